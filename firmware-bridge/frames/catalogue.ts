@@ -1,0 +1,129 @@
+/**
+ * The frame registry per wire variant: one place that maps an opcode to its declaration, and the
+ * generic encode/decode every frame goes through. Decoding never throws: it returns a result.
+ */
+import { ErrorCodes, EtcError } from "../errors.js";
+import { encodeLegacy } from "../framing/legacy.js";
+import { encodeNational } from "../framing/national.js";
+import type { Variant, WireFrame } from "../framing/types.js";
+import type { Dialect } from "./dialect.js";
+import { type AnyField, decodeFields, encodeFields, sizeFields } from "./fields.js";
+import type { FrameDef, FrameValue } from "./frame-def.js";
+import * as L from "./legacy-frames.js";
+import * as N from "./national-frames.js";
+
+export type LegacyFrame = FrameValue<(typeof L.LEGACY_FRAMES)[number]>;
+export type NationalFrame = FrameValue<(typeof N.NATIONAL_FRAMES)[number]>;
+/** An empty acknowledgement: a frame with no DATA. */
+export interface AckFrame {
+  type: "ACK";
+}
+export type Frame = LegacyFrame | NationalFrame | AckFrame;
+export type FrameType = Frame["type"];
+/** Narrow a frame union to one type: `FrameOf<LegacyFrame, "B5">`. */
+export type FrameOf<U, T extends string> = Extract<U, { type: T }>;
+
+export interface Catalogue {
+  readonly variant: Variant;
+  readonly byCode: ReadonlyMap<number, FrameDef>;
+  readonly byType: ReadonlyMap<string, FrameDef>;
+}
+
+function build(variant: Variant, defs: readonly FrameDef[]): Catalogue {
+  const byCode = new Map<number, FrameDef>();
+  const byType = new Map<string, FrameDef>();
+  for (const d of defs) {
+    if (byCode.has(d.code)) throw new Error(`duplicate opcode ${d.code.toString(16)} in ${variant} catalogue`);
+    byCode.set(d.code, d);
+    byType.set(d.type, d);
+  }
+  return { variant, byCode, byType };
+}
+
+export const LEGACY_CATALOGUE = build("legacy", L.LEGACY_FRAMES as unknown as readonly FrameDef[]);
+export const NATIONAL_CATALOGUE = build("national", N.NATIONAL_FRAMES as unknown as readonly FrameDef[]);
+
+export function catalogueFor(variant: Variant): Catalogue {
+  return variant === "legacy" ? LEGACY_CATALOGUE : NATIONAL_CATALOGUE;
+}
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: EtcError };
+
+/** Decode DATA (type byte first). Unknown types and short frames are errors, never exceptions. */
+export function decodeData(data: Buffer, d: Dialect): DecodeResult {
+  if (data.length === 0) return { ok: true, frame: { type: "ACK" } };
+  const code = data[0] as number;
+  const def = catalogueFor(d.variant).byCode.get(code);
+  if (!def) {
+    return {
+      ok: false,
+      error: new EtcError(ErrorCodes.FrameUnknownType, `unknown ${d.variant} frame type 0x${code.toString(16).padStart(2, "0")}`, {
+        code,
+      }),
+    };
+  }
+  const r = decodeFields(def.fields as readonly AnyField[], data, 1, data.length, d);
+  if ("missing" in r) {
+    return {
+      ok: false,
+      error: new EtcError(
+        ErrorCodes.FrameLength,
+        `${def.type} frame too short: ${data.length} data bytes end inside field "${r.missing}"`,
+        { type: def.type, length: data.length },
+      ),
+    };
+  }
+  const frame = { type: def.type, ...r.value } as Record<string, unknown>;
+  if (r.next < data.length) frame.extra = data.toString("hex", r.next);
+  return { ok: true, frame: frame as unknown as Frame };
+}
+
+/** Encode a frame to DATA (type byte first). Throws EtcError naming the bad field. */
+export function encodeData(frame: Frame, d: Dialect): Buffer {
+  if (frame.type === "ACK") return Buffer.alloc(0);
+  const def = catalogueFor(d.variant).byType.get(frame.type);
+  if (!def) throw new EtcError(ErrorCodes.FrameUnknownType, `frame type ${frame.type} is not in the ${d.variant} catalogue`);
+  const v = frame as unknown as Record<string, unknown>;
+  const fields = def.fields as readonly AnyField[];
+  const extra = typeof v.extra === "string" ? Buffer.from(v.extra, "hex") : undefined;
+  const n = 1 + sizeFields(fields, v, d) + (extra?.length ?? 0);
+  const out = Buffer.alloc(n);
+  out[0] = def.code;
+  let o: number;
+  try {
+    o = encodeFields(fields, v, out, 1, d);
+  } catch (e) {
+    if (e instanceof EtcError) throw new EtcError(e.code, `${def.type}.${e.message}`);
+    throw e;
+  }
+  if (extra) extra.copy(out, o);
+  return out;
+}
+
+/** Encode a whole wire frame: `seq` is RSCTL (variant A) or SEQ (variant B). */
+export function encodeFrame(frame: Frame, seq: number, d: Dialect): Buffer {
+  const data = encodeData(frame, d);
+  return d.variant === "legacy" ? encodeLegacy(seq, data) : encodeNational(seq, data);
+}
+
+export function decodeWire(w: WireFrame, d: Dialect): DecodeResult {
+  return decodeData(w.data, d);
+}
+
+/** A heartbeat B2 (ErrorCode 0x80 or 0x08, OBUID zero) or a variant B B1. */
+export function isHeartbeat(f: Frame): boolean {
+  if (f.type === "B1") return true;
+  if (f.type !== "B2") return false;
+  return f.obuId === "00000000" && (f.errorCode === 0x80 || f.errorCode === 0x08);
+}
+
+/** The declaration behind a decoded frame (undefined for an empty ack). */
+export function frameDef(type: string, variant: Variant): FrameDef | undefined {
+  return catalogueFor(variant).byType.get(type);
+}
+
+/** True for RSU frames the RSU retransmits until answered (everything informational but heartbeats). */
+export function needsAnswer(f: Frame, variant: Variant): boolean {
+  if (isHeartbeat(f)) return false;
+  return frameDef(f.type, variant)?.informational === true;
+}

@@ -1,0 +1,245 @@
+/**
+ * The field DSL every frame is declared with. A field has a name, a codec and a presence rule; the
+ * TypeScript type of a decoded frame is computed from its declaration, so a frame is declared once
+ * and encode/decode stay symmetric by construction.
+ *
+ * Value conventions (also what `etc-lane decode` prints): integers are numbers; byte strings are
+ * lowercase hex; BCD digit strings (dates, times, card serials) are their hex digits, which for valid
+ * BCD are the decimal digits themselves; GB2312 text is decoded to a string.
+ */
+import iconv from "iconv-lite";
+import { ErrorCodes, EtcError } from "../errors.js";
+import type { Dialect } from "./dialect.js";
+
+export type FieldShape =
+  | { readonly kind: "uint"; readonly bytes: 1 | 2 | 3 | 4 }
+  | { readonly kind: "hex"; readonly bytes: number }
+  | { readonly kind: "bcd"; readonly bytes: number }
+  | { readonly kind: "text"; readonly bytes: number }
+  | { readonly kind: "struct"; readonly fields: readonly AnyField[] }
+  | { readonly kind: "repeat"; readonly countField: string; readonly item: readonly AnyField[] };
+
+export interface FieldCodec<T> {
+  readonly shape: FieldShape;
+  size(value: T, d: Dialect): number;
+  /** Reads at `off`; returns the value and the next offset, or undefined if `end` cuts it short. */
+  decode(buf: Buffer, off: number, end: number, d: Dialect, ctx: Record<string, unknown>): [T, number] | undefined;
+  /** Writes at `off` and returns the next offset; throws EtcError(FieldValue) naming the problem. */
+  encode(value: T, buf: Buffer, off: number, d: Dialect, ctx: Record<string, unknown>): number;
+}
+
+export interface FieldDef<N extends string, T, O extends boolean> {
+  readonly name: N;
+  readonly codec: FieldCodec<T>;
+  /** Optional fields may be missing at the end of a frame (short error forms, minimal heartbeats). */
+  readonly optional: O;
+  /** Present only in some dialects (e.g. the 4-byte reserve of a 40-byte Station). */
+  readonly presentIn?: (d: Dialect) => boolean;
+}
+// biome-ignore lint/suspicious/noExplicitAny: the union of all field definitions
+export type AnyField = FieldDef<string, any, boolean>;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+export type ValuesOf<F extends readonly AnyField[]> = Simplify<
+  {
+    [D in F[number] as D extends FieldDef<infer N, unknown, false> ? N : never]: D extends FieldDef<string, infer T, false>
+      ? T
+      : never;
+  } & {
+    [D in F[number] as D extends FieldDef<infer N, unknown, true> ? N : never]?: D extends FieldDef<string, infer T, true>
+      ? T
+      : never;
+  }
+>;
+
+export function field<N extends string, T>(name: N, codec: FieldCodec<T>): FieldDef<N, T, false> {
+  return { name, codec, optional: false };
+}
+export function optional<N extends string, T>(name: N, codec: FieldCodec<T>): FieldDef<N, T, true> {
+  return { name, codec, optional: true };
+}
+/** A field that exists only where `presentIn(dialect)` holds; typed as optional. */
+export function dialectField<N extends string, T>(
+  name: N,
+  codec: FieldCodec<T>,
+  presentIn: (d: Dialect) => boolean,
+): FieldDef<N, T, true> {
+  return { name, codec, optional: true, presentIn };
+}
+
+function bad(message: string): EtcError {
+  return new EtcError(ErrorCodes.FieldValue, message);
+}
+
+export function uint(bytes: 1 | 2 | 3 | 4): FieldCodec<number> {
+  const max = 2 ** (8 * bytes) - 1;
+  return {
+    shape: { kind: "uint", bytes },
+    size: () => bytes,
+    decode(buf, off, end) {
+      if (off + bytes > end) return undefined;
+      return [buf.readUIntBE(off, bytes), off + bytes];
+    },
+    encode(v, buf, off) {
+      if (!Number.isInteger(v) || v < 0 || v > max) throw bad(`expected an integer 0..${max}, got ${v}`);
+      buf.writeUIntBE(v, off, bytes);
+      return off + bytes;
+    },
+  };
+}
+export const u8 = uint(1);
+export const u16 = uint(2);
+export const u32 = uint(4);
+
+function hexLike(kind: "hex" | "bcd", bytes: number): FieldCodec<string> {
+  const re = kind === "bcd" ? /^[0-9a-f]*$/ : /^[0-9a-f]*$/;
+  return {
+    shape: { kind, bytes },
+    size: () => bytes,
+    decode(buf, off, end) {
+      if (off + bytes > end) return undefined;
+      return [buf.toString("hex", off, off + bytes), off + bytes];
+    },
+    encode(v, buf, off) {
+      if (typeof v !== "string" || v.length !== bytes * 2 || !re.test(v)) {
+        throw bad(`expected ${bytes * 2} lowercase hex digits, got ${JSON.stringify(v)}`);
+      }
+      buf.write(v, off, bytes, "hex");
+      return off + bytes;
+    },
+  };
+}
+/** A byte string shown as lowercase hex (OBUID, TAC, PSAM terminal number, network "4301"). */
+export const hex = (bytes: number): FieldCodec<string> => hexLike("hex", bytes);
+/** BCD digits (dates yyyymmdd, times yyyymmddhhmmss, card serials). */
+export const bcd = (bytes: number): FieldCodec<string> => hexLike("bcd", bytes);
+
+/** GB2312/GBK text padded with NUL to a fixed width (plates, names). Trailing NULs are not part of the value. */
+export function text(bytes: number): FieldCodec<string> {
+  return {
+    shape: { kind: "text", bytes },
+    size: () => bytes,
+    decode(buf, off, end) {
+      if (off + bytes > end) return undefined;
+      let e = off + bytes;
+      while (e > off && buf[e - 1] === 0) e--;
+      return [iconv.decode(buf.subarray(off, e), "gbk"), off + bytes];
+    },
+    encode(v, buf, off) {
+      const enc = iconv.encode(v, "gbk");
+      if (enc.length > bytes) throw bad(`text "${v}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
+      buf.fill(0, off, off + bytes);
+      enc.copy(buf, off);
+      return off + bytes;
+    },
+  };
+}
+
+function presentIn(f: AnyField, d: Dialect): boolean {
+  return f.presentIn === undefined || f.presentIn(d);
+}
+
+/** Decode a field list. Returns the object, or the name of the first required field cut short. */
+export function decodeFields(
+  fields: readonly AnyField[],
+  buf: Buffer,
+  off: number,
+  end: number,
+  d: Dialect,
+): { value: Record<string, unknown>; next: number } | { missing: string } {
+  const out: Record<string, unknown> = {};
+  let o = off;
+  for (const f of fields) {
+    if (!presentIn(f, d)) continue;
+    if (o === end && f.optional) break;
+    const r = f.codec.decode(buf, o, end, d, out);
+    if (!r) return { missing: f.name };
+    out[f.name] = r[0];
+    o = r[1];
+  }
+  return { value: out, next: o };
+}
+
+export function sizeFields(fields: readonly AnyField[], v: Record<string, unknown>, d: Dialect): number {
+  let n = 0;
+  for (const f of fields) {
+    if (!presentIn(f, d)) continue;
+    const x = v[f.name];
+    if (x === undefined) {
+      if (f.optional) break;
+      throw bad(`field "${f.name}" is required`);
+    }
+    n += f.codec.size(x, d);
+  }
+  return n;
+}
+
+export function encodeFields(
+  fields: readonly AnyField[],
+  v: Record<string, unknown>,
+  buf: Buffer,
+  off: number,
+  d: Dialect,
+): number {
+  let o = off;
+  for (const f of fields) {
+    if (!presentIn(f, d)) continue;
+    const x = v[f.name];
+    if (x === undefined) {
+      if (f.optional) break; // optional fields end the frame: later fields cannot follow a gap
+      throw bad(`field "${f.name}" is required`);
+    }
+    try {
+      o = f.codec.encode(x, buf, o, d, v);
+    } catch (e) {
+      if (e instanceof EtcError) throw new EtcError(e.code, `${f.name}: ${e.message}`);
+      throw e;
+    }
+  }
+  return o;
+}
+
+/** A nested record (file 0015, 0019, a PSAM entry). */
+export function struct<F extends readonly AnyField[]>(fields: F): FieldCodec<ValuesOf<F>> {
+  return {
+    shape: { kind: "struct", fields },
+    size: (v, d) => sizeFields(fields, v as Record<string, unknown>, d),
+    decode(buf, off, end, d) {
+      // A nested record is all-or-nothing: its own optional tail ends at the record's end.
+      const r = decodeFields(fields, buf, off, end, d);
+      if ("missing" in r) return undefined;
+      return [r.value as ValuesOf<F>, r.next];
+    },
+    encode: (v, buf, off, d) => encodeFields(fields, v as Record<string, unknown>, buf, off, d),
+  };
+}
+
+/** `count` items, where `count` is an earlier field of the same frame (variant B B0/B1 PSAM lists). */
+export function repeat<F extends readonly AnyField[]>(countField: string, item: F): FieldCodec<ValuesOf<F>[]> {
+  const one = struct(item);
+  return {
+    shape: { kind: "repeat", countField, item },
+    size: (v, d) => v.reduce((n, x) => n + one.size(x, d), 0),
+    decode(buf, off, end, d, ctx) {
+      const n = ctx[countField];
+      if (typeof n !== "number") return undefined;
+      const items: ValuesOf<F>[] = [];
+      let o = off;
+      for (let i = 0; i < n; i++) {
+        const r = one.decode(buf, o, end, d, ctx);
+        if (!r) return undefined;
+        items.push(r[0]);
+        o = r[1];
+      }
+      return [items, o];
+    },
+    encode(v, buf, off, d, ctx) {
+      if (!Array.isArray(v) || v.length !== ctx[countField]) {
+        throw bad(`expected ${String(ctx[countField])} items (field ${countField}), got ${Array.isArray(v) ? v.length : typeof v}`);
+      }
+      let o = off;
+      for (const x of v) o = one.encode(x, buf, o, d, ctx);
+      return o;
+    },
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The streaming deframer both variants share. It owns its buffer, resynchronises on `FF FF`,
+ * enforces a maximum frame length and an inter-byte timeout, never throws, and reports every
+ * discarded byte run and checksum failure as a typed event with a counter.
+ *
+ * A variant supplies two things: where the next frame start is, and how to parse a candidate that
+ * starts at offset 0. A candidate that fails tells the scanner where to rescan from; that point is
+ * always inside the candidate (variant B rescans from STX+1), so a frame is lost only when
+ * corruption touches its own bytes.
+ */
+import type {
+  Deframer,
+  DeframerCounters,
+  DeframerEvent,
+  DeframerOptions,
+  DiscardReason,
+  WireFrame,
+} from "./types.js";
+
+export type StartScan =
+  /** no start in sight: every byte up to `noiseUntil` is noise (the rest may begin a start) */
+  | { found: false; noiseUntil: number }
+  /** a start at `index` (bytes before it are noise); `complete` false when STX is cut short */
+  | { found: true; index: number };
+
+export type ParseResult =
+  | { kind: "need-more" }
+  | { kind: "frame"; frame: WireFrame; consumed: number; keepLast: boolean }
+  | {
+      kind: "fail";
+      reason: DiscardReason;
+      /** rescan from here; everything before it is discarded */
+      rescanAt: number;
+      checksum?: { expected: number; actual: number; candidateEnd: number };
+    };
+
+export const DEFAULT_MAX_FRAME_LENGTH = 1024;
+export const DEFAULT_INTER_BYTE_TIMEOUT_MS = 50;
+
+export abstract class StreamDeframer implements Deframer {
+  protected readonly maxFrameLength: number;
+  private readonly interByteTimeoutMs: number;
+  private buf: Buffer = Buffer.alloc(0);
+  private lastByteAt = Number.NEGATIVE_INFINITY;
+  /** leading bytes of `buf` that belong to the previous frame (variant A's ETX), not noise */
+  private freeLead = 0;
+  /** why the next discarded run is being discarded, when it follows a failed candidate */
+  private pendingReason: DiscardReason | undefined;
+  private readonly c: DeframerCounters = {
+    frames: 0,
+    discardedBytes: 0,
+    discardedRuns: 0,
+    checksumErrors: 0,
+    timeouts: 0,
+    tooLong: 0,
+    malformed: 0,
+  };
+
+  constructor(opts: DeframerOptions = {}) {
+    this.maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
+    this.interByteTimeoutMs = opts.interByteTimeoutMs ?? DEFAULT_INTER_BYTE_TIMEOUT_MS;
+  }
+
+  get counters(): Readonly<DeframerCounters> {
+    return this.c;
+  }
+
+  get buffered(): number {
+    return this.buf.length - this.freeLead;
+  }
+
+  protected abstract scanStart(buf: Buffer): StartScan;
+  protected abstract parseAt0(buf: Buffer): ParseResult;
+
+  push(chunk: Uint8Array, now: number): DeframerEvent[] {
+    const events: DeframerEvent[] = [];
+    try {
+      if (this.buffered > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.expire(events);
+      if (chunk.length === 0) return events;
+      this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+      this.lastByteAt = now;
+      this.scan(events, false);
+    } catch (err) {
+      // The scanner is written not to throw; if it ever does, drop the buffer rather than the process.
+      this.discard(events, this.buf.length, "malformed");
+      this.c.malformed++;
+      void err;
+    }
+    return events;
+  }
+
+  tick(now: number): DeframerEvent[] {
+    const events: DeframerEvent[] = [];
+    if (this.buffered > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.expire(events);
+    return events;
+  }
+
+  reset(): DeframerEvent[] {
+    const events: DeframerEvent[] = [];
+    if (this.buffered > 0) this.discard(events, this.buf.length, "noise");
+    this.buf = Buffer.alloc(0);
+    this.freeLead = 0;
+    this.pendingReason = undefined;
+    return events;
+  }
+
+  /** Milliseconds until a half frame would expire, or undefined when nothing is pending. */
+  msUntilExpiry(now: number): number | undefined {
+    if (this.buffered === 0) return undefined;
+    return Math.max(0, this.lastByteAt + this.interByteTimeoutMs - now + 1);
+  }
+
+  private expire(events: DeframerEvent[]): void {
+    this.c.timeouts++;
+    this.pendingReason = "timeout";
+    this.scan(events, true);
+    this.pendingReason = undefined;
+  }
+
+  /** Scan `buf` from 0. With `flush`, an incomplete candidate fails (timeout) instead of waiting. */
+  private scan(events: DeframerEvent[], flush: boolean): void {
+    for (;;) {
+      if (this.buf.length === 0) return;
+      const start = this.scanStart(this.buf);
+      if (!start.found) {
+        if (start.noiseUntil > 0) this.discard(events, start.noiseUntil, this.pendingReason ?? "noise");
+        if (flush && this.buf.length > 0) this.discard(events, this.buf.length, "timeout");
+        return;
+      }
+      if (start.index > 0) this.discard(events, start.index, this.pendingReason ?? "noise");
+      const r = this.parseAt0(this.buf);
+      if (r.kind === "need-more") {
+        if (!flush) return;
+        // A stalled candidate: give up on its start and rescan from inside it.
+        this.discard(events, 1, "timeout");
+        continue;
+      }
+      if (r.kind === "frame") {
+        this.c.frames++;
+        events.push({ kind: "frame", frame: r.frame });
+        this.pendingReason = flush ? "timeout" : undefined;
+        if (r.keepLast) {
+          this.buf = this.buf.subarray(r.consumed - 1);
+          this.freeLead = 1;
+        } else {
+          this.buf = this.buf.subarray(r.consumed);
+          this.freeLead = 0;
+        }
+        continue;
+      }
+      if (r.checksum) {
+        this.c.checksumErrors++;
+        events.push({
+          kind: "checksum-error",
+          candidate: Buffer.from(this.buf.subarray(0, r.checksum.candidateEnd)),
+          expected: r.checksum.expected,
+          actual: r.checksum.actual,
+        });
+      } else if (r.reason === "too-long") {
+        this.c.tooLong++;
+      } else if (r.reason === "malformed") {
+        this.c.malformed++;
+      }
+      this.discard(events, Math.max(1, r.rescanAt), r.reason);
+      if (!flush) this.pendingReason = undefined;
+    }
+  }
+
+  /** Drop the first `n` bytes of the buffer, reporting those that were not a previous frame's ETX. */
+  private discard(events: DeframerEvent[], n: number, reason: DiscardReason): void {
+    const counted = Math.max(0, n - this.freeLead);
+    if (counted > 0) {
+      const bytes = Buffer.from(this.buf.subarray(n - counted, n));
+      this.c.discardedBytes += counted;
+      this.c.discardedRuns++;
+      events.push({ kind: "discarded", reason, bytes });
+    }
+    this.freeLead = Math.max(0, this.freeLead - n);
+    this.buf = this.buf.subarray(n);
+  }
+}

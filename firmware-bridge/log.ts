@@ -1,0 +1,22 @@
+/**
+ * The logger is injected (style.md 17): no global console, no import-time configuration.
+ * The shape is pino's, so a pino child logger can be passed straight in; tests pass `silentLogger`.
+ */
+export interface Logger {
+  trace(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+const noop = (): void => {};
+export const silentLogger: Logger = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  child: () => silentLogger,
+};

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * `etc-sim`: the simulators (RSU with OBUs and cards, card reader, station server) and the demo.
+ * Each sub-command lives in its own module under ./commands and registers itself here.
+ */
+import { Command } from "commander";
+import { runCli } from "../../src/cli/run-cli.js";
+
+export function buildProgram(): Command {
+  const program = new Command("etc-sim")
+    .description("RSU/OBU/card, card reader and station simulators for etc-lane and other lane software")
+    .version("0.1.0");
+  return program;
+}
+
+await runCli(buildProgram(), process.argv);

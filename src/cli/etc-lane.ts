@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+/**
+ * `etc-lane`: the lane controller CLI. Each sub-command lives in its own module under ./commands and
+ * registers itself here. Errors reach the user as one clear line and a non-zero exit, never a stack.
+ */
+import { Command, CommanderError } from "commander";
+import { runCli } from "./run-cli.js";
+import { registerDecode } from "./commands/decode.js";
+
+export function buildProgram(): Command {
+  const program = new Command("etc-lane")
+    .description("ETC lane controller: RSU link, OBU transactions, status list, journal and uplink")
+    .version("0.1.0");
+  registerDecode(program);
+  return program;
+}
+
+await runCli(buildProgram(), process.argv);
+void CommanderError;

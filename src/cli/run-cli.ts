@@ -1,0 +1,25 @@
+/** Shared by both CLIs: run a commander program and turn any error into one line on stderr. */
+import { type Command, CommanderError } from "commander";
+import { EtcError } from "../../firmware-bridge/errors.js";
+
+export class UsageError extends Error {}
+
+export async function runCli(program: Command, argv: string[]): Promise<void> {
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message (help, version, unknown option)
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const name = program.name();
+    if (e instanceof EtcError) process.stderr.write(`${name}: ${e.message} [${e.code}]\n`);
+    else if (e instanceof Error) process.stderr.write(`${name}: ${e.message}\n`);
+    else process.stderr.write(`${name}: ${String(e)}\n`);
+    if (process.env.ETC_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+  }
+}

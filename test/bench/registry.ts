@@ -1,0 +1,4 @@
+/** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
+import type { Benchmark } from "./harness.js";
+
+export const benchmarks: Benchmark[] = [];
