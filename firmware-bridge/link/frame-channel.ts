@@ -1,0 +1,177 @@
+/**
+ * A frame channel: one transport, one deframer, the codec, counters and the wire log, with no
+ * protocol policy. The lane's RsuLink (ack, dedupe, watchdog, reconnect) and the simulated RSU
+ * (retransmission, mode machine) both sit on top of it.
+ */
+import { Subject, type Subscription } from "rxjs";
+import type { EtcError } from "../errors.js";
+import { decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
+import type { Dialect } from "../frames/dialect.js";
+import { createDeframer } from "../framing/index.js";
+import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
+import { type Logger, silentLogger } from "../log.js";
+import type { Transport } from "../transport/types.js";
+
+export interface ReceivedFrame {
+  readonly frame: Frame;
+  readonly wire: WireFrame;
+  /** Monotonic ms when the chunk completing this frame arrived from the transport. */
+  readonly at: number;
+}
+
+export interface SentFrame {
+  readonly frame: Frame;
+  readonly raw: Buffer;
+  readonly seq: number;
+  /** Monotonic ms when the transport accepted the bytes ("handed to the port"). */
+  readonly at: number;
+}
+
+export type ChannelProblem =
+  | Exclude<DeframerEvent, { kind: "frame" }>
+  | { readonly kind: "decode-error"; readonly error: EtcError; readonly wire: WireFrame };
+
+export interface ChannelCounters {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  discardedBytes: number;
+  checksumErrors: number;
+  decodeErrors: number;
+  timeouts: number;
+}
+
+export interface FrameChannelOptions {
+  transport: Transport;
+  dialect: Dialect;
+  /** Wire-log channel name: "RSU", "LANE", "READER". */
+  channel?: string;
+  logger?: Logger;
+  deframer?: DeframerOptions;
+  /** Monotonic clock in ms; default performance.now(). */
+  now?: () => number;
+}
+
+export class FrameChannel {
+  readonly transport: Transport;
+  readonly dialect: Dialect;
+  private readonly deframer: Deframer & { msUntilExpiry?(now: number): number | undefined };
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly framesSubject = new Subject<ReceivedFrame>();
+  private readonly sentSubject = new Subject<SentFrame>();
+  private readonly problemsSubject = new Subject<ChannelProblem>();
+  readonly frames$ = this.framesSubject.asObservable();
+  readonly sent$ = this.sentSubject.asObservable();
+  readonly problems$ = this.problemsSubject.asObservable();
+  private sub: Subscription | undefined;
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly c: ChannelCounters = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    discardedBytes: 0,
+    checksumErrors: 0,
+    decodeErrors: 0,
+    timeouts: 0,
+  };
+
+  constructor(opts: FrameChannelOptions) {
+    this.transport = opts.transport;
+    this.dialect = opts.dialect;
+    this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
+    this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  get counters(): Readonly<ChannelCounters> {
+    const d = this.deframer.counters;
+    return { ...this.c, discardedBytes: d.discardedBytes, checksumErrors: d.checksumErrors, timeouts: d.timeouts };
+  }
+
+  /** Begin reading from the transport (idempotent). */
+  start(): void {
+    if (this.sub) return;
+    this.sub = this.transport.data$.subscribe((chunk) => this.onBytes(chunk));
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  /** Drop any half frame (after a reconnect the old bytes mean nothing). */
+  resetReceiver(): void {
+    this.emitAll(this.deframer.reset());
+  }
+
+  /** Encode and write one frame; resolves when the transport accepted the bytes. */
+  async send(frame: Frame, seq: number): Promise<SentFrame> {
+    const raw = encodeFrame(frame, seq, this.dialect);
+    return this.sendEncoded(frame, seq, raw);
+  }
+
+  /** Write bytes that are already a frame (a cached reply) or deliberately not one (fault injection). */
+  async sendEncoded(frame: Frame, seq: number, raw: Buffer): Promise<SentFrame> {
+    await this.transport.write(raw);
+    const at = this.now();
+    this.c.framesOut++;
+    this.c.bytesOut += raw.length;
+    this.log.debug({ dir: "->", len: raw.length, hex: raw.toString("hex"), type: frame.type }, "tx");
+    const sent: SentFrame = { frame, raw, seq, at };
+    this.sentSubject.next(sent);
+    return sent;
+  }
+
+  private onBytes(chunk: Buffer): void {
+    const at = this.now();
+    this.c.bytesIn += chunk.length;
+    this.emitAll(this.deframer.push(chunk, at), at);
+    this.armExpiry(at);
+  }
+
+  private armExpiry(now: number): void {
+    const ms = this.deframer.msUntilExpiry?.(now);
+    if (ms === undefined) {
+      if (this.expiryTimer) clearTimeout(this.expiryTimer);
+      this.expiryTimer = undefined;
+      return;
+    }
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      const t = this.now();
+      this.emitAll(this.deframer.tick(t), t);
+      this.armExpiry(t);
+    }, ms);
+    this.expiryTimer.unref?.();
+  }
+
+  private emitAll(events: DeframerEvent[], at = this.now()): void {
+    for (const ev of events) {
+      if (ev.kind === "frame") {
+        const r = decodeData(ev.frame.data, this.dialect);
+        if (!r.ok) {
+          this.c.decodeErrors++;
+          this.log.warn({ dir: "<-", hex: ev.frame.raw.toString("hex"), err: r.error.message }, "undecodable frame");
+          this.problemsSubject.next({ kind: "decode-error", error: r.error, wire: ev.frame });
+          continue;
+        }
+        this.c.framesIn++;
+        this.log.debug({ dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type }, "rx");
+        this.framesSubject.next({ frame: r.frame, wire: ev.frame, at });
+      } else {
+        if (ev.kind === "checksum-error") {
+          this.log.warn({ dir: "<-", hex: ev.candidate.toString("hex"), expected: ev.expected, actual: ev.actual }, "checksum error");
+        } else {
+          this.log.warn({ dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") }, "bytes discarded");
+        }
+        this.problemsSubject.next(ev);
+      }
+    }
+  }
+}

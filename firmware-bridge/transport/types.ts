@@ -1,0 +1,34 @@
+/**
+ * The one seam every byte passes through (style.md 6): a real serial port, a pseudo-terminal, a TCP
+ * socket and the in-process pair all implement `Transport`. Everything above it (deframer, link,
+ * simulator) is identical whatever the medium.
+ */
+import type { Observable } from "rxjs";
+import type { EtcError } from "../errors.js";
+
+export type TransportStatus = "closed" | "opening" | "open" | "disconnected";
+
+export interface TransportState {
+  readonly status: TransportStatus;
+  /** Why we are not open: a failed open, an unplug (PortDisconnected), a lock held elsewhere... */
+  readonly error?: EtcError;
+}
+
+export interface Transport {
+  /** Human-readable id used in logs and errors, e.g. "serial:/dev/ttyUSB0", "tcp:10.0.0.5:21003". */
+  readonly name: string;
+  /** Bytes as they arrive, in arbitrary chunks (never assume one chunk is one frame). */
+  readonly data$: Observable<Buffer>;
+  /** Current state first, then every change. */
+  readonly state$: Observable<TransportState>;
+  readonly status: TransportStatus;
+  /** Opens the medium; rejects with an EtcError naming the port (locked, not found, refused...). */
+  open(): Promise<void>;
+  /**
+   * Hands bytes to the medium; resolves once they are accepted (drained to the OS), which is the
+   * instant latency measurements call "handed to the port". Rejects with PortClosed when not open.
+   */
+  write(bytes: Buffer): Promise<void>;
+  /** Closes; idempotent. State becomes "closed" (never "disconnected", which means the far side went). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * The contract between the simulated RSU (sim/rsu) and the card/PSAM models (sim/card).
+ * The card and PSAM run the real PBOC composite purchase (protocol.md §4.2-4.3) with test keys;
+ * the RSU only asks for outcomes and injects faults.
+ */
+
+/** Decoded 0015 file (see firmware-bridge/frames/records.ts file0015Fields). */
+export interface Card0015 {
+  issuerId: string; // 16 hex digits; first 4 bytes = province in GB2312
+  cardType: number; // 0x16 stored value, 0x17 credit
+  cardVersion: number;
+  cardNetwork: string; // 4 digits, e.g. "4301"
+  cardSerial: string; // 16 digits
+  startDate: string; // yyyymmdd
+  expireDate: string; // yyyymmdd
+  plate: string;
+  userType: number;
+  plateColor: number;
+  vehicleClass: number;
+}
+
+/** Decoded 0019 file, 43 bytes with its AA 29 00 header (records.ts file0019Full). */
+export interface Card0019 {
+  applicationType: number;
+  recordLength: number;
+  lockFlag: number;
+  network: string;
+  station: string;
+  lane: number;
+  time: number;
+  vehicleClass: number;
+  status: number;
+  flagStations: string;
+  collectorId: string;
+  shift: number;
+  plate: string;
+  reserved?: string;
+}
+
+export interface CardSnapshot {
+  /** 20 digits: network + serial. */
+  cardId: string;
+  file0015: Card0015;
+  file0019: Card0019;
+  balance: number; // fen
+  offlineSerial: number; // EP offline transaction serial: the NEXT purchase uses this value
+}
+
+export interface PurchaseRequest {
+  amount: number; // fen (0 for an entry write)
+  /** yyyymmddhhmmss, the C6 PurchaseTime; the TAC covers it. */
+  transTime: string;
+  /** The new 0019 image the purchase writes (UPDATE CAPP DATA CACHE). */
+  record0019: Card0019;
+  transType?: number; // default 0x09 composite
+}
+
+export interface PurchaseResult {
+  tac: string; // 8 hex
+  mac1: string;
+  mac2: string;
+  iccPaySerial: number; // card offline serial used by this purchase
+  psamNo: string; // 12 hex, PSAM terminal number
+  psamTransSerial: number;
+  balanceBefore: number;
+  balanceAfter: number;
+  transTime: string;
+  transType: number;
+  keyVersion: number;
+  algId: number;
+}
+
+/**
+ * Where a purchase is torn (the OBU leaves):
+ * - "before-debit": INIT/UPDATE/MAC1 done, DEBIT never reaches the card: no money moves.
+ * - "after-debit": the card debited and wrote 0019, but its response is lost.
+ */
+export type TearPoint = "none" | "before-debit" | "after-debit";
+
+export type PurchaseOutcome =
+  | { kind: "done"; result: PurchaseResult }
+  | { kind: "torn"; debited: false; at: "before-debit" }
+  | { kind: "torn"; debited: true; at: "after-debit"; result: PurchaseResult };
+
+export interface SimCardApi {
+  readonly cardId: string;
+  snapshot(): CardSnapshot;
+  /** Runs INIT FOR CAPP PURCHASE .. DEBIT .. MAC2 verify with `psam`; a stored-value card refuses (throws) when balance < amount. */
+  purchase(psam: SimPsamApi, req: PurchaseRequest, tear?: TearPoint): PurchaseOutcome;
+  /** GET TRANSACTION PROVE: TAC and MAC2 of the purchase with this offline serial, if the card made it. */
+  transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined;
+}
+
+export interface SimPsamApi {
+  readonly terminalNo: string; // 12 hex
+  /** Next PSAM terminal transaction serial (increments per MAC1). */
+  readonly nextSerial: number;
+}
