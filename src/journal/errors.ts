@@ -1,0 +1,32 @@
+/**
+ * Error codes of the durable record path (journal, outbox, uplink, audit): the 6xx group.
+ * Callers branch on `code` (see firmware-bridge/errors.ts), never on message text.
+ */
+export const JournalErrorCodes = {
+  /** A commit (or another write) did not reach the disk: disk full, I/O error, read-only file system. */
+  JournalWrite: "E601_JOURNAL_WRITE",
+  /** The journal could not be opened or its durability settings could not be set and read back. */
+  JournalOpen: "E602_JOURNAL_OPEN",
+  /** The journal is unhealthy after an earlier write failure; call recover() once the cause is fixed. */
+  JournalUnhealthy: "E603_JOURNAL_UNHEALTHY",
+  /** The data directory belongs to another lane (identity stored on first open differs). */
+  JournalIdentity: "E604_JOURNAL_IDENTITY",
+  /** A record given to commit() is not valid (missing or malformed field). */
+  JournalRecordInvalid: "E605_JOURNAL_RECORD_INVALID",
+  /** The journal was closed. */
+  JournalClosed: "E606_JOURNAL_CLOSED",
+  /** The station could not be reached: connection refused or reset, timeout, 5xx. */
+  StationUnreachable: "E611_STATION_UNREACHABLE",
+  /** The station answered with something we cannot use (4xx, malformed JSON, wrong shape). */
+  StationProtocol: "E612_STATION_PROTOCOL",
+  /** The station refused individual records (listed in the response); they stay queued. */
+  StationRejected: "E613_STATION_REJECTED",
+  /** A status-list bundle failed its length or SHA-256 check, or the sink refused it. */
+  StatusListBundle: "E614_STATUS_LIST_BUNDLE",
+  /** The audit log cannot be written. */
+  AuditWrite: "E621_AUDIT_WRITE",
+  /** The audit log (or its key) cannot be read. */
+  AuditRead: "E622_AUDIT_READ",
+} as const;
+
+export type JournalErrorCode = (typeof JournalErrorCodes)[keyof typeof JournalErrorCodes];

@@ -1,0 +1,667 @@
+/**
+ * The lane journal: one SQLite database per lane (WAL, synchronous=FULL) that is both the durable
+ * transaction record and the offline outbox. See docs/journal.md.
+ *
+ * - commit() is synchronous and the record is on disk (fsync'd WAL commit frame) when it returns; the lane
+ *   opens the barrier only after it. Any write failure throws E601_JOURNAL_WRITE and marks the journal
+ *   unhealthy (the lane stops trading until recover() succeeds).
+ * - Sequence numbers come from a counter in the `meta` table updated in the same transaction as the
+ *   record, so they survive restarts and are never reused, even after records are pruned.
+ * - The outbox is the set of records with `uploaded_at_ms IS NULL`, read in sequence order through a
+ *   partial index, so commit cost does not grow with queue depth and fetching a batch is O(batch).
+ */
+import { mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
+import { BehaviorSubject, Subject, type Observable } from "rxjs";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "./errors.js";
+import { formatTradeId, laneKey, localIso, validateLaneIdentity } from "./trade-id.js";
+import {
+  type CommittedRecord,
+  type JournalStats,
+  type LaneIdentity,
+  type NewLaneRecord,
+  type PendingRecord,
+  RECORD_KINDS,
+  type RecordKind,
+  type StoredRecord,
+} from "./types.js";
+
+export const JOURNAL_FILE = "journal.db";
+const SCHEMA_VERSION = 1;
+const DAY_MS = 86_400_000;
+
+export interface JournalOptions {
+  dataDir: string;
+  laneIdentity: LaneIdentity;
+  logger?: Logger;
+  /** keep acknowledged records this long before prune() may delete them; default 90 days */
+  retentionDays?: number;
+  /**
+   * Hard cap on the database size. Beyond it SQLite reports SQLITE_FULL and commit() throws E601, exactly
+   * as on a full disk. Default: no cap (the file system is the limit).
+   */
+  maxSizeBytes?: number;
+  /** wall clock, injectable for tests */
+  now?: () => Date;
+}
+
+export interface ListQuery {
+  /** a Date: records created at or after it; a number: records with seq >= it */
+  since?: Date | number;
+  kinds?: RecordKind[];
+  limit?: number;
+  /** only records still waiting for the station (true) or only acknowledged ones (false) */
+  pending?: boolean;
+}
+
+export interface JournalHealth {
+  healthy: boolean;
+  /** the write failure that made the journal unhealthy */
+  error?: { code: string; sqliteCode?: string; message: string; at: string };
+}
+
+interface RawRow {
+  seq: number;
+  trade_id: string;
+  kind: string;
+  created_at_ms: number;
+  uploaded_at_ms: number | null;
+  barrier_at: string | null;
+  record: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY,
+  trade_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('transaction', 'stop', 'suspect')),
+  outcome TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  obu_id TEXT NOT NULL,
+  card_id TEXT,
+  amount INTEGER NOT NULL,
+  tac TEXT,
+  icc_pay_serial TEXT,
+  psam_no TEXT,
+  psam_trans_serial TEXT,
+  trans_time TEXT,
+  barrier_at TEXT,
+  uploaded_at_ms INTEGER,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_pending ON records(seq) WHERE uploaded_at_ms IS NULL;
+CREATE INDEX IF NOT EXISTS records_acked ON records(uploaded_at_ms) WHERE uploaded_at_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
+CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
+`;
+
+function sqliteCodeOf(e: unknown): string | undefined {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "string" ? c : undefined;
+}
+
+function openError(path: string, what: string, cause?: unknown): EtcError {
+  const why = cause instanceof Error ? `: ${cause.message}` : "";
+  return new EtcError(JournalErrorCodes.JournalOpen, `journal ${path}: ${what}${why}`, { path }, { cause });
+}
+
+/** Sets WAL + synchronous=FULL and reads both back; throws E602 if either does not stick. */
+export function enforceDurability(db: Database.Database, path: string): void {
+  const mode = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
+  if (mode !== "wal") throw openError(path, `journal_mode=WAL could not be set (SQLite reports "${mode}")`);
+  db.pragma("synchronous = FULL");
+  const sync = Number(db.pragma("synchronous", { simple: true }));
+  // 2 = FULL, 3 = EXTRA (also safe). better-sqlite3 reopens WAL databases at NORMAL (1): refuse that.
+  if (sync !== 2 && sync !== 3) throw openError(path, `synchronous=FULL could not be set (reads back ${sync})`);
+}
+
+/** Read-only access (CLI, tools): works while the lane process has the journal open. */
+export class JournalReader {
+  protected readonly db: Database.Database;
+  readonly path: string;
+  protected closed = false;
+  private readonly stmtOldest: Database.Statement<[], { created_at_ms: number }>;
+
+  protected constructor(db: Database.Database, path: string) {
+    this.db = db;
+    this.path = path;
+    this.stmtOldest = db.prepare(
+      "SELECT created_at_ms FROM records WHERE uploaded_at_ms IS NULL ORDER BY seq LIMIT 1",
+    ) as Database.Statement<[], { created_at_ms: number }>;
+  }
+
+  static openReadOnly(dataDir: string): JournalReader {
+    const path = join(dataDir, JOURNAL_FILE);
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.pragma("busy_timeout = 5000");
+      db.prepare("SELECT 1 FROM records LIMIT 1").all();
+    } catch (e) {
+      throw openError(path, "cannot open for reading (is --data-dir right?)", e);
+    }
+    return new JournalReader(db, path);
+  }
+
+  /** The lane identity stored on first open, or null for a foreign file. */
+  identity(): LaneIdentity | null {
+    const v = this.meta("lane_identity");
+    return v ? (JSON.parse(v) as LaneIdentity) : null;
+  }
+
+  protected meta(key: string): string | undefined {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  /** The highest sequence number ever committed (0 if none). */
+  lastSeq(): number {
+    return Number(this.meta("last_seq") ?? "0");
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new EtcError(JournalErrorCodes.JournalClosed, `journal ${this.path} is closed`);
+  }
+
+  private buildList(q: ListQuery): { sql: string; params: unknown[] } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.since instanceof Date) {
+      where.push("created_at_ms >= ?");
+      params.push(q.since.getTime());
+    } else if (typeof q.since === "number") {
+      where.push("seq >= ?");
+      params.push(q.since);
+    }
+    if (q.kinds && q.kinds.length > 0) {
+      where.push(`kind IN (${q.kinds.map(() => "?").join(", ")})`);
+      params.push(...q.kinds);
+    }
+    if (q.pending === true) where.push("uploaded_at_ms IS NULL");
+    if (q.pending === false) where.push("uploaded_at_ms IS NOT NULL");
+    let sql = "SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records";
+    if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
+    sql += " ORDER BY seq";
+    if (q.limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(q.limit);
+    }
+    return { sql, params };
+  }
+
+  private static toStored(r: RawRow): StoredRecord {
+    const rec = JSON.parse(r.record) as CommittedRecord;
+    if (r.barrier_at !== null && rec.stageTimes.barrier === undefined) {
+      const n = Number(r.barrier_at);
+      rec.stageTimes.barrier = Number.isFinite(n) ? n : r.barrier_at;
+    }
+    return { ...rec, uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString() };
+  }
+
+  /** Records in sequence order (all kinds unless filtered). */
+  list(q: ListQuery = {}): StoredRecord[] {
+    this.assertOpen();
+    const { sql, params } = this.buildList(q);
+    return (this.db.prepare(sql).all(...params) as RawRow[]).map(JournalReader.toStored);
+  }
+
+  /** Like list(), streaming: for millions of rows. */
+  *iterate(q: ListQuery = {}): Generator<StoredRecord> {
+    this.assertOpen();
+    const { sql, params } = this.buildList(q);
+    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>) {
+      yield JournalReader.toStored(r);
+    }
+  }
+
+  get(seqOrTradeId: number | string): StoredRecord | null {
+    this.assertOpen();
+    const col = typeof seqOrTradeId === "number" ? "seq" : "trade_id";
+    const r = this.db
+      .prepare(`SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records WHERE ${col} = ?`)
+      .get(seqOrTradeId) as RawRow | undefined;
+    return r ? JournalReader.toStored(r) : null;
+  }
+
+  /** Suspect records for this OBU (newest first), to settle with C8/B8 when the OBU is seen again. */
+  findSuspects(obuId: string, limit = 10): StoredRecord[] {
+    this.assertOpen();
+    const rows = this.db
+      .prepare(
+        "SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records " +
+          "WHERE kind = 'suspect' AND obu_id = ? ORDER BY seq DESC LIMIT ?",
+      )
+      .all(obuId.toUpperCase(), limit) as RawRow[];
+    return rows.map(JournalReader.toStored);
+  }
+
+  /** Age of the oldest record the station has not acknowledged, or null if none. O(1). */
+  oldestPendingAgeMs(now: Date = new Date()): number | null {
+    this.assertOpen();
+    const r = this.stmtOldest.get();
+    return r ? Math.max(0, now.getTime() - r.created_at_ms) : null;
+  }
+
+  /** Counts (a full scan: for the CLI and diagnostics, not the hot path). */
+  stats(now: Date = new Date()): JournalStats {
+    this.assertOpen();
+    const byKind: Record<RecordKind, number> = { transaction: 0, stop: 0, suspect: 0 };
+    let records = 0;
+    for (const r of this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
+      kind: RecordKind;
+      n: number;
+    }[]) {
+      byKind[r.kind] = r.n;
+      records += r.n;
+    }
+    const pending = (
+      this.db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+    ).n;
+    let dbBytes = 0;
+    for (const suffix of ["", "-wal"]) {
+      try {
+        dbBytes += statSync(this.path + suffix).size;
+      } catch {
+        // no WAL file right now
+      }
+    }
+    return {
+      records,
+      byKind,
+      pending,
+      oldestPendingAgeMs: this.oldestPendingAgeMs(now),
+      lastSeq: this.lastSeq(),
+      healthy: true,
+      dbBytes,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** Where the uplink reads the outbox. Journal implements it; tests may fake it. */
+export interface Outbox {
+  pending(limit: number): PendingRecord[];
+  markUploaded(tradeIds: readonly string[], ackTime: Date): number;
+  queueDepth(): number;
+  oldestPendingAgeMs(now?: Date): number | null;
+  /** emits after each commit; the uplink uses it to wake up */
+  readonly commits$: Observable<{ seq: number; tradeId: string }>;
+}
+
+export class Journal extends JournalReader implements Outbox {
+  readonly lane: LaneIdentity;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly retentionMs: number;
+  private lastSeqMem: number;
+  private pendingCount: number;
+  private readonly healthSubject: BehaviorSubject<JournalHealth>;
+  private readonly commitSubject = new Subject<{ seq: number; tradeId: string }>();
+  readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
+  readonly health$: Observable<JournalHealth>;
+
+  private readonly stmtInsert: Database.Statement;
+  private readonly stmtSetSeq: Database.Statement;
+  private readonly stmtPending: Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
+  private readonly stmtAck: Database.Statement;
+  private readonly txCommit: (rows: { params: unknown[]; seq: number }[]) => void;
+  private readonly txAck: (ids: readonly string[], at: number) => number;
+
+  private constructor(db: Database.Database, path: string, opts: JournalOptions, log: Logger) {
+    super(db, path);
+    this.lane = { network: opts.laneIdentity.network.toUpperCase(), station: opts.laneIdentity.station.toUpperCase(), lane: opts.laneIdentity.lane };
+    this.log = log;
+    this.now = opts.now ?? (() => new Date());
+    this.retentionMs = (opts.retentionDays ?? 90) * DAY_MS;
+    this.lastSeqMem = this.lastSeq();
+    this.pendingCount = (
+      db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+    ).n;
+    this.healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
+    this.health$ = this.healthSubject.asObservable();
+    this.stmtInsert = db.prepare(
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, card_id, amount, tac, " +
+        "icc_pay_serial, psam_no, psam_trans_serial, trans_time, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    );
+    this.stmtSetSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
+    this.stmtPending = db.prepare(
+      "SELECT seq, trade_id, kind, created_at_ms, record FROM records WHERE uploaded_at_ms IS NULL ORDER BY seq LIMIT ?",
+    ) as Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
+    this.stmtAck = db.prepare("UPDATE records SET uploaded_at_ms = ? WHERE trade_id = ? AND uploaded_at_ms IS NULL");
+    this.txCommit = db
+      .transaction((rows: { params: unknown[]; seq: number }[]) => {
+        let last = 0;
+        for (const r of rows) {
+          this.stmtInsert.run(...r.params);
+          last = r.seq;
+        }
+        this.stmtSetSeq.run(String(last));
+      })
+      .immediate.bind(null) as (rows: { params: unknown[]; seq: number }[]) => void;
+    this.txAck = db
+      .transaction((ids: readonly string[], at: number) => {
+        let n = 0;
+        for (const id of ids) n += this.stmtAck.run(at, id).changes;
+        return n;
+      })
+      .immediate.bind(null) as (ids: readonly string[], at: number) => number;
+  }
+
+  /** Opens (creating if needed) the lane journal in dataDir; throws E602 / E604 if it cannot be used safely. */
+  static open(opts: JournalOptions): Journal {
+    const bad = validateLaneIdentity(opts.laneIdentity);
+    if (bad) throw new EtcError(JournalErrorCodes.JournalOpen, `journal: laneIdentity: ${bad}`);
+    const log = (opts.logger ?? silentLogger).child({ module: "journal" });
+    const path = join(opts.dataDir, JOURNAL_FILE);
+    let db: Database.Database;
+    try {
+      mkdirSync(opts.dataDir, { recursive: true });
+      db = new Database(path);
+    } catch (e) {
+      throw openError(path, "cannot open", e);
+    }
+    try {
+      enforceDurability(db, path);
+      db.pragma("busy_timeout = 5000");
+      const uv = Number(db.pragma("user_version", { simple: true }));
+      if (uv > SCHEMA_VERSION) throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
+      db.exec(SCHEMA);
+      if (uv < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      const want = JSON.stringify({
+        network: opts.laneIdentity.network.toUpperCase(),
+        station: opts.laneIdentity.station.toUpperCase(),
+        lane: opts.laneIdentity.lane,
+      });
+      const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as { value: string } | undefined;
+      if (!have) {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('lane_identity', ?), ('last_seq', '0')").run(want);
+      } else if (have.value !== want) {
+        throw new EtcError(
+          JournalErrorCodes.JournalIdentity,
+          `journal ${path} belongs to lane ${have.value}, not ${want}: refusing to mix lanes in one journal`,
+          { path, stored: have.value, wanted: want },
+        );
+      }
+      if (opts.maxSizeBytes !== undefined) {
+        const pageSize = Number(db.pragma("page_size", { simple: true }));
+        db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
+      }
+      const j = new Journal(db, path, opts, log);
+      log.info({ path, lane: laneKey(j.lane), lastSeq: j.lastSeqMem, pending: j.pendingCount }, "journal open");
+      return j;
+    } catch (e) {
+      db.close();
+      if (e instanceof EtcError) throw e;
+      throw openError(path, "cannot initialise", e);
+    }
+  }
+
+  get healthy(): boolean {
+    return this.healthSubject.value.healthy;
+  }
+
+  health(): JournalHealth {
+    return this.healthSubject.value;
+  }
+
+  private fail(op: string, e: unknown): EtcError {
+    const sqliteCode = sqliteCodeOf(e);
+    const message = e instanceof Error ? e.message : String(e);
+    if (this.db.inTransaction) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        // already rolled back by SQLite
+      }
+    }
+    const at = this.now().toISOString();
+    const wasHealthy = this.healthy;
+    this.healthSubject.next({
+      healthy: false,
+      error: { code: JournalErrorCodes.JournalWrite, ...(sqliteCode ? { sqliteCode } : {}), message, at },
+    });
+    if (wasHealthy) this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
+    return new EtcError(
+      JournalErrorCodes.JournalWrite,
+      `journal ${op} failed${sqliteCode ? ` (${sqliteCode})` : ""}: ${message}`,
+      { op, sqliteCode, path: this.path },
+      { cause: e },
+    );
+  }
+
+  private static validate(rec: NewLaneRecord): string | null {
+    if (!RECORD_KINDS.includes(rec.kind)) return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
+    if (typeof rec.outcome !== "string" || rec.outcome === "") return "outcome must be a non-empty code";
+    if (typeof rec.obuId !== "string") return "obuId must be a string";
+    if (!Number.isSafeInteger(rec.amount) || rec.amount < 0) return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
+    if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
+    if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
+      return "statusListVersions must be an object";
+    }
+    return null;
+  }
+
+  private prepareRow(rec: NewLaneRecord, seq: number, at: Date): { params: unknown[]; seq: number; committed: CommittedRecord } {
+    const bad = Journal.validate(rec);
+    if (bad) throw new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal record rejected: ${bad}`, { seq });
+    const stageTimes = { ...rec.stageTimes };
+    if (stageTimes.journalCommit === undefined) stageTimes.journalCommit = performance.now();
+    const committed: CommittedRecord = {
+      ...rec,
+      obuId: rec.obuId.toUpperCase(),
+      stageTimes,
+      seq,
+      tradeId: formatTradeId(this.lane, at, seq),
+      createdAt: localIso(at),
+      lane: this.lane,
+    };
+    const params = [
+      seq,
+      committed.tradeId,
+      rec.kind,
+      rec.outcome,
+      at.getTime(),
+      committed.obuId,
+      rec.cardId,
+      rec.amount,
+      rec.tac,
+      rec.iccPaySerial,
+      rec.psamNo,
+      rec.psamTransSerial,
+      rec.transTime,
+      JSON.stringify(committed),
+    ];
+    return { params, seq, committed };
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    const h = this.healthSubject.value;
+    if (!h.healthy) {
+      throw new EtcError(
+        JournalErrorCodes.JournalWrite,
+        `journal is unhealthy since ${h.error?.at ?? "?"} (${h.error?.message ?? "write failure"}); ` +
+          "nothing was recorded: fix the cause and call recover()",
+        { unhealthy: true, path: this.path },
+      );
+    }
+  }
+
+  /**
+   * Durably records one lane record and returns it with its sequence number and trade id. When this returns,
+   * the record is in the fsync'd WAL. Throws E601_JOURNAL_WRITE (nothing recorded, journal now unhealthy) or
+   * E605_JOURNAL_RECORD_INVALID (nothing recorded, journal still healthy).
+   */
+  commit(rec: NewLaneRecord): CommittedRecord {
+    this.assertWritable();
+    const seq = this.lastSeqMem + 1;
+    const row = this.prepareRow(rec, seq, this.now());
+    try {
+      this.txCommit([row]);
+    } catch (e) {
+      throw this.fail("commit", e);
+    }
+    this.lastSeqMem = seq;
+    this.pendingCount++;
+    this.commitSubject.next({ seq, tradeId: row.committed.tradeId });
+    return row.committed;
+  }
+
+  /**
+   * Records several records in one transaction (one fsync): bulk import, migration, benchmarks. All or none.
+   * The lane itself commits one record per vehicle with commit().
+   */
+  commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {
+    this.assertWritable();
+    const at = this.now();
+    const rows = recs.map((r, i) => this.prepareRow(r, this.lastSeqMem + 1 + i, at));
+    if (rows.length === 0) return [];
+    try {
+      this.txCommit(rows);
+    } catch (e) {
+      throw this.fail("commit", e);
+    }
+    this.lastSeqMem += rows.length;
+    this.pendingCount += rows.length;
+    const last = rows[rows.length - 1]!;
+    this.commitSubject.next({ seq: last.seq, tradeId: last.committed.tradeId });
+    return rows.map((r) => r.committed);
+  }
+
+  /** Notes when the barrier opened. Not needed for durability; returns false if the update failed. */
+  markBarrier(seq: number, time: number | string): boolean {
+    this.assertOpen();
+    try {
+      const r = this.db
+        .prepare("UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?")
+        .run(String(time), time, seq);
+      return r.changes === 1;
+    } catch (e) {
+      this.fail("markBarrier", e);
+      return false;
+    }
+  }
+
+  /** The next `limit` records waiting for the station, oldest first (sequence order). O(limit). */
+  pending(limit: number): PendingRecord[] {
+    this.assertOpen();
+    return this.stmtPending.all(limit).map((r) => ({
+      seq: r.seq,
+      tradeId: r.trade_id,
+      kind: r.kind as RecordKind,
+      createdAtMs: r.created_at_ms,
+      json: r.record,
+    }));
+  }
+
+  /**
+   * Marks records the station has acknowledged. Unknown or already acknowledged trade ids are ignored.
+   * Returns how many records changed from pending to acknowledged.
+   */
+  markUploaded(tradeIds: readonly string[], ackTime: Date = this.now()): number {
+    this.assertWritable();
+    if (tradeIds.length === 0) return 0;
+    let n: number;
+    try {
+      n = this.txAck(tradeIds, ackTime.getTime());
+    } catch (e) {
+      throw this.fail("markUploaded", e);
+    }
+    this.pendingCount -= n;
+    return n;
+  }
+
+  /** Records the station has not acknowledged yet. O(1) (kept in memory, counted once at open). */
+  queueDepth(): number {
+    return this.pendingCount;
+  }
+
+  override lastSeq(): number {
+    return this.lastSeqMem ?? super.lastSeq();
+  }
+
+  override stats(now: Date = this.now()): JournalStats {
+    return { ...super.stats(now), healthy: this.healthy };
+  }
+
+  /**
+   * Deletes acknowledged records older than the retention period (acknowledged before now - retention).
+   * Never touches a record the station has not acknowledged. Deletes in chunks; returns how many went.
+   */
+  prune(now: Date = this.now()): number {
+    this.assertWritable();
+    const cutoff = now.getTime() - this.retentionMs;
+    const del = this.db.prepare(
+      "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE uploaded_at_ms IS NOT NULL " +
+        "AND uploaded_at_ms < ? LIMIT 5000)",
+    );
+    let total = 0;
+    try {
+      for (;;) {
+        const n = del.run(cutoff).changes;
+        total += n;
+        if (n < 5000) break;
+      }
+    } catch (e) {
+      throw this.fail("prune", e);
+    }
+    if (total > 0) this.log.info({ deleted: total, cutoff: new Date(cutoff).toISOString() }, "journal pruned");
+    return total;
+  }
+
+  /**
+   * After a write failure: re-reads the counters from disk and tries a small durable write. If it works the
+   * journal is healthy again and returns true. Safe to call at any time.
+   */
+  recover(): boolean {
+    this.assertOpen();
+    try {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .run(this.now().toISOString());
+      this.lastSeqMem = super.lastSeq();
+      this.pendingCount = (
+        this.db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+      ).n;
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "journal recover: still failing");
+      return false;
+    }
+    if (!this.healthy) this.log.info({ lastSeq: this.lastSeqMem }, "journal healthy again");
+    this.healthSubject.next({ healthy: true });
+    return true;
+  }
+
+  /** Passive WAL checkpoint; call when the lane is idle to keep checkpoints out of commit(). */
+  checkpoint(): void {
+    this.assertOpen();
+    this.db.pragma("wal_checkpoint(PASSIVE)");
+  }
+
+  /** For tests and diagnostics: the durability settings as SQLite reports them now. */
+  durability(): { journalMode: string; synchronous: number } {
+    return {
+      journalMode: String(this.db.pragma("journal_mode", { simple: true })),
+      synchronous: Number(this.db.pragma("synchronous", { simple: true })),
+    };
+  }
+
+  override close(): void {
+    if (this.closed) return;
+    this.commitSubject.complete();
+    this.healthSubject.complete();
+    super.close();
+    this.log.info({ path: this.path }, "journal closed");
+  }
+}

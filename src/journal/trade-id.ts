@@ -1,0 +1,57 @@
+/**
+ * Trade id = station (network 4 hex + station 4 hex) + lane (2 digits) + local time yyyyMMddhhmmss
+ * + sequence mod 10^6 (6 digits, zero padded). 30 characters, e.g. "43010102" "03" "20261123185914" "000042".
+ * The full sequence number travels in the record; the trade id is unique because the time prefix moves on
+ * long before the 6-digit sequence wraps (10^6 records), and the journal's UNIQUE index refuses a collision.
+ */
+import type { LaneIdentity } from "./types.js";
+
+const HEX4 = /^[0-9A-Fa-f]{4}$/;
+
+export function validateLaneIdentity(id: LaneIdentity): string | null {
+  if (!HEX4.test(id.network)) return `network must be 4 hex digits, got "${id.network}"`;
+  if (!HEX4.test(id.station)) return `station must be 4 hex digits, got "${id.station}"`;
+  if (!Number.isInteger(id.lane) || id.lane < 0 || id.lane > 99) return `lane must be 0..99, got ${id.lane}`;
+  return null;
+}
+
+export function laneKey(id: LaneIdentity): string {
+  return `${id.network.toUpperCase()}${id.station.toUpperCase()}${String(id.lane).padStart(2, "0")}`;
+}
+
+const p2 = (n: number): string => String(n).padStart(2, "0");
+
+/** Local time as yyyyMMddhhmmss (the lane's time zone, as the card and PSAM see it). */
+export function localStamp(d: Date): string {
+  return `${d.getFullYear()}${p2(d.getMonth() + 1)}${p2(d.getDate())}${p2(d.getHours())}${p2(d.getMinutes())}${p2(d.getSeconds())}`;
+}
+
+/** ISO 8601 with the local offset, e.g. 2026-11-23T18:59:14.123+08:00. */
+export function localIso(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  const abs = Math.abs(off);
+  const ms = String(d.getMilliseconds()).padStart(3, "0");
+  return (
+    `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}:` +
+    `${p2(d.getSeconds())}.${ms}${sign}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`
+  );
+}
+
+export function formatTradeId(lane: LaneIdentity, at: Date, seq: number): string {
+  return `${laneKey(lane)}${localStamp(at)}${String(seq % 1_000_000).padStart(6, "0")}`;
+}
+
+export interface ParsedTradeId {
+  network: string;
+  station: string;
+  lane: number;
+  time: string;
+  seqMod: number;
+}
+
+export function parseTradeId(id: string): ParsedTradeId | null {
+  const m = /^([0-9A-F]{4})([0-9A-F]{4})(\d{2})(\d{14})(\d{6})$/.exec(id);
+  if (!m) return null;
+  return { network: m[1]!, station: m[2]!, lane: Number(m[3]), time: m[4]!, seqMod: Number(m[5]) };
+}

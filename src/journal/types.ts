@@ -1,0 +1,134 @@
+/**
+ * The lane record: what the lane controller commits to the journal before the barrier opens, and what the
+ * uplink sends to the station. Fields follow protocol.md 4.4 (everything needed to prove or clear a debit)
+ * and 6.5 (what a lane keeps and uploads). Money is in fen (integer). Times named `...Time` in card/PSAM
+ * terms are the 14-digit local time strings the card and PSAM saw (yyyyMMddhhmmss).
+ */
+
+/** The lane this journal belongs to. `network` and `station` are 4 hex digits each; `lane` is 0..99. */
+export interface LaneIdentity {
+  network: string;
+  station: string;
+  lane: number;
+}
+
+/**
+ * transaction: a debit (exit) or entry write succeeded (B5 ErrorCode 00).
+ * stop: the lane answered C2 with a stop reason; no money moved.
+ * suspect: the debit may or may not have happened (B5 ErrorCode 01, or no B5 and the OBU is gone);
+ *   the record holds everything needed to settle it later (protocol.md 3.5 / 4.4).
+ */
+export type RecordKind = "transaction" | "stop" | "suspect";
+export const RECORD_KINDS: readonly RecordKind[] = ["transaction", "stop", "suspect"];
+
+export interface EntryInfo {
+  network: string;
+  station: string;
+  lane: number;
+  /** ISO 8601 or 14-digit local time, as read from 0019 */
+  time: string;
+}
+
+export interface StatusListVersionsUsed {
+  full: string | null;
+  delta: string | null;
+}
+
+/**
+ * Stage name -> time. Monotonic milliseconds (performance.now() style numbers) or ISO strings.
+ * Conventional names: b2In, c1Out, b3In, c1bOut, b4In, c6Out, b5In, journalCommit, barrier.
+ */
+export type StageTimes = Partial<Record<
+  "b2In" | "c1Out" | "b3In" | "c1bOut" | "b4In" | "c6Out" | "b5In" | "journalCommit" | "barrier",
+  number | string
+>> & Record<string, number | string>;
+
+export interface NewLaneRecord {
+  kind: RecordKind;
+  /**
+   * For "transaction": an outcome code (e.g. "EXIT_DEBIT", "ENTRY_WRITE"). For "stop": the stop reason code
+   * (e.g. "CARD_ON_STATUS_LIST"). For "suspect": why it is uncertain (e.g. "B5_NO_DSRC", "B5_MISSING").
+   */
+  outcome: string;
+  /** OBU MAC id, 8 hex digits */
+  obuId: string;
+  /** 16-digit OBU contract serial, or null if the stop happened before it was read */
+  obuSerial: string | null;
+  /** 20 digits: card network (4) + card serial (16); null when no card was read */
+  cardId: string | null;
+  cardType: number | null;
+  /** issuer id (hex) or province */
+  cardIssuer: string | null;
+  cardNetwork: string | null;
+  vehicleClass: number | null;
+  plate: string | null;
+  plateColor: number | null;
+  entry: EntryInfo | null;
+  /** fen */
+  amountDue: number | null;
+  discountPercent: number | null;
+  /** fen actually charged (0 for stops and entry writes) */
+  amount: number;
+  balanceBefore: number | null;
+  balanceAfter: number | null;
+  /** TAC, 8 hex digits; null for stops and for suspects without B5 */
+  tac: string | null;
+  /** card offline transaction serial (4 hex digits / 2 bytes) */
+  iccPaySerial: string | null;
+  /** PSAM terminal number, 12 hex digits */
+  psamNo: string | null;
+  /** PSAM terminal transaction serial, 8 hex digits */
+  psamTransSerial: string | null;
+  /** purchase date-time as given to the card (yyyyMMddhhmmss) */
+  transTime: string | null;
+  /** card transaction type, e.g. "09" composite consumption */
+  transType: string | null;
+  algFlag?: string | null;
+  keyVersion?: string | null;
+  statusListVersions: StatusListVersionsUsed;
+  tariffVersion: string | null;
+  stageTimes: StageTimes;
+  rawB4: string | null;
+  rawB5: string | null;
+  rsuProtocol: string | null;
+  /** lane decision time in ms, if measured */
+  decisionMs?: number | null;
+  /** anything else the lane wants kept (special-situation codes, operator, shift, ANPR plate...) */
+  extra?: Record<string, unknown>;
+}
+
+export interface CommittedRecord extends NewLaneRecord {
+  /** per-lane sequence number; monotonically increasing, never reused */
+  seq: number;
+  /** station(8 hex) + lane(2) + local yyyyMMddhhmmss + seq mod 10^6 (6 digits): 30 characters */
+  tradeId: string;
+  /** wall clock at commit, ISO 8601 with offset */
+  createdAt: string;
+  lane: LaneIdentity;
+}
+
+/** A committed record as stored, with its upload state. */
+export interface StoredRecord extends CommittedRecord {
+  /** when the station acknowledged it (ISO), or null while pending */
+  uploadedAt: string | null;
+}
+
+/** A pending record ready to send: the stored JSON text is passed through, never re-serialised. */
+export interface PendingRecord {
+  seq: number;
+  tradeId: string;
+  kind: RecordKind;
+  createdAtMs: number;
+  /** the full CommittedRecord as JSON text */
+  json: string;
+}
+
+export interface JournalStats {
+  records: number;
+  byKind: Record<RecordKind, number>;
+  pending: number;
+  oldestPendingAgeMs: number | null;
+  lastSeq: number;
+  healthy: boolean;
+  dbBytes: number;
+}

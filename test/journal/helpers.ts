@@ -1,0 +1,20 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
+
+/** A fresh temporary directory; call the returned cleanup in afterEach. */
+export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Awaits a condition by polling (bounded); never a fixed sleep. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000, everyMs = 5): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
