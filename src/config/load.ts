@@ -1,0 +1,73 @@
+/**
+ * Loading and validating the lane config. Errors are EtcError(E401_CONFIG_INVALID) whose message lists
+ * every bad field as `path.to.field: what was expected`, so an installer fixes the file in one pass.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { type LaneConfig, LaneConfigSchema } from "./schema.js";
+
+/** Turn a zod error into "field: expected ..." lines. */
+export function formatIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((i) => {
+    const path = i.path.length ? i.path.map(String).join(".") : "(top level)";
+    let msg = i.message;
+    if (i.code === "unrecognized_keys") msg = `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(", ")}`;
+    else if (i.code === "invalid_type" && /received undefined/.test(msg)) msg = `missing; ${msg}`;
+    return `  ${path}: ${msg}`;
+  });
+  return `${source}: invalid configuration\n${lines.join("\n")}`;
+}
+
+/** Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). */
+export function parseLaneConfig(raw: unknown, source = "config", baseDir = process.cwd()): LaneConfig {
+  const r = LaneConfigSchema.safeParse(raw);
+  if (!r.success) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source), {
+      issues: r.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+    });
+  }
+  const c = r.data;
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return {
+    ...c,
+    dataDir: abs(c.dataDir),
+    tariff: abs(c.tariff),
+    statusList: { publicKey: abs(c.statusList.publicKey) },
+    log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
+  };
+}
+
+export function loadLaneConfig(file: string): LaneConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: cannot read the config file (${(e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: not valid YAML: ${(e as Error).message}`);
+  }
+  return parseLaneConfig(raw, file, dirname(resolve(file)));
+}
+
+/** The wire dialect the config selects: the variant's defaults with the configured overrides. */
+export function dialectFromConfig(c: LaneConfig): Dialect {
+  const base = defaultDialect(c.rsu.protocol);
+  const o = c.rsu.dialect;
+  return {
+    ...base,
+    ...(o.stationLength !== undefined ? { stationLength: o.stationLength } : {}),
+    ...(o.lastStationLength !== undefined ? { lastStationLength: o.lastStationLength } : {}),
+    ...(o.heartbeatCode !== undefined ? { heartbeatCode: o.heartbeatCode } : {}),
+    ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
+    ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
+    ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The exit-station tariff: fee = table[entry network-station][vehicle class] in fen, charged after the
+ * ETC discount with integer arithmetic, rounded half up to whole fen. An unknown route or class is an
+ * answer ("no fee"), never a guess.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { formatIssues } from "../config/load.js";
+
+const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
+const CLASS_RE = /^[0-9]{1,3}$/;
+
+const fen = z
+  .number({ error: "expected a fee in whole fen (integer)" })
+  .int({ error: "expected a fee in whole fen (integer)" })
+  .min(0, { error: "expected a fee >= 0 fen" })
+  .max(100_000_000, { error: "expected a fee <= 100000000 fen" });
+
+export const TariffSchema = z
+  .strictObject({
+    version: z.union([z.string().min(1), z.number()], { error: "expected a version string" }).transform(String),
+    /** ETC discount in whole percent (policy: at least 5). */
+    etcDiscountPercent: z
+      .number({ error: "expected a whole percent 0..100" })
+      .int({ error: "expected a whole percent 0..100" })
+      .min(0, { error: "expected a whole percent 0..100" })
+      .max(100, { error: "expected a whole percent 0..100" })
+      .default(5),
+    routes: z.array(
+      z.strictObject({
+        from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
+          error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
+        }),
+        fees: z.record(
+          z.string().regex(CLASS_RE, { error: "expected a vehicle class number as key, e.g. \"1\" or \"11\"" }),
+          fen,
+        ),
+      }),
+      { error: "expected a list of routes" },
+    ),
+  })
+  .superRefine((t, ctx) => {
+    const seen = new Set<string>();
+    t.routes.forEach((r, i) => {
+      const k = r.from.toLowerCase();
+      if (seen.has(k)) ctx.addIssue({ code: "custom", path: ["routes", i, "from"], message: `route ${r.from} listed twice` });
+      seen.add(k);
+    });
+  });
+
+export type TariffInput = z.input<typeof TariffSchema>;
+
+export type FeeResult =
+  | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
+  | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
+
+/** fen x (100 - percent) / 100, rounded half up, in integers only. */
+export function applyDiscount(feeFen: number, discountPercent: number): number {
+  if (!Number.isSafeInteger(feeFen) || feeFen < 0) throw new RangeError(`fee must be whole fen >= 0, got ${feeFen}`);
+  if (!Number.isInteger(discountPercent) || discountPercent < 0 || discountPercent > 100) {
+    throw new RangeError(`discount must be a whole percent 0..100, got ${discountPercent}`);
+  }
+  const scaled = feeFen * (100 - discountPercent); // <= 1e8 * 100: exact in a double
+  return Math.floor((scaled + 50) / 100);
+}
+
+export class Tariff {
+  readonly version: string;
+  readonly etcDiscountPercent: number;
+  private readonly table: ReadonlyMap<string, ReadonlyMap<number, number>>;
+
+  private constructor(input: z.output<typeof TariffSchema>) {
+    this.version = input.version;
+    this.etcDiscountPercent = input.etcDiscountPercent;
+    const m = new Map<string, Map<number, number>>();
+    for (const r of input.routes) {
+      const fees = new Map<number, number>();
+      for (const [k, v] of Object.entries(r.fees)) fees.set(Number(k), v);
+      m.set(r.from.toLowerCase(), fees);
+    }
+    this.table = m;
+  }
+
+  static parse(raw: unknown, source = "tariff"): Tariff {
+    const r = TariffSchema.safeParse(raw);
+    if (!r.success) throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source));
+    return new Tariff(r.data);
+  }
+
+  static load(file: string): Tariff {
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: cannot read the tariff (${(e as Error).message})`);
+    }
+    return Tariff.parse(raw, file);
+  }
+
+  /** Routes as "nnnn-ssss" keys (lower-case hex). */
+  routes(): string[] {
+    return [...this.table.keys()];
+  }
+
+  classesFor(network: string, station: string): number[] {
+    return [...(this.table.get(`${network}-${station}`.toLowerCase())?.keys() ?? [])];
+  }
+
+  /** The charge for a vehicle of `vehicleClass` that entered at network-station (4 hex digits each). */
+  fee(entryNetwork: string, entryStation: string, vehicleClass: number): FeeResult {
+    const route = this.table.get(`${entryNetwork}-${entryStation}`.toLowerCase());
+    if (!route) return { ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: this.version };
+    const fee = route.get(vehicleClass);
+    if (fee === undefined) return { ok: false, reason: "UNKNOWN_CLASS", tariffVersion: this.version };
+    return {
+      ok: true,
+      fee,
+      discountPercent: this.etcDiscountPercent,
+      amount: applyDiscount(fee, this.etcDiscountPercent),
+      tariffVersion: this.version,
+    };
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { dialectFromConfig, loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
+
+const minimal = {
+  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+  statusList: { publicKey: "keys/station.pub" },
+  dataDir: "data",
+  tariff: "tariff.yaml",
+};
+
+function errorOf(raw: unknown): string {
+  try {
+    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
+  } catch (e) {
+    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("lane config", () => {
+  it("fills documented defaults and resolves paths against the config directory", () => {
+    const c = parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane");
+    expect(c.rsu.baudRate).toBe(115200);
+    expect(c.rsu.timing).toEqual({ heartbeatPeriodMs: 10000, missedHeartbeats: 3, initTimeoutMs: 2000, initRetryMs: 3000 });
+    expect(c.rsu.c0.transClass).toBe(1);
+    expect(c.transaction.b5TimeoutMs).toBe(1000);
+    expect(c.dataDir).toBe("/etc/etc-lane/data");
+    expect(c.tariff).toBe("/etc/etc-lane/tariff.yaml");
+    expect(c.statusList.publicKey).toBe("/etc/etc-lane/keys/station.pub");
+    expect(c.lane.network).toBe("4301");
+  });
+
+  it("names the field and what was expected", () => {
+    const m = errorOf({ ...minimal, lane: { ...minimal.lane, network: 4301, role: "middle" } });
+    expect(m).toMatch(/lane\.network: expected the road network number as a 4-hex-digit string/);
+    expect(m).toMatch(/lane\.role: expected "entry" or "exit"/);
+  });
+
+  it("refuses out-of-range timing and unknown fields", () => {
+    const m = errorOf({ ...minimal, rsu: { ...minimal.rsu, timing: { heartbeatPeriodMs: 5 }, baud: 9600 } });
+    expect(m).toMatch(/rsu\.timing\.heartbeatPeriodMs: expected milliseconds in 1000\.\.120000/);
+    expect(m).toMatch(/rsu: unknown field\(s\) "baud"/);
+  });
+
+  it("reports a missing section", () => {
+    const { tariff: _t, ...rest } = minimal;
+    expect(errorOf(rest)).toMatch(/tariff:/);
+  });
+
+  it("builds the dialect from the protocol defaults plus overrides", () => {
+    const c = parseLaneConfig({
+      ...minimal,
+      rsu: { ...minimal.rsu, protocol: "national", dialect: { b4Ef04: false, timeBase: "local-as-utc" } },
+    });
+    const d = dialectFromConfig(c);
+    expect(d.variant).toBe("national");
+    expect(d.b4Ef04).toBe(false);
+    expect(d.timeBase).toBe("local-as-utc");
+    expect(d.stationLength).toBe(40);
+  });
+
+  it("loads the shipped example and reports YAML syntax errors with the file name", () => {
+    const c = loadLaneConfig(join(import.meta.dirname, "../../config/lane.example.yaml"));
+    expect(c.lane.role).toBe("exit");
+    const dir = mkdtempSync(join(tmpdir(), "lane-cfg-"));
+    const f = join(dir, "bad.yaml");
+    writeFileSync(f, "lane: [unclosed\n");
+    expect(() => loadLaneConfig(f)).toThrow(/bad\.yaml: not valid YAML/);
+  });
+});

@@ -1,0 +1,61 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { applyDiscount, Tariff } from "../../src/tariff/tariff.js";
+import { join } from "node:path";
+
+describe("tariff", () => {
+  it("rounds half up to whole fen with integer arithmetic", () => {
+    expect(applyDiscount(1500, 5)).toBe(1425);
+    expect(applyDiscount(10, 5)).toBe(10); // 9.5 -> 10
+    expect(applyDiscount(30, 5)).toBe(29); // 28.5 -> 29
+    expect(applyDiscount(1, 5)).toBe(1); // 0.95 -> 1
+    expect(applyDiscount(29, 5)).toBe(28); // 27.55 -> 28
+    expect(applyDiscount(9, 5)).toBe(9); // 8.55 -> 9
+    expect(applyDiscount(7, 50)).toBe(4); // 3.5 -> 4
+    expect(applyDiscount(12345, 5)).toBe(11728); // 11727.75 -> 11728
+    expect(applyDiscount(0, 5)).toBe(0);
+    expect(applyDiscount(999, 0)).toBe(999);
+    expect(applyDiscount(999, 100)).toBe(0);
+  });
+
+  it("matches exact rational rounding for every fee and percent", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100_000_000 }), fc.integer({ min: 0, max: 100 }), (fee, pct) => {
+        const num = BigInt(fee) * BigInt(100 - pct);
+        const expected = Number((num * 2n + 100n) / 200n); // floor(x/100 + 1/2)
+        expect(applyDiscount(fee, pct)).toBe(expected);
+      }),
+    );
+  });
+
+  it("prices a known route and class and refuses unknown ones", () => {
+    const t = Tariff.parse({
+      version: "v1",
+      routes: [{ from: "4301-0101", fees: { "1": 1500, "11": 1710 } }],
+    });
+    expect(t.etcDiscountPercent).toBe(5);
+    expect(t.fee("4301", "0101", 1)).toEqual({ ok: true, fee: 1500, discountPercent: 5, amount: 1425, tariffVersion: "v1" });
+    expect(t.fee("4301", "0101", 11)).toMatchObject({ ok: true, amount: 1625 }); // 1624.5 -> 1625
+    expect(t.fee("4301", "0101", 2)).toEqual({ ok: false, reason: "UNKNOWN_CLASS", tariffVersion: "v1" });
+    expect(t.fee("4301", "0999", 1)).toEqual({ ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "v1" });
+  });
+
+  it("matches routes case-insensitively (hex network/station)", () => {
+    const t = Tariff.parse({ version: "v", routes: [{ from: "43AB-01CD", fees: { "1": 100 } }] });
+    expect(t.fee("43ab", "01cd", 1).ok).toBe(true);
+  });
+
+  it("refuses a malformed tariff naming the field", () => {
+    expect(() => Tariff.parse({ version: "v", routes: [{ from: "4301", fees: { "1": 1.5 } }] }, "t.yaml")).toThrow(
+      /routes\.0\.from: expected "NNNN-SSSS"[\s\S]*routes\.0\.fees\.1: expected a fee in whole fen/,
+    );
+    expect(() =>
+      Tariff.parse({ version: "v", routes: [{ from: "4301-0101", fees: {} }, { from: "4301-0101", fees: {} }] }),
+    ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
+  });
+
+  it("loads the shipped example tariff", () => {
+    const t = Tariff.load(join(import.meta.dirname, "../../config/tariff.example.yaml"));
+    expect(t.routes().length).toBeGreaterThan(0);
+  });
+});
