@@ -1,8 +1,11 @@
-import { MockBinding } from "@serialport/binding-mock";
-import { firstValueFrom, filter } from "rxjs";
+import { filter, firstValueFrom } from "rxjs";
+import { SerialPortMock } from "serialport";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { createSerialTransport, mapSerialOpenError } from "../../firmware-bridge/transport/serial.js";
+
+// serialport re-exports the mock binding with its types (NodeNext cannot see binding-mock's own).
+const MockBinding = SerialPortMock.binding;
 
 afterEach(() => MockBinding.reset());
 
