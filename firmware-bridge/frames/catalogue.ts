@@ -62,7 +62,8 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
       }),
     };
   }
-  const r = decodeFields(def.fields as readonly AnyField[], data, 1, data.length, d);
+  const frame: Record<string, unknown> = { type: def.type };
+  const r = decodeFields(def.fields as readonly AnyField[], data, 1, data.length, d, frame);
   if ("missing" in r) {
     return {
       ok: false,
@@ -73,7 +74,6 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
       ),
     };
   }
-  const frame = { type: def.type, ...r.value } as Record<string, unknown>;
   if (r.next < data.length) frame.extra = data.toString("hex", r.next);
   return { ok: true, frame: frame as unknown as Frame };
 }
@@ -87,7 +87,7 @@ export function encodeData(frame: Frame, d: Dialect): Buffer {
   const fields = def.fields as readonly AnyField[];
   const extra = typeof v.extra === "string" ? Buffer.from(v.extra, "hex") : undefined;
   const n = 1 + sizeFields(fields, v, d) + (extra?.length ?? 0);
-  const out = Buffer.alloc(n);
+  const out = Buffer.allocUnsafe(n); // every byte is written below (text fields pad their own NULs)
   out[0] = def.code;
   let o: number;
   try {

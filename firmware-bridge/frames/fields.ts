@@ -21,6 +21,10 @@ export type FieldShape =
 
 export interface FieldCodec<T> {
   readonly shape: FieldShape;
+  /** Width in bytes when it does not depend on the value (the decoder's fast path). */
+  readonly fixed?: (d: Dialect) => number | undefined;
+  /** Fast read of a fixed-width value known to fit. */
+  readonly read?: (buf: Buffer, off: number, d: Dialect) => T;
   size(value: T, d: Dialect): number;
   /** Reads at `off`; returns the value and the next offset, or undefined if `end` cuts it short. */
   decode(buf: Buffer, off: number, end: number, d: Dialect, ctx: Record<string, unknown>): [T, number] | undefined;
@@ -67,6 +71,29 @@ export function dialectField<N extends string, T>(
   return { name, codec, optional: true, presentIn };
 }
 
+const HEX_PAIRS: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const HEX_VAL = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VAL[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VAL[97 + i] = 10 + i;
+
+/** Lowercase hex of buf[off, off+n): a table walk, faster than Buffer#toString for short fields. */
+function hexAt(buf: Buffer, off: number, n: number): string {
+  let s = "";
+  for (let i = off; i < off + n; i++) s += HEX_PAIRS[buf[i] as number];
+  return s;
+}
+
+/** Writes 2n lowercase hex digits; false if any character is not [0-9a-f]. */
+function writeHexAt(v: string, buf: Buffer, off: number, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const hi = HEX_VAL[v.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_VAL[v.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) return false;
+    buf[off + i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 function bad(message: string): EtcError {
   return new EtcError(ErrorCodes.FieldValue, message);
 }
@@ -75,14 +102,16 @@ export function uint(bytes: 1 | 2 | 3 | 4): FieldCodec<number> {
   const max = 2 ** (8 * bytes) - 1;
   return {
     shape: { kind: "uint", bytes },
+    fixed: () => bytes,
     size: () => bytes,
+    read: bytes === 1 ? (buf, off) => buf[off] as number : (buf, off) => buf.readUIntBE(off, bytes),
     decode(buf, off, end) {
       if (off + bytes > end) return undefined;
       return [buf.readUIntBE(off, bytes), off + bytes];
     },
     encode(v, buf, off) {
       if (!Number.isInteger(v) || v < 0 || v > max) throw bad(`expected an integer 0..${max}, got ${v}`);
-      buf.writeUIntBE(v, off, bytes);
+      for (let i = bytes - 1, x = v; i >= 0; i--, x = Math.floor(x / 256)) buf[off + i] = x & 0xff;
       return off + bytes;
     },
   };
@@ -92,19 +121,19 @@ export const u16 = uint(2);
 export const u32 = uint(4);
 
 function hexLike(kind: "hex" | "bcd", bytes: number): FieldCodec<string> {
-  const re = kind === "bcd" ? /^[0-9a-f]*$/ : /^[0-9a-f]*$/;
   return {
     shape: { kind, bytes },
+    fixed: () => bytes,
     size: () => bytes,
+    read: (buf, off) => hexAt(buf, off, bytes),
     decode(buf, off, end) {
       if (off + bytes > end) return undefined;
-      return [buf.toString("hex", off, off + bytes), off + bytes];
+      return [hexAt(buf, off, bytes), off + bytes];
     },
     encode(v, buf, off) {
-      if (typeof v !== "string" || v.length !== bytes * 2 || !re.test(v)) {
+      if (typeof v !== "string" || v.length !== bytes * 2 || !writeHexAt(v, buf, off, bytes)) {
         throw bad(`expected ${bytes * 2} lowercase hex digits, got ${JSON.stringify(v)}`);
       }
-      buf.write(v, off, bytes, "hex");
       return off + bytes;
     },
   };
@@ -116,19 +145,41 @@ export const bcd = (bytes: number): FieldCodec<string> => hexLike("bcd", bytes);
 
 /** GB2312/GBK text padded with NUL to a fixed width (plates, names). Trailing NULs are not part of the value. */
 export function text(bytes: number): FieldCodec<string> {
+  const read = (buf: Buffer, off: number): string => {
+    let e = off + bytes;
+    while (e > off && buf[e - 1] === 0) e--;
+    let ascii = true;
+    for (let i = off; i < e; i++) {
+      if ((buf[i] as number) >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) return iconv.decode(buf.subarray(off, e), "gbk");
+    let out = "";
+    for (let i = off; i < e; i++) out += String.fromCharCode(buf[i] as number);
+    return out;
+  };
   return {
     shape: { kind: "text", bytes },
+    fixed: () => bytes,
     size: () => bytes,
+    read,
     decode(buf, off, end) {
       if (off + bytes > end) return undefined;
-      let e = off + bytes;
-      while (e > off && buf[e - 1] === 0) e--;
-      return [iconv.decode(buf.subarray(off, e), "gbk"), off + bytes];
+      return [read(buf, off), off + bytes];
     },
     encode(v, buf, off) {
+      if (typeof v !== "string") throw bad(`expected text, got ${typeof v}`);
+      let ascii = v.length <= bytes;
+      for (let i = 0; ascii && i < v.length; i++) if (v.charCodeAt(i) >= 0x80) ascii = false;
+      buf.fill(0, off, off + bytes);
+      if (ascii) {
+        for (let i = 0; i < v.length; i++) buf[off + i] = v.charCodeAt(i);
+        return off + bytes;
+      }
       const enc = iconv.encode(v, "gbk");
       if (enc.length > bytes) throw bad(`text "${v}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
-      buf.fill(0, off, off + bytes);
       enc.copy(buf, off);
       return off + bytes;
     },
@@ -146,13 +197,22 @@ export function decodeFields(
   off: number,
   end: number,
   d: Dialect,
+  into: Record<string, unknown> = {},
 ): { value: Record<string, unknown>; next: number } | { missing: string } {
-  const out: Record<string, unknown> = {};
+  const out = into;
   let o = off;
   for (const f of fields) {
-    if (!presentIn(f, d)) continue;
+    if (f.presentIn !== undefined && !f.presentIn(d)) continue;
     if (o === end && f.optional) break;
-    const r = f.codec.decode(buf, o, end, d, out);
+    const c = f.codec;
+    const w = c.read !== undefined && c.fixed !== undefined ? c.fixed(d) : undefined;
+    if (w !== undefined) {
+      if (o + w > end) return { missing: f.name };
+      out[f.name] = (c.read as NonNullable<typeof c.read>)(buf, o, d);
+      o += w;
+      continue;
+    }
+    const r = c.decode(buf, o, end, d, out);
     if (!r) return { missing: f.name };
     out[f.name] = r[0];
     o = r[1];
@@ -163,13 +223,13 @@ export function decodeFields(
 export function sizeFields(fields: readonly AnyField[], v: Record<string, unknown>, d: Dialect): number {
   let n = 0;
   for (const f of fields) {
-    if (!presentIn(f, d)) continue;
+    if (f.presentIn !== undefined && !f.presentIn(d)) continue;
     const x = v[f.name];
     if (x === undefined) {
       if (f.optional) break;
       throw bad(`field "${f.name}" is required`);
     }
-    n += f.codec.size(x, d);
+    n += f.codec.fixed?.(d) ?? f.codec.size(x, d);
   }
   return n;
 }
@@ -201,8 +261,22 @@ export function encodeFields(
 
 /** A nested record (file 0015, 0019, a PSAM entry). */
 export function struct<F extends readonly AnyField[]>(fields: F): FieldCodec<ValuesOf<F>> {
+  const fixedWidth = (d: Dialect): number | undefined => {
+    let n = 0;
+    for (const f of fields) {
+      if (f.presentIn !== undefined && !f.presentIn(d)) continue;
+      if (f.optional && f.presentIn === undefined) return undefined;
+      const w = f.codec.fixed?.(d);
+      if (w === undefined) return undefined;
+      n += w;
+    }
+    return n;
+  };
   return {
     shape: { kind: "struct", fields },
+    fixed: fixedWidth,
+    read: (buf, off, d) =>
+      (decodeFields(fields, buf, off, Number.MAX_SAFE_INTEGER, d) as { value: Record<string, unknown> }).value as ValuesOf<F>,
     size: (v, d) => sizeFields(fields, v as Record<string, unknown>, d),
     decode(buf, off, end, d) {
       // A nested record is all-or-nothing: its own optional tail ends at the record's end.

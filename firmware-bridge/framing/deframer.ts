@@ -172,8 +172,14 @@ export abstract class StreamDeframer implements Deframer {
     if (counted > 0) {
       const bytes = Buffer.from(this.buf.subarray(n - counted, n));
       this.c.discardedBytes += counted;
-      this.c.discardedRuns++;
-      events.push({ kind: "discarded", reason, bytes });
+      const last = events[events.length - 1];
+      if (last?.kind === "discarded" && last.reason === reason) {
+        // Adjacent bytes dropped for the same reason are one run.
+        events[events.length - 1] = { kind: "discarded", reason, bytes: Buffer.concat([last.bytes, bytes]) };
+      } else {
+        this.c.discardedRuns++;
+        events.push({ kind: "discarded", reason, bytes });
+      }
     }
     this.freeLead = Math.max(0, this.freeLead - n);
     this.buf = this.buf.subarray(n);

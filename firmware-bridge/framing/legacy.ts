@@ -34,28 +34,28 @@ export function nextRsuRsctl(prev: number): number {
 }
 
 export function encodeLegacy(rsctl: number, data: Uint8Array): Buffer {
-  const body = Buffer.allocUnsafe(data.length + 2);
-  body[0] = rsctl & 0xff;
-  body.set(data, 1);
-  body[body.length - 1] = bcc(body, 0, body.length - 1);
-  let escapes = 0;
-  for (let i = 0; i < body.length; i++) if ((body[i] as number) >= 0xfe) escapes++;
-  const out = Buffer.allocUnsafe(body.length + escapes + 3);
+  const r = rsctl & 0xff;
+  let x = r;
+  let escapes = r >= 0xfe ? 1 : 0;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i] as number;
+    x ^= b;
+    if (b >= 0xfe) escapes++;
+  }
+  if (x >= 0xfe) escapes++;
+  const out = Buffer.allocUnsafe(data.length + escapes + 5);
   out[0] = 0xff;
   out[1] = 0xff;
   let o = 2;
-  for (let i = 0; i < body.length; i++) {
-    const b = body[i] as number;
-    if (b === 0xff) {
+  const put = (b: number): void => {
+    if (b >= 0xfe) {
       out[o++] = 0xfe;
-      out[o++] = 0x01;
-    } else if (b === 0xfe) {
-      out[o++] = 0xfe;
-      out[o++] = 0x00;
-    } else {
-      out[o++] = b;
-    }
-  }
+      out[o++] = b === 0xff ? 0x01 : 0x00;
+    } else out[o++] = b;
+  };
+  put(r);
+  for (let i = 0; i < data.length; i++) put(data[i] as number);
+  put(x);
   out[o] = 0xff;
   return out;
 }

@@ -1,0 +1,228 @@
+/** Golden vectors: exact hex in and out (style.md 3). */
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_LEGACY_DIALECT,
+  DEFAULT_NATIONAL_DIALECT,
+  decodeData,
+  encodeData,
+  encodeFrame,
+  type Frame,
+  type FrameOf,
+  type LegacyFrame,
+  type NationalFrame,
+} from "../../firmware-bridge/frames/index.js";
+import {
+  bcc,
+  crc16x25,
+  encodeLegacy,
+  encodeNational,
+  fromHex,
+  LegacyDeframer,
+  NationalDeframer,
+  swapNibbles,
+  type WireFrame,
+} from "../../firmware-bridge/framing/index.js";
+
+const C6_SAMPLE =
+  "ffff86c66a81353ecdf2bcafcdf2bcaf000000000000000020200826175558" +
+  "00010001025f46a22e000211223344556677889901020388b2e24131323334350000000000000000" +
+  "b8ff";
+
+function onlyFrame(events: ReturnType<LegacyDeframer["push"]>): WireFrame {
+  const frames = events.filter((e) => e.kind === "frame");
+  expect(frames).toHaveLength(1);
+  return (frames[0] as { frame: WireFrame }).frame;
+}
+
+/** Bit-by-bit CRC-16/X-25, independent of the table-driven one under test. */
+function crcBitwise(buf: Uint8Array): number {
+  let crc = 0xffff;
+  for (const b of buf) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x8408 : crc >>> 1;
+  }
+  return ~crc & 0xffff;
+}
+
+describe("checksums", () => {
+  it("CRC-16/X-25 check value of '123456789' is 0x906E", () => {
+    expect(crc16x25(Buffer.from("123456789", "ascii"))).toBe(0x906e);
+  });
+  it("table CRC equals the bitwise definition", () => {
+    const b = Buffer.from("00100000000ac40102030405060708ff", "hex");
+    expect(crc16x25(b)).toBe(crcBitwise(b));
+  });
+  it("BCC is the XOR of RSCTL..DATA", () => {
+    expect(bcc(Buffer.from([0x86, 0xc6, 0x6a]))).toBe(0x86 ^ 0xc6 ^ 0x6a);
+  });
+});
+
+describe("legacy framing golden vectors", () => {
+  it("the public C6 sample (protocol.md 1.4) decodes to its listed fields", () => {
+    const wire = onlyFrame(new LegacyDeframer().push(fromHex(C6_SAMPLE), 0));
+    expect(wire.seq).toBe(0x86);
+    const r = decodeData(wire.data, DEFAULT_LEGACY_DIALECT);
+    expect(r.ok).toBe(true);
+    const f = (r as { frame: FrameOf<LegacyFrame, "C6"> }).frame;
+    expect(f).toEqual({
+      type: "C6",
+      obuId: "6a81353e",
+      cardDivFactor: "cdf2bcafcdf2bcaf",
+      transSerial: 0,
+      consumeMoney: 0,
+      purchaseTime: "20200826175558",
+      station: {
+        network: "0001",
+        station: "0001",
+        lane: 2,
+        time: 0x5f46a22e,
+        vehicleClass: 0,
+        status: 2,
+        flagStations: "112233445566778899",
+        collectorId: "010203",
+        shift: 0x88,
+        plate: "测A12345",
+        reserved: "00000000",
+      },
+    });
+    // 0x5f46a22e is 2020-08-26 17:55:58 read as UTC: the local-as-UTC time base.
+    expect(new Date(f.station.time * 1000).toISOString()).toBe("2020-08-26T17:55:58.000Z");
+    expect(encodeFrame(f, 0x86, DEFAULT_LEGACY_DIALECT).toString("hex")).toBe(C6_SAMPLE);
+  });
+
+  it("escapes FF and FE in data: FF -> FE 01, FE -> FE 00", () => {
+    // body 08 B2 FF FE, BCC = 08^B2^FF^FE = BB
+    expect(encodeLegacy(0x08, Buffer.from([0xb2, 0xff, 0xfe])).toString("hex")).toBe("ffff08b2fe01fe00bbff");
+  });
+
+  it("escapes a BCC of FF and of FE", () => {
+    // 3A ^ C4 ^ 01 = FF; 3B ^ C4 ^ 01 = FE
+    expect(encodeLegacy(0x3a, Buffer.from([0xc4, 0x01])).toString("hex")).toBe("ffff3ac401fe01ff");
+    expect(encodeLegacy(0x3b, Buffer.from([0xc4, 0x01])).toString("hex")).toBe("ffff3bc401fe00ff");
+    const d = new LegacyDeframer();
+    const w1 = onlyFrame(d.push(fromHex("ffff3ac401fe01ff"), 0));
+    expect(w1.data.toString("hex")).toBe("c401");
+    const w2 = onlyFrame(d.push(fromHex("ffff3bc401fe00ff"), 0));
+    expect(w2.seq).toBe(0x3b);
+  });
+
+  it("an empty acknowledgement is FF FF RSCTL BCC FF", () => {
+    expect(encodeLegacy(0x80, Buffer.alloc(0)).toString("hex")).toBe("ffff8080ff");
+    const w = onlyFrame(new LegacyDeframer().push(fromHex("ffff8080ff"), 0));
+    expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({ ok: true, frame: { type: "ACK" } });
+  });
+
+  it("a lane reply swaps the RSCTL nibbles", () => {
+    expect(swapNibbles(0x18)).toBe(0x81);
+    expect(swapNibbles(0x98)).toBe(0x89);
+  });
+
+  it("a heartbeat B2 in the minimal 7-byte form decodes with only OBUID and ErrorCode", () => {
+    const raw = encodeLegacy(0x08, Buffer.from("b20000000080", "hex"));
+    const w = onlyFrame(new LegacyDeframer().push(raw, 0));
+    expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({
+      ok: true,
+      frame: { type: "B2", obuId: "00000000", errorCode: 0x80 },
+    });
+  });
+});
+
+describe("legacy B4 decodes 0015 and 0019 into named fields", () => {
+  const issuer =
+    "c9bdb6abc9bdb6ab" + // issuer id "山东山东"
+    "16" + // stored-value card
+    "40" + // version
+    "3701" + // card network
+    "0000000000012345" + // card serial
+    "20200101" + // start
+    "20301231" + // expiry
+    "c2b34131323334350000000000".slice(0, 24) + // plate 鲁A12345 padded to 12 bytes
+    "00" + // user type
+    "00" + // plate colour
+    "01"; // class
+  const last =
+    "aa2900" + "4301" + "0102" + "03" + "5f46a22e" + "01" + "03" + "000000000000000000" + "000000" + "00" +
+    "c2b341313233343500000000" + "00000000";
+  const data = `b4` + "01020304" + "00" + "00" + "00" + "10" + "00002710" + "00000000" + issuer + last;
+
+  it("decodes every field", () => {
+    const r = decodeData(Buffer.from(data, "hex"), DEFAULT_LEGACY_DIALECT);
+    expect(r.ok).toBe(true);
+    const f = (r as { frame: FrameOf<LegacyFrame, "B4"> }).frame;
+    expect(f.cardRestMoney).toBe(10000);
+    expect(f.issuerInfo).toEqual({
+      issuerId: "c9bdb6abc9bdb6ab",
+      cardType: 0x16,
+      cardVersion: 0x40,
+      cardNetwork: "3701",
+      cardSerial: "0000000000012345",
+      startDate: "20200101",
+      expireDate: "20301231",
+      plate: "鲁A12345",
+      userType: 0,
+      plateColor: 0,
+      vehicleClass: 1,
+    });
+    expect(f.lastStation?.status).toBe(3);
+    expect(f.lastStation?.network).toBe("4301");
+    expect(f.lastStation?.station).toBe("0102");
+    expect(encodeData(f, DEFAULT_LEGACY_DIALECT).toString("hex")).toBe(data);
+  });
+
+  it("a 39-byte LastStation dialect drops the reserve", () => {
+    const short = data.slice(0, data.length - 8);
+    const r = decodeData(Buffer.from(short, "hex"), { ...DEFAULT_LEGACY_DIALECT, lastStationLength: 39 });
+    expect(r.ok).toBe(true);
+    expect((r as { frame: FrameOf<LegacyFrame, "B4"> }).frame.lastStation?.reserved).toBeUndefined();
+  });
+
+  it("a B4 cut inside the 0015 file is a clear length error, not an exception", () => {
+    const r = decodeData(Buffer.from(data.slice(0, 60), "hex"), DEFAULT_LEGACY_DIALECT);
+    expect(r.ok).toBe(false);
+    expect((r as { error: Error }).error.message).toMatch(/B4 frame too short: 30 data bytes end inside field "issuerInfo"/);
+  });
+});
+
+describe("national framing golden vectors", () => {
+  it("frames C4 with LEN and CRC-16/X-25 over VER..DATA, high byte first", () => {
+    const raw = encodeNational(0x10, Buffer.from([0xc4, 0x01]));
+    const body = Buffer.from("00100000000" + "2c401", "hex");
+    const crc = crcBitwise(body);
+    expect(raw.toString("hex")).toBe(`ffff001000000002c401${crc.toString(16).padStart(4, "0")}`);
+    const w = onlyFrame(new NationalDeframer().push(raw, 0) as never);
+    expect(w.seq).toBe(0x10);
+    expect(w.ver).toBe(0);
+  });
+
+  it("B5 in both the full and the short error form (19 data bytes)", () => {
+    const full: FrameOf<NationalFrame, "B5"> = {
+      type: "B5",
+      obuId: "a1b2c3d4",
+      errorCode: 0,
+      psamNo: "010203040506",
+      transTime: "20261123120000",
+      transType: 9,
+      algFlag: 0,
+      keyVersion: 1,
+      tac: "deadbeef",
+      iccPaySerial: 7,
+      psamTransSerial: 1234,
+      cardBalance: 8800,
+    };
+    expect(encodeData(full, DEFAULT_NATIONAL_DIALECT)).toHaveLength(36);
+    const short = { type: "B5", obuId: "a1b2c3d4", errorCode: 1, psamNo: "010203040506", transTime: "20261123120000", transType: 9 } as Frame;
+    const enc = encodeData(short, DEFAULT_NATIONAL_DIALECT);
+    expect(enc).toHaveLength(20);
+    expect(decodeData(enc, DEFAULT_NATIONAL_DIALECT)).toEqual({ ok: true, frame: short });
+  });
+
+  it("B4 is 274 data bytes with EF04 and 183 without, as the gantry parser expects", () => {
+    const withEf04 = Buffer.concat([Buffer.from([0xb4]), Buffer.alloc(273)]);
+    const r = decodeData(withEf04, DEFAULT_NATIONAL_DIALECT);
+    expect(r.ok && r.frame.type === "B4" && r.frame.lastStation !== undefined && r.frame.extra === undefined).toBe(true);
+    const noEf04 = { ...DEFAULT_NATIONAL_DIALECT, b4Ef04: false };
+    const r2 = decodeData(Buffer.concat([Buffer.from([0xb4]), Buffer.alloc(182)]), noEf04);
+    expect(r2.ok && r2.frame.type === "B4" && r2.frame.lastStation !== undefined && r2.frame.extra === undefined).toBe(true);
+    if (r.ok) expect(encodeData(r.frame, DEFAULT_NATIONAL_DIALECT)).toHaveLength(274);
+  });
+});
