@@ -1,0 +1,559 @@
+/**
+ * StatusListCache: the lane's status list (blacklist). Synchronous lookups on the hot path; full lists
+ * and deltas are verified and applied in worker threads, so lookups never wait on them.
+ *
+ *   const cache = await StatusListCache.open({ dataDir, publicKeyPem });
+ *   cache.lookup({ cardId, obuId })          // sync: listed?, entry, versions judged against, staleness
+ *   await cache.applyBundle(pathOrBytes)     // full (new file + atomic swap) or delta (one transaction)
+ */
+import { readFileSync, readSync, openSync, closeSync, statSync, rmSync, existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { BehaviorSubject, type Observable } from "rxjs";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { loadPublicKey } from "./bundle.js";
+import { StatusListErrors, slError } from "./errors.js";
+import { BloomFilter } from "./filter.js";
+import { canonicalObuId, cardWordA, OBU_WORD_A, parseCardId, parseObuId } from "./ids.js";
+import { type RunningJob, runJob } from "./run-worker.js";
+import {
+  type BuildResult,
+  type BundleSource,
+  cleanStale,
+  type DeltaResult,
+  listDir,
+  type MetaRow,
+  type Progress,
+  readPointer,
+  replayAdded,
+} from "./store.js";
+
+export const LIST_TYPE_NAMES: Readonly<Record<number, string>> = {
+  1: "status",
+  2: "arrears",
+  3: "green-channel",
+  4: "emergency-rescue",
+  5: "two-passenger-one-hazard",
+  6: "other",
+};
+
+export function listTypeName(t: number): string {
+  return LIST_TYPE_NAMES[t] ?? `type-${t}`;
+}
+
+export interface StatusListLimits {
+  /** age of the full list (from its issue time) past which the alarm is raised; default 48 h */
+  fullMaxAgeMs: number;
+  /** age of the newest delta (or of the full list when no delta yet) past which the alarm is raised; 30 min */
+  deltaMaxAgeMs: number;
+}
+
+export const DEFAULT_LIMITS: StatusListLimits = { fullMaxAgeMs: 48 * 3600_000, deltaMaxAgeMs: 30 * 60_000 };
+
+export interface StalenessState {
+  alarm: boolean;
+  fullAgeMs: number | null;
+  deltaAgeMs: number | null;
+  reasons: string[];
+}
+
+export interface ListVersions {
+  full: string | null;
+  delta: string | null;
+}
+
+export interface StatusEntry {
+  kind: "card" | "obu";
+  id: string;
+  listType: number;
+  listTypeName: string;
+  reason: string;
+}
+
+export interface StatusLookupResult {
+  listed: boolean;
+  /** the first match: card before OBU, lowest list type first */
+  entry?: StatusEntry;
+  /** every match (an id can be on several lists) */
+  entries: StatusEntry[];
+  /** the list versions this answer was judged against */
+  versions: ListVersions;
+  stale: StalenessState;
+}
+
+export interface ApplyResult {
+  kind: "full" | "delta";
+  version: string;
+  base: string | null;
+  adds: number;
+  removes: number;
+  cards: number;
+  obus: number;
+  ms: number;
+  versions: ListVersions;
+}
+
+export interface ApplyOptions {
+  onProgress?: (p: Progress) => void;
+}
+
+export interface StatusListInfo {
+  dir: string;
+  db: string | null;
+  fileBytes: number;
+  versions: ListVersions;
+  fullCreatedAt: string | null;
+  deltaCreatedAt: string | null;
+  importedAt: string | null;
+  counts: { cards: number; obus: number; total: number };
+  filter: { loaded: boolean; bytes: number };
+  staleness: StalenessState;
+  limits: StatusListLimits;
+  recentDeltas: { version: string; base: string; adds: number; removes: number; appliedAt: string }[];
+}
+
+export interface StatusListOpenOptions {
+  dataDir: string;
+  publicKeyPem: string | Buffer;
+  logger?: Logger;
+  limits?: Partial<StatusListLimits>;
+  /** clock, ms since the epoch (tests) */
+  now?: () => number;
+  /**
+   * Delete leftovers of crashed builds on open (default true). Read-only tools that may run beside the
+   * lane process (CLI lookup/info) pass false.
+   */
+  cleanup?: boolean;
+}
+
+interface Active {
+  name: string;
+  db: Database.Database;
+  stmt: Database.Statement;
+  filter: BloomFilter | null;
+  full: string;
+  fullCreated: number;
+  delta: string | null;
+  deltaCreated: number | null;
+  cards: number;
+  obus: number;
+}
+
+const LOOKUP_SQL = `
+SELECT 0, full_version, delta_version FROM meta WHERE id = 1
+UNION ALL SELECT 1, c.list_type, r.text FROM card c LEFT JOIN reason r ON r.id = c.reason
+  WHERE c.net = ? AND c.serial = ?
+UNION ALL SELECT 2, o.list_type, r.text FROM obu o LEFT JOIN reason r ON r.id = o.reason WHERE o.key = ?`;
+
+function hours(ms: number): string {
+  return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+}
+
+function validateLimits(l: StatusListLimits): StatusListLimits {
+  for (const [k, v] of Object.entries(l)) {
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw slError(StatusListErrors.Store, `statusList limits.${k} must be a positive number of ms, got ${v}`);
+    }
+  }
+  return l;
+}
+
+export class StatusListCache {
+  private active: Active | null = null;
+  private closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private running: RunningJob<unknown> | null = null;
+  private readonly subject: BehaviorSubject<StalenessState>;
+  private timer: NodeJS.Timeout | null = null;
+  private filterPromise: Promise<void> = Promise.resolve();
+  private readonly publicKeyPem: string;
+
+  /** Emits the staleness state now and whenever the alarm or its reasons change. */
+  readonly staleness$: Observable<StalenessState>;
+
+  private constructor(
+    readonly dir: string,
+    publicKeyPem: string,
+    private readonly log: Logger,
+    readonly limits: StatusListLimits,
+    private readonly now: () => number,
+  ) {
+    this.publicKeyPem = publicKeyPem;
+    this.subject = new BehaviorSubject<StalenessState>(this.computeStaleness());
+    this.staleness$ = this.subject.asObservable();
+  }
+
+  static async open(opts: StatusListOpenOptions): Promise<StatusListCache> {
+    const pem = typeof opts.publicKeyPem === "string" ? opts.publicKeyPem : opts.publicKeyPem.toString("utf8");
+    loadPublicKey(pem); // fail early on a bad key
+    const limits = validateLimits({ ...DEFAULT_LIMITS, ...opts.limits });
+    const log = (opts.logger ?? silentLogger).child({ module: "status-list" });
+    const dir = listDir(opts.dataDir);
+    const cache = new StatusListCache(dir, pem, log, limits, opts.now ?? Date.now);
+    const pointer = existsSync(dir) ? readPointer(dir) : null;
+    if (existsSync(dir) && opts.cleanup !== false) {
+      const removed = cleanStale(dir, pointer?.db ?? null);
+      if (removed.length) log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+    }
+    if (pointer) {
+      cache.activate(pointer.db, null);
+      log.info({ db: pointer.db, versions: cache.versions() }, "status list opened");
+    } else {
+      log.warn("no status list is active yet: every lookup answers not listed, with the staleness alarm raised");
+    }
+    cache.refreshStaleness();
+    return cache;
+  }
+
+  /** Open a database file and make it active; the filter comes from the build, its file, or a rebuild. */
+  private activate(name: string, built: BuildResult["filter"] | null): void {
+    const path = join(this.dir, name);
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("query_only = 1");
+      db.pragma("cache_size = -16384");
+      const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
+      if (!meta) throw slError(StatusListErrors.Store, `status-list database ${name} has no meta row`);
+      let filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
+      if (!filter) {
+        filter = BloomFilter.load(`${path}.filter`, { db: name, fullVersion: meta.full_version });
+        if (filter) replayAdded(db, filter);
+      }
+      const old = this.active;
+      this.active = {
+        name,
+        db,
+        stmt: db.prepare(LOOKUP_SQL).raw(true),
+        filter,
+        full: meta.full_version,
+        fullCreated: meta.full_created,
+        delta: meta.delta_version,
+        deltaCreated: meta.delta_created,
+        cards: meta.cards,
+        obus: meta.obus,
+      };
+      if (old) {
+        old.db.close();
+        for (const s of ["", "-wal", "-shm", ".filter"]) {
+          rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
+            this.log.warn({ err: e }, "could not delete the previous status-list file"),
+          );
+        }
+      }
+      if (!filter) this.startFilterRebuild();
+    } catch (e) {
+      if (db.open) db.close();
+      throw e;
+    }
+  }
+
+  private startFilterRebuild(): void {
+    const a = this.active;
+    if (!a) return;
+    this.log.warn({ db: a.name }, "status-list filter missing or stale: rebuilding (lookups query SQLite meanwhile)");
+    this.filterPromise = this.enqueue(async () => {
+      const job = runJob<{ buffer: SharedArrayBuffer; log2Bits: number }>({
+        type: "filter",
+        dir: this.dir,
+        dbName: a.name,
+        fullVersion: a.full,
+      });
+      const r = await this.track(job);
+      if (this.active === a) {
+        const f = new BloomFilter(r.buffer, r.log2Bits);
+        replayAdded(a.db, f);
+        a.filter = f;
+        this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter rebuilt");
+      }
+    }).catch((e: unknown) => {
+      if (!this.closed) this.log.error({ err: e }, "status-list filter rebuild failed; lookups keep querying SQLite");
+    });
+  }
+
+  /** Resolves when the in-memory filter is in place (after open or a rebuild). */
+  filterReady(): Promise<void> {
+    return this.filterPromise;
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async track<T>(job: RunningJob<T>): Promise<T> {
+    this.running = job as RunningJob<unknown>;
+    try {
+      return await job.result;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /**
+   * Is this card or OBU listed? Synchronous; answers from the in-memory filter when it rules both ids
+   * out, else from one SQLite statement (one snapshot, so the versions match the data judged).
+   */
+  lookup(q: { cardId?: string; obuId?: string }): StatusLookupResult {
+    if (this.closed) throw slError(StatusListErrors.Closed, "status-list cache is closed");
+    if (q.cardId === undefined && q.obuId === undefined) {
+      throw slError(StatusListErrors.IdInvalid, "status-list lookup needs a card id or an OBU id");
+    }
+    const card = q.cardId === undefined ? null : parseCardId(q.cardId);
+    const obu = q.obuId === undefined ? null : parseObuId(q.obuId);
+    const a = this.active;
+    if (!a) return { listed: false, entries: [], versions: { full: null, delta: null }, stale: this.computeStaleness() };
+    const f = a.filter;
+    const cardMaybe = card !== null && (f === null || f.mayContain(cardWordA(card.net), card.hi8, card.lo8));
+    const obuMaybe = obu !== null && (f === null || f.mayContain(OBU_WORD_A, obu.hi32, obu.lo32));
+    if (!cardMaybe && !obuMaybe) {
+      return { listed: false, entries: [], versions: { full: a.full, delta: a.delta }, stale: this.computeStaleness() };
+    }
+    const rows = a.stmt.all(
+      cardMaybe ? card.net : null,
+      cardMaybe ? card.serial : null,
+      obuMaybe ? obu.key : null,
+    ) as [number, unknown, unknown][];
+    let versions: ListVersions = { full: a.full, delta: a.delta };
+    const entries: StatusEntry[] = [];
+    for (const [src, x, y] of rows) {
+      if (src === 0) versions = { full: x as string, delta: y as string | null };
+      else {
+        const listType = x as number;
+        entries.push({
+          kind: src === 1 ? "card" : "obu",
+          id: src === 1 ? (q.cardId as string) : canonicalObuId(q.obuId as string),
+          listType,
+          listTypeName: listTypeName(listType),
+          reason: (y as string | null) ?? "",
+        });
+      }
+    }
+    entries.sort((p, r) => (p.kind === r.kind ? p.listType - r.listType : p.kind === "card" ? -1 : 1));
+    const res: StatusLookupResult = { listed: entries.length > 0, entries, versions, stale: this.computeStaleness() };
+    if (entries[0]) res.entry = entries[0];
+    return res;
+  }
+
+  versions(): ListVersions {
+    const a = this.active;
+    return { full: a?.full ?? null, delta: a?.delta ?? null };
+  }
+
+  staleness(): StalenessState {
+    return this.computeStaleness();
+  }
+
+  /** Subscribe to staleness changes (the current state is delivered at once); returns an unsubscribe. */
+  onStalenessChange(cb: (s: StalenessState) => void): () => void {
+    const sub = this.subject.subscribe(cb);
+    return () => sub.unsubscribe();
+  }
+
+  private computeStaleness(): StalenessState {
+    const a = this.active;
+    if (!a) return { alarm: true, fullAgeMs: null, deltaAgeMs: null, reasons: ["no status list loaded"] };
+    const now = this.now();
+    const fullAgeMs = now - a.fullCreated;
+    const deltaAgeMs = now - (a.deltaCreated ?? a.fullCreated);
+    const reasons: string[] = [];
+    if (fullAgeMs > this.limits.fullMaxAgeMs) {
+      reasons.push(`full list ${a.full} is ${hours(fullAgeMs)} old (limit ${hours(this.limits.fullMaxAgeMs)})`);
+    }
+    if (deltaAgeMs > this.limits.deltaMaxAgeMs) {
+      const what = a.delta ? `last delta ${a.delta}` : `no delta since full list ${a.full}, which`;
+      reasons.push(`${what} is ${hours(deltaAgeMs)} old (limit ${hours(this.limits.deltaMaxAgeMs)})`);
+    }
+    return { alarm: reasons.length > 0, fullAgeMs, deltaAgeMs, reasons };
+  }
+
+  /** Re-evaluate, emit on change, and arm a timer for the next limit crossing. */
+  private refreshStaleness(): void {
+    if (this.closed) return;
+    const s = this.computeStaleness();
+    const prev = this.subject.getValue();
+    if (prev.alarm !== s.alarm || prev.reasons.length !== s.reasons.length || prev.reasons.some((r, i) =>
+      r.split(" is ")[0] !== s.reasons[i]?.split(" is ")[0])) {
+      if (s.alarm) this.log.warn({ reasons: s.reasons }, "status list stale: lane keeps trading on the last good list");
+      else if (prev.alarm) this.log.info("status list fresh again");
+      this.subject.next(s);
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const a = this.active;
+    if (!a) return;
+    const now = this.now();
+    const due = [a.fullCreated + this.limits.fullMaxAgeMs, (a.deltaCreated ?? a.fullCreated) + this.limits.deltaMaxAgeMs]
+      .filter((t) => t >= now)
+      .sort((x, y) => x - y)[0];
+    if (due !== undefined) {
+      this.timer = setTimeout(() => this.refreshStaleness(), Math.min(due - now + 1, 2 ** 31 - 1));
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Verify and apply a signed bundle (a file path or its bytes). A full list is built into a new
+   * database and swapped in; a delta is applied in one transaction; both off the lane thread. Rejections
+   * (EtcError, code E50x) leave the active list exactly as it was. Calls are serialised.
+   */
+  applyBundle(input: Buffer | Uint8Array | string, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(slError(StatusListErrors.Closed, "status-list cache is closed"));
+    const src: BundleSource = typeof input === "string" ? { path: input } : { bytes: input };
+    return this.enqueue(() => this.applyNow(src, opts));
+  }
+
+  private async applyNow(src: BundleSource, opts: ApplyOptions): Promise<ApplyResult> {
+    if (this.closed) throw slError(StatusListErrors.Closed, "status-list cache is closed");
+    const kind = peekKind(src);
+    let lastDecile = -1;
+    const onProgress = (p: Progress): void => {
+      opts.onProgress?.(p);
+      const decile = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 10;
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        this.log.info({ phase: p.phase, done: p.done, total: p.total }, `status-list ${p.phase} ${decile * 10}%`);
+      }
+    };
+    try {
+      if (kind === "delta") {
+        const a = this.active;
+        if (!a) throw slError(StatusListErrors.NoFullList, "delta refused: no full list is active to apply it to");
+        const job = runJob<DeltaResult>(
+          {
+            type: "delta",
+            dbPath: join(this.dir, a.name),
+            src,
+            publicKeyPem: this.publicKeyPem,
+            filter: a.filter ? { buffer: a.filter.buffer, log2Bits: a.filter.log2Bits } : null,
+            now: this.now(),
+          },
+          onProgress,
+        );
+        const r = await this.track(job);
+        a.delta = r.version;
+        a.deltaCreated = r.createdAt;
+        a.cards = r.cards;
+        a.obus = r.obus;
+        this.refreshStaleness();
+        this.log.info({ version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) }, "status-list delta applied");
+        return { kind, version: r.version, base: r.base, adds: r.adds, removes: r.removes, cards: r.cards, obus: r.obus, ms: r.ms, versions: this.versions() };
+      }
+      const job = runJob<BuildResult>(
+        { type: "full", dataDir: join(this.dir, ".."), src, publicKeyPem: this.publicKeyPem, current: this.versions(), now: this.now() },
+        onProgress,
+      );
+      const r = await this.track(job);
+      if (this.closed) throw slError(StatusListErrors.Closed, "status-list cache closed during the import");
+      this.activate(r.db, r.filter);
+      this.refreshStaleness();
+      this.log.info({ version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) }, "status-list full list active");
+      return { kind, version: r.header.version, base: null, adds: r.cards + r.obus, removes: 0, cards: r.cards, obus: r.obus, ms: r.ms, versions: this.versions() };
+    } catch (e) {
+      if (isEtcError(e)) this.log.warn({ code: e.code }, e.message);
+      throw e;
+    }
+  }
+
+  info(): StatusListInfo {
+    const a = this.active;
+    const st = this.computeStaleness();
+    const iso = (t: number | null | undefined): string | null => (t == null ? null : new Date(t).toISOString());
+    let fileBytes = 0;
+    let meta: MetaRow | undefined;
+    let recent: StatusListInfo["recentDeltas"] = [];
+    if (a) {
+      for (const s of ["", "-wal"]) {
+        try {
+          fileBytes += statSync(join(this.dir, a.name + s)).size;
+        } catch {
+          // no WAL file right now
+        }
+      }
+      meta = a.db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow;
+      recent = (
+        a.db
+          .prepare("SELECT version, base, adds, removes, applied_at FROM delta_log ORDER BY version DESC LIMIT 5")
+          .all() as { version: string; base: string; adds: number; removes: number; applied_at: number }[]
+      ).map((d) => ({ version: d.version, base: d.base, adds: d.adds, removes: d.removes, appliedAt: iso(d.applied_at) as string }));
+    }
+    const cards = meta?.cards ?? 0;
+    const obus = meta?.obus ?? 0;
+    return {
+      dir: this.dir,
+      db: a?.name ?? null,
+      fileBytes,
+      versions: { full: meta?.full_version ?? null, delta: meta?.delta_version ?? null },
+      fullCreatedAt: iso(meta?.full_created),
+      deltaCreatedAt: iso(meta?.delta_created),
+      importedAt: iso(meta?.imported_at),
+      counts: { cards, obus, total: cards + obus },
+      filter: { loaded: a?.filter != null, bytes: a?.filter?.bytes ?? 0 },
+      staleness: st,
+      limits: this.limits,
+      recentDeltas: recent,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.terminate();
+    await this.queue;
+    this.active?.db.close();
+    this.active = null;
+    this.subject.complete();
+  }
+}
+
+function peekKind(src: BundleSource): "full" | "delta" {
+  let b: Buffer;
+  if ("bytes" in src) b = Buffer.from(src.bytes.buffer, src.bytes.byteOffset, Math.min(10, src.bytes.byteLength));
+  else {
+    b = Buffer.alloc(10);
+    let fd: number;
+    try {
+      fd = openSync(src.path, "r");
+    } catch (e) {
+      throw slError(StatusListErrors.Store, `cannot read status-list bundle ${src.path}: ${(e as Error).message}`);
+    }
+    try {
+      b = b.subarray(0, readSync(fd, b, 0, 10, 0));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return b.length >= 10 && b[9] === 2 ? "delta" : "full";
+}
+
+/** Where the lane's data dir and station key come from (CLI options now, a lane config file later). */
+export async function openStatusListFromOptions(opts: {
+  dataDir: string;
+  publicKeyPath: string;
+  logger?: Logger;
+  limits?: Partial<StatusListLimits>;
+  cleanup?: boolean;
+}): Promise<StatusListCache> {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(opts.publicKeyPath);
+  } catch (e) {
+    throw slError(
+      StatusListErrors.Key,
+      `cannot read the status-list public key ${opts.publicKeyPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  return StatusListCache.open({
+    dataDir: opts.dataDir,
+    publicKeyPem: pem,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
+  });
+}
+
+void rmSync;

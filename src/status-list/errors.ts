@@ -1,0 +1,45 @@
+/**
+ * Error codes of the status-list layer (5xx). Callers branch on `code`, never on message text.
+ * Every bundle rejection leaves the active list exactly as it was.
+ */
+import { EtcError } from "../../firmware-bridge/errors.js";
+
+export const StatusListErrors = {
+  /** the bundle is shorter than its header says (or than a header) */
+  Truncated: "E501_BUNDLE_TRUNCATED",
+  /** bad magic, format version, field value, trailing bytes, record layout or order */
+  Malformed: "E502_BUNDLE_MALFORMED",
+  /** the signature field is empty: the bundle was never signed */
+  Unsigned: "E503_BUNDLE_UNSIGNED",
+  /** signed by another key, or the signed header was altered */
+  BadSignature: "E504_BUNDLE_BAD_SIGNATURE",
+  /** the body does not match the signed SHA-256 digest (tampered or corrupted) */
+  Digest: "E505_BUNDLE_DIGEST",
+  /** the bundle's version is not newer than what the lane holds */
+  NotNewer: "E506_BUNDLE_NOT_NEWER",
+  /** a delta whose base version is not the version the lane holds */
+  NotChaining: "E507_BUNDLE_NOT_CHAINING",
+  /** a delta arrived while no full list is active */
+  NoFullList: "E508_NO_FULL_LIST",
+  /** a malformed card or OBU id in a lookup or a CSV row */
+  IdInvalid: "E510_ID_INVALID",
+  /** file system or SQLite failure while storing a list */
+  Store: "E511_STORE",
+  /** the cache was closed */
+  Closed: "E512_CLOSED",
+  /** the station public key could not be read or parsed */
+  Key: "E514_PUBLIC_KEY",
+  /** a worker thread died without an answer */
+  Worker: "E515_WORKER",
+} as const;
+
+export type StatusListErrorCode = (typeof StatusListErrors)[keyof typeof StatusListErrors];
+
+export function slError(
+  code: StatusListErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+): EtcError {
+  return new EtcError(code, message, details, cause === undefined ? undefined : { cause });
+}

@@ -1,0 +1,139 @@
+/**
+ * The in-memory Bloom filter in front of SQLite: a miss (nearly every vehicle) is answered from memory
+ * and never touches disk, even with a cold page cache. Bits live in a SharedArrayBuffer so the delta
+ * worker can set bits for added entries (before its commit) while the lane thread reads them.
+ * A Bloom filter cannot delete: removed entries leave bits set, which only costs a SQLite probe.
+ *
+ * Invariant: every row in the active database has its bits set in the filter in use.
+ */
+import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync } from "node:fs";
+
+const FILE_MAGIC = Buffer.from("ETCSLBF1", "ascii");
+const FILE_HEADER = 4096;
+
+export const FILTER_K = 7;
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export interface FilterTag {
+  /** the database file this filter was built for */
+  db: string;
+  fullVersion: string;
+}
+
+export class BloomFilter {
+  readonly words: Uint32Array;
+  readonly mask: number;
+  readonly k: number;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly log2Bits: number,
+    k = FILTER_K,
+  ) {
+    this.words = new Uint32Array(buffer);
+    this.mask = log2Bits >= 32 ? 0xffffffff : 2 ** log2Bits - 1;
+    this.k = k;
+  }
+
+  /** About 16 bits per expected entry (false-positive rate about 0.05% with k = 7), at least 2^20 bits. */
+  static create(expected: number): BloomFilter {
+    const want = Math.max(2 ** 20, expected * 16);
+    const log2Bits = Math.min(32, Math.ceil(Math.log2(want)));
+    return new BloomFilter(new SharedArrayBuffer(2 ** log2Bits / 8), log2Bits);
+  }
+
+  get bytes(): number {
+    return this.buffer.byteLength;
+  }
+
+  add(a: number, b: number, c: number): void {
+    const h1 = fmix(mix(mix(mix(0x2f9a3b5d, a), b), c));
+    const h2 = fmix(mix(mix(mix(0x71c3e8a1, a), b), c)) | 1;
+    for (let i = 0; i < this.k; i++) {
+      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & this.mask;
+      Atomics.or(this.words, bit >>> 5, 1 << (bit & 31));
+    }
+  }
+
+  mayContain(a: number, b: number, c: number): boolean {
+    const h1 = fmix(mix(mix(mix(0x2f9a3b5d, a), b), c));
+    const h2 = fmix(mix(mix(mix(0x71c3e8a1, a), b), c)) | 1;
+    const w = this.words;
+    for (let i = 0; i < this.k; i++) {
+      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & this.mask;
+      if (((w[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return false;
+    }
+    return true;
+  }
+
+  /** Write to `path` (the caller renames or names it so a partial file is never taken as valid) + fsync. */
+  save(path: string, tag: FilterTag): void {
+    const head = Buffer.alloc(FILE_HEADER);
+    FILE_MAGIC.copy(head, 0);
+    const json = Buffer.from(JSON.stringify({ ...tag, log2Bits: this.log2Bits, k: this.k }), "utf8");
+    head.writeUInt32BE(json.length, 8);
+    json.copy(head, 12);
+    const fd = openSync(path, "w");
+    try {
+      writeSync(fd, head);
+      const body = new Uint8Array(this.buffer);
+      let off = 0;
+      while (off < body.length) off += writeSync(fd, body, off, Math.min(1 << 24, body.length - off));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Load a saved filter if it exists, is complete and carries `tag`; otherwise null. */
+  static load(path: string, tag: FilterTag): BloomFilter | null {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch {
+      return null;
+    }
+    try {
+      const head = Buffer.alloc(FILE_HEADER);
+      if (readSync(fd, head, 0, FILE_HEADER, 0) !== FILE_HEADER) return null;
+      if (!head.subarray(0, 8).equals(FILE_MAGIC)) return null;
+      const len = head.readUInt32BE(8);
+      if (len > FILE_HEADER - 12) return null;
+      const meta = JSON.parse(head.toString("utf8", 12, 12 + len)) as FilterTag & { log2Bits: number; k: number };
+      if (meta.db !== tag.db || meta.fullVersion !== tag.fullVersion) return null;
+      if (!(meta.log2Bits >= 20 && meta.log2Bits <= 32) || meta.k !== FILTER_K) return null;
+      const bytes = 2 ** meta.log2Bits / 8;
+      if (fstatSync(fd).size !== FILE_HEADER + bytes) return null;
+      const f = new BloomFilter(new SharedArrayBuffer(bytes), meta.log2Bits, meta.k);
+      const view = new Uint8Array(f.buffer);
+      let off = 0;
+      while (off < bytes) {
+        const n = readSync(fd, view, off, Math.min(1 << 24, bytes - off), FILE_HEADER + off);
+        if (n <= 0) return null;
+        off += n;
+      }
+      return f;
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

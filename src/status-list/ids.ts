@@ -1,0 +1,95 @@
+/**
+ * Card and OBU ids and their compact keys.
+ *
+ * - Card id: 20 decimal digits = card network number (4) + internal serial (16). Stored as
+ *   (net INTEGER, serial INTEGER): the serial is below 10^16 < 2^63, so both fit SQLite integers.
+ * - OBU id: contract serial, 16 hex digits = 64 bits. Stored as a signed 64-bit integer with the top
+ *   bit flipped (key = id XOR 2^63) so SQLite's signed order equals the unsigned id order.
+ *
+ * The in-memory filter hashes three 32-bit words per id (see `filterWords`), computed without BigInt.
+ */
+import { StatusListErrors, slError } from "./errors.js";
+
+export type IdKind = "card" | "obu";
+export const KIND_CARD = 1;
+export const KIND_OBU = 2;
+
+const CARD_RE = /^[0-9]{20}$/;
+const OBU_RE = /^[0-9A-Fa-f]{16}$/;
+const TOP_BIT = 1n << 63n;
+
+export interface CardKey {
+  net: number;
+  /** 16-digit serial as an integer (may exceed 2^53, hence bigint) */
+  serial: bigint;
+  /** high and low 8 decimal digits of the serial, for the filter */
+  hi8: number;
+  lo8: number;
+}
+
+export interface ObuKey {
+  /** SQLite key: the id with its top bit flipped, as a signed 64-bit integer */
+  key: bigint;
+  hi32: number;
+  lo32: number;
+}
+
+export function parseCardId(id: string): CardKey {
+  if (typeof id !== "string" || !CARD_RE.test(id)) {
+    throw slError(
+      StatusListErrors.IdInvalid,
+      `card id must be 20 decimal digits (network 4 + serial 16), got ${JSON.stringify(id)}`,
+      { id },
+    );
+  }
+  return {
+    net: Number(id.slice(0, 4)),
+    serial: BigInt(id.slice(4)),
+    hi8: Number(id.slice(4, 12)),
+    lo8: Number(id.slice(12)),
+  };
+}
+
+export function parseObuId(id: string): ObuKey {
+  if (typeof id !== "string" || !OBU_RE.test(id)) {
+    throw slError(StatusListErrors.IdInvalid, `OBU id must be 16 hex digits, got ${JSON.stringify(id)}`, { id });
+  }
+  const hi32 = Number.parseInt(id.slice(0, 8), 16);
+  const lo32 = Number.parseInt(id.slice(8), 16);
+  return { key: BigInt.asIntN(64, BigInt(`0x${id}`) ^ TOP_BIT), hi32, lo32 };
+}
+
+/** Canonical forms: cards as given (digits), OBUs upper-case. */
+export function canonicalObuId(id: string): string {
+  return id.toUpperCase();
+}
+
+export function formatCardId(net: number, serial: bigint): string {
+  return `${String(net).padStart(4, "0")}${serial.toString().padStart(16, "0")}`;
+}
+
+export function formatObuId(u64: bigint): string {
+  return u64.toString(16).toUpperCase().padStart(16, "0");
+}
+
+export function obuKeyFromU64(u64: bigint): bigint {
+  return BigInt.asIntN(64, u64 ^ TOP_BIT);
+}
+
+/**
+ * Split a card serial given as the two 32-bit halves of its u64 value into high/low 8 decimal digits,
+ * exactly and without BigInt (the serial is < 10^16, so hi32 < 2^22 and every product stays < 2^53).
+ */
+export function serialHalvesToDecimal(hi32: number, lo32: number): { hi8: number; lo8: number } {
+  // 2^32 = 42 * 10^8 + 94967296
+  const t = hi32 * 94967296 + lo32;
+  const lo8 = t % 100000000;
+  const hi8 = hi32 * 42 + (t - lo8) / 100000000;
+  return { hi8, lo8 };
+}
+
+/** The three 32-bit words the filter hashes for an id. */
+export function cardWordA(net: number): number {
+  return (KIND_CARD << 16) | net;
+}
+export const OBU_WORD_A = KIND_OBU << 16;

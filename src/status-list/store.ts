@@ -1,0 +1,659 @@
+/**
+ * The on-disk side of the status list: directory layout, the atomic "current" pointer, the schema, and
+ * the three jobs that run off the lane thread (full build, delta apply, filter rebuild).
+ *
+ * Layout of <dataDir>/status-list/:
+ *   current                    {"db": "sl-<version>-<rand>.db", "fullVersion": "..."}: the active list
+ *   sl-<version>-<rand>.db     one SQLite database per full list (+ -wal, -shm while open)
+ *   sl-<version>-<rand>.db.filter   its Bloom filter (rebuilt from the database when missing or stale)
+ * Anything else matching these names and not named by `current` is a leftover of a crashed build and is
+ * deleted on open. The pointer is replaced by write-temp + fsync + rename + fsync(dir), so after a crash
+ * it names either the old or the new, complete database, never a half-built one.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import {
+  type BundleHeader,
+  checkSignature,
+  compareRecords,
+  decodeHeader,
+  HEADER_LEN,
+  loadPublicKey,
+  OP_ADD,
+  PREFIX_LEN,
+  type RawRecord,
+  RECORD_LEN,
+  readRecord,
+  recordProblem,
+  sha256,
+} from "./bundle.js";
+import { StatusListErrors, slError } from "./errors.js";
+import { BloomFilter } from "./filter.js";
+import { cardWordA, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
+
+export const SUBDIR = "status-list";
+const POINTER = "current";
+const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|\.filter)?$/;
+
+export interface Pointer {
+  db: string;
+  fullVersion: string;
+}
+
+export function listDir(dataDir: string): string {
+  return join(dataDir, SUBDIR);
+}
+
+export function readPointer(dir: string): Pointer | null {
+  const p = join(dir, POINTER);
+  if (!existsSync(p)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(p, "utf8"));
+  } catch (e) {
+    throw slError(StatusListErrors.Store, `status-list pointer ${p} is unreadable: ${(e as Error).message}`);
+  }
+  const o = parsed as Partial<Pointer>;
+  if (typeof o.db !== "string" || !DB_RE.test(o.db) || typeof o.fullVersion !== "string") {
+    throw slError(StatusListErrors.Store, `status-list pointer ${p} does not name a list database`);
+  }
+  if (!existsSync(join(dir, o.db))) {
+    throw slError(StatusListErrors.Store, `status-list pointer ${p} names ${o.db}, which does not exist`);
+  }
+  return { db: o.db, fullVersion: o.fullVersion };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Atomically make `p` the active list: temp file, fsync, rename over "current", fsync the directory. */
+export function writePointer(dir: string, p: Pointer): void {
+  const tmp = join(dir, `${POINTER}.tmp`);
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, `${JSON.stringify(p)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, POINTER));
+  fsyncDir(dir);
+}
+
+/** Delete build leftovers: every list file not belonging to `keep`, and a stray pointer temp file. */
+export function cleanStale(dir: string, keep: string | null): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const stale =
+      name === `${POINTER}.tmp` || (DB_RE.test(name) && (keep === null || !name.startsWith(keep)));
+    if (stale) {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+const SCHEMA = `
+CREATE TABLE meta (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  full_version TEXT NOT NULL, full_created INTEGER NOT NULL,
+  delta_version TEXT, delta_created INTEGER,
+  cards INTEGER NOT NULL, obus INTEGER NOT NULL,
+  imported_at INTEGER NOT NULL, key_id TEXT NOT NULL
+);
+CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE card (
+  net INTEGER NOT NULL, serial INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
+  PRIMARY KEY (net, serial, list_type)
+) WITHOUT ROWID;
+CREATE TABLE obu (
+  key INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
+  PRIMARY KEY (key, list_type)
+) WITHOUT ROWID;
+CREATE TABLE added (kind INTEGER NOT NULL, net INTEGER NOT NULL, key INTEGER NOT NULL);
+CREATE TABLE delta_log (
+  version TEXT PRIMARY KEY, base TEXT NOT NULL, created INTEGER NOT NULL, applied_at INTEGER NOT NULL,
+  adds INTEGER NOT NULL, removes INTEGER NOT NULL
+);
+`;
+
+export interface MetaRow {
+  full_version: string;
+  full_created: number;
+  delta_version: string | null;
+  delta_created: number | null;
+  cards: number;
+  obus: number;
+  imported_at: number;
+  key_id: string;
+}
+
+/** Where a bundle comes from: a file (streamed) or bytes in memory. */
+export type BundleSource = { path: string } | { bytes: Uint8Array };
+
+/** Reads a bundle source sequentially from a position. */
+class SourceReader {
+  private fd: number | null = null;
+  private bytes: Buffer | null = null;
+  readonly size: number;
+  constructor(src: BundleSource) {
+    if ("path" in src) {
+      try {
+        this.fd = openSync(src.path, "r");
+      } catch (e) {
+        throw slError(StatusListErrors.Store, `cannot read status-list bundle ${src.path}: ${(e as Error).message}`);
+      }
+      this.size = fstatSync(this.fd).size;
+    } else {
+      this.bytes = Buffer.from(src.bytes.buffer, src.bytes.byteOffset, src.bytes.byteLength);
+      this.size = this.bytes.length;
+    }
+  }
+  read(into: Buffer, len: number, pos: number): number {
+    if (this.bytes) return this.bytes.copy(into, 0, pos, Math.min(pos + len, this.bytes.length));
+    let got = 0;
+    while (got < len) {
+      const n = readSync(this.fd as number, into, got, len - got, pos + got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return got;
+  }
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+export interface Progress {
+  phase: "verify" | "load" | "index" | "swap" | "delta";
+  done: number;
+  total: number;
+}
+
+export interface CheckedHeader {
+  header: BundleHeader;
+  reader: SourceReader;
+}
+
+/** Read and check the header and signature of a bundle (no body yet). */
+export function openAndCheck(src: BundleSource, publicKeyPem: string): CheckedHeader {
+  const trusted = loadPublicKey(publicKeyPem);
+  const reader = new SourceReader(src);
+  try {
+    const prefix = Buffer.alloc(PREFIX_LEN);
+    const n = reader.read(prefix, PREFIX_LEN, 0);
+    const header = decodeHeader(prefix.subarray(0, Math.min(n, HEADER_LEN)), reader.size);
+    checkSignature(prefix.subarray(0, HEADER_LEN), prefix.subarray(HEADER_LEN, n), trusted);
+    return { header, reader };
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+}
+
+/**
+ * Streams a body: reasons, then records, hashing every byte. `next()` returns the next record or null
+ * at the end, where the digest and length are checked.
+ */
+class BodyStream {
+  private readonly hash = sha256();
+  private buf = Buffer.alloc(0);
+  private off = 0;
+  private pos = PREFIX_LEN;
+  private readonly end: number;
+  private readonly chunk = Buffer.alloc(4 << 20);
+  recordsRead = 0;
+  readonly reasons: string[] = [];
+  private readonly rec: RawRecord = { kind: 0, op: 0, listType: 0, net: 0, reason: 0, hi32: 0, lo32: 0 };
+
+  constructor(
+    private readonly reader: SourceReader,
+    private readonly header: BundleHeader,
+  ) {
+    this.end = PREFIX_LEN + header.bodyLength;
+    for (let i = 0; i < header.reasonCount; i++) {
+      this.need(2);
+      const len = this.buf.readUInt16BE(this.off);
+      this.off += 2;
+      this.need(len);
+      this.reasons.push(this.buf.toString("utf8", this.off, this.off + len));
+      this.off += len;
+    }
+  }
+
+  private need(n: number): void {
+    while (this.buf.length - this.off < n) {
+      const left = this.end - this.pos;
+      if (left <= 0) this.bad(`body ends inside ${this.recordsRead < this.header.recordCount ? "a record" : "the reasons"}`);
+      const got = this.reader.read(this.chunk, Math.min(this.chunk.length, left), this.pos);
+      if (got <= 0) {
+        throw slError(StatusListErrors.Truncated, `status-list bundle truncated at byte ${this.pos}`);
+      }
+      const fresh = this.chunk.subarray(0, got);
+      this.hash.update(fresh);
+      this.pos += got;
+      this.buf = Buffer.concat([this.buf.subarray(this.off), fresh]);
+      this.off = 0;
+    }
+  }
+
+  private bad(msg: string): never {
+    throw slError(StatusListErrors.Malformed, `status-list bundle malformed: ${msg}`);
+  }
+
+  next(): RawRecord | null {
+    if (this.recordsRead === this.header.recordCount) {
+      if (this.buf.length - this.off !== 0 || this.pos !== this.end) {
+        this.bad(`${this.end - this.pos + this.buf.length - this.off} bytes after the last record`);
+      }
+      const digest = this.hash.digest();
+      if (!digest.equals(this.header.digest)) {
+        throw slError(
+          StatusListErrors.Digest,
+          "status-list bundle body does not match its signed SHA-256 digest (tampered or corrupted): refused",
+        );
+      }
+      return null;
+    }
+    this.need(RECORD_LEN);
+    readRecord(this.buf, this.off, this.rec);
+    this.off += RECORD_LEN;
+    this.recordsRead++;
+    return this.rec;
+  }
+}
+
+function recordError(index: number, problem: string): never {
+  throw slError(StatusListErrors.Malformed, `status-list bundle malformed: record ${index}: ${problem}`, { index });
+}
+
+export function checkNewer(h: BundleHeader, current: { full: string | null; delta: string | null }): void {
+  const holds = current.delta ?? current.full;
+  if (h.kind === "full") {
+    if (current.full !== null && h.version <= current.full) {
+      throw slError(
+        StatusListErrors.NotNewer,
+        `full list ${h.version} is not newer than the active full list ${current.full}: refused`,
+        { version: h.version, active: current.full },
+      );
+    }
+    return;
+  }
+  if (holds === null) {
+    throw slError(StatusListErrors.NoFullList, `delta ${h.version} refused: no full list is active to apply it to`);
+  }
+  if (h.version <= holds) {
+    throw slError(
+      StatusListErrors.NotNewer,
+      `delta ${h.version} is not newer than the version the lane holds (${holds}): refused`,
+      { version: h.version, holds },
+    );
+  }
+  if (h.base !== holds) {
+    throw slError(
+      StatusListErrors.NotChaining,
+      `delta ${h.version} applies on ${h.base}, but the lane holds ${holds}: refused (does not chain)`,
+      { version: h.version, base: h.base, holds },
+    );
+  }
+}
+
+/** The SQLite key of a card serial or flipped OBU id from its two 32-bit halves. */
+function cardSerialValue(hi32: number, lo32: number): number | bigint {
+  return hi32 < 0x200000 ? hi32 * 4294967296 + lo32 : (BigInt(hi32) << 32n) | BigInt(lo32);
+}
+function obuKeyValue(hi32: number, lo32: number): number | bigint {
+  const shi = (hi32 ^ 0x80000000) | 0; // flipped top bit, signed
+  if (shi >= -0x200000 && shi < 0x200000) return shi * 4294967296 + lo32;
+  return (BigInt(shi) << 32n) + BigInt(lo32);
+}
+
+function addToFilter(f: BloomFilter, r: RawRecord): void {
+  if (r.kind === 1) {
+    const { hi8, lo8 } = serialHalvesToDecimal(r.hi32, r.lo32);
+    f.add(cardWordA(r.net), hi8, lo8);
+  } else {
+    f.add(OBU_WORD_A, r.hi32, r.lo32);
+  }
+}
+
+export interface BuildResult {
+  db: string;
+  header: Omit<BundleHeader, "digest" | "keyId">;
+  cards: number;
+  obus: number;
+  filter: { buffer: SharedArrayBuffer; log2Bits: number };
+  ms: number;
+}
+
+const BATCH = 64;
+
+/**
+ * Build a full list into a new database beside the live one and switch the pointer to it.
+ * Throws (after deleting the build file) on any problem; the active list is untouched until the rename.
+ */
+export function buildFull(
+  dataDir: string,
+  src: BundleSource,
+  publicKeyPem: string,
+  current: { full: string | null; delta: string | null },
+  onProgress: (p: Progress) => void,
+  now: number,
+): BuildResult {
+  const t0 = performance.now();
+  const dir = listDir(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const { header, reader } = openAndCheck(src, publicKeyPem);
+  let dbName = "";
+  let db: Database.Database | null = null;
+  try {
+    if (header.kind !== "full") throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
+    checkNewer(header, current);
+    dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
+    const dbPath = join(dir, dbName);
+    db = new Database(dbPath);
+    db.pragma("journal_mode = OFF");
+    db.pragma("synchronous = OFF");
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma("cache_size = -32768");
+    db.exec(SCHEMA);
+    db.exec("BEGIN");
+    const body = new BodyStream(reader, header);
+    const insReason = db.prepare("INSERT INTO reason (id, text) VALUES (?, ?)");
+    body.reasons.forEach((t, i) => insReason.run(i, t));
+    const cardOne = db.prepare("INSERT INTO card VALUES (?, ?, ?, ?)");
+    const obuOne = db.prepare("INSERT INTO obu VALUES (?, ?, ?)");
+    const cardMany = db.prepare(`INSERT INTO card VALUES ${Array(BATCH).fill("(?, ?, ?, ?)").join(", ")}`);
+    const obuMany = db.prepare(`INSERT INTO obu VALUES ${Array(BATCH).fill("(?, ?, ?)").join(", ")}`);
+    const cardParams: (number | bigint)[] = [];
+    const obuParams: (number | bigint)[] = [];
+    const filter = BloomFilter.create(header.recordCount);
+    const prev: RawRecord = { kind: 0, op: 0, listType: 0, net: 0, reason: 0, hi32: 0, lo32: 0 };
+    let cards = 0;
+    let obus = 0;
+    const total = header.recordCount;
+    const step = Math.max(1, Math.floor(total / 100));
+    onProgress({ phase: "load", done: 0, total });
+    for (let i = 0; ; i++) {
+      const r = body.next();
+      if (r === null) break;
+      const problem = recordProblem(r, "full", header.reasonCount);
+      if (problem) recordError(i, problem);
+      if (i > 0 && compareRecords(prev, r) >= 0) recordError(i, "not in strictly increasing key order");
+      Object.assign(prev, r);
+      addToFilter(filter, r);
+      if (r.kind === 1) {
+        cardParams.push(r.net, cardSerialValue(r.hi32, r.lo32), r.listType, r.reason);
+        cards++;
+        if (cardParams.length === BATCH * 4) {
+          cardMany.run(cardParams);
+          cardParams.length = 0;
+        }
+      } else {
+        obuParams.push(obuKeyValue(r.hi32, r.lo32), r.listType, r.reason);
+        obus++;
+        if (obuParams.length === BATCH * 3) {
+          obuMany.run(obuParams);
+          obuParams.length = 0;
+        }
+      }
+      if ((i + 1) % step === 0) onProgress({ phase: "load", done: i + 1, total });
+    }
+    for (let j = 0; j < cardParams.length; j += 4) cardOne.run(cardParams.slice(j, j + 4));
+    for (let j = 0; j < obuParams.length; j += 3) obuOne.run(obuParams.slice(j, j + 3));
+    db.prepare(
+      `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id)
+       VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?)`,
+    ).run(header.version, header.createdAt, cards, obus, now, header.keyId.toString("hex"));
+    db.exec("COMMIT");
+    onProgress({ phase: "swap", done: total, total });
+    db.pragma("locking_mode = NORMAL");
+    db.pragma("journal_mode = WAL");
+    db.close();
+    db = null;
+    fsyncFile(dbPath);
+    filter.save(`${dbPath}.filter`, { db: dbName, fullVersion: header.version });
+    fsyncDir(dir);
+    writePointer(dir, { db: dbName, fullVersion: header.version });
+    const { digest: _d, keyId: _k, ...h } = header;
+    return { db: dbName, header: h, cards, obus, filter: { buffer: filter.buffer, log2Bits: filter.log2Bits }, ms: performance.now() - t0 };
+  } catch (e) {
+    if (db?.open) db.close();
+    if (dbName) {
+      for (const suffix of ["", "-wal", "-shm", ".filter"]) rmSync(join(dir, dbName + suffix), { force: true });
+    }
+    throw e instanceof Error && "code" in e && String((e as { code: unknown }).code).startsWith("E5")
+      ? e
+      : slError(StatusListErrors.Store, `status-list full import failed: ${(e as Error).message}`, undefined, e);
+  } finally {
+    reader.close();
+  }
+}
+
+export interface DeltaResult {
+  version: string;
+  base: string;
+  createdAt: number;
+  adds: number;
+  removes: number;
+  cards: number;
+  obus: number;
+  ms: number;
+}
+
+/** Open the live database for writing from a worker: WAL, FULL sync, waits on a busy reader briefly. */
+function openWriter(dbPath: string): Database.Database {
+  const db = new Database(dbPath);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  return db;
+}
+
+/** Verify a delta completely, then apply it in one transaction; filter bits are set before the commit. */
+export function applyDelta(
+  dbPath: string,
+  src: BundleSource,
+  publicKeyPem: string,
+  filter: BloomFilter | null,
+  onProgress: (p: Progress) => void,
+  now: number,
+): DeltaResult {
+  const t0 = performance.now();
+  const { header, reader } = openAndCheck(src, publicKeyPem);
+  const records: RawRecord[] = [];
+  let reasons: string[];
+  try {
+    if (header.kind !== "delta") throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
+    const body = new BodyStream(reader, header);
+    reasons = body.reasons;
+    for (let i = 0; ; i++) {
+      const r = body.next();
+      if (r === null) break;
+      const problem = recordProblem(r, "delta", header.reasonCount);
+      if (problem) recordError(i, problem);
+      records.push({ ...r });
+    }
+  } finally {
+    reader.close();
+  }
+  const db = openWriter(dbPath);
+  try {
+    const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
+    if (!meta) throw slError(StatusListErrors.NoFullList, "the list database has no meta row");
+    checkNewer(header, { full: meta.full_version, delta: meta.delta_version });
+    const findReason = db.prepare("SELECT id FROM reason WHERE text = ? LIMIT 1").pluck();
+    const newReason = db.prepare("INSERT INTO reason (id, text) VALUES ((SELECT COALESCE(MAX(id), -1) + 1 FROM reason), ?)");
+    const cardHas = db.prepare("SELECT 1 FROM card WHERE net = ? AND serial = ? AND list_type = ?").pluck();
+    const obuHas = db.prepare("SELECT 1 FROM obu WHERE key = ? AND list_type = ?").pluck();
+    const cardPut = db.prepare("INSERT OR REPLACE INTO card VALUES (?, ?, ?, ?)");
+    const obuPut = db.prepare("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)");
+    const cardDel = db.prepare("DELETE FROM card WHERE net = ? AND serial = ? AND list_type = ?");
+    const obuDel = db.prepare("DELETE FROM obu WHERE key = ? AND list_type = ?");
+    const addedIns = db.prepare("INSERT INTO added VALUES (?, ?, ?)");
+    let cards = meta.cards;
+    let obus = meta.obus;
+    let adds = 0;
+    let removes = 0;
+    const total = records.length;
+    const step = Math.max(1, Math.floor(total / 20));
+    const run = db.transaction(() => {
+      // re-read inside the write transaction: the authoritative version check
+      const m = db.prepare("SELECT full_version, delta_version FROM meta WHERE id = 1").get() as MetaRow;
+      checkNewer(header, { full: m.full_version, delta: m.delta_version });
+      const reasonIds = new Map<number, number>();
+      const reasonId = (idx: number): number => {
+        let id = reasonIds.get(idx);
+        if (id === undefined) {
+          const text = reasons[idx] as string;
+          id = findReason.get(text) as number | undefined;
+          if (id === undefined) {
+            newReason.run(text);
+            id = findReason.get(text) as number;
+          }
+          reasonIds.set(idx, id);
+        }
+        return id;
+      };
+      records.forEach((r, i) => {
+        if (r.kind === 1) {
+          const s = cardSerialValue(r.hi32, r.lo32);
+          const had = cardHas.get(r.net, s, r.listType) !== undefined;
+          if (r.op === OP_ADD) {
+            if (filter) addToFilter(filter, r);
+            cardPut.run(r.net, s, r.listType, reasonId(r.reason));
+            addedIns.run(1, r.net, s);
+            if (!had) cards++;
+            adds++;
+          } else {
+            if (had) {
+              cardDel.run(r.net, s, r.listType);
+              cards--;
+            }
+            removes++;
+          }
+        } else {
+          const k = obuKeyValue(r.hi32, r.lo32);
+          const had = obuHas.get(k, r.listType) !== undefined;
+          if (r.op === OP_ADD) {
+            if (filter) addToFilter(filter, r);
+            obuPut.run(k, r.listType, reasonId(r.reason));
+            addedIns.run(2, 0, k);
+            if (!had) obus++;
+            adds++;
+          } else {
+            if (had) {
+              obuDel.run(k, r.listType);
+              obus--;
+            }
+            removes++;
+          }
+        }
+        if ((i + 1) % step === 0) onProgress({ phase: "delta", done: i + 1, total });
+      });
+      db.prepare("UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1").run(
+        header.version,
+        header.createdAt,
+        cards,
+        obus,
+      );
+      db.prepare("INSERT INTO delta_log VALUES (?, ?, ?, ?, ?, ?)").run(
+        header.version,
+        header.base,
+        header.createdAt,
+        now,
+        adds,
+        removes,
+      );
+    });
+    run.immediate();
+    return {
+      version: header.version,
+      base: header.base as string,
+      createdAt: header.createdAt,
+      adds,
+      removes,
+      cards,
+      obus,
+      ms: performance.now() - t0,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Rebuild a filter from a database (when its filter file is missing or stale) and save it beside it. */
+export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
+  const db = new Database(join(dir, dbName), { readonly: true });
+  try {
+    const meta = db.prepare("SELECT cards, obus FROM meta WHERE id = 1").get() as MetaRow;
+    const f = BloomFilter.create(meta.cards + meta.obus);
+    addCardRows(f, db.prepare("SELECT net, serial FROM card").safeIntegers(true).iterate() as Iterable<unknown[]>);
+    for (const row of db.prepare("SELECT key FROM obu").raw(true).safeIntegers(true).iterate() as Iterable<
+      [bigint]
+    >) {
+      addObuKey(f, row[0]);
+    }
+    f.save(join(dir, `${dbName}.filter`), { db: dbName, fullVersion });
+    return f;
+  } finally {
+    db.close();
+  }
+}
+
+function addCardRows(f: BloomFilter, rows: Iterable<unknown>): void {
+  for (const row of rows) {
+    const { net, serial } = row as { net: bigint; serial: bigint };
+    f.add(cardWordA(Number(net)), Number(serial / 100000000n), Number(serial % 100000000n));
+  }
+}
+
+function addObuKey(f: BloomFilter, key: bigint): void {
+  const u = BigInt.asUintN(64, key) ^ (1n << 63n);
+  f.add(OBU_WORD_A, Number(u >> 32n), Number(u & 0xffffffffn));
+}
+
+/** Re-add the keys deltas added since the full list (the saved filter holds the full list only). */
+export function replayAdded(db: Database.Database, f: BloomFilter): number {
+  let n = 0;
+  for (const row of db.prepare("SELECT kind, net, key FROM added").raw(true).safeIntegers(true).iterate() as Iterable<
+    [bigint, bigint, bigint]
+  >) {
+    if (row[0] === 1n) f.add(cardWordA(Number(row[1])), Number(row[2] / 100000000n), Number(row[2] % 100000000n));
+    else addObuKey(f, row[2]);
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,59 @@
+/**
+ * Worker-thread entry: runs one status-list job (full build, delta apply, filter rebuild) off the lane
+ * thread and reports progress, the result, or the error (code + message) to the parent.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { BloomFilter } from "./filter.js";
+import { applyDelta, type BundleSource, buildFull, type Progress, rebuildFilter } from "./store.js";
+
+export type Job =
+  | {
+      type: "full";
+      dataDir: string;
+      src: BundleSource;
+      publicKeyPem: string;
+      current: { full: string | null; delta: string | null };
+      now: number;
+    }
+  | {
+      type: "delta";
+      dbPath: string;
+      src: BundleSource;
+      publicKeyPem: string;
+      filter: { buffer: SharedArrayBuffer; log2Bits: number } | null;
+      now: number;
+    }
+  | { type: "filter"; dir: string; dbName: string; fullVersion: string };
+
+export type WorkerMessage =
+  | { type: "progress"; progress: Progress }
+  | { type: "done"; result: unknown }
+  | { type: "error"; code: string | null; message: string; details?: Record<string, unknown> };
+
+function run(job: Job): unknown {
+  const progress = (p: Progress): void => parentPort?.postMessage({ type: "progress", progress: p } satisfies WorkerMessage);
+  switch (job.type) {
+    case "full":
+      return buildFull(job.dataDir, job.src, job.publicKeyPem, job.current, progress, job.now);
+    case "delta": {
+      const f = job.filter ? new BloomFilter(job.filter.buffer, job.filter.log2Bits) : null;
+      return applyDelta(job.dbPath, job.src, job.publicKeyPem, f, progress, job.now);
+    }
+    case "filter": {
+      const f = rebuildFilter(job.dir, job.dbName, job.fullVersion);
+      return { buffer: f.buffer, log2Bits: f.log2Bits };
+    }
+  }
+}
+
+if (parentPort) {
+  try {
+    parentPort.postMessage({ type: "done", result: run(workerData as Job) } satisfies WorkerMessage);
+  } catch (e) {
+    const msg: WorkerMessage = isEtcError(e)
+      ? { type: "error", code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+      : { type: "error", code: null, message: e instanceof Error ? e.message : String(e) };
+    parentPort.postMessage(msg);
+  }
+}
