@@ -9,6 +9,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // 2-core machine: integration tests open ptys and spawn processes; keep the run predictable.
     maxWorkers: 2,
-    reporters: ["default"],
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });
