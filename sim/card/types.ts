@@ -89,10 +89,14 @@ export interface SimCardApi {
   purchase(psam: SimPsamApi, req: PurchaseRequest, tear?: TearPoint): PurchaseOutcome;
   /** GET TRANSACTION PROVE: TAC and MAC2 of the purchase with this offline serial, if the card made it. */
   transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined;
+  /** APDU-level access (command bytes in, response data + SW1 SW2 out); sim/card's SimCard has it. */
+  apdu?(command: Buffer): Buffer;
 }
 
 export interface SimPsamApi {
   readonly terminalNo: string; // 12 hex
   /** Next PSAM terminal transaction serial (increments per MAC1). */
   readonly nextSerial: number;
+  /** APDU-level access (command bytes in, response data + SW1 SW2 out); sim/card's SimPsam has it. */
+  apdu?(command: Buffer): Buffer;
 }

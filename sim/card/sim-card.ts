@@ -1,0 +1,512 @@
+/**
+ * A simulated ETC user card (CPU card, application DF01 / FID 1001) that runs the PBOC composite
+ * purchase at the APDU level (protocol.md §4.1-4.3, docs/card-crypto.md).
+ *
+ * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (43 bytes, READ RECORD 1, SFI 19), 0018 (EP
+ * transaction details, 23 bytes per record, newest first), the EP balance (GET BALANCE) and the
+ * offline transaction serial. The card's DPK and DTK are diversified from the master keys at creation.
+ *
+ * State persists for the life of the object: each debit lowers the balance, moves the offline serial
+ * on, replaces 0019 with the cached image, appends a 0018 record and logs TAC/MAC2 for
+ * GET TRANSACTION PROVE.
+ */
+import forge from "node-forge";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { CardErrorCodes } from "../../src/card/errors.js";
+import { type CardKeys, deriveCardKeys } from "../../src/card/keys.js";
+import {
+  algorithmFor,
+  cardDivisor,
+  type EpurseAlgorithm,
+  hexBytes,
+  issuerDivisor,
+  mac1 as computeMac1,
+  mac2 as computeMac2,
+  sameBytes,
+  tac as computeTac,
+  transDateTime,
+} from "../../src/card/pboc.js";
+import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
+import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
+import type {
+  CardSnapshot,
+  PurchaseOutcome,
+  PurchaseRequest,
+  PurchaseResult,
+  SimCardApi,
+  SimPsamApi,
+  TearPoint,
+} from "./types.js";
+
+export const CARD_TYPE = { storedValue: 0x16, credit: 0x17 } as const;
+export const TRANS_TYPE = { simplePurchase: 0x06, compositePurchase: 0x09 } as const;
+
+const FID_MF = 0x3f00;
+const FID_ETC_APP = 0x1001;
+const SFI_0015 = 0x15;
+const SFI_0018 = 0x18;
+const SFI_0019 = 0x19;
+const RECORD_0018_LENGTH = 23;
+/** 0018 records a card keeps (PBOC cards keep 10). */
+const RECORDS_0018 = 10;
+
+export interface SimCardOptions {
+  keys: CardKeys;
+  /** 4-byte unpredictable number source for INIT (default node-forge's PRNG); inject for reproducible runs. */
+  random?: () => Buffer;
+  /**
+   * How many recent purchases GET TRANSACTION PROVE can still answer. A real PBOC card keeps only the
+   * last one; the default 8 is simulator generosity, set 1 for strict card behaviour.
+   */
+  proveDepth?: number;
+}
+
+export interface SimCardState {
+  file0015: Buffer;
+  file0019: Buffer;
+  balance: number;
+  offlineSerial: number;
+}
+
+interface PendingPurchase {
+  transType: number;
+  amount: number;
+  terminalNo: Buffer;
+  random: Buffer;
+  offlineSerial: number;
+  cache: Buffer | undefined;
+}
+
+interface ProveEntry {
+  transType: number;
+  tac: Buffer;
+  mac2: Buffer;
+}
+
+/** FCI returned on SELECT 1001: 6F (FCI template) { 84 (DF name) = 10 01 }. */
+const FCI_1001 = Buffer.from("6f0484021001", "hex");
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
+
+function forgeRandom4(): Buffer {
+  return Buffer.from(forge.random.getBytesSync(4), "binary");
+}
+
+function refused(code: string, what: string, sw: number, details: Record<string, unknown> = {}): EtcError {
+  return new EtcError(code, `${what} answered ${swHex(sw)}`, { sw: swHex(sw), ...details });
+}
+
+export class SimCard implements SimCardApi {
+  readonly cardId: string;
+  private readonly file0015: Buffer;
+  private file0019: Buffer;
+  private balance: number;
+  private offlineSerial: number;
+  private readonly records0018: Buffer[] = [];
+  private readonly proveLog = new Map<number, ProveEntry>();
+  private readonly keys: CardKeys;
+  private readonly alg: EpurseAlgorithm;
+  private readonly dpk: Buffer;
+  private readonly dtk: Buffer;
+  private readonly random: () => Buffer;
+  private readonly proveDepth: number;
+  private appSelected = false;
+  private pending: PendingPurchase | undefined;
+
+  constructor(state: SimCardState, opts: SimCardOptions) {
+    if (state.file0015.length !== 43) throw new EtcError(CardErrorCodes.CardSpecInvalid, "0015 must be 43 bytes");
+    if (state.file0019.length !== FILE_0019_LENGTH) throw new EtcError(CardErrorCodes.CardSpecInvalid, "0019 must be 43 bytes");
+    const f15 = decode0015(state.file0015);
+    decode0019(state.file0019);
+    if (!Number.isInteger(state.balance) || state.balance < 0 || state.balance > 0xffffffff) {
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, `balance: expected 0..4294967295 fen, got ${state.balance}`);
+    }
+    if (!Number.isInteger(state.offlineSerial) || state.offlineSerial < 0 || state.offlineSerial > 0xffff) {
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, `offlineSerial: expected 0..65535, got ${state.offlineSerial}`);
+    }
+    this.file0015 = Buffer.from(state.file0015);
+    this.file0019 = Buffer.from(state.file0019);
+    this.balance = state.balance;
+    this.offlineSerial = state.offlineSerial;
+    this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
+    this.keys = opts.keys;
+    this.alg = algorithmFor(opts.keys.algId);
+    const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
+    this.dpk = dpk;
+    this.dtk = dtk;
+    this.random = opts.random ?? forgeRandom4;
+    this.proveDepth = Math.max(1, opts.proveDepth ?? 8);
+  }
+
+  snapshot(): CardSnapshot {
+    return {
+      cardId: this.cardId,
+      file0015: decode0015(this.file0015),
+      file0019: decode0019(this.file0019),
+      balance: this.balance,
+      offlineSerial: this.offlineSerial,
+    };
+  }
+
+  /** The raw 43-byte images (copies). */
+  files(): { file0015: Buffer; file0019: Buffer } {
+    return { file0015: Buffer.from(this.file0015), file0019: Buffer.from(this.file0019) };
+  }
+
+  /** Power cycle (the OBU leaves or the card is pulled): selection and any open purchase are lost. */
+  reset(): void {
+    this.appSelected = false;
+    this.pending = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // APDU interface
+
+  apdu(command: Buffer): Buffer {
+    const c = parseCommand(command);
+    if (!c) {
+      this.pending = undefined;
+      return respond(SW.wrongLength);
+    }
+    // INIT must be followed directly by DEBIT (composite: UPDATE CAPP DATA CACHE may come between).
+    const continuesPurchase = c.cla === 0x80 && (c.ins === 0xdc || c.ins === 0x54);
+    if (!continuesPurchase) this.pending = undefined;
+    if (c.cla === 0x00) {
+      switch (c.ins) {
+        case 0xa4:
+          return this.select(c.p1, c.p2, c.data);
+        case 0xb0:
+          return this.readBinary(c.p1, c.p2, c.le);
+        case 0xb2:
+          return this.readRecord(c.p1, c.p2, c.le);
+        default:
+          return respond(SW.insNotSupported);
+      }
+    }
+    if (c.cla === 0x80) {
+      if (!this.appSelected) return respond(SW.conditionsNotSatisfied);
+      switch (c.ins) {
+        case 0x5c:
+          return this.getBalance(c.p1, c.p2, c.le);
+        case 0x50:
+          return this.initPurchase(c.p1, c.p2, c.data);
+        case 0xdc:
+          return this.updateCache(c.p1, c.p2, c.data);
+        case 0x54:
+          return this.debit(c.p1, c.p2, c.data);
+        case 0x5a:
+          return this.getTransactionProve(c.p1, c.p2, c.data);
+        default:
+          return respond(SW.insNotSupported);
+      }
+    }
+    return respond(SW.claNotSupported);
+  }
+
+  private select(p1: number, p2: number, data: Buffer): Buffer {
+    if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    if (data.length !== 2) return respond(SW.wrongLength);
+    const fid = data.readUInt16BE(0);
+    if (fid === FID_MF) {
+      this.appSelected = false;
+      return respond(SW.ok);
+    }
+    if (fid === FID_ETC_APP) {
+      this.appSelected = true;
+      return respond(SW.ok, FCI_1001);
+    }
+    return respond(SW.fileNotFound);
+  }
+
+  private slice(file: Buffer, offset: number, le: number | undefined): Buffer {
+    if (offset >= file.length) return respond(SW.wrongOffset);
+    const available = file.length - offset;
+    const want = le === undefined || le === 256 ? available : le;
+    if (want > available) return respond(swWrongLe(available));
+    return respond(SW.ok, file.subarray(offset, offset + want));
+  }
+
+  /** READ BINARY by SFI (P1 = 80 | SFI, P2 = offset): 0015 only. */
+  private readBinary(p1: number, p2: number, le: number | undefined): Buffer {
+    if ((p1 & 0x80) === 0) return respond(SW.noCurrentEf);
+    if (!this.appSelected || (p1 & 0x7f) !== SFI_0015) return respond(SW.fileNotFound);
+    return this.slice(this.file0015, p2, le);
+  }
+
+  /** READ RECORD (P1 = record number, P2 = SFI << 3 | 4): 0019 record 1, 0018 records 1..n (newest first). */
+  private readRecord(p1: number, p2: number, le: number | undefined): Buffer {
+    if ((p2 & 0x07) !== 0x04) return respond(SW.wrongP1P2);
+    const sfi = p2 >> 3;
+    if (!this.appSelected) return respond(SW.fileNotFound);
+    if (sfi === SFI_0019) {
+      if (p1 !== 0x01) return respond(SW.recordNotFound);
+      return this.slice(this.file0019, 0, le);
+    }
+    if (sfi === SFI_0018) {
+      const rec = p1 >= 1 ? this.records0018[p1 - 1] : undefined;
+      if (!rec) return respond(SW.recordNotFound);
+      return this.slice(rec, 0, le);
+    }
+    return respond(SW.fileNotFound);
+  }
+
+  /** GET BALANCE 80 5C 00 02 04: the EP balance, 4 bytes big-endian, fen. */
+  private getBalance(p1: number, p2: number, le: number | undefined): Buffer {
+    if (p1 !== 0x00 || p2 !== 0x02) return respond(SW.wrongP1P2);
+    if (le !== undefined && le !== 4 && le !== 256) return respond(swWrongLe(4));
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(this.balance);
+    return respond(SW.ok, b);
+  }
+
+  /**
+   * INITIALIZE FOR (CAPP) PURCHASE 80 50 P1 02 0B: key index 1 ‖ amount 4 ‖ terminal no. 6.
+   * P1 03 = composite (type 09), 01 = simple purchase (type 06); P2 02 = EP.
+   * Answers balance 4 ‖ offline serial 2 ‖ overdraft limit 3 ‖ key version 1 ‖ algorithm id 1 ‖ random 4.
+   */
+  private initPurchase(p1: number, p2: number, d: Buffer): Buffer {
+    if ((p1 !== 0x03 && p1 !== 0x01) || p2 !== 0x02) return respond(SW.wrongP1P2);
+    if (d.length !== 0x0b) return respond(SW.wrongLength);
+    if (d[0] !== this.keys.keyIndex) return respond(SW.keyIndexNotSupported);
+    const amount = d.readUInt32BE(1);
+    if (amount > this.balance) return respond(SW.insufficientBalance);
+    if (this.offlineSerial >= 0xffff) return respond(SW.conditionsNotSatisfied); // counter exhausted
+    const random = this.random();
+    if (random.length !== 4) throw new Error("card random source must return 4 bytes");
+    this.pending = {
+      transType: p1 === 0x03 ? TRANS_TYPE.compositePurchase : TRANS_TYPE.simplePurchase,
+      amount,
+      terminalNo: Buffer.from(d.subarray(5, 11)),
+      random: Buffer.from(random),
+      offlineSerial: this.offlineSerial,
+      cache: undefined,
+    };
+    const out = Buffer.alloc(15);
+    out.writeUInt32BE(this.balance, 0);
+    out.writeUInt16BE(this.offlineSerial, 4);
+    // bytes 6-8: overdraft limit 000000 (an ETC EP has none)
+    out[9] = this.keys.keyVersion;
+    out[10] = this.keys.algId;
+    random.copy(out, 11);
+    return respond(SW.ok, out);
+  }
+
+  /** UPDATE CAPP DATA CACHE 80 DC AA C8 2B + 43-byte 0019 image: buffered until DEBIT commits it. */
+  private updateCache(p1: number, p2: number, d: Buffer): Buffer {
+    const p = this.pending;
+    if (!p || p.transType !== TRANS_TYPE.compositePurchase) {
+      this.pending = undefined;
+      return respond(SW.conditionsNotSatisfied);
+    }
+    if (p2 !== SFI_0019 << 3) return respond(SW.wrongP1P2);
+    if (d.length !== FILE_0019_LENGTH) return respond(SW.wrongLength);
+    if (d[0] !== p1) return respond(SW.wrongData); // the record identifier (AA) is the first data byte
+    try {
+      decode0019(d);
+    } catch {
+      return respond(SW.wrongData);
+    }
+    p.cache = Buffer.from(d);
+    return respond(SW.ok);
+  }
+
+  /**
+   * DEBIT FOR (CAPP) PURCHASE 80 54 01 00 0F: terminal serial 4 ‖ date 4 ‖ time 3 ‖ MAC1 4.
+   * Checks MAC1 (9302 on mismatch, nothing changes), then debits, commits the 0019 cache, moves the
+   * offline serial on and answers TAC 4 ‖ MAC2 4.
+   */
+  private debit(p1: number, p2: number, d: Buffer): Buffer {
+    const p = this.pending;
+    this.pending = undefined;
+    if (!p) return respond(SW.invalidState);
+    if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    if (d.length !== 0x0f) return respond(SW.wrongLength);
+    const terminalSerial = d.readUInt32BE(0);
+    const transTime = d.subarray(4, 11).toString("hex");
+    const mac1 = d.subarray(11, 15);
+    try {
+      transDateTime(transTime);
+    } catch {
+      return respond(SW.wrongData);
+    }
+    const sessionKey = this.alg.purchaseSessionKey(this.dpk, p.random, p.offlineSerial, terminalSerial);
+    const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime };
+    if (!sameBytes(computeMac1(sessionKey, input, this.alg), mac1)) return respond(SW.macInvalid);
+
+    // Commit: balance, 0019, serial, 0018 detail, proof log.
+    this.balance -= p.amount;
+    if (p.cache) this.file0019 = p.cache;
+    this.offlineSerial = p.offlineSerial + 1;
+    const mac2 = computeMac2(sessionKey, p.amount, this.alg);
+    const tac = computeTac(this.dtk, { ...input, terminalSerial }, this.alg);
+    const rec = Buffer.alloc(RECORD_0018_LENGTH);
+    rec.writeUInt16BE(p.offlineSerial, 0);
+    // bytes 2-4: overdraft limit 000000
+    rec.writeUInt32BE(p.amount, 5);
+    rec[9] = p.transType;
+    p.terminalNo.copy(rec, 10);
+    Buffer.from(transTime, "hex").copy(rec, 16);
+    this.records0018.unshift(rec);
+    if (this.records0018.length > RECORDS_0018) this.records0018.length = RECORDS_0018;
+    this.proveLog.set(p.offlineSerial, { transType: p.transType, tac, mac2 });
+    for (const k of this.proveLog.keys()) {
+      if (this.proveLog.size <= this.proveDepth) break;
+      this.proveLog.delete(k);
+    }
+    return respond(SW.ok, Buffer.concat([tac, mac2]));
+  }
+
+  /**
+   * GET TRANSACTION PROVE 80 5A 00 P2 02 + offline serial: P2 = transaction type (09 composite).
+   * Answers MAC2 4 ‖ TAC 4 (PBOC order; DEBIT's order is the reverse), or 9406 if not available.
+   */
+  private getTransactionProve(p1: number, p2: number, d: Buffer): Buffer {
+    if (p1 !== 0x00) return respond(SW.wrongP1P2);
+    if (d.length !== 2) return respond(SW.wrongLength);
+    const e = this.proveLog.get(d.readUInt16BE(0));
+    if (!e || e.transType !== p2) return respond(SW.macTacUnavailable);
+    return respond(SW.ok, Buffer.concat([e.mac2, e.tac]));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // RSU-level operations, driving the same APDUs
+
+  private send(cmd: Buffer): { data: Buffer; sw: number } {
+    return splitResponse(this.apdu(cmd));
+  }
+
+  private ensureSelected(): void {
+    if (this.appSelected) return;
+    const r = this.send(buildCommand("00a40000", Buffer.from("1001", "hex")));
+    if (r.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "card SELECT 1001", r.sw);
+  }
+
+  /**
+   * The composite purchase as an RSU runs it: INIT → UPDATE CAPP DATA CACHE → PSAM MAC1 → DEBIT →
+   * PSAM MAC2 verify. Throws E712 when the card refuses INIT for insufficient balance (9401), E711/E713
+   * for other refusals, E714 when the PSAM rejects MAC2 (the card has then debited).
+   */
+  purchase(psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint = "none"): PurchaseOutcome {
+    const psamApdu = psam.apdu?.bind(psam);
+    if (!psamApdu) {
+      throw new EtcError(CardErrorCodes.PsamRefused, "purchase needs an APDU-level PSAM (sim/card createPsam)");
+    }
+    const transType = req.transType ?? TRANS_TYPE.compositePurchase;
+    if (transType !== TRANS_TYPE.compositePurchase && transType !== TRANS_TYPE.simplePurchase) {
+      throw new EtcError(CardErrorCodes.CryptoInput, `transType must be 0x09 or 0x06, got ${transType}`);
+    }
+    const { date, time, both: dateTime } = transDateTime(req.transTime);
+    const terminalNo = hexBytes("psam terminalNo", psam.terminalNo, 6);
+    if (!Number.isInteger(req.amount) || req.amount < 0 || req.amount > 0xffffffff) {
+      throw new EtcError(CardErrorCodes.CryptoInput, `amount: expected 0..4294967295 fen, got ${req.amount}`);
+    }
+    const image = transType === TRANS_TYPE.compositePurchase ? encode0019(req.record0019) : undefined;
+
+    if ("applicationSelected" in psam && psam.applicationSelected === false) {
+      const r = splitResponse(psamApdu(buildCommand("00a40000", Buffer.from("df01", "hex"))));
+      if (r.sw !== SW.ok) throw refused(CardErrorCodes.PsamRefused, "PSAM SELECT DF01", r.sw);
+    }
+    this.ensureSelected();
+
+    // 3. INITIALIZE FOR CAPP PURCHASE
+    const amount4 = Buffer.alloc(4);
+    amount4.writeUInt32BE(req.amount);
+    const p1 = transType === TRANS_TYPE.compositePurchase ? "03" : "01";
+    const initData = Buffer.concat([Buffer.from([this.keys.keyIndex]), amount4, terminalNo]);
+    const init = this.send(buildCommand(`8050${p1}02`, initData, 0x0f));
+    if (init.sw === SW.insufficientBalance) {
+      throw new EtcError(
+        CardErrorCodes.InsufficientBalance,
+        `card ${this.cardId}: insufficient balance (${this.balance} fen < ${req.amount} fen), INIT answered 9401`,
+        { sw: "9401", cardId: this.cardId, balance: this.balance, amount: req.amount },
+      );
+    }
+    if (init.sw !== SW.ok || init.data.length !== 15) throw refused(CardErrorCodes.CardRefused, "INIT FOR PURCHASE", init.sw);
+    const balanceBefore = init.data.readUInt32BE(0);
+    const iccPaySerial = init.data.readUInt16BE(4);
+    const keyVersion = init.data[9] ?? 0;
+    const algId = init.data[10] ?? 0;
+    const random = init.data.subarray(11, 15);
+
+    // 4. UPDATE CAPP DATA CACHE (composite only)
+    if (image) {
+      const up = this.send(buildCommand(`80dc${hex2(image[0] ?? 0)}${hex2(SFI_0019 << 3)}`, image));
+      if (up.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "UPDATE CAPP DATA CACHE", up.sw);
+    }
+
+    // 5. MAC1 on the PSAM
+    const f15 = decode0015(this.file0015);
+    const serial2 = Buffer.alloc(2);
+    serial2.writeUInt16BE(iccPaySerial);
+    const macData = Buffer.concat([
+      random,
+      serial2,
+      amount4,
+      Buffer.from([transType]),
+      dateTime,
+      Buffer.from([keyVersion, algId]),
+      cardDivisor(f15.cardSerial),
+      ...(this.keys.levels === 2 ? [issuerDivisor(f15.issuerId)] : []),
+    ]);
+    const m1 = splitResponse(psamApdu(buildCommand("80700000", macData, 0x08)));
+    if (m1.sw !== SW.ok || m1.data.length !== 8) throw refused(CardErrorCodes.PsamRefused, "PSAM MAC1", m1.sw);
+    const psamTransSerial = m1.data.readUInt32BE(0);
+    const mac1 = m1.data.subarray(4, 8);
+
+    if (tear === "before-debit") {
+      this.reset();
+      return { kind: "torn", debited: false, at: "before-debit" };
+    }
+
+    // 6. DEBIT FOR CAPP PURCHASE
+    const debitData = Buffer.concat([m1.data.subarray(0, 4), date, time, mac1]);
+    const deb = this.send(buildCommand("80540100", debitData, 0x08));
+    if (deb.sw !== SW.ok || deb.data.length !== 8) {
+      throw refused(CardErrorCodes.CardRefused, "DEBIT FOR CAPP PURCHASE", deb.sw, {
+        reason: deb.sw === SW.macInvalid ? "card rejected MAC1" : undefined,
+      });
+    }
+    const tac = deb.data.subarray(0, 4);
+    const mac2 = deb.data.subarray(4, 8);
+    const result: PurchaseResult = {
+      tac: tac.toString("hex"),
+      mac1: mac1.toString("hex"),
+      mac2: mac2.toString("hex"),
+      iccPaySerial,
+      psamNo: terminalNo.toString("hex"),
+      psamTransSerial,
+      balanceBefore,
+      balanceAfter: this.balance,
+      transTime: req.transTime,
+      transType,
+      keyVersion,
+      algId,
+    };
+    if (tear === "after-debit") {
+      this.reset();
+      return { kind: "torn", debited: true, at: "after-debit", result };
+    }
+
+    // 7. MAC2 verification on the PSAM
+    const v = splitResponse(psamApdu(buildCommand("80720000", mac2)));
+    if (v.sw !== SW.ok) {
+      throw new EtcError(CardErrorCodes.Mac2Invalid, `PSAM rejected the card's MAC2 (${swHex(v.sw)}); the card has debited`, {
+        sw: swHex(v.sw),
+        result,
+      });
+    }
+    return { kind: "done", result };
+  }
+
+  transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined {
+    if (!Number.isInteger(offlineSerial) || offlineSerial < 0 || offlineSerial > 0xffff) return undefined;
+    this.ensureSelected();
+    const type = this.proveLog.get(offlineSerial)?.transType ?? TRANS_TYPE.compositePurchase;
+    const s = Buffer.alloc(2);
+    s.writeUInt16BE(offlineSerial);
+    const r = this.send(buildCommand(`805a00${hex2(type)}`, s, 0x08));
+    if (r.sw === SW.macTacUnavailable) return undefined;
+    if (r.sw !== SW.ok || r.data.length !== 8) throw refused(CardErrorCodes.CardRefused, "GET TRANSACTION PROVE", r.sw);
+    return { mac2: r.data.subarray(0, 4).toString("hex"), tac: r.data.subarray(4, 8).toString("hex") };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * A simulated PSAM (protocol.md §4.2): terminal number file 0016, the ETC application DF01, MAC1
+ * (80 70) and MAC2 verification (80 72). It holds the purchase master key and derives each card's DPK
+ * from the divisors in the MAC1 command, as a real PSAM does; it never sees the TAC key.
+ */
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { CardErrorCodes } from "../../src/card/errors.js";
+import type { CardKeys } from "../../src/card/keys.js";
+import { algorithmFor, hexBytes, mac1, mac2, sameBytes, transDateTime } from "../../src/card/pboc.js";
+import { parseCommand, respond, SW, swWrongLe } from "./apdu.js";
+import type { SimPsamApi } from "./types.js";
+
+export interface PsamOptions {
+  /** 12 hex digits: the 6-byte PSAM terminal number (B5 PSAMNo). */
+  terminalNo: string;
+  /** First terminal transaction serial (default 1). */
+  serial?: number;
+  keys: CardKeys;
+}
+
+interface Mac1Session {
+  sessionKey: Buffer;
+  amount: number;
+}
+
+const FID_MF = 0x3f00;
+const FID_ETC_DF = 0xdf01;
+
+export class SimPsam implements SimPsamApi {
+  readonly terminalNo: string;
+  private readonly terminal: Buffer;
+  private serial: number;
+  private readonly keys: CardKeys;
+  private appSelected = false;
+  private session: Mac1Session | undefined;
+
+  constructor(opts: PsamOptions) {
+    this.terminal = hexBytes("terminalNo", opts.terminalNo, 6);
+    this.terminalNo = this.terminal.toString("hex");
+    const s = opts.serial ?? 1;
+    if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) {
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, `PSAM serial: expected 0..4294967295, got ${s}`);
+    }
+    this.serial = s;
+    this.keys = opts.keys;
+  }
+
+  get nextSerial(): number {
+    return this.serial;
+  }
+
+  /** True once DF01 is selected (after reset it is not). */
+  get applicationSelected(): boolean {
+    return this.appSelected;
+  }
+
+  /** Power cycle: selection and any open MAC1 session are lost; the serial counter is not. */
+  reset(): void {
+    this.appSelected = false;
+    this.session = undefined;
+  }
+
+  apdu(command: Buffer): Buffer {
+    const c = parseCommand(command);
+    if (!c) return respond(SW.wrongLength);
+    if (c.cla === 0x00) {
+      switch (c.ins) {
+        case 0xa4:
+          return this.select(c.p1, c.p2, c.data);
+        case 0xb0:
+          return this.readBinary(c.p1, c.p2, c.le);
+        default:
+          return respond(SW.insNotSupported);
+      }
+    }
+    if (c.cla === 0x80) {
+      switch (c.ins) {
+        case 0x70:
+          return this.mac1(c.p1, c.p2, c.data);
+        case 0x72:
+          return this.verifyMac2(c.p1, c.p2, c.data);
+        default:
+          return respond(SW.insNotSupported);
+      }
+    }
+    return respond(SW.claNotSupported);
+  }
+
+  private select(p1: number, p2: number, data: Buffer): Buffer {
+    if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    if (data.length !== 2) return respond(SW.wrongLength);
+    const fid = data.readUInt16BE(0);
+    if (fid === FID_MF) {
+      this.appSelected = false;
+      this.session = undefined;
+      return respond(SW.ok);
+    }
+    if (fid === FID_ETC_DF) {
+      this.appSelected = true;
+      this.session = undefined;
+      return respond(SW.ok);
+    }
+    return respond(SW.fileNotFound);
+  }
+
+  /** READ BINARY by SFI: only 0x16, the terminal number file (00 B0 96 00 06). */
+  private readBinary(p1: number, p2: number, le: number | undefined): Buffer {
+    if ((p1 & 0x80) === 0) return respond(SW.noCurrentEf);
+    if ((p1 & 0x1f) !== 0x16 || (p1 & 0x60) !== 0) return respond(SW.fileNotFound);
+    if (p2 >= this.terminal.length) return respond(SW.wrongOffset);
+    const available = this.terminal.length - p2;
+    const want = le === undefined || le === 256 ? available : le;
+    if (want > available) return respond(swWrongLe(available));
+    return respond(SW.ok, this.terminal.subarray(p2, p2 + want));
+  }
+
+  /**
+   * MAC1 (80 70 00 00 Lc): random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1
+   * ‖ algorithm id 1 ‖ card serial 8 [‖ issuer divisor 8]. Lc 1C: one diversification level (card
+   * serial); Lc 24: two levels (issuer divisor first, then card serial). Answers terminal serial 4 ‖ MAC1 4.
+   */
+  private mac1(p1: number, p2: number, d: Buffer): Buffer {
+    if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    if (!this.appSelected) return respond(SW.conditionsNotSatisfied);
+    if (d.length !== 0x1c && d.length !== 0x24) return respond(SW.wrongLength);
+    const random = d.subarray(0, 4);
+    const offlineSerial = d.readUInt16BE(4);
+    const amount = d.readUInt32BE(6);
+    const transType = d[10] ?? 0;
+    const transTime = d.subarray(11, 18).toString("hex");
+    const keyVersion = d[18] ?? 0;
+    const algId = d[19] ?? 0;
+    const cardSerial = d.subarray(20, 28);
+    const divisor = d.length === 0x24 ? d.subarray(28, 36) : undefined;
+    if (keyVersion !== this.keys.keyVersion || algId !== this.keys.algId) return respond(SW.keyNotFound);
+    if ((divisor ? 2 : 1) !== this.keys.levels) return respond(SW.keyNotFound);
+    let alg: ReturnType<typeof algorithmFor>;
+    try {
+      alg = algorithmFor(algId);
+      transDateTime(transTime);
+    } catch {
+      return respond(SW.wrongData);
+    }
+    let dpk = this.keys.purchaseMasterKey;
+    if (divisor) dpk = alg.diversify(dpk, divisor);
+    dpk = alg.diversify(dpk, cardSerial);
+    const serial = this.serial;
+    const sessionKey = alg.purchaseSessionKey(dpk, random, offlineSerial, serial);
+    const m1 = mac1(sessionKey, { amount, transType, terminalNo: this.terminal, transTime }, alg);
+    this.serial = (this.serial + 1) >>> 0;
+    this.session = { sessionKey, amount };
+    const out = Buffer.alloc(8);
+    out.writeUInt32BE(serial, 0);
+    m1.copy(out, 4);
+    return respond(SW.ok, out);
+  }
+
+  /** Verify MAC2 (80 72 00 00 04 + MAC2) with the session key of the last MAC1. */
+  private verifyMac2(p1: number, p2: number, d: Buffer): Buffer {
+    if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    if (d.length !== 4) return respond(SW.wrongLength);
+    const s = this.session;
+    if (!s) return respond(SW.invalidState);
+    this.session = undefined;
+    const expected = mac2(s.sessionKey, s.amount, algorithmFor(this.keys.algId));
+    return respond(sameBytes(expected, d) ? SW.ok : SW.macInvalid);
+  }
+}
+
+export function createPsam(opts: PsamOptions): SimPsam {
+  return new SimPsam(opts);
+}
