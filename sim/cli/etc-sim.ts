@@ -5,11 +5,13 @@
  */
 import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
+import { registerTac } from "./commands/tac.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-sim")
     .description("RSU/OBU/card, card reader and station simulators for etc-lane and other lane software")
     .version("0.1.0");
+  registerTac(program);
   return program;
 }
 
