@@ -1,0 +1,3 @@
+export * from "./frame-channel.js";
+export * from "./options.js";
+export * from "./rsu-link.js";

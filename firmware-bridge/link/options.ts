@@ -1,0 +1,125 @@
+/**
+ * Every timer and count of the lane-side RSU link in one typed object, with a documented default and
+ * an allowed range, validated at construction with the field's name in the error (style.md 11).
+ * Tests shorten them through these options, never by patching.
+ */
+import { ErrorCodes, EtcError } from "../errors.js";
+
+export interface ReconnectOptions {
+  /** First delay after a failed open or an unplug. Default 200 ms; 10..60000. */
+  initialDelayMs: number;
+  /** Ceiling of the exponential backoff. Default 5000 ms; initialDelayMs..600000. */
+  maxDelayMs: number;
+  /** Growth per failed attempt. Default 2; 1..10. */
+  factor: number;
+  /** Each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. Default 0.2; 0..1. */
+  jitter: number;
+}
+
+export interface DeframerLimits {
+  /** Largest raw frame accepted. Default 1024 bytes; 64..65536. */
+  maxFrameLength: number;
+  /** A half frame is dropped after this much silence. Default 50 ms; 1..5000. */
+  interByteTimeoutMs: number;
+}
+
+export interface RsuLinkOptions {
+  /**
+   * The RSU's heartbeat period. Legacy RSUs are configured for 3-60 s, national ones send every 10 s.
+   * Default 10000 ms; 100..600000.
+   */
+  heartbeatPeriodMs: number;
+  /** The RSU is declared down after this many periods without any valid frame. Default 3; 1..100. */
+  missedHeartbeats: number;
+  /**
+   * If the application has not answered an RSU information frame by then, the link sends an empty ACK
+   * itself (counted in `autoAcks`, logged as a warning), so the RSU never retransmits because of us.
+   * Keep it below the RSU's 120 ms retransmission timer. Default 100 ms; 1..10000.
+   */
+  answerDeadlineMs: number;
+  /**
+   * How long after its last sighting a received information frame is remembered for deduplication.
+   * The RSU repeats up to 3 times 120 ms apart, so anything above ~400 ms catches all repeats.
+   * Default 2000 ms; 200..60000.
+   */
+  dedupeWindowMs: number;
+  /** An open attempt that has not ended by then counts as failed. Default 10000 ms; 100..120000. */
+  openTimeoutMs: number;
+  reconnect: ReconnectOptions;
+  deframer: DeframerLimits;
+  /** National dialect: answer each B1 heartbeat with CF status 0. Default true. Legacy heartbeats never get an answer. */
+  answerHeartbeat: boolean;
+}
+
+/** What callers pass: any subset; the rest takes defaults. */
+export interface RsuLinkOptionsInput {
+  heartbeatPeriodMs?: number;
+  missedHeartbeats?: number;
+  answerDeadlineMs?: number;
+  dedupeWindowMs?: number;
+  openTimeoutMs?: number;
+  reconnect?: Partial<ReconnectOptions>;
+  deframer?: Partial<DeframerLimits>;
+  answerHeartbeat?: boolean;
+}
+
+export const DEFAULT_RSU_LINK_OPTIONS: Readonly<RsuLinkOptions> = Object.freeze({
+  heartbeatPeriodMs: 10_000,
+  missedHeartbeats: 3,
+  answerDeadlineMs: 100,
+  dedupeWindowMs: 2000,
+  openTimeoutMs: 10_000,
+  reconnect: Object.freeze({ initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 }),
+  deframer: Object.freeze({ maxFrameLength: 1024, interByteTimeoutMs: 50 }),
+  answerHeartbeat: true,
+});
+
+function num(field: string, v: unknown, min: number, max: number, integer: boolean): number {
+  if (typeof v !== "number" || Number.isNaN(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `RsuLink options.${field} must be ${integer ? "an integer" : "a number"} in ${min}..${max}, got ${String(v)}`,
+      { field, value: v },
+    );
+  }
+  return v;
+}
+
+/** Fill defaults and validate; throws EtcError ConfigInvalid naming the field. */
+export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkOptions {
+  const d = DEFAULT_RSU_LINK_OPTIONS;
+  const r = { ...d.reconnect, ...input.reconnect };
+  const f = { ...d.deframer, ...input.deframer };
+  const initialDelayMs = num("reconnect.initialDelayMs", r.initialDelayMs, 10, 60_000, false);
+  const opts: RsuLinkOptions = {
+    heartbeatPeriodMs: num("heartbeatPeriodMs", input.heartbeatPeriodMs ?? d.heartbeatPeriodMs, 100, 600_000, false),
+    missedHeartbeats: num("missedHeartbeats", input.missedHeartbeats ?? d.missedHeartbeats, 1, 100, true),
+    answerDeadlineMs: num("answerDeadlineMs", input.answerDeadlineMs ?? d.answerDeadlineMs, 1, 10_000, false),
+    dedupeWindowMs: num("dedupeWindowMs", input.dedupeWindowMs ?? d.dedupeWindowMs, 200, 60_000, false),
+    openTimeoutMs: num("openTimeoutMs", input.openTimeoutMs ?? d.openTimeoutMs, 100, 120_000, false),
+    reconnect: {
+      initialDelayMs,
+      maxDelayMs: num("reconnect.maxDelayMs", r.maxDelayMs, initialDelayMs, 600_000, false),
+      factor: num("reconnect.factor", r.factor, 1, 10, false),
+      jitter: num("reconnect.jitter", r.jitter, 0, 1, false),
+    },
+    deframer: {
+      maxFrameLength: num("deframer.maxFrameLength", f.maxFrameLength, 64, 65_536, true),
+      interByteTimeoutMs: num("deframer.interByteTimeoutMs", f.interByteTimeoutMs, 1, 5000, false),
+    },
+    answerHeartbeat: input.answerHeartbeat ?? d.answerHeartbeat,
+  };
+  if (typeof opts.answerHeartbeat !== "boolean") {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `RsuLink options.answerHeartbeat must be a boolean, got ${String(opts.answerHeartbeat)}`, {
+      field: "answerHeartbeat",
+    });
+  }
+  return opts;
+}
+
+/** Delay before reconnect attempt `n` (0-based), with jitter from `random` in [0, 1). */
+export function backoffDelay(r: ReconnectOptions, n: number, random: () => number): number {
+  const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.factor ** Math.min(n, 64));
+  const j = r.jitter === 0 ? 1 : 1 + r.jitter * (2 * random() - 1);
+  return Math.max(0, Math.round(base * j));
+}

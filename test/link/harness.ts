@@ -1,0 +1,126 @@
+/**
+ * A lane-side RsuLink on an in-process pair, and a hand-written device side that writes raw encoded
+ * frames and decodes what the lane sends. Use with vi.useFakeTimers(): the pair delivers on microtasks,
+ * so `settle()` (advance 0 ms) lets bytes cross without moving the clock.
+ */
+import { vi } from "vitest";
+import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { defaultDialect, type Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { createDeframer } from "../../firmware-bridge/framing/index.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import type { Variant } from "../../firmware-bridge/framing/types.js";
+import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
+import { type LinkState, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { createTransportPair, type PairOptions, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+
+export interface LaneWrite {
+  seq: number;
+  frame: Frame;
+  hex: string;
+  at: number;
+}
+
+export interface Rig {
+  pair: TransportPair;
+  link: RsuLink;
+  dialect: Dialect;
+  /** Every frame the lane wrote, decoded on the device side. */
+  laneWrites: LaneWrite[];
+  states: LinkState[];
+  warnings: string[];
+  /** Device writes one raw frame: `data` hex (type byte first), `seq` RSCTL/SEQ. */
+  rsu(seq: number, dataHex: string): Promise<void>;
+  /** Device writes raw bytes as they are. */
+  raw(bytes: Buffer): Promise<void>;
+}
+
+export function frameBytes(variant: Variant, seq: number, dataHex: string): Buffer {
+  const data = Buffer.from(dataHex.replace(/\s/g, ""), "hex");
+  return variant === "legacy" ? encodeLegacy(seq, data) : encodeNational(seq, data);
+}
+
+/** Let queued microtasks (pair deliveries, write promises) run without moving the clock. */
+export async function settle(): Promise<void> {
+  await vi.advanceTimersByTimeAsync(0);
+}
+
+export function recordingLogger(warnings: string[]): Logger {
+  const noop = (): void => {};
+  const l: Logger = {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: (o, m) => warnings.push(typeof o === "string" ? o : (m ?? "")),
+    error: (o, m) => warnings.push(typeof o === "string" ? o : (m ?? "")),
+    child: () => l,
+  };
+  return l;
+}
+
+export async function makeRig(
+  variant: Variant,
+  options: RsuLinkOptionsInput = {},
+  pairOptions: PairOptions = {},
+  start = true,
+): Promise<Rig> {
+  const dialect = defaultDialect(variant);
+  const pair = createTransportPair(pairOptions);
+  const warnings: string[] = [];
+  const link = new RsuLink({
+    transport: pair.lane,
+    dialect,
+    options,
+    now: () => Date.now(),
+    random: () => 0.5, // jitter factor exactly 1: delays are the nominal backoff
+    logger: recordingLogger(warnings),
+  });
+  const laneWrites: LaneWrite[] = [];
+  const deframer = createDeframer(variant);
+  pair.device.data$.subscribe((chunk) => {
+    for (const ev of deframer.push(chunk, Date.now())) {
+      if (ev.kind !== "frame") continue;
+      const r = decodeData(ev.frame.data, dialect);
+      if (!r.ok) throw r.error;
+      laneWrites.push({ seq: ev.frame.seq, frame: r.frame, hex: ev.frame.raw.toString("hex"), at: Date.now() });
+    }
+  });
+  const states: LinkState[] = [];
+  link.state$.subscribe((s) => states.push(s));
+  await pair.device.open();
+  if (start) {
+    await link.start();
+  }
+  return {
+    pair,
+    link,
+    dialect,
+    laneWrites,
+    states,
+    warnings,
+    async rsu(seq, dataHex) {
+      await pair.device.write(frameBytes(variant, seq, dataHex));
+    },
+    async raw(bytes) {
+      await pair.device.write(bytes);
+    },
+  };
+}
+
+// Frame payloads (DATA, type byte first) the device side writes.
+export const L = {
+  /** legacy B2 OBU information, OBUID 01020304, ErrorCode 0 */
+  b2: "b2 01020304 00",
+  b2Other: "b2 0a0b0c0d 00",
+  heartbeat80: "b2 00000000 80",
+  heartbeat08: "b2 00000000 08",
+  /** legacy B0: status 0, 1 PSAM, two terminal ids, alg, manu, rsuId, version */
+  b0: "b0 00 01 010203040506 000000000000 00 01 aabbcc 0102",
+};
+export const N = {
+  b2: "b2 01020304 00",
+  /** national B1 heartbeat: master OK, no PSAM, no antenna */
+  b1: "b1 00 00 00",
+  b0: "b0 00 01 01 01 00 010203040506 00 01 aabbcc 0102 00 000000 00000000",
+};
