@@ -1,0 +1,126 @@
+/**
+ * Status-list bundles served by the station simulator, from a directory of files named
+ *   full-<version>.bundle          a full list at <version>
+ *   delta-<base>-<version>.bundle  an increment from <base> (a full or delta version) to <version>
+ * Versions are digit strings (yyyyMMdd for fulls, yyyyMMddhhmm for deltas); they compare as numbers.
+ * The bytes are opaque here: the lane's status-list module verifies their signature.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+export const FULL_RE = /^full-([0-9A-Za-z_.]+)\.bundle$/;
+export const DELTA_RE = /^delta-([0-9A-Za-z_.]+)-([0-9A-Za-z_.]+)\.bundle$/;
+
+export interface BundleInfo {
+  name: string;
+  kind: "full" | "delta";
+  /** for a delta, the version it applies on top of */
+  base: string | null;
+  version: string;
+  bytes: number;
+  sha256: string;
+  pageSize: number;
+  pages: number;
+}
+
+export interface Manifest {
+  /** a newer full list than the lane holds, or null */
+  full: BundleInfo | null;
+  /** increments to apply in order after `full` (or on top of what the lane holds) */
+  deltas: BundleInfo[];
+  /** the newest versions the station has */
+  latest: { full: string | null; delta: string | null };
+}
+
+export function compareVersions(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    if (a.length !== b.length) return a.length - b.length;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export class BundleStore {
+  private readonly cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+  constructor(
+    readonly dir: string | undefined,
+    readonly pageSize: number,
+  ) {}
+
+  list(): BundleInfo[] {
+    if (!this.dir) return [];
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const out: BundleInfo[] = [];
+    for (const name of names) {
+      const f = FULL_RE.exec(name);
+      const d = f ? null : DELTA_RE.exec(name);
+      if (!f && !d) continue;
+      const st = statSync(join(this.dir, name));
+      let c = this.cache.get(name);
+      if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {
+        const sha256 = createHash("sha256").update(readFileSync(join(this.dir, name))).digest("hex");
+        c = { mtimeMs: st.mtimeMs, size: st.size, sha256 };
+        this.cache.set(name, c);
+      }
+      out.push({
+        name,
+        kind: f ? "full" : "delta",
+        base: d ? d[1]! : null,
+        version: f ? f[1]! : d![2]!,
+        bytes: st.size,
+        sha256: c.sha256,
+        pageSize: this.pageSize,
+        pages: Math.max(1, Math.ceil(st.size / this.pageSize)),
+      });
+    }
+    return out;
+  }
+
+  manifest(held: { full: string | null; delta: string | null }, maxDeltas = 100): Manifest {
+    const all = this.list();
+    const fulls = all.filter((b) => b.kind === "full").sort((a, b) => compareVersions(a.version, b.version));
+    const deltas = all.filter((b) => b.kind === "delta");
+    const latestFull = fulls[fulls.length - 1] ?? null;
+    let full: BundleInfo | null = null;
+    let cur: string | null = held.delta ?? held.full;
+    if (latestFull && (held.full === null || compareVersions(latestFull.version, held.full) > 0)) {
+      full = latestFull;
+      cur = latestFull.version;
+    }
+    const chain: BundleInfo[] = [];
+    while (cur !== null && chain.length < maxDeltas) {
+      const from = cur;
+      const next = deltas
+        .filter((d) => d.base === from)
+        .sort((a, b) => compareVersions(b.version, a.version))[0];
+      if (!next) break;
+      chain.push(next);
+      cur = next.version;
+    }
+    // newest delta reachable from the newest full list
+    let latestDelta: string | null = null;
+    let walk = latestFull?.version ?? null;
+    for (let i = 0; walk !== null && i < 100_000; i++) {
+      const from = walk;
+      const next = deltas.filter((d) => d.base === from).sort((a, b) => compareVersions(b.version, a.version))[0];
+      if (!next) break;
+      latestDelta = next.version;
+      walk = next.version;
+    }
+    return { full, deltas: chain, latest: { full: latestFull?.version ?? null, delta: latestDelta } };
+  }
+
+  /** One page of a bundle, or null if there is no such bundle/page. */
+  page(name: string, page: number): { data: Buffer; info: BundleInfo } | null {
+    if (!this.dir || (!FULL_RE.test(name) && !DELTA_RE.test(name))) return null;
+    const info = this.list().find((b) => b.name === name);
+    if (!info || !Number.isInteger(page) || page < 0 || page >= info.pages) return null;
+    const all = readFileSync(join(this.dir, name));
+    return { data: all.subarray(page * this.pageSize, (page + 1) * this.pageSize), info };
+  }
+}

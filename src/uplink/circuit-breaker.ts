@@ -1,0 +1,72 @@
+/**
+ * Circuit breaker for the station link: after `failureThreshold` consecutive failures it opens and no
+ * request is made for `coolDownMs`; then one probe is allowed (half-open). The probe's success closes it,
+ * its failure opens it again for another cool-down. Pure: time comes from the injected clock.
+ */
+export type BreakerState = "closed" | "open" | "half-open";
+
+export interface BreakerOptions {
+  /** default 5 */
+  failureThreshold: number;
+  /** default 30 000 ms */
+  coolDownMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 5, coolDownMs: 30_000 };
+
+export class CircuitBreaker {
+  private st: BreakerState = "closed";
+  private failures = 0;
+  private openedAt = 0;
+  private probeInFlight = false;
+  /** how many times the breaker opened */
+  opens = 0;
+
+  constructor(
+    private readonly opts: BreakerOptions,
+    private readonly now: () => number,
+  ) {}
+
+  get state(): BreakerState {
+    if (this.st === "open" && this.now() - this.openedAt >= this.opts.coolDownMs) return "half-open";
+    return this.st;
+  }
+
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  /** May a request go out now? In half-open, true once (the probe) until its outcome is reported. */
+  tryAcquire(): boolean {
+    const s = this.state;
+    if (s === "closed") return true;
+    if (s === "open") return false;
+    if (this.probeInFlight) return false;
+    this.st = "half-open";
+    this.probeInFlight = true;
+    return true;
+  }
+
+  /** ms until a probe may go out (0 when closed or a probe is allowed). */
+  msUntilProbe(): number {
+    if (this.st !== "open") return 0;
+    return Math.max(0, this.openedAt + this.opts.coolDownMs - this.now());
+  }
+
+  onSuccess(): void {
+    this.failures = 0;
+    this.probeInFlight = false;
+    this.st = "closed";
+  }
+
+  onFailure(): void {
+    this.failures++;
+    const wasProbe = this.probeInFlight;
+    this.probeInFlight = false;
+    if (wasProbe || this.st === "half-open" || (this.st === "closed" && this.failures >= this.opts.failureThreshold)) {
+      this.st = "open";
+      this.openedAt = this.now();
+      this.opens++;
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * HTTP(S) client for the station API (docs/station-api.md). Every request has a timeout (AbortSignal).
+ * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
+ * E612 when it answers with something unusable (other 4xx, malformed body), E614 for a bad bundle.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import type { LaneIdentity, PendingRecord } from "../journal/types.js";
+
+export interface StationClientOptions {
+  baseUrl: string;
+  lane: LaneIdentity;
+  requestTimeoutMs: number;
+  /** per page of a status-list bundle */
+  bundleTimeoutMs: number;
+  authToken?: string;
+  /** injectable for tests; default global fetch */
+  fetch?: typeof fetch;
+}
+
+const UploadResponse = z.object({
+  accepted: z.array(z.object({ tradeId: z.string(), status: z.enum(["stored", "duplicate"]) })),
+  rejected: z
+    .array(z.object({ tradeId: z.string().nullable(), code: z.string(), message: z.string().optional() }))
+    .default([]),
+});
+export type UploadResult = z.infer<typeof UploadResponse>;
+
+const BundleInfoSchema = z.object({
+  name: z.string().regex(/^(full|delta)-[0-9A-Za-z_.-]+\.bundle$/),
+  kind: z.enum(["full", "delta"]),
+  base: z.string().nullable(),
+  version: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  pageSize: z.number().int().positive(),
+  pages: z.number().int().positive(),
+});
+export type BundleInfo = z.infer<typeof BundleInfoSchema>;
+
+const ManifestSchema = z.object({
+  full: BundleInfoSchema.nullable(),
+  deltas: z.array(BundleInfoSchema),
+  latest: z.object({ full: z.string().nullable(), delta: z.string().nullable() }),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export class StationClient {
+  private readonly base: string;
+  private readonly f: typeof fetch;
+  readonly laneId: string;
+
+  constructor(
+    private readonly opts: StationClientOptions,
+    private readonly stopSignal: AbortSignal,
+  ) {
+    this.base = opts.baseUrl.replace(/\/+$/, "");
+    this.f = opts.fetch ?? fetch;
+    this.laneId = `${opts.lane.network}${opts.lane.station}${String(opts.lane.lane).padStart(2, "0")}`;
+  }
+
+  private async request(
+    what: string,
+    path: string,
+    init: { method: "GET" | "POST"; body?: string; timeoutMs?: number },
+  ): Promise<Response> {
+    const timeoutMs = init.timeoutMs ?? this.opts.requestTimeoutMs;
+    const signal = AbortSignal.any([this.stopSignal, AbortSignal.timeout(timeoutMs)]);
+    const headers: Record<string, string> = { accept: "application/json", "x-lane-id": this.laneId };
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    if (this.opts.authToken) headers.authorization = `Bearer ${this.opts.authToken}`;
+    let res: Response;
+    try {
+      res = await this.f(`${this.base}${path}`, { method: init.method, headers, body: init.body, signal });
+    } catch (e) {
+      throw this.networkError(what, e, timeoutMs);
+    }
+    if (res.status >= 500 || res.status === 429 || res.status === 408) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: HTTP ${res.status}`, { status: res.status });
+    }
+    if (res.status >= 400) {
+      const text = await this.readText(what, res, timeoutMs).catch(() => "");
+      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`, {
+        status: res.status,
+      });
+    }
+    return res;
+  }
+
+  private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
+    const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    let why: string;
+    if (err?.name === "TimeoutError") why = `no answer within ${timeoutMs} ms`;
+    else if (err?.name === "AbortError") why = "aborted (uplink stopping)";
+    else why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+    return new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: ${why}`, { cause: why }, { cause: e });
+  }
+
+  private async readText(what: string, res: Response, timeoutMs: number): Promise<string> {
+    try {
+      return await res.text();
+    } catch (e) {
+      // a reset or a timeout while the body was arriving: the station's answer is lost
+      throw this.networkError(`${what} (reading the response)`, e, timeoutMs);
+    }
+  }
+
+  private async readJson<T>(what: string, res: Response, schema: z.ZodType<T>): Promise<T> {
+    const text = await this.readText(what, res, this.opts.requestTimeoutMs);
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: response is not JSON (${text.length} bytes)`);
+    }
+    const r = schema.safeParse(data);
+    if (!r.success) {
+      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: unexpected response: ${r.error.message}`);
+    }
+    return r.data;
+  }
+
+  /** POST /api/v1/transactions with the records' stored JSON passed through unchanged. */
+  async upload(records: readonly PendingRecord[]): Promise<UploadResult & { bytes: number }> {
+    const lane = JSON.stringify(this.opts.lane);
+    const parts = records.map((r) => `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","record":${r.json}}`);
+    const body = `{"lane":${lane},"records":[${parts.join(",")}]}`;
+    const res = await this.request("upload", "/api/v1/transactions", { method: "POST", body });
+    const out = await this.readJson("upload", res, UploadResponse);
+    return { ...out, bytes: Buffer.byteLength(body) };
+  }
+
+  async heartbeat(body: unknown): Promise<void> {
+    const res = await this.request("heartbeat", `/api/v1/lanes/${this.laneId}/heartbeat`, {
+      method: "POST",
+      body: JSON.stringify(body),
+    });
+    await this.readText("heartbeat", res, this.opts.requestTimeoutMs);
+  }
+
+  async manifest(held: { full: string | null; delta: string | null }): Promise<Manifest> {
+    const q = new URLSearchParams({ full: held.full ?? "", delta: held.delta ?? "" });
+    const res = await this.request("status-list manifest", `/api/v1/status-list/manifest?${q}`, { method: "GET" });
+    return this.readJson("status-list manifest", res, ManifestSchema);
+  }
+
+  /** Downloads every page of a bundle and checks total length and SHA-256. */
+  async bundle(info: BundleInfo): Promise<Buffer> {
+    const pages: Buffer[] = [];
+    for (let p = 0; p < info.pages; p++) {
+      const what = `status-list bundle ${info.name} page ${p + 1}/${info.pages}`;
+      const res = await this.request(what, `/api/v1/status-list/bundles/${encodeURIComponent(info.name)}?page=${p}`, {
+        method: "GET",
+        timeoutMs: this.opts.bundleTimeoutMs,
+      });
+      let buf: Buffer;
+      try {
+        buf = Buffer.from(await res.arrayBuffer());
+      } catch (e) {
+        throw this.networkError(what, e, this.opts.bundleTimeoutMs);
+      }
+      pages.push(buf);
+    }
+    const all = Buffer.concat(pages);
+    const sha = createHash("sha256").update(all).digest("hex");
+    if (all.length !== info.bytes || sha !== info.sha256) {
+      throw new EtcError(
+        JournalErrorCodes.StatusListBundle,
+        `status-list bundle ${info.name}: got ${all.length} bytes sha256 ${sha.slice(0, 12)}…, ` +
+          `manifest says ${info.bytes} bytes sha256 ${info.sha256.slice(0, 12)}…`,
+        { name: info.name },
+      );
+    }
+    return all;
+  }
+}

@@ -1,0 +1,464 @@
+/**
+ * The station uplink: drains the journal's outbox to the station in sequence order, in batches, with
+ * retries (capped exponential backoff + jitter) and a circuit breaker; sends heartbeats with the lane's
+ * status-list versions; polls the station for status-list bundles and hands them to a StatusListSink.
+ *
+ * Never loses and never double-counts: a record leaves the outbox only when the station's answer names
+ * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
+ * One request is in flight at a time, so the upload order is the journal's sequence order.
+ */
+import { BehaviorSubject, type Observable, distinctUntilChanged, filter, firstValueFrom, map } from "rxjs";
+import { EtcError, ErrorCodes, isEtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import type { Outbox } from "../journal/journal.js";
+import type { LaneIdentity } from "../journal/types.js";
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { type BreakerOptions, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./circuit-breaker.js";
+import { StationClient } from "./station-client.js";
+
+/** What the uplink needs from the status-list cache (src/status-list implements it). */
+export interface StatusListSink {
+  versions(): { full: string | null; delta: string | null };
+  applyBundle(bytes: Buffer): Promise<unknown>;
+}
+
+/** Where state changes go (src/audit AuditLog implements it). */
+export interface AuditSink {
+  append(event: { type: string; severity: "info" | "warn" | "alarm"; message: string; data?: object }): unknown;
+}
+
+export type UplinkState = "online" | "degraded" | "offline";
+
+export interface UplinkStatus {
+  state: UplinkState;
+  breaker: BreakerState;
+  queueDepth: number;
+  oldestPendingAgeMs: number | null;
+  consecutiveFailures: number;
+  lastSuccessAt: string | null;
+  lastError: { code: string; message: string; at: string } | null;
+  counters: {
+    batches: number;
+    recordsAcked: number;
+    duplicatesAcked: number;
+    rejected: number;
+    failures: number;
+    breakerOpens: number;
+    bytesSent: number;
+    heartbeats: number;
+  };
+  statusList: {
+    full: string | null;
+    delta: string | null;
+    /** the station said "nothing newer" at this time (the list is confirmed current) */
+    confirmedAt: string | null;
+    lastPollAt: string | null;
+    bundlesApplied: number;
+    lastError: { code: string; message: string; at: string } | null;
+  } | null;
+}
+
+export interface UplinkOptions {
+  stationUrl: string;
+  outbox: Outbox;
+  lane: LaneIdentity;
+  statusList?: StatusListSink;
+  audit?: AuditSink;
+  logger?: Logger;
+  /** records per POST, 1..5000; default 500 */
+  batchSize?: number;
+  /** per request, 100..300 000 ms; default 10 000 */
+  requestTimeoutMs?: number;
+  /** per bundle page; default 60 000 */
+  bundleTimeoutMs?: number;
+  backoff?: Partial<BackoffOptions>;
+  breaker?: Partial<BreakerOptions>;
+  /** default 10 000 ms; 0 disables heartbeats */
+  heartbeatIntervalMs?: number;
+  /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
+  statusListPollMs?: number;
+  /** queue age beyond which the state is "degraded" even if the station answers; default 300 000 ms */
+  staleAfterMs?: number;
+  authToken?: string;
+  /** app version reported in heartbeats */
+  appVersion?: string;
+  fetch?: typeof fetch;
+  now?: () => number;
+  random?: () => number;
+}
+
+function checkRange(name: string, v: number, min: number, max: number): number {
+  if (!Number.isFinite(v) || v < min || v > max) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option ${name}: expected ${min}..${max}, got ${v}`, { option: name });
+  }
+  return v;
+}
+
+export class Uplink {
+  private readonly log: Logger;
+  private readonly outbox: Outbox;
+  private readonly client: StationClient;
+  private readonly backoff: Backoff;
+  private readonly breaker: CircuitBreaker;
+  private readonly now: () => number;
+  private readonly batchSize: number;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly staleAfterMs: number;
+  private readonly abort = new AbortController();
+  private readonly statusSubject: BehaviorSubject<UplinkStatus>;
+  readonly status$: Observable<UplinkStatus>;
+  readonly state$: Observable<UplinkState>;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private wakeOnCommit = false;
+  private publishQueued = false;
+  private nextHeartbeatAt = 0;
+  private nextPollAt = 0;
+  private contacted = false;
+  private lastSuccessAt: string | null = null;
+  private lastError: UplinkStatus["lastError"] = null;
+  private readonly counters: UplinkStatus["counters"] = {
+    batches: 0,
+    recordsAcked: 0,
+    duplicatesAcked: 0,
+    rejected: 0,
+    failures: 0,
+    breakerOpens: 0,
+    bytesSent: 0,
+    heartbeats: 0,
+  };
+  private sl: NonNullable<UplinkStatus["statusList"]> | null;
+  private commitSub: { unsubscribe(): void } | null = null;
+
+  constructor(private readonly opts: UplinkOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ module: "uplink" });
+    this.outbox = opts.outbox;
+    this.now = opts.now ?? Date.now;
+    this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
+    const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
+    const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
+    this.heartbeatMs = checkRange("heartbeatIntervalMs", opts.heartbeatIntervalMs ?? 10_000, 0, 3_600_000);
+    this.pollMs = checkRange("statusListPollMs", opts.statusListPollMs ?? 150_000, 10, 86_400_000);
+    this.staleAfterMs = checkRange("staleAfterMs", opts.staleAfterMs ?? 300_000, 1000, 30 * 86_400_000);
+    const bo = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    checkRange("backoff.initialMs", bo.initialMs, 1, 600_000);
+    checkRange("backoff.maxMs", bo.maxMs, bo.initialMs, 3_600_000);
+    checkRange("backoff.jitter", bo.jitter, 0, 1);
+    const br = { ...DEFAULT_BREAKER, ...opts.breaker };
+    checkRange("breaker.failureThreshold", br.failureThreshold, 1, 1000);
+    checkRange("breaker.coolDownMs", br.coolDownMs, 1, 3_600_000);
+    try {
+      const u = new URL(opts.stationUrl);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+    } catch {
+      throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`);
+    }
+    this.backoff = new Backoff(bo, opts.random);
+    this.breaker = new CircuitBreaker(br, this.now);
+    this.client = new StationClient(
+      {
+        baseUrl: opts.stationUrl,
+        lane: opts.lane,
+        requestTimeoutMs,
+        bundleTimeoutMs,
+        ...(opts.authToken ? { authToken: opts.authToken } : {}),
+        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      },
+      this.abort.signal,
+    );
+    this.sl = opts.statusList
+      ? { ...opts.statusList.versions(), confirmedAt: null, lastPollAt: null, bundlesApplied: 0, lastError: null }
+      : null;
+    this.statusSubject = new BehaviorSubject(this.snapshot());
+    this.status$ = this.statusSubject.asObservable();
+    this.state$ = this.status$.pipe(
+      map((s) => s.state),
+      distinctUntilChanged(),
+    );
+  }
+
+  private computeState(): UplinkState {
+    const b = this.breaker.state;
+    if (b !== "closed" || !this.contacted) return "offline";
+    if (this.breaker.consecutiveFailures > 0) return "degraded";
+    const age = this.outbox.oldestPendingAgeMs(new Date(this.now()));
+    if (age !== null && age > this.staleAfterMs) return "degraded";
+    return "online";
+  }
+
+  private snapshot(): UplinkStatus {
+    const now = new Date(this.now());
+    return {
+      state: this.computeState(),
+      breaker: this.breaker.state,
+      queueDepth: this.outbox.queueDepth(),
+      oldestPendingAgeMs: this.outbox.oldestPendingAgeMs(now),
+      consecutiveFailures: this.breaker.consecutiveFailures,
+      lastSuccessAt: this.lastSuccessAt,
+      lastError: this.lastError,
+      counters: { ...this.counters, breakerOpens: this.breaker.opens },
+      statusList: this.sl ? { ...this.sl } : null,
+    };
+  }
+
+  private publish(): void {
+    const prev = this.statusSubject.value;
+    const next = this.snapshot();
+    if (prev.state !== next.state) {
+      const severity = next.state === "offline" ? "alarm" : next.state === "degraded" ? "warn" : "info";
+      this.log[severity === "info" ? "info" : "warn"](
+        { from: prev.state, to: next.state, queueDepth: next.queueDepth, lastError: next.lastError?.message },
+        "uplink state",
+      );
+      try {
+        this.opts.audit?.append({
+          type: "uplink.state",
+          severity,
+          message: `station uplink ${prev.state} -> ${next.state}`,
+          data: {
+            from: prev.state,
+            to: next.state,
+            queueDepth: next.queueDepth,
+            oldestPendingAgeMs: next.oldestPendingAgeMs,
+            breaker: next.breaker,
+            lastError: next.lastError,
+          },
+        });
+      } catch (e) {
+        this.log.error({ err: e instanceof Error ? e.message : String(e) }, "audit append failed");
+      }
+    }
+    this.statusSubject.next(next);
+  }
+
+  status(): UplinkStatus {
+    return this.snapshot();
+  }
+
+  start(): void {
+    if (this.loop) return;
+    // runs inside Journal.commit(): only flag work here, never do it on the lane's commit path
+    this.commitSub = this.outbox.commits$.subscribe(() => {
+      if (this.wakeOnCommit) this.wake?.();
+      if (!this.publishQueued) {
+        this.publishQueued = true;
+        setImmediate(() => {
+          this.publishQueued = false;
+          if (!this.stopping) this.publish();
+        });
+      }
+    });
+    this.loop = this.run().catch((e: unknown) => {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink loop died");
+    });
+  }
+
+  /** Stops the loop; an in-flight request is aborted (its records stay queued and are re-sent later). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    this.wake?.();
+    this.commitSub?.unsubscribe();
+    await this.loop;
+    this.loop = null;
+    this.statusSubject.complete();
+  }
+
+  /** Resolves when the outbox is empty (or rejects after timeoutMs). */
+  async whenDrained(timeoutMs = 60_000): Promise<void> {
+    if (this.outbox.queueDepth() === 0) return;
+    if (!this.loop) throw new Error("uplink not started");
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        firstValueFrom(this.status$.pipe(filter(() => this.outbox.queueDepth() === 0))),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`outbox not drained within ${timeoutMs} ms (${this.outbox.queueDepth()} left)`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private sleep(ms: number, wakeOnCommit: boolean): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wake = null;
+        this.wakeOnCommit = false;
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, ms));
+      this.wake = done;
+      this.wakeOnCommit = wakeOnCommit;
+      if (wakeOnCommit && this.outbox.queueDepth() > 0) done();
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      if (!this.breaker.tryAcquire()) {
+        this.publish();
+        await this.sleep(this.breaker.msUntilProbe(), false);
+        continue;
+      }
+      let worked: boolean;
+      try {
+        worked = await this.step();
+      } catch (e) {
+        if (this.stopping) break;
+        this.onFailure(e);
+        this.publish();
+        await this.sleep(this.backoff.next(), false);
+        continue;
+      }
+      this.breaker.onSuccess();
+      this.backoff.reset();
+      this.contacted = true;
+      this.lastSuccessAt = new Date(this.now()).toISOString();
+      this.publish();
+      if (!worked) {
+        const now = this.now();
+        const due = Math.min(
+          this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
+          this.sl ? this.nextPollAt : Number.POSITIVE_INFINITY,
+          now + 60_000,
+        );
+        await this.sleep(due - now, true);
+      }
+    }
+  }
+
+  private onFailure(e: unknown): void {
+    const code = isEtcError(e) ? String(e.code) : "E611_STATION_UNREACHABLE";
+    const message = e instanceof Error ? e.message : String(e);
+    this.counters.failures++;
+    this.lastError = { code, message, at: new Date(this.now()).toISOString() };
+    const before = this.breaker.opens;
+    this.breaker.onFailure();
+    const level = this.breaker.opens > before ? "error" : "warn";
+    this.log[level]({ code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state }, "station request failed");
+  }
+
+  /** One unit of work. Returns false when there was nothing to do. Throws on station failure. */
+  private async step(): Promise<boolean> {
+    const now = this.now();
+    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {
+      await this.sendHeartbeat();
+      this.nextHeartbeatAt = this.now() + this.heartbeatMs;
+      return true;
+    }
+    if (this.sl && now >= this.nextPollAt) {
+      let more = false;
+      try {
+        more = await this.pollStatusList();
+      } catch (e) {
+        // station unreachable: a link failure like any other. Anything else (bad manifest, bad bundle) must
+        // not hold up the uploads: note it and try again at the next poll.
+        if (!isEtcError(e) || e.code === JournalErrorCodes.StationUnreachable) throw e;
+        const message = e.message;
+        this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
+        this.log.error({ code: e.code, err: message }, "status-list poll failed");
+      }
+      this.nextPollAt = more ? 0 : this.now() + this.pollMs;
+      return true;
+    }
+    const batch = this.outbox.pending(this.batchSize);
+    if (batch.length === 0) return false;
+    await this.uploadBatch(batch);
+    return true;
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    const s = this.snapshot();
+    await this.client.heartbeat({
+      lane: this.opts.lane,
+      time: new Date(this.now()).toISOString(),
+      appVersion: this.opts.appVersion ?? null,
+      uplink: { state: s.state, queueDepth: s.queueDepth, oldestPendingAgeMs: s.oldestPendingAgeMs },
+      statusList: this.opts.statusList
+        ? { ...this.opts.statusList.versions(), confirmedAt: this.sl?.confirmedAt ?? null, lastError: this.sl?.lastError ?? null }
+        : null,
+    });
+    this.counters.heartbeats++;
+  }
+
+  private async uploadBatch(batch: ReturnType<Outbox["pending"]>): Promise<void> {
+    const res = await this.client.upload(batch);
+    this.counters.batches++;
+    this.counters.bytesSent += res.bytes;
+    const sent = new Set(batch.map((r) => r.tradeId));
+    const acked = res.accepted.filter((a) => sent.has(a.tradeId)).map((a) => a.tradeId);
+    // the station's answer is durable at the station; record it durably here before anything else
+    const n = acked.length > 0 ? this.outbox.markUploaded(acked, new Date(this.now())) : 0;
+    this.counters.recordsAcked += n;
+    this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
+    if (res.rejected.length > 0) {
+      this.counters.rejected += res.rejected.length;
+      this.log.error({ rejected: res.rejected.slice(0, 10) }, "station rejected records; they stay queued");
+    }
+    if (acked.length === 0) {
+      const first = res.rejected[0];
+      throw new EtcError(
+        res.rejected.length > 0 ? JournalErrorCodes.StationRejected : JournalErrorCodes.StationProtocol,
+        res.rejected.length > 0
+          ? `station rejected ${res.rejected.length} record(s), first ${first?.tradeId ?? "?"}: ${first?.code} ${first?.message ?? ""}`
+          : `station acknowledged none of ${batch.length} records`,
+      );
+    }
+  }
+
+  /** Returns true if more bundles are waiting (poll again at once). */
+  private async pollStatusList(): Promise<boolean> {
+    const sink = this.opts.statusList!;
+    const sl = this.sl!;
+    const held = sink.versions();
+    const m = await this.client.manifest(held);
+    sl.lastPollAt = new Date(this.now()).toISOString();
+    const todo = [...(m.full ? [m.full] : []), ...m.deltas];
+    if (todo.length === 0) {
+      sl.confirmedAt = sl.lastPollAt;
+      sl.lastError = null;
+      Object.assign(sl, held);
+      return false;
+    }
+    for (const b of todo) {
+      const bytes = await this.client.bundle(b); // E611 here counts as a station failure
+      try {
+        await sink.applyBundle(bytes);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
+        sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
+        this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
+        this.opts.audit?.append({
+          type: "status-list.refused",
+          severity: "alarm",
+          message: `status-list bundle ${b.name} refused: ${message}`,
+          data: { bundle: b.name, code },
+        });
+        Object.assign(sl, sink.versions());
+        return false; // retry at the next poll
+      }
+      sl.bundlesApplied++;
+      Object.assign(sl, sink.versions());
+      this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+      this.opts.audit?.append({
+        type: "status-list.applied",
+        severity: "info",
+        message: `status-list ${b.kind} ${b.version} applied`,
+        data: { bundle: b.name, kind: b.kind, version: b.version, bytes: b.bytes },
+      });
+    }
+    sl.lastError = null;
+    return true; // ask again: the station says "nothing newer" once we are current
+  }
+}

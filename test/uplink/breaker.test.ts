@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { Backoff } from "../../src/uplink/backoff.js";
+import { CircuitBreaker } from "../../src/uplink/circuit-breaker.js";
+
+describe("Backoff", () => {
+  it("doubles up to the cap, with jitter taking off at most the jitter fraction", () => {
+    const noJitter = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0.5 }, () => 0);
+    expect(Array.from({ length: 6 }, () => noJitter.next())).toEqual([100, 200, 400, 800, 1000, 1000]);
+    const fullJitter = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0.5 }, () => 1);
+    expect(Array.from({ length: 5 }, () => fullJitter.next())).toEqual([50, 100, 200, 400, 500]);
+    noJitter.reset();
+    expect(noJitter.next()).toBe(100);
+  });
+});
+
+describe("CircuitBreaker", () => {
+  it("opens after N consecutive failures, allows one probe after the cool-down, closes on its success", () => {
+    let t = 0;
+    const b = new CircuitBreaker({ failureThreshold: 3, coolDownMs: 1000 }, () => t);
+    for (let i = 0; i < 2; i++) {
+      expect(b.tryAcquire()).toBe(true);
+      b.onFailure();
+    }
+    expect(b.state).toBe("closed");
+    b.onSuccess(); // a success in between resets the count
+    for (let i = 0; i < 3; i++) {
+      expect(b.tryAcquire()).toBe(true);
+      b.onFailure();
+    }
+    expect(b.state).toBe("open");
+    expect(b.tryAcquire()).toBe(false);
+    t = 999;
+    expect(b.msUntilProbe()).toBe(1);
+    expect(b.tryAcquire()).toBe(false);
+    t = 1000;
+    expect(b.state).toBe("half-open");
+    expect(b.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBe(false); // only one probe in flight
+    b.onFailure(); // the probe failed: open for another cool-down
+    expect(b.state).toBe("open");
+    expect(b.opens).toBe(2);
+    t = 2000;
+    expect(b.tryAcquire()).toBe(true);
+    b.onSuccess();
+    expect(b.state).toBe("closed");
+    expect(b.consecutiveFailures).toBe(0);
+  });
+});
