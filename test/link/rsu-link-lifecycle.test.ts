@@ -1,0 +1,337 @@
+import { BehaviorSubject, Subject } from "rxjs";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
+import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
+import type { Transport, TransportState, TransportStatus } from "../../firmware-bridge/transport/types.js";
+import { frameBytes, L, makeRig, N, type Rig, settle } from "./harness.js";
+
+const C0: Frame = {
+  type: "C0",
+  unixTime: 0,
+  dateTime: "20250101000000",
+  laneMode: 4,
+  waitTime: 1,
+  txPower: 10,
+  pllChannelId: 1,
+  transClass: 0,
+} as Frame;
+const isB0 = (f: Frame): boolean => f.type === "B0";
+const rigs: Rig[] = [];
+const links: RsuLink[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  for (const r of rigs.splice(0)) await r.link.stop();
+  for (const l of links.splice(0)) await l.stop();
+  vi.useRealTimers();
+});
+
+async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
+  const r = await makeRig(...args);
+  rigs.push(r);
+  return r;
+}
+
+/** Times (ms since t0) at which the link began an open attempt. */
+function attemptTimes(r: Rig, t0: number): number[] {
+  return r.states.filter((s) => s.status === "connecting").map((s) => s.since - t0);
+}
+
+/**
+ * A scripted transport: `respond` runs synchronously inside write(), before the write resolves, and may
+ * push bytes back at once; `writeDelayMs` delays the write's resolution; `hangOpen` never resolves open().
+ */
+class ScriptedTransport implements Transport {
+  readonly name = "scripted:rsu";
+  readonly data = new Subject<Buffer>();
+  readonly stateS = new BehaviorSubject<TransportState>({ status: "closed" });
+  readonly data$ = this.data.asObservable();
+  readonly state$ = this.stateS.asObservable();
+  respond: ((bytes: Buffer) => void) | undefined;
+  writeDelayMs = 0;
+  hangOpen = false;
+  opens = 0;
+  get status(): TransportStatus {
+    return this.stateS.value.status;
+  }
+  open(): Promise<void> {
+    this.opens++;
+    if (this.hangOpen) return new Promise(() => {});
+    this.stateS.next({ status: "open" });
+    return Promise.resolve();
+  }
+  write(bytes: Buffer): Promise<void> {
+    if (this.status !== "open") return Promise.reject(new EtcError(ErrorCodes.PortClosed, "closed"));
+    this.respond?.(bytes);
+    if (this.writeDelayMs === 0) return Promise.resolve();
+    return new Promise((r) => setTimeout(r, this.writeDelayMs));
+  }
+  async close(): Promise<void> {
+    if (this.status !== "closed") this.stateS.next({ status: "closed" });
+  }
+}
+
+function scriptedLink(t: ScriptedTransport, options = {}): RsuLink {
+  const link = new RsuLink({ transport: t, dialect: DEFAULT_LEGACY_DIALECT, options, now: () => Date.now() });
+  links.push(link);
+  return link;
+}
+
+describe("RsuLink reconnect", () => {
+  it("after an unplug: down with PortDisconnected, retries with backoff, up again after replug", async () => {
+    const r = await rig("legacy", { reconnect: { initialDelayMs: 200, maxDelayMs: 1000, factor: 2, jitter: 0 } });
+    const t0 = Date.now();
+    const downs: string[] = [];
+    r.link.state$.subscribe((s) => s.status === "down" && downs.push(s.error?.code ?? s.reason ?? ""));
+    r.pair.unplug();
+    expect(r.link.state.status).toBe("down");
+    expect(r.link.state.error?.code).toBe(ErrorCodes.PortDisconnected);
+    await expect(r.link.send(C0)).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
+    // Attempts at +200, +600, +1400, +2400, +3400 (capped at 1000 ms), all failing while unplugged.
+    await vi.advanceTimersByTimeAsync(3400);
+    expect(attemptTimes(r, t0).slice(1)).toEqual([200, 600, 1400, 2400, 3400]); // [0] was the start
+    expect(r.link.counters.openFailures).toBe(5);
+    expect(r.link.state.status).toBe("down");
+    expect(downs[0]).toBe(ErrorCodes.PortDisconnected);
+    expect(downs.slice(1).every((c) => c === ErrorCodes.PortNotFound)).toBe(true);
+    r.pair.replug();
+    await r.pair.device.open();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(r.link.state.status).toBe("down");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(r.link.state.status).toBe("up");
+    expect(r.link.state.reason).toBe("reconnected");
+    expect(r.link.counters.reconnects).toBe(1);
+    expect(r.link.counters.disconnects).toBe(1);
+    // Frames flow again, in both directions.
+    const got: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => got.push(f));
+    await r.rsu(0x18, L.b2);
+    await settle();
+    await got[0]?.ack();
+    await settle();
+    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK"]);
+  });
+
+  it("a failed open at start is retried with backoff and jitter, start() resolves after the first attempt", async () => {
+    const r = await rig("legacy", { reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: 0.5 } }, {}, false);
+    r.pair.unplug();
+    const t0 = Date.now();
+    await r.link.start(); // never hangs: the first attempt failed, retries continue in the background
+    expect(r.link.state.status).toBe("down");
+    expect(r.link.state.error?.code).toBe(ErrorCodes.PortNotFound);
+    await vi.advanceTimersByTimeAsync(1300);
+    // random() = 0.5 makes the jitter factor exactly 1: 100, 200, 400, 400 (cap)
+    expect(attemptTimes(r, t0)).toEqual([0, 100, 300, 700, 1100]);
+    r.pair.replug();
+    await vi.advanceTimersByTimeAsync(400);
+    expect(r.link.state.status).toBe("up");
+    expect(r.link.counters.connectAttempts).toBe(6);
+  });
+
+  it("jitter spreads the delays within [1 - jitter, 1 + jitter]", async () => {
+    const { backoffDelay } = await import("../../firmware-bridge/link/options.js");
+    const o = resolveRsuLinkOptions({ reconnect: { initialDelayMs: 1000, maxDelayMs: 5000, factor: 2, jitter: 0.2 } }).reconnect;
+    expect(backoffDelay(o, 0, () => 0)).toBe(800);
+    expect(backoffDelay(o, 0, () => 0.999999)).toBe(1200);
+    expect(backoffDelay(o, 10, () => 0.5)).toBe(5000);
+  });
+
+  it("an open that never completes ends at openTimeoutMs and is retried", async () => {
+    const t = new ScriptedTransport();
+    t.hangOpen = true;
+    const link = scriptedLink(t, { openTimeoutMs: 1000, reconnect: { initialDelayMs: 500, jitter: 0 } });
+    let started = false;
+    void link.start().then(() => {
+      started = true;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(started).toBe(false);
+    expect(link.state.status).toBe("connecting");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(started).toBe(true);
+    expect(link.state.status).toBe("down");
+    expect(link.state.reason).toContain("open did not complete within 1000 ms");
+    t.hangOpen = false;
+    await vi.advanceTimersByTimeAsync(500);
+    expect(link.state.status).toBe("up");
+    expect(t.opens).toBe(2);
+  });
+
+  it("waitUp resolves on up and times out naming the last reason", async () => {
+    const r = await rig("legacy", { reconnect: { initialDelayMs: 100, jitter: 0 } }, {}, false);
+    r.pair.unplug();
+    await r.link.start();
+    const late = r.link.waitUp({ timeoutMs: 250 });
+    const lateErr = late.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(250);
+    const e = (await lateErr) as EtcError;
+    expect(e.code).toBe(ErrorCodes.LinkTimeout);
+    expect(e.message).toMatch(/not up after 250 ms \((down|connecting)/);
+    const soon = r.link.waitUp({ timeoutMs: 5000 });
+    r.pair.replug();
+    await vi.advanceTimersByTimeAsync(400);
+    await expect(soon).resolves.toBeUndefined();
+  });
+
+  it("stop() ends retries and goes to stopped; nothing runs afterwards", async () => {
+    const r = await rig("legacy");
+    r.pair.unplug();
+    await r.link.stop();
+    expect(r.link.state.status).toBe("stopped");
+    const attempts = r.link.counters.connectAttempts;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(r.link.counters.connectAttempts).toBe(attempts);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("RsuLink request()", () => {
+  it("registers the waiter before writing: an answer pushed back inside the write is caught", async () => {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t);
+    const writes: string[] = [];
+    t.respond = (bytes) => {
+      writes.push(bytes.toString("hex"));
+      if (bytes[3] === 0xc0) t.data.next(frameBytes("legacy", 0x18, L.b0)); // synchronously, before resolve
+    };
+    await link.start();
+    const seen: IncomingFrame[] = [];
+    link.incoming$.subscribe((f) => seen.push(f));
+    const b0 = await link.request(C0, isB0, { timeoutMs: 1000 });
+    expect(b0.frame.type).toBe("B0");
+    expect(seen).toEqual([b0]); // still emitted on incoming$
+    expect(writes[0]?.slice(4, 6)).toBe("80"); // lane-initiated RSCTL 0x80
+    await b0.ack();
+    expect(writes[1]).toBe(encodeLegacy(0x81, Buffer.alloc(0)).toString("hex"));
+  });
+
+  it("times out with a message naming the command and the wait; the timer starts after the write resolved", async () => {
+    const t = new ScriptedTransport();
+    t.writeDelayMs = 500;
+    const link = scriptedLink(t);
+    await link.start();
+    const p = link.request(C0, isB0, { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1499);
+    let settled = false;
+    void p.then(() => {
+      settled = true;
+    });
+    await settle();
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const e = (await p) as EtcError;
+    expect(e.code).toBe(ErrorCodes.LinkTimeout);
+    expect(e.message).toBe("scripted:rsu: C0 -> B0 after 1000 ms");
+    expect(link.counters.timeouts).toBe(1);
+  });
+
+  it("fails fast with LinkDown when not open, and pending requests fail on unplug", async () => {
+    const r = await rig("legacy");
+    const pending = r.link.request(C0, isB0, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    await settle();
+    r.pair.unplug();
+    const e = (await pending) as EtcError;
+    expect(e.code).toBe(ErrorCodes.LinkDown);
+    expect(e.message).toContain("device disconnected");
+    await expect(r.link.request(C0, isB0, { timeoutMs: 1000 })).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
+    expect(r.link.counters.timeouts).toBe(0);
+  });
+
+  it("honours an AbortSignal, before and during the wait", async () => {
+    const r = await rig("legacy");
+    const before = new AbortController();
+    before.abort();
+    await expect(r.link.request(C0, isB0, { timeoutMs: 1000, signal: before.signal })).rejects.toMatchObject({
+      code: ErrorCodes.LinkAborted,
+    });
+    const ac = new AbortController();
+    const p = r.link.request(C0, isB0, { timeoutMs: 1000, signal: ac.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    ac.abort();
+    expect(((await p) as EtcError).code).toBe(ErrorCodes.LinkAborted);
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(1); // only the watchdog remains
+  });
+
+  it("runs requests one at a time, each matched to its own answer; national lane SEQ cycles 10, 20...", async () => {
+    const r = await rig("national");
+    const order: string[] = [];
+    let n = 0;
+    r.pair.device.data$.subscribe(() => {
+      n++;
+      // answer each C0 with a B0 after 30 ms
+      setTimeout(() => void r.rsu(n, N.b0), 30);
+    });
+    const C0n = { type: "C0", unixTime: 0, dateTime: "20250101000000", laneMode: 4, bstInterval: 10, txPower: 10, pllChannelId: 1, transMode: 1, flagId: "000000", reserved: "0000" } as Frame;
+    const a = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`a:${f.wire.seq}`));
+    const b = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`b:${f.wire.seq}`));
+    await vi.advanceTimersByTimeAsync(100);
+    await Promise.all([a, b]);
+    expect(order).toEqual(["a:1", "b:2"]);
+    expect(r.laneWrites.filter((w) => w.frame.type === "C0").map((w) => w.seq)).toEqual([0x10, 0x20]);
+    expect(encodeFrame(C0n, 0x10, r.dialect).toString("hex")).toBe(r.laneWrites[0]?.hex);
+  });
+});
+
+describe("RsuLink RSU reboot and malformed input", () => {
+  it("B0 with RSCTL 0x98 is flagged and emitted on rsuRebooted$", async () => {
+    const r = await rig("legacy");
+    const reboots: IncomingFrame[] = [];
+    r.link.rsuRebooted$.subscribe((f) => reboots.push(f));
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    await r.rsu(0x18, L.b0);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(all.map((f) => f.rsuRebooted)).toEqual([false, true]);
+    expect(reboots).toHaveLength(1);
+    expect(r.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("bad BCC and garbage are counted and skipped; the following frames are delivered", async () => {
+    const r = await rig("legacy");
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    const problems: string[] = [];
+    r.link.problems$.subscribe((p) => problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind));
+    const good = frameBytes("legacy", 0x08, L.b2);
+    const badBcc = Buffer.from(good);
+    badBcc[badBcc.length - 2] ^= 0x01;
+    await r.raw(Buffer.concat([Buffer.from("00112233", "hex"), badBcc, Buffer.from("55aa", "hex"), good]));
+    await r.rsu(0x18, L.b2Other);
+    await settle();
+    expect(all.map((f) => [f.frame.type, f.wire.seq])).toEqual([
+      ["B2", 0x08],
+      ["B2", 0x18],
+    ]);
+    const c = r.link.counters;
+    expect(c.checksumErrors).toBe(1);
+    expect(c.discardedBytes).toBeGreaterThanOrEqual(6);
+    expect(problems).toContain("checksum-error");
+    expect(problems).toContain("discarded:noise");
+    expect(c.framesIn).toBe(2);
+  });
+});
+
+describe("RsuLink options", () => {
+  it("rejects out-of-range values naming the field", () => {
+    expect(() => resolveRsuLinkOptions({ missedHeartbeats: 0 })).toThrow(/options\.missedHeartbeats must be an integer in 1\.\.100, got 0/);
+    expect(() => resolveRsuLinkOptions({ reconnect: { jitter: 2 } })).toThrow(/options\.reconnect\.jitter/);
+    expect(() => resolveRsuLinkOptions({ reconnect: { initialDelayMs: 1000, maxDelayMs: 500 } })).toThrow(
+      /options\.reconnect\.maxDelayMs must be a number in 1000\.\.600000/,
+    );
+    expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 10 } })).toThrow(/deframer\.maxFrameLength/);
+    try {
+      resolveRsuLinkOptions({ answerDeadlineMs: Number.NaN });
+    } catch (e) {
+      expect((e as EtcError).code).toBe(ErrorCodes.ConfigInvalid);
+    }
+    expect(resolveRsuLinkOptions().heartbeatPeriodMs).toBe(10_000);
+  });
+});
