@@ -1,0 +1,511 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../src/card/keys.js";
+import { type TacRecord, verifyTac } from "../../src/card/tac-verify.js";
+import { buildCommand, splitResponse } from "../../sim/card/apdu.js";
+import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/card-files.js";
+import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
+import type { SimCard } from "../../sim/card/sim-card.js";
+import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
+import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
+
+const keys = loadCardKeys();
+const ISSUER = "bafec4cf43010001"; // "湖南" + 4301 0001
+const CARD_ID = "43011234567890123456";
+const PLATE = "湘A12345";
+const TIME = "20240501120000";
+
+/** A fixed random source so that runs are reproducible. */
+function counterRandom(): () => Buffer {
+  let n = 0x10203040;
+  return () => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n++ >>> 0);
+    return b;
+  };
+}
+
+function newCard(over: Record<string, unknown> = {}, k: CardKeys = keys): SimCard {
+  return createCardFromSpec(
+    { province: "湖南", cardId: CARD_ID, balance: 10_000, plate: PLATE, offlineSerial: 7, ...over },
+    k,
+    { random: counterRandom() },
+  );
+}
+
+function newPsam(k: CardKeys = keys, serial = 100): SimPsam {
+  return createPsam({ terminalNo: "430100000001", serial, keys: k });
+}
+
+function exitRecord(): Card0019 {
+  return { ...empty0019(PLATE), network: "4301", station: "0102", lane: 3, time: 1_714_536_000, vehicleClass: 1, status: 4 };
+}
+
+function tacRecordOf(card: SimCard, r: PurchaseResult, amount: number): TacRecord {
+  return {
+    cardId: card.cardId,
+    issuerId: card.snapshot().file0015.issuerId,
+    amount,
+    transType: r.transType,
+    psamNo: r.psamNo,
+    psamTransSerial: r.psamTransSerial,
+    transTime: r.transTime,
+    tac: r.tac,
+  };
+}
+
+function apdu(dev: { apdu(c: Buffer): Buffer }, hex: string): { data: string; sw: string } {
+  const r = splitResponse(dev.apdu(Buffer.from(hex.replace(/\s+/g, ""), "hex")));
+  return { data: r.data.toString("hex"), sw: r.sw.toString(16).padStart(4, "0") };
+}
+
+function expectCode(f: () => unknown, code: string): unknown {
+  try {
+    f();
+  } catch (e) {
+    expect(isEtcError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
+    return e;
+  }
+  throw new Error(`expected ${code} to be thrown`);
+}
+
+describe("composite purchase through the APDU interface", () => {
+  it("debits, rewrites 0019, moves the offline serial on, and its TAC verifies with the test keys", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const before = card.snapshot();
+    const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    expect(out.kind).toBe("done"); // "done" means the PSAM accepted MAC2 (80 72 answered 9000)
+    if (out.kind !== "done") return;
+    const r = out.result;
+    expect(r).toMatchObject({
+      iccPaySerial: 7,
+      psamNo: "430100000001",
+      psamTransSerial: 100,
+      balanceBefore: 10_000,
+      balanceAfter: 8766,
+      transType: 9,
+      keyVersion: keys.keyVersion,
+      algId: 0,
+      transTime: TIME,
+    });
+    expect(r.tac).toMatch(/^[0-9a-f]{8}$/);
+    const after = card.snapshot();
+    expect(after.balance).toBe(8766);
+    expect(after.offlineSerial).toBe(8);
+    expect(after.file0019).toEqual({ ...exitRecord(), reserved: "00000000" });
+    expect(before.file0019.status).toBe(0);
+    expect(after.file0015).toEqual(before.file0015);
+    expect(psam.nextSerial).toBe(101);
+    expect(verifyTac(tacRecordOf(card, r, 1234), keys)).toEqual({ ok: true, expected: r.tac });
+  });
+
+  it("reads back through the APDUs an RSU uses: 0015, 0019, balance and the 0018 detail record", () => {
+    const card = newCard();
+    expect(apdu(card, "00B095002B").sw).toBe("6a82"); // application not selected yet
+    expect(apdu(card, "00A40000021001")).toEqual({ data: "6f0484021001", sw: "9000" });
+    const f15 = apdu(card, "00B095002B");
+    expect(f15.sw).toBe("9000");
+    expect(f15.data).toBe(card.files().file0015.toString("hex"));
+    expect(f15.data.slice(0, 16)).toBe(ISSUER);
+    expect(f15.data.slice(16, 18)).toBe("16"); // stored value
+    expect(f15.data.slice(20, 40)).toBe(CARD_ID);
+    expect(apdu(card, "805C000204")).toEqual({ data: "00002710", sw: "9000" });
+    card.purchase(newPsam(), { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    expect(apdu(card, "00B201CC2B")).toEqual({ data: encode0019(exitRecord()).toString("hex"), sw: "9000" });
+    expect(apdu(card, "805C000204").data).toBe((8766).toString(16).padStart(8, "0"));
+    // 0018: offline serial 2 ‖ overdraft 3 ‖ amount 4 ‖ type 1 ‖ terminal 6 ‖ date 4 ‖ time 3
+    expect(apdu(card, "00B201C417")).toEqual({
+      data: "0007" + "000000" + "000004d2" + "09" + "430100000001" + "20240501" + "120000",
+      sw: "9000",
+    });
+    expect(apdu(card, "00B202C417").sw).toBe("6a83");
+    expect(apdu(card, "00B202CC2B").sw).toBe("6a83");
+    expect(apdu(card, "00B095002C").sw).toBe("6c2b"); // wrong Le: 43 available
+    expect(apdu(card, "00B0950A00").data).toBe(f15.data.slice(20)); // offset 10, Le 00 = the rest
+  });
+
+  it("runs several purchases in a row; every TAC verifies and state carries over", () => {
+    const card = newCard({ balance: 5000, offlineSerial: 0 });
+    const psam = newPsam(keys, 1);
+    let balance = 5000;
+    for (let i = 0; i < 5; i++) {
+      const amount = 100 * (i + 1);
+      const out = card.purchase(psam, { amount, transTime: `2024050112000${i}`, record0019: exitRecord() });
+      if (out.kind !== "done") throw new Error("not done");
+      expect(out.result.iccPaySerial).toBe(i);
+      expect(out.result.psamTransSerial).toBe(i + 1);
+      expect(out.result.balanceBefore).toBe(balance);
+      balance -= amount;
+      expect(out.result.balanceAfter).toBe(balance);
+      expect(verifyTac(tacRecordOf(card, out.result, amount), keys).ok).toBe(true);
+    }
+    expect(card.snapshot()).toMatchObject({ balance: 3500, offlineSerial: 5 });
+  });
+
+  it("an amount of 0 (entry write) still runs the purchase and writes 0019", () => {
+    const card = newCard();
+    const entry = { ...exitRecord(), status: 3 };
+    const out = card.purchase(newPsam(), { amount: 0, transTime: TIME, record0019: entry });
+    if (out.kind !== "done") throw new Error("not done");
+    expect(card.snapshot()).toMatchObject({ balance: 10_000, offlineSerial: 8 });
+    expect(card.snapshot().file0019.status).toBe(3);
+    expect(verifyTac(tacRecordOf(card, out.result, 0), keys).ok).toBe(true);
+  });
+
+  it("tampering with any TAC input makes verification fail", () => {
+    const card = newCard();
+    const out = card.purchase(newPsam(), { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    if (out.kind !== "done") throw new Error("not done");
+    const good = tacRecordOf(card, out.result, 1234);
+    expect(verifyTac(good, keys).ok).toBe(true);
+    const tampered: Partial<TacRecord>[] = [
+      { amount: 1233 },
+      { psamTransSerial: good.psamTransSerial + 1 },
+      { transTime: "20240501120001" },
+      { psamNo: "430100000002" },
+      { transType: 0x06 },
+      { cardId: "43011234567890123457" },
+      { issuerId: "b1b1bea943010001" },
+      { tac: ((Number.parseInt(good.tac, 16) ^ 1) >>> 0).toString(16).padStart(8, "0") },
+    ];
+    for (const t of tampered) {
+      const v = verifyTac({ ...good, ...t }, keys);
+      expect(v.ok, JSON.stringify(t)).toBe(false);
+      expect(v.reason).toMatch(/TAC mismatch/);
+    }
+  });
+
+  it("verifyTac explains malformed records instead of throwing", () => {
+    const base: TacRecord = {
+      cardId: CARD_ID,
+      issuerId: ISSUER,
+      amount: 1,
+      psamNo: "430100000001",
+      psamTransSerial: 1,
+      transTime: TIME,
+      tac: "00000000",
+    };
+    expect(verifyTac({ ...base, issuerId: undefined }, keys).reason).toMatch(/issuerId .* is required/);
+    expect(verifyTac({ ...base, cardId: "4301" }, keys).reason).toMatch(/cardId: expected 20 digits/);
+    expect(verifyTac({ ...base, transTime: "2024" }, keys).reason).toMatch(/transTime/);
+    expect(verifyTac({ ...base, psamNo: "xyz" }, keys).reason).toMatch(/terminalNo/);
+    expect(verifyTac({ ...base, tac: "123" }, keys)).toMatchObject({ ok: false, reason: expect.stringMatching(/tac:/) });
+    expect(verifyTac({ ...base, algId: 4 }, keys).reason).toMatch(/algId 4/);
+    const bySerial = verifyTac({ ...base, cardId: undefined, cardNetwork: "4301", cardSerial: CARD_ID.slice(4) }, keys);
+    expect(bySerial.expected).toBe(verifyTac(base, keys).expected);
+  });
+});
+
+describe("refusals and faults", () => {
+  it("stored-value card with balance < amount: INIT answers 9401, purchase throws E712, nothing changes", () => {
+    const card = newCard({ balance: 500 });
+    const psam = newPsam();
+    const before = card.snapshot();
+    const e = expectCode(
+      () => card.purchase(psam, { amount: 501, transTime: TIME, record0019: exitRecord() }),
+      "E712_CARD_INSUFFICIENT_BALANCE",
+    ) as Error;
+    expect(e.message).toMatch(/insufficient balance \(500 fen < 501 fen\), INIT answered 9401/);
+    expect(card.snapshot()).toEqual(before);
+    expect(psam.nextSerial).toBe(100); // the PSAM was never asked for MAC1
+    // the same at the APDU level
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "805003020B 01 000001F5 430100000001 0F").sw).toBe("9401");
+    expect(apdu(card, "805003020B 01 000001F4 430100000001 0F").sw).toBe("9000"); // exactly the balance is fine
+  });
+
+  it("a credit card carries a large notional balance and is debited like an EP", () => {
+    const card = newCard({ type: "credit", balance: 1_999_918_332 });
+    expect(card.snapshot().file0015.cardType).toBe(0x17);
+    const out = card.purchase(newPsam(), { amount: 4500, transTime: TIME, record0019: exitRecord() });
+    if (out.kind !== "done") throw new Error("not done");
+    expect(out.result.balanceAfter).toBe(1_999_918_332 - 4500);
+    expect(verifyTac(tacRecordOf(card, out.result, 4500), keys).ok).toBe(true);
+  });
+
+  it("tear before DEBIT: no money moves, 0019 unchanged, nothing to prove; the PSAM serial was used", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const before = card.snapshot();
+    const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() }, "before-debit");
+    expect(out).toEqual({ kind: "torn", debited: false, at: "before-debit" });
+    expect(card.snapshot()).toEqual(before);
+    expect(card.transactionProve(7)).toBeUndefined();
+    expect(psam.nextSerial).toBe(101);
+    // the card was powered off: a DEBIT arriving late is refused
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "805401000F 00000064 20240501 120000 00000000 08").sw).toBe("6901");
+    // and the next purchase works with the same offline serial
+    const again = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    if (again.kind !== "done") throw new Error("not done");
+    expect(again.result.iccPaySerial).toBe(7);
+  });
+
+  it("tear after DEBIT: money moved and 0019 written; GET TRANSACTION PROVE returns the same TAC", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() }, "after-debit");
+    expect(out.kind).toBe("torn");
+    if (out.kind !== "torn" || !out.debited) throw new Error("expected a debited tear");
+    expect(card.snapshot()).toMatchObject({ balance: 8766, offlineSerial: 8 });
+    expect(card.snapshot().file0019.status).toBe(4);
+    const proof = card.transactionProve(out.result.iccPaySerial);
+    expect(proof).toEqual({ tac: out.result.tac, mac2: out.result.mac2 });
+    expect(verifyTac(tacRecordOf(card, out.result, 1234), keys).ok).toBe(true);
+    // the APDU form: 80 5A 00 09 02 + serial answers MAC2 ‖ TAC
+    expect(apdu(card, "805A000902000708")).toEqual({ data: out.result.mac2 + out.result.tac, sw: "9000" });
+    expect(apdu(card, "805A000602000708").sw).toBe("9406"); // wrong transaction type
+    expect(apdu(card, "805A000902000808").sw).toBe("9406"); // no such transaction
+  });
+
+  it("GET TRANSACTION PROVE after a completed purchase gives the purchase's TAC and MAC2", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const a = card.purchase(psam, { amount: 100, transTime: TIME, record0019: exitRecord() });
+    const b = card.purchase(psam, { amount: 200, transTime: TIME, record0019: exitRecord() });
+    if (a.kind !== "done" || b.kind !== "done") throw new Error("not done");
+    expect(card.transactionProve(7)).toEqual({ tac: a.result.tac, mac2: a.result.mac2 });
+    expect(card.transactionProve(8)).toEqual({ tac: b.result.tac, mac2: b.result.mac2 });
+    expect(card.transactionProve(9)).toBeUndefined();
+    const strict = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 1000 }, keys, { proveDepth: 1 });
+    strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
+    strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
+    expect(strict.transactionProve(0)).toBeUndefined();
+    expect(strict.transactionProve(1)).toBeDefined();
+  });
+
+  it("the card checks MAC1 before debiting: a wrong MAC1 gets 9302 and nothing changes", () => {
+    const card = newCard();
+    const before = card.snapshot();
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    const init = apdu(card, "805003020B 01 000004D2 430100000001 0F");
+    expect(init.sw).toBe("9000");
+    expect(init.data.slice(0, 8)).toBe("00002710"); // balance
+    expect(init.data.slice(8, 12)).toBe("0007"); // offline serial
+    expect(init.data.slice(12, 18)).toBe("000000"); // overdraft limit
+    expect(init.data.slice(18, 22)).toBe("0100"); // key version 01, algorithm 00 (3DES)
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
+    expect(apdu(card, "805401000F 00000064 20240501 120000 DEADBEEF 08").sw).toBe("9302");
+    expect(card.snapshot()).toEqual(before);
+  });
+
+  it("a PSAM with other master keys produces a MAC1 the card rejects (E711, 9302), nothing debited", () => {
+    const otherKeys = parseCardKeys({
+      marker: TEST_KEYS_MARKER,
+      purchaseMasterKey: "00112233445566778899AABBCCDDEEFF",
+      tacMasterKey: "FFEEDDCCBBAA99887766554433221100",
+    });
+    const card = newCard();
+    const before = card.snapshot();
+    const e = expectCode(
+      () => card.purchase(newPsam(otherKeys), { amount: 10, transTime: TIME, record0019: exitRecord() }),
+      "E711_CARD_REFUSED",
+    ) as Error;
+    expect(e.message).toMatch(/DEBIT FOR CAPP PURCHASE answered 9302/);
+    expect(card.snapshot()).toEqual(before);
+  });
+
+  it("the PSAM verifies MAC2: a wrong MAC2 gets 9302, the right one 9000", () => {
+    const card = newCard();
+    const psam = newPsam();
+    // Run the sequence by hand, as an RSU would, and corrupt MAC2 once.
+    expect(apdu(psam, "00B0960006")).toEqual({ data: "430100000001", sw: "9000" });
+    expect(apdu(psam, "8070000024" + "00".repeat(36)).sw).toBe("6985"); // DF01 not selected
+    expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    const init = apdu(card, "805003020B 01 000004D2 430100000001 0F");
+    const random = init.data.slice(22, 30);
+    // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
+    const mac1Data = [random, "0007", "000004d2", "09", TIME, "01", "00", CARD_ID.slice(4), ISSUER.slice(0, 8).repeat(2)];
+    expect(mac1Data.join("").length).toBe(72);
+    const m1 = apdu(psam, `8070000024${mac1Data.join("")}08`);
+    expect(m1.sw).toBe("9000");
+    const deb = apdu(card, `805401000F${m1.data.slice(0, 8)}20240501120000${m1.data.slice(8)}08`);
+    expect(deb.sw).toBe("9000");
+    const mac2 = deb.data.slice(8);
+    const badMac2 = ((Number.parseInt(mac2, 16) ^ 0x80) >>> 0).toString(16).padStart(8, "0");
+    expect(apdu(psam, `8072000004${badMac2}`).sw).toBe("9302");
+    expect(apdu(psam, `8072000004${mac2}`).sw).toBe("6901"); // the session ended with the failed check
+    // a fresh purchase through the driver verifies MAC2 fine
+    expect(card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() }).kind).toBe("done");
+  });
+
+  it("answers malformed and out-of-sequence APDUs with the ISO/PBOC status words", () => {
+    const card = newCard();
+    expect(apdu(card, "805C000204").sw).toBe("6985"); // application not selected
+    expect(apdu(card, "00A40000023F01").sw).toBe("6a82");
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00A4").sw).toBe("6700");
+    expect(apdu(card, "00A400000510").sw).toBe("6700"); // Lc says 5, 1 byte follows
+    expect(apdu(card, "8099000000").sw).toBe("6d00");
+    expect(apdu(card, "9050000000").sw).toBe("6e00");
+    expect(apdu(card, "805003020B 02 00000001 430100000001").sw).toBe("9403"); // key index 2
+    expect(apdu(card, "805005020B 01 00000001 430100000001").sw).toBe("6a86");
+    expect(apdu(card, `80DCAAC82B${"aa2900".padEnd(86, "0")}`).sw).toBe("6985"); // no INIT
+    expect(apdu(card, "805401000F 00000001 20240501 120000 00000000").sw).toBe("6901"); // no INIT
+    // UPDATE after a simple-purchase INIT (P1 01) is refused
+    expect(apdu(card, "805001020B 01 00000001 430100000001").sw).toBe("9000");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6985");
+    // any other command between INIT and DEBIT cancels the purchase
+    expect(apdu(card, "805003020B 01 00000001 430100000001").sw).toBe("9000");
+    expect(apdu(card, "805C000204").sw).toBe("9000");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6985");
+    // record identifier P1 must match the image's first byte; the image must be 43 bytes
+    expect(apdu(card, "805003020B 01 00000001 430100000001").sw).toBe("9000");
+    expect(apdu(card, `80DCABC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6a80");
+    expect(apdu(card, `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}`).sw).toBe("6700");
+  });
+
+  it("a simple purchase (type 06) debits without touching 0019", () => {
+    const card = newCard();
+    const before = card.snapshot();
+    const out = card.purchase(newPsam(), { amount: 50, transTime: TIME, record0019: exitRecord(), transType: 0x06 });
+    if (out.kind !== "done") throw new Error("not done");
+    expect(out.result.transType).toBe(6);
+    expect(card.snapshot().file0019).toEqual(before.file0019);
+    expect(card.snapshot().balance).toBe(9950);
+    expect(verifyTac(tacRecordOf(card, out.result, 50), keys).ok).toBe(true);
+    expect(card.transactionProve(7)).toEqual({ tac: out.result.tac, mac2: out.result.mac2 });
+  });
+
+  it("one-level key files work end to end (card serial only; the MAC1 command is 1C bytes)", () => {
+    const k1 = parseCardKeys({ ...rawKeys(), diversificationLevels: 1 });
+    const card = newCard({}, k1);
+    const out = card.purchase(newPsam(k1), { amount: 99, transTime: TIME, record0019: exitRecord() });
+    if (out.kind !== "done") throw new Error("not done");
+    const rec = tacRecordOf(card, out.result, 99);
+    expect(verifyTac({ ...rec, issuerId: undefined }, k1).ok).toBe(true);
+    expect(verifyTac(rec, keys).ok).toBe(false); // two-level keys give another TAC
+  });
+});
+
+function rawKeys(): Record<string, unknown> {
+  return {
+    marker: TEST_KEYS_MARKER,
+    purchaseMasterKey: keys.purchaseMasterKey.toString("hex"),
+    tacMasterKey: keys.tacMasterKey.toString("hex"),
+  };
+}
+
+describe("card specs", () => {
+  it("builds 0015 from the spec and a default 'not entered' 0019", () => {
+    const card = createCardFromSpec(
+      { issuerId: "C9BDB6AB37010001", network: "3701", serial: "0000000000000042", balance: 1, plate: "鲁B00001" },
+      keys,
+    );
+    const s = card.snapshot();
+    expect(s.cardId).toBe("37010000000000000042");
+    expect(s.file0015).toMatchObject({ issuerId: "c9bdb6ab37010001", cardType: 0x16, plate: "鲁B00001" });
+    expect(s.file0019).toMatchObject({ applicationType: 0xaa, recordLength: 0x29, lockFlag: 0, status: 0 });
+    expect(card.files().file0015.equals(encode0015(s.file0015))).toBe(true);
+  });
+
+  it("round-trips through cardToSpec, keeping balance, serial and 0019", () => {
+    const card = newCard();
+    card.purchase(newPsam(), { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    const copy = createCardFromSpec(cardToSpec(card), keys);
+    expect(copy.snapshot()).toEqual(card.snapshot());
+    expect(decode0019(copy.files().file0019).station).toBe("0102");
+  });
+
+  it("rejects bad specs with the field name (E705)", () => {
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ province: "湖南", cardId: "123", balance: 1 }, /cardId: expected 20 digits/],
+      [{ province: "湖南", cardId: CARD_ID }, /balance/],
+      [{ cardId: CARD_ID, balance: 1 }, /issuerId or province is required/],
+      [{ province: "湖南省", cardId: CARD_ID, balance: 1 }, /2 characters/],
+      [{ province: "湖南", cardId: CARD_ID, balance: -1 }, /balance/],
+      [{ province: "湖南", cardId: CARD_ID, balance: 1, record0019: { lane: 300 } }, /record0019.lane/],
+      [{ province: "湖南", cardId: CARD_ID, balance: 1, colour: 1 }, /colour|Unrecognized/i],
+      [{ province: "湖南", cardId: CARD_ID, balance: 1, plate: "湘A1234567890" }, /GB2312/],
+    ];
+    for (const [spec, re] of bad) {
+      const e = expectCode(() => createCardFromSpec(spec, keys), "E705_CARD_SPEC_INVALID") as Error;
+      expect(e.message).toMatch(re);
+    }
+  });
+});
+
+describe("property: TACs from random purchases verify, flipped bits never do", () => {
+  it("holds for random amounts, serials, times and card ids", () => {
+    const digits = (n: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: n, maxLength: n }).map((a) => a.join(""));
+    const time = fc
+      .record({
+        y: fc.integer({ min: 2000, max: 2099 }),
+        mo: fc.integer({ min: 1, max: 12 }),
+        d: fc.integer({ min: 1, max: 28 }),
+        h: fc.integer({ min: 0, max: 23 }),
+        mi: fc.integer({ min: 0, max: 59 }),
+        s: fc.integer({ min: 0, max: 59 }),
+      })
+      .map(({ y, mo, d, h, mi, s }) => [y, mo, d, h, mi, s].map((v, i) => String(v).padStart(i === 0 ? 4 : 2, "0")).join(""));
+    const field = fc.constantFrom("amount", "psamTransSerial", "psamNo", "transTime", "transType", "cardId", "tac");
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fffffff }),
+        fc.integer({ min: 0, max: 0xfffe }),
+        fc.integer({ min: 0, max: 0xfffffffe }),
+        time,
+        digits(20),
+        fc.uint8Array({ minLength: 6, maxLength: 6 }),
+        field,
+        fc.nat(),
+        (amount, offlineSerial, psamSerial, transTime, cardId, terminal, which, bitSeed) => {
+          const card = createCardFromSpec({ province: "湖南", cardId, balance: 0xffffffff, offlineSerial }, keys);
+          const psam = createPsam({ terminalNo: Buffer.from(terminal).toString("hex"), serial: psamSerial, keys });
+          const out = card.purchase(psam, { amount, transTime, record0019: exitRecord() });
+          if (out.kind !== "done") return false;
+          const rec = tacRecordOf(card, out.result, amount);
+          expect(verifyTac(rec, keys).ok).toBe(true);
+          expect(card.transactionProve(offlineSerial)?.tac).toBe(out.result.tac);
+          const flipped = flipBit(rec, which, bitSeed);
+          expect(verifyTac(flipped, keys).ok).toBe(false);
+          return true;
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+});
+
+function flipHexBit(hex: string, seed: number): string {
+  const b = Buffer.from(hex, "hex");
+  const bit = seed % (b.length * 8);
+  b[bit >> 3] = (b[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+  return b.toString("hex");
+}
+
+function flipBit(r: TacRecord, which: string, seed: number): TacRecord {
+  switch (which) {
+    case "amount":
+      return { ...r, amount: (r.amount ^ (1 << seed % 31)) >>> 0 };
+    case "psamTransSerial":
+      return { ...r, psamTransSerial: (r.psamTransSerial ^ (1 << seed % 32)) >>> 0 };
+    case "transType":
+      return { ...r, transType: (r.transType ?? 9) ^ (1 << seed % 8) };
+    case "psamNo":
+      return { ...r, psamNo: flipHexBit(r.psamNo, seed) };
+    case "transTime":
+      // may yield a non-BCD nibble: that must fail too
+      return { ...r, transTime: flipHexBit(r.transTime, seed) };
+    case "cardId": {
+      const id = r.cardId ?? "";
+      const i = 4 + (seed % 16); // the serial digits feed the key
+      const d = (Number(id[i]) + 1 + (seed % 9)) % 10;
+      return { ...r, cardId: id.slice(0, i) + String(d) + id.slice(i + 1) };
+    }
+    default:
+      return { ...r, tac: flipHexBit(r.tac, seed) };
+  }
+}
+
+// keep the build helper in use for the APDU builder contract
+describe("APDU builder", () => {
+  it("builds cases 1-4", () => {
+    expect(buildCommand("805C0002", undefined, 4).toString("hex")).toBe("805c000204");
+    expect(buildCommand("00A40000", Buffer.from("1001", "hex")).toString("hex")).toBe("00a40000021001");
+    expect(buildCommand("80540100", Buffer.alloc(15), 8).toString("hex")).toBe(`805401000f${"00".repeat(15)}08`);
+  });
+});
