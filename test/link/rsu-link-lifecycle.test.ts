@@ -302,7 +302,7 @@ describe("RsuLink RSU reboot and malformed input", () => {
     r.link.problems$.subscribe((p) => problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind));
     const good = frameBytes("legacy", 0x08, L.b2);
     const badBcc = Buffer.from(good);
-    badBcc[badBcc.length - 2] ^= 0x01;
+    badBcc[badBcc.length - 2] = (badBcc[badBcc.length - 2] as number) ^ 0x01; // BCC 0x0d -> 0x0c
     await r.raw(Buffer.concat([Buffer.from("00112233", "hex"), badBcc, Buffer.from("55aa", "hex"), good]));
     await r.rsu(0x18, L.b2Other);
     await settle();
