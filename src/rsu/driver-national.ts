@@ -1,0 +1,165 @@
+/** Variant B (2019+ national network) codec: frames <-> lane domain events and commands. */
+import type { Frame, NationalFrame } from "../../firmware-bridge/frames/catalogue.js";
+import { type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
+import type { WireFrame } from "../../firmware-bridge/framing/types.js";
+import type { RsuCodec, RsuCommand, RsuEvent, VehicleInfo } from "./driver.js";
+import { classify, HEADER_0019, issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
+
+/**
+ * B5/B8 codes after which the debit is unknown: 01 no DSRC response during the purchase; 14 EF04
+ * failed but the purchase went through (the TAC must be fetched).
+ */
+export const NATIONAL_UNCERTAIN_CODES: ReadonlySet<number> = new Set([0x01, 0x14]);
+
+const EMPTY_EF04 = "00".repeat(91);
+
+export function createNationalCodec(dialect: Dialect, uncertain = NATIONAL_UNCERTAIN_CODES): RsuCodec {
+  if (dialect.variant !== "national") throw new Error("createNationalCodec needs a national dialect");
+  const vehicleOf = (
+    obuId: string,
+    errorCode: number,
+    v: { plate: string; plateColor: number; vehicleClass: number; userType: number } | undefined,
+  ): VehicleInfo => ({
+    obuId,
+    errorCode,
+    plate: v ? v.plate : null,
+    plateColor: v ? v.plateColor : null,
+    vehicleClass: v ? v.vehicleClass : null,
+    userType: v ? v.userType : null,
+  });
+  return {
+    dialect,
+    decode(f: Frame, _wire: WireFrame): RsuEvent | undefined {
+      const frame = f as NationalFrame;
+      switch (frame.type) {
+        case "B1":
+          return { kind: "heartbeat" };
+        case "B0":
+          return {
+            kind: "rsu-status",
+            status: {
+              rsuStatus: frame.rsuStatus,
+              psams: frame.psams.map((p) => ({ terminalId: p.terminalId, authorised: p.authStatus === 0 })),
+              manuId: frame.rsuManuId,
+              rsuId: frame.rsuId,
+              version: frame.rsuVersion,
+              rebooted: false,
+            },
+          };
+        case "B2":
+          if (frame.obuId === "00000000" && (frame.errorCode === 0x80 || frame.errorCode === 0x08)) {
+            return { kind: "heartbeat" };
+          }
+          return {
+            kind: "obu",
+            info: {
+              obuId: frame.obuId,
+              errorCode: frame.errorCode,
+              issuerId: nullable(frame.issuerIdentifier),
+              contractSerial: nullable(frame.serialNumber),
+              dateOfIssue: nullable(frame.dateOfIssue),
+              dateOfExpire: nullable(frame.dateOfExpire),
+              status: frame.obuStatus === undefined ? null : decodeObuStatus(frame.obuStatus),
+              tamperByte: nullable(frame.tamperStatus),
+              deviceType: nullable(frame.deviceType),
+            },
+          };
+        case "B3":
+          return { kind: "vehicle", info: vehicleOf(frame.obuId, frame.errorCode, frame.vehicleInfo) };
+        case "B4":
+          return {
+            kind: "card",
+            info: {
+              obuId: frame.obuId,
+              errorCode: frame.errorCode,
+              balance: nullable(frame.cardRestMoney),
+              issuance: issuanceOf(frame.issuerInfo),
+              lastRecord: recordOf(frame.lastStation, dialect),
+              vehicle: frame.vehicleInfo ? vehicleOf(frame.obuId, frame.errorCode, frame.vehicleInfo) : null,
+            },
+          };
+        case "B5":
+          return {
+            kind: "trade",
+            info: {
+              obuId: frame.obuId,
+              errorCode: frame.errorCode,
+              result: classify(frame.errorCode, uncertain),
+              psamNo: nullable(frame.psamNo),
+              transTime: nullable(frame.transTime),
+              transType: nullable(frame.transType),
+              tac: nullable(frame.tac),
+              iccPaySerial: nullable(frame.iccPaySerial),
+              psamTransSerial: nullable(frame.psamTransSerial),
+              balanceAfter: nullable(frame.cardBalance),
+              algFlag: nullable(frame.algFlag),
+              keyVersion: nullable(frame.keyVersion),
+            },
+          };
+        case "B8":
+          return {
+            kind: "tac",
+            info: {
+              obuId: frame.obuId,
+              errorCode: frame.errorCode,
+              result: classify(frame.errorCode, uncertain),
+              tac: nullable(frame.tac),
+              mac: nullable(frame.mac),
+              balance: nullable(frame.cardRestMoney),
+            },
+          };
+        default:
+          return undefined;
+      }
+    },
+    encode(cmd: RsuCommand): Frame {
+      switch (cmd.kind) {
+        case "init": {
+          const p = cmd.params;
+          return {
+            type: "C0",
+            unixTime: toWireUnix(dialect, p.timeMs),
+            dateTime: toBcdDateTime(dialect, p.timeMs),
+            laneMode: p.laneMode,
+            bstInterval: p.waitTime,
+            txPower: p.txPower,
+            pllChannelId: p.pllChannelId,
+            transMode: p.transMode,
+            flagId: "000000",
+            reserved: "0000",
+          };
+        }
+        case "antenna":
+          return { type: "C4", controlType: cmd.on ? 1 : 0 };
+        case "continue":
+          return { type: "C1", obuId: cmd.obuId, obuDivFactor: cmd.divFactor };
+        case "stop":
+          return cmd.timeMs === undefined
+            ? { type: "C2", obuId: cmd.obuId, stopType: cmd.stopType }
+            : { type: "C2", obuId: cmd.obuId, stopType: cmd.stopType, unixTime: toWireUnix(dialect, cmd.timeMs) };
+        case "debit":
+          if (cmd.via === "c3") {
+            return {
+              type: "C3",
+              obuId: cmd.obuId,
+              station: stationBody(cmd.write, dialect),
+              enTime: toBcdDateTime(dialect, cmd.purchaseTimeMs),
+            };
+          }
+          return {
+            type: "C6",
+            obuId: cmd.obuId,
+            obuDivFactor: cmd.divFactor,
+            obuTradeType: 0x02, // purchase only: this lane keeps no EF04 accumulations
+            consumeMoney: cmd.amount,
+            purchaseTime: toBcdDateTime(dialect, cmd.purchaseTimeMs),
+            station: { ...HEADER_0019, ...stationBody(cmd.write, dialect) },
+            ef04Info: EMPTY_EF04,
+          };
+        case "fetch-tac":
+          return { type: "C8", obuId: cmd.obuId, epSerial: cmd.epSerial, ef04CmdType: 0 };
+      }
+    },
+  };
+}

@@ -1,0 +1,290 @@
+import { describe, expect, it } from "vitest";
+import type { NewLaneRecord } from "../../src/journal/types.js";
+import {
+  type Effect,
+  type MachineCtx,
+  type ObuEvent,
+  type ObuState,
+  transition,
+} from "../../src/lane/obu-machine.js";
+import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
+import { b2, b3, b4, b5, b8, CARD_ID, ctxFor, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
+
+function run(ctx: MachineCtx, events: ObuEvent[]): { state: ObuState; effects: Effect[]; steps: Effect[][]; timeoutMs?: number } {
+  let state: ObuState = { phase: "idle" };
+  const steps: Effect[][] = [];
+  let timeoutMs: number | undefined;
+  for (const ev of events) {
+    const t = transition(state, ev, ctx);
+    state = t.state;
+    steps.push(t.effects);
+    timeoutMs = t.timeoutMs;
+  }
+  return { state, effects: steps.flat(), steps, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+}
+
+const commits = (effects: Effect[]): NewLaneRecord[] =>
+  effects.flatMap((e) => (e.kind === "commit" ? [e.record] : []));
+const replies = (effects: Effect[]) => effects.flatMap((e) => (e.kind === "reply" || e.kind === "send" ? [e.command] : []));
+
+const E = {
+  obu: (o = b2()): ObuEvent => ({ kind: "obu", info: o }),
+  veh: (v = b3()): ObuEvent => ({ kind: "vehicle", info: v }),
+  card: (c = b4()): ObuEvent => ({ kind: "card", info: c, raw: "b4raw" }),
+  trade: (t = b5()): ObuEvent => ({ kind: "trade", info: t, raw: "b5raw" }),
+  tac: (t = b8()): ObuEvent => ({ kind: "tac", info: t, raw: "b8raw" }),
+  timeout: { kind: "timeout" } as ObuEvent,
+  superseded: { kind: "superseded" } as ObuEvent,
+};
+
+function expectStop(r: ReturnType<typeof run>, reason: string, opts: { reply?: boolean; stopType?: number } = {}): NewLaneRecord {
+  expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: reason });
+  const recs = commits(r.effects);
+  expect(recs).toHaveLength(1);
+  const rec = recs[0]!;
+  expect(rec.kind).toBe("stop");
+  expect(rec.outcome).toBe(reason);
+  expect(rec.amount).toBe(0);
+  expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  const last = r.steps[r.steps.length - 1]!;
+  const stopReply = last.find((e) => e.kind === "reply");
+  if (opts.reply === false) expect(stopReply).toBeUndefined();
+  else expect(stopReply).toMatchObject({ command: { kind: "stop", obuId: OBU_ID, stopType: opts.stopType ?? 1 } });
+  // a stop replies before it commits (the RSU is not kept waiting on the disk)
+  if (stopReply) expect(last.indexOf(stopReply)).toBeLessThan(last.findIndex((e) => e.kind === "commit"));
+  const display = last.find((e) => e.kind === "display");
+  expect(display).toMatchObject({ display: { text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message, tone: "stop" } });
+  return rec;
+}
+
+describe("OBU machine: the happy paths", () => {
+  it("exit: B2 -> C1, B3 -> C1, B4 -> C6 with the discounted fee, B5 -> commit, C1, barrier", () => {
+    const ctx = ctxFor("exit");
+    const r = run(ctx, [E.obu(), E.veh(), E.card(), E.trade()]);
+    expect(r.state).toEqual({ phase: "done", kind: "transaction", outcome: "EXIT_DEBIT" });
+    const cmds = replies(r.effects);
+    expect(cmds.map((c) => c.kind)).toEqual(["continue", "continue", "debit", "continue"]);
+    expect(cmds[0]).toEqual({ kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" });
+    const debit = cmds[2]!;
+    expect(debit).toMatchObject({
+      kind: "debit",
+      via: "c6",
+      amount: 1425,
+      purchaseTimeMs: NOW,
+      write: { network: "4301", station: "0102", lane: 3, status: 4, vehicleClass: 1, plate: "湘A12345", timeMs: NOW },
+    });
+    const last = r.steps[3]!;
+    expect(last.map((e) => e.kind)).toEqual(["commit", "reply", "barrier-open", "display", "remember"]);
+    const rec = commits(last)[0]!;
+    expect(rec).toMatchObject({
+      kind: "transaction",
+      outcome: "EXIT_DEBIT",
+      obuId: OBU_ID,
+      obuSerial: OBU_SERIAL,
+      cardId: CARD_ID,
+      cardType: 0x16,
+      cardIssuer: "bafec4cfbafec4cf",
+      cardNetwork: "4301",
+      vehicleClass: 1,
+      plate: "湘A12345",
+      amountDue: 1500,
+      discountPercent: 5,
+      amount: 1425,
+      balanceBefore: 10_000,
+      balanceAfter: 8575,
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      psamNo: "010203040506",
+      psamTransSerial: "00000063",
+      transTime: "20250716103000",
+      transType: "09",
+      statusListVersions: { full: "20250716", delta: "202507161025" },
+      tariffVersion: "t-1",
+      rawB4: "b4raw",
+      rawB5: "b5raw",
+      entry: { network: "4301", station: "0101", lane: 1 },
+    });
+    expect(last[3]).toMatchObject({ display: { text: "扣费 14.25元", detail: "余额 85.75元 一路顺风", tone: "ok" } });
+    expect(last[4]).toEqual({ kind: "remember", traded: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
+  });
+
+  it("asks for a deadline in each waiting state and none when done", () => {
+    const ctx = ctxFor("exit");
+    expect(run(ctx, [E.obu()]).timeoutMs).toBe(2000);
+    expect(run(ctx, [E.obu(), E.veh()]).timeoutMs).toBe(2000);
+    expect(run(ctx, [E.obu(), E.veh(), E.card()]).timeoutMs).toBe(1000);
+    expect(run(ctx, [E.obu(), E.veh(), E.card(), E.trade()]).timeoutMs).toBeUndefined();
+  });
+
+  it("entry: writes the entry record with amount 0 (C6), or C3 where configured", () => {
+    const fresh = E.card(b4({ entry: { status: 0x04 } }));
+    const r = run(ctxFor("entry"), [E.obu(), E.veh(), fresh, E.trade(b5({ balanceAfter: 10_000 }))]);
+    expect(r.state).toMatchObject({ kind: "transaction", outcome: "ENTRY_WRITE" });
+    expect(replies(r.effects)[2]).toMatchObject({ kind: "debit", via: "c6", amount: 0, write: { status: 3, station: "0102" } });
+    const rec = commits(r.effects)[0]!;
+    expect(rec).toMatchObject({ amount: 0, tariffVersion: null, entry: { network: "4301", station: "0102", lane: 3 } });
+    const c3 = run(ctxFor("entry", {}, { entryWrite: "c3" }), [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]);
+    expect(replies(c3.effects)[2]).toMatchObject({ kind: "debit", via: "c3", amount: 0 });
+  });
+
+  it("a credit card is charged even when its notional balance is below the fee", () => {
+    const r = run(ctxFor("exit"), [E.obu(), E.veh(), E.card(b4({ balance: 10, card: { cardType: 0x17 } }))]);
+    expect(r.state.phase).toBe("await-b5");
+  });
+
+  it("low battery warns by default and stops when configured", () => {
+    const low = E.obu(b2({ bits: { batteryLow: true } }));
+    const r = run(ctxFor("exit"), [low, E.veh(), E.card(), E.trade()]);
+    expect(r.state).toMatchObject({ kind: "transaction" });
+    expect(commits(r.effects)[0]!.extra).toMatchObject({ warnings: ["OBU_BATTERY_LOW"] });
+    const ctx = ctxFor("exit");
+    expectStop(run({ ...ctx, options: { ...ctx.options, lowBattery: "stop" } }, [low]), "OBU_BATTERY_LOW");
+  });
+});
+
+describe("OBU machine: every stop case", () => {
+  const exit = ctxFor("exit");
+  const cases: [string, MachineCtx, ObuEvent[], { reply?: boolean; stopType?: number }?][] = [
+    ["OBU_READ_FAILED", exit, [E.obu(b2({ errorCode: 0x01 }))]],
+    ["OBU_DATA_INVALID", exit, [E.obu(b2({ contractSerial: null }))]],
+    ["OBU_DATA_INVALID", exit, [E.obu(b2({ dateOfExpire: "20331399" }))]],
+    ["OBU_NO_CARD", exit, [E.obu(b2({ bits: { cardPresent: false } }))]],
+    ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
+    ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
+    ["OBU_TAMPERED", exit, [E.obu(b2({ bits: { tampered: true } }))]],
+    ["OBU_EXPIRED", exit, [E.obu(b2({ dateOfExpire: "20250715" }))]],
+    ["OBU_NOT_YET_VALID", exit, [E.obu(b2({ dateOfIssue: "20250717" }))]],
+    ["OBU_ISSUER_INVALID", exit, [E.obu(b2({ issuerId: "0000000000000000" }))]],
+    ["OBU_ON_STATUS_LIST", ctxFor("exit", { listedObu: new Set([OBU_SERIAL]) }), [E.obu()]],
+    ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([OBU_SERIAL]) }), [E.obu()]],
+    ["VEHICLE_READ_FAILED", exit, [E.obu(), E.veh(b3({ errorCode: 0x01 }))]],
+    ["VEHICLE_CLASS_INVALID", exit, [E.obu(), E.veh(b3({ vehicleClass: 7 }))]],
+    ["FRAME_INCOMPLETE", exit, [E.obu(), E.veh(b3({ vehicleClass: null })), E.veh(b3({ vehicleClass: null }))]],
+    ["CARD_READ_FAILED", exit, [E.obu(), E.veh(), E.card(b4({ errorCode: 0x01 }))]],
+    ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardSerial: "00000000000012ab" } }))]],
+    ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "00000000" } }))]],
+    ["CARD_TYPE_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardType: 0x15 } }))]],
+    ["CARD_EXPIRED", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "20250715" } }))]],
+    ["CARD_NOT_YET_VALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { startDate: "20250717" } }))]],
+    ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { issuerId: "b1b1bea9b1b1bea9" } }))]],
+    ["CARD_ON_STATUS_LIST", ctxFor("exit", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
+    ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
+    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]],
+    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x04 } }))]],
+    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01 } }))]],
+    ["ENTRY_ALREADY_OPEN", ctxFor("entry"), [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x03 } }))]],
+    [
+      "TIMEOUT_VEHICLE",
+      ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
+      [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW - 49 * 3_600_000 } }))],
+    ],
+    ["UNKNOWN_ROUTE", exit, [E.obu(), E.veh(), E.card(b4({ entry: { station: "0999" } }))]],
+    ["UNKNOWN_CLASS", exit, [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card()]],
+    ["INSUFFICIENT_BALANCE", exit, [E.obu(), E.veh(), E.card(b4({ balance: 1424 }))]],
+    ["TRADE_FAILED", exit, [E.obu(), E.veh(), E.card(), E.trade(b5({ errorCode: 0x06, result: "failed" }))]],
+    ["OBU_LEFT", exit, [E.obu(), E.timeout], { reply: false }],
+    ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
+    ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false }],
+  ];
+  for (const [reason, ctx, events, opts] of cases) {
+    it(`${reason} after ${events.map((e) => e.kind).join(",")}`, () => {
+      const rec = expectStop(run(ctx, events), reason, opts);
+      expect(rec.obuId).toBe(OBU_ID);
+    });
+  }
+
+  it("covers every per-vehicle stop reason in the catalogue", () => {
+    const tested = new Set(cases.map((c) => c[0]));
+    const perVehicle = STOP_REASON_CODES.filter((c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "LANE_CLOSED", "OBU_BATTERY_LOW"].includes(c));
+    expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
+  });
+
+  it("exactly the balance is enough", () => {
+    expect(run(exit, [E.obu(), E.veh(), E.card(b4({ balance: 1425 }))]).state.phase).toBe("await-b5");
+  });
+
+  it("status-list hits carry the list entry and versions used; they alarm", () => {
+    const r = run(ctxFor("exit", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]);
+    const rec = commits(r.effects)[0]!;
+    expect(rec.statusListVersions).toEqual({ full: "20250716", delta: "202507161025" });
+    expect(rec.extra).toMatchObject({ statusList: { kind: "card", id: CARD_ID } });
+    expect(r.effects.some((e) => e.kind === "alarm" && e.code === "CARD_ON_STATUS_LIST")).toBe(true);
+  });
+
+  it("insufficient balance is stopped before any debit, with the message for the driver", () => {
+    const r = run(exit, [E.obu(), E.veh(), E.card(b4({ balance: 100 }))]);
+    expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
+    expect(r.effects.find((e) => e.kind === "display")).toMatchObject({ display: { text: "余额不足", detail: "请走人工车道" } });
+  });
+
+  it("asks once for an incomplete B4 to be resent (C2 StopType 2), then goes on", () => {
+    const bad = E.card({ ...b4(), issuance: null });
+    const r = run(exit, [E.obu(), E.veh(), bad]);
+    expect(r.state.phase).toBe("await-b4");
+    expect(replies(r.steps[2]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 2 }]);
+    expect(run(exit, [E.obu(), E.veh(), bad, E.card()]).state.phase).toBe("await-b5");
+  });
+
+  it("an OBU that traded recently is answered with the configured StopType and not journaled", () => {
+    const ctx = ctxFor("exit", { traded: new Set([OBU_SERIAL]) }, { alreadyTradedStopType: 3 });
+    const r = run(ctx, [E.obu()]);
+    expect(r.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
+    expect(replies(r.effects)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 3, timeMs: NOW }]);
+    expect(commits(r.effects)).toEqual([]);
+    const byCard = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]);
+    expect(byCard.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+  });
+
+  it("a heartbeat-like or unrelated event in idle does nothing", () => {
+    expect(transition({ phase: "idle" }, E.timeout, exit)).toEqual({ state: { phase: "idle" }, effects: [] });
+    expect(transition({ phase: "idle" }, E.trade(), exit).effects).toEqual([]);
+  });
+});
+
+describe("OBU machine: uncertain debits are never re-debited", () => {
+  const exit = ctxFor("exit");
+  const upToB5 = [E.obu(), E.veh(), E.card()];
+
+  it("B5 ErrorCode 01 -> C8 with the B5 serial as the reply; B8 OK -> transaction with the re-fetched TAC", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }))]);
+    expect(r.state.phase).toBe("await-b8");
+    expect(r.steps[3]).toEqual([{ kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" }]);
+    expect(r.timeoutMs).toBe(1000);
+    const done = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })), E.tac()]);
+    expect(done.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    const rec = commits(done.effects)[0]!;
+    expect(rec).toMatchObject({ tac: "0badcafe", amount: 1425, balanceAfter: 8575, iccPaySerial: "0011" });
+    expect(done.effects.filter((e) => e.kind === "barrier-open")).toHaveLength(1);
+    expect(replies(done.effects).filter((c) => c.kind === "debit")).toHaveLength(1);
+  });
+
+  it("B5 ErrorCode 01 and the OBU gone (B8 fails) -> suspect record, C2, unsettled, no barrier", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })), E.tac(b8({ errorCode: 1, result: "uncertain", tac: null }))]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_NO_DSRC" });
+    const rec = commits(r.effects)[0]!;
+    expect(rec).toMatchObject({ kind: "suspect", amount: 1425, cardId: CARD_ID, psamNo: "010203040506", iccPaySerial: "0011", transTime: "20250716103000" });
+    expect(rec.extra).toMatchObject({ uncertain: true, b5ErrorCode: 1, b8ErrorCode: 1, balanceBefore: 10_000 });
+    expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+    expect(r.effects).toContainEqual({ kind: "remember", unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
+  });
+
+  it("no B5 in time -> C8 sent by the lane; no B8 either -> suspect with the purchase time", () => {
+    const r = run(exit, [...upToB5, E.timeout]);
+    expect(r.steps[3]).toEqual([{ kind: "send", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 0 }, stage: "c8Out" }]);
+    const s = run(exit, [...upToB5, E.timeout, E.timeout]);
+    expect(s.state).toMatchObject({ kind: "suspect", outcome: "B5_MISSING" });
+    const rec = commits(s.effects)[0]!;
+    expect(rec).toMatchObject({ transTime: "20250716103000", tac: null, amount: 1425, rawB4: "b4raw", rawB5: null });
+  });
+
+  it("a late B5 while waiting for B8 settles it as a normal transaction", () => {
+    const r = run(exit, [...upToB5, E.timeout, E.trade()]);
+    expect(r.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT" });
+  });
+
+  it("a new B2 from the OBU while the debit is open makes it a suspect (never a second debit)", () => {
+    const r = run(exit, [...upToB5, E.superseded]);
+    expect(r.state).toMatchObject({ kind: "suspect", outcome: "SUPERSEDED" });
+    expect(replies(r.effects).filter((c) => c.kind === "debit")).toHaveLength(1);
+  });
+});
