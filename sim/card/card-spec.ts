@@ -37,14 +37,25 @@ const record0019Schema = z
 export const cardSpecSchema = z
   .object({
     /** 20 digits (network 4 + serial 16); or give network and serial. */
-    cardId: z.string().regex(/^[0-9]{20}$/, "expected 20 digits").optional(),
-    network: z.string().regex(/^[0-9]{4}$/, "expected 4 digits").optional(),
-    serial: z.string().regex(/^[0-9]{16}$/, "expected 16 digits").optional(),
+    cardId: z
+      .string()
+      .regex(/^[0-9]{20}$/, "expected 20 digits")
+      .optional(),
+    network: z
+      .string()
+      .regex(/^[0-9]{4}$/, "expected 4 digits")
+      .optional(),
+    serial: z
+      .string()
+      .regex(/^[0-9]{16}$/, "expected 16 digits")
+      .optional(),
     /** 16 hex digits; or `province`. */
     issuerId: hexN(16).optional(),
     /** Two Chinese characters (4 bytes GB2312), e.g. "湖南": issuer id = name ‖ network ‖ 0001. */
     province: z.string().optional(),
-    type: z.union([z.enum(["stored-value", "credit"]), z.literal(0x16), z.literal(0x17)]).default("stored-value"),
+    type: z
+      .union([z.enum(["stored-value", "credit"]), z.literal(0x16), z.literal(0x17)])
+      .default("stored-value"),
     version: z.number().int().min(0).max(255).default(0x01),
     balance: z.number().int().min(0).max(0xffffffff),
     offlineSerial: z.number().int().min(0).max(0xfffe).default(0),
@@ -87,17 +98,24 @@ export function createCardFromSpec(
   let network = s.network;
   let serial = s.serial;
   if (s.cardId !== undefined) {
-    if ((network !== undefined && network !== s.cardId.slice(0, 4)) || (serial !== undefined && serial !== s.cardId.slice(4))) {
+    if (
+      (network !== undefined && network !== s.cardId.slice(0, 4)) ||
+      (serial !== undefined && serial !== s.cardId.slice(4))
+    ) {
       throw specError(`cardId ${s.cardId} disagrees with network/serial`);
     }
     network = s.cardId.slice(0, 4);
     serial = s.cardId.slice(4);
   }
-  if (network === undefined || serial === undefined) throw specError("cardId, or network and serial, are required");
-  if (s.issuerId === undefined && s.province === undefined) throw specError("issuerId or province is required");
-  if (s.issuerId !== undefined && s.province !== undefined) throw specError("give issuerId or province, not both");
+  if (network === undefined || serial === undefined)
+    throw specError("cardId, or network and serial, are required");
+  if (s.issuerId === undefined && s.province === undefined)
+    throw specError("issuerId or province is required");
+  if (s.issuerId !== undefined && s.province !== undefined)
+    throw specError("give issuerId or province, not both");
   const issuerId = (s.issuerId ?? issuerFromProvince(s.province ?? "", network)).toLowerCase();
-  const cardType = s.type === "stored-value" ? CARD_TYPE.storedValue : s.type === "credit" ? CARD_TYPE.credit : s.type;
+  const cardType =
+    s.type === "stored-value" ? CARD_TYPE.storedValue : s.type === "credit" ? CARD_TYPE.credit : s.type;
 
   let file0015: Buffer;
   let file0019: Buffer;
@@ -115,7 +133,8 @@ export function createCardFromSpec(
       plateColor: s.plateColor,
       vehicleClass: s.vehicleClass,
     });
-    if (s.file0019 !== undefined && s.record0019 !== undefined) throw specError("give record0019 or file0019, not both");
+    if (s.file0019 !== undefined && s.record0019 !== undefined)
+      throw specError("give record0019 or file0019, not both");
     if (s.file0019 !== undefined) {
       file0019 = Buffer.from(s.file0019, "hex");
       decode0019(file0019);
@@ -128,7 +147,10 @@ export function createCardFromSpec(
     throw specError((e as Error).message);
   }
   decode0015(file0015);
-  return new SimCard({ file0015, file0019, balance: s.balance, offlineSerial: s.offlineSerial }, { ...opts, keys });
+  return new SimCard(
+    { file0015, file0019, balance: s.balance, offlineSerial: s.offlineSerial },
+    { ...opts, keys },
+  );
 }
 
 function lowerHex<T extends Record<string, unknown>>(o: T): T {
@@ -147,7 +169,12 @@ export function cardToSpec(card: SimCard): CardSpec {
   return {
     cardId: snap.cardId,
     issuerId: f.issuerId,
-    type: f.cardType === CARD_TYPE.storedValue ? "stored-value" : f.cardType === CARD_TYPE.credit ? "credit" : undefined,
+    type:
+      f.cardType === CARD_TYPE.storedValue
+        ? "stored-value"
+        : f.cardType === CARD_TYPE.credit
+          ? "credit"
+          : undefined,
     version: f.cardVersion,
     balance: snap.balance,
     offlineSerial: snap.offlineSerial,

@@ -17,13 +17,13 @@ import { type CardKeys, deriveCardKeys } from "../../src/card/keys.js";
 import {
   algorithmFor,
   cardDivisor,
+  mac1 as computeMac1,
+  mac2 as computeMac2,
+  tac as computeTac,
   type EpurseAlgorithm,
   hexBytes,
   issuerDivisor,
-  mac1 as computeMac1,
-  mac2 as computeMac2,
   sameBytes,
-  tac as computeTac,
   transDateTime,
 } from "../../src/card/pboc.js";
 import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
@@ -114,15 +114,23 @@ export class SimCard implements SimCardApi {
   private pending: PendingPurchase | undefined;
 
   constructor(state: SimCardState, opts: SimCardOptions) {
-    if (state.file0015.length !== 43) throw new EtcError(CardErrorCodes.CardSpecInvalid, "0015 must be 43 bytes");
-    if (state.file0019.length !== FILE_0019_LENGTH) throw new EtcError(CardErrorCodes.CardSpecInvalid, "0019 must be 43 bytes");
+    if (state.file0015.length !== 43)
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, "0015 must be 43 bytes");
+    if (state.file0019.length !== FILE_0019_LENGTH)
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, "0019 must be 43 bytes");
     const f15 = decode0015(state.file0015);
     decode0019(state.file0019);
     if (!Number.isInteger(state.balance) || state.balance < 0 || state.balance > 0xffffffff) {
-      throw new EtcError(CardErrorCodes.CardSpecInvalid, `balance: expected 0..4294967295 fen, got ${state.balance}`);
+      throw new EtcError(
+        CardErrorCodes.CardSpecInvalid,
+        `balance: expected 0..4294967295 fen, got ${state.balance}`,
+      );
     }
     if (!Number.isInteger(state.offlineSerial) || state.offlineSerial < 0 || state.offlineSerial > 0xffff) {
-      throw new EtcError(CardErrorCodes.CardSpecInvalid, `offlineSerial: expected 0..65535, got ${state.offlineSerial}`);
+      throw new EtcError(
+        CardErrorCodes.CardSpecInvalid,
+        `offlineSerial: expected 0..65535, got ${state.offlineSerial}`,
+      );
     }
     this.file0015 = Buffer.from(state.file0015);
     this.file0019 = Buffer.from(state.file0019);
@@ -389,7 +397,10 @@ export class SimCard implements SimCardApi {
   purchase(psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint = "none"): PurchaseOutcome {
     const psamApdu = psam.apdu?.bind(psam);
     if (!psamApdu) {
-      throw new EtcError(CardErrorCodes.PsamRefused, "purchase needs an APDU-level PSAM (sim/card createPsam)");
+      throw new EtcError(
+        CardErrorCodes.PsamRefused,
+        "purchase needs an APDU-level PSAM (sim/card createPsam)",
+      );
     }
     const transType = req.transType ?? TRANS_TYPE.compositePurchase;
     if (transType !== TRANS_TYPE.compositePurchase && transType !== TRANS_TYPE.simplePurchase) {
@@ -421,7 +432,8 @@ export class SimCard implements SimCardApi {
         { sw: "9401", cardId: this.cardId, balance: this.balance, amount: req.amount },
       );
     }
-    if (init.sw !== SW.ok || init.data.length !== 15) throw refused(CardErrorCodes.CardRefused, "INIT FOR PURCHASE", init.sw);
+    if (init.sw !== SW.ok || init.data.length !== 15)
+      throw refused(CardErrorCodes.CardRefused, "INIT FOR PURCHASE", init.sw);
     const balanceBefore = init.data.readUInt32BE(0);
     const iccPaySerial = init.data.readUInt16BE(4);
     const keyVersion = init.data[9] ?? 0;
@@ -449,7 +461,8 @@ export class SimCard implements SimCardApi {
       ...(this.keys.levels === 2 ? [issuerDivisor(f15.issuerId)] : []),
     ]);
     const m1 = splitResponse(psamApdu(buildCommand("80700000", macData, 0x08)));
-    if (m1.sw !== SW.ok || m1.data.length !== 8) throw refused(CardErrorCodes.PsamRefused, "PSAM MAC1", m1.sw);
+    if (m1.sw !== SW.ok || m1.data.length !== 8)
+      throw refused(CardErrorCodes.PsamRefused, "PSAM MAC1", m1.sw);
     const psamTransSerial = m1.data.readUInt32BE(0);
     const mac1 = m1.data.subarray(4, 8);
 
@@ -490,10 +503,14 @@ export class SimCard implements SimCardApi {
     // 7. MAC2 verification on the PSAM
     const v = splitResponse(psamApdu(buildCommand("80720000", mac2)));
     if (v.sw !== SW.ok) {
-      throw new EtcError(CardErrorCodes.Mac2Invalid, `PSAM rejected the card's MAC2 (${swHex(v.sw)}); the card has debited`, {
-        sw: swHex(v.sw),
-        result,
-      });
+      throw new EtcError(
+        CardErrorCodes.Mac2Invalid,
+        `PSAM rejected the card's MAC2 (${swHex(v.sw)}); the card has debited`,
+        {
+          sw: swHex(v.sw),
+          result,
+        },
+      );
     }
     return { kind: "done", result };
   }
@@ -506,7 +523,8 @@ export class SimCard implements SimCardApi {
     s.writeUInt16BE(offlineSerial);
     const r = this.send(buildCommand(`805a00${hex2(type)}`, s, 0x08));
     if (r.sw === SW.macTacUnavailable) return undefined;
-    if (r.sw !== SW.ok || r.data.length !== 8) throw refused(CardErrorCodes.CardRefused, "GET TRANSACTION PROVE", r.sw);
+    if (r.sw !== SW.ok || r.data.length !== 8)
+      throw refused(CardErrorCodes.CardRefused, "GET TRANSACTION PROVE", r.sw);
     return { mac2: r.data.subarray(0, 4).toString("hex"), tac: r.data.subarray(4, 8).toString("hex") };
   }
 }

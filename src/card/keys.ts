@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { CardErrorCodes } from "./errors.js";
-import { algorithmFor, deriveCardKey, type DiversificationLevels, type EpurseAlgorithm } from "./pboc.js";
+import { algorithmFor, type DiversificationLevels, deriveCardKey, type EpurseAlgorithm } from "./pboc.js";
 
 export const TEST_KEYS_MARKER = "TEST KEYS ONLY - never production";
 export const DEFAULT_CARD_KEYS_FILE = "config/keys/card-test-keys.json";
@@ -144,7 +144,11 @@ export function keysAlgorithm(keys: CardKeys): EpurseAlgorithm {
 }
 
 /** Derive a card's DPK and DTK from the master keys, the issuer id (16 hex) and the card serial (16 digits). */
-export function deriveCardKeys(keys: CardKeys, issuerId: string | Buffer, cardSerial: string | Buffer): CardKeyPair {
+export function deriveCardKeys(
+  keys: CardKeys,
+  issuerId: string | Buffer,
+  cardSerial: string | Buffer,
+): CardKeyPair {
   const alg = keysAlgorithm(keys);
   return {
     dpk: deriveCardKey(keys.purchaseMasterKey, issuerId, cardSerial, keys.levels, alg),

@@ -31,7 +31,8 @@ type ForgeAlg = "DES-ECB" | "DES-CBC" | "3DES-ECB";
 
 /** Encrypt with node-forge, padding switched off (inputs are always whole blocks here). */
 function forgeEncrypt(alg: ForgeAlg, key: Buffer, data: Buffer, iv?: Buffer): Buffer {
-  if (data.length === 0 || data.length % 8 !== 0) throw inputError(`data must be whole 8-byte blocks, got ${data.length}`);
+  if (data.length === 0 || data.length % 8 !== 0)
+    throw inputError(`data must be whole 8-byte blocks, got ${data.length}`);
   const cipher = forge.cipher.createCipher(alg, key.toString("binary"));
   // node-forge's ECB/CBC add PKCS#7 padding unless the mode's pad hook is off.
   (cipher.mode as unknown as { pad: unknown }).pad = false;
@@ -149,7 +150,8 @@ function u16be(name: string, v: Buffer | number): Buffer {
 
 function u32be(name: string, v: Buffer | number): Buffer {
   if (typeof v === "number") {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw inputError(`${name}: expected 0..4294967295, got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw inputError(`${name}: expected 0..4294967295, got ${v}`);
     const b = Buffer.alloc(4);
     b.writeUInt32BE(v);
     return b;
@@ -263,7 +265,12 @@ export interface EpurseAlgorithm {
   /** One diversification level. */
   diversify(masterKey: Buffer, data8: Buffer): Buffer;
   /** SESPK from the card's DPK. */
-  purchaseSessionKey(dpk: Buffer, random4: Buffer, offlineSerial: Buffer | number, terminalSerial: Buffer | number): Buffer;
+  purchaseSessionKey(
+    dpk: Buffer,
+    random4: Buffer,
+    offlineSerial: Buffer | number,
+    terminalSerial: Buffer | number,
+  ): Buffer;
   /** MAC1 / MAC2 with the session key: 4 bytes. */
   sessionMac(sessionKey: Buffer, data: Buffer): Buffer;
   /** TAC with the card's DTK: 4 bytes. */

@@ -42,9 +42,11 @@ export interface TacVerdict {
 /** The card serial (16 digits) a record names, from cardSerial or the last 16 digits of cardId. */
 export function recordCardSerial(r: TacRecord): string {
   const fromId = typeof r.cardId === "string" && /^[0-9]{20}$/.test(r.cardId) ? r.cardId.slice(4) : undefined;
-  if (r.cardId !== undefined && fromId === undefined) throw new Error(`cardId: expected 20 digits, got ${JSON.stringify(r.cardId)}`);
+  if (r.cardId !== undefined && fromId === undefined)
+    throw new Error(`cardId: expected 20 digits, got ${JSON.stringify(r.cardId)}`);
   if (r.cardSerial !== undefined) {
-    if (!/^[0-9]{16}$/.test(r.cardSerial)) throw new Error(`cardSerial: expected 16 digits, got ${JSON.stringify(r.cardSerial)}`);
+    if (!/^[0-9]{16}$/.test(r.cardSerial))
+      throw new Error(`cardSerial: expected 16 digits, got ${JSON.stringify(r.cardSerial)}`);
     if (fromId !== undefined && fromId !== r.cardSerial) {
       throw new Error(`cardId ${r.cardId} and cardSerial ${r.cardSerial} disagree`);
     }
@@ -63,7 +65,8 @@ export function expectedTac(r: TacRecord, keys: CardKeys): string {
   if (r.algId !== undefined && r.algId !== keys.algId) {
     throw new Error(`record algId ${r.algId} but the keys are for algId ${keys.algId}`);
   }
-  if (!Number.isInteger(r.psamTransSerial)) throw new Error(`psamTransSerial: expected an integer, got ${r.psamTransSerial}`);
+  if (!Number.isInteger(r.psamTransSerial))
+    throw new Error(`psamTransSerial: expected an integer, got ${r.psamTransSerial}`);
   const alg = keysAlgorithm(keys);
   const { dtk } = deriveCardKeys(keys, r.issuerId ?? Buffer.alloc(8), serial);
   return tac(
@@ -95,7 +98,11 @@ export function verifyTac(r: TacRecord, keys: CardKeys): TacVerdict {
     return { ok: false, expected, reason: (e as Error).message };
   }
   if (!sameBytes(given, Buffer.from(expected, "hex"))) {
-    return { ok: false, expected, reason: `TAC mismatch: record has ${given.toString("hex")}, keys give ${expected}` };
+    return {
+      ok: false,
+      expected,
+      reason: `TAC mismatch: record has ${given.toString("hex")}, keys give ${expected}`,
+    };
   }
   return { ok: true, expected };
 }

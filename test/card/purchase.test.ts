@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../src/card/keys.js";
-import { type TacRecord, verifyTac } from "../../src/card/tac-verify.js";
 import { buildCommand, splitResponse } from "../../sim/card/apdu.js";
 import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/card-files.js";
 import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
 import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
+import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../src/card/keys.js";
+import { type TacRecord, verifyTac } from "../../src/card/tac-verify.js";
 
 const keys = loadCardKeys();
 const ISSUER = "bafec4cf43010001"; // "湖南" + 4301 0001
@@ -39,7 +39,15 @@ function newPsam(k: CardKeys = keys, serial = 100): SimPsam {
 }
 
 function exitRecord(): Card0019 {
-  return { ...empty0019(PLATE), network: "4301", station: "0102", lane: 3, time: 1_714_536_000, vehicleClass: 1, status: 4 };
+  return {
+    ...empty0019(PLATE),
+    network: "4301",
+    station: "0102",
+    lane: 3,
+    time: 1_714_536_000,
+    vehicleClass: 1,
+    status: 4,
+  };
 }
 
 function tacRecordOf(card: SimCard, r: PurchaseResult, amount: number): TacRecord {
@@ -191,9 +199,15 @@ describe("composite purchase through the APDU interface", () => {
     expect(verifyTac({ ...base, cardId: "4301" }, keys).reason).toMatch(/cardId: expected 20 digits/);
     expect(verifyTac({ ...base, transTime: "2024" }, keys).reason).toMatch(/transTime/);
     expect(verifyTac({ ...base, psamNo: "xyz" }, keys).reason).toMatch(/terminalNo/);
-    expect(verifyTac({ ...base, tac: "123" }, keys)).toMatchObject({ ok: false, reason: expect.stringMatching(/tac:/) });
+    expect(verifyTac({ ...base, tac: "123" }, keys)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/tac:/),
+    });
     expect(verifyTac({ ...base, algId: 4 }, keys).reason).toMatch(/algId 4/);
-    const bySerial = verifyTac({ ...base, cardId: undefined, cardNetwork: "4301", cardSerial: CARD_ID.slice(4) }, keys);
+    const bySerial = verifyTac(
+      { ...base, cardId: undefined, cardNetwork: "4301", cardSerial: CARD_ID.slice(4) },
+      keys,
+    );
     expect(bySerial.expected).toBe(verifyTac(base, keys).expected);
   });
 });
@@ -229,7 +243,11 @@ describe("refusals and faults", () => {
     const card = newCard();
     const psam = newPsam();
     const before = card.snapshot();
-    const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() }, "before-debit");
+    const out = card.purchase(
+      psam,
+      { amount: 1234, transTime: TIME, record0019: exitRecord() },
+      "before-debit",
+    );
     expect(out).toEqual({ kind: "torn", debited: false, at: "before-debit" });
     expect(card.snapshot()).toEqual(before);
     expect(card.transactionProve(7)).toBeUndefined();
@@ -246,7 +264,11 @@ describe("refusals and faults", () => {
   it("tear after DEBIT: money moved and 0019 written; GET TRANSACTION PROVE returns the same TAC", () => {
     const card = newCard();
     const psam = newPsam();
-    const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() }, "after-debit");
+    const out = card.purchase(
+      psam,
+      { amount: 1234, transTime: TIME, record0019: exitRecord() },
+      "after-debit",
+    );
     expect(out.kind).toBe("torn");
     if (out.kind !== "torn" || !out.debited) throw new Error("expected a debited tear");
     expect(card.snapshot()).toMatchObject({ balance: 8766, offlineSerial: 8 });
@@ -269,7 +291,9 @@ describe("refusals and faults", () => {
     expect(card.transactionProve(7)).toEqual({ tac: a.result.tac, mac2: a.result.mac2 });
     expect(card.transactionProve(8)).toEqual({ tac: b.result.tac, mac2: b.result.mac2 });
     expect(card.transactionProve(9)).toBeUndefined();
-    const strict = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 1000 }, keys, { proveDepth: 1 });
+    const strict = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 1000 }, keys, {
+      proveDepth: 1,
+    });
     strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
     strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
     expect(strict.transactionProve(0)).toBeUndefined();
@@ -318,7 +342,17 @@ describe("refusals and faults", () => {
     const init = apdu(card, "805003020B 01 000004D2 430100000001 0F");
     const random = init.data.slice(22, 30);
     // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
-    const mac1Data = [random, "0007", "000004d2", "09", TIME, "01", "00", CARD_ID.slice(4), ISSUER.slice(0, 8).repeat(2)];
+    const mac1Data = [
+      random,
+      "0007",
+      "000004d2",
+      "09",
+      TIME,
+      "01",
+      "00",
+      CARD_ID.slice(4),
+      ISSUER.slice(0, 8).repeat(2),
+    ];
     expect(mac1Data.join("").length).toBe(72);
     const m1 = apdu(psam, `8070000024${mac1Data.join("")}08`);
     expect(m1.sw).toBe("9000");
@@ -361,7 +395,12 @@ describe("refusals and faults", () => {
   it("a simple purchase (type 06) debits without touching 0019", () => {
     const card = newCard();
     const before = card.snapshot();
-    const out = card.purchase(newPsam(), { amount: 50, transTime: TIME, record0019: exitRecord(), transType: 0x06 });
+    const out = card.purchase(newPsam(), {
+      amount: 50,
+      transTime: TIME,
+      record0019: exitRecord(),
+      transType: 0x06,
+    });
     if (out.kind !== "done") throw new Error("not done");
     expect(out.result.transType).toBe(6);
     expect(card.snapshot().file0019).toEqual(before.file0019);
@@ -392,7 +431,13 @@ function rawKeys(): Record<string, unknown> {
 describe("card specs", () => {
   it("builds 0015 from the spec and a default 'not entered' 0019", () => {
     const card = createCardFromSpec(
-      { issuerId: "C9BDB6AB37010001", network: "3701", serial: "0000000000000042", balance: 1, plate: "鲁B00001" },
+      {
+        issuerId: "C9BDB6AB37010001",
+        network: "3701",
+        serial: "0000000000000042",
+        balance: 1,
+        plate: "鲁B00001",
+      },
       keys,
     );
     const s = card.snapshot();
@@ -430,7 +475,8 @@ describe("card specs", () => {
 
 describe("property: TACs from random purchases verify, flipped bits never do", () => {
   it("holds for random amounts, serials, times and card ids", () => {
-    const digits = (n: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: n, maxLength: n }).map((a) => a.join(""));
+    const digits = (n: number) =>
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: n, maxLength: n }).map((a) => a.join(""));
     const time = fc
       .record({
         y: fc.integer({ min: 2000, max: 2099 }),
@@ -440,8 +486,18 @@ describe("property: TACs from random purchases verify, flipped bits never do", (
         mi: fc.integer({ min: 0, max: 59 }),
         s: fc.integer({ min: 0, max: 59 }),
       })
-      .map(({ y, mo, d, h, mi, s }) => [y, mo, d, h, mi, s].map((v, i) => String(v).padStart(i === 0 ? 4 : 2, "0")).join(""));
-    const field = fc.constantFrom("amount", "psamTransSerial", "psamNo", "transTime", "transType", "cardId", "tac");
+      .map(({ y, mo, d, h, mi, s }) =>
+        [y, mo, d, h, mi, s].map((v, i) => String(v).padStart(i === 0 ? 4 : 2, "0")).join(""),
+      );
+    const field = fc.constantFrom(
+      "amount",
+      "psamTransSerial",
+      "psamNo",
+      "transTime",
+      "transType",
+      "cardId",
+      "tac",
+    );
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 0x7fffffff }),
@@ -453,8 +509,15 @@ describe("property: TACs from random purchases verify, flipped bits never do", (
         field,
         fc.nat(),
         (amount, offlineSerial, psamSerial, transTime, cardId, terminal, which, bitSeed) => {
-          const card = createCardFromSpec({ province: "湖南", cardId, balance: 0xffffffff, offlineSerial }, keys);
-          const psam = createPsam({ terminalNo: Buffer.from(terminal).toString("hex"), serial: psamSerial, keys });
+          const card = createCardFromSpec(
+            { province: "湖南", cardId, balance: 0xffffffff, offlineSerial },
+            keys,
+          );
+          const psam = createPsam({
+            terminalNo: Buffer.from(terminal).toString("hex"),
+            serial: psamSerial,
+            keys,
+          });
           const out = card.purchase(psam, { amount, transTime, record0019: exitRecord() });
           if (out.kind !== "done") return false;
           const rec = tacRecordOf(card, out.result, amount);
@@ -480,11 +543,11 @@ function flipHexBit(hex: string, seed: number): string {
 function flipBit(r: TacRecord, which: string, seed: number): TacRecord {
   switch (which) {
     case "amount":
-      return { ...r, amount: (r.amount ^ (1 << seed % 31)) >>> 0 };
+      return { ...r, amount: (r.amount ^ (1 << (seed % 31))) >>> 0 };
     case "psamTransSerial":
-      return { ...r, psamTransSerial: (r.psamTransSerial ^ (1 << seed % 32)) >>> 0 };
+      return { ...r, psamTransSerial: (r.psamTransSerial ^ (1 << (seed % 32))) >>> 0 };
     case "transType":
-      return { ...r, transType: (r.transType ?? 9) ^ (1 << seed % 8) };
+      return { ...r, transType: (r.transType ?? 9) ^ (1 << (seed % 8)) };
     case "psamNo":
       return { ...r, psamNo: flipHexBit(r.psamNo, seed) };
     case "transTime":
@@ -506,6 +569,8 @@ describe("APDU builder", () => {
   it("builds cases 1-4", () => {
     expect(buildCommand("805C0002", undefined, 4).toString("hex")).toBe("805c000204");
     expect(buildCommand("00A40000", Buffer.from("1001", "hex")).toString("hex")).toBe("00a40000021001");
-    expect(buildCommand("80540100", Buffer.alloc(15), 8).toString("hex")).toBe(`805401000f${"00".repeat(15)}08`);
+    expect(buildCommand("80540100", Buffer.alloc(15), 8).toString("hex")).toBe(
+      `805401000f${"00".repeat(15)}08`,
+    );
   });
 });

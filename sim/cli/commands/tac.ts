@@ -44,7 +44,8 @@ export function verifyJsonRecord(text: string, keys: CardKeys, where: string): L
 function describe(v: LedgerVerdict): string {
   const r = v.record ?? {};
   const parts = [v.ok ? "ok " : "BAD", v.where];
-  const card = r.cardId ?? (r.cardNetwork !== undefined ? `${String(r.cardNetwork)}${String(r.cardSerial)}` : undefined);
+  const card =
+    r.cardId ?? (r.cardNetwork !== undefined ? `${String(r.cardNetwork)}${String(r.cardSerial)}` : undefined);
   if (r.obuId !== undefined) parts.push(`obu ${String(r.obuId)}`);
   if (card !== undefined) parts.push(`card ${String(card)}`);
   if (r.iccPaySerial !== undefined) parts.push(`icc-serial ${String(r.iccPaySerial)}`);
@@ -72,8 +73,11 @@ export function registerTac(program: Command): void {
       if ((recordArg === undefined) === (opts.ledger === undefined)) {
         throw new UsageError("give one record as a JSON argument, or --ledger FILE (not both)");
       }
-      const keys = loadCardKeys(opts.keys ?? defaultCardKeysPath(), { allowUnmarked: opts.allowUnmarkedKeys ?? false });
-      if (!keys.testOnly) process.stderr.write(`warning: key file ${keys.source} is not marked as test keys\n`);
+      const keys = loadCardKeys(opts.keys ?? defaultCardKeysPath(), {
+        allowUnmarked: opts.allowUnmarkedKeys ?? false,
+      });
+      if (!keys.testOnly)
+        process.stderr.write(`warning: key file ${keys.source} is not marked as test keys\n`);
       let total = 0;
       let bad = 0;
       const emit = (v: LedgerVerdict): void => {
