@@ -6,12 +6,16 @@
 import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
 import { registerTac } from "./commands/tac.js";
+import { registerStation } from "./commands/station.js";
+import { registerStatusList } from "./commands/status-list.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-sim")
     .description("RSU/OBU/card, card reader and station simulators for etc-lane and other lane software")
     .version("0.1.0");
   registerTac(program);
+  registerStation(program);
+  registerStatusList(program);
   return program;
 }
 

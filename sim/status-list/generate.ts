@@ -64,7 +64,8 @@ export function* syntheticRecords(o: GenerateOptions, wantId: (i: number) => boo
   for (const net of NETWORKS) {
     const n = Math.min(perNet, left);
     left -= n;
-    const avgGap = Math.max(2, Math.floor(9e15 / Math.max(1, n)));
+    // gaps average 4.5e15/n, so even n maximal gaps stay below 10^16 (16 digits)
+    const avgGap = Math.max(2, Math.floor(4.5e15 / Math.max(1, n)));
     let cur = 0;
     for (let j = 0; j < n; j++) {
       cur += 1 + Math.floor(rnd() * (2 * avgGap - 1));
@@ -85,7 +86,7 @@ export function* syntheticRecords(o: GenerateOptions, wantId: (i: number) => boo
       }
     }
   }
-  const avgGap = Math.max(2, Math.floor(2 ** 52 / Math.max(1, o.obus)));
+  const avgGap = Math.max(2, Math.floor(2 ** 51 / Math.max(1, o.obus)));
   let cur = 0;
   for (let j = 0; j < o.obus; j++) {
     cur += 1 + Math.floor(rnd() * (2 * avgGap - 1));

@@ -6,12 +6,18 @@
 import { Command, CommanderError } from "commander";
 import { runCli } from "./run-cli.js";
 import { registerDecode } from "./commands/decode.js";
+import { registerTransactions } from "./commands/transactions.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerStatusList } from "./commands/status-list.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-lane")
     .description("ETC lane controller: RSU link, OBU transactions, status list, journal and uplink")
     .version("0.1.0");
   registerDecode(program);
+  registerTransactions(program);
+  registerAudit(program);
+  registerStatusList(program);
   return program;
 }
 

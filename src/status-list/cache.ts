@@ -6,7 +6,7 @@
  *   cache.lookup({ cardId, obuId })          // sync: listed?, entry, versions judged against, staleness
  *   await cache.applyBundle(pathOrBytes)     // full (new file + atomic swap) or delta (one transaction)
  */
-import { readFileSync, readSync, openSync, closeSync, statSync, rmSync, existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -16,7 +16,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { loadPublicKey } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
-import { canonicalObuId, cardWordA, OBU_WORD_A, parseCardId, parseObuId } from "./ids.js";
+import { canonicalObuId, cardWordA, OBU_WORD_A, type ObuKey, parseCardId, parseObuId } from "./ids.js";
 import { type RunningJob, runJob } from "./run-worker.js";
 import {
   type BuildResult,
@@ -131,7 +131,9 @@ export interface StatusListOpenOptions {
 interface Active {
   name: string;
   db: Database.Database;
-  stmt: Database.Statement;
+  card: Database.Statement;
+  obu: Database.Statement;
+  both: Database.Statement;
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
@@ -141,11 +143,14 @@ interface Active {
   obus: number;
 }
 
-const LOOKUP_SQL = `
-SELECT 0, full_version, delta_version FROM meta WHERE id = 1
-UNION ALL SELECT 1, c.list_type, r.text FROM card c LEFT JOIN reason r ON r.id = c.reason
-  WHERE c.net = ? AND c.serial = ?
-UNION ALL SELECT 2, o.list_type, r.text FROM obu o LEFT JOIN reason r ON r.id = o.reason WHERE o.key = ?`;
+/** One statement per query shape, each reading meta in the same snapshot as the entries. */
+const META_SQL = "SELECT 0, full_version, delta_version FROM meta WHERE id = 1";
+const CARD_SQL = `SELECT 1, c.list_type, r.text FROM card c LEFT JOIN reason r ON r.id = c.reason
+  WHERE c.net = ? AND c.serial = ?`;
+const OBU_SQL = "SELECT 2, o.list_type, r.text FROM obu o LEFT JOIN reason r ON r.id = o.reason WHERE o.key = ?";
+const LOOKUP_CARD = `${META_SQL} UNION ALL ${CARD_SQL}`;
+const LOOKUP_OBU = `${META_SQL} UNION ALL ${OBU_SQL}`;
+const LOOKUP_BOTH = `${META_SQL} UNION ALL ${CARD_SQL} UNION ALL ${OBU_SQL}`;
 
 function hours(ms: number): string {
   return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
@@ -226,7 +231,9 @@ export class StatusListCache {
       this.active = {
         name,
         db,
-        stmt: db.prepare(LOOKUP_SQL).raw(true),
+        card: db.prepare(LOOKUP_CARD).raw(true),
+        obu: db.prepare(LOOKUP_OBU).raw(true),
+        both: db.prepare(LOOKUP_BOTH).raw(true),
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,
@@ -312,10 +319,12 @@ export class StatusListCache {
     if (!cardMaybe && !obuMaybe) {
       return { listed: false, entries: [], versions: { full: a.full, delta: a.delta }, stale: this.computeStaleness() };
     }
-    const rows = a.stmt.all(
-      cardMaybe ? card.net : null,
-      cardMaybe ? card.serial : null,
-      obuMaybe ? obu.key : null,
+    const rows = (
+      cardMaybe && obuMaybe
+        ? a.both.all(card.net, card.serial, obu.key)
+        : cardMaybe
+          ? a.card.all(card.net, card.serial)
+          : a.obu.all((obu as ObuKey).key)
     ) as [number, unknown, unknown][];
     let versions: ListVersions = { full: a.full, delta: a.delta };
     const entries: StatusEntry[] = [];
@@ -556,4 +565,3 @@ export async function openStatusListFromOptions(opts: {
   });
 }
 
-void rmSync;

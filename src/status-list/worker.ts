@@ -2,6 +2,7 @@
  * Worker-thread entry: runs one status-list job (full build, delta apply, filter rebuild) off the lane
  * thread and reports progress, the result, or the error (code + message) to the parent.
  */
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { BloomFilter } from "./filter.js";
@@ -48,6 +49,12 @@ function run(job: Job): unknown {
 }
 
 if (parentPort) {
+  // Linux: priority of this thread only. The lane thread's lookups win the CPU on a 2-core box.
+  try {
+    setPriority(19);
+  } catch {
+    // not permitted here: run at normal priority
+  }
   try {
     parentPort.postMessage({ type: "done", result: run(workerData as Job) } satisfies WorkerMessage);
   } catch (e) {

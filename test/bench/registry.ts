@@ -1,5 +1,14 @@
 /** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
+import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
+import { statusListBench, statusListSmallBench } from "./status-list.js";
 
-export const benchmarks: Benchmark[] = [codecBench];
+export const benchmarks: Benchmark[] = [
+  codecBench,
+  statusListSmallBench,
+  statusListBench,
+  journalCommitBench,
+  outboxDrainBench,
+  journalDeepQueueBench,
+];

@@ -1,0 +1,246 @@
+/**
+ * Status-list benchmark: a national-size list (20M cards + 10M OBUs at --scale 1) generated as a signed
+ * bundle, imported (new database + swap), then lookups: warm, cold (page cache dropped), and while a
+ * 100,000-entry delta is applied in the worker. `status-list` is heavy; `status-list-small` (300k) is not.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setImmediate as yieldLoop } from "node:timers/promises";
+import { NETWORKS, prng } from "../../sim/status-list/generate.js";
+import {
+  buildBundle,
+  generateBundleFile,
+  type ListRow,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/index.js";
+import { StatusListCache } from "../../src/status-list/index.js";
+import { formatCardId, formatObuId } from "../../src/status-list/ids.js";
+import { type Benchmark, type BenchContext, type BenchResult, nowUs, percentiles } from "./harness.js";
+
+type Query = { cardId: string } | { obuId: string };
+
+function randomMisses(n: number, seed: number): Query[] {
+  const rnd = prng(seed);
+  const out: Query[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 3 === 2) {
+      const hi = Math.floor(rnd() * 2 ** 32);
+      const lo = Math.floor(rnd() * 2 ** 32);
+      out.push({ obuId: formatObuId((BigInt(hi) << 32n) | BigInt(lo)) });
+    } else {
+      const net = NETWORKS[Math.floor(rnd() * NETWORKS.length)] as number;
+      out.push({ cardId: formatCardId(net, BigInt(Math.floor(rnd() * 9e15))) });
+    }
+  }
+  return out;
+}
+
+function shuffle<T>(a: T[], seed: number): T[] {
+  const rnd = prng(seed);
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
+
+function measure(cache: StatusListCache, qs: Query[]): { lat: Float64Array; listed: number } {
+  const lat = new Float64Array(qs.length);
+  let listed = 0;
+  for (let i = 0; i < qs.length; i++) {
+    const t0 = nowUs();
+    const r = cache.lookup(qs[i] as Query);
+    lat[i] = nowUs() - t0;
+    if (r.listed) listed++;
+  }
+  return { lat, listed };
+}
+
+function figs(lat: Float64Array): Record<string, number> {
+  const p = percentiles(lat);
+  return { p50: p.p50, p99: p.p99, p999: p.p999, max: p.max, n: lat.length };
+}
+
+/** Drop the OS page cache: drop_caches when permitted, else fadvise(DONTNEED) through dd on each file. */
+function dropPageCache(files: string[]): string {
+  try {
+    execFileSync("sh", ["-c", "sync; echo 3 > /proc/sys/vm/drop_caches"], { stdio: "ignore" });
+    return "drop_caches";
+  } catch {
+    for (const f of files) spawnSync("dd", [`if=${f}`, "iflag=nocache", "count=0", "status=none"]);
+    return "dd iflag=nocache (fadvise DONTNEED)";
+  }
+}
+
+async function run(ctx: BenchContext, cards: number, obus: number, name: string): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), "etc-sl-bench-"));
+  const results: BenchResult[] = [];
+  const key = readFileSync(TEST_PRIVATE_KEY_PATH);
+  const pub = readFileSync(TEST_PUBLIC_KEY_PATH);
+  let rssMax = 0;
+  const rss = (): void => {
+    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+  };
+  const rssTimer = setInterval(rss, 200);
+  try {
+    const total = cards + obus;
+    const bundlePath = join(dir, "full.bin");
+    ctx.log(`generating ${total.toLocaleString("en-US")} entries (${cards} cards, ${obus} OBUs)`);
+    let t = performance.now();
+    const gen = generateBundleFile(bundlePath, {
+      cards,
+      obus,
+      seed: 7,
+      version: "202507310000",
+      createdAt: Date.now() - 60_000,
+      privateKeyPem: key,
+      sampleEvery: Math.max(1, Math.floor(total / 100_000)),
+    });
+    const genMs = performance.now() - t;
+    results.push({
+      name: `${name}.generate`,
+      unit: "s/MB",
+      figures: { seconds: genMs / 1000, bundleMB: gen.bytes / 1e6, entries: gen.records },
+    });
+
+    const dataDir = join(dir, "data");
+    let cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
+    ctx.log("importing the full list (worker, new database file, swap)");
+    t = performance.now();
+    let lastLog = 0;
+    await cache.applyBundle(bundlePath, {
+      onProgress: (p) => {
+        rss();
+        if (p.done - lastLog >= total / 10) {
+          lastLog = p.done;
+          ctx.log(`  ${p.phase} ${p.done.toLocaleString("en-US")}/${p.total.toLocaleString("en-US")}`);
+        }
+      },
+    });
+    const importMs = performance.now() - t;
+    const info = cache.info();
+    const dbPath = join(info.dir, info.db as string);
+    const dbBytes = statSync(dbPath).size;
+    results.push({
+      name: `${name}.import`,
+      unit: "s/MB",
+      figures: { seconds: importMs / 1000, dbMB: dbBytes / 1e6, filterMB: info.filter.bytes / 1e6, entries: info.counts.total },
+      notes: "target <= 60 s and <= 600 MB at 30M",
+    });
+    rmSync(bundlePath);
+
+    const hits: Query[] = shuffle(
+      [...gen.samples.cards.map((cardId) => ({ cardId })), ...gen.samples.obus.map((obuId) => ({ obuId }))],
+      1,
+    );
+    const misses = randomMisses(100_000, 99);
+
+    // warm: file in the page cache (read once), lookups run once before measuring
+    execFileSync("cat", [dbPath], { stdio: ["ignore", "ignore", "ignore"], maxBuffer: 1 });
+    measure(cache, hits);
+    measure(cache, misses);
+    const wh = measure(cache, hits);
+    const wm = measure(cache, misses);
+    rss();
+    results.push({ name: `${name}.lookup.warm.hit`, unit: "us", figures: { ...figs(wh.lat), listed: wh.listed }, notes: "target p99 <= 20 us" });
+    results.push({ name: `${name}.lookup.warm.miss`, unit: "us", figures: { ...figs(wm.lat), listed: wm.listed } });
+
+    // cold: drop the page cache and reopen (fresh SQLite cache) before each round
+    const rounds = 10;
+    const per = 200;
+    const coldHit: number[] = [];
+    const coldMiss: number[] = [];
+    let how = "";
+    for (let r = 0; r < rounds; r++) {
+      await cache.close();
+      how = dropPageCache([dbPath, `${dbPath}-wal`]);
+      cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
+      await cache.filterReady();
+      const h = measure(cache, hits.slice(r * per, (r + 1) * per));
+      const m = measure(cache, misses.slice(r * per, (r + 1) * per));
+      coldHit.push(...h.lat);
+      coldMiss.push(...m.lat);
+    }
+    results.push({
+      name: `${name}.lookup.cold.hit`,
+      unit: "us",
+      figures: figs(Float64Array.from(coldHit)),
+      notes: `${how}, reopen, ${rounds} x ${per}; target p99 <= 5000 us`,
+    });
+    results.push({
+      name: `${name}.lookup.cold.miss`,
+      unit: "us",
+      figures: figs(Float64Array.from(coldMiss)),
+      notes: "target p99 <= 50 us",
+    });
+
+    // a 100,000-entry delta while lookups run on this thread
+    const dn = Math.min(100_000, Math.max(1000, Math.floor(total / 300)));
+    const rnd = prng(5);
+    const removes = gen.samples.cards.slice(0, Math.floor(dn * 0.3));
+    const rows: ListRow[] = removes.flatMap((id) =>
+      cache.lookup({ cardId: id }).entries.map((e) => ({ kind: "card" as const, id, listType: e.listType, reason: "", op: "remove" as const })),
+    );
+    for (const q of randomMisses(dn - rows.length, 1234)) {
+      rows.push("cardId" in q
+        ? { kind: "card", id: q.cardId, listType: 1, reason: "新增挂失" }
+        : { kind: "obu", id: q.obuId, listType: rnd() < 0.5 ? 1 : 2, reason: "新增欠费" });
+    }
+    const delta = buildBundle({ kind: "delta", version: "202507310005", base: "202507310000", createdAt: Date.now(), rows, privateKeyPem: key });
+    writeFileSync(join(dir, "delta.bin"), delta);
+    execFileSync("cat", [dbPath], { stdio: ["ignore", "ignore", "ignore"] });
+    const mixed = shuffle([...hits, ...misses], 3);
+    measure(cache, mixed.slice(0, 20_000));
+    const during: number[] = [];
+    let done = false;
+    t = performance.now();
+    const applying = cache.applyBundle(join(dir, "delta.bin")).finally(() => {
+      done = true;
+    });
+    let i = 0;
+    while (!done) {
+      const batch = mixed.slice(i % mixed.length, (i % mixed.length) + 500);
+      i += 500;
+      during.push(...measure(cache, batch).lat);
+      rss();
+      await yieldLoop();
+    }
+    const dr = await applying;
+    const deltaMs = performance.now() - t;
+    results.push({
+      name: `${name}.lookup.during-delta`,
+      unit: "us",
+      figures: { ...figs(Float64Array.from(during)), deltaEntries: rows.length, deltaSeconds: deltaMs / 1000 },
+      notes: `delta +${dr.adds} -${dr.removes}; target p99 <= 50 us, max <= 2000 us`,
+    });
+    const removedNow = cache.lookup({ cardId: removes[0] as string }).listed;
+    rss();
+    results.push({
+      name: `${name}.memory`,
+      unit: "MB",
+      figures: { rssMax: rssMax / 1e6, rssNow: process.memoryUsage().rss / 1e6 },
+      notes: `target <= 300 MB; removed entry still listed: ${removedNow}`,
+    });
+    await cache.close();
+    return results;
+  } finally {
+    clearInterval(rssTimer);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const statusListBench: Benchmark = {
+  name: "status-list",
+  title: "status list at national size (30M x scale): import, size, warm/cold lookups, lookups during a delta, RSS",
+  heavy: true,
+  run: (ctx) => run(ctx, Math.round(20_000_000 * ctx.scale), Math.round(10_000_000 * ctx.scale), "status-list"),
+};
+
+export const statusListSmallBench: Benchmark = {
+  name: "status-list-small",
+  title: "status list, 300k entries: same figures, seconds to run",
+  run: (ctx) => run(ctx, 200_000, 100_000, "status-list-small"),
+};
