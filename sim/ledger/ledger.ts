@@ -1,0 +1,75 @@
+/**
+ * The ledger: one JSON line per purchase the simulated card actually performed (exit debits, entry
+ * writes of 0, and debits whose answer was lost). It is the ground truth integration tests compare the
+ * lane's records against, and it carries everything `etc-sim tac verify` needs to recompute the TAC.
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+
+export interface LedgerEntry {
+  /** 1-based order of the purchase in this run. */
+  seq: number;
+  vehicleId: string;
+  /** OBU MAC (OBUID in frames). */
+  obuId: string;
+  /** OBU contract serial (16 digits). */
+  obuSerial: string;
+  plate: string;
+  /** 20 digits: card network + card serial. */
+  cardId: string;
+  issuerId: string;
+  cardNetwork: string;
+  cardSerial: string;
+  cardType: number;
+  /** Fen. 0 for an entry write. */
+  amount: number;
+  tac: string;
+  mac2: string;
+  /** Card EP offline serial this purchase used (B5 ICCPayserial). */
+  iccPaySerial: number;
+  psamNo: string;
+  psamTransSerial: number;
+  /** yyyymmddhhmmss, the lane's PurchaseTime (the TAC covers it). */
+  transTime: string;
+  transType: number;
+  keyVersion: number;
+  algId: number;
+  balanceBefore: number;
+  balanceAfter: number;
+  /** The lane command that caused it. */
+  command: "C6" | "C3";
+  /** "done": B5 reported it; "torn-after-debit": the card paid but the RSU lost the answer. */
+  outcome: "done" | "torn-after-debit";
+  /** Entry/exit station written into 0019. */
+  station: { network: string; station: string; lane: number; status: number };
+}
+
+export interface LedgerSink {
+  append(entry: LedgerEntry): void;
+  /** Flush and release the file; idempotent. */
+  close(): void;
+}
+
+/** Appends one line per entry with a synchronous write, fsync on close. */
+export function fileLedger(path: string): LedgerSink {
+  let fd: number | undefined = openSync(path, "a");
+  return {
+    append(entry) {
+      if (fd === undefined) return;
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+    },
+    close() {
+      if (fd === undefined) return;
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+        fd = undefined;
+      }
+    },
+  };
+}
+
+export function memoryLedger(): LedgerSink & { entries: LedgerEntry[] } {
+  const entries: LedgerEntry[] = [];
+  return { entries, append: (e) => void entries.push(e), close: () => {} };
+}

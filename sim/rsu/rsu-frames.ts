@@ -1,0 +1,206 @@
+/**
+ * The RSU frames the simulator sends, built from its identity, the OBU and the card, per wire variant.
+ * Error forms are the short ones real RSUs send: OBUID and ErrorCode only.
+ */
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import type { CardSnapshot, PurchaseResult } from "../card/types.js";
+import type { ObuModel } from "../vehicles/vehicles.js";
+
+export interface RsuIdentity {
+  /** PSAM terminal numbers (12 hex); the first one trades. */
+  psamTerminalIds: string[];
+  manufacturerId: number;
+  rsuId: string;
+  version: string;
+  algId: number;
+}
+
+export const DEFAULT_IDENTITY: RsuIdentity = {
+  psamTerminalIds: ["430100000001"],
+  manufacturerId: 0x08,
+  rsuId: "000001",
+  version: "0100",
+  algId: 0x00,
+};
+
+/** ErrorCodes the simulator uses (docs/simulator.md "Error codes"). */
+export const RSU_ERR = {
+  ok: 0x00,
+  /** No DSRC response: the OBU is out of range (B3/B4/B5/B8). */
+  noDsrc: 0x01,
+  /** B8: the card holds no transaction with that offline serial (GET TRANSACTION PROVE failed). */
+  tacNotFound: 0x03,
+  /** B5: the card refused the purchase (stored-value balance too low, card error). */
+  purchaseRefused: 0x11,
+  /** B5: MAC1 rejected because the lane's divisor factor does not match the card issuer. */
+  mac1Rejected: 0x06,
+  /** B4: the OBU holds no card. */
+  noCard: 0x11,
+} as const;
+
+export interface RsuStatusInfo {
+  pllChannelId: number;
+  txPower: number;
+  antennaOn: boolean;
+}
+
+export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
+  if (d.variant === "legacy") {
+    return {
+      type: "B0",
+      rsuStatus: 0,
+      psamNum: id.psamTerminalIds.length,
+      rsuTerminalId1: id.psamTerminalIds[0] ?? "000000000000",
+      rsuTerminalId2: id.psamTerminalIds[1] ?? "000000000000",
+      rsuAlgId: id.algId,
+      rsuManuId: id.manufacturerId,
+      rsuId: id.rsuId,
+      rsuVersion: id.version,
+      reserved: "0000000000",
+    };
+  }
+  return {
+    type: "B0",
+    rsuStatus: 0,
+    psamNum: id.psamTerminalIds.length,
+    psams: id.psamTerminalIds.map((terminalId, i) => ({ channel: i + 1, version: 0x01, authStatus: 0, terminalId })),
+    rsuAlgId: id.algId,
+    rsuManuId: id.manufacturerId,
+    rsuId: id.rsuId,
+    rsuVersion: id.version,
+    workStatus: 0,
+    flagId: "000000",
+    reserved: "03040000",
+  };
+}
+
+/** Legacy: B2 with OBUID 00000000 and ErrorCode 0x80 (minimal form). National: B1. */
+export function heartbeatFrame(d: Dialect, id: RsuIdentity, s: RsuStatusInfo): Frame {
+  if (d.variant === "legacy") return { type: "B2", obuId: "00000000", errorCode: d.heartbeatCode };
+  return {
+    type: "B1",
+    controlStatus: 0,
+    psamNum: id.psamTerminalIds.length,
+    psams: id.psamTerminalIds.map((_, i) => ({ channel: i + 1, runStatus: 0, authStatus: 0 })),
+    antennaNum: 1,
+    antennas: [{ antennaId: 1, status: s.antennaOn ? 0 : 1, channel: s.pllChannelId, power: s.txPower }],
+  };
+}
+
+export function b2Frame(d: Dialect, obu: ObuModel): Frame {
+  if (d.variant === "legacy") {
+    return {
+      type: "B2",
+      obuId: obu.obuId,
+      errorCode: 0,
+      issuerIdentifier: obu.issuer,
+      serialNumber: obu.serial,
+      dateOfIssue: obu.issueDate,
+      dateOfExpire: obu.expireDate,
+      equipmentStatus: obu.equipmentStatus,
+      obuStatus: obu.status,
+      tamperStatus: obu.tamper,
+    };
+  }
+  return {
+    type: "B2",
+    obuId: obu.obuId,
+    errorCode: 0,
+    deviceType: obu.deviceType,
+    issuerIdentifier: obu.issuer,
+    contractType: obu.contractType,
+    contractVersion: obu.contractVersion,
+    serialNumber: obu.serial,
+    dateOfIssue: obu.issueDate,
+    dateOfExpire: obu.expireDate,
+    equipmentStatus: obu.equipmentStatus,
+    obuStatus: obu.status,
+    tamperStatus: obu.tamper,
+  };
+}
+
+export function b3Frame(d: Dialect, obu: ObuModel): Frame {
+  const v = obu.vehicleFile;
+  if (d.variant === "legacy") {
+    return {
+      type: "B3",
+      obuId: obu.obuId,
+      errorCode: 0,
+      plateNumber: v.plate,
+      plateColor: v.plateColor,
+      vehicleClass: v.vehicleClass,
+      vehicleUserType: v.userType,
+    };
+  }
+  return { type: "B3", obuId: obu.obuId, errorCode: 0, vehicleInfo: v };
+}
+
+export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot): Frame {
+  if (d.variant === "legacy") {
+    return {
+      type: "B4",
+      obuId: obu.obuId,
+      errorCode: 0,
+      cardType: 0x00, // national CPU card
+      physicalCardType: 0x00,
+      transType: 0x10, // composite
+      cardRestMoney: card.balance,
+      cardId: card.cardId.slice(-8),
+      issuerInfo: card.file0015,
+      lastStation: { ...card.file0019, reserved: card.file0019.reserved ?? "00000000" },
+    };
+  }
+  return {
+    type: "B4",
+    obuId: obu.obuId,
+    errorCode: 0,
+    transType: 0x10,
+    vehicleInfo: obu.vehicleFile,
+    cardRestMoney: card.balance,
+    ...(d.b4Ef04 ? { ef04Info: "00".repeat(91) } : {}),
+    issuerInfo: card.file0015,
+    issuerInfoPad: "00".repeat(7),
+    lastStation: { ...card.file0019, reserved: card.file0019.reserved ?? "00000000" },
+  };
+}
+
+export function b5Frame(d: Dialect, obuId: string, r: PurchaseResult, wrFileTime: number): Frame {
+  if (d.variant === "legacy") {
+    return {
+      type: "B5",
+      obuId,
+      errorCode: 0,
+      wrFileTime,
+      psamNo: r.psamNo,
+      transTime: r.transTime,
+      transType: r.transType,
+      tac: r.tac,
+      iccPaySerial: r.iccPaySerial,
+      psamTransSerial: r.psamTransSerial,
+      cardBalance: r.balanceAfter,
+    };
+  }
+  return {
+    type: "B5",
+    obuId,
+    errorCode: 0,
+    psamNo: r.psamNo,
+    transTime: r.transTime,
+    transType: r.transType,
+    algFlag: r.algId,
+    keyVersion: r.keyVersion,
+    tac: r.tac,
+    iccPaySerial: r.iccPaySerial,
+    psamTransSerial: r.psamTransSerial,
+    cardBalance: r.balanceAfter,
+  };
+}
+
+export function errorFrame(type: "B3" | "B4" | "B5" | "B8", obuId: string, errorCode: number): Frame {
+  return { type, obuId, errorCode } as Frame;
+}
+
+export function b8Frame(obuId: string, tac: string, mac: string, balance: number): Frame {
+  return { type: "B8", obuId, errorCode: 0, tac, mac, cardRestMoney: balance };
+}

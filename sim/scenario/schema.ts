@@ -1,0 +1,272 @@
+/**
+ * The scenario file (YAML): what traffic the simulated RSU sees and which faults it injects.
+ * Validated with zod; every error names the field by its path (`vehicles[2].card.balance`).
+ * See docs/simulator.md for the format with examples.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+
+const hexN = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex digits`).transform((s) => s.toLowerCase());
+const digits = (n: number) => z.string().regex(new RegExp(`^\\d{${n}}$`), `expected ${n} decimal digits`);
+const yyyymmdd = z.string().regex(/^\d{8}$/, "expected a date yyyymmdd");
+/** YAML turns 0101 into 101 and "0101" into a string: accept a number too and pad it. */
+const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v, ctx) => {
+  const s = typeof v === "number" ? String(v).padStart(4, "0") : v;
+  if (!/^[0-9a-fA-F]{4}$/.test(s)) {
+    ctx.addIssue({ code: "custom", message: `expected 4 hex/BCD digits (e.g. "4301"), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return s.toLowerCase();
+});
+const ms = z.number().nonnegative();
+
+/** RSU information frames a per-frame fault can target. */
+export const FaultFrame = z.enum(["B0", "B2", "B3", "B4", "B5", "B8"]);
+export type FaultFrame = z.infer<typeof FaultFrame>;
+
+export const VehicleFaultSchema = z.discriminatedUnion("kind", [
+  /** The OBU leaves right after the lane's C1 to B2: B3 carries ErrorCode 01 (no DSRC response). */
+  z.strictObject({ kind: z.literal("leave-before-b3") }),
+  /** The OBU leaves right after the lane's C1 to B3: B4 carries ErrorCode 01. */
+  z.strictObject({ kind: z.literal("leave-before-b4") }),
+  /** Torn before DEBIT: B5 ErrorCode 01, no money taken; C8 then finds no such transaction. */
+  z.strictObject({ kind: z.literal("leave-during-debit") }),
+  /**
+   * Torn after DEBIT: the card paid and wrote 0019 but the RSU lost the answer. B5 carries ErrorCode 01
+   * (or, with `b5: none`, no B5 is sent at all); the OBU stays in range `lingerMs` for a C8.
+   */
+  z.strictObject({
+    kind: z.literal("b5-lost"),
+    lingerMs: ms.default(3000),
+    b5: z.enum(["error", "none"]).default("error"),
+  }),
+  /** The first transmission of `frame` is garbled (random bytes overwritten, or junk before it). */
+  z.strictObject({
+    kind: z.literal("garble"),
+    frame: FaultFrame,
+    mode: z.enum(["bytes", "noise"]).default("bytes"),
+    times: z.number().int().min(1).max(4).default(1),
+  }),
+  /** The first `times` transmissions of `frame` carry a wrong BCC/CRC. */
+  z.strictObject({ kind: z.literal("bad-checksum"), frame: FaultFrame, times: z.number().int().min(1).max(4).default(1) }),
+  /** `frame` goes out twice back to back (same RSCTL/SEQ and bytes). */
+  z.strictObject({ kind: z.literal("duplicate"), frame: FaultFrame }),
+  /** Extra delay before `frame` (all of this vehicle's frames when omitted). */
+  z.strictObject({ kind: z.literal("slow"), frame: FaultFrame.optional(), delayMs: ms }),
+  /** The RSU reboots instead of sending `frame`: B0 with RSCTL 0x98 after `bootMs`, needs C0 again. */
+  z.strictObject({ kind: z.literal("reboot"), before: FaultFrame.exclude(["B0"]), bootMs: ms.optional() }),
+  /** The RSU's port closes instead of sending `frame`, and reopens `durationMs` later. */
+  z.strictObject({ kind: z.literal("unplug"), before: FaultFrame.exclude(["B0"]), durationMs: ms.default(2000) }),
+]);
+export type VehicleFault = z.infer<typeof VehicleFaultSchema>;
+
+const FaultEntry = z.union([
+  z
+    .enum(["leave-before-b3", "leave-before-b4", "leave-during-debit", "b5-lost"])
+    .transform((kind): VehicleFault => VehicleFaultSchema.parse({ kind })),
+  VehicleFaultSchema,
+]);
+
+const ObuStatusBitsSchema = z.strictObject({
+  cardPresent: z.boolean().optional(),
+  contactless: z.boolean().optional(),
+  logicCard: z.boolean().optional(),
+  cardError: z.boolean().optional(),
+  locked: z.boolean().optional(),
+  tampered: z.boolean().optional(),
+  batteryLow: z.boolean().optional(),
+});
+
+const ObuSchema = z.strictObject({
+  /** OBU MAC (OBUID in frames), 8 hex digits; random from the seed when omitted. */
+  obuId: hexN(4).optional(),
+  /** Issuer identifier, 16 hex digits; built from `province` and the card network when omitted. */
+  issuer: hexN(8).optional(),
+  /** Province name (2 Chinese characters, GB2312) for the issuer id: "湖南". */
+  province: z.string().min(1).optional(),
+  /** OBU contract serial, 16 digits (its status-list id). */
+  serial: digits(16).optional(),
+  contractType: z.number().int().min(0).max(255).optional(),
+  contractVersion: z.number().int().min(0).max(255).optional(),
+  issueDate: yyyymmdd.optional(),
+  expireDate: yyyymmdd.optional(),
+  equipmentStatus: z.number().int().min(0).max(255).optional(),
+  /** OBUStatus byte: a number, or the bits by name. cardPresent defaults to whether a card is present. */
+  status: z.union([z.number().int().min(0).max(255), ObuStatusBitsSchema]).optional(),
+  tamper: z.number().int().min(0).max(255).optional(),
+  /** National B2 DeviceType: 1 dual-chip OBU (default), 2 single-chip, 3 CPC. */
+  deviceType: z.number().int().min(1).max(3).optional(),
+});
+
+const CardSchema = z.strictObject({
+  /** false: the OBU has no card (OBUStatus bit 7 set, no B4 card data). */
+  present: z.boolean().optional(),
+  /** 22 stored value (储值卡), 23 credit (记账卡). */
+  type: z.union([z.literal(22), z.literal(23)]).optional(),
+  balance: z.number().int().nonnegative().optional(),
+  network: code4.optional(),
+  serial: digits(16).optional(),
+  issuer: hexN(8).optional(),
+  version: z.number().int().min(0).max(255).optional(),
+  startDate: yyyymmdd.optional(),
+  expireDate: yyyymmdd.optional(),
+  userType: z.number().int().min(0).max(255).optional(),
+  /** EP offline serial: the next purchase uses this value. */
+  offlineSerial: z.number().int().min(0).max(0xffff).optional(),
+});
+
+const EntrySchema = z.strictObject({
+  network: code4.optional(),
+  station: code4.optional(),
+  lane: z.number().int().min(0).max(255).optional(),
+  /** When the vehicle entered: an ISO date-time, or minutes before the run started (default 60). */
+  time: z.string().datetime({ offset: true }).optional(),
+  minutesAgo: z.number().nonnegative().optional(),
+  /** 01 MTC entry, 02 MTC exit, 03 ETC entry (default), 04 ETC exit. */
+  status: z.number().int().min(0).max(255).optional(),
+  vehicleClass: z.number().int().min(0).max(255).optional(),
+});
+
+const VehicleFields = {
+  id: z.string().min(1).optional(),
+  /** Arrival, ms after the antenna first opens (C4 01). Default: previous arrival + traffic.gapMs. */
+  at: ms.optional(),
+  /** How long the OBU stays in the communication zone (ms). */
+  zoneMs: ms.optional(),
+  plate: z.string().min(1).optional(),
+  plateColor: z.number().int().min(0).max(255).optional(),
+  class: z.number().int().min(0).max(255).optional(),
+  userType: z.number().int().min(0).max(255).optional(),
+  /** Shorthands for card.balance, card.type, entry.station. */
+  balance: z.number().int().nonnegative().optional(),
+  cardType: z.union([z.literal(22), z.literal(23)]).optional(),
+  entryStation: code4.optional(),
+  obu: ObuSchema.optional(),
+  card: CardSchema.optional(),
+  /** The 0019 entry record; `null` leaves 0019 blank (no entry information). */
+  entry: EntrySchema.nullable().optional(),
+  faults: z.array(FaultEntry).optional(),
+  /** Trade this OBU again if it is still in the zone after its transaction ended (default false). */
+  retradeWhileInZone: z.boolean().optional(),
+};
+export const VehicleSpecSchema = z.strictObject(VehicleFields);
+export type VehicleSpec = z.infer<typeof VehicleSpecSchema>;
+export type VehicleSpecInput = z.input<typeof VehicleSpecSchema>;
+
+const RandomFaultRates = z.strictObject({
+  "leave-before-b3": z.number().min(0).max(1).optional(),
+  "leave-before-b4": z.number().min(0).max(1).optional(),
+  "leave-during-debit": z.number().min(0).max(1).optional(),
+  "b5-lost": z.number().min(0).max(1).optional(),
+  garble: z.number().min(0).max(1).optional(),
+  "bad-checksum": z.number().min(0).max(1).optional(),
+  duplicate: z.number().min(0).max(1).optional(),
+  slow: z.number().min(0).max(1).optional(),
+});
+export type RandomFaultRates = z.infer<typeof RandomFaultRates>;
+
+export const RsuEventSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("reboot"), at: ms, bootMs: ms.optional() }),
+  z.strictObject({ kind: z.literal("unplug"), at: ms, durationMs: ms.default(2000) }),
+  /** Heartbeats stop for `durationMs` (for good when omitted); everything else keeps working. */
+  z.strictObject({ kind: z.literal("heartbeat-stop"), at: ms, durationMs: ms.optional() }),
+  /** Junk bytes on the line (not a frame). */
+  z.strictObject({ kind: z.literal("noise"), at: ms, bytes: z.number().int().min(1).max(64).default(8) }),
+]);
+export type RsuEvent = z.infer<typeof RsuEventSchema>;
+
+export const ScenarioSchema = z.strictObject({
+  name: z.string().default("scenario"),
+  description: z.string().optional(),
+  /** Used when neither the CLI nor the API gives a seed. */
+  seed: z.number().int().optional(),
+  /** Wall-clock start (ISO). Entry times are relative to it; default: the real time at start. */
+  startTime: z.string().datetime({ offset: true }).optional(),
+  rsu: z
+    .strictObject({
+      /** PSAM terminal numbers (12 hex digits), first is the one that trades; 1 or 2. */
+      psamTerminalIds: z.array(hexN(6)).min(1).max(2).optional(),
+      manufacturerId: z.number().int().min(0).max(255).optional(),
+      rsuId: hexN(3).optional(),
+      version: hexN(2).optional(),
+      algId: z.number().int().min(0).max(255).optional(),
+      /** How long a traded OBU is not traded again (ms); legacy C0 WaitTime (seconds) overrides when > 0. */
+      recentSuccessMs: ms.optional(),
+      /** Antenna open without C4 01 (some RSUs open it on C0). Default false. */
+      antennaOnAtInit: z.boolean().optional(),
+    })
+    .optional(),
+  /** Defaults applied to every vehicle (explicit and random). */
+  defaults: z.strictObject(VehicleFields).optional(),
+  traffic: z
+    .strictObject({
+      /** Gap between explicit vehicles without `at` (ms). */
+      gapMs: ms.optional(),
+      vehicles: z.array(VehicleSpecSchema).optional(),
+      /** Poisson arrivals after the explicit vehicles. */
+      random: z
+        .strictObject({
+          ratePerMinute: z.number().positive(),
+          /** How many random vehicles; unbounded (the run never "finishes") when omitted. */
+          count: z.number().int().nonnegative().optional(),
+          /** Fields for every random vehicle (over `defaults`). */
+          template: z.strictObject(VehicleFields).optional(),
+          /** Random balance range in fen, [min, max]. */
+          balance: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
+          /** Share of credit (23) cards, 0..1. */
+          creditShare: z.number().min(0).max(1).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  faults: z
+    .strictObject({
+      /** Per-vehicle probabilities, drawn from the seed for every vehicle without explicit faults. */
+      random: RandomFaultRates.optional(),
+      /** RSU-level faults at times (ms after the antenna first opens). */
+      events: z.array(RsuEventSchema).optional(),
+    })
+    .optional(),
+});
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+
+function formatIssues(err: z.ZodError, source: string): string {
+  const lines = err.issues.map((i) => {
+    const path = i.path
+      .map((p, k) => (typeof p === "number" ? `[${p}]` : k === 0 ? String(p) : `.${String(p)}`))
+      .join("");
+    return `  ${path || "(top level)"}: ${i.message}`;
+  });
+  return `invalid scenario ${source}:\n${lines.join("\n")}`;
+}
+
+/** Validate a parsed scenario object; throws EtcError(ConfigInvalid) listing every bad field. */
+export function parseScenario(input: unknown, source = "(inline)"): Scenario {
+  const r = ScenarioSchema.safeParse(input ?? {});
+  if (!r.success) throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source), { source });
+  return r.data;
+}
+
+export function parseScenarioYaml(text: string, source = "(inline)"): Scenario {
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (e) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `scenario ${source} is not valid YAML: ${(e as Error).message}`, { source });
+  }
+  return parseScenario(obj, source);
+}
+
+export function loadScenarioFile(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `cannot read scenario ${path}: ${(e as Error).message}`, { source: path });
+  }
+  return parseScenarioYaml(text, path);
+}
