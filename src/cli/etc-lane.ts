@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { runCli } from "./run-cli.js";
 import { registerDecode } from "./commands/decode.js";
+import { registerRun } from "./commands/run.js";
 import { registerTransactions } from "./commands/transactions.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerStatusList } from "./commands/status-list.js";
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .description("ETC lane controller: RSU link, OBU transactions, status list, journal and uplink")
     .version("0.1.0");
   registerDecode(program);
+  registerRun(program);
   registerTransactions(program);
   registerAudit(program);
   registerStatusList(program);

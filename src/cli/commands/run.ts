@@ -1,0 +1,36 @@
+/**
+ * `etc-lane run --config FILE`: one lane process. Validates the config (an error names the field),
+ * opens the journal, status list and RSU link, and runs until SIGINT/SIGTERM, closing the lane
+ * (antenna off) on the way out.
+ */
+import type { Command } from "commander";
+import { loadLaneConfig } from "../../config/load.js";
+import { openLane } from "../../lane/runtime.js";
+import { createLogger } from "../../log.js";
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("run the lane controller for one lane (RSU link, OBU transactions, journal, status list)")
+    .requiredOption("--config <file>", "lane config YAML (see config/lane.example.yaml)")
+    .option("--check", "validate the config and exit")
+    .action(async (opts: { config: string; check?: boolean }) => {
+      const config = loadLaneConfig(opts.config);
+      if (opts.check) {
+        process.stdout.write(`${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`);
+        return;
+      }
+      const logger = createLogger("etc-lane", { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) });
+      const lane = await openLane(config, { logger });
+      lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
+      await lane.controller.start();
+      logger.info({ rsu: config.rsu.port, protocol: config.rsu.protocol }, "lane controller running");
+      await new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      logger.info("stopping: closing the lane");
+      await lane.close();
+    });
+}
