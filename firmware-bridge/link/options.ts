@@ -92,7 +92,13 @@ export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkO
   const f = { ...d.deframer, ...input.deframer };
   const initialDelayMs = num("reconnect.initialDelayMs", r.initialDelayMs, 10, 60_000, false);
   const opts: RsuLinkOptions = {
-    heartbeatPeriodMs: num("heartbeatPeriodMs", input.heartbeatPeriodMs ?? d.heartbeatPeriodMs, 100, 600_000, false),
+    heartbeatPeriodMs: num(
+      "heartbeatPeriodMs",
+      input.heartbeatPeriodMs ?? d.heartbeatPeriodMs,
+      100,
+      600_000,
+      false,
+    ),
     missedHeartbeats: num("missedHeartbeats", input.missedHeartbeats ?? d.missedHeartbeats, 1, 100, true),
     answerDeadlineMs: num("answerDeadlineMs", input.answerDeadlineMs ?? d.answerDeadlineMs, 1, 10_000, false),
     dedupeWindowMs: num("dedupeWindowMs", input.dedupeWindowMs ?? d.dedupeWindowMs, 200, 60_000, false),
@@ -110,9 +116,13 @@ export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkO
     answerHeartbeat: input.answerHeartbeat ?? d.answerHeartbeat,
   };
   if (typeof opts.answerHeartbeat !== "boolean") {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `RsuLink options.answerHeartbeat must be a boolean, got ${String(opts.answerHeartbeat)}`, {
-      field: "answerHeartbeat",
-    });
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `RsuLink options.answerHeartbeat must be a boolean, got ${String(opts.answerHeartbeat)}`,
+      {
+        field: "answerHeartbeat",
+      },
+    );
   }
   return opts;
 }

@@ -32,7 +32,12 @@ import type { WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport, TransportState } from "../transport/types.js";
 import { type ChannelProblem, FrameChannel, type ReceivedFrame, type SentFrame } from "./frame-channel.js";
-import { backoffDelay, type RsuLinkOptions, type RsuLinkOptionsInput, resolveRsuLinkOptions } from "./options.js";
+import {
+  backoffDelay,
+  type RsuLinkOptions,
+  type RsuLinkOptionsInput,
+  resolveRsuLinkOptions,
+} from "./options.js";
 
 /** Link-layer error codes not (yet) in errors.ts. */
 export const LinkErrorCodes = {
@@ -324,7 +329,8 @@ export class RsuLink {
     return new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let sub: Subscription | undefined;
-      const onAbort = (): void => done(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: waitUp aborted`));
+      const onAbort = (): void =>
+        done(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: waitUp aborted`));
       const done = (err?: EtcError): void => {
         clearTimeout(timer);
         sub?.unsubscribe();
@@ -346,7 +352,9 @@ export class RsuLink {
       sub = this.state$.subscribe((s) => {
         if (s.status === "up") queueMicrotask(() => done());
         else if (s.status === "stopped" && this.running === false && sub) {
-          queueMicrotask(() => done(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: RSU link stopped`)));
+          queueMicrotask(() =>
+            done(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: RSU link stopped`)),
+          );
         }
       });
     });
@@ -359,7 +367,11 @@ export class RsuLink {
    */
   send(frame: Frame): Promise<SentFrame> {
     if (!this.transportOpen) return Promise.reject(this.downError(frame.type));
-    const seq = this.legacy ? LANE_INITIATED_RSCTL : (this.laneSeq = nextLaneSeq(this.laneSeq));
+    let seq = LANE_INITIATED_RSCTL;
+    if (!this.legacy) {
+      this.laneSeq = nextLaneSeq(this.laneSeq);
+      seq = this.laneSeq;
+    }
     return this.channel.send(frame, seq);
   }
 
@@ -374,12 +386,19 @@ export class RsuLink {
   request(frame: Frame, match: (f: Frame) => boolean, opts: RequestOptions): Promise<IncomingFrame> {
     const { timeoutMs, signal } = opts;
     if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-      return Promise.reject(new EtcError(ErrorCodes.ConfigInvalid, `request(${frame.type}): timeoutMs must be > 0, got ${timeoutMs}`));
+      return Promise.reject(
+        new EtcError(
+          ErrorCodes.ConfigInvalid,
+          `request(${frame.type}): timeoutMs must be > 0, got ${timeoutMs}`,
+        ),
+      );
     }
     const expect = opts.expect ?? (frameDef(frame.type, this.dialect.variant)?.replies.join("/") || "reply");
     const label = `${frame.type} -> ${expect}`;
     if (signal?.aborted) {
-      return Promise.reject(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: ${label} aborted before sending`));
+      return Promise.reject(
+        new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: ${label} aborted before sending`),
+      );
     }
     if (!this.transportOpen) return Promise.reject(this.downError(frame.type));
     return new Promise<IncomingFrame>((resolve, reject) => {
@@ -419,7 +438,10 @@ export class RsuLink {
         w.timer = setTimeout(() => {
           this.c.timeouts++;
           this.log.warn({ req: label, timeoutMs }, "request timed out");
-          this.settle(w, new EtcError(ErrorCodes.LinkTimeout, `${this.transport.name}: ${label} after ${timeoutMs} ms`));
+          this.settle(
+            w,
+            new EtcError(ErrorCodes.LinkTimeout, `${this.transport.name}: ${label} after ${timeoutMs} ms`),
+          );
         }, timeoutMs);
         await w.done;
       };
@@ -479,7 +501,9 @@ export class RsuLink {
       { type: inc.frame.type, seq: inc.wire.seq, deadlineMs: this.options.answerDeadlineMs },
       "application did not answer in time: empty ACK sent",
     );
-    this.channel.sendEncoded(ACK, seq, raw).catch((e: unknown) => this.log.warn({ err: String(e) }, "auto-ACK not sent"));
+    this.channel
+      .sendEncoded(ACK, seq, raw)
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "auto-ACK not sent"));
   }
 
   // ---- receiving ------------------------------------------------------------------------------
@@ -506,7 +530,10 @@ export class RsuLink {
         const cached = prev.cached;
         if (cached) {
           this.c.resentReplies++;
-          this.log.info({ type: frame.type, seq: wire.seq, reply: cached.frame.type }, "RSU repeat: cached reply resent");
+          this.log.info(
+            { type: frame.type, seq: wire.seq, reply: cached.frame.type },
+            "RSU repeat: cached reply resent",
+          );
           this.channel
             .sendEncoded(cached.frame, cached.seq, cached.raw)
             .catch((e: unknown) => this.log.warn({ err: String(e) }, "cached reply not resent"));
@@ -634,7 +661,12 @@ export class RsuLink {
       const err =
         e instanceof EtcError
           ? e
-          : new EtcError(ErrorCodes.PortOpenFailed, `${this.transport.name}: open failed: ${String(e)}`, {}, { cause: e });
+          : new EtcError(
+              ErrorCodes.PortOpenFailed,
+              `${this.transport.name}: open failed: ${String(e)}`,
+              {},
+              { cause: e },
+            );
       this.c.openFailures++;
       void this.transport.close().catch(() => {});
       this.lost(err.message, err);
@@ -687,7 +719,12 @@ export class RsuLink {
   private setState(status: LinkStatus, reason?: string, error?: EtcError): void {
     const prev = this.stateSubject.value;
     if (prev.status === status && prev.reason === reason && prev.error === error) return;
-    const next: LinkState = { status, since: this.now(), ...(reason ? { reason } : {}), ...(error ? { error } : {}) };
+    const next: LinkState = {
+      status,
+      since: this.now(),
+      ...(reason ? { reason } : {}),
+      ...(error ? { error } : {}),
+    };
     this.stateSubject.next(next);
   }
 

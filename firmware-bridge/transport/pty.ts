@@ -33,7 +33,9 @@ export function createPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> {
   return new Promise<PtyPair>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(exe, ["-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], { stdio: ["ignore", "ignore", "pipe"] });
+      child = spawn(exe, ["-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
     } catch (err) {
       reject(notFound(err));
       return;
@@ -57,7 +59,11 @@ export function createPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> {
       );
     }, startTimeoutMs);
     child.once("error", (err: NodeJS.ErrnoException) => {
-      fail(err.code === "ENOENT" ? notFound(err) : new EtcError(ErrorCodes.PortOpenFailed, `socat: ${err.message}`, {}, { cause: err }));
+      fail(
+        err.code === "ENOENT"
+          ? notFound(err)
+          : new EtcError(ErrorCodes.PortOpenFailed, `socat: ${err.message}`, {}, { cause: err }),
+      );
     });
     child.once("exit", (code, signal) => {
       fail(
@@ -85,9 +91,11 @@ export function createPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> {
         devicePath,
         pid: child.pid,
         close() {
-          closing ??= child.exitCode !== null || child.signalCode !== null
-            ? Promise.resolve()
-            : (child.kill("SIGTERM"), exited);
+          if (!closing) {
+            const running = child.exitCode === null && child.signalCode === null;
+            if (running) child.kill("SIGTERM");
+            closing = running ? exited : Promise.resolve();
+          }
           return closing;
         },
       });
@@ -96,5 +104,10 @@ export function createPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> {
 }
 
 function notFound(err: unknown): EtcError {
-  return new EtcError(ErrorCodes.PortOpenFailed, "socat not found: install it with apt-get install socat", {}, { cause: err });
+  return new EtcError(
+    ErrorCodes.PortOpenFailed,
+    "socat not found: install it with apt-get install socat",
+    {},
+    { cause: err },
+  );
 }

@@ -44,7 +44,10 @@ export function mapSerialOpenError(path: string, err: unknown): EtcError {
   const e = err as { message?: string; code?: string } | undefined;
   const msg = String(e?.message ?? err);
   const code = e?.code;
-  if (code === "EBUSY" || /cannot lock port|port is locked|resource temporarily unavailable|EBUSY/i.test(msg)) {
+  if (
+    code === "EBUSY" ||
+    /cannot lock port|port is locked|resource temporarily unavailable|EBUSY/i.test(msg)
+  ) {
     return new EtcError(
       ErrorCodes.PortLocked,
       `serial port ${path} is locked by another process (${msg}); find it with ` +
@@ -62,7 +65,12 @@ export function mapSerialOpenError(path: string, err: unknown): EtcError {
       { cause: err },
     );
   }
-  return new EtcError(ErrorCodes.PortOpenFailed, `serial port ${path} failed to open: ${msg}`, { path }, { cause: err });
+  return new EtcError(
+    ErrorCodes.PortOpenFailed,
+    `serial port ${path} failed to open: ${msg}`,
+    { path },
+    { cause: err },
+  );
 }
 
 class SerialTransport implements Transport {
@@ -161,12 +169,26 @@ class SerialTransport implements Transport {
     return new Promise<void>((resolve, reject) => {
       port.write(bytes, (err) => {
         if (err) {
-          reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write failed: ${err.message}`, {}, { cause: err }));
+          reject(
+            new EtcError(
+              ErrorCodes.PortClosed,
+              `${this.name}: write failed: ${err.message}`,
+              {},
+              { cause: err },
+            ),
+          );
           return;
         }
         port.drain((derr) => {
           if (derr) {
-            reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: drain failed: ${derr.message}`, {}, { cause: derr }));
+            reject(
+              new EtcError(
+                ErrorCodes.PortClosed,
+                `${this.name}: drain failed: ${derr.message}`,
+                {},
+                { cause: derr },
+              ),
+            );
           } else {
             resolve();
           }
@@ -193,7 +215,10 @@ export function createSerialTransport(opts: SerialTransportOptions): Transport {
   if (!opts.path) throw new EtcError(ErrorCodes.ConfigInvalid, "createSerialTransport: path is required");
   const baud = opts.baudRate ?? 115200;
   if (!Number.isInteger(baud) || baud < 1200 || baud > 4_000_000) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `createSerialTransport: baudRate must be 1200..4000000, got ${baud}`);
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `createSerialTransport: baudRate must be 1200..4000000, got ${baud}`,
+    );
   }
   return new SerialTransport(opts);
 }

@@ -33,12 +33,27 @@ function mapConnectError(name: string, host: string, port: number, err: NodeJS.E
       );
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return new EtcError(ErrorCodes.PortNotFound, `${name}: host ${host} not found (${err.code})`, { host, port }, { cause: err });
+      return new EtcError(
+        ErrorCodes.PortNotFound,
+        `${name}: host ${host} not found (${err.code})`,
+        { host, port },
+        { cause: err },
+      );
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return new EtcError(ErrorCodes.PortNotFound, `${name}: ${host} unreachable (${err.code})`, { host, port }, { cause: err });
+      return new EtcError(
+        ErrorCodes.PortNotFound,
+        `${name}: ${host} unreachable (${err.code})`,
+        { host, port },
+        { cause: err },
+      );
     default:
-      return new EtcError(ErrorCodes.PortOpenFailed, `${name}: connect failed: ${err.message}`, { host, port }, { cause: err });
+      return new EtcError(
+        ErrorCodes.PortOpenFailed,
+        `${name}: connect failed: ${err.message}`,
+        { host, port },
+        { cause: err },
+      );
   }
 }
 
@@ -74,7 +89,12 @@ abstract class SocketTransport implements Transport {
       const why = lastError ? lastError.message : "peer closed the connection";
       this.stateSubject.next({
         status: "disconnected",
-        error: new EtcError(ErrorCodes.PortDisconnected, `${this.name}: connection lost (${why})`, {}, { cause: lastError }),
+        error: new EtcError(
+          ErrorCodes.PortDisconnected,
+          `${this.name}: connection lost (${why})`,
+          {},
+          { cause: lastError },
+        ),
       });
     });
     this.stateSubject.next({ status: "open" });
@@ -87,7 +107,15 @@ abstract class SocketTransport implements Transport {
     }
     return new Promise<void>((resolve, reject) => {
       socket.write(bytes, (err) => {
-        if (err) reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write failed: ${err.message}`, {}, { cause: err }));
+        if (err)
+          reject(
+            new EtcError(
+              ErrorCodes.PortClosed,
+              `${this.name}: write failed: ${err.message}`,
+              {},
+              { cause: err },
+            ),
+          );
         else resolve();
       });
     });
@@ -138,7 +166,12 @@ class TcpClientTransport extends SocketTransport {
         reject(error);
       };
       const timer = setTimeout(() => {
-        fail(new EtcError(ErrorCodes.PortOpenFailed, `${this.name}: no connection within ${timeoutMs} ms`, { host, port }));
+        fail(
+          new EtcError(ErrorCodes.PortOpenFailed, `${this.name}: no connection within ${timeoutMs} ms`, {
+            host,
+            port,
+          }),
+        );
       }, timeoutMs);
       socket.once("error", (err: NodeJS.ErrnoException) => fail(mapConnectError(this.name, host, port, err)));
       socket.once("connect", () => {
@@ -176,11 +209,17 @@ class AcceptedTransport extends SocketTransport {
 export function createTcpClientTransport(opts: TcpClientOptions): Transport {
   if (!opts.host) throw new EtcError(ErrorCodes.ConfigInvalid, "createTcpClientTransport: host is required");
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `createTcpClientTransport: port must be 1..65535, got ${opts.port}`);
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `createTcpClientTransport: port must be 1..65535, got ${opts.port}`,
+    );
   }
   const t = opts.connectTimeoutMs ?? 3000;
   if (!(t >= 10 && t <= 120_000)) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `createTcpClientTransport: connectTimeoutMs must be 10..120000, got ${t}`);
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `createTcpClientTransport: connectTimeoutMs must be 10..120000, got ${t}`,
+    );
   }
   return new TcpClientTransport(opts);
 }
@@ -218,8 +257,16 @@ export function createTcpServer(opts: TcpServerOptions): Promise<TcpServer> {
   return new Promise<TcpServer>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       const code = err.code === "EADDRINUSE" ? ErrorCodes.PortLocked : ErrorCodes.PortOpenFailed;
-      const hint = err.code === "EADDRINUSE" ? ": another process listens there (find it with `ss -ltnp`)" : "";
-      reject(new EtcError(code, `tcp server ${host}:${opts.port}: ${err.message}${hint}`, { host, port: opts.port }, { cause: err }));
+      const hint =
+        err.code === "EADDRINUSE" ? ": another process listens there (find it with `ss -ltnp`)" : "";
+      reject(
+        new EtcError(
+          code,
+          `tcp server ${host}:${opts.port}: ${err.message}${hint}`,
+          { host, port: opts.port },
+          { cause: err },
+        ),
+      );
     });
     server.listen(opts.port, host, () => {
       server.removeAllListeners("error");

@@ -5,7 +5,7 @@
  */
 import { vi } from "vitest";
 import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { defaultDialect, type Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
@@ -13,7 +13,11 @@ import type { Variant } from "../../firmware-bridge/framing/types.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { type LinkState, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { createTransportPair, type PairOptions, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+import {
+  createTransportPair,
+  type PairOptions,
+  type TransportPair,
+} from "../../firmware-bridge/transport/pair.js";
 
 export interface LaneWrite {
   seq: number;
@@ -83,7 +87,12 @@ export async function makeRig(
       if (ev.kind !== "frame") continue;
       const r = decodeData(ev.frame.data, dialect);
       if (!r.ok) throw r.error;
-      laneWrites.push({ seq: ev.frame.seq, frame: r.frame, hex: ev.frame.raw.toString("hex"), at: Date.now() });
+      laneWrites.push({
+        seq: ev.frame.seq,
+        frame: r.frame,
+        hex: ev.frame.raw.toString("hex"),
+        at: Date.now(),
+      });
     }
   });
   const states: LinkState[] = [];

@@ -4,7 +4,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
-import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
+import { backoffDelay, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import type { Transport, TransportState, TransportStatus } from "../../firmware-bridge/transport/types.js";
 import { frameBytes, L, makeRig, N, type Rig, settle } from "./harness.js";
@@ -85,7 +85,9 @@ function scriptedLink(t: ScriptedTransport, options = {}): RsuLink {
 
 describe("RsuLink reconnect", () => {
   it("after an unplug: down with PortDisconnected, retries with backoff, up again after replug", async () => {
-    const r = await rig("legacy", { reconnect: { initialDelayMs: 200, maxDelayMs: 1000, factor: 2, jitter: 0 } });
+    const r = await rig("legacy", {
+      reconnect: { initialDelayMs: 200, maxDelayMs: 1000, factor: 2, jitter: 0 },
+    });
     const t0 = Date.now();
     const downs: string[] = [];
     r.link.state$.subscribe((s) => s.status === "down" && downs.push(s.error?.code ?? s.reason ?? ""));
@@ -120,7 +122,12 @@ describe("RsuLink reconnect", () => {
   });
 
   it("a failed open at start is retried with backoff and jitter, start() resolves after the first attempt", async () => {
-    const r = await rig("legacy", { reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: 0.5 } }, {}, false);
+    const r = await rig(
+      "legacy",
+      { reconnect: { initialDelayMs: 100, maxDelayMs: 400, factor: 2, jitter: 0.5 } },
+      {},
+      false,
+    );
     r.pair.unplug();
     const t0 = Date.now();
     await r.link.start(); // never hangs: the first attempt failed, retries continue in the background
@@ -136,8 +143,9 @@ describe("RsuLink reconnect", () => {
   });
 
   it("jitter spreads the delays within [1 - jitter, 1 + jitter]", async () => {
-    const { backoffDelay } = await import("../../firmware-bridge/link/options.js");
-    const o = resolveRsuLinkOptions({ reconnect: { initialDelayMs: 1000, maxDelayMs: 5000, factor: 2, jitter: 0.2 } }).reconnect;
+    const o = resolveRsuLinkOptions({
+      reconnect: { initialDelayMs: 1000, maxDelayMs: 5000, factor: 2, jitter: 0.2 },
+    }).reconnect;
     expect(backoffDelay(o, 0, () => 0)).toBe(800);
     expect(backoffDelay(o, 0, () => 0.999999)).toBe(1200);
     expect(backoffDelay(o, 10, () => 0.5)).toBe(5000);
@@ -240,7 +248,9 @@ describe("RsuLink request()", () => {
     const e = (await pending) as EtcError;
     expect(e.code).toBe(ErrorCodes.LinkDown);
     expect(e.message).toContain("device disconnected");
-    await expect(r.link.request(C0, isB0, { timeoutMs: 1000 })).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
+    await expect(r.link.request(C0, isB0, { timeoutMs: 1000 })).rejects.toMatchObject({
+      code: ErrorCodes.LinkDown,
+    });
     expect(r.link.counters.timeouts).toBe(0);
   });
 
@@ -268,7 +278,18 @@ describe("RsuLink request()", () => {
       // answer each C0 with a B0 after 30 ms
       setTimeout(() => void r.rsu(n, N.b0), 30);
     });
-    const C0n = { type: "C0", unixTime: 0, dateTime: "20250101000000", laneMode: 4, bstInterval: 10, txPower: 10, pllChannelId: 1, transMode: 1, flagId: "000000", reserved: "0000" } as Frame;
+    const C0n = {
+      type: "C0",
+      unixTime: 0,
+      dateTime: "20250101000000",
+      laneMode: 4,
+      bstInterval: 10,
+      txPower: 10,
+      pllChannelId: 1,
+      transMode: 1,
+      flagId: "000000",
+      reserved: "0000",
+    } as Frame;
     const a = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`a:${f.wire.seq}`));
     const b = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`b:${f.wire.seq}`));
     await vi.advanceTimersByTimeAsync(100);
@@ -299,7 +320,9 @@ describe("RsuLink RSU reboot and malformed input", () => {
     const all: IncomingFrame[] = [];
     r.link.incoming$.subscribe((f) => all.push(f));
     const problems: string[] = [];
-    r.link.problems$.subscribe((p) => problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind));
+    r.link.problems$.subscribe((p) =>
+      problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind),
+    );
     const good = frameBytes("legacy", 0x08, L.b2);
     const badBcc = Buffer.from(good);
     badBcc[badBcc.length - 2] = (badBcc[badBcc.length - 2] as number) ^ 0x01; // BCC 0x0d -> 0x0c
@@ -321,12 +344,16 @@ describe("RsuLink RSU reboot and malformed input", () => {
 
 describe("RsuLink options", () => {
   it("rejects out-of-range values naming the field", () => {
-    expect(() => resolveRsuLinkOptions({ missedHeartbeats: 0 })).toThrow(/options\.missedHeartbeats must be an integer in 1\.\.100, got 0/);
+    expect(() => resolveRsuLinkOptions({ missedHeartbeats: 0 })).toThrow(
+      /options\.missedHeartbeats must be an integer in 1\.\.100, got 0/,
+    );
     expect(() => resolveRsuLinkOptions({ reconnect: { jitter: 2 } })).toThrow(/options\.reconnect\.jitter/);
     expect(() => resolveRsuLinkOptions({ reconnect: { initialDelayMs: 1000, maxDelayMs: 500 } })).toThrow(
       /options\.reconnect\.maxDelayMs must be a number in 1000\.\.600000/,
     );
-    expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 10 } })).toThrow(/deframer\.maxFrameLength/);
+    expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 10 } })).toThrow(
+      /deframer\.maxFrameLength/,
+    );
     try {
       resolveRsuLinkOptions({ answerDeadlineMs: Number.NaN });
     } catch (e) {

@@ -42,7 +42,9 @@ function check(variant: Variant): Promise<void> {
             at += n;
           }
           await settle();
-          expect(got.map((f) => [f.wire.seq, f.wire.data.toString("hex")])).toEqual(sent.map((s) => [s.seq, s.data]));
+          expect(got.map((f) => [f.wire.seq, f.wire.data.toString("hex")])).toEqual(
+            sent.map((s) => [s.seq, s.data]),
+          );
           expect(r.link.counters.discardedBytes).toBe(0);
           expect(r.link.counters.duplicates).toBe(0);
         } finally {

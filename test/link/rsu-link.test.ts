@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ErrorCodes } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { frameBytes, L, makeRig, N, type Rig, settle } from "./harness.js";
+import { L, makeRig, N, type Rig, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
 const rigs: Rig[] = [];

@@ -16,7 +16,10 @@ async function pair(): Promise<{ pty: PtyPair; lane: Transport; device: Transpor
   cleanup.push(() => pty.close());
   const lane = createSerialTransport({ path: pty.lanePath });
   const device = createSerialTransport({ path: pty.devicePath });
-  cleanup.push(() => lane.close(), () => device.close());
+  cleanup.push(
+    () => lane.close(),
+    () => device.close(),
+  );
   await Promise.all([lane.open(), device.open()]);
   return { pty, lane, device };
 }

@@ -53,14 +53,23 @@ describe("serial transport on the mock binding", () => {
   });
 
   it("maps the native binding's messages", () => {
-    const locked = mapSerialOpenError("/dev/ttyUSB0", new Error("Error Resource temporarily unavailable Cannot lock port"));
+    const locked = mapSerialOpenError(
+      "/dev/ttyUSB0",
+      new Error("Error Resource temporarily unavailable Cannot lock port"),
+    );
     expect(locked.code).toBe(ErrorCodes.PortLocked);
     expect(locked.message).toContain("lsof /dev/ttyUSB0");
     const busy = mapSerialOpenError("/dev/ttyUSB0", Object.assign(new Error("busy"), { code: "EBUSY" }));
     expect(busy.code).toBe(ErrorCodes.PortLocked);
-    const missing = mapSerialOpenError("/dev/ttyUSB0", new Error("Error: No such file or directory, cannot open /dev/ttyUSB0"));
+    const missing = mapSerialOpenError(
+      "/dev/ttyUSB0",
+      new Error("Error: No such file or directory, cannot open /dev/ttyUSB0"),
+    );
     expect(missing.code).toBe(ErrorCodes.PortNotFound);
-    const other = mapSerialOpenError("/dev/ttyUSB0", new Error("Error: Permission denied, cannot open /dev/ttyUSB0"));
+    const other = mapSerialOpenError(
+      "/dev/ttyUSB0",
+      new Error("Error: Permission denied, cannot open /dev/ttyUSB0"),
+    );
     expect(other.code).toBe(ErrorCodes.PortOpenFailed);
     expect(other.message).toContain("/dev/ttyUSB0");
   });

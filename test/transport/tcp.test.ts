@@ -2,7 +2,11 @@ import net from "node:net";
 import { filter, firstValueFrom } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../firmware-bridge/errors.js";
-import { createTcpClientTransport, createTcpServer, type TcpServer } from "../../firmware-bridge/transport/tcp.js";
+import {
+  createTcpClientTransport,
+  createTcpServer,
+  type TcpServer,
+} from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -81,11 +85,15 @@ describe("tcp transports", () => {
 
   it("a listen port already taken reports PortLocked", async () => {
     const srv = await server();
-    await expect(createTcpServer({ port: srv.address.port })).rejects.toMatchObject({ code: ErrorCodes.PortLocked });
+    await expect(createTcpServer({ port: srv.address.port })).rejects.toMatchObject({
+      code: ErrorCodes.PortLocked,
+    });
   });
 
   it("validates its options", () => {
     expect(() => createTcpClientTransport({ host: "h", port: 0 })).toThrow(/port/);
-    expect(() => createTcpClientTransport({ host: "h", port: 1, connectTimeoutMs: 0 })).toThrow(/connectTimeoutMs/);
+    expect(() => createTcpClientTransport({ host: "h", port: 1, connectTimeoutMs: 0 })).toThrow(
+      /connectTimeoutMs/,
+    );
   });
 });
