@@ -1,0 +1,176 @@
+/**
+ * The ONE lane integration harness (style.md 19): a real controller (openLane: RsuLink, codec,
+ * journal, status list, tariff) against the simulated RSU with real card/PSAM models, a fresh
+ * temporary data directory per test, over the in-process pair or a real pty. `debug: true` keeps the
+ * data directory and writes the lane log there.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { firstValueFrom, filter, timeout } from "rxjs";
+import { expect } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createPtyPair } from "../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfigInput } from "../../src/config/schema.js";
+import type { VehicleOutcome } from "../../src/lane/controller.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import type { StoredRecord } from "../../src/journal/types.js";
+import { createLogger } from "../../src/log.js";
+
+export const ROOT = join(import.meta.dirname, "../..");
+
+export interface LaneTestOptions {
+  protocol: "legacy" | "national";
+  role?: "entry" | "exit";
+  medium?: "pair" | "pty";
+  scenario: ScenarioInput;
+  /** status-list rows (a full bundle applied before the lane opens) */
+  listed?: { kind: "card" | "obu"; id: string }[];
+  transaction?: LaneConfigInput["transaction"];
+  simTiming?: Parameters<typeof createRsuSimulator>[0]["timing"];
+  debug?: boolean;
+}
+
+export interface LaneTestContext {
+  lane: LaneRuntime;
+  sim: RsuSimulator;
+  dir: string;
+  outputs: LaneOutputEvent[];
+  outcomes: VehicleOutcome[];
+  /** the journal's records, oldest first */
+  records(): StoredRecord[];
+  /** waits until the simulator finished every vehicle and the lane has nothing in flight */
+  settle(): Promise<void>;
+  /** the journal matches the ledger exactly (see expectJournalMatchesLedger) */
+  expectJournalMatchesLedger(): void;
+}
+
+export async function laneTest(opts: LaneTestOptions, body: (t: LaneTestContext) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "lane-it-"));
+  let cleanupMedium: () => Promise<void> = async () => {};
+  let laneEnd: Transport;
+  let simEnd: Transport;
+  let cable: { unplug(): void; replug(): void } | undefined;
+  if ((opts.medium ?? "pair") === "pair") {
+    const pair = createTransportPair();
+    laneEnd = pair.lane;
+    simEnd = pair.device;
+    cable = pair;
+  } else {
+    const pty = await createPtyPair();
+    laneEnd = createSerialTransport({ path: pty.lanePath });
+    simEnd = createSerialTransport({ path: pty.devicePath });
+    cleanupMedium = () => pty.close();
+  }
+  const config = parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: opts.role ?? "exit" },
+      rsu: { port: "in-process", protocol: opts.protocol, timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...opts.transaction },
+      outputs: { sink: "log" },
+    },
+    "test",
+  );
+  const outputs: LaneOutputEvent[] = [];
+  const logger = opts.debug ? createLogger("lane-it", { level: "debug", file: join(dir, "lane.log") }) : undefined;
+  const lane = await openLane(config, {
+    transport: laneEnd,
+    outputs: { emit: (e) => outputs.push(e) },
+    uplink: false,
+    ...(logger ? { logger } : {}),
+  });
+  if (opts.listed?.length) {
+    const bundle = buildBundle({
+      kind: "full",
+      version: "202507160000",
+      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+      rows: opts.listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
+    });
+    await lane.statusList.applyBundle(bundle);
+  }
+  const sim = createRsuSimulator({
+    transport: simEnd,
+    protocol: opts.protocol,
+    scenario: opts.scenario,
+    seed: 7,
+    ...(cable ? { cable } : {}),
+    ...(opts.simTiming ? { timing: opts.simTiming } : {}),
+  });
+  const outcomes: VehicleOutcome[] = [];
+  lane.controller.outcomes$.subscribe((o) => outcomes.push(o));
+  const ctx: LaneTestContext = {
+    lane,
+    sim,
+    dir,
+    outputs,
+    outcomes,
+    records: () => lane.journal.list({}).sort((a, b) => a.seq - b.seq),
+    async settle() {
+      await sim.done;
+      await lane.controller.idle();
+      // let timers of machines still waiting (B8 after a lost B5) run out
+      while (lane.controller.inFlight().length > 0) {
+        await firstValueFrom(lane.controller.outcomes$.pipe(timeout(5000)));
+        await lane.controller.idle();
+      }
+    },
+    expectJournalMatchesLedger() {
+      expectJournalMatchesLedger(ctx.records(), sim.ledger());
+    },
+  };
+  try {
+    await sim.start();
+    await lane.controller.start();
+    await firstValueFrom(lane.controller.status$.pipe(filter((s) => s.status === "open"), timeout(5000)));
+    await body(ctx);
+  } finally {
+    await lane.close();
+    await sim.stop();
+    await cleanupMedium();
+    if (!opts.debug) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`lane test data kept in ${dir}\n`);
+  }
+}
+
+/**
+ * Every debit the card made is in the journal once (a transaction with its TAC, or a suspect record
+ * for a debit whose answer was lost), and every transaction record is a debit the card made.
+ */
+export function expectJournalMatchesLedger(records: StoredRecord[], ledger: LedgerEntry[]): void {
+  const tx = records.filter((r) => r.kind === "transaction");
+  const suspects = records.filter((r) => r.kind === "suspect");
+  const usedSuspects = new Set<number>();
+  for (const l of ledger) {
+    const matches = tx.filter((r) => r.tac === l.tac && r.cardId === l.cardId);
+    if (matches.length === 1) {
+      const r = matches[0]!;
+      expect(r.amount, `amount of ${l.cardId}`).toBe(l.amount);
+      if (r.psamNo !== null) expect(r.psamNo).toBe(l.psamNo);
+      if (r.iccPaySerial !== null) expect(Number.parseInt(r.iccPaySerial, 16)).toBe(l.iccPaySerial);
+      if (r.balanceAfter !== null) expect(r.balanceAfter).toBe(l.balanceAfter);
+      expect(r.transTime).toBe(l.transTime);
+      continue;
+    }
+    expect(matches, `debit ${l.seq} (card ${l.cardId}, TAC ${l.tac}) recorded ${matches.length} times`).toHaveLength(0);
+    // not a transaction: it must be a lost answer, recorded as a suspect
+    expect(l.outcome, `ledger entry ${l.seq} was reported by B5 but is not journaled`).toBe("torn-after-debit");
+    const s = suspects.find((r) => !usedSuspects.has(r.seq) && r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime);
+    expect(s, `torn debit ${l.seq} of card ${l.cardId} has no suspect record`).toBeDefined();
+    usedSuspects.add(s!.seq);
+  }
+  for (const r of tx) {
+    const l = ledger.filter((e) => e.tac === r.tac && e.cardId === r.cardId);
+    expect(l, `journal transaction ${r.tradeId} (card ${r.cardId}) is not a debit the card made`).toHaveLength(1);
+  }
+}
