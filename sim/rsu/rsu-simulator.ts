@@ -1039,13 +1039,13 @@ class SimulatedRsu implements RsuSimulator {
     switch (t.step) {
       case "b2":
         t.step = "b3";
-        if (this.fault(v, "leave-before-b3")) this.leave(v);
         this.dsrc(this.timing.dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
+        if (this.fault(v, "leave-before-b3")) this.leave(v);
         return undefined;
       case "b3":
         t.step = "b4";
-        if (this.fault(v, "leave-before-b4")) this.leave(v);
         this.dsrc(this.timing.dsrcMs.b4 + this.slowFor(v, "B4"), () => this.emitObuFrame("B4"));
+        if (this.fault(v, "leave-before-b4")) this.leave(v);
         return undefined;
       case "b4":
         return "ignored: C1 is not legal after B4 (C6, C3 or C2 expected)";
@@ -1073,7 +1073,7 @@ class SimulatedRsu implements RsuSimulator {
     }
     // StopType 1 (and the dialect types 3/4): end, release, search again. The OBUID is not checked.
     if (!t) return "no OBU in transaction: nothing to stop";
-    this.endTxn(t.paid ? "traded" : "stopped", `C2 stop type ${stopType}`);
+    this.endTxn(t.paid ? "traded" : t.error ? "failed" : "stopped", `C2 stop type ${stopType}`);
     return undefined;
   }
 

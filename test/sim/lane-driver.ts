@@ -174,3 +174,22 @@ export class LaneDriver {
 export function swap(seq: number): number {
   return ((seq & 0x0f) << 4) | ((seq >> 4) & 0x0f);
 }
+
+/**
+ * A well-behaved exit lane: C1 to B2/B3, C6 of `amount` to B4, C1 to B5/B8, C2 to error frames.
+ * Returns an unsubscribe function.
+ */
+export function autoExitLane(lane: LaneDriver, amount: number, purchaseTime = "20250102100005"): () => void {
+  const sub = lane.ch.frames$.subscribe((r) => {
+    const f = r.frame as Frame & Record<string, unknown>;
+    if (isHeartbeat(f) || f.type === "ACK") return;
+    const obuId = f.obuId as string | undefined;
+    if (f.type === "B0") void lane.send({ type: "ACK" }, r);
+    else if (!obuId) return;
+    else if (f.errorCode !== 0) void lane.send(lane.c2(obuId, 1), r);
+    else if (f.type === "B2" || f.type === "B3") void lane.send(lane.c1(obuId), r);
+    else if (f.type === "B4") void lane.send(lane.c6(f, amount, purchaseTime), r);
+    else if (f.type === "B5" || f.type === "B8") void lane.send(lane.c1(obuId), r);
+  });
+  return () => sub.unsubscribe();
+}

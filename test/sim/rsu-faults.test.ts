@@ -1,0 +1,238 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { loadCardKeys } from "../../src/card/keys.js";
+import { verifyTac } from "../../src/card/tac-verify.js";
+import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { LaneDriver } from "./lane-driver.js";
+
+const keys = loadCardKeys();
+const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.lane.close();
+    await r.sim.stop();
+  }
+});
+
+const PT = "20250102100005";
+
+function oneCar(faults: unknown[], extra: Record<string, unknown> = {}): ScenarioInput {
+  return {
+    startTime: "2025-01-02T10:00:00+08:00",
+    traffic: { vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults, ...extra }] },
+  } as ScenarioInput;
+}
+
+async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, heartbeatMs = 60_000) {
+  const pair = createTransportPair();
+  const frameLog = memoryFrameLog();
+  const sim = createRsuSimulator({ transport: pair.device, protocol, scenario, seed: 3, frameLog, timing: { heartbeatMs }, cable: pair });
+  const lane = new LaneDriver(pair.lane, protocol);
+  const problems: ChannelProblem[] = [];
+  lane.ch.problems$.subscribe((p) => problems.push(p));
+  await lane.open();
+  await sim.start();
+  const events: SimEvent[] = [];
+  sim.events$.subscribe((e) => events.push(e));
+  running.push({ sim, lane });
+  return { pair, sim, lane, frameLog, events, problems };
+}
+
+/** Init, then C1 to B2 (and to B3 when `toB4`), returning the last frame received. */
+async function toStep(lane: LaneDriver, until: "B3" | "B4") {
+  await lane.init();
+  const b2 = await lane.expectFrame("B2");
+  const obuId = b2.frame.obuId as string;
+  await lane.send(lane.c1(obuId), b2);
+  const b3 = await lane.expectFrame("B3");
+  if (until === "B3") return { obuId, last: b3 };
+  await lane.send(lane.c1(obuId), b3);
+  return { obuId, last: await lane.expectFrame("B4") };
+}
+
+describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
+  it("OBU leaves before B3: B3 carries ErrorCode 01 (short form)", async () => {
+    const { lane, events } = await setup(protocol, oneCar(["leave-before-b3"]));
+    const { last } = await toStep(lane, "B3");
+    expect(last.frame.errorCode).toBe(1);
+    expect(last.frame.plateNumber ?? last.frame.vehicleInfo).toBeUndefined();
+    await lane.send(lane.c2(last.frame.obuId as string), last);
+    await expect.poll(() => events.find((e) => e.type === "done")).toMatchObject({ outcome: "failed" });
+  });
+
+  it("OBU leaves before B4: B4 carries ErrorCode 01", async () => {
+    const { lane } = await setup(protocol, oneCar(["leave-before-b4"]));
+    const { last } = await toStep(lane, "B4");
+    expect(last.frame.errorCode).toBe(1);
+    expect(last.frame.cardRestMoney).toBeUndefined();
+  });
+
+  it("OBU leaves during the debit: B5 ErrorCode 01, no money taken, C8 gets B8 ErrorCode 01", async () => {
+    const { lane, sim } = await setup(protocol, oneCar(["leave-during-debit"]));
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 700, PT), last);
+    const b5 = await lane.expectFrame("B5");
+    expect(b5.frame.errorCode).toBe(1);
+    expect(b5.frame.tac).toBeUndefined();
+    expect(sim.cards()[0]).toMatchObject({ balance: 8000, offlineSerial: 1 });
+    expect(sim.ledger()).toHaveLength(0);
+    await lane.send(lane.c8(obuId, 1), b5);
+    const b8 = await lane.expectFrame("B8");
+    expect(b8.frame.errorCode).toBe(1);
+  });
+
+  it("debit done but B5 lost: money taken, ledger has it, C8 while in range returns the TAC in B8", async () => {
+    const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", lingerMs: 3000 }]));
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await lane.expectFrame("B5");
+    expect(b5.frame.errorCode).toBe(1);
+    expect(sim.cards()[0]).toMatchObject({ balance: 8000 - 650, offlineSerial: 2 });
+    const [entry] = sim.ledger();
+    expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 650, iccPaySerial: 1 });
+    await lane.send(lane.c8(obuId, 1), b5);
+    const b8 = await lane.expectFrame("B8");
+    expect(b8.frame.errorCode).toBe(0);
+    expect(b8.frame.tac).toBe(entry?.tac);
+    expect(b8.frame.cardRestMoney).toBe(8000 - 650);
+    expect(verifyTac({ ...entry!, tac: b8.frame.tac as string, algId: undefined }, keys).ok).toBe(true);
+    // A serial the card never used: no TAC.
+    await lane.send(lane.c1(obuId), b8);
+    await lane.send(lane.c8(obuId, 9));
+    const bad = await lane.expectFrame("B8");
+    expect(bad.frame.errorCode).toBe(3);
+  });
+
+  it("b5-lost with b5: none sends no B5 at all", async () => {
+    const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", b5: "none" }]));
+    const { last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 100, PT), last);
+    expect(await lane.collect("B5", 500)).toHaveLength(0);
+    expect(sim.ledger()[0]?.outcome).toBe("torn-after-debit");
+  });
+
+  it("bad checksum on B2: the lane discards it, the retransmission (same RSCTL/SEQ) is clean", async () => {
+    const { lane, problems, frameLog } = await setup(protocol, oneCar([{ kind: "bad-checksum", frame: "B2" }]));
+    await lane.init();
+    const b2 = await lane.expectFrame("B2");
+    expect(problems.filter((p) => p.kind === "checksum-error")).toHaveLength(1);
+    const tx = frameLog.records.filter((r) => r.dir === "tx" && (r.frame as { type?: string } | undefined)?.type === "B2");
+    expect(tx.map((r) => r.note)).toEqual(["bad-checksum", "retransmit"]);
+    expect(b2.wire.seq).toBe((tx[0]?.frame as { seq: number }).seq);
+  });
+
+  it("garbled bytes in B3: the lane sees a broken frame, then the clean repeat", async () => {
+    const { lane, problems } = await setup(protocol, oneCar([{ kind: "garble", frame: "B3" }]));
+    const before = performance.now();
+    const { last } = await toStep(lane, "B3");
+    expect(last.frame.errorCode).toBe(0);
+    expect(performance.now() - before).toBeGreaterThan(100);
+    expect(problems.length).toBeGreaterThan(0);
+  });
+
+  it("duplicated frame: B4 arrives twice with the same RSCTL/SEQ and bytes", async () => {
+    const { lane } = await setup(protocol, oneCar([{ kind: "duplicate", frame: "B4" }]));
+    const { last } = await toStep(lane, "B4");
+    const again = await lane.expectFrame("B4", 100);
+    expect(again.wire.raw.equals(last.wire.raw)).toBe(true);
+  });
+
+  it("slow RSU: B3 comes at least delayMs after C1", async () => {
+    const { lane } = await setup(protocol, oneCar([{ kind: "slow", frame: "B3", delayMs: 300 }]));
+    await lane.init();
+    const b2 = await lane.expectFrame("B2");
+    await lane.send(lane.c1(b2.frame.obuId as string), b2);
+    const t = performance.now();
+    await lane.expectFrame("B3");
+    expect(performance.now() - t).toBeGreaterThanOrEqual(300);
+  });
+
+  it("reboot: B0 unasked (legacy RSCTL 0x98, national SEQ 01), state lost, only C0 is answered", async () => {
+    const { lane, events } = await setup(protocol, oneCar([{ kind: "reboot", before: "B4", bootMs: 100 }]));
+    await lane.init();
+    const b2 = await lane.expectFrame("B2");
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c1(obuId), b2);
+    const b3 = await lane.expectFrame("B3");
+    await lane.send(lane.c1(obuId), b3);
+    const b0 = await lane.expectFrame("B0");
+    expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+    expect(events.some((e) => e.type === "ended" && e.outcome === "aborted")).toBe(true);
+    await lane.send(lane.c4(true));
+    await lane.send(lane.c1(obuId));
+    expect(await lane.collect("B2", 300)).toHaveLength(0);
+    const again = await lane.init();
+    expect(again.wire.seq).toBe(protocol === "legacy" ? 0x08 : 0x02);
+    const b2b = await lane.expectFrame("B2");
+    expect(b2b.frame.obuId).toBe(obuId);
+  });
+
+  it("port unplugged and replugged: the lane sees the disconnect, frames are lost meanwhile, then work", async () => {
+    const { lane, pair, sim } = await setup(protocol, oneCar([]), 150);
+    await lane.init();
+    await lane.expectFrame("B2");
+    const states: string[] = [];
+    pair.lane.state$.subscribe((s) => states.push(s.status));
+    sim.inject({ kind: "unplug", durationMs: 300 });
+    await expect.poll(() => states.includes("disconnected")).toBe(true);
+    await expect.poll(() => pair.device.status, { timeout: 2000 }).toBe("open");
+    await pair.lane.open();
+    lane.drain();
+    await lane.expectFrame("HB", 1000);
+  });
+
+  it("heartbeats every heartbeatMs while idle; heartbeat-stop silences them, everything else works", async () => {
+    const { lane, sim } = await setup(protocol, { name: "empty" }, 150);
+    await lane.send(lane.c0());
+    const b0 = await lane.expectFrame("B0");
+    await lane.send({ type: "ACK" }, b0);
+    const hbs = await lane.collect("HB", 700);
+    expect(hbs.length).toBeGreaterThanOrEqual(3);
+    const hb = hbs[0]?.frame as Record<string, unknown>;
+    if (protocol === "legacy") expect(hb).toMatchObject({ type: "B2", obuId: "00000000", errorCode: 0x80 });
+    else expect(hb).toMatchObject({ type: "B1", controlStatus: 0 });
+    sim.inject({ kind: "heartbeat-stop", durationMs: 600 });
+    lane.drain();
+    expect(await lane.collect("HB", 500)).toHaveLength(0);
+    await lane.send(lane.c0());
+    await lane.expectFrame("B0");
+    await lane.expectFrame("HB", 1000);
+  });
+});
+
+describe("illegal frames", () => {
+  it("C6 in the wrong mode and C1 for another OBU get nothing and are logged; retransmission goes on", async () => {
+    const { lane, frameLog, events } = await setup("legacy", oneCar([]));
+    await lane.init();
+    const b2 = await lane.expectFrame("B2");
+    await lane.send({ type: "C1", obuId: "01020304", obuDivFactor: "00".repeat(8) }, b2);
+    await lane.send(
+      { type: "C6", obuId: b2.frame.obuId, cardDivFactor: "00".repeat(8), transSerial: 0, consumeMoney: 1, purchaseTime: PT,
+        station: { network: "4301", station: "0101", lane: 1, time: 0, vehicleClass: 1, status: 4, flagStations: "00".repeat(9),
+          collectorId: "000000", shift: 0, plate: "", reserved: "00000000" } } as never,
+    );
+    const repeats = await lane.collect("B2", 600);
+    expect(repeats).toHaveLength(3);
+    expect(await lane.collect("B3", 1)).toHaveLength(0);
+    const handled = frameLog.records.filter((r) => r.dir === "rx" && r.handling?.startsWith("ignored")).map((r) => r.handling);
+    expect(handled).toEqual([
+      expect.stringContaining("C1 for OBU 01020304"),
+      expect.stringContaining("C6 is only legal after B4"),
+    ]);
+    expect(events.filter((e) => e.type === "illegal")).toHaveLength(2);
+  });
+
+  it("before C0 nothing is answered; C2 stop type 2 after B3 resends B3 with a new RSCTL", async () => {
+    const { lane } = await setup("legacy", oneCar([]));
+    await lane.send(lane.c4(true));
+    expect(await lane.collect("B2", 200)).toHaveLength(0);
+    const { obuId, last } = await toStep(lane, "B3");
+    await lane.send(lane.c2(obuId, 2), last);
+    const again = await lane.expectFrame("B3");
+    expect(again.wire.seq).not.toBe(last.wire.seq);
+    expect(again.wire.data.equals(last.wire.data)).toBe(true);
+  });
+});
