@@ -19,6 +19,7 @@ export const ErrorCodes = {
   LinkTimeout: "E301_LINK_TIMEOUT",
   LinkDown: "E302_LINK_DOWN",
   LinkAborted: "E303_LINK_ABORTED",
+  LinkAlreadyAnswered: "E304_LINK_ALREADY_ANSWERED",
   // config 4xx
   ConfigInvalid: "E401_CONFIG_INVALID",
 } as const;

@@ -9,6 +9,8 @@ export interface Logger {
   warn(obj: object | string, msg?: string): void;
   error(obj: object | string, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+  /** pino's level check: lets hot paths skip building messages nobody will read. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 const noop = (): void => {};
@@ -19,4 +21,5 @@ export const silentLogger: Logger = {
   warn: noop,
   error: noop,
   child: () => silentLogger,
+  isLevelEnabled: () => false,
 };

@@ -121,10 +121,15 @@ export class FrameChannel {
     const at = this.now();
     this.c.framesOut++;
     this.c.bytesOut += raw.length;
-    this.log.debug({ dir: "->", len: raw.length, hex: raw.toString("hex"), type: frame.type }, "tx");
+    if (this.wireLog()) this.log.debug({ dir: "->", len: raw.length, hex: raw.toString("hex"), type: frame.type }, "tx");
     const sent: SentFrame = { frame, raw, seq, at };
     this.sentSubject.next(sent);
     return sent;
+  }
+
+  /** Wire logging is debug level and switchable at runtime; the hex is only built when it will be written. */
+  private wireLog(): boolean {
+    return this.log.isLevelEnabled ? this.log.isLevelEnabled("debug") : true;
   }
 
   private onBytes(chunk: Buffer): void {
@@ -162,7 +167,9 @@ export class FrameChannel {
           continue;
         }
         this.c.framesIn++;
-        this.log.debug({ dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type }, "rx");
+        if (this.wireLog()) {
+          this.log.debug({ dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type }, "rx");
+        }
         this.framesSubject.next({ frame: r.frame, wire: ev.frame, at });
       } else {
         if (ev.kind === "checksum-error") {

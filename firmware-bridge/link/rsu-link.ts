@@ -39,10 +39,10 @@ import {
   resolveRsuLinkOptions,
 } from "./options.js";
 
-/** Link-layer error codes not (yet) in errors.ts. */
+/** Link-layer error codes (kept as an alias of the entries in errors.ts). */
 export const LinkErrorCodes = {
   /** reply()/ack() called a second time for the same received frame. */
-  AlreadyAnswered: "E304_LINK_ALREADY_ANSWERED",
+  AlreadyAnswered: ErrorCodes.LinkAlreadyAnswered,
 } as const;
 
 export type LinkStatus = "connecting" | "up" | "down" | "stopped";

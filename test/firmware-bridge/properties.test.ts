@@ -192,7 +192,7 @@ describe("deframer limits", () => {
     const d = createDeframer("legacy");
     const good = encodeFrame({ type: "C4", controlType: 1 }, 0x80, DEFAULT_LEGACY_DIALECT);
     const bad = Buffer.from(good);
-    bad[4] ^= 0x01;
+    bad[4] = (bad[4] as number) ^ 0x01;
     const ev = d.push(Buffer.concat([bad, good]), 0);
     expect(ev.filter((e) => e.kind === "checksum-error")).toHaveLength(1);
     expect(framesOf(ev)).toHaveLength(1);
