@@ -3,7 +3,7 @@
  * thread and reports progress, the result, or the error (code + message) to the parent.
  */
 import { setPriority } from "node:os";
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { BloomFilter } from "./filter.js";
 import { applyDelta, type BundleSource, buildFull, type Progress, rebuildFilter } from "./store.js";
@@ -32,8 +32,9 @@ export type WorkerMessage =
   | { type: "done"; result: unknown }
   | { type: "error"; code: string | null; message: string; details?: Record<string, unknown> };
 
-function run(job: Job): unknown {
-  const progress = (p: Progress): void => parentPort?.postMessage({ type: "progress", progress: p } satisfies WorkerMessage);
+function run(job: Job, id: number): unknown {
+  const progress = (p: Progress): void =>
+    parentPort?.postMessage({ id, type: "progress", progress: p } satisfies WorkerMessage & { id: number });
   switch (job.type) {
     case "full":
       return buildFull(job.dataDir, job.src, job.publicKeyPem, job.current, progress, job.now);
@@ -49,18 +50,22 @@ function run(job: Job): unknown {
 }
 
 if (parentPort) {
+  const port = parentPort;
   // Linux: priority of this thread only. The lane thread's lookups win the CPU on a 2-core box.
   try {
     setPriority(19);
   } catch {
     // not permitted here: run at normal priority
   }
-  try {
-    parentPort.postMessage({ type: "done", result: run(workerData as Job) } satisfies WorkerMessage);
-  } catch (e) {
-    const msg: WorkerMessage = isEtcError(e)
-      ? { type: "error", code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
-      : { type: "error", code: null, message: e instanceof Error ? e.message : String(e) };
-    parentPort.postMessage(msg);
-  }
+  port.on("message", ({ id, job }: { id: number; job: Job }) => {
+    let msg: WorkerMessage;
+    try {
+      msg = { type: "done", result: run(job, id) };
+    } catch (e) {
+      msg = isEtcError(e)
+        ? { type: "error", code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }
+        : { type: "error", code: null, message: e instanceof Error ? e.message : String(e) };
+    }
+    port.postMessage({ id, ...msg });
+  });
 }

@@ -1,0 +1,148 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { buildBundle, parseListCsv } from "../../sim/status-list/index.js";
+import {
+  checkSignature,
+  decodeHeader,
+  encodeHeader,
+  HEADER_LEN,
+  isValidVersion,
+  loadPublicKey,
+  PREFIX_LEN,
+  RECORD_LEN,
+} from "../../src/status-list/bundle.js";
+import { StatusListErrors } from "../../src/status-list/errors.js";
+import { formatCardId, formatObuId, parseCardId, parseObuId, serialHalvesToDecimal } from "../../src/status-list/ids.js";
+import { card, otherKeyPair, stationKey, stationPub } from "./helpers.js";
+
+describe("ids and compact keys", () => {
+  it("parses a card id into network and 16-digit serial", () => {
+    const k = parseCardId("43019999999999999999");
+    expect(k.net).toBe(4301);
+    expect(k.serial).toBe(9999999999999999n);
+    expect([k.hi8, k.lo8]).toEqual([99999999, 99999999]);
+    expect(formatCardId(k.net, k.serial)).toBe("43019999999999999999");
+  });
+
+  it("rejects malformed ids with E510 and the id in the message", () => {
+    for (const bad of ["123", "4301999999999999999", "430199999999999999990", "4301abcdefabcdefabcd", ""]) {
+      expect(() => parseCardId(bad)).toThrow(expect.objectContaining({ code: StatusListErrors.IdInvalid }));
+    }
+    for (const bad of ["0011", "00112233AABBCCDDEE", "00112233AABBCCDG"]) {
+      expect(() => parseObuId(bad)).toThrow(expect.objectContaining({ code: StatusListErrors.IdInvalid }));
+    }
+    expect(() => parseCardId("12x")).toThrow(/20 decimal digits.*"12x"/);
+  });
+
+  it("keys OBU ids so that SQLite's signed order is the unsigned id order", () => {
+    const ids = ["0000000000000000", "0000000000000001", "7FFFFFFFFFFFFFFF", "8000000000000000", "FFFFFFFFFFFFFFFF"];
+    const keys = ids.map((id) => parseObuId(id).key);
+    for (let i = 1; i < keys.length; i++) expect((keys[i] as bigint) > (keys[i - 1] as bigint)).toBe(true);
+    expect(parseObuId("00112233aabbccdd").key).toBe(parseObuId("00112233AABBCCDD").key);
+    expect(formatObuId(0x00112233aabbccddn)).toBe("00112233AABBCCDD");
+  });
+
+  it("splits a serial's 32-bit halves into 8+8 decimal digits exactly (no BigInt)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 16n - 1n }), (s) => {
+        const { hi8, lo8 } = serialHalvesToDecimal(Number(s >> 32n), Number(s & 0xffffffffn));
+        expect(hi8).toBe(Number(s / 100000000n));
+        expect(lo8).toBe(Number(s % 100000000n));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("bundle format", () => {
+  const rows = [
+    { kind: "card" as const, id: card(2), listType: 1, reason: "挂失" },
+    { kind: "card" as const, id: card(1), listType: 2, reason: "欠费" },
+    { kind: "obu" as const, id: "FFFFFFFFFFFFFFFF", listType: 1, reason: "挂失" },
+  ];
+
+  it("round-trips the header and signs it with the station key", () => {
+    const b = buildBundle({ kind: "full", version: "202507310000", rows, createdAt: 1_753_900_000_000, privateKeyPem: stationKey });
+    const h = decodeHeader(b, b.length);
+    expect(h).toMatchObject({ kind: "full", version: "202507310000", base: null, createdAt: 1_753_900_000_000, recordCount: 3, reasonCount: 2 });
+    expect(h.bodyLength).toBe(b.length - PREFIX_LEN);
+    expect(b.length).toBe(PREFIX_LEN + 2 + 6 + 2 + 6 + 3 * RECORD_LEN);
+    expect(encodeHeader(h).equals(b.subarray(0, HEADER_LEN))).toBe(true);
+    expect(() => checkSignature(b.subarray(0, HEADER_LEN), b.subarray(HEADER_LEN), loadPublicKey(stationPub))).not.toThrow();
+  });
+
+  it("sorts a full list's records by kind, network, key, list type", () => {
+    const b = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: stationKey });
+    const first = PREFIX_LEN + 2 + 6 + 2 + 6;
+    expect(b.readUInt32BE(first + 12)).toBe(1); // card serial 1 first
+    expect(b[first + 2 * RECORD_LEN]).toBe(2); // OBU last
+  });
+
+  it("refuses a duplicate entry in a full list and a remove in a full list", () => {
+    expect(() => buildBundle({ kind: "full", version: "202507310000", rows: [rows[0]!, rows[0]!], privateKeyPem: stationKey })).toThrow(
+      /duplicate/,
+    );
+    expect(() =>
+      buildBundle({ kind: "full", version: "202507310000", rows: [{ ...rows[0]!, op: "remove" }], privateKeyPem: stationKey }),
+    ).toThrow(/cannot remove/);
+  });
+
+  it("names the reason for bad headers", () => {
+    const b = buildBundle({ kind: "delta", version: "202507310005", base: "202507310000", rows, privateKeyPem: stationKey });
+    expect(() => decodeHeader(b.subarray(0, 50))).toThrow(expect.objectContaining({ code: StatusListErrors.Truncated }));
+    expect(() => decodeHeader(b, b.length - 1)).toThrow(expect.objectContaining({ code: StatusListErrors.Truncated }));
+    expect(() => decodeHeader(b, b.length + 3)).toThrow(/3 trailing bytes/);
+    const magic = Buffer.from(b);
+    magic[0] = 0x58;
+    expect(() => decodeHeader(magic)).toThrow(/bad magic/);
+    const ver = Buffer.from(b);
+    ver.write("202513310000", 12, "latin1");
+    expect(() => decodeHeader(ver)).toThrow(/not yyyyMMddhhmm/);
+    const base = Buffer.from(b);
+    base.write("202507310010", 24, "latin1");
+    expect(() => decodeHeader(base)).toThrow(/not after its base/);
+  });
+
+  it("tells unsigned, wrong-key and altered-header signatures apart", () => {
+    const trusted = loadPublicKey(stationPub);
+    const unsigned = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: null });
+    expect(() => checkSignature(unsigned.subarray(0, HEADER_LEN), unsigned.subarray(HEADER_LEN), trusted)).toThrow(
+      expect.objectContaining({ code: StatusListErrors.Unsigned }),
+    );
+    const other = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: otherKeyPair().privateKeyPem });
+    expect(() => checkSignature(other.subarray(0, HEADER_LEN), other.subarray(HEADER_LEN), trusted)).toThrow(
+      /signed by key [0-9a-f]{16}, not by the station key/,
+    );
+    const good = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: stationKey });
+    good[44] = (good[44] as number) ^ 1; // record count in the signed header
+    expect(() => checkSignature(good.subarray(0, HEADER_LEN), good.subarray(HEADER_LEN), trusted)).toThrow(
+      /signature does not verify/,
+    );
+  });
+
+  it("validates versions as yyyyMMddhhmm", () => {
+    expect(isValidVersion("202507311755")).toBe(true);
+    for (const v of ["20250731175", "202507311760", "202507321200x", "202500311200", "202507312400"]) {
+      expect(isValidVersion(v)).toBe(false);
+    }
+  });
+});
+
+describe("CSV rows", () => {
+  it("parses kind,id,listType,reason[,op] with a header, names, quotes and comments", () => {
+    const rows = parseListCsv(
+      'kind,id,listType,reason,op\n# comment\ncard,32010000000000000001,status,挂失\nobu,00112233aabbccdd,2,"欠费, 3 次",remove\n\n',
+    );
+    expect(rows).toEqual([
+      { kind: "card", id: "32010000000000000001", listType: 1, reason: "挂失", op: "add" },
+      { kind: "obu", id: "00112233aabbccdd", listType: 2, reason: "欠费, 3 次", op: "remove" },
+    ]);
+  });
+
+  it("reports the line of a bad row", () => {
+    expect(() => parseListCsv("card,32010000000000000001,1,x\ncard,3201,1,x\n")).toThrow(/CSV line 2: card id must be 20/);
+    expect(() => parseListCsv("truck,32010000000000000001,1,x")).toThrow(/line 1: kind must be card or obu/);
+    expect(() => parseListCsv("card,32010000000000000001,blue,x")).toThrow(/unknown list type/);
+    expect(() => parseListCsv("card,32010000000000000001,1,x,delete")).toThrow(/op must be add or remove/);
+  });
+});
