@@ -7,8 +7,10 @@
  *   unhealthy (the lane stops trading until recover() succeeds).
  * - Sequence numbers come from a counter in the `meta` table updated in the same transaction as the
  *   record, so they survive restarts and are never reused, even after records are pruned.
- * - The outbox is the set of records with `uploaded_at_ms IS NULL`, read in sequence order through a
- *   partial index, so commit cost does not grow with queue depth and fetching a batch is O(batch).
+ * - The outbox is a narrow table of pending sequence numbers (`outbox`), read in sequence order and joined to
+ *   the records by primary key, so commit cost does not grow with queue depth and fetching a batch is
+ *   O(batch). An acknowledgement moves the sequence number from `outbox` to `acks` (with the ack time);
+ *   the wide record rows are never rewritten by the upload path.
  */
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -91,11 +93,11 @@ CREATE TABLE IF NOT EXISTS records (
   psam_trans_serial TEXT,
   trans_time TEXT,
   barrier_at TEXT,
-  uploaded_at_ms INTEGER,
   record TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_pending ON records(seq) WHERE uploaded_at_ms IS NULL;
-CREATE INDEX IF NOT EXISTS records_acked ON records(uploaded_at_ms) WHERE uploaded_at_ms IS NOT NULL;
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS acks_at ON acks(at_ms);
 CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
 CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
 `;
@@ -131,7 +133,7 @@ export class JournalReader {
     this.db = db;
     this.path = path;
     this.stmtOldest = db.prepare(
-      "SELECT created_at_ms FROM records WHERE uploaded_at_ms IS NULL ORDER BY seq LIMIT 1",
+      "SELECT r.created_at_ms FROM outbox o JOIN records r ON r.seq = o.seq ORDER BY o.seq LIMIT 1",
     ) as Database.Statement<[], { created_at_ms: number }>;
   }
 
@@ -175,18 +177,20 @@ export class JournalReader {
       where.push("created_at_ms >= ?");
       params.push(q.since.getTime());
     } else if (typeof q.since === "number") {
-      where.push("seq >= ?");
+      where.push("r.seq >= ?");
       params.push(q.since);
     }
     if (q.kinds && q.kinds.length > 0) {
       where.push(`kind IN (${q.kinds.map(() => "?").join(", ")})`);
       params.push(...q.kinds);
     }
-    if (q.pending === true) where.push("uploaded_at_ms IS NULL");
-    if (q.pending === false) where.push("uploaded_at_ms IS NOT NULL");
-    let sql = "SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records";
+    if (q.pending === true) where.push("a.at_ms IS NULL");
+    if (q.pending === false) where.push("a.at_ms IS NOT NULL");
+    let sql =
+      "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record FROM records r " +
+      "LEFT JOIN acks a ON a.seq = r.seq";
     if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
-    sql += " ORDER BY seq";
+    sql += " ORDER BY r.seq";
     if (q.limit !== undefined) {
       sql += " LIMIT ?";
       params.push(q.limit);
@@ -221,9 +225,12 @@ export class JournalReader {
 
   get(seqOrTradeId: number | string): StoredRecord | null {
     this.assertOpen();
-    const col = typeof seqOrTradeId === "number" ? "seq" : "trade_id";
+    const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
     const r = this.db
-      .prepare(`SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records WHERE ${col} = ?`)
+      .prepare(
+        "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record FROM records r " +
+          `LEFT JOIN acks a ON a.seq = r.seq WHERE ${col} = ?`,
+      )
       .get(seqOrTradeId) as RawRow | undefined;
     return r ? JournalReader.toStored(r) : null;
   }
@@ -233,8 +240,8 @@ export class JournalReader {
     this.assertOpen();
     const rows = this.db
       .prepare(
-        "SELECT seq, trade_id, kind, created_at_ms, uploaded_at_ms, barrier_at, record FROM records " +
-          "WHERE kind = 'suspect' AND obu_id = ? ORDER BY seq DESC LIMIT ?",
+        "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record FROM records r " +
+          "LEFT JOIN acks a ON a.seq = r.seq WHERE kind = 'suspect' AND obu_id = ? ORDER BY r.seq DESC LIMIT ?",
       )
       .all(obuId.toUpperCase(), limit) as RawRow[];
     return rows.map(JournalReader.toStored);
@@ -260,7 +267,7 @@ export class JournalReader {
       records += r.n;
     }
     const pending = (
-      this.db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+      this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
     ).n;
     let dbBytes = 0;
     for (const suffix of ["", "-wal"]) {
@@ -312,8 +319,11 @@ export class Journal extends JournalReader implements Outbox {
 
   private readonly stmtInsert: Database.Statement;
   private readonly stmtSetSeq: Database.Statement;
+  private readonly stmtOutboxAdd: Database.Statement;
+  private readonly stmtSeqOf: Database.Statement<[string], { seq: number }>;
+  private readonly stmtOutboxDel: Database.Statement;
+  private readonly stmtAckAdd: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
-  private readonly stmtAck: Database.Statement;
   private readonly txCommit: (rows: { params: unknown[]; seq: number }[]) => void;
   private readonly txAck: (ids: readonly string[], at: number) => number;
 
@@ -325,7 +335,7 @@ export class Journal extends JournalReader implements Outbox {
     this.retentionMs = (opts.retentionDays ?? 90) * DAY_MS;
     this.lastSeqMem = this.lastSeq();
     this.pendingCount = (
-      db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+      db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
     ).n;
     this.healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
     this.health$ = this.healthSubject.asObservable();
@@ -334,15 +344,20 @@ export class Journal extends JournalReader implements Outbox {
         "icc_pay_serial, psam_no, psam_trans_serial, trans_time, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     );
     this.stmtSetSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
+    this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq) VALUES (?)");
+    this.stmtSeqOf = db.prepare("SELECT seq FROM records WHERE trade_id = ?") as Database.Statement<[string], { seq: number }>;
+    this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
+    this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtPending = db.prepare(
-      "SELECT seq, trade_id, kind, created_at_ms, record FROM records WHERE uploaded_at_ms IS NULL ORDER BY seq LIMIT ?",
+      "SELECT r.seq, r.trade_id, r.kind, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
+        "ORDER BY o.seq LIMIT ?",
     ) as Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
-    this.stmtAck = db.prepare("UPDATE records SET uploaded_at_ms = ? WHERE trade_id = ? AND uploaded_at_ms IS NULL");
     this.txCommit = db
       .transaction((rows: { params: unknown[]; seq: number }[]) => {
         let last = 0;
         for (const r of rows) {
           this.stmtInsert.run(...r.params);
+          this.stmtOutboxAdd.run(r.seq);
           last = r.seq;
         }
         this.stmtSetSeq.run(String(last));
@@ -351,7 +366,13 @@ export class Journal extends JournalReader implements Outbox {
     this.txAck = db
       .transaction((ids: readonly string[], at: number) => {
         let n = 0;
-        for (const id of ids) n += this.stmtAck.run(at, id).changes;
+        for (const id of ids) {
+          const row = this.stmtSeqOf.get(id);
+          if (row && this.stmtOutboxDel.run(row.seq).changes === 1) {
+            this.stmtAckAdd.run(row.seq, at);
+            n++;
+          }
+        }
         return n;
       })
       .immediate.bind(null) as (ids: readonly string[], at: number) => number;
@@ -601,14 +622,21 @@ export class Journal extends JournalReader implements Outbox {
   prune(now: Date = this.now()): number {
     this.assertWritable();
     const cutoff = now.getTime() - this.retentionMs;
-    const del = this.db.prepare(
-      "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE uploaded_at_ms IS NOT NULL " +
-        "AND uploaded_at_ms < ? LIMIT 5000)",
-    );
+    const pick = this.db.prepare("SELECT seq FROM acks WHERE at_ms < ? LIMIT 5000").pluck();
+    const delRecord = this.db.prepare("DELETE FROM records WHERE seq = ? AND seq NOT IN (SELECT seq FROM outbox)");
+    const delAck = this.db.prepare("DELETE FROM acks WHERE seq = ?");
+    const chunk = this.db.transaction((): number => {
+      const seqs = pick.all(cutoff) as number[];
+      for (const seq of seqs) {
+        delRecord.run(seq);
+        delAck.run(seq);
+      }
+      return seqs.length;
+    });
     let total = 0;
     try {
       for (;;) {
-        const n = del.run(cutoff).changes;
+        const n = chunk.immediate();
         total += n;
         if (n < 5000) break;
       }
@@ -632,7 +660,7 @@ export class Journal extends JournalReader implements Outbox {
         .run(this.now().toISOString());
       this.lastSeqMem = super.lastSeq();
       this.pendingCount = (
-        this.db.prepare("SELECT COUNT(*) AS n FROM records WHERE uploaded_at_ms IS NULL").get() as { n: number }
+        this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
       ).n;
     } catch (e) {
       this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "journal recover: still failing");

@@ -1,0 +1,100 @@
+/**
+ * `etc-sim station --listen HOST:PORT --db FILE [--fault MODE] [--status-list-dir DIR]`: the station
+ * simulator (docs/station-api.md). Fault modes can be changed while it runs: POST /admin/fault {"mode": ...}
+ * on the --admin-listen address (or the main one, except that "down" closes the main listener).
+ */
+import { createServer } from "node:http";
+import type { Command } from "commander";
+import { UsageError } from "../../../src/cli/run-cli.js";
+import { createLogger } from "../../../src/log.js";
+import { FAULT_MODES, type FaultMode, isFaultMode, startStation } from "../../station/station.js";
+
+interface Opts {
+  listen: string;
+  db?: string;
+  fault: string;
+  statusListDir?: string;
+  slowMs: string;
+  pageSize: string;
+  adminListen?: string;
+}
+
+export function parseHostPort(v: string, name: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?:)?(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535) throw new UsageError(`${name}: expected HOST:PORT or PORT, got "${v}"`);
+  return { host: m[1] || "127.0.0.1", port };
+}
+
+export function registerStation(program: Command): void {
+  program
+    .command("station")
+    .description("station server simulator: transaction uploads (idempotent), status-list bundles, fault injection")
+    .option("--listen <host:port>", "address to listen on", "127.0.0.1:8480")
+    .option("--db <file>", "SQLite file for received records (default: in memory)")
+    .option("--fault <mode>", `start in this fault mode: ${FAULT_MODES.join(", ")}`, "none")
+    .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
+    .option("--slow-ms <ms>", "delay of the slow fault", "3000")
+    .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
+    .option("--admin-listen <host:port>", "separate admin address (GET/POST /admin/fault, GET /transactions)")
+    .action(async (o: Opts) => {
+      if (!isFaultMode(o.fault)) throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
+      const { host, port } = parseHostPort(o.listen, "--listen");
+      const slowMs = Number(o.slowMs);
+      const pageSize = Number(o.pageSize);
+      if (!(slowMs >= 0)) throw new UsageError(`--slow-ms: expected a number of ms, got "${o.slowMs}"`);
+      if (!(pageSize >= 1)) throw new UsageError(`--page-size: expected a positive number, got "${o.pageSize}"`);
+      const logger = createLogger("etc-sim-station");
+      const st = await startStation({
+        host,
+        port,
+        fault: o.fault as FaultMode,
+        slowMs,
+        pageSize,
+        logger,
+        ...(o.db ? { dbPath: o.db } : {}),
+        ...(o.statusListDir ? { statusListDir: o.statusListDir } : {}),
+      });
+      process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
+      if (o.adminListen) {
+        const a = parseHostPort(o.adminListen, "--admin-listen");
+        const admin = createServer((req, res) => {
+          const send = (status: number, body: unknown): void => {
+            res.writeHead(status, { "content-type": "application/json" });
+            res.end(JSON.stringify(body));
+          };
+          if (req.url === "/transactions" && req.method === "GET") return send(200, { count: st.received().length, records: st.received() });
+          if (req.url === "/admin/stats") return send(200, st.stats());
+          if (req.url !== "/admin/fault") return send(404, { error: "NOT_FOUND" });
+          if (req.method !== "POST") return send(200, { mode: st.fault() });
+          let body = "";
+          req.on("data", (c: Buffer) => {
+            body += c.toString();
+          });
+          req.on("end", () => {
+            let m: { mode?: string; slowMs?: number; durationMs?: number };
+            try {
+              m = JSON.parse(body || "{}") as typeof m;
+            } catch {
+              return send(400, { error: "BAD_REQUEST", message: "body is not JSON" });
+            }
+            if (!m.mode || !isFaultMode(m.mode)) return send(400, { error: "BAD_REQUEST", message: `mode: ${FAULT_MODES.join(", ")}` });
+            st.setFault(m.mode, m).then(
+              () => send(200, { mode: st.fault() }),
+              (e: unknown) => send(500, { error: "INTERNAL", message: String(e) }),
+            );
+          });
+        });
+        await new Promise<void>((resolve) => admin.listen(a.port, a.host, resolve));
+        process.stdout.write(`admin on http://${a.host}:${a.port}\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          void st.close().then(resolve);
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      process.exit(0);
+    });
+}

@@ -1,0 +1,98 @@
+/**
+ * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
+ * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
+ * object per line with --json. Reads the journal read-only, so it works while the lane is running.
+ */
+import type { Command } from "commander";
+import { JournalReader, type ListQuery } from "../../journal/journal.js";
+import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
+import { UsageError } from "../run-cli.js";
+
+interface ListOpts {
+  dataDir: string;
+  json?: boolean;
+  since?: string;
+  kind?: string[];
+  pending?: boolean;
+  limit?: string;
+}
+
+export function parseSince(v: string | undefined): Date | number | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--since: expected an ISO date/time or a sequence number, got "${v}"`);
+  return d;
+}
+
+const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));
+
+function row(r: StoredRecord): string[] {
+  return [
+    String(r.seq),
+    r.tradeId,
+    r.createdAt.slice(0, 19).replace("T", " "),
+    r.kind,
+    r.outcome,
+    r.cardId ?? "-",
+    r.obuId,
+    yuan(r.amount),
+    r.tac ?? "-",
+    r.iccPaySerial ?? "-",
+    r.uploadedAt ? "acked" : "pending",
+  ];
+}
+
+export function formatTable(records: Iterable<StoredRecord>, write: (s: string) => void): number {
+  const head = ["SEQ", "TRADE ID", "TIME", "KIND", "OUTCOME/REASON", "CARD ID", "OBU ID", "AMOUNT", "TAC", "CARD SN", "UPLOAD"];
+  const widths = [6, 30, 19, 11, 20, 20, 8, 8, 8, 7, 7];
+  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  write(`${fmt(head)}\n`);
+  let n = 0;
+  for (const r of records) {
+    write(`${fmt(row(r))}\n`);
+    n++;
+  }
+  return n;
+}
+
+export function registerTransactions(program: Command): void {
+  const tx = program.command("transactions").description("the lane journal: transactions, stops and suspect transactions");
+  tx.command("list")
+    .description("list journal records (oldest first)")
+    .option("--data-dir <dir>", "lane data directory", process.env.ETC_LANE_DATA_DIR ?? "./data")
+    .option("--json", "one JSON object per line (the full record)")
+    .option("--since <isoOrSeq>", "records created at/after an ISO time, or with seq >= a number")
+    .option("--kind <kind...>", `only these kinds: ${RECORD_KINDS.join(", ")}`)
+    .option("--pending", "only records the station has not acknowledged")
+    .option("--limit <n>", "at most n records")
+    .action((o: ListOpts) => {
+      const q: ListQuery = {};
+      const since = parseSince(o.since);
+      if (since !== undefined) q.since = since;
+      if (o.kind) {
+        const bad = o.kind.filter((k) => !RECORD_KINDS.includes(k as RecordKind));
+        if (bad.length) throw new UsageError(`--kind: unknown ${bad.join(", ")}; expected ${RECORD_KINDS.join(", ")}`);
+        q.kinds = o.kind as RecordKind[];
+      }
+      if (o.pending) q.pending = true;
+      if (o.limit !== undefined) {
+        const n = Number(o.limit);
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
+        q.limit = n;
+      }
+      const j = JournalReader.openReadOnly(o.dataDir);
+      try {
+        const out = (s: string): void => {
+          process.stdout.write(s);
+        };
+        if (o.json) for (const r of j.iterate(q)) out(`${JSON.stringify(r)}\n`);
+        else {
+          const n = formatTable(j.iterate(q), out);
+          process.stderr.write(`${n} record(s); ${j.stats().pending} awaiting upload\n`);
+        }
+      } finally {
+        j.close();
+      }
+    });
+}
