@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, describe, expect, it } from "vitest";
+import { createPtyPair, type PtyPair } from "../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { loadCardKeys } from "../../src/card/keys.js";
+import { verifyTac } from "../../src/card/tac-verify.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { autoExitLane, LaneDriver } from "./lane-driver.js";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe.each(["legacy", "national"] as const)("%s RSU over a real pty", (protocol) => {
+  it("C0 gets B0, B2 is retransmitted 3 times ~120 ms apart, then C1/C1/C6 trade with a valid TAC", async () => {
+    const pty: PtyPair = await createPtyPair();
+    cleanup.push(() => pty.close());
+    const sim: RsuSimulator = createRsuSimulator({
+      transport: createSerialTransport({ path: pty.devicePath, lock: false }),
+      protocol,
+      seed: 11,
+      timing: { heartbeatMs: 60_000 },
+      scenario: {
+        traffic: {
+          vehicles: [
+            { id: "silent", plate: "湘A11111", zoneMs: 1500 },
+            { id: "paid", at: 1600, plate: "湘A22222", balance: 3000, zoneMs: 1200 },
+          ],
+        },
+      },
+    });
+    cleanup.push(() => sim.stop());
+    await sim.start();
+    const lane = new LaneDriver(createSerialTransport({ path: pty.lanePath, lock: false }), protocol);
+    await lane.open();
+    cleanup.push(async () => {
+      lane.close();
+      await lane.transport.close();
+    });
+    const b0 = await lane.init();
+    expect(b0.frame.rsuStatus).toBe(0);
+    const first = await lane.expectFrame("B2");
+    const repeats = await lane.collect("B2", 700);
+    expect(repeats).toHaveLength(3);
+    for (let i = 0; i < 3; i++) {
+      const gap = (repeats[i]?.at as number) - ((i === 0 ? first : repeats[i - 1])?.at as number);
+      expect(gap).toBeGreaterThan(80);
+      expect(gap).toBeLessThan(300);
+    }
+    const stop = autoExitLane(lane, 1500);
+    cleanup.push(stop);
+    await sim.done;
+    const [entry] = sim.ledger();
+    expect(entry).toMatchObject({ vehicleId: "paid", amount: 1500, balanceAfter: 1500 });
+    expect(verifyTac({ ...entry!, algId: undefined }, loadCardKeys()).ok).toBe(true);
+    expect(sim.vehicles().map((v) => v.outcome)).toEqual(["gave-up", "traded"]);
+  });
+});
+
+describe("etc-sim rsu --pty (the CLI)", () => {
+  it("prints lane-port first, trades basic.yaml with a lane on that pty, writes ledger and frame log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-sim-rsu-"));
+    const ledger = join(dir, "ledger.jsonl");
+    const frameLog = join(dir, "frames.jsonl");
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--pty", "--scenario", "config/scenarios/basic.yaml",
+        "--time-scale", "4", "--ledger", ledger, "--frame-log", frameLog, "--exit-when-done"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    cleanup.push(() => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    });
+    const lines: string[] = [];
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const firstLine = new Promise<string>((resolve, reject) => {
+      rl.on("line", (l) => {
+        lines.push(l);
+        if (lines.length === 1) resolve(l);
+      });
+      child.once("exit", (code) => reject(new Error(`etc-sim exited early (${code})`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    const first = await firstLine;
+    expect(first).toMatch(/^lane-port: \/dev\/pts\/\d+$/);
+    const lane = new LaneDriver(createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }), "legacy");
+    await lane.open();
+    cleanup.push(async () => {
+      lane.close();
+      await lane.transport.close();
+    });
+    const stop = autoExitLane(lane, 800);
+    await lane.init();
+    expect(await exited).toBe(0);
+    stop();
+    const entries = readFileSync(ledger, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(entries).toHaveLength(4);
+    const keys = loadCardKeys();
+    for (const e of entries) expect(verifyTac(e, keys).ok).toBe(true);
+    const frames = readFileSync(frameLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(frames[0]).toMatchObject({ dir: "rx", frame: { type: "C0" } });
+    expect(frames.filter((f) => f.dir === "tx" && f.frame?.type === "B5")).toHaveLength(4);
+    expect(lines.at(-1)).toMatch(/^stopped: 4 purchase\(s\), 3200 fen$/);
+  }, 40_000);
+});
