@@ -5,6 +5,8 @@
  */
 import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerRsu } from "./commands/rsu.js";
 import { registerTac } from "./commands/tac.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   const program = new Command("etc-sim")
     .description("RSU/OBU/card, card reader and station simulators for etc-lane and other lane software")
     .version("0.1.0");
+  registerRsu(program);
+  registerDemo(program);
   registerTac(program);
   registerStation(program);
   registerStatusList(program);
