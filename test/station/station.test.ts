@@ -1,0 +1,88 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type StationHandle, startStation } from "../../sim/station/station.js";
+import { tempDir } from "../journal/helpers.js";
+
+let st: StationHandle | undefined;
+let cleanup: (() => void) | undefined;
+afterEach(async () => {
+  await st?.close();
+  st = undefined;
+  cleanup?.();
+  cleanup = undefined;
+});
+
+const rec = (tradeId: string, seq: number): object => ({ tradeId, seq, kind: "transaction", record: { tradeId, seq, amount: 100 } });
+const post = (url: string, body: unknown): Promise<Response> =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+describe("station simulator", () => {
+  it("stores by trade id, counts re-sends, rejects malformed records, lists everything on GET /transactions", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    const a = "430101020320261123185914000001";
+    const b = "430101020320261123185914000002";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const r1 = (await (await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(a, 1), rec(b, 2)] })).json()) as {
+      accepted: { tradeId: string; status: string }[];
+    };
+    expect(r1.accepted).toEqual([
+      { tradeId: a, status: "stored" },
+      { tradeId: b, status: "stored" },
+    ]);
+    const r2 = (await (await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(b, 2), { tradeId: "nope", seq: 3 }] })).json()) as {
+      accepted: unknown[];
+      rejected: { tradeId: string; code: string }[];
+    };
+    expect(r2.accepted).toEqual([{ tradeId: b, status: "duplicate" }]);
+    expect(r2.rejected).toEqual([expect.objectContaining({ tradeId: "nope", code: "BAD_TRADE_ID" })]);
+    const list = (await (await fetch(`${st.url}/transactions`)).json()) as { count: number; records: { tradeId: string; arrivals: number }[] };
+    expect(list.count).toBe(2);
+    expect(list.records.map((r) => [r.tradeId, r.arrivals])).toEqual([
+      [a, 1],
+      [b, 2],
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 2, arrivals: 3, duplicates: 1 });
+    // the DB survives a restart
+    await st.close();
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    expect(st.received().map((r) => r.tradeId)).toEqual([a, b]);
+  });
+
+  it("switches faults at runtime through POST /admin/fault; down refuses connections and comes back on the same port", async () => {
+    st = await startStation();
+    const res = await post(`${st.url}/admin/fault`, { mode: "500s" });
+    expect(await res.json()).toEqual({ mode: "500s" });
+    await expect.poll(() => st!.fault()).toBe("500s");
+    expect((await post(`${st.url}/api/v1/transactions`, { records: [] })).status).toBe(500);
+    const bad = await post(`${st.url}/admin/fault`, { mode: "melt" });
+    expect(bad.status).toBe(400);
+    await st.setFault("down");
+    await expect(fetch(`${st.url}/transactions`)).rejects.toThrow();
+    await st.setFault("none");
+    expect((await fetch(`${st.url}/transactions`)).status).toBe(200);
+  });
+
+  it("serves bundles by page with length and SHA-256 headers, and refuses names outside the pattern", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const dir = join(t.dir, "lists");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "full-20261123.bundle"), Buffer.alloc(2500, 7));
+    writeFileSync(join(dir, "secret.txt"), "no");
+    st = await startStation({ statusListDir: dir, pageSize: 1000 });
+    const m = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
+      full: { name: string; pages: number; bytes: number };
+    };
+    expect(m.full).toMatchObject({ name: "full-20261123.bundle", pages: 3, bytes: 2500 });
+    const p2 = await fetch(`${st.url}/api/v1/status-list/bundles/full-20261123.bundle?page=2`);
+    expect(p2.headers.get("x-page-count")).toBe("3");
+    expect((await p2.arrayBuffer()).byteLength).toBe(500);
+    expect((await fetch(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
+    expect((await fetch(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
+    const same = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as { full: unknown; deltas: unknown[] };
+    expect(same).toMatchObject({ full: null, deltas: [] });
+  });
+});

@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { Journal } from "../../src/journal/journal.js";
+import { type AuditSink, Uplink } from "../../src/uplink/uplink.js";
+import { LANE, tempDir } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-breaker-"));
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+  cleanup();
+});
+
+it("backs off, opens the breaker after N failures, stops calling, probes after the cool-down, recovers", async () => {
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE });
+  let up = true;
+  const calls: number[] = [];
+  const fakeFetch = (async (_url: string, init: { body: string }) => {
+    calls.push(Date.now());
+    if (!up) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+    const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
+    const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
+    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+  }) as unknown as typeof fetch;
+  const audit: { message: string; severity: string }[] = [];
+  const sink: AuditSink = { append: (e) => audit.push({ message: e.message, severity: e.severity }) };
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: fakeFetch,
+    audit: sink,
+    heartbeatIntervalMs: 0,
+    backoff: { initialMs: 100, maxMs: 1000, jitter: 0.5 },
+    breaker: { failureThreshold: 3, coolDownMs: 10_000 },
+    random: () => 0,
+  });
+  journal.commit(sampleRecord(1));
+  uplink.start();
+  await vi.advanceTimersByTimeAsync(10);
+  expect(uplink.status().state).toBe("online");
+  expect(journal.queueDepth()).toBe(0);
+
+  up = false;
+  calls.length = 0;
+  journal.commit(sampleRecord(2));
+  await vi.advanceTimersByTimeAsync(1); // woken by the commit: first failure
+  expect(calls).toHaveLength(1);
+  expect(uplink.status().state).toBe("degraded");
+  await vi.advanceTimersByTimeAsync(100); // backoff 100 ms: second failure
+  expect(calls).toHaveLength(2);
+  await vi.advanceTimersByTimeAsync(200); // backoff 200 ms: third failure opens the breaker
+  expect(calls).toHaveLength(3);
+  expect(uplink.status()).toMatchObject({ state: "offline", breaker: "open", queueDepth: 1 });
+  expect(uplink.status().lastError?.code).toBe("E611_STATION_UNREACHABLE");
+  expect(uplink.status().lastError?.message).toMatch(/ECONNREFUSED/);
+
+  await vi.advanceTimersByTimeAsync(9_000); // open: nothing goes out
+  expect(calls).toHaveLength(3);
+  await vi.advanceTimersByTimeAsync(1_000); // cool-down over: one probe, fails, open again
+  expect(calls).toHaveLength(4);
+  expect(uplink.status().breaker).toBe("open");
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(calls).toHaveLength(4);
+
+  up = true;
+  await vi.advanceTimersByTimeAsync(5_000); // the next probe succeeds
+  expect(calls).toHaveLength(5);
+  expect(uplink.status()).toMatchObject({ state: "online", breaker: "closed", queueDepth: 0 });
+  expect(uplink.status().counters.breakerOpens).toBe(2);
+  expect(audit.map((a) => a.message)).toEqual([
+    "station uplink offline -> online",
+    "station uplink online -> degraded",
+    "station uplink degraded -> offline",
+    "station uplink offline -> online",
+  ]);
+  expect(audit.map((a) => a.severity)).toEqual(["info", "warn", "alarm", "info"]);
+  await uplink.stop();
+  journal.close();
+});

@@ -1,0 +1,96 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, expect, it } from "vitest";
+import type { StatusListSink } from "../../src/uplink/uplink.js";
+import { waitFor } from "../journal/helpers.js";
+import { makeRig, type Rig } from "./rig.js";
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+/** Bundle bytes: a header line naming it, then filler so that it spans several pages. */
+function bundle(name: string, size: number): Buffer {
+  const head = Buffer.from(`${name}\n`);
+  return Buffer.concat([head, Buffer.alloc(size - head.length, name.length % 251)]);
+}
+
+/** A sink like src/status-list: applies a full or a delta on top of what it holds, refuses the rest. */
+class FakeSink implements StatusListSink {
+  full: string | null = null;
+  delta: string | null = null;
+  applied: { name: string; sha: string; bytes: number }[] = [];
+  refuse: string | null = null;
+  versions(): { full: string | null; delta: string | null } {
+    return { full: this.full, delta: this.delta };
+  }
+  async applyBundle(bytes: Buffer): Promise<unknown> {
+    const name = bytes.subarray(0, bytes.indexOf(10)).toString();
+    if (name === this.refuse) throw new Error("bad signature");
+    const f = /^full-(\d+)\.bundle$/.exec(name);
+    const d = /^delta-(\d+)-(\d+)\.bundle$/.exec(name);
+    if (f) {
+      this.full = f[1]!;
+      this.delta = null;
+    } else if (d && d[1] === (this.delta ?? this.full)) {
+      this.delta = d[2]!;
+    } else throw new Error(`${name} does not apply on ${this.full}/${this.delta}`);
+    this.applied.push({ name, sha: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length });
+    return { ok: true };
+  }
+}
+
+it("fetches the newest full list (paged) and the delta chain, confirms it is current, reports versions", async () => {
+  const { tempDir } = await import("../journal/helpers.js");
+  const t = tempDir("etc-bundles-");
+  const dir = join(t.dir, "lists");
+  mkdirSync(dir);
+  const files: Record<string, Buffer> = {};
+  for (const [name, size] of [
+    ["full-20261122.bundle", 2500],
+    ["delta-20261122-202611220005.bundle", 300],
+    ["full-20261123.bundle", 5000],
+    ["delta-20261123-202611230005.bundle", 700],
+    ["delta-202611230005-202611230010.bundle", 1500],
+  ] as const) {
+    files[name] = bundle(name, size);
+    writeFileSync(join(dir, name), files[name]);
+  }
+  const sink = new FakeSink();
+  rig = await makeRig({ statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40 }, { statusListDir: dir, pageSize: 1024 });
+  rig.commit(5);
+  rig.uplink.start();
+  await waitFor(() => rig!.uplink.status().statusList?.confirmedAt != null, "status list confirmed current");
+  expect(sink.applied.map((a) => a.name)).toEqual([
+    "full-20261123.bundle", // 5 pages of 1 KiB
+    "delta-20261123-202611230005.bundle",
+    "delta-202611230005-202611230010.bundle",
+  ]);
+  for (const a of sink.applied) {
+    expect(a.sha).toBe(createHash("sha256").update(files[a.name]!).digest("hex"));
+  }
+  expect(rig.uplink.status().statusList).toMatchObject({ full: "20261123", delta: "202611230010", bundlesApplied: 3, lastError: null });
+  await rig.uplink.whenDrained();
+  expect(rig.station.stats().distinct).toBe(5);
+  await waitFor(() => {
+    const hb = rig!.station.heartbeats()["4301010203"] as { statusList?: { delta?: string } } | undefined;
+    return hb?.statusList?.delta === "202611230010";
+  }, "heartbeat with the new versions");
+
+  // a new delta appears; the sink refuses it: recorded, uploads keep going, retried at the next poll
+  const next = "delta-202611230010-202611230015.bundle";
+  sink.refuse = next;
+  writeFileSync(join(dir, next), bundle(next, 100));
+  await waitFor(() => rig!.uplink.status().statusList?.lastError != null, "refusal recorded");
+  expect(rig.uplink.status().statusList?.lastError?.message).toMatch(/bad signature/);
+  rig.commit(3);
+  await rig.uplink.whenDrained();
+  expect(rig.station.stats().distinct).toBe(8);
+  sink.refuse = null;
+  await waitFor(() => sink.delta === "202611230015", "delta applied on retry");
+  await waitFor(() => rig!.uplink.status().statusList?.lastError === null, "error cleared");
+  t.cleanup();
+});
