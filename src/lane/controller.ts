@@ -146,6 +146,7 @@ export class LaneController {
   private journalBroken = false;
   private stopped = false;
   private gen = 0;
+  private staleWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: LaneControllerOptions) {
     if (opts.lane.role === "exit" && !opts.tariff) throw new EtcError("E401_CONFIG_INVALID", "an exit lane needs a tariff");
@@ -446,7 +447,10 @@ export class LaneController {
       lookup: (q) => {
         if (!sl) return { listed: false, versions: { full: null, delta: null } };
         const a = sl.lookup(q);
-        if (a.stale?.alarm) this.log.warn({ reasons: a.stale.reasons }, "status list is stale");
+        if (a.stale?.alarm && this.now() - this.staleWarnedAt > 60_000) {
+          this.staleWarnedAt = this.now();
+          this.alarm("STATUS_LIST_STALE", `status list is stale: ${a.stale.reasons.join("; ")}`);
+        }
         return a;
       },
       recentlyTraded: (k) => this.guardHas(this.traded, k, o.transaction.recentTradeWindowMs),
