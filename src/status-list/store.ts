@@ -48,7 +48,7 @@ import { cardWordA, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
 
 export const SUBDIR = "status-list";
 const POINTER = "current";
-const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|\.filter)?$/;
+const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|-journal|\.filter)?$/;
 
 export interface Pointer {
   db: string;
@@ -452,7 +452,7 @@ export function buildFull(
   } catch (e) {
     if (db?.open) db.close();
     if (dbName) {
-      for (const suffix of ["", "-wal", "-shm", ".filter"]) rmSync(join(dir, dbName + suffix), { force: true });
+      for (const suffix of ["", "-wal", "-shm", "-journal", ".filter"]) rmSync(join(dir, dbName + suffix), { force: true });
     }
     throw e instanceof Error && "code" in e && String((e as { code: unknown }).code).startsWith("E5")
       ? e
