@@ -1,6 +1,7 @@
 /** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
+import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
@@ -11,4 +12,6 @@ export const benchmarks: Benchmark[] = [
   journalCommitBench,
   outboxDrainBench,
   journalDeepQueueBench,
+  laneDecisionBench,
+  laneRateBench,
 ];

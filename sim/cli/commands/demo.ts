@@ -1,9 +1,11 @@
 /** `etc-sim demo`: the lane controller against the embedded simulator (what `npm start` runs). */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { TEST_PUBLIC_KEY_PATH } from "../../status-list/bundle-builder.js";
 import type { Command } from "commander";
 import { runDemo } from "../../demo/demo.js";
 
-const ROOT = join(import.meta.dirname, "../../../..");
+/** The package root, from the sources or dist/ alike (the test key lives in <root>/config/keys). */
+const ROOT = dirname(dirname(dirname(TEST_PUBLIC_KEY_PATH)));
 
 export function registerDemo(program: Command): void {
   program
