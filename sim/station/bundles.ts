@@ -63,7 +63,9 @@ export class BundleStore {
       const st = statSync(join(this.dir, name));
       let c = this.cache.get(name);
       if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {
-        const sha256 = createHash("sha256").update(readFileSync(join(this.dir, name))).digest("hex");
+        const sha256 = createHash("sha256")
+          .update(readFileSync(join(this.dir, name)))
+          .digest("hex");
         c = { mtimeMs: st.mtimeMs, size: st.size, sha256 };
         this.cache.set(name, c);
       }
@@ -107,7 +109,9 @@ export class BundleStore {
     let walk = latestFull?.version ?? null;
     for (let i = 0; walk !== null && i < 100_000; i++) {
       const from = walk;
-      const next = deltas.filter((d) => d.base === from).sort((a, b) => compareVersions(b.version, a.version))[0];
+      const next = deltas
+        .filter((d) => d.base === from)
+        .sort((a, b) => compareVersions(b.version, a.version))[0];
       if (!next) break;
       latestDelta = next.version;
       walk = next.version;

@@ -152,7 +152,9 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     }
     if (!Array.isArray(parsed.records)) throw new HttpError(400, "records must be an array");
     const l = parsed.lane;
-    const laneId = l ? `${l.network ?? "?"}${l.station ?? "?"}${String(l.lane ?? "?").padStart(2, "0")}` : "?";
+    const laneId = l
+      ? `${l.network ?? "?"}${l.station ?? "?"}${String(l.lane ?? "?").padStart(2, "0")}`
+      : "?";
     const good: Item[] = [];
     const rejected: { tradeId: string | null; code: string; message: string }[] = [];
     for (const r of parsed.records as Record<string, unknown>[]) {
@@ -169,7 +171,10 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return { status: 200, body: { accepted, rejected } };
   }
 
-  async function handleApi(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown; raw?: Buffer; headers?: Record<string, string> }> {
+  async function handleApi(
+    req: IncomingMessage,
+    url: URL,
+  ): Promise<{ status: number; body: unknown; raw?: Buffer; headers?: Record<string, string> }> {
     const p = url.pathname;
     if (req.method === "POST" && p === "/api/v1/transactions") return handleUpload(req);
     const hb = /^\/api\/v1\/lanes\/([^/]+)\/heartbeat$/.exec(p);
@@ -181,7 +186,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         throw new HttpError(400, "body is not JSON");
       }
       counters.heartbeats++;
-      db.prepare("INSERT OR REPLACE INTO heartbeats (lane, at, body) VALUES (?,?,?)").run(hb[1]!, Date.now(), raw.toString("utf8"));
+      db.prepare("INSERT OR REPLACE INTO heartbeats (lane, at, body) VALUES (?,?,?)").run(
+        hb[1]!,
+        Date.now(),
+        raw.toString("utf8"),
+      );
       return { status: 200, body: { serverTime: new Date().toISOString() } };
     }
     if (req.method === "GET" && p === "/api/v1/status-list/manifest") {
@@ -212,7 +221,10 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     throw new HttpError(404, `no route ${req.method} ${p}`);
   }
 
-  function respond(res: ServerResponse, r: { status: number; body: unknown; raw?: Buffer; headers?: Record<string, string> }): void {
+  function respond(
+    res: ServerResponse,
+    r: { status: number; body: unknown; raw?: Buffer; headers?: Record<string, string> },
+  ): void {
     if (r.raw) {
       res.writeHead(r.status, { ...r.headers, "content-length": r.raw.length });
       res.end(r.raw);
@@ -228,7 +240,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
           slowMs?: number;
           durationMs?: number;
         };
-        if (!body.mode || !isFaultMode(body.mode)) throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
+        if (!body.mode || !isFaultMode(body.mode))
+          throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
         sendJson(res, 200, { mode: body.mode });
         await handle_.setFault(body.mode, body);
         return;
@@ -276,7 +289,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof Error ? e.message : String(e);
       if (status === 500) log.error({ err: message }, "station error");
-      if (!res.headersSent && !res.destroyed) sendJson(res, status, { error: status === 500 ? "INTERNAL" : "BAD_REQUEST", message });
+      if (!res.headersSent && !res.destroyed)
+        sendJson(res, status, { error: status === 500 ? "INTERNAL" : "BAD_REQUEST", message });
     });
   });
   server.keepAliveTimeout = 5000;
@@ -337,7 +351,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     fault: () => mode,
     received() {
       return (
-        db.prepare("SELECT trade_id, lane, seq, kind, arrivals, first_at, last_at, record FROM received ORDER BY rowid").all() as {
+        db
+          .prepare(
+            "SELECT trade_id, lane, seq, kind, arrivals, first_at, last_at, record FROM received ORDER BY rowid",
+          )
+          .all() as {
           trade_id: string;
           lane: string;
           seq: number;
@@ -359,12 +377,18 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       }));
     },
     stats() {
-      const s = db.prepare("SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a FROM received").get() as { d: number; a: number };
+      const s = db.prepare("SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a FROM received").get() as {
+        d: number;
+        a: number;
+      };
       return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d, ...counters };
     },
     heartbeats() {
       const out: Record<string, unknown> = {};
-      for (const r of db.prepare("SELECT lane, body FROM heartbeats").all() as { lane: string; body: string }[]) {
+      for (const r of db.prepare("SELECT lane, body FROM heartbeats").all() as {
+        lane: string;
+        body: string;
+      }[]) {
         out[r.lane] = JSON.parse(r.body);
       }
       return out;

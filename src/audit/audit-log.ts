@@ -93,8 +93,7 @@ function* lines(path: string): Generator<[string, boolean]> {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       let chunk = Buffer.concat([rest, buf.subarray(0, n)]);
-      let nl: number;
-      while ((nl = chunk.indexOf(10)) >= 0) {
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10)) {
         yield [chunk.subarray(0, nl).toString("utf8"), true];
         chunk = chunk.subarray(nl + 1);
       }
@@ -118,7 +117,8 @@ function checkLine(line: string, index: number, prev: string): { entry: AuditEnt
   } catch {
     return { reason: "not JSON" };
   }
-  if (e.i !== index) return { reason: `index ${String(e.i)} where ${index} was expected (line removed or inserted)` };
+  if (e.i !== index)
+    return { reason: `index ${String(e.i)} where ${index} was expected (line removed or inserted)` };
   if (e.prev !== prev) return { reason: "prev does not match the previous entry's hash (chain broken)" };
   return { entry: e };
 }
@@ -130,7 +130,10 @@ function loadPublicKey(dataDir: string): KeyObject | null {
     if (existsSync(pub)) return createPublicKey(readFileSync(pub));
     if (existsSync(priv)) return createPublicKey(createPrivateKey(readFileSync(priv)));
   } catch (e) {
-    throw new EtcError(JournalErrorCodes.AuditRead, `audit key in ${dataDir} is unreadable: ${(e as Error).message}`);
+    throw new EtcError(
+      JournalErrorCodes.AuditRead,
+      `audit key in ${dataDir} is unreadable: ${(e as Error).message}`,
+    );
   }
   return null;
 }
@@ -203,7 +206,13 @@ export class AuditLog {
   private readonly now: () => Date;
   readonly path: string;
 
-  private constructor(opts: AuditLogOptions, fd: number, prev: string, nextIndex: number, key: KeyObject | null) {
+  private constructor(
+    opts: AuditLogOptions,
+    fd: number,
+    prev: string,
+    nextIndex: number,
+    key: KeyObject | null,
+  ) {
     this.fd = fd;
     this.prev = prev;
     this.nextIndex = nextIndex;
@@ -222,7 +231,11 @@ export class AuditLog {
       mkdirSync(opts.dataDir, { recursive: true });
       fd = openSync(path, "a+", 0o640);
     } catch (e) {
-      throw new EtcError(JournalErrorCodes.AuditWrite, `audit log ${path}: cannot open: ${(e as Error).message}`, { path });
+      throw new EtcError(
+        JournalErrorCodes.AuditWrite,
+        `audit log ${path}: cannot open: ${(e as Error).message}`,
+        { path },
+      );
     }
     const sealEvery = opts.sealEvery ?? 100;
     let key: KeyObject | null = null;
@@ -254,7 +267,9 @@ export class AuditLog {
       }
       const body = tail.subarray(0, end);
       const lastLineStart = body.lastIndexOf(10, body.length - 2) + 1;
-      const lastLine = body.subarray(lastLineStart, Math.max(lastLineStart, body.length - 1)).toString("utf8");
+      const lastLine = body
+        .subarray(lastLineStart, Math.max(lastLineStart, body.length - 1))
+        .toString("utf8");
       if (lastLine.length > 0) {
         const m = HASH_TAIL.exec(lastLine);
         let parsed: AuditEntry | null = null;
@@ -291,18 +306,26 @@ export class AuditLog {
     try {
       if (existsSync(privPath)) return createPrivateKey(readFileSync(privPath));
       const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-      writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600, flag: "wx" });
-      writeFileSync(join(dataDir, AUDIT_PUBLIC_KEY_FILE), publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644 });
+      writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
+        mode: 0o600,
+        flag: "wx",
+      });
+      writeFileSync(join(dataDir, AUDIT_PUBLIC_KEY_FILE), publicKey.export({ type: "spki", format: "pem" }), {
+        mode: 0o644,
+      });
       return privateKey;
     } catch (e) {
-      throw new EtcError(JournalErrorCodes.AuditRead, `audit key ${privPath}: ${(e as Error).message}`, { path: privPath });
+      throw new EtcError(JournalErrorCodes.AuditRead, `audit key ${privPath}: ${(e as Error).message}`, {
+        path: privPath,
+      });
     }
   }
 
   /** Appends one entry (fsync'd unless disabled) and returns it. Throws E621_AUDIT_WRITE on failure. */
   append(ev: AuditEventInput): AuditEntry {
     const entry = this.write(ev);
-    if (ev.type !== "audit.seal" && this.key && this.sealEvery > 0 && ++this.sinceSeal >= this.sealEvery) this.seal();
+    if (ev.type !== "audit.seal" && this.key && this.sealEvery > 0 && ++this.sinceSeal >= this.sealEvery)
+      this.seal();
     return entry;
   }
 
@@ -338,7 +361,12 @@ export class AuditLog {
       if (this.doFsync) fsyncSync(this.fd);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "audit append failed");
-      throw new EtcError(JournalErrorCodes.AuditWrite, `audit log ${this.path}: ${(e as Error).message}`, { path: this.path }, { cause: e });
+      throw new EtcError(
+        JournalErrorCodes.AuditWrite,
+        `audit log ${this.path}: ${(e as Error).message}`,
+        { path: this.path },
+        { cause: e },
+      );
     }
     this.prev = hash;
     this.nextIndex++;

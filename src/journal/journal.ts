@@ -16,7 +16,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { BehaviorSubject, Subject, type Observable } from "rxjs";
+import { BehaviorSubject, type Observable, Subject } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "./errors.js";
@@ -119,7 +119,8 @@ export function enforceDurability(db: Database.Database, path: string): void {
   db.pragma("synchronous = FULL");
   const sync = Number(db.pragma("synchronous", { simple: true }));
   // 2 = FULL, 3 = EXTRA (also safe). better-sqlite3 reopens WAL databases at NORMAL (1): refuse that.
-  if (sync !== 2 && sync !== 3) throw openError(path, `synchronous=FULL could not be set (reads back ${sync})`);
+  if (sync !== 2 && sync !== 3)
+    throw openError(path, `synchronous=FULL could not be set (reads back ${sync})`);
 }
 
 /** Read-only access (CLI, tools): works while the lane process has the journal open. */
@@ -157,7 +158,9 @@ export class JournalReader {
   }
 
   protected meta(key: string): string | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
     return row?.value;
   }
 
@@ -204,7 +207,10 @@ export class JournalReader {
       const n = Number(r.barrier_at);
       rec.stageTimes.barrier = Number.isFinite(n) ? n : r.barrier_at;
     }
-    return { ...rec, uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString() };
+    return {
+      ...rec,
+      uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString(),
+    };
   }
 
   /** Records in sequence order (all kinds unless filtered). */
@@ -266,9 +272,7 @@ export class JournalReader {
       byKind[r.kind] = r.n;
       records += r.n;
     }
-    const pending = (
-      this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
-    ).n;
+    const pending = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
     let dbBytes = 0;
     for (const suffix of ["", "-wal"]) {
       try {
@@ -329,14 +333,16 @@ export class Journal extends JournalReader implements Outbox {
 
   private constructor(db: Database.Database, path: string, opts: JournalOptions, log: Logger) {
     super(db, path);
-    this.lane = { network: opts.laneIdentity.network.toUpperCase(), station: opts.laneIdentity.station.toUpperCase(), lane: opts.laneIdentity.lane };
+    this.lane = {
+      network: opts.laneIdentity.network.toUpperCase(),
+      station: opts.laneIdentity.station.toUpperCase(),
+      lane: opts.laneIdentity.lane,
+    };
     this.log = log;
     this.now = opts.now ?? (() => new Date());
     this.retentionMs = (opts.retentionDays ?? 90) * DAY_MS;
     this.lastSeqMem = this.lastSeq();
-    this.pendingCount = (
-      db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
-    ).n;
+    this.pendingCount = (db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
     this.healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
     this.health$ = this.healthSubject.asObservable();
     this.stmtInsert = db.prepare(
@@ -345,7 +351,10 @@ export class Journal extends JournalReader implements Outbox {
     );
     this.stmtSetSeq = db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
     this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq) VALUES (?)");
-    this.stmtSeqOf = db.prepare("SELECT seq FROM records WHERE trade_id = ?") as Database.Statement<[string], { seq: number }>;
+    this.stmtSeqOf = db.prepare("SELECT seq FROM records WHERE trade_id = ?") as Database.Statement<
+      [string],
+      { seq: number }
+    >;
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtPending = db.prepare(
@@ -395,7 +404,8 @@ export class Journal extends JournalReader implements Outbox {
       enforceDurability(db, path);
       db.pragma("busy_timeout = 5000");
       const uv = Number(db.pragma("user_version", { simple: true }));
-      if (uv > SCHEMA_VERSION) throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
+      if (uv > SCHEMA_VERSION)
+        throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
       db.exec(SCHEMA);
       if (uv < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       const want = JSON.stringify({
@@ -403,7 +413,9 @@ export class Journal extends JournalReader implements Outbox {
         station: opts.laneIdentity.station.toUpperCase(),
         lane: opts.laneIdentity.lane,
       });
-      const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as { value: string } | undefined;
+      const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as
+        | { value: string }
+        | undefined;
       if (!have) {
         db.prepare("INSERT INTO meta (key, value) VALUES ('lane_identity', ?), ('last_seq', '0')").run(want);
       } else if (have.value !== want) {
@@ -418,7 +430,10 @@ export class Journal extends JournalReader implements Outbox {
         db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
       }
       const j = new Journal(db, path, opts, log);
-      log.info({ path, lane: laneKey(j.lane), lastSeq: j.lastSeqMem, pending: j.pendingCount }, "journal open");
+      log.info(
+        { path, lane: laneKey(j.lane), lastSeq: j.lastSeqMem, pending: j.pendingCount },
+        "journal open",
+      );
       return j;
     } catch (e) {
       db.close();
@@ -451,7 +466,8 @@ export class Journal extends JournalReader implements Outbox {
       healthy: false,
       error: { code: JournalErrorCodes.JournalWrite, ...(sqliteCode ? { sqliteCode } : {}), message, at },
     });
-    if (wasHealthy) this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
+    if (wasHealthy)
+      this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
     return new EtcError(
       JournalErrorCodes.JournalWrite,
       `journal ${op} failed${sqliteCode ? ` (${sqliteCode})` : ""}: ${message}`,
@@ -461,10 +477,12 @@ export class Journal extends JournalReader implements Outbox {
   }
 
   private static validate(rec: NewLaneRecord): string | null {
-    if (!RECORD_KINDS.includes(rec.kind)) return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
+    if (!RECORD_KINDS.includes(rec.kind))
+      return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
     if (typeof rec.outcome !== "string" || rec.outcome === "") return "outcome must be a non-empty code";
     if (typeof rec.obuId !== "string") return "obuId must be a string";
-    if (!Number.isSafeInteger(rec.amount) || rec.amount < 0) return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
+    if (!Number.isSafeInteger(rec.amount) || rec.amount < 0)
+      return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
     if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
     if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
       return "statusListVersions must be an object";
@@ -472,9 +490,14 @@ export class Journal extends JournalReader implements Outbox {
     return null;
   }
 
-  private prepareRow(rec: NewLaneRecord, seq: number, at: Date): { params: unknown[]; seq: number; committed: CommittedRecord } {
+  private prepareRow(
+    rec: NewLaneRecord,
+    seq: number,
+    at: Date,
+  ): { params: unknown[]; seq: number; committed: CommittedRecord } {
     const bad = Journal.validate(rec);
-    if (bad) throw new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal record rejected: ${bad}`, { seq });
+    if (bad)
+      throw new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal record rejected: ${bad}`, { seq });
     const stageTimes = { ...rec.stageTimes };
     if (stageTimes.journalCommit === undefined) stageTimes.journalCommit = performance.now();
     const committed: CommittedRecord = {
@@ -564,7 +587,9 @@ export class Journal extends JournalReader implements Outbox {
     this.assertOpen();
     try {
       const r = this.db
-        .prepare("UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?")
+        .prepare(
+          "UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?",
+        )
         .run(String(time), time, seq);
       return r.changes === 1;
     } catch (e) {
@@ -623,7 +648,9 @@ export class Journal extends JournalReader implements Outbox {
     this.assertWritable();
     const cutoff = now.getTime() - this.retentionMs;
     const pick = this.db.prepare("SELECT seq FROM acks WHERE at_ms < ? LIMIT 5000").pluck();
-    const delRecord = this.db.prepare("DELETE FROM records WHERE seq = ? AND seq NOT IN (SELECT seq FROM outbox)");
+    const delRecord = this.db.prepare(
+      "DELETE FROM records WHERE seq = ? AND seq NOT IN (SELECT seq FROM outbox)",
+    );
     const delAck = this.db.prepare("DELETE FROM acks WHERE seq = ?");
     const chunk = this.db.transaction((): number => {
       const seqs = pick.all(cutoff) as number[];
@@ -643,7 +670,8 @@ export class Journal extends JournalReader implements Outbox {
     } catch (e) {
       throw this.fail("prune", e);
     }
-    if (total > 0) this.log.info({ deleted: total, cutoff: new Date(cutoff).toISOString() }, "journal pruned");
+    if (total > 0)
+      this.log.info({ deleted: total, cutoff: new Date(cutoff).toISOString() }, "journal pruned");
     return total;
   }
 
@@ -656,12 +684,12 @@ export class Journal extends JournalReader implements Outbox {
     try {
       if (this.db.inTransaction) this.db.exec("ROLLBACK");
       this.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
         .run(this.now().toISOString());
       this.lastSeqMem = super.lastSeq();
-      this.pendingCount = (
-        this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }
-      ).n;
+      this.pendingCount = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
     } catch (e) {
       this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "journal recover: still failing");
       return false;

@@ -38,10 +38,13 @@ export interface StatusListVersionsUsed {
  * Stage name -> time. Monotonic milliseconds (performance.now() style numbers) or ISO strings.
  * Conventional names: b2In, c1Out, b3In, c1bOut, b4In, c6Out, b5In, journalCommit, barrier.
  */
-export type StageTimes = Partial<Record<
-  "b2In" | "c1Out" | "b3In" | "c1bOut" | "b4In" | "c6Out" | "b5In" | "journalCommit" | "barrier",
-  number | string
->> & Record<string, number | string>;
+export type StageTimes = Partial<
+  Record<
+    "b2In" | "c1Out" | "b3In" | "c1bOut" | "b4In" | "c6Out" | "b5In" | "journalCommit" | "barrier",
+    number | string
+  >
+> &
+  Record<string, number | string>;
 
 export interface NewLaneRecord {
   kind: RecordKind;

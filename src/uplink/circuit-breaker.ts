@@ -63,7 +63,11 @@ export class CircuitBreaker {
     this.failures++;
     const wasProbe = this.probeInFlight;
     this.probeInFlight = false;
-    if (wasProbe || this.st === "half-open" || (this.st === "closed" && this.failures >= this.opts.failureThreshold)) {
+    if (
+      wasProbe ||
+      this.st === "half-open" ||
+      (this.st === "closed" && this.failures >= this.opts.failureThreshold)
+    ) {
       this.st = "open";
       this.openedAt = this.now();
       this.opens++;

@@ -79,13 +79,19 @@ export class StationClient {
     }
     if (res.status >= 500 || res.status === 429 || res.status === 408) {
       await res.body?.cancel().catch(() => undefined);
-      throw new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: HTTP ${res.status}`, { status: res.status });
+      throw new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: HTTP ${res.status}`, {
+        status: res.status,
+      });
     }
     if (res.status >= 400) {
       const text = await this.readText(what, res, timeoutMs).catch(() => "");
-      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`, {
-        status: res.status,
-      });
+      throw new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`,
+        {
+          status: res.status,
+        },
+      );
     }
     return res;
   }
@@ -96,7 +102,12 @@ export class StationClient {
     if (err?.name === "TimeoutError") why = `no answer within ${timeoutMs} ms`;
     else if (err?.name === "AbortError") why = "aborted (uplink stopping)";
     else why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
-    return new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: ${why}`, { cause: why }, { cause: e });
+    return new EtcError(
+      JournalErrorCodes.StationUnreachable,
+      `station ${what}: ${why}`,
+      { cause: why },
+      { cause: e },
+    );
   }
 
   private async readText(what: string, res: Response, timeoutMs: number): Promise<string> {
@@ -114,11 +125,17 @@ export class StationClient {
     try {
       data = JSON.parse(text);
     } catch {
-      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: response is not JSON (${text.length} bytes)`);
+      throw new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station ${what}: response is not JSON (${text.length} bytes)`,
+      );
     }
     const r = schema.safeParse(data);
     if (!r.success) {
-      throw new EtcError(JournalErrorCodes.StationProtocol, `station ${what}: unexpected response: ${r.error.message}`);
+      throw new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station ${what}: unexpected response: ${r.error.message}`,
+      );
     }
     return r.data;
   }
@@ -126,7 +143,9 @@ export class StationClient {
   /** POST /api/v1/transactions with the records' stored JSON passed through unchanged. */
   async upload(records: readonly PendingRecord[]): Promise<UploadResult & { bytes: number }> {
     const lane = JSON.stringify(this.opts.lane);
-    const parts = records.map((r) => `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","record":${r.json}}`);
+    const parts = records.map(
+      (r) => `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","record":${r.json}}`,
+    );
     const body = `{"lane":${lane},"records":[${parts.join(",")}]}`;
     const res = await this.request("upload", "/api/v1/transactions", { method: "POST", body });
     const out = await this.readJson("upload", res, UploadResponse);
@@ -143,7 +162,9 @@ export class StationClient {
 
   async manifest(held: { full: string | null; delta: string | null }): Promise<Manifest> {
     const q = new URLSearchParams({ full: held.full ?? "", delta: held.delta ?? "" });
-    const res = await this.request("status-list manifest", `/api/v1/status-list/manifest?${q}`, { method: "GET" });
+    const res = await this.request("status-list manifest", `/api/v1/status-list/manifest?${q}`, {
+      method: "GET",
+    });
     return this.readJson("status-list manifest", res, ManifestSchema);
   }
 
@@ -152,10 +173,14 @@ export class StationClient {
     const pages: Buffer[] = [];
     for (let p = 0; p < info.pages; p++) {
       const what = `status-list bundle ${info.name} page ${p + 1}/${info.pages}`;
-      const res = await this.request(what, `/api/v1/status-list/bundles/${encodeURIComponent(info.name)}?page=${p}`, {
-        method: "GET",
-        timeoutMs: this.opts.bundleTimeoutMs,
-      });
+      const res = await this.request(
+        what,
+        `/api/v1/status-list/bundles/${encodeURIComponent(info.name)}?page=${p}`,
+        {
+          method: "GET",
+          timeoutMs: this.opts.bundleTimeoutMs,
+        },
+      );
       let buf: Buffer;
       try {
         buf = Buffer.from(await res.arrayBuffer());

@@ -7,14 +7,19 @@
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  */
-import { BehaviorSubject, type Observable, distinctUntilChanged, filter, firstValueFrom, map } from "rxjs";
-import { EtcError, ErrorCodes, isEtcError } from "../../firmware-bridge/errors.js";
+import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
+import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { Outbox } from "../journal/journal.js";
 import type { LaneIdentity } from "../journal/types.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
-import { type BreakerOptions, type BreakerState, CircuitBreaker, DEFAULT_BREAKER } from "./circuit-breaker.js";
+import {
+  type BreakerOptions,
+  type BreakerState,
+  CircuitBreaker,
+  DEFAULT_BREAKER,
+} from "./circuit-breaker.js";
 import { StationClient } from "./station-client.js";
 
 /** What the uplink needs from the status-list cache (src/status-list implements it). */
@@ -25,7 +30,12 @@ export interface StatusListSink {
 
 /** Where state changes go (src/audit AuditLog implements it). */
 export interface AuditSink {
-  append(event: { type: string; severity: "info" | "warn" | "alarm"; message: string; data?: object }): unknown;
+  append(event: {
+    type: string;
+    severity: "info" | "warn" | "alarm";
+    message: string;
+    data?: object;
+  }): unknown;
 }
 
 export type UplinkState = "online" | "degraded" | "offline";
@@ -90,7 +100,9 @@ export interface UplinkOptions {
 
 function checkRange(name: string, v: number, min: number, max: number): number {
   if (!Number.isFinite(v) || v < min || v > max) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option ${name}: expected ${min}..${max}, got ${v}`, { option: name });
+    throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option ${name}: expected ${min}..${max}, got ${v}`, {
+      option: name,
+    });
   }
   return v;
 }
@@ -154,7 +166,10 @@ export class Uplink {
       const u = new URL(opts.stationUrl);
       if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
     } catch {
-      throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`);
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`,
+      );
     }
     this.backoff = new Backoff(bo, opts.random);
     this.breaker = new CircuitBreaker(br, this.now);
@@ -170,7 +185,13 @@ export class Uplink {
       this.abort.signal,
     );
     this.sl = opts.statusList
-      ? { ...opts.statusList.versions(), confirmedAt: null, lastPollAt: null, bundlesApplied: 0, lastError: null }
+      ? {
+          ...opts.statusList.versions(),
+          confirmedAt: null,
+          lastPollAt: null,
+          bundlesApplied: 0,
+          lastError: null,
+        }
       : null;
     this.statusSubject = new BehaviorSubject(this.snapshot());
     this.status$ = this.statusSubject.asObservable();
@@ -277,7 +298,10 @@ export class Uplink {
         firstValueFrom(this.status$.pipe(filter(() => this.outbox.queueDepth() === 0))),
         new Promise((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`outbox not drained within ${timeoutMs} ms (${this.outbox.queueDepth()} left)`)),
+            () =>
+              reject(
+                new Error(`outbox not drained within ${timeoutMs} ms (${this.outbox.queueDepth()} left)`),
+              ),
             timeoutMs,
           );
         }),
@@ -345,7 +369,10 @@ export class Uplink {
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
-    this.log[level]({ code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state }, "station request failed");
+    this.log[level](
+      { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
+      "station request failed",
+    );
   }
 
   /** One unit of work. Returns false when there was nothing to do. Throws on station failure. */
@@ -385,7 +412,11 @@ export class Uplink {
       appVersion: this.opts.appVersion ?? null,
       uplink: { state: s.state, queueDepth: s.queueDepth, oldestPendingAgeMs: s.oldestPendingAgeMs },
       statusList: this.opts.statusList
-        ? { ...this.opts.statusList.versions(), confirmedAt: this.sl?.confirmedAt ?? null, lastError: this.sl?.lastError ?? null }
+        ? {
+            ...this.opts.statusList.versions(),
+            confirmedAt: this.sl?.confirmedAt ?? null,
+            lastError: this.sl?.lastError ?? null,
+          }
         : null,
     });
     this.counters.heartbeats++;

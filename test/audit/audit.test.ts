@@ -17,7 +17,8 @@ const readLines = (): string[] => readFileSync(file(), "utf8").split("\n").filte
 
 function fill(n: number, sealEvery = 0): void {
   const a = AuditLog.open({ dataDir: dir, sealEvery });
-  for (let i = 0; i < n; i++) a.append({ type: "test.event", severity: "info", message: `event ${i}`, data: { i } });
+  for (let i = 0; i < n; i++)
+    a.append({ type: "test.event", severity: "info", message: `event ${i}`, data: { i } });
   a.close();
 }
 
@@ -29,7 +30,9 @@ describe("audit log hash chain", () => {
     expect(e.i).toBe(5);
     expect(a.verify()).toEqual({ ok: true, entries: 6, seals: 0, unsealed: 6 });
     a.close();
-    expect([...readAuditLog(dir)].map((x) => x.message)).toEqual([0, 1, 2, 3, 4].map((i) => `event ${i}`).concat("offline"));
+    expect([...readAuditLog(dir)].map((x) => x.message)).toEqual(
+      [0, 1, 2, 3, 4].map((i) => `event ${i}`).concat("offline"),
+    );
   });
 
   it("an edited line breaks the chain at that line", () => {
@@ -53,7 +56,11 @@ describe("audit log hash chain", () => {
   it("a torn last write is cut off at open, noted in the chain, and the log verifies again", () => {
     fill(3);
     appendFileSync(file(), '{"i":3,"ts":"2026-');
-    expect(verifyAuditLog(dir)).toMatchObject({ ok: false, firstBadIndex: 3, reason: expect.stringMatching(/torn/) });
+    expect(verifyAuditLog(dir)).toMatchObject({
+      ok: false,
+      firstBadIndex: 3,
+      reason: expect.stringMatching(/torn/),
+    });
     const a = AuditLog.open({ dataDir: dir, sealEvery: 0 });
     a.close();
     const entries = [...readAuditLog(dir)];

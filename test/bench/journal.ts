@@ -24,13 +24,19 @@ function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
 }
 
 /** The station simulator in a child process (its own core, as a real station would be). */
-async function forkStation(dbPath: string): Promise<{ url: string; stats(): Promise<StationStats>; close(): Promise<void> }> {
+async function forkStation(
+  dbPath: string,
+): Promise<{ url: string; stats(): Promise<StationStats>; close(): Promise<void> }> {
   const here = fileURLToPath(import.meta.url);
   const ts = here.endsWith(".ts");
-  const child = fork(here.replace(/journal\.(ts|js)$/, `journal-station-child.${ts ? "ts" : "js"}`), [dbPath], {
-    execArgv: ts ? ["--import", "tsx"] : [],
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
+  const child = fork(
+    here.replace(/journal\.(ts|js)$/, `journal-station-child.${ts ? "ts" : "js"}`),
+    [dbPath],
+    {
+      execArgv: ts ? ["--import", "tsx"] : [],
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim()));
     child.once("exit", (c) => reject(new Error(`station child exited (${c})`)));
@@ -84,7 +90,8 @@ function fill(j: Journal, n: number, log: (s: string) => void): void {
   for (let done = 0; done < n; done += chunk) {
     const recs = Array.from({ length: Math.min(chunk, n - done) }, (_, i) => sampleRecord(done + i));
     j.commitMany(recs);
-    if ((done / chunk) % 40 === 0) log(`  filled ${done.toLocaleString("en-US")} / ${n.toLocaleString("en-US")}`);
+    if ((done / chunk) % 40 === 0)
+      log(`  filled ${done.toLocaleString("en-US")} / ${n.toLocaleString("en-US")}`);
   }
 }
 
@@ -102,7 +109,11 @@ function timeFetch(j: Journal): BenchResult["figures"] {
     j.oldestPendingAgeMs();
     q.push(nowUs() - t);
   }
-  return { fetch500p50Ms: percentiles(s).p50, fetch500p99Ms: percentiles(s).p99, depthAndAgeP50Us: percentiles(q).p50 };
+  return {
+    fetch500p50Ms: percentiles(s).p50,
+    fetch500p99Ms: percentiles(s).p99,
+    depthAndAgeP50Us: percentiles(q).p50,
+  };
 }
 
 export const journalCommitBench: Benchmark = {
@@ -119,8 +130,18 @@ export const journalCommitBench: Benchmark = {
       j.close();
       const fsync = measureFsync(dir, Math.min(n, 2000));
       return [
-        { name: "journal commit (empty queue)", unit: "ms", figures: figs, notes: `${n} commits, record JSON ${bytes} B` },
-        { name: "raw write+fsync 2 KB (same disk)", unit: "ms", figures: fsync, notes: "the floor under a durable commit" },
+        {
+          name: "journal commit (empty queue)",
+          unit: "ms",
+          figures: figs,
+          notes: `${n} commits, record JSON ${bytes} B`,
+        },
+        {
+          name: "raw write+fsync 2 KB (same disk)",
+          unit: "ms",
+          figures: fsync,
+          notes: "the floor under a durable commit",
+        },
       ];
     });
   },
@@ -138,7 +159,13 @@ export const outboxDrainBench: Benchmark = {
       const atDepth = measureCommits(j, 1000, n);
       const fetch = timeFetch(j);
       const station = await forkStation(join(dir, "station.db"));
-      const up = new Uplink({ stationUrl: station.url, outbox: j, lane: LANE, batchSize: 500, heartbeatIntervalMs: 0 });
+      const up = new Uplink({
+        stationUrl: station.url,
+        outbox: j,
+        lane: LANE,
+        batchSize: 500,
+        heartbeatIntervalMs: 0,
+      });
       const depth = j.queueDepth();
       const t0 = nowUs();
       up.start();
@@ -159,7 +186,12 @@ export const outboxDrainBench: Benchmark = {
         {
           name: "outbox drain over HTTP",
           unit: "records/s",
-          figures: { perSecond: depth / secs, records: depth, seconds: secs, mbPerSecond: counters.bytesSent / 1e6 / secs },
+          figures: {
+            perSecond: depth / secs,
+            records: depth,
+            seconds: secs,
+            mbPerSecond: counters.bytesSent / 1e6 / secs,
+          },
           notes: `batch 500, ${counters.batches} POSTs, station simulator in a child process, SQLite WAL/NORMAL`,
         },
       ];
@@ -179,7 +211,9 @@ export const journalDeepQueueBench: Benchmark = {
       j.checkpoint();
       const figs = { ...measureCommits(j, 2000, n), ...timeFetch(j) };
       j.close();
-      return [{ name: `journal commit at queue depth ${n.toLocaleString("en-US")}`, unit: "ms", figures: figs }];
+      return [
+        { name: `journal commit at queue depth ${n.toLocaleString("en-US")}`, unit: "ms", figures: figs },
+      ];
     });
   },
 };

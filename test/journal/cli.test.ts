@@ -1,4 +1,4 @@
-import { writeFileSync, readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
@@ -38,7 +38,11 @@ async function run(args: string[]): Promise<{ out: string; code: number }> {
 
 it("transactions list shows every kind with outcome, card id, OBU id, amount, TAC and card serial", async () => {
   const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
-  const recs = [j.commit(sampleRecord(1)), j.commit(sampleRecord(2, "stop")), j.commit(sampleRecord(3, "suspect"))];
+  const recs = [
+    j.commit(sampleRecord(1)),
+    j.commit(sampleRecord(2, "stop")),
+    j.commit(sampleRecord(3, "suspect")),
+  ];
   j.close();
   const table = await run(["transactions", "list", "--data-dir", dir]);
   const lines = table.out.trim().split("\n");
@@ -52,8 +56,22 @@ it("transactions list shows every kind with outcome, card id, OBU id, amount, TA
   expect(lines[2]).toContain("CARD_ON_STATUS_LIST");
   expect(lines[3]).toContain("suspect");
 
-  const json = await run(["transactions", "list", "--data-dir", dir, "--json", "--kind", "stop", "suspect", "--since", "2"]);
-  const objs = json.out.trim().split("\n").map((l) => JSON.parse(l) as { seq: number; kind: string; uploadedAt: null });
+  const json = await run([
+    "transactions",
+    "list",
+    "--data-dir",
+    dir,
+    "--json",
+    "--kind",
+    "stop",
+    "suspect",
+    "--since",
+    "2",
+  ]);
+  const objs = json.out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { seq: number; kind: string; uploadedAt: null });
   expect(objs.map((o) => [o.seq, o.kind])).toEqual([
     [2, "stop"],
     [3, "suspect"],

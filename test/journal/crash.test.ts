@@ -14,20 +14,25 @@ afterEach(() => cleanup());
 
 /** Runs the commit loop child, kills it with SIGKILL once `killAfter` commits were reported. */
 async function runAndKill(killAfter: number): Promise<number[]> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "fixtures/commit-loop.ts"), dir], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(import.meta.dirname, "fixtures/commit-loop.ts"), dir],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const printed: number[] = [];
   let buf = "";
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => {
     stderr += d.toString();
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on("exit", (_code, sig) => resolve(sig)),
+  );
   child.stdout.on("data", (d: Buffer) => {
     buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (line !== "ready") printed.push(Number(line));

@@ -11,7 +11,12 @@ export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => 
 }
 
 /** Awaits a condition by polling (bounded); never a fixed sleep. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000, everyMs = 5): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 5,
+): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -1,8 +1,8 @@
-import Database from "better-sqlite3";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { Journal, JournalReader, JOURNAL_FILE } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, Journal, JournalReader } from "../../src/journal/journal.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
 import { LANE, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
@@ -51,7 +51,9 @@ describe("journal durability settings", () => {
   });
 
   it("refuses an invalid lane identity", () => {
-    expect(() => openJournal({ laneIdentity: { network: "43x1", station: "0102", lane: 3 } })).toThrow(/network/);
+    expect(() => openJournal({ laneIdentity: { network: "43x1", station: "0102", lane: 3 } })).toThrow(
+      /network/,
+    );
   });
 });
 
@@ -64,7 +66,13 @@ describe("sequence numbers and trade ids", () => {
     const b = j.commit(sampleRecord(2, "stop"));
     expect([a.seq, b.seq]).toEqual([1, 2]);
     expect(a.tradeId).toBe("430101020320261123185914000001");
-    expect(parseTradeId(b.tradeId)).toEqual({ network: "4301", station: "0102", lane: 3, time: "20261123185914", seqMod: 2 });
+    expect(parseTradeId(b.tradeId)).toEqual({
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      time: "20261123185914",
+      seqMod: 2,
+    });
     j.markUploaded([a.tradeId, b.tradeId], t);
     j.close();
 
@@ -88,7 +96,13 @@ describe("sequence numbers and trade ids", () => {
     const j = openJournal();
     const c = j.commit(sampleRecord(7, "suspect"));
     const got = j.get(c.tradeId);
-    expect(got).toMatchObject({ seq: c.seq, kind: "suspect", outcome: "B5_NO_DSRC", cardId: c.cardId, uploadedAt: null });
+    expect(got).toMatchObject({
+      seq: c.seq,
+      kind: "suspect",
+      outcome: "B5_NO_DSRC",
+      cardId: c.cardId,
+      uploadedAt: null,
+    });
     expect(got?.rawB4).toBe(c.rawB4);
     expect(typeof got?.stageTimes.journalCommit).toBe("number");
     expect(j.findSuspects(c.obuId).map((r) => r.seq)).toEqual([c.seq]);
@@ -124,7 +138,9 @@ describe("write failures", () => {
     expect(j.healthy).toBe(false);
     expect(j.health().error?.sqliteCode).toBe("SQLITE_FULL");
     // while unhealthy every commit fails with the same code
-    expect(() => j.commit(sampleRecord(99_999))).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    expect(() => j.commit(sampleRecord(99_999))).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
     j.close();
 
     const reader = JournalReader.openReadOnly(dir);
@@ -162,7 +178,9 @@ describe("write failures", () => {
 describe("outbox", () => {
   it("hands out pending records in sequence order and forgets only acknowledged ones", () => {
     const j = openJournal();
-    const recs = Array.from({ length: 25 }, (_, i) => j.commit(sampleRecord(i, i % 5 === 0 ? "stop" : "transaction")));
+    const recs = Array.from({ length: 25 }, (_, i) =>
+      j.commit(sampleRecord(i, i % 5 === 0 ? "stop" : "transaction")),
+    );
     expect(j.queueDepth()).toBe(25);
     const first = j.pending(10);
     expect(first.map((p) => p.seq)).toEqual(recs.slice(0, 10).map((r) => r.seq));
@@ -181,7 +199,10 @@ describe("outbox", () => {
     let t = new Date("2026-01-01T00:00:00Z");
     const j = openJournal({ now: () => t, retentionDays: 90 });
     const recs = Array.from({ length: 10 }, (_, i) => j.commit(sampleRecord(i)));
-    j.markUploaded(recs.filter((_, i) => i % 2 === 0).map((r) => r.tradeId), t);
+    j.markUploaded(
+      recs.filter((_, i) => i % 2 === 0).map((r) => r.tradeId),
+      t,
+    );
     t = new Date("2026-03-01T00:00:00Z"); // 59 days: nothing is old enough
     expect(j.prune()).toBe(0);
     t = new Date("2027-01-01T00:00:00Z"); // a year later: only the acknowledged ones go
@@ -201,7 +222,13 @@ describe("outbox", () => {
     expect(j.oldestPendingAgeMs(t)).toBe(60_000);
     j.markUploaded([a.tradeId], t);
     expect(j.oldestPendingAgeMs(t)).toBe(0);
-    expect(j.stats(t)).toMatchObject({ records: 2, pending: 1, lastSeq: 2, healthy: true, byKind: { transaction: 1, suspect: 1, stop: 0 } });
+    expect(j.stats(t)).toMatchObject({
+      records: 2,
+      pending: 1,
+      lastSeq: 2,
+      healthy: true,
+      byKind: { transaction: 1, suspect: 1, stop: 0 },
+    });
   });
 
   it("list filters by kind, sequence and time", () => {

@@ -1,7 +1,8 @@
 /** Realistic lane records (~2 KB as JSON, raw B4/B5 included) for tests and benchmarks. */
 import type { NewLaneRecord, RecordKind } from "../../src/journal/types.js";
 
-const hex = (n: number, width: number): string => (n >>> 0).toString(16).toUpperCase().padStart(width, "0").slice(-width);
+const hex = (n: number, width: number): string =>
+  (n >>> 0).toString(16).toUpperCase().padStart(width, "0").slice(-width);
 
 export function sampleRecord(i: number, kind: RecordKind = "transaction"): NewLaneRecord {
   const obu = hex(0xa1000000 + i, 8);

@@ -13,7 +13,12 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-const rec = (tradeId: string, seq: number): object => ({ tradeId, seq, kind: "transaction", record: { tradeId, seq, amount: 100 } });
+const rec = (tradeId: string, seq: number): object => ({
+  tradeId,
+  seq,
+  kind: "transaction",
+  record: { tradeId, seq, amount: 100 },
+});
 const post = (url: string, body: unknown): Promise<Response> =>
   fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
@@ -25,20 +30,27 @@ describe("station simulator", () => {
     const a = "430101020320261123185914000001";
     const b = "430101020320261123185914000002";
     const lane = { network: "4301", station: "0102", lane: 3 };
-    const r1 = (await (await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(a, 1), rec(b, 2)] })).json()) as {
+    const r1 = (await (
+      await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(a, 1), rec(b, 2)] })
+    ).json()) as {
       accepted: { tradeId: string; status: string }[];
     };
     expect(r1.accepted).toEqual([
       { tradeId: a, status: "stored" },
       { tradeId: b, status: "stored" },
     ]);
-    const r2 = (await (await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(b, 2), { tradeId: "nope", seq: 3 }] })).json()) as {
+    const r2 = (await (
+      await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(b, 2), { tradeId: "nope", seq: 3 }] })
+    ).json()) as {
       accepted: unknown[];
       rejected: { tradeId: string; code: string }[];
     };
     expect(r2.accepted).toEqual([{ tradeId: b, status: "duplicate" }]);
     expect(r2.rejected).toEqual([expect.objectContaining({ tradeId: "nope", code: "BAD_TRADE_ID" })]);
-    const list = (await (await fetch(`${st.url}/transactions`)).json()) as { count: number; records: { tradeId: string; arrivals: number }[] };
+    const list = (await (await fetch(`${st.url}/transactions`)).json()) as {
+      count: number;
+      records: { tradeId: string; arrivals: number }[];
+    };
     expect(list.count).toBe(2);
     expect(list.records.map((r) => [r.tradeId, r.arrivals])).toEqual([
       [a, 1],
@@ -82,7 +94,10 @@ describe("station simulator", () => {
     expect((await p2.arrayBuffer()).byteLength).toBe(500);
     expect((await fetch(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
     expect((await fetch(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
-    const same = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as { full: unknown; deltas: unknown[] };
+    const same = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as {
+      full: unknown;
+      deltas: unknown[];
+    };
     expect(same).toMatchObject({ full: null, deltas: [] });
   });
 });

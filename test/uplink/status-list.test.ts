@@ -60,7 +60,10 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
     writeFileSync(join(dir, name), files[name]);
   }
   const sink = new FakeSink();
-  rig = await makeRig({ statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40 }, { statusListDir: dir, pageSize: 1024 });
+  rig = await makeRig(
+    { statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40 },
+    { statusListDir: dir, pageSize: 1024 },
+  );
   rig.commit(5);
   rig.uplink.start();
   await waitFor(() => rig!.uplink.status().statusList?.confirmedAt != null, "status list confirmed current");
@@ -72,7 +75,12 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   for (const a of sink.applied) {
     expect(a.sha).toBe(createHash("sha256").update(files[a.name]!).digest("hex"));
   }
-  expect(rig.uplink.status().statusList).toMatchObject({ full: "20261123", delta: "202611230010", bundlesApplied: 3, lastError: null });
+  expect(rig.uplink.status().statusList).toMatchObject({
+    full: "20261123",
+    delta: "202611230010",
+    bundlesApplied: 3,
+    lastError: null,
+  });
   await rig.uplink.whenDrained();
   expect(rig.station.stats().distinct).toBe(5);
   await waitFor(() => {

@@ -11,7 +11,8 @@ afterEach(async () => {
 
 describe("uplink against the station simulator", () => {
   it("uploads in batches, in sequence order, and empties the outbox", async () => {
-    rig = await makeRig({ batchSize: 500 });
+    // a generous timeout: this test counts requests, so no retry may happen on a busy machine
+    rig = await makeRig({ batchSize: 500, requestTimeoutMs: 60_000 });
     const ids = rig.commit(1200);
     rig.uplink.start();
     await rig.uplink.whenDrained(30_000);
@@ -64,7 +65,7 @@ describe("uplink against the station simulator", () => {
 describe("every station fault: no loss, no duplicate record at the station after recovery", () => {
   const modes: { mode: FaultMode; slowMs?: number }[] = [
     { mode: "down" },
-    { mode: "slow", slowMs: 450 }, // longer than the 300 ms request timeout: stored, answer too late
+    { mode: "slow", slowMs: 1500 }, // longer than the 1 s request timeout: stored, answer too late
     { mode: "500s" },
     { mode: "timeouts" },
     { mode: "reset" },
@@ -80,7 +81,10 @@ describe("every station fault: no loss, no duplicate record at the station after
       const failuresBefore = r.uplink.status().counters.failures;
       await r.station.setFault(mode, slowMs !== undefined ? { slowMs } : {});
       r.commit(120); // 3 batches queued while the station misbehaves
-      await waitFor(() => r.uplink.status().counters.failures >= failuresBefore + 2, `${mode}: failures seen`);
+      await waitFor(
+        () => r.uplink.status().counters.failures >= failuresBefore + 2,
+        `${mode}: failures seen`,
+      );
       expect(r.uplink.status().state).not.toBe("online");
       expect(r.journal.queueDepth()).toBeGreaterThan(0);
       r.commit(20);

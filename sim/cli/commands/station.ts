@@ -29,7 +29,9 @@ export function parseHostPort(v: string, name: string): { host: string; port: nu
 export function registerStation(program: Command): void {
   program
     .command("station")
-    .description("station server simulator: transaction uploads (idempotent), status-list bundles, fault injection")
+    .description(
+      "station server simulator: transaction uploads (idempotent), status-list bundles, fault injection",
+    )
     .option("--listen <host:port>", "address to listen on", "127.0.0.1:8480")
     .option("--db <file>", "SQLite file for received records (default: in memory)")
     .option("--fault <mode>", `start in this fault mode: ${FAULT_MODES.join(", ")}`, "none")
@@ -38,12 +40,14 @@ export function registerStation(program: Command): void {
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
     .option("--admin-listen <host:port>", "separate admin address (GET/POST /admin/fault, GET /transactions)")
     .action(async (o: Opts) => {
-      if (!isFaultMode(o.fault)) throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
+      if (!isFaultMode(o.fault))
+        throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = Number(o.slowMs);
       const pageSize = Number(o.pageSize);
       if (!(slowMs >= 0)) throw new UsageError(`--slow-ms: expected a number of ms, got "${o.slowMs}"`);
-      if (!(pageSize >= 1)) throw new UsageError(`--page-size: expected a positive number, got "${o.pageSize}"`);
+      if (!(pageSize >= 1))
+        throw new UsageError(`--page-size: expected a positive number, got "${o.pageSize}"`);
       const logger = createLogger("etc-sim-station");
       const st = await startStation({
         host,
@@ -63,7 +67,8 @@ export function registerStation(program: Command): void {
             res.writeHead(status, { "content-type": "application/json" });
             res.end(JSON.stringify(body));
           };
-          if (req.url === "/transactions" && req.method === "GET") return send(200, { count: st.received().length, records: st.received() });
+          if (req.url === "/transactions" && req.method === "GET")
+            return send(200, { count: st.received().length, records: st.received() });
           if (req.url === "/admin/stats") return send(200, st.stats());
           if (req.url !== "/admin/fault") return send(404, { error: "NOT_FOUND" });
           if (req.method !== "POST") return send(200, { mode: st.fault() });
@@ -78,7 +83,8 @@ export function registerStation(program: Command): void {
             } catch {
               return send(400, { error: "BAD_REQUEST", message: "body is not JSON" });
             }
-            if (!m.mode || !isFaultMode(m.mode)) return send(400, { error: "BAD_REQUEST", message: `mode: ${FAULT_MODES.join(", ")}` });
+            if (!m.mode || !isFaultMode(m.mode))
+              return send(400, { error: "BAD_REQUEST", message: `mode: ${FAULT_MODES.join(", ")}` });
             st.setFault(m.mode, m).then(
               () => send(200, { mode: st.fault() }),
               (e: unknown) => send(500, { error: "INTERNAL", message: String(e) }),

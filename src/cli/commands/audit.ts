@@ -25,13 +25,16 @@ export function registerAudit(program: Command): void {
       let since: Date | undefined;
       if (o.since !== undefined) {
         since = new Date(o.since);
-        if (Number.isNaN(since.getTime())) throw new UsageError(`--since: expected an ISO date/time, got "${o.since}"`);
+        if (Number.isNaN(since.getTime()))
+          throw new UsageError(`--since: expected an ISO date/time, got "${o.since}"`);
       }
       for (const e of readAuditLog(o.dataDir, since ? { since } : {})) {
         if (o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
         else {
           const data = e.data && e.type !== "audit.seal" ? ` ${JSON.stringify(e.data)}` : "";
-          process.stdout.write(`${String(e.i).padStart(6)}  ${e.ts}  ${e.severity.padEnd(5)}  ${e.type.padEnd(22)} ${e.message}${data}\n`);
+          process.stdout.write(
+            `${String(e.i).padStart(6)}  ${e.ts}  ${e.severity.padEnd(5)}  ${e.type.padEnd(22)} ${e.message}${data}\n`,
+          );
         }
       }
     });
@@ -44,7 +47,9 @@ export function registerAudit(program: Command): void {
       const r = verifyAuditLog(o.dataDir);
       if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else if (r.ok) {
-        process.stdout.write(`audit log OK: ${r.entries} entries, ${r.seals} valid seal(s), ${r.unsealed} entries after the last seal\n`);
+        process.stdout.write(
+          `audit log OK: ${r.entries} entries, ${r.seals} valid seal(s), ${r.unsealed} entries after the last seal\n`,
+        );
       } else {
         process.stdout.write(`audit log BROKEN at line ${r.line} (entry ${r.firstBadIndex}): ${r.reason}\n`);
       }

@@ -21,7 +21,8 @@ export function parseSince(v: string | undefined): Date | number | undefined {
   if (v === undefined) return undefined;
   if (/^\d+$/.test(v)) return Number(v);
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--since: expected an ISO date/time or a sequence number, got "${v}"`);
+  if (Number.isNaN(d.getTime()))
+    throw new UsageError(`--since: expected an ISO date/time or a sequence number, got "${v}"`);
   return d;
 }
 
@@ -44,9 +45,25 @@ function row(r: StoredRecord): string[] {
 }
 
 export function formatTable(records: Iterable<StoredRecord>, write: (s: string) => void): number {
-  const head = ["SEQ", "TRADE ID", "TIME", "KIND", "OUTCOME/REASON", "CARD ID", "OBU ID", "AMOUNT", "TAC", "CARD SN", "UPLOAD"];
+  const head = [
+    "SEQ",
+    "TRADE ID",
+    "TIME",
+    "KIND",
+    "OUTCOME/REASON",
+    "CARD ID",
+    "OBU ID",
+    "AMOUNT",
+    "TAC",
+    "CARD SN",
+    "UPLOAD",
+  ];
   const widths = [6, 30, 19, 11, 20, 20, 8, 8, 8, 7, 7];
-  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const fmt = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   write(`${fmt(head)}\n`);
   let n = 0;
   for (const r of records) {
@@ -57,7 +74,9 @@ export function formatTable(records: Iterable<StoredRecord>, write: (s: string) 
 }
 
 export function registerTransactions(program: Command): void {
-  const tx = program.command("transactions").description("the lane journal: transactions, stops and suspect transactions");
+  const tx = program
+    .command("transactions")
+    .description("the lane journal: transactions, stops and suspect transactions");
   tx.command("list")
     .description("list journal records (oldest first)")
     .option("--data-dir <dir>", "lane data directory", process.env.ETC_LANE_DATA_DIR ?? "./data")
@@ -72,13 +91,15 @@ export function registerTransactions(program: Command): void {
       if (since !== undefined) q.since = since;
       if (o.kind) {
         const bad = o.kind.filter((k) => !RECORD_KINDS.includes(k as RecordKind));
-        if (bad.length) throw new UsageError(`--kind: unknown ${bad.join(", ")}; expected ${RECORD_KINDS.join(", ")}`);
+        if (bad.length)
+          throw new UsageError(`--kind: unknown ${bad.join(", ")}; expected ${RECORD_KINDS.join(", ")}`);
         q.kinds = o.kind as RecordKind[];
       }
       if (o.pending) q.pending = true;
       if (o.limit !== undefined) {
         const n = Number(o.limit);
-        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
+        if (!Number.isInteger(n) || n < 1)
+          throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
         q.limit = n;
       }
       const j = JournalReader.openReadOnly(o.dataDir);
