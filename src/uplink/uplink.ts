@@ -234,25 +234,33 @@ export class Uplink {
         { from: prev.state, to: next.state, queueDepth: next.queueDepth, lastError: next.lastError?.message },
         "uplink state",
       );
-      try {
-        this.opts.audit?.append({
-          type: "uplink.state",
-          severity,
-          message: `station uplink ${prev.state} -> ${next.state}`,
-          data: {
-            from: prev.state,
-            to: next.state,
-            queueDepth: next.queueDepth,
-            oldestPendingAgeMs: next.oldestPendingAgeMs,
-            breaker: next.breaker,
-            lastError: next.lastError,
-          },
-        });
-      } catch (e) {
-        this.log.error({ err: e instanceof Error ? e.message : String(e) }, "audit append failed");
-      }
+      this.auditSafe({
+        type: "uplink.state",
+        severity,
+        message: `station uplink ${prev.state} -> ${next.state}`,
+        data: {
+          from: prev.state,
+          to: next.state,
+          queueDepth: next.queueDepth,
+          oldestPendingAgeMs: next.oldestPendingAgeMs,
+          breaker: next.breaker,
+          lastError: next.lastError,
+        },
+      });
     }
     this.statusSubject.next(next);
+  }
+
+  /** The audit log must never stop the uplink: a failed append is logged and dropped. */
+  private auditSafe(ev: Parameters<AuditSink["append"]>[0]): void {
+    try {
+      this.opts.audit?.append(ev);
+    } catch (e) {
+      this.log.error(
+        { err: e instanceof Error ? e.message : String(e), event: ev.type },
+        "audit append failed",
+      );
+    }
   }
 
   status(): UplinkStatus {
@@ -470,7 +478,7 @@ export class Uplink {
         const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
         sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
         this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
-        this.opts.audit?.append({
+        this.auditSafe({
           type: "status-list.refused",
           severity: "alarm",
           message: `status-list bundle ${b.name} refused: ${message}`,
@@ -482,7 +490,7 @@ export class Uplink {
       sl.bundlesApplied++;
       Object.assign(sl, sink.versions());
       this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
-      this.opts.audit?.append({
+      this.auditSafe({
         type: "status-list.applied",
         severity: "info",
         message: `status-list ${b.kind} ${b.version} applied`,
