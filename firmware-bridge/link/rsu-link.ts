@@ -522,7 +522,11 @@ export class RsuLink {
       return;
     }
     const informational = needsAnswer(frame, this.dialect.variant);
-    if (informational) {
+    const rebooted = this.legacy && frame.type === "B0" && wire.seq === RSU_REBOOT_RSCTL;
+    // A reboot B0 is never taken for a repeat: a second reboot looks byte-identical to a retransmitted
+    // first one, and answering it with C0 again is harmless while missing a reboot leaves the RSU
+    // uninitialised.
+    if (informational && !rebooted) {
       const prev = this.recent.get(wire.seq);
       if (prev && rf.at - prev.lastAt <= this.options.dedupeWindowMs && prev.wire.data.equals(wire.data)) {
         prev.lastAt = rf.at;
@@ -543,7 +547,6 @@ export class RsuLink {
         return;
       }
     }
-    const rebooted = this.legacy && frame.type === "B0" && wire.seq === RSU_REBOOT_RSCTL;
     const inc = new Incoming(this, rf, informational, rebooted);
     if (rebooted) {
       this.c.rsuReboots++;

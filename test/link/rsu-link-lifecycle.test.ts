@@ -315,6 +315,22 @@ describe("RsuLink RSU reboot and malformed input", () => {
     expect(r.link.counters.rsuReboots).toBe(1);
   });
 
+  it("a second identical reboot B0 is never swallowed as a repeat: each one is delivered", async () => {
+    const r = await rig("legacy");
+    const reboots: IncomingFrame[] = [];
+    r.link.rsuRebooted$.subscribe((f) => {
+      reboots.push(f);
+      void f.ack();
+    });
+    await r.rsu(0x98, L.b0);
+    await settle();
+    await r.rsu(0x98, L.b0); // within the dedupe window, byte-identical
+    await settle();
+    expect(reboots).toHaveLength(2);
+    expect(r.link.counters.duplicates).toBe(0);
+    expect(r.link.counters.rsuReboots).toBe(2);
+  });
+
   it("bad BCC and garbage are counted and skipped; the following frames are delivered", async () => {
     const r = await rig("legacy");
     const all: IncomingFrame[] = [];
