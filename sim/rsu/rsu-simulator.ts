@@ -1182,14 +1182,16 @@ class SimulatedRsu implements RsuSimulator {
         this.cancel(v.leaveTimer);
         v.leaveTimer = this.after(lost?.lingerMs ?? 3000, () => this.leave(v));
         if (lost?.b5 === "none") {
-          t.error = true;
-          t.frame = undefined;
+          // The RSU lost the answer and reports nothing; it goes back to searching. The OBU stays in
+          // range (not traded again) for the lane's C8.
+          this.endTxn("failed", "B5 lost after the debit");
           return;
         }
-      } else {
-        this.leave(v);
+        return fail(RSU_ERR.noDsrc, "purchase torn after-debit");
       }
-      return fail(RSU_ERR.noDsrc, `purchase torn ${outcome.at}`);
+      fail(RSU_ERR.noDsrc, "purchase torn before-debit");
+      this.leave(v);
+      return;
     }
     const r = outcome.result;
     this.recordLedger(v, command, r, req.record, "done");

@@ -63,12 +63,8 @@ export const VehicleFaultSchema = z.discriminatedUnion("kind", [
 ]);
 export type VehicleFault = z.infer<typeof VehicleFaultSchema>;
 
-const FaultEntry = z.union([
-  z
-    .enum(["leave-before-b3", "leave-before-b4", "leave-during-debit", "b5-lost"])
-    .transform((kind): VehicleFault => VehicleFaultSchema.parse({ kind })),
-  VehicleFaultSchema,
-]);
+/** A fault, or just its kind as a string for the kinds without parameters ("leave-before-b3"). */
+const FaultEntry = z.preprocess((v) => (typeof v === "string" ? { kind: v } : v), VehicleFaultSchema);
 
 const ObuStatusBitsSchema = z.strictObject({
   cardPresent: z.boolean().optional(),

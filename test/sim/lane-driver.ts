@@ -179,13 +179,23 @@ export function swap(seq: number): number {
  * A well-behaved exit lane: C1 to B2/B3, C6 of `amount` to B4, C1 to B5/B8, C2 to error frames.
  * Returns an unsubscribe function.
  */
-export function autoExitLane(lane: LaneDriver, amount: number, purchaseTime = "20250102100005"): () => void {
+export function autoExitLane(
+  lane: LaneDriver,
+  amount: number,
+  purchaseTime = "20250102100005",
+  opts: { reinitOnRebootB0?: boolean; c0Time?: number } = {},
+): () => void {
   const sub = lane.ch.frames$.subscribe((r) => {
     const f = r.frame as Frame & Record<string, unknown>;
     if (isHeartbeat(f) || f.type === "ACK") return;
     const obuId = f.obuId as string | undefined;
-    if (f.type === "B0") void lane.send({ type: "ACK" }, r);
-    else if (!obuId) return;
+    const rebootSeq = lane.variant === "legacy" ? 0x98 : 0x01;
+    if (f.type === "B0" && opts.reinitOnRebootB0 && r.wire.seq === rebootSeq) {
+      // What a real lane does with a power-on B0: initialise again.
+      void lane.send(lane.c0(opts.c0Time));
+    } else if (f.type === "B0") {
+      void lane.send({ type: "ACK" }, r).then(() => (opts.reinitOnRebootB0 ? lane.send(lane.c4(true)) : undefined));
+    } else if (!obuId) return;
     else if (f.errorCode !== 0) void lane.send(lane.c2(obuId, 1), r);
     else if (f.type === "B2" || f.type === "B3") void lane.send(lane.c1(obuId), r);
     else if (f.type === "B4") void lane.send(lane.c6(f, amount, purchaseTime), r);

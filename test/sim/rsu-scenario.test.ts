@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
+import { loadScenarioFile, parseScenario, parseScenarioYaml, type ScenarioInput } from "../../sim/scenario/schema.js";
+import { autoExitLane, LaneDriver } from "./lane-driver.js";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const C0_TIME = Date.UTC(2025, 0, 2, 2, 0, 0);
+
+async function run(protocol: "legacy" | "national", scenario: ScenarioInput, seed: number) {
+  const pair = createTransportPair({ maxChunk: 7, seed: 5 });
+  const log = memoryFrameLog();
+  const sim = createRsuSimulator({ transport: pair.device, protocol, scenario, seed, frameLog: log, timing: { heartbeatMs: 60_000 } });
+  const lane = new LaneDriver(pair.lane, protocol);
+  await lane.open();
+  await sim.start();
+  cleanup.push(async () => {
+    lane.close();
+    await sim.stop();
+  });
+  cleanup.push(autoExitLane(lane, 900, "20250102100005", { reinitOnRebootB0: true, c0Time: C0_TIME }));
+  await lane.send(lane.c0(C0_TIME));
+  await sim.done;
+  return { sim, log };
+}
+
+describe("scenario files", () => {
+  it("ships basic.yaml and faults.yaml, both valid", () => {
+    expect(loadScenarioFile("config/scenarios/basic.yaml").traffic?.vehicles).toHaveLength(4);
+    const f = loadScenarioFile("config/scenarios/faults.yaml");
+    expect(f.traffic?.vehicles?.[1]?.faults).toEqual([{ kind: "leave-before-b3" }]);
+  });
+
+  it("names the offending field in errors", () => {
+    expect(() => parseScenario({ traffic: { vehicles: [{ plate: "x" }, { card: { balance: -1 } }] } })).toThrow(
+      /traffic\.vehicles\[1\]\.card\.balance/,
+    );
+    expect(() => parseScenarioYaml("traffic:\n  vehicles:\n    - { plat: x }\n")).toThrow(/traffic\.vehicles\[0\]/);
+    expect(() => parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "garble", frame: "B9" }] }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.faults\[0\]\.frame/,
+    );
+  });
+
+  it("a vehicle needs only plate/class/balance/entry station; the rest has defaults", () => {
+    const s = parseScenario({ traffic: { vehicles: [{ plate: "湘A1", class: 2, balance: 10, entryStation: "0102" }] } });
+    expect(s.traffic?.vehicles?.[0]).toMatchObject({ plate: "湘A1", balance: 10, entryStation: "0102" });
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s scenario runs", (protocol) => {
+  it("faults.yaml: every vehicle finishes, only the expected ones pay", async () => {
+    // faults.yaml compressed: vehicles 700 ms apart, 650 ms in the zone (longer where the fault needs it).
+    const base = loadScenarioFile("config/scenarios/faults.yaml");
+    const vehicles = (base.traffic?.vehicles ?? []).map((v) => ({
+      ...v,
+      zoneMs: v.id === "reboot-before-b5" ? 2500 : 650,
+      faults: v.faults?.map((f) => (f.kind === "unplug" ? { ...f, durationMs: 300 } : f)),
+    }));
+    const scenario = { ...base, faults: {}, traffic: { gapMs: 700, vehicles } } as ScenarioInput;
+    const { sim } = await run(protocol, scenario, 2);
+    const out = Object.fromEntries(sim.vehicles().map((v) => [v.id, v.outcome]));
+    expect(out).toMatchObject({
+      normal: "traded",
+      "leave-b3": "failed",
+      "leave-b4": "failed",
+      "torn-before-debit": "failed",
+      "b5-lost": "failed",
+      "garbled-b3": "traded",
+      "noise-b2": "traded",
+      "bad-bcc-b4": "traded",
+      "bad-bcc-b5-twice": "traded",
+      "duplicate-b2": "traded",
+      "slow-b4": "traded",
+      "no-card": "failed",
+    });
+    const paid = sim.ledger().map((e) => `${e.vehicleId}:${e.outcome}`);
+    expect(paid).toContain("b5-lost:torn-after-debit");
+    expect(paid).toContain("b5-lost-silent:torn-after-debit");
+    expect(paid).not.toContain(expect.stringMatching(/^torn-before-debit/));
+    // The reboot vehicle is traded after the lane re-initialises (it is still in the zone).
+    expect(out["reboot-before-b5"]).toBe("traded");
+  }, 60_000);
+});
+
+describe("determinism", () => {
+  it("the same scenario and seed give byte-identical frame logs (timestamps aside)", async () => {
+    const scenario: ScenarioInput = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      defaults: { zoneMs: 1000 },
+      traffic: {
+        gapMs: 1200,
+        vehicles: [{ plate: "湘A10001" }, { plate: "湘A10002" }],
+        random: { ratePerMinute: 50, count: 3, balance: [500, 5000], creditShare: 0.3, template: { zoneMs: 1000 } },
+      },
+      faults: { random: { garble: 0.4, "bad-checksum": 0.4, duplicate: 0.4, slow: 0.2 } },
+    };
+    const strip = (log: ReturnType<typeof memoryFrameLog>) => log.records.map((r) => frameLogLine({ ...r, t: 0 }));
+    const [a, b, c] = await Promise.all([
+      run("legacy", scenario, 99),
+      run("legacy", scenario, 99),
+      run("legacy", scenario, 100),
+    ]);
+    expect(a.log.records.length).toBeGreaterThan(20);
+    expect(strip(a.log)).toEqual(strip(b.log));
+    expect(a.sim.ledger()).toEqual(b.sim.ledger());
+    expect(strip(c.log)).not.toEqual(strip(a.log));
+  }, 60_000);
+});
+
+describe("TCP", () => {
+  it("serves the same frames to a lane connecting over TCP", async () => {
+    const server = await createTcpServer({ port: 0 });
+    const sw = new SwitchTransport("tcp-test");
+    server.connections$.subscribe((c) => sw.attach(c));
+    const sim: RsuSimulator = createRsuSimulator({ transport: sw, protocol: "national", timing: { heartbeatMs: 100 } });
+    await sim.start();
+    cleanup.push(async () => {
+      await sim.stop();
+      await server.close();
+    });
+    const lane = new LaneDriver(createTcpClientTransport({ host: "127.0.0.1", port: server.address.port }), "national");
+    await lane.open();
+    cleanup.push(async () => {
+      lane.close();
+      await lane.transport.close();
+    });
+    await expect.poll(() => sw.connected !== undefined).toBe(true);
+    await lane.init();
+    const hb = await lane.expectFrame("HB", 1000);
+    expect((hb.frame as { type: string }).type).toBe("B1");
+  });
+});
