@@ -65,12 +65,14 @@ export interface BundleSpec {
 }
 
 function checkSpec(spec: BundleSpec): void {
-  if (!isValidVersion(spec.version)) throw new RangeError(`version must be yyyyMMddhhmm, got ${spec.version}`);
+  if (!isValidVersion(spec.version))
+    throw new RangeError(`version must be yyyyMMddhhmm, got ${spec.version}`);
   if (spec.kind === "delta") {
     if (spec.base === undefined || !isValidVersion(spec.base)) {
       throw new RangeError(`a delta needs a base version yyyyMMddhhmm, got ${spec.base}`);
     }
-    if (spec.base >= spec.version) throw new RangeError(`delta version ${spec.version} must be after base ${spec.base}`);
+    if (spec.base >= spec.version)
+      throw new RangeError(`delta version ${spec.version} must be after base ${spec.base}`);
   } else if (spec.base !== undefined) throw new RangeError("a full list has no base version");
 }
 
@@ -96,7 +98,10 @@ export function rowToRecord(row: ListRow, reasonIndex: number): RawRecord {
   return { kind: 2, op, listType: row.listType, net: 0, reason: reasonIndex, hi32: k.hi32, lo32: k.lo32 };
 }
 
-function finishHeader(spec: BundleSpec, counts: { records: number; reasons: number; bodyLength: number; digest: Buffer }): Buffer {
+function finishHeader(
+  spec: BundleSpec,
+  counts: { records: number; reasons: number; bodyLength: number; digest: Buffer },
+): Buffer {
   const header = encodeHeader({
     kind: spec.kind,
     version: spec.version,
@@ -118,7 +123,8 @@ export function buildBundle(spec: BundleSpec & { rows: readonly ListRow[] }): Bu
   const reasons: string[] = [];
   const reasonIdx = new Map<string, number>();
   const recs = spec.rows.map((row, i) => {
-    if (spec.kind === "full" && row.op === "remove") throw new RangeError(`row ${i + 1}: a full list cannot remove`);
+    if (spec.kind === "full" && row.op === "remove")
+      throw new RangeError(`row ${i + 1}: a full list cannot remove`);
     let idx = reasonIdx.get(row.reason);
     if (idx === undefined) {
       idx = reasons.length;
@@ -142,7 +148,7 @@ export function buildBundle(spec: BundleSpec & { rows: readonly ListRow[] }): Bu
   const reasonBytes = encodeReasons(reasons);
   const body = Buffer.alloc(reasonBytes.length + recs.length * RECORD_LEN);
   reasonBytes.copy(body, 0);
-  recs.forEach((r, i) => writeRecord(body, reasonBytes.length + i * RECORD_LEN, r));
+  for (const [i, r] of recs.entries()) writeRecord(body, reasonBytes.length + i * RECORD_LEN, r);
   const prefix = finishHeader(spec, {
     records: recs.length,
     reasons: reasons.length,
@@ -197,10 +203,13 @@ export class BundleFileWriter {
   }
 
   write(r: RawRecord): void {
-    if (r.reason >= this.reasons.length) throw new RangeError(`reason index ${r.reason} not in the reason table`);
+    if (r.reason >= this.reasons.length)
+      throw new RangeError(`reason index ${r.reason} not in the reason table`);
     if (this.spec.kind === "full") {
       if (this.records > 0 && compareRecords(this.prev, r) >= 0) {
-        throw new RangeError(`record ${this.records}: a full list must be written in strictly increasing key order`);
+        throw new RangeError(
+          `record ${this.records}: a full list must be written in strictly increasing key order`,
+        );
       }
       Object.assign(this.prev, r);
     }
@@ -278,9 +287,11 @@ export function parseListCsv(text: string): ListRow[] {
     if (i === 0 && /^\s*kind\s*,/i.test(line)) return;
     try {
       const cells = splitCsv(line);
-      if (cells.length < 4 || cells.length > 5) throw new RangeError(`expected 4 or 5 columns, got ${cells.length}`);
+      if (cells.length < 4 || cells.length > 5)
+        throw new RangeError(`expected 4 or 5 columns, got ${cells.length}`);
       const kind = (cells[0] as string).trim().toLowerCase();
-      if (kind !== "card" && kind !== "obu") throw new RangeError(`kind must be card or obu, got ${cells[0]}`);
+      if (kind !== "card" && kind !== "obu")
+        throw new RangeError(`kind must be card or obu, got ${cells[0]}`);
       const op = (cells[4] ?? "add").trim().toLowerCase() || "add";
       if (op !== "add" && op !== "remove") throw new RangeError(`op must be add or remove, got ${cells[4]}`);
       const row: ListRow = {
@@ -305,4 +316,3 @@ export function versionAt(ms: number): string {
   const p = (n: number): string => String(n).padStart(2, "0");
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}`;
 }
-

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { type RawRecord, OP_ADD } from "../../src/status-list/bundle.js";
+import { OP_ADD, type RawRecord } from "../../src/status-list/bundle.js";
 import { StatusListCache } from "../../src/status-list/cache.js";
 import { formatCardId, formatObuId } from "../../src/status-list/ids.js";
 import {
@@ -55,7 +55,10 @@ export interface GeneratedRecord {
  * Yield the records of a synthetic full list in key order. About 1% of ids carry two list types
  * (status + arrears). `wantId(i)` asks for the id text of record i.
  */
-export function* syntheticRecords(o: GenerateOptions, wantId: (i: number) => boolean): Generator<GeneratedRecord> {
+export function* syntheticRecords(
+  o: GenerateOptions,
+  wantId: (i: number) => boolean,
+): Generator<GeneratedRecord> {
   const rnd = prng(o.seed ?? 1);
   const rec: RawRecord = { kind: 1, op: OP_ADD, listType: 1, net: 0, reason: 0, hi32: 0, lo32: 0 };
   let i = 0;
@@ -117,7 +120,12 @@ export function generateBundleFile(
 ): GenerateResult {
   const w = new BundleFileWriter(
     out,
-    { kind: "full", version: o.version, createdAt: o.createdAt ?? Date.now(), privateKeyPem: o.privateKeyPem },
+    {
+      kind: "full",
+      version: o.version,
+      createdAt: o.createdAt ?? Date.now(),
+      privateKeyPem: o.privateKeyPem,
+    },
     SYNTHETIC_REASONS,
   );
   const samples = { cards: [] as string[], obus: [] as string[] };
@@ -152,7 +160,6 @@ export async function generateCsv(o: GenerateOptions, out: NodeJS.WritableStream
   return n;
 }
 
-
 export interface DemoList {
   dataDir: string;
   versions: { full: string; delta: string };
@@ -167,7 +174,10 @@ export interface DemoList {
  * Create a small signed status list (a few hundred entries) plus one delta in `dataDir`, signed with
  * the simulator's TEST key, and import both. The lane demo then opens it with the test public key.
  */
-export async function demoStatusList(dataDir: string, opts: { entries?: number; now?: number; logger?: Logger } = {}): Promise<DemoList> {
+export async function demoStatusList(
+  dataDir: string,
+  opts: { entries?: number; now?: number; logger?: Logger } = {},
+): Promise<DemoList> {
   const now = opts.now ?? Date.now();
   const n = opts.entries ?? 300;
   const rnd = prng(2024);
@@ -176,11 +186,21 @@ export async function demoStatusList(dataDir: string, opts: { entries?: number; 
     if (i % 3 === 2) {
       const hi = Math.floor(rnd() * 2 ** 32);
       const lo = Math.floor(rnd() * 2 ** 32);
-      rows.push({ kind: "obu", id: formatObuId((BigInt(hi) << 32n) | BigInt(lo)), listType: 1 + (i % 2), reason: SYNTHETIC_REASONS[i % 8] as string });
+      rows.push({
+        kind: "obu",
+        id: formatObuId((BigInt(hi) << 32n) | BigInt(lo)),
+        listType: 1 + (i % 2),
+        reason: SYNTHETIC_REASONS[i % 8] as string,
+      });
     } else {
       const net = NETWORKS[i % NETWORKS.length] as number;
       const serial = BigInt(Math.floor(rnd() * 1e15)) * 10n + BigInt(i % 10);
-      rows.push({ kind: "card", id: formatCardId(net, serial), listType: 1 + (i % 2), reason: SYNTHETIC_REASONS[i % 8] as string });
+      rows.push({
+        kind: "card",
+        id: formatCardId(net, serial),
+        listType: 1 + (i % 2),
+        reason: SYNTHETIC_REASONS[i % 8] as string,
+      });
     }
   }
   const key = readFileSync(TEST_PRIVATE_KEY_PATH);
@@ -188,11 +208,23 @@ export async function demoStatusList(dataDir: string, opts: { entries?: number; 
   const deltaVersion = versionAt(now - 5 * 60_000);
   const removed = rows.filter((r) => r.kind === "card").slice(0, 5);
   const added: ListRow[] = [{ kind: "card", id: "35011234567890123456", listType: 1, reason: "挂失" }];
-  const cache = await StatusListCache.open({ dataDir, publicKeyPem: readFileSync(TEST_PUBLIC_KEY_PATH), ...(opts.logger ? { logger: opts.logger } : {}) });
+  const cache = await StatusListCache.open({
+    dataDir,
+    publicKeyPem: readFileSync(TEST_PUBLIC_KEY_PATH),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
   try {
     const held = cache.versions();
     if (held.full === null || held.full < fullVersion) {
-      await cache.applyBundle(buildBundle({ kind: "full", version: fullVersion, createdAt: now - 10 * 60_000, rows, privateKeyPem: key }));
+      await cache.applyBundle(
+        buildBundle({
+          kind: "full",
+          version: fullVersion,
+          createdAt: now - 10 * 60_000,
+          rows,
+          privateKeyPem: key,
+        }),
+      );
       await cache.applyBundle(
         buildBundle({
           kind: "delta",
@@ -211,7 +243,9 @@ export async function demoStatusList(dataDir: string, opts: { entries?: number; 
   return {
     dataDir,
     versions: { full: fullVersion, delta: deltaVersion },
-    listedCards: [...added, ...rows].filter((r) => r.kind === "card" && !removedIds.has(r.id)).map((r) => r.id),
+    listedCards: [...added, ...rows]
+      .filter((r) => r.kind === "card" && !removedIds.has(r.id))
+      .map((r) => r.id),
     listedObus: rows.filter((r) => r.kind === "obu").map((r) => r.id),
     removedCards: [...removedIds],
   };

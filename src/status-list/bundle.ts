@@ -8,7 +8,7 @@
  * The header carries the body length and the body's SHA-256, so one signature over the header covers the
  * whole bundle; a full list can be streamed into a new database while the digest is checked on the way.
  */
-import { createHash, createPublicKey, createPrivateKey, type KeyObject, sign, verify } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { StatusListErrors, slError } from "./errors.js";
 
 export const MAGIC = Buffer.from("ETCSLB01", "ascii");
@@ -88,7 +88,8 @@ export function decodeHeader(buf: Buffer, fileLength?: number): BundleHeader {
   }
   if (!buf.subarray(0, 8).equals(MAGIC)) malformed("bad magic (not a status-list bundle)");
   const fv = buf.readUInt8(8);
-  if (fv !== FORMAT_VERSION) malformed(`unsupported format version ${fv} (this lane reads ${FORMAT_VERSION})`);
+  if (fv !== FORMAT_VERSION)
+    malformed(`unsupported format version ${fv} (this lane reads ${FORMAT_VERSION})`);
   const kindByte = buf.readUInt8(9);
   if (kindByte !== 1 && kindByte !== 2) malformed(`unknown kind ${kindByte} (1 = full, 2 = delta)`);
   const kind: BundleKind = kindByte === 1 ? "full" : "delta";
@@ -98,7 +99,8 @@ export function decodeHeader(buf: Buffer, fileLength?: number): BundleHeader {
   if (!isValidVersion(version)) malformed(`version ${JSON.stringify(version)} is not yyyyMMddhhmm`);
   let base: string | null = null;
   if (kind === "full") {
-    if (baseRaw !== NO_BASE) malformed(`a full list must have base ${NO_BASE}, got ${JSON.stringify(baseRaw)}`);
+    if (baseRaw !== NO_BASE)
+      malformed(`a full list must have base ${NO_BASE}, got ${JSON.stringify(baseRaw)}`);
   } else {
     if (!isValidVersion(baseRaw)) malformed(`delta base ${JSON.stringify(baseRaw)} is not yyyyMMddhhmm`);
     if (baseRaw >= version) malformed(`delta version ${version} is not after its base ${baseRaw}`);
@@ -156,10 +158,16 @@ export function loadPublicKey(pem: string | Buffer): TrustedKey {
   try {
     key = createPublicKey(pem);
   } catch (e) {
-    throw slError(StatusListErrors.Key, `status-list public key is not a valid PEM public key: ${(e as Error).message}`);
+    throw slError(
+      StatusListErrors.Key,
+      `status-list public key is not a valid PEM public key: ${(e as Error).message}`,
+    );
   }
   if (key.asymmetricKeyType !== "ed25519") {
-    throw slError(StatusListErrors.Key, `status-list public key must be Ed25519, got ${key.asymmetricKeyType}`);
+    throw slError(
+      StatusListErrors.Key,
+      `status-list public key must be Ed25519, got ${key.asymmetricKeyType}`,
+    );
   }
   return { key, keyId: keyIdOf(key) };
 }
@@ -269,7 +277,8 @@ export function encodeReasons(reasons: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   for (const r of reasons) {
     const t = Buffer.from(r, "utf8");
-    if (t.length > MAX_REASON_BYTES) throw new RangeError(`reason longer than ${MAX_REASON_BYTES} bytes: ${r}`);
+    if (t.length > MAX_REASON_BYTES)
+      throw new RangeError(`reason longer than ${MAX_REASON_BYTES} bytes: ${r}`);
     const len = Buffer.alloc(2);
     len.writeUInt16BE(t.length);
     parts.push(len, t);

@@ -147,7 +147,8 @@ interface Active {
 const META_SQL = "SELECT 0, full_version, delta_version FROM meta WHERE id = 1";
 const CARD_SQL = `SELECT 1, c.list_type, r.text FROM card c LEFT JOIN reason r ON r.id = c.reason
   WHERE c.net = ? AND c.serial = ?`;
-const OBU_SQL = "SELECT 2, o.list_type, r.text FROM obu o LEFT JOIN reason r ON r.id = o.reason WHERE o.key = ?";
+const OBU_SQL =
+  "SELECT 2, o.list_type, r.text FROM obu o LEFT JOIN reason r ON r.id = o.reason WHERE o.key = ?";
 const LOOKUP_CARD = `${META_SQL} UNION ALL ${CARD_SQL}`;
 const LOOKUP_OBU = `${META_SQL} UNION ALL ${OBU_SQL}`;
 const LOOKUP_BOTH = `${META_SQL} UNION ALL ${CARD_SQL} UNION ALL ${OBU_SQL}`;
@@ -159,7 +160,10 @@ function hours(ms: number): string {
 function validateLimits(l: StatusListLimits): StatusListLimits {
   for (const [k, v] of Object.entries(l)) {
     if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) {
-      throw slError(StatusListErrors.Store, `statusList limits.${k} must be a positive number of ms, got ${v}`);
+      throw slError(
+        StatusListErrors.Store,
+        `statusList limits.${k} must be a positive number of ms, got ${v}`,
+      );
     }
   }
   return l;
@@ -191,7 +195,8 @@ export class StatusListCache {
   }
 
   static async open(opts: StatusListOpenOptions): Promise<StatusListCache> {
-    const pem = typeof opts.publicKeyPem === "string" ? opts.publicKeyPem : opts.publicKeyPem.toString("utf8");
+    const pem =
+      typeof opts.publicKeyPem === "string" ? opts.publicKeyPem : opts.publicKeyPem.toString("utf8");
     loadPublicKey(pem); // fail early on a bad key
     const limits = validateLimits({ ...DEFAULT_LIMITS, ...opts.limits });
     const log = (opts.logger ?? silentLogger).child({ module: "status-list" });
@@ -206,7 +211,9 @@ export class StatusListCache {
       cache.activate(pointer.db, null);
       log.info({ db: pointer.db, versions: cache.versions() }, "status list opened");
     } else {
-      log.warn("no status list is active yet: every lookup answers not listed, with the staleness alarm raised");
+      log.warn(
+        "no status list is active yet: every lookup answers not listed, with the staleness alarm raised",
+      );
     }
     cache.refreshStaleness();
     return cache;
@@ -260,7 +267,10 @@ export class StatusListCache {
   private startFilterRebuild(): void {
     const a = this.active;
     if (!a) return;
-    this.log.warn({ db: a.name }, "status-list filter missing or stale: rebuilding (lookups query SQLite meanwhile)");
+    this.log.warn(
+      { db: a.name },
+      "status-list filter missing or stale: rebuilding (lookups query SQLite meanwhile)",
+    );
     this.filterPromise = this.enqueue(async () => {
       const job = runJob<{ buffer: SharedArrayBuffer; log2Bits: number }>({
         type: "filter",
@@ -276,7 +286,8 @@ export class StatusListCache {
         this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter rebuilt");
       }
     }).catch((e: unknown) => {
-      if (!this.closed) this.log.error({ err: e }, "status-list filter rebuild failed; lookups keep querying SQLite");
+      if (!this.closed)
+        this.log.error({ err: e }, "status-list filter rebuild failed; lookups keep querying SQLite");
     });
   }
 
@@ -312,12 +323,23 @@ export class StatusListCache {
     const card = q.cardId === undefined ? null : parseCardId(q.cardId);
     const obu = q.obuId === undefined ? null : parseObuId(q.obuId);
     const a = this.active;
-    if (!a) return { listed: false, entries: [], versions: { full: null, delta: null }, stale: this.computeStaleness() };
+    if (!a)
+      return {
+        listed: false,
+        entries: [],
+        versions: { full: null, delta: null },
+        stale: this.computeStaleness(),
+      };
     const f = a.filter;
     const cardMaybe = card !== null && (f === null || f.mayContain(cardWordA(card.net), card.hi8, card.lo8));
     const obuMaybe = obu !== null && (f === null || f.mayContain(OBU_WORD_A, obu.hi32, obu.lo32));
     if (!cardMaybe && !obuMaybe) {
-      return { listed: false, entries: [], versions: { full: a.full, delta: a.delta }, stale: this.computeStaleness() };
+      return {
+        listed: false,
+        entries: [],
+        versions: { full: a.full, delta: a.delta },
+        stale: this.computeStaleness(),
+      };
     }
     const rows = (
       cardMaybe && obuMaybe
@@ -342,7 +364,12 @@ export class StatusListCache {
       }
     }
     entries.sort((p, r) => (p.kind === r.kind ? p.listType - r.listType : p.kind === "card" ? -1 : 1));
-    const res: StatusLookupResult = { listed: entries.length > 0, entries, versions, stale: this.computeStaleness() };
+    const res: StatusLookupResult = {
+      listed: entries.length > 0,
+      entries,
+      versions,
+      stale: this.computeStaleness(),
+    };
     if (entries[0]) res.entry = entries[0];
     return res;
   }
@@ -370,7 +397,9 @@ export class StatusListCache {
     const deltaAgeMs = now - (a.deltaCreated ?? a.fullCreated);
     const reasons: string[] = [];
     if (fullAgeMs > this.limits.fullMaxAgeMs) {
-      reasons.push(`full list ${a.full} is ${hours(fullAgeMs)} old (limit ${hours(this.limits.fullMaxAgeMs)})`);
+      reasons.push(
+        `full list ${a.full} is ${hours(fullAgeMs)} old (limit ${hours(this.limits.fullMaxAgeMs)})`,
+      );
     }
     if (deltaAgeMs > this.limits.deltaMaxAgeMs) {
       const what = a.delta ? `last delta ${a.delta}` : `no delta since full list ${a.full}, which`;
@@ -384,9 +413,13 @@ export class StatusListCache {
     if (this.closed) return;
     const s = this.computeStaleness();
     const prev = this.subject.getValue();
-    if (prev.alarm !== s.alarm || prev.reasons.length !== s.reasons.length || prev.reasons.some((r, i) =>
-      r.split(" is ")[0] !== s.reasons[i]?.split(" is ")[0])) {
-      if (s.alarm) this.log.warn({ reasons: s.reasons }, "status list stale: lane keeps trading on the last good list");
+    if (
+      prev.alarm !== s.alarm ||
+      prev.reasons.length !== s.reasons.length ||
+      prev.reasons.some((r, i) => r.split(" is ")[0] !== s.reasons[i]?.split(" is ")[0])
+    ) {
+      if (s.alarm)
+        this.log.warn({ reasons: s.reasons }, "status list stale: lane keeps trading on the last good list");
       else if (prev.alarm) this.log.info("status list fresh again");
       this.subject.next(s);
     }
@@ -395,7 +428,10 @@ export class StatusListCache {
     const a = this.active;
     if (!a) return;
     const now = this.now();
-    const due = [a.fullCreated + this.limits.fullMaxAgeMs, (a.deltaCreated ?? a.fullCreated) + this.limits.deltaMaxAgeMs]
+    const due = [
+      a.fullCreated + this.limits.fullMaxAgeMs,
+      (a.deltaCreated ?? a.fullCreated) + this.limits.deltaMaxAgeMs,
+    ]
       .filter((t) => t >= now)
       .sort((x, y) => x - y)[0];
     if (due !== undefined) {
@@ -424,13 +460,17 @@ export class StatusListCache {
       const decile = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 10;
       if (decile !== lastDecile) {
         lastDecile = decile;
-        this.log.info({ phase: p.phase, done: p.done, total: p.total }, `status-list ${p.phase} ${decile * 10}%`);
+        this.log.info(
+          { phase: p.phase, done: p.done, total: p.total },
+          `status-list ${p.phase} ${decile * 10}%`,
+        );
       }
     };
     try {
       if (kind === "delta") {
         const a = this.active;
-        if (!a) throw slError(StatusListErrors.NoFullList, "delta refused: no full list is active to apply it to");
+        if (!a)
+          throw slError(StatusListErrors.NoFullList, "delta refused: no full list is active to apply it to");
         const job = runJob<DeltaResult>(
           {
             type: "delta",
@@ -448,19 +488,52 @@ export class StatusListCache {
         a.cards = r.cards;
         a.obus = r.obus;
         this.refreshStaleness();
-        this.log.info({ version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) }, "status-list delta applied");
-        return { kind, version: r.version, base: r.base, adds: r.adds, removes: r.removes, cards: r.cards, obus: r.obus, ms: r.ms, versions: this.versions() };
+        this.log.info(
+          { version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) },
+          "status-list delta applied",
+        );
+        return {
+          kind,
+          version: r.version,
+          base: r.base,
+          adds: r.adds,
+          removes: r.removes,
+          cards: r.cards,
+          obus: r.obus,
+          ms: r.ms,
+          versions: this.versions(),
+        };
       }
       const job = runJob<BuildResult>(
-        { type: "full", dataDir: join(this.dir, ".."), src, publicKeyPem: this.publicKeyPem, current: this.versions(), now: this.now() },
+        {
+          type: "full",
+          dataDir: join(this.dir, ".."),
+          src,
+          publicKeyPem: this.publicKeyPem,
+          current: this.versions(),
+          now: this.now(),
+        },
         onProgress,
       );
       const r = await this.track(job);
       if (this.closed) throw slError(StatusListErrors.Closed, "status-list cache closed during the import");
       this.activate(r.db, r.filter);
       this.refreshStaleness();
-      this.log.info({ version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) }, "status-list full list active");
-      return { kind, version: r.header.version, base: null, adds: r.cards + r.obus, removes: 0, cards: r.cards, obus: r.obus, ms: r.ms, versions: this.versions() };
+      this.log.info(
+        { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },
+        "status-list full list active",
+      );
+      return {
+        kind,
+        version: r.header.version,
+        base: null,
+        adds: r.cards + r.obus,
+        removes: 0,
+        cards: r.cards,
+        obus: r.obus,
+        ms: r.ms,
+        versions: this.versions(),
+      };
     } catch (e) {
       if (isEtcError(e)) this.log.warn({ code: e.code }, e.message);
       throw e;
@@ -470,7 +543,8 @@ export class StatusListCache {
   info(): StatusListInfo {
     const a = this.active;
     const st = this.computeStaleness();
-    const iso = (t: number | null | undefined): string | null => (t == null ? null : new Date(t).toISOString());
+    const iso = (t: number | null | undefined): string | null =>
+      t == null ? null : new Date(t).toISOString();
     let fileBytes = 0;
     let meta: MetaRow | undefined;
     let recent: StatusListInfo["recentDeltas"] = [];
@@ -485,9 +559,17 @@ export class StatusListCache {
       meta = a.db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow;
       recent = (
         a.db
-          .prepare("SELECT version, base, adds, removes, applied_at FROM delta_log ORDER BY version DESC LIMIT 5")
+          .prepare(
+            "SELECT version, base, adds, removes, applied_at FROM delta_log ORDER BY version DESC LIMIT 5",
+          )
           .all() as { version: string; base: string; adds: number; removes: number; applied_at: number }[]
-      ).map((d) => ({ version: d.version, base: d.base, adds: d.adds, removes: d.removes, appliedAt: iso(d.applied_at) as string }));
+      ).map((d) => ({
+        version: d.version,
+        base: d.base,
+        adds: d.adds,
+        removes: d.removes,
+        appliedAt: iso(d.applied_at) as string,
+      }));
     }
     const cards = meta?.cards ?? 0;
     const obus = meta?.obus ?? 0;
@@ -521,14 +603,18 @@ export class StatusListCache {
 
 function peekKind(src: BundleSource): "full" | "delta" {
   let b: Buffer;
-  if ("bytes" in src) b = Buffer.from(src.bytes.buffer, src.bytes.byteOffset, Math.min(10, src.bytes.byteLength));
+  if ("bytes" in src)
+    b = Buffer.from(src.bytes.buffer, src.bytes.byteOffset, Math.min(10, src.bytes.byteLength));
   else {
     b = Buffer.alloc(10);
     let fd: number;
     try {
       fd = openSync(src.path, "r");
     } catch (e) {
-      throw slError(StatusListErrors.Store, `cannot read status-list bundle ${src.path}: ${(e as Error).message}`);
+      throw slError(
+        StatusListErrors.Store,
+        `cannot read status-list bundle ${src.path}: ${(e as Error).message}`,
+      );
     }
     try {
       b = b.subarray(0, readSync(fd, b, 0, 10, 0));
@@ -564,4 +650,3 @@ export async function openStatusListFromOptions(opts: {
     ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
   });
 }
-

@@ -6,7 +6,7 @@
  *
  * Invariant: every row in the active database has its bits set in the filter in use.
  */
-import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 
 const FILE_MAGIC = Buffer.from("ETCSLBF1", "ascii");
 const FILE_HEADER = 4096;
@@ -116,7 +116,10 @@ export class BloomFilter {
       if (!head.subarray(0, 8).equals(FILE_MAGIC)) return null;
       const len = head.readUInt32BE(8);
       if (len > FILE_HEADER - 12) return null;
-      const meta = JSON.parse(head.toString("utf8", 12, 12 + len)) as FilterTag & { log2Bits: number; k: number };
+      const meta = JSON.parse(head.toString("utf8", 12, 12 + len)) as FilterTag & {
+        log2Bits: number;
+        k: number;
+      };
       if (meta.db !== tag.db || meta.fullVersion !== tag.fullVersion) return null;
       if (!(meta.log2Bits >= 20 && meta.log2Bits <= 32) || meta.k !== FILTER_K) return null;
       const bytes = 2 ** meta.log2Bits / 8;

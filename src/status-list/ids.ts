@@ -52,7 +52,9 @@ export function parseCardId(id: string): CardKey {
 
 export function parseObuId(id: string): ObuKey {
   if (typeof id !== "string" || !OBU_RE.test(id)) {
-    throw slError(StatusListErrors.IdInvalid, `OBU id must be 16 hex digits, got ${JSON.stringify(id)}`, { id });
+    throw slError(StatusListErrors.IdInvalid, `OBU id must be 16 hex digits, got ${JSON.stringify(id)}`, {
+      id,
+    });
   }
   const hi32 = Number.parseInt(id.slice(0, 8), 16);
   const lo32 = Number.parseInt(id.slice(8), 16);

@@ -1,4 +1,6 @@
 /** Public API of the status-list cache. */
+
+export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from "./bundle.js";
 export {
   type ApplyOptions,
   type ApplyResult,
@@ -15,7 +17,6 @@ export {
   type StatusListOpenOptions,
   type StatusLookupResult,
 } from "./cache.js";
-export { StatusListErrors, type StatusListErrorCode } from "./errors.js";
-export type { Progress } from "./store.js";
-export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from "./bundle.js";
+export { type StatusListErrorCode, StatusListErrors } from "./errors.js";
 export { parseCardId, parseObuId } from "./ids.js";
+export type { Progress } from "./store.js";

@@ -18,7 +18,10 @@ const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.ur
 
 function spawn(): Worker {
   if (!fromSource) return new Worker(entry);
-  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(/\.cjs$/, ".mjs");
+  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
+    /\.cjs$/,
+    ".mjs",
+  );
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(boot, { eval: true });
 }
@@ -111,8 +114,12 @@ class WorkerHost {
       }
       this.pump();
     });
-    w.on("error", (e) => fail(slError(StatusListErrors.Worker, `status-list worker crashed: ${e.message}`, undefined, e)));
-    w.on("exit", (code) => fail(slError(StatusListErrors.Worker, `status-list worker exited (code ${code}) without an answer`)));
+    w.on("error", (e) =>
+      fail(slError(StatusListErrors.Worker, `status-list worker crashed: ${e.message}`, undefined, e)),
+    );
+    w.on("exit", (code) =>
+      fail(slError(StatusListErrors.Worker, `status-list worker exited (code ${code}) without an answer`)),
+    );
     return w;
   }
 }

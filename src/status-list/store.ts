@@ -172,7 +172,10 @@ class SourceReader {
       try {
         this.fd = openSync(src.path, "r");
       } catch (e) {
-        throw slError(StatusListErrors.Store, `cannot read status-list bundle ${src.path}: ${(e as Error).message}`);
+        throw slError(
+          StatusListErrors.Store,
+          `cannot read status-list bundle ${src.path}: ${(e as Error).message}`,
+        );
       }
       this.size = fstatSync(this.fd).size;
     } else {
@@ -256,7 +259,10 @@ class BodyStream {
   private need(n: number): void {
     while (this.buf.length - this.off < n) {
       const left = this.end - this.pos;
-      if (left <= 0) this.bad(`body ends inside ${this.recordsRead < this.header.recordCount ? "a record" : "the reasons"}`);
+      if (left <= 0)
+        this.bad(
+          `body ends inside ${this.recordsRead < this.header.recordCount ? "a record" : "the reasons"}`,
+        );
       const got = this.reader.read(this.chunk, Math.min(this.chunk.length, left), this.pos);
       if (got <= 0) {
         throw slError(StatusListErrors.Truncated, `status-list bundle truncated at byte ${this.pos}`);
@@ -296,7 +302,9 @@ class BodyStream {
 }
 
 function recordError(index: number, problem: string): never {
-  throw slError(StatusListErrors.Malformed, `status-list bundle malformed: record ${index}: ${problem}`, { index });
+  throw slError(StatusListErrors.Malformed, `status-list bundle malformed: record ${index}: ${problem}`, {
+    index,
+  });
 }
 
 export function checkNewer(h: BundleHeader, current: { full: string | null; delta: string | null }): void {
@@ -312,7 +320,10 @@ export function checkNewer(h: BundleHeader, current: { full: string | null; delt
     return;
   }
   if (holds === null) {
-    throw slError(StatusListErrors.NoFullList, `delta ${h.version} refused: no full list is active to apply it to`);
+    throw slError(
+      StatusListErrors.NoFullList,
+      `delta ${h.version} refused: no full list is active to apply it to`,
+    );
   }
   if (h.version <= holds) {
     throw slError(
@@ -379,7 +390,8 @@ export function buildFull(
   let dbName = "";
   let db: Database.Database | null = null;
   try {
-    if (header.kind !== "full") throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
+    if (header.kind !== "full")
+      throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
     checkNewer(header, current);
     dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
     const dbPath = join(dir, dbName);
@@ -392,7 +404,7 @@ export function buildFull(
     db.exec("BEGIN");
     const body = new BodyStream(reader, header);
     const insReason = db.prepare("INSERT INTO reason (id, text) VALUES (?, ?)");
-    body.reasons.forEach((t, i) => insReason.run(i, t));
+    for (const [i, t] of body.reasons.entries()) insReason.run(i, t);
     const cardOne = db.prepare("INSERT INTO card VALUES (?, ?, ?, ?)");
     const obuOne = db.prepare("INSERT INTO obu VALUES (?, ?, ?)");
     const cardMany = db.prepare(`INSERT INTO card VALUES ${Array(BATCH).fill("(?, ?, ?, ?)").join(", ")}`);
@@ -448,15 +460,28 @@ export function buildFull(
     fsyncDir(dir);
     writePointer(dir, { db: dbName, fullVersion: header.version });
     const { digest: _d, keyId: _k, ...h } = header;
-    return { db: dbName, header: h, cards, obus, filter: { buffer: filter.buffer, log2Bits: filter.log2Bits }, ms: performance.now() - t0 };
+    return {
+      db: dbName,
+      header: h,
+      cards,
+      obus,
+      filter: { buffer: filter.buffer, log2Bits: filter.log2Bits },
+      ms: performance.now() - t0,
+    };
   } catch (e) {
     if (db?.open) db.close();
     if (dbName) {
-      for (const suffix of ["", "-wal", "-shm", "-journal", ".filter"]) rmSync(join(dir, dbName + suffix), { force: true });
+      for (const suffix of ["", "-wal", "-shm", "-journal", ".filter"])
+        rmSync(join(dir, dbName + suffix), { force: true });
     }
     throw e instanceof Error && "code" in e && String((e as { code: unknown }).code).startsWith("E5")
       ? e
-      : slError(StatusListErrors.Store, `status-list full import failed: ${(e as Error).message}`, undefined, e);
+      : slError(
+          StatusListErrors.Store,
+          `status-list full import failed: ${(e as Error).message}`,
+          undefined,
+          e,
+        );
   } finally {
     reader.close();
   }
@@ -496,7 +521,8 @@ export function applyDelta(
   const records: RawRecord[] = [];
   let reasons: string[];
   try {
-    if (header.kind !== "delta") throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
+    if (header.kind !== "delta")
+      throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
     const body = new BodyStream(reader, header);
     reasons = body.reasons;
     for (let i = 0; ; i++) {
@@ -515,7 +541,9 @@ export function applyDelta(
     if (!meta) throw slError(StatusListErrors.NoFullList, "the list database has no meta row");
     checkNewer(header, { full: meta.full_version, delta: meta.delta_version });
     const findReason = db.prepare("SELECT id FROM reason WHERE text = ? LIMIT 1").pluck();
-    const newReason = db.prepare("INSERT INTO reason (id, text) VALUES ((SELECT COALESCE(MAX(id), -1) + 1 FROM reason), ?)");
+    const newReason = db.prepare(
+      "INSERT INTO reason (id, text) VALUES ((SELECT COALESCE(MAX(id), -1) + 1 FROM reason), ?)",
+    );
     const cardHas = db.prepare("SELECT 1 FROM card WHERE net = ? AND serial = ? AND list_type = ?").pluck();
     const obuHas = db.prepare("SELECT 1 FROM obu WHERE key = ? AND list_type = ?").pluck();
     const cardPut = db.prepare("INSERT OR REPLACE INTO card VALUES (?, ?, ?, ?)");
@@ -583,12 +611,9 @@ export function applyDelta(
         }
         if ((i + 1) % step === 0) onProgress({ phase: "delta", done: i + 1, total });
       });
-      db.prepare("UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1").run(
-        header.version,
-        header.createdAt,
-        cards,
-        obus,
-      );
+      db.prepare(
+        "UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1",
+      ).run(header.version, header.createdAt, cards, obus);
       db.prepare("INSERT INTO delta_log VALUES (?, ?, ?, ?, ?, ?)").run(
         header.version,
         header.base,
@@ -620,7 +645,10 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
   try {
     const meta = db.prepare("SELECT cards, obus FROM meta WHERE id = 1").get() as MetaRow;
     const f = BloomFilter.create(meta.cards + meta.obus);
-    addCardRows(f, db.prepare("SELECT net, serial FROM card").safeIntegers(true).iterate() as Iterable<unknown[]>);
+    addCardRows(
+      f,
+      db.prepare("SELECT net, serial FROM card").safeIntegers(true).iterate() as Iterable<unknown[]>,
+    );
     for (const row of db.prepare("SELECT key FROM obu").raw(true).safeIntegers(true).iterate() as Iterable<
       [bigint]
     >) {
@@ -648,10 +676,13 @@ function addObuKey(f: BloomFilter, key: bigint): void {
 /** Re-add the keys deltas added since the full list (the saved filter holds the full list only). */
 export function replayAdded(db: Database.Database, f: BloomFilter): number {
   let n = 0;
-  for (const row of db.prepare("SELECT kind, net, key FROM added").raw(true).safeIntegers(true).iterate() as Iterable<
-    [bigint, bigint, bigint]
-  >) {
-    if (row[0] === 1n) f.add(cardWordA(Number(row[1])), Number(row[2] / 100000000n), Number(row[2] % 100000000n));
+  for (const row of db
+    .prepare("SELECT kind, net, key FROM added")
+    .raw(true)
+    .safeIntegers(true)
+    .iterate() as Iterable<[bigint, bigint, bigint]>) {
+    if (row[0] === 1n)
+      f.add(cardWordA(Number(row[1])), Number(row[2] / 100000000n), Number(row[2] % 100000000n));
     else addObuKey(f, row[2]);
     n++;
   }

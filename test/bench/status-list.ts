@@ -16,9 +16,9 @@ import {
   TEST_PRIVATE_KEY_PATH,
   TEST_PUBLIC_KEY_PATH,
 } from "../../sim/status-list/index.js";
-import { StatusListCache } from "../../src/status-list/index.js";
 import { formatCardId, formatObuId } from "../../src/status-list/ids.js";
-import { type Benchmark, type BenchContext, type BenchResult, nowUs, percentiles } from "./harness.js";
+import { StatusListCache } from "../../src/status-list/index.js";
+import { type BenchContext, type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
 
 type Query = { cardId: string } | { obuId: string };
 
@@ -127,7 +127,12 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
     results.push({
       name: `${name}.import`,
       unit: "s/MB",
-      figures: { seconds: importMs / 1000, dbMB: dbBytes / 1e6, filterMB: info.filter.bytes / 1e6, entries: info.counts.total },
+      figures: {
+        seconds: importMs / 1000,
+        dbMB: dbBytes / 1e6,
+        filterMB: info.filter.bytes / 1e6,
+        entries: info.counts.total,
+      },
       notes: "target <= 60 s and <= 600 MB at 30M",
     });
     rmSync(bundlePath);
@@ -145,8 +150,17 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
     const wh = measure(cache, hits);
     const wm = measure(cache, misses);
     rss();
-    results.push({ name: `${name}.lookup.warm.hit`, unit: "us", figures: { ...figs(wh.lat), listed: wh.listed }, notes: "target p99 <= 20 us" });
-    results.push({ name: `${name}.lookup.warm.miss`, unit: "us", figures: { ...figs(wm.lat), listed: wm.listed } });
+    results.push({
+      name: `${name}.lookup.warm.hit`,
+      unit: "us",
+      figures: { ...figs(wh.lat), listed: wh.listed },
+      notes: "target p99 <= 20 us",
+    });
+    results.push({
+      name: `${name}.lookup.warm.miss`,
+      unit: "us",
+      figures: { ...figs(wm.lat), listed: wm.listed },
+    });
 
     // cold: drop the page cache and reopen (fresh SQLite cache) before each round
     const rounds = 10;
@@ -182,14 +196,29 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
     const rnd = prng(5);
     const removes = gen.samples.cards.slice(0, Math.floor(dn * 0.3));
     const rows: ListRow[] = removes.flatMap((id) =>
-      cache.lookup({ cardId: id }).entries.map((e) => ({ kind: "card" as const, id, listType: e.listType, reason: "", op: "remove" as const })),
+      cache.lookup({ cardId: id }).entries.map((e) => ({
+        kind: "card" as const,
+        id,
+        listType: e.listType,
+        reason: "",
+        op: "remove" as const,
+      })),
     );
     for (const q of randomMisses(dn - rows.length, 1234)) {
-      rows.push("cardId" in q
-        ? { kind: "card", id: q.cardId, listType: 1, reason: "新增挂失" }
-        : { kind: "obu", id: q.obuId, listType: rnd() < 0.5 ? 1 : 2, reason: "新增欠费" });
+      rows.push(
+        "cardId" in q
+          ? { kind: "card", id: q.cardId, listType: 1, reason: "新增挂失" }
+          : { kind: "obu", id: q.obuId, listType: rnd() < 0.5 ? 1 : 2, reason: "新增欠费" },
+      );
     }
-    const delta = buildBundle({ kind: "delta", version: "202507310005", base: "202507310000", createdAt: Date.now(), rows, privateKeyPem: key });
+    const delta = buildBundle({
+      kind: "delta",
+      version: "202507310005",
+      base: "202507310000",
+      createdAt: Date.now(),
+      rows,
+      privateKeyPem: key,
+    });
     writeFileSync(join(dir, "delta.bin"), delta);
     execFileSync("cat", [dbPath], { stdio: ["ignore", "ignore", "ignore"] });
     const mixed = shuffle([...hits, ...misses], 3);
@@ -213,7 +242,11 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
     results.push({
       name: `${name}.lookup.during-delta`,
       unit: "us",
-      figures: { ...figs(Float64Array.from(during)), deltaEntries: rows.length, deltaSeconds: deltaMs / 1000 },
+      figures: {
+        ...figs(Float64Array.from(during)),
+        deltaEntries: rows.length,
+        deltaSeconds: deltaMs / 1000,
+      },
       notes: `delta +${dr.adds} -${dr.removes}; target p99 <= 50 us, max <= 2000 us`,
     });
     const removedNow = cache.lookup({ cardId: removes[0] as string }).listed;
@@ -234,9 +267,11 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
 
 export const statusListBench: Benchmark = {
   name: "status-list",
-  title: "status list at national size (30M x scale): import, size, warm/cold lookups, lookups during a delta, RSS",
+  title:
+    "status list at national size (30M x scale): import, size, warm/cold lookups, lookups during a delta, RSS",
   heavy: true,
-  run: (ctx) => run(ctx, Math.round(20_000_000 * ctx.scale), Math.round(10_000_000 * ctx.scale), "status-list"),
+  run: (ctx) =>
+    run(ctx, Math.round(20_000_000 * ctx.scale), Math.round(10_000_000 * ctx.scale), "status-list"),
 };
 
 export const statusListSmallBench: Benchmark = {

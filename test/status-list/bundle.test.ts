@@ -12,7 +12,13 @@ import {
   RECORD_LEN,
 } from "../../src/status-list/bundle.js";
 import { StatusListErrors } from "../../src/status-list/errors.js";
-import { formatCardId, formatObuId, parseCardId, parseObuId, serialHalvesToDecimal } from "../../src/status-list/ids.js";
+import {
+  formatCardId,
+  formatObuId,
+  parseCardId,
+  parseObuId,
+  serialHalvesToDecimal,
+} from "../../src/status-list/ids.js";
 import { card, otherKeyPair, stationKey, stationPub } from "./helpers.js";
 
 describe("ids and compact keys", () => {
@@ -35,7 +41,13 @@ describe("ids and compact keys", () => {
   });
 
   it("keys OBU ids so that SQLite's signed order is the unsigned id order", () => {
-    const ids = ["0000000000000000", "0000000000000001", "7FFFFFFFFFFFFFFF", "8000000000000000", "FFFFFFFFFFFFFFFF"];
+    const ids = [
+      "0000000000000000",
+      "0000000000000001",
+      "7FFFFFFFFFFFFFFF",
+      "8000000000000000",
+      "FFFFFFFFFFFFFFFF",
+    ];
     const keys = ids.map((id) => parseObuId(id).key);
     for (let i = 1; i < keys.length; i++) expect((keys[i] as bigint) > (keys[i - 1] as bigint)).toBe(true);
     expect(parseObuId("00112233aabbccdd").key).toBe(parseObuId("00112233AABBCCDD").key);
@@ -62,13 +74,28 @@ describe("bundle format", () => {
   ];
 
   it("round-trips the header and signs it with the station key", () => {
-    const b = buildBundle({ kind: "full", version: "202507310000", rows, createdAt: 1_753_900_000_000, privateKeyPem: stationKey });
+    const b = buildBundle({
+      kind: "full",
+      version: "202507310000",
+      rows,
+      createdAt: 1_753_900_000_000,
+      privateKeyPem: stationKey,
+    });
     const h = decodeHeader(b, b.length);
-    expect(h).toMatchObject({ kind: "full", version: "202507310000", base: null, createdAt: 1_753_900_000_000, recordCount: 3, reasonCount: 2 });
+    expect(h).toMatchObject({
+      kind: "full",
+      version: "202507310000",
+      base: null,
+      createdAt: 1_753_900_000_000,
+      recordCount: 3,
+      reasonCount: 2,
+    });
     expect(h.bodyLength).toBe(b.length - PREFIX_LEN);
     expect(b.length).toBe(PREFIX_LEN + 2 + 6 + 2 + 6 + 3 * RECORD_LEN);
     expect(encodeHeader(h).equals(b.subarray(0, HEADER_LEN))).toBe(true);
-    expect(() => checkSignature(b.subarray(0, HEADER_LEN), b.subarray(HEADER_LEN), loadPublicKey(stationPub))).not.toThrow();
+    expect(() =>
+      checkSignature(b.subarray(0, HEADER_LEN), b.subarray(HEADER_LEN), loadPublicKey(stationPub)),
+    ).not.toThrow();
   });
 
   it("sorts a full list's records by kind, network, key, list type", () => {
@@ -79,18 +106,38 @@ describe("bundle format", () => {
   });
 
   it("refuses a duplicate entry in a full list and a remove in a full list", () => {
-    expect(() => buildBundle({ kind: "full", version: "202507310000", rows: [rows[0]!, rows[0]!], privateKeyPem: stationKey })).toThrow(
-      /duplicate/,
-    );
     expect(() =>
-      buildBundle({ kind: "full", version: "202507310000", rows: [{ ...rows[0]!, op: "remove" }], privateKeyPem: stationKey }),
+      buildBundle({
+        kind: "full",
+        version: "202507310000",
+        rows: [rows[0]!, rows[0]!],
+        privateKeyPem: stationKey,
+      }),
+    ).toThrow(/duplicate/);
+    expect(() =>
+      buildBundle({
+        kind: "full",
+        version: "202507310000",
+        rows: [{ ...rows[0]!, op: "remove" }],
+        privateKeyPem: stationKey,
+      }),
     ).toThrow(/cannot remove/);
   });
 
   it("names the reason for bad headers", () => {
-    const b = buildBundle({ kind: "delta", version: "202507310005", base: "202507310000", rows, privateKeyPem: stationKey });
-    expect(() => decodeHeader(b.subarray(0, 50))).toThrow(expect.objectContaining({ code: StatusListErrors.Truncated }));
-    expect(() => decodeHeader(b, b.length - 1)).toThrow(expect.objectContaining({ code: StatusListErrors.Truncated }));
+    const b = buildBundle({
+      kind: "delta",
+      version: "202507310005",
+      base: "202507310000",
+      rows,
+      privateKeyPem: stationKey,
+    });
+    expect(() => decodeHeader(b.subarray(0, 50))).toThrow(
+      expect.objectContaining({ code: StatusListErrors.Truncated }),
+    );
+    expect(() => decodeHeader(b, b.length - 1)).toThrow(
+      expect.objectContaining({ code: StatusListErrors.Truncated }),
+    );
     expect(() => decodeHeader(b, b.length + 3)).toThrow(/3 trailing bytes/);
     const magic = Buffer.from(b);
     magic[0] = 0x58;
@@ -106,10 +153,15 @@ describe("bundle format", () => {
   it("tells unsigned, wrong-key and altered-header signatures apart", () => {
     const trusted = loadPublicKey(stationPub);
     const unsigned = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: null });
-    expect(() => checkSignature(unsigned.subarray(0, HEADER_LEN), unsigned.subarray(HEADER_LEN), trusted)).toThrow(
-      expect.objectContaining({ code: StatusListErrors.Unsigned }),
-    );
-    const other = buildBundle({ kind: "full", version: "202507310000", rows, privateKeyPem: otherKeyPair().privateKeyPem });
+    expect(() =>
+      checkSignature(unsigned.subarray(0, HEADER_LEN), unsigned.subarray(HEADER_LEN), trusted),
+    ).toThrow(expect.objectContaining({ code: StatusListErrors.Unsigned }));
+    const other = buildBundle({
+      kind: "full",
+      version: "202507310000",
+      rows,
+      privateKeyPem: otherKeyPair().privateKeyPem,
+    });
     expect(() => checkSignature(other.subarray(0, HEADER_LEN), other.subarray(HEADER_LEN), trusted)).toThrow(
       /signed by key [0-9a-f]{16}, not by the station key/,
     );
@@ -140,7 +192,9 @@ describe("CSV rows", () => {
   });
 
   it("reports the line of a bad row", () => {
-    expect(() => parseListCsv("card,32010000000000000001,1,x\ncard,3201,1,x\n")).toThrow(/CSV line 2: card id must be 20/);
+    expect(() => parseListCsv("card,32010000000000000001,1,x\ncard,3201,1,x\n")).toThrow(
+      /CSV line 2: card id must be 20/,
+    );
     expect(() => parseListCsv("truck,32010000000000000001,1,x")).toThrow(/line 1: kind must be card or obu/);
     expect(() => parseListCsv("card,32010000000000000001,blue,x")).toThrow(/unknown list type/);
     expect(() => parseListCsv("card,32010000000000000001,1,x,delete")).toThrow(/op must be add or remove/);

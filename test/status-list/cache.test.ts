@@ -1,8 +1,18 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { StatusListCache, StatusListErrors, type StalenessState } from "../../src/status-list/index.js";
-import { card, delta, full, obu, otherKeyPair, sampleRows, snapshot, stationPub, tempDir } from "./helpers.js";
+import { type StalenessState, StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
+import {
+  card,
+  delta,
+  full,
+  obu,
+  otherKeyPair,
+  sampleRows,
+  snapshot,
+  stationPub,
+  tempDir,
+} from "./helpers.js";
 
 const V1 = "202507300000";
 const V2 = "202507310000";
@@ -31,20 +41,44 @@ describe("StatusListCache: full lists and lookups", () => {
 
   it("imports a full list and answers card, OBU and combined lookups with entry and versions", async () => {
     const progress: number[] = [];
-    const res = await cache.applyBundle(full(V2, sampleRows(200)), { onProgress: (p) => progress.push(p.done) });
-    expect(res).toMatchObject({ kind: "full", version: V2, cards: 200, obus: 100, versions: { full: V2, delta: null } });
+    const res = await cache.applyBundle(full(V2, sampleRows(200)), {
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(res).toMatchObject({
+      kind: "full",
+      version: V2,
+      cards: 200,
+      obus: 100,
+      versions: { full: V2, delta: null },
+    });
     expect(progress.at(-1)).toBe(300);
 
     const hit = cache.lookup({ cardId: card(3) });
     expect(hit.listed).toBe(true);
-    expect(hit.entry).toEqual({ kind: "card", id: card(3), listType: 2, listTypeName: "arrears", reason: "r3" });
+    expect(hit.entry).toEqual({
+      kind: "card",
+      id: card(3),
+      listType: 2,
+      listTypeName: "arrears",
+      reason: "r3",
+    });
     expect(hit.versions).toEqual({ full: V2, delta: null });
     expect(hit.stale.alarm).toBe(false);
 
     const o = cache.lookup({ obuId: obu(0xa000_0005).toLowerCase() });
-    expect(o.entry).toEqual({ kind: "obu", id: obu(0xa000_0005), listType: 1, listTypeName: "status", reason: "欠费" });
+    expect(o.entry).toEqual({
+      kind: "obu",
+      id: obu(0xa000_0005),
+      listType: 1,
+      listTypeName: "status",
+      reason: "欠费",
+    });
 
-    expect(cache.lookup({ cardId: card(999_999) })).toMatchObject({ listed: false, entries: [], versions: { full: V2 } });
+    expect(cache.lookup({ cardId: card(999_999) })).toMatchObject({
+      listed: false,
+      entries: [],
+      versions: { full: V2 },
+    });
     expect(cache.lookup({ cardId: card(5, 3202) }).listed).toBe(false); // same serial, other network
 
     const both = cache.lookup({ cardId: card(999_999), obuId: obu(0xa000_0001) });
@@ -66,8 +100,12 @@ describe("StatusListCache: full lists and lookups", () => {
   });
 
   it("rejects malformed ids and an empty query with E510", () => {
-    expect(() => cache.lookup({ cardId: "1234" })).toThrow(expect.objectContaining({ code: StatusListErrors.IdInvalid }));
-    expect(() => cache.lookup({ obuId: "XYZ" })).toThrow(expect.objectContaining({ code: StatusListErrors.IdInvalid }));
+    expect(() => cache.lookup({ cardId: "1234" })).toThrow(
+      expect.objectContaining({ code: StatusListErrors.IdInvalid }),
+    );
+    expect(() => cache.lookup({ obuId: "XYZ" })).toThrow(
+      expect.objectContaining({ code: StatusListErrors.IdInvalid }),
+    );
     expect(() => cache.lookup({})).toThrow(expect.objectContaining({ code: StatusListErrors.IdInvalid }));
   });
 
@@ -102,23 +140,41 @@ describe("StatusListCache: deltas", () => {
         { kind: "obu", id: obu(0xbeef), listType: 2, reason: "追缴" },
       ]),
     );
-    expect(r).toMatchObject({ kind: "delta", version: D1, base: V2, adds: 3, removes: 1, cards: 100, obus: 51 });
-    expect(cache.lookup({ cardId: card(4) })).toMatchObject({ listed: false, versions: { full: V2, delta: D1 } });
+    expect(r).toMatchObject({
+      kind: "delta",
+      version: D1,
+      base: V2,
+      adds: 3,
+      removes: 1,
+      cards: 100,
+      obus: 51,
+    });
+    expect(cache.lookup({ cardId: card(4) })).toMatchObject({
+      listed: false,
+      versions: { full: V2, delta: D1 },
+    });
     expect(cache.lookup({ cardId: card(500) }).entry?.reason).toBe("新增挂失");
     expect(cache.lookup({ obuId: obu(0xa000_0002) }).entry?.reason).toBe("改判");
     expect(cache.lookup({ obuId: obu(0xbeef) }).entry?.listTypeName).toBe("arrears");
     // removing only one of two lists keeps the other
-    await cache.applyBundle(delta(D2, D1, [{ kind: "card", id: card(500), listType: 2, reason: "", op: "remove" }]));
+    await cache.applyBundle(
+      delta(D2, D1, [{ kind: "card", id: card(500), listType: 2, reason: "", op: "remove" }]),
+    );
     expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
     expect(cache.info().recentDeltas.map((d) => d.version)).toEqual([D2, D1]);
   });
 
   it("keeps delta-added entries after a restart (the saved filter is completed from the database)", async () => {
-    await cache.applyBundle(delta(D1, V2, [{ kind: "card", id: card(777_777, 6501), listType: 1, reason: "x" }]));
+    await cache.applyBundle(
+      delta(D1, V2, [{ kind: "card", id: card(777_777, 6501), listType: 1, reason: "x" }]),
+    );
     await cache.close();
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
     expect(cache.info().filter.loaded).toBe(true);
-    expect(cache.lookup({ cardId: card(777_777, 6501) })).toMatchObject({ listed: true, versions: { delta: D1 } });
+    expect(cache.lookup({ cardId: card(777_777, 6501) })).toMatchObject({
+      listed: true,
+      versions: { delta: D1 },
+    });
   });
 
   it("rebuilds a missing filter off the lane thread and answers from SQLite meanwhile", async () => {
@@ -163,25 +219,96 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
   };
 
   const cases: [string, () => Buffer, string, RegExp][] = [
-    ["a truncated full list", () => full("202508010000", sampleRows(40, 3)).subarray(0, 700), StatusListErrors.Truncated, /truncated/],
-    ["a truncated delta", () => { const d = delta(D2, D1, addRows); return d.subarray(0, d.length - 1); }, StatusListErrors.Truncated, /truncated/],
-    ["a tampered body byte (full)", () => flip(full("202508010000", sampleRows(40, 3)), (b) => b.length - 5), StatusListErrors.Digest, /digest/],
-    ["a tampered body byte (delta)", () => flip(delta(D2, D1, addRows), (b) => b.length - 3), StatusListErrors.Digest, /digest/],
-    ["a tampered header byte", () => flip(delta(D2, D1, addRows), () => 40), StatusListErrors.BadSignature, /does not verify/],
-    ["a tampered signature byte", () => flip(full("202508010000", sampleRows(4, 3)), () => 150), StatusListErrors.BadSignature, /does not verify/],
-    ["an unsigned full list", () => full("202508010000", sampleRows(4, 3), { key: null }), StatusListErrors.Unsigned, /unsigned/],
+    [
+      "a truncated full list",
+      () => full("202508010000", sampleRows(40, 3)).subarray(0, 700),
+      StatusListErrors.Truncated,
+      /truncated/,
+    ],
+    [
+      "a truncated delta",
+      () => {
+        const d = delta(D2, D1, addRows);
+        return d.subarray(0, d.length - 1);
+      },
+      StatusListErrors.Truncated,
+      /truncated/,
+    ],
+    [
+      "a tampered body byte (full)",
+      () => flip(full("202508010000", sampleRows(40, 3)), (b) => b.length - 5),
+      StatusListErrors.Digest,
+      /digest/,
+    ],
+    [
+      "a tampered body byte (delta)",
+      () => flip(delta(D2, D1, addRows), (b) => b.length - 3),
+      StatusListErrors.Digest,
+      /digest/,
+    ],
+    [
+      "a tampered header byte",
+      () => flip(delta(D2, D1, addRows), () => 40),
+      StatusListErrors.BadSignature,
+      /does not verify/,
+    ],
+    [
+      "a tampered signature byte",
+      () => flip(full("202508010000", sampleRows(4, 3)), () => 150),
+      StatusListErrors.BadSignature,
+      /does not verify/,
+    ],
+    [
+      "an unsigned full list",
+      () => full("202508010000", sampleRows(4, 3), { key: null }),
+      StatusListErrors.Unsigned,
+      /unsigned/,
+    ],
     ["an unsigned delta", () => delta(D2, D1, addRows, { key: null }), StatusListErrors.Unsigned, /unsigned/],
-    ["a full list signed by another key", () => full("202508010000", sampleRows(4, 3), { key: otherKeyPair().privateKeyPem }), StatusListErrors.BadSignature, /not by the station key/],
-    ["a delta signed by another key", () => delta(D2, D1, addRows, { key: otherKeyPair().privateKeyPem }), StatusListErrors.BadSignature, /not by the station key/],
-    ["an older full list", () => full(V1, sampleRows(4, 3)), StatusListErrors.NotNewer, /not newer than the active full list 202507310000/],
+    [
+      "a full list signed by another key",
+      () => full("202508010000", sampleRows(4, 3), { key: otherKeyPair().privateKeyPem }),
+      StatusListErrors.BadSignature,
+      /not by the station key/,
+    ],
+    [
+      "a delta signed by another key",
+      () => delta(D2, D1, addRows, { key: otherKeyPair().privateKeyPem }),
+      StatusListErrors.BadSignature,
+      /not by the station key/,
+    ],
+    [
+      "an older full list",
+      () => full(V1, sampleRows(4, 3)),
+      StatusListErrors.NotNewer,
+      /not newer than the active full list 202507310000/,
+    ],
     ["the same full list again", () => full(V2, sampleRows(4, 3)), StatusListErrors.NotNewer, /not newer/],
-    ["a replayed delta", () => delta(D1, V2, addRows), StatusListErrors.NotNewer, /not newer than the version the lane holds \(202507310005\)/],
-    ["a delta that does not chain", () => delta("202507310015", D2, addRows), StatusListErrors.NotChaining, /applies on 202507310010, but the lane holds 202507310005/],
-    ["a full list with records out of order", () => {
-      const b = full("202508010000", [{ kind: "card", id: card(1), listType: 1, reason: "x" }, { kind: "card", id: card(2), listType: 1, reason: "x" }]);
-      // swap the two records and re-sign: order is checked even when the station signed it
-      return b;
-    }, "", /./],
+    [
+      "a replayed delta",
+      () => delta(D1, V2, addRows),
+      StatusListErrors.NotNewer,
+      /not newer than the version the lane holds \(202507310005\)/,
+    ],
+    [
+      "a delta that does not chain",
+      () => delta("202507310015", D2, addRows),
+      StatusListErrors.NotChaining,
+      /applies on 202507310010, but the lane holds 202507310005/,
+    ],
+    [
+      "a full list with records out of order",
+      () => {
+        const b = full("202508010000", [
+          { kind: "card", id: card(1), listType: 1, reason: "x" },
+          { kind: "card", id: card(2), listType: 1, reason: "x" },
+        ]);
+        // swap the two records and re-sign: order is checked even when the station signed it
+        return b;
+      },
+      "",
+      /./,
+    ],
   ];
 
   for (const [what, make, code, message] of cases.filter((c) => c[2] !== "")) {
@@ -202,7 +329,9 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
     const t2 = tempDir();
     const empty = await StatusListCache.open({ dataDir: t2.dir, publicKeyPem: stationPub });
     try {
-      await expect(empty.applyBundle(delta(D1, V2, addRows))).rejects.toMatchObject({ code: StatusListErrors.NoFullList });
+      await expect(empty.applyBundle(delta(D1, V2, addRows))).rejects.toMatchObject({
+        code: StatusListErrors.NoFullList,
+      });
       expect(empty.versions()).toEqual({ full: null, delta: null });
     } finally {
       await empty.close();
@@ -213,9 +342,8 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
   it("rejects a signed full list whose records are out of order, naming the record", async () => {
     const { buildBundle } = await import("../../sim/status-list/index.js");
     const { stationKey } = await import("./helpers.js");
-    const { PREFIX_LEN, RECORD_LEN, HEADER_LEN, encodeHeader, decodeHeader, sha256, signHeader } = await import(
-      "../../src/status-list/bundle.js"
-    );
+    const { PREFIX_LEN, RECORD_LEN, HEADER_LEN, encodeHeader, decodeHeader, sha256, signHeader } =
+      await import("../../src/status-list/bundle.js");
     const b = buildBundle({
       kind: "full",
       version: "202508010000",
@@ -256,7 +384,9 @@ describe("StatusListCache: leftovers and staleness", () => {
     writeFileSync(join(dir, "sl-202508010000-deadbeef.db.filter"), "x");
     writeFileSync(join(dir, "current.tmp"), "{");
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
-    expect(readdirSync(dir).sort()).toEqual(["current", active, `${active}.filter`, `${active}-shm`, `${active}-wal`].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      ["current", active, `${active}.filter`, `${active}-shm`, `${active}-wal`].sort(),
+    );
     expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
   });
 
@@ -279,7 +409,9 @@ describe("StatusListCache: leftovers and staleness", () => {
 
       vi.advanceTimersByTime(21 * 60_000); // 31 min after issue: past the 30 min delta limit
       expect(seen.map((s) => s.alarm)).toEqual([false, true]);
-      expect(seen[1]?.reasons[0]).toMatch(/no delta since full list 202507310000, which is 30 min old \(limit 30 min\)/);
+      expect(seen[1]?.reasons[0]).toMatch(
+        /no delta since full list 202507310000, which is 30 min old \(limit 30 min\)/,
+      );
       const r = cache.lookup({ cardId: card(1) });
       expect(r.listed).toBe(true);
       expect(r.stale.alarm).toBe(true);
@@ -298,11 +430,13 @@ describe("StatusListCache: leftovers and staleness", () => {
   });
 
   it("refuses invalid limits and an unusable public key", async () => {
-    await expect(StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, limits: { deltaMaxAgeMs: -1 } })).rejects.toThrow(
-      /limits.deltaMaxAgeMs must be a positive number/,
+    await expect(
+      StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, limits: { deltaMaxAgeMs: -1 } }),
+    ).rejects.toThrow(/limits.deltaMaxAgeMs must be a positive number/);
+    await expect(StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: "not a key" })).rejects.toMatchObject(
+      {
+        code: StatusListErrors.Key,
+      },
     );
-    await expect(StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: "not a key" })).rejects.toMatchObject({
-      code: StatusListErrors.Key,
-    });
   });
 });

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ListRow } from "../../sim/status-list/index.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { card, full, obu, tempDir } from "./helpers.js";
-import type { ListRow } from "../../sim/status-list/index.js";
 
 const soak = process.env.ETC_SOAK === "1";
 const KILLS = soak ? 200 : 50;
@@ -55,10 +55,14 @@ interface Run {
 
 function runChild(dataDir: string, bundle: string, killAfterLoadStartMs: number | null): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const cp: ChildProcess = spawn(process.execPath, ["--import", "tsx", child, dataDir, bundle, TEST_PUBLIC_KEY_PATH], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const cp: ChildProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", child, dataDir, bundle, TEST_PUBLIC_KEY_PATH],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     let err = "";
     let armed = false;
@@ -70,10 +74,11 @@ function runChild(dataDir: string, bundle: string, killAfterLoadStartMs: number 
       if (!armed && out.includes("p load 0\n")) {
         armed = true;
         t0 = performance.now();
-        if (killAfterLoadStartMs !== null) setTimeout(() => {
-          killedAt = performance.now() - t0;
-          cp.kill("SIGKILL");
-        }, killAfterLoadStartMs);
+        if (killAfterLoadStartMs !== null)
+          setTimeout(() => {
+            killedAt = performance.now() - t0;
+            cp.kill("SIGKILL");
+          }, killAfterLoadStartMs);
       }
     });
     cp.stderr?.setEncoding("utf8").on("data", (s: string) => {
@@ -104,7 +109,10 @@ async function checkConsistent(dataDir: string, a: number | null, b: number): Pr
   try {
     const v = cache.versions().full;
     const k = v === versionFor(b) ? b : a !== null && v === versionFor(a) ? a : null;
-    expect(k, `active full version ${v} is neither ${a === null ? "none" : versionFor(a)} nor ${versionFor(b)}`).not.toBeNull();
+    expect(
+      k,
+      `active full version ${v} is neither ${a === null ? "none" : versionFor(a)} nor ${versionFor(b)}`,
+    ).not.toBeNull();
     if (k === null) return -1;
     const info = cache.info();
     expect(info.counts).toEqual(expectedCounts(k));
@@ -120,7 +128,10 @@ async function checkConsistent(dataDir: string, a: number | null, b: number): Pr
     if (other !== null) expect(cache.lookup({ cardId: card(other * 10_000_000) }).listed).toBe(false);
     // nothing but the active database and its files remains
     const files = readdirSync(cache.dir).filter((f) => f !== "current");
-    expect(files.every((f) => f.startsWith(info.db as string)), files.join(",")).toBe(true);
+    expect(
+      files.every((f) => f.startsWith(info.db as string)),
+      files.join(","),
+    ).toBe(true);
     const db = new Database(join(cache.dir, info.db as string), { readonly: true });
     try {
       expect(db.pragma("quick_check", { simple: true })).toBe("ok");
@@ -138,7 +149,9 @@ describe("full import survives SIGKILL at any moment", () => {
   const tmp = tempDir("etc-sl-crash-");
   afterAll(() => tmp.cleanup());
 
-  it(`leaves the old or the new list, never a half list (${KILLS} kills, ${ROWS} entries)`, { timeout: soak ? 1_800_000 : 240_000 }, async () => {
+  it(`leaves the old or the new list, never a half list (${KILLS} kills, ${ROWS} entries)`, {
+    timeout: soak ? 1_800_000 : 240_000,
+  }, async () => {
     // two lanes in parallel (own data dir each) halve the wall time on 2 cores
     const lanes = [0, 1].map((lane) => ({ lane, dataDir: join(tmp.dir, `data-${lane}`) }));
     const bundleAt = (lane: number, k: number): string => {

@@ -3,7 +3,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundle, type ListRow, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import {
+  buildBundle,
+  type ListRow,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/index.js";
 import type { StatusListCache } from "../../src/status-list/index.js";
 
 export const stationKey = readFileSync(TEST_PRIVATE_KEY_PATH);
@@ -33,12 +38,18 @@ export function obu(n: number): string {
 /** `n` card rows and `n / 2` OBU rows, ids derived from `tag` so lists differ per tag. */
 export function sampleRows(n: number, tag = 0): ListRow[] {
   const rows: ListRow[] = [];
-  for (let i = 0; i < n; i++) rows.push({ kind: "card", id: card(tag * 1_000_000 + i), listType: 1 + (i % 2), reason: `r${i % 5}` });
-  for (let i = 0; i < n / 2; i++) rows.push({ kind: "obu", id: obu(0xa000_0000 + tag * 1_000_000 + i), listType: 1, reason: "欠费" });
+  for (let i = 0; i < n; i++)
+    rows.push({ kind: "card", id: card(tag * 1_000_000 + i), listType: 1 + (i % 2), reason: `r${i % 5}` });
+  for (let i = 0; i < n / 2; i++)
+    rows.push({ kind: "obu", id: obu(0xa000_0000 + tag * 1_000_000 + i), listType: 1, reason: "欠费" });
   return rows;
 }
 
-export function full(version: string, rows: ListRow[], opts: { key?: string | Buffer | null; createdAt?: number } = {}): Buffer {
+export function full(
+  version: string,
+  rows: ListRow[],
+  opts: { key?: string | Buffer | null; createdAt?: number } = {},
+): Buffer {
   return buildBundle({
     kind: "full",
     version,

@@ -19,7 +19,9 @@ function readKey(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new UsageError(`cannot read private key ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      `cannot read private key ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -30,7 +32,8 @@ function version(name: string, v: string): string {
 
 function count(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 200_000_000) throw new UsageError(`${name}: expected a count 0-200000000, got "${v}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 200_000_000)
+    throw new UsageError(`${name}: expected a count 0-200000000, got "${v}"`);
   return n;
 }
 
@@ -45,7 +48,9 @@ export function registerStatusList(program: Command): void {
   // `build --version V` is this command's own option: the program's -V/--version must only be recognised
   // before a sub-command (commander's positional options), not swallow ours.
   program.enablePositionalOptions();
-  const sl = program.command("status-list").description("station side of the status list: build and generate signed bundles");
+  const sl = program
+    .command("status-list")
+    .description("station side of the status list: build and generate signed bundles");
 
   sl.command("build")
     .description(
@@ -58,50 +63,73 @@ export function registerStatusList(program: Command): void {
     .requiredOption("--out <file>", "bundle file to write")
     .option("--key <pem>", "station Ed25519 private key (PEM)", TEST_PRIVATE_KEY_PATH)
     .option("--created <iso>", "issue time (default now); the lane measures the list's age from it")
-    .action((o: { from: string; version: string; base?: string; out: string; key: string; created?: string }) => {
-      let text: string;
-      try {
-        text = readFileSync(o.from, "utf8");
-      } catch (e) {
-        throw new UsageError(`cannot read ${o.from}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      const rows = parseListCsv(text);
-      const bundle = buildBundle({
-        kind: o.base === undefined ? "full" : "delta",
-        version: version("--version", o.version),
-        ...(o.base !== undefined ? { base: version("--base", o.base) } : {}),
-        createdAt: created(o.created),
-        rows,
-        privateKeyPem: readKey(o.key),
-      });
-      writeFileSync(o.out, bundle);
-      process.stderr.write(`${o.out}: ${o.base === undefined ? "full list" : `delta on ${o.base}`} ${o.version}, ${rows.length} rows, ${bundle.length} bytes\n`);
-    });
+    .action(
+      (o: { from: string; version: string; base?: string; out: string; key: string; created?: string }) => {
+        let text: string;
+        try {
+          text = readFileSync(o.from, "utf8");
+        } catch (e) {
+          throw new UsageError(
+            `cannot read ${o.from}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          );
+        }
+        const rows = parseListCsv(text);
+        const bundle = buildBundle({
+          kind: o.base === undefined ? "full" : "delta",
+          version: version("--version", o.version),
+          ...(o.base !== undefined ? { base: version("--base", o.base) } : {}),
+          createdAt: created(o.created),
+          rows,
+          privateKeyPem: readKey(o.key),
+        });
+        writeFileSync(o.out, bundle);
+        process.stderr.write(
+          `${o.out}: ${o.base === undefined ? "full list" : `delta on ${o.base}`} ${o.version}, ${rows.length} rows, ${bundle.length} bytes\n`,
+        );
+      },
+    );
 
   sl.command("generate")
-    .description("a synthetic national-size list for benchmarks, streamed: a signed full bundle, or CSV (*.csv or stdout)")
+    .description(
+      "a synthetic national-size list for benchmarks, streamed: a signed full bundle, or CSV (*.csv or stdout)",
+    )
     .requiredOption("--cards <n>", "card entries")
     .requiredOption("--obus <n>", "OBU entries")
     .option("--out <file>", "output file; *.csv or absent = CSV, else a signed full bundle")
     .option("--seed <s>", "random seed", "1")
     .option("--version <v>", "list version for a bundle (default now, UTC+8)")
     .option("--key <pem>", "station Ed25519 private key (PEM)", TEST_PRIVATE_KEY_PATH)
-    .action(async (o: { cards: string; obus: string; out?: string; seed: string; version?: string; key: string }) => {
-      const opts = { cards: count("--cards", o.cards), obus: count("--obus", o.obus), seed: count("--seed", o.seed) };
-      if (o.out === undefined || o.out.endsWith(".csv")) {
-        const out = o.out === undefined ? process.stdout : createWriteStream(o.out);
-        const n = await generateCsv(opts, out);
-        if (o.out !== undefined) await new Promise<void>((r) => (out as ReturnType<typeof createWriteStream>).end(() => r()));
-        process.stderr.write(`${n} rows\n`);
-        return;
-      }
-      const total = opts.cards + opts.obus;
-      const r = generateBundleFile(o.out, {
-        ...opts,
-        version: o.version === undefined ? versionAt(Date.now()) : version("--version", o.version),
-        privateKeyPem: readKey(o.key),
-        onProgress: (done) => process.stderr.write(`generate ${Math.floor((100 * done) / total)}% (${done}/${total})\n`),
-      });
-      process.stderr.write(`${o.out}: full list, ${r.records} entries, ${r.bytes} bytes\n`);
-    });
+    .action(
+      async (o: {
+        cards: string;
+        obus: string;
+        out?: string;
+        seed: string;
+        version?: string;
+        key: string;
+      }) => {
+        const opts = {
+          cards: count("--cards", o.cards),
+          obus: count("--obus", o.obus),
+          seed: count("--seed", o.seed),
+        };
+        if (o.out === undefined || o.out.endsWith(".csv")) {
+          const out = o.out === undefined ? process.stdout : createWriteStream(o.out);
+          const n = await generateCsv(opts, out);
+          if (o.out !== undefined)
+            await new Promise<void>((r) => (out as ReturnType<typeof createWriteStream>).end(() => r()));
+          process.stderr.write(`${n} rows\n`);
+          return;
+        }
+        const total = opts.cards + opts.obus;
+        const r = generateBundleFile(o.out, {
+          ...opts,
+          version: o.version === undefined ? versionAt(Date.now()) : version("--version", o.version),
+          privateKeyPem: readKey(o.key),
+          onProgress: (done) =>
+            process.stderr.write(`generate ${Math.floor((100 * done) / total)}% (${done}/${total})\n`),
+        });
+        process.stderr.write(`${o.out}: full list, ${r.records} entries, ${r.bytes} bytes\n`);
+      },
+    );
 }

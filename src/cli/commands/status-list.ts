@@ -6,8 +6,8 @@
  */
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { createLogger } from "../../log.js";
+import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { UsageError } from "../run-cli.js";
 
 export const DEFAULT_DATA_DIR = "./data";
@@ -21,12 +21,25 @@ interface StoreOpts {
 function addStoreOptions(cmd: Command): Command {
   return cmd
     .option("--data-dir <dir>", "lane data directory (the list lives in <dir>/status-list)", DEFAULT_DATA_DIR)
-    .option("--public-key <pem>", "station Ed25519 public key (PEM) that signs the lists", DEFAULT_PUBLIC_KEY);
+    .option(
+      "--public-key <pem>",
+      "station Ed25519 public key (PEM) that signs the lists",
+      DEFAULT_PUBLIC_KEY,
+    );
 }
 
-async function withCache<T>(o: StoreOpts, cleanup: boolean, fn: (c: StatusListCache) => Promise<T>): Promise<T> {
+async function withCache<T>(
+  o: StoreOpts,
+  cleanup: boolean,
+  fn: (c: StatusListCache) => Promise<T>,
+): Promise<T> {
   const logger = createLogger("etc-lane", { level: process.env.ETC_LOG_LEVEL ?? "error" });
-  const cache = await openStatusListFromOptions({ dataDir: o.dataDir, publicKeyPath: o.publicKey, logger, cleanup });
+  const cache = await openStatusListFromOptions({
+    dataDir: o.dataDir,
+    publicKeyPath: o.publicKey,
+    logger,
+    cleanup,
+  });
   try {
     return await fn(cache);
   } finally {
@@ -41,7 +54,11 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
 } {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream, format: "{phase} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}", hideCursor: true },
+      {
+        stream,
+        format: "{phase} [{bar}] {percentage}% | {value}/{total} | eta {eta_formatted}",
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
@@ -71,7 +88,9 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
 }
 
 export function registerStatusList(program: Command): void {
-  const sl = program.command("status-list").description("the status list (blacklist) cache: import, lookup, info");
+  const sl = program
+    .command("status-list")
+    .description("the status list (blacklist) cache: import, lookup, info");
 
   addStoreOptions(
     sl
@@ -109,7 +128,9 @@ export function registerStatusList(program: Command): void {
   });
 
   addStoreOptions(
-    sl.command("info").description("versions, entry counts, ages, staleness and file size of the active list"),
+    sl
+      .command("info")
+      .description("versions, entry counts, ages, staleness and file size of the active list"),
   ).action(async (o: StoreOpts) => {
     await withCache(o, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);

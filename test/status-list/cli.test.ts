@@ -1,0 +1,129 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
+import { decodeHeader } from "../../src/status-list/bundle.js";
+import { tempDir } from "./helpers.js";
+
+let tmp: ReturnType<typeof tempDir>;
+let out: string;
+let err: string;
+
+beforeEach(() => {
+  tmp = tempDir("etc-sl-cli-");
+  out = "";
+  err = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  tmp.cleanup();
+});
+
+async function run(which: "lane" | "sim", args: string[]): Promise<void> {
+  const program = new Command(which === "lane" ? "etc-lane" : "etc-sim").version("0.1.0").exitOverride();
+  (which === "lane" ? registerLane : registerSim)(program);
+  await program.parseAsync(["status-list", ...args], { from: "user" });
+}
+
+describe("status-list CLIs", () => {
+  it("builds a full list and a delta from CSV, imports both, looks up and reports info", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(
+      csv,
+      'kind,id,listType,reason\ncard,32010000000000000001,status,挂失\nobu,00112233aabbccdd,arrears,"欠费, 3 次"\n',
+    );
+    const dcsv = join(tmp.dir, "delta.csv");
+    writeFileSync(dcsv, "card,32010000000000000001,1,,remove\ncard,32010000000000000002,1,新增\n");
+    const f = join(tmp.dir, "full.bin");
+    const d = join(tmp.dir, "delta.bin");
+    await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
+    await run("sim", [
+      "build",
+      "--from",
+      dcsv,
+      "--version",
+      "202507310005",
+      "--base",
+      "202507310000",
+      "--out",
+      d,
+    ]);
+    expect(decodeHeader(readFileSync(d)).base).toBe("202507310000");
+    const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
+    await run("lane", ["import", f, ...store]);
+    await run("lane", ["import", d, ...store]);
+    expect(err).toMatch(/load 100% \(2\/2\)/);
+    out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000001", "--obu", "00112233AABBCCDD", ...store]);
+    const ans = JSON.parse(out);
+    expect(ans).toMatchObject({
+      listed: true,
+      entry: { kind: "obu", reason: "欠费, 3 次", listTypeName: "arrears" },
+      versions: { full: "202507310000", delta: "202507310005" },
+    });
+    expect(ans.entries).toHaveLength(1);
+    out = "";
+    await run("lane", ["info", ...store]);
+    expect(JSON.parse(out)).toMatchObject({
+      counts: { cards: 1, obus: 1, total: 2 },
+      versions: { delta: "202507310005" },
+    });
+  });
+
+  it("fails with the reason when a delta is imported twice or an id is malformed", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const f = join(tmp.dir, "full.bin");
+    await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
+    const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
+    await run("lane", ["import", f, ...store]);
+    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(/not newer than the active full list/);
+    await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
+    await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
+    await expect(
+      run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
+    ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("generates a synthetic list as CSV and as a signed bundle", async () => {
+    const c = join(tmp.dir, "g.csv");
+    await run("sim", ["generate", "--cards", "40", "--obus", "20", "--out", c, "--seed", "5"]);
+    const lines = readFileSync(c, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(61);
+    expect(lines[1]).toMatch(/^card,\d{20},[12],/);
+    expect(lines.at(-1)).toMatch(/^obu,[0-9A-F]{16},[12],/);
+    const b = join(tmp.dir, "g.bin");
+    await run("sim", [
+      "generate",
+      "--cards",
+      "40",
+      "--obus",
+      "20",
+      "--out",
+      b,
+      "--seed",
+      "5",
+      "--version",
+      "202507310000",
+    ]);
+    const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
+    out = "";
+    await run("lane", ["import", b, ...store]);
+    expect(JSON.parse(out)).toMatchObject({ kind: "full", cards: 40, obus: 20 });
+    const id = lines[1]?.split(",")[1] as string;
+    out = "";
+    await run("lane", ["lookup", "--card", id, ...store]);
+    expect(JSON.parse(out).listed).toBe(true);
+  });
+});
