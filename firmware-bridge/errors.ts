@@ -29,7 +29,12 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | (string &
 export class EtcError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "EtcError";
     this.code = code;

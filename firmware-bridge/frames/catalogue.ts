@@ -33,7 +33,8 @@ function build(variant: Variant, defs: readonly FrameDef[]): Catalogue {
   const byCode = new Map<number, FrameDef>();
   const byType = new Map<string, FrameDef>();
   for (const d of defs) {
-    if (byCode.has(d.code)) throw new Error(`duplicate opcode ${d.code.toString(16)} in ${variant} catalogue`);
+    if (byCode.has(d.code))
+      throw new Error(`duplicate opcode ${d.code.toString(16)} in ${variant} catalogue`);
     byCode.set(d.code, d);
     byType.set(d.type, d);
   }
@@ -57,9 +58,13 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
   if (!def) {
     return {
       ok: false,
-      error: new EtcError(ErrorCodes.FrameUnknownType, `unknown ${d.variant} frame type 0x${code.toString(16).padStart(2, "0")}`, {
-        code,
-      }),
+      error: new EtcError(
+        ErrorCodes.FrameUnknownType,
+        `unknown ${d.variant} frame type 0x${code.toString(16).padStart(2, "0")}`,
+        {
+          code,
+        },
+      ),
     };
   }
   const frame: Record<string, unknown> = { type: def.type };
@@ -82,7 +87,11 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
 export function encodeData(frame: Frame, d: Dialect): Buffer {
   if (frame.type === "ACK") return Buffer.alloc(0);
   const def = catalogueFor(d.variant).byType.get(frame.type);
-  if (!def) throw new EtcError(ErrorCodes.FrameUnknownType, `frame type ${frame.type} is not in the ${d.variant} catalogue`);
+  if (!def)
+    throw new EtcError(
+      ErrorCodes.FrameUnknownType,
+      `frame type ${frame.type} is not in the ${d.variant} catalogue`,
+    );
   const v = frame as unknown as Record<string, unknown>;
   const fields = def.fields as readonly AnyField[];
   const extra = typeof v.extra === "string" ? Buffer.from(v.extra, "hex") : undefined;

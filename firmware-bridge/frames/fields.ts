@@ -27,7 +27,13 @@ export interface FieldCodec<T> {
   readonly read?: (buf: Buffer, off: number, d: Dialect) => T;
   size(value: T, d: Dialect): number;
   /** Reads at `off`; returns the value and the next offset, or undefined if `end` cuts it short. */
-  decode(buf: Buffer, off: number, end: number, d: Dialect, ctx: Record<string, unknown>): [T, number] | undefined;
+  decode(
+    buf: Buffer,
+    off: number,
+    end: number,
+    d: Dialect,
+    ctx: Record<string, unknown>,
+  ): [T, number] | undefined;
   /** Writes at `off` and returns the next offset; throws EtcError(FieldValue) naming the problem. */
   encode(value: T, buf: Buffer, off: number, d: Dialect, ctx: Record<string, unknown>): number;
 }
@@ -46,11 +52,19 @@ export type AnyField = FieldDef<string, any, boolean>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 export type ValuesOf<F extends readonly AnyField[]> = Simplify<
   {
-    [D in F[number] as D extends FieldDef<infer N, unknown, false> ? N : never]: D extends FieldDef<string, infer T, false>
+    [D in F[number] as D extends FieldDef<infer N, unknown, false> ? N : never]: D extends FieldDef<
+      string,
+      infer T,
+      false
+    >
       ? T
       : never;
   } & {
-    [D in F[number] as D extends FieldDef<infer N, unknown, true> ? N : never]?: D extends FieldDef<string, infer T, true>
+    [D in F[number] as D extends FieldDef<infer N, unknown, true> ? N : never]?: D extends FieldDef<
+      string,
+      infer T,
+      true
+    >
       ? T
       : never;
   }
@@ -179,7 +193,8 @@ export function text(bytes: number): FieldCodec<string> {
         return off + bytes;
       }
       const enc = iconv.encode(v, "gbk");
-      if (enc.length > bytes) throw bad(`text "${v}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
+      if (enc.length > bytes)
+        throw bad(`text "${v}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
       enc.copy(buf, off);
       return off + bytes;
     },
@@ -276,7 +291,8 @@ export function struct<F extends readonly AnyField[]>(fields: F): FieldCodec<Val
     shape: { kind: "struct", fields },
     fixed: fixedWidth,
     read: (buf, off, d) =>
-      (decodeFields(fields, buf, off, Number.MAX_SAFE_INTEGER, d) as { value: Record<string, unknown> }).value as ValuesOf<F>,
+      (decodeFields(fields, buf, off, Number.MAX_SAFE_INTEGER, d) as { value: Record<string, unknown> })
+        .value as ValuesOf<F>,
     size: (v, d) => sizeFields(fields, v as Record<string, unknown>, d),
     decode(buf, off, end, d) {
       // A nested record is all-or-nothing: its own optional tail ends at the record's end.
@@ -289,7 +305,10 @@ export function struct<F extends readonly AnyField[]>(fields: F): FieldCodec<Val
 }
 
 /** `count` items, where `count` is an earlier field of the same frame (variant B B0/B1 PSAM lists). */
-export function repeat<F extends readonly AnyField[]>(countField: string, item: F): FieldCodec<ValuesOf<F>[]> {
+export function repeat<F extends readonly AnyField[]>(
+  countField: string,
+  item: F,
+): FieldCodec<ValuesOf<F>[]> {
   const one = struct(item);
   return {
     shape: { kind: "repeat", countField, item },
@@ -309,7 +328,9 @@ export function repeat<F extends readonly AnyField[]>(countField: string, item: 
     },
     encode(v, buf, off, d, ctx) {
       if (!Array.isArray(v) || v.length !== ctx[countField]) {
-        throw bad(`expected ${String(ctx[countField])} items (field ${countField}), got ${Array.isArray(v) ? v.length : typeof v}`);
+        throw bad(
+          `expected ${String(ctx[countField])} items (field ${countField}), got ${Array.isArray(v) ? v.length : typeof v}`,
+        );
       }
       let o = off;
       for (const x of v) o = one.encode(x, buf, o, d, ctx);

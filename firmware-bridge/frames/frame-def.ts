@@ -25,6 +25,5 @@ export function defineFrame<const T extends string, const F extends readonly Any
 }
 
 /** The decoded value of a frame: its type, its fields, and any trailing bytes a dialect appended. */
-export type FrameValue<D> = D extends FrameDef<infer T, infer F>
-  ? { type: T } & ValuesOf<F> & { extra?: string }
-  : never;
+export type FrameValue<D> =
+  D extends FrameDef<infer T, infer F> ? { type: T } & ValuesOf<F> & { extra?: string } : never;

@@ -3,7 +3,7 @@
  * against the gantry interface parser [G4]: B2 36 data bytes, B4 273/182, B5 35 (19 in the short
  * error form), B8 17, C0 21, C6 163/158. Lane dialect: B2 has no AntennaID and two status bytes.
  */
-import { bcd, field, hex, optional, repeat, u8, u16, u32, dialectField } from "./fields.js";
+import { bcd, dialectField, field, hex, optional, repeat, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";
 import { file0015, file0019Full, station0019Full, vehicleFile79 } from "./records.js";
 

@@ -81,6 +81,8 @@ export const vehicleFile79 = struct(vehicleFileFields);
 
 export type File0015 = ReturnType<typeof file0015.decode> extends [infer T, number] | undefined ? T : never;
 export type File0019 = ReturnType<typeof file0019.decode> extends [infer T, number] | undefined ? T : never;
-export type Station0019 = ReturnType<typeof station0019.decode> extends [infer T, number] | undefined ? T : never;
-export type VehicleFile = ReturnType<typeof vehicleFile79.decode> extends [infer T, number] | undefined ? T : never;
+export type Station0019 =
+  ReturnType<typeof station0019.decode> extends [infer T, number] | undefined ? T : never;
+export type VehicleFile =
+  ReturnType<typeof vehicleFile79.decode> extends [infer T, number] | undefined ? T : never;
 export type { AnyField };

@@ -114,7 +114,12 @@ export class LegacyDeframer extends StreamDeframer {
     const expected = body[n - 1] as number;
     const actual = bcc(body, 0, n - 1);
     if (expected !== actual) {
-      return { kind: "fail", reason: "checksum", rescanAt: etx, checksum: { expected, actual, candidateEnd: etx + 1 } };
+      return {
+        kind: "fail",
+        reason: "checksum",
+        rescanAt: etx,
+        checksum: { expected, actual, candidateEnd: etx + 1 },
+      };
     }
     const frame: WireFrame = {
       variant: "legacy",

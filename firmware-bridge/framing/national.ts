@@ -64,7 +64,12 @@ export class NationalDeframer extends StreamDeframer {
     const expected = buf.readUInt16BE(HEADER + len);
     const actual = crc16x25(buf, 2, HEADER + len);
     if (expected !== actual) {
-      return { kind: "fail", reason: "checksum", rescanAt: 1, checksum: { expected, actual, candidateEnd: total } };
+      return {
+        kind: "fail",
+        reason: "checksum",
+        rescanAt: 1,
+        checksum: { expected, actual, candidateEnd: total },
+      };
     }
     const frame: WireFrame = {
       variant: "national",

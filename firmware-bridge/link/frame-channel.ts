@@ -88,7 +88,12 @@ export class FrameChannel {
 
   get counters(): Readonly<ChannelCounters> {
     const d = this.deframer.counters;
-    return { ...this.c, discardedBytes: d.discardedBytes, checksumErrors: d.checksumErrors, timeouts: d.timeouts };
+    return {
+      ...this.c,
+      discardedBytes: d.discardedBytes,
+      checksumErrors: d.checksumErrors,
+      timeouts: d.timeouts,
+    };
   }
 
   /** Begin reading from the transport (idempotent). */
@@ -121,7 +126,8 @@ export class FrameChannel {
     const at = this.now();
     this.c.framesOut++;
     this.c.bytesOut += raw.length;
-    if (this.wireLog()) this.log.debug({ dir: "->", len: raw.length, hex: raw.toString("hex"), type: frame.type }, "tx");
+    if (this.wireLog())
+      this.log.debug({ dir: "->", len: raw.length, hex: raw.toString("hex"), type: frame.type }, "tx");
     const sent: SentFrame = { frame, raw, seq, at };
     this.sentSubject.next(sent);
     return sent;
@@ -162,20 +168,32 @@ export class FrameChannel {
         const r = decodeData(ev.frame.data, this.dialect);
         if (!r.ok) {
           this.c.decodeErrors++;
-          this.log.warn({ dir: "<-", hex: ev.frame.raw.toString("hex"), err: r.error.message }, "undecodable frame");
+          this.log.warn(
+            { dir: "<-", hex: ev.frame.raw.toString("hex"), err: r.error.message },
+            "undecodable frame",
+          );
           this.problemsSubject.next({ kind: "decode-error", error: r.error, wire: ev.frame });
           continue;
         }
         this.c.framesIn++;
         if (this.wireLog()) {
-          this.log.debug({ dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type }, "rx");
+          this.log.debug(
+            { dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type },
+            "rx",
+          );
         }
         this.framesSubject.next({ frame: r.frame, wire: ev.frame, at });
       } else {
         if (ev.kind === "checksum-error") {
-          this.log.warn({ dir: "<-", hex: ev.candidate.toString("hex"), expected: ev.expected, actual: ev.actual }, "checksum error");
+          this.log.warn(
+            { dir: "<-", hex: ev.candidate.toString("hex"), expected: ev.expected, actual: ev.actual },
+            "checksum error",
+          );
         } else {
-          this.log.warn({ dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") }, "bytes discarded");
+          this.log.warn(
+            { dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") },
+            "bytes discarded",
+          );
         }
         this.problemsSubject.next(ev);
       }

@@ -47,7 +47,8 @@ class PairEnd implements Transport {
   }
 
   async write(bytes: Buffer): Promise<void> {
-    if (this.status !== "open") throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`);
+    if (this.status !== "open")
+      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`);
     const copy = Buffer.from(bytes);
     this.written.push(copy);
     const peer = this.peer;

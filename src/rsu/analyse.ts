@@ -8,12 +8,16 @@ import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 
-export type DecodedLine = { kind: "frame"; json: Record<string, unknown> } | { kind: "problem"; message: string };
+export type DecodedLine =
+  | { kind: "frame"; json: Record<string, unknown> }
+  | { kind: "problem"; message: string };
 
 /** Derived, human-friendly values printed beside the wire fields (never needed to re-encode). */
 export function derivedFields(f: Frame): Record<string, unknown> | undefined {
-  if (f.type === "B2" && typeof f.obuStatus === "number") return { obuStatusBits: decodeObuStatus(f.obuStatus) };
-  if (f.type === "B4" && f.issuerInfo) return { cardNo: `${f.issuerInfo.cardNetwork}${f.issuerInfo.cardSerial}` };
+  if (f.type === "B2" && typeof f.obuStatus === "number")
+    return { obuStatusBits: decodeObuStatus(f.obuStatus) };
+  if (f.type === "B4" && f.issuerInfo)
+    return { cardNo: `${f.issuerInfo.cardNetwork}${f.issuerInfo.cardSerial}` };
   return undefined;
 }
 
@@ -49,7 +53,11 @@ export function decodeFrameBytes(bytes: Buffer, d: Dialect, where = "input"): De
     if (ev.kind === "frame") {
       const r = decodeData(ev.frame.data, d);
       if (r.ok) out.push({ kind: "frame", json: frameToJson(r.frame, ev.frame.seq, true) });
-      else out.push({ kind: "problem", message: `${where}: ${r.error.message} (frame ${ev.frame.raw.toString("hex")})` });
+      else
+        out.push({
+          kind: "problem",
+          message: `${where}: ${r.error.message} (frame ${ev.frame.raw.toString("hex")})`,
+        });
     } else if (ev.kind === "checksum-error") {
       const what = d.variant === "legacy" ? "BCC" : "CRC";
       out.push({
@@ -63,7 +71,11 @@ export function decodeFrameBytes(bytes: Buffer, d: Dialect, where = "input"): De
       }
     } else {
       const why = ev.reason === "timeout" ? "incomplete frame" : ev.reason === "checksum" ? "" : ev.reason;
-      if (why) out.push({ kind: "problem", message: `${where}: ${why}: ${ev.bytes.length} byte(s) skipped (${ev.bytes.toString("hex")})` });
+      if (why)
+        out.push({
+          kind: "problem",
+          message: `${where}: ${why}: ${ev.bytes.length} byte(s) skipped (${ev.bytes.toString("hex")})`,
+        });
     }
   }
   return out;

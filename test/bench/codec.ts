@@ -45,8 +45,16 @@ export const codecBench: Benchmark = {
         const data = encodeData(f, d);
         const enc = rate(n, () => encodeFrame(f, 0x18, d));
         const dec = rate(n, () => decodeData(data, d));
-        out.push({ name: `codec.${d.variant}.${type}.encode`, unit: "frames/s", figures: { perSecond: Math.round(enc), bytes: data.length } });
-        out.push({ name: `codec.${d.variant}.${type}.decode`, unit: "frames/s", figures: { perSecond: Math.round(dec), bytes: data.length } });
+        out.push({
+          name: `codec.${d.variant}.${type}.encode`,
+          unit: "frames/s",
+          figures: { perSecond: Math.round(enc), bytes: data.length },
+        });
+        out.push({
+          name: `codec.${d.variant}.${type}.decode`,
+          unit: "frames/s",
+          figures: { perSecond: Math.round(dec), bytes: data.length },
+        });
       }
       // Deframer: a 4 MB stream of mixed frames with 5% garbage, fed in 64-byte chunks.
       const frames = [sample("B4", d), sample("C6", d), { type: "C4", controlType: 1 } as Frame];
@@ -77,7 +85,10 @@ export const codecBench: Benchmark = {
       out.push({
         name: `deframer.${d.variant}`,
         unit: "MB/s",
-        figures: { mbPerSecond: Number(((stream.length * runs) / s / 1e6).toFixed(1)), framesPerSecond: Math.round(frameCount / s) },
+        figures: {
+          mbPerSecond: Number(((stream.length * runs) / s / 1e6).toFixed(1)),
+          framesPerSecond: Math.round(frameCount / s),
+        },
         notes: "64-byte chunks, ~5% noise",
       });
     }

@@ -26,12 +26,25 @@ export interface BenchContext {
   log(line: string): void;
 }
 
-export function percentiles(samples: number[] | Float64Array): { p50: number; p99: number; p999: number; max: number; mean: number } {
+export function percentiles(samples: number[] | Float64Array): {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+} {
   const a = Float64Array.from(samples).sort();
-  const at = (q: number): number => (a.length === 0 ? Number.NaN : (a[Math.min(a.length - 1, Math.floor(q * a.length))] as number));
+  const at = (q: number): number =>
+    a.length === 0 ? Number.NaN : (a[Math.min(a.length - 1, Math.floor(q * a.length))] as number);
   let sum = 0;
   for (const x of a) sum += x;
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: a.length ? (a[a.length - 1] as number) : Number.NaN, mean: sum / a.length };
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: a.length ? (a[a.length - 1] as number) : Number.NaN,
+    mean: sum / a.length,
+  };
 }
 
 /** High-resolution monotonic clock in microseconds. */

@@ -2,8 +2,9 @@
  * `npm run bench [-- --json] [-- --only NAME[,NAME]] [-- --all] [-- --scale X]`.
  * Never part of `npm test`. Benchmarks register in ./registry.ts.
  */
-import { benchmarks } from "./registry.js";
+
 import type { BenchResult } from "./harness.js";
+import { benchmarks } from "./registry.js";
 
 function fmt(n: number): string {
   if (!Number.isFinite(n)) return String(n);
@@ -23,7 +24,9 @@ async function main(): Promise<void> {
   if (!(scale > 0)) throw new Error("--scale expects a positive number");
   const unknown = only.filter((n) => !benchmarks.some((b) => b.name === n));
   if (unknown.length) {
-    process.stderr.write(`unknown benchmark(s): ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.name).join(", ")}\n`);
+    process.stderr.write(
+      `unknown benchmark(s): ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.name).join(", ")}\n`,
+    );
     process.exit(2);
   }
   const chosen = benchmarks.filter((b) => (only.length ? only.includes(b.name) : all || !b.heavy));
@@ -33,19 +36,24 @@ async function main(): Promise<void> {
   if (!json) {
     const skipped = benchmarks.filter((b) => !chosen.includes(b));
     process.stdout.write(`etc-lane benchmarks on ${process.version}, ${process.platform}/${process.arch}\n`);
-    if (skipped.length) process.stdout.write(`(heavy, run with --all or --only: ${skipped.map((b) => b.name).join(", ")})\n`);
+    if (skipped.length)
+      process.stdout.write(`(heavy, run with --all or --only: ${skipped.map((b) => b.name).join(", ")})\n`);
   }
   for (const b of chosen) {
     log(`== ${b.name}: ${b.title}`);
     const results: BenchResult[] = await b.run({ scale, log });
     for (const r of results) {
       if (json) {
-        process.stdout.write(`${JSON.stringify({ name: r.name, unit: r.unit, ...r.figures, ...(r.notes ? { notes: r.notes } : {}) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ name: r.name, unit: r.unit, ...r.figures, ...(r.notes ? { notes: r.notes } : {}) })}\n`,
+        );
       } else {
         const figs = Object.entries(r.figures)
           .map(([k, v]) => `${k}=${fmt(v)}`)
           .join("  ");
-        process.stdout.write(`${r.name.padEnd(40)} ${r.unit.padEnd(10)} ${figs}${r.notes ? `  (${r.notes})` : ""}\n`);
+        process.stdout.write(
+          `${r.name.padEnd(40)} ${r.unit.padEnd(10)} ${figs}${r.notes ? `  (${r.notes})` : ""}\n`,
+        );
       }
     }
   }

@@ -1,6 +1,10 @@
 /** `etc-lane decode`: the protocol analyser, driven as a user would. */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT, encodeFrame } from "../../firmware-bridge/frames/index.js";
+import {
+  DEFAULT_LEGACY_DIALECT,
+  DEFAULT_NATIONAL_DIALECT,
+  encodeFrame,
+} from "../../firmware-bridge/frames/index.js";
 import { runCli } from "../helpers/cli.js";
 
 const C6_SAMPLE =
@@ -38,7 +42,13 @@ describe("etc-lane decode", () => {
     const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", C6_SAMPLE]);
     expect(r.code).toBe(0);
     const [f] = jsonLines(r.stdout);
-    expect(f).toMatchObject({ type: "C6", seq: 0x86, checksumOk: true, obuId: "6a81353e", purchaseTime: "20200826175558" });
+    expect(f).toMatchObject({
+      type: "C6",
+      seq: 0x86,
+      checksumOk: true,
+      obuId: "6a81353e",
+      purchaseTime: "20200826175558",
+    });
   });
 
   it("reads stdin line by line, several frames and noise per line, named fields in camelCase", async () => {

@@ -18,7 +18,9 @@ export const wireByte = fc.oneof(
 );
 
 function hexOf(bytes: number): fc.Arbitrary<string> {
-  return fc.array(wireByte, { minLength: bytes, maxLength: bytes }).map((a) => Buffer.from(a).toString("hex"));
+  return fc
+    .array(wireByte, { minLength: bytes, maxLength: bytes })
+    .map((a) => Buffer.from(a).toString("hex"));
 }
 
 function shapeArb(shape: FieldShape, d: Dialect): fc.Arbitrary<unknown> {
@@ -35,19 +37,17 @@ function shapeArb(shape: FieldShape, d: Dialect): fc.Arbitrary<unknown> {
         .map((a) => a.join(""));
     case "text":
       // GB2312 is 2 bytes per Chinese character; keep the encoded width within the field.
-      return fc
-        .array(fc.constantFrom(...TEXT_CHARS), { maxLength: shape.bytes })
-        .map((a) => {
-          let s = "";
-          let w = 0;
-          for (const ch of a) {
-            const cw = ch.charCodeAt(0) > 0x7f ? 2 : 1;
-            if (w + cw > shape.bytes) break;
-            s += ch;
-            w += cw;
-          }
-          return s;
-        });
+      return fc.array(fc.constantFrom(...TEXT_CHARS), { maxLength: shape.bytes }).map((a) => {
+        let s = "";
+        let w = 0;
+        for (const ch of a) {
+          const cw = ch.charCodeAt(0) > 0x7f ? 2 : 1;
+          if (w + cw > shape.bytes) break;
+          s += ch;
+          w += cw;
+        }
+        return s;
+      });
     case "struct":
       return fieldsArb(shape.fields, d, false);
     case "repeat":
@@ -68,7 +68,10 @@ export function fieldsArb(
   const rec: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of present) rec[f.name] = shapeArb(f.codec.shape, d);
   const firstOptional = present.findIndex((f) => f.optional);
-  const cut = allowShort && firstOptional >= 0 ? fc.integer({ min: firstOptional, max: present.length }) : fc.constant(present.length);
+  const cut =
+    allowShort && firstOptional >= 0
+      ? fc.integer({ min: firstOptional, max: present.length })
+      : fc.constant(present.length);
   return fc.tuple(fc.record(rec), cut).map(([value, k]) => {
     const out: Record<string, unknown> = {};
     present.forEach((f, i) => {
@@ -86,12 +89,14 @@ export function fieldsArb(
 
 export function frameArb(def: FrameDef, d: Dialect): fc.Arbitrary<Frame> {
   const complete = (v: Record<string, unknown>): boolean =>
-    def.fields.every((f) => f.presentIn !== undefined ? !f.presentIn(d) || f.name in v : f.name in v);
-  return fc.tuple(fieldsArb(def.fields, d, true), fc.option(hexOf(3), { nil: undefined })).map(([v, extra]) => {
-    const frame: Record<string, unknown> = { type: def.type, ...v };
-    if (extra !== undefined && complete(v)) frame.extra = extra;
-    return frame as unknown as Frame;
-  });
+    def.fields.every((f) => (f.presentIn !== undefined ? !f.presentIn(d) || f.name in v : f.name in v));
+  return fc
+    .tuple(fieldsArb(def.fields, d, true), fc.option(hexOf(3), { nil: undefined }))
+    .map(([v, extra]) => {
+      const frame: Record<string, unknown> = { type: def.type, ...v };
+      if (extra !== undefined && complete(v)) frame.extra = extra;
+      return frame as unknown as Frame;
+    });
 }
 
 export function anyFrameArb(variant: Variant, d: Dialect): fc.Arbitrary<Frame> {

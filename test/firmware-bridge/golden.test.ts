@@ -141,8 +141,18 @@ describe("legacy B4 decodes 0015 and 0019 into named fields", () => {
     "00" + // plate colour
     "01"; // class
   const last =
-    "aa2900" + "4301" + "0102" + "03" + "5f46a22e" + "01" + "03" + "000000000000000000" + "000000" + "00" +
-    "c2b341313233343500000000" + "00000000";
+    "aa2900" +
+    "4301" +
+    "0102" +
+    "03" +
+    "5f46a22e" +
+    "01" +
+    "03" +
+    "000000000000000000" +
+    "000000" +
+    "00" +
+    "c2b341313233343500000000" +
+    "00000000";
   const data = `b4` + "01020304" + "00" + "00" + "00" + "10" + "00002710" + "00000000" + issuer + last;
 
   it("decodes every field", () => {
@@ -179,7 +189,9 @@ describe("legacy B4 decodes 0015 and 0019 into named fields", () => {
   it("a B4 cut inside the 0015 file is a clear length error, not an exception", () => {
     const r = decodeData(Buffer.from(data.slice(0, 60), "hex"), DEFAULT_LEGACY_DIALECT);
     expect(r.ok).toBe(false);
-    expect((r as { error: Error }).error.message).toMatch(/B4 frame too short: 30 data bytes end inside field "issuerInfo"/);
+    expect((r as { error: Error }).error.message).toMatch(
+      /B4 frame too short: 30 data bytes end inside field "issuerInfo"/,
+    );
   });
 });
 
@@ -210,7 +222,14 @@ describe("national framing golden vectors", () => {
       cardBalance: 8800,
     };
     expect(encodeData(full, DEFAULT_NATIONAL_DIALECT)).toHaveLength(36);
-    const short = { type: "B5", obuId: "a1b2c3d4", errorCode: 1, psamNo: "010203040506", transTime: "20261123120000", transType: 9 } as Frame;
+    const short = {
+      type: "B5",
+      obuId: "a1b2c3d4",
+      errorCode: 1,
+      psamNo: "010203040506",
+      transTime: "20261123120000",
+      transType: 9,
+    } as Frame;
     const enc = encodeData(short, DEFAULT_NATIONAL_DIALECT);
     expect(enc).toHaveLength(20);
     expect(decodeData(enc, DEFAULT_NATIONAL_DIALECT)).toEqual({ ok: true, frame: short });
@@ -219,10 +238,14 @@ describe("national framing golden vectors", () => {
   it("B4 is 274 data bytes with EF04 and 183 without, as the gantry parser expects", () => {
     const withEf04 = Buffer.concat([Buffer.from([0xb4]), Buffer.alloc(273)]);
     const r = decodeData(withEf04, DEFAULT_NATIONAL_DIALECT);
-    expect(r.ok && r.frame.type === "B4" && r.frame.lastStation !== undefined && r.frame.extra === undefined).toBe(true);
+    expect(
+      r.ok && r.frame.type === "B4" && r.frame.lastStation !== undefined && r.frame.extra === undefined,
+    ).toBe(true);
     const noEf04 = { ...DEFAULT_NATIONAL_DIALECT, b4Ef04: false };
     const r2 = decodeData(Buffer.concat([Buffer.from([0xb4]), Buffer.alloc(182)]), noEf04);
-    expect(r2.ok && r2.frame.type === "B4" && r2.frame.lastStation !== undefined && r2.frame.extra === undefined).toBe(true);
+    expect(
+      r2.ok && r2.frame.type === "B4" && r2.frame.lastStation !== undefined && r2.frame.extra === undefined,
+    ).toBe(true);
     if (r.ok) expect(encodeData(r.frame, DEFAULT_NATIONAL_DIALECT)).toHaveLength(274);
   });
 });

@@ -7,6 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { AnyField } from "../../firmware-bridge/frames/fields.js";
 import {
   catalogueFor,
   DEFAULT_LEGACY_DIALECT,
@@ -17,8 +18,12 @@ import {
   encodeFrame,
   type Frame,
 } from "../../firmware-bridge/frames/index.js";
-import type { AnyField } from "../../firmware-bridge/frames/fields.js";
-import { createDeframer, type DeframerEvent, type Variant, type WireFrame } from "../../firmware-bridge/framing/index.js";
+import {
+  createDeframer,
+  type DeframerEvent,
+  type Variant,
+  type WireFrame,
+} from "../../firmware-bridge/framing/index.js";
 import { anyFrameArb, frameArb, wireByte } from "./arbitraries.js";
 
 const DIALECTS: Dialect[] = [
@@ -33,91 +38,92 @@ function framesOf(events: DeframerEvent[]): WireFrame[] {
   return events.flatMap((e) => (e.kind === "frame" ? [e.frame] : []));
 }
 
-const seqArb = (variant: Variant) => (variant === "legacy" ? fc.integer({ min: 0, max: 255 }) : fc.integer({ min: 0, max: 255 }));
+const seqArb = (variant: Variant) =>
+  variant === "legacy" ? fc.integer({ min: 0, max: 255 }) : fc.integer({ min: 0, max: 255 });
 
-describe.each(DIALECTS.map((d) => [`${d.variant} ${d.stationLength}/${d.lastStationLength}/${d.b4Ef04}`, d] as const))(
-  "%s",
-  (_name, d) => {
-    for (const def of catalogueFor(d.variant).byCode.values()) {
-      it(`${def.type}: decode(encode(frame)) is the identity, on the wire too`, () => {
-        fc.assert(
-          fc.property(frameArb(def, d), seqArb(d.variant), (frame, seq) => {
-            const data = encodeData(frame, d);
-            expect(decodeData(data, d)).toEqual({ ok: true, frame });
-            const raw = encodeFrame(frame, seq, d);
-            const got = framesOf(createDeframer(d.variant).push(raw, 0));
-            expect(got).toHaveLength(1);
-            expect(got[0]?.seq).toBe(seq);
-            expect(got[0]?.raw.equals(raw)).toBe(true);
-            expect(decodeData(got[0]!.data, d)).toEqual({ ok: true, frame });
-          }),
-          { numRuns: RUNS },
-        );
-      });
-    }
-
-    it("any split of a stream of valid frames yields the same frames", () => {
+describe.each(
+  DIALECTS.map((d) => [`${d.variant} ${d.stationLength}/${d.lastStationLength}/${d.b4Ef04}`, d] as const),
+)("%s", (_name, d) => {
+  for (const def of catalogueFor(d.variant).byCode.values()) {
+    it(`${def.type}: decode(encode(frame)) is the identity, on the wire too`, () => {
       fc.assert(
-        fc.property(
-          fc.array(fc.tuple(anyFrameArb(d.variant, d), seqArb(d.variant)), { minLength: 1, maxLength: 8 }),
-          fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 60 }),
-          (frames, cuts) => {
-            const raws = frames.map(([f, s]) => encodeFrame(f, s, d));
-            const stream = Buffer.concat(raws);
-            const deframer = createDeframer(d.variant);
-            const events: DeframerEvent[] = [];
-            let i = 0;
-            let c = 0;
-            while (i < stream.length) {
-              const n = cuts[c++ % cuts.length] as number;
-              events.push(...deframer.push(stream.subarray(i, i + n), 0));
-              i += n;
-            }
-            const got = framesOf(events);
-            expect(got.map((w) => w.raw.toString("hex"))).toEqual(raws.map((r) => r.toString("hex")));
-            expect(deframer.counters.discardedBytes).toBe(0);
-            expect(deframer.counters.checksumErrors).toBe(0);
-          },
-        ),
+        fc.property(frameArb(def, d), seqArb(d.variant), (frame, seq) => {
+          const data = encodeData(frame, d);
+          expect(decodeData(data, d)).toEqual({ ok: true, frame });
+          const raw = encodeFrame(frame, seq, d);
+          const got = framesOf(createDeframer(d.variant).push(raw, 0));
+          expect(got).toHaveLength(1);
+          expect(got[0]?.seq).toBe(seq);
+          expect(got[0]?.raw.equals(raw)).toBe(true);
+          expect(decodeData(got[0]!.data, d)).toEqual({ ok: true, frame });
+        }),
         { numRuns: RUNS },
       );
     });
+  }
 
-    it("garbage interleaved with valid frames never throws and every intact frame is recovered", () => {
-      fc.assert(
-        fc.property(
-          fc.array(
-            fc.tuple(
-              fc.array(wireByte, { maxLength: 30 }).map((a) => Buffer.from(a)),
-              anyFrameArb(d.variant, d),
-              seqArb(d.variant),
-            ),
-            { minLength: 1, maxLength: 6 },
+  it("any split of a stream of valid frames yields the same frames", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(anyFrameArb(d.variant, d), seqArb(d.variant)), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 60 }),
+        (frames, cuts) => {
+          const raws = frames.map(([f, s]) => encodeFrame(f, s, d));
+          const stream = Buffer.concat(raws);
+          const deframer = createDeframer(d.variant);
+          const events: DeframerEvent[] = [];
+          let i = 0;
+          let c = 0;
+          while (i < stream.length) {
+            const n = cuts[c++ % cuts.length] as number;
+            events.push(...deframer.push(stream.subarray(i, i + n), 0));
+            i += n;
+          }
+          const got = framesOf(events);
+          expect(got.map((w) => w.raw.toString("hex"))).toEqual(raws.map((r) => r.toString("hex")));
+          expect(deframer.counters.discardedBytes).toBe(0);
+          expect(deframer.counters.checksumErrors).toBe(0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("garbage interleaved with valid frames never throws and every intact frame is recovered", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.array(wireByte, { maxLength: 30 }).map((a) => Buffer.from(a)),
+            anyFrameArb(d.variant, d),
+            seqArb(d.variant),
           ),
-          fc.array(wireByte, { maxLength: 20 }).map((a) => Buffer.from(a)),
-          fc.integer({ min: 1, max: 64 }),
-          (parts, tail, chunk) => {
-            const raws = parts.map(([, f, s]) => encodeFrame(f, s, d));
-            const stream = Buffer.concat([...parts.flatMap(([g], k) => [g, raws[k] as Buffer]), tail]);
-            const deframer = createDeframer(d.variant, { maxFrameLength: 1024 });
-            const events: DeframerEvent[] = [];
-            for (let i = 0; i < stream.length; i += chunk) events.push(...deframer.push(stream.subarray(i, i + chunk), 0));
-            events.push(...deframer.tick(1_000_000)); // the line goes quiet: stalled candidates expire
-            const got = framesOf(events).map((w) => w.raw.toString("hex"));
-            // Every frame that was sent intact comes out, in order (garbage may also yield a lucky frame).
-            let k = 0;
-            for (const g of got) if (k < raws.length && g === raws[k]?.toString("hex")) k++;
-            expect(k).toBe(raws.length);
-            const discarded = events.reduce((n, e) => n + (e.kind === "discarded" ? e.bytes.length : 0), 0);
-            expect(discarded).toBe(deframer.counters.discardedBytes);
-            expect(deframer.buffered).toBe(0);
-          },
+          { minLength: 1, maxLength: 6 },
         ),
-        { numRuns: RUNS * 2 },
-      );
-    });
-  },
-);
+        fc.array(wireByte, { maxLength: 20 }).map((a) => Buffer.from(a)),
+        fc.integer({ min: 1, max: 64 }),
+        (parts, tail, chunk) => {
+          const raws = parts.map(([, f, s]) => encodeFrame(f, s, d));
+          const stream = Buffer.concat([...parts.flatMap(([g], k) => [g, raws[k] as Buffer]), tail]);
+          const deframer = createDeframer(d.variant, { maxFrameLength: 1024 });
+          const events: DeframerEvent[] = [];
+          for (let i = 0; i < stream.length; i += chunk)
+            events.push(...deframer.push(stream.subarray(i, i + chunk), 0));
+          events.push(...deframer.tick(1_000_000)); // the line goes quiet: stalled candidates expire
+          const got = framesOf(events).map((w) => w.raw.toString("hex"));
+          // Every frame that was sent intact comes out, in order (garbage may also yield a lucky frame).
+          let k = 0;
+          for (const g of got) if (k < raws.length && g === raws[k]?.toString("hex")) k++;
+          expect(k).toBe(raws.length);
+          const discarded = events.reduce((n, e) => n + (e.kind === "discarded" ? e.bytes.length : 0), 0);
+          expect(discarded).toBe(deframer.counters.discardedBytes);
+          expect(deframer.buffered).toBe(0);
+        },
+      ),
+      { numRuns: RUNS * 2 },
+    );
+  });
+});
 
 /** Text fields cannot hold FF bytes as valid GB2312; blank them (NUL padding) and keep every other byte. */
 function blankText(fields: readonly AnyField[], v: Record<string, unknown>): Record<string, unknown> {
@@ -125,7 +131,8 @@ function blankText(fields: readonly AnyField[], v: Record<string, unknown>): Rec
     const shape = f.codec.shape;
     if (!(f.name in v)) continue;
     if (shape.kind === "text") v[f.name] = "";
-    else if (shape.kind === "struct") v[f.name] = blankText(shape.fields, { ...(v[f.name] as Record<string, unknown>) });
+    else if (shape.kind === "struct")
+      v[f.name] = blankText(shape.fields, { ...(v[f.name] as Record<string, unknown>) });
   }
   return v;
 }

@@ -5,11 +5,11 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { decodeFrameBytes, type DecodedLine } from "../../rsu/analyse.js";
 import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
 import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import { fromHex } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
+import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
 import { UsageError } from "../run-cli.js";
 
 interface DecodeOpts {
@@ -28,7 +28,8 @@ export function dialectFromOptions(o: DecodeOpts): Dialect {
   const pick = <T extends number>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T => {
     if (v === undefined) return dflt;
     const n = Number(v);
-    if (!allowed.includes(n as T)) throw new UsageError(`${name}: expected one of ${allowed.join(", ")}, got "${v}"`);
+    if (!allowed.includes(n as T))
+      throw new UsageError(`${name}: expected one of ${allowed.join(", ")}, got "${v}"`);
     return n as T;
   };
   if (o.timeBase !== undefined && o.timeBase !== "utc" && o.timeBase !== "local-as-utc") {
@@ -37,7 +38,12 @@ export function dialectFromOptions(o: DecodeOpts): Dialect {
   return {
     ...base,
     stationLength: pick("--station-length", o.stationLength, [36, 40] as const, base.stationLength),
-    lastStationLength: pick("--last-station-length", o.lastStationLength, [39, 43] as const, base.lastStationLength),
+    lastStationLength: pick(
+      "--last-station-length",
+      o.lastStationLength,
+      [39, 43] as const,
+      base.lastStationLength,
+    ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
     b4Ef04: o.ef04 ?? base.b4Ef04,
   };
@@ -58,7 +64,9 @@ function emit(lines: DecodedLine[]): number {
 export function registerDecode(program: Command): void {
   program
     .command("decode")
-    .description("decode RSU frames from hex (arguments, or stdin one line at a time) to JSON, one object per frame")
+    .description(
+      "decode RSU frames from hex (arguments, or stdin one line at a time) to JSON, one object per frame",
+    )
     .requiredOption("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16)")
     .option("--station-length <n>", "legacy C6/C3 Station width: 40 or 36")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
