@@ -60,6 +60,13 @@ export interface ListQuery {
   pending?: boolean;
 }
 
+/** A record the station refused: taken out of the upload queue, kept (never pruned) until requeued. */
+export interface HoldItem {
+  tradeId: string;
+  code: string;
+  message: string;
+}
+
 export interface JournalHealth {
   healthy: boolean;
   /** the write failure that made the journal unhealthy */
@@ -72,6 +79,9 @@ interface RawRow {
   kind: string;
   created_at_ms: number;
   uploaded_at_ms: number | null;
+  held_code?: string | null;
+  held_message?: string | null;
+  held_at_ms?: number | null;
   barrier_at: string | null;
   record: string;
 }
@@ -98,6 +108,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS acks_at ON acks(at_ms);
+CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
 CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
 `;
@@ -190,8 +201,9 @@ export class JournalReader {
     if (q.pending === true) where.push("a.at_ms IS NULL");
     if (q.pending === false) where.push("a.at_ms IS NOT NULL");
     let sql =
-      "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record FROM records r " +
-      "LEFT JOIN acks a ON a.seq = r.seq";
+      "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
+      "h.message AS held_message, h.at_ms AS held_at_ms FROM records r LEFT JOIN acks a ON a.seq = r.seq " +
+      "LEFT JOIN held h ON h.seq = r.seq";
     if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
     sql += " ORDER BY r.seq";
     if (q.limit !== undefined) {
@@ -210,6 +222,14 @@ export class JournalReader {
     return {
       ...rec,
       uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString(),
+      held:
+        r.held_code == null
+          ? null
+          : {
+              code: r.held_code,
+              message: r.held_message ?? "",
+              at: new Date(r.held_at_ms ?? 0).toISOString(),
+            },
     };
   }
 
@@ -234,8 +254,9 @@ export class JournalReader {
     const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
     const r = this.db
       .prepare(
-        "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record FROM records r " +
-          `LEFT JOIN acks a ON a.seq = r.seq WHERE ${col} = ?`,
+        "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
+          "h.message AS held_message, h.at_ms AS held_at_ms FROM records r LEFT JOIN acks a ON a.seq = r.seq " +
+          `LEFT JOIN held h ON h.seq = r.seq WHERE ${col} = ?`,
       )
       .get(seqOrTradeId) as RawRow | undefined;
     return r ? JournalReader.toStored(r) : null;
@@ -272,7 +293,8 @@ export class JournalReader {
       byKind[r.kind] = r.n;
       records += r.n;
     }
-    const pending = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
+    const queued = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
+    const held = (this.db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
     let dbBytes = 0;
     for (const suffix of ["", "-wal"]) {
       try {
@@ -284,7 +306,8 @@ export class JournalReader {
     return {
       records,
       byKind,
-      pending,
+      pending: queued + held,
+      held,
       oldestPendingAgeMs: this.oldestPendingAgeMs(now),
       lastSeq: this.lastSeq(),
       healthy: true,
@@ -303,7 +326,9 @@ export class JournalReader {
 export interface Outbox {
   pending(limit: number): PendingRecord[];
   markUploaded(tradeIds: readonly string[], ackTime: Date): number;
+  hold(items: readonly HoldItem[], at: Date): number;
   queueDepth(): number;
+  heldCount(): number;
   oldestPendingAgeMs(now?: Date): number | null;
   /** emits after each commit; the uplink uses it to wake up */
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
@@ -316,6 +341,7 @@ export class Journal extends JournalReader implements Outbox {
   private readonly retentionMs: number;
   private lastSeqMem: number;
   private pendingCount: number;
+  private heldCountMem: number;
   private readonly healthSubject: BehaviorSubject<JournalHealth>;
   private readonly commitSubject = new Subject<{ seq: number; tradeId: string }>();
   readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
@@ -327,9 +353,10 @@ export class Journal extends JournalReader implements Outbox {
   private readonly stmtSeqOf: Database.Statement<[string], { seq: number }>;
   private readonly stmtOutboxDel: Database.Statement;
   private readonly stmtAckAdd: Database.Statement;
+  private readonly stmtHeldDel: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
   private readonly txCommit: (rows: { params: unknown[]; seq: number }[]) => void;
-  private readonly txAck: (ids: readonly string[], at: number) => number;
+  private readonly txAck: (ids: readonly string[], at: number) => { fromOutbox: number; fromHeld: number };
 
   private constructor(db: Database.Database, path: string, opts: JournalOptions, log: Logger) {
     super(db, path);
@@ -343,6 +370,7 @@ export class Journal extends JournalReader implements Outbox {
     this.retentionMs = (opts.retentionDays ?? 90) * DAY_MS;
     this.lastSeqMem = this.lastSeq();
     this.pendingCount = (db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
+    this.heldCountMem = (db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
     this.healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
     this.health$ = this.healthSubject.asObservable();
     this.stmtInsert = db.prepare(
@@ -357,6 +385,7 @@ export class Journal extends JournalReader implements Outbox {
     >;
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
+    this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
     this.stmtPending = db.prepare(
       "SELECT r.seq, r.trade_id, r.kind, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
         "ORDER BY o.seq LIMIT ?",
@@ -374,17 +403,21 @@ export class Journal extends JournalReader implements Outbox {
       .immediate.bind(null) as (rows: { params: unknown[]; seq: number }[]) => void;
     this.txAck = db
       .transaction((ids: readonly string[], at: number) => {
-        let n = 0;
+        const r = { fromOutbox: 0, fromHeld: 0 };
         for (const id of ids) {
           const row = this.stmtSeqOf.get(id);
-          if (row && this.stmtOutboxDel.run(row.seq).changes === 1) {
-            this.stmtAckAdd.run(row.seq, at);
-            n++;
-          }
+          if (!row) continue;
+          if (this.stmtOutboxDel.run(row.seq).changes === 1) r.fromOutbox++;
+          else if (this.stmtHeldDel.run(row.seq).changes === 1) r.fromHeld++;
+          else continue; // already acknowledged
+          this.stmtAckAdd.run(row.seq, at);
         }
-        return n;
+        return r;
       })
-      .immediate.bind(null) as (ids: readonly string[], at: number) => number;
+      .immediate.bind(null) as (
+      ids: readonly string[],
+      at: number,
+    ) => { fromOutbox: number; fromHeld: number };
   }
 
   /** Opens (creating if needed) the lane journal in dataDir; throws E602 / E604 if it cannot be used safely. */
@@ -617,14 +650,73 @@ export class Journal extends JournalReader implements Outbox {
   markUploaded(tradeIds: readonly string[], ackTime: Date = this.now()): number {
     this.assertWritable();
     if (tradeIds.length === 0) return 0;
-    let n: number;
+    let r: { fromOutbox: number; fromHeld: number };
     try {
-      n = this.txAck(tradeIds, ackTime.getTime());
+      r = this.txAck(tradeIds, ackTime.getTime());
     } catch (e) {
       throw this.fail("markUploaded", e);
     }
+    this.pendingCount -= r.fromOutbox;
+    this.heldCountMem -= r.fromHeld;
+    return r.fromOutbox + r.fromHeld;
+  }
+
+  /**
+   * Takes records the station refused out of the upload queue so that the records behind them keep flowing.
+   * A held record is still unacknowledged: prune() never deletes it, list() shows it with its reason, and
+   * requeueHeld() puts it back in the queue (after the station or the record has been fixed).
+   */
+  hold(items: readonly HoldItem[], at: Date = this.now()): number {
+    this.assertWritable();
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO held (seq, at_ms, code, message) VALUES (?, ?, ?, ?)",
+    );
+    const tx = this.db.transaction(() => {
+      let n = 0;
+      for (const it of items) {
+        const row = this.stmtSeqOf.get(it.tradeId);
+        if (row && this.stmtOutboxDel.run(row.seq).changes === 1) {
+          put.run(row.seq, at.getTime(), it.code, it.message);
+          n++;
+        }
+      }
+      return n;
+    });
+    let n: number;
+    try {
+      n = tx.immediate();
+    } catch (e) {
+      throw this.fail("hold", e);
+    }
     this.pendingCount -= n;
+    this.heldCountMem += n;
+    if (n > 0) this.log.warn({ held: n, first: items[0]?.tradeId }, "records held out of the upload queue");
     return n;
+  }
+
+  /** Puts every held record back into the upload queue (in sequence order). Returns how many. */
+  requeueHeld(): number {
+    this.assertWritable();
+    const tx = this.db.transaction(() => {
+      const n = this.db.prepare("INSERT OR IGNORE INTO outbox (seq) SELECT seq FROM held").run().changes;
+      this.db.prepare("DELETE FROM held").run();
+      return n;
+    });
+    let n: number;
+    try {
+      n = tx.immediate();
+    } catch (e) {
+      throw this.fail("requeueHeld", e);
+    }
+    this.pendingCount += n;
+    this.heldCountMem = 0;
+    if (n > 0) this.commitSubject.next({ seq: this.lastSeqMem, tradeId: "" });
+    return n;
+  }
+
+  /** Records taken out of the queue by hold(), waiting for an operator. O(1). */
+  heldCount(): number {
+    return this.heldCountMem;
   }
 
   /** Records the station has not acknowledged yet. O(1) (kept in memory, counted once at open). */
@@ -690,6 +782,7 @@ export class Journal extends JournalReader implements Outbox {
         .run(this.now().toISOString());
       this.lastSeqMem = super.lastSeq();
       this.pendingCount = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
+      this.heldCountMem = (this.db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
     } catch (e) {
       this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "journal recover: still failing");
       return false;

@@ -114,6 +114,8 @@ export interface CommittedRecord extends NewLaneRecord {
 export interface StoredRecord extends CommittedRecord {
   /** when the station acknowledged it (ISO), or null while pending */
   uploadedAt: string | null;
+  /** set while the record is held out of the upload queue because the station refused it */
+  held: { code: string; message: string; at: string } | null;
 }
 
 /** A pending record ready to send: the stored JSON text is passed through, never re-serialised. */
@@ -129,7 +131,9 @@ export interface PendingRecord {
 export interface JournalStats {
   records: number;
   byKind: Record<RecordKind, number>;
+  /** not acknowledged by the station (queued or held) */
   pending: number;
+  held: number;
   oldestPendingAgeMs: number | null;
   lastSeq: number;
   healthy: boolean;

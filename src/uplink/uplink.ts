@@ -44,6 +44,8 @@ export interface UplinkStatus {
   state: UplinkState;
   breaker: BreakerState;
   queueDepth: number;
+  /** records the station refused, held out of the queue for an operator (see Journal.requeueHeld) */
+  held: number;
   oldestPendingAgeMs: number | null;
   consecutiveFailures: number;
   lastSuccessAt: string | null;
@@ -205,6 +207,7 @@ export class Uplink {
     const b = this.breaker.state;
     if (b !== "closed" || !this.contacted) return "offline";
     if (this.breaker.consecutiveFailures > 0) return "degraded";
+    if (this.outbox.heldCount() > 0) return "degraded";
     const age = this.outbox.oldestPendingAgeMs(new Date(this.now()));
     if (age !== null && age > this.staleAfterMs) return "degraded";
     return "online";
@@ -216,6 +219,7 @@ export class Uplink {
       state: this.computeState(),
       breaker: this.breaker.state,
       queueDepth: this.outbox.queueDepth(),
+      held: this.outbox.heldCount(),
       oldestPendingAgeMs: this.outbox.oldestPendingAgeMs(now),
       consecutiveFailures: this.breaker.consecutiveFailures,
       lastSuccessAt: this.lastSuccessAt,
@@ -440,17 +444,38 @@ export class Uplink {
     const n = acked.length > 0 ? this.outbox.markUploaded(acked, new Date(this.now())) : 0;
     this.counters.recordsAcked += n;
     this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
-    if (res.rejected.length > 0) {
-      this.counters.rejected += res.rejected.length;
-      this.log.error({ rejected: res.rejected.slice(0, 10) }, "station rejected records; they stay queued");
+    const refused = res.rejected.filter(
+      (r) => r.tradeId !== null && sent.has(r.tradeId) && !acked.includes(r.tradeId),
+    );
+    let held = 0;
+    if (refused.length > 0) {
+      // keep the queue moving: the refused records are held (kept, never pruned) for an operator
+      held = this.outbox.hold(
+        refused.map((r) => ({ tradeId: r.tradeId!, code: r.code, message: r.message ?? "" })),
+        new Date(this.now()),
+      );
+      this.counters.rejected += held;
+      const first = refused[0]!;
+      this.lastError = {
+        code: JournalErrorCodes.StationRejected,
+        message: `station refused ${refused.length} record(s), first ${first.tradeId}: ${first.code} ${first.message ?? ""}`,
+        at: new Date(this.now()).toISOString(),
+      };
+      this.log.error({ refused: refused.slice(0, 10) }, "station refused records: held out of the queue");
+      this.auditSafe({
+        type: "uplink.records-held",
+        severity: "alarm",
+        message: `station refused ${refused.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
+        data: {
+          tradeIds: refused.slice(0, 50).map((r) => r.tradeId),
+          codes: [...new Set(refused.map((r) => r.code))],
+        },
+      });
     }
-    if (acked.length === 0) {
-      const first = res.rejected[0];
+    if (acked.length === 0 && held === 0) {
       throw new EtcError(
-        res.rejected.length > 0 ? JournalErrorCodes.StationRejected : JournalErrorCodes.StationProtocol,
-        res.rejected.length > 0
-          ? `station rejected ${res.rejected.length} record(s), first ${first?.tradeId ?? "?"}: ${first?.code} ${first?.message ?? ""}`
-          : `station acknowledged none of ${batch.length} records`,
+        JournalErrorCodes.StationProtocol,
+        `station acknowledged none of ${batch.length} records`,
       );
     }
   }

@@ -40,7 +40,7 @@ function row(r: StoredRecord): string[] {
     yuan(r.amount),
     r.tac ?? "-",
     r.iccPaySerial ?? "-",
-    r.uploadedAt ? "acked" : "pending",
+    r.uploadedAt ? "acked" : r.held ? "HELD" : "pending",
   ];
 }
 

@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { Journal } from "../../src/journal/journal.js";
+import { Uplink } from "../../src/uplink/uplink.js";
+import { LANE, tempDir, waitFor } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-held-"));
+});
+afterEach(() => cleanup());
+
+it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them", async () => {
+  let t = Date.parse("2026-01-01T00:00:00Z");
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, now: () => new Date(t) });
+  const recs = Array.from({ length: 6 }, (_, i) => journal.commit(sampleRecord(i)));
+  const refuse = new Set([recs[2]!.tradeId]);
+  const stationGot: string[] = [];
+  const fakeFetch = (async (_url: string, init: { body: string }) => {
+    const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
+    const ids = body.records.map((r) => r.tradeId);
+    stationGot.push(...ids);
+    return new Response(
+      JSON.stringify({
+        accepted: ids.filter((id) => !refuse.has(id)).map((tradeId) => ({ tradeId, status: "stored" })),
+        rejected: ids
+          .filter((id) => refuse.has(id))
+          .map((tradeId) => ({ tradeId, code: "BAD_RECORD", message: "no" })),
+      }),
+      { status: 200 },
+    );
+  }) as unknown as typeof fetch;
+  const audit: string[] = [];
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: fakeFetch,
+    heartbeatIntervalMs: 0,
+    batchSize: 2,
+    audit: { append: (e) => audit.push(e.type) },
+    now: () => t,
+  });
+  uplink.start();
+  await uplink.whenDrained();
+  expect(stationGot).toEqual(recs.map((r) => r.tradeId)); // in order, the refused one did not block the rest
+  expect(journal.heldCount()).toBe(1);
+  expect(uplink.status()).toMatchObject({ state: "degraded", held: 1, queueDepth: 0 });
+  expect(uplink.status().lastError?.code).toBe("E613_STATION_REJECTED");
+  expect(audit).toContain("uplink.records-held");
+  const held = journal.get(recs[2]!.tradeId);
+  expect(held?.held).toMatchObject({ code: "BAD_RECORD" });
+  expect(held?.uploadedAt).toBeNull();
+  expect(journal.stats().pending).toBe(1);
+
+  t += 365 * 86_400_000;
+  journal.prune();
+  expect(journal.get(recs[2]!.tradeId)).not.toBeNull(); // a held record is never pruned
+  expect(journal.list().map((r) => r.seq)).toEqual([recs[2]!.seq]);
+
+  refuse.clear();
+  expect(journal.requeueHeld()).toBe(1);
+  await uplink.whenDrained();
+  await waitFor(() => uplink.status().state === "online", "online again");
+  expect(journal.heldCount()).toBe(0);
+  expect(journal.get(recs[2]!.tradeId)?.uploadedAt).not.toBeNull();
+  await uplink.stop();
+  journal.close();
+});
