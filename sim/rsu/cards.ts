@@ -2,11 +2,12 @@
  * Where the simulated RSU gets its cards and PSAM: by default sim/card's APDU-level models with the
  * test keys (config/keys/card-test-keys.json), so every TAC the RSU reports verifies with those keys.
  */
+
+import { type CardKeys, loadCardKeys } from "../../src/card/keys.js";
+import { encode0015, encode0019 } from "../card/card-files.js";
 import { SimCard } from "../card/sim-card.js";
 import { createPsam } from "../card/sim-psam.js";
-import { encode0015, encode0019 } from "../card/card-files.js";
 import type { SimCardApi, SimPsamApi } from "../card/types.js";
-import { type CardKeys, loadCardKeys } from "../../src/card/keys.js";
 import type { CardModelSpec } from "../vehicles/vehicles.js";
 
 export interface CardEnvironment {

@@ -64,7 +64,12 @@ export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
     type: "B0",
     rsuStatus: 0,
     psamNum: id.psamTerminalIds.length,
-    psams: id.psamTerminalIds.map((terminalId, i) => ({ channel: i + 1, version: 0x01, authStatus: 0, terminalId })),
+    psams: id.psamTerminalIds.map((terminalId, i) => ({
+      channel: i + 1,
+      version: 0x01,
+      authStatus: 0,
+      terminalId,
+    })),
     rsuAlgId: id.algId,
     rsuManuId: id.manufacturerId,
     rsuId: id.rsuId,

@@ -21,7 +21,11 @@ import { bcc } from "../../firmware-bridge/framing/crc.js";
 import { nextRsuRsctl, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { nextRsuSeq } from "../../firmware-bridge/framing/national.js";
 import type { Variant } from "../../firmware-bridge/framing/types.js";
-import { type ChannelProblem, FrameChannel, type ReceivedFrame } from "../../firmware-bridge/link/frame-channel.js";
+import {
+  type ChannelProblem,
+  FrameChannel,
+  type ReceivedFrame,
+} from "../../firmware-bridge/link/frame-channel.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { frameToJson } from "../../src/rsu/analyse.js";
@@ -34,7 +38,7 @@ import type {
   SimPsamApi,
   TearPoint,
 } from "../card/types.js";
-import { fileFrameLog, type FrameLogRecord, type FrameLogSink } from "../framelog/frame-log.js";
+import { type FrameLogRecord, type FrameLogSink, fileFrameLog } from "../framelog/frame-log.js";
 import { fileLedger, type LedgerEntry, type LedgerSink } from "../ledger/ledger.js";
 import {
   type FaultFrame,
@@ -46,7 +50,13 @@ import {
   type VehicleSpecInput,
   VehicleSpecSchema,
 } from "../scenario/schema.js";
-import { type BuildContext, buildVehicle, mergeSpecs, TrafficPlan, type VehicleModel } from "../vehicles/vehicles.js";
+import {
+  type BuildContext,
+  buildVehicle,
+  mergeSpecs,
+  TrafficPlan,
+  type VehicleModel,
+} from "../vehicles/vehicles.js";
 import { type CardEnvironment, cardEnvironment } from "./cards.js";
 import { Rng, realClock, type SimClock } from "./clock.js";
 import {
@@ -102,7 +112,16 @@ export const DEFAULT_TIMING: RsuTiming = {
   timeScale: 1,
 };
 
-export type RsuMode = "off" | "idle" | "search" | "dsrc" | "wait-b2" | "wait-b3" | "wait-b4" | "wait-b5" | "wait-b8";
+export type RsuMode =
+  | "off"
+  | "idle"
+  | "search"
+  | "dsrc"
+  | "wait-b2"
+  | "wait-b3"
+  | "wait-b4"
+  | "wait-b5"
+  | "wait-b8";
 
 export type VehicleOutcome =
   /** B5 (or B8) succeeded: the card paid. */
@@ -368,12 +387,17 @@ class SimulatedRsu implements RsuSimulator {
     if (this.started) return;
     this.started = true;
     this.t0 = this.clock.now();
-    this.psam = this.env.createPsam(this.identity.psamTerminalIds[0] ?? DEFAULT_IDENTITY.psamTerminalIds[0] ?? "");
+    this.psam = this.env.createPsam(
+      this.identity.psamTerminalIds[0] ?? DEFAULT_IDENTITY.psamTerminalIds[0] ?? "",
+    );
     this.subs.push(this.channel.frames$.subscribe((rf) => this.onLaneFrame(rf)));
     this.subs.push(this.channel.problems$.subscribe((p) => this.onProblem(p)));
     this.channel.start();
     if (this.transport.status !== "open") await this.transport.open();
-    this.log.info({ protocol: this.dialect.variant, transport: this.transport.name }, "RSU powered on, waiting for C0");
+    this.log.info(
+      { protocol: this.dialect.variant, transport: this.transport.name },
+      "RSU powered on, waiting for C0",
+    );
     if (this.opts.announcePowerOn) this.sendUnsolicitedB0();
   }
 
@@ -561,7 +585,14 @@ class SimulatedRsu implements RsuSimulator {
     this.nextFrameFaults = [];
     if (v) faults.push(...this.takeWireFaults(v, frame.type as FaultFrame));
     for (const f of faults) {
-      this.event({ type: "fault", at: this.rel(), fault: f.kind, vehicleId: v?.m.id, obuId, detail: frame.type });
+      this.event({
+        type: "fault",
+        at: this.rel(),
+        fault: f.kind,
+        vehicleId: v?.m.id,
+        obuId,
+        detail: frame.type,
+      });
     }
     const p: Pending = { frame, seq, raw, sends: 0, timer: undefined, obuId, v, faults };
     this.pending = p;
@@ -586,7 +617,8 @@ class SimulatedRsu implements RsuSimulator {
       break;
     }
     if (!sent) this.write(p.raw, p.frame, p.seq, retransmit ? "retransmit" : undefined);
-    if (n === 0 && p.faults.some((f) => f.kind === "duplicate")) this.write(p.raw, p.frame, p.seq, "duplicate");
+    if (n === 0 && p.faults.some((f) => f.kind === "duplicate"))
+      this.write(p.raw, p.frame, p.seq, "duplicate");
     p.timer = this.after(this.timing.retransmitMs, () => this.onRetransmitTimer(p));
   }
 
@@ -599,7 +631,8 @@ class SimulatedRsu implements RsuSimulator {
     this.pending = undefined;
     this.log.info({ frame: p.frame.type, obuId: p.obuId }, "no answer after retries: giving up");
     this.event({ type: "gaveUp", at: this.rel(), frame: p.frame.type, vehicleId: p.v?.m.id, obuId: p.obuId });
-    if (p.v && this.cur?.v === p.v) this.endTxn(this.cur.paid ? "traded" : "gave-up", `no answer to ${p.frame.type}`);
+    if (p.v && this.cur?.v === p.v)
+      this.endTxn(this.cur.paid ? "traded" : "gave-up", `no answer to ${p.frame.type}`);
     else this.trySearch();
   }
 
@@ -678,7 +711,8 @@ class SimulatedRsu implements RsuSimulator {
 
   private slowFor(v: VState, frame: FaultFrame): number {
     let ms = this.slowMs;
-    for (const f of v.m.faults) if (f.kind === "slow" && (f.frame === undefined || f.frame === frame)) ms += f.delayMs;
+    for (const f of v.m.faults)
+      if (f.kind === "slow" && (f.frame === undefined || f.frame === frame)) ms += f.delayMs;
     return ms;
   }
 
@@ -773,7 +807,10 @@ class SimulatedRsu implements RsuSimulator {
     this.vs.push(v);
     if (m.card && m.cardId && !this.cardsById.has(m.cardId)) {
       const rng = this.cardRng;
-      this.cardsById.set(m.cardId, this.env.createCard(m.card, () => Buffer.from(rng.hex(4), "hex")));
+      this.cardsById.set(
+        m.cardId,
+        this.env.createCard(m.card, () => Buffer.from(rng.hex(4), "hex")),
+      );
     }
     this.event({ type: "entered", at: this.rel(), vehicleId: m.id, obuId: m.obu.obuId });
     v.leaveTimer = this.after(m.zoneMs, () => this.leave(v));
@@ -787,7 +824,8 @@ class SimulatedRsu implements RsuSimulator {
     this.event({ type: "left", at: this.rel(), vehicleId: v.m.id, obuId: v.m.obu.obuId });
     if (this.cur?.v === v) {
       // The RSU only notices at its next DSRC exchange; if nothing is outstanding, the transaction is over.
-      if (!this.pending && this.busy === undefined) this.endTxn(this.cur.paid ? "traded" : "abandoned", "OBU left");
+      if (!this.pending && this.busy === undefined)
+        this.endTxn(this.cur.paid ? "traded" : "abandoned", "OBU left");
     } else if (!v.ended) {
       v.ended = true;
       v.outcome ??= "missed";
@@ -811,12 +849,20 @@ class SimulatedRsu implements RsuSimulator {
   // ---- the transaction -----------------------------------------------------------------------
 
   private trySearch(): void {
-    if (!this.initialised || this.rebooting || !this.antennaOn || this.cur || this.pending || this.busy !== undefined) {
+    if (
+      !this.initialised ||
+      this.rebooting ||
+      !this.antennaOn ||
+      this.cur ||
+      this.pending ||
+      this.busy !== undefined
+    ) {
       this.updateMode();
       return;
     }
     const now = this.clock.now();
-    for (const [id, t] of this.recentSuccess) if (now - t > this.recentSuccessMs) this.recentSuccess.delete(id);
+    for (const [id, t] of this.recentSuccess)
+      if (now - t > this.recentSuccessMs) this.recentSuccess.delete(id);
     const v = this.vs
       .filter((x) => x.phase === "in-zone" && (!x.ended || x.m.retradeWhileInZone))
       .filter((x) => !this.recentSuccess.has(x.m.obu.obuId))
@@ -902,9 +948,19 @@ class SimulatedRsu implements RsuSimulator {
 
   private onProblem(p: ChannelProblem): void {
     if (p.kind === "decode-error") {
-      this.logFrame({ dir: "rx", hex: p.wire.raw.toString("hex"), note: "undecodable", handling: p.error.message });
+      this.logFrame({
+        dir: "rx",
+        hex: p.wire.raw.toString("hex"),
+        note: "undecodable",
+        handling: p.error.message,
+      });
     } else if (p.kind === "checksum-error") {
-      this.logFrame({ dir: "rx", hex: p.candidate.toString("hex"), note: "bad-checksum", handling: "discarded" });
+      this.logFrame({
+        dir: "rx",
+        hex: p.candidate.toString("hex"),
+        note: "bad-checksum",
+        handling: "discarded",
+      });
     } else {
       this.logFrame({ dir: "rx", hex: p.bytes.toString("hex"), note: p.reason, handling: "discarded" });
     }
@@ -926,7 +982,8 @@ class SimulatedRsu implements RsuSimulator {
       frame: frameToJson(f, seq, true),
       ...(handling ? { handling } : {}),
     });
-    if (handling?.startsWith("ignored")) this.event({ type: "illegal", at: this.rel(), frame: f.type, handling });
+    if (handling?.startsWith("ignored"))
+      this.event({ type: "illegal", at: this.rel(), frame: f.type, handling });
     this.updateMode();
   }
 
@@ -981,7 +1038,8 @@ class SimulatedRsu implements RsuSimulator {
     if (f.type === "ACK") {
       if (!answered) return "ignored: empty ack with nothing to acknowledge";
       if (p?.frame.type === "B0") this.trySearch();
-      else if (this.cur && this.cur.v.phase === "left") this.endTxn(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
+      else if (this.cur && this.cur.v.phase === "left")
+        this.endTxn(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
       return `acknowledges ${p?.frame.type}`;
     }
     switch (f.type) {
@@ -1018,7 +1076,9 @@ class SimulatedRsu implements RsuSimulator {
     this.initialised = true;
     if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
     this.armHeartbeat();
-    this.dsrc(this.timing.dsrcMs.init, () => this.sendInfo(b0Frame(this.dialect, this.identity), undefined, undefined));
+    this.dsrc(this.timing.dsrcMs.init, () =>
+      this.sendInfo(b0Frame(this.dialect, this.identity), undefined, undefined),
+    );
     return wasInitialised ? "re-initialise" : undefined;
   }
 
@@ -1103,8 +1163,10 @@ class SimulatedRsu implements RsuSimulator {
   private onPurchase(f: Extract<Frame, { type: "C6" | "C3" }>): string | undefined {
     const t = this.cur;
     if (!t) return `ignored: ${f.type} with no OBU in transaction`;
-    if (f.obuId !== t.v.m.obu.obuId) return `ignored: ${f.type} for OBU ${f.obuId}, current OBU is ${t.v.m.obu.obuId}`;
-    if (t.step !== "b4" || this.busy !== undefined) return `ignored: ${f.type} is only legal after B4 (mode ${this.mode})`;
+    if (f.obuId !== t.v.m.obu.obuId)
+      return `ignored: ${f.type} for OBU ${f.obuId}, current OBU is ${t.v.m.obu.obuId}`;
+    if (t.step !== "b4" || this.busy !== undefined)
+      return `ignored: ${f.type} is only legal after B4 (mode ${this.mode})`;
     if (t.error) return `ignored: ${f.type} after a B4 error`;
     const v = t.v;
     t.step = "b5";
@@ -1159,9 +1221,18 @@ class SimulatedRsu implements RsuSimulator {
       t.frame = errorFrame("B5", obuId, code);
       this.sendInfo(t.frame, v, obuId);
     };
-    if (v.phase !== "in-zone") return fail(RSU_ERR.noDsrc, "OBU out of range before the purchase");
-    if (!card || !psam) return fail(RSU_ERR.purchaseRefused, "no card");
-    if (!req.divOk) return fail(RSU_ERR.mac1Rejected, "divisor factor does not match the card issuer");
+    if (v.phase !== "in-zone") {
+      fail(RSU_ERR.noDsrc, "OBU out of range before the purchase");
+      return;
+    }
+    if (!card || !psam) {
+      fail(RSU_ERR.purchaseRefused, "no card");
+      return;
+    }
+    if (!req.divOk) {
+      fail(RSU_ERR.mac1Rejected, "divisor factor does not match the card issuer");
+      return;
+    }
     let tear: TearPoint = "none";
     let lost: Extract<VehicleFault, { kind: "b5-lost" }> | undefined;
     if (this.fault(v, "leave-during-debit")) tear = "before-debit";
@@ -1171,9 +1242,14 @@ class SimulatedRsu implements RsuSimulator {
     }
     let outcome: PurchaseOutcome;
     try {
-      outcome = card.purchase(psam, { amount: req.amount, transTime: req.transTime, record0019: req.record }, tear);
+      outcome = card.purchase(
+        psam,
+        { amount: req.amount, transTime: req.transTime, record0019: req.record },
+        tear,
+      );
     } catch (e) {
-      return fail(RSU_ERR.purchaseRefused, (e as Error).message);
+      fail(RSU_ERR.purchaseRefused, (e as Error).message);
+      return;
     }
     if (outcome.kind === "torn") {
       if (outcome.debited) {
@@ -1187,7 +1263,8 @@ class SimulatedRsu implements RsuSimulator {
           this.endTxn("failed", "B5 lost after the debit");
           return;
         }
-        return fail(RSU_ERR.noDsrc, "purchase torn after-debit");
+        fail(RSU_ERR.noDsrc, "purchase torn after-debit");
+        return;
       }
       fail(RSU_ERR.noDsrc, "purchase torn before-debit");
       this.leave(v);
@@ -1246,7 +1323,9 @@ class SimulatedRsu implements RsuSimulator {
     const v = this.vs.find((x) => x.phase === "in-zone" && x.m.obu.obuId === obuId);
     if (this.cur && this.cur.v !== v) this.endTxn("aborted", "C8 for another OBU");
     if (!v) {
-      this.dsrc(this.timing.dsrcMs.b8, () => this.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId));
+      this.dsrc(this.timing.dsrcMs.b8, () =>
+        this.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
+      );
       return "OBU not in range: B8 ErrorCode 01";
     }
     if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };

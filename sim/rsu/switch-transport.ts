@@ -50,7 +50,8 @@ export class SwitchTransport implements Transport {
   }
 
   async write(bytes: Buffer): Promise<void> {
-    if (this.status !== "open") throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`);
+    if (this.status !== "open")
+      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`);
     if (!this.current) throw new EtcError(ErrorCodes.PortClosed, `${this.name}: no lane connected`);
     await this.current.write(bytes);
   }

@@ -9,14 +9,20 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 
 const hexN = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex digits`).transform((s) => s.toLowerCase());
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${bytes * 2} hex digits`)
+    .transform((s) => s.toLowerCase());
 const digits = (n: number) => z.string().regex(new RegExp(`^\\d{${n}}$`), `expected ${n} decimal digits`);
 const yyyymmdd = z.string().regex(/^\d{8}$/, "expected a date yyyymmdd");
 /** YAML turns 0101 into 101 and "0101" into a string: accept a number too and pad it. */
 const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v, ctx) => {
   const s = typeof v === "number" ? String(v).padStart(4, "0") : v;
   if (!/^[0-9a-fA-F]{4}$/.test(s)) {
-    ctx.addIssue({ code: "custom", message: `expected 4 hex/BCD digits (e.g. "4301"), got ${JSON.stringify(v)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected 4 hex/BCD digits (e.g. "4301"), got ${JSON.stringify(v)}`,
+    });
     return z.NEVER;
   }
   return s.toLowerCase();
@@ -51,7 +57,11 @@ export const VehicleFaultSchema = z.discriminatedUnion("kind", [
     times: z.number().int().min(1).max(4).default(1),
   }),
   /** The first `times` transmissions of `frame` carry a wrong BCC/CRC. */
-  z.strictObject({ kind: z.literal("bad-checksum"), frame: FaultFrame, times: z.number().int().min(1).max(4).default(1) }),
+  z.strictObject({
+    kind: z.literal("bad-checksum"),
+    frame: FaultFrame,
+    times: z.number().int().min(1).max(4).default(1),
+  }),
   /** `frame` goes out twice back to back (same RSCTL/SEQ and bytes). */
   z.strictObject({ kind: z.literal("duplicate"), frame: FaultFrame }),
   /** Extra delay before `frame` (all of this vehicle's frames when omitted). */
@@ -59,7 +69,11 @@ export const VehicleFaultSchema = z.discriminatedUnion("kind", [
   /** The RSU reboots instead of sending `frame`: B0 with RSCTL 0x98 after `bootMs`, needs C0 again. */
   z.strictObject({ kind: z.literal("reboot"), before: FaultFrame.exclude(["B0"]), bootMs: ms.optional() }),
   /** The RSU's port closes instead of sending `frame`, and reopens `durationMs` later. */
-  z.strictObject({ kind: z.literal("unplug"), before: FaultFrame.exclude(["B0"]), durationMs: ms.default(2000) }),
+  z.strictObject({
+    kind: z.literal("unplug"),
+    before: FaultFrame.exclude(["B0"]),
+    durationMs: ms.default(2000),
+  }),
 ]);
 export type VehicleFault = z.infer<typeof VehicleFaultSchema>;
 
@@ -252,7 +266,11 @@ export function parseScenarioYaml(text: string, source = "(inline)"): Scenario {
   try {
     obj = parseYaml(text);
   } catch (e) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `scenario ${source} is not valid YAML: ${(e as Error).message}`, { source });
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `scenario ${source} is not valid YAML: ${(e as Error).message}`,
+      { source },
+    );
   }
   return parseScenario(obj, source);
 }
@@ -262,7 +280,9 @@ export function loadScenarioFile(path: string): Scenario {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `cannot read scenario ${path}: ${(e as Error).message}`, { source: path });
+    throw new EtcError(ErrorCodes.ConfigInvalid, `cannot read scenario ${path}: ${(e as Error).message}`, {
+      source: path,
+    });
   }
   return parseScenarioYaml(text, path);
 }

@@ -9,7 +9,13 @@ import { encodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import type { VehicleFile } from "../../firmware-bridge/frames/records.js";
 import type { Card0015, Card0019 } from "../card/types.js";
 import type { Rng } from "../rsu/clock.js";
-import type { FaultFrame, RandomFaultRates, Scenario, VehicleFault, VehicleSpec } from "../scenario/schema.js";
+import type {
+  FaultFrame,
+  RandomFaultRates,
+  Scenario,
+  VehicleFault,
+  VehicleSpec,
+} from "../scenario/schema.js";
 
 export interface ObuModel {
   /** OBU MAC address, 8 hex digits: the OBUID of every frame. */
@@ -68,7 +74,10 @@ export function mergeSpecs(...specs: (Partial<Fields> | undefined)[]): Fields {
       if (v === undefined) continue;
       if ((k === "obu" || k === "card" || (k === "entry" && v !== null)) && typeof v === "object") {
         const prev = out[k];
-        (out as Record<string, unknown>)[k] = { ...(prev && typeof prev === "object" ? prev : {}), ...(v as object) };
+        (out as Record<string, unknown>)[k] = {
+          ...(prev && typeof prev === "object" ? prev : {}),
+          ...(v as object),
+        };
       } else {
         (out as Record<string, unknown>)[k] = v;
       }
@@ -88,7 +97,8 @@ function normaliseShorthands(s: Partial<Fields>): Partial<Fields> {
       ...(cardType !== undefined ? { type: cardType } : {}),
     };
   }
-  if (entryStation !== undefined && s.entry !== null) out.entry = { ...(s.entry ?? {}), station: entryStation };
+  if (entryStation !== undefined && s.entry !== null)
+    out.entry = { ...(s.entry ?? {}), station: entryStation };
   return out;
 }
 
@@ -190,11 +200,27 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
   };
 }
 
-function entryRecord(spec: Fields, plate: string, vehicleClass: number, network: string, ctx: BuildContext): Card0019 {
+function entryRecord(
+  spec: Fields,
+  plate: string,
+  vehicleClass: number,
+  network: string,
+  ctx: BuildContext,
+): Card0019 {
   const header = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0 };
   const tail = { flagStations: "00".repeat(9), collectorId: "000000", shift: 0, reserved: "00000000" };
   if (spec.entry === null) {
-    return { ...header, network: "0000", station: "0000", lane: 0, time: 0, vehicleClass: 0, status: 0, plate: "", ...tail };
+    return {
+      ...header,
+      network: "0000",
+      station: "0000",
+      lane: 0,
+      time: 0,
+      vehicleClass: 0,
+      status: 0,
+      plate: "",
+      ...tail,
+    };
   }
   const e = spec.entry ?? {};
   const when = e.time !== undefined ? Date.parse(e.time) : ctx.wallStart - (e.minutesAgo ?? 60) * 60_000;
@@ -279,7 +305,9 @@ export class TrafficPlan {
     if (!r || this.randomLeft <= 0) return undefined;
     this.randomLeft--;
     this.lastAt += this.arrivals.exponential(60_000 / r.ratePerMinute);
-    const balance = r.balance ? this.fieldRng.int(r.balance[0], Math.max(r.balance[0], r.balance[1])) : undefined;
+    const balance = r.balance
+      ? this.fieldRng.int(r.balance[0], Math.max(r.balance[0], r.balance[1]))
+      : undefined;
     const credit = r.creditShare !== undefined && this.fieldRng.chance(r.creditShare);
     const spec = mergeSpecs(this.scenario.defaults as Partial<Fields>, r.template as Partial<Fields>, {
       ...(balance !== undefined ? { balance } : {}),

@@ -4,7 +4,12 @@
  */
 import type { Frame, FrameOf, LegacyFrame, NationalFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { isHeartbeat } from "../../firmware-bridge/frames/catalogue.js";
-import { defaultDialect, type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import {
+  type Dialect,
+  defaultDialect,
+  toBcdDateTime,
+  toWireUnix,
+} from "../../firmware-bridge/frames/dialect.js";
 import type { Variant } from "../../firmware-bridge/framing/types.js";
 import { FrameChannel, type ReceivedFrame } from "../../firmware-bridge/link/frame-channel.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -50,16 +55,27 @@ export class LaneDriver {
   }
 
   /** The next not-yet-consumed frame of `type`; "HB" is a heartbeat (B2/0x80 or B1), B2 never is one. */
-  expectFrame<T extends string>(type: T, timeoutMs = 2000, pred: (f: AnyFrame) => boolean = () => true): Promise<Got<T>> {
+  expectFrame<T extends string>(
+    type: T,
+    timeoutMs = 2000,
+    pred: (f: AnyFrame) => boolean = () => true,
+  ): Promise<Got<T>> {
     const match = (r: ReceivedFrame): boolean =>
-      (type === "HB" ? isHeartbeat(r.frame) : r.frame.type === type && !isHeartbeat(r.frame)) && pred(r.frame as AnyFrame);
+      (type === "HB" ? isHeartbeat(r.frame) : r.frame.type === type && !isHeartbeat(r.frame)) &&
+      pred(r.frame as AnyFrame);
     const i = this.queue.findIndex(match);
     if (i >= 0) {
       const [r] = this.queue.splice(i, 1);
       return Promise.resolve(r as Got<T>);
     }
     return new Promise<Got<T>>((resolve, reject) => {
-      const w = { pred: match, resolve: (r: ReceivedFrame) => (clearTimeout(timer), resolve(r as Got<T>)) };
+      const w = {
+        pred: match,
+        resolve: (r: ReceivedFrame) => {
+          clearTimeout(timer);
+          resolve(r as Got<T>);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         const seen = this.received.map((r) => r.frame.type).join(" ");
@@ -97,11 +113,24 @@ export class LaneDriver {
   }
 
   c0(now = Date.now(), laneMode = 4): Frame {
-    const base = { type: "C0", unixTime: toWireUnix(this.dialect, now), dateTime: toBcdDateTime(this.dialect, now), laneMode };
+    const base = {
+      type: "C0",
+      unixTime: toWireUnix(this.dialect, now),
+      dateTime: toBcdDateTime(this.dialect, now),
+      laneMode,
+    };
     if (this.variant === "legacy") {
       return { ...base, waitTime: 0, txPower: 0x15, pllChannelId: 0, transClass: 1 } as Frame;
     }
-    return { ...base, bstInterval: 10, txPower: 0x15, pllChannelId: 1, transMode: 1, flagId: "000000", reserved: "0000" } as Frame;
+    return {
+      ...base,
+      bstInterval: 10,
+      txPower: 0x15,
+      pllChannelId: 1,
+      transMode: 1,
+      flagId: "000000",
+      reserved: "0000",
+    } as Frame;
   }
 
   c1(obuId: string, divFactor = "00".repeat(8)): Frame {
@@ -117,7 +146,11 @@ export class LaneDriver {
   }
 
   c8(obuId: string, epSerial: number): Frame {
-    return (this.variant === "legacy" ? { type: "C8", obuId, epSerial } : { type: "C8", obuId, epSerial, ef04CmdType: 0 }) as Frame;
+    return (
+      this.variant === "legacy"
+        ? { type: "C8", obuId, epSerial }
+        : { type: "C8", obuId, epSerial, ef04CmdType: 0 }
+    ) as Frame;
   }
 
   /** C6 for the card in a B4: exit at `station` with `amount` fen. */
@@ -194,7 +227,9 @@ export function autoExitLane(
       // What a real lane does with a power-on B0: initialise again.
       void lane.send(lane.c0(opts.c0Time));
     } else if (f.type === "B0") {
-      void lane.send({ type: "ACK" }, r).then(() => (opts.reinitOnRebootB0 ? lane.send(lane.c4(true)) : undefined));
+      void lane
+        .send({ type: "ACK" }, r)
+        .then(() => (opts.reinitOnRebootB0 ? lane.send(lane.c4(true)) : undefined));
     } else if (!obuId) return;
     else if (f.errorCode !== 0) void lane.send(lane.c2(obuId, 1), r);
     else if (f.type === "B2" || f.type === "B3") void lane.send(lane.c1(obuId), r);

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { loadCardKeys } from "../../src/card/keys.js";
-import { verifyTac } from "../../src/card/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { loadCardKeys } from "../../src/card/keys.js";
+import { verifyTac } from "../../src/card/tac-verify.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -29,7 +29,15 @@ function oneCar(faults: unknown[], extra: Record<string, unknown> = {}): Scenari
 async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, heartbeatMs = 60_000) {
   const pair = createTransportPair();
   const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({ transport: pair.device, protocol, scenario, seed: 3, frameLog, timing: { heartbeatMs }, cable: pair });
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol,
+    scenario,
+    seed: 3,
+    frameLog,
+    timing: { heartbeatMs },
+    cable: pair,
+  });
   const lane = new LaneDriver(pair.lane, protocol);
   const problems: ChannelProblem[] = [];
   lane.ch.problems$.subscribe((p) => problems.push(p));
@@ -115,13 +123,18 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
   });
 
   it("bad checksum on B2: the lane discards it, the retransmission (same RSCTL/SEQ) is clean", async () => {
-    const { lane, problems, frameLog } = await setup(protocol, oneCar([{ kind: "bad-checksum", frame: "B2" }]));
+    const { lane, problems, frameLog } = await setup(
+      protocol,
+      oneCar([{ kind: "bad-checksum", frame: "B2" }]),
+    );
     await lane.init();
     const b2 = await lane.expectFrame("B2");
     expect(problems.filter((p) => p.kind === "checksum-error")).toHaveLength(1);
-    const tx = frameLog.records.filter((r) => r.dir === "tx" && (r.frame as { type?: string } | undefined)?.type === "B2");
+    const tx = frameLog.records.filter(
+      (r) => r.dir === "tx" && (r.frame as { type?: string } | undefined)?.type === "B2",
+    );
     expect(tx.map((r) => r.note)).toEqual(["bad-checksum", "retransmit"]);
-    expect(b2.wire.seq).toBe((tx[0]?.frame as { seq: number }).seq);
+    expect(b2.wire.seq).toBe((tx[0]?.frame as { seq: number } | undefined)?.seq);
   });
 
   it("garbled bytes in B3: the lane sees a broken frame, then the clean repeat", async () => {
@@ -209,15 +222,33 @@ describe("illegal frames", () => {
     await lane.init();
     const b2 = await lane.expectFrame("B2");
     await lane.send({ type: "C1", obuId: "01020304", obuDivFactor: "00".repeat(8) }, b2);
-    await lane.send(
-      { type: "C6", obuId: b2.frame.obuId, cardDivFactor: "00".repeat(8), transSerial: 0, consumeMoney: 1, purchaseTime: PT,
-        station: { network: "4301", station: "0101", lane: 1, time: 0, vehicleClass: 1, status: 4, flagStations: "00".repeat(9),
-          collectorId: "000000", shift: 0, plate: "", reserved: "00000000" } } as never,
-    );
+    await lane.send({
+      type: "C6",
+      obuId: b2.frame.obuId,
+      cardDivFactor: "00".repeat(8),
+      transSerial: 0,
+      consumeMoney: 1,
+      purchaseTime: PT,
+      station: {
+        network: "4301",
+        station: "0101",
+        lane: 1,
+        time: 0,
+        vehicleClass: 1,
+        status: 4,
+        flagStations: "00".repeat(9),
+        collectorId: "000000",
+        shift: 0,
+        plate: "",
+        reserved: "00000000",
+      },
+    } as never);
     const repeats = await lane.collect("B2", 600);
     expect(repeats).toHaveLength(3);
     expect(await lane.collect("B3", 1)).toHaveLength(0);
-    const handled = frameLog.records.filter((r) => r.dir === "rx" && r.handling?.startsWith("ignored")).map((r) => r.handling);
+    const handled = frameLog.records
+      .filter((r) => r.dir === "rx" && r.handling?.startsWith("ignored"))
+      .map((r) => r.handling);
     expect(handled).toEqual([
       expect.stringContaining("C1 for OBU 01020304"),
       expect.stringContaining("C6 is only legal after B4"),

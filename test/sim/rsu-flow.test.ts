@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { loadCardKeys } from "../../src/card/keys.js";
 import { verifyTac } from "../../src/card/tac-verify.js";
-import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
-import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -21,10 +21,16 @@ afterEach(async () => {
 const ONE: ScenarioInput = {
   name: "one",
   startTime: "2025-01-02T10:00:00+08:00",
-  traffic: { vehicles: [{ id: "car", plate: "湘A12345", class: 1, balance: 5000, entryStation: "0101", zoneMs: 4000 }] },
+  traffic: {
+    vehicles: [{ id: "car", plate: "湘A12345", class: 1, balance: 5000, entryStation: "0101", zoneMs: 4000 }],
+  },
 };
 
-async function setup(protocol: "legacy" | "national", scenario: ScenarioInput = ONE, extra: Record<string, unknown> = {}) {
+async function setup(
+  protocol: "legacy" | "national",
+  scenario: ScenarioInput = ONE,
+  extra: Record<string, unknown> = {},
+) {
   const pair = createTransportPair();
   const frameLog = memoryFrameLog();
   const sim = createRsuSimulator({
@@ -75,7 +81,8 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(b2.frame.serialNumber).toMatch(/^\d{16}$/);
     await lane.send(lane.c1(obuId), b2);
     const b3 = await lane.expectFrame("B3");
-    const plate = protocol === "legacy" ? b3.frame.plateNumber : (b3.frame.vehicleInfo as { plate: string }).plate;
+    const plate =
+      protocol === "legacy" ? b3.frame.plateNumber : (b3.frame.vehicleInfo as { plate: string }).plate;
     expect(plate).toBe("湘A12345");
     await lane.send(lane.c1(obuId), b3);
     const b4 = await lane.expectFrame("B4");
@@ -113,7 +120,14 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(after?.file0019.status).toBe(4);
     expect(after?.file0019.station).toBe("0201");
     const [entry] = sim.ledger();
-    expect(entry).toMatchObject({ obuId, amount: 1234, tac: r.tac, iccPaySerial: 1, outcome: "done", plate: "湘A12345" });
+    expect(entry).toMatchObject({
+      obuId,
+      amount: 1234,
+      tac: r.tac,
+      iccPaySerial: 1,
+      outcome: "done",
+      plate: "湘A12345",
+    });
     expect(verifyTac({ ...entry!, algId: undefined }, keys).ok).toBe(true);
     // Traded: the OBU is not traded again while it stays in the zone.
     expect(await lane.collect("B2", 400)).toHaveLength(0);

@@ -6,9 +6,9 @@ import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPtyPair, type PtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { loadCardKeys } from "../../src/card/keys.js";
 import { verifyTac } from "../../src/card/tac-verify.js";
-import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -69,8 +69,22 @@ describe("etc-sim rsu --pty (the CLI)", () => {
     const frameLog = join(dir, "frames.jsonl");
     const child: ChildProcess = spawn(
       process.execPath,
-      ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--pty", "--scenario", "config/scenarios/basic.yaml",
-        "--time-scale", "4", "--ledger", ledger, "--frame-log", frameLog, "--exit-when-done"],
+      [
+        "--import",
+        "tsx",
+        "sim/cli/etc-sim.ts",
+        "rsu",
+        "--pty",
+        "--scenario",
+        "config/scenarios/basic.yaml",
+        "--time-scale",
+        "4",
+        "--ledger",
+        ledger,
+        "--frame-log",
+        frameLog,
+        "--exit-when-done",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     cleanup.push(() => {
@@ -88,7 +102,10 @@ describe("etc-sim rsu --pty (the CLI)", () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
     const first = await firstLine;
     expect(first).toMatch(/^lane-port: \/dev\/pts\/\d+$/);
-    const lane = new LaneDriver(createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }), "legacy");
+    const lane = new LaneDriver(
+      createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }),
+      "legacy",
+    );
     await lane.open();
     cleanup.push(async () => {
       lane.close();
@@ -98,11 +115,17 @@ describe("etc-sim rsu --pty (the CLI)", () => {
     await lane.init();
     expect(await exited).toBe(0);
     stop();
-    const entries = readFileSync(ledger, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const entries = readFileSync(ledger, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(entries).toHaveLength(4);
     const keys = loadCardKeys();
     for (const e of entries) expect(verifyTac(e, keys).ok).toBe(true);
-    const frames = readFileSync(frameLog, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const frames = readFileSync(frameLog, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(frames[0]).toMatchObject({ dir: "rx", frame: { type: "C0" } });
     expect(frames.filter((f) => f.dir === "tx" && f.frame?.type === "B5")).toHaveLength(4);
     expect(lines.at(-1)).toMatch(/^stopped: 4 purchase\(s\), 3200 fen$/);

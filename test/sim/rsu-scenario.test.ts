@@ -1,10 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
 import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
-import { loadScenarioFile, parseScenario, parseScenarioYaml, type ScenarioInput } from "../../sim/scenario/schema.js";
+import {
+  loadScenarioFile,
+  parseScenario,
+  parseScenarioYaml,
+  type ScenarioInput,
+} from "../../sim/scenario/schema.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -17,7 +22,14 @@ const C0_TIME = Date.UTC(2025, 0, 2, 2, 0, 0);
 async function run(protocol: "legacy" | "national", scenario: ScenarioInput, seed: number) {
   const pair = createTransportPair({ maxChunk: 7, seed: 5 });
   const log = memoryFrameLog();
-  const sim = createRsuSimulator({ transport: pair.device, protocol, scenario, seed, frameLog: log, timing: { heartbeatMs: 60_000 } });
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol,
+    scenario,
+    seed,
+    frameLog: log,
+    timing: { heartbeatMs: 60_000 },
+  });
   const lane = new LaneDriver(pair.lane, protocol);
   await lane.open();
   await sim.start();
@@ -39,17 +51,21 @@ describe("scenario files", () => {
   });
 
   it("names the offending field in errors", () => {
-    expect(() => parseScenario({ traffic: { vehicles: [{ plate: "x" }, { card: { balance: -1 } }] } })).toThrow(
-      /traffic\.vehicles\[1\]\.card\.balance/,
+    expect(() =>
+      parseScenario({ traffic: { vehicles: [{ plate: "x" }, { card: { balance: -1 } }] } }),
+    ).toThrow(/traffic\.vehicles\[1\]\.card\.balance/);
+    expect(() => parseScenarioYaml("traffic:\n  vehicles:\n    - { plat: x }\n")).toThrow(
+      /traffic\.vehicles\[0\]/,
     );
-    expect(() => parseScenarioYaml("traffic:\n  vehicles:\n    - { plat: x }\n")).toThrow(/traffic\.vehicles\[0\]/);
-    expect(() => parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "garble", frame: "B9" }] }] } })).toThrow(
-      /traffic\.vehicles\[0\]\.faults\[0\]\.frame/,
-    );
+    expect(() =>
+      parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "garble", frame: "B9" }] }] } }),
+    ).toThrow(/traffic\.vehicles\[0\]\.faults\[0\]\.frame/);
   });
 
   it("a vehicle needs only plate/class/balance/entry station; the rest has defaults", () => {
-    const s = parseScenario({ traffic: { vehicles: [{ plate: "湘A1", class: 2, balance: 10, entryStation: "0102" }] } });
+    const s = parseScenario({
+      traffic: { vehicles: [{ plate: "湘A1", class: 2, balance: 10, entryStation: "0102" }] },
+    });
     expect(s.traffic?.vehicles?.[0]).toMatchObject({ plate: "湘A1", balance: 10, entryStation: "0102" });
   });
 });
@@ -97,11 +113,18 @@ describe("determinism", () => {
       traffic: {
         gapMs: 1200,
         vehicles: [{ plate: "湘A10001" }, { plate: "湘A10002" }],
-        random: { ratePerMinute: 50, count: 3, balance: [500, 5000], creditShare: 0.3, template: { zoneMs: 1000 } },
+        random: {
+          ratePerMinute: 50,
+          count: 3,
+          balance: [500, 5000],
+          creditShare: 0.3,
+          template: { zoneMs: 1000 },
+        },
       },
       faults: { random: { garble: 0.4, "bad-checksum": 0.4, duplicate: 0.4, slow: 0.2 } },
     };
-    const strip = (log: ReturnType<typeof memoryFrameLog>) => log.records.map((r) => frameLogLine({ ...r, t: 0 }));
+    const strip = (log: ReturnType<typeof memoryFrameLog>) =>
+      log.records.map((r) => frameLogLine({ ...r, t: 0 }));
     const [a, b, c] = await Promise.all([
       run("legacy", scenario, 99),
       run("legacy", scenario, 99),
@@ -119,13 +142,20 @@ describe("TCP", () => {
     const server = await createTcpServer({ port: 0 });
     const sw = new SwitchTransport("tcp-test");
     server.connections$.subscribe((c) => sw.attach(c));
-    const sim: RsuSimulator = createRsuSimulator({ transport: sw, protocol: "national", timing: { heartbeatMs: 100 } });
+    const sim: RsuSimulator = createRsuSimulator({
+      transport: sw,
+      protocol: "national",
+      timing: { heartbeatMs: 100 },
+    });
     await sim.start();
     cleanup.push(async () => {
       await sim.stop();
       await server.close();
     });
-    const lane = new LaneDriver(createTcpClientTransport({ host: "127.0.0.1", port: server.address.port }), "national");
+    const lane = new LaneDriver(
+      createTcpClientTransport({ host: "127.0.0.1", port: server.address.port }),
+      "national",
+    );
     await lane.open();
     cleanup.push(async () => {
       lane.close();

@@ -40,7 +40,8 @@ interface RsuOpts {
 function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name}: expected a number ${min}..${max}, got "${v}"`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`${name}: expected a number ${min}..${max}, got "${v}"`);
   return n;
 }
 
