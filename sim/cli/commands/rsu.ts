@@ -14,6 +14,7 @@ import { createSerialTransport } from "../../../firmware-bridge/transport/serial
 import { createTcpServer, type TcpServer } from "../../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../../firmware-bridge/transport/types.js";
 import { loadCardKeys } from "../../../src/card/keys.js";
+import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
@@ -35,6 +36,11 @@ interface RsuOpts {
   announce?: boolean;
   exitWhenDone?: boolean;
   logLevel: string;
+  stationLength?: string;
+  lastStationLength?: string;
+  timeBase?: string;
+  ef04?: boolean;
+  divCheck?: boolean;
 }
 
 function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -85,6 +91,11 @@ export function registerRsu(program: Command): void {
     .option("--announce", "send the power-on B0 (RSCTL 0x98) as soon as the port is open")
     .option("--exit-when-done", "exit once every scenario vehicle has passed")
     .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
+    .option("--station-length <n>", "legacy C6/C3 Station width the lane sends: 40 or 36")
+    .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
+    .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
+    .option("--no-ef04", "national B4 without the 91-byte EF04 block")
+    .option("--no-div-check", "accept any divisor factor in C6/C3 (default: a wrong one fails MAC1, B5 06)")
     .action(async (o: RsuOpts) => {
       const modes = [o.port !== undefined, o.pty === true, o.tcp !== undefined].filter(Boolean).length;
       if (modes !== 1) throw new UsageError("give exactly one of --port PATH, --pty, --tcp HOST:PORT");
@@ -96,6 +107,7 @@ export function registerRsu(program: Command): void {
       const timeScale = num("--time-scale", o.timeScale, 0.001, 10_000);
       const scenario = o.scenario ? loadScenarioFile(o.scenario) : parseScenario({ name: "empty" });
       const keys = loadCardKeys(o.keys);
+      const { variant: _v, ...dialect } = dialectFromOptions(o);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
       let transport: Transport;
@@ -125,6 +137,8 @@ export function registerRsu(program: Command): void {
       const sim = createRsuSimulator({
         transport,
         protocol: o.protocol,
+        dialect,
+        checkDivFactor: o.divCheck !== false,
         scenario,
         ...(seed !== undefined ? { seed } : {}),
         ...(o.ledger ? { ledger: o.ledger } : {}),
