@@ -53,6 +53,11 @@ export class CircuitBreaker {
     return Math.max(0, this.openedAt + this.opts.coolDownMs - this.now());
   }
 
+  /** The acquired slot was not used (nothing to send): a half-open breaker may probe again later. */
+  release(): void {
+    this.probeInFlight = false;
+  }
+
   onSuccess(): void {
     this.failures = 0;
     this.probeInFlight = false;

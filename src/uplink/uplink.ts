@@ -356,10 +356,14 @@ export class Uplink {
         await this.sleep(this.backoff.next(), false);
         continue;
       }
-      this.breaker.onSuccess();
-      this.backoff.reset();
-      this.contacted = true;
-      this.lastSuccessAt = new Date(this.now()).toISOString();
+      if (worked) {
+        this.breaker.onSuccess();
+        this.backoff.reset();
+        this.contacted = true;
+        this.lastSuccessAt = new Date(this.now()).toISOString();
+      } else {
+        this.breaker.release(); // nothing was sent: no evidence either way
+      }
       this.publish();
       if (!worked) {
         const now = this.now();
@@ -387,7 +391,7 @@ export class Uplink {
     );
   }
 
-  /** One unit of work. Returns false when there was nothing to do. Throws on station failure. */
+  /** One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure. */
   private async step(): Promise<boolean> {
     const now = this.now();
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {

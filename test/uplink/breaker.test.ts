@@ -46,3 +46,17 @@ describe("CircuitBreaker", () => {
     expect(b.consecutiveFailures).toBe(0);
   });
 });
+
+describe("CircuitBreaker.release", () => {
+  it("an unused probe slot neither closes nor re-opens the breaker", () => {
+    let t = 0;
+    const b = new CircuitBreaker({ failureThreshold: 1, coolDownMs: 10 }, () => t);
+    b.tryAcquire();
+    b.onFailure();
+    t = 10;
+    expect(b.tryAcquire()).toBe(true);
+    b.release();
+    expect(b.state).toBe("half-open");
+    expect(b.tryAcquire()).toBe(true);
+  });
+});

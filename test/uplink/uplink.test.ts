@@ -26,9 +26,10 @@ describe("uplink against the station simulator", () => {
   });
 
   it("wakes on new commits and sends them without waiting for a timer", async () => {
-    rig = await makeRig();
+    // the first heartbeat goes out at once, the next one only in 60 s: only a wake-up can send the records
+    rig = await makeRig({ heartbeatIntervalMs: 60_000 });
     rig.uplink.start();
-    await waitFor(() => rig!.uplink.status().state === "online", "first contact");
+    await waitFor(() => rig!.uplink.status().state === "online", "first contact (heartbeat)");
     rig.commit(3);
     await rig.uplink.whenDrained(10_000);
     expect(rig.station.stats().distinct).toBe(3);
