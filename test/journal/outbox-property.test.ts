@@ -39,7 +39,9 @@ it("outbox model: never loses an unacknowledged record, keeps order, never reuse
             }
           } else if (o.op === "ack") {
             const pending = [...model.entries()].filter(([, v]) => v.ackedAt === null);
-            const chosen = o.pick.map((i) => pending[i % Math.max(1, pending.length)]).filter((x) => x !== undefined);
+            const chosen = o.pick
+              .map((i) => pending[i % Math.max(1, pending.length)])
+              .filter((x) => x !== undefined);
             const ids = [...new Set(chosen.map(([, v]) => v.tradeId))];
             const n = j.markUploaded(ids, new Date(t));
             expect(n).toBe(ids.length);
@@ -77,7 +79,10 @@ it("refuses to run when synchronous=FULL does not stick", () => {
     },
   };
   expect(() => enforceDurability(fake as never, "/x/journal.db")).toThrow(
-    expect.objectContaining({ code: "E602_JOURNAL_OPEN", message: expect.stringMatching(/synchronous=FULL/) }),
+    expect.objectContaining({
+      code: "E602_JOURNAL_OPEN",
+      message: expect.stringMatching(/synchronous=FULL/),
+    }),
   );
   const noWal = { pragma: () => "delete" };
   expect(() => enforceDurability(noWal as never, "/x/journal.db")).toThrow(/journal_mode=WAL/);
