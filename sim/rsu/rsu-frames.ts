@@ -202,6 +202,42 @@ export function b5Frame(d: Dialect, obuId: string, r: PurchaseResult, wrFileTime
   };
 }
 
+/** What the RSU knows about a purchase once INIT FOR CAPP PURCHASE has answered and MAC1 is computed. */
+export interface PurchaseAttempt {
+  psamNo: string;
+  transTime: string;
+  transType: number;
+  iccPaySerial: number; // the card offline serial INIT returned: what C8 must name
+  psamTransSerial: number;
+  balanceBefore: number;
+  keyVersion: number;
+  algId: number;
+}
+
+/**
+ * B5 for a purchase whose outcome the RSU does not know (ErrorCode 01: no DSRC answer to DEBIT).
+ * Once INIT answered, the RSU knows the attempt's card offline serial and PSAM data, so it reports
+ * them (TAC zero, balance as read before the debit): the lane needs the serial for C8 -> B8.
+ */
+export function uncertainB5Frame(d: Dialect, obuId: string, a: PurchaseAttempt, errorCode: number, wrFileTime: number): Frame {
+  const common = {
+    type: "B5",
+    obuId,
+    errorCode,
+    psamNo: a.psamNo,
+    transTime: a.transTime,
+    transType: a.transType,
+  };
+  const tail = {
+    tac: "00000000",
+    iccPaySerial: a.iccPaySerial,
+    psamTransSerial: a.psamTransSerial,
+    cardBalance: a.balanceBefore,
+  };
+  if (d.variant === "legacy") return { ...common, wrFileTime, ...tail } as Frame;
+  return { ...common, algFlag: a.algId, keyVersion: a.keyVersion, ...tail } as Frame;
+}
+
 export function errorFrame(type: "B3" | "B4" | "B5" | "B8", obuId: string, errorCode: number): Frame {
   return { type, obuId, errorCode } as Frame;
 }

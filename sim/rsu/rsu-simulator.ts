@@ -69,8 +69,10 @@ import {
   DEFAULT_IDENTITY,
   errorFrame,
   heartbeatFrame,
+  type PurchaseAttempt,
   RSU_ERR,
   type RsuIdentity,
+  uncertainB5Frame,
 } from "./rsu-frames.js";
 
 export interface DsrcTiming {
@@ -1240,6 +1242,25 @@ class SimulatedRsu implements RsuSimulator {
       lost = this.fault(v, "b5-lost");
       if (lost) tear = "after-debit";
     }
+    // What INIT and MAC1 will tell the RSU about this attempt, reported in an uncertain B5.
+    const before = card.snapshot();
+    const attempt: PurchaseAttempt = {
+      psamNo: psam.terminalNo,
+      transTime: req.transTime,
+      transType: 0x09,
+      iccPaySerial: before.offlineSerial,
+      psamTransSerial: psam.nextSerial,
+      balanceBefore: before.balance,
+      keyVersion: 1,
+      algId: 0,
+    };
+    const wrFileTime = req.record.time || toWireUnix(this.dialect, Date.now());
+    const uncertain = (why: string): void => {
+      this.log.info({ obuId, why }, "B5 error 01: debit outcome unknown to the RSU");
+      t.error = true;
+      t.frame = uncertainB5Frame(this.dialect, obuId, attempt, RSU_ERR.noDsrc, wrFileTime);
+      this.sendInfo(t.frame, v, obuId);
+    };
     let outcome: PurchaseOutcome;
     try {
       outcome = card.purchase(
@@ -1263,10 +1284,14 @@ class SimulatedRsu implements RsuSimulator {
           this.endTxn("failed", "B5 lost after the debit");
           return;
         }
-        fail(RSU_ERR.noDsrc, "purchase torn after-debit");
+        const r = outcome.result;
+        attempt.psamTransSerial = r.psamTransSerial;
+        attempt.keyVersion = r.keyVersion;
+        attempt.algId = r.algId;
+        uncertain("purchase torn after the debit");
         return;
       }
-      fail(RSU_ERR.noDsrc, "purchase torn before-debit");
+      uncertain("purchase torn before the debit");
       this.leave(v);
       return;
     }
@@ -1274,7 +1299,7 @@ class SimulatedRsu implements RsuSimulator {
     this.recordLedger(v, command, r, req.record, "done");
     t.paid = true;
     t.error = false;
-    t.frame = b5Frame(this.dialect, obuId, r, req.record.time || toWireUnix(this.dialect, Date.now()));
+    t.frame = b5Frame(this.dialect, obuId, r, wrFileTime);
     this.sendInfo(t.frame, v, obuId);
   }
 

@@ -84,10 +84,13 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     await lane.send(lane.c6(last.frame, 700, PT), last);
     const b5 = await lane.expectFrame("B5");
     expect(b5.frame.errorCode).toBe(1);
-    expect(b5.frame.tac).toBeUndefined();
+    // INIT answered before the OBU left: the RSU reports the attempt's serial, but no TAC.
+    expect(b5.frame.tac).toBe("00000000");
+    expect(b5.frame.iccPaySerial).toBe(1);
+    expect(b5.frame.cardBalance).toBe(8000);
     expect(sim.cards()[0]).toMatchObject({ balance: 8000, offlineSerial: 1 });
     expect(sim.ledger()).toHaveLength(0);
-    await lane.send(lane.c8(obuId, 1), b5);
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
     const b8 = await lane.expectFrame("B8");
     expect(b8.frame.errorCode).toBe(1);
   });
@@ -101,7 +104,10 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(sim.cards()[0]).toMatchObject({ balance: 8000 - 650, offlineSerial: 2 });
     const [entry] = sim.ledger();
     expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 650, iccPaySerial: 1 });
-    await lane.send(lane.c8(obuId, 1), b5);
+    // The uncertain B5 names the serial the lane must prove with C8.
+    expect(b5.frame.iccPaySerial).toBe(entry?.iccPaySerial);
+    expect(b5.frame.psamTransSerial).toBe(entry?.psamTransSerial);
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
     const b8 = await lane.expectFrame("B8");
     expect(b8.frame.errorCode).toBe(0);
     expect(b8.frame.tac).toBe(entry?.tac);
