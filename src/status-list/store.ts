@@ -200,7 +200,8 @@ class SourceReader {
 }
 
 export interface Progress {
-  phase: "verify" | "load" | "index" | "swap" | "delta";
+  /** load: full-list records stored; swap: built, being switched in; delta: delta records applied */
+  phase: "load" | "swap" | "delta";
   done: number;
   total: number;
 }
@@ -399,7 +400,7 @@ export function buildFull(
     db.pragma("journal_mode = OFF");
     db.pragma("synchronous = OFF");
     db.pragma("locking_mode = EXCLUSIVE");
-    db.pragma("cache_size = -32768");
+    db.pragma("cache_size = -16384");
     db.exec(SCHEMA);
     db.exec("BEGIN");
     const body = new BodyStream(reader, header);
@@ -634,6 +635,16 @@ export function applyDelta(
       obus,
       ms: performance.now() - t0,
     };
+  } finally {
+    db.close();
+  }
+}
+
+/** A passive WAL checkpoint (never waits for or blocks readers); returns [busy, log frames, checkpointed]. */
+export function checkpoint(dbPath: string): unknown {
+  const db = openWriter(dbPath);
+  try {
+    return db.pragma("wal_checkpoint(PASSIVE)");
   } finally {
     db.close();
   }

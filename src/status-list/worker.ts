@@ -6,7 +6,14 @@ import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { BloomFilter } from "./filter.js";
-import { applyDelta, type BundleSource, buildFull, type Progress, rebuildFilter } from "./store.js";
+import {
+  applyDelta,
+  type BundleSource,
+  buildFull,
+  checkpoint,
+  type Progress,
+  rebuildFilter,
+} from "./store.js";
 
 export type Job =
   | {
@@ -25,7 +32,8 @@ export type Job =
       filter: { buffer: SharedArrayBuffer; log2Bits: number } | null;
       now: number;
     }
-  | { type: "filter"; dir: string; dbName: string; fullVersion: string };
+  | { type: "filter"; dir: string; dbName: string; fullVersion: string }
+  | { type: "checkpoint"; dbPath: string };
 
 export type WorkerMessage =
   | { type: "progress"; progress: Progress }
@@ -42,6 +50,8 @@ function run(job: Job, id: number): unknown {
       const f = job.filter ? new BloomFilter(job.filter.buffer, job.filter.log2Bits) : null;
       return applyDelta(job.dbPath, job.src, job.publicKeyPem, f, progress, job.now);
     }
+    case "checkpoint":
+      return checkpoint(job.dbPath);
     case "filter": {
       const f = rebuildFilter(job.dir, job.dbName, job.fullVersion);
       return { buffer: f.buffer, log2Bits: f.log2Bits };
