@@ -12,6 +12,7 @@
  *
  * Each `open()` builds a fresh SerialPort object, so a port can be reopened after an unplug.
  */
+import { writeSync } from "node:fs";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
 import { SerialPort } from "serialport";
 import { ErrorCodes, EtcError } from "../errors.js";
@@ -166,8 +167,30 @@ class SerialTransport implements Transport {
     if (!port || this.status !== "open") {
       return Promise.reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`));
     }
+    let rest = bytes;
+    // Fast path (real bindings only): with nothing queued in the stream or the binding, one non-blocking
+    // write(2) from this thread hands the bytes to the kernel's tty buffer at once. The library path costs
+    // two thread-pool round trips (write, then tcdrain) that a busy 2-core host can delay by milliseconds,
+    // and tcdrain would also count the line time on a real UART. Anything unusual (EAGAIN, a partial write,
+    // an error) falls back to the library path, which reports errors the usual way.
+    const bp = (port as unknown as { port?: { fd?: number | null; writeOperation?: unknown } }).port;
+    if (
+      !this.opts.binding &&
+      bp &&
+      typeof bp.fd === "number" &&
+      bp.writeOperation == null &&
+      port.writableLength === 0
+    ) {
+      try {
+        const n = writeSync(bp.fd, bytes);
+        if (n === bytes.length) return Promise.resolve();
+        rest = bytes.subarray(n);
+      } catch {
+        // fall back below
+      }
+    }
     return new Promise<void>((resolve, reject) => {
-      port.write(bytes, (err) => {
+      port.write(rest, (err) => {
         if (err) {
           reject(
             new EtcError(

@@ -13,9 +13,23 @@ import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
-import type { IncomingFrameLike, InitParams, RsuCodec, RsuCommand, RsuEvent, RsuStatus } from "../rsu/driver.js";
+import type {
+  IncomingFrameLike,
+  InitParams,
+  RsuCodec,
+  RsuCommand,
+  RsuEvent,
+  RsuStatus,
+} from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
-import { type Effect, type GuardKey, type MachineCtx, type ObuEvent, type ObuState, transition } from "./obu-machine.js";
+import {
+  type Effect,
+  type GuardKey,
+  type MachineCtx,
+  type ObuEvent,
+  type ObuState,
+  transition,
+} from "./obu-machine.js";
 import { STOP_REASONS } from "./stop-reasons.js";
 
 // ---- ports (satisfied by RsuLink, Journal, StatusListCache, AuditLog) -------------------------------
@@ -43,7 +57,12 @@ export interface StatusListPort {
 }
 
 export interface AuditPort {
-  append(e: { type: string; severity: "info" | "warn" | "alarm"; message: string; data?: Record<string, unknown> }): unknown;
+  append(e: {
+    type: string;
+    severity: "info" | "warn" | "alarm";
+    message: string;
+    data?: Record<string, unknown>;
+  }): unknown;
 }
 
 export interface LaneControllerOptions {
@@ -71,7 +90,11 @@ export interface LaneControllerOptions {
 export type LaneStatus =
   | { status: "starting" }
   | { status: "open"; rsu: RsuStatus }
-  | { status: "closed"; reason: "rsu-down" | "rsu-init" | "rsu-fault" | "journal" | "stopped"; detail: string };
+  | {
+      status: "closed";
+      reason: "rsu-down" | "rsu-init" | "rsu-fault" | "journal" | "stopped";
+      detail: string;
+    };
 
 /** One finished vehicle (or stop), after its record is durable. */
 export interface VehicleOutcome {
@@ -79,6 +102,8 @@ export interface VehicleOutcome {
   /** sum over the OBU's frames of (reply handed to the port - frame received), ms */
   decisionMs: number;
   barrierAt: number | null;
+  /** how long the durable journal commit took (WAL + FULL: one fsync), ms */
+  commitMs: number | null;
 }
 
 export interface LaneCounters {
@@ -110,7 +135,13 @@ type QueueItem =
   | { kind: "link"; status: string; reason?: string }
   | { kind: "init-timeout"; attempt: number };
 
-const STAGE_IN: Record<string, string> = { obu: "b2In", vehicle: "b3In", card: "b4In", trade: "b5In", tac: "b8In" };
+const STAGE_IN: Record<string, string> = {
+  obu: "b2In",
+  vehicle: "b3In",
+  card: "b4In",
+  trade: "b5In",
+  tac: "b8In",
+};
 
 export class LaneController {
   private readonly o: LaneControllerOptions;
@@ -149,7 +180,8 @@ export class LaneController {
   private staleWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: LaneControllerOptions) {
-    if (opts.lane.role === "exit" && !opts.tariff) throw new EtcError("E401_CONFIG_INVALID", "an exit lane needs a tariff");
+    if (opts.lane.role === "exit" && !opts.tariff)
+      throw new EtcError("E401_CONFIG_INVALID", "an exit lane needs a tariff");
     this.o = opts;
     this.log = (opts.logger ?? silentLogger).child({ ch: "LANE" });
     this.now = opts.now ?? (() => performance.now());
@@ -169,7 +201,11 @@ export class LaneController {
     this.subs.push(this.o.link.incoming$.subscribe((inc) => this.enqueue({ kind: "frame", inc })));
     this.subs.push(
       this.o.link.state$.subscribe((s) =>
-        this.enqueue({ kind: "link", status: s.status, ...(s.reason !== undefined ? { reason: s.reason } : {}) }),
+        this.enqueue({
+          kind: "link",
+          status: s.status,
+          ...(s.reason !== undefined ? { reason: s.reason } : {}),
+        }),
       ),
     );
     await this.o.link.start();
@@ -195,9 +231,14 @@ export class LaneController {
 
   private enqueue(item: QueueItem): void {
     if (this.stopped) return;
-    this.queue = this.queue.then(() => this.handle(item)).catch((e: unknown) => {
-      this.log.error({ err: e instanceof Error ? e.message : String(e), item: item.kind }, "lane loop error");
-    });
+    this.queue = this.queue
+      .then(() => this.handle(item))
+      .catch((e: unknown) => {
+        this.log.error(
+          { err: e instanceof Error ? e.message : String(e), item: item.kind },
+          "lane loop error",
+        );
+      });
   }
 
   private async handle(item: QueueItem): Promise<void> {
@@ -282,7 +323,10 @@ export class LaneController {
     }
   }
 
-  private async onRsuStatus(inc: IncomingFrameLike & { readonly rsuRebooted?: boolean }, st: RsuStatus): Promise<void> {
+  private async onRsuStatus(
+    inc: IncomingFrameLike & { readonly rsuRebooted?: boolean },
+    st: RsuStatus,
+  ): Promise<void> {
     await inc.ack().catch(() => undefined);
     const rebooted = st.rebooted || inc.rsuRebooted === true;
     if (!this.awaitingB0) {
@@ -309,7 +353,12 @@ export class LaneController {
     if (this.journalBroken) return;
     await this.antenna(true);
     this.statusSubject.next({ status: "open", rsu: st });
-    this.o.outputs.emit({ type: "lane", status: "open", reason: `RSU ${st.rsuId} v${st.version}`, at: this.now() });
+    this.o.outputs.emit({
+      type: "lane",
+      status: "open",
+      reason: `RSU ${st.rsuId} v${st.version}`,
+      at: this.now(),
+    });
     this.o.outputs.emit({ type: "light", color: "red", at: this.now() });
     this.log.info({ rsuId: st.rsuId, psams: st.psams.map((p) => p.terminalId) }, "lane open");
   }
@@ -322,13 +371,24 @@ export class LaneController {
     }
   }
 
-  private async closeLane(reason: Extract<LaneStatus, { status: "closed" }>["reason"], detail: string): Promise<void> {
+  private async closeLane(
+    reason: Extract<LaneStatus, { status: "closed" }>["reason"],
+    detail: string,
+  ): Promise<void> {
     const was = this.status;
     this.statusSubject.next({ status: "closed", reason, detail });
     if (was.status === "open" || reason === "journal") {
       this.o.outputs.emit({ type: "lane", status: "closed", reason: detail, at: this.now() });
-      this.o.outputs.emit({ type: "display", text: STOP_REASONS.LANE_CLOSED.message, detail: "请走人工车道", tone: "stop", obuId: null, at: this.now() });
-      if (reason !== "stopped") this.alarm(`LANE_CLOSED_${reason.toUpperCase().replace("-", "_")}`, `ETC service closed: ${detail}`);
+      this.o.outputs.emit({
+        type: "display",
+        text: STOP_REASONS.LANE_CLOSED.message,
+        detail: "请走人工车道",
+        tone: "stop",
+        obuId: null,
+        at: this.now(),
+      });
+      if (reason !== "stopped")
+        this.alarm(`LANE_CLOSED_${reason.toUpperCase().replace("-", "_")}`, `ETC service closed: ${detail}`);
       this.log.error({ reason, detail }, "ETC SERVICE CLOSED");
     }
     // Open transactions end now: before the debit they are stops, after it suspects.
@@ -404,9 +464,11 @@ export class LaneController {
         balanceBefore: null,
         balanceAfter: ev.info.balanceAfter,
         tac: ev.info.tac,
-        iccPaySerial: ev.info.iccPaySerial === null ? null : ev.info.iccPaySerial.toString(16).padStart(4, "0"),
+        iccPaySerial:
+          ev.info.iccPaySerial === null ? null : ev.info.iccPaySerial.toString(16).padStart(4, "0"),
         psamNo: ev.info.psamNo,
-        psamTransSerial: ev.info.psamTransSerial === null ? null : ev.info.psamTransSerial.toString(16).padStart(8, "0"),
+        psamTransSerial:
+          ev.info.psamTransSerial === null ? null : ev.info.psamTransSerial.toString(16).padStart(8, "0"),
         transTime: ev.info.transTime,
         transType: ev.info.transType === null ? null : ev.info.transType.toString(16).padStart(2, "0"),
         statusListVersions: { full: null, delta: null },
@@ -430,7 +492,17 @@ export class LaneController {
 
   // ---- the machine step and its effects ------------------------------------------------------------
 
+  /** The machine context: built once (no per-frame closures); nowMs is set before every transition. */
+  private machineCtx: MachineCtx | undefined;
+
   private ctx(): MachineCtx {
+    this.machineCtx ??= this.buildCtx();
+    const c = this.machineCtx;
+    c.nowMs = this.wallNow();
+    return c;
+  }
+
+  private buildCtx(): MachineCtx {
     const o = this.o;
     const sl = o.statusList;
     return {
@@ -449,7 +521,9 @@ export class LaneController {
         const a = sl.lookup(q);
         if (a.stale?.alarm && this.now() - this.staleWarnedAt > 60_000) {
           this.staleWarnedAt = this.now();
-          this.alarm("STATUS_LIST_STALE", `status list is stale: ${a.stale.reasons.join("; ")}`);
+          const reasons = a.stale.reasons.join("; ");
+          // raised after the reply is on its way: the audit append fsyncs
+          setImmediate(() => this.alarm("STATUS_LIST_STALE", `status list is stale: ${reasons}`));
         }
         return a;
       },
@@ -470,13 +544,21 @@ export class LaneController {
     return false;
   }
 
+  /**
+   * Keys are kept in the order they were last set (delete, then set), so expired ones are always at the
+   * front: each call drops only what has expired, never scanning the live entries.
+   */
   private remember(map: Map<string, number>, k: GuardKey): void {
     const now = this.wallNow();
-    if (k.obuSerial) map.set(`o:${k.obuSerial}`, now);
-    if (k.cardId) map.set(`c:${k.cardId}`, now);
-    if (map.size > 50_000) {
-      const cutoff = now - Math.max(this.o.transaction.recentTradeWindowMs, this.o.transaction.unsettledHoldMs);
-      for (const [key, t] of map) if (t < cutoff) map.delete(key);
+    for (const key of [k.obuSerial ? `o:${k.obuSerial}` : null, k.cardId ? `c:${k.cardId}` : null]) {
+      if (!key) continue;
+      map.delete(key);
+      map.set(key, now);
+    }
+    const cutoff = now - Math.max(this.o.transaction.recentTradeWindowMs, this.o.transaction.unsettledHoldMs);
+    for (const [key, t] of map) {
+      if (t >= cutoff) break;
+      map.delete(key);
     }
   }
 
@@ -514,7 +596,10 @@ export class LaneController {
     } catch (e) {
       this.counters.journalFailures++;
       // The record is not on disk: keep it in the log so nothing is lost without a trace.
-      this.log.error({ err: (e as Error).message, code: (e as EtcError).code, record: rec }, "JOURNAL COMMIT FAILED");
+      this.log.error(
+        { err: (e as Error).message, code: (e as EtcError).code, record: rec },
+        "JOURNAL COMMIT FAILED",
+      );
       return undefined;
     }
   }
@@ -524,7 +609,10 @@ export class LaneController {
     this.journalBroken = true;
     if (inc && obuId) await this.reply(inc, { kind: "stop", obuId, stopType: 1 });
     if (!first) return;
-    this.alarm("JOURNAL_FAILED", "the journal cannot be written: ETC trading stopped, no barrier opens without a record");
+    this.alarm(
+      "JOURNAL_FAILED",
+      "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
+    );
     if (this.linkUp) await this.antenna(false);
     await this.closeLane("journal", "journal write failed");
   }
@@ -532,14 +620,27 @@ export class LaneController {
   private async execute(m: Machine, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<void> {
     let committed: CommittedRecord | undefined;
     let barrierAt: number | null = null;
-    for (const e of effects) {
+    let commitMs: number | null = null;
+    // A reply after the commit (C1 to a good B5) is not waited for before the barrier opens and the display
+    // changes: the record is durable, the bytes are already on their way, and the write's completion only
+    // stamps the stage time. Replies before a commit are waited for, so their stage time is in the record.
+    let inFlight: Promise<void> | undefined;
+    for (let i = 0; i < effects.length; i++) {
+      const e = effects[i] as Effect;
       switch (e.kind) {
         case "reply": {
           if (!inc) break;
-          const at = await this.reply(inc, e.command);
-          if (at !== undefined) {
-            m.stage[e.stage] = at;
-            if (e.stage !== "c1End") m.decisionMs += at - inc.at;
+          const sending = this.reply(inc, e.command);
+          const stage = e.stage;
+          const settle = (at: number | undefined): void => {
+            if (at === undefined) return;
+            m.stage[stage] = at;
+            if (stage !== "c1End") m.decisionMs += at - inc.at;
+          };
+          if (committed && !effects.slice(i + 1).some((x) => x.kind === "commit")) {
+            inFlight = sending.then(settle);
+          } else {
+            settle(await sending);
           }
           break;
         }
@@ -559,6 +660,7 @@ export class LaneController {
             decisionMs: Math.round(m.decisionMs * 1000) / 1000,
           };
           committed = this.tryCommit(rec);
+          commitMs = this.now() - (rec.stageTimes.journalCommit as number);
           if (!committed) {
             const answered = (inc as { answered?: boolean } | undefined)?.answered === true;
             await this.journalFailed(answered ? undefined : inc, m.obuId);
@@ -571,7 +673,13 @@ export class LaneController {
         }
         case "barrier-open": {
           barrierAt = this.now();
-          this.o.outputs.emit({ type: "barrier", action: "open", obuId: m.obuId, at: barrierAt, ...(committed ? { seq: committed.seq } : {}) });
+          this.o.outputs.emit({
+            type: "barrier",
+            action: "open",
+            obuId: m.obuId,
+            at: barrierAt,
+            ...(committed ? { seq: committed.seq } : {}),
+          });
           this.o.outputs.emit({ type: "light", color: "green", at: barrierAt });
           const seq = committed?.seq;
           const jb = this.o.journal;
@@ -603,8 +711,9 @@ export class LaneController {
           break;
       }
     }
+    if (inFlight) await inFlight;
     if (committed) {
-      this.outcomesSubject.next({ record: committed, decisionMs: m.decisionMs, barrierAt });
+      this.outcomesSubject.next({ record: committed, decisionMs: m.decisionMs, barrierAt, commitMs });
     }
   }
 

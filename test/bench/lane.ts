@@ -1,118 +1,297 @@
 /**
- * Lane benchmarks (docs/lane.md, baselines.md point 6):
- * - decision latency: B2 bytes received by the transport -> C1 handed to the port, and B4 -> C6;
- * - B5 received -> barrier-open event, including the durable journal commit (WAL + FULL);
- * - sustained vehicle rate through a real pty before any RSU retransmission is caused by lateness.
- * The real controller (openLane) runs against the simulated RSU with zero air time.
+ * Lane benchmarks (issue 5, docs/lane.md, baselines.md point 6). The real controller (openLane: RSU
+ * link, journal WAL+FULL, audit log, status list) runs in this process on one end of a socat pty; the
+ * simulated RSU runs in a child process on the other end (sim/bench/rsu-child.ts), so its card crypto
+ * never shares the lane's event loop. Air time is zero: the RSU answers as fast as it can.
+ *
+ * - lane-decision: back-to-back vehicles (the next OBU always waiting in the zone), 100,000 x scale of
+ *   them, with a 30,000,000 x scale entry status list (cached under bench-out/lane/) and a 100,000 x
+ *   scale entry delta applied while they flow. Figures, from the lane's own monotonic stamps:
+ *     B2 -> C1: FrameChannel ReceivedFrame.at of B2 -> SentFrame.at of C1 (transport.write resolved);
+ *     B4 -> C6: the same for the card frame and the debit;
+ *     B5 -> barrier: B5 received -> the barrier-open output event, the durable journal commit included;
+ *     commit: the journal commit alone (WAL + synchronous=FULL, one fsync);
+ *   and the same two decision figures for the vehicles whose frames arrived while the delta applied.
+ * - lane-rate: vehicles arrive at a fixed offered rate (50, 100, 150 ... per second, each 3 s in the
+ *   zone); the highest rate at which every vehicle paid and the RSU retransmitted nothing.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { createPtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
-import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { laneBenchData, listMegabytes, writeDelta } from "../../sim/bench/lane-data.js";
+import { type RsuChildReport, startRsuProcess } from "../../sim/bench/rsu-process.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
-import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { openLane } from "../../src/lane/runtime.js";
-import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
+import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";
 
 /** The package root (works from the sources and from dist/): the test key lives in <root>/config/keys. */
 const ROOT = dirname(dirname(dirname(TEST_PUBLIC_KEY_PATH)));
 
-async function runLane(opts: {
-  protocol: "legacy" | "national";
-  vehicles: number;
-  gapMs: number;
-  medium: "pair" | "pty";
-}): Promise<{ outcomes: VehicleOutcome[]; seconds: number; duplicates: number; autoAcks: number }> {
-  const dir = mkdtempSync(join(tmpdir(), "lane-bench-"));
-  let laneEnd: Transport;
-  let simEnd: Transport;
-  let closeMedium = async (): Promise<void> => {};
-  if (opts.medium === "pair") {
-    const p = createTransportPair();
-    laneEnd = p.lane;
-    simEnd = p.device;
-  } else {
-    const p = await createPtyPair();
-    laneEnd = createSerialTransport({ path: p.lanePath });
-    simEnd = createSerialTransport({ path: p.devicePath });
-    closeMedium = () => p.close();
+/** Growable sample buffer (no per-sample objects: 100,000 vehicles must not feed the GC). */
+class Samples {
+  private a = new Float64Array(1024);
+  n = 0;
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
   }
+  values(): Float64Array {
+    return this.a.subarray(0, this.n);
+  }
+}
+
+/**
+ * The serial transport with one probe: when write() was called. `callAt(sentAt)` gives the call instant
+ * of the write whose SentFrame.at is `sentAt`, which splits a decision into lane work (frame received ->
+ * write called) and the port write (write called -> resolved).
+ */
+function probedTransport(path: string): Transport & { callAt(sentAt: number): number | undefined } {
+  const inner = createSerialTransport({ path });
+  const ring = new Float64Array(64);
+  let n = 0;
+  return {
+    get name() {
+      return inner.name;
+    },
+    get status() {
+      return inner.status;
+    },
+    data$: inner.data$,
+    state$: inner.state$,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    write(bytes: Buffer): Promise<void> {
+      ring[n++ & 63] = performance.now();
+      return inner.write(bytes);
+    },
+    /** the latest write call at or before `sentAt` (writes are not issued concurrently by the lane) */
+    callAt(sentAt: number): number | undefined {
+      for (let i = n - 1; i >= Math.max(0, n - 64); i--) {
+        const t = ring[i & 63] as number;
+        if (t <= sentAt) return t;
+      }
+      return undefined;
+    },
+  };
+}
+
+interface LaneRun {
+  /** frame received -> write called (the lane's own work), and write called -> resolved (the port) */
+  b2Work: Samples;
+  b4Work: Samples;
+  portWrite: Samples;
+  b2c1: Samples;
+  b4c6: Samples;
+  b5barrier: Samples;
+  commit: Samples;
+  deltaB2c1: Samples;
+  deltaB4c6: Samples;
+  /** paid vehicles (transaction records) and every record */
+  transactions: number;
+  records: number;
+  /** first B2 -> last commit, s */
+  seconds: number;
+  sim: RsuChildReport;
+  rsuRepeats: number;
+  autoAcks: number;
+  delta: { rows: number; seconds: number } | null;
+}
+
+async function runLane(
+  ctx: BenchContext,
+  opts: {
+    protocol: "legacy" | "national";
+    vehicles: number;
+    entries: number;
+    mode: "back-to-back" | "rate";
+    perSecond?: number;
+    deltaRows: number;
+  },
+): Promise<LaneRun> {
+  const data = await laneBenchData(ROOT, opts.entries, ctx.log);
+  const rsu = await startRsuProcess({
+    protocol: opts.protocol,
+    seed: 11,
+    vehicles: opts.vehicles,
+    mode: opts.mode,
+    ...(opts.perSecond !== undefined ? { perSecond: opts.perSecond } : {}),
+    inZone: 2,
+    template: { zoneMs: 3000, class: 1, balance: 2_000_000_000, entryStation: "0101" },
+  });
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-    rsu: { port: "bench", protocol: opts.protocol },
+    rsu: { port: rsu.lanePath, protocol: opts.protocol },
     statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-    dataDir: join(dir, "data"),
+    dataDir: data.dataDir,
     tariff: join(ROOT, "config/tariff.example.yaml"),
     transaction: { recentTradeWindowMs: 0 },
   });
-  const lane = await openLane(config, { transport: laneEnd, outputs: { emit() {} }, uplink: false });
-  const sim = createRsuSimulator({
-    transport: simEnd,
-    protocol: opts.protocol,
-    seed: 11,
-    scenario: {
-      defaults: { zoneMs: 60, class: 1, balance: 10_000_000, entryStation: "0101" },
-      traffic: { random: { ratePerMinute: 60_000 / opts.gapMs, count: opts.vehicles } },
-    },
-    timing: { dsrcMs: { b2: 0, b3: 0, b4: 0, b5: 0, b8: 0, init: 0 }, heartbeatMs: 60_000 },
+  // The console sink formats every line as on a lane PC; the lines themselves go nowhere.
+  const transport = probedTransport(rsu.lanePath);
+  const lane = await openLane(config, {
+    transport,
+    outputs: consoleOutputs(() => {}),
+    uplink: false,
   });
-  const outcomes: VehicleOutcome[] = [];
-  lane.controller.outcomes$.subscribe((o) => outcomes.push(o));
-  await sim.start();
-  await lane.controller.start();
-  await firstValueFrom(lane.controller.status$.pipe(filter((s) => s.status === "open"), timeout(10_000)));
-  const t0 = performance.now();
-  await sim.done;
-  await lane.controller.idle();
-  const seconds = (performance.now() - t0) / 1000;
-  const { duplicates, autoAcks } = lane.link.counters as unknown as { duplicates: number; autoAcks: number };
-  await lane.close();
-  await sim.stop();
-  await closeMedium();
-  rmSync(dir, { recursive: true, force: true });
-  return { outcomes, seconds, duplicates, autoAcks };
-}
-
-const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
-
-function latencies(outcomes: VehicleOutcome[]): { b2c1: number[]; b4c6: number[]; b5barrier: number[] } {
-  const b2c1: number[] = [];
-  const b4c6: number[] = [];
-  const b5barrier: number[] = [];
-  for (const o of outcomes) {
+  const r: LaneRun = {
+    b2Work: new Samples(),
+    b4Work: new Samples(),
+    portWrite: new Samples(),
+    b2c1: new Samples(),
+    b4c6: new Samples(),
+    b5barrier: new Samples(),
+    commit: new Samples(),
+    deltaB2c1: new Samples(),
+    deltaB4c6: new Samples(),
+    transactions: 0,
+    records: 0,
+    seconds: 0,
+    sim: undefined as unknown as RsuChildReport,
+    rsuRepeats: 0,
+    autoAcks: 0,
+    delta: null,
+  };
+  let deltaFrom = Number.POSITIVE_INFINITY;
+  let deltaTo = Number.POSITIVE_INFINITY;
+  let firstB2 = Number.POSITIVE_INFINITY;
+  let lastCommit = 0;
+  let deltaStarted = false;
+  let deltaDone: Promise<void> = Promise.resolve();
+  const startDelta = (): void => {
+    deltaStarted = true;
+    const holds = lane.statusList.versions();
+    const path = join(data.dataDir, "delta.bin");
+    const d = writeDelta(path, holds.delta ?? (holds.full as string), opts.deltaRows, Date.now() % 1e6);
+    ctx.log(`  applying a ${d.rows.toLocaleString("en-US")}-entry delta while vehicles flow`);
+    deltaFrom = performance.now();
+    deltaDone = lane.statusList.applyBundle(path).then((a) => {
+      deltaTo = performance.now();
+      r.delta = { rows: a.adds + a.removes, seconds: (deltaTo - deltaFrom) / 1000 };
+      ctx.log(`  delta applied in ${r.delta.seconds.toFixed(1)} s`);
+    });
+  };
+  const tenth = Math.max(1, Math.floor(opts.vehicles / 10));
+  lane.controller.outcomes$.subscribe((o) => {
+    r.records++;
     const s = o.record.stageTimes;
-    const [b2, c1, b4, c6, b5] = [num(s.b2In), num(s.c1Out), num(s.b4In), num(s.c6Out), num(s.b5In)];
-    if (b2 !== undefined && c1 !== undefined) b2c1.push(c1 - b2);
-    if (b4 !== undefined && c6 !== undefined) b4c6.push(c6 - b4);
-    if (b5 !== undefined && o.barrierAt !== null) b5barrier.push(o.barrierAt - b5);
-  }
-  return { b2c1, b4c6, b5barrier };
+    const b2 = s.b2In as number | undefined;
+    const c1 = s.c1Out as number | undefined;
+    const b4 = s.b4In as number | undefined;
+    const c6 = s.c6Out as number | undefined;
+    const b5 = s.b5In as number | undefined;
+    if (b2 !== undefined) firstB2 = Math.min(firstB2, b2);
+    lastCommit = Math.max(lastCommit, s.journalCommit as number);
+    if (b2 !== undefined && c1 !== undefined) {
+      r.b2c1.push(c1 - b2);
+      const call = transport.callAt(c1);
+      if (call !== undefined) {
+        r.b2Work.push(call - b2);
+        r.portWrite.push(c1 - call);
+      }
+      if (b2 >= deltaFrom && b2 <= deltaTo) r.deltaB2c1.push(c1 - b2);
+    }
+    if (b4 !== undefined && c6 !== undefined) {
+      r.b4c6.push(c6 - b4);
+      const call = transport.callAt(c6);
+      if (call !== undefined) {
+        r.b4Work.push(call - b4);
+        r.portWrite.push(c6 - call);
+      }
+      if (b4 >= deltaFrom && b4 <= deltaTo) r.deltaB4c6.push(c6 - b4);
+    }
+    if (b5 !== undefined && o.barrierAt !== null) r.b5barrier.push(o.barrierAt - b5);
+    if (o.commitMs !== null) r.commit.push(o.commitMs);
+    if (o.record.kind === "transaction") r.transactions++;
+    if (r.records % tenth === 0) ctx.log(`  ${r.records.toLocaleString("en-US")} vehicles`);
+    if (!deltaStarted && opts.deltaRows > 0 && r.records >= tenth) startDelta();
+  });
+  await rsu.ready;
+  await lane.controller.start();
+  await firstValueFrom(
+    lane.controller.status$.pipe(
+      filter((s) => s.status === "open"),
+      timeout(10_000),
+    ),
+  );
+  rsu.go();
+  r.sim = await rsu.done;
+  await lane.controller.idle();
+  await deltaDone;
+  r.seconds = (lastCommit - firstB2) / 1000;
+  const { duplicates, autoAcks } = lane.link.counters;
+  r.rsuRepeats = duplicates;
+  r.autoAcks = autoAcks;
+  await lane.close();
+  await rsu.close();
+  return r;
 }
 
-function fig(name: string, samples: number[], notes: string): BenchResult {
-  const p = percentiles(samples);
-  return { name, unit: "ms", figures: { n: samples.length, p50: p.p50, p99: p.p99, max: p.max }, notes };
+function fig(name: string, s: Samples, notes: string): BenchResult {
+  const p = percentiles(s.values());
+  return { name, unit: "ms", figures: { n: s.n, p50: p.p50, p99: p.p99, p999: p.p999, max: p.max }, notes };
 }
 
 export const laneDecisionBench: Benchmark = {
   name: "lane-decision",
-  title: "lane decision latency B2->C1, B4->C6, B5->barrier (commit included), both variants, in-process",
+  title:
+    "lane decision latency B2->C1, B4->C6, B5->barrier (commit included): 100k x scale back-to-back vehicles " +
+    "through a pty, RSU in another process, 30M x scale status list, delta applied meanwhile",
   async run(ctx) {
     const out: BenchResult[] = [];
-    const n = Math.max(50, Math.round(1000 * ctx.scale));
+    const vehicles = Math.max(200, Math.round(100_000 * ctx.scale));
+    const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
+    const deltaRows = Math.max(1000, Math.round(100_000 * ctx.scale));
     for (const protocol of ["legacy", "national"] as const) {
-      ctx.log(`  ${protocol}: ${n} vehicles`);
-      const r = await runLane({ protocol, vehicles: n, gapMs: 20, medium: "pair" });
-      const l = latencies(r.outcomes);
-      out.push(fig(`lane.${protocol}.b2-to-c1`, l.b2c1, "target p99 <= 1 ms, max <= 10 ms"));
-      out.push(fig(`lane.${protocol}.b4-to-c6`, l.b4c6, "target p99 <= 1 ms, max <= 10 ms"));
-      out.push(fig(`lane.${protocol}.b5-to-barrier`, l.b5barrier, "durable commit included; target p99 <= 3 ms"));
+      // the full count for the legacy variant; the national one shares every lane code path but the codec
+      const n = protocol === "legacy" ? vehicles : Math.max(200, Math.round(vehicles / 10));
+      ctx.log(
+        `  ${protocol}: ${n.toLocaleString("en-US")} vehicles, ${entries.toLocaleString("en-US")}-entry list`,
+      );
+      const r = await runLane(ctx, { protocol, vehicles: n, entries, mode: "back-to-back", deltaRows });
+      const mb = listMegabytes(join(ROOT, "bench-out", "lane", `sl-${entries}`));
+      const ctxNote = `${r.records} vehicles, ${entries} entries (${Math.round(mb)} MB)`;
+      out.push(fig(`lane.${protocol}.b2-to-c1`, r.b2c1, `target p99 <= 1 ms, max <= 10 ms; ${ctxNote}`));
+      out.push(fig(`lane.${protocol}.b4-to-c6`, r.b4c6, "target p99 <= 1 ms, max <= 10 ms"));
+      out.push(
+        fig(`lane.${protocol}.b5-to-barrier`, r.b5barrier, "durable commit included; target p99 <= 3 ms"),
+      );
+      out.push(fig(`lane.${protocol}.journal-commit`, r.commit, "WAL + synchronous=FULL, one fsync"));
+      out.push(
+        fig(`lane.${protocol}.b2-work`, r.b2Work, "B2 received -> C1 write called (lane CPU and queueing)"),
+      );
+      out.push(
+        fig(`lane.${protocol}.b4-work`, r.b4Work, "B4 received -> C6 write called (lane CPU and queueing)"),
+      );
+      out.push(
+        fig(
+          `lane.${protocol}.port-write`,
+          r.portWrite,
+          "C1/C6 write called -> resolved (serialport: write + drain)",
+        ),
+      );
+      const dn = r.delta ? `${r.delta.rows}-entry delta, ${r.delta.seconds.toFixed(1)} s` : "no delta";
+      out.push(fig(`lane.${protocol}.during-delta.b2-to-c1`, r.deltaB2c1, dn));
+      out.push(fig(`lane.${protocol}.during-delta.b4-to-c6`, r.deltaB4c6, dn));
+      out.push({
+        name: `lane.${protocol}.back-to-back`,
+        unit: "veh/s",
+        figures: {
+          vehicles: r.records,
+          paid: r.transactions,
+          perSecond: r.records / r.seconds,
+          rsuRetransmits: r.sim.retransmits,
+          rsuRepeatsSeen: r.rsuRepeats,
+          autoAcks: r.autoAcks,
+        },
+        notes: "throughput with the next OBU always waiting; zero air time",
+      });
     }
     return out;
   },
@@ -120,17 +299,52 @@ export const laneDecisionBench: Benchmark = {
 
 export const laneRateBench: Benchmark = {
   name: "lane-rate",
-  title: "sustained vehicles/s through a pty with no RSU retransmission caused by the lane",
+  title: "sustained vehicles/s through a pty (RSU in another process) with no RSU retransmission",
   async run(ctx) {
-    const n = Math.max(100, Math.round(600 * ctx.scale));
-    const r = await runLane({ protocol: "legacy", vehicles: n, gapMs: 10, medium: "pty" });
-    const paid = r.outcomes.filter((o) => o.record.kind === "transaction").length;
+    const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
+    const seconds = Math.max(3, 20 * Math.min(1, ctx.scale * 10));
+    let best: { rate: number; r: LaneRun } | null = null;
+    let stopReason = "";
+    for (const rate of [50, 100, 150, 200, 250, 300, 400, 500, 600, 800]) {
+      const vehicles = Math.round(rate * seconds);
+      ctx.log(`  offered ${rate} veh/s: ${vehicles} vehicles`);
+      const r = await runLane(ctx, {
+        protocol: "legacy",
+        vehicles,
+        entries,
+        mode: "rate",
+        perSecond: rate,
+        deltaRows: 0,
+      });
+      const notPaid = vehicles - r.transactions;
+      ctx.log(
+        `    ${(r.records / r.seconds).toFixed(1)} veh/s, paid ${r.transactions}/${vehicles}, ` +
+          `RSU retransmissions ${r.sim.retransmits}, outcomes ${JSON.stringify(r.sim.outcomes)}`,
+      );
+      if (r.sim.retransmits > 0 || notPaid > 0) {
+        stopReason =
+          r.sim.retransmits > 0
+            ? `at ${rate}/s the RSU retransmitted ${r.sim.retransmits} frames`
+            : `at ${rate}/s ${notPaid} vehicles were not served (simulated RSU saturated: ${JSON.stringify(r.sim.outcomes)})`;
+        break;
+      }
+      best = { rate, r };
+    }
+    if (!best) {
+      return [{ name: "lane.pty.sustained", unit: "veh/s", figures: { perSecond: 0 }, notes: stopReason }];
+    }
     return [
       {
         name: "lane.pty.sustained",
         unit: "veh/s",
-        figures: { vehicles: paid, perSecond: paid / r.seconds, rsuRepeats: r.duplicates, autoAcks: r.autoAcks },
-        notes: "target >= 50 veh/s with rsuRepeats = 0 (offered load 100 veh/s)",
+        figures: {
+          offered: best.rate,
+          perSecond: best.r.records / best.r.seconds,
+          vehicles: best.r.records,
+          rsuRetransmits: best.r.sim.retransmits,
+          autoAcks: best.r.autoAcks,
+        },
+        notes: `target >= 50 veh/s with 0 retransmissions; next step: ${stopReason || "none failed"}`,
       },
     ];
   },
