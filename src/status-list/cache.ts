@@ -308,6 +308,9 @@ export class StatusListCache {
     this.enqueue(async () => {
       if (this.active !== a || this.closed) return;
       await this.track(runJob<unknown>({ type: "checkpoint", dbPath: join(this.dir, a.name) }));
+      // a snapshot begun on a fully checkpointed WAL reads the database file only, which lets the next
+      // delta restart the WAL from its start instead of appending to it for ever
+      if (this.active === a && !this.closed) renewSnapshot(a.db);
     }).catch((e: unknown) => {
       if (!this.closed)
         this.log.warn({ err: e }, "status-list WAL checkpoint failed (retried after the next delta)");

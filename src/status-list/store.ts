@@ -505,6 +505,7 @@ function openWriter(dbPath: string): Database.Database {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");
+  db.pragma("journal_size_limit = 67108864"); // a restarted WAL is truncated back to 64 MB
   return db;
 }
 
