@@ -1068,13 +1068,16 @@ class SimulatedRsu implements RsuSimulator {
     const waitTime = "waitTime" in f ? (f.waitTime as number) : 0;
     this.c0 = { laneMode, waitTime, pllChannelId: f.pllChannelId, txPower: f.txPower };
     if (this.dialect.variant === "legacy" && waitTime > 0) this.recentSuccessMs = waitTime * 1000;
+    const wasInitialised = this.initialised;
+    // Not initialised while re-initialising: ending the aborted transaction must not start a search whose
+    // DSRC timer is cancelled just below (that left a transaction without a timer: the RSU searched no more).
+    this.initialised = false;
     if (this.cur) this.endTxn("aborted", "C0");
     this.dropPending();
     if (this.busy !== undefined) {
       this.cancel(this.busy);
       this.busy = undefined;
     }
-    const wasInitialised = this.initialised;
     this.initialised = true;
     if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
     this.armHeartbeat();
