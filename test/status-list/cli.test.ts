@@ -127,3 +127,27 @@ describe("status-list CLIs", () => {
     expect(JSON.parse(out).listed).toBe(true);
   });
 });
+
+describe("demoStatusList", () => {
+  it("creates a small signed list plus a delta that a lane opens with the test key", async () => {
+    const { demoStatusList } = await import("../../sim/status-list/index.js");
+    const { StatusListCache } = await import("../../src/status-list/index.js");
+    const { stationPub } = await import("./helpers.js");
+    const dataDir = join(tmp.dir, "demo");
+    const now = Date.now();
+    const demo = await demoStatusList(dataDir, { now });
+    expect(demo.listedCards.length + demo.listedObus.length).toBeGreaterThan(250);
+    const cache = await StatusListCache.open({ dataDir, publicKeyPem: stationPub });
+    try {
+      expect(cache.versions()).toEqual(demo.versions);
+      expect(cache.staleness().alarm).toBe(false);
+      for (const id of demo.listedCards.slice(0, 20)) expect(cache.lookup({ cardId: id }).listed).toBe(true);
+      for (const id of demo.listedObus.slice(0, 20)) expect(cache.lookup({ obuId: id }).listed).toBe(true);
+      for (const id of demo.removedCards) expect(cache.lookup({ cardId: id }).listed).toBe(false);
+    } finally {
+      await cache.close();
+    }
+    // running it again on the same data dir keeps the list (idempotent for repeated demo starts)
+    await expect(demoStatusList(dataDir, { now })).resolves.toMatchObject({ versions: demo.versions });
+  });
+});
