@@ -233,11 +233,12 @@ export function openAndCheck(src: BundleSource, publicKeyPem: string): CheckedHe
  */
 class BodyStream {
   private readonly hash = sha256();
-  private buf = Buffer.alloc(0);
+  /** one fixed buffer: leftover bytes move to the front, the next chunk is read behind them (no churn) */
+  private readonly buf = Buffer.alloc((4 << 20) + 4096);
+  private len = 0;
   private off = 0;
   private pos = PREFIX_LEN;
   private readonly end: number;
-  private readonly chunk = Buffer.alloc(4 << 20);
   recordsRead = 0;
   readonly reasons: string[] = [];
   private readonly rec: RawRecord = { kind: 0, op: 0, listType: 0, net: 0, reason: 0, hi32: 0, lo32: 0 };
@@ -258,21 +259,26 @@ class BodyStream {
   }
 
   private need(n: number): void {
-    while (this.buf.length - this.off < n) {
+    while (this.len - this.off < n) {
       const left = this.end - this.pos;
-      if (left <= 0)
+      if (left <= 0) {
         this.bad(
           `body ends inside ${this.recordsRead < this.header.recordCount ? "a record" : "the reasons"}`,
         );
-      const got = this.reader.read(this.chunk, Math.min(this.chunk.length, left), this.pos);
+      }
+      if (this.off > 0) {
+        this.buf.copy(this.buf, 0, this.off, this.len);
+        this.len -= this.off;
+        this.off = 0;
+      }
+      const room = this.buf.length - this.len;
+      const got = this.reader.read(this.buf.subarray(this.len), Math.min(room, left), this.pos);
       if (got <= 0) {
         throw slError(StatusListErrors.Truncated, `status-list bundle truncated at byte ${this.pos}`);
       }
-      const fresh = this.chunk.subarray(0, got);
-      this.hash.update(fresh);
+      this.hash.update(this.buf.subarray(this.len, this.len + got));
       this.pos += got;
-      this.buf = Buffer.concat([this.buf.subarray(this.off), fresh]);
-      this.off = 0;
+      this.len += got;
     }
   }
 
@@ -282,8 +288,8 @@ class BodyStream {
 
   next(): RawRecord | null {
     if (this.recordsRead === this.header.recordCount) {
-      if (this.buf.length - this.off !== 0 || this.pos !== this.end) {
-        this.bad(`${this.end - this.pos + this.buf.length - this.off} bytes after the last record`);
+      if (this.len - this.off !== 0 || this.pos !== this.end) {
+        this.bad(`${this.end - this.pos + this.len - this.off} bytes after the last record`);
       }
       const digest = this.hash.digest();
       if (!digest.equals(this.header.digest)) {
