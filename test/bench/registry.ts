@@ -3,6 +3,7 @@ import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
 import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
+import { outageBench } from "./outage.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
@@ -14,4 +15,5 @@ export const benchmarks: Benchmark[] = [
   journalDeepQueueBench,
   laneDecisionBench,
   laneRateBench,
+  outageBench,
 ];
