@@ -46,7 +46,10 @@ export function loadLaneConfig(file: string): LaneConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: cannot read the config file (${(e as Error).message})`);
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${file}: cannot read the config file (${(e as Error).message})`,
+    );
   }
   let raw: unknown;
   try {

@@ -33,7 +33,9 @@ export const DialectSection = z.strictObject({
   /** Variant A B4 LastStation width. */
   lastStationLength: z.union([z.literal(39), z.literal(43)], { error: "expected 39 or 43" }).optional(),
   /** ErrorCode of a heartbeat B2 (both are accepted on receive). */
-  heartbeatCode: z.union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" }).optional(),
+  heartbeatCode: z
+    .union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" })
+    .optional(),
   timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
   utcOffsetMinutes: int(-720, 840, "minutes").optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
@@ -87,6 +89,11 @@ export const TransactionSection = z.strictObject({
   b8TimeoutMs: int(100, 30_000, "milliseconds").default(1000),
   /** An OBU or card that traded here within this window is not traded again. */
   recentTradeWindowMs: int(0, 86_400_000, "milliseconds").default(300_000),
+  /**
+   * After a restart that found debits in flight (the previous process died between C6 and recording the
+   * answer): listen this long for the RSU's B5 retransmissions before C0 resets the RSU.
+   */
+  recoveryListenMs: int(0, 5000, "milliseconds").default(500),
   /** A card with an unsettled (suspect) debit is sent to manual handling for this long. */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */
@@ -99,7 +106,9 @@ export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
   reader: z.strictObject({ port: z.string().min(1) }).optional(),
-  station: z.strictObject({ url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }) }).optional(),
+  station: z
+    .strictObject({ url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }) })
+    .optional(),
   statusList: z.strictObject({
     /** PEM file with the station's public key (bundles are signed). */
     publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),

@@ -111,7 +111,17 @@ CREATE INDEX IF NOT EXISTS acks_at ON acks(at_ms);
 CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
 CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
+CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, obu_id TEXT NOT NULL, created_at_ms INTEGER NOT NULL, state TEXT NOT NULL);
 `;
+
+/** A debit the lane sent (C6/C3, or C8 after it) whose outcome it has not recorded yet. */
+export interface DebitIntent {
+  id: number;
+  obuId: string;
+  createdAtMs: number;
+  /** what the lane stored with it (the controller's machine state), JSON */
+  state: string;
+}
 
 function sqliteCodeOf(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
@@ -355,7 +365,8 @@ export class Journal extends JournalReader implements Outbox {
   private readonly stmtAckAdd: Database.Statement;
   private readonly stmtHeldDel: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
-  private readonly txCommit: (rows: { params: unknown[]; seq: number }[]) => void;
+  private readonly stmtIntentDel: Database.Statement;
+  private readonly txCommit: (rows: { params: unknown[]; seq: number }[], intentId?: number) => void;
   private readonly txAck: (ids: readonly string[], at: number) => { fromOutbox: number; fromHeld: number };
 
   private constructor(db: Database.Database, path: string, opts: JournalOptions, log: Logger) {
@@ -386,12 +397,13 @@ export class Journal extends JournalReader implements Outbox {
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
+    this.stmtIntentDel = db.prepare("DELETE FROM intents WHERE id = ?");
     this.stmtPending = db.prepare(
       "SELECT r.seq, r.trade_id, r.kind, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
         "ORDER BY o.seq LIMIT ?",
     ) as Database.Statement<[number], Omit<RawRow, "uploaded_at_ms" | "barrier_at">>;
     this.txCommit = db
-      .transaction((rows: { params: unknown[]; seq: number }[]) => {
+      .transaction((rows: { params: unknown[]; seq: number }[], intentId?: number) => {
         let last = 0;
         for (const r of rows) {
           this.stmtInsert.run(...r.params);
@@ -399,8 +411,9 @@ export class Journal extends JournalReader implements Outbox {
           last = r.seq;
         }
         this.stmtSetSeq.run(String(last));
+        if (intentId !== undefined) this.stmtIntentDel.run(intentId);
       })
-      .immediate.bind(null) as (rows: { params: unknown[]; seq: number }[]) => void;
+      .immediate.bind(null) as (rows: { params: unknown[]; seq: number }[], intentId?: number) => void;
     this.txAck = db
       .transaction((ids: readonly string[], at: number) => {
         const r = { fromOutbox: 0, fromHeld: 0 };
@@ -577,14 +590,16 @@ export class Journal extends JournalReader implements Outbox {
   /**
    * Durably records one lane record and returns it with its sequence number and trade id. When this returns,
    * the record is in the fsync'd WAL. Throws E601_JOURNAL_WRITE (nothing recorded, journal now unhealthy) or
-   * E605_JOURNAL_RECORD_INVALID (nothing recorded, journal still healthy).
+   * E605_JOURNAL_RECORD_INVALID (nothing recorded, journal still healthy). `resolves` names the debit intent
+   * (writeIntent) this record settles: it is deleted in the same transaction, so exactly one of the two
+   * is on disk at any instant.
    */
-  commit(rec: NewLaneRecord): CommittedRecord {
+  commit(rec: NewLaneRecord, resolves?: { intentId?: number | undefined }): CommittedRecord {
     this.assertWritable();
     const seq = this.lastSeqMem + 1;
     const row = this.prepareRow(rec, seq, this.now());
     try {
-      this.txCommit([row]);
+      this.txCommit([row], resolves?.intentId);
     } catch (e) {
       throw this.fail("commit", e);
     }
@@ -646,6 +661,57 @@ export class Journal extends JournalReader implements Outbox {
       this.fail("markBarrier", e);
       return false;
     }
+  }
+
+  private intentStmts:
+    | {
+        insert: Database.Statement;
+        update: Database.Statement;
+        normal: Database.Statement;
+        full: Database.Statement;
+      }
+    | undefined;
+
+  /**
+   * Writes (id undefined) or rewrites a debit intent before the lane sends a debit command (C6/C3) or its
+   * C8: what the lane must know to account for the debit if the process dies before the answer is
+   * recorded. Written with synchronous=NORMAL (no fsync on the lane's B4 -> C6 path): it survives a process
+   * kill, and the next commit's fsync of the WAL makes it durable against a power cut too. commit() with
+   * `resolves` deletes it. Throws E601 like commit() when it cannot be written.
+   */
+  writeIntent(obuId: string, state: string, id?: number): number {
+    this.assertWritable();
+    this.intentStmts ??= {
+      insert: this.db.prepare("INSERT INTO intents (obu_id, created_at_ms, state) VALUES (?, ?, ?)"),
+      update: this.db.prepare("UPDATE intents SET state = ? WHERE id = ?"),
+      normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
+      full: this.db.prepare("PRAGMA synchronous = FULL"),
+    };
+    const st = this.intentStmts;
+    try {
+      st.normal.run();
+      try {
+        if (id !== undefined && st.update.run(state, id).changes === 1) return id;
+        return Number(st.insert.run(obuId.toUpperCase(), this.now().getTime(), state).lastInsertRowid);
+      } finally {
+        st.full.run();
+      }
+    } catch (e) {
+      throw this.fail("writeIntent", e);
+    }
+  }
+
+  /** Debit intents no record has settled: after a crash, the debits whose outcome the lane never learnt. */
+  openIntents(): DebitIntent[] {
+    this.assertOpen();
+    return (
+      this.db.prepare("SELECT id, obu_id, created_at_ms, state FROM intents ORDER BY id").all() as {
+        id: number;
+        obu_id: string;
+        created_at_ms: number;
+        state: string;
+      }[]
+    ).map((r) => ({ id: r.id, obuId: r.obu_id, createdAtMs: r.created_at_ms, state: r.state }));
   }
 
   /** The next `limit` records waiting for the station, oldest first (sequence order). O(limit). */

@@ -43,8 +43,13 @@ export interface RsuLinkPort {
 }
 
 export interface JournalPort {
-  commit(rec: NewLaneRecord): CommittedRecord;
+  /** durable commit; `resolves.intentId` is deleted in the same transaction */
+  commit(rec: NewLaneRecord, resolves?: { intentId?: number | undefined }): CommittedRecord;
   markBarrier?(seq: number, time: number | string): boolean;
+  /** write-ahead note of a debit in flight (before C6/C3/C8); returns its id */
+  writeIntent?(obuId: string, state: string, id?: number): number;
+  /** intents no record settled: debits a previous process sent and never recorded */
+  openIntents?(): { id: number; obuId: string; createdAtMs: number; state: string }[];
 }
 
 export interface StatusListPort {
@@ -76,7 +81,12 @@ export interface LaneControllerOptions {
   outputs: LaneOutputs;
   c0: { waitTime: number; txPower: number; pllChannelId: number; transClass: number; transMode: number };
   timing: { initTimeoutMs: number; initRetryMs: number };
-  transaction: MachineCtx["options"] & { recentTradeWindowMs: number; unsettledHoldMs: number };
+  transaction: MachineCtx["options"] & {
+    recentTradeWindowMs: number;
+    unsettledHoldMs: number;
+    /** after a restart with debits in flight: listen this long for their B5 before C0 (default 0) */
+    recoveryListenMs?: number;
+  };
   entryWrite: "c6" | "c3";
   alreadyTradedStopType: 1 | 3;
   logger?: Logger;
@@ -127,13 +137,24 @@ interface Machine {
   timer: ReturnType<typeof setTimeout> | undefined;
   stage: Record<string, number>;
   decisionMs: number;
+  /** the journal's write-ahead intent for this machine's debit (await-b5 / await-b8) */
+  intentId?: number | undefined;
+  /** restored at start-up from an intent a killed process left */
+  recovered?: boolean;
+}
+
+/** What an intent holds: enough to rebuild the machine in a new process. */
+interface IntentPayload {
+  state: ObuState;
+  stage: Record<string, number>;
 }
 
 type QueueItem =
   | { kind: "frame"; inc: IncomingFrameLike & { readonly rsuRebooted?: boolean } }
   | { kind: "timeout"; obuId: string; gen: number }
   | { kind: "link"; status: string; reason?: string }
-  | { kind: "init-timeout"; attempt: number };
+  | { kind: "init-timeout"; attempt: number }
+  | { kind: "recovery-end" };
 
 const STAGE_IN: Record<string, string> = {
   obu: "b2In",
@@ -178,6 +199,9 @@ export class LaneController {
   private stopped = false;
   private gen = 0;
   private staleWarnedAt = Number.NEGATIVE_INFINITY;
+  /** start-up with recovered debits: "listening" for the RSU's B5 retransmissions before C0 */
+  private recovery: "none" | "pending" | "listening" | "done" = "none";
+  private recoveryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(opts: LaneControllerOptions) {
     if (opts.lane.role === "exit" && !opts.tariff)
@@ -198,6 +222,7 @@ export class LaneController {
   }
 
   async start(): Promise<void> {
+    this.restoreIntents();
     this.subs.push(this.o.link.incoming$.subscribe((inc) => this.enqueue({ kind: "frame", inc })));
     this.subs.push(
       this.o.link.state$.subscribe((s) =>
@@ -218,6 +243,7 @@ export class LaneController {
     await this.idle();
     this.stopped = true;
     if (this.initTimer) clearTimeout(this.initTimer);
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
     await this.o.link.stop();
@@ -252,6 +278,8 @@ export class LaneController {
       }
       case "link":
         return this.onLinkState(item.status, item.reason);
+      case "recovery-end":
+        return this.endRecovery("listen window over");
       case "init-timeout":
         if (this.awaitingB0 && item.attempt === this.initAttempt) {
           this.awaitingB0 = false;
@@ -267,6 +295,21 @@ export class LaneController {
   private async onLinkState(status: string, reason?: string): Promise<void> {
     if (status === "up") {
       this.linkUp = true;
+      if (this.recovery === "pending") {
+        // A previous process died with debits in flight. The RSU repeats an unanswered B5 three times,
+        // 120 ms apart, until C0 resets it: listen first, so a B5 still on its way settles the debit
+        // with its TAC instead of leaving a suspect record.
+        this.recovery = "listening";
+        const ms = this.o.transaction.recoveryListenMs ?? 0;
+        this.log.warn(
+          { ms, debits: this.recoveredCount() },
+          "listening for B5 of debits in flight before C0",
+        );
+        this.recoveryTimer = setTimeout(() => this.enqueue({ kind: "recovery-end" }), ms);
+        this.recoveryTimer.unref?.();
+        return;
+      }
+      if (this.recovery === "listening") return;
       await this.sendInit();
       return;
     }
@@ -284,6 +327,59 @@ export class LaneController {
         await this.closeLane("rsu-down", `RSU link ${status}${reason ? `: ${reason}` : ""}`);
       }
     }
+  }
+
+  // ---- crash recovery: debits a killed process sent and never recorded ------------------------------
+
+  private restoreIntents(): void {
+    const intents = this.o.journal.openIntents?.() ?? [];
+    for (const it of intents) {
+      let p: IntentPayload;
+      try {
+        p = JSON.parse(it.state) as IntentPayload;
+      } catch (e) {
+        this.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
+        continue;
+      }
+      if (p.state.phase !== "await-b5" && p.state.phase !== "await-b8") continue;
+      const d = p.state.debit;
+      this.machines.set(it.obuId, {
+        obuId: it.obuId,
+        state: p.state,
+        gen: ++this.gen,
+        timer: undefined,
+        stage: p.stage,
+        decisionMs: 0,
+        intentId: it.id,
+        recovered: true,
+      });
+      // until it is settled, neither the OBU nor the card trades again (no double debit)
+      this.remember(this.unsettledKeys, { obuSerial: d.obu.obuSerial, cardId: d.card.cardId });
+      this.alarm(
+        "CRASH_RECOVERY",
+        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${it.obuId}) was in flight when the ` +
+          "previous process stopped",
+      );
+    }
+    if (this.recoveredCount() > 0) this.recovery = "pending";
+  }
+
+  private recoveredCount(): number {
+    let n = 0;
+    for (const m of this.machines.values()) if (m.recovered) n++;
+    return n;
+  }
+
+  /** Whatever the listen window did not settle becomes a suspect record; then the RSU is initialised. */
+  private async endRecovery(why: string): Promise<void> {
+    if (this.recovery !== "listening") return;
+    this.recovery = "done";
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    for (const m of [...this.machines.values()])
+      if (m.recovered) await this.step(m, { kind: "recovered" }, undefined);
+    this.log.info({ why }, "crash recovery done");
+    await this.sendInit();
   }
 
   private scheduleInit(ms: number): void {
@@ -437,6 +533,7 @@ export class LaneController {
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.step(m, obuEvent, inc);
+    if (this.recovery === "listening" && this.recoveredCount() === 0) await this.endRecovery("all settled");
   }
 
   /** A frame for an OBU the lane has no transaction with (lane restarted, or it already finished). */
@@ -564,11 +661,20 @@ export class LaneController {
 
   private async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
     const t = transition(m.state, ev, this.ctx());
+    const entered = t.state !== m.state;
     m.state = t.state;
     if (m.timer) clearTimeout(m.timer);
     m.timer = undefined;
     const gen = ++this.gen;
     m.gen = gen;
+    if (entered && (t.state.phase === "await-b5" || t.state.phase === "await-b8") && !this.writeIntent(m)) {
+      // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
+      m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
+      this.machines.delete(m.obuId);
+      const answered = (inc as { answered?: boolean } | undefined)?.answered === true;
+      await this.journalFailed(answered ? undefined : inc, m.obuId);
+      return;
+    }
     await this.execute(m, t.effects, inc);
     if (m.state.phase === "done") {
       if (this.machines.get(m.obuId) === m) this.machines.delete(m.obuId);
@@ -590,9 +696,27 @@ export class LaneController {
     }
   }
 
-  private tryCommit(rec: NewLaneRecord): CommittedRecord | undefined {
+  /** The write-ahead intent before a debit command leaves (C6/C3, or the C8 that follows it). */
+  private writeIntent(m: Machine): boolean {
+    const j = this.o.journal;
+    if (!j.writeIntent) return true;
     try {
-      return this.o.journal.commit(rec);
+      const payload: IntentPayload = { state: m.state, stage: m.stage };
+      m.intentId = j.writeIntent(m.obuId, JSON.stringify(payload), m.intentId);
+      return true;
+    } catch (e) {
+      this.counters.journalFailures++;
+      this.log.error(
+        { err: (e as Error).message, obuId: m.obuId },
+        "DEBIT INTENT NOT WRITTEN: debit not sent",
+      );
+      return false;
+    }
+  }
+
+  private tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
+    try {
+      return this.o.journal.commit(rec, intentId === undefined ? undefined : { intentId });
     } catch (e) {
       this.counters.journalFailures++;
       // The record is not on disk: keep it in the log so nothing is lost without a trace.
@@ -659,7 +783,8 @@ export class LaneController {
             stageTimes: { ...m.stage, journalCommit: this.now() },
             decisionMs: Math.round(m.decisionMs * 1000) / 1000,
           };
-          committed = this.tryCommit(rec);
+          committed = this.tryCommit(rec, m.intentId);
+          if (committed) m.intentId = undefined;
           commitMs = this.now() - (rec.stageTimes.journalCommit as number);
           if (!committed) {
             const answered = (inc as { answered?: boolean } | undefined)?.answered === true;

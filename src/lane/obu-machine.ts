@@ -17,7 +17,7 @@ import type {
 } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import type { FeeResult } from "../tariff/tariff.js";
-import { type StopReason, STOP_REASONS, type SuspectReason } from "./stop-reasons.js";
+import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reasons.js";
 
 // ---- context ----------------------------------------------------------------------------------
 
@@ -131,7 +131,9 @@ export type ObuEvent =
   /** the deadline `timeoutMs` asked for has passed */
   | { kind: "timeout" }
   /** the RSU started over with this OBU (a new B2) or the lane is closing */
-  | { kind: "superseded" };
+  | { kind: "superseded" }
+  /** restored from a debit intent after a crash; the answer did not come before C0 resets the RSU */
+  | { kind: "recovered" };
 
 export interface Display {
   /** main line, Chinese */
@@ -210,7 +212,12 @@ function entryOf(r: EntryExitRecord | undefined | null): NewLaneRecord["entry"] 
   return { network: r.network, station: r.station, lane: r.lane, time: new Date(r.timeMs).toISOString() };
 }
 
-function baseRecord(kind: NewLaneRecord["kind"], outcome: string, p: Partial_, ctx: MachineCtx): NewLaneRecord {
+function baseRecord(
+  kind: NewLaneRecord["kind"],
+  outcome: string,
+  p: Partial_,
+  ctx: MachineCtx,
+): NewLaneRecord {
   const card = p.card ?? null;
   return {
     kind,
@@ -264,7 +271,8 @@ function stop(
   const extra = { ...(p.extra ?? {}), ...(p.stage ? { stage: p.stage } : {}), toManual: info.toManual };
   effects.push({ kind: "commit", record: baseRecord("stop", reason, { ...p, extra }, ctx) });
   effects.push({ kind: "display", display: { text: info.message, detail: info.direction, tone: "stop" } });
-  if (info.alarm) effects.push({ kind: "alarm", code: reason, message: `${reason}: ${info.title} (OBU ${p.obuId})` });
+  if (info.alarm)
+    effects.push({ kind: "alarm", code: reason, message: `${reason}: ${info.title} (OBU ${p.obuId})` });
   return { state: { phase: "done", kind: "stop", outcome: reason }, effects };
 }
 
@@ -318,8 +326,16 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
     return {
       state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
       effects: [
-        { kind: "reply", command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs }, stage: "c2Out" },
-        { kind: "note", code: "ALREADY_TRADED", message: `OBU ${contractSerial} re-read within the recent-trade window` },
+        {
+          kind: "reply",
+          command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs },
+          stage: "c2Out",
+        },
+        {
+          kind: "note",
+          code: "ALREADY_TRADED",
+          message: `OBU ${contractSerial} re-read within the recent-trade window`,
+        },
       ],
     };
   }
@@ -336,7 +352,9 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   return {
     state: { phase: "await-b3", obu, resends: 0, versions, warnings },
-    effects: [{ kind: "reply", command: { kind: "continue", obuId, divFactor: obu.divFactor }, stage: "c1Out" }],
+    effects: [
+      { kind: "reply", command: { kind: "continue", obuId, divFactor: obu.divFactor }, stage: "c1Out" },
+    ],
     timeoutMs: ctx.options.obuTimeoutMs,
   };
 }
@@ -346,7 +364,11 @@ function obuLeft(
   stage: string,
   ctx: MachineCtx,
 ): Transition {
-  return stop("OBU_LEFT", { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage }, ctx);
+  return stop(
+    "OBU_LEFT",
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    ctx,
+  );
 }
 
 function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
@@ -359,7 +381,9 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
     if (s.resends === 0) {
       return {
         state: { ...s, resends: 1 },
-        effects: [{ kind: "reply", command: { kind: "stop", obuId: s.obu.obuId, stopType: 2 }, stage: "c2Resend" }],
+        effects: [
+          { kind: "reply", command: { kind: "stop", obuId: s.obu.obuId, stopType: 2 }, stage: "c2Resend" },
+        ],
         timeoutMs: ctx.options.obuTimeoutMs,
       };
     }
@@ -369,7 +393,13 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   if (!VALID_CLASSES.has(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
     state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, versions: s.versions, warnings: s.warnings },
-    effects: [{ kind: "reply", command: { kind: "continue", obuId: s.obu.obuId, divFactor: s.obu.divFactor }, stage: "c1bOut" }],
+    effects: [
+      {
+        kind: "reply",
+        command: { kind: "continue", obuId: s.obu.obuId, divFactor: s.obu.divFactor },
+        stage: "c1bOut",
+      },
+    ],
     timeoutMs: ctx.options.obuTimeoutMs,
   };
 }
@@ -403,23 +433,40 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   };
   const pc: Partial_ = { ...p, card };
   if (!digitsOk) {
-    return stop("CARD_DATA_INVALID", { ...p, extra: { cardNetwork: iss.cardNetwork, cardSerial: iss.cardSerial } }, ctx);
+    return stop(
+      "CARD_DATA_INVALID",
+      { ...p, extra: { cardNetwork: iss.cardNetwork, cardSerial: iss.cardSerial } },
+      ctx,
+    );
   }
-  if (iss.cardType !== CARD_STORED_VALUE && iss.cardType !== CARD_CREDIT) return stop("CARD_TYPE_INVALID", pc, ctx);
+  if (iss.cardType !== CARD_STORED_VALUE && iss.cardType !== CARD_CREDIT)
+    return stop("CARD_TYPE_INVALID", pc, ctx);
   if (!validDay(iss.startDate) || !validDay(iss.expireDate)) return stop("CARD_DATA_INVALID", pc, ctx);
   const today = localDay(ctx.nowMs, ctx.utcOffsetMinutes);
   if (iss.startDate > today) return stop("CARD_NOT_YET_VALID", pc, ctx);
   if (iss.expireDate < today) return stop("CARD_EXPIRED", pc, ctx);
   if (iss.issuerId.slice(0, 8).toLowerCase() !== s.obu.issuerId.slice(0, 8).toLowerCase()) {
-    return stop("CARD_OBU_MISMATCH", { ...pc, extra: { obuIssuer: s.obu.issuerId, cardIssuer: iss.issuerId } }, ctx);
+    return stop(
+      "CARD_OBU_MISMATCH",
+      { ...pc, extra: { obuIssuer: s.obu.issuerId, cardIssuer: iss.issuerId } },
+      ctx,
+    );
   }
   if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
   if (ctx.recentlyTraded({ cardId: card.cardId })) {
     return {
       state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
       effects: [
-        { kind: "reply", command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs }, stage: "c2Out" },
-        { kind: "note", code: "ALREADY_TRADED", message: `card ${card.cardId} re-read within the recent-trade window` },
+        {
+          kind: "reply",
+          command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs },
+          stage: "c2Out",
+        },
+        {
+          kind: "note",
+          code: "ALREADY_TRADED",
+          message: `card ${card.cardId} re-read within the recent-trade window`,
+        },
       ],
     };
   }
@@ -427,7 +474,8 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   try {
     const a = ctx.lookup({ cardId: card.cardId });
     versions = a.versions;
-    if (a.listed) return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+    if (a.listed)
+      return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
   } catch (e) {
     return stop("CARD_DATA_INVALID", { ...pc, extra: { lookupError: (e as Error).message } }, ctx);
   }
@@ -435,17 +483,26 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   const last = c.lastRecord;
   let price: Price;
   if (ctx.lane.role === "exit") {
-    if (last.status !== STATUS_ETC_ENTRY) return stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx);
+    if (last.status !== STATUS_ETC_ENTRY)
+      return stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx);
     if (ctx.options.maxTripHours > 0 && ctx.nowMs - last.timeMs > ctx.options.maxTripHours * 3_600_000) {
       return stop("TIMEOUT_VEHICLE", pv, ctx);
     }
     const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
     if (!f.ok) {
-      return stop(f.reason, { ...pv, extra: { route: `${last.network}-${last.station}`, vehicleClass: s.vehicle.vehicleClass } }, ctx);
+      return stop(
+        f.reason,
+        { ...pv, extra: { route: `${last.network}-${last.station}`, vehicleClass: s.vehicle.vehicleClass } },
+        ctx,
+      );
     }
     price = { amountDue: f.fee, discountPercent: f.discountPercent, amount: f.amount };
     if (iss.cardType === CARD_STORED_VALUE && c.balance < f.amount) {
-      return stop("INSUFFICIENT_BALANCE", { ...pv, price, extra: { balance: c.balance, charge: f.amount } }, ctx);
+      return stop(
+        "INSUFFICIENT_BALANCE",
+        { ...pv, price, extra: { balance: c.balance, charge: f.amount } },
+        ctx,
+      );
     }
   } else {
     if (last.status === STATUS_ETC_ENTRY || last.status === STATUS_MTC_ENTRY) {
@@ -471,7 +528,15 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       plate: s.vehicle.plate,
     },
   };
-  const debit: DebitFacts = { obu: s.obu, vehicle: s.vehicle, card, price, purchaseTimeMs, command, rawB4: ev.raw };
+  const debit: DebitFacts = {
+    obu: s.obu,
+    vehicle: s.vehicle,
+    card,
+    price,
+    purchaseTimeMs,
+    command,
+    rawB4: ev.raw,
+  };
   return {
     state: { phase: "await-b5", debit, versions, warnings: s.warnings },
     effects: [{ kind: "reply", command, stage: "c6Out" }],
@@ -492,7 +557,8 @@ function debitPartial(d: DebitFacts, versions: StatusListVersionsUsed, rawB5: st
   };
 }
 
-const hex = (n: number | null, w: number): string | null => (n === null ? null : n.toString(16).padStart(w, "0"));
+const hex = (n: number | null, w: number): string | null =>
+  n === null ? null : n.toString(16).padStart(w, "0");
 
 function success(
   s: { debit: DebitFacts; versions: StatusListVersionsUsed; warnings: string[] },
@@ -520,18 +586,42 @@ function success(
     algFlag: hex(b5?.algFlag ?? null, 2),
     keyVersion: hex(b5?.keyVersion ?? null, 2),
     ...(s.warnings.length || refetched
-      ? { extra: { ...(s.warnings.length ? { warnings: s.warnings } : {}), ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5?.errorCode ?? null } : {}) } }
+      ? {
+          extra: {
+            ...(s.warnings.length ? { warnings: s.warnings } : {}),
+            ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5?.errorCode ?? null } : {}),
+          },
+        }
       : {}),
   };
-  if (entry) record.entry = { network: ctx.lane.network, station: ctx.lane.station, lane: ctx.lane.lane, time: new Date(d.purchaseTimeMs).toISOString() };
+  if (entry)
+    record.entry = {
+      network: ctx.lane.network,
+      station: ctx.lane.station,
+      lane: ctx.lane.lane,
+      time: new Date(d.purchaseTimeMs).toISOString(),
+    };
   const detail =
-    d.card.cardType === CARD_STORED_VALUE && balanceAfter !== null ? `余额 ${yuan(balanceAfter)} 一路顺风` : "一路顺风";
+    d.card.cardType === CARD_STORED_VALUE && balanceAfter !== null
+      ? `余额 ${yuan(balanceAfter)} 一路顺风`
+      : "一路顺风";
   const text = entry ? "欢迎通行" : `扣费 ${yuan(d.price.amount)}`;
   const effects: Effect[] = [
     { kind: "commit", record },
-    { kind: "reply", command: { kind: "continue", obuId: d.obu.obuId, divFactor: d.obu.divFactor }, stage: "c1End" },
+    {
+      kind: "reply",
+      command: { kind: "continue", obuId: d.obu.obuId, divFactor: d.obu.divFactor },
+      stage: "c1End",
+    },
     { kind: "barrier-open" },
-    { kind: "display", display: { text, detail: s.warnings.includes("OBU_BATTERY_LOW") ? `${detail} 标签电量低` : detail, tone: "ok" } },
+    {
+      kind: "display",
+      display: {
+        text,
+        detail: s.warnings.includes("OBU_BATTERY_LOW") ? `${detail} 标签电量低` : detail,
+        tone: "ok",
+      },
+    },
     { kind: "remember", traded: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } },
   ];
   return { state: { phase: "done", kind: "transaction", outcome }, effects };
@@ -567,13 +657,21 @@ function suspect(
   };
   const effects: Effect[] = [];
   if (reply) {
-    effects.push({ kind: "reply", command: { kind: "stop", obuId: d.obu.obuId, stopType: 1, timeMs: ctx.nowMs }, stage: "c2Out" });
+    effects.push({
+      kind: "reply",
+      command: { kind: "stop", obuId: d.obu.obuId, stopType: 1, timeMs: ctx.nowMs },
+      stage: "c2Out",
+    });
   }
   effects.push(
     { kind: "commit", record },
     { kind: "display", display: { text: "交易未确认", detail: "请走人工车道", tone: "stop" } },
     { kind: "remember", unsettled: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } },
-    { kind: "alarm", code: `SUSPECT_${why}`, message: `uncertain debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId})` },
+    {
+      kind: "alarm",
+      code: `SUSPECT_${why}`,
+      message: `uncertain debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId})`,
+    },
   );
   return { state: { phase: "done", kind: "suspect", outcome: why }, effects };
 }
@@ -591,8 +689,19 @@ function fetchTac(
   const epSerial = b5?.iccPaySerial ?? 0;
   const command: RsuCommand = { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial };
   return {
-    state: { phase: "await-b8", debit: s.debit, b5, rawB5, why, epSerial, versions: s.versions, warnings: s.warnings },
-    effects: [asReply ? { kind: "reply", command, stage: "c8Out" } : { kind: "send", command, stage: "c8Out" }],
+    state: {
+      phase: "await-b8",
+      debit: s.debit,
+      b5,
+      rawB5,
+      why,
+      epSerial,
+      versions: s.versions,
+      warnings: s.warnings,
+    },
+    effects: [
+      asReply ? { kind: "reply", command, stage: "c8Out" } : { kind: "send", command, stage: "c8Out" },
+    ],
     timeoutMs: ctx.options.b8TimeoutMs,
   };
 }
@@ -600,6 +709,7 @@ function fetchTac(
 function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (ev.kind === "timeout") return fetchTac(s, "B5_MISSING", null, null, false, ctx);
   if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, null, false, ctx);
+  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", null, null, null, null, false, ctx);
   if (ev.kind !== "trade") return { state: s, effects: [], timeoutMs: ctx.options.b5TimeoutMs };
   const b5 = ev.info;
   if (b5.result === "ok") return success(s, b5, ev.raw, null, null, ctx);
@@ -615,6 +725,8 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
 function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (ev.kind === "timeout") return suspect(s, s.why, s.b5, s.rawB5, null, s.epSerial, false, ctx);
   if (ev.kind === "superseded") return suspect(s, s.why, s.b5, s.rawB5, null, s.epSerial, false, ctx);
+  if (ev.kind === "recovered")
+    return suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, s.epSerial, false, ctx);
   if (ev.kind === "trade") {
     // A late B5 (the RSU was slow, or a retransmission got through) settles it either way.
     if (ev.info.result === "ok") return success(s, ev.info, ev.raw, null, null, ctx);

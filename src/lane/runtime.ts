@@ -4,9 +4,9 @@
  * the demo passes its own in-process transport, nothing else differs.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { EtcError, ErrorCodes } from "../../firmware-bridge/errors.js";
-import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
+import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
@@ -107,7 +107,14 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
-      uplink = new Uplink({ stationUrl: c.station.url, outbox: journal, lane: laneIdentity, statusList, audit, logger });
+      uplink = new Uplink({
+        stationUrl: c.station.url,
+        outbox: journal,
+        lane: laneIdentity,
+        statusList,
+        audit,
+        logger,
+      });
       uplink.start();
       const u = uplink;
       cleanups.unshift(() => u.stop());

@@ -42,7 +42,9 @@ export const STOP_REASONS = {
   // ---- B2: OBU --------------------------------------------------------------------------------
   OBU_READ_FAILED: r("B2", "读标签失败", "B2 carried a non-zero ErrorCode"),
   OBU_DATA_INVALID: r("B2", "标签数据异常", "B2 fields missing or dates not valid BCD"),
-  OBU_NO_CARD: r("B2", "标签无卡", "OBUStatus bit 7: no IC card in the OBU", { direction: "请插卡或走人工车道" }),
+  OBU_NO_CARD: r("B2", "标签无卡", "OBUStatus bit 7: no IC card in the OBU", {
+    direction: "请插卡或走人工车道",
+  }),
   OBU_CARD_ERROR: r("B2", "卡片异常", "OBUStatus bit 3: IC card error"),
   OBU_LOCKED: r("B2", "标签已锁定", "OBUStatus bit 2: OBU locked", { alarm: true }),
   OBU_TAMPERED: r("B2", "标签已拆卸", "OBUStatus bit 1 or tamper byte: OBU removed", { alarm: true }),
@@ -56,7 +58,9 @@ export const STOP_REASONS = {
     toManual: false,
     barrierMayOpen: true,
   }),
-  UNSETTLED_DEBIT: r("B2", "存在未确认交易", "OBU or card has an unsettled (suspect) debit here", { alarm: true }),
+  UNSETTLED_DEBIT: r("B2", "存在未确认交易", "OBU or card has an unsettled (suspect) debit here", {
+    alarm: true,
+  }),
   // ---- B3: vehicle -----------------------------------------------------------------------------
   VEHICLE_READ_FAILED: r("B3", "读车辆信息失败", "B3 carried a non-zero ErrorCode"),
   VEHICLE_CLASS_INVALID: r("B3", "车型异常", "vehicle class outside JT/T 489 (1-4, 11-16, 21-26)"),
@@ -78,7 +82,9 @@ export const STOP_REASONS = {
   // ---- B5 --------------------------------------------------------------------------------------
   TRADE_FAILED: r("B5", "交易失败", "B5 ErrorCode says the purchase failed (no money moved)"),
   // ---- any stage: the OBU went silent ------------------------------------------------------------
-  OBU_LEFT: r("lane", "车辆离开", "the OBU stopped answering before the debit", { direction: "请重新通行或走人工车道" }),
+  OBU_LEFT: r("lane", "车辆离开", "the OBU stopped answering before the debit", {
+    direction: "请重新通行或走人工车道",
+  }),
   // ---- lane ------------------------------------------------------------------------------------
   JOURNAL_FAILED: r("lane", "系统故障", "the journal cannot be written: lane closed", { alarm: true }),
   LANE_CLOSED: r("lane", "车道关闭", "the lane is closed (RSU down or not initialised)"),
@@ -92,7 +98,12 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
 }
 
 /** Why a debit is uncertain (suspect record outcome). */
-export type SuspectReason = "B5_NO_DSRC" | "B5_MISSING" | "SUPERSEDED";
+/** CRASH_RECOVERED: the process that sent the debit died before it recorded the answer (debit intent). */
+export type SuspectReason = "B5_NO_DSRC" | "B5_MISSING" | "SUPERSEDED" | "CRASH_RECOVERED";
 
 /** Outcome codes of successful records. */
-export type SuccessOutcome = "EXIT_DEBIT" | "ENTRY_WRITE" | "EXIT_DEBIT_TAC_REFETCHED" | "ENTRY_WRITE_TAC_REFETCHED";
+export type SuccessOutcome =
+  | "EXIT_DEBIT"
+  | "ENTRY_WRITE"
+  | "EXIT_DEBIT_TAC_REFETCHED"
+  | "ENTRY_WRITE_TAC_REFETCHED";

@@ -46,6 +46,11 @@ it(
     // every debit is accounted for: matched by TAC, a torn debit matched to a suspect, or a crash window
     const cwUnmatched = c.crashWindows.filter((w) => w.recordedAs !== "transaction").length;
     expect(c.matched + c.matchedSuspect + cwUnmatched).toBe(c.ledgerDebits);
+    // a debit in a crash window is recorded all the same: the restarted lane found its debit intent and
+    // either heard the RSU repeat the B5 (a transaction) or wrote a CRASH_RECOVERED suspect
+    expect(c.crashWindows.filter((w) => w.recordedAs === "none")).toEqual([]);
+    // and no card paid twice (every vehicle has its own card)
+    expect(c.doubleCharged).toEqual([]);
     // a crash window needs a kill: at most one per kill
     expect(new Set(c.crashWindows.map((w) => w.c0At)).size).toBe(c.crashWindows.length);
     expect(c.crashWindows.length).toBeLessThanOrEqual(r.kills);

@@ -1,0 +1,170 @@
+/**
+ * A lane that dies between its C6 and the B5 (the crash window of docs/reliability.md), in-process: lane A
+ * writes its debit intent and sends C6, then "dies" the way a SIGKILLed process does (nothing more reaches
+ * its journal, its port closes without another byte). Lane B opens the same data directory on the same
+ * line. The real SIGKILL version of this runs in test/reliability/reliability.test.ts.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { filter, firstValueFrom, timeout } from "rxjs";
+import { afterEach, describe, expect, it } from "vitest";
+import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfig } from "../../src/config/schema.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { expectJournalMatchesLedger, ROOT } from "./harness.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+function setup(protocol: "legacy" | "national"): {
+  dir: string;
+  config: LaneConfig;
+  pair: TransportPair;
+  sim: RsuSimulator;
+} {
+  const dir = mkdtempSync(join(tmpdir(), "lane-crash-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "in-process", protocol, timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, recoveryListenMs: 400 },
+      outputs: { sink: "log" },
+    },
+    "test",
+  );
+  const pair = createTransportPair();
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol,
+    seed: 7,
+    cable: pair,
+    scenario: {
+      defaults: { zoneMs: 2500 },
+      traffic: {
+        vehicles: [{ id: "湘D00001", plate: "湘D00001", class: 1, balance: 20_000, entryStation: "0101" }],
+      },
+    },
+  });
+  cleanups.push(() => sim.stop());
+  return { dir, config, pair, sim };
+}
+
+/** Lane A runs until the first lane write after its debit intent (the C6) and then dies. */
+async function laneThatDiesAfterC6(
+  config: LaneConfig,
+  pair: TransportPair,
+  sim: RsuSimulator,
+): Promise<{ died: Promise<void> }> {
+  const a = await openLane(config, { transport: pair.lane, outputs: { emit: () => {} }, uplink: false });
+  let armed = false;
+  let died!: () => void;
+  const diedP = new Promise<void>((r) => {
+    died = r;
+  });
+  const writeIntent = a.journal.writeIntent.bind(a.journal);
+  a.journal.writeIntent = (...args: Parameters<typeof writeIntent>) => {
+    const id = writeIntent(...args);
+    armed = true;
+    return id;
+  };
+  const write = pair.lane.write.bind(pair.lane);
+  pair.lane.write = async (bytes: Buffer) => {
+    await write(bytes);
+    if (!armed) return;
+    armed = false;
+    pair.lane.write = write;
+    // The kill: from here on nothing reaches lane A's disk, and its port closes without another byte.
+    a.journal.close();
+    a.audit.close();
+    setImmediate(() => {
+      void a.link.stop().then(() => {
+        a.statusList.close();
+        died();
+      });
+    });
+  };
+  await sim.start();
+  await a.controller.start();
+  return { died: diedP };
+}
+
+async function openLaneB(config: LaneConfig, pair: TransportPair): Promise<LaneRuntime> {
+  const b = await openLane(config, { transport: pair.lane, outputs: { emit: () => {} }, uplink: false });
+  cleanups.push(() => b.close());
+  return b;
+}
+
+describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%s)", (protocol) => {
+  it("the restarted lane hears the RSU repeat the B5 before its C0: a transaction with the TAC", async () => {
+    const { config, pair, sim } = setup(protocol);
+    const debited = firstValueFrom(
+      sim.events$.pipe(
+        filter((e) => e.type === "ledger"),
+        timeout(5000),
+      ),
+    );
+    const { died } = await laneThatDiesAfterC6(config, pair, sim);
+    await died;
+    await debited; // the card paid; its B5 went to a dead port and is being repeated 120 ms apart
+    const b = await openLaneB(config, pair);
+    expect(b.journal.openIntents()).toHaveLength(1);
+    await b.controller.start();
+    await firstValueFrom(
+      b.controller.status$.pipe(
+        filter((s) => s.status === "open"),
+        timeout(5000),
+      ),
+    );
+    await sim.done;
+    await b.controller.idle();
+    const recs = b.journal.list({});
+    expect(recs.map((r) => `${r.kind}:${r.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(sim.ledger()).toHaveLength(1);
+    expectJournalMatchesLedger(recs, sim.ledger());
+    expect(b.journal.openIntents()).toEqual([]);
+  });
+
+  it("the B5 is gone for good: a suspect record the station can settle, and no second debit", async () => {
+    const { config, pair, sim } = setup(protocol);
+    const gaveUp = firstValueFrom(
+      sim.events$.pipe(
+        filter((e) => e.type === "gaveUp" && e.frame === "B5"),
+        timeout(5000),
+      ),
+    );
+    const { died } = await laneThatDiesAfterC6(config, pair, sim);
+    await died;
+    await gaveUp; // the RSU repeated the B5 three times to nobody
+    const b = await openLaneB(config, pair);
+    await b.controller.start();
+    await firstValueFrom(
+      b.controller.status$.pipe(
+        filter((s) => s.status === "open"),
+        timeout(5000),
+      ),
+    );
+    await sim.done;
+    await b.controller.idle();
+    const [debit, ...more] = sim.ledger();
+    expect(more).toEqual([]); // the vehicle stayed in the zone after the restart and was not debited again
+    const recs = b.journal.list({});
+    const suspects = recs.filter((r) => r.kind === "suspect");
+    expect(suspects.map((r) => r.outcome)).toEqual(["CRASH_RECOVERED"]);
+    const s = suspects[0]!;
+    expect([s.cardId, s.amount, s.transTime]).toEqual([debit!.cardId, debit!.amount, debit!.transTime]);
+    expect(recs.filter((r) => r.kind === "transaction")).toEqual([]);
+    // anything else recorded for that vehicle is a refusal to trade it again until settled
+    expect(recs.filter((r) => r.kind === "stop").every((r) => r.outcome === "UNSETTLED_DEBIT")).toBe(true);
+    expect(b.journal.openIntents()).toEqual([]);
+  });
+});
