@@ -107,7 +107,17 @@ export const LaneConfigSchema = z.strictObject({
   rsu: RsuSection,
   reader: z.strictObject({ port: z.string().min(1) }).optional(),
   station: z
-    .strictObject({ url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }) })
+    .strictObject({
+      url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }),
+      /** records per upload POST */
+      batchSize: int(1, 5000, "a record count").default(500),
+      /** per request */
+      requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
+      /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
+      breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
+      /** status-list manifest poll interval */
+      statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
+    })
     .optional(),
   statusList: z.strictObject({
     /** PEM file with the station's public key (bundles are signed). */

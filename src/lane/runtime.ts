@@ -109,6 +109,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     if (c.station && deps.uplink !== false) {
       uplink = new Uplink({
         stationUrl: c.station.url,
+        batchSize: c.station.batchSize,
+        requestTimeoutMs: c.station.requestTimeoutMs,
+        breaker: { coolDownMs: c.station.breakerCoolDownMs },
+        statusListPollMs: c.station.statusListPollMs,
         outbox: journal,
         lane: laneIdentity,
         statusList,
