@@ -48,6 +48,20 @@ describe("lane config", () => {
     expect(m).toMatch(/rsu: unknown field\(s\) "baud"/);
   });
 
+  it("station link options: defaults, and a bad value names the field", () => {
+    const c = parseLaneConfig({ ...minimal, station: { url: "http://st:8640" } }, "lane.yaml", "/etc/etc-lane");
+    expect(c.station).toEqual({
+      url: "http://st:8640",
+      batchSize: 500,
+      requestTimeoutMs: 10000,
+      breakerCoolDownMs: 30000,
+      statusListPollMs: 150000,
+    });
+    expect(c.transaction.recoveryListenMs).toBe(500);
+    const m = errorOf({ ...minimal, station: { url: "http://st:8640", breakerCoolDownMs: -1 } });
+    expect(m).toMatch(/station\.breakerCoolDownMs: expected milliseconds in 1\.\.3600000/);
+  });
+
   it("reports a missing section", () => {
     const { tariff: _t, ...rest } = minimal;
     expect(errorOf(rest)).toMatch(/tariff:/);
