@@ -16,11 +16,22 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { loadPublicKey } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
-import { canonicalObuId, cardWordA, OBU_WORD_A, type ObuKey, parseCardId, parseObuId } from "./ids.js";
+import {
+  canonicalObuId,
+  cardKeyOf,
+  cardWordA,
+  OBU_WORD_A,
+  type ObuKey,
+  parseCardId,
+  parseObuId,
+} from "./ids.js";
 import { type RunningJob, runJob } from "./run-worker.js";
 import {
   type BuildResult,
   type BundleSource,
+  type CardLayout,
+  cardIdCondition,
+  cardLayout,
   cleanStale,
   type DeltaResult,
   listDir,
@@ -136,6 +147,7 @@ interface Active {
   both: Database.Statement;
   reasons: Map<number, string>;
   reasonById: Database.Statement;
+  layout: CardLayout;
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
@@ -150,12 +162,15 @@ interface Active {
  * list the id is on, concatenated) in one snapshot. Reason texts come from an in-memory map of the small
  * reason table. A single-row `get` costs about half of a multi-row `all` in better-sqlite3.
  */
-const CARD_SUB =
-  "(SELECT group_concat(list_type || ',' || reason, ';') FROM card WHERE net = ? AND serial = ?)";
-const OBU_SUB = "(SELECT group_concat(list_type || ',' || reason, ';') FROM obu WHERE key = ?)";
-const LOOKUP_CARD = `SELECT full_version, delta_version, ${CARD_SUB}, NULL FROM meta WHERE id = 1`;
-const LOOKUP_OBU = `SELECT full_version, delta_version, NULL, ${OBU_SUB} FROM meta WHERE id = 1`;
-const LOOKUP_BOTH = `SELECT full_version, delta_version, ${CARD_SUB}, ${OBU_SUB} FROM meta WHERE id = 1`;
+function lookupSql(layout: CardLayout): { card: string; obu: string; both: string } {
+  const cardSub = `(SELECT group_concat(list_type || ',' || reason, ';') FROM card WHERE ${cardIdCondition(layout)})`;
+  const obuSub = "(SELECT group_concat(list_type || ',' || reason, ';') FROM obu WHERE key = ?)";
+  return {
+    card: `SELECT full_version, delta_version, ${cardSub}, NULL FROM meta WHERE id = 1`,
+    obu: `SELECT full_version, delta_version, NULL, ${obuSub} FROM meta WHERE id = 1`,
+    both: `SELECT full_version, delta_version, ${cardSub}, ${obuSub} FROM meta WHERE id = 1`,
+  };
+}
 
 function hours(ms: number): string {
   return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
@@ -242,14 +257,22 @@ export class StatusListCache {
       // a WAL read transaction per lookup costs two fcntl lock syscalls, about half a warm lookup.
       beginSnapshot(db);
       const old = this.active;
+      const layout = cardLayout(db);
+      if (layout !== "key9")
+        this.log.warn(
+          { db: name },
+          "status-list database has the older card layout (net, serial): still served",
+        );
+      const sql = lookupSql(layout);
       this.active = {
         name,
         db,
-        card: db.prepare(LOOKUP_CARD).raw(true),
-        obu: db.prepare(LOOKUP_OBU).raw(true),
-        both: db.prepare(LOOKUP_BOTH).raw(true),
+        card: db.prepare(sql.card).raw(true),
+        obu: db.prepare(sql.obu).raw(true),
+        both: db.prepare(sql.both).raw(true),
         reasons: loadReasons(db),
         reasonById: db.prepare("SELECT text FROM reason WHERE id = ?").pluck(),
+        layout,
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,
@@ -367,11 +390,12 @@ export class StatusListCache {
         stale: this.computeStaleness(),
       };
     }
+    const cardArgs = cardMaybe ? (a.layout === "key9" ? [cardKeyOf(card)] : [card.net, card.serial]) : [];
     const row = (
       cardMaybe && obuMaybe
-        ? a.both.get(card.net, card.serial, obu.key)
+        ? a.both.get(...cardArgs, obu.key)
         : cardMaybe
-          ? a.card.get(card.net, card.serial)
+          ? a.card.get(...cardArgs)
           : a.obu.get((obu as ObuKey).key)
     ) as [string, string | null, string | null, string | null];
     const versions: ListVersions = { full: row[0], delta: row[1] };

@@ -44,7 +44,14 @@ import {
 } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
-import { cardWordA, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
+import {
+  CARD_KEY_LEN,
+  cardWordA,
+  decodeCardKey,
+  OBU_WORD_A,
+  serialHalvesToDecimal,
+  writeCardKey,
+} from "./ids.js";
 
 export const SUBDIR = "status-list";
 const POINTER = "current";
@@ -124,7 +131,26 @@ export function cleanStale(dir: string, keep: string | null): string[] {
   return removed;
 }
 
+/**
+ * How card rows are keyed. "key9" (user_version 2, every list built since): `card(key BLOB, list_type,
+ * reason)`, the key the 9-byte big-endian card id number (ids.ts). "net-serial" (user_version 0, lists
+ * built before): `card(net INTEGER, serial INTEGER, list_type, reason)`; still read and patched, so a lane
+ * keeps its list across the upgrade until the next full list replaces it.
+ */
+export type CardLayout = "key9" | "net-serial";
+const LAYOUT_KEY9 = 2;
+
+export function cardLayout(db: Database.Database): CardLayout {
+  return db.pragma("user_version", { simple: true }) === LAYOUT_KEY9 ? "key9" : "net-serial";
+}
+
+/** The WHERE condition on a card id for a layout (one `?` for key9, two for net-serial). */
+export function cardIdCondition(layout: CardLayout): string {
+  return layout === "key9" ? "key = ?" : "net = ? AND serial = ?";
+}
+
 const SCHEMA = `
+PRAGMA user_version = ${LAYOUT_KEY9};
 CREATE TABLE meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   full_version TEXT NOT NULL, full_created INTEGER NOT NULL,
@@ -134,8 +160,8 @@ CREATE TABLE meta (
 );
 CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE card (
-  net INTEGER NOT NULL, serial INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
-  PRIMARY KEY (net, serial, list_type)
+  key BLOB NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
+  PRIMARY KEY (key, list_type)
 ) WITHOUT ROWID;
 CREATE TABLE obu (
   key INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
@@ -412,12 +438,17 @@ export function buildFull(
     const body = new BodyStream(reader, header);
     const insReason = db.prepare("INSERT INTO reason (id, text) VALUES (?, ?)");
     for (const [i, t] of body.reasons.entries()) insReason.run(i, t);
-    const cardOne = db.prepare("INSERT INTO card VALUES (?, ?, ?, ?)");
+    const cardOne = db.prepare("INSERT INTO card VALUES (?, ?, ?)");
     const obuOne = db.prepare("INSERT INTO obu VALUES (?, ?, ?)");
-    const cardMany = db.prepare(`INSERT INTO card VALUES ${Array(BATCH).fill("(?, ?, ?, ?)").join(", ")}`);
+    const cardMany = db.prepare(`INSERT INTO card VALUES ${Array(BATCH).fill("(?, ?, ?)").join(", ")}`);
     const obuMany = db.prepare(`INSERT INTO obu VALUES ${Array(BATCH).fill("(?, ?, ?)").join(", ")}`);
-    const cardParams: (number | bigint)[] = [];
+    const cardParams: (number | Buffer)[] = [];
     const obuParams: (number | bigint)[] = [];
+    // one 9-byte view per row of a batch, reused: SQLite copies a bound blob
+    const keyPool = Buffer.alloc(BATCH * CARD_KEY_LEN);
+    const keyViews = Array.from({ length: BATCH }, (_, j) =>
+      keyPool.subarray(j * CARD_KEY_LEN, (j + 1) * CARD_KEY_LEN),
+    );
     const filter = BloomFilter.create(header.recordCount);
     const prev: RawRecord = { kind: 0, op: 0, listType: 0, net: 0, reason: 0, hi32: 0, lo32: 0 };
     let cards = 0;
@@ -434,9 +465,11 @@ export function buildFull(
       Object.assign(prev, r);
       addToFilter(filter, r);
       if (r.kind === 1) {
-        cardParams.push(r.net, cardSerialValue(r.hi32, r.lo32), r.listType, r.reason);
+        const key = keyViews[cardParams.length / 3] as Buffer;
+        writeCardKey(r.net, r.hi32, r.lo32, key);
+        cardParams.push(key, r.listType, r.reason);
         cards++;
-        if (cardParams.length === BATCH * 4) {
+        if (cardParams.length === BATCH * 3) {
           cardMany.run(cardParams);
           cardParams.length = 0;
         }
@@ -450,7 +483,7 @@ export function buildFull(
       }
       if ((i + 1) % step === 0) onProgress({ phase: "load", done: i + 1, total });
     }
-    for (let j = 0; j < cardParams.length; j += 4) cardOne.run(cardParams.slice(j, j + 4));
+    for (let j = 0; j < cardParams.length; j += 3) cardOne.run(cardParams.slice(j, j + 3));
     for (let j = 0; j < obuParams.length; j += 3) obuOne.run(obuParams.slice(j, j + 3));
     db.prepare(
       `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id)
@@ -548,15 +581,25 @@ export function applyDelta(
     const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
     if (!meta) throw slError(StatusListErrors.NoFullList, "the list database has no meta row");
     checkNewer(header, { full: meta.full_version, delta: meta.delta_version });
+    const layout = cardLayout(db);
+    const cardId = cardIdCondition(layout);
+    const cardArgs = (r: RawRecord): (number | bigint | Buffer)[] => {
+      if (layout === "net-serial") return [r.net, cardSerialValue(r.hi32, r.lo32)];
+      const key = Buffer.alloc(CARD_KEY_LEN);
+      writeCardKey(r.net, r.hi32, r.lo32, key);
+      return [key];
+    };
     const findReason = db.prepare("SELECT id FROM reason WHERE text = ? LIMIT 1").pluck();
     const newReason = db.prepare(
       "INSERT INTO reason (id, text) VALUES ((SELECT COALESCE(MAX(id), -1) + 1 FROM reason), ?)",
     );
-    const cardHas = db.prepare("SELECT 1 FROM card WHERE net = ? AND serial = ? AND list_type = ?").pluck();
+    const cardHas = db.prepare(`SELECT 1 FROM card WHERE ${cardId} AND list_type = ?`).pluck();
     const obuHas = db.prepare("SELECT 1 FROM obu WHERE key = ? AND list_type = ?").pluck();
-    const cardPut = db.prepare("INSERT OR REPLACE INTO card VALUES (?, ?, ?, ?)");
+    const cardPut = db.prepare(
+      `INSERT OR REPLACE INTO card VALUES (${layout === "key9" ? "?, ?, ?" : "?, ?, ?, ?"})`,
+    );
     const obuPut = db.prepare("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)");
-    const cardDel = db.prepare("DELETE FROM card WHERE net = ? AND serial = ? AND list_type = ?");
+    const cardDel = db.prepare(`DELETE FROM card WHERE ${cardId} AND list_type = ?`);
     const obuDel = db.prepare("DELETE FROM obu WHERE key = ? AND list_type = ?");
     const addedIns = db.prepare("INSERT INTO added VALUES (?, ?, ?)");
     let cards = meta.cards;
@@ -585,17 +628,17 @@ export function applyDelta(
       };
       records.forEach((r, i) => {
         if (r.kind === 1) {
-          const s = cardSerialValue(r.hi32, r.lo32);
-          const had = cardHas.get(r.net, s, r.listType) !== undefined;
+          const id = cardArgs(r);
+          const had = cardHas.get(...id, r.listType) !== undefined;
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
-            cardPut.run(r.net, s, r.listType, reasonId(r.reason));
-            addedIns.run(1, r.net, s);
+            cardPut.run(...id, r.listType, reasonId(r.reason));
+            addedIns.run(1, r.net, cardSerialValue(r.hi32, r.lo32));
             if (!had) cards++;
             adds++;
           } else {
             if (had) {
-              cardDel.run(r.net, s, r.listType);
+              cardDel.run(...id, r.listType);
               cards--;
             }
             removes++;
@@ -663,10 +706,17 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
   try {
     const meta = db.prepare("SELECT cards, obus FROM meta WHERE id = 1").get() as MetaRow;
     const f = BloomFilter.create(meta.cards + meta.obus);
-    addCardRows(
-      f,
-      db.prepare("SELECT net, serial FROM card").safeIntegers(true).iterate() as Iterable<unknown[]>,
-    );
+    if (cardLayout(db) === "key9") {
+      for (const [key] of db.prepare("SELECT key FROM card").raw(true).iterate() as Iterable<[Buffer]>) {
+        const { net, serial } = decodeCardKey(key);
+        f.add(cardWordA(net), Number(serial / 100000000n), Number(serial % 100000000n));
+      }
+    } else {
+      addCardRows(
+        f,
+        db.prepare("SELECT net, serial FROM card").safeIntegers(true).iterate() as Iterable<unknown[]>,
+      );
+    }
     for (const row of db.prepare("SELECT key FROM obu").raw(true).safeIntegers(true).iterate() as Iterable<
       [bigint]
     >) {

@@ -13,11 +13,14 @@ import {
 } from "../../src/status-list/bundle.js";
 import { StatusListErrors } from "../../src/status-list/errors.js";
 import {
+  cardKeyOf,
+  decodeCardKey,
   formatCardId,
   formatObuId,
   parseCardId,
   parseObuId,
   serialHalvesToDecimal,
+  writeCardKey,
 } from "../../src/status-list/ids.js";
 import { card, otherKeyPair, stationKey, stationPub } from "./helpers.js";
 
@@ -52,6 +55,26 @@ describe("ids and compact keys", () => {
     for (let i = 1; i < keys.length; i++) expect((keys[i] as bigint) > (keys[i - 1] as bigint)).toBe(true);
     expect(parseObuId("00112233aabbccdd").key).toBe(parseObuId("00112233AABBCCDD").key);
     expect(formatObuId(0x00112233aabbccddn)).toBe("00112233AABBCCDD");
+  });
+
+  it("keys a card id as 9 big-endian bytes of its number: exact, reversible, byte order = id order", () => {
+    const cardIds = fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.bigInt({ min: 0n, max: 10n ** 16n - 1n }));
+    fc.assert(
+      fc.property(cardIds, cardIds, ([n1, s1], [n2, s2]) => {
+        const id1 = formatCardId(n1, s1);
+        const id2 = formatCardId(n2, s2);
+        const k1 = cardKeyOf(parseCardId(id1));
+        const k2 = cardKeyOf(parseCardId(id2));
+        expect(k1.toString("hex")).toBe(BigInt(id1).toString(16).padStart(18, "0"));
+        // the record path (serial as two 32-bit halves, no BigInt) writes the same bytes
+        const r = Buffer.alloc(9);
+        writeCardKey(n1, Number(s1 >> 32n), Number(s1 & 0xffffffffn), r);
+        expect(r.equals(k1)).toBe(true);
+        expect(decodeCardKey(k1)).toEqual({ net: n1, serial: s1 });
+        expect(Math.sign(Buffer.compare(k1, k2))).toBe(id1 < id2 ? -1 : id1 > id2 ? 1 : 0);
+      }),
+    );
+    expect(cardKeyOf(parseCardId("99999999999999999999")).toString("hex")).toBe("056bc75e2d630fffff");
   });
 
   it("splits a serial's 32-bit halves into 8+8 decimal digits exactly (no BigInt)", () => {

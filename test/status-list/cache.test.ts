@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { decodeCardKey } from "../../src/status-list/ids.js";
 import { type StalenessState, StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import {
   card,
@@ -190,6 +192,46 @@ describe("StatusListCache: deltas", () => {
     expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
     expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
     expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true);
+  });
+});
+
+describe("StatusListCache: a list stored in the older card layout (net, serial)", () => {
+  it("is still served, patched by deltas, and its filter rebuilt", async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+    const db = cache.info().db as string;
+    await cache.close();
+    // rewrite the card table as lists were stored before the 9-byte key (user_version 0)
+    const path = join(tmp.dir, "status-list", db);
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE card_old (
+      net INTEGER NOT NULL, serial INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER NOT NULL,
+      PRIMARY KEY (net, serial, list_type)) WITHOUT ROWID`);
+    const put = raw.prepare("INSERT INTO card_old VALUES (?, ?, ?, ?)").safeIntegers(true);
+    for (const [key, listType, reason] of raw
+      .prepare("SELECT key, list_type, reason FROM card")
+      .raw(true)
+      .all() as [Buffer, number, number][]) {
+      const { net, serial } = decodeCardKey(key);
+      put.run(net, serial, listType, reason);
+    }
+    raw.exec("DROP TABLE card; ALTER TABLE card_old RENAME TO card; PRAGMA user_version = 0");
+    raw.close();
+    rmSync(`${path}.filter`);
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.lookup({ cardId: card(10) })).toMatchObject({ listed: true, entry: { reason: "r0" } });
+    await cache.filterReady();
+    expect(cache.info().filter.loaded).toBe(true);
+    expect(cache.lookup({ cardId: card(11) }).listed).toBe(true);
+    expect(cache.lookup({ cardId: card(1000) }).listed).toBe(false);
+    await cache.applyBundle(
+      delta(D1, V2, [
+        { kind: "card", id: card(4), listType: 1, reason: "", op: "remove" },
+        { kind: "card", id: card(500, 9999), listType: 1, reason: "新增挂失" },
+      ]),
+    );
+    expect(cache.lookup({ cardId: card(4) }).listed).toBe(false);
+    expect(cache.lookup({ cardId: card(500, 9999) }).entry?.reason).toBe("新增挂失");
+    expect(cache.info().counts.cards).toBe(100);
   });
 });
 
