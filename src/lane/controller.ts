@@ -348,7 +348,8 @@ export class LaneController {
         state: p.state,
         gen: ++this.gen,
         timer: undefined,
-        stage: p.stage,
+        // the dead process's monotonic clock is not this one's: keep its stage times apart
+        stage: Object.fromEntries(Object.entries(p.stage).map(([k, v]) => [`beforeRestart.${k}`, v])),
         decisionMs: 0,
         intentId: it.id,
         recovered: true,

@@ -131,6 +131,8 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
     expect(recs.map((r) => `${r.kind}:${r.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
     expect(sim.ledger()).toHaveLength(1);
     expectJournalMatchesLedger(recs, sim.ledger());
+    // the stages before the kill are kept apart from this process's clock
+    expect(Object.keys(recs[0]!.stageTimes)).toEqual(expect.arrayContaining(["beforeRestart.b4In", "b5In"]));
     expect(b.journal.openIntents()).toEqual([]);
   });
 
