@@ -205,11 +205,11 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
   });
 });
 
-describe("lane over a real pty (legacy)", () => {
+describe.each(PROTOCOLS)("lane over a real pty (%s)", (protocol) => {
   it("normal exits, a blacklisted card, a lost B5 and a duplicated B5", async () => {
     await laneTest(
       {
-        protocol: "legacy",
+        protocol,
         medium: "pty",
         listed: [{ kind: "card", id: BLACK_CARD }],
         scenario: {
