@@ -91,9 +91,10 @@ export const TransactionSection = z.strictObject({
   recentTradeWindowMs: int(0, 86_400_000, "milliseconds").default(300_000),
   /**
    * After a restart that found debits in flight (the previous process died between C6 and recording the
-   * answer): listen this long for the RSU's B5 retransmissions before C0 resets the RSU.
+   * answer): listen for the RSU's B5 retransmissions before C0 resets the RSU, until this long after the
+   * newest debit was sent (B5 after the air time, then 3 repeats 120 ms apart: over within about 500 ms).
    */
-  recoveryListenMs: int(0, 5000, "milliseconds").default(500),
+  recoveryListenMs: int(0, 5000, "milliseconds").default(800),
   /** A card with an unsettled (suspect) debit is sent to manual handling for this long. */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */

@@ -202,6 +202,7 @@ export class LaneController {
   /** start-up with recovered debits: "listening" for the RSU's B5 retransmissions before C0 */
   private recovery: "none" | "pending" | "listening" | "done" = "none";
   private recoveryTimer: ReturnType<typeof setTimeout> | undefined;
+  private newestIntentAt = 0;
 
   constructor(opts: LaneControllerOptions) {
     if (opts.lane.role === "exit" && !opts.tariff)
@@ -297,10 +298,13 @@ export class LaneController {
       this.linkUp = true;
       if (this.recovery === "pending") {
         // A previous process died with debits in flight. The RSU repeats an unanswered B5 three times,
-        // 120 ms apart, until C0 resets it: listen first, so a B5 still on its way settles the debit
-        // with its TAC instead of leaving a suspect record.
+        // 120 ms apart, until C0 resets it: listen first (until recoveryListenMs after the newest intent
+        // was written, when the last repeat is long past), so a B5 still on its way settles the debit with
+        // its TAC instead of leaving a suspect record.
         this.recovery = "listening";
-        const ms = this.o.transaction.recoveryListenMs ?? 0;
+        const window = this.o.transaction.recoveryListenMs ?? 0;
+        const ms = Math.min(window, this.newestIntentAt + window - this.wallNow());
+        if (ms <= 0) return this.endRecovery("restarted after the RSU's B5 repeats were over");
         this.log.warn(
           { ms, debits: this.recoveredCount() },
           "listening for B5 of debits in flight before C0",
@@ -343,6 +347,7 @@ export class LaneController {
       }
       if (p.state.phase !== "await-b5" && p.state.phase !== "await-b8") continue;
       const d = p.state.debit;
+      this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
       this.machines.set(it.obuId, {
         obuId: it.obuId,
         state: p.state,

@@ -22,7 +22,10 @@ afterEach(async () => {
   for (const f of cleanups.splice(0).reverse()) await f();
 });
 
-function setup(protocol: "legacy" | "national"): {
+function setup(
+  protocol: "legacy" | "national",
+  recoveryListenMs = 800,
+): {
   dir: string;
   config: LaneConfig;
   pair: TransportPair;
@@ -37,7 +40,7 @@ function setup(protocol: "legacy" | "national"): {
       statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
       dataDir: join(dir, "data"),
       tariff: join(ROOT, "config/tariff.example.yaml"),
-      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, recoveryListenMs: 400 },
+      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, recoveryListenMs },
       outputs: { sink: "log" },
     },
     "test",
@@ -136,37 +139,41 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
     expect(b.journal.openIntents()).toEqual([]);
   });
 
-  it("the B5 is gone for good: a suspect record the station can settle, and no second debit", async () => {
-    const { config, pair, sim } = setup(protocol);
-    const gaveUp = firstValueFrom(
-      sim.events$.pipe(
-        filter((e) => e.type === "gaveUp" && e.frame === "B5"),
-        timeout(5000),
-      ),
-    );
-    const { died } = await laneThatDiesAfterC6(config, pair, sim);
-    await died;
-    await gaveUp; // the RSU repeated the B5 three times to nobody
-    const b = await openLaneB(config, pair);
-    await b.controller.start();
-    await firstValueFrom(
-      b.controller.status$.pipe(
-        filter((s) => s.status === "open"),
-        timeout(5000),
-      ),
-    );
-    await sim.done;
-    await b.controller.idle();
-    const [debit, ...more] = sim.ledger();
-    expect(more).toEqual([]); // the vehicle stayed in the zone after the restart and was not debited again
-    const recs = b.journal.list({});
-    const suspects = recs.filter((r) => r.kind === "suspect");
-    expect(suspects.map((r) => r.outcome)).toEqual(["CRASH_RECOVERED"]);
-    const s = suspects[0]!;
-    expect([s.cardId, s.amount, s.transTime]).toEqual([debit!.cardId, debit!.amount, debit!.transTime]);
-    expect(recs.filter((r) => r.kind === "transaction")).toEqual([]);
-    // anything else recorded for that vehicle is a refusal to trade it again until settled
-    expect(recs.filter((r) => r.kind === "stop").every((r) => r.outcome === "UNSETTLED_DEBIT")).toBe(true);
-    expect(b.journal.openIntents()).toEqual([]);
-  });
+  // 800: the restarted lane listens out the rest of the window; 0: it goes straight to its C0
+  it.each([800, 0])(
+    "the B5 is gone for good: a suspect record the station can settle, and no second debit (listen %i ms)",
+    async (listenMs) => {
+      const { config, pair, sim } = setup(protocol, listenMs);
+      const gaveUp = firstValueFrom(
+        sim.events$.pipe(
+          filter((e) => e.type === "gaveUp" && e.frame === "B5"),
+          timeout(5000),
+        ),
+      );
+      const { died } = await laneThatDiesAfterC6(config, pair, sim);
+      await died;
+      await gaveUp; // the RSU repeated the B5 three times to nobody
+      const b = await openLaneB(config, pair);
+      await b.controller.start();
+      await firstValueFrom(
+        b.controller.status$.pipe(
+          filter((s) => s.status === "open"),
+          timeout(5000),
+        ),
+      );
+      await sim.done;
+      await b.controller.idle();
+      const [debit, ...more] = sim.ledger();
+      expect(more).toEqual([]); // the vehicle stayed in the zone after the restart and was not debited again
+      const recs = b.journal.list({});
+      const suspects = recs.filter((r) => r.kind === "suspect");
+      expect(suspects.map((r) => r.outcome)).toEqual(["CRASH_RECOVERED"]);
+      const s = suspects[0]!;
+      expect([s.cardId, s.amount, s.transTime]).toEqual([debit!.cardId, debit!.amount, debit!.transTime]);
+      expect(recs.filter((r) => r.kind === "transaction")).toEqual([]);
+      // anything else recorded for that vehicle is a refusal to trade it again until settled
+      expect(recs.filter((r) => r.kind === "stop").every((r) => r.outcome === "UNSETTLED_DEBIT")).toBe(true);
+      expect(b.journal.openIntents()).toEqual([]);
+    },
+  );
 });

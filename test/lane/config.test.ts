@@ -57,7 +57,7 @@ describe("lane config", () => {
       breakerCoolDownMs: 30000,
       statusListPollMs: 150000,
     });
-    expect(c.transaction.recoveryListenMs).toBe(500);
+    expect(c.transaction.recoveryListenMs).toBe(800);
     const m = errorOf({ ...minimal, station: { url: "http://st:8640", breakerCoolDownMs: -1 } });
     expect(m).toMatch(/station\.breakerCoolDownMs: expected milliseconds in 1\.\.3600000/);
   });
