@@ -260,7 +260,7 @@ export function openAndCheck(src: BundleSource, publicKeyPem: string): CheckedHe
 class BodyStream {
   private readonly hash = sha256();
   /** one fixed buffer: leftover bytes move to the front, the next chunk is read behind them (no churn) */
-  private readonly buf = Buffer.alloc((4 << 20) + 4096);
+  private readonly buf: Buffer;
   private len = 0;
   private off = 0;
   private pos = PREFIX_LEN;
@@ -274,6 +274,7 @@ class BodyStream {
     private readonly header: BundleHeader,
   ) {
     this.end = PREFIX_LEN + header.bodyLength;
+    this.buf = Buffer.alloc(Math.min(4 << 20, header.bodyLength) + 4096); // a delta needs far less than 4 MB
     for (let i = 0; i < header.reasonCount; i++) {
       this.need(2);
       const len = this.buf.readUInt16BE(this.off);
@@ -312,7 +313,8 @@ class BodyStream {
     throw slError(StatusListErrors.Malformed, `status-list bundle malformed: ${msg}`);
   }
 
-  next(): RawRecord | null {
+  /** The next record, or null at the end; with `copy`, its 16 bytes are also copied to copy[16 * index]. */
+  next(copy?: Buffer): RawRecord | null {
     if (this.recordsRead === this.header.recordCount) {
       if (this.len - this.off !== 0 || this.pos !== this.end) {
         this.bad(`${this.end - this.pos + this.len - this.off} bytes after the last record`);
@@ -328,6 +330,7 @@ class BodyStream {
     }
     this.need(RECORD_LEN);
     readRecord(this.buf, this.off, this.rec);
+    if (copy) this.buf.copy(copy, this.recordsRead * RECORD_LEN, this.off, this.off + RECORD_LEN);
     this.off += RECORD_LEN;
     this.recordsRead++;
     return this.rec;
@@ -559,19 +562,21 @@ export function applyDelta(
 ): DeltaResult {
   const t0 = performance.now();
   const { header, reader } = openAndCheck(src, publicKeyPem);
-  const records: RawRecord[] = [];
+  // the verified records, kept as their 16 bytes (one buffer, not one object each: a 100k delta would
+  // otherwise make this thread's GC, and V8's helper threads, compete with the lane thread for the CPU)
+  let records: Buffer;
   let reasons: string[];
   try {
     if (header.kind !== "delta")
       throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
     const body = new BodyStream(reader, header);
     reasons = body.reasons;
+    records = Buffer.alloc(header.recordCount * RECORD_LEN);
     for (let i = 0; ; i++) {
-      const r = body.next();
+      const r = body.next(records);
       if (r === null) break;
       const problem = recordProblem(r, "delta", header.reasonCount);
       if (problem) recordError(i, problem);
-      records.push({ ...r });
     }
   } finally {
     reader.close();
@@ -583,11 +588,22 @@ export function applyDelta(
     checkNewer(header, { full: meta.full_version, delta: meta.delta_version });
     const layout = cardLayout(db);
     const cardId = cardIdCondition(layout);
-    const cardArgs = (r: RawRecord): (number | bigint | Buffer)[] => {
-      if (layout === "net-serial") return [r.net, cardSerialValue(r.hi32, r.lo32)];
-      const key = Buffer.alloc(CARD_KEY_LEN);
-      writeCardKey(r.net, r.hi32, r.lo32, key);
-      return [key];
+    // parameter arrays reused for every record (SQLite copies bound values): id, then list type [, reason]
+    const key = Buffer.alloc(CARD_KEY_LEN);
+    const idLen = layout === "key9" ? 1 : 2;
+    const cardSel: (number | bigint | Buffer)[] = new Array(idLen + 1);
+    const cardRow: (number | bigint | Buffer)[] = new Array(idLen + 2);
+    const setCardId = (r: RawRecord): void => {
+      if (layout === "key9") {
+        writeCardKey(r.net, r.hi32, r.lo32, key);
+        cardSel[0] = key;
+      } else {
+        cardSel[0] = r.net;
+        cardSel[1] = cardSerialValue(r.hi32, r.lo32);
+      }
+      for (let j = 0; j < idLen; j++) cardRow[j] = cardSel[j] as number | bigint | Buffer;
+      cardSel[idLen] = r.listType;
+      cardRow[idLen] = r.listType;
     };
     const findReason = db.prepare("SELECT id FROM reason WHERE text = ? LIMIT 1").pluck();
     const newReason = db.prepare(
@@ -606,7 +622,7 @@ export function applyDelta(
     let obus = meta.obus;
     let adds = 0;
     let removes = 0;
-    const total = records.length;
+    const total = header.recordCount;
     const step = Math.max(1, Math.floor(total / 20));
     const run = db.transaction(() => {
       // re-read inside the write transaction: the authoritative version check
@@ -626,19 +642,22 @@ export function applyDelta(
         }
         return id;
       };
-      records.forEach((r, i) => {
+      const r: RawRecord = { kind: 0, op: 0, listType: 0, net: 0, reason: 0, hi32: 0, lo32: 0 };
+      for (let i = 0; i < total; i++) {
+        readRecord(records, i * RECORD_LEN, r);
         if (r.kind === 1) {
-          const id = cardArgs(r);
-          const had = cardHas.get(...id, r.listType) !== undefined;
+          setCardId(r);
+          const had = cardHas.get(cardSel) !== undefined;
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
-            cardPut.run(...id, r.listType, reasonId(r.reason));
+            cardRow[idLen + 1] = reasonId(r.reason);
+            cardPut.run(cardRow);
             addedIns.run(1, r.net, cardSerialValue(r.hi32, r.lo32));
             if (!had) cards++;
             adds++;
           } else {
             if (had) {
-              cardDel.run(...id, r.listType);
+              cardDel.run(cardSel);
               cards--;
             }
             removes++;
@@ -661,7 +680,7 @@ export function applyDelta(
           }
         }
         if ((i + 1) % step === 0) onProgress({ phase: "delta", done: i + 1, total });
-      });
+      }
       db.prepare(
         "UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1",
       ).run(header.version, header.createdAt, cards, obus);
