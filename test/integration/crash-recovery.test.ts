@@ -101,9 +101,25 @@ async function laneThatDiesAfterC6(
   return { died: diedP };
 }
 
-async function openLaneB(config: LaneConfig, pair: TransportPair): Promise<LaneRuntime> {
+/** Lane B: the restarted process on the same data directory and line; runs until the traffic is done. */
+async function restartAndDrain(
+  config: LaneConfig,
+  pair: TransportPair,
+  sim: RsuSimulator,
+  before: (b: LaneRuntime) => void = () => {},
+): Promise<LaneRuntime> {
   const b = await openLane(config, { transport: pair.lane, outputs: { emit: () => {} }, uplink: false });
   cleanups.push(() => b.close());
+  before(b);
+  await b.controller.start();
+  await firstValueFrom(
+    b.controller.status$.pipe(
+      filter((s) => s.status === "open"),
+      timeout(5000),
+    ),
+  );
+  await sim.done;
+  await b.controller.idle();
   return b;
 }
 
@@ -119,17 +135,9 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
     const { died } = await laneThatDiesAfterC6(config, pair, sim);
     await died;
     await debited; // the card paid; its B5 went to a dead port and is being repeated 120 ms apart
-    const b = await openLaneB(config, pair);
-    expect(b.journal.openIntents()).toHaveLength(1);
-    await b.controller.start();
-    await firstValueFrom(
-      b.controller.status$.pipe(
-        filter((s) => s.status === "open"),
-        timeout(5000),
-      ),
+    const b = await restartAndDrain(config, pair, sim, (b) =>
+      expect(b.journal.openIntents()).toHaveLength(1),
     );
-    await sim.done;
-    await b.controller.idle();
     const recs = b.journal.list({});
     expect(recs.map((r) => `${r.kind}:${r.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
     expect(sim.ledger()).toHaveLength(1);
@@ -153,16 +161,7 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
       const { died } = await laneThatDiesAfterC6(config, pair, sim);
       await died;
       await gaveUp; // the RSU repeated the B5 three times to nobody
-      const b = await openLaneB(config, pair);
-      await b.controller.start();
-      await firstValueFrom(
-        b.controller.status$.pipe(
-          filter((s) => s.status === "open"),
-          timeout(5000),
-        ),
-      );
-      await sim.done;
-      await b.controller.idle();
+      const b = await restartAndDrain(config, pair, sim);
       const [debit, ...more] = sim.ledger();
       expect(more).toEqual([]); // the vehicle stayed in the zone after the restart and was not debited again
       const recs = b.journal.list({});
