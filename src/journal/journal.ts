@@ -19,6 +19,7 @@ import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { Checkpointer } from "./checkpointer.js";
 import { JournalErrorCodes } from "./errors.js";
 import { formatTradeId, laneKey, localIso, validateLaneIdentity } from "./trade-id.js";
 import {
@@ -49,6 +50,12 @@ export interface JournalOptions {
   maxSizeBytes?: number;
   /** wall clock, injectable for tests */
   now?: () => Date;
+  /**
+   * WAL checkpoints run in a worker thread this often (PASSIVE, off the lane's thread), and SQLite's own
+   * auto-checkpoint on the lane's connection only past 10,000 pages as a safety net. 0: no worker, SQLite's
+   * default auto-checkpoint (every 1,000 pages, inside a commit). Default 1000 ms.
+   */
+  checkpointIntervalMs?: number;
 }
 
 export interface ListQuery {
@@ -356,6 +363,8 @@ export class Journal extends JournalReader implements Outbox {
   private readonly commitSubject = new Subject<{ seq: number; tradeId: string }>();
   readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
   readonly health$: Observable<JournalHealth>;
+  /** the WAL checkpoint worker, unless checkpointIntervalMs is 0 */
+  readonly checkpointer: Checkpointer | null;
 
   private readonly stmtInsert: Database.Statement;
   private readonly stmtSetSeq: Database.Statement;
@@ -384,6 +393,9 @@ export class Journal extends JournalReader implements Outbox {
     this.heldCountMem = (db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
     this.healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
     this.health$ = this.healthSubject.asObservable();
+    const every = opts.checkpointIntervalMs ?? 1000;
+    this.checkpointer = every > 0 ? new Checkpointer(path, every, log) : null;
+    if (this.checkpointer) db.pragma("wal_autocheckpoint = 10000");
     this.stmtInsert = db.prepare(
       "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, card_id, amount, tac, " +
         "icc_pay_serial, psam_no, psam_trans_serial, trans_time, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -893,6 +905,7 @@ export class Journal extends JournalReader implements Outbox {
     if (this.closed) return;
     this.commitSubject.complete();
     this.healthSubject.complete();
+    void this.checkpointer?.close();
     super.close();
     this.log.info({ path: this.path }, "journal closed");
   }

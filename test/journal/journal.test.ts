@@ -284,3 +284,20 @@ describe("debit intents (write-ahead note of a debit in flight)", () => {
     expect(j.openIntents().map((i) => i.id)).toEqual([id]);
   });
 });
+
+describe("WAL checkpoints", () => {
+  it("run in the checkpoint worker: every WAL frame the lane wrote reaches the database", async () => {
+    const j = openJournal({ checkpointIntervalMs: 3_600_000 }); // no timer tick during the test: on demand only
+    for (let i = 1; i <= 300; i++) j.commit(sampleRecord(i));
+    const r = await j.checkpointer!.now();
+    expect(r.log).toBeGreaterThan(300); // at least one frame per commit
+    expect(r.checkpointed).toBe(r.log);
+    expect(j.checkpointer!.count).toBe(1);
+  });
+
+  it("checkpointIntervalMs 0: no worker, SQLite checkpoints inside commits", () => {
+    const j = openJournal({ checkpointIntervalMs: 0 });
+    expect(j.checkpointer).toBeNull();
+    j.commit(sampleRecord(1));
+  });
+});
