@@ -6,8 +6,10 @@
  *   cache.lookup({ cardId, obuId })          // sync: listed?, entry, versions judged against, staleness
  *   await cache.applyBundle(pathOrBytes)     // full (new file + atomic swap) or delta (one transaction)
  */
+
+import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable } from "rxjs";
@@ -513,9 +515,32 @@ export class StatusListCache {
     return this.enqueue(() => this.applyNow(src, opts));
   }
 
-  private async applyNow(src: BundleSource, opts: ApplyOptions): Promise<ApplyResult> {
+  private async applyNow(given: BundleSource, opts: ApplyOptions): Promise<ApplyResult> {
     if (this.closed) throw slError(StatusListErrors.Closed, "status-list cache is closed");
-    const kind = peekKind(src);
+    const kind = peekKind(given);
+    // Bytes above a few hundred KB go to the worker through a file, written by libuv's thread pool
+    // straight from the caller's memory: posting them would copy them on this thread (structured clone,
+    // measured: 0.6 ms for a 100k-entry delta, 350 ms for a 30M full list of 480 MB).
+    let incoming: string | null = null;
+    let src = given;
+    if ("bytes" in given && given.bytes.byteLength >= INCOMING_FILE_MIN) {
+      incoming = join(this.dir, `incoming-${randomBytes(4).toString("hex")}.bundle`);
+      await mkdir(this.dir, { recursive: true });
+      await writeFile(incoming, given.bytes);
+      src = { path: incoming };
+    }
+    try {
+      return await this.applyChecked(kind, src, opts);
+    } finally {
+      if (incoming) await rm(incoming, { force: true });
+    }
+  }
+
+  private async applyChecked(
+    kind: "full" | "delta",
+    src: BundleSource,
+    opts: ApplyOptions,
+  ): Promise<ApplyResult> {
     let lastDecile = -1;
     const onProgress = (p: Progress): void => {
       opts.onProgress?.(p);
@@ -666,6 +691,9 @@ export class StatusListCache {
     this.subject.complete();
   }
 }
+
+/** Bundles given as bytes from this size on reach the worker through a file, not a message copy. */
+const INCOMING_FILE_MIN = 256 * 1024;
 
 function beginSnapshot(db: Database.Database): void {
   db.exec("BEGIN");

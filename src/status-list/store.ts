@@ -117,12 +117,17 @@ export function writePointer(dir: string, p: Pointer): void {
   fsyncDir(dir);
 }
 
-/** Delete build leftovers: every list file not belonging to `keep`, and a stray pointer temp file. */
+/** A bundle given as bytes, handed to the worker through a file (see StatusListCache.applyBundle). */
+export const INCOMING_RE = /^incoming-[0-9a-f]{8}\.bundle$/;
+
+/** Delete build leftovers: every list file not belonging to `keep`, stray pointer or incoming files. */
 export function cleanStale(dir: string, keep: string | null): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const stale =
-      name === `${POINTER}.tmp` || (DB_RE.test(name) && (keep === null || !name.startsWith(keep)));
+      name === `${POINTER}.tmp` ||
+      INCOMING_RE.test(name) ||
+      (DB_RE.test(name) && (keep === null || !name.startsWith(keep)));
     if (stale) {
       rmSync(join(dir, name), { force: true });
       removed.push(name);

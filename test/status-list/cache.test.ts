@@ -121,6 +121,25 @@ describe("StatusListCache: full lists and lookups", () => {
     await vi.waitFor(() => expect(existsSync(join(cache.dir, oldDb))).toBe(false));
   });
 
+  it("takes large bundles given as bytes through a file (no copy on the lane thread), and removes it", async () => {
+    const big = full(V2, sampleRows(20_000));
+    expect(big.length).toBeGreaterThan(256 * 1024);
+    const r = await cache.applyBundle(big);
+    expect(r).toMatchObject({ kind: "full", cards: 20_000, obus: 10_000 });
+    expect(cache.lookup({ cardId: card(19_999) }).listed).toBe(true);
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      kind: "card" as const,
+      id: card(100_000 + i, 4401),
+      listType: 1,
+      reason: "d",
+    }));
+    await cache.applyBundle(delta(D1, V2, rows));
+    expect(cache.lookup({ cardId: card(119_999, 4401) }).listed).toBe(true);
+    // a refused one is removed too
+    await expect(cache.applyBundle(delta(D1, V2, rows))).rejects.toThrow(/not newer/);
+    expect(readdirSync(join(tmp.dir, "status-list")).filter((f) => f.startsWith("incoming-"))).toEqual([]);
+  });
+
   it("accepts a bundle by file path", async () => {
     const p = join(tmp.dir, "full.bin");
     writeFileSync(p, full(V2, sampleRows(10)));
@@ -425,6 +444,7 @@ describe("StatusListCache: leftovers and staleness", () => {
     writeFileSync(join(dir, "sl-202508010000-deadbeef.db"), "half a list");
     writeFileSync(join(dir, "sl-202508010000-deadbeef.db.filter"), "x");
     writeFileSync(join(dir, "current.tmp"), "{");
+    writeFileSync(join(dir, "incoming-0badf00d.bundle"), "a bundle handed over when the lane died");
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
     expect(readdirSync(dir).sort()).toEqual(
       ["current", active, `${active}.filter`, `${active}-shm`, `${active}-wal`].sort(),
