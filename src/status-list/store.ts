@@ -616,13 +616,17 @@ export function applyDelta(
     );
     const cardHas = db.prepare(`SELECT 1 FROM card WHERE ${cardId} AND list_type = ?`).pluck();
     const obuHas = db.prepare("SELECT 1 FROM obu WHERE key = ? AND list_type = ?").pluck();
-    const cardPut = db.prepare(
+    // writes as `RETURNING 1` + pluck().get(): run() allocates a result object per call, get() of a
+    // small integer allocates nothing, so a 100k delta leaves this thread's GC (and V8's helper threads,
+    // which the lane thread's GC shares) idle
+    const write = (sql: string): Database.Statement => db.prepare(`${sql} RETURNING 1`).pluck();
+    const cardPut = write(
       `INSERT OR REPLACE INTO card VALUES (${layout === "key9" ? "?, ?, ?" : "?, ?, ?, ?"})`,
     );
-    const obuPut = db.prepare("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)");
-    const cardDel = db.prepare(`DELETE FROM card WHERE ${cardId} AND list_type = ?`);
-    const obuDel = db.prepare("DELETE FROM obu WHERE key = ? AND list_type = ?");
-    const addedIns = db.prepare("INSERT INTO added VALUES (?, ?, ?)");
+    const obuPut = write("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)");
+    const cardDel = write(`DELETE FROM card WHERE ${cardId} AND list_type = ?`);
+    const obuDel = write("DELETE FROM obu WHERE key = ? AND list_type = ?");
+    const addedIns = write("INSERT INTO added VALUES (?, ?, ?)");
     let cards = meta.cards;
     let obus = meta.obus;
     let adds = 0;
@@ -656,13 +660,13 @@ export function applyDelta(
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
             cardRow[idLen + 1] = reasonId(r.reason);
-            cardPut.run(cardRow);
-            addedIns.run(1, r.net, cardSerialValue(r.hi32, r.lo32));
+            cardPut.get(cardRow);
+            addedIns.get(1, r.net, cardSerialValue(r.hi32, r.lo32));
             if (!had) cards++;
             adds++;
           } else {
             if (had) {
-              cardDel.run(cardSel);
+              cardDel.get(cardSel);
               cards--;
             }
             removes++;
@@ -672,13 +676,13 @@ export function applyDelta(
           const had = obuHas.get(k, r.listType) !== undefined;
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
-            obuPut.run(k, r.listType, reasonId(r.reason));
-            addedIns.run(2, 0, k);
+            obuPut.get(k, r.listType, reasonId(r.reason));
+            addedIns.get(2, 0, k);
             if (!had) obus++;
             adds++;
           } else {
             if (had) {
-              obuDel.run(k, r.listType);
+              obuDel.get(k, r.listType);
               obus--;
             }
             removes++;
