@@ -19,13 +19,14 @@ import { loadPublicKey } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import {
+  CARD_KEY_LEN,
   canonicalObuId,
-  cardKeyOf,
   cardWordA,
   OBU_WORD_A,
   type ObuKey,
   parseCardId,
   parseObuId,
+  writeCardKeyDecimal,
 } from "./ids.js";
 import { type RunningJob, runJob } from "./run-worker.js";
 import {
@@ -199,6 +200,8 @@ export class StatusListCache {
   private timer: NodeJS.Timeout | null = null;
   private filterPromise: Promise<void> = Promise.resolve();
   private readonly publicKeyPem: string;
+  /** the card key of the lookup in progress (SQLite reads a bound blob during the statement) */
+  private readonly keyScratch = Buffer.alloc(CARD_KEY_LEN);
 
   /** Emits the staleness state now and whenever the alarm or its reasons change. */
   readonly staleness$: Observable<StalenessState>;
@@ -395,7 +398,13 @@ export class StatusListCache {
         stale: this.computeStaleness(),
       };
     }
-    const cardArgs = cardMaybe ? (a.layout === "key9" ? [cardKeyOf(card)] : [card.net, card.serial]) : [];
+    let cardArgs: unknown[] = [];
+    if (cardMaybe) {
+      if (a.layout === "key9") {
+        writeCardKeyDecimal(card.net, card.hi8, card.lo8, this.keyScratch); // bound before the next lookup
+        cardArgs = [this.keyScratch];
+      } else cardArgs = [card.net, card.serial];
+    }
     const row = (
       cardMaybe && obuMaybe
         ? a.both.get(...cardArgs, obu.key)

@@ -98,6 +98,18 @@ export function writeCardKey(net: number, hi32: number, lo32: number, out: Uint8
   out[off + 8] = l & 255;
 }
 
+/**
+ * Write the 9-byte card key from the serial's high and low 8 decimal digits (as parseCardId gives them),
+ * without BigInt: serial = hi8 * 10^8 + lo8 = (hi8 * 5^8) * 2^8 + lo8, every step exact below 2^53.
+ */
+export function writeCardKeyDecimal(net: number, hi8: number, lo8: number, out: Uint8Array, off = 0): void {
+  const x = hi8 * 390625; // < 2^46
+  const xh = Math.floor(x / 16777216);
+  const low = (x - xh * 16777216) * 256 + lo8; // < 2^32 + 10^8
+  const carry = low >= TWO32 ? 1 : 0;
+  writeCardKey(net, xh + carry, low - carry * TWO32, out, off);
+}
+
 /** The 9-byte card key of a parsed card id (a new Buffer, for binding). */
 export function cardKeyOf(k: CardKey): Buffer {
   const out = Buffer.allocUnsafe(CARD_KEY_LEN);

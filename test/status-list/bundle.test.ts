@@ -21,6 +21,7 @@ import {
   parseObuId,
   serialHalvesToDecimal,
   writeCardKey,
+  writeCardKeyDecimal,
 } from "../../src/status-list/ids.js";
 import { card, otherKeyPair, stationKey, stationPub } from "./helpers.js";
 
@@ -69,6 +70,10 @@ describe("ids and compact keys", () => {
         // the record path (serial as two 32-bit halves, no BigInt) writes the same bytes
         const r = Buffer.alloc(9);
         writeCardKey(n1, Number(s1 >> 32n), Number(s1 & 0xffffffffn), r);
+        expect(r.equals(k1)).toBe(true);
+        // the lookup path (serial as its 8 + 8 decimal digits, no BigInt) too
+        const p1 = parseCardId(id1);
+        writeCardKeyDecimal(p1.net, p1.hi8, p1.lo8, r);
         expect(r.equals(k1)).toBe(true);
         expect(decodeCardKey(k1)).toEqual({ net: n1, serial: s1 });
         expect(Math.sign(Buffer.compare(k1, k2))).toBe(id1 < id2 ? -1 : id1 > id2 ? 1 : 0);
