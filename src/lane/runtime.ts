@@ -4,6 +4,7 @@
  * the demo passes its own in-process transport, nothing else differs.
  */
 import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
@@ -113,6 +114,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
         requestTimeoutMs: c.station.requestTimeoutMs,
         breaker: { coolDownMs: c.station.breakerCoolDownMs },
         statusListPollMs: c.station.statusListPollMs,
+        downloadDir: join(c.dataDir, "downloads"),
         outbox: journal,
         lane: laneIdentity,
         statusList,

@@ -7,6 +7,9 @@
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  */
+import { mkdir, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -25,7 +28,8 @@ import { StationClient } from "./station-client.js";
 /** What the uplink needs from the status-list cache (src/status-list implements it). */
 export interface StatusListSink {
   versions(): { full: string | null; delta: string | null };
-  applyBundle(bytes: Buffer): Promise<unknown>;
+  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
+  applyBundle(file: string): Promise<unknown>;
 }
 
 /** Where state changes go (src/audit AuditLog implements it). */
@@ -86,6 +90,11 @@ export interface UplinkOptions {
   bundleTimeoutMs?: number;
   backoff?: Partial<BackoffOptions>;
   breaker?: Partial<BreakerOptions>;
+  /**
+   * where status-list bundles are downloaded before they are applied (a full list is about 480 MB: use
+   * the lane's data disk, not a RAM-backed /tmp); default the OS temp directory
+   */
+  downloadDir?: string;
   /** default 10 000 ms; 0 disables heartbeats */
   heartbeatIntervalMs?: number;
   /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
@@ -499,9 +508,12 @@ export class Uplink {
       return false;
     }
     for (const b of todo) {
-      const bytes = await this.client.bundle(b); // E611 here counts as a station failure
+      const dir = this.opts.downloadDir ?? tmpdir();
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, `${b.name}.${process.pid}.download`);
+      await this.client.bundle(b, file); // E611 here counts as a station failure
       try {
-        await sink.applyBundle(bytes);
+        await sink.applyBundle(file);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
@@ -515,6 +527,8 @@ export class Uplink {
         });
         Object.assign(sl, sink.versions());
         return false; // retry at the next poll
+      } finally {
+        await unlink(file).catch(() => undefined);
       }
       sl.bundlesApplied++;
       Object.assign(sl, sink.versions());

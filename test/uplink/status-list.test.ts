@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import type { StatusListSink } from "../../src/uplink/uplink.js";
@@ -27,7 +27,8 @@ class FakeSink implements StatusListSink {
   versions(): { full: string | null; delta: string | null } {
     return { full: this.full, delta: this.delta };
   }
-  async applyBundle(bytes: Buffer): Promise<unknown> {
+  async applyBundle(file: string): Promise<unknown> {
+    const bytes = readFileSync(file);
     const name = bytes.subarray(0, bytes.indexOf(10)).toString();
     if (name === this.refuse) throw new Error("bad signature");
     const f = /^full-(\d+)\.bundle$/.exec(name);
@@ -61,7 +62,7 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   }
   const sink = new FakeSink();
   rig = await makeRig(
-    { statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40 },
+    { statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40, downloadDir: join(t.dir, "dl") },
     { statusListDir: dir, pageSize: 1024 },
   );
   rig.commit(5);
@@ -75,6 +76,7 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   for (const a of sink.applied) {
     expect(a.sha).toBe(createHash("sha256").update(files[a.name]!).digest("hex"));
   }
+  expect(readdirSync(join(t.dir, "dl"))).toEqual([]); // each download removed once applied
   expect(rig.uplink.status().statusList).toMatchObject({
     full: "20261123",
     delta: "202611230010",
