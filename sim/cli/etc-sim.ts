@@ -7,9 +7,9 @@ import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRsu } from "./commands/rsu.js";
-import { registerTac } from "./commands/tac.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
+import { registerTac } from "./commands/tac.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-sim")

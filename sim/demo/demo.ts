@@ -74,9 +74,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (opts.verbose && e.type !== "light") write(`    ${JSON.stringify(e)}`);
     if (e.type === "alarm" && !opts.verbose) return;
   };
-  const lane = await openLane({ ...config, dataDir }, { transport: pair.lane, outputs: { emit: outputs }, uplink: false });
+  const lane = await openLane(
+    { ...config, dataDir },
+    { transport: pair.lane, outputs: { emit: outputs }, uplink: false },
+  );
   await lane.statusList.applyBundle(
-    buildBundle({ kind: "full", version: "202507160000", privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH), rows: DEMO_STATUS_LIST }),
+    buildBundle({
+      kind: "full",
+      version: "202507160000",
+      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+      rows: DEMO_STATUS_LIST,
+    }),
   );
   const sim = createRsuSimulator({
     transport: pair.device,
@@ -84,13 +92,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     scenario,
     cable: pair,
   });
-  const idOf = (obuId: string): string => sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
+  const idOf = (obuId: string): string =>
+    sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
   const lines: DemoLine[] = [];
   write(
     `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
       `${config.rsu.protocol} RSU (simulated), ${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
   );
-  write(`${"vehicle".padEnd(17)}${"plate".padEnd(10)}${"class".padStart(5)}  ${"route".padEnd(10)}${"charged".padStart(9)}  ${"decision".padStart(8)}  outcome`);
+  write(
+    `${"vehicle".padEnd(17)}${"plate".padEnd(10)}${"class".padStart(5)}  ${"route".padEnd(10)}${"charged".padStart(9)}  ${"decision".padStart(8)}  outcome`,
+  );
   lane.controller.outcomes$.subscribe((o) => {
     const r = o.record;
     const line: DemoLine = {
@@ -111,7 +122,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   try {
     await sim.start();
     await lane.controller.start();
-    await firstValueFrom(lane.controller.status$.pipe(filter((s) => s.status === "open"), timeout(10_000)));
+    await firstValueFrom(
+      lane.controller.status$.pipe(
+        filter((s) => s.status === "open"),
+        timeout(10_000),
+      ),
+    );
     await sim.done;
     await lane.controller.idle();
     while (lane.controller.inFlight().length > 0) {

@@ -10,8 +10,8 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createPtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
-import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import type { SimClock } from "../rsu/clock.js";
+import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 
 export interface FastRsuPlan {
   devicePath: string;

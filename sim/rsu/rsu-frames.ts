@@ -219,7 +219,13 @@ export interface PurchaseAttempt {
  * Once INIT answered, the RSU knows the attempt's card offline serial and PSAM data, so it reports
  * them (TAC zero, balance as read before the debit): the lane needs the serial for C8 -> B8.
  */
-export function uncertainB5Frame(d: Dialect, obuId: string, a: PurchaseAttempt, errorCode: number, wrFileTime: number): Frame {
+export function uncertainB5Frame(
+  d: Dialect,
+  obuId: string,
+  a: PurchaseAttempt,
+  errorCode: number,
+  wrFileTime: number,
+): Frame {
   const common = {
     type: "B5",
     obuId,

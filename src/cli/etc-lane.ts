@@ -4,12 +4,12 @@
  * registers itself here. Errors reach the user as one clear line and a non-zero exit, never a stack.
  */
 import { Command, CommanderError } from "commander";
-import { runCli } from "./run-cli.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerDecode } from "./commands/decode.js";
 import { registerRun } from "./commands/run.js";
-import { registerTransactions } from "./commands/transactions.js";
-import { registerAudit } from "./commands/audit.js";
 import { registerStatusList } from "./commands/status-list.js";
+import { registerTransactions } from "./commands/transactions.js";
+import { runCli } from "./run-cli.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-lane")

@@ -7,7 +7,14 @@ import type { Logger } from "../../firmware-bridge/log.js";
 export type LaneOutputEvent =
   | { type: "barrier"; action: "open" | "close"; obuId: string | null; at: number; seq?: number }
   | { type: "light"; color: "green" | "red"; at: number }
-  | { type: "display"; text: string; detail: string; tone: "ok" | "stop" | "warn"; obuId: string | null; at: number }
+  | {
+      type: "display";
+      text: string;
+      detail: string;
+      tone: "ok" | "stop" | "warn";
+      obuId: string | null;
+      at: number;
+    }
   | { type: "lane"; status: "open" | "closed"; reason: string; at: number }
   | { type: "alarm"; code: string; message: string; at: number };
 
@@ -18,7 +25,9 @@ export interface LaneOutputs {
 }
 
 /** Human-readable console lines (the default for a lane PC with an attached screen). */
-export function consoleOutputs(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): LaneOutputs {
+export function consoleOutputs(
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): LaneOutputs {
   return {
     emit(ev) {
       switch (ev.type) {

@@ -1,5 +1,5 @@
 /** Mapping helpers shared by the two variant codecs. */
-import { fromWireUnix, toWireUnix, type Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, fromWireUnix, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import type { CardIssuance, EntryExitRecord, ResultClass, StationWrite } from "./driver.js";
 
 interface Raw0015 {

@@ -133,7 +133,9 @@ export function createLegacyCodec(dialect: Dialect, uncertain = LEGACY_UNCERTAIN
             purchaseTime: toBcdDateTime(dialect, cmd.purchaseTimeMs),
             station: stationBody(cmd.write, dialect),
           };
-          return cmd.via === "c3" ? { type: "C3", ...common } : { type: "C6", ...common, consumeMoney: cmd.amount };
+          return cmd.via === "c3"
+            ? { type: "C3", ...common }
+            : { type: "C6", ...common, consumeMoney: cmd.amount };
         }
         case "fetch-tac":
           return { type: "C8", obuId: cmd.obuId, epSerial: cmd.epSerial };

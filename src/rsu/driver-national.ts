@@ -137,7 +137,12 @@ export function createNationalCodec(dialect: Dialect, uncertain = NATIONAL_UNCER
         case "stop":
           return cmd.timeMs === undefined
             ? { type: "C2", obuId: cmd.obuId, stopType: cmd.stopType }
-            : { type: "C2", obuId: cmd.obuId, stopType: cmd.stopType, unixTime: toWireUnix(dialect, cmd.timeMs) };
+            : {
+                type: "C2",
+                obuId: cmd.obuId,
+                stopType: cmd.stopType,
+                unixTime: toWireUnix(dialect, cmd.timeMs),
+              };
         case "debit":
           if (cmd.via === "c3") {
             return {

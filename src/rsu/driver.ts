@@ -171,4 +171,3 @@ export interface IncomingFrameLike {
   reply(frame: Frame): Promise<{ at: number }>;
   ack(): Promise<{ at: number }>;
 }
-

@@ -20,7 +20,9 @@ const fen = z
 
 export const TariffSchema = z
   .strictObject({
-    version: z.union([z.string().min(1), z.number()], { error: "expected a version string" }).transform(String),
+    version: z
+      .union([z.string().min(1), z.number()], { error: "expected a version string" })
+      .transform(String),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })
@@ -34,7 +36,7 @@ export const TariffSchema = z
           error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
         }),
         fees: z.record(
-          z.string().regex(CLASS_RE, { error: "expected a vehicle class number as key, e.g. \"1\" or \"11\"" }),
+          z.string().regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
           fen,
         ),
       }),
@@ -45,7 +47,12 @@ export const TariffSchema = z
     const seen = new Set<string>();
     t.routes.forEach((r, i) => {
       const k = r.from.toLowerCase();
-      if (seen.has(k)) ctx.addIssue({ code: "custom", path: ["routes", i, "from"], message: `route ${r.from} listed twice` });
+      if (seen.has(k))
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", i, "from"],
+          message: `route ${r.from} listed twice`,
+        });
       seen.add(k);
     });
   });
@@ -58,7 +65,8 @@ export type FeeResult =
 
 /** fen x (100 - percent) / 100, rounded half up, in integers only. */
 export function applyDiscount(feeFen: number, discountPercent: number): number {
-  if (!Number.isSafeInteger(feeFen) || feeFen < 0) throw new RangeError(`fee must be whole fen >= 0, got ${feeFen}`);
+  if (!Number.isSafeInteger(feeFen) || feeFen < 0)
+    throw new RangeError(`fee must be whole fen >= 0, got ${feeFen}`);
   if (!Number.isInteger(discountPercent) || discountPercent < 0 || discountPercent > 100) {
     throw new RangeError(`discount must be a whole percent 0..100, got ${discountPercent}`);
   }
@@ -94,7 +102,10 @@ export class Tariff {
     try {
       raw = parseYaml(readFileSync(file, "utf8"));
     } catch (e) {
-      throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: cannot read the tariff (${(e as Error).message})`);
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `${file}: cannot read the tariff (${(e as Error).message})`,
+      );
     }
     return Tariff.parse(raw, file);
   }

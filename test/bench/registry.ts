@@ -1,8 +1,8 @@
 /** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
-import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
+import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { outageBench } from "./outage.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 

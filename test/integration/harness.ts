@@ -7,23 +7,27 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { firstValueFrom, filter, timeout } from "rxjs";
+import { filter, firstValueFrom, timeout } from "rxjs";
 import { expect } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createPtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
+import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
-import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import {
+  buildBundle,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfigInput } from "../../src/config/schema.js";
+import type { StoredRecord } from "../../src/journal/types.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
-import type { StoredRecord } from "../../src/journal/types.js";
 import { createLogger } from "../../src/log.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
@@ -53,7 +57,10 @@ export interface LaneTestContext {
   expectJournalMatchesLedger(): void;
 }
 
-export async function laneTest(opts: LaneTestOptions, body: (t: LaneTestContext) => Promise<void>): Promise<void> {
+export async function laneTest(
+  opts: LaneTestOptions,
+  body: (t: LaneTestContext) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "lane-it-"));
   let cleanupMedium: () => Promise<void> = async () => {};
   let laneEnd: Transport;
@@ -83,7 +90,9 @@ export async function laneTest(opts: LaneTestOptions, body: (t: LaneTestContext)
     "test",
   );
   const outputs: LaneOutputEvent[] = [];
-  const logger = opts.debug ? createLogger("lane-it", { level: "debug", file: join(dir, "lane.log") }) : undefined;
+  const logger = opts.debug
+    ? createLogger("lane-it", { level: "debug", file: join(dir, "lane.log") })
+    : undefined;
   const lane = await openLane(config, {
     transport: laneEnd,
     outputs: { emit: (e) => outputs.push(e) },
@@ -132,7 +141,12 @@ export async function laneTest(opts: LaneTestOptions, body: (t: LaneTestContext)
   try {
     await sim.start();
     await lane.controller.start();
-    await firstValueFrom(lane.controller.status$.pipe(filter((s) => s.status === "open"), timeout(5000)));
+    await firstValueFrom(
+      lane.controller.status$.pipe(
+        filter((s) => s.status === "open"),
+        timeout(5000),
+      ),
+    );
     await body(ctx);
   } finally {
     await lane.close();
@@ -162,15 +176,29 @@ export function expectJournalMatchesLedger(records: StoredRecord[], ledger: Ledg
       expect(r.transTime).toBe(l.transTime);
       continue;
     }
-    expect(matches, `debit ${l.seq} (card ${l.cardId}, TAC ${l.tac}) recorded ${matches.length} times`).toHaveLength(0);
+    expect(
+      matches,
+      `debit ${l.seq} (card ${l.cardId}, TAC ${l.tac}) recorded ${matches.length} times`,
+    ).toHaveLength(0);
     // not a transaction: it must be a lost answer, recorded as a suspect
-    expect(l.outcome, `ledger entry ${l.seq} was reported by B5 but is not journaled`).toBe("torn-after-debit");
-    const s = suspects.find((r) => !usedSuspects.has(r.seq) && r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime);
+    expect(l.outcome, `ledger entry ${l.seq} was reported by B5 but is not journaled`).toBe(
+      "torn-after-debit",
+    );
+    const s = suspects.find(
+      (r) =>
+        !usedSuspects.has(r.seq) &&
+        r.cardId === l.cardId &&
+        r.amount === l.amount &&
+        r.transTime === l.transTime,
+    );
     expect(s, `torn debit ${l.seq} of card ${l.cardId} has no suspect record`).toBeDefined();
     usedSuspects.add(s!.seq);
   }
   for (const r of tx) {
     const l = ledger.filter((e) => e.tac === r.tac && e.cardId === r.cardId);
-    expect(l, `journal transaction ${r.tradeId} (card ${r.cardId}) is not a debit the card made`).toHaveLength(1);
+    expect(
+      l,
+      `journal transaction ${r.tradeId} (card ${r.cardId}) is not a debit the card made`,
+    ).toHaveLength(1);
   }
 }

@@ -3,9 +3,9 @@
  * subset over a real pty. In every test the journal matches the simulator's ledger exactly.
  */
 import { describe, expect, it } from "vitest";
-import type { StoredRecord } from "../../src/journal/types.js";
-import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import type { StoredRecord } from "../../src/journal/types.js";
 import { laneTest } from "./harness.js";
 
 const PROTOCOLS = ["legacy", "national"] as const;
@@ -13,13 +13,23 @@ const BLACK_CARD = "43010000000000009001";
 const BLACK_OBU = "4301000000009002";
 
 type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
-const v = (plate: string, over: Partial<V> = {}): V => ({ id: plate, plate, class: 1, balance: 20_000, entryStation: "0101", ...over });
+const v = (plate: string, over: Partial<V> = {}): V => ({
+  id: plate,
+  plate,
+  class: 1,
+  balance: 20_000,
+  entryStation: "0101",
+  ...over,
+});
 
 /** vehicle id (its plate) -> the journal outcomes recorded for it, in order */
 function byVehicle(records: StoredRecord[], sim: RsuSimulator): Record<string, string[]> {
   const idOf = new Map(sim.vehicles().map((x) => [x.obuId.toUpperCase(), x.id]));
   const out: Record<string, string[]> = {};
-  for (const r of records) (out[idOf.get(r.obuId.toUpperCase()) ?? `obu:${r.obuId}`] ??= []).push(`${r.kind}:${r.outcome}`);
+  for (const r of records) {
+    const key = idOf.get(r.obuId.toUpperCase()) ?? `obu:${r.obuId}`;
+    out[key] = [...(out[key] ?? []), `${r.kind}:${r.outcome}`];
+  }
   return out;
 }
 
@@ -77,10 +87,12 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         await t.settle();
         const recs = t.records();
         const plates = byVehicle(recs, t.sim);
-        
+
         expect(plates).toEqual(EXIT_EXPECTED);
         t.expectJournalMatchesLedger();
-        const amounts = Object.fromEntries(recs.filter((r) => r.kind === "transaction").map((r) => [r.plate, r.amount]));
+        const amounts = Object.fromEntries(
+          recs.filter((r) => r.kind === "transaction").map((r) => [r.plate, r.amount]),
+        );
         expect(amounts).toEqual({ 湘A00001: 1425, 湘A00002: 1425, 湘A00003: 1625, 湘A00004: 6460 });
         // status-list versions and tariff version are on every record that looked them up
         const debit = recs.find((r) => r.plate === "湘A00001")!;
@@ -109,7 +121,14 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         role: "entry",
         scenario: {
           defaults: { zoneMs: 400 },
-          traffic: { gapMs: 150, vehicles: [v("湘B00001", { entry: null }), v("湘B00002", { entry: { status: 4 } }), v("湘B00003")] },
+          traffic: {
+            gapMs: 150,
+            vehicles: [
+              v("湘B00001", { entry: null }),
+              v("湘B00002", { entry: { status: 4 } }),
+              v("湘B00003"),
+            ],
+          },
         },
       },
       async (t) => {
@@ -150,7 +169,7 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
       async (t) => {
         await t.settle();
         const plates = byVehicle(t.records(), t.sim);
-        
+
         expect(plates.湘C00001).toEqual(["stop:VEHICLE_READ_FAILED"]);
         expect(plates.湘C00002).toEqual(["stop:CARD_READ_FAILED"]);
         expect(plates.湘C00003).toEqual(["suspect:B5_NO_DSRC"]); // torn before the debit: no money, still settled later
@@ -190,15 +209,19 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
       async (t) => {
         await t.settle();
         const plates = byVehicle(t.records(), t.sim);
-        
+
         expect(plates.湘D00001).toEqual(["transaction:EXIT_DEBIT"]);
         expect(plates.湘D00002).toEqual(["transaction:EXIT_DEBIT"]);
         expect(plates.湘D00004).toEqual(["transaction:EXIT_DEBIT"]);
         // the vehicle cut short by the reboot never paid; it is recorded as having left (or traded after)
-        expect(plates.湘D00003?.every((o) => o === "stop:OBU_LEFT" || o === "transaction:EXIT_DEBIT")).toBe(true);
+        expect(plates.湘D00003?.every((o) => o === "stop:OBU_LEFT" || o === "transaction:EXIT_DEBIT")).toBe(
+          true,
+        );
         t.expectJournalMatchesLedger();
         expect(t.lane.controller.counters.inits).toBeGreaterThanOrEqual(2);
-        const lane = t.outputs.filter((o) => o.type === "lane").map((o) => (o.type === "lane" ? o.status : ""));
+        const lane = t.outputs
+          .filter((o) => o.type === "lane")
+          .map((o) => (o.type === "lane" ? o.status : ""));
         expect(lane).toEqual(["open", "closed", "open"]);
       },
     );

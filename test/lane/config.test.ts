@@ -27,7 +27,12 @@ describe("lane config", () => {
   it("fills documented defaults and resolves paths against the config directory", () => {
     const c = parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane");
     expect(c.rsu.baudRate).toBe(115200);
-    expect(c.rsu.timing).toEqual({ heartbeatPeriodMs: 10000, missedHeartbeats: 3, initTimeoutMs: 2000, initRetryMs: 3000 });
+    expect(c.rsu.timing).toEqual({
+      heartbeatPeriodMs: 10000,
+      missedHeartbeats: 3,
+      initTimeoutMs: 2000,
+      initRetryMs: 3000,
+    });
     expect(c.rsu.c0.transClass).toBe(1);
     expect(c.transaction.b5TimeoutMs).toBe(1000);
     expect(c.dataDir).toBe("/etc/etc-lane/data");
@@ -49,7 +54,11 @@ describe("lane config", () => {
   });
 
   it("station link options: defaults, and a bad value names the field", () => {
-    const c = parseLaneConfig({ ...minimal, station: { url: "http://st:8640" } }, "lane.yaml", "/etc/etc-lane");
+    const c = parseLaneConfig(
+      { ...minimal, station: { url: "http://st:8640" } },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
     expect(c.station).toEqual({
       url: "http://st:8640",
       batchSize: 500,

@@ -1,5 +1,9 @@
 /** Builders for the OBU machine's unit tests: a context with fakes and one well-formed vehicle. */
-import { decodeObuStatus, encodeObuStatus, type ObuStatusBits } from "../../firmware-bridge/frames/obu-status.js";
+import {
+  decodeObuStatus,
+  encodeObuStatus,
+  type ObuStatusBits,
+} from "../../firmware-bridge/frames/obu-status.js";
 import type { MachineCtx, StatusListAnswer } from "../../src/lane/obu-machine.js";
 import type { CardInfo, ObuInfo, TacResult, TradeResult, VehicleInfo } from "../../src/rsu/driver.js";
 import { Tariff } from "../../src/tariff/tariff.js";
@@ -29,13 +33,22 @@ export function ctxFor(role: "entry" | "exit", f: Fakes = {}, over: Partial<Mach
     ...(listed ? { entry: { kind, id, listType: 1, listTypeName: "status", reason: "test" } } : {}),
     versions: { full: "20250716", delta: "202507161025" },
   });
-  const has = (set: Set<string> | undefined, k: { obuSerial?: string | null; cardId?: string | null }): boolean =>
+  const has = (
+    set: Set<string> | undefined,
+    k: { obuSerial?: string | null; cardId?: string | null },
+  ): boolean =>
     !!set && ((k.obuSerial != null && set.has(k.obuSerial)) || (k.cardId != null && set.has(k.cardId)));
   return {
     lane: { network: "4301", station: "0102", lane: 3, role },
     nowMs: NOW,
     utcOffsetMinutes: 480,
-    options: { obuTimeoutMs: 2000, b5TimeoutMs: 1000, b8TimeoutMs: 1000, maxTripHours: 0, lowBattery: "warn" },
+    options: {
+      obuTimeoutMs: 2000,
+      b5TimeoutMs: 1000,
+      b8TimeoutMs: 1000,
+      maxTripHours: 0,
+      lowBattery: "warn",
+    },
     entryWrite: "c6",
     alreadyTradedStopType: 1,
     rsuProtocol: "legacy",
@@ -68,11 +81,22 @@ export function b2(over: Partial<ObuInfo> & { bits?: Partial<ObuStatusBits> } = 
 }
 
 export function b3(over: Partial<VehicleInfo> = {}): VehicleInfo {
-  return { obuId: OBU_ID, errorCode: 0, plate: "湘A12345", plateColor: 0, vehicleClass: 1, userType: 0, ...over };
+  return {
+    obuId: OBU_ID,
+    errorCode: 0,
+    plate: "湘A12345",
+    plateColor: 0,
+    vehicleClass: 1,
+    userType: 0,
+    ...over,
+  };
 }
 
 export function b4(
-  over: Partial<CardInfo> & { card?: Partial<NonNullable<CardInfo["issuance"]>>; entry?: Partial<NonNullable<CardInfo["lastRecord"]>> } = {},
+  over: Partial<CardInfo> & {
+    card?: Partial<NonNullable<CardInfo["issuance"]>>;
+    entry?: Partial<NonNullable<CardInfo["lastRecord"]>>;
+  } = {},
 ): CardInfo {
   const { card, entry, ...rest } = over;
   return {
@@ -127,5 +151,13 @@ export function b5(over: Partial<TradeResult> = {}): TradeResult {
 }
 
 export function b8(over: Partial<TacResult> = {}): TacResult {
-  return { obuId: OBU_ID, errorCode: 0, result: "ok", tac: "0badcafe", mac: "11223344", balance: 8575, ...over };
+  return {
+    obuId: OBU_ID,
+    errorCode: 0,
+    result: "ok",
+    tac: "0badcafe",
+    mac: "11223344",
+    balance: 8575,
+    ...over,
+  };
 }

@@ -10,7 +10,10 @@ import {
 import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
 import { b2, b3, b4, b5, b8, CARD_ID, ctxFor, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
-function run(ctx: MachineCtx, events: ObuEvent[]): { state: ObuState; effects: Effect[]; steps: Effect[][]; timeoutMs?: number } {
+function run(
+  ctx: MachineCtx,
+  events: ObuEvent[],
+): { state: ObuState; effects: Effect[]; steps: Effect[][]; timeoutMs?: number } {
   let state: ObuState = { phase: "idle" };
   const steps: Effect[][] = [];
   let timeoutMs: number | undefined;
@@ -25,7 +28,8 @@ function run(ctx: MachineCtx, events: ObuEvent[]): { state: ObuState; effects: E
 
 const commits = (effects: Effect[]): NewLaneRecord[] =>
   effects.flatMap((e) => (e.kind === "commit" ? [e.record] : []));
-const replies = (effects: Effect[]) => effects.flatMap((e) => (e.kind === "reply" || e.kind === "send" ? [e.command] : []));
+const replies = (effects: Effect[]) =>
+  effects.flatMap((e) => (e.kind === "reply" || e.kind === "send" ? [e.command] : []));
 
 const E = {
   obu: (o = b2()): ObuEvent => ({ kind: "obu", info: o }),
@@ -37,7 +41,11 @@ const E = {
   superseded: { kind: "superseded" } as ObuEvent,
 };
 
-function expectStop(r: ReturnType<typeof run>, reason: string, opts: { reply?: boolean; stopType?: number } = {}): NewLaneRecord {
+function expectStop(
+  r: ReturnType<typeof run>,
+  reason: string,
+  opts: { reply?: boolean; stopType?: number } = {},
+): NewLaneRecord {
   expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: reason });
   const recs = commits(r.effects);
   expect(recs).toHaveLength(1);
@@ -49,11 +57,16 @@ function expectStop(r: ReturnType<typeof run>, reason: string, opts: { reply?: b
   const last = r.steps[r.steps.length - 1]!;
   const stopReply = last.find((e) => e.kind === "reply");
   if (opts.reply === false) expect(stopReply).toBeUndefined();
-  else expect(stopReply).toMatchObject({ command: { kind: "stop", obuId: OBU_ID, stopType: opts.stopType ?? 1 } });
+  else
+    expect(stopReply).toMatchObject({
+      command: { kind: "stop", obuId: OBU_ID, stopType: opts.stopType ?? 1 },
+    });
   // a stop replies before it commits (the RSU is not kept waiting on the disk)
   if (stopReply) expect(last.indexOf(stopReply)).toBeLessThan(last.findIndex((e) => e.kind === "commit"));
   const display = last.find((e) => e.kind === "display");
-  expect(display).toMatchObject({ display: { text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message, tone: "stop" } });
+  expect(display).toMatchObject({
+    display: { text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message, tone: "stop" },
+  });
   return rec;
 }
 
@@ -71,7 +84,15 @@ describe("OBU machine: the happy paths", () => {
       via: "c6",
       amount: 1425,
       purchaseTimeMs: NOW,
-      write: { network: "4301", station: "0102", lane: 3, status: 4, vehicleClass: 1, plate: "湘A12345", timeMs: NOW },
+      write: {
+        network: "4301",
+        station: "0102",
+        lane: 3,
+        status: 4,
+        vehicleClass: 1,
+        plate: "湘A12345",
+        timeMs: NOW,
+      },
     });
     const last = r.steps[3]!;
     expect(last.map((e) => e.kind)).toEqual(["commit", "reply", "barrier-open", "display", "remember"]);
@@ -104,7 +125,9 @@ describe("OBU machine: the happy paths", () => {
       rawB5: "b5raw",
       entry: { network: "4301", station: "0101", lane: 1 },
     });
-    expect(last[3]).toMatchObject({ display: { text: "扣费 14.25元", detail: "余额 85.75元 一路顺风", tone: "ok" } });
+    expect(last[3]).toMatchObject({
+      display: { text: "扣费 14.25元", detail: "余额 85.75元 一路顺风", tone: "ok" },
+    });
     expect(last[4]).toEqual({ kind: "remember", traded: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
   });
 
@@ -120,10 +143,23 @@ describe("OBU machine: the happy paths", () => {
     const fresh = E.card(b4({ entry: { status: 0x04 } }));
     const r = run(ctxFor("entry"), [E.obu(), E.veh(), fresh, E.trade(b5({ balanceAfter: 10_000 }))]);
     expect(r.state).toMatchObject({ kind: "transaction", outcome: "ENTRY_WRITE" });
-    expect(replies(r.effects)[2]).toMatchObject({ kind: "debit", via: "c6", amount: 0, write: { status: 3, station: "0102" } });
+    expect(replies(r.effects)[2]).toMatchObject({
+      kind: "debit",
+      via: "c6",
+      amount: 0,
+      write: { status: 3, station: "0102" },
+    });
     const rec = commits(r.effects)[0]!;
-    expect(rec).toMatchObject({ amount: 0, tariffVersion: null, entry: { network: "4301", station: "0102", lane: 3 } });
-    const c3 = run(ctxFor("entry", {}, { entryWrite: "c3" }), [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]);
+    expect(rec).toMatchObject({
+      amount: 0,
+      tariffVersion: null,
+      entry: { network: "4301", station: "0102", lane: 3 },
+    });
+    const c3 = run(ctxFor("entry", {}, { entryWrite: "c3" }), [
+      E.obu(),
+      E.veh(),
+      E.card(b4({ entry: { status: 0 } })),
+    ]);
     expect(replies(c3.effects)[2]).toMatchObject({ kind: "debit", via: "c3", amount: 0 });
   });
 
@@ -159,7 +195,11 @@ describe("OBU machine: every stop case", () => {
     ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([OBU_SERIAL]) }), [E.obu()]],
     ["VEHICLE_READ_FAILED", exit, [E.obu(), E.veh(b3({ errorCode: 0x01 }))]],
     ["VEHICLE_CLASS_INVALID", exit, [E.obu(), E.veh(b3({ vehicleClass: 7 }))]],
-    ["FRAME_INCOMPLETE", exit, [E.obu(), E.veh(b3({ vehicleClass: null })), E.veh(b3({ vehicleClass: null }))]],
+    [
+      "FRAME_INCOMPLETE",
+      exit,
+      [E.obu(), E.veh(b3({ vehicleClass: null })), E.veh(b3({ vehicleClass: null }))],
+    ],
     ["CARD_READ_FAILED", exit, [E.obu(), E.veh(), E.card(b4({ errorCode: 0x01 }))]],
     ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardSerial: "00000000000012ab" } }))]],
     ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "00000000" } }))]],
@@ -195,7 +235,9 @@ describe("OBU machine: every stop case", () => {
 
   it("covers every per-vehicle stop reason in the catalogue", () => {
     const tested = new Set(cases.map((c) => c[0]));
-    const perVehicle = STOP_REASON_CODES.filter((c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "LANE_CLOSED", "OBU_BATTERY_LOW"].includes(c));
+    const perVehicle = STOP_REASON_CODES.filter(
+      (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "LANE_CLOSED", "OBU_BATTERY_LOW"].includes(c),
+    );
     expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
   });
 
@@ -214,7 +256,9 @@ describe("OBU machine: every stop case", () => {
   it("insufficient balance is stopped before any debit, with the message for the driver", () => {
     const r = run(exit, [E.obu(), E.veh(), E.card(b4({ balance: 100 }))]);
     expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
-    expect(r.effects.find((e) => e.kind === "display")).toMatchObject({ display: { text: "余额不足", detail: "请走人工车道" } });
+    expect(r.effects.find((e) => e.kind === "display")).toMatchObject({
+      display: { text: "余额不足", detail: "请走人工车道" },
+    });
   });
 
   it("asks once for an incomplete B4 to be resent (C2 StopType 2), then goes on", () => {
@@ -248,9 +292,15 @@ describe("OBU machine: uncertain debits are never re-debited", () => {
   it("B5 ErrorCode 01 -> C8 with the B5 serial as the reply; B8 OK -> transaction with the re-fetched TAC", () => {
     const r = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }))]);
     expect(r.state.phase).toBe("await-b8");
-    expect(r.steps[3]).toEqual([{ kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" }]);
+    expect(r.steps[3]).toEqual([
+      { kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" },
+    ]);
     expect(r.timeoutMs).toBe(1000);
-    const done = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })), E.tac()]);
+    const done = run(exit, [
+      ...upToB5,
+      E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })),
+      E.tac(),
+    ]);
     expect(done.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
     const rec = commits(done.effects)[0]!;
     expect(rec).toMatchObject({ tac: "0badcafe", amount: 1425, balanceAfter: 8575, iccPaySerial: "0011" });
@@ -259,22 +309,49 @@ describe("OBU machine: uncertain debits are never re-debited", () => {
   });
 
   it("B5 ErrorCode 01 and the OBU gone (B8 fails) -> suspect record, C2, unsettled, no barrier", () => {
-    const r = run(exit, [...upToB5, E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })), E.tac(b8({ errorCode: 1, result: "uncertain", tac: null }))]);
+    const r = run(exit, [
+      ...upToB5,
+      E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })),
+      E.tac(b8({ errorCode: 1, result: "uncertain", tac: null })),
+    ]);
     expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_NO_DSRC" });
     const rec = commits(r.effects)[0]!;
-    expect(rec).toMatchObject({ kind: "suspect", amount: 1425, cardId: CARD_ID, psamNo: "010203040506", iccPaySerial: "0011", transTime: "20250716103000" });
-    expect(rec.extra).toMatchObject({ uncertain: true, b5ErrorCode: 1, b8ErrorCode: 1, balanceBefore: 10_000 });
+    expect(rec).toMatchObject({
+      kind: "suspect",
+      amount: 1425,
+      cardId: CARD_ID,
+      psamNo: "010203040506",
+      iccPaySerial: "0011",
+      transTime: "20250716103000",
+    });
+    expect(rec.extra).toMatchObject({
+      uncertain: true,
+      b5ErrorCode: 1,
+      b8ErrorCode: 1,
+      balanceBefore: 10_000,
+    });
     expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
-    expect(r.effects).toContainEqual({ kind: "remember", unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
+    expect(r.effects).toContainEqual({
+      kind: "remember",
+      unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+    });
   });
 
   it("no B5 in time -> C8 sent by the lane; no B8 either -> suspect with the purchase time", () => {
     const r = run(exit, [...upToB5, E.timeout]);
-    expect(r.steps[3]).toEqual([{ kind: "send", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 0 }, stage: "c8Out" }]);
+    expect(r.steps[3]).toEqual([
+      { kind: "send", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 0 }, stage: "c8Out" },
+    ]);
     const s = run(exit, [...upToB5, E.timeout, E.timeout]);
     expect(s.state).toMatchObject({ kind: "suspect", outcome: "B5_MISSING" });
     const rec = commits(s.effects)[0]!;
-    expect(rec).toMatchObject({ transTime: "20250716103000", tac: null, amount: 1425, rawB4: "b4raw", rawB5: null });
+    expect(rec).toMatchObject({
+      transTime: "20250716103000",
+      tac: null,
+      amount: 1425,
+      rawB4: "b4raw",
+      rawB5: null,
+    });
   });
 
   it("a late B5 while waiting for B8 settles it as a normal transaction", () => {

@@ -1,7 +1,7 @@
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyDiscount, Tariff } from "../../src/tariff/tariff.js";
-import { join } from "node:path";
 
 describe("tariff", () => {
   it("rounds half up to whole fen with integer arithmetic", () => {
@@ -34,7 +34,13 @@ describe("tariff", () => {
       routes: [{ from: "4301-0101", fees: { "1": 1500, "11": 1710 } }],
     });
     expect(t.etcDiscountPercent).toBe(5);
-    expect(t.fee("4301", "0101", 1)).toEqual({ ok: true, fee: 1500, discountPercent: 5, amount: 1425, tariffVersion: "v1" });
+    expect(t.fee("4301", "0101", 1)).toEqual({
+      ok: true,
+      fee: 1500,
+      discountPercent: 5,
+      amount: 1425,
+      tariffVersion: "v1",
+    });
     expect(t.fee("4301", "0101", 11)).toMatchObject({ ok: true, amount: 1625 }); // 1624.5 -> 1625
     expect(t.fee("4301", "0101", 2)).toEqual({ ok: false, reason: "UNKNOWN_CLASS", tariffVersion: "v1" });
     expect(t.fee("4301", "0999", 1)).toEqual({ ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "v1" });
@@ -46,11 +52,17 @@ describe("tariff", () => {
   });
 
   it("refuses a malformed tariff naming the field", () => {
-    expect(() => Tariff.parse({ version: "v", routes: [{ from: "4301", fees: { "1": 1.5 } }] }, "t.yaml")).toThrow(
-      /routes\.0\.from: expected "NNNN-SSSS"[\s\S]*routes\.0\.fees\.1: expected a fee in whole fen/,
-    );
     expect(() =>
-      Tariff.parse({ version: "v", routes: [{ from: "4301-0101", fees: {} }, { from: "4301-0101", fees: {} }] }),
+      Tariff.parse({ version: "v", routes: [{ from: "4301", fees: { "1": 1.5 } }] }, "t.yaml"),
+    ).toThrow(/routes\.0\.from: expected "NNNN-SSSS"[\s\S]*routes\.0\.fees\.1: expected a fee in whole fen/);
+    expect(() =>
+      Tariff.parse({
+        version: "v",
+        routes: [
+          { from: "4301-0101", fees: {} },
+          { from: "4301-0101", fees: {} },
+        ],
+      }),
     ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
   });
 

@@ -1,8 +1,8 @@
 /** `etc-sim demo`: the lane controller against the embedded simulator (what `npm start` runs). */
 import { dirname, join } from "node:path";
-import { TEST_PUBLIC_KEY_PATH } from "../../status-list/bundle-builder.js";
 import type { Command } from "commander";
 import { runDemo } from "../../demo/demo.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../status-list/bundle-builder.js";
 
 /** The package root, from the sources or dist/ alike (the test key lives in <root>/config/keys). */
 const ROOT = dirname(dirname(dirname(TEST_PUBLIC_KEY_PATH)));
@@ -10,7 +10,9 @@ const ROOT = dirname(dirname(dirname(TEST_PUBLIC_KEY_PATH)));
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("run the real lane controller against the simulated RSU with a demo scenario and status list")
+    .description(
+      "run the real lane controller against the simulated RSU with a demo scenario and status list",
+    )
     .option("--config <file>", "lane config", join(ROOT, "config/lane.example.yaml"))
     .option("--scenario <file>", "scenario", join(ROOT, "config/scenarios/demo.yaml"))
     .option("--data-dir <dir>", "keep the journal here (default: a temporary directory, removed afterwards)")

@@ -17,10 +17,15 @@ export function registerRun(program: Command): void {
     .action(async (opts: { config: string; check?: boolean }) => {
       const config = loadLaneConfig(opts.config);
       if (opts.check) {
-        process.stdout.write(`${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`);
+        process.stdout.write(
+          `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
+        );
         return;
       }
-      const logger = createLogger("etc-lane", { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) });
+      const logger = createLogger("etc-lane", {
+        level: config.log.level,
+        ...(config.log.file ? { file: config.log.file } : {}),
+      });
       const lane = await openLane(config, { logger });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       await lane.controller.start();
