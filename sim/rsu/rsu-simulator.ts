@@ -227,6 +227,20 @@ export interface RsuSimulator {
   readonly dialect: Dialect;
 }
 
+/** vehicles() keeps the statuses of this many finished vehicles (the most recent). */
+const MAX_FINISHED_STATUS = 100_000;
+
+function statusOf(v: VState): VehicleStatus {
+  return {
+    id: v.m.id,
+    obuId: v.m.obu.obuId,
+    cardId: v.m.cardId,
+    phase: v.phase,
+    outcome: v.outcome,
+    complete: v.complete,
+  };
+}
+
 export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
   return new SimulatedRsu(opts);
 }
@@ -326,7 +340,10 @@ class SimulatedRsu implements RsuSimulator {
   // traffic
   private trafficStarted = false;
   private trafficT0 = 0;
-  private readonly vs: VState[] = [];
+  /** vehicles in the zone or not yet finished; a finished one moves to `finishedStatus` (compact) */
+  private vs: VState[] = [];
+  private readonly finishedStatus: VehicleStatus[] = [];
+  private finishedCount = 0;
   private enterCounter = 0;
   private expected: number;
   private doneResolve!: () => void;
@@ -435,14 +452,7 @@ class SimulatedRsu implements RsuSimulator {
   }
 
   vehicles(): VehicleStatus[] {
-    return this.vs.map((v) => ({
-      id: v.m.id,
-      obuId: v.m.obu.obuId,
-      cardId: v.m.cardId,
-      phase: v.phase,
-      outcome: v.outcome,
-      complete: v.complete,
-    }));
+    return [...this.finishedStatus, ...this.vs.map(statusOf)];
   }
 
   addVehicle(spec: VehicleSpecInput = {}): VehicleModel {
@@ -453,7 +463,7 @@ class SimulatedRsu implements RsuSimulator {
     }
     const merged = mergeSpecs(this.scenario.defaults as never, parsed.data as never);
     merged.faults = parsed.data.faults ?? [];
-    const index = 1000 + this.vs.length + this.extraAdded++;
+    const index = 1000 + this.enterCounter + this.extraAdded++;
     const model = buildVehicle(merged, index, parsed.data.at ?? 0, this.buildCtx);
     if (!spec.id) model.id = `added${this.extraAdded}`;
     this.expected++;
@@ -840,8 +850,13 @@ class SimulatedRsu implements RsuSimulator {
     v.complete = true;
     const outcome = v.outcome ?? "missed";
     this.event({ type: "done", at: this.rel(), vehicleId: v.m.id, obuId: v.m.obu.obuId, outcome });
-    const finished = this.vs.filter((x) => x.complete).length;
-    if (finished >= this.expected) this.doneResolve();
+    // A long run (an integration tester's week, a 100,000-vehicle bench) must not keep every vehicle's
+    // state or scan it per vehicle: the finished one leaves the working set, a compact status stays.
+    this.vs = this.vs.filter((x) => x !== v);
+    this.finishedStatus.push(statusOf(v));
+    if (this.finishedStatus.length > MAX_FINISHED_STATUS) this.finishedStatus.shift();
+    this.finishedCount++;
+    if (this.finishedCount >= this.expected) this.doneResolve();
   }
 
   private cardOf(v: VState): SimCardApi | undefined {
