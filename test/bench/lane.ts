@@ -314,7 +314,9 @@ export const laneDecisionBench: Benchmark = {
           autoAcks: r.autoAcks,
           hostCpuPressurePct: r.cpuPressurePct,
         },
-        notes: "throughput with the next OBU always waiting; zero air time; host CPU pressure = PSI some",
+        notes:
+          "throughput with the next OBU always waiting; zero air time; host CPU pressure = PSI some; " +
+          `RSU outcomes ${JSON.stringify(r.sim.outcomes)}, gave up ${r.sim.gaveUp}`,
       });
     }
     return out;
