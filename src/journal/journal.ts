@@ -642,72 +642,67 @@ export class Journal extends JournalReader implements Outbox {
     return rows.map((r) => r.committed);
   }
 
-  private barrierStmts:
-    | { set: Database.Statement; normal: Database.Statement; full: Database.Statement }
-    | undefined;
+  private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
+
+  /**
+   * Runs `write` with synchronous=NORMAL: its commit is not fsync'd on its own (it survives a process kill;
+   * the next durable commit's fsync of the WAL covers it against a power cut). FULL is restored at once.
+   */
+  private withoutOwnFsync<T>(write: () => T): T {
+    this.syncStmts ??= {
+      normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
+      full: this.db.prepare("PRAGMA synchronous = FULL"),
+    };
+    this.syncStmts.normal.run();
+    try {
+      return write();
+    } finally {
+      this.syncStmts.full.run();
+    }
+  }
+
+  private stmtBarrier: Database.Statement | undefined;
 
   /**
    * Notes when the barrier opened. Not needed for durability, so it is written without an fsync of its own
-   * (synchronous=NORMAL for this one statement; the next commit's fsync of the WAL covers it): a second
-   * fsync per vehicle on the lane's thread would delay the next vehicle's frames. Returns false if the
-   * update failed.
+   * (withoutOwnFsync): a second fsync per vehicle on the lane's thread would delay the next vehicle's frames.
+   * Returns false if the update failed.
    */
   markBarrier(seq: number, time: number | string): boolean {
     this.assertOpen();
     try {
-      this.barrierStmts ??= {
-        set: this.db.prepare(
-          "UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?",
-        ),
-        normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
-        full: this.db.prepare("PRAGMA synchronous = FULL"),
-      };
-      const st = this.barrierStmts;
-      st.normal.run();
-      try {
-        return st.set.run(String(time), time, seq).changes === 1;
-      } finally {
-        st.full.run();
-      }
+      this.stmtBarrier ??= this.db.prepare(
+        "UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?",
+      );
+      const st = this.stmtBarrier;
+      return this.withoutOwnFsync(() => st.run(String(time), time, seq).changes === 1);
     } catch (e) {
       this.fail("markBarrier", e);
       return false;
     }
   }
 
-  private intentStmts:
-    | {
-        insert: Database.Statement;
-        update: Database.Statement;
-        normal: Database.Statement;
-        full: Database.Statement;
-      }
-    | undefined;
+  private intentStmts: { insert: Database.Statement; update: Database.Statement } | undefined;
 
   /**
    * Writes (id undefined) or rewrites a debit intent before the lane sends a debit command (C6/C3) or its
    * C8: what the lane must know to account for the debit if the process dies before the answer is
-   * recorded. Written with synchronous=NORMAL (no fsync on the lane's B4 -> C6 path): it survives a process
-   * kill, and the next commit's fsync of the WAL makes it durable against a power cut too. commit() with
-   * `resolves` deletes it. Throws E601 like commit() when it cannot be written.
+   * recorded. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it survives a
+   * process kill, and the next commit's fsync of the WAL makes it durable against a power cut too. commit()
+   * with `resolves` deletes it. Throws E601 like commit() when it cannot be written.
    */
   writeIntent(obuId: string, state: string, id?: number): number {
     this.assertWritable();
     this.intentStmts ??= {
       insert: this.db.prepare("INSERT INTO intents (obu_id, created_at_ms, state) VALUES (?, ?, ?)"),
       update: this.db.prepare("UPDATE intents SET state = ? WHERE id = ?"),
-      normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
-      full: this.db.prepare("PRAGMA synchronous = FULL"),
     };
     const st = this.intentStmts;
     try {
-      st.normal.run();
-      try {
+      return this.withoutOwnFsync(() => {
         if (id !== undefined && st.update.run(state, id).changes === 1) return id;
         return Number(st.insert.run(obuId.toUpperCase(), this.now().getTime(), state).lastInsertRowid);
-      } finally {
-        st.full.run();
-      }
+      });
     } catch (e) {
       throw this.fail("writeIntent", e);
     }
