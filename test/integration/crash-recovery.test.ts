@@ -25,6 +25,7 @@ afterEach(async () => {
 function setup(
   protocol: "legacy" | "national",
   recoveryListenMs = 800,
+  retransmitMs?: number,
 ): {
   dir: string;
   config: LaneConfig;
@@ -51,6 +52,7 @@ function setup(
     protocol,
     seed: 7,
     cable: pair,
+    ...(retransmitMs !== undefined ? { timing: { retransmitMs } } : {}),
     scenario: {
       defaults: { zoneMs: 2500 },
       traffic: {
@@ -125,7 +127,9 @@ async function restartAndDrain(
 
 describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%s)", (protocol) => {
   it("the restarted lane hears the RSU repeat the B5 before its C0: a transaction with the TAC", async () => {
-    const { config, pair, sim } = setup(protocol);
+    // The RSU repeats its B5 500 ms apart (real ones: 120 ms) and lane B listens up to 3 s, so the
+    // restarted lane is open before the last repeat even when the machine is busy with other tests.
+    const { config, pair, sim } = setup(protocol, 3000, 500);
     const debited = firstValueFrom(
       sim.events$.pipe(
         filter((e) => e.type === "ledger"),
