@@ -33,12 +33,16 @@ import {
   type BuildResult,
   type BundleSource,
   type CardLayout,
+  type CompactResult,
   cardIdCondition,
   cardLayout,
   cleanStale,
   type DeltaResult,
+  hasOverlay,
   listDir,
   type MetaRow,
+  migrateToOverlay,
+  overlayRows,
   type Progress,
   readPointer,
   replayAdded,
@@ -122,6 +126,8 @@ export interface StatusListInfo {
   deltaCreatedAt: string | null;
   importedAt: string | null;
   counts: { cards: number; obus: number; total: number };
+  /** the delta overlay: entries deltas changed since the full list, and whether a merge is running */
+  overlay: { enabled: boolean; rows: number; merging: boolean };
   filter: { loaded: boolean; bytes: number };
   staleness: StalenessState;
   limits: StatusListLimits;
@@ -140,7 +146,23 @@ export interface StatusListOpenOptions {
    * lane process (CLI lookup/info) pass false.
    */
   cleanup?: boolean;
+  /** when and how the delta overlay is merged into the main tables (see OverlayCompaction) */
+  compaction?: Partial<OverlayCompaction>;
 }
+
+/**
+ * Deltas accumulate in an overlay (store.ts) until the next full list replaces the database. Should the
+ * overlay grow past `maxRows` (full lists stopped coming, deltas did not), the worker merges it into the
+ * main tables, `batchRows` rows per transaction in key order, one transaction every `pauseMs`, so the
+ * disk never sees one big rewrite while lookups read from it.
+ */
+export interface OverlayCompaction {
+  maxRows: number;
+  batchRows: number;
+  pauseMs: number;
+}
+
+export const DEFAULT_COMPACTION: OverlayCompaction = { maxRows: 1_000_000, batchRows: 2000, pauseMs: 1000 };
 
 interface Active {
   name: string;
@@ -151,6 +173,10 @@ interface Active {
   reasons: Map<number, string>;
   reasonById: Database.Statement;
   layout: CardLayout;
+  /** deltas live in the overlay tables (store.ts hasOverlay) */
+  overlay: boolean;
+  /** rows in the overlay, as of the last open, delta or compaction */
+  overlayRows: number;
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
@@ -165,9 +191,19 @@ interface Active {
  * list the id is on, concatenated) in one snapshot. Reason texts come from an in-memory map of the small
  * reason table. A single-row `get` costs about half of a multi-row `all` in better-sqlite3.
  */
-function lookupSql(layout: CardLayout): { card: string; obu: string; both: string } {
-  const cardSub = `(SELECT group_concat(list_type || ',' || reason, ';') FROM card WHERE ${cardIdCondition(layout)})`;
-  const obuSub = "(SELECT group_concat(list_type || ',' || reason, ';') FROM obu WHERE key = ?)";
+function lookupSql(layout: CardLayout, overlay: boolean): { card: string; obu: string; both: string } {
+  // with the delta overlay (store.ts hasOverlay): the main rows no overlay row covers, plus the overlay's
+  // listed rows; the key is bound twice. Each part is a primary-key probe.
+  const sub = (t: "card" | "obu", cond: string): string =>
+    overlay
+      ? `(SELECT group_concat(lt || ',' || r, ';') FROM (
+           SELECT list_type AS lt, reason AS r FROM ${t} m WHERE ${cond} AND NOT EXISTS
+             (SELECT 1 FROM ${t}_delta d WHERE d.key = m.key AND d.list_type = m.list_type)
+           UNION ALL
+           SELECT list_type, reason FROM ${t}_delta WHERE ${cond} AND reason IS NOT NULL))`
+      : `(SELECT group_concat(list_type || ',' || reason, ';') FROM ${t} WHERE ${cond})`;
+  const cardSub = sub("card", cardIdCondition(layout));
+  const obuSub = sub("obu", "key = ?");
   return {
     card: `SELECT full_version, delta_version, ${cardSub}, NULL FROM meta WHERE id = 1`,
     obu: `SELECT full_version, delta_version, NULL, ${obuSub} FROM meta WHERE id = 1`,
@@ -200,6 +236,10 @@ export class StatusListCache {
   private timer: NodeJS.Timeout | null = null;
   private filterPromise: Promise<void> = Promise.resolve();
   private readonly publicKeyPem: string;
+  private compacting = false;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private compactDone: Promise<void> = Promise.resolve();
+  private compactEnd: () => void = () => undefined;
   /** the card key of the lookup in progress (SQLite reads a bound blob during the statement) */
   private readonly keyScratch = Buffer.alloc(CARD_KEY_LEN);
 
@@ -212,6 +252,9 @@ export class StatusListCache {
     private readonly log: Logger,
     readonly limits: StatusListLimits,
     private readonly now: () => number,
+    /** this process owns the directory (the lane, an import): it may clean up and migrate */
+    private readonly owner: boolean,
+    readonly compaction: OverlayCompaction,
   ) {
     this.publicKeyPem = publicKeyPem;
     this.subject = new BehaviorSubject<StalenessState>(this.computeStaleness());
@@ -225,11 +268,32 @@ export class StatusListCache {
     const limits = validateLimits({ ...DEFAULT_LIMITS, ...opts.limits });
     const log = (opts.logger ?? silentLogger).child({ module: "status-list" });
     const dir = listDir(opts.dataDir);
-    const cache = new StatusListCache(dir, pem, log, limits, opts.now ?? Date.now);
+    const compaction = { ...DEFAULT_COMPACTION, ...opts.compaction };
+    for (const [k, v] of Object.entries(compaction)) {
+      if (!(Number.isInteger(v) && v >= (k === "pauseMs" ? 0 : 1)))
+        throw slError(
+          StatusListErrors.Store,
+          `statusList compaction.${k} must be a whole number >= ${k === "pauseMs" ? 0 : 1}, got ${v}`,
+        );
+    }
+    const cache = new StatusListCache(
+      dir,
+      pem,
+      log,
+      limits,
+      opts.now ?? Date.now,
+      opts.cleanup !== false,
+      compaction,
+    );
     const pointer = existsSync(dir) ? readPointer(dir) : null;
     if (existsSync(dir) && opts.cleanup !== false) {
       const removed = cleanStale(dir, pointer?.db ?? null);
       if (removed.length) log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+    }
+    if (cache.owner) {
+      // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
+      // takes both cores for a moment, which belongs to the lane's start, not to the middle of traffic
+      await runJob<boolean>({ type: "ready" }).result;
     }
     if (pointer) {
       cache.activate(pointer.db, null);
@@ -249,6 +313,9 @@ export class StatusListCache {
     const db = new Database(path, { fileMustExist: true });
     try {
       db.pragma("journal_mode = WAL");
+      // a list built before the overlay gets its (empty) overlay tables; read-only tools leave it alone
+      if (this.owner && migrateToOverlay(db))
+        this.log.info({ db: name }, "status-list database given its delta overlay tables");
       db.pragma("query_only = 1");
       // 4 MB: every interior b-tree page of a 30M list (about 3 MB) plus some leaves; leaves are hit at
       // random, so a bigger cache barely raises the hit rate, but every delta's snapshot renewal empties
@@ -271,7 +338,8 @@ export class StatusListCache {
           { db: name },
           "status-list database has the older card layout (net, serial): still served",
         );
-      const sql = lookupSql(layout);
+      const overlay = hasOverlay(db);
+      const sql = lookupSql(layout, overlay);
       this.active = {
         name,
         db,
@@ -281,6 +349,8 @@ export class StatusListCache {
         reasons: loadReasons(db),
         reasonById: db.prepare("SELECT text FROM reason WHERE id = ?").pluck(),
         layout,
+        overlay,
+        overlayRows: overlayRows(db),
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,
@@ -298,6 +368,7 @@ export class StatusListCache {
         }
       }
       if (!filter) this.startFilterRebuild();
+      this.compactIfDue(this.active as Active);
     } catch (e) {
       if (db.open) db.close();
       throw e;
@@ -346,6 +417,72 @@ export class StatusListCache {
       if (!this.closed)
         this.log.warn({ err: e }, "status-list WAL checkpoint failed (retried after the next delta)");
     });
+  }
+
+  /**
+   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`; it runs
+   * in batches until the overlay is empty (see OverlayCompaction). Only the owner compacts.
+   */
+  private compactIfDue(a: Active): void {
+    if (!this.owner || this.compacting || !a.overlay || a.overlayRows <= this.compaction.maxRows) return;
+    this.compacting = true;
+    this.compactDone = new Promise((resolve) => {
+      this.compactEnd = resolve;
+    });
+    const finish = (): void => {
+      this.compacting = false;
+      this.compactEnd();
+    };
+    this.log.info(
+      { db: a.name, overlayRows: a.overlayRows, batchRows: this.compaction.batchRows },
+      "status-list overlay past its limit: merging it into the main tables in batches",
+    );
+    const t0 = this.now();
+    let merged = 0;
+    const step = (): void => {
+      this.compactTimer = null;
+      this.enqueue(async () => {
+        if (this.active !== a || this.closed) return null;
+        const r = await this.track(
+          runJob<CompactResult>({
+            type: "compact",
+            dbPath: join(this.dir, a.name),
+            maxRows: this.compaction.batchRows,
+          }),
+        );
+        return r;
+      })
+        .then((r) => {
+          if (r === null || this.active !== a || this.closed) {
+            finish();
+            return;
+          }
+          merged += r.merged;
+          a.overlayRows = r.left;
+          this.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
+          if (r.left > 0 && r.merged > 0) {
+            this.compactTimer = setTimeout(step, this.compaction.pauseMs);
+            this.compactTimer.unref();
+          } else {
+            finish();
+            this.log.info(
+              { db: a.name, merged, seconds: Math.round((this.now() - t0) / 1000) },
+              "status-list overlay merged",
+            );
+          }
+        })
+        .catch((e: unknown) => {
+          finish();
+          if (!this.closed)
+            this.log.warn({ err: e }, "status-list overlay merge failed (tried again after the next delta)");
+        });
+    };
+    step();
+  }
+
+  /** Resolves when the overlay merge in progress (if any) has ended. */
+  compactionIdle(): Promise<void> {
+    return this.compactDone;
   }
 
   /** Resolves when the in-memory filter is in place (after open or a rebuild). */
@@ -398,20 +535,22 @@ export class StatusListCache {
         stale: this.computeStaleness(),
       };
     }
-    let cardArgs: unknown[] = [];
+    // the statement's parameters: each id once, or twice with the overlay (main part, overlay part)
+    const args: unknown[] = [];
+    const times = a.overlay ? 2 : 1;
     if (cardMaybe) {
       if (a.layout === "key9") {
         writeCardKeyDecimal(card.net, card.hi8, card.lo8, this.keyScratch); // bound before the next lookup
-        cardArgs = [this.keyScratch];
-      } else cardArgs = [card.net, card.serial];
+        for (let k = 0; k < times; k++) args.push(this.keyScratch);
+      } else args.push(card.net, card.serial);
     }
-    const row = (
-      cardMaybe && obuMaybe
-        ? a.both.get(...cardArgs, obu.key)
-        : cardMaybe
-          ? a.card.get(...cardArgs)
-          : a.obu.get((obu as ObuKey).key)
-    ) as [string, string | null, string | null, string | null];
+    if (obuMaybe) for (let k = 0; k < times; k++) args.push((obu as ObuKey).key);
+    const row = (cardMaybe && obuMaybe ? a.both : cardMaybe ? a.card : a.obu).get(args) as [
+      string,
+      string | null,
+      string | null,
+      string | null,
+    ];
     const versions: ListVersions = { full: row[0], delta: row[1] };
     const entries: StatusEntry[] = [];
     if (row[2] !== null) this.addEntries(entries, a, "card", q.cardId as string, row[2]);
@@ -587,6 +726,8 @@ export class StatusListCache {
         this.checkpointSoon(a);
         a.cards = r.cards;
         a.obus = r.obus;
+        a.overlayRows = r.overlayRows;
+        this.compactIfDue(a);
         this.refreshStaleness();
         this.log.info(
           { version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) },
@@ -682,6 +823,7 @@ export class StatusListCache {
       deltaCreatedAt: iso(meta?.delta_created),
       importedAt: iso(meta?.imported_at),
       counts: { cards, obus, total: cards + obus },
+      overlay: { enabled: a?.overlay ?? false, rows: a?.overlayRows ?? 0, merging: this.compacting },
       filter: { loaded: a?.filter != null, bytes: a?.filter?.bytes ?? 0 },
       staleness: st,
       limits: this.limits,
@@ -693,6 +835,11 @@ export class StatusListCache {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    if (this.compacting) {
+      this.compacting = false;
+      this.compactEnd();
+    }
     await this.running?.terminate();
     await this.queue;
     this.active?.db.close();

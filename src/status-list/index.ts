@@ -4,10 +4,12 @@ export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from
 export {
   type ApplyOptions,
   type ApplyResult,
+  DEFAULT_COMPACTION,
   DEFAULT_LIMITS,
   LIST_TYPE_NAMES,
   type ListVersions,
   listTypeName,
+  type OverlayCompaction,
   openStatusListFromOptions,
   type StalenessState,
   type StatusEntry,

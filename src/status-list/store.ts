@@ -144,9 +144,60 @@ export function cleanStale(dir: string, keep: string | null): string[] {
  */
 export type CardLayout = "key9" | "net-serial";
 const LAYOUT_KEY9 = 2;
+/** user_version 3: the key9 layout plus the delta overlay tables `card_delta` and `obu_delta` */
+const LAYOUT_OVERLAY = 3;
 
 export function cardLayout(db: Database.Database): CardLayout {
-  return db.pragma("user_version", { simple: true }) === LAYOUT_KEY9 ? "key9" : "net-serial";
+  const v = db.pragma("user_version", { simple: true });
+  return v === LAYOUT_KEY9 || v === LAYOUT_OVERLAY ? "key9" : "net-serial";
+}
+
+/**
+ * Deltas go to an overlay: `card_delta` / `obu_delta` hold, per (key, list type) a delta touched since
+ * the full list, the entry as the deltas left it: a reason id (listed) or NULL (removed: a tombstone over
+ * a main-table row). A lookup reads the overlay row where there is one and the main row otherwise. A
+ * 100,000-entry delta then writes a few MB of overlay pages instead of rewriting about 100,000 random
+ * leaves of the 30M-row main tables (150 MB of WAL, which a lookup's page read had to queue behind).
+ * The overlay is merged into the main tables in small key-ordered batches once it grows past a limit
+ * (`compactOverlay`), and vanishes with the next full list.
+ */
+export function hasOverlay(db: Database.Database): boolean {
+  return db.pragma("user_version", { simple: true }) === LAYOUT_OVERLAY;
+}
+
+const OVERLAY_TABLES = `
+CREATE TABLE IF NOT EXISTS card_delta (
+  key BLOB NOT NULL, list_type INTEGER NOT NULL, reason INTEGER,
+  PRIMARY KEY (key, list_type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS obu_delta (
+  key INTEGER NOT NULL, list_type INTEGER NOT NULL, reason INTEGER,
+  PRIMARY KEY (key, list_type)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Give a key9 list (user_version 2, built before the overlay) its overlay tables, in one transaction.
+ * Its earlier deltas stay where they were written (in the main tables); later ones go to the overlay.
+ * Lists in the older net-serial layout keep taking deltas directly into the main tables until the next
+ * full list. Returns whether the database changed.
+ */
+export function migrateToOverlay(db: Database.Database): boolean {
+  if (db.pragma("user_version", { simple: true }) !== LAYOUT_KEY9) return false;
+  db.transaction(() => {
+    db.exec(OVERLAY_TABLES);
+    db.pragma(`user_version = ${LAYOUT_OVERLAY}`);
+  }).immediate();
+  return true;
+}
+
+/** Rows in the overlay (both tables). */
+export function overlayRows(db: Database.Database): number {
+  if (!hasOverlay(db)) return 0;
+  return db
+    .prepare("SELECT (SELECT count(*) FROM card_delta) + (SELECT count(*) FROM obu_delta)")
+    .pluck()
+    .get() as number;
 }
 
 /** The WHERE condition on a card id for a layout (one `?` for key9, two for net-serial). */
@@ -155,7 +206,7 @@ export function cardIdCondition(layout: CardLayout): string {
 }
 
 const SCHEMA = `
-PRAGMA user_version = ${LAYOUT_KEY9};
+PRAGMA user_version = ${LAYOUT_OVERLAY};
 CREATE TABLE meta (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   full_version TEXT NOT NULL, full_created INTEGER NOT NULL,
@@ -173,6 +224,7 @@ CREATE TABLE obu (
   PRIMARY KEY (key, list_type)
 ) WITHOUT ROWID;
 CREATE TABLE added (kind INTEGER NOT NULL, net INTEGER NOT NULL, key INTEGER NOT NULL);
+${OVERLAY_TABLES}
 CREATE TABLE delta_log (
   version TEXT PRIMARY KEY, base TEXT NOT NULL, created INTEGER NOT NULL, applied_at INTEGER NOT NULL,
   adds INTEGER NOT NULL, removes INTEGER NOT NULL
@@ -536,6 +588,8 @@ export function buildFull(
 }
 
 export interface DeltaResult {
+  /** rows in the overlay after this delta (0 for a list without one) */
+  overlayRows: number;
   version: string;
   base: string;
   createdAt: number;
@@ -597,7 +651,7 @@ export function applyDelta(
     const key = Buffer.alloc(CARD_KEY_LEN);
     const idLen = layout === "key9" ? 1 : 2;
     const cardSel: (number | bigint | Buffer)[] = new Array(idLen + 1);
-    const cardRow: (number | bigint | Buffer)[] = new Array(idLen + 2);
+    const cardRow: (number | bigint | Buffer | null)[] = new Array(idLen + 2);
     const setCardId = (r: RawRecord): void => {
       if (layout === "key9") {
         writeCardKey(r.net, r.hi32, r.lo32, key);
@@ -614,19 +668,30 @@ export function applyDelta(
     const newReason = db.prepare(
       "INSERT INTO reason (id, text) VALUES ((SELECT COALESCE(MAX(id), -1) + 1 FROM reason), ?)",
     );
+    const overlay = hasOverlay(db);
     const cardHas = db.prepare(`SELECT 1 FROM card WHERE ${cardId} AND list_type = ?`).pluck();
     const obuHas = db.prepare("SELECT 1 FROM obu WHERE key = ? AND list_type = ?").pluck();
     // writes as `RETURNING 1` + pluck().get(): run() allocates a result object per call, get() of a
     // small integer allocates nothing, so a 100k delta leaves this thread's GC (and V8's helper threads,
     // which the lane thread's GC shares) idle
     const write = (sql: string): Database.Statement => db.prepare(`${sql} RETURNING 1`).pluck();
-    const cardPut = write(
-      `INSERT OR REPLACE INTO card VALUES (${layout === "key9" ? "?, ?, ?" : "?, ?, ?, ?"})`,
-    );
-    const obuPut = write("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)");
-    const cardDel = write(`DELETE FROM card WHERE ${cardId} AND list_type = ?`);
-    const obuDel = write("DELETE FROM obu WHERE key = ? AND list_type = ?");
     const addedIns = write("INSERT INTO added VALUES (?, ?, ?)");
+    // where the entries live: the overlay (user_version 3) or, for older lists, the main tables
+    const cardT = overlay ? "card_delta" : "card";
+    const obuT = overlay ? "obu_delta" : "obu";
+    const cardPut = write(
+      `INSERT OR REPLACE INTO ${cardT} VALUES (${layout === "key9" ? "?, ?, ?" : "?, ?, ?, ?"})`,
+    );
+    const obuPut = write(`INSERT OR REPLACE INTO ${obuT} VALUES (?, ?, ?)`);
+    const cardDel = write(`DELETE FROM ${cardT} WHERE ${cardId} AND list_type = ?`);
+    const obuDel = write(`DELETE FROM ${obuT} WHERE key = ? AND list_type = ?`);
+    // overlay state of an entry: undefined (no overlay row), 1 (listed), 0 (tombstone)
+    const cardOv = overlay
+      ? db.prepare("SELECT reason IS NOT NULL FROM card_delta WHERE key = ? AND list_type = ?").pluck()
+      : null;
+    const obuOv = overlay
+      ? db.prepare("SELECT reason IS NOT NULL FROM obu_delta WHERE key = ? AND list_type = ?").pluck()
+      : null;
     let cards = meta.cards;
     let obus = meta.obus;
     let adds = 0;
@@ -656,7 +721,9 @@ export function applyDelta(
         readRecord(records, i * RECORD_LEN, r);
         if (r.kind === 1) {
           setCardId(r);
-          const had = cardHas.get(cardSel) !== undefined;
+          const ov = cardOv?.get(cardSel) as number | undefined;
+          const inMain = ov === undefined || r.op !== OP_ADD ? cardHas.get(cardSel) !== undefined : false;
+          const had = ov === undefined ? inMain : ov === 1;
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
             cardRow[idLen + 1] = reasonId(r.reason);
@@ -665,15 +732,21 @@ export function applyDelta(
             if (!had) cards++;
             adds++;
           } else {
-            if (had) {
+            if (overlay && inMain) {
+              cardRow[idLen + 1] = null; // tombstone over the main row
+              cardPut.get(cardRow);
+            } else if (overlay ? ov !== undefined : had) {
               cardDel.get(cardSel);
-              cards--;
             }
+            if (had) cards--;
             removes++;
           }
         } else {
           const k = obuKeyValue(r.hi32, r.lo32);
-          const had = obuHas.get(k, r.listType) !== undefined;
+          const ov = obuOv?.get(k, r.listType) as number | undefined;
+          const inMain =
+            ov === undefined || r.op !== OP_ADD ? obuHas.get(k, r.listType) !== undefined : false;
+          const had = ov === undefined ? inMain : ov === 1;
           if (r.op === OP_ADD) {
             if (filter) addToFilter(filter, r);
             obuPut.get(k, r.listType, reasonId(r.reason));
@@ -681,10 +754,9 @@ export function applyDelta(
             if (!had) obus++;
             adds++;
           } else {
-            if (had) {
-              obuDel.get(k, r.listType);
-              obus--;
-            }
+            if (overlay && inMain) obuPut.get(k, r.listType, null);
+            else if (overlay ? ov !== undefined : had) obuDel.get(k, r.listType);
+            if (had) obus--;
             removes++;
           }
         }
@@ -704,6 +776,7 @@ export function applyDelta(
     });
     run.immediate();
     return {
+      overlayRows: overlay ? overlayRows(db) : 0,
       version: header.version,
       base: header.base as string,
       createdAt: header.createdAt,
@@ -713,6 +786,66 @@ export function applyDelta(
       obus,
       ms: performance.now() - t0,
     };
+  } finally {
+    db.close();
+  }
+}
+
+export interface CompactResult {
+  /** overlay rows merged into the main tables by this call */
+  merged: number;
+  /** overlay rows left */
+  left: number;
+  ms: number;
+}
+
+/**
+ * Merge up to `maxRows` overlay rows into the main tables, in key order, in one transaction: a listed
+ * row replaces the main row, a tombstone deletes it, and the overlay row goes. A lookup reads the same
+ * answer before and after (the overlay row and the main row it becomes say the same), so the lane needs
+ * no new snapshot for correctness, only to let the WAL be checkpointed. Key order keeps neighbouring
+ * rows in the same leaves; the cache calls this in small batches with pauses between them, so the
+ * merge never floods the disk the way one big rewrite would.
+ */
+export function compactOverlay(dbPath: string, maxRows: number): CompactResult {
+  const t0 = performance.now();
+  const db = openWriter(dbPath);
+  try {
+    if (!hasOverlay(db)) return { merged: 0, left: 0, ms: performance.now() - t0 };
+    let merged = 0;
+    const write = (sql: string): Database.Statement => db.prepare(`${sql} RETURNING 1`).pluck();
+    const tables = [
+      {
+        pick: db
+          .prepare("SELECT key, list_type, reason FROM card_delta ORDER BY key, list_type LIMIT ?")
+          .raw(true),
+        put: write("INSERT OR REPLACE INTO card VALUES (?, ?, ?)"),
+        del: write("DELETE FROM card WHERE key = ? AND list_type = ?"),
+        drop: write("DELETE FROM card_delta WHERE key = ? AND list_type = ?"),
+      },
+      {
+        pick: db
+          .prepare("SELECT key, list_type, reason FROM obu_delta ORDER BY key, list_type LIMIT ?")
+          .raw(true)
+          .safeIntegers(true),
+        put: write("INSERT OR REPLACE INTO obu VALUES (?, ?, ?)"),
+        del: write("DELETE FROM obu WHERE key = ? AND list_type = ?"),
+        drop: write("DELETE FROM obu_delta WHERE key = ? AND list_type = ?"),
+      },
+    ];
+    db.transaction(() => {
+      for (const t of tables) {
+        if (merged >= maxRows) break;
+        const rows = t.pick.all(maxRows - merged) as [Buffer | bigint, number, number | bigint | null][];
+        for (const [key, listType, reason] of rows) {
+          if (reason === null) t.del.get(key, listType);
+          else t.put.get(key, listType, reason);
+          t.drop.get(key, listType);
+        }
+        merged += rows.length;
+      }
+    }).immediate();
+    return { merged, left: overlayRows(db), ms: performance.now() - t0 };
   } finally {
     db.close();
   }

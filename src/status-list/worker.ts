@@ -1,5 +1,6 @@
 /**
- * Worker-thread entry: runs one status-list job (full build, delta apply, filter rebuild) off the lane
+ * Worker-thread entry: runs one status-list job (full build, delta apply, filter rebuild, WAL checkpoint,
+ * overlay compaction) off the lane
  * thread and reports progress, the result, or the error (code + message) to the parent.
  */
 import { setPriority } from "node:os";
@@ -11,6 +12,7 @@ import {
   type BundleSource,
   buildFull,
   checkpoint,
+  compactOverlay,
   type Progress,
   rebuildFilter,
 } from "./store.js";
@@ -33,7 +35,9 @@ export type Job =
       now: number;
     }
   | { type: "filter"; dir: string; dbName: string; fullVersion: string }
-  | { type: "checkpoint"; dbPath: string };
+  | { type: "checkpoint"; dbPath: string }
+  | { type: "compact"; dbPath: string; maxRows: number }
+  | { type: "ready" };
 
 export type WorkerMessage =
   | { type: "progress"; progress: Progress }
@@ -52,6 +56,10 @@ function run(job: Job, id: number): unknown {
     }
     case "checkpoint":
       return checkpoint(job.dbPath);
+    case "compact":
+      return compactOverlay(job.dbPath, job.maxRows);
+    case "ready":
+      return true; // the worker is up and its modules loaded
     case "filter": {
       const f = rebuildFilter(job.dir, job.dbName, job.fullVersion);
       return { buffer: f.buffer, log2Bits: f.log2Bits };
