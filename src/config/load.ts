@@ -36,7 +36,7 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
     ...c,
     dataDir: abs(c.dataDir),
     tariff: abs(c.tariff),
-    statusList: { publicKey: abs(c.statusList.publicKey) },
+    statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
   };
 }

@@ -123,6 +123,12 @@ export const LaneConfigSchema = z.strictObject({
   statusList: z.strictObject({
     /** PEM file with the station's public key (bundles are signed). */
     publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
+    /** staleness alarm when the full list is older than this (from its issue time) */
+    fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
+    /** staleness alarm when the newest delta (or the full list, before any) is older than this */
+    deltaMaxAgeMinutes: int(1, 525_600, "minutes").default(30),
+    /** merge the delta overlay into the main list once it holds more entries than this */
+    overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
   }),
   dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
   tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),

@@ -73,7 +73,16 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   const journal = Journal.open({ dataDir: c.dataDir, laneIdentity, logger });
   const cleanups: (() => Promise<void> | void)[] = [() => journal.close()];
   try {
-    const statusList = await StatusListCache.open({ dataDir: c.dataDir, publicKeyPem, logger });
+    const statusList = await StatusListCache.open({
+      dataDir: c.dataDir,
+      publicKeyPem,
+      logger,
+      limits: {
+        fullMaxAgeMs: c.statusList.fullMaxAgeMinutes * 60_000,
+        deltaMaxAgeMs: c.statusList.deltaMaxAgeMinutes * 60_000,
+      },
+      compaction: { maxRows: c.statusList.overlayMaxRows },
+    });
     cleanups.unshift(() => statusList.close());
     const audit = AuditLog.open({ dataDir: c.dataDir, logger });
     cleanups.unshift(() => audit.close());

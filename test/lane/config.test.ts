@@ -71,6 +71,20 @@ describe("lane config", () => {
     expect(m).toMatch(/station\.breakerCoolDownMs: expected milliseconds in 1\.\.3600000/);
   });
 
+  it("status list: staleness limits and the overlay limit, defaults and a bad value named", () => {
+    const c = parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane");
+    expect(c.statusList).toEqual({
+      publicKey: "/etc/etc-lane/keys/station.pub",
+      fullMaxAgeMinutes: 2880,
+      deltaMaxAgeMinutes: 30,
+      overlayMaxRows: 1_000_000,
+    });
+    const m = errorOf({ ...minimal, statusList: { publicKey: "k.pem", deltaMaxAgeMinutes: 0 } });
+    expect(m).toMatch(/statusList\.deltaMaxAgeMinutes: expected minutes in 1\.\.525600/);
+    const o = errorOf({ ...minimal, statusList: { publicKey: "k.pem", overlayMaxRows: 10 } });
+    expect(o).toMatch(/statusList\.overlayMaxRows: expected a number of entries in 1000\.\.100000000/);
+  });
+
   it("reports a missing section", () => {
     const { tariff: _t, ...rest } = minimal;
     expect(errorOf(rest)).toMatch(/tariff:/);
