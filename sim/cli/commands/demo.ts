@@ -1,6 +1,7 @@
 /** `etc-sim demo`: the lane controller against the embedded simulator (what `npm start` runs). */
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
+import { tuneLaneProcess } from "../../../src/lane/process-tuning.js";
 import { runDemo } from "../../demo/demo.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../status-list/bundle-builder.js";
 
@@ -18,6 +19,7 @@ export function registerDemo(program: Command): void {
     .option("--data-dir <dir>", "keep the journal here (default: a temporary directory, removed afterwards)")
     .option("--verbose", "show barrier, display and alarm events")
     .action(async (o: { config: string; scenario: string; dataDir?: string; verbose?: boolean }) => {
+      await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
       await runDemo({
         config: o.config,
         scenario: o.scenario,

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { loadLaneConfig } from "../../config/load.js";
+import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { createLogger } from "../../log.js";
 
@@ -26,6 +27,8 @@ export function registerRun(program: Command): void {
         level: config.log.level,
         ...(config.log.file ? { file: config.log.file } : {}),
       });
+      const tuning = await tuneLaneProcess();
+      logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       await lane.controller.start();
