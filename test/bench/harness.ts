@@ -23,6 +23,8 @@ export interface Benchmark {
 export interface BenchContext {
   /** scale factor from --scale (default 1); heavy benches shrink with it for quick runs */
   scale: number;
+  /** --untuned: measure without the lane's V8 settings (src/lane/process-tuning.ts) */
+  untuned: boolean;
   log(line: string): void;
 }
 

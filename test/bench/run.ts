@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --json] [-- --only NAME[,NAME]] [-- --all] [-- --scale X]`.
+ * `npm run bench [-- --json] [-- --only NAME[,NAME]] [-- --all] [-- --scale X] [-- --untuned]`.
  * Never part of `npm test`. Benchmarks register in ./registry.ts.
  */
 
+import { HELPER_NICE, tuneLaneProcess } from "../../src/lane/process-tuning.js";
 import type { BenchResult } from "./harness.js";
 import { benchmarks } from "./registry.js";
 
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   const scaleIdx = args.indexOf("--scale");
   const scale = scaleIdx >= 0 ? Number(args[scaleIdx + 1]) : 1;
   if (!(scale > 0)) throw new Error("--scale expects a positive number");
+  // the benchmarks measure the lane as its launcher runs it; --untuned measures without that tuning
+  const tuning = args.includes("--untuned") ? null : await tuneLaneProcess();
+  const v8Flags = tuning ? [...tuning.v8Flags, `helpers at nice ${HELPER_NICE}`] : [];
   const unknown = only.filter((n) => !benchmarks.some((b) => b.name === n));
   if (unknown.length) {
     process.stderr.write(
@@ -35,13 +39,15 @@ async function main(): Promise<void> {
   };
   if (!json) {
     const skipped = benchmarks.filter((b) => !chosen.includes(b));
-    process.stdout.write(`etc-lane benchmarks on ${process.version}, ${process.platform}/${process.arch}\n`);
+    process.stdout.write(
+      `etc-lane benchmarks on ${process.version}, ${process.platform}/${process.arch}, lane process tuning: ${v8Flags.join(", ") || "none (--untuned)"}\n`,
+    );
     if (skipped.length)
       process.stdout.write(`(heavy, run with --all or --only: ${skipped.map((b) => b.name).join(", ")})\n`);
   }
   for (const b of chosen) {
     log(`== ${b.name}: ${b.title}`);
-    const results: BenchResult[] = await b.run({ scale, log });
+    const results: BenchResult[] = await b.run({ scale, log, untuned: v8Flags.length === 0 });
     for (const r of results) {
       if (json) {
         process.stdout.write(

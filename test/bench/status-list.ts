@@ -7,8 +7,6 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PerformanceObserver } from "node:perf_hooks";
-import { setImmediate as yieldLoop } from "node:timers/promises";
 import { NETWORKS, prng } from "../../sim/status-list/generate.js";
 import {
   buildBundle,
@@ -96,6 +94,37 @@ function servingRss(dataDir: string, qs: Query[]): number {
   });
   if (out.status !== 0) throw new Error(`serving RSS probe failed: ${out.stderr}`);
   return Number(out.stdout);
+}
+
+interface DuringDelta {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  n: number;
+  control: { p50: number; p99: number; p999: number; max: number; n: number };
+  diskReadKB: number | null;
+  deltaSeconds: number;
+  adds: number;
+  removes: number;
+  gcPauses: number;
+  gcMaxUs: number;
+  gc: Record<string, { n: number; maxUs: number }>;
+  v8Flags: string[];
+}
+
+/** Lookups while the delta applies, in a child process that holds only what a lane holds. */
+function duringDelta(args: Record<string, unknown>, log: (line: string) => void): DuringDelta {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const child = new URL(`./status-list-delta-child${fromSource ? ".ts" : ".js"}`, import.meta.url);
+  const out = spawnSync(
+    process.execPath,
+    [...(fromSource ? ["--import", "tsx"] : []), child.pathname, JSON.stringify(args)],
+    { encoding: "utf8", maxBuffer: 1 << 20 },
+  );
+  if (out.status !== 0) throw new Error(`during-delta child failed: ${out.stderr}`);
+  for (const line of out.stderr.split("\n").filter(Boolean)) log(`  ${line}`);
+  return JSON.parse(out.stdout) as DuringDelta;
 }
 
 async function run(ctx: BenchContext, cards: number, obus: number, name: string): Promise<BenchResult[]> {
@@ -248,49 +277,54 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
       privateKeyPem: key,
     });
     writeFileSync(join(dir, "delta.bin"), delta);
-    execFileSync("cat", [dbPath], { stdio: ["ignore", "ignore", "ignore"] });
     const mixed = shuffle([...hits, ...misses], 3);
-    measure(cache, mixed.slice(0, 20_000));
-    // preallocated: the bench itself must not add GC pauses to what it measures
-    const during = new Float64Array(8_000_000);
-    let n = 0;
-    let done = false;
-    // this thread's GC pauses in the same window: tells a GC pause from a lookup that waited on something
-    const gcPauses: number[] = [];
-    const gcObs = new PerformanceObserver((l) => {
-      for (const e of l.getEntries()) gcPauses.push(e.duration * 1000);
+    writeFileSync(
+      join(dir, "queries.bin"),
+      mixed.map((q) => ("cardId" in q ? `c${q.cardId}` : `o${q.obuId}    `)).join(""),
+      "latin1",
+    );
+    // measured in a fresh process that opens the list as a lane does (status-list-delta-child.ts)
+    await cache.close();
+    const keep = process.env.ETC_BENCH_KEEP; // keep the list and the delta to rerun the child by hand
+    if (keep) execFileSync("cp", ["-r", dir, keep]);
+    const d = duringDelta(
+      {
+        dataDir,
+        publicKeyPath: TEST_PUBLIC_KEY_PATH,
+        deltaPath: join(dir, "delta.bin"),
+        queriesPath: join(dir, "queries.bin"),
+        removedCard: removes[0] as string,
+        untuned: ctx.untuned,
+      },
+      ctx.log,
+    );
+    cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
+    const gcText = Object.entries(d.gc)
+      .map(([k, g]) => `${k} ${g.n}x max ${Math.round(g.maxUs)} us`)
+      .join(", ");
+    results.push({
+      name: `${name}.lookup.no-delta-control`,
+      unit: "us",
+      figures: d.control,
+      notes:
+        "the same process and loop for 1 s just before the delta, no delta: what this machine does on its own",
     });
-    gcObs.observe({ entryTypes: ["gc"] });
-    t = performance.now();
-    const applying = cache.applyBundle(join(dir, "delta.bin")).finally(() => {
-      done = true;
-    });
-    let i = 0;
-    while (!done) {
-      for (let j = 0; j < 500 && n < during.length; j++, i++) {
-        const q = mixed[i % mixed.length] as Query;
-        const t0 = nowUs();
-        cache.lookup(q);
-        during[n++] = nowUs() - t0;
-      }
-      rss();
-      await yieldLoop();
-    }
-    const dr = await applying;
-    const deltaMs = performance.now() - t;
-    await yieldLoop(); // let the observer deliver the last entries
-    gcObs.disconnect();
     results.push({
       name: `${name}.lookup.during-delta`,
       unit: "us",
       figures: {
-        ...figs(during.subarray(0, n)),
+        p50: d.p50,
+        p99: d.p99,
+        p999: d.p999,
+        max: d.max,
+        n: d.n,
         deltaEntries: rows.length,
-        deltaSeconds: deltaMs / 1000,
-        gcPauses: gcPauses.length,
-        gcMaxUs: gcPauses.length ? Math.max(...gcPauses) : 0,
+        deltaSeconds: d.deltaSeconds,
+        gcPauses: d.gcPauses,
+        gcMaxUs: d.gcMaxUs,
+        ...(d.diskReadKB === null ? {} : { diskReadKB: d.diskReadKB }),
       },
-      notes: `delta +${dr.adds} -${dr.removes}; gc: this thread's GC pauses in the window; target p99 <= 50 us, max <= 2000 us`,
+      notes: `a lane-like process (list open, tuning: ${d.v8Flags.join(", ") || "none"}); delta +${d.adds} -${d.removes}; its GC pauses in the window: ${gcText || "none"}; target p99 <= 50 us, max <= 2000 us`,
     });
     const removedNow = cache.lookup({ cardId: removes[0] as string }).listed;
     if (removedNow) throw new Error("an entry removed by the delta is still listed");
