@@ -293,7 +293,12 @@ export class StatusListCache {
     if (cache.owner) {
       // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
       // takes both cores for a moment, which belongs to the lane's start, not to the middle of traffic
-      await runJob<boolean>({ type: "ready" }).result;
+      try {
+        await runJob<boolean>({ type: "ready" }).result;
+      } catch (e) {
+        // lookups do not need the worker; an update will retry it and fail with the reason
+        log.error({ err: e }, "status-list worker did not start; updates will try again");
+      }
     }
     if (pointer) {
       cache.activate(pointer.db, null);

@@ -16,14 +16,30 @@ import type { Job, WorkerMessage } from "./worker.js";
 const fromSource = import.meta.url.endsWith(".ts");
 const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url);
 
+/**
+ * The parent's Node options minus those a worker refuses: `--input-type` is for `-e` / stdin only, and a
+ * worker started from a file with it inherited fails to start (a process run as `node --input-type=module
+ * -e ...` could not open a list once the worker starts at open).
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (a === "--input-type")
+      i++; // "--input-type module"
+    else if (!a.startsWith("--input-type=")) out.push(a);
+  }
+  return out;
+}
+
 function spawn(): Worker {
-  if (!fromSource) return new Worker(entry);
+  if (!fromSource) return new Worker(entry, { execArgv: workerExecArgv() });
   const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
     /\.cjs$/,
     ".mjs",
   );
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true });
+  return new Worker(boot, { eval: true, execArgv: workerExecArgv() });
 }
 
 export interface RunningJob<T> {

@@ -1,8 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { decodeCardKey } from "../../src/status-list/ids.js";
+import { workerExecArgv } from "../../src/status-list/run-worker.js";
 import { type StalenessState, StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import {
   card,
@@ -144,6 +147,38 @@ describe("StatusListCache: full lists and lookups", () => {
     const p = join(tmp.dir, "full.bin");
     writeFileSync(p, full(V2, sampleRows(10)));
     await expect(cache.applyBundle(p)).resolves.toMatchObject({ version: V2 });
+  });
+});
+
+describe("StatusListCache: in a process started with --input-type=module -e", () => {
+  it("starts its worker anyway (the worker does not inherit --input-type) and imports a list", () => {
+    const bundle = join(tmp.dir, "full.bin");
+    writeFileSync(bundle, full(V2, sampleRows(20)));
+    const mod = new URL("../../src/status-list/index.ts", import.meta.url).href;
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { StatusListCache } from ${JSON.stringify(mod)};
+      const c = await StatusListCache.open({ dataDir: ${JSON.stringify(join(tmp.dir, "child"))}, publicKeyPem: readFileSync(${JSON.stringify(TEST_PUBLIC_KEY_PATH)}) });
+      await c.applyBundle(${JSON.stringify(bundle)});
+      process.stdout.write(JSON.stringify({ versions: c.versions(), listed: c.lookup({ cardId: ${JSON.stringify(card(3))} }).listed }));
+      await c.close();`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(JSON.parse(out)).toEqual({ versions: { full: V2, delta: null }, listed: true });
+  });
+
+  it("drops --input-type from the options a worker inherits, in both spellings, and keeps the rest", () => {
+    expect(
+      workerExecArgv([
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "--max-old-space-size=512",
+        "--input-type",
+        "commonjs",
+      ]),
+    ).toEqual(["--import", "tsx", "--max-old-space-size=512"]);
   });
 });
 
