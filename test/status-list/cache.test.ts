@@ -5,8 +5,8 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { decodeCardKey } from "../../src/status-list/ids.js";
-import { workerExecArgv } from "../../src/status-list/run-worker.js";
 import { type StalenessState, StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
+import { workerExecArgv } from "../../src/status-list/run-worker.js";
 import {
   card,
   delta,
