@@ -292,13 +292,12 @@ export class StatusListCache {
     }
     if (cache.owner) {
       // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
-      // takes both cores for a moment, which belongs to the lane's start, not to the middle of traffic
-      try {
-        await runJob<boolean>({ type: "ready" }).result;
-      } catch (e) {
+      // takes both cores for a moment, which belongs to the lane's start, not to the middle of traffic.
+      // Not awaited: the lane's open (and a restart's recovery) does not wait for it.
+      runJob<boolean>({ type: "ready" }).result.catch((e: unknown) => {
         // lookups do not need the worker; an update will retry it and fail with the reason
         log.error({ err: e }, "status-list worker did not start; updates will try again");
-      }
+      });
     }
     if (pointer) {
       cache.activate(pointer.db, null);
