@@ -170,6 +170,9 @@ interface Active {
   card: Database.Statement;
   obu: Database.Statement;
   both: Database.Statement;
+  /** every match of one id, a row (list type, reason id) each (ids on more than one list) */
+  cardAll: Database.Statement;
+  obuAll: Database.Statement;
   reasons: Map<number, string>;
   reasonById: Database.Statement;
   layout: CardLayout;
@@ -186,28 +189,47 @@ interface Active {
   obus: number;
 }
 
+/** Packing of one id's matches into one integer: count * 2^41 + (list type * 2^32 + reason id) of the first. */
+const PACK_TYPE = 2 ** 32;
+const PACK_COUNT = 2 ** 41;
+
 /**
- * One single-row statement per query shape: the versions and the matches (list type and reason id of each
- * list the id is on, concatenated) in one snapshot. Reason texts come from an in-memory map of the small
- * reason table. A single-row `get` costs about half of a multi-row `all` in better-sqlite3.
+ * One single-row statement per query shape: the versions and the matches in one snapshot. Reason texts
+ * come from an in-memory map of the small reason table. A single-row `get` costs about half of a
+ * multi-row `all` in better-sqlite3.
+ *
+ * The matches of an id come back as one integer, `count(*)` and `min(list type, reason)` packed
+ * (PACK_*), not as a `group_concat` string: an aggregate of integers runs without one malloc, while
+ * group_concat grows its buffer with realloc. That mattered: `perf` caught the lane thread asleep in
+ * glibc's realloc, waiting for the malloc arena lock held by the delta worker (nice 19) while it was
+ * preempted, for 1-5 ms. An id on more than one list (1% of the synthetic list's cards) is read again,
+ * one row per list (the `*All` statements, no ORDER BY: a sorter allocates), in the same pinned snapshot.
  */
-function lookupSql(layout: CardLayout, overlay: boolean): { card: string; obu: string; both: string } {
+function lookupSql(
+  layout: CardLayout,
+  overlay: boolean,
+): { card: string; obu: string; both: string; cardAll: string; obuAll: string } {
   // with the delta overlay (store.ts hasOverlay): the main rows no overlay row covers, plus the overlay's
   // listed rows; the key is bound twice. Each part is a primary-key probe.
-  const sub = (t: "card" | "obu", cond: string): string =>
+  const rows = (t: "card" | "obu", cond: string): string =>
     overlay
-      ? `(SELECT group_concat(lt || ',' || r, ';') FROM (
-           SELECT list_type AS lt, reason AS r FROM ${t} m WHERE ${cond} AND NOT EXISTS
+      ? `(SELECT list_type AS lt, reason AS r FROM ${t} m WHERE ${cond} AND NOT EXISTS
              (SELECT 1 FROM ${t}_delta d WHERE d.key = m.key AND d.list_type = m.list_type)
            UNION ALL
-           SELECT list_type, reason FROM ${t}_delta WHERE ${cond} AND reason IS NOT NULL))`
-      : `(SELECT group_concat(list_type || ',' || reason, ';') FROM ${t} WHERE ${cond})`;
-  const cardSub = sub("card", cardIdCondition(layout));
-  const obuSub = sub("obu", "key = ?");
+           SELECT list_type, reason FROM ${t}_delta WHERE ${cond} AND reason IS NOT NULL)`
+      : `(SELECT list_type AS lt, reason AS r FROM ${t} WHERE ${cond})`;
+  const packed = (t: "card" | "obu", cond: string): string =>
+    `(SELECT count(*) * ${PACK_COUNT} + min(lt * ${PACK_TYPE} + r) FROM ${rows(t, cond)})`;
+  const all = (t: "card" | "obu", cond: string): string => `SELECT lt, r FROM ${rows(t, cond)}`;
+  const cardCond = cardIdCondition(layout);
+  const cardSub = packed("card", cardCond);
+  const obuSub = packed("obu", "key = ?");
   return {
     card: `SELECT full_version, delta_version, ${cardSub}, NULL FROM meta WHERE id = 1`,
     obu: `SELECT full_version, delta_version, NULL, ${obuSub} FROM meta WHERE id = 1`,
     both: `SELECT full_version, delta_version, ${cardSub}, ${obuSub} FROM meta WHERE id = 1`,
+    cardAll: all("card", cardCond),
+    obuAll: all("obu", "key = ?"),
   };
 }
 
@@ -350,6 +372,8 @@ export class StatusListCache {
         card: db.prepare(sql.card).raw(true),
         obu: db.prepare(sql.obu).raw(true),
         both: db.prepare(sql.both).raw(true),
+        cardAll: db.prepare(sql.cardAll).raw(true),
+        obuAll: db.prepare(sql.obuAll).raw(true),
         reasons: loadReasons(db),
         reasonById: db.prepare("SELECT text FROM reason WHERE id = ?").pluck(),
         layout,
@@ -540,25 +564,28 @@ export class StatusListCache {
       };
     }
     // the statement's parameters: each id once, or twice with the overlay (main part, overlay part)
-    const args: unknown[] = [];
+    const cardArgs: unknown[] = [];
+    const obuArgs: unknown[] = [];
     const times = a.overlay ? 2 : 1;
     if (cardMaybe) {
       if (a.layout === "key9") {
         writeCardKeyDecimal(card.net, card.hi8, card.lo8, this.keyScratch); // bound before the next lookup
-        for (let k = 0; k < times; k++) args.push(this.keyScratch);
-      } else args.push(card.net, card.serial);
+        for (let k = 0; k < times; k++) cardArgs.push(this.keyScratch);
+      } else cardArgs.push(card.net, card.serial);
     }
-    if (obuMaybe) for (let k = 0; k < times; k++) args.push((obu as ObuKey).key);
-    const row = (cardMaybe && obuMaybe ? a.both : cardMaybe ? a.card : a.obu).get(args) as [
-      string,
-      string | null,
-      string | null,
-      string | null,
-    ];
+    if (obuMaybe) for (let k = 0; k < times; k++) obuArgs.push((obu as ObuKey).key);
+    const row = (
+      cardMaybe && obuMaybe
+        ? a.both.get([...cardArgs, ...obuArgs])
+        : cardMaybe
+          ? a.card.get(cardArgs)
+          : a.obu.get(obuArgs)
+    ) as [string, string | null, number | null, number | null];
     const versions: ListVersions = { full: row[0], delta: row[1] };
     const entries: StatusEntry[] = [];
-    if (row[2] !== null) this.addEntries(entries, a, "card", q.cardId as string, row[2]);
-    if (row[3] !== null) this.addEntries(entries, a, "obu", canonicalObuId(q.obuId as string), row[3]);
+    if (row[2] !== null) this.addPacked(entries, a, "card", q.cardId as string, row[2], a.cardAll, cardArgs);
+    if (row[3] !== null)
+      this.addPacked(entries, a, "obu", canonicalObuId(q.obuId as string), row[3], a.obuAll, obuArgs);
     const res: StatusLookupResult = {
       listed: entries.length > 0,
       entries,
@@ -569,25 +596,49 @@ export class StatusListCache {
     return res;
   }
 
-  /** Parse "listType,reasonId;..." into entries, lowest list type first. */
-  private addEntries(out: StatusEntry[], a: Active, kind: "card" | "obu", id: string, matches: string): void {
-    const start = out.length;
-    for (const m of matches.split(";")) {
-      const comma = m.indexOf(",");
-      const listType = Number(m.slice(0, comma));
-      const reasonId = Number(m.slice(comma + 1));
-      let reason = a.reasons.get(reasonId);
-      if (reason === undefined) {
-        // a reason added by a delta committed a moment ago
-        reason = (a.reasonById.get(reasonId) as string | undefined) ?? "";
-        a.reasons.set(reasonId, reason);
+  /** One id's packed matches (lookupSql): the one entry, or, when it is on several lists, all of them. */
+  private addPacked(
+    out: StatusEntry[],
+    a: Active,
+    kind: "card" | "obu",
+    id: string,
+    packed: number,
+    all: Database.Statement,
+    args: unknown[],
+  ): void {
+    const count = Math.floor(packed / PACK_COUNT);
+    if (count === 1) {
+      const first = packed - PACK_COUNT;
+      const listType = Math.floor(first / PACK_TYPE);
+      out.push({
+        kind,
+        id,
+        listType,
+        listTypeName: listTypeName(listType),
+        reason: this.reasonText(a, first - listType * PACK_TYPE),
+      });
+    } else if (count > 1) {
+      const rows = (all.all(args) as [number, number][]).sort((p, r) => p[0] - r[0]);
+      for (const [listType, reasonId] of rows) {
+        out.push({
+          kind,
+          id,
+          listType,
+          listTypeName: listTypeName(listType),
+          reason: this.reasonText(a, reasonId),
+        });
       }
-      out.push({ kind, id, listType, listTypeName: listTypeName(listType), reason });
     }
-    if (out.length - start > 1) {
-      const mine = out.splice(start).sort((p, r) => p.listType - r.listType);
-      out.push(...mine);
+  }
+
+  private reasonText(a: Active, reasonId: number): string {
+    let reason = a.reasons.get(reasonId);
+    if (reason === undefined) {
+      // a reason added by a delta committed a moment ago
+      reason = (a.reasonById.get(reasonId) as string | undefined) ?? "";
+      a.reasons.set(reasonId, reason);
     }
+    return reason;
   }
 
   versions(): ListVersions {

@@ -17,11 +17,15 @@ const fromSource = import.meta.url.endsWith(".ts");
 const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url);
 
 /**
- * The parent's Node options minus those a worker refuses: `--input-type` is for `-e` / stdin only, and a
- * worker started from a file with it inherited fails to start (a process run as `node --input-type=module
- * -e ...` could not open a list once the worker starts at open).
+ * The options a worker is started with: undefined (it inherits the parent's, the default) unless the
+ * parent was started with `--input-type`, which is for `-e` / stdin only: a worker started from a file
+ * with it inherited fails to start (a process run as `node --input-type=module -e ...` could not open a
+ * list once the worker starts at open). Passing the parent's options explicitly in every case would
+ * break the other way: a worker refuses V8 options given explicitly (ERR_WORKER_INVALID_EXEC_ARGV,
+ * e.g. `node --max-old-space-size=512`), while it inherits them silently.
  */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] | undefined {
+  if (!execArgv.some((a) => a === "--input-type" || a.startsWith("--input-type="))) return undefined;
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i] as string;
@@ -33,13 +37,14 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 function spawn(): Worker {
-  if (!fromSource) return new Worker(entry, { execArgv: workerExecArgv() });
+  const execArgv = workerExecArgv();
+  if (!fromSource) return new Worker(entry, execArgv ? { execArgv } : {});
   const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
     /\.cjs$/,
     ".mjs",
   );
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, execArgv: workerExecArgv() });
+  return new Worker(boot, { eval: true, ...(execArgv ? { execArgv } : {}) });
 }
 
 export interface RunningJob<T> {

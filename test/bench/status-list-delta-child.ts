@@ -63,10 +63,45 @@ execFileSync("cat", [join(info.dir, info.db as string)], { stdio: ["ignore", "ig
 // as a lane that has been serving traffic: a few seconds' worth of lookups first
 for (let i = 0; i < 200_000; i++) cache.lookup(query(i));
 
+const kindName: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" };
+
+/** This thread's GC pauses by kind while it observes (Node reports each as a performance entry). */
+function gcRecorder(): {
+  stop: () => Promise<void>;
+  byKind: Map<string, { n: number; maxUs: number }>;
+  stats: { pauses: number; maxUs: number };
+} {
+  const byKind = new Map<string, { n: number; maxUs: number }>();
+  const stats = { pauses: 0, maxUs: 0 };
+  const obs = new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) {
+      const us = e.duration * 1000;
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      const k = kindName[kind] ?? `kind${kind}`;
+      const g = byKind.get(k) ?? { n: 0, maxUs: 0 };
+      g.n++;
+      g.maxUs = Math.max(g.maxUs, us);
+      byKind.set(k, g);
+      stats.pauses++;
+      stats.maxUs = Math.max(stats.maxUs, us);
+    }
+  });
+  obs.observe({ entryTypes: ["gc"] });
+  return {
+    byKind,
+    stats,
+    stop: async () => {
+      await yieldLoop(); // let the observer deliver the last entries
+      obs.disconnect();
+    },
+  };
+}
+
 // control: the same loop for 1 s with no delta, so a stall the machine makes on its own (another
-// process, the hypervisor, an interrupt) is told apart from one the delta causes
+// process, the hypervisor, an interrupt) or a GC the lane makes anyway is told apart from the delta's
 const control = new Float64Array(1_000_000);
 let nc = 0;
+const controlGc = gcRecorder();
 {
   const end = performance.now() + 1000;
   let i = 0;
@@ -80,27 +115,11 @@ let nc = 0;
     await yieldLoop();
   }
 }
+await controlGc.stop();
 
 let n = 0;
 let done = false;
-const kindName: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" };
-const gc = new Map<string, { n: number; maxUs: number }>();
-let gcMaxUs = 0;
-let gcPauses = 0;
-const obs = new PerformanceObserver((l) => {
-  for (const e of l.getEntries()) {
-    const us = e.duration * 1000;
-    const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
-    const k = kindName[kind] ?? `kind${kind}`;
-    const g = gc.get(k) ?? { n: 0, maxUs: 0 };
-    g.n++;
-    g.maxUs = Math.max(g.maxUs, us);
-    gc.set(k, g);
-    gcPauses++;
-    gcMaxUs = Math.max(gcMaxUs, us);
-  }
-});
-obs.observe({ entryTypes: ["gc"] });
+const deltaGc = gcRecorder();
 /** bytes this process has had read from the disk (not the page cache), Linux; null elsewhere */
 function diskReadBytes(): number | null {
   try {
@@ -112,6 +131,7 @@ function diskReadBytes(): number | null {
 }
 const read0 = diskReadBytes();
 const t = performance.now();
+const tMono = Number(process.hrtime.bigint()) / 1e9; // CLOCK_MONOTONIC, to line slow lookups up with perf
 const applying = cache
   .applyBundle(args.deltaPath, {
     onProgress: (pr) => {
@@ -142,12 +162,11 @@ if (startedAt) {
   );
   for (const k of slow.slice(0, 8))
     process.stderr.write(
-      `slow lookup ${Math.round(during[k] as number)} us at ${(startedAt[k] as number).toFixed(1)} ms\n`,
+      `slow lookup ${Math.round(during[k] as number)} us at ${(startedAt[k] as number).toFixed(1)} ms (monotonic ${(tMono + (startedAt[k] as number) / 1000).toFixed(6)} s)\n`,
     );
   for (const [at, what] of events) process.stderr.write(`event ${at.toFixed(1)} ms ${what}\n`);
 }
-await yieldLoop(); // let the observer deliver the last entries
-obs.disconnect();
+await deltaGc.stop();
 if (cache.lookup({ cardId: args.removedCard }).listed)
   throw new Error("an entry removed by the delta is still listed");
 const p = percentiles(during.subarray(0, n));
@@ -160,15 +179,24 @@ process.stdout.write(
     p999: p.p999,
     max: p.max,
     n,
-    control: { p50: pc.p50, p99: pc.p99, p999: pc.p999, max: pc.max, n: nc },
+    control: {
+      p50: pc.p50,
+      p99: pc.p99,
+      p999: pc.p999,
+      max: pc.max,
+      n: nc,
+      gcPauses: controlGc.stats.pauses,
+      gcMaxUs: controlGc.stats.maxUs,
+      gc: Object.fromEntries(controlGc.byKind),
+    },
     deltaSeconds: deltaMs / 1000,
     adds: dr.adds,
     removes: dr.removes,
-    gcPauses,
-    gcMaxUs,
+    gcPauses: deltaGc.stats.pauses,
+    gcMaxUs: deltaGc.stats.maxUs,
     // includes the worker's reads of the delta file and the list (one process)
     diskReadKB: read0 === null || read1 === null ? null : (read1 - read0) / 1024,
-    gc: Object.fromEntries(gc),
+    gc: Object.fromEntries(deltaGc.byKind),
     v8Flags,
   })}\n`,
 );

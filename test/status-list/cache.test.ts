@@ -168,6 +168,10 @@ describe("StatusListCache: in a process started with --input-type=module -e", ()
     expect(JSON.parse(out)).toEqual({ versions: { full: V2, delta: null }, listed: true });
   });
 
+  it("leaves a worker to inherit its options unless --input-type is among them (V8 options given explicitly are refused)", () => {
+    expect(workerExecArgv(["--import", "tsx", "--max-old-space-size=512"])).toBeUndefined();
+  });
+
   it("drops --input-type from the options a worker inherits, in both spellings, and keeps the rest", () => {
     expect(
       workerExecArgv([
