@@ -176,6 +176,8 @@ interface Active {
   reasons: Map<number, string>;
   reasonById: Database.Statement;
   layout: CardLayout;
+  /** { full, delta } as one frozen object, shared by the results judged against them */
+  versions: ListVersions;
   /** deltas live in the overlay tables (store.ts hasOverlay) */
   overlay: boolean;
   /** rows in the overlay, as of the last open, delta or compaction */
@@ -188,6 +190,11 @@ interface Active {
   cards: number;
   obus: number;
 }
+
+/** Shared, frozen parts of lookup results (a result for a miss allocates only its own object). */
+const NO_ENTRIES = Object.freeze([]) as unknown as StatusEntry[];
+const NO_VERSIONS: ListVersions = Object.freeze({ full: null, delta: null });
+const STALE_REUSE_MS = 1000;
 
 /** Packing of one id's matches into one integer: count * 2^41 + (list type * 2^32 + reason id) of the first. */
 const PACK_TYPE = 2 ** 32;
@@ -258,6 +265,12 @@ export class StatusListCache {
   private timer: NodeJS.Timeout | null = null;
   private filterPromise: Promise<void> = Promise.resolve();
   private readonly publicKeyPem: string;
+  private staleCache: {
+    at: number;
+    a: Active | null;
+    deltaCreated: number | null;
+    state: StalenessState;
+  } | null = null;
   private compacting = false;
   private compactTimer: NodeJS.Timeout | null = null;
   private compactDone: Promise<void> = Promise.resolve();
@@ -377,6 +390,7 @@ export class StatusListCache {
         reasons: loadReasons(db),
         reasonById: db.prepare("SELECT text FROM reason WHERE id = ?").pluck(),
         layout,
+        versions: Object.freeze({ full: meta.full_version, delta: meta.delta_version }),
         overlay,
         overlayRows: overlayRows(db),
         filter,
@@ -546,22 +560,13 @@ export class StatusListCache {
     const obu = q.obuId === undefined ? null : parseObuId(q.obuId);
     const a = this.active;
     if (!a)
-      return {
-        listed: false,
-        entries: [],
-        versions: { full: null, delta: null },
-        stale: this.computeStaleness(),
-      };
+      return { listed: false, entries: NO_ENTRIES, versions: NO_VERSIONS, stale: this.lookupStaleness() };
     const f = a.filter;
     const cardMaybe = card !== null && (f === null || f.mayContain(cardWordA(card.net), card.hi8, card.lo8));
     const obuMaybe = obu !== null && (f === null || f.mayContain(OBU_WORD_A, obu.hi32, obu.lo32));
     if (!cardMaybe && !obuMaybe) {
-      return {
-        listed: false,
-        entries: [],
-        versions: { full: a.full, delta: a.delta },
-        stale: this.computeStaleness(),
-      };
+      // nearly every vehicle: one new object, the rest shared and frozen (less for the lane's GC)
+      return { listed: false, entries: NO_ENTRIES, versions: a.versions, stale: this.lookupStaleness() };
     }
     // the statement's parameters: each id once, or twice with the overlay (main part, overlay part)
     const cardArgs: unknown[] = [];
@@ -581,16 +586,17 @@ export class StatusListCache {
           ? a.card.get(cardArgs)
           : a.obu.get(obuArgs)
     ) as [string, string | null, number | null, number | null];
-    const versions: ListVersions = { full: row[0], delta: row[1] };
+    const versions: ListVersions =
+      row[0] === a.full && row[1] === a.delta ? a.versions : { full: row[0], delta: row[1] };
     const entries: StatusEntry[] = [];
     if (row[2] !== null) this.addPacked(entries, a, "card", q.cardId as string, row[2], a.cardAll, cardArgs);
     if (row[3] !== null)
       this.addPacked(entries, a, "obu", canonicalObuId(q.obuId as string), row[3], a.obuAll, obuArgs);
     const res: StatusLookupResult = {
       listed: entries.length > 0,
-      entries,
+      entries: entries.length > 0 ? entries : NO_ENTRIES,
       versions,
-      stale: this.computeStaleness(),
+      stale: this.lookupStaleness(),
     };
     if (entries[0]) res.entry = entries[0];
     return res;
@@ -654,6 +660,31 @@ export class StatusListCache {
   onStalenessChange(cb: (s: StalenessState) => void): () => void {
     const sub = this.subject.subscribe(cb);
     return () => sub.unsubscribe();
+  }
+
+  /**
+   * The staleness state for a lookup result: recomputed at most once per STALE_REUSE_MS (and whenever the
+   * list or its latest delta changed), shared and frozen in between, so a lookup allocates one object
+   * instead of two. Ages in a result are therefore up to a second old; `staleness()` and `staleness$` are
+   * exact.
+   */
+  private lookupStaleness(): StalenessState {
+    const now = this.now();
+    const a = this.active;
+    const c = this.staleCache;
+    if (
+      c !== null &&
+      c.a === a &&
+      c.deltaCreated === (a?.deltaCreated ?? null) &&
+      now >= c.at &&
+      now - c.at < STALE_REUSE_MS
+    )
+      return c.state;
+    const st = this.computeStaleness();
+    Object.freeze(st.reasons);
+    const state = Object.freeze(st);
+    this.staleCache = { at: now, a, deltaCreated: a?.deltaCreated ?? null, state };
+    return state;
   }
 
   private computeStaleness(): StalenessState {
@@ -774,6 +805,7 @@ export class StatusListCache {
         );
         const r = await this.track(job);
         a.delta = r.version;
+        a.versions = Object.freeze({ full: a.full, delta: r.version });
         a.deltaCreated = r.createdAt;
         renewSnapshot(a.db);
         // no reload of the reason table here: a delta only appends reasons (ids never change), and a

@@ -491,6 +491,35 @@ describe("StatusListCache: leftovers and staleness", () => {
     expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
   });
 
+  it("shares one frozen staleness state and versions object across results for up to a second", async () => {
+    let now = Date.parse("2025-07-31T00:10:00Z");
+    await cache.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, now: () => now });
+    await cache.applyBundle(full(V2, sampleRows(10), { createdAt: now - 600_000 }));
+    const miss = cache.lookup({ cardId: card(999_999) });
+    const hit = cache.lookup({ cardId: card(1) });
+    expect(hit.listed).toBe(true);
+    expect(miss.stale).toBe(hit.stale);
+    expect(miss.versions).toBe(hit.versions);
+    expect(
+      Object.isFrozen(miss.stale) && Object.isFrozen(miss.entries) && Object.isFrozen(miss.versions),
+    ).toBe(true);
+    expect(miss.stale.fullAgeMs).toBe(600_000);
+    now += 999;
+    expect(cache.lookup({ cardId: card(999_999) }).stale).toBe(miss.stale);
+    now += 1;
+    const later = cache.lookup({ cardId: card(999_999) });
+    expect(later.stale).not.toBe(miss.stale);
+    expect(later.stale.fullAgeMs).toBe(601_000);
+    // a delta gives new versions and a new state at once
+    await cache.applyBundle(
+      delta(D1, V2, [{ kind: "card", id: card(2), listType: 1, reason: "x", op: "remove" }]),
+    );
+    const after = cache.lookup({ cardId: card(1) });
+    expect(after.versions).toEqual({ full: V2, delta: D1 });
+    expect(after.stale).not.toBe(later.stale);
+  });
+
   it("raises the alarm past the delta and full limits, keeps answering, and clears on a fresh delta", async () => {
     const t0 = Date.parse("2025-07-31T00:00:00Z");
     await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
