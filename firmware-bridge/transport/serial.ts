@@ -139,22 +139,44 @@ class SerialTransport implements Transport {
         });
         // 'error' after open (a failed write, a close error): the close/write paths report it.
         port.on("error", () => {});
-        port.on("close", (closeErr: (Error & { disconnected?: boolean }) | null) => {
+        const disconnected = (why: string, cause: Error | null): void => {
           if (this.port !== port) return;
           this.port = undefined;
-          if (closeErr?.disconnected) {
-            this.stateSubject.next({
-              status: "disconnected",
-              error: new EtcError(
-                ErrorCodes.PortDisconnected,
-                `serial port ${path} disconnected (${closeErr.message}): cable pulled or device gone`,
-                { path },
-                { cause: closeErr },
-              ),
-            });
-          } else {
+          this.stateSubject.next({
+            status: "disconnected",
+            error: new EtcError(
+              ErrorCodes.PortDisconnected,
+              `serial port ${path} disconnected (${why}): cable pulled or device gone`,
+              { path },
+              cause ? { cause } : undefined,
+            ),
+          });
+        };
+        port.on("close", (closeErr: (Error & { disconnected?: boolean }) | null) => {
+          if (this.port !== port) return;
+          if (closeErr?.disconnected) disconnected(closeErr.message, closeErr);
+          else {
+            this.port = undefined;
             this.stateSubject.next({ status: "closed" });
           }
+        });
+        // A hung-up tty (a pty whose other end closed: socat killed, the simulator gone) answers read()
+        // with 0 bytes for ever, which the binding retries in a loop and never reports; only a read error
+        // (EIO, ENXIO) becomes a 'close' with `disconnected`. Which of the two a read sees is a race in
+        // the kernel's hang-up, so the fd's hang-up (POLLHUP) is watched directly as well.
+        const poller = (
+          port as unknown as {
+            port?: {
+              poller?: {
+                once(ev: "disconnect", cb: (err: (Error & { canceled?: boolean }) | null) => void): void;
+              };
+            };
+          }
+        ).port?.poller;
+        poller?.once("disconnect", (err) => {
+          if (err?.canceled || this.port !== port) return; // closed by us
+          disconnected(err ? err.message : "hang-up", err);
+          port.close(() => {}); // stops the binding's read loop
         });
         this.stateSubject.next({ status: "open" });
         resolve();
