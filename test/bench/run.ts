@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   }
   for (const b of chosen) {
     log(`== ${b.name}: ${b.title}`);
-    const results: BenchResult[] = await b.run({ scale, log, untuned: v8Flags.length === 0 });
+    const results: BenchResult[] = await b.run({ scale, log, untuned: tuning === null });
     for (const r of results) {
       if (json) {
         process.stdout.write(

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { setImmediate as yieldLoop } from "node:timers/promises";
-import { tuneLaneProcess } from "../../src/lane/process-tuning.js";
+import { HELPER_NICE, tuneLaneProcess } from "../../src/lane/process-tuning.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { nowUs, percentiles } from "./harness.js";
 
@@ -37,7 +37,9 @@ const trace = process.env.ETC_BENCH_TRACE === "1";
 const startedAt = trace ? new Float64Array(2_000_000) : null;
 const events: [number, string][] = [];
 const tuning = args.untuned ? null : await tuneLaneProcess();
-const v8Flags = tuning ? [...tuning.v8Flags, `${tuning.helpersReniced.length} helpers at nice 10`] : [];
+const v8Flags = tuning
+  ? [...tuning.v8Flags, `${tuning.helpersReniced.length} helpers at nice ${HELPER_NICE}`]
+  : [];
 // the traffic as fixed 21-byte records ("c" + 20-digit card id, or "o" + 16 hex digits padded with
 // spaces) in one Buffer, outside the JS heap: each lookup builds its query as a lane builds one from a
 // frame, a young object and string, and no large array of queries lives in the heap. (Parsing them from
