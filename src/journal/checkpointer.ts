@@ -13,9 +13,19 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { backgroundCpus } from "../threads.js";
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+// off the CPU the lane's process tuning leaves to the lane thread, if it does (as src/threads.ts
+// leaveLaneCpu, which this eval'd CommonJS cannot import)
+if (workerData.backgroundCpus) {
+  try {
+    const l = require("node:fs").readlinkSync("/proc/thread-self");
+    require("node:child_process").execFileSync(
+      "taskset", ["-p", "-c", workerData.backgroundCpus, l.slice(l.lastIndexOf("/") + 1)], { stdio: "ignore" });
+  } catch {}
+}
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 1000");
@@ -64,7 +74,11 @@ export class Checkpointer {
 
   constructor(path: string, intervalMs: number, log: Logger) {
     const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, intervalMs, sqlite } });
+    const cpus = backgroundCpus();
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, intervalMs, sqlite, backgroundCpus: cpus ? cpus.join(",") : null },
+    });
     this.worker.unref();
     this.worker.on("message", (m: { kind: string; message?: string } & Partial<CheckpointResult>) => {
       if (m.kind === "done") {

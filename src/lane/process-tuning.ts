@@ -1,8 +1,8 @@
 /**
  * Settings for a process that runs a lane (`etc-lane run`, the demo, the benchmarks that measure the
  * lane). They are process-wide, so library code never applies them; the launchers do, before the lane
- * opens. Both come from measurements of lookups while a status-list delta is applied on a 2-core lane
- * computer (docs/status-list.md section 7):
+ * opens. All three come from measurements of lookups while a status-list delta is applied on a 2-core
+ * lane computer (docs/status-list.md section 7):
  *
  * 1. `--no-parallel-scavenge`. V8's young-generation GC is parallel by default: the collecting thread
  *    hands parts of the work to V8's helper threads and waits for them. The helpers are shared by every
@@ -20,14 +20,27 @@
  *    told apart by asking each of them which thread it is (readlink of /proc/thread-self runs on a pool
  *    thread). Threads started later inherit the priority of the thread that starts them, the lane
  *    thread's. Without /proc (not Linux) this step is skipped.
+ *
+ * 3. One CPU left to the lane thread (Linux, two CPUs or more, util-linux `taskset`): V8's helpers go to
+ *    the other CPUs, and so do the background workers started later (the status-list worker and the
+ *    journal's checkpointer move themselves there when they start, src/threads.ts). Priorities alone
+ *    were not enough: the kernel here ticks at 250 Hz without preemption, so whenever a helper, or the
+ *    worker itself at nice 19, was given a turn on the lane thread's CPU, the lane thread waited one
+ *    whole tick, 4 ms, inside a lookup (5 of 12 runs over 2 ms before, 0 of 24 after). The lane thread
+ *    itself is not pinned: it may still use any CPU, and the processes it starts inherit all of them.
+ *    The thread pool is not moved either (the serial port's I/O). `ETC_LANE_CPU_PLACEMENT=off` in the
+ *    environment skips this step (a machine whose CPUs are already partitioned by its integrator).
  */
 import { readdirSync } from "node:fs";
 import { readlink } from "node:fs/promises";
 import { getPriority, setPriority } from "node:os";
 import v8 from "node:v8";
+import { allowedCpus, setBackgroundCpus, setThreadAffinity } from "../threads.js";
 
 export const LANE_V8_FLAGS = ["--no-parallel-scavenge"] as const;
 export const HELPER_NICE = 10;
+/** `ETC_LANE_CPU_PLACEMENT=off` in the environment: leave every thread on the CPUs it has (step 3). */
+export const CPU_PLACEMENT_ENV = "ETC_LANE_CPU_PLACEMENT";
 
 export interface ProcessTuning {
   v8Flags: readonly string[];
@@ -37,6 +50,23 @@ export interface ProcessTuning {
   threadPool: number[];
   /** why the helper step was skipped, if it was */
   skipped?: string;
+  /** the CPU left to the lane thread, and the CPUs of the helpers and the background workers */
+  cpus?: { lane: number; background: number[] };
+  /** why the CPU step was skipped, if it was */
+  cpuSkipped?: string;
+}
+
+/** What the tuning did, as short phrases for a log line or a benchmark header. */
+export function describeTuning(t: ProcessTuning): string[] {
+  return [
+    ...t.v8Flags,
+    t.skipped
+      ? `helpers left alone (${t.skipped})`
+      : `${t.helpersReniced.length} helpers at nice ${HELPER_NICE}`,
+    t.cpus
+      ? `CPU ${t.cpus.lane} left to the lane thread (helpers and workers on ${t.cpus.background.join(",")})`
+      : `no CPU placement (${t.cpuSkipped ?? "skipped"})`,
+  ];
 }
 
 let done: Promise<ProcessTuning> | null = null;
@@ -82,5 +112,34 @@ async function apply(): Promise<ProcessTuning> {
       // the thread ended meanwhile, or not permitted: leave it
     }
   }
+  placeThreads(result);
   return result;
+}
+
+function placeThreads(result: ProcessTuning): void {
+  if (process.env[CPU_PLACEMENT_ENV] === "off") {
+    result.cpuSkipped = `${CPU_PLACEMENT_ENV}=off`;
+    return;
+  }
+  const cpus = allowedCpus();
+  if (!cpus || cpus.length < 2) {
+    result.cpuSkipped = cpus ? "one CPU" : "CPU set unknown";
+    return;
+  }
+  const lane = cpus[cpus.length - 1] as number;
+  const background = cpus.slice(0, -1);
+  try {
+    for (const tid of result.helpersReniced) {
+      try {
+        setThreadAffinity(tid, background);
+      } catch (e) {
+        if (readdirSync("/proc/self/task").includes(String(tid))) throw e; // else it ended meanwhile
+      }
+    }
+  } catch (e) {
+    result.cpuSkipped = `taskset: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+    return;
+  }
+  setBackgroundCpus(background);
+  result.cpus = { lane, background };
 }

@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { backgroundCpus } from "../threads.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { Progress } from "./store.js";
 import type { Job, WorkerMessage } from "./worker.js";
@@ -38,13 +39,14 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 
 function spawn(): Worker {
   const execArgv = workerExecArgv();
-  if (!fromSource) return new Worker(entry, execArgv ? { execArgv } : {});
+  const workerData = { backgroundCpus: backgroundCpus() };
+  if (!fromSource) return new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}) });
   const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
     /\.cjs$/,
     ".mjs",
   );
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, ...(execArgv ? { execArgv } : {}) });
+  return new Worker(boot, { eval: true, workerData, ...(execArgv ? { execArgv } : {}) });
 }
 
 export interface RunningJob<T> {

@@ -4,8 +4,9 @@
  * thread and reports progress, the result, or the error (code + message) to the parent.
  */
 import { setPriority } from "node:os";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import { leaveLaneCpu } from "../threads.js";
 import { BloomFilter } from "./filter.js";
 import {
   applyDelta,
@@ -75,6 +76,8 @@ if (parentPort) {
   } catch {
     // not permitted here: run at normal priority
   }
+  // off the CPU the lane's process tuning leaves to the lane thread, if it does (src/threads.ts)
+  leaveLaneCpu((workerData as { backgroundCpus?: number[] | null } | null)?.backgroundCpus);
   port.on("message", ({ id, job }: { id: number; job: Job }) => {
     let msg: WorkerMessage;
     try {

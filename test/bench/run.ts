@@ -3,7 +3,7 @@
  * Never part of `npm test`. Benchmarks register in ./registry.ts.
  */
 
-import { HELPER_NICE, tuneLaneProcess } from "../../src/lane/process-tuning.js";
+import { describeTuning, tuneLaneProcess } from "../../src/lane/process-tuning.js";
 import type { BenchResult } from "./harness.js";
 import { benchmarks } from "./registry.js";
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   if (!(scale > 0)) throw new Error("--scale expects a positive number");
   // the benchmarks measure the lane as its launcher runs it; --untuned measures without that tuning
   const tuning = args.includes("--untuned") ? null : await tuneLaneProcess();
-  const v8Flags = tuning ? [...tuning.v8Flags, `helpers at nice ${HELPER_NICE}`] : [];
+  const v8Flags = tuning ? describeTuning(tuning) : [];
   const unknown = only.filter((n) => !benchmarks.some((b) => b.name === n));
   if (unknown.length) {
     process.stderr.write(

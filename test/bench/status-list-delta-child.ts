@@ -6,14 +6,15 @@
  *
  *   node status-list-delta-child.js '{"dataDir","publicKeyPath","deltaPath","queriesPath","removedCard","untuned"}'
  *
- * Prints one JSON line: latency figures, GC pauses of this thread by kind, and the delta's result.
+ * Prints one JSON line: latency figures, GC pauses of this thread by kind, the delta's result and the
+ * machine probe's gaps (below).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { PerformanceObserver } from "node:perf_hooks";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { setImmediate as yieldLoop } from "node:timers/promises";
-import { HELPER_NICE, tuneLaneProcess } from "../../src/lane/process-tuning.js";
+import { describeTuning, tuneLaneProcess } from "../../src/lane/process-tuning.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { nowUs, percentiles } from "./harness.js";
 
@@ -23,6 +24,8 @@ interface Args {
   dataDir: string;
   publicKeyPath: string;
   deltaPath: string;
+  /** a second delta, chained on the first, applied while the machine probe runs */
+  delta2Path?: string;
   queriesPath: string;
   removedCard: string;
   untuned: boolean;
@@ -33,13 +36,12 @@ const args = JSON.parse(process.argv[2] as string) as Args;
 // (a large ArrayBuffer counts as external memory, which can start a major GC)
 const during = new Float64Array(2_000_000);
 // ETC_BENCH_TRACE=1: also when each lookup started and the delta's progress, to place the slow ones
+// (in a `perf record -k CLOCK_MONOTONIC` trace)
 const trace = process.env.ETC_BENCH_TRACE === "1";
 const startedAt = trace ? new Float64Array(2_000_000) : null;
 const events: [number, string][] = [];
 const tuning = args.untuned ? null : await tuneLaneProcess();
-const v8Flags = tuning
-  ? [...tuning.v8Flags, `${tuning.helpersReniced.length} helpers at nice ${HELPER_NICE}`]
-  : [];
+const v8Flags = tuning ? describeTuning(tuning) : [];
 // the traffic as fixed 21-byte records ("c" + 20-digit card id, or "o" + 16 hex digits padded with
 // spaces) in one Buffer, outside the JS heap: each lookup builds its query as a lane builds one from a
 // frame, a young object and string, and no large array of queries lives in the heap. (Parsing them from
@@ -65,7 +67,12 @@ execFileSync("cat", [join(info.dir, info.db as string)], { stdio: ["ignore", "ig
 // as a lane that has been serving traffic: a few seconds' worth of lookups first
 for (let i = 0; i < 200_000; i++) cache.lookup(query(i));
 
-const kindName: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" };
+const kindName: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+};
 
 /** This thread's GC pauses by kind while it observes (Node reports each as a performance entry). */
 function gcRecorder(): {
@@ -149,7 +156,7 @@ while (!done) {
     const q = query(i);
     const t0 = nowUs();
     cache.lookup(q);
-    if (startedAt) startedAt[n] = performance.now() - t;
+    if (startedAt) startedAt[n] = t0; // monotonic µs (hrtime), as perf's -k CLOCK_MONOTONIC
     during[n++] = nowUs() - t0;
   }
   await yieldLoop();
@@ -164,13 +171,74 @@ if (startedAt) {
   );
   for (const k of slow.slice(0, 8))
     process.stderr.write(
-      `slow lookup ${Math.round(during[k] as number)} us at ${(startedAt[k] as number).toFixed(1)} ms (monotonic ${(tMono + (startedAt[k] as number) / 1000).toFixed(6)} s)\n`,
+      `slow lookup ${Math.round(during[k] as number)} us from ${((startedAt[k] as number) / 1000 - tMono * 1000).toFixed(1)} ms (monotonic ${((startedAt[k] as number) / 1e6).toFixed(6)} s)\n`,
     );
   for (const [at, what] of events) process.stderr.write(`event ${at.toFixed(1)} ms ${what}\n`);
 }
 await deltaGc.stop();
 if (cache.lookup({ cardId: args.removedCard }).listed)
   throw new Error("an entry removed by the delta is still listed");
+
+// The machine probe: the same thread on the same CPU, while a second delta of the same size applies,
+// runs a loop that only reads the clock (no lookup, no SQLite, next to no allocation) and records the
+// gaps between consecutive reads. A gap there is time the lane thread did not get whatever it ran: a
+// kernel thread on its CPU (here DAMON's kdamond), the hypervisor stopping the virtual CPU (on this VM,
+// while the disk is written, a vCPU stops for milliseconds with nothing in a guest-wide `perf` trace), or
+// a GC (reported beside it). Stalls are rare and random, so one run proves little; over many runs, gaps
+// the probe sees as often as the lookups see them are the machine's, not the lane's.
+let probe: Record<string, unknown> | null = null;
+/**
+ * Reads the clock for `ms` and records the gaps between reads. Between reads it does about 1 µs of
+ * integer arithmetic: a clock read allocates (a boxed number, an array), and at one read every 60 ns the
+ * probe would make scavenges of its own, several a millisecond.
+ */
+function clockGaps(
+  ms: number,
+  acc: { max: number; over1: number; over2: number; reads: number; sink: number },
+): void {
+  let prev = performance.now();
+  const until = prev + ms;
+  let x = acc.sink;
+  while (prev < until) {
+    for (let k = 0; k < 300; k++) x = (x * 31 + k) | 0;
+    const now = performance.now();
+    const g = now - prev;
+    if (g > acc.max) acc.max = g;
+    if (g > 1) {
+      acc.over1++;
+      if (g > 2) acc.over2++;
+    }
+    prev = now;
+    acc.reads++;
+  }
+  acc.sink = x;
+}
+if (args.delta2Path) {
+  let done2 = false;
+  const gaps = { max: 0, over1: 0, over2: 0, reads: 0, sink: 0 };
+  const probeGc = gcRecorder();
+  const t2 = performance.now();
+  const applying2 = cache.applyBundle(args.delta2Path).finally(() => {
+    done2 = true;
+  });
+  while (!done2) {
+    clockGaps(1.5, gaps); // about as long as one batch of 500 lookups above, then the event loop runs
+    await yieldLoop();
+  }
+  await applying2;
+  const seconds = (performance.now() - t2) / 1000;
+  await probeGc.stop();
+  probe = {
+    seconds,
+    reads: gaps.reads,
+    maxGapUs: gaps.max * 1000,
+    gapsOver1ms: gaps.over1,
+    gapsOver2ms: gaps.over2,
+    gcPauses: probeGc.stats.pauses,
+    gcMaxUs: probeGc.stats.maxUs,
+    gc: Object.fromEntries(probeGc.byKind),
+  };
+}
 const p = percentiles(during.subarray(0, n));
 const pc = percentiles(control.subarray(0, nc));
 await cache.close();
@@ -199,6 +267,7 @@ process.stdout.write(
     // includes the worker's reads of the delta file and the list (one process)
     diskReadKB: read0 === null || read1 === null ? null : (read1 - read0) / 1024,
     gc: Object.fromEntries(deltaGc.byKind),
+    probe,
     v8Flags,
   })}\n`,
 );

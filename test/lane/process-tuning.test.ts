@@ -2,39 +2,108 @@
  * The lane's process tuning (src/lane/process-tuning.ts), checked in a child process so the test runner's
  * own threads are left alone: V8's helper threads go to nice 10, the lane thread and libuv's thread pool
  * (the serial port's reads and writes) stay at the lane's priority, and a second call changes nothing.
+ * With two CPUs or more, one CPU is left to the lane thread: the helpers, and the workers started after
+ * the tuning (status list, journal checkpointer), run on the others.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { HELPER_NICE } from "../../src/lane/process-tuning.js";
+import { allowedCpus, parseCpuList } from "../../src/threads.js";
 
 const child = fileURLToPath(new URL("./process-tuning-child.ts", import.meta.url));
 
+interface ChildReport {
+  pid: number;
+  first: {
+    v8Flags: string[];
+    helpersReniced: number[];
+    threadPool: number[];
+    cpus?: { lane: number; background: number[] };
+    cpuSkipped?: string;
+  };
+  same: boolean;
+  threads: Record<string, { nice: number; cpus: number[] | null; new: boolean }>;
+}
+
+function runChild(env: NodeJS.ProcessEnv = {}): ChildReport {
+  return JSON.parse(
+    execFileSync(process.execPath, ["--import", "tsx", child], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+    }),
+  ) as ChildReport;
+}
+
+const linux = existsSync("/proc/self/task");
+const cpus = allowedCpus();
+let taskset = false;
+try {
+  execFileSync("taskset", ["-V"], { stdio: "ignore" });
+  taskset = true;
+} catch {
+  // not installed: the CPU step is skipped, and says so
+}
+
 describe("lane process tuning", () => {
-  it.runIf(existsSync("/proc/self/task"))(
+  it.runIf(linux)(
     "puts V8's helper threads at nice 10 and leaves the lane thread and the thread pool alone",
     () => {
-      const out = JSON.parse(
-        execFileSync(process.execPath, ["--import", "tsx", child], { encoding: "utf8" }),
-      ) as {
-        pid: number;
-        first: { v8Flags: string[]; helpersReniced: number[]; threadPool: number[] };
-        same: boolean;
-        nice: Record<string, number>;
-      };
+      const out = runChild();
       expect(out.first.v8Flags).toEqual(["--no-parallel-scavenge"]);
       expect(out.same).toBe(true);
-      expect(out.nice[String(out.pid)]).toBe(0);
+      expect(out.threads[String(out.pid)]?.nice).toBe(0);
       // Node starts V8's platform threads (4 by default) before any JavaScript runs
       expect(out.first.helpersReniced.length).toBeGreaterThanOrEqual(4);
       expect(out.first.threadPool.length).toBe(4);
       for (const tid of out.first.helpersReniced) {
         expect(out.first.threadPool).not.toContain(tid);
-        if (out.nice[tid] !== undefined) expect(out.nice[tid]).toBe(HELPER_NICE);
+        const t = out.threads[tid];
+        if (t !== undefined) expect(t.nice).toBe(HELPER_NICE);
       }
-      for (const tid of out.first.threadPool) expect(out.nice[tid]).toBe(0);
+      for (const tid of out.first.threadPool) expect(out.threads[tid]?.nice).toBe(0);
       expect(out.first.helpersReniced).not.toContain(out.pid);
     },
   );
+
+  it.runIf(linux && taskset && (cpus?.length ?? 0) >= 2)(
+    "leaves one CPU to the lane thread; helpers and the workers started later run on the others",
+    () => {
+      const out = runChild();
+      const all = cpus as number[];
+      const lane = all[all.length - 1] as number;
+      const background = all.slice(0, -1);
+      expect(out.first.cpus).toEqual({ lane, background });
+      // the lane thread keeps every CPU (the processes it starts inherit them); the others leave it one
+      expect(out.threads[String(out.pid)]?.cpus).toEqual(all);
+      // the pool carries the serial port's I/O for the lane thread: it may run anywhere
+      for (const tid of out.first.threadPool) expect(out.threads[tid]?.cpus).toEqual(all);
+      for (const tid of out.first.helpersReniced) {
+        const t = out.threads[tid];
+        if (t !== undefined) expect({ tid, cpus: t.cpus }).toEqual({ tid, cpus: background });
+      }
+      // the two workers started after the tuning moved themselves (a thread that nobody moves keeps
+      // every CPU: under tsx, the module-hooks thread its loader starts)
+      const started = Object.values(out.threads).filter((t) => t.new);
+      expect(started.filter((t) => String(t.cpus) === String(background)).length).toBeGreaterThanOrEqual(2);
+      // the status-list worker still lowers its own priority; the checkpointer keeps the lane's
+      expect(started.filter((t) => t.nice === 19).map((t) => t.cpus)).toEqual([background]);
+    },
+  );
+
+  it.runIf(linux)("ETC_LANE_CPU_PLACEMENT=off leaves every thread on the CPUs it had", () => {
+    const out = runChild({ ETC_LANE_CPU_PLACEMENT: "off" });
+    expect(out.first.cpus).toBeUndefined();
+    expect(out.first.cpuSkipped).toBe("ETC_LANE_CPU_PLACEMENT=off");
+    for (const t of Object.values(out.threads)) expect(t.cpus).toEqual(cpus);
+  });
+
+  it("reads the kernel's CPU lists", () => {
+    expect(parseCpuList("0")).toEqual([0]);
+    expect(parseCpuList("0-3")).toEqual([0, 1, 2, 3]);
+    expect(parseCpuList("0,2-3,7")).toEqual([0, 2, 3, 7]);
+    expect(() => parseCpuList("a-b")).toThrow(/not a CPU list/);
+    expect(() => parseCpuList("3-1")).toThrow(/not a CPU list/);
+  });
 });

@@ -1,0 +1,91 @@
+/**
+ * Per-thread CPU placement on Linux, for the lane's process tuning (src/lane/process-tuning.ts) and the
+ * status-list worker (src/status-list/worker.ts). Node has no API for a thread's CPU affinity, so it is
+ * set with util-linux's `taskset -p`, which given a thread id changes that thread only. Everything here
+ * is best effort: without /proc or taskset the functions report that and change nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, readlinkSync } from "node:fs";
+
+/**
+ * The CPUs the lane's process tuning gives the process's background threads, leaving one CPU to the lane
+ * thread (null: no placement). Module state of the thread that tuned the process; the code that starts a
+ * background worker passes it on in the worker's workerData (a worker thread starts on the CPUs of the
+ * thread that started it, and child processes must not inherit the placement, so not through the
+ * environment).
+ */
+let background: readonly number[] | null = null;
+
+export function setBackgroundCpus(cpus: readonly number[] | null): void {
+  background = cpus ? Object.freeze([...cpus]) : null;
+}
+
+export function backgroundCpus(): readonly number[] | null {
+  return background;
+}
+
+/** The id of the calling thread (Linux), or null. */
+export function currentThreadId(): number | null {
+  try {
+    const l = readlinkSync("/proc/thread-self");
+    return Number(l.slice(l.lastIndexOf("/") + 1));
+  } catch {
+    return null;
+  }
+}
+
+/** The CPUs this process may run on (Linux), ascending, or null when unknown. */
+export function allowedCpus(): number[] | null {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? parseCpuList(m[1] as string) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** "0-2,5" -> [0, 1, 2, 5] */
+export function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(",")) {
+    const [a, b] = part.split("-").map(Number) as [number, number | undefined];
+    if (!Number.isInteger(a)) throw new Error(`not a CPU list: "${list}"`);
+    const end = b === undefined ? a : b;
+    if (!Number.isInteger(end) || end < a) throw new Error(`not a CPU list: "${list}"`);
+    for (let c = a; c <= end; c++) out.push(c);
+  }
+  return out;
+}
+
+/** Move one thread to the given CPUs. Throws with taskset's message when it cannot. */
+export function setThreadAffinity(tid: number, cpus: readonly number[]): void {
+  execFileSync("taskset", ["-p", "-c", cpus.join(","), String(tid)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}
+
+/**
+ * Called first thing by a worker thread that works in the background (the status-list worker, the
+ * journal's checkpointer), with the CPUs its starter passed on from backgroundCpus(): moves the calling
+ * thread there. Returns the CPUs it moved to, or null (no placement, no taskset, not permitted).
+ */
+export function leaveLaneCpu(cpus: readonly number[] | null | undefined): readonly number[] | null {
+  const tid = cpus?.length ? currentThreadId() : null;
+  if (!cpus || tid === null) return null;
+  try {
+    setThreadAffinity(tid, cpus);
+    return cpus;
+  } catch {
+    return null;
+  }
+}
+
+/** The CPUs a thread may run on, from /proc (Linux), or null. */
+export function threadCpus(tid: number, pid: number = process.pid): number[] | null {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"));
+    return m ? parseCpuList(m[1] as string) : null;
+  } catch {
+    return null;
+  }
+}
