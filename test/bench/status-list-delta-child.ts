@@ -12,13 +12,11 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { constants, PerformanceObserver } from "node:perf_hooks";
 import { setImmediate as yieldLoop } from "node:timers/promises";
 import { describeTuning, tuneLaneProcess } from "../../src/lane/process-tuning.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { nowUs, percentiles } from "./harness.js";
-
-type Query = { cardId: string } | { obuId: string };
+import { gcRecorder, queryReader } from "./lane-like.js";
 
 interface Args {
   dataDir: string;
@@ -42,20 +40,8 @@ const startedAt = trace ? new Float64Array(2_000_000) : null;
 const events: [number, string][] = [];
 const tuning = args.untuned ? null : await tuneLaneProcess();
 const v8Flags = tuning ? describeTuning(tuning) : [];
-// the traffic as fixed 21-byte records ("c" + 20-digit card id, or "o" + 16 hex digits padded with
-// spaces) in one Buffer, outside the JS heap: each lookup builds its query as a lane builds one from a
-// frame, a young object and string, and no large array of queries lives in the heap. (Parsing them from
-// JSON left 20 MB of old-generation objects whose major GC then fell into the window: measuring the
-// benchmark's set-up, not the lane.)
-const traffic = readFileSync(args.queriesPath);
-const QUERY_LEN = 21;
-const nQueries = traffic.length / QUERY_LEN;
-function query(i: number): Query {
-  const off = (i % nQueries) * QUERY_LEN;
-  return traffic[off] === 0x63
-    ? { cardId: traffic.toString("latin1", off + 1, off + 21) }
-    : { obuId: traffic.toString("latin1", off + 1, off + 17) };
-}
+// the traffic, one query built per lookup from a compact buffer (lane-like.ts)
+const query = queryReader(args.queriesPath);
 const cache = await StatusListCache.open({
   dataDir: args.dataDir,
   publicKeyPem: readFileSync(args.publicKeyPath),
@@ -66,45 +52,6 @@ const info = cache.info();
 execFileSync("cat", [join(info.dir, info.db as string)], { stdio: ["ignore", "ignore", "ignore"] });
 // as a lane that has been serving traffic: a few seconds' worth of lookups first
 for (let i = 0; i < 200_000; i++) cache.lookup(query(i));
-
-const kindName: Record<number, string> = {
-  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
-  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
-};
-
-/** This thread's GC pauses by kind while it observes (Node reports each as a performance entry). */
-function gcRecorder(): {
-  stop: () => Promise<void>;
-  byKind: Map<string, { n: number; maxUs: number }>;
-  stats: { pauses: number; maxUs: number };
-} {
-  const byKind = new Map<string, { n: number; maxUs: number }>();
-  const stats = { pauses: 0, maxUs: 0 };
-  const obs = new PerformanceObserver((l) => {
-    for (const e of l.getEntries()) {
-      const us = e.duration * 1000;
-      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
-      const k = kindName[kind] ?? `kind${kind}`;
-      const g = byKind.get(k) ?? { n: 0, maxUs: 0 };
-      g.n++;
-      g.maxUs = Math.max(g.maxUs, us);
-      byKind.set(k, g);
-      stats.pauses++;
-      stats.maxUs = Math.max(stats.maxUs, us);
-    }
-  });
-  obs.observe({ entryTypes: ["gc"] });
-  return {
-    byKind,
-    stats,
-    stop: async () => {
-      await yieldLoop(); // let the observer deliver the last entries
-      obs.disconnect();
-    },
-  };
-}
 
 // control: the same loop for 1 s with no delta, so a stall the machine makes on its own (another
 // process, the hypervisor, an interrupt) or a GC the lane makes anyway is told apart from the delta's

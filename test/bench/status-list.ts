@@ -18,8 +18,7 @@ import {
 import { formatCardId, formatObuId } from "../../src/status-list/ids.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { type BenchContext, type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
-
-type Query = { cardId: string } | { obuId: string };
+import { type Query, writeQueries } from "./lane-like.js";
 
 function randomMisses(n: number, seed: number): Query[] {
   const rnd = prng(seed);
@@ -61,17 +60,6 @@ function measure(cache: StatusListCache, qs: Query[]): { lat: Float64Array; list
 function figs(lat: Float64Array): Record<string, number> {
   const p = percentiles(lat);
   return { p50: p.p50, p99: p.p99, p999: p.p999, max: p.max, n: lat.length };
-}
-
-/** Drop the OS page cache: drop_caches when permitted, else fadvise(DONTNEED) through dd on each file. */
-function dropPageCache(files: string[]): string {
-  try {
-    execFileSync("sh", ["-c", "sync; echo 3 > /proc/sys/vm/drop_caches"], { stdio: "ignore" });
-    return "drop_caches";
-  } catch {
-    for (const f of files) spawnSync("dd", [`if=${f}`, "iflag=nocache", "count=0", "status=none"]);
-    return "dd iflag=nocache (fadvise DONTNEED)";
-  }
 }
 
 /** RSS of a fresh process that opens the list (filter loaded) and answers the given lookups. */
@@ -132,18 +120,41 @@ interface DuringDelta {
   v8Flags: string[];
 }
 
-/** Lookups while the delta applies, in a child process that holds only what a lane holds. */
-function duringDelta(args: Record<string, unknown>, log: (line: string) => void): DuringDelta {
+/** Runs one of the lane-like child processes (status-list-*-child.ts) and parses its JSON line. */
+function runChild<T>(file: string, args: Record<string, unknown>, log: (line: string) => void): T {
   const fromSource = import.meta.url.endsWith(".ts");
-  const child = new URL(`./status-list-delta-child${fromSource ? ".ts" : ".js"}`, import.meta.url);
+  const child = new URL(`./${file}${fromSource ? ".ts" : ".js"}`, import.meta.url);
   const out = spawnSync(
     process.execPath,
     [...(fromSource ? ["--import", "tsx"] : []), child.pathname, JSON.stringify(args)],
     { encoding: "utf8", maxBuffer: 1 << 20 },
   );
-  if (out.status !== 0) throw new Error(`during-delta child failed: ${out.stderr}`);
+  if (out.status !== 0) throw new Error(`${file} failed: ${out.stderr}`);
   for (const line of out.stderr.split("\n").filter(Boolean)) log(`  ${line}`);
-  return JSON.parse(out.stdout) as DuringDelta;
+  return JSON.parse(out.stdout) as T;
+}
+
+type GcByKind = Record<string, { n: number; maxUs: number }>;
+
+const gcText = (gc: GcByKind): string =>
+  Object.entries(gc)
+    .map(([k, g]) => `${k} ${g.n}x max ${Math.round(g.maxUs)} us`)
+    .join(", ") || "none";
+
+type Figures = {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  n: number;
+};
+
+interface ColdChild {
+  miss: Figures & { listed: number };
+  hit: Figures & { listed: number };
+  how: string;
+  gc: GcByKind;
+  tuning: string[];
 }
 
 async function run(ctx: BenchContext, cards: number, obus: number, name: string): Promise<BenchResult[]> {
@@ -236,35 +247,41 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
       figures: { ...figs(wm.lat), listed: wm.listed },
     });
 
-    // cold: drop the page cache and reopen (fresh SQLite cache) before each round
-    // misses first (1,000 per round), then hits (200 per round): each round starts from a dropped cache
+    // cold: drop the page cache and reopen (fresh SQLite cache) before each round; misses first (1,000
+    // per round), then hits (200 per round), in a lane-like child process (status-list-cold-child.ts)
     const rounds = 10;
-    const per = 200;
+    const perHit = 200;
     const perMiss = 1000;
-    const coldHit: number[] = [];
-    const coldMiss: number[] = [];
-    let how = "";
-    for (let r = 0; r < rounds; r++) {
-      await cache.close();
-      how = dropPageCache([dbPath, `${dbPath}-wal`]);
-      cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
-      await cache.filterReady();
-      const m = measure(cache, misses.slice(r * perMiss, (r + 1) * perMiss));
-      const h = measure(cache, hits.slice(r * per, (r + 1) * per));
-      coldHit.push(...h.lat);
-      coldMiss.push(...m.lat);
-    }
+    writeQueries(join(dir, "cold-misses.bin"), misses.slice(0, rounds * perMiss));
+    writeQueries(join(dir, "cold-hits.bin"), hits.slice(0, rounds * perHit));
+    await cache.close();
+    const cold = runChild<ColdChild>(
+      "status-list-cold-child",
+      {
+        dataDir,
+        publicKeyPath: TEST_PUBLIC_KEY_PATH,
+        missesPath: join(dir, "cold-misses.bin"),
+        hitsPath: join(dir, "cold-hits.bin"),
+        rounds,
+        perMiss,
+        perHit,
+        untuned: ctx.untuned,
+      },
+      ctx.log,
+    );
+    cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
+    const coldNotes = `a lane-like process (tuning: ${cold.tuning.join(", ") || "none"}), ${cold.how}, reopen, ${rounds} rounds of ${perMiss} misses then ${perHit} hits; its GC pauses: ${gcText(cold.gc)}`;
     results.push({
       name: `${name}.lookup.cold.hit`,
       unit: "us",
-      figures: figs(Float64Array.from(coldHit)),
-      notes: `${how}, reopen, ${rounds} rounds of ${perMiss} misses then ${per} hits; target p99 <= 5000 us`,
+      figures: cold.hit,
+      notes: `${coldNotes}; target p99 <= 5000 us`,
     });
     results.push({
       name: `${name}.lookup.cold.miss`,
       unit: "us",
-      figures: figs(Float64Array.from(coldMiss)),
-      notes: "target p99 <= 50 us",
+      figures: cold.miss,
+      notes: "same process and rounds; target p99 <= 50 us",
     });
 
     // a 100,000-entry delta while lookups run on this thread (30% removes of listed cards, 70% adds),
@@ -315,16 +332,13 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
         }),
       );
     const mixed = shuffle([...hits, ...misses], 3);
-    writeFileSync(
-      join(dir, "queries.bin"),
-      mixed.map((q) => ("cardId" in q ? `c${q.cardId}` : `o${q.obuId}    `)).join(""),
-      "latin1",
-    );
+    writeQueries(join(dir, "queries.bin"), mixed);
     // measured in a fresh process that opens the list as a lane does (status-list-delta-child.ts)
     await cache.close();
     const keep = process.env.ETC_BENCH_KEEP; // keep the list and the delta to rerun the child by hand
     if (keep) execFileSync("cp", ["-r", dir, keep]);
-    const d = duringDelta(
+    const d = runChild<DuringDelta>(
+      "status-list-delta-child",
       {
         dataDir,
         publicKeyPath: TEST_PUBLIC_KEY_PATH,
@@ -337,10 +351,6 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
       ctx.log,
     );
     cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
-    const gcText = (gc: Record<string, { n: number; maxUs: number }>): string =>
-      Object.entries(gc)
-        .map(([k, g]) => `${k} ${g.n}x max ${Math.round(g.maxUs)} us`)
-        .join(", ") || "none";
     const { gc: controlGc, ...control } = d.control;
     results.push({
       name: `${name}.lookup.no-delta-control`,
