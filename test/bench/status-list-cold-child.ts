@@ -41,6 +41,23 @@ let listedMisses = 0;
 let how = "";
 const gc = gcRecorder();
 let cache = await StatusListCache.open({ dataDir: args.dataDir, publicKeyPem });
+/** Times `count` lookups of the queries from `from` on, into `lat` at the same offset; returns how many were listed. */
+function timeLookups(
+  read: ReturnType<typeof queryReader>,
+  from: number,
+  count: number,
+  lat: Float64Array,
+): number {
+  let listed = 0;
+  for (let i = from; i < from + count; i++) {
+    const q = read(i);
+    const t0 = nowUs();
+    const res = cache.lookup(q);
+    lat[i] = nowUs() - t0;
+    if (res.listed) listed++;
+  }
+  return listed;
+}
 for (let r = 0; r < args.rounds; r++) {
   const info = cache.info();
   const db = join(info.dir, info.db as string);
@@ -48,20 +65,8 @@ for (let r = 0; r < args.rounds; r++) {
   how = dropPageCache([db, `${db}-wal`, `${db}.filter`]);
   cache = await StatusListCache.open({ dataDir: args.dataDir, publicKeyPem });
   await cache.filterReady();
-  for (let i = 0; i < args.perMiss; i++) {
-    const q = miss(r * args.perMiss + i);
-    const t0 = nowUs();
-    const res = cache.lookup(q);
-    missLat[r * args.perMiss + i] = nowUs() - t0;
-    if (res.listed) listedMisses++;
-  }
-  for (let i = 0; i < args.perHit; i++) {
-    const q = hit(r * args.perHit + i);
-    const t0 = nowUs();
-    const res = cache.lookup(q);
-    hitLat[r * args.perHit + i] = nowUs() - t0;
-    if (res.listed) listedHits++;
-  }
+  listedMisses += timeLookups(miss, r * args.perMiss, args.perMiss, missLat);
+  listedHits += timeLookups(hit, r * args.perHit, args.perHit, hitLat);
 }
 await gc.stop();
 await cache.close();
