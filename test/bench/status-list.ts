@@ -381,7 +381,7 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
         name: `${name}.lookup.delta-machine-probe`,
         unit: "us",
         figures: probe,
-        notes: `the same thread and CPU while a second delta like it applies, reading only the clock (no lookup, no SQLite, no allocation): its largest gap is what this machine takes from the lane thread anyway (kernel threads, vCPU stalls); its GC pauses: ${gcText(probeGc)}`,
+        notes: `the same thread and CPU while a second delta like it applies, reading only the clock (no lookup, no SQLite, next to no allocation): its largest gap is what this machine takes from the lane thread anyway (kernel threads, vCPU stalls); its GC pauses: ${gcText(probeGc)}`,
       });
     }
     const removedNow = cache.lookup({ cardId: removes[0] as string }).listed;
