@@ -1,6 +1,6 @@
 /**
  * Per-thread CPU placement on Linux, for the lane's process tuning (src/lane/process-tuning.ts) and the
- * status-list worker (src/status-list/worker.ts). Node has no API for a thread's CPU affinity, so it is
+ * background workers it places (src/status-list/worker.ts, src/journal/checkpointer.ts). Node has no API for a thread's CPU affinity, so it is
  * set with util-linux's `taskset -p`, which given a thread id changes that thread only. Everything here
  * is best effort: without /proc or taskset the functions report that and change nothing.
  */
@@ -34,14 +34,9 @@ export function currentThreadId(): number | null {
   }
 }
 
-/** The CPUs this process may run on (Linux), ascending, or null when unknown. */
+/** The CPUs this process may run on (its main thread's, Linux), ascending, or null when unknown. */
 export function allowedCpus(): number[] | null {
-  try {
-    const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
-    return m ? parseCpuList(m[1] as string) : null;
-  } catch {
-    return null;
-  }
+  return threadCpus(process.pid);
 }
 
 /** "0-2,5" -> [0, 1, 2, 5] */
