@@ -84,6 +84,8 @@ function servingRss(dataDir: string, qs: Query[]): number {
   return Number(out.stdout);
 }
 
+type GcByKind = Record<string, { n: number; maxUs: number }>;
+
 interface DuringDelta {
   p50: number;
   p99: number;
@@ -98,7 +100,7 @@ interface DuringDelta {
     n: number;
     gcPauses: number;
     gcMaxUs: number;
-    gc: Record<string, { n: number; maxUs: number }>;
+    gc: GcByKind;
   };
   diskReadKB: number | null;
   deltaSeconds: number;
@@ -106,7 +108,7 @@ interface DuringDelta {
   removes: number;
   gcPauses: number;
   gcMaxUs: number;
-  gc: Record<string, { n: number; maxUs: number }>;
+  gc: GcByKind;
   probe: {
     seconds: number;
     reads: number;
@@ -115,7 +117,7 @@ interface DuringDelta {
     gapsOver2ms: number;
     gcPauses: number;
     gcMaxUs: number;
-    gc: Record<string, { n: number; maxUs: number }>;
+    gc: GcByKind;
   } | null;
   v8Flags: string[];
 }
@@ -133,8 +135,6 @@ function runChild<T>(file: string, args: Record<string, unknown>, log: (line: st
   for (const line of out.stderr.split("\n").filter(Boolean)) log(`  ${line}`);
   return JSON.parse(out.stdout) as T;
 }
-
-type GcByKind = Record<string, { n: number; maxUs: number }>;
 
 const gcText = (gc: GcByKind): string =>
   Object.entries(gc)
