@@ -5,9 +5,9 @@
 import iconv from "iconv-lite";
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { CardErrorCodes } from "../../src/card/errors.js";
-import type { CardKeys } from "../../src/card/keys.js";
 import { decode0015, decode0019, empty0019, encode0015, encode0019 } from "./card-files.js";
+import { CardErrorCodes } from "./crypto/errors.js";
+import type { CardKeys } from "./crypto/keys.js";
 import { CARD_TYPE, SimCard, type SimCardOptions } from "./sim-card.js";
 import type { Card0019 } from "./types.js";
 

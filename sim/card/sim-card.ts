@@ -12,8 +12,10 @@
  */
 import forge from "node-forge";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { CardErrorCodes } from "../../src/card/errors.js";
-import { type CardKeys, deriveCardKeys } from "../../src/card/keys.js";
+import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
+import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
+import { CardErrorCodes } from "./crypto/errors.js";
+import { type CardKeys, deriveCardKeys } from "./crypto/keys.js";
 import {
   algorithmFor,
   cardDivisor,
@@ -25,9 +27,7 @@ import {
   issuerDivisor,
   sameBytes,
   transDateTime,
-} from "../../src/card/pboc.js";
-import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
-import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
+} from "./crypto/pboc.js";
 import type {
   CardSnapshot,
   PurchaseOutcome,

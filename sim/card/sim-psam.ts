@@ -4,10 +4,10 @@
  * from the divisors in the MAC1 command, as a real PSAM does; it never sees the TAC key.
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { CardErrorCodes } from "../../src/card/errors.js";
-import type { CardKeys } from "../../src/card/keys.js";
-import { algorithmFor, hexBytes, mac1, mac2, sameBytes, transDateTime } from "../../src/card/pboc.js";
 import { parseCommand, respond, SW, swWrongLe } from "./apdu.js";
+import { CardErrorCodes } from "./crypto/errors.js";
+import type { CardKeys } from "./crypto/keys.js";
+import { algorithmFor, hexBytes, mac1, mac2, sameBytes, transDateTime } from "./crypto/pboc.js";
 import type { SimPsamApi } from "./types.js";
 
 export interface PsamOptions {

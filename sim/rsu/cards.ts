@@ -3,8 +3,8 @@
  * test keys (config/keys/card-test-keys.json), so every TAC the RSU reports verifies with those keys.
  */
 
-import { type CardKeys, loadCardKeys } from "../../src/card/keys.js";
 import { encode0015, encode0019 } from "../card/card-files.js";
+import { type CardKeys, loadCardKeys } from "../card/crypto/keys.js";
 import { SimCard } from "../card/sim-card.js";
 import { createPsam } from "../card/sim-psam.js";
 import type { SimCardApi, SimPsamApi } from "../card/types.js";

@@ -7,15 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { empty0019 } from "../../sim/card/card-files.js";
 import { createCardFromSpec } from "../../sim/card/card-spec.js";
-import { createPsam } from "../../sim/card/sim-psam.js";
-import { registerTac } from "../../sim/cli/commands/tac.js";
 import {
   defaultCardKeysPath,
   deriveCardKeys,
   loadCardKeys,
   parseCardKeys,
   TEST_KEYS_MARKER,
-} from "../../src/card/keys.js";
+} from "../../sim/card/crypto/keys.js";
+import { createPsam } from "../../sim/card/sim-psam.js";
+import { registerTac } from "../../sim/cli/commands/tac.js";
 
 const keys = loadCardKeys();
 let dir: string;

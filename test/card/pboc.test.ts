@@ -18,7 +18,7 @@ import {
   tacKey,
   tdes,
   transDateTime,
-} from "../../src/card/pboc.js";
+} from "../../sim/card/crypto/pboc.js";
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex");
 const hx = (b: Buffer): string => b.toString("hex").toUpperCase();

@@ -4,11 +4,11 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { buildCommand, splitResponse } from "../../sim/card/apdu.js";
 import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/card-files.js";
 import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
+import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
+import { type TacRecord, verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
 import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
-import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../src/card/keys.js";
-import { type TacRecord, verifyTac } from "../../src/card/tac-verify.js";
 
 const keys = loadCardKeys();
 const ISSUER = "bafec4cf43010001"; // "湖南" + 4301 0001

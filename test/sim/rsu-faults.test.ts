@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { loadCardKeys } from "../../sim/card/crypto/keys.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { loadCardKeys } from "../../src/card/keys.js";
-import { verifyTac } from "../../src/card/tac-verify.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();

@@ -6,9 +6,9 @@ import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPtyPair, type PtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { loadCardKeys } from "../../sim/card/crypto/keys.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
-import { loadCardKeys } from "../../src/card/keys.js";
-import { verifyTac } from "../../src/card/tac-verify.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];

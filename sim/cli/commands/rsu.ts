@@ -13,9 +13,9 @@ import { createPtyPair, type PtyPair } from "../../../firmware-bridge/transport/
 import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
 import { createTcpServer, type TcpServer } from "../../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../../firmware-bridge/transport/types.js";
-import { loadCardKeys } from "../../../src/card/keys.js";
 import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
+import { loadCardKeys } from "../../card/crypto/keys.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { SwitchTransport } from "../../rsu/switch-transport.js";

@@ -10,9 +10,9 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { type CardKeys, defaultCardKeysPath, loadCardKeys } from "../../../src/card/keys.js";
-import { type TacRecord, type TacVerdict, verifyTac } from "../../../src/card/tac-verify.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
+import { type CardKeys, defaultCardKeysPath, loadCardKeys } from "../../card/crypto/keys.js";
+import { type TacRecord, type TacVerdict, verifyTac } from "../../card/crypto/tac-verify.js";
 
 interface VerifyOpts {
   keys?: string;

@@ -11,7 +11,7 @@
  * input and MAC block size were not found in public sources.
  */
 import forge from "node-forge";
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError } from "../../../firmware-bridge/errors.js";
 import { CardErrorCodes } from "./errors.js";
 
 const ZERO8 = Buffer.alloc(8);

@@ -3,7 +3,7 @@
  * transaction fields and the TAC master key. Used by the lane where a test key is configured and by
  * `etc-sim tac verify`.
  */
-import { isEtcError } from "../../firmware-bridge/errors.js";
+import { isEtcError } from "../../../firmware-bridge/errors.js";
 import { type CardKeys, deriveCardKeys, keysAlgorithm } from "./keys.js";
 import { hexBytes, sameBytes, tac } from "./pboc.js";
 

@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError } from "../../../firmware-bridge/errors.js";
 import { CardErrorCodes } from "./errors.js";
 import { algorithmFor, type DiversificationLevels, deriveCardKey, type EpurseAlgorithm } from "./pboc.js";
 
