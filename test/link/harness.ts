@@ -3,7 +3,9 @@
  * frames and decodes what the lane sends. Use with vi.useFakeTimers(): the pair delivers on microtasks,
  * so `settle()` (advance 0 ms) lets bytes cross without moving the clock.
  */
+import { BehaviorSubject, Subject } from "rxjs";
 import { vi } from "vitest";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
@@ -18,6 +20,7 @@ import {
   type PairOptions,
   type TransportPair,
 } from "../../firmware-bridge/transport/pair.js";
+import type { Transport, TransportState, TransportStatus } from "../../firmware-bridge/transport/types.js";
 
 export interface LaneWrite {
   seq: number;
@@ -115,6 +118,40 @@ export async function makeRig(
       await pair.device.write(bytes);
     },
   };
+}
+
+/**
+ * A scripted transport: `respond` runs synchronously inside write(), before the write resolves, and may
+ * push bytes back at once; `writeDelayMs` delays the write's resolution; `hangOpen` never resolves open().
+ */
+export class ScriptedTransport implements Transport {
+  readonly name = "scripted:rsu";
+  readonly data = new Subject<Buffer>();
+  readonly stateS = new BehaviorSubject<TransportState>({ status: "closed" });
+  readonly data$ = this.data.asObservable();
+  readonly state$ = this.stateS.asObservable();
+  respond: ((bytes: Buffer) => void) | undefined;
+  writeDelayMs = 0;
+  hangOpen = false;
+  opens = 0;
+  get status(): TransportStatus {
+    return this.stateS.value.status;
+  }
+  open(): Promise<void> {
+    this.opens++;
+    if (this.hangOpen) return new Promise(() => {});
+    this.stateS.next({ status: "open" });
+    return Promise.resolve();
+  }
+  write(bytes: Buffer): Promise<void> {
+    if (this.status !== "open") return Promise.reject(new EtcError(ErrorCodes.PortClosed, "closed"));
+    this.respond?.(bytes);
+    if (this.writeDelayMs === 0) return Promise.resolve();
+    return new Promise((r) => setTimeout(r, this.writeDelayMs));
+  }
+  async close(): Promise<void> {
+    if (this.status !== "closed") this.stateS.next({ status: "closed" });
+  }
 }
 
 // Frame payloads (DATA, type byte first) the device side writes.

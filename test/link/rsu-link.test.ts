@@ -1,16 +1,33 @@
+/** RsuLink itself: request(), malformed input, options. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { L, makeRig, N, type Rig, settle } from "./harness.js";
+import { ErrorCodes, type EtcError } from "../../firmware-bridge/errors.js";
+import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
+import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
+import { frameBytes, L, makeRig, N, type Rig, ScriptedTransport, settle } from "./harness.js";
 
-const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
+const C0: Frame = {
+  type: "C0",
+  unixTime: 0,
+  dateTime: "20250101000000",
+  laneMode: 4,
+  waitTime: 1,
+  txPower: 10,
+  pllChannelId: 1,
+  transClass: 0,
+} as Frame;
+const isB0 = (f: Frame): boolean => f.type === "B0";
 const rigs: Rig[] = [];
+const links: RsuLink[] = [];
 
 beforeEach(() => {
   vi.useFakeTimers();
 });
 afterEach(async () => {
   for (const r of rigs.splice(0)) await r.link.stop();
+  for (const l of links.splice(0)) await l.stop();
   vi.useRealTimers();
 });
 
@@ -20,194 +37,157 @@ async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
   return r;
 }
 
-function collect(r: Rig): IncomingFrame[] {
-  const got: IncomingFrame[] = [];
-  r.link.incoming$.subscribe((f) => got.push(f));
-  return got;
+function scriptedLink(t: ScriptedTransport, options = {}): RsuLink {
+  const link = new RsuLink({ transport: t, dialect: DEFAULT_LEGACY_DIALECT, options, now: () => Date.now() });
+  links.push(link);
+  return link;
 }
 
-describe("RsuLink deduplication", () => {
-  it("legacy: a repeated B2 is delivered once and each repeat gets the cached reply once", async () => {
-    const r = await rig("legacy");
-    const got = collect(r);
-    r.link.incoming$.subscribe((f) => void f.reply(C1));
-    await r.rsu(0x18, L.b2);
-    await settle();
-    expect(got).toHaveLength(1);
-    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["C1", 0x81]]);
-    for (let i = 1; i <= 3; i++) {
-      await vi.advanceTimersByTimeAsync(120);
-      await r.rsu(0x18, L.b2);
-      await settle();
-      expect(r.laneWrites).toHaveLength(1 + i);
-    }
-    expect(got).toHaveLength(1);
-    expect(new Set(r.laneWrites.map((w) => w.hex)).size).toBe(1);
-    expect(r.link.counters.duplicates).toBe(3);
-    expect(r.link.counters.resentReplies).toBe(3);
-    expect(r.link.counters.autoAcks).toBe(0);
+describe("RsuLink request()", () => {
+  it("registers the waiter before writing: an answer pushed back inside the write is caught", async () => {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t);
+    const writes: string[] = [];
+    t.respond = (bytes) => {
+      writes.push(bytes.toString("hex"));
+      if (bytes[3] === 0xc0) t.data.next(frameBytes("legacy", 0x18, L.b0)); // synchronously, before resolve
+    };
+    await link.start();
+    const seen: IncomingFrame[] = [];
+    link.incoming$.subscribe((f) => seen.push(f));
+    const b0 = await link.request(C0, isB0, { timeoutMs: 1000 });
+    expect(b0.frame.type).toBe("B0");
+    expect(seen).toEqual([b0]); // still emitted on incoming$
+    expect(writes[0]?.slice(4, 6)).toBe("80"); // lane-initiated RSCTL 0x80
+    await b0.ack();
+    expect(writes[1]).toBe(encodeLegacy(0x81, Buffer.alloc(0)).toString("hex"));
   });
 
-  it("national: a repeated B2 (same SEQ, same DATA) gets the cached reply, SEQ 0X answered with X0", async () => {
-    const r = await rig("national");
-    const got = collect(r);
-    r.link.incoming$.subscribe((f) => void f.reply(C1));
-    await r.rsu(0x03, N.b2);
+  it("times out with a message naming the command and the wait; the timer starts after the write resolved", async () => {
+    const t = new ScriptedTransport();
+    t.writeDelayMs = 500;
+    const link = scriptedLink(t);
+    await link.start();
+    const p = link.request(C0, isB0, { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1499);
+    let settled = false;
+    void p.then(() => {
+      settled = true;
+    });
     await settle();
-    await vi.advanceTimersByTimeAsync(120);
-    await r.rsu(0x03, N.b2);
-    await settle();
-    await vi.advanceTimersByTimeAsync(120);
-    await r.rsu(0x03, N.b2);
-    await settle();
-    expect(got).toHaveLength(1);
-    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([
-      ["C1", 0x30],
-      ["C1", 0x30],
-      ["C1", 0x30],
-    ]);
-    expect(r.link.counters.duplicates).toBe(2);
-  });
-
-  it("a repeat while the application is still deciding is counted; the reply then goes out once", async () => {
-    const r = await rig("legacy", { answerDeadlineMs: 500 });
-    const got = collect(r);
-    await r.rsu(0x28, L.b2);
-    await settle();
-    await vi.advanceTimersByTimeAsync(120);
-    await r.rsu(0x28, L.b2);
-    await settle();
-    expect(r.laneWrites).toHaveLength(0);
-    expect(r.link.counters.duplicates).toBe(1);
-    await got[0]?.reply(C1);
-    await settle();
-    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["C1", 0x82]]);
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(r.laneWrites).toHaveLength(1); // no automatic ACK on top
-    expect(got).toHaveLength(1);
-  });
-
-  it("same RSCTL with different DATA is a new frame; the same frame after the window is new too", async () => {
-    const r = await rig("legacy", { dedupeWindowMs: 1000 });
-    const got = collect(r);
-    r.link.incoming$.subscribe((f) => void f.ack());
-    await r.rsu(0x08, L.b2);
-    await settle();
-    await r.rsu(0x08, L.b2Other);
-    await settle();
-    expect(got).toHaveLength(2);
-    await vi.advanceTimersByTimeAsync(1001);
-    await r.rsu(0x08, L.b2Other);
-    await settle();
-    expect(got).toHaveLength(3);
-    expect(r.link.counters.duplicates).toBe(0);
-  });
-
-  it("reply() twice is refused with E304 and sends nothing", async () => {
-    const r = await rig("legacy");
-    const got = collect(r);
-    await r.rsu(0x18, L.b2);
-    await settle();
-    const f = got[0] as IncomingFrame;
-    await f.reply(C1);
-    await expect(f.ack()).rejects.toMatchObject({ code: "E304_LINK_ALREADY_ANSWERED" });
-    await settle();
-    expect(r.laneWrites).toHaveLength(1);
-    expect(f.answered).toBe(true);
-  });
-});
-
-describe("RsuLink automatic ACK", () => {
-  it("an unanswered information frame gets an empty ACK at answerDeadlineMs, and repeats get it again", async () => {
-    const r = await rig("legacy", { answerDeadlineMs: 100 });
-    const got = collect(r);
-    await r.rsu(0x38, L.b2);
-    await settle();
-    await vi.advanceTimersByTimeAsync(99);
-    expect(r.laneWrites).toHaveLength(0);
+    expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", 0x83]]);
-    expect(r.laneWrites[0]?.hex).toBe("ffff8383ff"); // FF FF RSCTL BCC FF, BCC = RSCTL
-    expect(r.link.counters.autoAcks).toBe(1);
-    expect(r.warnings.some((w) => w.includes("empty ACK"))).toBe(true);
-    expect(got[0]?.answered).toBe(true);
-    await vi.advanceTimersByTimeAsync(20);
-    await r.rsu(0x38, L.b2);
-    await settle();
-    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK"]);
-    // A late application reply still goes out (the RSU may act on the command) and becomes the cache.
-    await got[0]?.reply(C1);
-    await settle();
-    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK", "C1"]);
+    const e = (await p) as EtcError;
+    expect(e.code).toBe(ErrorCodes.LinkTimeout);
+    expect(e.message).toBe("scripted:rsu: C0 -> B0 after 1000 ms");
+    expect(link.counters.timeouts).toBe(1);
   });
-});
 
-describe("RsuLink heartbeats", () => {
-  it("legacy B2 heartbeats (0x80 and 0x08) are never answered nor delivered on incoming$", async () => {
+  it("fails fast with LinkDown when not open, and pending requests fail on unplug", async () => {
     const r = await rig("legacy");
-    const got = collect(r);
-    const beats: string[] = [];
-    r.link.heartbeat$.subscribe((h) => beats.push(h.wire.data.toString("hex")));
-    await r.rsu(0x08, L.heartbeat80);
-    await r.rsu(0x18, L.heartbeat08);
-    await r.rsu(0x18, L.heartbeat08);
+    const pending = r.link.request(C0, isB0, { timeoutMs: 10_000 }).catch((e: unknown) => e);
     await settle();
-    await vi.advanceTimersByTimeAsync(5000);
-    expect(r.laneWrites).toHaveLength(0);
-    expect(got).toHaveLength(0);
-    expect(beats).toEqual(["b20000000080", "b20000000008", "b20000000008"]);
-    expect(r.link.counters.heartbeats).toBe(3);
-    expect(r.link.counters.autoAcks).toBe(0);
+    r.pair.unplug();
+    const e = (await pending) as EtcError;
+    expect(e.code).toBe(ErrorCodes.LinkDown);
+    expect(e.message).toContain("device disconnected");
+    await expect(r.link.request(C0, isB0, { timeoutMs: 1000 })).rejects.toMatchObject({
+      code: ErrorCodes.LinkDown,
+    });
+    expect(r.link.counters.timeouts).toBe(0);
   });
 
-  it("national B1 is answered with CF status 0 and the swapped SEQ; not when answerHeartbeat is off", async () => {
+  it("honours an AbortSignal, before and during the wait", async () => {
+    const r = await rig("legacy");
+    const before = new AbortController();
+    before.abort();
+    await expect(r.link.request(C0, isB0, { timeoutMs: 1000, signal: before.signal })).rejects.toMatchObject({
+      code: ErrorCodes.LinkAborted,
+    });
+    const ac = new AbortController();
+    const p = r.link.request(C0, isB0, { timeoutMs: 1000, signal: ac.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    ac.abort();
+    expect(((await p) as EtcError).code).toBe(ErrorCodes.LinkAborted);
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(1); // only the watchdog remains
+  });
+
+  it("runs requests one at a time, each matched to its own answer; national lane SEQ cycles 10, 20...", async () => {
     const r = await rig("national");
-    await r.rsu(0x05, N.b1);
-    await settle();
-    expect(r.laneWrites.map((w) => [w.frame, w.seq])).toEqual([[{ type: "CF", status: 0 }, 0x50]]);
-    const quiet = await rig("national", { answerHeartbeat: false });
-    await quiet.rsu(0x05, N.b1);
-    await settle();
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(quiet.laneWrites).toHaveLength(0);
-    expect(quiet.link.counters.heartbeats).toBe(1);
-  });
-});
-
-describe("RsuLink watchdog", () => {
-  it("declares the RSU down after missedHeartbeats x heartbeatPeriodMs of silence and up on the next frame", async () => {
-    const r = await rig("legacy", { heartbeatPeriodMs: 1000, missedHeartbeats: 3 });
-    expect(r.link.state.status).toBe("up");
-    await vi.advanceTimersByTimeAsync(2000);
-    await r.rsu(0x08, L.heartbeat80); // re-arms: silence counts from here
-    await settle();
-    await vi.advanceTimersByTimeAsync(2999);
-    expect(r.link.state.status).toBe("up");
-    await vi.advanceTimersByTimeAsync(1);
-    expect(r.link.state.status).toBe("down");
-    expect(r.link.state.reason).toContain("no valid frame for 3000 ms (3 x 1000 ms");
-    expect(r.link.state.since).toBe(Date.now());
-    expect(r.link.counters.watchdogTrips).toBe(1);
-    // Still sendable while down for silence only (an RSU may wait for C0).
-    await r.link.send({ type: "C4", controlType: 1 } as Frame);
-    await r.rsu(0x18, L.heartbeat80);
-    await settle();
-    expect(r.link.state.status).toBe("up");
-    expect(r.link.state.reason).toBe("frame received");
-    await vi.advanceTimersByTimeAsync(3000);
-    expect(r.link.counters.watchdogTrips).toBe(2);
-  });
-
-  it("garbage does not keep the link up; a frame with a good envelope but unknown type does", async () => {
-    const r = await rig("legacy", { heartbeatPeriodMs: 1000, missedHeartbeats: 1 });
-    await vi.advanceTimersByTimeAsync(900);
-    await r.raw(Buffer.from("0102030405", "hex"));
-    await settle();
+    const order: string[] = [];
+    let n = 0;
+    r.pair.device.data$.subscribe(() => {
+      n++;
+      // answer each C0 with a B0 after 30 ms
+      setTimeout(() => void r.rsu(n, N.b0), 30);
+    });
+    const C0n = {
+      type: "C0",
+      unixTime: 0,
+      dateTime: "20250101000000",
+      laneMode: 4,
+      bstInterval: 10,
+      txPower: 10,
+      pllChannelId: 1,
+      transMode: 1,
+      flagId: "000000",
+      reserved: "0000",
+    } as Frame;
+    const a = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`a:${f.wire.seq}`));
+    const b = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`b:${f.wire.seq}`));
     await vi.advanceTimersByTimeAsync(100);
-    expect(r.link.state.status).toBe("down");
-    await r.rsu(0x08, "e7 00");
+    await Promise.all([a, b]);
+    expect(order).toEqual(["a:1", "b:2"]);
+    expect(r.laneWrites.filter((w) => w.frame.type === "C0").map((w) => w.seq)).toEqual([0x10, 0x20]);
+    expect(encodeFrame(C0n, 0x10, r.dialect).toString("hex")).toBe(r.laneWrites[0]?.hex);
+  });
+});
+
+describe("RsuLink malformed input", () => {
+  it("bad BCC and garbage are counted and skipped; the following frames are delivered", async () => {
+    const r = await rig("legacy");
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    const problems: string[] = [];
+    r.link.problems$.subscribe((p) =>
+      problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind),
+    );
+    const good = frameBytes("legacy", 0x08, L.b2);
+    const badBcc = Buffer.from(good);
+    badBcc[badBcc.length - 2] = (badBcc[badBcc.length - 2] as number) ^ 0x01; // BCC 0x0d -> 0x0c
+    await r.raw(Buffer.concat([Buffer.from("00112233", "hex"), badBcc, Buffer.from("55aa", "hex"), good]));
+    await r.rsu(0x18, L.b2Other);
     await settle();
-    expect(r.link.state.status).toBe("up");
-    expect(r.link.counters.decodeErrors).toBe(1);
+    expect(all.map((f) => [f.frame.type, f.wire.seq])).toEqual([
+      ["B2", 0x08],
+      ["B2", 0x18],
+    ]);
+    const c = r.link.counters;
+    expect(c.checksumErrors).toBe(1);
+    expect(c.discardedBytes).toBeGreaterThanOrEqual(6);
+    expect(problems).toContain("checksum-error");
+    expect(problems).toContain("discarded:noise");
+    expect(c.framesIn).toBe(2);
+  });
+});
+
+describe("RsuLink options", () => {
+  it("rejects out-of-range values naming the field", () => {
+    expect(() => resolveRsuLinkOptions({ missedHeartbeats: 0 })).toThrow(
+      /options\.missedHeartbeats must be an integer in 1\.\.100, got 0/,
+    );
+    expect(() => resolveRsuLinkOptions({ reconnect: { jitter: 2 } })).toThrow(/options\.reconnect\.jitter/);
+    expect(() => resolveRsuLinkOptions({ reconnect: { initialDelayMs: 1000, maxDelayMs: 500 } })).toThrow(
+      /options\.reconnect\.maxDelayMs must be a number in 1000\.\.600000/,
+    );
+    expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 10 } })).toThrow(
+      /deframer\.maxFrameLength/,
+    );
+    try {
+      resolveRsuLinkOptions({ answerDeadlineMs: Number.NaN });
+    } catch (e) {
+      expect((e as EtcError).code).toBe(ErrorCodes.ConfigInvalid);
+    }
+    expect(resolveRsuLinkOptions().heartbeatPeriodMs).toBe(10_000);
   });
 });

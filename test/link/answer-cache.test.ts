@@ -1,0 +1,208 @@
+/** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import { L, makeRig, N, type Rig, settle } from "./harness.js";
+
+const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
+const rigs: Rig[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  for (const r of rigs.splice(0)) await r.link.stop();
+  vi.useRealTimers();
+});
+
+async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
+  const r = await makeRig(...args);
+  rigs.push(r);
+  return r;
+}
+
+function collect(r: Rig): IncomingFrame[] {
+  const got: IncomingFrame[] = [];
+  r.link.incoming$.subscribe((f) => got.push(f));
+  return got;
+}
+
+describe("RsuLink deduplication", () => {
+  it("legacy: a repeated B2 is delivered once and each repeat gets the cached reply once", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.reply(C1));
+    await r.rsu(0x18, L.b2);
+    await settle();
+    expect(got).toHaveLength(1);
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["C1", 0x81]]);
+    for (let i = 1; i <= 3; i++) {
+      await vi.advanceTimersByTimeAsync(120);
+      await r.rsu(0x18, L.b2);
+      await settle();
+      expect(r.laneWrites).toHaveLength(1 + i);
+    }
+    expect(got).toHaveLength(1);
+    expect(new Set(r.laneWrites.map((w) => w.hex)).size).toBe(1);
+    expect(r.link.counters.duplicates).toBe(3);
+    expect(r.link.counters.resentReplies).toBe(3);
+    expect(r.link.counters.autoAcks).toBe(0);
+  });
+
+  it("national: a repeated B2 (same SEQ, same DATA) gets the cached reply, SEQ 0X answered with X0", async () => {
+    const r = await rig("national");
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.reply(C1));
+    await r.rsu(0x03, N.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(120);
+    await r.rsu(0x03, N.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(120);
+    await r.rsu(0x03, N.b2);
+    await settle();
+    expect(got).toHaveLength(1);
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([
+      ["C1", 0x30],
+      ["C1", 0x30],
+      ["C1", 0x30],
+    ]);
+    expect(r.link.counters.duplicates).toBe(2);
+  });
+
+  it("a repeat while the application is still deciding is counted; the reply then goes out once", async () => {
+    const r = await rig("legacy", { answerDeadlineMs: 500 });
+    const got = collect(r);
+    await r.rsu(0x28, L.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(120);
+    await r.rsu(0x28, L.b2);
+    await settle();
+    expect(r.laneWrites).toHaveLength(0);
+    expect(r.link.counters.duplicates).toBe(1);
+    await got[0]?.reply(C1);
+    await settle();
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["C1", 0x82]]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(r.laneWrites).toHaveLength(1); // no automatic ACK on top
+    expect(got).toHaveLength(1);
+  });
+
+  it("same RSCTL with different DATA is a new frame; the same frame after the window is new too", async () => {
+    const r = await rig("legacy", { dedupeWindowMs: 1000 });
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.ack());
+    await r.rsu(0x08, L.b2);
+    await settle();
+    await r.rsu(0x08, L.b2Other);
+    await settle();
+    expect(got).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1001);
+    await r.rsu(0x08, L.b2Other);
+    await settle();
+    expect(got).toHaveLength(3);
+    expect(r.link.counters.duplicates).toBe(0);
+  });
+
+  it("reply() twice is refused with E304 and sends nothing", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    await r.rsu(0x18, L.b2);
+    await settle();
+    const f = got[0] as IncomingFrame;
+    await f.reply(C1);
+    await expect(f.ack()).rejects.toMatchObject({ code: "E304_LINK_ALREADY_ANSWERED" });
+    await settle();
+    expect(r.laneWrites).toHaveLength(1);
+    expect(f.answered).toBe(true);
+  });
+});
+
+describe("RsuLink automatic ACK", () => {
+  it("an unanswered information frame gets an empty ACK at answerDeadlineMs, and repeats get it again", async () => {
+    const r = await rig("legacy", { answerDeadlineMs: 100 });
+    const got = collect(r);
+    await r.rsu(0x38, L.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(r.laneWrites).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", 0x83]]);
+    expect(r.laneWrites[0]?.hex).toBe("ffff8383ff"); // FF FF RSCTL BCC FF, BCC = RSCTL
+    expect(r.link.counters.autoAcks).toBe(1);
+    expect(r.warnings.some((w) => w.includes("empty ACK"))).toBe(true);
+    expect(got[0]?.answered).toBe(true);
+    await vi.advanceTimersByTimeAsync(20);
+    await r.rsu(0x38, L.b2);
+    await settle();
+    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK"]);
+    // A late application reply still goes out (the RSU may act on the command) and becomes the cache.
+    await got[0]?.reply(C1);
+    await settle();
+    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK", "C1"]);
+  });
+});
+
+describe("RsuLink heartbeats", () => {
+  it("legacy B2 heartbeats (0x80 and 0x08) are never answered nor delivered on incoming$", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    const beats: string[] = [];
+    r.link.heartbeat$.subscribe((h) => beats.push(h.wire.data.toString("hex")));
+    await r.rsu(0x08, L.heartbeat80);
+    await r.rsu(0x18, L.heartbeat08);
+    await r.rsu(0x18, L.heartbeat08);
+    await settle();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(r.laneWrites).toHaveLength(0);
+    expect(got).toHaveLength(0);
+    expect(beats).toEqual(["b20000000080", "b20000000008", "b20000000008"]);
+    expect(r.link.counters.heartbeats).toBe(3);
+    expect(r.link.counters.autoAcks).toBe(0);
+  });
+
+  it("national B1 is answered with CF status 0 and the swapped SEQ; not when answerHeartbeat is off", async () => {
+    const r = await rig("national");
+    await r.rsu(0x05, N.b1);
+    await settle();
+    expect(r.laneWrites.map((w) => [w.frame, w.seq])).toEqual([[{ type: "CF", status: 0 }, 0x50]]);
+    const quiet = await rig("national", { answerHeartbeat: false });
+    await quiet.rsu(0x05, N.b1);
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(quiet.laneWrites).toHaveLength(0);
+    expect(quiet.link.counters.heartbeats).toBe(1);
+  });
+});
+
+describe("RsuLink RSU reboot", () => {
+  it("B0 with RSCTL 0x98 is flagged and emitted on rsuRebooted$", async () => {
+    const r = await rig("legacy");
+    const reboots: IncomingFrame[] = [];
+    r.link.rsuRebooted$.subscribe((f) => reboots.push(f));
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    await r.rsu(0x18, L.b0);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(all.map((f) => f.rsuRebooted)).toEqual([false, true]);
+    expect(reboots).toHaveLength(1);
+    expect(r.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("a second identical reboot B0 is never swallowed as a repeat: each one is delivered", async () => {
+    const r = await rig("legacy");
+    const reboots: IncomingFrame[] = [];
+    r.link.rsuRebooted$.subscribe((f) => {
+      reboots.push(f);
+      void f.ack();
+    });
+    await r.rsu(0x98, L.b0);
+    await settle();
+    await r.rsu(0x98, L.b0); // within the dedupe window, byte-identical
+    await settle();
+    expect(reboots).toHaveLength(2);
+    expect(r.link.counters.duplicates).toBe(0);
+    expect(r.link.counters.rsuReboots).toBe(2);
+  });
+});
