@@ -5,9 +5,10 @@
  *
  *  - every RSU information frame is acknowledged: by the application through `reply()`/`ack()`, or by
  *    the link with an empty ACK once `answerDeadlineMs` has passed (counted in `autoAcks`);
- *  - RSU retransmissions (same RSCTL/SEQ and same DATA within `dedupeWindowMs`) are not delivered
- *    again: the cached reply bytes are resent once per repeat, or, while the application is still
- *    deciding, the repeat is only counted and the eventual reply goes out once;
+ *  - RSU retransmissions (same RSCTL/SEQ and same DATA within `dedupeWindowMs` of the first sighting,
+ *    and before the RSU's sequence went round) are not delivered again: the cached reply bytes are
+ *    resent once per repeat, or, while the application is still deciding, the repeat is only counted
+ *    and the eventual reply goes out once;
  *  - a national B1 heartbeat gets CF status 0 if configured; legacy heartbeats are never answered.
  */
 import { ErrorCodes, EtcError } from "../errors.js";
@@ -59,8 +60,8 @@ class Incoming implements IncomingFrame {
   readonly at: number;
   readonly needsAnswer: boolean;
   readonly rsuRebooted: boolean;
-  /** last time this frame (or a repeat) was seen: the dedupe window runs from here */
-  lastAt: number;
+  /** this frame's place among the distinct information frames received (the sequence-wrap check) */
+  readonly ordinal: number;
   appReplied = false;
   autoAcked = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
@@ -71,11 +72,12 @@ class Incoming implements IncomingFrame {
     rf: ReceivedFrame,
     informational: boolean,
     rebooted: boolean,
+    ordinal: number,
   ) {
     this.frame = rf.frame;
     this.wire = rf.wire;
     this.at = rf.at;
-    this.lastAt = rf.at;
+    this.ordinal = ordinal;
     this.needsAnswer = informational;
     this.rsuRebooted = rebooted;
   }
@@ -108,12 +110,20 @@ export class AnswerCache {
   private readonly log: Logger;
   /** the last information frame received per RSCTL/SEQ */
   private readonly recent = new Map<number, Incoming>();
+  /** distinct information frames received so far */
+  private received = 0;
+  /**
+   * How many other sequence numbers the RSU uses before it comes back to one: legacy RSCTL X8 with X in
+   * 0..7 (8 values), national SEQ 01..09 (9 values).
+   */
+  private readonly seqCycle: number;
   private readonly c: AnswerCacheCounters = { duplicates: 0, resentReplies: 0, autoAcks: 0 };
 
   constructor(init: AnswerCacheInit) {
     this.channel = init.channel;
     this.dialect = init.dialect;
     this.legacy = init.dialect.variant === "legacy";
+    this.seqCycle = this.legacy ? 7 : 8;
     this.options = init.options;
     this.log = init.log;
   }
@@ -144,13 +154,12 @@ export class AnswerCache {
     // uninitialised.
     if (informational && !rebooted) {
       const prev = this.recent.get(wire.seq);
-      if (prev && rf.at - prev.lastAt <= this.options.dedupeWindowMs && prev.wire.data.equals(wire.data)) {
-        prev.lastAt = rf.at;
+      if (prev !== undefined && this.isRepeat(prev, rf)) {
         this.repeat(prev);
         return undefined;
       }
     }
-    const inc = new Incoming(this, rf, informational, rebooted);
+    const inc = new Incoming(this, rf, informational, rebooted, informational ? ++this.received : 0);
     if (rebooted) {
       // The RSU's sequence restarted: older frames must not be taken for repeats of new ones.
       for (const old of this.recent.values()) if (!old.deadline) this.recent.delete(old.wire.seq);
@@ -203,6 +212,20 @@ export class AnswerCache {
     }
     inc.cached = { frame, seq, raw };
     return this.channel.sendEncoded(frame, seq, raw);
+  }
+
+  /**
+   * An RSU retransmission of `prev`: the same DATA under the same RSCTL/SEQ, within the RSU's
+   * retransmission schedule of `prev`'s first sighting (`dedupeWindowMs`), and before the RSU's sequence
+   * could have gone round (while an RSU repeats a frame it sends no other one, so once a whole cycle of
+   * other information frames came in, the same RSCTL/SEQ is a new frame however soon it comes).
+   */
+  private isRepeat(prev: Incoming, rf: ReceivedFrame): boolean {
+    return (
+      rf.at - prev.at <= this.options.dedupeWindowMs &&
+      this.received - prev.ordinal < this.seqCycle &&
+      prev.wire.data.equals(rf.wire.data)
+    );
   }
 
   private repeat(prev: Incoming): void {

@@ -5,6 +5,21 @@
  */
 import { ErrorCodes, EtcError } from "../errors.js";
 
+/**
+ * The RSU's retransmission schedule (docs/protocol.md §5): an unanswered information frame is sent
+ * again up to 3 times, 120 ms apart, so its last repeat comes 360 ms after the first sighting.
+ */
+export const RSU_RETRANSMIT_INTERVAL_MS = 120;
+export const RSU_RETRANSMIT_RETRIES = 3;
+/**
+ * Slack on top of the schedule for what delays a repeat's arrival stamp more than the first one's:
+ * the RSU's own timer, a busy port, the lane's event loop held by a journal fsync or a GC. One more
+ * retransmission interval.
+ */
+export const DEDUPE_MARGIN_MS = RSU_RETRANSMIT_INTERVAL_MS;
+/** 3 x 120 + 120 = 480 ms from the first sighting. */
+export const DEFAULT_DEDUPE_WINDOW_MS = RSU_RETRANSMIT_RETRIES * RSU_RETRANSMIT_INTERVAL_MS + DEDUPE_MARGIN_MS;
+
 export interface ReconnectOptions {
   /** First delay after a failed open or an unplug. Default 200 ms; 10..60000. */
   initialDelayMs: number;
@@ -38,9 +53,11 @@ export interface RsuLinkOptions {
    */
   answerDeadlineMs: number;
   /**
-   * How long after its last sighting a received information frame is remembered for deduplication.
-   * The RSU repeats up to 3 times 120 ms apart, so anything above ~400 ms catches all repeats.
-   * Default 2000 ms; 200..60000.
+   * How long after its first sighting a received information frame can still be repeated by the RSU
+   * (same RSCTL/SEQ, same DATA). Sized from the RSU's retransmission schedule: 3 repeats 120 ms apart
+   * plus a margin of one interval, 480 ms. Longer is not safer: legacy RSCTL has only 8 values, and a
+   * frame that comes back with a recycled RSCTL after the window is a new frame. Default 480 ms;
+   * 100..10000.
    */
   dedupeWindowMs: number;
   /** An open attempt that has not ended by then counts as failed. Default 10000 ms; 100..120000. */
@@ -67,7 +84,7 @@ export const DEFAULT_RSU_LINK_OPTIONS: Readonly<RsuLinkOptions> = Object.freeze(
   heartbeatPeriodMs: 10_000,
   missedHeartbeats: 3,
   answerDeadlineMs: 100,
-  dedupeWindowMs: 2000,
+  dedupeWindowMs: DEFAULT_DEDUPE_WINDOW_MS,
   openTimeoutMs: 10_000,
   reconnect: Object.freeze({ initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 }),
   deframer: Object.freeze({ maxFrameLength: 1024, interByteTimeoutMs: 50 }),
@@ -101,7 +118,7 @@ export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkO
     ),
     missedHeartbeats: num("missedHeartbeats", input.missedHeartbeats ?? d.missedHeartbeats, 1, 100, true),
     answerDeadlineMs: num("answerDeadlineMs", input.answerDeadlineMs ?? d.answerDeadlineMs, 1, 10_000, false),
-    dedupeWindowMs: num("dedupeWindowMs", input.dedupeWindowMs ?? d.dedupeWindowMs, 200, 60_000, false),
+    dedupeWindowMs: num("dedupeWindowMs", input.dedupeWindowMs ?? d.dedupeWindowMs, 100, 10_000, false),
     openTimeoutMs: num("openTimeoutMs", input.openTimeoutMs ?? d.openTimeoutMs, 100, 120_000, false),
     reconnect: {
       initialDelayMs,

@@ -1,6 +1,7 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { L, makeRig, N, type Rig, settle } from "./harness.js";
 
@@ -115,6 +116,70 @@ describe("RsuLink deduplication", () => {
     await settle();
     expect(r.laneWrites).toHaveLength(1);
     expect(f.answered).toBe(true);
+  });
+});
+
+describe("RsuLink dedupe window: sized from the RSU's retransmission schedule", () => {
+  const C2: Frame = { type: "C2", obuId: "01020304", stopType: 1 } as Frame;
+
+  it("repeats up to 3 x 120 ms after the first sighting are absorbed, even when one of them was lost", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.reply(C1));
+    await r.rsu(0x18, L.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(240); // the repeat at +120 was lost on the wire
+    await r.rsu(0x18, L.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(120);
+    await r.rsu(0x18, L.b2);
+    await settle();
+    expect(got).toHaveLength(1);
+    expect(r.link.counters.duplicates).toBe(2);
+    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["C1", "C1", "C1"]);
+  });
+
+  it("the window runs from the first sighting: a repeat inside it does not stretch it", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.reply(C1));
+    await r.rsu(0x18, L.b2);
+    await settle();
+    await vi.advanceTimersByTimeAsync(360);
+    await r.rsu(0x18, L.b2); // the RSU's third repeat
+    await settle();
+    await vi.advanceTimersByTimeAsync(121); // 481 ms after the first sighting
+    await r.rsu(0x18, L.b2);
+    await settle();
+    expect(got).toHaveLength(2);
+    expect(r.link.counters.duplicates).toBe(1);
+  });
+
+  for (const variant of ["legacy", "national"] as const) {
+    const cycle =
+      variant === "legacy" ? [0x08, 0x18, 0x28, 0x38, 0x48, 0x58, 0x68, 0x78] : [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    for (const gapMs of [70, 20]) {
+      it(`${variant}: the same OBU re-read after C2 with a recycled sequence number is a new frame (re-reads ${gapMs} ms apart)`, async () => {
+        const r = await rig(variant);
+        const got = collect(r);
+        r.link.incoming$.subscribe((f) => void f.reply(C2));
+        const b2 = variant === "legacy" ? L.b2 : N.b2;
+        for (const seq of [...cycle, cycle[0] as number]) {
+          await r.rsu(seq, b2);
+          await settle();
+          await vi.advanceTimersByTimeAsync(gapMs);
+        }
+        // Every re-read reached the application and got its own C2: none was taken for a repeat.
+        expect(got).toHaveLength(cycle.length + 1);
+        expect(r.link.counters.duplicates).toBe(0);
+        expect(r.link.counters.resentReplies).toBe(0);
+        expect(r.laneWrites.map((w) => w.frame.type)).toEqual(Array(cycle.length + 1).fill("C2"));
+      });
+    }
+  }
+
+  it("the default window is the RSU's 3 repeats 120 ms apart plus one interval of margin", () => {
+    expect(resolveRsuLinkOptions().dedupeWindowMs).toBe(3 * 120 + 120);
   });
 });
 
