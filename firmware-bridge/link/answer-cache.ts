@@ -1,17 +1,23 @@
 /**
- * The answer side of the RSU link (docs/link.md "Receiving, acknowledging, deduplicating"): which
- * received frames are RSU retransmissions, the reply cached for each received frame and resent for its
- * repeats, and what the link answers by itself.
+ * The answer side of the RSU link (docs/link.md "Receiving, acknowledging, deduplicating" and
+ * "Automatic answers"): which received frames are RSU retransmissions, the reply cached for each
+ * received frame and resent for its repeats, and what the link answers by itself.
  *
- *  - every RSU information frame is acknowledged: by the application through `reply()`/`ack()`, or by
- *    the link with an empty ACK once `answerDeadlineMs` has passed (counted in `autoAcks`);
+ *  - the application answers RSU information frames through `reply()`/`ack()`. What the link does by
+ *    itself is one table per frame type (firmware-bridge/frames/answer-policy.ts): it writes an empty
+ *    ACK once `answerDeadlineMs` has passed only where the catalogue allows one (B0); a frame that must
+ *    be answered by a command (B2..B8) is never answered by the link: a missed deadline is counted as a
+ *    late answer and logged, and the application's reply, whenever it comes, goes out once;
  *  - RSU retransmissions (same RSCTL/SEQ and same DATA within `dedupeWindowMs` of the first sighting,
  *    and before the RSU's sequence went round) are not delivered again: the cached reply bytes are
  *    resent once per repeat, or, while the application is still deciding, the repeat is only counted
  *    and the eventual reply goes out once;
- *  - a national B1 heartbeat gets CF status 0 if configured; legacy heartbeats are never answered.
+ *  - a national B1 heartbeat gets CF status 0 if configured; legacy heartbeats are never answered;
+ *  - nothing slow sits between a reply and its write: `reply()` encodes and hands the bytes to the
+ *    transport before it logs or counts anything.
  */
 import { ErrorCodes, EtcError } from "../errors.js";
+import { answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { RSU_REBOOT_RSCTL, swapNibbles } from "../framing/legacy.js";
@@ -27,16 +33,20 @@ export interface IncomingFrame {
   readonly wire: WireFrame;
   /** Monotonic ms when the chunk completing the frame arrived. */
   readonly at: number;
-  /** An information frame the RSU retransmits until answered (the link auto-acks it at the deadline). */
+  /**
+   * An information frame the RSU retransmits until it is answered. The application answers it; the link
+   * answers it by itself only where the frame's rule allows an empty ACK (B0, at the deadline).
+   */
   readonly needsAnswer: boolean;
   /** The B0 an RSU sends after a reboot (legacy RSCTL 0x98): the controller should send C0 again. */
   readonly rsuRebooted: boolean;
-  /** True once a reply (the application's or the automatic ACK) has been cached for this frame. */
+  /** True once a reply (the application's, or the link's automatic ACK to a B0) has been cached. */
   readonly answered: boolean;
   /**
    * Answer with `frame`, sequenced with the swapped RSCTL/SEQ of this frame. The bytes are cached and
-   * resent for every RSU repeat. Calling it after the automatic ACK still sends the frame (late) and
-   * caches it; calling it twice rejects with E304_LINK_ALREADY_ANSWERED.
+   * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
+   * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
+   * E304_LINK_ALREADY_ANSWERED.
    */
   reply(frame: Frame): Promise<SentFrame>;
   /** `reply({ type: "ACK" })`: the empty acknowledgement. */
@@ -48,11 +58,16 @@ export interface AnswerCacheCounters {
   duplicates: number;
   /** Cached replies resent because of a repeat. */
   resentReplies: number;
-  /** Empty ACKs the link sent because the application missed answerDeadlineMs. */
+  /** Empty ACKs the link sent because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
+  /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
+  autoAnswers: Record<string, number>;
+  /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
+  lateAnswers: Record<string, number>;
 }
 
 const ACK: Frame = { type: "ACK" };
+const CF_RECEIVED = { type: "CF", status: 0 } as Frame;
 
 class Incoming implements IncomingFrame {
   readonly frame: Frame;
@@ -62,8 +77,10 @@ class Incoming implements IncomingFrame {
   readonly rsuRebooted: boolean;
   /** this frame's place among the distinct information frames received (the sequence-wrap check) */
   readonly ordinal: number;
+  /** the application's reply was handed over (the one reply() allowed) */
   appReplied = false;
-  autoAcked = false;
+  /** the answer deadline passed before the application replied */
+  late = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
 
@@ -100,6 +117,8 @@ export interface AnswerCacheInit {
   dialect: Dialect;
   options: Pick<RsuLinkOptions, "answerDeadlineMs" | "dedupeWindowMs" | "answerHeartbeat">;
   log: Logger;
+  /** Monotonic clock in ms, the one frames are stamped with. */
+  now: () => number;
 }
 
 export class AnswerCache {
@@ -108,6 +127,7 @@ export class AnswerCache {
   private readonly legacy: boolean;
   private readonly options: AnswerCacheInit["options"];
   private readonly log: Logger;
+  private readonly now: () => number;
   /** the last information frame received per RSCTL/SEQ */
   private readonly recent = new Map<number, Incoming>();
   /** distinct information frames received so far */
@@ -117,7 +137,13 @@ export class AnswerCache {
    * 0..7 (8 values), national SEQ 01..09 (9 values).
    */
   private readonly seqCycle: number;
-  private readonly c: AnswerCacheCounters = { duplicates: 0, resentReplies: 0, autoAcks: 0 };
+  private readonly c: AnswerCacheCounters = {
+    duplicates: 0,
+    resentReplies: 0,
+    autoAcks: 0,
+    autoAnswers: {},
+    lateAnswers: {},
+  };
 
   constructor(init: AnswerCacheInit) {
     this.channel = init.channel;
@@ -126,19 +152,21 @@ export class AnswerCache {
     this.seqCycle = this.legacy ? 7 : 8;
     this.options = init.options;
     this.log = init.log;
+    this.now = init.now;
   }
 
   get counters(): Readonly<AnswerCacheCounters> {
     return this.c;
   }
 
-  /** A heartbeat (never delivered on incoming$): a national B1 gets CF status 0 if configured. */
+  /** A heartbeat (never delivered on incoming$): answered at once where its rule says so (national B1 -> CF). */
   heartbeat(rf: ReceivedFrame): void {
-    if (!this.legacy && rf.frame.type === "B1" && this.options.answerHeartbeat) {
-      this.channel
-        .send({ type: "CF", status: 0 } as Frame, replySeq(rf.wire.seq))
-        .catch((e: unknown) => this.log.warn({ err: String(e) }, "heartbeat answer not sent"));
-    }
+    const type = rf.frame.type;
+    if (!this.options.answerHeartbeat || answerRule(type, this.dialect.variant) !== "heartbeat-cf") return;
+    this.channel
+      .send(CF_RECEIVED, this.replySeqFor(rf.wire.seq))
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "heartbeat answer not sent"));
+    bump(this.c.autoAnswers, type);
   }
 
   /**
@@ -173,7 +201,7 @@ export class AnswerCache {
         old.deadline = undefined;
       }
       this.recent.set(wire.seq, inc);
-      inc.deadline = setTimeout(() => this.autoAck(inc), this.options.answerDeadlineMs);
+      inc.deadline = setTimeout(() => this.onDeadline(inc), this.options.answerDeadlineMs);
     }
     return inc;
   }
@@ -207,11 +235,16 @@ export class AnswerCache {
       clearTimeout(inc.deadline);
       inc.deadline = undefined;
     }
-    if (inc.autoAcked) {
-      this.log.info({ type: inc.frame.type, reply: frame.type }, "late reply after the automatic ACK");
-    }
+    const autoAcked = inc.cached !== undefined;
     inc.cached = { frame, seq, raw };
-    return this.channel.sendEncoded(frame, seq, raw);
+    const sent = this.channel.sendEncoded(frame, seq, raw); // the write starts here, before any logging
+    if (inc.late) {
+      this.log.info(
+        { type: inc.frame.type, reply: frame.type, afterMs: Math.round(this.now() - inc.at), autoAcked },
+        "late reply sent",
+      );
+    }
+    return sent;
   }
 
   /**
@@ -233,13 +266,13 @@ export class AnswerCache {
     const cached = prev.cached;
     if (cached) {
       this.c.resentReplies++;
+      this.channel
+        .sendEncoded(cached.frame, cached.seq, cached.raw)
+        .catch((e: unknown) => this.log.warn({ err: String(e) }, "cached reply not resent"));
       this.log.info(
         { type: prev.frame.type, seq: prev.wire.seq, reply: cached.frame.type },
         "RSU repeat: cached reply resent",
       );
-      this.channel
-        .sendEncoded(cached.frame, cached.seq, cached.raw)
-        .catch((e: unknown) => this.log.warn({ err: String(e) }, "cached reply not resent"));
     } else {
       this.log.info({ type: prev.frame.type, seq: prev.wire.seq }, "RSU repeat while the answer is pending");
     }
@@ -249,22 +282,41 @@ export class AnswerCache {
     return this.legacy ? swapNibbles(seq) : replySeq(seq);
   }
 
-  private autoAck(inc: Incoming): void {
+  /**
+   * The application has not answered `inc` by answerDeadlineMs: count it as late, and answer it with an
+   * empty ACK only where its rule allows one. Otherwise wait: the RSU's repeats are absorbed meanwhile.
+   */
+  private onDeadline(inc: Incoming): void {
     inc.deadline = undefined;
     if (inc.cached) return;
+    inc.late = true;
+    const type = inc.frame.type;
+    bump(this.c.lateAnswers, type);
+    const deadlineMs = this.options.answerDeadlineMs;
+    if (answerRule(type, this.dialect.variant) !== "ack-when-late") {
+      this.log.warn(
+        { type, seq: inc.wire.seq, deadlineMs },
+        `no answer to ${type} within ${deadlineMs} ms: waiting for the application's command (never an empty ACK)`,
+      );
+      return;
+    }
     const seq = this.replySeqFor(inc.wire.seq);
     const raw = encodeFrame(ACK, seq, this.dialect);
     inc.cached = { frame: ACK, seq, raw };
-    inc.autoAcked = true;
-    this.c.autoAcks++;
-    this.log.warn(
-      { type: inc.frame.type, seq: inc.wire.seq, deadlineMs: this.options.answerDeadlineMs },
-      "application did not answer in time: empty ACK sent",
-    );
     this.channel
       .sendEncoded(ACK, seq, raw)
       .catch((e: unknown) => this.log.warn({ err: String(e) }, "auto-ACK not sent"));
+    this.c.autoAcks++;
+    bump(this.c.autoAnswers, type);
+    this.log.warn(
+      { type, seq: inc.wire.seq, deadlineMs },
+      `no answer to ${type} within ${deadlineMs} ms: empty ACK sent`,
+    );
   }
+}
+
+function bump(byType: Record<string, number>, type: string): void {
+  byType[type] = (byType[type] ?? 0) + 1;
 }
 
 function hex2(n: number): string {

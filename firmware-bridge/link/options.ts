@@ -18,7 +18,8 @@ export const RSU_RETRANSMIT_RETRIES = 3;
  */
 export const DEDUPE_MARGIN_MS = RSU_RETRANSMIT_INTERVAL_MS;
 /** 3 x 120 + 120 = 480 ms from the first sighting. */
-export const DEFAULT_DEDUPE_WINDOW_MS = RSU_RETRANSMIT_RETRIES * RSU_RETRANSMIT_INTERVAL_MS + DEDUPE_MARGIN_MS;
+export const DEFAULT_DEDUPE_WINDOW_MS =
+  RSU_RETRANSMIT_RETRIES * RSU_RETRANSMIT_INTERVAL_MS + DEDUPE_MARGIN_MS;
 
 export interface ReconnectOptions {
   /** First delay after a failed open or an unplug. Default 200 ms; 10..60000. */
@@ -47,9 +48,11 @@ export interface RsuLinkOptions {
   /** The RSU is declared down after this many periods without any valid frame. Default 3; 1..100. */
   missedHeartbeats: number;
   /**
-   * If the application has not answered an RSU information frame by then, the link sends an empty ACK
-   * itself (counted in `autoAcks`, logged as a warning), so the RSU never retransmits because of us.
-   * Keep it below the RSU's 120 ms retransmission timer. Default 100 ms; 1..10000.
+   * An RSU information frame the application has not answered by then is a late answer: counted by
+   * frame type (`lateAnswers`) and logged. Where the frame's rule allows an empty ACK (B0,
+   * firmware-bridge/frames/answer-policy.ts) the link then sends one itself (`autoAcks`); a frame that
+   * must be answered by a command (B2..B8) never gets one, and the application's reply goes out when it
+   * comes. Below the RSU's 120 ms retransmission timer. Default 100 ms; 1..10000.
    */
   answerDeadlineMs: number;
   /**

@@ -46,8 +46,12 @@ export interface RsuLinkCounters {
   duplicates: number;
   /** Cached replies resent because of a repeat. */
   resentReplies: number;
-  /** Empty ACKs the link sent because the application missed answerDeadlineMs. */
+  /** Empty ACKs the link sent because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
+  /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
+  autoAnswers: Readonly<Record<string, number>>;
+  /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
+  lateAnswers: Readonly<Record<string, number>>;
   /** request() timeouts. */
   timeouts: number;
   watchdogTrips: number;
@@ -146,6 +150,7 @@ export class RsuLink {
       dialect: init.dialect,
       options: this.options,
       log: this.log,
+      now,
     });
     this.supervisor = new LinkSupervisor({
       transport: init.transport,
@@ -189,6 +194,8 @@ export class RsuLink {
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
       autoAcks: a.autoAcks,
+      autoAnswers: { ...a.autoAnswers },
+      lateAnswers: { ...a.lateAnswers },
       timeouts: this.c.timeouts,
       watchdogTrips: s.watchdogTrips,
       reconnects: s.reconnects,

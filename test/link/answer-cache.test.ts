@@ -183,11 +183,11 @@ describe("RsuLink dedupe window: sized from the RSU's retransmission schedule", 
   });
 });
 
-describe("RsuLink automatic ACK", () => {
-  it("an unanswered information frame gets an empty ACK at answerDeadlineMs, and repeats get it again", async () => {
+describe("RsuLink automatic answers, per frame type (firmware-bridge/frames/answer-policy.ts)", () => {
+  it("B0 allows an empty ACK: unanswered at answerDeadlineMs the link sends one, repeats get it again", async () => {
     const r = await rig("legacy", { answerDeadlineMs: 100 });
     const got = collect(r);
-    await r.rsu(0x38, L.b2);
+    await r.rsu(0x38, L.b0);
     await settle();
     await vi.advanceTimersByTimeAsync(99);
     expect(r.laneWrites).toHaveLength(0);
@@ -195,10 +195,12 @@ describe("RsuLink automatic ACK", () => {
     expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", 0x83]]);
     expect(r.laneWrites[0]?.hex).toBe("ffff8383ff"); // FF FF RSCTL BCC FF, BCC = RSCTL
     expect(r.link.counters.autoAcks).toBe(1);
-    expect(r.warnings.some((w) => w.includes("empty ACK"))).toBe(true);
+    expect(r.link.counters.autoAnswers).toEqual({ B0: 1 });
+    expect(r.link.counters.lateAnswers).toEqual({ B0: 1 });
+    expect(r.warnings.some((w) => w.includes("empty ACK sent"))).toBe(true);
     expect(got[0]?.answered).toBe(true);
     await vi.advanceTimersByTimeAsync(20);
-    await r.rsu(0x38, L.b2);
+    await r.rsu(0x38, L.b0);
     await settle();
     expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK"]);
     // A late application reply still goes out (the RSU may act on the command) and becomes the cache.
@@ -206,6 +208,44 @@ describe("RsuLink automatic ACK", () => {
     await settle();
     expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK", "C1"]);
   });
+
+  for (const variant of ["legacy", "national"] as const) {
+    for (const type of ["B2", "B3", "B4", "B5", "B8"]) {
+      it(`${variant} ${type} is never answered by the link: a late answer is counted, repeats are absorbed, the late reply goes out once`, async () => {
+        const r = await rig(variant, { answerDeadlineMs: 100 });
+        const got = collect(r);
+        const seq = variant === "legacy" ? 0x48 : 0x04;
+        const data = `${type.toLowerCase()} 01020304 00`;
+        await r.rsu(seq, data);
+        await settle();
+        await vi.advanceTimersByTimeAsync(100);
+        expect(r.laneWrites).toHaveLength(0);
+        expect(r.link.counters.lateAnswers).toEqual({ [type]: 1 });
+        expect(r.link.counters.autoAnswers).toEqual({});
+        expect(r.link.counters.autoAcks).toBe(0);
+        expect(r.warnings.some((w) => w.includes(`no answer to ${type} within 100 ms`))).toBe(true);
+        expect(got[0]?.answered).toBe(false);
+        // The RSU repeats while the lane is still deciding: absorbed, nothing written.
+        await vi.advanceTimersByTimeAsync(20);
+        await r.rsu(seq, data);
+        await settle();
+        expect(r.laneWrites).toHaveLength(0);
+        expect(got).toHaveLength(1);
+        // The application's command, however late, goes out once and answers the next repeat.
+        const C2 = { type: "C2", obuId: "01020304", stopType: 1 } as Frame;
+        await got[0]?.reply(C2);
+        await settle();
+        await vi.advanceTimersByTimeAsync(100);
+        await r.rsu(seq, data);
+        await settle();
+        await vi.advanceTimersByTimeAsync(5000);
+        expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["C2", "C2"]);
+        expect(r.link.counters.duplicates).toBe(2);
+        expect(r.link.counters.resentReplies).toBe(1);
+        expect(r.link.counters.lateAnswers).toEqual({ [type]: 1 });
+      });
+    }
+  }
 });
 
 describe("RsuLink heartbeats", () => {
@@ -224,6 +264,7 @@ describe("RsuLink heartbeats", () => {
     expect(beats).toEqual(["b20000000080", "b20000000008", "b20000000008"]);
     expect(r.link.counters.heartbeats).toBe(3);
     expect(r.link.counters.autoAcks).toBe(0);
+    expect(r.link.counters.autoAnswers).toEqual({});
   });
 
   it("national B1 is answered with CF status 0 and the swapped SEQ; not when answerHeartbeat is off", async () => {
@@ -231,12 +272,14 @@ describe("RsuLink heartbeats", () => {
     await r.rsu(0x05, N.b1);
     await settle();
     expect(r.laneWrites.map((w) => [w.frame, w.seq])).toEqual([[{ type: "CF", status: 0 }, 0x50]]);
+    expect(r.link.counters.autoAnswers).toEqual({ B1: 1 });
     const quiet = await rig("national", { answerHeartbeat: false });
     await quiet.rsu(0x05, N.b1);
     await settle();
     await vi.advanceTimersByTimeAsync(1000);
     expect(quiet.laneWrites).toHaveLength(0);
     expect(quiet.link.counters.heartbeats).toBe(1);
+    expect(quiet.link.counters.autoAnswers).toEqual({});
   });
 });
 

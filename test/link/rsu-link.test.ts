@@ -143,6 +143,24 @@ describe("RsuLink request()", () => {
   });
 });
 
+describe("RsuLink reply path", () => {
+  it("reply() hands the bytes to the transport within the call itself: nothing is queued between a frame and its answer", async () => {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t);
+    const writes: string[] = [];
+    t.respond = (bytes) => writes.push(bytes.toString("hex"));
+    await link.start();
+    const answeredInside: number[] = [];
+    link.incoming$.subscribe((f) => {
+      void f.reply({ type: "C2", obuId: "01020304", stopType: 1 } as Frame);
+      answeredInside.push(writes.length); // the write already happened, synchronously
+    });
+    t.data.next(frameBytes("legacy", 0x18, L.b2));
+    expect(answeredInside).toEqual([1]);
+    expect(writes[0]).toBe(encodeLegacy(0x81, Buffer.from("c20102030401", "hex")).toString("hex"));
+  });
+});
+
 describe("RsuLink malformed input", () => {
   it("bad BCC and garbage are counted and skipped; the following frames are delivered", async () => {
     const r = await rig("legacy");
