@@ -46,7 +46,8 @@ export interface IncomingFrame {
    * Answer with `frame`, sequenced with the swapped RSCTL/SEQ of this frame. The bytes are cached and
    * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
    * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
-   * E304_LINK_ALREADY_ANSWERED.
+   * E304_LINK_ALREADY_ANSWERED; for a frame received before a link loss (or stop()) it rejects with
+   * E302_LINK_DOWN and writes nothing.
    */
   reply(frame: Frame): Promise<SentFrame>;
   /** `reply({ type: "ACK" })`: the empty acknowledgement. */
@@ -77,6 +78,8 @@ class Incoming implements IncomingFrame {
   readonly rsuRebooted: boolean;
   /** this frame's place among the distinct information frames received (the sequence-wrap check) */
   readonly ordinal: number;
+  /** the cache's epoch when the frame arrived: a frame from before a link loss is not answered */
+  readonly epoch: number;
   /** the application's reply was handed over (the one reply() allowed) */
   appReplied = false;
   /** the answer deadline passed before the application replied */
@@ -90,11 +93,13 @@ class Incoming implements IncomingFrame {
     informational: boolean,
     rebooted: boolean,
     ordinal: number,
+    epoch: number,
   ) {
     this.frame = rf.frame;
     this.wire = rf.wire;
     this.at = rf.at;
     this.ordinal = ordinal;
+    this.epoch = epoch;
     this.needsAnswer = informational;
     this.rsuRebooted = rebooted;
   }
@@ -132,6 +137,8 @@ export class AnswerCache {
   private readonly recent = new Map<number, Incoming>();
   /** distinct information frames received so far */
   private received = 0;
+  /** bumps on every clear(): frames received before it are no longer answered */
+  private epoch = 0;
   /**
    * How many other sequence numbers the RSU uses before it comes back to one: legacy RSCTL X8 with X in
    * 0..7 (8 values), national SEQ 01..09 (9 values).
@@ -187,7 +194,8 @@ export class AnswerCache {
         return undefined;
       }
     }
-    const inc = new Incoming(this, rf, informational, rebooted, informational ? ++this.received : 0);
+    const ordinal = informational ? ++this.received : 0;
+    const inc = new Incoming(this, rf, informational, rebooted, ordinal, this.epoch);
     if (rebooted) {
       // The RSU's sequence restarted: older frames must not be taken for repeats of new ones.
       for (const old of this.recent.values()) if (!old.deadline) this.recent.delete(old.wire.seq);
@@ -206,14 +214,27 @@ export class AnswerCache {
     return inc;
   }
 
-  /** Forget every received frame and cancel every pending deadline. */
+  /**
+   * The link was lost or stopped: cancel every pending deadline, forget every received frame (the
+   * RSU's sequence on the next connection has nothing to do with this one's), and refuse replies to
+   * frames received until now, so none reaches the next connection with a stale sequence number.
+   */
   clear(): void {
     for (const inc of this.recent.values()) if (inc.deadline) clearTimeout(inc.deadline);
     this.recent.clear();
+    this.epoch++;
   }
 
   /** @internal Used by IncomingFrame.reply/ack. */
   answer(inc: Incoming, frame: Frame): Promise<SentFrame> {
+    if (inc.epoch !== this.epoch) {
+      return Promise.reject(
+        new EtcError(
+          ErrorCodes.LinkDown,
+          `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was received before the RSU link was lost; not sending ${frame.type}`,
+        ),
+      );
+    }
     if (inc.appReplied) {
       const prev = inc.cached?.frame.type ?? "?";
       return Promise.reject(

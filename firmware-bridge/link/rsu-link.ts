@@ -160,10 +160,12 @@ export class RsuLink {
       random: init.random ?? Math.random,
       hooks: {
         opened: () => this.channel.resetReceiver(),
-        lost: (reason) =>
+        lost: (reason) => {
+          this.answers.clear();
           this.failWaiters(
             new EtcError(ErrorCodes.LinkDown, `${this.transport.name}: RSU link down (${reason})`),
-          ),
+          );
+        },
         stopped: () => this.onStopped(),
       },
     });

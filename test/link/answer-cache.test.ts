@@ -248,6 +248,54 @@ describe("RsuLink automatic answers, per frame type (firmware-bridge/frames/answ
   }
 });
 
+describe("RsuLink answer cache across a link loss", () => {
+  const fastReconnect = { answerDeadlineMs: 1000, reconnect: { initialDelayMs: 10, jitter: 0 } };
+
+  async function lossAndReconnect(r: Rig): Promise<void> {
+    r.pair.unplug();
+    r.pair.replug();
+    await r.pair.device.open();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(r.link.state.status).toBe("up");
+  }
+
+  it("a deadline pending at the loss does not fire on the next connection", async () => {
+    const r = await rig("legacy", fastReconnect);
+    await r.rsu(0x18, L.b0); // B0: the one frame the link would answer with an empty ACK when late
+    await settle();
+    await lossAndReconnect(r);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(r.laneWrites).toHaveLength(0);
+    expect(r.link.counters.autoAcks).toBe(0);
+    expect(r.link.counters.lateAnswers).toEqual({});
+  });
+
+  it("the same RSCTL and DATA on the next connection is a new frame, not a repeat of one before the loss", async () => {
+    const r = await rig("legacy", fastReconnect);
+    const got = collect(r);
+    r.link.incoming$.subscribe((f) => void f.reply(C1).catch(() => undefined));
+    await r.rsu(0x18, L.b2);
+    await settle();
+    await lossAndReconnect(r);
+    await r.rsu(0x18, L.b2);
+    await settle();
+    expect(got).toHaveLength(2);
+    expect(r.link.counters.duplicates).toBe(0);
+    expect(r.link.counters.resentReplies).toBe(0);
+  });
+
+  it("a reply to a frame received before the loss is refused with LinkDown and never reaches the next connection", async () => {
+    const r = await rig("legacy", fastReconnect);
+    const got = collect(r);
+    await r.rsu(0x28, L.b2);
+    await settle();
+    await lossAndReconnect(r);
+    await expect(got[0]?.reply(C1)).rejects.toMatchObject({ code: "E302_LINK_DOWN" });
+    await settle();
+    expect(r.laneWrites).toHaveLength(0);
+  });
+});
+
 describe("RsuLink heartbeats", () => {
   it("legacy B2 heartbeats (0x80 and 0x08) are never answered nor delivered on incoming$", async () => {
     const r = await rig("legacy");
