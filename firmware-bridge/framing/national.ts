@@ -58,8 +58,12 @@ export class NationalDeframer extends StreamDeframer {
   protected parseAt0(buf: Buffer): ParseResult {
     if (buf.length < HEADER) return { kind: "need-more" };
     const len = buf.readUInt32BE(4);
+    // LEN's top two bytes are reserved (00 00) in VER 00: a header that sets them is not a frame header.
+    if (len > 0xffff) return { kind: "fail", reason: "malformed", rescanAt: 1 };
     const total = HEADER + len + 2;
-    if (total > this.maxFrameLength) return { kind: "fail", reason: "malformed", rescanAt: 1 };
+    // A frame announced longer than the limit is "too long"; like every failed candidate it is rescanned
+    // from STX + 1, so a frame inside or behind it is still found.
+    if (total > this.maxFrameLength) return { kind: "fail", reason: "too-long", rescanAt: 1 };
     if (buf.length < total) return { kind: "need-more" };
     const expected = buf.readUInt16BE(HEADER + len);
     const actual = crc16x25(buf, 2, HEADER + len);

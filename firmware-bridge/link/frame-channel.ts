@@ -39,7 +39,12 @@ export interface ChannelCounters {
   discardedBytes: number;
   checksumErrors: number;
   decodeErrors: number;
+  /** Half frames dropped by the deframer's inter-byte timeout. */
   timeouts: number;
+  /** Frame candidates longer than the deframer's maxFrameLength. */
+  tooLong: number;
+  /** Frame candidates with a bad escape, a bad length field or too short a body. */
+  malformed: number;
 }
 
 export interface FrameChannelOptions {
@@ -76,6 +81,8 @@ export class FrameChannel {
     checksumErrors: 0,
     decodeErrors: 0,
     timeouts: 0,
+    tooLong: 0,
+    malformed: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
@@ -93,6 +100,8 @@ export class FrameChannel {
       discardedBytes: d.discardedBytes,
       checksumErrors: d.checksumErrors,
       timeouts: d.timeouts,
+      tooLong: d.tooLong,
+      malformed: d.malformed,
     };
   }
 

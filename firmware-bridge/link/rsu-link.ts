@@ -42,6 +42,10 @@ export interface RsuLinkCounters {
   decodeErrors: number;
   /** Half frames dropped by the deframer's inter-byte timeout. */
   halfFrameTimeouts: number;
+  /** Frame candidates longer than maxFrameLength (discarded; the deframer rescans inside them). */
+  tooLong: number;
+  /** Frame candidates with a bad escape, a bad length field or too short a body. */
+  malformed: number;
   /** RSU repeats of a frame already received (not delivered again). */
   duplicates: number;
   /** Cached replies resent because of a repeat. */
@@ -193,6 +197,8 @@ export class RsuLink {
       checksumErrors: ch.checksumErrors,
       decodeErrors: ch.decodeErrors,
       halfFrameTimeouts: ch.timeouts,
+      tooLong: ch.tooLong,
+      malformed: ch.malformed,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
       autoAcks: a.autoAcks,

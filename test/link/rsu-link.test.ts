@@ -187,6 +187,30 @@ describe("RsuLink malformed input", () => {
     expect(problems).toContain("discarded:noise");
     expect(c.framesIn).toBe(2);
   });
+  it("an oversize national frame is counted as too long (not malformed) and the frame behind it is delivered", async () => {
+    const r = await rig("national");
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    const oversize = frameBytes("national", 0x02, `b2 01020304 00 ${"11".repeat(2000)}`); // > 1024 bytes
+    await r.raw(Buffer.concat([oversize, frameBytes("national", 0x03, N.b2)]));
+    await settle();
+    expect(all.map((f) => [f.frame.type, f.wire.seq])).toEqual([["B2", 0x03]]);
+    const c = r.link.counters;
+    expect(c.tooLong).toBe(1);
+    expect(c.malformed).toBe(0);
+    expect(c.checksumErrors).toBe(0);
+    expect(c.discardedBytes).toBe(oversize.length);
+  });
+  it("a national header whose reserved LEN bytes are set is malformed, not too long", async () => {
+    const r = await rig("national");
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    // FF FF, VER 0, SEQ 1, LEN 0x00010005: the top two LEN bytes are reserved (00 00) in VER 00
+    await r.raw(Buffer.concat([Buffer.from("ffff000100010005", "hex"), frameBytes("national", 0x03, N.b2)]));
+    await settle();
+    expect(all.map((f) => f.wire.seq)).toEqual([0x03]);
+    expect([r.link.counters.malformed, r.link.counters.tooLong]).toEqual([1, 0]);
+  });
 });
 
 describe("RsuLink options", () => {
