@@ -1,11 +1,13 @@
 /**
  * The life cycle of the RSU link's transport (docs/link.md "States"): open with a time limit, back off
- * and retry after a failed open or a loss, and the heartbeat watchdog. It knows nothing about frames:
+ * and retry after a failed open or a loss, the heartbeat watchdog, and what a silent peer means per
+ * transport (`ON_SILENCE`). It knows nothing about frames:
  * the link tells it when a valid frame arrived (`alive()`), and it tells the link when the transport
  * became usable (`opened`), unusable (`lost`) or was stopped (`stopped`).
  *
  *   stopped --start--> connecting --open ok--> up --silence--> down(watchdog) --valid frame--> up
  *   connecting --open failed--> down --backoff--> connecting;  up/down(watchdog) --unplug--> down --backoff--> connecting
+ *   TCP: up --silence--> down (connection closed) --backoff--> connecting
  *   any --stop--> stopped
  *
  * One watchdog timer, re-armed with `refresh()` on every valid frame: no per-frame timer or rxjs operator.
@@ -13,7 +15,7 @@
 import { BehaviorSubject, type Observable, type Subscription } from "rxjs";
 import { ErrorCodes, EtcError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Transport, TransportState } from "../transport/types.js";
+import type { Transport, TransportKind, TransportState } from "../transport/types.js";
 import { backoffDelay, type RsuLinkOptions } from "./options.js";
 
 export type LinkStatus = "connecting" | "up" | "down" | "stopped";
@@ -26,6 +28,26 @@ export interface LinkState {
   readonly error?: EtcError;
   /** Monotonic ms (the link's clock) when this state began. */
   readonly since: number;
+}
+
+/**
+ * What the watchdog does about a silent RSU, per transport kind (the reconnect policy per transport):
+ *  - "keep-open": the link goes down and the port stays open; the next valid frame brings it up. A
+ *    serial port or a pty: reopening one does not wake an RSU, and an RSU may wait for C0 first.
+ *  - "reconnect": close the connection and reconnect with backoff, as after a loss. TCP: silence on a
+ *    connection the RSU heartbeats over means a half-open connection (peer rebooted or gone without a
+ *    FIN), which the socket itself may not notice for many minutes.
+ * A transport that does not give its kind is kept open.
+ */
+export type SilenceAction = "keep-open" | "reconnect";
+export const ON_SILENCE: Readonly<Record<TransportKind, SilenceAction>> = {
+  serial: "keep-open",
+  "in-process": "keep-open",
+  tcp: "reconnect",
+};
+
+export function silenceAction(kind: TransportKind | undefined): SilenceAction {
+  return kind === undefined ? "keep-open" : ON_SILENCE[kind];
 }
 
 export interface SupervisorCounters {
@@ -67,6 +89,7 @@ export class LinkSupervisor {
   /** Link state: current value first, then every change. */
   readonly state$: Observable<LinkState>;
   private readonly watchdogMs: number;
+  private readonly onSilence: SilenceAction;
 
   private running = false;
   /** bumps on every start/stop so late callbacks of an old run do nothing */
@@ -93,6 +116,7 @@ export class LinkSupervisor {
     this.random = init.random;
     this.hooks = init.hooks;
     this.watchdogMs = this.options.heartbeatPeriodMs * this.options.missedHeartbeats;
+    this.onSilence = silenceAction(init.transport.kind);
     this.stateSubject = new BehaviorSubject<LinkState>({ status: "stopped", since: this.now() });
     this.state$ = this.stateSubject.asObservable();
   }
@@ -208,8 +232,25 @@ export class LinkSupervisor {
     const reason =
       `no valid frame for ${this.watchdogMs} ms (${this.options.missedHeartbeats} x ` +
       `${this.options.heartbeatPeriodMs} ms heartbeat period)`;
+    if (this.onSilence === "reconnect") {
+      this.log.warn({ silenceMs: this.watchdogMs }, `RSU silent: ${reason}; closing the connection`);
+      this.closeAndReconnect(`${reason}; connection closed to reconnect`);
+      return;
+    }
     this.log.warn({ silenceMs: this.watchdogMs }, `RSU silent: link down, ${reason}`);
     this.setState("down", reason);
+  }
+
+  /** The watchdog's "reconnect": treat the silence as a loss, close, and reconnect once closed. */
+  private closeAndReconnect(reason: string): void {
+    const gen = this.generation;
+    this.markLost(reason);
+    void this.transport
+      .close()
+      .catch((e: unknown) => this.log.warn({ err: String(e) }, "close failed"))
+      .then(() => {
+        if (this.running && gen === this.generation) this.scheduleReconnect();
+      });
   }
 
   /** One open attempt; always ends in "up" or in "down" with a retry scheduled. Never rejects. */
@@ -277,12 +318,20 @@ export class LinkSupervisor {
 
   /** The transport is not usable: down, tell the link, retry after a backoff delay. */
   private lost(reason: string, error?: EtcError): void {
+    this.markLost(reason, error);
+    this.scheduleReconnect();
+  }
+
+  private markLost(reason: string, error?: EtcError): void {
     this.transportOpen = false;
     this.hadLoss = true;
     this.disarmWatchdog();
     this.hooks.lost(reason);
-    const delay = backoffDelay(this.options.reconnect, this.attempt++, this.random);
     this.setState("down", reason, error);
+  }
+
+  private scheduleReconnect(): void {
+    const delay = backoffDelay(this.options.reconnect, this.attempt++, this.random);
     this.log.info({ delayMs: delay, attempt: this.attempt }, "reconnect scheduled");
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {

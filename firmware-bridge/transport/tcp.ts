@@ -4,7 +4,10 @@
  * `createTcpServer` the simulated RSU side (each accepted connection is a Transport, already open).
  *
  * Nagle is off (small frames must leave at once) and TCP keep-alive is on, so a peer that vanished
- * without a FIN (cable cut, power loss) ends in "disconnected" instead of a socket open forever.
+ * without a FIN (cable cut, power loss) while the connection was idle ends in "disconnected" instead of
+ * a socket open forever. Keep-alive does not help while our own bytes are unacknowledged (the kernel
+ * retransmits them for many minutes first): the RSU link's watchdog closes and reopens a silent TCP
+ * connection for that (docs/link.md "Reconnect policy per transport").
  */
 import net from "node:net";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
@@ -16,7 +19,10 @@ export interface TcpClientOptions {
   port: number;
   /** A connect that has not completed by then fails with PortOpenFailed. Default 3000 ms. */
   connectTimeoutMs?: number;
-  /** Keep-alive probe delay; default 5000 ms. */
+  /**
+   * Idle time before the first keep-alive probe. Default 5000 ms; 1000..600000 (the kernel counts in
+   * whole seconds, and Node leaves the system default of hours for anything under 1000).
+   */
   keepAliveMs?: number;
   /** Name in logs and errors; default `tcp:<host>:<port>`. */
   name?: string;
@@ -136,6 +142,7 @@ abstract class SocketTransport implements Transport {
 
 class TcpClientTransport extends SocketTransport {
   readonly name: string;
+  readonly kind = "tcp" as const;
   private opening: Promise<void> | undefined;
 
   constructor(private readonly opts: TcpClientOptions) {
@@ -219,6 +226,13 @@ export function createTcpClientTransport(opts: TcpClientOptions): Transport {
     throw new EtcError(
       ErrorCodes.ConfigInvalid,
       `createTcpClientTransport: connectTimeoutMs must be 10..120000, got ${t}`,
+    );
+  }
+  const k = opts.keepAliveMs ?? 5000;
+  if (!(k >= 1000 && k <= 600_000)) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `createTcpClientTransport: keepAliveMs must be 1000..600000, got ${k}`,
     );
   }
   return new TcpClientTransport(opts);

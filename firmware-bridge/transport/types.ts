@@ -14,9 +14,18 @@ export interface TransportState {
   readonly error?: EtcError;
 }
 
+/**
+ * The medium behind a transport, where it changes what the link does about a silent peer (its
+ * reconnect policy per transport, firmware-bridge/link/link-supervisor.ts): "tcp" for a connection the
+ * lane opened to an RSU. A transport that does not say is treated as a port that stays open.
+ */
+export type TransportKind = "serial" | "tcp" | "in-process";
+
 export interface Transport {
   /** Human-readable id used in logs and errors, e.g. "serial:/dev/ttyUSB0", "tcp:10.0.0.5:21003". */
   readonly name: string;
+  /** The medium, for the link's reconnect policy; absent: a port that stays open. */
+  readonly kind?: TransportKind;
   /** Bytes as they arrive, in arbitrary chunks (never assume one chunk is one frame). */
   readonly data$: Observable<Buffer>;
   /** Current state first, then every change. */

@@ -20,7 +20,12 @@ import {
   type PairOptions,
   type TransportPair,
 } from "../../firmware-bridge/transport/pair.js";
-import type { Transport, TransportState, TransportStatus } from "../../firmware-bridge/transport/types.js";
+import type {
+  Transport,
+  TransportKind,
+  TransportState,
+  TransportStatus,
+} from "../../firmware-bridge/transport/types.js";
 
 export interface LaneWrite {
   seq: number;
@@ -122,10 +127,13 @@ export async function makeRig(
 
 /**
  * A scripted transport: `respond` runs synchronously inside write(), before the write resolves, and may
- * push bytes back at once; `writeDelayMs` delays the write's resolution; `hangOpen` never resolves open().
+ * push bytes back at once; `writeDelayMs` delays the write's resolution; `hangOpen` never resolves open();
+ * `kind` plays a medium ("tcp", "serial").
  */
 export class ScriptedTransport implements Transport {
   readonly name = "scripted:rsu";
+  /** The medium it plays (the link's reconnect policy depends on it); default: none given. */
+  kind: TransportKind | undefined;
   readonly data = new Subject<Buffer>();
   readonly stateS = new BehaviorSubject<TransportState>({ status: "closed" });
   readonly data$ = this.data.asObservable();

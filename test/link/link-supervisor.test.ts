@@ -3,9 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCodes, type EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { ON_SILENCE, silenceAction } from "../../firmware-bridge/link/link-supervisor.js";
 import { backoffDelay, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
-import { L, makeRig, type Rig, ScriptedTransport, settle } from "./harness.js";
+import { frameBytes, L, makeRig, type Rig, ScriptedTransport, settle } from "./harness.js";
 
 const C0: Frame = {
   type: "C0",
@@ -197,5 +198,62 @@ describe("RsuLink reconnect", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(r.link.counters.connectAttempts).toBe(attempts);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("RsuLink reconnect policy per transport", () => {
+  const opts = {
+    heartbeatPeriodMs: 1000,
+    missedHeartbeats: 3,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0 },
+  };
+
+  it("TCP: a silent connection (half-open) is closed at the watchdog and reopened with backoff", async () => {
+    const t = new ScriptedTransport();
+    t.kind = "tcp";
+    const link = scriptedLink(t, opts);
+    await link.start();
+    expect([link.state.status, t.opens]).toEqual(["up", 1]);
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(link.state.status).toBe("down");
+    expect(link.state.reason).toContain("no valid frame for 3000 ms");
+    expect(link.state.reason).toContain("connection closed to reconnect");
+    expect(t.status).toBe("closed");
+    expect(link.counters.watchdogTrips).toBe(1);
+    await expect(link.send(C0)).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
+    await vi.advanceTimersByTimeAsync(100);
+    expect([link.state.status, link.state.reason, t.opens]).toEqual(["up", "reconnected", 2]);
+    expect(link.counters.reconnects).toBe(1);
+    // Still silent: the next trip backs off further (200 ms).
+    await vi.advanceTimersByTimeAsync(3000);
+    expect([link.state.status, t.status]).toEqual(["down", "closed"]);
+    await vi.advanceTimersByTimeAsync(199);
+    expect(t.opens).toBe(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect([link.state.status, t.opens]).toEqual(["up", 3]);
+    // The RSU talks on the new connection: frames flow and the link stays up.
+    const got: IncomingFrame[] = [];
+    link.incoming$.subscribe((f) => got.push(f));
+    t.data.next(frameBytes("legacy", 0x18, L.b2));
+    await settle();
+    expect(got).toHaveLength(1);
+    expect(link.counters.watchdogTrips).toBe(2);
+  });
+
+  it("serial: the watchdog only marks the link down; the port stays open and is not reopened", async () => {
+    const t = new ScriptedTransport();
+    t.kind = "serial";
+    const link = scriptedLink(t, opts);
+    await link.start();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect([link.state.status, t.status, link.counters.watchdogTrips]).toEqual(["down", "open", 1]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect([t.opens, link.counters.connectAttempts]).toEqual([1, 1]);
+    await link.send(C0); // an RSU may wait for C0 before it talks
+  });
+
+  it("the policy table: TCP reconnects, every other medium (and one that does not say) stays open", () => {
+    expect(ON_SILENCE).toEqual({ serial: "keep-open", "in-process": "keep-open", tcp: "reconnect" });
+    expect(silenceAction(undefined)).toBe("keep-open");
   });
 });
