@@ -14,6 +14,9 @@ import { BehaviorSubject, type Observable, Subject } from "rxjs";
 import { ErrorCodes, EtcError } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
+/** Idle time before the first keep-alive probe, by default. */
+export const DEFAULT_TCP_KEEPALIVE_MS = 5000;
+
 export interface TcpClientOptions {
   host: string;
   port: number;
@@ -143,11 +146,14 @@ abstract class SocketTransport implements Transport {
 class TcpClientTransport extends SocketTransport {
   readonly name: string;
   readonly kind = "tcp" as const;
+  /** Idle time before the first keep-alive probe on each connection. */
+  readonly keepAliveMs: number;
   private opening: Promise<void> | undefined;
 
   constructor(private readonly opts: TcpClientOptions) {
     super();
     this.name = opts.name ?? `tcp:${opts.host}:${opts.port}`;
+    this.keepAliveMs = opts.keepAliveMs ?? DEFAULT_TCP_KEEPALIVE_MS;
   }
 
   open(): Promise<void> {
@@ -184,7 +190,7 @@ class TcpClientTransport extends SocketTransport {
       socket.once("connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
-        this.attach(socket, this.opts.keepAliveMs ?? 5000);
+        this.attach(socket, this.keepAliveMs);
         resolve();
       });
     });
@@ -228,7 +234,7 @@ export function createTcpClientTransport(opts: TcpClientOptions): Transport {
       `createTcpClientTransport: connectTimeoutMs must be 10..120000, got ${t}`,
     );
   }
-  const k = opts.keepAliveMs ?? 5000;
+  const k = opts.keepAliveMs ?? DEFAULT_TCP_KEEPALIVE_MS;
   if (!(k >= 1000 && k <= 600_000)) {
     throw new EtcError(
       ErrorCodes.ConfigInvalid,
@@ -257,7 +263,7 @@ export interface TcpServer {
 /** The simulated RSU side: listens; resolves once listening. */
 export function createTcpServer(opts: TcpServerOptions): Promise<TcpServer> {
   const host = opts.host ?? "127.0.0.1";
-  const keepAliveMs = opts.keepAliveMs ?? 5000;
+  const keepAliveMs = opts.keepAliveMs ?? DEFAULT_TCP_KEEPALIVE_MS;
   const connections = new Subject<Transport>();
   const open = new Set<AcceptedTransport>();
   const server = net.createServer((socket) => {

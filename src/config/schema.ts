@@ -4,6 +4,8 @@
  * with the field path and what was expected.
  */
 import { z } from "zod";
+import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
+import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -64,6 +66,40 @@ export const C0Section = z.strictObject({
   transMode: int(0, 255).default(1),
 });
 
+const LINK = DEFAULT_RSU_LINK_OPTIONS;
+
+/** The lane side of the RSU link (docs/link.md): timeouts, dedupe, reconnect, TCP keep-alive. */
+export const RsuLinkSection = z
+  .strictObject({
+    /** A half-received frame is dropped after this much silence between two bytes. */
+    interByteTimeoutMs: int(1, 5000, "milliseconds").default(LINK.deframer.interByteTimeoutMs),
+    /**
+     * An RSU information frame the lane has not answered by then is a late answer (counted, logged);
+     * only a B0 then gets an empty ACK from the link, B2..B8 never do. Below the RSU's 120 ms repeat.
+     */
+    answerDeadlineMs: int(1, 10_000, "milliseconds").default(LINK.answerDeadlineMs),
+    /**
+     * The same RSCTL/SEQ and DATA within this time of the first sighting is an RSU repeat: the RSU's
+     * 3 retries 120 ms apart plus one interval of margin (480). Longer swallows real frames.
+     */
+    dedupeWindowMs: int(100, 10_000, "milliseconds").default(LINK.dedupeWindowMs),
+    /** First reconnect delay after a failed open, a loss, or (TCP) a silent connection closed. */
+    backoffInitialMs: int(10, 60_000, "milliseconds").default(LINK.reconnect.initialDelayMs),
+    /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
+    backoffMaxMs: int(10, 600_000, "milliseconds").default(LINK.reconnect.maxDelayMs),
+    /** tcp:// ports: idle time before the first TCP keep-alive probe (then 10 probes 1 s apart). */
+    tcpKeepaliveMs: int(1000, 600_000, "milliseconds").default(DEFAULT_TCP_KEEPALIVE_MS),
+  })
+  .superRefine((l, ctx) => {
+    if (l.backoffMaxMs < l.backoffInitialMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["backoffMaxMs"],
+        message: `expected milliseconds in ${l.backoffInitialMs}..600000 (at least backoffInitialMs)`,
+      });
+    }
+  });
+
 export const RsuSection = z.strictObject({
   /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
   port: z.string({ error: "expected a serial device path or tcp://host:port" }).min(1, {
@@ -74,6 +110,7 @@ export const RsuSection = z.strictObject({
   dialect: DialectSection.default({}),
   timing: RsuTimingSection.prefault({}),
   c0: C0Section.prefault({}),
+  link: RsuLinkSection.prefault({}),
   /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
   entryWrite: z.enum(["c6", "c3"], { error: 'expected "c6" or "c3"' }).default("c6"),
   /** C2 StopType for an OBU that already traded here recently: 1 (search again) or 3 (lane dialect). */

@@ -48,7 +48,13 @@ export interface LaneRuntime {
 
 export function transportFor(c: LaneConfig): Transport {
   const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(c.rsu.port);
-  if (m) return createTcpClientTransport({ host: m[1] as string, port: Number(m[2]) });
+  if (m) {
+    return createTcpClientTransport({
+      host: m[1] as string,
+      port: Number(m[2]),
+      keepAliveMs: c.rsu.link.tcpKeepaliveMs,
+    });
+  }
   if (c.rsu.port.startsWith("tcp:")) {
     throw new EtcError(ErrorCodes.ConfigInvalid, `rsu.port: expected tcp://host:port, got "${c.rsu.port}"`);
   }
@@ -94,6 +100,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       options: {
         heartbeatPeriodMs: c.rsu.timing.heartbeatPeriodMs,
         missedHeartbeats: c.rsu.timing.missedHeartbeats,
+        answerDeadlineMs: c.rsu.link.answerDeadlineMs,
+        dedupeWindowMs: c.rsu.link.dedupeWindowMs,
+        reconnect: { initialDelayMs: c.rsu.link.backoffInitialMs, maxDelayMs: c.rsu.link.backoffMaxMs },
+        deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
         ...deps.link,
       },
     });

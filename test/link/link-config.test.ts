@@ -1,0 +1,104 @@
+/** The `rsu.link` section of the lane config and where the lane passes it to the link and the transport. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
+import { openLane, transportFor } from "../../src/lane/runtime.js";
+
+const minimal = {
+  lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+  statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+  dataDir: "data",
+  tariff: "tariff.yaml",
+};
+const DEFAULTS = {
+  interByteTimeoutMs: 50,
+  answerDeadlineMs: 100,
+  dedupeWindowMs: 480,
+  backoffInitialMs: 200,
+  backoffMaxMs: 5000,
+  tcpKeepaliveMs: 5000,
+};
+
+function errorOf(link: unknown): string {
+  try {
+    parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, link } }, "lane.yaml", "/etc/etc-lane");
+  } catch (e) {
+    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("rsu.link config", () => {
+  it("defaults, the same in lane.example.yaml", () => {
+    expect(parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane").rsu.link).toEqual(DEFAULTS);
+    const example = loadLaneConfig(join(import.meta.dirname, "../../config/lane.example.yaml"));
+    expect(example.rsu.link).toEqual(DEFAULTS);
+  });
+
+  it("refuses out-of-range values and unknown fields, naming the field and the range", () => {
+    expect(errorOf({ dedupeWindowMs: 60_000 })).toMatch(
+      /rsu\.link\.dedupeWindowMs: expected milliseconds in 100\.\.10000/,
+    );
+    expect(errorOf({ answerDeadlineMs: 0 })).toMatch(
+      /rsu\.link\.answerDeadlineMs: expected milliseconds in 1\.\.10000/,
+    );
+    expect(errorOf({ interByteTimeoutMs: 2.5 })).toMatch(
+      /rsu\.link\.interByteTimeoutMs: expected milliseconds/,
+    );
+    expect(errorOf({ tcpKeepaliveMs: 500 })).toMatch(
+      /rsu\.link\.tcpKeepaliveMs: expected milliseconds in 1000\.\.600000/,
+    );
+    expect(errorOf({ backoffInitialMs: 1000, backoffMaxMs: 500 })).toMatch(
+      /rsu\.link\.backoffMaxMs: expected milliseconds in 1000\.\.600000 \(at least backoffInitialMs\)/,
+    );
+    expect(errorOf({ dedupeWindow: 480 })).toMatch(/rsu\.link: unknown field\(s\) "dedupeWindow"/);
+  });
+
+  it("the lane passes every field to the RSU link", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-link-config-"));
+    dirs.push(dir);
+    const link = {
+      interByteTimeoutMs: 30,
+      answerDeadlineMs: 90,
+      dedupeWindowMs: 400,
+      backoffInitialMs: 150,
+      backoffMaxMs: 2500,
+      tcpKeepaliveMs: 7000,
+    };
+    const c = parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, link }, dataDir: dir }, "lane.yaml", dir);
+    const lane = await openLane(c, {
+      transport: createTransportPair().lane,
+      outputs: { emit: () => {} },
+      uplink: false,
+    });
+    try {
+      const o = lane.link.options;
+      expect([o.deframer.interByteTimeoutMs, o.answerDeadlineMs, o.dedupeWindowMs]).toEqual([30, 90, 400]);
+      expect([o.reconnect.initialDelayMs, o.reconnect.maxDelayMs]).toEqual([150, 2500]);
+    } finally {
+      await lane.close();
+    }
+  });
+
+  it("a tcp:// RSU port gets the configured keep-alive and the TCP reconnect policy", () => {
+    const c = parseLaneConfig(
+      { ...minimal, rsu: { ...minimal.rsu, port: "tcp://10.0.0.5:21003", link: { tcpKeepaliveMs: 7000 } } },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
+    const t = transportFor(c);
+    expect([t.kind, (t as unknown as { keepAliveMs: number }).keepAliveMs]).toEqual(["tcp", 7000]);
+  });
+});
