@@ -3,11 +3,13 @@ import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
 import { laneDecisionBench, laneRateBench } from "./lane.js";
+import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
   codecBench,
+  linkBench,
   statusListSmallBench,
   statusListBench,
   journalCommitBench,
