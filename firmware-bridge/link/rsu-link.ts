@@ -4,7 +4,7 @@
  *
  *  - `answer-cache.ts`: retransmission dedupe, the reply cached per received frame and resent for its
  *    repeats, and what the link answers by itself;
- *  - `link-supervisor.ts`: open, backoff, watchdog, reconnect;
+ *  - `link-supervisor.ts`: open, backoff, watchdog, the reconnect policy per transport;
  *  - here: heartbeats go to `heartbeat$`, every other distinct frame once to `incoming$`; lane-initiated
  *    frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ 10..90 (national); `request()`
  *    registers its waiter before the write, starts the timer after the write resolved, runs one at a
