@@ -123,8 +123,11 @@ export class ReaderDeframer {
   /** Drop everything held (after a reconnect the old bytes mean nothing). */
   reset(): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
-    if (this.buf.length > 0)
-      this.drop(events, this.buf.length, this.phase.kind === "hunt" ? "noise" : "truncated");
+    if (this.buf.length > 0) {
+      const open = this.phase.kind !== "hunt";
+      if (open) this.c.truncated++;
+      this.drop(events, this.buf.length, open ? "truncated" : "noise");
+    }
     this.phase = { kind: "hunt" };
     this.blame = undefined;
     return events;
