@@ -561,6 +561,6 @@ describe("bad input on the reader port", () => {
       "CARD_APDU seq 2",
       "CARD_APDU seq 2 ok",
     ]);
-    expect((wire[2]?.obj as { hex: string }).hex).toBe("02000a02120000a40000021001eab803");
+    expect((wire[2]!.obj as { hex: string }).hex).toBe("02000a02120000a40000021001eab803");
   });
 });
