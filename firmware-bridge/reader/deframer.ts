@@ -27,7 +27,16 @@ export type ReaderDiscardReason =
 
 export type ReaderDeframerEvent =
   | { readonly kind: "frame"; readonly frame: ReaderWireFrame }
-  | { readonly kind: "discarded"; readonly reason: ReaderDiscardReason; readonly bytes: Buffer };
+  | {
+      readonly kind: "discarded";
+      readonly reason: ReaderDiscardReason;
+      readonly bytes: Buffer;
+      /**
+       * A candidate that failed its CRC: its 6 header bytes as received (SEQ at 3, CMD at 4), so a reader
+       * can answer BAD_CHECKSUM echoing them.
+       */
+      readonly header?: Buffer;
+    };
 
 export interface ReaderDeframerCounters {
   frames: number;
@@ -229,7 +238,20 @@ export class ReaderDeframer {
     const ph = this.phase;
     const candidate = ph.kind === "hunt" ? 1 : ph.fed;
     this.phase = { kind: "hunt" };
-    this.drop(events, 1, reason);
+    if (reason === "checksum" && ph.kind === "body") {
+      // Reported on its own (not merged), with the header, before the rest is rescanned.
+      this.c.discardedBytes++;
+      events.push({
+        kind: "discarded",
+        reason,
+        bytes: Buffer.from(this.buf.subarray(0, 1)),
+        header: ph.header,
+      });
+      this.advanceBlame(1);
+      this.buf = this.buf.subarray(1);
+    } else {
+      this.drop(events, 1, reason);
+    }
     // The rest of the failed candidate is rescanned; bytes of it that turn out to be noise are
     // reported under the candidate's reason.
     this.blame = { reason, bytes: Math.max(0, candidate - 1) };
@@ -252,11 +274,7 @@ export class ReaderDeframer {
       if (r === "noise") this.c.noiseBytes += k;
       const last = events[events.length - 1];
       if (last?.kind === "discarded" && last.reason === r) {
-        events[events.length - 1] = {
-          kind: "discarded",
-          reason: r,
-          bytes: Buffer.concat([last.bytes, bytes]),
-        };
+        events[events.length - 1] = { ...last, bytes: Buffer.concat([last.bytes, bytes]) };
       } else {
         events.push({ kind: "discarded", reason: r, bytes });
       }

@@ -25,6 +25,8 @@ export interface ReceivedReaderFrame {
 export interface ReaderDiscard {
   readonly reason: ReaderDiscardReason;
   readonly bytes: Buffer;
+  /** For a candidate that failed its CRC: its header as received (SEQ at 3, CMD at 4). */
+  readonly header?: Buffer;
 }
 
 export interface ReaderChannelCounters extends ReaderDeframerCounters {
