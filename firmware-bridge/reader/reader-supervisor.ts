@@ -60,6 +60,8 @@ export class ReaderSupervisor {
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private sub: Subscription | undefined;
   private lastInfo: ReaderInfo | undefined;
+  /** The first attempt of this run, while it lasts (a second open() meanwhile shares it). */
+  private firstAttempt: Promise<ReaderInfo> | undefined;
   private readonly c: SupervisorCounters = {
     connectAttempts: 0,
     openFailures: 0,
@@ -94,6 +96,7 @@ export class ReaderSupervisor {
   /** Starts; resolves with the reader's info after the first attempt, or rejects with its error. */
   start(): Promise<ReaderInfo> {
     if (this.running) {
+      if (this.firstAttempt) return this.firstAttempt;
       if (this.state.status === "up" && this.lastInfo) return Promise.resolve(this.lastInfo);
       return Promise.reject(this.downError());
     }
@@ -102,7 +105,13 @@ export class ReaderSupervisor {
     this.hadLoss = false;
     this.attempt = 0;
     this.sub = this.i.transport.state$.subscribe((s) => this.onTransportState(s));
-    return this.attemptOpen();
+    const first = this.attemptOpen();
+    this.firstAttempt = first;
+    const clear = (): void => {
+      if (this.firstAttempt === first) this.firstAttempt = undefined;
+    };
+    first.then(clear, clear);
+    return first;
   }
 
   async stop(): Promise<void> {

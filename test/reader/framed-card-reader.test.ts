@@ -564,3 +564,16 @@ describe("bad input on the reader port", () => {
     expect((wire[2]!.obj as { hex: string }).hex).toBe("02000a02120000a40000021001eab803");
   });
 });
+
+describe("open() while opening", () => {
+  it("a second open() during the first attempt shares it; once up it returns the info at once", async () => {
+    const r = await rig({}, false);
+    const a = r.reader.open();
+    const b = r.reader.open();
+    await settle();
+    await expect(a).resolves.toEqual(SIM_INFO);
+    await expect(b).resolves.toEqual(SIM_INFO);
+    await expect(r.reader.open()).resolves.toEqual(SIM_INFO);
+    expect(r.device.commands.filter((c) => c.cmd === INFO.code)).toHaveLength(1);
+  });
+});

@@ -461,3 +461,29 @@ describe("scripted mode", () => {
     expect(r.events.some((e) => e.type === "command" && e.name === INFO.name)).toBe(true);
   });
 });
+
+describe("line budget", () => {
+  it("PSAM preparation and one booth purchase take a fixed number of frames and bytes (docs/reader.md §7)", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    await settle();
+    const at = () => ({ ...r.reader.counters });
+    const c0 = at();
+    const psam = await preparePsam(r.reader, 1);
+    const c1 = at();
+    const card = await readCard(r.reader);
+    await purchase(r.reader, 1, psam, card, 1250, TIME, exitRecord0019());
+    const c2 = at();
+    const d = (a: typeof c0, b: typeof c0) => [
+      b.framesOut - a.framesOut,
+      b.frames - a.frames,
+      b.bytesOut - a.bytesOut,
+      b.bytesIn - a.bytesIn,
+    ];
+    // [frames out, frames in, bytes out, bytes in]
+    expect(d(c0, c1)).toEqual([3, 3, 40, 49]); // PSAM reset, terminal number, select DF01: once per session
+    // Activate, select 1001, 0015, balance, 0019, INIT + UPDATE (one list), MAC1, DEBIT, MAC2: 488 bytes,
+    // 42.4 ms of line time at 115200 8N1.
+    expect(d(c1, c2)).toEqual([9, 9, 245, 243]);
+  });
+});
