@@ -214,6 +214,7 @@ export class CommandRunner {
       job,
       readerError(e.code, `${this.i.name}: ${job.label}: ${e.text} (status ${name})`, e.executed, {
         status: name,
+        ...(f.data.length > 0 ? { replyData: Buffer.from(f.data) } : {}),
       }),
     );
   }

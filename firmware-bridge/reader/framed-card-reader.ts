@@ -7,7 +7,7 @@
  * Card events (CARD_EVENT frames, SEQ 0) go to cardEvents$.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
-import type { EtcError } from "../errors.js";
+import { EtcError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
 import type { CardEvent, CardReader, ReaderLinkState } from "./card-reader.js";
@@ -210,13 +210,27 @@ export class FramedCardReader implements CardReader {
     return slot;
   }
 
+  /**
+   * A list command. When the reader stops it with an error status (card removed, card mute...), the
+   * answers it got before that are in the error's `details.completed` (R-APDUs, in order).
+   */
   private async list(
     def: ReaderCommandDef<Buffer[], Buffer[]>,
     p: number,
     apdus: Buffer[],
     signal?: AbortSignal,
   ): Promise<Buffer[]> {
-    const out = await this.command(def, p, apdus, signal, false, Math.max(1, apdus.length));
+    let out: Buffer[];
+    try {
+      out = await this.command(def, p, apdus, signal, false, Math.max(1, apdus.length));
+    } catch (e) {
+      const data = e instanceof EtcError ? e.details?.replyData : undefined;
+      if (e instanceof EtcError && Buffer.isBuffer(data)) {
+        const completed = def.reply.decode(data);
+        if (completed && e.details) (e.details as Record<string, unknown>).completed = completed;
+      }
+      throw e;
+    }
     if (out.length > apdus.length || out.length === 0) {
       throw readerError(
         ReaderErrorCodes.BadReply,

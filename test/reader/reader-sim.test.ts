@@ -487,3 +487,17 @@ describe("line budget", () => {
     expect(d(c1, c2)).toEqual([9, 9, 245, 243]);
   });
 });
+
+describe("lists stopped by an error status", () => {
+  it("the card removed in the middle of a list: E802 with the answers it got before, in details.completed", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "remove-card", when: { target: "card", ins: "5c" } });
+    const err = await fail(r.reader.cardApduList([h("00a40000021001"), h("00b095002b"), h("805c000204")]));
+    expect(err.code).toBe(ReaderErrorCodes.CardRemoved);
+    const completed = err.details?.completed as Buffer[];
+    expect(completed.map(sw)).toEqual(["9000", "9000"]);
+    expect(body(completed[1]!)).toHaveLength(43);
+  });
+});
