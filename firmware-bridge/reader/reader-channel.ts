@@ -81,6 +81,8 @@ export class ReaderChannel {
   }
 
   stop(): void {
+    // A half frame still held is reported (and logged) as discarded, not silently forgotten.
+    if (this.sub) this.emitAll(this.deframer.reset(), this.now());
     this.sub?.unsubscribe();
     this.sub = undefined;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
