@@ -7,8 +7,9 @@
  * offline transaction serial. The card's DPK and DTK are diversified from the master keys at creation.
  *
  * State persists for the life of the object: each debit lowers the balance, moves the offline serial
- * on, replaces 0019 with the cached image, appends a 0018 record and logs TAC/MAC2 for
- * GET TRANSACTION PROVE.
+ * on, replaces 0019 with the cached image, appends a 0018 record and keeps the TAC/MAC2 of this, the
+ * card's last transaction, for GET TRANSACTION PROVE (which proves nothing older, as on a real card).
+ * Commit listeners hear of every debit, whichever path (RSU or booth reader) drove it.
  */
 import forge from "node-forge";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -54,11 +55,29 @@ export interface SimCardOptions {
   keys: CardKeys;
   /** 4-byte unpredictable number source for INIT (default node-forge's PRNG); inject for reproducible runs. */
   random?: () => Buffer;
-  /**
-   * How many recent purchases GET TRANSACTION PROVE can still answer. A real PBOC card keeps only the
-   * last one; the default 8 is simulator generosity, set 1 for strict card behaviour.
-   */
-  proveDepth?: number;
+}
+
+/** What a DEBIT committed on the card: the purchase as the card saw it. */
+export interface CardCommit {
+  cardId: string;
+  /** The offline serial INIT returned for this purchase (GET TRANSACTION PROVE names it). */
+  offlineSerial: number;
+  amount: number;
+  transType: number;
+  /** 12 hex: the PSAM terminal number from INIT. */
+  terminalNo: string;
+  /** The PSAM terminal transaction serial from DEBIT. */
+  terminalSerial: number;
+  /** yyyymmddhhmmss from DEBIT. */
+  transTime: string;
+  tac: string;
+  mac2: string;
+  balanceBefore: number;
+  balanceAfter: number;
+  keyVersion: number;
+  algId: number;
+  /** The 0019 image the purchase wrote (composite), or undefined (simple purchase). */
+  file0019: Buffer | undefined;
 }
 
 export interface SimCardState {
@@ -77,7 +96,9 @@ interface PendingPurchase {
   cache: Buffer | undefined;
 }
 
-interface ProveEntry {
+/** The proof of the card's last transaction: the only one GET TRANSACTION PROVE answers. */
+interface LastProof {
+  offlineSerial: number;
   transType: number;
   tac: Buffer;
   mac2: Buffer;
@@ -103,13 +124,13 @@ export class SimCard implements SimCardApi {
   private balance: number;
   private offlineSerial: number;
   private readonly records0018: Buffer[] = [];
-  private readonly proveLog = new Map<number, ProveEntry>();
+  private lastProof: LastProof | undefined;
+  private readonly commitListeners = new Set<(c: CardCommit) => void>();
   private readonly keys: CardKeys;
   private readonly alg: EpurseAlgorithm;
   private readonly dpk: Buffer;
   private readonly dtk: Buffer;
   private readonly random: () => Buffer;
-  private readonly proveDepth: number;
   private appSelected = false;
   private pending: PendingPurchase | undefined;
 
@@ -143,7 +164,6 @@ export class SimCard implements SimCardApi {
     this.dpk = dpk;
     this.dtk = dtk;
     this.random = opts.random ?? forgeRandom4;
-    this.proveDepth = Math.max(1, opts.proveDepth ?? 8);
   }
 
   snapshot(): CardSnapshot {
@@ -159,6 +179,12 @@ export class SimCard implements SimCardApi {
   /** The raw 43-byte images (copies). */
   files(): { file0015: Buffer; file0019: Buffer } {
     return { file0015: Buffer.from(this.file0015), file0019: Buffer.from(this.file0019) };
+  }
+
+  /** Hear of every DEBIT this card commits; returns the unsubscribe function. */
+  onCommit(listener: (c: CardCommit) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   /** Power cycle (the OBU leaves or the card is pulled): selection and any open purchase are lost. */
@@ -341,7 +367,8 @@ export class SimCard implements SimCardApi {
     const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime };
     if (!sameBytes(computeMac1(sessionKey, input, this.alg), mac1)) return respond(SW.macInvalid);
 
-    // Commit: balance, 0019, serial, 0018 detail, proof log.
+    // Commit: balance, 0019, serial, 0018 detail, the last transaction's proof.
+    const balanceBefore = this.balance;
     this.balance -= p.amount;
     if (p.cache) this.file0019 = p.cache;
     this.offlineSerial = p.offlineSerial + 1;
@@ -356,23 +383,40 @@ export class SimCard implements SimCardApi {
     Buffer.from(transTime, "hex").copy(rec, 16);
     this.records0018.unshift(rec);
     if (this.records0018.length > RECORDS_0018) this.records0018.length = RECORDS_0018;
-    this.proveLog.set(p.offlineSerial, { transType: p.transType, tac, mac2 });
-    for (const k of this.proveLog.keys()) {
-      if (this.proveLog.size <= this.proveDepth) break;
-      this.proveLog.delete(k);
+    this.lastProof = { offlineSerial: p.offlineSerial, transType: p.transType, tac, mac2 };
+    if (this.commitListeners.size > 0) {
+      const commit: CardCommit = {
+        cardId: this.cardId,
+        offlineSerial: p.offlineSerial,
+        amount: p.amount,
+        transType: p.transType,
+        terminalNo: p.terminalNo.toString("hex"),
+        terminalSerial,
+        transTime,
+        tac: tac.toString("hex"),
+        mac2: mac2.toString("hex"),
+        balanceBefore,
+        balanceAfter: this.balance,
+        keyVersion: this.keys.keyVersion,
+        algId: this.keys.algId,
+        file0019: p.cache ? Buffer.from(p.cache) : undefined,
+      };
+      for (const l of this.commitListeners) l(commit);
     }
     return respond(SW.ok, Buffer.concat([tac, mac2]));
   }
 
   /**
    * GET TRANSACTION PROVE 80 5A 00 P2 02 + offline serial: P2 = transaction type (09 composite).
-   * Answers MAC2 4 ‖ TAC 4 (PBOC order; DEBIT's order is the reverse), or 9406 if not available.
+   * Answers MAC2 4 ‖ TAC 4 (PBOC order; DEBIT's order is the reverse) when the serial and type are the
+   * card's last transaction's, else 9406: the card keeps the proof of its last transaction only.
    */
   private getTransactionProve(p1: number, p2: number, d: Buffer): Buffer {
     if (p1 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 2) return respond(SW.wrongLength);
-    const e = this.proveLog.get(d.readUInt16BE(0));
-    if (!e || e.transType !== p2) return respond(SW.macTacUnavailable);
+    const e = this.lastProof;
+    if (!e || e.offlineSerial !== d.readUInt16BE(0) || e.transType !== p2)
+      return respond(SW.macTacUnavailable);
     return respond(SW.ok, Buffer.concat([e.mac2, e.tac]));
   }
 
@@ -518,7 +562,8 @@ export class SimCard implements SimCardApi {
   transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined {
     if (!Number.isInteger(offlineSerial) || offlineSerial < 0 || offlineSerial > 0xffff) return undefined;
     this.ensureSelected();
-    const type = this.proveLog.get(offlineSerial)?.transType ?? TRANS_TYPE.compositePurchase;
+    const last = this.lastProof;
+    const type = last?.offlineSerial === offlineSerial ? last.transType : TRANS_TYPE.compositePurchase;
     const s = Buffer.alloc(2);
     s.writeUInt16BE(offlineSerial);
     const r = this.send(buildCommand(`805a00${hex2(type)}`, s, 0x08));

@@ -16,6 +16,11 @@ export interface PsamOptions {
   /** First terminal transaction serial (default 1). */
   serial?: number;
   keys: CardKeys;
+  /**
+   * Answer as a T=0 PSAM does at APDU level: a command with data whose answer has data gets `61 xx`, and
+   * the data comes with GET RESPONSE `00 C0 00 00 xx` (6Cxx for a wrong length). Default false.
+   */
+  t0?: boolean;
 }
 
 interface Mac1Session {
@@ -33,6 +38,9 @@ export class SimPsam implements SimPsamApi {
   private readonly keys: CardKeys;
   private appSelected = false;
   private session: Mac1Session | undefined;
+  private readonly t0: boolean;
+  /** T=0: the data waiting for GET RESPONSE. */
+  private waiting: Buffer | undefined;
 
   constructor(opts: PsamOptions) {
     this.terminal = hexBytes("terminalNo", opts.terminalNo, 6);
@@ -43,6 +51,7 @@ export class SimPsam implements SimPsamApi {
     }
     this.serial = s;
     this.keys = opts.keys;
+    this.t0 = opts.t0 === true;
   }
 
   get nextSerial(): number {
@@ -58,9 +67,43 @@ export class SimPsam implements SimPsamApi {
   reset(): void {
     this.appSelected = false;
     this.session = undefined;
+    this.waiting = undefined;
+  }
+
+  /**
+   * The ATR a reset answers with: T=0 (no TD1: TB1 00, TC1 FF, 8 historical bytes), or T=1 (TD1 01 and
+   * the TCK check byte).
+   */
+  get atr(): Buffer {
+    return Buffer.from(this.t0 ? "3b6800ff8031006400085001" : "3be800ff0180310064000850019a", "hex");
   }
 
   apdu(command: Buffer): Buffer {
+    if (!this.t0) return this.execute(command);
+    const c = parseCommand(command);
+    if (c && c.cla === 0x00 && c.ins === 0xc0) return this.getResponse(c.p1, c.p2, c.le);
+    this.waiting = undefined;
+    const r = this.execute(command);
+    // T=0 case 4: the command went out without Le, so the data waits for GET RESPONSE.
+    if (c && c.data.length > 0 && r.length > 2 && r.readUInt16BE(r.length - 2) === SW.ok) {
+      this.waiting = Buffer.from(r.subarray(0, r.length - 2));
+      return Buffer.from([0x61, this.waiting.length & 0xff]);
+    }
+    return r;
+  }
+
+  /** GET RESPONSE 00 C0 00 00 Le (T=0 only): the waiting data, 6Cxx for a wrong Le. */
+  private getResponse(p1: number, p2: number, le: number | undefined): Buffer {
+    const w = this.waiting;
+    if (!w) return respond(SW.conditionsNotSatisfied);
+    if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
+    const want = le === undefined || le === 256 ? w.length : le;
+    if (want !== w.length) return respond(swWrongLe(w.length));
+    this.waiting = undefined;
+    return respond(SW.ok, w);
+  }
+
+  private execute(command: Buffer): Buffer {
     const c = parseCommand(command);
     if (!c) return respond(SW.wrongLength);
     if (c.cla === 0x00) {

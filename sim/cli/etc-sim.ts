@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerReader } from "./commands/reader.js";
 import { registerRsu } from "./commands/rsu.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .description("RSU/OBU/card, card reader and station simulators for etc-lane and other lane software")
     .version("0.1.0");
   registerRsu(program);
+  registerReader(program);
   registerDemo(program);
   registerTac(program);
   registerStation(program);

@@ -1,7 +1,10 @@
 /**
  * The ledger: one JSON line per purchase the simulated card actually performed (exit debits, entry
- * writes of 0, and debits whose answer was lost). It is the ground truth integration tests compare the
- * lane's records against, and it carries everything `etc-sim tac verify` needs to recompute the TAC.
+ * writes of 0, and debits whose answer was lost), over DSRC (the RSU simulator) or at the booth (the
+ * reader simulator). It is the ground truth integration tests compare the lane's records against, and
+ * it carries everything `etc-sim tac verify` needs to recompute the TAC. When both simulators share a
+ * card store (sim/card/card-store.ts), the store's ledger has the debits of both paths, numbered in one
+ * sequence, each with its `path`.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 
@@ -35,10 +38,15 @@ export interface LedgerEntry {
   algId: number;
   balanceBefore: number;
   balanceAfter: number;
-  /** The lane command that caused it. */
-  command: "C6" | "C3";
-  /** "done": B5 reported it; "torn-after-debit": the card paid but the RSU lost the answer. */
+  /** What caused it: the lane's C6/C3 over DSRC, or the DEBIT APDU the lane sent through the booth reader. */
+  command: "C6" | "C3" | "DEBIT";
+  /**
+   * "done": the answer went back (B5, or the reader's reply to DEBIT); "torn-after-debit": the card paid
+   * but the answer was lost (OBU left, card pulled, reply dropped).
+   */
   outcome: "done" | "torn-after-debit";
+  /** Which path: "dsrc" (RSU) or "booth" (reader). Set by the shared card store's ledger. */
+  path?: "dsrc" | "booth";
   /** Entry/exit station written into 0019. */
   station: { network: string; station: string; lane: number; status: number };
 }

@@ -117,6 +117,70 @@ export const RsuSection = z.strictObject({
   alreadyTradedStopType: z.union([z.literal(1), z.literal(3)], { error: "expected 1 or 3" }).default(1),
 });
 
+/**
+ * The booth card reader on the lane computer's second serial port (docs/reader.md). The timeouts and
+ * link fields are firmware-bridge/reader/options.ts's ReaderOptions, with the same defaults and ranges.
+ */
+export const ReaderTimeoutsSection = z.strictObject({
+  /** INFO (the open probe and the idle ping). */
+  infoMs: int(10, 60_000, "milliseconds").default(500),
+  /** Beep / LED. */
+  signalMs: int(10, 60_000, "milliseconds").default(500),
+  /** Card activation (field on, select, RATS) and halt. */
+  activateMs: int(10, 60_000, "milliseconds").default(1000),
+  /** One card APDU (an APDU list: this times the number of APDUs). */
+  cardApduMs: int(10, 60_000, "milliseconds").default(1000),
+  /** PSAM cold reset (ATR). */
+  psamResetMs: int(10, 60_000, "milliseconds").default(1500),
+  /** One PSAM APDU (a list: this times the number of APDUs). */
+  psamApduMs: int(10, 60_000, "milliseconds").default(1000),
+  /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
+  stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
+  /** Hard limit from the write to the reply, WAIT frames or not. */
+  maxCommandMs: int(100, 600_000, "milliseconds").default(10_000),
+  /** A half frame is dropped after this much silence on the line. */
+  interByteMs: int(1, 5000, "milliseconds").default(50),
+  /** An open attempt of the port that has not ended by then counts as failed. */
+  openMs: int(100, 120_000, "milliseconds").default(5000),
+});
+
+const PING_ERROR = "expected 0 or milliseconds in 100..600000";
+
+export const ReaderLinkSection = z.strictObject({
+  /** Largest frame accepted, STX..ETX. */
+  maxFrameLength: int(64, 65_544, "bytes").default(1024),
+  /** While idle, probe the reader with INFO this often; 0 never. */
+  pingIntervalMs: z
+    .number({ error: PING_ERROR })
+    .int({ error: PING_ERROR })
+    .refine((v) => v === 0 || (v >= 100 && v <= 600_000), { error: PING_ERROR })
+    .default(5000),
+  /** The link goes down (and reconnects) after this many commands in a row got no reply. */
+  silentLimit: int(1, 100, "a count").default(2),
+  /** Resends of a command the reader received corrupted (its BAD_CHECKSUM status). */
+  nakRetries: int(0, 10, "a count").default(2),
+  /** First reconnect delay after an unplug, a failed open or a silent reader; doubles up to backoffMaxMs. */
+  backoffInitialMs: int(10, 60_000, "milliseconds").default(200),
+  backoffMaxMs: int(10, 600_000, "milliseconds").default(5000),
+});
+
+export const ReaderSection = z
+  .strictObject({
+    /** Serial device path (prefer /dev/serial/by-id/...). */
+    port: z
+      .string({ error: "expected a serial device path" })
+      .min(1, { error: "expected a serial device path" }),
+    baudRate: int(1200, 921_600, "a baud rate").default(115_200),
+    /** The reader slot (1..) of the PSAM the booth debits with. */
+    psamSlot: int(1, 255, "a PSAM slot number").default(1),
+    timeouts: ReaderTimeoutsSection.prefault({}),
+    link: ReaderLinkSection.prefault({}),
+  })
+  .refine((r) => r.link.backoffMaxMs >= r.link.backoffInitialMs, {
+    error: "link.backoffMaxMs must be at least link.backoffInitialMs",
+    path: ["link", "backoffMaxMs"],
+  });
+
 export const TransactionSection = z.strictObject({
   /** Wait for the OBU's next frame (B3 after C1, B4 after C1) before the OBU counts as gone. */
   obuTimeoutMs: int(100, 30_000, "milliseconds").default(2000),
@@ -143,7 +207,7 @@ export const TransactionSection = z.strictObject({
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
-  reader: z.strictObject({ port: z.string().min(1) }).optional(),
+  reader: ReaderSection.optional(),
   station: z
     .strictObject({
       url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }),
@@ -187,3 +251,4 @@ export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneConfig = z.output<typeof LaneConfigSchema>;
 export type LaneRole = LaneConfig["lane"]["role"];
 export type TransactionOptions = LaneConfig["transaction"];
+export type ReaderConfig = NonNullable<LaneConfig["reader"]>;

@@ -1,12 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
 import { buildCommand, splitResponse } from "../../sim/card/apdu.js";
 import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/card-files.js";
 import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { type TacRecord, verifyTac } from "../../sim/card/crypto/tac-verify.js";
-import type { SimCard } from "../../sim/card/sim-card.js";
+import type { CardCommit, SimCard } from "../../sim/card/sim-card.js";
 import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
 import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
 
@@ -282,22 +283,65 @@ describe("refusals and faults", () => {
     expect(apdu(card, "805A000902000808").sw).toBe("9406"); // no such transaction
   });
 
-  it("GET TRANSACTION PROVE after a completed purchase gives the purchase's TAC and MAC2", () => {
+  it("GET TRANSACTION PROVE proves the card's last transaction only, as the spec says", () => {
     const card = newCard();
     const psam = newPsam();
     const a = card.purchase(psam, { amount: 100, transTime: TIME, record0019: exitRecord() });
-    const b = card.purchase(psam, { amount: 200, transTime: TIME, record0019: exitRecord() });
-    if (a.kind !== "done" || b.kind !== "done") throw new Error("not done");
+    if (a.kind !== "done") throw new Error("not done");
     expect(card.transactionProve(7)).toEqual({ tac: a.result.tac, mac2: a.result.mac2 });
+    const b = card.purchase(psam, { amount: 200, transTime: TIME, record0019: exitRecord() });
+    if (b.kind !== "done") throw new Error("not done");
+    // The newer purchase replaced the proof: 7 is gone, 8 answers, 9 never happened.
+    expect(card.transactionProve(7)).toBeUndefined();
+    expect(apdu(card, "805A000902000708").sw).toBe("9406");
     expect(card.transactionProve(8)).toEqual({ tac: b.result.tac, mac2: b.result.mac2 });
     expect(card.transactionProve(9)).toBeUndefined();
-    const strict = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 1000 }, keys, {
-      proveDepth: 1,
-    });
-    strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
-    strict.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
-    expect(strict.transactionProve(0)).toBeUndefined();
-    expect(strict.transactionProve(1)).toBeDefined();
+    // An INIT that never reached DEBIT is not a transaction: the last proof stays.
+    const torn = card.purchase(
+      psam,
+      { amount: 300, transTime: TIME, record0019: exitRecord() },
+      "before-debit",
+    );
+    expect(torn.kind).toBe("torn");
+    expect(card.transactionProve(8)).toEqual({ tac: b.result.tac, mac2: b.result.mac2 });
+  });
+
+  it("commit listeners hear every DEBIT with what the card committed; a refused DEBIT is silent", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const heard: CardCommit[] = [];
+    const off = card.onCommit((c) => heard.push(c));
+    const out = card.purchase(
+      psam,
+      { amount: 250, transTime: TIME, record0019: exitRecord() },
+      "after-debit",
+    );
+    if (out.kind !== "torn" || !out.debited) throw new Error("expected a debited tear");
+    expect(heard).toEqual([
+      {
+        cardId: CARD_ID,
+        offlineSerial: 7,
+        amount: 250,
+        transType: 9,
+        terminalNo: psam.terminalNo,
+        terminalSerial: out.result.psamTransSerial,
+        transTime: TIME,
+        tac: out.result.tac,
+        mac2: out.result.mac2,
+        balanceBefore: 10_000,
+        balanceAfter: 9750,
+        keyVersion: out.result.keyVersion,
+        algId: out.result.algId,
+        file0019: card.files().file0019,
+      },
+    ]);
+    // A DEBIT with a wrong MAC1 commits nothing and tells nobody.
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, `805003020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9000");
+    expect(apdu(card, "805401000F 00000064 20240501 120000 00000000 08").sw).toBe("9302");
+    off();
+    card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
+    expect(heard).toHaveLength(1);
   });
 
   it("the card checks MAC1 before debiting: a wrong MAC1 gets 9302 and nothing changes", () => {
@@ -572,5 +616,31 @@ describe("APDU builder", () => {
     expect(buildCommand("80540100", Buffer.alloc(15), 8).toString("hex")).toBe(
       `805401000f${"00".repeat(15)}08`,
     );
+  });
+});
+
+describe("T=0 PSAM", () => {
+  it("answers a case-4 command with 61xx and gives the data to GET RESPONSE (6Cxx for a wrong Le)", () => {
+    const psam = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });
+    // Case 2 (no data): the data comes at once.
+    expect(apdu(psam, "00B0960006")).toEqual({ data: "430100000001", sw: "9000" });
+    expect(apdu(psam, "00A4000002DF01")).toEqual({ data: "", sw: "9000" });
+    const mac1Cmd = `80700000 24 01020304 0007 00000064 09 ${TIME} 01 00 ${CARD_ID.slice(4)} ${ISSUER.slice(0, 8).repeat(2)} 08`;
+    expect(apdu(psam, mac1Cmd)).toEqual({ data: "", sw: "6108" });
+    expect(apdu(psam, "00C0000004").sw).toBe("6c08");
+    const got = apdu(psam, "00C0000008");
+    expect(got.sw).toBe("9000");
+    expect(got.data.slice(0, 8)).toBe("00000005");
+    expect(apdu(psam, "00C0000008").sw).toBe("6985"); // nothing waiting any more
+    // The same PSAM through the T=0 procedure a reader runs (firmware-bridge/reader/t0.ts) answers at once.
+    const direct = createPsam({ terminalNo: "430100000001", serial: 5, keys });
+    const t0 = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });
+    expect(apdu(direct, "00A4000002DF01").sw).toBe("9000");
+    const viaReader = exchangeResolvingT0((c) => t0.apdu(c), Buffer.from("00A4000002DF01", "hex"));
+    expect(viaReader.toString("hex")).toBe("9000");
+    const m1 = Buffer.from(mac1Cmd.replace(/\s+/g, ""), "hex");
+    const expected = direct.apdu(m1);
+    expect(expected.length).toBe(10);
+    expect(exchangeResolvingT0((c) => t0.apdu(c), m1).toString("hex")).toBe(expected.toString("hex"));
   });
 });

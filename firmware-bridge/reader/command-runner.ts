@@ -1,0 +1,334 @@
+/**
+ * One reader command in flight at a time (docs/reader.md §6). Commands queue in call order. For each:
+ * the SEQ is assigned before the write, so a reply that races the write's resolution still matches;
+ * the deadline starts once the transport took the bytes; a WAIT frame for that SEQ moves the deadline
+ * (never past `maxCommandMs` from the write); a reply must echo SEQ and CMD, anything else is a stale or
+ * stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our frame corrupted
+ * and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal ends the wait at
+ * once. No command is ever resent for any other reason: a reply lost on the line is a timeout.
+ */
+import { ErrorCodes, EtcError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { type AnyReaderCommand, WAIT } from "./commands.js";
+import { type Executed, ReaderErrorCodes, readerError } from "./errors.js";
+import { encodeReaderFrame, nextCommandSeq, type ReaderWireFrame } from "./frame.js";
+import type { ReaderOptions } from "./options.js";
+import type { ReaderChannel, ReceivedReaderFrame } from "./reader-channel.js";
+import { ReaderStatus, statusError, statusName } from "./status.js";
+
+export interface CommandRequest {
+  readonly def: AnyReaderCommand;
+  /** P: the PSAM slot, or 0. */
+  readonly p: number;
+  readonly data: Buffer;
+  /** Deadline after the write (before any WAIT). */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  /** Allowed before the link is up (the INFO probe of a (re)connect). */
+  readonly whileConnecting?: boolean;
+}
+
+export interface CommandRunnerCounters {
+  commands: number;
+  replies: number;
+  timeouts: number;
+  /** WAIT frames that extended a deadline. */
+  waits: number;
+  /** WAIT frames for no command in flight. */
+  strayWaits: number;
+  /** Replies whose SEQ is not the command in flight's (late replies of timed-out or aborted commands). */
+  staleReplies: number;
+  /** Replies with the right SEQ and the wrong CMD. */
+  mismatchedReplies: number;
+  /** Commands resent after a BAD_CHECKSUM status. */
+  nakResends: number;
+  aborted: number;
+  /** Non-OK statuses by name. */
+  statuses: Record<string, number>;
+}
+
+export interface CommandRunnerInit {
+  channel: ReaderChannel;
+  options: ReaderOptions;
+  log: Logger;
+  now: () => number;
+  /** May a command be written now? (`whileConnecting` asks for the transport only.) */
+  canSend(whileConnecting: boolean): boolean;
+  /** Why nothing can be sent, for the LinkDown message. */
+  downReason(): string;
+  /** A command got no reply in time. */
+  onSilence(): void;
+  /** A valid frame arrived from the reader. */
+  onAlive(): void;
+  /** Name of the port, for messages. */
+  name: string;
+}
+
+interface Job {
+  readonly req: CommandRequest;
+  readonly label: string;
+  readonly resolve: (f: ReaderWireFrame) => void;
+  readonly reject: (e: EtcError) => void;
+  seq: number;
+  /** Bytes have been handed to the transport at least once: the command may have run. */
+  written: boolean;
+  nakResends: number;
+  /** Write time of the current attempt; undefined until the transport took it. */
+  writtenAt: number | undefined;
+  deadline: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  settled: boolean;
+  onAbort: (() => void) | undefined;
+}
+
+export class CommandRunner {
+  private readonly i: CommandRunnerInit;
+  private readonly queue: Job[] = [];
+  private current: Job | undefined;
+  private seq = 0;
+  private readonly c: CommandRunnerCounters = {
+    commands: 0,
+    replies: 0,
+    timeouts: 0,
+    waits: 0,
+    strayWaits: 0,
+    staleReplies: 0,
+    mismatchedReplies: 0,
+    nakResends: 0,
+    aborted: 0,
+    statuses: {},
+  };
+
+  constructor(init: CommandRunnerInit) {
+    this.i = init;
+  }
+
+  get counters(): Readonly<CommandRunnerCounters> {
+    return { ...this.c, statuses: { ...this.c.statuses } };
+  }
+
+  /** A command is in flight or queued. */
+  get busy(): boolean {
+    return this.current !== undefined || this.queue.length > 0;
+  }
+
+  /** Queue a command; resolves with its OK reply frame, rejects with a reader EtcError. */
+  run(req: CommandRequest): Promise<ReaderWireFrame> {
+    const label = `${req.def.name}${req.def.p === "slot" ? ` slot ${req.p}` : ""}`;
+    return new Promise<ReaderWireFrame>((resolve, reject) => {
+      const job: Job = {
+        req,
+        label,
+        resolve,
+        reject,
+        seq: 0,
+        written: false,
+        nakResends: 0,
+        writtenAt: undefined,
+        deadline: 0,
+        timer: undefined,
+        settled: false,
+        onAbort: undefined,
+      };
+      if (req.signal?.aborted) {
+        this.c.aborted++;
+        reject(
+          readerError(ReaderErrorCodes.Aborted, `${this.i.name}: ${label} aborted before it was sent`, "no"),
+        );
+        return;
+      }
+      if (req.signal) {
+        job.onAbort = () => this.abort(job);
+        req.signal.addEventListener("abort", job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  /** Fail the command in flight and everything queued (link lost, reader closed). */
+  failAll(code: typeof ReaderErrorCodes.LinkDown | typeof ReaderErrorCodes.Aborted, why: string): void {
+    const jobs = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
+    for (const job of jobs) {
+      const executed: Executed = job.written ? "unknown" : "no";
+      if (code === ReaderErrorCodes.Aborted) this.c.aborted++;
+      this.finish(job, readerError(code, `${this.i.name}: ${job.label} not answered: ${why}`, executed));
+    }
+  }
+
+  /** Offer a frame from the reader; CARD_EVENT frames are the owner's, everything else ends here. */
+  onFrame(rf: ReceivedReaderFrame): void {
+    this.i.onAlive();
+    const f = rf.frame;
+    const job = this.current;
+    if (f.cmd === WAIT.code) {
+      if (!job || f.seq !== job.seq || job.writtenAt === undefined) {
+        this.c.strayWaits++;
+        this.i.log.info({ seq: f.seq, current: job?.seq }, "WAIT for no command in flight: dropped");
+        return;
+      }
+      this.c.waits++;
+      const hint = WAIT.decode(f.data) ?? 0;
+      const hardEnd = job.writtenAt + this.i.options.maxCommandMs;
+      const wanted = Math.min(hardEnd, rf.at + Math.max(this.i.options.stillWorkingMs, hint));
+      if (wanted > job.deadline) this.arm(job, wanted);
+      return;
+    }
+    if (!job || f.seq !== job.seq) {
+      this.c.staleReplies++;
+      this.i.log.warn(
+        { seq: f.seq, cmd: f.cmd, status: statusName(f.p), expected: job?.seq },
+        job ? "reply with a stale sequence number: dropped" : "reply with no command in flight: dropped",
+      );
+      return;
+    }
+    if (f.cmd !== job.req.def.code) {
+      this.c.mismatchedReplies++;
+      this.i.log.warn(
+        { seq: f.seq, cmd: f.cmd, expected: job.req.def.code },
+        "reply for another command: dropped",
+      );
+      return;
+    }
+    this.c.replies++;
+    if (f.p === ReaderStatus.ok) {
+      this.finish(job, undefined, f);
+      return;
+    }
+    const name = statusName(f.p);
+    this.c.statuses[name] = (this.c.statuses[name] ?? 0) + 1;
+    if (f.p === ReaderStatus.badChecksum && job.nakResends < this.i.options.nakRetries) {
+      job.nakResends++;
+      this.c.nakResends++;
+      this.i.log.warn(
+        { cmd: job.label, seq: f.seq, attempt: job.nakResends },
+        "reader got the command corrupted: resent",
+      );
+      this.send(job);
+      return;
+    }
+    const e = statusError(f.p);
+    // BAD_CHECKSUM, BUSY and the like mean the reader did nothing with this attempt; an earlier attempt
+    // of the same job was NAKed too, so nothing ran.
+    this.finish(
+      job,
+      readerError(e.code, `${this.i.name}: ${job.label}: ${e.text} (status ${name})`, e.executed, {
+        status: name,
+        ...(f.data.length > 0 ? { replyData: Buffer.from(f.data) } : {}),
+      }),
+    );
+  }
+
+  private pump(): void {
+    if (this.current || this.queue.length === 0) return;
+    const job = this.queue.shift() as Job;
+    this.current = job;
+    this.c.commands++;
+    if (!this.i.canSend(job.req.whileConnecting === true)) {
+      this.finish(
+        job,
+        readerError(
+          ReaderErrorCodes.LinkDown,
+          `${this.i.name}: ${job.label} not sent: ${this.i.downReason()}`,
+          "no",
+        ),
+      );
+      return;
+    }
+    this.send(job);
+  }
+
+  private send(job: Job): void {
+    this.seq = nextCommandSeq(this.seq);
+    job.seq = this.seq;
+    job.writtenAt = undefined;
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    let raw: Buffer;
+    try {
+      raw = encodeReaderFrame(job.seq, job.req.def.code, job.req.p, job.req.data);
+    } catch (e) {
+      this.finish(
+        job,
+        readerError(
+          ReaderErrorCodes.BadRequest,
+          `${this.i.name}: ${job.label}: ${(e as Error).message}`,
+          "no",
+        ),
+      );
+      return;
+    }
+    const seq = job.seq;
+    // From here the reader may execute it: a frame cut short on the line fails the reader's CRC and is
+    // never executed, but one that got through may have been.
+    const wasWritten = job.written;
+    job.written = true;
+    this.i.channel.write(raw, { seq, cmd: job.req.def.code, p: job.req.p, data: job.req.data, raw }).then(
+      (at) => {
+        if (job.settled || job.seq !== seq) return;
+        job.writtenAt = at;
+        this.arm(job, at + job.req.timeoutMs);
+      },
+      (err: unknown) => {
+        if (job.settled || job.seq !== seq) return;
+        // The transport refused the bytes (port closed): this attempt never reached the reader.
+        job.written = wasWritten;
+        this.finish(
+          job,
+          readerError(
+            ReaderErrorCodes.LinkDown,
+            `${this.i.name}: ${job.label} not sent: ${(err as Error).message}`,
+            wasWritten ? "unknown" : "no",
+            {},
+            { cause: err },
+          ),
+        );
+      },
+    );
+  }
+
+  private arm(job: Job, deadline: number): void {
+    if (job.timer) clearTimeout(job.timer);
+    job.deadline = deadline;
+    job.timer = setTimeout(() => this.onTimeout(job), Math.max(0, deadline - this.i.now()));
+  }
+
+  private onTimeout(job: Job): void {
+    job.timer = undefined;
+    if (job.settled) return;
+    this.c.timeouts++;
+    const waited = job.writtenAt === undefined ? job.req.timeoutMs : Math.round(this.i.now() - job.writtenAt);
+    this.i.log.warn({ cmd: job.label, seq: job.seq, waitedMs: waited }, "reader command timed out");
+    this.finish(
+      job,
+      readerError(
+        ReaderErrorCodes.Timeout,
+        `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
+        "unknown",
+        { seq: job.seq },
+      ),
+    );
+    this.i.onSilence();
+  }
+
+  private abort(job: Job): void {
+    if (job.settled) return;
+    this.c.aborted++;
+    const inQueue = this.queue.indexOf(job);
+    if (inQueue >= 0) this.queue.splice(inQueue, 1);
+    const executed: Executed = job.written ? "unknown" : "no";
+    this.finish(job, readerError(ReaderErrorCodes.Aborted, `${this.i.name}: ${job.label} aborted`, executed));
+  }
+
+  private finish(job: Job, err: EtcError | undefined, frame?: ReaderWireFrame): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    if (job.onAbort) job.req.signal?.removeEventListener("abort", job.onAbort);
+    if (this.current === job) this.current = undefined;
+    if (frame) job.resolve(frame);
+    else job.reject(err ?? new EtcError(ErrorCodes.LinkAborted, "reader command ended without a result"));
+    this.pump();
+  }
+}

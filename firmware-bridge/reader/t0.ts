@@ -1,0 +1,63 @@
+/**
+ * 61xx and 6Cxx are resolved by the reader, never by the host (docs/reader.md §5): a CARD_APDU or
+ * PSAM_APDU reply always carries the final R-APDU. This is the procedure a reader runs around each
+ * APDU it passes to a card or PSAM, ISO 7816-4's T=0 rules at APDU level:
+ *
+ *  - SW 61xx: xx more bytes are waiting: send GET RESPONSE `00 C0 00 00 xx` and append its data;
+ *    repeated while the answer is 61xx again (at most `maxGetResponse` times), the last SW is final;
+ *  - SW 6Cxx: wrong Le: send the same command once more with Le = xx, and take that answer.
+ *
+ * The simulated reader (sim/reader) runs it; a driver for another vendor's reader that leaves 61xx/6Cxx
+ * to the host must run it in its own `CardReader` implementation, so callers never see them.
+ */
+
+export interface T0Options {
+  /** Upper bound on GET RESPONSE rounds for one APDU. Default 16. */
+  maxGetResponse?: number;
+}
+
+/** One APDU with 61xx/6Cxx resolved; `send` passes one APDU to the card or PSAM and returns its answer. */
+export function exchangeResolvingT0(
+  send: (apdu: Buffer) => Buffer,
+  apdu: Buffer,
+  opts: T0Options = {},
+): Buffer {
+  let answer = send(apdu);
+  let sw1 = swOf(answer)[0];
+  if (sw1 === 0x6c) {
+    const retry = withLe(apdu, swOf(answer)[1]);
+    if (retry) {
+      answer = send(retry);
+      sw1 = swOf(answer)[0];
+    }
+  }
+  const max = opts.maxGetResponse ?? 16;
+  let data = answer.subarray(0, Math.max(0, answer.length - 2));
+  let rounds = 0;
+  while (sw1 === 0x61 && rounds < max) {
+    rounds++;
+    const more = send(Buffer.from([0x00, 0xc0, 0x00, 0x00, swOf(answer)[1]]));
+    data = Buffer.concat([data, more.subarray(0, Math.max(0, more.length - 2))]);
+    answer = more;
+    sw1 = swOf(answer)[0];
+  }
+  return Buffer.concat([data, answer.subarray(Math.max(0, answer.length - 2))]);
+}
+
+function swOf(r: Buffer): [number, number] {
+  if (r.length < 2) return [0, 0];
+  return [r[r.length - 2] as number, r[r.length - 1] as number];
+}
+
+/**
+ * The command with its Le replaced (case 2 and case 4 short APDUs); undefined for a command without Le,
+ * where a 6Cxx makes no sense and is passed on as it is.
+ */
+function withLe(apdu: Buffer, le: number): Buffer | undefined {
+  if (apdu.length === 5) return Buffer.concat([apdu.subarray(0, 4), Buffer.from([le])]);
+  if (apdu.length > 5) {
+    const lc = apdu[4] as number;
+    if (lc > 0 && apdu.length === 6 + lc) return Buffer.concat([apdu.subarray(0, 5 + lc), Buffer.from([le])]);
+  }
+  return undefined;
+}

@@ -1,0 +1,183 @@
+/**
+ * `etc-sim reader`: a simulated desktop IC card reader with PSAM slots and cards, speaking our reader
+ * framing (docs/reader.md) over a serial port or a pseudo-terminal pair, for the lane's booth path and
+ * for testing other software against it.
+ *
+ * stdout: the first line says where the lane connects (`lane-port: /dev/pts/N` or `port: PATH`), printed
+ * once the reader listens; then one line per card event, fault, debit and script step. stdin: one script
+ * step per line (`present ID`, `remove`, `fault KIND`, `wait MS`, `waitFor COMMAND [INS]`, or a
+ * `{...}` step), run in order. Logs go to stderr.
+ */
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import pino from "pino";
+import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
+import type { Logger } from "../../../firmware-bridge/log.js";
+import { createPtyPair, type PtyPair } from "../../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
+import type { Transport } from "../../../firmware-bridge/transport/types.js";
+import { UsageError } from "../../../src/cli/run-cli.js";
+import { CardStore } from "../../card/card-store.js";
+import { loadCardKeys } from "../../card/crypto/keys.js";
+import { createReaderSimulator, type ReaderSimEvent } from "../../reader/reader-simulator.js";
+import { loadReaderScenarioFile, parseReaderScenario, type ReaderScenario } from "../../reader/scenario.js";
+import { parseScriptLine, runScript, runStep, type ScriptStep } from "../../reader/script.js";
+
+interface ReaderOpts {
+  port?: string;
+  pty?: boolean;
+  baud: string;
+  scenario?: string;
+  seed?: string;
+  ledger?: string;
+  keys?: string;
+  stdin: boolean;
+  exitWhenDone?: boolean;
+  logLevel: string;
+}
+
+/** Without --scenario: two stored-value cards and one T=0 PSAM in slot 1. */
+export const DEFAULT_READER_SCENARIO: ReaderScenario = parseReaderScenario({
+  name: "default",
+  cards: [
+    { cardId: "43012200000000000001", province: "湖南", balance: 10_000 },
+    { cardId: "43012200000000000002", province: "湖南", balance: 500 },
+  ],
+});
+
+function describeEvent(e: ReaderSimEvent): string | undefined {
+  switch (e.type) {
+    case "card":
+      return `card ${e.kind} ${e.cardId}${e.why ? ` (${e.why})` : ""}`;
+    case "fault":
+      return e.detail === "applied" ? `fault ${e.fault} applied` : `fault ${e.fault} armed`;
+    case "debit":
+      return `card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} serial ${e.entry.iccPaySerial} (${e.entry.outcome})`;
+    case "signal":
+      return `signal beep ${e.beepMs} ms${e.led ? ` led ${e.led}` : ""}`;
+    default:
+      return undefined;
+  }
+}
+
+export function registerReader(program: Command): void {
+  program
+    .command("reader")
+    .description("run a simulated desk card reader with PSAM and cards (serial port or pty pair)")
+    .option("--port <path>", "serial device to open")
+    .option("--pty", "create a linked pty pair; prints `lane-port: /dev/pts/N` first")
+    .option("--baud <n>", "baud rate of --port", "115200")
+    .option("--scenario <file>", "reader scenario YAML (reader, PSAMs, cards, script)")
+    .option("--seed <n>", "seed of the cards' INIT random numbers (overrides the scenario's)")
+    .option("--ledger <file>", "append every debit the cards made as a JSON line")
+    .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
+    .option("--no-stdin", "do not read script steps from stdin")
+    .option("--exit-when-done", "exit once the scenario's script has run")
+    .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
+    .action(async (o: ReaderOpts) => {
+      if ((o.port !== undefined) === (o.pty === true))
+        throw new UsageError("give exactly one of --port PATH, --pty");
+      const baud = Number(o.baud);
+      if (!Number.isInteger(baud) || baud < 1200 || baud > 4_000_000) {
+        throw new UsageError(`--baud: expected 1200..4000000, got "${o.baud}"`);
+      }
+      const seedArg = o.seed === undefined ? undefined : Number(o.seed);
+      if (seedArg !== undefined && !Number.isInteger(seedArg))
+        throw new UsageError(`--seed: expected an integer, got "${o.seed}"`);
+      const scenario = o.scenario ? loadReaderScenarioFile(o.scenario) : DEFAULT_READER_SCENARIO;
+      const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
+      const store = new CardStore({
+        keys: loadCardKeys(o.keys),
+        seed: seedArg ?? scenario.seed ?? 1,
+        ...(o.ledger ? { ledger: o.ledger } : {}),
+      });
+      for (const [i, spec] of scenario.cards.entries()) {
+        try {
+          store.fromSpec(spec);
+        } catch (e) {
+          throw new UsageError(`${o.scenario ?? "scenario"}: cards[${i}]: ${(e as Error).message}`);
+        }
+      }
+
+      let transport: Transport;
+      let pty: PtyPair | undefined;
+      let where: string;
+      if (o.pty) {
+        pty = await createPtyPair();
+        transport = createSerialTransport({ path: pty.devicePath, lock: false });
+        where = `lane-port: ${pty.lanePath}`;
+      } else {
+        transport = createSerialTransport({ path: o.port as string, baudRate: baud });
+        where = `port: ${o.port}`;
+      }
+      const sim = createReaderSimulator({
+        transport,
+        store,
+        ...(scenario.psams ? { psams: scenario.psams } : {}),
+        ...(scenario.reader ? { info: scenario.reader } : {}),
+        logger,
+      });
+      sim.events$.subscribe((e) => {
+        const line = describeEvent(e);
+        if (line) process.stdout.write(`${line}\n`);
+      });
+
+      let stopping = false;
+      const shutdown = async (code: number): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        await sim.stop();
+        await pty?.close();
+        store.close();
+        const debits = sim.ledger();
+        const paid = debits.reduce((n, e) => n + e.amount, 0);
+        process.stdout.write(`stopped: ${debits.length} debit(s), ${paid} fen\n`);
+        process.exitCode = code;
+      };
+      try {
+        await sim.start();
+      } catch (e) {
+        await pty?.close();
+        throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
+      }
+      // Only now does the reader listen: the lane may open the port as soon as it reads this line.
+      process.stdout.write(`${where}\n`);
+
+      // The scenario's script first, then steps from stdin, one after the other.
+      let failed = false;
+      const scriptDone = runScript(sim, scenario.script).then(
+        () => {
+          process.stdout.write("script done\n");
+        },
+        (e: unknown) => {
+          failed = true;
+          process.stdout.write(`script failed: ${(e as Error).message}\n`);
+        },
+      );
+      let chain: Promise<void> = scriptDone;
+      const enqueue = (step: ScriptStep): void => {
+        chain = chain
+          .then(() => runStep(sim, step))
+          .catch((e: unknown) => {
+            process.stdout.write(`step failed: ${(e as Error).message}\n`);
+          });
+      };
+      if (o.stdin) {
+        const rl = createInterface({ input: process.stdin });
+        rl.on("line", (line) => {
+          try {
+            const step = parseScriptLine(line);
+            if (step) enqueue(step);
+          } catch (e) {
+            process.stdout.write(`bad step: ${(e as Error).message}\n`);
+          }
+        });
+      }
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => void shutdown(0).then(resolve));
+        process.once("SIGTERM", () => void shutdown(0).then(resolve));
+        if (o.exitWhenDone) void scriptDone.then(() => shutdown(failed ? 1 : 0)).then(resolve);
+      });
+      process.stdin.destroy();
+    });
+}

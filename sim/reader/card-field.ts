@@ -1,0 +1,119 @@
+/**
+ * The simulated reader's RF field: which card is in it, whether it is activated, and the card side of
+ * an exchange, where the card faults apply (removal before or after the card runs an APDU, a mute
+ * card). Card commits made during an exchange are collected for the ledger.
+ */
+import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
+import { CARD_ACTIVATE, type CardActivation } from "../../firmware-bridge/reader/commands.js";
+import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
+import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+import type { CardCommit, SimCard } from "../card/sim-card.js";
+import type { FaultBook } from "./fault-book.js";
+import { hex2, isOk, type Outcome, outcome } from "./outcome.js";
+
+const ATS = Buffer.from("0578807002", "hex");
+
+interface Present {
+  cardId: string;
+  card: SimCard;
+  activated: boolean;
+  off: () => void;
+}
+
+export class CardField {
+  private present: Present | undefined;
+  private commits: CardCommit[] | undefined;
+
+  /** `removed(cardId, why)` hears of a removal a fault caused during an exchange. */
+  constructor(
+    private readonly faults: FaultBook,
+    private readonly removed: (cardId: string, why: string) => void,
+  ) {}
+
+  get cardId(): string | undefined {
+    return this.present?.cardId;
+  }
+
+  /** The card enters the field, powered off (not activated). */
+  enter(cardId: string, card: SimCard): void {
+    this.leave();
+    card.reset();
+    const off = card.onCommit((c) => this.commits?.push(c));
+    this.present = { cardId, card, activated: false, off };
+  }
+
+  /** The card leaves: it loses power (selection and any open purchase). Returns its id. */
+  leave(): string | undefined {
+    const p = this.present;
+    if (!p) return undefined;
+    this.present = undefined;
+    p.off();
+    p.card.reset();
+    return p.cardId;
+  }
+
+  /** Field off (an unplugged reader): the card stays but must be activated again. */
+  powerDown(): void {
+    if (!this.present) return;
+    this.present.activated = false;
+    this.present.card.reset();
+  }
+
+  /** CARD_ACTIVATE: power-cycle and activate; a contactless CPU card with a UID from its id. */
+  activate(): Outcome {
+    const p = this.present;
+    if (!p) return outcome(ReaderStatus.noCard);
+    p.card.reset();
+    p.activated = true;
+    const a: CardActivation = {
+      cardType: "cpu-contactless",
+      uid: Buffer.from(p.cardId.slice(-8), "hex"),
+      ats: ATS,
+    };
+    return outcome(ReaderStatus.ok, { data: CARD_ACTIVATE.reply.encode(a) });
+  }
+
+  halt(): Outcome {
+    this.powerDown();
+    return outcome(ReaderStatus.ok);
+  }
+
+  /**
+   * APDUs to the card in order, 61xx/6Cxx resolved, stopping after the first SW that is not 9000. A
+   * removal or mute fault ends the exchange with its status; a list reply then carries what completed.
+   */
+  exchange(apdus: Buffer[], list: boolean): Outcome {
+    const p = this.present;
+    const ins = apdus.map((a) => a[1] as number);
+    if (!p) return outcome(ReaderStatus.noCard, { ins });
+    if (!p.activated) return outcome(ReaderStatus.cardMute, { ins });
+    const commits: CardCommit[] = [];
+    const results: Buffer[] = [];
+    const send = (c: Buffer): Buffer => p.card.apdu(c);
+    const end = (status: number, extra: Partial<Outcome> = {}): Outcome =>
+      outcome(status, { commits, ins, ...(list ? { data: encodeApduList(results) } : {}), ...extra });
+    this.commits = commits;
+    try {
+      for (const apdu of apdus) {
+        const rm = this.faults.takeRemoval(apdu);
+        if (rm) {
+          if (rm.commit) exchangeResolvingT0(send, apdu);
+          this.leave();
+          this.removed(p.cardId, `fault ${rm.commit ? "after" : "before"} INS ${hex2(apdu[1] as number)}`);
+          return end(ReaderStatus.cardRemoved, { removed: p.cardId });
+        }
+        const mute = this.faults.takeMatching("card-mute", "card", apdu);
+        if (mute) {
+          if (mute.commit) exchangeResolvingT0(send, apdu);
+          return end(ReaderStatus.cardMute);
+        }
+        const r = exchangeResolvingT0(send, apdu);
+        results.push(r);
+        if (!isOk(r)) break;
+      }
+    } finally {
+      this.commits = undefined;
+    }
+    return list ? end(ReaderStatus.ok) : outcome(ReaderStatus.ok, { data: results[0], commits, ins });
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The simulated reader's PSAM slots: which slot holds a PSAM, whether it was reset since power-up, and
+ * the PSAM side of an exchange, where the PSAM faults apply (absent, mute, an error status word).
+ */
+import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
+import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
+import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+import type { SimPsam } from "../card/sim-psam.js";
+import type { FaultBook } from "./fault-book.js";
+import { isOk, type Outcome, outcome } from "./outcome.js";
+
+export interface PsamSlotSpec {
+  slot: number;
+  /** 12 hex digits: the PSAM terminal number. */
+  terminalNo: string;
+  /** First terminal transaction serial (default 1). */
+  serial?: number;
+  /** Answer as a T=0 PSAM (61xx / GET RESPONSE), which the reader resolves. Default true. */
+  t0?: boolean;
+  /** The slot starts empty. */
+  absent?: boolean;
+}
+
+export const DEFAULT_SIM_PSAM: PsamSlotSpec = { slot: 1, terminalNo: "430100000099", serial: 1, t0: true };
+
+interface Slot {
+  /** The slot's PSAM; it keeps its serial counter while it is out of the slot. */
+  psam: SimPsam;
+  inserted: boolean;
+  /** Reset since it was inserted or since the reader powered up. */
+  powered: boolean;
+}
+
+export class PsamSlots {
+  private readonly slots = new Map<number, Slot>();
+
+  constructor(
+    private readonly faults: FaultBook,
+    private readonly createPsam: (spec: PsamSlotSpec) => SimPsam,
+    specs: readonly PsamSlotSpec[],
+  ) {
+    for (const spec of specs) this.configure(spec);
+  }
+
+  /** The highest slot number configured (0 without any). */
+  get highest(): number {
+    return Math.max(0, ...this.slots.keys());
+  }
+
+  configure(spec: PsamSlotSpec): void {
+    this.slots.set(spec.slot, {
+      psam: this.createPsam(spec),
+      inserted: spec.absent !== true,
+      powered: false,
+    });
+  }
+
+  /** Take the PSAM out of `slot` / put it back (unpowered, serial counter kept). */
+  setInserted(slotNo: number, inserted: boolean): void {
+    const slot = this.slots.get(slotNo);
+    if (!slot) {
+      if (inserted) this.configure({ ...DEFAULT_SIM_PSAM, slot: slotNo });
+      return;
+    }
+    slot.inserted = inserted;
+    slot.powered = false;
+  }
+
+  /** The PSAM in `slot`, if one is inserted. */
+  psam(slotNo: number): SimPsam | undefined {
+    const s = this.slots.get(slotNo);
+    return s?.inserted ? s.psam : undefined;
+  }
+
+  /** Reader power lost: every PSAM needs a reset again. */
+  powerDown(): void {
+    for (const s of this.slots.values()) s.powered = false;
+  }
+
+  reset(slotNo: number): Outcome {
+    const slot = this.slots.get(slotNo);
+    if (!slot?.inserted) return outcome(ReaderStatus.psamAbsent);
+    if (this.faults.take("psam-mute")) return outcome(ReaderStatus.psamMute);
+    slot.psam.reset();
+    slot.powered = true;
+    return outcome(ReaderStatus.ok, { data: slot.psam.atr });
+  }
+
+  /** APDUs to the PSAM in `slot`, 61xx/6Cxx resolved, stopping after the first SW that is not 9000. */
+  exchange(slotNo: number, apdus: Buffer[], list: boolean): Outcome {
+    const ins = apdus.map((a) => a[1] as number);
+    const slot = this.slots.get(slotNo);
+    if (!slot?.inserted) return outcome(ReaderStatus.psamAbsent, { ins });
+    if (!slot.powered || this.faults.take("psam-mute")) return outcome(ReaderStatus.psamMute, { ins });
+    const psam = slot.psam;
+    const results: Buffer[] = [];
+    for (const apdu of apdus) {
+      const err = this.faults.takeMatching("psam-error", "psam", apdu);
+      const r = err ? Buffer.from(err.sw, "hex") : exchangeResolvingT0((c) => psam.apdu(c), apdu);
+      results.push(r);
+      if (!isOk(r)) break;
+    }
+    return outcome(ReaderStatus.ok, { data: list ? encodeApduList(results) : results[0], ins });
+  }
+}

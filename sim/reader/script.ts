@@ -1,0 +1,171 @@
+/**
+ * The simulated reader's scripted mode (docs/reader.md §8.2): steps run one after the other, e.g.
+ * present card X, wait for the DEBIT, remove it, present card Y. Scripts come from a scenario file, from
+ * the CLI's stdin (one step per line), or from a test calling `runScript`.
+ */
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { READER_COMMANDS } from "../../firmware-bridge/reader/commands.js";
+import { readerFaultSchema } from "./faults.js";
+import type { ReaderSimEvent, ReaderSimulator } from "./reader-simulator.js";
+
+const COMMAND_NAMES = READER_COMMANDS.map((c) => c.name) as [string, ...string[]];
+
+const STEPS = {
+  /** The card (by 20-digit id, from the card store) enters the field. */
+  present: z.strictObject({ present: z.string().regex(/^[0-9]{20}$/, "expected a 20-digit card id") }),
+  /** The card leaves the field. */
+  remove: z.strictObject({ remove: z.literal(true) }),
+  /** Pause (ms). */
+  wait: z.strictObject({ wait: z.number().int().min(0).max(3_600_000) }),
+  /** Until the reader has answered `count` more such commands (for APDUs: with this INS). */
+  waitFor: z.strictObject({
+    waitFor: z.strictObject({
+      command: z.enum(COMMAND_NAMES),
+      ins: z
+        .string()
+        .regex(/^[0-9a-fA-F]{2}$/, 'expected 2 hex digits, e.g. "54"')
+        .transform((s) => Number.parseInt(s, 16))
+        .optional(),
+      count: z.number().int().min(1).default(1),
+    }),
+  }),
+  /** Inject a fault (faults.ts). */
+  fault: z.strictObject({ fault: readerFaultSchema }),
+} as const;
+
+export const scriptStepSchema = z.union([
+  STEPS.present,
+  STEPS.remove,
+  STEPS.wait,
+  STEPS.waitFor,
+  STEPS.fault,
+]);
+
+export type ScriptStepInput = z.input<typeof scriptStepSchema>;
+export type ScriptStep = z.output<typeof scriptStepSchema>;
+
+export function parseScriptStep(input: unknown, where = "step"): ScriptStep {
+  // Validate against the branch the step's key names, so the error names the real problem.
+  const key = input && typeof input === "object" ? Object.keys(input)[0] : undefined;
+  const branch = key !== undefined && key in STEPS ? STEPS[key as keyof typeof STEPS] : undefined;
+  if (!branch) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${where}: expected one of ${Object.keys(STEPS).join(", ")}, got ${JSON.stringify(input)}`,
+    );
+  }
+  const r = branch.safeParse(input);
+  if (r.success) return r.data as ScriptStep;
+  const i = r.error.issues[0];
+  throw new EtcError(
+    ErrorCodes.ConfigInvalid,
+    `${where}${i && i.path.length > 0 ? `.${i.path.join(".")}` : ""}: ${i?.message ?? "invalid"}`,
+  );
+}
+
+/**
+ * One step from a line of text: YAML/JSON (`{present: "4301..."}`) or words: `present ID`, `remove`,
+ * `wait MS`, `fault KIND`, `waitFor COMMAND [INS]`.
+ */
+export function parseScriptLine(line: string): ScriptStep | undefined {
+  const t = line.trim();
+  if (t === "" || t.startsWith("#")) return undefined;
+  if (t.startsWith("{")) return parseScriptStep(parseYaml(t), "line");
+  const [word, ...rest] = t.split(/\s+/);
+  switch (word) {
+    case "present":
+      return parseScriptStep({ present: rest[0] }, "line");
+    case "remove":
+      return parseScriptStep({ remove: true }, "line");
+    case "wait":
+      return parseScriptStep({ wait: Number(rest[0]) }, "line");
+    case "fault":
+      return parseScriptStep({ fault: { kind: rest[0] } }, "line");
+    case "waitFor":
+      return parseScriptStep({ waitFor: { command: rest[0], ...(rest[1] ? { ins: rest[1] } : {}) } }, "line");
+    default:
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `line: unknown step "${word}" (present, remove, wait, fault, waitFor, or a {...} step)`,
+      );
+  }
+}
+
+/** Runs the steps in order; rejects when a step fails or the signal aborts. */
+export async function runScript(
+  sim: ReaderSimulator,
+  steps: readonly ScriptStep[],
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const step of steps) {
+    if (signal?.aborted) throw new EtcError(ErrorCodes.LinkAborted, "reader script aborted");
+    await runStep(sim, step, signal);
+  }
+}
+
+export function runStep(sim: ReaderSimulator, step: ScriptStep, signal?: AbortSignal): Promise<void> {
+  if ("present" in step) {
+    sim.present(step.present);
+    return Promise.resolve();
+  }
+  if ("remove" in step) {
+    sim.remove("script");
+    return Promise.resolve();
+  }
+  if ("fault" in step) {
+    sim.inject(step.fault);
+    return Promise.resolve();
+  }
+  if ("wait" in step) return delay(step.wait, signal);
+  const w = step.waitFor;
+  return waitForReplies(
+    sim,
+    (e) => e.name === w.command && (w.ins === undefined || e.ins.includes(w.ins)),
+    w.count,
+    signal,
+  );
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new EtcError(ErrorCodes.LinkAborted, "reader script aborted"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function waitForReplies(
+  sim: ReaderSimulator,
+  pred: (e: Extract<ReaderSimEvent, { type: "reply" }>) => boolean,
+  count: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const onAbort = (): void => {
+      sub.unsubscribe();
+      reject(new EtcError(ErrorCodes.LinkAborted, "reader script aborted"));
+    };
+    const sub = sim.events$.subscribe({
+      next: (e) => {
+        if (e.type !== "reply" || !pred(e)) return;
+        seen++;
+        if (seen < count) return;
+        queueMicrotask(() => sub.unsubscribe());
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      complete: () =>
+        reject(new EtcError(ErrorCodes.LinkAborted, "reader simulator stopped during the script")),
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

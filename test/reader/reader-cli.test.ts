@@ -1,0 +1,120 @@
+/**
+ * `etc-sim reader` as a program: usage and scenario errors, and (over a pty pair) the whole booth
+ * purchase driven by a FramedCardReader on the lane end, the card presented through stdin.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, describe, expect, it } from "vitest";
+import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { loadCardKeys } from "../../sim/card/crypto/keys.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
+import { exitRecord0019, preparePsam, purchase, readCard } from "./booth-purchase.js";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe("etc-sim reader: errors", () => {
+  it("needs exactly one of --port and --pty", async () => {
+    const r = await runCli("etc-sim", ["reader"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/give exactly one of --port PATH, --pty/);
+  });
+
+  it("a bad scenario is refused naming the field", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-sim-reader-"));
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "psams:\n  - { slot: 1, terminalNo: xyz }\n");
+    const r = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/psams\.0\.terminalNo: expected 12 hex digits/);
+    writeFileSync(file, "cards:\n  - { cardId: '43012200000000000001', province: 湖南, balance: -5 }\n");
+    const r2 = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/cards\[0\]: card spec: balance/);
+  });
+});
+
+describe("etc-sim reader --pty", () => {
+  it("prints lane-port first, takes steps on stdin, runs a booth purchase, writes the ledger", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-sim-reader-"));
+    const ledger = join(dir, "ledger.jsonl");
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "sim/cli/etc-sim.ts",
+        "reader",
+        "--pty",
+        "--scenario",
+        "config/scenarios/reader-booth.yaml",
+        "--ledger",
+        ledger,
+      ],
+      { cwd: PROJECT_ROOT, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const gone = exited.then((code) => {
+      throw new Error(`etc-sim reader exited (${code}); stdout: ${lines.join(" | ")}`);
+    });
+    gone.catch(() => {});
+    cleanup.push(async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    });
+    const lines: string[] = [];
+    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+    createInterface({ input: child.stdout! }).on("line", (l) => {
+      lines.push(l);
+      const i = waiters.findIndex((w) => w.re.test(l));
+      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l);
+    });
+    /** The first stdout line matching `re`; fails at once if the program exits first. */
+    const line = (re: RegExp): Promise<string> => {
+      const seen = lines.find((l) => re.test(l));
+      if (seen) return Promise.resolve(seen);
+      return Promise.race([new Promise<string>((resolve) => waiters.push({ re, resolve })), gone]);
+    };
+    const first = await line(/^lane-port: /);
+    expect(lines[0]).toBe(first);
+    const lanePath = first.slice("lane-port: ".length);
+    const reader = new FramedCardReader({
+      transport: createSerialTransport({ path: lanePath, lock: false }),
+    });
+    cleanup.push(() => reader.close());
+    const info = await reader.open();
+    expect(info).toMatchObject({ vendor: "etc-sim", model: "desk-reader", serial: "SIM00001" });
+    const inserted = new Promise<void>((r) => {
+      const sub = reader.cardEvents$.subscribe((e) => {
+        if (e.kind !== "inserted") return;
+        sub.unsubscribe();
+        r();
+      });
+    });
+    child.stdin!.write("present 43012200000000000001\n");
+    await inserted;
+    const psam = await preparePsam(reader, 1);
+    const card = await readCard(reader);
+    const out = await purchase(reader, 1, psam, card, 1500, "20250102100005", exitRecord0019());
+    expect(out.mac2Verified).toBe(true);
+    await line(new RegExp(`paid 1500 tac ${out.tac} serial 3 \\(done\\)`));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(lines.at(-1)).toBe("stopped: 1 debit(s), 1500 fen");
+    const entries = readFileSync(ledger, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as LedgerEntry);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ path: "booth", command: "DEBIT", amount: 1500, tac: out.tac });
+    expect(verifyTac(entries[0]!, loadCardKeys()).ok).toBe(true);
+  });
+});

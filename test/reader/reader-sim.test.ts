@@ -1,0 +1,503 @@
+/**
+ * The simulated reader (sim/reader) against the host driver over an in-process pair, with fake timers:
+ * the composite purchase end to end (TAC verifies), 61xx resolved on the reader side, and every fault:
+ * card removed before / after DEBIT commits, card mute, PSAM error / absent / mute, bad checksum,
+ * garbled bytes, slow reader with WAIT frames, BUSY, NAK, unplug and replug, noise; the scripted mode.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { EtcError } from "../../firmware-bridge/errors.js";
+import { CARD_APDU, INFO } from "../../firmware-bridge/reader/commands.js";
+import { ReaderDeframer } from "../../firmware-bridge/reader/deframer.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
+import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
+import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+import { CardStore } from "../../sim/card/card-store.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { memoryLedger } from "../../sim/ledger/ledger.js";
+import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
+import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
+import { parseScriptLine, runScript } from "../../sim/reader/script.js";
+import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
+import { settle } from "./harness.js";
+
+const CARD_A = "43012200000000000001";
+const CARD_B = "43012200000000000002";
+const TIME = "20250102100005";
+
+interface Rig {
+  pair: TransportPair;
+  store: CardStore;
+  sim: ReaderSimulator;
+  reader: FramedCardReader;
+  events: ReaderSimEvent[];
+}
+const rigs: Rig[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  for (const r of rigs.splice(0)) {
+    await r.reader.close();
+    await r.sim.stop();
+  }
+  vi.useRealTimers();
+});
+
+async function rig(options: ReaderOptionsInput = {}): Promise<Rig> {
+  const pair = createTransportPair({ names: ["pair:lane-reader", "pair:sim-reader"] });
+  const store = new CardStore({ seed: 7, ledger: memoryLedger() });
+  store.fromSpec({ cardId: CARD_A, province: "湖南", balance: 10_000, offlineSerial: 3 });
+  store.fromSpec({ cardId: CARD_B, province: "湖南", balance: 500 });
+  const sim = new ReaderSimulator({ transport: pair.device, store, cable: pair });
+  const events: ReaderSimEvent[] = [];
+  sim.events$.subscribe((e) => events.push(e));
+  await sim.start();
+  const reader = new FramedCardReader({
+    transport: pair.lane,
+    options: { pingIntervalMs: 0, reconnect: { initialDelayMs: 100, jitter: 0 }, ...options },
+    now: () => Date.now(),
+    random: () => 0.5,
+  });
+  await reader.open();
+  const r = { pair, store, sim, reader, events };
+  rigs.push(r);
+  return r;
+}
+
+async function fail(p: Promise<unknown>): Promise<EtcError> {
+  return p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: EtcError) => e,
+  );
+}
+
+describe("the composite purchase through the simulated reader", () => {
+  it("reads the card, debits with the PSAM, the TAC verifies, the ledger says booth", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    expect(psam.terminalNo.toString("hex")).toBe("430100000099");
+    const card = await readCard(r.reader);
+    expect(card.balance).toBe(10_000);
+    const out = await purchase(r.reader, 1, psam, card, 1250, TIME, exitRecord0019());
+    expect(out).toMatchObject({ offlineSerial: 3, balanceBefore: 10_000, mac2Verified: true, psamSerial: 1 });
+    const [entry] = r.store.ledger();
+    expect(entry).toMatchObject({
+      seq: 1,
+      path: "booth",
+      command: "DEBIT",
+      outcome: "done",
+      cardId: CARD_A,
+      amount: 1250,
+      tac: out.tac,
+      iccPaySerial: 3,
+      psamNo: "430100000099",
+      psamTransSerial: 1,
+      balanceAfter: 8750,
+      station: { network: "4301", station: "0102", lane: 3, status: 4 },
+    });
+    expect(verifyTac(entry!, r.store.keys).ok).toBe(true);
+    expect(r.store.get(CARD_A)?.snapshot()).toMatchObject({ balance: 8750, offlineSerial: 4 });
+    // 0018 record 1 shows the purchase (serial 3, 1250 fen, type 09).
+    const rec = await r.reader.cardApdu(h("00b201c417"));
+    expect(body(rec).subarray(0, 2).toString("hex")).toBe("0003");
+    expect(body(rec).readUInt32BE(5)).toBe(1250);
+    expect(body(rec)[9]).toBe(9);
+  });
+
+  it("the T=0 PSAM's 61xx never reaches the host: the reader sent GET RESPONSE itself", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    await purchase(r.reader, 1, psam, card, 100, TIME, exitRecord0019());
+    const replies = r.events.filter((e) => e.type === "reply" && e.name === "PSAM_APDU");
+    expect(replies.every((e) => e.type === "reply" && e.status === "ok")).toBe(true);
+    // A 6Cxx from the card (Le too long for 0015) is resolved the same way.
+    const f15 = await r.reader.cardApdu(h("00b0950030"));
+    expect(sw(f15)).toBe("9000");
+    expect(body(f15)).toHaveLength(43);
+  });
+
+  it("INIT refused for a low balance: the list stops there (UPDATE never runs)", async () => {
+    const r = await rig();
+    r.sim.present(CARD_B);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const err = await fail(purchase(r.reader, 1, psam, card, 900, TIME, exitRecord0019()));
+    expect(err.message).toMatch(/INIT: 9401/);
+    const reply = r.events.filter((e) => e.type === "reply" && e.name === "CARD_APDU_LIST");
+    expect(reply).toHaveLength(1);
+    expect(r.store.ledger()).toHaveLength(0);
+  });
+
+  it("CARD_APDU before CARD_ACTIVATE: the card does not answer (CARD_MUTE); no card: NO_CARD", async () => {
+    const r = await rig();
+    expect((await fail(r.reader.activate())).code).toBe(ReaderErrorCodes.NoCard);
+    r.sim.present(CARD_A);
+    expect((await fail(r.reader.cardApdu(h("00a40000021001")))).code).toBe(ReaderErrorCodes.CardMute);
+    await r.reader.activate();
+    expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
+    await r.reader.halt();
+    expect((await fail(r.reader.cardApdu(h("00a40000021001")))).code).toBe(ReaderErrorCodes.CardMute);
+  });
+});
+
+describe("card removed during DEBIT", () => {
+  async function toDebit(r: Rig) {
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    return { psam, card };
+  }
+
+  it("after DEBIT committed: E802 (may have run), card event, ledger torn; the same card proves the TAC", async () => {
+    const r = await rig();
+    const kinds: string[] = [];
+    r.reader.cardEvents$.subscribe((e) => kinds.push(e.kind));
+    const { psam, card } = await toDebit(r);
+    r.sim.inject({ kind: "card-removed-after-debit" });
+    let intent: { offlineSerial: number } | undefined;
+    const err = await fail(
+      purchase(r.reader, 1, psam, card, 700, TIME, exitRecord0019(), (i) => {
+        intent = i;
+      }),
+    );
+    expect(err.code).toBe(ReaderErrorCodes.CardRemoved);
+    expect(err.details?.executed).toBe("unknown");
+    await settle();
+    expect(kinds).toEqual(["inserted", "removed"]);
+    const [entry] = r.store.ledger();
+    expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 700, iccPaySerial: 3, path: "booth" });
+    // The collector puts the card back: the same card (0015 serial), GET TRANSACTION PROVE for the serial.
+    r.sim.present(CARD_A);
+    const again = await readCard(r.reader);
+    expect(again.file0015.equals(card.file0015)).toBe(true);
+    expect(again.balance).toBe(10_000 - 700);
+    const p = await prove(r.reader, intent!.offlineSerial);
+    expect(p).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
+    expect(verifyTac(entry!, r.store.keys).ok).toBe(true);
+  });
+
+  it("before DEBIT committed: E802, nothing debited, 805A says 9406, a new INIT gives the same serial", async () => {
+    const r = await rig();
+    const { psam, card } = await toDebit(r);
+    r.sim.inject({ kind: "card-removed-before-debit" });
+    const err = await fail(purchase(r.reader, 1, psam, card, 700, TIME, exitRecord0019()));
+    expect(err.code).toBe(ReaderErrorCodes.CardRemoved);
+    expect(r.store.ledger()).toHaveLength(0);
+    r.sim.present(CARD_A);
+    const again = await readCard(r.reader);
+    expect(again.balance).toBe(10_000);
+    expect(await prove(r.reader, 3)).toEqual({ sw: "9406" });
+    const out = await purchase(
+      r.reader,
+      1,
+      await preparePsam(r.reader, 1),
+      again,
+      700,
+      TIME,
+      exitRecord0019(),
+    );
+    expect(out.offlineSerial).toBe(3);
+    expect(r.store.ledger()).toHaveLength(1);
+  });
+
+  it("a removal fault on another INS leaves DEBIT alone (remove-card with an APDU match)", async () => {
+    const r = await rig();
+    const { psam, card } = await toDebit(r);
+    r.sim.inject({ kind: "remove-card", when: { target: "card", ins: "50" } });
+    const err = await fail(purchase(r.reader, 1, psam, card, 700, TIME, exitRecord0019()));
+    expect(err.code).toBe(ReaderErrorCodes.CardRemoved);
+    expect(r.sim.cardInField).toBeUndefined();
+    expect(r.store.ledger()).toHaveLength(0);
+  });
+});
+
+describe("card and PSAM faults", () => {
+  it("card mute at DEBIT with commit: E803 (may have run), the debit is in the ledger as torn", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    r.sim.inject({ kind: "card-mute", when: { target: "card", ins: "54" }, commit: true });
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err).toMatchObject({ code: ReaderErrorCodes.CardMute, details: { executed: "unknown" } });
+    expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
+  });
+
+  it("PSAM error at MAC1: the SW comes back, nothing is debited", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    r.sim.inject({ kind: "psam-error", when: { target: "psam", ins: "70" }, sw: "6581" });
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err.message).toBe("MAC1: 6581");
+    expect(r.store.ledger()).toHaveLength(0);
+    expect(r.store.get(CARD_A)?.snapshot().balance).toBe(10_000);
+  });
+
+  it("PSAM absent: E804 (not run); back in the slot it needs a reset first (PSAM_MUTE until then)", async () => {
+    const r = await rig();
+    r.sim.inject({ kind: "psam-absent", slot: 1 });
+    expect(await fail(r.reader.psamReset(1))).toMatchObject({
+      code: ReaderErrorCodes.PsamAbsent,
+      details: { executed: "no" },
+    });
+    expect((await fail(r.reader.psamApdu(1, h("00b0960006")))).code).toBe(ReaderErrorCodes.PsamAbsent);
+    expect((await fail(r.reader.psamApdu(2, h("00b0960006")))).code).toBe(ReaderErrorCodes.PsamAbsent);
+    r.sim.inject({ kind: "psam-present", slot: 1 });
+    expect((await fail(r.reader.psamApdu(1, h("00b0960006")))).code).toBe(ReaderErrorCodes.PsamMute);
+    expect((await r.reader.psamReset(1)).toString("hex")).toBe("3b6800ff8031006400085001");
+    expect(sw(await r.reader.psamApdu(1, h("00b0960006")))).toBe("9000");
+  });
+
+  it("PSAM mute: E805", async () => {
+    const r = await rig();
+    r.sim.inject({ kind: "psam-mute" });
+    expect(await fail(r.reader.psamReset(1))).toMatchObject({
+      code: ReaderErrorCodes.PsamMute,
+      details: { executed: "unknown" },
+    });
+    await r.reader.psamReset(1);
+  });
+});
+
+describe("line faults", () => {
+  it("a reply with a bad checksum is discarded by the host: the command times out (E806)", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "bad-checksum" });
+    const p = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await p).code).toBe(ReaderErrorCodes.Timeout);
+    expect(r.reader.counters.checksumErrors).toBe(1);
+    expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
+  });
+
+  it("garbled bytes: the reply is lost (timeout); junk before a reply does not stop it arriving", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "garble", mode: "bytes" });
+    const p = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await p).code).toBe(ReaderErrorCodes.Timeout);
+    r.sim.inject({ kind: "garble", mode: "noise" });
+    const q = r.reader.cardApdu(h("00a40000021001"));
+    await vi.advanceTimersByTimeAsync(100); // the junk's false STX holds the reply for the inter-byte timeout
+    expect(sw(await q)).toBe("9000");
+    expect(r.reader.counters.discardedBytes).toBeGreaterThan(0);
+  });
+
+  it("noise on the line between commands is counted and skipped", async () => {
+    const r = await rig();
+    r.sim.inject({ kind: "noise", bytes: 40 });
+    await vi.advanceTimersByTimeAsync(100);
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    expect(r.reader.counters.discardedBytes).toBe(40);
+  });
+
+  it("a command that reaches the reader corrupted gets BAD_CHECKSUM echoing its SEQ and CMD", async () => {
+    const r = await rig();
+    const cmd = encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001"));
+    const bad = Buffer.from(cmd);
+    bad[7] = (bad[7] as number) ^ 0xff;
+    const replies: string[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now()))
+        if (e.kind === "frame") replies.push(e.frame.raw.toString("hex"));
+    });
+    await r.pair.lane.write(bad);
+    await settle();
+    expect(replies).toEqual([encodeReaderFrame(0x42, CARD_APDU.code, 0x06).toString("hex")]);
+    expect(r.reader.counters.staleReplies).toBe(1); // the host had no command 0x42 in flight
+  });
+
+  it("reader-nak: the reader says it got the command corrupted; the host resends it and succeeds", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "reader-nak", times: 2 });
+    expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
+    expect(r.reader.counters.nakResends).toBe(2);
+  });
+
+  it("slow reader: WAIT frames keep the command alive past its timeout; a second command meanwhile gets BUSY", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 }, stillWorkingMs: 500 });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "slow", delayMs: 2000, waitEveryMs: 250 });
+    let got: Buffer | undefined;
+    void r.reader.cardApdu(h("00a40000021001")).then((b) => {
+      got = b;
+    });
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(got).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sw(got)).toBe("9000");
+    expect(r.reader.counters.waits).toBe(7);
+    expect(r.reader.counters.timeouts).toBe(0);
+  });
+
+  it("slow reader without WAIT: the host times out, aborts nothing on the reader; the late reply is stale; BUSY meanwhile", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "slow", delayMs: 1000, waitEveryMs: 0 });
+    const a = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await a).code).toBe(ReaderErrorCodes.Timeout);
+    expect(await fail(r.reader.cardApdu(h("00a40000021001")))).toMatchObject({
+      code: ReaderErrorCodes.Busy,
+      details: { executed: "no" },
+    });
+    await vi.advanceTimersByTimeAsync(700);
+    expect(r.reader.counters.staleReplies).toBe(1);
+    expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
+  });
+
+  it("silent reader: no reply, E806; the link goes down after silentLimit and comes back", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 200, infoMs: 200 }, silentLimit: 1 });
+    r.sim.inject({ kind: "silent" });
+    const p = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(200);
+    expect((await p).code).toBe(ReaderErrorCodes.Timeout);
+    expect(r.reader.state.status).toBe("down");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(r.reader.state.status).toBe("up");
+  });
+
+  it("unplug mid-transaction and replug: the command fails (E807), the link recovers, the card is reported again", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const kinds: string[] = [];
+    r.reader.cardEvents$.subscribe((e) => kinds.push(e.kind));
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const p = fail(purchase(r.reader, 1, psam, card, 100, TIME, exitRecord0019()));
+    await vi.advanceTimersByTimeAsync(150);
+    r.sim.inject({ kind: "unplug", durationMs: 1000 });
+    const err = await p;
+    expect(err).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "unknown" } });
+    expect(r.reader.state.status).toBe("down");
+    await vi.advanceTimersByTimeAsync(1000 + 800);
+    expect(r.reader.state.status).toBe("up");
+    expect(kinds).toEqual(["inserted"]);
+    expect(r.store.ledger()).toHaveLength(0);
+    // After a replug the PSAM needs its reset and the card its activation again, then all works.
+    const again = await readCard(r.reader);
+    const out = await purchase(
+      r.reader,
+      1,
+      await preparePsam(r.reader, 1),
+      again,
+      100,
+      TIME,
+      exitRecord0019(),
+    );
+    expect(out.mac2Verified).toBe(true);
+    expect(r.store.ledger()).toHaveLength(1);
+  });
+});
+
+describe("scripted mode", () => {
+  it("present A, wait for DEBIT, remove, present B: the host sees A debited, then B", async () => {
+    const r = await rig();
+    const script = runScript(r.sim, [
+      { present: CARD_A },
+      { waitFor: { command: "CARD_APDU", ins: 0x54, count: 1 } },
+      { remove: true },
+      { present: CARD_B },
+    ]);
+    const psam = await preparePsam(r.reader, 1);
+    const a = await readCard(r.reader);
+    await purchase(r.reader, 1, psam, a, 100, TIME, exitRecord0019());
+    await script;
+    const b = await readCard(r.reader);
+    expect(b.file0015.subarray(12, 20).toString("hex")).toBe(CARD_B.slice(4));
+    expect(b.balance).toBe(500);
+    expect(
+      r.events.filter((e) => e.type === "card").map((e) => e.type === "card" && `${e.kind} ${e.cardId}`),
+    ).toEqual([`inserted ${CARD_A}`, `removed ${CARD_A}`, `inserted ${CARD_B}`]);
+  });
+
+  it("lines of text become steps; bad ones are refused with the field", () => {
+    expect(parseScriptLine(`present ${CARD_A}`)).toEqual({ present: CARD_A });
+    expect(parseScriptLine("remove")).toEqual({ remove: true });
+    expect(parseScriptLine("fault card-removed-after-debit")).toEqual({
+      fault: { kind: "card-removed-after-debit" },
+    });
+    expect(parseScriptLine("{fault: {kind: slow, delayMs: 2000}}")).toEqual({
+      fault: { kind: "slow", delayMs: 2000, waitEveryMs: 300, times: 1 },
+    });
+    expect(parseScriptLine("waitFor CARD_APDU 54")).toEqual({
+      waitFor: { command: "CARD_APDU", ins: 0x54, count: 1 },
+    });
+    expect(parseScriptLine("  # comment")).toBeUndefined();
+    expect(() => parseScriptLine("present 123")).toThrow(/present: expected a 20-digit card id/);
+    expect(() => parseScriptLine("fault meltdown")).toThrow(/fault/);
+    expect(() => parseScriptLine("dance")).toThrow(/unknown step "dance"/);
+  });
+
+  it("INFO is answered with the reader's identity", async () => {
+    const r = await rig();
+    expect(r.reader.info).toMatchObject({
+      vendor: "etc-sim",
+      model: "desk-reader",
+      psamSlots: 2,
+      protocolVersion: 1,
+    });
+    expect(r.events.some((e) => e.type === "command" && e.name === INFO.name)).toBe(true);
+  });
+});
+
+describe("line budget", () => {
+  it("PSAM preparation and one booth purchase take a fixed number of frames and bytes (docs/reader.md §7)", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    await settle();
+    const at = () => ({ ...r.reader.counters });
+    const c0 = at();
+    const psam = await preparePsam(r.reader, 1);
+    const c1 = at();
+    const card = await readCard(r.reader);
+    await purchase(r.reader, 1, psam, card, 1250, TIME, exitRecord0019());
+    const c2 = at();
+    const d = (a: typeof c0, b: typeof c0) => [
+      b.framesOut - a.framesOut,
+      b.frames - a.frames,
+      b.bytesOut - a.bytesOut,
+      b.bytesIn - a.bytesIn,
+    ];
+    // [frames out, frames in, bytes out, bytes in]
+    expect(d(c0, c1)).toEqual([3, 3, 40, 49]); // PSAM reset, terminal number, select DF01: once per session
+    // Activate, select 1001, 0015, balance, 0019, INIT + UPDATE (one list), MAC1, DEBIT, MAC2: 488 bytes,
+    // 42.4 ms of line time at 115200 8N1.
+    expect(d(c1, c2)).toEqual([9, 9, 245, 243]);
+  });
+});
+
+describe("lists stopped by an error status", () => {
+  it("the card removed in the middle of a list: E802 with the answers it got before, in details.completed", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "remove-card", when: { target: "card", ins: "5c" } });
+    const err = await fail(r.reader.cardApduList([h("00a40000021001"), h("00b095002b"), h("805c000204")]));
+    expect(err.code).toBe(ReaderErrorCodes.CardRemoved);
+    const completed = err.details?.completed as Buffer[];
+    expect(completed.map(sw)).toEqual(["9000", "9000"]);
+    expect(body(completed[1]!)).toHaveLength(43);
+  });
+});

@@ -1,0 +1,58 @@
+/** The reader side's 61xx / 6Cxx procedure (firmware-bridge/reader/t0.ts), with a scripted device. */
+import { describe, expect, it } from "vitest";
+import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+
+const h = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ""), "hex");
+
+/** A device answering from a script; records what it was sent. */
+function device(answers: string[]): { send: (a: Buffer) => Buffer; sent: string[] } {
+  const sent: string[] = [];
+  return {
+    sent,
+    send: (a) => {
+      sent.push(a.toString("hex"));
+      const next = answers.shift();
+      if (next === undefined) throw new Error(`unexpected APDU ${a.toString("hex")}`);
+      return h(next);
+    },
+  };
+}
+
+describe("61xx / 6Cxx resolved by the reader", () => {
+  it("passes a final answer through untouched", () => {
+    const d = device(["11229000"]);
+    expect(exchangeResolvingT0(d.send, h("0084000002")).toString("hex")).toBe("11229000");
+    expect(d.sent).toEqual(["0084000002"]);
+  });
+
+  it("61xx: GET RESPONSE with Le = xx, chained while the answer says 61xx, data concatenated", () => {
+    const d = device(["6104", "aabbccdd6102", "eeff9000"]);
+    expect(exchangeResolvingT0(d.send, h("8070000024" + "00".repeat(36))).toString("hex")).toBe(
+      "aabbccddeeff9000",
+    );
+    expect(d.sent.slice(1)).toEqual(["00c0000004", "00c0000002"]);
+  });
+
+  it("6Cxx: the same command once more with Le = xx (case 2 and case 4)", () => {
+    const d = device(["6c2b", `${"00".repeat(43)}9000`]);
+    expect(exchangeResolvingT0(d.send, h("00b0950030")).length).toBe(45);
+    expect(d.sent).toEqual(["00b0950030", "00b095002b"]);
+    const d4 = device(["6c08", "01020304050607089000"]);
+    exchangeResolvingT0(d4.send, h("805a0009020003 10"));
+    expect(d4.sent).toEqual(["805a000902000310", "805a000902000308"]);
+  });
+
+  it("6Cxx to a command without Le is passed on as it is; an error SW ends the chain", () => {
+    const d = device(["6c10"]);
+    expect(exchangeResolvingT0(d.send, h("00a40000021001")).toString("hex")).toBe("6c10");
+    const e = device(["6108", "6a82"]);
+    expect(exchangeResolvingT0(e.send, h("80700000 04 01020304")).toString("hex")).toBe("6a82");
+  });
+
+  it("GET RESPONSE rounds are bounded", () => {
+    const d = device(Array.from({ length: 10 }, () => "6101"));
+    const r = exchangeResolvingT0(d.send, h("80700000 04 01020304"), { maxGetResponse: 3 });
+    expect(d.sent).toHaveLength(4);
+    expect(r.subarray(-2).toString("hex")).toBe("6101");
+  });
+});
