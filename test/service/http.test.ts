@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { LaneSnapshot } from "../../src/service/lane-view.js";
 import { type Rig, startRig } from "./harness.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
@@ -34,7 +35,7 @@ describe("GET /health and /status", () => {
     const s = await r.get("/status");
     expect(s.status).toBe(200);
     expect(s.headers.get("content-type")).toMatch(/^application\/json/);
-    const snap = await s.json();
+    const snap = (await s.json()) as LaneSnapshot;
     expect(snap.state).toMatchObject({ status: "closed", canTrade: false, reason: "rsu-down" });
     expect(snap.lastTransactions).toHaveLength(6);
     expect(snap.lastTransactions[0].outcome).toBe("LANE_CLOSED");

@@ -96,7 +96,7 @@ export function parsePrometheusText(text: string): Map<string, Family> {
         const t = rest ?? "";
         if (!["counter", "gauge", "histogram", "summary", "untyped"].includes(t))
           throw new Error(`${where}: bad type "${t}"`);
-        if (f && f.samples.length) throw new Error(`${where}: TYPE after samples`);
+        if (f?.samples.length) throw new Error(`${where}: TYPE after samples`);
         if (!f) {
           f = { name, type: t as Family["type"], help: null, samples: [] };
           families.set(name, f);
