@@ -38,7 +38,7 @@ describe("GET /health and /status", () => {
     const snap = (await s.json()) as LaneSnapshot;
     expect(snap.state).toMatchObject({ status: "closed", canTrade: false, reason: "rsu-down" });
     expect(snap.lastTransactions).toHaveLength(6);
-    expect(snap.lastTransactions[0].outcome).toBe("LANE_CLOSED");
+    expect(snap.lastTransactions[0]?.outcome).toBe("LANE_CLOSED");
     expect(snap.rsu.counters.duplicates).toBe(4);
     expect(snap.uplink.queueDepth).toBe(3);
     expect(snap.statusList.versions).toEqual({ full: "202611260000", delta: "202611260755" });
