@@ -21,9 +21,10 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function parseValue(s: string, where: string): number {
-  if (s === "+Inf") return Number.POSITIVE_INFINITY;
-  if (s === "-Inf") return Number.NEGATIVE_INFINITY;
-  if (s === "NaN") return Number.NaN;
+  // Go's strconv.ParseFloat, which Prometheus uses, takes NaN and Inf in any letter case ("Nan" included)
+  if (/^nan$/i.test(s)) return Number.NaN;
+  const inf = /^([-+]?)inf(inity)?$/i.exec(s);
+  if (inf) return inf[1] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new Error(`${where}: bad value "${s}"`);
   return Number(s);
 }
