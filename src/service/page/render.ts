@@ -50,7 +50,7 @@ export function vehicleRow(r: VehicleRecordView, utcOffsetMinutes: number): stri
     `<td class="mono">${esc(maskCardId(r.cardId))}</td>` +
     `<td class="mono">${esc(r.obuId)}</td>` +
     `<td>${esc(r.plate ?? "-")}</td>` +
-    `<td class="num">${esc(yuan(r.kind === "transaction" ? r.amount : null))}</td>` +
+    `<td class="num">${esc(yuan(r.kind === "stop" ? null : r.amount))}</td>` +
     `<td class="num">${esc(ms3(r.decisionMs))}</td>` +
     "</tr>"
   );
