@@ -1,7 +1,8 @@
 /**
  * The page's chart: one point per interval (10 s by default) over the last hour, in a fixed-size ring.
  * Each point has the uplink queue depth at the tick and the decision latency of the vehicles finished
- * during the interval (their count, median and maximum of the lane's per-vehicle decision time). Memory
+ * during the interval (their count, the maximum and the median of the last 1,024 of their per-vehicle
+ * decision times). Memory
  * is bounded: at most `points` points and, per interval, a reservoir of 1,024 latencies.
  */
 export interface HistoryPoint {
@@ -34,7 +35,7 @@ export class History {
     const i = this.seen++;
     if (decisionMs === null || !Number.isFinite(decisionMs)) return;
     if (decisionMs > this.max) this.max = decisionMs;
-    // keep the first RESERVOIR values, then overwrite in turn: bounded, deterministic
+    // the interval's last RESERVOIR values (a ring): bounded, deterministic
     this.lat[i % RESERVOIR] = decisionMs;
   }
 

@@ -124,7 +124,11 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
   });
   pump.start();
   const sampleHistory = (): void => {
-    history.tick(now(), o.view.snapshot().uplink.queueDepth);
+    try {
+      history.tick(now(), o.view.snapshot().uplink.queueDepth);
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, "history sample failed");
+    }
   };
   const timer = setInterval(sampleHistory, o.config.historyIntervalSeconds * 1000);
   timer.unref();

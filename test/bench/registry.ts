@@ -4,6 +4,7 @@ import type { Benchmark } from "./harness.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
 import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { outageBench } from "./outage.js";
+import { serviceBench } from "./service.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
@@ -16,4 +17,5 @@ export const benchmarks: Benchmark[] = [
   laneDecisionBench,
   laneRateBench,
   outageBench,
+  serviceBench,
 ];
