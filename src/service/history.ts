@@ -2,8 +2,8 @@
  * The page's chart: one point per interval (10 s by default) over the last hour, in a fixed-size ring.
  * Each point has the uplink queue depth at the tick and the decision latency of the vehicles finished
  * during the interval (their count, the maximum and the median of the last 1,024 of their per-vehicle
- * decision times). Memory
- * is bounded: at most `points` points and, per interval, a reservoir of 1,024 latencies.
+ * decision times). Memory is bounded: at most `points` points and, per interval, a ring of 1,024
+ * latencies.
  */
 export interface HistoryPoint {
   /** wall ms at the end of the interval */
@@ -23,6 +23,7 @@ export class History {
   private count = 0;
   private readonly lat = new Float64Array(RESERVOIR);
   private seen = 0;
+  private timed = 0;
   private max = Number.NEGATIVE_INFINITY;
 
   constructor(readonly points: number) {
@@ -32,16 +33,16 @@ export class History {
 
   /** A vehicle finished (its decision time, ms). O(1). */
   addVehicle(decisionMs: number | null): void {
-    const i = this.seen++;
+    this.seen++;
     if (decisionMs === null || !Number.isFinite(decisionMs)) return;
     if (decisionMs > this.max) this.max = decisionMs;
     // the interval's last RESERVOIR values (a ring): bounded, deterministic
-    this.lat[i % RESERVOIR] = decisionMs;
+    this.lat[this.timed++ % RESERVOIR] = decisionMs;
   }
 
   /** Closes the interval: appends its point and starts the next. */
   tick(at: number, queueDepth: number): HistoryPoint {
-    const n = Math.min(this.seen, RESERVOIR);
+    const n = Math.min(this.timed, RESERVOIR);
     let p50: number | null = null;
     if (n > 0 && Number.isFinite(this.max)) {
       const a = this.lat.slice(0, n).sort();
@@ -58,6 +59,7 @@ export class History {
     this.next = (this.next + 1) % this.points;
     this.count = Math.min(this.count + 1, this.points);
     this.seen = 0;
+    this.timed = 0;
     this.max = Number.NEGATIVE_INFINITY;
     return point;
   }

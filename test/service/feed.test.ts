@@ -85,8 +85,9 @@ describe("history", () => {
     expect(pts[0]).toEqual({ at: 20, queueDepth: 6, vehicles: 0, decisionP50Ms: null, decisionMaxMs: null });
     expect(pts[1]).toEqual({ at: 30, queueDepth: 7, vehicles: 1, decisionP50Ms: 2, decisionMaxMs: 2 });
     const h2 = new History(2);
-    for (const ms of [0.5, 0.3, 0.9]) h2.addVehicle(ms);
-    expect(h2.tick(1, 0)).toMatchObject({ vehicles: 3, decisionP50Ms: 0.5, decisionMaxMs: 0.9 });
+    for (const ms of [0.5, null, 0.3, null, 0.9]) h2.addVehicle(ms);
+    // vehicles without a decision time count as vehicles, not as latencies
+    expect(h2.tick(1, 0)).toMatchObject({ vehicles: 5, decisionP50Ms: 0.5, decisionMaxMs: 0.9 });
   });
 
   it("stays bounded with many vehicles in one interval", () => {
