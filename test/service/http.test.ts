@@ -119,6 +119,29 @@ describe("GET /metrics", () => {
   });
 });
 
+describe("the page over HTTP", () => {
+  it("escapes what the lane reports and draws the hour's chart once history has points", async () => {
+    rig = await startRig();
+    const r = rig;
+    r.lane.pass({ plate: '<img src=x onerror="alert(1)">' });
+    const before = await (await r.get("/")).text();
+    expect(before).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+    expect(before).not.toContain("<img src=x");
+    expect(before).not.toContain('data-testid="chart-queue"');
+    r.service.pump.drain();
+    r.service.sampleHistory();
+    r.lane.pass({ decisionMs: 2.5 });
+    r.service.pump.drain();
+    r.service.sampleHistory();
+    const res = await r.get("/fragment/state");
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const html = await res.text();
+    expect(html).toContain('data-testid="chart-queue"');
+    expect(html).toMatch(/<polyline class="s-max" points="[0-9.]+,[0-9.]+ [0-9.]+,[0-9.]+"\/>/);
+    expect(r.service.history.list().map((p) => p.decisionMaxMs)).toEqual([0.4, 2.5]);
+  });
+});
+
 describe("authentication off loopback", () => {
   it("with a token file every request needs the bearer token; the page signs in with a cookie", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
