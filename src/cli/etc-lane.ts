@@ -6,7 +6,10 @@
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./commands/audit.js";
 import { registerDecode } from "./commands/decode.js";
+import { registerJournal } from "./commands/journal.js";
+import { registerLane } from "./commands/lane.js";
 import { registerRun } from "./commands/run.js";
+import { registerStatus } from "./commands/status.js";
 import { registerStatusList } from "./commands/status-list.js";
 import { registerTransactions } from "./commands/transactions.js";
 import { runCli } from "./run-cli.js";
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerTransactions(program);
   registerAudit(program);
   registerStatusList(program);
+  registerStatus(program);
+  registerLane(program);
+  registerJournal(program);
   return program;
 }
 

@@ -38,6 +38,7 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
     tariff: abs(c.tariff),
     statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
+    service: c.service.tokenFile ? { ...c.service, tokenFile: abs(c.service.tokenFile) } : c.service,
   };
 }
 

@@ -204,6 +204,52 @@ export const TransactionSection = z.strictObject({
   lowBattery: z.enum(["warn", "stop"], { error: 'expected "warn" or "stop"' }).default("warn"),
 });
 
+/** "host:port" or "[v6]:port"; the port may be 0 (any free port, for tests). */
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
+
+/** The host part of a `service.listen` value, or null when it is not host:port. */
+export function listenHost(listen: string): { host: string; port: number } | null {
+  const m = HOST_PORT.exec(listen);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** Loopback: 127.0.0.0/8, ::1 and "localhost". Anything else is reachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * The lane status service (docs/maintenance.md): GET /health, /status, /metrics and the maintenance page,
+ * served by the running lane. Loopback only unless a token file is configured.
+ */
+export const ServiceSection = z
+  .strictObject({
+    /** host:port to serve on; a non-loopback address requires tokenFile */
+    listen: z
+      .string({ error: 'expected host:port, e.g. "127.0.0.1:9641"' })
+      .refine((s) => listenHost(s) !== null, { error: 'expected host:port, e.g. "127.0.0.1:9641"' })
+      .default("127.0.0.1:9641"),
+    /** file holding the bearer token clients must send (required off loopback; mode 0600) */
+    tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+    /** one point of the page's history chart (queue depth, decision latency) every this many seconds */
+    historyIntervalSeconds: int(1, 600, "seconds").default(10),
+    /** how far back the chart goes */
+    historyMinutes: int(1, 1440, "minutes").default(60),
+  })
+  .superRefine((s, ctx) => {
+    const h = listenHost(s.listen);
+    if (h && !isLoopbackHost(h.host) && s.tokenFile === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tokenFile"],
+        message: `required when service.listen is not a loopback address (got "${s.listen}"): clients must send its token`,
+      });
+    }
+  });
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -245,6 +291,7 @@ export const LaneConfigSchema = z.strictObject({
       file: z.string().optional(),
     })
     .prefault({}),
+  service: ServiceSection.prefault({}),
 });
 
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;

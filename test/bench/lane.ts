@@ -25,7 +25,7 @@ import { laneBenchData, listMegabytes, writeDelta } from "../../sim/bench/lane-d
 import { type RsuChildReport, startRsuProcess } from "../../sim/bench/rsu-process.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
-import { openLane } from "../../src/lane/runtime.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
 import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";
 
@@ -43,7 +43,7 @@ function cpuStallUs(): number {
 }
 
 /** Growable sample buffer (no per-sample objects: 100,000 vehicles must not feed the GC). */
-class Samples {
+export class Samples {
   private a = new Float64Array(1024);
   n = 0;
   push(x: number): void {
@@ -94,7 +94,7 @@ function probedTransport(path: string): Transport & { callAt(sentAt: number): nu
   };
 }
 
-interface LaneRun {
+export interface LaneRun {
   /** frame received -> write called (the lane's own work), and write called -> resolved (the port) */
   b2Work: Samples;
   b4Work: Samples;
@@ -118,7 +118,7 @@ interface LaneRun {
   cpuPressurePct: number;
 }
 
-async function runLane(
+export async function runLane(
   ctx: BenchContext,
   opts: {
     protocol: "legacy" | "national";
@@ -127,6 +127,8 @@ async function runLane(
     mode: "back-to-back" | "rate";
     perSecond?: number;
     deltaRows: number;
+    /** runs beside the lane (test/bench/service.ts: the status service and its clients); returns its stop */
+    attach?: (lane: LaneRuntime, dataDir: string) => Promise<() => Promise<void>>;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -159,6 +161,7 @@ async function runLane(
   const slDir = join(data.dataDir, "status-list");
   const files = readdirSync(slDir).map((f) => join(slDir, f));
   execFileSync("cat", files, { stdio: ["ignore", "ignore", "ignore"] });
+  const detach = opts.attach ? await opts.attach(lane, data.dataDir) : null;
   const r: LaneRun = {
     b2Work: new Samples(),
     b4Work: new Samples(),
@@ -251,6 +254,7 @@ async function runLane(
   const { duplicates, autoAcks } = lane.link.counters;
   r.rsuRepeats = duplicates;
   r.autoAcks = autoAcks;
+  await detach?.();
   await lane.close();
   await rsu.close();
   return r;

@@ -5,6 +5,7 @@ import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./j
 import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
+import { serviceBench } from "./service.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
@@ -18,4 +19,5 @@ export const benchmarks: Benchmark[] = [
   laneDecisionBench,
   laneRateBench,
   outageBench,
+  serviceBench,
 ];

@@ -1,0 +1,214 @@
+/**
+ * `etc-lane status [--json] [--full-ids]`: the running lane's state for a person (aligned, local time in
+ * the lane's UTC offset, card numbers masked) or as the JSON snapshot. It asks the lane over its control
+ * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3.
+ */
+import type { Command } from "commander";
+import { JournalReader } from "../../journal/journal.js";
+import { callLane, LaneNotRunning } from "../../service/control/client.js";
+import { controlSocketPath } from "../../service/control/protocol.js";
+import {
+  duration,
+  KIND_LABEL,
+  LANE_STATUS_LABEL,
+  localTime,
+  maskCardId,
+  ms3,
+  offsetLabel,
+  yuan,
+} from "../../service/format.js";
+import type { LaneSnapshot } from "../../service/lane-view.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-target.js";
+import { table } from "../text-table.js";
+
+/** Exit status when no lane answers (as `systemctl status` for a stopped unit). */
+export const EXIT_NOT_RUNNING = 3;
+
+interface StatusOpts extends LaneLocationOptions {
+  json?: boolean;
+  fullIds?: boolean;
+}
+
+function counterLine(c: Record<string, number>): string {
+  return Object.entries(c)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+}
+
+/** The human form of a snapshot: one aligned block, then the last transactions. */
+export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
+  const off = s.lane.utcOffsetMinutes;
+  const t = (ms: number | null): string => localTime(ms, off);
+  const card = (id: string | null): string => (o.fullIds ? (id ?? "-") : maskCardId(id));
+  const lane = `${s.lane.network}-${s.lane.station}-${String(s.lane.lane).padStart(2, "0")}`;
+  const st = LANE_STATUS_LABEL[s.state.status] ?? { zh: s.state.status, en: s.state.status };
+  const rows: string[][] = [];
+  const row = (k: string, ...v: string[]): void => {
+    rows.push([k, ...v]);
+  };
+  row(
+    `Lane ${lane} (${s.lane.role})`,
+    `${st.en} ${st.zh}`,
+    `${s.state.canTrade ? "trading" : `NOT trading${s.state.reason ? ` [${s.state.reason}]` : ""}`}, since ${t(s.state.since)}`,
+  );
+  if (s.state.detail) row("  why", "", s.state.detail);
+  if (s.state.operatorClosed) {
+    const oc = s.state.operatorClosed;
+    row("  closed by", "", `${oc.user} (uid ${oc.uid}) at ${t(oc.at)}: ${oc.reason}`);
+  }
+  const dev = s.rsu.device;
+  row(
+    "RSU link",
+    s.rsu.status,
+    [
+      s.rsu.reason,
+      dev ? `RSU ${dev.rsuId} v${dev.version}` : null,
+      dev
+        ? `PSAM ${dev.psams.map((p) => `${p.terminalId}${p.authorised ? "" : " (not authorised)"}`).join(", ") || "none"}`
+        : null,
+    ]
+      .filter((x) => x)
+      .join("; "),
+  );
+  row("  counters", "", counterLine(s.rsu.counters));
+  if (s.reader) {
+    row("Card reader", s.reader.status, s.reader.reason ?? "");
+    row("  counters", "", counterLine(s.reader.counters));
+  } else row("Card reader", "-", "not configured");
+  const sl = s.statusList;
+  row(
+    "Status list",
+    sl.state,
+    `full ${sl.versions.full ?? "-"} (${duration(sl.ages.fullMs)}), delta ${sl.versions.delta ?? "-"} (${duration(sl.ages.deltaMs)})` +
+      (sl.counts ? `; ${sl.counts.cards} cards, ${sl.counts.obus} OBUs` : "") +
+      (sl.state === "ok" ? "" : `; ${sl.reason}`),
+  );
+  const u = s.uplink;
+  row(
+    "Upload queue",
+    u.state,
+    `${u.queueDepth} pending (${u.held} held), oldest ${duration(u.oldestPendingAgeMs)}; last success ${t(u.lastSuccessAt)}` +
+      (u.lastError ? `; last error ${u.lastError.code}: ${u.lastError.message}` : ""),
+  );
+  row(
+    "Journal",
+    s.journal.healthy ? "healthy" : "FAILED",
+    `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}`,
+  );
+  row("In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", "));
+  row("Booth queue", String(s.booth.cases.length), s.booth.cases.length ? "case(s) waiting" : "");
+  row("Lane counters", "", counterLine(s.counters));
+  row(
+    "Clock skew",
+    s.clock.skewToStationMs === null ? "-" : `${s.clock.skewToStationMs} ms`,
+    s.clock.measuredAt === null ? "not measured yet" : `station - lane, measured ${t(s.clock.measuredAt)}`,
+  );
+  row(
+    "Process",
+    `pid ${s.process.pid}`,
+    `up ${duration(s.process.uptimeMs)} (since ${t(s.process.startedAt)}), Node ${s.process.node}, rss ${Math.round(s.process.rssBytes / 1048576)} MiB`,
+  );
+  const cp = s.audit.lastCheckpoint;
+  row(
+    "Audit trail",
+    s.audit.lastSeq === null ? "empty" : `seq ${s.audit.lastSeq}`,
+    cp ? `last checkpoint #${cp.n} (to ${cp.to}) at ${t(cp.at)}` : "no checkpoint yet",
+  );
+  const out = [`etc-lane status at ${t(s.at)} (UTC${offsetLabel(off)})`, "", ...table(rows)];
+  if (s.booth.cases.length) {
+    out.push("", "Booth queue");
+    out.push(
+      ...table([
+        ["OPENED", "KIND", "REASON", "CARD", "OBU", "PLATE", "DETAIL"],
+        ...s.booth.cases.map((b) => [
+          t(b.openedAt).slice(11),
+          b.kind,
+          b.reason,
+          card(b.cardId),
+          b.obuId ?? "-",
+          b.plate ?? "-",
+          b.detail,
+        ]),
+      ]).map((l) => `  ${l}`),
+    );
+  }
+  out.push("", s.lastTransactions.length ? "Last transactions (newest first)" : "No transaction yet");
+  if (s.lastTransactions.length) {
+    out.push(
+      ...table(
+        [
+          ["TIME", "SEQ", "KIND", "OUTCOME/REASON", "CARD", "OBU", "PLATE", "YUAN", "DECISION"],
+          ...s.lastTransactions.map((r) => [
+            t(r.at),
+            String(r.seq),
+            KIND_LABEL[r.kind]?.en ?? r.kind,
+            r.outcome,
+            card(r.cardId),
+            r.obuId,
+            r.plate ?? "-",
+            yuan(r.kind === "stop" ? null : r.amount),
+            ms3(r.decisionMs),
+          ]),
+        ],
+        new Set([1, 7, 8]),
+      ).map((l) => `  ${l}`),
+    );
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** What the data directory shows when no lane is running (the journal, read-only). */
+function offlineSummary(dataDir: string): { text: string; json: Record<string, unknown> } {
+  let reader: JournalReader;
+  try {
+    reader = JournalReader.openReadOnly(dataDir);
+  } catch (e) {
+    return { text: `  journal: ${(e as Error).message}\n`, json: { journal: null } };
+  }
+  try {
+    const st = reader.stats();
+    return {
+      text:
+        `  journal: ${st.records} record(s) (${st.byKind.transaction} transactions, ${st.byKind.stop} stops, ` +
+        `${st.byKind.suspect} suspects), last seq ${st.lastSeq}; ${st.pending} awaiting upload (${st.held} held), ` +
+        `oldest ${duration(st.oldestPendingAgeMs)}\n`,
+      json: { journal: st },
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+export function registerStatus(program: Command): void {
+  addLaneOptions(
+    program
+      .command("status")
+      .description(
+        "the running lane's state: trading or not and why, links and counters, status list, upload queue, booth queue, last transactions",
+      )
+      .option("--json", "the lane's status snapshot as JSON (the same as GET /status)")
+      .option("--full-ids", "show card numbers in full (masked by default)"),
+  ).action(async (o: StatusOpts) => {
+    const loc = locateLane(o);
+    const path = controlSocketPath(loc.dataDir);
+    let snapshot: LaneSnapshot;
+    try {
+      const r = await callLane(path, { action: "status" });
+      if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
+      snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
+    } catch (e) {
+      if (!(e instanceof LaneNotRunning)) throw e;
+      const off = offlineSummary(loc.dataDir);
+      if (o.json)
+        process.stdout.write(`${JSON.stringify({ running: false, dataDir: loc.dataDir, ...off.json })}\n`);
+      else
+        process.stdout.write(
+          `lane not running: nothing answers on ${path} (found by ${loc.how})\n${off.text}`,
+        );
+      process.exitCode = EXIT_NOT_RUNNING;
+      return;
+    }
+    if (o.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
+    else process.stdout.write(formatStatus(snapshot, { fullIds: o.fullIds === true }));
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Operator actions when no lane is running: the CLI works on the data directory itself, under the
+ * data-directory lock (so a lane cannot start meanwhile, and two commands cannot interleave), and writes
+ * the same audit record the running lane would (auditedOperator), with `via: "direct"`.
+ *
+ * The concrete parts (lock, journal, audit trail) are opened here and only here, so the wiring follows
+ * their owners' modules in one file.
+ */
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { AuditLog } from "../audit/index.js";
+import { Journal, JournalReader } from "../journal/journal.js";
+import { currentUser } from "../service/control/client.js";
+import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
+import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+
+export interface DataDirLockLike {
+  release(): void;
+}
+
+export interface DirectLaneDeps {
+  dataDir: string;
+  /** takes the data-directory lock or throws (E410 naming the holder) */
+  lock(command: string): Promise<DataDirLockLike>;
+  openJournal(): { requeueHeld(): number; prune(): number; close(): void };
+  openAudit(): OperatorAuditPort & { close(): void };
+}
+
+/**
+ * The data-directory lock, `acquireDataDirLock` of src/datadir/lock.ts (see its contract in
+ * docs/maintenance.md). Loaded when first needed so this module builds before that file is merged;
+ * once it is on main this becomes a static import.
+ */
+export async function dataDirLock(dataDir: string, command: string): Promise<DataDirLockLike> {
+  const spec = "../datadir/lock.js";
+  let mod: {
+    acquireDataDirLock(d: string, who: { role: "lane" | "cli"; command: string }): DataDirLockLike;
+  };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch (e) {
+    throw new EtcError(
+      "E412_DATA_DIR_LOCK_MISSING",
+      `the data-directory lock (src/datadir/lock.ts) is not in this build (${(e as Error).message}); refusing to write ${dataDir} without it`,
+    );
+  }
+  return mod.acquireDataDirLock(dataDir, { role: "cli", command });
+}
+
+export function directDeps(dataDir: string): DirectLaneDeps {
+  return {
+    dataDir,
+    lock: (command) => dataDirLock(dataDir, command),
+    openJournal() {
+      const reader = JournalReader.openReadOnly(dataDir);
+      const laneIdentity = reader.identity();
+      reader.close();
+      if (!laneIdentity)
+        throw new EtcError(
+          ErrorCodes.ConfigInvalid,
+          `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
+        );
+      return Journal.open({ dataDir, laneIdentity, checkpointIntervalMs: 0 });
+    },
+    openAudit: () => AuditLog.open({ dataDir }),
+  };
+}
+
+function notRunning(dataDir: string, what: string): OperatorResult {
+  return {
+    ok: false,
+    message: `no lane is running on ${dataDir}: ${what} acts on a running lane (start it with etc-lane run --config FILE)`,
+  };
+}
+
+/** Runs one operator action on the data directory, under its lock, audited. */
+export async function runDirect(
+  d: DirectLaneDeps,
+  command: string,
+  fn: (op: LaneOperator, user: OperatorUser) => Promise<OperatorResult>,
+): Promise<OperatorResult> {
+  const lock = await d.lock(command);
+  try {
+    const audit = d.openAudit();
+    try {
+      const inner: LaneOperator = {
+        openLane: async () => notRunning(d.dataDir, "lane open"),
+        closeLane: async () => notRunning(d.dataDir, "lane close"),
+        importStatusList: async () => notRunning(d.dataDir, "importing through the lane"),
+        async requeueHeld() {
+          const j = d.openJournal();
+          try {
+            const n = j.requeueHeld();
+            return {
+              ok: true,
+              message: `${n} held record(s) back in the upload queue`,
+              data: { requeued: n },
+            };
+          } finally {
+            j.close();
+          }
+        },
+        async runRetention() {
+          const j = d.openJournal();
+          try {
+            const n = j.prune();
+            return {
+              ok: true,
+              message: `retention: ${n} acknowledged record(s) past the retention period deleted`,
+              data: { deleted: n },
+            };
+          } finally {
+            j.close();
+          }
+        },
+      };
+      return await fn(auditedOperator(inner, audit), { ...currentUser(), via: "direct" });
+    } finally {
+      audit.close();
+    }
+  } finally {
+    lock.release();
+  }
+}

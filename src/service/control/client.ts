@@ -1,0 +1,91 @@
+/**
+ * The CLI's side of the control socket (control/server.ts). `LaneNotRunning` means nothing answered on
+ * the socket: the CLI then works on the data directory directly, under the data-directory lock.
+ */
+import { createConnection } from "node:net";
+import { userInfo } from "node:os";
+import { EtcError } from "../../../firmware-bridge/errors.js";
+import type { ControlReply, ControlRequest } from "./protocol.js";
+import { MAX_LINE } from "./protocol.js";
+
+export class LaneNotRunning extends Error {}
+
+export type ControlCall = ControlRequest extends infer R
+  ? R extends ControlRequest
+    ? Omit<R, "v" | "user">
+    : never
+  : never;
+
+/** Who this process is, as the request reports it (see OperatorUser). */
+export function currentUser(): ControlRequest["user"] {
+  let name: string;
+  let uid: number;
+  try {
+    const u = userInfo();
+    name = u.username;
+    uid = u.uid;
+  } catch {
+    name = process.env.USER ?? "unknown";
+    uid = typeof process.getuid === "function" ? process.getuid() : -1;
+  }
+  return { name, uid, pid: process.pid };
+}
+
+export function callLane(
+  path: string,
+  call: ControlCall,
+  onProgress?: (p: Extract<ControlReply, { kind: "progress" }>) => void,
+): Promise<Exclude<ControlReply, { kind: "progress" }>> {
+  const req = { v: 1, user: currentUser(), ...call } as ControlRequest;
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = "";
+    let final: Exclude<ControlReply, { kind: "progress" }> | undefined;
+    let connected = false;
+    sock.setEncoding("utf8");
+    sock.on("connect", () => {
+      connected = true;
+      sock.write(`${JSON.stringify(req)}\n`);
+    });
+    sock.on("data", (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let r: ControlReply;
+        try {
+          r = JSON.parse(line) as ControlReply;
+        } catch {
+          sock.destroy();
+          reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: unreadable answer`));
+          return;
+        }
+        if (r.kind === "progress") onProgress?.(r);
+        else final = r;
+      }
+      if (buf.length > MAX_LINE) {
+        sock.destroy();
+        reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: answer line too long`));
+      }
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      if (!connected && (e.code === "ENOENT" || e.code === "ECONNREFUSED"))
+        reject(new LaneNotRunning(`no lane answers on ${path}`));
+      else if (e.code === "EACCES")
+        reject(
+          new EtcError(
+            "E911_CONTROL_DENIED",
+            `control socket ${path}: permission denied; it is open to the lane's user only (mode 0600): run this as that user`,
+          ),
+        );
+      else reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: ${e.message}`));
+    });
+    sock.on("close", () => {
+      if (final) resolve(final);
+      else if (connected)
+        reject(
+          new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: the lane closed without an answer`),
+        );
+    });
+  });
+}

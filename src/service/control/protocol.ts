@@ -1,0 +1,49 @@
+/**
+ * The control socket's protocol: one connection per request. The client writes one JSON line (the
+ * request); the lane answers with zero or more progress lines and one final line, then closes. Lines are
+ * at most 64 KiB. docs/maintenance.md describes it for anyone scripting against the socket.
+ */
+import { join } from "node:path";
+import { z } from "zod";
+
+export const CONTROL_SOCKET_FILE = "control.sock";
+export const MAX_LINE = 64 * 1024;
+/** sun_path holds 108 bytes on Linux, the terminating NUL included */
+export const MAX_SOCKET_PATH = 107;
+
+export function controlSocketPath(dataDir: string): string {
+  return join(dataDir, CONTROL_SOCKET_FILE);
+}
+
+const User = z.strictObject({
+  name: z.string().min(1).max(256),
+  uid: z.number().int().min(-1),
+  pid: z.number().int().min(0),
+});
+
+export const ControlRequest = z.discriminatedUnion("action", [
+  z.strictObject({ v: z.literal(1), action: z.literal("status"), user: User }),
+  z.strictObject({ v: z.literal(1), action: z.literal("lane.open"), user: User }),
+  z.strictObject({
+    v: z.literal(1),
+    action: z.literal("lane.close"),
+    user: User,
+    reason: z.string().min(1).max(500),
+  }),
+  z.strictObject({
+    v: z.literal(1),
+    action: z.literal("status-list.import"),
+    user: User,
+    /** absolute path of the bundle, readable by the lane's user */
+    file: z.string().min(1).max(4096),
+  }),
+  z.strictObject({ v: z.literal(1), action: z.literal("journal.requeue-held"), user: User }),
+  z.strictObject({ v: z.literal(1), action: z.literal("journal.retention"), user: User }),
+]);
+export type ControlRequest = z.infer<typeof ControlRequest>;
+
+export type ControlReply =
+  | { kind: "progress"; phase: string; done: number; total: number }
+  | { kind: "result"; ok: boolean; message: string; data?: Record<string, unknown> }
+  /** the request was not understood or could not be run (no action was taken) */
+  | { kind: "error"; code: string; message: string };

@@ -1,0 +1,175 @@
+/**
+ * The control socket: a Unix socket `<dataDir>/control.sock`, mode 0600, so only the lane's user (and
+ * root) can connect. It carries the operator actions to the running lane (LaneOperator) and the status
+ * snapshot to `etc-lane status`. Node gives no peer credentials on Unix sockets: the user in a request is
+ * what the client reported about itself; the socket's mode is what limits who the client can be.
+ *
+ * A socket file left by a killed lane is removed at start when nothing answers on it (the data-directory
+ * lock, held by the lane, guarantees no second lane serves the same directory).
+ */
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
+import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
+import { type ControlReply, ControlRequest, MAX_LINE, MAX_SOCKET_PATH } from "./protocol.js";
+
+export interface ControlServerOptions {
+  path: string;
+  view: LaneView;
+  operator: LaneOperator;
+  logger?: Logger;
+}
+
+export interface ControlServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/** true when something accepts connections on the socket path */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function removeStale(path: string): Promise<void> {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket())
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `control socket: ${path} exists and is not a socket; remove it or choose another dataDir`,
+    );
+  if (await answers(path))
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `control socket: another process already serves ${path}; is a second lane using this dataDir?`,
+    );
+  unlinkSync(path);
+}
+
+export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
+  const log = (o.logger ?? silentLogger).child({ ch: "CONTROL" });
+  if (Buffer.byteLength(o.path) > MAX_SOCKET_PATH)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `dataDir: the control socket path ${o.path} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit); use a shorter dataDir`,
+    );
+  await removeStale(o.path);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    handle(sock, o, log);
+  });
+  // the socket is created 0600 (umask) and chmod'ed again: no moment where others could connect
+  const old = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(o.path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(old);
+  }
+  chmodSync(o.path, 0o600);
+  log.info({ path: o.path }, "control socket listening (mode 0600)");
+  return {
+    path: o.path,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
+  let buf = "";
+  let done = false;
+  sock.setEncoding("utf8");
+  const reply = (r: ControlReply): void => {
+    if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
+  };
+  const finish = (r: ControlReply): void => {
+    done = true;
+    reply(r);
+    sock.end();
+  };
+  sock.on("error", () => undefined);
+  sock.on("data", (chunk: string) => {
+    if (done) return;
+    buf += chunk;
+    const nl = buf.indexOf("\n");
+    if (nl < 0) {
+      if (buf.length > MAX_LINE)
+        finish({ kind: "error", code: "TOO_LONG", message: "request line too long" });
+      return;
+    }
+    done = true;
+    const line = buf.slice(0, nl);
+    let req: ControlRequest;
+    try {
+      const parsed = ControlRequest.safeParse(JSON.parse(line));
+      if (!parsed.success) {
+        const i = parsed.error.issues[0];
+        return finish({
+          kind: "error",
+          code: "BAD_REQUEST",
+          message: `bad request: ${i ? `${i.path.join(".") || "(request)"}: ${i.message}` : "invalid"}`,
+        });
+      }
+      req = parsed.data;
+    } catch {
+      return finish({ kind: "error", code: "BAD_REQUEST", message: "bad request: not JSON" });
+    }
+    run(req, o, reply).then(
+      (r) => finish(r),
+      (e: unknown) => {
+        log.error(
+          { err: e instanceof Error ? e.message : String(e), action: req.action },
+          "control action failed",
+        );
+        finish({ kind: "error", code: "FAILED", message: e instanceof Error ? e.message : String(e) });
+      },
+    );
+  });
+}
+
+async function run(
+  req: ControlRequest,
+  o: ControlServerOptions,
+  progress: (r: ControlReply) => void,
+): Promise<ControlReply> {
+  const user: OperatorUser = { ...req.user, via: "socket" };
+  const result = (r: OperatorResult): ControlReply => ({ kind: "result", ...r });
+  switch (req.action) {
+    case "status":
+      return { kind: "result", ok: true, message: "status", data: { snapshot: o.view.snapshot() } };
+    case "lane.open":
+      return result(await o.operator.openLane(user));
+    case "lane.close":
+      return result(await o.operator.closeLane(user, req.reason));
+    case "status-list.import":
+      return result(
+        await o.operator.importStatusList(req.file, user, (p) => progress({ kind: "progress", ...p })),
+      );
+    case "journal.requeue-held":
+      return result(await o.operator.requeueHeld(user));
+    case "journal.retention":
+      return result(await o.operator.runRetention(user));
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * How the service's human-facing outputs (the page, `etc-lane status`) show values: card numbers masked,
+ * times in the lane's configured UTC offset (the offset its trade ids and card times use), money in yuan.
+ */
+
+/** "43010000000000009001" -> "4301************9001": the network and the last four digits stay. */
+export function maskCardId(id: string | null): string {
+  if (id === null || id === "") return "-";
+  if (id.length <= 8) return "*".repeat(id.length);
+  return `${id.slice(0, 4)}${"*".repeat(id.length - 8)}${id.slice(-4)}`;
+}
+
+/** Wall ms -> "2026-11-26 08:15:02" in the given UTC offset (minutes east of UTC). */
+export function localTime(ms: number | null, utcOffsetMinutes: number): string {
+  if (ms === null || !Number.isFinite(ms)) return "-";
+  const d = new Date(ms + utcOffsetMinutes * 60_000);
+  return d.toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** "+08:00" */
+export function offsetLabel(utcOffsetMinutes: number): string {
+  const sign = utcOffsetMinutes < 0 ? "-" : "+";
+  const m = Math.abs(utcOffsetMinutes);
+  return `${sign}${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+}
+
+/** fen -> "12.50" */
+export function yuan(fen: number | null): string {
+  return fen === null ? "-" : (fen / 100).toFixed(2);
+}
+
+/** ms -> "3 h 12 min", "45 s", "850 ms" */
+export function duration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "-";
+  const a = Math.abs(ms);
+  const sign = ms < 0 ? "-" : "";
+  if (a < 1000) return `${sign}${Math.round(a)} ms`;
+  if (a < 60_000) return `${sign}${Math.round(a / 1000)} s`;
+  if (a < 3_600_000) return `${sign}${Math.floor(a / 60_000)} min ${Math.round((a % 60_000) / 1000)} s`;
+  if (a < 86_400_000)
+    return `${sign}${Math.floor(a / 3_600_000)} h ${Math.round((a % 3_600_000) / 60_000)} min`;
+  return `${sign}${Math.floor(a / 86_400_000)} d ${Math.round((a % 86_400_000) / 3_600_000)} h`;
+}
+
+/** ms with three significant digits: "0.412 ms", "12.3 ms" */
+export function ms3(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "-";
+  return `${v < 10 ? v.toFixed(3) : v < 100 ? v.toFixed(1) : Math.round(v).toString()} ms`;
+}
+
+/** Chinese and English name of a lane status, as at the booth. */
+export const LANE_STATUS_LABEL: Record<string, { zh: string; en: string }> = {
+  starting: { zh: "启动中", en: "STARTING" },
+  open: { zh: "开放", en: "OPEN" },
+  closed: { zh: "关闭", en: "CLOSED" },
+  stopping: { zh: "停止中", en: "STOPPING" },
+};
+
+export const KIND_LABEL: Record<string, { zh: string; en: string }> = {
+  transaction: { zh: "交易", en: "paid" },
+  stop: { zh: "拦截", en: "stopped" },
+  suspect: { zh: "可疑", en: "suspect" },
+};

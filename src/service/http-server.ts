@@ -1,0 +1,256 @@
+/**
+ * The lane status service's HTTP side (node:http, read-only):
+ *   GET /health            200 when the lane can trade, else 503; JSON with why
+ *   GET /status            the LaneSnapshot as JSON
+ *   GET /metrics           Prometheus text (metrics.ts)
+ *   GET /                  the maintenance page; GET /search?... the page with trail results
+ *   GET /fragment/state    the page's state panels (the page's script swaps them in)
+ *   GET /events            server-sent events: the live feed
+ *   GET /assets/page.{js,css}
+ * With a token (required off loopback), every request must carry `Authorization: Bearer <token>` or the
+ * cookie the page's sign-in form (POST /login) sets. Nothing here can change the lane: operator actions
+ * go through the control socket (control/server.ts).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { History } from "./history.js";
+import type { LaneView, TrailQuery } from "./lane-view.js";
+import type { LaneMetrics } from "./metrics.js";
+import { loadAssets } from "./page/assets.js";
+import {
+  EMPTY_FORM,
+  renderLogin,
+  renderPage,
+  renderSearchResults,
+  renderState,
+  type SearchForm,
+} from "./page/render.js";
+import type { SseHub } from "./sse.js";
+
+export interface ServiceHttpDeps {
+  view: LaneView;
+  metrics: LaneMetrics;
+  sse: SseHub;
+  history: History;
+  /** null: no authentication (loopback only; config validation enforces it) */
+  token: string | null;
+  logger?: Logger;
+}
+
+/** The most rows a search shows; the CLI exports everything. */
+export const SEARCH_LIMIT = 200;
+const COOKIE = "etc_lane_token";
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/** Constant-time comparison of a presented token with the configured one. */
+function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
+  if (presented === undefined || presented === "") return false;
+  return timingSafeEqual(digest(presented), expected);
+}
+
+function cookieValue(req: IncomingMessage, name: string): string | undefined {
+  const h = req.headers.cookie;
+  if (!h) return undefined;
+  for (const part of h.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+/**
+ * A search time: empty, an ISO time with its offset ("...Z", "...+08:00"), or a page's datetime-local
+ * value ("2026-11-26T08:00[:00]") read in the lane's UTC offset.
+ */
+export function parseSearchTime(v: string, utcOffsetMinutes: number, field: string): number | undefined {
+  if (v === "") return undefined;
+  const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(v);
+  if (local) {
+    const [, y, mo, d, h, mi, s] = local;
+    return (
+      Date.UTC(
+        +(y as string),
+        +(mo as string) - 1,
+        +(d as string),
+        +(h as string),
+        +(mi as string),
+        +(s ?? 0),
+      ) -
+      utcOffsetMinutes * 60_000
+    );
+  }
+  if (/(Z|[+-]\d{2}:\d{2})$/.test(v)) {
+    const t = Date.parse(v);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new RangeError(`${field}: expected a date and time such as 2026-11-26T08:00, got "${v}"`);
+}
+
+export function searchFromParams(
+  p: URLSearchParams,
+  utcOffsetMinutes: number,
+): { form: SearchForm; query: TrailQuery } {
+  const form: SearchForm = { ...EMPTY_FORM };
+  for (const k of Object.keys(form) as (keyof SearchForm)[]) form[k] = (p.get(k) ?? "").trim().slice(0, 100);
+  const query: TrailQuery = { limit: SEARCH_LIMIT };
+  const since = parseSearchTime(form.since, utcOffsetMinutes, "since");
+  const until = parseSearchTime(form.until, utcOffsetMinutes, "until");
+  if (since !== undefined) query.since = since;
+  if (until !== undefined) query.until = until;
+  if (form.card) query.card = form.card;
+  if (form.obu) query.obu = form.obu;
+  if (form.plate) query.plate = form.plate;
+  if (form.reason) query.reason = form.reason;
+  if (form.kind) query.kind = form.kind;
+  return { form, query };
+}
+
+export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
+  const log = (deps.logger ?? silentLogger).child({ ch: "SERVICE" });
+  const assets = loadAssets();
+  const expected = deps.token === null ? null : digest(deps.token);
+  const { view } = deps;
+
+  const send = (
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    extra: Record<string, string> = {},
+  ): void => {
+    res.writeHead(status, { ...SECURITY_HEADERS, "content-type": type, ...extra });
+    res.end(res.req.method === "HEAD" ? undefined : body);
+  };
+  const json = (res: ServerResponse, status: number, v: unknown): void =>
+    send(res, status, "application/json; charset=utf-8", `${JSON.stringify(v)}\n`);
+  const html = (res: ServerResponse, status: number, body: string): void =>
+    send(res, status, "text/html; charset=utf-8", body);
+
+  const authorised = (req: IncomingMessage): boolean => {
+    if (expected === null) return true;
+    const h = req.headers.authorization;
+    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
+    return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE), expected);
+  };
+
+  const login = (req: IncomingMessage, res: ServerResponse): void => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => {
+      body += d;
+      if (body.length > 4096) req.destroy();
+    });
+    req.on("end", () => {
+      const token = new URLSearchParams(body).get("token") ?? "";
+      if (expected !== null && tokenMatches(token, expected)) {
+        send(res, 303, "text/plain; charset=utf-8", "signed in\n", {
+          location: "./",
+          "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+        });
+      } else {
+        log.warn({ from: req.socket.remoteAddress }, "maintenance page: wrong token");
+        html(res, 401, renderLogin(true));
+      }
+    });
+  };
+
+  const page = async (res: ServerResponse, params: URLSearchParams | null): Promise<void> => {
+    const snapshot = view.snapshot();
+    let form = EMPTY_FORM;
+    let results: string | null = null;
+    if (params) {
+      let parsed: ReturnType<typeof searchFromParams> | undefined;
+      try {
+        parsed = searchFromParams(params, snapshot.lane.utcOffsetMinutes);
+      } catch (e) {
+        results = renderSearchResults({ limit: SEARCH_LIMIT }, { error: (e as Error).message }, 0);
+      }
+      if (parsed) {
+        form = parsed.form;
+        try {
+          const r = await view.searchTrail(parsed.query);
+          results = renderSearchResults(parsed.query, r, snapshot.lane.utcOffsetMinutes);
+        } catch (e) {
+          results = renderSearchResults(parsed.query, { error: `search failed: ${(e as Error).message}` }, 0);
+        }
+      }
+    }
+    html(
+      res,
+      200,
+      renderPage({ snapshot, history: deps.history.list(), verify: view.lastVerify(), form, results }),
+    );
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://lane");
+    const path = url.pathname;
+    if (path === "/login" && req.method === "POST" && expected !== null) return login(req, res);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return send(res, 405, "text/plain; charset=utf-8", "read-only: GET only\n", { allow: "GET, HEAD" });
+    }
+    if (!authorised(req)) {
+      if (path === "/" || path === "/search" || path === "/login") return html(res, 401, renderLogin(false));
+      const asset = assets.get(path);
+      if (asset && path.endsWith(".css")) return send(res, 200, asset.type, asset.body);
+      return send(res, 401, "text/plain; charset=utf-8", "authorisation required (Bearer token)\n", {
+        "www-authenticate": 'Bearer realm="etc-lane"',
+      });
+    }
+    switch (path) {
+      case "/health": {
+        const s = view.snapshot().state;
+        return json(res, s.canTrade ? 200 : 503, {
+          ok: s.canTrade,
+          status: s.status,
+          reason: s.reason,
+          detail: s.detail,
+          since: s.since,
+        });
+      }
+      case "/status":
+        return json(res, 200, view.snapshot());
+      case "/metrics": {
+        const text = await deps.metrics.text(view.snapshot());
+        return send(res, 200, deps.metrics.contentType, text);
+      }
+      case "/":
+        return page(res, null);
+      case "/search":
+        return page(res, url.searchParams);
+      case "/fragment/state": {
+        const s = view.snapshot();
+        return html(res, 200, renderState(s, deps.history.list(), view.lastVerify()));
+      }
+      case "/events":
+        res.req.socket.setTimeout(0);
+        return deps.sse.add(req, res, null);
+    }
+    const asset = assets.get(path);
+    if (asset) return send(res, 200, asset.type, asset.body, { "cache-control": "max-age=300" });
+    return send(res, 404, "text/plain; charset=utf-8", "not found\n");
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      log.error({ err: e instanceof Error ? e.message : String(e), url: req.url }, "service request failed");
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
+}

@@ -1,0 +1,366 @@
+/**
+ * The two ports the status service is built against. The service (HTTP endpoints, metrics, maintenance
+ * page, control socket) never reaches into the lane's parts: it sees the lane only through a `LaneView`
+ * (read) and a `LaneOperator` (the operator actions), which the lane runtime implements. Tests drive the
+ * service with fake implementations of both.
+ *
+ * Rules for implementers:
+ * - `snapshot()` is called for every /status, /health and /metrics request and once per history tick
+ *   (10 s by default): build it from values the lane already keeps (O(1) counters, cached ages), never
+ *   from a journal scan.
+ * - `events$` is subscribed once by the service; its subscriber only appends to a bounded buffer (see
+ *   feed-pump.ts), so emitting on the lane's path costs an array push. Emit a vehicle after its record
+ *   is durable and its barrier decision is made.
+ * - Times are wall-clock milliseconds since the epoch (`Date.now()` style) unless a field says otherwise;
+ *   durations are milliseconds. Card ids are full in the snapshot: every human-facing output masks them.
+ */
+import type { Observable } from "rxjs";
+
+// ---- the snapshot (GET /status, `etc-lane status --json`) --------------------------------------------
+
+/** The lane's trading state. `canTrade` alone decides GET /health. */
+export interface LaneStateView {
+  status: "starting" | "open" | "closed" | "stopping";
+  /** true only when a vehicle arriving now would be traded (open, RSU up, journal writable, list policy met) */
+  canTrade: boolean;
+  /**
+   * Machine-readable cause when not trading, e.g. "rsu-down", "rsu-init", "rsu-fault", "journal",
+   * "operator", "status-list-missing", "status-list-past-hard-age", "stopped"; null when open.
+   */
+  reason: string | null;
+  /** for a person: "RSU link down: watchdog", "closed by operator wang (maintenance)" */
+  detail: string;
+  /** when the lane entered this status */
+  since: number;
+  /** set while an operator's close holds the lane closed */
+  operatorClosed: { user: string; uid: number; reason: string; at: number } | null;
+}
+
+/** A link the lane depends on (RSU, card reader, station). */
+export interface LinkView {
+  status: "connecting" | "up" | "down" | "stopped" | "disabled";
+  reason: string | null;
+  /** when the link entered this status, or null if unknown */
+  since: number | null;
+  /**
+   * Link-layer counters as the link keeps them (frames in/out, bytes, discarded bytes, checksum errors,
+   * duplicates, automatic answers, timeouts, reconnects...). Names are the link's own camelCase field
+   * names; /metrics exports each as `etc_lane_link_events_total{link, counter}` (snake_case).
+   */
+  counters: Record<string, number>;
+}
+
+export interface RsuView extends LinkView {
+  /** from the last B0, null before the first */
+  device: {
+    rsuId: string;
+    version: string;
+    psams: { slot?: number; terminalId: string; authorised: boolean }[];
+  } | null;
+}
+
+export interface StatusListView {
+  /** the status-list health (see the status-list contract): "ok" | "stale" | "missing" | "past-hard-age" | "failed" */
+  state: "ok" | "stale" | "missing" | "past-hard-age" | "failed";
+  reason: string;
+  versions: { full: string | null; delta: string | null };
+  /** age of each list from its issue time, ms; null when that list is absent */
+  ages: { fullMs: number | null; deltaMs: number | null };
+  /** when the newest list was applied */
+  appliedAt: number | null;
+  counts: { cards: number; obus: number } | null;
+}
+
+export interface UplinkView {
+  /** "disabled": no station configured */
+  state: "online" | "degraded" | "offline" | "disabled";
+  /** records the station has not acknowledged (queued, held included) */
+  queueDepth: number;
+  held: number;
+  oldestPendingAgeMs: number | null;
+  lastSuccessAt: number | null;
+  lastError: { code: string; message: string; at: number } | null;
+}
+
+export interface JournalView {
+  healthy: boolean;
+  lastSeq: number;
+  /** the last durable commit's duration, ms (WAL + FULL: one fsync) */
+  lastCommitMs: number | null;
+}
+
+/** A vehicle the lane sent to the booth (manual handling): suspect debits, unreadable cards, stops. */
+export interface BoothCaseView {
+  id: string;
+  openedAt: number;
+  /** e.g. "suspect-debit", "stop", "card-unreadable" */
+  kind: string;
+  /** outcome or stop reason code, e.g. "B5_MISSING", "CARD_ON_STATUS_LIST" */
+  reason: string;
+  /** for a person, Chinese as shown at the booth */
+  detail: string;
+  obuId: string | null;
+  cardId: string | null;
+  plate: string | null;
+  /** the journal record it concerns, if any */
+  seq: number | null;
+}
+
+/** A finished vehicle as shown in the feed, the page and `etc-lane status`. */
+export interface VehicleRecordView {
+  seq: number;
+  tradeId: string;
+  /** commit time */
+  at: number;
+  kind: "transaction" | "stop" | "suspect";
+  /** outcome (transactions, suspects) or stop reason (stops) */
+  outcome: string;
+  obuId: string;
+  obuSerial: string | null;
+  cardId: string | null;
+  plate: string | null;
+  vehicleClass: number | null;
+  /** fen */
+  amount: number;
+  /** the lane's decision time for this vehicle (sum of frame received -> reply sent), ms */
+  decisionMs: number | null;
+}
+
+export interface ProcessView {
+  pid: number;
+  startedAt: number;
+  uptimeMs: number;
+  node: string;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export interface ClockView {
+  /** station clock - lane clock, ms (from the uplink's last exchange); null until measured */
+  skewToStationMs: number | null;
+  measuredAt: number | null;
+}
+
+export interface AuditView {
+  /** the trail's last sequence number, null before the first entry */
+  lastSeq: number | null;
+  lastCheckpoint: { n: number; at: number; to: number } | null;
+}
+
+export interface LaneSnapshot {
+  /** snapshot format version */
+  v: 1;
+  /** when the snapshot was built */
+  at: number;
+  lane: {
+    network: string;
+    station: string;
+    lane: number;
+    role: "entry" | "exit";
+    /** the lane's configured UTC offset (trade ids and card times use it); outputs format times in it */
+    utcOffsetMinutes: number;
+  };
+  state: LaneStateView;
+  rsu: RsuView;
+  /** null: no card reader configured */
+  reader: LinkView | null;
+  /** the lane's own counters (frames, vehicles, transactions, stops, suspects, refusals, inits...) */
+  counters: Record<string, number>;
+  /** OBUs with a transaction in flight now */
+  inFlight: { obuId: string; phase: string }[];
+  statusList: StatusListView;
+  uplink: UplinkView;
+  journal: JournalView;
+  booth: { cases: BoothCaseView[] };
+  /** newest first, at most 20 */
+  lastTransactions: VehicleRecordView[];
+  process: ProcessView;
+  clock: ClockView;
+  audit: AuditView;
+}
+
+// ---- the live feed ---------------------------------------------------------------------------------
+
+/** Stage latencies of one vehicle, ms: the lane's own monotonic stamps (absent stages are omitted). */
+export interface VehicleStages {
+  /** B2 received -> C1 sent */
+  b2c1?: number;
+  /** B3 received -> C1 sent */
+  b3c1?: number;
+  /** B4 received -> C6 (or C3) sent */
+  b4c6?: number;
+  /** B5 received -> barrier open (the durable commit included) */
+  b5Barrier?: number;
+}
+
+export type LaneFeedEvent =
+  | {
+      type: "vehicle";
+      at: number;
+      record: VehicleRecordView;
+      stages: VehicleStages;
+      /** the durable journal commit, ms */
+      commitMs: number | null;
+    }
+  | {
+      type: "lane";
+      at: number;
+      status: LaneStateView["status"];
+      canTrade: boolean;
+      reason: string | null;
+      detail: string;
+    }
+  | { type: "link"; at: number; link: "rsu" | "reader" | "station"; status: string; reason: string | null }
+  | { type: "alarm"; at: number; code: string; message: string }
+  | {
+      type: "status-list";
+      at: number;
+      action: "applied" | "rejected";
+      versions: { full: string | null; delta: string | null };
+      reason: string | null;
+    }
+  | { type: "booth"; at: number; action: "opened" | "closed"; case: BoothCaseView };
+
+// ---- the trail (search and verify, delegated to the audit trail) -----------------------------------
+
+/** The filters of `etc-lane audit search`, as the page's search form sends them. */
+export interface TrailQuery {
+  /** wall ms, inclusive */
+  since?: number;
+  /** wall ms, exclusive */
+  until?: number;
+  card?: string;
+  /** OBU serial or MAC */
+  obu?: string;
+  plate?: string;
+  /** outcome or stop reason code */
+  reason?: string;
+  /** record kind (transaction, stop, suspect) or event type prefix (lane, alarm, operator, ...) */
+  kind?: string;
+  /** newest rows wanted; the service asks for at most 200 */
+  limit: number;
+}
+
+/** One row of the trail: a journal record's entry or a lane event, on one timeline. */
+export interface TrailRow {
+  /** the trail's sequence number */
+  seq: number;
+  at: number;
+  /** "transaction" | "stop" | "suspect" for journal records, the event type otherwise ("lane.closed") */
+  type: string;
+  severity: "info" | "warn" | "alarm";
+  message: string;
+  outcome: string | null;
+  cardId: string | null;
+  obuId: string | null;
+  plate: string | null;
+  amount: number | null;
+  tradeId: string | null;
+}
+
+export interface TrailSearchResult {
+  rows: TrailRow[];
+  /** true when more rows matched than `limit` */
+  truncated: boolean;
+}
+
+/** The last `audit verify` the lane ran (or the CLI recorded), as the page shows it. */
+export interface VerifyView {
+  ok: boolean;
+  at: number;
+  /** trail sequence numbers verified */
+  range: { from: number; to: number } | null;
+  /** entries after the last checkpoint (not yet sealed) */
+  unsealed: number;
+  /** the first bad record and what is wrong, when !ok */
+  problem: string | null;
+}
+
+export interface LaneView {
+  snapshot(): LaneSnapshot;
+  readonly events$: Observable<LaneFeedEvent>;
+  searchTrail(q: TrailQuery): TrailSearchResult | Promise<TrailSearchResult>;
+  lastVerify(): VerifyView | null;
+}
+
+// ---- operator actions (the control socket) --------------------------------------------------------
+
+/**
+ * Who asked. Node's Unix sockets give no peer credentials: `name` and `uid` are what the client process
+ * reported about itself (os.userInfo()); the socket's mode (0600) is what proves the peer runs as the
+ * lane's user or root. docs/maintenance.md says so.
+ */
+export interface OperatorUser {
+  name: string;
+  uid: number;
+  /** the client's pid and host as it reported them */
+  pid: number;
+  /** "socket": through the running lane; "direct": the CLI on the data directory (no lane running) */
+  via: "socket" | "direct";
+}
+
+export interface OperatorResult {
+  ok: boolean;
+  /** one line for the operator: what was done, or why not */
+  message: string;
+  /** action details (counts, versions) for --json and the audit record */
+  data?: Record<string, unknown>;
+}
+
+export interface ImportProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+export interface LaneOperator {
+  /** Lift an operator's close and let the lane open again when it can (RSU up, journal writable). */
+  openLane(user: OperatorUser): Promise<OperatorResult>;
+  /** Close the lane (antenna off, vehicles to manual) until openLane; survives link reconnects. */
+  closeLane(user: OperatorUser, reason: string): Promise<OperatorResult>;
+  /** Verify and apply a signed bundle in the lane itself (versions, filter and cache included). */
+  importStatusList(
+    file: string,
+    user: OperatorUser,
+    onProgress?: (p: ImportProgress) => void,
+  ): Promise<OperatorResult>;
+  /** Put every record the station refused back into the upload queue. */
+  requeueHeld(user: OperatorUser): Promise<OperatorResult>;
+  /** Run the journal (and trail) retention now instead of at its next scheduled time. */
+  runRetention(user: OperatorUser): Promise<OperatorResult>;
+}
+
+export type OperatorAction =
+  | "lane.open"
+  | "lane.close"
+  | "status-list.import"
+  | "journal.requeue-held"
+  | "journal.retention";
+
+// ---- helpers for the implementer ---------------------------------------------------------------------
+
+/**
+ * Stage latencies from a record's stage times (the controller's names: b2In, c1Out, b3In, c1bOut, b4In,
+ * c6Out, b5In) and the barrier instant, all on the same monotonic clock.
+ */
+export function vehicleStages(
+  stageTimes: Record<string, number | string>,
+  barrierAt: number | null,
+): VehicleStages {
+  const n = (k: string): number | undefined => {
+    const v = stageTimes[k];
+    return typeof v === "number" ? v : undefined;
+  };
+  const span = (from: number | undefined, to: number | undefined): number | undefined =>
+    from !== undefined && to !== undefined && to >= from ? to - from : undefined;
+  const s: VehicleStages = {};
+  const b2c1 = span(n("b2In"), n("c1Out"));
+  if (b2c1 !== undefined) s.b2c1 = b2c1;
+  const b3c1 = span(n("b3In"), n("c1bOut"));
+  if (b3c1 !== undefined) s.b3c1 = b3c1;
+  const b4c6 = span(n("b4In"), n("c6Out") ?? n("c3Out"));
+  if (b4c6 !== undefined) s.b4c6 = b4c6;
+  const b5b = span(n("b5In"), barrierAt ?? undefined);
+  if (b5b !== undefined) s.b5Barrier = b5b;
+  return s;
+}

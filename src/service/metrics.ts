@@ -1,0 +1,298 @@
+/**
+ * GET /metrics: the lane's Prometheus metrics (prom-client, a registry of its own, never the global one).
+ *
+ * Two sources, both off the lane's decision path:
+ * - feed events (vehicles, alarms, lane changes), handed over in batches by the feed pump
+ *   (feed-pump.ts): histogram observations and counter increments;
+ * - one `LaneView.snapshot()` per scrape, read by the gauges and the counters the lane keeps itself
+ *   (link-layer counters, lane counters), which are exported as they are.
+ * The list of metrics is in docs/maintenance.md.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { LaneFeedEvent, LaneSnapshot, LaneView } from "./lane-view.js";
+
+/** Seconds; the lane's targets are 1 ms (B2->C1, B4->C6) and 3 ms (B5->barrier), its bad cases 10-100 ms. */
+const DECISION_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
+const COMMIT_BUCKETS = [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
+
+/** Label values come from the lane's fixed code lists; anything past this many distinct ones is "other". */
+const MAX_LABEL_VALUES = 200;
+
+const STAGE_LABEL = { b2c1: "b2_c1", b3c1: "b3_c1", b4c6: "b4_c6", b5Barrier: "b5_barrier" } as const;
+const LANE_STATES = ["starting", "open", "closed", "stopping"] as const;
+const LIST_STATES = ["ok", "stale", "missing", "past-hard-age", "failed"] as const;
+const UPLINK_STATES = ["online", "degraded", "offline", "disabled"] as const;
+
+/** camelCase -> snake_case, for counter names taken from the lane's own field names. */
+export function snakeCase(s: string): string {
+  return s
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9_]/g, "_")
+    .toLowerCase();
+}
+
+class BoundedLabels {
+  private readonly seen = new Set<string>();
+  value(v: string): string {
+    if (this.seen.has(v)) return v;
+    if (this.seen.size >= MAX_LABEL_VALUES) return "other";
+    this.seen.add(v);
+    return v;
+  }
+}
+
+export interface LaneMetricsOptions {
+  /** process_* and nodejs_* metrics (CPU, memory, event-loop lag, GC); default true */
+  processMetrics?: boolean;
+  /** extra gauges the service itself owns (SSE clients, dropped feed events) */
+  serviceState?: () => { sseClients: number; feedDropped: number };
+}
+
+export class LaneMetrics {
+  readonly registry = new Registry();
+  private current: LaneSnapshot | null = null;
+  private readonly outcomes = new BoundedLabels();
+  private readonly alarmCodes = new BoundedLabels();
+  private readonly decision: Histogram<"stage">;
+  private readonly commit: Histogram<string>;
+  private readonly vehicles: Counter<"kind" | "outcome">;
+  private readonly alarms: Counter<"code">;
+
+  constructor(
+    private readonly view: LaneView,
+    opts: LaneMetricsOptions = {},
+  ) {
+    const registers = [this.registry];
+    const snap = (): LaneSnapshot => this.current ?? this.view.snapshot();
+    this.decision = new Histogram({
+      name: "etc_lane_decision_seconds",
+      help: "lane decision latency per stage: b2_c1 (B2 received -> C1 sent), b3_c1, b4_c6 (B4 -> C6/C3), b5_barrier (B5 -> barrier open, durable commit included)",
+      labelNames: ["stage"],
+      buckets: DECISION_BUCKETS,
+      registers,
+    });
+    for (const stage of Object.values(STAGE_LABEL)) this.decision.zero({ stage });
+    this.commit = new Histogram({
+      name: "etc_lane_journal_commit_seconds",
+      help: "durable journal commit of a vehicle's record (WAL + synchronous FULL: one fsync)",
+      buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    this.vehicles = new Counter({
+      name: "etc_lane_vehicles_total",
+      help: "finished vehicles by record kind (transaction, stop, suspect) and outcome or stop reason",
+      labelNames: ["kind", "outcome"],
+      registers,
+    });
+    this.alarms = new Counter({
+      name: "etc_lane_alarms_total",
+      help: "alarms raised by the lane, by code",
+      labelNames: ["code"],
+      registers,
+    });
+
+    // ---- from the snapshot, read once per scrape --------------------------------------------------
+    new Gauge({
+      name: "etc_lane_can_trade",
+      help: "1 when a vehicle arriving now would be traded (what GET /health answers 200 for), else 0",
+      registers,
+      collect() {
+        this.set(snap().state.canTrade ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_state",
+      help: "the lane's status: 1 for the current one",
+      labelNames: ["status"],
+      registers,
+      collect() {
+        const s = snap().state.status;
+        for (const v of LANE_STATES) this.set({ status: v }, v === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_link_up",
+      help: "1 when the link is up: rsu, reader (absent without a reader), station",
+      labelNames: ["link"],
+      registers,
+      collect() {
+        const s = snap();
+        this.set({ link: "rsu" }, s.rsu.status === "up" ? 1 : 0);
+        if (s.reader) this.set({ link: "reader" }, s.reader.status === "up" ? 1 : 0);
+        if (s.uplink.state !== "disabled") this.set({ link: "station" }, s.uplink.state === "online" ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: "etc_lane_link_events_total",
+      help: "link-layer counters as the links keep them (frames, bytes, discarded bytes, checksum errors, duplicates, automatic answers, timeouts, reconnects...)",
+      labelNames: ["link", "counter"],
+      registers,
+      collect() {
+        const s = snap();
+        this.reset();
+        const put = (link: string, c: Record<string, number>): void => {
+          for (const [k, v] of Object.entries(c))
+            if (Number.isFinite(v) && v >= 0) this.inc({ link, counter: snakeCase(k) }, v);
+        };
+        put("rsu", s.rsu.counters);
+        if (s.reader) put("reader", s.reader.counters);
+      },
+    });
+    new Counter({
+      name: "etc_lane_lane_events_total",
+      help: "the lane controller's own counters (frames, vehicles, transactions, stops, suspects, refusals, inits, reboots...)",
+      labelNames: ["counter"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [k, v] of Object.entries(snap().counters))
+          if (Number.isFinite(v) && v >= 0) this.inc({ counter: snakeCase(k) }, v);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_in_flight",
+      help: "OBUs with a transaction in flight",
+      registers,
+      collect() {
+        this.set(snap().inFlight.length);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_uplink_queue_depth",
+      help: "records the station has not acknowledged (held ones included)",
+      registers,
+      collect() {
+        this.set(snap().uplink.queueDepth);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_uplink_held",
+      help: "records the station refused, held for an operator (etc-lane journal requeue-held)",
+      registers,
+      collect() {
+        this.set(snap().uplink.held);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_uplink_oldest_pending_seconds",
+      help: "age of the oldest record not acknowledged by the station (0 when none)",
+      registers,
+      collect() {
+        this.set((snap().uplink.oldestPendingAgeMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_uplink_state",
+      help: "the station uplink's state: 1 for the current one",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const s = snap().uplink.state;
+        for (const v of UPLINK_STATES) this.set({ state: v }, v === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_status_list_age_seconds",
+      help: "age of the status list from its issue time: list=full, list=delta (absent lists are not exported)",
+      labelNames: ["list"],
+      registers,
+      collect() {
+        this.reset();
+        const a = snap().statusList.ages;
+        if (a.fullMs !== null) this.set({ list: "full" }, a.fullMs / 1000);
+        if (a.deltaMs !== null) this.set({ list: "delta" }, a.deltaMs / 1000);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_status_list_state",
+      help: "the status list's health: 1 for the current state",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const s = snap().statusList.state;
+        for (const v of LIST_STATES) this.set({ state: v }, v === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_booth_cases",
+      help: "vehicles waiting for manual handling at the booth",
+      registers,
+      collect() {
+        this.set(snap().booth.cases.length);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_journal_healthy",
+      help: "1 while the journal can be written",
+      registers,
+      collect() {
+        this.set(snap().journal.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_clock_skew_seconds",
+      help: "station clock minus lane clock at the uplink's last exchange (absent until measured)",
+      registers,
+      collect() {
+        this.reset();
+        const k = snap().clock.skewToStationMs;
+        if (k !== null) this.set(k / 1000);
+      },
+    });
+    const serviceState = opts.serviceState;
+    if (serviceState) {
+      new Gauge({
+        name: "etc_lane_service_sse_clients",
+        help: "maintenance pages with the live feed open",
+        registers,
+        collect() {
+          this.set(serviceState().sseClients);
+        },
+      });
+      new Counter({
+        name: "etc_lane_service_feed_dropped_total",
+        help: "feed events the service dropped because its buffer was full (the lane never waits for the service)",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(serviceState().feedDropped);
+        },
+      });
+    }
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Feed events, in batches from the feed pump. */
+  onEvents(batch: readonly LaneFeedEvent[]): void {
+    for (const ev of batch) {
+      if (ev.type === "vehicle") {
+        const st = ev.stages;
+        if (st.b2c1 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b2c1 }, st.b2c1 / 1000);
+        if (st.b3c1 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b3c1 }, st.b3c1 / 1000);
+        if (st.b4c6 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b4c6 }, st.b4c6 / 1000);
+        if (st.b5Barrier !== undefined)
+          this.decision.observe({ stage: STAGE_LABEL.b5Barrier }, st.b5Barrier / 1000);
+        if (ev.commitMs !== null) this.commit.observe(ev.commitMs / 1000);
+        this.vehicles.inc({ kind: ev.record.kind, outcome: this.outcomes.value(ev.record.outcome) });
+      } else if (ev.type === "alarm") {
+        this.alarms.inc({ code: this.alarmCodes.value(ev.code) });
+      }
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text; `snapshot` is the one taken for this request (GET /metrics takes it). */
+  async text(snapshot: LaneSnapshot = this.view.snapshot()): Promise<string> {
+    this.current = snapshot;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.current = null;
+    }
+  }
+}

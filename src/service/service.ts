@@ -1,0 +1,198 @@
+/**
+ * The lane status service, composed: HTTP (health, status, metrics, page, live feed) on
+ * `service.listen`, the control socket in the data directory, the feed pump that feeds metrics, the
+ * chart history and the page's live feed. `etc-lane run` starts it with the lane's LaneView and
+ * LaneOperator (the operator wrapped by auditedOperator) and closes it before the lane.
+ */
+import { readFileSync, statSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { isLoopbackHost, listenHost } from "../config/schema.js";
+import { controlSocketPath } from "./control/protocol.js";
+import { startControlServer } from "./control/server.js";
+import { FeedPump } from "./feed-pump.js";
+import { History } from "./history.js";
+import { createServiceHttpServer } from "./http-server.js";
+import type { LaneFeedEvent, LaneOperator, LaneView } from "./lane-view.js";
+import { LaneMetrics } from "./metrics.js";
+import { vehicleRow } from "./page/render.js";
+import { SseHub } from "./sse.js";
+
+export interface ServiceConfig {
+  listen: string;
+  tokenFile?: string | undefined;
+  historyIntervalSeconds: number;
+  historyMinutes: number;
+}
+
+export interface LaneServiceOptions {
+  config: ServiceConfig;
+  dataDir: string;
+  view: LaneView;
+  /** already wrapped by auditedOperator */
+  operator: LaneOperator;
+  logger?: Logger;
+  /** process_* / nodejs_* metrics; default true (tests that start several services turn them off) */
+  processMetrics?: boolean;
+  /** wall clock for the history points; default Date.now */
+  now?: () => number;
+}
+
+export interface LaneService {
+  /** http://host:port/ as bound (the port resolved when the config said 0) */
+  readonly url: string;
+  readonly controlPath: string;
+  readonly metrics: LaneMetrics;
+  readonly history: History;
+  readonly pump: FeedPump;
+  readonly sse: SseHub;
+  /** closes the history interval now (tests; the timer does it every historyIntervalSeconds) */
+  sampleHistory(): void;
+  close(): Promise<void>;
+}
+
+/** Reads service.tokenFile; refuses a missing, empty, short or group/world-readable file, naming the field. */
+export function readTokenFile(path: string): string {
+  let mode: number;
+  let text: string;
+  try {
+    mode = statSync(path).mode;
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.tokenFile: cannot read ${path} (${(e as Error).message})`,
+    );
+  }
+  if ((mode & 0o077) !== 0)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.tokenFile: ${path} can be read by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+    );
+  const token = text.trim();
+  if (token.length < 16 || /\s/.test(token))
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.tokenFile: ${path} must hold one token of at least 16 characters without spaces`,
+    );
+  return token;
+}
+
+export async function startLaneService(o: LaneServiceOptions): Promise<LaneService> {
+  const log = (o.logger ?? silentLogger).child({ ch: "SERVICE" });
+  const now = o.now ?? Date.now;
+  const hp = listenHost(o.config.listen);
+  if (!hp)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.listen: expected host:port, got "${o.config.listen}"`,
+    );
+  const loopback = isLoopbackHost(hp.host);
+  if (!loopback && o.config.tokenFile === undefined)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.tokenFile: required when service.listen is not a loopback address (got "${o.config.listen}")`,
+    );
+  const token = o.config.tokenFile !== undefined ? readTokenFile(o.config.tokenFile) : null;
+
+  const sse = new SseHub();
+  const history = new History(
+    Math.max(1, Math.round((o.config.historyMinutes * 60) / o.config.historyIntervalSeconds)),
+  );
+  let pump: FeedPump | undefined;
+  const metrics = new LaneMetrics(o.view, {
+    ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
+    serviceState: () => ({ sseClients: sse.size, feedDropped: pump?.dropped ?? 0 }),
+  });
+  const historySink = (batch: readonly LaneFeedEvent[]): void => {
+    for (const ev of batch) if (ev.type === "vehicle") history.addVehicle(ev.record.decisionMs);
+  };
+  let offset: number | null = null;
+  const sseSink = (batch: readonly LaneFeedEvent[]): void => {
+    if (sse.size === 0) return; // no page open: nothing to render
+    for (const ev of batch) {
+      if (ev.type === "vehicle") {
+        offset ??= o.view.snapshot().lane.utcOffsetMinutes;
+        sse.broadcast("vehicle", JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }));
+      } else sse.broadcast(ev.type, JSON.stringify(ev));
+    }
+  };
+  pump = new FeedPump(o.view.events$, [(b) => metrics.onEvents(b), historySink, sseSink], {
+    onSinkError: (e) =>
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, "service feed sink failed"),
+  });
+  pump.start();
+  const sampleHistory = (): void => {
+    try {
+      history.tick(now(), o.view.snapshot().uplink.queueDepth);
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, "history sample failed");
+    }
+  };
+  const timer = setInterval(sampleHistory, o.config.historyIntervalSeconds * 1000);
+  timer.unref();
+
+  const server = createServiceHttpServer({
+    view: o.view,
+    metrics,
+    sse,
+    history,
+    token,
+    logger: o.logger ?? silentLogger,
+  });
+  const cleanup = async (): Promise<void> => {
+    clearInterval(timer);
+    pump?.stop();
+    sse.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(hp.port, hp.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    await cleanup().catch(() => undefined);
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.listen: cannot listen on ${o.config.listen} (${(e as Error).message})`,
+    );
+  }
+  let control: Awaited<ReturnType<typeof startControlServer>>;
+  try {
+    control = await startControlServer({
+      path: controlSocketPath(o.dataDir),
+      view: o.view,
+      operator: o.operator,
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
+  } catch (e) {
+    await cleanup().catch(() => undefined);
+    throw e;
+  }
+  const a = server.address() as AddressInfo;
+  const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
+  const url = `http://${host}:${a.port}/`;
+  log.info(
+    { url, auth: token ? "bearer token" : "none (loopback)", control: control.path },
+    "lane status service listening",
+  );
+  return {
+    url,
+    controlPath: control.path,
+    metrics,
+    history,
+    pump,
+    sse,
+    sampleHistory,
+    async close() {
+      await control.close();
+      await cleanup();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Server-sent events for the page's live feed. Each event is serialised once and written to every open
+ * page; a page that does not read (its socket buffer past 256 KiB) is disconnected rather than buffered
+ * without bound, and reconnects by itself (EventSource). A comment line every 15 s keeps proxies and
+ * idle timeouts from closing a quiet feed.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+const MAX_BACKLOG = 256 * 1024;
+
+export class SseHub {
+  private readonly clients = new Set<ServerResponse>();
+  private readonly ping: ReturnType<typeof setInterval>;
+  /** pages disconnected because they did not keep up */
+  slowDisconnects = 0;
+
+  constructor(pingMs = 15_000) {
+    this.ping = setInterval(() => this.write(": ping\n\n"), pingMs);
+    this.ping.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  add(req: IncomingMessage, res: ServerResponse, hello: { event: string; data: string } | null): void {
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.write("retry: 3000\n\n");
+    if (hello) res.write(frame(hello.event, hello.data));
+    this.clients.add(res);
+    const drop = (): void => {
+      this.clients.delete(res);
+    };
+    req.on("close", drop);
+    res.on("close", drop);
+  }
+
+  /** One event to every page: `data` is already JSON (one line). */
+  broadcast(event: string, data: string): void {
+    if (this.clients.size === 0) return;
+    this.write(frame(event, data));
+  }
+
+  private write(text: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_BACKLOG) {
+        this.slowDisconnects++;
+        this.clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(text);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.ping);
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+}
+
+function frame(event: string, data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`;
+}

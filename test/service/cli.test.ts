@@ -1,0 +1,242 @@
+/**
+ * The service's CLI commands as an operator runs them: `etc-lane status`, `lane open|close`,
+ * `journal requeue-held|retention --now`, against a lane service running in this process over a fake
+ * lane (the commands run as child processes), and the direct path on a data directory without a lane.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuditLog } from "../../src/audit/index.js";
+import { type DirectLaneDeps, runDirect } from "../../src/cli/direct-lane.js";
+import { locateLane } from "../../src/cli/lane-target.js";
+import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
+import { displayWidth } from "../../src/cli/text-table.js";
+import { Journal } from "../../src/journal/journal.js";
+import type { LaneSnapshot } from "../../src/service/lane-view.js";
+import { runCli } from "../helpers/cli.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { type Rig, startRig } from "./harness.js";
+
+let rig: Rig;
+let empty: string;
+beforeAll(async () => {
+  rig = await startRig();
+  empty = mkdtempSync(join(tmpdir(), "etc-nolane-"));
+});
+afterAll(async () => {
+  await rig.close();
+  rmSync(empty, { recursive: true, force: true });
+});
+
+describe("etc-lane status", () => {
+  it("prints the running lane's state for a person: aligned, local time, card numbers masked", async () => {
+    rig.lane.pass({ plate: "湘A12345", cardId: "43010000000000009001", amount: 1250 });
+    rig.lane.pass({
+      plate: "ABC123",
+      cardId: "43010000000000009002",
+      kind: "stop",
+      outcome: "CARD_ON_STATUS_LIST",
+    });
+    const r = await runCli("etc-lane", ["status", "--data-dir", rig.dataDir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Lane 4301-0102-03 (exit)");
+    expect(r.stdout).toContain("OPEN 开放");
+    expect(r.stdout).toContain("UTC+08:00");
+    // T0 is 2026-11-26 00:00 UTC: shown as 08:00 in the lane's +08:00
+    expect(r.stdout).toMatch(/etc-lane status at 2026-11-26 08:00:00/);
+    expect(r.stdout).toContain("4301************9001");
+    expect(r.stdout).not.toContain("43010000000000009001");
+    expect(r.stdout).toContain("B5_MISSING"); // the booth queue
+    // the transaction rows' columns line up although one plate is Chinese (two columns per character)
+    const lines = r.stdout.split("\n");
+    const a = lines.find((l) => l.includes("湘A12345") && l.includes("EXIT_DEBIT")) as string;
+    const b = lines.find((l) => l.includes("ABC123")) as string;
+    const col = (l: string, s: string): number => displayWidth(l.slice(0, l.indexOf(s)));
+    expect(col(a, "ms")).toBe(col(b, "ms"));
+    expect(col(a, "4301*")).toBe(col(b, "4301*"));
+  });
+
+  it("--json is the snapshot, --full-ids shows card numbers", async () => {
+    const j = await runCli("etc-lane", ["status", "--json", "--data-dir", rig.dataDir]);
+    expect(j.code).toBe(0);
+    const snap = JSON.parse(j.stdout) as LaneSnapshot;
+    expect(snap.lane).toEqual(rig.lane.snapshot().lane);
+    expect(snap.lastTransactions.map((t) => t.seq)).toEqual(
+      rig.lane.snapshot().lastTransactions.map((t) => t.seq),
+    );
+    const f = await runCli("etc-lane", ["status", "--full-ids", "--data-dir", rig.dataDir]);
+    expect(f.stdout).toContain("43010000000000009001");
+  });
+
+  it("finds the lane by its config file, and says so and exits 3 when no lane runs", async () => {
+    const cfg = join(empty, "lane.yaml");
+    writeFileSync(
+      cfg,
+      [
+        'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+        "rsu: { port: /dev/null, protocol: legacy }",
+        "statusList: { publicKey: key.pem }",
+        `dataDir: ${rig.dataDir}`,
+        "tariff: tariff.yaml",
+        "",
+      ].join("\n"),
+    );
+    const viaConfig = await runCli("etc-lane", ["status", "--config", cfg]);
+    expect(viaConfig.code).toBe(0);
+    expect(viaConfig.stdout).toContain("Lane 4301-0102-03");
+    const viaEnv = await runCli("etc-lane", ["status", "--json"], { env: { ETC_LANE_CONFIG: cfg } });
+    expect(viaEnv.code).toBe(0);
+    const none = await runCli("etc-lane", ["status", "--data-dir", empty]);
+    expect(none.code).toBe(3);
+    expect(none.stdout).toContain(`lane not running: nothing answers on ${join(empty, "control.sock")}`);
+  });
+});
+
+describe("etc-lane lane open|close and journal actions through the running lane", () => {
+  it("closes and opens the lane, each action recorded with the user who asked", async () => {
+    const me = userInfo();
+    const before = rig.audit.entries.length;
+    const c = await runCli("etc-lane", [
+      "lane",
+      "close",
+      "--reason",
+      "barrier maintenance",
+      "--data-dir",
+      rig.dataDir,
+    ]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toContain("lane closed [lane]");
+    expect(rig.lane.snapshot().state.status).toBe("closed");
+    const o = await runCli("etc-lane", ["lane", "open", "--json", "--data-dir", rig.dataDir]);
+    expect(o.code).toBe(0);
+    expect(JSON.parse(o.stdout)).toMatchObject({ via: "lane", ok: true });
+    const added = rig.audit.entries.slice(before);
+    expect(added.map((e) => e.type)).toEqual(["operator.lane.close", "operator.lane.open"]);
+    expect(added[0]?.data).toMatchObject({
+      user: me.username,
+      uid: me.uid,
+      via: "socket",
+      reason: "barrier maintenance",
+    });
+  });
+
+  it("requeues held records and runs retention through the lane", async () => {
+    const q = await runCli("etc-lane", ["journal", "requeue-held", "--data-dir", rig.dataDir]);
+    expect(q.code).toBe(0);
+    expect(q.stdout).toContain("2 held records requeued [lane]");
+    const r = await runCli("etc-lane", ["journal", "retention", "--now", "--data-dir", rig.dataDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("retention: 0 records deleted [lane]");
+    const n = await runCli("etc-lane", ["journal", "retention", "--data-dir", rig.dataDir]);
+    expect(n.code).toBe(1);
+    expect(n.stderr).toContain("give --now");
+  });
+
+  it("a close needs a reason; open/close without a running lane say so and exit 1", async () => {
+    const noReason = await runCli("etc-lane", ["lane", "close", "--data-dir", rig.dataDir]);
+    expect(noReason.code).not.toBe(0);
+    expect(noReason.stderr).toContain("--reason");
+    const off = await runCli("etc-lane", ["lane", "close", "--reason", "x", "--data-dir", empty]);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toContain(`no lane is running on ${empty}`);
+  });
+
+  it("imports a status-list bundle through the lane, with progress, and reports when no lane runs", async () => {
+    const seen: string[] = [];
+    const printed = await importStatusListThroughLane(locateLane({ dataDir: rig.dataDir }), "delta.bundle", {
+      json: true,
+      onProgress: (p) => seen.push(p.phase),
+    });
+    expect(printed).toBe(true);
+    expect(seen).toEqual(["verify", "apply"]);
+    const call = rig.operator.calls.at(-1);
+    expect(call?.action).toBe("status-list.import");
+    expect(call?.args.file).toBe(join(process.cwd(), "delta.bundle"));
+    expect(await importStatusListThroughLane(locateLane({ dataDir: empty }), "x.bundle")).toBe(false);
+  });
+});
+
+describe("operator actions without a running lane (the data directory, under its lock)", () => {
+  function journalWithHeld(dir: string, held: number): void {
+    const j = Journal.open({
+      dataDir: dir,
+      laneIdentity: { network: "4301", station: "0102", lane: 3 },
+      checkpointIntervalMs: 0,
+    });
+    const recs = [0, 1, 2].map((i) => j.commit(sampleRecord(i)));
+    j.hold(
+      recs.slice(0, held).map((r) => ({ tradeId: r.tradeId, code: "E_REFUSED", message: "bad record" })),
+    );
+    j.close();
+  }
+
+  it("requeues held records under the lock and records the action (via direct)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-direct-"));
+    journalWithHeld(dir, 2);
+    const events: string[] = [];
+    const deps: DirectLaneDeps = {
+      dataDir: dir,
+      lock: async (command) => {
+        events.push(`lock ${command}`);
+        return { release: () => events.push("release") };
+      },
+      openJournal: () => {
+        events.push("journal");
+        return Journal.open({
+          dataDir: dir,
+          laneIdentity: { network: "4301", station: "0102", lane: 3 },
+          checkpointIntervalMs: 0,
+        });
+      },
+      openAudit: () => AuditLog.open({ dataDir: dir }),
+    };
+    const r = await runDirect(deps, "etc-lane journal requeue-held", (op, user) => op.requeueHeld(user));
+    expect(r).toMatchObject({ ok: true, data: { requeued: 2 } });
+    expect(events).toEqual(["lock etc-lane journal requeue-held", "journal", "release"]);
+    const lines = readFileSync(join(dir, "audit.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const rec = lines.find((e) => e.type === "operator.journal.requeue-held");
+    expect(rec?.data).toMatchObject({
+      user: userInfo().username,
+      via: "direct",
+      ok: true,
+      details: { requeued: 2 },
+    });
+    const j = Journal.open({
+      dataDir: dir,
+      laneIdentity: { network: "4301", station: "0102", lane: 3 },
+      checkpointIntervalMs: 0,
+    });
+    expect(j.heldCount()).toBe(0);
+    j.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("does nothing when the data directory is locked (a lane starting, another command)", async () => {
+    const events: string[] = [];
+    const busy: DirectLaneDeps = {
+      dataDir: empty,
+      lock: async () => {
+        throw Object.assign(new Error("the data directory is in use by etc-lane (pid 1234)"), {
+          code: "E410_DATA_DIR_IN_USE",
+        });
+      },
+      openJournal: () => {
+        events.push("journal");
+        throw new Error("must not open");
+      },
+      openAudit: () => {
+        events.push("audit");
+        throw new Error("must not open");
+      },
+    };
+    await expect(
+      runDirect(busy, "etc-lane journal retention --now", (op, u) => op.runRetention(u)),
+    ).rejects.toThrow(/in use by etc-lane/);
+    expect(events).toEqual([]);
+  });
+});

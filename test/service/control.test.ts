@@ -1,0 +1,159 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
+import { startControlServer } from "../../src/service/control/server.js";
+import { auditedOperator } from "../../src/service/operator-audit.js";
+import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
+
+let dir: string;
+let closers: (() => Promise<void>)[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-ctl-"));
+});
+afterEach(async () => {
+  for (const c of closers) await c();
+  closers = [];
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start() {
+  const lane = new FakeLane();
+  const operator = new FakeOperator(lane);
+  const audit = new MemoryAudit();
+  const path = join(dir, "control.sock");
+  const server = await startControlServer({ path, view: lane, operator: auditedOperator(operator, audit) });
+  closers.push(() => server.close());
+  return { lane, operator, audit, path };
+}
+
+describe("control socket", () => {
+  it("is a socket of mode 0600 in the data directory", async () => {
+    const { path } = await start();
+    const st = statSync(path);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o600);
+  });
+
+  it("carries each operator action to the lane, and each becomes one audit record naming the action and the user", async () => {
+    const { operator, audit, lane, path } = await start();
+    const me = userInfo();
+    const progress: string[] = [];
+    const results = [
+      await callLane(path, { action: "lane.close", reason: "barrier maintenance" }),
+      await callLane(path, { action: "lane.open" }),
+      await callLane(path, { action: "status-list.import", file: "/tmp/delta.bundle" }, (p) =>
+        progress.push(`${p.phase} ${p.done}/${p.total}`),
+      ),
+      await callLane(path, { action: "journal.requeue-held" }),
+      await callLane(path, { action: "journal.retention" }),
+    ];
+    expect(results.map((r) => r.kind === "result" && r.ok)).toEqual([true, true, true, true, true]);
+    expect(progress).toEqual(["verify 1/2", "apply 2/2"]);
+    expect(operator.calls.map((c) => c.action)).toEqual([
+      "lane.close",
+      "lane.open",
+      "status-list.import",
+      "journal.requeue-held",
+      "journal.retention",
+    ]);
+    expect(operator.calls[0]?.args).toEqual({ reason: "barrier maintenance" });
+    for (const c of operator.calls)
+      expect(c.user).toEqual({ name: me.username, uid: me.uid, pid: process.pid, via: "socket" });
+    expect(audit.entries.map((e) => e.type)).toEqual([
+      "operator.lane.close",
+      "operator.lane.open",
+      "operator.status-list.import",
+      "operator.journal.requeue-held",
+      "operator.journal.retention",
+    ]);
+    expect(audit.entries[0]).toMatchObject({
+      severity: "warn",
+      data: {
+        action: "lane.close",
+        user: me.username,
+        uid: me.uid,
+        via: "socket",
+        reason: "barrier maintenance",
+        ok: true,
+      },
+    });
+    expect(audit.entries[0]?.message).toContain(`${me.username} (uid ${me.uid}) asked to close the lane`);
+    expect(audit.entries[2]?.data).toMatchObject({
+      file: "/tmp/delta.bundle",
+      details: { version: "202611260800" },
+    });
+    expect(lane.snapshot().state.status).toBe("open");
+  });
+
+  it("records a failed action as failed, with the error, and answers ok: false", async () => {
+    const { operator, audit, path } = await start();
+    operator.fail = new Error("journal is read-only");
+    const r = await callLane(path, { action: "journal.requeue-held" });
+    expect(r).toMatchObject({ kind: "result", ok: false });
+    expect(r.kind === "result" && r.message).toContain("journal is read-only");
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.journal.requeue-held",
+      severity: "warn",
+      data: { ok: false },
+    });
+  });
+
+  it("answers the status snapshot for etc-lane status", async () => {
+    const { path, lane } = await start();
+    lane.pass();
+    const r = await callLane(path, { action: "status" });
+    expect(r.kind).toBe("result");
+    const snap = (r as unknown as { data: { snapshot: { lastTransactions: unknown[] } } }).data.snapshot;
+    expect(snap.lastTransactions).toHaveLength(1);
+  });
+
+  it("refuses a malformed request without acting", async () => {
+    const { operator, audit, path } = await start();
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection(path);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      s.on("close", () => resolve(out));
+      s.write(`${JSON.stringify({ v: 1, action: "lane.close", user: { name: "x", uid: 1, pid: 1 } })}\n`);
+    });
+    expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "BAD_REQUEST" });
+    expect(answer).toContain("reason");
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries).toHaveLength(0);
+  });
+
+  it("tells the CLI when no lane answers", async () => {
+    await expect(callLane(join(dir, "control.sock"), { action: "status" })).rejects.toBeInstanceOf(
+      LaneNotRunning,
+    );
+  });
+
+  it("removes a socket file a killed lane left, and refuses to share one a live process serves", async () => {
+    const path = join(dir, "control.sock");
+    const child = spawn(
+      process.execPath,
+      ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => console.log("up"))`],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    const lane = new FakeLane();
+    const operator = auditedOperator(new FakeOperator(), new MemoryAudit());
+    await expect(startControlServer({ path, view: lane, operator })).rejects.toThrow(
+      /another process already serves/,
+    );
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    expect(existsSync(path)).toBe(true);
+    const server = await startControlServer({ path, view: lane, operator });
+    closers.push(() => server.close());
+    expect((await callLane(path, { action: "lane.open" })).kind).toBe("result");
+  });
+});

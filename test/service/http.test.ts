@@ -1,0 +1,189 @@
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { LaneSnapshot } from "../../src/service/lane-view.js";
+import { type Rig, startRig } from "./harness.js";
+import { parsePrometheusText, sampleValue } from "./prom-parse.js";
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+describe("GET /health and /status", () => {
+  it("answers 200 while the lane can trade and 503 with why when it cannot, while vehicles flow", async () => {
+    rig = await startRig();
+    const r = rig;
+    for (let i = 0; i < 5; i++) r.lane.pass();
+    const h1 = await r.get("/health");
+    expect(h1.status).toBe(200);
+    expect(await h1.json()).toMatchObject({ ok: true, status: "open" });
+
+    r.lane.setState("closed", "rsu-down", "RSU link down: watchdog");
+    r.lane.pass({ kind: "stop", outcome: "LANE_CLOSED" });
+    const h2 = await r.get("/health");
+    expect(h2.status).toBe(503);
+    expect(await h2.json()).toMatchObject({
+      ok: false,
+      status: "closed",
+      reason: "rsu-down",
+      detail: "RSU link down: watchdog",
+    });
+
+    const s = await r.get("/status");
+    expect(s.status).toBe(200);
+    expect(s.headers.get("content-type")).toMatch(/^application\/json/);
+    const snap = (await s.json()) as LaneSnapshot;
+    expect(snap.state).toMatchObject({ status: "closed", canTrade: false, reason: "rsu-down" });
+    expect(snap.lastTransactions).toHaveLength(6);
+    expect(snap.lastTransactions[0]?.outcome).toBe("LANE_CLOSED");
+    expect(snap.rsu.counters.duplicates).toBe(4);
+    expect(snap.uplink.queueDepth).toBe(3);
+    expect(snap.statusList.versions).toEqual({ full: "202611260000", delta: "202611260755" });
+    expect(snap.clock.skewToStationMs).toBe(-35);
+  });
+
+  it("is read-only: anything but GET/HEAD is 405", async () => {
+    rig = await startRig();
+    const res = await fetch(new URL("/status", rig.service.url), { method: "POST", body: "{}" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  });
+});
+
+describe("GET /metrics", () => {
+  it("is valid Prometheus text with the decision histograms, vehicles by outcome, link counters and gauges", async () => {
+    rig = await startRig({}, true);
+    const r = rig;
+    for (let i = 0; i < 3; i++) r.lane.pass();
+    r.lane.pass({ kind: "stop", outcome: "CARD_ON_STATUS_LIST" });
+    r.lane.feed.next({ type: "alarm", at: 0, code: "RSU_FAULT", message: "no PSAM" });
+    r.service.pump.drain();
+    const res = await r.get("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const fams = parsePrometheusText(await res.text());
+
+    expect(fams.get("etc_lane_decision_seconds")?.type).toBe("histogram");
+    for (const stage of ["b2_c1", "b4_c6", "b5_barrier"])
+      expect(sampleValue(fams, "etc_lane_decision_seconds_count", { stage })).toBe(4);
+    expect(sampleValue(fams, "etc_lane_decision_seconds_count", { stage: "b3_c1" })).toBe(0);
+    // 0.3 ms B2->C1 falls in the 0.0005 s bucket, not in the 0.00025 s one
+    expect(sampleValue(fams, "etc_lane_decision_seconds_bucket", { stage: "b2_c1", le: "0.00025" })).toBe(0);
+    expect(sampleValue(fams, "etc_lane_decision_seconds_bucket", { stage: "b2_c1", le: "0.0005" })).toBe(4);
+    expect(sampleValue(fams, "etc_lane_journal_commit_seconds_count")).toBe(4);
+    expect(sampleValue(fams, "etc_lane_vehicles_total", { kind: "transaction", outcome: "EXIT_DEBIT" })).toBe(
+      3,
+    );
+    expect(
+      sampleValue(fams, "etc_lane_vehicles_total", { kind: "stop", outcome: "CARD_ON_STATUS_LIST" }),
+    ).toBe(1);
+    expect(sampleValue(fams, "etc_lane_alarms_total", { code: "RSU_FAULT" })).toBe(1);
+    expect(fams.get("etc_lane_link_events_total")?.type).toBe("counter");
+    expect(sampleValue(fams, "etc_lane_link_events_total", { link: "rsu", counter: "duplicates" })).toBe(4);
+    expect(sampleValue(fams, "etc_lane_link_events_total", { link: "rsu", counter: "checksum_errors" })).toBe(
+      1,
+    );
+    expect(sampleValue(fams, "etc_lane_lane_events_total", { counter: "vehicles" })).toBe(304);
+    expect(sampleValue(fams, "etc_lane_can_trade")).toBe(1);
+    expect(sampleValue(fams, "etc_lane_state", { status: "open" })).toBe(1);
+    expect(sampleValue(fams, "etc_lane_uplink_queue_depth")).toBe(3);
+    expect(sampleValue(fams, "etc_lane_uplink_oldest_pending_seconds")).toBe(1.2);
+    expect(sampleValue(fams, "etc_lane_status_list_age_seconds", { list: "delta" })).toBe(300);
+    expect(sampleValue(fams, "etc_lane_booth_cases")).toBe(1);
+    expect(sampleValue(fams, "etc_lane_clock_skew_seconds")).toBe(-0.035);
+    expect(sampleValue(fams, "etc_lane_link_up", { link: "rsu" })).toBe(1);
+    expect(sampleValue(fams, "process_start_time_seconds")).toBeGreaterThan(0);
+    expect(fams.get("nodejs_eventloop_lag_seconds")?.type).toBe("gauge");
+
+    // the gauges follow the snapshot at each scrape
+    r.lane.setState("closed", "journal", "journal write failed");
+    const again = parsePrometheusText(await (await r.get("/metrics")).text());
+    expect(sampleValue(again, "etc_lane_can_trade")).toBe(0);
+    expect(sampleValue(again, "etc_lane_state", { status: "closed" })).toBe(1);
+    expect(sampleValue(again, "etc_lane_state", { status: "open" })).toBe(0);
+  });
+
+  it("the strict parser rejects broken exposition text (so the test above can fail)", () => {
+    expect(() => parsePrometheusText("etc_x 1\n")).toThrow(/undeclared family/);
+    expect(() => parsePrometheusText("# TYPE a counter\na -1\n")).toThrow(/negative/);
+    expect(() => parsePrometheusText('# TYPE a gauge\na{x="1} 1\n')).toThrow(/label/);
+    expect(() =>
+      parsePrometheusText(
+        '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+      ),
+    ).toThrow(/cumulative/);
+    expect(() => parsePrometheusText("# TYPE a gauge\na 1\na 2\n")).toThrow(/twice/);
+  });
+});
+
+describe("the page over HTTP", () => {
+  it("escapes what the lane reports and draws the hour's chart once history has points", async () => {
+    rig = await startRig();
+    const r = rig;
+    r.lane.pass({ plate: '<img src=x onerror="alert(1)">' });
+    const before = await (await r.get("/")).text();
+    expect(before).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+    expect(before).not.toContain("<img src=x");
+    expect(before).not.toContain('data-testid="chart-queue"');
+    r.service.pump.drain();
+    r.service.sampleHistory();
+    r.lane.pass({ decisionMs: 2.5 });
+    r.service.pump.drain();
+    r.service.sampleHistory();
+    const res = await r.get("/fragment/state");
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const html = await res.text();
+    expect(html).toContain('data-testid="chart-queue"');
+    expect(html).toMatch(/<polyline class="s-max" points="[0-9.]+,[0-9.]+ [0-9.]+,[0-9.]+"\/>/);
+    expect(r.service.history.list().map((p) => p.decisionMaxMs)).toEqual([0.4, 2.5]);
+  });
+});
+
+describe("authentication off loopback", () => {
+  it("with a token file every request needs the bearer token; the page signs in with a cookie", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "s3cret-token-0123456789\n");
+    chmodSync(tokenFile, 0o600);
+    rig = await startRig({ tokenFile });
+    const r = rig;
+    expect((await r.get("/health")).status).toBe(401);
+    expect((await r.get("/metrics")).status).toBe(401);
+    expect((await r.get("/status", { authorization: "Bearer wrong-token-0123456789" })).status).toBe(401);
+    const ok = await r.get("/status", { authorization: "Bearer s3cret-token-0123456789" });
+    expect(ok.status).toBe(200);
+    const page = await r.get("/");
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('name="token"');
+    const login = await fetch(new URL("/login", r.service.url), {
+      method: "POST",
+      body: new URLSearchParams({ token: "s3cret-token-0123456789" }),
+      redirect: "manual",
+    });
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
+    expect(cookie).toMatch(/^etc_lane_token=/);
+    expect((await r.get("/", { cookie })).status).toBe(200);
+    const bad = await fetch(new URL("/login", r.service.url), {
+      method: "POST",
+      body: new URLSearchParams({ token: "nope" }),
+      redirect: "manual",
+    });
+    expect(bad.status).toBe(401);
+  });
+
+  it("refuses to start on a non-loopback address without a token file, naming service.tokenFile", async () => {
+    await expect(startRig({ listen: "0.0.0.0:0" })).rejects.toThrow(/service\.tokenFile: required/);
+  });
+
+  it("refuses a token file other users can read, naming service.tokenFile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "s3cret-token-0123456789\n");
+    chmodSync(tokenFile, 0o644);
+    await expect(startRig({ tokenFile })).rejects.toThrow(/service\.tokenFile: .* chmod 600/);
+  });
+});
