@@ -364,3 +364,18 @@ export function vehicleStages(
   if (b5b !== undefined) s.b5Barrier = b5b;
   return s;
 }
+
+/**
+ * Counters as the snapshot carries them: flat numbers. A counter kept per frame type (the RSU link's
+ * `autoAnswers` and `lateAnswers`) becomes one entry per type, e.g. `autoAnswers.B0`.
+ */
+export function flattenCounters(
+  c: Readonly<Record<string, number | Readonly<Record<string, number>>>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (typeof v === "number") out[k] = v;
+    else for (const [sub, n] of Object.entries(v)) out[`${k}.${sub}`] = n;
+  }
+  return out;
+}

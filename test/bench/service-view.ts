@@ -7,6 +7,7 @@
 import { map, merge, type Observable } from "rxjs";
 import type { LaneRuntime } from "../../src/lane/runtime.js";
 import {
+  flattenCounters,
   type LaneFeedEvent,
   type LaneOperator,
   type LaneSnapshot,
@@ -87,7 +88,7 @@ export function benchLaneView(rt: LaneRuntime, lane: LaneSnapshot["lane"]): Lane
           status: rt.link.state.status,
           reason: rt.link.state.reason ?? null,
           since: null,
-          counters: { ...rt.link.counters },
+          counters: flattenCounters(rt.link.counters),
           device:
             s.status === "open" ? { rsuId: s.rsu.rsuId, version: s.rsu.version, psams: s.rsu.psams } : null,
         },
