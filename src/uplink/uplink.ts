@@ -14,7 +14,7 @@ import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, typ
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { Outbox } from "../journal/journal.js";
+import type { Outbox } from "../journal/outbox.js";
 import type { LaneIdentity } from "../journal/types.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import {

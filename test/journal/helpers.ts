@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
+import { Journal, type JournalOptions } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 
@@ -22,4 +24,32 @@ export async function waitFor(
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Registers beforeEach/afterEach hooks for a temporary data directory and returns an opener: every journal
+ * it opens is closed after the test, and the directory removed.
+ */
+export function useJournalDir(prefix = "etc-journal-"): {
+  dir(): string;
+  open(extra?: Partial<JournalOptions>): Journal;
+} {
+  let dir = "";
+  let cleanup: () => void = () => undefined;
+  const opened: Journal[] = [];
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir(prefix));
+  });
+  afterEach(() => {
+    for (const j of opened.splice(0)) j.close();
+    cleanup();
+  });
+  return {
+    dir: () => dir,
+    open(extra = {}) {
+      const j = Journal.open({ dataDir: dir, laneIdentity: LANE, ...extra });
+      opened.push(j);
+      return j;
+    },
+  };
 }

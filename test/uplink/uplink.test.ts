@@ -41,7 +41,7 @@ describe("uplink against the station simulator", () => {
     rig.uplink.start();
     await rig.uplink.whenDrained();
     // forget the acknowledgements as if the lane crashed between the station's answer and markUploaded
-    rig.journal["db"].exec("DELETE FROM acks; INSERT INTO outbox (seq) SELECT seq FROM records;");
+    rig.journal["h"].db.exec("DELETE FROM acks; INSERT INTO outbox (seq) SELECT seq FROM records;");
     rig.journal.recover(); // re-reads the queue depth from disk
     expect(rig.journal.queueDepth()).toBe(10);
     rig.commit(1);
