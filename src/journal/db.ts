@@ -82,6 +82,8 @@ export interface JournalDbOptions {
   /** cap on the database size (SQLite max_page_count): beyond it writes fail with SQLITE_FULL */
   maxSizeBytes?: number;
   now: () => Date;
+  /** the lane's UTC offset: trade ids and createdAt are local times at this offset */
+  utcOffsetMinutes: number;
   log: Logger;
 }
 
@@ -94,6 +96,7 @@ export class JournalDb {
   readonly path: string;
   readonly lane: LaneIdentity;
   readonly now: () => Date;
+  readonly utcOffsetMinutes: number;
   readonly log: Logger;
   private closedFlag = false;
   private readonly healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
@@ -105,6 +108,7 @@ export class JournalDb {
     this.path = path;
     this.lane = normaliseLane(opts.laneIdentity);
     this.now = opts.now;
+    this.utcOffsetMinutes = opts.utcOffsetMinutes;
     this.log = opts.log;
   }
 
@@ -112,6 +116,12 @@ export class JournalDb {
   static open(opts: JournalDbOptions): JournalDb {
     const bad = validateLaneIdentity(opts.laneIdentity);
     if (bad) throw new EtcError(JournalErrorCodes.JournalOpen, `journal: laneIdentity: ${bad}`);
+    const off = opts.utcOffsetMinutes;
+    if (!Number.isInteger(off) || off < -720 || off > 840)
+      throw new EtcError(
+        JournalErrorCodes.JournalOpen,
+        `journal: utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
+      );
     const path = join(opts.dataDir, JOURNAL_FILE);
     let db: Database.Database;
     try {

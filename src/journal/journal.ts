@@ -39,6 +39,11 @@ export type { ListQuery } from "./records.js";
 export interface JournalOptions extends UpkeepOptions {
   dataDir: string;
   laneIdentity: LaneIdentity;
+  /**
+   * The lane's UTC offset in minutes (the RSU dialect's `utcOffsetMinutes`, the rule the card and PSAM
+   * times follow): trade ids and `createdAt` are local times at this offset, whatever the process time zone.
+   */
+  utcOffsetMinutes: number;
   logger?: Logger;
   /**
    * Hard cap on the database size. Beyond it SQLite reports SQLITE_FULL and commit() throws E601, exactly
@@ -166,6 +171,7 @@ export class Journal implements Outbox {
       dataDir: opts.dataDir,
       laneIdentity: opts.laneIdentity,
       now: opts.now ?? (() => new Date()),
+      utcOffsetMinutes: opts.utcOffsetMinutes,
       log,
       ...(opts.maxSizeBytes !== undefined ? { maxSizeBytes: opts.maxSizeBytes } : {}),
     });

@@ -221,8 +221,8 @@ export class Records extends RecordQueries {
       obuId: rec.obuId.toUpperCase(),
       stageTimes,
       seq,
-      tradeId: formatTradeId(this.h.lane, at, seq),
-      createdAt: localIso(at),
+      tradeId: formatTradeId(this.h.lane, at, seq, this.h.utcOffsetMinutes),
+      createdAt: localIso(at, this.h.utcOffsetMinutes),
       lane: this.h.lane,
     };
     const params = [

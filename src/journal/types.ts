@@ -105,7 +105,7 @@ export interface CommittedRecord extends NewLaneRecord {
   seq: number;
   /** station(8 hex) + lane(2) + local yyyyMMddhhmmss + seq mod 10^6 (6 digits): 30 characters */
   tradeId: string;
-  /** wall clock at commit, ISO 8601 with offset */
+  /** wall clock at commit, ISO 8601 at the lane's configured UTC offset (e.g. ...T18:59:14.123+08:00) */
   createdAt: string;
   lane: LaneIdentity;
 }

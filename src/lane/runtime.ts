@@ -70,7 +70,12 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   }
   mkdirSync(c.dataDir, { recursive: true });
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
-  const journal = Journal.open({ dataDir: c.dataDir, laneIdentity, logger });
+  const journal = Journal.open({
+    dataDir: c.dataDir,
+    laneIdentity,
+    utcOffsetMinutes: dialect.utcOffsetMinutes,
+    logger,
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => journal.close()];
   try {
     const statusList = await StatusListCache.open({

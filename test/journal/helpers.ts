@@ -5,6 +5,8 @@ import { afterEach, beforeEach } from "vitest";
 import { Journal, type JournalOptions } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
+/** the lane's UTC offset (China Standard Time, as the RSU dialects' default) */
+export const LANE_UTC_OFFSET = 480;
 
 /** A fresh temporary directory; call the returned cleanup in afterEach. */
 export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => void } {
@@ -47,7 +49,12 @@ export function useJournalDir(prefix = "etc-journal-"): {
   return {
     dir: () => dir,
     open(extra = {}) {
-      const j = Journal.open({ dataDir: dir, laneIdentity: LANE, ...extra });
+      const j = Journal.open({
+        dataDir: dir,
+        laneIdentity: LANE,
+        utcOffsetMinutes: LANE_UTC_OFFSET,
+        ...extra,
+      });
       opened.push(j);
       return j;
     },

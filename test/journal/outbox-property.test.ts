@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { enforceDurability, Journal } from "../../src/journal/journal.js";
-import { LANE, tempDir } from "./helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 type Op =
@@ -22,7 +22,13 @@ it("outbox model: never loses an unacknowledged record, keeps order, never reuse
     fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
       const { dir, cleanup } = tempDir("etc-prop-");
       let t = Date.parse("2026-01-01T00:00:00Z");
-      const open = (): Journal => Journal.open({ dataDir: dir, laneIdentity: LANE, now: () => new Date(t) });
+      const open = (): Journal =>
+        Journal.open({
+          dataDir: dir,
+          laneIdentity: LANE,
+          utcOffsetMinutes: LANE_UTC_OFFSET,
+          now: () => new Date(t),
+        });
       let j = open();
       // the model: every committed seq -> { tradeId, ackedAt | null, pruned }
       const model = new Map<number, { tradeId: string; ackedAt: number | null }>();

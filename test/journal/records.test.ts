@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { JournalReader } from "../../src/journal/journal.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
@@ -10,7 +10,7 @@ const openJournal = jd.open;
 
 describe("sequence numbers and trade ids", () => {
   it("assigns increasing sequences that survive reopen and are never reused after prune", () => {
-    let t = new Date(2026, 10, 23, 18, 59, 14);
+    let t = new Date(Date.UTC(2026, 10, 23, 10, 59, 14)); // 18:59:14 at the lane's UTC+8
     const now = (): Date => t;
     const j = openJournal({ now, retentionDays: 1 });
     const a = j.commit(sampleRecord(1));
@@ -37,8 +37,8 @@ describe("sequence numbers and trade ids", () => {
   });
 
   it("pads the sequence to 6 digits and wraps it in the trade id only", () => {
-    const at = new Date(2026, 0, 2, 3, 4, 5);
-    expect(formatTradeId({ network: "4301", station: "0a0b", lane: 7 }, at, 1_234_567)).toBe(
+    const at = new Date(Date.UTC(2026, 0, 1, 19, 4, 5)); // 2 January 03:04:05 at UTC+8
+    expect(formatTradeId({ network: "4301", station: "0a0b", lane: 7 }, at, 1_234_567, 480)).toBe(
       "43010A0B0720260102030405234567",
     );
   });
@@ -80,6 +80,41 @@ describe("sequence numbers and trade ids", () => {
     expect(j.list({ since: 5 }).map((r) => r.seq)).toEqual([5, 6]);
     expect(j.list({ since: new Date("2026-01-01T00:00:03Z") }).map((r) => r.seq)).toEqual([4, 5, 6]);
     expect(j.list({ limit: 2 }).map((r) => r.seq)).toEqual([1, 2]);
+  });
+});
+
+describe("trade ids and createdAt follow the lane's UTC offset, not the process time zone", () => {
+  const processTz = process.env.TZ;
+  afterEach(() => {
+    if (processTz === undefined) delete process.env.TZ;
+    else process.env.TZ = processTz;
+  });
+  const at = Date.UTC(2026, 10, 23, 10, 59, 14, 123);
+
+  it.each(["America/Los_Angeles", "Asia/Shanghai", "UTC", "Pacific/Kiritimati"])(
+    "UTC+8 lane, process TZ=%s",
+    (tz) => {
+      process.env.TZ = tz;
+      const j = openJournal({ now: () => new Date(at), utcOffsetMinutes: 480 });
+      const c = j.commit(sampleRecord(1));
+      expect(c.tradeId).toBe("430101020320261123185914000001");
+      expect(c.createdAt).toBe("2026-11-23T18:59:14.123+08:00");
+      expect(Date.parse(c.createdAt)).toBe(at);
+      expect(j.get(c.seq)?.createdAt).toBe(c.createdAt);
+    },
+  );
+
+  it("a lane west of Greenwich, in a process running at UTC+8", () => {
+    process.env.TZ = "Asia/Shanghai";
+    const j = openJournal({ now: () => new Date(at), utcOffsetMinutes: -330 });
+    const c = j.commit(sampleRecord(1));
+    expect(parseTradeId(c.tradeId)?.time).toBe("20261123052914");
+    expect(c.createdAt).toBe("2026-11-23T05:29:14.123-05:30");
+    expect(Date.parse(c.createdAt)).toBe(at);
+  });
+
+  it("refuses an offset outside -720..840 minutes", () => {
+    expect(() => openJournal({ utcOffsetMinutes: 900 })).toThrow(/utcOffsetMinutes/);
   });
 });
 
