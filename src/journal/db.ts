@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -15,9 +16,10 @@ import { validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 
 export const JOURNAL_FILE = "journal.db";
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
+/** Version 1, as the first release created it; a new file is created at version 1 and migrated. */
+const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
   seq INTEGER PRIMARY KEY,
@@ -44,6 +46,28 @@ CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
 CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
 CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, obu_id TEXT NOT NULL, created_at_ms INTEGER NOT NULL, state TEXT NOT NULL);
 `;
+
+/**
+ * Migrations: MIGRATIONS[v] takes a file from version v - 1 to v, in one transaction with the user_version
+ * change (SQLite DDL is transactional: a crash mid-migration leaves the old version).
+ */
+const MIGRATIONS: Record<number, string> = {
+  /**
+   * 2: revisions (a settled suspect is the same record, revision + 1), the OBU serial as a column, the
+   * guard-seeding indexes (covering: start-up reads the last day's records from the index alone, never the
+   * wide rows), suspects by card id, and debit intents with a generic key and payload.
+   */
+  2: `
+ALTER TABLE records ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE records ADD COLUMN obu_serial TEXT;
+UPDATE records SET obu_serial = json_extract(record, '$.obuSerial') WHERE json_extract(record, '$.obuSerial') IS NOT NULL;
+CREATE INDEX records_guard_traded ON records(created_at_ms, obu_id, obu_serial, card_id) WHERE kind = 'transaction';
+CREATE INDEX records_guard_unsettled ON records(created_at_ms, obu_id, obu_serial, card_id) WHERE kind = 'suspect';
+CREATE INDEX records_suspect_card ON records(card_id) WHERE kind = 'suspect';
+ALTER TABLE intents RENAME COLUMN obu_id TO key;
+ALTER TABLE intents RENAME COLUMN state TO payload;
+`,
+};
 
 export interface JournalHealth {
   healthy: boolean;
@@ -133,7 +157,7 @@ export class JournalDb {
     try {
       enforceDurability(db, path);
       db.pragma("busy_timeout = 5000");
-      migrate(db, path);
+      migrate(db, path, opts.log);
       const want = JSON.stringify(normaliseLane(opts.laneIdentity));
       const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as
         | { value: string }
@@ -264,13 +288,31 @@ export function readMeta(db: Database.Database, key: string): string | undefined
   return row?.value;
 }
 
-/** Brings the schema to SCHEMA_VERSION; refuses a file written by newer software. */
-function migrate(db: Database.Database, path: string): void {
-  const uv = Number(db.pragma("user_version", { simple: true }));
+/** Brings the schema to SCHEMA_VERSION, one version per transaction; refuses a file from newer software. */
+function migrate(db: Database.Database, path: string, log: Logger): void {
+  let uv = Number(db.pragma("user_version", { simple: true }));
   if (uv > SCHEMA_VERSION)
     throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
-  db.exec(SCHEMA);
-  if (uv < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  if (uv === 0) {
+    db.transaction(() => {
+      db.exec(SCHEMA_V1);
+      db.pragma("user_version = 1");
+    }).immediate();
+    uv = 1;
+  }
+  for (let v = uv + 1; v <= SCHEMA_VERSION; v++) {
+    const t0 = performance.now();
+    const records = (db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n;
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v}`);
+    }).immediate();
+    if (records > 0)
+      log.info(
+        { path, from: v - 1, to: v, records, ms: Math.round(performance.now() - t0) },
+        "journal schema migrated",
+      );
+  }
 }
 
 /** Read-only handle (CLI, tools): works while the lane process has the journal open. */
@@ -283,6 +325,15 @@ export function openReadOnlyDb(dataDir: string): { db: Database.Database; path: 
     db.prepare("SELECT 1 FROM records LIMIT 1").all();
   } catch (e) {
     throw openError(path, "cannot open for reading (is --data-dir right?)", e);
+  }
+  const uv = Number(db.pragma("user_version", { simple: true }));
+  if (uv !== SCHEMA_VERSION) {
+    db.close();
+    throw openError(
+      path,
+      `schema version ${uv}, this software reads version ${SCHEMA_VERSION}` +
+        (uv < SCHEMA_VERSION ? " (the lane migrates it when it opens the journal: start the lane once)" : ""),
+    );
   }
   return { db, path };
 }

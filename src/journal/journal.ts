@@ -23,6 +23,7 @@ import { type ListQuery, RecordQueries, Records } from "./records.js";
 import { laneKey } from "./trade-id.js";
 import type {
   CommittedRecord,
+  GuardRow,
   JournalStats,
   LaneIdentity,
   NewLaneRecord,
@@ -223,8 +224,19 @@ export class Journal implements Outbox {
     return this.records.get(seqOrTradeId);
   }
 
-  findSuspects(obuId: string, limit = 10): StoredRecord[] {
-    return this.records.findSuspects(obuId, limit);
+  /** The newest unsettled suspect for this OBU MAC and/or card id (late B5, B8, booth settlement). */
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
+    return this.records.findOpenSuspect(q);
+  }
+
+  /** Guard seeding at start: suspects not settled, created at or after sinceMs (wall ms). */
+  unsettledSince(sinceMs: number): GuardRow[] {
+    return this.records.unsettledSince(sinceMs);
+  }
+
+  /** Guard seeding at start: transactions created at or after sinceMs (wall ms). */
+  tradedSince(sinceMs: number): GuardRow[] {
+    return this.records.tradedSince(sinceMs);
   }
 
   lastSeq(): number {
@@ -233,12 +245,17 @@ export class Journal implements Outbox {
 
   // ---- debit intents ------------------------------------------------------------------------------
 
-  writeIntent(obuId: string, state: string, id?: number): number {
-    return this.intents.writeIntent(obuId, state, id);
+  /** The write-ahead note before a debit command (NORMAL: no fsync of its own); returns its id. */
+  writeIntent(key: string, payload: string, id?: number): number {
+    return this.intents.writeIntent(key, payload, id);
   }
 
   openIntents(): DebitIntent[] {
     return this.intents.openIntents();
+  }
+
+  deleteIntent(id: number): void {
+    this.intents.deleteIntent(id);
   }
 
   // ---- outbox -------------------------------------------------------------------------------------

@@ -29,7 +29,14 @@ export interface Outbox {
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
 }
 
-type PendingRow = { seq: number; trade_id: string; kind: string; created_at_ms: number; record: string };
+type PendingRow = {
+  seq: number;
+  trade_id: string;
+  kind: string;
+  revision: number;
+  created_at_ms: number;
+  record: string;
+};
 
 /** Read-only outbox figures, on any handle (the CLI's too). */
 export class OutboxQueries {
@@ -87,7 +94,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
     this.stmtPending = db.prepare(
-      "SELECT r.seq, r.trade_id, r.kind, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
+      "SELECT r.seq, r.trade_id, r.kind, r.revision, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
         "ORDER BY o.seq LIMIT ?",
     ) as Database.Statement<[number], PendingRow>;
     this.txAck = db
@@ -134,6 +141,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       seq: r.seq,
       tradeId: r.trade_id,
       kind: r.kind as RecordKind,
+      revision: r.revision,
       createdAtMs: r.created_at_ms,
       json: r.record,
     }));

@@ -13,6 +13,7 @@ import type { JournalOutbox } from "./outbox.js";
 import { formatTradeId, localIso } from "./trade-id.js";
 import {
   type CommittedRecord,
+  type GuardRow,
   type NewLaneRecord,
   RECORD_KINDS,
   type RecordKind,
@@ -33,6 +34,7 @@ interface RawRow {
   trade_id: string;
   kind: string;
   created_at_ms: number;
+  revision: number;
   uploaded_at_ms: number | null;
   held_code?: string | null;
   held_message?: string | null;
@@ -42,7 +44,7 @@ interface RawRow {
 }
 
 const STORED_COLUMNS =
-  "SELECT r.seq, trade_id, kind, created_at_ms, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
+  "SELECT r.seq, trade_id, kind, created_at_ms, revision, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
   "h.message AS held_message, h.at_ms AS held_at_ms FROM records r LEFT JOIN acks a ON a.seq = r.seq " +
   "LEFT JOIN held h ON h.seq = r.seq";
 
@@ -54,6 +56,8 @@ function toStored(r: RawRow): StoredRecord {
   }
   return {
     ...rec,
+    // records committed before schema version 2 carry no revision in their JSON
+    revision: r.revision,
     uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString(),
     held:
       r.held_code == null
@@ -65,6 +69,19 @@ function toStored(r: RawRow): StoredRecord {
           },
   };
 }
+
+/**
+ * Guard seeding (unsettledSince, tradedSince): a range of a covering partial index, named so that the
+ * planner never falls back to records_created plus a row lookup per record (it does on a small table).
+ */
+export const GUARD_SQL = {
+  suspect:
+    "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_unsettled " +
+    "WHERE kind = 'suspect' AND created_at_ms >= ? ORDER BY created_at_ms",
+  transaction:
+    "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_traded " +
+    "WHERE kind = 'transaction' AND created_at_ms >= ? ORDER BY created_at_ms",
+} as const;
 
 /** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
 export class RecordQueries {
@@ -120,13 +137,60 @@ export class RecordQueries {
     return r ? toStored(r) : null;
   }
 
-  /** Suspect records for this OBU (newest first), to settle with C8/B8 when the OBU is seen again. */
-  findSuspects(obuId: string, limit = 10): StoredRecord[] {
+  /**
+   * The newest unsettled suspect record (kind still `suspect`) for this OBU MAC and/or card id (both must
+   * match when both are given): what a late B5, a B8 or the booth settles. Null if there is none.
+   */
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
     this.assertOpen();
-    const rows = this.db
-      .prepare(`${STORED_COLUMNS} WHERE kind = 'suspect' AND obu_id = ? ORDER BY r.seq DESC LIMIT ?`)
-      .all(obuId.toUpperCase(), limit) as RawRow[];
-    return rows.map(toStored);
+    const where: string[] = ["kind = 'suspect'"];
+    const params: string[] = [];
+    if (q.obuId !== undefined) {
+      where.push("obu_id = ?");
+      params.push(q.obuId.toUpperCase());
+    }
+    if (q.cardId !== undefined) {
+      where.push("card_id = ?");
+      params.push(q.cardId);
+    }
+    if (params.length === 0)
+      throw new EtcError(JournalErrorCodes.JournalQueryInvalid, "findOpenSuspect needs an obuId or a cardId");
+    const r = this.db
+      .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
+      .get(...params) as RawRow | undefined;
+    return r ? toStored(r) : null;
+  }
+
+  /**
+   * Guard seeding at start: unsettled suspect records created at or after `sinceMs` (wall-clock ms), oldest
+   * first. Read from a covering index (records_guard_unsettled): no record row is touched.
+   */
+  unsettledSince(sinceMs: number): GuardRow[] {
+    return this.guardRows("suspect", sinceMs);
+  }
+
+  /** Guard seeding at start: transactions created at or after `sinceMs`, oldest first (records_guard_traded). */
+  tradedSince(sinceMs: number): GuardRow[] {
+    return this.guardRows("transaction", sinceMs);
+  }
+
+  private guardRows(kind: "suspect" | "transaction", sinceMs: number): GuardRow[] {
+    this.assertOpen();
+    return (
+      this.db.prepare(GUARD_SQL[kind]).all(sinceMs) as {
+        seq: number;
+        obu_id: string;
+        obu_serial: string | null;
+        card_id: string | null;
+        created_at_ms: number;
+      }[]
+    ).map((r) => ({
+      seq: r.seq,
+      obuId: r.obu_id,
+      obuSerial: r.obu_serial,
+      cardId: r.card_id,
+      createdAtMs: r.created_at_ms,
+    }));
   }
 
   /** The highest sequence number ever committed, as on disk (0 if none). */
@@ -170,8 +234,9 @@ export class Records extends RecordQueries {
     super(h.db, () => h.assertOpen());
     this.lastSeqMem = this.lastSeqOnDisk();
     this.stmtInsert = h.db.prepare(
-      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, card_id, amount, tac, " +
-        "icc_pay_serial, psam_no, psam_trans_serial, trans_time, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
+        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)",
     );
     this.stmtSetSeq = h.db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
     this.txCommit = h.db
@@ -224,6 +289,7 @@ export class Records extends RecordQueries {
       tradeId: formatTradeId(this.h.lane, at, seq, this.h.utcOffsetMinutes),
       createdAt: localIso(at, this.h.utcOffsetMinutes),
       lane: this.h.lane,
+      revision: 1,
     };
     const params = [
       seq,
@@ -232,6 +298,7 @@ export class Records extends RecordQueries {
       rec.outcome,
       at.getTime(),
       committed.obuId,
+      rec.obuSerial,
       rec.cardId,
       rec.amount,
       rec.tac,

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { JournalReader } from "../../src/journal/journal.js";
+import { type Journal, JournalReader } from "../../src/journal/journal.js";
+import { GUARD_SQL } from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
+import type { CommittedRecord, RecordKind } from "../../src/journal/types.js";
 import { useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -56,7 +58,7 @@ describe("sequence numbers and trade ids", () => {
     });
     expect(got?.rawB4).toBe(c.rawB4);
     expect(typeof got?.stageTimes.journalCommit).toBe("number");
-    expect(j.findSuspects(c.obuId).map((r) => r.seq)).toEqual([c.seq]);
+    expect(got?.revision).toBe(1);
     expect(j.markBarrier(c.seq, 123.5)).toBe(true);
     expect(j.get(c.seq)?.stageTimes.barrier).toBe(123.5);
   });
@@ -80,6 +82,76 @@ describe("sequence numbers and trade ids", () => {
     expect(j.list({ since: 5 }).map((r) => r.seq)).toEqual([5, 6]);
     expect(j.list({ since: new Date("2026-01-01T00:00:03Z") }).map((r) => r.seq)).toEqual([4, 5, 6]);
     expect(j.list({ limit: 2 }).map((r) => r.seq)).toEqual([1, 2]);
+  });
+});
+
+describe("queries the lane needs: open suspects and guard seeding", () => {
+  /** commits records at one-minute steps; returns them */
+  function seed(j: Journal, kinds: RecordKind[], t: { ms: number }) {
+    return kinds.map((k, i) => {
+      const c = j.commit(sampleRecord(100 + i, k));
+      t.ms += 60_000;
+      return c;
+    });
+  }
+
+  it("findOpenSuspect: the newest unsettled suspect by OBU MAC (any case), by card id, or both", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const older = j.commit({
+      ...sampleRecord(1, "suspect"),
+      obuId: "a1b2c3d4",
+      cardId: "43010000000000000001",
+    });
+    j.commit({ ...sampleRecord(2, "transaction"), obuId: "a1b2c3d4", cardId: "43010000000000000001" });
+    const newer = j.commit({
+      ...sampleRecord(3, "suspect"),
+      obuId: "A1B2C3D4",
+      cardId: "43010000000000000002",
+    });
+    seed(j, ["suspect", "stop"], t);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4" })?.seq).toBe(newer.seq);
+    expect(j.findOpenSuspect({ obuId: "A1B2C3D4" })?.seq).toBe(newer.seq);
+    expect(j.findOpenSuspect({ cardId: "43010000000000000001" })?.seq).toBe(older.seq);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4", cardId: "43010000000000000001" })?.seq).toBe(older.seq);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4", cardId: "43019999999999999999" })).toBeNull();
+    expect(j.findOpenSuspect({ obuId: "ffffffff" })).toBeNull();
+    expect(() => j.findOpenSuspect({})).toThrow(
+      expect.objectContaining({ code: "E608_JOURNAL_QUERY_INVALID" }),
+    );
+  });
+
+  it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const recs = seed(j, ["transaction", "suspect", "stop", "transaction", "suspect", "transaction"], t);
+    const row = (c: CommittedRecord) => ({
+      seq: c.seq,
+      obuId: c.obuId,
+      obuSerial: c.obuSerial,
+      cardId: c.cardId,
+      createdAtMs: Date.parse(c.createdAt),
+    });
+    const since = Date.parse(recs[1]!.createdAt); // inclusive
+    expect(j.unsettledSince(since)).toEqual([row(recs[1]!), row(recs[4]!)]);
+    expect(j.tradedSince(since)).toEqual([row(recs[3]!), row(recs[5]!)]);
+    expect(j.tradedSince(since + 1)).toEqual([row(recs[3]!), row(recs[5]!)]);
+    expect(j.unsettledSince(since + 1)).toEqual([row(recs[4]!)]);
+    expect(recs[0]!.obuSerial).not.toBeNull();
+  });
+
+  it("guard seeding reads covering indexes only: no record row, whatever the journal's size", () => {
+    const j = openJournal();
+    const plan = (sql: string) =>
+      (j["h"].db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0) as { detail: string }[])
+        .map((p) => p.detail)
+        .join(" | ");
+    expect(plan(GUARD_SQL.suspect)).toMatch(
+      /^SEARCH records USING COVERING INDEX records_guard_unsettled \(created_at_ms>\?\)$/,
+    );
+    expect(plan(GUARD_SQL.transaction)).toMatch(
+      /^SEARCH records USING COVERING INDEX records_guard_traded \(created_at_ms>\?\)$/,
+    );
   });
 });
 
