@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalDb, type JournalHealth, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
-import { type HoldItem, JournalOutbox, type Outbox, OutboxQueries } from "./outbox.js";
+import { type HoldItem, JournalOutbox, type Outbox, OutboxQueries, type UploadAck } from "./outbox.js";
 import { type ListQuery, RecordQueries, Records } from "./records.js";
 import { laneKey } from "./trade-id.js";
 import type {
@@ -28,13 +28,14 @@ import type {
   LaneIdentity,
   NewLaneRecord,
   PendingRecord,
+  Settlement,
   StoredRecord,
 } from "./types.js";
 import { Upkeep, type UpkeepOptions } from "./upkeep.js";
 
 export { enforceDurability, JOURNAL_FILE, type JournalHealth } from "./db.js";
 export type { DebitIntent } from "./intents.js";
-export type { HoldItem, Outbox } from "./outbox.js";
+export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
 
 export interface JournalOptions extends UpkeepOptions {
@@ -204,6 +205,11 @@ export class Journal implements Outbox {
     return this.records.commit(rec, opts);
   }
 
+  /** Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). */
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    return this.records.settle(seq, s, opts);
+  }
+
   commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {
     return this.records.commitMany(recs);
   }
@@ -264,8 +270,8 @@ export class Journal implements Outbox {
     return this.outbox.pending(limit);
   }
 
-  markUploaded(tradeIds: readonly string[], ackTime?: Date): number {
-    return this.outbox.markUploaded(tradeIds, ackTime);
+  markUploaded(acks: readonly UploadAck[], ackTime?: Date): number {
+    return this.outbox.markUploaded(acks, ackTime);
   }
 
   hold(items: readonly HoldItem[], at?: Date): number {

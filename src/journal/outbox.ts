@@ -17,10 +17,16 @@ export interface HoldItem {
   message: string;
 }
 
+/** The station stored this revision of this record (or a newer one). */
+export interface UploadAck {
+  tradeId: string;
+  revision: number;
+}
+
 /** Where the uplink reads the outbox. Journal implements it; tests may fake it. */
 export interface Outbox {
   pending(limit: number): PendingRecord[];
-  markUploaded(tradeIds: readonly string[], ackTime: Date): number;
+  markUploaded(acks: readonly UploadAck[], ackTime: Date): number;
   hold(items: readonly HoldItem[], at: Date): number;
   queueDepth(): number;
   heldCount(): number;
@@ -73,11 +79,17 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
   private readonly stmtOutboxAdd: Database.Statement;
   private readonly stmtSeqOf: Database.Statement<[string], { seq: number }>;
+  private readonly stmtRevisionOf: Database.Statement<[string], { seq: number; revision: number }>;
+  private readonly stmtAckDel: Database.Statement;
+  private readonly stmtOutboxAddIfMissing: Database.Statement;
   private readonly stmtOutboxDel: Database.Statement;
   private readonly stmtAckAdd: Database.Statement;
   private readonly stmtHeldDel: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], PendingRow>;
-  private readonly txAck: (ids: readonly string[], at: number) => { fromOutbox: number; fromHeld: number };
+  private readonly txAck: (
+    acks: readonly UploadAck[],
+    at: number,
+  ) => { fromOutbox: number; fromHeld: number };
 
   constructor(private readonly h: JournalDb) {
     super(h.db, () => h.assertOpen());
@@ -90,6 +102,11 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       [string],
       { seq: number }
     >;
+    this.stmtRevisionOf = db.prepare(
+      "SELECT seq, revision FROM records WHERE trade_id = ?",
+    ) as Database.Statement<[string], { seq: number; revision: number }>;
+    this.stmtAckDel = db.prepare("DELETE FROM acks WHERE seq = ?");
+    this.stmtOutboxAddIfMissing = db.prepare("INSERT OR IGNORE INTO outbox (seq) VALUES (?)");
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
@@ -98,11 +115,12 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
         "ORDER BY o.seq LIMIT ?",
     ) as Database.Statement<[number], PendingRow>;
     this.txAck = db
-      .transaction((ids: readonly string[], at: number) => {
+      .transaction((acks: readonly UploadAck[], at: number) => {
         const r = { fromOutbox: 0, fromHeld: 0 };
-        for (const id of ids) {
-          const row = this.stmtSeqOf.get(id);
-          if (!row) continue;
+        for (const ack of acks) {
+          const row = this.stmtRevisionOf.get(ack.tradeId);
+          // unknown, or settled again since that revision was sent: the new revision still has to go
+          if (!row || row.revision > ack.revision) continue;
           if (this.stmtOutboxDel.run(row.seq).changes === 1) r.fromOutbox++;
           else if (this.stmtHeldDel.run(row.seq).changes === 1) r.fromHeld++;
           else continue; // already acknowledged
@@ -111,7 +129,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
         return r;
       })
       .immediate.bind(null) as (
-      ids: readonly string[],
+      acks: readonly UploadAck[],
       at: number,
     ) => { fromOutbox: number; fromHeld: number };
   }
@@ -125,6 +143,24 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   enqueued(n: number, lastSeq: number, lastTradeId: string): void {
     this.pendingCount += n;
     this.commitSubject.next({ seq: lastSeq, tradeId: lastTradeId });
+  }
+
+  /**
+   * Inside a settlement's transaction: the changed record must reach the station again, wherever it was
+   * (acknowledged, held or still queued). Returns what moved, for requeued().
+   */
+  requeueInTx(seq: number): { added: number; fromHeld: number } {
+    this.stmtAckDel.run(seq);
+    const fromHeld = this.stmtHeldDel.run(seq).changes;
+    const added = this.stmtOutboxAddIfMissing.run(seq).changes;
+    return { added, fromHeld };
+  }
+
+  /** After that transaction committed: count and wake the uplink. */
+  requeued(moved: { added: number; fromHeld: number }, seq: number, tradeId: string): void {
+    this.pendingCount += moved.added;
+    this.heldCountMem -= moved.fromHeld;
+    this.commitSubject.next({ seq, tradeId });
   }
 
   /** Re-counts from disk (recover()). */
@@ -148,15 +184,17 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   }
 
   /**
-   * Marks records the station has acknowledged. Unknown or already acknowledged trade ids are ignored.
+   * Marks records the station has acknowledged, each with the revision that was sent. Unknown or already
+   * acknowledged trade ids are ignored, and so is the acknowledgement of a revision older than the record's
+   * current one (it was settled while the older revision was on its way): the record stays queued.
    * Returns how many records changed from pending to acknowledged.
    */
-  markUploaded(tradeIds: readonly string[], ackTime: Date = this.h.now()): number {
+  markUploaded(acks: readonly UploadAck[], ackTime: Date = this.h.now()): number {
     this.h.assertWritable();
-    if (tradeIds.length === 0) return 0;
+    if (acks.length === 0) return 0;
     let r: { fromOutbox: number; fromHeld: number };
     try {
-      r = this.txAck(tradeIds, ackTime.getTime());
+      r = this.txAck(acks, ackTime.getTime());
     } catch (e) {
       throw this.h.fail("markUploaded", e);
     }

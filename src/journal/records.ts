@@ -17,6 +17,8 @@ import {
   type NewLaneRecord,
   RECORD_KINDS,
   type RecordKind,
+  type Settlement,
+  type SettlementNote,
   type StoredRecord,
 } from "./types.js";
 
@@ -217,6 +219,22 @@ export class RecordQueries {
 }
 
 type Row = { params: unknown[]; seq: number; committed: CommittedRecord };
+type Requeued = ReturnType<JournalOutbox["requeueInTx"]>;
+
+const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove", "booth-card", "operator"];
+
+/** What a settled transaction must carry to be cleared (docs/journal.md, protocol.md 4.4). */
+const CLEARING_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
+
+function settleRefused(seq: number, why: string): EtcError {
+  return new EtcError(
+    JournalErrorCodes.JournalSettleRefused,
+    `journal settle refused: ${why}; nothing changed`,
+    {
+      seq,
+    },
+  );
+}
 
 /** The write side: commit, commitMany, markBarrier. The sequence counter lives here. */
 export class Records extends RecordQueries {
@@ -225,6 +243,12 @@ export class Records extends RecordQueries {
   private readonly stmtSetSeq: Database.Statement;
   private stmtBarrier: Database.Statement | undefined;
   private readonly txCommit: (rows: Row[], intentId?: number) => void;
+  private readonly stmtSettleRead: Database.Statement<
+    [number],
+    { trade_id: string; kind: string; outcome: string; revision: number; record: string }
+  >;
+  private readonly stmtSettle: Database.Statement;
+  private readonly txSettle: (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
 
   constructor(
     private readonly h: JournalDb,
@@ -249,6 +273,36 @@ export class Records extends RecordQueries {
         if (intentId !== undefined) this.intents.deleteInTx(intentId);
       })
       .immediate.bind(null) as (rows: Row[], intentId?: number) => void;
+    this.stmtSettleRead = h.db.prepare(
+      "SELECT trade_id, kind, outcome, revision, record FROM records WHERE seq = ?",
+    ) as Records["stmtSettleRead"];
+    this.stmtSettle = h.db.prepare(
+      "UPDATE records SET kind = ?, outcome = ?, amount = ?, tac = ?, icc_pay_serial = ?, psam_no = ?, " +
+        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ? " +
+        "WHERE seq = ? AND kind = 'suspect' AND revision = ?",
+    );
+    this.txSettle = h.db
+      .transaction((next: CommittedRecord, fromRevision: number, intentId?: number) => {
+        const changed = this.stmtSettle.run(
+          next.kind,
+          next.outcome,
+          next.amount,
+          next.tac,
+          next.iccPaySerial,
+          next.psamNo,
+          next.psamTransSerial,
+          next.transTime,
+          next.revision,
+          JSON.stringify(next),
+          next.seq,
+          fromRevision,
+        ).changes;
+        if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
+        const moved = this.outbox.requeueInTx(next.seq);
+        if (intentId !== undefined) this.intents.deleteInTx(intentId);
+        return moved;
+      })
+      .immediate.bind(null) as (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
   }
 
   /** The highest sequence number ever committed (0 if none). O(1). */
@@ -350,6 +404,83 @@ export class Records extends RecordQueries {
     this.lastSeqMem = last.seq;
     this.outbox.enqueued(rows.length, last.seq, last.committed.tradeId);
     return rows.map((r) => r.committed);
+  }
+
+  /**
+   * Settles a suspect record in place: one debit is one record. The record keeps its sequence number, trade
+   * id and creation time; it becomes a `transaction` (the debit happened: the settlement's TAC and card
+   * proof) or a `stop` (proven not debited: amount 0), its revision goes up by one, and it goes back into
+   * the outbox so that the station replaces the suspect it holds. What it was, when and by what it was
+   * settled, and the evidence are kept in `extra.settlement`. One durable transaction (synchronous=FULL),
+   * which also deletes the debit intent `opts.intentId`.
+   *
+   * Refused with E607_JOURNAL_SETTLE_REFUSED (nothing changed) for a record that does not exist or is not
+   * an unsettled suspect, and with E605 for a settlement that is not valid (a settled transaction needs
+   * what clearing needs: TAC, card offline serial, PSAM number and serial, transaction time).
+   */
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    this.h.assertWritable();
+    const cur = this.stmtSettleRead.get(seq);
+    if (!cur) throw settleRefused(seq, `there is no record ${seq}`);
+    if (cur.kind !== "suspect") {
+      const prev = (JSON.parse(cur.record) as CommittedRecord).extra?.settlement as
+        | SettlementNote
+        | undefined;
+      throw settleRefused(
+        seq,
+        `record ${seq} (${cur.trade_id}) is a ${cur.kind} (${cur.outcome}), not an unsettled suspect` +
+          (prev ? `: settled by ${prev.settledBy} at ${prev.settledAt}` : ""),
+      );
+    }
+    const prev = JSON.parse(cur.record) as CommittedRecord;
+    const next = this.settledRecord(prev, cur.revision, s);
+    let moved: Requeued;
+    try {
+      moved = this.txSettle(next, cur.revision, opts?.intentId);
+    } catch (e) {
+      throw this.h.fail("settle", e);
+    }
+    this.outbox.requeued(moved, seq, next.tradeId);
+    return next;
+  }
+
+  private settledRecord(prev: CommittedRecord, revision: number, s: Settlement): CommittedRecord {
+    const invalid = (why: string): EtcError =>
+      new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal settle of record ${prev.seq}: ${why}`, {
+        seq: prev.seq,
+      });
+    if (s.kind !== "transaction" && s.kind !== "stop")
+      throw invalid(`kind must be "transaction" or "stop", got "${String(s.kind)}"`);
+    if (typeof s.outcome !== "string" || s.outcome === "") throw invalid("outcome must be a non-empty code");
+    if (!SETTLED_BY.includes(s.settledBy))
+      throw invalid(`settledBy must be one of ${SETTLED_BY.join(", ")}, got "${String(s.settledBy)}"`);
+    const fields = s.fields ?? {};
+    const amount = fields.amount ?? (s.kind === "stop" ? 0 : prev.amount);
+    if (!Number.isSafeInteger(amount) || amount < 0)
+      throw invalid(`amount must be a whole number of fen >= 0, got ${amount}`);
+    if (s.kind === "stop" && amount !== 0)
+      throw invalid(`a stop moved no money: amount must be 0, got ${amount}`);
+    const next: CommittedRecord = {
+      ...prev,
+      ...fields,
+      kind: s.kind,
+      outcome: s.outcome,
+      amount,
+      revision: revision + 1,
+    };
+    if (s.kind === "transaction") {
+      const missing = CLEARING_FIELDS.filter((f) => next[f] === null || next[f] === undefined);
+      if (missing.length > 0)
+        throw invalid(`a settled transaction must carry what clearing needs; missing ${missing.join(", ")}`);
+    }
+    const note: SettlementNote = {
+      settledBy: s.settledBy,
+      settledAt: localIso(this.h.now(), this.h.utcOffsetMinutes),
+      previous: { kind: prev.kind, outcome: prev.outcome, amount: prev.amount, revision },
+      evidence: s.evidence ?? null,
+    };
+    next.extra = { ...prev.extra, settlement: note };
+    return next;
   }
 
   /**

@@ -45,7 +45,12 @@ export class Upkeep {
     this.h.assertWritable();
     const db = this.h.db;
     const cutoff = now.getTime() - this.retentionMs;
-    const pick = db.prepare("SELECT seq FROM acks WHERE at_ms < ? LIMIT 5000").pluck();
+    // an unsettled suspect stays, acknowledged or not: it is what settles the debit later
+    const pick = db
+      .prepare(
+        "SELECT a.seq FROM acks a JOIN records r ON r.seq = a.seq WHERE a.at_ms < ? AND r.kind != 'suspect' LIMIT 5000",
+      )
+      .pluck();
     const delRecord = db.prepare("DELETE FROM records WHERE seq = ? AND seq NOT IN (SELECT seq FROM outbox)");
     const delAck = db.prepare("DELETE FROM acks WHERE seq = ?");
     const chunk = db.transaction((): number => {

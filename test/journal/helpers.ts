@@ -2,11 +2,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { Journal, type JournalOptions } from "../../src/journal/journal.js";
+import { Journal, type JournalOptions, type UploadAck } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 /** the lane's UTC offset (China Standard Time, as the RSU dialects' default) */
 export const LANE_UTC_OFFSET = 480;
+
+/** Acknowledgements of these records at the revision they carry (what the uplink passes to markUploaded). */
+export function acksOf(...recs: { tradeId: string; revision?: number }[]): UploadAck[] {
+  return recs.map((r) => ({ tradeId: r.tradeId, revision: r.revision ?? 1 }));
+}
 
 /** A fresh temporary directory; call the returned cleanup in afterEach. */
 export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => void } {

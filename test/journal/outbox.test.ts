@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useJournalDir } from "./helpers.js";
+import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -16,7 +16,7 @@ describe("outbox", () => {
     expect(first.map((p) => p.seq)).toEqual(recs.slice(0, 10).map((r) => r.seq));
     expect(JSON.parse(first[0]!.json).tradeId).toBe(recs[0]!.tradeId);
     // partial ack out of order: 2 and 5 acknowledged, the rest stays in order
-    expect(j.markUploaded([recs[1]!.tradeId, recs[4]!.tradeId, "nonexistent", recs[1]!.tradeId])).toBe(2);
+    expect(j.markUploaded(acksOf(recs[1]!, recs[4]!, { tradeId: "nonexistent" }, recs[1]!))).toBe(2);
     expect(j.queueDepth()).toBe(23);
     expect(j.pending(4).map((p) => p.seq)).toEqual([1, 3, 4, 6]);
     j.close();
@@ -33,7 +33,7 @@ describe("outbox", () => {
     t = new Date(t.getTime() + 60_000);
     j.commit(sampleRecord(2, "suspect"));
     expect(j.oldestPendingAgeMs(t)).toBe(60_000);
-    j.markUploaded([a.tradeId], t);
+    j.markUploaded(acksOf(a), t);
     expect(j.oldestPendingAgeMs(t)).toBe(0);
     expect(j.stats(t)).toMatchObject({
       records: 2,
@@ -55,5 +55,21 @@ describe("outbox", () => {
     expect(text).toMatch(/SCAN o/);
     expect(text).toMatch(/SEARCH r USING INTEGER PRIMARY KEY/);
     expect(text).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("an acknowledgement of a revision older than the record's current one leaves it queued", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    const onItsWay = j.pending(10).map((p) => ({ tradeId: p.tradeId, revision: p.revision }));
+    j.settle(suspect.seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    });
+    expect(j.markUploaded(onItsWay)).toBe(0); // the station stored revision 1 only
+    expect(j.pending(10).map((p) => [p.seq, p.revision])).toEqual([[suspect.seq, 2]]);
+    expect(j.markUploaded([{ tradeId: suspect.tradeId, revision: 2 }])).toBe(1);
+    expect(j.queueDepth()).toBe(0);
   });
 });

@@ -3,8 +3,8 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
 import { GUARD_SQL } from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
-import type { CommittedRecord, RecordKind } from "../../src/journal/types.js";
-import { useJournalDir } from "./helpers.js";
+import type { CommittedRecord, RecordKind, Settlement } from "../../src/journal/types.js";
+import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -26,7 +26,7 @@ describe("sequence numbers and trade ids", () => {
       time: "20261123185914",
       seqMod: 2,
     });
-    j.markUploaded([a.tradeId, b.tradeId], t);
+    j.markUploaded(acksOf(a, b), t);
     j.close();
 
     t = new Date(t.getTime() + 3 * 86_400_000);
@@ -152,6 +152,135 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(plan(GUARD_SQL.transaction)).toMatch(
       /^SEARCH records USING COVERING INDEX records_guard_traded \(created_at_ms>\?\)$/,
     );
+  });
+});
+
+describe("settle: a suspect record updated in place, one debit one record", () => {
+  const debited: Settlement = {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "b8",
+    fields: { tac: "1A2B3C4D", balanceAfter: 12_345, rawB5: "FFFFB8..." },
+    evidence: { b8: "ffffb8a1000001000a0b0c0d", epSerial: 17 },
+  };
+
+  it("keeps seq, trade id and creation time, raises the revision, keeps the evidence, and queues it again", () => {
+    let t = Date.parse("2026-05-01T00:00:00Z");
+    const j = openJournal({ now: () => new Date(t) });
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    j.markUploaded(acksOf(suspect), new Date(t)); // the station already holds the suspect
+    expect(j.queueDepth()).toBe(0);
+    const intent = j.writeIntent(suspect.obuId, "C8 sent");
+    t += 90_000;
+    const settled = j.settle(suspect.seq, debited, { intentId: intent });
+    expect(settled).toMatchObject({
+      seq: suspect.seq,
+      tradeId: suspect.tradeId,
+      createdAt: suspect.createdAt,
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      amount: suspect.amount,
+      tac: "1A2B3C4D",
+      balanceAfter: 12_345,
+      rawB5: "FFFFB8...",
+      revision: 2,
+      iccPaySerial: suspect.iccPaySerial,
+    });
+    expect(settled.extra?.settlement).toEqual({
+      settledBy: "b8",
+      settledAt: "2026-05-01T08:01:30.000+08:00",
+      previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: suspect.amount, revision: 1 },
+      evidence: debited.evidence,
+    });
+    expect(settled.extra?.operator).toBe("ETC"); // the rest of extra is kept
+    expect(j.openIntents()).toEqual([]);
+    // back into the outbox with its new revision
+    expect(j.queueDepth()).toBe(1);
+    expect(j.pending(10).map((p) => [p.seq, p.revision, JSON.parse(p.json).tac])).toEqual([
+      [suspect.seq, 2, "1A2B3C4D"],
+    ]);
+    expect(j.findOpenSuspect({ obuId: suspect.obuId })).toBeNull();
+    expect(j.unsettledSince(0)).toEqual([]);
+    expect(j.tradedSince(0).map((g) => g.seq)).toEqual([suspect.seq]);
+    j.close();
+    const again = openJournal();
+    expect(again.get(suspect.tradeId)).toMatchObject({ kind: "transaction", revision: 2, uploadedAt: null });
+    expect(again.list()).toHaveLength(1);
+  });
+
+  it("proven not debited: a stop with amount 0", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(2, "suspect"));
+    const s = j.settle(suspect.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "booth-card",
+      fields: {},
+    });
+    expect([s.kind, s.amount, s.revision, s.tac]).toEqual(["stop", 0, 2, null]);
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "stop", amount: 0, revision: 2 });
+  });
+
+  it("refuses (E607, nothing changed) a record that is not an unsettled suspect", () => {
+    const j = openJournal();
+    const tx = j.commit(sampleRecord(1));
+    const suspect = j.commit(sampleRecord(2, "suspect"));
+    j.settle(suspect.seq, debited);
+    const depth = j.queueDepth();
+    expect(() => j.settle(tx.seq, debited)).toThrow(
+      expect.objectContaining({
+        code: "E607_JOURNAL_SETTLE_REFUSED",
+        message: expect.stringMatching(
+          /record 1 .* is a transaction \(EXIT_DEBIT\), not an unsettled suspect/,
+        ),
+      }),
+    );
+    expect(() => j.settle(suspect.seq, debited)).toThrow(
+      expect.objectContaining({
+        code: "E607_JOURNAL_SETTLE_REFUSED",
+        message: expect.stringMatching(/settled by b8 at /),
+      }),
+    );
+    expect(() => j.settle(99, debited)).toThrow(
+      expect.objectContaining({ code: "E607_JOURNAL_SETTLE_REFUSED" }),
+    );
+    expect(j.list().map((r) => r.revision)).toEqual([1, 2]);
+    expect(j.queueDepth()).toBe(depth);
+    expect(j.healthy).toBe(true);
+  });
+
+  it("refuses (E605) a settlement that cannot be cleared or is inconsistent; the suspect stays as it was", () => {
+    const j = openJournal();
+    const suspect = j.commit({ ...sampleRecord(3, "suspect"), iccPaySerial: null });
+    expect(() => j.settle(suspect.seq, { ...debited, fields: { tac: null } })).toThrow(
+      /missing tac, iccPaySerial/,
+    );
+    expect(() =>
+      j.settle(suspect.seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 5 },
+      }),
+    ).toThrow(/amount must be 0/);
+    expect(() =>
+      j.settle(suspect.seq, { ...debited, settledBy: "guess" as Settlement["settledBy"] }),
+    ).toThrow(expect.objectContaining({ code: "E605_JOURNAL_RECORD_INVALID" }));
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+    expect(j.healthy).toBe(true);
+    // with the serial the B8 brought, it settles
+    expect(
+      j.settle(suspect.seq, { ...debited, fields: { ...debited.fields, iccPaySerial: "0011" } }).revision,
+    ).toBe(2);
+  });
+
+  it("a held suspect that is settled goes back into the queue", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(4, "suspect"));
+    expect(j.hold([{ tradeId: suspect.tradeId, code: "BAD_RECORD", message: "no" }])).toBe(1);
+    j.settle(suspect.seq, debited);
+    expect([j.heldCount(), j.queueDepth()]).toEqual([0, 1]);
+    expect(j.get(suspect.seq)?.held).toBeNull();
   });
 });
 

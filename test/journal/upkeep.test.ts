@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useJournalDir } from "./helpers.js";
+import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -27,10 +27,7 @@ describe("retention", () => {
     let t = new Date("2026-01-01T00:00:00Z");
     const j = openJournal({ now: () => t, retentionDays: 90 });
     const recs = Array.from({ length: 10 }, (_, i) => j.commit(sampleRecord(i)));
-    j.markUploaded(
-      recs.filter((_, i) => i % 2 === 0).map((r) => r.tradeId),
-      t,
-    );
+    j.markUploaded(acksOf(...recs.filter((_, i) => i % 2 === 0)), t);
     t = new Date("2026-03-01T00:00:00Z"); // 59 days: nothing is old enough
     expect(j.prune()).toBe(0);
     t = new Date("2027-01-01T00:00:00Z"); // a year later: only the acknowledged ones go

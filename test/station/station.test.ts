@@ -63,6 +63,43 @@ describe("station simulator", () => {
     expect(st.received().map((r) => r.tradeId)).toEqual([a, b]);
   });
 
+  it("keeps one record per trade id and replaces it only with a higher revision: stored, updated, duplicate", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    const id = "430101020320261123185914000007";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const send = async (revision: number | undefined, kind: string, tac: string | null) => {
+      const item = {
+        tradeId: id,
+        seq: 7,
+        kind,
+        ...(revision === undefined ? {} : { revision }),
+        record: { tac },
+      };
+      const res = await post(`${st!.url}/api/v1/transactions`, { lane, records: [item] });
+      return (await res.json()) as { accepted: { status: string }[]; rejected: { code: string }[] };
+    };
+    expect((await send(undefined, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "stored" }]);
+    expect((await send(1, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "duplicate" }]);
+    expect((await send(2, "transaction", "0A0B0C0D")).accepted).toEqual([{ tradeId: id, status: "updated" }]);
+    // the older revision arriving late (a re-send) changes nothing
+    expect((await send(1, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "duplicate" }]);
+    expect((await send(2, "transaction", "0A0B0C0D")).accepted).toEqual([
+      { tradeId: id, status: "duplicate" },
+    ]);
+    expect((await send(0, "transaction", "0A0B0C0D")).rejected).toEqual([
+      expect.objectContaining({ code: "BAD_RECORD" }),
+    ]);
+    expect(st.received().map((r) => [r.tradeId, r.kind, r.revision, r.arrivals, r.record])).toEqual([
+      [id, "transaction", 2, 5, { tac: "0A0B0C0D" }],
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 5, updates: 1, duplicates: 3 });
+    await st.close();
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    expect(st.received().map((r) => r.revision)).toEqual([2]);
+  });
+
   it("switches faults at runtime through POST /admin/fault; down refuses connections and comes back on the same port", async () => {
     st = await startStation();
     const res = await post(`${st.url}/admin/fault`, { mode: "500s" });
