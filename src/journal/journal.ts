@@ -31,12 +31,18 @@ import type {
   Settlement,
   StoredRecord,
 } from "./types.js";
-import { Upkeep, type UpkeepOptions } from "./upkeep.js";
+import { type RetentionReport, Upkeep, type UpkeepOptions } from "./upkeep.js";
 
 export { enforceDurability, JOURNAL_FILE, type JournalHealth } from "./db.js";
 export type { DebitIntent } from "./intents.js";
 export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
+export {
+  type RetentionCounters,
+  type RetentionOptions,
+  type RetentionReport,
+  retentionAuditEvent,
+} from "./upkeep.js";
 
 export interface JournalOptions extends UpkeepOptions {
   dataDir: string;
@@ -296,8 +302,9 @@ export class Journal implements Outbox {
 
   // ---- upkeep -------------------------------------------------------------------------------------
 
-  prune(now?: Date): number {
-    return this.upkeep.prune(now);
+  /** Runs retention now (an operator's "run retention now"); the schedule runs it on its own. */
+  runRetention(now?: Date): Promise<RetentionReport> {
+    return this.upkeep.runRetention(now);
   }
 
   checkpoint(): void {

@@ -12,7 +12,8 @@ type Op =
   /** the station's answer to the batch on its way arrives: some of it acknowledged */
   | { op: "ack"; pick: number[] }
   | { op: "settle"; pick: number; debited: boolean }
-  | { op: "prune"; days: number }
+  /** retention runs `days` later (90 days kept) */
+  | { op: "retain"; days: number }
   | { op: "reopen" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -20,7 +21,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant("send" as const), n: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ op: fc.constant("ack" as const), pick: fc.array(fc.nat(30), { maxLength: 8 }) }),
   fc.record({ op: fc.constant("settle" as const), pick: fc.nat(30), debited: fc.boolean() }),
-  fc.record({ op: fc.constant("prune" as const), days: fc.integer({ min: 0, max: 200 }) }),
+  fc.record({ op: fc.constant("retain" as const), days: fc.integer({ min: 0, max: 200 }) }),
   fc.record({ op: fc.constant("reopen" as const) }),
 );
 
@@ -31,9 +32,9 @@ interface Model {
   ackedAt: number | null;
 }
 
-it("outbox model: never loses an unacknowledged record or revision, keeps order, never reuses a sequence", () => {
-  fc.assert(
-    fc.property(fc.array(opArb, { minLength: 1, maxLength: 30 }), (ops) => {
+it("outbox model: never loses an unacknowledged record or revision, keeps order, never reuses a sequence", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
       const { dir, cleanup } = tempDir("etc-prop-");
       let t = Date.parse("2026-01-01T00:00:00Z");
       const open = (): Journal =>
@@ -43,6 +44,7 @@ it("outbox model: never loses an unacknowledged record or revision, keeps order,
           utcOffsetMinutes: LANE_UTC_OFFSET,
           now: () => new Date(t),
           checkpointIntervalMs: 0,
+          retention: { days: 90, batchSize: 3 },
         });
       let j = open();
       const model = new Map<number, Model>();
@@ -105,9 +107,9 @@ it("outbox model: never loses an unacknowledged record or revision, keeps order,
                 : { code: "E607_JOURNAL_SETTLE_REFUSED" },
             );
             if (settleable) Object.assign(m!, { kind, revision: m!.revision + 1, ackedAt: null });
-          } else if (o.op === "prune") {
+          } else if (o.op === "retain") {
             t += o.days * 86_400_000;
-            j.prune(new Date(t));
+            await j.runRetention(new Date(t));
             const cutoff = t - 90 * 86_400_000;
             for (const [seq, v] of model)
               if (v.ackedAt !== null && v.ackedAt < cutoff && v.kind !== "suspect") model.delete(seq);

@@ -11,10 +11,10 @@ const jd = useJournalDir();
 const openJournal = jd.open;
 
 describe("sequence numbers and trade ids", () => {
-  it("assigns increasing sequences that survive reopen and are never reused after prune", () => {
+  it("assigns increasing sequences that survive reopen and are never reused after retention", async () => {
     let t = new Date(Date.UTC(2026, 10, 23, 10, 59, 14)); // 18:59:14 at the lane's UTC+8
     const now = (): Date => t;
-    const j = openJournal({ now, retentionDays: 1 });
+    const j = openJournal({ now, retention: { days: 1 } });
     const a = j.commit(sampleRecord(1));
     const b = j.commit(sampleRecord(2, "stop"));
     expect([a.seq, b.seq]).toEqual([1, 2]);
@@ -30,8 +30,8 @@ describe("sequence numbers and trade ids", () => {
     j.close();
 
     t = new Date(t.getTime() + 3 * 86_400_000);
-    const j2 = openJournal({ now, retentionDays: 1 });
-    expect(j2.prune()).toBe(2);
+    const j2 = openJournal({ now, retention: { days: 1 } });
+    expect((await j2.runRetention()).deleted).toBe(2);
     expect(j2.list()).toHaveLength(0);
     const c = j2.commit(sampleRecord(3));
     expect(c.seq).toBe(3);

@@ -60,7 +60,7 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   expect(journal.stats().pending).toBe(1);
 
   t += 365 * 86_400_000;
-  journal.prune();
+  await journal.runRetention();
   expect(journal.get(recs[2]!.tradeId)).not.toBeNull(); // a held record is never pruned
   expect(journal.list().map((r) => r.seq)).toEqual([recs[2]!.seq]);
 
