@@ -31,7 +31,10 @@ export interface Outbox {
   queueDepth(): number;
   heldCount(): number;
   oldestPendingAgeMs(now?: Date): number | null;
-  /** emits after each commit; the uplink uses it to wake up */
+  /**
+   * emits when records join the queue: after each commit, settlement and requeueHeld (`seq` -1 then); the
+   * uplink uses it to wake up
+   */
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
 }
 

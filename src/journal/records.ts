@@ -1,7 +1,8 @@
 /**
- * The lane records: commit (one durable transaction per vehicle), the barrier time, and the queries
- * (list, get, suspects). A record enters the outbox in the same transaction that writes it (outbox.ts),
- * and the debit intent it settles leaves in that transaction too (intents.ts).
+ * The lane records: commit (one durable transaction per vehicle), settle (a suspect changed in place:
+ * revision + 1), the barrier time, and the queries (list, get, the open suspect of an OBU or card, guard
+ * seeding). A record enters the outbox in the same transaction that writes or settles it (outbox.ts), and
+ * the debit intent it resolves leaves in that transaction too (intents.ts).
  */
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";

@@ -28,7 +28,7 @@ export interface RetentionOptions {
   days?: number;
   /** run retention this often; default 60 minutes; 0: never on a schedule (runRetention() only) */
   intervalMs?: number;
-  /** records deleted per transaction (one event-loop turn); default 200 */
+  /** records deleted per transaction (one event-loop turn); default 100 */
   batchSize?: number;
   /** each run's report, e.g. to the audit trail as `journal.retention` (retentionAuditEvent) */
   onRetention?: (report: RetentionReport) => void;
@@ -138,7 +138,7 @@ export class Upkeep {
     const r = opts.retention ?? {};
     this.retentionMs = (r.days ?? 90) * DAY_MS;
     this.intervalMs = r.intervalMs ?? 3_600_000;
-    this.batchSize = r.batchSize ?? 200;
+    this.batchSize = r.batchSize ?? 100;
     this.onRetention = r.onRetention;
     this.recoverProbeMs = opts.recoverProbeMs ?? 30_000;
     this.settings = {
@@ -187,7 +187,10 @@ export class Upkeep {
     return this.running;
   }
 
-  /** One batch in one transaction; its commit is not fsync'd on its own (a lost deletion is redone). */
+  /**
+   * One batch in one transaction, fsync'd on its own (synchronous=FULL) between two frames: written without
+   * it, the batch's WAL frames would be flushed by the next vehicle's commit, on the way to its barrier.
+   */
   private batch(cutoffMs: number): number {
     this.stmts ??= {
       pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
@@ -203,7 +206,7 @@ export class Upkeep {
       }
       return seqs.length;
     });
-    return this.h.withoutOwnFsync(() => tx.immediate());
+    return tx.immediate();
   }
 
   private async retain(trigger: RetentionReport["trigger"], now: Date): Promise<RetentionReport> {
