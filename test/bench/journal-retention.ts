@@ -153,7 +153,7 @@ export const journalRetentionBench: Benchmark = {
           });
           worker.once("error", (e) => {
             workerDone = true;
-            resolve({ deleted: -1, batches: -1, longest: -1, error: e.message });
+            resolve({ deleted: -1, batches: -1, longest: -1, error: `${e.name}: ${e.message || String(e)}` });
           });
         },
       );
