@@ -1,7 +1,8 @@
 /**
  * The station simulator: the server side of docs/station-api.md, for tests, benchmarks and integrators.
- * Stores uploads idempotently by trade id (counting re-sends), serves status-list bundles from a directory,
- * records lane heartbeats, and injects faults switchable at runtime (setFault or POST /admin/fault).
+ * Keeps one record per trade id (a re-send is counted, a higher revision replaces what it holds), serves
+ * status-list bundles from a directory, records lane heartbeats, and injects faults switchable at runtime
+ * (setFault or POST /admin/fault).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -38,7 +39,9 @@ export interface ReceivedRecord {
   lane: string;
   seq: number;
   kind: string;
-  /** how many times this trade id arrived (1 = never re-sent) */
+  /** the revision held (1 unless the lane changed the record, e.g. settled a suspect) */
+  revision: number;
+  /** how many times this trade id arrived, any revision (1 = never re-sent) */
   arrivals: number;
   firstReceivedAt: string;
   lastReceivedAt: string;
@@ -48,7 +51,10 @@ export interface ReceivedRecord {
 export interface StationStats {
   distinct: number;
   arrivals: number;
+  /** arrivals of a revision already held (or older): acknowledged, nothing changed */
   duplicates: number;
+  /** arrivals that replaced the held record with a higher revision */
+  updates: number;
   uploadRequests: number;
   faultedRequests: number;
   heartbeats: number;
@@ -118,8 +124,22 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     );
     CREATE TABLE IF NOT EXISTS heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
   `);
+  // files written before revisions: every record they hold is revision 1
+  const cols = (db.prepare("PRAGMA table_info(received)").all() as { name: string }[]).map((c) => c.name);
+  if (!cols.includes("revision")) {
+    db.exec(`
+      ALTER TABLE received ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE received ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;
+    `);
+  }
   const insert = db.prepare(
-    "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, arrivals, first_at, last_at, record) VALUES (?,?,?,?,1,?,?,?)",
+    "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record) " +
+      "VALUES (?,?,?,?,?,1,0,?,?,?)",
+  );
+  const heldRevision = db.prepare("SELECT revision FROM received WHERE trade_id = ?").pluck();
+  const replace = db.prepare(
+    "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
+      "updates = updates + 1, last_at = ? WHERE trade_id = ?",
   );
   const bump = db.prepare("UPDATE received SET arrivals = arrivals + 1, last_at = ? WHERE trade_id = ?");
   const counters = { uploadRequests: 0, faultedRequests: 0, heartbeats: 0 };
@@ -129,14 +149,25 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const sockets = new Set<Socket>();
   const held = new Set<ServerResponse>();
 
-  type Item = { tradeId: string; seq: number; kind: string; record: unknown };
+  type Item = { tradeId: string; seq: number; kind: string; revision: number; record: unknown };
+  type Status = "stored" | "updated" | "duplicate";
+  /** One record per trade id: the first arrival is stored, a higher revision replaces it, the rest is counted. */
   const store = db.transaction((lane: string, items: Item[]) => {
     const now = Date.now();
-    const accepted: { tradeId: string; status: "stored" | "duplicate" }[] = [];
+    const accepted: { tradeId: string; status: Status }[] = [];
     for (const it of items) {
-      const n = insert.run(it.tradeId, lane, it.seq, it.kind, now, now, JSON.stringify(it.record)).changes;
-      if (n === 0) bump.run(now, it.tradeId);
-      accepted.push({ tradeId: it.tradeId, status: n === 1 ? "stored" : "duplicate" });
+      const json = JSON.stringify(it.record);
+      let status: Status;
+      if (insert.run(it.tradeId, lane, it.seq, it.kind, it.revision, now, now, json).changes === 1)
+        status = "stored";
+      else if (it.revision > (heldRevision.get(it.tradeId) as number)) {
+        replace.run(it.seq, it.kind, it.revision, json, now, it.tradeId);
+        status = "updated";
+      } else {
+        bump.run(now, it.tradeId);
+        status = "duplicate";
+      }
+      accepted.push({ tradeId: it.tradeId, status });
     }
     return accepted;
   });
@@ -163,8 +194,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         rejected.push({ tradeId, code: "BAD_TRADE_ID", message: "tradeId must be 8 hex + 22 digits" });
       } else if (!Number.isInteger(r.seq) || typeof r.kind !== "string" || typeof r.record !== "object") {
         rejected.push({ tradeId, code: "BAD_RECORD", message: "seq, kind and record are required" });
+      } else if (r.revision !== undefined && !(Number.isInteger(r.revision) && (r.revision as number) >= 1)) {
+        rejected.push({ tradeId, code: "BAD_RECORD", message: "revision must be an integer >= 1" });
       } else {
-        good.push({ tradeId, seq: r.seq as number, kind: r.kind, record: r.record });
+        const revision = (r.revision as number | undefined) ?? 1;
+        good.push({ tradeId, seq: r.seq as number, kind: r.kind, revision, record: r.record });
       }
     }
     const accepted = store(laneId, good);
@@ -353,13 +387,14 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       return (
         db
           .prepare(
-            "SELECT trade_id, lane, seq, kind, arrivals, first_at, last_at, record FROM received ORDER BY rowid",
+            "SELECT trade_id, lane, seq, kind, revision, arrivals, first_at, last_at, record FROM received ORDER BY rowid",
           )
           .all() as {
           trade_id: string;
           lane: string;
           seq: number;
           kind: string;
+          revision: number;
           arrivals: number;
           first_at: number;
           last_at: number;
@@ -370,6 +405,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         lane: r.lane,
         seq: r.seq,
         kind: r.kind,
+        revision: r.revision,
         arrivals: r.arrivals,
         firstReceivedAt: new Date(r.first_at).toISOString(),
         lastReceivedAt: new Date(r.last_at).toISOString(),
@@ -377,11 +413,12 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       }));
     },
     stats() {
-      const s = db.prepare("SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a FROM received").get() as {
-        d: number;
-        a: number;
-      };
-      return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d, ...counters };
+      const s = db
+        .prepare(
+          "SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a, COALESCE(SUM(updates), 0) AS u FROM received",
+        )
+        .get() as { d: number; a: number; u: number };
+      return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d - s.u, updates: s.u, ...counters };
     },
     heartbeats() {
       const out: Record<string, unknown> = {};

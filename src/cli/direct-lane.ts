@@ -8,6 +8,8 @@
  */
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { AuditLog } from "../audit/index.js";
+import { dialectFromConfig } from "../config/load.js";
+import type { LaneConfig } from "../config/schema.js";
 import { Journal, JournalReader } from "../journal/journal.js";
 import { currentUser } from "../service/control/client.js";
 import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
@@ -21,7 +23,13 @@ export interface DirectLaneDeps {
   dataDir: string;
   /** takes the data-directory lock or throws (E410 naming the holder) */
   lock(command: string): Promise<DataDirLockLike>;
-  openJournal(): { requeueHeld(): number; prune(): number; close(): void };
+  openJournal(): {
+    requeueHeld(): number;
+    runRetention(): Promise<{ deleted: number; cutoff: string }>;
+    close(): void;
+  };
+  /** the lane's config when the command was given one (retention needs its journal.retentionDays) */
+  config: LaneConfig | null;
   openAudit(): OperatorAuditPort & { close(): void };
 }
 
@@ -46,9 +54,10 @@ export async function dataDirLock(dataDir: string, command: string): Promise<Dat
   return mod.acquireDataDirLock(dataDir, { role: "cli", command });
 }
 
-export function directDeps(dataDir: string): DirectLaneDeps {
+export function directDeps(dataDir: string, config: LaneConfig | null = null): DirectLaneDeps {
   return {
     dataDir,
+    config,
     lock: (command) => dataDirLock(dataDir, command),
     openJournal() {
       const reader = JournalReader.openReadOnly(dataDir);
@@ -59,7 +68,14 @@ export function directDeps(dataDir: string): DirectLaneDeps {
           ErrorCodes.ConfigInvalid,
           `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
         );
-      return Journal.open({ dataDir, laneIdentity, checkpointIntervalMs: 0 });
+      return Journal.open({
+        dataDir,
+        laneIdentity,
+        checkpointIntervalMs: 0,
+        // the lane's own offset and retention when its config is known; requeueing needs neither
+        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
+        retention: { intervalMs: 0, ...(config ? { days: config.journal.retentionDays } : {}) },
+      });
     },
     openAudit: () => AuditLog.open({ dataDir }),
   };
@@ -100,13 +116,19 @@ export async function runDirect(
           }
         },
         async runRetention() {
+          if (!d.config)
+            return {
+              ok: false,
+              message:
+                "retention deletes records: give --config FILE (the lane's config) so it keeps the lane's journal.retentionDays",
+            };
           const j = d.openJournal();
           try {
-            const n = j.prune();
+            const r = await j.runRetention();
             return {
               ok: true,
-              message: `retention: ${n} acknowledged record(s) past the retention period deleted`,
-              data: { deleted: n },
+              message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
+              data: { deleted: r.deleted, cutoff: r.cutoff },
             };
           } finally {
             j.close();

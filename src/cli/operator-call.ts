@@ -48,7 +48,7 @@ export async function operatorCall(
         message: `no lane is running on ${loc.dataDir} (nothing answers on ${path}): ${o.command} acts on a running lane; start it with etc-lane run --config FILE`,
       },
     };
-  const result = await runDirect(o.deps ?? directDeps(loc.dataDir), o.command, o.direct);
+  const result = await runDirect(o.deps ?? directDeps(loc.dataDir, loc.config), o.command, o.direct);
   return { via: "direct", result };
 }
 

@@ -250,6 +250,15 @@ export const ServiceSection = z
     }
   });
 
+export const JournalSection = z.strictObject({
+  /** Keep each record this long after the station acknowledged it (the clearing and dispute window). */
+  retentionDays: int(1, 3650, "days").default(90),
+  /** How often retention runs inside the lane (the first run 5 minutes after start, or sooner). */
+  retentionIntervalMinutes: int(1, 10_080, "minutes").default(60),
+  /** While the journal cannot be written, try a durable write this often to see whether it can again. */
+  recoverProbeSeconds: int(1, 3600, "seconds").default(30),
+});
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -278,6 +287,7 @@ export const LaneConfigSchema = z.strictObject({
     overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
   }),
   dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
+  journal: JournalSection.prefault({}),
   tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
   transaction: TransactionSection.prefault({}),
   outputs: z
@@ -299,3 +309,5 @@ export type LaneConfig = z.output<typeof LaneConfigSchema>;
 export type LaneRole = LaneConfig["lane"]["role"];
 export type TransactionOptions = LaneConfig["transaction"];
 export type ReaderConfig = NonNullable<LaneConfig["reader"]>;
+
+export type JournalConfig = LaneConfig["journal"];

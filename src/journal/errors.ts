@@ -15,6 +15,10 @@ export const JournalErrorCodes = {
   JournalRecordInvalid: "E605_JOURNAL_RECORD_INVALID",
   /** The journal was closed. */
   JournalClosed: "E606_JOURNAL_CLOSED",
+  /** settle() was asked to change a record that is not an unsettled suspect: nothing changed. */
+  JournalSettleRefused: "E607_JOURNAL_SETTLE_REFUSED",
+  /** A query was called without what it needs (e.g. findOpenSuspect with neither an OBU nor a card id). */
+  JournalQueryInvalid: "E608_JOURNAL_QUERY_INVALID",
   /** The station could not be reached: connection refused or reset, timeout, 5xx. */
   StationUnreachable: "E611_STATION_UNREACHABLE",
   /** The station answered with something we cannot use (4xx, malformed JSON, wrong shape). */

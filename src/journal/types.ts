@@ -105,9 +105,73 @@ export interface CommittedRecord extends NewLaneRecord {
   seq: number;
   /** station(8 hex) + lane(2) + local yyyyMMddhhmmss + seq mod 10^6 (6 digits): 30 characters */
   tradeId: string;
-  /** wall clock at commit, ISO 8601 with offset */
+  /** wall clock at commit, ISO 8601 at the lane's configured UTC offset (e.g. ...T18:59:14.123+08:00) */
   createdAt: string;
   lane: LaneIdentity;
+  /**
+   * 1 at commit; + 1 each time the record is changed in place (a suspect settled, Journal.settle). The
+   * station keeps one record per trade id and replaces it only with a higher revision.
+   */
+  revision: number;
+}
+
+/**
+ * How a suspect record was settled (Journal.settle): the debit did happen (`transaction`, with its TAC) or
+ * it is proven not to have happened (`stop`, amount 0). The record keeps its sequence number and trade id.
+ */
+export interface Settlement {
+  kind: "transaction" | "stop";
+  /** e.g. EXIT_DEBIT_SETTLED, ENTRY_WRITE_SETTLED, SUSPECT_NOT_DEBITED */
+  outcome: string;
+  settledBy: "b5" | "b8" | "booth-prove" | "booth-card" | "operator";
+  /** what the settlement learnt (B5/B8, the card's transaction proof), replacing the suspect's values */
+  fields: Partial<
+    Pick<
+      NewLaneRecord,
+      | "tac"
+      | "iccPaySerial"
+      | "psamNo"
+      | "psamTransSerial"
+      | "balanceAfter"
+      | "transTime"
+      | "transType"
+      | "algFlag"
+      | "keyVersion"
+      | "amount"
+      | "rawB5"
+    >
+  >;
+  /** kept in record.extra.settlement with the previous outcome and the settlement time */
+  evidence?: Record<string, unknown>;
+}
+
+/** What record.extra.settlement holds after Journal.settle. */
+export interface SettlementNote {
+  settledBy: Settlement["settledBy"];
+  /** ISO 8601 at the lane's UTC offset */
+  settledAt: string;
+  previous: { kind: RecordKind; outcome: string; amount: number; revision: number };
+  evidence: Record<string, unknown> | null;
+}
+
+/** One row for the controller's trade guards, seeded from the journal at start (unsettledSince, tradedSince). */
+export interface GuardRow {
+  seq: number;
+  obuId: string;
+  obuSerial: string | null;
+  cardId: string | null;
+  /** wall-clock ms at commit */
+  createdAtMs: number;
+}
+
+/** A debit intent no record has settled yet (Journal.openIntents). */
+export interface OpenIntent {
+  id: number;
+  /** what the lane keyed it by (the controller: the OBU MAC) */
+  key: string;
+  createdAtMs: number;
+  /** what the lane stored with it, as given */
+  payload: string;
 }
 
 /** A committed record as stored, with its upload state. */
@@ -123,6 +187,8 @@ export interface PendingRecord {
   seq: number;
   tradeId: string;
   kind: RecordKind;
+  /** the record's current revision: the station replaces an older one it holds */
+  revision: number;
   createdAtMs: number;
   /** the full CommittedRecord as JSON text */
   json: string;

@@ -15,7 +15,7 @@ import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { AuditLog } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
-import { Journal } from "../journal/index.js";
+import { Journal, retentionAuditEvent } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { StatusListCache } from "../status-list/index.js";
@@ -76,7 +76,19 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   }
   mkdirSync(c.dataDir, { recursive: true });
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
-  const journal = Journal.open({ dataDir: c.dataDir, laneIdentity, logger });
+  let auditTrail: AuditLog | undefined; // retention reports go to the audit log once it is open
+  const journal = Journal.open({
+    dataDir: c.dataDir,
+    laneIdentity,
+    utcOffsetMinutes: dialect.utcOffsetMinutes,
+    retention: {
+      days: c.journal.retentionDays,
+      intervalMs: c.journal.retentionIntervalMinutes * 60_000,
+      onRetention: (r) => auditTrail?.append(retentionAuditEvent(r)),
+    },
+    recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
+    logger,
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => journal.close()];
   try {
     const statusList = await StatusListCache.open({
@@ -91,6 +103,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     cleanups.unshift(() => statusList.close());
     const audit = AuditLog.open({ dataDir: c.dataDir, logger });
+    auditTrail = audit;
     cleanups.unshift(() => audit.close());
     const transport = deps.transport ?? transportFor(c);
     const link = new RsuLink({

@@ -23,7 +23,7 @@ export interface StationClientOptions {
 }
 
 const UploadResponse = z.object({
-  accepted: z.array(z.object({ tradeId: z.string(), status: z.enum(["stored", "duplicate"]) })),
+  accepted: z.array(z.object({ tradeId: z.string(), status: z.enum(["stored", "updated", "duplicate"]) })),
   rejected: z
     .array(z.object({ tradeId: z.string().nullable(), code: z.string(), message: z.string().optional() }))
     .default([]),
@@ -142,11 +142,13 @@ export class StationClient {
     return r.data;
   }
 
-  /** POST /api/v1/transactions with the records' stored JSON passed through unchanged. */
+  /** POST /api/v1/transactions with the records' stored JSON passed through unchanged, and their revision. */
   async upload(records: readonly PendingRecord[]): Promise<UploadResult & { bytes: number }> {
     const lane = JSON.stringify(this.opts.lane);
     const parts = records.map(
-      (r) => `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","record":${r.json}}`,
+      (r) =>
+        `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","revision":${r.revision},` +
+        `"record":${r.json}}`,
     );
     const body = `{"lane":${lane},"records":[${parts.join(",")}]}`;
     const res = await this.request("upload", "/api/v1/transactions", { method: "POST", body });

@@ -14,7 +14,7 @@ import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, typ
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { Outbox } from "../journal/journal.js";
+import type { Outbox } from "../journal/outbox.js";
 import type { LaneIdentity } from "../journal/types.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import {
@@ -58,6 +58,8 @@ export interface UplinkStatus {
     batches: number;
     recordsAcked: number;
     duplicatesAcked: number;
+    /** records the station replaced with a higher revision (a settled suspect) */
+    updatesAcked: number;
     rejected: number;
     failures: number;
     breakerOpens: number;
@@ -147,6 +149,7 @@ export class Uplink {
     batches: 0,
     recordsAcked: 0,
     duplicatesAcked: 0,
+    updatesAcked: 0,
     rejected: 0,
     failures: 0,
     breakerOpens: 0,
@@ -451,14 +454,19 @@ export class Uplink {
     const res = await this.client.upload(batch);
     this.counters.batches++;
     this.counters.bytesSent += res.bytes;
-    const sent = new Set(batch.map((r) => r.tradeId));
-    const acked = res.accepted.filter((a) => sent.has(a.tradeId)).map((a) => a.tradeId);
+    // each acknowledgement is for the revision this batch carried (a record settled meanwhile stays queued)
+    const sent = new Map(batch.map((r) => [r.tradeId, r.revision]));
+    const acked = res.accepted
+      .filter((a) => sent.has(a.tradeId))
+      .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
     // the station's answer is durable at the station; record it durably here before anything else
     const n = acked.length > 0 ? this.outbox.markUploaded(acked, new Date(this.now())) : 0;
     this.counters.recordsAcked += n;
     this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
+    this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
+    const ackedIds = new Set(acked.map((a) => a.tradeId));
     const refused = res.rejected.filter(
-      (r) => r.tradeId !== null && sent.has(r.tradeId) && !acked.includes(r.tradeId),
+      (r) => r.tradeId !== null && sent.has(r.tradeId) && !ackedIds.has(r.tradeId),
     );
     let held = 0;
     if (refused.length > 0) {

@@ -121,7 +121,7 @@ export const journalCommitBench: Benchmark = {
   title: "journal commit latency, WAL + synchronous=FULL, ~2 KB records, one per transaction",
   async run({ scale, log }) {
     return withDir(async (dir) => {
-      const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
+      const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: 480 });
       const n = Math.max(200, Math.round(5000 * scale));
       measureCommits(j, 300, 0); // warm-up
       log(`  ${n} commits`);
@@ -153,7 +153,7 @@ export const outboxDrainBench: Benchmark = {
   async run({ scale, log }) {
     return withDir(async (dir) => {
       const n = Math.max(1000, Math.round(100_000 * scale));
-      const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
+      const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: 480 });
       log(`  filling ${n} pending records`);
       fill(j, n, log);
       const atDepth = measureCommits(j, 1000, n);
@@ -206,7 +206,7 @@ export const journalDeepQueueBench: Benchmark = {
   async run({ scale, log }) {
     return withDir(async (dir) => {
       const n = Math.max(10_000, Math.round(1_000_000 * scale));
-      const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
+      const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: 480 });
       fill(j, n, log);
       j.checkpoint();
       const figs = { ...measureCommits(j, 2000, n), ...timeFetch(j) };

@@ -2,6 +2,7 @@
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
+import { journalRetentionBench } from "./journal-retention.js";
 import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
@@ -15,6 +16,7 @@ export const benchmarks: Benchmark[] = [
   statusListBench,
   journalCommitBench,
   outboxDrainBench,
+  journalRetentionBench,
   journalDeepQueueBench,
   laneDecisionBench,
   laneRateBench,

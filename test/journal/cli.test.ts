@@ -6,7 +6,7 @@ import { AuditLog } from "../../src/audit/audit-log.js";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerTransactions } from "../../src/cli/commands/transactions.js";
 import { Journal } from "../../src/journal/journal.js";
-import { LANE, tempDir } from "./helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 let dir: string;
@@ -37,7 +37,7 @@ async function run(args: string[]): Promise<{ out: string; code: number }> {
 }
 
 it("transactions list shows every kind with outcome, card id, OBU id, amount, TAC and card serial", async () => {
-  const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
+  const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const recs = [
     j.commit(sampleRecord(1)),
     j.commit(sampleRecord(2, "stop")),

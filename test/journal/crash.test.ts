@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Journal, JournalReader } from "../../src/journal/journal.js";
-import { LANE, tempDir } from "./helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 let dir: string;
@@ -60,7 +60,7 @@ it("a journal killed with SIGKILL mid commit loop keeps every record whose commi
   const all = printedRuns.flat();
   expect(new Set(all).size).toBe(all.length);
   // the journal opens cleanly after the crash and continues after the highest stored sequence
-  const j = Journal.open({ dataDir: dir, laneIdentity: LANE });
+  const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   expect(j.commit(sampleRecord(1)).seq).toBe(lastSeq + 1);
   j.close();
 }, 120_000);

@@ -1,8 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
+import { Journal, type JournalOptions, type UploadAck } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
+/** the lane's UTC offset (China Standard Time, as the RSU dialects' default) */
+export const LANE_UTC_OFFSET = 480;
+
+/** Acknowledgements of these records at the revision they carry (what the uplink passes to markUploaded). */
+export function acksOf(...recs: { tradeId: string; revision?: number }[]): UploadAck[] {
+  return recs.map((r) => ({ tradeId: r.tradeId, revision: r.revision ?? 1 }));
+}
 
 /** A fresh temporary directory; call the returned cleanup in afterEach. */
 export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => void } {
@@ -22,4 +31,37 @@ export async function waitFor(
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Registers beforeEach/afterEach hooks for a temporary data directory and returns an opener: every journal
+ * it opens is closed after the test, and the directory removed.
+ */
+export function useJournalDir(prefix = "etc-journal-"): {
+  dir(): string;
+  open(extra?: Partial<JournalOptions>): Journal;
+} {
+  let dir = "";
+  let cleanup: () => void = () => undefined;
+  const opened: Journal[] = [];
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir(prefix));
+  });
+  afterEach(() => {
+    for (const j of opened.splice(0)) j.close();
+    cleanup();
+  });
+  return {
+    dir: () => dir,
+    open(extra = {}) {
+      const j = Journal.open({
+        dataDir: dir,
+        laneIdentity: LANE,
+        utcOffsetMinutes: LANE_UTC_OFFSET,
+        ...extra,
+      });
+      opened.push(j);
+      return j;
+    },
+  };
 }

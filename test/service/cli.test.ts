@@ -164,6 +164,7 @@ describe("operator actions without a running lane (the data directory, under its
       dataDir: dir,
       laneIdentity: { network: "4301", station: "0102", lane: 3 },
       checkpointIntervalMs: 0,
+      utcOffsetMinutes: 480,
     });
     const recs = [0, 1, 2].map((i) => j.commit(sampleRecord(i)));
     j.hold(
@@ -178,6 +179,7 @@ describe("operator actions without a running lane (the data directory, under its
     const events: string[] = [];
     const deps: DirectLaneDeps = {
       dataDir: dir,
+      config: null,
       lock: async (command) => {
         events.push(`lock ${command}`);
         return { release: () => events.push("release") };
@@ -188,6 +190,7 @@ describe("operator actions without a running lane (the data directory, under its
           dataDir: dir,
           laneIdentity: { network: "4301", station: "0102", lane: 3 },
           checkpointIntervalMs: 0,
+          utcOffsetMinutes: 480,
         });
       },
       openAudit: () => AuditLog.open({ dataDir: dir }),
@@ -210,6 +213,7 @@ describe("operator actions without a running lane (the data directory, under its
       dataDir: dir,
       laneIdentity: { network: "4301", station: "0102", lane: 3 },
       checkpointIntervalMs: 0,
+      utcOffsetMinutes: 480,
     });
     expect(j.heldCount()).toBe(0);
     j.close();
@@ -220,6 +224,7 @@ describe("operator actions without a running lane (the data directory, under its
     const events: string[] = [];
     const busy: DirectLaneDeps = {
       dataDir: empty,
+      config: null,
       lock: async () => {
         throw Object.assign(new Error("the data directory is in use by etc-lane (pid 1234)"), {
           code: "E410_DATA_DIR_IN_USE",

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type StationHandle, startStation } from "../../sim/station/station.js";
 import { tempDir } from "../journal/helpers.js";
@@ -61,6 +62,66 @@ describe("station simulator", () => {
     await st.close();
     st = await startStation({ dbPath: join(t.dir, "station.db") });
     expect(st.received().map((r) => r.tradeId)).toEqual([a, b]);
+  });
+
+  it("keeps one record per trade id and replaces it only with a higher revision: stored, updated, duplicate", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    const id = "430101020320261123185914000007";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const send = async (revision: number | undefined, kind: string, tac: string | null) => {
+      const item = {
+        tradeId: id,
+        seq: 7,
+        kind,
+        ...(revision === undefined ? {} : { revision }),
+        record: { tac },
+      };
+      const res = await post(`${st!.url}/api/v1/transactions`, { lane, records: [item] });
+      return (await res.json()) as { accepted: { status: string }[]; rejected: { code: string }[] };
+    };
+    expect((await send(undefined, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "stored" }]);
+    expect((await send(1, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "duplicate" }]);
+    expect((await send(2, "transaction", "0A0B0C0D")).accepted).toEqual([{ tradeId: id, status: "updated" }]);
+    // the older revision arriving late (a re-send) changes nothing
+    expect((await send(1, "suspect", null)).accepted).toEqual([{ tradeId: id, status: "duplicate" }]);
+    expect((await send(2, "transaction", "0A0B0C0D")).accepted).toEqual([
+      { tradeId: id, status: "duplicate" },
+    ]);
+    expect((await send(0, "transaction", "0A0B0C0D")).rejected).toEqual([
+      expect.objectContaining({ code: "BAD_RECORD" }),
+    ]);
+    expect(st.received().map((r) => [r.tradeId, r.kind, r.revision, r.arrivals, r.record])).toEqual([
+      [id, "transaction", 2, 5, { tac: "0A0B0C0D" }],
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 5, updates: 1, duplicates: 3 });
+    await st.close();
+    st = await startStation({ dbPath: join(t.dir, "station.db") });
+    expect(st.received().map((r) => r.revision)).toEqual([2]);
+  });
+
+  it("a database written before revisions opens with every record at revision 1", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const path = join(t.dir, "station.db");
+    const old = new Database(path);
+    old.exec(`CREATE TABLE received (
+      trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+      arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL)`);
+    const id = "430101020320261123185914000009";
+    old.prepare("INSERT INTO received VALUES (?, '4301010203', 9, 'suspect', 2, 1, 2, '{}')").run(id);
+    old.close();
+    st = await startStation({ dbPath: path });
+    expect(st.received().map((r) => [r.tradeId, r.revision, r.arrivals])).toEqual([[id, 1, 2]]);
+    const res = await post(`${st.url}/api/v1/transactions`, {
+      lane: { network: "4301", station: "0102", lane: 3 },
+      records: [{ tradeId: id, seq: 9, kind: "stop", revision: 2, record: { amount: 0 } }],
+    });
+    expect(((await res.json()) as { accepted: unknown[] }).accepted).toEqual([
+      { tradeId: id, status: "updated" },
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 3, duplicates: 1, updates: 1 });
   });
 
   it("switches faults at runtime through POST /admin/fault; down refuses connections and comes back on the same port", async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { type AuditSink, Uplink } from "../../src/uplink/uplink.js";
-import { LANE, tempDir } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 let dir: string;
@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 it("backs off, opens the breaker after N failures, stops calling, probes after the cool-down, recovers", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE });
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   let up = true;
   const calls: number[] = [];
   const fakeFetch = (async (_url: string, init: { body: string }) => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { LANE, tempDir, waitFor } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir, waitFor } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 let dir: string;
@@ -13,7 +13,12 @@ afterEach(() => cleanup());
 
 it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them", async () => {
   let t = Date.parse("2026-01-01T00:00:00Z");
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, now: () => new Date(t) });
+  const journal = Journal.open({
+    dataDir: dir,
+    laneIdentity: LANE,
+    utcOffsetMinutes: LANE_UTC_OFFSET,
+    now: () => new Date(t),
+  });
   const recs = Array.from({ length: 6 }, (_, i) => journal.commit(sampleRecord(i)));
   const refuse = new Set([recs[2]!.tradeId]);
   const stationGot: string[] = [];
@@ -55,7 +60,7 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   expect(journal.stats().pending).toBe(1);
 
   t += 365 * 86_400_000;
-  journal.prune();
+  await journal.runRetention();
   expect(journal.get(recs[2]!.tradeId)).not.toBeNull(); // a held record is never pruned
   expect(journal.list().map((r) => r.seq)).toEqual([recs[2]!.seq]);
 

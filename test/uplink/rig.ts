@@ -3,7 +3,7 @@
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink, type UplinkOptions } from "../../src/uplink/uplink.js";
-import { LANE, tempDir } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 export interface Rig {
@@ -20,7 +20,7 @@ export async function makeRig(
   stationOpts: StationOptions = {},
 ): Promise<Rig> {
   const { dir, cleanup } = tempDir("etc-uplink-");
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE });
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const station = await startStation(stationOpts);
   const uplink = new Uplink({
     stationUrl: station.url,

@@ -1,0 +1,339 @@
+/**
+ * The journal's one database handle: opening `<dataDir>/journal.db`, the schema and its migrations, the
+ * durability pragmas (WAL + synchronous=FULL, set and read back on every open), the lane identity check,
+ * and the health state every writing part reports its failures to. records.ts, outbox.ts, intents.ts and
+ * upkeep.ts all work on the JournalDb the Journal facade (journal.ts) opens. See docs/journal.md.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import Database from "better-sqlite3";
+import { BehaviorSubject, type Observable } from "rxjs";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "./errors.js";
+import { validateLaneIdentity } from "./trade-id.js";
+import type { LaneIdentity } from "./types.js";
+
+export const JOURNAL_FILE = "journal.db";
+export const SCHEMA_VERSION = 2;
+
+/** Version 1, as the first release created it; a new file is created at version 1 and migrated. */
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY,
+  trade_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('transaction', 'stop', 'suspect')),
+  outcome TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  obu_id TEXT NOT NULL,
+  card_id TEXT,
+  amount INTEGER NOT NULL,
+  tac TEXT,
+  icc_pay_serial TEXT,
+  psam_no TEXT,
+  psam_trans_serial TEXT,
+  trans_time TEXT,
+  barrier_at TEXT,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS acks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS acks_at ON acks(at_ms);
+CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_created ON records(created_at_ms);
+CREATE INDEX IF NOT EXISTS records_suspect ON records(obu_id) WHERE kind = 'suspect';
+CREATE TABLE IF NOT EXISTS intents (id INTEGER PRIMARY KEY, obu_id TEXT NOT NULL, created_at_ms INTEGER NOT NULL, state TEXT NOT NULL);
+`;
+
+/**
+ * Migrations: MIGRATIONS[v] takes a file from version v - 1 to v, in one transaction with the user_version
+ * change (SQLite DDL is transactional: a crash mid-migration leaves the old version).
+ */
+const MIGRATIONS: Record<number, string> = {
+  /**
+   * 2: revisions (a settled suspect is the same record, revision + 1), the OBU serial as a column, the
+   * guard-seeding indexes (covering: start-up reads the last day's records from the index alone, never the
+   * wide rows), suspects by card id, and debit intents with a generic key and payload.
+   */
+  2: `
+ALTER TABLE records ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE records ADD COLUMN obu_serial TEXT;
+UPDATE records SET obu_serial = json_extract(record, '$.obuSerial') WHERE json_extract(record, '$.obuSerial') IS NOT NULL;
+CREATE INDEX records_guard_traded ON records(created_at_ms, obu_id, obu_serial, card_id) WHERE kind = 'transaction';
+CREATE INDEX records_guard_unsettled ON records(created_at_ms, obu_id, obu_serial, card_id) WHERE kind = 'suspect';
+CREATE INDEX records_suspect_card ON records(card_id) WHERE kind = 'suspect';
+ALTER TABLE intents RENAME COLUMN obu_id TO key;
+ALTER TABLE intents RENAME COLUMN state TO payload;
+`,
+};
+
+export interface JournalHealth {
+  healthy: boolean;
+  /** the write failure that made the journal unhealthy */
+  error?: { code: string; sqliteCode?: string; message: string; at: string };
+}
+
+export function sqliteCodeOf(e: unknown): string | undefined {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "string" ? c : undefined;
+}
+
+export function openError(path: string, what: string, cause?: unknown): EtcError {
+  const why = cause instanceof Error ? `: ${cause.message}` : "";
+  return new EtcError(JournalErrorCodes.JournalOpen, `journal ${path}: ${what}${why}`, { path }, { cause });
+}
+
+/** Sets WAL + synchronous=FULL and reads both back; throws E602 if either does not stick. */
+export function enforceDurability(db: Database.Database, path: string): void {
+  const mode = String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase();
+  if (mode !== "wal") throw openError(path, `journal_mode=WAL could not be set (SQLite reports "${mode}")`);
+  db.pragma("synchronous = FULL");
+  const sync = Number(db.pragma("synchronous", { simple: true }));
+  // 2 = FULL, 3 = EXTRA (also safe). better-sqlite3 reopens WAL databases at NORMAL (1): refuse that.
+  if (sync !== 2 && sync !== 3)
+    throw openError(path, `synchronous=FULL could not be set (reads back ${sync})`);
+}
+
+export function normaliseLane(id: LaneIdentity): LaneIdentity {
+  return { network: id.network.toUpperCase(), station: id.station.toUpperCase(), lane: id.lane };
+}
+
+export interface JournalDbOptions {
+  dataDir: string;
+  laneIdentity: LaneIdentity;
+  /** cap on the database size (SQLite max_page_count): beyond it writes fail with SQLITE_FULL */
+  maxSizeBytes?: number;
+  now: () => Date;
+  /** the lane's UTC offset: trade ids and createdAt are local times at this offset */
+  utcOffsetMinutes: number;
+  log: Logger;
+}
+
+/**
+ * The open read-write handle plus what every part shares: the lane identity, the clock, the health state
+ * (one write failure anywhere makes the whole journal unhealthy) and the statement toggles.
+ */
+export class JournalDb {
+  readonly db: Database.Database;
+  readonly path: string;
+  readonly lane: LaneIdentity;
+  readonly now: () => Date;
+  readonly utcOffsetMinutes: number;
+  readonly log: Logger;
+  private closedFlag = false;
+  private readonly healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
+  readonly health$: Observable<JournalHealth> = this.healthSubject.asObservable();
+  private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
+
+  private constructor(db: Database.Database, path: string, opts: JournalDbOptions) {
+    this.db = db;
+    this.path = path;
+    this.lane = normaliseLane(opts.laneIdentity);
+    this.now = opts.now;
+    this.utcOffsetMinutes = opts.utcOffsetMinutes;
+    this.log = opts.log;
+  }
+
+  /** Opens (creating and migrating if needed); throws E602 / E604 if the file cannot be used safely. */
+  static open(opts: JournalDbOptions): JournalDb {
+    const bad = validateLaneIdentity(opts.laneIdentity);
+    if (bad) throw new EtcError(JournalErrorCodes.JournalOpen, `journal: laneIdentity: ${bad}`);
+    const off = opts.utcOffsetMinutes;
+    if (!Number.isInteger(off) || off < -720 || off > 840)
+      throw new EtcError(
+        JournalErrorCodes.JournalOpen,
+        `journal: utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
+      );
+    const path = join(opts.dataDir, JOURNAL_FILE);
+    let db: Database.Database;
+    try {
+      mkdirSync(opts.dataDir, { recursive: true });
+      db = new Database(path);
+    } catch (e) {
+      throw openError(path, "cannot open", e);
+    }
+    try {
+      enforceDurability(db, path);
+      db.pragma("busy_timeout = 5000");
+      migrate(db, path, opts.log);
+      const want = JSON.stringify(normaliseLane(opts.laneIdentity));
+      const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as
+        | { value: string }
+        | undefined;
+      if (!have) {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('lane_identity', ?), ('last_seq', '0')").run(want);
+      } else if (have.value !== want) {
+        throw new EtcError(
+          JournalErrorCodes.JournalIdentity,
+          `journal ${path} belongs to lane ${have.value}, not ${want}: refusing to mix lanes in one journal`,
+          { path, stored: have.value, wanted: want },
+        );
+      }
+      if (opts.maxSizeBytes !== undefined) {
+        const pageSize = Number(db.pragma("page_size", { simple: true }));
+        db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
+      }
+      return new JournalDb(db, path, opts);
+    } catch (e) {
+      db.close();
+      if (e instanceof EtcError) throw e;
+      throw openError(path, "cannot initialise", e);
+    }
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  assertOpen(): void {
+    if (this.closedFlag)
+      throw new EtcError(JournalErrorCodes.JournalClosed, `journal ${this.path} is closed`);
+  }
+
+  get healthy(): boolean {
+    return this.healthSubject.value.healthy;
+  }
+
+  health(): JournalHealth {
+    return this.healthSubject.value;
+  }
+
+  /** Every write goes through this: an unhealthy journal records nothing until recover() succeeds. */
+  assertWritable(): void {
+    this.assertOpen();
+    const h = this.healthSubject.value;
+    if (!h.healthy) {
+      throw new EtcError(
+        JournalErrorCodes.JournalWrite,
+        `journal is unhealthy since ${h.error?.at ?? "?"} (${h.error?.message ?? "write failure"}); ` +
+          "nothing was recorded: fix the cause and call recover()",
+        { unhealthy: true, path: this.path },
+      );
+    }
+  }
+
+  /** A write failed: roll back, turn unhealthy (health$ emits), and return the E601 to throw. */
+  fail(op: string, e: unknown): EtcError {
+    const sqliteCode = sqliteCodeOf(e);
+    const message = e instanceof Error ? e.message : String(e);
+    if (this.db.inTransaction) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        // already rolled back by SQLite
+      }
+    }
+    const at = this.now().toISOString();
+    const wasHealthy = this.healthy;
+    this.healthSubject.next({
+      healthy: false,
+      error: { code: JournalErrorCodes.JournalWrite, ...(sqliteCode ? { sqliteCode } : {}), message, at },
+    });
+    if (wasHealthy)
+      this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
+    return new EtcError(
+      JournalErrorCodes.JournalWrite,
+      `journal ${op} failed${sqliteCode ? ` (${sqliteCode})` : ""}: ${message}`,
+      { op, sqliteCode, path: this.path },
+      { cause: e },
+    );
+  }
+
+  /** recover() found the journal writable again. */
+  markHealthy(): void {
+    if (!this.healthy) this.healthSubject.next({ healthy: true });
+  }
+
+  /**
+   * Runs `write` with synchronous=NORMAL: its commit is not fsync'd on its own (it survives a process kill;
+   * the next durable commit's fsync of the WAL covers it against a power cut). FULL is restored at once.
+   */
+  withoutOwnFsync<T>(write: () => T): T {
+    this.syncStmts ??= {
+      normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
+      full: this.db.prepare("PRAGMA synchronous = FULL"),
+    };
+    this.syncStmts.normal.run();
+    try {
+      return write();
+    } finally {
+      this.syncStmts.full.run();
+    }
+  }
+
+  meta(key: string): string | undefined {
+    return readMeta(this.db, key);
+  }
+
+  /** For tests and diagnostics: the durability settings as SQLite reports them now. */
+  durability(): { journalMode: string; synchronous: number } {
+    return {
+      journalMode: String(this.db.pragma("journal_mode", { simple: true })),
+      synchronous: Number(this.db.pragma("synchronous", { simple: true })),
+    };
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.healthSubject.complete();
+    this.db.close();
+  }
+}
+
+export function readMeta(db: Database.Database, key: string): string | undefined {
+  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+/** Brings the schema to SCHEMA_VERSION, one version per transaction; refuses a file from newer software. */
+function migrate(db: Database.Database, path: string, log: Logger): void {
+  let uv = Number(db.pragma("user_version", { simple: true }));
+  if (uv > SCHEMA_VERSION)
+    throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
+  if (uv === 0) {
+    db.transaction(() => {
+      db.exec(SCHEMA_V1);
+      db.pragma("user_version = 1");
+    }).immediate();
+    uv = 1;
+  }
+  for (let v = uv + 1; v <= SCHEMA_VERSION; v++) {
+    const t0 = performance.now();
+    const records = (db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n;
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v}`);
+    }).immediate();
+    if (records > 0)
+      log.info(
+        { path, from: v - 1, to: v, records, ms: Math.round(performance.now() - t0) },
+        "journal schema migrated",
+      );
+  }
+}
+
+/** Read-only handle (CLI, tools): works while the lane process has the journal open. */
+export function openReadOnlyDb(dataDir: string): { db: Database.Database; path: string } {
+  const path = join(dataDir, JOURNAL_FILE);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 5000");
+    db.prepare("SELECT 1 FROM records LIMIT 1").all();
+  } catch (e) {
+    throw openError(path, "cannot open for reading (is --data-dir right?)", e);
+  }
+  const uv = Number(db.pragma("user_version", { simple: true }));
+  if (uv !== SCHEMA_VERSION) {
+    db.close();
+    throw openError(
+      path,
+      `schema version ${uv}, this software reads version ${SCHEMA_VERSION}` +
+        (uv < SCHEMA_VERSION ? " (the lane migrates it when it opens the journal: start the lane once)" : ""),
+    );
+  }
+  return { db, path };
+}

@@ -1,0 +1,86 @@
+/**
+ * Debit intents: the write-ahead note the lane writes before a debit command (C6/C3, or the C8 after it),
+ * so that a process that dies before recording the answer leaves a trace the next start can settle. The
+ * journal stores a key and a payload as given; the record (or settlement) that resolves an intent deletes
+ * it in its own commit transaction (records.ts), and deleteIntent() drops one that needs no record.
+ */
+import type Database from "better-sqlite3";
+import type { JournalDb } from "./db.js";
+import type { OpenIntent } from "./types.js";
+
+/**
+ * An open intent as openIntents() returns it. `obuId` and `state` repeat `key` and `payload` under the
+ * names the lane controller read before the intents took a generic key and payload.
+ * @deprecated obuId, state: read key and payload; the two aliases go once src/lane reads the new names.
+ */
+export type DebitIntent = OpenIntent & { obuId: string; state: string };
+
+export class Intents {
+  private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
+  private readonly stmtDel: Database.Statement;
+
+  constructor(private readonly h: JournalDb) {
+    this.stmtDel = h.db.prepare("DELETE FROM intents WHERE id = ?");
+  }
+
+  /**
+   * Writes (id undefined, or an id that no longer exists) or rewrites (the payload of intent `id`) a debit
+   * intent; returns its id. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it
+   * survives a process kill, and the next commit's fsync of the WAL makes it durable against a power cut
+   * too. Throws E601 like commit() when it cannot be written.
+   */
+  writeIntent(key: string, payload: string, id?: number): number {
+    this.h.assertWritable();
+    this.stmts ??= {
+      insert: this.h.db.prepare("INSERT INTO intents (key, created_at_ms, payload) VALUES (?, ?, ?)"),
+      update: this.h.db.prepare("UPDATE intents SET payload = ? WHERE id = ?"),
+    };
+    const st = this.stmts;
+    try {
+      return this.h.withoutOwnFsync(() => {
+        if (id !== undefined && st.update.run(payload, id).changes === 1) return id;
+        return Number(st.insert.run(key, this.h.now().getTime(), payload).lastInsertRowid);
+      });
+    } catch (e) {
+      throw this.h.fail("writeIntent", e);
+    }
+  }
+
+  /** Debit intents no record has settled: after a crash, the debits whose outcome the lane never learnt. */
+  openIntents(): DebitIntent[] {
+    this.h.assertOpen();
+    return (
+      this.h.db.prepare("SELECT id, key, created_at_ms, payload FROM intents ORDER BY id").all() as {
+        id: number;
+        key: string;
+        created_at_ms: number;
+        payload: string;
+      }[]
+    ).map((r) => ({
+      id: r.id,
+      key: r.key,
+      createdAtMs: r.created_at_ms,
+      payload: r.payload,
+      obuId: r.key,
+      state: r.payload,
+    }));
+  }
+
+  /**
+   * Drops an intent that no record settles (e.g. the lane learnt the debit was never sent). Durable on
+   * return (synchronous=FULL). Unknown ids are ignored.
+   */
+  deleteIntent(id: number): void {
+    this.h.assertWritable();
+    try {
+      this.stmtDel.run(id);
+    } catch (e) {
+      throw this.h.fail("deleteIntent", e);
+    }
+  }
+
+  /** Inside a record's commit transaction: the intent that record settles. */
+  deleteInTx(id: number): void {
+    this.stmtDel.run(id);
+  }
+}

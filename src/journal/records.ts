@@ -1,0 +1,505 @@
+/**
+ * The lane records: commit (one durable transaction per vehicle), settle (a suspect changed in place:
+ * revision + 1), the barrier time, and the queries (list, get, the open suspect of an OBU or card, guard
+ * seeding). A record enters the outbox in the same transaction that writes or settles it (outbox.ts), and
+ * the debit intent it resolves leaves in that transaction too (intents.ts).
+ */
+import { performance } from "node:perf_hooks";
+import type Database from "better-sqlite3";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import type { JournalDb } from "./db.js";
+import { JournalErrorCodes } from "./errors.js";
+import type { Intents } from "./intents.js";
+import type { JournalOutbox } from "./outbox.js";
+import { formatTradeId, localIso } from "./trade-id.js";
+import {
+  type CommittedRecord,
+  type GuardRow,
+  type NewLaneRecord,
+  RECORD_KINDS,
+  type RecordKind,
+  type Settlement,
+  type SettlementNote,
+  type StoredRecord,
+} from "./types.js";
+
+export interface ListQuery {
+  /** a Date: records created at or after it; a number: records with seq >= it */
+  since?: Date | number;
+  kinds?: RecordKind[];
+  limit?: number;
+  /** only records still waiting for the station (true) or only acknowledged ones (false) */
+  pending?: boolean;
+}
+
+interface RawRow {
+  seq: number;
+  trade_id: string;
+  kind: string;
+  created_at_ms: number;
+  revision: number;
+  uploaded_at_ms: number | null;
+  held_code?: string | null;
+  held_message?: string | null;
+  held_at_ms?: number | null;
+  barrier_at: string | null;
+  record: string;
+}
+
+const STORED_COLUMNS =
+  "SELECT r.seq, trade_id, kind, created_at_ms, revision, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
+  "h.message AS held_message, h.at_ms AS held_at_ms FROM records r LEFT JOIN acks a ON a.seq = r.seq " +
+  "LEFT JOIN held h ON h.seq = r.seq";
+
+function toStored(r: RawRow): StoredRecord {
+  const rec = JSON.parse(r.record) as CommittedRecord;
+  if (r.barrier_at !== null && rec.stageTimes.barrier === undefined) {
+    const n = Number(r.barrier_at);
+    rec.stageTimes.barrier = Number.isFinite(n) ? n : r.barrier_at;
+  }
+  return {
+    ...rec,
+    // records committed before schema version 2 carry no revision in their JSON
+    revision: r.revision,
+    uploadedAt: r.uploaded_at_ms === null ? null : new Date(r.uploaded_at_ms).toISOString(),
+    held:
+      r.held_code == null
+        ? null
+        : {
+            code: r.held_code,
+            message: r.held_message ?? "",
+            at: new Date(r.held_at_ms ?? 0).toISOString(),
+          },
+  };
+}
+
+/**
+ * Guard seeding (unsettledSince, tradedSince): a range of a covering partial index, named so that the
+ * planner never falls back to records_created plus a row lookup per record (it does on a small table).
+ */
+export const GUARD_SQL = {
+  suspect:
+    "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_unsettled " +
+    "WHERE kind = 'suspect' AND created_at_ms >= ? ORDER BY created_at_ms",
+  transaction:
+    "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_traded " +
+    "WHERE kind = 'transaction' AND created_at_ms >= ? ORDER BY created_at_ms",
+} as const;
+
+/** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
+export class RecordQueries {
+  constructor(
+    protected readonly db: Database.Database,
+    protected readonly assertOpen: () => void,
+  ) {}
+
+  private buildList(q: ListQuery): { sql: string; params: unknown[] } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.since instanceof Date) {
+      where.push("created_at_ms >= ?");
+      params.push(q.since.getTime());
+    } else if (typeof q.since === "number") {
+      where.push("r.seq >= ?");
+      params.push(q.since);
+    }
+    if (q.kinds && q.kinds.length > 0) {
+      where.push(`kind IN (${q.kinds.map(() => "?").join(", ")})`);
+      params.push(...q.kinds);
+    }
+    if (q.pending === true) where.push("a.at_ms IS NULL");
+    if (q.pending === false) where.push("a.at_ms IS NOT NULL");
+    let sql = STORED_COLUMNS;
+    if (where.length) sql += ` WHERE ${where.join(" AND ")}`;
+    sql += " ORDER BY r.seq";
+    if (q.limit !== undefined) {
+      sql += " LIMIT ?";
+      params.push(q.limit);
+    }
+    return { sql, params };
+  }
+
+  /** Records in sequence order (all kinds unless filtered). */
+  list(q: ListQuery = {}): StoredRecord[] {
+    this.assertOpen();
+    const { sql, params } = this.buildList(q);
+    return (this.db.prepare(sql).all(...params) as RawRow[]).map(toStored);
+  }
+
+  /** Like list(), streaming: for millions of rows. */
+  *iterate(q: ListQuery = {}): Generator<StoredRecord> {
+    this.assertOpen();
+    const { sql, params } = this.buildList(q);
+    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>) yield toStored(r);
+  }
+
+  get(seqOrTradeId: number | string): StoredRecord | null {
+    this.assertOpen();
+    const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
+    const r = this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined;
+    return r ? toStored(r) : null;
+  }
+
+  /**
+   * The newest unsettled suspect record (kind still `suspect`) for this OBU MAC and/or card id (both must
+   * match when both are given): what a late B5, a B8 or the booth settles. Null if there is none.
+   */
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
+    this.assertOpen();
+    const where: string[] = ["kind = 'suspect'"];
+    const params: string[] = [];
+    if (q.obuId !== undefined) {
+      where.push("obu_id = ?");
+      params.push(q.obuId.toUpperCase());
+    }
+    if (q.cardId !== undefined) {
+      where.push("card_id = ?");
+      params.push(q.cardId);
+    }
+    if (params.length === 0)
+      throw new EtcError(JournalErrorCodes.JournalQueryInvalid, "findOpenSuspect needs an obuId or a cardId");
+    const r = this.db
+      .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
+      .get(...params) as RawRow | undefined;
+    return r ? toStored(r) : null;
+  }
+
+  /**
+   * Guard seeding at start: unsettled suspect records created at or after `sinceMs` (wall-clock ms), oldest
+   * first. Read from a covering index (records_guard_unsettled): no record row is touched.
+   */
+  unsettledSince(sinceMs: number): GuardRow[] {
+    return this.guardRows("suspect", sinceMs);
+  }
+
+  /** Guard seeding at start: transactions created at or after `sinceMs`, oldest first (records_guard_traded). */
+  tradedSince(sinceMs: number): GuardRow[] {
+    return this.guardRows("transaction", sinceMs);
+  }
+
+  private guardRows(kind: "suspect" | "transaction", sinceMs: number): GuardRow[] {
+    this.assertOpen();
+    return (
+      this.db.prepare(GUARD_SQL[kind]).all(sinceMs) as {
+        seq: number;
+        obu_id: string;
+        obu_serial: string | null;
+        card_id: string | null;
+        created_at_ms: number;
+      }[]
+    ).map((r) => ({
+      seq: r.seq,
+      obuId: r.obu_id,
+      obuSerial: r.obu_serial,
+      cardId: r.card_id,
+      createdAtMs: r.created_at_ms,
+    }));
+  }
+
+  /** The highest sequence number ever committed, as on disk (0 if none). */
+  lastSeqOnDisk(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+      | { value: string }
+      | undefined;
+    return Number(row?.value ?? "0");
+  }
+
+  /** Record counts by kind (a scan: for the CLI and diagnostics). */
+  countByKind(): { records: number; byKind: Record<RecordKind, number> } {
+    const byKind: Record<RecordKind, number> = { transaction: 0, stop: 0, suspect: 0 };
+    let records = 0;
+    for (const r of this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
+      kind: RecordKind;
+      n: number;
+    }[]) {
+      byKind[r.kind] = r.n;
+      records += r.n;
+    }
+    return { records, byKind };
+  }
+}
+
+type Row = { params: unknown[]; seq: number; committed: CommittedRecord };
+type Requeued = ReturnType<JournalOutbox["requeueInTx"]>;
+
+const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove", "booth-card", "operator"];
+
+/** What a settled transaction must carry to be cleared (docs/journal.md, protocol.md 4.4). */
+const CLEARING_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
+
+function settleRefused(seq: number, why: string): EtcError {
+  return new EtcError(
+    JournalErrorCodes.JournalSettleRefused,
+    `journal settle refused: ${why}; nothing changed`,
+    {
+      seq,
+    },
+  );
+}
+
+/** The write side: commit, commitMany, markBarrier. The sequence counter lives here. */
+export class Records extends RecordQueries {
+  private lastSeqMem: number;
+  private readonly stmtInsert: Database.Statement;
+  private readonly stmtSetSeq: Database.Statement;
+  private stmtBarrier: Database.Statement | undefined;
+  private readonly txCommit: (rows: Row[], intentId?: number) => void;
+  private readonly stmtSettleRead: Database.Statement<
+    [number],
+    { trade_id: string; kind: string; outcome: string; revision: number; record: string }
+  >;
+  private readonly stmtSettle: Database.Statement;
+  private readonly txSettle: (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
+
+  constructor(
+    private readonly h: JournalDb,
+    private readonly outbox: JournalOutbox,
+    private readonly intents: Intents,
+  ) {
+    super(h.db, () => h.assertOpen());
+    this.lastSeqMem = this.lastSeqOnDisk();
+    this.stmtInsert = h.db.prepare(
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
+        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)",
+    );
+    this.stmtSetSeq = h.db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
+    this.txCommit = h.db
+      .transaction((rows: Row[], intentId?: number) => {
+        for (const r of rows) {
+          this.stmtInsert.run(...r.params);
+          this.outbox.enqueueInTx(r.seq);
+        }
+        this.stmtSetSeq.run(String(rows[rows.length - 1]!.seq));
+        if (intentId !== undefined) this.intents.deleteInTx(intentId);
+      })
+      .immediate.bind(null) as (rows: Row[], intentId?: number) => void;
+    this.stmtSettleRead = h.db.prepare(
+      "SELECT trade_id, kind, outcome, revision, record FROM records WHERE seq = ?",
+    ) as Records["stmtSettleRead"];
+    this.stmtSettle = h.db.prepare(
+      "UPDATE records SET kind = ?, outcome = ?, amount = ?, tac = ?, icc_pay_serial = ?, psam_no = ?, " +
+        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ? " +
+        "WHERE seq = ? AND kind = 'suspect' AND revision = ?",
+    );
+    this.txSettle = h.db
+      .transaction((next: CommittedRecord, fromRevision: number, intentId?: number) => {
+        const changed = this.stmtSettle.run(
+          next.kind,
+          next.outcome,
+          next.amount,
+          next.tac,
+          next.iccPaySerial,
+          next.psamNo,
+          next.psamTransSerial,
+          next.transTime,
+          next.revision,
+          JSON.stringify(next),
+          next.seq,
+          fromRevision,
+        ).changes;
+        if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
+        const moved = this.outbox.requeueInTx(next.seq);
+        if (intentId !== undefined) this.intents.deleteInTx(intentId);
+        return moved;
+      })
+      .immediate.bind(null) as (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
+  }
+
+  /** The highest sequence number ever committed (0 if none). O(1). */
+  lastSeq(): number {
+    return this.lastSeqMem;
+  }
+
+  /** Re-reads the counter from disk (recover(): an I/O error may have hidden a commit that landed). */
+  reload(): void {
+    this.lastSeqMem = this.lastSeqOnDisk();
+  }
+
+  private static validate(rec: NewLaneRecord): string | null {
+    if (!RECORD_KINDS.includes(rec.kind))
+      return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
+    if (typeof rec.outcome !== "string" || rec.outcome === "") return "outcome must be a non-empty code";
+    if (typeof rec.obuId !== "string") return "obuId must be a string";
+    if (!Number.isSafeInteger(rec.amount) || rec.amount < 0)
+      return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
+    if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
+    if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
+      return "statusListVersions must be an object";
+    }
+    return null;
+  }
+
+  private prepareRow(rec: NewLaneRecord, seq: number, at: Date): Row {
+    const bad = Records.validate(rec);
+    if (bad)
+      throw new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal record rejected: ${bad}`, { seq });
+    const stageTimes = { ...rec.stageTimes };
+    if (stageTimes.journalCommit === undefined) stageTimes.journalCommit = performance.now();
+    const committed: CommittedRecord = {
+      ...rec,
+      obuId: rec.obuId.toUpperCase(),
+      stageTimes,
+      seq,
+      tradeId: formatTradeId(this.h.lane, at, seq, this.h.utcOffsetMinutes),
+      createdAt: localIso(at, this.h.utcOffsetMinutes),
+      lane: this.h.lane,
+      revision: 1,
+    };
+    const params = [
+      seq,
+      committed.tradeId,
+      rec.kind,
+      rec.outcome,
+      at.getTime(),
+      committed.obuId,
+      rec.obuSerial,
+      rec.cardId,
+      rec.amount,
+      rec.tac,
+      rec.iccPaySerial,
+      rec.psamNo,
+      rec.psamTransSerial,
+      rec.transTime,
+      JSON.stringify(committed),
+    ];
+    return { params, seq, committed };
+  }
+
+  /**
+   * Durably records one lane record and returns it with its sequence number and trade id. When this returns,
+   * the record is in the fsync'd WAL. Throws E601_JOURNAL_WRITE (nothing recorded, journal now unhealthy) or
+   * E605_JOURNAL_RECORD_INVALID (nothing recorded, journal still healthy). `opts.intentId` names the debit
+   * intent (writeIntent) this record settles: it is deleted in the same transaction, so exactly one of the
+   * two is on disk at any instant.
+   */
+  commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord {
+    this.h.assertWritable();
+    const seq = this.lastSeqMem + 1;
+    const row = this.prepareRow(rec, seq, this.h.now());
+    try {
+      this.txCommit([row], opts?.intentId);
+    } catch (e) {
+      throw this.h.fail("commit", e);
+    }
+    this.lastSeqMem = seq;
+    this.outbox.enqueued(1, seq, row.committed.tradeId);
+    return row.committed;
+  }
+
+  /**
+   * Records several records in one transaction (one fsync): bulk import, migration, benchmarks. All or none.
+   * The lane itself commits one record per vehicle with commit().
+   */
+  commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {
+    this.h.assertWritable();
+    const at = this.h.now();
+    const rows = recs.map((r, i) => this.prepareRow(r, this.lastSeqMem + 1 + i, at));
+    if (rows.length === 0) return [];
+    try {
+      this.txCommit(rows);
+    } catch (e) {
+      throw this.h.fail("commit", e);
+    }
+    const last = rows[rows.length - 1]!;
+    this.lastSeqMem = last.seq;
+    this.outbox.enqueued(rows.length, last.seq, last.committed.tradeId);
+    return rows.map((r) => r.committed);
+  }
+
+  /**
+   * Settles a suspect record in place: one debit is one record. The record keeps its sequence number, trade
+   * id and creation time; it becomes a `transaction` (the debit happened: the settlement's TAC and card
+   * proof) or a `stop` (proven not debited: amount 0), its revision goes up by one, and it goes back into
+   * the outbox so that the station replaces the suspect it holds. What it was, when and by what it was
+   * settled, and the evidence are kept in `extra.settlement`. One durable transaction (synchronous=FULL),
+   * which also deletes the debit intent `opts.intentId`.
+   *
+   * Refused with E607_JOURNAL_SETTLE_REFUSED (nothing changed) for a record that does not exist or is not
+   * an unsettled suspect, and with E605 for a settlement that is not valid (a settled transaction needs
+   * what clearing needs: TAC, card offline serial, PSAM number and serial, transaction time).
+   */
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    this.h.assertWritable();
+    const cur = this.stmtSettleRead.get(seq);
+    if (!cur) throw settleRefused(seq, `there is no record ${seq}`);
+    if (cur.kind !== "suspect") {
+      const prev = (JSON.parse(cur.record) as CommittedRecord).extra?.settlement as
+        | SettlementNote
+        | undefined;
+      throw settleRefused(
+        seq,
+        `record ${seq} (${cur.trade_id}) is a ${cur.kind} (${cur.outcome}), not an unsettled suspect` +
+          (prev ? `: settled by ${prev.settledBy} at ${prev.settledAt}` : ""),
+      );
+    }
+    const prev = JSON.parse(cur.record) as CommittedRecord;
+    const next = this.settledRecord(prev, cur.revision, s);
+    let moved: Requeued;
+    try {
+      moved = this.txSettle(next, cur.revision, opts?.intentId);
+    } catch (e) {
+      throw this.h.fail("settle", e);
+    }
+    this.outbox.requeued(moved, seq, next.tradeId);
+    return next;
+  }
+
+  private settledRecord(prev: CommittedRecord, revision: number, s: Settlement): CommittedRecord {
+    const invalid = (why: string): EtcError =>
+      new EtcError(JournalErrorCodes.JournalRecordInvalid, `journal settle of record ${prev.seq}: ${why}`, {
+        seq: prev.seq,
+      });
+    if (s.kind !== "transaction" && s.kind !== "stop")
+      throw invalid(`kind must be "transaction" or "stop", got "${String(s.kind)}"`);
+    if (typeof s.outcome !== "string" || s.outcome === "") throw invalid("outcome must be a non-empty code");
+    if (!SETTLED_BY.includes(s.settledBy))
+      throw invalid(`settledBy must be one of ${SETTLED_BY.join(", ")}, got "${String(s.settledBy)}"`);
+    const fields = s.fields ?? {};
+    const amount = fields.amount ?? (s.kind === "stop" ? 0 : prev.amount);
+    if (!Number.isSafeInteger(amount) || amount < 0)
+      throw invalid(`amount must be a whole number of fen >= 0, got ${amount}`);
+    if (s.kind === "stop" && amount !== 0)
+      throw invalid(`a stop moved no money: amount must be 0, got ${amount}`);
+    const next: CommittedRecord = {
+      ...prev,
+      ...fields,
+      kind: s.kind,
+      outcome: s.outcome,
+      amount,
+      revision: revision + 1,
+    };
+    if (s.kind === "transaction") {
+      const missing = CLEARING_FIELDS.filter((f) => next[f] === null || next[f] === undefined);
+      if (missing.length > 0)
+        throw invalid(`a settled transaction must carry what clearing needs; missing ${missing.join(", ")}`);
+    }
+    const note: SettlementNote = {
+      settledBy: s.settledBy,
+      settledAt: localIso(this.h.now(), this.h.utcOffsetMinutes),
+      previous: { kind: prev.kind, outcome: prev.outcome, amount: prev.amount, revision },
+      evidence: s.evidence ?? null,
+    };
+    next.extra = { ...prev.extra, settlement: note };
+    return next;
+  }
+
+  /**
+   * Notes when the barrier opened. Not needed for durability, so it is written without an fsync of its own
+   * (a second fsync per vehicle on the lane's thread would delay the next vehicle's frames).
+   * Returns false if the update failed.
+   */
+  markBarrier(seq: number, time: number | string): boolean {
+    this.h.assertOpen();
+    try {
+      this.stmtBarrier ??= this.h.db.prepare(
+        "UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?",
+      );
+      const st = this.stmtBarrier;
+      return this.h.withoutOwnFsync(() => st.run(String(time), time, seq).changes === 1);
+    } catch (e) {
+      this.h.fail("markBarrier", e);
+      return false;
+    }
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * Upkeep of the journal, all of it off the lane's hot path:
+ * - retention: on a schedule, deletes records the station acknowledged more than `retention.days` ago, in
+ *   small transactions with a turn of the event loop between them (a frame from the RSU waits for at most
+ *   one batch), and reports each run (log line, counters, the injected onRetention callback the lane routes
+ *   to its audit trail). A record still queued, held, or an unsettled suspect is never deleted.
+ * - recovery: while the journal is unhealthy after a write failure, a probe tries recover() on a timer, so
+ *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane.
+ * - WAL checkpoints: a worker thread with its own connection (checkpointer.ts).
+ */
+import type Database from "better-sqlite3";
+import type { Subscription } from "rxjs";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { Checkpointer } from "./checkpointer.js";
+import { type JournalDb, sqliteCodeOf } from "./db.js";
+import { JournalErrorCodes } from "./errors.js";
+import type { JournalOutbox } from "./outbox.js";
+import type { Records } from "./records.js";
+import { localIso } from "./trade-id.js";
+
+const DAY_MS = 86_400_000;
+/** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
+const FIRST_RUN_MS = 5 * 60_000;
+const PROBE_BYTES = 4096;
+
+export interface RetentionOptions {
+  /** keep records this long after the station acknowledged them; default 90 days (protocol.md 6.5) */
+  days?: number;
+  /** run retention this often; default 60 minutes; 0: never on a schedule (runRetention() only) */
+  intervalMs?: number;
+  /** records deleted per transaction (one event-loop turn); default 100 */
+  batchSize?: number;
+  /** each run's report, e.g. to the audit trail as `journal.retention` (retentionAuditEvent) */
+  onRetention?: (report: RetentionReport) => void;
+}
+
+export interface UpkeepOptions {
+  retention?: RetentionOptions;
+  /**
+   * While the journal is unhealthy, try recover() this often; default 30 000 ms; 0: never (recover() is
+   * then only called by hand).
+   */
+  recoverProbeMs?: number;
+  /**
+   * WAL checkpoints run in a worker thread this often (PASSIVE, off the lane's thread), and SQLite's own
+   * auto-checkpoint on the lane's connection only past 10,000 pages as a safety net. 0: no worker, SQLite's
+   * default auto-checkpoint (every 1,000 pages, inside a commit). Default 1000 ms.
+   */
+  checkpointIntervalMs?: number;
+}
+
+/** What one retention run did. */
+export interface RetentionReport {
+  /** "schedule", or "now" for runRetention() called directly (an operator, a test) */
+  trigger: "schedule" | "now";
+  /** ISO 8601 at the lane's UTC offset */
+  startedAt: string;
+  /** records acknowledged before this instant (ISO 8601, lane offset) were eligible */
+  cutoff: string;
+  deleted: number;
+  batches: number;
+  /** wall time of the run, including the event-loop turns between batches */
+  durationMs: number;
+  /** the longest batch: how long the lane's thread was busy with retention in one go */
+  longestBatchMs: number;
+  /** why the run stopped early (nothing is deleted past a failure), or null */
+  error: { code: string; message: string } | null;
+}
+
+export interface RetentionCounters {
+  runs: number;
+  deleted: number;
+  failures: number;
+  lastRun: RetentionReport | null;
+}
+
+/**
+ * The statements of one retention batch. Acknowledged (in `acks`, hence neither queued nor held: the two
+ * NOT EXISTS only restate that invariant), acknowledged before the cutoff, and not an unsettled suspect.
+ */
+export const RETENTION_SQL = {
+  pick:
+    "SELECT a.seq FROM acks a JOIN records r ON r.seq = a.seq WHERE a.at_ms < ? AND r.kind != 'suspect' " +
+    "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = a.seq) " +
+    "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = a.seq) ORDER BY a.at_ms LIMIT ?",
+  deleteRecord: "DELETE FROM records WHERE seq = ?",
+  deleteAck: "DELETE FROM acks WHERE seq = ?",
+} as const;
+
+/** The audit event a retention report becomes (type `journal.retention`). */
+export function retentionAuditEvent(r: RetentionReport): {
+  type: "journal.retention";
+  severity: "info" | "alarm";
+  message: string;
+  data: Record<string, unknown>;
+} {
+  return {
+    type: "journal.retention",
+    severity: r.error ? "alarm" : "info",
+    message: r.error
+      ? `journal retention stopped after ${r.deleted} record(s): ${r.error.message}`
+      : `journal retention deleted ${r.deleted} record(s) acknowledged before ${r.cutoff}`,
+    data: { ...r },
+  };
+}
+
+export class Upkeep {
+  private readonly retentionMs: number;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private readonly onRetention: ((r: RetentionReport) => void) | undefined;
+  private readonly recoverProbeMs: number;
+  /** the WAL checkpoint worker, unless checkpointIntervalMs is 0 */
+  readonly checkpointer: Checkpointer | null;
+  readonly retentionCounters: RetentionCounters = { runs: 0, deleted: 0, failures: 0, lastRun: null };
+  /** the upkeep settings in force (for status pages) */
+  readonly settings: {
+    retentionDays: number;
+    retentionIntervalMs: number;
+    batchSize: number;
+    recoverProbeMs: number;
+  };
+  private running: Promise<RetentionReport> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private probe: NodeJS.Timeout | undefined;
+  private readonly healthSub: Subscription;
+  private stopped = false;
+  private stmts:
+    | { pick: Database.Statement; delRecord: Database.Statement; delAck: Database.Statement }
+    | undefined;
+
+  constructor(
+    private readonly h: JournalDb,
+    private readonly records: Records,
+    private readonly outbox: JournalOutbox,
+    opts: UpkeepOptions,
+  ) {
+    const r = opts.retention ?? {};
+    this.retentionMs = (r.days ?? 90) * DAY_MS;
+    this.intervalMs = r.intervalMs ?? 3_600_000;
+    this.batchSize = r.batchSize ?? 100;
+    this.onRetention = r.onRetention;
+    this.recoverProbeMs = opts.recoverProbeMs ?? 30_000;
+    this.settings = {
+      retentionDays: r.days ?? 90,
+      retentionIntervalMs: this.intervalMs,
+      batchSize: this.batchSize,
+      recoverProbeMs: this.recoverProbeMs,
+    };
+    const every = opts.checkpointIntervalMs ?? 1000;
+    this.checkpointer = every > 0 ? new Checkpointer(h.path, every, h.log) : null;
+    if (this.checkpointer) h.db.pragma("wal_autocheckpoint = 10000");
+    if (this.intervalMs > 0) this.schedule(Math.min(this.intervalMs, FIRST_RUN_MS));
+    this.healthSub = h.health$.subscribe((health) => {
+      if (!health.healthy && this.recoverProbeMs > 0 && !this.probe && !this.stopped) {
+        this.probe = setInterval(() => this.recover(), this.recoverProbeMs);
+        this.probe.unref();
+      } else if (health.healthy && this.probe) {
+        clearInterval(this.probe);
+        this.probe = undefined;
+      }
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run("schedule").finally(() => this.schedule(this.intervalMs));
+    }, ms);
+    this.timer.unref();
+  }
+
+  /**
+   * Runs retention now (the schedule calls this too): deletes, batch by batch with a turn of the event
+   * loop between batches, every record acknowledged before `now - days` that is not an unsettled suspect.
+   * A run already under way is joined, not doubled. Never throws: a failure is in the report.
+   */
+  runRetention(now: Date = this.h.now()): Promise<RetentionReport> {
+    return this.run("now", now);
+  }
+
+  private run(trigger: RetentionReport["trigger"], now: Date = this.h.now()): Promise<RetentionReport> {
+    this.running ??= this.retain(trigger, now).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /**
+   * One batch in one transaction, fsync'd on its own (synchronous=FULL) between two frames: written without
+   * it, the batch's WAL frames would be flushed by the next vehicle's commit, on the way to its barrier.
+   */
+  private batch(cutoffMs: number): number {
+    this.stmts ??= {
+      pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
+      delRecord: this.h.db.prepare(RETENTION_SQL.deleteRecord),
+      delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
+    };
+    const st = this.stmts;
+    const tx = this.h.db.transaction((): number => {
+      const seqs = st.pick.all(cutoffMs, this.batchSize) as number[];
+      for (const seq of seqs) {
+        st.delRecord.run(seq);
+        st.delAck.run(seq);
+      }
+      return seqs.length;
+    });
+    return tx.immediate();
+  }
+
+  private async retain(trigger: RetentionReport["trigger"], now: Date): Promise<RetentionReport> {
+    const t0 = performance.now();
+    const cutoffMs = now.getTime() - this.retentionMs;
+    const report: RetentionReport = {
+      trigger,
+      startedAt: localIso(now, this.h.utcOffsetMinutes),
+      cutoff: localIso(new Date(cutoffMs), this.h.utcOffsetMinutes),
+      deleted: 0,
+      batches: 0,
+      durationMs: 0,
+      longestBatchMs: 0,
+      error: null,
+    };
+    try {
+      for (;;) {
+        if (this.h.closed) throw new Error("journal closed during the run");
+        if (!this.h.healthy)
+          throw Object.assign(new Error("journal unhealthy: retention waits for recover()"), {
+            code: JournalErrorCodes.JournalUnhealthy,
+          });
+        const b0 = performance.now();
+        const n = this.batch(cutoffMs);
+        report.longestBatchMs = Math.max(report.longestBatchMs, performance.now() - b0);
+        report.batches++;
+        report.deleted += n;
+        if (n < this.batchSize) break;
+        await new Promise<void>((resolve) => setImmediate(resolve)); // the lane's frames go first
+      }
+    } catch (e) {
+      const code = isEtcError(e) ? String(e.code) : (sqliteCodeOf(e) ?? "ERROR");
+      report.error = { code, message: e instanceof Error ? e.message : String(e) };
+    }
+    report.durationMs = performance.now() - t0;
+    this.report(report);
+    return report;
+  }
+
+  private report(r: RetentionReport): void {
+    const c = this.retentionCounters;
+    c.runs++;
+    c.deleted += r.deleted;
+    if (r.error) c.failures++;
+    c.lastRun = r;
+    const fields = {
+      trigger: r.trigger,
+      deleted: r.deleted,
+      cutoff: r.cutoff,
+      batches: r.batches,
+      ms: Math.round(r.durationMs),
+      longestBatchMs: Math.round(r.longestBatchMs * 100) / 100,
+    };
+    if (r.error) this.h.log.error({ ...fields, err: r.error }, "journal retention run failed");
+    else this.h.log.info(fields, "journal retention run");
+    try {
+      this.onRetention?.(r);
+    } catch (e) {
+      this.h.log.error(
+        { err: e instanceof Error ? e.message : String(e) },
+        "journal retention report failed",
+      );
+    }
+  }
+
+  /**
+   * After a write failure: re-reads the counters from disk and tries a durable write of a record's size. If it works the
+   * journal is healthy again (health$ emits) and returns true. Safe to call at any time; the probe calls
+   * it while the journal is unhealthy.
+   */
+  recover(): boolean {
+    if (this.h.closed) return false;
+    const db = this.h.db;
+    try {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      // a durable write the size of a lane record (about 2 KB): room for the next commit, not just a byte
+      db.prepare(
+        "INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ).run(`${this.h.now().toISOString()} ${"-".repeat(PROBE_BYTES)}`);
+      this.records.reload();
+      this.outbox.reload();
+    } catch (e) {
+      this.h.log.warn({ err: e instanceof Error ? e.message : String(e) }, "journal recover: still failing");
+      return false;
+    }
+    if (!this.h.healthy) this.h.log.info({ lastSeq: this.records.lastSeq() }, "journal healthy again");
+    this.h.markHealthy();
+    return true;
+  }
+
+  /** Passive WAL checkpoint on the lane's own connection (the worker does this on a timer). */
+  checkpoint(): void {
+    this.h.assertOpen();
+    this.h.db.pragma("wal_checkpoint(PASSIVE)");
+  }
+
+  /** Stops the timers and the checkpoint worker; a retention run under way ends after its current batch. */
+  close(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.probe) clearInterval(this.probe);
+    this.healthSub.unsubscribe();
+    void this.checkpointer?.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { readAuditLog } from "../../src/audit/audit-log.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { acksOf, tempDir } from "./helpers.js";
+import { sampleRecord } from "./sample-record.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+const minimal = (dataDir: string, journal?: unknown) => ({
+  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+  rsu: { port: "in-process", protocol: "legacy", dialect: { utcOffsetMinutes: 420 } },
+  statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+  dataDir,
+  tariff: join(ROOT, "config/tariff.example.yaml"),
+  outputs: { sink: "log" },
+  ...(journal === undefined ? {} : { journal }),
+});
+
+describe("config journal.*", () => {
+  it("defaults: 90 days, every 60 minutes, a recovery probe every 30 s", () => {
+    expect(parseLaneConfig(minimal("d"), "lane.yaml", "/x").journal).toEqual({
+      retentionDays: 90,
+      retentionIntervalMinutes: 60,
+      recoverProbeSeconds: 30,
+    });
+  });
+
+  it("refuses a bad value naming the field and the range", () => {
+    expect(() => parseLaneConfig(minimal("d", { retentionDays: 0 }), "lane.yaml", "/x")).toThrow(
+      /journal\.retentionDays: expected days in 1\.\.3650/,
+    );
+    expect(() => parseLaneConfig(minimal("d", { retentionIntervalMinutes: 1.5 }), "lane.yaml", "/x")).toThrow(
+      /journal\.retentionIntervalMinutes: expected minutes in 1\.\.10080/,
+    );
+    expect(() => parseLaneConfig(minimal("d", { keepForever: true }), "lane.yaml", "/x")).toThrow(
+      /journal: unknown field\(s\) "keepForever"/,
+    );
+  });
+});
+
+describe("openLane opens the journal with the lane's settings", () => {
+  let lane: LaneRuntime | undefined;
+  let cleanup: () => void = () => undefined;
+  afterEach(async () => {
+    await lane?.close();
+    lane = undefined;
+    cleanup();
+  });
+
+  it("retention days, interval and probe from journal.*, the dialect's UTC offset, reports in the audit trail", async () => {
+    const t = tempDir("etc-lane-journal-");
+    cleanup = t.cleanup;
+    const dataDir = join(t.dir, "data");
+    const c = parseLaneConfig(
+      minimal(dataDir, { retentionDays: 2, retentionIntervalMinutes: 15, recoverProbeSeconds: 5 }),
+      "lane.yaml",
+      t.dir,
+    );
+    lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const j = lane.journal;
+    expect(j.upkeep.settings).toMatchObject({
+      retentionDays: 2,
+      retentionIntervalMs: 15 * 60_000,
+      recoverProbeMs: 5000,
+    });
+    const rec = j.commit(sampleRecord(1));
+    expect(rec.createdAt).toMatch(/\+07:00$/); // the dialect's utcOffsetMinutes: 420
+    j.markUploaded(acksOf(rec), new Date(Date.now() - 3 * 86_400_000));
+    const report = await j.runRetention();
+    expect(report.deleted).toBe(1);
+    await lane.close();
+    lane = undefined;
+    const events = [...readAuditLog(dataDir)].filter((e) => e.type === "journal.retention");
+    expect(events).toEqual([
+      expect.objectContaining({
+        severity: "info",
+        data: expect.objectContaining({ deleted: 1, trigger: "now" }),
+      }),
+    ]);
+  });
+});

@@ -1,0 +1,356 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { type Journal, JournalReader } from "../../src/journal/journal.js";
+import { GUARD_SQL } from "../../src/journal/records.js";
+import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
+import type { CommittedRecord, RecordKind, Settlement } from "../../src/journal/types.js";
+import { acksOf, useJournalDir } from "./helpers.js";
+import { sampleRecord } from "./sample-record.js";
+
+const jd = useJournalDir();
+const openJournal = jd.open;
+
+describe("sequence numbers and trade ids", () => {
+  it("assigns increasing sequences that survive reopen and are never reused after retention", async () => {
+    let t = new Date(Date.UTC(2026, 10, 23, 10, 59, 14)); // 18:59:14 at the lane's UTC+8
+    const now = (): Date => t;
+    const j = openJournal({ now, retention: { days: 1 } });
+    const a = j.commit(sampleRecord(1));
+    const b = j.commit(sampleRecord(2, "stop"));
+    expect([a.seq, b.seq]).toEqual([1, 2]);
+    expect(a.tradeId).toBe("430101020320261123185914000001");
+    expect(parseTradeId(b.tradeId)).toEqual({
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      time: "20261123185914",
+      seqMod: 2,
+    });
+    j.markUploaded(acksOf(a, b), t);
+    j.close();
+
+    t = new Date(t.getTime() + 3 * 86_400_000);
+    const j2 = openJournal({ now, retention: { days: 1 } });
+    expect((await j2.runRetention()).deleted).toBe(2);
+    expect(j2.list()).toHaveLength(0);
+    const c = j2.commit(sampleRecord(3));
+    expect(c.seq).toBe(3);
+    expect(j2.lastSeq()).toBe(3);
+  });
+
+  it("pads the sequence to 6 digits and wraps it in the trade id only", () => {
+    const at = new Date(Date.UTC(2026, 0, 1, 19, 4, 5)); // 2 January 03:04:05 at UTC+8
+    expect(formatTradeId({ network: "4301", station: "0a0b", lane: 7 }, at, 1_234_567, 480)).toBe(
+      "43010A0B0720260102030405234567",
+    );
+  });
+
+  it("stores the full record as JSON and the common fields as columns", () => {
+    const j = openJournal();
+    const c = j.commit(sampleRecord(7, "suspect"));
+    const got = j.get(c.tradeId);
+    expect(got).toMatchObject({
+      seq: c.seq,
+      kind: "suspect",
+      outcome: "B5_NO_DSRC",
+      cardId: c.cardId,
+      uploadedAt: null,
+    });
+    expect(got?.rawB4).toBe(c.rawB4);
+    expect(typeof got?.stageTimes.journalCommit).toBe("number");
+    expect(got?.revision).toBe(1);
+    expect(j.markBarrier(c.seq, 123.5)).toBe(true);
+    expect(j.get(c.seq)?.stageTimes.barrier).toBe(123.5);
+  });
+
+  it("rejects an invalid record without recording it and stays healthy", () => {
+    const j = openJournal();
+    const bad = { ...sampleRecord(1), amount: -5 };
+    expect(() => j.commit(bad)).toThrow(/amount/);
+    expect(j.healthy).toBe(true);
+    expect(j.commit(sampleRecord(2)).seq).toBe(1);
+  });
+
+  it("list filters by kind, sequence and time", () => {
+    let t = new Date("2026-01-01T00:00:00Z");
+    const j = openJournal({ now: () => t });
+    for (let i = 0; i < 6; i++) {
+      j.commit(sampleRecord(i, i % 3 === 0 ? "stop" : "transaction"));
+      t = new Date(t.getTime() + 1000);
+    }
+    expect(j.list({ kinds: ["stop"] }).map((r) => r.seq)).toEqual([1, 4]);
+    expect(j.list({ since: 5 }).map((r) => r.seq)).toEqual([5, 6]);
+    expect(j.list({ since: new Date("2026-01-01T00:00:03Z") }).map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect(j.list({ limit: 2 }).map((r) => r.seq)).toEqual([1, 2]);
+  });
+});
+
+describe("queries the lane needs: open suspects and guard seeding", () => {
+  /** commits records at one-minute steps; returns them */
+  function seed(j: Journal, kinds: RecordKind[], t: { ms: number }) {
+    return kinds.map((k, i) => {
+      const c = j.commit(sampleRecord(100 + i, k));
+      t.ms += 60_000;
+      return c;
+    });
+  }
+
+  it("findOpenSuspect: the newest unsettled suspect by OBU MAC (any case), by card id, or both", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const older = j.commit({
+      ...sampleRecord(1, "suspect"),
+      obuId: "a1b2c3d4",
+      cardId: "43010000000000000001",
+    });
+    j.commit({ ...sampleRecord(2, "transaction"), obuId: "a1b2c3d4", cardId: "43010000000000000001" });
+    const newer = j.commit({
+      ...sampleRecord(3, "suspect"),
+      obuId: "A1B2C3D4",
+      cardId: "43010000000000000002",
+    });
+    seed(j, ["suspect", "stop"], t);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4" })?.seq).toBe(newer.seq);
+    expect(j.findOpenSuspect({ obuId: "A1B2C3D4" })?.seq).toBe(newer.seq);
+    expect(j.findOpenSuspect({ cardId: "43010000000000000001" })?.seq).toBe(older.seq);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4", cardId: "43010000000000000001" })?.seq).toBe(older.seq);
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4", cardId: "43019999999999999999" })).toBeNull();
+    expect(j.findOpenSuspect({ obuId: "ffffffff" })).toBeNull();
+    expect(() => j.findOpenSuspect({})).toThrow(
+      expect.objectContaining({ code: "E608_JOURNAL_QUERY_INVALID" }),
+    );
+  });
+
+  it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const recs = seed(j, ["transaction", "suspect", "stop", "transaction", "suspect", "transaction"], t);
+    const row = (c: CommittedRecord) => ({
+      seq: c.seq,
+      obuId: c.obuId,
+      obuSerial: c.obuSerial,
+      cardId: c.cardId,
+      createdAtMs: Date.parse(c.createdAt),
+    });
+    const since = Date.parse(recs[1]!.createdAt); // inclusive
+    expect(j.unsettledSince(since)).toEqual([row(recs[1]!), row(recs[4]!)]);
+    expect(j.tradedSince(since)).toEqual([row(recs[3]!), row(recs[5]!)]);
+    expect(j.tradedSince(since + 1)).toEqual([row(recs[3]!), row(recs[5]!)]);
+    expect(j.unsettledSince(since + 1)).toEqual([row(recs[4]!)]);
+    expect(recs[0]!.obuSerial).not.toBeNull();
+  });
+
+  it("guard seeding reads covering indexes only: no record row, whatever the journal's size", () => {
+    const j = openJournal();
+    const plan = (sql: string) =>
+      (j["h"].db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0) as { detail: string }[])
+        .map((p) => p.detail)
+        .join(" | ");
+    expect(plan(GUARD_SQL.suspect)).toMatch(
+      /^SEARCH records USING COVERING INDEX records_guard_unsettled \(created_at_ms>\?\)$/,
+    );
+    expect(plan(GUARD_SQL.transaction)).toMatch(
+      /^SEARCH records USING COVERING INDEX records_guard_traded \(created_at_ms>\?\)$/,
+    );
+  });
+});
+
+describe("settle: a suspect record updated in place, one debit one record", () => {
+  const debited: Settlement = {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "b8",
+    fields: { tac: "1A2B3C4D", balanceAfter: 12_345, rawB5: "FFFFB8..." },
+    evidence: { b8: "ffffb8a1000001000a0b0c0d", epSerial: 17 },
+  };
+
+  it("keeps seq, trade id and creation time, raises the revision, keeps the evidence, and queues it again", () => {
+    let t = Date.parse("2026-05-01T00:00:00Z");
+    const j = openJournal({ now: () => new Date(t) });
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    j.markUploaded(acksOf(suspect), new Date(t)); // the station already holds the suspect
+    expect(j.queueDepth()).toBe(0);
+    const intent = j.writeIntent(suspect.obuId, "C8 sent");
+    t += 90_000;
+    const settled = j.settle(suspect.seq, debited, { intentId: intent });
+    expect(settled).toMatchObject({
+      seq: suspect.seq,
+      tradeId: suspect.tradeId,
+      createdAt: suspect.createdAt,
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      amount: suspect.amount,
+      tac: "1A2B3C4D",
+      balanceAfter: 12_345,
+      rawB5: "FFFFB8...",
+      revision: 2,
+      iccPaySerial: suspect.iccPaySerial,
+    });
+    expect(settled.extra?.settlement).toEqual({
+      settledBy: "b8",
+      settledAt: "2026-05-01T08:01:30.000+08:00",
+      previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: suspect.amount, revision: 1 },
+      evidence: debited.evidence,
+    });
+    expect(settled.extra?.operator).toBe("ETC"); // the rest of extra is kept
+    expect(j.openIntents()).toEqual([]);
+    // back into the outbox with its new revision
+    expect(j.queueDepth()).toBe(1);
+    expect(j.pending(10).map((p) => [p.seq, p.revision, JSON.parse(p.json).tac])).toEqual([
+      [suspect.seq, 2, "1A2B3C4D"],
+    ]);
+    expect(j.findOpenSuspect({ obuId: suspect.obuId })).toBeNull();
+    expect(j.unsettledSince(0)).toEqual([]);
+    expect(j.tradedSince(0).map((g) => g.seq)).toEqual([suspect.seq]);
+    j.close();
+    const again = openJournal();
+    expect(again.get(suspect.tradeId)).toMatchObject({ kind: "transaction", revision: 2, uploadedAt: null });
+    expect(again.list()).toHaveLength(1);
+  });
+
+  it("proven not debited: a stop with amount 0", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(2, "suspect"));
+    const s = j.settle(suspect.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "booth-card",
+      fields: {},
+    });
+    expect([s.kind, s.amount, s.revision, s.tac]).toEqual(["stop", 0, 2, null]);
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "stop", amount: 0, revision: 2 });
+  });
+
+  it("refuses (E607, nothing changed) a record that is not an unsettled suspect", () => {
+    const j = openJournal();
+    const tx = j.commit(sampleRecord(1));
+    const suspect = j.commit(sampleRecord(2, "suspect"));
+    j.settle(suspect.seq, debited);
+    const depth = j.queueDepth();
+    expect(() => j.settle(tx.seq, debited)).toThrow(
+      expect.objectContaining({
+        code: "E607_JOURNAL_SETTLE_REFUSED",
+        message: expect.stringMatching(
+          /record 1 .* is a transaction \(EXIT_DEBIT\), not an unsettled suspect/,
+        ),
+      }),
+    );
+    expect(() => j.settle(suspect.seq, debited)).toThrow(
+      expect.objectContaining({
+        code: "E607_JOURNAL_SETTLE_REFUSED",
+        message: expect.stringMatching(/settled by b8 at /),
+      }),
+    );
+    expect(() => j.settle(99, debited)).toThrow(
+      expect.objectContaining({ code: "E607_JOURNAL_SETTLE_REFUSED" }),
+    );
+    expect(j.list().map((r) => r.revision)).toEqual([1, 2]);
+    expect(j.queueDepth()).toBe(depth);
+    expect(j.healthy).toBe(true);
+  });
+
+  it("refuses (E605) a settlement that cannot be cleared or is inconsistent; the suspect stays as it was", () => {
+    const j = openJournal();
+    const suspect = j.commit({ ...sampleRecord(3, "suspect"), iccPaySerial: null });
+    expect(() => j.settle(suspect.seq, { ...debited, fields: { tac: null } })).toThrow(
+      /missing tac, iccPaySerial/,
+    );
+    expect(() =>
+      j.settle(suspect.seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 5 },
+      }),
+    ).toThrow(/amount must be 0/);
+    expect(() =>
+      j.settle(suspect.seq, { ...debited, settledBy: "guess" as Settlement["settledBy"] }),
+    ).toThrow(expect.objectContaining({ code: "E605_JOURNAL_RECORD_INVALID" }));
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+    expect(j.healthy).toBe(true);
+    // with the serial the B8 brought, it settles
+    expect(
+      j.settle(suspect.seq, { ...debited, fields: { ...debited.fields, iccPaySerial: "0011" } }).revision,
+    ).toBe(2);
+  });
+
+  it("a held suspect that is settled goes back into the queue", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(4, "suspect"));
+    expect(j.hold([{ tradeId: suspect.tradeId, code: "BAD_RECORD", message: "no" }])).toBe(1);
+    j.settle(suspect.seq, debited);
+    expect([j.heldCount(), j.queueDepth()]).toEqual([0, 1]);
+    expect(j.get(suspect.seq)?.held).toBeNull();
+  });
+});
+
+describe("trade ids and createdAt follow the lane's UTC offset, not the process time zone", () => {
+  const processTz = process.env.TZ;
+  afterEach(() => {
+    if (processTz === undefined) delete process.env.TZ;
+    else process.env.TZ = processTz;
+  });
+  const at = Date.UTC(2026, 10, 23, 10, 59, 14, 123);
+
+  it.each(["America/Los_Angeles", "Asia/Shanghai", "UTC", "Pacific/Kiritimati"])(
+    "UTC+8 lane, process TZ=%s",
+    (tz) => {
+      process.env.TZ = tz;
+      const j = openJournal({ now: () => new Date(at), utcOffsetMinutes: 480 });
+      const c = j.commit(sampleRecord(1));
+      expect(c.tradeId).toBe("430101020320261123185914000001");
+      expect(c.createdAt).toBe("2026-11-23T18:59:14.123+08:00");
+      expect(Date.parse(c.createdAt)).toBe(at);
+      expect(j.get(c.seq)?.createdAt).toBe(c.createdAt);
+    },
+  );
+
+  it("a lane west of Greenwich, in a process running at UTC+8", () => {
+    process.env.TZ = "Asia/Shanghai";
+    const j = openJournal({ now: () => new Date(at), utcOffsetMinutes: -330 });
+    const c = j.commit(sampleRecord(1));
+    expect(parseTradeId(c.tradeId)?.time).toBe("20261123052914");
+    expect(c.createdAt).toBe("2026-11-23T05:29:14.123-05:30");
+    expect(Date.parse(c.createdAt)).toBe(at);
+  });
+
+  it("refuses an offset outside -720..840 minutes", () => {
+    expect(() => openJournal({ utcOffsetMinutes: 900 })).toThrow(/utcOffsetMinutes/);
+  });
+});
+
+describe("write failures", () => {
+  it("disk full: E601, unhealthy, nothing half-written, sequence not consumed, recovers after space is freed", () => {
+    const j = openJournal({ maxSizeBytes: 96 * 1024 });
+    const ok: number[] = [];
+    let err: unknown;
+    for (let i = 0; i < 10_000; i++) {
+      try {
+        ok.push(j.commit(sampleRecord(i)).seq);
+      } catch (e) {
+        err = e;
+        break;
+      }
+    }
+    expect(isEtcError(err, "E601_JOURNAL_WRITE")).toBe(true);
+    expect((err as { details?: { sqliteCode?: string } }).details?.sqliteCode).toBe("SQLITE_FULL");
+    expect(ok.length).toBeGreaterThan(5);
+    expect(j.healthy).toBe(false);
+    expect(j.health().error?.sqliteCode).toBe("SQLITE_FULL");
+    // while unhealthy every commit fails with the same code
+    expect(() => j.commit(sampleRecord(99_999))).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    j.close();
+
+    const reader = JournalReader.openReadOnly(jd.dir());
+    const seqs = reader.list().map((r) => r.seq);
+    expect(seqs).toEqual(ok);
+    expect(reader.lastSeq()).toBe(ok[ok.length - 1]);
+    reader.close();
+
+    const j2 = openJournal();
+    expect(j2.queueDepth()).toBe(ok.length);
+    expect(j2.commit(sampleRecord(1)).seq).toBe(ok.length + 1);
+  });
+});

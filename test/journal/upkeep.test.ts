@@ -1,0 +1,201 @@
+import { describe, expect, it, vi } from "vitest";
+import { type Journal, type RetentionReport, retentionAuditEvent } from "../../src/journal/journal.js";
+import { acksOf, useJournalDir } from "./helpers.js";
+import { sampleRecord } from "./sample-record.js";
+
+const jd = useJournalDir();
+const openJournal = jd.open;
+
+describe("WAL checkpoints", () => {
+  it("run in the checkpoint worker: every WAL frame the lane wrote reaches the database", async () => {
+    const j = openJournal({ checkpointIntervalMs: 3_600_000 }); // no timer tick during the test: on demand only
+    for (let i = 1; i <= 300; i++) j.commit(sampleRecord(i));
+    const r = await j.checkpointer!.now();
+    expect(r.log).toBeGreaterThan(300); // at least one frame per commit
+    expect(r.checkpointed).toBe(r.log);
+    expect(j.checkpointer!.count).toBe(1);
+  });
+
+  it("checkpointIntervalMs 0: no worker, SQLite checkpoints inside commits", () => {
+    const j = openJournal({ checkpointIntervalMs: 0 });
+    expect(j.checkpointer).toBeNull();
+    j.commit(sampleRecord(1));
+  });
+});
+
+describe("retention", () => {
+  const DAY = 86_400_000;
+  const t0 = Date.parse("2026-01-01T00:00:00Z");
+
+  it("never removes an unacknowledged record, however old", async () => {
+    let t = new Date(t0);
+    const j = openJournal({ now: () => t, retention: { days: 90 } });
+    const recs = Array.from({ length: 10 }, (_, i) => j.commit(sampleRecord(i)));
+    j.markUploaded(acksOf(...recs.filter((_, i) => i % 2 === 0)), t);
+    t = new Date("2026-03-01T00:00:00Z"); // 59 days: nothing is old enough
+    expect((await j.runRetention()).deleted).toBe(0);
+    t = new Date("2027-01-01T00:00:00Z"); // a year later: only the acknowledged ones go
+    expect((await j.runRetention()).deleted).toBe(5);
+    expect(j.list().map((r) => r.seq)).toEqual([2, 4, 6, 8, 10]);
+    expect(j.list().every((r) => r.uploadedAt === null)).toBe(true);
+    expect(j.queueDepth()).toBe(5);
+  });
+
+  it("deletes only what the station acknowledged before the cutoff: never pending, held or unsettled suspect records", async () => {
+    let t = t0;
+    const reports: RetentionReport[] = [];
+    const j = openJournal({
+      now: () => new Date(t),
+      retention: { days: 90, onRetention: (r) => reports.push(r) },
+    });
+    const tx = j.commit(sampleRecord(1));
+    const stop = j.commit(sampleRecord(2, "stop"));
+    const pending = j.commit(sampleRecord(3));
+    const held = j.commit(sampleRecord(4));
+    const suspect = j.commit(sampleRecord(5, "suspect"));
+    const settled = j.commit(sampleRecord(6, "suspect"));
+    j.markUploaded(acksOf(tx, stop, suspect, settled), new Date(t));
+    j.hold([{ tradeId: held.tradeId, code: "BAD_RECORD", message: "no" }]);
+    t += 10 * DAY;
+    const s = j.settle(settled.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "operator",
+      fields: {},
+    });
+    j.markUploaded(acksOf(s), new Date(t)); // acknowledged again on day 10
+    const recent = j.commit(sampleRecord(7));
+    j.markUploaded(acksOf(recent), new Date(t));
+
+    t = t0 + 95 * DAY; // the day-0 acknowledgements are past 90 days, the day-10 ones are not
+    const r1 = await j.runRetention();
+    expect(r1).toMatchObject({
+      trigger: "now",
+      deleted: 2,
+      batches: 1,
+      error: null,
+      cutoff: "2026-01-06T08:00:00.000+08:00",
+    });
+    expect(j.list().map((r) => r.seq)).toEqual([pending.seq, held.seq, suspect.seq, settled.seq, recent.seq]);
+    t = t0 + 1000 * DAY;
+    expect((await j.runRetention()).deleted).toBe(2); // the settled one and the recent one
+    expect(j.list().map((r) => [r.seq, r.kind])).toEqual([
+      [pending.seq, "transaction"],
+      [held.seq, "transaction"],
+      [suspect.seq, "suspect"],
+    ]);
+    expect([j.queueDepth(), j.heldCount()]).toEqual([1, 1]);
+    expect(reports.map((r) => r.deleted)).toEqual([2, 2]);
+    expect(j.upkeep.retentionCounters).toMatchObject({
+      runs: 2,
+      deleted: 4,
+      failures: 0,
+      lastRun: reports[1],
+    });
+    expect(retentionAuditEvent(reports[0]!)).toMatchObject({
+      type: "journal.retention",
+      severity: "info",
+      message: "journal retention deleted 2 record(s) acknowledged before 2026-01-06T08:00:00.000+08:00",
+    });
+  });
+
+  it("works in small transactions with the event loop's turn between them", async () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t), retention: { days: 1, batchSize: 10 } });
+    const recs = j.commitMany(Array.from({ length: 35 }, (_, i) => sampleRecord(i)));
+    j.markUploaded(acksOf(...recs), new Date(t));
+    t += 2 * DAY;
+    const run = j.runRetention();
+    // a callback queued now runs between two batches: it sees a part deleted, not all and not nothing
+    const seen = await new Promise<number>((resolve) => setImmediate(() => resolve(j.list().length)));
+    const report = await run;
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThan(35);
+    expect(report).toMatchObject({ deleted: 35, batches: 4 });
+    expect(j.list()).toEqual([]);
+  });
+
+  it("runs on its schedule: first after min(interval, 5 min), then every interval, each run reported", async () => {
+    vi.useFakeTimers({
+      toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "Date"],
+    });
+    try {
+      vi.setSystemTime(t0);
+      const reports: RetentionReport[] = [];
+      const j = openJournal({
+        checkpointIntervalMs: 0,
+        retention: { days: 1, intervalMs: 3_600_000, onRetention: (r) => reports.push(r) },
+      });
+      const recs = j.commitMany([sampleRecord(1), sampleRecord(2), sampleRecord(3)]);
+      j.markUploaded(acksOf(...recs));
+      await vi.advanceTimersByTimeAsync(5 * 60_000 - 1);
+      expect(reports).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(reports.map((r) => [r.trigger, r.deleted])).toEqual([["schedule", 0]]);
+      await vi.advanceTimersByTimeAsync(24 * 3_600_000);
+      // hourly at 01:05 ... 24:05: the records are a day old from 24:00 on
+      expect(reports).toHaveLength(25);
+      expect(reports.map((r) => r.deleted)).toEqual([...Array(24).fill(0), 3]);
+      expect(j.list()).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("an unhealthy journal is not touched: the run is reported as failed (an alarm) and counted", async () => {
+    const reports: RetentionReport[] = [];
+    const j = openJournal({
+      maxSizeBytes: 64 * 1024,
+      recoverProbeMs: 0,
+      retention: { onRetention: (r) => reports.push(r) },
+    });
+    expect(() => {
+      for (let i = 0; i < 10_000; i++) j.commit(sampleRecord(i));
+    }).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    const r = await j.runRetention();
+    expect(r).toMatchObject({ deleted: 0, error: { code: "E603_JOURNAL_UNHEALTHY" } });
+    expect(j.upkeep.retentionCounters).toMatchObject({ runs: 1, failures: 1 });
+    expect(retentionAuditEvent(r).severity).toBe("alarm");
+    expect(reports).toEqual([r]);
+  });
+});
+
+describe("recovery after a write failure", () => {
+  /** fills a journal capped at 64 KB until a commit fails with SQLITE_FULL */
+  function fill(j: Journal): number {
+    expect(() => {
+      for (let i = 0; i < 10_000; i++) j.commit(sampleRecord(i));
+    }).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    return j.queueDepth();
+  }
+
+  it("recover() makes a journal healthy again once writes succeed", () => {
+    const j = openJournal({ maxSizeBytes: 64 * 1024, recoverProbeMs: 0 });
+    const depth = fill(j);
+    expect(j.healthy).toBe(false);
+    j["h"].db.pragma("max_page_count = 100000"); // the space is back
+    expect(j.recover()).toBe(true);
+    expect(j.healthy).toBe(true);
+    expect(j.queueDepth()).toBe(depth);
+    expect(j.commit(sampleRecord(5)).seq).toBe(depth + 1);
+  });
+
+  it("while unhealthy, a probe tries recover() on its timer: the journal turns healthy by itself once space is back", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    try {
+      const j = openJournal({ maxSizeBytes: 64 * 1024, recoverProbeMs: 30_000, checkpointIntervalMs: 0 });
+      const health: boolean[] = [];
+      j.health$.subscribe((h) => health.push(h.healthy));
+      const depth = fill(j);
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(j.healthy).toBe(false); // still full: the probe's write failed too
+      j["h"].db.pragma("max_page_count = 100000");
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(health).toEqual([true, false, true]);
+      expect(j.commit(sampleRecord(5)).seq).toBe(depth + 1);
+      expect(vi.getTimerCount()).toBe(1); // the probe stopped; only the retention schedule is left
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

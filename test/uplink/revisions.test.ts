@@ -1,0 +1,79 @@
+import { afterEach, expect, it } from "vitest";
+import type { Settlement } from "../../src/journal/types.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const settlement: Settlement = {
+  kind: "transaction",
+  outcome: "EXIT_DEBIT_SETTLED",
+  settledBy: "b8",
+  fields: { tac: "0A0B0C0D", balanceAfter: 4_000 },
+  evidence: { b8: "ffffb8" },
+};
+
+it("a suspect settled after its upload goes again; the station holds one record for it, the settled one", async () => {
+  rig = await makeRig();
+  const r = rig;
+  const tx = r.journal.commit(sampleRecord(1));
+  const suspect = r.journal.commit(sampleRecord(2, "suspect"));
+  r.uplink.start();
+  await r.uplink.whenDrained();
+  expect(r.station.received().find((x) => x.tradeId === suspect.tradeId)).toMatchObject({
+    kind: "suspect",
+    revision: 1,
+  });
+
+  r.journal.settle(suspect.seq, settlement);
+  expect(r.journal.queueDepth()).toBe(1);
+  await r.uplink.whenDrained();
+  expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision])).toEqual([
+    [tx.tradeId, "transaction", 1],
+    [suspect.tradeId, "transaction", 2],
+  ]);
+  const held = r.station.received()[1]!.record as {
+    tac: string;
+    extra: { settlement: { settledBy: string } };
+  };
+  expect([held.tac, held.extra.settlement.settledBy]).toEqual(["0A0B0C0D", "b8"]);
+  expect(r.station.stats()).toMatchObject({ distinct: 2, updates: 1, duplicates: 0 });
+  expect(r.uplink.status().counters.updatesAcked).toBe(1);
+  expect(stationMatchesJournal(r).ok).toBe(true);
+});
+
+it("settled while its first revision is on the way: the late acknowledgement does not take the new one off the queue", async () => {
+  let release: () => void = () => undefined;
+  let arrived: () => void = () => undefined;
+  const onItsWay = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let uploads = 0;
+  const gatedFetch = (async (url: string | URL | Request, init?: RequestInit) => {
+    if (String(url).endsWith("/api/v1/transactions") && uploads++ === 0) {
+      arrived();
+      await gate; // the first upload (revision 1) waits here until the suspect is settled
+    }
+    return fetch(url, init);
+  }) as typeof fetch;
+  rig = await makeRig({ fetch: gatedFetch });
+  const r = rig;
+  const suspect = r.journal.commit(sampleRecord(3, "suspect"));
+  r.uplink.start();
+  await onItsWay;
+  r.journal.settle(suspect.seq, settlement);
+  release();
+  await r.uplink.whenDrained();
+  expect(uploads).toBe(2);
+  expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision, x.arrivals])).toEqual([
+    [suspect.tradeId, "transaction", 2, 2],
+  ]);
+  expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
+});
