@@ -400,14 +400,23 @@ function recordError(index: number, problem: string): never {
   });
 }
 
+/**
+ * The version order (docs/status-list.md section 3). The lane's applied state has one version: the last
+ * delta's, or the full list's before any delta (`held`). Every bundle must move it strictly forward, fulls
+ * and deltas alike: a full list is accepted only if it is newer than that version (a full list issued
+ * before the last applied delta would roll back what the delta listed), a delta only if it chains on it
+ * (its base is that version; its own version is after its base, bundle.ts decodeHeader). Throws E506,
+ * E507 or E508 naming both versions.
+ */
 export function checkNewer(h: BundleHeader, current: { full: string | null; delta: string | null }): void {
   const holds = current.delta ?? current.full;
+  const held = current.delta ? `delta ${current.delta} on full ${current.full}` : `full ${current.full}`;
   if (h.kind === "full") {
-    if (current.full !== null && h.version <= current.full) {
+    if (holds !== null && h.version <= holds) {
       throw slError(
         StatusListErrors.NotNewer,
-        `full list ${h.version} is not newer than the active full list ${current.full}: refused`,
-        { version: h.version, active: current.full },
+        `full list ${h.version} is not newer than the version the lane holds (${held}): refused`,
+        { version: h.version, holds, full: current.full, delta: current.delta },
       );
     }
     return;
@@ -431,6 +440,24 @@ export function checkNewer(h: BundleHeader, current: { full: string | null; delt
       `delta ${h.version} applies on ${h.base}, but the lane holds ${holds}: refused (does not chain)`,
       { version: h.version, base: h.base, holds },
     );
+  }
+}
+
+/**
+ * The versions of the list `current` names, read from its database (null, null with no list): the
+ * authoritative state a full build is checked against just before its pointer swap.
+ */
+export function activeVersions(dir: string): { full: string | null; delta: string | null } {
+  const p = readPointer(dir);
+  if (!p) return { full: null, delta: null };
+  const db = new Database(join(dir, p.db), { readonly: true, fileMustExist: true });
+  try {
+    const m = db.prepare("SELECT full_version, delta_version FROM meta WHERE id = 1").get() as
+      | Pick<MetaRow, "full_version" | "delta_version">
+      | undefined;
+    return { full: m?.full_version ?? null, delta: m?.delta_version ?? null };
+  } finally {
+    db.close();
   }
 }
 
@@ -558,6 +585,8 @@ export function buildFull(
     fsyncFile(dbPath);
     filter.save(`${dbPath}.filter`, { db: dbName, fullVersion: header.version });
     fsyncDir(dir);
+    // the authoritative check, against the list the pointer names now, not the caller's view of it
+    checkNewer(header, activeVersions(dir));
     writePointer(dir, { db: dbName, fullVersion: header.version });
     const { digest: _d, keyId: _k, ...h } = header;
     return {

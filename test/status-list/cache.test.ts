@@ -381,7 +381,7 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       "an older full list",
       () => full(V1, sampleRows(4, 3)),
       StatusListErrors.NotNewer,
-      /not newer than the active full list 202507310000/,
+      /not newer than the version the lane holds \(delta 202507310005 on full 202507310000\)/,
     ],
     ["the same full list again", () => full(V2, sampleRows(4, 3)), StatusListErrors.NotNewer, /not newer/],
     [
@@ -424,6 +424,28 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       expect(snapshot(cache, probes)).toEqual(before);
     });
   }
+
+  it("refuses an older full list over a newer delta (versions only move forward across fulls and deltas)", async () => {
+    // the lane holds full V2 + delta D1 (202507310005), which listed OBU beef. A full list issued between
+    // the two (202507310003) would roll that back: the applied state is D1, and 0003 < 0005.
+    const before = snapshot(cache, probes);
+    expect(cache.lookup({ obuId: obu(0xbeef) }).listed).toBe(true);
+    const err = await cache
+      .applyBundle(full("202507310003", sampleRows(40, 3)))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: StatusListErrors.NotNewer });
+    expect((err as Error).message).toMatch(
+      /full list 202507310003 is not newer than the version the lane holds \(delta 202507310005 on full 202507310000\): refused/,
+    );
+    expect(snapshot(cache, probes)).toEqual(before);
+    // a full list at exactly the delta's version does not move forward either
+    await expect(cache.applyBundle(full(D1, sampleRows(40, 3)))).rejects.toMatchObject({
+      code: StatusListErrors.NotNewer,
+    });
+    // one past it does, and the next delta chains on it
+    await cache.applyBundle(full("202507310006", sampleRows(40, 3)));
+    expect(cache.versions()).toEqual({ full: "202507310006", delta: null });
+  });
 
   it("rejects a delta when no full list is active", async () => {
     const t2 = tempDir();

@@ -88,7 +88,7 @@ describe("status-list CLIs", () => {
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     await run("lane", ["import", f, ...store]);
-    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(/not newer than the active full list/);
+    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(/not newer than the version the lane holds \(full 202507310000\)/);
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
     await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
     await expect(
