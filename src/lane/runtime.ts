@@ -15,6 +15,7 @@ import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { AuditLog } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
+import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
@@ -43,6 +44,8 @@ export interface LaneRuntime {
   readonly tariff: Tariff | null;
   readonly audit: AuditLog;
   readonly uplink: Uplink | null;
+  /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
+  readonly dataDirLock: DataDirLock;
   close(): Promise<void>;
 }
 
@@ -69,10 +72,16 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
   }
   mkdirSync(c.dataDir, { recursive: true });
+  // one writer per data directory, for the life of the lane (released last, in close)
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
-  const journal = Journal.open({ dataDir: c.dataDir, laneIdentity, logger });
-  const cleanups: (() => Promise<void> | void)[] = [() => journal.close()];
+  const dataDirLock = acquireDataDirLock(c.dataDir, {
+    role: "lane",
+    command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
+  });
+  const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
   try {
+    const journal = Journal.open({ dataDir: c.dataDir, laneIdentity, logger });
+    cleanups.unshift(() => journal.close());
     const statusList = await StatusListCache.open({
       dataDir: c.dataDir,
       publicKeyPem,
@@ -142,6 +151,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       tariff,
       audit,
       uplink,
+      dataDirLock,
       async close() {
         await controller.stop();
         for (const f of cleanups) {

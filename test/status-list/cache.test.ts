@@ -430,9 +430,7 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
     // the two (202507310003) would roll that back: the applied state is D1, and 0003 < 0005.
     const before = snapshot(cache, probes);
     expect(cache.lookup({ obuId: obu(0xbeef) }).listed).toBe(true);
-    const err = await cache
-      .applyBundle(full("202507310003", sampleRows(40, 3)))
-      .catch((e: unknown) => e);
+    const err = await cache.applyBundle(full("202507310003", sampleRows(40, 3))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: StatusListErrors.NotNewer });
     expect((err as Error).message).toMatch(
       /full list 202507310003 is not newer than the version the lane holds \(delta 202507310005 on full 202507310000\): refused/,
