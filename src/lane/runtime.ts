@@ -89,6 +89,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       limits: {
         fullMaxAgeMs: c.statusList.fullMaxAgeMinutes * 60_000,
         deltaMaxAgeMs: c.statusList.deltaMaxAgeMinutes * 60_000,
+        hardMaxAgeMs: c.statusList.hardMaxAgeMinutes * 60_000,
       },
       compaction: { maxRows: c.statusList.overlayMaxRows },
     });

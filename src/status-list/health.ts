@@ -114,7 +114,9 @@ export class ListHealth {
   health(): StatusListHealth {
     const a = this.active();
     const st = this.staleness();
-    const failure = this.failure();
+    // a failure belongs to the database that failed: a list activated since has not failed
+    const f = this.failure();
+    const failure = f !== null && a !== null && f.db === a.name ? f : null;
     const limits = this.limits;
     const base = {
       versions: { full: a?.full ?? null, delta: a?.delta ?? null },

@@ -212,7 +212,7 @@ export class ListLookup {
       if (row[3] !== null)
         this.addPacked(entries, a, "obu", canonicalObuId(q.obuId as string), row[3], a.obuAll, obuArgs);
     } catch (e) {
-      throw this.failed(e);
+      throw this.failed(e, a);
     }
     if (this.failure !== null) {
       this.failure = null;
@@ -228,11 +228,11 @@ export class ListLookup {
     return res;
   }
 
-  private failed(e: unknown): Error {
+  private failed(e: unknown, a: ActiveList): Error {
     const message = `status-list lookup failed: ${e instanceof Error ? e.message : String(e)}`;
-    this.failure = { at: this.now(), message };
+    this.failure = { at: this.now(), message, db: a.name };
     this.onFailureChange();
-    return slError(StatusListErrors.LookupFailed, message, undefined, e);
+    return slError(StatusListErrors.LookupFailed, message, { db: a.name }, e);
   }
 
   /** One id's packed matches (lookupSql): the one entry, or, when it is on several lists, all of them. */

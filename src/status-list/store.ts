@@ -238,18 +238,24 @@ export function checkpoint(dbPath: string): unknown {
 
 /**
  * The versions of the list `current` names, read from its database (null, null with no list): the
- * authoritative state a full build is checked against just before its pointer swap.
+ * authoritative state a full build is checked against just before its pointer swap. A database that
+ * cannot be read (it failed: that is when a new full list is needed most) is stood in for by the full
+ * version the pointer names, so a broken list can always be replaced by a newer full list.
  */
 export function activeVersions(dir: string): { full: string | null; delta: string | null } {
   const p = readPointer(dir);
   if (!p) return { full: null, delta: null };
-  const db = new Database(join(dir, p.db), { readonly: true, fileMustExist: true });
+  let db: Database.Database | null = null;
   try {
+    db = new Database(join(dir, p.db), { readonly: true, fileMustExist: true });
     const m = db.prepare("SELECT full_version, delta_version FROM meta WHERE id = 1").get() as
       | Pick<MetaRow, "full_version" | "delta_version">
       | undefined;
-    return { full: m?.full_version ?? null, delta: m?.delta_version ?? null };
+    if (m) return { full: m.full_version, delta: m.delta_version };
+  } catch {
+    // unreadable: the pointer's version below
   } finally {
-    db.close();
+    db?.close();
   }
+  return { full: p.fullVersion, delta: null };
 }

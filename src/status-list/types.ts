@@ -73,7 +73,7 @@ export interface StatusLookupResult {
 
 /**
  * The list's health, for the lane's policy and the status service, worst first:
- * - `failed`: the last lookup that read the database threw (E516); none has succeeded since
+ * - `failed`: the last lookup that read the active database threw (E516); none has succeeded since
  * - `missing`: no list is loaded (`statusList.whenMissing` applies)
  * - `past-hard-age`: the newest update is older than `hardMaxAgeMs` (`statusList.whenPastHardAge` applies)
  * - `stale`: past a staleness limit (full or delta): an alarm, the lane trades
@@ -103,6 +103,8 @@ export interface LookupFailure {
   /** ms since the epoch */
   at: number;
   message: string;
+  /** the list database that failed: a failure ends when a read succeeds or another list is activated */
+  db: string;
 }
 
 export interface ApplyResult {
