@@ -24,8 +24,8 @@ import {
   signHeader,
   writeRecord,
 } from "../../src/status-list/bundle.js";
-import { LIST_TYPE_NAMES } from "../../src/status-list/cache.js";
 import { parseCardId, parseObuId } from "../../src/status-list/ids.js";
+import { LIST_TYPE_NAMES } from "../../src/status-list/types.js";
 
 /** The package root (works from the TypeScript sources and from dist/). */
 function packageRoot(): string {

@@ -10,6 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { AuditLog } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
+import { acquireDataDirLock } from "../datadir/lock.js";
 import { Journal, JournalReader } from "../journal/journal.js";
 import { currentUser } from "../service/control/client.js";
 import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
@@ -33,25 +34,9 @@ export interface DirectLaneDeps {
   openAudit(): OperatorAuditPort & { close(): void };
 }
 
-/**
- * The data-directory lock, `acquireDataDirLock` of src/datadir/lock.ts (see its contract in
- * docs/maintenance.md). Loaded when first needed so this module builds before that file is merged;
- * once it is on main this becomes a static import.
- */
+/** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
 export async function dataDirLock(dataDir: string, command: string): Promise<DataDirLockLike> {
-  const spec = "../datadir/lock.js";
-  let mod: {
-    acquireDataDirLock(d: string, who: { role: "lane" | "cli"; command: string }): DataDirLockLike;
-  };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    throw new EtcError(
-      "E412_DATA_DIR_LOCK_MISSING",
-      `the data-directory lock (src/datadir/lock.ts) is not in this build (${(e as Error).message}); refusing to write ${dataDir} without it`,
-    );
-  }
-  return mod.acquireDataDirLock(dataDir, { role: "cli", command });
+  return acquireDataDirLock(dataDir, { role: "cli", command });
 }
 
 export function directDeps(dataDir: string, config: LaneConfig | null = null): DirectLaneDeps {

@@ -259,6 +259,38 @@ export const JournalSection = z.strictObject({
   recoverProbeSeconds: int(1, 3600, "seconds").default(30),
 });
 
+const closeOrTrade = z.enum(["close", "trade"], { error: 'expected "close" or "trade"' });
+
+/** The status list: the station's key, staleness limits, the policy with no list or a too old one. */
+export const StatusListSection = z
+  .strictObject({
+    /** PEM file with the station's public key (bundles are signed). */
+    publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
+    /** staleness alarm when the full list is older than this (from its issue time) */
+    fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
+    /** staleness alarm when the newest delta (or the full list, before any) is older than this */
+    deltaMaxAgeMinutes: int(1, 525_600, "minutes").default(30),
+    /**
+     * past this age of the newest update (the last delta, or the full list before any) the list's health
+     * is past-hard-age and `whenPastHardAge` applies (docs/status-list.md section 5)
+     */
+    hardMaxAgeMinutes: int(1, 525_600, "minutes").default(1440),
+    /** no list loaded: "close" the lane (default), or "trade" without the check, with an alarm */
+    whenMissing: closeOrTrade.default("close"),
+    /** list past hardMaxAgeMinutes: "trade" on it with an alarm (default), or "close" the lane */
+    whenPastHardAge: closeOrTrade.default("trade"),
+    /** merge the delta overlay into the main list once it holds more entries than this */
+    overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
+  })
+  .superRefine((s, ctx) => {
+    if (s.hardMaxAgeMinutes <= s.deltaMaxAgeMinutes)
+      ctx.addIssue({
+        code: "custom",
+        path: ["hardMaxAgeMinutes"],
+        message: `expected more minutes than deltaMaxAgeMinutes (${s.deltaMaxAgeMinutes}): a list is stale before it is past its hard age, got ${s.hardMaxAgeMinutes}`,
+      });
+  });
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -276,16 +308,7 @@ export const LaneConfigSchema = z.strictObject({
       statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
     })
     .optional(),
-  statusList: z.strictObject({
-    /** PEM file with the station's public key (bundles are signed). */
-    publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
-    /** staleness alarm when the full list is older than this (from its issue time) */
-    fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
-    /** staleness alarm when the newest delta (or the full list, before any) is older than this */
-    deltaMaxAgeMinutes: int(1, 525_600, "minutes").default(30),
-    /** merge the delta overlay into the main list once it holds more entries than this */
-    overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
-  }),
+  statusList: StatusListSection,
   dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
   journal: JournalSection.prefault({}),
   tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),

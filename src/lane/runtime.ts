@@ -15,6 +15,7 @@ import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { AuditLog } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
+import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { Journal, retentionAuditEvent } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
@@ -43,6 +44,8 @@ export interface LaneRuntime {
   readonly tariff: Tariff | null;
   readonly audit: AuditLog;
   readonly uplink: Uplink | null;
+  /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
+  readonly dataDirLock: DataDirLock;
   close(): Promise<void>;
 }
 
@@ -75,22 +78,28 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
   }
   mkdirSync(c.dataDir, { recursive: true });
+  // one writer per data directory, for the life of the lane (released last, in close)
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
-  let auditTrail: AuditLog | undefined; // retention reports go to the audit log once it is open
-  const journal = Journal.open({
-    dataDir: c.dataDir,
-    laneIdentity,
-    utcOffsetMinutes: dialect.utcOffsetMinutes,
-    retention: {
-      days: c.journal.retentionDays,
-      intervalMs: c.journal.retentionIntervalMinutes * 60_000,
-      onRetention: (r) => auditTrail?.append(retentionAuditEvent(r)),
-    },
-    recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
-    logger,
+  const dataDirLock = acquireDataDirLock(c.dataDir, {
+    role: "lane",
+    command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
   });
-  const cleanups: (() => Promise<void> | void)[] = [() => journal.close()];
+  const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
+  let auditTrail: AuditLog | undefined; // retention reports go to the audit log once it is open
   try {
+    const journal = Journal.open({
+      dataDir: c.dataDir,
+      laneIdentity,
+      utcOffsetMinutes: dialect.utcOffsetMinutes,
+      retention: {
+        days: c.journal.retentionDays,
+        intervalMs: c.journal.retentionIntervalMinutes * 60_000,
+        onRetention: (r) => auditTrail?.append(retentionAuditEvent(r)),
+      },
+      recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
+      logger,
+    });
+    cleanups.unshift(() => journal.close());
     const statusList = await StatusListCache.open({
       dataDir: c.dataDir,
       publicKeyPem,
@@ -98,6 +107,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       limits: {
         fullMaxAgeMs: c.statusList.fullMaxAgeMinutes * 60_000,
         deltaMaxAgeMs: c.statusList.deltaMaxAgeMinutes * 60_000,
+        hardMaxAgeMs: c.statusList.hardMaxAgeMinutes * 60_000,
       },
       compaction: { maxRows: c.statusList.overlayMaxRows },
     });
@@ -165,6 +175,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       tariff,
       audit,
       uplink,
+      dataDirLock,
       async close() {
         await controller.stop();
         for (const f of cleanups) {

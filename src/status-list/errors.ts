@@ -31,6 +31,12 @@ export const StatusListErrors = {
   Key: "E514_PUBLIC_KEY",
   /** a worker thread died without an answer */
   Worker: "E515_WORKER",
+  /**
+   * a lookup could not be answered: the list's database failed (SQLite or disk error) or the cache is
+   * closed. The only other code a lookup throws is E510 (a malformed id). The lane stops the vehicle as
+   * STATUS_LIST_FAILED and raises an alarm: never "card data invalid", never "not listed".
+   */
+  LookupFailed: "E516_LOOKUP_FAILED",
 } as const;
 
 export type StatusListErrorCode = (typeof StatusListErrors)[keyof typeof StatusListErrors];

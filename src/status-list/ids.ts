@@ -155,3 +155,13 @@ export function cardWordA(net: number): number {
   return (KIND_CARD << 16) | net;
 }
 export const OBU_WORD_A = KIND_OBU << 16;
+
+/** The SQLite key of a card serial or flipped OBU id from its two 32-bit halves. */
+export function cardSerialValue(hi32: number, lo32: number): number | bigint {
+  return hi32 < 0x200000 ? hi32 * 4294967296 + lo32 : (BigInt(hi32) << 32n) | BigInt(lo32);
+}
+export function obuKeyValue(hi32: number, lo32: number): number | bigint {
+  const shi = (hi32 ^ 0x80000000) | 0; // flipped top bit, signed
+  if (shi >= -0x200000 && shi < 0x200000) return shi * 4294967296 + lo32;
+  return (BigInt(shi) << 32n) + BigInt(lo32);
+}

@@ -1,6 +1,9 @@
 /** Public API of the status-list cache. */
 
 export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from "./bundle.js";
+export { openStatusListFromOptions, StatusListCache, type StatusListOpenOptions } from "./cache.js";
+export { type StatusListErrorCode, StatusListErrors } from "./errors.js";
+export { parseCardId, parseObuId } from "./ids.js";
 export {
   type ApplyOptions,
   type ApplyResult,
@@ -8,17 +11,15 @@ export {
   DEFAULT_LIMITS,
   LIST_TYPE_NAMES,
   type ListVersions,
+  type LookupFailure,
   listTypeName,
   type OverlayCompaction,
-  openStatusListFromOptions,
+  type Progress,
   type StalenessState,
   type StatusEntry,
-  StatusListCache,
+  type StatusListHealth,
+  type StatusListHealthState,
   type StatusListInfo,
   type StatusListLimits,
-  type StatusListOpenOptions,
   type StatusLookupResult,
-} from "./cache.js";
-export { type StatusListErrorCode, StatusListErrors } from "./errors.js";
-export { parseCardId, parseObuId } from "./ids.js";
-export type { Progress } from "./store.js";
+} from "./types.js";

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { backgroundCpus } from "../threads.js";
 import { StatusListErrors, slError } from "./errors.js";
-import type { Progress } from "./store.js";
+import type { Progress } from "./types.js";
 import type { Job, WorkerMessage } from "./worker.js";
 
 const fromSource = import.meta.url.endsWith(".ts");

@@ -7,16 +7,14 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { leaveLaneCpu } from "../threads.js";
+import type { BundleSource } from "./bundle-stream.js";
+import { compactOverlay } from "./compaction.js";
+import { applyDelta } from "./delta-apply.js";
 import { BloomFilter } from "./filter.js";
-import {
-  applyDelta,
-  type BundleSource,
-  buildFull,
-  checkpoint,
-  compactOverlay,
-  type Progress,
-  rebuildFilter,
-} from "./store.js";
+import { rebuildFilter } from "./filter-fill.js";
+import { buildFull } from "./full-build.js";
+import { checkpoint } from "./store.js";
+import type { Progress } from "./types.js";
 
 export type Job =
   | {

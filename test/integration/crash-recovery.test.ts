@@ -94,6 +94,7 @@ async function laneThatDiesAfterC6(
     setImmediate(() => {
       void a.link.stop().then(() => {
         a.statusList.close();
+        a.dataDirLock.release(); // the kernel drops a dead process's lock
         died();
       });
     });

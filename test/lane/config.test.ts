@@ -77,6 +77,9 @@ describe("lane config", () => {
       publicKey: "/etc/etc-lane/keys/station.pub",
       fullMaxAgeMinutes: 2880,
       deltaMaxAgeMinutes: 30,
+      hardMaxAgeMinutes: 1440,
+      whenMissing: "close",
+      whenPastHardAge: "trade",
       overlayMaxRows: 1_000_000,
     });
     const m = errorOf({ ...minimal, statusList: { publicKey: "k.pem", deltaMaxAgeMinutes: 0 } });

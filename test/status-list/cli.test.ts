@@ -6,6 +6,7 @@ import { registerStatusList as registerSim } from "../../sim/cli/commands/status
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
 import { decodeHeader } from "../../src/status-list/bundle.js";
+import { holdLock } from "../datadir/holder.js";
 import { tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -88,12 +89,46 @@ describe("status-list CLIs", () => {
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     await run("lane", ["import", f, ...store]);
-    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(/not newer than the active full list/);
+    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(
+      /not newer than the version the lane holds \(full 202507310000\)/,
+    );
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
     await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const f1 = join(tmp.dir, "full1.bin");
+    const f2 = join(tmp.dir, "full2.bin");
+    await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f1]);
+    writeFileSync(csv, "card,32010000000000000002,1,y\n");
+    await run("sim", ["build", "--from", csv, "--version", "202507310100", "--out", f2]);
+    const dataDir = join(tmp.dir, "data");
+    const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
+    await run("lane", ["import", f1, ...store]);
+    const lane = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    try {
+      await expect(run("lane", ["import", f2, ...store])).rejects.toThrow(
+        new RegExp(`data directory .* is in use by lane 4301-0102-3 \\(pid ${lane.pid}, running since `),
+      );
+      out = "";
+      await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
+      expect(JSON.parse(out)).toMatchObject({ listed: false, versions: { full: "202507310000" } });
+      out = "";
+      await run("lane", ["info", ...store]);
+      expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507310000" } });
+    } finally {
+      await lane.kill();
+    }
+    // the lane gone (SIGKILL: the kernel released its lock), the import goes through
+    await run("lane", ["import", f2, ...store]);
+    out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
+    expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
   });
 
   it("generates a synthetic list as CSV and as a signed bundle", async () => {

@@ -3,9 +3,14 @@
  * The data dir and the station public key come from options (default ./data and the simulator's TEST
  * key config/keys/station-test.pub.pem); a lane config file may supply them later through
  * `openStatusListFromOptions`.
+ *
+ * `import` writes the data directory, so it takes the data-directory lock (src/datadir/lock.ts) and is
+ * refused while a lane (or another import) holds it: the running lane takes its lists from the station.
+ * `lookup` and `info` only read, without the lock, and work beside a running lane.
  */
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { acquireDataDirLock } from "../../datadir/lock.js";
 import { createLogger } from "../../log.js";
 import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { UsageError } from "../run-cli.js";
@@ -98,17 +103,22 @@ export function registerStatusList(program: Command): void {
       .description("verify and apply a signed status-list bundle (full list or delta), with progress")
       .argument("<file>", "bundle file (etc-sim status-list build/generate)"),
   ).action(async (file: string, o: StoreOpts) => {
-    await withCache(o, true, async (cache) => {
-      const progress = progressReporter();
-      try {
-        const r = await cache.applyBundle(file, { onProgress: progress.onProgress });
-        progress.stop();
-        process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
-      } catch (e) {
-        progress.stop();
-        throw e;
-      }
-    });
+    const lock = acquireDataDirLock(o.dataDir, { role: "cli", command: "etc-lane status-list import" });
+    try {
+      await withCache(o, true, async (cache) => {
+        const progress = progressReporter();
+        try {
+          const r = await cache.applyBundle(file, { onProgress: progress.onProgress });
+          progress.stop();
+          process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
+        } catch (e) {
+          progress.stop();
+          throw e;
+        }
+      });
+    } finally {
+      lock.release();
+    }
   });
 
   addStoreOptions(

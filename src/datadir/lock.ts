@@ -1,0 +1,208 @@
+/**
+ * The data-directory lock: one writer per lane data directory. `etc-lane run` holds it for the life of
+ * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
+ * directory (today `etc-lane status-list import`) holds it while it runs. A second writer is refused with
+ * an EtcError naming the holder: its command, pid and start time. Read-only commands (`status-list info`,
+ * `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside a running lane.
+ *
+ * How: `<dataDir>/data-dir.lock` is an SQLite database the holder opens with `locking_mode=EXCLUSIVE` and
+ * a `BEGIN EXCLUSIVE` transaction it never ends. That is an fcntl (POSIX record) lock on the file, which
+ * the kernel drops when the holder's process ends, however it ends (SIGKILL, a crash, a power cut): there
+ * is never a stale lock to clean up by hand, and no pid file decides anything. SQLite also refuses a second
+ * connection of the same process (it tracks the locks of every file the process has open), so two lanes
+ * in one process on one directory are refused too. Why SQLite and not a lock of our own: Node has no
+ * flock/fcntl API, and a lock kept by POSIX rules is easy to lose by accident (closing ANY descriptor of
+ * the file drops every lock the process holds on it); SQLite keeps its descriptors open while it holds a
+ * lock for exactly that reason.
+ *
+ * The holder's details are in a small JSON file beside it, `data-dir.lock.holder`, written after the lock
+ * is taken and removed on release. It is only ever read for the refusal message: the lock is the SQLite
+ * lock. A file left by a killed holder is recognised as such (its pid is no longer the lock's owner, which
+ * on Linux the kernel's own table, /proc/locks, names) and never blocks anyone.
+ *
+ * Do not delete data-dir.lock while a lane runs: a new file would be a new, free lock.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { EtcError } from "../../firmware-bridge/errors.js";
+
+export const LOCK_FILE = "data-dir.lock";
+export const HOLDER_FILE = "data-dir.lock.holder";
+
+export const DataDirErrors = {
+  /** another process (or another part of this one) holds the data-directory lock */
+  InUse: "E410_DATA_DIR_IN_USE",
+  /** the lock file could not be created or opened (permissions, a read-only or full disk) */
+  Lock: "E411_DATA_DIR_LOCK",
+} as const;
+
+export interface DataDirHolder {
+  pid: number;
+  role: "lane" | "cli";
+  /** what holds it, e.g. "lane 4301-0102-3" or "etc-lane status-list import" */
+  command: string;
+  /** the holder's command line (process.argv), at most 300 characters */
+  argv: string;
+  /** when the holder took the lock, ISO 8601 */
+  since: string;
+  host: string;
+  /** tells this holder's file from a later holder's of the same pid (pids are reused) */
+  token: string;
+}
+
+export interface DataDirLock {
+  readonly dataDir: string;
+  readonly holder: DataDirHolder;
+  readonly released: boolean;
+  /** End the transaction and close the lock database (the kernel drops the lock); idempotent. */
+  release(): void;
+}
+
+const isBusy = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+};
+
+/**
+ * Take the lock on `dataDir` (created if missing) for `who`, or throw E410 naming the holder. Never
+ * waits: a refusal is immediate.
+ */
+export function acquireDataDirLock(
+  dataDir: string,
+  who: { role: "lane" | "cli"; command: string },
+): DataDirLock {
+  const dir = resolve(dataDir);
+  const path = join(dir, LOCK_FILE);
+  let db: Database.Database;
+  try {
+    mkdirSync(dir, { recursive: true });
+    // timeout 0: better-sqlite3 waits 5 s on a busy database by default; a refusal must be immediate
+    db = new Database(path, { timeout: 0 });
+  } catch (e) {
+    throw new EtcError(
+      DataDirErrors.Lock,
+      `cannot open the data-directory lock ${path}: ${(e as Error).message}`,
+      { dataDir: dir },
+      { cause: e },
+    );
+  }
+  try {
+    db.pragma("journal_mode = MEMORY"); // no -journal file beside the lock
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (e) {
+    db.close();
+    if (isBusy(e)) throw inUse(dir, path);
+    throw new EtcError(
+      DataDirErrors.Lock,
+      `cannot lock the data directory ${dir}: ${(e as Error).message}`,
+      { dataDir: dir },
+      { cause: e },
+    );
+  }
+  const holder: DataDirHolder = {
+    pid: process.pid,
+    role: who.role,
+    command: who.command,
+    argv: process.argv.join(" ").slice(0, 300),
+    since: new Date().toISOString(),
+    host: hostname(),
+    token: randomBytes(8).toString("hex"),
+  };
+  const holderPath = join(dir, HOLDER_FILE);
+  try {
+    const tmp = `${holderPath}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(holder)}\n`);
+    renameSync(tmp, holderPath);
+  } catch {
+    // only the refusal message of a second writer needs it; the lock itself is held
+  }
+  let released = false;
+  return {
+    dataDir: dir,
+    holder,
+    get released() {
+      return released;
+    },
+    release() {
+      if (released) return;
+      released = true;
+      // the details first (only if they are ours), then the lock: a writer refused in between is told
+      // the holder's details are not readable, never given another process's
+      if (readHolder(holderPath)?.token === holder.token) rmSync(holderPath, { force: true });
+      db.close();
+    },
+  };
+}
+
+function readHolder(path: string): DataDirHolder | null {
+  try {
+    const h = JSON.parse(readFileSync(path, "utf8")) as Partial<DataDirHolder>;
+    if (typeof h.pid !== "number" || typeof h.command !== "string" || typeof h.since !== "string")
+      return null;
+    return h as DataDirHolder;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The pid the kernel names as the owner of the POSIX lock on `path` (Linux /proc/locks), or null where
+ * that is not available. Lines read `1: POSIX  ADVISORY  WRITE 1234 fe:00:2147480 1073741824 1073742335`;
+ * matched on the inode number (and the device where its numbers agree).
+ */
+export function kernelLockOwner(path: string): number | null {
+  let ino: number;
+  let locks: string;
+  try {
+    ino = statSync(path).ino;
+    locks = readFileSync("/proc/locks", "utf8");
+  } catch {
+    return null;
+  }
+  for (const line of locks.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    // "->" lines are waiters, not owners
+    if (f[1] !== "POSIX" || f[3] !== "WRITE") continue;
+    const pid = Number(f[4]);
+    const lastColon = (f[5] ?? "").lastIndexOf(":");
+    if (lastColon < 0 || Number((f[5] as string).slice(lastColon + 1)) !== ino) continue;
+    if (Number.isInteger(pid) && pid > 0) return pid;
+  }
+  return null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The refusal: who holds the directory, as far as can be told. */
+function inUse(dir: string, lockPath: string): EtcError {
+  const file = readHolder(join(dir, HOLDER_FILE));
+  const owner = kernelLockOwner(lockPath);
+  // the file describes the holder only if its pid owns the lock (or, without /proc/locks, still runs)
+  const h = file && (owner !== null ? file.pid === owner : alive(file.pid)) ? file : null;
+  const pid = h?.pid ?? owner;
+  const what = h
+    ? `${h.command} (pid ${h.pid}, running since ${h.since}${h.host !== hostname() ? ` on ${h.host}` : ""}: ${h.argv})`
+    : pid !== null
+      ? `another process (pid ${pid}; its details are not written yet)`
+      : "another process (its details are not written yet)";
+  const advice =
+    h?.role === "cli"
+      ? "wait for it to finish"
+      : "stop the lane first (a running lane takes its status lists from the station)";
+  return new EtcError(DataDirErrors.InUse, `the data directory ${dir} is in use by ${what}; ${advice}`, {
+    dataDir: dir,
+    holder: h,
+    pid,
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * How trustworthy the active list is, and when that changes: staleness (the soft limits: an alarm, the
+ * lane trades) and health (ok | stale | missing | past-hard-age | failed: what the lane's policy acts on,
+ * docs/status-list.md section 5). Both are pushed when they change, also with no lookup and no update: a
+ * timer is armed for the next limit crossing.
+ */
+import { BehaviorSubject, type Observable } from "rxjs";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { StatusListErrors, slError } from "./errors.js";
+import type { ActiveList } from "./lookup.js";
+import type {
+  LookupFailure,
+  StalenessState,
+  StatusListHealth,
+  StatusListHealthState,
+  StatusListLimits,
+} from "./types.js";
+
+/** A lookup result's staleness state is shared (frozen) for up to this long. */
+const STALE_REUSE_MS = 1000;
+
+export function hours(ms: number): string {
+  return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+}
+
+export function validateLimits(l: StatusListLimits): StatusListLimits {
+  for (const [k, v] of Object.entries(l)) {
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw slError(
+        StatusListErrors.Store,
+        `statusList limits.${k} must be a positive number of ms, got ${v}`,
+      );
+    }
+  }
+  return l;
+}
+
+/** The first words of a staleness reason, without its age ("last delta 202507311750"). */
+const reasonKey = (r: string): string => r.split(" is ")[0] as string;
+
+export class ListHealth {
+  private readonly staleSubject: BehaviorSubject<StalenessState>;
+  private readonly healthSubject: BehaviorSubject<StatusListHealth>;
+  /** Emits the staleness state now and whenever the alarm or its reasons change. */
+  readonly staleness$: Observable<StalenessState>;
+  /** Emits the health now and whenever its state, the versions or the limits crossed change. */
+  readonly health$: Observable<StatusListHealth>;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private staleCache: {
+    at: number;
+    a: ActiveList | null;
+    deltaCreated: number | null;
+    state: StalenessState;
+  } | null = null;
+
+  constructor(
+    readonly limits: StatusListLimits,
+    private readonly now: () => number,
+    private readonly log: Logger,
+    private readonly active: () => ActiveList | null,
+    private readonly failure: () => LookupFailure | null,
+  ) {
+    this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
+    this.staleness$ = this.staleSubject.asObservable();
+    this.healthSubject = new BehaviorSubject<StatusListHealth>(this.health());
+    this.health$ = this.healthSubject.asObservable();
+  }
+
+  staleness(): StalenessState {
+    const a = this.active();
+    if (!a) return { alarm: true, fullAgeMs: null, deltaAgeMs: null, reasons: ["no status list loaded"] };
+    const now = this.now();
+    const fullAgeMs = now - a.fullCreated;
+    const deltaAgeMs = now - (a.deltaCreated ?? a.fullCreated);
+    const reasons: string[] = [];
+    if (fullAgeMs > this.limits.fullMaxAgeMs) {
+      reasons.push(
+        `full list ${a.full} is ${hours(fullAgeMs)} old (limit ${hours(this.limits.fullMaxAgeMs)})`,
+      );
+    }
+    if (deltaAgeMs > this.limits.deltaMaxAgeMs) {
+      const what = a.delta ? `last delta ${a.delta}` : `no delta since full list ${a.full}, which`;
+      reasons.push(`${what} is ${hours(deltaAgeMs)} old (limit ${hours(this.limits.deltaMaxAgeMs)})`);
+    }
+    return { alarm: reasons.length > 0, fullAgeMs, deltaAgeMs, reasons };
+  }
+
+  /**
+   * The staleness state for a lookup result: recomputed at most once per STALE_REUSE_MS (and whenever the
+   * list or its latest delta changed), shared and frozen in between, so a lookup allocates one object
+   * instead of two. Ages in a result are therefore up to a second old; `staleness()` and `staleness$` are
+   * exact.
+   */
+  lookupStaleness(): StalenessState {
+    const now = this.now();
+    const a = this.active();
+    const c = this.staleCache;
+    if (
+      c !== null &&
+      c.a === a &&
+      c.deltaCreated === (a?.deltaCreated ?? null) &&
+      now >= c.at &&
+      now - c.at < STALE_REUSE_MS
+    )
+      return c.state;
+    const st = this.staleness();
+    Object.freeze(st.reasons);
+    const state = Object.freeze(st);
+    this.staleCache = { at: now, a, deltaCreated: a?.deltaCreated ?? null, state };
+    return state;
+  }
+
+  health(): StatusListHealth {
+    const a = this.active();
+    const st = this.staleness();
+    // a failure belongs to the database that failed: a list activated since has not failed
+    const f = this.failure();
+    const failure = f !== null && a !== null && f.db === a.name ? f : null;
+    const limits = this.limits;
+    const base = {
+      versions: { full: a?.full ?? null, delta: a?.delta ?? null },
+      ages: { fullMs: st.fullAgeMs, newestMs: st.deltaAgeMs },
+      limits,
+      staleReasons: a ? st.reasons : [],
+      failure,
+    };
+    let state: StatusListHealthState;
+    let reason: string;
+    if (failure) {
+      state = "failed";
+      reason = failure.message;
+    } else if (!a) {
+      state = "missing";
+      reason = "no status list loaded";
+    } else {
+      const newest = st.deltaAgeMs as number;
+      const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
+      if (newest > limits.hardMaxAgeMs) {
+        state = "past-hard-age";
+        reason = `the newest update, ${what}, is ${hours(newest)} old (hard limit ${hours(limits.hardMaxAgeMs)})`;
+      } else if (st.alarm) {
+        state = "stale";
+        reason = st.reasons.join("; ");
+      } else {
+        state = "ok";
+        reason = `full list ${a.full}${a.delta ? ` + delta ${a.delta}` : ""}, newest update ${hours(newest)} old`;
+      }
+    }
+    return { state, reason, ...base };
+  }
+
+  /** Re-evaluate, emit what changed, and arm a timer for the next limit crossing. */
+  refresh(): void {
+    if (this.closed) return;
+    const s = this.staleness();
+    const prev = this.staleSubject.getValue();
+    if (
+      prev.alarm !== s.alarm ||
+      prev.reasons.length !== s.reasons.length ||
+      prev.reasons.some((r, i) => reasonKey(r) !== reasonKey(s.reasons[i] ?? ""))
+    ) {
+      if (s.alarm && this.active())
+        this.log.warn({ reasons: s.reasons }, "status list stale: lane keeps trading on the last good list");
+      else if (prev.alarm && !s.alarm) this.log.info("status list fresh again");
+      this.staleSubject.next(s);
+    }
+    const h = this.health();
+    const was = this.healthSubject.getValue();
+    const key = (x: StatusListHealth): string =>
+      [x.state, x.versions.full, x.versions.delta, ...x.staleReasons.map(reasonKey)].join("|");
+    if (key(h) !== key(was)) {
+      if (h.state !== was.state) {
+        const fields = { state: h.state, was: was.state, reason: h.reason, versions: h.versions };
+        if (h.state === "ok" || h.state === "stale") this.log.info(fields, "status-list health");
+        else this.log.error(fields, "status-list health");
+      }
+      this.healthSubject.next(h);
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const a = this.active();
+    if (!a) return;
+    const now = this.now();
+    const newest = a.deltaCreated ?? a.fullCreated;
+    const due = [
+      a.fullCreated + this.limits.fullMaxAgeMs,
+      newest + this.limits.deltaMaxAgeMs,
+      newest + this.limits.hardMaxAgeMs,
+    ]
+      .filter((t) => t >= now)
+      .sort((x, y) => x - y)[0];
+    if (due !== undefined) {
+      this.timer = setTimeout(() => this.refresh(), Math.min(due - now + 1, 2 ** 31 - 1));
+      this.timer.unref();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.staleSubject.complete();
+    this.healthSubject.complete();
+  }
+}

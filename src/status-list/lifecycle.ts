@@ -1,0 +1,315 @@
+/**
+ * The life cycle of the active list on the lane thread: open (leftover cleanup, the worker started early,
+ * the list `current` names), activation and swap (a new database, its statements and filter in one
+ * assignment; the old one closed and deleted), what follows a delta (snapshot renewal, WAL checkpoint),
+ * the filter rebuild, the overlay merge schedule, and the one queue that serialises every worker job.
+ * One process writes a data directory (src/datadir/lock.ts); only that owner cleans up, migrates and
+ * compacts. The jobs themselves run in the worker (worker.ts); lookups are lookup.ts.
+ */
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CompactResult } from "./compaction.js";
+import type { DeltaResult } from "./delta-apply.js";
+import { StatusListErrors, slError } from "./errors.js";
+import { BloomFilter } from "./filter.js";
+import { replayAdded } from "./filter-fill.js";
+import type { BuildResult } from "./full-build.js";
+import { type ActiveList, beginSnapshot, loadReasons, prepareLookups, renewSnapshot } from "./lookup.js";
+import { type RunningJob, runJob } from "./run-worker.js";
+import {
+  cardLayout,
+  cleanStale,
+  hasOverlay,
+  type MetaRow,
+  migrateToOverlay,
+  overlayRows,
+  readPointer,
+} from "./store.js";
+import type { OverlayCompaction } from "./types.js";
+
+export class ListLifecycle {
+  /** the list lookups answer from; replaced in one assignment (activate) */
+  active: ActiveList | null = null;
+  closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private running: RunningJob<unknown> | null = null;
+  private filterPromise: Promise<void> = Promise.resolve();
+  private compacting = false;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private compactDone: Promise<void> = Promise.resolve();
+  private compactEnd: () => void = () => undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    /** this process owns the directory (the lane, an import): it may clean up, migrate and compact */
+    readonly owner: boolean,
+    readonly compaction: OverlayCompaction,
+    private readonly now: () => number,
+    /** the active list or its versions changed */
+    private readonly onChange: () => void,
+  ) {}
+
+  /** Clean up (owner only), start the worker (owner only), and activate the list `current` names. */
+  start(): void {
+    const dir = this.dir;
+    const pointer = existsSync(dir) ? readPointer(dir) : null;
+    if (existsSync(dir) && this.owner) {
+      const removed = cleanStale(dir, pointer?.db ?? null);
+      if (removed.length) this.log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+    }
+    if (this.owner) {
+      // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
+      // takes both cores for a moment, which belongs to the lane's start, not to the middle of traffic.
+      // Not awaited: the lane's open (and a restart's recovery) does not wait for it.
+      runJob<boolean>({ type: "ready" }).result.catch((e: unknown) => {
+        // lookups do not need the worker; an update will retry it and fail with the reason
+        this.log.error({ err: e }, "status-list worker did not start; updates will try again");
+      });
+    }
+    if (pointer) {
+      this.activate(pointer.db, null);
+      this.log.info({ db: pointer.db, versions: this.active?.versions }, "status list opened");
+    } else {
+      this.log.warn("no status list is active yet: lookups answer noList (not checked), health is missing");
+    }
+  }
+
+  /** Open a database file and make it active; the filter comes from the build, its file, or a rebuild. */
+  activate(name: string, built: BuildResult["filter"] | null): void {
+    const path = join(this.dir, name);
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      db.pragma("journal_mode = WAL");
+      // a list built before the overlay gets its (empty) overlay tables; read-only tools leave it alone
+      if (this.owner && migrateToOverlay(db))
+        this.log.info({ db: name }, "status-list database given its delta overlay tables");
+      db.pragma("query_only = 1");
+      // 4 MB: every interior b-tree page of a 30M list (about 3 MB) plus some leaves; leaves are hit at
+      // random, so a bigger cache barely raises the hit rate, but every delta's snapshot renewal empties
+      // the cache on the lane thread: 16 MB took 630-750 us to drop, 4 MB 200 us (measured at 30M)
+      db.pragma("cache_size = -4096");
+      const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
+      if (!meta) throw slError(StatusListErrors.Store, `status-list database ${name} has no meta row`);
+      let filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
+      if (!filter) {
+        filter = BloomFilter.load(`${path}.filter`, { db: name, fullVersion: meta.full_version });
+        if (filter) replayAdded(db, filter);
+      }
+      beginSnapshot(db);
+      const old = this.active;
+      const layout = cardLayout(db);
+      if (layout !== "key9")
+        this.log.warn(
+          { db: name },
+          "status-list database has the older card layout (net, serial): still served",
+        );
+      const overlay = hasOverlay(db);
+      this.active = {
+        name,
+        db,
+        ...prepareLookups(db, layout, overlay),
+        reasons: loadReasons(db),
+        layout,
+        versions: Object.freeze({ full: meta.full_version, delta: meta.delta_version }),
+        overlay,
+        overlayRows: overlayRows(db),
+        filter,
+        full: meta.full_version,
+        fullCreated: meta.full_created,
+        delta: meta.delta_version,
+        deltaCreated: meta.delta_created,
+        cards: meta.cards,
+        obus: meta.obus,
+      };
+      if (old) {
+        old.db.close();
+        for (const s of ["", "-wal", "-shm", ".filter"]) {
+          rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
+            this.log.warn({ err: e }, "could not delete the previous status-list file"),
+          );
+        }
+      }
+      if (!filter) this.startFilterRebuild();
+      this.compactIfDue(this.active as ActiveList);
+    } catch (e) {
+      if (db.open) db.close();
+      throw e;
+    }
+    this.onChange();
+  }
+
+  /**
+   * A delta has committed (in the worker) to the active list `a`: take its versions and counts, move the
+   * lane's snapshot past it (before applyBundle resolves, so the next lookup sees it), then queue the WAL
+   * checkpoint and, past the limit, the overlay merge.
+   */
+  deltaApplied(a: ActiveList, r: DeltaResult): void {
+    a.delta = r.version;
+    a.versions = Object.freeze({ full: a.full, delta: r.version });
+    a.deltaCreated = r.createdAt;
+    renewSnapshot(a.db);
+    // no reload of the reason table here: a delta only appends reasons (ids never change), and a
+    // lookup fetches an id it does not know yet (lookup.ts reasonText); this thread does as little as it can
+    this.checkpointSoon(a);
+    a.cards = r.cards;
+    a.obus = r.obus;
+    a.overlayRows = r.overlayRows;
+    this.compactIfDue(a);
+    this.onChange();
+  }
+
+  private startFilterRebuild(): void {
+    const a = this.active;
+    if (!a) return;
+    this.log.warn(
+      { db: a.name },
+      "status-list filter missing or stale: rebuilding (lookups query SQLite meanwhile)",
+    );
+    this.filterPromise = this.enqueue(async () => {
+      const job = runJob<{ buffer: SharedArrayBuffer; log2Bits: number }>({
+        type: "filter",
+        dir: this.dir,
+        dbName: a.name,
+        fullVersion: a.full,
+      });
+      const r = await this.track(job);
+      if (this.active === a) {
+        const f = new BloomFilter(r.buffer, r.log2Bits);
+        replayAdded(a.db, f);
+        a.filter = f;
+        this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter rebuilt");
+      }
+    }).catch((e: unknown) => {
+      if (!this.closed)
+        this.log.error({ err: e }, "status-list filter rebuild failed; lookups keep querying SQLite");
+    });
+  }
+
+  /**
+   * After a delta the WAL holds its pages; once the lane's snapshot has moved past them, a passive
+   * checkpoint in the worker copies them into the database (never blocking a reader).
+   */
+  private checkpointSoon(a: ActiveList): void {
+    this.enqueue(async () => {
+      if (this.active !== a || this.closed) return;
+      await this.track(runJob<unknown>({ type: "checkpoint", dbPath: join(this.dir, a.name) }));
+      // a snapshot begun on a fully checkpointed WAL reads the database file only, which lets the next
+      // delta restart the WAL from its start instead of appending to it for ever
+      if (this.active === a && !this.closed) renewSnapshot(a.db);
+    }).catch((e: unknown) => {
+      if (!this.closed)
+        this.log.warn({ err: e }, "status-list WAL checkpoint failed (retried after the next delta)");
+    });
+  }
+
+  /**
+   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`; it runs
+   * in batches until the overlay is empty (see OverlayCompaction). Only the owner compacts.
+   */
+  private compactIfDue(a: ActiveList): void {
+    if (!this.owner || this.compacting || !a.overlay || a.overlayRows <= this.compaction.maxRows) return;
+    this.compacting = true;
+    this.compactDone = new Promise((resolve) => {
+      this.compactEnd = resolve;
+    });
+    const finish = (): void => {
+      this.compacting = false;
+      this.compactEnd();
+    };
+    this.log.info(
+      { db: a.name, overlayRows: a.overlayRows, batchRows: this.compaction.batchRows },
+      "status-list overlay past its limit: merging it into the main tables in batches",
+    );
+    const t0 = this.now();
+    let merged = 0;
+    const step = (): void => {
+      this.compactTimer = null;
+      this.enqueue(async () => {
+        if (this.active !== a || this.closed) return null;
+        const r = await this.track(
+          runJob<CompactResult>({
+            type: "compact",
+            dbPath: join(this.dir, a.name),
+            maxRows: this.compaction.batchRows,
+          }),
+        );
+        return r;
+      })
+        .then((r) => {
+          if (r === null || this.active !== a || this.closed) {
+            finish();
+            return;
+          }
+          merged += r.merged;
+          a.overlayRows = r.left;
+          this.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
+          if (r.left > 0 && r.merged > 0) {
+            this.compactTimer = setTimeout(step, this.compaction.pauseMs);
+            this.compactTimer.unref();
+          } else {
+            finish();
+            this.log.info(
+              { db: a.name, merged, seconds: Math.round((this.now() - t0) / 1000) },
+              "status-list overlay merged",
+            );
+          }
+        })
+        .catch((e: unknown) => {
+          finish();
+          if (!this.closed)
+            this.log.warn({ err: e }, "status-list overlay merge failed (tried again after the next delta)");
+        });
+    };
+    step();
+  }
+
+  /** whether an overlay merge is running */
+  get merging(): boolean {
+    return this.compacting;
+  }
+
+  /** Resolves when the overlay merge in progress (if any) has ended. */
+  compactionIdle(): Promise<void> {
+    return this.compactDone;
+  }
+
+  /** Resolves when the in-memory filter is in place (after open or a rebuild). */
+  filterReady(): Promise<void> {
+    return this.filterPromise;
+  }
+
+  /** Run `fn` after every job queued before it (applies, checkpoints, merges, filter rebuilds). */
+  enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Await a worker job, remembered so close() can abandon it. */
+  async track<T>(job: RunningJob<T>): Promise<T> {
+    this.running = job as RunningJob<unknown>;
+    try {
+      return await job.result;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    if (this.compacting) {
+      this.compacting = false;
+      this.compactEnd();
+    }
+    await this.running?.terminate();
+    await this.queue;
+    this.active?.db.close();
+    this.active = null;
+  }
+}

@@ -1,0 +1,44 @@
+/** Start a child process that holds a data directory's lock (lock-child.ts); resolves once it holds it. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const child = fileURLToPath(new URL("./lock-child.ts", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+export interface Holder {
+  pid: number;
+  proc: ChildProcess;
+  /** SIGKILL it and wait for its exit */
+  kill(): Promise<void>;
+}
+
+export function holdLock(dataDir: string, role: "lane" | "cli", command: string): Promise<Holder> {
+  const proc = spawn(process.execPath, ["--import", "tsx", child, dataDir, role, command], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    proc.stderr?.setEncoding("utf8").on("data", (s: string) => {
+      err += s;
+    });
+    proc.once("exit", (code, signal) =>
+      reject(new Error(`lock holder exited (${signal ?? code}) before it held the lock: ${err}`)),
+    );
+    proc.stdout?.setEncoding("utf8").on("data", (s: string) => {
+      out += s;
+      const m = /^locked (\d+)$/m.exec(out);
+      if (m)
+        resolve({
+          pid: Number(m[1]),
+          proc,
+          kill: async () => {
+            proc.kill("SIGKILL");
+            await exited;
+          },
+        });
+    });
+  });
+}

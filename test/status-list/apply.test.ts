@@ -1,0 +1,303 @@
+/**
+ * Applying bundles (src/status-list/apply.ts, delta-apply.ts, full-build.ts, version-order.ts): deltas,
+ * bundles as bytes or paths, the version order, and every rejection leaving the list exactly as it was.
+ */
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
+import {
+  card,
+  delta,
+  full,
+  obu,
+  otherKeyPair,
+  sampleRows,
+  snapshot,
+  stationPub,
+  tempDir,
+} from "./helpers.js";
+
+const V1 = "202507300000";
+const V2 = "202507310000";
+const D1 = "202507310005";
+const D2 = "202507310010";
+
+let tmp: ReturnType<typeof tempDir>;
+let cache: StatusListCache;
+
+beforeEach(async () => {
+  tmp = tempDir();
+  cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+});
+afterEach(async () => {
+  await cache.close();
+  tmp.cleanup();
+});
+
+describe("StatusListCache: bundles as bytes and as files", () => {
+  it("takes large bundles given as bytes through a file (no copy on the lane thread), and removes it", async () => {
+    const big = full(V2, sampleRows(20_000));
+    expect(big.length).toBeGreaterThan(256 * 1024);
+    const r = await cache.applyBundle(big);
+    expect(r).toMatchObject({ kind: "full", cards: 20_000, obus: 10_000 });
+    expect(cache.lookup({ cardId: card(19_999) }).listed).toBe(true);
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      kind: "card" as const,
+      id: card(100_000 + i, 4401),
+      listType: 1,
+      reason: "d",
+    }));
+    await cache.applyBundle(delta(D1, V2, rows));
+    expect(cache.lookup({ cardId: card(119_999, 4401) }).listed).toBe(true);
+    // a refused one is removed too
+    await expect(cache.applyBundle(delta(D1, V2, rows))).rejects.toThrow(/not newer/);
+    expect(readdirSync(join(tmp.dir, "status-list")).filter((f) => f.startsWith("incoming-"))).toEqual([]);
+  });
+
+  it("accepts a bundle by file path", async () => {
+    const p = join(tmp.dir, "full.bin");
+    writeFileSync(p, full(V2, sampleRows(10)));
+    await expect(cache.applyBundle(p)).resolves.toMatchObject({ version: V2 });
+  });
+});
+
+describe("StatusListCache: deltas", () => {
+  beforeEach(async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+  });
+
+  it("adds, re-reasons and removes entries; a removed entry is unlisted", async () => {
+    const r = await cache.applyBundle(
+      delta(D1, V2, [
+        { kind: "card", id: card(4), listType: 1, reason: "", op: "remove" },
+        { kind: "card", id: card(500), listType: 1, reason: "新增挂失" },
+        { kind: "obu", id: obu(0xa000_0002), listType: 1, reason: "改判", op: "add" },
+        { kind: "obu", id: obu(0xbeef), listType: 2, reason: "追缴" },
+      ]),
+    );
+    expect(r).toMatchObject({
+      kind: "delta",
+      version: D1,
+      base: V2,
+      adds: 3,
+      removes: 1,
+      cards: 100,
+      obus: 51,
+    });
+    expect(cache.lookup({ cardId: card(4) })).toMatchObject({
+      listed: false,
+      versions: { full: V2, delta: D1 },
+    });
+    expect(cache.lookup({ cardId: card(500) }).entry?.reason).toBe("新增挂失");
+    expect(cache.lookup({ obuId: obu(0xa000_0002) }).entry?.reason).toBe("改判");
+    expect(cache.lookup({ obuId: obu(0xbeef) }).entry?.listTypeName).toBe("arrears");
+    // removing only one of two lists keeps the other
+    await cache.applyBundle(
+      delta(D2, D1, [{ kind: "card", id: card(500), listType: 2, reason: "", op: "remove" }]),
+    );
+    expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
+    expect(cache.info().recentDeltas.map((d) => d.version)).toEqual([D2, D1]);
+  });
+});
+
+describe("StatusListCache: every rejection leaves the active list exactly as it was", () => {
+  const probes = [
+    { cardId: card(1) },
+    { cardId: card(2) },
+    { cardId: card(500) },
+    { obuId: obu(0xa000_0003) },
+    { obuId: obu(0xbeef) },
+  ];
+  const addRows = [
+    { kind: "card" as const, id: card(500), listType: 1, reason: "add" },
+    { kind: "card" as const, id: card(1), listType: 2, reason: "", op: "remove" as const },
+  ];
+
+  beforeEach(async () => {
+    await cache.applyBundle(full(V2, sampleRows(40)));
+    await cache.applyBundle(delta(D1, V2, [{ kind: "obu", id: obu(0xbeef), listType: 1, reason: "x" }]));
+  });
+
+  const flip = (b: Buffer, at: (b: Buffer) => number): Buffer => {
+    const c = Buffer.from(b);
+    const i = at(c);
+    c[i] = (c[i] as number) ^ 0x40;
+    return c;
+  };
+
+  const cases: [string, () => Buffer, string, RegExp][] = [
+    [
+      "a truncated full list",
+      () => full("202508010000", sampleRows(40, 3)).subarray(0, 700),
+      StatusListErrors.Truncated,
+      /truncated/,
+    ],
+    [
+      "a truncated delta",
+      () => {
+        const d = delta(D2, D1, addRows);
+        return d.subarray(0, d.length - 1);
+      },
+      StatusListErrors.Truncated,
+      /truncated/,
+    ],
+    [
+      "a tampered body byte (full)",
+      () => flip(full("202508010000", sampleRows(40, 3)), (b) => b.length - 5),
+      StatusListErrors.Digest,
+      /digest/,
+    ],
+    [
+      "a tampered body byte (delta)",
+      () => flip(delta(D2, D1, addRows), (b) => b.length - 3),
+      StatusListErrors.Digest,
+      /digest/,
+    ],
+    [
+      "a tampered header byte",
+      () => flip(delta(D2, D1, addRows), () => 40),
+      StatusListErrors.BadSignature,
+      /does not verify/,
+    ],
+    [
+      "a tampered signature byte",
+      () => flip(full("202508010000", sampleRows(4, 3)), () => 150),
+      StatusListErrors.BadSignature,
+      /does not verify/,
+    ],
+    [
+      "an unsigned full list",
+      () => full("202508010000", sampleRows(4, 3), { key: null }),
+      StatusListErrors.Unsigned,
+      /unsigned/,
+    ],
+    ["an unsigned delta", () => delta(D2, D1, addRows, { key: null }), StatusListErrors.Unsigned, /unsigned/],
+    [
+      "a full list signed by another key",
+      () => full("202508010000", sampleRows(4, 3), { key: otherKeyPair().privateKeyPem }),
+      StatusListErrors.BadSignature,
+      /not by the station key/,
+    ],
+    [
+      "a delta signed by another key",
+      () => delta(D2, D1, addRows, { key: otherKeyPair().privateKeyPem }),
+      StatusListErrors.BadSignature,
+      /not by the station key/,
+    ],
+    [
+      "an older full list",
+      () => full(V1, sampleRows(4, 3)),
+      StatusListErrors.NotNewer,
+      /not newer than the version the lane holds \(delta 202507310005 on full 202507310000\)/,
+    ],
+    ["the same full list again", () => full(V2, sampleRows(4, 3)), StatusListErrors.NotNewer, /not newer/],
+    [
+      "a replayed delta",
+      () => delta(D1, V2, addRows),
+      StatusListErrors.NotNewer,
+      /not newer than the version the lane holds \(202507310005\)/,
+    ],
+    [
+      "a delta that does not chain",
+      () => delta("202507310015", D2, addRows),
+      StatusListErrors.NotChaining,
+      /applies on 202507310010, but the lane holds 202507310005/,
+    ],
+    [
+      "a full list with records out of order",
+      () => {
+        const b = full("202508010000", [
+          { kind: "card", id: card(1), listType: 1, reason: "x" },
+          { kind: "card", id: card(2), listType: 1, reason: "x" },
+        ]);
+        // swap the two records and re-sign: order is checked even when the station signed it
+        return b;
+      },
+      "",
+      /./,
+    ],
+  ];
+
+  for (const [what, make, code, message] of cases.filter((c) => c[2] !== "")) {
+    it(`rejects ${what}`, async () => {
+      const before = snapshot(cache, probes);
+      const err = await cache.applyBundle(make()).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code });
+      expect((err as Error).message).toMatch(message);
+      expect(snapshot(cache, probes)).toEqual(before);
+      // and the rejected bundle changed nothing on disk either: a reopened cache sees the same list
+      await cache.close();
+      cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+      expect(snapshot(cache, probes)).toEqual(before);
+    });
+  }
+
+  it("refuses an older full list over a newer delta (versions only move forward across fulls and deltas)", async () => {
+    // the lane holds full V2 + delta D1 (202507310005), which listed OBU beef. A full list issued between
+    // the two (202507310003) would roll that back: the applied state is D1, and 0003 < 0005.
+    const before = snapshot(cache, probes);
+    expect(cache.lookup({ obuId: obu(0xbeef) }).listed).toBe(true);
+    const err = await cache.applyBundle(full("202507310003", sampleRows(40, 3))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: StatusListErrors.NotNewer });
+    expect((err as Error).message).toMatch(
+      /full list 202507310003 is not newer than the version the lane holds \(delta 202507310005 on full 202507310000\): refused/,
+    );
+    expect(snapshot(cache, probes)).toEqual(before);
+    // a full list at exactly the delta's version does not move forward either
+    await expect(cache.applyBundle(full(D1, sampleRows(40, 3)))).rejects.toMatchObject({
+      code: StatusListErrors.NotNewer,
+    });
+    // one past it does, and the next delta chains on it
+    await cache.applyBundle(full("202507310006", sampleRows(40, 3)));
+    expect(cache.versions()).toEqual({ full: "202507310006", delta: null });
+  });
+
+  it("rejects a delta when no full list is active", async () => {
+    const t2 = tempDir();
+    const empty = await StatusListCache.open({ dataDir: t2.dir, publicKeyPem: stationPub });
+    try {
+      await expect(empty.applyBundle(delta(D1, V2, addRows))).rejects.toMatchObject({
+        code: StatusListErrors.NoFullList,
+      });
+      expect(empty.versions()).toEqual({ full: null, delta: null });
+    } finally {
+      await empty.close();
+      t2.cleanup();
+    }
+  });
+
+  it("rejects a signed full list whose records are out of order, naming the record", async () => {
+    const { buildBundle } = await import("../../sim/status-list/index.js");
+    const { stationKey } = await import("./helpers.js");
+    const { PREFIX_LEN, RECORD_LEN, HEADER_LEN, encodeHeader, decodeHeader, sha256, signHeader } =
+      await import("../../src/status-list/bundle.js");
+    const b = buildBundle({
+      kind: "full",
+      version: "202508010000",
+      rows: [1, 2, 3].map((n) => ({ kind: "card" as const, id: card(n), listType: 1, reason: "x" })),
+      privateKeyPem: stationKey,
+    });
+    const first = PREFIX_LEN + 3; // reason table: one 1-byte reason
+    const r0 = Buffer.from(b.subarray(first, first + RECORD_LEN));
+    b.copy(b, first, first + RECORD_LEN, first + 2 * RECORD_LEN);
+    r0.copy(b, first + RECORD_LEN);
+    const h = decodeHeader(b, b.length);
+    const header = encodeHeader({ ...h, digest: sha256().update(b.subarray(PREFIX_LEN)).digest() });
+    header.copy(b, 0);
+    signHeader(header, stationKey).copy(b, HEADER_LEN);
+    const before = snapshot(cache, probes);
+    await expect(cache.applyBundle(b)).rejects.toThrow(/record 1: not in strictly increasing key order/);
+    expect(snapshot(cache, probes)).toEqual(before);
+  });
+
+  it("serialises concurrent applies: a good delta after a rejected one still chains", async () => {
+    const bad = delta(D2, D1, addRows, { key: null });
+    const good = delta(D2, D1, addRows);
+    const [r1, r2] = await Promise.allSettled([cache.applyBundle(bad), cache.applyBundle(good)]);
+    expect(r1.status).toBe("rejected");
+    expect(r2.status).toBe("fulfilled");
+    expect(cache.versions()).toEqual({ full: V2, delta: D2 });
+    expect(cache.lookup({ cardId: card(1) }).listed).toBe(false);
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * Staleness and health (src/status-list/health.ts, lookup.ts): the alarm, the limits, health and health$,
+ * a lookup with no list, a lookup the database cannot answer.
+ */
+import { truncateSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  type StalenessState,
+  StatusListCache,
+  StatusListErrors,
+  type StatusListHealth,
+} from "../../src/status-list/index.js";
+import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
+
+const V2 = "202507310000";
+const D1 = "202507310005";
+
+let tmp: ReturnType<typeof tempDir>;
+let cache: StatusListCache;
+
+beforeEach(async () => {
+  tmp = tempDir();
+  cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+});
+afterEach(async () => {
+  await cache.close();
+  tmp.cleanup();
+});
+
+describe("StatusListCache staleness", () => {
+  it("raises the alarm past the delta and full limits, keeps answering, and clears on a fresh delta", async () => {
+    const t0 = Date.parse("2025-07-31T00:00:00Z");
+    await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
+    await cache.close();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      vi.setSystemTime(t0 + 10 * 60_000);
+      cache = await StatusListCache.open({
+        dataDir: tmp.dir,
+        publicKeyPem: stationPub,
+        limits: { deltaMaxAgeMs: 30 * 60_000, fullMaxAgeMs: 48 * 3600_000 },
+      });
+      const seen: StalenessState[] = [];
+      const unsubscribe = cache.onStalenessChange((s) => seen.push(s));
+      expect(seen.map((s) => s.alarm)).toEqual([false]);
+      expect(cache.staleness()).toMatchObject({ alarm: false, fullAgeMs: 600_000, deltaAgeMs: 600_000 });
+
+      vi.advanceTimersByTime(21 * 60_000); // 31 min after issue: past the 30 min delta limit
+      expect(seen.map((s) => s.alarm)).toEqual([false, true]);
+      expect(seen[1]?.reasons[0]).toMatch(
+        /no delta since full list 202507310000, which is 30 min old \(limit 30 min\)/,
+      );
+      const r = cache.lookup({ cardId: card(1) });
+      expect(r.listed).toBe(true);
+      expect(r.stale.alarm).toBe(true);
+
+      vi.advanceTimersByTime(48 * 3600_000);
+      expect(seen.at(-1)?.reasons).toHaveLength(2);
+      expect(seen.at(-1)?.reasons[0]).toMatch(/full list 202507310000 is 48\.\d h old \(limit 48\.0 h\)/);
+      unsubscribe();
+    } finally {
+      vi.useRealTimers();
+    }
+    const seen: boolean[] = [];
+    cache.staleness$.subscribe((s) => seen.push(s.alarm));
+    await cache.applyBundle(full("202508020000", sampleRows(10), { createdAt: Date.now() }));
+    expect(seen).toEqual([true, false]);
+  });
+});
+
+describe("StatusListCache health", () => {
+  it("with no list loaded a lookup says so (noList), never a plain not listed; health is missing", async () => {
+    const r = cache.lookup({ cardId: card(1), obuId: "00112233AABBCCDD" });
+    expect(r).toMatchObject({
+      listed: false,
+      noList: true,
+      entries: [],
+      versions: { full: null, delta: null },
+    });
+    expect(r.stale).toMatchObject({ alarm: true, reasons: ["no status list loaded"] });
+    expect(cache.health()).toMatchObject({
+      state: "missing",
+      reason: "no status list loaded",
+      versions: { full: null, delta: null },
+      ages: { fullMs: null, newestMs: null },
+      failure: null,
+    });
+    const seen: string[] = [];
+    cache.health$.subscribe((h) => seen.push(h.state));
+    await cache.applyBundle(full(V2, sampleRows(10)));
+    expect(seen).toEqual(["missing", "ok"]);
+    // with a list, a lookup never carries noList
+    expect("noList" in cache.lookup({ cardId: card(999_999) })).toBe(false);
+    expect("noList" in cache.lookup({ cardId: card(1) })).toBe(false);
+  });
+
+  it("moves ok -> stale -> past-hard-age with the clock, pushed by health$ without a lookup, and back on a fresh delta", async () => {
+    const t0 = Date.parse("2025-07-31T00:00:00Z");
+    await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
+    await cache.close();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      vi.setSystemTime(t0 + 10 * 60_000);
+      cache = await StatusListCache.open({
+        dataDir: tmp.dir,
+        publicKeyPem: stationPub,
+        limits: { deltaMaxAgeMs: 30 * 60_000, fullMaxAgeMs: 48 * 3600_000, hardMaxAgeMs: 2 * 3600_000 },
+      });
+      const seen: StatusListHealth[] = [];
+      cache.health$.subscribe((h) => seen.push(h));
+      const states = (): string[] => seen.map((h) => h.state);
+      expect(states()).toEqual(["ok"]);
+      expect(seen[0]).toMatchObject({
+        reason: "full list 202507310000, newest update 10 min old",
+        versions: { full: V2, delta: null },
+        ages: { fullMs: 600_000, newestMs: 600_000 },
+        limits: { hardMaxAgeMs: 2 * 3600_000 },
+        staleReasons: [],
+        failure: null,
+      });
+
+      vi.advanceTimersByTime(21 * 60_000); // 31 min after issue: past the 30 min delta limit
+      expect(states()).toEqual(["ok", "stale"]);
+      expect(seen[1]?.reason).toMatch(
+        /^no delta since full list 202507310000, which is 30 min old \(limit 30 min\)$/,
+      );
+
+      vi.advanceTimersByTime(90 * 60_000); // 121 min: past the 2 h hard limit
+      expect(states()).toEqual(["ok", "stale", "past-hard-age"]);
+      expect(seen[2]).toMatchObject({
+        reason: "the newest update, full list 202507310000, is 2.0 h old (hard limit 2.0 h)",
+        staleReasons: [expect.stringMatching(/^no delta since full list 202507310000/)],
+      });
+      expect(cache.health().state).toBe("past-hard-age");
+      // the list still answers: what the lane does past the hard age is its policy (whenPastHardAge)
+      expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
+
+      await cache.applyBundle(
+        delta(D1, V2, [{ kind: "card", id: card(2), listType: 1, reason: "x", op: "remove" }], {
+          createdAt: Date.now(),
+        }),
+      );
+      expect(states()).toEqual(["ok", "stale", "past-hard-age", "ok"]);
+      expect(seen.at(-1)).toMatchObject({
+        reason: "full list 202507310000 + delta 202507310005, newest update 0 min old",
+        versions: { full: V2, delta: D1 },
+        ages: { fullMs: 121 * 60_000, newestMs: 0 },
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a lookup the database cannot answer throws E516 (not the SQLite error, not 'not listed'); health is failed until another list answers", async () => {
+    await cache.applyBundle(full(V2, sampleRows(10)));
+    const seen: StatusListHealth[] = [];
+    cache.health$.subscribe((h) => seen.push(h));
+    // the list's file fails under the lane (cut to nothing, as a failing disk or a careless hand would)
+    truncateSync(join(cache.dir, cache.info().db as string), 0);
+    // a miss the filter rules out needs no database and is still answered
+    expect(cache.lookup({ cardId: card(999_999, 6501) }).listed).toBe(false);
+    const err = (() => {
+      try {
+        cache.lookup({ cardId: card(1) });
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toMatchObject({ code: StatusListErrors.LookupFailed });
+    expect((err as Error).message).toMatch(/^status-list lookup failed: /);
+    expect(seen.map((h) => h.state)).toEqual(["ok", "failed"]);
+    expect(cache.health()).toMatchObject({
+      state: "failed",
+      reason: (err as Error).message,
+      failure: { message: (err as Error).message, db: cache.info().db },
+    });
+    // a malformed id is the card's problem, not the list's: E510, and no change of health
+    expect(() => cache.lookup({ cardId: "1234" })).toThrow(
+      expect.objectContaining({ code: StatusListErrors.IdInvalid }),
+    );
+    expect(seen).toHaveLength(2);
+    // a new full list is a new database: it answers, and the failure belonged to the old one
+    await cache.applyBundle(full("202508010000", sampleRows(10)));
+    expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
+    expect(seen.map((h) => h.state)).toEqual(["ok", "failed", "ok"]);
+    expect(cache.health().failure).toBeNull();
+  });
+
+  it("a lookup on a closed cache throws E516", async () => {
+    await cache.close();
+    expect(() => cache.lookup({ cardId: card(1) })).toThrow(
+      expect.objectContaining({
+        code: StatusListErrors.LookupFailed,
+        message: expect.stringMatching(/closed/),
+      }),
+    );
+  });
+});

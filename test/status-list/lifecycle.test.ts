@@ -1,0 +1,138 @@
+/**
+ * The life cycle of the active list (src/status-list/lifecycle.ts, run-worker.ts): the swap and the old
+ * file's deletion, the filter completed or rebuilt on open, leftovers of crashed builds, the worker's
+ * start, and the options open refuses.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
+import { workerExecArgv } from "../../src/status-list/run-worker.js";
+import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
+
+const V1 = "202507300000";
+const V2 = "202507310000";
+const D1 = "202507310005";
+
+let tmp: ReturnType<typeof tempDir>;
+let cache: StatusListCache;
+
+beforeEach(async () => {
+  tmp = tempDir();
+  cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+});
+afterEach(async () => {
+  await cache.close();
+  tmp.cleanup();
+});
+
+describe("StatusListCache life cycle", () => {
+  it("replaces the list with a newer full list and deletes the old database file", async () => {
+    await cache.applyBundle(full(V1, sampleRows(50, 1)));
+    const oldDb = cache.info().db as string;
+    await cache.applyBundle(full(V2, sampleRows(30, 2)));
+    expect(cache.versions()).toEqual({ full: V2, delta: null });
+    expect(cache.lookup({ cardId: card(1_000_001) }).listed).toBe(false);
+    expect(cache.lookup({ cardId: card(2_000_001) }).listed).toBe(true);
+    await vi.waitFor(() => expect(existsSync(join(cache.dir, oldDb))).toBe(false));
+  });
+
+  it("deletes build leftovers on open and keeps the active list", async () => {
+    await cache.applyBundle(full(V2, sampleRows(10)));
+    const active = cache.info().db as string;
+    await cache.close();
+    const dir = join(tmp.dir, "status-list");
+    writeFileSync(join(dir, "sl-202508010000-deadbeef.db"), "half a list");
+    writeFileSync(join(dir, "sl-202508010000-deadbeef.db.filter"), "x");
+    writeFileSync(join(dir, "current.tmp"), "{");
+    writeFileSync(join(dir, "incoming-0badf00d.bundle"), "a bundle handed over when the lane died");
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(readdirSync(dir).sort()).toEqual(
+      ["current", active, `${active}.filter`, `${active}-shm`, `${active}-wal`].sort(),
+    );
+    expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
+  });
+
+  it("refuses invalid limits and an unusable public key", async () => {
+    await expect(
+      StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, limits: { deltaMaxAgeMs: -1 } }),
+    ).rejects.toThrow(/limits.deltaMaxAgeMs must be a positive number/);
+    await expect(StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: "not a key" })).rejects.toMatchObject(
+      {
+        code: StatusListErrors.Key,
+      },
+    );
+  });
+});
+
+describe("StatusListCache: the filter on open", () => {
+  beforeEach(async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+  });
+
+  it("keeps delta-added entries after a restart (the saved filter is completed from the database)", async () => {
+    await cache.applyBundle(
+      delta(D1, V2, [{ kind: "card", id: card(777_777, 6501), listType: 1, reason: "x" }]),
+    );
+    await cache.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.info().filter.loaded).toBe(true);
+    expect(cache.lookup({ cardId: card(777_777, 6501) })).toMatchObject({
+      listed: true,
+      versions: { delta: D1 },
+    });
+  });
+
+  it("rebuilds a missing filter off the lane thread and answers from SQLite meanwhile", async () => {
+    await cache.applyBundle(delta(D1, V2, [{ kind: "obu", id: obu(0xfeed), listType: 1, reason: "x" }]));
+    const db = cache.info().db as string;
+    await cache.close();
+    rmSync(join(tmp.dir, "status-list", `${db}.filter`));
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.info().filter.loaded).toBe(false);
+    expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
+    await cache.filterReady();
+    expect(cache.info().filter.loaded).toBe(true);
+    expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
+    expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
+    expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true);
+  });
+});
+
+describe("StatusListCache: in a process started with --input-type=module -e", () => {
+  it("starts its worker anyway (the worker does not inherit --input-type) and imports a list", () => {
+    const bundle = join(tmp.dir, "full.bin");
+    writeFileSync(bundle, full(V2, sampleRows(20)));
+    const mod = new URL("../../src/status-list/index.ts", import.meta.url).href;
+    const script = `
+      import { readFileSync } from "node:fs";
+      import { StatusListCache } from ${JSON.stringify(mod)};
+      const c = await StatusListCache.open({ dataDir: ${JSON.stringify(join(tmp.dir, "child"))}, publicKeyPem: readFileSync(${JSON.stringify(TEST_PUBLIC_KEY_PATH)}) });
+      await c.applyBundle(${JSON.stringify(bundle)});
+      process.stdout.write(JSON.stringify({ versions: c.versions(), listed: c.lookup({ cardId: ${JSON.stringify(card(3))} }).listed }));
+      await c.close();`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(JSON.parse(out)).toEqual({ versions: { full: V2, delta: null }, listed: true });
+  });
+
+  it("leaves a worker to inherit its options unless --input-type is among them (V8 options given explicitly are refused)", () => {
+    expect(workerExecArgv(["--import", "tsx", "--max-old-space-size=512"])).toBeUndefined();
+  });
+
+  it("drops --input-type from the options a worker inherits, in both spellings, and keeps the rest", () => {
+    expect(
+      workerExecArgv([
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "--max-old-space-size=512",
+        "--input-type",
+        "commonjs",
+      ]),
+    ).toEqual(["--import", "tsx", "--max-old-space-size=512"]);
+  });
+});
