@@ -106,8 +106,15 @@ export function verifyStatement(cp: SignedCheckpoint, key: KeyObject): boolean {
   }
 }
 
+const keyIds = new WeakMap<KeyObject, string>();
+
 export function keyIdOf(publicKey: KeyObject): string {
-  return sha256hex(publicKey.export({ type: "spki", format: "der" })).slice(0, 16);
+  let id = keyIds.get(publicKey);
+  if (id === undefined) {
+    id = sha256hex(publicKey.export({ type: "spki", format: "der" })).slice(0, 16);
+    keyIds.set(publicKey, id);
+  }
+  return id;
 }
 
 export function laneIdOf(lane: { network: string; station: string; lane: number }): string {

@@ -40,13 +40,18 @@ export function laneKey(dataDir: string) {
 export function verify(
   dataDir: string,
   spool: AuditSpool | null = null,
-  o: { key?: ReturnType<typeof laneKey> | null; journal?: JournalBindingView } = {},
+  o: {
+    key?: ReturnType<typeof laneKey> | null;
+    journal?: JournalBindingView;
+    cache?: Map<string, boolean>;
+  } = {},
 ): VerifyReport {
   return verifyTrail({
     dir: auditDir(dataDir),
     key: o.key === undefined ? laneKey(dataDir) : o.key,
     spool,
     journal: o.journal ?? null,
+    ...(o.cache ? { signatureCache: o.cache } : {}),
   });
 }
 
