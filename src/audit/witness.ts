@@ -54,6 +54,7 @@ export class CheckpointWitness {
   private lastConflictHash: string | null = null;
   private lastError: string | null = null;
   private record: WitnessRecord | null;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: CheckpointWitnessOptions) {
     this.record = o.spool.witness();
@@ -112,6 +113,13 @@ export class CheckpointWitness {
       this.dropped++;
     }
     if (this.lastConflictHash === null) this.retryAt = 0;
+    for (const l of this.listeners) l();
+  }
+
+  /** `listener` runs when a checkpoint is queued (the uplink wakes up for it). */
+  onQueued(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Is there something to send now? */

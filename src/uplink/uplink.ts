@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { Outbox } from "../journal/journal.js";
 import type { LaneIdentity } from "../journal/types.js";
+import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import {
   type BreakerOptions,
@@ -81,6 +82,8 @@ export interface UplinkOptions {
   lane: LaneIdentity;
   statusList?: StatusListSink;
   audit?: AuditSink;
+  /** the audit trail's checkpoints, sent when no records wait (src/uplink/audit-checkpoints.ts) */
+  auditCheckpoints?: WitnessOutbox;
   logger?: Logger;
   /** records per POST, 1..5000; default 500 */
   batchSize?: number;
@@ -155,6 +158,7 @@ export class Uplink {
   };
   private sl: NonNullable<UplinkStatus["statusList"]> | null;
   private commitSub: { unsubscribe(): void } | null = null;
+  private checkpointUnsub: (() => void) | null = null;
 
   constructor(private readonly opts: UplinkOptions) {
     this.log = (opts.logger ?? silentLogger).child({ module: "uplink" });
@@ -293,6 +297,11 @@ export class Uplink {
         });
       }
     });
+    // a checkpoint queued while the loop sleeps: wake it as a commit would
+    this.checkpointUnsub =
+      this.opts.auditCheckpoints?.onQueued?.(() => {
+        if (this.wakeOnCommit) this.wake?.();
+      }) ?? null;
     this.loop = this.run().catch((e: unknown) => {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink loop died");
     });
@@ -304,6 +313,7 @@ export class Uplink {
     this.abort.abort();
     this.wake?.();
     this.commitSub?.unsubscribe();
+    this.checkpointUnsub?.();
     await this.loop;
     this.loop = null;
     this.statusSubject.complete();
@@ -344,7 +354,7 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && this.outbox.queueDepth() > 0) done();
+      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now()))) done();
     });
   }
 
@@ -424,9 +434,16 @@ export class Uplink {
       return true;
     }
     const batch = this.outbox.pending(this.batchSize);
-    if (batch.length === 0) return false;
-    await this.uploadBatch(batch);
-    return true;
+    if (batch.length > 0) {
+      await this.uploadBatch(batch);
+      return true;
+    }
+    const cps = this.opts.auditCheckpoints;
+    if (cps?.due(now)) {
+      await sendCheckpoints(this.client, cps);
+      return true;
+    }
+    return false;
   }
 
   private async sendHeartbeat(): Promise<void> {
