@@ -354,7 +354,8 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now()))) done();
+      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now())))
+        done();
     });
   }
 

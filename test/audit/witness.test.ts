@@ -194,10 +194,12 @@ class LaneWatch {
   private ackedN = 0;
   acked(n: number): void {
     this.ackedN = Math.max(this.ackedN, n);
-    this.ackWaiters = this.ackWaiters.filter((w) => (w.n <= this.ackedN ? (w.resolve(), false) : true));
+    for (const w of this.ackWaiters.filter((x) => x.n <= this.ackedN)) w.resolve();
+    this.ackWaiters = this.ackWaiters.filter((x) => x.n > this.ackedN);
   }
   alarm(code: string): void {
-    this.alarmWaiters = this.alarmWaiters.filter((w) => (w.code === code ? (w.resolve(), false) : true));
+    for (const w of this.alarmWaiters.filter((x) => x.code === code)) w.resolve();
+    this.alarmWaiters = this.alarmWaiters.filter((x) => x.code !== code);
   }
   untilAcked(n: number): Promise<void> {
     return n <= this.ackedN
