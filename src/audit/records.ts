@@ -55,6 +55,38 @@ export interface BoundEntry {
   head: AuditHead;
 }
 
+/** The fields of a journal record the binding reads (src/journal/types.ts CommittedRecord has them). */
+export interface BindableRecord {
+  seq: number;
+  tradeId: string;
+  revision?: number;
+  kind: string;
+  outcome: string;
+  cardId: string | null;
+  obuSerial: string | null;
+  obuId: string;
+  plate: string | null;
+  amount: number;
+}
+
+/** The binding of a journal record whose stored JSON is `json`. */
+export function recordBinding(op: RecordBinding["op"], rec: BindableRecord, json: string): RecordBinding {
+  return {
+    op,
+    json,
+    jseq: rec.seq,
+    tradeId: rec.tradeId,
+    revision: rec.revision ?? 1,
+    kind: rec.kind,
+    outcome: rec.outcome,
+    cardId: rec.cardId,
+    obuSerial: rec.obuSerial,
+    obuId: rec.obuId,
+    plate: rec.plate,
+    amount: rec.amount,
+  };
+}
+
 const yuan = (fen: number): string => (fen / 100).toFixed(2);
 
 export function recordEvent(b: RecordBinding): AuditEventInput {

@@ -181,9 +181,19 @@ export class AuditTrail {
     let rec: ReturnType<typeof recoverTrail>;
     let fd: number;
     let size: number;
-    const key = loadOrCreateLaneKey(opts.dataDir);
     try {
       mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new EtcError(
+        AuditErrorCodes.AuditWrite,
+        `audit trail ${dir}: cannot create: ${(e as Error).message}`,
+        {
+          dir,
+        },
+      );
+    }
+    const key = loadOrCreateLaneKey(opts.dataDir);
+    try {
       rec = recoverTrail(dir, opts.spool);
       fd = openSync(rec.segment.path, "a", 0o640);
       size = fstatSync(fd).size; // O_APPEND: where the next write lands

@@ -103,6 +103,20 @@ export const TransactionSection = z.strictObject({
   lowBattery: z.enum(["warn", "stop"], { error: 'expected "warn" or "stop"' }).default("warn"),
 });
 
+/** The audit trail (docs/audit.md): checkpoints, segment files, retention. */
+export const AuditSection = z.strictObject({
+  /** a signed checkpoint after this many entries */
+  checkpointEvery: int(10, 1_000_000, "an entry count").default(1000),
+  /** and at least this often, also when the lane is idle (the unsealed tail is never older than this) */
+  checkpointIntervalSeconds: int(5, 3600, "seconds").default(60),
+  /** a new segment file after the checkpoint that takes the current one past this size */
+  segmentMaxMegabytes: int(1, 1024, "megabytes").default(16),
+  /** segment files whose last entry is older than this are deleted (never one a kept journal row needs) */
+  retentionDays: int(1, 3650, "days").default(400),
+  /** the segment file is fdatasync'ed (off the lane thread) this often when something was written */
+  syncIntervalMs: int(100, 60_000, "milliseconds").default(1000),
+});
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -138,6 +152,7 @@ export const LaneConfigSchema = z.strictObject({
       sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
     })
     .prefault({}),
+  audit: AuditSection.prefault({}),
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),

@@ -1,5 +1,5 @@
 /** Shared by the audit tests: a trail in a temporary data directory, and verification of it. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
@@ -89,4 +89,54 @@ export function binding(jseq: number, json: string, over: Partial<RecordBinding>
     amount: 1500 + jseq,
     ...over,
   };
+}
+
+/** Runs `etc-lane <args>` in this process (audit and transactions commands); stdout, stderr, exit code. */
+export async function runEtcLane(args: string[]): Promise<{ out: string; err: string; code: number }> {
+  const { Command } = await import("commander");
+  const { registerAudit } = await import("../../src/cli/commands/audit.js");
+  const { registerTransactions } = await import("../../src/cli/commands/transactions.js");
+  const { runCli } = await import("../../src/cli/run-cli.js");
+  let out = "";
+  let err = "";
+  const w1 = process.stdout.write;
+  const w2 = process.stderr.write;
+  process.stdout.write = ((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  }) as typeof process.stderr.write;
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    const program = new Command("etc-lane");
+    registerTransactions(program);
+    registerAudit(program);
+    await runCli(program, ["node", "etc-lane", ...args]);
+    return { out, err, code: Number(process.exitCode ?? 0) };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+    process.exitCode = before;
+  }
+}
+
+/** A lane config file (the one `etc-lane run` would use) with its data directory. */
+export function writeLaneConfig(dir: string, dataDir = "data"): string {
+  const path = `${dir}/lane.yaml`;
+  writeFileSync(
+    path,
+    [
+      'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+      "rsu: { port: /dev/null, protocol: legacy, dialect: { utcOffsetMinutes: 480 } }",
+      "statusList: { publicKey: keys/station.pub.pem }",
+      `dataDir: ${dataDir}`,
+      "tariff: tariff.yaml",
+      "",
+    ].join("\n"),
+  );
+  return path;
 }
