@@ -1,7 +1,17 @@
-import { appendFileSync, readFileSync, statSync, truncateSync, unlinkSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+} from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checkpointHash, type SignedCheckpoint } from "../../src/audit/checkpoint.js";
 import { type AuditEntry, GENESIS } from "../../src/audit/entry.js";
+import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { allLines, binding, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
@@ -268,5 +278,38 @@ describe("the witness queue", () => {
     const again = openTrail(dir, spool);
     expect(again.witness.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual(all.slice(2));
     await again.close();
+  });
+});
+
+describe("a disk that refuses writes", () => {
+  it("never stops the caller: one AUDIT_WRITE alarm, the lines kept and spooled, and written at the next start", async () => {
+    const seg = join(auditDir(dir), "audit-000000000001.log");
+    mkdirSync(auditDir(dir), { recursive: true });
+    symlinkSync("/dev/full", seg); // every write fails with ENOSPC
+    const spool = new MemoryAuditSpool();
+    const alarms: string[] = [];
+    const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    expect(t.append(ev(1)).seq).toBe(1);
+    expect(t.append(ev(2)).seq).toBe(2);
+    expect(alarms).toEqual(["AUDIT_WRITE"]);
+    expect(t.status()).toMatchObject({
+      lastSeq: 2,
+      unwritten: 2,
+      writeError: expect.stringMatching(/ENOSPC/),
+    });
+    await t.close();
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3]); // the two events and the closing checkpoint
+
+    unlinkSync(seg); // the disk is replaced
+    const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    expect(again.status().lastSeq).toBe(3);
+    await again.close();
+    expect(alarms).toEqual(["AUDIT_WRITE"]);
+    expect(
+      entries()
+        .map((e) => e.message)
+        .slice(0, 2),
+    ).toEqual(["event 1", "event 2"]);
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
   });
 });
