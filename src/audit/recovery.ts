@@ -18,11 +18,13 @@ import {
   fstatSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
+import { join } from "node:path";
 import {
   type CheckpointStatement,
   checkpointHash,
@@ -119,10 +121,13 @@ export function hashAt(segments: readonly SegmentFile[], seq: number): string | 
 export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
   const notes: AuditEventInput[] = [];
   const alarms: { code: string; message: string }[] = [];
+  // a rotation cut short before its rename: the file never became a segment
+  for (const name of readdirSync(dir))
+    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) unlinkSync(join(dir, name));
   let segments = listSegments(dir);
   if (segments.length === 0) {
     const name = segmentName(1);
-    closeSync(openSync(`${dir}/${name}`, "a", 0o640));
+    closeSync(openSync(join(dir, name), "a", 0o640));
     segments = listSegments(dir);
   }
   let seg = segments[segments.length - 1]!;

@@ -10,7 +10,19 @@
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
  */
-import { close, closeSync, fdatasync, fstatSync, fsync, mkdirSync, open, openSync, writeSync } from "node:fs";
+import {
+  close,
+  closeSync,
+  fdatasync,
+  fstatSync,
+  fsync,
+  mkdirSync,
+  open,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -491,12 +503,19 @@ export class AuditTrail {
     if (this.segmentBytes < this.segmentMaxBytes || this.unwritten.length > 0) return;
     const name = segmentName(this.nextSeq);
     const path = join(this.dir, name);
-    let fd: number;
+    // the file appears under its name with its anchor already in it (rename), so a reader never sees a
+    // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
+    // lane rewrites a missing anchor at start, ./recovery.ts)
+    const tmp = join(this.dir, `.${name}.tmp`);
+    let fd = -1;
     try {
-      fd = openSync(path, "a", 0o640);
+      rmSync(tmp, { force: true });
+      fd = openSync(tmp, "a", 0o640);
       const n = writeSync(fd, cpLine);
       if (n !== Buffer.byteLength(cpLine)) throw new Error(`short write of the anchor (${n} bytes)`);
+      renameSync(tmp, path);
     } catch (e) {
+      if (fd >= 0) closeSync(fd);
       this.log.error(
         { err: (e as Error).message, path },
         "audit segment rotation failed; staying on the old one",

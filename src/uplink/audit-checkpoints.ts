@@ -1,6 +1,6 @@
 /**
  * Sending the audit trail's checkpoints to the station, which witnesses them
- * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/station-api.md). The uplink sends them in order
+ * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/audit.md, "The station as witness"). The uplink sends them in order
  * when no records are waiting; what the station answers goes back to the outbox (src/audit/witness.ts
  * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
  * rollback or a fork; the lane raises AUDIT_ROLLBACK), or refused otherwise (noted, asked again later).

@@ -169,7 +169,7 @@ export class StationClient {
 
   /**
    * POST /api/v1/lanes/{laneId}/audit-checkpoints: the station keeps the last checkpoint per lane and
-   * answers 409 with it when ours does not extend it (docs/station-api.md).
+   * answers 409 with it when ours does not extend it (docs/audit.md, "The station as witness").
    */
   async auditCheckpoints(body: {
     publicKeyPem: string;

@@ -257,6 +257,21 @@ describe("after a crash", () => {
   });
 });
 
+describe("a rotation cut short", () => {
+  it("before its rename leaves a temporary file that never counts as a segment and is removed at open", async () => {
+    const t = openTrail(dir);
+    t.append(ev(1));
+    await t.close();
+    const tmp = join(auditDir(dir), ".audit-000000000004.log.tmp");
+    writeFileSync(tmp, "half an anchor");
+    expect(verify(dir)).toMatchObject({ ok: true, files: 1 });
+    const again = openTrail(dir);
+    await again.close();
+    expect(() => statSync(tmp)).toThrow();
+    expect(verify(dir).ok).toBe(true);
+  });
+});
+
 describe("the witness queue", () => {
   it("queues checkpoints for the station; acknowledged ones are remembered in the spool and not sent again", async () => {
     const spool = new MemoryAuditSpool();
