@@ -75,6 +75,10 @@ export interface AuditTrailOptions {
   boundFloor?: () => number | null;
   /** how many checkpoints wait for the station at most (older ones are dropped); default 50 000 */
   witnessQueueMax?: number;
+  /** after the station refused a checkpoint with 409, send again this much later; default 600 000 ms */
+  witnessConflictRetryMs?: number;
+  /** after any other refusal, send again this much later; default 60 000 ms */
+  witnessRetryMs?: number;
   logger?: Logger;
   /** wall clock, ms since the epoch */
   now?: () => number;
@@ -172,6 +176,8 @@ export class AuditTrail {
       publicKeyPem: key.publicKeyPem,
       now: this.now,
       max: opts.witnessQueueMax ?? 50_000,
+      ...(opts.witnessConflictRetryMs !== undefined ? { conflictRetryMs: opts.witnessConflictRetryMs } : {}),
+      ...(opts.witnessRetryMs !== undefined ? { failRetryMs: opts.witnessRetryMs } : {}),
       onConflict: (message, data) => {
         this.append({ type: "audit.rollback", severity: "alarm", message, data });
         this.alarm("AUDIT_ROLLBACK", message);

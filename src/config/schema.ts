@@ -115,6 +115,14 @@ export const AuditSection = z.strictObject({
   retentionDays: int(1, 3650, "days").default(400),
   /** the segment file is fdatasync'ed (off the lane thread) this often when something was written */
   syncIntervalMs: int(100, 60_000, "milliseconds").default(1000),
+  /** event lines reach the spool (the head copy) within this */
+  spoolBatchMs: int(10, 10_000, "milliseconds").default(100),
+  /** after the station refused a checkpoint with 409 (AUDIT_ROLLBACK), send again this much later */
+  witnessConflictRetrySeconds: int(10, 86_400, "seconds").default(600),
+  /** after any other refusal of a checkpoint, send again this much later */
+  witnessRetrySeconds: int(1, 3600, "seconds").default(60),
+  /** checkpoints waiting for the station at most (the oldest are dropped beyond it) */
+  witnessQueueMax: int(100, 10_000_000, "a checkpoint count").default(50_000),
 });
 
 export const LaneConfigSchema = z.strictObject({

@@ -110,6 +110,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       segmentMaxBytes: c.audit.segmentMaxMegabytes * 1024 * 1024,
       retentionDays: c.audit.retentionDays,
       syncIntervalMs: c.audit.syncIntervalMs,
+      spoolBatchMs: c.audit.spoolBatchMs,
+      witnessConflictRetryMs: c.audit.witnessConflictRetrySeconds * 1000,
+      witnessRetryMs: c.audit.witnessRetrySeconds * 1000,
+      witnessQueueMax: c.audit.witnessQueueMax,
       logger,
       onAlarm: (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
     });
