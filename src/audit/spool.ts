@@ -14,6 +14,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { Checkpointer } from "../journal/checkpointer.js";
 import { AuditErrorCodes } from "./errors.js";
 import { auditDir } from "./segments.js";
 
@@ -125,8 +127,13 @@ export const STANDALONE_SPOOL_FILE = "spool.db";
 /**
  * The spool in its own database `<dataDir>/audit/spool.db` (WAL, synchronous=NORMAL: a process kill loses
  * nothing; a power cut can lose the newest head copy, which only makes it older, never a false alarm).
+ * As the journal does (src/journal/checkpointer.ts), WAL checkpoints run in a worker thread, so that
+ * copying the WAL and its fsync never land in a spool write on the lane thread.
  */
-export function openStandaloneSpool(dataDir: string): { spool: SqliteAuditSpool; close(): void } {
+export function openStandaloneSpool(
+  dataDir: string,
+  logger: Logger = silentLogger,
+): { spool: SqliteAuditSpool; close(): Promise<void> } {
   const dir = auditDir(dataDir);
   const path = join(dir, STANDALONE_SPOOL_FILE);
   let db: Database.Database;
@@ -136,11 +143,19 @@ export function openStandaloneSpool(dataDir: string): { spool: SqliteAuditSpool;
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
+    db.pragma("wal_autocheckpoint = 10000"); // a safety net: the worker checkpoints every second
   } catch (e) {
     throw new EtcError(AuditErrorCodes.AuditWrite, `audit spool ${path}: ${(e as Error).message}`, { path });
   }
   const spool = new SqliteAuditSpool(db);
-  return { spool, close: () => db.close() };
+  const checkpointer = new Checkpointer(path, 1000, logger.child({ module: "audit-spool" }));
+  return {
+    spool,
+    async close() {
+      await checkpointer.close();
+      db.close();
+    },
+  };
 }
 
 /** Read-only access to a spool another process may have open; null when there is none. */

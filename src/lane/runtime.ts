@@ -97,7 +97,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     cleanups.unshift(() => statusList.close());
     // the audit spool lives in its own database until the journal hosts it (docs/audit.md, "Journal binding")
-    const spool = openStandaloneSpool(c.dataDir);
+    const spool = openStandaloneSpool(c.dataDir, logger);
     cleanups.unshift(() => spool.close());
     const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};
     const audit = AuditTrail.open({

@@ -97,7 +97,7 @@ it("leaves a trail that verifies, with a torn tail reported as torn, twice", asy
     const alarms: string[] = [];
     const t = openTrail(dir, sp.spool, { onAlarm: (c) => alarms.push(c) });
     await t.close();
-    sp.close();
+    await sp.close();
     expect(alarms).toEqual([]);
     const after = verifyNow();
     expect(after.problems).toEqual([]);

@@ -183,7 +183,7 @@ async function runLane(
   } finally {
     await up.stop();
     await t.close();
-    spool.close();
+    await spool.close();
   }
   return alarms;
 }
@@ -256,7 +256,7 @@ describe("a data directory replaced by an older copy", () => {
         expect(r.ok).toBe(false);
         expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the station refused checkpoint/);
       } finally {
-        spool.close();
+        await spool.close();
       }
     } finally {
       rmSync(old, { recursive: true, force: true });

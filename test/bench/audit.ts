@@ -110,7 +110,7 @@ export const auditBench: Benchmark = {
       }
       const status = trail.status();
       await trail.close();
-      spool.close();
+      await spool.close();
 
       // reference: a bare write(2) of such a line, with an fdatasync of the file in the thread pool each second
       const raw = new Float64Array(n);
