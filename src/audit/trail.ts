@@ -73,6 +73,8 @@ export interface AuditTrailOptions {
    * segment holding an entry a kept journal row is bound to.
    */
   boundFloor?: () => number | null;
+  /** false when the lane has no station: checkpoints are not queued for it; default true */
+  witness?: boolean;
   /** how many checkpoints wait for the station at most (older ones are dropped); default 50 000 */
   witnessQueueMax?: number;
   /** after the station refused a checkpoint with 409, send again this much later; default 600 000 ms */
@@ -176,6 +178,7 @@ export class AuditTrail {
       publicKeyPem: key.publicKeyPem,
       now: this.now,
       max: opts.witnessQueueMax ?? 50_000,
+      enabled: opts.witness ?? true,
       ...(opts.witnessConflictRetryMs !== undefined ? { conflictRetryMs: opts.witnessConflictRetryMs } : {}),
       ...(opts.witnessRetryMs !== undefined ? { failRetryMs: opts.witnessRetryMs } : {}),
       onConflict: (message, data) => {
@@ -226,7 +229,7 @@ export class AuditTrail {
       );
     }
     const t = new AuditTrail(opts, key, rec, fd, size);
-    t.witness.recover(t.lastCp);
+    void t.witness.recover(t.lastCp);
     for (const n of rec.notes) t.append(n);
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
@@ -607,6 +610,7 @@ export class AuditTrail {
     this.state = "closing";
     for (const t of this.timers) clearInterval(t);
     if (this.retentionRunning) await this.retentionRunning.catch(() => undefined);
+    await this.witness.ready;
     if (this.cpInFlight) await this.cpInFlight;
     if (this.unsealedCount() > 0) await this.startCheckpoint();
     await this.flush();

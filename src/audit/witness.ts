@@ -9,15 +9,18 @@
  * checkpoints not yet acknowledged, rebuilt from the files at start, and what the station answered, kept
  * in the spool (the journal's meta) so that `audit verify` compares the trail with it too.
  */
+import { readFile } from "node:fs/promises";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
+  CHECKPOINT_TYPE,
   type CheckpointStatement,
   checkpointHash,
   type SignedCheckpoint,
   statementProblem,
 } from "./checkpoint.js";
-import { checkLine } from "./entry.js";
+import { parseEntry } from "./entry.js";
 import type { LastCheckpoint } from "./recovery.js";
-import { linesBackwards, listSegments } from "./segments.js";
+import { listSegments } from "./segments.js";
 import type { AuditSpool, WitnessRecord } from "./spool.js";
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -29,6 +32,8 @@ export interface CheckpointWitnessOptions {
   now: () => number;
   /** queue bound; older checkpoints are dropped (the station will then refuse: an operator resolves it) */
   max: number;
+  /** false when the lane has no station: nothing is queued */
+  enabled: boolean;
   /** the station refused our checkpoint: raise AUDIT_ROLLBACK (called once per distinct station answer) */
   onConflict: (message: string, data: Record<string, unknown>) => void;
   /** at start: the trail does not contain what the station acknowledged */
@@ -54,6 +59,9 @@ export class CheckpointWitness {
   private lastConflictHash: string | null = null;
   private lastError: string | null = null;
   private record: WitnessRecord | null;
+  private rebuilding = false;
+  /** resolves when the checkpoints to send after a start have been read from the files */
+  ready: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly o: CheckpointWitnessOptions) {
@@ -64,49 +72,89 @@ export class CheckpointWitness {
     return this.o.publicKeyPem;
   }
 
-  /** At open: compares the trail with the station's last word and queues what it has not acknowledged. */
-  recover(last: LastCheckpoint): void {
+  /**
+   * At open: compares the trail with the station's last word and queues what the station has not
+   * acknowledged, read forward from the file that holds the acknowledged checkpoint. The reading runs in
+   * the background (files read in the thread pool, parsed in slices between event-loop turns), so a long
+   * outage does not delay the lane's start; nothing is sent before it is done (`ready`).
+   */
+  recover(last: LastCheckpoint): Promise<void> {
     const w = this.record;
     if (w?.state === "conflict") this.lastConflictHash = w.hash;
+    if (!this.o.enabled) return this.ready;
     if (w && w.state === "acknowledged" && w.n > last.n) {
       this.o.onBehind(
         `the station acknowledged checkpoint #${w.n} (seq ..${w.to}) but this trail's checkpoints end at #${last.n}: ` +
           "the trail was rolled back or truncated",
         { station: w, trail: { n: last.n, to: last.to, hash: last.hash } },
       );
-      return;
+      return this.ready;
     }
-    const after = w?.n ?? 0;
+    this.rebuilding = true;
+    this.ready = this.rebuild(w)
+      .catch((e: unknown) => {
+        this.lastError = `reading unacknowledged checkpoints: ${e instanceof Error ? e.message : String(e)}`;
+      })
+      .finally(() => {
+        this.rebuilding = false;
+        for (const l of this.listeners) l();
+      });
+    return this.ready;
+  }
+
+  private async rebuild(w: WitnessRecord | null): Promise<void> {
+    const segs = listSegments(this.o.dir);
+    let start = 0;
+    if (w) for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= w.to) start = i;
     const found: SignedCheckpoint[] = [];
-    const seen = new Set<number>();
-    outer: for (const seg of listSegments(this.o.dir).reverse()) {
-      for (const { line } of linesBackwards(seg.path)) {
-        if (!line.includes(CHECKPOINT_MARK)) continue;
-        const r = checkLine(line);
-        if ("problem" in r) continue;
-        const cp = r.entry.data as unknown as SignedCheckpoint;
-        if (statementProblem(cp?.checkpoint) !== null) continue;
+    let lastN = w?.n ?? 0;
+    let checkedW = false;
+    let parsed = 0;
+    for (const seg of segs.slice(start)) {
+      let buf: Buffer;
+      try {
+        buf = await readFile(seg.path);
+      } catch {
+        continue; // deleted by retention meanwhile
+      }
+      for (let at = buf.indexOf(CHECKPOINT_MARK); at >= 0; at = buf.indexOf(CHECKPOINT_MARK, at + 1)) {
+        const end = buf.indexOf(10, at);
+        if (end < 0) break; // a torn last line
+        const e = parseEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
+        at = end;
+        const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
+        if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
         const n = cp.checkpoint.n;
-        if (seen.has(n)) continue; // an anchor repeats the previous file's last checkpoint
-        seen.add(n);
-        if (n <= after) {
-          if (w && w.state === "acknowledged" && n === w.n && checkpointHash(cp.checkpoint) !== w.hash) {
+        if (w?.state === "acknowledged" && n === w.n && !checkedW) {
+          checkedW = true;
+          const h = checkpointHash(cp.checkpoint);
+          if (h !== w.hash)
             this.o.onBehind(
               `checkpoint #${n} in this trail differs from the one the station acknowledged: ` +
                 "the trail was replaced or re-sealed",
-              { station: w, trail: { n, hash: checkpointHash(cp.checkpoint) } },
+              { station: w, trail: { n, hash: h } },
             );
-          }
-          break outer;
         }
+        if (n <= lastN) continue; // acknowledged, or an anchor repeating the previous file's last line
         found.push(cp);
-        if (found.length >= this.o.max) break outer;
+        lastN = n;
+        if (found.length > this.o.max) {
+          found.shift();
+          this.dropped++;
+        }
+        if (++parsed % 200 === 0) await nextTurn();
       }
     }
-    this.queue = found.reverse();
+    // checkpoints made while this ran are newer than every one found
+    this.queue = [...found, ...this.queue.filter((c) => c.checkpoint.n > lastN)];
+    while (this.queue.length > this.o.max) {
+      this.queue.shift();
+      this.dropped++;
+    }
   }
 
   add(cp: SignedCheckpoint): void {
+    if (!this.o.enabled) return;
     this.queue.push(cp);
     if (this.queue.length > this.o.max) {
       this.queue.shift();
@@ -124,7 +172,7 @@ export class CheckpointWitness {
 
   /** Is there something to send now? */
   due(nowMs: number = this.o.now()): boolean {
-    return this.queue.length > 0 && nowMs >= this.retryAt;
+    return !this.rebuilding && this.queue.length > 0 && nowMs >= this.retryAt;
   }
 
   /** The next checkpoints to send, oldest first. */

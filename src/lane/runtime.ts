@@ -114,6 +114,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       witnessConflictRetryMs: c.audit.witnessConflictRetrySeconds * 1000,
       witnessRetryMs: c.audit.witnessRetrySeconds * 1000,
       witnessQueueMax: c.audit.witnessQueueMax,
+      witness: c.station !== undefined && deps.uplink !== false,
       logger,
       onAlarm: (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
     });

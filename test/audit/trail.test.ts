@@ -292,8 +292,42 @@ describe("the witness queue", () => {
     const all = checkpoints().map((c) => c.checkpoint.n);
     expect(all).toHaveLength(made.length + 1);
     const again = openTrail(dir, spool);
+    expect(again.witness.due()).toBe(false); // reading the files in the background
+    await again.witness.ready;
     expect(again.witness.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual(all.slice(2));
     await again.close();
+  });
+
+  it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
+    for (let i = 0; i < 6; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    t.witness.acknowledged(2);
+    await t.close();
+    const acked = spool.witness()!;
+    spool.setWitness({ ...acked, hash: "f".repeat(64) }); // what the station holds is not what this trail has
+    const alarms: string[] = [];
+    const a = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    await a.witness.ready;
+    await a.close();
+    expect(alarms).toEqual(["AUDIT_ROLLBACK"]);
+    spool.setWitness({ ...acked, n: 99 }); // the station acknowledged more than this trail holds
+    const b = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    await b.close();
+    expect(alarms).toEqual(["AUDIT_ROLLBACK", "AUDIT_ROLLBACK"]);
+    expect(
+      entries()
+        .filter((e) => e.type === "audit.rollback")
+        .map((e) => e.message),
+    ).toEqual([
+      expect.stringMatching(/checkpoint #2 in this trail differs from the one the station acknowledged/),
+      expect.stringMatching(
+        /the station acknowledged checkpoint #99 .* but this trail's checkpoints end at #/,
+      ),
+    ]);
   });
 });
 
@@ -304,7 +338,8 @@ describe("a disk that refuses writes", () => {
     symlinkSync("/dev/full", seg); // every write fails with ENOSPC
     const spool = new MemoryAuditSpool();
     const alarms: string[] = [];
-    const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    // no station here (reading /dev/full for checkpoints to send would never end)
+    const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c), witness: false });
     expect(t.append(ev(1)).seq).toBe(1);
     expect(t.append(ev(2)).seq).toBe(2);
     expect(alarms).toEqual(["AUDIT_WRITE"]);
