@@ -1,5 +1,5 @@
 /**
- * The station as witness of each lane's audit trail (docs/station-api.md, "Audit checkpoints"; the role
+ * The station as witness of each lane's audit trail (docs/audit.md, "The station as witness"; the role
  * C2SP tlog-witness describes). Per lane it keeps the last checkpoint and the lane's public key (pinned
  * at the first checkpoint it sees), plus the hashes of the recent ones so a re-sent batch is recognised.
  * A checkpoint is stored only if it extends the last: number last + 1 and `prev` = the hash of the last.
