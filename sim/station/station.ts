@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import Database from "better-sqlite3";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore } from "./bundles.js";
 
 export const FAULT_MODES = ["none", "down", "slow", "500s", "timeouts", "reset", "ack-lost"] as const;
@@ -70,6 +71,10 @@ export interface StationHandle {
   stats(): StationStats;
   /** the last heartbeat body per lane id */
   heartbeats(): Record<string, unknown>;
+  /** the last audit checkpoint per lane id (sim/station/audit-witness.ts) */
+  auditCheckpoints(): Record<string, WitnessedCheckpoint>;
+  /** forget a lane's audit checkpoints (an operator accepting a restore) */
+  resetAuditWitness(laneId: string): void;
 }
 
 const TRADE_ID_RE = /^[0-9A-F]{8}\d{22}$/;
@@ -142,6 +147,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       "updates = updates + 1, last_at = ? WHERE trade_id = ?",
   );
   const bump = db.prepare("UPDATE received SET arrivals = arrivals + 1, last_at = ? WHERE trade_id = ?");
+  const witness = new AuditWitness(db);
   const counters = { uploadRequests: 0, faultedRequests: 0, heartbeats: 0 };
   let mode: FaultMode = opts.fault ?? "none";
   let slowMs = opts.slowMs ?? 3000;
@@ -227,6 +233,10 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       );
       return { status: 200, body: { serverTime: new Date().toISOString() } };
     }
+    const aw = /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints(\/latest)?$/.exec(p);
+    if (aw && req.method === "POST" && !aw[2])
+      return witness.submit(aw[1]!, await readBody(req, 8 * 1024 * 1024));
+    if (aw && req.method === "GET" && aw[2]) return witness.latest(aw[1]!);
     if (req.method === "GET" && p === "/api/v1/status-list/manifest") {
       const q = (k: string): string | null => {
         const v = url.searchParams.get(k);
@@ -286,6 +296,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       return sendJson(res, 200, { count: handle_.received().length, records: handle_.received() });
     }
     if (req.method === "GET" && url.pathname === "/admin/stats") return sendJson(res, 200, handle_.stats());
+    const rw = /^\/admin\/audit-witness\/([^/]+)\/reset$/.exec(url.pathname);
+    if (req.method === "POST" && rw) {
+      witness.reset(rw[1]!);
+      return sendJson(res, 200, { reset: rw[1] });
+    }
     if (!url.pathname.startsWith("/api/")) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
 
     const m = mode;
@@ -420,6 +435,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         .get() as { d: number; a: number; u: number };
       return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d - s.u, updates: s.u, ...counters };
     },
+    auditCheckpoints: () => witness.all(),
+    resetAuditWitness: (laneId) => witness.reset(laneId),
     heartbeats() {
       const out: Record<string, unknown> = {};
       for (const r of db.prepare("SELECT lane, body FROM heartbeats").all() as {

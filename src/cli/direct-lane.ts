@@ -7,7 +7,7 @@
  * their owners' modules in one file.
  */
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { AuditLog } from "../audit/index.js";
+import { AuditTrail, openStandaloneSpool } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
@@ -31,7 +31,7 @@ export interface DirectLaneDeps {
   };
   /** the lane's config when the command was given one (retention needs its journal.retentionDays) */
   config: LaneConfig | null;
-  openAudit(): OperatorAuditPort & { close(): void };
+  openAudit(): OperatorAuditPort & { close(): Promise<void> | void };
 }
 
 /** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
@@ -62,7 +62,34 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
         retention: { intervalMs: 0, ...(config ? { days: config.journal.retentionDays } : {}) },
       });
     },
-    openAudit: () => AuditLog.open({ dataDir }),
+    openAudit() {
+      // the same trail the lane writes (it is stopped: this command holds the data-directory lock)
+      const reader = JournalReader.openReadOnly(dataDir);
+      const lane = reader.identity();
+      reader.close();
+      if (!lane)
+        throw new EtcError(
+          ErrorCodes.ConfigInvalid,
+          `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
+        );
+      const spool = openStandaloneSpool(dataDir);
+      const trail = AuditTrail.open({
+        dataDir,
+        lane,
+        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
+        spool: spool.spool,
+        // a one-action session: sealed on close, no timers of its own
+        retentionCheckMs: 0,
+        witness: false,
+      });
+      return {
+        append: (e) => trail.append(e),
+        async close() {
+          await trail.close();
+          await spool.close();
+        },
+      };
+    },
   };
 }
 
@@ -122,7 +149,7 @@ export async function runDirect(
       };
       return await fn(auditedOperator(inner, audit), { ...currentUser(), via: "direct" });
     } finally {
-      audit.close();
+      await audit.close();
     }
   } finally {
     lock.release();

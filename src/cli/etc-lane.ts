@@ -29,5 +29,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `etc-lane audit search | head`: the reader went away; stop quietly, as other Unix tools do
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 await runCli(buildProgram(), process.argv);
 void CommanderError;

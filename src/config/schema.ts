@@ -291,6 +291,28 @@ export const StatusListSection = z
       });
   });
 
+/** The audit trail (docs/audit.md): checkpoints, segment files, retention. */
+export const AuditSection = z.strictObject({
+  /** a signed checkpoint after this many entries */
+  checkpointEvery: int(10, 1_000_000, "an entry count").default(1000),
+  /** and at least this often, also when the lane is idle (the unsealed tail is never older than this) */
+  checkpointIntervalSeconds: int(5, 3600, "seconds").default(60),
+  /** a new segment file after the checkpoint that takes the current one past this size */
+  segmentMaxMegabytes: int(1, 1024, "megabytes").default(16),
+  /** segment files whose last entry is older than this are deleted (never one a kept journal row needs) */
+  retentionDays: int(1, 3650, "days").default(400),
+  /** the segment file is fdatasync'ed (off the lane thread) this often when something was written */
+  syncIntervalMs: int(100, 60_000, "milliseconds").default(1000),
+  /** event lines reach the spool (the head copy) within this */
+  spoolBatchMs: int(10, 10_000, "milliseconds").default(100),
+  /** after the station refused a checkpoint with 409 (AUDIT_ROLLBACK), send again this much later */
+  witnessConflictRetrySeconds: int(10, 86_400, "seconds").default(600),
+  /** after any other refusal of a checkpoint, send again this much later */
+  witnessRetrySeconds: int(1, 3600, "seconds").default(60),
+  /** checkpoints waiting for the station at most (the oldest are dropped beyond it) */
+  witnessQueueMax: int(100, 10_000_000, "a checkpoint count").default(50_000),
+});
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -318,6 +340,7 @@ export const LaneConfigSchema = z.strictObject({
       sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
     })
     .prefault({}),
+  audit: AuditSection.prefault({}),
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),

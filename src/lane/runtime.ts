@@ -12,7 +12,14 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
-import { AuditLog } from "../audit/index.js";
+import {
+  AuditTrail,
+  type FileDigest,
+  fileDigest,
+  openStandaloneSpool,
+  recordBinding,
+  recordEvent,
+} from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
@@ -34,6 +41,10 @@ export interface LaneRuntimeDeps {
   /** false: no station uplink even if configured (tests, demo) */
   uplink?: boolean;
   wallNow?: () => number;
+  /** the config file the lane was started with, for the audit trail's lane.start entry (etc-lane run) */
+  configFile?: FileDigest;
+  /** the software version written in lane.start */
+  appVersion?: string;
 }
 
 export interface LaneRuntime {
@@ -42,7 +53,7 @@ export interface LaneRuntime {
   readonly journal: Journal;
   readonly statusList: StatusListCache;
   readonly tariff: Tariff | null;
-  readonly audit: AuditLog;
+  readonly audit: AuditTrail;
   readonly uplink: Uplink | null;
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
   readonly dataDirLock: DataDirLock;
@@ -85,7 +96,8 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
-  let auditTrail: AuditLog | undefined; // retention reports go to the audit log once it is open
+  let auditTrail: AuditTrail | undefined; // retention reports go to the audit trail once it is open
+  let journalWasUnhealthy = false;
   try {
     const journal = Journal.open({
       dataDir: c.dataDir,
@@ -112,9 +124,54 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       compaction: { maxRows: c.statusList.overlayMaxRows },
     });
     cleanups.unshift(() => statusList.close());
-    const audit = AuditLog.open({ dataDir: c.dataDir, logger });
+    // the audit spool lives in its own database until the journal hosts it (docs/audit.md, "Journal binding")
+    const spool = openStandaloneSpool(c.dataDir, logger);
+    cleanups.unshift(() => spool.close());
+    const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};
+    const audit = AuditTrail.open({
+      dataDir: c.dataDir,
+      lane: laneIdentity,
+      utcOffsetMinutes: dialect.utcOffsetMinutes,
+      spool: spool.spool,
+      checkpointEvery: c.audit.checkpointEvery,
+      checkpointIntervalMs: c.audit.checkpointIntervalSeconds * 1000,
+      segmentMaxBytes: c.audit.segmentMaxMegabytes * 1024 * 1024,
+      retentionDays: c.audit.retentionDays,
+      syncIntervalMs: c.audit.syncIntervalMs,
+      spoolBatchMs: c.audit.spoolBatchMs,
+      witnessConflictRetryMs: c.audit.witnessConflictRetrySeconds * 1000,
+      witnessRetryMs: c.audit.witnessRetrySeconds * 1000,
+      witnessQueueMax: c.audit.witnessQueueMax,
+      witness: c.station !== undefined && deps.uplink !== false,
+      logger,
+      onAlarm: (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
+    });
     auditTrail = audit;
     cleanups.unshift(() => audit.close());
+    audit.events.laneStarted({
+      version: deps.appVersion ?? "0.1.0",
+      pid: process.pid,
+      lane: audit.laneId,
+      role: c.lane.role,
+      config: deps.configFile ?? null,
+    });
+    if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
+    audit.events.statusListLoaded(statusList.versions());
+    const journalHealth = journal.health$.subscribe((h) => {
+      try {
+        if (!h.healthy && h.error)
+          audit.events.journalError({
+            code: h.error.code,
+            message: h.error.message,
+            ...(h.error.sqliteCode ? { sqliteCode: h.error.sqliteCode } : {}),
+          });
+        else if (h.healthy && journalWasUnhealthy) audit.events.journalRecovered(journal.lastSeq());
+      } catch (e) {
+        logger.error({ err: (e as Error).message }, "audit append failed");
+      }
+      journalWasUnhealthy = !h.healthy;
+    });
+    cleanups.unshift(() => journalHealth.unsubscribe());
     const transport = deps.transport ?? transportFor(c);
     const link = new RsuLink({
       transport,
@@ -131,6 +188,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       },
     });
     const outputs = deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger));
+    outputsForAlarms.emit = (ev) => outputs.emit(ev);
     const controller = new LaneController({
       lane: c.lane,
       link,
@@ -148,6 +206,17 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
+    // Interim, until the journal writes each record's entry inside its own commit transaction (AuditTrail.
+    // bindRecord; docs/audit.md, "Journal binding"): the entry is written when the controller reports the
+    // record committed. A crash between the two loses the entry, not the record.
+    const recordSub = controller.outcomes$.subscribe((o) => {
+      try {
+        audit.append(recordEvent(recordBinding("commit", o.record, JSON.stringify(o.record))));
+      } catch (e) {
+        logger.error({ err: (e as Error).message, seq: o.record.seq }, "audit append failed");
+      }
+    });
+    cleanups.unshift(() => recordSub.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
       uplink = new Uplink({
@@ -161,6 +230,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
         lane: laneIdentity,
         statusList,
         audit,
+        auditCheckpoints: audit.witness,
         logger,
       });
       uplink.start();
@@ -178,6 +248,11 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDirLock,
       async close() {
         await controller.stop();
+        try {
+          audit.events.laneStopped("closed");
+        } catch (e) {
+          logger.warn({ err: (e as Error).message }, "audit append failed");
+        }
         for (const f of cleanups) {
           try {
             await f();

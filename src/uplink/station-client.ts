@@ -49,6 +49,11 @@ const ManifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
+const CheckpointAccepted = z.object({
+  accepted: z.array(z.object({ n: z.number().int(), status: z.enum(["stored", "duplicate"]) })).min(1),
+});
+const CheckpointConflict = z.object({ message: z.string(), current: z.unknown() });
+
 export class StationClient {
   private readonly base: string;
   private readonly f: typeof fetch;
@@ -66,7 +71,7 @@ export class StationClient {
   private async request(
     what: string,
     path: string,
-    init: { method: "GET" | "POST"; body?: string; timeoutMs?: number },
+    init: { method: "GET" | "POST"; body?: string; timeoutMs?: number; pass?: number[] },
   ): Promise<Response> {
     const timeoutMs = init.timeoutMs ?? this.opts.requestTimeoutMs;
     const signal = AbortSignal.any([this.stopSignal, AbortSignal.timeout(timeoutMs)]);
@@ -85,7 +90,7 @@ export class StationClient {
         status: res.status,
       });
     }
-    if (res.status >= 400) {
+    if (res.status >= 400 && !init.pass?.includes(res.status)) {
       const text = await this.readText(what, res, timeoutMs).catch(() => "");
       throw new EtcError(
         JournalErrorCodes.StationProtocol,
@@ -162,6 +167,31 @@ export class StationClient {
       body: JSON.stringify(body),
     });
     await this.readText("heartbeat", res, this.opts.requestTimeoutMs);
+  }
+
+  /**
+   * POST /api/v1/lanes/{laneId}/audit-checkpoints: the station keeps the last checkpoint per lane and
+   * answers 409 with it when ours does not extend it (docs/audit.md, "The station as witness").
+   */
+  async auditCheckpoints(body: {
+    publicKeyPem: string;
+    checkpoints: unknown[];
+  }): Promise<
+    | { status: "accepted"; accepted: { n: number; status: "stored" | "duplicate" }[] }
+    | { status: "conflict"; current: unknown; message: string }
+  > {
+    const what = "audit checkpoints";
+    const res = await this.request(what, `/api/v1/lanes/${this.laneId}/audit-checkpoints`, {
+      method: "POST",
+      body: JSON.stringify({ publicKey: body.publicKeyPem, checkpoints: body.checkpoints }),
+      pass: [409],
+    });
+    if (res.status === 409) {
+      const c = await this.readJson(what, res, CheckpointConflict);
+      return { status: "conflict", current: c.current, message: c.message };
+    }
+    const ok = await this.readJson(what, res, CheckpointAccepted);
+    return { status: "accepted", accepted: ok.accepted };
   }
 
   async manifest(held: { full: string | null; delta: string | null }): Promise<Manifest> {

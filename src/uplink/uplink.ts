@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { Outbox } from "../journal/outbox.js";
 import type { LaneIdentity } from "../journal/types.js";
+import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import {
   type BreakerOptions,
@@ -83,6 +84,8 @@ export interface UplinkOptions {
   lane: LaneIdentity;
   statusList?: StatusListSink;
   audit?: AuditSink;
+  /** the audit trail's checkpoints, sent when no records wait (src/uplink/audit-checkpoints.ts) */
+  auditCheckpoints?: WitnessOutbox;
   logger?: Logger;
   /** records per POST, 1..5000; default 500 */
   batchSize?: number;
@@ -158,6 +161,7 @@ export class Uplink {
   };
   private sl: NonNullable<UplinkStatus["statusList"]> | null;
   private commitSub: { unsubscribe(): void } | null = null;
+  private checkpointUnsub: (() => void) | null = null;
 
   constructor(private readonly opts: UplinkOptions) {
     this.log = (opts.logger ?? silentLogger).child({ module: "uplink" });
@@ -296,6 +300,11 @@ export class Uplink {
         });
       }
     });
+    // a checkpoint queued while the loop sleeps: wake it as a commit would
+    this.checkpointUnsub =
+      this.opts.auditCheckpoints?.onQueued?.(() => {
+        if (this.wakeOnCommit) this.wake?.();
+      }) ?? null;
     this.loop = this.run().catch((e: unknown) => {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink loop died");
     });
@@ -307,6 +316,7 @@ export class Uplink {
     this.abort.abort();
     this.wake?.();
     this.commitSub?.unsubscribe();
+    this.checkpointUnsub?.();
     await this.loop;
     this.loop = null;
     this.statusSubject.complete();
@@ -347,7 +357,8 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && this.outbox.queueDepth() > 0) done();
+      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now())))
+        done();
     });
   }
 
@@ -427,9 +438,16 @@ export class Uplink {
       return true;
     }
     const batch = this.outbox.pending(this.batchSize);
-    if (batch.length === 0) return false;
-    await this.uploadBatch(batch);
-    return true;
+    if (batch.length > 0) {
+      await this.uploadBatch(batch);
+      return true;
+    }
+    const cps = this.opts.auditCheckpoints;
+    if (cps?.due(now)) {
+      await sendCheckpoints(this.client, cps);
+      return true;
+    }
+    return false;
   }
 
   private async sendHeartbeat(): Promise<void> {

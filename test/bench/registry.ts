@@ -1,4 +1,5 @@
 /** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
+import { auditBench } from "./audit.js";
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
@@ -18,6 +19,7 @@ export const benchmarks: Benchmark[] = [
   outboxDrainBench,
   journalRetentionBench,
   journalDeepQueueBench,
+  auditBench,
   laneDecisionBench,
   laneRateBench,
   outageBench,

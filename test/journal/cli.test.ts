@@ -1,9 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import { AuditLog } from "../../src/audit/audit-log.js";
-import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerTransactions } from "../../src/cli/commands/transactions.js";
 import { Journal } from "../../src/journal/journal.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
@@ -30,7 +26,6 @@ async function run(args: string[]): Promise<{ out: string; code: number }> {
   vi.spyOn(process.stderr, "write").mockImplementation(() => true);
   const program = new Command("etc-lane").exitOverride();
   registerTransactions(program);
-  registerAudit(program);
   await program.parseAsync(["node", "etc-lane", ...args]);
   vi.restoreAllMocks();
   return { out, code: Number(process.exitCode ?? 0) };
@@ -77,20 +72,4 @@ it("transactions list shows every kind with outcome, card id, OBU id, amount, TA
     [3, "suspect"],
   ]);
   expect(objs[0]!.uploadedAt).toBeNull();
-});
-
-it("audit verify exits 1 and names the line that breaks the chain", async () => {
-  const a = AuditLog.open({ dataDir: dir, sealEvery: 0 });
-  for (let i = 0; i < 4; i++) a.append({ type: "t", severity: "info", message: `m${i}` });
-  a.close();
-  const ok = await run(["audit", "verify", "--data-dir", dir]);
-  expect(ok.code).toBe(0);
-  expect(ok.out).toMatch(/OK: 4 entries/);
-  const path = join(dir, "audit.log");
-  writeFileSync(path, readFileSync(path, "utf8").replace("m2", "m7"));
-  const bad = await run(["audit", "verify", "--data-dir", dir]);
-  expect(bad.code).toBe(1);
-  expect(bad.out).toMatch(/BROKEN at line 3/);
-  const list = await run(["audit", "list", "--data-dir", dir, "--json"]);
-  expect(list.out.trim().split("\n")).toHaveLength(4);
 });

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
-import { readAuditLog } from "../../src/audit/audit-log.js";
+import { auditDir, readTrail } from "../../src/audit/index.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { acksOf, tempDir } from "./helpers.js";
@@ -73,7 +73,9 @@ describe("openLane opens the journal with the lane's settings", () => {
     expect(report.deleted).toBe(1);
     await lane.close();
     lane = undefined;
-    const events = [...readAuditLog(dataDir)].filter((e) => e.type === "journal.retention");
+    const events = [...readTrail(auditDir(dataDir))]
+      .map((x) => x.entry)
+      .filter((e) => e.type === "journal.retention");
     expect(events).toEqual([
       expect.objectContaining({
         severity: "info",

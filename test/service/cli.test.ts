@@ -3,12 +3,12 @@
  * `journal requeue-held|retention --now`, against a lane service running in this process over a fake
  * lane (the commands run as child processes), and the direct path on a data directory without a lane.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditLog } from "../../src/audit/index.js";
-import { type DirectLaneDeps, runDirect } from "../../src/cli/direct-lane.js";
+import { auditDir, readTrail } from "../../src/audit/index.js";
+import { type DirectLaneDeps, directDeps, runDirect } from "../../src/cli/direct-lane.js";
 import { locateLane } from "../../src/cli/lane-target.js";
 import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
 import { displayWidth } from "../../src/cli/text-table.js";
@@ -193,15 +193,12 @@ describe("operator actions without a running lane (the data directory, under its
           utcOffsetMinutes: 480,
         });
       },
-      openAudit: () => AuditLog.open({ dataDir: dir }),
+      openAudit: () => directDeps(dir).openAudit(),
     };
     const r = await runDirect(deps, "etc-lane journal requeue-held", (op, user) => op.requeueHeld(user));
     expect(r).toMatchObject({ ok: true, data: { requeued: 2 } });
     expect(events).toEqual(["lock etc-lane journal requeue-held", "journal", "release"]);
-    const lines = readFileSync(join(dir, "audit.log"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const lines = [...readTrail(auditDir(dir))].map((x) => x.entry);
     const rec = lines.find((e) => e.type === "operator.journal.requeue-held");
     expect(rec?.data).toMatchObject({
       user: userInfo().username,

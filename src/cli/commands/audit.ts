@@ -1,58 +1,428 @@
 /**
- * `etc-lane audit list` and `etc-lane audit verify`: the lane's tamper-evident audit log.
- * verify exits 1 and names the first line that breaks the chain.
+ * `etc-lane audit tail|search|export|verify`: the lane's audit trail for a person at a terminal and for
+ * scripts (docs/audit.md, "Operator guide"). Transactions and events share one timeline in the lane's
+ * local time; card numbers are masked unless --full-ids. `audit list` is kept as another name for
+ * `audit search`. Every command finds the lane by its config (../lane-locate.ts).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
-import { readAuditLog, verifyAuditLog } from "../../audit/audit-log.js";
+import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../audit/checkpoint.js";
+import type { AuditEntry } from "../../audit/entry.js";
+import {
+  lastEntries,
+  matches,
+  readTrail,
+  type SearchFilter,
+  type TimelineRow,
+  toRow,
+} from "../../audit/search.js";
+import { auditDir, listSegments } from "../../audit/segments.js";
+import { readSpool, STANDALONE_SPOOL_FILE } from "../../audit/spool.js";
+import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
+import { type VerifyReport, verifyTrail } from "../../audit/verify.js";
+import { dialectFromConfig } from "../../config/load.js";
+import { cell, csvCell, maskCardIds, yuan } from "../format.js";
+import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 
-interface Opts {
-  dataDir: string;
+interface OutputOpts {
   json?: boolean;
+  fullIds?: boolean;
+}
+
+interface FilterOpts {
   since?: string;
+  until?: string;
+  card?: string;
+  obu?: string;
+  plate?: string;
+  reason?: string;
+  kind?: string[];
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+
+function trailDir(loc: LaneLocation): string {
+  const dir = auditDir(loc.dataDir);
+  if (listSegments(dir).length === 0)
+    throw new UsageError(`no audit trail in ${dir} (lane found by ${loc.how}); has the lane run there?`);
+  return dir;
+}
+
+/** The lane's UTC offset: from its config, else from the newest entry, else this computer's. */
+function laneOffset(loc: LaneLocation, dir: string): number {
+  if (loc.config) return dialectFromConfig(loc.config).utcOffsetMinutes;
+  const last = lastEntries(dir, 1)[0];
+  const fromTrail = last ? offsetOf(last.entry.time) : null;
+  return fromTrail ?? -new Date().getTimezoneOffset();
+}
+
+function parseTime(flag: string, v: string | undefined, offset: number): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = parseTimeArg(v, offset, Date.now());
+  if (ms === null)
+    throw new UsageError(
+      `${flag}: expected a local date or time such as "2026-11-26 08:00" (lane time ${offsetText(offset)}), ` +
+        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got "${v}"`,
+    );
+  return ms;
+}
+
+function filterFrom(o: FilterOpts, offset: number): SearchFilter {
+  const f: SearchFilter = {};
+  const since = parseTime("--since", o.since, offset);
+  const until = parseTime("--until", o.until, offset);
+  if (since !== undefined) f.since = since;
+  if (until !== undefined) f.until = until;
+  if (o.card !== undefined) f.card = o.card;
+  if (o.obu !== undefined) f.obu = o.obu;
+  if (o.plate !== undefined) f.plate = o.plate;
+  if (o.reason !== undefined) f.reason = o.reason;
+  if (o.kind !== undefined) f.kinds = o.kind;
+  return f;
+}
+
+const COLUMNS: [string, number, "left" | "right"][] = [
+  ["TIME", 23, "left"],
+  ["SEQ", 7, "right"],
+  ["SEV", 5, "left"],
+  ["KIND", 20, "left"],
+  ["REASON", 22, "left"],
+  ["CARD", 20, "left"],
+  ["OBU", 16, "left"],
+  ["PLATE", 10, "left"],
+  ["AMOUNT", 8, "right"],
+  ["MESSAGE", 0, "left"],
+];
+
+function tableLine(cells: string[]): string {
+  return `${cells
+    .map((c, i) => {
+      const [, w, a] = COLUMNS[i]!;
+      return w === 0 ? c : cell(c, w, a);
+    })
+    .join("  ")
+    .trimEnd()}\n`;
+}
+
+function header(offset: number | null): string {
+  return tableLine(
+    COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h)),
+  );
+}
+
+function rowLine(r: TimelineRow, full: boolean): string {
+  const m = (s: string | null): string => (s === null ? "-" : full ? s : maskCardIds(s));
+  return tableLine([
+    displayLocal(r.time),
+    String(r.seq),
+    r.severity,
+    r.kind,
+    r.reason ?? "-",
+    m(r.card),
+    r.obu ?? "-",
+    r.plate ?? "-",
+    r.amount === null ? "-" : yuan(r.amount),
+    m(r.message),
+  ]);
+}
+
+function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {
+  const text = JSON.stringify({
+    seq: r.seq,
+    time: r.time,
+    utc: r.utc,
+    severity: r.severity,
+    type: r.type,
+    kind: r.kind,
+    reason: r.reason,
+    card: r.card,
+    obu: r.obu,
+    obuId: r.obuId,
+    plate: r.plate,
+    amount: r.amount,
+    tradeId: r.tradeId,
+    message: r.message,
+    ...(e.data !== undefined ? { data: e.data } : {}),
+  });
+  return `${full ? text : maskCardIds(text)}\n`;
+}
+
+function emit(e: AuditEntry, o: OutputOpts): void {
+  const r = toRow(e);
+  out(o.json ? jsonLine(e, r, !!o.fullIds) : rowLine(r, !!o.fullIds));
+}
+
+function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--since <time>",
+      'from this time: "2026-11-26 08:00" (lane local time), an ISO time, today, -2h ...',
+    )
+    .option("--until <time>", "before this time (same forms)")
+    .option("--card <id>", "this card number (20 digits)")
+    .option("--obu <id>", "this OBU: contract serial (16 digits) or MAC id (8 hex)")
+    .option("--plate <text>", "plates containing this text")
+    .option(
+      "--reason <code>",
+      "this outcome, stop reason or event code (e.g. CARD_ON_STATUS_LIST, AUDIT_ROLLBACK)",
+    )
+    .option(
+      "--kind <kind...>",
+      "transaction, stop, suspect, record (all records), event (all events), or an event type (lane.start) or its first part (uplink)",
+    );
+}
+
+async function follow(dir: string, lastSeq: number, o: OutputOpts): Promise<void> {
+  let printed = lastSeq;
+  const poll = (): void => {
+    const segs = listSegments(dir);
+    const from = segs.findIndex((s, i) => s.firstSeq > printed || i === segs.length - 1);
+    for (const s of segs.slice(Math.max(0, from - 1))) {
+      let text: string;
+      try {
+        text = readFileSync(s.path, "utf8");
+      } catch {
+        continue; // deleted by retention meanwhile
+      }
+      const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+      for (const line of complete.split("\n")) {
+        if (!line) continue;
+        let e: AuditEntry;
+        try {
+          e = JSON.parse(line) as AuditEntry;
+        } catch {
+          continue;
+        }
+        if (e.seq > printed) {
+          emit(e, o);
+          printed = e.seq;
+        }
+      }
+    }
+  };
+  await new Promise<void>((resolve) => {
+    const t = setInterval(poll, 250);
+    const stop = (): void => {
+      clearInterval(t);
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+function formatReport(r: VerifyReport, keyNote: string, dir: string): string {
+  const lines: string[] = [];
+  lines.push(`trail: ${dir} (${r.files} file(s), ${r.entries} entries read)`);
+  lines.push(`key: ${keyNote}${r.keyId ? `, id ${r.keyId}` : ""}`);
+  if (r.verified) {
+    const off = offsetOf(r.verified.fromTime);
+    lines.push(
+      `verified seq ${r.verified.from}..${r.verified.to} (${displayLocal(r.verified.fromTime)}..${displayLocal(r.verified.toTime)}` +
+        `${off === null ? "" : ` ${offsetText(off)}`})`,
+    );
+  } else lines.push("verified: nothing");
+  if (r.retainedFrom !== null)
+    lines.push(`kept from seq ${r.retainedFrom}: older files were deleted by retention (named in the trail)`);
+  if (r.sealed)
+    lines.push(
+      `sealed through seq ${r.sealed.to} by ${r.sealed.checkpoints} checkpoint(s), the last #${r.sealed.last} at ${displayLocal(r.sealed.lastTime)}`,
+    );
+  lines.push(`unsealed tail: ${r.unsealed.count} entries since seq ${r.unsealed.since}`);
+  if (r.torn)
+    lines.push(
+      `torn tail: ${r.torn.bytes} bytes after seq ${r.torn.afterSeq} in ${r.torn.file} (a write cut short; the lane cuts it at its next start)`,
+    );
+  if (r.tornRepaired > 0)
+    lines.push(`torn tails cut at earlier starts: ${r.tornRepaired} (audit.torn-tail entries)`);
+  if (r.pendingFromSpool)
+    lines.push(
+      `spool: seq ${r.pendingFromSpool.from}..${r.pendingFromSpool.to} are in the spool, not yet in the file (the lane appends them at its next start)`,
+    );
+  if (r.witness)
+    lines.push(
+      `station: ${r.witness.state === "acknowledged" ? "acknowledged" : "holds"} checkpoint #${r.witness.n}`,
+    );
+  if (r.journal)
+    lines.push(
+      `journal: ${r.journal.checkedRows} row(s) checked against ${r.journal.bound} record entries` +
+        (r.journal.legacyRows > 0 ? `; ${r.journal.legacyRows} older row(s) predate the binding` : ""),
+    );
+  if (r.ok) lines.push("OK: the trail is intact");
+  else {
+    const p = r.problems[0]!;
+    const where = [
+      p.seq !== null ? `seq ${p.seq}` : null,
+      p.file ? `${p.file}${p.line !== null ? ` line ${p.line}` : ""}` : null,
+    ]
+      .filter(Boolean)
+      .join(", ");
+    lines.push(`FAILED${where ? ` at ${where}` : ""}: ${p.what}`);
+    for (const q of r.problems.slice(1, 10))
+      lines.push(`  also${q.seq !== null ? ` seq ${q.seq}` : ""}: ${q.what}`);
+    if (r.problems.length > 10) lines.push(`  and ${r.problems.length - 10} more problem(s)`);
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 export function registerAudit(program: Command): void {
-  const audit = program.command("audit").description("the lane's tamper-evident audit log");
-  const dataDirDefault = process.env.ETC_LANE_DATA_DIR ?? "./data";
-  audit
-    .command("list")
-    .description("list audit entries, oldest first")
-    .option("--data-dir <dir>", "lane data directory", dataDirDefault)
-    .option("--json", "one JSON object per line")
-    .option("--since <iso>", "entries at/after this time")
-    .action((o: Opts) => {
-      let since: Date | undefined;
-      if (o.since !== undefined) {
-        since = new Date(o.since);
-        if (Number.isNaN(since.getTime()))
-          throw new UsageError(`--since: expected an ISO date/time, got "${o.since}"`);
+  const audit = program
+    .command("audit")
+    .description("the lane's tamper-evident audit trail: tail, search, export, verify");
+
+  addLaneOptions(
+    audit
+      .command("tail")
+      .description("the newest entries; with -f, keep printing new ones")
+      .option("-n, --lines <n>", "how many", "10")
+      .option("-f, --follow", "keep printing entries as the lane writes them (Ctrl-C ends)")
+      .option("--json", "one JSON object per line")
+      .option("--full-ids", "show card numbers in full"),
+  ).action(async (o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean }) => {
+    const n = Number(o.lines);
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
+    const loc = locateLane(o);
+    const dir = trailDir(loc);
+    const entries = lastEntries(dir, n);
+    if (!o.json) out(header(laneOffset(loc, dir)));
+    for (const { entry } of entries) emit(entry, o);
+    if (o.follow) await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, o);
+  });
+
+  addFilterOptions(
+    addLaneOptions(
+      audit
+        .command("search")
+        .alias("list")
+        .description("transactions and events on one timeline, oldest first, filtered")
+        .option("--json", "one JSON object per line")
+        .option("--full-ids", "show card numbers in full"),
+    ),
+  ).action((o: LaneLocationOptions & OutputOpts & FilterOpts) => {
+    const loc = locateLane(o);
+    const dir = trailDir(loc);
+    const offset = laneOffset(loc, dir);
+    const f = filterFrom(o, offset);
+    if (!o.json) out(header(offset));
+    let n = 0;
+    for (const { entry } of readTrail(dir, f.since !== undefined ? { sinceMs: f.since } : {})) {
+      if (!matches(entry, toRow(entry), f)) continue;
+      emit(entry, o);
+      n++;
+    }
+    if (!o.json) process.stderr.write(`${n} entr${n === 1 ? "y" : "ies"}\n`);
+  });
+
+  addFilterOptions(
+    addLaneOptions(
+      audit
+        .command("export")
+        .description(
+          "entries in a time window as CSV or JSON lines (with --full-ids, JSON lines are the trail's own lines)",
+        )
+        .requiredOption("--format <format>", "csv or json")
+        .option("--full-ids", "card numbers in full (and, for json, the lines exactly as in the trail)"),
+    ),
+  ).action((o: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }) => {
+    if (o.format !== "csv" && o.format !== "json")
+      throw new UsageError(`--format: expected csv or json, got "${o.format}"`);
+    const loc = locateLane(o);
+    const dir = trailDir(loc);
+    const f = filterFrom(o, laneOffset(loc, dir));
+    const full = !!o.fullIds;
+    if (o.format === "csv")
+      out(
+        "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash\n",
+      );
+    for (const { entry, line } of readTrail(dir, f.since !== undefined ? { sinceMs: f.since } : {})) {
+      const r = toRow(entry);
+      if (!matches(entry, r, f)) continue;
+      if (o.format === "json") out(`${full ? line.toString("utf8") : maskCardIds(line.toString("utf8"))}\n`);
+      else {
+        const m = (s: string | null): string | null => (s === null || full ? s : maskCardIds(s));
+        const cells = [
+          r.seq,
+          r.time,
+          r.utc,
+          r.severity,
+          r.type,
+          r.kind,
+          r.reason,
+          m(r.card),
+          r.obu,
+          r.obuId,
+          r.plate,
+          r.amount,
+          r.tradeId,
+          m(r.message),
+          entry.data === undefined ? null : m(JSON.stringify(entry.data)),
+          entry.hash,
+        ];
+        out(`${cells.map(csvCell).join(",")}\n`);
       }
-      for (const e of readAuditLog(o.dataDir, since ? { since } : {})) {
-        if (o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-        else {
-          const data = e.data && e.type !== "audit.seal" ? ` ${JSON.stringify(e.data)}` : "";
-          process.stdout.write(
-            `${String(e.i).padStart(6)}  ${e.ts}  ${e.severity.padEnd(5)}  ${e.type.padEnd(22)} ${e.message}${data}\n`,
-          );
-        }
+    }
+  });
+
+  addLaneOptions(
+    audit
+      .command("verify")
+      .description("check the whole trail; exit 0 when intact, else 1 naming the first bad record")
+      .option(
+        "--key <file>",
+        "the lane's public key (PEM) from an independent copy; default the one beside the log",
+      )
+      .option("--json", "the report as JSON"),
+  ).action((o: LaneLocationOptions & { key?: string; json?: boolean }) => {
+    const loc = locateLane(o);
+    const dir = auditDir(loc.dataDir);
+    let key = null;
+    let keyNote: string;
+    if (o.key !== undefined) {
+      key = publicKeyFromPem(readKeyFile(o.key), `--key ${o.key}`);
+      keyNote = `${o.key} (given with --key)`;
+    } else {
+      const beside = join(loc.dataDir, AUDIT_PUBLIC_KEY_FILE);
+      let pem: Buffer | null = null;
+      try {
+        pem = readFileSync(beside);
+      } catch {
+        pem = null;
       }
-    });
-  audit
-    .command("verify")
-    .description("check the hash chain and seals; exit code 1 with the first bad line")
-    .option("--data-dir <dir>", "lane data directory", dataDirDefault)
-    .option("--json", "print the result as JSON")
-    .action((o: Opts) => {
-      const r = verifyAuditLog(o.dataDir);
-      if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-      else if (r.ok) {
-        process.stdout.write(
-          `audit log OK: ${r.entries} entries, ${r.seals} valid seal(s), ${r.unsealed} entries after the last seal\n`,
-        );
-      } else {
-        process.stdout.write(`audit log BROKEN at line ${r.line} (entry ${r.firstBadIndex}): ${r.reason}\n`);
-      }
-      if (!r.ok) process.exitCode = 1;
-    });
+      key = pem ? publicKeyFromPem(pem, beside) : null;
+      keyNote = pem
+        ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
+        : `none: ${beside} is missing and no --key was given, so nothing can be trusted`;
+    }
+    const spool = readSpool(join(dir, STANDALONE_SPOOL_FILE));
+    let r: VerifyReport;
+    try {
+      r = verifyTrail({
+        dir,
+        key,
+        spool: spool?.view ?? null,
+        laneId: loc.config ? laneIdFromConfig(loc) : null,
+      });
+    } finally {
+      spool?.close();
+    }
+    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir));
+    if (!r.ok) process.exitCode = 1;
+  });
+}
+
+function readKeyFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`--key ${path}: cannot read it (${(e as Error).message})`);
+  }
+}
+
+function laneIdFromConfig(loc: LaneLocation): string {
+  const l = loc.config!.lane;
+  return `${l.network.toUpperCase()}${l.station.toUpperCase()}${String(l.lane).padStart(2, "0")}`;
 }

@@ -4,6 +4,7 @@
  * (antenna off) on the way out.
  */
 import type { Command } from "commander";
+import { fileDigest } from "../../audit/events.js";
 import { loadLaneConfig } from "../../config/load.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
@@ -29,7 +30,7 @@ export function registerRun(program: Command): void {
       });
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
-      const lane = await openLane(config, { logger });
+      const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       await lane.controller.start();
       logger.info({ rsu: config.rsu.port, protocol: config.rsu.protocol }, "lane controller running");

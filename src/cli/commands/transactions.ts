@@ -1,15 +1,16 @@
 /**
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
- * object per line with --json. Reads the journal read-only, so it works while the lane is running.
+ * object per line with --json. Reads the journal read-only, so it works while the lane is running. Finds
+ * the lane by its config like every maintenance command (../lane-locate.ts).
  */
 import type { Command } from "commander";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 
-interface ListOpts {
-  dataDir: string;
+interface ListOpts extends LaneLocationOptions {
   json?: boolean;
   since?: string;
   kind?: string[];
@@ -77,9 +78,7 @@ export function registerTransactions(program: Command): void {
   const tx = program
     .command("transactions")
     .description("the lane journal: transactions, stops and suspect transactions");
-  tx.command("list")
-    .description("list journal records (oldest first)")
-    .option("--data-dir <dir>", "lane data directory", process.env.ETC_LANE_DATA_DIR ?? "./data")
+  addLaneOptions(tx.command("list").description("list journal records (oldest first)"))
     .option("--json", "one JSON object per line (the full record)")
     .option("--since <isoOrSeq>", "records created at/after an ISO time, or with seq >= a number")
     .option("--kind <kind...>", `only these kinds: ${RECORD_KINDS.join(", ")}`)
@@ -102,7 +101,7 @@ export function registerTransactions(program: Command): void {
           throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
         q.limit = n;
       }
-      const j = JournalReader.openReadOnly(o.dataDir);
+      const j = JournalReader.openReadOnly(locateLane(o).dataDir);
       try {
         const out = (s: string): void => {
           process.stdout.write(s);

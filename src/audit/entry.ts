@@ -1,0 +1,125 @@
+/**
+ * One audit entry = one line of a segment file (docs/audit.md, "Format"):
+ *
+ *   {"seq":12,"time":"2026-11-26T08:15:02.123+08:00","utc":"2026-11-26T00:15:02.123Z","type":"lane.start",
+ *    "severity":"info","message":"...","data":{...},"prev":"<64 hex>","hash":"<64 hex>"}\n
+ *
+ * `seq` is global and gap-free across every segment file; `prev` is the previous entry's hash (64 zeros
+ * before the first entry); `hash` is the SHA-256 of the line's exact bytes up to and including the
+ * `"prev":"..."` member, closed with `}` (the line without its hash member). The line is built by string
+ * concatenation in this fixed member order and checked over its raw bytes, never re-serialised, so a
+ * verifier needs no canonical JSON: any changed byte changes the hash.
+ */
+import { createHash } from "node:crypto";
+
+export const GENESIS = "0".repeat(64);
+export const SEVERITIES = ["info", "warn", "alarm"] as const;
+export type AuditSeverity = (typeof SEVERITIES)[number];
+
+/** What a caller appends. `type` is one of the kinds in ./events.ts (or an audit.* kind of the trail). */
+export interface AuditEventInput {
+  type: string;
+  severity: AuditSeverity;
+  message: string;
+  data?: object;
+}
+
+/** An entry as read back from a line. */
+export interface AuditEntry {
+  seq: number;
+  /** the lane's local time with its offset */
+  time: string;
+  utc: string;
+  type: string;
+  severity: AuditSeverity;
+  message: string;
+  data?: Record<string, unknown>;
+  prev: string;
+  hash: string;
+}
+
+/** `,"hash":"` + 64 hex + `"}`: the fixed-length end of every line (without its newline). */
+export const HASH_SUFFIX_LENGTH = 9 + 64 + 2;
+const HASH_PREFIX = Buffer.from(',"hash":"');
+const CLOSE = Buffer.from("}");
+const HEX64 = /^[0-9a-f]{64}$/;
+const TYPE_RE = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/;
+
+export const sha256hex = (b: string | Buffer): string => createHash("sha256").update(b).digest("hex");
+
+export interface BuiltLine {
+  seq: number;
+  hash: string;
+  /** the whole line with its trailing newline */
+  line: string;
+}
+
+/**
+ * Builds the line of entry `seq` after `prev`. The hot path of the trail: one JSON.stringify per
+ * variable member, one SHA-256. Throws on a type or severity the format does not allow.
+ */
+export function buildLine(
+  seq: number,
+  time: string,
+  utc: string,
+  ev: AuditEventInput,
+  prev: string,
+): BuiltLine {
+  if (!TYPE_RE.test(ev.type))
+    throw new TypeError(`audit entry type "${ev.type}" is not a dotted lower-case name`);
+  if (!(SEVERITIES as readonly string[]).includes(ev.severity))
+    throw new TypeError(`audit entry severity "${ev.severity}" is not one of ${SEVERITIES.join(", ")}`);
+  const data = ev.data === undefined ? "" : `,"data":${JSON.stringify(ev.data)}`;
+  const body =
+    `{"seq":${seq},"time":"${time}","utc":"${utc}","type":"${ev.type}","severity":"${ev.severity}",` +
+    `"message":${JSON.stringify(ev.message)}${data},"prev":"${prev}"}`;
+  const hash = createHash("sha256").update(body).digest("hex");
+  return { seq, hash, line: `${body.slice(0, -1)},"hash":"${hash}"}\n` };
+}
+
+export type LineCheck = { entry: AuditEntry } | { problem: string };
+
+/** Checks one line (raw bytes, no newline) on its own: hash over its bytes, then its members' types. */
+export function checkLine(line: Buffer): LineCheck {
+  const n = line.length;
+  if (n < HASH_SUFFIX_LENGTH + 2) return { problem: "not an audit entry (too short)" };
+  const suffixAt = n - HASH_SUFFIX_LENGTH;
+  const hash = line.toString("latin1", suffixAt + HASH_PREFIX.length, n - 2);
+  if (
+    !line.subarray(suffixAt, suffixAt + HASH_PREFIX.length).equals(HASH_PREFIX) ||
+    line[n - 2] !== 0x22 ||
+    line[n - 1] !== 0x7d ||
+    !HEX64.test(hash)
+  ) {
+    return { problem: "the line does not end with its hash member" };
+  }
+  const computed = createHash("sha256").update(line.subarray(0, suffixAt)).update(CLOSE).digest("hex");
+  if (computed !== hash)
+    return { problem: "the hash does not match the line's content (the line was changed)" };
+  let e: AuditEntry;
+  try {
+    e = JSON.parse(line.toString("utf8")) as AuditEntry;
+  } catch {
+    return { problem: "the line is not JSON" };
+  }
+  if (e === null || typeof e !== "object") return { problem: "the line is not a JSON object" };
+  if (!Number.isSafeInteger(e.seq) || e.seq < 1) return { problem: "seq is not a positive whole number" };
+  if (typeof e.time !== "string" || typeof e.utc !== "string") return { problem: "time or utc is missing" };
+  if (typeof e.type !== "string" || !TYPE_RE.test(e.type)) return { problem: "type is not a dotted name" };
+  if (!(SEVERITIES as readonly string[]).includes(e.severity)) return { problem: "severity is not valid" };
+  if (typeof e.message !== "string") return { problem: "message is not a string" };
+  if (e.data !== undefined && (e.data === null || typeof e.data !== "object"))
+    return { problem: "data is not an object" };
+  if (typeof e.prev !== "string" || !HEX64.test(e.prev)) return { problem: "prev is not a hash" };
+  return { entry: e };
+}
+
+/** Parses a line for reading (search, tail): no hash check; null for anything that is not an entry. */
+export function parseEntry(line: string): AuditEntry | null {
+  try {
+    const e = JSON.parse(line) as AuditEntry;
+    return e && typeof e === "object" && Number.isSafeInteger(e.seq) && typeof e.type === "string" ? e : null;
+  } catch {
+    return null;
+  }
+}

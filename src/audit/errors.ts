@@ -1,0 +1,16 @@
+/**
+ * Error codes of the audit trail (the 62x part of the durable-record group, see src/journal/errors.ts).
+ * Callers branch on `code`, never on message text.
+ */
+export const AuditErrorCodes = {
+  /** A line could not be written to the segment file (disk full, I/O error, read-only file system). */
+  AuditWrite: "E621_AUDIT_WRITE",
+  /** The trail or its key cannot be read. */
+  AuditRead: "E622_AUDIT_READ",
+  /** The key needed to sign or verify checkpoints is missing, unreadable or of the wrong type. */
+  AuditKey: "E623_AUDIT_KEY",
+  /** The trail was closed. */
+  AuditClosed: "E624_AUDIT_CLOSED",
+} as const;
+
+export type AuditErrorCode = (typeof AuditErrorCodes)[keyof typeof AuditErrorCodes];

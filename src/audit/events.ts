@@ -1,0 +1,214 @@
+/**
+ * Lane events for the audit trail: every kind the lane writes, its data and its severity, in one place.
+ * `LaneEvents` turns a typed call into an entry on any sink with `append` (the AuditTrail; a test array).
+ * Journal records are not events: they enter the trail through AuditTrail.bindRecord (./records.ts).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { AuditEventInput, AuditSeverity } from "./entry.js";
+
+/** A file the lane loaded, with the SHA-256 of its bytes (compare with `sha256sum FILE`). */
+export interface FileDigest {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export function fileDigest(path: string): FileDigest {
+  const b = readFileSync(path);
+  return { path, sha256: createHash("sha256").update(b).digest("hex"), bytes: b.length };
+}
+
+export type LinkState = "up" | "down";
+
+/** Every event kind and its `data`. Kinds written by the trail itself (audit.*) are in ./trail.ts. */
+export interface LaneEventData {
+  "lane.start": { version: string; pid: number; lane: string; role: string; config: FileDigest | null };
+  "lane.stop": { reason: string };
+  "lane.open": { detail?: string };
+  "lane.closed": { reason: string; detail?: string };
+  "config.loaded": FileDigest;
+  "tariff.loaded": FileDigest & { version: string };
+  "rsu.link": { state: LinkState; reason?: string; port?: string };
+  "reader.link": { state: LinkState; reason?: string; port?: string };
+  "status-list.loaded": { full: string | null; delta: string | null };
+  "status-list.applied": {
+    kind: "full" | "delta";
+    version: string;
+    bundle?: string;
+    bytes?: number;
+    source?: string;
+  };
+  "status-list.refused": { bundle: string; reason?: string; code?: string };
+  "journal.error": { code: string; message: string; sqliteCode?: string; op?: string };
+  "journal.recovered": { lastSeq?: number };
+  /** deleted journal record seqs as [from, to] ranges: `audit verify` accepts a missing row they cover */
+  "journal.retention": { deleted: [number, number][]; count: number; cutoff: string };
+  "disk.error": { path: string; message: string; code?: string };
+  "uplink.state": { from: string; to: string; [k: string]: unknown };
+  "uplink.records-held": { tradeIds: (string | null)[]; codes: string[] };
+  "lane.alarm": { code: string; [k: string]: unknown };
+  "operator.action": { action: string; user: string; detail?: Record<string, unknown>; result?: string };
+}
+
+export type LaneEventKind = keyof LaneEventData;
+
+export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
+  "lane.start",
+  "lane.stop",
+  "lane.open",
+  "lane.closed",
+  "config.loaded",
+  "tariff.loaded",
+  "rsu.link",
+  "reader.link",
+  "status-list.loaded",
+  "status-list.applied",
+  "status-list.refused",
+  "journal.error",
+  "journal.recovered",
+  "journal.retention",
+  "disk.error",
+  "uplink.state",
+  "uplink.records-held",
+  "lane.alarm",
+  "operator.action",
+];
+
+export interface AuditAppender {
+  append(e: AuditEventInput): unknown;
+}
+
+const short = (h: string): string => h.slice(0, 12);
+
+/** Typed constructors over any appender. Each method returns what the appender returned. */
+export class LaneEvents {
+  constructor(private readonly sink: AuditAppender) {}
+
+  private emit<K extends LaneEventKind>(
+    type: K,
+    severity: AuditSeverity,
+    message: string,
+    data: LaneEventData[K],
+  ): unknown {
+    return this.sink.append({ type, severity, message, data });
+  }
+
+  laneStarted(d: LaneEventData["lane.start"]): unknown {
+    const cfg = d.config ? ` with ${d.config.path} (sha256 ${short(d.config.sha256)})` : "";
+    return this.emit(
+      "lane.start",
+      "info",
+      `lane ${d.lane} (${d.role}) started, version ${d.version}${cfg}`,
+      d,
+    );
+  }
+  laneStopped(reason: string): unknown {
+    return this.emit("lane.stop", "info", `lane stopped: ${reason}`, { reason });
+  }
+  laneOpened(detail?: string): unknown {
+    return this.emit(
+      "lane.open",
+      "info",
+      `lane open${detail ? `: ${detail}` : ""}`,
+      detail ? { detail } : {},
+    );
+  }
+  laneClosed(reason: string, detail?: string): unknown {
+    return this.emit(
+      "lane.closed",
+      reason === "stopped" ? "info" : "alarm",
+      `lane closed: ${reason}${detail ? ` (${detail})` : ""}`,
+      {
+        reason,
+        ...(detail ? { detail } : {}),
+      },
+    );
+  }
+  configLoaded(f: FileDigest): unknown {
+    return this.emit("config.loaded", "info", `config ${f.path} loaded (sha256 ${short(f.sha256)})`, f);
+  }
+  tariffLoaded(f: FileDigest, version: string): unknown {
+    return this.emit(
+      "tariff.loaded",
+      "info",
+      `tariff ${version} loaded from ${f.path} (sha256 ${short(f.sha256)})`,
+      {
+        ...f,
+        version,
+      },
+    );
+  }
+  rsuLink(state: LinkState, reason?: string, port?: string): unknown {
+    return this.emit(
+      "rsu.link",
+      state === "up" ? "info" : "alarm",
+      `RSU link ${state}${reason ? `: ${reason}` : ""}`,
+      {
+        state,
+        ...(reason ? { reason } : {}),
+        ...(port ? { port } : {}),
+      },
+    );
+  }
+  readerLink(state: LinkState, reason?: string, port?: string): unknown {
+    return this.emit(
+      "reader.link",
+      state === "up" ? "info" : "alarm",
+      `card reader link ${state}${reason ? `: ${reason}` : ""}`,
+      { state, ...(reason ? { reason } : {}), ...(port ? { port } : {}) },
+    );
+  }
+  statusListLoaded(v: { full: string | null; delta: string | null }): unknown {
+    return this.emit(
+      "status-list.loaded",
+      v.full ? "info" : "alarm",
+      v.full ? `status list loaded: full ${v.full}, delta ${v.delta ?? "none"}` : "no status list loaded",
+      v,
+    );
+  }
+  statusListApplied(d: LaneEventData["status-list.applied"]): unknown {
+    return this.emit("status-list.applied", "info", `status-list ${d.kind} ${d.version} applied`, d);
+  }
+  statusListRefused(d: LaneEventData["status-list.refused"]): unknown {
+    return this.emit(
+      "status-list.refused",
+      "alarm",
+      `status-list bundle ${d.bundle} refused: ${d.reason ?? d.code ?? "?"}`,
+      d,
+    );
+  }
+  journalError(d: LaneEventData["journal.error"]): unknown {
+    return this.emit("journal.error", "alarm", `journal write failed: ${d.message}`, d);
+  }
+  journalRecovered(lastSeq?: number): unknown {
+    return this.emit(
+      "journal.recovered",
+      "info",
+      "journal healthy again",
+      lastSeq === undefined ? {} : { lastSeq },
+    );
+  }
+  journalRetention(d: LaneEventData["journal.retention"]): unknown {
+    return this.emit(
+      "journal.retention",
+      "info",
+      `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff}`,
+      d,
+    );
+  }
+  diskError(d: LaneEventData["disk.error"]): unknown {
+    return this.emit("disk.error", "alarm", `disk error on ${d.path}: ${d.message}`, d);
+  }
+  alarm(code: string, message: string, data: Record<string, unknown> = {}): unknown {
+    return this.emit("lane.alarm", "alarm", message, { ...data, code });
+  }
+  operatorAction(d: LaneEventData["operator.action"]): unknown {
+    return this.emit(
+      "operator.action",
+      "info",
+      `operator ${d.user}: ${d.action}${d.result ? ` (${d.result})` : ""}`,
+      d,
+    );
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Reading the trail for people and scripts (`etc-lane audit tail|search|export`): entries in order across
+ * segment files (anchors skipped), one timeline row per entry for records and events alike, and the
+ * filters staff search by. Reading never checks hashes: that is `audit verify`.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { type AuditEntry, parseEntry } from "./entry.js";
+import { isRecordType, type RecordEntryData } from "./records.js";
+import { linesBackwards, listSegments, readFirstLine, readSegment } from "./segments.js";
+
+/** One row of the timeline. */
+export interface TimelineRow {
+  seq: number;
+  /** the lane's local time with offset, as written */
+  time: string;
+  utc: string;
+  severity: string;
+  type: string;
+  /** record kind (transaction | stop | suspect) or the event type */
+  kind: string;
+  /** outcome or stop reason of a record; code or reason of an event */
+  reason: string | null;
+  card: string | null;
+  /** OBU serial, else its MAC id */
+  obu: string | null;
+  obuId: string | null;
+  plate: string | null;
+  /** fen */
+  amount: number | null;
+  tradeId: string | null;
+  message: string;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+export function toRow(e: AuditEntry): TimelineRow {
+  const d = (e.data ?? {}) as Record<string, unknown>;
+  if (isRecordType(e.type)) {
+    const r = d as unknown as RecordEntryData;
+    return {
+      seq: e.seq,
+      time: e.time,
+      utc: e.utc,
+      severity: e.severity,
+      type: e.type,
+      kind: str(r.kind) ?? "record",
+      reason: str(r.outcome),
+      card: str(r.cardId),
+      obu: str(r.obuSerial) ?? str(r.obuId),
+      obuId: str(r.obuId),
+      plate: str(r.plate),
+      amount: typeof r.amount === "number" ? r.amount : null,
+      tradeId: str(r.rec?.tradeId),
+      message: e.message,
+    };
+  }
+  return {
+    seq: e.seq,
+    time: e.time,
+    utc: e.utc,
+    severity: e.severity,
+    type: e.type,
+    kind: e.type,
+    reason:
+      str(d.code) ??
+      str(d.reason) ??
+      (e.type.endsWith(".link") || e.type === "uplink.state" ? (str(d.to) ?? str(d.state)) : null),
+    card: str(d.cardId),
+    obu: str(d.obuSerial) ?? str(d.obuId),
+    obuId: str(d.obuId),
+    plate: str(d.plate),
+    amount: typeof d.amount === "number" ? d.amount : null,
+    tradeId: str(d.tradeId),
+    message: e.message,
+  };
+}
+
+export interface SearchFilter {
+  /** epoch ms, inclusive */
+  since?: number;
+  /** epoch ms, exclusive */
+  until?: number;
+  card?: string;
+  /** OBU serial or MAC id */
+  obu?: string;
+  /** part of the plate */
+  plate?: string;
+  /** outcome, stop reason, event code or reason */
+  reason?: string;
+  /**
+   * any of: a record kind (transaction, stop, suspect), "record" (all records), an event type
+   * (lane.start) or its first part (uplink matches uplink.state)
+   */
+  kinds?: string[];
+}
+
+const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
+
+export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boolean {
+  const t = Date.parse(e.utc);
+  if (f.since !== undefined && !(t >= f.since)) return false;
+  if (f.until !== undefined && !(t < f.until)) return false;
+  if (f.card !== undefined && row.card !== f.card) return false;
+  if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu)) return false;
+  if (f.plate !== undefined && !(row.plate ?? "").toLowerCase().includes(f.plate.toLowerCase())) return false;
+  if (f.reason !== undefined && !eq(row.reason, f.reason)) return false;
+  if (f.kinds !== undefined && f.kinds.length > 0) {
+    const rec = isRecordType(e.type);
+    const hit = f.kinds.some(
+      (k) =>
+        eq(row.kind, k) ||
+        e.type === k ||
+        e.type.startsWith(`${k}.`) ||
+        (k === "record" && rec) ||
+        (k === "event" && !rec),
+    );
+    if (!hit) return false;
+  }
+  return true;
+}
+
+/**
+ * Every entry in order, oldest first, with its raw line. A file whose successor's anchor (its closing
+ * checkpoint) is older than `sinceMs` is skipped without being read. Stops quietly at a line that is not
+ * an entry (a torn tail).
+ */
+export function* readTrail(
+  dir: string,
+  o: { sinceMs?: number } = {},
+): Generator<{ entry: AuditEntry; line: Buffer }> {
+  const segs = listSegments(dir);
+  let last = 0;
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    const next = segs[i + 1];
+    if (o.sinceMs !== undefined && next) {
+      const a = readFirstLine(next.path);
+      const e = a ? parseEntry(a.toString("utf8")) : null;
+      if (e && Date.parse(e.utc) < o.sinceMs) continue;
+    }
+    const { lines } = readSegment(seg.path);
+    for (const line of lines) {
+      const entry = parseEntry(line.toString("utf8"));
+      if (!entry) return;
+      if (entry.seq <= last) continue; // an anchor repeats the previous file's last line
+      last = entry.seq;
+      yield { entry, line };
+    }
+  }
+}
+
+/** The newest `n` entries, oldest first. */
+export function lastEntries(dir: string, n: number): { entry: AuditEntry; line: Buffer }[] {
+  const out: { entry: AuditEntry; line: Buffer }[] = [];
+  if (n <= 0) return out;
+  const segs = listSegments(dir);
+  let seen = Number.MAX_SAFE_INTEGER;
+  for (let i = segs.length - 1; i >= 0 && out.length < n; i--) {
+    for (const { line } of linesBackwards(segs[i]!.path, completeEnd(segs[i]!.path))) {
+      const entry = parseEntry(line.toString("utf8"));
+      if (!entry || entry.seq >= seen) continue;
+      seen = entry.seq;
+      out.push({ entry, line });
+      if (out.length >= n) break;
+    }
+  }
+  return out.reverse();
+}
+
+/** A file's size up to and including its last newline (a torn fragment after it is not read). */
+export function completeEnd(path: string): number {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    let pos = size;
+    const buf = Buffer.alloc(4096);
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      readSync(fd, buf, 0, len, pos);
+      const nl = buf.subarray(0, len).lastIndexOf(10);
+      if (nl >= 0) return pos + nl + 1;
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
+}

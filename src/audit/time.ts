@@ -1,0 +1,78 @@
+/**
+ * Times in the trail: every entry carries the lane's local time with its offset (the configured
+ * `utcOffsetMinutes`, the same rule as card times; never the process time zone) and UTC. The CLI parses
+ * `--since`/`--until` in the same offset.
+ */
+
+const p2 = (n: number): string => String(n).padStart(2, "0");
+const p3 = (n: number): string => String(n).padStart(3, "0");
+
+/** "+08:00" for 480. */
+export function offsetText(offsetMinutes: number): string {
+  const sign = offsetMinutes >= 0 ? "+" : "-";
+  const abs = Math.abs(offsetMinutes);
+  return `${sign}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`;
+}
+
+/** ISO 8601 in the given offset, milliseconds included: 2026-11-26T08:15:02.123+08:00. */
+export function localIso(ms: number, offsetMinutes: number): string {
+  const d = new Date(ms + offsetMinutes * 60_000);
+  return (
+    `${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}T${p2(d.getUTCHours())}:` +
+    `${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${p3(d.getUTCMilliseconds())}${offsetText(offsetMinutes)}`
+  );
+}
+
+/** The offset in minutes of an ISO time written with one ("+08:00" -> 480, "Z" -> 0), or null. */
+export function offsetOf(iso: string): number | null {
+  if (iso.endsWith("Z")) return 0;
+  const m = /([+-])(\d{2}):(\d{2})$/.exec(iso);
+  if (!m) return null;
+  const v = Number(m[2]) * 60 + Number(m[3]);
+  return m[1] === "-" ? -v : v;
+}
+
+const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?$/;
+const RELATIVE_RE = /^-(\d+)(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Parses a time given on the command line: an ISO time with an offset or Z; a local date or date-time
+ * without one ("2026-11-26", "2026-11-26 08:00", "2026-11-26T08:00:05.250"), read in `offsetMinutes`;
+ * "today" / "yesterday" (local midnight); or a time relative to now ("-30m", "-2h", "-7d").
+ * Returns epoch milliseconds, or null when the text is none of these.
+ */
+export function parseTimeArg(text: string, offsetMinutes: number, nowMs: number): number | null {
+  const s = text.trim();
+  const rel = RELATIVE_RE.exec(s);
+  if (rel) return nowMs - Number(rel[1]) * UNIT_MS[rel[2] as keyof typeof UNIT_MS];
+  if (s === "now") return nowMs;
+  if (s === "today" || s === "yesterday") {
+    const local = new Date(nowMs + offsetMinutes * 60_000);
+    const midnight = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate());
+    return midnight - offsetMinutes * 60_000 - (s === "yesterday" ? 86_400_000 : 0);
+  }
+  const m = LOCAL_RE.exec(s);
+  if (m) {
+    const ms = Date.UTC(
+      Number(m[1]),
+      Number(m[2]) - 1,
+      Number(m[3]),
+      Number(m[4] ?? 0),
+      Number(m[5] ?? 0),
+      Number(m[6] ?? 0),
+      Number((m[7] ?? "0").padEnd(3, "0")),
+    );
+    return Number.isNaN(ms) ? null : ms - offsetMinutes * 60_000;
+  }
+  if (offsetOf(s) !== null && /^\d{4}-\d{2}-\d{2}T/.test(s)) {
+    const ms = Date.parse(s);
+    return Number.isNaN(ms) ? null : ms;
+  }
+  return null;
+}
+
+/** "2026-11-26 08:15:02.123" from the entry's local ISO time (as the lane saw it). */
+export function displayLocal(iso: string): string {
+  return iso.slice(0, 23).replace("T", " ");
+}

@@ -1,0 +1,632 @@
+/**
+ * The lane's tamper-evident audit trail (docs/audit.md): one hash chain of JSON lines across segment
+ * files, bound to the journal, with signed checkpoints that the station witnesses.
+ *
+ * On the lane thread an append is: build the line, one SHA-256, one write(2) (no fsync): the hot path.
+ * Everything slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's
+ * thread pool; the spool (lines not yet known fsynced + the head copy) is written in batches, or inside
+ * the journal's own transaction for a record (bindRecord).
+ *
+ * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
+ * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
+ */
+import {
+  close,
+  closeSync,
+  fdatasync,
+  fstatSync,
+  fsync,
+  mkdirSync,
+  open,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import {
+  CHECKPOINT_TYPE,
+  type CheckpointStatement,
+  checkpointHash,
+  type LaneKey,
+  laneIdOf,
+  loadOrCreateLaneKey,
+  type SignedCheckpoint,
+  signStatement,
+} from "./checkpoint.js";
+import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
+import { AuditErrorCodes } from "./errors.js";
+import { LaneEvents } from "./events.js";
+import { type BoundEntry, type RecordBinding, recordEvent } from "./records.js";
+import { type LastCheckpoint, recoverTrail } from "./recovery.js";
+import { planRetention, type RetentionPlan } from "./retention.js";
+import { auditDir, type SegmentFile, segmentName } from "./segments.js";
+import type { AuditSpool, SpooledLine } from "./spool.js";
+import { localIso } from "./time.js";
+import { CheckpointWitness } from "./witness.js";
+
+export interface AuditTrailOptions {
+  dataDir: string;
+  lane: { network: string; station: string; lane: number };
+  /** the lane's offset from UTC (the configured utcOffsetMinutes): entry times are written in it */
+  utcOffsetMinutes: number;
+  spool: AuditSpool;
+  /** a checkpoint after this many entries (config audit.checkpointEvery); default 1000 */
+  checkpointEvery?: number;
+  /** and at least this often, also when idle (config audit.checkpointIntervalSeconds); default 60 000 ms */
+  checkpointIntervalMs?: number;
+  /** a new segment file after the checkpoint that takes the current one past this; default 16 MiB */
+  segmentMaxBytes?: number;
+  /** fdatasync of the segment file this often when something was written; default 1000 ms */
+  syncIntervalMs?: number;
+  /** event lines reach the spool within this; default 100 ms */
+  spoolBatchMs?: number;
+  /** segment files whose last entry is older than this may be deleted (config audit.retentionDays) */
+  retentionDays?: number;
+  /** how often retention runs; default 1 h; 0: only when runRetention() is called */
+  retentionCheckMs?: number;
+  /**
+   * The journal's lowest audit seq still referenced by a kept row (null: none): retention never deletes a
+   * segment holding an entry a kept journal row is bound to.
+   */
+  boundFloor?: () => number | null;
+  /** false when the lane has no station: checkpoints are not queued for it; default true */
+  witness?: boolean;
+  /** how many checkpoints wait for the station at most (older ones are dropped); default 50 000 */
+  witnessQueueMax?: number;
+  /** after the station refused a checkpoint with 409, send again this much later; default 600 000 ms */
+  witnessConflictRetryMs?: number;
+  /** after any other refusal, send again this much later; default 60 000 ms */
+  witnessRetryMs?: number;
+  logger?: Logger;
+  /** wall clock, ms since the epoch */
+  now?: () => number;
+  /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_ROLLBACK */
+  onAlarm?: (code: string, message: string) => void;
+}
+
+export interface AppendResult {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditTrailStatus {
+  lastSeq: number;
+  lastCheckpoint: { n: number; to: number; seq: number } | null;
+  /** entries after the last checkpoint's range */
+  unsealed: number;
+  /** lines waiting for the disk after a write failure */
+  unwritten: number;
+  writeError: string | null;
+  segment: string;
+  witness: ReturnType<CheckpointWitness["status"]>;
+}
+
+interface Unwritten {
+  seq: number;
+  buf: Buffer;
+  off: number;
+}
+
+export class AuditTrail {
+  readonly dir: string;
+  readonly key: LaneKey;
+  readonly laneId: string;
+  readonly events: LaneEvents;
+  readonly witness: CheckpointWitness;
+  private readonly log: Logger;
+  private readonly spool: AuditSpool;
+  private readonly now: () => number;
+  private readonly offset: number;
+  private readonly cpEvery: number;
+  private readonly segmentMaxBytes: number;
+  private readonly spoolBatchMs: number;
+  private readonly retentionMs: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private fd: number;
+  private segment: SegmentFile;
+  private segmentBytes: number;
+  private nextSeq: number;
+  private head: string;
+  private lastCp: LastCheckpoint;
+  private cpInFlight: Promise<SignedCheckpoint | null> | null = null;
+  private pendingSpool: SpooledLine[] = [];
+  private spoolTimer: NodeJS.Timeout | null = null;
+  private spoolError: string | null = null;
+  private readonly unwritten: Unwritten[] = [];
+  private writeError: string | null = null;
+  private writtenSeq: number;
+  private syncedSeq: number;
+  private syncInFlight: Promise<void> | null = null;
+  private retiring: Promise<void> = Promise.resolve();
+  private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  private state: "open" | "closing" | "closed" = "open";
+
+  private constructor(
+    private readonly opts: AuditTrailOptions,
+    key: LaneKey,
+    rec: ReturnType<typeof recoverTrail>,
+    fd: number,
+    size: number,
+  ) {
+    this.dir = auditDir(opts.dataDir);
+    this.key = key;
+    this.laneId = laneIdOf(opts.lane);
+    this.log = (opts.logger ?? silentLogger).child({ module: "audit" });
+    this.spool = opts.spool;
+    this.now = opts.now ?? Date.now;
+    this.offset = opts.utcOffsetMinutes;
+    this.cpEvery = opts.checkpointEvery ?? 1000;
+    this.segmentMaxBytes = opts.segmentMaxBytes ?? 16 * 1024 * 1024;
+    this.spoolBatchMs = opts.spoolBatchMs ?? 100;
+    this.retentionMs = (opts.retentionDays ?? 400) * 86_400_000;
+    this.fd = fd;
+    this.segment = rec.segment;
+    this.segmentBytes = size;
+    this.nextSeq = rec.nextSeq;
+    this.head = rec.head;
+    this.lastCp = rec.lastCheckpoint;
+    this.writtenSeq = rec.nextSeq - 1;
+    this.syncedSeq = 0;
+    this.events = new LaneEvents(this);
+    this.witness = new CheckpointWitness({
+      dir: this.dir,
+      spool: this.spool,
+      publicKeyPem: key.publicKeyPem,
+      now: this.now,
+      max: opts.witnessQueueMax ?? 50_000,
+      enabled: opts.witness ?? true,
+      ...(opts.witnessConflictRetryMs !== undefined ? { conflictRetryMs: opts.witnessConflictRetryMs } : {}),
+      ...(opts.witnessRetryMs !== undefined ? { failRetryMs: opts.witnessRetryMs } : {}),
+      onConflict: (message, data) => {
+        this.append({ type: "audit.rollback", severity: "alarm", message, data });
+        this.alarm("AUDIT_ROLLBACK", message);
+      },
+      onBehind: (message, data) => {
+        this.append({ type: "audit.rollback", severity: "alarm", message, data });
+        this.alarm("AUDIT_ROLLBACK", message);
+      },
+    });
+  }
+
+  /**
+   * Opens (creating on first start) the trail in `<dataDir>/audit`, with the lane's key in the data
+   * directory. Repairs a torn tail, fills the file from the spool, records gaps (./recovery.ts), then
+   * starts the checkpoint, sync and retention timers.
+   */
+  static open(opts: AuditTrailOptions): AuditTrail {
+    const dir = auditDir(opts.dataDir);
+    let rec: ReturnType<typeof recoverTrail>;
+    let fd: number;
+    let size: number;
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new EtcError(
+        AuditErrorCodes.AuditWrite,
+        `audit trail ${dir}: cannot create: ${(e as Error).message}`,
+        {
+          dir,
+        },
+      );
+    }
+    const key = loadOrCreateLaneKey(opts.dataDir);
+    try {
+      rec = recoverTrail(dir, opts.spool);
+      fd = openSync(rec.segment.path, "a", 0o640);
+      size = fstatSync(fd).size; // O_APPEND: where the next write lands
+    } catch (e) {
+      if (e instanceof EtcError) throw e;
+      throw new EtcError(
+        AuditErrorCodes.AuditWrite,
+        `audit trail ${dir}: cannot open: ${(e as Error).message}`,
+        {
+          dir,
+        },
+      );
+    }
+    const t = new AuditTrail(opts, key, rec, fd, size);
+    void t.witness.recover(t.lastCp);
+    for (const n of rec.notes) t.append(n);
+    for (const a of rec.alarms) t.alarm(a.code, a.message);
+    if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
+    t.startTimers();
+    t.log.info(
+      {
+        dir,
+        nextSeq: t.nextSeq,
+        lastCheckpoint: t.lastCp.n,
+        filledFromSpool: rec.filled,
+        notes: rec.notes.length,
+      },
+      "audit trail open",
+    );
+    return t;
+  }
+
+  private startTimers(): void {
+    const every = (ms: number, f: () => void): void => {
+      if (ms <= 0) return;
+      const t = setInterval(f, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.checkpointIntervalMs ?? 60_000, () => void this.startCheckpoint().catch(() => undefined));
+    every(this.opts.syncIntervalMs ?? 1000, () => {
+      this.retryUnwritten();
+      if (this.writtenSeq > this.syncedSeq) void this.sync();
+    });
+    every(this.opts.retentionCheckMs ?? 3_600_000, () => void this.runRetention().catch(() => undefined));
+  }
+
+  private alarm(code: string, message: string): void {
+    this.log.error({ code }, message);
+    try {
+      this.opts.onAlarm?.(code, message);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "audit alarm callback failed");
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state === "closed")
+      throw new EtcError(AuditErrorCodes.AuditClosed, `audit trail ${this.dir} is closed`);
+  }
+
+  private build(ev: AuditEventInput): BuiltLine {
+    const now = this.now();
+    return buildLine(this.nextSeq, localIso(now, this.offset), new Date(now).toISOString(), ev, this.head);
+  }
+
+  /**
+   * Appends one entry: on the lane thread, one SHA-256 and one write(2). Never throws for an I/O failure
+   * (see the file comment); throws E624 when the trail is closed and a TypeError for a malformed type.
+   */
+  append(ev: AuditEventInput): AppendResult {
+    this.assertOpen();
+    const b = this.build(ev);
+    this.commit(b, false);
+    return { seq: b.seq, hash: b.hash };
+  }
+
+  /**
+   * The journal's hook: runs `tx` (its commit or settle transaction) with this record's entry. Inside
+   * `tx` the journal stores `bound.seq` (and `bound.hash`) in the row and calls
+   * `spool.put(bound.spool, bound.head)`, so the row, the audit line and the head copy commit together.
+   * When `tx` returns the line is written to the file; when it throws nothing changed in the chain.
+   */
+  bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T {
+    return this.bindEvent(recordEvent(b), tx);
+  }
+
+  /** As bindRecord, for an event that must commit with a journal transaction (journal.retention). */
+  bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T {
+    this.assertOpen();
+    const built = this.build(ev);
+    const spooled = [...this.pendingSpool, { seq: built.seq, line: built.line }];
+    const result = tx({
+      seq: built.seq,
+      hash: built.hash,
+      spool: spooled,
+      head: { seq: built.seq, hash: built.hash },
+    });
+    this.pendingSpool = [];
+    if (this.spoolTimer) {
+      clearTimeout(this.spoolTimer);
+      this.spoolTimer = null;
+    }
+    this.commit(built, true);
+    return result;
+  }
+
+  private commit(b: BuiltLine, spooled: boolean): void {
+    this.writeLine(b.seq, b.line);
+    this.nextSeq = b.seq + 1;
+    this.head = b.hash;
+    if (!spooled) {
+      this.pendingSpool.push({ seq: b.seq, line: b.line });
+      this.scheduleSpool();
+    }
+    if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
+      void this.startCheckpoint().catch(() => undefined);
+    }
+  }
+
+  private writeLine(seq: number, line: string): void {
+    if (this.unwritten.length > 0) {
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
+      return;
+    }
+    let n = 0;
+    try {
+      n = writeSync(this.fd, line);
+      const len = n === line.length ? n : Buffer.byteLength(line);
+      if (n === len) {
+        this.segmentBytes += n;
+        this.writtenSeq = seq;
+        return;
+      }
+      this.segmentBytes += n;
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: n });
+      this.writeFailed(new Error(`short write (${n} of ${len} bytes)`));
+    } catch (e) {
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
+      this.writeFailed(e);
+    }
+  }
+
+  private writeFailed(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (this.writeError === null) {
+      this.writeError = msg;
+      this.alarm(
+        "AUDIT_WRITE",
+        `audit trail ${this.segment.path} cannot be written (${msg}); entries are kept in memory and in the spool`,
+      );
+    }
+  }
+
+  /** Writes the backlog left by a failed write, in order; stops at the first failure. */
+  private retryUnwritten(): void {
+    while (this.unwritten.length > 0) {
+      const u = this.unwritten[0]!;
+      try {
+        while (u.off < u.buf.length) {
+          const n = writeSync(this.fd, u.buf, u.off);
+          u.off += n;
+          this.segmentBytes += n;
+        }
+      } catch (e) {
+        this.writeError = e instanceof Error ? e.message : String(e);
+        return;
+      }
+      this.writtenSeq = u.seq;
+      this.unwritten.shift();
+    }
+    if (this.writeError !== null) {
+      this.log.info({ seq: this.writtenSeq }, "audit trail writable again; backlog written");
+      this.writeError = null;
+    }
+  }
+
+  private scheduleSpool(): void {
+    if (this.spoolTimer !== null || this.state === "closed") return;
+    this.spoolTimer = setTimeout(() => {
+      this.spoolTimer = null;
+      this.flushSpool();
+    }, this.spoolBatchMs);
+    this.spoolTimer.unref();
+  }
+
+  /** Puts pending event lines and the head copy into the spool now (one transaction). */
+  flushSpool(): void {
+    if (this.pendingSpool.length === 0) return;
+    try {
+      this.spool.put(this.pendingSpool, { seq: this.nextSeq - 1, hash: this.head });
+      this.pendingSpool = [];
+      this.spoolError = null;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (this.spoolError === null) this.log.error({ err: msg }, "audit spool write failed; retrying");
+      this.spoolError = msg;
+      this.scheduleSpool();
+    }
+  }
+
+  /** fdatasync of the segment file in the thread pool; then spooled lines up to what it covered go. */
+  sync(): Promise<void> {
+    if (this.syncInFlight) return this.syncInFlight.then(() => this.sync());
+    const upTo = this.writtenSeq;
+    const fd = this.fd;
+    const retiring = this.retiring;
+    const p = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        void retiring.then(() => {
+          if (err) this.log.error({ err: err.message }, "audit fdatasync failed");
+          else if (upTo > this.syncedSeq) {
+            this.syncedSeq = upTo;
+            try {
+              this.spool.syncedUpTo(upTo);
+            } catch (e) {
+              this.log.warn({ err: (e as Error).message }, "audit spool cleanup failed");
+            }
+          }
+          resolve();
+        });
+      });
+    }).finally(() => {
+      this.syncInFlight = null;
+    });
+    this.syncInFlight = p;
+    return p;
+  }
+
+  /**
+   * Starts a checkpoint over everything appended since the last one (also when that is only the previous
+   * checkpoint: idle intervals are sealed too) and resolves when its entry is in the chain. Signing runs
+   * in the thread pool; entries appended meanwhile fall into the next checkpoint's range.
+   */
+  checkpointNow(): Promise<SignedCheckpoint | null> {
+    this.assertOpen();
+    return this.startCheckpoint();
+  }
+
+  private startCheckpoint(): Promise<SignedCheckpoint | null> {
+    if (this.cpInFlight) return this.cpInFlight;
+    if (this.state === "closed") return Promise.resolve(null);
+    const to = this.nextSeq - 1;
+    if (to < 1 || to <= this.lastCp.to) return Promise.resolve(null);
+    const stmt: CheckpointStatement = {
+      v: 1,
+      lane: this.laneId,
+      keyId: this.key.keyId,
+      n: this.lastCp.n + 1,
+      from: this.lastCp.to + 1,
+      to,
+      head: this.head,
+      prev: this.lastCp.hash,
+      time: new Date(this.now()).toISOString(),
+    };
+    const p = signStatement(stmt, this.key.privateKey)
+      .then((sig) => {
+        if (this.state === "closed") return null;
+        const cp: SignedCheckpoint = { checkpoint: stmt, sig };
+        const built = this.build({
+          type: CHECKPOINT_TYPE,
+          severity: "info",
+          message: `checkpoint #${stmt.n} over seq ${stmt.from}..${stmt.to}`,
+          data: cp,
+        });
+        this.commit(built, false);
+        this.lastCp = {
+          n: stmt.n,
+          to: stmt.to,
+          hash: checkpointHash(stmt),
+          seq: built.seq,
+          line: built.line,
+        };
+        this.witness.add(cp);
+        this.maybeRotate(built.line);
+        void this.sync();
+        return cp;
+      })
+      .catch((e: unknown) => {
+        this.log.error(
+          { err: e instanceof Error ? e.message : String(e) },
+          "audit checkpoint signing failed",
+        );
+        return null;
+      })
+      .finally(() => {
+        this.cpInFlight = null;
+      });
+    this.cpInFlight = p;
+    return p;
+  }
+
+  /** After a checkpoint: a new segment once this one is past its size, starting with that checkpoint. */
+  private maybeRotate(cpLine: string): void {
+    if (this.segmentBytes < this.segmentMaxBytes || this.unwritten.length > 0) return;
+    const name = segmentName(this.nextSeq);
+    const path = join(this.dir, name);
+    // the file appears under its name with its anchor already in it (rename), so a reader never sees a
+    // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
+    // lane rewrites a missing anchor at start, ./recovery.ts)
+    const tmp = join(this.dir, `.${name}.tmp`);
+    let fd = -1;
+    try {
+      rmSync(tmp, { force: true });
+      fd = openSync(tmp, "a", 0o640);
+      const n = writeSync(fd, cpLine);
+      if (n !== Buffer.byteLength(cpLine)) throw new Error(`short write of the anchor (${n} bytes)`);
+      renameSync(tmp, path);
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      this.log.error(
+        { err: (e as Error).message, path },
+        "audit segment rotation failed; staying on the old one",
+      );
+      return;
+    }
+    const old = this.fd;
+    const prevRetiring = this.retiring;
+    this.retiring = Promise.all([
+      prevRetiring,
+      new Promise<void>((resolve) => {
+        fdatasync(old, () => close(old, () => resolve()));
+      }),
+      syncDir(this.dir),
+    ]).then(() => undefined);
+    this.fd = fd;
+    this.segment = { firstSeq: this.nextSeq, name, path };
+    this.segmentBytes = Buffer.byteLength(cpLine);
+    this.log.info({ segment: name }, "audit segment started");
+  }
+
+  /**
+   * Deletes whole segment files past retention, oldest first, never the current one and never one that
+   * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
+   * them is written and fsynced before any file is deleted.
+   */
+  runRetention(): Promise<RetentionPlan | null> {
+    if (this.retentionRunning) return this.retentionRunning;
+    const p = (async () => {
+      if (this.state !== "open") return null;
+      const floor = this.opts.boundFloor?.() ?? null;
+      const plan = await planRetention(this.dir, this.now() - this.retentionMs, floor);
+      if (plan === null || this.state !== "open") return null;
+      this.append({
+        type: "audit.retention",
+        severity: "info",
+        message: `retention deletes ${plan.files.length} segment file(s), entries ${plan.files[0]!.from}..${plan.deletedThrough}`,
+        data: plan,
+      });
+      this.flushSpool();
+      await this.sync();
+      for (const f of plan.files) await unlink(join(this.dir, f.file));
+      await syncDir(this.dir);
+      this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
+      return plan;
+    })().finally(() => {
+      this.retentionRunning = null;
+    });
+    this.retentionRunning = p;
+    return p;
+  }
+
+  status(): AuditTrailStatus {
+    return {
+      lastSeq: this.nextSeq - 1,
+      lastCheckpoint:
+        this.lastCp.n > 0 ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq } : null,
+      unsealed: this.unsealedCount(),
+      unwritten: this.unwritten.length,
+      writeError: this.writeError,
+      segment: this.segment.name,
+      witness: this.witness.status(),
+    };
+  }
+
+  /** Entries after the last checkpoint's range, other than that checkpoint's own entry. */
+  private unsealedCount(): number {
+    const after = this.nextSeq - 1 - this.lastCp.to;
+    return this.lastCp.seq > this.lastCp.to ? after - 1 : after;
+  }
+
+  /** Waits for a checkpoint in flight, the spool batch and an fdatasync of everything written. */
+  async flush(): Promise<void> {
+    if (this.cpInFlight) await this.cpInFlight;
+    this.retryUnwritten();
+    this.flushSpool();
+    await this.sync();
+  }
+
+  /** Seals what is unsealed with a last checkpoint, syncs and closes. */
+  async close(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "closing";
+    for (const t of this.timers) clearInterval(t);
+    if (this.retentionRunning) await this.retentionRunning.catch(() => undefined);
+    await this.witness.ready;
+    if (this.cpInFlight) await this.cpInFlight;
+    if (this.unsealedCount() > 0) await this.startCheckpoint();
+    await this.flush();
+    await this.retiring;
+    if (this.spoolTimer) clearTimeout(this.spoolTimer);
+    this.state = "closed";
+    closeSync(this.fd);
+    this.log.info({ lastSeq: this.nextSeq - 1, lastCheckpoint: this.lastCp.n }, "audit trail closed");
+  }
+}
+
+function syncDir(dir: string): Promise<void> {
+  return new Promise((resolve) => {
+    open(dir, "r", (err, fd) => {
+      if (err) return resolve();
+      fsync(fd, () => close(fd, () => resolve()));
+    });
+  });
+}

@@ -1,0 +1,251 @@
+/**
+ * The station as witness (docs/audit.md, "The station as witness"). Every checkpoint goes to the station
+ * with the normal uplink, in order; the station keeps the last one per lane and refuses (HTTP 409, with
+ * its own) one that does not extend it: number not last + 1, or `prev` not the hash of its last. That is
+ * the only check a local attacker cannot defeat: a data directory replaced by an older copy, or a trail
+ * re-sealed with the lane's key, no longer extends what the station holds.
+ *
+ * This class is the uplink's view of the checkpoints (the `WitnessOutbox` of src/uplink): a queue of
+ * checkpoints not yet acknowledged, rebuilt from the files at start, and what the station answered, kept
+ * in the spool (the journal's meta) so that `audit verify` compares the trail with it too.
+ */
+import { readFile } from "node:fs/promises";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import {
+  CHECKPOINT_TYPE,
+  type CheckpointStatement,
+  checkpointHash,
+  type SignedCheckpoint,
+  statementProblem,
+} from "./checkpoint.js";
+import { parseEntry } from "./entry.js";
+import type { LastCheckpoint } from "./recovery.js";
+import { listSegments } from "./segments.js";
+import type { AuditSpool, WitnessRecord } from "./spool.js";
+
+const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
+
+export interface CheckpointWitnessOptions {
+  dir: string;
+  spool: AuditSpool;
+  publicKeyPem: string;
+  now: () => number;
+  /** queue bound; older checkpoints are dropped (the station will then refuse: an operator resolves it) */
+  max: number;
+  /** false when the lane has no station: nothing is queued */
+  enabled: boolean;
+  /** the station refused our checkpoint: raise AUDIT_ROLLBACK (called once per distinct station answer) */
+  onConflict: (message: string, data: Record<string, unknown>) => void;
+  /** at start: the trail does not contain what the station acknowledged */
+  onBehind: (message: string, data: Record<string, unknown>) => void;
+  /** after a 409, ask again this much later (an operator may have reset the station's record) */
+  conflictRetryMs?: number;
+  /** after another refusal (422, malformed answer), ask again this much later */
+  failRetryMs?: number;
+}
+
+export interface WitnessStatus {
+  queued: number;
+  dropped: number;
+  lastAcknowledged: { n: number; at: string } | null;
+  conflict: { stationN: number; at: string } | null;
+  lastError: string | null;
+}
+
+export class CheckpointWitness {
+  private queue: SignedCheckpoint[] = [];
+  private retryAt = 0;
+  private dropped = 0;
+  private lastConflictHash: string | null = null;
+  private lastError: string | null = null;
+  private record: WitnessRecord | null;
+  private rebuilding = false;
+  /** resolves when the checkpoints to send after a start have been read from the files */
+  ready: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly o: CheckpointWitnessOptions) {
+    this.record = o.spool.witness();
+  }
+
+  get publicKeyPem(): string {
+    return this.o.publicKeyPem;
+  }
+
+  /**
+   * At open: compares the trail with the station's last word and queues what the station has not
+   * acknowledged, read forward from the file that holds the acknowledged checkpoint. The reading runs in
+   * the background (files read in the thread pool, parsed in slices between event-loop turns), so a long
+   * outage does not delay the lane's start; nothing is sent before it is done (`ready`).
+   */
+  recover(last: LastCheckpoint): Promise<void> {
+    const w = this.record;
+    if (w?.state === "conflict") this.lastConflictHash = w.hash;
+    if (!this.o.enabled) return this.ready;
+    if (w && w.state === "acknowledged" && w.n > last.n) {
+      this.o.onBehind(
+        `the station acknowledged checkpoint #${w.n} (seq ..${w.to}) but this trail's checkpoints end at #${last.n}: ` +
+          "the trail was rolled back or truncated",
+        { station: w, trail: { n: last.n, to: last.to, hash: last.hash } },
+      );
+      return this.ready;
+    }
+    this.rebuilding = true;
+    this.ready = this.rebuild(w)
+      .catch((e: unknown) => {
+        this.lastError = `reading unacknowledged checkpoints: ${e instanceof Error ? e.message : String(e)}`;
+      })
+      .finally(() => {
+        this.rebuilding = false;
+        for (const l of this.listeners) l();
+      });
+    return this.ready;
+  }
+
+  private async rebuild(w: WitnessRecord | null): Promise<void> {
+    const segs = listSegments(this.o.dir);
+    let start = 0;
+    if (w) for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= w.to) start = i;
+    const found: SignedCheckpoint[] = [];
+    let lastN = w?.n ?? 0;
+    let checkedW = false;
+    let parsed = 0;
+    for (const seg of segs.slice(start)) {
+      let buf: Buffer;
+      try {
+        buf = await readFile(seg.path);
+      } catch {
+        continue; // deleted by retention meanwhile
+      }
+      for (let at = buf.indexOf(CHECKPOINT_MARK); at >= 0; at = buf.indexOf(CHECKPOINT_MARK, at + 1)) {
+        const end = buf.indexOf(10, at);
+        if (end < 0) break; // a torn last line
+        const e = parseEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
+        at = end;
+        const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
+        if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
+        const n = cp.checkpoint.n;
+        if (w?.state === "acknowledged" && n === w.n && !checkedW) {
+          checkedW = true;
+          const h = checkpointHash(cp.checkpoint);
+          if (h !== w.hash)
+            this.o.onBehind(
+              `checkpoint #${n} in this trail differs from the one the station acknowledged: ` +
+                "the trail was replaced or re-sealed",
+              { station: w, trail: { n, hash: h } },
+            );
+        }
+        if (n <= lastN) continue; // acknowledged, or an anchor repeating the previous file's last line
+        found.push(cp);
+        lastN = n;
+        if (found.length > this.o.max) {
+          found.shift();
+          this.dropped++;
+        }
+        if (++parsed % 200 === 0) await nextTurn();
+      }
+    }
+    // checkpoints made while this ran are newer than every one found
+    this.queue = [...found, ...this.queue.filter((c) => c.checkpoint.n > lastN)];
+    while (this.queue.length > this.o.max) {
+      this.queue.shift();
+      this.dropped++;
+    }
+  }
+
+  add(cp: SignedCheckpoint): void {
+    if (!this.o.enabled) return;
+    this.queue.push(cp);
+    if (this.queue.length > this.o.max) {
+      this.queue.shift();
+      this.dropped++;
+    }
+    if (this.lastConflictHash === null) this.retryAt = 0;
+    for (const l of this.listeners) l();
+  }
+
+  /** `listener` runs when a checkpoint is queued (the uplink wakes up for it). */
+  onQueued(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Is there something to send now? */
+  due(nowMs: number = this.o.now()): boolean {
+    return !this.rebuilding && this.queue.length > 0 && nowMs >= this.retryAt;
+  }
+
+  /** The next checkpoints to send, oldest first. */
+  batch(limit: number): { publicKeyPem: string; checkpoints: SignedCheckpoint[] } {
+    return { publicKeyPem: this.o.publicKeyPem, checkpoints: this.queue.slice(0, limit) };
+  }
+
+  /** The station stored (or already had) every checkpoint up to `upToN`. */
+  acknowledged(upToN: number): void {
+    const acked = this.queue.filter((c) => c.checkpoint.n <= upToN);
+    if (acked.length === 0) return;
+    this.queue = this.queue.filter((c) => c.checkpoint.n > upToN);
+    const s = acked[acked.length - 1]!.checkpoint;
+    this.setRecord("acknowledged", s);
+    this.lastConflictHash = null;
+    this.lastError = null;
+    this.retryAt = 0;
+  }
+
+  /** HTTP 409: the station holds `current` (its last checkpoint for this lane), which ours does not extend. */
+  refused(current: unknown, message: string): void {
+    const st = (current as { checkpoint?: unknown } | null)?.checkpoint;
+    const valid = statementProblem(st) === null ? (st as CheckpointStatement) : null;
+    const hash = valid ? checkpointHash(valid) : "unknown";
+    const ours = this.queue[0]?.checkpoint;
+    if (valid) this.setRecord("conflict", valid);
+    if (hash !== this.lastConflictHash) {
+      this.lastConflictHash = hash;
+      this.o.onConflict(
+        `the station refused checkpoint #${ours?.n ?? "?"}: it holds #${valid?.n ?? "?"} for this lane, which ours ` +
+          `does not extend (a rolled-back data directory or a re-sealed trail): ${message}`,
+        {
+          ours: ours ? { n: ours.n, from: ours.from, to: ours.to, prev: ours.prev } : null,
+          station: valid,
+          stationHash: hash,
+          message,
+        },
+      );
+    }
+    this.retryAt = this.o.now() + (this.o.conflictRetryMs ?? 600_000);
+  }
+
+  /** Any other refusal: note it and ask again later; the uplink's records are not held up. */
+  failed(message: string): void {
+    this.lastError = message;
+    this.retryAt = this.o.now() + (this.o.failRetryMs ?? 60_000);
+  }
+
+  status(): WitnessStatus {
+    const r = this.record;
+    return {
+      queued: this.queue.length,
+      dropped: this.dropped,
+      lastAcknowledged: r && r.state === "acknowledged" ? { n: r.n, at: r.at } : null,
+      conflict: r && r.state === "conflict" ? { stationN: r.n, at: r.at } : null,
+      lastError: this.lastError,
+    };
+  }
+
+  private setRecord(state: WitnessRecord["state"], s: CheckpointStatement): void {
+    const rec: WitnessRecord = {
+      state,
+      n: s.n,
+      to: s.to,
+      head: s.head,
+      hash: checkpointHash(s),
+      at: new Date(this.o.now()).toISOString(),
+    };
+    this.record = rec;
+    try {
+      this.o.spool.setWitness(rec);
+    } catch {
+      // kept in memory; written with the next acknowledgement
+    }
+  }
+}

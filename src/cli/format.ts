@@ -1,0 +1,54 @@
+/**
+ * Output helpers shared by the maintenance commands: card numbers masked unless `--full-ids`, columns
+ * aligned by display width (a Chinese plate character takes two columns), CSV cells.
+ */
+
+/** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
+const CARD_RE = /(?<![0-9A-Za-z])(\d{4})\d{12}(\d{4})(?![0-9A-Za-z])/g;
+
+/** "4301************9001": the network and the last four digits stay. */
+export function maskCardIds(text: string): string {
+  return text.replace(CARD_RE, (_m, a: string, b: string) => `${a}${"*".repeat(12)}${b}`);
+}
+
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    cp >= 0x20000
+  );
+}
+
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += isWide(ch.codePointAt(0)!) ? 2 : 1;
+  return w;
+}
+
+/** Pads (or cuts, with "…") to exactly `width` display columns. */
+export function cell(s: string, width: number, align: "left" | "right" = "left"): string {
+  let out = s;
+  if (displayWidth(out) > width) {
+    let acc = "";
+    for (const ch of out) {
+      if (displayWidth(acc + ch) > width - 1) break;
+      acc += ch;
+    }
+    out = `${acc}…`;
+  }
+  const pad = " ".repeat(Math.max(0, width - displayWidth(out)));
+  return align === "left" ? out + pad : pad + out;
+}
+
+export function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const s = typeof v === "string" ? v : typeof v === "number" ? String(v) : JSON.stringify(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));

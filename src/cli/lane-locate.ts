@@ -1,0 +1,68 @@
+/**
+ * How every maintenance command finds the lane it works on, in this order:
+ *   1. `--data-dir DIR`: that data directory (with `--config` too, the config still supplies the rest:
+ *      lane id, time offset, keys);
+ *   2. `--config FILE`: the file the lane runs with (`etc-lane run --config FILE`), its `dataDir`;
+ *   3. `ETC_LANE_CONFIG`: a config file, as --config;
+ *   4. `ETC_LANE_DATA_DIR`: a data directory, as --data-dir;
+ *   5. `/etc/etc-lane/lane.yaml`, if it exists.
+ * Otherwise the command stops with a message saying all of this. Use `addLaneOptions(cmd)` when
+ * declaring a command and `locateLane(opts)` in its action.
+ */
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { loadLaneConfig } from "../config/load.js";
+import type { LaneConfig } from "../config/schema.js";
+import { UsageError } from "./run-cli.js";
+
+export const DEFAULT_LANE_CONFIG = "/etc/etc-lane/lane.yaml";
+
+export interface LaneLocationOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export interface LaneLocation {
+  dataDir: string;
+  /** the config file used, or null when only a data directory was given */
+  configPath: string | null;
+  config: LaneConfig | null;
+  /** how the lane was found, for messages: "--config lane.yaml", "ETC_LANE_CONFIG=...", ... */
+  how: string;
+}
+
+/** Adds `--config FILE` and `--data-dir DIR` to a command. */
+export function addLaneOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--config <file>",
+      "the lane's config file (the one `etc-lane run` uses); default $ETC_LANE_CONFIG or /etc/etc-lane/lane.yaml",
+    )
+    .option(
+      "--data-dir <dir>",
+      "the lane's data directory (instead of, or overriding, the config's dataDir)",
+    );
+}
+
+export function locateLane(
+  o: LaneLocationOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  defaultConfig: string = DEFAULT_LANE_CONFIG,
+): LaneLocation {
+  const fromConfig = (path: string, how: string): LaneLocation => {
+    const config = loadLaneConfig(path);
+    return { dataDir: o.dataDir ?? config.dataDir, configPath: path, config, how };
+  };
+  if (o.config !== undefined) return fromConfig(o.config, `--config ${o.config}`);
+  if (o.dataDir !== undefined)
+    return { dataDir: o.dataDir, configPath: null, config: null, how: `--data-dir ${o.dataDir}` };
+  const envConfig = env.ETC_LANE_CONFIG;
+  if (envConfig) return fromConfig(envConfig, `ETC_LANE_CONFIG=${envConfig}`);
+  const envDir = env.ETC_LANE_DATA_DIR;
+  if (envDir) return { dataDir: envDir, configPath: null, config: null, how: `ETC_LANE_DATA_DIR=${envDir}` };
+  if (existsSync(defaultConfig)) return fromConfig(defaultConfig, defaultConfig);
+  throw new UsageError(
+    "which lane? give --config FILE (the file the lane runs with) or --data-dir DIR, or set ETC_LANE_CONFIG; " +
+      `${defaultConfig} does not exist`,
+  );
+}

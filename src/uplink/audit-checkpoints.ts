@@ -1,0 +1,39 @@
+/**
+ * Sending the audit trail's checkpoints to the station, which witnesses them
+ * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/audit.md, "The station as witness"). The uplink sends them in order
+ * when no records are waiting; what the station answers goes back to the outbox (src/audit/witness.ts
+ * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
+ * rollback or a fork; the lane raises AUDIT_ROLLBACK), or refused otherwise (noted, asked again later).
+ * A station that cannot be reached is a link failure like any other.
+ */
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import type { StationClient } from "./station-client.js";
+
+/** The trail's side. Checkpoints are opaque here: `{ checkpoint: { n, ... }, sig }`. */
+export interface WitnessOutbox {
+  due(nowMs?: number): boolean;
+  batch(limit: number): { publicKeyPem: string; checkpoints: { checkpoint: { n: number } }[] };
+  acknowledged(upToN: number): void;
+  refused(current: unknown, message: string): void;
+  failed(message: string): void;
+  /** calls `listener` when a checkpoint is queued (the uplink wakes up for it); returns an unsubscribe */
+  onQueued?(listener: () => void): () => void;
+}
+
+/** Checkpoints per request. */
+export const CHECKPOINT_BATCH = 100;
+
+/** One request; throws only when the station cannot be reached (E611). */
+export async function sendCheckpoints(client: StationClient, outbox: WitnessOutbox): Promise<void> {
+  const b = outbox.batch(CHECKPOINT_BATCH);
+  if (b.checkpoints.length === 0) return;
+  try {
+    const r = await client.auditCheckpoints(b);
+    if (r.status === "conflict") outbox.refused(r.current, r.message);
+    else outbox.acknowledged(Math.max(...r.accepted.map((a) => a.n)));
+  } catch (e) {
+    if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
+    outbox.failed(e instanceof Error ? e.message : String(e));
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * `etc-lane audit ...` and the lane-finding rule every maintenance command shares.
+ */
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { locateLane } from "../../src/cli/lane-locate.js";
+import { Journal } from "../../src/journal/journal.js";
+import { PROJECT_ROOT } from "../helpers/cli.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { binding, LANE, openTrail, runEtcLane, segmentPaths, tempDir, writeLaneConfig } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-cli-"));
+});
+afterEach(() => cleanup());
+
+const data = (): string => join(dir, "data");
+
+async function smallTrail(): Promise<void> {
+  const t = openTrail(data(), undefined, { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+  t.events.laneStarted({ version: "0.1.0", pid: 1, lane: "4301010203", role: "exit", config: null });
+  t.bindRecord(binding(1, '{"seq":1}', { cardId: "43010000000000009001" }), () => undefined);
+  t.events.alarm("STATUS_LIST_STALE", "status list is stale");
+  await t.close();
+}
+
+describe("finding the lane", () => {
+  it("by --config (its dataDir), --data-dir, ETC_LANE_CONFIG, ETC_LANE_DATA_DIR, then /etc/etc-lane/lane.yaml", () => {
+    const cfg = writeLaneConfig(dir, "lanedata");
+    expect(locateLane({ config: cfg }, {})).toMatchObject({
+      dataDir: join(dir, "lanedata"),
+      configPath: cfg,
+    });
+    expect(locateLane({ config: cfg, dataDir: "/x" }, {})).toMatchObject({ dataDir: "/x", configPath: cfg });
+    expect(locateLane({ dataDir: "/y" }, { ETC_LANE_CONFIG: cfg })).toMatchObject({
+      dataDir: "/y",
+      config: null,
+    });
+    expect(locateLane({}, { ETC_LANE_CONFIG: cfg, ETC_LANE_DATA_DIR: "/z" })).toMatchObject({
+      dataDir: join(dir, "lanedata"),
+      how: `ETC_LANE_CONFIG=${cfg}`,
+    });
+    expect(locateLane({}, { ETC_LANE_DATA_DIR: "/z" })).toMatchObject({ dataDir: "/z" });
+    expect(locateLane({}, {}, cfg)).toMatchObject({ dataDir: join(dir, "lanedata"), how: cfg });
+    expect(() => locateLane({}, {}, join(dir, "missing.yaml"))).toThrow(
+      /give --config FILE \(the file the lane runs with\) or --data-dir DIR, or set ETC_LANE_CONFIG/,
+    );
+  });
+
+  it("`etc-lane transactions list --config lane.yaml` lists the lane's journal", async () => {
+    const cfg = writeLaneConfig(dir);
+    const j = Journal.open({ dataDir: data(), laneIdentity: LANE, utcOffsetMinutes: 480 });
+    const rec = j.commit(sampleRecord(1));
+    j.close();
+    const r = await runEtcLane(["transactions", "list", "--config", cfg]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(rec.tradeId);
+  });
+
+  it("a config that does not load is named with what is wrong", async () => {
+    writeFileSync(join(dir, "bad.yaml"), "lane: { network: 43 }\n");
+    const r = await runEtcLane(["audit", "verify", "--config", join(dir, "bad.yaml")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/bad\.yaml: invalid configuration/);
+  });
+});
+
+describe("audit verify", () => {
+  it("prints the range verified, the seals and the unsealed tail, and exits 0 when intact", async () => {
+    await smallTrail();
+    const r = await runEtcLane(["audit", "verify", "--config", writeLaneConfig(dir)]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("verified seq 1..4 (2026-11-26 08:15:02.123..2026-11-26 08:15:02.123 +08:00)");
+    expect(r.out).toContain("sealed through seq 3 by 1 checkpoint(s)");
+    expect(r.out).toContain("unsealed tail: 0 entries since seq 3");
+    expect(r.out).toMatch(/key: .*audit-key\.pub\.pem, stored beside the log/);
+    expect(r.out).toMatch(/OK: the trail is intact\n$/);
+  });
+
+  it("exits 1 naming the first bad record and what is wrong", async () => {
+    await smallTrail();
+    const file = segmentPaths(data())[0]!;
+    writeFileSync(file, readFileSync(file, "utf8").replace("status list is stale", "status list is fresh"));
+    const r = await runEtcLane(["audit", "verify", "--data-dir", data()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      "FAILED at seq 3, audit-000000000001.log line 3: the hash does not match the line's content (the line was changed)",
+    );
+  });
+
+  it("fails closed with a wrong key given from a file, and with no key at all", async () => {
+    await smallTrail();
+    const wrong = join(dir, "wrong.pub.pem");
+    writeFileSync(wrong, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+    const w = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", wrong]);
+    expect(w.code).toBe(1);
+    expect(w.out).toMatch(
+      /FAILED at seq 4, .*checkpoint #1 is signed with key [0-9a-f]{16}; the key used to verify is/,
+    );
+    renameSync(join(data(), "audit-key.pub.pem"), join(dir, "moved.pem"));
+    const none = await runEtcLane(["audit", "verify", "--data-dir", data()]);
+    expect(none.code).toBe(1);
+    expect(none.out).toMatch(/key: none: .*audit-key\.pub\.pem is missing and no --key was given/);
+    expect(none.out).toContain("FAILED: no public key: the checkpoints' signatures cannot be checked");
+    const given = await runEtcLane([
+      "audit",
+      "verify",
+      "--data-dir",
+      data(),
+      "--key",
+      join(dir, "moved.pem"),
+    ]);
+    expect(given.code).toBe(0);
+    expect(given.out).toContain("(given with --key)");
+  });
+});
+
+describe("audit tail and search output", () => {
+  it("aligned columns in local time, card numbers masked unless --full-ids", async () => {
+    await smallTrail();
+    const r = await runEtcLane(["audit", "tail", "-n", "3", "--data-dir", data()]);
+    const lines = r.out.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(
+      /^TIME \(\+08:00\)\s+SEQ\s+SEV\s+KIND\s+REASON\s+CARD\s+OBU\s+PLATE\s+AMOUNT\s+MESSAGE$/,
+    );
+    expect(lines[1]).toMatch(
+      /^2026-11-26 08:15:02\.123\s+2\s+info\s+transaction\s+EXIT_DEBIT\s+4301\*{12}9001\s/,
+    );
+    expect(lines.map((l) => l.indexOf("SEQ") >= 0 || /^\S+ \S+\s+\d/.test(l))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    // the columns line up: every row has its seq ending at the same column as the header's SEQ
+    const seqEnd = lines[0]!.indexOf("SEQ") + 3;
+    for (const l of lines.slice(1)) expect(l.slice(seqEnd - 1, seqEnd)).toMatch(/\d/);
+    expect(r.out).not.toContain("43010000000000009001");
+    const full = await runEtcLane([
+      "audit",
+      "search",
+      "--data-dir",
+      data(),
+      "--json",
+      "--full-ids",
+      "--kind",
+      "record",
+    ]);
+    expect(
+      full.out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { card: string }).card),
+    ).toEqual(["43010000000000009001"]);
+    const masked = await runEtcLane(["audit", "search", "--data-dir", data(), "--json", "--kind", "record"]);
+    expect(masked.out).toContain('"card":"4301************9001"');
+    const list = await runEtcLane(["audit", "list", "--data-dir", data(), "--json"]);
+    expect(list.out.trim().split("\n")).toHaveLength(4);
+  });
+
+  it("tail -f prints entries as the lane writes them", async () => {
+    const t = openTrail(data());
+    t.append({ type: "lane.alarm", severity: "alarm", message: "first", data: { code: "A1" } });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/cli/etc-lane.ts",
+        "audit",
+        "tail",
+        "-f",
+        "-n",
+        "1",
+        "--data-dir",
+        data(),
+        "--json",
+      ],
+      { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    let waiting: { text: string; resolve: () => void } | null = null;
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (waiting && out.includes(waiting.text)) waiting.resolve();
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    const seen = (text: string): Promise<void> =>
+      Promise.race([
+        new Promise<void>((resolve) => {
+          waiting = { text, resolve };
+          if (out.includes(text)) resolve();
+        }),
+        exited.then((c) => Promise.reject(new Error(`tail exited (${c}) before printing ${text}: ${out}`))),
+      ]);
+    try {
+      await seen('"message":"first"');
+      t.append({ type: "lane.alarm", severity: "alarm", message: "second", data: { code: "A2" } });
+      await seen('"message":"second"');
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      await t.close();
+    }
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { message: string }).message),
+    ).toEqual(["first", "second"]);
+  });
+
+  it("says which lane it looked in when there is no trail", async () => {
+    mkdirSync(data(), { recursive: true });
+    const r = await runEtcLane(["audit", "search", "--data-dir", data()]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /no audit trail in .*\/data\/audit \(lane found by --data-dir .*\); has the lane run there\?/,
+    );
+  });
+
+  it("refuses a time it cannot read, saying what it accepts", async () => {
+    await smallTrail();
+    const r = await runEtcLane(["audit", "search", "--data-dir", data(), "--since", "last tuesday"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /--since: expected a local date or time such as "2026-11-26 08:00" \(lane time \+08:00\)/,
+    );
+  });
+});

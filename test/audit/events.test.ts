@@ -1,0 +1,88 @@
+/**
+ * What the lane writes into its trail on its own: lane.start with the config file's digest, the tariff
+ * with its digest, the status list it opened with, journal errors, lane.stop, and the checkpoint that
+ * seals them at close (src/lane/runtime.ts), through the typed events API (src/audit/events.ts).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import type { AuditEventInput } from "../../src/audit/entry.js";
+import { fileDigest, LaneEvents } from "../../src/audit/events.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import { openLane } from "../../src/lane/runtime.js";
+import { PROJECT_ROOT } from "../helpers/cli.js";
+import { allLines, tempDir, verify } from "./helpers.js";
+
+const sha = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+describe("lane events", () => {
+  it("each typed call writes its kind, severity and data", () => {
+    const got: AuditEventInput[] = [];
+    const ev = new LaneEvents({ append: (e) => got.push(e) });
+    ev.rsuLink("down", "watchdog: no byte for 30 s", "/dev/ttyUSB0");
+    ev.statusListRefused({ bundle: "delta-1.bundle", reason: "older than the held version", code: "E5" });
+    ev.operatorAction({ action: "close the lane", user: "zhang.wei", result: "closed" });
+    ev.journalRetention({ deleted: [[1, 200]], count: 200, cutoff: "2026-08-28T00:00:00.000Z" });
+    expect(got.map((e) => [e.type, e.severity])).toEqual([
+      ["rsu.link", "alarm"],
+      ["status-list.refused", "alarm"],
+      ["operator.action", "info"],
+      ["journal.retention", "info"],
+    ]);
+    expect(got[0]!.data).toEqual({
+      state: "down",
+      reason: "watchdog: no byte for 30 s",
+      port: "/dev/ttyUSB0",
+    });
+    expect(got[2]!.message).toBe("operator zhang.wei: close the lane (closed)");
+  });
+
+  it("the lane writes its start with the config and tariff digests, its stop, and seals them", async () => {
+    const { dir, cleanup } = tempDir("etc-audit-events-");
+    try {
+      const configPath = join(PROJECT_ROOT, "config/lane.example.yaml");
+      const tariff = join(PROJECT_ROOT, "config/tariff.example.yaml");
+      const c = parseLaneConfig(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+          rsu: { port: "in-process", protocol: "legacy" },
+          statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+          dataDir: join(dir, "data"),
+          tariff,
+          outputs: { sink: "log" },
+        },
+        "test",
+      );
+      const lane = await openLane(c, {
+        transport: createTransportPair().lane,
+        uplink: false,
+        configFile: fileDigest(configPath),
+        appVersion: "9.9.9",
+      });
+      await lane.close();
+      const es = allLines(c.dataDir).map(
+        (l) => JSON.parse(l.text) as { type: string; data: Record<string, unknown> },
+      );
+      expect(es.map((e) => e.type)).toEqual([
+        "lane.start",
+        "tariff.loaded",
+        "status-list.loaded",
+        "lane.stop",
+        "audit.checkpoint",
+      ]);
+      expect(es[0]!.data).toMatchObject({
+        version: "9.9.9",
+        lane: "4301010203",
+        role: "exit",
+        config: { path: configPath, sha256: sha(configPath) },
+      });
+      expect(es[1]!.data).toMatchObject({ path: tariff, sha256: sha(tariff), version: "2025.07-demo" });
+      expect(verify(c.dataDir).ok).toBe(true);
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,142 @@
+/** Shared by the audit tests: a trail in a temporary data directory, and verification of it. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
+import type { RecordBinding } from "../../src/audit/records.js";
+import { auditDir, listSegments } from "../../src/audit/segments.js";
+import { type AuditSpool, MemoryAuditSpool } from "../../src/audit/spool.js";
+import { AuditTrail, type AuditTrailOptions } from "../../src/audit/trail.js";
+import { type JournalBindingView, type VerifyReport, verifyTrail } from "../../src/audit/verify.js";
+
+export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
+
+export function tempDir(prefix = "etc-audit-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function openTrail(
+  dataDir: string,
+  spool: AuditSpool = new MemoryAuditSpool(),
+  opts: Partial<AuditTrailOptions> = {},
+): AuditTrail {
+  return AuditTrail.open({
+    dataDir,
+    lane: LANE,
+    utcOffsetMinutes: 480,
+    spool,
+    checkpointIntervalMs: 0,
+    retentionCheckMs: 0,
+    ...opts,
+  });
+}
+
+/** The lane's public key as stored beside the trail. */
+export function laneKey(dataDir: string) {
+  return publicKeyFromPem(readFileSync(join(dataDir, AUDIT_PUBLIC_KEY_FILE)), AUDIT_PUBLIC_KEY_FILE);
+}
+
+export function verify(
+  dataDir: string,
+  spool: AuditSpool | null = null,
+  o: {
+    key?: ReturnType<typeof laneKey> | null;
+    journal?: JournalBindingView;
+    cache?: Map<string, boolean>;
+  } = {},
+): VerifyReport {
+  return verifyTrail({
+    dir: auditDir(dataDir),
+    key: o.key === undefined ? laneKey(dataDir) : o.key,
+    spool,
+    journal: o.journal ?? null,
+    ...(o.cache ? { signatureCache: o.cache } : {}),
+  });
+}
+
+export function segmentPaths(dataDir: string): string[] {
+  return listSegments(auditDir(dataDir)).map((s) => s.path);
+}
+
+/** Every line of every segment file (anchors included), with its file and 1-based line number. */
+export function allLines(dataDir: string): { file: string; path: string; line: number; text: string }[] {
+  const out: { file: string; path: string; line: number; text: string }[] = [];
+  for (const s of listSegments(auditDir(dataDir))) {
+    readFileSync(s.path, "utf8")
+      .split("\n")
+      .slice(0, -1)
+      .forEach((text, i) => {
+        out.push({ file: s.name, path: s.path, line: i + 1, text });
+      });
+  }
+  return out;
+}
+
+export function binding(jseq: number, json: string, over: Partial<RecordBinding> = {}): RecordBinding {
+  return {
+    op: "commit",
+    json,
+    jseq,
+    tradeId: `430101020320261126080000${String(jseq).padStart(6, "0")}`,
+    revision: 1,
+    kind: "transaction",
+    outcome: "EXIT_DEBIT",
+    cardId: `430100000000000${String(jseq).padStart(5, "0")}`,
+    obuSerial: `4301${String(jseq).padStart(12, "0")}`,
+    obuId: `A1${String(jseq).padStart(6, "0")}`,
+    plate: `湘A${String(10000 + jseq)}`,
+    amount: 1500 + jseq,
+    ...over,
+  };
+}
+
+/** Runs `etc-lane <args>` in this process (audit and transactions commands); stdout, stderr, exit code. */
+export async function runEtcLane(args: string[]): Promise<{ out: string; err: string; code: number }> {
+  const { Command } = await import("commander");
+  const { registerAudit } = await import("../../src/cli/commands/audit.js");
+  const { registerTransactions } = await import("../../src/cli/commands/transactions.js");
+  const { runCli } = await import("../../src/cli/run-cli.js");
+  let out = "";
+  let err = "";
+  const w1 = process.stdout.write;
+  const w2 = process.stderr.write;
+  process.stdout.write = ((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  }) as typeof process.stderr.write;
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    const program = new Command("etc-lane");
+    registerTransactions(program);
+    registerAudit(program);
+    await runCli(program, ["node", "etc-lane", ...args]);
+    return { out, err, code: Number(process.exitCode ?? 0) };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+    process.exitCode = before;
+  }
+}
+
+/** A lane config file (the one `etc-lane run` would use) with its data directory. */
+export function writeLaneConfig(dir: string, dataDir = "data"): string {
+  const path = `${dir}/lane.yaml`;
+  writeFileSync(
+    path,
+    [
+      'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+      "rsu: { port: /dev/null, protocol: legacy, dialect: { utcOffsetMinutes: 480 } }",
+      "statusList: { publicKey: keys/station.pub.pem }",
+      `dataDir: ${dataDir}`,
+      "tariff: tariff.yaml",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}

@@ -1,0 +1,180 @@
+/**
+ * `audit search` and `audit export` over the trail of a simulated run (the real lane against the
+ * simulated RSU, test/integration/harness.ts): each filter returns exactly the entries that match it,
+ * with the journal's records as the ground truth for transactions and stops.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import type { StoredRecord } from "../../src/journal/types.js";
+import { laneTest } from "../integration/harness.js";
+import { allLines, runEtcLane } from "./helpers.js";
+
+type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
+const v = (plate: string, over: Partial<V> = {}): V => ({
+  id: plate,
+  plate,
+  class: 1,
+  balance: 20_000,
+  entryStation: "0101",
+  ...over,
+});
+const BLACK_CARD = "43010000000000009001";
+
+const VEHICLES: V[] = [
+  v("湘A00001"),
+  v("湘A00002", { cardType: 23 }),
+  v("湘B00003", { balance: 1424 }),
+  v("湘A00004", { card: { network: "4301", serial: BLACK_CARD.slice(4) } }),
+  v("湘B00005", { class: 11 }),
+  v("湘A00006", { card: { present: false } }),
+  v("湘B00007"),
+  v("湘A00008", { entryStation: "0999" }),
+];
+
+interface Out {
+  seq: number;
+  type: string;
+  tradeId: string | null;
+}
+
+async function search(dataDir: string, args: string[]): Promise<Out[]> {
+  const r = await runEtcLane(["audit", "search", "--data-dir", dataDir, "--json", "--full-ids", ...args]);
+  expect(r.code, r.err).toBe(0);
+  return r.out
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Out);
+}
+
+const tradeIds = (rs: StoredRecord[]): string[] => rs.map((r) => r.tradeId);
+const recordIds = (o: Out[]): string[] =>
+  o.filter((x) => x.type.startsWith("record.")).map((x) => x.tradeId!);
+
+describe("search and export over a simulated run", () => {
+  it("return exactly the entries that match each filter", async () => {
+    await laneTest(
+      {
+        protocol: "legacy",
+        scenario: { defaults: { zoneMs: 400 }, traffic: { gapMs: 150, vehicles: VEHICLES } },
+        listed: [{ kind: "card", id: BLACK_CARD }],
+      },
+      async (t) => {
+        await t.settle();
+        const dataDir = join(t.dir, "data");
+        const recs = t.records();
+        expect(recs).toHaveLength(VEHICLES.length);
+        const entries = allLines(dataDir).map((l) => ({ e: JSON.parse(l.text) as AuditEntry, text: l.text }));
+        const only = async (args: string[], want: StoredRecord[]): Promise<void> => {
+          const got = await search(dataDir, args);
+          expect(
+            got.map((x) => x.type).every((ty) => ty.startsWith("record.")),
+            args.join(" "),
+          ).toBe(true);
+          expect(recordIds(got), args.join(" ")).toEqual(tradeIds(want));
+        };
+
+        await only(["--kind", "record"], recs);
+        await only(
+          ["--kind", "transaction"],
+          recs.filter((r) => r.kind === "transaction"),
+        );
+        await only(
+          ["--kind", "stop"],
+          recs.filter((r) => r.kind === "stop"),
+        );
+        await only(
+          ["--kind", "stop", "suspect"],
+          recs.filter((r) => r.kind === "stop" || r.kind === "suspect"),
+        );
+        // a reason matches records with that outcome and events with that code (the lane's alarm for it)
+        const byReason = await search(dataDir, ["--reason", "CARD_ON_STATUS_LIST"]);
+        expect(recordIds(byReason)).toEqual(
+          tradeIds(recs.filter((r) => r.outcome === "CARD_ON_STATUS_LIST")),
+        );
+        expect(byReason.filter((x) => !x.type.startsWith("record.")).map((x) => x.seq)).toEqual(
+          entries
+            .filter(
+              (x) =>
+                x.e.type === "lane.alarm" && (x.e.data as { code: string }).code === "CARD_ON_STATUS_LIST",
+            )
+            .map((x) => x.e.seq),
+        );
+        await only(
+          ["--card", BLACK_CARD],
+          recs.filter((r) => r.cardId === BLACK_CARD),
+        );
+        const paid = recs.find((r) => r.kind === "transaction")!;
+        await only(["--card", paid.cardId!], [paid]);
+        await only(
+          ["--obu", paid.obuSerial!],
+          recs.filter((r) => r.obuSerial === paid.obuSerial),
+        );
+        await only(
+          ["--obu", paid.obuId.toLowerCase()],
+          recs.filter((r) => r.obuId === paid.obuId),
+        );
+        await only(
+          ["--plate", "湘B"],
+          recs.filter((r) => r.plate?.includes("湘B")),
+        );
+        await only(
+          ["--plate", "湘A", "--kind", "transaction"],
+          recs.filter((r) => r.plate?.includes("湘A") && r.kind === "transaction"),
+        );
+
+        // events: what the lane wrote when it opened
+        expect((await search(dataDir, ["--kind", "lane.start"])).map((x) => x.type)).toEqual(["lane.start"]);
+        expect((await search(dataDir, ["--kind", "tariff"])).map((x) => x.type)).toEqual(["tariff.loaded"]);
+        const all = await search(dataDir, []);
+        expect(all.map((x) => x.seq)).toEqual([...new Set(entries.map((x) => x.e.seq))]);
+
+        // a time window: from the third record's entry to the sixth's (exclusive)
+        const recEntries = entries.filter((x) => x.e.type === "record.commit");
+        const since = recEntries[2]!.e.utc;
+        const until = recEntries[5]!.e.utc;
+        expect(Date.parse(recEntries[1]!.e.utc)).toBeLessThan(Date.parse(since));
+        expect(Date.parse(recEntries[4]!.e.utc)).toBeLessThan(Date.parse(until));
+        const inWindow = [...new Map(entries.map((x) => [x.e.seq, x])).values()].filter(
+          (x) => Date.parse(x.e.utc) >= Date.parse(since) && Date.parse(x.e.utc) < Date.parse(until),
+        );
+        const window = ["--since", since, "--until", until];
+        const got = await search(dataDir, window);
+        expect(got.map((x) => x.seq)).toEqual(inWindow.map((x) => x.e.seq));
+        expect(recordIds(got)).toEqual(tradeIds(recs.slice(2, 5)));
+
+        // export: JSON lines are the trail's own lines; CSV has one row per entry
+        const json = await runEtcLane([
+          "audit",
+          "export",
+          "--data-dir",
+          dataDir,
+          "--format",
+          "json",
+          "--full-ids",
+          ...window,
+        ]);
+        expect(json.out).toBe(inWindow.map((x) => `${x.text}\n`).join(""));
+        const csv = await runEtcLane([
+          "audit",
+          "export",
+          "--data-dir",
+          dataDir,
+          "--format",
+          "csv",
+          "--kind",
+          "record",
+          ...window,
+        ]);
+        const rows = csv.out.trim().split("\n");
+        expect(rows[0]).toBe(
+          "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash",
+        );
+        expect(rows.slice(1).map((r) => r.split(",")[12])).toEqual(tradeIds(recs.slice(2, 5)));
+        expect(csv.out).not.toContain(paid.cardId!);
+      },
+    );
+  });
+});

@@ -1,0 +1,290 @@
+/**
+ * Every way of changing a trail that the design says `audit verify` detects, tried on a small real trail
+ * (three segment files, records, events, checkpoints): each byte toggled (as journald's bit-fiddling test
+ * does), each line deleted, inserted elsewhere, swapped with its neighbour, each file truncated at every
+ * length, a re-seal with the lane's own key after an edit, and verification with a wrong key or none.
+ * Each time the first problem must name the record.
+ */
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AUDIT_KEY_FILE,
+  type CheckpointStatement,
+  checkpointHash,
+  statementBytes,
+} from "../../src/audit/checkpoint.js";
+import { type AuditEntry, buildLine } from "../../src/audit/entry.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { allLines, binding, laneKey, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
+
+interface Fixture {
+  dir: string;
+  spool: MemoryAuditSpool;
+  files: { path: string; bytes: Buffer }[];
+}
+
+let fx: Fixture;
+/** signatures checked once per process: the loops below verify the same checkpoints thousands of times */
+const cache = new Map<string, boolean>();
+
+async function buildTrail(dir: string, acknowledge = 0): Promise<MemoryAuditSpool> {
+  const spool = new MemoryAuditSpool();
+  const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
+  for (let i = 1; i <= 5; i++) {
+    if (i % 3 === 0) t.bindRecord(binding(i, JSON.stringify({ seq: i })), (b) => spool.put(b.spool, b.head));
+    else t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: `X${i}` } });
+    await t.flush();
+  }
+  t.append({
+    type: "lane.stop",
+    severity: "info",
+    message: "lane stopped: closed",
+    data: { reason: "closed" },
+  });
+  if (acknowledge > 0) t.witness.acknowledged(acknowledge);
+  await t.close();
+  return spool;
+}
+
+function restore(): void {
+  for (const f of fx.files) writeFileSync(f.path, f.bytes);
+}
+
+function where(dir: string): { path: string; file: string; starts: number[] }[] {
+  return segmentPaths(dir).map((path) => {
+    const b = readFileSync(path);
+    const starts = [0];
+    for (let i = 0; i < b.length; i++) if (b[i] === 10 && i + 1 < b.length) starts.push(i + 1);
+    return { path, file: path.split("/").pop()!, starts };
+  });
+}
+
+let cleanupFixture: () => void;
+afterAll(() => cleanupFixture());
+
+beforeAll(async () => {
+  const { dir, cleanup } = tempDir("etc-audit-tamper-");
+  cleanupFixture = cleanup;
+  const spool = await buildTrail(dir);
+  fx = { dir, spool, files: segmentPaths(dir).map((path) => ({ path, bytes: readFileSync(path) })) };
+  // the fixture is what the tests below assume
+  expect(fx.files.length).toBeGreaterThanOrEqual(3);
+  expect(verify(fx.dir, fx.spool, { cache })).toMatchObject({ ok: true, problems: [] });
+});
+
+describe("changing any single byte", () => {
+  it("is detected, naming the line that holds the byte", () => {
+    const layout = where(fx.dir);
+    const misses: string[] = [];
+    for (const [fi, f] of fx.files.entries()) {
+      const isLastFile = fi === fx.files.length - 1;
+      for (let at = 0; at < f.bytes.length; at++) {
+        const b = Buffer.from(f.bytes);
+        b[at] = b[at]! ^ 0x01;
+        writeFileSync(f.path, b);
+        const r = verify(fx.dir, fx.spool, { cache });
+        const line = layout[fi]!.starts.filter((s) => s <= at).length;
+        const p = r.problems[0];
+        const finalNewline = isLastFile && at === f.bytes.length - 1;
+        // the newest file's last newline turns its last line into a torn fragment: the head copy catches it
+        const named =
+          (p?.file === layout[fi]!.file && p?.line === line) ||
+          (finalNewline && /head copy names seq/.test(p?.what ?? ""));
+        if (r.ok || !named)
+          misses.push(`${layout[fi]!.file} byte ${at} (line ${line}): ${JSON.stringify(p ?? null)}`);
+      }
+      writeFileSync(f.path, f.bytes);
+    }
+    expect(misses).toEqual([]);
+  });
+});
+
+describe("deleting, inserting or reordering a record", () => {
+  const lines = (): { path: string; text: string[] }[] =>
+    fx.files.map((f) => ({ path: f.path, text: f.bytes.toString("utf8").split("\n").slice(0, -1) }));
+  const write = (path: string, text: string[]): void => writeFileSync(path, `${text.join("\n")}\n`);
+  const seqOf = (l: string): number => (JSON.parse(l) as AuditEntry).seq;
+
+  it("deleting any line is detected, naming the deleted record or its neighbour", () => {
+    const misses: string[] = [];
+    for (const f of lines()) {
+      for (let i = 0; i < f.text.length; i++) {
+        const d = seqOf(f.text[i]!);
+        write(
+          f.path,
+          f.text.filter((_, k) => k !== i),
+        );
+        const r = verify(fx.dir, fx.spool, { cache });
+        const s = r.problems[0]?.seq ?? -1;
+        if (r.ok || s < d - 1 || s > d + 1)
+          misses.push(`${f.path} line ${i + 1} (seq ${d}): ${JSON.stringify(r.problems[0] ?? null)}`);
+        restore();
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+
+  it("inserting a copy of any line elsewhere is detected at the inserted line", () => {
+    const misses: string[] = [];
+    for (const f of lines()) {
+      for (let i = 0; i < f.text.length; i++) {
+        for (const j of [i - 1, i + 2, f.text.length]) {
+          if (j < 0 || j > f.text.length) continue;
+          const t = [...f.text];
+          t.splice(j, 0, f.text[i]!);
+          write(f.path, t);
+          const r = verify(fx.dir, fx.spool, { cache });
+          const p = r.problems[0];
+          if (r.ok || p?.line !== j + 1)
+            misses.push(`${f.path}: line ${i + 1} copied to ${j + 1}: ${JSON.stringify(p ?? null)}`);
+          restore();
+        }
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+
+  it("swapping any two neighbouring lines is detected at the first of them", () => {
+    const misses: string[] = [];
+    for (const f of lines()) {
+      for (let i = 0; i + 1 < f.text.length; i++) {
+        const t = [...f.text];
+        [t[i], t[i + 1]] = [t[i + 1]!, t[i]!];
+        write(f.path, t);
+        const r = verify(fx.dir, fx.spool, { cache });
+        if (r.ok || r.problems[0]?.line !== i + 1)
+          misses.push(`${f.path}: lines ${i + 1}/${i + 2}: ${JSON.stringify(r.problems[0] ?? null)}`);
+        restore();
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+});
+
+describe("truncating a file", () => {
+  it("at each line end, next to it and mid-line is detected (the next file's anchor, or the head copy for the newest)", () => {
+    const misses: string[] = [];
+    for (const f of fx.files) {
+      const cuts = new Set<number>();
+      let start = 0;
+      for (let i = 0; i < f.bytes.length; i++) {
+        if (f.bytes[i] !== 10) continue;
+        for (const c of [start, start + 1, (start + i) >> 1, i, i + 1]) if (c < f.bytes.length) cuts.add(c);
+        start = i + 1;
+      }
+      for (const len of cuts) {
+        truncateSync(f.path, len);
+        const r = verify(fx.dir, fx.spool, { cache });
+        if (r.ok) misses.push(`${f.path} cut to ${len} bytes`);
+        writeFileSync(f.path, f.bytes);
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+});
+
+/** Re-chains every entry after `edit` and re-signs every checkpoint with `privateKeyPem`: a full re-seal. */
+function reseal(dir: string, privateKeyPem: Buffer, edit: (e: AuditEntry) => void): void {
+  const key = createPrivateKey(privateKeyPem);
+  const byFile = new Map<string, AuditEntry[]>();
+  const unique = new Map<number, AuditEntry>();
+  for (const l of allLines(dir)) {
+    const e = JSON.parse(l.text) as AuditEntry;
+    byFile.set(l.path, [...(byFile.get(l.path) ?? []), e]);
+    unique.set(e.seq, e);
+  }
+  const rebuilt = new Map<number, string>();
+  let prev = "0".repeat(64);
+  let prevCp = "0".repeat(64);
+  const hashes = new Map<number, string>();
+  for (const e of [...unique.values()].sort((a, b) => a.seq - b.seq)) {
+    edit(e);
+    if (e.type === "audit.checkpoint") {
+      const d = e.data as { checkpoint: CheckpointStatement; sig: string };
+      d.checkpoint.head = hashes.get(d.checkpoint.to)!;
+      d.checkpoint.prev = prevCp;
+      d.sig = sign(null, statementBytes(d.checkpoint), key).toString("base64");
+      prevCp = checkpointHash(d.checkpoint);
+    }
+    const b = buildLine(
+      e.seq,
+      e.time,
+      e.utc,
+      { type: e.type, severity: e.severity, message: e.message, data: e.data! },
+      prev,
+    );
+    rebuilt.set(e.seq, b.line);
+    hashes.set(e.seq, b.hash);
+    prev = b.hash;
+  }
+  for (const [path, es] of byFile) writeFileSync(path, es.map((e) => rebuilt.get(e.seq)!).join(""));
+}
+
+describe("re-sealing and keys", () => {
+  it("an edit re-sealed with the lane's own key is caught by the checkpoint the station acknowledged", async () => {
+    const { dir, cleanup } = tempDir("etc-audit-reseal-");
+    try {
+      const spool = await buildTrail(dir, 2);
+      const station = spool.witness()!;
+      const cp2 = allLines(dir)
+        .map((l) => JSON.parse(l.text) as AuditEntry)
+        .find(
+          (e) =>
+            e.type === "audit.checkpoint" && (e.data as { checkpoint: { n: number } }).checkpoint.n === 2,
+        )!;
+      reseal(dir, readFileSync(join(dir, AUDIT_KEY_FILE)), (e) => {
+        if (e.seq === 1) e.message = "nothing to see here";
+      });
+      const withoutWitness = verify(dir, null);
+      expect(withoutWitness.problems).toEqual([]); // the key holder's forgery checks out on its own...
+      const r = verify(dir, spool); // ...but not against what the station acknowledged
+      expect(r.ok).toBe(false);
+      expect(r.problems[0]).toMatchObject({ seq: cp2.seq });
+      expect(r.problems[0]!.what).toMatch(new RegExp(`checkpoint #${station.n} .*station acknowledged`));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("verifying with a wrong key fails, naming the first checkpoint", () => {
+    const wrong = generateKeyPairSync("ed25519").publicKey;
+    const r = verify(fx.dir, fx.spool, { key: wrong });
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]!.what).toMatch(
+      /checkpoint #1 is signed with key [0-9a-f]{16}; the key used to verify is/,
+    );
+  });
+
+  it("verifying with no key fails closed", () => {
+    const r = verify(fx.dir, fx.spool, { key: null });
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.what)).toContain(
+      "no public key: the checkpoints' signatures cannot be checked",
+    );
+  });
+
+  it("a trail re-signed with a substituted key passes with the key beside it, fails with the lane's real key", async () => {
+    const { dir, cleanup } = tempDir("etc-audit-subst-");
+    try {
+      const spool = await buildTrail(dir);
+      const real = laneKey(dir);
+      const forged = generateKeyPairSync("ed25519");
+      writeFileSync(join(dir, AUDIT_KEY_FILE), forged.privateKey.export({ type: "pkcs8", format: "pem" }));
+      writeFileSync(join(dir, "audit-key.pub.pem"), forged.publicKey.export({ type: "spki", format: "pem" }));
+      const forgedId = (await import("../../src/audit/checkpoint.js")).keyIdOf(forged.publicKey);
+      reseal(dir, readFileSync(join(dir, AUDIT_KEY_FILE)), (e) => {
+        if (e.type === "audit.checkpoint")
+          (e.data as { checkpoint: CheckpointStatement }).checkpoint.keyId = forgedId;
+      });
+      expect(verify(dir, null).ok).toBe(true);
+      const r = verify(dir, null, { key: real });
+      expect(r.ok).toBe(false);
+      expect(r.problems[0]!.what).toMatch(/checkpoint #1 is signed with key/);
+      void spool;
+    } finally {
+      cleanup();
+    }
+  });
+});

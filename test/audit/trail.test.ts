@@ -1,0 +1,366 @@
+import {
+  appendFileSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { checkpointHash, type SignedCheckpoint } from "../../src/audit/checkpoint.js";
+import { type AuditEntry, GENESIS } from "../../src/audit/entry.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { allLines, binding, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+});
+afterEach(() => {
+  vi.useRealTimers();
+  cleanup();
+});
+
+const entries = (): AuditEntry[] => allLines(dir).map((l) => JSON.parse(l.text) as AuditEntry);
+const checkpoints = (): SignedCheckpoint[] =>
+  entries()
+    .filter((e) => e.type === "audit.checkpoint")
+    .map((e) => e.data as unknown as SignedCheckpoint)
+    .filter((c, i, all) => all.findIndex((x) => x.checkpoint.n === c.checkpoint.n) === i);
+const ev = (i: number) => ({
+  type: "test.event",
+  severity: "info" as const,
+  message: `event ${i}`,
+  data: { i },
+});
+
+describe("appending", () => {
+  it("writes gap-free entries with the lane's local time and UTC, chained, and a closing checkpoint", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    for (let i = 0; i < 3; i++) t.append(ev(i));
+    await t.close();
+    const es = entries();
+    expect(es.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(es[0]).toMatchObject({ time: "2026-11-26T08:15:02.123+08:00", utc: "2026-11-26T00:15:02.123Z" });
+    expect(es[0]!.prev).toBe(GENESIS);
+    for (let i = 1; i < es.length; i++) expect(es[i]!.prev).toBe(es[i - 1]!.hash);
+    expect(es[3]!.type).toBe("audit.checkpoint");
+    const r = verify(dir);
+    expect(r.problems).toEqual([]);
+    expect(r).toMatchObject({
+      ok: true,
+      verified: { from: 1, to: 4 },
+      sealed: { to: 3, checkpoints: 1 },
+      unsealed: { count: 0, since: 3 },
+    });
+  });
+
+  it("reopens where it stopped: the chain continues across restarts", async () => {
+    const a = openTrail(dir);
+    a.append(ev(1));
+    await a.close();
+    const b = openTrail(dir);
+    expect(b.append(ev(2)).seq).toBe(3);
+    await b.close();
+    expect(verify(dir).ok).toBe(true);
+  });
+});
+
+describe("checkpoints", () => {
+  it("every N entries, each naming its number, a range that continues the last, the head at its end and its predecessor", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 4 });
+    for (let i = 0; i < 4; i++) t.append(ev(i));
+    await t.flush();
+    for (let i = 4; i < 7; i++) t.append(ev(i));
+    await t.flush();
+    const cps = checkpoints();
+    expect(cps.map((c) => [c.checkpoint.n, c.checkpoint.from, c.checkpoint.to])).toEqual([
+      [1, 1, 4],
+      [2, 5, 8],
+    ]);
+    const byseq = new Map(entries().map((e) => [e.seq, e]));
+    expect(cps[0]!.checkpoint.head).toBe(byseq.get(4)!.hash);
+    expect(cps[0]!.checkpoint.prev).toBe(GENESIS);
+    expect(cps[1]!.checkpoint.prev).toBe(checkpointHash(cps[0]!.checkpoint));
+    expect(cps[1]!.checkpoint).toMatchObject({ lane: "4301010203", keyId: t.key.keyId });
+    await t.close();
+    expect(verify(dir).ok).toBe(true);
+  });
+
+  it("on the timer, also when the lane is idle: an empty interval gets its number and time", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date"] });
+    vi.setSystemTime(Date.UTC(2026, 10, 26, 0, 0, 0));
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointIntervalMs: 60_000, checkpointEvery: 1000 });
+    t.append(ev(1));
+    vi.advanceTimersByTime(60_000);
+    await t.flush();
+    vi.advanceTimersByTime(60_000); // nothing happened in this minute
+    await t.flush();
+    vi.advanceTimersByTime(60_000);
+    await t.flush();
+    const cps = checkpoints().map((c) => c.checkpoint);
+    expect(cps.map((c) => [c.n, c.from, c.to])).toEqual([
+      [1, 1, 1],
+      [2, 2, 2],
+      [3, 3, 3],
+    ]);
+    expect(cps.map((c) => c.time)).toEqual([
+      "2026-11-26T00:01:00.000Z",
+      "2026-11-26T00:02:00.000Z",
+      "2026-11-26T00:03:00.000Z",
+    ]);
+    await t.close();
+    expect(verify(dir)).toMatchObject({ ok: true, sealed: { checkpoints: 3 } });
+  });
+});
+
+describe("rotation and retention", () => {
+  async function fill(t: ReturnType<typeof openTrail>, n: number, from = 0): Promise<void> {
+    for (let i = from; i < from + n; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+  }
+
+  it("starts a new file after a checkpoint once the file is past its size; each begins with that checkpoint", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+    await fill(t, 40);
+    await t.close();
+    const files = segmentPaths(dir);
+    expect(files.length).toBeGreaterThan(2);
+    for (let i = 1; i < files.length; i++) {
+      const prevLast = readFileSync(files[i - 1]!, "utf8")
+        .trimEnd()
+        .split("\n")
+        .pop();
+      const first = readFileSync(files[i]!, "utf8").split("\n")[0];
+      expect(first).toBe(prevLast);
+      expect((JSON.parse(first!) as AuditEntry).type).toBe("audit.checkpoint");
+    }
+    const again = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+    await fill(again, 12, 40);
+    await again.close();
+    expect(verify(dir)).toMatchObject({ ok: true, files: segmentPaths(dir).length, problems: [] });
+  });
+
+  it("deletes whole old files only, records it, keeps what a journal row is bound to, and what is kept verifies", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    let floor: number | null = null;
+    const opts = {
+      checkpointEvery: 5,
+      segmentMaxBytes: 1500,
+      retentionDays: 30,
+      now: () => clock,
+      boundFloor: () => floor,
+    };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    const oldFiles = segmentPaths(dir).slice(0, -1);
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const second = segmentPaths(dir)[1]!;
+    floor = Number(/audit-(\d+)\.log$/.exec(second)![1]) + 1; // a kept row is bound to an entry in file 2
+    const plan = await t.runRetention();
+    expect(plan!.files.map((f) => f.file)).toEqual([oldFiles[0]!.split("/").pop()]);
+    floor = null;
+    const plan2 = await t.runRetention();
+    expect(plan2!.files.map((f) => f.file)).toEqual(oldFiles.slice(1).map((p) => p.split("/").pop()));
+    await t.close();
+    for (const f of oldFiles) expect(() => statSync(f)).toThrow();
+    const retention = entries().filter((e) => e.type === "audit.retention");
+    expect(retention).toHaveLength(2);
+    const r = verify(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.retainedFrom).toBe((retention[1]!.data as { deletedThrough: number }).deletedThrough + 1);
+  });
+
+  it("a file deleted without an audit.retention entry is detected", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+    await fill(t, 30);
+    await t.close();
+    const first = segmentPaths(dir)[0]!;
+    unlinkSync(first);
+    const r = verify(dir);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]!.what).toMatch(/no audit.retention entry names the deletion/);
+  });
+});
+
+describe("after a crash", () => {
+  it("a record whose journal transaction committed but whose line never reached the file is restored from the spool", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append(ev(1));
+    await t.flush();
+    const before = readFileSync(segmentPaths(dir)[0]!);
+    const bound = t.bindRecord(binding(1, '{"seq":1}'), (b) => {
+      spool.put(b.spool, b.head); // what the journal does inside its transaction
+      return b;
+    });
+    const full = readFileSync(segmentPaths(dir)[0]!);
+    // kill -9 between the journal's COMMIT and the file write: the file never got the line
+    truncateSync(segmentPaths(dir)[0]!, before.length);
+    const alarms: string[] = [];
+    const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    expect(readFileSync(segmentPaths(dir)[0]!).subarray(0, full.length).equals(full)).toBe(true);
+    expect(again.status().lastSeq).toBe(bound.seq);
+    expect(alarms).toEqual([]);
+    await again.close();
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("a torn last line is cut at open and reported as torn, not as tampering", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { spoolBatchMs: 600_000 });
+    t.append(ev(1));
+    await t.flush();
+    t.append(ev(2));
+    // the process dies in the middle of writing seq 3
+    appendFileSync(segmentPaths(dir)[0]!, '{"seq":3,"time":"2026-11-26T08:');
+    const read = verify(dir, spool);
+    expect(read).toMatchObject({ ok: true, torn: { bytes: 31, afterSeq: 2 } });
+    const again = openTrail(dir, spool);
+    await again.close();
+    const torn = entries().find((e) => e.type === "audit.torn-tail")!;
+    expect(torn.data).toMatchObject({ bytes: 31, afterSeq: 2 });
+    expect(verify(dir, spool)).toMatchObject({ ok: true, torn: null, tornRepaired: 1, problems: [] });
+  });
+
+  it("a file that ends before the head copy, with nothing in the spool to fill it, is truncation: alarmed and failed for ever", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    for (let i = 0; i < 6; i++) t.append(ev(i));
+    await t.flush(); // synced: the spool no longer holds the lines, only the head copy
+    const path = segmentPaths(dir)[0]!;
+    const lines = readFileSync(path, "utf8").split("\n");
+    truncateSync(path, Buffer.byteLength(lines.slice(0, 4).join("\n")) + 1); // keep seq 1..4
+    const read = verify(dir, spool);
+    expect(read.ok).toBe(false);
+    expect(read.problems[0]).toMatchObject({ seq: 4 });
+    expect(read.problems[0]!.what).toMatch(/head copy names seq 6: entries 5..6 are missing/);
+    const alarms: string[] = [];
+    const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    expect(alarms).toEqual(["AUDIT_GAP"]);
+    again.append(ev(99));
+    await again.close();
+    const gap = entries().find((e) => e.type === "audit.gap")!;
+    expect(gap).toMatchObject({ seq: 7, data: { missing: { from: 5, to: 6 } } });
+    const r = verify(dir, spool);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]).toMatchObject({ seq: 7 });
+    expect(r.problems[0]!.what).toMatch(/entries 5..6 are missing/);
+  });
+});
+
+describe("a rotation cut short", () => {
+  it("before its rename leaves a temporary file that never counts as a segment and is removed at open", async () => {
+    const t = openTrail(dir);
+    t.append(ev(1));
+    await t.close();
+    const tmp = join(auditDir(dir), ".audit-000000000004.log.tmp");
+    writeFileSync(tmp, "half an anchor");
+    expect(verify(dir)).toMatchObject({ ok: true, files: 1 });
+    const again = openTrail(dir);
+    await again.close();
+    expect(() => statSync(tmp)).toThrow();
+    expect(verify(dir).ok).toBe(true);
+  });
+});
+
+describe("the witness queue", () => {
+  it("queues checkpoints for the station; acknowledged ones are remembered in the spool and not sent again", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2 });
+    for (let i = 0; i < 6; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    const made = checkpoints().map((c) => c.checkpoint.n);
+    expect(made.length).toBeGreaterThanOrEqual(3);
+    expect(t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual(made);
+    t.witness.acknowledged(2);
+    expect(spool.witness()).toMatchObject({ state: "acknowledged", n: 2 });
+    expect(t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual(made.slice(2));
+    t.append(ev(99));
+    await t.close(); // one more checkpoint seals it
+    const all = checkpoints().map((c) => c.checkpoint.n);
+    expect(all).toHaveLength(made.length + 1);
+    const again = openTrail(dir, spool);
+    expect(again.witness.due()).toBe(false); // reading the files in the background
+    await again.witness.ready;
+    expect(again.witness.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual(all.slice(2));
+    await again.close();
+  });
+
+  it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
+    for (let i = 0; i < 6; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    t.witness.acknowledged(2);
+    await t.close();
+    const acked = spool.witness()!;
+    spool.setWitness({ ...acked, hash: "f".repeat(64) }); // what the station holds is not what this trail has
+    const alarms: string[] = [];
+    const a = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    await a.witness.ready;
+    await a.close();
+    expect(alarms).toEqual(["AUDIT_ROLLBACK"]);
+    spool.setWitness({ ...acked, n: 99 }); // the station acknowledged more than this trail holds
+    const b = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    await b.close();
+    expect(alarms).toEqual(["AUDIT_ROLLBACK", "AUDIT_ROLLBACK"]);
+    expect(
+      entries()
+        .filter((e) => e.type === "audit.rollback")
+        .map((e) => e.message),
+    ).toEqual([
+      expect.stringMatching(/checkpoint #2 in this trail differs from the one the station acknowledged/),
+      expect.stringMatching(
+        /the station acknowledged checkpoint #99 .* but this trail's checkpoints end at #/,
+      ),
+    ]);
+  });
+});
+
+describe("a disk that refuses writes", () => {
+  it("never stops the caller: one AUDIT_WRITE alarm, the lines kept and spooled, and written at the next start", async () => {
+    const seg = join(auditDir(dir), "audit-000000000001.log");
+    mkdirSync(auditDir(dir), { recursive: true });
+    symlinkSync("/dev/full", seg); // every write fails with ENOSPC
+    const spool = new MemoryAuditSpool();
+    const alarms: string[] = [];
+    // no station here (reading /dev/full for checkpoints to send would never end)
+    const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c), witness: false });
+    expect(t.append(ev(1)).seq).toBe(1);
+    expect(t.append(ev(2)).seq).toBe(2);
+    expect(alarms).toEqual(["AUDIT_WRITE"]);
+    expect(t.status()).toMatchObject({
+      lastSeq: 2,
+      unwritten: 2,
+      writeError: expect.stringMatching(/ENOSPC/),
+    });
+    await t.close();
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3]); // the two events and the closing checkpoint
+
+    unlinkSync(seg); // the disk is replaced
+    const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
+    expect(again.status().lastSeq).toBe(3);
+    await again.close();
+    expect(alarms).toEqual(["AUDIT_WRITE"]);
+    expect(
+      entries()
+        .map((e) => e.message)
+        .slice(0, 2),
+    ).toEqual(["event 1", "event 2"]);
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * The station as witness: sim/station keeps the last checkpoint per lane and refuses one that does not
+ * extend it; a lane whose data directory was replaced by an older copy is caught there, raises
+ * AUDIT_ROLLBACK, records it in its trail, and `audit verify` fails on it.
+ */
+
+import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { cpSync, rmSync } from "node:fs";
+import { Subject } from "rxjs";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type StationHandle, startStation } from "../../sim/station/station.js";
+import {
+  type CheckpointStatement,
+  checkpointHash,
+  keyIdOf,
+  type SignedCheckpoint,
+  statementBytes,
+} from "../../src/audit/checkpoint.js";
+import { GENESIS } from "../../src/audit/entry.js";
+import { openStandaloneSpool } from "../../src/audit/spool.js";
+import type { AuditTrail } from "../../src/audit/trail.js";
+import type { Outbox } from "../../src/journal/journal.js";
+import { Uplink } from "../../src/uplink/uplink.js";
+import { allLines, LANE, openTrail, tempDir, verify } from "./helpers.js";
+
+const LANE_ID = "4301010203";
+let station: StationHandle;
+let dir: string;
+let cleanup: () => void;
+
+beforeEach(async () => {
+  station = await startStation();
+  ({ dir, cleanup } = tempDir("etc-audit-witness-"));
+});
+afterEach(async () => {
+  await station.close();
+  cleanup();
+});
+
+function chain(
+  key: KeyObject,
+  count: number,
+  from: { n: number; to: number; hash: string } = { n: 0, to: 0, hash: GENESIS },
+  salt = "a",
+): SignedCheckpoint[] {
+  const out: SignedCheckpoint[] = [];
+  let prev = from;
+  const keyId = keyIdOf(generatePublic(key));
+  for (let i = 0; i < count; i++) {
+    const s: CheckpointStatement = {
+      v: 1,
+      lane: LANE_ID,
+      keyId,
+      n: prev.n + 1,
+      from: prev.to + 1,
+      to: prev.to + 10,
+      head: (salt + String(prev.n + 1)).padEnd(64, "0").replace(/[^0-9a-f]/g, "0"),
+      prev: prev.hash,
+      time: "2026-11-26T00:00:00.000Z",
+    };
+    out.push({ checkpoint: s, sig: sign(null, statementBytes(s), key).toString("base64") });
+    prev = { n: s.n, to: s.to, hash: checkpointHash(s) };
+  }
+  return out;
+}
+
+const pubs = new WeakMap<KeyObject, KeyObject>();
+function generatePublic(priv: KeyObject): KeyObject {
+  return pubs.get(priv)!;
+}
+function keyPair(): { priv: KeyObject; pem: string } {
+  const k = generateKeyPairSync("ed25519");
+  pubs.set(k.privateKey, k.publicKey);
+  return { priv: k.privateKey, pem: k.publicKey.export({ type: "spki", format: "pem" }).toString() };
+}
+
+async function post(
+  pem: string,
+  checkpoints: SignedCheckpoint[],
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${station.url}/api/v1/lanes/${LANE_ID}/audit-checkpoints`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ publicKey: pem, checkpoints }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe("the station keeps the last checkpoint per lane", () => {
+  it("stores a chain that extends it, recognises a re-sent batch, and refuses a fork, a jump or another key with 409", async () => {
+    const k = keyPair();
+    const cps = chain(k.priv, 4);
+    expect((await post(k.pem, cps.slice(0, 2))).body).toMatchObject({
+      accepted: [
+        { n: 1, status: "stored" },
+        { n: 2, status: "stored" },
+      ],
+    });
+    // the answer was lost: the lane sends the same again, with the next one
+    expect((await post(k.pem, cps.slice(0, 3))).body).toMatchObject({
+      accepted: [
+        { n: 1, status: "duplicate" },
+        { n: 2, status: "duplicate" },
+        { n: 3, status: "stored" },
+      ],
+    });
+    const held = station.auditCheckpoints()[LANE_ID]!;
+    expect(held).toMatchObject({ n: 3, hash: checkpointHash(cps[2]!.checkpoint) });
+
+    // a fork: another #3 (an older copy of the lane went on differently) and the #4 after it
+    const fork = chain(k.priv, 2, { n: 2, to: 20, hash: checkpointHash(cps[1]!.checkpoint) }, "b");
+    const r1 = await post(k.pem, fork);
+    expect(r1.status).toBe(409);
+    expect(r1.body).toMatchObject({ error: "AUDIT_CHECKPOINT_CONFLICT", current: { hash: held.hash } });
+    // a jump over #4
+    const r2 = await post(
+      k.pem,
+      chain(k.priv, 1, { n: 4, to: 40, hash: checkpointHash(cps[3]!.checkpoint) }),
+    );
+    expect(r2.status).toBe(409);
+    // #4 signed by another key
+    const other = keyPair();
+    const r3 = await post(other.pem, chain(other.priv, 1, { n: 3, to: 30, hash: held.hash }));
+    expect(r3.status).toBe(409);
+    expect(station.auditCheckpoints()[LANE_ID]!.hash).toBe(held.hash);
+    // and the true #4 still extends it
+    expect((await post(k.pem, [cps[3]!])).body).toMatchObject({ accepted: [{ n: 4, status: "stored" }] });
+  });
+
+  it("refuses a bad signature or a checkpoint of another lane with 422, and changes nothing", async () => {
+    const k = keyPair();
+    const [cp] = chain(k.priv, 1);
+    const tampered = { ...cp!, checkpoint: { ...cp!.checkpoint, to: 11 } };
+    expect((await post(k.pem, [tampered])).status).toBe(422);
+    const elsewhere = { ...cp!, checkpoint: { ...cp!.checkpoint, lane: "4301010204" } };
+    expect((await post(k.pem, [elsewhere])).status).toBe(422);
+    expect(station.auditCheckpoints()).toEqual({});
+  });
+});
+
+/** An outbox with no records: only checkpoints travel. */
+function emptyOutbox(): Outbox {
+  return {
+    pending: () => [],
+    markUploaded: () => 0,
+    hold: () => 0,
+    queueDepth: () => 0,
+    heldCount: () => 0,
+    oldestPendingAgeMs: () => null,
+    commits$: new Subject(),
+  };
+}
+
+/** Runs the lane's trail and uplink on `dataDir` for the length of `body`. */
+async function runLane(
+  dataDir: string,
+  body: (t: AuditTrail, events: LaneWatch) => Promise<void>,
+): Promise<string[]> {
+  const spool = openStandaloneSpool(dataDir);
+  const alarms: string[] = [];
+  const watch = new LaneWatch();
+  const t = openTrail(dataDir, spool.spool, {
+    onAlarm: (code) => {
+      alarms.push(code);
+      watch.alarm(code);
+    },
+  });
+  const ack = t.witness.acknowledged.bind(t.witness);
+  t.witness.acknowledged = (n: number) => {
+    ack(n);
+    watch.acked(n);
+  };
+  const up = new Uplink({
+    stationUrl: station.url,
+    outbox: emptyOutbox(),
+    lane: LANE,
+    auditCheckpoints: t.witness,
+    heartbeatIntervalMs: 0,
+  });
+  up.start();
+  try {
+    await body(t, watch);
+  } finally {
+    await up.stop();
+    await t.close();
+    await spool.close();
+  }
+  return alarms;
+}
+
+class LaneWatch {
+  private ackWaiters: { n: number; resolve: () => void }[] = [];
+  private alarmWaiters: { code: string; resolve: () => void }[] = [];
+  private ackedN = 0;
+  acked(n: number): void {
+    this.ackedN = Math.max(this.ackedN, n);
+    for (const w of this.ackWaiters.filter((x) => x.n <= this.ackedN)) w.resolve();
+    this.ackWaiters = this.ackWaiters.filter((x) => x.n > this.ackedN);
+  }
+  alarm(code: string): void {
+    for (const w of this.alarmWaiters.filter((x) => x.code === code)) w.resolve();
+    this.alarmWaiters = this.alarmWaiters.filter((x) => x.code !== code);
+  }
+  untilAcked(n: number): Promise<void> {
+    return n <= this.ackedN
+      ? Promise.resolve()
+      : new Promise((resolve) => this.ackWaiters.push({ n, resolve }));
+  }
+  untilAlarm(code: string): Promise<void> {
+    return new Promise((resolve) => this.alarmWaiters.push({ code, resolve }));
+  }
+}
+
+const ev = (i: number) => ({
+  type: "lane.alarm",
+  severity: "alarm" as const,
+  message: `alarm ${i}`,
+  data: { code: `X${i}` },
+});
+
+describe("a data directory replaced by an older copy", () => {
+  it("is refused by the station on the lane's next checkpoint: AUDIT_ROLLBACK, recorded in the trail, and verify fails", async () => {
+    const old = `${dir}-old`;
+    try {
+      await runLane(dir, async (t, w) => {
+        t.append(ev(1));
+        const cp = await t.checkpointNow();
+        await w.untilAcked(cp!.checkpoint.n);
+      });
+      cpSync(dir, old, { recursive: true }); // the copy someone keeps
+      await runLane(dir, async (t, w) => {
+        t.append(ev(2));
+        const cp = await t.checkpointNow();
+        await w.untilAcked(cp!.checkpoint.n);
+      });
+      const before = station.auditCheckpoints()[LANE_ID]!;
+
+      rmSync(dir, { recursive: true });
+      cpSync(old, dir, { recursive: true }); // ... and puts back
+      const alarms = await runLane(dir, async (t, w) => {
+        const refused = w.untilAlarm("AUDIT_ROLLBACK");
+        t.append(ev(3));
+        await t.checkpointNow();
+        await refused;
+      });
+      expect(alarms).toEqual(["AUDIT_ROLLBACK"]);
+      expect(station.auditCheckpoints()[LANE_ID]).toEqual(before);
+      const rollback = allLines(dir)
+        .map((l) => JSON.parse(l.text) as { type: string; data: { station: { n: number } } })
+        .filter((e) => e.type === "audit.rollback");
+      expect(rollback).toHaveLength(1);
+      expect(rollback[0]!.data.station.n).toBe(before.n);
+      const spool = openStandaloneSpool(dir);
+      try {
+        const r = verify(dir, spool.spool);
+        expect(r.ok).toBe(false);
+        expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the station refused checkpoint/);
+      } finally {
+        await spool.close();
+      }
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Audit trail benchmarks (docs/audit.md, "Cost"):
+ * - audit-append: the cost of one entry on the lane thread (build the line, SHA-256, one write(2)), target
+ *   p99 <= 50 us, measured while the trail's own timers run (fdatasync every second and Ed25519 checkpoint
+ *   signing in the thread pool, spool batches every 100 ms) between bursts of appends; also a journal
+ *   record's entry through bindRecord with its spool insert (SQLite, no fsync of its own), the spool batch,
+ *   and for reference SHA-256 and Ed25519 sign / verify of a 300-byte record, and `audit verify` throughput.
+ */
+import { createHash, generateKeyPairSync, sign, verify } from "node:crypto";
+import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
+import { buildLine, GENESIS } from "../../src/audit/entry.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { openStandaloneSpool } from "../../src/audit/spool.js";
+import { AuditTrail } from "../../src/audit/trail.js";
+import { verifyTrail } from "../../src/audit/verify.js";
+import { type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
+
+const LANE = { network: "4301", station: "0102", lane: 3 };
+
+function us(samples: Float64Array): BenchResult["figures"] {
+  const p = percentiles(samples);
+  return { p50: p.p50, p99: p.p99, p999: p.p999, max: p.max };
+}
+
+/** An event as the lane writes them: ~300 bytes of line. */
+const event = (i: number) => ({
+  type: "lane.alarm",
+  severity: "alarm" as const,
+  message: `status list is stale: the newest delta is ${i % 60} minutes old`,
+  data: { code: "STATUS_LIST_STALE", full: "202611260000", delta: "202611260755", ageMinutes: i % 60 },
+});
+
+export const auditBench: Benchmark = {
+  name: "audit",
+  title:
+    "audit trail: append cost per entry on the lane thread (target p99 <= 50 us), hashing and signing for reference",
+  async run({ scale, log }) {
+    const dir = mkdtempSync(join(tmpdir(), "etc-bench-audit-"));
+    try {
+      const spool = openStandaloneSpool(dir);
+      const trail = AuditTrail.open({
+        dataDir: dir,
+        lane: LANE,
+        utcOffsetMinutes: 480,
+        spool: spool.spool,
+        checkpointEvery: 1000,
+        checkpointIntervalMs: 1000,
+        retentionCheckMs: 0,
+      });
+      const n = Math.max(2000, Math.round(50_000 * scale));
+      const burst = 50;
+      log(`  ${n} event appends in bursts of ${burst}, the trail's timers running between bursts`);
+      for (let i = 0; i < 2000; i++) trail.append(event(i)); // warm-up
+      await trail.flush();
+      const app = new Float64Array(n);
+      const t0 = nowUs();
+      for (let i = 0; i < n; i += burst) {
+        for (let k = i; k < Math.min(n, i + burst); k++) {
+          const t = nowUs();
+          trail.append(event(k));
+          app[k] = nowUs() - t;
+        }
+        await nextTurn();
+      }
+      const wall = (nowUs() - t0) / 1e6;
+      await trail.flush();
+      const lineBytes = Buffer.byteLength(
+        buildLine(n, "2026-11-26T08:15:02.123+08:00", "2026-11-26T00:15:02.123Z", event(n), GENESIS).line,
+      );
+
+      const m = Math.max(500, Math.round(5000 * scale));
+      log(`  ${m} record entries through bindRecord with their spool insert`);
+      const json = JSON.stringify({ seq: 1, pad: "x".repeat(1800) });
+      const rec = new Float64Array(m);
+      for (let i = 0; i < m; i++) {
+        const t = nowUs();
+        trail.bindRecord(
+          {
+            op: "commit",
+            json,
+            jseq: i + 1,
+            tradeId: `430101020320261126080000${String(i).padStart(6, "0")}`,
+            revision: 1,
+            kind: "transaction",
+            outcome: "EXIT_DEBIT",
+            cardId: "43010000000000000001",
+            obuSerial: "4301000000000001",
+            obuId: "A1000001",
+            plate: "湘A00001",
+            amount: 1500,
+          },
+          (b) => spool.spool.put(b.spool, b.head),
+        );
+        rec[i] = nowUs() - t;
+        if (i % burst === 0) await nextTurn();
+      }
+      await trail.flush();
+
+      // the spool batch: the event lines of 100 ms put into SQLite in one transaction
+      const batches = new Float64Array(200);
+      for (let b = 0; b < batches.length; b++) {
+        for (let k = 0; k < 10; k++) trail.append(event(k));
+        const t = nowUs();
+        trail.flushSpool();
+        batches[b] = nowUs() - t;
+      }
+      const status = trail.status();
+      await trail.close();
+      await spool.close();
+
+      // reference: a bare write(2) of such a line, with an fdatasync of the file in the thread pool each second
+      const raw = new Float64Array(n);
+      const fd = openSync(join(dir, "raw-write-probe"), "a");
+      const line = `${"x".repeat(lineBytes - 1)}\n`;
+      let lastSync = nowUs();
+      for (let i = 0; i < n; i += burst) {
+        for (let k = i; k < Math.min(n, i + burst); k++) {
+          const t = nowUs();
+          writeSync(fd, line);
+          raw[k] = nowUs() - t;
+        }
+        if (nowUs() - lastSync > 1e6) {
+          lastSync = nowUs();
+          fdatasync(fd, () => undefined);
+        }
+        await nextTurn();
+      }
+      await new Promise((r) => fdatasync(fd, r));
+      closeSync(fd);
+
+      // reference: hashing and signing a 300-byte record
+      const rec300 = Buffer.alloc(300, 0x61);
+      const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+      const k = 5000;
+      const sha = new Float64Array(k);
+      const sg = new Float64Array(k);
+      const vf = new Float64Array(k);
+      const sig = sign(null, rec300, privateKey);
+      for (let i = 0; i < k; i++) {
+        let t = nowUs();
+        createHash("sha256").update(rec300).digest("hex");
+        sha[i] = nowUs() - t;
+        t = nowUs();
+        sign(null, rec300, privateKey);
+        sg[i] = nowUs() - t;
+        t = nowUs();
+        verify(null, rec300, publicKey, sig);
+        vf[i] = nowUs() - t;
+      }
+
+      // audit verify over what was written
+      const vt = nowUs();
+      const laneKey = publicKeyFromPem(readFileSync(join(dir, AUDIT_PUBLIC_KEY_FILE)), AUDIT_PUBLIC_KEY_FILE);
+      const rep = verifyTrail({ dir: auditDir(dir), key: laneKey });
+      const vs = (nowUs() - vt) / 1e6;
+      return [
+        {
+          name: "audit append (event, lane thread)",
+          unit: "us",
+          figures: { ...us(app), perSecond: n / wall },
+          notes: `${n} entries of ~${lineBytes} B lines; ${status.lastCheckpoint?.n ?? 0} checkpoints signed meanwhile`,
+        },
+        {
+          name: "audit bindRecord + spool insert",
+          unit: "us",
+          figures: us(rec),
+          notes: `${m} records; the insert runs inside the journal's transaction once the journal hosts the spool`,
+        },
+        { name: "audit spool batch (10 lines)", unit: "us", figures: us(batches) },
+        { name: "write(2) of the same line (reference)", unit: "us", figures: us(raw) },
+        { name: "sha256 of 300 B", unit: "us", figures: us(sha) },
+        { name: "ed25519 sign of 300 B", unit: "us", figures: us(sg) },
+        { name: "ed25519 verify of 300 B", unit: "us", figures: us(vf) },
+        {
+          name: "audit verify (whole trail)",
+          unit: "entries/s",
+          figures: { perSecond: rep.entries / vs, entries: rep.entries, ok: rep.ok ? 1 : 0 },
+        },
+      ];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
