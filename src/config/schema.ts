@@ -27,6 +27,28 @@ export const LaneSection = z.strictObject({
   role: z.enum(["entry", "exit"], { error: 'expected "entry" or "exit"' }),
 });
 
+const resultCodeClasses = z.record(
+  z.string().regex(/^0x(?!00$)[0-9a-fA-F]{2}$/),
+  z.enum(["failed", "uncertain"], {
+    error: 'expected "failed" (card untouched) or "uncertain" (the debit may have happened)',
+  }),
+  {
+    error: (i) =>
+      i.code === "invalid_key"
+        ? 'expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF" (00 is success)'
+        : undefined,
+  },
+);
+
+/**
+ * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).
+ * A code named nowhere is uncertain.
+ */
+export const ResultCodesSection = z.strictObject({
+  b5: resultCodeClasses.optional(),
+  b8: resultCodeClasses.optional(),
+});
+
 export const DialectSection = z.strictObject({
   /** Variant A C6/C3 Station width. */
   stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
@@ -40,6 +62,8 @@ export const DialectSection = z.strictObject({
   utcOffsetMinutes: int(-720, 840, "minutes").optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
+  /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
+  resultCodes: ResultCodesSection.optional(),
 });
 
 export const RsuTimingSection = z.strictObject({

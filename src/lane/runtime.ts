@@ -18,6 +18,7 @@ import type { LaneConfig } from "../config/schema.js";
 import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
+import { resultCodeTable } from "../rsu/result-codes.js";
 import { StatusListCache } from "../status-list/index.js";
 import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
@@ -101,7 +102,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     const controller = new LaneController({
       lane: c.lane,
       link,
-      codec: createRsuCodec(dialect),
+      codec: createRsuCodec(dialect, resultCodeTable(c.rsu.protocol, c.rsu.dialect.resultCodes)),
       journal,
       statusList,
       tariff,
