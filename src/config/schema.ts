@@ -119,6 +119,12 @@ export const TransactionSection = z.strictObject({
    * newest debit was sent (B5 after the air time, then 3 repeats 120 ms apart: over within about 500 ms).
    */
   recoveryListenMs: int(0, 5000, "milliseconds").default(800),
+  /**
+   * Graceful stop (SIGTERM/SIGINT): no new OBUs; wait at most this long for the answers (B5/B8) of debits
+   * in flight before closing (a debit still unanswered then is a LANE_STOPPED suspect). Their own
+   * deadlines (b5TimeoutMs, then b8TimeoutMs) end most of them sooner.
+   */
+  drainTimeoutMs: int(0, 60_000, "milliseconds").default(3000),
   /** A card with an unsettled (suspect) debit is sent to manual handling for this long. */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */

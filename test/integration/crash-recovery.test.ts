@@ -15,7 +15,7 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import { expectJournalMatchesLedger, ROOT } from "./harness.js";
+import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -71,6 +71,7 @@ async function laneThatDiesAfterC6(
   sim: RsuSimulator,
 ): Promise<{ died: Promise<void> }> {
   const a = await openLane(config, { transport: pair.lane, outputs: { emit: () => {} }, uplink: false });
+  await loadStatusList(a, []);
   let armed = false;
   let died!: () => void;
   const diedP = new Promise<void>((r) => {

@@ -99,15 +99,7 @@ export async function laneTest(
     uplink: false,
     ...(logger ? { logger } : {}),
   });
-  if (opts.listed?.length) {
-    const bundle = buildBundle({
-      kind: "full",
-      version: "202507160000",
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: opts.listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
-    });
-    await lane.statusList.applyBundle(bundle);
-  }
+  await loadStatusList(lane, opts.listed ?? []);
   const sim = createRsuSimulator({
     transport: simEnd,
     protocol: opts.protocol,
@@ -155,6 +147,21 @@ export async function laneTest(
     if (!opts.debug) rmSync(dir, { recursive: true, force: true });
     else process.stderr.write(`lane test data kept in ${dir}\n`);
   }
+}
+
+/** A signed full status list (possibly empty) applied to the lane: a lane with no list loaded trades only
+ * under `statusList.whenMissing: trade`. */
+export async function loadStatusList(
+  lane: LaneRuntime,
+  listed: { kind: "card" | "obu"; id: string }[],
+): Promise<void> {
+  const bundle = buildBundle({
+    kind: "full",
+    version: "202507160000",
+    privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+    rows: listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
+  });
+  await lane.statusList.applyBundle(bundle);
 }
 
 /**
