@@ -116,8 +116,8 @@ export class RsuSession {
         if (rebooted) this.d.counters.rsuReboots++;
         this.d.log.warn({ rebooted }, "unsolicited B0: RSU restarted; sending C0 again");
         this.st = "idle";
-        await this.d.onLost("rsu-init", rebooted ? "RSU rebooted" : "RSU re-announced (unsolicited B0)");
         await this.begin();
+        await this.d.onLost("rsu-init", rebooted ? "RSU rebooted" : "RSU re-announced (unsolicited B0)");
         return undefined;
       }
       case "awaiting-b0":
