@@ -165,7 +165,7 @@ export class EffectRunner {
           break;
         }
         case "barrier-open": {
-          if (!committed || committed.kind !== "transaction") {
+          if (committed?.kind !== "transaction") {
             this.d.log.error({ obuId: m.obuId }, "barrier-open without a durable transaction: refused");
             break;
           }

@@ -152,7 +152,7 @@ export class FakeJournal implements JournalPort {
 
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
     const r = this.records.find((x) => x.seq === seq);
-    if (!r || r.kind !== "suspect" || r.settled) throw new Error(`record ${seq} is not an open suspect`);
+    if (r?.kind !== "suspect" || r.settled) throw new Error(`record ${seq} is not an open suspect`);
     this.onWrite?.();
     Object.assign(r, s.fields, { kind: s.kind, outcome: s.outcome, settled: s, revision: r.revision + 1 });
     if (opts?.intentId !== undefined) this.intents.delete(opts.intentId);

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RsuEvent } from "../../src/rsu/driver.js";
-import { type FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
+import { FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
 beforeEach(() => {
