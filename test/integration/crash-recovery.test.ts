@@ -118,7 +118,7 @@ async function restartAndDrain(
   await firstValueFrom(
     b.controller.status$.pipe(
       filter((s) => s.status === "open"),
-      timeout(5000),
+      timeout(15_000),
     ),
   );
   await sim.done;
@@ -134,7 +134,7 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
     const debited = firstValueFrom(
       sim.events$.pipe(
         filter((e) => e.type === "ledger"),
-        timeout(5000),
+        timeout(15_000),
       ),
     );
     const { died } = await laneThatDiesAfterC6(config, pair, sim);
@@ -160,7 +160,7 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
       const gaveUp = firstValueFrom(
         sim.events$.pipe(
           filter((e) => e.type === "gaveUp" && e.frame === "B5"),
-          timeout(5000),
+          timeout(15_000),
         ),
       );
       const { died } = await laneThatDiesAfterC6(config, pair, sim);

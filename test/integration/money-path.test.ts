@@ -91,7 +91,7 @@ async function start(
   await firstValueFrom(
     lane.controller.status$.pipe(
       filter((s) => s.status === "open"),
-      timeout(5000),
+      timeout(15_000),
     ),
   );
   return { lane, sim };
@@ -158,7 +158,7 @@ describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => 
     await firstValueFrom(
       lane.controller.status$.pipe(
         filter((s) => s.status === "open"),
-        timeout(5000),
+        timeout(15_000),
       ),
     );
     await lane.controller.idle();
@@ -177,7 +177,7 @@ describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => 
     await a.sim.done;
     await a.lane.controller.idle();
     while (a.lane.controller.inFlight().length > 0) {
-      await firstValueFrom(a.lane.controller.outcomes$.pipe(timeout(5000)));
+      await firstValueFrom(a.lane.controller.outcomes$.pipe(timeout(15_000)));
       await a.lane.controller.idle();
     }
     expect(a.lane.journal.list({}).map((x) => `${x.kind}:${x.outcome}`)).toEqual(["suspect:B5_MISSING"]);
