@@ -29,6 +29,28 @@ export const LaneSection = z.strictObject({
   role: z.enum(["entry", "exit"], { error: 'expected "entry" or "exit"' }),
 });
 
+const resultCodeClasses = z.record(
+  z.string().regex(/^0x(?!00$)[0-9a-fA-F]{2}$/),
+  z.enum(["failed", "uncertain"], {
+    error: 'expected "failed" (card untouched) or "uncertain" (the debit may have happened)',
+  }),
+  {
+    error: (i) =>
+      i.code === "invalid_key"
+        ? 'expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF" (00 is success)'
+        : undefined,
+  },
+);
+
+/**
+ * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).
+ * A code named nowhere is uncertain.
+ */
+export const ResultCodesSection = z.strictObject({
+  b5: resultCodeClasses.optional(),
+  b8: resultCodeClasses.optional(),
+});
+
 export const DialectSection = z.strictObject({
   /** Variant A C6/C3 Station width. */
   stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
@@ -42,6 +64,8 @@ export const DialectSection = z.strictObject({
   utcOffsetMinutes: int(-720, 840, "minutes").optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
+  /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
+  resultCodes: ResultCodesSection.optional(),
 });
 
 export const RsuTimingSection = z.strictObject({
@@ -196,6 +220,12 @@ export const TransactionSection = z.strictObject({
    * newest debit was sent (B5 after the air time, then 3 repeats 120 ms apart: over within about 500 ms).
    */
   recoveryListenMs: int(0, 5000, "milliseconds").default(800),
+  /**
+   * Graceful stop (SIGTERM/SIGINT): no new OBUs; wait at most this long for the answers (B5/B8) of debits
+   * in flight before closing (a debit still unanswered then is a LANE_STOPPED suspect). Their own
+   * deadlines (b5TimeoutMs, then b8TimeoutMs) end most of them sooner.
+   */
+  drainTimeoutMs: int(0, 60_000, "milliseconds").default(3000),
   /** A card with an unsettled (suspect) debit is sent to manual handling for this long. */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */

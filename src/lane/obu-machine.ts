@@ -1,9 +1,20 @@
 /**
- * The per-OBU transaction machine (style.md 8): a pure transition function
+ * The per-OBU transaction machine: a pure transition function
  * `transition(state, event, ctx) => { state, effects, timeoutMs }`. It never does I/O: the lane's
- * driver loop executes the effects in order (reply to the RSU, commit to the journal, open the barrier,
- * show the display) and arms the one timer `timeoutMs` asks for. Everything the machine needs from the
- * outside world (clock, tariff, status list, recent-trade memory) comes in through `ctx`.
+ * effect runner (effect-runner.ts) executes the effects in order (reply to the RSU, commit to the
+ * journal, open the barrier, show the display) and the controller arms the one deadline `timeoutMs`
+ * asks for. Everything the machine needs from the outside world (clock, tariff, status list, trade
+ * guards) comes in through `ctx`.
+ *
+ * The money rules it enforces (docs/lane.md "Uncertain debits"):
+ * - a debit is a success only when its answer carries every field clearing needs (TAC, card offline
+ *   serial, PSAM terminal number and serial, balance after, transaction time), and a B8 only when it
+ *   also agrees with what the lane knows (balance after = balance before - amount on a stored-value
+ *   card); anything less is an uncertain debit, never a paid record;
+ * - C8 goes out only with a card offline serial an RSU frame reported; an unknown serial is null in
+ *   the record, never a made-up value;
+ * - once a debit command is out, nothing sends a second one: the machine ends as a transaction, a
+ *   suspect, or (only when the RSU's table says the card was untouched) a stop.
  */
 import type { NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
 import type {
@@ -23,6 +34,8 @@ import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reason
 
 export interface StatusListAnswer {
   listed: boolean;
+  /** set when the list is not healthy and the configured policy is to trade on (kept in the record) */
+  health?: string;
   entry?: { kind: "card" | "obu"; id: string; listType: number; listTypeName: string; reason: string };
   versions: { full: string | null; delta: string | null };
 }
@@ -50,7 +63,10 @@ export interface MachineCtx {
   rsuProtocol: string;
   tariffVersion: string | null;
   fee(network: string, station: string, vehicleClass: number): FeeResult;
-  /** synchronous status-list lookup; throws on a malformed id */
+  /**
+   * Synchronous status-list lookup. Throws when the list cannot answer (lookup failure, or no usable
+   * list under the "close" policy): the vehicle is then stopped with STATUS_LIST_FAILED, never traded.
+   */
   lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer;
   recentlyTraded(k: GuardKey): boolean;
   unsettled(k: GuardKey): boolean;
@@ -111,7 +127,8 @@ export type ObuState =
   | ({
       phase: "await-b8";
       debit: DebitFacts;
-      b5: TradeResult | null;
+      /** the B5 that named the serial (C8 is only ever sent with a serial a B5 reported) */
+      b5: TradeResult;
       rawB5: string | null;
       why: SuspectReason;
       epSerial: number;
@@ -130,8 +147,15 @@ export type ObuEvent =
   | { kind: "tac"; info: TacResult; raw: string }
   /** the deadline `timeoutMs` asked for has passed */
   | { kind: "timeout" }
-  /** the RSU started over with this OBU (a new B2) or the lane is closing */
+  /** the RSU started over with this OBU (a new B2): its earlier transaction is over */
   | { kind: "superseded" }
+  /**
+   * The lane closed (RSU link down, RSU reboot, drain): a vehicle before its debit is stopped; a debit
+   * in flight keeps waiting for its answer within its own deadline.
+   */
+  | { kind: "lane-closed" }
+  /** graceful stop: the drain window is over and this debit's answer has not come */
+  | { kind: "lane-stopped" }
   /** restored from a debit intent after a crash; the answer did not come before C0 resets the RSU */
   | { kind: "recovered" };
 
@@ -160,8 +184,26 @@ export type Effect =
 export interface Transition {
   state: ObuState;
   effects: Effect[];
-  /** arm a deadline this many ms from now (replacing any previous one); undefined clears it */
+  /**
+   * Arm a deadline this many ms from now, replacing any previous one. Undefined with the same state
+   * object (an event the state ignores) keeps the running deadline; undefined with a new state clears it.
+   */
   timeoutMs?: number;
+}
+
+/** Fields a record needs to be cleared (protocol.md 4.4); a B5 "ok" without one is not a success. */
+export const CLEARING_FIELDS = [
+  "tac",
+  "iccPaySerial",
+  "psamNo",
+  "psamTransSerial",
+  "balanceAfter",
+  "transTime",
+] as const satisfies readonly (keyof TradeResult)[];
+
+/** The clearing fields a B5 lacks (empty: complete). */
+export function missingClearingFields(b5: TradeResult): string[] {
+  return CLEARING_FIELDS.filter((k) => b5[k] === null);
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -176,6 +218,18 @@ const STATUS_MTC_ENTRY = 0x01;
 export function localDay(nowMs: number, utcOffsetMinutes: number): string {
   const t = new Date(nowMs + utcOffsetMinutes * 60_000);
   return `${t.getUTCFullYear()}${String(t.getUTCMonth() + 1).padStart(2, "0")}${String(t.getUTCDate()).padStart(2, "0")}`;
+}
+
+/** ISO 8601 with the lane's offset (e.g. 2025-07-16T10:30:00+08:00): the one rule for times the lane stamps. */
+export function localIso(ms: number, utcOffsetMinutes: number): string {
+  const t = new Date(ms + utcOffsetMinutes * 60_000);
+  const p = (n: number): string => String(n).padStart(2, "0");
+  const sign = utcOffsetMinutes < 0 ? "-" : "+";
+  const off = Math.abs(utcOffsetMinutes);
+  return (
+    `${t.getUTCFullYear()}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())}T${p(t.getUTCHours())}:` +
+    `${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${sign}${p(Math.floor(off / 60))}:${p(off % 60)}`
+  );
 }
 
 /** yyyymmddhhmmss local wall clock: the C6 PurchaseTime the TAC covers. */
@@ -207,9 +261,14 @@ interface Partial_ {
   extra?: Record<string, unknown>;
 }
 
-function entryOf(r: EntryExitRecord | undefined | null): NewLaneRecord["entry"] {
+function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLaneRecord["entry"] {
   if (!r || r.status === 0) return null;
-  return { network: r.network, station: r.station, lane: r.lane, time: new Date(r.timeMs).toISOString() };
+  return {
+    network: r.network,
+    station: r.station,
+    lane: r.lane,
+    time: localIso(r.timeMs, ctx.utcOffsetMinutes),
+  };
 }
 
 function baseRecord(
@@ -231,7 +290,7 @@ function baseRecord(
     vehicleClass: p.vehicle?.vehicleClass ?? null,
     plate: p.vehicle?.plate ?? null,
     plateColor: p.vehicle?.plateColor ?? null,
-    entry: entryOf(card?.lastRecord),
+    entry: entryOf(card?.lastRecord, ctx),
     amountDue: p.price?.amountDue ?? null,
     discountPercent: p.price?.discountPercent ?? null,
     amount: 0,
@@ -339,17 +398,18 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
       ],
     };
   }
-  let versions = NO_VERSIONS;
+  let a: StatusListAnswer;
   try {
-    const a = ctx.lookup({ obuId: contractSerial });
-    versions = a.versions;
-    if (a.listed) {
-      return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
-    }
+    a = ctx.lookup({ obuId: contractSerial });
   } catch (e) {
-    return stop("OBU_DATA_INVALID", { ...p, extra: { lookupError: (e as Error).message } }, ctx);
+    return stop("STATUS_LIST_FAILED", { ...p, extra: { lookupError: (e as Error).message, id: "obu" } }, ctx);
+  }
+  const versions = a.versions;
+  if (a.listed) {
+    return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
   }
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
+  if (a.health) warnings.push(`STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`);
   return {
     state: { phase: "await-b3", obu, resends: 0, versions, warnings },
     effects: [
@@ -371,9 +431,23 @@ function obuLeft(
   );
 }
 
+/** The lane closed before this vehicle's debit: a LANE_CLOSED stop (its next frame meets a closed lane). */
+function laneClosed(
+  s: { obu: ObuFacts; versions: StatusListVersionsUsed; vehicle?: VehicleFacts },
+  stage: string,
+  ctx: MachineCtx,
+): Transition {
+  return stop(
+    "LANE_CLOSED",
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    ctx,
+  );
+}
+
 function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B3", ctx);
-  if (ev.kind !== "vehicle") return { state: s, effects: [], timeoutMs: ctx.options.obuTimeoutMs };
+  if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B3", ctx);
+  if (ev.kind !== "vehicle") return { state: s, effects: [] };
   const v = ev.info;
   const p = { obuId: s.obu.obuId, obu: s.obu, versions: s.versions };
   if (v.errorCode !== 0) return stop("VEHICLE_READ_FAILED", { ...p, extra: { errorCode: v.errorCode } }, ctx);
@@ -406,7 +480,8 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
 
 function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B4", ctx);
-  if (ev.kind !== "card") return { state: s, effects: [], timeoutMs: ctx.options.obuTimeoutMs };
+  if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B4", ctx);
+  if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;
   const obuId = s.obu.obuId;
   const p: Partial_ = { obuId, obu: s.obu, vehicle: s.vehicle, versions: s.versions, rawB4: ev.raw };
@@ -470,15 +545,23 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ],
     };
   }
-  let versions = s.versions;
+  let a: StatusListAnswer;
   try {
-    const a = ctx.lookup({ cardId: card.cardId });
-    versions = a.versions;
-    if (a.listed)
-      return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+    a = ctx.lookup({ cardId: card.cardId });
   } catch (e) {
-    return stop("CARD_DATA_INVALID", { ...pc, extra: { lookupError: (e as Error).message } }, ctx);
+    return stop(
+      "STATUS_LIST_FAILED",
+      { ...pc, extra: { lookupError: (e as Error).message, id: "card" } },
+      ctx,
+    );
   }
+  const versions = a.versions;
+  if (a.listed)
+    return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+  const warnings =
+    a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
+      ? [...s.warnings, `STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`]
+      : s.warnings;
   const pv: Partial_ = { ...pc, versions };
   const last = c.lastRecord;
   let price: Price;
@@ -538,7 +621,7 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
     rawB4: ev.raw,
   };
   return {
-    state: { phase: "await-b5", debit, versions, warnings: s.warnings },
+    state: { phase: "await-b5", debit, versions, warnings },
     effects: [{ kind: "reply", command, stage: "c6Out" }],
     timeoutMs: ctx.options.b5TimeoutMs,
   };
@@ -557,39 +640,42 @@ function debitPartial(d: DebitFacts, versions: StatusListVersionsUsed, rawB5: st
   };
 }
 
-const hex = (n: number | null, w: number): string | null =>
-  n === null ? null : n.toString(16).padStart(w, "0");
+const hex = (n: number | null | undefined, w: number): string | null =>
+  n === null || n === undefined ? null : n.toString(16).padStart(w, "0");
 
+/**
+ * A paid record. `b5` is the B5 that carried the proof, or (with `b8`) the uncertain B5 whose serial C8
+ * asked for; every clearing field is known here (the callers checked).
+ */
 function success(
   s: { debit: DebitFacts; versions: StatusListVersionsUsed; warnings: string[] },
-  b5: TradeResult | null,
+  b5: TradeResult,
   rawB5: string | null,
   b8: TacResult | null,
-  epSerial: number | null,
   ctx: MachineCtx,
 ): Transition {
   const d = s.debit;
   const entry = ctx.lane.role === "entry";
   const refetched = b8 !== null;
   const outcome = `${entry ? "ENTRY_WRITE" : "EXIT_DEBIT"}${refetched ? "_TAC_REFETCHED" : ""}`;
-  const balanceAfter = b8?.balance ?? b5?.balanceAfter ?? null;
+  const balanceAfter = b8 ? b8.balance : b5.balanceAfter;
   const record: NewLaneRecord = {
     ...baseRecord("transaction", outcome, debitPartial(d, s.versions, rawB5), ctx),
     amount: d.price.amount,
     balanceAfter,
-    tac: b8?.tac ?? b5?.tac ?? null,
-    iccPaySerial: hex(b5?.iccPaySerial ?? epSerial, 4),
-    psamNo: b5?.psamNo ?? null,
-    psamTransSerial: hex(b5?.psamTransSerial ?? null, 8),
-    transTime: b5?.transTime ?? localStamp(d.purchaseTimeMs, ctx.utcOffsetMinutes),
-    transType: hex(b5?.transType ?? 0x09, 2),
-    algFlag: hex(b5?.algFlag ?? null, 2),
-    keyVersion: hex(b5?.keyVersion ?? null, 2),
+    tac: b8 ? b8.tac : b5.tac,
+    iccPaySerial: hex(b5.iccPaySerial, 4),
+    psamNo: b5.psamNo,
+    psamTransSerial: hex(b5.psamTransSerial, 8),
+    transTime: b5.transTime ?? localStamp(d.purchaseTimeMs, ctx.utcOffsetMinutes),
+    transType: hex(b5.transType, 2),
+    algFlag: hex(b5.algFlag, 2),
+    keyVersion: hex(b5.keyVersion, 2),
     ...(s.warnings.length || refetched
       ? {
           extra: {
             ...(s.warnings.length ? { warnings: s.warnings } : {}),
-            ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5?.errorCode ?? null } : {}),
+            ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5.errorCode } : {}),
           },
         }
       : {}),
@@ -599,20 +685,22 @@ function success(
       network: ctx.lane.network,
       station: ctx.lane.station,
       lane: ctx.lane.lane,
-      time: new Date(d.purchaseTimeMs).toISOString(),
+      time: localIso(d.purchaseTimeMs, ctx.utcOffsetMinutes),
     };
   const detail =
     d.card.cardType === CARD_STORED_VALUE && balanceAfter !== null
       ? `余额 ${yuan(balanceAfter)} 一路顺风`
       : "一路顺风";
   const text = entry ? "欢迎通行" : `扣费 ${yuan(d.price.amount)}`;
+  // Reply first (the RSU is never kept waiting on the commit's fsync), then the durable commit, then the
+  // barrier: the effect runner opens no barrier unless the commit before it succeeded.
   const effects: Effect[] = [
-    { kind: "commit", record },
     {
       kind: "reply",
       command: { kind: "continue", obuId: d.obu.obuId, divFactor: d.obu.divFactor },
       stage: "c1End",
     },
+    { kind: "commit", record },
     { kind: "barrier-open" },
     {
       kind: "display",
@@ -633,25 +721,32 @@ function suspect(
   b5: TradeResult | null,
   rawB5: string | null,
   b8: TacResult | null,
-  epSerial: number | null,
   reply: boolean,
   ctx: MachineCtx,
+  problem?: string,
 ): Transition {
   const d = s.debit;
   const record: NewLaneRecord = {
     ...baseRecord("suspect", why, debitPartial(d, s.versions, rawB5), ctx),
     amount: d.price.amount,
-    iccPaySerial: hex(b5?.iccPaySerial ?? epSerial, 4),
+    // only what an RSU frame reported: an unknown serial stays null
+    iccPaySerial: hex(b5?.iccPaySerial, 4),
     psamNo: b5?.psamNo ?? null,
-    psamTransSerial: hex(b5?.psamTransSerial ?? null, 8),
+    psamTransSerial: hex(b5?.psamTransSerial, 8),
+    // the purchase time the lane sent in C6/C3 is the time the TAC covers
     transTime: b5?.transTime ?? localStamp(d.purchaseTimeMs, ctx.utcOffsetMinutes),
-    transType: hex(b5?.transType ?? 0x09, 2),
+    transType: hex(b5?.transType, 2),
+    algFlag: hex(b5?.algFlag, 2),
+    keyVersion: hex(b5?.keyVersion, 2),
     extra: {
       uncertain: true,
       purchaseTimeMs: d.purchaseTimeMs,
       b5ErrorCode: b5?.errorCode ?? null,
       b8ErrorCode: b8?.errorCode ?? null,
       balanceBefore: d.card.balance,
+      ...(b5 && b5.result === "ok" ? { b5Missing: missingClearingFields(b5) } : {}),
+      ...(b8 && b8.result === "ok" ? { b8: { tac: b8.tac, mac: b8.mac, balance: b8.balance } } : {}),
+      ...(problem ? { problem } : {}),
       note: "debit may or may not have happened: settle against the card serial and 0019 (never re-debit)",
     },
   };
@@ -670,23 +765,30 @@ function suspect(
     {
       kind: "alarm",
       code: `SUSPECT_${why}`,
-      message: `uncertain debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId})`,
+      message:
+        `uncertain debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId})` +
+        (problem ? `: ${problem}` : ""),
     },
   );
   return { state: { phase: "done", kind: "suspect", outcome: why }, effects };
 }
 
-function fetchTac(
+/**
+ * The debit is uncertain. With the card offline serial a B5 reported, C8 asks the RSU to prove it
+ * (GET TRANSACTION PROVE); without one there is nothing to prove and the debit is a suspect at once.
+ */
+function uncertain(
   s: Extract<ObuState, { phase: "await-b5" }>,
   why: SuspectReason,
   b5: TradeResult | null,
   rawB5: string | null,
-  asReply: boolean,
   ctx: MachineCtx,
+  problem?: string,
 ): Transition {
-  // The card offline serial of the attempt: from B5 when it carried one. Without it the lane has no
-  // serial to prove, and the record stays suspect unless a late B5 or a B8 settles it.
-  const epSerial = b5?.iccPaySerial ?? 0;
+  const answeringB5 = b5 !== null; // a B5 to answer (C8 or C2); after a timeout nothing is owed
+  if (b5 === null || b5.iccPaySerial === null)
+    return suspect(s, why, b5, rawB5, null, answeringB5, ctx, problem);
+  const epSerial = b5.iccPaySerial;
   const command: RsuCommand = { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial };
   return {
     state: {
@@ -699,21 +801,26 @@ function fetchTac(
       versions: s.versions,
       warnings: s.warnings,
     },
-    effects: [
-      asReply ? { kind: "reply", command, stage: "c8Out" } : { kind: "send", command, stage: "c8Out" },
-    ],
+    effects: [{ kind: "reply", command, stage: "c8Out" }],
     timeoutMs: ctx.options.b8TimeoutMs,
   };
 }
 
 function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout") return fetchTac(s, "B5_MISSING", null, null, false, ctx);
-  if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, null, false, ctx);
-  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", null, null, null, null, false, ctx);
-  if (ev.kind !== "trade") return { state: s, effects: [], timeoutMs: ctx.options.b5TimeoutMs };
+  // No B5: the lane has no card offline serial to prove, so the debit is a suspect (a late B5 settles
+  // the record later, docs/lane.md "Late answers").
+  if (ev.kind === "timeout") return suspect(s, "B5_MISSING", null, null, null, false, ctx);
+  if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, false, ctx);
+  if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", null, null, null, false, ctx);
+  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", null, null, null, false, ctx);
+  if (ev.kind !== "trade") return { state: s, effects: [] }; // keeps its deadline
   const b5 = ev.info;
-  if (b5.result === "ok") return success(s, b5, ev.raw, null, null, ctx);
-  if (b5.result === "uncertain") return fetchTac(s, "B5_NO_DSRC", b5, ev.raw, true, ctx);
+  if (b5.result === "ok") {
+    const missing = missingClearingFields(b5);
+    if (missing.length === 0) return success(s, b5, ev.raw, null, ctx);
+    return uncertain(s, "B5_INCOMPLETE", b5, ev.raw, ctx, `B5 ErrorCode 00 without ${missing.join(", ")}`);
+  }
+  if (b5.result === "uncertain") return uncertain(s, "B5_NO_DSRC", b5, ev.raw, ctx);
   const d = s.debit;
   return stop(
     "TRADE_FAILED",
@@ -722,18 +829,51 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   );
 }
 
-function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout") return suspect(s, s.why, s.b5, s.rawB5, null, s.epSerial, false, ctx);
-  if (ev.kind === "superseded") return suspect(s, s.why, s.b5, s.rawB5, null, s.epSerial, false, ctx);
-  if (ev.kind === "recovered")
-    return suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, s.epSerial, false, ctx);
-  if (ev.kind === "trade") {
-    // A late B5 (the RSU was slow, or a retransmission got through) settles it either way.
-    if (ev.info.result === "ok") return success(s, ev.info, ev.raw, null, null, ctx);
-    return { state: s, effects: [], timeoutMs: ctx.options.b8TimeoutMs }; // the link acknowledges it
+/** Why a B8 "ok" does not prove the debit, or null when it does. */
+function b8Problem(s: Extract<ObuState, { phase: "await-b8" }>, b8: TacResult): string | null {
+  const missing = [
+    ...(b8.tac === null ? ["TAC"] : []),
+    ...(b8.balance === null ? ["balance after"] : []),
+    ...(s.b5.psamNo === null ? ["PSAM terminal number"] : []),
+    ...(s.b5.psamTransSerial === null ? ["PSAM serial"] : []),
+  ];
+  if (missing.length) return `B8 ErrorCode 00 but ${missing.join(", ")} unknown`;
+  const d = s.debit;
+  if (d.card.cardType === CARD_STORED_VALUE && b8.balance !== d.card.balance - d.price.amount) {
+    return `B8 balance after ${b8.balance} is not balance before ${d.card.balance} - amount ${d.price.amount}`;
   }
-  if (ev.kind !== "tac") return { state: s, effects: [], timeoutMs: ctx.options.b8TimeoutMs };
+  return null;
+}
+
+function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
+  if (ev.kind === "timeout" || ev.kind === "superseded")
+    return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx);
+  if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", s.b5, s.rawB5, null, false, ctx);
+  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
+  if (ev.kind === "trade") {
+    // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete.
+    const late = ev.info;
+    if (late.result === "ok" && missingClearingFields(late).length === 0)
+      return success(s, late, ev.raw, null, ctx);
+    return { state: s, effects: [] }; // keeps waiting for the B8 within its deadline
+  }
+  if (ev.kind !== "tac") return { state: s, effects: [] };
   const b8 = ev.info;
-  if (b8.result === "ok" && b8.tac !== null) return success(s, s.b5, s.rawB5, b8, s.epSerial, ctx);
-  return suspect(s, s.why, s.b5, s.rawB5, b8, s.epSerial, true, ctx);
+  if (b8.result === "ok") {
+    const problem = b8Problem(s, b8);
+    if (problem === null) return success(s, s.b5, s.rawB5, b8, ctx);
+    return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, problem);
+  }
+  if (b8.result === "failed") {
+    // the RSU's result-code table says this B8 code means the card was not debited (docs/protocol.md)
+    return stop(
+      "TRADE_FAILED",
+      {
+        ...debitPartial(s.debit, s.versions, s.rawB5),
+        extra: { b5ErrorCode: s.b5.errorCode, b8ErrorCode: b8.errorCode },
+      },
+      ctx,
+    );
+  }
+  return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx);
 }

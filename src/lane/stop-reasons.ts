@@ -80,14 +80,26 @@ export const STOP_REASONS = {
   UNKNOWN_CLASS: r("B4", "车型无费率", "exit: the vehicle class has no fee for this route", { alarm: true }),
   INSUFFICIENT_BALANCE: r("B4", "余额不足", "stored-value card balance below the charge"),
   // ---- B5 --------------------------------------------------------------------------------------
-  TRADE_FAILED: r("B5", "交易失败", "B5 ErrorCode says the purchase failed (no money moved)"),
+  TRADE_FAILED: r(
+    "B5",
+    "交易失败",
+    "B5 (or B8) ErrorCode the RSU's result-code table classes failed: card untouched, no money moved",
+  ),
   // ---- any stage: the OBU went silent ------------------------------------------------------------
   OBU_LEFT: r("lane", "车辆离开", "the OBU stopped answering before the debit", {
     direction: "请重新通行或走人工车道",
   }),
   // ---- lane ------------------------------------------------------------------------------------
   JOURNAL_FAILED: r("lane", "系统故障", "the journal cannot be written: lane closed", { alarm: true }),
-  LANE_CLOSED: r("lane", "车道关闭", "the lane is closed (RSU down or not initialised)"),
+  LANE_CLOSED: r("lane", "车道关闭", "the lane closed before this vehicle's debit (RSU down, reboot, stop)"),
+  STATUS_LIST_FAILED: r(
+    "lane",
+    "名单系统故障",
+    "the status list could not answer (lookup failed, or no usable list)",
+    {
+      alarm: true,
+    },
+  ),
 } as const satisfies Record<string, StopReasonInfo>;
 
 export type StopReason = keyof typeof STOP_REASONS;
@@ -97,9 +109,22 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
   return STOP_REASONS[reason];
 }
 
-/** Why a debit is uncertain (suspect record outcome). */
-/** CRASH_RECOVERED: the process that sent the debit died before it recorded the answer (debit intent). */
-export type SuspectReason = "B5_NO_DSRC" | "B5_MISSING" | "SUPERSEDED" | "CRASH_RECOVERED";
+/**
+ * Why a debit is uncertain (suspect record outcome):
+ * - B5_NO_DSRC: B5 with an ErrorCode classed uncertain (and C8, when it was sent, did not prove it);
+ * - B5_INCOMPLETE: B5 ErrorCode 00 without a field clearing needs (TAC, serials, balance, time);
+ * - B5_MISSING: no B5 within b5TimeoutMs (no serial, so no C8);
+ * - SUPERSEDED: the RSU started over with the OBU (new B2) while the debit was open;
+ * - LANE_STOPPED: graceful stop, and the answer did not come within transaction.drainTimeoutMs;
+ * - CRASH_RECOVERED: the process that sent the debit died before it recorded the answer (debit intent).
+ */
+export type SuspectReason =
+  | "B5_NO_DSRC"
+  | "B5_INCOMPLETE"
+  | "B5_MISSING"
+  | "SUPERSEDED"
+  | "LANE_STOPPED"
+  | "CRASH_RECOVERED";
 
 /** Outcome codes of successful records. */
 export type SuccessOutcome =
@@ -107,3 +132,6 @@ export type SuccessOutcome =
   | "ENTRY_WRITE"
   | "EXIT_DEBIT_TAC_REFETCHED"
   | "ENTRY_WRITE_TAC_REFETCHED";
+
+/** Outcome of a suspect record that a late B5 proved (journal settle: same record, next revision). */
+export type SettledOutcome = "EXIT_DEBIT_SETTLED" | "ENTRY_WRITE_SETTLED";

@@ -1,6 +1,6 @@
 /** Mapping helpers shared by the two variant codecs. */
 import { type Dialect, fromWireUnix, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
-import type { CardIssuance, EntryExitRecord, ResultClass, StationWrite } from "./driver.js";
+import type { CardIssuance, EntryExitRecord, StationWrite } from "./driver.js";
 
 interface Raw0015 {
   issuerId: string;
@@ -74,11 +74,5 @@ export function stationBody(w: StationWrite, d: Dialect) {
 }
 
 export const HEADER_0019 = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 } as const;
-
-/** 00 success; codes in `uncertain` leave the debit unknown (no DSRC answer during the purchase). */
-export function classify(code: number, uncertain: ReadonlySet<number>): ResultClass {
-  if (code === 0) return "ok";
-  return uncertain.has(code) ? "uncertain" : "failed";
-}
 
 export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);

@@ -4,12 +4,14 @@ import { type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/f
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
 import type { RsuCodec, RsuCommand, RsuEvent } from "./driver.js";
-import { classify, issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
+import { issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
+import { classify, type ResultCodeTable, resultCodeTable } from "./result-codes.js";
 
-/** B5/B8 codes after which the debit is unknown: 01 = no DSRC response during the purchase. */
-export const LEGACY_UNCERTAIN_CODES: ReadonlySet<number> = new Set([0x01]);
-
-export function createLegacyCodec(dialect: Dialect, uncertain = LEGACY_UNCERTAIN_CODES): RsuCodec {
+/** `codes`: how B5/B8 ErrorCodes are classed (result-codes.ts); default the legacy table. */
+export function createLegacyCodec(
+  dialect: Dialect,
+  codes: ResultCodeTable = resultCodeTable("legacy"),
+): RsuCodec {
   if (dialect.variant !== "legacy") throw new Error("createLegacyCodec needs a legacy dialect");
   return {
     dialect,
@@ -76,7 +78,7 @@ export function createLegacyCodec(dialect: Dialect, uncertain = LEGACY_UNCERTAIN
             info: {
               obuId: frame.obuId,
               errorCode: frame.errorCode,
-              result: classify(frame.errorCode, uncertain),
+              result: classify(frame.errorCode, codes.b5),
               psamNo: nullable(frame.psamNo),
               transTime: nullable(frame.transTime),
               transType: nullable(frame.transType),
@@ -94,7 +96,7 @@ export function createLegacyCodec(dialect: Dialect, uncertain = LEGACY_UNCERTAIN
             info: {
               obuId: frame.obuId,
               errorCode: frame.errorCode,
-              result: classify(frame.errorCode, uncertain),
+              result: classify(frame.errorCode, codes.b8),
               tac: nullable(frame.tac),
               mac: nullable(frame.mac),
               balance: nullable(frame.cardRestMoney),

@@ -4,17 +4,16 @@ import { type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/f
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
 import type { RsuCodec, RsuCommand, RsuEvent, VehicleInfo } from "./driver.js";
-import { classify, HEADER_0019, issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
-
-/**
- * B5/B8 codes after which the debit is unknown: 01 no DSRC response during the purchase; 14 EF04
- * failed but the purchase went through (the TAC must be fetched).
- */
-export const NATIONAL_UNCERTAIN_CODES: ReadonlySet<number> = new Set([0x01, 0x14]);
+import { HEADER_0019, issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
+import { classify, type ResultCodeTable, resultCodeTable } from "./result-codes.js";
 
 const EMPTY_EF04 = "00".repeat(91);
 
-export function createNationalCodec(dialect: Dialect, uncertain = NATIONAL_UNCERTAIN_CODES): RsuCodec {
+/** `codes`: how B5/B8 ErrorCodes are classed (result-codes.ts); default the national table. */
+export function createNationalCodec(
+  dialect: Dialect,
+  codes: ResultCodeTable = resultCodeTable("national"),
+): RsuCodec {
   if (dialect.variant !== "national") throw new Error("createNationalCodec needs a national dialect");
   const vehicleOf = (
     obuId: string,
@@ -85,7 +84,7 @@ export function createNationalCodec(dialect: Dialect, uncertain = NATIONAL_UNCER
             info: {
               obuId: frame.obuId,
               errorCode: frame.errorCode,
-              result: classify(frame.errorCode, uncertain),
+              result: classify(frame.errorCode, codes.b5),
               psamNo: nullable(frame.psamNo),
               transTime: nullable(frame.transTime),
               transType: nullable(frame.transType),
@@ -103,7 +102,7 @@ export function createNationalCodec(dialect: Dialect, uncertain = NATIONAL_UNCER
             info: {
               obuId: frame.obuId,
               errorCode: frame.errorCode,
-              result: classify(frame.errorCode, uncertain),
+              result: classify(frame.errorCode, codes.b8),
               tac: nullable(frame.tac),
               mac: nullable(frame.mac),
               balance: nullable(frame.cardRestMoney),

@@ -168,6 +168,8 @@ export interface IncomingFrameLike {
   readonly frame: Frame;
   readonly wire: WireFrame;
   readonly at: number;
+  /** true once a reply (the application's or the link's automatic one) went out for this frame */
+  readonly answered?: boolean;
   reply(frame: Frame): Promise<{ at: number }>;
   ack(): Promise<{ at: number }>;
 }

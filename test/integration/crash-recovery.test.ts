@@ -15,7 +15,7 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import { expectJournalMatchesLedger, ROOT } from "./harness.js";
+import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -71,6 +71,7 @@ async function laneThatDiesAfterC6(
   sim: RsuSimulator,
 ): Promise<{ died: Promise<void> }> {
   const a = await openLane(config, { transport: pair.lane, outputs: { emit: () => {} }, uplink: false });
+  await loadStatusList(a, []);
   let armed = false;
   let died!: () => void;
   const diedP = new Promise<void>((r) => {
@@ -118,7 +119,7 @@ async function restartAndDrain(
   await firstValueFrom(
     b.controller.status$.pipe(
       filter((s) => s.status === "open"),
-      timeout(5000),
+      timeout(15_000),
     ),
   );
   await sim.done;
@@ -134,7 +135,7 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
     const debited = firstValueFrom(
       sim.events$.pipe(
         filter((e) => e.type === "ledger"),
-        timeout(5000),
+        timeout(15_000),
       ),
     );
     const { died } = await laneThatDiesAfterC6(config, pair, sim);
@@ -160,7 +161,7 @@ describe.each(["legacy", "national"] as const)("lane killed between C6 and B5 (%
       const gaveUp = firstValueFrom(
         sim.events$.pipe(
           filter((e) => e.type === "gaveUp" && e.frame === "B5"),
-          timeout(5000),
+          timeout(15_000),
         ),
       );
       const { died } = await laneThatDiesAfterC6(config, pair, sim);

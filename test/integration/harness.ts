@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { expect } from "vitest";
+import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createPtyPair } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
@@ -40,6 +41,8 @@ export interface LaneTestOptions {
   listed?: { kind: "card" | "obu"; id: string }[];
   transaction?: LaneConfigInput["transaction"];
   simTiming?: Parameters<typeof createRsuSimulator>[0]["timing"];
+  /** lane-side link options (e.g. a short reconnect delay) */
+  link?: RsuLinkOptionsInput;
   debug?: boolean;
 }
 
@@ -98,16 +101,9 @@ export async function laneTest(
     outputs: { emit: (e) => outputs.push(e) },
     uplink: false,
     ...(logger ? { logger } : {}),
+    ...(opts.link ? { link: opts.link } : {}),
   });
-  if (opts.listed?.length) {
-    const bundle = buildBundle({
-      kind: "full",
-      version: "202507160000",
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: opts.listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
-    });
-    await lane.statusList.applyBundle(bundle);
-  }
+  await loadStatusList(lane, opts.listed ?? []);
   const sim = createRsuSimulator({
     transport: simEnd,
     protocol: opts.protocol,
@@ -157,6 +153,21 @@ export async function laneTest(
   }
 }
 
+/** A signed full status list (possibly empty) applied to the lane: a lane with no list loaded trades only
+ * under `statusList.whenMissing: trade`. */
+export async function loadStatusList(
+  lane: LaneRuntime,
+  listed: { kind: "card" | "obu"; id: string }[],
+): Promise<void> {
+  const bundle = buildBundle({
+    kind: "full",
+    version: "202507160000",
+    privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+    rows: listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
+  });
+  await lane.statusList.applyBundle(bundle);
+}
+
 /**
  * Every debit the card made is in the journal once (a transaction with its TAC, or a suspect record
  * for a debit whose answer was lost), and every transaction record is a debit the card made.
@@ -169,10 +180,12 @@ export function expectJournalMatchesLedger(records: StoredRecord[], ledger: Ledg
     const matches = tx.filter((r) => r.tac === l.tac && r.cardId === l.cardId);
     if (matches.length === 1) {
       const r = matches[0]!;
+      // a paid record carries everything clearing needs, and it is what the card did
       expect(r.amount, `amount of ${l.cardId}`).toBe(l.amount);
-      if (r.psamNo !== null) expect(r.psamNo).toBe(l.psamNo);
-      if (r.iccPaySerial !== null) expect(Number.parseInt(r.iccPaySerial, 16)).toBe(l.iccPaySerial);
-      if (r.balanceAfter !== null) expect(r.balanceAfter).toBe(l.balanceAfter);
+      expect(r.psamNo).toBe(l.psamNo);
+      expect(r.iccPaySerial).toBe(l.iccPaySerial.toString(16).padStart(4, "0"));
+      expect(r.psamTransSerial).toBe(l.psamTransSerial.toString(16).padStart(8, "0"));
+      expect(r.balanceAfter).toBe(l.balanceAfter);
       expect(r.transTime).toBe(l.transTime);
       continue;
     }

@@ -41,6 +41,10 @@ const E = {
   superseded: { kind: "superseded" } as ObuEvent,
 };
 
+function boom(): never {
+  throw new Error("SQLITE_IOERR: disk I/O error");
+}
+
 function expectStop(
   r: ReturnType<typeof run>,
   reason: string,
@@ -95,7 +99,8 @@ describe("OBU machine: the happy paths", () => {
       },
     });
     const last = r.steps[3]!;
-    expect(last.map((e) => e.kind)).toEqual(["commit", "reply", "barrier-open", "display", "remember"]);
+    // reply first (the RSU never waits on the fsync), then the durable commit, then the barrier
+    expect(last.map((e) => e.kind)).toEqual(["reply", "commit", "barrier-open", "display", "remember"]);
     const rec = commits(last)[0]!;
     expect(rec).toMatchObject({
       kind: "transaction",
@@ -123,7 +128,7 @@ describe("OBU machine: the happy paths", () => {
       tariffVersion: "t-1",
       rawB4: "b4raw",
       rawB5: "b5raw",
-      entry: { network: "4301", station: "0101", lane: 1 },
+      entry: { network: "4301", station: "0101", lane: 1, time: "2025-07-16T09:30:00+08:00" },
     });
     expect(last[3]).toMatchObject({
       display: { text: "扣费 14.25元", detail: "余额 85.75元 一路顺风", tone: "ok" },
@@ -153,7 +158,7 @@ describe("OBU machine: the happy paths", () => {
     expect(rec).toMatchObject({
       amount: 0,
       tariffVersion: null,
-      entry: { network: "4301", station: "0102", lane: 3 },
+      entry: { network: "4301", station: "0102", lane: 3, time: "2025-07-16T10:30:00+08:00" },
     });
     const c3 = run(ctxFor("entry", {}, { entryWrite: "c3" }), [
       E.obu(),
@@ -225,6 +230,8 @@ describe("OBU machine: every stop case", () => {
     ["OBU_LEFT", exit, [E.obu(), E.timeout], { reply: false }],
     ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
     ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false }],
+    ["LANE_CLOSED", exit, [E.obu(), E.veh(), { kind: "lane-closed" }], { reply: false }],
+    ["STATUS_LIST_FAILED", ctxFor("exit", {}, { lookup: () => boom() }), [E.obu()]],
   ];
   for (const [reason, ctx, events, opts] of cases) {
     it(`${reason} after ${events.map((e) => e.kind).join(",")}`, () => {
@@ -236,7 +243,7 @@ describe("OBU machine: every stop case", () => {
   it("covers every per-vehicle stop reason in the catalogue", () => {
     const tested = new Set(cases.map((c) => c[0]));
     const perVehicle = STOP_REASON_CODES.filter(
-      (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "LANE_CLOSED", "OBU_BATTERY_LOW"].includes(c),
+      (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "OBU_BATTERY_LOW"].includes(c),
     );
     expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
   });
@@ -337,25 +344,49 @@ describe("OBU machine: uncertain debits are never re-debited", () => {
     });
   });
 
-  it("no B5 in time -> C8 sent by the lane; no B8 either -> suspect with the purchase time", () => {
+  it("no B5 in time -> a suspect at once: no C8 (no serial to ask for), unknown fields null", () => {
     const r = run(exit, [...upToB5, E.timeout]);
-    expect(r.steps[3]).toEqual([
-      { kind: "send", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 0 }, stage: "c8Out" },
-    ]);
-    const s = run(exit, [...upToB5, E.timeout, E.timeout]);
-    expect(s.state).toMatchObject({ kind: "suspect", outcome: "B5_MISSING" });
-    const rec = commits(s.effects)[0]!;
+    // defect 3: C8 went out with EpSerial 0 and the record said "0000"
+    expect(replies(r.steps[3]!)).toEqual([]);
+    expect(r.state).toMatchObject({ kind: "suspect", outcome: "B5_MISSING" });
+    const rec = commits(r.effects)[0]!;
     expect(rec).toMatchObject({
       transTime: "20250716103000",
       tac: null,
+      iccPaySerial: null,
+      psamNo: null,
+      psamTransSerial: null,
+      transType: null,
       amount: 1425,
       rawB4: "b4raw",
       rawB5: null,
     });
   });
 
-  it("a late B5 while waiting for B8 settles it as a normal transaction", () => {
-    const r = run(exit, [...upToB5, E.timeout, E.trade()]);
+  it("B5 ErrorCode 01 without a serial (short error form): C2 and a suspect, no C8", () => {
+    const short = b5({
+      errorCode: 1,
+      result: "uncertain",
+      tac: null,
+      iccPaySerial: null,
+      psamNo: null,
+      psamTransSerial: null,
+      transTime: null,
+      transType: null,
+      balanceAfter: null,
+    });
+    const r = run(exit, [...upToB5, E.trade(short)]);
+    expect(replies(r.steps[3]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+    expect(r.state).toMatchObject({ kind: "suspect", outcome: "B5_NO_DSRC" });
+    expect(commits(r.effects)[0]).toMatchObject({ iccPaySerial: null, tac: null, amount: 1425 });
+  });
+
+  it("a late complete B5 while waiting for B8 settles it as a normal transaction", () => {
+    const r = run(exit, [
+      ...upToB5,
+      E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })),
+      E.trade(),
+    ]);
     expect(r.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT" });
   });
 
@@ -363,5 +394,158 @@ describe("OBU machine: uncertain debits are never re-debited", () => {
     const r = run(exit, [...upToB5, E.superseded]);
     expect(r.state).toMatchObject({ kind: "suspect", outcome: "SUPERSEDED" });
     expect(replies(r.effects).filter((c) => c.kind === "debit")).toHaveLength(1);
+  });
+});
+
+describe("OBU machine: a paid record needs everything clearing needs (defect 1)", () => {
+  const exit = ctxFor("exit");
+  const upToB5 = [E.obu(), E.veh(), E.card()];
+
+  for (const field of ["tac", "psamNo", "psamTransSerial", "balanceAfter", "transTime"] as const) {
+    it(`B5 ErrorCode 00 without ${field}: C8 with the B5's serial, never a paid record`, () => {
+      const r = run(exit, [...upToB5, E.trade(b5({ [field]: null }))]);
+      expect(r.state.phase).toBe("await-b8");
+      expect(commits(r.effects)).toEqual([]);
+      expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+      expect(r.steps[3]).toEqual([
+        { kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" },
+      ]);
+      const gone = run(exit, [...upToB5, E.trade(b5({ [field]: null })), E.timeout]);
+      expect(gone.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_INCOMPLETE" });
+      const rec = commits(gone.effects)[0]!;
+      expect(rec.kind).toBe("suspect");
+      expect(rec.extra).toMatchObject({ b5Missing: [field], b5ErrorCode: 0 });
+      expect(gone.effects).toContainEqual({
+        kind: "remember",
+        unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+      });
+    });
+  }
+
+  it("B5 ErrorCode 00 without the card offline serial: C2 and a suspect (nothing to ask C8 for)", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ iccPaySerial: null, tac: null }))]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_INCOMPLETE" });
+    expect(replies(r.steps[3]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+    const rec = commits(r.effects)[0]!;
+    expect(rec).toMatchObject({ kind: "suspect", tac: null, iccPaySerial: null, amount: 1425 });
+    expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  });
+
+  it("an incomplete B5 proved by B8: a paid record with the B8's TAC and the B5's serials", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ tac: null })), E.tac()]);
+    expect(r.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    expect(commits(r.effects)[0]).toMatchObject({
+      tac: "0badcafe",
+      iccPaySerial: "0011",
+      psamNo: "010203040506",
+      psamTransSerial: "00000063",
+      balanceAfter: 8575,
+    });
+  });
+
+  it("a B8 'ok' whose balance disagrees with balance before - amount is a suspect, not a success", () => {
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const r = run(exit, [...upToB5, uncertainB5, E.tac(b8({ balance: 10_000 }))]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_NO_DSRC" });
+    const rec = commits(r.effects)[0]!;
+    expect(rec.tac).toBeNull();
+    expect(rec.extra).toMatchObject({ b8: { tac: "0badcafe", balance: 10_000 } });
+    expect(String(rec.extra?.problem)).toMatch(
+      /balance after 10000 is not balance before 10000 - amount 1425/,
+    );
+    expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  });
+
+  it("a B8 'ok' without a TAC or a balance is a suspect", () => {
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    for (const over of [{ tac: null }, { balance: null }]) {
+      const r = run(exit, [...upToB5, uncertainB5, E.tac(b8(over))]);
+      expect(r.state).toMatchObject({ kind: "suspect", outcome: "B5_NO_DSRC" });
+    }
+  });
+
+  it("a B8 'ok' for a B5 that named no PSAM serial cannot be cleared: a suspect", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ tac: null, psamTransSerial: null })), E.tac()]);
+    expect(r.state).toMatchObject({ kind: "suspect", outcome: "B5_INCOMPLETE" });
+  });
+
+  it("a credit card's B8 balance is not compared (no stored value), but must be there", () => {
+    const credit = E.card(b4({ card: { cardType: 0x17 } }));
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const r = run(exit, [E.obu(), E.veh(), credit, uncertainB5, E.tac(b8({ balance: 123 }))]);
+    expect(r.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+  });
+
+  it("a B8 code classed failed (card untouched) is a TRADE_FAILED stop: no hold", () => {
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const r = run(exit, [
+      ...upToB5,
+      uncertainB5,
+      E.tac(b8({ errorCode: 0x42, result: "failed", tac: null })),
+    ]);
+    const rec = expectStop(r, "TRADE_FAILED");
+    expect(rec.extra).toMatchObject({ b8ErrorCode: 0x42, b5ErrorCode: 1 });
+    expect(r.effects.some((e) => e.kind === "remember")).toBe(false);
+  });
+});
+
+describe("OBU machine: the lane closing and stopping", () => {
+  const exit = ctxFor("exit");
+  const upToB5 = [E.obu(), E.veh(), E.card()];
+
+  it("a debit in flight keeps waiting when the lane closes (link blip): same state, deadline kept", () => {
+    const t = run(exit, upToB5);
+    const next = transition(t.state, { kind: "lane-closed" }, exit);
+    expect(next.state).toBe(t.state);
+    expect(next.effects).toEqual([]);
+    expect(next.timeoutMs).toBeUndefined();
+    // ... and its B5 still settles it normally
+    expect(transition(next.state, E.trade(), exit).state).toMatchObject({ kind: "transaction" });
+  });
+
+  it("the drain window over: a debit in flight is a LANE_STOPPED suspect", () => {
+    const r = run(exit, [...upToB5, { kind: "lane-stopped" }]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "LANE_STOPPED" });
+  });
+
+  it("an event the state ignores keeps the running deadline (no new timeoutMs)", () => {
+    const t = run(exit, upToB5);
+    const next = transition(t.state, E.veh(), exit);
+    expect(next).toEqual({ state: t.state, effects: [] });
+  });
+});
+
+describe("OBU machine: status-list failures are not bad card data (defect 12)", () => {
+  it("a card lookup that throws: STATUS_LIST_FAILED with the error and an alarm, never CARD_DATA_INVALID", () => {
+    let calls = 0;
+    const ctx = ctxFor(
+      "exit",
+      {},
+      {
+        lookup: (q) => {
+          calls++;
+          if (q.cardId !== undefined) boom();
+          return { listed: false, versions: { full: "f", delta: null } };
+        },
+      },
+    );
+    const r = run(ctx, [E.obu(), E.veh(), E.card()]);
+    const rec = expectStop(r, "STATUS_LIST_FAILED");
+    expect(calls).toBe(2);
+    expect(rec.extra).toMatchObject({ lookupError: "SQLITE_IOERR: disk I/O error", id: "card" });
+    expect(r.effects.some((e) => e.kind === "alarm" && e.code === "STATUS_LIST_FAILED")).toBe(true);
+    expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
+  });
+
+  it("an unhealthy list traded under the 'trade' policy leaves a warning on the record", () => {
+    const ctx = ctxFor(
+      "exit",
+      {},
+      {
+        lookup: () => ({ listed: false, health: "past-hard-age", versions: { full: "f", delta: null } }),
+      },
+    );
+    const r = run(ctx, [E.obu(), E.veh(), E.card(), E.trade()]);
+    expect(commits(r.effects)[0]!.extra).toMatchObject({ warnings: ["STATUS_LIST_PAST_HARD_AGE"] });
   });
 });

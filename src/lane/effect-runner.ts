@@ -1,0 +1,214 @@
+/**
+ * Executes a machine's effects, in the order the machine listed them, under three rules:
+ * 1. replies go to the RSU first: a reply before a commit is handed to the port before the commit's
+ *    fsync starts, so the RSU never waits on the disk (a stop's C2 is awaited so its stage time is in
+ *    the record; a success's C1 is not, so the barrier does not wait for the port either);
+ * 2. the barrier never opens unless a durable commit of this same step succeeded before it;
+ * 3. a failed commit stops the step: nothing after it runs, the lane closes (JOURNAL_FAILED).
+ * Alarms, displays and guard updates come after the reply in every transition.
+ */
+import type { EtcError } from "../../firmware-bridge/errors.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { LaneOutputs } from "../outputs/outputs.js";
+import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
+import type { Effect } from "./obu-machine.js";
+import type { JournalPort, RsuLinkPort, Settlement } from "./ports.js";
+import type { TradeGuards } from "./trade-guards.js";
+
+/** The part of a machine the runner updates. */
+export interface EffectSubject {
+  obuId: string;
+  stage: Record<string, number>;
+  decisionMs: number;
+  /** the journal's write-ahead intent for this machine's debit */
+  intentId?: number | undefined;
+}
+
+/** One finished vehicle (or stop), after its record is durable. */
+export interface VehicleOutcome {
+  record: CommittedRecord;
+  /** sum over the OBU's frames of (reply handed to the port - frame received), ms */
+  decisionMs: number;
+  barrierAt: number | null;
+  /** how long the durable journal commit took (WAL + FULL: one fsync), ms */
+  commitMs: number | null;
+}
+
+export interface RunnerCounters {
+  transactions: number;
+  stops: number;
+  suspects: number;
+  settled: number;
+  alreadyTraded: number;
+  journalFailures: number;
+}
+
+export interface EffectRunnerDeps {
+  link: RsuLinkPort;
+  codec: RsuCodec;
+  journal: JournalPort;
+  outputs: LaneOutputs;
+  guards: TradeGuards;
+  log: Logger;
+  /** monotonic ms */
+  now: () => number;
+  counters: RunnerCounters;
+  alarm(code: string, message: string): void;
+  /** a commit failed: answer `inc` (C2) if it is still unanswered, close the lane */
+  journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
+  outcome(o: VehicleOutcome): void;
+}
+
+export class EffectRunner {
+  constructor(private readonly d: EffectRunnerDeps) {}
+
+  /** Hand a reply to the port; resolves with the time the write completed (undefined if it failed). */
+  async reply(inc: IncomingFrameLike, cmd: RsuCommand): Promise<number | undefined> {
+    try {
+      const sent = await inc.reply(this.d.codec.encode(cmd));
+      return sent.at;
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message, cmd: cmd.kind }, "reply could not be sent");
+      return undefined;
+    }
+  }
+
+  tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
+    try {
+      return this.d.journal.commit(rec, intentId === undefined ? undefined : { intentId });
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      // The record is not on disk: keep it in the log so nothing is lost without a trace.
+      this.d.log.error(
+        { err: (e as Error).message, code: (e as EtcError).code, record: rec },
+        "JOURNAL COMMIT FAILED",
+      );
+      return undefined;
+    }
+  }
+
+  trySettle(seq: number, s: Settlement): CommittedRecord | undefined {
+    try {
+      return this.d.journal.settle(seq, s);
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      this.d.log.error(
+        { err: (e as Error).message, code: (e as EtcError).code, seq, settlement: s },
+        "JOURNAL SETTLE FAILED",
+      );
+      return undefined;
+    }
+  }
+
+  async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<void> {
+    let committed: CommittedRecord | undefined;
+    let barrierAt: number | null = null;
+    let commitMs: number | null = null;
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < effects.length; i++) {
+      const e = effects[i] as Effect;
+      switch (e.kind) {
+        case "reply": {
+          if (!inc) break;
+          const sending = this.reply(inc, e.command);
+          const stage = e.stage;
+          // A success's C1 is on its way before the commit and not waited for: neither the fsync nor the
+          // barrier waits for the port (its stage time comes after the record). Other replies are awaited
+          // so their stage time and decision time are in the record.
+          if (effects.slice(i + 1).some((x) => x.kind === "barrier-open")) {
+            pending.push(
+              sending.then((at) => {
+                if (at !== undefined) m.stage[stage] = at;
+              }),
+            );
+          } else {
+            const at = await sending;
+            if (at !== undefined) {
+              m.stage[stage] = at;
+              m.decisionMs += at - inc.at;
+            }
+          }
+          break;
+        }
+        case "send": {
+          try {
+            const sent = await this.d.link.send(this.d.codec.encode(e.command));
+            m.stage[e.stage] = sent.at;
+          } catch (err) {
+            this.d.log.warn(
+              { err: (err as Error).message, cmd: e.command.kind },
+              "command could not be sent",
+            );
+          }
+          break;
+        }
+        case "commit": {
+          const rec: NewLaneRecord = {
+            ...e.record,
+            stageTimes: { ...m.stage, journalCommit: this.d.now() },
+            decisionMs: Math.round(m.decisionMs * 1000) / 1000,
+          };
+          committed = this.tryCommit(rec, m.intentId);
+          commitMs = this.d.now() - (rec.stageTimes.journalCommit as number);
+          if (!committed) {
+            await this.d.journalFailed(inc, m.obuId);
+            await Promise.all(pending);
+            return; // nothing after a failed commit: no barrier without a record
+          }
+          m.intentId = undefined;
+          if (rec.kind === "transaction") {
+            this.d.counters.transactions++;
+            this.d.guards.noteDebit(rec.obuId, committed.seq);
+          } else if (rec.kind === "stop") this.d.counters.stops++;
+          else this.d.counters.suspects++;
+          break;
+        }
+        case "barrier-open": {
+          if (committed?.kind !== "transaction") {
+            this.d.log.error({ obuId: m.obuId }, "barrier-open without a durable transaction: refused");
+            break;
+          }
+          barrierAt = this.d.now();
+          this.d.outputs.emit({
+            type: "barrier",
+            action: "open",
+            obuId: m.obuId,
+            at: barrierAt,
+            seq: committed.seq,
+          });
+          this.d.outputs.emit({ type: "light", color: "green", at: barrierAt });
+          const seq = committed.seq;
+          const j = this.d.journal;
+          if (j.markBarrier) {
+            const at = barrierAt;
+            setImmediate(() => {
+              try {
+                j.markBarrier?.(seq, at);
+              } catch (err) {
+                this.d.log.warn({ err: (err as Error).message, seq }, "barrier time not recorded");
+              }
+            });
+          }
+          break;
+        }
+        case "display":
+          this.d.outputs.emit({ type: "display", ...e.display, obuId: m.obuId, at: this.d.now() });
+          break;
+        case "remember":
+          if (e.traded) this.d.guards.rememberTraded(e.traded);
+          if (e.unsettled) this.d.guards.hold(e.unsettled);
+          break;
+        case "alarm":
+          this.d.alarm(e.code, e.message);
+          break;
+        case "note":
+          if (e.code === "ALREADY_TRADED") this.d.counters.alreadyTraded++;
+          this.d.log.info({ code: e.code, obuId: m.obuId }, e.message);
+          break;
+      }
+    }
+    await Promise.all(pending);
+    if (committed) this.d.outcome({ record: committed, decisionMs: m.decisionMs, barrierAt, commitMs });
+  }
+}

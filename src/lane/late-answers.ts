@@ -1,0 +1,244 @@
+/**
+ * Frames for an OBU the lane has no open transaction with: late answers (docs/lane.md "Late answers").
+ * - A complete B5 (or a proving B8) for the OBU's unsettled suspect settles that record in place (journal
+ *   settle: one debit, one record, with both the amount and the TAC); the hold on the card ends.
+ * - A B5 repeating a debit already recorded (matched by OBU, TAC and serials: the RSU repeats its B5
+ *   when our C1 was lost, e.g. across a restart) is answered C1 and recorded nowhere.
+ * - A B5 that may have moved money for a debit the lane cannot place is an ORPHAN_B5 suspect record.
+ * - B3/B4 get C2 (search again); anything else an empty acknowledgement.
+ * Settling never opens the barrier: the vehicle was already sent to manual handling when its debit
+ * became a suspect, and a late barrier could let the next vehicle through.
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
+import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
+import { missingClearingFields, type ObuEvent } from "./obu-machine.js";
+import type { JournalPort, Settlement } from "./ports.js";
+import type { TradeGuards } from "./trade-guards.js";
+
+export interface LateAnswerCounters {
+  orphanFrames: number;
+  repeatedB5: number;
+  settled: number;
+  suspects: number;
+}
+
+export interface LateAnswerDeps {
+  journal: JournalPort;
+  runner: EffectRunner;
+  guards: TradeGuards;
+  role: "entry" | "exit";
+  rsuProtocol: string;
+  log: Logger;
+  counters: LateAnswerCounters;
+  alarm(code: string, message: string): void;
+  notice(code: string, message: string, data: Record<string, unknown>): void;
+  outcome(o: VehicleOutcome): void;
+  journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
+}
+
+const hex = (n: number | null, w: number): string | null =>
+  n === null ? null : n.toString(16).padStart(w, "0");
+const STORED_VALUE = 0x16;
+
+export class LateAnswers {
+  constructor(private readonly d: LateAnswerDeps) {}
+
+  async onFrame(inc: IncomingFrameLike, ev: ObuEvent): Promise<void> {
+    this.d.counters.orphanFrames++;
+    if (ev.kind === "trade") return this.onB5(inc, ev.info, ev.raw);
+    if (ev.kind === "tac") return this.onB8(inc, ev.info);
+    if (ev.kind === "vehicle" || ev.kind === "card") {
+      await this.d.runner.reply(inc, { kind: "stop", obuId: ev.info.obuId, stopType: 1 });
+      return;
+    }
+    await inc.ack().catch(() => undefined);
+  }
+
+  private async onB5(inc: IncomingFrameLike, b5: TradeResult, raw: string): Promise<void> {
+    const complete = b5.result === "ok" && missingClearingFields(b5).length === 0;
+    const recorded = complete ? this.recordedDebit(b5) : undefined;
+    if (recorded) {
+      this.d.counters.repeatedB5++;
+      this.d.log.info(
+        { obuId: b5.obuId, tac: b5.tac, seq: recorded.seq },
+        "B5 repeats a debit already recorded: C1, not recorded again",
+      );
+      await this.d.runner.reply(inc, {
+        kind: "continue",
+        obuId: b5.obuId,
+        divFactor: divFactorOf(recorded.cardIssuer),
+      });
+      return;
+    }
+    if (b5.result === "failed") {
+      await inc.ack().catch(() => undefined);
+      return;
+    }
+    const open = this.d.journal.findOpenSuspect({ obuId: b5.obuId });
+    if (open && complete) {
+      const mismatch = this.b5Mismatch(open, b5);
+      if (mismatch === null) {
+        await this.d.runner.reply(inc, {
+          kind: "continue",
+          obuId: b5.obuId,
+          divFactor: divFactorOf(open.cardIssuer),
+        });
+        const fields: Settlement["fields"] = {
+          tac: b5.tac,
+          iccPaySerial: hex(b5.iccPaySerial, 4),
+          psamNo: b5.psamNo,
+          psamTransSerial: hex(b5.psamTransSerial, 8),
+          balanceAfter: b5.balanceAfter,
+          transTime: b5.transTime,
+          transType: hex(b5.transType, 2),
+          algFlag: hex(b5.algFlag, 2),
+          keyVersion: hex(b5.keyVersion, 2),
+          rawB5: raw,
+        };
+        return this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
+      }
+      this.d.log.warn(
+        { obuId: b5.obuId, seq: open.seq, mismatch },
+        "late B5 does not match the open suspect",
+      );
+    } else if (open) {
+      // Evidence, not proof: the suspect record stays as it is (one debit, one record).
+      this.d.log.warn(
+        { obuId: b5.obuId, seq: open.seq, errorCode: b5.errorCode },
+        "late B5 for an open suspect does not prove it",
+      );
+      await inc.ack().catch(() => undefined);
+      return;
+    }
+    // Money may have moved for a debit this lane cannot place: keep everything.
+    this.d.alarm("ORPHAN_B5", `B5 for unknown OBU ${b5.obuId} (ErrorCode ${b5.errorCode})`);
+    const rec: NewLaneRecord = {
+      kind: "suspect",
+      outcome: "ORPHAN_B5",
+      obuId: b5.obuId,
+      obuSerial: null,
+      cardId: null,
+      cardType: null,
+      cardIssuer: null,
+      cardNetwork: null,
+      vehicleClass: null,
+      plate: null,
+      plateColor: null,
+      entry: null,
+      amountDue: null,
+      discountPercent: null,
+      amount: 0,
+      balanceBefore: null,
+      balanceAfter: b5.balanceAfter,
+      tac: b5.tac,
+      iccPaySerial: hex(b5.iccPaySerial, 4),
+      psamNo: b5.psamNo,
+      psamTransSerial: hex(b5.psamTransSerial, 8),
+      transTime: b5.transTime,
+      transType: hex(b5.transType, 2),
+      statusListVersions: { full: null, delta: null },
+      tariffVersion: null,
+      stageTimes: { b5In: inc.at },
+      rawB4: null,
+      rawB5: raw,
+      rsuProtocol: this.d.rsuProtocol,
+      extra: {
+        errorCode: b5.errorCode,
+        amountUnknown: true,
+        note: "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
+      },
+    };
+    await inc.ack().catch(() => undefined);
+    const c = this.d.runner.tryCommit(rec);
+    if (!c) return this.d.journalFailed(undefined, b5.obuId);
+    this.d.counters.suspects++;
+    this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+  }
+
+  /** A late B8 (its machine gave up) proves the OBU's open suspect when it carries everything. */
+  private async onB8(inc: IncomingFrameLike, b8: TacResult): Promise<void> {
+    await inc.ack().catch(() => undefined);
+    if (b8.result !== "ok" || b8.tac === null || b8.balance === null) return;
+    const open = this.d.journal.findOpenSuspect({ obuId: b8.obuId });
+    if (!open) return;
+    const unknown = [open.iccPaySerial, open.psamNo, open.psamTransSerial, open.transTime].some(
+      (v) => v === null,
+    );
+    const balanceOk =
+      open.cardType !== STORED_VALUE ||
+      (open.balanceBefore !== null && b8.balance === open.balanceBefore - open.amount);
+    if (unknown || !balanceOk) {
+      this.d.log.warn({ obuId: b8.obuId, seq: open.seq }, "late B8 does not prove the open suspect");
+      return;
+    }
+    return this.settle(
+      inc,
+      open,
+      "b8",
+      { tac: b8.tac, balanceAfter: b8.balance },
+      { b8Mac: b8.mac, at: inc.at },
+    );
+  }
+
+  private async settle(
+    inc: IncomingFrameLike,
+    open: CommittedRecord,
+    by: "b5" | "b8",
+    fields: Settlement["fields"],
+    evidence: Record<string, unknown>,
+  ): Promise<void> {
+    const outcome = this.d.role === "entry" ? "ENTRY_WRITE_SETTLED" : "EXIT_DEBIT_SETTLED";
+    const c = this.d.runner.trySettle(open.seq, {
+      kind: "transaction",
+      outcome,
+      settledBy: by,
+      fields,
+      evidence,
+    });
+    if (!c) return this.d.journalFailed(inc.answered ? undefined : inc, open.obuId);
+    this.d.counters.settled++;
+    const k = { obuSerial: open.obuSerial, cardId: open.cardId };
+    this.d.guards.release(k);
+    this.d.guards.rememberTraded(k);
+    this.d.guards.noteDebit(open.obuId, open.seq);
+    this.d.notice("SUSPECT_SETTLED", `suspect ${open.tradeId} settled by a late ${by.toUpperCase()}`, {
+      seq: open.seq,
+      tradeId: open.tradeId,
+      cardId: open.cardId,
+      amount: open.amount,
+    });
+    this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+  }
+
+  /** Why this complete B5 is not the suspect's debit, or null when it is. */
+  private b5Mismatch(s: CommittedRecord, b5: TradeResult): string | null {
+    const serial = hex(b5.iccPaySerial, 4);
+    if (s.iccPaySerial !== null && s.iccPaySerial !== serial)
+      return `card serial ${serial} != ${s.iccPaySerial}`;
+    if (s.transTime !== null && b5.transTime !== s.transTime) return `time ${b5.transTime} != ${s.transTime}`;
+    if (
+      s.cardType === STORED_VALUE &&
+      s.balanceBefore !== null &&
+      b5.balanceAfter !== s.balanceBefore - s.amount
+    )
+      return `balance after ${b5.balanceAfter} != ${s.balanceBefore} - ${s.amount}`;
+    return null;
+  }
+
+  private recordedDebit(b5: TradeResult): CommittedRecord | undefined {
+    for (const seq of this.d.guards.recentDebits(b5.obuId)) {
+      const r = this.d.journal.get(seq);
+      if (
+        r &&
+        r.kind === "transaction" &&
+        r.tac === b5.tac &&
+        r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
+        r.psamTransSerial === hex(b5.psamTransSerial, 8)
+      )
+        return r;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * What the lane controller needs from the pieces around it (docs/lane.md "Ports"). Each port is the
+ * contract the owning module implements (firmware-bridge RsuLink, src/journal Journal, src/status-list
+ * StatusListCache, src/audit AuditLog); controller tests pass fakes.
+ */
+import type { Observable } from "rxjs";
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { IncomingFrameLike } from "../rsu/driver.js";
+
+export interface RsuLinkPort {
+  readonly incoming$: Observable<IncomingFrameLike & { readonly rsuRebooted?: boolean }>;
+  readonly state$: Observable<{ status: "connecting" | "up" | "down" | "stopped"; reason?: string }>;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+  send(frame: Frame): Promise<{ at: number }>;
+}
+
+/** A record the trade guards are seeded from at start (journal unsettledSince / tradedSince). */
+export interface GuardRow {
+  seq: number;
+  /** OBU MAC id */
+  obuId: string;
+  obuSerial: string | null;
+  cardId: string | null;
+  /** wall clock ms since the epoch */
+  createdAtMs: number;
+}
+
+/** What settles a suspect record in place (journal settle: same seq and trade id, revision + 1). */
+export interface Settlement {
+  kind: "transaction" | "stop";
+  outcome: string;
+  settledBy: "b5" | "b8" | "booth-prove" | "booth-card" | "operator";
+  fields: Partial<
+    Pick<
+      NewLaneRecord,
+      | "tac"
+      | "iccPaySerial"
+      | "psamNo"
+      | "psamTransSerial"
+      | "balanceAfter"
+      | "transTime"
+      | "transType"
+      | "algFlag"
+      | "keyVersion"
+      | "amount"
+      | "rawB5"
+    >
+  >;
+  evidence?: Record<string, unknown>;
+}
+
+export interface DebitIntentRow {
+  id: number;
+  /** what the lane keyed it by: the OBU MAC id */
+  key: string;
+  /** wall clock ms since the epoch */
+  createdAtMs: number;
+  /** the machine state, JSON */
+  payload: string;
+}
+
+export interface JournalPort {
+  /** durable (fsync'd) on return; `opts.intentId` is deleted in the same transaction */
+  commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord;
+  /** update an unsettled suspect record in place (durable on return) */
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord;
+  get(seq: number): CommittedRecord | null;
+  /** when the barrier opened (not fsync'd on its own) */
+  markBarrier?(seq: number, time: number | string): boolean;
+  /** write-ahead note of a debit in flight, before C6/C3/C8 (no fsync of its own); returns its id */
+  writeIntent(key: string, payload: string, id?: number): number;
+  /** intents no record settled: debits a previous process sent and never recorded */
+  openIntents(): DebitIntentRow[];
+  /** suspects not settled, created at or after sinceMs (wall ms) */
+  unsettledSince(sinceMs: number): GuardRow[];
+  /** transactions created at or after sinceMs (wall ms) */
+  tradedSince(sinceMs: number): GuardRow[];
+  /** the newest unsettled suspect for this OBU MAC id or card id */
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+}
+
+export type StatusListState = "ok" | "stale" | "missing" | "past-hard-age" | "failed";
+
+export interface StatusListHealth {
+  state: StatusListState;
+  reason: string;
+}
+
+export interface StatusListLookup {
+  listed: boolean;
+  entry?: { kind: "card" | "obu"; id: string; listType: number; listTypeName: string; reason: string };
+  versions: { full: string | null; delta: string | null };
+  stale?: { alarm: boolean; reasons: string[] };
+}
+
+export interface StatusListPort {
+  /** synchronous; throws when the list cannot answer */
+  lookup(q: { cardId?: string; obuId?: string }): StatusListLookup;
+  /** the current health; health$ emits it at once on subscription and on every change */
+  health(): StatusListHealth;
+  readonly health$: Observable<StatusListHealth>;
+}
+
+/** What the lane does with no list loaded, or a list past its hard age (statusList.whenMissing ...). */
+export interface StatusListPolicy {
+  whenMissing: "close" | "trade";
+  whenPastHardAge: "close" | "trade";
+}
+
+export interface AuditPort {
+  append(e: {
+    type: string;
+    severity: "info" | "warn" | "alarm";
+    message: string;
+    data?: Record<string, unknown>;
+  }): unknown;
+}

@@ -1,0 +1,105 @@
+/**
+ * Crash recovery: debits a killed process sent and never recorded (docs/lane.md "Debits in flight when
+ * the process dies"). At start every open debit intent becomes a machine again, its OBU and card held as
+ * unsettled, with a CRASH_RECOVERY alarm. When the link first comes up the lane listens before its C0
+ * (C0 resets the RSU, which repeats an unanswered B5 three times 120 ms apart until then) until
+ * `recoveryListenMs` after the newest intent was written: a B5 that arrives settles its debit as an
+ * ordinary transaction; whatever is still open when the window closes becomes a CRASH_RECOVERED suspect.
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { ObuState } from "./obu-machine.js";
+import type { JournalPort } from "./ports.js";
+import type { TradeGuards } from "./trade-guards.js";
+
+/** What an intent holds: enough to rebuild the machine in a new process. */
+export interface IntentPayload {
+  state: ObuState;
+  stage: Record<string, number>;
+}
+
+export interface RestoredDebit {
+  obuId: string;
+  state: Extract<ObuState, { phase: "await-b5" | "await-b8" }>;
+  /** stage times of the dead process, kept apart from this process's monotonic clock */
+  stage: Record<string, number>;
+  intentId: number;
+}
+
+export interface RecoveryDeps {
+  journal: JournalPort;
+  guards: TradeGuards;
+  log: Logger;
+  listenMs: number;
+  /** wall clock ms (intents carry wall times) */
+  wallNow: () => number;
+  schedule(ms: number, fn: () => Promise<void> | void): () => void;
+  alarm(code: string, message: string): void;
+  /** the window is over (or was never needed): end what is still open, then C0 may go out */
+  onWindowOver(why: string): Promise<void>;
+}
+
+export class Recovery {
+  private newestIntentAt = 0;
+  private phase: "none" | "pending" | "listening" | "done" = "none";
+  private cancel: (() => void) | undefined;
+
+  constructor(private readonly d: RecoveryDeps) {}
+
+  /** True while C0 is held for the start-up listen window. */
+  get listening(): boolean {
+    return this.phase === "pending" || this.phase === "listening";
+  }
+
+  /** Rebuild the machines of the intents a previous process left. */
+  restore(): RestoredDebit[] {
+    const out: RestoredDebit[] = [];
+    for (const it of this.d.journal.openIntents()) {
+      let p: IntentPayload;
+      try {
+        p = JSON.parse(it.payload) as IntentPayload;
+      } catch (e) {
+        this.d.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
+        continue;
+      }
+      if (p.state.phase !== "await-b5" && p.state.phase !== "await-b8") continue;
+      const d = p.state.debit;
+      this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
+      out.push({
+        obuId: it.key,
+        state: p.state,
+        stage: Object.fromEntries(Object.entries(p.stage).map(([k, v]) => [`beforeRestart.${k}`, v])),
+        intentId: it.id,
+      });
+      // until it is settled, neither the OBU nor the card trades again (no double debit)
+      this.d.guards.hold({ obuSerial: d.obu.obuSerial, cardId: d.card.cardId });
+      this.d.alarm(
+        "CRASH_RECOVERY",
+        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${it.key}) was in flight when the ` +
+          "previous process stopped",
+      );
+    }
+    if (out.length > 0) this.phase = "pending";
+    return out;
+  }
+
+  /** The link is up for the first time: listen out the rest of the window (or end it at once). */
+  async linkUp(inFlight: number): Promise<void> {
+    if (this.phase !== "pending") return;
+    this.phase = "listening";
+    const window = this.d.listenMs;
+    const ms = Math.min(window, this.newestIntentAt + window - this.d.wallNow());
+    if (ms <= 0) return this.end("restarted after the RSU's B5 repeats were over");
+    this.d.log.warn({ ms, debits: inFlight }, "listening for B5 of debits in flight before C0");
+    this.cancel = this.d.schedule(ms, () => this.end("listen window over"));
+  }
+
+  /** End the window now (every restored debit settled, the RSU restarted, or the window is over). */
+  async end(why: string): Promise<void> {
+    if (!this.listening) return;
+    this.phase = "done";
+    this.cancel?.();
+    this.cancel = undefined;
+    this.d.log.info({ why }, "crash recovery done");
+    await this.d.onWindowOver(why);
+  }
+}

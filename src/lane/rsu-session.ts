@@ -1,0 +1,174 @@
+/**
+ * The RSU session: C0 -> B0 (checked) at start-up, after the link returns and after an RSU reboot, with
+ * the ONE start-up timer (the B0 deadline, then the pause before the next C0). Every path that ends the
+ * wait (B0 accepted, B0 refused, link down, stop) cancels it, so no stale timer ever sends a C0 to an open
+ * lane. The antenna (C4) belongs to the lane gate in controller.ts, not to the session.
+ *
+ *   idle --begin--> awaiting-b0 --B0 ok--> ready
+ *   awaiting-b0 --no B0 in initTimeoutMs / B0 not ok / C0 not sent--> retry-wait --initRetryMs--> awaiting-b0
+ *   retry-wait --B0 ok (a late answer to our C0)--> ready
+ *   ready --unsolicited B0 (reboot)--> awaiting-b0;   any --link down--> down --link up--> idle
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { InitParams, RsuCodec, RsuStatus } from "../rsu/driver.js";
+import type { RsuLinkPort } from "./ports.js";
+
+export type SessionState = "down" | "idle" | "awaiting-b0" | "retry-wait" | "ready" | "stopped";
+
+export interface RsuSessionDeps {
+  link: RsuLinkPort;
+  codec: RsuCodec;
+  role: "entry" | "exit";
+  c0: Omit<InitParams, "timeMs" | "laneMode">;
+  timing: { initTimeoutMs: number; initRetryMs: number };
+  log: Logger;
+  /** wall clock ms (the C0 time) */
+  wallNow: () => number;
+  /** run `fn` on the lane's serial queue after `ms`; returns a cancel function */
+  schedule(ms: number, fn: () => Promise<void> | void): () => void;
+  alarm(code: string, message: string): void;
+  counters: { inits: number; rsuReboots: number };
+  /** the RSU answered C0 with a good B0 */
+  onReady(status: RsuStatus): Promise<void>;
+  /** the RSU restarted or re-announced itself while ready (its antenna is off, its mode forgotten) */
+  onLost(reason: "rsu-init" | "rsu-fault", detail: string): Promise<void>;
+}
+
+export class RsuSession {
+  private st: SessionState = "down";
+  private cancelTimer: (() => void) | undefined;
+  private attempt = 0;
+  private lastStatus: RsuStatus | undefined;
+
+  constructor(private readonly d: RsuSessionDeps) {}
+
+  get state(): SessionState {
+    return this.st;
+  }
+
+  get status(): RsuStatus | undefined {
+    return this.st === "ready" ? this.lastStatus : undefined;
+  }
+
+  /** The link is up; C0 waits until `begin()` (the controller may listen for B5 repeats first). */
+  linkUp(): void {
+    if (this.st === "down") this.st = "idle";
+  }
+
+  linkDown(): void {
+    if (this.st === "stopped") return;
+    this.clearTimer();
+    this.st = "down";
+  }
+
+  stop(): void {
+    this.clearTimer();
+    this.st = "stopped";
+  }
+
+  /** Send C0 (from idle, or again after an RSU restart). */
+  async begin(): Promise<void> {
+    if (this.st === "down" || this.st === "stopped") return;
+    this.clearTimer();
+    this.attempt++;
+    this.st = "awaiting-b0";
+    const attempt = this.attempt;
+    this.arm(this.d.timing.initTimeoutMs, () => {
+      if (this.st !== "awaiting-b0" || attempt !== this.attempt) return;
+      this.d.log.warn({ attempt }, `no B0 within ${this.d.timing.initTimeoutMs} ms after C0`);
+      this.retryLater();
+    });
+    try {
+      this.d.counters.inits++;
+      await this.d.link.send(
+        this.d.codec.encode({
+          kind: "init",
+          params: { timeMs: this.d.wallNow(), laneMode: this.d.role === "entry" ? 3 : 4, ...this.d.c0 },
+        }),
+      );
+      this.d.log.info({ attempt, laneMode: this.d.role === "entry" ? 3 : 4 }, "C0 sent");
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message }, "C0 could not be sent");
+      if (this.st === "awaiting-b0" && attempt === this.attempt) this.retryLater();
+    }
+  }
+
+  /**
+   * A B0 arrived (already acknowledged). Returns "restarted" when it came while idle (the controller
+   * holds C0) and says the RSU rebooted: whatever the RSU had in flight is gone, C0 should go out now.
+   */
+  async onB0(st: RsuStatus, rebootedFrame: boolean): Promise<"restarted" | undefined> {
+    const rebooted = st.rebooted || rebootedFrame;
+    switch (this.st) {
+      case "down":
+      case "stopped":
+        return undefined;
+      case "idle":
+        if (!rebooted) {
+          this.d.log.info("B0 while C0 is held: ignored");
+          return undefined;
+        }
+        this.d.counters.rsuReboots++;
+        return "restarted";
+      case "ready": {
+        // An unsolicited B0: the RSU restarted (RSCTL 9X) or re-announced itself. Its antenna is off and
+        // it forgot the lane mode: the lane closes, and C0 goes out again.
+        if (rebooted) this.d.counters.rsuReboots++;
+        this.d.log.warn({ rebooted }, "unsolicited B0: RSU restarted; sending C0 again");
+        this.st = "idle";
+        await this.begin();
+        await this.d.onLost("rsu-init", rebooted ? "RSU rebooted" : "RSU re-announced (unsolicited B0)");
+        return undefined;
+      }
+      case "awaiting-b0":
+      case "retry-wait":
+        // The answer to our C0 (in retry-wait: a late one). A rebooted RSU in retry-wait did not get the
+        // C0 it answers; send it again.
+        if (this.st === "retry-wait" && rebooted) {
+          this.d.counters.rsuReboots++;
+          await this.begin();
+          return undefined;
+        }
+        return this.check(st);
+    }
+  }
+
+  private async check(st: RsuStatus): Promise<undefined> {
+    this.clearTimer();
+    const problems: string[] = [];
+    if (st.rsuStatus !== 0) problems.push(`RSUStatus ${st.rsuStatus.toString(16).padStart(2, "0")}`);
+    if (st.psams.length === 0) problems.push("no PSAM");
+    if (st.psams.length > 0 && !st.psams.some((p) => p.authorised)) problems.push("no PSAM authorised");
+    if (st.psams.some((p) => /^0+$/.test(p.terminalId))) problems.push("PSAM terminal id is zero");
+    if (problems.length) {
+      this.d.alarm("RSU_FAULT", `RSU not ready: ${problems.join(", ")}`);
+      this.retryLater();
+      await this.d.onLost("rsu-fault", problems.join(", "));
+      return undefined;
+    }
+    this.st = "ready";
+    this.lastStatus = st;
+    await this.d.onReady(st);
+    return undefined;
+  }
+
+  private retryLater(): void {
+    this.st = "retry-wait";
+    this.arm(this.d.timing.initRetryMs, () => {
+      if (this.st === "retry-wait") return this.begin();
+    });
+  }
+
+  private arm(ms: number, fn: () => Promise<void> | void): void {
+    this.clearTimer();
+    this.cancelTimer = this.d.schedule(ms, () => {
+      this.cancelTimer = undefined;
+      return fn();
+    });
+  }
+
+  private clearTimer(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+  }
+}

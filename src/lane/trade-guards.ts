@@ -1,0 +1,147 @@
+/**
+ * The double-debit guards: an OBU (contract serial) or card that traded here within
+ * `recentTradeWindowMs` is not traded again (ALREADY_TRADED), and one with an unsettled debit is held
+ * for `unsettledHoldMs` (UNSETTLED_DEBIT). They are durable: seeded at start from the journal's recent
+ * transactions and unsettled suspects, so a restart never forgets a hold. Windows run on the monotonic
+ * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
+ *
+ * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
+ * B5 of a debit already recorded (e.g. one the RSU repeats after a restart) is recognised.
+ */
+import type { GuardKey } from "./obu-machine.js";
+import type { GuardRow } from "./ports.js";
+
+export interface TradeGuardOptions {
+  recentTradeWindowMs: number;
+  unsettledHoldMs: number;
+  /** monotonic ms */
+  now: () => number;
+}
+
+const keysOf = (k: GuardKey): string[] => [
+  ...(k.obuSerial ? [`o:${k.obuSerial}`] : []),
+  ...(k.cardId ? [`c:${k.cardId}`] : []),
+];
+
+/**
+ * Key -> monotonic time. Keys are kept in the order they were last set (delete, then set), so expired
+ * ones are always at the front: each remember drops only what has expired, never scanning live entries.
+ */
+class Window {
+  private readonly map = new Map<string, number>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  has(key: string): boolean {
+    const t = this.map.get(key);
+    if (t === undefined) return false;
+    if (this.now() - t <= this.windowMs) return true;
+    this.map.delete(key);
+    return false;
+  }
+
+  set(key: string, at = this.now()): void {
+    this.map.delete(key);
+    this.map.set(key, at);
+    const cutoff = this.now() - this.windowMs;
+    for (const [k, t] of this.map) {
+      if (t >= cutoff) break;
+      this.map.delete(k);
+    }
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class TradeGuards {
+  private readonly traded: Window;
+  private readonly held: Window;
+  /** OBU MAC id (upper case) -> recent debits recorded for it */
+  private readonly debits = new Map<string, { seq: number; at: number }[]>();
+
+  constructor(private readonly o: TradeGuardOptions) {
+    this.traded = new Window(o.recentTradeWindowMs, o.now);
+    this.held = new Window(o.unsettledHoldMs, o.now);
+  }
+
+  /** Windows the journal must be asked about at start (wall ms since which rows matter). */
+  seedSince(wallNowMs: number): { traded: number; unsettled: number } {
+    return { traded: wallNowMs - this.o.recentTradeWindowMs, unsettled: wallNowMs - this.o.unsettledHoldMs };
+  }
+
+  /**
+   * Seed from the journal: a row created at wall time `createdAtMs` counts as remembered
+   * `wallNowMs - createdAtMs` ms ago on the monotonic clock. Rows from the future (the wall clock stepped
+   * back) count as now.
+   */
+  seed(rows: { traded: GuardRow[]; unsettled: GuardRow[] }, wallNowMs: number): void {
+    const mono = this.o.now();
+    const at = (r: GuardRow): number => mono - Math.max(0, wallNowMs - r.createdAtMs);
+    const byTime = (a: GuardRow, b: GuardRow): number => a.createdAtMs - b.createdAtMs;
+    for (const r of [...rows.traded].sort(byTime)) {
+      for (const k of keysOf(r)) this.traded.set(k, at(r));
+      this.noteDebit(r.obuId, r.seq, at(r));
+    }
+    for (const r of [...rows.unsettled].sort(byTime)) for (const k of keysOf(r)) this.held.set(k, at(r));
+  }
+
+  recentlyTraded(k: GuardKey): boolean {
+    return keysOf(k).some((key) => this.traded.has(key));
+  }
+
+  unsettled(k: GuardKey): boolean {
+    return keysOf(k).some((key) => this.held.has(key));
+  }
+
+  /** For the status service and the booth: is this card id or OBU contract serial held as unsettled? */
+  isHeld(id: string): boolean {
+    return this.held.has(`c:${id}`) || this.held.has(`o:${id}`);
+  }
+
+  rememberTraded(k: GuardKey): void {
+    for (const key of keysOf(k)) this.traded.set(key);
+  }
+
+  /** A recorded debit of this OBU MAC id (to recognise the RSU repeating its B5). */
+  noteDebit(obuId: string, seq: number, at = this.o.now()): void {
+    const id = obuId.toUpperCase();
+    const cutoff = this.o.now() - this.o.recentTradeWindowMs;
+    const list = (this.debits.get(id) ?? []).filter((d) => d.at >= cutoff);
+    list.push({ seq, at });
+    this.debits.set(id, list);
+    if (this.debits.size > 10_000) {
+      for (const [k, v] of this.debits) if (v.every((d) => d.at < cutoff)) this.debits.delete(k);
+    }
+  }
+
+  /** Sequence numbers of this OBU's debits recorded within the recent-trade window, newest first. */
+  recentDebits(obuId: string): number[] {
+    const cutoff = this.o.now() - this.o.recentTradeWindowMs;
+    return (this.debits.get(obuId.toUpperCase()) ?? [])
+      .filter((d) => d.at >= cutoff)
+      .map((d) => d.seq)
+      .reverse();
+  }
+
+  hold(k: GuardKey): void {
+    for (const key of keysOf(k)) this.held.set(key);
+  }
+
+  /** The debit was settled (proved): the hold ends. */
+  release(k: GuardKey): void {
+    for (const key of keysOf(k)) this.held.delete(key);
+  }
+
+  get sizes(): { traded: number; held: number } {
+    return { traded: this.traded.size, held: this.held.size };
+  }
+}

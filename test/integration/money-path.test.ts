@@ -1,0 +1,196 @@
+/**
+ * The money path under field faults, against the simulated RSU with real card models (in-process pair):
+ * a graceful stop with a debit in flight, an RSU link blip during a debit followed by the RSU's repeated
+ * B5, and a restart with an unsettled suspect and the same card presented again. Every debit the card
+ * made is one record; none is made twice.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { filter, firstValueFrom, timeout } from "rxjs";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfig, LaneConfigInput } from "../../src/config/schema.js";
+import { JournalReader } from "../../src/journal/journal.js";
+import type { StoredRecord } from "../../src/journal/types.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
+
+type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
+const v = (plate: string, over: Partial<V> = {}): V => ({
+  id: plate,
+  plate,
+  class: 1,
+  balance: 20_000,
+  entryStation: "0101",
+  ...over,
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+function laneConfig(
+  protocol: "legacy" | "national",
+  dataDir: string,
+  tx: LaneConfigInput["transaction"],
+): LaneConfig {
+  return parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "in-process", protocol, timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir,
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...tx },
+      outputs: { sink: "log" },
+    },
+    "test",
+  );
+}
+
+/** A lane and a simulated RSU on one in-process line; the lane is open when this resolves. */
+async function start(
+  protocol: "legacy" | "national",
+  dataDir: string,
+  vehicles: V[],
+  o: {
+    transaction?: LaneConfigInput["transaction"];
+    sim?: Parameters<typeof createRsuSimulator>[0]["timing"];
+    link?: RsuLinkOptionsInput;
+    before?: (lane: LaneRuntime) => void;
+  } = {},
+): Promise<{ lane: LaneRuntime; sim: RsuSimulator }> {
+  const pair = createTransportPair();
+  const lane = await openLane(laneConfig(protocol, dataDir, o.transaction), {
+    transport: pair.lane,
+    outputs: { emit: () => {} },
+    uplink: false,
+    ...(o.link ? { link: o.link } : {}),
+  });
+  cleanups.push(() => lane.close());
+  if (lane.statusList.info().versions.full === null) await loadStatusList(lane, []); // a restart has one
+  o.before?.(lane);
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol,
+    seed: 7,
+    cable: pair,
+    ...(o.sim ? { timing: o.sim } : {}),
+    scenario: { defaults: { zoneMs: 2500 }, traffic: { vehicles } },
+  });
+  cleanups.push(() => sim.stop());
+  await sim.start();
+  await lane.controller.start();
+  await firstValueFrom(
+    lane.controller.status$.pipe(
+      filter((s) => s.status === "open"),
+      timeout(15_000),
+    ),
+  );
+  return { lane, sim };
+}
+
+function recordsIn(dataDir: string): StoredRecord[] {
+  const r = JournalReader.openReadOnly(dataDir);
+  try {
+    return r.list({});
+  } finally {
+    r.close();
+  }
+}
+
+function tmp(): string {
+  const dir = mkdtempSync(join(tmpdir(), "lane-money-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "data");
+}
+
+const CARD = { network: "4301", serial: "0000000000005555" };
+
+describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => {
+  it("SIGTERM with a debit in flight: the lane drains, the B5 is recorded as paid, no suspect", async () => {
+    const dataDir = tmp();
+    let stopping: Promise<void> | undefined;
+    const { lane, sim } = await start(protocol, dataDir, [v("湘G00001")], {
+      // the B5 comes 300 ms after the C6: the stop request lands between them
+      sim: { dsrcMs: { b5: 300 } },
+      before: (l) => {
+        const writeIntent = l.journal.writeIntent.bind(l.journal);
+        l.journal.writeIntent = (...args: Parameters<typeof writeIntent>) => {
+          const id = writeIntent(...args);
+          // the C6 goes out in this same step; the stop is queued behind it
+          stopping ??= l.close();
+          return id;
+        };
+      },
+    });
+    await sim.done;
+    await stopping;
+    expect(lane.controller.status).toMatchObject({ status: "closed", reason: "stopped" });
+    const recs = recordsIn(dataDir);
+    expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(sim.ledger()).toHaveLength(1);
+    expectJournalMatchesLedger(recs, sim.ledger());
+  });
+
+  it("an RSU link blip during the debit: the repeated B5 settles it, one paid record, then C0", async () => {
+    const dataDir = tmp();
+    const { lane, sim } = await start(
+      protocol,
+      dataDir,
+      [v("湘G00002", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] })],
+      {
+        transaction: { b5TimeoutMs: 5000 },
+        // the RSU repeats its unanswered B5 500 ms apart: the link is back before the first repeat
+        sim: { retransmitMs: 500 },
+        link: { reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } },
+      },
+    );
+    const inits = lane.controller.counters.inits;
+    await sim.done;
+    await firstValueFrom(
+      lane.controller.status$.pipe(
+        filter((s) => s.status === "open"),
+        timeout(15_000),
+      ),
+    );
+    await lane.controller.idle();
+    const recs = lane.journal.list({});
+    expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(recs[0]?.tac).toBe(sim.ledger()[0]?.tac);
+    expectJournalMatchesLedger(recs, sim.ledger());
+    expect(lane.controller.counters.inits).toBe(inits + 1); // C0 again once the debit was answered
+  });
+
+  it("a restart with an unsettled suspect: the same card presented again is not debited", async () => {
+    const dataDir = tmp();
+    const a = await start(protocol, dataDir, [
+      v("湘G00003", { card: CARD, faults: [{ kind: "b5-lost", b5: "none", lingerMs: 800 }] }),
+    ]);
+    await a.sim.done;
+    await a.lane.controller.idle();
+    while (a.lane.controller.inFlight().length > 0) {
+      await firstValueFrom(a.lane.controller.outcomes$.pipe(timeout(15_000)));
+      await a.lane.controller.idle();
+    }
+    expect(a.lane.journal.list({}).map((x) => `${x.kind}:${x.outcome}`)).toEqual(["suspect:B5_MISSING"]);
+    expect(a.sim.ledger()).toHaveLength(1);
+    await a.lane.close();
+    await a.sim.stop();
+    // the restarted lane, the same card in another vehicle
+    const b = await start(protocol, dataDir, [v("湘G00004", { card: CARD })]);
+    await b.sim.done;
+    await b.lane.controller.idle();
+    const recs = b.lane.journal.list({});
+    expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["suspect:B5_MISSING", "stop:UNSETTLED_DEBIT"]);
+    expect(b.sim.ledger()).toEqual([]);
+    expect(b.lane.controller.guards.isHeld(`${CARD.network}${CARD.serial}`)).toBe(true);
+  });
+});

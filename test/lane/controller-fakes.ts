@@ -1,0 +1,298 @@
+/**
+ * Fakes for the controller tests: a link whose frames carry decoded events (a pass-through codec), an
+ * in-memory journal implementing the JournalPort contract (settle, intents, guard rows, open suspects),
+ * and a status list whose health the test sets. Time is vitest's fake clock.
+ */
+import { BehaviorSubject, Subject } from "rxjs";
+import { vi } from "vitest";
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import type { WireFrame } from "../../firmware-bridge/framing/types.js";
+import type { CommittedRecord, NewLaneRecord } from "../../src/journal/types.js";
+import { LaneController, type LaneControllerOptions } from "../../src/lane/controller.js";
+import type {
+  DebitIntentRow,
+  GuardRow,
+  JournalPort,
+  Settlement,
+  StatusListHealth,
+  StatusListLookup,
+  StatusListPort,
+} from "../../src/lane/ports.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import type { RsuCodec, RsuCommand, RsuEvent, RsuStatus } from "../../src/rsu/driver.js";
+import { tariff } from "./machine-fixtures.js";
+
+export const RSU_OK: RsuStatus = {
+  rsuStatus: 0,
+  psams: [{ terminalId: "010203040506", authorised: true }],
+  manuId: 1,
+  rsuId: "000001",
+  version: "0100",
+  rebooted: false,
+};
+
+/** Frames are { type: "EV", ev } in and { type: "CMD", cmd } out: the controller's logic, not the codec's. */
+export const passCodec: RsuCodec = {
+  dialect: DEFAULT_LEGACY_DIALECT,
+  decode: (f) => (f as unknown as { ev: RsuEvent }).ev,
+  encode: (cmd) => ({ type: "CMD", cmd }) as unknown as Frame,
+};
+
+export interface Answer {
+  to: RsuEvent["kind"];
+  cmd: RsuCommand | "ACK";
+  /** what the journal held when the answer was handed to the port */
+  recordsAtReply: number;
+}
+
+export class FakeLink {
+  readonly incoming$ = new Subject<{
+    frame: Frame;
+    wire: WireFrame;
+    at: number;
+    answered: boolean;
+    rsuRebooted?: boolean;
+    reply(f: Frame): Promise<{ at: number }>;
+    ack(): Promise<{ at: number }>;
+  }>();
+  readonly state$ = new BehaviorSubject<{
+    status: "connecting" | "up" | "down" | "stopped";
+    reason?: string;
+  }>({
+    status: "connecting",
+  });
+  /** lane-initiated commands (C0, C4, ...) */
+  readonly sent: RsuCommand[] = [];
+  readonly answers: Answer[] = [];
+  started = false;
+  stopped = false;
+
+  constructor(private readonly journal: FakeJournal) {}
+
+  start(): void {
+    this.started = true;
+  }
+  stop(): void {
+    this.stopped = true;
+  }
+  async send(frame: Frame): Promise<{ at: number }> {
+    if (this.state$.value.status !== "up") throw new Error("link down");
+    this.sent.push((frame as unknown as { cmd: RsuCommand }).cmd);
+    return { at: Date.now() };
+  }
+
+  /** An RSU frame carrying `ev`. */
+  frame(ev: RsuEvent, opts: { rebooted?: boolean } = {}): void {
+    const answer = async (f: Frame | "ACK"): Promise<{ at: number }> => {
+      inc.answered = true;
+      this.answers.push({
+        to: ev.kind,
+        cmd: f === "ACK" ? "ACK" : (f as unknown as { cmd: RsuCommand }).cmd,
+        recordsAtReply: this.journal.records.length,
+      });
+      return { at: Date.now() };
+    };
+    const inc = {
+      frame: { type: "EV", ev } as unknown as Frame,
+      wire: { seq: 0x18, raw: Buffer.from("ffff", "hex") } as unknown as WireFrame,
+      at: Date.now(),
+      answered: false,
+      ...(opts.rebooted ? { rsuRebooted: true } : {}),
+      reply: (f: Frame) => answer(f),
+      ack: () => answer("ACK"),
+    };
+    this.incoming$.next(inc);
+  }
+
+  up(): void {
+    this.state$.next({ status: "up" });
+  }
+  down(reason = "unplugged"): void {
+    this.state$.next({ status: "down", reason });
+  }
+
+  inits(): number {
+    return this.sent.filter((c) => c.kind === "init").length;
+  }
+  antenna(): boolean[] {
+    return this.sent.flatMap((c) => (c.kind === "antenna" ? [c.on] : []));
+  }
+  answersTo(kind: RsuEvent["kind"]): (RsuCommand | "ACK")[] {
+    return this.answers.filter((a) => a.to === kind).map((a) => a.cmd);
+  }
+}
+
+export class FakeJournal implements JournalPort {
+  records: (CommittedRecord & { revision: number; settled?: Settlement })[] = [];
+  intents = new Map<number, DebitIntentRow>();
+  nextIntent = 1;
+  /** called at each commit/settle (tests check what had been sent by then) */
+  onWrite: (() => void) | undefined;
+  failCommits = false;
+
+  constructor(private readonly wallNow: () => number = () => Date.now()) {}
+
+  commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord {
+    if (this.failCommits) throw new Error("SQLITE_FULL");
+    this.onWrite?.();
+    const seq = this.records.length + 1;
+    const c = {
+      ...structuredClone(rec),
+      seq,
+      tradeId: `T${seq}`,
+      createdAt: new Date(this.wallNow()).toISOString(),
+      lane: { network: "4301", station: "0102", lane: 3 },
+      revision: 1,
+    };
+    this.records.push(c);
+    if (opts?.intentId !== undefined) this.intents.delete(opts.intentId);
+    return c;
+  }
+
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    const r = this.records.find((x) => x.seq === seq);
+    if (r?.kind !== "suspect" || r.settled) throw new Error(`record ${seq} is not an open suspect`);
+    this.onWrite?.();
+    Object.assign(r, s.fields, { kind: s.kind, outcome: s.outcome, settled: s, revision: r.revision + 1 });
+    if (opts?.intentId !== undefined) this.intents.delete(opts.intentId);
+    return r;
+  }
+
+  get(seq: number): CommittedRecord | null {
+    return this.records.find((x) => x.seq === seq) ?? null;
+  }
+
+  writeIntent(key: string, payload: string, id?: number): number {
+    const i = id ?? this.nextIntent++;
+    this.intents.set(i, {
+      id: i,
+      key,
+      payload,
+      createdAtMs: this.intents.get(i)?.createdAtMs ?? this.wallNow(),
+    });
+    return i;
+  }
+
+  openIntents(): DebitIntentRow[] {
+    return [...this.intents.values()];
+  }
+
+  private rows(kind: "transaction" | "suspect", sinceMs: number): GuardRow[] {
+    return this.records
+      .filter((r) => r.kind === kind && !r.settled && Date.parse(r.createdAt) >= sinceMs)
+      .map((r) => ({
+        seq: r.seq,
+        obuId: r.obuId,
+        obuSerial: r.obuSerial,
+        cardId: r.cardId,
+        createdAtMs: Date.parse(r.createdAt),
+      }));
+  }
+
+  unsettledSince(sinceMs: number): GuardRow[] {
+    return this.rows("suspect", sinceMs);
+  }
+
+  tradedSince(sinceMs: number): GuardRow[] {
+    return this.rows("transaction", sinceMs);
+  }
+
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null {
+    const hits = this.records.filter(
+      (r) =>
+        r.kind === "suspect" &&
+        !r.settled &&
+        ((q.obuId !== undefined && r.obuId.toUpperCase() === q.obuId.toUpperCase()) ||
+          (q.cardId !== undefined && r.cardId === q.cardId)),
+    );
+    return hits[hits.length - 1] ?? null;
+  }
+}
+
+export class FakeStatusList implements StatusListPort {
+  readonly health$ = new BehaviorSubject<StatusListHealth>({ state: "ok", reason: "" });
+  listed = new Set<string>();
+  throws: Error | undefined;
+
+  health(): StatusListHealth {
+    return this.health$.value;
+  }
+
+  lookup(q: { cardId?: string; obuId?: string }): StatusListLookup {
+    if (this.throws) throw this.throws;
+    const id = q.cardId ?? q.obuId ?? "";
+    return { listed: this.listed.has(id), versions: { full: "f1", delta: null } };
+  }
+}
+
+export interface Rig {
+  ctl: LaneController;
+  link: FakeLink;
+  journal: FakeJournal;
+  list: FakeStatusList;
+  outputs: LaneOutputEvent[];
+  /** let everything queued (and the promises it started) finish */
+  settle(): Promise<void>;
+  /** advance the fake clock and let the queue run what the timers queued */
+  advance(ms: number): Promise<void>;
+}
+
+export function rig(
+  over: Partial<Omit<LaneControllerOptions, "transaction">> & {
+    journal?: FakeJournal;
+    transaction?: Partial<LaneControllerOptions["transaction"]>;
+  } = {},
+): Rig {
+  const journal = over.journal ?? new FakeJournal();
+  const link = new FakeLink(journal);
+  const list = new FakeStatusList();
+  const outputs: LaneOutputEvent[] = [];
+  const { transaction, ...rest } = over;
+  const ctl = new LaneController({
+    lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+    link,
+    codec: passCodec,
+    journal,
+    statusList: list,
+    statusListPolicy: { whenMissing: "close", whenPastHardAge: "trade" },
+    tariff,
+    outputs: { emit: (e) => outputs.push(e) },
+    c0: { waitTime: 1, txPower: 21, pllChannelId: 0, transClass: 1, transMode: 1 },
+    timing: { initTimeoutMs: 1000, initRetryMs: 3000 },
+    transaction: {
+      obuTimeoutMs: 2000,
+      b5TimeoutMs: 1000,
+      b8TimeoutMs: 1000,
+      maxTripHours: 0,
+      lowBattery: "warn",
+      recentTradeWindowMs: 300_000,
+      unsettledHoldMs: 86_400_000,
+      recoveryListenMs: 800,
+      drainTimeoutMs: 3000,
+      ...transaction,
+    },
+    entryWrite: "c6",
+    alreadyTradedStopType: 1,
+    now: () => Date.now(),
+    ...rest,
+  });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) {
+      await ctl.idle();
+      await Promise.resolve();
+    }
+  };
+  return {
+    ctl,
+    link,
+    journal,
+    list,
+    outputs,
+    settle,
+    async advance(ms: number) {
+      await vi.advanceTimersByTimeAsync(ms);
+      await settle();
+    },
+  };
+}

@@ -1,0 +1,353 @@
+/**
+ * The controller with a fake link, journal and status list, on vitest's fake clock: the start-up timer
+ * (defect 5), guards seeded from the journal (4), a link blip and a graceful stop with a debit in flight,
+ * a late B5 settling its suspect and a repeated B5 not recorded twice (6), the status-list policy (12),
+ * and the order reply -> commit -> barrier.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { RsuEvent } from "../../src/rsu/driver.js";
+import { FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
+import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: NOW });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const ev = {
+  b0: (over: Partial<typeof RSU_OK> = {}): RsuEvent => ({
+    kind: "rsu-status",
+    status: { ...RSU_OK, ...over },
+  }),
+  b2: (o = b2()): RsuEvent => ({ kind: "obu", info: o }),
+  b3: (): RsuEvent => ({ kind: "vehicle", info: b3() }),
+  b4: (c = b4()): RsuEvent => ({ kind: "card", info: c }),
+  b5: (t = b5()): RsuEvent => ({ kind: "trade", info: t }),
+};
+
+/** Start the controller and open the lane (link up, C0, B0). */
+async function open(r: Rig): Promise<void> {
+  await r.ctl.start();
+  r.link.up();
+  await r.settle();
+  r.link.frame(ev.b0());
+  await r.settle();
+  expect(r.ctl.status.status).toBe("open");
+}
+
+/** One vehicle up to its C6 (await-b5). */
+async function toDebit(r: Rig, obu = b2(), card = b4()): Promise<void> {
+  r.link.frame(ev.b2(obu));
+  await r.settle();
+  r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: obu.obuId } });
+  await r.settle();
+  r.link.frame(ev.b4({ ...card, obuId: obu.obuId }));
+  await r.settle();
+}
+
+const kinds = (j: FakeJournal): string[] => j.records.map((x) => `${x.kind}:${x.outcome}`);
+
+describe("RSU session: the one start-up timer (defect 5)", () => {
+  it("a B0 arriving after the C0 timed out opens the lane, and no stray C0 follows", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1);
+    await r.advance(1000); // no B0 within initTimeoutMs: the lane waits initRetryMs before the next C0
+    r.link.frame(ev.b0()); // ... and the RSU's late answer to the first C0 arrives
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    await r.advance(10_000); // every start-up timer had its chance to fire
+    expect(r.link.inits()).toBe(1);
+    expect(r.link.antenna()).toEqual([true]);
+    expect(r.ctl.status.status).toBe("open");
+  });
+
+  it("a B0 that is not ready keeps the lane closed and tries again once per initRetryMs", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b0({ rsuStatus: 1 }));
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-fault" });
+    await r.advance(2999);
+    expect(r.link.inits()).toBe(1);
+    await r.advance(1);
+    expect(r.link.inits()).toBe(2);
+    r.link.frame(ev.b0());
+    await r.settle();
+    await r.advance(10_000);
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.status.status).toBe("open");
+  });
+
+  it("an RSU reboot while open: lane closed, C0 again, open again", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.counters.rsuReboots).toBe(1);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    const lane = r.outputs.flatMap((o) => (o.type === "lane" ? [o.status] : []));
+    expect(lane).toEqual(["open", "closed", "open"]);
+  });
+});
+
+describe("reply, commit, barrier", () => {
+  it("a good B5: C1 handed to the port before the commit, the barrier after it", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    let barrierBeforeCommit = false;
+    r.journal.onWrite = () => {
+      barrierBeforeCommit = r.outputs.some((o) => o.type === "barrier");
+    };
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    const c1 = r.link.answers.find((a) => a.to === "trade");
+    expect(c1).toMatchObject({ cmd: { kind: "continue" }, recordsAtReply: 0 });
+    expect(barrierBeforeCommit).toBe(false);
+    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+    expect(r.journal.intents.size).toBe(0);
+  });
+
+  it("a failed commit after a good B5: no barrier, lane closed, antenna off, the intent kept", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.journal.failCommits = true;
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.antenna()).toEqual([true, false]);
+    expect(r.journal.intents.size).toBe(1);
+  });
+});
+
+describe("the guards survive a restart (defect 4)", () => {
+  it("a card with an unsettled suspect in the journal is not debited again after a restart", async () => {
+    const j = new FakeJournal(() => Date.now() - 3_600_000); // recorded an hour ago
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    await first.advance(1000); // no B5: a suspect
+    expect(kinds(j)).toEqual(["suspect:B5_MISSING"]);
+    // a new process on the same journal
+    const r = rig({ journal: j });
+    await open(r);
+    await toDebit(r, b2({ obuId: "0000beef", contractSerial: "4301010000000777" }));
+    expect(kinds(j)).toEqual(["suspect:B5_MISSING", "stop:UNSETTLED_DEBIT"]);
+    expect(r.link.answersTo("card")).toEqual([
+      { kind: "stop", obuId: "0000beef", stopType: 1, timeMs: Date.now() },
+    ]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+  });
+
+  it("holds run on the monotonic clock: a wall-clock step neither ends nor extends them", async () => {
+    let wallStep = 0;
+    const r = rig({ wallNow: () => Date.now() + wallStep, transaction: { unsettledHoldMs: 60_000 } });
+    await open(r);
+    await toDebit(r);
+    await r.advance(1000);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    wallStep = 86_400_000; // the wall clock jumps a day ahead
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    await r.advance(60_001);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+  });
+
+  it("a recent transaction in the journal: the same OBU re-read after a restart is ALREADY_TRADED", async () => {
+    const j = new FakeJournal(() => Date.now() - 60_000);
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    first.link.frame(ev.b5());
+    await first.settle();
+    const r = rig({ journal: j });
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    expect(r.ctl.counters.alreadyTraded).toBe(1);
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+  });
+});
+
+describe("a debit in flight through a link blip or a stop (defect 6)", () => {
+  it("link blip: the debit keeps waiting, C0 is held, the repeated B5 makes one paid record", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.down();
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-down" });
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1); // no C0 while the RSU may still repeat the B5
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.journal.records[0]).toMatchObject({ tac: "a1b2c3d4", amount: 1425 });
+    expect(r.link.inits()).toBe(2); // now the RSU is initialised again
+  });
+
+  it("the B5 after the debit became a suspect settles that record: one debit, one record, hold released", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.down();
+    await r.settle();
+    await r.advance(1000); // b5TimeoutMs passes while the link is down
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(r.journal.records).toHaveLength(1);
+    expect(r.journal.records[0]).toMatchObject({
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      amount: 1425,
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      revision: 2,
+    });
+    expect(r.journal.records[0]!.settled).toMatchObject({ settledBy: "b5" });
+    expect(r.ctl.counters.settled).toBe(1);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+  });
+
+  it("a B5 repeating a debit already recorded (after a restart) is answered C1 and not recorded again", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    first.link.frame(ev.b5());
+    await first.settle();
+    const r = rig({ journal: j });
+    await open(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+  });
+
+  it("SIGTERM: no new OBU, the B5 of the debit in flight is recorded as paid, then antenna off", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    const stopped = r.ctl.stop();
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "stopping" });
+    r.link.frame(ev.b2(b2({ obuId: "0000beef" })));
+    await r.settle();
+    expect(r.link.answersTo("obu").at(-1)).toEqual({ kind: "stop", obuId: "0000beef", stopType: 1 });
+    expect(r.link.antenna()).toEqual([true]);
+    r.link.frame(ev.b5());
+    await stopped;
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+    expect(r.link.antenna()).toEqual([true, false]);
+    expect(r.link.stopped).toBe(true);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "stopped" });
+  });
+
+  it("SIGTERM and no answer within drainTimeoutMs: one LANE_STOPPED suspect, then the link stops", async () => {
+    const r = rig({ transaction: { drainTimeoutMs: 500 } });
+    await open(r);
+    await toDebit(r);
+    const stopped = r.ctl.stop();
+    await r.advance(500);
+    await stopped;
+    expect(kinds(r.journal)).toEqual(["suspect:LANE_STOPPED"]);
+    expect(r.journal.intents.size).toBe(0);
+    expect(r.link.stopped).toBe(true);
+  });
+});
+
+describe("status-list health and policy (defect 12)", () => {
+  it("no list loaded under 'close': the lane does not open, with an alarm; a list loaded opens it", async () => {
+    const r = rig();
+    r.list.health$.next({ state: "missing", reason: "no status list loaded" });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "status-list" });
+    expect(r.link.antenna()).toEqual([]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_MISSING")).toBe(true);
+    r.list.health$.next({ state: "ok", reason: "" });
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.link.antenna()).toEqual([true]);
+  });
+
+  it("the list goes missing while a vehicle is at B4: that card is stopped STATUS_LIST_FAILED, never traded", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.health$.next({ state: "missing", reason: "list files gone" });
+    await r.settle();
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "status-list" });
+  });
+
+  it("under 'trade': the lane opens and trades, with an alarm, and the record says so", async () => {
+    const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
+    r.list.health$.next({ state: "missing", reason: "no status list loaded" });
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.journal.records[0]!.extra).toMatchObject({ warnings: ["STATUS_LIST_MISSING"] });
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_MISSING")).toBe(true);
+  });
+
+  it("a lookup that throws: STATUS_LIST_FAILED stop of that vehicle and an alarm; the lane stays open", async () => {
+    const r = rig();
+    await open(r);
+    r.list.throws = new Error("SQLITE_IOERR");
+    r.link.frame(ev.b2());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:STATUS_LIST_FAILED"]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_FAILED")).toBe(true);
+    expect(r.ctl.status.status).toBe("open");
+  });
+});
+
+describe("events and counters for the status service", () => {
+  it("events$ carries lane open/closed, link up/down and alarms", async () => {
+    const r = rig();
+    const seen: string[] = [];
+    r.ctl.events$.subscribe((e) => seen.push(`${e.type}:${"status" in e ? e.status : e.code}`));
+    await open(r);
+    r.link.down();
+    await r.settle();
+    expect(seen).toEqual(["link:up", "lane:open", "link:down", "lane:closed", "alarm:LANE_CLOSED_RSU_DOWN"]);
+  });
+});
