@@ -5,7 +5,6 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { distinctUntilChanged, map } from "rxjs";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
@@ -32,7 +31,6 @@ import { StatusListCache } from "../status-list/index.js";
 import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { LaneController } from "./controller.js";
-import type { JournalPort, StatusListHealth, StatusListPolicy, StatusListPort } from "./ports.js";
 
 export interface LaneRuntimeDeps {
   /** overrides rsu.port (the demo's in-process pair, a test pty) */
@@ -61,62 +59,6 @@ export interface LaneRuntime {
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
   readonly dataDirLock: DataDirLock;
   close(): Promise<void>;
-}
-
-// ---- INTERIM adapters, until the journal's and the status list's new contracts (PLAN.md) land on main:
-// then the Journal and the StatusListCache are passed as they are and these three go. ----------------
-
-/** The journal as the controller's port. Until `settle` exists, settling a suspect fails loudly. */
-function journalPort(j: Journal): JournalPort {
-  const future = j as unknown as Partial<JournalPort>;
-  const rows = (kinds: ("transaction" | "suspect")[], sinceMs: number) =>
-    j.list({ since: new Date(sinceMs), kinds }).map((r) => ({
-      seq: r.seq,
-      obuId: r.obuId,
-      obuSerial: r.obuSerial,
-      cardId: r.cardId,
-      createdAtMs: Date.parse(r.createdAt),
-    }));
-  return {
-    commit: (rec, opts) => j.commit(rec, opts),
-    settle:
-      future.settle?.bind(j) ??
-      (() => {
-        throw new EtcError(ErrorCodes.ConfigInvalid, "this journal cannot settle a suspect record yet");
-      }),
-    get: (seq) => j.get(seq),
-    markBarrier: (seq, time) => j.markBarrier(seq, time),
-    writeIntent: (key, payload, id) => j.writeIntent(key, payload, id),
-    openIntents: () =>
-      j.openIntents().map((i) => ({ id: i.id, key: i.obuId, createdAtMs: i.createdAtMs, payload: i.state })),
-    unsettledSince: future.unsettledSince?.bind(j) ?? ((since) => rows(["suspect"], since)),
-    tradedSince: future.tradedSince?.bind(j) ?? ((since) => rows(["transaction"], since)),
-    findOpenSuspect:
-      future.findOpenSuspect?.bind(j) ?? ((q) => (q.obuId ? (j.findSuspects(q.obuId, 1)[0] ?? null) : null)),
-  };
-}
-
-/** The status list as the controller's port: health from the loaded versions until health() exists. */
-function statusListPort(sl: StatusListCache): StatusListPort {
-  const future = sl as unknown as Partial<StatusListPort>;
-  if (future.health && future.health$) return sl as unknown as StatusListPort;
-  const health = (): StatusListHealth =>
-    sl.info().versions.full === null
-      ? { state: "missing", reason: "no status list loaded" }
-      : { state: "ok", reason: "" };
-  return {
-    lookup: (q) => sl.lookup(q),
-    health,
-    health$: sl.staleness$.pipe(
-      map(health),
-      distinctUntilChanged((a, b) => a.state === b.state),
-    ),
-  };
-}
-
-function statusListPolicy(c: LaneConfig): StatusListPolicy {
-  const p = c.statusList as Partial<StatusListPolicy>;
-  return { whenMissing: p.whenMissing ?? "close", whenPastHardAge: p.whenPastHardAge ?? "trade" };
 }
 
 export function transportFor(c: LaneConfig): Transport {
@@ -252,9 +194,12 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       lane: c.lane,
       link,
       codec: createRsuCodec(dialect, resultCodeTable(c.rsu.protocol, c.rsu.dialect.resultCodes)),
-      journal: journalPort(journal),
-      statusList: statusListPort(statusList),
-      statusListPolicy: statusListPolicy(c),
+      journal,
+      statusList,
+      statusListPolicy: {
+        whenMissing: c.statusList.whenMissing,
+        whenPastHardAge: c.statusList.whenPastHardAge,
+      },
       tariff,
       outputs,
       c0: c.rsu.c0,
