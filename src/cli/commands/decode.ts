@@ -18,6 +18,7 @@ interface DecodeOpts {
   lastStationLength?: string;
   timeBase?: string;
   ef04?: boolean;
+  b2AntennaId?: boolean;
 }
 
 export function dialectFromOptions(o: DecodeOpts): Dialect {
@@ -46,14 +47,24 @@ export function dialectFromOptions(o: DecodeOpts): Dialect {
     ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
     b4Ef04: o.ef04 ?? base.b4Ef04,
+    b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
   };
 }
 
-function emit(lines: DecodedLine[]): number {
+/** Prints frames on stdout and problems on stderr; returns how many lines were not a complete frame. */
+function emit(lines: DecodedLine[], where: string): number {
   let problems = 0;
   for (const l of lines) {
-    if (l.kind === "frame") process.stdout.write(`${JSON.stringify(l.json)}\n`);
-    else {
+    if (l.kind === "frame") {
+      process.stdout.write(`${JSON.stringify(l.json)}\n`);
+      if (!l.complete) {
+        problems++;
+        if (typeof l.json.reason === "string")
+          process.stderr.write(
+            `${where}: ${String(l.json.type)} frame not fully decoded: ${l.json.reason}\n`,
+          );
+      }
+    } else {
       problems++;
       process.stderr.write(`${l.message}\n`);
     }
@@ -72,6 +83,7 @@ export function registerDecode(program: Command): void {
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
+    .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       const d = dialectFromOptions(opts);
@@ -89,7 +101,7 @@ export function registerDecode(program: Command): void {
         }
         const out = decodeFrameBytes(bytes, d, where);
         frames += out.filter((l) => l.kind === "frame").length;
-        problems += emit(out);
+        problems += emit(out, where);
       };
       if (hexArgs.length > 0) {
         handle(hexArgs.join(" "), "input");
