@@ -757,7 +757,6 @@ class SimulatedRsu implements RsuSimulator {
     if (this.dialect.variant === "legacy" && (this.cur || this.pending || this.busy !== undefined)) return;
     this.sendPlain(
       heartbeatFrame(this.dialect, this.identity, {
-        antennaOn: this.antennaOn,
         pllChannelId: this.c0?.pllChannelId ?? 1,
         txPower: this.c0?.txPower ?? 0x1f,
       }),

@@ -72,5 +72,6 @@ export function dialectFromConfig(c: LaneConfig): Dialect {
     ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
     ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
     ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),
+    ...(o.b2AntennaId !== undefined ? { b2AntennaId: o.b2AntennaId } : {}),
   };
 }

@@ -40,6 +40,8 @@ export const DialectSection = z.strictObject({
   utcOffsetMinutes: int(-720, 840, "minutes").optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
+  /** Variant B: B2 carries a 1-byte AntennaID after ErrorCode (docs/protocol.md, national notes). */
+  b2AntennaId: z.boolean({ error: "expected true or false" }).optional(),
 });
 
 export const RsuTimingSection = z.strictObject({

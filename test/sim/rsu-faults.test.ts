@@ -212,7 +212,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(hbs.length).toBeGreaterThanOrEqual(3);
     const hb = hbs[0]?.frame as Record<string, unknown>;
     if (protocol === "legacy") expect(hb).toMatchObject({ type: "B2", obuId: "00000000", errorCode: 0x80 });
-    else expect(hb).toMatchObject({ type: "B1", controlStatus: 0 });
+    else expect(hb).toMatchObject({ type: "B1", controller1Status: 0 });
     sim.inject({ kind: "heartbeat-stop", durationMs: 600 });
     lane.drain();
     expect(await lane.collect("HB", 500)).toHaveLength(0);
