@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
-import { createPtyPair, type PtyPair } from "../../../firmware-bridge/transport/pty.js";
+import { openPty, type PtyDevice } from "../../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
 import { createTcpServer, type TcpServer } from "../../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../../firmware-bridge/transport/types.js";
@@ -78,7 +78,7 @@ export function registerRsu(program: Command): void {
     .command("rsu")
     .description("run a simulated RSU with OBUs and cards (serial port, pty pair or TCP)")
     .option("--port <path>", "serial device to open (115200 8N1)")
-    .option("--pty", "create a linked pty pair (socat); prints `lane-port: /dev/pts/N` first")
+    .option("--pty", "create a pseudo-terminal for the lane; prints `lane-port: /dev/pts/N` first")
     .option("--tcp <host:port>", "serve the same frames over TCP (the lane connects as client)")
     .option("--protocol <variant>", "legacy (BCC) or national (CRC16)", "legacy")
     .option("--scenario <file>", "scenario YAML (traffic, cards, faults)")
@@ -111,12 +111,12 @@ export function registerRsu(program: Command): void {
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
       let transport: Transport;
-      let pty: PtyPair | undefined;
+      let pty: PtyDevice | undefined;
       let server: TcpServer | undefined;
       let where: string;
       if (o.pty) {
-        pty = await createPtyPair();
-        transport = createSerialTransport({ path: pty.devicePath, lock: false });
+        pty = await openPty();
+        transport = pty.device;
         where = `lane-port: ${pty.lanePath}`;
       } else if (o.tcp) {
         const m = /^(.+):(\d+)$/.exec(o.tcp);
