@@ -45,6 +45,7 @@ import { Traffic } from "./traffic.js";
 import { DsrcTransactions } from "./transaction.js";
 import {
   DEFAULT_TIMING,
+  type NoticeCode,
   type RsuFault,
   type RsuMode,
   type RsuSimulator,
@@ -58,6 +59,7 @@ import { WireFaults } from "./wire-faults.js";
 
 export type {
   DsrcTiming,
+  NoticeCode,
   RsuFault,
   RsuMode,
   RsuSimulator,
@@ -96,6 +98,8 @@ class SimulatedRsu implements RsuSimulator {
   // RSU state (the rest lives in the parts)
   private initialised = false;
   private antennaOn = false;
+  /** Fires once `antennaHintMs` after C0 / C4 00 if the antenna is still closed with vehicles waiting. */
+  private antennaHint: unknown;
   private c0: { laneMode: number; waitTime: number; pllChannelId: number; txPower: number } | undefined;
 
   constructor(private readonly opts: RsuSimulatorOptions) {
@@ -314,12 +318,35 @@ class SimulatedRsu implements RsuSimulator {
   private setAntenna(on: boolean): void {
     this.antennaOn = on;
     if (on) {
+      this.ctx.cancel(this.antennaHint);
       this.traffic.start((ev) => this.faults.runEvent(ev));
       this.txn.trySearch();
     } else {
       this.txn.abort("antenna closed");
+      this.armAntennaHint();
     }
     this.updateMode();
+  }
+
+  private notice(code: NoticeCode, message: string): void {
+    this.ctx.log.warn({ code }, message);
+    this.ctx.event({ type: "notice", at: this.ctx.rel(), code, message });
+  }
+
+  /**
+   * A lane that initialises the RSU but never opens the antenna sees no vehicle at all (the traffic
+   * clock starts at the first C4 01): say so once, with the way out.
+   */
+  private armAntennaHint(): void {
+    this.ctx.cancel(this.antennaHint);
+    this.antennaHint = this.ctx.after(this.ctx.timing.antennaHintMs, () => {
+      this.antennaHint = undefined;
+      if (this.antennaOn || !this.initialised || !this.traffic.waiting) return;
+      this.notice(
+        "antenna-closed",
+        "antenna closed: vehicles wait for C4 01; `rsu.antennaOnAtInit: true` starts without",
+      );
+    });
   }
 
   private onGiveUp(p: Pending): void {
@@ -336,6 +363,14 @@ class SimulatedRsu implements RsuSimulator {
       vehicleId: p.v?.m.id,
       obuId: p.obuId,
     });
+    if (p.frame.type === "B0") {
+      // A lane that never answers B0 still gets an RSU that works: it carries on as initialised.
+      this.notice(
+        "b0-unanswered",
+        `the lane never answered B0 (expected ${waitedFor}); the RSU carries on as initialised` +
+          (this.antennaOn ? " and searches for OBUs" : ", vehicles wait for C4 01"),
+      );
+    }
     this.txn.onGiveUp(p);
   }
 
@@ -432,6 +467,7 @@ class SimulatedRsu implements RsuSimulator {
     this.txn.cancelAir();
     this.initialised = true;
     if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
+    else if (!this.antennaOn) this.armAntennaHint();
     this.heartbeat.arm();
     this.txn.air(this.ctx.timing.dsrcMs.init, () =>
       this.link.sendInfo(b0Frame(this.dialect, this.identity), undefined, undefined),

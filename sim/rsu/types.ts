@@ -46,6 +46,11 @@ export interface RsuTiming {
   bootMs: number;
   /** Scenario traffic (arrivals, timed fault events) runs this many times faster. Protocol timing does not. */
   timeScale: number;
+  /**
+   * After C0 (or C4 00) with vehicles waiting, how long the RSU waits for C4 01 before it says the
+   * antenna is closed (a notice, once each time). Default 3000.
+   */
+  antennaHintMs: number;
 }
 
 export const DEFAULT_TIMING: RsuTiming = {
@@ -55,6 +60,7 @@ export const DEFAULT_TIMING: RsuTiming = {
   dsrcMs: { b2: 8, b3: 15, b4: 20, b5: 40, b8: 20, init: 20 },
   bootMs: 800,
   timeScale: 1,
+  antennaHintMs: 3000,
 };
 
 export function validateTiming(t: RsuTiming): void {
@@ -66,6 +72,7 @@ export function validateTiming(t: RsuTiming): void {
   if (!(t.heartbeatMs >= 10 && t.heartbeatMs <= 600_000)) bad("heartbeatMs", t.heartbeatMs, "10..600000 ms");
   if (!(t.timeScale > 0 && t.timeScale <= 10_000)) bad("timeScale", t.timeScale, "> 0");
   if (!(t.bootMs >= 0)) bad("bootMs", t.bootMs, ">= 0");
+  if (!(t.antennaHintMs >= 0)) bad("antennaHintMs", t.antennaHintMs, ">= 0");
   for (const [k, v] of Object.entries(t.dsrcMs)) if (!(v >= 0)) bad(`dsrcMs.${k}`, v, ">= 0");
 }
 
@@ -105,7 +112,11 @@ export type SimEvent =
   | { type: "fault"; at: number; fault: string; vehicleId?: string; obuId?: string; detail?: string }
   | { type: "illegal"; at: number; frame: string; handling: string }
   | { type: "ledger"; at: number; entry: LedgerEntry }
-  | { type: "mode"; at: number; mode: RsuMode };
+  | { type: "mode"; at: number; mode: RsuMode }
+  /** Something an integrator should know about the lane under test (antenna never opened...). */
+  | { type: "notice"; at: number; code: NoticeCode; message: string };
+
+export type NoticeCode = "antenna-closed" | "b0-unanswered";
 
 /** Faults injected at run time (tests, the CLI's stdin). */
 export type RsuFault =
