@@ -38,6 +38,7 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
     tariff: abs(c.tariff),
     statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
+    capture: c.capture.dir ? { ...c.capture, dir: abs(c.capture.dir) } : c.capture,
   };
 }
 

@@ -105,6 +105,20 @@ export const TransactionSection = z.strictObject({
   lowBattery: z.enum(["warn", "stop"], { error: 'expected "warn" or "stop"' }).default("warn"),
 });
 
+/** Wire capture (docs/capture.md): every byte on each serial port, both directions, to rotating files. */
+export const CaptureSection = z.strictObject({
+  enabled: z.boolean({ error: "expected true or false" }).default(false),
+  /** directory of the capture files; default <dataDir>/capture */
+  dir: z
+    .string({ error: "expected a directory path" })
+    .min(1, { error: "expected a directory path" })
+    .optional(),
+  /** a new file is started past this size */
+  maxFileMB: int(1, 4096, "megabytes").default(16),
+  /** the newest this many files are kept */
+  maxFiles: int(1, 10_000, "a file count").default(8),
+});
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -135,6 +149,7 @@ export const LaneConfigSchema = z.strictObject({
   dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
   tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
   transaction: TransactionSection.prefault({}),
+  capture: CaptureSection.prefault({}),
   outputs: z
     .strictObject({
       sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),

@@ -13,6 +13,7 @@ import { createSerialTransport } from "../../firmware-bridge/transport/serial.js
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { AuditLog } from "../audit/index.js";
+import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { Journal } from "../journal/index.js";
@@ -86,7 +87,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     cleanups.unshift(() => statusList.close());
     const audit = AuditLog.open({ dataDir: c.dataDir, logger });
     cleanups.unshift(() => audit.close());
-    const transport = deps.transport ?? transportFor(c);
+    const capture = openWireCapture(c, logger);
+    if (capture) cleanups.push(() => capture.close());
+    const port = deps.transport ?? transportFor(c);
+    const transport = capture ? capture.wrap(port, "rsu", c.rsu.protocol) : port;
     const link = new RsuLink({
       transport,
       dialect,
