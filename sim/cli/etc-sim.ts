@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerReplay } from "./commands/replay.js";
 import { registerRsu } from "./commands/rsu.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version("0.1.0");
   registerRsu(program);
   registerDemo(program);
+  registerReplay(program);
   registerTac(program);
   registerStation(program);
   registerStatusList(program);

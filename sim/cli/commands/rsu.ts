@@ -9,17 +9,13 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
-import { openPty, type PtyDevice } from "../../../firmware-bridge/transport/pty.js";
-import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
-import { createTcpServer, type TcpServer } from "../../../firmware-bridge/transport/tcp.js";
-import type { Transport } from "../../../firmware-bridge/transport/types.js";
 import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
-import { SwitchTransport } from "../../rsu/switch-transport.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
+import { openEndpoint } from "../endpoint.js";
 
 interface RsuOpts {
   port?: string;
@@ -135,8 +131,6 @@ export function registerRsu(program: Command): void {
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .addHelpText("after", SESSION)
     .action(async (o: RsuOpts) => {
-      const modes = [o.port !== undefined, o.pty === true, o.tcp !== undefined].filter(Boolean).length;
-      if (modes !== 1) throw new UsageError("give exactly one of --port PATH, --pty, --tcp HOST:PORT");
       if (o.protocol !== "legacy" && o.protocol !== "national") {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
@@ -148,29 +142,7 @@ export function registerRsu(program: Command): void {
       const { variant: _v, ...dialect } = dialectFromOptions(o);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
-      let transport: Transport;
-      let pty: PtyDevice | undefined;
-      let server: TcpServer | undefined;
-      let where: string;
-      if (o.pty) {
-        pty = await openPty();
-        transport = pty.device;
-        where = `lane-port: ${pty.lanePath}`;
-      } else if (o.tcp) {
-        const m = /^(.+):(\d+)$/.exec(o.tcp);
-        if (!m) throw new UsageError(`--tcp: expected HOST:PORT, got "${o.tcp}"`);
-        server = await createTcpServer({ host: m[1] as string, port: Number(m[2]) });
-        const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
-        server.connections$.subscribe((c) => {
-          logger.info({ conn: c.name }, "lane connected");
-          sw.attach(c);
-        });
-        transport = sw;
-        where = `tcp: ${server.address.host}:${server.address.port}`;
-      } else {
-        transport = createSerialTransport({ path: o.port as string });
-        where = `port: ${o.port}`;
-      }
+      const { transport, where, close: closeEndpoint } = await openEndpoint(o, logger);
 
       const sim = createRsuSimulator({
         transport,
@@ -192,8 +164,7 @@ export function registerRsu(program: Command): void {
         if (stopping) return;
         stopping = true;
         await sim.stop();
-        await server?.close();
-        await pty?.close();
+        await closeEndpoint();
         const paid = sim.ledger().reduce((n, e) => n + e.amount, 0);
         process.stdout.write(`stopped: ${sim.ledger().length} purchase(s), ${paid} fen\n`);
         process.exitCode = code;
@@ -201,8 +172,7 @@ export function registerRsu(program: Command): void {
       try {
         await sim.start();
       } catch (e) {
-        await pty?.close();
-        await server?.close();
+        await closeEndpoint();
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
