@@ -86,7 +86,9 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
     const reason = `unknown ${d.variant} frame type 0x${hex2(code)}`;
     return {
       ok: false,
-      error: new EtcError(ErrorCodes.FrameUnknownType, reason, { code }),
+      error: new EtcError(ErrorCodes.FrameUnknownType, `${reason}; body "${data.toString("hex", 1)}"`, {
+        code,
+      }),
       partial: { type: `0x${hex2(code)}`, code, known: false, fields: {}, rest: data.subarray(1), reason },
     };
   }
@@ -101,9 +103,10 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
         : `the body ends inside field "${r.missing}": it starts at body byte ${r.at - 1} and needs more than the ${data.length - r.at} byte(s) left`;
     return {
       ok: false,
+      // The message carries the partial decode too, so a wire log that prints it shows what fitted.
       error: new EtcError(
         ErrorCodes.FrameLength,
-        `${def.type} frame too short: ${data.length} data bytes end inside field "${r.missing}"`,
+        `${def.type} frame too short: ${data.length} data bytes end inside field "${r.missing}"; decoded ${JSON.stringify(fields)}, undecoded "${data.toString("hex", r.at)}"`,
         { type: def.type, length: data.length, field: r.missing, decoded: Object.keys(fields) },
       ),
       partial: {
