@@ -186,6 +186,36 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(b3.at - c1At).toBe(15 + 300); // dsrcMs.b3 (default 15) + the fault's delay
   });
 
+  it("a reboot with another OBU waiting starts no transaction while the RSU is down", async () => {
+    const scenario = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: {
+        vehicles: [
+          {
+            id: "first",
+            plate: "湘A54321",
+            zoneMs: 5000,
+            faults: [{ kind: "reboot", before: "B4", bootMs: 100 }],
+          },
+          { id: "second", at: 1, plate: "湘A54322", zoneMs: 5000 },
+        ],
+      },
+    } as ScenarioInput;
+    const { lane, events } = await setup(protocol, scenario);
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    await lane.send(lane.c1(b2.frame.obuId as string), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(b2.frame.obuId as string), b3);
+    await until(lane.expectFrame("B0")); // the reboot
+    await until(lane.init());
+    // The second OBU is served after the new C0; nothing was started (and aborted by C0) for it before.
+    await until(lane.expectFrame("B2"));
+    expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome, e.detail])).toEqual([
+      ["first", "aborted", "RSU reboot"],
+    ]);
+  });
+
   it("reboot: B0 unasked (legacy RSCTL 0x98, national SEQ 01), state lost, only C0 is answered", async () => {
     const { lane, events, frameLog } = await setup(
       protocol,
