@@ -151,10 +151,14 @@ export async function createPtyPair(opts: PtyOptions = {}): Promise<PtyPair> {
 }
 
 /**
- * A pseudo-terminal from node-pty's openpty, its termios set raw before anyone uses it: a fresh pty
- * echoes, translates CR/LF and treats ^C/^S/^Q as signals and flow control. Opening the slave once with
- * serialport sets the same raw 8N1 termios the lane's serial transport sets; termios belong to the pty,
- * so they stay after that open is closed.
+ * A pseudo-terminal from node-pty's openpty binding, its termios set raw before anyone uses it: a fresh
+ * pty echoes, translates CR/LF and treats ^C/^S/^Q as signals and flow control. Opening the slave once
+ * with serialport sets the same raw 8N1 termios the lane's serial transport sets; termios belong to the
+ * pty, so they stay after that open is closed.
+ *
+ * node-pty's public `open()` is not used: it also starts reading the slave end in this process (taking
+ * bytes meant for the lane) and offers no write on the master. Its `native.open()` (the same openpty
+ * call) returns the two fds, which ./pty-master.ts manages itself.
  */
 async function nodePtyMaster(): Promise<PtyMasterTransport> {
   const native = loadNodePty();
