@@ -48,35 +48,76 @@ export function catalogueFor(variant: Variant): Catalogue {
   return variant === "legacy" ? LEGACY_CATALOGUE : NATIONAL_CATALOGUE;
 }
 
-export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: EtcError };
+/**
+ * What could be read of a frame whose body does not fit its declaration (an unknown type, a body cut
+ * inside a field): the fields decoded before the layout stopped fitting, the bytes left undecoded and
+ * why. The analyser (`etc-lane decode`), the simulator's frame log and the capture reader print it, so a
+ * frame is never hidden behind an error.
+ */
+export interface PartialFrame {
+  /** The declared type ("B1"), or "0x9a" for a type byte the catalogue does not know. */
+  readonly type: string;
+  readonly code: number;
+  /** True when the catalogue declares this type. */
+  readonly known: boolean;
+  /** Top-level fields decoded in order before the first one that did not fit. */
+  readonly fields: Record<string, unknown>;
+  /** The DATA bytes after the decoded fields (after the type byte when nothing decoded). */
+  readonly rest: Buffer;
+  /** The declared field the body ended in or before, if any. */
+  readonly missingField?: string;
+  /** Why the layout did not fit, in words. */
+  readonly reason: string;
+}
 
-/** Decode DATA (type byte first). Unknown types and short frames are errors, never exceptions. */
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: EtcError; partial: PartialFrame };
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
+
+/**
+ * Decode DATA (type byte first). Unknown types and bodies cut short are failures, never exceptions;
+ * a failure carries the partial decode. Bytes after the last declared field are kept as `extra`.
+ */
 export function decodeData(data: Buffer, d: Dialect): DecodeResult {
   if (data.length === 0) return { ok: true, frame: { type: "ACK" } };
   const code = data[0] as number;
   const def = catalogueFor(d.variant).byCode.get(code);
   if (!def) {
+    const reason = `unknown ${d.variant} frame type 0x${hex2(code)}`;
     return {
       ok: false,
-      error: new EtcError(
-        ErrorCodes.FrameUnknownType,
-        `unknown ${d.variant} frame type 0x${code.toString(16).padStart(2, "0")}`,
-        {
-          code,
-        },
-      ),
+      error: new EtcError(ErrorCodes.FrameUnknownType, `${reason}; body "${data.toString("hex", 1)}"`, {
+        code,
+      }),
+      partial: { type: `0x${hex2(code)}`, code, known: false, fields: {}, rest: data.subarray(1), reason },
     };
   }
   const frame: Record<string, unknown> = { type: def.type };
   const r = decodeFields(def.fields as readonly AnyField[], data, 1, data.length, d, frame);
   if ("missing" in r) {
+    const { type: _t, ...fields } = frame;
+    const bodyBytes = data.length - 1;
+    const reason =
+      r.at >= data.length
+        ? `the body ends before field "${r.missing}": ${bodyBytes} byte(s) after the type byte, all decoded`
+        : `the body ends inside field "${r.missing}": it starts at body byte ${r.at - 1} and needs more than the ${data.length - r.at} byte(s) left`;
     return {
       ok: false,
+      // The message carries the partial decode too, so a wire log that prints it shows what fitted.
       error: new EtcError(
         ErrorCodes.FrameLength,
-        `${def.type} frame too short: ${data.length} data bytes end inside field "${r.missing}"`,
-        { type: def.type, length: data.length },
+        `${def.type} frame too short: ${data.length} data bytes end inside field "${r.missing}"; decoded ${JSON.stringify(fields)}, undecoded "${data.toString("hex", r.at)}"`,
+        { type: def.type, length: data.length, field: r.missing, decoded: Object.keys(fields) },
       ),
+      partial: {
+        type: def.type,
+        code,
+        known: true,
+        fields,
+        rest: data.subarray(r.at),
+        missingField: r.missing,
+        reason,
+      },
     };
   }
   if (r.next < data.length) frame.extra = data.toString("hex", r.next);

@@ -21,6 +21,11 @@ export interface Dialect {
   readonly utcOffsetMinutes: number;
   /** Variant B B4 carries the 91-byte OBU EF04 block (C0 EF04Opt on); false for the 182-byte form. */
   readonly b4Ef04: boolean;
+  /**
+   * Variant B B2 carries a 1-byte AntennaID after ErrorCode, as in the gantry layout and the public lane
+   * sample (docs/protocol.md, national notes); false for the lane layout without it.
+   */
+  readonly b2AntennaId: boolean;
 }
 
 export const DEFAULT_LEGACY_DIALECT: Dialect = {
@@ -31,6 +36,7 @@ export const DEFAULT_LEGACY_DIALECT: Dialect = {
   timeBase: "local-as-utc",
   utcOffsetMinutes: 480,
   b4Ef04: false,
+  b2AntennaId: false,
 };
 
 export const DEFAULT_NATIONAL_DIALECT: Dialect = {
@@ -41,6 +47,7 @@ export const DEFAULT_NATIONAL_DIALECT: Dialect = {
   timeBase: "utc",
   utcOffsetMinutes: 480,
   b4Ef04: true,
+  b2AntennaId: false,
 };
 
 export function defaultDialect(variant: Variant): Dialect {

@@ -205,7 +205,10 @@ function presentIn(f: AnyField, d: Dialect): boolean {
   return f.presentIn === undefined || f.presentIn(d);
 }
 
-/** Decode a field list. Returns the object, or the name of the first required field cut short. */
+/**
+ * Decode a field list. Returns the object, or the name of the first required field cut short with the
+ * offset where it starts (the fields before it are already in `into`: a partial decode).
+ */
 export function decodeFields(
   fields: readonly AnyField[],
   buf: Buffer,
@@ -213,7 +216,7 @@ export function decodeFields(
   end: number,
   d: Dialect,
   into: Record<string, unknown> = {},
-): { value: Record<string, unknown>; next: number } | { missing: string } {
+): { value: Record<string, unknown>; next: number } | { missing: string; at: number } {
   const out = into;
   let o = off;
   for (const f of fields) {
@@ -222,13 +225,13 @@ export function decodeFields(
     const c = f.codec;
     const w = c.read !== undefined && c.fixed !== undefined ? c.fixed(d) : undefined;
     if (w !== undefined) {
-      if (o + w > end) return { missing: f.name };
+      if (o + w > end) return { missing: f.name, at: o };
       out[f.name] = (c.read as NonNullable<typeof c.read>)(buf, o, d);
       o += w;
       continue;
     }
     const r = c.decode(buf, o, end, d, out);
-    if (!r) return { missing: f.name };
+    if (!r) return { missing: f.name, at: o };
     out[f.name] = r[0];
     o = r[1];
   }

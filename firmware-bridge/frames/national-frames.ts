@@ -1,7 +1,9 @@
 /**
- * Variant B (2019+ national network) frame catalogue, protocol.md §1.3 and §2.3; lengths checked
- * against the gantry interface parser [G4]: B2 36 data bytes, B4 273/182, B5 35 (19 in the short
- * error form), B8 17, C0 21, C6 163/158. Lane dialect: B2 has no AntennaID and two status bytes.
+ * Variant B (2019+ national network) frame catalogue. Every declaration was checked field by field
+ * against the reference layouts and the public samples; docs/protocol.md ("National frames: the
+ * reference and the public samples") lists the checks and where the two disagree. Body lengths after
+ * the type byte: B2 35 (36 with AntennaID), B4 273/182, B5 35 (19 in the short error form), B8 17,
+ * C0 21, C6 163/158.
  */
 import { bcd, dialectField, field, hex, optional, repeat, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";
@@ -88,7 +90,13 @@ export const C8 = defineFrame({
   direction: "lane-to-rsu",
   title: "re-fetch TAC",
   replies: ["B8"],
-  fields: [field("obuId", hex(4)), field("epSerial", u16), optional("ef04CmdType", u8)],
+  fields: [
+    field("obuId", hex(4)),
+    field("epSerial", u16),
+    optional("ef04CmdType", u8), // 00 TAC only, 01 TAC and write EF04 (the EF04 data follows)
+    optional("ef04Info", hex(91)),
+    optional("ef04Info2", hex(5)),
+  ],
 });
 
 export const CF = defineFrame({
@@ -131,6 +139,18 @@ export const B0 = defineFrame({
   ],
 });
 
+/** One PSAM in a B1 controller's list. */
+const b1Psam = [
+  field("channel", u8),
+  field("runStatus", u8), // 00 normal, 01 fault
+  field("authStatus", u8), // 00 authorised, 01 not authorised (or authorisation failed)
+] as const;
+
+/**
+ * The heartbeat (protocol.md §2.3, laid out as the gantry interface parser [G4] reads it): the state of
+ * both controllers of a redundant RSU and of the link between them, each controller's PSAM list, the
+ * configured and the working antenna counts, then one entry per configured antenna.
+ */
 export const B1 = defineFrame({
   type: "B1",
   code: 0xb1,
@@ -138,20 +158,22 @@ export const B1 = defineFrame({
   title: "heartbeat",
   replies: ["CF"],
   fields: [
-    field("controlStatus", u8), // 00 master OK, 01 master fault, 02 slave OK, 03 slave fault
-    field("psamNum", u8),
-    field(
-      "psams",
-      repeat("psamNum", [field("channel", u8), field("runStatus", u8), field("authStatus", u8)] as const),
-    ),
-    field("antennaNum", u8),
+    field("controller1Status", u8), // 00 master OK, 01 master fault, 02 standby OK, 03 standby fault
+    field("controller2Status", u8), // same values
+    field("linkStatus", u8), // link between the master and the standby controller: 00 OK, else fault
+    field("psamNum1", u8),
+    field("psams1", repeat("psamNum1", b1Psam)),
+    field("psamNum2", u8),
+    field("psams2", repeat("psamNum2", b1Psam)),
+    field("antennaNum", u8), // antennas configured
+    field("workingAntennaNum", u8), // antennas of the master controller working normally
     field(
       "antennas",
       repeat("antennaNum", [
         field("antennaId", u8),
-        field("status", u8),
-        field("channel", u8),
-        field("power", u8),
+        field("status", u8), // 00 normal, 01 controller-antenna link fault, 02 RF module fault, 03 other
+        field("channel", u8), // 00 channel 1, 01 channel 2
+        field("power", u8), // 00..1F
       ] as const),
     ),
   ],
@@ -167,6 +189,7 @@ export const B2 = defineFrame({
   fields: [
     field("obuId", hex(4)),
     field("errorCode", u8),
+    dialectField("antennaId", u8, (d) => d.b2AntennaId), // the gantry layout and the public lane sample
     optional("deviceType", u8), // 01 dual-chip OBU, 02 single-chip OBU, 03 CPC
     optional("issuerIdentifier", hex(8)),
     optional("contractType", u8),

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { runCli } from "../../src/cli/run-cli.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerReader } from "./commands/reader.js";
+import { registerReplay } from "./commands/replay.js";
 import { registerRsu } from "./commands/rsu.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRsu(program);
   registerReader(program);
   registerDemo(program);
+  registerReplay(program);
   registerTac(program);
   registerStation(program);
   registerStatusList(program);

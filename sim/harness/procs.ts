@@ -1,7 +1,8 @@
 /**
  * Process orchestration for system tests (test/reliability, test/bench/outage): the station simulator,
  * the simulated RSU and the lane controller each in their own process, started through their CLIs
- * (`etc-sim station`, `etc-sim rsu --pty`, `etc-lane run`), the lane and RSU talking over a socat pty.
+ * (`etc-sim station`, `etc-sim rsu --pty`, `etc-lane run`), the lane and RSU talking over the pty the
+ * simulator makes.
  *
  * The CLIs run from the compiled `dist/` (`npm run build`; `npm test` builds in pretest) so that a
  * restarted lane pays Node's start-up only, not a TypeScript transpile; with `ETC_HARNESS_TSX=1` they

@@ -42,7 +42,6 @@ export const RSU_ERR = {
 export interface RsuStatusInfo {
   pllChannelId: number;
   txPower: number;
-  antennaOn: boolean;
 }
 
 export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
@@ -80,16 +79,25 @@ export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
   };
 }
 
-/** Legacy: B2 with OBUID 00000000 and ErrorCode 0x80 (minimal form). National: B1. */
+/**
+ * Legacy: B2 with OBUID 00000000 and ErrorCode 0x80 (minimal form). National: B1 of a redundant RSU
+ * whose master controller holds the PSAMs and one antenna, the standby controller healthy and empty.
+ */
 export function heartbeatFrame(d: Dialect, id: RsuIdentity, s: RsuStatusInfo): Frame {
   if (d.variant === "legacy") return { type: "B2", obuId: "00000000", errorCode: d.heartbeatCode };
   return {
     type: "B1",
-    controlStatus: 0,
-    psamNum: id.psamTerminalIds.length,
-    psams: id.psamTerminalIds.map((_, i) => ({ channel: i + 1, runStatus: 0, authStatus: 0 })),
+    controller1Status: 0x00, // master OK
+    controller2Status: 0x02, // standby OK
+    linkStatus: 0x00,
+    psamNum1: id.psamTerminalIds.length,
+    psams1: id.psamTerminalIds.map((_, i) => ({ channel: i + 1, runStatus: 0, authStatus: 0 })),
+    psamNum2: 0,
+    psams2: [],
     antennaNum: 1,
-    antennas: [{ antennaId: 1, status: s.antennaOn ? 0 : 1, channel: s.pllChannelId, power: s.txPower }],
+    workingAntennaNum: 1,
+    // B1 antenna channel: 00 channel 1, 01 channel 2 (C0 PLLChannelID counts from 01).
+    antennas: [{ antennaId: 1, status: 0, channel: Math.max(0, s.pllChannelId - 1), power: s.txPower }],
   };
 }
 
@@ -112,6 +120,7 @@ export function b2Frame(d: Dialect, obu: ObuModel): Frame {
     type: "B2",
     obuId: obu.obuId,
     errorCode: 0,
+    ...(d.b2AntennaId ? { antennaId: 1 } : {}),
     deviceType: obu.deviceType,
     issuerIdentifier: obu.issuer,
     contractType: obu.contractType,

@@ -39,6 +39,7 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
     statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
     service: c.service.tokenFile ? { ...c.service, tokenFile: abs(c.service.tokenFile) } : c.service,
+    capture: c.capture.dir ? { ...c.capture, dir: abs(c.capture.dir) } : c.capture,
   };
 }
 
@@ -73,5 +74,6 @@ export function dialectFromConfig(c: LaneConfig): Dialect {
     ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
     ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
     ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),
+    ...(o.b2AntennaId !== undefined ? { b2AntennaId: o.b2AntennaId } : {}),
   };
 }

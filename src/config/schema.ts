@@ -66,6 +66,8 @@ export const DialectSection = z.strictObject({
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
   /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
   resultCodes: ResultCodesSection.optional(),
+  /** Variant B: B2 carries a 1-byte AntennaID after ErrorCode (docs/protocol.md, national notes). */
+  b2AntennaId: z.boolean({ error: "expected true or false" }).optional(),
 });
 
 export const RsuTimingSection = z.strictObject({
@@ -343,6 +345,20 @@ export const AuditSection = z.strictObject({
   witnessQueueMax: int(100, 10_000_000, "a checkpoint count").default(50_000),
 });
 
+/** Wire capture (docs/capture.md): every byte on each serial port, both directions, to rotating files. */
+export const CaptureSection = z.strictObject({
+  enabled: z.boolean({ error: "expected true or false" }).default(false),
+  /** directory of the capture files; default <dataDir>/capture */
+  dir: z
+    .string({ error: "expected a directory path" })
+    .min(1, { error: "expected a directory path" })
+    .optional(),
+  /** a new file is started past this size */
+  maxFileMB: int(1, 4096, "megabytes").default(16),
+  /** the newest this many files are kept */
+  maxFiles: int(1, 10_000, "a file count").default(8),
+});
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -365,6 +381,7 @@ export const LaneConfigSchema = z.strictObject({
   journal: JournalSection.prefault({}),
   tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
   transaction: TransactionSection.prefault({}),
+  capture: CaptureSection.prefault({}),
   outputs: z
     .strictObject({
       sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),

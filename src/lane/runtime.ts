@@ -20,6 +20,7 @@ import {
   recordBinding,
   recordEvent,
 } from "../audit/index.js";
+import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
@@ -173,7 +174,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       journalWasUnhealthy = !h.healthy;
     });
     cleanups.unshift(() => journalHealth.unsubscribe());
-    const transport = deps.transport ?? transportFor(c);
+    const capture = openWireCapture(c, logger);
+    if (capture) cleanups.unshift(() => capture.close());
+    const port = deps.transport ?? transportFor(c);
+    const transport = capture ? capture.wrap(port, "rsu", c.rsu.protocol) : port;
     const link = new RsuLink({
       transport,
       dialect,

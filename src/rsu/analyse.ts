@@ -1,16 +1,28 @@
 /**
- * Offline analysis of captured bytes: find every frame in a byte run, report checksum failures
- * (still decoding what can be decoded) and discarded bytes. Used by `etc-lane decode` and by the
- * simulator's frame log, so both print frames the same way.
+ * Offline analysis of captured bytes: find every frame in a byte run and show each one, whatever its
+ * body: header, sequence, checksum verdict and type always; the fields that fit the declaration; the
+ * bytes left undecoded and why the layout did not fit. Discarded bytes (noise, half frames) are
+ * reported as problems. Used by `etc-lane decode` (hex and captures) and by the simulator's frame log,
+ * so all of them print frames the same way.
  */
-import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { decodeData, type Frame, type PartialFrame } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 
-export type DecodedLine =
-  | { kind: "frame"; json: Record<string, unknown> }
-  | { kind: "problem"; message: string };
+/** One frame as the analyser shows it. `complete`: checksum right and every declared field decoded. */
+export interface AnalysedFrame {
+  kind: "frame";
+  json: Record<string, unknown>;
+  complete: boolean;
+}
+export type DecodedLine = AnalysedFrame | { kind: "problem"; message: string };
+
+/** National frames also show their header: VER and LEN (the DATA length the frame declares). */
+export interface FrameHeader {
+  ver: number;
+  len: number;
+}
 
 /** Derived, human-friendly values printed beside the wire fields (never needed to re-encode). */
 export function derivedFields(f: Frame): Record<string, unknown> | undefined {
@@ -21,17 +33,69 @@ export function derivedFields(f: Frame): Record<string, unknown> | undefined {
   return undefined;
 }
 
-export function frameToJson(f: Frame, seq: number, checksumOk: boolean): Record<string, unknown> {
-  const { type, ...fields } = f as Frame & Record<string, unknown>;
-  const derived = derivedFields(f);
-  return { type, seq, checksumOk, ...fields, ...(derived ? { derived } : {}) };
+function head(type: string, seq: number, checksumOk: boolean, h?: FrameHeader): Record<string, unknown> {
+  return { type, seq, ...(h ? { ver: h.ver, len: h.len } : {}), checksumOk };
 }
 
-/** DATA of a candidate whose checksum failed, so its fields can still be shown. */
-function candidateData(candidate: Buffer, d: Dialect): { seq: number; data: Buffer } | undefined {
+export function frameToJson(
+  f: Frame,
+  seq: number,
+  checksumOk: boolean,
+  header?: FrameHeader,
+): Record<string, unknown> {
+  const { type, ...fields } = f as Frame & Record<string, unknown>;
+  const derived = derivedFields(f);
+  return { ...head(type, seq, checksumOk, header), ...fields, ...(derived ? { derived } : {}) };
+}
+
+/**
+ * A frame whose body does not fit its declaration: the fields that fit, then `undecoded` (the rest of
+ * DATA in hex) and `reason`.
+ */
+export function partialToJson(
+  p: PartialFrame,
+  seq: number,
+  checksumOk: boolean,
+  header?: FrameHeader,
+): Record<string, unknown> {
+  return {
+    ...head(p.type, seq, checksumOk, header),
+    ...p.fields,
+    undecoded: p.rest.toString("hex"),
+    reason: p.reason,
+  };
+}
+
+/** DATA decoded as far as it goes: the JSON object and whether every declared field was there. */
+export function dataToJson(
+  data: Buffer,
+  seq: number,
+  checksumOk: boolean,
+  d: Dialect,
+  header?: FrameHeader,
+): { json: Record<string, unknown>; complete: boolean } {
+  const r = decodeData(data, d);
+  if (!r.ok) return { json: partialToJson(r.partial, seq, checksumOk, header), complete: false };
+  const json = frameToJson(r.frame, seq, checksumOk, header);
+  const extra = (r.frame as { extra?: string }).extra;
+  if (extra === undefined) return { json, complete: checksumOk };
+  // The link keeps trailing bytes a dialect appends; the analyser says they were not decoded.
+  json.reason = `${extra.length / 2} byte(s) after the last declared field, kept as "extra"`;
+  return { json, complete: false };
+}
+
+/** SEQ, header and DATA of a candidate whose checksum failed, so its fields can still be shown. */
+function candidateData(
+  candidate: Buffer,
+  d: Dialect,
+): { seq: number; data: Buffer; header?: FrameHeader } | undefined {
   if (d.variant === "national") {
     if (candidate.length < 10) return undefined;
-    return { seq: candidate[3] as number, data: candidate.subarray(8, candidate.length - 2) };
+    return {
+      seq: candidate[3] as number,
+      data: candidate.subarray(8, candidate.length - 2),
+      header: { ver: candidate[2] as number, len: candidate.readUInt32BE(4) },
+    };
   }
   const body: number[] = [];
   for (let i = 2; i < candidate.length - 1; i++) {
@@ -45,29 +109,30 @@ function candidateData(candidate: Buffer, d: Dialect): { seq: number; data: Buff
   return { seq: body[0] as number, data: Buffer.from(body.slice(1, -1)) };
 }
 
+const hex = (n: number, digits: number): string => n.toString(16).padStart(digits, "0");
+
 export function decodeFrameBytes(bytes: Buffer, d: Dialect, where = "input"): DecodedLine[] {
-  const deframer = createDeframer(d.variant, { maxFrameLength: 4096 });
+  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
   const events = [...deframer.push(bytes, 0), ...deframer.tick(Number.MAX_SAFE_INTEGER)];
   const out: DecodedLine[] = [];
   for (const ev of events) {
     if (ev.kind === "frame") {
-      const r = decodeData(ev.frame.data, d);
-      if (r.ok) out.push({ kind: "frame", json: frameToJson(r.frame, ev.frame.seq, true) });
-      else
-        out.push({
-          kind: "problem",
-          message: `${where}: ${r.error.message} (frame ${ev.frame.raw.toString("hex")})`,
-        });
+      const w = ev.frame;
+      const header = d.variant === "national" ? { ver: w.ver, len: w.data.length } : undefined;
+      const { json, complete } = dataToJson(w.data, w.seq, true, d, header);
+      out.push({ kind: "frame", json, complete });
     } else if (ev.kind === "checksum-error") {
       const what = d.variant === "legacy" ? "BCC" : "CRC";
+      const digits = d.variant === "legacy" ? 2 : 4;
       out.push({
         kind: "problem",
-        message: `${where}: ${what} mismatch: frame says ${ev.expected.toString(16).padStart(2, "0")}, bytes give ${ev.actual.toString(16).padStart(2, "0")} (${ev.candidate.toString("hex")})`,
+        message: `${where}: ${what} mismatch: frame says ${hex(ev.expected, digits)}, bytes give ${hex(ev.actual, digits)} (${ev.candidate.toString("hex")})`,
       });
       const c = candidateData(ev.candidate, d);
       if (c) {
-        const r = decodeData(c.data, d);
-        if (r.ok) out.push({ kind: "frame", json: frameToJson(r.frame, c.seq, false) });
+        const { json } = dataToJson(c.data, c.seq, false, d, c.header);
+        json.checksum = { sent: hex(ev.expected, digits), computed: hex(ev.actual, digits) };
+        out.push({ kind: "frame", json, complete: false });
       }
     } else {
       const why = ev.reason === "timeout" ? "incomplete frame" : ev.reason === "checksum" ? "" : ev.reason;

@@ -1,8 +1,8 @@
 /**
  * Lane benchmarks (issue 5, docs/lane.md, baselines.md point 6). The real controller (openLane: RSU
- * link, journal WAL+FULL, audit log, status list) runs in this process on one end of a socat pty; the
- * simulated RSU runs in a child process on the other end (sim/bench/rsu-child.ts), so its card crypto
- * never shares the lane's event loop. Air time is zero: the RSU answers as fast as it can.
+ * link, journal WAL+FULL, audit log, status list) runs in this process on the slave end of a pty; the
+ * simulated RSU runs in a child process on its master end (sim/harness/rsu-child.ts, the pty made in
+ * that process), so its card crypto never shares the lane's event loop. Air time is zero: the RSU answers as fast as it can.
  *
  * - lane-decision: back-to-back vehicles (the next OBU always waiting in the zone), 100,000 x scale of
  *   them, with a 30,000,000 x scale entry status list (cached under bench-out/lane/) and a 100,000 x
@@ -22,7 +22,7 @@ import { filter, firstValueFrom, timeout } from "rxjs";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { laneBenchData, listMegabytes, writeDelta } from "../../sim/bench/lane-data.js";
-import { type RsuChildReport, startRsuProcess } from "../../sim/bench/rsu-process.js";
+import { type RsuChildReport, startRsuProcess } from "../../sim/harness/rsu-process.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
@@ -235,7 +235,6 @@ export async function runLane(
     if (r.records % tenth === 0) ctx.log(`  ${r.records.toLocaleString("en-US")} vehicles`);
     if (!deltaStarted && opts.deltaRows > 0 && r.records >= tenth) startDelta();
   });
-  await rsu.ready;
   await lane.controller.start();
   await firstValueFrom(
     lane.controller.status$.pipe(

@@ -4,7 +4,7 @@
  * queue drains in order.
  *
  * - station: `etc-sim station --fault down` in its own process (listener closed: connection refused);
- * - RSU: the zero-air-time simulator in its own process on a socat pty (sim/harness/fast-rsu.ts),
+ * - RSU: the zero-air-time simulator in its own process on its own pty (sim/harness/rsu-process.ts),
  *   vehicles back to back, every one paying;
  * - lane: the real composition (openLane from the lane config: RSU link, journal WAL + FULL, audit,
  *   status list, uplink to the station) in this process.
@@ -22,8 +22,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
-import { startFastRsu } from "../../sim/harness/fast-rsu.js";
 import { ROOT, startStation } from "../../sim/harness/procs.js";
+import { startRsuProcess } from "../../sim/harness/rsu-process.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { openLane } from "../../src/lane/runtime.js";
@@ -79,7 +79,13 @@ export async function runOutage(o: { transactions: number; log: (l: string) => v
   const dir = mkdtempSync(join(tmpdir(), "etc-outage-"));
   const stationDb = join(dir, "station.db");
   const station = await startStation({ db: stationDb, fault: "down" });
-  const rsu = await startFastRsu({ protocol: "legacy", seed: 17, vehicles: o.transactions });
+  const rsu = await startRsuProcess({
+    protocol: "legacy",
+    seed: 17,
+    vehicles: o.transactions,
+    mode: "back-to-back",
+    template: { zoneMs: 3000, class: 1, balance: 2_000_000_000, entryStation: "0101" },
+  });
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
     rsu: { port: rsu.lanePath, protocol: "legacy" },
@@ -123,7 +129,6 @@ export async function runOutage(o: { transactions: number; log: (l: string) => v
       if (r.records % tenth === 0)
         o.log(`  ${r.records.toLocaleString("en-US")} vehicles, queue ${lane.journal.queueDepth()}`);
     });
-    await rsu.ready;
     await lane.controller.start();
     await firstValueFrom(
       lane.controller.status$.pipe(

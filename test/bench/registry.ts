@@ -7,12 +7,14 @@ import { journalRetentionBench } from "./journal-retention.js";
 import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
+import { ptyBench } from "./pty.js";
 import { serviceBench } from "./service.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
   codecBench,
   linkBench,
+  ptyBench,
   statusListSmallBench,
   statusListBench,
   journalCommitBench,

@@ -5,6 +5,8 @@ import {
   DEFAULT_NATIONAL_DIALECT,
   encodeFrame,
 } from "../../firmware-bridge/frames/index.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { runCli } from "../helpers/cli.js";
 
 const C6_SAMPLE =
@@ -76,7 +78,9 @@ describe("etc-lane decode", () => {
     const hex = encodeFrame({ type: "CF", status: 0 }, 0x10, DEFAULT_NATIONAL_DIALECT).toString("hex");
     const r = await runCli("etc-lane", ["decode", "--protocol", "national", hex]);
     expect(r.code).toBe(0);
-    expect(jsonLines(r.stdout)).toEqual([{ type: "CF", seq: 0x10, checksumOk: true, status: 0 }]);
+    expect(jsonLines(r.stdout)).toEqual([
+      { type: "CF", seq: 0x10, ver: 0, len: 2, checksumOk: true, status: 0 },
+    ]);
   });
 
   it("a bad checksum is reported with checksumOk false and a non-zero exit", async () => {
@@ -84,7 +88,12 @@ describe("etc-lane decode", () => {
     const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/BCC mismatch: frame says 00, bytes give b8/);
-    expect(jsonLines(r.stdout)[0]).toMatchObject({ type: "C6", checksumOk: false });
+    expect(jsonLines(r.stdout)[0]).toMatchObject({
+      type: "C6",
+      checksumOk: false,
+      checksum: { sent: "00", computed: "b8" },
+      obuId: "6a81353e",
+    });
   });
 
   it("malformed input gets a clear message, a non-zero exit and no stack trace", async () => {
@@ -99,5 +108,191 @@ describe("etc-lane decode", () => {
       expect(r.stderr.trim().length, args.join(" ")).toBeGreaterThan(0);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+/** Legacy wire frame around DATA given in hex. */
+const legacy = (rsctl: number, dataHex: string): string =>
+  encodeLegacy(rsctl, Buffer.from(dataHex.replace(/\s+/g, ""), "hex")).toString("hex");
+
+describe("etc-lane decode never goes blind", () => {
+  it("a body cut inside a field: the fields that fit, the rest as hex, the reason, exit 1", async () => {
+    // B5: OBUID, ErrorCode, WrFileTime, PSAMNo, TransTime, TransType, then only 2 of the 4 TAC bytes
+    const b5 = legacy(0x38, "b5 a1b2c3d4 00 5f46a22e 010203040506 20200826175558 09 0bad");
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", b5]);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.stdout)).toEqual([
+      {
+        type: "B5",
+        seq: 0x38,
+        checksumOk: true,
+        obuId: "a1b2c3d4",
+        errorCode: 0,
+        wrFileTime: 0x5f46a22e,
+        psamNo: "010203040506",
+        transTime: "20200826175558",
+        transType: 9,
+        undecoded: "0bad",
+        reason:
+          'the body ends inside field "tac": it starts at body byte 23 and needs more than the 2 byte(s) left',
+      },
+    ]);
+    expect(r.stderr).toMatch(/B5 frame not fully decoded: the body ends inside field "tac"/);
+  });
+
+  it("a body longer than its declaration: every field, the surplus as extra, the reason, exit 1", async () => {
+    const b8 = legacy(0x48, "b8 a1b2c3d4 00 0badcafe 01020304 00002710 ee ff 01");
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", b8]);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.stdout)).toEqual([
+      {
+        type: "B8",
+        seq: 0x48,
+        checksumOk: true,
+        obuId: "a1b2c3d4",
+        errorCode: 0,
+        tac: "0badcafe",
+        mac: "01020304",
+        cardRestMoney: 10000,
+        extra: "eeff01",
+        reason: '3 byte(s) after the last declared field, kept as "extra"',
+      },
+    ]);
+  });
+
+  it("an unknown frame type: header, sequence, checksum verdict, the body as hex, exit 1", async () => {
+    const b9 = legacy(0x58, "b9 a1b2c3d4 0011");
+    const national = encodeNational(0x03, Buffer.from("9a0102", "hex")).toString("hex");
+    const a = await runCli("etc-lane", ["decode", "--protocol", "legacy", b9]);
+    expect(a.code).toBe(1);
+    expect(jsonLines(a.stdout)).toEqual([
+      {
+        type: "0xb9",
+        seq: 0x58,
+        checksumOk: true,
+        undecoded: "a1b2c3d40011",
+        reason: "unknown legacy frame type 0xb9",
+      },
+    ]);
+    const b = await runCli("etc-lane", ["decode", "--protocol", "national", national]);
+    expect(b.code).toBe(1);
+    expect(jsonLines(b.stdout)).toEqual([
+      {
+        type: "0x9a",
+        seq: 3,
+        ver: 0,
+        len: 3,
+        checksumOk: true,
+        undecoded: "0102",
+        reason: "unknown national frame type 0x9a",
+      },
+    ]);
+  });
+
+  it("a stream mixing whole, short, long and unknown frames prints one object per frame", async () => {
+    const stream = [
+      C6_SAMPLE,
+      legacy(0x38, "b5 a1b2c3d4 00 5f46a22e 0102"),
+      legacy(0x48, "b8 a1b2c3d4 00 0badcafe 01020304 00002710 ee"),
+      legacy(0x58, "b9 00"),
+      B5,
+    ].join("");
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", stream]);
+    expect(jsonLines(r.stdout).map((f) => [f.type, "reason" in f])).toEqual([
+      ["C6", false],
+      ["B5", true],
+      ["B8", true],
+      ["0xb9", true],
+      ["B5", false],
+    ]);
+    expect(r.code).toBe(1);
+  });
+});
+
+/**
+ * Public sample frames (docs/protocol.md, "National frames: the reference and the public samples"):
+ * every one is shown with its type, SEQ and checksum verdict, and the fields that fit.
+ */
+describe("etc-lane decode on the public national samples", () => {
+  const SAMPLES = {
+    b0: "ffff00050000001bb0000003010101370004727f0008000829200900000000000000009e53",
+    b0b: "ffff00070000001bb0000003010101370004727f00080000002009000000000000000071ca",
+    b1: "ffff00010000000fb10011010003000100010001000002d5dc",
+    b2: "ffff000200000025b2652bc7a3000101c9bdb6ab370100010100370101202310915520201124203011241020011ae3",
+    b4:
+      "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
+      "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
+      "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
+      "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb",
+    b5: "ffff000900000024b5652bc7a30001370004727f20210104171356090001570bf7dc003f00000023fa0a1dcfb5bc",
+  };
+
+  it("every sample: one object with type, SEQ, VER/LEN and a good CRC", async () => {
+    const r = await runCli("etc-lane", ["decode", "--protocol", "national", "--no-ef04"], {
+      input: `${Object.values(SAMPLES).join("\n")}\n`,
+    });
+    const frames = jsonLines(r.stdout);
+    expect(frames.map((f) => [f.type, f.seq, f.len, f.checksumOk])).toEqual([
+      ["B0", 5, 27, true],
+      ["B0", 7, 27, true],
+      ["B1", 1, 15, true],
+      ["B2", 2, 37, true],
+      ["B4", 7, 183, true],
+      ["B5", 9, 36, true],
+    ]);
+    // B5 and B4 fit the declarations exactly; the B0 PSAM count and the B2 AntennaID do not (below).
+    expect(frames[5]).toMatchObject({ psamNo: "01370004727f", tac: "570bf7dc", iccPaySerial: 63 });
+    expect(frames[5]).not.toHaveProperty("reason");
+    expect(frames[4]).toMatchObject({ issuerInfo: { cardNetwork: "3701", cardSerial: "1901230211225128" } });
+    expect(frames[4]).not.toHaveProperty("reason");
+    expect(frames[0]).toMatchObject({ psamNum: 0, extra: "090000000000000000" });
+    expect(frames[0]?.reason).toMatch(/9 byte\(s\) after the last declared field/);
+    expect(r.code).toBe(1);
+  });
+
+  it("the sample B1: the controller and link states and the PSAM lists that fit, then why it stops", async () => {
+    const r = await runCli("etc-lane", ["decode", "--protocol", "national", SAMPLES.b1]);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.stdout)).toEqual([
+      {
+        type: "B1",
+        seq: 1,
+        ver: 0,
+        len: 15,
+        checksumOk: true,
+        controller1Status: 0x00,
+        controller2Status: 0x11,
+        linkStatus: 0x01,
+        psamNum1: 0,
+        psams1: [],
+        psamNum2: 3,
+        psams2: [
+          { channel: 0, runStatus: 1, authStatus: 0 },
+          { channel: 1, runStatus: 0, authStatus: 1 },
+          { channel: 0, runStatus: 0, authStatus: 2 },
+        ],
+        undecoded: "",
+        reason: 'the body ends before field "antennaNum": 14 byte(s) after the type byte, all decoded',
+      },
+    ]);
+  });
+
+  it("the sample B2 fits the layout with AntennaID (--b2-antenna-id) and matches the B4 card issuer", async () => {
+    const r = await runCli("etc-lane", ["decode", "--protocol", "national", "--b2-antenna-id", SAMPLES.b2]);
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({
+      type: "B2",
+      obuId: "652bc7a3",
+      errorCode: 0,
+      antennaId: 1,
+      deviceType: 1,
+      issuerIdentifier: "c9bdb6ab37010001",
+      contractType: 0x01,
+      dateOfIssue: "20201124",
+      dateOfExpire: "20301124",
+    });
+    const without = await runCli("etc-lane", ["decode", "--protocol", "national", SAMPLES.b2]);
+    expect(jsonLines(without.stdout)[0]).toMatchObject({ type: "B2", extra: "01" });
+    expect(without.code).toBe(1);
   });
 });

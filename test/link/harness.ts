@@ -174,7 +174,7 @@ export const L = {
 };
 export const N = {
   b2: "b2 01020304 00",
-  /** national B1 heartbeat: master OK, no PSAM, no antenna */
-  b1: "b1 00 00 00",
+  /** national B1 heartbeat: master OK, standby OK, link OK, no PSAM on either, no antenna */
+  b1: "b1 00 02 00 00 00 00 00",
   b0: "b0 00 01 01 01 00 010203040506 00 01 aabbcc 0102 00 000000 00000000",
 };

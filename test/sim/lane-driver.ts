@@ -85,21 +85,6 @@ export class LaneDriver {
     });
   }
 
-  /** Frames of `type` (heartbeats excluded) that arrive within `ms`; consumes them. */
-  async collect(type: string, ms: number): Promise<ReceivedFrame[]> {
-    const out: ReceivedFrame[] = [];
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const left = deadline - performance.now();
-      if (left <= 0) return out;
-      try {
-        out.push(await this.expectFrame(type, left));
-      } catch {
-        return out;
-      }
-    }
-  }
-
   /** Drop everything received so far that nobody waited for. */
   drain(): ReceivedFrame[] {
     return this.queue.splice(0);

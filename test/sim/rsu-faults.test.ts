@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { isHeartbeat } from "../../firmware-bridge/frames/catalogue.js";
 import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
@@ -6,15 +7,21 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { next, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
 const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
+// The simulator's timers and the lane driver's waits run on fake time (test/sim/fake-time.ts).
+beforeEach(() => {
+  vi.useFakeTimers();
+});
 afterEach(async () => {
   for (const r of running.splice(0)) {
     r.lane.close();
     await r.sim.stop();
   }
+  vi.useRealTimers();
 });
 
 const PT = "20250102100005";
@@ -49,26 +56,32 @@ async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, h
   return { pair, sim, lane, frameLog, events, problems };
 }
 
-/** Init, then C1 to B2 (and to B3 when `toB4`), returning the last frame received. */
-async function toStep(lane: LaneDriver, until: "B3" | "B4") {
-  await lane.init();
-  const b2 = await lane.expectFrame("B2");
+/** Init, then C1 to B2 (and to B3 when `to` is B4), returning the last frame received. */
+async function toStep(lane: LaneDriver, to: "B3" | "B4") {
+  await until(lane.init());
+  const b2 = await until(lane.expectFrame("B2"));
   const obuId = b2.frame.obuId as string;
   await lane.send(lane.c1(obuId), b2);
-  const b3 = await lane.expectFrame("B3");
-  if (until === "B3") return { obuId, last: b3 };
+  const b3 = await until(lane.expectFrame("B3"));
+  if (to === "B3") return { obuId, last: b3 };
   await lane.send(lane.c1(obuId), b3);
-  return { obuId, last: await lane.expectFrame("B4") };
+  return { obuId, last: await until(lane.expectFrame("B4")) };
+}
+
+/** Frames the simulator sent (its own frame log), by type. */
+function sent(frameLog: ReturnType<typeof memoryFrameLog>, type: string) {
+  return frameLog.records.filter((r) => r.dir === "tx" && r.frame?.type === type);
 }
 
 describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
   it("OBU leaves before B3: B3 carries ErrorCode 01 (short form)", async () => {
-    const { lane, events } = await setup(protocol, oneCar(["leave-before-b3"]));
+    const { lane, sim } = await setup(protocol, oneCar(["leave-before-b3"]));
+    const done = next(sim.events$, (e) => e.type === "done");
     const { last } = await toStep(lane, "B3");
     expect(last.frame.errorCode).toBe(1);
     expect(last.frame.plateNumber ?? last.frame.vehicleInfo).toBeUndefined();
     await lane.send(lane.c2(last.frame.obuId as string), last);
-    await expect.poll(() => events.find((e) => e.type === "done")).toMatchObject({ outcome: "failed" });
+    expect(await until(done)).toMatchObject({ outcome: "failed" });
   });
 
   it("OBU leaves before B4: B4 carries ErrorCode 01", async () => {
@@ -82,7 +95,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     const { lane, sim } = await setup(protocol, oneCar(["leave-during-debit"]));
     const { obuId, last } = await toStep(lane, "B4");
     await lane.send(lane.c6(last.frame, 700, PT), last);
-    const b5 = await lane.expectFrame("B5");
+    const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(1);
     // INIT answered before the OBU left: the RSU reports the attempt's serial, but no TAC.
     expect(b5.frame.tac).toBe("00000000");
@@ -91,7 +104,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(sim.cards()[0]).toMatchObject({ balance: 8000, offlineSerial: 1 });
     expect(sim.ledger()).toHaveLength(0);
     await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
-    const b8 = await lane.expectFrame("B8");
+    const b8 = await until(lane.expectFrame("B8"));
     expect(b8.frame.errorCode).toBe(1);
   });
 
@@ -99,7 +112,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", lingerMs: 3000 }]));
     const { obuId, last } = await toStep(lane, "B4");
     await lane.send(lane.c6(last.frame, 650, PT), last);
-    const b5 = await lane.expectFrame("B5");
+    const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(1);
     expect(sim.cards()[0]).toMatchObject({ balance: 8000 - 650, offlineSerial: 2 });
     const [entry] = sim.ledger();
@@ -108,7 +121,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(b5.frame.iccPaySerial).toBe(entry?.iccPaySerial);
     expect(b5.frame.psamTransSerial).toBe(entry?.psamTransSerial);
     await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
-    const b8 = await lane.expectFrame("B8");
+    const b8 = await until(lane.expectFrame("B8"));
     expect(b8.frame.errorCode).toBe(0);
     expect(b8.frame.tac).toBe(entry?.tac);
     expect(b8.frame.cardRestMoney).toBe(8000 - 650);
@@ -116,16 +129,21 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     // A serial the card never used: no TAC.
     await lane.send(lane.c1(obuId), b8);
     await lane.send(lane.c8(obuId, 9));
-    const bad = await lane.expectFrame("B8");
+    const bad = await until(lane.expectFrame("B8"));
     expect(bad.frame.errorCode).toBe(3);
   });
 
   it("b5-lost with b5: none sends no B5 at all", async () => {
-    const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", b5: "none" }]));
+    const { lane, sim, frameLog } = await setup(protocol, oneCar([{ kind: "b5-lost", b5: "none" }]));
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const done = next(sim.events$, (e) => e.type === "done");
     const { last } = await toStep(lane, "B4");
     await lane.send(lane.c6(last.frame, 100, PT), last);
-    expect(await lane.collect("B5", 500)).toHaveLength(0);
+    expect(await until(ended)).toMatchObject({ outcome: "failed", detail: "B5 lost after the debit" });
     expect(sim.ledger()[0]?.outcome).toBe("torn-after-debit");
+    // Until the OBU has left (it lingers for the lane's C8), no B5 ever went out.
+    await until(done);
+    expect(sent(frameLog, "B5")).toHaveLength(0);
   });
 
   it("bad checksum on B2: the lane discards it, the retransmission (same RSCTL/SEQ) is clean", async () => {
@@ -133,8 +151,8 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
       protocol,
       oneCar([{ kind: "bad-checksum", frame: "B2" }]),
     );
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     expect(problems.filter((p) => p.kind === "checksum-error")).toHaveLength(1);
     const tx = frameLog.records.filter(
       (r) => r.dir === "tx" && (r.frame as { type?: string } | undefined)?.type === "B2",
@@ -144,89 +162,134 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
   });
 
   it("garbled bytes in B3: the lane sees a broken frame, then the clean repeat", async () => {
-    const { lane, problems } = await setup(protocol, oneCar([{ kind: "garble", frame: "B3" }]));
-    const before = performance.now();
+    const { lane, problems, frameLog } = await setup(protocol, oneCar([{ kind: "garble", frame: "B3" }]));
     const { last } = await toStep(lane, "B3");
     expect(last.frame.errorCode).toBe(0);
-    expect(performance.now() - before).toBeGreaterThan(100);
-    expect(problems.length).toBeGreaterThan(0);
+    expect(sent(frameLog, "B3").map((r) => r.note)).toEqual(["garbled", "retransmit"]);
+    expect(problems.filter((p) => p.kind === "checksum-error")).toHaveLength(1);
   });
 
   it("duplicated frame: B4 arrives twice with the same RSCTL/SEQ and bytes", async () => {
     const { lane } = await setup(protocol, oneCar([{ kind: "duplicate", frame: "B4" }]));
     const { last } = await toStep(lane, "B4");
-    const again = await lane.expectFrame("B4", 100);
+    const again = await until(lane.expectFrame("B4", 100));
     expect(again.wire.raw.equals(last.wire.raw)).toBe(true);
   });
 
-  it("slow RSU: B3 comes at least delayMs after C1", async () => {
+  it("slow RSU: B3 comes the DSRC time plus delayMs after C1", async () => {
     const { lane } = await setup(protocol, oneCar([{ kind: "slow", frame: "B3", delayMs: 300 }]));
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     await lane.send(lane.c1(b2.frame.obuId as string), b2);
-    const t = performance.now();
-    await lane.expectFrame("B3");
-    expect(performance.now() - t).toBeGreaterThanOrEqual(300);
+    const c1At = performance.now(); // fake time: the C1 reached the RSU at this instant
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.at - c1At).toBe(15 + 300); // dsrcMs.b3 (default 15) + the fault's delay
+  });
+
+  it("a reboot with another OBU waiting starts no transaction while the RSU is down", async () => {
+    const scenario = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: {
+        vehicles: [
+          {
+            id: "first",
+            plate: "湘A54321",
+            zoneMs: 5000,
+            faults: [{ kind: "reboot", before: "B4", bootMs: 100 }],
+          },
+          { id: "second", at: 1, plate: "湘A54322", zoneMs: 5000 },
+        ],
+      },
+    } as ScenarioInput;
+    const { lane, events } = await setup(protocol, scenario);
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    await lane.send(lane.c1(b2.frame.obuId as string), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(b2.frame.obuId as string), b3);
+    await until(lane.expectFrame("B0")); // the reboot
+    await until(lane.init());
+    // The second OBU is served after the new C0; nothing was started (and aborted by C0) for it before.
+    await until(lane.expectFrame("B2"));
+    expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome, e.detail])).toEqual([
+      ["first", "aborted", "RSU reboot"],
+    ]);
   });
 
   it("reboot: B0 unasked (legacy RSCTL 0x98, national SEQ 01), state lost, only C0 is answered", async () => {
-    const { lane, events } = await setup(protocol, oneCar([{ kind: "reboot", before: "B4", bootMs: 100 }]));
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    const { lane, events, frameLog } = await setup(
+      protocol,
+      oneCar([{ kind: "reboot", before: "B4", bootMs: 100 }]),
+    );
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     const obuId = b2.frame.obuId as string;
     await lane.send(lane.c1(obuId), b2);
-    const b3 = await lane.expectFrame("B3");
+    const b3 = await until(lane.expectFrame("B3"));
     await lane.send(lane.c1(obuId), b3);
-    const b0 = await lane.expectFrame("B0");
+    const b0 = await until(lane.expectFrame("B0"));
     expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
     expect(events.some((e) => e.type === "ended" && e.outcome === "aborted")).toBe(true);
+    const afterB0 = frameLog.records.length;
     await lane.send(lane.c4(true));
     await lane.send(lane.c1(obuId));
-    expect(await lane.collect("B2", 300)).toHaveLength(0);
-    const again = await lane.init();
+    await vi.advanceTimersByTimeAsync(300);
+    const since = frameLog.records.slice(afterB0);
+    expect(since.filter((r) => r.dir === "rx").map((r) => r.handling)).toEqual([
+      "ignored: RSU not initialised (needs C0), got C4",
+      "ignored: RSU not initialised (needs C0), got C1",
+    ]);
+    expect(since.filter((r) => r.dir === "tx")).toEqual([]);
+    const again = await until(lane.init());
     expect(again.wire.seq).toBe(protocol === "legacy" ? 0x08 : 0x02);
-    const b2b = await lane.expectFrame("B2");
+    const b2b = await until(lane.expectFrame("B2"));
     expect(b2b.frame.obuId).toBe(obuId);
   });
 
   it("port unplugged and replugged: the lane sees the disconnect, frames are lost meanwhile, then work", async () => {
     const { lane, pair, sim } = await setup(protocol, oneCar([]), 150);
-    await lane.init();
-    await lane.expectFrame("B2");
-    const states: string[] = [];
-    pair.lane.state$.subscribe((s) => states.push(s.status));
+    await until(lane.init());
+    await until(lane.expectFrame("B2"));
+    const down = next(pair.lane.state$, (s) => s.status === "disconnected");
     sim.inject({ kind: "unplug", durationMs: 300 });
-    await expect.poll(() => states.includes("disconnected")).toBe(true);
-    await expect.poll(() => pair.device.status, { timeout: 2000 }).toBe("open");
+    await until(down);
+    expect(pair.device.status).toBe("disconnected");
+    await until(next(pair.device.state$, (s) => s.status === "open"));
     await pair.lane.open();
     lane.drain();
-    await lane.expectFrame("HB", 1000);
+    await until(lane.expectFrame("HB", 1000));
   });
 
   it("heartbeats every heartbeatMs while idle; heartbeat-stop silences them, everything else works", async () => {
     const { lane, sim } = await setup(protocol, { name: "empty" }, 150);
     await lane.send(lane.c0());
-    const b0 = await lane.expectFrame("B0");
+    const b0 = await until(lane.expectFrame("B0"));
     await lane.send({ type: "ACK" }, b0);
-    const hbs = await lane.collect("HB", 700);
-    expect(hbs.length).toBeGreaterThanOrEqual(3);
-    const hb = hbs[0]?.frame as Record<string, unknown>;
-    if (protocol === "legacy") expect(hb).toMatchObject({ type: "B2", obuId: "00000000", errorCode: 0x80 });
-    else expect(hb).toMatchObject({ type: "B1", controlStatus: 0 });
+    const hbs = [await until(lane.expectFrame("HB"))];
+    for (let i = 0; i < 2; i++) hbs.push(await until(lane.expectFrame("HB")));
+    expect(hbs.map((h) => h.at - (hbs[0]?.at as number))).toEqual([0, 150, 300]);
+    const hb = hbs[0]?.frame as unknown as Record<string, unknown>;
+    const expected =
+      protocol === "legacy"
+        ? { type: "B2", obuId: "00000000", errorCode: 0x80 }
+        : { type: "B1", controller1Status: 0, psamNum1: 1, antennaNum: 1 };
+    expect(hb).toMatchObject(expected);
     sim.inject({ kind: "heartbeat-stop", durationMs: 600 });
     lane.drain();
-    expect(await lane.collect("HB", 500)).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(lane.drain().filter((r) => isHeartbeat(r.frame))).toEqual([]);
     await lane.send(lane.c0());
-    await lane.expectFrame("B0");
-    await lane.expectFrame("HB", 1000);
+    await until(lane.expectFrame("B0"));
+    await until(lane.expectFrame("HB", 1000));
   });
 });
 
 describe("illegal frames", () => {
   it("C6 in the wrong mode and C1 for another OBU get nothing and are logged; retransmission goes on", async () => {
-    const { lane, frameLog, events } = await setup("legacy", oneCar([]));
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    const { lane, frameLog, events, sim } = await setup("legacy", oneCar([]));
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     await lane.send({ type: "C1", obuId: "01020304", obuDivFactor: "00".repeat(8) }, b2);
     await lane.send({
       type: "C6",
@@ -249,9 +312,15 @@ describe("illegal frames", () => {
         reserved: "00000000",
       },
     } as never);
-    const repeats = await lane.collect("B2", 600);
-    expect(repeats).toHaveLength(3);
-    expect(await lane.collect("B3", 1)).toHaveLength(0);
+    for (let i = 0; i < 3; i++) await until(lane.expectFrame("B2"));
+    await until(gaveUp);
+    expect(sent(frameLog, "B2").map((r) => r.note)).toEqual([
+      undefined,
+      "retransmit",
+      "retransmit",
+      "retransmit",
+    ]);
+    expect(sent(frameLog, "B3")).toHaveLength(0);
     const handled = frameLog.records
       .filter((r) => r.dir === "rx" && r.handling?.startsWith("ignored"))
       .map((r) => r.handling);
@@ -263,12 +332,15 @@ describe("illegal frames", () => {
   });
 
   it("before C0 nothing is answered; C2 stop type 2 after B3 resends B3 with a new RSCTL", async () => {
-    const { lane } = await setup("legacy", oneCar([]));
+    const { lane, frameLog } = await setup("legacy", oneCar([]));
     await lane.send(lane.c4(true));
-    expect(await lane.collect("B2", 200)).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(frameLog.records).toEqual([
+      expect.objectContaining({ dir: "rx", handling: "ignored: RSU not initialised (needs C0), got C4" }),
+    ]);
     const { obuId, last } = await toStep(lane, "B3");
     await lane.send(lane.c2(obuId, 2), last);
-    const again = await lane.expectFrame("B3");
+    const again = await until(lane.expectFrame("B3"));
     expect(again.wire.seq).not.toBe(last.wire.seq);
     expect(again.wire.data.equals(last.wire.data)).toBe(true);
   });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
@@ -6,16 +6,22 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { next, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
 const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
 
+// The simulator's timers and the lane driver's waits run on fake time (test/sim/fake-time.ts).
+beforeEach(() => {
+  vi.useFakeTimers();
+});
 afterEach(async () => {
   for (const r of running.splice(0)) {
     r.lane.close();
     await r.sim.stop();
   }
+  vi.useRealTimers();
 });
 
 const ONE: ScenarioInput = {
@@ -54,43 +60,48 @@ async function setup(
 
 const PURCHASE_TIME = "20250102100005";
 
+/** Frames of `type` the simulator sent to this OBU, from its own frame log. */
+function sentTo(frameLog: ReturnType<typeof memoryFrameLog>, type: string, obuId: string) {
+  return frameLog.records.filter(
+    (r) => r.dir === "tx" && r.frame?.type === type && (r.frame as { obuId?: string }).obuId === obuId,
+  );
+}
+
 describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
   it("answers C0 with B0 carrying the PSAM terminal id, vendor and version", async () => {
     const { lane } = await setup(protocol);
     await lane.send(lane.c0());
-    const b0 = await lane.expectFrame("B0");
+    const b0 = await until(lane.expectFrame("B0"));
     const f = b0.frame as Record<string, unknown>;
     expect(f.rsuStatus).toBe(0);
     expect(f.rsuManuId).toBe(8);
     expect(f.rsuVersion).toBe("0100");
-    if (protocol === "legacy") {
-      expect(f.rsuTerminalId1).toBe("430100000001");
-      expect(b0.wire.seq).toBe(RSU_REBOOT_RSCTL); // first frame after power-on
-    } else {
-      expect((f.psams as { terminalId: string }[])[0]?.terminalId).toBe("430100000001");
-      expect(b0.wire.seq).toBe(0x01);
-    }
+    const terminalId =
+      protocol === "legacy" ? f.rsuTerminalId1 : (f.psams as { terminalId: string }[])[0]?.terminalId;
+    expect(terminalId).toBe("430100000001");
+    // The first frame after power-on: legacy RSCTL 0x98, national SEQ 01.
+    expect(b0.wire.seq).toBe(protocol === "legacy" ? RSU_REBOOT_RSCTL : 0x01);
   });
 
   it("walks B2 -> B3 -> B4 -> B5 on C1, C1, C6; the TAC verifies and the card moves on", async () => {
-    const { lane, sim, events } = await setup(protocol);
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    const { lane, sim, frameLog } = await setup(protocol);
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     const obuId = b2.frame.obuId as string;
     expect(b2.frame.errorCode).toBe(0);
     expect(b2.frame.serialNumber).toMatch(/^\d{16}$/);
     await lane.send(lane.c1(obuId), b2);
-    const b3 = await lane.expectFrame("B3");
+    const b3 = await until(lane.expectFrame("B3"));
     const plate =
       protocol === "legacy" ? b3.frame.plateNumber : (b3.frame.vehicleInfo as { plate: string }).plate;
     expect(plate).toBe("湘A12345");
     await lane.send(lane.c1(obuId), b3);
-    const b4 = await lane.expectFrame("B4");
+    const b4 = await until(lane.expectFrame("B4"));
     expect(b4.frame.cardRestMoney).toBe(5000);
     const before = sim.cards()[0];
     expect(before?.offlineSerial).toBe(1);
     await lane.send(lane.c6(b4.frame, 1234, PURCHASE_TIME), b4);
-    const b5 = await lane.expectFrame("B5");
+    const b5 = await until(lane.expectFrame("B5"));
     const r = b5.frame;
     expect(r.errorCode).toBe(0);
     expect(r.cardBalance).toBe(5000 - 1234);
@@ -112,8 +123,10 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
       keys,
     );
     expect(verdict).toEqual({ ok: true, expected: r.tac });
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const left = next(sim.events$, (e) => e.type === "left");
     await lane.send(lane.c1(obuId), b5);
-    await expect.poll(() => events.some((e) => e.type === "ended" && e.outcome === "traded")).toBe(true);
+    expect(await until(ended)).toMatchObject({ outcome: "traded", obuId });
     const after = sim.cards()[0];
     expect(after?.balance).toBe(5000 - 1234);
     expect(after?.offlineSerial).toBe(2);
@@ -129,46 +142,64 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
       plate: "湘A12345",
     });
     expect(verifyTac({ ...entry!, algId: undefined }, keys).ok).toBe(true);
-    // Traded: the OBU is not traded again while it stays in the zone.
-    expect(await lane.collect("B2", 400)).toHaveLength(0);
+    // Traded: the OBU is not traded again while it stays in the zone (until it leaves).
+    await until(left);
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
   });
 
-  it("retransmits an unanswered B2 exactly 3 times about 120 ms apart, then gives up on that OBU", async () => {
-    const { lane, events } = await setup(protocol);
-    await lane.init();
-    const first = await lane.expectFrame("B2");
-    const repeats = await lane.collect("B2", 900);
-    expect(repeats).toHaveLength(3);
-    const times = [first, ...repeats].map((r) => r.at);
-    for (let i = 1; i < times.length; i++) {
-      const gap = (times[i] as number) - (times[i - 1] as number);
-      expect(gap).toBeGreaterThan(90);
-      expect(gap).toBeLessThan(250);
+  it("repeats an unanswered B2 exactly 3 times 120 ms apart (same bytes), then gives up on that OBU", async () => {
+    const { lane, sim, frameLog } = await setup(protocol);
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const left = next(sim.events$, (e) => e.type === "left");
+    await until(lane.init());
+    const first = await until(lane.expectFrame("B2"));
+    const obuId = first.frame.obuId as string;
+    const copies = [first];
+    for (let i = 0; i < 3; i++) copies.push(await until(lane.expectFrame("B2")));
+    for (let i = 1; i < copies.length; i++) {
+      expect((copies[i]?.at as number) - (copies[i - 1]?.at as number)).toBe(120);
+      expect(copies[i]?.wire.seq).toBe(first.wire.seq);
+      expect(copies[i]?.wire.raw.equals(first.wire.raw)).toBe(true);
     }
-    for (const r of repeats) {
-      expect(r.wire.seq).toBe(first.wire.seq);
-      expect(r.wire.raw.equals(first.wire.raw)).toBe(true);
-    }
-    expect(events.some((e) => e.type === "gaveUp" && e.frame === "B2")).toBe(true);
-    expect(events.some((e) => e.type === "ended" && e.outcome === "gave-up")).toBe(true);
+    expect(await until(gaveUp)).toMatchObject({
+      frame: "B2",
+      obuId,
+      waitedFor: `C1 or C2 for OBU ${obuId}, or an empty ack`,
+    });
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B2" });
+    // Given up: not repeated again, not traded again while it stays in the zone.
+    await until(left);
+    expect(sentTo(frameLog, "B2", obuId).map((r) => r.note)).toEqual([
+      undefined,
+      "retransmit",
+      "retransmit",
+      "retransmit",
+    ]);
   });
 
   it("C2 stop type 1 ends the vehicle: no B3, the OBU is not traded again in the zone", async () => {
-    const { lane, sim, events } = await setup(protocol);
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
-    await lane.send(lane.c2(b2.frame.obuId as string, 1), b2);
-    await expect.poll(() => events.some((e) => e.type === "ended" && e.outcome === "stopped")).toBe(true);
-    expect(await lane.collect("B2", 300)).toHaveLength(0);
-    expect(await lane.collect("B3", 1)).toHaveLength(0);
+    const { lane, sim, frameLog } = await setup(protocol);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const done = next(sim.events$, (e) => e.type === "done");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c2(obuId, 1), b2);
+    expect(await until(ended)).toMatchObject({ outcome: "stopped", obuId });
+    expect(await until(done)).toMatchObject({ outcome: "stopped", obuId });
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+    expect(sentTo(frameLog, "B3", obuId)).toHaveLength(0);
     expect(sim.ledger()).toHaveLength(0);
   });
 
   it("an empty ack stops the retransmission", async () => {
-    const { lane } = await setup(protocol);
-    await lane.init();
-    const b2 = await lane.expectFrame("B2");
+    const { lane, sim, frameLog } = await setup(protocol);
+    const left = next(sim.events$, (e) => e.type === "left");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
     await lane.send({ type: "ACK" }, b2);
-    expect(await lane.collect("B2", 500)).toHaveLength(0);
+    await until(left);
+    expect(sentTo(frameLog, "B2", b2.frame.obuId as string)).toHaveLength(1);
   });
 });

@@ -9,17 +9,13 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
-import { createPtyPair, type PtyPair } from "../../../firmware-bridge/transport/pty.js";
-import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
-import { createTcpServer, type TcpServer } from "../../../firmware-bridge/transport/tcp.js";
-import type { Transport } from "../../../firmware-bridge/transport/types.js";
 import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
-import { SwitchTransport } from "../../rsu/switch-transport.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
+import { openEndpoint } from "../endpoint.js";
 
 interface RsuOpts {
   port?: string;
@@ -40,6 +36,7 @@ interface RsuOpts {
   lastStationLength?: string;
   timeBase?: string;
   ef04?: boolean;
+  b2AntennaId?: boolean;
   divCheck?: boolean;
 }
 
@@ -51,7 +48,8 @@ function num(name: string, v: string | undefined, min: number, max: number): num
   return n;
 }
 
-function describeEvent(e: SimEvent): string | undefined {
+/** One stdout line per event worth a line (vehicles, payments, faults, the lane's mistakes, notices). */
+export function describeEvent(e: SimEvent): string | undefined {
   const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
   switch (e.type) {
     case "entered":
@@ -60,25 +58,59 @@ function describeEvent(e: SimEvent): string | undefined {
     case "ended":
       return `${t} ${e.vehicleId} ${e.outcome}${e.detail ? ` (${e.detail})` : ""}`;
     case "gaveUp":
-      return `${t} gave up: no answer to ${e.frame}${e.vehicleId ? ` for ${e.vehicleId}` : ""}`;
+      return `${t} gave up on ${e.frame}${e.vehicleId ? ` for ${e.vehicleId}` : ""}: no answer, waited for ${e.waitedFor}`;
     case "fault":
       return `${t} fault ${e.fault}${e.vehicleId ? ` ${e.vehicleId}` : ""}${e.detail ? ` (${e.detail})` : ""}`;
     case "illegal":
       return `${t} lane sent ${e.frame}: ${e.handling}`;
     case "ledger":
       return `${t} ${e.entry.vehicleId} card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} (${e.entry.outcome})`;
+    case "notice":
+      return `${t} notice: ${e.message}`;
     case "mode":
     case "done":
       return undefined;
   }
 }
 
+/** `etc-sim rsu --help` ends with a whole session against a lane that is not ours (a real run). */
+const SESSION = `
+A session with lane software that is not ours (legacy protocol, over a pseudo-terminal):
+
+  $ etc-sim rsu --pty --scenario config/scenarios/basic.yaml --ledger ledger.jsonl --frame-log frames.jsonl
+  lane-port: /dev/pts/2        <- open this in the lane under test as its RSU port, 115200 8N1
+
+  The lane drives it as a real RSU:
+    lane C0 (initialise)          -> RSU B0 (RSCTL 0x98, the first frame after power-on)
+    lane C1 or an empty ack to B0
+    lane C4 01 (antenna on)       -> the scenario's vehicles arrive (basic.yaml: one every 4 s)
+    per OBU: RSU B2 -> lane C1, RSU B3 -> lane C1, RSU B4 -> lane C6 (amount), RSU B5 (TAC) -> lane C1
+  An unanswered RSU frame is repeated 3 times 120 ms apart, then the RSU gives up on it.
+
+  stdout, one line per event (this lane sent C4 01 four seconds late and ignored the first OBU):
+  [    4.082s] notice: antenna closed: vehicles wait for C4 01; \`rsu.antennaOnAtInit: true\` starts without
+  [    5.081s] v1 entered obu e84d4a61
+  [    5.576s] gave up on B2 for v1: no answer, waited for C1 or C2 for OBU e84d4a61, or an empty ack
+  [    5.576s] v1 gave-up (no answer to B2)
+  [    8.083s] v1 left obu e84d4a61
+  [    9.080s] v2 entered obu f0982a12
+  [    9.208s] v2 card 43014301220000000002 paid 800 tac dcb4f7b7 (done)
+  [    9.210s] v2 traded (C1 after B5)
+  ...
+  [   20.081s] v4 left obu 68b17f74
+  stopped: 3 purchase(s), 2400 fen          (Ctrl-C, or --exit-when-done)
+
+  A frame the RSU could not accept shows as "lane sent C6: ignored: C6 is only legal after B4 (mode
+  wait-b2)". Afterwards: etc-sim tac verify --ledger ledger.jsonl checks every TAC; frames.jsonl has
+  every frame in and out, decoded. Details: docs/simulator.md.
+`;
+
 export function registerRsu(program: Command): void {
   program
     .command("rsu")
     .description("run a simulated RSU with OBUs and cards (serial port, pty pair or TCP)")
     .option("--port <path>", "serial device to open (115200 8N1)")
-    .option("--pty", "create a linked pty pair (socat); prints `lane-port: /dev/pts/N` first")
+    .option("--pty", "create a pseudo-terminal for the lane; prints `lane-port: /dev/pts/N` first")
     .option("--tcp <host:port>", "serve the same frames over TCP (the lane connects as client)")
     .option("--protocol <variant>", "legacy (BCC) or national (CRC16)", "legacy")
     .option("--scenario <file>", "scenario YAML (traffic, cards, faults)")
@@ -96,9 +128,9 @@ export function registerRsu(program: Command): void {
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--no-div-check", "accept any divisor factor in C6/C3 (default: a wrong one fails MAC1, B5 06)")
+    .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .addHelpText("after", SESSION)
     .action(async (o: RsuOpts) => {
-      const modes = [o.port !== undefined, o.pty === true, o.tcp !== undefined].filter(Boolean).length;
-      if (modes !== 1) throw new UsageError("give exactly one of --port PATH, --pty, --tcp HOST:PORT");
       if (o.protocol !== "legacy" && o.protocol !== "national") {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
@@ -110,29 +142,7 @@ export function registerRsu(program: Command): void {
       const { variant: _v, ...dialect } = dialectFromOptions(o);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
-      let transport: Transport;
-      let pty: PtyPair | undefined;
-      let server: TcpServer | undefined;
-      let where: string;
-      if (o.pty) {
-        pty = await createPtyPair();
-        transport = createSerialTransport({ path: pty.devicePath, lock: false });
-        where = `lane-port: ${pty.lanePath}`;
-      } else if (o.tcp) {
-        const m = /^(.+):(\d+)$/.exec(o.tcp);
-        if (!m) throw new UsageError(`--tcp: expected HOST:PORT, got "${o.tcp}"`);
-        server = await createTcpServer({ host: m[1] as string, port: Number(m[2]) });
-        const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
-        server.connections$.subscribe((c) => {
-          logger.info({ conn: c.name }, "lane connected");
-          sw.attach(c);
-        });
-        transport = sw;
-        where = `tcp: ${server.address.host}:${server.address.port}`;
-      } else {
-        transport = createSerialTransport({ path: o.port as string });
-        where = `port: ${o.port}`;
-      }
+      const { transport, where, close: closeEndpoint } = await openEndpoint(o, logger);
 
       const sim = createRsuSimulator({
         transport,
@@ -154,8 +164,7 @@ export function registerRsu(program: Command): void {
         if (stopping) return;
         stopping = true;
         await sim.stop();
-        await server?.close();
-        await pty?.close();
+        await closeEndpoint();
         const paid = sim.ledger().reduce((n, e) => n + e.amount, 0);
         process.stdout.write(`stopped: ${sim.ledger().length} purchase(s), ${paid} fen\n`);
         process.exitCode = code;
@@ -163,8 +172,7 @@ export function registerRsu(program: Command): void {
       try {
         await sim.start();
       } catch (e) {
-        await pty?.close();
-        await server?.close();
+        await closeEndpoint();
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.

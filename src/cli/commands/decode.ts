@@ -1,26 +1,31 @@
 /**
  * `etc-lane decode`: the protocol analyser for maintenance staff and integration testers.
- * Hex from the arguments (one stream) or from stdin (each line one frame or raw byte stream);
- * one JSON object per frame found. Problems go to stderr and make the exit code non-zero.
+ * Hex from the arguments (one stream) or from stdin (each line one frame or raw byte stream), or a
+ * wire capture (`--capture FILE...`, docs/capture.md); one JSON object per frame found, whatever its
+ * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully.
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
+import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
 import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import { fromHex } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
+import { captureTimeline } from "../../rsu/analyse-capture.js";
 import { UsageError } from "../run-cli.js";
 
 interface DecodeOpts {
-  protocol: string;
+  protocol?: string;
+  capture?: string[];
   stationLength?: string;
   lastStationLength?: string;
   timeBase?: string;
   ef04?: boolean;
+  b2AntennaId?: boolean;
 }
 
-export function dialectFromOptions(o: DecodeOpts): Dialect {
+export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol: string }): Dialect {
   if (o.protocol !== "legacy" && o.protocol !== "national") {
     throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
   }
@@ -46,14 +51,24 @@ export function dialectFromOptions(o: DecodeOpts): Dialect {
     ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
     b4Ef04: o.ef04 ?? base.b4Ef04,
+    b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
   };
 }
 
-function emit(lines: DecodedLine[]): number {
+/** Prints frames on stdout and problems on stderr; returns how many lines were not a complete frame. */
+function emit(lines: DecodedLine[], where: string): number {
   let problems = 0;
   for (const l of lines) {
-    if (l.kind === "frame") process.stdout.write(`${JSON.stringify(l.json)}\n`);
-    else {
+    if (l.kind === "frame") {
+      process.stdout.write(`${JSON.stringify(l.json)}\n`);
+      if (!l.complete) {
+        problems++;
+        if (typeof l.json.reason === "string")
+          process.stderr.write(
+            `${where}: ${String(l.json.type)} frame not fully decoded: ${l.json.reason}\n`,
+          );
+      }
+    } else {
       problems++;
       process.stderr.write(`${l.message}\n`);
     }
@@ -65,16 +80,24 @@ export function registerDecode(program: Command): void {
   program
     .command("decode")
     .description(
-      "decode RSU frames from hex (arguments, or stdin one line at a time) to JSON, one object per frame",
+      "decode RSU frames from hex (arguments, or stdin one line at a time) or from a wire capture to JSON, one object per frame",
     )
-    .requiredOption("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16)")
+    .option("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16); a capture says its own")
+    .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
     .option("--station-length <n>", "legacy C6/C3 Station width: 40 or 36")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
+    .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
-      const d = dialectFromOptions(opts);
+      if (opts.capture) {
+        if (hexArgs.length > 0) throw new UsageError("give either hex or --capture, not both");
+        decodeCapture(opts.capture, opts);
+        return;
+      }
+      if (opts.protocol === undefined) throw new UsageError('--protocol: required ("legacy" or "national")');
+      const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
       let frames = 0;
       const handle = (text: string, where: string): void => {
@@ -89,7 +112,7 @@ export function registerDecode(program: Command): void {
         }
         const out = decodeFrameBytes(bytes, d, where);
         frames += out.filter((l) => l.kind === "frame").length;
-        problems += emit(out);
+        problems += emit(out, where);
       };
       if (hexArgs.length > 0) {
         handle(hexArgs.join(" "), "input");
@@ -105,4 +128,27 @@ export function registerDecode(program: Command): void {
       }
       if (problems > 0) process.exitCode = 1;
     });
+}
+
+/** `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state. */
+function decodeCapture(files: string[], opts: DecodeOpts): void {
+  const cap = readCapture(files);
+  for (const why of cap.truncated) process.stderr.write(`${why} (the capture ends there)\n`);
+  const timeline = captureTimeline(cap, (port) => {
+    const protocol = opts.protocol ?? port.protocol;
+    if (protocol === undefined)
+      throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
+    return dialectFromOptions({ ...opts, protocol });
+  });
+  let incomplete = 0;
+  for (const e of timeline) {
+    process.stdout.write(`${JSON.stringify(e.json)}\n`);
+    if (!e.complete) incomplete++;
+  }
+  if (timeline.length === 0) process.stderr.write("the capture holds no bytes\n");
+  if (incomplete > 0)
+    process.stderr.write(
+      `${incomplete} entr${incomplete === 1 ? "y" : "ies"} not fully decoded (see "reason" and "discarded")\n`,
+    );
+  if (incomplete > 0 || timeline.length === 0) process.exitCode = 1;
 }

@@ -1,24 +1,24 @@
 /**
- * The simulated RSU in its own process, for the lane benchmarks (test/bench/lane.ts). Its card crypto
- * (3DES in JS) and frame building must not share the lane's event loop, or the lane's latency figures
- * would include the simulator's work. Started with `fork()` by ./rsu-process.ts; talks over IPC.
+ * The child side of ./rsu-process.ts: the simulated RSU in its own process, on its own pseudo-terminal,
+ * for benchmarks and system tests that need many transactions quickly. Its card crypto (3DES in JS) and
+ * frame building must not share the lane's event loop, or the lane's latency figures would include the
+ * simulator's work. Started with `fork()`; talks over IPC.
  *
- * Traffic comes from the parent's `plan`, not from a scenario file:
+ * Traffic comes from the parent's plan, not from a scenario file:
  *  - "back-to-back": `inZone` OBUs are always waiting in the zone; a new one enters as soon as one is
  *    finished, so the RSU starts the next transaction right after the previous one ended;
  *  - "rate": one OBU enters every 1000/perSecond ms (fixed gaps), each staying `zoneMs` in the zone.
  *
- * Counters it reports: vehicles by outcome, RSU retransmissions (the frame log's "retransmit" notes),
- * give-ups, and the traffic duration.
+ * Counters it reports: vehicles by outcome, purchases, RSU retransmissions (the frame log's
+ * "retransmit" notes), give-ups, frames in and out, and the traffic duration.
  */
-import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { openPty } from "../../firmware-bridge/transport/pty.js";
 import type { FrameLogRecord } from "../framelog/frame-log.js";
 import type { SimClock } from "../rsu/clock.js";
 import { createRsuSimulator, type RsuSimulator } from "../rsu/rsu-simulator.js";
 import type { VehicleSpecInput } from "../scenario/schema.js";
 
 export interface RsuChildPlan {
-  devicePath: string;
   protocol: "legacy" | "national";
   seed: number;
   vehicles: number;
@@ -31,11 +31,14 @@ export interface RsuChildPlan {
   template: VehicleSpecInput;
   /** DSRC air time per step (ms); default 0 for every step */
   dsrcMs?: number;
+  /** append every card purchase here (JSON lines) */
+  ledger?: string;
 }
 
 export interface RsuChildReport {
   vehicles: number;
   outcomes: Record<string, number>;
+  purchases: number;
   retransmits: number;
   gaveUp: number;
   /** ms from the first arrival to the end of the last transaction */
@@ -45,7 +48,7 @@ export interface RsuChildReport {
 }
 
 export type ChildToParent =
-  | { type: "ready" }
+  | { type: "ready"; lanePath: string }
   | { type: "progress"; finished: number }
   | { type: "done"; report: RsuChildReport }
   | { type: "error"; message: string };
@@ -56,7 +59,7 @@ export type ParentToChild = { type: "plan"; plan: RsuChildPlan } | { type: "go" 
  * Real timers, except that a zero delay (zero air time) runs on the next loop turn instead of Node's
  * 1 ms minimum timeout: otherwise every DSRC step would cost the simulated RSU a millisecond.
  */
-const benchClock: SimClock = {
+const fastClock: SimClock = {
   now: () => performance.now(),
   set(fn, ms) {
     return ms <= 0 ? { i: setImmediate(fn) } : { t: setTimeout(fn, ms) };
@@ -72,16 +75,29 @@ function send(m: ChildToParent): void {
   process.send?.(m);
 }
 
+function nextMessage(type: ParentToChild["type"]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const on = (m: ParentToChild): void => {
+      if (m.type !== type) return;
+      process.off("message", on);
+      resolve();
+    };
+    process.on("message", on);
+  });
+}
+
 async function main(plan: RsuChildPlan): Promise<void> {
   let retransmits = 0;
   const air = plan.dsrcMs ?? 0;
+  const pty = await openPty();
   const sim: RsuSimulator = createRsuSimulator({
-    transport: createSerialTransport({ path: plan.devicePath }),
+    transport: pty.device,
     protocol: plan.protocol,
     seed: plan.seed,
     scenario: { defaults: plan.template },
-    clock: benchClock,
+    clock: fastClock,
     timing: { dsrcMs: { b2: air, b3: air, b4: air, b5: air, b8: air, init: 0 }, heartbeatMs: 60_000 },
+    ...(plan.ledger ? { ledger: plan.ledger } : {}),
     frameLog: {
       write(rec: FrameLogRecord) {
         if (rec.note === "retransmit") retransmits++;
@@ -120,13 +136,11 @@ async function main(plan: RsuChildPlan): Promise<void> {
     if (finished % 1000 === 0) send({ type: "progress", finished });
     if (finished >= plan.vehicles) allDone();
   });
+  const go = nextMessage("go");
+  const stop = nextMessage("stop");
   await sim.start();
-  send({ type: "ready" });
-  await new Promise<void>((resolve) => {
-    process.on("message", (m: ParentToChild) => {
-      if (m.type === "go") resolve();
-    });
-  });
+  send({ type: "ready", lanePath: pty.lanePath });
+  await go;
   if (plan.mode === "back-to-back") {
     for (let i = 0; i < (plan.inZone ?? 2); i++) add();
   } else {
@@ -140,26 +154,23 @@ async function main(plan: RsuChildPlan): Promise<void> {
     tick();
   }
   if (plan.vehicles > 0) await done;
-  const trafficMs = lastEnded - t0;
   const c = sim.channel.counters;
   send({
     type: "done",
     report: {
       vehicles: finished,
       outcomes,
+      purchases: sim.ledger().length,
       retransmits,
       gaveUp,
-      trafficMs,
+      trafficMs: lastEnded - t0,
       framesIn: c.framesIn,
       framesOut: c.framesOut,
     },
   });
-  await new Promise<void>((resolve) => {
-    process.on("message", (m: ParentToChild) => {
-      if (m.type === "stop") resolve();
-    });
-  });
+  await stop;
   await sim.stop();
+  await pty.close();
 }
 
 process.once("message", (m: ParentToChild) => {

@@ -1,10 +1,11 @@
 /**
- * The parent side of ./rsu-child.ts: a socat pty pair, the simulated RSU forked onto its device end,
- * and the lane end's path for the caller's transport. Used by the lane benchmarks.
+ * The simulated RSU in its own process (./rsu-child.ts), zero air time by default and traffic as fast
+ * as the lane answers, on a pseudo-terminal the child makes in process: the caller opens `lanePath`
+ * with its lane. Used by the lane benchmarks (test/bench/lane.ts, test/bench/outage.ts). The CLI
+ * (`etc-sim rsu`) keeps the real DSRC times; this serves back to back.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { createPtyPair, type PtyPair } from "../../firmware-bridge/transport/pty.js";
 import type { ChildToParent, ParentToChild, RsuChildPlan, RsuChildReport } from "./rsu-child.js";
 
 export type { RsuChildPlan, RsuChildReport } from "./rsu-child.js";
@@ -13,55 +14,55 @@ export interface RsuProcess {
   /** the pty end the lane opens */
   readonly lanePath: string;
   readonly pid: number | undefined;
-  /** resolves once the simulator has opened its end and waits for C0 */
-  readonly ready: Promise<void>;
   /** start the traffic (call when the lane is open) */
   go(): void;
   /** resolves with the simulator's counters once every vehicle is finished */
   readonly done: Promise<RsuChildReport>;
   onProgress(cb: (finished: number) => void): void;
-  /** stop the simulator, then socat */
+  /** stop the simulator (its pty goes with it) */
   close(): Promise<void>;
 }
 
-export async function startRsuProcess(plan: Omit<RsuChildPlan, "devicePath">): Promise<RsuProcess> {
-  const pty: PtyPair = await createPtyPair();
-  const child: ChildProcess = fork(fileURLToPath(new URL("./rsu-child.js", import.meta.url)), [], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+/** Forks the simulator; resolves once it has made its pty and waits for C0. */
+export async function startRsuProcess(plan: RsuChildPlan): Promise<RsuProcess> {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL(fromSource ? "./rsu-child.ts" : "./rsu-child.js", import.meta.url)),
+    [],
+    { execArgv: fromSource ? ["--import", "tsx"] : [], stdio: ["ignore", "inherit", "inherit", "ipc"] },
+  );
   const post = (m: ParentToChild): void => {
     if (child.connected) child.send(m);
   };
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let progress: (n: number) => void = () => {};
-  let readyOk!: () => void;
+  let readyOk!: (lanePath: string) => void;
   let doneOk!: (r: RsuChildReport) => void;
-  let fail!: (e: Error) => void;
-  const ready = new Promise<void>((res, rej) => {
+  const failers: ((e: Error) => void)[] = [];
+  const ready = new Promise<string>((res, rej) => {
     readyOk = res;
-    fail = rej;
+    failers.push(rej);
   });
   const done = new Promise<RsuChildReport>((res, rej) => {
     doneOk = res;
-    const prev = fail;
-    fail = (e) => {
-      prev(e);
-      rej(e);
-    };
+    failers.push(rej);
   });
   done.catch(() => {});
+  const fail = (e: Error): void => {
+    for (const f of failers) f(e);
+  };
   child.on("message", (m: ChildToParent) => {
-    if (m.type === "ready") readyOk();
+    if (m.type === "ready") readyOk(m.lanePath);
     else if (m.type === "progress") progress(m.finished);
     else if (m.type === "done") doneOk(m.report);
     else if (m.type === "error") fail(new Error(`simulated RSU process: ${m.message}`));
   });
   child.once("exit", (code, signal) => fail(new Error(`simulated RSU process exited (${signal ?? code})`)));
-  post({ type: "plan", plan: { ...plan, devicePath: pty.devicePath } });
+  post({ type: "plan", plan });
+  const lanePath = await ready;
   return {
-    lanePath: pty.lanePath,
+    lanePath,
     pid: child.pid,
-    ready,
     go: () => post({ type: "go" }),
     done,
     onProgress(cb) {
@@ -72,7 +73,6 @@ export async function startRsuProcess(plan: Omit<RsuChildPlan, "devicePath">): P
       const t = setTimeout(() => child.kill("SIGTERM"), 5000);
       await exited;
       clearTimeout(t);
-      await pty.close();
     },
   };
 }

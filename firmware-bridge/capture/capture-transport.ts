@@ -1,0 +1,71 @@
+/**
+ * The capture as a transport decorator: any port (the RSU's, the card reader's) wrapped with
+ * `capturingTransport(inner, writer, name, description)` behaves exactly as `inner`, and every byte
+ * it writes or reads, and every state change, goes to the capture with a monotonic timestamp.
+ * Written bytes are recorded when the port accepted them, read bytes when they arrived.
+ */
+import type { Observable } from "rxjs";
+import type { Transport, TransportState, TransportStatus } from "../transport/types.js";
+import type { CaptureWriter } from "./capture-writer.js";
+import { RTAC_EVENT } from "./pcapng.js";
+
+class CapturingTransport implements Transport {
+  readonly data$: Observable<Buffer>;
+  readonly state$: Observable<TransportState>;
+  private readonly iface: number;
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly writer: CaptureWriter,
+    port: string,
+    description: string,
+  ) {
+    this.iface = writer.addPort(port, description);
+    // One subscription each, made first: every chunk is recorded once, when it arrived, however many
+    // subscribers the port has; they read the inner port's streams directly.
+    inner.data$.subscribe((b) => writer.record(this.iface, RTAC_EVENT.dataRx, b));
+    let last: TransportStatus | undefined;
+    inner.state$.subscribe((s) => {
+      if (s.status === last) return;
+      last = s.status;
+      const why = s.error ? `: ${s.error.message}` : "";
+      writer.record(this.iface, RTAC_EVENT.statusChange, Buffer.alloc(0), `${s.status}${why}`);
+    });
+    this.data$ = inner.data$;
+    this.state$ = inner.state$;
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get status(): TransportStatus {
+    return this.inner.status;
+  }
+
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    await this.inner.write(bytes);
+    this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * `inner`, captured as interface `port` ("rsu", "reader"); `description` says which side and what it
+ * speaks (`decode --capture` and `etc-sim replay` read the protocol from "protocol=legacy|national").
+ */
+export function capturingTransport(
+  inner: Transport,
+  writer: CaptureWriter,
+  port: string,
+  description: string,
+): Transport {
+  return new CapturingTransport(inner, writer, port, description);
+}

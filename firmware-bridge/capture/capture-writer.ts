@@ -1,0 +1,158 @@
+/**
+ * A rotating pcapng capture (./pcapng.ts): ports register as interfaces, chunks are appended with
+ * timestamps from a monotonic clock (the wall clock read once at the start, plus monotonic time since:
+ * they never go backwards, whatever NTP does to the wall clock). A file is closed and the next one
+ * started past `maxFileBytes`; only the newest `maxFiles` capture files in the directory are kept.
+ *
+ * Off the hot path: `record()` only queues the block; the queue is written on the next event-loop turn
+ * (after the handler that took the frame has written its reply), and on `close()`. A capture that
+ * cannot be written logs once and stops capturing; it never stops the lane.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { type Logger, silentLogger } from "../log.js";
+import { interfaceDescription, packet, sectionHeader } from "./pcapng.js";
+
+export interface CaptureWriterOptions {
+  dir: string;
+  /** File names: `<prefix>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture". */
+  prefix?: string;
+  /** Start a new file past this size. Default 16 MiB. */
+  maxFileBytes?: number;
+  /** Keep at most this many capture files (with this prefix) in `dir`. Default 8. */
+  maxFiles?: number;
+  /** Who writes (pcapng shb_userappl). */
+  application?: string;
+  logger?: Logger;
+  /** Monotonic ms; default performance.now(). */
+  now?: () => number;
+  /** Wall clock ms, read once at the start; default Date.now(). */
+  wallNow?: () => number;
+}
+
+interface Port {
+  name: string;
+  description: string;
+}
+
+export class CaptureWriter {
+  readonly dir: string;
+  private readonly prefix: string;
+  private readonly maxFileBytes: number;
+  private readonly maxFiles: number;
+  private readonly application: string;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly mono0: number;
+  private readonly wall0Us: bigint;
+  private readonly stamp: string;
+  private readonly ports: Port[] = [];
+  private fd: number | undefined;
+  private fileBytes = 0;
+  private fileIndex = 0;
+  private queue: Buffer[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private failed = false;
+  private closed = false;
+  /** The file being written now. */
+  current: string | undefined;
+
+  constructor(opts: CaptureWriterOptions) {
+    this.dir = opts.dir;
+    this.prefix = opts.prefix ?? "capture";
+    this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
+    this.maxFiles = opts.maxFiles ?? 8;
+    this.application = opts.application ?? "etc-lane";
+    this.log = (opts.logger ?? silentLogger).child({ ns: "capture" });
+    this.now = opts.now ?? (() => performance.now());
+    this.mono0 = this.now();
+    const wall = (opts.wallNow ?? Date.now)();
+    this.wall0Us = BigInt(Math.round(wall)) * 1000n;
+    this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** A port captured from now on; returns its interface number. */
+  addPort(name: string, description: string): number {
+    this.ports.push({ name, description });
+    if (this.fd !== undefined) this.queue.push(interfaceDescription(name, description));
+    return this.ports.length - 1;
+  }
+
+  /** Queues one chunk (or a state change) on port `iface`, stamped now. */
+  record(iface: number, event: number, bytes: Buffer, comment?: string): void {
+    if (this.failed || this.closed) return;
+    const us = this.wall0Us + BigInt(Math.round((this.now() - this.mono0) * 1000));
+    this.queue.push(packet(iface, us, event, bytes, comment));
+    this.scheduled ??= setImmediate(() => {
+      this.scheduled = undefined;
+      this.flush();
+    });
+  }
+
+  /** Writes what is queued (rotating the file first when it is full). */
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    if (this.failed || this.queue.length === 0) return;
+    try {
+      if (this.fd === undefined || this.fileBytes >= this.maxFileBytes) this.rotate();
+      const chunk = Buffer.concat(this.queue);
+      this.queue = [];
+      writeSync(this.fd as number, chunk);
+      this.fileBytes += chunk.length;
+    } catch (e) {
+      this.failed = true;
+      this.queue = [];
+      this.log.error(
+        { err: (e as Error).message, dir: this.dir },
+        "wire capture cannot be written: capturing stops (the lane goes on)",
+      );
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private rotate(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fileIndex++;
+    this.current = join(
+      this.dir,
+      `${this.prefix}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
+    );
+    this.fd = openSync(this.current, "wx");
+    const head = Buffer.concat([
+      sectionHeader(
+        this.application,
+        "timestamps: wall clock at capture start + monotonic time since; RTAC event 01 = written by this side, 02 = read",
+      ),
+      ...this.ports.map((p) => interfaceDescription(p.name, p.description)),
+    ]);
+    writeSync(this.fd, head);
+    this.fileBytes = head.length;
+    // The queue may start with interface blocks for ports added before this file: the header has them.
+    this.queue = this.queue.filter((b) => b.readUInt32LE(0) !== 0x00000001);
+    this.prune();
+    this.log.info({ file: this.current }, "wire capture file started");
+  }
+
+  /** Keeps the newest `maxFiles` capture files of this prefix. */
+  private prune(): void {
+    const mine = readdirSync(this.dir)
+      .filter((f) => f.startsWith(`${this.prefix}-`) && f.endsWith(".pcapng"))
+      .sort();
+    for (const f of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
+      try {
+        unlinkSync(join(this.dir, f));
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

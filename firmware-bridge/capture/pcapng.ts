@@ -1,0 +1,246 @@
+/**
+ * The capture file format: pcapng (the format Wireshark and tshark read natively) with one interface
+ * per serial port and link type LINKTYPE_RTAC_SERIAL (250). Each chunk of bytes is one Enhanced Packet
+ * Block whose data is the 12-byte RTAC serial header (timestamp, event type, control lines, footer)
+ * followed by the bytes as they crossed the port. docs/capture.md explains the choice and the layout.
+ *
+ * Written little-endian; read in either byte order (a file rewritten by editcap stays readable).
+ */
+
+export const LINKTYPE_RTAC_SERIAL = 250;
+
+/** RTAC serial event types (the ones a capture uses). */
+export const RTAC_EVENT = {
+  /** a port state change (open, closed, disconnected): no payload, the state in the block comment */
+  statusChange: 0x00,
+  /** bytes the capturing side wrote */
+  dataTx: 0x01,
+  /** bytes the capturing side read */
+  dataRx: 0x02,
+} as const;
+
+const BLOCK_SHB = 0x0a0d0d0a;
+const BLOCK_IDB = 0x00000001;
+const BLOCK_EPB = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const OPT_END = 0;
+const OPT_COMMENT = 1;
+const SHB_USERAPPL = 4;
+const IF_NAME = 2;
+const IF_DESCRIPTION = 3;
+const IF_TSRESOL = 9;
+const EPB_FLAGS = 2;
+const FLAG_INBOUND = 1;
+const FLAG_OUTBOUND = 2;
+const RTAC_HEADER = 12;
+
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+function options(opts: { code: number; value: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const o of opts) {
+    const head = Buffer.alloc(4);
+    head.writeUInt16LE(o.code, 0);
+    head.writeUInt16LE(o.value.length, 2);
+    parts.push(head, o.value, Buffer.alloc(pad4(o.value.length) - o.value.length));
+  }
+  if (parts.length > 0) parts.push(Buffer.alloc(4)); // opt_endofopt
+  return Buffer.concat(parts);
+}
+
+function block(type: number, body: Buffer): Buffer {
+  const total = 12 + body.length;
+  const out = Buffer.alloc(total);
+  out.writeUInt32LE(type, 0);
+  out.writeUInt32LE(total, 4);
+  body.copy(out, 8);
+  out.writeUInt32LE(total, total - 4);
+  return out;
+}
+
+/** Section Header Block: starts every capture file. */
+export function sectionHeader(application: string, comment: string): Buffer {
+  const fixed = Buffer.alloc(16);
+  fixed.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
+  fixed.writeUInt16LE(1, 4); // major
+  fixed.writeUInt16LE(0, 6); // minor
+  fixed.writeBigInt64LE(-1n, 8); // section length not given
+  return block(
+    BLOCK_SHB,
+    Buffer.concat([
+      fixed,
+      options([
+        { code: SHB_USERAPPL, value: Buffer.from(application) },
+        { code: OPT_COMMENT, value: Buffer.from(comment) },
+      ]),
+    ]),
+  );
+}
+
+/** Interface Description Block: one per port; timestamps in microseconds. */
+export function interfaceDescription(name: string, description: string): Buffer {
+  const fixed = Buffer.alloc(8);
+  fixed.writeUInt16LE(LINKTYPE_RTAC_SERIAL, 0);
+  fixed.writeUInt16LE(0, 2);
+  fixed.writeUInt32LE(0, 4); // snaplen: no limit
+  return block(
+    BLOCK_IDB,
+    Buffer.concat([
+      fixed,
+      options([
+        { code: IF_NAME, value: Buffer.from(name) },
+        { code: IF_DESCRIPTION, value: Buffer.from(description) },
+        { code: IF_TSRESOL, value: Buffer.from([6]) },
+      ]),
+    ]),
+  );
+}
+
+/** Enhanced Packet Block: one chunk on interface `iface` at `us` microseconds since the epoch. */
+export function packet(iface: number, us: bigint, event: number, bytes: Buffer, comment?: string): Buffer {
+  const data = Buffer.alloc(RTAC_HEADER + bytes.length);
+  const seconds = us / 1_000_000n;
+  data.writeUInt32BE(Number(seconds & 0xffffffffn), 0);
+  data.writeUInt32BE(Number(us - seconds * 1_000_000n), 4);
+  data[8] = event;
+  data[9] = 0; // control lines: not known on a pty or a plain UART driver
+  data.writeUInt16BE(0, 10);
+  bytes.copy(data, RTAC_HEADER);
+  const fixed = Buffer.alloc(20);
+  fixed.writeUInt32LE(iface, 0);
+  fixed.writeUInt32LE(Number(us >> 32n), 4);
+  fixed.writeUInt32LE(Number(us & 0xffffffffn), 8);
+  fixed.writeUInt32LE(data.length, 12);
+  fixed.writeUInt32LE(data.length, 16);
+  const flags = Buffer.alloc(4);
+  if (event !== RTAC_EVENT.statusChange)
+    flags.writeUInt32LE(event === RTAC_EVENT.dataRx ? FLAG_INBOUND : FLAG_OUTBOUND, 0);
+  const opts = [
+    ...(event !== RTAC_EVENT.statusChange ? [{ code: EPB_FLAGS, value: flags }] : []),
+    ...(comment ? [{ code: OPT_COMMENT, value: Buffer.from(comment) }] : []),
+  ];
+  return block(
+    BLOCK_EPB,
+    Buffer.concat([fixed, data, Buffer.alloc(pad4(data.length) - data.length), options(opts)]),
+  );
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+export interface CaptureInterface {
+  /** index within its section */
+  readonly id: number;
+  readonly linkType: number;
+  readonly name: string;
+  readonly description: string;
+}
+
+export interface CapturePacket {
+  readonly iface: CaptureInterface;
+  /** microseconds since the epoch */
+  readonly us: bigint;
+  /** RTAC event type (0x01 written, 0x02 read, 0x00 state change); undefined for other link types */
+  readonly event: number | undefined;
+  /** the bytes that crossed the port (RTAC header removed) */
+  readonly bytes: Buffer;
+  readonly comment?: string;
+}
+
+export interface ParsedCapture {
+  readonly application: string;
+  readonly interfaces: CaptureInterface[];
+  readonly packets: CapturePacket[];
+  /** why reading stopped early (a truncated last block after a crash), if it did */
+  readonly truncated?: string;
+}
+
+function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let o = from;
+  while (o + 4 <= to) {
+    const code = le ? buf.readUInt16LE(o) : buf.readUInt16BE(o);
+    const len = le ? buf.readUInt16LE(o + 2) : buf.readUInt16BE(o + 2);
+    if (code === OPT_END) break;
+    if (o + 4 + len > to) break;
+    if (!out.has(code)) out.set(code, buf.subarray(o + 4, o + 4 + len));
+    o += 4 + pad4(len);
+  }
+  return out;
+}
+
+/** Parses a pcapng capture. Throws when the file is not pcapng at all. */
+export function parsePcapng(buf: Buffer): ParsedCapture {
+  if (buf.length < 12 || buf.readUInt32LE(0) !== BLOCK_SHB) {
+    throw new Error("not a pcapng capture (no section header block at the start)");
+  }
+  let le = true;
+  let application = "";
+  let interfaces: CaptureInterface[] = [];
+  const all: CaptureInterface[] = [];
+  const tsUnits: bigint[] = [];
+  const packets: CapturePacket[] = [];
+  let o = 0;
+  let truncated: string | undefined;
+  while (o < buf.length) {
+    if (o + 12 > buf.length) {
+      truncated = `${buf.length - o} byte(s) after the last whole block`;
+      break;
+    }
+    const type = buf.readUInt32LE(o);
+    if (type === BLOCK_SHB) {
+      const magic = buf.readUInt32LE(o + 8);
+      le = magic === BYTE_ORDER_MAGIC;
+      if (!le && buf.readUInt32BE(o + 8) !== BYTE_ORDER_MAGIC) throw new Error("bad pcapng byte-order magic");
+    }
+    const total = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
+    if (total < 12 || o + total > buf.length) {
+      truncated = `a block at byte ${o} is cut short (${buf.length - o} of ${total} bytes)`;
+      break;
+    }
+    const btype = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+    const body = o + 8;
+    const end = o + total - 4;
+    if (btype === BLOCK_SHB) {
+      interfaces = [];
+      tsUnits.length = 0;
+      const opts = readOptions(buf, body + 16, end, le);
+      application = opts.get(SHB_USERAPPL)?.toString() ?? application;
+    } else if (btype === BLOCK_IDB) {
+      const linkType = le ? buf.readUInt16LE(body) : buf.readUInt16BE(body);
+      const opts = readOptions(buf, body + 8, end, le);
+      const res = opts.get(IF_TSRESOL)?.[0] ?? 6;
+      // units per second: 10^res, or 2^res when the high bit is set
+      tsUnits.push(res & 0x80 ? 1n << BigInt(res & 0x7f) : 10n ** BigInt(res));
+      const iface: CaptureInterface = {
+        id: interfaces.length,
+        linkType,
+        name: opts.get(IF_NAME)?.toString() ?? `if${interfaces.length}`,
+        description: opts.get(IF_DESCRIPTION)?.toString() ?? "",
+      };
+      interfaces.push(iface);
+      all.push(iface);
+    } else if (btype === BLOCK_EPB) {
+      const r32 = (at: number): number => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+      const ifaceId = r32(body);
+      const iface = interfaces[ifaceId];
+      const units = tsUnits[ifaceId] ?? 1_000_000n;
+      const ts = (BigInt(r32(body + 4)) << 32n) | BigInt(r32(body + 8));
+      const capLen = r32(body + 12);
+      const data = buf.subarray(body + 20, body + 20 + capLen);
+      const opts = readOptions(buf, body + 20 + pad4(capLen), end, le);
+      if (iface) {
+        const rtac = iface.linkType === LINKTYPE_RTAC_SERIAL && data.length >= RTAC_HEADER;
+        const comment = opts.get(OPT_COMMENT)?.toString();
+        packets.push({
+          iface,
+          us: (ts * 1_000_000n) / units,
+          event: rtac ? data[8] : undefined,
+          bytes: Buffer.from(rtac ? data.subarray(RTAC_HEADER) : data),
+          ...(comment !== undefined ? { comment } : {}),
+        });
+      }
+    }
+    o += total;
+  }
+  return { application, interfaces: all, packets, ...(truncated ? { truncated } : {}) };
+}

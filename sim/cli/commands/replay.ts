@@ -1,0 +1,94 @@
+/**
+ * `etc-sim replay FILE...`: plays a wire capture's RSU side back against a lane (ours or anyone's),
+ * at the recorded pace, over a serial port, a pseudo-terminal or TCP (docs/capture.md). stdout: where
+ * the lane connects, then one line per RSU frame sent and per place where the lane differs from the
+ * recorded one, then a summary. Exit status 0 when the lane sent every frame the recorded lane sent.
+ */
+import type { Command } from "commander";
+import pino from "pino";
+import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
+import type { Logger } from "../../../firmware-bridge/log.js";
+import { UsageError } from "../../../src/cli/run-cli.js";
+import { CaptureReplay, replayScript } from "../../replay/replay.js";
+import { openEndpoint } from "../endpoint.js";
+
+interface ReplayOpts {
+  port?: string;
+  pty?: boolean;
+  tcp?: string;
+  protocol?: string;
+  capturePort: string;
+  rsuSide: string;
+  speed: string;
+  waitMs: string;
+  logLevel: string;
+}
+
+function positive(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name}: expected a positive number, got "${v}"`);
+  return n;
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command("replay")
+    .description("play a wire capture's RSU side back against a lane, at the recorded pace")
+    .argument("<files...>", "the capture (pcapng; a rotated capture's files in order)")
+    .option("--port <path>", "serial device to open (115200 8N1)")
+    .option("--pty", "create a pseudo-terminal for the lane; prints `lane-port: /dev/pts/N` first")
+    .option("--tcp <host:port>", "listen; the lane connects as client")
+    .option("--protocol <variant>", "legacy or national (default: what the capture says)")
+    .option("--capture-port <name>", "the captured port to replay", "rsu")
+    .option("--rsu-side <dir>", "rx: the lane took the capture (default); tx: the RSU side did", "rx")
+    .option("--speed <x>", "play x times faster than recorded", "1")
+    .option("--wait-ms <n>", "how long to wait for each lane frame the recorded lane sent", "5000")
+    .option("--log-level <level>", "stderr log level", "warn")
+    .action(async (files: string[], o: ReplayOpts) => {
+      if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
+      const speed = positive("--speed", o.speed);
+      const waitMs = positive("--wait-ms", o.waitMs);
+      const cap = readCapture(files);
+      for (const why of cap.truncated) process.stderr.write(`${why} (the capture ends there)\n`);
+      const port = cap.ports.find((p) => p.name === o.capturePort);
+      if (!port) {
+        throw new UsageError(
+          `the capture has no port "${o.capturePort}" (it has: ${cap.ports.map((p) => p.name).join(", ") || "none"})`,
+        );
+      }
+      const protocol = o.protocol ?? port.protocol;
+      if (protocol !== "legacy" && protocol !== "national") {
+        throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
+      }
+      const dialect = defaultDialect(protocol);
+      const script = replayScript(cap, dialect, port.name, o.rsuSide);
+      const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
+      const endpoint = await openEndpoint(o, logger);
+      const replay = new CaptureReplay({ transport: endpoint.transport, dialect, script, speed, waitMs });
+      replay.events$.subscribe((e) => {
+        const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
+        if (e.type === "sent")
+          process.stdout.write(
+            `${t} sent ${e.frames.join(" ") || `${script.steps[e.step]?.bytes.length} byte(s), no whole frame`} (recorded at ${(e.recordedT / 1000).toFixed(3)}s)\n`,
+          );
+        else if (e.type === "diverged") process.stdout.write(`${t} differs: ${e.message}\n`);
+      });
+      await replay.start();
+      process.stdout.write(`${endpoint.where}\n`);
+      let interrupted = false;
+      const onSignal = (): void => {
+        interrupted = true;
+        void replay.stop();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      const r = await replay.run();
+      await replay.stop();
+      await endpoint.close();
+      process.stdout.write(
+        `replayed: ${r.steps} RSU write(s); the lane sent ${r.matched} of the ${r.expected} frame(s) the recorded lane sent; ${r.divergences.length} difference(s)${interrupted ? " (interrupted)" : ""}\n`,
+      );
+      process.exitCode = r.matched === r.expected && !interrupted ? 0 : 1;
+    });
+}

@@ -1,0 +1,55 @@
+/**
+ * Where a simulated device waits for the lane: a serial port, a pseudo-terminal made here, or a TCP
+ * listener (one lane at a time). Shared by `etc-sim rsu` and `etc-sim replay`; the first stdout line
+ * of both says where the lane connects.
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import { openPty } from "../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { createTcpServer } from "../../firmware-bridge/transport/tcp.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { UsageError } from "../../src/cli/run-cli.js";
+import { SwitchTransport } from "../rsu/switch-transport.js";
+
+export interface EndpointOptions {
+  port?: string;
+  pty?: boolean;
+  tcp?: string;
+}
+
+export interface Endpoint {
+  transport: Transport;
+  /** the first stdout line: `lane-port: /dev/pts/N`, `tcp: HOST:PORT` or `port: PATH` */
+  where: string;
+  /** closes the pty or the listener (the transport is closed by its user) */
+  close(): Promise<void>;
+}
+
+export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<Endpoint> {
+  const modes = [o.port !== undefined, o.pty === true, o.tcp !== undefined].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError("give exactly one of --port PATH, --pty, --tcp HOST:PORT");
+  if (o.pty) {
+    const pty = await openPty();
+    return { transport: pty.device, where: `lane-port: ${pty.lanePath}`, close: () => pty.close() };
+  }
+  if (o.tcp) {
+    const m = /^(.+):(\d+)$/.exec(o.tcp);
+    if (!m) throw new UsageError(`--tcp: expected HOST:PORT, got "${o.tcp}"`);
+    const server = await createTcpServer({ host: m[1] as string, port: Number(m[2]) });
+    const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
+    server.connections$.subscribe((c) => {
+      logger.info({ conn: c.name }, "lane connected");
+      sw.attach(c);
+    });
+    return {
+      transport: sw,
+      where: `tcp: ${server.address.host}:${server.address.port}`,
+      close: () => server.close(),
+    };
+  }
+  return {
+    transport: createSerialTransport({ path: o.port as string }),
+    where: `port: ${o.port}`,
+    close: async () => {},
+  };
+}

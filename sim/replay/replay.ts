@@ -1,0 +1,248 @@
+/**
+ * Replaying a wire capture's RSU side against a lane (`etc-sim replay`, docs/capture.md): the bytes the
+ * RSU sent, exactly as recorded (noise and damaged frames included), at the recorded pace. Where the
+ * recorded RSU was answering the lane, the replay waits for the lane under test to send the same frame
+ * types first and then takes the RSU's recorded response time; bytes the RSU sent on its own
+ * (heartbeats, an OBU's first B2, repeats) follow the recorded gap. So a fault seen at a plaza plays
+ * out on a bench against the same or another lane, and any place where the lane behaves differently
+ * from the recorded one is reported.
+ */
+import { type Observable, Subject, type Subscription } from "rxjs";
+import type { Capture, CaptureRecord } from "../../firmware-bridge/capture/read-capture.js";
+import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { createDeframer } from "../../firmware-bridge/framing/index.js";
+import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+
+/** A lane frame as the replay matches it: its type ("C1", "ACK", "0x9a" when unknown). */
+export interface LaneFrameRef {
+  type: string;
+  /** recorded time, ms since the capture's first record */
+  t: number;
+}
+
+export interface ReplayStep {
+  /** ms since the capture's first record */
+  t: number;
+  /** what the RSU sent, as recorded */
+  bytes: Buffer;
+  /** the lane frames the recorded lane sent since the previous step: the replay waits for them */
+  after: LaneFrameRef[];
+  /** recorded gap from the previous step, or from the last of `after`, to these bytes */
+  delayMs: number;
+}
+
+export interface ReplayScript {
+  port: string;
+  steps: ReplayStep[];
+  /** lane frames after the RSU's last bytes */
+  trailing: LaneFrameRef[];
+}
+
+function frameType(data: Buffer, d: Dialect): string {
+  const r = decodeData(data, d);
+  return r.ok ? r.frame.type : r.partial.type;
+}
+
+/**
+ * The RSU side of `port` as steps. `rsuSide` says which direction the RSU's bytes are: "rx" when the
+ * lane took the capture (the default: the lane reads what the RSU sends), "tx" when the RSU side did.
+ */
+export function replayScript(
+  cap: Capture,
+  d: Dialect,
+  port = "rsu",
+  rsuSide: "rx" | "tx" = "rx",
+): ReplayScript {
+  const laneSide = rsuSide === "rx" ? "tx" : "rx";
+  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+  const steps: ReplayStep[] = [];
+  let pending: LaneFrameRef[] = [];
+  let prevT = 0;
+  const records = cap.records.filter((r: CaptureRecord) => r.port === port);
+  for (const r of records) {
+    if (r.dir === laneSide) {
+      for (const ev of deframer.push(r.bytes, r.t))
+        if (ev.kind === "frame") pending.push({ type: frameType(ev.frame.data, d), t: r.t });
+    } else if (r.dir === rsuSide) {
+      const prev = steps.at(-1);
+      if (prev && pending.length === 0 && r.t - prevT < 1) {
+        // Less than 1 ms after the previous bytes with no lane frame between: they arrived together
+        // (a duplicated frame, a frame split in two reads) and go out as one write.
+        prev.bytes = Buffer.concat([prev.bytes, r.bytes]);
+        continue;
+      }
+      const from = Math.max(prevT, pending.at(-1)?.t ?? 0);
+      steps.push({ t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) });
+      pending = [];
+      prevT = r.t;
+    }
+  }
+  return { port, steps, trailing: pending };
+}
+
+export type ReplayEvent =
+  | { type: "sent"; at: number; step: number; recordedT: number; frames: string[] }
+  | { type: "lane"; at: number; frame: string; expected: boolean }
+  | { type: "diverged"; at: number; message: string };
+
+export interface ReplayReport {
+  steps: number;
+  /** lane frames the recorded lane sent and the lane under test sent too */
+  matched: number;
+  expected: number;
+  divergences: string[];
+}
+
+export interface ReplayOptions {
+  transport: Transport;
+  dialect: Dialect;
+  script: ReplayScript;
+  /** 2 plays twice as fast as recorded. Default 1. */
+  speed?: number;
+  /** How long to wait for each lane frame the recorded lane sent (after the first). Default 5000 ms. */
+  waitMs?: number;
+  /** How long to wait for the lane's first frame (a lane still starting). Default: no limit. */
+  firstWaitMs?: number;
+}
+
+export class CaptureReplay {
+  private readonly channel: FrameChannel;
+  private readonly events = new Subject<ReplayEvent>();
+  readonly events$: Observable<ReplayEvent> = this.events.asObservable();
+  private readonly queue: string[] = [];
+  private wake: (() => void) | undefined;
+  private readonly subs: Subscription[] = [];
+  private stopped = false;
+  private t0 = 0;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly opts: ReplayOptions) {
+    this.channel = new FrameChannel({ transport: opts.transport, dialect: opts.dialect, channel: "REPLAY" });
+  }
+
+  private rel(): number {
+    return performance.now() - this.t0;
+  }
+
+  private onLaneFrame(type: string): void {
+    this.queue.push(type);
+    this.wake?.();
+  }
+
+  async start(): Promise<void> {
+    this.t0 = performance.now();
+    this.subs.push(this.channel.frames$.subscribe((f) => this.onLaneFrame(f.frame.type)));
+    this.subs.push(
+      this.channel.problems$.subscribe((p) => {
+        if (p.kind === "decode-error") this.onLaneFrame(frameType(p.wire.data, this.opts.dialect));
+      }),
+    );
+    this.channel.start();
+    if (this.opts.transport.status !== "open") await this.opts.transport.open();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const h = setTimeout(() => {
+        this.timers.delete(h);
+        resolve();
+      }, ms);
+      this.timers.add(h);
+    });
+  }
+
+  /** Waits for a lane frame of `type`; frames of other types before it are reported as extra. */
+  private async expect(ref: LaneFrameRef, waitMs: number | undefined): Promise<boolean> {
+    const deadline = waitMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + waitMs;
+    for (;;) {
+      const i = this.queue.indexOf(ref.type);
+      if (i >= 0) {
+        for (const extra of this.queue.splice(0, i + 1).slice(0, -1)) {
+          this.events.next({ type: "lane", at: this.rel(), frame: extra, expected: false });
+          this.diverge(`the lane sent ${extra}, which the recorded lane did not send here`);
+        }
+        this.events.next({ type: "lane", at: this.rel(), frame: ref.type, expected: true });
+        return true;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || this.stopped) {
+        this.diverge(
+          `the lane did not send ${ref.type} within ${waitMs} ms (the recorded lane did at ${(ref.t / 1000).toFixed(3)} s); going on`,
+        );
+        return false;
+      }
+      await new Promise<void>((resolve) => {
+        const h = Number.isFinite(left)
+          ? setTimeout(() => {
+              this.timers.delete(h as ReturnType<typeof setTimeout>);
+              resolve();
+            }, left)
+          : undefined;
+        if (h) this.timers.add(h);
+        this.wake = () => {
+          if (h) {
+            clearTimeout(h);
+            this.timers.delete(h);
+          }
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  private readonly divergences: string[] = [];
+  private diverge(message: string): void {
+    this.divergences.push(message);
+    this.events.next({ type: "diverged", at: this.rel(), message });
+  }
+
+  /** Plays the script; resolves when the RSU's last bytes went out and the lane's last frames came. */
+  async run(): Promise<ReplayReport> {
+    const { script } = this.opts;
+    const speed = this.opts.speed ?? 1;
+    const waitMs = this.opts.waitMs ?? 5000;
+    let expected = 0;
+    let matched = 0;
+    let first = true;
+    const wait = async (refs: LaneFrameRef[]): Promise<void> => {
+      for (const ref of refs) {
+        expected++;
+        if (await this.expect(ref, first ? this.opts.firstWaitMs : waitMs)) matched++;
+        first = false;
+      }
+    };
+    const deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
+    for (const [i, step] of script.steps.entries()) {
+      if (this.stopped) break;
+      await wait(step.after);
+      await this.sleep(step.delayMs / speed);
+      if (this.stopped) break;
+      const frames = deframer
+        .push(step.bytes, step.t)
+        .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, this.opts.dialect)] : []));
+      try {
+        await this.opts.transport.write(step.bytes);
+        this.events.next({ type: "sent", at: this.rel(), step: i, recordedT: step.t, frames });
+      } catch (e) {
+        this.diverge(`could not send step ${i}: ${(e as Error).message}`);
+      }
+    }
+    if (!this.stopped) await wait(script.trailing);
+    return { steps: script.steps.length, matched, expected, divergences: [...this.divergences] };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const h of this.timers) clearTimeout(h);
+    this.timers.clear();
+    this.wake?.();
+    for (const s of this.subs) s.unsubscribe();
+    this.channel.stop();
+    await this.opts.transport.close().catch(() => {});
+    this.events.complete();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The RSU's end of the serial link: sequence numbers (RSCTL/SEQ), sending plain frames (heartbeats, the
+ * reboot B0) and information frames that are repeated until the lane answers and then given up,
+ * recognising the lane's answers, and the frame log of everything sent. Wire faults damage the bytes on
+ * their way out (./wire-faults.ts).
+ */
+import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { nextRsuRsctl, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import { nextRsuSeq } from "../../firmware-bridge/framing/national.js";
+import type { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { frameToJson } from "../../src/rsu/analyse.js";
+import type { SimContext } from "./context.js";
+import type { VState } from "./traffic.js";
+import type { WireFault, WireFaults } from "./wire-faults.js";
+
+/** An information frame awaiting the lane's answer. */
+export interface Pending {
+  frame: Frame;
+  seq: number;
+  raw: Buffer;
+  sends: number;
+  timer: unknown;
+  obuId: string | undefined;
+  v: VState | undefined;
+  faults: WireFault[];
+}
+
+/** A lane reply carries the received RSCTL/SEQ with its nibbles swapped. */
+export const replySeq = (seq: number): number => ((seq & 0x0f) << 4) | ((seq >> 4) & 0x0f);
+
+function isStop1(f: Frame): boolean {
+  return f.type === "C2" && f.stopType !== 2;
+}
+
+/** What answers a pending frame, in words (for "gave up" lines). */
+export function answersFor(p: Pending): string {
+  const obu = p.obuId ? ` for OBU ${p.obuId}` : "";
+  switch (p.frame.type) {
+    case "B0":
+      return "C1 or an empty ack (or a new C0)";
+    case "B2":
+    case "B3":
+      return `C1 or C2${obu}, or an empty ack`;
+    case "B4":
+      return `C6, C3 or C2${obu}, or an empty ack`;
+    case "B5":
+    case "B8":
+      return `C1, C2 or C8${obu}, or an empty ack`;
+    default:
+      return "an answer";
+  }
+}
+
+export class RsuLinkSide {
+  private seq: number;
+  /** The information frame awaiting an answer (one at a time). */
+  pending: Pending | undefined;
+  /** The lane's answer to the previous frame, to recognise its repeats. */
+  private lastAnswer: { seq: number; type: string; obuId: string | undefined } | undefined;
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly channel: FrameChannel,
+    private readonly transport: Transport,
+    private readonly wire: WireFaults,
+    /** The wire faults a vehicle has for this frame type (each used once). */
+    private readonly vehicleWireFaults: (v: VState, frameType: string) => WireFault[],
+    /** Called when an information frame went unanswered after all retries. */
+    private readonly onGiveUp: (p: Pending) => void,
+  ) {
+    this.seq = this.initialSeq();
+  }
+
+  private initialSeq(): number {
+    // Legacy: the first frame after power-on carries RSCTL 0x98. National: SEQ starts at 01.
+    return this.ctx.dialect.variant === "legacy" ? -1 : 0;
+  }
+
+  /** Power-on or reboot: the sequence restarts and the lane's previous answer means nothing. */
+  reset(): void {
+    this.seq = this.initialSeq();
+    this.lastAnswer = undefined;
+  }
+
+  private nextSeq(): number {
+    if (this.ctx.dialect.variant === "legacy") {
+      this.seq = this.seq < 0 ? RSU_REBOOT_RSCTL : nextRsuRsctl(this.seq);
+    } else {
+      this.seq = nextRsuSeq(this.seq);
+    }
+    return this.seq;
+  }
+
+  /** Writes bytes (a frame, a damaged frame, noise) and logs them; a failed write is logged as lost. */
+  private write(raw: Buffer, frame: Frame | undefined, seq: number, note?: string): void {
+    this.ctx.logFrame({
+      dir: "tx",
+      hex: raw.toString("hex"),
+      ...(frame ? { frame: frameToJson(frame, seq, note !== "bad-checksum" && note !== "garbled") } : {}),
+      ...(note ? { note } : {}),
+    });
+    const p = frame ? this.channel.sendEncoded(frame, seq, raw) : this.transport.write(raw);
+    p.catch((e: unknown) => {
+      this.ctx.log.warn(
+        { err: (e as Error).message, hex: raw.toString("hex") },
+        "write failed (port closed?)",
+      );
+      this.ctx.logFrame({ dir: "tx", hex: "", note: `lost: ${(e as Error).message}` });
+    });
+  }
+
+  /** A frame that is not retransmitted (heartbeats, the reboot B0). */
+  sendPlain(frame: Frame, note?: string): void {
+    const seq = this.nextSeq();
+    this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
+  }
+
+  /** Junk bytes on the line between frames. */
+  sendNoise(n: number): void {
+    this.write(this.wire.noise(n), undefined, 0, "noise");
+  }
+
+  /** An information frame: repeated until answered, then given up. */
+  sendInfo(frame: Frame, v: VState | undefined, obuId: string | undefined): void {
+    if (this.pending) this.dropPending();
+    const seq = this.nextSeq();
+    const raw = encodeFrame(frame, seq, this.ctx.dialect);
+    const faults = [...this.wire.takeInjected(), ...(v ? this.vehicleWireFaults(v, frame.type) : [])];
+    for (const f of faults) {
+      this.ctx.event({
+        type: "fault",
+        at: this.ctx.rel(),
+        fault: f.kind,
+        vehicleId: v?.m.id,
+        obuId,
+        detail: frame.type,
+      });
+    }
+    const p: Pending = { frame, seq, raw, sends: 0, timer: undefined, obuId, v, faults };
+    this.pending = p;
+    this.transmit(p);
+  }
+
+  private transmit(p: Pending): void {
+    const n = p.sends++;
+    const t = this.wire.transmission(p.faults, n, p.raw);
+    if (t.kind === "damaged") this.write(t.bytes, p.frame, p.seq, t.note);
+    else {
+      if (t.kind === "noise-first") this.write(t.noise, undefined, 0, "noise");
+      this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined);
+    }
+    if (n === 0 && p.faults.some((f) => f.kind === "duplicate"))
+      this.write(p.raw, p.frame, p.seq, "duplicate");
+    p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
+  }
+
+  private onRetransmitTimer(p: Pending): void {
+    if (this.pending !== p) return;
+    if (p.sends <= this.ctx.timing.retries) {
+      this.transmit(p);
+      return;
+    }
+    this.pending = undefined;
+    this.onGiveUp(p);
+  }
+
+  dropPending(): void {
+    if (!this.pending) return;
+    this.ctx.cancel(this.pending.timer);
+    this.pending = undefined;
+  }
+
+  /**
+   * A repeat of the lane's answer to the previous frame (the lane re-sent its cached reply because it
+   * took our frame for a retransmission): ignored, not taken as the answer to the current frame.
+   */
+  isRepeatOfLastAnswer(f: Frame, seq: number): boolean {
+    const la = this.lastAnswer;
+    const fObu = "obuId" in f ? (f.obuId as string) : undefined;
+    return (
+      la !== undefined &&
+      f.type !== "ACK" &&
+      f.type === la.type &&
+      seq === la.seq &&
+      fObu === la.obuId &&
+      (!this.pending || seq !== replySeq(this.pending.seq))
+    );
+  }
+
+  /**
+   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything),
+   * the repetition stops and the pending frame is returned.
+   */
+  takeAnswer(f: Frame, seq: number): Pending | undefined {
+    const p = this.pending;
+    if (!p || !answers(p, f)) return undefined;
+    this.dropPending();
+    const obuId = "obuId" in f ? (f.obuId as string) : undefined;
+    this.lastAnswer = seq === replySeq(p.seq) ? { seq, type: f.type, obuId } : undefined;
+    return p;
+  }
+}
+
+/** Does `f` answer the pending information frame? */
+function answers(p: Pending, f: Frame): boolean {
+  if (f.type === "ACK") return true;
+  const obuId = "obuId" in f ? (f.obuId as string) : undefined;
+  switch (p.frame.type) {
+    case "B0":
+      return f.type === "C1" || f.type === "C0";
+    case "B2":
+    case "B3":
+      return (f.type === "C1" || f.type === "C2") && (obuId === p.obuId || isStop1(f));
+    case "B4":
+      return (f.type === "C6" || f.type === "C3" || f.type === "C2") && (obuId === p.obuId || isStop1(f));
+    case "B5":
+    case "B8":
+      return (f.type === "C1" || f.type === "C2" || f.type === "C8") && (obuId === p.obuId || isStop1(f));
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The cards, the PSAM and the ledger: what a C6/C3 asks for, the composite purchase the card and PSAM
+ * perform (torn before or after the debit when a fault says so), and the ledger line for every purchase
+ * a card actually made. Cards come from the CardEnvironment (./cards.ts) and are kept by card id for the
+ * whole run, so a card's balance, offline serial and 0019 move on with every purchase.
+ */
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import type {
+  Card0019,
+  CardSnapshot,
+  PurchaseOutcome,
+  PurchaseResult,
+  SimCardApi,
+  SimPsamApi,
+  TearPoint,
+} from "../card/types.js";
+import type { LedgerEntry, LedgerSink } from "../ledger/ledger.js";
+import type { VehicleModel } from "../vehicles/vehicles.js";
+import type { CardEnvironment } from "./cards.js";
+import type { Rng } from "./clock.js";
+import type { SimContext } from "./context.js";
+import type { VState } from "./traffic.js";
+
+/** What a C6 or C3 asks the card to do. */
+export interface PurchaseRequest {
+  amount: number;
+  transTime: string;
+  record: Card0019;
+  /** The lane's divisor factor is the card issuer's (or the check is off). */
+  divOk: boolean;
+}
+
+export class Purchases {
+  private psamApi: SimPsamApi | undefined;
+  private readonly cardsById = new Map<string, SimCardApi>();
+  private readonly entries: LedgerEntry[] = [];
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly env: CardEnvironment,
+    private readonly cardRng: Rng,
+    private readonly sink: LedgerSink | undefined,
+    private readonly checkDivFactor: boolean,
+  ) {}
+
+  /** Powers the PSAM up (the RSU's first terminal id trades). */
+  insertPsam(terminalNo: string): void {
+    this.psamApi = this.env.createPsam(terminalNo);
+  }
+
+  get psam(): SimPsamApi | undefined {
+    return this.psamApi;
+  }
+
+  /** The vehicle's card, created the first time a vehicle carrying that card id enters. */
+  ensureCard(m: VehicleModel): void {
+    if (!m.card || !m.cardId || this.cardsById.has(m.cardId)) return;
+    const rng = this.cardRng;
+    this.cardsById.set(
+      m.cardId,
+      this.env.createCard(m.card, () => Buffer.from(rng.hex(4), "hex")),
+    );
+  }
+
+  cardOf(v: VState): SimCardApi | undefined {
+    return v.m.cardId ? this.cardsById.get(v.m.cardId) : undefined;
+  }
+
+  cards(): CardSnapshot[] {
+    return [...this.cardsById.values()].map((c) => c.snapshot());
+  }
+
+  ledger(): LedgerEntry[] {
+    return [...this.entries];
+  }
+
+  close(): void {
+    this.sink?.close();
+  }
+
+  /** The amount, time, 0019 image and divisor check a C6 or C3 carries. */
+  request(f: Extract<Frame, { type: "C6" | "C3" }>, v: VState): PurchaseRequest {
+    const hdr = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 };
+    const card = this.cardOf(v)?.snapshot();
+    const issuer = card?.file0015.issuerId ?? v.m.obu.issuer;
+    const expectedDiv = `${issuer.slice(0, 8)}${issuer.slice(0, 8)}`;
+    let div: string | undefined;
+    let amount = 0;
+    let transTime: string;
+    let record: Card0019;
+    const g = f as Record<string, unknown>;
+    if (f.type === "C6") {
+      amount = f.consumeMoney;
+      transTime = f.purchaseTime;
+      div = (g.cardDivFactor ?? g.obuDivFactor) as string | undefined;
+      const st = f.station as unknown as Record<string, unknown>;
+      record = ("applicationType" in st ? { ...st } : { ...hdr, ...st }) as unknown as Card0019;
+    } else {
+      transTime = (g.purchaseTime ?? g.enTime) as string;
+      div = g.cardDivFactor as string | undefined;
+      record = { ...hdr, ...(f.station as object) } as unknown as Card0019;
+    }
+    record.reserved ??= "00000000";
+    const divOk = !this.checkDivFactor || div === undefined || div === expectedDiv;
+    return { amount, transTime, record, divOk };
+  }
+
+  /** The card and PSAM run the composite purchase; `tear` cuts it before or after the debit. */
+  perform(card: SimCardApi, psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint): PurchaseOutcome {
+    return card.purchase(
+      psam,
+      { amount: req.amount, transTime: req.transTime, record0019: req.record },
+      tear,
+    );
+  }
+
+  /** A purchase the card made: one ledger line (in memory, in the sink, as an event). */
+  record(
+    v: VState,
+    command: "C6" | "C3",
+    r: PurchaseResult,
+    record: Card0019,
+    outcome: LedgerEntry["outcome"],
+  ): void {
+    const f15 = this.cardOf(v)?.snapshot().file0015;
+    const entry: LedgerEntry = {
+      seq: this.entries.length + 1,
+      vehicleId: v.m.id,
+      obuId: v.m.obu.obuId,
+      obuSerial: v.m.obu.serial,
+      plate: v.m.obu.vehicleFile.plate,
+      cardId: v.m.cardId ?? "",
+      issuerId: f15?.issuerId ?? "",
+      cardNetwork: f15?.cardNetwork ?? "",
+      cardSerial: f15?.cardSerial ?? "",
+      cardType: f15?.cardType ?? 0,
+      amount: r.balanceBefore - r.balanceAfter,
+      tac: r.tac,
+      mac2: r.mac2,
+      iccPaySerial: r.iccPaySerial,
+      psamNo: r.psamNo,
+      psamTransSerial: r.psamTransSerial,
+      transTime: r.transTime,
+      transType: r.transType,
+      keyVersion: r.keyVersion,
+      algId: r.algId,
+      balanceBefore: r.balanceBefore,
+      balanceAfter: r.balanceAfter,
+      command,
+      outcome,
+      station: { network: record.network, station: record.station, lane: record.lane, status: record.status },
+    };
+    this.entries.push(entry);
+    this.sink?.append(entry);
+    this.ctx.event({ type: "ledger", at: this.ctx.rel(), entry });
+  }
+}

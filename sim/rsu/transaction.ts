@@ -1,0 +1,426 @@
+/**
+ * The DSRC transaction with one OBU at a time, after the public lane-RSU firmware's RSU_* modes:
+ * search -> B2 -(C1)-> B3 -(C1)-> B4 -(C6/C3)-> purchase -> B5 -(C1)-> release, and C8 -> B8. Before
+ * each frame the RSU spends `dsrcMs` on the air. A lane frame that is not legal in the current step,
+ * or names another OBU, gets nothing and is reported as ignored (with why). The purchase itself, the
+ * cards and the ledger are in ./purchase.ts.
+ */
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import type { PurchaseOutcome, TearPoint } from "../card/types.js";
+import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
+import type { SimContext } from "./context.js";
+import type { Pending, RsuLinkSide } from "./link.js";
+import type { PurchaseRequest, Purchases } from "./purchase.js";
+import {
+  b2Frame,
+  b3Frame,
+  b4Frame,
+  b5Frame,
+  b8Frame,
+  errorFrame,
+  type PurchaseAttempt,
+  RSU_ERR,
+  uncertainB5Frame,
+} from "./rsu-frames.js";
+import type { Traffic, VState } from "./traffic.js";
+import type { RsuMode, VehicleOutcome } from "./types.js";
+
+type Step = "b2" | "b3" | "b4" | "b5" | "b8";
+const STEP_FRAME: Record<Step, FaultFrame> = { b2: "B2", b3: "B3", b4: "B4", b5: "B5", b8: "B8" };
+
+interface Txn {
+  v: VState;
+  step: Step;
+  /** The last frame was an error form (ErrorCode != 0). */
+  error: boolean;
+  frame: Frame | undefined;
+  /** B5 reported success (or B8 found the TAC): the card paid. */
+  paid: boolean;
+}
+
+/** What the transaction needs from the rest of the RSU. */
+export interface TransactionHost {
+  /** Initialised, not rebooting, antenna open: the RSU may search for OBUs. */
+  canSearch(): boolean;
+  /** Extra delay before every answer (the RSU-level slow fault). */
+  slowMs(): number;
+  /** RSU-level faults a vehicle triggers before a frame (reboot instead of it, unplug before it). */
+  reboot(bootMs?: number): void;
+  unplug(durationMs: number): void;
+  updateMode(): void;
+}
+
+export class DsrcTransactions {
+  private cur: Txn | undefined;
+  /** The RSU is on the air (DSRC) until this timer fires. */
+  private busy: unknown;
+  private readonly recentSuccess = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly link: RsuLinkSide,
+    private readonly traffic: Traffic,
+    private readonly purchases: Purchases,
+    private readonly host: TransactionHost,
+    /** A traded OBU is not traded again for this long (legacy C0 WaitTime overrides it). */
+    public recentSuccessMs: number,
+  ) {}
+
+  /** The mode this part puts the RSU in, if any: on the air, or waiting for the lane's answer. */
+  mode(): RsuMode | undefined {
+    if (this.busy !== undefined) return "dsrc";
+    if (this.cur) return `wait-${this.cur.step}`;
+    return undefined;
+  }
+
+  get onTheAir(): boolean {
+    return this.busy !== undefined;
+  }
+
+  /** Serving an OBU (the legacy heartbeat waits). */
+  get active(): boolean {
+    return this.cur !== undefined;
+  }
+
+  isCurrent(v: VState): boolean {
+    return this.cur?.v === v;
+  }
+
+  /** The RSU is on the air for `ms` (DSRC, or its PSAM self-test after C0), then runs `fn`. */
+  air(ms: number, fn: () => void): void {
+    if (this.busy !== undefined) this.ctx.cancel(this.busy);
+    this.busy = this.ctx.after(ms, () => {
+      this.busy = undefined;
+      fn();
+      this.host.updateMode();
+    });
+    this.host.updateMode();
+  }
+
+  /** Stop being on the air (C0, reboot, a transaction aborted). */
+  cancelAir(): void {
+    if (this.busy === undefined) return;
+    this.ctx.cancel(this.busy);
+    this.busy = undefined;
+  }
+
+  /** C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. */
+  abort(reason: string): void {
+    if (this.cur) this.end("aborted", reason);
+  }
+
+  private slowFor(v: VState, frame: FaultFrame): number {
+    return this.host.slowMs() + this.traffic.slowFor(v, frame);
+  }
+
+  /** C0 / B0 answered / antenna on / a vehicle entered or finished: start on the next OBU if idle. */
+  trySearch(): void {
+    if (!this.host.canSearch() || this.cur || this.link.pending || this.busy !== undefined) {
+      this.host.updateMode();
+      return;
+    }
+    const now = this.ctx.clock.now();
+    for (const [id, t] of this.recentSuccess)
+      if (now - t > this.recentSuccessMs) this.recentSuccess.delete(id);
+    const v = this.traffic.next((obuId) => this.recentSuccess.has(obuId));
+    if (!v) {
+      this.host.updateMode();
+      return;
+    }
+    v.ended = false;
+    v.outcome = undefined;
+    this.cur = { v, step: "b2", error: false, frame: undefined, paid: false };
+    this.air(this.ctx.timing.dsrcMs.b2 + this.slowFor(v, "B2"), () => this.emitObuFrame("B2"));
+  }
+
+  /** Build and send the current step's frame for the current OBU (after its DSRC time). */
+  private emitObuFrame(type: "B2" | "B3" | "B4"): void {
+    const t = this.cur;
+    if (!t) return;
+    const v = t.v;
+    const obu = v.m.obu;
+    const d = this.ctx.dialect;
+    if (this.preSendFaults(v, type)) return;
+    let frame: Frame;
+    let error = false;
+    if (type === "B2") {
+      if (v.phase !== "in-zone") {
+        // Gone before the VST: nothing to report.
+        this.end("missed", "OBU left before B2");
+        return;
+      }
+      frame = b2Frame(d, obu);
+    } else if (v.phase !== "in-zone") {
+      frame = errorFrame(type, obu.obuId, RSU_ERR.noDsrc);
+      error = true;
+    } else if (type === "B3") {
+      frame = b3Frame(d, obu);
+    } else {
+      const card = this.purchases.cardOf(v);
+      if (!card) {
+        frame = errorFrame("B4", obu.obuId, RSU_ERR.noCard);
+        error = true;
+      } else {
+        frame = b4Frame(d, obu, card.snapshot());
+      }
+    }
+    t.frame = frame;
+    t.error = error;
+    this.link.sendInfo(frame, v, obu.obuId);
+  }
+
+  /** Reboot / unplug faults that replace sending `frame`. True when the frame must not go out. */
+  private preSendFaults(v: VState, frame: FaultFrame): boolean {
+    const rb = this.traffic.fault(v, "reboot", (f) => f.before === frame);
+    if (rb) {
+      this.host.reboot(rb.bootMs);
+      return true;
+    }
+    const up = this.traffic.fault(v, "unplug", (f) => f.before === frame);
+    if (up) this.host.unplug(up.durationMs);
+    return false;
+  }
+
+  private end(outcome: VehicleOutcome, detail?: string): void {
+    const t = this.cur;
+    if (!t) return;
+    const v = t.v;
+    if (this.link.pending?.v === v) this.link.dropPending();
+    this.cancelAir();
+    this.cur = undefined;
+    // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
+    v.outcome = outcome;
+    v.ended = outcome !== "aborted";
+    if (outcome === "traded") this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
+    this.ctx.event({
+      type: "ended",
+      at: this.ctx.rel(),
+      vehicleId: v.m.id,
+      obuId: v.m.obu.obuId,
+      outcome,
+      detail,
+    });
+    this.traffic.maybeComplete(v);
+    this.trySearch();
+    this.host.updateMode();
+  }
+
+  /** Traffic hook: the vehicle left the zone. The RSU notices at its next DSRC exchange. */
+  left(v: VState): boolean {
+    if (this.cur?.v !== v) return false;
+    // If nothing is outstanding, the transaction is over now.
+    if (!this.link.pending && this.busy === undefined)
+      this.end(this.cur.paid ? "traded" : "abandoned", "OBU left");
+    return true;
+  }
+
+  /** An empty ack answered the pending frame. */
+  onAck(answered: Pending): void {
+    if (answered.frame.type === "B0") this.trySearch();
+    else if (this.cur && this.cur.v.phase === "left")
+      this.end(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
+  }
+
+  /** The RSU gave up on an information frame (no answer after all retries). */
+  onGiveUp(p: Pending): void {
+    if (p.v && this.cur?.v === p.v)
+      this.end(this.cur.paid ? "traded" : "gave-up", `no answer to ${p.frame.type}`);
+    else this.trySearch();
+  }
+
+  onC1(obuId: string, answersB0: boolean): string | undefined {
+    if (answersB0) {
+      this.trySearch();
+      return undefined;
+    }
+    const t = this.cur;
+    if (!t) return "ignored: C1 with no OBU in transaction";
+    if (obuId !== t.v.m.obu.obuId) return `ignored: C1 for OBU ${obuId}, current OBU is ${t.v.m.obu.obuId}`;
+    if (this.busy !== undefined) return "ignored: RSU busy on the air";
+    if (t.error) {
+      this.end("failed", `C1 after ${t.frame?.type} error`);
+      return undefined;
+    }
+    const v = t.v;
+    const dsrcMs = this.ctx.timing.dsrcMs;
+    switch (t.step) {
+      case "b2":
+        t.step = "b3";
+        this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
+        if (this.traffic.fault(v, "leave-before-b3")) this.traffic.leave(v);
+        return undefined;
+      case "b3":
+        t.step = "b4";
+        this.air(dsrcMs.b4 + this.slowFor(v, "B4"), () => this.emitObuFrame("B4"));
+        if (this.traffic.fault(v, "leave-before-b4")) this.traffic.leave(v);
+        return undefined;
+      case "b4":
+        return "ignored: C1 is not legal after B4 (C6, C3 or C2 expected)";
+      case "b5":
+      case "b8":
+        if (this.link.pending?.v === v) this.link.dropPending();
+        this.end(t.paid ? "traded" : "failed", `C1 after ${t.step.toUpperCase()}`);
+        return undefined;
+    }
+  }
+
+  onC2(obuId: string, stopType: number, mode: RsuMode): string | undefined {
+    const t = this.cur;
+    if (stopType === 2) {
+      if (!t || obuId !== t.v.m.obu.obuId) return `ignored: C2 resend for OBU ${obuId}, not the current OBU`;
+      if ((t.step !== "b3" && t.step !== "b4") || this.busy !== undefined || !t.frame) {
+        return `ignored: C2 resend is only legal after B3 or B4 (mode ${mode})`;
+      }
+      const frame = t.frame;
+      const step = t.step;
+      // A new RSCTL/SEQ: the lane asked for it, so it must not look like a retransmission it already saw.
+      this.air(this.ctx.timing.dsrcMs[step] + this.slowFor(t.v, STEP_FRAME[step]), () => {
+        this.link.sendInfo(frame, t.v, t.v.m.obu.obuId);
+      });
+      return "resend current frame";
+    }
+    // StopType 1 (and the dialect types 3/4): end, release, search again. The OBUID is not checked.
+    if (!t) return "no OBU in transaction: nothing to stop";
+    this.end(t.paid ? "traded" : t.error ? "failed" : "stopped", `C2 stop type ${stopType}`);
+    return undefined;
+  }
+
+  onPurchase(f: Extract<Frame, { type: "C6" | "C3" }>, mode: RsuMode): string | undefined {
+    const t = this.cur;
+    if (!t) return `ignored: ${f.type} with no OBU in transaction`;
+    if (f.obuId !== t.v.m.obu.obuId)
+      return `ignored: ${f.type} for OBU ${f.obuId}, current OBU is ${t.v.m.obu.obuId}`;
+    if (t.step !== "b4" || this.busy !== undefined)
+      return `ignored: ${f.type} is only legal after B4 (mode ${mode})`;
+    if (t.error) return `ignored: ${f.type} after a B4 error`;
+    const v = t.v;
+    t.step = "b5";
+    const req = this.purchases.request(f, v);
+    this.air(this.ctx.timing.dsrcMs.b5 + this.slowFor(v, "B5"), () => this.purchase(v, f.type, req));
+    return undefined;
+  }
+
+  /** The composite purchase on the card, then B5 (success, error, or uncertain when torn). */
+  private purchase(v: VState, command: "C6" | "C3", req: PurchaseRequest): void {
+    const t = this.cur;
+    if (!t || t.v !== v) return;
+    const obuId = v.m.obu.obuId;
+    if (this.preSendFaults(v, "B5")) return;
+    const card = this.purchases.cardOf(v);
+    const psam = this.purchases.psam;
+    const fail = (code: number, why: string): void => {
+      this.ctx.log.info({ obuId, code, why }, "B5 error");
+      t.error = true;
+      t.frame = errorFrame("B5", obuId, code);
+      this.link.sendInfo(t.frame, v, obuId);
+    };
+    if (v.phase !== "in-zone") {
+      fail(RSU_ERR.noDsrc, "OBU out of range before the purchase");
+      return;
+    }
+    if (!card || !psam) {
+      fail(RSU_ERR.purchaseRefused, "no card");
+      return;
+    }
+    if (!req.divOk) {
+      fail(RSU_ERR.mac1Rejected, "divisor factor does not match the card issuer");
+      return;
+    }
+    let tear: TearPoint = "none";
+    let lost: Extract<VehicleFault, { kind: "b5-lost" }> | undefined;
+    if (this.traffic.fault(v, "leave-during-debit")) tear = "before-debit";
+    else {
+      lost = this.traffic.fault(v, "b5-lost");
+      if (lost) tear = "after-debit";
+    }
+    // What INIT and MAC1 will tell the RSU about this attempt, reported in an uncertain B5.
+    const before = card.snapshot();
+    const attempt: PurchaseAttempt = {
+      psamNo: psam.terminalNo,
+      transTime: req.transTime,
+      transType: 0x09,
+      iccPaySerial: before.offlineSerial,
+      psamTransSerial: psam.nextSerial,
+      balanceBefore: before.balance,
+      keyVersion: 1,
+      algId: 0,
+    };
+    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
+    const uncertain = (why: string): void => {
+      this.ctx.log.info({ obuId, why }, "B5 error 01: debit outcome unknown to the RSU");
+      t.error = true;
+      t.frame = uncertainB5Frame(this.ctx.dialect, obuId, attempt, RSU_ERR.noDsrc, wrFileTime);
+      this.link.sendInfo(t.frame, v, obuId);
+    };
+    let outcome: PurchaseOutcome;
+    try {
+      outcome = this.purchases.perform(card, psam, req, tear);
+    } catch (e) {
+      fail(RSU_ERR.purchaseRefused, (e as Error).message);
+      return;
+    }
+    if (outcome.kind === "torn") {
+      if (outcome.debited) {
+        this.purchases.record(v, command, outcome.result, req.record, "torn-after-debit");
+        // The OBU lingers in range for the lane's C8, then leaves.
+        this.traffic.leaveAfter(v, lost?.lingerMs ?? 3000);
+        if (lost?.b5 === "none") {
+          // The RSU lost the answer and reports nothing; it goes back to searching. The OBU stays in
+          // range (not traded again) for the lane's C8.
+          this.end("failed", "B5 lost after the debit");
+          return;
+        }
+        const r = outcome.result;
+        attempt.psamTransSerial = r.psamTransSerial;
+        attempt.keyVersion = r.keyVersion;
+        attempt.algId = r.algId;
+        uncertain("purchase torn after the debit");
+        return;
+      }
+      uncertain("purchase torn before the debit");
+      this.traffic.leave(v);
+      return;
+    }
+    const r = outcome.result;
+    this.purchases.record(v, command, r, req.record, "done");
+    t.paid = true;
+    t.error = false;
+    t.frame = b5Frame(this.ctx.dialect, obuId, r, wrFileTime);
+    this.link.sendInfo(t.frame, v, obuId);
+  }
+
+  onC8(obuId: string, epSerial: number): string | undefined {
+    if (this.busy !== undefined) return "ignored: RSU busy on the air";
+    const v = this.traffic.inZone(obuId);
+    if (this.cur && this.cur.v !== v) this.end("aborted", "C8 for another OBU");
+    const dsrcMs = this.ctx.timing.dsrcMs;
+    if (!v) {
+      this.air(dsrcMs.b8, () =>
+        this.link.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
+      );
+      return "OBU not in range: B8 ErrorCode 01";
+    }
+    if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
+    const t = this.cur;
+    t.step = "b8";
+    this.air(dsrcMs.b8 + this.slowFor(v, "B8"), () => {
+      if (this.cur !== t) return;
+      const card = this.purchases.cardOf(v);
+      const proof = v.phase === "in-zone" ? card?.transactionProve(epSerial) : undefined;
+      if (!card || v.phase !== "in-zone") {
+        t.error = true;
+        t.frame = errorFrame("B8", obuId, RSU_ERR.noDsrc);
+      } else if (!proof) {
+        t.error = true;
+        t.frame = errorFrame("B8", obuId, RSU_ERR.tacNotFound);
+      } else {
+        t.error = false;
+        t.paid = true;
+        t.frame = b8Frame(obuId, proof.tac, proof.mac2, card.snapshot().balance);
+      }
+      this.link.sendInfo(t.frame, v, obuId);
+    });
+    return undefined;
+  }
+}

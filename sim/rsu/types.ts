@@ -1,0 +1,195 @@
+/**
+ * The simulated RSU's public vocabulary: options, timing, modes, outcomes, events and faults. The
+ * parts that implement it (./link.ts, ./wire-faults.ts, ./traffic.ts, ./transaction.ts, ./purchase.ts,
+ * ./rsu-faults.ts, ./heartbeat.ts) and the composition (./rsu-simulator.ts) share these types.
+ */
+import type { Observable } from "rxjs";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import type { Variant } from "../../firmware-bridge/framing/types.js";
+import type { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import type { CardSnapshot } from "../card/types.js";
+import type { FrameLogSink } from "../framelog/frame-log.js";
+import type { LedgerEntry, LedgerSink } from "../ledger/ledger.js";
+import type { Scenario, ScenarioInput, VehicleSpecInput } from "../scenario/schema.js";
+import type { VehicleModel } from "../vehicles/vehicles.js";
+import type { CardEnvironment } from "./cards.js";
+import type { SimClock } from "./clock.js";
+import type { RsuIdentity } from "./rsu-frames.js";
+
+export interface DsrcTiming {
+  /** BST/VST before B2. */
+  b2: number;
+  /** GetSecure (vehicle file) before B3. */
+  b3: number;
+  /** TransferChannel reads (0015, balance, 0019) before B4. */
+  b4: number;
+  /** The composite purchase before B5. */
+  b5: number;
+  /** GET TRANSACTION PROVE before B8. */
+  b8: number;
+  /** PSAM reset and self-test between C0 and B0. */
+  init: number;
+}
+
+export interface RsuTiming {
+  /** Gap between repeats of an unanswered information frame. Default 120. */
+  retransmitMs: number;
+  /** Repeats before giving up. Default 3. */
+  retries: number;
+  /** Heartbeat period: legacy B2/0x80 (3-60 s in the field), national B1 (10 s). Default 10000. */
+  heartbeatMs: number;
+  /** Time the RSU spends on the air before each frame (ms). */
+  dsrcMs: DsrcTiming;
+  /** Reboot: how long the RSU is dead before it announces itself with B0. Default 800. */
+  bootMs: number;
+  /** Scenario traffic (arrivals, timed fault events) runs this many times faster. Protocol timing does not. */
+  timeScale: number;
+  /**
+   * After C0 (or C4 00) with vehicles waiting, how long the RSU waits for C4 01 before it says the
+   * antenna is closed (a notice, once each time). Default 3000.
+   */
+  antennaHintMs: number;
+}
+
+export const DEFAULT_TIMING: RsuTiming = {
+  retransmitMs: 120,
+  retries: 3,
+  heartbeatMs: 10_000,
+  dsrcMs: { b2: 8, b3: 15, b4: 20, b5: 40, b8: 20, init: 20 },
+  bootMs: 800,
+  timeScale: 1,
+  antennaHintMs: 3000,
+};
+
+export function validateTiming(t: RsuTiming): void {
+  const bad = (field: string, v: number, range: string): never => {
+    throw new Error(`timing.${field}: expected ${range}, got ${v}`);
+  };
+  if (!(t.retransmitMs > 0 && t.retransmitMs <= 10_000)) bad("retransmitMs", t.retransmitMs, "1..10000 ms");
+  if (!(Number.isInteger(t.retries) && t.retries >= 0 && t.retries <= 10)) bad("retries", t.retries, "0..10");
+  if (!(t.heartbeatMs >= 10 && t.heartbeatMs <= 600_000)) bad("heartbeatMs", t.heartbeatMs, "10..600000 ms");
+  if (!(t.timeScale > 0 && t.timeScale <= 10_000)) bad("timeScale", t.timeScale, "> 0");
+  if (!(t.bootMs >= 0)) bad("bootMs", t.bootMs, ">= 0");
+  if (!(t.antennaHintMs >= 0)) bad("antennaHintMs", t.antennaHintMs, ">= 0");
+  for (const [k, v] of Object.entries(t.dsrcMs)) if (!(v >= 0)) bad(`dsrcMs.${k}`, v, ">= 0");
+}
+
+export type RsuMode =
+  | "off"
+  | "idle"
+  | "search"
+  | "dsrc"
+  | "wait-b2"
+  | "wait-b3"
+  | "wait-b4"
+  | "wait-b5"
+  | "wait-b8";
+
+export type VehicleOutcome =
+  /** B5 (or B8) succeeded: the card paid. */
+  | "traded"
+  /** The lane stopped it with C2. */
+  | "stopped"
+  /** The lane did not answer an information frame after all retries. */
+  | "gave-up"
+  /** An error frame (B3/B4/B5/B8 ErrorCode != 0) ended it. */
+  | "failed"
+  /** It drove through without the RSU reaching it (antenna closed, RSU busy or off). */
+  | "missed"
+  /** The OBU left while the RSU waited for the lane's decision. */
+  | "abandoned"
+  /** C0, C4 00, a C8 for another OBU or a reboot cut the transaction short (it may be traded again). */
+  | "aborted";
+
+export type SimEvent =
+  | { type: "entered" | "left"; at: number; vehicleId: string; obuId: string }
+  | { type: "ended"; at: number; vehicleId: string; obuId: string; outcome: VehicleOutcome; detail?: string }
+  | { type: "done"; at: number; vehicleId: string; obuId: string; outcome: VehicleOutcome }
+  /** The RSU stopped repeating `frame`: no answer after all retries. `waitedFor` names the answers it took. */
+  | { type: "gaveUp"; at: number; frame: string; waitedFor: string; vehicleId?: string; obuId?: string }
+  | { type: "fault"; at: number; fault: string; vehicleId?: string; obuId?: string; detail?: string }
+  | { type: "illegal"; at: number; frame: string; handling: string }
+  | { type: "ledger"; at: number; entry: LedgerEntry }
+  | { type: "mode"; at: number; mode: RsuMode }
+  /** Something an integrator should know about the lane under test (antenna never opened...). */
+  | { type: "notice"; at: number; code: NoticeCode; message: string };
+
+export type NoticeCode = "antenna-closed" | "b0-unanswered";
+
+/** Faults injected at run time (tests, the CLI's stdin). */
+export type RsuFault =
+  | { kind: "reboot"; bootMs?: number }
+  | { kind: "unplug"; durationMs?: number }
+  | { kind: "heartbeat-stop"; durationMs?: number }
+  | { kind: "heartbeat-resume" }
+  | { kind: "noise"; bytes?: number }
+  /** Applies to the next information frame the RSU sends. */
+  | { kind: "garble"; mode?: "bytes" | "noise"; times?: number }
+  | { kind: "bad-checksum"; times?: number }
+  | { kind: "duplicate" }
+  /** Delay before every answer until cleared with delayMs 0. */
+  | { kind: "slow"; delayMs: number };
+
+export interface VehicleStatus {
+  id: string;
+  obuId: string;
+  cardId: string | undefined;
+  phase: "coming" | "in-zone" | "left";
+  outcome: VehicleOutcome | undefined;
+  complete: boolean;
+}
+
+export interface RsuSimulatorOptions {
+  transport: Transport;
+  protocol: Variant;
+  /** Vendor quirks over the protocol's default dialect. */
+  dialect?: Partial<Omit<Dialect, "variant">>;
+  /** A parsed scenario or a plain object (validated). Default: no traffic (add vehicles with addVehicle). */
+  scenario?: Scenario | ScenarioInput;
+  /** Default: the scenario's seed, else 1. */
+  seed?: number;
+  /** A file path (JSON lines, appended) or a sink. Entries are also kept in memory (ledger()). */
+  ledger?: string | LedgerSink;
+  /** A file path (JSON lines, appended) or a sink. */
+  frameLog?: string | FrameLogSink;
+  clock?: SimClock;
+  logger?: Logger;
+  timing?: Partial<Omit<RsuTiming, "dsrcMs">> & { dsrcMs?: Partial<DsrcTiming> };
+  identity?: Partial<RsuIdentity>;
+  /** Cards and PSAM; default sim/card with config/keys/card-test-keys.json. */
+  cards?: CardEnvironment;
+  /** Wall clock (epoch ms) entry times count from; default the scenario's startTime, else Date.now(). */
+  wallClockStart?: number;
+  /** Send the power-on B0 (RSCTL 0x98) as soon as the port opens. Default false. */
+  announcePowerOn?: boolean;
+  /**
+   * How the unplug fault pulls the cable. Default: close the transport and reopen it. An in-process
+   * pair passes its unplug/replug so the lane end sees the disconnect too.
+   */
+  cable?: { unplug(): void; replug(): void };
+  /** Check C6/C3 divisor factors against the card issuer (a wrong one fails MAC1: B5 ErrorCode 06). Default true. */
+  checkDivFactor?: boolean;
+}
+
+export interface RsuSimulator {
+  /** Opens the transport and powers the RSU on (it waits for C0). */
+  start(): Promise<void>;
+  /** Stops every timer, closes the transport, flushes the ledger and frame log. */
+  stop(): Promise<void>;
+  /** Every purchase the cards performed, in order. */
+  ledger(): LedgerEntry[];
+  cards(): CardSnapshot[];
+  vehicles(): VehicleStatus[];
+  readonly mode: RsuMode;
+  readonly events$: Observable<SimEvent>;
+  /** Resolves when every scenario vehicle (and every added one) has left the zone and is finished. */
+  readonly done: Promise<void>;
+  /** A vehicle entering `spec.at` ms from now (default now); defaults of the scenario apply. */
+  addVehicle(spec?: VehicleSpecInput): VehicleModel;
+  inject(fault: RsuFault): void;
+  /** The frame channel on the transport (counters, raw frames). */
+  readonly channel: FrameChannel;
+  readonly dialect: Dialect;
+}

@@ -1,0 +1,46 @@
+/**
+ * The lane's wire capture (config `capture`, docs/capture.md): when enabled, each serial port the lane
+ * opens is wrapped so every byte in both directions goes to one rotating capture in
+ * `capture.dir` (default <dataDir>/capture).
+ */
+import { join } from "node:path";
+import { capturingTransport } from "../../firmware-bridge/capture/capture-transport.js";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import type { LaneConfig } from "../config/schema.js";
+
+export interface WireCapture {
+  /** `inner` captured as port `port` ("rsu", "reader"); `protocol` goes into the port's description. */
+  wrap(inner: Transport, port: string, protocol?: string): Transport;
+  /** The file being written now. */
+  readonly current: string | undefined;
+  close(): void;
+}
+
+/** The capture the config asks for, or undefined when `capture.enabled` is false. */
+export function openWireCapture(c: LaneConfig, logger?: Logger): WireCapture | undefined {
+  if (!c.capture.enabled) return undefined;
+  const lane = `${c.lane.network}-${c.lane.station}-${String(c.lane.lane).padStart(2, "0")}`;
+  const writer = new CaptureWriter({
+    dir: c.capture.dir ?? join(c.dataDir, "capture"),
+    prefix: `lane-${lane}`,
+    maxFileBytes: c.capture.maxFileMB * 1024 * 1024,
+    maxFiles: c.capture.maxFiles,
+    application: `etc-lane ${lane}`,
+    ...(logger ? { logger } : {}),
+  });
+  return {
+    wrap: (inner, port, protocol) =>
+      capturingTransport(
+        inner,
+        writer,
+        port,
+        `etc-lane ${lane} ${port} port ${inner.name}${protocol ? ` protocol=${protocol}` : ""}`,
+      ),
+    get current() {
+      return writer.current;
+    },
+    close: () => writer.close(),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The capture file: pcapng with one LINKTYPE_RTAC_SERIAL interface per port, a 12-byte RTAC header
+ * on every chunk (time, event: 01 written / 02 read / 00 state), monotonic timestamps, rotation and
+ * pruning, and a file cut short by a crash read up to its last whole block.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { capturingTransport } from "../../firmware-bridge/capture/capture-transport.js";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
+import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "capture-file-"));
+  dirs.push(d);
+  return d;
+}
+const files = (dir: string): string[] =>
+  readdirSync(dir)
+    .sort()
+    .map((f) => join(dir, f));
+
+/** A writer on a hand-driven monotonic clock (ms) with a fixed wall-clock start. */
+function writer(dir: string, extra: Partial<ConstructorParameters<typeof CaptureWriter>[0]> = {}) {
+  let mono = 1000;
+  const w = new CaptureWriter({
+    dir,
+    prefix: "t",
+    now: () => mono,
+    wallNow: () => Date.UTC(2026, 10, 26, 8, 0, 0),
+    ...extra,
+  });
+  return { w, advance: (ms: number) => (mono += ms) };
+}
+
+describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
+  it("one interface per port, every chunk with its RTAC header, direction and monotonic time", () => {
+    const dir = tmp();
+    const { w, advance } = writer(dir);
+    const rsu = w.addPort("rsu", "etc-lane rsu port protocol=legacy");
+    const reader = w.addPort("reader", "etc-lane reader port");
+    w.record(rsu, RTAC_EVENT.dataTx, Buffer.from("c0", "hex"));
+    advance(1.5);
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from("b0", "hex"));
+    advance(0.25);
+    w.record(reader, RTAC_EVENT.statusChange, Buffer.alloc(0), "disconnected: unplugged");
+    w.close();
+    const [file] = files(dir);
+    expect(file).toMatch(/t-20261126T080000\.000-001\.pcapng$/);
+    const parsed = parsePcapng(readFileSync(file as string));
+    expect(parsed.application).toBe("etc-lane");
+    expect(parsed.interfaces.map((i) => [i.name, i.linkType])).toEqual([
+      ["rsu", LINKTYPE_RTAC_SERIAL],
+      ["reader", LINKTYPE_RTAC_SERIAL],
+    ]);
+    const t0 = BigInt(Date.UTC(2026, 10, 26, 8, 0, 0)) * 1000n;
+    expect(parsed.packets.map((p) => [p.iface.name, p.event, p.bytes.toString("hex"), p.us - t0])).toEqual([
+      ["rsu", 0x01, "c0", 0n],
+      ["rsu", 0x02, "b0", 1500n],
+      ["reader", 0x00, "", 1750n],
+    ]);
+    expect(parsed.packets[2]?.comment).toBe("disconnected: unplugged");
+    // The RTAC header inside the packet data carries the same time (seconds, microseconds) and event.
+    const raw = readFileSync(file as string);
+    const at = raw.indexOf(Buffer.from("b0", "hex"), raw.indexOf(Buffer.from("c0", "hex")) + 1);
+    const header = raw.subarray(at - 12, at);
+    expect(header.readUInt32BE(0)).toBe(Number((t0 + 1500n) / 1_000_000n));
+    expect(header.readUInt32BE(4)).toBe(1500);
+    expect(header[8]).toBe(0x02);
+  });
+
+  it("rotates past maxFileBytes, keeps the newest maxFiles, and reads a rotated capture as one", () => {
+    const dir = tmp();
+    const { w, advance } = writer(dir, { maxFileBytes: 300, maxFiles: 2 });
+    const rsu = w.addPort("rsu", "protocol=national");
+    for (let i = 0; i < 12; i++) {
+      w.record(rsu, i % 2 ? RTAC_EVENT.dataRx : RTAC_EVENT.dataTx, Buffer.alloc(40, i));
+      w.flush();
+      advance(10);
+    }
+    w.close();
+    const kept = files(dir);
+    // Every flush past the 300-byte mark started a file: 12 files, the newest two kept.
+    expect(kept.map((f) => f.slice(-11))).toEqual(["-011.pcapng", "-012.pcapng"]);
+    const cap = readCapture(kept);
+    expect(cap.ports).toEqual([{ name: "rsu", description: "protocol=national", protocol: "national" }]);
+    const firsts = cap.records.map((r) => r.bytes[0]);
+    expect(firsts).toEqual([...firsts].sort((a, b) => (a as number) - (b as number)));
+    expect(firsts).toEqual([10, 11]);
+    expect(cap.records.map((r) => r.dir)).toEqual(firsts.map((b) => ((b as number) % 2 ? "rx" : "tx")));
+  });
+
+  it("a file cut short by a crash reads up to its last whole block and says so", () => {
+    const dir = tmp();
+    const { w } = writer(dir);
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from("ffff08b2", "hex"));
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from("0000000080", "hex"));
+    w.close();
+    const [file] = files(dir);
+    const size = readFileSync(file as string).length;
+    truncateSync(file as string, size - 10);
+    const cap = readCapture([file as string]);
+    expect(cap.records.map((r) => r.bytes.toString("hex"))).toEqual(["ffff08b2"]);
+    expect(cap.truncated).toEqual([expect.stringContaining("is cut short")]);
+  });
+
+  it("refuses a file that is not pcapng", () => {
+    const dir = tmp();
+    const f = join(dir, "x.pcapng");
+    writeFileSync(f, "not a capture");
+    expect(() => readCapture([f])).toThrow(/not a pcapng capture/);
+  });
+});
+
+describe("the capture as a transport decorator", () => {
+  it("records what the port wrote and read, once, and its state changes; the port works as before", async () => {
+    const dir = tmp();
+    const { w } = writer(dir);
+    const pair = createTransportPair();
+    const lane = capturingTransport(pair.lane, w, "rsu", "protocol=legacy");
+    const got: Buffer[] = [];
+    lane.data$.subscribe((b) => got.push(b));
+    lane.data$.subscribe(() => {}); // a second subscriber must not record the bytes twice
+    await lane.open();
+    await pair.device.open();
+    await lane.write(Buffer.from("c401", "hex"));
+    await pair.device.write(Buffer.from("b0", "hex"));
+    await Promise.resolve();
+    pair.unplug();
+    w.close();
+    expect(Buffer.concat(got).toString("hex")).toBe("b0");
+    expect(pair.lane.written.map((b) => b.toString("hex"))).toEqual(["c401"]);
+    const cap = readCapture(files(dir));
+    expect(
+      cap.records.map((r) => `${r.dir} ${r.dir === "state" ? r.state : r.bytes.toString("hex")}`),
+    ).toEqual([
+      "state closed",
+      "state open",
+      "tx c401",
+      "rx b0",
+      "state disconnected: pair:lane: device disconnected",
+    ]);
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * Fake time for the simulator tests: the simulated RSU's timers (retransmission, air time, zone time,
+ * heartbeat) and the lane driver's waits run on vitest's fake clock, so "nothing more was sent" is
+ * checked after the simulated time has really passed, on any machine load, in a few milliseconds.
+ */
+import { filter, firstValueFrom, type Observable } from "rxjs";
+import { vi } from "vitest";
+
+/** Runs fake time forward, timer by timer, until `p` settles; fails when nothing is left to wait for. */
+export async function until<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
+  let settled = false;
+  p.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  const start = Date.now();
+  await vi.advanceTimersByTimeAsync(0);
+  while (!settled) {
+    if (vi.getTimerCount() === 0)
+      throw new Error("until: no timer left and the awaited thing did not happen");
+    if (Date.now() - start > limitMs) throw new Error(`until: not settled within ${limitMs} ms of fake time`);
+    await vi.advanceTimersToNextTimerAsync();
+  }
+  return p;
+}
+
+/** The first value of `source` matching `pred`; subscribe before the thing can happen. */
+export function next<T>(source: Observable<T>, pred: (v: T) => boolean): Promise<T> {
+  return firstValueFrom(source.pipe(filter(pred)));
+}
