@@ -1,5 +1,5 @@
 /**
- * The logger is injected (style.md 17): no global console, no import-time configuration.
+ * The logger is injected: no global console, no import-time configuration.
  * The shape is pino's, so a pino child logger can be passed straight in; tests pass `silentLogger`.
  */
 export interface Logger {

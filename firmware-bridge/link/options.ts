@@ -1,6 +1,6 @@
 /**
  * Every timer and count of the lane-side RSU link in one typed object, with a documented default and
- * an allowed range, validated at construction with the field's name in the error (style.md 11).
+ * an allowed range, validated at construction with the field's name in the error.
  * Tests shorten them through these options, never by patching.
  */
 import { ErrorCodes, EtcError } from "../errors.js";

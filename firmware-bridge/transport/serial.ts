@@ -2,7 +2,7 @@
  * A real serial port (or a pty: serialport opens /dev/pts/N fine, no modem line is ever touched) behind
  * the `Transport` seam, with the `serialport` package: 8N1, no flow control, exclusive lock.
  *
- * Error mapping (style.md 13-14):
+ * Error mapping:
  *  - "Cannot lock port" / EBUSY / a mock binding's "Port is locked" -> PortLocked, naming the port,
  *    saying another process holds it and how to find that process;
  *  - ENOENT / "No such file or directory" -> PortNotFound, suggesting a /dev/serial/by-id path;

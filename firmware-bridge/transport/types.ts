@@ -1,5 +1,5 @@
 /**
- * The one seam every byte passes through (style.md 6): a real serial port, a pseudo-terminal, a TCP
+ * The one seam every byte passes through: a real serial port, a pseudo-terminal, a TCP
  * socket and the in-process pair all implement `Transport`. Everything above it (deframer, link,
  * simulator) is identical whatever the medium.
  */

@@ -1,6 +1,6 @@
 /**
  * The lane configuration (one YAML file per lane process), validated at start-up. Every timeout and
- * tuning value lives here with its default and allowed range (style.md 11); an invalid file is refused
+ * tuning value lives here with its default and allowed range; an invalid file is refused
  * with the field path and what was expected.
  */
 import { z } from "zod";

@@ -1,5 +1,5 @@
 /**
- * The RSU driver seam (style.md 24): business code sees decoded domain events and issues domain
+ * The RSU driver seam: business code sees decoded domain events and issues domain
  * commands; one codec per wire variant (driver-legacy.ts, driver-national.ts) maps them to and from
  * frames, with the vendor dialect as configuration. Nothing above this file touches a Frame.
  */

@@ -1,4 +1,4 @@
-/** Golden vectors: exact hex in and out (style.md 3). */
+/** Golden vectors: exact hex in and out. */
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_LEGACY_DIALECT,

@@ -1,5 +1,5 @@
 /**
- * The ONE lane integration harness (style.md 19): a real controller (openLane: RsuLink, codec,
+ * The ONE lane integration harness: a real controller (openLane: RsuLink, codec,
  * journal, status list, tariff) against the simulated RSU with real card/PSAM models, a fresh
  * temporary data directory per test, over the in-process pair or a real pty. `debug: true` keeps the
  * data directory and writes the lane log there.
