@@ -75,6 +75,20 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "operator.action",
 ];
 
+/**
+ * The `journal.retention` entry of one retention batch: the journal writes it through
+ * AuditTrail.bindEvent in the batch's own transaction (src/journal/upkeep.ts).
+ */
+export function journalRetentionEvent(d: LaneEventData["journal.retention"]): AuditEventInput {
+  const ranges = d.deleted.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+  return {
+    type: "journal.retention",
+    severity: "info",
+    message: `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff} (seq ${ranges})`,
+    data: d,
+  };
+}
+
 export interface AuditAppender {
   append(e: AuditEventInput): unknown;
 }
@@ -189,13 +203,9 @@ export class LaneEvents {
       lastSeq === undefined ? {} : { lastSeq },
     );
   }
+  /** Written by the journal itself, inside each retention batch (journalRetentionEvent, bindEvent). */
   journalRetention(d: LaneEventData["journal.retention"]): unknown {
-    return this.emit(
-      "journal.retention",
-      "info",
-      `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff}`,
-      d,
-    );
+    return this.sink.append(journalRetentionEvent(d));
   }
   diskError(d: LaneEventData["disk.error"]): unknown {
     return this.emit("disk.error", "alarm", `disk error on ${d.path}: ${d.message}`, d);

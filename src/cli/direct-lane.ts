@@ -3,11 +3,11 @@
  * data-directory lock (so a lane cannot start meanwhile, and two commands cannot interleave), and writes
  * the same audit record the running lane would (auditedOperator), with `via: "direct"`.
  *
- * The concrete parts (lock, journal, audit trail) are opened here and only here, so the wiring follows
- * their owners' modules in one file.
+ * The concrete parts (lock, journal, audit trail bound to it) are opened here and only here, so the wiring
+ * follows their owners' modules in one file.
  */
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { AuditTrail, openStandaloneSpool } from "../audit/index.js";
+import { openJournalTrail } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
@@ -20,18 +20,24 @@ export interface DataDirLockLike {
   release(): void;
 }
 
+/** The journal and the trail bound to it, as the lane has them, for one action. */
+export interface DirectLaneSession {
+  journal: {
+    requeueHeld(): number;
+    runRetention(): Promise<{ deleted: number; cutoff: string }>;
+  };
+  audit: OperatorAuditPort;
+  /** the trail first (sealed with a last checkpoint), then the journal */
+  close(): Promise<void>;
+}
+
 export interface DirectLaneDeps {
   dataDir: string;
   /** takes the data-directory lock or throws (E410 naming the holder) */
   lock(command: string): Promise<DataDirLockLike>;
-  openJournal(): {
-    requeueHeld(): number;
-    runRetention(): Promise<{ deleted: number; cutoff: string }>;
-    close(): void;
-  };
   /** the lane's config when the command was given one (retention needs its journal.retentionDays) */
   config: LaneConfig | null;
-  openAudit(): OperatorAuditPort & { close(): Promise<void> | void };
+  open(): DirectLaneSession;
 }
 
 /** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
@@ -44,7 +50,7 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     dataDir,
     config,
     lock: (command) => dataDirLock(dataDir, command),
-    openJournal() {
+    open() {
       const reader = JournalReader.openReadOnly(dataDir);
       const laneIdentity = reader.identity();
       reader.close();
@@ -53,40 +59,41 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
           ErrorCodes.ConfigInvalid,
           `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
         );
-      return Journal.open({
+      // the lane's own offset and retention when its config is known; requeueing needs neither
+      const utcOffsetMinutes = config ? dialectFromConfig(config).utcOffsetMinutes : 480;
+      const journal = Journal.open({
         dataDir,
         laneIdentity,
         checkpointIntervalMs: 0,
-        // the lane's own offset and retention when its config is known; requeueing needs neither
-        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
+        utcOffsetMinutes,
         retention: { intervalMs: 0, ...(config ? { days: config.journal.retentionDays } : {}) },
       });
-    },
-    openAudit() {
-      // the same trail the lane writes (it is stopped: this command holds the data-directory lock)
-      const reader = JournalReader.openReadOnly(dataDir);
-      const lane = reader.identity();
-      reader.close();
-      if (!lane)
-        throw new EtcError(
-          ErrorCodes.ConfigInvalid,
-          `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
-        );
-      const spool = openStandaloneSpool(dataDir);
-      const trail = AuditTrail.open({
-        dataDir,
-        lane,
-        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
-        spool: spool.spool,
-        // a one-action session: sealed on close, no timers of its own
-        retentionCheckMs: 0,
-        witness: false,
-      });
+      // the same trail the lane writes, bound to the journal as the lane binds it (retention's
+      // journal.retention entries commit with the deletions); the lane is stopped: this command holds the
+      // data-directory lock
+      let trail: ReturnType<typeof openJournalTrail>;
+      try {
+        trail = openJournalTrail(journal, {
+          dataDir,
+          lane: laneIdentity,
+          utcOffsetMinutes,
+          // a one-action session: sealed on close, no timers of its own
+          retentionCheckMs: 0,
+          witness: false,
+        });
+      } catch (e) {
+        journal.close();
+        throw e;
+      }
       return {
-        append: (e) => trail.append(e),
+        journal,
+        audit: { append: (e) => trail.append(e) },
         async close() {
-          await trail.close();
-          await spool.close();
+          try {
+            await trail.close();
+          } finally {
+            journal.close();
+          }
         },
       };
     },
@@ -108,24 +115,20 @@ export async function runDirect(
 ): Promise<OperatorResult> {
   const lock = await d.lock(command);
   try {
-    const audit = d.openAudit();
+    const session = d.open();
     try {
+      const j = session.journal;
       const inner: LaneOperator = {
         openLane: async () => notRunning(d.dataDir, "lane open"),
         closeLane: async () => notRunning(d.dataDir, "lane close"),
         importStatusList: async () => notRunning(d.dataDir, "importing through the lane"),
         async requeueHeld() {
-          const j = d.openJournal();
-          try {
-            const n = j.requeueHeld();
-            return {
-              ok: true,
-              message: `${n} held record(s) back in the upload queue`,
-              data: { requeued: n },
-            };
-          } finally {
-            j.close();
-          }
+          const n = j.requeueHeld();
+          return {
+            ok: true,
+            message: `${n} held record(s) back in the upload queue`,
+            data: { requeued: n },
+          };
         },
         async runRetention() {
           if (!d.config)
@@ -134,22 +137,17 @@ export async function runDirect(
               message:
                 "retention deletes records: give --config FILE (the lane's config) so it keeps the lane's journal.retentionDays",
             };
-          const j = d.openJournal();
-          try {
-            const r = await j.runRetention();
-            return {
-              ok: true,
-              message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
-              data: { deleted: r.deleted, cutoff: r.cutoff },
-            };
-          } finally {
-            j.close();
-          }
+          const r = await j.runRetention();
+          return {
+            ok: true,
+            message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
+            data: { deleted: r.deleted, cutoff: r.cutoff },
+          };
         },
       };
-      return await fn(auditedOperator(inner, audit), { ...currentUser(), via: "direct" });
+      return await fn(auditedOperator(inner, session.audit), { ...currentUser(), via: "direct" });
     } finally {
-      await audit.close();
+      await session.close();
     }
   } finally {
     lock.release();
