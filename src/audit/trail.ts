@@ -138,6 +138,8 @@ export class AuditTrail {
   private spoolError: string | null = null;
   private readonly unwritten: Unwritten[] = [];
   private writeError: string | null = null;
+  /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
+  private diskError: { path: string; message: string; code?: string } | null = null;
   private writtenSeq: number;
   private syncedSeq: number;
   private syncInFlight: Promise<void> | null = null;
@@ -330,6 +332,13 @@ export class AuditTrail {
       this.pendingSpool.push({ seq: b.seq, line: b.line });
       this.scheduleSpool();
     }
+    if (this.diskError !== null) {
+      // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
+      // and in the spool like it, and in the file once the disk takes writes again)
+      const d = this.diskError;
+      this.diskError = null;
+      this.events.diskError(d);
+    }
     if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
       void this.startCheckpoint().catch(() => undefined);
     }
@@ -362,6 +371,12 @@ export class AuditTrail {
     const msg = e instanceof Error ? e.message : String(e);
     if (this.writeError === null) {
       this.writeError = msg;
+      const code = (e as NodeJS.ErrnoException | null)?.code;
+      this.diskError = {
+        path: this.segment.path,
+        message: `the audit trail cannot be written (${msg}); entries are kept in memory and in the spool`,
+        ...(typeof code === "string" ? { code } : {}),
+      };
       this.alarm(
         "AUDIT_WRITE",
         `audit trail ${this.segment.path} cannot be written (${msg}); entries are kept in memory and in the spool`,

@@ -332,7 +332,7 @@ describe("the witness queue", () => {
 });
 
 describe("a disk that refuses writes", () => {
-  it("never stops the caller: one AUDIT_WRITE alarm, the lines kept and spooled, and written at the next start", async () => {
+  it("never stops the caller: one AUDIT_WRITE alarm, a disk.error entry, the lines kept and spooled, and written at the next start", async () => {
     const seg = join(auditDir(dir), "audit-000000000001.log");
     mkdirSync(auditDir(dir), { recursive: true });
     symlinkSync("/dev/full", seg); // every write fails with ENOSPC
@@ -341,26 +341,35 @@ describe("a disk that refuses writes", () => {
     // no station here (reading /dev/full for checkpoints to send would never end)
     const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c), witness: false });
     expect(t.append(ev(1)).seq).toBe(1);
-    expect(t.append(ev(2)).seq).toBe(2);
+    // seq 2 is the failure itself, recorded once
+    expect(t.append(ev(2)).seq).toBe(3);
+    expect(t.append(ev(3)).seq).toBe(4);
     expect(alarms).toEqual(["AUDIT_WRITE"]);
     expect(t.status()).toMatchObject({
-      lastSeq: 2,
-      unwritten: 2,
+      lastSeq: 4,
+      unwritten: 4,
       writeError: expect.stringMatching(/ENOSPC/),
     });
     await t.close();
-    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3]); // the two events and the closing checkpoint
+    // the three events, the disk error and the closing checkpoint
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
 
     unlinkSync(seg); // the disk is replaced
     const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
-    expect(again.status().lastSeq).toBe(3);
+    expect(again.status().lastSeq).toBe(5);
     await again.close();
     expect(alarms).toEqual(["AUDIT_WRITE"]);
-    expect(
-      entries()
-        .map((e) => e.message)
-        .slice(0, 2),
-    ).toEqual(["event 1", "event 2"]);
+    const es = entries();
+    expect(es.slice(0, 4).map((e) => e.type)).toEqual([
+      "test.event",
+      "disk.error",
+      "test.event",
+      "test.event",
+    ]);
+    expect(es[1]).toMatchObject({
+      severity: "alarm",
+      data: { path: seg, code: "ENOSPC", message: expect.stringMatching(/ENOSPC/) },
+    });
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
   });
 });
