@@ -128,10 +128,11 @@ export class LaneEvents {
       detail ? { detail } : {},
     );
   }
-  laneClosed(reason: string, detail?: string): unknown {
+  /** `severity` defaults to alarm (info for a stop); the lane passes warn while it has not opened yet */
+  laneClosed(reason: string, detail?: string, severity?: AuditSeverity): unknown {
     return this.emit(
       "lane.closed",
-      reason === "stopped" ? "info" : "alarm",
+      severity ?? (reason === "stopped" ? "info" : "alarm"),
       `lane closed: ${reason}${detail ? ` (${detail})` : ""}`,
       {
         reason,

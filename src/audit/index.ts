@@ -3,6 +3,7 @@ export * from "./entry.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./journal-trail.js";
+export * from "./lane-trail.js";
 export * from "./records.js";
 export * from "./search.js";
 export * from "./segments.js";

@@ -12,7 +12,13 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
-import { type AuditTrail, type FileDigest, fileDigest, openJournalTrail } from "../audit/index.js";
+import {
+  type AuditTrail,
+  connectLaneTrail,
+  type FileDigest,
+  fileDigest,
+  openJournalTrail,
+} from "../audit/index.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
@@ -92,7 +98,6 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
   let auditTrail: AuditTrail | undefined; // a failed retention run goes to the audit trail once it is open
-  let journalWasUnhealthy = false;
   try {
     const journal = Journal.open({
       dataDir: c.dataDir,
@@ -158,21 +163,6 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
     audit.events.statusListLoaded(statusList.versions());
-    const journalHealth = journal.health$.subscribe((h) => {
-      try {
-        if (!h.healthy && h.error)
-          audit.events.journalError({
-            code: h.error.code,
-            message: h.error.message,
-            ...(h.error.sqliteCode ? { sqliteCode: h.error.sqliteCode } : {}),
-          });
-        else if (h.healthy && journalWasUnhealthy) audit.events.journalRecovered(journal.lastSeq());
-      } catch (e) {
-        logger.error({ err: (e as Error).message }, "audit append failed");
-      }
-      journalWasUnhealthy = !h.healthy;
-    });
-    cleanups.unshift(() => journalHealth.unsubscribe());
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const port = deps.transport ?? transportFor(c);
@@ -214,6 +204,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
+    // the lane's events into the trail (src/audit/lane-trail.ts); the booth's card reader joins as
+    // `reader: { state$, port }` once the lane has one
+    const laneTrail = connectLaneTrail(audit.events, { controller, journal, rsuPort: c.rsu.port }, logger);
+    cleanups.unshift(() => laneTrail.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
       uplink = new Uplink({
