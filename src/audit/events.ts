@@ -32,14 +32,23 @@ export interface LaneEventData {
   "rsu.link": { state: LinkState; reason?: string; port?: string };
   "reader.link": { state: LinkState; reason?: string; port?: string };
   "status-list.loaded": { full: string | null; delta: string | null };
+  /** source: "station" (the uplink) or "operator" (an import through the lane) */
   "status-list.applied": {
     kind: "full" | "delta";
     version: string;
     bundle?: string;
     bytes?: number;
     source?: string;
+    versions?: { full: string | null; delta: string | null };
   };
-  "status-list.refused": { bundle: string; reason?: string; code?: string };
+  "status-list.refused": {
+    bundle: string;
+    kind?: string;
+    version?: string;
+    reason?: string;
+    code?: string;
+    source?: string;
+  };
   "journal.error": { code: string; message: string; sqliteCode?: string; op?: string };
   "journal.recovered": { lastSeq?: number };
   /** deleted journal record seqs as [from, to] ranges: `audit verify` accepts a missing row they cover */
