@@ -95,7 +95,8 @@ export interface AppendResult {
 
 export interface AuditTrailStatus {
   lastSeq: number;
-  lastCheckpoint: { n: number; to: number; seq: number } | null;
+  /** `at`: when it was sealed, wall ms */
+  lastCheckpoint: { n: number; to: number; seq: number; at: number | null } | null;
   /** entries after the last checkpoint's range */
   unsealed: number;
   /** lines waiting for the disk after a write failure */
@@ -502,6 +503,7 @@ export class AuditTrail {
           hash: checkpointHash(stmt),
           seq: built.seq,
           line: built.line,
+          at: Date.parse(stmt.time),
         };
         this.witness.add(cp);
         this.maybeRotate(built.line);
@@ -596,7 +598,9 @@ export class AuditTrail {
     return {
       lastSeq: this.nextSeq - 1,
       lastCheckpoint:
-        this.lastCp.n > 0 ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq } : null,
+        this.lastCp.n > 0
+          ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq, at: this.lastCp.at }
+          : null,
       unsealed: this.unsealedCount(),
       unwritten: this.unwritten.length,
       writeError: this.writeError,

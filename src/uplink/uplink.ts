@@ -566,7 +566,14 @@ export class Uplink {
           type: "status-list.refused",
           severity: "alarm",
           message: `status-list bundle ${b.name} refused: ${message}`,
-          data: { bundle: b.name, kind: b.kind, version: b.version, code, reason: message, source: "station" },
+          data: {
+            bundle: b.name,
+            kind: b.kind,
+            version: b.version,
+            code,
+            reason: message,
+            source: "station",
+          },
         });
         Object.assign(sl, sink.versions());
         return false; // retry at the next poll
