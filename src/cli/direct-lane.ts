@@ -6,15 +6,18 @@
  * The concrete parts (lock, journal, audit trail bound to it) are opened here and only here, so the wiring
  * follows their owners' modules in one file.
  */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { openJournalTrail } from "../audit/index.js";
+import { LaneEvents, openJournalTrail } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
-import { Journal, JournalReader } from "../journal/journal.js";
+import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
 import { currentUser } from "../service/control/client.js";
-import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
+import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+import type { ApplyResult } from "../status-list/types.js";
 
 export interface DataDirLockLike {
   release(): void;
@@ -146,6 +149,79 @@ export async function runDirect(
         },
       };
       return await fn(auditedOperator(inner, session.audit), { ...currentUser(), via: "direct" });
+    } finally {
+      await session.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * `etc-lane status-list import` when no lane answers: the bundle is applied to the data directory's list
+ * under the data-directory lock. When a lane has run there (there is a journal), the import is recorded
+ * in its trail as the running lane would record it (`operator.status-list.import` with `via: "direct"`,
+ * and `status-list.applied` or `status-list.refused` with source "operator"); a data directory no lane
+ * has run in yet (a list loaded before the first start) has no trail to record it in.
+ * Returns the apply result; throws the refusal (nothing applied).
+ */
+export async function importStatusListDirect(
+  dataDir: string,
+  config: LaneConfig | null,
+  file: string,
+  apply: (onProgress?: (p: ImportProgress) => void) => Promise<ApplyResult>,
+  onProgress?: (p: ImportProgress) => void,
+): Promise<{ result: ApplyResult; recorded: boolean }> {
+  const lock = await dataDirLock(dataDir, "etc-lane status-list import");
+  try {
+    if (!existsSync(join(dataDir, JOURNAL_FILE))) return { result: await apply(onProgress), recorded: false };
+    const session = directDeps(dataDir, config).open();
+    let applied: ApplyResult | null = null;
+    let failure: unknown = null;
+    try {
+      const events = new LaneEvents(session.audit);
+      const inner: LaneOperator = {
+        openLane: async () => notRunning(dataDir, "lane open"),
+        closeLane: async () => notRunning(dataDir, "lane close"),
+        requeueHeld: async () => notRunning(dataDir, "requeue"),
+        runRetention: async () => notRunning(dataDir, "retention"),
+        async importStatusList(f, _user, progress) {
+          try {
+            applied = await apply(progress);
+          } catch (e) {
+            failure = e;
+            const code = (e as { code?: unknown } | null)?.code;
+            events.statusListRefused({
+              bundle: f,
+              reason: e instanceof Error ? e.message : String(e),
+              ...(typeof code === "string" ? { code } : {}),
+              source: "operator",
+            });
+            throw e;
+          }
+          events.statusListApplied({
+            kind: applied.kind,
+            version: applied.version,
+            bundle: f,
+            source: "operator",
+            versions: applied.versions,
+          });
+          return {
+            ok: true,
+            message: `status-list ${applied.kind} ${applied.version} applied`,
+            data: { kind: applied.kind, version: applied.version, versions: applied.versions },
+          };
+        },
+      };
+      const r = await auditedOperator(inner, session.audit).importStatusList(
+        resolve(file),
+        { ...currentUser(), via: "direct" },
+        onProgress,
+      );
+      // the refusal as the list gave it (its code and words), once it is in the trail
+      if (failure !== null) throw failure;
+      if (!r.ok || applied === null) throw new EtcError(ErrorCodes.ConfigInvalid, r.message);
+      return { result: applied, recorded: true };
     } finally {
       await session.close();
     }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditDir, readTrail } from "../../src/audit/index.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "../../src/cli/direct-lane.js";
-import { locateLane } from "../../src/cli/lane-target.js";
+import { locateLane } from "../../src/cli/lane-locate.js";
 import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
 import { displayWidth } from "../../src/cli/text-table.js";
 import { Journal } from "../../src/journal/journal.js";
