@@ -139,6 +139,9 @@ export class AuditTrail {
   private spoolError: string | null = null;
   private readonly unwritten: Unwritten[] = [];
   private writeError: string | null = null;
+  /** lines waiting for their write(2) until the next event-loop turn (see defer) */
+  private deferred: BuiltLine[] = [];
+  private deferredFlush: NodeJS.Immediate | null = null;
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private writtenSeq: number;
@@ -326,7 +329,13 @@ export class AuditTrail {
   }
 
   private commit(b: BuiltLine, spooled: boolean): void {
-    this.writeLine(b.seq, b.line);
+    if (spooled) this.defer(b);
+    else {
+      // an event line is only in memory until its spool batch: it goes to the file now, behind any
+      // deferred record lines
+      this.writeDeferred();
+      this.writeLine(b.seq, b.line);
+    }
     this.nextSeq = b.seq + 1;
     this.head = b.hash;
     if (!spooled) {
@@ -343,6 +352,35 @@ export class AuditTrail {
     if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
       void this.startCheckpoint().catch(() => undefined);
     }
+  }
+
+  /**
+   * A line whose journal transaction has committed is already in the spool (a crash before its write
+   * loses nothing: the next open appends it), so its write(2) waits for the next turn of the event loop,
+   * after the barrier the commit opens; one write takes the lines of that turn. Anything else that writes
+   * the file (an event line, a sync, a rotation, close) writes them first, so the file keeps the chain's
+   * order.
+   */
+  private defer(b: BuiltLine): void {
+    this.deferred.push(b);
+    if (this.deferredFlush === null)
+      this.deferredFlush = setImmediate(() => {
+        this.deferredFlush = null;
+        this.writeDeferred();
+      });
+  }
+
+  /** Writes the deferred lines now, in order. */
+  private writeDeferred(): void {
+    if (this.deferredFlush !== null) {
+      clearImmediate(this.deferredFlush);
+      this.deferredFlush = null;
+    }
+    const lines = this.deferred;
+    if (lines.length === 0) return;
+    this.deferred = [];
+    if (lines.length === 1) this.writeLine(lines[0]!.seq, lines[0]!.line);
+    else this.writeLine(lines[lines.length - 1]!.seq, lines.map((l) => l.line).join(""));
   }
 
   private writeLine(seq: number, line: string): void {
@@ -387,6 +425,7 @@ export class AuditTrail {
 
   /** Writes the backlog left by a failed write, in order; stops at the first failure. */
   private retryUnwritten(): void {
+    this.writeDeferred();
     while (this.unwritten.length > 0) {
       const u = this.unwritten[0]!;
       try {
@@ -434,6 +473,7 @@ export class AuditTrail {
 
   /** fdatasync of the segment file in the thread pool; then spooled lines up to what it covered go. */
   sync(): Promise<void> {
+    this.writeDeferred();
     if (this.syncInFlight) return this.syncInFlight.then(() => this.sync());
     const upTo = this.writtenSeq;
     const fd = this.fd;
@@ -526,6 +566,7 @@ export class AuditTrail {
 
   /** After a checkpoint: a new segment once this one is past its size, starting with that checkpoint. */
   private maybeRotate(cpLine: string): void {
+    this.writeDeferred();
     if (this.segmentBytes < this.segmentMaxBytes || this.unwritten.length > 0) return;
     const name = segmentName(this.nextSeq);
     const path = join(this.dir, name);

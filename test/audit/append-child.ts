@@ -30,6 +30,7 @@ if (mode === "kill-after-commit") {
   for (let i = 1; i <= 20; i++) {
     const c = journal.commit(sampleRecord(i));
     print(`${trail.status().lastSeq} ${c.seq}`);
+    await new Promise((r) => setImmediate(r)); // a turn of the event loop between vehicles, as the lane has
   }
   // the next commit: the transaction commits (row, spooled line, head copy), then the process dies
   // before AuditTrail.bindRecord writes the line to the segment file

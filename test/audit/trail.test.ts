@@ -203,7 +203,11 @@ describe("after a crash", () => {
       spool.put(b.spool, b.head); // what the journal does inside its transaction
       return b;
     });
+    // its write(2) waits for the next event-loop turn (after the barrier the commit opens)
+    expect(readFileSync(segmentPaths(dir)[0]!).equals(before)).toBe(true);
+    await new Promise((r) => setImmediate(r));
     const full = readFileSync(segmentPaths(dir)[0]!);
+    expect(full.length).toBeGreaterThan(before.length);
     // kill -9 between the journal's COMMIT and the file write: the file never got the line
     truncateSync(segmentPaths(dir)[0]!, before.length);
     const alarms: string[] = [];
@@ -213,6 +217,22 @@ describe("after a crash", () => {
     expect(alarms).toEqual([]);
     await again.close();
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("an event appended behind a record's deferred line writes both, in the chain's order", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    const rec = t.bindRecord(binding(1, '{"seq":1}'), (b) => {
+      spool.put(b.spool, b.head);
+      return b;
+    });
+    const e = t.append(ev(2));
+    const seqs = readFileSync(segmentPaths(dir)[0]!, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as AuditEntry).seq);
+    expect(seqs).toEqual([rec.seq, e.seq]);
+    await t.close();
   });
 
   it("a torn last line is cut at open and reported as torn, not as tampering", async () => {
