@@ -21,7 +21,10 @@ export function fileDigest(path: string): FileDigest {
 
 export type LinkState = "up" | "down";
 
-/** Every event kind and its `data`. Kinds written by the trail itself (audit.*) are in ./trail.ts. */
+/**
+ * Every event kind and its `data`. Kinds written by the trail itself (audit.*) are in ./trail.ts; operator
+ * actions are `operator.<action>` entries written by src/service/operator-audit.ts.
+ */
 export interface LaneEventData {
   "lane.start": { version: string; pid: number; lane: string; role: string; config: FileDigest | null };
   "lane.stop": { reason: string };
@@ -57,7 +60,6 @@ export interface LaneEventData {
   "uplink.state": { from: string; to: string; [k: string]: unknown };
   "uplink.records-held": { tradeIds: (string | null)[]; codes: string[] };
   "lane.alarm": { code: string; [k: string]: unknown };
-  "operator.action": { action: string; user: string; detail?: Record<string, unknown>; result?: string };
 }
 
 export type LaneEventKind = keyof LaneEventData;
@@ -81,7 +83,6 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "uplink.state",
   "uplink.records-held",
   "lane.alarm",
-  "operator.action",
 ];
 
 /**
@@ -222,13 +223,5 @@ export class LaneEvents {
   }
   alarm(code: string, message: string, data: Record<string, unknown> = {}): unknown {
     return this.emit("lane.alarm", "alarm", message, { ...data, code });
-  }
-  operatorAction(d: LaneEventData["operator.action"]): unknown {
-    return this.emit(
-      "operator.action",
-      "info",
-      `operator ${d.user}: ${d.action}${d.result ? ` (${d.result})` : ""}`,
-      d,
-    );
   }
 }
