@@ -24,6 +24,7 @@ import { BackgroundVerify } from "../audit/background-verify.js";
 import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
+import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import {
   type BoothCaseView,
@@ -93,6 +94,7 @@ export class LaneRuntimeView implements LaneView {
   private listInfoStale = true;
   private listKey: string | null = null;
   private readonly extra = new Subject<LaneFeedEvent>();
+  private readonly vehicles = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
 
   constructor(
@@ -103,32 +105,31 @@ export class LaneRuntimeView implements LaneView {
     this.startedAt = this.now() - Math.round(process.uptime() * 1000);
     this.stateSince = this.now();
     const c = rt.controller;
-    const vehicles$: Observable<LaneFeedEvent> = c.outcomes$.pipe(
-      map((v) => {
-        const r = v.record;
-        const at = Date.parse(r.createdAt);
-        return {
-          type: "vehicle" as const,
+    // one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on
+    const toVehicle = (v: VehicleOutcome): LaneFeedEvent => {
+      const r = v.record;
+      const at = Date.parse(r.createdAt);
+      return {
+        type: "vehicle" as const,
+        at,
+        record: {
+          seq: r.seq,
+          tradeId: r.tradeId,
           at,
-          record: {
-            seq: r.seq,
-            tradeId: r.tradeId,
-            at,
-            kind: r.kind,
-            outcome: r.outcome,
-            obuId: r.obuId,
-            obuSerial: r.obuSerial,
-            cardId: r.cardId,
-            plate: r.plate,
-            vehicleClass: r.vehicleClass,
-            amount: r.amount,
-            decisionMs: v.decisionMs,
-          },
-          stages: vehicleStages(r.stageTimes, v.barrierAt),
-          commitMs: v.commitMs,
-        };
-      }),
-    );
+          kind: r.kind,
+          outcome: r.outcome,
+          obuId: r.obuId,
+          obuSerial: r.obuSerial,
+          cardId: r.cardId,
+          plate: r.plate,
+          vehicleClass: r.vehicleClass,
+          amount: r.amount,
+          decisionMs: v.decisionMs,
+        },
+        stages: vehicleStages(r.stageTimes, v.barrierAt),
+        commitMs: v.commitMs,
+      };
+    };
     const lane$: Observable<LaneFeedEvent> = c.status$.pipe(
       map((s) => {
         const st = this.stateOf(s);
@@ -150,7 +151,7 @@ export class LaneRuntimeView implements LaneView {
         return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
       }),
     );
-    const sources: Observable<LaneFeedEvent>[] = [vehicles$, lane$, controllerEvents$, this.extra];
+    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, controllerEvents$, this.extra];
     if (rt.uplink)
       sources.push(
         rt.uplink.state$.pipe(
@@ -189,11 +190,12 @@ export class LaneRuntimeView implements LaneView {
     this.subs.push(
       c.outcomes$.subscribe((v) => {
         this.lastCommitMs = v.commitMs;
-      }),
-      vehicles$.subscribe((e) => {
-        if (e.type !== "vehicle") return;
-        this.recent.unshift(e.record);
-        if (this.recent.length > LAST) this.recent.pop();
+        const e = toVehicle(v);
+        if (e.type === "vehicle") {
+          this.recent.unshift(e.record);
+          if (this.recent.length > LAST) this.recent.pop();
+        }
+        this.vehicles.next(e);
       }),
       c.status$.subscribe((s) => {
         const key = s.status === "closed" ? `closed:${s.reason}` : s.status;
@@ -466,6 +468,7 @@ export class LaneRuntimeView implements LaneView {
     this.subs.length = 0;
     await this.verifier?.close();
     this.extra.complete();
+    this.vehicles.complete();
   }
 }
 

@@ -199,7 +199,7 @@ export const auditBench: Benchmark = {
           name: "audit record entry, outside the transaction (lane thread)",
           unit: "us",
           figures: us(outside),
-          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): digest, line, hash, write(2)`,
+          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): digest, line, hash (its write(2) waits for the next turn)`,
         },
         {
           name: "audit record entry, spool insert inside the transaction",

@@ -5,9 +5,10 @@
  * status service over the real lane (src/service/serve-lane.ts) with GET /metrics scraped every second and
  * the page's live feed (server-sent events) open and read, both by a client in another process) against
  * the same run without them ("off": the journal not bound to the trail, so records are committed without
- * their entries, and no service). Runs in the order off, on, on, off and pools each condition's two runs,
- * so a drift of the machine during the benchmark weighs on both. Prints each condition's figures and the
- * ratio on/off of p50, p99 and max per stage.
+ * their entries, and no service), and in between the trail alone ("trail": bound, no service), which
+ * tells the two costs apart. Runs in the order off, trail, on, on, trail, off and pools each condition's
+ * two runs, so a drift of the machine during the benchmark weighs on all three. Prints each condition's
+ * figures and the ratios trail/off and on/off of p50, p99 and max per stage.
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -46,15 +47,16 @@ export const serviceBench: Benchmark = {
   name: "service",
   title:
     "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
-    "clients in another process) against the same run without them; 20k x scale vehicles per run, runs off/on/on/off",
+    "clients in another process) against the same run without them, and the trail alone; 20k x scale vehicles " +
+    "per run, runs off/trail/on/on/trail/off",
   async run(ctx) {
     const vehicles = Math.max(2000, Math.round(20_000 * ctx.scale));
     const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
-    const runs: Record<"off" | "on", LaneRun[]> = { off: [], on: [] };
+    const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
     const clients: ClientReport[] = [];
     let dropped = 0;
     let auditEntries = 0;
-    for (const cond of ["off", "on", "on", "off"] as const) {
+    for (const cond of ["off", "trail", "on", "on", "trail", "off"] as const) {
       ctx.log(`  service ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`);
       const r = await runLane(ctx, {
         protocol: "legacy",
@@ -63,9 +65,9 @@ export const serviceBench: Benchmark = {
         mode: "back-to-back",
         deltaRows: 0,
         attach:
-          cond === "off"
+          cond !== "on"
             ? async (lane) => {
-                lane.journal.bindAudit(null); // records committed without their audit entries
+                if (cond === "off") lane.journal.bindAudit(null); // records committed without their entries
                 return async () => {};
               }
             : async (lane, _dataDir, config) => {
@@ -100,25 +102,33 @@ export const serviceBench: Benchmark = {
     }
     const out: BenchResult[] = [];
     for (const [stage, pick] of STAGES) {
-      const off = percentiles(pooled(runs.off, pick));
-      const on = percentiles(pooled(runs.on, pick));
-      const n = pooled(runs.on, pick).length;
-      out.push({
-        name: `service.off.${stage}`,
-        unit: "ms",
-        figures: { n: pooled(runs.off, pick).length, p50: off.p50, p99: off.p99, max: off.max },
-      });
-      out.push({
-        name: `service.on.${stage}`,
-        unit: "ms",
-        figures: { n, p50: on.p50, p99: on.p99, max: on.max },
-      });
-      out.push({
-        name: `service.ratio.${stage}`,
-        unit: "on/off",
-        figures: { p50: on.p50 / off.p50, p99: on.p99 / off.p99, max: on.max / off.max },
-        notes: "1.00 = no cost; issue 13 target: within 10 %",
-      });
+      const p = {
+        off: percentiles(pooled(runs.off, pick)),
+        trail: percentiles(pooled(runs.trail, pick)),
+        on: percentiles(pooled(runs.on, pick)),
+      };
+      for (const cond of ["off", "trail", "on"] as const)
+        out.push({
+          name: `service.${cond}.${stage}`,
+          unit: "ms",
+          figures: {
+            n: pooled(runs[cond], pick).length,
+            p50: p[cond].p50,
+            p99: p[cond].p99,
+            max: p[cond].max,
+          },
+        });
+      for (const cond of ["trail", "on"] as const)
+        out.push({
+          name: `service.ratio.${cond}.${stage}`,
+          unit: `${cond}/off`,
+          figures: {
+            p50: p[cond].p50 / p.off.p50,
+            p99: p[cond].p99 / p.off.p99,
+            max: p[cond].max / p.off.max,
+          },
+          notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
+        });
     }
     const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
     const seconds = runs.on.reduce((a, r) => a + r.seconds, 0);
@@ -136,7 +146,7 @@ export const serviceBench: Benchmark = {
       },
       notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the two "on" runs`,
     });
-    for (const cond of ["off", "on"] as const)
+    for (const cond of ["off", "trail", "on"] as const)
       out.push({
         name: `service.${cond}.back-to-back`,
         unit: "veh/s",
