@@ -33,7 +33,7 @@ export interface StatusListSink {
   applyBundle(file: string): Promise<unknown>;
 }
 
-/** Where state changes go (src/audit AuditLog implements it). */
+/** Where state changes go (src/audit AuditTrail implements it). */
 export interface AuditSink {
   append(event: {
     type: string;
@@ -279,7 +279,7 @@ export class Uplink {
     this.statusSubject.next(next);
   }
 
-  /** The audit log must never stop the uplink: a failed append is logged and dropped. */
+  /** The audit trail must never stop the uplink: a failed append is logged and dropped. */
   private auditSafe(ev: Parameters<AuditSink["append"]>[0]): void {
     try {
       this.opts.audit?.append(ev);
