@@ -10,7 +10,7 @@ import { loadLaneConfig } from "../../config/load.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { createLogger } from "../../log.js";
-import { type ServedLane, serveLane } from "../../service/serve-lane.js";
+import type { ServedLane } from "../../service/serve-lane.js";
 
 export function registerRun(program: Command): void {
   program
@@ -33,16 +33,18 @@ export function registerRun(program: Command): void {
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
+      lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       let served: ServedLane;
       try {
-        // the status service, page and control socket (docs/maintenance.md), before the lane trades
+        await lane.controller.start();
+        // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
+        // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
+        const { serveLane } = await import("../../service/serve-lane.js");
         served = await serveLane(lane, config, { logger });
       } catch (e) {
         await lane.close();
         throw e;
       }
-      lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      await lane.controller.start();
       logger.info(
         { rsu: config.rsu.port, protocol: config.rsu.protocol, page: served.service.url },
         "lane controller running",
