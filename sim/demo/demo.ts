@@ -8,11 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { fileDigest } from "../../src/audit/events.js";
 import { loadLaneConfig } from "../../src/config/load.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { STOP_REASONS, type StopReason } from "../../src/lane/stop-reasons.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { parseScenarioYaml } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../status-list/bundle-builder.js";
@@ -31,6 +33,13 @@ export interface DemoOptions {
   write?: (line: string) => void;
   /** show barrier/display events too */
   verbose?: boolean;
+  /**
+   * the lane status service and maintenance page (docs/maintenance.md) on the config's service.listen
+   * (a free port when that one is taken); default true
+   */
+  serve?: boolean;
+  /** after the scenario, keep the lane and its page running until this resolves (the CLI: Ctrl-C) */
+  stayUntil?: Promise<void>;
 }
 
 export interface DemoLine {
@@ -74,10 +83,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (opts.verbose && e.type !== "light") write(`    ${JSON.stringify(e)}`);
     if (e.type === "alarm" && !opts.verbose) return;
   };
-  const lane = await openLane(
-    { ...config, dataDir },
-    { transport: pair.lane, outputs: { emit: outputs }, uplink: false },
-  );
+  const laneConfig = { ...config, dataDir };
+  const lane = await openLane(laneConfig, {
+    transport: pair.lane,
+    outputs: { emit: outputs },
+    uplink: false,
+    configFile: fileDigest(opts.config),
+  });
+  let served: ServedLane | null = null;
+  if (opts.serve !== false) {
+    try {
+      served = await serveLane(lane, laneConfig).catch(() =>
+        // the configured port is taken (another lane, another demo): any free one
+        serveLane(lane, laneConfig, { listen: "127.0.0.1:0" }),
+      );
+    } catch (e) {
+      await lane.close();
+      throw e;
+    }
+  }
   await lane.statusList.applyBundle(
     buildBundle({
       kind: "full",
@@ -99,6 +123,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
       `${config.rsu.protocol} RSU (simulated), ${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
   );
+  if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
   write(
     `${"vehicle".padEnd(17)}${"plate".padEnd(10)}${"class".padStart(5)}  ${"route".padEnd(10)}${"charged".padStart(9)}  ${"decision".padStart(8)}  outcome`,
   );
@@ -134,7 +159,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       await firstValueFrom(lane.controller.outcomes$.pipe(timeout(10_000)));
       await lane.controller.idle();
     }
+    if (served && opts.stayUntil) {
+      write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
+      await opts.stayUntil;
+    }
   } finally {
+    await served?.close();
     await lane.close();
     await sim.stop();
   }

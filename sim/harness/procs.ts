@@ -317,6 +317,8 @@ export function writeLaneConfig(s: LaneConfigSpec): string {
     `tariff: ${JSON.stringify(s.tariff)}`,
     ...(tx.length ? ["transaction:", ...tx] : []),
     "outputs: { sink: log }",
+    // the status service on a free port: lanes of tests that run side by side never share 9641
+    "service: { listen: 127.0.0.1:0 }",
     "log: { level: info }",
     "",
   ].join("\n");

@@ -21,7 +21,10 @@ export function fileDigest(path: string): FileDigest {
 
 export type LinkState = "up" | "down";
 
-/** Every event kind and its `data`. Kinds written by the trail itself (audit.*) are in ./trail.ts. */
+/**
+ * Every event kind and its `data`. Kinds written by the trail itself (audit.*) are in ./trail.ts; operator
+ * actions are `operator.<action>` entries written by src/service/operator-audit.ts.
+ */
 export interface LaneEventData {
   "lane.start": { version: string; pid: number; lane: string; role: string; config: FileDigest | null };
   "lane.stop": { reason: string };
@@ -32,14 +35,23 @@ export interface LaneEventData {
   "rsu.link": { state: LinkState; reason?: string; port?: string };
   "reader.link": { state: LinkState; reason?: string; port?: string };
   "status-list.loaded": { full: string | null; delta: string | null };
+  /** source: "station" (the uplink) or "operator" (an import through the lane) */
   "status-list.applied": {
     kind: "full" | "delta";
     version: string;
     bundle?: string;
     bytes?: number;
     source?: string;
+    versions?: { full: string | null; delta: string | null };
   };
-  "status-list.refused": { bundle: string; reason?: string; code?: string };
+  "status-list.refused": {
+    bundle: string;
+    kind?: string;
+    version?: string;
+    reason?: string;
+    code?: string;
+    source?: string;
+  };
   "journal.error": { code: string; message: string; sqliteCode?: string; op?: string };
   "journal.recovered": { lastSeq?: number };
   /** deleted journal record seqs as [from, to] ranges: `audit verify` accepts a missing row they cover */
@@ -48,7 +60,6 @@ export interface LaneEventData {
   "uplink.state": { from: string; to: string; [k: string]: unknown };
   "uplink.records-held": { tradeIds: (string | null)[]; codes: string[] };
   "lane.alarm": { code: string; [k: string]: unknown };
-  "operator.action": { action: string; user: string; detail?: Record<string, unknown>; result?: string };
 }
 
 export type LaneEventKind = keyof LaneEventData;
@@ -72,8 +83,21 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "uplink.state",
   "uplink.records-held",
   "lane.alarm",
-  "operator.action",
 ];
+
+/**
+ * The `journal.retention` entry of one retention batch: the journal writes it through
+ * AuditTrail.bindEvent in the batch's own transaction (src/journal/upkeep.ts).
+ */
+export function journalRetentionEvent(d: LaneEventData["journal.retention"]): AuditEventInput {
+  const ranges = d.deleted.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+  return {
+    type: "journal.retention",
+    severity: "info",
+    message: `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff} (seq ${ranges})`,
+    data: d,
+  };
+}
 
 export interface AuditAppender {
   append(e: AuditEventInput): unknown;
@@ -114,10 +138,11 @@ export class LaneEvents {
       detail ? { detail } : {},
     );
   }
-  laneClosed(reason: string, detail?: string): unknown {
+  /** `severity` defaults to alarm (info for a stop); the lane passes warn while it has not opened yet */
+  laneClosed(reason: string, detail?: string, severity?: AuditSeverity): unknown {
     return this.emit(
       "lane.closed",
-      reason === "stopped" ? "info" : "alarm",
+      severity ?? (reason === "stopped" ? "info" : "alarm"),
       `lane closed: ${reason}${detail ? ` (${detail})` : ""}`,
       {
         reason,
@@ -189,26 +214,14 @@ export class LaneEvents {
       lastSeq === undefined ? {} : { lastSeq },
     );
   }
+  /** Written by the journal itself, inside each retention batch (journalRetentionEvent, bindEvent). */
   journalRetention(d: LaneEventData["journal.retention"]): unknown {
-    return this.emit(
-      "journal.retention",
-      "info",
-      `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff}`,
-      d,
-    );
+    return this.sink.append(journalRetentionEvent(d));
   }
   diskError(d: LaneEventData["disk.error"]): unknown {
     return this.emit("disk.error", "alarm", `disk error on ${d.path}: ${d.message}`, d);
   }
   alarm(code: string, message: string, data: Record<string, unknown> = {}): unknown {
     return this.emit("lane.alarm", "alarm", message, { ...data, code });
-  }
-  operatorAction(d: LaneEventData["operator.action"]): unknown {
-    return this.emit(
-      "operator.action",
-      "info",
-      `operator ${d.user}: ${d.action}${d.result ? ` (${d.result})` : ""}`,
-      d,
-    );
   }
 }

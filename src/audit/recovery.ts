@@ -44,6 +44,8 @@ export interface LastCheckpoint {
   seq: number;
   /** its line, newline included (the anchor of the next segment), or null when none */
   line: string | null;
+  /** when it was sealed (its statement's time), wall ms; null when none */
+  at: number | null;
 }
 
 export interface RecoveredTrail {
@@ -97,10 +99,11 @@ export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckp
         hash: checkpointHash(s),
         seq: r.entry.seq,
         line: `${line.toString("utf8")}\n`,
+        at: Date.parse(s.time),
       };
     }
   }
-  return { ...NO_CHECKPOINT, seq: 0, line: null };
+  return { ...NO_CHECKPOINT, seq: 0, line: null, at: null };
 }
 
 /** The hash of entry `seq`, searching from the newest segment; null when no kept line has that seq. */

@@ -4,9 +4,11 @@
  * filters staff search by. Reading never checks hashes: that is `audit verify`.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import { type AuditEntry, parseEntry } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
-import { linesBackwards, listSegments, readFirstLine, readSegment } from "./segments.js";
+import { linesBackwards, listSegments, readFirstLine, readSegment, splitLines } from "./segments.js";
 
 /** One row of the timeline. */
 export interface TimelineRow {
@@ -185,4 +187,50 @@ export function completeEnd(path: string): number {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The newest `limit` entries that match, newest first, for a running lane's maintenance page: the
+ * files are read in the thread pool and scanned from the newest backwards in slices of at most
+ * `sliceMs` of the caller's thread, with a turn of the event loop between slices, so the lane's frames
+ * never wait for a search. Stops as soon as one more match than `limit` is found (`truncated`), or at
+ * the first entry older than `filter.since`.
+ */
+export async function searchNewest(
+  dir: string,
+  filter: SearchFilter,
+  limit: number,
+  o: { sliceMs?: number } = {},
+): Promise<{ rows: { entry: AuditEntry; row: TimelineRow }[]; truncated: boolean }> {
+  const sliceMs = o.sliceMs ?? 1;
+  const rows: { entry: AuditEntry; row: TimelineRow }[] = [];
+  const segs = listSegments(dir);
+  let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
+  let t0 = performance.now();
+  for (let i = segs.length - 1; i >= 0; i--) {
+    let buf: Buffer;
+    try {
+      buf = await readFile(segs[i]!.path);
+    } catch {
+      continue; // deleted by retention meanwhile
+    }
+    const { lines } = splitLines(buf);
+    t0 = performance.now();
+    for (let k = lines.length - 1; k >= 0; k--) {
+      if (performance.now() - t0 > sliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        t0 = performance.now();
+      }
+      const entry = parseEntry(lines[k]!.toString("utf8"));
+      if (!entry || entry.seq >= newer) continue;
+      newer = entry.seq;
+      if (filter.since !== undefined && Date.parse(entry.utc) < filter.since)
+        return { rows, truncated: false };
+      const row = toRow(entry);
+      if (!matches(entry, row, filter)) continue;
+      if (rows.length === limit) return { rows, truncated: true };
+      rows.push({ entry, row });
+    }
+  }
+  return { rows, truncated: false };
 }

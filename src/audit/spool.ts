@@ -5,17 +5,16 @@
  * (kill -9 between a journal commit and the file write loses nothing) and compares the file's end with
  * the head copy (a file that ends before it, and that the spool cannot fill, was truncated).
  *
- * The port is small so that the journal can implement it on its own SQLite handle and write the audit
- * line of a record in the SAME transaction as the record (see AuditTrail.bindRecord). SqliteAuditSpool
- * is that implementation over any better-sqlite3 handle (tables `audit_tail` and `meta`); until the
- * journal hosts it, the lane opens it on `<dataDir>/audit/spool.db` (openStandaloneSpool).
+ * The journal implements the port on its own SQLite handle (src/journal/audit-binding.ts) and writes the
+ * audit line of a record in the SAME transaction as the record (see AuditTrail.bindRecord). The spool
+ * used to be a database of its own, `<dataDir>/audit/spool.db`: absorbLegacySpool moves one into the
+ * journal at the lane's first start on this version.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
-import { Checkpointer } from "../journal/checkpointer.js";
 import { AuditErrorCodes } from "./errors.js";
 import { auditDir } from "./segments.js";
 
@@ -58,139 +57,95 @@ export interface AuditSpool {
 /** Read-only view for `audit verify` (the same data, opened by another process). */
 export type AuditSpoolView = Pick<AuditSpool, "head" | "tail" | "witness">;
 
-export const SPOOL_SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS audit_tail (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);
-`;
-
-export class SqliteAuditSpool implements AuditSpool {
-  private readonly insLine: Database.Statement;
-  private readonly setMeta: Database.Statement;
-  private readonly getMeta: Database.Statement<[string], { value: string }>;
-  private readonly delUpTo: Database.Statement;
-  private readonly selTail: Database.Statement<[number], SpooledLine>;
-  private readonly txPut: (lines: readonly SpooledLine[], head: AuditHead) => void;
-
-  /** `db` is open for writing; the tables are created if missing. */
-  constructor(db: Database.Database) {
-    db.exec(SPOOL_SCHEMA);
-    this.insLine = db.prepare("INSERT OR REPLACE INTO audit_tail (seq, line) VALUES (?, ?)");
-    this.setMeta = db.prepare(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    );
-    this.getMeta = db.prepare("SELECT value FROM meta WHERE key = ?") as Database.Statement<
-      [string],
-      { value: string }
-    >;
-    this.delUpTo = db.prepare("DELETE FROM audit_tail WHERE seq <= ?");
-    this.selTail = db.prepare(
-      "SELECT seq, line FROM audit_tail WHERE seq >= ? ORDER BY seq",
-    ) as Database.Statement<[number], SpooledLine>;
-    this.txPut = db.transaction((lines: readonly SpooledLine[], head: AuditHead) => {
-      for (const l of lines) this.insLine.run(l.seq, l.line);
-      this.setMeta.run("audit_head", JSON.stringify(head));
-    });
-  }
-
-  put(lines: readonly SpooledLine[], head: AuditHead): void {
-    this.txPut(lines, head);
-  }
-
-  syncedUpTo(seq: number): void {
-    this.delUpTo.run(seq);
-  }
-
-  head(): AuditHead | null {
-    return readJsonMeta<AuditHead>(this.getMeta, "audit_head");
-  }
-
-  tail(fromSeq: number): SpooledLine[] {
-    return this.selTail.all(fromSeq);
-  }
-
-  witness(): WitnessRecord | null {
-    return readJsonMeta<WitnessRecord>(this.getMeta, "audit_witness");
-  }
-
-  setWitness(w: WitnessRecord): void {
-    this.setMeta.run("audit_witness", JSON.stringify(w));
-  }
-}
+/** Where the spool lived before the journal hosted it (until the lane's first start on this version). */
+export const LEGACY_SPOOL_FILE = "spool.db";
 
 function readJsonMeta<T>(stmt: Database.Statement<[string], { value: string }>, key: string): T | null {
   const row = stmt.get(key);
   return row ? (JSON.parse(row.value) as T) : null;
 }
 
-export const STANDALONE_SPOOL_FILE = "spool.db";
-
-/**
- * The spool in its own database `<dataDir>/audit/spool.db` (WAL, synchronous=NORMAL: a process kill loses
- * nothing; a power cut can lose the newest head copy, which only makes it older, never a false alarm).
- * As the journal does (src/journal/checkpointer.ts), WAL checkpoints run in a worker thread, so that
- * copying the WAL and its fsync never land in a spool write on the lane thread.
- */
-export function openStandaloneSpool(
-  dataDir: string,
-  logger: Logger = silentLogger,
-): { spool: SqliteAuditSpool; close(): Promise<void> } {
-  const dir = auditDir(dataDir);
-  const path = join(dir, STANDALONE_SPOOL_FILE);
-  let db: Database.Database;
-  try {
-    mkdirSync(dir, { recursive: true });
-    db = new Database(path);
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
-    db.pragma("wal_autocheckpoint = 10000"); // a safety net: the worker checkpoints every second
-  } catch (e) {
-    throw new EtcError(AuditErrorCodes.AuditWrite, `audit spool ${path}: ${(e as Error).message}`, { path });
-  }
-  const spool = new SqliteAuditSpool(db);
-  const checkpointer = new Checkpointer(path, 1000, logger.child({ module: "audit-spool" }));
-  return {
-    spool,
-    async close() {
-      await checkpointer.close();
-      db.close();
-    },
-  };
-}
-
-/** Read-only access to a spool another process may have open; null when there is none. */
-export function readSpool(dbPath: string): { view: AuditSpoolView; close(): void } | null {
-  if (!existsSync(dbPath)) return null;
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
-    const has = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_tail'")
-      .get();
-    if (!has) {
-      db.close();
-      return null;
-    }
-  } catch (e) {
-    throw new EtcError(AuditErrorCodes.AuditRead, `audit spool ${dbPath}: ${(e as Error).message}`, {
-      path: dbPath,
-    });
-  }
+/** Reads a legacy spool database on `db` (read-write or read-only). */
+function readLegacy(db: Database.Database): {
+  lines: SpooledLine[];
+  head: AuditHead | null;
+  witness: WitnessRecord | null;
+} {
+  const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_tail'").get();
+  if (!has) return { lines: [], head: null, witness: null };
   const getMeta = db.prepare("SELECT value FROM meta WHERE key = ?") as Database.Statement<
     [string],
     { value: string }
   >;
-  const selTail = db.prepare(
-    "SELECT seq, line FROM audit_tail WHERE seq >= ? ORDER BY seq",
-  ) as Database.Statement<[number], SpooledLine>;
   return {
-    view: {
-      head: () => readJsonMeta<AuditHead>(getMeta, "audit_head"),
-      tail: (from) => selTail.all(from),
-      witness: () => readJsonMeta<WitnessRecord>(getMeta, "audit_witness"),
-    },
-    close: () => db.close(),
+    lines: db.prepare("SELECT seq, line FROM audit_tail ORDER BY seq").all() as SpooledLine[],
+    head: readJsonMeta<AuditHead>(getMeta, "audit_head"),
+    witness: readJsonMeta<WitnessRecord>(getMeta, "audit_witness"),
+  };
+}
+
+/**
+ * Moves the legacy `<dataDir>/audit/spool.db` (the spool in its own database, before the journal hosted
+ * it) into `target` (the journal's spool), once, and deletes it: its lines, the head copy (unless the
+ * target's is as new) and the station's last word (unless the target's is as new). Safe to repeat: a crash
+ * before the file is deleted moves the same data again at the next start. Returns what it moved, or null
+ * when there was no legacy spool. Must run before the trail opens (it reads the head copy at open).
+ */
+export function absorbLegacySpool(
+  dataDir: string,
+  target: AuditSpool,
+  logger: Logger = silentLogger,
+): { lines: number; head: AuditHead | null } | null {
+  const path = join(auditDir(dataDir), LEGACY_SPOOL_FILE);
+  if (!existsSync(path)) return null;
+  let legacy: ReturnType<typeof readLegacy>;
+  try {
+    // read-write: SQLite replays a WAL a killed lane left before we read
+    const db = new Database(path, { fileMustExist: true });
+    try {
+      legacy = readLegacy(db);
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    throw new EtcError(AuditErrorCodes.AuditRead, `legacy audit spool ${path}: ${(e as Error).message}`, {
+      path,
+    });
+  }
+  const mine = target.head();
+  const head = legacy.head && (!mine || legacy.head.seq > mine.seq) ? legacy.head : mine;
+  if (head && (legacy.lines.length > 0 || head !== mine)) target.put(legacy.lines, head);
+  const w = target.witness();
+  if (legacy.witness && (!w || legacy.witness.n > w.n)) target.setWitness(legacy.witness);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  logger.info(
+    { path, lines: legacy.lines.length, head: head?.seq ?? null },
+    "legacy audit spool moved into the journal",
+  );
+  return { lines: legacy.lines.length, head };
+}
+
+/** Read-only access to a legacy spool (a data directory the new version has not opened yet); null when none. */
+export function readLegacySpool(dataDir: string): AuditSpoolView | null {
+  const path = join(auditDir(dataDir), LEGACY_SPOOL_FILE);
+  if (!existsSync(path)) return null;
+  let legacy: ReturnType<typeof readLegacy>;
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      legacy = readLegacy(db);
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    throw new EtcError(AuditErrorCodes.AuditRead, `legacy audit spool ${path}: ${(e as Error).message}`, {
+      path,
+    });
+  }
+  return {
+    head: () => legacy.head,
+    tail: (from) => legacy.lines.filter((l) => l.seq >= from),
+    witness: () => legacy.witness,
   };
 }
 

@@ -95,7 +95,8 @@ export interface AppendResult {
 
 export interface AuditTrailStatus {
   lastSeq: number;
-  lastCheckpoint: { n: number; to: number; seq: number } | null;
+  /** `at`: when it was sealed, wall ms */
+  lastCheckpoint: { n: number; to: number; seq: number; at: number | null } | null;
   /** entries after the last checkpoint's range */
   unsealed: number;
   /** lines waiting for the disk after a write failure */
@@ -138,6 +139,11 @@ export class AuditTrail {
   private spoolError: string | null = null;
   private readonly unwritten: Unwritten[] = [];
   private writeError: string | null = null;
+  /** lines waiting for their write(2) until the next event-loop turn (see defer) */
+  private deferred: BuiltLine[] = [];
+  private deferredFlush: NodeJS.Immediate | null = null;
+  /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
+  private diskError: { path: string; message: string; code?: string } | null = null;
   private writtenSeq: number;
   private syncedSeq: number;
   private syncInFlight: Promise<void> | null = null;
@@ -323,16 +329,58 @@ export class AuditTrail {
   }
 
   private commit(b: BuiltLine, spooled: boolean): void {
-    this.writeLine(b.seq, b.line);
+    if (spooled) this.defer(b);
+    else {
+      // an event line is only in memory until its spool batch: it goes to the file now, behind any
+      // deferred record lines
+      this.writeDeferred();
+      this.writeLine(b.seq, b.line);
+    }
     this.nextSeq = b.seq + 1;
     this.head = b.hash;
     if (!spooled) {
       this.pendingSpool.push({ seq: b.seq, line: b.line });
       this.scheduleSpool();
     }
+    if (this.diskError !== null) {
+      // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
+      // and in the spool like it, and in the file once the disk takes writes again)
+      const d = this.diskError;
+      this.diskError = null;
+      this.events.diskError(d);
+    }
     if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
       void this.startCheckpoint().catch(() => undefined);
     }
+  }
+
+  /**
+   * A line whose journal transaction has committed is already in the spool (a crash before its write
+   * loses nothing: the next open appends it), so its write(2) waits for the next turn of the event loop,
+   * after the barrier the commit opens; one write takes the lines of that turn. Anything else that writes
+   * the file (an event line, a sync, a rotation, close) writes them first, so the file keeps the chain's
+   * order.
+   */
+  private defer(b: BuiltLine): void {
+    this.deferred.push(b);
+    if (this.deferredFlush === null)
+      this.deferredFlush = setImmediate(() => {
+        this.deferredFlush = null;
+        this.writeDeferred();
+      });
+  }
+
+  /** Writes the deferred lines now, in order. */
+  private writeDeferred(): void {
+    if (this.deferredFlush !== null) {
+      clearImmediate(this.deferredFlush);
+      this.deferredFlush = null;
+    }
+    const lines = this.deferred;
+    if (lines.length === 0) return;
+    this.deferred = [];
+    if (lines.length === 1) this.writeLine(lines[0]!.seq, lines[0]!.line);
+    else this.writeLine(lines[lines.length - 1]!.seq, lines.map((l) => l.line).join(""));
   }
 
   private writeLine(seq: number, line: string): void {
@@ -362,6 +410,12 @@ export class AuditTrail {
     const msg = e instanceof Error ? e.message : String(e);
     if (this.writeError === null) {
       this.writeError = msg;
+      const code = (e as NodeJS.ErrnoException | null)?.code;
+      this.diskError = {
+        path: this.segment.path,
+        message: `the audit trail cannot be written (${msg}); entries are kept in memory and in the spool`,
+        ...(typeof code === "string" ? { code } : {}),
+      };
       this.alarm(
         "AUDIT_WRITE",
         `audit trail ${this.segment.path} cannot be written (${msg}); entries are kept in memory and in the spool`,
@@ -371,6 +425,7 @@ export class AuditTrail {
 
   /** Writes the backlog left by a failed write, in order; stops at the first failure. */
   private retryUnwritten(): void {
+    this.writeDeferred();
     while (this.unwritten.length > 0) {
       const u = this.unwritten[0]!;
       try {
@@ -418,6 +473,7 @@ export class AuditTrail {
 
   /** fdatasync of the segment file in the thread pool; then spooled lines up to what it covered go. */
   sync(): Promise<void> {
+    this.writeDeferred();
     if (this.syncInFlight) return this.syncInFlight.then(() => this.sync());
     const upTo = this.writtenSeq;
     const fd = this.fd;
@@ -487,6 +543,7 @@ export class AuditTrail {
           hash: checkpointHash(stmt),
           seq: built.seq,
           line: built.line,
+          at: Date.parse(stmt.time),
         };
         this.witness.add(cp);
         this.maybeRotate(built.line);
@@ -509,6 +566,7 @@ export class AuditTrail {
 
   /** After a checkpoint: a new segment once this one is past its size, starting with that checkpoint. */
   private maybeRotate(cpLine: string): void {
+    this.writeDeferred();
     if (this.segmentBytes < this.segmentMaxBytes || this.unwritten.length > 0) return;
     const name = segmentName(this.nextSeq);
     const path = join(this.dir, name);
@@ -581,7 +639,9 @@ export class AuditTrail {
     return {
       lastSeq: this.nextSeq - 1,
       lastCheckpoint:
-        this.lastCp.n > 0 ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq } : null,
+        this.lastCp.n > 0
+          ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq, at: this.lastCp.at }
+          : null,
       unsealed: this.unsealedCount(),
       unwritten: this.unwritten.length,
       writeError: this.writeError,

@@ -3,35 +3,44 @@
  * data-directory lock (so a lane cannot start meanwhile, and two commands cannot interleave), and writes
  * the same audit record the running lane would (auditedOperator), with `via: "direct"`.
  *
- * The concrete parts (lock, journal, audit trail) are opened here and only here, so the wiring follows
- * their owners' modules in one file.
+ * The concrete parts (lock, journal, audit trail bound to it) are opened here and only here, so the wiring
+ * follows their owners' modules in one file.
  */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { AuditTrail, openStandaloneSpool } from "../audit/index.js";
+import { LaneEvents, openJournalTrail } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
-import { Journal, JournalReader } from "../journal/journal.js";
+import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
 import { currentUser } from "../service/control/client.js";
-import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
+import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+import type { ApplyResult } from "../status-list/types.js";
 
 export interface DataDirLockLike {
   release(): void;
+}
+
+/** The journal and the trail bound to it, as the lane has them, for one action. */
+export interface DirectLaneSession {
+  journal: {
+    requeueHeld(): number;
+    runRetention(): Promise<{ deleted: number; cutoff: string }>;
+  };
+  audit: OperatorAuditPort;
+  /** the trail first (sealed with a last checkpoint), then the journal */
+  close(): Promise<void>;
 }
 
 export interface DirectLaneDeps {
   dataDir: string;
   /** takes the data-directory lock or throws (E410 naming the holder) */
   lock(command: string): Promise<DataDirLockLike>;
-  openJournal(): {
-    requeueHeld(): number;
-    runRetention(): Promise<{ deleted: number; cutoff: string }>;
-    close(): void;
-  };
   /** the lane's config when the command was given one (retention needs its journal.retentionDays) */
   config: LaneConfig | null;
-  openAudit(): OperatorAuditPort & { close(): Promise<void> | void };
+  open(): DirectLaneSession;
 }
 
 /** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
@@ -44,7 +53,7 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     dataDir,
     config,
     lock: (command) => dataDirLock(dataDir, command),
-    openJournal() {
+    open() {
       const reader = JournalReader.openReadOnly(dataDir);
       const laneIdentity = reader.identity();
       reader.close();
@@ -53,40 +62,41 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
           ErrorCodes.ConfigInvalid,
           `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
         );
-      return Journal.open({
+      // the lane's own offset and retention when its config is known; requeueing needs neither
+      const utcOffsetMinutes = config ? dialectFromConfig(config).utcOffsetMinutes : 480;
+      const journal = Journal.open({
         dataDir,
         laneIdentity,
         checkpointIntervalMs: 0,
-        // the lane's own offset and retention when its config is known; requeueing needs neither
-        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
+        utcOffsetMinutes,
         retention: { intervalMs: 0, ...(config ? { days: config.journal.retentionDays } : {}) },
       });
-    },
-    openAudit() {
-      // the same trail the lane writes (it is stopped: this command holds the data-directory lock)
-      const reader = JournalReader.openReadOnly(dataDir);
-      const lane = reader.identity();
-      reader.close();
-      if (!lane)
-        throw new EtcError(
-          ErrorCodes.ConfigInvalid,
-          `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
-        );
-      const spool = openStandaloneSpool(dataDir);
-      const trail = AuditTrail.open({
-        dataDir,
-        lane,
-        utcOffsetMinutes: config ? dialectFromConfig(config).utcOffsetMinutes : 480,
-        spool: spool.spool,
-        // a one-action session: sealed on close, no timers of its own
-        retentionCheckMs: 0,
-        witness: false,
-      });
+      // the same trail the lane writes, bound to the journal as the lane binds it (retention's
+      // journal.retention entries commit with the deletions); the lane is stopped: this command holds the
+      // data-directory lock
+      let trail: ReturnType<typeof openJournalTrail>;
+      try {
+        trail = openJournalTrail(journal, {
+          dataDir,
+          lane: laneIdentity,
+          utcOffsetMinutes,
+          // a one-action session: sealed on close, no timers of its own
+          retentionCheckMs: 0,
+          witness: false,
+        });
+      } catch (e) {
+        journal.close();
+        throw e;
+      }
       return {
-        append: (e) => trail.append(e),
+        journal,
+        audit: { append: (e) => trail.append(e) },
         async close() {
-          await trail.close();
-          await spool.close();
+          try {
+            await trail.close();
+          } finally {
+            journal.close();
+          }
         },
       };
     },
@@ -108,24 +118,20 @@ export async function runDirect(
 ): Promise<OperatorResult> {
   const lock = await d.lock(command);
   try {
-    const audit = d.openAudit();
+    const session = d.open();
     try {
+      const j = session.journal;
       const inner: LaneOperator = {
         openLane: async () => notRunning(d.dataDir, "lane open"),
         closeLane: async () => notRunning(d.dataDir, "lane close"),
         importStatusList: async () => notRunning(d.dataDir, "importing through the lane"),
         async requeueHeld() {
-          const j = d.openJournal();
-          try {
-            const n = j.requeueHeld();
-            return {
-              ok: true,
-              message: `${n} held record(s) back in the upload queue`,
-              data: { requeued: n },
-            };
-          } finally {
-            j.close();
-          }
+          const n = j.requeueHeld();
+          return {
+            ok: true,
+            message: `${n} held record(s) back in the upload queue`,
+            data: { requeued: n },
+          };
         },
         async runRetention() {
           if (!d.config)
@@ -134,22 +140,90 @@ export async function runDirect(
               message:
                 "retention deletes records: give --config FILE (the lane's config) so it keeps the lane's journal.retentionDays",
             };
-          const j = d.openJournal();
-          try {
-            const r = await j.runRetention();
-            return {
-              ok: true,
-              message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
-              data: { deleted: r.deleted, cutoff: r.cutoff },
-            };
-          } finally {
-            j.close();
-          }
+          const r = await j.runRetention();
+          return {
+            ok: true,
+            message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
+            data: { deleted: r.deleted, cutoff: r.cutoff },
+          };
         },
       };
-      return await fn(auditedOperator(inner, audit), { ...currentUser(), via: "direct" });
+      return await fn(auditedOperator(inner, session.audit), { ...currentUser(), via: "direct" });
     } finally {
-      await audit.close();
+      await session.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * `etc-lane status-list import` when no lane answers: the bundle is applied to the data directory's list
+ * under the data-directory lock. When a lane has run there (there is a journal), the import is recorded
+ * in its trail as the running lane would record it (`operator.status-list.import` with `via: "direct"`,
+ * and `status-list.applied` or `status-list.refused` with source "operator"); a data directory no lane
+ * has run in yet (a list loaded before the first start) has no trail to record it in.
+ * Returns the apply result; throws the refusal (nothing applied).
+ */
+export async function importStatusListDirect(
+  dataDir: string,
+  config: LaneConfig | null,
+  file: string,
+  apply: (onProgress?: (p: ImportProgress) => void) => Promise<ApplyResult>,
+  onProgress?: (p: ImportProgress) => void,
+): Promise<{ result: ApplyResult; recorded: boolean }> {
+  const lock = await dataDirLock(dataDir, "etc-lane status-list import");
+  try {
+    if (!existsSync(join(dataDir, JOURNAL_FILE))) return { result: await apply(onProgress), recorded: false };
+    const session = directDeps(dataDir, config).open();
+    let applied: ApplyResult | null = null;
+    let failure: unknown = null;
+    try {
+      const events = new LaneEvents(session.audit);
+      const inner: LaneOperator = {
+        openLane: async () => notRunning(dataDir, "lane open"),
+        closeLane: async () => notRunning(dataDir, "lane close"),
+        requeueHeld: async () => notRunning(dataDir, "requeue"),
+        runRetention: async () => notRunning(dataDir, "retention"),
+        async importStatusList(f, _user, progress) {
+          try {
+            applied = await apply(progress);
+          } catch (e) {
+            failure = e;
+            const code = (e as { code?: unknown } | null)?.code;
+            events.statusListRefused({
+              bundle: f,
+              reason: e instanceof Error ? e.message : String(e),
+              ...(typeof code === "string" ? { code } : {}),
+              source: "operator",
+            });
+            throw e;
+          }
+          events.statusListApplied({
+            kind: applied.kind,
+            version: applied.version,
+            bundle: f,
+            source: "operator",
+            versions: applied.versions,
+          });
+          return {
+            ok: true,
+            message: `status-list ${applied.kind} ${applied.version} applied`,
+            data: { kind: applied.kind, version: applied.version, versions: applied.versions },
+          };
+        },
+      };
+      const r = await auditedOperator(inner, session.audit).importStatusList(
+        resolve(file),
+        { ...currentUser(), via: "direct" },
+        onProgress,
+      );
+      // the refusal as the list gave it (its code and words), once it is in the trail
+      if (failure !== null) throw failure;
+      if (!r.ok || applied === null) throw new EtcError(ErrorCodes.ConfigInvalid, r.message);
+      return { result: applied, recorded: true };
+    } finally {
+      await session.close();
     }
   } finally {
     lock.release();

@@ -8,7 +8,7 @@ import { callLane, LaneNotRunning } from "../service/control/client.js";
 import { controlSocketPath } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
-import type { LaneLocation } from "./lane-target.js";
+import type { LaneLocation } from "./lane-locate.js";
 
 export interface OperatorCallOptions {
   json?: boolean;

@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import type { ImportProgress } from "../service/lane-view.js";
-import type { LaneLocation } from "./lane-target.js";
+import type { LaneLocation } from "./lane-locate.js";
 import { operatorCall, printOutcome } from "./operator-call.js";
 
 export async function importStatusListThroughLane(

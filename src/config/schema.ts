@@ -343,6 +343,11 @@ export const AuditSection = z.strictObject({
   witnessRetrySeconds: int(1, 3600, "seconds").default(60),
   /** checkpoints waiting for the station at most (the oldest are dropped beyond it) */
   witnessQueueMax: int(100, 10_000_000, "a checkpoint count").default(50_000),
+  /**
+   * the lane verifies its own trail and journal in a worker thread a minute after start and then this
+   * often (the maintenance page's "last verify"); 0: only after start
+   */
+  verifyIntervalMinutes: int(0, 10_080, "minutes").default(60),
 });
 
 /** Wire capture (docs/capture.md): every byte on each serial port, both directions, to rotating files. */

@@ -1,7 +1,8 @@
 /**
  * The data-directory lock: one writer per lane data directory. `etc-lane run` holds it for the life of
  * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
- * directory (today `etc-lane status-list import`) holds it while it runs. A second writer is refused with
+ * directory without a running lane (`etc-lane status-list import`, `journal requeue-held`, `journal retention
+ * --now`) holds it while it runs; with a lane running they act through the lane's control socket instead. A second writer is refused with
  * an EtcError naming the holder: its command, pid and start time. Read-only commands (`status-list info`,
  * `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside a running lane.
  *
@@ -199,7 +200,9 @@ function inUse(dir: string, lockPath: string): EtcError {
   const advice =
     h?.role === "cli"
       ? "wait for it to finish"
-      : "stop the lane first (a running lane takes its status lists from the station)";
+      : "stop the lane first, or act through it: a running lane takes status-list bundles " +
+        "(etc-lane status-list import --config FILE), held records and retention runs through its control " +
+        `socket ${join(dir, "control.sock")}`;
   return new EtcError(DataDirErrors.InUse, `the data directory ${dir} is in use by ${what}; ${advice}`, {
     dataDir: dir,
     holder: h,

@@ -4,7 +4,7 @@
  * and the health state every writing part reports its failures to. records.ts, outbox.ts, intents.ts and
  * upkeep.ts all work on the JournalDb the Journal facade (journal.ts) opens. See docs/journal.md.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
@@ -16,7 +16,7 @@ import { validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 
 export const JOURNAL_FILE = "journal.db";
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1, as the first release created it; a new file is created at version 1 and migrated. */
 const SCHEMA_V1 = `
@@ -66,6 +66,20 @@ CREATE INDEX records_guard_unsettled ON records(created_at_ms, obu_id, obu_seria
 CREATE INDEX records_suspect_card ON records(card_id) WHERE kind = 'suspect';
 ALTER TABLE intents RENAME COLUMN obu_id TO key;
 ALTER TABLE intents RENAME COLUMN state TO payload;
+`,
+  /**
+   * 3: the audit binding (docs/audit.md, "Journal binding"): each row names the trail entry that records
+   * it (seq and hash), the trail's spool lives here (`audit_tail`, meta `audit_head` and `audit_witness`,
+   * written by ./audit-binding.ts), and `audit_bound_from` says from which record on rows are bound (the
+   * ones before predate the binding: `audit verify` counts them and does not judge them).
+   */
+  3: `
+ALTER TABLE records ADD COLUMN audit_seq INTEGER;
+ALTER TABLE records ADD COLUMN audit_hash TEXT;
+CREATE INDEX records_audit_seq ON records(audit_seq);
+CREATE TABLE audit_tail (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);
+INSERT INTO meta (key, value)
+  SELECT 'audit_bound_from', CAST(COALESCE((SELECT value FROM meta WHERE key = 'last_seq'), '0') AS INTEGER) + 1;
 `,
 };
 
@@ -312,6 +326,18 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
         { path, from: v - 1, to: v, records, ms: Math.round(performance.now() - t0) },
         "journal schema migrated",
       );
+  }
+}
+
+/** The schema version of `<dataDir>/journal.db`, or null when there is no journal there. */
+export function journalSchemaVersion(dataDir: string): number | null {
+  const path = join(dataDir, JOURNAL_FILE);
+  if (!existsSync(path)) return null;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return Number(db.pragma("user_version", { simple: true }));
+  } finally {
+    db.close();
   }
 }
 

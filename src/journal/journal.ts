@@ -15,6 +15,13 @@ import type Database from "better-sqlite3";
 import type { Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import {
+  type AuditBinder,
+  JournalAudit,
+  type JournalAuditSpool,
+  JournalAuditSpoolView,
+  JournalBindingRows,
+} from "./audit-binding.js";
 import { JournalDb, type JournalHealth, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
@@ -33,15 +40,21 @@ import type {
 } from "./types.js";
 import { type RetentionReport, Upkeep, type UpkeepOptions } from "./upkeep.js";
 
-export { enforceDurability, JOURNAL_FILE, type JournalHealth } from "./db.js";
+export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
+export {
+  enforceDurability,
+  JOURNAL_FILE,
+  type JournalHealth,
+  journalSchemaVersion,
+  SCHEMA_VERSION,
+} from "./db.js";
 export type { DebitIntent } from "./intents.js";
 export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
-export {
-  type RetentionCounters,
-  type RetentionOptions,
-  type RetentionReport,
-  retentionAuditEvent,
+export type {
+  RetentionCounters,
+  RetentionOptions,
+  RetentionReport,
 } from "./upkeep.js";
 
 export interface JournalOptions extends UpkeepOptions {
@@ -124,6 +137,32 @@ export class JournalReader {
     return this.outbox.oldestPendingAgeMs(now);
   }
 
+  /**
+   * Runs `read` in one read transaction: everything it reads is one snapshot of the journal, however the
+   * lane writes meanwhile (`audit verify` reads the spool and the rows so).
+   */
+  snapshot<T>(read: () => T): T {
+    this.assertOpen();
+    this.db.exec("BEGIN");
+    try {
+      return read();
+    } finally {
+      this.db.exec("COMMIT");
+    }
+  }
+
+  /** The audit trail's spool as the lane left it (head copy, lines not yet in the file, the witness). */
+  auditSpoolView(): JournalAuditSpoolView {
+    this.assertOpen();
+    return new JournalAuditSpoolView(this.db);
+  }
+
+  /** The rows and the audit entries they name, for `audit verify`. */
+  auditBindingView(): JournalBindingRows {
+    this.assertOpen();
+    return new JournalBindingRows(this.db);
+  }
+
   /** Counts (a full scan: for the CLI and diagnostics, not the hot path). */
   stats(now: Date = new Date()): JournalStats {
     this.assertOpen();
@@ -157,6 +196,7 @@ export class Journal implements Outbox {
   readonly upkeep: Upkeep;
   readonly health$: Observable<JournalHealth>;
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
+  private readonly audit: JournalAudit;
 
   private constructor(
     private readonly h: JournalDb,
@@ -164,10 +204,11 @@ export class Journal implements Outbox {
   ) {
     this.lane = h.lane;
     this.path = h.path;
+    this.audit = new JournalAudit(h);
     this.outbox = new JournalOutbox(h);
     this.intents = new Intents(h);
-    this.records = new Records(h, this.outbox, this.intents);
-    this.upkeep = new Upkeep(h, this.records, this.outbox, opts);
+    this.records = new Records(h, this.outbox, this.intents, this.audit);
+    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, opts);
     this.health$ = h.health$;
     this.commits$ = this.outbox.commits$;
   }
@@ -203,6 +244,40 @@ export class Journal implements Outbox {
 
   recover(): boolean {
     return this.upkeep.recover();
+  }
+
+  // ---- audit binding ------------------------------------------------------------------------------
+
+  /**
+   * The audit trail's spool, hosted in journal.db (./audit-binding.ts): the lane opens its AuditTrail on
+   * it, then binds the trail with bindAudit().
+   */
+  get auditSpool(): JournalAuditSpool {
+    return this.audit.spool;
+  }
+
+  /**
+   * From now on each commit and settlement runs inside `binder.bindRecord` (its audit entry, its spooled
+   * line and the head copy commit with the row), and each retention batch inside `bindEvent` (a
+   * `journal.retention` entry naming the records it deleted). null unbinds (the lane, closing).
+   */
+  bindAudit(binder: AuditBinder | null): void {
+    this.h.assertOpen();
+    this.audit.attach(binder);
+  }
+
+  /** The lowest audit seq a kept row is bound to, or null: audit retention keeps that entry's segment. */
+  auditFloor(): number | null {
+    return this.h.closed ? null : this.audit.spool.floor();
+  }
+
+  auditSpoolView(): JournalAuditSpoolView {
+    return this.audit.spool;
+  }
+
+  auditBindingView(): JournalBindingRows {
+    this.h.assertOpen();
+    return new JournalBindingRows(this.h.db);
   }
 
   // ---- records ------------------------------------------------------------------------------------

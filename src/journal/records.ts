@@ -7,6 +7,8 @@
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { type BoundEntry, recordBinding } from "../audit/records.js";
+import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { Intents } from "./intents.js";
@@ -219,7 +221,7 @@ export class RecordQueries {
   }
 }
 
-type Row = { params: unknown[]; seq: number; committed: CommittedRecord };
+type Row = { params: unknown[]; seq: number; committed: CommittedRecord; json: string };
 type Requeued = ReturnType<JournalOutbox["requeueInTx"]>;
 
 const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove", "booth-card", "operator"];
@@ -243,67 +245,86 @@ export class Records extends RecordQueries {
   private readonly stmtInsert: Database.Statement;
   private readonly stmtSetSeq: Database.Statement;
   private stmtBarrier: Database.Statement | undefined;
-  private readonly txCommit: (rows: Row[], intentId?: number) => void;
+  private readonly txCommit: (rows: Row[], intentId?: number, bound?: BoundEntry) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
     { trade_id: string; kind: string; outcome: string; revision: number; record: string }
   >;
   private readonly stmtSettle: Database.Statement;
-  private readonly txSettle: (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
+  private readonly txSettle: (
+    next: CommittedRecord,
+    json: string,
+    fromRevision: number,
+    intentId?: number,
+    bound?: BoundEntry,
+  ) => Requeued;
 
   constructor(
     private readonly h: JournalDb,
     private readonly outbox: JournalOutbox,
     private readonly intents: Intents,
+    private readonly audit: JournalAudit,
   ) {
     super(h.db, () => h.assertOpen());
     this.lastSeqMem = this.lastSeqOnDisk();
     this.stmtInsert = h.db.prepare(
       "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
-        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)",
+        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record, audit_seq, audit_hash) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?)",
     );
     this.stmtSetSeq = h.db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
     this.txCommit = h.db
-      .transaction((rows: Row[], intentId?: number) => {
+      .transaction((rows: Row[], intentId?: number, bound?: BoundEntry) => {
         for (const r of rows) {
-          this.stmtInsert.run(...r.params);
+          this.stmtInsert.run(...r.params, bound?.seq ?? null, bound?.hash ?? null);
           this.outbox.enqueueInTx(r.seq);
         }
         this.stmtSetSeq.run(String(rows[rows.length - 1]!.seq));
         if (intentId !== undefined) this.intents.deleteInTx(intentId);
+        if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
       })
-      .immediate.bind(null) as (rows: Row[], intentId?: number) => void;
+      .immediate.bind(null) as (rows: Row[], intentId?: number, bound?: BoundEntry) => void;
     this.stmtSettleRead = h.db.prepare(
       "SELECT trade_id, kind, outcome, revision, record FROM records WHERE seq = ?",
     ) as Records["stmtSettleRead"];
     this.stmtSettle = h.db.prepare(
       "UPDATE records SET kind = ?, outcome = ?, amount = ?, tac = ?, icc_pay_serial = ?, psam_no = ?, " +
-        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ? " +
+        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ?, audit_seq = ?, audit_hash = ? " +
         "WHERE seq = ? AND kind = 'suspect' AND revision = ?",
     );
     this.txSettle = h.db
-      .transaction((next: CommittedRecord, fromRevision: number, intentId?: number) => {
-        const changed = this.stmtSettle.run(
-          next.kind,
-          next.outcome,
-          next.amount,
-          next.tac,
-          next.iccPaySerial,
-          next.psamNo,
-          next.psamTransSerial,
-          next.transTime,
-          next.revision,
-          JSON.stringify(next),
-          next.seq,
-          fromRevision,
-        ).changes;
-        if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
-        const moved = this.outbox.requeueInTx(next.seq);
-        if (intentId !== undefined) this.intents.deleteInTx(intentId);
-        return moved;
-      })
-      .immediate.bind(null) as (next: CommittedRecord, fromRevision: number, intentId?: number) => Requeued;
+      .transaction(
+        (
+          next: CommittedRecord,
+          json: string,
+          fromRevision: number,
+          intentId?: number,
+          bound?: BoundEntry,
+        ) => {
+          const changed = this.stmtSettle.run(
+            next.kind,
+            next.outcome,
+            next.amount,
+            next.tac,
+            next.iccPaySerial,
+            next.psamNo,
+            next.psamTransSerial,
+            next.transTime,
+            next.revision,
+            json,
+            bound?.seq ?? null,
+            bound?.hash ?? null,
+            next.seq,
+            fromRevision,
+          ).changes;
+          if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
+          const moved = this.outbox.requeueInTx(next.seq);
+          if (intentId !== undefined) this.intents.deleteInTx(intentId);
+          if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
+          return moved;
+        },
+      )
+      .immediate.bind(null) as Records["txSettle"];
   }
 
   /** The highest sequence number ever committed (0 if none). O(1). */
@@ -346,6 +367,8 @@ export class Records extends RecordQueries {
       lane: this.h.lane,
       revision: 1,
     };
+    // the one serialisation: stored as is, and its SHA-256 is the digest the audit entry carries
+    const json = JSON.stringify(committed);
     const params = [
       seq,
       committed.tradeId,
@@ -361,9 +384,9 @@ export class Records extends RecordQueries {
       rec.psamNo,
       rec.psamTransSerial,
       rec.transTime,
-      JSON.stringify(committed),
+      json,
     ];
-    return { params, seq, committed };
+    return { params, seq, committed, json };
   }
 
   /**
@@ -377,9 +400,21 @@ export class Records extends RecordQueries {
     this.h.assertWritable();
     const seq = this.lastSeqMem + 1;
     const row = this.prepareRow(rec, seq, this.h.now());
+    const binder = this.audit.binder;
+    let inTx = false;
     try {
-      this.txCommit([row], opts?.intentId);
+      if (binder)
+        binder.bindRecord(recordBinding("commit", row.committed, row.json), (bound) => {
+          inTx = true;
+          this.txCommit([row], opts?.intentId, bound);
+        });
+      else {
+        inTx = true;
+        this.txCommit([row], opts?.intentId);
+      }
     } catch (e) {
+      // the trail refused before the transaction (closed): nothing written, the disk is not at fault
+      if (!inTx) throw e;
       throw this.h.fail("commit", e);
     }
     this.lastSeqMem = seq;
@@ -393,6 +428,11 @@ export class Records extends RecordQueries {
    */
   commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {
     this.h.assertWritable();
+    if (this.audit.binder)
+      throw new EtcError(
+        JournalErrorCodes.JournalRecordInvalid,
+        "commitMany stores records unbound: it is for bulk loads of a journal no audit trail is bound to",
+      );
     const at = this.h.now();
     const rows = recs.map((r, i) => this.prepareRow(r, this.lastSeqMem + 1 + i, at));
     if (rows.length === 0) return [];
@@ -435,10 +475,22 @@ export class Records extends RecordQueries {
     }
     const prev = JSON.parse(cur.record) as CommittedRecord;
     const next = this.settledRecord(prev, cur.revision, s);
+    const json = JSON.stringify(next);
+    const binder = this.audit.binder;
+    let inTx = false;
     let moved: Requeued;
     try {
-      moved = this.txSettle(next, cur.revision, opts?.intentId);
+      if (binder)
+        moved = binder.bindRecord(recordBinding("settle", next, json), (bound) => {
+          inTx = true;
+          return this.txSettle(next, json, cur.revision, opts?.intentId, bound);
+        });
+      else {
+        inTx = true;
+        moved = this.txSettle(next, json, cur.revision, opts?.intentId);
+      }
     } catch (e) {
+      if (!inTx) throw e;
       throw this.h.fail("settle", e);
     }
     this.outbox.requeued(moved, seq, next.tradeId);
@@ -485,18 +537,17 @@ export class Records extends RecordQueries {
   }
 
   /**
-   * Notes when the barrier opened. Not needed for durability, so it is written without an fsync of its own
-   * (a second fsync per vehicle on the lane's thread would delay the next vehicle's frames).
-   * Returns false if the update failed.
+   * Notes when the barrier opened, in its own column: the record JSON stays exactly as committed (its
+   * SHA-256 is the digest its audit entry carries); reads put the time into `stageTimes.barrier`. Not
+   * needed for durability, so it is written without an fsync of its own (a second fsync per vehicle on
+   * the lane's thread would delay the next vehicle's frames). Returns false if the update failed.
    */
   markBarrier(seq: number, time: number | string): boolean {
     this.h.assertOpen();
     try {
-      this.stmtBarrier ??= this.h.db.prepare(
-        "UPDATE records SET barrier_at = ?, record = json_set(record, '$.stageTimes.barrier', ?) WHERE seq = ?",
-      );
+      this.stmtBarrier ??= this.h.db.prepare("UPDATE records SET barrier_at = ? WHERE seq = ?");
       const st = this.stmtBarrier;
-      return this.h.withoutOwnFsync(() => st.run(String(time), time, seq).changes === 1);
+      return this.h.withoutOwnFsync(() => st.run(String(time), seq).changes === 1);
     } catch (e) {
       this.h.fail("markBarrier", e);
       return false;

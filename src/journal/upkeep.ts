@@ -2,8 +2,9 @@
  * Upkeep of the journal, all of it off the lane's hot path:
  * - retention: on a schedule, deletes records the station acknowledged more than `retention.days` ago, in
  *   small transactions with a turn of the event loop between them (a frame from the RSU waits for at most
- *   one batch), and reports each run (log line, counters, the injected onRetention callback the lane routes
- *   to its audit trail). A record still queued, held, or an unsettled suspect is never deleted.
+ *   one batch). Each batch writes its `journal.retention` audit entry (the deleted seqs) in its own
+ *   transaction when a trail is bound; each run is reported (log line, counters, the injected onRetention
+ *   callback). A record still queued, held, or an unsettled suspect is never deleted.
  * - recovery: while the journal is unhealthy after a write failure, a probe tries recover() on a timer, so
  *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane.
  * - WAL checkpoints: a worker thread with its own connection (checkpointer.ts).
@@ -11,6 +12,9 @@
 import type Database from "better-sqlite3";
 import type { Subscription } from "rxjs";
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import { journalRetentionEvent } from "../audit/events.js";
+import type { BoundEntry } from "../audit/records.js";
+import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import { Checkpointer } from "./checkpointer.js";
 import { type JournalDb, sqliteCodeOf } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
@@ -30,7 +34,7 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** records deleted per transaction (one event-loop turn); default 100 */
   batchSize?: number;
-  /** each run's report, e.g. to the audit trail as `journal.retention` (retentionAuditEvent) */
+  /** each run's report (the lane writes a failed run to its audit trail as a journal.error) */
   onRetention?: (report: RetentionReport) => void;
 }
 
@@ -87,23 +91,6 @@ export const RETENTION_SQL = {
   deleteAck: "DELETE FROM acks WHERE seq = ?",
 } as const;
 
-/** The audit event a retention report becomes (type `journal.retention`). */
-export function retentionAuditEvent(r: RetentionReport): {
-  type: "journal.retention";
-  severity: "info" | "alarm";
-  message: string;
-  data: Record<string, unknown>;
-} {
-  return {
-    type: "journal.retention",
-    severity: r.error ? "alarm" : "info",
-    message: r.error
-      ? `journal retention stopped after ${r.deleted} record(s): ${r.error.message}`
-      : `journal retention deleted ${r.deleted} record(s) acknowledged before ${r.cutoff}`,
-    data: { ...r },
-  };
-}
-
 export class Upkeep {
   private readonly retentionMs: number;
   private readonly intervalMs: number;
@@ -133,6 +120,7 @@ export class Upkeep {
     private readonly h: JournalDb,
     private readonly records: Records,
     private readonly outbox: JournalOutbox,
+    private readonly audit: JournalAudit,
     opts: UpkeepOptions,
   ) {
     const r = opts.retention ?? {};
@@ -190,23 +178,34 @@ export class Upkeep {
   /**
    * One batch in one transaction, fsync'd on its own (synchronous=FULL) between two frames: written without
    * it, the batch's WAL frames would be flushed by the next vehicle's commit, on the way to its barrier.
+   * With an audit trail bound, the batch's `journal.retention` entry (the deleted seqs as ranges) commits
+   * in the same transaction: `audit verify` then knows each missing row was deleted by retention. The
+   * batch is picked before its transaction (the lane's thread is the journal's only writer, so nothing
+   * changes in between): the entry must name the rows before the transaction writes it.
    */
-  private batch(cutoffMs: number): number {
+  private batch(cutoffMs: number, cutoff: string): number {
     this.stmts ??= {
       pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
       delRecord: this.h.db.prepare(RETENTION_SQL.deleteRecord),
       delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
     };
     const st = this.stmts;
-    const tx = this.h.db.transaction((): number => {
-      const seqs = st.pick.all(cutoffMs, this.batchSize) as number[];
+    const seqs = st.pick.all(cutoffMs, this.batchSize) as number[];
+    if (seqs.length === 0) return 0;
+    const tx = this.h.db.transaction((bound?: BoundEntry): void => {
       for (const seq of seqs) {
         st.delRecord.run(seq);
         st.delAck.run(seq);
       }
-      return seqs.length;
+      if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
-    return tx.immediate();
+    const binder = this.audit.binder;
+    if (binder)
+      binder.bindEvent(journalRetentionEvent({ deleted: seqRanges(seqs), count: seqs.length, cutoff }), (b) =>
+        tx.immediate(b),
+      );
+    else tx.immediate();
+    return seqs.length;
   }
 
   private async retain(trigger: RetentionReport["trigger"], now: Date): Promise<RetentionReport> {
@@ -230,7 +229,7 @@ export class Upkeep {
             code: JournalErrorCodes.JournalUnhealthy,
           });
         const b0 = performance.now();
-        const n = this.batch(cutoffMs);
+        const n = this.batch(cutoffMs, report.cutoff);
         report.longestBatchMs = Math.max(report.longestBatchMs, performance.now() - b0);
         report.batches++;
         report.deleted += n;

@@ -13,18 +13,17 @@ import { createSerialTransport } from "../../firmware-bridge/transport/serial.js
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import {
-  AuditTrail,
+  type AuditTrail,
+  connectLaneTrail,
   type FileDigest,
   fileDigest,
-  openStandaloneSpool,
-  recordBinding,
-  recordEvent,
+  openJournalTrail,
 } from "../audit/index.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
-import { Journal, retentionAuditEvent } from "../journal/index.js";
+import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
@@ -98,8 +97,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
-  let auditTrail: AuditTrail | undefined; // retention reports go to the audit trail once it is open
-  let journalWasUnhealthy = false;
+  let auditTrail: AuditTrail | undefined; // a failed retention run goes to the audit trail once it is open
   try {
     const journal = Journal.open({
       dataDir: c.dataDir,
@@ -108,7 +106,15 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       retention: {
         days: c.journal.retentionDays,
         intervalMs: c.journal.retentionIntervalMinutes * 60_000,
-        onRetention: (r) => auditTrail?.append(retentionAuditEvent(r)),
+        // each batch's deletions are bound into the trail by the journal itself; a failed run is an alarm
+        onRetention: (r) => {
+          if (r.error)
+            auditTrail?.events.journalError({
+              code: r.error.code,
+              message: `retention stopped after ${r.deleted} record(s): ${r.error.message}`,
+              op: "retention",
+            });
+        },
       },
       recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
       logger,
@@ -126,15 +132,13 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       compaction: { maxRows: c.statusList.overlayMaxRows },
     });
     cleanups.unshift(() => statusList.close());
-    // the audit spool lives in its own database until the journal hosts it (docs/audit.md, "Journal binding")
-    const spool = openStandaloneSpool(c.dataDir, logger);
-    cleanups.unshift(() => spool.close());
     const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};
-    const audit = AuditTrail.open({
+    // the trail's spool is in the journal, and each record is bound into the trail in its own commit
+    // transaction (docs/audit.md, "Journal binding")
+    const audit = openJournalTrail(journal, {
       dataDir: c.dataDir,
       lane: laneIdentity,
       utcOffsetMinutes: dialect.utcOffsetMinutes,
-      spool: spool.spool,
       checkpointEvery: c.audit.checkpointEvery,
       checkpointIntervalMs: c.audit.checkpointIntervalSeconds * 1000,
       segmentMaxBytes: c.audit.segmentMaxMegabytes * 1024 * 1024,
@@ -159,21 +163,6 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
     audit.events.statusListLoaded(statusList.versions());
-    const journalHealth = journal.health$.subscribe((h) => {
-      try {
-        if (!h.healthy && h.error)
-          audit.events.journalError({
-            code: h.error.code,
-            message: h.error.message,
-            ...(h.error.sqliteCode ? { sqliteCode: h.error.sqliteCode } : {}),
-          });
-        else if (h.healthy && journalWasUnhealthy) audit.events.journalRecovered(journal.lastSeq());
-      } catch (e) {
-        logger.error({ err: (e as Error).message }, "audit append failed");
-      }
-      journalWasUnhealthy = !h.healthy;
-    });
-    cleanups.unshift(() => journalHealth.unsubscribe());
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const port = deps.transport ?? transportFor(c);
@@ -215,17 +204,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
-    // Interim, until the journal writes each record's entry inside its own commit transaction (AuditTrail.
-    // bindRecord; docs/audit.md, "Journal binding"): the entry is written when the controller reports the
-    // record committed. A crash between the two loses the entry, not the record.
-    const recordSub = controller.outcomes$.subscribe((o) => {
-      try {
-        audit.append(recordEvent(recordBinding("commit", o.record, JSON.stringify(o.record))));
-      } catch (e) {
-        logger.error({ err: (e as Error).message, seq: o.record.seq }, "audit append failed");
-      }
-    });
-    cleanups.unshift(() => recordSub.unsubscribe());
+    // the lane's events into the trail (src/audit/lane-trail.ts); the booth's card reader joins as
+    // `reader: { state$, port }` once the lane has one
+    const laneTrail = connectLaneTrail(audit.events, { controller, journal, rsuPort: c.rsu.port }, logger);
+    cleanups.unshift(() => laneTrail.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
       uplink = new Uplink({

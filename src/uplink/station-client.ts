@@ -161,12 +161,20 @@ export class StationClient {
     return { ...out, bytes: Buffer.byteLength(body) };
   }
 
-  async heartbeat(body: unknown): Promise<void> {
+  /** The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read. */
+  async heartbeat(body: unknown): Promise<{ serverTimeMs: number | null }> {
     const res = await this.request("heartbeat", `/api/v1/lanes/${this.laneId}/heartbeat`, {
       method: "POST",
       body: JSON.stringify(body),
     });
-    await this.readText("heartbeat", res, this.opts.requestTimeoutMs);
+    const text = await this.readText("heartbeat", res, this.opts.requestTimeoutMs);
+    try {
+      const t = (JSON.parse(text) as { serverTime?: unknown }).serverTime;
+      const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
+      return { serverTimeMs: Number.isFinite(ms) ? ms : null };
+    } catch {
+      return { serverTimeMs: null };
+    }
   }
 
   /**

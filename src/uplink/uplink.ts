@@ -33,7 +33,7 @@ export interface StatusListSink {
   applyBundle(file: string): Promise<unknown>;
 }
 
-/** Where state changes go (src/audit AuditLog implements it). */
+/** Where state changes go (src/audit AuditTrail implements it). */
 export interface AuditSink {
   append(event: {
     type: string;
@@ -67,6 +67,12 @@ export interface UplinkStatus {
     bytesSent: number;
     heartbeats: number;
   };
+  /**
+   * The station's clock against the lane's at the last heartbeat the station answered with its time:
+   * `skewMs` = station time - the lane's clock at the middle of the exchange (the one-way delay is taken
+   * as half the round trip, so the error is at most half of `roundTripMs`). null until measured.
+   */
+  clock: { skewMs: number; roundTripMs: number; measuredAt: string } | null;
   statusList: {
     full: string | null;
     delta: string | null;
@@ -148,6 +154,7 @@ export class Uplink {
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
+  private clock: UplinkStatus["clock"] = null;
   private readonly counters: UplinkStatus["counters"] = {
     batches: 0,
     recordsAcked: 0,
@@ -241,6 +248,7 @@ export class Uplink {
       lastSuccessAt: this.lastSuccessAt,
       lastError: this.lastError,
       counters: { ...this.counters, breakerOpens: this.breaker.opens },
+      clock: this.clock,
       statusList: this.sl ? { ...this.sl } : null,
     };
   }
@@ -271,7 +279,7 @@ export class Uplink {
     this.statusSubject.next(next);
   }
 
-  /** The audit log must never stop the uplink: a failed append is logged and dropped. */
+  /** The audit trail must never stop the uplink: a failed append is logged and dropped. */
   private auditSafe(ev: Parameters<AuditSink["append"]>[0]): void {
     try {
       this.opts.audit?.append(ev);
@@ -452,7 +460,8 @@ export class Uplink {
 
   private async sendHeartbeat(): Promise<void> {
     const s = this.snapshot();
-    await this.client.heartbeat({
+    const sentAt = this.now();
+    const answer = await this.client.heartbeat({
       lane: this.opts.lane,
       time: new Date(this.now()).toISOString(),
       appVersion: this.opts.appVersion ?? null,
@@ -466,6 +475,14 @@ export class Uplink {
         : null,
     });
     this.counters.heartbeats++;
+    if (answer.serverTimeMs !== null) {
+      const back = this.now();
+      this.clock = {
+        skewMs: answer.serverTimeMs - (sentAt + back) / 2,
+        roundTripMs: back - sentAt,
+        measuredAt: new Date(back).toISOString(),
+      };
+    }
   }
 
   private async uploadBatch(batch: ReturnType<Outbox["pending"]>): Promise<void> {
@@ -549,7 +566,14 @@ export class Uplink {
           type: "status-list.refused",
           severity: "alarm",
           message: `status-list bundle ${b.name} refused: ${message}`,
-          data: { bundle: b.name, code },
+          data: {
+            bundle: b.name,
+            kind: b.kind,
+            version: b.version,
+            code,
+            reason: message,
+            source: "station",
+          },
         });
         Object.assign(sl, sink.versions());
         return false; // retry at the next poll
@@ -563,7 +587,14 @@ export class Uplink {
         type: "status-list.applied",
         severity: "info",
         message: `status-list ${b.kind} ${b.version} applied`,
-        data: { bundle: b.name, kind: b.kind, version: b.version, bytes: b.bytes },
+        data: {
+          bundle: b.name,
+          kind: b.kind,
+          version: b.version,
+          bytes: b.bytes,
+          source: "station",
+          versions: sink.versions(),
+        },
       });
     }
     sl.lastError = null;

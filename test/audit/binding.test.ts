@@ -1,113 +1,151 @@
 /**
- * Journal rows against the entries bound to them (the verifier's side of the binding). The journal here
- * is a stand-in that does what the journal's commit and settle transactions do with bindRecord: store
- * the entry's seq in the row and spool the line. A row changed, deleted (unless a journal.retention entry
- * names it), inserted, or put back to an older version is found, naming the entry or the row.
+ * The journal's rows against the trail entries bound to them, on the real journal (src/journal) with the
+ * trail bound as the lane binds it (src/audit/journal-trail.ts), verified as `audit verify` does
+ * (src/audit/verify-lane.ts: the spool and the rows in one snapshot of journal.db). Each edit is made
+ * with SQLite directly, as someone with access to the data directory would: a row changed (its JSON or a
+ * column), deleted (unless retention deleted it), inserted, or put back to its version before a
+ * settlement is found and named; the barrier time and retention leave a journal that verifies.
  */
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MemoryAuditSpool } from "../../src/audit/spool.js";
-import type { JournalBindingView } from "../../src/audit/verify.js";
-import { binding, openTrail, tempDir, verify } from "./helpers.js";
-
-interface Row {
-  auditSeq: number | null;
-  json: string;
-}
-
-class FakeJournal implements JournalBindingView {
-  rows_ = new Map<number, Row>();
-  from = 1;
-  rows() {
-    return [...this.rows_.entries()].map(([jseq, r]) => ({ jseq, auditSeq: r.auditSeq }));
-  }
-  recordJson(jseq: number): string | null {
-    return this.rows_.get(jseq)?.json ?? null;
-  }
-  boundFrom(): number {
-    return this.from;
-  }
-}
+import { JOURNAL_FILE } from "../../src/journal/journal.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { acksOf } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
-let j: FakeJournal;
-let spool: MemoryAuditSpool;
-const seqOf = new Map<string, number>();
+let recs: CommittedRecord[];
+/** audit seq of each record's entry: `commit:<jseq>`, `settle:<jseq>` */
+const entryOf = new Map<string, number>();
+const DAY = 86_400_000;
+let t = Date.UTC(2026, 10, 20, 0, 0, 0);
+/** record 2's row before it was settled */
+let suspectRow: { record: string; audit_seq: number; audit_hash: string };
 
 beforeEach(async () => {
   ({ dir, cleanup } = tempDir("etc-audit-binding-"));
-  j = new FakeJournal();
-  spool = new MemoryAuditSpool();
-  const t = openTrail(dir, spool);
-  const commit = (jseq: number, json: string, op: "commit" | "settle" = "commit", revision = 1): void => {
-    t.bindRecord(
-      binding(jseq, json, { op, revision, kind: op === "settle" ? "transaction" : "suspect" }),
-      (b) => {
-        j.rows_.set(jseq, { auditSeq: b.seq, json });
-        spool.put(b.spool, b.head);
-        seqOf.set(`${op}:${jseq}`, b.seq);
-      },
-    );
-  };
+  t = Date.UTC(2026, 10, 20, 0, 0, 0);
+  const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+  const { journal, trail } = lane;
+  recs = [];
   for (let i = 1; i <= 4; i++) {
-    commit(i, `{"seq":${i},"outcome":"B5_NO_DSRC"}`);
-    t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: "X" } });
+    recs.push(journal.commit(sampleRecord(i, i === 2 ? "suspect" : "transaction")));
+    entryOf.set(`commit:${i}`, trail.status().lastSeq);
+    trail.events.alarm("X", `alarm ${i}`);
   }
-  commit(2, '{"seq":2,"outcome":"EXIT_DEBIT_SETTLED"}', "settle", 2);
-  await t.close();
+  const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+  suspectRow = ro
+    .prepare("SELECT record, audit_seq, audit_hash FROM records WHERE seq = 2")
+    .get() as typeof suspectRow;
+  ro.close();
+  journal.settle(2, {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "b5",
+    fields: { tac: "0A0B0C0D" },
+  });
+  entryOf.set("settle:2", trail.status().lastSeq);
+  await lane.close();
 });
 
 afterEach(() => cleanup());
 
-const problems = (): string[] =>
-  verify(dir, spool, { journal: j }).problems.map((p) => `${p.seq}: ${p.what}`);
+/** Runs SQL on journal.db as an outsider would. */
+function edit(sql: string, ...params: unknown[]): void {
+  const db = new Database(join(dir, JOURNAL_FILE));
+  try {
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
 
-describe("journal rows bound to the trail", () => {
-  it("an untouched journal verifies, settled rows included", () => {
-    const r = verify(dir, spool, { journal: j });
+const problems = (): string[] => verifyLane(dir).problems.map((p) => `${p.seq}: ${p.what}`);
+const trade = (jseq: number): string => recs[jseq - 1]!.tradeId;
+
+describe("journal rows bound to the trail (the real journal)", () => {
+  it("an untouched journal verifies, the settled row included", () => {
+    const r = verifyLane(dir);
     expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
     expect(r.journal).toEqual({ bound: 5, checkedRows: 4, legacyRows: 0 });
   });
 
-  it("a changed row is named by the entry that records it", () => {
-    j.rows_.get(3)!.json = '{"seq":3,"outcome":"EXIT_DEBIT"}';
+  it("a changed record JSON is named by the entry that records it", () => {
+    edit("UPDATE records SET record = replace(record, '\"amount\":1530', '\"amount\":30') WHERE seq = 3");
     expect(problems()).toEqual([
-      `${seqOf.get("commit:3")}: journal record 3 (trade 430101020320261126080000000003) was changed: its row no longer matches this entry's digest`,
+      `${entryOf.get("commit:3")}: journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
     ]);
   });
 
-  it("a deleted row is found, unless a journal.retention entry names its deletion", async () => {
-    j.rows_.delete(4);
+  it("a changed column is found too (the journal's own queries read the columns)", () => {
+    edit("UPDATE records SET amount = 1 WHERE seq = 1");
+    edit("UPDATE records SET kind = 'stop' WHERE seq = 4");
     expect(problems()).toEqual([
-      `${seqOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      `${entryOf.get("commit:1")}: journal record 1 (trade ${trade(1)}) was changed: its column amount does not match its record`,
+      `${entryOf.get("commit:4")}: journal record 4 (trade ${trade(4)}) was changed: its column kind does not match its record`,
     ]);
-    const t = openTrail(dir, spool);
-    t.events.journalRetention({ deleted: [[4, 4]], count: 1, cutoff: "2026-08-26T00:00:00.000Z" });
-    await t.close();
-    expect(problems()).toEqual([]);
+  });
+
+  it("a row naming another entry's hash is found", () => {
+    edit("UPDATE records SET audit_hash = ? WHERE seq = 3", "0".repeat(64));
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:3")}: journal record 3 (trade ${trade(3)}) was changed: its audit_hash is not the hash of the entry it names`,
+    ]);
+  });
+
+  it("a deleted row is found; rows retention deleted are not (its journal.retention entry names them)", async () => {
+    edit("DELETE FROM records WHERE seq = 4");
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    lane.journal.markUploaded(acksOf(recs[0]!, recs[2]!), new Date(t));
+    t += 2 * DAY;
+    expect((await lane.journal.runRetention()).deleted).toBe(2);
+    await lane.close();
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
   });
 
   it("an inserted row is found: with no audit seq, or naming an entry that is not its record", () => {
-    j.rows_.set(5, { auditSeq: null, json: '{"seq":5}' });
-    j.rows_.set(6, { auditSeq: seqOf.get("commit:1")! + 1, json: '{"seq":6}' }); // an alarm's entry
+    const copy =
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+      "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record, audit_seq, audit_hash) " +
+      "SELECT ?, ?, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, icc_pay_serial, psam_no, " +
+      "psam_trans_serial, trans_time, revision, record, ?, audit_hash FROM records WHERE seq = 1";
+    edit(copy, 5, "X5", null);
+    const alarm = entryOf.get("commit:1")! + 1; // the alarm written after record 1
+    edit(copy, 6, "X6", alarm);
     expect(problems()).toEqual([
-      `${seqOf.get("commit:1")! + 1}: journal record 6 names audit entry ${seqOf.get("commit:1")! + 1}, which is not an entry for that record (a row was inserted or altered)`,
+      `${alarm}: journal record 6 names audit entry ${alarm}, which is not an entry for that record (a row was inserted or altered)`,
       "null: journal record 5 is not in the audit trail (a row was inserted)",
     ]);
   });
 
-  it("a settled row put back to its earlier version is found", () => {
-    j.rows_.set(2, { auditSeq: seqOf.get("commit:2")!, json: '{"seq":2,"outcome":"B5_NO_DSRC"}' });
+  it("a settled row put back to its version before the settlement is found", () => {
+    edit(
+      "UPDATE records SET kind = 'suspect', outcome = 'B5_NO_DSRC', tac = NULL, revision = 1, record = ?, " +
+        "audit_seq = ?, audit_hash = ? WHERE seq = 2",
+      suspectRow.record,
+      suspectRow.audit_seq,
+      suspectRow.audit_hash,
+    );
     expect(problems()).toEqual([
-      `${seqOf.get("settle:2")}: journal record 2 (trade 430101020320261126080000000002) names audit entry ${seqOf.get("commit:2")}, older than this entry: the row was replaced by an earlier version`,
+      `${entryOf.get("settle:2")}: journal record 2 (trade ${trade(2)}) names audit entry ${entryOf.get("commit:2")}, older than this entry: the row was replaced by an earlier version`,
     ]);
   });
 
-  it("rows written before the binding existed are counted, not judged", () => {
-    j.rows_.set(0, { auditSeq: null, json: '{"seq":0}' });
-    j.from = 1;
-    const r = verify(dir, spool, { journal: j });
-    expect(r.problems).toEqual([]);
-    expect(r.journal).toMatchObject({ legacyRows: 1 });
+  it("the barrier time is kept beside the record: the row still matches its digest", async () => {
+    const lane = openBoundTrail(dir);
+    const c = lane.journal.commit(sampleRecord(9));
+    expect(lane.journal.markBarrier(c.seq, 1234.5)).toBe(true);
+    expect(lane.journal.get(c.seq)?.stageTimes.barrier).toBe(1234.5);
+    await lane.close();
+    expect(verifyLane(dir).problems).toEqual([]);
   });
 });

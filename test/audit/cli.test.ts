@@ -10,7 +10,15 @@ import { locateLane } from "../../src/cli/lane-locate.js";
 import { Journal } from "../../src/journal/journal.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { binding, LANE, openTrail, runEtcLane, segmentPaths, tempDir, writeLaneConfig } from "./helpers.js";
+import {
+  LANE,
+  openBoundTrail,
+  openTrail,
+  runEtcLane,
+  segmentPaths,
+  tempDir,
+  writeLaneConfig,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -21,12 +29,14 @@ afterEach(() => cleanup());
 
 const data = (): string => join(dir, "data");
 
+/** A lane's journal and trail: a start, a record committed through the binding, an alarm, the seal. */
 async function smallTrail(): Promise<void> {
-  const t = openTrail(data(), undefined, { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+  const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+  const t = lane.trail;
   t.events.laneStarted({ version: "0.1.0", pid: 1, lane: "4301010203", role: "exit", config: null });
-  t.bindRecord(binding(1, '{"seq":1}', { cardId: "43010000000000009001" }), () => undefined);
+  lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
   t.events.alarm("STATUS_LIST_STALE", "status list is stale");
-  await t.close();
+  await lane.close();
 }
 
 describe("finding the lane", () => {

@@ -24,12 +24,12 @@ describe("lane events", () => {
     const ev = new LaneEvents({ append: (e) => got.push(e) });
     ev.rsuLink("down", "watchdog: no byte for 30 s", "/dev/ttyUSB0");
     ev.statusListRefused({ bundle: "delta-1.bundle", reason: "older than the held version", code: "E5" });
-    ev.operatorAction({ action: "close the lane", user: "zhang.wei", result: "closed" });
+    ev.laneClosed("rsu-down", "RSU link down: watchdog");
     ev.journalRetention({ deleted: [[1, 200]], count: 200, cutoff: "2026-08-28T00:00:00.000Z" });
     expect(got.map((e) => [e.type, e.severity])).toEqual([
       ["rsu.link", "alarm"],
       ["status-list.refused", "alarm"],
-      ["operator.action", "info"],
+      ["lane.closed", "alarm"],
       ["journal.retention", "info"],
     ]);
     expect(got[0]!.data).toEqual({
@@ -37,7 +37,7 @@ describe("lane events", () => {
       reason: "watchdog: no byte for 30 s",
       port: "/dev/ttyUSB0",
     });
-    expect(got[2]!.message).toBe("operator zhang.wei: close the lane (closed)");
+    expect(got[2]!.message).toBe("lane closed: rsu-down (RSU link down: watchdog)");
   });
 
   it("the lane writes its start with the config and tariff digests, its stop, and seals them", async () => {

@@ -3,11 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
+import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import type { RecordBinding } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
 import { type AuditSpool, MemoryAuditSpool } from "../../src/audit/spool.js";
 import { AuditTrail, type AuditTrailOptions } from "../../src/audit/trail.js";
 import { type JournalBindingView, type VerifyReport, verifyTrail } from "../../src/audit/verify.js";
+import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
+import { Journal, type JournalOptions } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 
@@ -30,6 +33,53 @@ export function openTrail(
     retentionCheckMs: 0,
     ...opts,
   });
+}
+
+/** The lane's journal in `dataDir`, as the lane opens it (no WAL checkpoint worker, no retention timer). */
+export function openLaneJournal(dataDir: string, extra: Partial<JournalOptions> = {}): Journal {
+  return Journal.open({
+    dataDir,
+    laneIdentity: LANE,
+    utcOffsetMinutes: 480,
+    checkpointIntervalMs: 0,
+    recoverProbeMs: 0,
+    ...extra,
+    retention: { intervalMs: 0, ...extra.retention },
+  });
+}
+
+/**
+ * The journal and the trail bound to it, as the lane has them (src/audit/journal-trail.ts): the spool in
+ * journal.db, every commit, settlement and retention batch bound into the trail. close(): the trail
+ * (sealed), then the journal.
+ */
+export function openBoundTrail(
+  dataDir: string,
+  opts: Partial<AuditTrailOptions> = {},
+  journalOpts: Partial<JournalOptions> = {},
+): { journal: Journal; trail: AuditTrail; close(): Promise<void> } {
+  const journal = openLaneJournal(dataDir, journalOpts);
+  const trail = openJournalTrail(journal, {
+    dataDir,
+    lane: LANE,
+    utcOffsetMinutes: 480,
+    checkpointIntervalMs: 0,
+    retentionCheckMs: 0,
+    ...opts,
+  });
+  return {
+    journal,
+    trail,
+    async close() {
+      await trail.close();
+      journal.close();
+    },
+  };
+}
+
+/** `audit verify` of a data directory as the CLI runs it: the trail, the journal's spool and rows. */
+export function verifyLane(dataDir: string, key: ReturnType<typeof laneKey> | null = laneKey(dataDir)) {
+  return verifyLaneDataDir(dataDir, key).report;
 }
 
 /** The lane's public key as stored beside the trail. */

@@ -203,7 +203,11 @@ describe("after a crash", () => {
       spool.put(b.spool, b.head); // what the journal does inside its transaction
       return b;
     });
+    // its write(2) waits for the next event-loop turn (after the barrier the commit opens)
+    expect(readFileSync(segmentPaths(dir)[0]!).equals(before)).toBe(true);
+    await new Promise((r) => setImmediate(r));
     const full = readFileSync(segmentPaths(dir)[0]!);
+    expect(full.length).toBeGreaterThan(before.length);
     // kill -9 between the journal's COMMIT and the file write: the file never got the line
     truncateSync(segmentPaths(dir)[0]!, before.length);
     const alarms: string[] = [];
@@ -213,6 +217,22 @@ describe("after a crash", () => {
     expect(alarms).toEqual([]);
     await again.close();
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("an event appended behind a record's deferred line writes both, in the chain's order", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    const rec = t.bindRecord(binding(1, '{"seq":1}'), (b) => {
+      spool.put(b.spool, b.head);
+      return b;
+    });
+    const e = t.append(ev(2));
+    const seqs = readFileSync(segmentPaths(dir)[0]!, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as AuditEntry).seq);
+    expect(seqs).toEqual([rec.seq, e.seq]);
+    await t.close();
   });
 
   it("a torn last line is cut at open and reported as torn, not as tampering", async () => {
@@ -332,7 +352,7 @@ describe("the witness queue", () => {
 });
 
 describe("a disk that refuses writes", () => {
-  it("never stops the caller: one AUDIT_WRITE alarm, the lines kept and spooled, and written at the next start", async () => {
+  it("never stops the caller: one AUDIT_WRITE alarm, a disk.error entry, the lines kept and spooled, and written at the next start", async () => {
     const seg = join(auditDir(dir), "audit-000000000001.log");
     mkdirSync(auditDir(dir), { recursive: true });
     symlinkSync("/dev/full", seg); // every write fails with ENOSPC
@@ -341,26 +361,35 @@ describe("a disk that refuses writes", () => {
     // no station here (reading /dev/full for checkpoints to send would never end)
     const t = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c), witness: false });
     expect(t.append(ev(1)).seq).toBe(1);
-    expect(t.append(ev(2)).seq).toBe(2);
+    // seq 2 is the failure itself, recorded once
+    expect(t.append(ev(2)).seq).toBe(3);
+    expect(t.append(ev(3)).seq).toBe(4);
     expect(alarms).toEqual(["AUDIT_WRITE"]);
     expect(t.status()).toMatchObject({
-      lastSeq: 2,
-      unwritten: 2,
+      lastSeq: 4,
+      unwritten: 4,
       writeError: expect.stringMatching(/ENOSPC/),
     });
     await t.close();
-    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3]); // the two events and the closing checkpoint
+    // the three events, the disk error and the closing checkpoint
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
 
     unlinkSync(seg); // the disk is replaced
     const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
-    expect(again.status().lastSeq).toBe(3);
+    expect(again.status().lastSeq).toBe(5);
     await again.close();
     expect(alarms).toEqual(["AUDIT_WRITE"]);
-    expect(
-      entries()
-        .map((e) => e.message)
-        .slice(0, 2),
-    ).toEqual(["event 1", "event 2"]);
+    const es = entries();
+    expect(es.slice(0, 4).map((e) => e.type)).toEqual([
+      "test.event",
+      "disk.error",
+      "test.event",
+      "test.event",
+    ]);
+    expect(es[1]).toMatchObject({
+      severity: "alarm",
+      data: { path: seg, code: "ENOSPC", message: expect.stringMatching(/ENOSPC/) },
+    });
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
   });
 });

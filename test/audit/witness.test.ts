@@ -17,11 +17,10 @@ import {
   statementBytes,
 } from "../../src/audit/checkpoint.js";
 import { GENESIS } from "../../src/audit/entry.js";
-import { openStandaloneSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import type { Outbox } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { allLines, LANE, openTrail, tempDir, verify } from "./helpers.js";
+import { allLines, LANE, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 const LANE_ID = "4301010203";
 let station: StationHandle;
@@ -156,15 +155,15 @@ async function runLane(
   dataDir: string,
   body: (t: AuditTrail, events: LaneWatch) => Promise<void>,
 ): Promise<string[]> {
-  const spool = openStandaloneSpool(dataDir);
   const alarms: string[] = [];
   const watch = new LaneWatch();
-  const t = openTrail(dataDir, spool.spool, {
+  const lane = openBoundTrail(dataDir, {
     onAlarm: (code) => {
       alarms.push(code);
       watch.alarm(code);
     },
   });
+  const t = lane.trail;
   const ack = t.witness.acknowledged.bind(t.witness);
   t.witness.acknowledged = (n: number) => {
     ack(n);
@@ -182,8 +181,7 @@ async function runLane(
     await body(t, watch);
   } finally {
     await up.stop();
-    await t.close();
-    await spool.close();
+    await lane.close();
   }
   return alarms;
 }
@@ -250,14 +248,9 @@ describe("a data directory replaced by an older copy", () => {
         .filter((e) => e.type === "audit.rollback");
       expect(rollback).toHaveLength(1);
       expect(rollback[0]!.data.station.n).toBe(before.n);
-      const spool = openStandaloneSpool(dir);
-      try {
-        const r = verify(dir, spool.spool);
-        expect(r.ok).toBe(false);
-        expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the station refused checkpoint/);
-      } finally {
-        await spool.close();
-      }
+      const r = verifyLane(dir);
+      expect(r.ok).toBe(false);
+      expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the station refused checkpoint/);
     } finally {
       rmSync(old, { recursive: true, force: true });
     }

@@ -2,9 +2,12 @@
  * Audit trail benchmarks (docs/audit.md, "Cost"):
  * - audit-append: the cost of one entry on the lane thread (build the line, SHA-256, one write(2)), target
  *   p99 <= 50 us, measured while the trail's own timers run (fdatasync every second and Ed25519 checkpoint
- *   signing in the thread pool, spool batches every 100 ms) between bursts of appends; also a journal
- *   record's entry through bindRecord with its spool insert (SQLite, no fsync of its own), the spool batch,
- *   and for reference SHA-256 and Ed25519 sign / verify of a 300-byte record, and `audit verify` throughput.
+ *   signing in the thread pool, spool batches every 100 ms) between bursts of appends; the trail's own
+ *   work for a journal record committed through the binding (outside the SQLite transaction: the line
+ *   with the record's digest, its hash, the write(2); inside it: the spool insert and the head copy); the
+ *   durable commit with the binding against the same commit without it (alternating, same disk); the spool
+ *   batch; and for reference SHA-256 and Ed25519 sign / verify of a 300-byte record, and `audit verify`
+ *   throughput (the trail and the journal rows).
  */
 import { createHash, generateKeyPairSync, sign, verify } from "node:crypto";
 import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -13,10 +16,10 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
 import { buildLine, GENESIS } from "../../src/audit/entry.js";
-import { auditDir } from "../../src/audit/segments.js";
-import { openStandaloneSpool } from "../../src/audit/spool.js";
-import { AuditTrail } from "../../src/audit/trail.js";
-import { verifyTrail } from "../../src/audit/verify.js";
+import { openJournalTrail } from "../../src/audit/journal-trail.js";
+import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
+import { Journal } from "../../src/journal/journal.js";
+import { sampleRecord } from "../journal/sample-record.js";
 import { type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
 
 const LANE = { network: "4301", station: "0102", lane: 3 };
@@ -40,13 +43,15 @@ export const auditBench: Benchmark = {
     "audit trail: append cost per entry on the lane thread (target p99 <= 50 us), hashing and signing for reference",
   async run({ scale, log }) {
     const dir = mkdtempSync(join(tmpdir(), "etc-bench-audit-"));
+    const plainDir = mkdtempSync(join(tmpdir(), "etc-bench-audit-plain-"));
     try {
-      const spool = openStandaloneSpool(dir);
-      const trail = AuditTrail.open({
+      // the lane's journal (WAL + FULL, the checkpoint worker) and the trail bound to it, as openLane has them
+      const journalOpts = { laneIdentity: LANE, utcOffsetMinutes: 480, retention: { intervalMs: 0 } };
+      const journal = Journal.open({ dataDir: dir, ...journalOpts });
+      const trail = openJournalTrail(journal, {
         dataDir: dir,
         lane: LANE,
         utcOffsetMinutes: 480,
-        spool: spool.spool,
         checkpointEvery: 1000,
         checkpointIntervalMs: 1000,
         retentionCheckMs: 0,
@@ -72,34 +77,58 @@ export const auditBench: Benchmark = {
         buildLine(n, "2026-11-26T08:15:02.123+08:00", "2026-11-26T00:15:02.123Z", event(n), GENESIS).line,
       );
 
+      // journal records through the binding: the trail's work around the transaction and inside it, and the
+      // whole durable commit, alternating with the same commit on a journal no trail is bound to
       const m = Math.max(500, Math.round(5000 * scale));
-      log(`  ${m} record entries through bindRecord with their spool insert`);
-      const json = JSON.stringify({ seq: 1, pad: "x".repeat(1800) });
-      const rec = new Float64Array(m);
-      for (let i = 0; i < m; i++) {
+      log(`  ${m} records committed through the binding, alternating with ${m} commits without it`);
+      const plain = Journal.open({ dataDir: plainDir, ...journalOpts });
+      const outside = new Float64Array(m);
+      const inside = new Float64Array(m);
+      const boundCommit = new Float64Array(m);
+      const plainCommit = new Float64Array(m);
+      let spoolUs = 0;
+      const spool = journal.auditSpool;
+      const putInTx = spool.putInTx.bind(spool);
+      spool.putInTx = (lines, head) => {
         const t = nowUs();
-        trail.bindRecord(
-          {
-            op: "commit",
-            json,
-            jseq: i + 1,
-            tradeId: `430101020320261126080000${String(i).padStart(6, "0")}`,
-            revision: 1,
-            kind: "transaction",
-            outcome: "EXIT_DEBIT",
-            cardId: "43010000000000000001",
-            obuSerial: "4301000000000001",
-            obuId: "A1000001",
-            plate: "湘A00001",
-            amount: 1500,
-          },
-          (b) => spool.spool.put(b.spool, b.head),
-        );
-        rec[i] = nowUs() - t;
-        if (i % burst === 0) await nextTurn();
+        putInTx(lines, head);
+        spoolUs = nowUs() - t;
+      };
+      let outsideUs = 0;
+      journal.bindAudit({
+        bindRecord: (b, tx) => {
+          const t0 = nowUs();
+          let txUs = 0;
+          const r = trail.bindRecord(b, (bound) => {
+            const t = nowUs();
+            const x = tx(bound);
+            txUs = nowUs() - t;
+            return x;
+          });
+          outsideUs = nowUs() - t0 - txUs;
+          return r;
+        },
+        bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
+      });
+      for (let i = 0; i < m; i++) {
+        const rec = sampleRecord(i);
+        const first = i % 2 === 0; // which journal goes first alternates too
+        for (const bound of first ? [true, false] : [false, true]) {
+          const t = nowUs();
+          if (bound) {
+            journal.commit(rec);
+            boundCommit[i] = nowUs() - t;
+            outside[i] = outsideUs;
+            inside[i] = spoolUs;
+          } else {
+            plain.commit(rec);
+            plainCommit[i] = nowUs() - t;
+          }
+        }
+        if (i % 10 === 0) await nextTurn();
       }
+      plain.close();
       await trail.flush();
-
       // the spool batch: the event lines of 100 ms put into SQLite in one transaction
       const batches = new Float64Array(200);
       for (let b = 0; b < batches.length; b++) {
@@ -110,7 +139,7 @@ export const auditBench: Benchmark = {
       }
       const status = trail.status();
       await trail.close();
-      await spool.close();
+      journal.close();
 
       // reference: a bare write(2) of such a line, with an fdatasync of the file in the thread pool each second
       const raw = new Float64Array(n);
@@ -155,8 +184,10 @@ export const auditBench: Benchmark = {
       // audit verify over what was written
       const vt = nowUs();
       const laneKey = publicKeyFromPem(readFileSync(join(dir, AUDIT_PUBLIC_KEY_FILE)), AUDIT_PUBLIC_KEY_FILE);
-      const rep = verifyTrail({ dir: auditDir(dir), key: laneKey });
+      const rep = verifyLaneDataDir(dir, laneKey).report;
       const vs = (nowUs() - vt) / 1e6;
+      const pb = percentiles(boundCommit);
+      const pp = percentiles(plainCommit);
       return [
         {
           name: "audit append (event, lane thread)",
@@ -165,10 +196,24 @@ export const auditBench: Benchmark = {
           notes: `${n} entries of ~${lineBytes} B lines; ${status.lastCheckpoint?.n ?? 0} checkpoints signed meanwhile`,
         },
         {
-          name: "audit bindRecord + spool insert",
+          name: "audit record entry, outside the transaction (lane thread)",
           unit: "us",
-          figures: us(rec),
-          notes: `${m} records; the insert runs inside the journal's transaction once the journal hosts the spool`,
+          figures: us(outside),
+          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): digest, line, hash (its write(2) waits for the next turn)`,
+        },
+        {
+          name: "audit record entry, spool insert inside the transaction",
+          unit: "us",
+          figures: us(inside),
+          notes: "the line and the head copy; the commit's fsync covers them",
+        },
+        { name: "journal commit with the binding", unit: "us", figures: us(boundCommit) },
+        { name: "journal commit without it (same disk, alternating)", unit: "us", figures: us(plainCommit) },
+        {
+          name: "journal commit: bound / unbound",
+          unit: "ratio",
+          figures: { p50: pb.p50 / pp.p50, p99: pb.p99 / pp.p99 },
+          notes: "1.00 = no cost",
         },
         { name: "audit spool batch (10 lines)", unit: "us", figures: us(batches) },
         { name: "write(2) of the same line (reference)", unit: "us", figures: us(raw) },
@@ -176,13 +221,19 @@ export const auditBench: Benchmark = {
         { name: "ed25519 sign of 300 B", unit: "us", figures: us(sg) },
         { name: "ed25519 verify of 300 B", unit: "us", figures: us(vf) },
         {
-          name: "audit verify (whole trail)",
+          name: "audit verify (whole trail and the journal rows)",
           unit: "entries/s",
-          figures: { perSecond: rep.entries / vs, entries: rep.entries, ok: rep.ok ? 1 : 0 },
+          figures: {
+            perSecond: rep.entries / vs,
+            entries: rep.entries,
+            rows: rep.journal?.checkedRows ?? 0,
+            ok: rep.ok ? 1 : 0,
+          },
         },
       ];
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      rmSync(plainDir, { recursive: true, force: true });
     }
   },
 };

@@ -25,6 +25,7 @@ import { laneBenchData, listMegabytes, writeDelta } from "../../sim/bench/lane-d
 import { type RsuChildReport, startRsuProcess } from "../../sim/harness/rsu-process.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfig } from "../../src/config/schema.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
 import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";
@@ -128,7 +129,7 @@ export async function runLane(
     perSecond?: number;
     deltaRows: number;
     /** runs beside the lane (test/bench/service.ts: the status service and its clients); returns its stop */
-    attach?: (lane: LaneRuntime, dataDir: string) => Promise<() => Promise<void>>;
+    attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -161,7 +162,7 @@ export async function runLane(
   const slDir = join(data.dataDir, "status-list");
   const files = readdirSync(slDir).map((f) => join(slDir, f));
   execFileSync("cat", files, { stdio: ["ignore", "ignore", "ignore"] });
-  const detach = opts.attach ? await opts.attach(lane, data.dataDir) : null;
+  const detach = opts.attach ? await opts.attach(lane, data.dataDir, config) : null;
   const r: LaneRun = {
     b2Work: new Samples(),
     b4Work: new Samples(),

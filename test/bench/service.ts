@@ -1,18 +1,20 @@
 /**
- * The status service's cost to the lane (issue 13): the lane-decision run (test/bench/lane.ts: the real
- * lane through a pty, the simulated RSU in another process, back-to-back vehicles) with the status service
- * on, GET /metrics scraped every second and the page's live feed (server-sent events) open and read, both
- * by a client in another process, against the same run without the service. Runs in the order
- * off, on, on, off and pools each condition's two runs, so a drift of the machine during the benchmark
- * weighs on both. Prints each condition's figures and the ratio on/off of p50, p99 and max per stage.
- * The lead adds the audit trail to the "on" runs at integration.
+ * The cost to the lane of its audit trail and its status service (issue 13): the lane-decision run
+ * (test/bench/lane.ts: the real lane through a pty, the simulated RSU in another process, back-to-back
+ * vehicles) as a lane runs ("on": every record bound into the audit trail in its commit transaction, the
+ * status service over the real lane (src/service/serve-lane.ts) with GET /metrics scraped every second and
+ * the page's live feed (server-sent events) open and read, both by a client in another process) against
+ * the same run without them ("off": the journal not bound to the trail, so records are committed without
+ * their entries, and no service), and in between the trail alone ("trail": bound, no service), which
+ * tells the two costs apart. Runs in the order off, trail, on, on, trail, off and pools each condition's
+ * two runs, so a drift of the machine during the benchmark weighs on all three. Prints each condition's
+ * figures and the ratios trail/off and on/off of p50, p99 and max per stage.
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { startLaneService } from "../../src/service/service.js";
+import { serveLane } from "../../src/service/serve-lane.js";
 import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
 import { type LaneRun, runLane } from "./lane.js";
-import { benchLaneView, refusingOperator } from "./service-view.js";
 
 interface ClientReport {
   scrapes: number;
@@ -44,15 +46,17 @@ function pooled(runs: LaneRun[], pick: (r: LaneRun) => Float64Array): Float64Arr
 export const serviceBench: Benchmark = {
   name: "service",
   title:
-    "lane decision with the status service on (/metrics every second, live feed open, clients in another process) " +
-    "against the same run without it; 20k x scale vehicles per run, runs off/on/on/off",
+    "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
+    "clients in another process) against the same run without them, and the trail alone; 20k x scale vehicles " +
+    "per run, runs off/trail/on/on/trail/off",
   async run(ctx) {
     const vehicles = Math.max(2000, Math.round(20_000 * ctx.scale));
     const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
-    const runs: Record<"off" | "on", LaneRun[]> = { off: [], on: [] };
+    const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
     const clients: ClientReport[] = [];
     let dropped = 0;
-    for (const cond of ["off", "on", "on", "off"] as const) {
+    let auditEntries = 0;
+    for (const cond of ["off", "trail", "on", "on", "trail", "off"] as const) {
       ctx.log(`  service ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`);
       const r = await runLane(ctx, {
         protocol: "legacy",
@@ -60,24 +64,22 @@ export const serviceBench: Benchmark = {
         entries,
         mode: "back-to-back",
         deltaRows: 0,
-        ...(cond === "on"
-          ? {
-              attach: async (lane, dataDir) => {
-                const service = await startLaneService({
-                  config: { listen: "127.0.0.1:0", historyIntervalSeconds: 10, historyMinutes: 60 },
-                  dataDir,
-                  view: benchLaneView(lane, {
-                    network: "4301",
-                    station: "0102",
-                    lane: 3,
-                    role: "exit",
-                    utcOffsetMinutes: 480,
-                  }),
-                  operator: refusingOperator,
-                });
+        attach:
+          cond !== "on"
+            ? async (lane) => {
+                if (cond === "off") lane.journal.bindAudit(null); // records committed without their entries
+                return async () => {};
+              }
+            : async (lane, _dataDir, config) => {
+                const served = await serveLane(
+                  lane,
+                  { ...config, service: { ...config.service, listen: "127.0.0.1:0" } },
+                  // the lane's own background verify: not within a run (it comes a minute after start)
+                  { verifyFirstAfterMs: 3_600_000 },
+                );
                 const child = fork(
                   fileURLToPath(new URL("./service-client-child.js", import.meta.url)),
-                  [service.url],
+                  [served.service.url],
                   { stdio: ["ignore", "inherit", "inherit", "ipc"] },
                 );
                 await new Promise<void>((resolve, reject) => {
@@ -90,36 +92,43 @@ export const serviceBench: Benchmark = {
                   );
                   child.send("stop");
                   clients.push(await report);
-                  dropped += service.pump.dropped;
-                  await service.close();
+                  dropped += served.service.pump.dropped;
+                  auditEntries += lane.audit.status().lastSeq;
+                  await served.close();
                 };
               },
-            }
-          : {}),
       });
       runs[cond].push(r);
     }
     const out: BenchResult[] = [];
     for (const [stage, pick] of STAGES) {
-      const off = percentiles(pooled(runs.off, pick));
-      const on = percentiles(pooled(runs.on, pick));
-      const n = pooled(runs.on, pick).length;
-      out.push({
-        name: `service.off.${stage}`,
-        unit: "ms",
-        figures: { n: pooled(runs.off, pick).length, p50: off.p50, p99: off.p99, max: off.max },
-      });
-      out.push({
-        name: `service.on.${stage}`,
-        unit: "ms",
-        figures: { n, p50: on.p50, p99: on.p99, max: on.max },
-      });
-      out.push({
-        name: `service.ratio.${stage}`,
-        unit: "on/off",
-        figures: { p50: on.p50 / off.p50, p99: on.p99 / off.p99, max: on.max / off.max },
-        notes: "1.00 = no cost; issue 13 target: within 10 % (with the audit trail on too, at integration)",
-      });
+      const p = {
+        off: percentiles(pooled(runs.off, pick)),
+        trail: percentiles(pooled(runs.trail, pick)),
+        on: percentiles(pooled(runs.on, pick)),
+      };
+      for (const cond of ["off", "trail", "on"] as const)
+        out.push({
+          name: `service.${cond}.${stage}`,
+          unit: "ms",
+          figures: {
+            n: pooled(runs[cond], pick).length,
+            p50: p[cond].p50,
+            p99: p[cond].p99,
+            max: p[cond].max,
+          },
+        });
+      for (const cond of ["trail", "on"] as const)
+        out.push({
+          name: `service.ratio.${cond}.${stage}`,
+          unit: `${cond}/off`,
+          figures: {
+            p50: p[cond].p50 / p.off.p50,
+            p99: p[cond].p99 / p.off.p99,
+            max: p[cond].max / p.off.max,
+          },
+          notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
+        });
     }
     const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
     const seconds = runs.on.reduce((a, r) => a + r.seconds, 0);
@@ -133,10 +142,11 @@ export const serviceBench: Benchmark = {
         vehicleEvents: sum("vehicleEvents"),
         vehiclesOn: runs.on.reduce((a, r) => a + r.records, 0),
         feedDropped: dropped,
+        auditEntries,
       },
       notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the two "on" runs`,
     });
-    for (const cond of ["off", "on"] as const)
+    for (const cond of ["off", "trail", "on"] as const)
       out.push({
         name: `service.${cond}.back-to-back`,
         unit: "veh/s",

@@ -50,7 +50,9 @@ describe("data-directory lock", () => {
     expect(err).toMatchObject({ code: DataDirErrors.InUse, details: { pid: h.pid } });
     expect((err as Error).message).toMatch(
       new RegExp(
-        `^the data directory ${tmp.dir} is in use by lane 4301-0102-3 \\(pid ${h.pid}, running since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: .*lock-child\\.ts.*\\); stop the lane first`,
+        `^the data directory ${tmp.dir} is in use by lane 4301-0102-3 \\(pid ${h.pid}, running since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: .*lock-child\\.ts.*\\); stop the lane first, ` +
+          "or act through it: a running lane takes status-list bundles \\(etc-lane status-list import --config FILE\\), " +
+          `held records and retention runs through its control socket ${tmp.dir}/control\\.sock$`,
       ),
     );
     expect(kernelLockOwner(join(tmp.dir, LOCK_FILE))).toBe(h.pid);

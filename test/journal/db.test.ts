@@ -53,10 +53,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 2: revisions, OBU serials, guard rows, intents, the queue kept", () => {
+  it("a version 1 journal opens at version 3: revisions, OBU serials, guard rows, intents, the queue kept", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(2);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(3);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -87,7 +87,7 @@ describe("schema migrations", () => {
     ]);
     expect(j.commit(sampleRecord(5)).seq).toBe(5);
     j.close();
-    // reopening a version 2 file changes nothing
+    // reopening a version 3 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
   });
@@ -104,8 +104,8 @@ describe("schema migrations", () => {
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 3");
+    raw.pragma("user_version = 4");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 3 is newer than this software \(2\)/);
+    expect(() => openJournal()).toThrow(/schema version 4 is newer than this software \(3\)/);
   });
 });

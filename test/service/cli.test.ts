@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditDir, readTrail } from "../../src/audit/index.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "../../src/cli/direct-lane.js";
-import { locateLane } from "../../src/cli/lane-target.js";
+import { locateLane } from "../../src/cli/lane-locate.js";
 import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
 import { displayWidth } from "../../src/cli/text-table.js";
 import { Journal } from "../../src/journal/journal.js";
@@ -184,20 +184,21 @@ describe("operator actions without a running lane (the data directory, under its
         events.push(`lock ${command}`);
         return { release: () => events.push("release") };
       },
-      openJournal: () => {
-        events.push("journal");
-        return Journal.open({
-          dataDir: dir,
-          laneIdentity: { network: "4301", station: "0102", lane: 3 },
-          checkpointIntervalMs: 0,
-          utcOffsetMinutes: 480,
-        });
+      open: () => {
+        events.push("journal and trail");
+        const session = directDeps(dir).open();
+        return {
+          ...session,
+          close: async () => {
+            await session.close();
+            events.push("closed");
+          },
+        };
       },
-      openAudit: () => directDeps(dir).openAudit(),
     };
     const r = await runDirect(deps, "etc-lane journal requeue-held", (op, user) => op.requeueHeld(user));
     expect(r).toMatchObject({ ok: true, data: { requeued: 2 } });
-    expect(events).toEqual(["lock etc-lane journal requeue-held", "journal", "release"]);
+    expect(events).toEqual(["lock etc-lane journal requeue-held", "journal and trail", "closed", "release"]);
     const lines = [...readTrail(auditDir(dir))].map((x) => x.entry);
     const rec = lines.find((e) => e.type === "operator.journal.requeue-held");
     expect(rec?.data).toMatchObject({
@@ -227,12 +228,8 @@ describe("operator actions without a running lane (the data directory, under its
           code: "E410_DATA_DIR_IN_USE",
         });
       },
-      openJournal: () => {
-        events.push("journal");
-        throw new Error("must not open");
-      },
-      openAudit: () => {
-        events.push("audit");
+      open: () => {
+        events.push("journal and trail");
         throw new Error("must not open");
       },
     };

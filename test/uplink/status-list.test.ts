@@ -61,8 +61,15 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
     writeFileSync(join(dir, name), files[name]);
   }
   const sink = new FakeSink();
+  const audited: { type: string; data?: object }[] = [];
   rig = await makeRig(
-    { statusList: sink, statusListPollMs: 50, heartbeatIntervalMs: 40, downloadDir: join(t.dir, "dl") },
+    {
+      statusList: sink,
+      statusListPollMs: 50,
+      heartbeatIntervalMs: 40,
+      downloadDir: join(t.dir, "dl"),
+      audit: { append: (e) => audited.push(e) },
+    },
     { statusListDir: dir, pageSize: 1024 },
   );
   rig.commit(5);
@@ -96,6 +103,28 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   writeFileSync(join(dir, next), bundle(next, 100));
   await waitFor(() => rig!.uplink.status().statusList?.lastError != null, "refusal recorded");
   expect(rig.uplink.status().statusList?.lastError?.message).toMatch(/bad signature/);
+  // in the audit trail: each list applied with the versions it left, the refusal with its reason
+  expect(audited.filter((e) => e.type === "status-list.applied").map((e) => e.data)).toEqual([
+    expect.objectContaining({
+      version: "20261123",
+      source: "station",
+      versions: { full: "20261123", delta: null },
+    }),
+    expect.objectContaining({
+      version: "202611230005",
+      versions: { full: "20261123", delta: "202611230005" },
+    }),
+    expect.objectContaining({
+      version: "202611230010",
+      versions: { full: "20261123", delta: "202611230010" },
+    }),
+  ]);
+  expect(audited.find((e) => e.type === "status-list.refused")?.data).toMatchObject({
+    bundle: next,
+    version: "202611230015",
+    source: "station",
+    reason: expect.stringMatching(/bad signature/),
+  });
   rig.commit(3);
   await rig.uplink.whenDrained();
   expect(rig.station.stats().distinct).toBe(8);

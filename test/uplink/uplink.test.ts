@@ -1,5 +1,7 @@
+import { Subject } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FaultMode } from "../../sim/station/station.js";
+import { Uplink } from "../../src/uplink/uplink.js";
 import { waitFor } from "../journal/helpers.js";
 import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
 
@@ -60,6 +62,44 @@ describe("uplink against the station simulator", () => {
     const hb = rig.station.heartbeats()["4301010203"] as { lane: unknown; uplink: { queueDepth: number } };
     expect(hb.lane).toEqual({ network: "4301", station: "0102", lane: 3 });
     expect(hb.uplink.queueDepth).toBe(0);
+  });
+});
+
+describe("the station's clock", () => {
+  it("each heartbeat the station answers with its time measures the skew, halfway through the exchange", async () => {
+    const lane = Date.UTC(2026, 10, 26, 0, 0, 0);
+    let clock = lane;
+    const calls: string[] = [];
+    const up = new Uplink({
+      stationUrl: "http://station.invalid",
+      outbox: {
+        pending: () => [],
+        markUploaded: () => 0,
+        hold: () => 0,
+        queueDepth: () => 0,
+        heldCount: () => 0,
+        oldestPendingAgeMs: () => null,
+        commits$: new Subject(),
+      },
+      lane: { network: "4301", station: "0102", lane: 3 },
+      heartbeatIntervalMs: 60_000,
+      now: () => clock,
+      fetch: async (url) => {
+        calls.push(String(url));
+        clock += 40; // the exchange takes 40 ms of lane time; the station answers at its 20th
+        return new Response(JSON.stringify({ serverTime: new Date(lane + 20 + 90_000).toISOString() }));
+      },
+    });
+    expect(up.status().clock).toBeNull();
+    up.start();
+    await waitFor(() => up.status().counters.heartbeats === 1, "a heartbeat");
+    await up.stop();
+    expect(calls).toEqual(["http://station.invalid/api/v1/lanes/4301010203/heartbeat"]);
+    expect(up.status().clock).toEqual({
+      skewMs: 90_000,
+      roundTripMs: 40,
+      measuredAt: new Date(lane + 40).toISOString(),
+    });
   });
 });
 

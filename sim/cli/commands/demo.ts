@@ -18,13 +18,38 @@ export function registerDemo(program: Command): void {
     .option("--scenario <file>", "scenario", join(ROOT, "config/scenarios/demo.yaml"))
     .option("--data-dir <dir>", "keep the journal here (default: a temporary directory, removed afterwards)")
     .option("--verbose", "show barrier, display and alarm events")
-    .action(async (o: { config: string; scenario: string; dataDir?: string; verbose?: boolean }) => {
-      await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
-      await runDemo({
-        config: o.config,
-        scenario: o.scenario,
-        ...(o.dataDir ? { dataDir: o.dataDir } : {}),
-        ...(o.verbose ? { verbose: true } : {}),
-      });
-    });
+    .option("--no-serve", "no status service and maintenance page")
+    .option(
+      "--stay",
+      "after the scenario keep the lane and its maintenance page running until Ctrl-C (default on a terminal)",
+    )
+    .option("--no-stay", "end after the scenario")
+    .action(
+      async (o: {
+        config: string;
+        scenario: string;
+        dataDir?: string;
+        verbose?: boolean;
+        serve: boolean;
+        stay?: boolean;
+      }) => {
+        await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
+        const stay = o.serve && (o.stay ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
+        await runDemo({
+          config: o.config,
+          scenario: o.scenario,
+          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+          ...(o.verbose ? { verbose: true } : {}),
+          serve: o.serve,
+          ...(stay
+            ? {
+                stayUntil: new Promise<void>((resolve) => {
+                  process.once("SIGINT", () => resolve());
+                  process.once("SIGTERM", () => resolve());
+                }),
+              }
+            : {}),
+        });
+      },
+    );
 }

@@ -18,9 +18,9 @@ import {
   toRow,
 } from "../../audit/search.js";
 import { auditDir, listSegments } from "../../audit/segments.js";
-import { readSpool, STANDALONE_SPOOL_FILE } from "../../audit/spool.js";
 import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
-import { type VerifyReport, verifyTrail } from "../../audit/verify.js";
+import type { VerifyReport } from "../../audit/verify.js";
+import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { cell, csvCell, maskCardIds, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
@@ -215,7 +215,7 @@ async function follow(dir: string, lastSeq: number, o: OutputOpts): Promise<void
   });
 }
 
-function formatReport(r: VerifyReport, keyNote: string, dir: string): string {
+function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote: string | null): string {
   const lines: string[] = [];
   lines.push(`trail: ${dir} (${r.files} file(s), ${r.entries} entries read)`);
   lines.push(`key: ${keyNote}${r.keyId ? `, id ${r.keyId}` : ""}`);
@@ -252,6 +252,7 @@ function formatReport(r: VerifyReport, keyNote: string, dir: string): string {
       `journal: ${r.journal.checkedRows} row(s) checked against ${r.journal.bound} record entries` +
         (r.journal.legacyRows > 0 ? `; ${r.journal.legacyRows} older row(s) predate the binding` : ""),
     );
+  if (journalNote) lines.push(`journal: not checked (${journalNote})`);
   if (r.ok) lines.push("OK: the trail is intact");
   else {
     const p = r.problems[0]!;
@@ -397,19 +398,10 @@ export function registerAudit(program: Command): void {
         ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
         : `none: ${beside} is missing and no --key was given, so nothing can be trusted`;
     }
-    const spool = readSpool(join(dir, STANDALONE_SPOOL_FILE));
-    let r: VerifyReport;
-    try {
-      r = verifyTrail({
-        dir,
-        key,
-        spool: spool?.view ?? null,
-        laneId: loc.config ? laneIdFromConfig(loc) : null,
-      });
-    } finally {
-      spool?.close();
-    }
-    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir));
+    const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
+      laneId: loc.config ? laneIdFromConfig(loc) : null,
+    });
+    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir, journalNote));
     if (!r.ok) process.exitCode = 1;
   });
 }

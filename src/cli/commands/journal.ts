@@ -4,7 +4,7 @@
  * data directory directly, under the data-directory lock, recorded in the audit trail the same way.
  */
 import type { Command } from "commander";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-target.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 

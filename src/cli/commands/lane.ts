@@ -4,7 +4,7 @@
  * close: the command says so and exits 1.
  */
 import type { Command } from "commander";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-target.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 

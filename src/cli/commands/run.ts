@@ -1,7 +1,8 @@
 /**
  * `etc-lane run --config FILE`: one lane process. Validates the config (an error names the field),
- * opens the journal, status list and RSU link, and runs until SIGINT/SIGTERM, closing the lane
- * (antenna off) on the way out.
+ * opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
+ * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM, closing the service and then
+ * the lane (antenna off) on the way out.
  */
 import type { Command } from "commander";
 import { fileDigest } from "../../audit/events.js";
@@ -9,6 +10,7 @@ import { loadLaneConfig } from "../../config/load.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { createLogger } from "../../log.js";
+import type { ServedLane } from "../../service/serve-lane.js";
 
 export function registerRun(program: Command): void {
   program
@@ -32,14 +34,28 @@ export function registerRun(program: Command): void {
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      await lane.controller.start();
-      logger.info({ rsu: config.rsu.port, protocol: config.rsu.protocol }, "lane controller running");
+      let served: ServedLane;
+      try {
+        await lane.controller.start();
+        // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
+        // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
+        const { serveLane } = await import("../../service/serve-lane.js");
+        served = await serveLane(lane, config, { logger });
+      } catch (e) {
+        await lane.close();
+        throw e;
+      }
+      logger.info(
+        { rsu: config.rsu.port, protocol: config.rsu.protocol, page: served.service.url },
+        "lane controller running",
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
-      logger.info("stopping: closing the lane");
+      logger.info("stopping: closing the status service, then the lane");
+      await served.close();
       await lane.close();
     });
 }

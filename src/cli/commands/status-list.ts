@@ -1,40 +1,49 @@
 /**
- * `etc-lane status-list import|lookup|info`: the lane's status-list cache from the command line.
- * The data dir and the station public key come from options (default ./data and the simulator's TEST
- * key config/keys/station-test.pub.pem); a lane config file may supply them later through
- * `openStatusListFromOptions`.
+ * `etc-lane status-list import|lookup|info`: the lane's status-list cache from the command line. Each
+ * finds the lane like every maintenance command (../lane-locate.ts: `--config FILE`, `--data-dir DIR`,
+ * ETC_LANE_CONFIG ...); the station's public key comes from `--public-key`, else from the config's
+ * `statusList.publicKey`.
  *
- * `import` writes the data directory, so it takes the data-directory lock (src/datadir/lock.ts) and is
- * refused while a lane (or another import) holds it: the running lane takes its lists from the station.
- * `lookup` and `info` only read, without the lock, and work beside a running lane.
+ * `import` goes through the running lane when one answers on its control socket: the lane verifies and
+ * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
+ * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
+ * in the lane's trail when a lane has run there (../direct-lane.ts). `lookup` and `info` only read,
+ * without the lock, and work beside a running lane.
  */
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { acquireDataDirLock } from "../../datadir/lock.js";
 import { createLogger } from "../../log.js";
 import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
+import { importStatusListDirect } from "../direct-lane.js";
+import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
+import { importStatusListThroughLane } from "../status-list-via-lane.js";
 
-export const DEFAULT_DATA_DIR = "./data";
-export const DEFAULT_PUBLIC_KEY = "config/keys/station-test.pub.pem";
-
-interface StoreOpts {
-  dataDir: string;
-  publicKey: string;
+interface StoreOpts extends LaneLocationOptions {
+  publicKey?: string;
+  json?: boolean;
 }
 
 function addStoreOptions(cmd: Command): Command {
-  return cmd
-    .option("--data-dir <dir>", "lane data directory (the list lives in <dir>/status-list)", DEFAULT_DATA_DIR)
-    .option(
-      "--public-key <pem>",
-      "station Ed25519 public key (PEM) that signs the lists",
-      DEFAULT_PUBLIC_KEY,
+  return addLaneOptions(cmd).option(
+    "--public-key <pem>",
+    "the station's Ed25519 public key (PEM) that signs the lists; default the config's statusList.publicKey",
+  );
+}
+
+/** The data directory and the station key: from the options, else from the lane's config. */
+function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
+  const loc = locateLane(o);
+  const publicKey = o.publicKey ?? loc.config?.statusList.publicKey;
+  if (publicKey === undefined)
+    throw new UsageError(
+      `which key signs the lists? give --public-key FILE, or --config FILE (its statusList.publicKey); lane found by ${loc.how}`,
     );
+  return { loc, publicKey };
 }
 
 async function withCache<T>(
-  o: StoreOpts,
+  o: { dataDir: string; publicKey: string },
   cleanup: boolean,
   fn: (c: StatusListCache) => Promise<T>,
 ): Promise<T> {
@@ -54,7 +63,7 @@ async function withCache<T>(
 
 /** A progress reporter: a bar on a terminal, plain lines (every 10%) otherwise. */
 export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
-  onProgress: (p: Progress) => void;
+  onProgress: (p: Pick<Progress, "done" | "total"> & { phase: string }) => void;
   stop: () => void;
 } {
   if (stream.isTTY) {
@@ -100,24 +109,45 @@ export function registerStatusList(program: Command): void {
   addStoreOptions(
     sl
       .command("import")
-      .description("verify and apply a signed status-list bundle (full list or delta), with progress")
-      .argument("<file>", "bundle file (etc-sim status-list build/generate)"),
+      .description(
+        "verify and apply a signed status-list bundle (full list or delta), with progress: through the running lane, " +
+          "else on the data directory",
+      )
+      .argument("<file>", "bundle file (etc-sim status-list build/generate)")
+      .option("--json", "through the lane: the result as JSON"),
   ).action(async (file: string, o: StoreOpts) => {
-    const lock = acquireDataDirLock(o.dataDir, { role: "cli", command: "etc-lane status-list import" });
+    const loc = locateLane(o);
+    const progress = progressReporter();
+    // a running lane applies it itself (its list is open in the lane's process)
+    if (
+      await importStatusListThroughLane(loc, file, {
+        ...(o.json ? { json: true } : {}),
+        onProgress: progress.onProgress,
+        stopProgress: progress.stop,
+      })
+    )
+      return;
+    const { publicKey } = store(o);
     try {
-      await withCache(o, true, async (cache) => {
-        const progress = progressReporter();
-        try {
-          const r = await cache.applyBundle(file, { onProgress: progress.onProgress });
-          progress.stop();
-          process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
-        } catch (e) {
-          progress.stop();
-          throw e;
-        }
-      });
-    } finally {
-      lock.release();
+      const { result: r, recorded } = await importStatusListDirect(
+        loc.dataDir,
+        loc.config,
+        file,
+        (onProgress) =>
+          withCache({ dataDir: loc.dataDir, publicKey }, true, (cache) =>
+            cache.applyBundle(file, onProgress ? { onProgress } : {}),
+          ),
+        progress.onProgress,
+      );
+      progress.stop();
+      process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
+      if (!recorded)
+        process.stderr.write(
+          `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
+        );
+    } catch (e) {
+      progress.stop();
+      throw e;
     }
   });
 
@@ -129,7 +159,8 @@ export function registerStatusList(program: Command): void {
       .option("--obu <id>", "OBU id, 16 hex digits"),
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
-    await withCache(o, false, async (cache) => {
+    const { loc, publicKey } = store(o);
+    await withCache({ dataDir: loc.dataDir, publicKey }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
       if (o.obu !== undefined) q.obuId = o.obu;
@@ -142,7 +173,8 @@ export function registerStatusList(program: Command): void {
       .command("info")
       .description("versions, entry counts, ages, staleness and file size of the active list"),
   ).action(async (o: StoreOpts) => {
-    await withCache(o, false, async (cache) => {
+    const { loc, publicKey } = store(o);
+    await withCache({ dataDir: loc.dataDir, publicKey }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });
   });

@@ -18,7 +18,7 @@ import {
   yuan,
 } from "../../service/format.js";
 import type { LaneSnapshot } from "../../service/lane-view.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-target.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { table } from "../text-table.js";
 
 /** Exit status when no lane answers (as `systemctl status` for a stopped unit). */

@@ -1,0 +1,118 @@
+/**
+ * The lane verifies its own trail and journal in the background (docs/audit.md, "Verify"): once soon
+ * after start and then every `audit.verifyIntervalMinutes`, in a worker thread with its own read-only
+ * connections (./verify-worker.ts), so the lane's thread never waits for it. The last result is what the
+ * maintenance page shows as "last verify". It uses the public key stored beside the log: an independent
+ * check is still `etc-lane audit verify --key` with a copy kept off the lane.
+ */
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { workerExecArgv } from "../status-list/run-worker.js";
+import { backgroundCpus } from "../threads.js";
+import type { VerifyJob, VerifySummary } from "./verify-worker.js";
+
+const fromSource = import.meta.url.endsWith(".ts");
+const entry = new URL(fromSource ? "./verify-worker.ts" : "./verify-worker.js", import.meta.url);
+
+function spawn(): Worker {
+  const execArgv = workerExecArgv();
+  const workerData = { backgroundCpus: backgroundCpus() };
+  if (!fromSource) return new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}) });
+  // from TypeScript source (vitest, tsx): the worker registers tsx's loader first (as src/status-list/run-worker.ts)
+  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
+    /\.cjs$/,
+    ".mjs",
+  );
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { eval: true, workerData, ...(execArgv ? { execArgv } : {}) });
+}
+
+/** One verification in a fresh worker thread, which ends with it. */
+export function verifyInWorker(job: VerifyJob): Promise<VerifySummary> {
+  return new Promise((resolve, reject) => {
+    const w = spawn();
+    let settled = false;
+    const finish = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+      void w.terminate();
+    };
+    w.once("message", (m: { kind: "done"; summary: VerifySummary } | { kind: "error"; message: string }) =>
+      finish(() => (m.kind === "done" ? resolve(m.summary) : reject(new Error(m.message)))),
+    );
+    w.once("error", (e) => finish(() => reject(e)));
+    w.once("exit", (code) => finish(() => reject(new Error(`verify worker exited (${code})`))));
+    w.postMessage(job);
+  });
+}
+
+export interface BackgroundVerifyOptions extends VerifyJob {
+  /** the first run this long after start; default 60 000 ms */
+  firstAfterMs?: number;
+  /** then every this often; 0: only the first and runNow() */
+  intervalMs: number;
+  logger?: Logger;
+  /** each result (the lane raises AUDIT_VERIFY_FAILED on a failed one) */
+  onResult?: (s: VerifySummary) => void;
+}
+
+export class BackgroundVerify {
+  private lastResult: VerifySummary | null = null;
+  private running: Promise<VerifySummary | null> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(private readonly o: BackgroundVerifyOptions) {
+    this.log = (o.logger ?? silentLogger).child({ module: "audit-verify" });
+    this.schedule(o.firstAfterMs ?? 60_000);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runNow().finally(() => {
+        if (this.o.intervalMs > 0) this.schedule(this.o.intervalMs);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  last(): VerifySummary | null {
+    return this.lastResult;
+  }
+
+  /** Runs a verification now (a run under way is joined); null if it could not run. */
+  runNow(): Promise<VerifySummary | null> {
+    this.running ??= verifyInWorker({ dataDir: this.o.dataDir, laneId: this.o.laneId })
+      .then((s) => {
+        this.lastResult = s;
+        if (s.ok) this.log.info({ range: s.range, ms: Math.round(s.ms) }, "audit verify: intact");
+        else this.log.error({ problem: s.problem }, "audit verify FAILED");
+        try {
+          this.o.onResult?.(s);
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, "audit verify result callback failed");
+        }
+        return s;
+      })
+      .catch((e: unknown) => {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "audit verify could not run");
+        return null;
+      })
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

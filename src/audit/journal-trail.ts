@@ -1,0 +1,38 @@
+/**
+ * The trail opened on the journal that hosts its spool and bound to it (docs/audit.md, "Journal
+ * binding"), in the one order that works: a legacy `audit/spool.db` moved into the journal first (the
+ * trail reads the head copy and the spooled lines when it opens), then the trail opened on the journal's
+ * spool with the journal's lowest bound seq as its retention floor, then the journal bound to the trail
+ * (from then on every commit, settlement and retention batch writes its entry in its own transaction).
+ * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-lane.ts) both
+ * open it so.
+ */
+import { silentLogger } from "../../firmware-bridge/log.js";
+import type { AuditEventInput } from "./entry.js";
+import type { BoundEntry, RecordBinding } from "./records.js";
+import { type AuditSpool, absorbLegacySpool } from "./spool.js";
+import { AuditTrail, type AuditTrailOptions } from "./trail.js";
+
+/** What the trail needs of the journal (src/journal/journal.ts Journal). */
+export interface TrailHost {
+  readonly auditSpool: AuditSpool;
+  bindAudit(binder: {
+    bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T;
+    bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
+  }): void;
+  auditFloor(): number | null;
+}
+
+export function openJournalTrail(
+  journal: TrailHost,
+  opts: Omit<AuditTrailOptions, "spool" | "boundFloor">,
+): AuditTrail {
+  absorbLegacySpool(opts.dataDir, journal.auditSpool, opts.logger ?? silentLogger);
+  const trail = AuditTrail.open({
+    ...opts,
+    spool: journal.auditSpool,
+    boundFloor: () => journal.auditFloor(),
+  });
+  journal.bindAudit(trail);
+  return trail;
+}

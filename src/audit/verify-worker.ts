@@ -1,0 +1,62 @@
+/**
+ * The worker thread of the lane's own background `audit verify` (./background-verify.ts): verifies the
+ * lane's data directory as the CLI does (./verify-lane.ts, with the public key stored beside the log),
+ * on its own read-only connections, and posts the summary the maintenance page shows.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parentPort, workerData } from "node:worker_threads";
+import { leaveLaneCpu } from "../threads.js";
+import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "./checkpoint.js";
+import { verifyLaneDataDir } from "./verify-lane.js";
+
+export interface VerifyJob {
+  dataDir: string;
+  laneId: string | null;
+}
+
+export interface VerifySummary {
+  ok: boolean;
+  /** when the verification ended, wall ms */
+  at: number;
+  range: { from: number; to: number } | null;
+  unsealed: number;
+  entries: number;
+  /** the first problem ("seq 12, audit-...log line 12: ..."), or null */
+  problem: string | null;
+  journalRows: number | null;
+  ms: number;
+}
+
+function run(job: VerifyJob): VerifySummary {
+  const t0 = performance.now();
+  let key = null;
+  try {
+    const path = join(job.dataDir, AUDIT_PUBLIC_KEY_FILE);
+    key = publicKeyFromPem(readFileSync(path), path);
+  } catch {
+    key = null; // verify fails closed and says so
+  }
+  const { report: r } = verifyLaneDataDir(job.dataDir, key, { laneId: job.laneId });
+  const p = r.problems[0];
+  const where = p ? [p.seq !== null ? `seq ${p.seq}` : null, p.file].filter(Boolean).join(", ") : "";
+  return {
+    ok: r.ok,
+    at: Date.now(),
+    range: r.verified ? { from: r.verified.from, to: r.verified.to } : null,
+    unsealed: r.unsealed.count,
+    entries: r.entries,
+    problem: p ? `${where ? `${where}: ` : ""}${p.what}` : null,
+    journalRows: r.journal?.checkedRows ?? null,
+    ms: performance.now() - t0,
+  };
+}
+
+leaveLaneCpu((workerData as { backgroundCpus?: number[] } | undefined)?.backgroundCpus);
+parentPort?.on("message", (job: VerifyJob) => {
+  try {
+    parentPort?.postMessage({ kind: "done", summary: run(job) });
+  } catch (e) {
+    parentPort?.postMessage({ kind: "error", message: e instanceof Error ? e.message : String(e) });
+  }
+});

@@ -1,0 +1,249 @@
+/**
+ * The journal's side of the audit trail (docs/audit.md, "Journal binding"; docs/journal.md, "Audit
+ * binding"). The journal hosts the trail's spool in `journal.db` and binds each record into the chain
+ * inside the record's own SQLite transaction:
+ *
+ * - `JournalAuditSpool`: the trail's spool (src/audit/spool.ts `AuditSpool`) on the journal's handle:
+ *   table `audit_tail` (lines not yet known fsynced in the segment file) and the meta keys `audit_head`
+ *   (the head copy) and `audit_witness` (the station's last word). Event batches, the clean-up after an
+ *   fdatasync and the witness record are written without an fsync of their own (as markBarrier): a kill
+ *   loses nothing, a power cut can only make the head copy older, never a false alarm; the next commit's
+ *   fsync covers them. `putInTx` is the same insert inside the caller's (record) transaction.
+ * - `AuditBinder`: what the journal calls (the AuditTrail implements it). commit and settle run their
+ *   transaction inside `bindRecord`, retention batches inside `bindEvent`; the row stores the entry's seq
+ *   and hash, the line and the head copy go into the spool in that transaction.
+ * - `JournalBindingRows`: what `audit verify` reads of the journal (src/audit/verify.ts
+ *   `JournalBindingView`), on any handle (the CLI's read-only one too): the rows with the audit seq and
+ *   hash they name, the stored JSON, and whether the row's columns still say what its JSON says.
+ */
+import type Database from "better-sqlite3";
+import type { AuditEventInput } from "../audit/entry.js";
+import type { BoundEntry, RecordBinding } from "../audit/records.js";
+import type { AuditHead, AuditSpool, AuditSpoolView, SpooledLine, WitnessRecord } from "../audit/spool.js";
+import type { JournalBindingView } from "../audit/verify.js";
+import type { JournalDb } from "./db.js";
+import type { CommittedRecord } from "./types.js";
+
+/** The audit trail as the journal sees it (AuditTrail.bindRecord / bindEvent). */
+export interface AuditBinder {
+  bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T;
+  bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
+}
+
+export const AUDIT_META = {
+  head: "audit_head",
+  witness: "audit_witness",
+  /** the first journal seq bound to the trail; rows below it predate the binding (not judged) */
+  boundFrom: "audit_bound_from",
+} as const;
+
+function readJson<T>(stmt: Database.Statement<[string], { value: string }>, key: string): T | null {
+  const row = stmt.get(key);
+  return row ? (JSON.parse(row.value) as T) : null;
+}
+
+/** The read side of the spool, on any handle (`audit verify` opens journal.db read-only). */
+export class JournalAuditSpoolView implements AuditSpoolView {
+  protected readonly getMeta: Database.Statement<[string], { value: string }>;
+  private readonly selTail: Database.Statement<[number], SpooledLine>;
+
+  constructor(protected readonly db: Database.Database) {
+    this.getMeta = db.prepare("SELECT value FROM meta WHERE key = ?") as Database.Statement<
+      [string],
+      { value: string }
+    >;
+    this.selTail = db.prepare(
+      "SELECT seq, line FROM audit_tail WHERE seq >= ? ORDER BY seq",
+    ) as Database.Statement<[number], SpooledLine>;
+  }
+
+  head(): AuditHead | null {
+    return readJson<AuditHead>(this.getMeta, AUDIT_META.head);
+  }
+
+  tail(fromSeq: number): SpooledLine[] {
+    return this.selTail.all(fromSeq);
+  }
+
+  witness(): WitnessRecord | null {
+    return readJson<WitnessRecord>(this.getMeta, AUDIT_META.witness);
+  }
+}
+
+/** The trail's spool in journal.db. */
+export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpool {
+  private readonly insLine: Database.Statement;
+  private readonly setMeta: Database.Statement;
+  private readonly delUpTo: Database.Statement;
+  private readonly txPut: (lines: readonly SpooledLine[], head: AuditHead) => void;
+
+  constructor(private readonly h: JournalDb) {
+    super(h.db);
+    this.insLine = h.db.prepare("INSERT OR REPLACE INTO audit_tail (seq, line) VALUES (?, ?)");
+    this.setMeta = h.db.prepare(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    );
+    this.delUpTo = h.db.prepare("DELETE FROM audit_tail WHERE seq <= ?");
+    this.txPut = h.db.transaction((lines: readonly SpooledLine[], head: AuditHead) =>
+      this.putInTx(lines, head),
+    );
+  }
+
+  /** Inside a transaction that is already open (a record's commit or settle, a retention batch). */
+  putInTx(lines: readonly SpooledLine[], head: AuditHead): void {
+    for (const l of lines) this.insLine.run(l.seq, l.line);
+    this.setMeta.run(AUDIT_META.head, JSON.stringify(head));
+  }
+
+  /** Event lines and the head copy, one transaction without an fsync of its own. */
+  put(lines: readonly SpooledLine[], head: AuditHead): void {
+    this.h.assertOpen();
+    this.h.withoutOwnFsync(() => this.txPut(lines, head));
+  }
+
+  syncedUpTo(seq: number): void {
+    this.h.assertOpen();
+    this.h.withoutOwnFsync(() => this.delUpTo.run(seq));
+  }
+
+  setWitness(w: WitnessRecord): void {
+    this.h.assertOpen();
+    this.h.withoutOwnFsync(() => this.setMeta.run(AUDIT_META.witness, JSON.stringify(w)));
+  }
+
+  /** The lowest audit seq a kept row is bound to (audit retention keeps every segment from it on). */
+  floor(): number | null {
+    const r = this.db.prepare("SELECT MIN(audit_seq) AS s FROM records").get() as { s: number | null };
+    return r.s;
+  }
+}
+
+/**
+ * The binding as the journal's parts share it: the spool, and the trail once the lane attached it
+ * (Journal.bindAudit). Without a trail records are stored unbound (audit_seq NULL): tools and tests that
+ * open a journal on its own; the lane always binds before its first commit.
+ */
+export class JournalAudit {
+  readonly spool: JournalAuditSpool;
+  private binderRef: AuditBinder | null = null;
+
+  constructor(h: JournalDb) {
+    this.spool = new JournalAuditSpool(h);
+  }
+
+  get binder(): AuditBinder | null {
+    return this.binderRef;
+  }
+
+  attach(b: AuditBinder | null): void {
+    this.binderRef = b;
+  }
+}
+
+interface BoundRow {
+  seq: number;
+  trade_id: string;
+  kind: string;
+  outcome: string;
+  created_at_ms: number;
+  obu_id: string;
+  obu_serial: string | null;
+  card_id: string | null;
+  amount: number;
+  tac: string | null;
+  icc_pay_serial: string | null;
+  psam_no: string | null;
+  psam_trans_serial: string | null;
+  trans_time: string | null;
+  revision: number;
+  audit_hash: string | null;
+  record: string;
+}
+
+/**
+ * A row's columns against its stored JSON: the columns are what the journal's own queries read (the
+ * upload queue, suspects, guard seeding, retention picks by kind), so a column changed without the JSON
+ * is a changed row too. Returns the first column that disagrees, or null.
+ */
+export function columnMismatch(r: BoundRow): string | null {
+  let rec: CommittedRecord;
+  try {
+    rec = JSON.parse(r.record) as CommittedRecord;
+  } catch {
+    return "record (not JSON)";
+  }
+  const pairs: [string, unknown, unknown][] = [
+    ["seq", r.seq, rec.seq],
+    ["trade_id", r.trade_id, rec.tradeId],
+    ["kind", r.kind, rec.kind],
+    ["outcome", r.outcome, rec.outcome],
+    ["created_at_ms", r.created_at_ms, Date.parse(rec.createdAt)],
+    ["obu_id", r.obu_id, rec.obuId],
+    ["obu_serial", r.obu_serial, rec.obuSerial ?? null],
+    ["card_id", r.card_id, rec.cardId ?? null],
+    ["amount", r.amount, rec.amount],
+    ["tac", r.tac, rec.tac ?? null],
+    ["icc_pay_serial", r.icc_pay_serial, rec.iccPaySerial ?? null],
+    ["psam_no", r.psam_no, rec.psamNo ?? null],
+    ["psam_trans_serial", r.psam_trans_serial, rec.psamTransSerial ?? null],
+    ["trans_time", r.trans_time, rec.transTime ?? null],
+    ["revision", r.revision, rec.revision ?? 1],
+  ];
+  for (const [col, have, want] of pairs) if (have !== want) return col;
+  return null;
+}
+
+/** What `audit verify` reads of the journal, on any handle. */
+export class JournalBindingRows implements JournalBindingView {
+  private readonly selRow: Database.Statement<[number], BoundRow>;
+
+  constructor(private readonly db: Database.Database) {
+    this.selRow = db.prepare(
+      "SELECT seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+        "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, audit_hash, record FROM records WHERE seq = ?",
+    ) as Database.Statement<[number], BoundRow>;
+  }
+
+  *rows(): Iterable<{ jseq: number; auditSeq: number | null }> {
+    const it = this.db
+      .prepare("SELECT seq, audit_seq FROM records ORDER BY seq")
+      .iterate() as IterableIterator<{
+      seq: number;
+      audit_seq: number | null;
+    }>;
+    for (const r of it) yield { jseq: r.seq, auditSeq: r.audit_seq };
+  }
+
+  recordJson(jseq: number): string | null {
+    return this.selRow.get(jseq)?.record ?? null;
+  }
+
+  rowProblem(jseq: number, entryHash: string): string | null {
+    const r = this.selRow.get(jseq);
+    if (!r) return null;
+    if (r.audit_hash !== entryHash) return "its audit_hash is not the hash of the entry it names";
+    const col = columnMismatch(r);
+    return col ? `its column ${col} does not match its record` : null;
+  }
+
+  boundFrom(): number {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(AUDIT_META.boundFrom) as
+      | { value: string }
+      | undefined;
+    return r ? Number(r.value) : 1;
+  }
+}
+
+/** `[from, to]` ranges of the sorted, de-duplicated seqs (journal.retention's `deleted`). */
+export function seqRanges(seqs: readonly number[]): [number, number][] {
+  const s = [...new Set(seqs)].sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  for (const x of s) {
+    const last = out[out.length - 1];
+    if (last && x === last[1] + 1) last[1] = x;
+    else out.push([x, x]);
+  }
+  return out;
+}
+
+export type { BoundEntry };

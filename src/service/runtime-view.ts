@@ -1,0 +1,556 @@
+/**
+ * The service's two ports over the running lane (src/lane/runtime.ts): `LaneRuntimeView` is the
+ * LaneView (snapshot, feed, trail search, last verify) and `laneRuntimeOperator` the LaneOperator (the
+ * actions of the control socket). `etc-lane run`, the demo and the service benchmark all use these.
+ *
+ * The snapshot is built from what the lane keeps in memory (counters, the link's and the uplink's state,
+ * the status list's health), plus the journal's one indexed oldest-pending probe (through the uplink's
+ * status, or the journal when there is no station); the status list's counts are read again only when its
+ * versions change. Nothing here runs on the decision path: the view subscribes to the lane's observables
+ * with subscribers that keep a value or push to the feed.
+ *
+ * Parts other owners add later are read when present:
+ * - the card reader: `runtime.reader` with `state$` (firmware-bridge/reader CardReader: connecting | up |
+ *   down | stopped, with a reason) and optionally `counters` (numbers, or numbers per frame type);
+ * - the booth: `runtime.booth` with `cases()` (BoothCaseView[]) and optionally `events$` (the feed's
+ *   booth events: `{ action: "opened" | "closed", case }`);
+ * - the controller's operator gate: `controller.openLane(user)`, `controller.closeLane(user, reason)`
+ *   and `controller.operatorClosed` (who closed the lane, why, when).
+ */
+import { performance } from "node:perf_hooks";
+import { filter, map, merge, type Observable, Subject, type Subscription } from "rxjs";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { BackgroundVerify } from "../audit/background-verify.js";
+import { searchNewest } from "../audit/search.js";
+import { auditDir } from "../audit/segments.js";
+import type { VerifySummary } from "../audit/verify-worker.js";
+import type { VehicleOutcome } from "../lane/controller.js";
+import type { LaneRuntime } from "../lane/runtime.js";
+import {
+  type BoothCaseView,
+  flattenCounters,
+  type ImportProgress,
+  type LaneFeedEvent,
+  type LaneOperator,
+  type LaneSnapshot,
+  type LaneStateView,
+  type LaneView,
+  type LinkView,
+  type OperatorResult,
+  type OperatorUser,
+  type TrailQuery,
+  type TrailSearchResult,
+  type VehicleRecordView,
+  type VerifyView,
+  vehicleStages,
+} from "./lane-view.js";
+
+type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+
+/** A card reader as the view reads it (firmware-bridge/reader CardReader). */
+export interface ReaderLike {
+  readonly state$: Observable<{ status: string; reason?: string | undefined }>;
+  readonly counters?: CounterMap;
+}
+
+/** The booth as the view reads it (src/booth). */
+export interface BoothLike {
+  cases(): BoothCaseView[];
+  readonly events$?: Observable<{ action: "opened" | "closed"; case: BoothCaseView }>;
+}
+
+/** The controller's operator gate (src/lane/controller.ts). */
+interface OperatorGate {
+  openLane?(user: { name: string; uid: number }): Promise<OperatorResult>;
+  closeLane?(user: { name: string; uid: number }, reason: string): Promise<OperatorResult>;
+  readonly operatorClosed?: { user: string; uid: number; reason: string; at: number } | null;
+}
+
+export interface RuntimeViewOptions {
+  lane: LaneSnapshot["lane"];
+  /** the lane's background `audit verify` (audit.verifyIntervalMinutes); absent: none */
+  verify?: { intervalMs: number; firstAfterMs?: number; laneId: string } | null;
+  logger?: Logger;
+  /** wall clock, ms */
+  now?: () => number;
+}
+
+const LAST = 20;
+
+export class LaneRuntimeView implements LaneView {
+  readonly events$: Observable<LaneFeedEvent>;
+  private readonly now: () => number;
+  private readonly subs: Subscription[] = [];
+  private readonly startedAt: number;
+  private readonly recent: VehicleRecordView[] = [];
+  private lastCommitMs: number | null = null;
+  private stateSince: number;
+  private stateKey = "";
+  private rsuSince: number | null = null;
+  private reader: { status: LinkView["status"]; reason: string | null; since: number | null } | null = null;
+  private listCounts: { cards: number; obus: number } | null = null;
+  private listAppliedAt: number | null = null;
+  /** the list's counts and import time are read again (a few small queries) only after its versions change */
+  private listInfoStale = true;
+  private listKey: string | null = null;
+  private readonly extra = new Subject<LaneFeedEvent>();
+  private readonly vehicles = new Subject<LaneFeedEvent>();
+  private readonly verifier: BackgroundVerify | null;
+
+  constructor(
+    private readonly rt: LaneRuntime,
+    private readonly o: RuntimeViewOptions,
+  ) {
+    this.now = o.now ?? Date.now;
+    this.startedAt = this.now() - Math.round(process.uptime() * 1000);
+    this.stateSince = this.now();
+    const c = rt.controller;
+    // one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on
+    const toVehicle = (v: VehicleOutcome): LaneFeedEvent => {
+      const r = v.record;
+      const at = Date.parse(r.createdAt);
+      return {
+        type: "vehicle" as const,
+        at,
+        record: {
+          seq: r.seq,
+          tradeId: r.tradeId,
+          at,
+          kind: r.kind,
+          outcome: r.outcome,
+          obuId: r.obuId,
+          obuSerial: r.obuSerial,
+          cardId: r.cardId,
+          plate: r.plate,
+          vehicleClass: r.vehicleClass,
+          amount: r.amount,
+          decisionMs: v.decisionMs,
+        },
+        stages: vehicleStages(r.stageTimes, v.barrierAt),
+        commitMs: v.commitMs,
+      };
+    };
+    const lane$: Observable<LaneFeedEvent> = c.status$.pipe(
+      map((s) => {
+        const st = this.stateOf(s);
+        return {
+          type: "lane" as const,
+          at: this.now(),
+          status: st.status,
+          canTrade: st.canTrade,
+          reason: st.reason,
+          detail: st.detail,
+        };
+      }),
+    );
+    const controllerEvents$: Observable<LaneFeedEvent> = c.events$.pipe(
+      filter((e) => e.type === "link" || e.type === "alarm"),
+      map((e): LaneFeedEvent => {
+        if (e.type === "alarm") return { type: "alarm", at: this.now(), code: e.code, message: e.message };
+        const l = e as { status: string; reason?: string };
+        return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
+      }),
+    );
+    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, controllerEvents$, this.extra];
+    if (rt.uplink)
+      sources.push(
+        rt.uplink.state$.pipe(
+          map((s) => ({
+            type: "link" as const,
+            at: this.now(),
+            link: "station" as const,
+            status: s,
+            reason: null,
+          })),
+        ),
+      );
+    const reader = this.readerOf();
+    if (reader)
+      sources.push(
+        reader.state$.pipe(
+          map((s) => ({
+            type: "link" as const,
+            at: this.now(),
+            link: "reader" as const,
+            status: s.status,
+            reason: s.reason ?? null,
+          })),
+        ),
+      );
+    const booth = this.boothOf();
+    if (booth?.events$)
+      sources.push(
+        booth.events$.pipe(
+          map((b) => ({ type: "booth" as const, at: this.now(), action: b.action, case: b.case })),
+        ),
+      );
+    this.events$ = merge(...sources);
+
+    // what the snapshot keeps from the streams
+    this.subs.push(
+      c.outcomes$.subscribe((v) => {
+        this.lastCommitMs = v.commitMs;
+        const e = toVehicle(v);
+        if (e.type === "vehicle") {
+          this.recent.unshift(e.record);
+          if (this.recent.length > LAST) this.recent.pop();
+        }
+        this.vehicles.next(e);
+      }),
+      c.status$.subscribe((s) => {
+        const key = s.status === "closed" ? `closed:${s.reason}` : s.status;
+        if (key !== this.stateKey) {
+          this.stateKey = key;
+          this.stateSince = this.now();
+        }
+      }),
+      c.events$.subscribe((e) => {
+        if (e.type === "link") this.rsuSince = this.now();
+      }),
+      rt.statusList.health$.subscribe((h) => {
+        const key = `${h.versions.full}/${h.versions.delta}`;
+        if (key !== this.listKey) {
+          const first = this.listKey === null;
+          this.listKey = key;
+          this.listInfoStale = true;
+          if (!first)
+            this.extra.next({
+              type: "status-list",
+              at: this.now(),
+              action: "applied",
+              versions: h.versions,
+              reason: null,
+            });
+        }
+      }),
+    );
+    if (rt.uplink) {
+      let lastError: string | null = null;
+      this.subs.push(
+        rt.uplink.status$.subscribe((s) => {
+          const e = s.statusList?.lastError ?? null;
+          const key = e ? `${e.at} ${e.message}` : null;
+          if (key !== null && key !== lastError)
+            this.extra.next({
+              type: "status-list",
+              at: this.now(),
+              action: "rejected",
+              versions: { full: s.statusList?.full ?? null, delta: s.statusList?.delta ?? null },
+              reason: e!.message,
+            });
+          lastError = key;
+        }),
+      );
+    }
+    if (reader)
+      this.subs.push(
+        reader.state$.subscribe((s) => {
+          this.reader = { status: linkStatus(s.status), reason: s.reason ?? null, since: this.now() };
+        }),
+      );
+    this.verifier =
+      o.verify != null
+        ? new BackgroundVerify({
+            dataDir: this.dataDir,
+            laneId: o.verify.laneId,
+            intervalMs: o.verify.intervalMs,
+            ...(o.verify.firstAfterMs !== undefined ? { firstAfterMs: o.verify.firstAfterMs } : {}),
+            ...(o.logger ? { logger: o.logger } : {}),
+            onResult: (s) => {
+              if (!s.ok)
+                this.extra.next({
+                  type: "alarm",
+                  at: this.now(),
+                  code: "AUDIT_VERIFY_FAILED",
+                  message: `audit verify failed: ${s.problem ?? "?"}`,
+                });
+            },
+          })
+        : null;
+  }
+
+  private get dataDir(): string {
+    return this.rt.journal.path.replace(/[/\\][^/\\]+$/, "");
+  }
+
+  private readerOf(): ReaderLike | null {
+    return (this.rt as { reader?: ReaderLike | null }).reader ?? null;
+  }
+
+  private boothOf(): BoothLike | null {
+    return (this.rt as { booth?: BoothLike | null }).booth ?? null;
+  }
+
+  private gate(): OperatorGate {
+    return this.rt.controller as unknown as OperatorGate;
+  }
+
+  private stateOf(s: LaneRuntime["controller"]["status"]): Omit<LaneStateView, "since" | "operatorClosed"> {
+    if (s.status === "open")
+      return { status: "open", canTrade: true, reason: null, detail: `RSU ${s.rsu.rsuId} v${s.rsu.version}` };
+    if (s.status === "closed") {
+      const stopping = s.reason === "stopping" || s.reason === "stopped";
+      return {
+        status: stopping ? "stopping" : "closed",
+        canTrade: false,
+        reason: s.reason,
+        detail: s.detail,
+      };
+    }
+    return { status: "starting", canTrade: false, reason: "starting", detail: "the lane is starting" };
+  }
+
+  /** Wall ms of a monotonic instant (performance.now() clock). */
+  private wallOf(mono: number): number {
+    return Math.round(this.now() - (performance.now() - mono));
+  }
+
+  snapshot(): LaneSnapshot {
+    const rt = this.rt;
+    const now = this.now();
+    const c = rt.controller;
+    const j = rt.journal;
+    const link = rt.link.state;
+    const mem = process.memoryUsage();
+    const health = rt.statusList.health();
+    if (this.listInfoStale) {
+      this.listInfoStale = false;
+      const info = rt.statusList.info();
+      this.listCounts = info.versions.full ? { cards: info.counts.cards, obus: info.counts.obus } : null;
+      this.listAppliedAt = info.importedAt ? Date.parse(info.importedAt) : null;
+    }
+    const up = rt.uplink?.status() ?? null;
+    const iso = (t: string | null | undefined): number | null => (t ? Date.parse(t) : null);
+    const reader = this.readerOf();
+    const booth = this.boothOf();
+    const audit = rt.audit.status();
+    const closedBy = this.gate().operatorClosed ?? null;
+    return {
+      v: 1,
+      at: now,
+      lane: this.o.lane,
+      state: { ...this.stateOf(c.status), since: this.stateSince, operatorClosed: closedBy },
+      rsu: {
+        status: linkStatus(link.status),
+        reason: link.reason ?? null,
+        since: this.rsuSince ?? this.wallOf(link.since),
+        counters: flattenCounters(rt.link.counters as unknown as CounterMap),
+        device:
+          c.status.status === "open"
+            ? { rsuId: c.status.rsu.rsuId, version: c.status.rsu.version, psams: c.status.rsu.psams }
+            : null,
+      },
+      reader: reader
+        ? {
+            status: this.reader?.status ?? "connecting",
+            reason: this.reader?.reason ?? null,
+            since: this.reader?.since ?? null,
+            counters: reader.counters ? flattenCounters(reader.counters) : {},
+          }
+        : null,
+      counters: { ...c.counters },
+      inFlight: c.inFlight(),
+      statusList: {
+        state: health.state,
+        reason: health.reason,
+        versions: health.versions,
+        ages: { fullMs: health.ages.fullMs, deltaMs: health.versions.delta ? health.ages.newestMs : null },
+        appliedAt: this.listAppliedAt,
+        counts: this.listCounts,
+      },
+      uplink: up
+        ? {
+            state: up.state,
+            queueDepth: up.queueDepth + up.held,
+            held: up.held,
+            oldestPendingAgeMs: up.oldestPendingAgeMs,
+            lastSuccessAt: iso(up.lastSuccessAt),
+            lastError: up.lastError
+              ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
+              : null,
+          }
+        : {
+            state: "disabled",
+            queueDepth: j.queueDepth() + j.heldCount(),
+            held: j.heldCount(),
+            oldestPendingAgeMs: j.oldestPendingAgeMs(),
+            lastSuccessAt: null,
+            lastError: null,
+          },
+      journal: { healthy: j.healthy, lastSeq: j.lastSeq(), lastCommitMs: this.lastCommitMs },
+      booth: { cases: booth ? booth.cases() : [] },
+      lastTransactions: this.recent.slice(),
+      process: {
+        pid: process.pid,
+        startedAt: this.startedAt,
+        uptimeMs: now - this.startedAt,
+        node: process.version,
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+      },
+      clock: up?.clock
+        ? { skewToStationMs: up.clock.skewMs, measuredAt: Date.parse(up.clock.measuredAt) }
+        : { skewToStationMs: null, measuredAt: null },
+      audit: {
+        lastSeq: audit.lastSeq > 0 ? audit.lastSeq : null,
+        lastCheckpoint: audit.lastCheckpoint
+          ? { n: audit.lastCheckpoint.n, at: audit.lastCheckpoint.at ?? 0, to: audit.lastCheckpoint.to }
+          : null,
+      },
+    };
+  }
+
+  /** The trail's newest matching entries, read off the lane's thread in slices (src/audit/search.ts). */
+  async searchTrail(q: TrailQuery): Promise<TrailSearchResult> {
+    const kind = q.kind;
+    const r = await searchNewest(
+      auditDir(this.dataDir),
+      {
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        ...(q.until !== undefined ? { until: q.until } : {}),
+        ...(q.card !== undefined ? { card: q.card } : {}),
+        ...(q.obu !== undefined ? { obu: q.obu } : {}),
+        ...(q.plate !== undefined ? { plate: q.plate } : {}),
+        ...(q.reason !== undefined ? { reason: q.reason } : {}),
+        // "alarm" on the page: every entry of alarm severity, whatever wrote it
+        ...(kind !== undefined && kind !== "alarm" ? { kinds: [kind] } : {}),
+      },
+      kind === "alarm" ? Number.MAX_SAFE_INTEGER : q.limit,
+    );
+    let rows = r.rows;
+    let truncated = r.truncated;
+    if (kind === "alarm") {
+      rows = rows.filter((x) => x.entry.severity === "alarm");
+      truncated = rows.length > q.limit;
+      rows = rows.slice(0, q.limit);
+    }
+    return {
+      rows: rows.map(({ entry, row }) => ({
+        seq: entry.seq,
+        at: Date.parse(entry.utc),
+        type: row.kind,
+        severity: entry.severity,
+        message: entry.message,
+        outcome: row.reason,
+        cardId: row.card,
+        obuId: row.obu,
+        plate: row.plate,
+        amount: row.amount,
+        tradeId: row.tradeId,
+      })),
+      truncated,
+    };
+  }
+
+  lastVerify(): VerifyView | null {
+    const s: VerifySummary | null = this.verifier?.last() ?? null;
+    return s ? { ok: s.ok, at: s.at, range: s.range, unsealed: s.unsealed, problem: s.problem } : null;
+  }
+
+  /** A verification now (tests; the page shows the result). */
+  verifyNow(): Promise<VerifySummary | null> {
+    return this.verifier?.runNow() ?? Promise.resolve(null);
+  }
+
+  /** The operator's import and its outcome go to the feed too. */
+  notifyStatusList(action: "applied" | "rejected", reason: string | null): void {
+    this.extra.next({
+      type: "status-list",
+      at: this.now(),
+      action,
+      versions: this.rt.statusList.versions(),
+      reason,
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+    await this.verifier?.close();
+    this.extra.complete();
+    this.vehicles.complete();
+  }
+}
+
+function linkStatus(s: string): LinkView["status"] {
+  return s === "up" || s === "down" || s === "stopped" || s === "connecting" ? s : "down";
+}
+
+/**
+ * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
+ * is an `operator.*` entry naming the user. An import also writes what it did to the list as
+ * `status-list.applied` / `status-list.refused` (source "operator"), as the uplink does for the lists it
+ * fetches: the trail's status-list entries are every change of the list, whoever asked.
+ */
+export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
+  const gate = rt.controller as unknown as OperatorGate;
+  const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
+  const notYet = (what: string): OperatorResult => ({
+    ok: false,
+    message: `${what}: this lane controller has no operator gate (the lane opens and closes by itself)`,
+  });
+  return {
+    openLane: (user) => (gate.openLane ? gate.openLane(ref(user)) : Promise.resolve(notYet("lane open"))),
+    closeLane: (user, reason) =>
+      gate.closeLane ? gate.closeLane(ref(user), reason) : Promise.resolve(notYet("lane close")),
+    async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
+      try {
+        const r = await rt.statusList.applyBundle(file, onProgress ? { onProgress } : {});
+        rt.audit.events.statusListApplied({
+          kind: r.kind,
+          version: r.version,
+          bundle: file,
+          source: "operator",
+          versions: r.versions,
+        });
+        view?.notifyStatusList("applied", null);
+        return {
+          ok: true,
+          message: `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`,
+          data: {
+            kind: r.kind,
+            version: r.version,
+            base: r.base,
+            adds: r.adds,
+            removes: r.removes,
+            versions: r.versions,
+            ms: Math.round(r.ms),
+          },
+        };
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        const code = (e as { code?: unknown } | null)?.code;
+        rt.audit.events.statusListRefused({
+          bundle: file,
+          reason: message,
+          ...(typeof code === "string" ? { code } : {}),
+          source: "operator",
+        });
+        view?.notifyStatusList("rejected", message);
+        return { ok: false, message: `status-list bundle refused: ${message}` };
+      }
+    },
+    async requeueHeld() {
+      const n = rt.journal.requeueHeld();
+      return { ok: true, message: `${n} held record(s) back in the upload queue`, data: { requeued: n } };
+    },
+    async runRetention() {
+      const j = await rt.journal.runRetention();
+      const a = await rt.audit.runRetention();
+      const failed = j.error !== null;
+      return {
+        ok: !failed,
+        message: failed
+          ? `journal retention stopped after ${j.deleted} record(s): ${j.error!.message}`
+          : `retention: ${j.deleted} acknowledged record(s) older than ${j.cutoff} deleted` +
+            (a ? `; ${a.files.length} audit segment file(s) through seq ${a.deletedThrough}` : ""),
+        data: {
+          deleted: j.deleted,
+          cutoff: j.cutoff,
+          auditFilesDeleted: a?.files.length ?? 0,
+          ...(a ? { auditDeletedThrough: a.deletedThrough } : {}),
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The status service of a running lane (docs/maintenance.md): the LaneView and LaneOperator over its
+ * runtime (./runtime-view.ts), the operator wrapped so that every action is an audit entry naming the
+ * user (./operator-audit.ts, into the lane's trail), the HTTP service and the control socket
+ * (./service.ts) from the config's `service` section. `etc-lane run` and the demo start it once the lane
+ * is open and close it before the lane closes.
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import { dialectFromConfig } from "../config/load.js";
+import type { LaneConfig } from "../config/schema.js";
+import type { LaneRuntime } from "../lane/runtime.js";
+import { auditedOperator } from "./operator-audit.js";
+import { LaneRuntimeView, laneRuntimeOperator } from "./runtime-view.js";
+import { type LaneService, startLaneService } from "./service.js";
+
+export interface ServedLane {
+  readonly service: LaneService;
+  readonly view: LaneRuntimeView;
+  /** the service first (no request reaches a closing lane), then the view's background verify */
+  close(): Promise<void>;
+}
+
+export async function serveLane(
+  rt: LaneRuntime,
+  c: LaneConfig,
+  o: {
+    logger?: Logger;
+    /** overrides service.listen (the demo falls back to a free port) */
+    listen?: string;
+    processMetrics?: boolean;
+    /** the background verify's first run after this (default a minute) */
+    verifyFirstAfterMs?: number;
+  } = {},
+): Promise<ServedLane> {
+  const view = new LaneRuntimeView(rt, {
+    lane: {
+      network: c.lane.network,
+      station: c.lane.station,
+      lane: c.lane.lane,
+      role: c.lane.role,
+      utcOffsetMinutes: dialectFromConfig(c).utcOffsetMinutes,
+    },
+    verify: {
+      laneId: rt.audit.laneId,
+      intervalMs: c.audit.verifyIntervalMinutes * 60_000,
+      ...(o.verifyFirstAfterMs !== undefined ? { firstAfterMs: o.verifyFirstAfterMs } : {}),
+    },
+    ...(o.logger ? { logger: o.logger } : {}),
+  });
+  let service: LaneService;
+  try {
+    service = await startLaneService({
+      config: { ...c.service, ...(o.listen ? { listen: o.listen } : {}) },
+      dataDir: c.dataDir,
+      view,
+      operator: auditedOperator(laneRuntimeOperator(rt, view), rt.audit),
+      ...(o.logger ? { logger: o.logger } : {}),
+      ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
+    });
+  } catch (e) {
+    await view.close();
+    throw e;
+  }
+  return {
+    service,
+    view,
+    async close() {
+      await service.close();
+      await view.close();
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The journal hosting the trail's spool (docs/audit.md, "Spool and head copy", "Journal binding"):
+ * the spool in journal.db commits with each record; a legacy `audit/spool.db` is moved into the journal
+ * once and removed; a journal from before the binding is migrated and its older rows and the entries the
+ * lane wrote for them then are not judged; audit retention keeps what a kept row is bound to; a commit
+ * the trail cannot take (closed) leaves the journal healthy and records nothing.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import { recordBinding, recordEvent } from "../../src/audit/records.js";
+import { auditDir, listSegments } from "../../src/audit/segments.js";
+import type { AuditHead, AuditSpool, SpooledLine, WitnessRecord } from "../../src/audit/spool.js";
+import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { writeV1Journal } from "../journal/fixtures/journal-v1.js";
+import { acksOf } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { allLines, openBoundTrail, openTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-host-"));
+});
+afterEach(() => cleanup());
+
+const entries = (): AuditEntry[] => allLines(dir).map((l) => JSON.parse(l.text) as AuditEntry);
+
+/** The spool as the previous version kept it: its own database, `<dataDir>/audit/spool.db`. */
+class LegacySpool implements AuditSpool {
+  readonly db: Database.Database;
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;" +
+        "CREATE TABLE IF NOT EXISTS audit_tail (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
+    );
+  }
+  private set(k: string, v: unknown): void {
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      )
+      .run(k, JSON.stringify(v));
+  }
+  private get<T>(k: string): T | null {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(k) as { value: string } | undefined;
+    return r ? (JSON.parse(r.value) as T) : null;
+  }
+  put(lines: readonly SpooledLine[], head: AuditHead): void {
+    for (const l of lines)
+      this.db.prepare("INSERT OR REPLACE INTO audit_tail (seq, line) VALUES (?, ?)").run(l.seq, l.line);
+    this.set("audit_head", head);
+  }
+  syncedUpTo(seq: number): void {
+    this.db.prepare("DELETE FROM audit_tail WHERE seq <= ?").run(seq);
+  }
+  head(): AuditHead | null {
+    return this.get<AuditHead>("audit_head");
+  }
+  tail(from: number): SpooledLine[] {
+    return this.db
+      .prepare("SELECT seq, line FROM audit_tail WHERE seq >= ? ORDER BY seq")
+      .all(from) as SpooledLine[];
+  }
+  witness(): WitnessRecord | null {
+    return this.get<WitnessRecord>("audit_witness");
+  }
+  setWitness(w: WitnessRecord): void {
+    this.set("audit_witness", w);
+  }
+}
+
+describe("the spool in journal.db", () => {
+  it("a record's line and the head copy commit with its row", async () => {
+    const lane = openBoundTrail(dir, { syncIntervalMs: 60_000 });
+    const c = lane.journal.commit(sampleRecord(1));
+    const head = lane.trail.status().lastSeq;
+    const r = JournalReader.openReadOnly(dir);
+    const spool = r.auditSpoolView();
+    expect(spool.head()).toEqual({ seq: head, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([head]);
+    expect(JSON.parse(spool.tail(head)[0]!.line)).toMatchObject({
+      type: "record.commit",
+      data: { rec: { jseq: c.seq, tradeId: c.tradeId, revision: 1 } },
+    });
+    r.close();
+    await lane.close();
+  });
+
+  it("a legacy audit/spool.db is moved into the journal once and removed: its lines, head copy and witness", async () => {
+    const legacyPath = join(auditDir(dir), "spool.db");
+    mkdirSync(auditDir(dir), { recursive: true });
+    const old = new LegacySpool(legacyPath);
+    const t = openTrail(dir, old, { syncIntervalMs: 60_000 });
+    for (let i = 1; i <= 3; i++)
+      t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: "X" } });
+    t.flushSpool();
+    old.setWitness({
+      state: "acknowledged",
+      n: 7,
+      to: 70,
+      head: "a".repeat(64),
+      hash: "b".repeat(64),
+      at: "x",
+    });
+    // the process dies before the third line reached the file: only the spool has it
+    const seg = listSegments(auditDir(dir))[0]!.path;
+    const lines = readFileSync(seg, "utf8").split("\n");
+    writeFileSync(seg, `${lines.slice(0, 2).join("\n")}\n`);
+    old.db.close();
+
+    const lane = openBoundTrail(dir, { witness: false });
+    expect(existsSync(legacyPath)).toBe(false);
+    expect(entries().map((e) => e.message)).toEqual(["alarm 1", "alarm 2", "alarm 3"]);
+    expect(lane.journal.auditSpool.witness()).toMatchObject({ state: "acknowledged", n: 7 });
+    expect(lane.journal.auditSpool.head()?.seq).toBe(3);
+    await lane.close();
+    // opening again moves nothing more
+    const again = openBoundTrail(dir, { witness: false });
+    await again.close();
+    expect(entries().filter((e) => e.message === "alarm 3")).toHaveLength(1);
+  });
+});
+
+describe("a journal from before the binding", () => {
+  it("is migrated: its rows and the entries the lane wrote for them after their commit are counted, not judged", async () => {
+    const old = [sampleRecord(1), sampleRecord(2, "stop"), sampleRecord(3)];
+    writeV1Journal(dir, old, { startMs: Date.UTC(2026, 4, 1) });
+    // what the previous version wrote: each record's entry after the controller reported the commit
+    const t = openTrail(dir);
+    const db = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    for (const r of db.prepare("SELECT record FROM records ORDER BY seq").all() as { record: string }[]) {
+      const rec = JSON.parse(r.record) as CommittedRecord;
+      t.append(recordEvent(recordBinding("commit", rec, JSON.stringify({ ...rec, revision: 1 }))));
+    }
+    db.close();
+    await t.close();
+
+    const lane = openBoundTrail(dir);
+    const c = lane.journal.commit(sampleRecord(4));
+    expect(c.seq).toBe(4);
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.journal).toEqual({ bound: 4, checkedRows: 1, legacyRows: 3 });
+  });
+});
+
+describe("audit retention and the journal", () => {
+  it("keeps every segment from the oldest entry a kept row is bound to; once retention deleted the row, the segment goes", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const lane = openBoundTrail(
+      dir,
+      { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock },
+      { now: () => new Date(clock), retention: { days: 10 } },
+    );
+    const { journal, trail } = lane;
+    const fill = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        trail.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: "X" } });
+        await trail.flush();
+      }
+    };
+    const rec = journal.commit(sampleRecord(1));
+    await fill(30);
+    const oldFiles = segmentPaths(dir).slice(0, -1);
+    expect(oldFiles.length).toBeGreaterThan(1);
+    clock += 40 * 86_400_000;
+    await fill(30);
+    expect(await trail.runRetention()).toBeNull(); // record 1's entry is in the oldest file
+    journal.markUploaded(acksOf(rec), new Date(clock - 20 * 86_400_000));
+    expect((await journal.runRetention()).deleted).toBe(1);
+    const plan = await trail.runRetention();
+    expect(plan!.files.map((f) => f.file)).toEqual(oldFiles.map((p) => p.split("/").pop()));
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe("a commit the trail cannot take", () => {
+  it("is refused with nothing recorded and the journal still healthy", async () => {
+    const lane = openBoundTrail(dir);
+    await lane.trail.close();
+    expect(() => lane.journal.commit(sampleRecord(1))).toThrow(
+      expect.objectContaining({ code: "E624_AUDIT_CLOSED" }),
+    );
+    expect(lane.journal.healthy).toBe(true);
+    expect(lane.journal.lastSeq()).toBe(0);
+    expect(lane.journal.list()).toEqual([]);
+    lane.journal.close();
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * `etc-lane status-list import|lookup|info --config FILE`: the lane found by its config (its data
+ * directory, and the station key from statusList.publicKey), the import handed to the running lane
+ * through its control socket (the lane applies it and records who asked), and without a lane applied to
+ * the data directory under its lock and recorded in the lane's trail with `via: "direct"`.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  buildBundle,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/bundle-builder.js";
+import { readTrail } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { loadLaneConfig } from "../../src/config/load.js";
+import { serveLane } from "../../src/service/serve-lane.js";
+import { openBoundTrail, verifyLane } from "../audit/helpers.js";
+import { laneTest, ROOT } from "../integration/harness.js";
+import { tempDir } from "../journal/helpers.js";
+
+let out = "";
+let err = "";
+beforeEach(() => {
+  out = "";
+  err = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+});
+
+async function etcLane(args: string[]): Promise<number> {
+  const program = new Command("etc-lane");
+  registerStatusList(program);
+  process.exitCode = undefined;
+  await runCli(program, ["node", "etc-lane", "status-list", ...args]);
+  return Number(process.exitCode ?? 0);
+}
+
+/** The config file a lane runs with: its data directory and the station key. */
+function laneConfigFile(dir: string, dataDir: string): string {
+  const path = join(dir, "lane.yaml");
+  writeFileSync(
+    path,
+    [
+      'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+      "rsu: { port: in-process, protocol: legacy }",
+      `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+      `dataDir: ${dataDir}`,
+      `tariff: ${join(ROOT, "config/tariff.example.yaml")}`,
+      "service: { listen: 127.0.0.1:0 }",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+function bundleFile(dir: string, kind: "full" | "delta", version: string, base?: string): string {
+  const path = join(dir, `${kind}-${version}.bundle`);
+  writeFileSync(
+    path,
+    buildBundle({
+      kind,
+      version,
+      ...(base ? { base } : {}),
+      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
+    }),
+  );
+  return path;
+}
+
+const operatorEntries = (dataDir: string) =>
+  [...readTrail(auditDir(dataDir))]
+    .map((x) => x.entry)
+    .filter((e) => e.type === "operator.status-list.import" || e.type.startsWith("status-list."));
+
+describe("status-list import, lookup and info by the lane's config", () => {
+  it("without a running lane: under the lock, the key from the config, recorded in the lane's trail", async () => {
+    const t = tempDir("etc-sl-direct-");
+    try {
+      const dataDir = join(t.dir, "data");
+      const lane = openBoundTrail(dataDir); // a lane has run here: it has a journal and a trail
+      await lane.close();
+      const cfg = laneConfigFile(t.dir, dataDir);
+      const full = bundleFile(t.dir, "full", "202507160000");
+      expect(await etcLane(["import", full, "--config", cfg])).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ kind: "full", version: "202507160000", cards: 1 });
+      out = "";
+      expect(await etcLane(["lookup", "--card", "43010000000000007777", "--config", cfg])).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507160000" } });
+      // the same bundle again: refused by the list, the refusal recorded too
+      expect(await etcLane(["import", full, "--config", cfg])).toBe(1);
+      expect(err).toMatch(/not newer than the version/);
+      const es = operatorEntries(dataDir);
+      expect(es.map((e) => [e.type, (e.data as { ok?: boolean; via?: string }).via ?? null])).toEqual([
+        ["status-list.applied", null],
+        ["operator.status-list.import", "direct"],
+        ["status-list.refused", null],
+        ["operator.status-list.import", "direct"],
+      ]);
+      expect(es[0]!.data).toMatchObject({ source: "operator", version: "202507160000" });
+      expect(es[3]!.data).toMatchObject({ ok: false });
+      expect(verifyLane(dataDir).problems).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("without --public-key or a config it says which key it needs", async () => {
+    const t = tempDir("etc-sl-nokey-");
+    try {
+      expect(await etcLane(["info", "--data-dir", t.dir])).toBe(1);
+      expect(err).toMatch(/give --public-key FILE, or --config FILE \(its statusList.publicKey\)/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("with a running lane: handed to the lane through its control socket, which applies it and records who asked", async () => {
+    await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+      const cfg = laneConfigFile(t.dir, dataDir);
+      const served = await serveLane(t.lane, loadLaneConfig(cfg), { processMetrics: false });
+      try {
+        const delta = bundleFile(t.dir, "delta", "202507160005", "202507160000");
+        expect(await etcLane(["import", delta, "--config", cfg])).toBe(0);
+        expect(out).toMatch(/^status-list delta 202507160005 applied .* \[lane\]\n$/);
+        expect(t.lane.statusList.versions()).toEqual({ full: "202507160000", delta: "202507160005" });
+        const es = operatorEntries(dataDir).filter((e) => e.type !== "status-list.loaded");
+        expect(es.map((e) => e.type)).toEqual(["status-list.applied", "operator.status-list.import"]);
+        expect(es[1]!.data).toMatchObject({ via: "socket", ok: true, file: delta });
+      } finally {
+        await served.close();
+      }
+    });
+  });
+});
