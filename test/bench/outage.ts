@@ -7,7 +7,8 @@
  * - RSU: the zero-air-time simulator in its own process on its own pty (sim/harness/rsu-process.ts),
  *   vehicles back to back, every one paying;
  * - lane: the real composition (openLane from the lane config: RSU link, journal WAL + FULL, audit,
- *   status list, uplink to the station) in this process.
+ *   status list, uplink to the station) in this process, with a signed (empty) full status list applied
+ *   before it starts: under the default `statusList.whenMissing: close` a lane with no list stays closed.
  *
  * Decision latency comes from each record's stage times (monotonic stamps the controller takes when a
  * frame arrives and when its answer was handed to the port): B2 -> C1, B4 -> C6, and B5 -> barrier (the
@@ -16,7 +17,7 @@
  * station came back); the wait before that first acknowledgement is the uplink's circuit-breaker
  * cool-down (30 s by default) and is reported on its own.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -24,7 +25,11 @@ import { filter, firstValueFrom, timeout } from "rxjs";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { ROOT, startStation } from "../../sim/harness/procs.js";
 import { startRsuProcess } from "../../sim/harness/rsu-process.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import {
+  buildBundle,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
@@ -118,6 +123,15 @@ export async function runOutage(o: { transactions: number; log: (l: string) => v
   };
   const tenth = Math.max(1, Math.floor(o.transactions / 10));
   try {
+    // the station is down, so the lane cannot fetch a list: it gets one the way an operator would give it
+    await lane.statusList.applyBundle(
+      buildBundle({
+        kind: "full",
+        version: "202501010000",
+        privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+        rows: [],
+      }),
+    );
     lane.controller.outcomes$.subscribe((out) => {
       r.records++;
       const s = out.record.stageTimes as Record<string, number | undefined>;
