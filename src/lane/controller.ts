@@ -145,6 +145,12 @@ const STAGE_IN: Record<string, string> = {
   tac: "b8In",
 };
 
+/**
+ * The machines' key: the OBU MAC id in lower case. Frames carry it as hex in any case, and an intent keeps
+ * its key as written (a journal from before version 2 wrote it in upper case).
+ */
+const machineKey = (obuId: string): string => obuId.toLowerCase();
+
 const isDebit = (s: ObuState): boolean => s.phase === "await-b5" || s.phase === "await-b8";
 
 export class LaneController {
@@ -296,7 +302,7 @@ export class LaneController {
       this.wallNow(),
     );
     for (const r of this.recovery.restore()) {
-      this.machines.set(r.obuId, {
+      this.machines.set(machineKey(r.obuId), {
         obuId: r.obuId,
         state: r.state,
         cancelTimer: undefined,
@@ -556,7 +562,7 @@ export class LaneController {
             : ev.kind === "trade"
               ? { kind: "trade", info: ev.info, raw: raw() }
               : { kind: "tac", info: ev.info, raw: raw() };
-    let m = this.machines.get(obuId);
+    let m = this.machines.get(machineKey(obuId));
     if (obuEvent.kind === "obu") {
       if (m) {
         await this.step(m, { kind: "superseded" }, undefined);
@@ -570,7 +576,7 @@ export class LaneController {
       }
       this.counters.vehicles++;
       m = { obuId, state: { phase: "idle" }, cancelTimer: undefined, stage: {}, decisionMs: 0 };
-      this.machines.set(obuId, m);
+      this.machines.set(machineKey(obuId), m);
     }
     if (!m) return this.late.onFrame(inc, obuEvent);
     const stageIn = STAGE_IN[obuEvent.kind];
@@ -635,17 +641,17 @@ export class LaneController {
     if (entered && isDebit(t.state) && !this.writeIntent(m)) {
       // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
-      this.machines.delete(m.obuId);
+      this.machines.delete(machineKey(m.obuId));
       await this.journalFailed(inc?.answered ? undefined : inc, m.obuId);
       return;
     }
     await this.runner.run(m, t.effects, inc);
     if (m.state.phase === "done") {
       m.cancelTimer?.();
-      if (this.machines.get(m.obuId) === m) this.machines.delete(m.obuId);
+      if (this.machines.get(machineKey(m.obuId)) === m) this.machines.delete(machineKey(m.obuId));
       return;
     }
-    if (t.timeoutMs !== undefined && this.machines.get(m.obuId) === m) {
+    if (t.timeoutMs !== undefined && this.machines.get(machineKey(m.obuId)) === m) {
       m.cancelTimer = this.schedule(t.timeoutMs, () =>
         this.step(m, { kind: "timeout" }, undefined).then(() => this.afterSteps()),
       );

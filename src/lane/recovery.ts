@@ -65,7 +65,8 @@ export class Recovery {
       const d = p.state.debit;
       this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
       out.push({
-        obuId: it.key,
+        // the OBU MAC as its frames carried it (the intent's key may be in another case: older journals)
+        obuId: d.obu.obuId,
         state: p.state,
         stage: Object.fromEntries(Object.entries(p.stage).map(([k, v]) => [`beforeRestart.${k}`, v])),
         intentId: it.id,
@@ -74,7 +75,7 @@ export class Recovery {
       this.d.guards.hold({ obuSerial: d.obu.obuSerial, cardId: d.card.cardId });
       this.d.alarm(
         "CRASH_RECOVERY",
-        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${it.key}) was in flight when the ` +
+        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId}) was in flight when the ` +
           "previous process stopped",
       );
     }

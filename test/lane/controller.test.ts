@@ -283,6 +283,26 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   });
 });
 
+describe("crash recovery: debit intents a killed process left", () => {
+  it("an intent keyed in upper case (a journal from before version 2) is matched by the B5's lower-case OBU id", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const [intent] = [...j.intents.values()];
+    j.intents.set(intent!.id, { ...intent!, key: intent!.key.toUpperCase() });
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b5()); // the RSU repeats the B5: OBUID as the frame carries it, lower case
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(j.records[0]).toMatchObject({ obuId: OBU_ID, tac: "a1b2c3d4" });
+    expect(j.intents.size).toBe(0);
+  });
+});
+
 describe("status-list health and policy (defect 12)", () => {
   it("no list loaded under 'close': the lane does not open, with an alarm; a list loaded opens it", async () => {
     const r = rig();
