@@ -24,6 +24,7 @@ import { Drain } from "./drain.js";
 import { EffectRunner, type VehicleOutcome } from "./effect-runner.js";
 import { LateAnswers } from "./late-answers.js";
 import {
+  type DebitAnswer,
   type MachineCtx,
   type ObuEvent,
   type ObuState,
@@ -131,6 +132,8 @@ interface Machine {
   stage: Record<string, number>;
   decisionMs: number;
   intentId?: number | undefined;
+  /** the intent's payload as last written (the answer is appended to it) */
+  intentPayload?: string | undefined;
   /** restored at start-up from an intent a killed process left */
   recovered?: boolean;
 }
@@ -302,15 +305,19 @@ export class LaneController {
       this.wallNow(),
     );
     for (const r of this.recovery.restore()) {
-      this.machines.set(machineKey(r.obuId), {
+      const m: Machine = {
         obuId: r.obuId,
         state: r.state,
         cancelTimer: undefined,
         stage: r.stage,
         decisionMs: 0,
         intentId: r.intentId,
+        intentPayload: r.payload,
         recovered: true,
-      });
+      };
+      this.machines.set(machineKey(r.obuId), m);
+      // the previous process had the answer and replied to it: record the debit from it now
+      if (r.answer) await this.step(m, { kind: "recovered", answer: r.answer }, undefined);
     }
     this.subs.push(
       this.o.statusList.health$.subscribe((h) => this.enqueue(() => this.onListHealth(h))),
@@ -631,13 +638,16 @@ export class LaneController {
   }
 
   private async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
-    const t = transition(m.state, ev, this.ctx());
+    const before = m.state;
+    const t = transition(before, ev, this.ctx());
     const entered = t.state !== m.state;
     m.state = t.state;
     if (entered || t.timeoutMs !== undefined) {
       m.cancelTimer?.();
       m.cancelTimer = undefined;
     }
+    if (inc && isDebit(before) && t.state.phase === "done" && (ev.kind === "trade" || ev.kind === "tac"))
+      this.keepAnswer(m, ev);
     if (entered && isDebit(t.state) && !this.writeIntent(m)) {
       // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
@@ -661,11 +671,9 @@ export class LaneController {
   /** The write-ahead intent before a debit command leaves (C6/C3, or the C8 that follows it). */
   private writeIntent(m: Machine): boolean {
     try {
-      m.intentId = this.o.journal.writeIntent(
-        m.obuId,
-        JSON.stringify({ state: m.state, stage: m.stage }),
-        m.intentId,
-      );
+      const payload = JSON.stringify({ state: m.state, stage: m.stage });
+      m.intentId = this.o.journal.writeIntent(m.obuId, payload, m.intentId);
+      m.intentPayload = payload;
       return true;
     } catch (e) {
       this.counters.journalFailures++;
@@ -674,6 +682,28 @@ export class LaneController {
         "DEBIT INTENT NOT WRITTEN: debit not sent",
       );
       return false;
+    }
+  }
+
+  /**
+   * The answer that ends a debit goes into its intent before the reply (and so before the commit): the RSU,
+   * once answered, does not repeat it, so a process killed between the reply and the commit would otherwise
+   * leave only an unanswered intent (a CRASH_RECOVERED suspect for a debit whose TAC it had). Written like
+   * the intent itself (synchronous=NORMAL: survives a process kill, no fsync on the B5 -> C1 path). If it
+   * cannot be written the step goes on: the commit that follows tells the journal's state.
+   */
+  private keepAnswer(m: Machine, ev: Extract<ObuEvent, { kind: "trade" | "tac" }>): void {
+    if (m.intentId === undefined || m.intentPayload === undefined) return;
+    const answer: DebitAnswer = ev;
+    try {
+      const payload = `${m.intentPayload.slice(0, -1)},"answer":${JSON.stringify(answer)}}`;
+      this.o.journal.writeIntent(m.obuId, payload, m.intentId);
+    } catch (e) {
+      this.counters.journalFailures++;
+      this.log.error(
+        { err: (e as Error).message, obuId: m.obuId },
+        "debit answer not written into its intent",
+      );
     }
   }
 

@@ -156,8 +156,17 @@ export type ObuEvent =
   | { kind: "lane-closed" }
   /** graceful stop: the drain window is over and this debit's answer has not come */
   | { kind: "lane-stopped" }
-  /** restored from a debit intent after a crash; the answer did not come before C0 resets the RSU */
-  | { kind: "recovered" };
+  /**
+   * Restored from a debit intent after a crash. With `answer`: the B5 (or B8) that ended the debit had
+   * reached the dead process, which wrote it into the intent before replying (the record is made from
+   * it now). Without: the answer did not come before C0 resets the RSU.
+   */
+  | { kind: "recovered"; answer?: DebitAnswer };
+
+/** A debit's answer as the intent keeps it (the frame's decoded fields and its raw hex). */
+export type DebitAnswer =
+  | { kind: "trade"; info: TradeResult; raw: string }
+  | { kind: "tac"; info: TacResult; raw: string };
 
 export interface Display {
   /** main line, Chinese */
@@ -176,7 +185,8 @@ export type Effect =
   | { kind: "commit"; record: NewLaneRecord }
   | { kind: "barrier-open" }
   | { kind: "display"; display: Display }
-  | { kind: "remember"; traded?: GuardKey; unsettled?: GuardKey }
+  /** guard updates: traded (recent-trade window), unsettled (hold), released (a hold ends: the debit is known) */
+  | { kind: "remember"; traded?: GuardKey; unsettled?: GuardKey; released?: GuardKey }
   | { kind: "alarm"; code: string; message: string }
   /** counted and logged, not journaled (a re-read of a vehicle that already paid) */
   | { kind: "note"; code: string; message: string };
@@ -710,7 +720,12 @@ function success(
         tone: "ok",
       },
     },
-    { kind: "remember", traded: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } },
+    // a debit restored after a crash had its card held: the answer proves it, the hold ends
+    {
+      kind: "remember",
+      traded: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId },
+      released: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId },
+    },
   ];
   return { state: { phase: "done", kind: "transaction", outcome }, effects };
 }
@@ -812,7 +827,10 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout") return suspect(s, "B5_MISSING", null, null, null, false, ctx);
   if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", null, null, null, false, ctx);
-  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", null, null, null, false, ctx);
+  if (ev.kind === "recovered")
+    return ev.answer
+      ? replayAnswer(s, ev.answer, ctx)
+      : suspect(s, "CRASH_RECOVERED", null, null, null, false, ctx);
   if (ev.kind !== "trade") return { state: s, effects: [] }; // keeps its deadline
   const b5 = ev.info;
   if (b5.result === "ok") {
@@ -827,6 +845,37 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
     { ...debitPartial(d, s.versions, ev.raw), extra: { errorCode: b5.errorCode } },
     ctx,
   );
+}
+
+/**
+ * After a restart: the answer that ended this debit reached the previous process (which replied to it and
+ * died before its commit). The same decision is made again from it, without what belongs to the air and the
+ * moment: no reply (the RSU was answered), no barrier and no display (the vehicle is long gone). The record
+ * says where it came from (`extra.recoveredFrom: "intent"`). An answer that would not end the debit
+ * (the previous process never writes one) leaves a CRASH_RECOVERED suspect.
+ */
+function replayAnswer(
+  s: Extract<ObuState, { phase: "await-b5" | "await-b8" }>,
+  answer: DebitAnswer,
+  ctx: MachineCtx,
+): Transition {
+  const t = s.phase === "await-b5" ? onAwaitB5(s, answer, ctx) : onAwaitB8(s, answer, ctx);
+  if (t.state.phase !== "done") {
+    const b5 = answer.kind === "trade" ? answer.info : s.phase === "await-b8" ? s.b5 : null;
+    const rawB5 = answer.kind === "trade" ? answer.raw : s.phase === "await-b8" ? s.rawB5 : null;
+    return suspect(s, "CRASH_RECOVERED", b5, rawB5, null, false, ctx);
+  }
+  const effects = t.effects.flatMap((e): Effect[] => {
+    if (e.kind === "commit")
+      return [{ ...e, record: { ...e.record, extra: { ...e.record.extra, recoveredFrom: "intent" } } }];
+    return e.kind === "remember" || e.kind === "alarm" ? [e] : [];
+  });
+  // the card was held as unsettled since the restart: a paid or a proven-untouched debit ends the hold
+  if (t.state.kind !== "suspect") {
+    const k = { obuSerial: s.debit.obu.obuSerial, cardId: s.debit.card.cardId };
+    effects.push({ kind: "remember", released: k });
+  }
+  return { state: t.state, effects };
 }
 
 /** Why a B8 "ok" does not prove the debit, or null when it does. */
@@ -849,7 +898,10 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout" || ev.kind === "superseded")
     return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", s.b5, s.rawB5, null, false, ctx);
-  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
+  if (ev.kind === "recovered")
+    return ev.answer
+      ? replayAnswer(s, ev.answer, ctx)
+      : suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
   if (ev.kind === "trade") {
     // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete.
     const late = ev.info;

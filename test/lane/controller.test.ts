@@ -301,6 +301,56 @@ describe("crash recovery: debit intents a killed process left", () => {
     expect(j.records[0]).toMatchObject({ obuId: OBU_ID, tac: "a1b2c3d4" });
     expect(j.intents.size).toBe(0);
   });
+
+  it("killed between a good B5's C1 and its commit: the restart records the transaction from the B5 in the intent", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    j.failCommits = true; // the process dies here: the C1 is out, the commit never happens
+    first.link.frame(ev.b5());
+    await first.settle();
+    expect(first.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    expect(j.records).toEqual([]);
+    j.failCommits = false;
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    await r.settle();
+    // recorded at start, before the link is even up: the RSU was answered and will not repeat its B5
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(j.records[0]).toMatchObject({
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      amount: 1425,
+      extra: { recoveredFrom: "intent" },
+    });
+    expect(j.intents.size).toBe(0);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "CRASH_RECOVERY")).toBe(true);
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1); // nothing to listen for: C0 at once
+  });
+
+  it("a B5 heard in the listen window after a restart ends the hold on the card", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+  });
 });
 
 describe("status-list health and policy (defect 12)", () => {
