@@ -547,7 +547,10 @@ describe("OBU machine: a debit restored after a crash (answer kept in the intent
     const uncertain = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
     const r = run(exit, [...upToB5, uncertain, recovered(E.tac() as Extract<ObuEvent, { kind: "tac" }>)]);
     expect(r.state).toEqual({ phase: "done", kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
-    expect(commits(r.steps.at(-1)!)[0]).toMatchObject({ tac: "0badcafe", extra: { recoveredFrom: "intent" } });
+    expect(commits(r.steps.at(-1)!)[0]).toMatchObject({
+      tac: "0badcafe",
+      extra: { recoveredFrom: "intent" },
+    });
   });
 
   it("a B5 the RSU's table calls failed: the TRADE_FAILED stop, without a C2, and the hold ends", () => {
