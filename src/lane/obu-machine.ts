@@ -34,6 +34,11 @@ import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reason
 
 export interface StatusListAnswer {
   listed: boolean;
+  /**
+   * false: the list was not consulted (no list loaded, traded under `statusList.whenMissing: trade`);
+   * `listed: false` then means "not checked", and the records say so (`extra.statusListChecked: false`)
+   */
+  checked?: false;
   /** set when the list is not healthy and the configured policy is to trade on (kept in the record) */
   health?: string;
   entry?: { kind: "card" | "obu"; id: string; listType: number; listTypeName: string; reason: string };
@@ -106,6 +111,8 @@ export interface Price {
 interface Common {
   versions: StatusListVersionsUsed;
   warnings: string[];
+  /** a status-list lookup of this vehicle was not checked against a list (no list loaded, policy trade) */
+  unchecked?: true;
 }
 
 export interface DebitFacts {
@@ -266,6 +273,10 @@ interface Partial_ {
   card?: CardFacts | null;
   price?: Price | null;
   versions?: StatusListVersionsUsed;
+  /** the vehicle's status-list lookups were not all checked (the record says statusListChecked: false) */
+  unchecked?: true | undefined;
+  /** warnings so far (battery low, the list's health when traded under the trade policy) */
+  warnings?: string[];
   rawB4?: string | null;
   rawB5?: string | null;
   extra?: Record<string, unknown>;
@@ -318,7 +329,15 @@ function baseRecord(
     rawB4: p.rawB4 ?? null,
     rawB5: p.rawB5 ?? null,
     rsuProtocol: ctx.rsuProtocol,
-    ...(p.extra ? { extra: p.extra } : {}),
+    ...(p.extra || p.unchecked || p.warnings?.length
+      ? {
+          extra: {
+            ...p.extra,
+            ...(p.warnings?.length ? { warnings: p.warnings } : {}),
+            ...(p.unchecked ? { statusListChecked: false } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -363,6 +382,12 @@ export function transition(state: ObuState, ev: ObuEvent, ctx: MachineCtx): Tran
     case "done":
       return { state, effects: [] };
   }
+}
+
+/** What a STATUS_LIST_FAILED record says about the lookup that could not answer (E516 from the list...). */
+function lookupFailure(e: unknown, id: "obu" | "card"): Record<string, unknown> {
+  const code = (e as { code?: unknown }).code;
+  return { lookupError: (e as Error).message, ...(typeof code === "string" ? { lookupCode: code } : {}), id };
 }
 
 function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
@@ -412,7 +437,7 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   try {
     a = ctx.lookup({ obuId: contractSerial });
   } catch (e) {
-    return stop("STATUS_LIST_FAILED", { ...p, extra: { lookupError: (e as Error).message, id: "obu" } }, ctx);
+    return stop("STATUS_LIST_FAILED", { ...p, extra: lookupFailure(e, "obu") }, ctx);
   }
   const versions = a.versions;
   if (a.listed) {
@@ -421,7 +446,14 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   if (a.health) warnings.push(`STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`);
   return {
-    state: { phase: "await-b3", obu, resends: 0, versions, warnings },
+    state: {
+      phase: "await-b3",
+      obu,
+      resends: 0,
+      versions,
+      warnings,
+      ...(a.checked === false ? { unchecked: true as const } : {}),
+    },
     effects: [
       { kind: "reply", command: { kind: "continue", obuId, divFactor: obu.divFactor }, stage: "c1Out" },
     ],
@@ -430,26 +462,26 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
 }
 
 function obuLeft(
-  s: { obu: ObuFacts; versions: StatusListVersionsUsed; vehicle?: VehicleFacts },
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
   stage: string,
   ctx: MachineCtx,
 ): Transition {
   return stop(
     "OBU_LEFT",
-    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, ...listOf(s), reply: false, stage },
     ctx,
   );
 }
 
 /** The lane closed before this vehicle's debit: a LANE_CLOSED stop (its next frame meets a closed lane). */
 function laneClosed(
-  s: { obu: ObuFacts; versions: StatusListVersionsUsed; vehicle?: VehicleFacts },
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
   stage: string,
   ctx: MachineCtx,
 ): Transition {
   return stop(
     "LANE_CLOSED",
-    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, ...listOf(s), reply: false, stage },
     ctx,
   );
 }
@@ -459,7 +491,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B3", ctx);
   if (ev.kind !== "vehicle") return { state: s, effects: [] };
   const v = ev.info;
-  const p = { obuId: s.obu.obuId, obu: s.obu, versions: s.versions };
+  const p = { obuId: s.obu.obuId, obu: s.obu, ...listOf(s) };
   if (v.errorCode !== 0) return stop("VEHICLE_READ_FAILED", { ...p, extra: { errorCode: v.errorCode } }, ctx);
   if (v.vehicleClass === null || v.plate === null || v.plateColor === null) {
     if (s.resends === 0) {
@@ -476,7 +508,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   const vehicle: VehicleFacts = { plate: v.plate, plateColor: v.plateColor, vehicleClass: v.vehicleClass };
   if (!VALID_CLASSES.has(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
-    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, versions: s.versions, warnings: s.warnings },
+    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, ...commonOf(s) },
     effects: [
       {
         kind: "reply",
@@ -494,7 +526,7 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;
   const obuId = s.obu.obuId;
-  const p: Partial_ = { obuId, obu: s.obu, vehicle: s.vehicle, versions: s.versions, rawB4: ev.raw };
+  const p: Partial_ = { obuId, obu: s.obu, vehicle: s.vehicle, ...listOf(s), rawB4: ev.raw };
   if (c.errorCode !== 0) return stop("CARD_READ_FAILED", { ...p, extra: { errorCode: c.errorCode } }, ctx);
   const iss = c.issuance;
   if (iss === null || c.lastRecord === null || c.balance === null) {
@@ -559,20 +591,18 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   try {
     a = ctx.lookup({ cardId: card.cardId });
   } catch (e) {
-    return stop(
-      "STATUS_LIST_FAILED",
-      { ...pc, extra: { lookupError: (e as Error).message, id: "card" } },
-      ctx,
-    );
+    return stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx);
   }
   const versions = a.versions;
+  // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so
+  const unchecked = s.unchecked || a.checked === false ? (true as const) : undefined;
   if (a.listed)
     return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
   const warnings =
     a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
       ? [...s.warnings, `STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`]
       : s.warnings;
-  const pv: Partial_ = { ...pc, versions };
+  const pv: Partial_ = { ...pc, versions, unchecked, warnings };
   const last = c.lastRecord;
   let price: Price;
   if (ctx.lane.role === "exit") {
@@ -631,20 +661,34 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
     rawB4: ev.raw,
   };
   return {
-    state: { phase: "await-b5", debit, versions, warnings },
+    state: { phase: "await-b5", debit, versions, warnings, ...(unchecked ? { unchecked } : {}) },
     effects: [{ kind: "reply", command, stage: "c6Out" }],
     timeoutMs: ctx.options.b5TimeoutMs,
   };
 }
 
-function debitPartial(d: DebitFacts, versions: StatusListVersionsUsed, rawB5: string | null): Partial_ {
+/** The status-list part of a record from a state: the versions used, and whether every lookup was checked. */
+function listOf(s: Common): { versions: StatusListVersionsUsed; unchecked?: true; warnings?: string[] } {
+  return {
+    versions: s.versions,
+    ...(s.unchecked ? { unchecked: true as const } : {}),
+    ...(s.warnings.length ? { warnings: s.warnings } : {}),
+  };
+}
+
+/** What a state carries on to the next one. */
+function commonOf(s: Common): Common {
+  return { versions: s.versions, warnings: s.warnings, ...(s.unchecked ? { unchecked: true as const } : {}) };
+}
+
+function debitPartial(d: DebitFacts, c: Common, rawB5: string | null): Partial_ {
   return {
     obuId: d.obu.obuId,
     obu: d.obu,
     vehicle: d.vehicle,
     card: d.card,
     price: d.price,
-    versions,
+    ...listOf(c),
     rawB4: d.rawB4,
     rawB5,
   };
@@ -658,7 +702,7 @@ const hex = (n: number | null | undefined, w: number): string | null =>
  * asked for; every clearing field is known here (the callers checked).
  */
 function success(
-  s: { debit: DebitFacts; versions: StatusListVersionsUsed; warnings: string[] },
+  s: { debit: DebitFacts } & Common,
   b5: TradeResult,
   rawB5: string | null,
   b8: TacResult | null,
@@ -669,8 +713,9 @@ function success(
   const refetched = b8 !== null;
   const outcome = `${entry ? "ENTRY_WRITE" : "EXIT_DEBIT"}${refetched ? "_TAC_REFETCHED" : ""}`;
   const balanceAfter = b8 ? b8.balance : b5.balanceAfter;
+  const base = baseRecord("transaction", outcome, debitPartial(d, s, rawB5), ctx);
   const record: NewLaneRecord = {
-    ...baseRecord("transaction", outcome, debitPartial(d, s.versions, rawB5), ctx),
+    ...base,
     amount: d.price.amount,
     balanceAfter,
     tac: b8 ? b8.tac : b5.tac,
@@ -681,9 +726,10 @@ function success(
     transType: hex(b5.transType, 2),
     algFlag: hex(b5.algFlag, 2),
     keyVersion: hex(b5.keyVersion, 2),
-    ...(s.warnings.length || refetched
+    ...(s.warnings.length || refetched || base.extra
       ? {
           extra: {
+            ...base.extra,
             ...(s.warnings.length ? { warnings: s.warnings } : {}),
             ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5.errorCode } : {}),
           },
@@ -731,7 +777,7 @@ function success(
 }
 
 function suspect(
-  s: { debit: DebitFacts; versions: StatusListVersionsUsed },
+  s: { debit: DebitFacts } & Common,
   why: SuspectReason,
   b5: TradeResult | null,
   rawB5: string | null,
@@ -741,8 +787,9 @@ function suspect(
   problem?: string,
 ): Transition {
   const d = s.debit;
+  const base = baseRecord("suspect", why, debitPartial(d, s, rawB5), ctx);
   const record: NewLaneRecord = {
-    ...baseRecord("suspect", why, debitPartial(d, s.versions, rawB5), ctx),
+    ...base,
     amount: d.price.amount,
     // only what an RSU frame reported: an unknown serial stays null
     iccPaySerial: hex(b5?.iccPaySerial, 4),
@@ -754,6 +801,7 @@ function suspect(
     algFlag: hex(b5?.algFlag, 2),
     keyVersion: hex(b5?.keyVersion, 2),
     extra: {
+      ...base.extra,
       uncertain: true,
       purchaseTimeMs: d.purchaseTimeMs,
       b5ErrorCode: b5?.errorCode ?? null,
@@ -813,8 +861,7 @@ function uncertain(
       rawB5,
       why,
       epSerial,
-      versions: s.versions,
-      warnings: s.warnings,
+      ...commonOf(s),
     },
     effects: [{ kind: "reply", command, stage: "c8Out" }],
     timeoutMs: ctx.options.b8TimeoutMs,
@@ -840,11 +887,7 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   }
   if (b5.result === "uncertain") return uncertain(s, "B5_NO_DSRC", b5, ev.raw, ctx);
   const d = s.debit;
-  return stop(
-    "TRADE_FAILED",
-    { ...debitPartial(d, s.versions, ev.raw), extra: { errorCode: b5.errorCode } },
-    ctx,
-  );
+  return stop("TRADE_FAILED", { ...debitPartial(d, s, ev.raw), extra: { errorCode: b5.errorCode } }, ctx);
 }
 
 /**
@@ -921,7 +964,7 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     return stop(
       "TRADE_FAILED",
       {
-        ...debitPartial(s.debit, s.versions, s.rawB5),
+        ...debitPartial(s.debit, s, s.rawB5),
         extra: { b5ErrorCode: s.b5.errorCode, b8ErrorCode: b8.errorCode },
       },
       ctx,

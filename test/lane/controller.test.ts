@@ -410,6 +410,115 @@ describe("status-list health and policy (defect 12)", () => {
   });
 });
 
+describe("status-list lookups with no list loaded (noList: not checked, never 'not listed')", () => {
+  it("under whenMissing 'trade': traded, the records say the list was not checked, the alarm is rate-limited", async () => {
+    const r = rig({
+      statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade", alarmRepeatMs: 60_000 },
+    });
+    await open(r); // the health still says ok: the lookup's answer is what counts
+    r.list.noList = true;
+    const notChecked = (): number =>
+      r.outputs.filter((o) => o.type === "alarm" && o.code === "STATUS_LIST_NOT_CHECKED").length;
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    await r.advance(0); // the alarm is raised after the reply is on its way
+    expect(notChecked()).toBe(1);
+    const second = b2({ obuId: "0000beef", contractSerial: "4301010000000777" });
+    await toDebit(r, second, b4({ card: { cardSerial: "0000000000005678" } }));
+    await r.advance(1000); // no B5: a suspect, also unchecked
+    expect(notChecked()).toBe(1); // within alarmRepeatMs: not again
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT", "suspect:B5_MISSING"]);
+    for (const rec of r.journal.records) {
+      expect(rec.statusListVersions).toEqual({ full: null, delta: null });
+      expect(rec.extra).toMatchObject({ statusListChecked: false, warnings: ["STATUS_LIST_MISSING"] });
+    }
+    await r.advance(60_000);
+    r.link.frame(ev.b2(b2({ obuId: "0000cafe", contractSerial: "4301010000000888" })));
+    await r.settle();
+    await r.advance(0);
+    expect(notChecked()).toBe(2);
+  });
+
+  it("under whenMissing 'close': a lookup answering noList stops the vehicle STATUS_LIST_FAILED, no debit", async () => {
+    const r = rig(); // whenMissing: close
+    await open(r);
+    r.list.noList = true; // the list went away before its health said so
+    await toDebit(r);
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    expect(kinds(r.journal)).toEqual(["stop:STATUS_LIST_FAILED"]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_FAILED")).toBe(true);
+  });
+});
+
+describe("an operator's close (LaneOperator.closeLane / openLane)", () => {
+  const wang = { name: "wang", uid: 1000 };
+
+  it("closes the lane (antenna off, B2 refused), survives a restart, and openLane lifts it", async () => {
+    const j = new FakeJournal();
+    const r = rig({ journal: j });
+    await open(r);
+    const res = await r.ctl.closeLane(wang, "barrier maintenance");
+    expect(res).toMatchObject({ ok: true });
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+    expect(r.ctl.operatorClosed).toMatchObject({ user: "wang", uid: 1000, reason: "barrier maintenance" });
+    expect(r.link.antenna()).toEqual([true, false]);
+    r.link.frame(ev.b2());
+    await r.settle();
+    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1 }]);
+    // no alarm: an operator's close is meant (a notice says who and why)
+    expect(r.outputs.some((o) => o.type === "alarm")).toBe(false);
+    // a restart on the same journal: the RSU initialises, the lane stays closed, the antenna off
+    const r2 = rig({ journal: j });
+    await r2.ctl.start();
+    r2.link.up();
+    await r2.settle();
+    r2.link.frame(ev.b0());
+    await r2.settle();
+    expect(r2.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+    expect(r2.link.antenna()).toEqual([]);
+    expect(await r2.ctl.openLane(wang)).toMatchObject({ ok: true });
+    expect(r2.ctl.status.status).toBe("open");
+    expect(r2.link.antenna()).toEqual([true]);
+    expect(r2.ctl.operatorClosed).toBeNull();
+    // and the next restart opens by itself
+    const r3 = rig({ journal: j });
+    await open(r3);
+  });
+
+  it("a debit in flight is answered and recorded after the close; then the antenna goes off", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    await r.ctl.closeLane(wang, "end of shift");
+    expect(r.link.antenna()).toEqual([true]);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.link.antenna()).toEqual([true, false]);
+  });
+
+  it("the close cannot be recorded: the lane closes all the same, and the answer says so", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.failCommits = true;
+    const res = await r.ctl.closeLane(wang, "maintenance");
+    expect(res.ok).toBe(false);
+    expect(res.message).toMatch(/could not be recorded/);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+  });
+
+  it("openLane on a lane no operator closed changes nothing", async () => {
+    const r = rig();
+    await open(r);
+    expect(await r.ctl.openLane(wang)).toEqual({
+      ok: true,
+      message: "the lane was not closed by an operator",
+    });
+    expect(r.ctl.status.status).toBe("open");
+  });
+});
+
 describe("events and counters for the status service", () => {
   it("events$ carries lane open/closed, link up/down and alarms", async () => {
     const r = rig();
