@@ -335,9 +335,18 @@ export class LaneController {
     this.queue.enqueue(async () => {
       this.gate.stoppingNow();
       await this.updateLane();
+      this.log.info(
+        { debitsInFlight: this.machines.debitsInFlight(), drainTimeoutMs: this.o.transaction.drainTimeoutMs },
+        "stopping: draining the debits in flight",
+      );
     });
     await this.idle();
-    if ((await this.drain.wait()) === "timeout") {
+    const drained = await this.drain.wait();
+    this.log.info(
+      { result: drained, debitsInFlight: this.machines.debitsInFlight() },
+      "stopping: drain over",
+    );
+    if (drained === "timeout") {
       this.queue.enqueue(async () => {
         for (const m of this.machines.all())
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
