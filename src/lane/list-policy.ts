@@ -100,7 +100,9 @@ export class ListPolicy {
     }
     const out: StatusListAnswer = { listed: a.listed, versions: a.versions };
     if (a.entry) out.entry = a.entry;
-    if (policy === "trade") out.health = this.h.state;
+    // traded on a list past its hard age: the records say so (a list that answered is not missing, whatever
+    // the health said a moment ago)
+    if (policy === "trade" && this.h.state !== "missing") out.health = this.h.state;
     return out;
   }
 }

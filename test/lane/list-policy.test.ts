@@ -102,12 +102,13 @@ describe("a listed vehicle never passes because of the list's state", () => {
     expect(alarms).toEqual(["STATUS_LIST_MISSING", "STATUS_LIST_NOT_CHECKED"]);
   });
 
-  it("a list loaded: the record says nothing of an unchecked list", async () => {
+  it("a list loaded: the record says nothing of an unchecked or missing list, even before the health caught up", async () => {
+    const { policy } = policyOver({ whenMissing: "trade", whenPastHardAge: "trade" }); // health: missing
     await cache.applyBundle(full("202507310000", []));
-    const { policy } = policyOver({ whenMissing: "trade", whenPastHardAge: "trade" });
     const { records } = vehicle(policy, PAYS);
     expect(records[0]!.statusListVersions).toEqual({ full: "202507310000", delta: null });
     expect(records[0]!.extra?.statusListChecked).toBeUndefined();
+    expect(records[0]!.extra?.warnings).toBeUndefined();
   });
 });
 
