@@ -389,6 +389,7 @@ describe("status-list health and policy (defect 12)", () => {
   it("under 'trade': the lane opens and trades, with an alarm, and the record says so", async () => {
     const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
     r.list.health$.next({ state: "missing", reason: "no status list loaded" });
+    r.list.noList = true; // as the list answers with no list loaded
     await open(r);
     await toDebit(r);
     r.link.frame(ev.b5());
@@ -396,6 +397,21 @@ describe("status-list health and policy (defect 12)", () => {
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
     expect(r.journal.records[0]!.extra).toMatchObject({ warnings: ["STATUS_LIST_MISSING"] });
     expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_MISSING")).toBe(true);
+  });
+
+  it("past its hard age under 'trade': traded on the list it has, the record carries the warning and the versions", async () => {
+    const r = rig(); // whenPastHardAge: trade
+    r.list.health$.next({ state: "past-hard-age", reason: "newest update 30 h old" });
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(r.journal.records[0]).toMatchObject({
+      kind: "transaction",
+      statusListVersions: { full: "f1", delta: null },
+      extra: { warnings: ["STATUS_LIST_PAST_HARD_AGE"] },
+    });
+    expect(r.journal.records[0]!.extra?.statusListChecked).toBeUndefined();
   });
 
   it("a lookup that throws: STATUS_LIST_FAILED stop of that vehicle and an alarm; the lane stays open", async () => {
