@@ -137,7 +137,8 @@ export async function until(
 const UNSETTLED_CARD = { network: "4301", serial: "9900000000000001" };
 
 /**
- * The scripted vehicles, before the random traffic (their own faults, so no random ones):
+ * The scripted vehicles, before the random traffic (their own faults, so no random ones; no random kill
+ * until they have all left the zone, so what happens to them is what the script says):
  * - `term*`: the B5 comes 1000 ms after the C6 (a slow card), inside the lane's b5TimeoutMs (1500): the
  *   harness sends SIGTERM when the C6 appears in the RSU's frame log, so the lane stops with that debit in
  *   flight and must drain it into a transaction;
@@ -147,26 +148,30 @@ const UNSETTLED_CARD = { network: "4301", serial: "9900000000000001" };
  *   same card in another OBU, comes 25 s later, after at least one restart of the lane: UNSETTLED_DEBIT.
  */
 export const SCRIPTED = (() => {
+  // 5 s in the zone: a vehicle that arrives while the lane restarts after a SIGTERM is still served
   const v = (id: string, at: number, obuId: string, extra: Record<string, unknown>) => ({
     id,
     at,
+    zoneMs: 5000,
     obu: { obuId },
     balance: 50_000,
     ...extra,
   });
+  const unplug = { kind: "unplug", before: "B5", durationMs: 150 };
+  const slow = { kind: "slow", frame: "B5", delayMs: 1000 };
   const vehicles = [
     v("unsettled-a", 500, "e0000001", {
       card: { ...UNSETTLED_CARD, type: 22 },
       faults: [{ kind: "b5-lost", b5: "none", lingerMs: 2000 }],
     }),
-    v("blip-1", 2500, "e0000011", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] }),
-    v("term-1", 5000, "e0000021", { faults: [{ kind: "slow", frame: "B5", delayMs: 1000 }] }),
-    v("blip-2", 8000, "e0000012", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] }),
-    v("term-2", 11_000, "e0000022", { faults: [{ kind: "slow", frame: "B5", delayMs: 1000 }] }),
-    v("blip-3", 14_000, "e0000013", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] }),
-    v("term-3", 17_000, "e0000023", { faults: [{ kind: "slow", frame: "B5", delayMs: 1000 }] }),
-    v("blip-4", 20_000, "e0000014", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] }),
-    v("unsettled-b", 25_500, "e0000002", { card: { ...UNSETTLED_CARD, type: 22 }, faults: [] }),
+    v("blip-1", 2500, "e0000011", { faults: [unplug] }),
+    v("term-1", 5000, "e0000021", { faults: [slow] }),
+    v("blip-2", 9000, "e0000012", { faults: [unplug] }),
+    v("term-2", 13_000, "e0000022", { faults: [slow] }),
+    v("blip-3", 17_000, "e0000013", { faults: [unplug] }),
+    v("term-3", 21_000, "e0000023", { faults: [slow] }),
+    v("blip-4", 25_000, "e0000014", { faults: [unplug] }),
+    v("unsettled-b", 30_000, "e0000002", { card: { ...UNSETTLED_CARD, type: 22 }, faults: [] }),
   ];
   return {
     vehicles,
@@ -338,10 +343,17 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
       }
       return termNow !== undefined;
     };
+    // the scripted vehicles come first: only their SIGTERMs until they have all left the zone
+    const scriptedDone = (): boolean => left() >= SCRIPTED.vehicles.length;
     while (!trafficDone()) {
       const up = o.minUpMs + random() * (o.maxUpMs - o.minUpMs);
       const deadline = Date.now() + up;
-      await until(() => termDue() || Date.now() >= deadline || trafficDone(), up + 1000, "kill moment", 20);
+      await until(
+        () => termDue() || (scriptedDone() && Date.now() >= deadline) || trafficDone(),
+        scriptedDone() ? up + 1000 : 120_000,
+        "kill moment",
+        20,
+      );
       if (termNow) {
         const t = termNow;
         termNow = undefined;
