@@ -104,18 +104,6 @@ export class LaneGate {
     return this.up;
   }
 
-  get stopping(): boolean {
-    return this.stoppingFlag;
-  }
-
-  get stopped(): boolean {
-    return this.stoppedFlag;
-  }
-
-  get journalFailed(): boolean {
-    return this.journalBroken;
-  }
-
   /** The operator's close in force, or null. */
   get operatorClosed(): OperatorClose | null {
     return this.operator;
