@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import {
   type LaneProc,
   parseLogLine,
@@ -31,7 +32,7 @@ import {
 } from "../../sim/harness/procs.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
-import { JournalReader } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import { type FrameLine, type Reconciliation, readJsonLines, reconcile } from "./reconcile.js";
 
 export interface ReliabilityOptions {
@@ -423,8 +424,18 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     await rsu.stop(); // flushes the ledger; the lane sees its port go (lane closed, open machines end)
     await closed;
     const journal = JournalReader.openReadOnly(dataDir);
+    // a debit in flight when the RSU went keeps its intent until its deadline makes it a suspect record:
+    // the outbox is drained once nothing is queued and no debit is open any more
+    const intents = new Database(join(dataDir, JOURNAL_FILE), { readonly: true, fileMustExist: true });
+    const openIntents = (): number =>
+      (intents.prepare("SELECT COUNT(*) AS n FROM intents").get() as { n: number }).n;
     try {
-      await until(() => journal.stats().pending === 0, 120_000, "the lane's outbox to drain", 250);
+      await until(
+        () => openIntents() === 0 && journal.stats().pending === 0,
+        120_000,
+        "the lane's debits in flight to end and its outbox to drain",
+        250,
+      );
       await lane.proc.stop();
       const js = journal.stats();
       const ledger = readJsonLines<LedgerEntry>(ledgerPath);
@@ -494,6 +505,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
       };
       return result;
     } finally {
+      intents.close();
       journal.close();
     }
   } finally {
