@@ -171,7 +171,12 @@ export interface StationTxn {
   lane: string;
   seq: number;
   kind: string;
+  /** the revision the station holds (2 for a suspect the lane settled) */
+  revision: number;
+  /** arrivals of this trade id, any revision */
   arrivals: number;
+  /** arrivals that replaced the held record with a higher revision (not re-sends) */
+  updates: number;
   record: Record<string, unknown>;
 }
 

@@ -44,6 +44,8 @@ export interface ReceivedRecord {
   revision: number;
   /** how many times this trade id arrived, any revision (1 = never re-sent) */
   arrivals: number;
+  /** arrivals that replaced the held record with a higher revision (a settled suspect: 1) */
+  updates: number;
   firstReceivedAt: string;
   lastReceivedAt: string;
   record: unknown;
@@ -402,7 +404,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       return (
         db
           .prepare(
-            "SELECT trade_id, lane, seq, kind, revision, arrivals, first_at, last_at, record FROM received ORDER BY rowid",
+            "SELECT trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record FROM received ORDER BY rowid",
           )
           .all() as {
           trade_id: string;
@@ -411,6 +413,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
           kind: string;
           revision: number;
           arrivals: number;
+          updates: number;
           first_at: number;
           last_at: number;
           record: string;
@@ -422,6 +425,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         kind: r.kind,
         revision: r.revision,
         arrivals: r.arrivals,
+        updates: r.updates,
         firstReceivedAt: new Date(r.first_at).toISOString(),
         lastReceivedAt: new Date(r.last_at).toISOString(),
         record: JSON.parse(r.record) as unknown,

@@ -311,6 +311,11 @@ export const StatusListSection = z
     whenMissing: closeOrTrade.default("close"),
     /** list past hardMaxAgeMinutes: "trade" on it with an alarm (default), or "close" the lane */
     whenPastHardAge: closeOrTrade.default("trade"),
+    /**
+     * while the lane trades on a stale list, or without one (whenMissing: trade), the vehicles' alarm
+     * (STATUS_LIST_STALE, STATUS_LIST_NOT_CHECKED) is repeated at most this often
+     */
+    alarmRepeatSeconds: int(1, 86_400, "seconds").default(60),
     /** merge the delta overlay into the main list once it holds more entries than this */
     overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
   })

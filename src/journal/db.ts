@@ -281,6 +281,22 @@ export class JournalDb {
     return readMeta(this.db, key);
   }
 
+  /** Writes (or, with null, deletes) a meta row; durable on return (synchronous=FULL). E601 on failure. */
+  setMeta(key: string, value: string | null): void {
+    this.assertWritable();
+    try {
+      if (value === null) this.db.prepare("DELETE FROM meta WHERE key = ?").run(key);
+      else
+        this.db
+          .prepare(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          )
+          .run(key, value);
+    } catch (e) {
+      throw this.fail("setMeta", e);
+    }
+  }
+
   /** For tests and diagnostics: the durability settings as SQLite reports them now. */
   durability(): { journalMode: string; synchronous: number } {
     return {

@@ -8,12 +8,8 @@ import type Database from "better-sqlite3";
 import type { JournalDb } from "./db.js";
 import type { OpenIntent } from "./types.js";
 
-/**
- * An open intent as openIntents() returns it. `obuId` and `state` repeat `key` and `payload` under the
- * names the lane controller read before the intents took a generic key and payload.
- * @deprecated obuId, state: read key and payload; the two aliases go once src/lane reads the new names.
- */
-export type DebitIntent = OpenIntent & { obuId: string; state: string };
+/** An open intent as openIntents() returns it: its id, key, creation time and payload as written. */
+export type DebitIntent = OpenIntent;
 
 export class Intents {
   private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
@@ -56,14 +52,7 @@ export class Intents {
         created_at_ms: number;
         payload: string;
       }[]
-    ).map((r) => ({
-      id: r.id,
-      key: r.key,
-      createdAtMs: r.created_at_ms,
-      payload: r.payload,
-      obuId: r.key,
-      state: r.payload,
-    }));
+    ).map((r) => ({ id: r.id, key: r.key, createdAtMs: r.created_at_ms, payload: r.payload }));
   }
 
   /**

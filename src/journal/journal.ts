@@ -345,6 +345,22 @@ export class Journal implements Outbox {
     this.intents.deleteIntent(id);
   }
 
+  // ---- lane settings ------------------------------------------------------------------------------
+
+  /**
+   * A setting the lane keeps across restarts (e.g. an operator's close), in the meta table under
+   * `setting.<key>`, apart from the journal's own rows. Null when absent.
+   */
+  readSetting(key: string): string | null {
+    this.h.assertOpen();
+    return this.h.meta(`setting.${key}`) ?? null;
+  }
+
+  /** Writes (null: deletes) a lane setting; durable on return (synchronous=FULL); E601 when it cannot. */
+  writeSetting(key: string, value: string | null): void {
+    this.h.setMeta(`setting.${key}`, value);
+  }
+
   // ---- outbox -------------------------------------------------------------------------------------
 
   pending(limit: number): PendingRecord[] {

@@ -1,49 +1,58 @@
 /**
- * The lane controller: one serial queue through which every RSU frame, link change, timer and stop
- * request passes, so a vehicle's frames and timers are handled one at a time and in order. It composes:
+ * The lane controller: one serial queue through which every RSU frame, link change, timer, operator action
+ * and stop request passes, so a vehicle's frames and timers are handled one at a time and in order. It
+ * composes:
  *
- * - rsu-session.ts   C0 -> B0 (checked), RSU reboot, the one start-up timer;
- * - obu-machine.ts   the per-OBU decisions (pure), one machine per OBU MAC id;
- * - effect-runner.ts reply, commit, barrier, in that order;
- * - trade-guards.ts  recent-trade and unsettled holds (durable: seeded from the journal);
- * - recovery.ts      debits a killed process left (intents), the B5 listen window before C0;
- * - late-answers.ts  frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5;
- * - drain.ts         graceful stop.
+ * - lane-gate.ts      whether the lane is open (and the antenna with it), the operator's close;
+ * - list-policy.ts    the status-list policy: closing the lane, and every lookup;
+ * - rsu-session.ts    C0 -> B0 (checked), RSU reboot, the one start-up timer;
+ * - machines.ts       the machines in flight (one per OBU MAC id) and the step that moves one:
+ *   - obu-machine.ts    the per-OBU decisions (pure);
+ *   - debit-intents.ts  the write-ahead note of each debit in flight, its answer kept before the reply;
+ *   - effect-runner.ts  reply, commit, barrier, in that order;
+ * - trade-guards.ts   recent-trade and unsettled holds (durable: seeded from the journal);
+ * - recovery.ts       debits a killed process left (intents), the B5 listen window before C0;
+ * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5;
+ * - drain.ts          graceful stop.
  *
- * The lane gate here decides whether the lane is open (RSU session ready, link up, journal writable,
- * status list usable under its policy, not stopping) and owns the antenna (C4) accordingly. C0 is held
- * while a debit is in flight after the link returns, so the RSU's repeated B5 is not reset away.
+ * C0 is held while a debit is in flight after the link returns, so the RSU's repeated B5 is not reset away.
  */
-import { BehaviorSubject, type Observable, Subject, type Subscription } from "rxjs";
+import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
-import type { IncomingFrameLike, RsuCodec, RsuEvent, RsuStatus } from "../rsu/driver.js";
+import type { IncomingFrameLike, RsuCodec, RsuEvent } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
+import { DebitIntents } from "./debit-intents.js";
 import { Drain } from "./drain.js";
 import { EffectRunner, type VehicleOutcome } from "./effect-runner.js";
-import { LateAnswers } from "./late-answers.js";
 import {
-  type MachineCtx,
-  type ObuEvent,
-  type ObuState,
-  type StatusListAnswer,
-  transition,
-} from "./obu-machine.js";
-import type {
-  AuditPort,
-  JournalPort,
-  RsuLinkPort,
-  StatusListHealth,
-  StatusListPolicy,
-  StatusListPort,
-} from "./ports.js";
+  type LaneEvent,
+  LaneGate,
+  type LaneStatus,
+  type OperatorClose,
+  type OperatorOutcome,
+  type OperatorRef,
+} from "./lane-gate.js";
+import { LateAnswers } from "./late-answers.js";
+import { ListPolicy } from "./list-policy.js";
+import { isDebit, Machines } from "./machines.js";
+import type { MachineCtx, ObuEvent, ObuState } from "./obu-machine.js";
+import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
-import { STOP_REASONS } from "./stop-reasons.js";
+import { SerialQueue } from "./serial-queue.js";
 import { TradeGuards } from "./trade-guards.js";
 
 export type { VehicleOutcome } from "./effect-runner.js";
+export type {
+  LaneClosedReason,
+  LaneEvent,
+  LaneStatus,
+  OperatorClose,
+  OperatorOutcome,
+  OperatorRef,
+} from "./lane-gate.js";
 export type {
   AuditPort,
   GuardRow,
@@ -61,7 +70,10 @@ export interface LaneControllerOptions {
   codec: RsuCodec;
   journal: JournalPort;
   statusList: StatusListPort;
-  statusListPolicy: StatusListPolicy;
+  statusListPolicy: StatusListPolicy & {
+    /** a repeated status-list alarm (stale list, vehicles traded unchecked) at most this often; default 60 s */
+    alarmRepeatMs?: number;
+  };
   /** required for an exit lane */
   tariff: Tariff | null;
   outputs: LaneOutputs;
@@ -85,27 +97,6 @@ export interface LaneControllerOptions {
   wallNow?: () => number;
 }
 
-export type LaneClosedReason =
-  | "rsu-down"
-  | "rsu-init"
-  | "rsu-fault"
-  | "journal"
-  | "status-list"
-  | "stopping"
-  | "stopped";
-
-export type LaneStatus =
-  | { status: "starting" }
-  | { status: "open"; rsu: RsuStatus }
-  | { status: "closed"; reason: LaneClosedReason; detail: string };
-
-/** Lane events for the status service and the booth. `at` is monotonic ms. */
-export type LaneEvent =
-  | { type: "lane"; status: "open" | "closed"; reason: string; at: number }
-  | { type: "link"; status: "up" | "down"; reason?: string; at: number }
-  | { type: "alarm"; code: string; message: string; at: number }
-  | { type: "notice"; code: string; message: string; at: number };
-
 export interface LaneCounters {
   frames: number;
   vehicles: number;
@@ -124,17 +115,6 @@ export interface LaneCounters {
   rsuReboots: number;
 }
 
-interface Machine {
-  obuId: string;
-  state: ObuState;
-  cancelTimer: (() => void) | undefined;
-  stage: Record<string, number>;
-  decisionMs: number;
-  intentId?: number | undefined;
-  /** restored at start-up from an intent a killed process left */
-  recovered?: boolean;
-}
-
 type FrameIn = IncomingFrameLike & { readonly rsuRebooted?: boolean };
 
 const STAGE_IN: Record<string, string> = {
@@ -145,18 +125,14 @@ const STAGE_IN: Record<string, string> = {
   tac: "b8In",
 };
 
-const isDebit = (s: ObuState): boolean => s.phase === "await-b5" || s.phase === "await-b8";
-
 export class LaneController {
   private readonly o: LaneControllerOptions;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly wallNow: () => number;
-  private readonly machines = new Map<string, Machine>();
-  private readonly statusSubject = new BehaviorSubject<LaneStatus>({ status: "starting" });
   private readonly outcomesSubject = new Subject<VehicleOutcome>();
   private readonly eventsSubject = new Subject<LaneEvent>();
-  readonly status$: Observable<LaneStatus> = this.statusSubject.asObservable();
+  readonly status$: Observable<LaneStatus>;
   readonly outcomes$: Observable<VehicleOutcome> = this.outcomesSubject.asObservable();
   readonly events$: Observable<LaneEvent> = this.eventsSubject.asObservable();
   readonly counters: LaneCounters = {
@@ -176,22 +152,17 @@ export class LaneController {
   };
   /** the recent-trade and unsettled holds (isHeld for the booth) */
   readonly guards: TradeGuards;
+  private readonly gate: LaneGate;
+  private readonly listPolicy: ListPolicy;
   private readonly session: RsuSession;
   private readonly runner: EffectRunner;
   private readonly recovery: Recovery;
   private readonly late: LateAnswers;
   private readonly drain: Drain;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly machines: Machines;
+  private readonly queue: SerialQueue;
   private subs: Subscription[] = [];
-  private linkUp = false;
-  private linkDetail = "RSU link not up yet";
-  private sessionLost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined;
-  private journalBroken = false;
-  private stopping = false;
-  private stopped = false;
-  private antennaOn = false;
-  private listHealth: StatusListHealth = { state: "ok", reason: "" };
-  private staleWarnedAt = Number.NEGATIVE_INFINITY;
+  private stopRequested = false;
   private machineCtx: MachineCtx | undefined;
 
   constructor(opts: LaneControllerOptions) {
@@ -201,13 +172,60 @@ export class LaneController {
     this.log = (opts.logger ?? silentLogger).child({ ch: "LANE" });
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
-    const schedule = (ms: number, fn: () => Promise<void> | void) => this.schedule(ms, fn);
+    this.queue = new SerialQueue(this.log);
+    const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const alarm = (code: string, message: string): void => this.alarm(code, message);
+    const notice = (code: string, message: string, data: Record<string, unknown>): void =>
+      this.notice(code, message, data);
     this.guards = new TradeGuards({
       recentTradeWindowMs: opts.transaction.recentTradeWindowMs,
       unsettledHoldMs: opts.transaction.unsettledHoldMs,
       now: this.now,
     });
+    this.listPolicy = new ListPolicy({
+      list: opts.statusList,
+      policy: opts.statusListPolicy,
+      alarmRepeatMs: opts.statusListPolicy.alarmRepeatMs ?? 60_000,
+      now: this.now,
+      alarm,
+      // raised after the reply is on its way: the audit append behind an alarm fsyncs
+      alarmLater: (code, message) => setImmediate(() => this.alarm(code, message)),
+    });
+    this.session = new RsuSession({
+      link: opts.link,
+      codec: opts.codec,
+      role: opts.lane.role,
+      c0: opts.c0,
+      timing: opts.timing,
+      log: this.log,
+      wallNow: this.wallNow,
+      schedule,
+      alarm,
+      counters: this.counters,
+      onReady: async () => {
+        this.gate.sessionChanged(undefined);
+        await this.updateLane();
+      },
+      onLost: async (reason, detail) => {
+        this.gate.sessionChanged({ reason, detail });
+        await this.updateLane();
+      },
+    });
+    this.gate = new LaneGate({
+      link: opts.link,
+      codec: opts.codec,
+      outputs: opts.outputs,
+      journal: opts.journal,
+      log: this.log,
+      now: this.now,
+      wallNow: this.wallNow,
+      alarm,
+      notice,
+      event: (e) => this.eventsSubject.next(e),
+      rsu: () => this.session.status,
+      listCloses: () => this.listPolicy.closes(),
+    });
+    this.status$ = this.gate.status$;
     const journalFailed = (inc: IncomingFrameLike | undefined, obuId: string) =>
       this.journalFailed(inc, obuId);
     const outcome = (o: VehicleOutcome): void => this.outcomesSubject.next(o);
@@ -224,26 +242,13 @@ export class LaneController {
       journalFailed,
       outcome,
     });
-    this.session = new RsuSession({
-      link: opts.link,
-      codec: opts.codec,
-      role: opts.lane.role,
-      c0: opts.c0,
-      timing: opts.timing,
-      log: this.log,
-      wallNow: this.wallNow,
+    this.machines = new Machines({
+      ctx: () => this.ctx(),
+      intents: new DebitIntents({ journal: opts.journal, log: this.log, counters: this.counters }),
+      runner: this.runner,
       schedule,
-      alarm,
-      counters: this.counters,
-      onReady: async () => {
-        this.sessionLost = undefined;
-        await this.updateLane();
-      },
-      onLost: async (reason, detail) => {
-        this.sessionLost = { reason, detail };
-        this.antennaOn = false; // a restarted or faulty RSU has its antenna off
-        await this.updateLane();
-      },
+      journalFailed,
+      afterTimeout: () => this.afterSteps(),
     });
     this.recovery = new Recovery({
       journal: opts.journal,
@@ -254,8 +259,8 @@ export class LaneController {
       schedule,
       alarm,
       onWindowOver: async () => {
-        for (const m of [...this.machines.values()])
-          if (m.recovered) await this.step(m, { kind: "recovered" }, undefined);
+        for (const m of this.machines.all())
+          if (m.recovered) await this.machines.step(m, { kind: "recovered" }, undefined);
         await this.maybeInit();
       },
     });
@@ -268,24 +273,29 @@ export class LaneController {
       log: this.log,
       counters: this.counters,
       alarm,
-      notice: (code, message, data) => this.notice(code, message, data),
+      notice,
       outcome,
       journalFailed,
     });
     this.drain = new Drain({
       timeoutMs: opts.transaction.drainTimeoutMs,
-      inFlight: () => this.debitsInFlight(),
+      inFlight: () => this.machines.debitsInFlight(),
       schedule,
     });
   }
 
   get status(): LaneStatus {
-    return this.statusSubject.value;
+    return this.gate.status;
+  }
+
+  /** An operator's close in force (kept across restarts), or null. */
+  get operatorClosed(): OperatorClose | null {
+    return this.gate.operatorClosed;
   }
 
   /** Machines in flight (for tests and status pages). */
   inFlight(): { obuId: string; phase: ObuState["phase"] }[] {
-    return [...this.machines.values()].map((m) => ({ obuId: m.obuId, phase: m.state.phase }));
+    return this.machines.all().map((m) => ({ obuId: m.obuId, phase: m.state.phase }));
   }
 
   async start(): Promise<void> {
@@ -295,21 +305,22 @@ export class LaneController {
       { traded: j.tradedSince(since.traded), unsettled: j.unsettledSince(since.unsettled) },
       this.wallNow(),
     );
+    this.gate.restoreOperatorClose();
     for (const r of this.recovery.restore()) {
-      this.machines.set(r.obuId, {
-        obuId: r.obuId,
-        state: r.state,
-        cancelTimer: undefined,
-        stage: r.stage,
-        decisionMs: 0,
-        intentId: r.intentId,
-        recovered: true,
-      });
+      const m = this.machines.restore(r);
+      // the previous process had the answer and replied to it: record the debit from it now
+      if (r.answer) await this.machines.step(m, { kind: "recovered", answer: r.answer }, undefined);
     }
     this.subs.push(
-      this.o.statusList.health$.subscribe((h) => this.enqueue(() => this.onListHealth(h))),
-      this.o.link.incoming$.subscribe((inc) => this.enqueue(() => this.onFrame(inc))),
-      this.o.link.state$.subscribe((s) => this.enqueue(() => this.onLinkState(s.status, s.reason))),
+      this.o.statusList.health$.subscribe((h) =>
+        this.queue.enqueue(async () => {
+          this.listPolicy.onHealth(h);
+          await this.updateLane();
+          await this.maybeInit();
+        }),
+      ),
+      this.o.link.incoming$.subscribe((inc) => this.queue.enqueue(() => this.onFrame(inc))),
+      this.o.link.state$.subscribe((s) => this.queue.enqueue(() => this.onLinkState(s.status, s.reason))),
     );
     await this.o.link.start();
   }
@@ -319,24 +330,35 @@ export class LaneController {
    * flight, then antenna off, lane closed, link stopped.
    */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.enqueue(async () => {
-      this.stopping = true;
+    if (this.stopRequested) return;
+    this.stopRequested = true;
+    this.queue.enqueue(async () => {
+      this.gate.stoppingNow();
       await this.updateLane();
+      this.log.info(
+        { debitsInFlight: this.machines.debitsInFlight(), drainTimeoutMs: this.o.transaction.drainTimeoutMs },
+        "stopping: draining the debits in flight",
+      );
     });
     await this.idle();
-    if ((await this.drain.wait()) === "timeout") {
-      this.enqueue(async () => {
-        for (const m of [...this.machines.values()])
-          if (isDebit(m.state)) await this.step(m, { kind: "lane-stopped" }, undefined);
+    const drained = await this.drain.wait();
+    this.log.info(
+      { result: drained, debitsInFlight: this.machines.debitsInFlight() },
+      "stopping: drain over",
+    );
+    if (drained === "timeout") {
+      this.queue.enqueue(async () => {
+        for (const m of this.machines.all())
+          if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
       });
     }
-    this.enqueue(async () => {
-      if (this.linkUp && this.antennaOn) await this.antenna(false);
+    this.queue.enqueue(async () => {
+      await this.gate.antennaOffForStop();
       this.session.stop();
-      this.stopped = true;
+      this.gate.stoppedNow();
+      this.queue.close();
       await this.updateLane();
-      for (const m of this.machines.values()) m.cancelTimer?.();
+      this.machines.cancelTimers();
     });
     await this.idle();
     for (const s of this.subs) s.unsubscribe();
@@ -346,145 +368,72 @@ export class LaneController {
     this.eventsSubject.complete();
   }
 
+  /**
+   * An operator closes the lane (the maintenance service's LaneOperator.closeLane): vehicles before their
+   * debit are stopped, debits in flight are answered, then the antenna goes off. The close is kept in the
+   * journal: the lane stays closed across restarts until `openLane`.
+   */
+  closeLane(user: OperatorRef, reason: string): Promise<OperatorOutcome> {
+    return this.queue.run(async () => {
+      const r = this.gate.operatorClose(user, reason);
+      await this.updateLane();
+      return r;
+    });
+  }
+
+  /** An operator lifts their close; the lane opens when it can (RSU ready, link up, journal writable...). */
+  openLane(user: OperatorRef): Promise<OperatorOutcome> {
+    return this.queue.run(async () => {
+      const r = this.gate.operatorOpen(user);
+      await this.updateLane();
+      const s = this.status;
+      return r.ok && s.status === "closed"
+        ? { ...r, message: `${r.message}; lane still closed: ${s.detail}` }
+        : r;
+    });
+  }
+
   /** Resolves when everything queued so far has been handled. */
   idle(): Promise<void> {
-    return this.queue;
+    return this.queue.idle();
   }
 
-  private enqueue(fn: () => Promise<void> | void): void {
-    if (this.stopped) return;
-    this.queue = this.queue.then(fn).catch((e: unknown) => {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "lane loop error");
-    });
-  }
-
-  /** Run `fn` on the serial queue after `ms`; the returned function cancels it (even once it is queued). */
-  private schedule(ms: number, fn: () => Promise<void> | void): () => void {
-    let cancelled = false;
-    const t = setTimeout(() => this.enqueue(() => (cancelled ? undefined : fn())), ms);
-    t.unref?.();
-    return () => {
-      cancelled = true;
-      clearTimeout(t);
-    };
-  }
-
-  private debitsInFlight(): number {
-    let n = 0;
-    for (const m of this.machines.values()) if (isDebit(m.state)) n++;
-    return n;
-  }
-
-  // ---- the lane gate: open or closed, and the antenna with it ------------------------------------
-
-  private desired(): LaneStatus {
-    const closed = (reason: LaneClosedReason, detail: string): LaneStatus => ({
-      status: "closed",
-      reason,
-      detail,
-    });
-    if (this.stopped) return closed("stopped", "controller stopped");
-    if (this.stopping) return closed("stopping", "controller stopping: answers of debits in flight awaited");
-    if (this.journalBroken) return closed("journal", "journal write failed");
-    if (!this.linkUp) return closed("rsu-down", this.linkDetail);
-    if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);
-    const h = this.listHealth;
-    if (this.listPolicy(h) === "close") return closed("status-list", `status list ${h.state}: ${h.reason}`);
-    const rsu = this.session.status;
-    if (!rsu)
-      return this.status.status === "starting" ? this.status : closed("rsu-init", "RSU not initialised");
-    return { status: "open", rsu };
-  }
+  // ---- the gate's decisions applied to the machines -------------------------------------------------
 
   private async updateLane(): Promise<void> {
-    const was = this.status;
-    const next = this.desired();
-    if (
-      next.status === was.status &&
-      (next.status !== "closed" || (was.status === "closed" && was.reason === next.reason))
-    )
-      return;
-    this.statusSubject.next(next);
-    if (next.status === "open") {
-      if (!this.antennaOn) await this.antenna(true);
-      const reason = `RSU ${next.rsu.rsuId} v${next.rsu.version}`;
-      this.o.outputs.emit({ type: "lane", status: "open", reason, at: this.now() });
-      this.o.outputs.emit({ type: "light", color: "red", at: this.now() });
-      this.eventsSubject.next({ type: "lane", status: "open", reason, at: this.now() });
-      this.log.info({ rsuId: next.rsu.rsuId, psams: next.rsu.psams.map((p) => p.terminalId) }, "lane open");
-      return;
-    }
-    if (next.status !== "closed") return;
-    if (was.status === "open" || next.reason === "journal") {
-      this.o.outputs.emit({ type: "lane", status: "closed", reason: next.detail, at: this.now() });
-      this.o.outputs.emit({
-        type: "display",
-        text: STOP_REASONS.LANE_CLOSED.message,
-        detail: "请走人工车道",
-        tone: "stop",
-        obuId: null,
-        at: this.now(),
-      });
-      this.eventsSubject.next({ type: "lane", status: "closed", reason: next.detail, at: this.now() });
-      if (next.reason !== "stopped" && next.reason !== "stopping")
-        this.alarm(
-          `LANE_CLOSED_${next.reason.toUpperCase().replace("-", "_")}`,
-          `ETC service closed: ${next.detail}`,
-        );
-      this.log.error({ reason: next.reason, detail: next.detail }, "ETC SERVICE CLOSED");
-    }
-    // No trading without a record: the antenna goes off at once when the journal fails.
-    if (next.reason === "journal" && this.linkUp && this.antennaOn) await this.antenna(false);
+    if ((await this.gate.update()) !== "closed") return;
     // Vehicles before their debit end now; debits in flight keep waiting for their answer.
-    for (const m of [...this.machines.values()]) await this.step(m, { kind: "lane-closed" }, undefined);
+    for (const m of this.machines.all()) await this.machines.step(m, { kind: "lane-closed" }, undefined);
     await this.afterSteps();
   }
 
   /** After machines ended: C0 once nothing is in flight, antenna off once a closed lane is quiet. */
   private async afterSteps(): Promise<void> {
-    const quiet = this.debitsInFlight() === 0;
-    if (quiet && this.antennaOn && this.linkUp && this.status.status === "closed") {
-      const r = this.status.reason;
-      if (r === "status-list") await this.antenna(false);
-    }
+    if (this.machines.debitsInFlight() === 0) await this.gate.quiet();
     this.drain.check();
     await this.maybeInit();
   }
 
   private async maybeInit(): Promise<void> {
-    if (!this.linkUp || this.session.state !== "idle") return;
-    if (this.journalBroken || this.stopping || this.stopped) return;
+    if (!this.gate.mayInit || this.session.state !== "idle") return;
     // C0 resets the RSU, which would drop the B5 it repeats for a debit in flight: wait for it first.
-    if (this.recovery.listening || this.debitsInFlight() > 0) return;
+    if (this.recovery.listening || this.machines.debitsInFlight() > 0) return;
     await this.session.begin();
   }
 
-  private async antenna(on: boolean): Promise<void> {
-    try {
-      this.antennaOn = on;
-      await this.o.link.send(this.o.codec.encode({ kind: "antenna", on }));
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message, on }, "C4 could not be sent");
-    }
-  }
-
-  // ---- link and status-list health ----------------------------------------------------------------
-
   private async onLinkState(status: string, reason?: string): Promise<void> {
     if (status === "up") {
-      if (this.linkUp) return;
-      this.linkUp = true;
+      if (this.gate.linkUp) return;
+      this.gate.linkChanged(true);
       this.eventsSubject.next({ type: "link", status: "up", at: this.now() });
       this.session.linkUp();
-      await this.recovery.linkUp(this.debitsInFlight());
+      await this.recovery.linkUp(this.machines.debitsInFlight());
       await this.maybeInit();
       return;
     }
     if (status !== "down" && status !== "stopped") return;
-    const wasUp = this.linkUp;
-    this.linkUp = false;
-    this.antennaOn = false;
-    this.linkDetail = `RSU link ${status}${reason ? `: ${reason}` : ""}`;
+    const wasUp = this.gate.linkUp;
+    this.gate.linkChanged(false, `RSU link ${status}${reason ? `: ${reason}` : ""}`);
     this.session.linkDown();
     if (wasUp)
       this.eventsSubject.next({
@@ -494,34 +443,6 @@ export class LaneController {
         at: this.now(),
       });
     await this.updateLane();
-  }
-
-  private listPolicy(h: StatusListHealth): "close" | "trade" | "ok" {
-    if (h.state === "missing") return this.o.statusListPolicy.whenMissing;
-    if (h.state === "past-hard-age") return this.o.statusListPolicy.whenPastHardAge;
-    return "ok";
-  }
-
-  private async onListHealth(h: StatusListHealth): Promise<void> {
-    const was = this.listHealth;
-    this.listHealth = h;
-    if (
-      h.state !== was.state &&
-      (h.state === "missing" || h.state === "past-hard-age" || h.state === "failed")
-    ) {
-      const policy = this.listPolicy(h);
-      this.alarm(
-        `STATUS_LIST_${h.state.toUpperCase().replace(/-/g, "_")}`,
-        `status list ${h.state}: ${h.reason}` +
-          (policy === "close"
-            ? " (policy: close the lane)"
-            : policy === "trade"
-              ? " (policy: trade on)"
-              : ""),
-      );
-    }
-    await this.updateLane();
-    await this.maybeInit();
   }
 
   // ---- frames ------------------------------------------------------------------------------------
@@ -559,7 +480,7 @@ export class LaneController {
     let m = this.machines.get(obuId);
     if (obuEvent.kind === "obu") {
       if (m) {
-        await this.step(m, { kind: "superseded" }, undefined);
+        await this.machines.step(m, { kind: "superseded" }, undefined);
         m = undefined;
       }
       if (this.status.status !== "open") {
@@ -569,15 +490,13 @@ export class LaneController {
         return;
       }
       this.counters.vehicles++;
-      m = { obuId, state: { phase: "idle" }, cancelTimer: undefined, stage: {}, decisionMs: 0 };
-      this.machines.set(obuId, m);
+      m = this.machines.add(obuId);
     }
     if (!m) return this.late.onFrame(inc, obuEvent);
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
-    await this.step(m, obuEvent, inc);
-    if (this.recovery.listening && ![...this.machines.values()].some((x) => x.recovered))
-      await this.recovery.end("all settled");
+    await this.machines.step(m, obuEvent, inc);
+    if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
     await this.afterSteps();
   }
 
@@ -603,77 +522,14 @@ export class LaneController {
       tariffVersion: o.tariff?.version ?? null,
       fee: (n, s, c) =>
         o.tariff ? o.tariff.fee(n, s, c) : { ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "none" },
-      lookup: (q) => this.lookup(q),
+      lookup: (q) => this.listPolicy.lookup(q),
       recentlyTraded: (k) => this.guards.recentlyTraded(k),
       unsettled: (k) => this.guards.unsettled(k),
     };
   }
 
-  /** The status-list lookup under the lane's policy: never "not listed" because no usable list is there. */
-  private lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer {
-    const h = this.listHealth;
-    const policy = this.listPolicy(h);
-    if (policy === "close") throw new Error(`no usable status list (${h.state}: ${h.reason})`);
-    const a = this.o.statusList.lookup(q);
-    if (a.stale?.alarm && this.now() - this.staleWarnedAt > 60_000) {
-      this.staleWarnedAt = this.now();
-      const reasons = a.stale.reasons.join("; ");
-      // raised after the reply is on its way: the audit append fsyncs
-      setImmediate(() => this.alarm("STATUS_LIST_STALE", `status list is stale: ${reasons}`));
-    }
-    return policy === "trade" ? { ...a, health: h.state } : a;
-  }
-
-  private async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
-    const t = transition(m.state, ev, this.ctx());
-    const entered = t.state !== m.state;
-    m.state = t.state;
-    if (entered || t.timeoutMs !== undefined) {
-      m.cancelTimer?.();
-      m.cancelTimer = undefined;
-    }
-    if (entered && isDebit(t.state) && !this.writeIntent(m)) {
-      // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
-      m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
-      this.machines.delete(m.obuId);
-      await this.journalFailed(inc?.answered ? undefined : inc, m.obuId);
-      return;
-    }
-    await this.runner.run(m, t.effects, inc);
-    if (m.state.phase === "done") {
-      m.cancelTimer?.();
-      if (this.machines.get(m.obuId) === m) this.machines.delete(m.obuId);
-      return;
-    }
-    if (t.timeoutMs !== undefined && this.machines.get(m.obuId) === m) {
-      m.cancelTimer = this.schedule(t.timeoutMs, () =>
-        this.step(m, { kind: "timeout" }, undefined).then(() => this.afterSteps()),
-      );
-    }
-  }
-
-  /** The write-ahead intent before a debit command leaves (C6/C3, or the C8 that follows it). */
-  private writeIntent(m: Machine): boolean {
-    try {
-      m.intentId = this.o.journal.writeIntent(
-        m.obuId,
-        JSON.stringify({ state: m.state, stage: m.stage }),
-        m.intentId,
-      );
-      return true;
-    } catch (e) {
-      this.counters.journalFailures++;
-      this.log.error(
-        { err: (e as Error).message, obuId: m.obuId },
-        "DEBIT INTENT NOT WRITTEN: debit not sent",
-      );
-      return false;
-    }
-  }
-
   private async journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void> {
-    const first = !this.journalBroken;
-    this.journalBroken = true;
+    const first = this.gate.journalFailedNow();
     if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
     if (!first) return;
     this.alarm(

@@ -21,8 +21,9 @@ export interface EffectSubject {
   obuId: string;
   stage: Record<string, number>;
   decisionMs: number;
-  /** the journal's write-ahead intent for this machine's debit */
+  /** the journal's write-ahead intent for this machine's debit, and its payload as last written */
   intentId?: number | undefined;
+  intentPayload?: string | undefined;
 }
 
 /** One finished vehicle (or stop), after its record is durable. */
@@ -157,6 +158,7 @@ export class EffectRunner {
             return; // nothing after a failed commit: no barrier without a record
           }
           m.intentId = undefined;
+          m.intentPayload = undefined;
           if (rec.kind === "transaction") {
             this.d.counters.transactions++;
             this.d.guards.noteDebit(rec.obuId, committed.seq);
@@ -196,6 +198,7 @@ export class EffectRunner {
           this.d.outputs.emit({ type: "display", ...e.display, obuId: m.obuId, at: this.d.now() });
           break;
         case "remember":
+          if (e.released) this.d.guards.release(e.released);
           if (e.traded) this.d.guards.rememberTraded(e.traded);
           if (e.unsettled) this.d.guards.hold(e.unsettled);
           break;

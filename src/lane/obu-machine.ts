@@ -34,6 +34,11 @@ import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reason
 
 export interface StatusListAnswer {
   listed: boolean;
+  /**
+   * false: the list was not consulted (no list loaded, traded under `statusList.whenMissing: trade`);
+   * `listed: false` then means "not checked", and the records say so (`extra.statusListChecked: false`)
+   */
+  checked?: false;
   /** set when the list is not healthy and the configured policy is to trade on (kept in the record) */
   health?: string;
   entry?: { kind: "card" | "obu"; id: string; listType: number; listTypeName: string; reason: string };
@@ -106,6 +111,8 @@ export interface Price {
 interface Common {
   versions: StatusListVersionsUsed;
   warnings: string[];
+  /** a status-list lookup of this vehicle was not checked against a list (no list loaded, policy trade) */
+  unchecked?: true;
 }
 
 export interface DebitFacts {
@@ -156,8 +163,17 @@ export type ObuEvent =
   | { kind: "lane-closed" }
   /** graceful stop: the drain window is over and this debit's answer has not come */
   | { kind: "lane-stopped" }
-  /** restored from a debit intent after a crash; the answer did not come before C0 resets the RSU */
-  | { kind: "recovered" };
+  /**
+   * Restored from a debit intent after a crash. With `answer`: the B5 (or B8) that ended the debit had
+   * reached the dead process, which wrote it into the intent before replying (the record is made from
+   * it now). Without: the answer did not come before C0 resets the RSU.
+   */
+  | { kind: "recovered"; answer?: DebitAnswer };
+
+/** A debit's answer as the intent keeps it (the frame's decoded fields and its raw hex). */
+export type DebitAnswer =
+  | { kind: "trade"; info: TradeResult; raw: string }
+  | { kind: "tac"; info: TacResult; raw: string };
 
 export interface Display {
   /** main line, Chinese */
@@ -176,7 +192,8 @@ export type Effect =
   | { kind: "commit"; record: NewLaneRecord }
   | { kind: "barrier-open" }
   | { kind: "display"; display: Display }
-  | { kind: "remember"; traded?: GuardKey; unsettled?: GuardKey }
+  /** guard updates: traded (recent-trade window), unsettled (hold), released (a hold ends: the debit is known) */
+  | { kind: "remember"; traded?: GuardKey; unsettled?: GuardKey; released?: GuardKey }
   | { kind: "alarm"; code: string; message: string }
   /** counted and logged, not journaled (a re-read of a vehicle that already paid) */
   | { kind: "note"; code: string; message: string };
@@ -256,6 +273,10 @@ interface Partial_ {
   card?: CardFacts | null;
   price?: Price | null;
   versions?: StatusListVersionsUsed;
+  /** the vehicle's status-list lookups were not all checked (the record says statusListChecked: false) */
+  unchecked?: true | undefined;
+  /** warnings so far (battery low, the list's health when traded under the trade policy) */
+  warnings?: string[];
   rawB4?: string | null;
   rawB5?: string | null;
   extra?: Record<string, unknown>;
@@ -308,7 +329,15 @@ function baseRecord(
     rawB4: p.rawB4 ?? null,
     rawB5: p.rawB5 ?? null,
     rsuProtocol: ctx.rsuProtocol,
-    ...(p.extra ? { extra: p.extra } : {}),
+    ...(p.extra || p.unchecked || p.warnings?.length
+      ? {
+          extra: {
+            ...p.extra,
+            ...(p.warnings?.length ? { warnings: p.warnings } : {}),
+            ...(p.unchecked ? { statusListChecked: false } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -353,6 +382,12 @@ export function transition(state: ObuState, ev: ObuEvent, ctx: MachineCtx): Tran
     case "done":
       return { state, effects: [] };
   }
+}
+
+/** What a STATUS_LIST_FAILED record says about the lookup that could not answer (E516 from the list...). */
+function lookupFailure(e: unknown, id: "obu" | "card"): Record<string, unknown> {
+  const code = (e as { code?: unknown }).code;
+  return { lookupError: (e as Error).message, ...(typeof code === "string" ? { lookupCode: code } : {}), id };
 }
 
 function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
@@ -402,7 +437,7 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   try {
     a = ctx.lookup({ obuId: contractSerial });
   } catch (e) {
-    return stop("STATUS_LIST_FAILED", { ...p, extra: { lookupError: (e as Error).message, id: "obu" } }, ctx);
+    return stop("STATUS_LIST_FAILED", { ...p, extra: lookupFailure(e, "obu") }, ctx);
   }
   const versions = a.versions;
   if (a.listed) {
@@ -411,7 +446,14 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   if (a.health) warnings.push(`STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`);
   return {
-    state: { phase: "await-b3", obu, resends: 0, versions, warnings },
+    state: {
+      phase: "await-b3",
+      obu,
+      resends: 0,
+      versions,
+      warnings,
+      ...(a.checked === false ? { unchecked: true as const } : {}),
+    },
     effects: [
       { kind: "reply", command: { kind: "continue", obuId, divFactor: obu.divFactor }, stage: "c1Out" },
     ],
@@ -420,26 +462,26 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
 }
 
 function obuLeft(
-  s: { obu: ObuFacts; versions: StatusListVersionsUsed; vehicle?: VehicleFacts },
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
   stage: string,
   ctx: MachineCtx,
 ): Transition {
   return stop(
     "OBU_LEFT",
-    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, ...listOf(s), reply: false, stage },
     ctx,
   );
 }
 
 /** The lane closed before this vehicle's debit: a LANE_CLOSED stop (its next frame meets a closed lane). */
 function laneClosed(
-  s: { obu: ObuFacts; versions: StatusListVersionsUsed; vehicle?: VehicleFacts },
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
   stage: string,
   ctx: MachineCtx,
 ): Transition {
   return stop(
     "LANE_CLOSED",
-    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, versions: s.versions, reply: false, stage },
+    { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle ?? null, ...listOf(s), reply: false, stage },
     ctx,
   );
 }
@@ -449,7 +491,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B3", ctx);
   if (ev.kind !== "vehicle") return { state: s, effects: [] };
   const v = ev.info;
-  const p = { obuId: s.obu.obuId, obu: s.obu, versions: s.versions };
+  const p = { obuId: s.obu.obuId, obu: s.obu, ...listOf(s) };
   if (v.errorCode !== 0) return stop("VEHICLE_READ_FAILED", { ...p, extra: { errorCode: v.errorCode } }, ctx);
   if (v.vehicleClass === null || v.plate === null || v.plateColor === null) {
     if (s.resends === 0) {
@@ -466,7 +508,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   const vehicle: VehicleFacts = { plate: v.plate, plateColor: v.plateColor, vehicleClass: v.vehicleClass };
   if (!VALID_CLASSES.has(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
-    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, versions: s.versions, warnings: s.warnings },
+    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, ...commonOf(s) },
     effects: [
       {
         kind: "reply",
@@ -484,7 +526,7 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;
   const obuId = s.obu.obuId;
-  const p: Partial_ = { obuId, obu: s.obu, vehicle: s.vehicle, versions: s.versions, rawB4: ev.raw };
+  const p: Partial_ = { obuId, obu: s.obu, vehicle: s.vehicle, ...listOf(s), rawB4: ev.raw };
   if (c.errorCode !== 0) return stop("CARD_READ_FAILED", { ...p, extra: { errorCode: c.errorCode } }, ctx);
   const iss = c.issuance;
   if (iss === null || c.lastRecord === null || c.balance === null) {
@@ -549,20 +591,18 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   try {
     a = ctx.lookup({ cardId: card.cardId });
   } catch (e) {
-    return stop(
-      "STATUS_LIST_FAILED",
-      { ...pc, extra: { lookupError: (e as Error).message, id: "card" } },
-      ctx,
-    );
+    return stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx);
   }
   const versions = a.versions;
+  // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so
+  const unchecked = s.unchecked || a.checked === false ? (true as const) : undefined;
   if (a.listed)
     return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
   const warnings =
     a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
       ? [...s.warnings, `STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`]
       : s.warnings;
-  const pv: Partial_ = { ...pc, versions };
+  const pv: Partial_ = { ...pc, versions, unchecked, warnings };
   const last = c.lastRecord;
   let price: Price;
   if (ctx.lane.role === "exit") {
@@ -621,20 +661,34 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
     rawB4: ev.raw,
   };
   return {
-    state: { phase: "await-b5", debit, versions, warnings },
+    state: { phase: "await-b5", debit, versions, warnings, ...(unchecked ? { unchecked } : {}) },
     effects: [{ kind: "reply", command, stage: "c6Out" }],
     timeoutMs: ctx.options.b5TimeoutMs,
   };
 }
 
-function debitPartial(d: DebitFacts, versions: StatusListVersionsUsed, rawB5: string | null): Partial_ {
+/** The status-list part of a record from a state: the versions used, and whether every lookup was checked. */
+function listOf(s: Common): { versions: StatusListVersionsUsed; unchecked?: true; warnings?: string[] } {
+  return {
+    versions: s.versions,
+    ...(s.unchecked ? { unchecked: true as const } : {}),
+    ...(s.warnings.length ? { warnings: s.warnings } : {}),
+  };
+}
+
+/** What a state carries on to the next one. */
+function commonOf(s: Common): Common {
+  return { versions: s.versions, warnings: s.warnings, ...(s.unchecked ? { unchecked: true as const } : {}) };
+}
+
+function debitPartial(d: DebitFacts, c: Common, rawB5: string | null): Partial_ {
   return {
     obuId: d.obu.obuId,
     obu: d.obu,
     vehicle: d.vehicle,
     card: d.card,
     price: d.price,
-    versions,
+    ...listOf(c),
     rawB4: d.rawB4,
     rawB5,
   };
@@ -648,7 +702,7 @@ const hex = (n: number | null | undefined, w: number): string | null =>
  * asked for; every clearing field is known here (the callers checked).
  */
 function success(
-  s: { debit: DebitFacts; versions: StatusListVersionsUsed; warnings: string[] },
+  s: { debit: DebitFacts } & Common,
   b5: TradeResult,
   rawB5: string | null,
   b8: TacResult | null,
@@ -659,8 +713,9 @@ function success(
   const refetched = b8 !== null;
   const outcome = `${entry ? "ENTRY_WRITE" : "EXIT_DEBIT"}${refetched ? "_TAC_REFETCHED" : ""}`;
   const balanceAfter = b8 ? b8.balance : b5.balanceAfter;
+  const base = baseRecord("transaction", outcome, debitPartial(d, s, rawB5), ctx);
   const record: NewLaneRecord = {
-    ...baseRecord("transaction", outcome, debitPartial(d, s.versions, rawB5), ctx),
+    ...base,
     amount: d.price.amount,
     balanceAfter,
     tac: b8 ? b8.tac : b5.tac,
@@ -671,9 +726,10 @@ function success(
     transType: hex(b5.transType, 2),
     algFlag: hex(b5.algFlag, 2),
     keyVersion: hex(b5.keyVersion, 2),
-    ...(s.warnings.length || refetched
+    ...(s.warnings.length || refetched || base.extra
       ? {
           extra: {
+            ...base.extra,
             ...(s.warnings.length ? { warnings: s.warnings } : {}),
             ...(b8 ? { b8Mac: b8.mac, b5ErrorCode: b5.errorCode } : {}),
           },
@@ -710,13 +766,18 @@ function success(
         tone: "ok",
       },
     },
-    { kind: "remember", traded: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } },
+    // a debit restored after a crash had its card held: the answer proves it, the hold ends
+    {
+      kind: "remember",
+      traded: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId },
+      released: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId },
+    },
   ];
   return { state: { phase: "done", kind: "transaction", outcome }, effects };
 }
 
 function suspect(
-  s: { debit: DebitFacts; versions: StatusListVersionsUsed },
+  s: { debit: DebitFacts } & Common,
   why: SuspectReason,
   b5: TradeResult | null,
   rawB5: string | null,
@@ -726,8 +787,9 @@ function suspect(
   problem?: string,
 ): Transition {
   const d = s.debit;
+  const base = baseRecord("suspect", why, debitPartial(d, s, rawB5), ctx);
   const record: NewLaneRecord = {
-    ...baseRecord("suspect", why, debitPartial(d, s.versions, rawB5), ctx),
+    ...base,
     amount: d.price.amount,
     // only what an RSU frame reported: an unknown serial stays null
     iccPaySerial: hex(b5?.iccPaySerial, 4),
@@ -739,6 +801,7 @@ function suspect(
     algFlag: hex(b5?.algFlag, 2),
     keyVersion: hex(b5?.keyVersion, 2),
     extra: {
+      ...base.extra,
       uncertain: true,
       purchaseTimeMs: d.purchaseTimeMs,
       b5ErrorCode: b5?.errorCode ?? null,
@@ -798,8 +861,7 @@ function uncertain(
       rawB5,
       why,
       epSerial,
-      versions: s.versions,
-      warnings: s.warnings,
+      ...commonOf(s),
     },
     effects: [{ kind: "reply", command, stage: "c8Out" }],
     timeoutMs: ctx.options.b8TimeoutMs,
@@ -812,7 +874,10 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout") return suspect(s, "B5_MISSING", null, null, null, false, ctx);
   if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", null, null, null, false, ctx);
-  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", null, null, null, false, ctx);
+  if (ev.kind === "recovered")
+    return ev.answer
+      ? replayAnswer(s, ev.answer, ctx)
+      : suspect(s, "CRASH_RECOVERED", null, null, null, false, ctx);
   if (ev.kind !== "trade") return { state: s, effects: [] }; // keeps its deadline
   const b5 = ev.info;
   if (b5.result === "ok") {
@@ -822,11 +887,38 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   }
   if (b5.result === "uncertain") return uncertain(s, "B5_NO_DSRC", b5, ev.raw, ctx);
   const d = s.debit;
-  return stop(
-    "TRADE_FAILED",
-    { ...debitPartial(d, s.versions, ev.raw), extra: { errorCode: b5.errorCode } },
-    ctx,
-  );
+  return stop("TRADE_FAILED", { ...debitPartial(d, s, ev.raw), extra: { errorCode: b5.errorCode } }, ctx);
+}
+
+/**
+ * After a restart: the answer that ended this debit reached the previous process (which replied to it and
+ * died before its commit). The same decision is made again from it, without what belongs to the air and the
+ * moment: no reply (the RSU was answered), no barrier and no display (the vehicle is long gone). The record
+ * says where it came from (`extra.recoveredFrom: "intent"`). An answer that would not end the debit
+ * (the previous process never writes one) leaves a CRASH_RECOVERED suspect.
+ */
+function replayAnswer(
+  s: Extract<ObuState, { phase: "await-b5" | "await-b8" }>,
+  answer: DebitAnswer,
+  ctx: MachineCtx,
+): Transition {
+  const t = s.phase === "await-b5" ? onAwaitB5(s, answer, ctx) : onAwaitB8(s, answer, ctx);
+  if (t.state.phase !== "done") {
+    const b5 = answer.kind === "trade" ? answer.info : s.phase === "await-b8" ? s.b5 : null;
+    const rawB5 = answer.kind === "trade" ? answer.raw : s.phase === "await-b8" ? s.rawB5 : null;
+    return suspect(s, "CRASH_RECOVERED", b5, rawB5, null, false, ctx);
+  }
+  const effects = t.effects.flatMap((e): Effect[] => {
+    if (e.kind === "commit")
+      return [{ ...e, record: { ...e.record, extra: { ...e.record.extra, recoveredFrom: "intent" } } }];
+    return e.kind === "remember" || e.kind === "alarm" ? [e] : [];
+  });
+  // the card was held as unsettled since the restart: a paid or a proven-untouched debit ends the hold
+  if (t.state.kind !== "suspect") {
+    const k = { obuSerial: s.debit.obu.obuSerial, cardId: s.debit.card.cardId };
+    effects.push({ kind: "remember", released: k });
+  }
+  return { state: t.state, effects };
 }
 
 /** Why a B8 "ok" does not prove the debit, or null when it does. */
@@ -849,7 +941,10 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout" || ev.kind === "superseded")
     return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", s.b5, s.rawB5, null, false, ctx);
-  if (ev.kind === "recovered") return suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
+  if (ev.kind === "recovered")
+    return ev.answer
+      ? replayAnswer(s, ev.answer, ctx)
+      : suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
   if (ev.kind === "trade") {
     // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete.
     const late = ev.info;
@@ -869,7 +964,7 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     return stop(
       "TRADE_FAILED",
       {
-        ...debitPartial(s.debit, s.versions, s.rawB5),
+        ...debitPartial(s.debit, s, s.rawB5),
         extra: { b5ErrorCode: s.b5.errorCode, b8ErrorCode: b8.errorCode },
       },
       ctx,

@@ -79,6 +79,10 @@ export interface JournalPort {
   tradedSince(sinceMs: number): GuardRow[];
   /** the newest unsettled suspect for this OBU MAC id or card id */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+  /** a lane setting kept across restarts (the lane gate's operator close), null when absent */
+  readSetting(key: string): string | null;
+  /** writes (null: deletes) a lane setting, durable on return; throws when the journal cannot be written */
+  writeSetting(key: string, value: string | null): void;
 }
 
 export type StatusListState = "ok" | "stale" | "missing" | "past-hard-age" | "failed";
@@ -90,13 +94,18 @@ export interface StatusListHealth {
 
 export interface StatusListLookup {
   listed: boolean;
+  /** no list is loaded: `listed: false` means "not checked" (the lane applies statusList.whenMissing) */
+  noList?: true;
   entry?: { kind: "card" | "obu"; id: string; listType: number; listTypeName: string; reason: string };
   versions: { full: string | null; delta: string | null };
   stale?: { alarm: boolean; reasons: string[] };
 }
 
 export interface StatusListPort {
-  /** synchronous; throws when the list cannot answer */
+  /**
+   * synchronous; throws E516 when the list cannot answer (its database failed, or it is closed) and E510
+   * for a malformed id (the OBU machine validates ids before it asks, so a lane never sends one)
+   */
   lookup(q: { cardId?: string; obuId?: string }): StatusListLookup;
   /** the current health; health$ emits it at once on subscription and on every change */
   health(): StatusListHealth;

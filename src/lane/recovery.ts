@@ -5,16 +5,24 @@
  * (C0 resets the RSU, which repeats an unanswered B5 three times 120 ms apart until then) until
  * `recoveryListenMs` after the newest intent was written: a B5 that arrives settles its debit as an
  * ordinary transaction; whatever is still open when the window closes becomes a CRASH_RECOVERED suspect.
+ * An intent that holds its answer (the previous process received the B5/B8 that ended the debit, wrote it
+ * into the intent and replied, and died before its commit) needs no listening: the controller records the
+ * debit from that answer at start, as the dead process would have.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { ObuState } from "./obu-machine.js";
+import type { DebitAnswer, ObuState } from "./obu-machine.js";
 import type { JournalPort } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 
-/** What an intent holds: enough to rebuild the machine in a new process. */
+/**
+ * What an intent holds: enough to rebuild the machine in a new process. `answer` is written (over the same
+ * intent, before the reply goes out) when a B5 or B8 ends the debit: a process killed between that reply
+ * and its commit leaves the answer itself, and the next start records the debit from it.
+ */
 export interface IntentPayload {
   state: ObuState;
   stage: Record<string, number>;
+  answer?: DebitAnswer;
 }
 
 export interface RestoredDebit {
@@ -23,6 +31,10 @@ export interface RestoredDebit {
   /** stage times of the dead process, kept apart from this process's monotonic clock */
   stage: Record<string, number>;
   intentId: number;
+  /** the intent's payload as stored */
+  payload: string;
+  /** the answer that ended the debit, when it reached the previous process (its record is made from it) */
+  answer?: DebitAnswer;
 }
 
 export interface RecoveryDeps {
@@ -63,22 +75,28 @@ export class Recovery {
       }
       if (p.state.phase !== "await-b5" && p.state.phase !== "await-b8") continue;
       const d = p.state.debit;
-      this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
+      // only a debit still waiting for its answer is worth listening for
+      if (!p.answer) this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
       out.push({
-        obuId: it.key,
+        // the OBU MAC as its frames carried it (the intent's key may be in another case: older journals)
+        obuId: d.obu.obuId,
         state: p.state,
         stage: Object.fromEntries(Object.entries(p.stage).map(([k, v]) => [`beforeRestart.${k}`, v])),
         intentId: it.id,
+        payload: it.payload,
+        ...(p.answer ? { answer: p.answer } : {}),
       });
       // until it is settled, neither the OBU nor the card trades again (no double debit)
       this.d.guards.hold({ obuSerial: d.obu.obuSerial, cardId: d.card.cardId });
       this.d.alarm(
         "CRASH_RECOVERY",
-        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${it.key}) was in flight when the ` +
-          "previous process stopped",
+        `debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId}) was in flight when the ` +
+          (p.answer
+            ? `previous process stopped, its ${p.answer.kind === "trade" ? "B5" : "B8"} already received: recorded from it`
+            : "previous process stopped"),
       );
     }
-    if (out.length > 0) this.phase = "pending";
+    if (out.some((r) => !r.answer)) this.phase = "pending";
     return out;
   }
 

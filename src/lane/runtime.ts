@@ -192,6 +192,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       statusListPolicy: {
         whenMissing: c.statusList.whenMissing,
         whenPastHardAge: c.statusList.whenPastHardAge,
+        alarmRepeatMs: c.statusList.alarmRepeatSeconds * 1000,
       },
       tariff,
       outputs,

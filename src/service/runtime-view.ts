@@ -36,7 +36,6 @@ import {
   type LaneStateView,
   type LaneView,
   type LinkView,
-  type OperatorResult,
   type OperatorUser,
   type TrailQuery,
   type TrailSearchResult,
@@ -57,13 +56,6 @@ export interface ReaderLike {
 export interface BoothLike {
   cases(): BoothCaseView[];
   readonly events$?: Observable<{ action: "opened" | "closed"; case: BoothCaseView }>;
-}
-
-/** The controller's operator gate (src/lane/controller.ts). */
-interface OperatorGate {
-  openLane?(user: { name: string; uid: number }): Promise<OperatorResult>;
-  closeLane?(user: { name: string; uid: number }, reason: string): Promise<OperatorResult>;
-  readonly operatorClosed?: { user: string; uid: number; reason: string; at: number } | null;
 }
 
 export interface RuntimeViewOptions {
@@ -281,10 +273,6 @@ export class LaneRuntimeView implements LaneView {
     return (this.rt as { booth?: BoothLike | null }).booth ?? null;
   }
 
-  private gate(): OperatorGate {
-    return this.rt.controller as unknown as OperatorGate;
-  }
-
   private stateOf(s: LaneRuntime["controller"]["status"]): Omit<LaneStateView, "since" | "operatorClosed"> {
     if (s.status === "open")
       return { status: "open", canTrade: true, reason: null, detail: `RSU ${s.rsu.rsuId} v${s.rsu.version}` };
@@ -324,7 +312,7 @@ export class LaneRuntimeView implements LaneView {
     const reader = this.readerOf();
     const booth = this.boothOf();
     const audit = rt.audit.status();
-    const closedBy = this.gate().operatorClosed ?? null;
+    const closedBy = this.rt.controller.operatorClosed;
     return {
       v: 1,
       at: now,
@@ -483,16 +471,10 @@ function linkStatus(s: string): LinkView["status"] {
  * fetches: the trail's status-list entries are every change of the list, whoever asked.
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
-  const gate = rt.controller as unknown as OperatorGate;
   const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
-  const notYet = (what: string): OperatorResult => ({
-    ok: false,
-    message: `${what}: this lane controller has no operator gate (the lane opens and closes by itself)`,
-  });
   return {
-    openLane: (user) => (gate.openLane ? gate.openLane(ref(user)) : Promise.resolve(notYet("lane open"))),
-    closeLane: (user, reason) =>
-      gate.closeLane ? gate.closeLane(ref(user), reason) : Promise.resolve(notYet("lane close")),
+    openLane: (user) => rt.controller.openLane(ref(user)),
+    closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
     async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
       try {
         const r = await rt.statusList.applyBundle(file, onProgress ? { onProgress } : {});

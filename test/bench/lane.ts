@@ -11,7 +11,12 @@
  *     B4 -> C6: the same for the card frame and the debit;
  *     B5 -> barrier: B5 received -> the barrier-open output event, the durable journal commit included;
  *     commit: the journal commit alone (WAL + synchronous=FULL, one fsync);
- *   and the same two decision figures for the vehicles whose frames arrived while the delta applied.
+ *   and the same two decision figures for the vehicles whose frames arrived while the delta applied;
+ *   in the legacy run, journal retention's cost while vehicles flow: the journal starts with 40,000 x scale
+ *   acknowledged records older than journal.retentionDays, and halfway through the run a retention run
+ *   (Journal.runRetention, as the lane's schedule runs it: batches on the lane thread, an event-loop turn
+ *   between them) deletes them; the decision figures of the vehicles whose frame arrived during it are
+ *   compared with those of the same run's vehicles outside it and outside the delta.
  * - lane-rate: vehicles arrive at a fixed offered rate (50, 100, 150 ... per second, each 3 s in the
  *   zone); the highest rate at which every vehicle paid and the RSU retransmitted nothing.
  */
@@ -26,8 +31,10 @@ import { type RsuChildReport, startRsuProcess } from "../../sim/harness/rsu-proc
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
+import { Journal } from "../../src/journal/journal.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { sampleRecord } from "../journal/sample-record.js";
 import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";
 
 /** The package root (works from the sources and from dist/): the test key lives in <root>/config/keys. */
@@ -106,6 +113,15 @@ export interface LaneRun {
   commit: Samples;
   deltaB2c1: Samples;
   deltaB4c6: Samples;
+  /** the decision figures of the vehicles whose frame arrived while the retention run deleted (and outside
+   *  both the retention run and the delta, the same run's baseline) */
+  retB2c1: Samples;
+  retB4c6: Samples;
+  retB5barrier: Samples;
+  quietB2c1: Samples;
+  quietB4c6: Samples;
+  quietB5barrier: Samples;
+  retention: { deleted: number; seconds: number; batches: number; longestBatchMs: number } | null;
   /** paid vehicles (transaction records) and every record */
   transactions: number;
   records: number;
@@ -130,9 +146,12 @@ export async function runLane(
     deltaRows: number;
     /** runs beside the lane (test/bench/service.ts: the status service and its clients); returns its stop */
     attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
+    /** old acknowledged records in the journal, deleted by a retention run halfway through (0: none) */
+    retentionRecords?: number;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
+  if (opts.retentionRecords) await seedAcknowledged(data.dataDir, opts.retentionRecords, ctx.log);
   const rsu = await startRsuProcess({
     protocol: opts.protocol,
     seed: 11,
@@ -173,6 +192,13 @@ export async function runLane(
     commit: new Samples(),
     deltaB2c1: new Samples(),
     deltaB4c6: new Samples(),
+    retB2c1: new Samples(),
+    retB4c6: new Samples(),
+    retB5barrier: new Samples(),
+    quietB2c1: new Samples(),
+    quietB4c6: new Samples(),
+    quietB5barrier: new Samples(),
+    retention: null,
     transactions: 0,
     records: 0,
     seconds: 0,
@@ -188,6 +214,30 @@ export async function runLane(
   let lastCommit = 0;
   let deltaStarted = false;
   let deltaDone: Promise<void> = Promise.resolve();
+  let retFrom = Number.POSITIVE_INFINITY;
+  let retTo = Number.POSITIVE_INFINITY;
+  let retStarted = false;
+  let retDone: Promise<void> = Promise.resolve();
+  const startRetention = (): void => {
+    retStarted = true;
+    ctx.log("  running journal retention while vehicles flow");
+    retFrom = performance.now();
+    retDone = lane.journal.runRetention().then((rep) => {
+      retTo = performance.now();
+      r.retention = {
+        deleted: rep.deleted,
+        seconds: (retTo - retFrom) / 1000,
+        batches: rep.batches,
+        longestBatchMs: rep.longestBatchMs,
+      };
+      ctx.log(
+        `  retention deleted ${rep.deleted} records in ${r.retention.seconds.toFixed(2)} s` +
+          (rep.error ? ` (error ${rep.error.code}: ${rep.error.message})` : ""),
+      );
+    });
+  };
+  const inRet = (t: number): boolean => t >= retFrom && t <= retTo;
+  const quiet = (t: number): boolean => !inRet(t) && !(t >= deltaFrom && t <= deltaTo);
   const startDelta = (): void => {
     deltaStarted = true;
     const holds = lane.statusList.versions();
@@ -220,6 +270,8 @@ export async function runLane(
         r.portWrite.push(c1 - call);
       }
       if (b2 >= deltaFrom && b2 <= deltaTo) r.deltaB2c1.push(c1 - b2);
+      if (inRet(b2)) r.retB2c1.push(c1 - b2);
+      else if (quiet(b2)) r.quietB2c1.push(c1 - b2);
     }
     if (b4 !== undefined && c6 !== undefined) {
       r.b4c6.push(c6 - b4);
@@ -229,12 +281,20 @@ export async function runLane(
         r.portWrite.push(c6 - call);
       }
       if (b4 >= deltaFrom && b4 <= deltaTo) r.deltaB4c6.push(c6 - b4);
+      if (inRet(b4)) r.retB4c6.push(c6 - b4);
+      else if (quiet(b4)) r.quietB4c6.push(c6 - b4);
     }
-    if (b5 !== undefined && o.barrierAt !== null) r.b5barrier.push(o.barrierAt - b5);
+    if (b5 !== undefined && o.barrierAt !== null) {
+      r.b5barrier.push(o.barrierAt - b5);
+      if (inRet(b5)) r.retB5barrier.push(o.barrierAt - b5);
+      else if (quiet(b5)) r.quietB5barrier.push(o.barrierAt - b5);
+    }
     if (o.commitMs !== null) r.commit.push(o.commitMs);
     if (o.record.kind === "transaction") r.transactions++;
     if (r.records % tenth === 0) ctx.log(`  ${r.records.toLocaleString("en-US")} vehicles`);
     if (!deltaStarted && opts.deltaRows > 0 && r.records >= tenth) startDelta();
+    if (!retStarted && opts.retentionRecords && r.records >= 5 * tenth && deltaTo < Number.POSITIVE_INFINITY)
+      startRetention();
   });
   await lane.controller.start();
   await firstValueFrom(
@@ -250,6 +310,7 @@ export async function runLane(
   r.cpuPressurePct = (100 * (cpuStallUs() - stall0)) / 1000 / (performance.now() - wall0);
   await lane.controller.idle();
   await deltaDone;
+  await retDone;
   r.seconds = (lastCommit - firstB2) / 1000;
   const { duplicates, autoAcks } = lane.link.counters;
   r.rsuRepeats = duplicates;
@@ -258,6 +319,35 @@ export async function runLane(
   await lane.close();
   await rsu.close();
   return r;
+}
+
+/**
+ * `n` records acknowledged by the station 200 days ago (past any journal.retentionDays), in the lane's
+ * journal before it opens: the work of a retention run that catches up.
+ */
+async function seedAcknowledged(dataDir: string, n: number, log: (l: string) => void): Promise<void> {
+  log(`  ${n.toLocaleString("en-US")} acknowledged records 200 days old in the journal`);
+  const j = Journal.open({
+    dataDir,
+    laneIdentity: { network: "4301", station: "0102", lane: 3 },
+    utcOffsetMinutes: 480,
+    retention: { days: 90, intervalMs: 0 },
+  });
+  try {
+    const ackedAt = new Date(Date.now() - 200 * 86_400_000);
+    for (let done = 0; done < n; done += 5000) {
+      const recs = j.commitMany(
+        Array.from({ length: Math.min(5000, n - done) }, (_, i) => sampleRecord(done + i)),
+      );
+      j.markUploaded(
+        recs.map((x) => ({ tradeId: x.tradeId, revision: x.revision })),
+        ackedAt,
+      );
+    }
+    await j.checkpointer?.now();
+  } finally {
+    j.close();
+  }
 }
 
 function fig(name: string, s: Samples, notes: string): BenchResult {
@@ -281,7 +371,15 @@ export const laneDecisionBench: Benchmark = {
       ctx.log(
         `  ${protocol}: ${n.toLocaleString("en-US")} vehicles, ${entries.toLocaleString("en-US")}-entry list`,
       );
-      const r = await runLane(ctx, { protocol, vehicles: n, entries, mode: "back-to-back", deltaRows });
+      const retentionRecords = protocol === "legacy" ? Math.max(2000, Math.round(40_000 * ctx.scale)) : 0;
+      const r = await runLane(ctx, {
+        protocol,
+        vehicles: n,
+        entries,
+        mode: "back-to-back",
+        deltaRows,
+        retentionRecords,
+      });
       const mb = listMegabytes(join(ROOT, "bench-out", "lane", `sl-${entries}`));
       const ctxNote = `${r.records} vehicles, ${entries} entries (${Math.round(mb)} MB)`;
       out.push(fig(`lane.${protocol}.b2-to-c1`, r.b2c1, `target p99 <= 1 ms, max <= 10 ms; ${ctxNote}`));
@@ -306,6 +404,29 @@ export const laneDecisionBench: Benchmark = {
       const dn = r.delta ? `${r.delta.rows}-entry delta, ${r.delta.seconds.toFixed(1)} s` : "no delta";
       out.push(fig(`lane.${protocol}.during-delta.b2-to-c1`, r.deltaB2c1, dn));
       out.push(fig(`lane.${protocol}.during-delta.b4-to-c6`, r.deltaB4c6, dn));
+      const ret = r.retention;
+      if (ret) {
+        const rn = `retention deleting ${ret.deleted} records, ${ret.seconds.toFixed(2)} s`;
+        const qn = "same run, outside the retention run and the delta";
+        out.push(fig(`lane.${protocol}.during-retention.b2-to-c1`, r.retB2c1, rn));
+        out.push(fig(`lane.${protocol}.during-retention.b4-to-c6`, r.retB4c6, rn));
+        out.push(fig(`lane.${protocol}.during-retention.b5-to-barrier`, r.retB5barrier, rn));
+        out.push(fig(`lane.${protocol}.outside-retention.b2-to-c1`, r.quietB2c1, qn));
+        out.push(fig(`lane.${protocol}.outside-retention.b4-to-c6`, r.quietB4c6, qn));
+        out.push(fig(`lane.${protocol}.outside-retention.b5-to-barrier`, r.quietB5barrier, qn));
+        out.push({
+          name: `lane.${protocol}.retention-run`,
+          unit: "records/s",
+          figures: {
+            perSecond: ret.deleted / ret.seconds,
+            deleted: ret.deleted,
+            seconds: ret.seconds,
+            batches: ret.batches,
+            longestBatchMs: ret.longestBatchMs,
+          },
+          notes: "Journal.runRetention while vehicles flow: batches of 100 on the lane thread, fsync each",
+        });
+      }
       out.push({
         name: `lane.${protocol}.back-to-back`,
         unit: "veh/s",

@@ -67,7 +67,7 @@ describe("journal write failure", () => {
         // ... and the write-ahead intent of that debit is still there: the next start records it
         const open = j.openIntents();
         expect(open).toHaveLength(1);
-        expect(open[0]!.state).toContain(paid[1]!);
+        expect(open[0]!.payload).toContain(paid[1]!);
       },
     );
   });

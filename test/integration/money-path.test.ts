@@ -1,8 +1,9 @@
 /**
- * The money path under field faults, against the simulated RSU with real card models (in-process pair):
- * a graceful stop with a debit in flight, an RSU link blip during a debit followed by the RSU's repeated
- * B5, and a restart with an unsettled suspect and the same card presented again. Every debit the card
- * made is one record; none is made twice.
+ * The money path under field faults, against the simulated RSU with real card models, over the in-process
+ * pair and over a pseudo-terminal (the lane's serial transport on /dev/pts/N): a graceful stop with a debit
+ * in flight, an RSU link blip during a debit followed by the RSU's repeated B5 (in time, and after the
+ * debit became a suspect), and a restart with an unsettled suspect and the same card presented again.
+ * Every debit the card made is one record; none is made twice.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,9 @@ import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { openPty } from "../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
@@ -18,6 +22,7 @@ import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig, LaneConfigInput } from "../../src/config/schema.js";
 import { JournalReader } from "../../src/journal/journal.js";
 import type { StoredRecord } from "../../src/journal/types.js";
+import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
 
@@ -55,9 +60,30 @@ function laneConfig(
   );
 }
 
-/** A lane and a simulated RSU on one in-process line; the lane is open when this resolves. */
+type Medium = "pair" | "pty";
+
+/**
+ * The line between lane and RSU. "pair": in process; with `cable` the lane sees an unplug as its port
+ * disconnecting, without it an unplug is a silent line (the RSU's end closed). "pty": a pseudo-terminal
+ * whose slave the lane opens as a serial port; an unplug is a silent line.
+ */
+async function line(
+  medium: Medium,
+  cable: boolean,
+): Promise<{ lane: Transport; device: Transport; cable?: { unplug(): void; replug(): void } }> {
+  if (medium === "pair") {
+    const pair = createTransportPair();
+    return { lane: pair.lane, device: pair.device, ...(cable ? { cable: pair } : {}) };
+  }
+  const pty = await openPty();
+  cleanups.push(() => pty.close());
+  return { lane: createSerialTransport({ path: pty.lanePath }), device: pty.device };
+}
+
+/** A lane and a simulated RSU on one line; the lane is open when this resolves. */
 async function start(
   protocol: "legacy" | "national",
+  medium: Medium,
   dataDir: string,
   vehicles: V[],
   o: {
@@ -65,11 +91,13 @@ async function start(
     sim?: Parameters<typeof createRsuSimulator>[0]["timing"];
     link?: RsuLinkOptionsInput;
     before?: (lane: LaneRuntime) => void;
+    /** the lane sees the unplug fault as its port disconnecting (in-process pair only) */
+    cable?: boolean;
   } = {},
 ): Promise<{ lane: LaneRuntime; sim: RsuSimulator }> {
-  const pair = createTransportPair();
+  const l = await line(medium, o.cable ?? false);
   const lane = await openLane(laneConfig(protocol, dataDir, o.transaction), {
-    transport: pair.lane,
+    transport: l.lane,
     outputs: { emit: () => {} },
     uplink: false,
     ...(o.link ? { link: o.link } : {}),
@@ -78,10 +106,10 @@ async function start(
   if (lane.statusList.info().versions.full === null) await loadStatusList(lane, []); // a restart has one
   o.before?.(lane);
   const sim = createRsuSimulator({
-    transport: pair.device,
+    transport: l.device,
     protocol,
     seed: 7,
-    cable: pair,
+    ...(l.cable ? { cable: l.cable } : {}),
     ...(o.sim ? { timing: o.sim } : {}),
     scenario: { defaults: { zoneMs: 2500 }, traffic: { vehicles } },
   });
@@ -114,11 +142,18 @@ function tmp(): string {
 
 const CARD = { network: "4301", serial: "0000000000005555" };
 
-describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => {
+const CASES = [
+  ["legacy", "pair"],
+  ["national", "pair"],
+  ["legacy", "pty"],
+  ["national", "pty"],
+] as const;
+
+describe.each(CASES)("money path (%s, %s)", (protocol, medium) => {
   it("SIGTERM with a debit in flight: the lane drains, the B5 is recorded as paid, no suspect", async () => {
     const dataDir = tmp();
     let stopping: Promise<void> | undefined;
-    const { lane, sim } = await start(protocol, dataDir, [v("湘G00001")], {
+    const { lane, sim } = await start(protocol, medium, dataDir, [v("湘G00001")], {
       // the B5 comes 300 ms after the C6: the stop request lands between them
       sim: { dsrcMs: { b5: 300 } },
       before: (l) => {
@@ -140,38 +175,72 @@ describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => 
     expectJournalMatchesLedger(recs, sim.ledger());
   });
 
-  it("an RSU link blip during the debit: the repeated B5 settles it, one paid record, then C0", async () => {
+  it("the line goes silent before the B5 and returns: the RSU's repeated B5 is recorded, one paid record", async () => {
     const dataDir = tmp();
     const { lane, sim } = await start(
       protocol,
+      medium,
       dataDir,
-      [v("湘G00002", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] })],
+      [v("湘G00005", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] })],
       {
         transaction: { b5TimeoutMs: 5000 },
-        // the RSU repeats its unanswered B5 500 ms apart: the link is back before the first repeat
+        // the RSU repeats its unanswered B5 500 ms apart: the line is back before the first repeat
         sim: { retransmitMs: 500 },
-        link: { reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } },
       },
     );
-    const inits = lane.controller.counters.inits;
     await sim.done;
-    await firstValueFrom(
-      lane.controller.status$.pipe(
-        filter((s) => s.status === "open"),
-        timeout(15_000),
-      ),
-    );
     await lane.controller.idle();
     const recs = lane.journal.list({});
-    expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
-    expect(recs[0]?.tac).toBe(sim.ledger()[0]?.tac);
+    expect(recs.map((x) => `${x.kind}:${x.outcome}:${x.revision}`)).toEqual(["transaction:EXIT_DEBIT:1"]);
+    expect(sim.ledger()).toHaveLength(1);
     expectJournalMatchesLedger(recs, sim.ledger());
-    expect(lane.controller.counters.inits).toBe(inits + 1); // C0 again once the debit was answered
+  });
+
+  it("the B5 comes back after its debit became a suspect: it settles that record (same seq and trade id, revision 2)", async () => {
+    const dataDir = tmp();
+    const { lane, sim } = await start(
+      protocol,
+      medium,
+      dataDir,
+      // the line is silent 600 ms from just before the B5 ...
+      [v("湘G00006", { faults: [{ kind: "unplug", before: "B5", durationMs: 600 }] })],
+      {
+        // ... the lane gives the B5 300 ms (a suspect at once, B5_MISSING) ...
+        transaction: { b5TimeoutMs: 300 },
+        // ... and the RSU repeats it 400 ms apart: the repeat after the line is back reaches the lane
+        sim: { retransmitMs: 400 },
+      },
+    );
+    const outcomes: VehicleOutcome[] = [];
+    lane.controller.outcomes$.subscribe((o) => outcomes.push(o));
+    await sim.done;
+    await lane.controller.idle();
+    // what the lane reported: the suspect, then the same record settled
+    expect(outcomes.map((o) => [o.record.kind, o.record.outcome, o.record.revision])).toEqual([
+      ["suspect", "B5_MISSING", 1],
+      ["transaction", "EXIT_DEBIT_SETTLED", 2],
+    ]);
+    const [suspect, settled] = outcomes.map((o) => o.record);
+    expect([settled!.seq, settled!.tradeId]).toEqual([suspect!.seq, suspect!.tradeId]);
+    // what the journal holds: one record for the one debit, with the amount and the TAC
+    const recs = lane.journal.list({});
+    expect(recs.map((x) => [x.seq, x.kind, x.outcome, x.revision])).toEqual([
+      [suspect!.seq, "transaction", "EXIT_DEBIT_SETTLED", 2],
+    ]);
+    expect(recs[0]!.extra).toMatchObject({
+      settlement: { settledBy: "b5", previous: { kind: "suspect", outcome: "B5_MISSING" } },
+    });
+    expect(sim.ledger()).toHaveLength(1);
+    expectJournalMatchesLedger(recs, sim.ledger());
+    expect(lane.controller.counters.settled).toBe(1);
+    expect(lane.controller.guards.isHeld(recs[0]!.cardId!)).toBe(false);
+    // the settled debit is in the outbox again, at its new revision
+    expect(lane.journal.pending(10).map((p) => [p.seq, p.revision])).toEqual([[suspect!.seq, 2]]);
   });
 
   it("a restart with an unsettled suspect: the same card presented again is not debited", async () => {
     const dataDir = tmp();
-    const a = await start(protocol, dataDir, [
+    const a = await start(protocol, medium, dataDir, [
       v("湘G00003", { card: CARD, faults: [{ kind: "b5-lost", b5: "none", lingerMs: 800 }] }),
     ]);
     await a.sim.done;
@@ -185,7 +254,7 @@ describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => 
     await a.lane.close();
     await a.sim.stop();
     // the restarted lane, the same card in another vehicle
-    const b = await start(protocol, dataDir, [v("湘G00004", { card: CARD })]);
+    const b = await start(protocol, medium, dataDir, [v("湘G00004", { card: CARD })]);
     await b.sim.done;
     await b.lane.controller.idle();
     const recs = b.lane.journal.list({});
@@ -194,3 +263,39 @@ describe.each(["legacy", "national"] as const)("money path (%s)", (protocol) => 
     expect(b.lane.controller.guards.isHeld(`${CARD.network}${CARD.serial}`)).toBe(true);
   });
 });
+
+describe.each(["legacy", "national"] as const)(
+  "money path, the lane's port disconnects (in-process pair, %s)",
+  (protocol) => {
+    it("an RSU link blip during the debit: the repeated B5 settles it, one paid record, then C0", async () => {
+      const dataDir = tmp();
+      const { lane, sim } = await start(
+        protocol,
+        "pair",
+        dataDir,
+        [v("湘G00002", { faults: [{ kind: "unplug", before: "B5", durationMs: 150 }] })],
+        {
+          transaction: { b5TimeoutMs: 5000 },
+          // the RSU repeats its unanswered B5 500 ms apart: the link is back before the first repeat
+          sim: { retransmitMs: 500 },
+          link: { reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } },
+          cable: true,
+        },
+      );
+      const inits = lane.controller.counters.inits;
+      await sim.done;
+      await firstValueFrom(
+        lane.controller.status$.pipe(
+          filter((s) => s.status === "open"),
+          timeout(15_000),
+        ),
+      );
+      await lane.controller.idle();
+      const recs = lane.journal.list({});
+      expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["transaction:EXIT_DEBIT"]);
+      expect(recs[0]?.tac).toBe(sim.ledger()[0]?.tac);
+      expectJournalMatchesLedger(recs, sim.ledger());
+      expect(lane.controller.counters.inits).toBe(inits + 1); // C0 again once the debit was answered
+    });
+  },
+);

@@ -80,10 +80,13 @@ describe("lane config", () => {
       hardMaxAgeMinutes: 1440,
       whenMissing: "close",
       whenPastHardAge: "trade",
+      alarmRepeatSeconds: 60,
       overlayMaxRows: 1_000_000,
     });
     const m = errorOf({ ...minimal, statusList: { publicKey: "k.pem", deltaMaxAgeMinutes: 0 } });
     expect(m).toMatch(/statusList\.deltaMaxAgeMinutes: expected minutes in 1\.\.525600/);
+    const a = errorOf({ ...minimal, statusList: { publicKey: "k.pem", alarmRepeatSeconds: 0 } });
+    expect(a).toMatch(/statusList\.alarmRepeatSeconds: expected seconds in 1\.\.86400/);
     const o = errorOf({ ...minimal, statusList: { publicKey: "k.pem", overlayMaxRows: 10 } });
     expect(o).toMatch(/statusList\.overlayMaxRows: expected a number of entries in 1000\.\.100000000/);
   });

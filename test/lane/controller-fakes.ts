@@ -126,6 +126,8 @@ export class FakeLink {
 export class FakeJournal implements JournalPort {
   records: (CommittedRecord & { revision: number; settled?: Settlement })[] = [];
   intents = new Map<number, DebitIntentRow>();
+  /** lane settings (the journal's meta rows under setting.*) */
+  settings = new Map<string, string>();
   nextIntent = 1;
   /** called at each commit/settle (tests check what had been sent by then) */
   onWrite: (() => void) | undefined;
@@ -198,6 +200,16 @@ export class FakeJournal implements JournalPort {
     return this.rows("transaction", sinceMs);
   }
 
+  readSetting(key: string): string | null {
+    return this.settings.get(key) ?? null;
+  }
+
+  writeSetting(key: string, value: string | null): void {
+    if (this.failCommits) throw new Error("SQLITE_FULL");
+    if (value === null) this.settings.delete(key);
+    else this.settings.set(key, value);
+  }
+
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null {
     const hits = this.records.filter(
       (r) =>
@@ -214,6 +226,8 @@ export class FakeStatusList implements StatusListPort {
   readonly health$ = new BehaviorSubject<StatusListHealth>({ state: "ok", reason: "" });
   listed = new Set<string>();
   throws: Error | undefined;
+  /** answer as a list cache with no list loaded does (noList: "not checked") */
+  noList = false;
 
   health(): StatusListHealth {
     return this.health$.value;
@@ -221,6 +235,7 @@ export class FakeStatusList implements StatusListPort {
 
   lookup(q: { cardId?: string; obuId?: string }): StatusListLookup {
     if (this.throws) throw this.throws;
+    if (this.noList) return { listed: false, noList: true, versions: { full: null, delta: null } };
     const id = q.cardId ?? q.obuId ?? "";
     return { listed: this.listed.has(id), versions: { full: "f1", delta: null } };
   }

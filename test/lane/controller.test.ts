@@ -283,6 +283,76 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   });
 });
 
+describe("crash recovery: debit intents a killed process left", () => {
+  it("an intent keyed in upper case (a journal from before version 2) is matched by the B5's lower-case OBU id", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const [intent] = [...j.intents.values()];
+    j.intents.set(intent!.id, { ...intent!, key: intent!.key.toUpperCase() });
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b5()); // the RSU repeats the B5: OBUID as the frame carries it, lower case
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(j.records[0]).toMatchObject({ obuId: OBU_ID, tac: "a1b2c3d4" });
+    expect(j.intents.size).toBe(0);
+  });
+
+  it("killed between a good B5's C1 and its commit: the restart records the transaction from the B5 in the intent", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    j.failCommits = true; // the process dies here: the C1 is out, the commit never happens
+    first.link.frame(ev.b5());
+    await first.settle();
+    expect(first.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    expect(j.records).toEqual([]);
+    j.failCommits = false;
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    await r.settle();
+    // recorded at start, before the link is even up: the RSU was answered and will not repeat its B5
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(j.records[0]).toMatchObject({
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      amount: 1425,
+      extra: { recoveredFrom: "intent" },
+    });
+    expect(j.intents.size).toBe(0);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "CRASH_RECOVERY")).toBe(true);
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1); // nothing to listen for: C0 at once
+  });
+
+  it("a B5 heard in the listen window after a restart ends the hold on the card", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+  });
+});
+
 describe("status-list health and policy (defect 12)", () => {
   it("no list loaded under 'close': the lane does not open, with an alarm; a list loaded opens it", async () => {
     const r = rig();
@@ -319,6 +389,7 @@ describe("status-list health and policy (defect 12)", () => {
   it("under 'trade': the lane opens and trades, with an alarm, and the record says so", async () => {
     const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
     r.list.health$.next({ state: "missing", reason: "no status list loaded" });
+    r.list.noList = true; // as the list answers with no list loaded
     await open(r);
     await toDebit(r);
     r.link.frame(ev.b5());
@@ -326,6 +397,21 @@ describe("status-list health and policy (defect 12)", () => {
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
     expect(r.journal.records[0]!.extra).toMatchObject({ warnings: ["STATUS_LIST_MISSING"] });
     expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_MISSING")).toBe(true);
+  });
+
+  it("past its hard age under 'trade': traded on the list it has, the record carries the warning and the versions", async () => {
+    const r = rig(); // whenPastHardAge: trade
+    r.list.health$.next({ state: "past-hard-age", reason: "newest update 30 h old" });
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(r.journal.records[0]).toMatchObject({
+      kind: "transaction",
+      statusListVersions: { full: "f1", delta: null },
+      extra: { warnings: ["STATUS_LIST_PAST_HARD_AGE"] },
+    });
+    expect(r.journal.records[0]!.extra?.statusListChecked).toBeUndefined();
   });
 
   it("a lookup that throws: STATUS_LIST_FAILED stop of that vehicle and an alarm; the lane stays open", async () => {
@@ -336,6 +422,115 @@ describe("status-list health and policy (defect 12)", () => {
     await r.settle();
     expect(kinds(r.journal)).toEqual(["stop:STATUS_LIST_FAILED"]);
     expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_FAILED")).toBe(true);
+    expect(r.ctl.status.status).toBe("open");
+  });
+});
+
+describe("status-list lookups with no list loaded (noList: not checked, never 'not listed')", () => {
+  it("under whenMissing 'trade': traded, the records say the list was not checked, the alarm is rate-limited", async () => {
+    const r = rig({
+      statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade", alarmRepeatMs: 60_000 },
+    });
+    await open(r); // the health still says ok: the lookup's answer is what counts
+    r.list.noList = true;
+    const notChecked = (): number =>
+      r.outputs.filter((o) => o.type === "alarm" && o.code === "STATUS_LIST_NOT_CHECKED").length;
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    await r.advance(0); // the alarm is raised after the reply is on its way
+    expect(notChecked()).toBe(1);
+    const second = b2({ obuId: "0000beef", contractSerial: "4301010000000777" });
+    await toDebit(r, second, b4({ card: { cardSerial: "0000000000005678" } }));
+    await r.advance(1000); // no B5: a suspect, also unchecked
+    expect(notChecked()).toBe(1); // within alarmRepeatMs: not again
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT", "suspect:B5_MISSING"]);
+    for (const rec of r.journal.records) {
+      expect(rec.statusListVersions).toEqual({ full: null, delta: null });
+      expect(rec.extra).toMatchObject({ statusListChecked: false, warnings: ["STATUS_LIST_MISSING"] });
+    }
+    await r.advance(60_000);
+    r.link.frame(ev.b2(b2({ obuId: "0000cafe", contractSerial: "4301010000000888" })));
+    await r.settle();
+    await r.advance(0);
+    expect(notChecked()).toBe(2);
+  });
+
+  it("under whenMissing 'close': a lookup answering noList stops the vehicle STATUS_LIST_FAILED, no debit", async () => {
+    const r = rig(); // whenMissing: close
+    await open(r);
+    r.list.noList = true; // the list went away before its health said so
+    await toDebit(r);
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    expect(kinds(r.journal)).toEqual(["stop:STATUS_LIST_FAILED"]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_FAILED")).toBe(true);
+  });
+});
+
+describe("an operator's close (LaneOperator.closeLane / openLane)", () => {
+  const wang = { name: "wang", uid: 1000 };
+
+  it("closes the lane (antenna off, B2 refused), survives a restart, and openLane lifts it", async () => {
+    const j = new FakeJournal();
+    const r = rig({ journal: j });
+    await open(r);
+    const res = await r.ctl.closeLane(wang, "barrier maintenance");
+    expect(res).toMatchObject({ ok: true });
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+    expect(r.ctl.operatorClosed).toMatchObject({ user: "wang", uid: 1000, reason: "barrier maintenance" });
+    expect(r.link.antenna()).toEqual([true, false]);
+    r.link.frame(ev.b2());
+    await r.settle();
+    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1 }]);
+    // no alarm: an operator's close is meant (a notice says who and why)
+    expect(r.outputs.some((o) => o.type === "alarm")).toBe(false);
+    // a restart on the same journal: the RSU initialises, the lane stays closed, the antenna off
+    const r2 = rig({ journal: j });
+    await r2.ctl.start();
+    r2.link.up();
+    await r2.settle();
+    r2.link.frame(ev.b0());
+    await r2.settle();
+    expect(r2.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+    expect(r2.link.antenna()).toEqual([]);
+    expect(await r2.ctl.openLane(wang)).toMatchObject({ ok: true });
+    expect(r2.ctl.status.status).toBe("open");
+    expect(r2.link.antenna()).toEqual([true]);
+    expect(r2.ctl.operatorClosed).toBeNull();
+    // and the next restart opens by itself
+    const r3 = rig({ journal: j });
+    await open(r3);
+  });
+
+  it("a debit in flight is answered and recorded after the close; then the antenna goes off", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    await r.ctl.closeLane(wang, "end of shift");
+    expect(r.link.antenna()).toEqual([true]);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.link.antenna()).toEqual([true, false]);
+  });
+
+  it("the close cannot be recorded: the lane closes all the same, and the answer says so", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.failCommits = true;
+    const res = await r.ctl.closeLane(wang, "maintenance");
+    expect(res.ok).toBe(false);
+    expect(res.message).toMatch(/could not be recorded/);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "operator" });
+  });
+
+  it("openLane on a lane no operator closed changes nothing", async () => {
+    const r = rig();
+    await open(r);
+    expect(await r.ctl.openLane(wang)).toEqual({
+      ok: true,
+      message: "the lane was not closed by an operator",
+    });
     expect(r.ctl.status.status).toBe("open");
   });
 });

@@ -60,13 +60,15 @@ function expectStop(
   expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
   const last = r.steps[r.steps.length - 1]!;
   const stopReply = last.find((e) => e.kind === "reply");
-  if (opts.reply === false) expect(stopReply).toBeUndefined();
-  else
-    expect(stopReply).toMatchObject({
-      command: { kind: "stop", obuId: OBU_ID, stopType: opts.stopType ?? 1 },
-    });
+  expect(stopReply).toEqual(
+    opts.reply === false
+      ? undefined
+      : expect.objectContaining({
+          command: expect.objectContaining({ kind: "stop", obuId: OBU_ID, stopType: opts.stopType ?? 1 }),
+        }),
+  );
   // a stop replies before it commits (the RSU is not kept waiting on the disk)
-  if (stopReply) expect(last.indexOf(stopReply)).toBeLessThan(last.findIndex((e) => e.kind === "commit"));
+  expect(stopReply ? last.indexOf(stopReply) : -1).toBeLessThan(last.findIndex((e) => e.kind === "commit"));
   const display = last.find((e) => e.kind === "display");
   expect(display).toMatchObject({
     display: { text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message, tone: "stop" },
@@ -133,7 +135,11 @@ describe("OBU machine: the happy paths", () => {
     expect(last[3]).toMatchObject({
       display: { text: "扣费 14.25元", detail: "余额 85.75元 一路顺风", tone: "ok" },
     });
-    expect(last[4]).toEqual({ kind: "remember", traded: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
+    expect(last[4]).toEqual({
+      kind: "remember",
+      traded: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+      released: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+    });
   });
 
   it("asks for a deadline in each waiting state and none when done", () => {
@@ -512,6 +518,73 @@ describe("OBU machine: the lane closing and stopping", () => {
     const t = run(exit, upToB5);
     const next = transition(t.state, E.veh(), exit);
     expect(next).toEqual({ state: t.state, effects: [] });
+  });
+});
+
+describe("OBU machine: a debit restored after a crash (answer kept in the intent)", () => {
+  const exit = ctxFor("exit");
+  const upToB5 = [E.obu(), E.veh(), E.card()];
+  const recovered = (answer?: Extract<ObuEvent, { kind: "trade" | "tac" }>): ObuEvent =>
+    answer ? { kind: "recovered", answer } : { kind: "recovered" };
+
+  it("a complete B5: the transaction with its TAC, no reply, no barrier, no display; the hold ends", () => {
+    const r = run(exit, [...upToB5, recovered(E.trade() as Extract<ObuEvent, { kind: "trade" }>)]);
+    const last = r.steps.at(-1)!;
+    expect(r.state).toEqual({ phase: "done", kind: "transaction", outcome: "EXIT_DEBIT" });
+    expect(last.map((e) => e.kind)).toEqual(["commit", "remember", "remember"]);
+    expect(commits(last)[0]).toMatchObject({
+      kind: "transaction",
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      amount: 1425,
+      extra: { recoveredFrom: "intent" },
+    });
+    expect(last).toContainEqual({
+      kind: "remember",
+      released: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+    });
+  });
+
+  it("a B8 that proves the uncertain B5: the transaction with the B8's TAC", () => {
+    const uncertain = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const r = run(exit, [...upToB5, uncertain, recovered(E.tac() as Extract<ObuEvent, { kind: "tac" }>)]);
+    expect(r.state).toEqual({ phase: "done", kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    expect(commits(r.steps.at(-1)!)[0]).toMatchObject({
+      tac: "0badcafe",
+      extra: { recoveredFrom: "intent" },
+    });
+  });
+
+  it("a B5 the RSU's table calls failed: the TRADE_FAILED stop, without a C2, and the hold ends", () => {
+    const failed = E.trade(b5({ errorCode: 6, result: "failed", tac: null })) as Extract<
+      ObuEvent,
+      { kind: "trade" }
+    >;
+    const r = run(exit, [...upToB5, recovered(failed)]);
+    const last = r.steps.at(-1)!;
+    expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: "TRADE_FAILED" });
+    expect(replies(last)).toEqual([]);
+    expect(last.filter((e) => e.kind === "display")).toEqual([]);
+    expect(last).toContainEqual({ kind: "remember", released: { obuSerial: OBU_SERIAL, cardId: CARD_ID } });
+  });
+
+  it("an answer that would not end the debit (an uncertain B5): a CRASH_RECOVERED suspect with its serial, no C8", () => {
+    const uncertain = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null })) as Extract<
+      ObuEvent,
+      { kind: "trade" }
+    >;
+    const r = run(exit, [...upToB5, recovered(uncertain)]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "CRASH_RECOVERED" });
+    expect(replies(r.steps.at(-1)!)).toEqual([]);
+    expect(commits(r.steps.at(-1)!)[0]).toMatchObject({ iccPaySerial: "0011", tac: null });
+  });
+
+  it("no answer: a CRASH_RECOVERED suspect, the card stays held", () => {
+    const r = run(exit, [...upToB5, recovered()]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "CRASH_RECOVERED" });
+    expect(r.steps.at(-1)!.filter((e) => e.kind === "remember")).toEqual([
+      { kind: "remember", unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID } },
+    ]);
   });
 });
 

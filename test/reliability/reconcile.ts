@@ -38,8 +38,13 @@ export interface Reconciliation {
   stationTransactions: number;
   stationSuspects: number;
   stationStops: number;
-  /** re-sends the station counted (same trade id arriving again): expected after kills and outages */
+  /**
+   * re-sends the station counted (the same trade id arriving again at a revision it already held): expected
+   * after kills and outages. A settled suspect's new revision is not a re-send: it is the same record.
+   */
   stationResends: number;
+  /** station records at a revision above 1: suspects the lane settled in place (each one record) */
+  stationSettled: number;
   /** ledger debits matched by card id + card offline serial + TAC to exactly one station transaction */
   matched: number;
   /** torn debits (answer lost on the air, not settled by C8/B8) matched to a suspect record */
@@ -133,7 +138,8 @@ export function reconcile(ledger: LedgerEntry[], station: StationTxn[], frames: 
     stationTransactions: tx.length,
     stationSuspects: suspects.length,
     stationStops: station.filter((s) => s.kind === "stop").length,
-    stationResends: station.reduce((n, s) => n + s.arrivals - 1, 0),
+    stationResends: station.reduce((n, s) => n + s.arrivals - 1 - s.updates, 0),
+    stationSettled: station.filter((s) => s.revision > 1).length,
     matched: 0,
     matchedSuspect: 0,
     lost: [],

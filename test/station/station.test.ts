@@ -92,9 +92,9 @@ describe("station simulator", () => {
     expect((await send(0, "transaction", "0A0B0C0D")).rejected).toEqual([
       expect.objectContaining({ code: "BAD_RECORD" }),
     ]);
-    expect(st.received().map((r) => [r.tradeId, r.kind, r.revision, r.arrivals, r.record])).toEqual([
-      [id, "transaction", 2, 5, { tac: "0A0B0C0D" }],
-    ]);
+    expect(
+      st.received().map((r) => [r.tradeId, r.kind, r.revision, r.arrivals, r.updates, r.record]),
+    ).toEqual([[id, "transaction", 2, 5, 1, { tac: "0A0B0C0D" }]]);
     expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 5, updates: 1, duplicates: 3 });
     await st.close();
     st = await startStation({ dbPath: join(t.dir, "station.db") });

@@ -1,0 +1,72 @@
+/**
+ * Debit intents, the write side (docs/lane.md "Debits in flight when the process dies"): the write-ahead
+ * note of a debit in flight, in the journal, so that a process killed before recording its outcome leaves
+ * a trace the next start settles (recovery.ts reads them back).
+ * - `write`: before the debit command leaves (C6/C3, and again before the C8 that follows an uncertain
+ *   B5): the machine state it is entering and the stage times so far. If it cannot be written the debit
+ *   is not sent.
+ * - `keepAnswer`: when a B5 (or B8) ends the debit, before its reply: the RSU, once answered, does not
+ *   repeat its answer, so a process killed between the reply and the commit would otherwise leave only an
+ *   unanswered intent (a CRASH_RECOVERED suspect of a debit whose TAC it had).
+ * Both are written with synchronous=NORMAL (no fsync on the frame -> reply path; they survive a process
+ * kill, and the next commit's fsync makes them power-safe). The record that settles the debit deletes its
+ * intent in its own commit transaction (effect-runner.ts passes `intentId`).
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { DebitAnswer, ObuState } from "./obu-machine.js";
+import type { JournalPort } from "./ports.js";
+
+/** The part of a machine the intents use. */
+export interface IntentSubject {
+  obuId: string;
+  state: ObuState;
+  stage: Record<string, number>;
+  intentId?: number | undefined;
+  /** the payload as last written (the answer is appended to it) */
+  intentPayload?: string | undefined;
+}
+
+export interface DebitIntentDeps {
+  journal: Pick<JournalPort, "writeIntent">;
+  log: Logger;
+  counters: { journalFailures: number };
+}
+
+export class DebitIntents {
+  constructor(private readonly d: DebitIntentDeps) {}
+
+  /** Before a debit command leaves; false when the journal cannot take it (then the debit is not sent). */
+  write(m: IntentSubject): boolean {
+    try {
+      const payload = JSON.stringify({ state: m.state, stage: m.stage });
+      m.intentId = this.d.journal.writeIntent(m.obuId, payload, m.intentId);
+      m.intentPayload = payload;
+      return true;
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      this.d.log.error(
+        { err: (e as Error).message, obuId: m.obuId },
+        "DEBIT INTENT NOT WRITTEN: debit not sent",
+      );
+      return false;
+    }
+  }
+
+  /**
+   * The answer that ends the debit, into its intent, before the reply. If it cannot be written the step
+   * goes on: the commit that follows meets the same journal and closes the lane if it fails.
+   */
+  keepAnswer(m: IntentSubject, answer: DebitAnswer): void {
+    if (m.intentId === undefined || m.intentPayload === undefined) return;
+    try {
+      const payload = `${m.intentPayload.slice(0, -1)},"answer":${JSON.stringify(answer)}}`;
+      this.d.journal.writeIntent(m.obuId, payload, m.intentId);
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      this.d.log.error(
+        { err: (e as Error).message, obuId: m.obuId },
+        "debit answer not written into its intent",
+      );
+    }
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The lane gate: whether the lane is open, and the antenna with it. The lane is open only when the RSU
+ * session is ready, the link is up, the journal is writable, the status list is usable under its policy
+ * (list-policy.ts), the controller is not stopping, and no operator closed it. Everything that can close
+ * the lane is an input here; `desired()` is the one place that decides. An operator's close is kept in the
+ * journal (a lane setting, durable before the close is reported done), so it survives a restart: the lane
+ * stays closed until an operator opens it.
+ *
+ * The gate owns the antenna (C4): on when the lane opens; off at once when the journal fails (no trading
+ * without a record), for the status-list policy or an operator's close once no debit is in flight (the
+ * controller says when: `quiet()`), so the B5 of a debit in flight can still come, and at the end of a stop.
+ */
+import { BehaviorSubject, type Observable } from "rxjs";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { LaneOutputs } from "../outputs/outputs.js";
+import type { RsuCodec, RsuStatus } from "../rsu/driver.js";
+import type { JournalPort, RsuLinkPort } from "./ports.js";
+import { STOP_REASONS } from "./stop-reasons.js";
+
+export type LaneClosedReason =
+  | "rsu-down"
+  | "rsu-init"
+  | "rsu-fault"
+  | "journal"
+  | "status-list"
+  | "operator"
+  | "stopping"
+  | "stopped";
+
+export type LaneStatus =
+  | { status: "starting" }
+  | { status: "open"; rsu: RsuStatus }
+  | { status: "closed"; reason: LaneClosedReason; detail: string };
+
+/** Lane events for the status service and the booth. `at` is monotonic ms. */
+export type LaneEvent =
+  | { type: "lane"; status: "open" | "closed"; reason: string; at: number }
+  | { type: "link"; status: "up" | "down"; reason?: string; at: number }
+  | { type: "alarm"; code: string; message: string; at: number }
+  | { type: "notice"; code: string; message: string; at: number };
+
+/** Who asked (the maintenance service's OperatorUser carries at least these). */
+export interface OperatorRef {
+  name: string;
+  uid: number;
+}
+
+/** An operator's close in force: who, why, when (wall ms since the epoch). */
+export interface OperatorClose {
+  user: string;
+  uid: number;
+  reason: string;
+  at: number;
+}
+
+/** The answer to an operator action (the maintenance service's OperatorResult has this shape). */
+export interface OperatorOutcome {
+  ok: boolean;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** The journal setting that keeps an operator's close across restarts. */
+export const OPERATOR_CLOSE_SETTING = "lane.operator-close";
+
+export interface LaneGateDeps {
+  link: RsuLinkPort;
+  codec: RsuCodec;
+  outputs: LaneOutputs;
+  journal: Pick<JournalPort, "readSetting" | "writeSetting">;
+  log: Logger;
+  /** monotonic ms */
+  now: () => number;
+  /** wall ms (when an operator closed the lane) */
+  wallNow: () => number;
+  alarm(code: string, message: string): void;
+  notice(code: string, message: string, data: Record<string, unknown>): void;
+  event(e: LaneEvent): void;
+  /** the RSU's B0 while the session is ready, else undefined */
+  rsu(): RsuStatus | undefined;
+  /** why the status-list policy keeps the lane closed now, or null */
+  listCloses(): string | null;
+}
+
+export class LaneGate {
+  private readonly statusSubject = new BehaviorSubject<LaneStatus>({ status: "starting" });
+  readonly status$: Observable<LaneStatus> = this.statusSubject.asObservable();
+  private up = false;
+  private linkDetail = "RSU link not up yet";
+  private sessionLost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined;
+  private journalBroken = false;
+  private stoppingFlag = false;
+  private stoppedFlag = false;
+  private operator: OperatorClose | null = null;
+  private antennaOn = false;
+
+  constructor(private readonly d: LaneGateDeps) {}
+
+  get status(): LaneStatus {
+    return this.statusSubject.value;
+  }
+
+  get linkUp(): boolean {
+    return this.up;
+  }
+
+  /** The operator's close in force, or null. */
+  get operatorClosed(): OperatorClose | null {
+    return this.operator;
+  }
+
+  /** C0 may go out: the link is up, the journal writable, the controller not stopping. */
+  get mayInit(): boolean {
+    return this.up && !this.journalBroken && !this.stoppingFlag && !this.stoppedFlag;
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------------
+
+  linkChanged(up: boolean, detail = ""): void {
+    this.up = up;
+    if (!up) {
+      this.antennaOn = false;
+      this.linkDetail = detail;
+    }
+  }
+
+  sessionChanged(lost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined): void {
+    this.sessionLost = lost;
+    if (lost) this.antennaOn = false; // a restarted or faulty RSU has its antenna off
+  }
+
+  journalFailedNow(): boolean {
+    const first = !this.journalBroken;
+    this.journalBroken = true;
+    return first;
+  }
+
+  stoppingNow(): void {
+    this.stoppingFlag = true;
+  }
+
+  stoppedNow(): void {
+    this.stoppedFlag = true;
+  }
+
+  /** At start: an operator's close kept in the journal still holds. */
+  restoreOperatorClose(): void {
+    let v: string | null;
+    try {
+      v = this.d.journal.readSetting(OPERATOR_CLOSE_SETTING);
+    } catch (e) {
+      this.d.log.error({ err: (e as Error).message }, "operator close setting unreadable");
+      return;
+    }
+    if (v === null) return;
+    try {
+      this.operator = JSON.parse(v) as OperatorClose;
+    } catch {
+      // unreadable: keep the lane closed all the same, an operator opens it
+      this.operator = { user: "?", uid: -1, reason: `unreadable setting: ${v.slice(0, 80)}`, at: 0 };
+    }
+    const o = this.operator;
+    this.d.notice(
+      "LANE_CLOSED_BY_OPERATOR",
+      `lane stays closed: ${operatorDetail(o)} (kept across the restart)`,
+      {
+        ...o,
+      },
+    );
+  }
+
+  /**
+   * An operator closes the lane. The close is written to the journal first (durable); if it cannot be,
+   * the lane closes all the same (the safe side) and the answer says it would not survive a restart.
+   */
+  operatorClose(user: OperatorRef, reason: string): OperatorOutcome {
+    if (this.operator)
+      return {
+        ok: true,
+        message: `lane already ${operatorDetail(this.operator)}`,
+        data: { ...this.operator },
+      };
+    const close: OperatorClose = { user: user.name, uid: user.uid, reason, at: this.d.wallNow() };
+    this.operator = close;
+    let persisted = true;
+    let err = "";
+    try {
+      this.d.journal.writeSetting(OPERATOR_CLOSE_SETTING, JSON.stringify(close));
+    } catch (e) {
+      persisted = false;
+      err = (e as Error).message;
+    }
+    this.d.notice("LANE_CLOSED_BY_OPERATOR", `lane ${operatorDetail(close)}`, { ...close, persisted });
+    if (!persisted)
+      return {
+        ok: false,
+        message: `lane closed, but the close could not be recorded in the journal (${err}): a restart would open it`,
+        data: { ...close },
+      };
+    return { ok: true, message: `lane ${operatorDetail(close)}`, data: { ...close } };
+  }
+
+  /** An operator lifts their close. Written to the journal first; if it cannot be, the lane stays closed. */
+  operatorOpen(user: OperatorRef): OperatorOutcome {
+    const was = this.operator;
+    if (!was) return { ok: true, message: "the lane was not closed by an operator" };
+    try {
+      this.d.journal.writeSetting(OPERATOR_CLOSE_SETTING, null);
+    } catch (e) {
+      return {
+        ok: false,
+        message: `the journal cannot be written (${(e as Error).message}): the lane stays closed`,
+      };
+    }
+    this.operator = null;
+    this.d.notice("LANE_OPENED_BY_OPERATOR", `operator ${user.name} lifted the close by ${was.user}`, {
+      user: user.name,
+      uid: user.uid,
+      closedBy: was.user,
+      closedAt: was.at,
+    });
+    return { ok: true, message: `close lifted by ${user.name}`, data: { closedBy: was.user } };
+  }
+
+  // ---- the decision ------------------------------------------------------------------------------
+
+  desired(): LaneStatus {
+    const closed = (reason: LaneClosedReason, detail: string): LaneStatus => ({
+      status: "closed",
+      reason,
+      detail,
+    });
+    if (this.stoppedFlag) return closed("stopped", "controller stopped");
+    if (this.stoppingFlag)
+      return closed("stopping", "controller stopping: answers of debits in flight awaited");
+    if (this.journalBroken) return closed("journal", "journal write failed");
+    if (this.operator) return closed("operator", operatorDetail(this.operator));
+    if (!this.up) return closed("rsu-down", this.linkDetail);
+    if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);
+    const list = this.d.listCloses();
+    if (list !== null) return closed("status-list", list);
+    const rsu = this.d.rsu();
+    if (!rsu)
+      return this.status.status === "starting" ? this.status : closed("rsu-init", "RSU not initialised");
+    return { status: "open", rsu };
+  }
+
+  /**
+   * Apply `desired()`. Returns "closed" when the lane is now closed for a new reason (the controller ends
+   * the vehicles before their debit), "open" when it just opened, undefined when nothing changed.
+   */
+  async update(): Promise<"open" | "closed" | undefined> {
+    const was = this.status;
+    const next = this.desired();
+    if (
+      next.status === was.status &&
+      (next.status !== "closed" || (was.status === "closed" && was.reason === next.reason))
+    )
+      return undefined;
+    this.statusSubject.next(next);
+    const o = this.d.outputs;
+    if (next.status === "open") {
+      if (!this.antennaOn) await this.antenna(true);
+      const reason = `RSU ${next.rsu.rsuId} v${next.rsu.version}`;
+      o.emit({ type: "lane", status: "open", reason, at: this.d.now() });
+      o.emit({ type: "light", color: "red", at: this.d.now() });
+      this.d.event({ type: "lane", status: "open", reason, at: this.d.now() });
+      this.d.log.info({ rsuId: next.rsu.rsuId, psams: next.rsu.psams.map((p) => p.terminalId) }, "lane open");
+      return "open";
+    }
+    if (next.status !== "closed") return undefined;
+    if (was.status === "open" || next.reason === "journal") {
+      o.emit({ type: "lane", status: "closed", reason: next.detail, at: this.d.now() });
+      o.emit({
+        type: "display",
+        text: STOP_REASONS.LANE_CLOSED.message,
+        detail: "请走人工车道",
+        tone: "stop",
+        obuId: null,
+        at: this.d.now(),
+      });
+      this.d.event({ type: "lane", status: "closed", reason: next.detail, at: this.d.now() });
+      // stopping and an operator's close are meant: no alarm (the operator's close has its notice)
+      if (next.reason !== "stopped" && next.reason !== "stopping" && next.reason !== "operator")
+        this.d.alarm(
+          `LANE_CLOSED_${next.reason.toUpperCase().replace("-", "_")}`,
+          `ETC service closed: ${next.detail}`,
+        );
+      if (next.reason === "operator")
+        this.d.log.warn({ detail: next.detail }, "ETC SERVICE CLOSED BY OPERATOR");
+      else this.d.log.error({ reason: next.reason, detail: next.detail }, "ETC SERVICE CLOSED");
+    }
+    // No trading without a record: the antenna goes off at once when the journal fails.
+    if (next.reason === "journal" && this.up && this.antennaOn) await this.antenna(false);
+    return "closed";
+  }
+
+  /**
+   * No debit is in flight any more: a lane closed for the status-list policy or by an operator switches
+   * its antenna off now (it was left on for the B5 of debits in flight). A stop does it as its last step.
+   */
+  async quiet(): Promise<void> {
+    const s = this.status;
+    if (!this.antennaOn || !this.up || s.status !== "closed") return;
+    if (s.reason === "status-list" || s.reason === "operator") await this.antenna(false);
+  }
+
+  /** The last step of a stop: antenna off if it is still on. */
+  async antennaOffForStop(): Promise<void> {
+    if (this.up && this.antennaOn) await this.antenna(false);
+  }
+
+  private async antenna(on: boolean): Promise<void> {
+    try {
+      this.antennaOn = on;
+      await this.d.link.send(this.d.codec.encode({ kind: "antenna", on }));
+    } catch (e) {
+      this.d.log.warn({ err: (e as Error).message, on }, "C4 could not be sent");
+    }
+  }
+}
+
+function operatorDetail(o: OperatorClose): string {
+  return `closed by operator ${o.user} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
+}

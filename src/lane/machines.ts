@@ -1,0 +1,129 @@
+/**
+ * The per-OBU machines in flight and the step that moves one of them: the pure transition
+ * (obu-machine.ts), the debit intent written before a debit command and the answer kept before its reply
+ * (debit-intents.ts), the effects run in order (effect-runner.ts), and the one deadline per machine. One
+ * machine per OBU MAC id, keyed in lower case: frames carry the id as hex in any case, and an intent keeps
+ * its key as written (a journal from before version 2 wrote it in upper case).
+ * Every call comes from the controller's serial queue.
+ */
+import type { IncomingFrameLike } from "../rsu/driver.js";
+import type { DebitIntents } from "./debit-intents.js";
+import type { EffectRunner } from "./effect-runner.js";
+import { type MachineCtx, type ObuEvent, type ObuState, transition } from "./obu-machine.js";
+import type { RestoredDebit } from "./recovery.js";
+
+export interface Machine {
+  obuId: string;
+  state: ObuState;
+  cancelTimer: (() => void) | undefined;
+  stage: Record<string, number>;
+  decisionMs: number;
+  intentId?: number | undefined;
+  /** the intent's payload as last written (debit-intents.ts appends the answer to it) */
+  intentPayload?: string | undefined;
+  /** restored at start-up from an intent a killed process left */
+  recovered?: boolean;
+}
+
+export interface MachinesDeps {
+  ctx(): MachineCtx;
+  intents: DebitIntents;
+  runner: EffectRunner;
+  /** run `fn` on the serial queue after `ms`; returns a cancel function */
+  schedule(ms: number, fn: () => Promise<void> | void): () => void;
+  /** no intent could be written before a debit: close the lane (the frame is answered C2 if it is not yet) */
+  journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
+  /** after a machine's deadline ran out and it stepped */
+  afterTimeout(): Promise<void>;
+}
+
+const key = (obuId: string): string => obuId.toLowerCase();
+
+export const isDebit = (s: ObuState): boolean => s.phase === "await-b5" || s.phase === "await-b8";
+
+export class Machines {
+  private readonly map = new Map<string, Machine>();
+
+  constructor(private readonly d: MachinesDeps) {}
+
+  get(obuId: string): Machine | undefined {
+    return this.map.get(key(obuId));
+  }
+
+  /** A new machine for a B2 (the caller ended the OBU's previous one). */
+  add(obuId: string): Machine {
+    const m: Machine = { obuId, state: { phase: "idle" }, cancelTimer: undefined, stage: {}, decisionMs: 0 };
+    this.map.set(key(obuId), m);
+    return m;
+  }
+
+  /** A debit a killed process left, rebuilt from its intent. */
+  restore(r: RestoredDebit): Machine {
+    const m: Machine = {
+      obuId: r.obuId,
+      state: r.state,
+      cancelTimer: undefined,
+      stage: r.stage,
+      decisionMs: 0,
+      intentId: r.intentId,
+      intentPayload: r.payload,
+      recovered: true,
+    };
+    this.map.set(key(r.obuId), m);
+    return m;
+  }
+
+  /** A snapshot: stepping a machine may remove it. */
+  all(): Machine[] {
+    return [...this.map.values()];
+  }
+
+  debitsInFlight(): number {
+    let n = 0;
+    for (const m of this.map.values()) if (isDebit(m.state)) n++;
+    return n;
+  }
+
+  anyRecovered(): boolean {
+    for (const m of this.map.values()) if (m.recovered) return true;
+    return false;
+  }
+
+  cancelTimers(): void {
+    for (const m of this.map.values()) m.cancelTimer?.();
+  }
+
+  /** Move `m` with `ev` (`inc`: the frame that carried it, to be answered). */
+  async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
+    const before = m.state;
+    const t = transition(before, ev, this.d.ctx());
+    const entered = t.state !== before;
+    m.state = t.state;
+    if (entered || t.timeoutMs !== undefined) {
+      m.cancelTimer?.();
+      m.cancelTimer = undefined;
+    }
+    // the answer that ends a debit is kept in its intent before the reply goes out
+    if (inc && isDebit(before) && t.state.phase === "done" && (ev.kind === "trade" || ev.kind === "tac"))
+      this.d.intents.keepAnswer(m, ev);
+    if (entered && isDebit(t.state) && !this.d.intents.write(m)) {
+      // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
+      m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
+      this.map.delete(key(m.obuId));
+      await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);
+      return;
+    }
+    await this.d.runner.run(m, t.effects, inc);
+    const current = this.map.get(key(m.obuId)) === m;
+    if (m.state.phase === "done") {
+      m.cancelTimer?.();
+      if (current) this.map.delete(key(m.obuId));
+      return;
+    }
+    if (t.timeoutMs !== undefined && current) {
+      m.cancelTimer = this.d.schedule(t.timeoutMs, () =>
+        this.step(m, { kind: "timeout" }, undefined).then(() => this.d.afterTimeout()),
+      );
+    }
+  }
+}

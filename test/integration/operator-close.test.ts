@@ -1,0 +1,91 @@
+/**
+ * An operator's close on the real pieces (openLane: journal, link, simulated RSU over the in-process pair):
+ * the lane closes and switches its antenna off, the close is kept in the journal, a restarted lane on the
+ * same data directory initialises the RSU and stays closed, and openLane lifts it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { filter, firstValueFrom, timeout } from "rxjs";
+import { afterEach, expect, it } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneStatus } from "../../src/lane/controller.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import { loadStatusList, ROOT } from "./harness.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+const wang = { name: "wang", uid: 1000 };
+
+async function laneOn(dataDir: string): Promise<{ lane: LaneRuntime; outputs: LaneOutputEvent[] }> {
+  const pair = createTransportPair();
+  const config = parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "in-process", protocol: "legacy", timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir,
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      outputs: { sink: "log" },
+    },
+    "test",
+  );
+  const outputs: LaneOutputEvent[] = [];
+  const lane = await openLane(config, {
+    transport: pair.lane,
+    outputs: { emit: (e) => outputs.push(e) },
+    uplink: false,
+  });
+  cleanups.push(() => lane.close());
+  if (lane.statusList.info().versions.full === null) await loadStatusList(lane, []);
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol: "legacy",
+    seed: 7,
+    cable: pair,
+    scenario: {},
+  });
+  cleanups.push(() => sim.stop());
+  await sim.start();
+  await lane.controller.start();
+  return { lane, outputs };
+}
+
+const status = (lane: LaneRuntime, pred: (s: LaneStatus) => boolean): Promise<LaneStatus> =>
+  firstValueFrom(lane.controller.status$.pipe(filter(pred), timeout(15_000)));
+
+it("an operator's close survives a restart until openLane lifts it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "lane-operator-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dataDir = join(dir, "data");
+  const a = await laneOn(dataDir);
+  await status(a.lane, (s) => s.status === "open");
+  expect(await a.lane.controller.closeLane(wang, "barrier maintenance")).toMatchObject({ ok: true });
+  expect(a.lane.controller.status).toMatchObject({ status: "closed", reason: "operator" });
+  expect(a.outputs.filter((o) => o.type === "lane").map((o) => (o.type === "lane" ? o.status : ""))).toEqual([
+    "open",
+    "closed",
+  ]);
+  await a.lane.close();
+  // the restarted lane: the RSU answers C0 (its session is ready), the lane stays closed by the operator
+  const b = await laneOn(dataDir);
+  await firstValueFrom(
+    b.lane.link.incoming$.pipe(
+      filter((f) => f.frame.type === "B0"),
+      timeout(15_000),
+    ),
+  );
+  await b.lane.controller.idle();
+  expect(b.lane.controller.status).toMatchObject({ status: "closed", reason: "operator" });
+  expect(b.lane.controller.operatorClosed).toMatchObject({ user: "wang", reason: "barrier maintenance" });
+  expect(await b.lane.controller.openLane(wang)).toMatchObject({ ok: true });
+  await status(b.lane, (s) => s.status === "open");
+  expect(b.lane.journal.readSetting("lane.operator-close")).toBeNull();
+});
