@@ -9,6 +9,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -20,6 +21,7 @@ import {
   recordBinding,
   recordEvent,
 } from "../audit/index.js";
+import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
@@ -47,6 +49,10 @@ export interface LaneRuntimeDeps {
   configFile?: FileDigest;
   /** the software version written in lane.start */
   appVersion?: string;
+  /** overrides reader.port (tests: an in-process pair); only with a `reader` section */
+  readerTransport?: Transport;
+  /** extra reader driver options (tests shorten timeouts, turn pings off) */
+  readerOptions?: ReaderOptionsInput;
 }
 
 export interface LaneRuntime {
@@ -59,6 +65,9 @@ export interface LaneRuntime {
   readonly uplink: Uplink | null;
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
   readonly dataDirLock: DataDirLock;
+  /** the booth and its card reader (docs/booth.md), null without a `reader` section */
+  readonly booth: BoothWiring["booth"] | null;
+  readonly reader: BoothWiring["reader"] | null;
   close(): Promise<void>;
 }
 
@@ -226,6 +235,26 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       }
     });
     cleanups.unshift(() => recordSub.unsubscribe());
+    // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
+    let booth: BoothWiring | null = null;
+    if (c.reader) {
+      booth = await openBooth(c, {
+        controller,
+        journal,
+        statusList,
+        tariff,
+        dialect,
+        outputs,
+        audit,
+        logger,
+        capture,
+        ...(deps.readerTransport ? { transport: deps.readerTransport } : {}),
+        ...(deps.readerOptions ? { readerOptions: deps.readerOptions } : {}),
+        ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
+      });
+      const b = booth;
+      cleanups.unshift(() => b.close());
+    }
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
       uplink = new Uplink({
@@ -255,7 +284,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       uplink,
       dataDirLock,
+      booth: booth?.booth ?? null,
+      reader: booth?.reader ?? null,
       async close() {
+        await booth?.close();
         await controller.stop();
         try {
           audit.events.laneStopped("closed");
