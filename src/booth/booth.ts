@@ -193,6 +193,7 @@ export class Booth {
       process: processToken(),
       lastTiming: null,
       show: (p, c) => this.show(p, c),
+      signal: (kind) => this.signal(kind),
       audit: (type, severity, message, data) => this.appendAudit(type, severity, message, data),
       alarm: (code, message) => this.alarm(code, message),
       recorded: (rec, barrier, commitMs) => this.recorded(rec, barrier, commitMs),
@@ -204,7 +205,8 @@ export class Booth {
         await yieldToIo();
         return this.trySettle(seq, s, intentId);
       },
-      wait: (ms, signal) => this.wakeup.wait(ms, signal),
+      wait: (ms, signal, since) => this.wakeup.wait(ms, signal, since),
+      gen: () => this.wakeup.generation,
     };
   }
 
@@ -549,6 +551,10 @@ export class Booth {
       if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
         this.watch.state = "absent";
         this.showWaiting();
+        return;
+      }
+      if (isEtcError(e, ReaderErrorCodes.LinkDown) || isEtcError(e, ReaderErrorCodes.Aborted)) {
+        this.watch.state = "unknown"; // read again once the link is up
         return;
       }
       this.counters.cardErrors++;

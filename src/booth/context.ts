@@ -92,6 +92,8 @@ export interface BoothContext {
   /** names this process in debit intents (a MAC1's PSAM session lives only in its own process) */
   readonly process: string;
   show(p: Prompt, c: BoothCase | null): void;
+  /** beep and LED on the reader: green when done, red when refused; never fails the flow */
+  signal(kind: "done" | "refused"): Promise<void>;
   audit(
     type: string,
     severity: "info" | "warn" | "alarm",
@@ -107,8 +109,13 @@ export interface BoothContext {
    */
   tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
   trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | undefined>;
-  /** wait on the reader's and the operator's events: resolves on the next one or after `ms` */
-  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Wait on the reader's and the operator's events: resolves on the next one, at once when one came
+   * since generation `since` (see gen()), or after `ms`.
+   */
+  wait(ms: number, signal?: AbortSignal, since?: number): Promise<void>;
+  /** the event generation now (it counts card events, link changes, operator actions) */
+  gen(): number;
   /** the last transaction's timing (bench, status) */
   lastTiming: BoothTiming | null;
 }
@@ -137,12 +144,19 @@ export function processToken(): string {
 /** Wakes whoever waits on the booth's events (card inserted/removed, link change, operator action). */
 export class Wakeup {
   private readonly s = new Subject<void>();
+  private n = 0;
+
+  get generation(): number {
+    return this.n;
+  }
 
   wake(): void {
+    this.n++;
     this.s.next();
   }
 
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
+  wait(ms: number, signal?: AbortSignal, since = this.n): Promise<void> {
+    if (since !== this.n || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let done = false;
       const finish = (): void => {

@@ -4,8 +4,9 @@
  * PSAM's purchase session of a given MAC1 still lives (same reader session, no MAC1 since), which is
  * when a recovered MAC2 can still be verified.
  */
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { dataOf, expectData, type Mac1Input, PSAM, parseMac1, swOf } from "./apdus.js";
 import { BoothErrorCodes } from "./errors.js";
 
@@ -65,7 +66,11 @@ export class PsamSession {
     return terminal;
   }
 
-  /** MAC1: the PSAM transaction serial, MAC1, and the reference of this PSAM session. */
+  /**
+   * MAC1: the PSAM transaction serial, MAC1, and the reference of this PSAM session. A PSAM that does
+   * not answer (PSAM_MUTE: a reader that lost power resets its PSAMs without the link noticing) is
+   * prepared again and asked once more, if it still has the terminal number INIT was given.
+   */
   async mac1(
     i: Mac1Input,
     signal?: AbortSignal,
@@ -74,7 +79,20 @@ export class PsamSession {
     try {
       r = await this.reader.psamApdu(this.slot, PSAM.mac1(i), signal);
     } catch (e) {
-      throw psamError("MAC1", e);
+      if (!isEtcError(e, ReaderErrorCodes.PsamMute)) throw psamError("MAC1", e);
+      const before = this.terminalNo;
+      this.invalidate();
+      const after = await this.prepare(signal);
+      if (!before || !after.equals(before))
+        throw psamError(
+          "MAC1",
+          new Error(`terminal number changed after a PSAM reset (${before?.toString("hex")} -> ${after.toString("hex")})`),
+        );
+      try {
+        r = await this.reader.psamApdu(this.slot, PSAM.mac1(i), signal);
+      } catch (e2) {
+        throw psamError("MAC1", e2);
+      }
     }
     this.mac1Count++;
     if (swOf(r) !== "9000") throw psamError("MAC1 (8070)", undefined, swOf(r));
@@ -103,6 +121,7 @@ export class PsamSession {
     try {
       r = await this.reader.psamApdu(this.slot, PSAM.verifyMac2(mac2), signal);
     } catch (e) {
+      if (isEtcError(e, ReaderErrorCodes.PsamMute)) this.invalidate(); // powered down: prepare again next time
       return { result: "unverified", sw: e instanceof EtcError ? e.code : String(e) };
     }
     return swOf(r) === "9000" ? { result: "verified" } : { result: "rejected", sw: swOf(r) };

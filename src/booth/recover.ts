@@ -66,6 +66,7 @@ export async function recover(
   const t0 = ctx.now();
   for (;;) {
     if (signal.aborted) return "closed";
+    const gen = ctx.gen(); // an event from now on ends a wait below at once
     const left = pd.deadline - ctx.now();
     if (left <= 0)
       return unconfirmed(
@@ -76,28 +77,32 @@ export async function recover(
     const secs = Math.ceil(left / 1000);
     if (watch.state === "absent" || watch.state === "done") {
       ctx.show(PROMPTS.putBack(p.cardId, secs), c);
-      await ctx.wait(left, signal);
+      await ctx.wait(left, signal, gen);
       continue;
     }
     let card: CardRead;
     try {
       card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
     } catch (e) {
-      watch.state =
-        isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)
-          ? "absent"
-          : "done";
-      if (watch.state === "done") {
-        ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; waiting");
-        if (isEtcError(e, ReaderErrorCodes.LinkDown)) ctx.show(PROMPTS.readerDown(errText(e)), c);
-        else ctx.show(PROMPTS.putBack(p.cardId, secs), c);
-        await ctx.wait(left, signal);
+      if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
+        watch.state = "absent";
+        continue;
       }
+      ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; waiting");
+      if (isEtcError(e, ReaderErrorCodes.LinkDown)) {
+        watch.state = "unknown"; // read again as soon as the link is up
+        ctx.show(PROMPTS.readerDown(errText(e)), c);
+      } else {
+        watch.state = "done"; // a card that does not answer: wait until one is put on the reader
+        ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+      }
+      await ctx.wait(left, signal, gen);
       continue;
     }
     if (card.cardId !== p.cardId) {
       watch.state = "done";
       ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
+      await ctx.signal("refused");
       ctx.audit(
         "booth.recovery",
         "warn",
@@ -118,7 +123,7 @@ export async function recover(
           ? "absent"
           : "unknown";
       ctx.log.info({ err: errText(e) }, "booth recovery interrupted; trying again");
-      if (watch.state === "unknown") await ctx.wait(Math.min(200, left), signal);
+      if (watch.state === "unknown") await ctx.wait(Math.min(200, left), signal, gen);
     }
   }
 }

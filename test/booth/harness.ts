@@ -62,7 +62,10 @@ export interface BoothTestOptions {
 }
 
 export interface BoothTestContext {
-  lane: LaneRuntime;
+  /** the lane now (a new runtime after restartLane) */
+  readonly lane: LaneRuntime;
+  /** close the lane (gracefully: the booth stops where it is) and open it again on the same data */
+  restartLane(): Promise<void>;
   rsu: RsuSimulator;
   reader: ReaderSimulator;
   store: CardStore;
@@ -74,6 +77,8 @@ export interface BoothTestContext {
   ledger(): LedgerEntry[];
   /** the next (or an earlier, unconsumed) booth prompt with this step */
   prompt(step: string, timeoutMs?: number): Promise<BoothEvent>;
+  /** the next (or an earlier, unconsumed) reader event matching `pred` */
+  readerEvent(pred: (e: ReaderSimEvent) => boolean, what: string): Promise<ReaderSimEvent>;
   /** the booth has nothing more to do (its loop idle) */
   boothIdle(): Promise<void>;
   /** the first booth case waiting, once there is one */
@@ -118,13 +123,38 @@ export async function boothTest(
   const logger = o.debug
     ? createLogger("booth-it", { level: "debug", file: join(dir, "lane.log") })
     : undefined;
-  const lane = await openLane(config, {
-    transport: createSerialTransport({ path: rsuPty.lanePath }),
-    outputs: { emit: (e) => outputs.push(e) },
-    uplink: false,
-    ...(logger ? { logger } : {}),
-  });
-  await loadStatusList(lane, o.listed ?? []);
+  let lane!: LaneRuntime;
+  const boothEvents: BoothEvent[] = [];
+  const replay = new ReplaySubject<BoothEvent>();
+  const first = <T>(o$: Observable<T>, ms: number, what: string): Promise<T> =>
+    firstValueFrom(
+      o$.pipe(timeout({ first: ms, with: () => Promise.reject(new Error(`no ${what} within ${ms} ms`)) })),
+    );
+  const open = async (): Promise<void> => {
+    lane = await openLane(config, {
+      transport: createSerialTransport({ path: rsuPty.lanePath }),
+      outputs: { emit: (e) => outputs.push(e) },
+      uplink: false,
+      ...(logger ? { logger } : {}),
+    });
+    if (lane.statusList.info().versions.full === null) await loadStatusList(lane, o.listed ?? []);
+    const booth = lane.booth;
+    if (!booth) throw new Error("the lane has no booth");
+    booth.events$.subscribe((e) => {
+      boothEvents.push(e);
+      replay.next(e);
+    });
+  };
+  const started = async (): Promise<void> => {
+    await lane.controller.start();
+    await first(lane.controller.status$.pipe(filter((st) => st.status === "open")), 10_000, "lane open");
+    await first(
+      (lane.reader as NonNullable<LaneRuntime["reader"]>).state$.pipe(filter((st) => st.status === "up")),
+      10_000,
+      "reader link up",
+    );
+  };
+  await open();
   const rsu = createRsuSimulator({
     transport: rsuPty.device,
     protocol: "legacy",
@@ -133,21 +163,18 @@ export async function boothTest(
     cards: store.environment(),
     ledger: store.ledgerSink("dsrc"),
   });
-  const booth = lane.booth;
-  if (!booth) throw new Error("the lane has no booth");
-  const boothEvents: BoothEvent[] = [];
-  const replay = new ReplaySubject<BoothEvent>();
-  booth.events$.subscribe((e) => {
-    boothEvents.push(e);
-    replay.next(e);
-  });
+  const readerReplay = new ReplaySubject<ReaderSimEvent>();
+  reader.events$.subscribe((e) => readerReplay.next(e));
   const consumed = new Set<BoothEvent>();
-  const first = <T>(o$: Observable<T>, ms: number, what: string): Promise<T> =>
-    firstValueFrom(
-      o$.pipe(timeout({ first: ms, with: () => Promise.reject(new Error(`no ${what} within ${ms} ms`)) })),
-    );
   const ctx: BoothTestContext = {
-    lane,
+    get lane() {
+      return lane;
+    },
+    async restartLane() {
+      await lane.close();
+      await open();
+      await started();
+    },
     rsu,
     reader,
     store,
@@ -166,7 +193,8 @@ export async function boothTest(
       consumed.add(e);
       return e;
     },
-    boothIdle: () => booth.idle(),
+    readerEvent: (pred, what) => first(readerReplay.pipe(filter(pred)), 10_000, what),
+    boothIdle: () => (lane.booth as NonNullable<LaneRuntime["booth"]>).idle(),
     async caseQueued(reason) {
       const e = await first(
         replay.pipe(filter((x) => x.type === "booth" && x.action === "opened" && x.case.reason === reason)),
@@ -198,13 +226,7 @@ export async function boothTest(
   };
   try {
     await rsu.start();
-    await lane.controller.start();
-    await first(lane.controller.status$.pipe(filter((s) => s.status === "open")), 10_000, "lane open");
-    await first(
-      (lane.reader as NonNullable<LaneRuntime["reader"]>).state$.pipe(filter((s) => s.status === "up")),
-      10_000,
-      "reader link up",
-    );
+    await started();
     await body(ctx);
   } finally {
     await lane.close();
