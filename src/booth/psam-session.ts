@@ -86,7 +86,9 @@ export class PsamSession {
       if (!before || !after.equals(before))
         throw psamError(
           "MAC1",
-          new Error(`terminal number changed after a PSAM reset (${before?.toString("hex")} -> ${after.toString("hex")})`),
+          new Error(
+            `terminal number changed after a PSAM reset (${before?.toString("hex")} -> ${after.toString("hex")})`,
+          ),
         );
       try {
         r = await this.reader.psamApdu(this.slot, PSAM.mac1(i), signal);
