@@ -4,6 +4,7 @@
  * shared ledger and every TAC verifies with the test keys.
  */
 import { describe, expect, it } from "vitest";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -361,6 +362,41 @@ describe("the booth over ptys", () => {
         expect(t.ledger()).toEqual([]);
         expect(t.outputs.some((o) => o.type === "alarm" && o.code === "CARD_ON_STATUS_LIST")).toBe(true);
         expect(t.lane.booth?.cases()).toHaveLength(1);
+      },
+    );
+  });
+
+  it("bad input on the reader port (noise, a truncated frame, a wrong sequence number, an oversize length) is counted, logged, skipped; the link resynchronises and the booth pays", async () => {
+    await boothTest(
+      { scenario: { traffic: { vehicles: [noCardVehicle("N1", SERIAL)] } }, recordLog: true },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const reader = t.lane.reader!;
+        const before = { ...reader.counters };
+        const frame = (seq: number, cmd: number, p: number, data: string): Buffer =>
+          encodeReaderFrame(seq, cmd, p, Buffer.from(data, "hex"));
+        await t.readerWire.write(Buffer.from("55aa1102000177", "hex")); // noise (with a false STX)
+        await t.readerWire.write(frame(0x77, 0x12, 0, "9000")); // a reply nobody asked for
+        await t.readerWire.write(Buffer.from("02ffff0112", "hex")); // LEN 65535: oversize
+        await t.readerWire.write(frame(0x05, 0x12, 0, "6f0484021001").subarray(0, 9)); // cut short
+        await expect
+          .poll(() => reader.counters.truncated, { timeout: 5000 })
+          .toBeGreaterThan(before.truncated);
+        const c = reader.counters;
+        expect(c.noiseBytes).toBeGreaterThan(before.noiseBytes);
+        expect(c.staleReplies).toBe(before.staleReplies + 1);
+        expect(c.oversize).toBe(before.oversize + 1);
+        expect(c.discardedBytes).toBeGreaterThan(before.discardedBytes);
+        const warned = t.log.filter((l) => l.level === "warn").map((l) => l.msg);
+        expect(warned).toContain("bytes discarded");
+        expect(warned.some((m) => /no command in flight: dropped|stale sequence number/.test(m))).toBe(true);
+        // the link stayed up and carries the next transaction
+        expect(reader.state.status).toBe("up");
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        expect(reader.counters.reconnects).toBe(before.reconnects);
+        t.expectRecordsMatchLedger();
       },
     );
   });

@@ -11,6 +11,7 @@ import { filter, firstValueFrom, type Observable, ReplaySubject, timeout } from 
 import { expect } from "vitest";
 import { openPty } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { CardStore } from "../../sim/card/card-store.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { type LedgerEntry, memoryLedger } from "../../sim/ledger/ledger.js";
@@ -30,6 +31,7 @@ import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { createLogger } from "../../src/log.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { expectJournalMatchesLedger, loadStatusList, ROOT } from "../integration/harness.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 /** A card a driver hands over at the booth: entered at 4301-0101 an hour ago, class 1 (1425 fen to pay). */
 export function boothCard(
@@ -58,6 +60,8 @@ export interface BoothTestOptions {
   reader?: Partial<NonNullable<LaneConfigInput["reader"]>>;
   transaction?: LaneConfigInput["transaction"];
   listed?: { kind: "card" | "obu"; id: string }[];
+  /** record the lane's log lines (every level) in `t.log` */
+  recordLog?: boolean;
   debug?: boolean;
 }
 
@@ -73,6 +77,10 @@ export interface BoothTestContext {
   outputs: LaneOutputEvent[];
   boothEvents: BoothEvent[];
   readerEvents: ReaderSimEvent[];
+  /** the lane's log lines, with `recordLog` */
+  log: LogLine[];
+  /** the simulated reader's end of its line: bytes written here reach the lane as if the reader sent them */
+  readerWire: Transport;
   records(): StoredRecord[];
   ledger(): LedgerEntry[];
   /** the next (or an earlier, unconsumed) booth prompt with this step */
@@ -120,9 +128,12 @@ export async function boothTest(
   reader.events$.subscribe((e) => readerEvents.push(e));
   await reader.start();
   const outputs: LaneOutputEvent[] = [];
-  const logger = o.debug
-    ? createLogger("booth-it", { level: "debug", file: join(dir, "lane.log") })
-    : undefined;
+  const log: LogLine[] = [];
+  const logger = o.recordLog
+    ? recordingLogger(log)
+    : o.debug
+      ? createLogger("booth-it", { level: "debug", file: join(dir, "lane.log") })
+      : undefined;
   let lane!: LaneRuntime;
   const boothEvents: BoothEvent[] = [];
   const replay = new ReplaySubject<BoothEvent>();
@@ -182,6 +193,8 @@ export async function boothTest(
     outputs,
     boothEvents,
     readerEvents,
+    log,
+    readerWire: readerPty.device,
     records: () => lane.journal.list({}).sort((a, b) => a.seq - b.seq),
     ledger: () => store.ledger(),
     async prompt(step, ms = 10_000) {
