@@ -49,6 +49,7 @@ import { PROMPTS, type Prompt } from "./prompts.js";
 import { PsamSession } from "./psam-session.js";
 import { type CardWatch, type PendingDebit, recover } from "./recover.js";
 import { settleSuspect } from "./settle.js";
+import { localIso } from "./time.js";
 import { ReaderClock, timedReader } from "./timed-reader.js";
 
 export type { BoothCounters, BoothOptions, BoothOutcome } from "./context.js";
@@ -72,12 +73,35 @@ export interface BoothInit {
   now?: () => number;
   /** wall ms; default Date.now() */
   wallNow?: () => number;
+  /** the reader driver's link counters, for status() (FramedCardReader.counters) */
+  readerCounters?: () => Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+}
+
+/** What the status service shows of the booth (runtime.booth.status()). */
+export interface BoothStatus {
+  /** the card reader's link: connecting | up | down | stopped, since when (monotonic ms), why */
+  link: ReaderLinkState;
+  /** the reader's INFO (vendor, model, firmware, serial, PSAM slots), once it answered */
+  reader: ReaderInfo | null;
+  port: string;
+  cases: BoothCaseView[];
+  /** the collector's screen now */
+  screen: { step: string; text: string; detail: string; caseId: string | null; at: number } | null;
+  counters: BoothCounters;
+  /** the reader link's counters (frames, bytes, discarded bytes, timeouts, reconnects, ...) */
+  readerCounters: Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+  /** debit intents of the booth not yet settled (a lost DEBIT answer being recovered) */
+  recovering: number;
+  /** the last booth transaction's time: total, waiting on the reader, the lane's own share (ms) */
+  lastTiming: BoothTiming | null;
 }
 
 /** One case as the status service and `etc-lane booth list` show it. */
 export interface BoothCaseView {
   id: string;
   openedAt: number;
+  /** openedAt as ISO 8601 in the lane's UTC offset */
+  openedAtLocal: string;
   kind: string;
   reason: string;
   detail: string;
@@ -279,6 +303,24 @@ export class Booth {
 
   cases(): BoothCaseView[] {
     return this.queue.list().map((c) => this.view(c));
+  }
+
+  /** Everything the status service shows of the booth; cheap (no journal access). */
+  status(): BoothStatus {
+    const p = this.prompt;
+    return {
+      link: this.link,
+      reader: this.readerInfo ?? null,
+      port: this.init.readerPort,
+      cases: this.cases(),
+      screen: p
+        ? { step: p.prompt.step, text: p.prompt.text, detail: p.prompt.detail, caseId: p.caseId, at: p.at }
+        : null,
+      counters: { ...this.counters },
+      readerCounters: this.init.readerCounters?.() ?? {},
+      recovering: this.pending.size,
+      lastTiming: this.ctx.lastTiming,
+    };
   }
 
   /**
@@ -789,6 +831,7 @@ export class Booth {
     return {
       id: c.id,
       openedAt: c.openedAt,
+      openedAtLocal: localIso(c.openedAt, this.ctx.rec.utcOffsetMinutes),
       kind: c.kind,
       reason: c.reason,
       detail: caseText(c),

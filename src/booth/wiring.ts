@@ -82,6 +82,7 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
     },
     audit: d.audit,
     logger: d.logger,
+    readerCounters: () => reader.counters,
     ...(d.wallNow ? { wallNow: d.wallNow } : {}),
   });
   // interim audit binding of the booth's records (see the header)

@@ -42,6 +42,17 @@ describe("the booth over ptys", () => {
       ]);
       t.expectRecordsMatchLedger();
       expect(t.lane.booth?.cases()).toEqual([]);
+      // what the status service sees: the link, the counters, the reader's, the last timing
+      const st = t.lane.booth!.status();
+      expect(st).toMatchObject({
+        link: { status: "up" },
+        reader: { vendor: "etc-sim" },
+        cases: [],
+        counters: { transactions: 1, refusals: 0 },
+        recovering: 0,
+      });
+      expect(st.readerCounters.frames).toBeGreaterThan(0);
+      expect(st.lastTiming!.totalMs).toBeGreaterThanOrEqual(st.lastTiming!.readerMs);
       // the barrier opened after the durable record; the reader beeped green
       expect(t.outputs.some((o) => o.type === "barrier" && o.seq === paid.seq)).toBe(true);
       await t.readerEvent((e) => e.type === "signal" && e.led === "green", "a green LED on the reader");
