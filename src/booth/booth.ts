@@ -13,7 +13,7 @@
  * awaited, nothing synchronous waits on the reader, and each journal write first lets any pending I/O
  * (an RSU frame) run. The lane controller is touched only through its hook (ports.ts BoothLaneHook).
  */
-import { type Observable, Subject, type Subscription } from "rxjs";
+import { firstValueFrom, type Observable, of, Subject, type Subscription, timeout } from "rxjs";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -53,6 +53,9 @@ import { localIso } from "./time.js";
 import { ReaderClock, timedReader } from "./timed-reader.js";
 
 export type { BoothCounters, BoothOptions, BoothOutcome } from "./context.js";
+
+/** The longest a booth commit waits for a moment with no DSRC transaction open. */
+const QUIET_MAX_MS = 50;
 
 export interface BoothInit {
   reader: CardReader;
@@ -221,16 +224,29 @@ export class Booth {
       audit: (type, severity, message, data) => this.appendAudit(type, severity, message, data),
       alarm: (code, message) => this.alarm(code, message),
       recorded: (rec, barrier, commitMs) => this.recorded(rec, barrier, commitMs),
+      lastCommit: { quietMs: 0, commitMs: 0 },
       tryCommit: async (rec, intentId) => {
-        await yieldToIo();
-        return this.tryCommit(rec, intentId);
+        const quietMs = await this.quietMoment();
+        const c0 = now();
+        const r = this.tryCommit(rec, intentId);
+        this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
+        return r;
       },
       trySettle: async (seq, s, intentId) => {
-        await yieldToIo();
-        return this.trySettle(seq, s, intentId);
+        const quietMs = await this.quietMoment();
+        const c0 = now();
+        const r = this.trySettle(seq, s, intentId);
+        this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
+        return r;
       },
       wait: (ms, signal, since) => this.wakeup.wait(ms, signal, since),
       gen: () => this.wakeup.generation,
+      lineBytes: () => {
+        const c = init.readerCounters?.();
+        return typeof c?.bytesIn === "number" && typeof c.bytesOut === "number"
+          ? c.bytesIn + c.bytesOut
+          : null;
+      },
     };
   }
 
@@ -343,6 +359,8 @@ export class Booth {
         ok: false,
         message: `--class: expected a JT/T 489 vehicle class 1..26, got ${o.vehicleClass}`,
       };
+    if (this.active && (o.walkUp || o.id !== this.active.c.id))
+      return { ok: false, message: `case ${this.active.c.id} is in progress; take another when it is done` };
     let c: BoothCase | undefined;
     if (o.walkUp) {
       if (o.vehicleClass === undefined) return { ok: false, message: "a walk-up case needs --class N" };
@@ -372,8 +390,6 @@ export class Booth {
       if (c.kind === "recovery")
         return { ok: false, message: `case ${c.id} is a debit being recovered: put the original card back` };
     }
-    if (this.active && this.active.c.id !== c.id)
-      return { ok: false, message: `case ${this.active.c.id} is in progress; take ${c.id} when it is done` };
     this.taken = { id: c.id, vehicleClass: o.vehicleClass };
     this.appendAudit("operator.action", "info", `booth: ${o.user} took case ${c.id} (${c.reason})`, {
       action: "booth.take",
@@ -586,6 +602,7 @@ export class Booth {
 
   /** Read the card on the reader and handle its case. */
   private async withCard(signal: AbortSignal): Promise<void> {
+    const start = { at: this.ctx.now(), readerWaitMs: this.ctx.clock.waitMs, bytes: this.ctx.lineBytes() };
     let card: CardRead;
     try {
       card = await readCard(this.ctx.reader, this.ctx.dialect, this.forcedLayout(), signal);
@@ -640,7 +657,7 @@ export class Booth {
     const onAbort = () => this.active?.abort.abort();
     signal.addEventListener("abort", onAbort);
     try {
-      await this.handle(kase, card, open, this.active.abort.signal);
+      await this.handle(kase, card, open, this.active.abort.signal, start);
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.active = undefined;
@@ -681,6 +698,7 @@ export class Booth {
     card: CardRead,
     open: CommittedRecord | null,
     signal: AbortSignal,
+    start: { at: number; readerWaitMs: number; bytes: number | null },
   ): Promise<void> {
     const ctx = this.ctx;
     if (open) {
@@ -722,7 +740,9 @@ export class Booth {
       return;
     }
     await yieldToIo();
-    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal));
+    // the transaction's time counts from the card read, unless a settlement came first
+    const from = open ? undefined : start;
+    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, from));
     if (r.kind === "paid") {
       if (this.taken?.id === c.id) this.taken = undefined;
       this.removeCase(c, "paid at the booth");
@@ -888,6 +908,29 @@ export class Booth {
       this.outputs.emit({ type: "light", color: "green", at: barrierAt });
     }
     this.outcomesSubject.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
+  }
+
+  /**
+   * Before a journal commit (one fsync, synchronous on the lane's thread): let pending I/O run, and wait
+   * (at most QUIET_MAX_MS) for a moment with no DSRC transaction open, so that no RSU frame waits on the
+   * booth's fsync. The debit intent is on disk meanwhile.
+   */
+  private async quietMoment(): Promise<number> {
+    const t0 = this.ctx.now();
+    await yieldToIo();
+    const until = this.ctx.now() + QUIET_MAX_MS;
+    while (this.init.lane.inFlight().length > 0 && this.ctx.now() < until && !this.closed) {
+      await firstValueFrom(
+        this.init.lane.outcomes$.pipe(
+          timeout({ first: Math.max(1, until - this.ctx.now()), with: () => of(null) }),
+        ),
+        {
+          defaultValue: null,
+        },
+      );
+      await yieldToIo();
+    }
+    return this.ctx.now() - t0;
   }
 
   private tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {

@@ -74,9 +74,15 @@ export async function charge(
   card: CardRead,
   vehicleClass: number,
   signal: AbortSignal,
+  /** when the booth began reading the card, and the reader clock then (the transaction's timing) */
+  start: { at: number; readerWaitMs: number; bytes: number | null } = {
+    at: ctx.now(),
+    readerWaitMs: ctx.clock.waitMs,
+    bytes: ctx.lineBytes(),
+  },
 ): Promise<ChargeResult> {
-  const t0 = ctx.now();
-  const reader0 = ctx.clock.waitMs;
+  const t0 = start.at;
+  const reader0 = start.readerWaitMs;
   const chk = checkCard(c, card, {
     lane: ctx.rec.lane,
     utcOffsetMinutes: ctx.rec.utcOffsetMinutes,
@@ -94,7 +100,7 @@ export async function charge(
   const key = { cardId: card.cardId, obuSerial: c.obuSerial };
   ctx.lane.guards.hold(key); // no DSRC debit of this card or OBU while the booth debits it
   ctx.show(PROMPTS.paying(price.amount), c);
-  const stages: Record<string, number> = { boothStart: t0 };
+  const stages: Record<string, number> = { cardRead: t0, boothStart: ctx.now() };
   let intentId: number | undefined;
   let payload: BoothIntentPayload | undefined;
   const beforeDebit = (p: PreparedDebit): void => {
@@ -145,22 +151,27 @@ export async function charge(
         journalCommit: ctx.now(),
       },
     );
-    const totalMs = ctx.now() - t0;
+    const preMs = ctx.now() - t0;
     const readerMs = ctx.clock.waitMs - reader0;
+    const b1 = ctx.lineBytes();
+    const bytes = b1 !== null && start.bytes !== null ? b1 - start.bytes : null;
+    // in the record: card read -> record ready (the commit that writes it cannot be in it)
     (rec.extra as { booth: Record<string, unknown> }).booth.timing = {
-      totalMs: round(totalMs),
+      totalMs: round(preMs),
       readerMs: round(readerMs),
-      laneMs: round(totalMs - readerMs),
+      laneMs: round(preMs - readerMs),
+      bytes,
     };
-    const c0 = ctx.now();
     const committed = await ctx.tryCommit(rec, intentId);
     if (!committed) return { kind: "journal-failed" }; // the intent stays: the next start recovers it
-    ctx.lastTiming = { totalMs, readerMs, laneMs: ctx.now() - t0 - readerMs };
+    const { quietMs, commitMs } = ctx.lastCommit;
+    const totalMs = ctx.now() - t0 - quietMs;
+    ctx.lastTiming = { totalMs, readerMs, laneMs: totalMs - readerMs, commitMs, quietMs, bytes };
     ctx.counters.transactions++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
-    ctx.recorded(committed, true, ctx.now() - c0);
+    ctx.recorded(committed, true, commitMs);
     if (done.mac2Check.result === "rejected")
       ctx.alarm(
         "BOOTH_MAC2_REJECTED",

@@ -66,10 +66,20 @@ export interface BoothCounters {
   journalFailures: number;
 }
 
+/** One booth transaction's time, card read to durable record (ms). */
 export interface BoothTiming {
+  /** card read -> record durable, the wait for a quiet moment excluded */
   totalMs: number;
+  /** waiting on the reader: the line, the reader, the card, the PSAM */
   readerMs: number;
+  /** the lane's own share: totalMs - readerMs (checks, intent, records, the journal commit) */
   laneMs: number;
+  /** of which the journal commit (one fsync) */
+  commitMs: number;
+  /** the commit waited this long for no DSRC transaction to be open (not in totalMs) */
+  quietMs: number;
+  /** bytes on the reader line, both directions (when the reader driver counts them) */
+  bytes: number | null;
 }
 
 export interface BoothContext {
@@ -108,6 +118,8 @@ export interface BoothContext {
    * synchronous. On failure: logged in full, counted, alarm; resolves undefined.
    */
   tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
+  /** the last tryCommit/trySettle: how long it waited for a quiet moment, how long the commit took */
+  lastCommit: { quietMs: number; commitMs: number };
   trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | undefined>;
   /**
    * Wait on the reader's and the operator's events: resolves on the next one, at once when one came
@@ -116,6 +128,8 @@ export interface BoothContext {
   wait(ms: number, signal?: AbortSignal, since?: number): Promise<void>;
   /** the event generation now (it counts card events, link changes, operator actions) */
   gen(): number;
+  /** bytes the reader link carried so far, both directions; null when the driver does not count them */
+  lineBytes(): number | null;
   /** the last transaction's timing (bench, status) */
   lastTiming: BoothTiming | null;
 }

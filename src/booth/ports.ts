@@ -34,6 +34,8 @@ export interface GuardKey {
  */
 export interface BoothLaneHook {
   readonly outcomes$: Observable<{ record: CommittedRecord }>;
+  /** OBUs with a DSRC transaction open now: the booth commits between vehicles when it can */
+  inFlight(): readonly unknown[];
   readonly guards: {
     isHeld(id: string): boolean;
     recentlyTraded(k: GuardKey): boolean;

@@ -152,7 +152,6 @@ async function onOriginal(
         processRestarted: !sameProcess,
       },
     );
-    const c0 = ctx.now();
     const committed = await ctx.tryCommit(rec, pd.intentId);
     if (!committed) return "journal-failed";
     ctx.counters.transactions++;
@@ -161,7 +160,7 @@ async function onOriginal(
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
-    ctx.recorded(committed, true, ctx.now() - c0);
+    ctx.recorded(committed, true, ctx.lastCommit.commitMs);
     if (check.result === "rejected")
       ctx.alarm(
         "BOOTH_MAC2_REJECTED",

@@ -61,7 +61,11 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
     reader,
     readerPort: d.transport ? d.transport.name : r.port,
     journal: d.journal,
-    lane: { outcomes$: d.controller.outcomes$, guards: d.controller.guards },
+    lane: {
+      outcomes$: d.controller.outcomes$,
+      guards: d.controller.guards,
+      inFlight: () => d.controller.inFlight(),
+    },
     statusList: d.statusList,
     statusListPolicy: {
       whenMissing: c.statusList.whenMissing,
