@@ -3,7 +3,11 @@
  * against the simulated reader and the simulated RSU, one card store for both. Every record matches the
  * shared ledger and every TAC verifies with the test keys.
  */
+
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
@@ -408,6 +412,29 @@ describe("the booth over ptys", () => {
         await t.boothIdle();
         expect(reader.counters.reconnects).toBe(before.reconnects);
         t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("with the wire capture on, every byte of the reader port is captured beside the RSU port's", async () => {
+    await boothTest(
+      { scenario: { traffic: { vehicles: [noCardVehicle("W1", SERIAL)] } }, capture: true },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const dir = join(t.dir, "data", "capture");
+        const files = readdirSync(dir).map((f) => join(dir, f));
+        const cap = readCapture(files);
+        expect(cap.ports.map((p) => p.name).sort()).toEqual(["reader", "rsu"]);
+        const reader = cap.records.filter((r) => r.port === "reader" && r.dir !== "state");
+        const tx = Buffer.concat(reader.filter((r) => r.dir === "tx").map((r) => r.bytes));
+        const rx = Buffer.concat(reader.filter((r) => r.dir === "rx").map((r) => r.bytes));
+        // the lane's DEBIT went out, the card's TAC came back, byte for byte
+        const tac = t.ledger()[0]!.tac;
+        expect(tx.includes(Buffer.from("80540100", "hex"))).toBe(true);
+        expect(rx.includes(Buffer.from(tac, "hex"))).toBe(true);
       },
     );
   });

@@ -62,6 +62,8 @@ export interface BoothTestOptions {
   listed?: { kind: "card" | "obu"; id: string }[];
   /** record the lane's log lines (every level) in `t.log` */
   recordLog?: boolean;
+  /** the lane's wire capture on (config capture.enabled) */
+  capture?: boolean;
   debug?: boolean;
 }
 
@@ -120,6 +122,7 @@ export async function boothTest(
       tariff: join(ROOT, "config/tariff.example.yaml"),
       transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...o.transaction },
       outputs: { sink: "log" },
+      ...(o.capture ? { capture: { enabled: true } } : {}),
     },
     "test",
   );
