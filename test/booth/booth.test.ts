@@ -175,7 +175,7 @@ describe("the booth over ptys", () => {
       const sub = t.reader.events$.subscribe((e) => {
         // long enough for the lane to find the reader silent and reconnect
         if (e.type === "reply" && e.name === "CARD_APDU" && e.ins[0] === 0x54)
-          t.reader.inject({ kind: "unplug", durationMs: 1500 });
+          t.reader.inject({ kind: "unplug", durationMs: 3000 });
       });
       t.reader.present(CARD);
       await t.prompt("RECOVERED", 15_000);

@@ -112,7 +112,7 @@ export async function boothTest(
       rsu: { port: "in-process", protocol: "legacy", timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
       reader: {
         port: readerPty.lanePath,
-        timeouts: { cardApduMs: 400, psamApduMs: 400, activateMs: 400, signalMs: 400 },
+        timeouts: { cardApduMs: 800, psamApduMs: 800, activateMs: 800, signalMs: 800 },
         link: { pingIntervalMs: 0, backoffInitialMs: 50, backoffMaxMs: 200 },
         ...o.reader,
       },
