@@ -56,6 +56,8 @@ export type { BoothCounters, BoothOptions, BoothOutcome } from "./context.js";
 
 /** The longest a booth commit waits for a moment with no DSRC transaction open. */
 const QUIET_MAX_MS = 50;
+/** A reader that answered BUSY is asked again after this long (ms). */
+const BUSY_RETRY_MS = 100;
 
 export interface BoothInit {
   reader: CardReader;
@@ -282,6 +284,7 @@ export class Booth {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.closer.abort();
     this.active?.abort.abort();
     this.wakeup.wake();
@@ -593,6 +596,17 @@ export class Booth {
     }
   }
 
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Work again after a short pause (a busy reader), unless an event comes first. */
+  private retrySoon(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, BUSY_RETRY_MS);
+  }
+
   private showWaiting(): void {
     const t = this.taken ? this.queue.get(this.taken.id) : undefined;
     const head = t ?? this.queue.list().find((c) => c.kind !== "recovery");
@@ -614,6 +628,12 @@ export class Booth {
       }
       if (isEtcError(e, ReaderErrorCodes.LinkDown) || isEtcError(e, ReaderErrorCodes.Aborted)) {
         this.watch.state = "unknown"; // read again once the link is up
+        return;
+      }
+      if (isEtcError(e, ReaderErrorCodes.Busy)) {
+        // the reader is still on an earlier command (e.g. one a killed process sent): read again shortly
+        this.watch.state = "unknown";
+        this.retrySoon();
         return;
       }
       this.counters.cardErrors++;

@@ -27,6 +27,9 @@ import { type Attempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
 import { evidenceData } from "./settle.js";
 
+/** A card read that failed for another reason than "no card" is tried again after this long (ms). */
+const RETRY_MS = 200;
+
 export interface PendingDebit {
   intentId: number;
   payload: BoothIntentPayload;
@@ -88,15 +91,17 @@ export async function recover(
         watch.state = "absent";
         continue;
       }
-      ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; waiting");
+      ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; trying again");
+      // the card stays where it is: read it again as soon as the link is up, or shortly (a busy or slow
+      // reader, a card that did not answer this time); never wait for the collector to put it on again
+      watch.state = "unknown";
       if (isEtcError(e, ReaderErrorCodes.LinkDown)) {
-        watch.state = "unknown"; // read again as soon as the link is up
         ctx.show(PROMPTS.readerDown(errText(e)), c);
+        await ctx.wait(left, signal, gen);
       } else {
-        watch.state = "done"; // a card that does not answer: wait until one is put on the reader
         ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+        await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
       }
-      await ctx.wait(left, signal, gen);
       continue;
     }
     if (card.cardId !== p.cardId) {
@@ -123,7 +128,7 @@ export async function recover(
           ? "absent"
           : "unknown";
       ctx.log.info({ err: errText(e) }, "booth recovery interrupted; trying again");
-      if (watch.state === "unknown") await ctx.wait(Math.min(200, left), signal, gen);
+      if (watch.state === "unknown") await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
     }
   }
 }

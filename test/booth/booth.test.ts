@@ -438,4 +438,31 @@ describe("the booth over ptys", () => {
       },
     );
   });
+
+  it("DEBIT timed out in a slow reader that then answers BUSY: the recovery asks again by itself (the card stays on the reader) and proves the TAC", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("S1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const sub = t.reader.events$.subscribe((e) => {
+        // DEBIT (the command after MAC1) takes longer than the lane's 800 ms; the reader is busy meanwhile
+        if (e.type === "reply" && e.name === "PSAM_APDU" && e.ins[0] === 0x70)
+          t.reader.inject({ kind: "slow", delayMs: 1200, waitEveryMs: 0 });
+      });
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED", 8000);
+      sub.unsubscribe();
+      await t.boothIdle();
+      expect(t.readerEvents.some((e) => e.type === "reply" && e.status === "busy")).toBe(true);
+      expect(
+        t
+          .records()
+          .filter((r) => r.kind === "transaction")
+          .map((r) => r.outcome),
+      ).toEqual(["BOOTH_EXIT_DEBIT_PROVED"]);
+      // the card was never taken off the reader
+      expect(
+        t.readerEvents.filter((e) => e.type === "card").map((e) => (e.type === "card" ? e.kind : "")),
+      ).toEqual(["inserted"]);
+      t.expectRecordsMatchLedger();
+    });
+  });
 });

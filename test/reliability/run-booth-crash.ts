@@ -7,7 +7,7 @@
  * restarted each time. At the end the ledger (every debit the cards made) is reconciled with the journal
  * and the station: every debit is one record, none lost, no card charged twice.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -141,7 +141,15 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     const left = (): number => simLines().filter((l) => / left obu /.test(l)).length;
     const trafficDone = (): boolean => left() >= o.vehicles;
     let incarnation = 0;
-    const start = (): LaneProc => startLane(config, `lane#${++incarnation}`);
+    const laneLog = join(dir, "lane-runs.log");
+    const start = (): LaneProc => {
+      const l = startLane(config, `lane#${++incarnation}`);
+      // with `keep`, every line of every lane process goes to lane-runs.log (the Proc keeps warnings only)
+      if (o.keep)
+        for (const st of [l.proc.child.stdout, l.proc.child.stderr])
+          st?.on("data", (d: string | Buffer) => appendFileSync(laneLog, d));
+      return l;
+    };
     lane = start();
     await lane.opened;
     log(`lane open; ${o.vehicles} vehicles at ${o.ratePerMinute}/min, all to the booth`);
