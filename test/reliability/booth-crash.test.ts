@@ -13,10 +13,11 @@ it(
   "SIGKILLed lane during booth transactions: >= 20 kills; every debit one record, none lost, none twice",
   async () => {
     const r = await runBoothCrash({
-      vehicles: soak ? 600 : 110,
+      vehicles: soak ? 600 : 80,
       ratePerMinute: 80,
       minUpMs: 800,
-      killWindowMs: 300,
+      minKills: soak ? 100 : 22,
+      killWindowMs: 200,
       readerLatencyMs: 25,
       seed: Number(process.env.ETC_BOOTH_CRASH_SEED ?? 12),
       keep: process.env.ETC_RELIABILITY_KEEP === "1",
@@ -29,7 +30,7 @@ it(
     );
     expect(r.kills).toBeGreaterThanOrEqual(20);
     // the kills hit booth transactions, not only idle moments
-    expect(r.killsInDebit).toBeGreaterThanOrEqual(10);
+    expect(r.killsInDebit).toBeGreaterThanOrEqual(8);
     // traffic flowed to the booth and was paid there
     expect(r.ledger.length).toBeGreaterThan(r.vehiclesStopped * 0.5);
     // 0 lost, 0 recorded twice, 0 records without a debit, 0 cards charged twice

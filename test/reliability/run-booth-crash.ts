@@ -32,6 +32,8 @@ export interface BoothCrashOptions {
   ratePerMinute: number;
   /** the lane runs at least this long after "lane open" before the next kill is armed */
   minUpMs: number;
+  /** kills go on after the traffic ended, while the booth still debits, until at least this many */
+  minKills: number;
   /** the kill comes a uniform random [0, killWindowMs] after the booth starts a debit */
   killWindowMs: number;
   /** every reader command is answered after this long */
@@ -156,16 +158,16 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
 
     let kills = 0;
     let killsInDebit = 0;
-    while (!trafficDone()) {
+    while (!trafficDone() || kills < o.minKills) {
       const victim = lane;
       const upUntil = Date.now() + o.minUpMs;
-      await until(() => Date.now() >= upUntil || trafficDone(), o.minUpMs + 1000, "minimum up time", 20);
-      if (trafficDone()) break;
+      await until(() => Date.now() >= upUntil, o.minUpMs + 1000, "minimum up time", 20);
       // arm the kill at the booth's next debit
       const paying = await victim.proc
         .nextLine((l) => isPaying(l.text), 8000, "a booth debit")
         .then(() => true)
         .catch(() => false);
+      if (!paying && trafficDone()) break; // nothing left to debit
       let finished = false;
       if (paying) {
         victim.proc
