@@ -13,14 +13,14 @@
  * awaited, nothing synchronous waits on the reader, and each journal write first lets any pending I/O
  * (an RSU frame) run. The lane controller is touched only through its hook (ports.ts BoothLaneHook).
  */
-import { firstValueFrom, type Observable, of, Subject, type Subscription, timeout } from "rxjs";
-import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { type Observable, Subject, type Subscription } from "rxjs";
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
-import type { AuditPort, Settlement } from "../lane/ports.js";
+import type { CommittedRecord } from "../journal/types.js";
+import type { AuditPort } from "../lane/ports.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { Tariff } from "../tariff/tariff.js";
 import {
@@ -43,19 +43,26 @@ import {
   processToken,
   Wakeup,
 } from "./context.js";
-import { BoothErrorCodes } from "./errors.js";
+import { BoothEffects, yieldToIo } from "./effects.js";
 import type { BoothJournal, BoothLaneHook, BoothStatusList, StatusListPolicy } from "./ports.js";
 import { PROMPTS, type Prompt } from "./prompts.js";
 import { PsamSession } from "./psam-session.js";
 import { type CardWatch, type PendingDebit, recover } from "./recover.js";
 import { settleSuspect } from "./settle.js";
-import { localIso } from "./time.js";
 import { ReaderClock, timedReader } from "./timed-reader.js";
+import {
+  type BoothCaseView,
+  type BoothEvent,
+  type BoothOperatorResult,
+  type BoothStatus,
+  caseText,
+  caseView,
+  who,
+} from "./view.js";
 
 export type { BoothCounters, BoothOptions, BoothOutcome } from "./context.js";
+export type { BoothCaseView, BoothEvent, BoothOperatorResult, BoothStatus } from "./view.js";
 
-/** The longest a booth commit waits for a moment with no DSRC transaction open. */
-const QUIET_MAX_MS = 50;
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
 
@@ -83,79 +90,6 @@ export interface BoothInit {
 }
 
 /** What the status service shows of the booth (runtime.booth.status()). */
-export interface BoothStatus {
-  /** the card reader's link: connecting | up | down | stopped, since when (monotonic ms), why */
-  link: ReaderLinkState;
-  /** the reader's INFO (vendor, model, firmware, serial, PSAM slots), once it answered */
-  reader: ReaderInfo | null;
-  port: string;
-  cases: BoothCaseView[];
-  /** the collector's screen now */
-  screen: { step: string; text: string; detail: string; caseId: string | null; at: number } | null;
-  counters: BoothCounters;
-  /** the reader link's counters (frames, bytes, discarded bytes, timeouts, reconnects, ...) */
-  readerCounters: Readonly<Record<string, number | Readonly<Record<string, number>>>>;
-  /** debit intents of the booth not yet settled (a lost DEBIT answer being recovered) */
-  recovering: number;
-  /** the last booth transaction's time: total, waiting on the reader, the lane's own share (ms) */
-  lastTiming: BoothTiming | null;
-}
-
-/** One case as the status service and `etc-lane booth list` show it. */
-export interface BoothCaseView {
-  id: string;
-  openedAt: number;
-  /** openedAt as ISO 8601 in the lane's UTC offset */
-  openedAtLocal: string;
-  kind: string;
-  reason: string;
-  detail: string;
-  obuId: string | null;
-  cardId: string | null;
-  plate: string | null;
-  seq: number | null;
-  /** "active": being worked on; "taken": the collector chose it; "waiting" */
-  status: "active" | "taken" | "waiting";
-  vehicleClass: number | null;
-}
-
-export interface BoothOperatorResult {
-  ok: boolean;
-  message: string;
-  data?: Record<string, unknown>;
-}
-
-export type BoothEvent =
-  | { type: "booth"; at: number; action: "opened" | "closed"; case: BoothCaseView; why?: string }
-  | { type: "prompt"; at: number; prompt: Prompt; caseId: string | null };
-
-const CASE_TEXT: Record<string, string> = {
-  OBU_NO_CARD: "标签无卡",
-  OBU_CARD_ERROR: "卡片异常",
-  OBU_TAMPERED: "标签已拆卸",
-  OBU_LOCKED: "标签已锁定",
-  OBU_READ_FAILED: "读标签失败",
-  OBU_DATA_INVALID: "标签数据异常",
-  OBU_BATTERY_LOW: "标签电量低",
-  OBU_EXPIRED: "标签已过期",
-  OBU_NOT_YET_VALID: "标签未启用",
-  OBU_ISSUER_INVALID: "标签发行方无效",
-  VEHICLE_READ_FAILED: "读车辆信息失败",
-  FRAME_INCOMPLETE: "数据不完整",
-  CARD_READ_FAILED: "读卡失败",
-  CARD_OBU_MISMATCH: "标卡信息不符",
-  TRADE_FAILED: "交易失败",
-  OBU_LEFT: "车辆离开",
-  LANE_CLOSED: "车道关闭",
-  UNSETTLED_DEBIT: "存在未确认交易",
-  BOOTH_RECOVERY: "扣款未确认",
-  WALK_UP: "人工选择",
-};
-
-function caseText(c: BoothCase): string {
-  return CASE_TEXT[c.reason] ?? (c.kind === "suspect" ? "交易未确认" : c.reason);
-}
-
 export class Booth {
   readonly events$: Observable<BoothEvent>;
   /** durable booth records (transactions, settled suspects, unconfirmed debits, cancellations) */
@@ -171,8 +105,6 @@ export class Booth {
   private readonly pending = new Map<string, PendingDebit>();
   private readonly watch: CardWatch = { state: "unknown" };
   private readonly log: Logger;
-  private readonly outputs: LaneOutputs;
-  private readonly audit: AuditPort | undefined;
   private subs: Subscription[] = [];
   private link: ReaderLinkState = { status: "stopped", since: 0 };
   private readerInfo: ReaderInfo | undefined;
@@ -182,13 +114,11 @@ export class Booth {
   private dirty = false;
   private closed = false;
   private walkUps = 0;
-  private prompt: { prompt: Prompt; caseId: string | null; at: number } | undefined;
+  private readonly fx: BoothEffects;
   private readonly closer = new AbortController();
 
   constructor(private readonly init: BoothInit) {
     this.log = (init.logger ?? silentLogger).child({ ch: "BOOTH" });
-    this.outputs = init.outputs;
-    this.audit = init.audit;
     this.inner = init.reader;
     this.queue = new BoothCases(init.options.queueMax);
     this.reasons = new Set(init.options.offerFor);
@@ -196,6 +126,22 @@ export class Booth {
     this.events$ = this.eventsSubject.asObservable();
     this.outcomes$ = this.outcomesSubject.asObservable();
     const now = init.now ?? (() => performance.now());
+    const wallNow = init.wallNow ?? (() => Date.now());
+    this.fx = new BoothEffects({
+      outputs: init.outputs,
+      audit: init.audit,
+      journal: init.journal,
+      lane: init.lane,
+      reader: init.reader,
+      log: this.log,
+      now,
+      wallNow,
+      counters: this.counters,
+      events: this.eventsSubject,
+      outcomes: this.outcomesSubject,
+      link: () => this.link,
+      closed: () => this.closed,
+    });
     const clock = new ReaderClock();
     const reader = timedReader(init.reader, clock, now);
     this.ctx = {
@@ -217,27 +163,27 @@ export class Booth {
       readerPort: init.readerPort,
       log: this.log,
       now,
-      wallNow: init.wallNow ?? (() => Date.now()),
+      wallNow,
       counters: this.counters,
       process: processToken(),
       lastTiming: null,
-      show: (p, c) => this.show(p, c),
-      signal: (kind) => this.signal(kind),
-      audit: (type, severity, message, data) => this.appendAudit(type, severity, message, data),
-      alarm: (code, message) => this.alarm(code, message),
-      recorded: (rec, barrier, commitMs) => this.recorded(rec, barrier, commitMs),
+      show: (p, c) => this.fx.show(p, c),
+      signal: (kind) => this.fx.signal(kind),
+      audit: (type, severity, message, data) => this.fx.appendAudit(type, severity, message, data),
+      alarm: (code, message) => this.fx.alarm(code, message),
+      recorded: (rec, barrier, commitMs) => this.fx.recorded(rec, barrier, commitMs),
       lastCommit: { quietMs: 0, commitMs: 0 },
       tryCommit: async (rec, intentId) => {
-        const quietMs = await this.quietMoment();
+        const quietMs = await this.fx.quietMoment();
         const c0 = now();
-        const r = this.tryCommit(rec, intentId);
+        const r = this.fx.tryCommit(rec, intentId);
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
       },
       trySettle: async (seq, s, intentId) => {
-        const quietMs = await this.quietMoment();
+        const quietMs = await this.fx.quietMoment();
         const c0 = now();
-        const r = this.trySettle(seq, s, intentId);
+        const r = this.fx.trySettle(seq, s, intentId);
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
       },
@@ -317,7 +263,7 @@ export class Booth {
 
   /** The prompt on the collector's screen now. */
   get screen(): { prompt: Prompt; caseId: string | null; at: number } | undefined {
-    return this.prompt;
+    return this.fx.prompt;
   }
 
   cases(): BoothCaseView[] {
@@ -326,7 +272,7 @@ export class Booth {
 
   /** Everything the status service shows of the booth; cheap (no journal access). */
   status(): BoothStatus {
-    const p = this.prompt;
+    const p = this.fx.prompt;
     return {
       link: this.link,
       reader: this.readerInfo ?? null,
@@ -394,7 +340,7 @@ export class Booth {
         return { ok: false, message: `case ${c.id} is a debit being recovered: put the original card back` };
     }
     this.taken = { id: c.id, vehicleClass: o.vehicleClass };
-    this.appendAudit("operator.action", "info", `booth: ${o.user} took case ${c.id} (${c.reason})`, {
+    this.fx.appendAudit("operator.action", "info", `booth: ${o.user} took case ${c.id} (${c.reason})`, {
       action: "booth.take",
       user: o.user,
       detail: {
@@ -404,7 +350,7 @@ export class Booth {
       },
     });
     if (this.watch.state === "done") this.watch.state = "unknown";
-    this.show(PROMPTS.waitCard(this.who(c), caseText(c)), c);
+    this.fx.show(PROMPTS.waitCard(who(c), caseText(c)), c);
     this.kick();
     return {
       ok: true,
@@ -432,19 +378,19 @@ export class Booth {
     }
     if (c.seq !== null) {
       await yieldToIo();
-      const rec = this.tryCommit(cancelledRecord(this.ctx.rec, c, o.user, o.reason));
+      const rec = this.fx.tryCommit(cancelledRecord(this.ctx.rec, c, o.user, o.reason));
       if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
-      this.recorded(rec, false, null);
+      this.fx.recorded(rec, false, null);
     }
     this.counters.cancelled++;
     if (this.taken?.id === c.id) this.taken = undefined;
     this.removeCase(c, `cancelled by ${o.user}: ${o.reason}`);
-    this.appendAudit("operator.action", "info", `booth: ${o.user} cancelled case ${c.id}: ${o.reason}`, {
+    this.fx.appendAudit("operator.action", "info", `booth: ${o.user} cancelled case ${c.id}: ${o.reason}`, {
       action: "booth.cancel",
       user: o.user,
       detail: { case: c.id, reason: o.reason },
     });
-    this.show(PROMPTS.cancelled(), c);
+    this.fx.show(PROMPTS.cancelled(), c);
     this.kick();
     return { ok: true, message: `case ${c.id} cancelled` };
   }
@@ -468,7 +414,7 @@ export class Booth {
         continue;
       }
       this.addPending(it.id, p);
-      this.alarm(
+      this.fx.alarm(
         "BOOTH_CRASH_RECOVERY",
         `booth debit of ${p.prepared.amount} fen on card ${p.cardId} was in flight when the previous process stopped`,
       );
@@ -534,7 +480,7 @@ export class Booth {
       this.readerInfo = (this.inner as { info?: ReaderInfo }).info ?? this.readerInfo;
       this.ctx.psam.invalidate(); // a reconnected reader has its PSAM unpowered
       if (this.watch.state !== "present") this.watch.state = "unknown";
-      this.appendAudit("reader.link", "info", "card reader link up", {
+      this.fx.appendAudit("reader.link", "info", "card reader link up", {
         state: "up",
         port: this.init.readerPort,
       });
@@ -542,12 +488,12 @@ export class Booth {
       this.kick();
     } else if (s.status === "down" && was === "up") {
       this.ctx.psam.invalidate();
-      this.appendAudit("reader.link", "alarm", `card reader link down${s.reason ? `: ${s.reason}` : ""}`, {
+      this.fx.appendAudit("reader.link", "alarm", `card reader link down${s.reason ? `: ${s.reason}` : ""}`, {
         state: "down",
         ...(s.reason ? { reason: s.reason } : {}),
         port: this.init.readerPort,
       });
-      this.show(PROMPTS.readerDown(s.reason ?? "down"), this.active?.c ?? null);
+      this.fx.show(PROMPTS.readerDown(s.reason ?? "down"), this.active?.c ?? null);
       this.wakeup.wake();
     }
   }
@@ -579,7 +525,7 @@ export class Booth {
       return;
     }
     if (this.link.status !== "up") {
-      if (this.queue.size > 0) this.show(PROMPTS.readerDown(this.link.reason ?? this.link.status), null);
+      if (this.queue.size > 0) this.fx.show(PROMPTS.readerDown(this.link.reason ?? this.link.status), null);
       return;
     }
     if (this.watch.state === "absent" || this.watch.state === "done") {
@@ -610,8 +556,8 @@ export class Booth {
   private showWaiting(): void {
     const t = this.taken ? this.queue.get(this.taken.id) : undefined;
     const head = t ?? this.queue.list().find((c) => c.kind !== "recovery");
-    if (head) this.show(PROMPTS.waitCard(this.who(head), caseText(head)), head);
-    else this.show(PROMPTS.idle(), null);
+    if (head) this.fx.show(PROMPTS.waitCard(who(head), caseText(head)), head);
+    else this.fx.show(PROMPTS.idle(), null);
   }
 
   /** Read the card on the reader and handle its case. */
@@ -638,16 +584,16 @@ export class Booth {
       }
       this.counters.cardErrors++;
       this.watch.state = "done";
-      this.show(PROMPTS.cardError(errText(e)), null);
-      await this.signal("refused");
+      this.fx.show(PROMPTS.cardError(errText(e)), null);
+      await this.fx.signal("refused");
       return;
     }
     this.watch.state = "done"; // nothing more with this card until one is put on the reader again
     const cardKey = { cardId: card.cardId };
     const open = this.safe(() => this.init.journal.findOpenSuspect({ cardId: card.cardId }), null);
     if (!open && this.init.lane.guards.recentlyTraded(cardKey)) {
-      this.show(PROMPTS.alreadyTraded(), null);
-      this.appendAudit(
+      this.fx.show(PROMPTS.alreadyTraded(), null);
+      this.fx.appendAudit(
         "booth.refused",
         "warn",
         `booth: card ${card.cardId} traded here within the recent-trade window`,
@@ -656,7 +602,7 @@ export class Booth {
           code: "ALREADY_TRADED",
         },
       );
-      await this.signal("refused");
+      await this.fx.signal("refused");
       return;
     }
     const c = this.pick(card.cardId);
@@ -666,8 +612,8 @@ export class Booth {
         const p = this.taken
           ? PROMPTS.wrongCard(this.queue.get(this.taken.id)?.cardId ?? "")
           : PROMPTS.noCase(card.cardId);
-        this.show(p, null);
-        await this.signal("refused");
+        this.fx.show(p, null);
+        await this.fx.signal("refused");
         return;
       }
     }
@@ -731,23 +677,28 @@ export class Booth {
         for (const x of [c, this.queue.get(`s${open.seq}`)])
           if (x) this.removeCase(x, `paid: suspect ${open.tradeId} ${r}`);
         if (this.taken?.id === c.id) this.taken = undefined;
-        await this.signal("done");
+        await this.fx.signal("done");
         return;
       }
       if (r !== "not-debited") {
-        await this.signal("refused");
+        await this.fx.signal("refused");
         return;
       }
     } else if (
       this.init.lane.guards.isHeld(card.cardId) ||
       (c.obuSerial && this.init.lane.guards.isHeld(c.obuSerial))
     ) {
-      this.show(PROMPTS.held(), c);
-      this.appendAudit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
-        cardId: card.cardId,
-        code: "HELD",
-      });
-      await this.signal("refused");
+      this.fx.show(PROMPTS.held(), c);
+      this.fx.appendAudit(
+        "booth.refused",
+        "warn",
+        `booth: card ${card.cardId} is held by an unsettled debit`,
+        {
+          cardId: card.cardId,
+          code: "HELD",
+        },
+      );
+      await this.fx.signal("refused");
       return;
     }
     const vehicleClass =
@@ -755,8 +706,8 @@ export class Booth {
       this.taken?.vehicleClass ??
       (card.issuance.vehicleClass > 0 ? card.issuance.vehicleClass : undefined);
     if (vehicleClass === undefined) {
-      this.show(PROMPTS.needClass(), c);
-      await this.signal("refused");
+      this.fx.show(PROMPTS.needClass(), c);
+      await this.fx.signal("refused");
       return;
     }
     await yieldToIo();
@@ -766,7 +717,7 @@ export class Booth {
     if (r.kind === "paid") {
       if (this.taken?.id === c.id) this.taken = undefined;
       this.removeCase(c, "paid at the booth");
-      await this.signal("done");
+      await this.fx.signal("done");
       return;
     }
     if (r.kind === "lost") {
@@ -779,7 +730,7 @@ export class Booth {
     }
     if (r.kind === "card-error")
       this.watch.state = isEtcError(r.error, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
-    await this.signal("refused");
+    await this.fx.signal("refused");
   }
 
   private async runRecovery(pd: PendingDebit, signal: AbortSignal): Promise<void> {
@@ -811,7 +762,7 @@ export class Booth {
       this.dirty = true;
       return;
     }
-    await this.signal(r === "recorded" ? "done" : "refused");
+    await this.fx.signal(r === "recorded" ? "done" : "refused");
     this.dirty = true;
   }
 
@@ -840,7 +791,7 @@ export class Booth {
     if (dropped) this.closedEvent(dropped, "queue full: the oldest case left the queue");
     if (!added) return;
     this.eventsSubject.next({ type: "booth", at: this.ctx.wallNow(), action: "opened", case: this.view(c) });
-    this.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, {
+    this.fx.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, {
       case: c.id,
       reason: c.reason,
       seq: c.seq,
@@ -868,132 +819,8 @@ export class Booth {
   }
 
   private view(c: BoothCase): BoothCaseView {
-    return {
-      id: c.id,
-      openedAt: c.openedAt,
-      openedAtLocal: localIso(c.openedAt, this.ctx.rec.utcOffsetMinutes),
-      kind: c.kind,
-      reason: c.reason,
-      detail: caseText(c),
-      obuId: c.obuId,
-      cardId: c.cardId,
-      plate: c.plate,
-      seq: c.seq,
-      status: this.active?.c.id === c.id ? "active" : this.taken?.id === c.id ? "taken" : "waiting",
-      vehicleClass: c.vehicleClass,
-    };
-  }
-
-  private who(c: BoothCase): string {
-    return c.plate || (c.obuId ? `OBU ${c.obuId}` : c.id);
-  }
-
-  private show(p: Prompt, c: BoothCase | null): void {
-    const at = this.ctx.now();
-    this.prompt = { prompt: p, caseId: c?.id ?? null, at: this.ctx.wallNow() };
-    this.outputs.emit({
-      type: "booth",
-      step: p.step,
-      text: p.text,
-      detail: p.detail,
-      tone: p.tone,
-      caseId: c?.id ?? null,
-      at,
-    });
-    this.eventsSubject.next({ type: "prompt", at: this.ctx.wallNow(), prompt: p, caseId: c?.id ?? null });
-    this.log.info({ step: p.step, case: c?.id }, `${p.text} ${p.detail}`);
-  }
-
-  /** Beep and LED on the reader: green when done, red when refused. Never fails the flow. */
-  private async signal(kind: "done" | "refused"): Promise<void> {
-    if (this.link.status !== "up") return;
-    try {
-      await this.inner.signal(kind === "done" ? { beep: 150, led: "green" } : { beep: 500, led: "red" });
-    } catch (e) {
-      this.log.info({ err: errText(e) }, "reader signal failed");
-    }
-  }
-
-  private recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
-    let barrierAt: number | null = null;
-    if (barrier && rec.kind === "transaction") {
-      barrierAt = this.ctx.now();
-      this.outputs.emit({
-        type: "barrier",
-        action: "open",
-        obuId: rec.obuId || null,
-        at: barrierAt,
-        seq: rec.seq,
-      });
-      this.outputs.emit({ type: "light", color: "green", at: barrierAt });
-    }
-    this.outcomesSubject.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
-  }
-
-  /**
-   * Before a journal commit (one fsync, synchronous on the lane's thread): let pending I/O run, and wait
-   * (at most QUIET_MAX_MS) for a moment with no DSRC transaction open, so that no RSU frame waits on the
-   * booth's fsync. The debit intent is on disk meanwhile.
-   */
-  private async quietMoment(): Promise<number> {
-    const t0 = this.ctx.now();
-    await yieldToIo();
-    const until = this.ctx.now() + QUIET_MAX_MS;
-    while (this.init.lane.inFlight().length > 0 && this.ctx.now() < until && !this.closed) {
-      await firstValueFrom(
-        this.init.lane.outcomes$.pipe(
-          timeout({ first: Math.max(1, until - this.ctx.now()), with: () => of(null) }),
-        ),
-        {
-          defaultValue: null,
-        },
-      );
-      await yieldToIo();
-    }
-    return this.ctx.now() - t0;
-  }
-
-  private tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
-    try {
-      return this.init.journal.commit(rec, intentId === undefined ? undefined : { intentId });
-    } catch (e) {
-      this.counters.journalFailures++;
-      this.log.error({ err: errText(e), record: rec }, "BOOTH JOURNAL COMMIT FAILED");
-      this.alarm("BOOTH_JOURNAL_FAILED", `booth record not written: ${errText(e)}`);
-      this.show(PROMPTS.refused("SYSTEM", "系统故障", "记录未写入：请联系维护人员"), null);
-      return undefined;
-    }
-  }
-
-  private trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | undefined {
-    try {
-      return this.init.journal.settle(seq, s, intentId === undefined ? undefined : { intentId });
-    } catch (e) {
-      this.counters.journalFailures++;
-      this.log.error({ err: errText(e), seq, settlement: s }, "BOOTH JOURNAL SETTLE FAILED");
-      this.alarm("BOOTH_JOURNAL_FAILED", `booth settlement of record ${seq} not written: ${errText(e)}`);
-      return undefined;
-    }
-  }
-
-  private alarm(code: string, message: string): void {
-    const at = this.ctx.now();
-    this.outputs.emit({ type: "alarm", code, message, at });
-    this.log.warn({ code }, message);
-    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth" });
-  }
-
-  private appendAudit(
-    type: string,
-    severity: "info" | "warn" | "alarm",
-    message: string,
-    data?: Record<string, unknown>,
-  ): void {
-    try {
-      this.audit?.append({ type, severity, message, ...(data ? { data } : {}) });
-    } catch (e) {
-      this.log.error({ err: errText(e) }, "audit append failed");
-    }
+    const status = this.active?.c.id === c.id ? "active" : this.taken?.id === c.id ? "taken" : "waiting";
+    return caseView(c, status, this.ctx.rec.utcOffsetMinutes);
   }
 
   private safe<T>(f: () => T, fallback: T): T {
@@ -1004,13 +831,4 @@ export class Booth {
       return fallback;
     }
   }
-}
-
-/** Let pending I/O (an RSU frame already read) run before a synchronous journal write. */
-export function yieldToIo(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
-
-export function boothClosed(): EtcError {
-  return new EtcError(BoothErrorCodes.Closed, "the booth is closed");
 }
