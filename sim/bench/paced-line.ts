@@ -3,7 +3,9 @@
  * byte (8N1) at `baud`, in each direction on its own (full duplex), one chunk after another. Wrapped
  * around the simulated device's end, it makes what the lane measures include the bytes' line time
  * (test/bench/booth.ts). A virtual line clock per direction: a late timer delays one chunk, never the
- * ones after it.
+ * ones after it. Node's timers have a resolution of 1 ms (and truncate fractions), so each chunk is
+ * handed on at the whole millisecond nearest to when its last byte would have arrived: within about
+ * 0.5 ms either way, about right on average over a transaction's frames.
  */
 import { Subject } from "rxjs";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -23,7 +25,7 @@ export function pacedLine(inner: Transport, baud: number): PacedLine {
     const now = performance.now();
     rxFree = Math.max(now, rxFree) + chunk.length * byteMs;
     bytes.rx += chunk.length;
-    setTimeout(() => data.next(chunk), rxFree - now);
+    setTimeout(() => data.next(chunk), Math.round(rxFree - now));
   });
   return {
     name: `paced(${baud}):${inner.name}`,
@@ -43,7 +45,7 @@ export function pacedLine(inner: Transport, baud: number): PacedLine {
       bytes.tx += b.length;
       const at = txFree;
       return new Promise<void>((resolve, reject) => {
-        setTimeout(() => inner.write(b).then(resolve, reject), at - now);
+        setTimeout(() => inner.write(b).then(resolve, reject), Math.round(at - now));
       });
     },
   };

@@ -55,13 +55,14 @@ import {
   type BoothEvent,
   type BoothOperatorResult,
   type BoothStatus,
+  type BoothUser,
   caseText,
   caseView,
   who,
 } from "./view.js";
 
 export type { BoothCounters, BoothOptions, BoothOutcome } from "./context.js";
-export type { BoothCaseView, BoothEvent, BoothOperatorResult, BoothStatus } from "./view.js";
+export type { BoothCaseView, BoothEvent, BoothOperatorResult, BoothStatus, BoothUser } from "./view.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
@@ -297,7 +298,7 @@ export class Booth {
     id?: string;
     vehicleClass?: number;
     walkUp?: boolean;
-    user: string;
+    user: BoothUser;
   }): Promise<BoothOperatorResult> {
     if (this.closed) return { ok: false, message: "the booth is closed" };
     if (
@@ -340,15 +341,6 @@ export class Booth {
         return { ok: false, message: `case ${c.id} is a debit being recovered: put the original card back` };
     }
     this.taken = { id: c.id, vehicleClass: o.vehicleClass };
-    this.fx.appendAudit("operator.action", "info", `booth: ${o.user} took case ${c.id} (${c.reason})`, {
-      action: "booth.take",
-      user: o.user,
-      detail: {
-        case: c.id,
-        reason: c.reason,
-        ...(o.vehicleClass !== undefined ? { vehicleClass: o.vehicleClass } : {}),
-      },
-    });
     if (this.watch.state === "done") this.watch.state = "unknown";
     this.fx.show(PROMPTS.waitCard(who(c), caseText(c)), c);
     this.kick();
@@ -363,7 +355,7 @@ export class Booth {
    * The collector closes a case without a card payment (handled in cash or sent on): a BOOTH_CANCELLED
    * stop record linking the case. Refused while a debit of it may have happened.
    */
-  async cancel(o: { id?: string; reason: string; user: string }): Promise<BoothOperatorResult> {
+  async cancel(o: { id?: string; reason: string; user: BoothUser }): Promise<BoothOperatorResult> {
     const c = o.id ? this.queue.get(o.id) : this.taken ? this.queue.get(this.taken.id) : this.queue.list()[0];
     if (!c) return { ok: false, message: o.id ? `no booth case ${o.id}` : "no booth case to cancel" };
     if (c.kind === "recovery")
@@ -378,18 +370,15 @@ export class Booth {
     }
     if (c.seq !== null) {
       await yieldToIo();
-      const rec = this.fx.tryCommit(cancelledRecord(this.ctx.rec, c, o.user, o.reason));
+      const rec = this.fx.tryCommit(
+        cancelledRecord(this.ctx.rec, c, `${o.user.name} (uid ${o.user.uid})`, o.reason),
+      );
       if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
       this.fx.recorded(rec, false, null);
     }
     this.counters.cancelled++;
     if (this.taken?.id === c.id) this.taken = undefined;
-    this.removeCase(c, `cancelled by ${o.user}: ${o.reason}`);
-    this.fx.appendAudit("operator.action", "info", `booth: ${o.user} cancelled case ${c.id}: ${o.reason}`, {
-      action: "booth.cancel",
-      user: o.user,
-      detail: { case: c.id, reason: o.reason },
-    });
+    this.removeCase(c, `cancelled by ${o.user.name}: ${o.reason}`);
     this.fx.show(PROMPTS.cancelled(), c);
     this.kick();
     return { ok: true, message: `case ${c.id} cancelled` };

@@ -107,3 +107,9 @@ export function caseView(
 export function who(c: BoothCase): string {
   return c.plate || (c.obuId ? `OBU ${c.obuId}` : c.id);
 }
+
+/** Who asked for an operator action (the control socket's user; an OperatorUser is one). */
+export interface BoothUser {
+  name: string;
+  uid: number;
+}

@@ -47,7 +47,11 @@ async function boothOnce(booth: Booth, present: () => void): Promise<BoothOutcom
       timeout(20_000),
     ),
   );
-  const r = await booth.take({ walkUp: true, vehicleClass: 1, user: "bench" });
+  const r = await booth.take({
+    walkUp: true,
+    vehicleClass: 1,
+    user: { name: "bench", uid: process.getuid?.() ?? -1 },
+  });
   if (!r.ok) throw new Error(`booth take: ${r.message}`);
   present();
   return next;
