@@ -56,7 +56,11 @@ export const cardSpecSchema = z
     type: z
       .union([z.enum(["stored-value", "credit"]), z.literal(0x16), z.literal(0x17)])
       .default("stored-value"),
-    version: z.number().int().min(0).max(255).default(0x01),
+    /**
+     * Card version (0015 byte 9): 0x40 and above are 2019 national-network cards (0019 record AA, 43 bytes);
+     * older versions have the legacy layouts (src/booth/record-0019.ts).
+     */
+    version: z.number().int().min(0).max(255).default(0x40),
     balance: z.number().int().min(0).max(0xffffffff),
     offlineSerial: z.number().int().min(0).max(0xfffe).default(0),
     startDate: yyyymmdd.default("20200101"),

@@ -13,6 +13,7 @@
  */
 import forge from "node-forge";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { type Layout0019, layoutFor } from "../../src/booth/record-0019.js";
 import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
 import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
 import { CardErrorCodes } from "./crypto/errors.js";
@@ -133,6 +134,12 @@ export class SimCard implements SimCardApi {
   private readonly random: () => Buffer;
   private appSelected = false;
   private pending: PendingPurchase | undefined;
+  /**
+   * How this card lays out its 0019 record (src/booth/record-0019.ts, by card version and network): the
+   * record identifier and length UPDATE CAPP DATA CACHE must carry, and the record READ RECORD returns.
+   * The card keeps the entry/exit information in the 43-byte AA form whatever its layout.
+   */
+  readonly layout0019: Layout0019;
 
   constructor(state: SimCardState, opts: SimCardOptions) {
     if (state.file0015.length !== 43)
@@ -158,6 +165,7 @@ export class SimCard implements SimCardApi {
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
+    this.layout0019 = layoutFor(f15.cardVersion, f15.cardNetwork);
     this.keys = opts.keys;
     this.alg = algorithmFor(opts.keys.algId);
     const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
@@ -273,8 +281,8 @@ export class SimCard implements SimCardApi {
     const sfi = p2 >> 3;
     if (!this.appSelected) return respond(SW.fileNotFound);
     if (sfi === SFI_0019) {
-      if (p1 !== 0x01) return respond(SW.recordNotFound);
-      return this.slice(this.file0019, 0, le);
+      if (p1 !== this.layout0019.read.record) return respond(SW.recordNotFound);
+      return this.slice(this.record0019(), 0, le);
     }
     if (sfi === SFI_0018) {
       const rec = p1 >= 1 ? this.records0018[p1 - 1] : undefined;
@@ -325,7 +333,10 @@ export class SimCard implements SimCardApi {
     return respond(SW.ok, out);
   }
 
-  /** UPDATE CAPP DATA CACHE 80 DC AA C8 2B + 43-byte 0019 image: buffered until DEBIT commits it. */
+  /**
+   * UPDATE CAPP DATA CACHE 80 DC <record id> C8 <length> + the whole record in the card's layout
+   * (AA C8 2B for 2019 cards): buffered until DEBIT commits it.
+   */
   private updateCache(p1: number, p2: number, d: Buffer): Buffer {
     const p = this.pending;
     if (!p || p.transType !== TRANS_TYPE.compositePurchase) {
@@ -333,15 +344,30 @@ export class SimCard implements SimCardApi {
       return respond(SW.conditionsNotSatisfied);
     }
     if (p2 !== SFI_0019 << 3) return respond(SW.wrongP1P2);
-    if (d.length !== FILE_0019_LENGTH) return respond(SW.wrongLength);
-    if (d[0] !== p1) return respond(SW.wrongData); // the record identifier (AA) is the first data byte
+    const l = this.layout0019;
+    if (d.length !== l.length) return respond(SW.wrongLength);
+    // the record identifier is P1 and the first data byte; the second is the record's length - 2
+    if (p1 !== l.recordId || d[0] !== p1 || d[1] !== l.length - 2) return respond(SW.wrongData);
+    const aa = Buffer.concat([Buffer.from([0xaa, 0x29, d[2] ?? 0]), d.subarray(3, 43)]);
     try {
-      decode0019(d);
+      decode0019(aa);
     } catch {
       return respond(SW.wrongData);
     }
-    p.cache = Buffer.from(d);
+    p.cache = aa;
     return respond(SW.ok);
+  }
+
+  /** The 0019 record in this card's layout: header, the 40-byte body, zeros up to the layout's length. */
+  private record0019(): Buffer {
+    const l = this.layout0019;
+    if (l.recordId === 0xaa) return this.file0019;
+    const out = Buffer.alloc(l.length);
+    this.file0019.copy(out, 3, 3, 43);
+    out[0] = l.recordId;
+    out[1] = l.length - 2;
+    out[2] = this.file0019[2] ?? 0;
+    return out;
   }
 
   /**
@@ -486,7 +512,12 @@ export class SimCard implements SimCardApi {
 
     // 4. UPDATE CAPP DATA CACHE (composite only)
     if (image) {
-      const up = this.send(buildCommand(`80dc${hex2(image[0] ?? 0)}${hex2(SFI_0019 << 3)}`, image));
+      const l = this.layout0019;
+      const record = Buffer.alloc(l.length);
+      image.copy(record, 0, 0, 43);
+      record[0] = l.recordId;
+      record[1] = l.length - 2;
+      const up = this.send(buildCommand(`80dc${hex2(l.recordId)}${hex2(SFI_0019 << 3)}`, record));
       if (up.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "UPDATE CAPP DATA CACHE", up.sw);
     }
 

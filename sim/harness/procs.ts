@@ -289,6 +289,55 @@ export async function startRsu(opts: {
   return { proc, lanePath: m[1] as string, startedAt: first.at, stop: () => proc.stop() };
 }
 
+export interface RsuReaderProc extends RsuProc {
+  /** the pty end the lane opens as its reader port */
+  readonly readerPath: string;
+}
+
+/**
+ * `etc-sim rsu --pty --reader-pty ...`: the simulated RSU and the booth reader in one process, on one card
+ * store (the ledger file has the debits of both paths). `extra` adds options (e.g. --collector).
+ */
+export async function startRsuWithReader(opts: {
+  scenario: string;
+  seed: number;
+  ledger: string;
+  protocol?: "legacy" | "national";
+  heartbeatS?: number;
+  extra?: string[];
+}): Promise<RsuReaderProc> {
+  const proc = spawnCli(
+    "etc-sim",
+    [
+      "rsu",
+      "--pty",
+      "--reader-pty",
+      "--protocol",
+      opts.protocol ?? "legacy",
+      "--scenario",
+      opts.scenario,
+      "--seed",
+      String(opts.seed),
+      "--ledger",
+      opts.ledger,
+      ...(opts.heartbeatS ? ["--heartbeat-s", String(opts.heartbeatS)] : []),
+      ...(opts.extra ?? []),
+    ],
+    { name: "rsu+reader" },
+  );
+  const first = await proc.waitLine((l) => l.stream === "stdout", 20_000, "lane-port line");
+  const m = /^lane-port: (\S+)$/.exec(first.text);
+  if (!m) throw new Error(`rsu: expected "lane-port: /dev/pts/N" first, got "${first.text}"`);
+  const second = await proc.waitLine((l) => l.text.startsWith("reader-port: "), 20_000, "reader-port line");
+  return {
+    proc,
+    lanePath: m[1] as string,
+    readerPath: second.text.slice("reader-port: ".length).trim(),
+    startedAt: first.at,
+    stop: () => proc.stop(),
+  };
+}
+
 // ---- the lane ------------------------------------------------------------------------------------
 
 export interface LaneConfigSpec {
@@ -301,6 +350,9 @@ export interface LaneConfigSpec {
   /** YAML lines appended under `transaction:` */
   transaction?: Record<string, number | string>;
   heartbeatPeriodMs?: number;
+  /** the booth card reader's port (a `reader` section); `booth` lines go under `booth:` */
+  readerPort?: string;
+  booth?: Record<string, number | string>;
 }
 
 /** Writes `<dir>/lane.yaml` for exit lane 4301-0102-03 and returns its path. */
@@ -321,6 +373,15 @@ export function writeLaneConfig(s: LaneConfigSpec): string {
     `dataDir: ${JSON.stringify(s.dataDir)}`,
     `tariff: ${JSON.stringify(s.tariff)}`,
     ...(tx.length ? ["transaction:", ...tx] : []),
+    ...(s.readerPort
+      ? [
+          "reader:",
+          `  port: ${JSON.stringify(s.readerPort)}`,
+          "  timeouts: { cardApduMs: 600, psamApduMs: 600, activateMs: 600, infoMs: 600 }",
+          "  link: { pingIntervalMs: 1000, backoffInitialMs: 50, backoffMaxMs: 500 }",
+        ]
+      : []),
+    ...(s.booth ? ["booth:", ...Object.entries(s.booth).map(([k, v]) => `  ${k}: ${v}`)] : []),
     "outputs: { sink: log }",
     // the status service on a free port: lanes of tests that run side by side never share 9641
     "service: { listen: 127.0.0.1:0 }",

@@ -62,8 +62,9 @@ export class Purchases {
     );
   }
 
+  /** The card in the vehicle's OBU (a card the driver holds for the booth is not on the air). */
   cardOf(v: VState): SimCardApi | undefined {
-    return v.m.cardId ? this.cardsById.get(v.m.cardId) : undefined;
+    return v.m.cardId && v.m.cardInObu ? this.cardsById.get(v.m.cardId) : undefined;
   }
 
   cards(): CardSnapshot[] {

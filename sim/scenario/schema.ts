@@ -114,6 +114,11 @@ const ObuSchema = z.strictObject({
 const CardSchema = z.strictObject({
   /** false: the OBU has no card (OBUStatus bit 7 set, no B4 card data). */
   present: z.boolean().optional(),
+  /**
+   * With `present: false`: the driver carries this card and hands it over at the booth. The card exists
+   * in the card store (the booth reader reads it); the OBU still reports no card.
+   */
+  inHand: z.boolean().optional(),
   /** 22 stored value (储值卡), 23 credit (记账卡). */
   type: z.union([z.literal(22), z.literal(23)]).optional(),
   balance: z.number().int().nonnegative().optional(),

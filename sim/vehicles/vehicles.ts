@@ -49,9 +49,11 @@ export interface VehicleModel {
   at: number;
   zoneMs: number;
   obu: ObuModel;
-  /** undefined: the OBU has no card. */
+  /** undefined: the vehicle has no card. */
   card: CardModelSpec | undefined;
   cardId: string | undefined;
+  /** false: the card is not in the OBU (`card.inHand`: the driver hands it over at the booth) */
+  cardInObu: boolean;
   faults: VehicleFault[];
   retradeWhileInZone: boolean;
 }
@@ -164,7 +166,7 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
   };
   let card: CardModelSpec | undefined;
   let cardId: string | undefined;
-  if (cardPresent) {
+  if (cardPresent || spec.card?.inHand === true) {
     const serial = spec.card?.serial ?? `${network}${cardType}${pad(index + 1, 10)}`.slice(0, 16);
     const file0015: Card0015 = {
       issuerId: spec.card?.issuer ?? issuer,
@@ -195,6 +197,7 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
     obu,
     card,
     cardId,
+    cardInObu: cardPresent,
     faults: spec.faults ?? [],
     retradeWhileInZone: spec.retradeWhileInZone ?? false,
   };

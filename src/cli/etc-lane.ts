@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./commands/audit.js";
+import { registerBooth } from "./commands/booth.js";
 import { registerDecode } from "./commands/decode.js";
 import { registerJournal } from "./commands/journal.js";
 import { registerLane } from "./commands/lane.js";
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerLane(program);
   registerJournal(program);
+  registerBooth(program);
   return program;
 }
 

@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
+import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
+import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -207,6 +209,34 @@ export const ReaderSection = z
     path: ["link", "backoffMaxMs"],
   });
 
+/**
+ * The booth (docs/booth.md): the collector charges or settles cards on the reader of the `reader`
+ * section. Used only when `reader` is configured.
+ */
+export const BoothSection = z.strictObject({
+  /** After a DEBIT whose answer was lost: wait this long for the original card, then record it unconfirmed. */
+  originalCardWaitMs: int(1000, 3_600_000, "milliseconds").default(120_000),
+  /** Cases older than this leave the queue and are not rebuilt at start. */
+  caseMaxAgeMinutes: int(1, 1440, "minutes").default(120),
+  /** At most this many cases wait; beyond, the oldest leaves the queue. */
+  queueMax: int(1, 1000, "a case count").default(100),
+  /** Stop reasons that send a vehicle to the booth (suspect debits always do). */
+  offerFor: z
+    .array(
+      z.string().refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
+        error: (i) =>
+          `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
+      }),
+    )
+    .default([...DEFAULT_BOOTH_REASONS]),
+  /** The 0019 record layout: by card version and network ("auto"), or one layout for every card. */
+  layout0019: z
+    .enum(["auto", "aa43", "guangdong60", "legacy63"], {
+      error: 'expected "auto", "aa43", "guangdong60" or "legacy63"',
+    })
+    .default("auto"),
+});
+
 export const TransactionSection = z.strictObject({
   /** Wait for the OBU's next frame (B3 after C1, B4 after C1) before the OBU counts as gone. */
   obuTimeoutMs: int(100, 30_000, "milliseconds").default(2000),
@@ -373,6 +403,7 @@ export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
   reader: ReaderSection.optional(),
+  booth: BoothSection.prefault({}),
   station: z
     .strictObject({
       url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }),
@@ -412,5 +443,6 @@ export type LaneConfig = z.output<typeof LaneConfigSchema>;
 export type LaneRole = LaneConfig["lane"]["role"];
 export type TransactionOptions = LaneConfig["transaction"];
 export type ReaderConfig = NonNullable<LaneConfig["reader"]>;
+export type BoothConfig = LaneConfig["booth"];
 
 export type JournalConfig = LaneConfig["journal"];

@@ -73,7 +73,8 @@ export class Recovery {
         this.d.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
         continue;
       }
-      if (p.state.phase !== "await-b5" && p.state.phase !== "await-b8") continue;
+      // not an RSU debit (the booth keys its own intents "booth:<card id>" and restores them itself)
+      if (p.state?.phase !== "await-b5" && p.state?.phase !== "await-b8") continue;
       const d = p.state.debit;
       // only a debit still waiting for its answer is worth listening for
       if (!p.answer) this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);

@@ -9,6 +9,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -19,6 +20,7 @@ import {
   fileDigest,
   openJournalTrail,
 } from "../audit/index.js";
+import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
@@ -46,6 +48,10 @@ export interface LaneRuntimeDeps {
   configFile?: FileDigest;
   /** the software version written in lane.start */
   appVersion?: string;
+  /** overrides reader.port (tests: an in-process pair); only with a `reader` section */
+  readerTransport?: Transport;
+  /** extra reader driver options (tests shorten timeouts, turn pings off) */
+  readerOptions?: ReaderOptionsInput;
 }
 
 export interface LaneRuntime {
@@ -58,6 +64,9 @@ export interface LaneRuntime {
   readonly uplink: Uplink | null;
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
   readonly dataDirLock: DataDirLock;
+  /** the booth and its card reader (docs/booth.md), null without a `reader` section */
+  readonly booth: BoothWiring["booth"] | null;
+  readonly reader: BoothWiring["reader"] | null;
   close(): Promise<void>;
 }
 
@@ -205,9 +214,37 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
-    // the lane's events into the trail (src/audit/lane-trail.ts); the booth's card reader joins as
-    // `reader: { state$, port }` once the lane has one
-    const laneTrail = connectLaneTrail(audit.events, { controller, journal, rsuPort: c.rsu.port }, logger);
+    // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
+    let booth: BoothWiring | null = null;
+    if (c.reader) {
+      booth = await openBooth(c, {
+        controller,
+        journal,
+        statusList,
+        tariff,
+        dialect,
+        outputs,
+        audit,
+        logger,
+        capture,
+        ...(deps.readerTransport ? { transport: deps.readerTransport } : {}),
+        ...(deps.readerOptions ? { readerOptions: deps.readerOptions } : {}),
+        ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
+      });
+      const b = booth;
+      cleanups.unshift(() => b.close());
+    }
+    // the lane's events into the trail (src/audit/lane-trail.ts), the booth's card reader with them
+    const laneTrail = connectLaneTrail(
+      audit.events,
+      {
+        controller,
+        journal,
+        rsuPort: c.rsu.port,
+        reader: booth ? { state$: booth.reader.state$, port: booth.readerPort } : null,
+      },
+      logger,
+    );
     cleanups.unshift(() => laneTrail.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
@@ -238,7 +275,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       uplink,
       dataDirLock,
+      booth: booth?.booth ?? null,
+      reader: booth?.reader ?? null,
       async close() {
+        await booth?.close();
         await controller.stop();
         try {
           audit.events.laneStopped("closed");

@@ -16,7 +16,17 @@ export type LaneOutputEvent =
       at: number;
     }
   | { type: "lane"; status: "open" | "closed"; reason: string; at: number }
-  | { type: "alarm"; code: string; message: string; at: number };
+  | { type: "alarm"; code: string; message: string; at: number }
+  /** the booth collector's screen (src/booth/prompts.ts): what happened, what to do */
+  | {
+      type: "booth";
+      step: string;
+      text: string;
+      detail: string;
+      tone: "ok" | "stop" | "warn" | "info";
+      caseId: string | null;
+      at: number;
+    };
 
 export interface LaneOutputs {
   /** Called synchronously from the lane loop: must not block (queue to the device if it is slow). */
@@ -45,6 +55,9 @@ export function consoleOutputs(
           break;
         case "alarm":
           write(`[报警] ${ev.code}: ${ev.message}`);
+          break;
+        case "booth":
+          write(`[收费亭] ${ev.text} ${ev.detail}`);
           break;
       }
     },

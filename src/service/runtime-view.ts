@@ -9,13 +9,10 @@
  * versions change. Nothing here runs on the decision path: the view subscribes to the lane's observables
  * with subscribers that keep a value or push to the feed.
  *
- * Parts other owners add later are read when present:
- * - the card reader: `runtime.reader` with `state$` (firmware-bridge/reader CardReader: connecting | up |
- *   down | stopped, with a reason) and optionally `counters` (numbers, or numbers per frame type);
- * - the booth: `runtime.booth` with `cases()` (BoothCaseView[]) and optionally `events$` (the feed's
- *   booth events: `{ action: "opened" | "closed", case }`);
- * - the controller's operator gate: `controller.openLane(user)`, `controller.closeLane(user, reason)`
- *   and `controller.operatorClosed` (who closed the lane, why, when).
+ * With a `reader` section the lane has a booth: `runtime.reader` (firmware-bridge/reader: its `state$`
+ * and counters) and `runtime.booth` (src/booth/booth.ts: its `cases()` and the `booth` events of its
+ * `events$`). The controller's operator gate: `controller.openLane(user)`, `controller.closeLane(user,
+ * reason)` and `controller.operatorClosed` (who closed the lane, why, when).
  */
 import { performance } from "node:perf_hooks";
 import { filter, map, merge, type Observable, Subject, type Subscription } from "rxjs";
@@ -27,7 +24,6 @@ import type { VerifySummary } from "../audit/verify-worker.js";
 import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import {
-  type BoothCaseView,
   flattenCounters,
   type ImportProgress,
   type LaneFeedEvent,
@@ -45,18 +41,6 @@ import {
 } from "./lane-view.js";
 
 type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
-
-/** A card reader as the view reads it (firmware-bridge/reader CardReader). */
-export interface ReaderLike {
-  readonly state$: Observable<{ status: string; reason?: string | undefined }>;
-  readonly counters?: CounterMap;
-}
-
-/** The booth as the view reads it (src/booth). */
-export interface BoothLike {
-  cases(): BoothCaseView[];
-  readonly events$?: Observable<{ action: "opened" | "closed"; case: BoothCaseView }>;
-}
 
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
@@ -170,9 +154,10 @@ export class LaneRuntimeView implements LaneView {
         ),
       );
     const booth = this.boothOf();
-    if (booth?.events$)
+    if (booth)
       sources.push(
         booth.events$.pipe(
+          filter((b) => b.type === "booth"),
           map((b) => ({ type: "booth" as const, at: this.now(), action: b.action, case: b.case })),
         ),
       );
@@ -265,12 +250,12 @@ export class LaneRuntimeView implements LaneView {
     return this.rt.journal.path.replace(/[/\\][^/\\]+$/, "");
   }
 
-  private readerOf(): ReaderLike | null {
-    return (this.rt as { reader?: ReaderLike | null }).reader ?? null;
+  private readerOf(): LaneRuntime["reader"] {
+    return this.rt.reader;
   }
 
-  private boothOf(): BoothLike | null {
-    return (this.rt as { booth?: BoothLike | null }).booth ?? null;
+  private boothOf(): LaneRuntime["booth"] {
+    return this.rt.booth;
   }
 
   private stateOf(s: LaneRuntime["controller"]["status"]): Omit<LaneStateView, "since" | "operatorClosed"> {

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { isLoopbackHost, listenHost } from "../config/schema.js";
+import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath } from "./control/protocol.js";
 import { startControlServer } from "./control/server.js";
 import { FeedPump } from "./feed-pump.js";
@@ -32,6 +33,8 @@ export interface LaneServiceOptions {
   view: LaneView;
   /** already wrapped by auditedOperator */
   operator: LaneOperator;
+  /** the booth's operator actions (control/booth-actions.ts): the lane runtime's booth, when it has one */
+  booth?: BoothOperator;
   logger?: Logger;
   /** process_* / nodejs_* metrics; default true (tests that start several services turn them off) */
   processMetrics?: boolean;
@@ -169,6 +172,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
       path: controlSocketPath(o.dataDir),
       view: o.view,
       operator: o.operator,
+      ...(o.booth ? { booth: o.booth } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
     });
   } catch (e) {

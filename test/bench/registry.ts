@@ -1,5 +1,6 @@
 /** Every benchmark, in the order `npm run bench` runs them. Add yours here. */
 import { auditBench } from "./audit.js";
+import { boothBench } from "./booth.js";
 import { codecBench } from "./codec.js";
 import type { Benchmark } from "./harness.js";
 import { journalCommitBench, journalDeepQueueBench, outboxDrainBench } from "./journal.js";
@@ -26,4 +27,5 @@ export const benchmarks: Benchmark[] = [
   laneRateBench,
   outageBench,
   serviceBench,
+  boothBench,
 ];

@@ -11,11 +11,13 @@ import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
 import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
+import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
 import { openEndpoint } from "../endpoint.js";
+import { type ReaderBeside, startReaderBeside } from "../reader-beside.js";
 
 interface RsuOpts {
   port?: string;
@@ -38,6 +40,11 @@ interface RsuOpts {
   ef04?: boolean;
   b2AntennaId?: boolean;
   divCheck?: boolean;
+  readerPty?: boolean;
+  readerScenario?: string;
+  collector?: boolean;
+  collectorPauseMs?: string;
+  readerLatencyMs?: string;
 }
 
 function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -129,6 +136,20 @@ export function registerRsu(program: Command): void {
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--no-div-check", "accept any divisor factor in C6/C3 (default: a wrong one fails MAC1, B5 06)")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .option(
+      "--reader-pty",
+      "also run the booth card reader (our reader framing) on a second pty, on the same cards; prints `reader-port: /dev/pts/M` second",
+    )
+    .option(
+      "--reader-scenario <file>",
+      "with --reader-pty: the reader's PSAMs, info and extra cards (as etc-sim reader)",
+    )
+    .option("--collector", "with --reader-pty: a simulated collector hands the stopped vehicles' cards over")
+    .option(
+      "--collector-pause-ms <n>",
+      "the collector's pause before putting a card on the reader (default 300)",
+    )
+    .option("--reader-latency-ms <n>", "with --reader-pty: the reader answers every command after this long")
     .addHelpText("after", SESSION)
     .action(async (o: RsuOpts) => {
       if (o.protocol !== "legacy" && o.protocol !== "national") {
@@ -142,6 +163,18 @@ export function registerRsu(program: Command): void {
       const { variant: _v, ...dialect } = dialectFromOptions(o);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
+      if (!o.readerPty && (o.readerScenario || o.collector || o.readerLatencyMs || o.collectorPauseMs))
+        throw new UsageError(
+          "--reader-scenario, --collector, --collector-pause-ms and --reader-latency-ms need --reader-pty",
+        );
+      // one card store for the RSU and the booth reader: a card debited over DSRC is the same card at the booth
+      const store = o.readerPty
+        ? new CardStore({
+            keys,
+            ...(seed !== undefined ? { seed } : {}),
+            ...(o.ledger ? { ledger: o.ledger } : {}),
+          })
+        : undefined;
       const { transport, where, close: closeEndpoint } = await openEndpoint(o, logger);
 
       const sim = createRsuSimulator({
@@ -151,22 +184,26 @@ export function registerRsu(program: Command): void {
         checkDivFactor: o.divCheck !== false,
         scenario,
         ...(seed !== undefined ? { seed } : {}),
-        ...(o.ledger ? { ledger: o.ledger } : {}),
+        ...(store ? { ledger: store.ledgerSink("dsrc") } : o.ledger ? { ledger: o.ledger } : {}),
         ...(o.frameLog ? { frameLog: o.frameLog } : {}),
         timing: { ...(hb ? { heartbeatMs: hb * 1000 } : {}), ...(timeScale ? { timeScale } : {}) },
-        cards: cardEnvironment(keys),
+        cards: store ? store.environment() : cardEnvironment(keys),
         logger,
         announcePowerOn: o.announce === true,
       });
 
+      let beside: ReaderBeside | undefined;
       let stopping = false;
       const shutdown = async (code: number): Promise<void> => {
         if (stopping) return;
         stopping = true;
+        await beside?.close();
         await sim.stop();
         await closeEndpoint();
-        const paid = sim.ledger().reduce((n, e) => n + e.amount, 0);
-        process.stdout.write(`stopped: ${sim.ledger().length} purchase(s), ${paid} fen\n`);
+        const all = store ? store.ledger() : sim.ledger();
+        store?.close();
+        const paid = all.reduce((n, e) => n + e.amount, 0);
+        process.stdout.write(`stopped: ${all.length} purchase(s), ${paid} fen\n`);
         process.exitCode = code;
       };
       try {
@@ -175,8 +212,26 @@ export function registerRsu(program: Command): void {
         await closeEndpoint();
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
+      // reader and collector lines wait until the port lines are out (the first lines say where to connect)
+      let held: string[] | undefined = [];
+      const out = (line: string): void => {
+        if (held) held.push(line);
+        else process.stdout.write(`${line}\n`);
+      };
+      if (store) {
+        try {
+          beside = await startReaderBeside(o, store, sim, logger, out);
+        } catch (e) {
+          await sim.stop();
+          await closeEndpoint();
+          throw e;
+        }
+      }
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
       process.stdout.write(`${where}\n`);
+      if (beside) process.stdout.write(`${beside.where}\n`);
+      for (const l of held ?? []) process.stdout.write(`${l}\n`);
+      held = undefined;
       sim.events$.subscribe((e) => {
         const line = describeEvent(e);
         if (line) process.stdout.write(`${line}\n`);

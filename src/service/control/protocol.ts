@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { boothRequestSchemas } from "./booth-actions.js";
 
 export const CONTROL_SOCKET_FILE = "control.sock";
 export const MAX_LINE = 64 * 1024;
@@ -39,6 +40,7 @@ export const ControlRequest = z.discriminatedUnion("action", [
   }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.requeue-held"), user: User }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.retention"), user: User }),
+  ...boothRequestSchemas(User),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
 

@@ -12,12 +12,15 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
+import { type BoothOperator, isBoothRequest, runBoothAction } from "./booth-actions.js";
 import { type ControlReply, ControlRequest, MAX_LINE, MAX_SOCKET_PATH } from "./protocol.js";
 
 export interface ControlServerOptions {
   path: string;
   view: LaneView;
   operator: LaneOperator;
+  /** the booth's operator actions (booth-actions.ts); absent: the lane has no booth */
+  booth?: BoothOperator;
   logger?: Logger;
 }
 
@@ -156,6 +159,7 @@ async function run(
 ): Promise<ControlReply> {
   const user: OperatorUser = { ...req.user, via: "socket" };
   const result = (r: OperatorResult): ControlReply => ({ kind: "result", ...r });
+  if (isBoothRequest(req)) return runBoothAction(req, o.booth, user);
   switch (req.action) {
     case "status":
       return { kind: "result", ok: true, message: "status", data: { snapshot: o.view.snapshot() } };

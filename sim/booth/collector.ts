@@ -1,0 +1,109 @@
+/**
+ * A simulated toll collector at the booth (docs/simulator.md, "The booth beside the RSU"): every vehicle
+ * the lane stopped (the RSU got C2) that carries a card is handed over, in the order they were stopped;
+ * the collector puts the card on the reader, and takes it off when the reader beeps: green (done) moves
+ * on to the next card; red (refused) tries the same card again after a pause, a few times, then moves on.
+ * For system tests that run the lane's booth without a person (test/reliability/booth-crash.test.ts).
+ */
+import { type Observable, Subject, type Subscription } from "rxjs";
+import type { ReaderSimulator } from "../reader/reader-simulator.js";
+import type { RsuSimulator } from "../rsu/rsu-simulator.js";
+
+export interface CollectorOptions {
+  /** the collector's pause before putting a card on the reader, ms (default 300) */
+  pauseMs?: number;
+  /** red beeps tolerated for one card before moving on (default 5) */
+  maxRefusals?: number;
+}
+
+export type CollectorEvent =
+  | { type: "handed"; cardId: string; vehicleId: string }
+  | { type: "present"; cardId: string; attempt: number }
+  | { type: "done"; cardId: string; led: "green" | "red" }
+  | { type: "gave-up"; cardId: string; refusals: number };
+
+export class SimCollector {
+  readonly events$: Observable<CollectorEvent>;
+  private readonly subject = new Subject<CollectorEvent>();
+  private readonly queue: { cardId: string; vehicleId: string }[] = [];
+  private current: { cardId: string; refusals: number } | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly subs: Subscription[] = [];
+  private readonly pauseMs: number;
+  private readonly maxRefusals: number;
+  private stopped = false;
+  private doneCount = 0;
+
+  constructor(
+    rsu: RsuSimulator,
+    private readonly reader: ReaderSimulator,
+    o: CollectorOptions = {},
+  ) {
+    this.pauseMs = o.pauseMs ?? 300;
+    this.maxRefusals = o.maxRefusals ?? 5;
+    this.events$ = this.subject.asObservable();
+    this.subs.push(
+      rsu.events$.subscribe((e) => {
+        if (e.type !== "ended" || e.outcome !== "stopped") return;
+        const v = rsu.vehicles().find((x) => x.id === e.vehicleId);
+        if (!v?.cardId || !reader.store.has(v.cardId)) return;
+        this.queue.push({ cardId: v.cardId, vehicleId: v.id });
+        this.subject.next({ type: "handed", cardId: v.cardId, vehicleId: v.id });
+        this.next();
+      }),
+      reader.events$.subscribe((e) => {
+        if (e.type !== "signal" || !e.led || e.led === "off" || !this.current) return;
+        this.onBeep(e.led as "green" | "red");
+      }),
+    );
+  }
+
+  /** Cards the lane signalled done (green). */
+  get done(): number {
+    return this.doneCount;
+  }
+
+  /** Cards handed over and not yet done. */
+  get waiting(): number {
+    return this.queue.length + (this.current ? 1 : 0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const s of this.subs) s.unsubscribe();
+    this.subject.complete();
+  }
+
+  private onBeep(led: "green" | "red"): void {
+    const c = this.current;
+    if (!c || this.timer) return;
+    this.reader.remove("the collector took the card back");
+    this.subject.next({ type: "done", cardId: c.cardId, led });
+    if (led === "green") {
+      this.doneCount++;
+      this.current = undefined;
+    } else if (++c.refusals > this.maxRefusals) {
+      this.subject.next({ type: "gave-up", cardId: c.cardId, refusals: c.refusals });
+      this.current = undefined;
+    }
+    this.next();
+  }
+
+  /** After a pause: the current card again (after a red beep), or the next one. */
+  private next(): void {
+    if (this.stopped || this.timer) return;
+    if (!this.current) {
+      const n = this.queue.shift();
+      if (!n) return;
+      this.current = { cardId: n.cardId, refusals: 0 };
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const c = this.current;
+      if (!c || this.stopped) return;
+      this.reader.present(c.cardId);
+      this.subject.next({ type: "present", cardId: c.cardId, attempt: c.refusals + 1 });
+    }, this.pauseMs);
+  }
+}

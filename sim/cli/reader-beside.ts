@@ -1,0 +1,129 @@
+/**
+ * `etc-sim rsu --reader-pty`: the simulated booth reader beside the simulated RSU, in the same process
+ * and on the same card store, so a card debited over DSRC is the same card at the booth and the ledger
+ * has every debit of both paths (docs/simulator.md, "The booth beside the RSU"). Optionally a simulated
+ * collector (sim/booth/collector.ts) hands the stopped vehicles' cards over; otherwise stdin takes reader
+ * script steps as `etc-sim reader` does.
+ */
+import { createInterface } from "node:readline";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { openPty, type PtyDevice } from "../../firmware-bridge/transport/pty.js";
+import { UsageError } from "../../src/cli/run-cli.js";
+import { SimCollector } from "../booth/collector.js";
+import type { CardStore } from "../card/card-store.js";
+import {
+  createReaderSimulator,
+  type ReaderSimEvent,
+  type ReaderSimulator,
+} from "../reader/reader-simulator.js";
+import { loadReaderScenarioFile } from "../reader/scenario.js";
+import { parseScriptLine, runStep, type ScriptStep } from "../reader/script.js";
+import type { RsuSimulator } from "../rsu/rsu-simulator.js";
+
+export interface ReaderBesideOptions {
+  readerScenario?: string;
+  collector?: boolean;
+  collectorPauseMs?: string;
+  readerLatencyMs?: string;
+}
+
+export interface ReaderBeside {
+  /** `reader-port: /dev/pts/N` */
+  where: string;
+  reader: ReaderSimulator;
+  collector: SimCollector | undefined;
+  close(): Promise<void>;
+}
+
+function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name}: expected ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+export function describeReaderEvent(e: ReaderSimEvent): string | undefined {
+  switch (e.type) {
+    case "card":
+      return `reader: card ${e.kind} ${e.cardId}${e.why ? ` (${e.why})` : ""}`;
+    case "debit":
+      return `reader: card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} serial ${e.entry.iccPaySerial} (${e.entry.outcome})`;
+    case "signal":
+      return `reader: signal beep ${e.beepMs} ms${e.led ? ` led ${e.led}` : ""}`;
+    case "fault":
+      return `reader: fault ${e.fault} ${e.detail === "applied" ? "applied" : "armed"}`;
+    default:
+      return undefined;
+  }
+}
+
+export async function startReaderBeside(
+  o: ReaderBesideOptions,
+  store: CardStore,
+  rsu: RsuSimulator,
+  logger: Logger,
+  write: (line: string) => void,
+): Promise<ReaderBeside> {
+  const pauseMs = num("--collector-pause-ms", o.collectorPauseMs, 0, 600_000);
+  const latencyMs = num("--reader-latency-ms", o.readerLatencyMs, 1, 10_000);
+  const scenario = o.readerScenario ? loadReaderScenarioFile(o.readerScenario) : undefined;
+  for (const [i, spec] of (scenario?.cards ?? []).entries()) {
+    try {
+      store.fromSpec(spec);
+    } catch (e) {
+      throw new UsageError(`${o.readerScenario}: cards[${i}]: ${(e as Error).message}`);
+    }
+  }
+  const pty: PtyDevice = await openPty();
+  const reader = createReaderSimulator({
+    transport: pty.device,
+    store,
+    ...(scenario?.psams ? { psams: scenario.psams } : {}),
+    ...(scenario?.reader ? { info: scenario.reader } : {}),
+    logger,
+  });
+  reader.events$.subscribe((e) => {
+    const line = describeReaderEvent(e);
+    if (line) write(line);
+  });
+  await reader.start();
+  // every command answered after this long (a real desk reader and card take tens of ms)
+  if (latencyMs) reader.inject({ kind: "slow", delayMs: latencyMs, waitEveryMs: 0, times: 1_000_000 });
+  let collector: SimCollector | undefined;
+  if (o.collector) {
+    collector = new SimCollector(rsu, reader, pauseMs !== undefined ? { pauseMs } : {});
+    collector.events$.subscribe((e) => {
+      if (e.type === "handed") write(`collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
+      else if (e.type === "present") write(`collector: present ${e.cardId} (attempt ${e.attempt})`);
+      else if (e.type === "done") write(`collector: took ${e.cardId} back (${e.led})`);
+      else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+    });
+  } else {
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (step: ScriptStep): void => {
+      chain = chain
+        .then(() => runStep(reader, step))
+        .catch((e: unknown) => write(`step failed: ${(e as Error).message}`));
+    };
+    const rl = createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      try {
+        const step = parseScriptLine(line);
+        if (step) enqueue(step);
+      } catch (e) {
+        write(`bad step: ${(e as Error).message}`);
+      }
+    });
+  }
+  return {
+    where: `reader-port: ${pty.lanePath}`,
+    reader,
+    collector,
+    async close() {
+      collector?.stop();
+      await reader.stop();
+      await pty.close();
+    },
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The journal records the booth writes (docs/booth.md §7): the same NewLaneRecord as the RSU path, with
+ * every field clearing needs (TAC, card offline serial, PSAM terminal number and serial, balance before
+ * and after, transaction time, issuer), stage times, and `extra.path: "booth"` plus `extra.booth` (the
+ * case it closes, the reader, how the TAC was obtained, the MAC2 check). Also the debit intent's
+ * payload and the settlements of DSRC suspects. Where a record is written: booth.ts.
+ */
+import type { CommittedRecord, NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
+import type { Settlement } from "../lane/ports.js";
+import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
+import type { CardRead } from "./card-probe.js";
+import type { BoothCase, CaseLink } from "./cases.js";
+import type { Verdict } from "./evidence.js";
+import type { Mac2Check, PreparedDebit } from "./purchase.js";
+import type { Layout0019Name } from "./record-0019.js";
+import { localIso } from "./time.js";
+
+/** Intent keys of the booth: never an OBU MAC id, so never the RSU path's. */
+export const BOOTH_INTENT_PREFIX = "booth:";
+
+export const BOOTH_OUTCOMES = {
+  exit: "BOOTH_EXIT_DEBIT",
+  entry: "BOOTH_ENTRY_WRITE",
+  /** the DEBIT answer was lost; GET TRANSACTION PROVE gave the TAC */
+  exitProved: "BOOTH_EXIT_DEBIT_PROVED",
+  entryProved: "BOOTH_ENTRY_WRITE_PROVED",
+  /** suspect: the DEBIT answer was lost and the card could not (yet) say */
+  unconfirmed: "BOOTH_DEBIT_UNCONFIRMED",
+  /** stop: the collector closed the case without a card payment */
+  cancelled: "BOOTH_CANCELLED",
+} as const;
+
+/** What the debit intent holds: enough to write the record in another process. */
+export interface BoothIntentPayload {
+  v: 1;
+  path: "booth";
+  case: CaseLink;
+  cardId: string;
+  obuSerial: string | null;
+  /** the record as it will be committed, TAC and balance after still null */
+  draft: NewLaneRecord;
+  prepared: Omit<PreparedDebit, "mac1Ref">;
+  /** the PSAM session of the MAC1, valid only in the process named by `process` */
+  mac1Ref: PreparedDebit["mac1Ref"];
+  process: string;
+  write: StationWrite;
+  layout: Layout0019Name;
+}
+
+export interface RecordContext {
+  lane: { network: string; station: string; lane: number; role: "entry" | "exit" };
+  utcOffsetMinutes: number;
+  tariffVersion: string | null;
+}
+
+export interface Price {
+  amountDue: number | null;
+  discountPercent: number | null;
+  amount: number;
+}
+
+const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
+
+/** The entry information of the record: exit lanes keep the card's entry, entry lanes their own. */
+function entryOf(ctx: RecordContext, last: EntryExitRecord | null, write: StationWrite) {
+  if (ctx.lane.role === "entry")
+    return {
+      network: write.network,
+      station: write.station,
+      lane: write.lane,
+      time: localIso(write.timeMs, ctx.utcOffsetMinutes),
+    };
+  if (!last || last.status === 0) return null;
+  return {
+    network: last.network,
+    station: last.station,
+    lane: last.lane,
+    time: localIso(last.timeMs, ctx.utcOffsetMinutes),
+  };
+}
+
+export function caseLink(c: BoothCase): CaseLink {
+  return { id: c.id, seq: c.seq, reason: c.reason };
+}
+
+/** The booth transaction as it will be committed, before DEBIT: TAC and balance after still null. */
+export function draftRecord(
+  ctx: RecordContext,
+  c: BoothCase,
+  card: CardRead,
+  price: Price,
+  versions: StatusListVersionsUsed,
+  warnings: string[],
+  p: PreparedDebit,
+  write: StationWrite,
+  reader: { port: string; psamSlot: number },
+): NewLaneRecord {
+  const entry = ctx.lane.role === "entry";
+  return {
+    kind: "transaction",
+    outcome: entry ? BOOTH_OUTCOMES.entry : BOOTH_OUTCOMES.exit,
+    obuId: c.obuId ?? "",
+    obuSerial: c.obuSerial,
+    cardId: card.cardId,
+    cardType: card.issuance.cardType,
+    cardIssuer: card.issuance.issuerId,
+    cardNetwork: card.issuance.cardNetwork,
+    vehicleClass: write.vehicleClass,
+    plate: c.plate ?? (card.issuance.plate || null),
+    plateColor: c.plateColor ?? card.issuance.plateColor,
+    entry: entryOf(ctx, card.last, write),
+    amountDue: price.amountDue,
+    discountPercent: price.discountPercent,
+    amount: p.amount,
+    balanceBefore: p.balanceBefore,
+    balanceAfter: null,
+    tac: null,
+    iccPaySerial: hex(p.offlineSerial, 4),
+    psamNo: p.psamNo,
+    psamTransSerial: hex(p.psamTransSerial, 8),
+    transTime: p.transTime,
+    transType: hex(p.transType, 2),
+    algFlag: hex(p.algId, 2),
+    keyVersion: hex(p.keyVersion, 2),
+    statusListVersions: versions,
+    tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
+    stageTimes: {},
+    rawB4: null,
+    rawB5: null,
+    rsuProtocol: null,
+    extra: {
+      path: "booth",
+      purchaseTimeMs: write.timeMs,
+      ...(warnings.length ? { warnings } : {}),
+      booth: {
+        case: caseLink(c),
+        reader: reader.port,
+        psamSlot: reader.psamSlot,
+        cardUid: card.activation.uid.toString("hex"),
+        layout0019: card.layout.name,
+      },
+    },
+  };
+}
+
+type BoothExtra = { booth: Record<string, unknown> } & Record<string, unknown>;
+
+function withBooth(d: NewLaneRecord, more: Record<string, unknown>, top: Record<string, unknown> = {}) {
+  const extra = (d.extra ?? {}) as BoothExtra;
+  return { ...extra, ...top, booth: { ...extra.booth, ...more } };
+}
+
+/** The record of a debit whose TAC the lane has: DEBIT's answer, or GET TRANSACTION PROVE's. */
+export function paidRecord(
+  d: NewLaneRecord,
+  tac: string,
+  mac2: { mac2: string; check: Mac2Check },
+  stageTimes: Record<string, number>,
+  recovery?: { how: "prove"; why: string; processRestarted: boolean },
+): NewLaneRecord {
+  const entry = d.outcome === BOOTH_OUTCOMES.entry;
+  const amount = d.amount;
+  return {
+    ...d,
+    outcome: recovery ? (entry ? BOOTH_OUTCOMES.entryProved : BOOTH_OUTCOMES.exitProved) : d.outcome,
+    tac,
+    balanceAfter: d.balanceBefore === null ? null : d.balanceBefore - amount,
+    stageTimes: { ...d.stageTimes, ...stageTimes },
+    extra: withBooth(d, {
+      mac2: mac2.mac2,
+      mac2Check: mac2.check.result,
+      ...(mac2.check.sw ? { mac2Sw: mac2.check.sw } : {}),
+      ...(mac2.check.result === "session-gone"
+        ? {
+            mac2Note: recovery?.processRestarted
+              ? "MAC2 not verified: the lane restarted, the PSAM session of this MAC1 is gone; the TAC is what clearing checks"
+              : "MAC2 not verified: the PSAM session of this MAC1 is gone (reader reconnected); the TAC is what clearing checks",
+          }
+        : {}),
+      ...(recovery ? { recovery } : {}),
+    }),
+  };
+}
+
+/** The debit could not be confirmed: a suspect with everything the card and PSAM said before DEBIT. */
+export function unconfirmedRecord(
+  d: NewLaneRecord,
+  why: string,
+  stageTimes: Record<string, number>,
+): NewLaneRecord {
+  return {
+    ...d,
+    kind: "suspect",
+    outcome: BOOTH_OUTCOMES.unconfirmed,
+    tac: null,
+    balanceAfter: null,
+    stageTimes: { ...d.stageTimes, ...stageTimes },
+    extra: withBooth(
+      d,
+      { unconfirmed: why },
+      {
+        uncertain: true,
+        balanceBefore: d.balanceBefore,
+        note: "booth DEBIT answer lost: settle against the card (0018, offline serial, GET TRANSACTION PROVE); never re-debit",
+      },
+    ),
+  };
+}
+
+/** The collector closed a case without a card payment: a stop, amount 0, linking the case. */
+export function cancelledRecord(
+  ctx: RecordContext,
+  c: BoothCase,
+  user: string,
+  reason: string,
+): NewLaneRecord {
+  return {
+    kind: "stop",
+    outcome: BOOTH_OUTCOMES.cancelled,
+    obuId: c.obuId ?? "",
+    obuSerial: c.obuSerial,
+    cardId: c.cardId,
+    cardType: null,
+    cardIssuer: null,
+    cardNetwork: null,
+    vehicleClass: c.vehicleClass,
+    plate: c.plate,
+    plateColor: c.plateColor,
+    entry: null,
+    amountDue: null,
+    discountPercent: null,
+    amount: 0,
+    balanceBefore: null,
+    balanceAfter: null,
+    tac: null,
+    iccPaySerial: null,
+    psamNo: null,
+    psamTransSerial: null,
+    transTime: null,
+    transType: null,
+    statusListVersions: { full: null, delta: null },
+    tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
+    stageTimes: {},
+    rawB4: null,
+    rawB5: null,
+    rsuProtocol: null,
+    extra: { path: "booth", toManual: true, booth: { case: caseLink(c), cancelledBy: user, reason } },
+  };
+}
+
+/** A suspect proven debited by the card: it becomes the transaction, with the TAC GET TRANSACTION PROVE gave. */
+export function debitedSettlement(
+  s: CommittedRecord,
+  v: Extract<Verdict, { kind: "debited" }> & { tac: string },
+  c: BoothCase,
+  role: "entry" | "exit",
+  evidence: Record<string, unknown>,
+): Settlement {
+  const balanceAfter = v.balanceAfter ?? (s.balanceBefore !== null ? s.balanceBefore - s.amount : null);
+  return {
+    kind: "transaction",
+    outcome: role === "entry" ? "ENTRY_WRITE_SETTLED" : "EXIT_DEBIT_SETTLED",
+    settledBy: "booth-prove",
+    fields: {
+      tac: v.tac,
+      iccPaySerial: hex(v.offlineSerial, 4),
+      psamNo: s.psamNo ?? v.psamNo,
+      balanceAfter,
+      transType: s.transType ?? "09",
+    },
+    evidence: { ...evidence, boothCase: caseLink(c), why: v.why },
+  };
+}
+
+/** A suspect proven not debited by the card: a stop, amount 0; the vehicle may then pay once. */
+export function notDebitedSettlement(
+  why: string,
+  c: BoothCase,
+  evidence: Record<string, unknown>,
+): Settlement {
+  return {
+    kind: "stop",
+    outcome: "SUSPECT_NOT_DEBITED",
+    settledBy: "booth-card",
+    fields: { amount: 0 },
+    evidence: { ...evidence, boothCase: caseLink(c), why },
+  };
+}

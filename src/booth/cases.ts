@@ -1,0 +1,194 @@
+/**
+ * The booth's queue of cases (docs/booth.md §4): vehicles the lane sent to the booth, in the order they
+ * were sent, each linked to the journal record of the DSRC attempt that failed (a stop whose reason the
+ * booth may handle, or a suspect debit to settle), plus the booth's own unconfirmed debits (recovery) and
+ * vehicles the collector takes without a DSRC attempt (walk-up).
+ *
+ * The queue is rebuilt from the journal at start: every booth record names the case it closed
+ * (`extra.booth.case.seq`), so the cases are the eligible records of the last `caseMaxAgeMinutes` that no
+ * later record closed.
+ */
+import type { CommittedRecord } from "../journal/types.js";
+
+/**
+ * Stop reasons the booth takes by default: the card itself may pay, only the DSRC path failed. Reasons
+ * about the card (status list, expiry, no entry, insufficient balance, ...) go to the manual lane instead.
+ */
+export const DEFAULT_BOOTH_REASONS = [
+  "OBU_NO_CARD",
+  "OBU_CARD_ERROR",
+  "OBU_TAMPERED",
+  "OBU_LOCKED",
+  "OBU_READ_FAILED",
+  "OBU_DATA_INVALID",
+  "OBU_BATTERY_LOW",
+  "OBU_EXPIRED",
+  "OBU_NOT_YET_VALID",
+  "OBU_ISSUER_INVALID",
+  "VEHICLE_READ_FAILED",
+  "FRAME_INCOMPLETE",
+  "CARD_READ_FAILED",
+  "CARD_OBU_MISMATCH",
+  "TRADE_FAILED",
+  "OBU_LEFT",
+  "LANE_CLOSED",
+  "UNSETTLED_DEBIT",
+] as const;
+
+/** Suspect outcomes settled at the booth from card evidence (ORPHAN_B5 names no card: not a case). */
+export const SUSPECT_CASES = [
+  "B5_NO_DSRC",
+  "B5_INCOMPLETE",
+  "B5_MISSING",
+  "SUPERSEDED",
+  "LANE_STOPPED",
+  "CRASH_RECOVERED",
+  "BOOTH_DEBIT_UNCONFIRMED",
+] as const;
+
+export type BoothCaseKind = "stop" | "suspect" | "recovery" | "walk-up";
+
+export interface BoothCase {
+  /** "s<seq>" for a journal record, "r<intent id>" for a debit to recover, "w<n>" for a walk-up */
+  id: string;
+  kind: BoothCaseKind;
+  /** the stop reason or suspect outcome; BOOTH_RECOVERY; WALK_UP */
+  reason: string;
+  /** wall ms: when the lane sent the vehicle to the booth */
+  openedAt: number;
+  /** the journal record of the DSRC attempt */
+  seq: number | null;
+  tradeId: string | null;
+  obuId: string | null;
+  obuSerial: string | null;
+  cardId: string | null;
+  plate: string | null;
+  plateColor: number | null;
+  vehicleClass: number | null;
+  /** suspects: the amount in question */
+  amount: number | null;
+}
+
+/** What a booth record keeps about the case it closes (record.extra.booth.case). */
+export interface CaseLink {
+  id: string;
+  seq: number | null;
+  reason: string;
+}
+
+export function caseOf(r: CommittedRecord, reasons: ReadonlySet<string>): BoothCase | null {
+  const suspect = r.kind === "suspect" && (SUSPECT_CASES as readonly string[]).includes(r.outcome);
+  const stop = r.kind === "stop" && reasons.has(r.outcome);
+  if (!suspect && !stop) return null;
+  return {
+    id: `s${r.seq}`,
+    kind: suspect ? "suspect" : "stop",
+    reason: r.outcome,
+    openedAt: Date.parse(r.createdAt),
+    seq: r.seq,
+    tradeId: r.tradeId,
+    obuId: r.obuId || null,
+    obuSerial: r.obuSerial,
+    cardId: r.cardId,
+    plate: r.plate,
+    plateColor: r.plateColor,
+    vehicleClass: r.vehicleClass,
+    amount: suspect ? r.amount : null,
+  };
+}
+
+/** The case a booth record closed, if it closed one. */
+export function linkOf(r: CommittedRecord): CaseLink | null {
+  const b = (r.extra as { booth?: { case?: CaseLink } } | undefined)?.booth;
+  if (b?.case && typeof b.case.id === "string") return b.case;
+  const s = (r.extra as { settlement?: { evidence?: { boothCase?: CaseLink } } } | undefined)?.settlement;
+  return s?.evidence?.boothCase ?? null;
+}
+
+export class BoothCases {
+  private readonly byId = new Map<string, BoothCase>();
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  list(): BoothCase[] {
+    return [...this.byId.values()];
+  }
+
+  get(id: string): BoothCase | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Adds a case at the tail; false when it is there already. The oldest goes when the queue is full. */
+  add(c: BoothCase): { added: boolean; dropped: BoothCase | undefined } {
+    if (this.byId.has(c.id)) return { added: false, dropped: undefined };
+    let dropped: BoothCase | undefined;
+    if (this.byId.size >= this.max) {
+      dropped = [...this.byId.values()].find((x) => x.kind !== "recovery");
+      if (dropped) this.byId.delete(dropped.id);
+    }
+    this.byId.set(c.id, c);
+    return { added: true, dropped };
+  }
+
+  /** Puts a case at the head (a debit to recover comes before everything). */
+  addFirst(c: BoothCase): void {
+    const rest = [...this.byId.values()].filter((x) => x.id !== c.id);
+    this.byId.clear();
+    this.byId.set(c.id, c);
+    for (const x of rest) this.byId.set(x.id, x);
+  }
+
+  remove(id: string): BoothCase | undefined {
+    const c = this.byId.get(id);
+    this.byId.delete(id);
+    return c;
+  }
+
+  /** The case for this card: one that names it, else the oldest that names no card. */
+  forCard(cardId: string): BoothCase | undefined {
+    const all = this.list().filter((c) => c.kind !== "recovery");
+    return all.find((c) => c.cardId === cardId) ?? all.find((c) => c.cardId === null);
+  }
+
+  /** Cases of this OBU serial or card id (a later DSRC transaction closes them). */
+  matching(k: { obuSerial: string | null; cardId: string | null }): BoothCase[] {
+    return this.list().filter(
+      (c) =>
+        c.kind !== "recovery" &&
+        ((k.obuSerial !== null && c.obuSerial === k.obuSerial) ||
+          (k.cardId !== null && c.cardId === k.cardId)),
+    );
+  }
+}
+
+/**
+ * The cases among the records of the last window (oldest first): eligible records that no later booth
+ * record closed and no later transaction of the same OBU or card paid.
+ */
+export function rebuildCases(records: readonly CommittedRecord[], reasons: ReadonlySet<string>): BoothCase[] {
+  const closed = new Set<number>();
+  for (const r of records) {
+    const l = linkOf(r);
+    if (l?.seq !== null && l?.seq !== undefined) closed.add(l.seq);
+  }
+  const sorted = [...records].sort((a, b) => a.seq - b.seq);
+  const out: BoothCase[] = [];
+  for (const r of sorted) {
+    if (r.kind === "transaction") {
+      for (let i = out.length - 1; i >= 0; i--) {
+        const c = out[i] as BoothCase;
+        if ((r.obuSerial && c.obuSerial === r.obuSerial) || (r.cardId && c.cardId === r.cardId))
+          out.splice(i, 1);
+      }
+      continue;
+    }
+    if (closed.has(r.seq)) continue;
+    const c = caseOf(r, reasons);
+    if (c) out.push(c);
+  }
+  return out;
+}

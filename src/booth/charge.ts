@@ -1,0 +1,248 @@
+/**
+ * Charging one card for one case (docs/booth.md §2): the checks, the composite purchase with the debit
+ * intent written after MAC1 and before DEBIT, and the record. Where a booth transaction is written.
+ *
+ * The intent (journal writeIntent, key `booth:<card id>`, NORMAL: no fsync of its own) holds the record
+ * as it will be committed; the commit deletes it in the same transaction. A DEBIT whose answer is lost
+ * leaves it, and recover.ts settles it from the card, in this process or the next.
+ */
+
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import {
+  BOOTH_INTENT_PREFIX,
+  type BoothIntentPayload,
+  caseLink,
+  draftRecord,
+  paidRecord,
+} from "./booth-records.js";
+import type { CardRead } from "./card-probe.js";
+import type { BoothCase } from "./cases.js";
+import { ALARM_REFUSALS, checkCard, REFUSALS, type RefusalCode } from "./checks.js";
+import { type BoothContext, errText } from "./context.js";
+import { BoothErrorCodes } from "./errors.js";
+import { PROMPTS } from "./prompts.js";
+import {
+  DebitLost,
+  DebitRefused,
+  InitRefused,
+  type PreparedDebit,
+  runPurchase,
+  UpdateRefused,
+} from "./purchase.js";
+import { encodeRecord } from "./record-0019.js";
+import { localStamp } from "./time.js";
+
+export type ChargeResult =
+  | { kind: "paid" }
+  | { kind: "refused"; code: string }
+  | { kind: "psam-error" }
+  /** a reader or card error before DEBIT: no money moved */
+  | { kind: "card-error"; error: unknown }
+  /** DEBIT's answer was lost: recover intent `intentId` */
+  | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
+  | { kind: "journal-failed" };
+
+/** Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. */
+export function refuse(
+  ctx: BoothContext,
+  c: BoothCase,
+  code: RefusalCode,
+  detail: Record<string, unknown>,
+): ChargeResult {
+  const [text, what] = REFUSALS[code];
+  ctx.counters.refusals++;
+  ctx.show(PROMPTS.refused(code, text, what), c);
+  ctx.audit(
+    "booth.refused",
+    ALARM_REFUSALS.has(code) ? "alarm" : "warn",
+    `booth refused case ${c.id}: ${code}`,
+    {
+      case: caseLink(c),
+      code,
+      ...detail,
+    },
+  );
+  if (ALARM_REFUSALS.has(code))
+    ctx.alarm(code, `booth: ${code} (case ${c.id}${c.obuId ? `, OBU ${c.obuId}` : ""})`);
+  return { kind: "refused", code };
+}
+
+export async function charge(
+  ctx: BoothContext,
+  c: BoothCase,
+  card: CardRead,
+  vehicleClass: number,
+  signal: AbortSignal,
+  /** when the booth began reading the card, and the reader clock then (the transaction's timing) */
+  start: { at: number; readerWaitMs: number; bytes: number | null } = {
+    at: ctx.now(),
+    readerWaitMs: ctx.clock.waitMs,
+    bytes: ctx.lineBytes(),
+  },
+): Promise<ChargeResult> {
+  const t0 = start.at;
+  const reader0 = start.readerWaitMs;
+  const chk = checkCard(c, card, {
+    lane: ctx.rec.lane,
+    utcOffsetMinutes: ctx.rec.utcOffsetMinutes,
+    tariff: ctx.tariff,
+    statusList: ctx.statusList,
+    policy: ctx.statusListPolicy,
+    maxTripHours: ctx.options.maxTripHours,
+    vehicleClass,
+    wallNow: ctx.wallNow(),
+  });
+  if (!chk.ok) return refuse(ctx, c, chk.code, chk.detail);
+  const { price, versions, warnings, write } = chk;
+  const transTime = localStamp(write.timeMs, ctx.rec.utcOffsetMinutes);
+  const record = encodeRecord(card.layout, write, ctx.dialect);
+  const key = { cardId: card.cardId, obuSerial: c.obuSerial };
+  ctx.lane.guards.hold(key); // no DSRC debit of this card or OBU while the booth debits it
+  ctx.show(PROMPTS.paying(price.amount), c);
+  const stages: Record<string, number> = { cardRead: t0, boothStart: ctx.now() };
+  let intentId: number | undefined;
+  let payload: BoothIntentPayload | undefined;
+  const beforeDebit = (p: PreparedDebit): void => {
+    stages.mac1Done = ctx.now();
+    const draft = draftRecord(ctx.rec, c, card, price, versions, warnings, p, write, {
+      port: ctx.readerPort,
+      psamSlot: ctx.options.psamSlot,
+    });
+    const { mac1Ref, ...prepared } = p;
+    payload = {
+      v: 1,
+      path: "booth",
+      case: caseLink(c),
+      cardId: card.cardId,
+      obuSerial: c.obuSerial,
+      draft,
+      prepared,
+      mac1Ref,
+      process: ctx.process,
+      write,
+      layout: card.layout.name,
+    };
+    // the write-ahead note: no DEBIT without it (a throw here stops the purchase before DEBIT)
+    try {
+      intentId = ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${card.cardId}`, JSON.stringify(payload));
+    } catch (e) {
+      throw new IntentNotWritten(errText(e));
+    }
+    stages.intent = ctx.now();
+  };
+  try {
+    const done = await runPurchase(
+      ctx.reader,
+      ctx.psam,
+      card,
+      { amount: price.amount, transTime, layout: card.layout, record },
+      beforeDebit,
+      signal,
+    );
+    stages.debitDone = ctx.now();
+    const draft = (payload as BoothIntentPayload).draft;
+    const rec = paidRecord(
+      draft,
+      done.tac,
+      { mac2: done.mac2, check: done.mac2Check },
+      {
+        ...stages,
+        journalCommit: ctx.now(),
+      },
+    );
+    const preMs = ctx.now() - t0;
+    const readerMs = ctx.clock.waitMs - reader0;
+    const b1 = ctx.lineBytes();
+    const bytes = b1 !== null && start.bytes !== null ? b1 - start.bytes : null;
+    // in the record: card read -> record ready (the commit that writes it cannot be in it)
+    (rec.extra as { booth: Record<string, unknown> }).booth.timing = {
+      totalMs: round(preMs),
+      readerMs: round(readerMs),
+      laneMs: round(preMs - readerMs),
+      bytes,
+    };
+    const committed = await ctx.tryCommit(rec, intentId);
+    if (!committed) return { kind: "journal-failed" }; // the intent stays: the next start recovers it
+    const { quietMs, commitMs } = ctx.lastCommit;
+    const totalMs = ctx.now() - t0 - quietMs;
+    ctx.lastTiming = { totalMs, readerMs, laneMs: totalMs - readerMs, commitMs, quietMs, bytes };
+    ctx.counters.transactions++;
+    ctx.lane.guards.release(key);
+    ctx.lane.guards.rememberTraded(key);
+    if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
+    ctx.recorded(committed, true, commitMs);
+    if (done.mac2Check.result === "rejected")
+      ctx.alarm(
+        "BOOTH_MAC2_REJECTED",
+        `PSAM rejected the card's MAC2 (${done.mac2Check.sw}); the card has debited`,
+      );
+    ctx.show(
+      PROMPTS.paid(
+        price.amount,
+        card.issuance.cardType === 0x16 ? committed.balanceAfter : null,
+        write.status === 3,
+      ),
+      c,
+    );
+    return { kind: "paid" };
+  } catch (e) {
+    if (e instanceof DebitLost && intentId !== undefined && payload) {
+      ctx.log.warn(
+        { err: errText(e.cause), intentId, cardId: card.cardId },
+        "booth DEBIT answer lost: recovering from the card",
+      );
+      return { kind: "lost", intentId, payload, cause: e.cause };
+    }
+    ctx.lane.guards.release(key);
+    if (e instanceof DebitRefused) {
+      // the card answered: it did not debit; the intent goes (durably) with nothing to record
+      if (intentId !== undefined) {
+        try {
+          ctx.journal.deleteIntent(intentId);
+        } catch (err) {
+          ctx.log.error(
+            { err: errText(err), intentId },
+            "booth intent not deleted (the next start settles it)",
+          );
+        }
+      }
+      return refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
+    }
+    if (e instanceof InitRefused)
+      return e.sw === "9401"
+        ? refuse(ctx, c, "INSUFFICIENT_BALANCE", { balance: e.balance, charge: price.amount, sw: e.sw })
+        : refuse(ctx, c, "CARD_REFUSED", { step: "INIT", sw: e.sw });
+    if (e instanceof UpdateRefused)
+      return refuse(ctx, c, "CARD_REFUSED", {
+        step: "UPDATE CAPP DATA CACHE",
+        sw: e.sw,
+        layout: card.layout.name,
+      });
+    if (e instanceof EtcError && e.code === BoothErrorCodes.Psam) {
+      ctx.counters.psamErrors++;
+      ctx.psam.invalidate();
+      ctx.show(PROMPTS.psamError(e.message), c);
+      ctx.alarm("BOOTH_PSAM_FAULT", `booth: ${e.message}; no debit was sent`);
+      return { kind: "psam-error" };
+    }
+    if (e instanceof IntentNotWritten) {
+      // the intent could not be written (journal): no DEBIT went out
+      ctx.counters.journalFailures++;
+      ctx.alarm("BOOTH_JOURNAL_FAILED", `booth: debit intent not written (${errText(e)}); no debit was sent`);
+      ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), c);
+      return { kind: "journal-failed" };
+    }
+    ctx.counters.cardErrors++;
+    ctx.log.info(
+      { err: errText(e), mayHaveRun: commandMayHaveRun(e), case: c.id },
+      "booth: card or reader error before DEBIT: nothing debited",
+    );
+    ctx.show(PROMPTS.cardError(errText(e)), c);
+    return { kind: "card-error", error: e };
+  }
+}
+
+class IntentNotWritten extends Error {}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;

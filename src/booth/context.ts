@@ -1,0 +1,194 @@
+/**
+ * What the booth's flows share (charge.ts, settle.ts, recover.ts): the reader, the PSAM session, the
+ * journal and the lane hook, the options, and the ways to tell the collector (screen, beeper/LED, audit,
+ * barrier). booth.ts builds one and owns the queue and the order of work.
+ */
+import { randomUUID } from "node:crypto";
+import { Subject } from "rxjs";
+import type { EtcError } from "../../firmware-bridge/errors.js";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { Settlement } from "../lane/ports.js";
+import type { Tariff } from "../tariff/tariff.js";
+import type { RecordContext } from "./booth-records.js";
+import type { BoothCase } from "./cases.js";
+import type { BoothJournal, BoothLaneHook, BoothStatusList, StatusListPolicy } from "./ports.js";
+import type { Prompt } from "./prompts.js";
+import type { PsamSession } from "./psam-session.js";
+import type { Layout0019Name } from "./record-0019.js";
+import type { ReaderClock } from "./timed-reader.js";
+
+export interface BoothOptions {
+  /** the PSAM slot the booth debits with */
+  psamSlot: number;
+  /** how long the booth waits for the original card after a DEBIT whose answer was lost */
+  originalCardWaitMs: number;
+  /** cases older than this leave the queue (and are not rebuilt at start) */
+  caseMaxAgeMinutes: number;
+  /** at most this many cases wait; the oldest goes first */
+  queueMax: number;
+  /** stop reasons that make a booth case */
+  offerFor: readonly string[];
+  /** the 0019 layout: by card version ("auto") or one for every card */
+  layout0019: "auto" | Layout0019Name;
+  /** exit: entries older than this are "timeout vehicles"; 0 disables the check */
+  maxTripHours: number;
+}
+
+/** One durable booth outcome (the same shape as the controller's outcomes). */
+export interface BoothOutcome {
+  record: CommittedRecord;
+  decisionMs: number;
+  barrierAt: number | null;
+  commitMs: number | null;
+}
+
+export interface BoothCounters {
+  transactions: number;
+  /** of which the TAC came from GET TRANSACTION PROVE after a lost DEBIT answer */
+  proved: number;
+  /** DSRC or booth suspects settled as debited (booth-prove) */
+  settledDebited: number;
+  /** suspects settled as not debited (booth-card) */
+  settledNotDebited: number;
+  /** debits the card shows but the record cannot become a transaction (PSAM serial or TAC unknown) */
+  paidUnsettled: number;
+  /** BOOTH_DEBIT_UNCONFIRMED suspects written */
+  unconfirmed: number;
+  /** lost DEBIT answers recovered from the card */
+  recoveries: number;
+  refusals: number;
+  psamErrors: number;
+  cardErrors: number;
+  cancelled: number;
+  journalFailures: number;
+}
+
+/** One booth transaction's time, card read to durable record (ms). */
+export interface BoothTiming {
+  /** card read -> record durable, the wait for a quiet moment excluded */
+  totalMs: number;
+  /** waiting on the reader: the line, the reader, the card, the PSAM */
+  readerMs: number;
+  /** the lane's own share: totalMs - readerMs (checks, intent, records, the journal commit) */
+  laneMs: number;
+  /** of which the journal commit (one fsync) */
+  commitMs: number;
+  /** the commit waited this long for no DSRC transaction to be open (not in totalMs) */
+  quietMs: number;
+  /** bytes on the reader line, both directions (when the reader driver counts them) */
+  bytes: number | null;
+}
+
+export interface BoothContext {
+  readonly reader: CardReader;
+  readonly clock: ReaderClock;
+  readonly psam: PsamSession;
+  readonly journal: BoothJournal;
+  readonly lane: BoothLaneHook;
+  readonly statusList: BoothStatusList;
+  readonly statusListPolicy: StatusListPolicy;
+  readonly tariff: Tariff | null;
+  readonly dialect: Dialect;
+  readonly rec: RecordContext;
+  readonly options: BoothOptions;
+  readonly readerPort: string;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly wallNow: () => number;
+  readonly counters: BoothCounters;
+  /** names this process in debit intents (a MAC1's PSAM session lives only in its own process) */
+  readonly process: string;
+  show(p: Prompt, c: BoothCase | null): void;
+  /** beep and LED on the reader: green when done, red when refused; never fails the flow */
+  signal(kind: "done" | "refused"): Promise<void>;
+  audit(
+    type: string,
+    severity: "info" | "warn" | "alarm",
+    message: string,
+    data?: Record<string, unknown>,
+  ): void;
+  alarm(code: string, message: string): void;
+  /** a durable record of this booth: audit, outcome, counters */
+  recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void;
+  /**
+   * Commit, after letting pending I/O (an RSU frame already read) run first: the commit's fsync is
+   * synchronous. On failure: logged in full, counted, alarm; resolves undefined.
+   */
+  tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
+  /** the last tryCommit/trySettle: how long it waited for a quiet moment, how long the commit took */
+  lastCommit: { quietMs: number; commitMs: number };
+  trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | undefined>;
+  /**
+   * Wait on the reader's and the operator's events: resolves on the next one, at once when one came
+   * since generation `since` (see gen()), or after `ms`.
+   */
+  wait(ms: number, signal?: AbortSignal, since?: number): Promise<void>;
+  /** the event generation now (it counts card events, link changes, operator actions) */
+  gen(): number;
+  /** bytes the reader link carried so far, both directions; null when the driver does not count them */
+  lineBytes(): number | null;
+  /** the last transaction's timing (bench, status) */
+  lastTiming: BoothTiming | null;
+}
+
+export function newCounters(): BoothCounters {
+  return {
+    transactions: 0,
+    proved: 0,
+    settledDebited: 0,
+    settledNotDebited: 0,
+    paidUnsettled: 0,
+    unconfirmed: 0,
+    recoveries: 0,
+    refusals: 0,
+    psamErrors: 0,
+    cardErrors: 0,
+    cancelled: 0,
+    journalFailures: 0,
+  };
+}
+
+export function processToken(): string {
+  return `${process.pid}-${randomUUID()}`;
+}
+
+/** Wakes whoever waits on the booth's events (card inserted/removed, link change, operator action). */
+export class Wakeup {
+  private readonly s = new Subject<void>();
+  private n = 0;
+
+  get generation(): number {
+    return this.n;
+  }
+
+  wake(): void {
+    this.n++;
+    this.s.next();
+  }
+
+  wait(ms: number, signal?: AbortSignal, since = this.n): Promise<void> {
+    if (since !== this.n || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(t);
+        sub.unsubscribe();
+        signal?.removeEventListener("abort", finish);
+        resolve();
+      };
+      const t = setTimeout(finish, Math.max(0, ms));
+      const sub = this.s.subscribe(finish);
+      signal?.addEventListener("abort", finish);
+    });
+  }
+}
+
+export function errText(e: unknown): string {
+  const code = (e as EtcError | undefined)?.code;
+  return `${e instanceof Error ? e.message : String(e)}${code ? ` [${code}]` : ""}`;
+}

@@ -1,0 +1,157 @@
+/**
+ * What the booth does outside the reader (docs/booth.md §6-§8): the collector's screen (an output event
+ * and a booth event), the reader's beeper and LED, the barrier after a durable record, alarms, audit
+ * entries, and the journal writes, each one after a moment with no DSRC transaction open. Where a booth
+ * record is committed: tryCommit / trySettle, called by charge.ts, recover.ts and settle.ts.
+ */
+import { firstValueFrom, of, type Subject, timeout } from "rxjs";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CardReader, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { AuditPort, Settlement } from "../lane/ports.js";
+import type { LaneOutputs } from "../outputs/outputs.js";
+import type { BoothCase } from "./cases.js";
+import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
+import type { BoothJournal, BoothLaneHook } from "./ports.js";
+import { PROMPTS, type Prompt } from "./prompts.js";
+import type { BoothEvent } from "./view.js";
+
+/** The longest a booth commit waits for a moment with no DSRC transaction open. */
+const QUIET_MAX_MS = 50;
+
+export interface BoothEffectsDeps {
+  outputs: LaneOutputs;
+  audit: AuditPort | undefined;
+  journal: BoothJournal;
+  lane: BoothLaneHook;
+  /** the reader itself (not timed): the beep is not part of a transaction */
+  reader: CardReader;
+  log: Logger;
+  now: () => number;
+  wallNow: () => number;
+  counters: BoothCounters;
+  events: Subject<BoothEvent>;
+  outcomes: Subject<BoothOutcome>;
+  link(): ReaderLinkState;
+  closed(): boolean;
+}
+
+export class BoothEffects {
+  /** the collector's screen now */
+  prompt: { prompt: Prompt; caseId: string | null; at: number } | undefined;
+
+  constructor(private readonly d: BoothEffectsDeps) {}
+
+  show(p: Prompt, c: BoothCase | null): void {
+    const at = this.d.now();
+    this.prompt = { prompt: p, caseId: c?.id ?? null, at: this.d.wallNow() };
+    this.d.outputs.emit({
+      type: "booth",
+      step: p.step,
+      text: p.text,
+      detail: p.detail,
+      tone: p.tone,
+      caseId: c?.id ?? null,
+      at,
+    });
+    this.d.events.next({ type: "prompt", at: this.d.wallNow(), prompt: p, caseId: c?.id ?? null });
+    this.d.log.info({ step: p.step, case: c?.id }, `${p.text} ${p.detail}`);
+  }
+
+  /** Beep and LED on the reader: green when done, red when refused. Never fails the flow. */
+  async signal(kind: "done" | "refused"): Promise<void> {
+    if (this.d.link().status !== "up") return;
+    try {
+      await this.d.reader.signal(kind === "done" ? { beep: 150, led: "green" } : { beep: 500, led: "red" });
+    } catch (e) {
+      this.d.log.info({ err: errText(e) }, "reader signal failed");
+    }
+  }
+
+  recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
+    let barrierAt: number | null = null;
+    if (barrier && rec.kind === "transaction") {
+      barrierAt = this.d.now();
+      this.d.outputs.emit({
+        type: "barrier",
+        action: "open",
+        obuId: rec.obuId || null,
+        at: barrierAt,
+        seq: rec.seq,
+      });
+      this.d.outputs.emit({ type: "light", color: "green", at: barrierAt });
+    }
+    this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
+  }
+
+  /**
+   * Before a journal commit (one fsync, synchronous on the lane's thread): let pending I/O run, and wait
+   * (at most QUIET_MAX_MS) for a moment with no DSRC transaction open, so that no RSU frame waits on the
+   * booth's fsync. The debit intent is on disk meanwhile.
+   */
+  async quietMoment(): Promise<number> {
+    const t0 = this.d.now();
+    await yieldToIo();
+    const until = this.d.now() + QUIET_MAX_MS;
+    while (this.d.lane.inFlight().length > 0 && this.d.now() < until && !this.d.closed()) {
+      await firstValueFrom(
+        this.d.lane.outcomes$.pipe(
+          timeout({ first: Math.max(1, until - this.d.now()), with: () => of(null) }),
+        ),
+        {
+          defaultValue: null,
+        },
+      );
+      await yieldToIo();
+    }
+    return this.d.now() - t0;
+  }
+
+  tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
+    try {
+      return this.d.journal.commit(rec, intentId === undefined ? undefined : { intentId });
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      this.d.log.error({ err: errText(e), record: rec }, "BOOTH JOURNAL COMMIT FAILED");
+      this.alarm("BOOTH_JOURNAL_FAILED", `booth record not written: ${errText(e)}`);
+      this.show(PROMPTS.refused("SYSTEM", "系统故障", "记录未写入：请联系维护人员"), null);
+      return undefined;
+    }
+  }
+
+  trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | undefined {
+    try {
+      return this.d.journal.settle(seq, s, intentId === undefined ? undefined : { intentId });
+    } catch (e) {
+      this.d.counters.journalFailures++;
+      this.d.log.error({ err: errText(e), seq, settlement: s }, "BOOTH JOURNAL SETTLE FAILED");
+      this.alarm("BOOTH_JOURNAL_FAILED", `booth settlement of record ${seq} not written: ${errText(e)}`);
+      return undefined;
+    }
+  }
+
+  alarm(code: string, message: string): void {
+    const at = this.d.now();
+    this.d.outputs.emit({ type: "alarm", code, message, at });
+    this.d.log.warn({ code }, message);
+    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth" });
+  }
+
+  appendAudit(
+    type: string,
+    severity: "info" | "warn" | "alarm",
+    message: string,
+    data?: Record<string, unknown>,
+  ): void {
+    try {
+      this.d.audit?.append({ type, severity, message, ...(data ? { data } : {}) });
+    } catch (e) {
+      this.d.log.error({ err: errText(e) }, "audit append failed");
+    }
+  }
+}
+
+/** Let pending I/O (an RSU frame already read) run before a synchronous journal write. */
+export function yieldToIo(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,140 @@
+/**
+ * Did a debit happen? Judged from the card alone (docs/booth.md §5), never from what the lane hoped:
+ * the card's EP transaction details (0018, newest first, one per committed purchase), its offline serial
+ * (the value a new INIT returns: it moves on only when a DEBIT commits), its balance, its 0019 and
+ * GET TRANSACTION PROVE (which proves the card's last transaction only).
+ *
+ * The same judgement serves the booth's own DEBIT whose answer was lost (an intent: serial, time,
+ * amount, PSAM terminal all known) and a DSRC suspect settled at the booth (the serial and PSAM only when
+ * a B5 reported them). Pure: the booth gathers the evidence (card-probe.ts), this decides.
+ */
+import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
+import { type Detail0018, TRANS_TYPE_COMPOSITE } from "./apdus.js";
+import { sameStationWrite } from "./record-0019.js";
+
+/** The debit attempt in question, as the lane knows it. */
+export interface Attempt {
+  /** the card offline serial the attempt's INIT returned; null when no frame reported it */
+  offlineSerial: number | null;
+  /** yyyymmddhhmmss: the purchase time given to the card (the TAC covers it) */
+  transTime: string;
+  amount: number;
+  /** 12 hex digits; null when unknown */
+  psamNo: string | null;
+  /** the balance before the attempt; null when unknown */
+  balanceBefore: number | null;
+  /** the 0019 the attempt wrote (this lane, the purchase time, exit 04 / entry 03); null when unknown */
+  write: StationWrite | null;
+}
+
+export interface CardEvidence {
+  balance: number;
+  /** the offline serial a new INIT returned (the next purchase would use it) */
+  nextSerial: number;
+  /** 0018 records as read, newest first (record 1 first); empty when the card has none */
+  details: Detail0018[];
+  /** true when `details` holds every record the card keeps (the read ended with "record not found") */
+  detailsComplete: boolean;
+  record0019: EntryExitRecord | null;
+  /** GET TRANSACTION PROVE for the newest detail's serial, when it was asked */
+  proof?: { offlineSerial: number; tac: string; mac2: Buffer } | { offlineSerial: number; sw: string };
+}
+
+export type Verdict =
+  | {
+      kind: "debited";
+      offlineSerial: number;
+      /** the TAC when GET TRANSACTION PROVE gave it (only while the debit is the card's last) */
+      tac: string | null;
+      mac2: Buffer | null;
+      /** the balance after it, when it is the card's last transaction */
+      balanceAfter: number | null;
+      psamNo: string;
+      why: string;
+    }
+  | { kind: "not-debited"; why: string }
+  | { kind: "unknown"; why: string };
+
+/** Whether a 0018 record is this attempt's purchase. */
+export function isAttempt(a: Attempt, d: Detail0018): boolean {
+  return (
+    d.transType === TRANS_TYPE_COMPOSITE &&
+    d.transTime === a.transTime &&
+    d.amount === a.amount &&
+    (a.psamNo === null || d.terminalNo.toLowerCase() === a.psamNo.toLowerCase()) &&
+    (a.offlineSerial === null || d.offlineSerial === a.offlineSerial)
+  );
+}
+
+/**
+ * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched,
+ * the oldest one read is not older than the attempt, and the card has more.
+ */
+export function needsOlderDetail(a: Attempt, details: Detail0018[], complete: boolean): boolean {
+  if (complete || details.length >= 10) return false;
+  if (details.some((d) => isAttempt(a, d))) return false;
+  if (a.offlineSerial !== null && details.some((d) => d.offlineSerial === a.offlineSerial)) return false;
+  const oldest = details[details.length - 1];
+  return oldest !== undefined && oldest.transTime >= a.transTime;
+}
+
+export function judge(a: Attempt, ev: CardEvidence): Verdict {
+  const idx = ev.details.findIndex((d) => isAttempt(a, d));
+  if (idx >= 0) {
+    const d = ev.details[idx] as Detail0018;
+    const last = idx === 0;
+    const p = ev.proof;
+    const proved = last && p && p.offlineSerial === d.offlineSerial && "tac" in p ? p : null;
+    return {
+      kind: "debited",
+      offlineSerial: d.offlineSerial,
+      tac: proved ? proved.tac : null,
+      mac2: proved ? proved.mac2 : null,
+      balanceAfter: last ? ev.balance : null,
+      psamNo: d.terminalNo,
+      why:
+        `0018 record ${idx + 1} is this purchase (serial ${d.offlineSerial}, ${d.amount} fen at ${d.transTime})` +
+        (proved ? "; GET TRANSACTION PROVE gave its TAC" : last ? "" : "; newer transactions followed it"),
+    };
+  }
+  const wrote = a.write !== null && sameStationWrite(ev.record0019, a.write);
+  if (wrote) {
+    // 0019 is written only by the DEBIT that commits it; without its 0018 record the two disagree.
+    return { kind: "unknown", why: "0019 shows this purchase's station and time but no 0018 record matches" };
+  }
+  const s = a.offlineSerial;
+  if (s !== null) {
+    if (ev.nextSerial === s) {
+      if (a.balanceBefore !== null && ev.balance !== a.balanceBefore)
+        return {
+          kind: "unknown",
+          why: `the offline serial is still ${s} but the balance is ${ev.balance}, not ${a.balanceBefore}`,
+        };
+      return {
+        kind: "not-debited",
+        why: `a new INIT returns offline serial ${s}: no purchase has used it (balance ${ev.balance})`,
+      };
+    }
+    const other = ev.details.find((d) => d.offlineSerial === s);
+    if (other)
+      return {
+        kind: "not-debited",
+        why: `offline serial ${s} was used by another purchase (${other.amount} fen at ${other.transTime}, terminal ${other.terminalNo})`,
+      };
+  }
+  const oldest = ev.details[ev.details.length - 1];
+  const covered = ev.detailsComplete || (oldest !== undefined && oldest.transTime < a.transTime);
+  if (covered) {
+    return {
+      kind: "not-debited",
+      why:
+        ev.details.length === 0
+          ? "the card has no transaction details: it never paid"
+          : `no 0018 record is this purchase, and the records read reach back before it (${oldest?.transTime})`,
+    };
+  }
+  return {
+    kind: "unknown",
+    why: `no 0018 record matches and the records read (${ev.details.length}) do not reach back before ${a.transTime}`,
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * What the booth needs from the lane around it (docs/booth.md §9). The runtime passes the real pieces:
+ * the journal, the status list, the tariff, the outputs, the audit trail, and the lane controller's
+ * named hook (`BoothLaneHook`: its outcomes and its trade guards). Tests pass fakes.
+ */
+import type { Observable } from "rxjs";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { Settlement, StatusListHealth, StatusListLookup, StatusListPolicy } from "../lane/ports.js";
+
+export interface BoothJournal {
+  /** durable on return; `intentId` is deleted in the same transaction */
+  commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord;
+  /** a suspect settled in place (same seq and trade id, revision + 1) */
+  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord;
+  writeIntent(key: string, payload: string, id?: number): number;
+  openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
+  deleteIntent(id: number): void;
+  findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+  /** records created at or after `since` (the queue is rebuilt from them at start) */
+  list(q: { since?: Date | number }): CommittedRecord[];
+}
+
+/** A guard key: an OBU contract serial and/or a card id. */
+export interface GuardKey {
+  obuSerial?: string | null;
+  cardId?: string | null;
+}
+
+/**
+ * The lane controller's hook for the booth: the only way the booth touches src/lane. `outcomes$` is the
+ * controller's stream of durable records (stops and suspects become booth cases; a DSRC payment closes
+ * them); `guards` are its double-debit guards, shared so that a card paid at the booth is not charged
+ * over DSRC and a card held as unsettled is settled before it pays again.
+ */
+export interface BoothLaneHook {
+  readonly outcomes$: Observable<{ record: CommittedRecord }>;
+  /** OBUs with a DSRC transaction open now: the booth commits between vehicles when it can */
+  inFlight(): readonly unknown[];
+  readonly guards: {
+    isHeld(id: string): boolean;
+    recentlyTraded(k: GuardKey): boolean;
+    rememberTraded(k: GuardKey): void;
+    hold(k: GuardKey): void;
+    release(k: GuardKey): void;
+    noteDebit(obuId: string, seq: number): void;
+  };
+}
+
+export interface BoothStatusList {
+  lookup(q: { cardId?: string; obuId?: string }): StatusListLookup;
+  health(): StatusListHealth;
+}
+
+export type { StatusListPolicy };

@@ -1,0 +1,149 @@
+/**
+ * One composite purchase through the reader (protocol.md §4.2; docs/booth.md §2):
+ *
+ *   INIT FOR CAPP PURCHASE + UPDATE CAPP DATA CACHE (one APDU list: it stops at a refused INIT)
+ *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent) -> DEBIT alone -> PSAM MAC2.
+ *
+ * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
+ * the caller recovers from the card (recovery.ts). Everything before it moves no money.
+ */
+import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import { CARD, parseDebit, parseInit, swOf, TRANS_TYPE_COMPOSITE } from "./apdus.js";
+import type { CardRead } from "./card-probe.js";
+import type { Mac1Ref, PsamSession } from "./psam-session.js";
+import type { Layout0019 } from "./record-0019.js";
+
+export interface PurchaseRequest {
+  amount: number;
+  /** yyyymmddhhmmss, local: the time MAC1, DEBIT and the TAC cover */
+  transTime: string;
+  layout: Layout0019;
+  /** the new 0019 record (layout.length bytes) */
+  record: Buffer;
+}
+
+/** Everything known once MAC1 is done: what the debit intent holds. */
+export interface PreparedDebit {
+  amount: number;
+  transTime: string;
+  transType: number;
+  /** the offline serial INIT returned: this purchase's, and what GET TRANSACTION PROVE names */
+  offlineSerial: number;
+  balanceBefore: number;
+  keyVersion: number;
+  algId: number;
+  /** 12 hex digits */
+  psamNo: string;
+  psamTransSerial: number;
+  /** the PSAM session of this MAC1 (this process only) */
+  mac1Ref: Mac1Ref;
+}
+
+export interface Mac2Check {
+  result: "verified" | "rejected" | "session-gone" | "unverified";
+  sw?: string;
+}
+
+export interface PurchaseDone extends PreparedDebit {
+  tac: string;
+  mac2: string;
+  mac2Check: Mac2Check;
+}
+
+/** The card refused INIT: 9401 insufficient balance, or another status word. No money moved. */
+export class InitRefused extends Error {
+  constructor(
+    readonly sw: string,
+    readonly balance: number,
+  ) {
+    super(`INITIALIZE FOR CAPP PURCHASE answered ${sw}`);
+  }
+}
+
+/** UPDATE CAPP DATA CACHE refused (the 0019 layout or image is not what the card takes). No money moved. */
+export class UpdateRefused extends Error {
+  constructor(readonly sw: string) {
+    super(`UPDATE CAPP DATA CACHE answered ${sw}`);
+  }
+}
+
+/** DEBIT got no usable answer: it may have run. Never resend; recover from the card. */
+export class DebitLost extends Error {
+  constructor(
+    readonly prepared: PreparedDebit,
+    override readonly cause: unknown,
+  ) {
+    super(`DEBIT answer lost: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** The card answered DEBIT with an error status word: it did not debit (e.g. 9302, MAC1 wrong). */
+export class DebitRefused extends Error {
+  constructor(
+    readonly prepared: PreparedDebit,
+    readonly sw: string,
+  ) {
+    super(`DEBIT FOR CAPP PURCHASE answered ${sw}`);
+  }
+}
+
+export async function runPurchase(
+  reader: CardReader,
+  psam: PsamSession,
+  card: CardRead,
+  req: PurchaseRequest,
+  beforeDebit: (p: PreparedDebit) => void,
+  signal?: AbortSignal,
+): Promise<PurchaseDone> {
+  const terminalNo = await psam.prepare(signal);
+  const [ri, ru] = await reader.cardApduList(
+    [CARD.initCapp(req.amount, terminalNo), CARD.updateCapp(req.layout.recordId, req.record)],
+    signal,
+  );
+  if (!ri || swOf(ri) !== "9000") throw new InitRefused(ri ? swOf(ri) : "", card.balance);
+  const init = parseInit(ri);
+  if (!ru || swOf(ru) !== "9000") throw new UpdateRefused(ru ? swOf(ru) : "");
+  const m1 = await psam.mac1(
+    {
+      random: init.random,
+      offlineSerial: init.offlineSerial,
+      amount: req.amount,
+      transType: TRANS_TYPE_COMPOSITE,
+      transTime: req.transTime,
+      keyVersion: init.keyVersion,
+      algId: init.algId,
+      cardSerial: card.issuance.cardSerial,
+      issuerId: card.issuance.issuerId,
+    },
+    signal,
+  );
+  const prepared: PreparedDebit = {
+    amount: req.amount,
+    transTime: req.transTime,
+    transType: TRANS_TYPE_COMPOSITE,
+    offlineSerial: init.offlineSerial,
+    balanceBefore: init.balance,
+    keyVersion: init.keyVersion,
+    algId: init.algId,
+    psamNo: terminalNo.toString("hex"),
+    psamTransSerial: m1.psamTransSerial,
+    mac1Ref: m1.ref,
+  };
+  beforeDebit(prepared);
+  let rd: Buffer;
+  try {
+    // no AbortSignal: once written, DEBIT's answer is waited for within the reader's own deadline
+    rd = await reader.cardApdu(CARD.debit(m1.psamTransSerial, req.transTime, m1.mac1));
+  } catch (e) {
+    throw new DebitLost(prepared, e);
+  }
+  if (swOf(rd) !== "9000") throw new DebitRefused(prepared, swOf(rd));
+  let d: { tac: string; mac2: Buffer };
+  try {
+    d = parseDebit(rd);
+  } catch (e) {
+    throw new DebitLost(prepared, e);
+  }
+  const mac2Check = await psam.verifyMac2(d.mac2, m1.ref);
+  return { ...prepared, tac: d.tac, mac2: d.mac2.toString("hex"), mac2Check };
+}

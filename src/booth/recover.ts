@@ -1,0 +1,237 @@
+/**
+ * A booth DEBIT whose answer was lost (timed out, the card removed, the reader unplugged, the lane
+ * killed): never sent again (docs/booth.md §5). The booth
+ *
+ *   1. waits for the card and accepts only the same card (0015 card id); any other gets "put the original
+ *      card back", for at most `originalCardWaitMs`;
+ *   2. sends GET TRANSACTION PROVE for the intent's offline serial. MAC2 ‖ TAC: the debit happened; MAC2
+ *      is verified on the PSAM while the session of its MAC1 lives, and the TAC is recorded exactly as a
+ *      normal debit's (the intent deleted in the same transaction);
+ *   3. otherwise confirms from the card (balance, a new INIT's offline serial, the 0018 records): not
+ *      debited -> the intent goes and the case pays once, afresh; the card cannot tell -> a
+ *      BOOTH_DEBIT_UNCONFIRMED suspect (the intent deleted in the same transaction), card held;
+ *   4. the original card not back in time: the same suspect. When the card comes back later, settle.ts
+ *      settles that record from the card.
+ *
+ * After a restart the intent drives the same procedure; the PSAM session is gone then (the record says
+ * so), and the TAC is still what clearing checks.
+ */
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { CARD, parseProve } from "./apdus.js";
+import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
+import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
+import type { BoothCase } from "./cases.js";
+import { type BoothContext, errText } from "./context.js";
+import { type Attempt, judge } from "./evidence.js";
+import { PROMPTS } from "./prompts.js";
+import { evidenceData } from "./settle.js";
+
+/** A card read that failed for another reason than "no card" is tried again after this long (ms). */
+const RETRY_MS = 200;
+
+export interface PendingDebit {
+  intentId: number;
+  payload: BoothIntentPayload;
+  /** the case it came from (kind "recovery" in the queue) */
+  case: BoothCase;
+  /** monotonic ms: the original card must be back by then */
+  deadline: number;
+}
+
+export type RecoverResult = "recorded" | "not-debited" | "unconfirmed" | "journal-failed" | "closed";
+
+export interface CardWatch {
+  /** "absent" after a removal or a failed activate; "present" after an insertion */
+  state: "unknown" | "absent" | "present" | "done";
+}
+
+function attemptOf(p: BoothIntentPayload): Attempt {
+  return {
+    offlineSerial: p.prepared.offlineSerial,
+    transTime: p.prepared.transTime,
+    amount: p.prepared.amount,
+    psamNo: p.prepared.psamNo,
+    balanceBefore: p.prepared.balanceBefore,
+    write: p.write,
+  };
+}
+
+export async function recover(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  watch: CardWatch,
+  signal: AbortSignal,
+): Promise<RecoverResult> {
+  const p = pd.payload;
+  const c = pd.case;
+  ctx.counters.recoveries++;
+  const t0 = ctx.now();
+  for (;;) {
+    if (signal.aborted) return "closed";
+    const gen = ctx.gen(); // an event from now on ends a wait below at once
+    const left = pd.deadline - ctx.now();
+    if (left <= 0)
+      return unconfirmed(
+        ctx,
+        pd,
+        `the original card ${p.cardId} was not put back within ${ctx.options.originalCardWaitMs} ms`,
+      );
+    const secs = Math.ceil(left / 1000);
+    if (watch.state === "absent" || watch.state === "done") {
+      ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+      await ctx.wait(left, signal, gen);
+      continue;
+    }
+    let card: CardRead;
+    try {
+      card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
+    } catch (e) {
+      if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
+        watch.state = "absent";
+        continue;
+      }
+      ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; trying again");
+      // the card stays where it is: read it again as soon as the link is up, or shortly (a busy or slow
+      // reader, a card that did not answer this time); never wait for the collector to put it on again
+      watch.state = "unknown";
+      if (isEtcError(e, ReaderErrorCodes.LinkDown)) {
+        ctx.show(PROMPTS.readerDown(errText(e)), c);
+        await ctx.wait(left, signal, gen);
+      } else {
+        ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+        await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
+      }
+      continue;
+    }
+    if (card.cardId !== p.cardId) {
+      watch.state = "done";
+      ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
+      await ctx.signal("refused");
+      ctx.audit(
+        "booth.recovery",
+        "warn",
+        `booth recovery: card ${card.cardId} is not the original card ${p.cardId}: refused`,
+        {
+          intentId: pd.intentId,
+          presented: card.cardId,
+        },
+      );
+      continue;
+    }
+    try {
+      return await onOriginal(ctx, pd, card, t0, signal);
+    } catch (e) {
+      // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money)
+      watch.state =
+        isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
+          ? "absent"
+          : "unknown";
+      ctx.log.info({ err: errText(e) }, "booth recovery interrupted; trying again");
+      if (watch.state === "unknown") await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
+    }
+  }
+}
+
+async function onOriginal(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  card: CardRead,
+  t0: number,
+  signal: AbortSignal,
+): Promise<RecoverResult> {
+  const p = pd.payload;
+  const s = p.prepared.offlineSerial;
+  const proof = parseProve(await ctx.reader.cardApdu(CARD.prove(s, p.prepared.transType), signal));
+  if ("tac" in proof) {
+    const sameProcess = p.process === ctx.process;
+    const check = await ctx.psam.verifyMac2(proof.mac2, sameProcess ? p.mac1Ref : undefined, signal);
+    const rec = paidRecord(
+      p.draft,
+      proof.tac,
+      { mac2: proof.mac2.toString("hex"), check },
+      { recoveryStart: t0, journalCommit: ctx.now() },
+      {
+        how: "prove",
+        why: `GET TRANSACTION PROVE for offline serial ${s} gave MAC2 and TAC`,
+        processRestarted: !sameProcess,
+      },
+    );
+    const committed = await ctx.tryCommit(rec, pd.intentId);
+    if (!committed) return "journal-failed";
+    ctx.counters.transactions++;
+    ctx.counters.proved++;
+    const key = { cardId: p.cardId, obuSerial: p.obuSerial };
+    ctx.lane.guards.release(key);
+    ctx.lane.guards.rememberTraded(key);
+    if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
+    ctx.recorded(committed, true, ctx.lastCommit.commitMs);
+    if (check.result === "rejected")
+      ctx.alarm(
+        "BOOTH_MAC2_REJECTED",
+        `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
+      );
+    ctx.show(PROMPTS.recovered(p.prepared.amount), pd.case);
+    return "recorded";
+  }
+  const attempt = attemptOf(p);
+  const ev = await gatherEvidence(
+    ctx.reader,
+    attempt,
+    Buffer.from(p.prepared.psamNo, "hex"),
+    card.last,
+    signal,
+  );
+  const v = judge(attempt, ev);
+  const data = { intentId: pd.intentId, proveSw: proof.sw, ...evidenceData(ev, v), why: v.why };
+  if (v.kind === "not-debited") {
+    // proven: the card never took this debit. The intent goes; the case may pay once, afresh.
+    try {
+      ctx.journal.deleteIntent(pd.intentId);
+    } catch (e) {
+      ctx.counters.journalFailures++;
+      ctx.alarm("BOOTH_JOURNAL_FAILED", `booth: intent ${pd.intentId} not deleted (${errText(e)})`);
+      return "journal-failed";
+    }
+    ctx.lane.guards.release({ cardId: p.cardId, obuSerial: p.obuSerial });
+    ctx.audit(
+      "booth.recovery",
+      "info",
+      `booth DEBIT of card ${p.cardId} not taken by the card: ${v.why}`,
+      data,
+    );
+    ctx.show(PROMPTS.notDebited(), pd.case);
+    return "not-debited";
+  }
+  return unconfirmed(
+    ctx,
+    pd,
+    v.kind === "debited" ? `the card shows the debit but GET TRANSACTION PROVE answered ${proof.sw}` : v.why,
+    data,
+  );
+}
+
+async function unconfirmed(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  why: string,
+  data: Record<string, unknown> = {},
+): Promise<RecoverResult> {
+  const p = pd.payload;
+  const rec = unconfirmedRecord(p.draft, why, { journalCommit: ctx.now() });
+  const committed = await ctx.tryCommit(rec, pd.intentId);
+  if (!committed) return "journal-failed";
+  ctx.counters.unconfirmed++;
+  ctx.lane.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
+  ctx.recorded(committed, false, null);
+  ctx.audit("booth.recovery", "alarm", `booth DEBIT of card ${p.cardId} unconfirmed: ${why}`, {
+    intentId: pd.intentId,
+    ...data,
+  });
+  ctx.alarm(
+    "BOOTH_DEBIT_UNCONFIRMED",
+    `booth debit of ${p.prepared.amount} fen on card ${p.cardId} unconfirmed: ${why}`,
+  );
+  ctx.show(PROMPTS.unconfirmed(p.cardId), pd.case);
+  return "unconfirmed";
+}

@@ -1,0 +1,137 @@
+/**
+ * A card with an unsettled suspect debit (a DSRC debit whose answer was lost, or an unconfirmed booth
+ * debit) is settled from the card before anything is charged again (docs/booth.md §5): the suspect record
+ * is updated in place with journal `settle`, never duplicated.
+ *
+ * - debited, GET TRANSACTION PROVE gave the TAC, and the record knows the PSAM serial the TAC covers:
+ *   settled as the transaction (settledBy booth-prove); the vehicle has paid.
+ * - debited but the record cannot become a transaction (a newer transaction hides the TAC, or no frame
+ *   reported the PSAM serial): nothing is charged, the evidence goes to the audit trail, the record
+ *   stays a suspect for the back office.
+ * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
+ * - the card cannot tell: nothing is charged, nothing is settled.
+ */
+import type { CommittedRecord } from "../journal/types.js";
+import { debitedSettlement, notDebitedSettlement } from "./booth-records.js";
+import { type CardRead, gatherEvidence } from "./card-probe.js";
+import type { BoothCase } from "./cases.js";
+import type { BoothContext } from "./context.js";
+import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
+import { PROMPTS } from "./prompts.js";
+
+export type SettleResult = "debited" | "paid-unsettled" | "not-debited" | "unknown" | "journal-failed";
+
+/** The attempt a suspect record describes, as evidence.ts judges it. */
+export function attemptOf(s: CommittedRecord, role: "entry" | "exit"): Attempt {
+  const extra = (s.extra ?? {}) as { purchaseTimeMs?: unknown; balanceBefore?: unknown };
+  const purchaseTimeMs = typeof extra.purchaseTimeMs === "number" ? extra.purchaseTimeMs : null;
+  return {
+    offlineSerial: s.iccPaySerial !== null ? Number.parseInt(s.iccPaySerial, 16) : null,
+    transTime: s.transTime ?? "",
+    amount: s.amount,
+    psamNo: s.psamNo,
+    balanceBefore: s.balanceBefore,
+    write:
+      purchaseTimeMs === null
+        ? null
+        : {
+            network: s.lane.network,
+            station: s.lane.station,
+            lane: s.lane.lane,
+            timeMs: purchaseTimeMs,
+            vehicleClass: s.vehicleClass ?? 0,
+            status: role === "entry" ? 0x03 : 0x04,
+            plate: s.plate ?? "",
+          },
+  };
+}
+
+export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unknown> {
+  return {
+    verdict: v.kind,
+    balance: ev.balance,
+    nextSerial: ev.nextSerial,
+    details0018: ev.details,
+    record0019: ev.record0019,
+    ...(ev.proof
+      ? {
+          proof: {
+            offlineSerial: ev.proof.offlineSerial,
+            ...("tac" in ev.proof
+              ? { tac: ev.proof.tac, mac2: ev.proof.mac2.toString("hex") }
+              : { sw: ev.proof.sw }),
+          },
+        }
+      : {}),
+  };
+}
+
+export async function settleSuspect(
+  ctx: BoothContext,
+  s: CommittedRecord,
+  c: BoothCase,
+  card: CardRead,
+  signal: AbortSignal,
+): Promise<SettleResult> {
+  const role = ctx.rec.lane.role;
+  const attempt = attemptOf(s, role);
+  const terminalNo = await ctx.psam.prepare(signal);
+  const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, card.last, signal);
+  const v = judge(attempt, ev);
+  const data = { seq: s.seq, tradeId: s.tradeId, outcome: s.outcome, ...evidenceData(ev, v), why: v.why };
+  const key = { cardId: s.cardId, obuSerial: s.obuSerial };
+  if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
+    const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
+    if (!settled) return "journal-failed";
+    ctx.counters.settledDebited++;
+    ctx.lane.guards.release(key);
+    ctx.lane.guards.rememberTraded(key);
+    if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
+    ctx.recorded(settled, true, null);
+    ctx.audit("booth.settled", "info", `suspect ${s.tradeId} settled at the booth: debited (${v.why})`, data);
+    ctx.show(PROMPTS.settled(s.amount), c);
+    return "debited";
+  }
+  if (v.kind === "debited") {
+    ctx.counters.paidUnsettled++;
+    const why =
+      v.tac === null
+        ? "the TAC cannot be proved any more (newer transactions followed)"
+        : "no frame reported the PSAM serial the TAC covers";
+    ctx.audit(
+      "booth.evidence",
+      "warn",
+      `suspect ${s.tradeId}: the card shows the debit, but ${why}; not charged again`,
+      {
+        ...data,
+        tac: v.tac,
+      },
+    );
+    ctx.show(PROMPTS.paidUnsettled(s.amount), c);
+    return "paid-unsettled";
+  }
+  if (v.kind === "not-debited") {
+    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
+    if (!settled) return "journal-failed";
+    ctx.counters.settledNotDebited++;
+    ctx.lane.guards.release(key);
+    ctx.recorded(settled, false, null);
+    ctx.audit(
+      "booth.settled",
+      "info",
+      `suspect ${s.tradeId} settled at the booth: not debited (${v.why})`,
+      data,
+    );
+    ctx.show(PROMPTS.notDebited(), c);
+    return "not-debited";
+  }
+  ctx.audit(
+    "booth.evidence",
+    "alarm",
+    `suspect ${s.tradeId}: the card cannot say whether it was debited (${v.why})`,
+    data,
+  );
+  ctx.alarm("BOOTH_SUSPECT_UNKNOWN", `suspect ${s.tradeId} on card ${s.cardId}: ${v.why}`);
+  ctx.show(PROMPTS.unknown(), c);
+  return "unknown";
+}

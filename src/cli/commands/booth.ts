@@ -1,0 +1,119 @@
+/**
+ * `etc-lane booth list|take|cancel`: the collector's actions on the running lane's booth, through its
+ * control socket (src/service/control/booth-actions.ts, docs/booth.md §6). The booth works the case at
+ * the head of its queue as soon as a card is put on the reader; `take` chooses another case, a walk-up
+ * vehicle, or gives the vehicle class; `cancel` closes a case without a card payment. Without a running
+ * lane there is no booth: the command says so and exits 1.
+ */
+import type { Command } from "commander";
+import type { BoothCaseLine } from "../../service/control/booth-actions.js";
+import { maskCardIds } from "../format.js";
+import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { operatorCall, printOutcome } from "../operator-call.js";
+import { UsageError } from "../run-cli.js";
+import { table } from "../text-table.js";
+
+interface Opts extends LaneLocationOptions {
+  json?: boolean;
+  fullIds?: boolean;
+  class?: string;
+  walkUp?: boolean;
+  reason?: string;
+}
+
+/** hh:mm:ss of the lane's local time (the ISO string the lane sent, in its own offset) */
+const when = (iso: string): string => iso.slice(11, 19);
+
+export function caseTable(cases: BoothCaseLine[], fullIds = false): string[] {
+  const rows = [
+    ["CASE", "STATUS", "SINCE", "WHY", "", "PLATE", "OBU", "CARD", "CLASS"],
+    ...cases.map((c) => [
+      c.id,
+      c.status,
+      when(c.openedAtLocal),
+      c.reason,
+      c.detail,
+      c.plate ?? "-",
+      c.obuId ?? "-",
+      c.cardId ? (fullIds ? c.cardId : maskCardIds(c.cardId)) : "-",
+      c.vehicleClass === null ? "-" : String(c.vehicleClass),
+    ]),
+  ];
+  return table(rows);
+}
+
+export function registerBooth(program: Command): void {
+  const booth = program
+    .command("booth")
+    .description("the booth's queue on the running lane: list, take a case, cancel a case");
+  addLaneOptions(
+    booth
+      .command("list")
+      .description("the vehicles waiting at the booth (why, since when, OBU, card)")
+      .option("--json", "print the result as JSON")
+      .option("--full-ids", "print whole card numbers"),
+  ).action(async (o: Opts) => {
+    const out = await operatorCall(
+      locateLane(o),
+      { action: "booth.list" },
+      { command: "etc-lane booth list" },
+    );
+    const cases = (out.result.data?.cases ?? []) as BoothCaseLine[];
+    if (o.json || !out.result.ok || cases.length === 0) {
+      printOutcome(out, o.json);
+      return;
+    }
+    process.stdout.write(`${caseTable(cases, o.fullIds === true).join("\n")}\n`);
+  });
+  addLaneOptions(
+    booth
+      .command("take [case]")
+      .description(
+        "work this case next (default: the head of the queue); it starts when a card is on the reader",
+      )
+      .option("--class <n>", "vehicle class (JT/T 489) when neither the OBU nor the card gives one")
+      .option("--walk-up", "a vehicle with no DSRC attempt (needs --class)")
+      .option("--json", "print the result as JSON"),
+  ).action(async (id: string | undefined, o: Opts) => {
+    let vehicleClass: number | undefined;
+    if (o.class !== undefined) {
+      vehicleClass = Number(o.class);
+      if (!Number.isInteger(vehicleClass) || vehicleClass < 1 || vehicleClass > 26)
+        throw new UsageError(`--class: expected a vehicle class 1..26, got "${o.class}"`);
+    }
+    if (o.walkUp && id) throw new UsageError("--walk-up makes a new case: give no case id");
+    printOutcome(
+      await operatorCall(
+        locateLane(o),
+        {
+          action: "booth.take",
+          ...(id ? { id } : {}),
+          ...(vehicleClass !== undefined ? { vehicleClass } : {}),
+          ...(o.walkUp ? { walkUp: true } : {}),
+        },
+        { command: "etc-lane booth take" },
+      ),
+      o.json,
+    );
+  });
+  addLaneOptions(
+    booth
+      .command("cancel [case]")
+      .description(
+        "close a case without a card payment (cash, sent on); default: the taken case, else the head",
+      )
+      .requiredOption("--reason <text>", "why, for the journal and the audit trail")
+      .option("--json", "print the result as JSON"),
+  ).action(async (id: string | undefined, o: Opts) => {
+    const reason = (o.reason ?? "").trim();
+    if (!reason) throw new UsageError("--reason: say why the case closes (it goes into the journal)");
+    printOutcome(
+      await operatorCall(
+        locateLane(o),
+        { action: "booth.cancel", ...(id ? { id } : {}), reason },
+        { command: "etc-lane booth cancel" },
+      ),
+      o.json,
+    );
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * The booth's operator actions on the control socket (docs/booth.md §6, docs/maintenance.md):
+ * `booth.list` (the queue), `booth.take` (the collector chooses a case, or a walk-up vehicle, and gives a
+ * vehicle class when neither the OBU nor the card has one) and `booth.cancel` (a case closed without a
+ * card payment). The lane's booth implements `BoothOperator`; `auditedBooth` wraps it as
+ * auditedOperator wraps the LaneOperator, so take and cancel each become one audit record
+ * (`operator.booth.take`, `operator.booth.cancel`), refused ones too.
+ */
+import { z } from "zod";
+import type { OperatorResult, OperatorUser } from "../lane-view.js";
+import type { OperatorAuditPort } from "../operator-audit.js";
+import type { ControlReply } from "./protocol.js";
+
+/** One case as `etc-lane booth list` shows it. */
+export interface BoothCaseLine {
+  id: string;
+  kind: string;
+  reason: string;
+  /** Chinese, as the booth shows it */
+  detail: string;
+  /** wall ms */
+  openedAt: number;
+  /** the same, ISO 8601 in the lane's UTC offset */
+  openedAtLocal: string;
+  obuId: string | null;
+  cardId: string | null;
+  plate: string | null;
+  seq: number | null;
+  status: "active" | "taken" | "waiting";
+  vehicleClass: number | null;
+}
+
+/** Who asked, as the booth records it (an OperatorUser is one). */
+export interface BoothUser {
+  name: string;
+  uid: number;
+}
+
+export interface BoothOperator {
+  cases(): BoothCaseLine[];
+  take(o: { id?: string; vehicleClass?: number; walkUp?: boolean; user: BoothUser }): Promise<OperatorResult>;
+  cancel(o: { id?: string; reason: string; user: BoothUser }): Promise<OperatorResult>;
+}
+
+/** Every take and cancel becomes one audit record naming the action, the user and what came of it. */
+export function auditedBooth(inner: BoothOperator, audit: OperatorAuditPort): BoothOperator {
+  const act = async (
+    action: "booth.take" | "booth.cancel",
+    user: BoothUser & Partial<Pick<OperatorUser, "pid" | "via">>,
+    args: Record<string, unknown>,
+    fn: () => Promise<OperatorResult>,
+  ): Promise<OperatorResult> => {
+    let r: OperatorResult;
+    try {
+      r = await fn();
+    } catch (e) {
+      r = { ok: false, message: `${action} failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    try {
+      audit.append({
+        type: `operator.${action}`,
+        severity: action === "booth.cancel" || !r.ok ? "warn" : "info",
+        message: `${user.name} (uid ${user.uid}) asked to ${action === "booth.take" ? "take a booth case" : "cancel a booth case"}: ${r.message}`,
+        data: {
+          action,
+          user: user.name,
+          uid: user.uid,
+          ...(user.pid !== undefined ? { pid: user.pid } : {}),
+          ...(user.via !== undefined ? { via: user.via } : {}),
+          ...args,
+          ok: r.ok,
+          result: r.message,
+        },
+      });
+    } catch (e) {
+      return {
+        ...r,
+        ok: false,
+        message: `${r.message}; but the audit record was NOT written: ${e instanceof Error ? e.message : String(e)}`,
+      };
+    }
+    return r;
+  };
+  return {
+    cases: () => inner.cases(),
+    take: (o) => {
+      const { user, ...args } = o;
+      return act("booth.take", user, args, () => inner.take(o));
+    },
+    cancel: (o) => {
+      const { user, ...args } = o;
+      return act("booth.cancel", user, args, () => inner.cancel(o));
+    },
+  };
+}
+
+const caseId = z
+  .string()
+  .regex(/^[srw]\d{1,12}$/, { error: 'expected a case id as `etc-lane booth list` shows it, e.g. "s42"' });
+
+/** The booth's requests, for the control protocol's union (protocol.ts passes its `user` schema). */
+export function boothRequestSchemas<U extends z.ZodType>(user: U) {
+  return [
+    z.strictObject({ v: z.literal(1), action: z.literal("booth.list"), user }),
+    z.strictObject({
+      v: z.literal(1),
+      action: z.literal("booth.take"),
+      user,
+      id: caseId.optional(),
+      vehicleClass: z.number().int().min(1).max(26).optional(),
+      walkUp: z.boolean().optional(),
+    }),
+    z.strictObject({
+      v: z.literal(1),
+      action: z.literal("booth.cancel"),
+      user,
+      id: caseId.optional(),
+      reason: z.string().min(1).max(500),
+    }),
+  ] as const;
+}
+
+export type BoothRequest =
+  | { action: "booth.list" }
+  | {
+      action: "booth.take";
+      id?: string | undefined;
+      vehicleClass?: number | undefined;
+      walkUp?: boolean | undefined;
+    }
+  | { action: "booth.cancel"; id?: string | undefined; reason: string };
+
+export function isBoothRequest(r: { action: string }): r is BoothRequest {
+  return r.action.startsWith("booth.");
+}
+
+export async function runBoothAction(
+  req: BoothRequest,
+  booth: BoothOperator | undefined,
+  user: OperatorUser,
+): Promise<ControlReply> {
+  if (!booth)
+    return {
+      kind: "result",
+      ok: false,
+      message: "this lane has no booth (no `reader` section in its config)",
+    };
+  const result = (r: OperatorResult): ControlReply => ({ kind: "result", ...r });
+  switch (req.action) {
+    case "booth.list": {
+      const cases = booth.cases();
+      return {
+        kind: "result",
+        ok: true,
+        message: cases.length ? `${cases.length} booth case(s)` : "no booth case is waiting",
+        data: { cases },
+      };
+    }
+    case "booth.take":
+      return result(
+        await booth.take({
+          ...(req.id ? { id: req.id } : {}),
+          ...(req.vehicleClass !== undefined ? { vehicleClass: req.vehicleClass } : {}),
+          ...(req.walkUp ? { walkUp: true } : {}),
+          user,
+        }),
+      );
+    case "booth.cancel":
+      return result(await booth.cancel({ ...(req.id ? { id: req.id } : {}), reason: req.reason, user }));
+  }
+}

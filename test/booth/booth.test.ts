@@ -1,0 +1,468 @@
+/**
+ * Issue 12 acceptance, over ptys: the lane (openLane, its booth opening the reader by its pty path)
+ * against the simulated reader and the simulated RSU, one card store for both. Every record matches the
+ * shared ledger and every TAC verifies with the test keys.
+ */
+
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { boothCard, boothTest, noCardVehicle } from "./harness.js";
+
+const SERIAL = "2200000000000001";
+const CARD = `4301${SERIAL}`;
+
+describe("the booth over ptys", () => {
+  it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      expect(t.lane.booth?.cases().map((c) => [c.id, c.reason, c.status])).toEqual([
+        [id, "OBU_NO_CARD", "waiting"],
+      ]);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const records = t.records();
+      expect(records.map((r) => [r.kind, r.outcome])).toEqual([
+        ["stop", "OBU_NO_CARD"],
+        ["transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      const paid = records[1]!;
+      expect(paid).toMatchObject({
+        cardId: CARD,
+        amount: 1425,
+        amountDue: 1500,
+        balanceAfter: paid.balanceBefore! - 1425,
+        obuId: records[0]!.obuId,
+        extra: {
+          path: "booth",
+          booth: { case: { id, seq: records[0]!.seq, reason: "OBU_NO_CARD" }, mac2Check: "verified" },
+        },
+      });
+      expect(t.ledger().map((e) => [e.path, e.cardId, e.amount, e.outcome])).toEqual([
+        ["booth", CARD, 1425, "done"],
+      ]);
+      t.expectRecordsMatchLedger();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      // what the status service sees: the link, the counters, the reader's, the last timing
+      const st = t.lane.booth!.status();
+      expect(st).toMatchObject({
+        link: { status: "up" },
+        reader: { vendor: "etc-sim" },
+        cases: [],
+        counters: { transactions: 1, refusals: 0 },
+        recovering: 0,
+      });
+      expect(st.readerCounters.frames).toBeGreaterThan(0);
+      expect(st.lastTiming!.totalMs).toBeGreaterThanOrEqual(st.lastTiming!.readerMs);
+      // the barrier opened after the durable record; the reader beeped green
+      expect(t.outputs.some((o) => o.type === "barrier" && o.seq === paid.seq)).toBe(true);
+      await t.readerEvent((e) => e.type === "signal" && e.led === "green", "a green LED on the reader");
+    });
+  });
+
+  it("the card removed after DEBIT committed, before its answer: put back, GET TRANSACTION PROVE gives the TAC, MAC2 verified, one record", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-after-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["booth", "torn-after-debit"]]);
+      // the intent is on disk while the booth waits for the card
+      expect(t.lane.journal.openIntents().map((i) => i.key)).toEqual([`booth:${CARD}`]);
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED");
+      await t.boothIdle();
+      const tx = t.records().filter((r) => r.kind !== "stop");
+      expect(tx.map((r) => [r.kind, r.outcome, r.tac])).toEqual([
+        ["transaction", "BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac],
+      ]);
+      expect(tx[0]?.extra).toMatchObject({
+        booth: { mac2Check: "verified", recovery: { how: "prove", processRestarted: false } },
+      });
+      // DEBIT went to the card once
+      expect(
+        t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+      ).toHaveLength(1);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("the card removed before DEBIT committed: the card shows no debit, one fresh purchase, one record", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A3", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-before-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      expect(t.ledger()).toEqual([]);
+      t.reader.present(CARD);
+      await t.prompt("NOT_DEBITED");
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.outcome])).toEqual([
+        ["stop", "OBU_NO_CARD"],
+        ["transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      expect(t.ledger().map((e) => [e.path, e.amount, e.outcome])).toEqual([["booth", 1425, "done"]]);
+      expect(
+        t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+      ).toHaveLength(2);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("another card presented during the recovery is refused: the original card only", async () => {
+    const other = "43012200000000000099";
+    await boothTest(
+      { scenario: { traffic: { vehicles: [noCardVehicle("A4", SERIAL)] } }, cards: [boothCard(other)] },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.inject({ kind: "card-removed-after-debit" });
+        t.reader.present(CARD);
+        await t.prompt("PUT_BACK");
+        t.reader.present(other);
+        const refused = await t.prompt("NOT_ORIGINAL");
+        expect(refused.type === "prompt" && refused.prompt.detail).toContain("****0001");
+        await t.readerEvent((e) => e.type === "signal" && e.led === "red", "a red LED on the reader");
+        t.reader.present(CARD);
+        await t.prompt("RECOVERED");
+        await t.boothIdle();
+        // the other card was read, never debited; the original's debit is one record
+        expect(t.ledger().map((e) => e.cardId)).toEqual([CARD]);
+        expect(t.store.get(other)?.snapshot().balance).toBe(10_000);
+        expect(
+          t
+            .records()
+            .filter((r) => r.kind === "transaction")
+            .map((r) => r.cardId),
+        ).toEqual([CARD]);
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("a PSAM error at MAC1: no DEBIT, no debit, a clear message; the case waits and pays once the PSAM answers", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "psam-error", when: { target: "psam", ins: "70" }, sw: "6581" });
+      t.reader.present(CARD);
+      const e = await t.prompt("PSAM_ERROR");
+      expect(e.type === "prompt" && `${e.prompt.text} ${e.prompt.detail}`).toMatch(
+        /PSAM故障，未扣款.*MAC1.*6581/,
+      );
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.records().map((r) => r.outcome)).toEqual(["OBU_NO_CARD"]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(
+        t.readerEvents.some((x) => x.type === "command" && x.name === "CARD_APDU" && x.ins[0] === 0x54),
+      ).toBe(false);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_PSAM_FAULT")).toBe(true);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+      t.reader.present(CARD); // the collector tries again: the PSAM is reset and answers
+      await t.prompt("PAID");
+      await t.boothIdle();
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("the reader unplugged while the card commits DEBIT: the reply never comes; after the replug the TAC is proved, one record", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A6", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const sub = t.reader.events$.subscribe((e) => {
+        // long enough for the lane to find the reader silent and reconnect
+        if (e.type === "reply" && e.name === "CARD_APDU" && e.ins[0] === 0x54)
+          t.reader.inject({ kind: "unplug", durationMs: 3000 });
+      });
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED", 15_000);
+      sub.unsubscribe();
+      await t.boothIdle();
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["booth", "torn-after-debit"]]);
+      const tx = t.records().filter((r) => r.kind === "transaction");
+      expect(tx.map((r) => [r.outcome, r.tac])).toEqual([["BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac]]);
+      // the reconnected reader's PSAM was reset: the MAC2 of the lost session cannot be checked
+      expect(tx[0]?.extra).toMatchObject({ booth: { mac2Check: "session-gone" } });
+      expect(t.lane.reader?.counters.reconnects).toBeGreaterThan(0);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("the reader unplugged while DEBIT waits in a slow reader: the card never ran it, one fresh purchase after the replug", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A7", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const sub = t.reader.events$.subscribe((e) => {
+        if (e.type === "reply" && e.name === "PSAM_APDU" && e.ins[0] === 0x70)
+          t.reader.inject({ kind: "slow", delayMs: 2000, waitEveryMs: 100 });
+        if (e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54)
+          t.reader.inject({ kind: "unplug", durationMs: 300 });
+      });
+      t.reader.present(CARD);
+      await t.prompt("NOT_DEBITED", 15_000);
+      sub.unsubscribe();
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["booth", "done"]]);
+      expect(
+        t
+          .records()
+          .filter((r) => r.kind === "transaction")
+          .map((r) => r.outcome),
+      ).toEqual(["BOOTH_EXIT_DEBIT"]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("a DSRC debit whose B5 was lost: the suspect is settled at the booth from the card (GET TRANSACTION PROVE), not charged again, one record", async () => {
+    const vehicle = {
+      id: "B1",
+      plate: "湘AB0001",
+      class: 1,
+      at: 200,
+      zoneMs: 3000,
+      entryStation: "0101",
+      card: { serial: SERIAL },
+      faults: [{ kind: "b5-lost", lingerMs: 0 }],
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+      const id = await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      expect(suspect).toMatchObject({
+        kind: "suspect",
+        outcome: "B5_NO_DSRC",
+        cardId: CARD,
+        amount: 1425,
+        tac: null,
+      });
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(true);
+      t.reader.present(CARD); // the collector takes the card out of the OBU
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      const records = t.records();
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({
+        seq: suspect!.seq,
+        tradeId: suspect!.tradeId,
+        revision: 2,
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        tac: t.ledger()[0]!.tac,
+        extra: {
+          settlement: { settledBy: "booth-prove", evidence: { boothCase: { id }, verdict: "debited" } },
+        },
+      });
+      // one debit in the ledger: the DSRC one; nothing charged at the booth
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["dsrc", "torn-after-debit"]]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      expect(t.lane.booth?.cases()).toEqual([]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("a DSRC debit with no B5 at all: the card shows it, nothing is charged again, the suspect stays one record (its PSAM serial is unknown)", async () => {
+    const vehicle = {
+      id: "B2",
+      plate: "湘AB0002",
+      class: 1,
+      at: 200,
+      zoneMs: 3000,
+      entryStation: "0101",
+      card: { serial: SERIAL },
+      faults: [{ kind: "b5-lost", lingerMs: 0, b5: "none" }],
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+      await t.caseQueued("B5_MISSING");
+      t.reader.present(CARD);
+      const e = await t.prompt("PAID_UNSETTLED");
+      expect(e.type === "prompt" && e.prompt.text).toBe("已扣费 14.25元（待核实）");
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.outcome, r.revision])).toEqual([["suspect", "B5_MISSING", 1]]);
+      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+      expect(t.lane.booth?.counters.paidUnsettled).toBe(1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("a DSRC debit torn before DEBIT: the booth proves it did not happen (settled as a stop), then charges once", async () => {
+    const vehicle = {
+      id: "B3",
+      plate: "湘AB0003",
+      class: 1,
+      at: 200,
+      zoneMs: 3000,
+      entryStation: "0101",
+      card: { serial: SERIAL },
+      faults: [{ kind: "leave-during-debit" }],
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      t.reader.present(CARD);
+      await t.prompt("NOT_DEBITED");
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.outcome, r.revision])).toEqual([
+        ["stop", "SUSPECT_NOT_DEBITED", 2],
+        ["transaction", "BOOTH_EXIT_DEBIT", 1],
+      ]);
+      expect(t.records()[0]?.extra).toMatchObject({ settlement: { settledBy: "booth-card" } });
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["booth", 1425]]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("after a lane restart the debit intent drives the recovery: the original card, GET TRANSACTION PROVE, the record says the PSAM session is gone", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-after-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      await t.restartLane();
+      expect(t.lane.journal.openIntents().map((i) => i.key)).toEqual([`booth:${CARD}`]);
+      expect(t.lane.booth?.cases().map((c) => [c.kind, c.cardId])).toEqual([["recovery", CARD]]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED");
+      await t.boothIdle();
+      const tx = t.records().filter((r) => r.kind === "transaction");
+      expect(tx.map((r) => r.outcome)).toEqual(["BOOTH_EXIT_DEBIT_PROVED"]);
+      expect(tx[0]?.extra).toMatchObject({
+        booth: { mac2Check: "session-gone", recovery: { processRestarted: true } },
+      });
+      expect((tx[0]!.extra as { booth: { mac2Note: string } }).booth.mac2Note).toMatch(
+        /lane restarted.*TAC is what clearing checks/,
+      );
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("an entry lane writes the entry at the booth (amount 0), with the same record", async () => {
+    const fresh = "43012200000000000042";
+    await boothTest(
+      {
+        role: "entry",
+        scenario: { traffic: { vehicles: [{ ...noCardVehicle("E1", "2200000000000042"), entry: null }] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.present(fresh);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const tx = t.records().filter((r) => r.kind === "transaction");
+        expect(tx.map((r) => [r.outcome, r.amount])).toEqual([["BOOTH_ENTRY_WRITE", 0]]);
+        expect(tx[0]?.entry).toMatchObject({ network: "4301", station: "0102", lane: 3 });
+        expect(t.store.get(fresh)?.snapshot().file0019).toMatchObject({
+          station: "0102",
+          lane: 3,
+          status: 3,
+        });
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("a card on the status list is refused at the booth with an alarm; nothing is debited", async () => {
+    await boothTest(
+      {
+        scenario: { traffic: { vehicles: [noCardVehicle("L1", SERIAL)] } },
+        listed: [{ kind: "card", id: CARD }],
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.present(CARD);
+        await t.prompt("REFUSED_CARD_ON_STATUS_LIST");
+        await t.boothIdle();
+        expect(t.ledger()).toEqual([]);
+        expect(t.outputs.some((o) => o.type === "alarm" && o.code === "CARD_ON_STATUS_LIST")).toBe(true);
+        expect(t.lane.booth?.cases()).toHaveLength(1);
+      },
+    );
+  });
+
+  it("bad input on the reader port (noise, a truncated frame, a wrong sequence number, an oversize length) is counted, logged, skipped; the link resynchronises and the booth pays", async () => {
+    await boothTest(
+      { scenario: { traffic: { vehicles: [noCardVehicle("N1", SERIAL)] } }, recordLog: true },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const reader = t.lane.reader!;
+        const before = { ...reader.counters };
+        const frame = (seq: number, cmd: number, p: number, data: string): Buffer =>
+          encodeReaderFrame(seq, cmd, p, Buffer.from(data, "hex"));
+        await t.readerWire.write(Buffer.from("55aa1102000177", "hex")); // noise (with a false STX)
+        await t.readerWire.write(frame(0x77, 0x12, 0, "9000")); // a reply nobody asked for
+        await t.readerWire.write(Buffer.from("02ffff0112", "hex")); // LEN 65535: oversize
+        await t.readerWire.write(frame(0x05, 0x12, 0, "6f0484021001").subarray(0, 9)); // cut short
+        await expect
+          .poll(() => reader.counters.truncated, { timeout: 5000 })
+          .toBeGreaterThan(before.truncated);
+        const c = reader.counters;
+        expect(c.noiseBytes).toBeGreaterThan(before.noiseBytes);
+        expect(c.staleReplies).toBe(before.staleReplies + 1);
+        expect(c.oversize).toBe(before.oversize + 1);
+        expect(c.discardedBytes).toBeGreaterThan(before.discardedBytes);
+        const warned = t.log.filter((l) => l.level === "warn").map((l) => l.msg);
+        expect(warned).toContain("bytes discarded");
+        expect(warned.some((m) => /no command in flight: dropped|stale sequence number/.test(m))).toBe(true);
+        // the link stayed up and carries the next transaction
+        expect(reader.state.status).toBe("up");
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        expect(reader.counters.reconnects).toBe(before.reconnects);
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("with the wire capture on, every byte of the reader port is captured beside the RSU port's", async () => {
+    await boothTest(
+      { scenario: { traffic: { vehicles: [noCardVehicle("W1", SERIAL)] } }, capture: true },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const dir = join(t.dir, "data", "capture");
+        const files = readdirSync(dir).map((f) => join(dir, f));
+        const cap = readCapture(files);
+        expect(cap.ports.map((p) => p.name).sort()).toEqual(["reader", "rsu"]);
+        const reader = cap.records.filter((r) => r.port === "reader" && r.dir !== "state");
+        const tx = Buffer.concat(reader.filter((r) => r.dir === "tx").map((r) => r.bytes));
+        const rx = Buffer.concat(reader.filter((r) => r.dir === "rx").map((r) => r.bytes));
+        // the lane's DEBIT went out, the card's TAC came back, byte for byte
+        const tac = t.ledger()[0]!.tac;
+        expect(tx.includes(Buffer.from("80540100", "hex"))).toBe(true);
+        expect(rx.includes(Buffer.from(tac, "hex"))).toBe(true);
+      },
+    );
+  });
+
+  it("DEBIT timed out in a slow reader that then answers BUSY: the recovery asks again by itself (the card stays on the reader) and proves the TAC", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("S1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const sub = t.reader.events$.subscribe((e) => {
+        // DEBIT (the command after MAC1) takes longer than the lane's 800 ms; the reader is busy meanwhile
+        if (e.type === "reply" && e.name === "PSAM_APDU" && e.ins[0] === 0x70)
+          t.reader.inject({ kind: "slow", delayMs: 1200, waitEveryMs: 0 });
+      });
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED", 8000);
+      sub.unsubscribe();
+      await t.boothIdle();
+      expect(t.readerEvents.some((e) => e.type === "reply" && e.status === "busy")).toBe(true);
+      expect(
+        t
+          .records()
+          .filter((r) => r.kind === "transaction")
+          .map((r) => r.outcome),
+      ).toEqual(["BOOTH_EXIT_DEBIT_PROVED"]);
+      // the card was never taken off the reader
+      expect(
+        t.readerEvents.filter((e) => e.type === "card").map((e) => (e.type === "card" ? e.kind : "")),
+      ).toEqual(["inserted"]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+});

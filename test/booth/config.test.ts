@@ -1,0 +1,65 @@
+/**
+ * The lane config's `booth` section: defaults, the stop reasons it accepts, bad values named with their
+ * field, and the block in config/lane.example.yaml says the defaults.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { DEFAULT_BOOTH_REASONS } from "../../src/booth/cases.js";
+import { parseLaneConfig } from "../../src/config/index.js";
+import { PROJECT_ROOT } from "../helpers/cli.js";
+
+const minimal = {
+  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+  reader: { port: "/dev/ttyS1" },
+  statusList: { publicKey: "keys/station.pub" },
+  dataDir: "data",
+  tariff: "tariff.yaml",
+};
+
+function errorOf(raw: unknown): string {
+  try {
+    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
+  } catch (e) {
+    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("booth config", () => {
+  it("defaults", () => {
+    expect(parseLaneConfig(minimal, "lane.yaml", "/etc").booth).toEqual({
+      originalCardWaitMs: 120_000,
+      caseMaxAgeMinutes: 120,
+      queueMax: 100,
+      offerFor: [...DEFAULT_BOOTH_REASONS],
+      layout0019: "auto",
+    });
+  });
+
+  it("a bad value names the field and what was expected; offerFor takes only stop reason codes", () => {
+    expect(errorOf({ ...minimal, booth: { originalCardWaitMs: 10 } })).toMatch(
+      /booth\.originalCardWaitMs: expected milliseconds in 1000\.\.3600000/,
+    );
+    expect(errorOf({ ...minimal, booth: { offerFor: ["OBU_NO_CARD", "NO_SUCH"] } })).toMatch(
+      /booth\.offerFor\.1: expected a stop reason code .*got "NO_SUCH"/,
+    );
+    expect(errorOf({ ...minimal, booth: { layout0019: "aa44" } })).toMatch(
+      /booth\.layout0019: expected "auto"/,
+    );
+    expect(
+      parseLaneConfig({ ...minimal, booth: { offerFor: ["LANE_CLOSED"] } }, "l", "/").booth.offerFor,
+    ).toEqual(["LANE_CLOSED"]);
+  });
+
+  it("the booth block of config/lane.example.yaml is valid and says the defaults", () => {
+    const text = readFileSync(join(PROJECT_ROOT, "config/lane.example.yaml"), "utf8");
+    const example = parseYaml(text) as { booth: unknown };
+    const c = parseLaneConfig({ ...minimal, booth: example.booth }, "lane.yaml", "/etc");
+    expect(c.booth).toEqual(parseLaneConfig(minimal, "lane.yaml", "/etc").booth);
+  });
+});

@@ -1,0 +1,229 @@
+/**
+ * The judgement "did this debit happen?" from card evidence alone (src/booth/evidence.ts), and the 0019
+ * layouts by card version (src/booth/record-0019.ts), and the queue rebuilt from the journal
+ * (src/booth/cases.ts): table cases, no reader.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { CARD, type Detail0018 } from "../../src/booth/apdus.js";
+import { type BoothCase, BoothCases, rebuildCases } from "../../src/booth/cases.js";
+import { type Attempt, type CardEvidence, judge, needsOlderDetail } from "../../src/booth/evidence.js";
+import { decodeRecord, encodeRecord, LAYOUTS_0019, layoutFor } from "../../src/booth/record-0019.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+const attempt: Attempt = {
+  offlineSerial: 7,
+  transTime: "20251203101500",
+  amount: 1425,
+  psamNo: "430100000001",
+  balanceBefore: 10_000,
+  write: null,
+};
+const detail = (over: Partial<Detail0018> = {}): Detail0018 => ({
+  offlineSerial: 7,
+  amount: 1425,
+  transType: 9,
+  terminalNo: "430100000001",
+  transTime: "20251203101500",
+  ...over,
+});
+const ev = (over: Partial<CardEvidence> = {}): CardEvidence => ({
+  balance: 8575,
+  nextSerial: 8,
+  details: [detail()],
+  detailsComplete: false,
+  record0019: null,
+  ...over,
+});
+
+describe("judge: did the debit happen?", () => {
+  it("the newest 0018 record is the attempt and GET TRANSACTION PROVE gave its TAC: debited, with the TAC and the balance after", () => {
+    const v = judge(
+      attempt,
+      ev({ proof: { offlineSerial: 7, tac: "a1b2c3d4", mac2: Buffer.from("01020304", "hex") } }),
+    );
+    expect(v).toMatchObject({ kind: "debited", offlineSerial: 7, tac: "a1b2c3d4", balanceAfter: 8575 });
+  });
+
+  it("the attempt is an older 0018 record: debited, but no TAC (the card proves its last transaction only)", () => {
+    const v = judge(
+      attempt,
+      ev({
+        details: [detail({ offlineSerial: 8, amount: 500, transTime: "20251203110000" }), detail()],
+        proof: { offlineSerial: 8, tac: "ffffffff", mac2: Buffer.alloc(4) },
+      }),
+    );
+    expect(v).toMatchObject({ kind: "debited", offlineSerial: 7, tac: null, balanceAfter: null });
+  });
+
+  it("the offline serial is still the attempt's and the balance unchanged: not debited", () => {
+    const v = judge(
+      attempt,
+      ev({
+        nextSerial: 7,
+        balance: 10_000,
+        details: [detail({ offlineSerial: 6, transTime: "20251203090000" })],
+      }),
+    );
+    expect(v.kind).toBe("not-debited");
+  });
+
+  it("the serial did not move but the balance did: the card contradicts itself, unknown", () => {
+    expect(judge(attempt, ev({ nextSerial: 7, balance: 9000, details: [] })).kind).toBe("unknown");
+  });
+
+  it("the attempt's serial was used by another purchase: not debited", () => {
+    const v = judge(attempt, ev({ details: [detail({ amount: 300, transTime: "20251203120000" })] }));
+    expect(v).toMatchObject({ kind: "not-debited" });
+    expect(v.why).toMatch(/used by another purchase/);
+  });
+
+  it("no serial known (B5 missing): the 0018 records reach back before the attempt without it: not debited", () => {
+    const v = judge(
+      { ...attempt, offlineSerial: null, psamNo: null },
+      ev({ details: [detail({ offlineSerial: 3, transTime: "20251202080000" })] }),
+    );
+    expect(v.kind).toBe("not-debited");
+  });
+
+  it("no serial known and the records read are all newer than the attempt: unknown (read further)", () => {
+    const a = { ...attempt, offlineSerial: null };
+    const details = [detail({ offlineSerial: 9, transTime: "20251204080000", amount: 1 })];
+    expect(needsOlderDetail(a, details, false)).toBe(true);
+    expect(judge(a, ev({ details })).kind).toBe("unknown");
+  });
+
+  it("0019 shows the attempt's write but no 0018 record matches: unknown, never charged again", () => {
+    const write = {
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      timeMs: Date.UTC(2025, 11, 3, 2, 15),
+      vehicleClass: 1,
+      status: 4,
+      plate: "",
+    };
+    const rec = {
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      timeMs: write.timeMs,
+      vehicleClass: 1,
+      status: 4,
+      plate: "",
+    };
+    expect(
+      judge({ ...attempt, write }, ev({ details: [], detailsComplete: true, record0019: rec })).kind,
+    ).toBe("unknown");
+  });
+
+  it("a card that never paid (no 0018 record at all) did not pay this", () => {
+    expect(judge({ ...attempt, offlineSerial: null }, ev({ details: [], detailsComplete: true })).kind).toBe(
+      "not-debited",
+    );
+  });
+});
+
+describe("0019 layouts by card version (after the public ETC SDK)", () => {
+  it("2019 cards (version >= 0x40): record AA, 43 bytes, READ RECORD 1 Le 2B; older: 44/60 in Guangdong, C1/63 elsewhere", () => {
+    expect(layoutFor(0x40, "4301")).toBe(LAYOUTS_0019.aa43);
+    expect(layoutFor(0x50, "4401")).toBe(LAYOUTS_0019.aa43);
+    expect(layoutFor(0x01, "4401")).toBe(LAYOUTS_0019.guangdong60);
+    expect(layoutFor(0x3f, "3501")).toBe(LAYOUTS_0019.legacy63);
+    expect(layoutFor(0x01, "4401", "aa43")).toBe(LAYOUTS_0019.aa43);
+    expect(
+      CARD.read0019(LAYOUTS_0019.guangdong60.read.record, LAYOUTS_0019.guangdong60.read.le).toString("hex"),
+    ).toBe("00b202cc3c");
+  });
+
+  it("encodes the same body in each layout's header and length, and decodes it back", () => {
+    const w = {
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      timeMs: Date.UTC(2025, 11, 3, 2, 15),
+      vehicleClass: 1,
+      status: 4,
+      plate: "湘A12345",
+    };
+    for (const l of Object.values(LAYOUTS_0019)) {
+      const b = encodeRecord(l, w, DEFAULT_LEGACY_DIALECT);
+      expect(b.length).toBe(l.length);
+      expect([b[0], b[1], b[2]]).toEqual([l.recordId, l.length - 2, 0]);
+      expect(decodeRecord(b, DEFAULT_LEGACY_DIALECT)).toEqual({ ...w, plate: "湘A12345" });
+    }
+    expect(encodeRecord(LAYOUTS_0019.aa43, w, DEFAULT_LEGACY_DIALECT).subarray(0, 3).toString("hex")).toBe(
+      "aa2900",
+    );
+  });
+});
+
+describe("the booth queue", () => {
+  const rec = (seq: number, over: Partial<CommittedRecord>): CommittedRecord =>
+    ({
+      ...sampleRecord(seq),
+      seq,
+      tradeId: `T${seq}`,
+      createdAt: "2025-12-03T10:00:00+08:00",
+      revision: 1,
+      lane: { network: "4301", station: "0102", lane: 3 },
+      ...over,
+    }) as CommittedRecord;
+  const reasons = new Set(["OBU_NO_CARD", "LANE_CLOSED"]);
+
+  it("rebuilt from the journal: eligible stops and suspects, minus those a booth record closed or a later payment of the same OBU or card paid", () => {
+    const records = [
+      rec(1, { kind: "stop", outcome: "OBU_NO_CARD", obuSerial: "A", cardId: null }),
+      rec(2, { kind: "stop", outcome: "CARD_EXPIRED", obuSerial: "B", cardId: "C2" }),
+      rec(3, { kind: "suspect", outcome: "B5_NO_DSRC", obuSerial: "C", cardId: "C3" }),
+      rec(4, { kind: "stop", outcome: "OBU_NO_CARD", obuSerial: "D", cardId: null }),
+      rec(5, { kind: "suspect", outcome: "B5_MISSING", obuSerial: "E", cardId: "C5" }),
+      rec(6, {
+        kind: "transaction",
+        outcome: "BOOTH_EXIT_DEBIT",
+        obuSerial: "A",
+        cardId: "C1",
+        extra: { booth: { case: { id: "s1", seq: 1, reason: "OBU_NO_CARD" } } },
+      }),
+      rec(7, {
+        kind: "stop",
+        outcome: "BOOTH_CANCELLED",
+        obuSerial: "D",
+        cardId: null,
+        extra: { booth: { case: { id: "s4", seq: 4, reason: "OBU_NO_CARD" } } },
+      }),
+      rec(8, { kind: "transaction", outcome: "EXIT_DEBIT", obuSerial: "Z", cardId: "C5" }),
+    ];
+    expect(rebuildCases(records, reasons).map((c) => [c.id, c.kind, c.reason])).toEqual([
+      ["s3", "suspect", "B5_NO_DSRC"],
+    ]);
+  });
+
+  it("the case for a card: the one naming it, else the oldest naming none; full queues drop the oldest, never a recovery", () => {
+    const c = (id: string, cardId: string | null, kind: BoothCase["kind"] = "stop"): BoothCase => ({
+      id,
+      kind,
+      reason: "OBU_NO_CARD",
+      openedAt: 0,
+      seq: null,
+      tradeId: null,
+      obuId: null,
+      obuSerial: null,
+      cardId,
+      plate: null,
+      plateColor: null,
+      vehicleClass: null,
+      amount: null,
+    });
+    const q = new BoothCases(3);
+    q.add(c("s1", null));
+    q.add(c("s2", "X"));
+    q.addFirst(c("r9", "Y", "recovery"));
+    expect(q.forCard("X")?.id).toBe("s2");
+    expect(q.forCard("Q")?.id).toBe("s1");
+    const { dropped } = q.add(c("s3", null));
+    expect(dropped?.id).toBe("s1");
+    expect(q.list().map((x) => x.id)).toEqual(["r9", "s2", "s3"]);
+  });
+});

@@ -1,0 +1,270 @@
+/**
+ * The booth integration harness: a real lane (openLane) with its booth, the simulated RSU on one
+ * pseudo-terminal and the simulated reader on another, both simulators sharing ONE card store (a card
+ * debited over DSRC is the same card at the booth; one ledger has every debit of both paths). The lane
+ * opens the reader by its pty path, as it opens a serial port.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { filter, firstValueFrom, type Observable, ReplaySubject, timeout } from "rxjs";
+import { expect } from "vitest";
+import { openPty } from "../../firmware-bridge/transport/pty.js";
+import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { CardStore } from "../../sim/card/card-store.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { type LedgerEntry, memoryLedger } from "../../sim/ledger/ledger.js";
+import {
+  createReaderSimulator,
+  type ReaderSimEvent,
+  type ReaderSimulator,
+} from "../../sim/reader/reader-simulator.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import type { BoothEvent } from "../../src/booth/booth.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfigInput } from "../../src/config/schema.js";
+import type { StoredRecord } from "../../src/journal/types.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { createLogger } from "../../src/log.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import { expectJournalMatchesLedger, loadStatusList, ROOT } from "../integration/harness.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
+
+/** A card a driver hands over at the booth: entered at 4301-0101 an hour ago, class 1 (1425 fen to pay). */
+export function boothCard(
+  cardId: string,
+  balance = 10_000,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const entered = Math.floor(Date.now() / 1000) - 3600 + 8 * 3600; // local-as-utc, the legacy dialect's base
+  return {
+    cardId,
+    province: "湖南",
+    balance,
+    version: 0x40,
+    vehicleClass: 1,
+    record0019: { network: "4301", station: "0101", lane: 1, time: entered, vehicleClass: 1, status: 3 },
+    ...over,
+  };
+}
+
+export interface BoothTestOptions {
+  scenario?: ScenarioInput;
+  role?: "entry" | "exit";
+  /** cards put in the store before the simulators start (card-spec objects) */
+  cards?: Record<string, unknown>[];
+  booth?: LaneConfigInput["booth"];
+  reader?: Partial<NonNullable<LaneConfigInput["reader"]>>;
+  transaction?: LaneConfigInput["transaction"];
+  listed?: { kind: "card" | "obu"; id: string }[];
+  /** record the lane's log lines (every level) in `t.log` */
+  recordLog?: boolean;
+  /** the lane's wire capture on (config capture.enabled) */
+  capture?: boolean;
+  debug?: boolean;
+}
+
+export interface BoothTestContext {
+  /** the lane now (a new runtime after restartLane) */
+  readonly lane: LaneRuntime;
+  /** close the lane (gracefully: the booth stops where it is) and open it again on the same data */
+  restartLane(): Promise<void>;
+  rsu: RsuSimulator;
+  reader: ReaderSimulator;
+  store: CardStore;
+  dir: string;
+  outputs: LaneOutputEvent[];
+  boothEvents: BoothEvent[];
+  readerEvents: ReaderSimEvent[];
+  /** the lane's log lines, with `recordLog` */
+  log: LogLine[];
+  /** the simulated reader's end of its line: bytes written here reach the lane as if the reader sent them */
+  readerWire: Transport;
+  records(): StoredRecord[];
+  ledger(): LedgerEntry[];
+  /** the next (or an earlier, unconsumed) booth prompt with this step */
+  prompt(step: string, timeoutMs?: number): Promise<BoothEvent>;
+  /** the next (or an earlier, unconsumed) reader event matching `pred` */
+  readerEvent(pred: (e: ReaderSimEvent) => boolean, what: string): Promise<ReaderSimEvent>;
+  /** the booth has nothing more to do (its loop idle) */
+  boothIdle(): Promise<void>;
+  /** the first booth case waiting, once there is one */
+  caseQueued(reason: string): Promise<string>;
+  /** every record matches the shared ledger; every transaction's TAC verifies with the test keys */
+  expectRecordsMatchLedger(): void;
+}
+
+export async function boothTest(
+  o: BoothTestOptions,
+  body: (t: BoothTestContext) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "booth-it-"));
+  const store = new CardStore({ seed: 11, ledger: memoryLedger() });
+  for (const c of o.cards ?? []) store.fromSpec(c);
+  const rsuPty = await openPty();
+  const readerPty = await openPty();
+  const config = parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: o.role ?? "exit" },
+      rsu: { port: "in-process", protocol: "legacy", timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      reader: {
+        port: readerPty.lanePath,
+        timeouts: { cardApduMs: 800, psamApduMs: 800, activateMs: 800, signalMs: 800 },
+        link: { pingIntervalMs: 0, backoffInitialMs: 50, backoffMaxMs: 200 },
+        ...o.reader,
+      },
+      booth: { originalCardWaitMs: 10_000, ...o.booth },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...o.transaction },
+      outputs: { sink: "log" },
+      ...(o.capture ? { capture: { enabled: true } } : {}),
+    },
+    "test",
+  );
+  const reader = createReaderSimulator({ transport: readerPty.device, store });
+  const readerEvents: ReaderSimEvent[] = [];
+  reader.events$.subscribe((e) => readerEvents.push(e));
+  await reader.start();
+  const outputs: LaneOutputEvent[] = [];
+  const log: LogLine[] = [];
+  const logger = o.recordLog
+    ? recordingLogger(log)
+    : o.debug
+      ? createLogger("booth-it", { level: "debug", file: join(dir, "lane.log") })
+      : undefined;
+  let lane!: LaneRuntime;
+  const boothEvents: BoothEvent[] = [];
+  const replay = new ReplaySubject<BoothEvent>();
+  const first = <T>(o$: Observable<T>, ms: number, what: string): Promise<T> =>
+    firstValueFrom(
+      o$.pipe(timeout({ first: ms, with: () => Promise.reject(new Error(`no ${what} within ${ms} ms`)) })),
+    );
+  const open = async (): Promise<void> => {
+    lane = await openLane(config, {
+      transport: createSerialTransport({ path: rsuPty.lanePath }),
+      outputs: { emit: (e) => outputs.push(e) },
+      uplink: false,
+      ...(logger ? { logger } : {}),
+    });
+    if (lane.statusList.info().versions.full === null) await loadStatusList(lane, o.listed ?? []);
+    const booth = lane.booth;
+    if (!booth) throw new Error("the lane has no booth");
+    booth.events$.subscribe((e) => {
+      boothEvents.push(e);
+      replay.next(e);
+    });
+  };
+  const started = async (): Promise<void> => {
+    await lane.controller.start();
+    await first(lane.controller.status$.pipe(filter((st) => st.status === "open")), 10_000, "lane open");
+    await first(
+      (lane.reader as NonNullable<LaneRuntime["reader"]>).state$.pipe(filter((st) => st.status === "up")),
+      10_000,
+      "reader link up",
+    );
+  };
+  await open();
+  const rsu = createRsuSimulator({
+    transport: rsuPty.device,
+    protocol: "legacy",
+    scenario: o.scenario ?? { name: "empty" },
+    seed: 7,
+    cards: store.environment(),
+    ledger: store.ledgerSink("dsrc"),
+  });
+  const readerReplay = new ReplaySubject<ReaderSimEvent>();
+  reader.events$.subscribe((e) => readerReplay.next(e));
+  const consumed = new Set<BoothEvent>();
+  const ctx: BoothTestContext = {
+    get lane() {
+      return lane;
+    },
+    async restartLane() {
+      await lane.close();
+      await open();
+      await started();
+    },
+    rsu,
+    reader,
+    store,
+    dir,
+    outputs,
+    boothEvents,
+    readerEvents,
+    log,
+    readerWire: readerPty.device,
+    records: () => lane.journal.list({}).sort((a, b) => a.seq - b.seq),
+    ledger: () => store.ledger(),
+    async prompt(step, ms = 10_000) {
+      const e = await first(
+        replay.pipe(filter((x) => x.type === "prompt" && x.prompt.step === step && !consumed.has(x))),
+        ms,
+        `booth prompt ${step}`,
+      );
+      consumed.add(e);
+      return e;
+    },
+    readerEvent: (pred, what) => first(readerReplay.pipe(filter(pred)), 10_000, what),
+    boothIdle: () => (lane.booth as NonNullable<LaneRuntime["booth"]>).idle(),
+    async caseQueued(reason) {
+      const e = await first(
+        replay.pipe(filter((x) => x.type === "booth" && x.action === "opened" && x.case.reason === reason)),
+        10_000,
+        `booth case ${reason}`,
+      );
+      return (e as Extract<BoothEvent, { type: "booth" }>).case.id;
+    },
+    expectRecordsMatchLedger() {
+      const records = ctx.records();
+      expectJournalMatchesLedger(records, store.ledger());
+      for (const r of records.filter((x) => x.kind === "transaction")) {
+        const v = verifyTac(
+          {
+            cardId: r.cardId ?? "",
+            issuerId: r.cardIssuer ?? "",
+            amount: r.amount,
+            psamNo: r.psamNo ?? "",
+            psamTransSerial: Number.parseInt(r.psamTransSerial ?? "x", 16),
+            transTime: r.transTime ?? "",
+            tac: r.tac ?? "",
+            transType: Number.parseInt(r.transType ?? "09", 16),
+          },
+          store.keys,
+        );
+        expect(v, `TAC of ${r.tradeId}`).toEqual({ ok: true, expected: r.tac });
+      }
+    },
+  };
+  try {
+    await rsu.start();
+    await started();
+    await body(ctx);
+  } finally {
+    await lane.close();
+    await rsu.stop();
+    await reader.stop();
+    await rsuPty.close();
+    await readerPty.close();
+    store.close();
+    if (!o.debug) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`booth test data kept in ${dir}\n`);
+  }
+}
+
+/** An exit-lane vehicle whose OBU has no card: the driver hands the card over at the booth. */
+export function noCardVehicle(id: string, serial: string, at = 200): Record<string, unknown> {
+  return {
+    id,
+    plate: `湘A${id}`,
+    class: 1,
+    at,
+    zoneMs: 1500,
+    entryStation: "0101",
+    card: { present: false, inHand: true, serial },
+  };
+}
