@@ -197,6 +197,7 @@ export class Journal implements Outbox {
   readonly health$: Observable<JournalHealth>;
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
   private readonly audit: JournalAudit;
+  private closing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly h: JournalDb,
@@ -428,11 +429,16 @@ export class Journal implements Outbox {
     };
   }
 
-  close(): void {
-    if (this.h.closed) return;
+  /**
+   * Closes the lane's connection at once; the returned promise settles when the WAL checkpoint worker's
+   * own connection is closed too (await it before removing or moving the data directory).
+   */
+  close(): Promise<void> {
+    if (this.h.closed) return this.closing;
     this.outbox.close();
-    this.upkeep.close();
+    this.closing = this.upkeep.close();
     this.h.close();
     this.h.log.info({ path: this.path }, "journal closed");
+    return this.closing;
   }
 }

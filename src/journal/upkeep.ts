@@ -302,12 +302,15 @@ export class Upkeep {
     this.h.db.pragma("wal_checkpoint(PASSIVE)");
   }
 
-  /** Stops the timers and the checkpoint worker; a retention run under way ends after its current batch. */
-  close(): void {
+  /**
+   * Stops the timers and the checkpoint worker (resolves when the worker's connection is closed); a
+   * retention run under way ends after its current batch.
+   */
+  close(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.probe) clearInterval(this.probe);
     this.healthSub.unsubscribe();
-    void this.checkpointer?.close();
+    return this.checkpointer?.close() ?? Promise.resolve();
   }
 }

@@ -16,7 +16,7 @@ export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 
 export function tempDir(prefix = "etc-audit-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export function openTrail(
@@ -72,7 +72,7 @@ export function openBoundTrail(
     trail,
     async close() {
       await trail.close();
-      journal.close();
+      await journal.close();
     },
   };
 }

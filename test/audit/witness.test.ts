@@ -252,7 +252,7 @@ describe("a data directory replaced by an older copy", () => {
       expect(r.ok).toBe(false);
       expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the station refused checkpoint/);
     } finally {
-      rmSync(old, { recursive: true, force: true });
+      rmSync(old, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 });

@@ -232,8 +232,8 @@ export const auditBench: Benchmark = {
         },
       ];
     } finally {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(plainDir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+      rmSync(plainDir, { recursive: true, force: true, maxRetries: 5 });
     }
   },
 };

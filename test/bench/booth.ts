@@ -249,7 +249,7 @@ export const boothBench: Benchmark = {
       await lane?.close();
       await rsu.close();
       await reader.close();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     }
   },
 };

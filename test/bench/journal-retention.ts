@@ -192,7 +192,7 @@ export const journalRetentionBench: Benchmark = {
         },
       ];
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     }
   },
 };

@@ -20,7 +20,7 @@ const LANE = { network: "4301", station: "0102", lane: 3 };
 
 function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "etc-bench-journal-"));
-  return f(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+  return f(dir).finally(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
 }
 
 /** The station simulator in a child process (its own core, as a real station would be). */

@@ -198,7 +198,7 @@ export async function runOutage(o: { transactions: number; log: (l: string) => v
     }
   } finally {
     db.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
   r.seconds = (performance.now() - t0) / 1000;
   return r;

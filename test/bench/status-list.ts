@@ -400,7 +400,7 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
     return results;
   } finally {
     clearInterval(rssTimer);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 

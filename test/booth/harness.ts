@@ -251,7 +251,7 @@ export async function boothTest(
     await rsuPty.close();
     await readerPty.close();
     store.close();
-    if (!o.debug) rmSync(dir, { recursive: true, force: true });
+    if (!o.debug) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     else process.stderr.write(`booth test data kept in ${dir}\n`);
   }
 }

@@ -15,7 +15,7 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 
 const dirs: string[] = [];
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 function tmp(): string {
   const d = mkdtempSync(join(tmpdir(), "capture-file-"));

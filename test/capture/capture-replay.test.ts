@@ -32,7 +32,7 @@ const ROOT = join(import.meta.dirname, "../..");
 const BLACK_CARD = "43010000000000009001";
 const dirs: string[] = [];
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];

@@ -23,7 +23,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "etc-card-"));
 });
 afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function write(name: string, text: string): string {

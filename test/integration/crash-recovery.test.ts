@@ -40,7 +40,7 @@ function setup(
   sim: RsuSimulator;
 } {
   const dir = mkdtempSync(join(tmpdir(), "lane-crash-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
   const config = parseLaneConfig(
     {
       lane: { network: "4301", station: "0102", lane: 3, role: "exit" },

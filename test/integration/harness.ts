@@ -149,7 +149,7 @@ export async function laneTest(
     await lane.close();
     await sim.stop();
     await cleanupMedium();
-    if (!opts.debug) rmSync(dir, { recursive: true, force: true });
+    if (!opts.debug) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     else process.stderr.write(`lane test data kept in ${dir}\n`);
   }
 }

@@ -136,7 +136,7 @@ function recordsIn(dataDir: string): StoredRecord[] {
 
 function tmp(): string {
   const dir = mkdtempSync(join(tmpdir(), "lane-money-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
   return join(dir, "data");
 }
 

@@ -63,7 +63,7 @@ const status = (lane: LaneRuntime, pred: (s: LaneStatus) => boolean): Promise<La
 
 it("an operator's close survives a restart until openLane lifts it", async () => {
   const dir = mkdtempSync(join(tmpdir(), "lane-operator-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
   const dataDir = join(dir, "data");
   const a = await laneOn(dataDir);
   await status(a.lane, (s) => s.status === "open");

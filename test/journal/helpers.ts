@@ -16,7 +16,7 @@ export function acksOf(...recs: { tradeId: string; revision?: number }[]): Uploa
 /** A fresh temporary directory; call the returned cleanup in afterEach. */
 export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 /** Awaits a condition by polling (bounded); never a fixed sleep. */
@@ -47,8 +47,8 @@ export function useJournalDir(prefix = "etc-journal-"): {
   beforeEach(() => {
     ({ dir, cleanup } = tempDir(prefix));
   });
-  afterEach(() => {
-    for (const j of opened.splice(0)) j.close();
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((j) => j.close()));
     cleanup();
   });
   return {

@@ -38,6 +38,6 @@ for (const t of readdirSync("/proc/self/task")) {
 await checkpointer.close();
 clearInterval(keepAlive);
 db.close();
-rmSync(dir, { recursive: true, force: true });
+rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 writeSync(1, `${JSON.stringify({ pid: process.pid, first, same: first === again, threads })}\n`);
 process.exit(0); // the status-list worker is unref'd; nothing else to wait for

@@ -232,7 +232,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     await lane?.proc.stop();
     await sims?.stop();
     await station?.stop();
-    if (!o.keep) rmSync(dir, { recursive: true, force: true });
+    if (!o.keep) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     else log(`run directory kept: ${dir}`);
   }
 }

@@ -512,7 +512,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     await lane?.proc.stop();
     await rsu?.stop();
     await station?.stop();
-    if (!o.keep) rmSync(dir, { recursive: true, force: true });
+    if (!o.keep) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     else log(`run directory kept: ${dir}`);
   }
 }

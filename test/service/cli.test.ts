@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rig.close();
-  rmSync(empty, { recursive: true, force: true });
+  rmSync(empty, { recursive: true, force: true, maxRetries: 5 });
 });
 
 describe("etc-lane status", () => {
@@ -215,7 +215,7 @@ describe("operator actions without a running lane (the data directory, under its
     });
     expect(j.heldCount()).toBe(0);
     j.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it("does nothing when the data directory is locked (a lane starting, another command)", async () => {

@@ -17,7 +17,7 @@ beforeEach(() => {
 afterEach(async () => {
   for (const c of closers) await c();
   closers = [];
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 async function start() {

@@ -37,7 +37,7 @@ export async function startRig(config: Partial<ServiceConfig> = {}, processMetri
     get: (path, headers = {}) => fetch(new URL(path, service.url), { headers }),
     async close() {
       await service.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

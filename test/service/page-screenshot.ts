@@ -60,5 +60,5 @@ try {
 } finally {
   await browser.close();
   await service.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }

@@ -109,6 +109,6 @@ it("etc-lane run serves its lane: page, /health, status and an import through th
     expect(ops.map((e) => (e.data as { via: string; ok: boolean }).via)).toEqual(["socket"]);
   } finally {
     await rsu?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
 }, 120_000);

@@ -24,7 +24,7 @@ export function otherKeyPair(): { privateKeyPem: string; publicKeyPem: string } 
 
 export function tempDir(prefix = "etc-sl-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export function card(n: number, net = 3201): string {

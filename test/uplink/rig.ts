@@ -48,7 +48,7 @@ export async function makeRig(
     async close() {
       await uplink.stop();
       await station.close();
-      journal.close();
+      await journal.close();
       cleanup();
     },
   };
