@@ -4,6 +4,7 @@
  * Tests shorten them through these options, never by patching.
  */
 import { ErrorCodes, EtcError } from "../errors.js";
+import { checkedNumber } from "../options-check.js";
 
 /**
  * The RSU's retransmission schedule (docs/protocol.md §5): an unanswered information frame is sent
@@ -94,16 +95,8 @@ export const DEFAULT_RSU_LINK_OPTIONS: Readonly<RsuLinkOptions> = Object.freeze(
   answerHeartbeat: true,
 });
 
-function num(field: string, v: unknown, min: number, max: number, integer: boolean): number {
-  if (typeof v !== "number" || Number.isNaN(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `RsuLink options.${field} must be ${integer ? "an integer" : "a number"} in ${min}..${max}, got ${String(v)}`,
-      { field, value: v },
-    );
-  }
-  return v;
-}
+const num = (field: string, v: unknown, min: number, max: number, integer: boolean): number =>
+  checkedNumber("RsuLink", field, v, min, max, integer);
 
 /** Fill defaults and validate; throws EtcError ConfigInvalid naming the field. */
 export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkOptions {

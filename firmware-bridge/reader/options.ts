@@ -3,7 +3,7 @@
  * an allowed range, validated at construction with the field name in the error. The lane config's
  * `reader` section (src/config/schema.ts) carries the same fields.
  */
-import { ErrorCodes, EtcError } from "../errors.js";
+import { checkedNumber } from "../options-check.js";
 import type { TimeoutName } from "./commands.js";
 
 export type ReaderTimeouts = Record<TimeoutName, number>;
@@ -78,16 +78,8 @@ export const DEFAULT_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze({
   nakRetries: 2,
 });
 
-function num(field: string, v: unknown, min: number, max: number, integer: boolean): number {
-  if (typeof v !== "number" || Number.isNaN(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `reader options.${field} must be ${integer ? "an integer" : "a number"} in ${min}..${max}, got ${String(v)}`,
-      { field, value: v },
-    );
-  }
-  return v;
-}
+const num = (field: string, v: unknown, min: number, max: number, integer: boolean): number =>
+  checkedNumber("reader", field, v, min, max, integer);
 
 /** Fill defaults and validate; throws EtcError ConfigInvalid naming the field. */
 export function resolveReaderOptions(input: ReaderOptionsInput = {}): ReaderOptions {

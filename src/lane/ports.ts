@@ -5,7 +5,13 @@
  */
 import type { Observable } from "rxjs";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type {
+  CommittedRecord,
+  OpenIntent as DebitIntentRow,
+  GuardRow,
+  NewLaneRecord,
+  Settlement,
+} from "../journal/types.js";
 import type { IncomingFrameLike } from "../rsu/driver.js";
 
 export interface RsuLinkPort {
@@ -16,50 +22,10 @@ export interface RsuLinkPort {
   send(frame: Frame): Promise<{ at: number }>;
 }
 
-/** A record the trade guards are seeded from at start (journal unsettledSince / tradedSince). */
-export interface GuardRow {
-  seq: number;
-  /** OBU MAC id */
-  obuId: string;
-  obuSerial: string | null;
-  cardId: string | null;
-  /** wall clock ms since the epoch */
-  createdAtMs: number;
-}
-
-/** What settles a suspect record in place (journal settle: same seq and trade id, revision + 1). */
-export interface Settlement {
-  kind: "transaction" | "stop";
-  outcome: string;
-  settledBy: "b5" | "b8" | "booth-prove" | "booth-card" | "operator";
-  fields: Partial<
-    Pick<
-      NewLaneRecord,
-      | "tac"
-      | "iccPaySerial"
-      | "psamNo"
-      | "psamTransSerial"
-      | "balanceAfter"
-      | "transTime"
-      | "transType"
-      | "algFlag"
-      | "keyVersion"
-      | "amount"
-      | "rawB5"
-    >
-  >;
-  evidence?: Record<string, unknown>;
-}
-
-export interface DebitIntentRow {
-  id: number;
-  /** what the lane keyed it by: the OBU MAC id */
-  key: string;
-  /** wall clock ms since the epoch */
-  createdAtMs: number;
-  /** the machine state, JSON */
-  payload: string;
-}
+// the journal's own row types, as the controller reads them (src/journal/types.ts): a guard row seeds the
+// trade guards at start (unsettledSince / tradedSince), a settlement updates a suspect in place, an open
+// intent is a debit a previous process sent and never recorded
+export type { DebitIntentRow, GuardRow, Settlement };
 
 export interface JournalPort {
   /** durable (fsync'd) on return; `opts.intentId` is deleted in the same transaction */
