@@ -16,6 +16,26 @@ function fmt(n: number): string {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(
+      "npm run bench [-- --json] [-- --only NAME[,NAME]] [-- --all] [-- --scale X] [-- --untuned]\n" +
+        benchmarks
+          .map((b) => `  ${b.name.padEnd(22)} ${b.title}${b.heavy ? " (heavy: --all or --only)" : ""}`)
+          .join("\n") +
+        "\n",
+    );
+    return;
+  }
+  const valued = new Set(["--only", "--scale"]);
+  const flags = new Set(["--json", "--all", "--untuned", ...valued]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? "";
+    if (!flags.has(a)) {
+      process.stderr.write(`bench: unknown argument "${a}" (--help lists the options and benchmarks)\n`);
+      process.exit(2);
+    }
+    if (valued.has(a)) i++;
+  }
   const json = args.includes("--json");
   const all = args.includes("--all");
   const onlyIdx = args.indexOf("--only");
