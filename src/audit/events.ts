@@ -30,7 +30,6 @@ export interface LaneEventData {
   "lane.stop": { reason: string };
   "lane.open": { detail?: string };
   "lane.closed": { reason: string; detail?: string };
-  "config.loaded": FileDigest;
   "tariff.loaded": FileDigest & { version: string };
   "rsu.link": { state: LinkState; reason?: string; port?: string };
   "reader.link": { state: LinkState; reason?: string; port?: string };
@@ -69,7 +68,6 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "lane.stop",
   "lane.open",
   "lane.closed",
-  "config.loaded",
   "tariff.loaded",
   "rsu.link",
   "reader.link",
@@ -149,9 +147,6 @@ export class LaneEvents {
         ...(detail ? { detail } : {}),
       },
     );
-  }
-  configLoaded(f: FileDigest): unknown {
-    return this.emit("config.loaded", "info", `config ${f.path} loaded (sha256 ${short(f.sha256)})`, f);
   }
   tariffLoaded(f: FileDigest, version: string): unknown {
     return this.emit(

@@ -29,7 +29,7 @@ import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
-import { StatusListCache } from "../status-list/index.js";
+import { type ApplyOptions, type ApplyResult, StatusListCache } from "../status-list/index.js";
 import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { LaneController } from "./controller.js";
@@ -67,6 +67,13 @@ export interface LaneRuntime {
   /** the booth and its card reader (docs/booth.md), null without a `reader` section */
   readonly booth: BoothWiring["booth"] | null;
   readonly reader: BoothWiring["reader"] | null;
+  /**
+   * Applies a signed bundle (a path or its bytes) that does not come from the station's uplink (an
+   * operator's import, a demo's list) and records it in the trail: `status-list.applied` with the versions
+   * the lane then holds, or `status-list.refused` with the reason (and rethrows). The uplink records the
+   * lists it fetches itself (src/uplink/uplink.ts), with the bundle's name and size.
+   */
+  applyStatusList(bundle: string | Uint8Array, source: string, opts?: ApplyOptions): Promise<ApplyResult>;
   close(): Promise<void>;
 }
 
@@ -277,6 +284,38 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDirLock,
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
+      async applyStatusList(bundle, source, opts = {}) {
+        const name = typeof bundle === "string" ? bundle : `${bundle.byteLength} bytes`;
+        let r: ApplyResult;
+        try {
+          r = await statusList.applyBundle(bundle, opts);
+        } catch (e) {
+          const code = (e as { code?: unknown } | null)?.code;
+          try {
+            audit.events.statusListRefused({
+              bundle: name,
+              reason: e instanceof Error ? e.message : String(e),
+              ...(typeof code === "string" ? { code } : {}),
+              source,
+            });
+          } catch (ae) {
+            logger.error({ err: (ae as Error).message }, "audit append failed");
+          }
+          throw e;
+        }
+        try {
+          audit.events.statusListApplied({
+            kind: r.kind,
+            version: r.version,
+            bundle: name,
+            source,
+            versions: r.versions,
+          });
+        } catch (ae) {
+          logger.error({ err: (ae as Error).message }, "audit append failed");
+        }
+        return r;
+      },
       async close() {
         await booth?.close();
         await controller.stop();

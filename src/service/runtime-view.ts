@@ -451,9 +451,10 @@ function linkStatus(s: string): LinkView["status"] {
 
 /**
  * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
- * is an `operator.*` entry naming the user. An import also writes what it did to the list as
- * `status-list.applied` / `status-list.refused` (source "operator"), as the uplink does for the lists it
- * fetches: the trail's status-list entries are every change of the list, whoever asked.
+ * is an `operator.*` entry naming the user. An import goes through the runtime's applyStatusList, which
+ * also writes what it did to the list as `status-list.applied` / `status-list.refused` (source
+ * "operator"), as the uplink does for the lists it fetches: the trail's status-list entries are every
+ * change of the list, whoever asked.
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
   const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
@@ -462,14 +463,7 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
     async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
       try {
-        const r = await rt.statusList.applyBundle(file, onProgress ? { onProgress } : {});
-        rt.audit.events.statusListApplied({
-          kind: r.kind,
-          version: r.version,
-          bundle: file,
-          source: "operator",
-          versions: r.versions,
-        });
+        const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
         view?.notifyStatusList("applied", null);
         return {
           ok: true,
@@ -486,13 +480,6 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
         };
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
-        const code = (e as { code?: unknown } | null)?.code;
-        rt.audit.events.statusListRefused({
-          bundle: file,
-          reason: message,
-          ...(typeof code === "string" ? { code } : {}),
-          source: "operator",
-        });
         view?.notifyStatusList("rejected", message);
         return { ok: false, message: `status-list bundle refused: ${message}` };
       }

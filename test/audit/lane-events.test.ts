@@ -67,6 +67,12 @@ describe("the lane's events in the trail", () => {
           "transaction:EXIT_DEBIT",
         ]);
         const es = [...readTrail(auditDir(dataDir))].map((x) => x.entry as E);
+        // the list the harness gave the lane before it opened (LaneRuntime.applyStatusList), in the trail
+        expect(
+          es
+            .filter((e) => e.type.startsWith("status-list."))
+            .map((e) => `${e.type} ${String(e.data?.source ?? "")} ${String(e.data?.version ?? "")}`),
+        ).toEqual(["status-list.loaded  ", "status-list.applied test 202507160000"]);
         const gate = es
           .filter((e) => e.type === "lane.open" || e.type === "lane.closed" || e.type === "rsu.link")
           .map((e) =>

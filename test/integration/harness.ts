@@ -166,7 +166,7 @@ export async function loadStatusList(
     privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
     rows: listed.map((r) => ({ ...r, listType: 1, reason: "test" })),
   });
-  await lane.statusList.applyBundle(bundle);
+  await lane.applyStatusList(bundle, "test");
 }
 
 /**
