@@ -1,6 +1,6 @@
 /**
- * Vendor dialect differences are configuration, not forks (protocol.md §2, §8). Defaults are the
- * first-listed widths in protocol.md §2.1-2.2.
+ * Vendor dialect differences are configuration, not forks (docs/protocol.md §4 "Dialects are
+ * configuration"). The defaults per variant are that table's default column.
  */
 import type { Variant } from "../framing/types.js";
 
@@ -23,7 +23,7 @@ export interface Dialect {
   readonly b4Ef04: boolean;
   /**
    * Variant B B2 carries a 1-byte AntennaID after ErrorCode, as in the gantry layout and the public lane
-   * sample (docs/protocol.md, national notes); false for the lane layout without it.
+   * sample (docs/protocol.md §7, row B2); false for the lane layout without it.
    */
   readonly b2AntennaId: boolean;
 }

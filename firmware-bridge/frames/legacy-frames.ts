@@ -1,6 +1,6 @@
 /**
- * Variant A (legacy BCC protocol) frame catalogue, protocol.md §2.1-2.2. Field widths are the
- * first-listed ones; dialect widths come from `Dialect`.
+ * Variant A (legacy BCC protocol) frame catalogue (docs/protocol.md §3). Where vendors differ in a field's
+ * width, the field follows `Dialect` (docs/protocol.md §4).
  */
 import { bcd, field, hex, optional, text, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";

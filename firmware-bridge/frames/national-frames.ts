@@ -1,6 +1,6 @@
 /**
  * Variant B (2019+ national network) frame catalogue. Every declaration was checked field by field
- * against the reference layouts and the public samples; docs/protocol.md ("National frames: the
+ * against the reference layouts and the public samples; docs/protocol.md §7 ("National frames: the
  * reference and the public samples") lists the checks and where the two disagree. Body lengths after
  * the type byte: B2 35 (36 with AntennaID), B4 273/182, B5 35 (19 in the short error form), B8 17,
  * C0 21, C6 163/158.
@@ -147,8 +147,8 @@ const b1Psam = [
 ] as const;
 
 /**
- * The heartbeat (protocol.md §2.3, laid out as the gantry interface parser [G4] reads it): the state of
- * both controllers of a redundant RSU and of the link between them, each controller's PSAM list, the
+ * The heartbeat (docs/protocol.md §3, laid out as the public gantry PC-RSU interface parser reads it; §7
+ * compares it with the public sample): the state of both controllers of a redundant RSU and of the link between them, each controller's PSAM list, the
  * configured and the working antenna counts, then one entry per configured antenna.
  */
 export const B1 = defineFrame({

@@ -1,4 +1,8 @@
-/** B2 OBUStatus byte 1 bits (protocol.md §2.2). Single-chip OBUs use bits 2-0 only. */
+/**
+ * B2 OBUStatus byte 1 bits, as the legacy serial protocol defines them: a set bit is the fault (no card, card
+ * error, locked, tampered, battery low) or the alternative (contactless interface, M1 logic-encryption card);
+ * bit 6 is reserved. Single-chip OBUs use bits 2-0 only.
+ */
 export interface ObuStatusBits {
   cardPresent: boolean; // bit 7 = 0
   contactless: boolean; // bit 5

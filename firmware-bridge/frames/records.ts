@@ -1,5 +1,5 @@
 /**
- * Card and OBU files that travel inside frames (protocol.md §4.1): 0015 issuance data, 0019
+ * Card and OBU files that travel inside frames (docs/protocol.md §8): 0015 issuance data, 0019
  * entry/exit record, the OBU vehicle file. Declared once here and embedded by the frame catalogue.
  */
 import type { Dialect } from "./dialect.js";
@@ -22,7 +22,7 @@ export const file0015Fields = [
 export const file0015 = struct(file0015Fields);
 export const FILE_0015_LENGTH = 43;
 
-/** The 0019 record body after its 3-byte header (legacy layout, protocol.md §4.1). */
+/** The 0019 record body after its 3-byte header (legacy layout, docs/protocol.md §8). */
 function record0019Body<R extends (d: Dialect) => boolean>(reservePresent: R) {
   return [
     field("network", hex(2)),

@@ -11,7 +11,10 @@ import { bcc } from "./crc.js";
 import { type ParseResult, type StartScan, StreamDeframer } from "./deframer.js";
 import type { DeframerOptions, WireFrame } from "./types.js";
 
-/** RSCTL the lane uses for frames it starts itself (C0, C4): protocol.md §1.2, our decision. */
+/**
+ * RSCTL the lane uses for frames it starts itself (C0, C4): our decision, docs/protocol.md §1 "Sequence
+ * numbers (decided)".
+ */
 export const LANE_INITIATED_RSCTL = 0x80;
 /** RSCTL of the B0 an RSU sends after a reboot. */
 export const RSU_REBOOT_RSCTL = 0x98;

@@ -5,7 +5,7 @@
  *
  * CRC-16/X-25 over VER..DATA, high byte first. No escaping: frames are parsed by LEN and CRC, never
  * by scanning for FF. SEQ: the RSU sends 0X (X = 1..9), the lane X0; a reply carries the swapped SEQ
- * of the frame it answers (our decision, docs/protocol.md).
+ * of the frame it answers (our decision, docs/protocol.md §1 "Sequence numbers (decided)").
  */
 import { crc16x25 } from "./crc.js";
 import { type ParseResult, type StartScan, StreamDeframer } from "./deframer.js";

@@ -30,7 +30,7 @@ export interface SerialBinding {
 export interface SerialTransportOptions {
   /** Device path. Prefer /dev/serial/by-id/... in configuration: ttyUSBn numbers move between boots. */
   path: string;
-  /** Default 115200 (protocol.md §1.1). */
+  /** Default 115200, the RSU serial link's rate (8N1; docs/link.md "Transports"). */
   baudRate?: number;
   /** Exclusive lock (flock) so a second program cannot interleave bytes. Default true. */
   lock?: boolean;

@@ -1,6 +1,6 @@
 /**
- * TCP behind the `Transport` seam. RSUs serve the same frames over TCP as over serial (protocol.md
- * §1.1): the RSU listens, the lane connects. `createTcpClientTransport` is the lane side,
+ * TCP behind the `Transport` seam. RSUs serve the same frames over TCP as over serial (docs/link.md
+ * "Transports"): the RSU listens, the lane connects. `createTcpClientTransport` is the lane side,
  * `createTcpServer` the simulated RSU side (each accepted connection is a Transport, already open).
  *
  * Nagle is off (small frames must leave at once) and TCP keep-alive is on, so a peer that vanished

@@ -1,6 +1,6 @@
 /**
  * A simulated ETC user card (CPU card, application DF01 / FID 1001) that runs the PBOC composite
- * purchase at the APDU level (protocol.md §4.1-4.3, docs/card-crypto.md).
+ * purchase at the APDU level (docs/card-crypto.md §4; its files: docs/protocol.md §8).
  *
  * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (43 bytes, READ RECORD 1, SFI 19), 0018 (EP
  * transaction details, 23 bytes per record, newest first), the EP balance (GET BALANCE) and the

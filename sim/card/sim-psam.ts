@@ -1,5 +1,5 @@
 /**
- * A simulated PSAM (protocol.md §4.2): terminal number file 0016, the ETC application DF01, MAC1
+ * A simulated PSAM (docs/card-crypto.md §4.2): terminal number file 0016, the ETC application DF01, MAC1
  * (80 70) and MAC2 verification (80 72). It holds the purchase master key and derives each card's DPK
  * from the divisors in the MAC1 command, as a real PSAM does; it never sees the TAC key.
  */

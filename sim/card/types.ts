@@ -1,6 +1,6 @@
 /**
  * The contract between the simulated RSU (sim/rsu) and the card/PSAM models (sim/card).
- * The card and PSAM run the real PBOC composite purchase (protocol.md §4.2-4.3) with test keys;
+ * The card and PSAM run the real PBOC composite purchase (docs/card-crypto.md) with test keys;
  * the RSU only asks for outcomes and injects faults.
  */
 

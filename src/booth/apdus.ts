@@ -1,7 +1,7 @@
 /**
- * The APDUs of the booth's composite purchase (docs/booth.md §2; the flow is protocol.md §4.2), built and
- * parsed in one place. Pure: no reader, no clock. The lane never computes a MAC: MAC1 and the MAC2 check
- * are the PSAM's (8070 / 8072), the TAC is the card's.
+ * The APDUs of the booth's composite purchase (docs/booth.md §2; the card's side in docs/card-crypto.md §4),
+ * built and parsed in one place. Pure: no reader, no clock. The lane never computes a MAC: MAC1 and the MAC2
+ * check are the PSAM's (8070 / 8072), the TAC is the card's.
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { BoothErrorCodes } from "./errors.js";

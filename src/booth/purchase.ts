@@ -1,5 +1,5 @@
 /**
- * One composite purchase through the reader (protocol.md §4.2; docs/booth.md §2):
+ * One composite purchase through the reader (docs/booth.md §2; the APDUs in docs/card-crypto.md §4):
  *
  *   INIT FOR CAPP PURCHASE + UPDATE CAPP DATA CACHE (one APDU list: it stops at a refused INIT)
  *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent) -> DEBIT alone -> PSAM MAC2.

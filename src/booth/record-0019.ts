@@ -9,7 +9,7 @@
  * | `guangdong60` | version < 0x40, card network 4401 | `80DC 44 C8 3C` | 44 3A 00 + 57 | `00B202CC3C` |
  * | `legacy63` | version < 0x40, other networks | `80DC C1 C8 3F` | C1 3D 00 + 60 | `00B201CC2B` |
  *
- * The body after the 3-byte header is the one the lane writes over DSRC (protocol.md §4.1: network,
+ * The body after the 3-byte header is the one the lane writes over DSRC (docs/protocol.md §8: network,
  * station, lane, time, class, status, flag stations, collector, shift, plate, reserve: 40 bytes); the
  * longer legacy records are that body followed by zeros. For `aa43` the SDK reads record 7 with Le 3F;
  * the booth reads record 1 with Le 2B, the record the RSU path reads (B4 LastStation) and writes, and the

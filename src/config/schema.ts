@@ -68,7 +68,7 @@ export const DialectSection = z.strictObject({
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
   /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
   resultCodes: ResultCodesSection.optional(),
-  /** Variant B: B2 carries a 1-byte AntennaID after ErrorCode (docs/protocol.md, national notes). */
+  /** Variant B: B2 carries a 1-byte AntennaID after ErrorCode (docs/protocol.md §4, §7 row B2). */
   b2AntennaId: z.boolean({ error: "expected true or false" }).optional(),
 });
 

@@ -226,7 +226,7 @@ type Requeued = ReturnType<JournalOutbox["requeueInTx"]>;
 
 const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove", "booth-card", "operator"];
 
-/** What a settled transaction must carry to be cleared (docs/journal.md, protocol.md 4.4). */
+/** What a settled transaction must carry to be cleared (docs/journal.md "Settling a suspect"). */
 const CLEARING_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
 
 function settleRefused(seq: number, why: string): EtcError {

@@ -1,8 +1,11 @@
 /**
  * The lane record: what the lane controller commits to the journal before the barrier opens, and what the
- * uplink sends to the station. Fields follow protocol.md 4.4 (everything needed to prove or clear a debit)
- * and 6.5 (what a lane keeps and uploads). Money is in fen (integer). Times named `...Time` in card/PSAM
- * terms are the 14-digit local time strings the card and PSAM saw (yyyyMMddhhmmss).
+ * uplink sends to the station. Fields: everything needed to prove or clear a debit (PSAM terminal number and
+ * transaction serial, card offline serial, amount, transaction type and time, TAC, card network and serial,
+ * algorithm and key version, balances; docs/card-crypto.md §5 lists those a TAC check needs), and what else
+ * a lane keeps and uploads (vehicle, entry, fee, list and tariff versions, stage times). Money is in fen
+ * (integer). Times named `...Time` in card/PSAM terms are the 14-digit local time strings the card and PSAM
+ * saw (yyyyMMddhhmmss).
  */
 
 /** The lane this journal belongs to. `network` and `station` are 4 hex digits each; `lane` is 0..99. */
@@ -16,7 +19,7 @@ export interface LaneIdentity {
  * transaction: a debit (exit) or entry write succeeded (B5 ErrorCode 00).
  * stop: the lane answered C2 with a stop reason; no money moved.
  * suspect: the debit may or may not have happened (B5 ErrorCode 01, or no B5 and the OBU is gone);
- *   the record holds everything needed to settle it later (protocol.md 3.5 / 4.4).
+ *   the record holds everything needed to settle it later (docs/lane.md "Uncertain debits").
  */
 export type RecordKind = "transaction" | "stop" | "suspect";
 export const RECORD_KINDS: readonly RecordKind[] = ["transaction", "stop", "suspect"];

@@ -28,7 +28,10 @@ const FIRST_RUN_MS = 5 * 60_000;
 const PROBE_BYTES = 4096;
 
 export interface RetentionOptions {
-  /** keep records this long after the station acknowledged them; default 90 days (protocol.md 6.5) */
+  /**
+   * keep records this long after the station acknowledged them; default 90 days (docs/journal.md, "Retention
+   * and the other upkeep")
+   */
   days?: number;
   /** run retention this often; default 60 minutes; 0: never on a schedule (runRetention() only) */
   intervalMs?: number;

@@ -208,7 +208,7 @@ export interface Transition {
   timeoutMs?: number;
 }
 
-/** Fields a record needs to be cleared (protocol.md 4.4); a B5 "ok" without one is not a success. */
+/** Fields a record needs to be cleared (docs/protocol.md §6); a B5 "ok" without one is not a success. */
 export const CLEARING_FIELDS = [
   "tac",
   "iccPaySerial",
@@ -960,7 +960,7 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, problem);
   }
   if (b8.result === "failed") {
-    // the RSU's result-code table says this B8 code means the card was not debited (docs/protocol.md)
+    // the RSU's result-code table says this B8 code means the card was not debited (docs/protocol.md §6)
     return stop(
       "TRADE_FAILED",
       {

@@ -1,8 +1,8 @@
 /**
- * Why the lane stops a transaction (protocol.md 3.3 and the special-situation catalogue 6.4). Each
- * reason has a short Chinese display text, where the driver goes, and two flags: `toManual` (the
- * vehicle must be handled at an MTC/manual lane or by staff) and `barrierMayOpen` (a stop that does
- * not by itself forbid opening: the vehicle already paid here).
+ * Why the lane stops a transaction (docs/lane.md "Stop reasons": the conditions on which a lane answers C2,
+ * and the special situations (特情) lane software records). Each reason has a short Chinese display text,
+ * where the driver goes, and two flags: `toManual` (the vehicle must be handled at an MTC/manual lane or by
+ * staff) and `barrierMayOpen` (a stop that does not by itself forbid opening: the vehicle already paid here).
  */
 export type StopStage = "B2" | "B3" | "B4" | "B5" | "lane";
 

@@ -2,7 +2,7 @@
  * What a B5/B8 ErrorCode says about the card (docs/protocol.md §6): ErrorCode 00 is success; every other
  * code is "failed" (the RSU reports the card untouched: no money moved) or "uncertain" (the debit may or
  * may not have happened: C8/B8, else a suspect record). The classes are a table per wire variant, with
- * defaults from the error-code lists the project's protocol research collected, and per-lane overrides in
+ * defaults from the public error-code lists docs/protocol.md §6 names, and per-lane overrides in
  * the config (`rsu.dialect.resultCodes`). A code the table does not name is uncertain: a code we do not
  * know can never let the lane believe that nothing happened.
  */

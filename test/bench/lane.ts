@@ -1,7 +1,8 @@
 /**
- * Lane benchmarks (issue 5, docs/lane.md, baselines.md point 6). The real controller (openLane: RSU
- * link, journal WAL+FULL, audit log, status list) runs in this process on the slave end of a pty; the
- * simulated RSU runs in a child process on its master end (sim/harness/rsu-child.ts, the pty made in
+ * Lane benchmarks (issue 5, docs/lane.md "Figures"). A decision is timed from the end of the frame it
+ * answers: on a real 115200 baud line a 120-byte frame alone takes about 10 ms, which the lane does not
+ * control. The real controller (openLane: RSU link, journal WAL+FULL, audit log, status list) runs in
+ * this process on the slave end of a pty; the simulated RSU runs in a child process on its master end (sim/harness/rsu-child.ts, the pty made in
  * that process), so its card crypto never shares the lane's event loop. Air time is zero: the RSU answers as fast as it can.
  *
  * - lane-decision: back-to-back vehicles (the next OBU always waiting in the zone), 100,000 x scale of

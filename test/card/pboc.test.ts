@@ -68,7 +68,7 @@ describe("DES / 3DES primitives", () => {
     expect(hx(des(h("0123456789ABCDEF"), h("4E6F772069732074")))).toBe("3FA40E8A984D4815");
   });
 
-  it("2-key 3DES known answers (PBOC e-purse worked examples [P3])", () => {
+  it("2-key 3DES known answers (PBOC e-purse worked examples, docs/card-crypto.md §1.4)", () => {
     const key = h("11223344556677888877665544332211");
     // purchase session key: random 11223344, offline serial 0000, terminal serial (last 2 bytes) 0001
     expect(hx(tdes(key, h("1122334400000001")))).toBe("003238ABC57659DD");
@@ -122,7 +122,7 @@ describe("PBOC padding and MAC", () => {
     expect(pbocPad(Buffer.alloc(16)).length).toBe(24);
   });
 
-  it("MAC1 / MAC2 / load MACs reproduce the PBOC worked examples [P3]", () => {
+  it("MAC1 / MAC2 / load MACs reproduce the PBOC worked examples (docs/card-crypto.md §1.4)", () => {
     const ses = purchaseSessionKey(h("11223344556677888877665544332211"), h("11223344"), 0, 1);
     expect(hx(ses)).toBe("003238ABC57659DD");
     expect(

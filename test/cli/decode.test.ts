@@ -210,7 +210,7 @@ describe("etc-lane decode never goes blind", () => {
 });
 
 /**
- * Public sample frames (docs/protocol.md, "National frames: the reference and the public samples"):
+ * Public sample frames (docs/protocol.md §7, "National frames: the reference and the public samples"):
  * every one is shown with its type, SEQ and checksum verdict, and the fields that fit.
  */
 describe("etc-lane decode on the public national samples", () => {

@@ -58,7 +58,7 @@ describe("checksums", () => {
 });
 
 describe("legacy framing golden vectors", () => {
-  it("the public C6 sample (protocol.md 1.4) decodes to its listed fields", () => {
+  it("the public C6 sample (docs/protocol.md §7) decodes to its known fields", () => {
     const wire = onlyFrame(new LegacyDeframer().push(fromHex(C6_SAMPLE), 0));
     expect(wire.seq).toBe(0x86);
     const r = decodeData(wire.data, DEFAULT_LEGACY_DIALECT);

@@ -1,5 +1,5 @@
 /**
- * The national B1 heartbeat as the reference lays it out (docs/protocol.md, national notes): both
+ * The national B1 heartbeat as the reference lays it out (docs/protocol.md §3 and §7): both
  * controllers' states, the link between them, each controller's PSAM list, the configured and working
  * antenna counts, then one entry per antenna. The bytes below are written by hand from that layout.
  */

@@ -1,5 +1,5 @@
 /**
- * PBOC / JR/T 0025-style e-purse cryptography as ETC cards use it (protocol.md §4.3, docs/card-crypto.md):
+ * PBOC / JR/T 0025-style e-purse cryptography as ETC cards use it (docs/card-crypto.md §1, §3):
  * DES and 2-key 3DES (node-forge, independent of OpenSSL's legacy provider), key diversification,
  * the purchase session key, the PBOC "80 00.." padding, the single-DES CBC-MAC, and MAC1 / MAC2 / TAC.
  *
@@ -99,7 +99,7 @@ export function bcdBytes(name: string, digits: string, bytes: number): Buffer {
 
 /**
  * The issuer (first-level) divisor: the first 4 bytes of the 8-byte issuer id written twice,
- * e.g. issuer B1B1BEA9xxxxxxxx ("北京") → B1B1BEA9B1B1BEA9 (protocol.md §4.1).
+ * e.g. issuer B1B1BEA9xxxxxxxx ("北京") → B1B1BEA9B1B1BEA9 (docs/card-crypto.md §1.1, docs/protocol.md §8).
  */
 export function issuerDivisor(issuerId: string | Buffer): Buffer {
   const id = typeof issuerId === "string" ? hexBytes("issuerId", issuerId, 8) : issuerId;

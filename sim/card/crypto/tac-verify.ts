@@ -1,5 +1,5 @@
 /**
- * Lane-side TAC verification (protocol.md §4.3-4.4): recompute the card's TAC from the stored
+ * Lane-side TAC verification (docs/card-crypto.md §1.3, §5): recompute the card's TAC from the stored
  * transaction fields and the TAC master key. Used by the lane where a test key is configured and by
  * `etc-sim tac verify`.
  */
