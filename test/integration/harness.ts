@@ -45,6 +45,8 @@ export interface LaneTestOptions {
   /** lane-side link options (e.g. a short reconnect delay) */
   link?: RsuLinkOptionsInput;
   debug?: boolean;
+  /** runs after the lane is built and its list loaded, before the simulator and the controller start */
+  beforeStart?: (lane: LaneRuntime) => Promise<void>;
 }
 
 export interface LaneTestContext {
@@ -136,6 +138,7 @@ export async function laneTest(
     },
   };
   try {
+    await opts.beforeStart?.(lane);
     await sim.start();
     await lane.controller.start();
     await firstValueFrom(
