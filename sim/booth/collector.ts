@@ -3,9 +3,11 @@
  * the lane stopped (the RSU got C2) that carries a card is handed over, in the order they were stopped;
  * the collector puts the card on the reader, and takes it off when the reader beeps: green (done) moves
  * on to the next card; red (refused) tries the same card again after a pause, a few times, then moves on.
- * For system tests that run the lane's booth without a person (test/reliability/booth-crash.test.ts).
+ * For system tests that run the lane's booth without a person (test/reliability/booth-crash.test.ts),
+ * and the demo (sim/demo/demo.ts), whose collector takes only the cards of vehicles the booth has a case
+ * for (`takes`).
  */
-import { type Observable, Subject, type Subscription } from "rxjs";
+import { firstValueFrom, type Observable, Subject, type Subscription } from "rxjs";
 import type { ReaderSimulator } from "../reader/reader-simulator.js";
 import type { RsuSimulator } from "../rsu/rsu-simulator.js";
 
@@ -14,6 +16,12 @@ export interface CollectorOptions {
   pauseMs?: number;
   /** red beeps tolerated for one card before moving on (default 5) */
   maxRefusals?: number;
+  /**
+   * Whether the collector takes this stopped vehicle's card (default: every one with a card in the
+   * store). May answer later (a promise): the cards are still handed over in the order the vehicles were
+   * stopped.
+   */
+  takes?: (v: { vehicleId: string; cardId: string }) => boolean | Promise<boolean>;
 }
 
 export type CollectorEvent =
@@ -31,6 +39,12 @@ export class SimCollector {
   private readonly subs: Subscription[] = [];
   private readonly pauseMs: number;
   private readonly maxRefusals: number;
+  private readonly takes: CollectorOptions["takes"];
+  /** handovers whose `takes` answer is awaited, in the order the vehicles were stopped */
+  private deciding: Promise<void> = Promise.resolve();
+  private undecided = 0;
+  /** every change of `waiting` */
+  private readonly changed = new Subject<void>();
   private stopped = false;
   private doneCount = 0;
 
@@ -41,15 +55,32 @@ export class SimCollector {
   ) {
     this.pauseMs = o.pauseMs ?? 300;
     this.maxRefusals = o.maxRefusals ?? 5;
+    this.takes = o.takes;
     this.events$ = this.subject.asObservable();
     this.subs.push(
       rsu.events$.subscribe((e) => {
         if (e.type !== "ended" || e.outcome !== "stopped") return;
         const v = rsu.vehicles().find((x) => x.id === e.vehicleId);
         if (!v?.cardId || !reader.store.has(v.cardId)) return;
-        this.queue.push({ cardId: v.cardId, vehicleId: v.id });
-        this.subject.next({ type: "handed", cardId: v.cardId, vehicleId: v.id });
-        this.next();
+        const h = { cardId: v.cardId, vehicleId: v.id };
+        const takes = this.takes;
+        if (!takes) {
+          this.hand(h);
+          return;
+        }
+        this.undecided++;
+        this.deciding = this.deciding
+          .then(() => takes(h))
+          .then(
+            (yes) => {
+              if (yes && !this.stopped) this.hand(h);
+            },
+            () => undefined, // no answer: the card stays with the driver
+          )
+          .finally(() => {
+            this.undecided--;
+            this.changed.next();
+          });
       }),
       reader.events$.subscribe((e) => {
         if (e.type !== "signal" || !e.led || e.led === "off" || !this.current) return;
@@ -63,9 +94,14 @@ export class SimCollector {
     return this.doneCount;
   }
 
-  /** Cards handed over and not yet done. */
+  /** Cards handed over and not yet done (or given up), and handovers still being decided. */
   get waiting(): number {
-    return this.queue.length + (this.current ? 1 : 0);
+    return this.queue.length + (this.current ? 1 : 0) + this.undecided;
+  }
+
+  /** Resolves once nothing is waiting (every card handed over done or given up) or the collector stopped. */
+  async idle(): Promise<void> {
+    while (this.waiting > 0 && !this.stopped) await firstValueFrom(this.changed, { defaultValue: undefined });
   }
 
   stop(): void {
@@ -73,6 +109,13 @@ export class SimCollector {
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.subs) s.unsubscribe();
     this.subject.complete();
+    this.changed.complete();
+  }
+
+  private hand(h: { cardId: string; vehicleId: string }): void {
+    this.queue.push(h);
+    this.subject.next({ type: "handed", ...h });
+    this.next();
   }
 
   private onBeep(led: "green" | "red"): void {
@@ -88,6 +131,7 @@ export class SimCollector {
       this.current = undefined;
     }
     this.next();
+    this.changed.next();
   }
 
   /** After a pause: the current card again (after a red beep), or the next one. */

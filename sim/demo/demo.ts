@@ -1,7 +1,9 @@
 /**
  * The embedded demo (`npm start` = `etc-sim demo`): the production lane controller (src/lane/runtime)
- * composed with the simulated RSU over an in-process link, a fresh data directory and a small
- * synthetic status list. The composition lives here, on the simulator's side: src/ never imports sim/.
+ * composed with the simulated RSU over an in-process link, its booth (docs/booth.md) with the simulated
+ * desk reader over another in-process link and a simulated collector (sim/demo/booth-side.ts), both
+ * simulators on one card store, a fresh data directory and a small synthetic status list. The
+ * composition lives here, on the simulator's side: src/ never imports sim/.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,14 +12,19 @@ import { filter, firstValueFrom, timeout } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { fileDigest } from "../../src/audit/events.js";
 import { loadLaneConfig } from "../../src/config/load.js";
-import type { VehicleOutcome } from "../../src/lane/controller.js";
+import { ReaderSection } from "../../src/config/schema.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
-import { STOP_REASONS, type StopReason } from "../../src/lane/stop-reasons.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
+import { CardStore } from "../card/card-store.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { parseScenarioYaml } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../status-list/bundle-builder.js";
+import { type DemoCollector, startDemoCollector, startDemoReader } from "./booth-side.js";
+import { type DemoLine, describeRecord, headerLine, tableLine, yuan } from "./table.js";
+
+export type { DemoLine } from "./table.js";
 
 /** The demo's synthetic status list: agrees with config/scenarios/demo.yaml. */
 export const DEMO_STATUS_LIST = [
@@ -42,35 +49,27 @@ export interface DemoOptions {
   stayUntil?: Promise<void>;
 }
 
-export interface DemoLine {
-  vehicle: string;
-  plate: string;
-  vehicleClass: number | null;
-  route: string;
-  charged: number;
-  outcome: string;
-  decisionMs: number;
-}
-
 export interface DemoResult {
+  /** one per lane decision over DSRC (path "dsrc") and one per booth outcome (path "booth") */
   lines: DemoLine[];
+  /** debits in the simulators' one ledger: DSRC and booth */
   ledgerDebits: number;
+  /** transaction records in the lane's journal at the end: DSRC and booth */
+  paidRecords: number;
+  /** the lane controller's counters (DSRC) */
   transactions: number;
   stops: number;
   suspects: number;
+  /** booth transactions (new records) and DSRC suspects the booth settled as debited */
+  boothPaid: number;
+  /** booth cases no card came for by the end (e.g. a vehicle that drove off) */
+  boothCasesOpen: { id: string; reason: string; vehicle: string }[];
   decisionMs: { p50: number; max: number };
   dataDir: string;
 }
 
-const yuan = (fen: number): string => `${(fen / 100).toFixed(2)}`;
-
-function describe(o: VehicleOutcome): string {
-  const r = o.record;
-  if (r.kind === "transaction") return r.outcome === "ENTRY_WRITE" ? "入口已写 ok" : "扣费成功 ok";
-  if (r.kind === "suspect") return `疑似交易 suspect (${r.outcome})`;
-  const info = STOP_REASONS[r.outcome as StopReason];
-  return info ? `${info.message} ${info.direction} (${r.outcome})` : r.outcome;
-}
+/** Waits for the booth side this long at most (the collector's pauses and reader exchanges included). */
+const BOOTH_WAIT_MS = 60_000;
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
@@ -79,17 +78,33 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const temp = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etc-lane-demo-"));
   const pair = createTransportPair();
+  // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
+  const store = new CardStore({ seed: scenario.seed ?? 1 });
+  const desk = await startDemoReader(store);
   const outputs = (e: LaneOutputEvent): void => {
     if (opts.verbose && e.type !== "light") write(`    ${JSON.stringify(e)}`);
-    if (e.type === "alarm" && !opts.verbose) return;
   };
-  const laneConfig = { ...config, dataDir };
-  const lane = await openLane(laneConfig, {
-    transport: pair.lane,
-    outputs: { emit: outputs },
-    uplink: false,
-    configFile: fileDigest(opts.config),
-  });
+  // the booth's reader is the simulated one on its in-process line (a config's own reader port is not opened)
+  const laneConfig = {
+    ...config,
+    dataDir,
+    reader: config.reader ?? ReaderSection.parse({ port: "in-process" }),
+  };
+  let lane: Awaited<ReturnType<typeof openLane>>;
+  try {
+    lane = await openLane(laneConfig, {
+      transport: pair.lane,
+      readerTransport: desk.laneEnd,
+      outputs: { emit: outputs },
+      uplink: false,
+      configFile: fileDigest(opts.config),
+    });
+  } catch (e) {
+    await desk.stop();
+    throw e;
+  }
+  const booth = lane.booth;
+  if (!booth) throw new Error("the demo lane has no booth"); // cannot happen: it has a reader section
   let served: ServedLane | null = null;
   if (opts.serve !== false) {
     try {
@@ -99,6 +114,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       );
     } catch (e) {
       await lane.close();
+      await desk.stop();
       throw e;
     }
   }
@@ -115,36 +131,50 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     protocol: config.rsu.protocol,
     scenario,
     cable: pair,
+    cards: store.environment(),
+    ledger: store.ledgerSink("dsrc"),
   });
   const idOf = (obuId: string): string =>
     sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
+  const plateOf = (r: CommittedRecord): string =>
+    r.plate ?? scenario.traffic?.vehicles?.find((x) => x.id === idOf(r.obuId))?.plate ?? "-";
   const lines: DemoLine[] = [];
-  write(
-    `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
-      `${config.rsu.protocol} RSU (simulated), ${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
-  );
-  if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
-  write(
-    `${"vehicle".padEnd(17)}${"plate".padEnd(10)}${"class".padStart(5)}  ${"route".padEnd(10)}${"charged".padStart(9)}  ${"decision".padStart(8)}  outcome`,
-  );
-  lane.controller.outcomes$.subscribe((o) => {
-    const r = o.record;
+  const show = (r: CommittedRecord, path: DemoLine["path"], decisionMs: number | null): void => {
     const line: DemoLine = {
-      vehicle: idOf(r.obuId),
-      plate: r.plate ?? scenario.traffic?.vehicles?.find((x) => x.id === idOf(r.obuId))?.plate ?? "-",
+      vehicle: r.obuId ? idOf(r.obuId) : "-",
+      plate: plateOf(r),
       vehicleClass: r.vehicleClass,
       route: r.entry ? `${r.entry.station}->${config.lane.station}` : "-",
+      kind: r.kind,
       charged: r.kind === "transaction" ? r.amount : 0,
-      outcome: describe(o),
-      decisionMs: o.decisionMs,
+      outcome: describeRecord(r, path),
+      path,
+      decisionMs,
     };
     lines.push(line);
-    write(
-      `${line.vehicle.padEnd(17)}${line.plate.padEnd(10)}${String(line.vehicleClass ?? "-").padStart(5)}  ${line.route.padEnd(10)}` +
-        `${(r.kind === "transaction" ? yuan(line.charged) : "-").padStart(9)}  ${`${line.decisionMs.toFixed(2)}ms`.padStart(8)}  ${line.outcome}`,
-    );
-  });
+    write(tableLine(line));
+  };
+  write(
+    `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
+      `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
+      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
+  );
+  if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
+  write(headerLine());
+  lane.controller.outcomes$.subscribe((o) => show(o.record, "dsrc", o.decisionMs));
+  booth.outcomes$.subscribe((o) => show(o.record, "booth", null));
+  let collector: DemoCollector | undefined;
+  let boothCasesOpen: DemoResult["boothCasesOpen"] = [];
+  let paidRecords = 0;
   try {
+    collector = startDemoCollector(sim, desk.reader, lane);
+    if (opts.verbose)
+      collector.collector.events$.subscribe((e) => {
+        if (e.type === "handed") write(`    collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
+        else if (e.type === "present") write(`    collector: present ${e.cardId} (attempt ${e.attempt})`);
+        else if (e.type === "done") write(`    collector: took ${e.cardId} back (${e.led})`);
+        else write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+      });
     await sim.start();
     await lane.controller.start();
     await firstValueFrom(
@@ -159,30 +189,56 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       await firstValueFrom(lane.controller.outcomes$.pipe(timeout(10_000)));
       await lane.controller.idle();
     }
+    // the booth: every card the collector was handed is done (or given up), and the booth is idle
+    await Promise.race([
+      collector.collector.idle().then(() => booth.idle()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`the booth's cases were not worked within ${BOOTH_WAIT_MS} ms`)),
+          BOOTH_WAIT_MS,
+        ).unref(),
+      ),
+    ]);
+    boothCasesOpen = booth.cases().map((c) => ({
+      id: c.id,
+      reason: c.reason,
+      vehicle: c.obuId ? idOf(c.obuId) : (c.plate ?? "-"),
+    }));
+    paidRecords = lane.journal.list({ kinds: ["transaction"] }).length;
     if (served && opts.stayUntil) {
       write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
       await opts.stayUntil;
     }
   } finally {
+    collector?.stop();
     await served?.close();
     await lane.close();
     await sim.stop();
+    await desk.stop();
+    store.close();
   }
   const c = lane.controller.counters;
-  const ds = lines.map((l) => l.decisionMs).sort((a, b) => a - b);
+  const dsrc = lines.filter((l) => l.path === "dsrc");
+  const ds = dsrc.map((l) => l.decisionMs ?? 0).sort((a, b) => a - b);
   const result: DemoResult = {
     lines,
-    ledgerDebits: sim.ledger().length,
+    ledgerDebits: store.ledger().length,
+    paidRecords,
     transactions: c.transactions,
     stops: c.stops,
     suspects: c.suspects,
+    boothPaid: lines.filter((l) => l.path === "booth" && l.kind === "transaction").length,
+    boothCasesOpen,
     decisionMs: { p50: ds[Math.floor(ds.length / 2)] ?? 0, max: ds[ds.length - 1] ?? 0 },
     dataDir,
   };
   const charged = lines.reduce((n, l) => n + l.charged, 0);
+  for (const o of boothCasesOpen)
+    write(`booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: no card came to the booth for it`);
   write(
-    `summary: ${lines.length} vehicles, ${result.transactions} paid (${yuan(charged)} CNY), ${result.stops} stopped, ` +
-      `${result.suspects} suspect; card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
+    `summary: ${dsrc.length} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
+      `${result.boothPaid} at the booth), ${result.stops} stopped, ${result.suspects} suspect; ` +
+      `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
       `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
   );
   if (temp) rmSync(dataDir, { recursive: true, force: true });

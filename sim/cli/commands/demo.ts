@@ -12,12 +12,15 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description(
-      "run the real lane controller against the simulated RSU with a demo scenario and status list",
+      "run the real lane controller and its booth against the simulated RSU and card reader with a demo scenario and status list",
     )
     .option("--config <file>", "lane config", join(ROOT, "config/lane.example.yaml"))
     .option("--scenario <file>", "scenario", join(ROOT, "config/scenarios/demo.yaml"))
     .option("--data-dir <dir>", "keep the journal here (default: a temporary directory, removed afterwards)")
-    .option("--verbose", "show barrier, display and alarm events")
+    .option(
+      "--verbose",
+      "show barrier, display, alarm and booth events and the simulated collector's actions",
+    )
     .option("--no-serve", "no status service and maintenance page")
     .option(
       "--stay",
