@@ -118,13 +118,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       throw e;
     }
   }
-  await lane.statusList.applyBundle(
+  // through the lane, so its trail records the list (status-list.applied, source "demo")
+  await lane.applyStatusList(
     buildBundle({
       kind: "full",
       version: "202507160000",
       privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
       rows: DEMO_STATUS_LIST,
     }),
+    "demo",
   );
   const sim = createRsuSimulator({
     transport: pair.device,
