@@ -89,8 +89,7 @@ export function draftRecord(
   c: BoothCase,
   card: CardRead,
   price: Price,
-  versions: StatusListVersionsUsed,
-  warnings: string[],
+  list: { versions: StatusListVersionsUsed; warnings: string[]; unchecked: boolean },
   p: PreparedDebit,
   write: StationWrite,
   reader: { port: string; psamSlot: number },
@@ -122,7 +121,7 @@ export function draftRecord(
     transType: hex(p.transType, 2),
     algFlag: hex(p.algId, 2),
     keyVersion: hex(p.keyVersion, 2),
-    statusListVersions: versions,
+    statusListVersions: list.versions,
     tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
     stageTimes: {},
     rawB4: null,
@@ -131,7 +130,9 @@ export function draftRecord(
     extra: {
       path: "booth",
       purchaseTimeMs: write.timeMs,
-      ...(warnings.length ? { warnings } : {}),
+      ...(list.warnings.length ? { warnings: list.warnings } : {}),
+      // as the RSU path's records: traded without a list (whenMissing: trade), versions null
+      ...(list.unchecked ? { statusListChecked: false } : {}),
       booth: {
         case: caseLink(c),
         reader: reader.port,

@@ -87,14 +87,13 @@ export async function charge(
     lane: ctx.rec.lane,
     utcOffsetMinutes: ctx.rec.utcOffsetMinutes,
     tariff: ctx.tariff,
-    statusList: ctx.statusList,
-    policy: ctx.statusListPolicy,
+    lookup: (q) => ctx.lane.statusList.lookup(q),
     maxTripHours: ctx.options.maxTripHours,
     vehicleClass,
     wallNow: ctx.wallNow(),
   });
   if (!chk.ok) return refuse(ctx, c, chk.code, chk.detail);
-  const { price, versions, warnings, write } = chk;
+  const { price, versions, warnings, unchecked, write } = chk;
   const transTime = localStamp(write.timeMs, ctx.rec.utcOffsetMinutes);
   const record = encodeRecord(card.layout, write, ctx.dialect);
   const key = { cardId: card.cardId, obuSerial: c.obuSerial };
@@ -105,7 +104,7 @@ export async function charge(
   let payload: BoothIntentPayload | undefined;
   const beforeDebit = (p: PreparedDebit): void => {
     stages.mac1Done = ctx.now();
-    const draft = draftRecord(ctx.rec, c, card, price, versions, warnings, p, write, {
+    const draft = draftRecord(ctx.rec, c, card, price, { versions, warnings, unchecked }, p, write, {
       port: ctx.readerPort,
       psamSlot: ctx.options.psamSlot,
     });

@@ -14,7 +14,7 @@ import type { Settlement } from "../lane/ports.js";
 import type { Tariff } from "../tariff/tariff.js";
 import type { RecordContext } from "./booth-records.js";
 import type { BoothCase } from "./cases.js";
-import type { BoothJournal, BoothLaneHook, BoothStatusList, StatusListPolicy } from "./ports.js";
+import type { BoothJournal, BoothLaneHook } from "./ports.js";
 import type { Prompt } from "./prompts.js";
 import type { PsamSession } from "./psam-session.js";
 import type { Layout0019Name } from "./record-0019.js";
@@ -88,8 +88,6 @@ export interface BoothContext {
   readonly psam: PsamSession;
   readonly journal: BoothJournal;
   readonly lane: BoothLaneHook;
-  readonly statusList: BoothStatusList;
-  readonly statusListPolicy: StatusListPolicy;
   readonly tariff: Tariff | null;
   readonly dialect: Dialect;
   readonly rec: RecordContext;

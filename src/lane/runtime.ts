@@ -227,7 +227,6 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       booth = await openBooth(c, {
         controller,
         journal,
-        statusList,
         tariff,
         dialect,
         outputs,
