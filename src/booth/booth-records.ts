@@ -15,8 +15,11 @@ import type { Mac2Check, PreparedDebit } from "./purchase.js";
 import type { Layout0019Name } from "./record-0019.js";
 import { localIso } from "./time.js";
 
-/** Intent keys of the booth: never an OBU MAC id, so never the RSU path's. */
-export const BOOTH_INTENT_PREFIX = "booth:";
+/**
+ * Intent keys of the booth, `booth:<card id>`: never an OBU MAC id, so never the RSU path's. Declared with
+ * the lane's recovery, which holds these cards when the lane runs without a booth.
+ */
+export { BOOTH_INTENT_PREFIX } from "../lane/recovery.js";
 
 export const BOOTH_OUTCOMES = {
   exit: "BOOTH_EXIT_DEBIT",

@@ -74,6 +74,11 @@ export interface LaneControllerOptions {
     /** a repeated status-list alarm (stale list, vehicles traded unchecked) at most this often; default 60 s */
     alarmRepeatMs?: number;
   };
+  /**
+   * The lane runs a booth (a `reader` section): the booth restores its own debit intents (`booth:<card>`).
+   * Without one (default) the recovery holds the card and OBU of each as unsettled and leaves it in place.
+   */
+  boothConfigured?: boolean;
   /** required for an exit lane */
   tariff: Tariff | null;
   outputs: LaneOutputs;
@@ -255,6 +260,7 @@ export class LaneController {
       guards: this.guards,
       log: this.log,
       listenMs: opts.transaction.recoveryListenMs,
+      boothConfigured: opts.boothConfigured ?? false,
       wallNow: this.wallNow,
       schedule,
       alarm,
