@@ -164,8 +164,9 @@ export async function charge(
     const committed = await ctx.tryCommit(rec, intentId);
     if (!committed) return { kind: "journal-failed" }; // the intent stays: the next start recovers it
     const { quietMs, commitMs } = ctx.lastCommit;
-    const totalMs = ctx.now() - t0 - quietMs;
-    ctx.lastTiming = { totalMs, readerMs, laneMs: totalMs - readerMs, commitMs, quietMs, bytes };
+    // the whole time, the quiet wait included (reported on its own, never hidden from the total)
+    const totalMs = ctx.now() - t0;
+    ctx.lastTiming = { totalMs, readerMs, laneMs: totalMs - readerMs - quietMs, commitMs, quietMs, bytes };
     ctx.counters.transactions++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);

@@ -68,15 +68,15 @@ export interface BoothCounters {
 
 /** One booth transaction's time, card read to durable record (ms). */
 export interface BoothTiming {
-  /** card read -> record durable, the wait for a quiet moment excluded */
+  /** card read -> record durable, everything included (the wait for a quiet moment too) */
   totalMs: number;
   /** waiting on the reader: the line, the reader, the card, the PSAM */
   readerMs: number;
-  /** the lane's own share: totalMs - readerMs (checks, intent, records, the journal commit) */
+  /** the lane's own work: totalMs - readerMs - quietMs (checks, intent, records, the journal commit) */
   laneMs: number;
   /** of which the journal commit (one fsync) */
   commitMs: number;
-  /** the commit waited this long for no DSRC transaction to be open (not in totalMs) */
+  /** before its commit the booth waited this long for no DSRC transaction to be open (in totalMs) */
   quietMs: number;
   /** bytes on the reader line, both directions (when the reader driver counts them) */
   bytes: number | null;
