@@ -15,8 +15,11 @@ import type { Mac2Check, PreparedDebit } from "./purchase.js";
 import type { Layout0019Name } from "./record-0019.js";
 import { localIso } from "./time.js";
 
-/** Intent keys of the booth: never an OBU MAC id, so never the RSU path's. */
-export const BOOTH_INTENT_PREFIX = "booth:";
+/**
+ * Intent keys of the booth, `booth:<card id>`: never an OBU MAC id, so never the RSU path's. Declared with
+ * the lane's recovery, which holds these cards when the lane runs without a booth.
+ */
+export { BOOTH_INTENT_PREFIX } from "../lane/recovery.js";
 
 export const BOOTH_OUTCOMES = {
   exit: "BOOTH_EXIT_DEBIT",
@@ -89,8 +92,7 @@ export function draftRecord(
   c: BoothCase,
   card: CardRead,
   price: Price,
-  versions: StatusListVersionsUsed,
-  warnings: string[],
+  list: { versions: StatusListVersionsUsed; warnings: string[]; unchecked: boolean },
   p: PreparedDebit,
   write: StationWrite,
   reader: { port: string; psamSlot: number },
@@ -122,7 +124,7 @@ export function draftRecord(
     transType: hex(p.transType, 2),
     algFlag: hex(p.algId, 2),
     keyVersion: hex(p.keyVersion, 2),
-    statusListVersions: versions,
+    statusListVersions: list.versions,
     tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
     stageTimes: {},
     rawB4: null,
@@ -131,7 +133,9 @@ export function draftRecord(
     extra: {
       path: "booth",
       purchaseTimeMs: write.timeMs,
-      ...(warnings.length ? { warnings } : {}),
+      ...(list.warnings.length ? { warnings: list.warnings } : {}),
+      // as the RSU path's records: traded without a list (whenMissing: trade), versions null
+      ...(list.unchecked ? { statusListChecked: false } : {}),
       booth: {
         case: caseLink(c),
         reader: reader.port,

@@ -44,7 +44,7 @@ import {
   Wakeup,
 } from "./context.js";
 import { BoothEffects, yieldToIo } from "./effects.js";
-import type { BoothJournal, BoothLaneHook, BoothStatusList, StatusListPolicy } from "./ports.js";
+import type { BoothJournal, BoothLaneHook } from "./ports.js";
 import { PROMPTS, type Prompt } from "./prompts.js";
 import { PsamSession } from "./psam-session.js";
 import { type CardWatch, type PendingDebit, recover } from "./recover.js";
@@ -73,8 +73,6 @@ export interface BoothInit {
   readerPort: string;
   journal: BoothJournal;
   lane: BoothLaneHook;
-  statusList: BoothStatusList;
-  statusListPolicy: StatusListPolicy;
   tariff: Tariff | null;
   dialect: Dialect;
   laneIdentity: RecordContext["lane"];
@@ -151,8 +149,6 @@ export class Booth {
       psam: new PsamSession(reader, init.options.psamSlot),
       journal: init.journal,
       lane: init.lane,
-      statusList: init.statusList,
-      statusListPolicy: init.statusListPolicy,
       tariff: init.tariff,
       dialect: init.dialect,
       rec: {

@@ -5,12 +5,12 @@
  * the booth's decision is made; the RSU path's is src/lane/obu-machine.ts.
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
+import type { StatusListAnswer } from "../lane/obu-machine.js";
 import type { StationWrite } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
 import type { Price } from "./booth-records.js";
 import type { CardRead } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import type { BoothStatusList, StatusListPolicy } from "./ports.js";
 import { localDay } from "./time.js";
 
 const STORED_VALUE = 0x16;
@@ -53,6 +53,8 @@ export type CheckResult =
       price: Price;
       versions: StatusListVersionsUsed;
       warnings: string[];
+      /** a lookup was not checked against a list (none loaded, policy trade): the record says so */
+      unchecked: boolean;
       write: StationWrite;
     }
   | { ok: false; code: RefusalCode; detail: Record<string, unknown> };
@@ -61,8 +63,11 @@ export interface CheckInput {
   lane: { network: string; station: string; lane: number; role: "entry" | "exit" };
   utcOffsetMinutes: number;
   tariff: Tariff | null;
-  statusList: BoothStatusList;
-  policy: StatusListPolicy;
+  /**
+   * the lane's status-list lookup under its policy (src/lane/list-policy.ts, the controller's): throws
+   * when the lane cannot check (STATUS_LIST_FAILED); `checked: false` when it traded without a list
+   */
+  lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer;
   maxTripHours: number;
   vehicleClass: number;
   wallNow: number;
@@ -85,28 +90,33 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
   if (iss.startDate > today) return no("CARD_NOT_YET_VALID", { startDate: iss.startDate });
   if (iss.expireDate < today) return no("CARD_EXPIRED", { expireDate: iss.expireDate });
 
-  // the status list: the card, and the OBU when the DSRC attempt read its contract serial
-  const h = i.statusList.health();
-  const policy =
-    h.state === "missing"
-      ? i.policy.whenMissing
-      : h.state === "past-hard-age"
-        ? i.policy.whenPastHardAge
-        : "ok";
-  if (policy === "close") return no("STATUS_LIST_FAILED", { health: h.state, reason: h.reason });
-  const warnings = policy === "trade" ? [`STATUS_LIST_${h.state.toUpperCase().replace(/-/g, "_")}`] : [];
+  // the status list: the card, and the OBU when the DSRC attempt read its contract serial, through the
+  // lane's policy (src/lane/list-policy.ts decides for both paths): a lookup it refuses (no usable list
+  // under a closing policy, a list that cannot answer) stops the case; one it answers unchecked (no list
+  // loaded, policy trade) trades and the record says so
   let versions: StatusListVersionsUsed;
+  const unchecked: boolean[] = [];
+  const health: string[] = [];
   try {
-    const a = i.statusList.lookup({ cardId: card.cardId });
+    const a = i.lookup({ cardId: card.cardId });
     versions = a.versions;
     if (a.listed) return no("CARD_ON_STATUS_LIST", { statusList: a.entry ?? null });
+    unchecked.push(a.checked === false);
+    if (a.health) health.push(a.health);
     if (c.obuSerial) {
-      const o = i.statusList.lookup({ obuId: c.obuSerial });
+      const o = i.lookup({ obuId: c.obuSerial });
       if (o.listed) return no("OBU_ON_STATUS_LIST", { statusList: o.entry ?? null });
+      unchecked.push(o.checked === false);
+      if (o.health) health.push(o.health);
     }
   } catch (e) {
-    return no("STATUS_LIST_FAILED", { lookupError: (e as Error).message });
+    const code = (e as { code?: unknown }).code;
+    return no("STATUS_LIST_FAILED", {
+      lookupError: (e as Error).message,
+      ...(typeof code === "string" ? { lookupCode: code } : {}),
+    });
   }
+  const warnings = [...new Set(health)].map((h) => `STATUS_LIST_${h.toUpperCase().replace(/-/g, "_")}`);
 
   const last = card.last;
   let price: Price;
@@ -134,6 +144,7 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
     price,
     versions,
     warnings,
+    unchecked: unchecked.includes(true),
     write: {
       network: i.lane.network,
       station: i.lane.station,

@@ -14,7 +14,7 @@ import type { Settlement } from "../lane/ports.js";
 import type { Tariff } from "../tariff/tariff.js";
 import type { RecordContext } from "./booth-records.js";
 import type { BoothCase } from "./cases.js";
-import type { BoothJournal, BoothLaneHook, BoothStatusList, StatusListPolicy } from "./ports.js";
+import type { BoothJournal, BoothLaneHook } from "./ports.js";
 import type { Prompt } from "./prompts.js";
 import type { PsamSession } from "./psam-session.js";
 import type { Layout0019Name } from "./record-0019.js";
@@ -68,15 +68,15 @@ export interface BoothCounters {
 
 /** One booth transaction's time, card read to durable record (ms). */
 export interface BoothTiming {
-  /** card read -> record durable, the wait for a quiet moment excluded */
+  /** card read -> record durable, everything included (the wait for a quiet moment too) */
   totalMs: number;
   /** waiting on the reader: the line, the reader, the card, the PSAM */
   readerMs: number;
-  /** the lane's own share: totalMs - readerMs (checks, intent, records, the journal commit) */
+  /** the lane's own work: totalMs - readerMs - quietMs (checks, intent, records, the journal commit) */
   laneMs: number;
   /** of which the journal commit (one fsync) */
   commitMs: number;
-  /** the commit waited this long for no DSRC transaction to be open (not in totalMs) */
+  /** before its commit the booth waited this long for no DSRC transaction to be open (in totalMs) */
   quietMs: number;
   /** bytes on the reader line, both directions (when the reader driver counts them) */
   bytes: number | null;
@@ -88,8 +88,6 @@ export interface BoothContext {
   readonly psam: PsamSession;
   readonly journal: BoothJournal;
   readonly lane: BoothLaneHook;
-  readonly statusList: BoothStatusList;
-  readonly statusListPolicy: StatusListPolicy;
   readonly tariff: Tariff | null;
   readonly dialect: Dialect;
   readonly rec: RecordContext;

@@ -1,11 +1,12 @@
 /**
  * What the booth needs from the lane around it (docs/booth.md §9). The runtime passes the real pieces:
- * the journal, the status list, the tariff, the outputs, the audit trail, and the lane controller's
- * named hook (`BoothLaneHook`: its outcomes and its trade guards). Tests pass fakes.
+ * the journal, the tariff, the outputs, the audit trail, and the lane controller's named hook
+ * (`BoothLaneHook`: its outcomes, its trade guards and its status-list policy). Tests pass fakes.
  */
 import type { Observable } from "rxjs";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
-import type { Settlement, StatusListHealth, StatusListLookup, StatusListPolicy } from "../lane/ports.js";
+import type { StatusListAnswer } from "../lane/obu-machine.js";
+import type { Settlement } from "../lane/ports.js";
 
 export interface BoothJournal {
   /** durable on return; `intentId` is deleted in the same transaction */
@@ -44,11 +45,11 @@ export interface BoothLaneHook {
     release(k: GuardKey): void;
     noteDebit(obuId: string, seq: number): void;
   };
+  /**
+   * The lane's status-list lookup under its policy (the controller's src/lane/list-policy.ts: one place
+   * decides for DSRC and the booth, with one rate limit on its alarms). Throws when the lane cannot check
+   * (no usable list under a closing policy, E516 from the list); answers `checked: false` when it trades
+   * without a list (whenMissing: trade, with the STATUS_LIST_NOT_CHECKED alarm).
+   */
+  readonly statusList: { lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer };
 }
-
-export interface BoothStatusList {
-  lookup(q: { cardId?: string; obuId?: string }): StatusListLookup;
-  health(): StatusListHealth;
-}
-
-export type { StatusListPolicy };

@@ -2,7 +2,7 @@
  * The booth in a lane process, from the lane config (docs/booth.md §9): the card reader of the `reader`
  * section (a serial port, or a pty path for tests and integrators; wrapped by the wire capture when
  * `capture.enabled`), the FramedCardReader driver, and the Booth, hooked to the lane controller through
- * its outcomes and its trade guards. Its records go through the lane's Journal, which binds each into
+ * its outcomes, its trade guards and its status-list policy (one ListPolicy decides for both paths). Its records go through the lane's Journal, which binds each into
  * the audit trail inside its own commit (src/journal/audit-binding.ts).
  */
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
@@ -18,14 +18,12 @@ import type { LaneConfig } from "../config/schema.js";
 import type { Journal } from "../journal/index.js";
 import type { LaneController } from "../lane/controller.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
-import type { StatusListCache } from "../status-list/index.js";
 import type { Tariff } from "../tariff/tariff.js";
 import { Booth } from "./booth.js";
 
 export interface BoothWiringDeps {
   controller: LaneController;
   journal: Journal;
-  statusList: StatusListCache;
   tariff: Tariff | null;
   dialect: Dialect;
   outputs: LaneOutputs;
@@ -66,11 +64,7 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
       outcomes$: d.controller.outcomes$,
       guards: d.controller.guards,
       inFlight: () => d.controller.inFlight(),
-    },
-    statusList: d.statusList,
-    statusListPolicy: {
-      whenMissing: c.statusList.whenMissing,
-      whenPastHardAge: c.statusList.whenPastHardAge,
+      statusList: { lookup: (q) => d.controller.listLookup(q) },
     },
     tariff: d.tariff,
     dialect: d.dialect,

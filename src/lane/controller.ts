@@ -37,7 +37,7 @@ import {
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { isDebit, Machines } from "./machines.js";
-import type { MachineCtx, ObuEvent, ObuState } from "./obu-machine.js";
+import type { MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine.js";
 import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
@@ -74,6 +74,11 @@ export interface LaneControllerOptions {
     /** a repeated status-list alarm (stale list, vehicles traded unchecked) at most this often; default 60 s */
     alarmRepeatMs?: number;
   };
+  /**
+   * The lane runs a booth (a `reader` section): the booth restores its own debit intents (`booth:<card>`).
+   * Without one (default) the recovery holds the card and OBU of each as unsettled and leaves it in place.
+   */
+  boothConfigured?: boolean;
   /** required for an exit lane */
   tariff: Tariff | null;
   outputs: LaneOutputs;
@@ -255,6 +260,7 @@ export class LaneController {
       guards: this.guards,
       log: this.log,
       listenMs: opts.transaction.recoveryListenMs,
+      boothConfigured: opts.boothConfigured ?? false,
       wallNow: this.wallNow,
       schedule,
       alarm,
@@ -291,6 +297,14 @@ export class LaneController {
   /** An operator's close in force (kept across restarts), or null. */
   get operatorClosed(): OperatorClose | null {
     return this.gate.operatorClosed;
+  }
+
+  /**
+   * A status-list lookup under the lane's policy (list-policy.ts), for the booth: one place decides for
+   * both paths (throws when the lane cannot check; `checked: false` when it trades without a list).
+   */
+  listLookup(q: { cardId?: string; obuId?: string }): StatusListAnswer {
+    return this.listPolicy.lookup(q);
   }
 
   /** Machines in flight (for tests and status pages). */

@@ -8,6 +8,12 @@
  * An intent that holds its answer (the previous process received the B5/B8 that ended the debit, wrote it
  * into the intent and replied, and died before its commit) needs no listening: the controller records the
  * debit from that answer at start, as the dead process would have.
+ *
+ * Booth debit intents (key `booth:<card id>`, src/booth/charge.ts) are the booth's: with a booth configured
+ * it restores them itself. A lane restarted without a booth (no `reader` section) still must not debit that
+ * card before its uncertain booth debit is settled: the card (and the OBU, when the booth case had one) is
+ * held as unsettled, the intent stays for a booth configured later, and a BOOTH_DEBIT_UNSETTLED alarm
+ * names the card.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { DebitAnswer, ObuState } from "./obu-machine.js";
@@ -37,11 +43,23 @@ export interface RestoredDebit {
   answer?: DebitAnswer;
 }
 
+/** The key prefix of the booth's debit intents (src/booth/booth-records.ts uses this one). */
+export const BOOTH_INTENT_PREFIX = "booth:";
+
+/** What recovery reads of a booth intent (the booth's BoothIntentPayload; the booth restores the rest). */
+interface BoothIntentRef {
+  cardId?: unknown;
+  obuSerial?: unknown;
+  draft?: { amount?: unknown };
+}
+
 export interface RecoveryDeps {
   journal: JournalPort;
   guards: TradeGuards;
   log: Logger;
   listenMs: number;
+  /** a booth restores the `booth:` intents itself; without one they are held here (see above) */
+  boothConfigured: boolean;
   /** wall clock ms (intents carry wall times) */
   wallNow: () => number;
   schedule(ms: number, fn: () => Promise<void> | void): () => void;
@@ -73,7 +91,11 @@ export class Recovery {
         this.d.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
         continue;
       }
-      // not an RSU debit (the booth keys its own intents "booth:<card id>" and restores them itself)
+      if (it.key.startsWith(BOOTH_INTENT_PREFIX)) {
+        if (!this.d.boothConfigured) this.holdBoothDebit(it.id, p as BoothIntentRef);
+        continue;
+      }
+      // not an RSU debit
       if (p.state?.phase !== "await-b5" && p.state?.phase !== "await-b8") continue;
       const d = p.state.debit;
       // only a debit still waiting for its answer is worth listening for
@@ -99,6 +121,24 @@ export class Recovery {
     }
     if (out.some((r) => !r.answer)) this.phase = "pending";
     return out;
+  }
+
+  /**
+   * A booth debit left uncertain and no booth to settle it: hold its card (and OBU) so no DSRC debit
+   * follows (UNSETTLED_DEBIT), keep the intent, and say so.
+   */
+  private holdBoothDebit(id: number, b: BoothIntentRef): void {
+    const cardId = typeof b.cardId === "string" ? b.cardId : null;
+    const obuSerial = typeof b.obuSerial === "string" ? b.obuSerial : null;
+    const amount = typeof b.draft?.amount === "number" ? `${b.draft.amount} fen` : "an unknown amount";
+    this.d.guards.hold({ cardId, obuSerial });
+    this.d.log.error({ id, cardId, obuSerial }, "booth debit intent kept: no booth configured to settle it");
+    this.d.alarm(
+      "BOOTH_DEBIT_UNSETTLED",
+      `a booth debit of ${amount} on card ${cardId ?? "(unknown card)"}${obuSerial ? ` (OBU ${obuSerial})` : ""} ` +
+        "was left unsettled and this lane has no reader section: the card is held (no DSRC debit) until a " +
+        "booth settles it (configure the reader; the intent is kept)",
+    );
   }
 
   /** The link is up for the first time: listen out the rest of the window (or end it at once). */

@@ -212,6 +212,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       },
       tariff,
       outputs,
+      boothConfigured: c.reader !== undefined,
       c0: c.rsu.c0,
       timing: c.rsu.timing,
       transaction: c.transaction,
@@ -227,7 +228,6 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       booth = await openBooth(c, {
         controller,
         journal,
-        statusList,
         tariff,
         dialect,
         outputs,

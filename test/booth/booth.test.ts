@@ -381,6 +381,48 @@ describe("the booth over ptys", () => {
     );
   });
 
+  it("no status list loaded under whenMissing 'close': the booth refuses STATUS_LIST_FAILED with a clear message; no DEBIT reaches the card", async () => {
+    await boothTest({ noList: true, cards: [boothCard(CARD)] }, async (t) => {
+      const user = { name: "collector", uid: 1000 };
+      expect(await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user })).toMatchObject({ ok: true });
+      t.reader.present(CARD);
+      const refused = await t.prompt("REFUSED_STATUS_LIST_FAILED");
+      expect(refused).toMatchObject({ prompt: { text: "名单系统故障", detail: "请现金缴费或人工处理" } });
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.records().filter((r) => r.kind === "transaction")).toEqual([]);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "STATUS_LIST_FAILED")).toBe(true);
+    });
+  });
+
+  it("no status list loaded under whenMissing 'trade': the booth pays and its record says the list was not checked, with the lane's rate-limited alarm", async () => {
+    await boothTest(
+      { noList: true, statusList: { whenMissing: "trade" }, cards: [boothCard(CARD)] },
+      async (t) => {
+        const user = { name: "collector", uid: 1000 };
+        expect(await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user })).toMatchObject({
+          ok: true,
+        });
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const [paid, ...more] = t.records();
+        expect(more).toEqual([]);
+        expect(paid).toMatchObject({
+          kind: "transaction",
+          cardId: CARD,
+          statusListVersions: { full: null, delta: null },
+          extra: { path: "booth", statusListChecked: false, warnings: ["STATUS_LIST_MISSING"] },
+        });
+        t.expectRecordsMatchLedger();
+        // the booth's lookup raised the lane's alarm (the same ListPolicy, the same rate limit)
+        expect(
+          t.outputs.filter((o) => o.type === "alarm" && o.code === "STATUS_LIST_NOT_CHECKED"),
+        ).toHaveLength(1);
+      },
+    );
+  });
+
   it("bad input on the reader port (noise, a truncated frame, a wrong sequence number, an oversize length) is counted, logged, skipped; the link resynchronises and the booth pays", async () => {
     await boothTest(
       { scenario: { traffic: { vehicles: [noCardVehicle("N1", SERIAL)] } }, recordLog: true },

@@ -60,6 +60,10 @@ export interface BoothTestOptions {
   reader?: Partial<NonNullable<LaneConfigInput["reader"]>>;
   transaction?: LaneConfigInput["transaction"];
   listed?: { kind: "card" | "obu"; id: string }[];
+  /** no status list loaded (the harness loads an empty one otherwise) */
+  noList?: boolean;
+  /** the lane's statusList policy fields (whenMissing, whenPastHardAge) */
+  statusList?: Omit<NonNullable<LaneConfigInput["statusList"]>, "publicKey">;
   /** record the lane's log lines (every level) in `t.log` */
   recordLog?: boolean;
   /** the lane's wire capture on (config capture.enabled) */
@@ -117,7 +121,7 @@ export async function boothTest(
         ...o.reader,
       },
       booth: { originalCardWaitMs: 10_000, ...o.booth },
-      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH, ...o.statusList },
       dataDir: join(dir, "data"),
       tariff: join(ROOT, "config/tariff.example.yaml"),
       transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...o.transaction },
@@ -151,7 +155,8 @@ export async function boothTest(
       uplink: false,
       ...(logger ? { logger } : {}),
     });
-    if (lane.statusList.info().versions.full === null) await loadStatusList(lane, o.listed ?? []);
+    if (!o.noList && lane.statusList.info().versions.full === null)
+      await loadStatusList(lane, o.listed ?? []);
     const booth = lane.booth;
     if (!booth) throw new Error("the lane has no booth");
     booth.events$.subscribe((e) => {
@@ -161,7 +166,10 @@ export async function boothTest(
   };
   const started = async (): Promise<void> => {
     await lane.controller.start();
-    await first(lane.controller.status$.pipe(filter((st) => st.status === "open")), 10_000, "lane open");
+    // no list under whenMissing "close": the lane stays closed (the booth still takes cases)
+    const closes = o.noList && o.statusList?.whenMissing !== "trade";
+    const want = closes ? "closed" : "open";
+    await first(lane.controller.status$.pipe(filter((st) => st.status === want)), 10_000, `lane ${want}`);
     await first(
       (lane.reader as NonNullable<LaneRuntime["reader"]>).state$.pipe(filter((st) => st.status === "up")),
       10_000,

@@ -353,6 +353,52 @@ describe("crash recovery: debit intents a killed process left", () => {
   });
 });
 
+describe("a booth debit left uncertain, the lane restarted without a booth", () => {
+  /** the intent a booth left when its DEBIT's answer was lost (src/booth/charge.ts), as far as recovery reads it */
+  const boothIntent = (j: FakeJournal, obuSerial: string | null): number =>
+    j.writeIntent(
+      `booth:${CARD_ID}`,
+      JSON.stringify({ v: 1, path: "booth", cardId: CARD_ID, obuSerial, draft: { amount: 1425 } }),
+    );
+
+  it("no reader section: the card is held (the same card over DSRC is an UNSETTLED_DEBIT stop, no C6), the intent stays, an alarm names the card", async () => {
+    const j = new FakeJournal();
+    const id = boothIntent(j, null);
+    const r = rig({ journal: j }); // no boothConfigured: the lane has no reader section
+    await open(r);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    const alarm = r.outputs.find((o) => o.type === "alarm" && o.code === "BOOTH_DEBIT_UNSETTLED");
+    expect(alarm).toMatchObject({ message: expect.stringContaining(CARD_ID) });
+    await toDebit(r);
+    expect(kinds(j)).toEqual(["stop:UNSETTLED_DEBIT"]);
+    expect(r.link.answersTo("card")).toEqual([
+      { kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: Date.now() },
+    ]);
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    // left for a booth configured later
+    expect([...j.intents.keys()]).toEqual([id]);
+  });
+
+  it("the OBU of the booth case is held too", async () => {
+    const j = new FakeJournal();
+    boothIntent(j, OBU_SERIAL);
+    const r = rig({ journal: j });
+    await open(r);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+  });
+
+  it("with a booth configured the controller leaves the intent to it (the booth restores and holds it)", async () => {
+    const j = new FakeJournal();
+    boothIntent(j, null);
+    const r = rig({ journal: j, boothConfigured: true });
+    await open(r);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_DEBIT_UNSETTLED")).toBe(false);
+    expect(j.intents.size).toBe(1);
+  });
+});
+
 describe("status-list health and policy (defect 12)", () => {
   it("no list loaded under 'close': the lane does not open, with an alarm; a list loaded opens it", async () => {
     const r = rig();
