@@ -15,7 +15,7 @@ export default defineConfig({
         extends: true,
         test: { name: "suite", include: ["test/**/*.test.ts"], exclude: [...exclude, "test/reliability/**"] },
       },
-      // the system tests (several processes each, SIGKILLs, recovery-time assertions) one at a time,
+      // the system tests (several processes each, SIGKILLs; recovery times are printed, never asserted) one at a time,
       // beside the rest of the suite, never beside each other
       {
         extends: true,

@@ -19,8 +19,8 @@ import { ErrorCodes, EtcError } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
 /**
- * The part of a serialport binding we rely on (structural, so `MockBinding` from
- * @serialport/binding-mock fits without importing serialport's internal interface package).
+ * The part of a serialport binding we rely on (structural, so the mock binding serialport exports as
+ * `SerialPortMock.binding` fits without importing serialport's internal interface package).
  */
 export interface SerialBinding {
   open(options: never): Promise<unknown>;
@@ -34,7 +34,7 @@ export interface SerialTransportOptions {
   baudRate?: number;
   /** Exclusive lock (flock) so a second program cannot interleave bytes. Default true. */
   lock?: boolean;
-  /** Binding override, e.g. `MockBinding` from @serialport/binding-mock in tests. */
+  /** Binding override, e.g. serialport's `SerialPortMock.binding` in tests. */
   binding?: SerialBinding;
   /** Name in logs and errors; default `serial:<path>`. */
   name?: string;

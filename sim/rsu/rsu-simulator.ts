@@ -344,7 +344,7 @@ class SimulatedRsu implements RsuSimulator {
       if (this.antennaOn || !this.initialised || !this.traffic.waiting) return;
       this.notice(
         "antenna-closed",
-        "antenna closed: vehicles wait for C4 01; `rsu.antennaOnAtInit: true` starts without",
+        "antenna closed: vehicles wait for C4 01; scenario `rsu.antennaOnAtInit: true` starts without",
       );
     });
   }

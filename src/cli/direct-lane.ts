@@ -1,7 +1,9 @@
 /**
  * Operator actions when no lane is running: the CLI works on the data directory itself, under the
  * data-directory lock (so a lane cannot start meanwhile, and two commands cannot interleave), and writes
- * the same audit record the running lane would (auditedOperator), with `via: "direct"`.
+ * the same audit record the running lane would (auditedOperator), with `via: "direct"`. `lane close` and
+ * `lane open` write the operator's close as the lane keeps it (a journal setting the lane reads at start),
+ * so a lane started after a close stays closed until `lane open`.
  *
  * The concrete parts (lock, journal, audit trail bound to it) are opened here and only here, so the wiring
  * follows their owners' modules in one file.
@@ -14,6 +16,12 @@ import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
+import {
+  OPERATOR_CLOSE_SETTING,
+  type OperatorClose,
+  operatorDetail,
+  parseOperatorClose,
+} from "../lane/lane-gate.js";
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
@@ -28,6 +36,9 @@ export interface DirectLaneSession {
   journal: {
     requeueHeld(): number;
     runRetention(): Promise<{ deleted: number; cutoff: string }>;
+    /** lane settings (the operator's close, OPERATOR_CLOSE_SETTING): durable on return */
+    readSetting(key: string): string | null;
+    writeSetting(key: string, value: string | null): void;
   };
   audit: OperatorAuditPort;
   /** the trail first (sealed with a last checkpoint), then the journal */
@@ -54,6 +65,12 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     config,
     lock: (command) => dataDirLock(dataDir, command),
     open() {
+      if (!existsSync(join(dataDir, JOURNAL_FILE)))
+        throw new EtcError(
+          ErrorCodes.ConfigInvalid,
+          `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
+            "is --data-dir (or the config's dataDir) right?",
+        );
       const reader = JournalReader.openReadOnly(dataDir);
       const laneIdentity = reader.identity();
       reader.close();
@@ -122,8 +139,32 @@ export async function runDirect(
     try {
       const j = session.journal;
       const inner: LaneOperator = {
-        openLane: async () => notRunning(d.dataDir, "lane open"),
-        closeLane: async () => notRunning(d.dataDir, "lane close"),
+        // the operator's close is a journal setting: the lane reads it when it starts (LaneGate)
+        async openLane(user) {
+          const v = j.readSetting(OPERATOR_CLOSE_SETTING);
+          if (v === null) return { ok: true, message: "the lane was not closed by an operator" };
+          const was = parseOperatorClose(v);
+          j.writeSetting(OPERATOR_CLOSE_SETTING, null);
+          return {
+            ok: true,
+            message: `close lifted by ${user.name}; the lane opens when it starts (RSU up, journal writable)`,
+            data: { closedBy: was.user },
+          };
+        },
+        async closeLane(user, reason) {
+          const v = j.readSetting(OPERATOR_CLOSE_SETTING);
+          if (v !== null) {
+            const cur = parseOperatorClose(v);
+            return { ok: true, message: `lane already ${operatorDetail(cur)}`, data: { ...cur } };
+          }
+          const close: OperatorClose = { user: user.name, uid: user.uid, reason, at: Date.now() };
+          j.writeSetting(OPERATOR_CLOSE_SETTING, JSON.stringify(close));
+          return {
+            ok: true,
+            message: `lane ${operatorDetail(close)}; it starts closed until etc-lane lane open`,
+            data: { ...close },
+          };
+        },
         importStatusList: async () => notRunning(d.dataDir, "importing through the lane"),
         async requeueHeld() {
           const n = j.requeueHeld();

@@ -1,6 +1,6 @@
 /**
  * Output helpers shared by the maintenance commands: card numbers masked unless `--full-ids`, columns
- * aligned by display width (a Chinese plate character takes two columns), CSV cells.
+ * aligned by display width (a Chinese plate character takes two columns) and never cut, CSV cells.
  */
 
 /** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
@@ -30,19 +30,10 @@ export function displayWidth(s: string): number {
   return w;
 }
 
-/** Pads (or cuts, with "…") to exactly `width` display columns. */
-export function cell(s: string, width: number, align: "left" | "right" = "left"): string {
-  let out = s;
-  if (displayWidth(out) > width) {
-    let acc = "";
-    for (const ch of out) {
-      if (displayWidth(acc + ch) > width - 1) break;
-      acc += ch;
-    }
-    out = `${acc}…`;
-  }
-  const pad = " ".repeat(Math.max(0, width - displayWidth(out)));
-  return align === "left" ? out + pad : pad + out;
+/** Pads to `width` display columns; never cuts (a longer value keeps every character and takes more room). */
+export function pad(s: string, width: number, align: "left" | "right" = "left"): string {
+  const fill = " ".repeat(Math.max(0, width - displayWidth(s)));
+  return align === "left" ? s + fill : fill + s;
 }
 
 export function csvCell(v: unknown): string {

@@ -344,6 +344,14 @@ export class Records extends RecordQueries {
     if (typeof rec.obuId !== "string") return "obuId must be a string";
     if (!Number.isSafeInteger(rec.amount) || rec.amount < 0)
       return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
+    if (rec.kind === "transaction") {
+      // The money rule's backstop: never a paid record without its proof. Entry writes (amount 0) carry
+      // the same proof (the lane and the booth commit a transaction only with every clearing field), and
+      // settle() asks the same of a settled transaction.
+      const missing = CLEARING_FIELDS.filter((f) => rec[f] === null || rec[f] === undefined);
+      if (missing.length > 0)
+        return `a transaction must carry what clearing needs (a paid record without its TAC is a suspect); missing ${missing.join(", ")}`;
+    }
     if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
     if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
       return "statusListVersions must be an object";

@@ -153,13 +153,8 @@ export class LaneGate {
       return;
     }
     if (v === null) return;
-    try {
-      this.operator = JSON.parse(v) as OperatorClose;
-    } catch {
-      // unreadable: keep the lane closed all the same, an operator opens it
-      this.operator = { user: "?", uid: -1, reason: `unreadable setting: ${v.slice(0, 80)}`, at: 0 };
-    }
-    const o = this.operator;
+    const o = parseOperatorClose(v);
+    this.operator = o;
     this.d.notice(
       "LANE_CLOSED_BY_OPERATOR",
       `lane stays closed: ${operatorDetail(o)} (kept across the restart)`,
@@ -320,6 +315,16 @@ export class LaneGate {
   }
 }
 
-function operatorDetail(o: OperatorClose): string {
+/** The operator close kept in the journal setting; an unreadable one still closes (an operator opens it). */
+export function parseOperatorClose(v: string): OperatorClose {
+  try {
+    return JSON.parse(v) as OperatorClose;
+  } catch {
+    return { user: "?", uid: -1, reason: `unreadable setting: ${v.slice(0, 80)}`, at: 0 };
+  }
+}
+
+/** "closed by operator NAME (uid N): REASON", as the lane's notices and answers say it. */
+export function operatorDetail(o: OperatorClose): string {
   return `closed by operator ${o.user} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
 }

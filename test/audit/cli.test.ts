@@ -131,6 +131,36 @@ describe("audit verify", () => {
 });
 
 describe("audit tail and search output", () => {
+  it("never cuts a code: the columns are as wide as their longest cell and still line up", async () => {
+    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    lane.journal.commit({ ...sampleRecord(1), outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    lane.journal.commit({ ...sampleRecord(2), outcome: "ENTRY_WRITE_TAC_REFETCHED" });
+    lane.trail.events.alarm("STATUS_LIST_STALE", "status list is stale");
+    await lane.close();
+    for (const args of [
+      ["audit", "tail", "-n", "100"],
+      ["audit", "search"],
+    ]) {
+      const r = await runEtcLane([...args, "--data-dir", data()]);
+      const lines = r.out.trimEnd().split("\n");
+      expect(
+        lines.flatMap(
+          (l) =>
+            / (EXIT_DEBIT_TAC_REFETCHED|ENTRY_WRITE_TAC_REFETCHED|STATUS_LIST_STALE) /.exec(l)?.[1] ?? [],
+        ),
+      ).toEqual(["EXIT_DEBIT_TAC_REFETCHED", "ENTRY_WRITE_TAC_REFETCHED", "STATUS_LIST_STALE"]);
+      expect(r.out).not.toContain("…");
+      // REASON starts, and CARD starts, at the same column on every line
+      const at = (h: string): number => lines[0]!.indexOf(h);
+      expect(lines.map((l) => [l.slice(at("REASON") - 2, at("REASON")), l[at("REASON")] !== " "])).toEqual(
+        lines.map(() => ["  ", true]),
+      );
+      expect(lines.map((l) => [l.slice(at("CARD") - 2, at("CARD")), l[at("CARD")] !== " "])).toEqual(
+        lines.map(() => ["  ", true]),
+      );
+    }
+  });
+
   it("aligned columns in local time, card numbers masked unless --full-ids", async () => {
     await smallTrail();
     const r = await runEtcLane(["audit", "tail", "-n", "3", "--data-dir", data()]);

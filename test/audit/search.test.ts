@@ -31,6 +31,8 @@ const VEHICLES: V[] = [
   v("湘A00006", { card: { present: false } }),
   v("湘B00007"),
   v("湘A00008", { entryStation: "0999" }),
+  // the card paid, the RSU lost the B5 and the OBU left at once: no C8 answer, the lane records a suspect
+  v("湘B00009", { faults: [{ kind: "b5-lost", lingerMs: 0 }] }),
 ];
 
 interface Out {
@@ -67,7 +69,12 @@ describe("search and export over a simulated run", () => {
         const recs = t.records();
         expect(recs).toHaveLength(VEHICLES.length);
         const entries = allLines(dataDir).map((l) => ({ e: JSON.parse(l.text) as AuditEntry, text: l.text }));
+        expect(recs.filter((r) => r.kind === "suspect").map((r) => [r.plate, r.outcome])).toEqual([
+          ["湘B00009", "B5_NO_DSRC"],
+        ]);
         const only = async (args: string[], want: StoredRecord[]): Promise<void> => {
+          // a filter compared on an empty set would prove nothing
+          expect(want.length, `expected records for ${args.join(" ")}`).toBeGreaterThan(0);
           const got = await search(dataDir, args);
           expect(
             got.map((x) => x.type).every((ty) => ty.startsWith("record.")),
@@ -84,6 +91,10 @@ describe("search and export over a simulated run", () => {
         await only(
           ["--kind", "stop"],
           recs.filter((r) => r.kind === "stop"),
+        );
+        await only(
+          ["--kind", "suspect"],
+          recs.filter((r) => r.kind === "suspect"),
         );
         await only(
           ["--kind", "stop", "suspect"],

@@ -164,9 +164,50 @@ describe("deleting, inserting or reordering a record", () => {
 });
 
 describe("truncating a file", () => {
-  it("at each line end, next to it and mid-line is detected (the next file's anchor, or the head copy for the newest)", () => {
+  const nameOf = (path: string): string => path.split("/").pop()!;
+
+  /**
+   * What verify must name first for file `fi` cut to `len` bytes: mid-line, that file's incomplete line;
+   * whole lines lost, the next file's first line (its seq does not follow); the whole file emptied, its
+   * own first line (no longer the copy of the previous file's last). The newest file has no next file:
+   * its only line is the previous file's copy.
+   */
+  function expectedProblem(fi: number, len: number): { file: string; line: number; what: string } {
+    const f = fx.files[fi]!;
+    const name = nameOf(f.path);
+    const kept = f.bytes.subarray(0, len);
+    const line = kept.filter((b) => b === 10).length + 1; // the first line cut or lost
+    const prev = fx.files[fi - 1];
+    const next = fx.files[fi + 1];
+    const notACopy = (): { file: string; line: number; what: string } => ({
+      file: name,
+      line: 1,
+      what: `the first line of ${name} is not a copy of the last line of ${nameOf(prev!.path)}`,
+    });
+    if (next === undefined) return notACopy();
+    if (len > 0 && f.bytes[len - 1] !== 10)
+      return {
+        file: name,
+        line,
+        what: "the file ends with an incomplete line although a newer file follows",
+      };
+    if (len === 0 && prev !== undefined) return notACopy();
+    const lost = (JSON.parse(f.bytes.toString("utf8").split("\n")[line - 1]!) as AuditEntry).seq;
+    const nextName = nameOf(next.path);
+    const firstOfNext = (JSON.parse(next.bytes.toString("utf8").split("\n")[0]!) as AuditEntry).seq;
+    return {
+      file: nextName,
+      line: 1,
+      what: `file ${nextName} starts at seq ${firstOfNext + 1}, but seq ${lost} comes next: entries or files are missing`,
+    };
+  }
+
+  it("at each line end, next to it and mid-line is detected, naming the cut line or the next file's anchor", () => {
+    // the newest file is one line (the copy that anchors it), so every cut of it loses that copy
+    expect(fx.files.at(-1)!.bytes.filter((b) => b === 10)).toHaveLength(1);
     const misses: string[] = [];
-    for (const f of fx.files) {
+    let cases = 0;
+    for (const [fi, f] of fx.files.entries()) {
       const cuts = new Set<number>();
       let start = 0;
       for (let i = 0; i < f.bytes.length; i++) {
@@ -177,10 +218,17 @@ describe("truncating a file", () => {
       for (const len of cuts) {
         truncateSync(f.path, len);
         const r = verify(fx.dir, fx.spool, { cache });
-        if (r.ok) misses.push(`${f.path} cut to ${len} bytes`);
+        const want = expectedProblem(fi, len);
+        const got = r.problems[0];
+        cases++;
+        if (r.ok || got?.file !== want.file || got.line !== want.line || got.what !== want.what)
+          misses.push(
+            `${nameOf(f.path)} cut to ${len} bytes: want ${JSON.stringify(want)}, got ${JSON.stringify(got ?? null)}`,
+          );
         writeFileSync(f.path, f.bytes);
       }
     }
+    expect(cases).toBeGreaterThan(fx.files.length * 4);
     expect(misses).toEqual([]);
   });
 });

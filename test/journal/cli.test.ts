@@ -44,7 +44,11 @@ it("transactions list shows every kind with outcome, card id, OBU id, amount, TA
   expect(lines).toHaveLength(4);
   expect(lines[1]).toContain(recs[0]!.tradeId);
   expect(lines[1]).toContain("EXIT_DEBIT");
-  expect(lines[1]).toContain(recs[0]!.cardId!);
+  // card numbers masked by default (network and last four digits), as status and audit print them
+  const card = recs[0]!.cardId!;
+  const masked = `${card.slice(0, 4)}${"*".repeat(12)}${card.slice(-4)}`;
+  expect(lines[1]).toContain(masked);
+  expect(table.out).not.toContain(card);
   expect(lines[1]).toContain(recs[0]!.tac!);
   expect(lines[1]).toContain(recs[0]!.iccPaySerial!);
   expect(lines[1]).toContain((recs[0]!.amount / 100).toFixed(2));
@@ -72,4 +76,20 @@ it("transactions list shows every kind with outcome, card id, OBU id, amount, TA
     [3, "suspect"],
   ]);
   expect(objs[0]!.uploadedAt).toBeNull();
+  expect(json.out).not.toMatch(/"cardId":"\d{20}"/);
+  expect(objs.map((o) => (o as { cardId?: string }).cardId)).toEqual([
+    `${recs[1]!.cardId!.slice(0, 4)}${"*".repeat(12)}${recs[1]!.cardId!.slice(-4)}`,
+    `${recs[2]!.cardId!.slice(0, 4)}${"*".repeat(12)}${recs[2]!.cardId!.slice(-4)}`,
+  ]);
+
+  // --full-ids prints them whole, in the table and in JSON
+  const full = await run(["transactions", "list", "--data-dir", dir, "--full-ids"]);
+  expect(full.out.trim().split("\n")[1]).toContain(card);
+  const fullJson = await run(["transactions", "list", "--data-dir", dir, "--json", "--full-ids"]);
+  expect(
+    fullJson.out
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { cardId: string }).cardId),
+  ).toEqual(recs.map((r) => r.cardId));
 });

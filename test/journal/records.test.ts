@@ -274,6 +274,29 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     ).toBe(2);
   });
 
+  it("refuses (E605) to commit a transaction without its proof, debit or entry write; nothing is written", () => {
+    const j = openJournal();
+    const debit = sampleRecord(5);
+    expect(debit.amount).toBeGreaterThan(0);
+    expect(() => j.commit({ ...debit, tac: null })).toThrow(
+      expect.objectContaining({
+        code: "E605_JOURNAL_RECORD_INVALID",
+        message: expect.stringMatching(/missing tac$/),
+      }),
+    );
+    expect(() =>
+      j.commit({ ...debit, iccPaySerial: null, psamNo: null, psamTransSerial: null, transTime: null }),
+    ).toThrow(/missing iccPaySerial, psamNo, psamTransSerial, transTime$/);
+    // an entry write moves no money but carries the same proof (the lane commits one only with it)
+    const entryWrite = { ...sampleRecord(6), outcome: "ENTRY_WRITE", amount: 0, amountDue: 0 };
+    expect(() => j.commit({ ...entryWrite, tac: null })).toThrow(/missing tac$/);
+    expect([j.lastSeq(), j.list(), j.queueDepth(), j.healthy]).toEqual([0, [], 0, true]);
+    // with the proof, both commit; a suspect without one still does (that is what a suspect is)
+    expect(j.commit(debit).kind).toBe("transaction");
+    expect(j.commit(entryWrite).amount).toBe(0);
+    expect(j.commit({ ...sampleRecord(7, "suspect"), tac: null, iccPaySerial: null }).kind).toBe("suspect");
+  });
+
   it("a held suspect that is settled goes back into the queue", () => {
     const j = openJournal();
     const suspect = j.commit(sampleRecord(4, "suspect"));

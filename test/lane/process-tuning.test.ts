@@ -3,7 +3,8 @@
  * own threads are left alone: V8's helper threads go to nice 10, the lane thread and libuv's thread pool
  * (the serial port's reads and writes) stay at the lane's priority, and a second call changes nothing.
  * With two CPUs or more, one CPU is left to the lane thread: the helpers, and the workers started after
- * the tuning (status list, journal checkpointer), run on the others.
+ * the tuning (status list, journal checkpointer), run on the others (that test is skipped, with one line
+ * saying why, without taskset or with one CPU).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -46,6 +47,18 @@ try {
   // not installed: the CPU step is skipped, and says so
 }
 
+const placementRuns = linux && taskset && (cpus?.length ?? 0) >= 2;
+if (!placementRuns)
+  console.warn(
+    `lane process tuning: the CPU placement test SKIPPED (${
+      !linux
+        ? "not Linux"
+        : !taskset
+          ? "no taskset: apt-get install util-linux"
+          : `${cpus?.length ?? 0} CPU allowed, it needs 2`
+    })`,
+  );
+
 describe("lane process tuning", () => {
   it.runIf(linux)(
     "puts V8's helper threads at nice 10 and leaves the lane thread and the thread pool alone",
@@ -69,7 +82,7 @@ describe("lane process tuning", () => {
     },
   );
 
-  it.runIf(linux && taskset && (cpus?.length ?? 0) >= 2)(
+  it.runIf(placementRuns)(
     "leaves one CPU to the lane thread; helpers and the workers started later run on the others",
     () => {
       const out = runChild();

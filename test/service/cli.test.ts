@@ -12,9 +12,11 @@ import { type DirectLaneDeps, directDeps, runDirect } from "../../src/cli/direct
 import { locateLane } from "../../src/cli/lane-locate.js";
 import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
 import { displayWidth } from "../../src/cli/text-table.js";
-import { Journal } from "../../src/journal/journal.js";
+import { acquireDataDirLock } from "../../src/datadir/lock.js";
+import { Journal, JournalReader } from "../../src/journal/journal.js";
 import type { LaneSnapshot } from "../../src/service/lane-view.js";
 import { runCli } from "../helpers/cli.js";
+import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type Rig, startRig } from "./harness.js";
 
@@ -134,13 +136,13 @@ describe("etc-lane lane open|close and journal actions through the running lane"
     expect(n.stderr).toContain("give --now");
   });
 
-  it("a close needs a reason; open/close without a running lane say so and exit 1", async () => {
+  it("a close needs a reason; open/close where no lane runs nor has run say so and exit 1", async () => {
     const noReason = await runCli("etc-lane", ["lane", "close", "--data-dir", rig.dataDir]);
     expect(noReason.code).not.toBe(0);
     expect(noReason.stderr).toContain("--reason");
     const off = await runCli("etc-lane", ["lane", "close", "--reason", "x", "--data-dir", empty]);
     expect(off.code).toBe(1);
-    expect(off.stderr).toContain(`no lane is running on ${empty}`);
+    expect(off.stderr).toContain(`no lane is running on ${empty}, and none has run there (no journal.db)`);
   });
 
   it("imports a status-list bundle through the lane, with progress, and reports when no lane runs", async () => {
@@ -216,6 +218,65 @@ describe("operator actions without a running lane (the data directory, under its
     expect(j.heldCount()).toBe(0);
     j.close();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  it("journal retention --now end to end: the CLI takes the real lock, deletes what is due, records it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-direct-retention-"));
+    try {
+      const dataDir = join(dir, "data");
+      const t = new Date(Date.UTC(2020, 0, 1)); // years before any retention period
+      const j = Journal.open({
+        dataDir,
+        laneIdentity: { network: "4301", station: "0102", lane: 3 },
+        checkpointIntervalMs: 0,
+        utcOffsetMinutes: 480,
+        now: () => t,
+      });
+      const acked = [1, 2].map((i) => j.commit(sampleRecord(i)));
+      j.markUploaded(acksOf(...acked), t);
+      j.commit(sampleRecord(3)); // as old, but the station never acknowledged it: kept
+      j.close();
+      const cfg = join(dir, "lane.yaml");
+      writeFileSync(
+        cfg,
+        [
+          'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+          "rsu: { port: /dev/null, protocol: legacy }",
+          "statusList: { publicKey: key.pem }",
+          `dataDir: ${dataDir}`,
+          "tariff: tariff.yaml",
+          "journal: { retentionDays: 30 }",
+          "",
+        ].join("\n"),
+      );
+      const args = ["journal", "retention", "--now", "--config", cfg];
+      // while another holder has the data directory: refused, naming it, nothing deleted
+      const held = acquireDataDirLock(dataDir, { role: "cli", command: "a test holding the lock" });
+      const busy = await runCli("etc-lane", args).finally(() => held.release());
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(/in use by .*a test holding the lock/);
+      const r = await runCli("etc-lane", args);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(
+        /^retention: 2 acknowledged record\(s\) older than \S+ deleted \[data directory \(no lane running\)\]\n$/,
+      );
+      const reader = JournalReader.openReadOnly(dataDir);
+      expect(reader.list().map((x) => x.seq)).toEqual([3]);
+      reader.close();
+      const trail = [...readTrail(auditDir(dataDir))].map((x) => x.entry);
+      expect(trail.filter((e) => e.type === "operator.journal.retention").map((e) => e.data)).toEqual([
+        expect.objectContaining({
+          user: userInfo().username,
+          via: "direct",
+          ok: true,
+          details: expect.objectContaining({ deleted: 2 }),
+        }),
+      ]);
+      expect(trail.filter((e) => e.type === "journal.retention")).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    }
   });
 
   it("does nothing when the data directory is locked (a lane starting, another command)", async () => {

@@ -136,13 +136,27 @@ describe("status-list import, lookup and info by the lane's config", () => {
       const cfg = laneConfigFile(t.dir, dataDir);
       const served = await serveLane(t.lane, loadLaneConfig(cfg), { processMetrics: false });
       try {
+        const listed = "43010000000000007777"; // the one card the delta lists
+        expect(t.lane.statusList.lookup({ cardId: listed })).toMatchObject({ listed: false, entries: [] });
         const delta = bundleFile(t.dir, "delta", "202507160005", "202507160000");
         expect(await etcLane(["import", delta, "--config", cfg])).toBe(0);
         expect(out).toMatch(/^status-list delta 202507160005 applied .* \[lane\]\n$/);
         expect(t.lane.statusList.versions()).toEqual({ full: "202507160000", delta: "202507160005" });
+        // the running lane's own lookup now refuses it, judged against the imported delta
+        expect(t.lane.statusList.lookup({ cardId: listed })).toMatchObject({
+          listed: true,
+          entry: { kind: "card", id: listed, reason: "lost" },
+          versions: { full: "202507160000", delta: "202507160005" },
+        });
         const es = operatorEntries(dataDir).filter((e) => e.type !== "status-list.loaded");
-        expect(es.map((e) => e.type)).toEqual(["status-list.applied", "operator.status-list.import"]);
-        expect(es[1]!.data).toMatchObject({ via: "socket", ok: true, file: delta });
+        // the harness's own list (applied at start), then the operator's delta and who asked for it
+        expect(es.map((e) => [e.type, (e.data as { source?: string }).source ?? null])).toEqual([
+          ["status-list.applied", "test"],
+          ["status-list.applied", "operator"],
+          ["operator.status-list.import", null],
+        ]);
+        expect(es[1]!.data).toMatchObject({ kind: "delta", version: "202507160005" });
+        expect(es[2]!.data).toMatchObject({ via: "socket", ok: true, file: delta });
       } finally {
         await served.close();
       }

@@ -61,11 +61,11 @@ describe("the simulator tells an integrator what the lane under test does wrong"
     const n = await until(notice);
     expect(n).toMatchObject({
       code: "antenna-closed",
-      message: "antenna closed: vehicles wait for C4 01; `rsu.antennaOnAtInit: true` starts without",
+      message: "antenna closed: vehicles wait for C4 01; scenario `rsu.antennaOnAtInit: true` starts without",
       at: expect.any(Number),
     });
     expect(describeEvent(n)).toMatch(
-      /^\[\s+\d+\.\d{3}s\] notice: antenna closed: vehicles wait for C4 01; `rsu.antennaOnAtInit: true` starts without$/,
+      /^\[\s+\d+\.\d{3}s\] notice: antenna closed: vehicles wait for C4 01; scenario `rsu.antennaOnAtInit: true` starts without$/,
     );
     // No vehicle was reached meanwhile; once the lane opens the antenna the car is served.
     expect(frameLog.records.filter((r) => r.dir === "tx" && r.frame?.type === "B2")).toEqual([]);

@@ -95,7 +95,7 @@ A session with lane software that is not ours (legacy protocol, over a pseudo-te
   An unanswered RSU frame is repeated 3 times 120 ms apart, then the RSU gives up on it.
 
   stdout, one line per event (this lane sent C4 01 four seconds late and ignored the first OBU):
-  [    4.082s] notice: antenna closed: vehicles wait for C4 01; \`rsu.antennaOnAtInit: true\` starts without
+  [    4.082s] notice: antenna closed: vehicles wait for C4 01; scenario \`rsu.antennaOnAtInit: true\` starts without
   [    5.081s] v1 entered obu e84d4a61
   [    5.576s] gave up on B2 for v1: no answer, waited for C1 or C2 for OBU e84d4a61, or an empty ack
   [    5.576s] v1 gave-up (no answer to B2)

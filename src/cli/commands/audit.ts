@@ -22,7 +22,7 @@ import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/ti
 import type { VerifyReport } from "../../audit/verify.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
-import { cell, csvCell, maskCardIds, yuan } from "../format.js";
+import { csvCell, displayWidth, maskCardIds, pad, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 
@@ -85,38 +85,51 @@ function filterFrom(o: FilterOpts, offset: number): SearchFilter {
   return f;
 }
 
-const COLUMNS: [string, number, "left" | "right"][] = [
-  ["TIME", 23, "left"],
-  ["SEQ", 7, "right"],
-  ["SEV", 5, "left"],
-  ["KIND", 20, "left"],
-  ["REASON", 22, "left"],
-  ["CARD", 20, "left"],
-  ["OBU", 16, "left"],
-  ["PLATE", 10, "left"],
-  ["AMOUNT", 8, "right"],
-  ["MESSAGE", 0, "left"],
+/** The table's columns: heading and alignment. Widths come from the content; nothing is ever cut. */
+const COLUMNS: [string, "left" | "right"][] = [
+  ["TIME", "left"],
+  ["SEQ", "right"],
+  ["SEV", "left"],
+  ["KIND", "left"],
+  ["REASON", "left"],
+  ["CARD", "left"],
+  ["OBU", "left"],
+  ["PLATE", "left"],
+  ["AMOUNT", "right"],
+  ["MESSAGE", "left"],
 ];
 
-function tableLine(cells: string[]): string {
-  return `${cells
-    .map((c, i) => {
-      const [, w, a] = COLUMNS[i]!;
-      return w === 0 ? c : cell(c, w, a);
-    })
-    .join("  ")
-    .trimEnd()}\n`;
+/**
+ * Lines up rows: each column as wide as its widest cell among the heading and the rows it was sized on.
+ * A later row (tail -f) with a longer cell keeps it whole and pushes the rest of its line right.
+ */
+class Table {
+  private readonly widths: number[];
+  constructor(
+    private readonly head: string[],
+    rows: string[][],
+  ) {
+    this.widths = head.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ""))));
+  }
+  line(cells: string[]): string {
+    const last = cells.length - 1;
+    return `${cells
+      .map((c, i) => (i === last ? c : pad(c, this.widths[i]!, COLUMNS[i]![1])))
+      .join("  ")
+      .trimEnd()}\n`;
+  }
+  header(): string {
+    return this.line(this.head);
+  }
 }
 
-function header(offset: number | null): string {
-  return tableLine(
-    COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h)),
-  );
+function headings(offset: number | null): string[] {
+  return COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h));
 }
 
-function rowLine(r: TimelineRow, full: boolean): string {
+function rowCells(r: TimelineRow, full: boolean): string[] {
   const m = (s: string | null): string => (s === null ? "-" : full ? s : maskCardIds(s));
-  return tableLine([
+  return [
     displayLocal(r.time),
     String(r.seq),
     r.severity,
@@ -127,7 +140,7 @@ function rowLine(r: TimelineRow, full: boolean): string {
     r.plate ?? "-",
     r.amount === null ? "-" : yuan(r.amount),
     m(r.message),
-  ]);
+  ];
 }
 
 function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {
@@ -151,9 +164,22 @@ function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {
   return `${full ? text : maskCardIds(text)}\n`;
 }
 
-function emit(e: AuditEntry, o: OutputOpts): void {
-  const r = toRow(e);
-  out(o.json ? jsonLine(e, r, !!o.fullIds) : rowLine(r, !!o.fullIds));
+/**
+ * Prints entries: JSON lines at once; a table sized to these entries (the heading first). Returns how a
+ * later entry is printed (tail -f): in the same columns.
+ */
+function emitAll(entries: AuditEntry[], o: OutputOpts, offset: number | null): (e: AuditEntry) => void {
+  const full = !!o.fullIds;
+  if (o.json) {
+    const one = (e: AuditEntry): void => out(jsonLine(e, toRow(e), full));
+    for (const e of entries) one(e);
+    return one;
+  }
+  const rows = entries.map((e) => rowCells(toRow(e), full));
+  const table = new Table(headings(offset), rows);
+  out(table.header());
+  for (const r of rows) out(table.line(r));
+  return (e) => out(table.line(rowCells(toRow(e), full)));
 }
 
 function addFilterOptions(cmd: Command): Command {
@@ -176,7 +202,7 @@ function addFilterOptions(cmd: Command): Command {
     );
 }
 
-async function follow(dir: string, lastSeq: number, o: OutputOpts): Promise<void> {
+async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => void): Promise<void> {
   let printed = lastSeq;
   const poll = (): void => {
     const segs = listSegments(dir);
@@ -198,7 +224,7 @@ async function follow(dir: string, lastSeq: number, o: OutputOpts): Promise<void
           continue;
         }
         if (e.seq > printed) {
-          emit(e, o);
+          emit(e);
           printed = e.seq;
         }
       }
@@ -289,9 +315,13 @@ export function registerAudit(program: Command): void {
     const loc = locateLane(o);
     const dir = trailDir(loc);
     const entries = lastEntries(dir, n);
-    if (!o.json) out(header(laneOffset(loc, dir)));
-    for (const { entry } of entries) emit(entry, o);
-    if (o.follow) await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, o);
+    const emit = emitAll(
+      entries.map((x) => x.entry),
+      o,
+      o.json ? null : laneOffset(loc, dir),
+    );
+    if (o.follow)
+      await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, emit);
   });
 
   addFilterOptions(
@@ -308,14 +338,18 @@ export function registerAudit(program: Command): void {
     const dir = trailDir(loc);
     const offset = laneOffset(loc, dir);
     const f = filterFrom(o, offset);
-    if (!o.json) out(header(offset));
-    let n = 0;
+    // JSON lines go out as they are found; a table is sized to what was found, so it waits for all of it
+    const found: AuditEntry[] = [];
+    const json = o.json ? emitAll([], o, null) : null;
     for (const { entry } of readTrail(dir, f.since !== undefined ? { sinceMs: f.since } : {})) {
       if (!matches(entry, toRow(entry), f)) continue;
-      emit(entry, o);
-      n++;
+      if (json) json(entry);
+      else found.push(entry);
     }
-    if (!o.json) process.stderr.write(`${n} entr${n === 1 ? "y" : "ies"}\n`);
+    if (!json) {
+      emitAll(found, o, offset);
+      process.stderr.write(`${found.length} entr${found.length === 1 ? "y" : "ies"}\n`);
+    }
   });
 
   addFilterOptions(

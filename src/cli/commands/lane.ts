@@ -1,7 +1,8 @@
 /**
- * `etc-lane lane open|close`: an operator opens or closes the running lane, through its control socket.
- * The lane records who did it in its audit trail. Without a running lane there is nothing to open or
- * close: the command says so and exits 1.
+ * `etc-lane lane open|close`: an operator opens or closes the lane, through the running lane's control
+ * socket; the lane records who did it in its audit trail. Without a running lane, on the data directory
+ * under its lock (../direct-lane.ts): the close is the journal setting the lane reads when it starts, so a
+ * lane started later stays closed until `lane open`; recorded in the trail with `via: "direct"`.
  */
 import type { Command } from "commander";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
@@ -14,7 +15,9 @@ interface Opts extends LaneLocationOptions {
 }
 
 export function registerLane(program: Command): void {
-  const lane = program.command("lane").description("operator actions on the running lane: open, close");
+  const lane = program
+    .command("lane")
+    .description("operator actions: open, close (the running lane, or the data directory when none runs)");
   addLaneOptions(
     lane
       .command("open")
@@ -22,21 +25,31 @@ export function registerLane(program: Command): void {
       .option("--json", "print the result as JSON"),
   ).action(async (o: Opts) => {
     printOutcome(
-      await operatorCall(locateLane(o), { action: "lane.open" }, { command: "etc-lane lane open" }),
+      await operatorCall(
+        locateLane(o),
+        { action: "lane.open" },
+        { command: "etc-lane lane open", direct: (op, user) => op.openLane(user) },
+      ),
       o.json,
     );
   });
   addLaneOptions(
     lane
       .command("close")
-      .description("close the lane (antenna off, vehicles to the manual lane) until `etc-lane lane open`")
+      .description(
+        "close the lane (antenna off, vehicles to the manual lane) until `etc-lane lane open`, across restarts",
+      )
       .requiredOption("--reason <text>", 'why, for the audit trail and the page (e.g. "barrier maintenance")')
       .option("--json", "print the result as JSON"),
   ).action(async (o: Opts) => {
     const reason = (o.reason ?? "").trim();
     if (!reason) throw new UsageError("--reason: say why the lane closes (it goes into the audit trail)");
     printOutcome(
-      await operatorCall(locateLane(o), { action: "lane.close", reason }, { command: "etc-lane lane close" }),
+      await operatorCall(
+        locateLane(o),
+        { action: "lane.close", reason },
+        { command: "etc-lane lane close", direct: (op, user) => op.closeLane(user, reason) },
+      ),
       o.json,
     );
   });

@@ -1,12 +1,15 @@
 /**
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
- * object per line with --json. Reads the journal read-only, so it works while the lane is running. Finds
+ * object per line with --json. Card numbers are masked (network and last four digits kept) unless
+ * --full-ids, as in `status` and `audit`. Reads the journal read-only, so it works while the lane is running. Finds
  * the lane by its config like every maintenance command (../lane-locate.ts).
  */
 import type { Command } from "commander";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
+import { maskCardId } from "../../service/format.js";
+import { maskCardIds } from "../format.js";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 
@@ -16,6 +19,7 @@ interface ListOpts extends LaneLocationOptions {
   kind?: string[];
   pending?: boolean;
   limit?: string;
+  fullIds?: boolean;
 }
 
 export function parseSince(v: string | undefined): Date | number | undefined {
@@ -29,14 +33,14 @@ export function parseSince(v: string | undefined): Date | number | undefined {
 
 const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));
 
-function row(r: StoredRecord): string[] {
+function row(r: StoredRecord, fullIds: boolean): string[] {
   return [
     String(r.seq),
     r.tradeId,
     r.createdAt.slice(0, 19).replace("T", " "),
     r.kind,
     r.outcome,
-    r.cardId ?? "-",
+    fullIds ? (r.cardId ?? "-") : maskCardId(r.cardId),
     r.obuId,
     yuan(r.amount),
     r.tac ?? "-",
@@ -45,7 +49,18 @@ function row(r: StoredRecord): string[] {
   ];
 }
 
-export function formatTable(records: Iterable<StoredRecord>, write: (s: string) => void): number {
+/** One record as a JSON line; card numbers masked unless fullIds (the cardId field, and any in the text). */
+function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
+  if (fullIds) return `${JSON.stringify(r)}\n`;
+  const masked = r.cardId === null ? r : { ...r, cardId: maskCardId(r.cardId) };
+  return `${maskCardIds(JSON.stringify(masked))}\n`;
+}
+
+export function formatTable(
+  records: Iterable<StoredRecord>,
+  write: (s: string) => void,
+  fullIds = false,
+): number {
   const head = [
     "SEQ",
     "TRADE ID",
@@ -68,7 +83,7 @@ export function formatTable(records: Iterable<StoredRecord>, write: (s: string) 
   write(`${fmt(head)}\n`);
   let n = 0;
   for (const r of records) {
-    write(`${fmt(row(r))}\n`);
+    write(`${fmt(row(r, fullIds))}\n`);
     n++;
   }
   return n;
@@ -84,6 +99,7 @@ export function registerTransactions(program: Command): void {
     .option("--kind <kind...>", `only these kinds: ${RECORD_KINDS.join(", ")}`)
     .option("--pending", "only records the station has not acknowledged")
     .option("--limit <n>", "at most n records")
+    .option("--full-ids", "print whole card numbers (masked by default)")
     .action((o: ListOpts) => {
       const q: ListQuery = {};
       const since = parseSince(o.since);
@@ -106,9 +122,10 @@ export function registerTransactions(program: Command): void {
         const out = (s: string): void => {
           process.stdout.write(s);
         };
-        if (o.json) for (const r of j.iterate(q)) out(`${JSON.stringify(r)}\n`);
+        const full = o.fullIds === true;
+        if (o.json) for (const r of j.iterate(q)) out(jsonRecordLine(r, full));
         else {
-          const n = formatTable(j.iterate(q), out);
+          const n = formatTable(j.iterate(q), out, full);
           process.stderr.write(`${n} record(s); ${j.stats().pending} awaiting upload\n`);
         }
       } finally {
