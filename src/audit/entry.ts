@@ -70,12 +70,39 @@ export function buildLine(
     throw new TypeError(`audit entry type "${ev.type}" is not a dotted lower-case name`);
   if (!(SEVERITIES as readonly string[]).includes(ev.severity))
     throw new TypeError(`audit entry severity "${ev.severity}" is not one of ${SEVERITIES.join(", ")}`);
-  const data = ev.data === undefined ? "" : `,"data":${JSON.stringify(ev.data)}`;
-  const body =
-    `{"seq":${seq},"time":"${time}","utc":"${utc}","type":"${ev.type}","severity":"${ev.severity}",` +
-    `"message":${JSON.stringify(ev.message)}${data},"prev":"${prev}"}`;
-  const hash = sha256hex(body);
-  return { seq, hash, line: `${body.slice(0, -1)},"hash":"${hash}"}\n` };
+  return lineOf(
+    seq,
+    time,
+    utc,
+    ev.type,
+    ev.severity,
+    JSON.stringify(ev.message),
+    ev.data === undefined ? undefined : JSON.stringify(ev.data),
+    prev,
+  );
+}
+
+/**
+ * The line from its members already serialised: `messageJson` and `dataJson` are JSON texts (dataJson
+ * undefined: no data member); `type` and `severity` must already be valid (buildLine checks them; the
+ * trail's record entries use fixed ones). The bytes are those buildLine writes.
+ */
+export function lineOf(
+  seq: number,
+  time: string,
+  utc: string,
+  type: string,
+  severity: AuditSeverity,
+  messageJson: string,
+  dataJson: string | undefined,
+  prev: string,
+): BuiltLine {
+  const head =
+    `{"seq":${seq},"time":"${time}","utc":"${utc}","type":"${type}","severity":"${severity}",` +
+    `"message":${messageJson}${dataJson === undefined ? "" : `,"data":${dataJson}`},"prev":"${prev}"`;
+  // the hash covers the line without its hash member: the head closed with "}"
+  const hash = sha256hex(`${head}}`);
+  return { seq, hash, line: `${head},"hash":"${hash}"}\n` };
 }
 
 export type LineCheck = { entry: AuditEntry } | { problem: string };

@@ -6,8 +6,8 @@
  * whose row is gone, unless a journal.retention entry names it) and an inserted row (a row no entry
  * references). docs/audit.md, "Journal binding".
  */
-import type { AuditEventInput } from "./entry.js";
-import { sha256hex } from "./entry.js";
+import type { AuditEventInput, AuditSeverity, BuiltLine } from "./entry.js";
+import { lineOf, sha256hex } from "./entry.js";
 import type { AuditHead, SpooledLine } from "./spool.js";
 
 export const RECORD_TYPES = { commit: "record.commit", settle: "record.settle" } as const;
@@ -89,6 +89,7 @@ export function recordBinding(op: RecordBinding["op"], rec: BindableRecord, json
 
 const yuan = (fen: number): string => (fen / 100).toFixed(2);
 
+/** The entry of a record as an event (tests and tools; the trail builds the same line with recordLine). */
 export function recordEvent(b: RecordBinding): AuditEventInput {
   const data: RecordEntryData = {
     rec: { jseq: b.jseq, tradeId: b.tradeId, revision: b.revision, digest: sha256hex(b.json) },
@@ -100,13 +101,60 @@ export function recordEvent(b: RecordBinding): AuditEventInput {
     plate: b.plate,
     amount: b.amount,
   };
+  return { type: RECORD_TYPES[b.op], severity: recordSeverity(b), message: recordMessage(b), data };
+}
+
+const recordSeverity = (b: RecordBinding): AuditSeverity => (b.kind === "suspect" ? "warn" : "info");
+
+function recordMessage(b: RecordBinding): string {
   const verb = b.op === "settle" ? `settled (revision ${b.revision})` : "recorded";
-  return {
-    type: RECORD_TYPES[b.op],
-    severity: b.kind === "suspect" ? "warn" : "info",
-    message: `${b.kind} ${b.outcome} ${yuan(b.amount)} ${verb}, trade ${b.tradeId}`,
-    data,
-  };
+  return `${b.kind} ${b.outcome} ${yuan(b.amount)} ${verb}, trade ${b.tradeId}`;
+}
+
+/** `,"name":<JSON of v>`, or nothing for undefined (as JSON.stringify leaves such a member out). */
+function member(name: string, v: unknown): string {
+  const j = JSON.stringify(v);
+  return j === undefined ? "" : `,"${name}":${j}`;
+}
+
+/**
+ * The line of a record's entry after `prev`: byte for byte the line buildLine writes for recordEvent(b)
+ * (test/audit/record-line.test.ts), built without the intermediate objects and their serialisation: the
+ * digest of the stored JSON (one SHA-256), the data member written member by member, the line's SHA-256.
+ * This runs on the lane thread right after the previous commit's fsync, in the commit of every vehicle.
+ */
+export function recordLine(
+  b: RecordBinding,
+  seq: number,
+  time: string,
+  utc: string,
+  prev: string,
+): BuiltLine {
+  const digest = sha256hex(b.json);
+  const rec =
+    member("jseq", b.jseq) +
+    member("tradeId", b.tradeId) +
+    member("revision", b.revision) +
+    `,"digest":"${digest}"`;
+  const data =
+    `,"rec":{${rec.slice(1)}}` +
+    member("kind", b.kind) +
+    member("outcome", b.outcome) +
+    member("cardId", b.cardId) +
+    member("obuSerial", b.obuSerial) +
+    member("obuId", b.obuId) +
+    member("plate", b.plate) +
+    member("amount", b.amount);
+  return lineOf(
+    seq,
+    time,
+    utc,
+    RECORD_TYPES[b.op],
+    recordSeverity(b),
+    JSON.stringify(recordMessage(b)),
+    `{${data.slice(1)}}`,
+    prev,
+  );
 }
 
 export function isRecordType(type: string): type is RecordEntryType {

@@ -40,12 +40,12 @@ import {
 import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
-import { type BoundEntry, type RecordBinding, recordEvent } from "./records.js";
+import { type BoundEntry, type RecordBinding, recordLine } from "./records.js";
 import { type LastCheckpoint, recoverTrail } from "./recovery.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { auditDir, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
-import { localIso } from "./time.js";
+import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
 
 export interface AuditTrailOptions {
@@ -121,7 +121,8 @@ export class AuditTrail {
   private readonly log: Logger;
   private readonly spool: AuditSpool;
   private readonly now: () => number;
-  private readonly offset: number;
+  /** the entry times, formatted once per second */
+  private readonly times: EntryTimes;
   private readonly cpEvery: number;
   private readonly segmentMaxBytes: number;
   private readonly spoolBatchMs: number;
@@ -164,7 +165,7 @@ export class AuditTrail {
     this.log = (opts.logger ?? silentLogger).child({ module: "audit" });
     this.spool = opts.spool;
     this.now = opts.now ?? Date.now;
-    this.offset = opts.utcOffsetMinutes;
+    this.times = new EntryTimes(opts.utcOffsetMinutes);
     this.cpEvery = opts.checkpointEvery ?? 1000;
     this.segmentMaxBytes = opts.segmentMaxBytes ?? 16 * 1024 * 1024;
     this.spoolBatchMs = opts.spoolBatchMs ?? 100;
@@ -283,8 +284,9 @@ export class AuditTrail {
   }
 
   private build(ev: AuditEventInput): BuiltLine {
-    const now = this.now();
-    return buildLine(this.nextSeq, localIso(now, this.offset), new Date(now).toISOString(), ev, this.head);
+    const t = this.times;
+    t.set(this.now());
+    return buildLine(this.nextSeq, t.local, t.utc, ev, this.head);
   }
 
   /**
@@ -305,14 +307,22 @@ export class AuditTrail {
    * When `tx` returns the line is written to the file; when it throws nothing changed in the chain.
    */
   bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T {
-    return this.bindEvent(recordEvent(b), tx);
+    this.assertOpen();
+    const t = this.times;
+    t.set(this.now());
+    return this.bindBuilt(recordLine(b, this.nextSeq, t.local, t.utc, this.head), tx);
   }
 
   /** As bindRecord, for an event that must commit with a journal transaction (journal.retention). */
   bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T {
     this.assertOpen();
-    const built = this.build(ev);
-    const spooled = [...this.pendingSpool, { seq: built.seq, line: built.line }];
+    return this.bindBuilt(this.build(ev), tx);
+  }
+
+  private bindBuilt<T>(built: BuiltLine, tx: (bound: BoundEntry) => T): T {
+    const line = { seq: built.seq, line: built.line };
+    const pending = this.pendingSpool;
+    const spooled = pending.length === 0 ? [line] : [...pending, line];
     const result = tx({
       seq: built.seq,
       hash: built.hash,

@@ -59,6 +59,9 @@ export class LaneMetrics {
   private readonly commit: Histogram<string>;
   private readonly vehicles: Counter<"kind" | "outcome">;
   private readonly alarms: Counter<"code">;
+  /** the decision histogram's child per stage, made once */
+  private readonly byStage: Record<keyof typeof STAGE_LABEL, { observe(v: number): void }>;
+  private readonly vehicleChildren = new Map<string, { inc(v?: number): void }>();
 
   constructor(
     private readonly view: LaneView,
@@ -74,6 +77,13 @@ export class LaneMetrics {
       registers,
     });
     for (const stage of Object.values(STAGE_LABEL)) this.decision.zero({ stage });
+    const d = this.decision;
+    this.byStage = {
+      b2c1: d.labels({ stage: STAGE_LABEL.b2c1 }),
+      b3c1: d.labels({ stage: STAGE_LABEL.b3c1 }),
+      b4c6: d.labels({ stage: STAGE_LABEL.b4c6 }),
+      b5Barrier: d.labels({ stage: STAGE_LABEL.b5Barrier }),
+    };
     this.commit = new Histogram({
       name: "etc_lane_journal_commit_seconds",
       help: "durable journal commit of a vehicle's record (WAL + synchronous FULL: one fsync)",
@@ -264,18 +274,30 @@ export class LaneMetrics {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
+  /** The counter child of a kind and outcome, made once (prom-client's label lookup is per call otherwise). */
+  private vehicleCounter(kind: string, outcome: string): { inc(v?: number): void } {
+    const key = `${kind}\u0000${outcome}`;
+    let c = this.vehicleChildren.get(key);
+    if (c === undefined) {
+      c = this.vehicles.labels({ kind, outcome: this.outcomes.value(outcome) });
+      // bounded like the label values: past MAX_LABEL_VALUES outcomes, new ones share "other" uncached
+      if (this.vehicleChildren.size < 4 * MAX_LABEL_VALUES) this.vehicleChildren.set(key, c);
+    }
+    return c;
+  }
+
   /** Feed events, in batches from the feed pump. */
   onEvents(batch: readonly LaneFeedEvent[]): void {
     for (const ev of batch) {
       if (ev.type === "vehicle") {
         const st = ev.stages;
-        if (st.b2c1 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b2c1 }, st.b2c1 / 1000);
-        if (st.b3c1 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b3c1 }, st.b3c1 / 1000);
-        if (st.b4c6 !== undefined) this.decision.observe({ stage: STAGE_LABEL.b4c6 }, st.b4c6 / 1000);
-        if (st.b5Barrier !== undefined)
-          this.decision.observe({ stage: STAGE_LABEL.b5Barrier }, st.b5Barrier / 1000);
+        const by = this.byStage;
+        if (st.b2c1 !== undefined) by.b2c1.observe(st.b2c1 / 1000);
+        if (st.b3c1 !== undefined) by.b3c1.observe(st.b3c1 / 1000);
+        if (st.b4c6 !== undefined) by.b4c6.observe(st.b4c6 / 1000);
+        if (st.b5Barrier !== undefined) by.b5Barrier.observe(st.b5Barrier / 1000);
         if (ev.commitMs !== null) this.commit.observe(ev.commitMs / 1000);
-        this.vehicles.inc({ kind: ev.record.kind, outcome: this.outcomes.value(ev.record.outcome) });
+        this.vehicleCounter(ev.record.kind, ev.record.outcome).inc();
       } else if (ev.type === "alarm") {
         this.alarms.inc({ code: this.alarmCodes.value(ev.code) });
       }

@@ -2,8 +2,10 @@ import { Subject } from "rxjs";
 import { describe, expect, it } from "vitest";
 import { FeedPump } from "../../src/service/feed-pump.js";
 import { History } from "../../src/service/history.js";
-import type { LaneFeedEvent } from "../../src/service/lane-view.js";
+import type { LaneFeedEvent, LaneView } from "../../src/service/lane-view.js";
 import { vehicleStages } from "../../src/service/lane-view.js";
+import { LaneMetrics } from "../../src/service/metrics.js";
+import { esc } from "../../src/service/page/render.js";
 
 const alarm = (code: string): LaneFeedEvent => ({ type: "alarm", at: 0, code, message: code });
 
@@ -107,5 +109,72 @@ describe("vehicleStages", () => {
     );
     expect(s).toEqual({ b2c1: 0.5, b3c1: 0.25, b4c6: 0.5, b5Barrier: 1.5 });
     expect(vehicleStages({ b2In: 10, c2Out: 11 }, null)).toEqual({});
+  });
+});
+
+describe("esc (every value on the page and in the live feed)", () => {
+  it("escapes & < > \" ' in one pass, as the five replacements in that order did", () => {
+    const chained = (s: string): string =>
+      s
+        .replace(/&/g, "&amp;")
+        .replace(/</g, "&lt;")
+        .replace(/>/g, "&gt;")
+        .replace(/"/g, "&quot;")
+        .replace(/'/g, "&#39;");
+    const cases = [
+      '<img src=x onerror="alert(1)">',
+      "a&b",
+      "&amp;",
+      "it's",
+      "湘A12345",
+      "",
+      "plain",
+      "<<&&>>''\"\"",
+    ];
+    for (const s of cases) expect(esc(s)).toBe(chained(s));
+    expect(esc(null)).toBe("null");
+    expect(esc(12.5)).toBe("12.5");
+  });
+});
+
+describe("metrics from feed events", () => {
+  it("counts vehicles per kind and outcome and observes each stage, with label children made once", async () => {
+    const m = new LaneMetrics({ snapshot: () => ({}), events$: new Subject() } as unknown as LaneView, {
+      processMetrics: false,
+    });
+    const ev = (i: number, outcome: string): LaneFeedEvent => ({
+      type: "vehicle",
+      at: i,
+      record: {
+        seq: i,
+        tradeId: `T${i}`,
+        at: i,
+        kind: "transaction",
+        outcome,
+        obuId: "A1",
+        obuSerial: null,
+        cardId: null,
+        plate: null,
+        vehicleClass: 1,
+        amount: 100,
+        decisionMs: 1,
+      },
+      stages: { b2c1: 0.2, b4c6: 0.4, b5Barrier: 2 },
+      commitMs: 1.5,
+    });
+    m.onEvents([ev(1, "EXIT_DEBIT"), ev(2, "EXIT_DEBIT"), ev(3, "ENTRY_WRITE")]);
+    m.onEvents([ev(4, "EXIT_DEBIT")]);
+    const vehicles = await m.registry.getSingleMetric("etc_lane_vehicles_total")!.get();
+    const count = (o: string): number | undefined =>
+      vehicles.values.find((v) => v.labels.outcome === o)?.value;
+    expect([count("EXIT_DEBIT"), count("ENTRY_WRITE")]).toEqual([3, 1]);
+    const decision = await m.registry.getSingleMetric("etc_lane_decision_seconds")!.get();
+    const n = (stage: string): number | undefined =>
+      decision.values.find(
+        (v) =>
+          (v as { metricName?: string }).metricName === "etc_lane_decision_seconds_count" &&
+          v.labels.stage === stage,
+      )?.value;
+    expect([n("b2_c1"), n("b3_c1"), n("b4_c6"), n("b5_barrier")]).toEqual([4, 0, 4, 4]);
   });
 });
