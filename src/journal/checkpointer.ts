@@ -109,6 +109,9 @@ export class Checkpointer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the worker is unref'd while it runs; held again until it exits, so a process that awaits this close
+    // at its end is not left by an empty event loop with the promise pending (Node's exit code 13)
+    this.worker.ref();
     this.worker.postMessage("close");
     await new Promise<void>((resolve) => {
       this.worker.once("exit", () => resolve());
