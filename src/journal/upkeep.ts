@@ -274,7 +274,8 @@ export class Upkeep {
     try {
       for (;;) {
         report.waitedMs += await this.idle(); // a vehicle in flight goes first
-        if (this.h.closed || this.stopped) throw new Error("journal closed during the run");
+        // closing ends the run (it may be waiting for the lane): what it deleted so far is reported, no error
+        if (this.h.closed || this.stopped) break;
         if (!this.h.healthy)
           throw Object.assign(new Error("journal unhealthy: retention waits for recover()"), {
             code: JournalErrorCodes.JournalUnhealthy,
@@ -364,7 +365,8 @@ export class Upkeep {
 
   /**
    * Stops the timers and the checkpoint worker (resolves when the worker's connection is closed); a
-   * retention run under way ends after its current batch.
+   * retention run under way ends after its current batch, or at once while it waits for the lane, and is
+   * reported with what it deleted (not as a failure).
    */
   close(): Promise<void> {
     this.stopped = true;

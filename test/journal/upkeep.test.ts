@@ -198,6 +198,30 @@ describe("retention", () => {
     }
   });
 
+  it("a run waiting for the lane ends when the journal closes: reported with what it deleted, not as a failure", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date"] });
+    try {
+      let t = t0;
+      const reports: RetentionReport[] = [];
+      const j = openJournal({
+        now: () => new Date(t),
+        checkpointIntervalMs: 0,
+        retention: { days: 1, intervalMs: 0, busy: () => true, onRetention: (r) => reports.push(r) },
+      });
+      fill(j, 5, t);
+      t += 2 * DAY;
+      const run = j.runRetention();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(reports).toEqual([]);
+      await j.close();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await run).toMatchObject({ deleted: 0, batches: 0, error: null });
+      expect(reports).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("runs each batch with synchronous=NORMAL (no fsync of its own) and puts FULL back after it", async () => {
     let t = t0;
     const j = openJournal({
