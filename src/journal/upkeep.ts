@@ -133,6 +133,7 @@ export class Upkeep {
     retentionIntervalMs: number;
     batchSize: number;
     batchBudgetMs: number;
+    busyRetryMs: number;
     recoverProbeMs: number;
   };
   private running: Promise<RetentionReport> | null = null;
@@ -165,6 +166,7 @@ export class Upkeep {
       retentionIntervalMs: this.intervalMs,
       batchSize: this.batchSize,
       batchBudgetMs: this.batchBudgetMs,
+      busyRetryMs: this.busyRetryMs,
       recoverProbeMs: this.recoverProbeMs,
     };
     const every = opts.checkpointIntervalMs ?? 1000;

@@ -123,8 +123,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       retention: {
         days: c.journal.retentionDays,
         intervalMs: c.journal.retentionIntervalMinutes * 60_000,
+        batchBudgetMs: c.journal.retentionBatchBudgetMs,
         // no retention batch while a vehicle is in flight: a frame never waits for one
         busy: () => (controllerRef?.inFlight().length ?? 0) > 0,
+        busyRetryMs: c.journal.retentionBusyRetryMs,
         // each batch's deletions are bound into the trail by the journal itself; a failed run is an alarm
         onRetention: (r) => {
           if (r.error)
