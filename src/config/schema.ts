@@ -317,6 +317,13 @@ export const JournalSection = z.strictObject({
   retentionDays: int(1, 3650, "days").default(90),
   /** How often retention runs inside the lane (the first run 5 minutes after start, or sooner). */
   retentionIntervalMinutes: int(1, 10_080, "minutes").default(60),
+  /**
+   * The work one retention batch should take on the lane's thread (its size follows from the previous
+   * batch's time per record, at most 100 records); 0: every batch 100 records.
+   */
+  retentionBatchBudgetMs: int(0, 1000, "milliseconds").default(1),
+  /** While a vehicle is in flight retention runs no batch; it looks again this often. */
+  retentionBusyRetryMs: int(1, 1000, "milliseconds").default(10),
   /** While the journal cannot be written, try a durable write this often to see whether it can again. */
   recoverProbeSeconds: int(1, 3600, "seconds").default(30),
 });

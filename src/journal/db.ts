@@ -265,10 +265,16 @@ export class JournalDb {
    * the next durable commit's fsync of the WAL covers it against a power cut). FULL is restored at once.
    */
   withoutOwnFsync<T>(write: () => T): T {
-    this.syncStmts ??= {
-      normal: this.db.prepare("PRAGMA synchronous = NORMAL"),
-      full: this.db.prepare("PRAGMA synchronous = FULL"),
-    };
+    if (!this.syncStmts) {
+      // SQLite applies `PRAGMA synchronous = x` when it compiles the statement, and the first step of the
+      // statement then does nothing (later steps re-compile it, and apply it). Preparing the pair left FULL
+      // in force, so the first write here ran with FULL: step each once now, with FULL last.
+      const normal = this.db.prepare("PRAGMA synchronous = NORMAL");
+      const full = this.db.prepare("PRAGMA synchronous = FULL");
+      normal.run();
+      full.run();
+      this.syncStmts = { normal, full };
+    }
     this.syncStmts.normal.run();
     try {
       return write();

@@ -1,10 +1,12 @@
 /**
  * Upkeep of the journal, all of it off the lane's hot path:
  * - retention: on a schedule, deletes records the station acknowledged more than `retention.days` ago, in
- *   small transactions with a turn of the event loop between them (a frame from the RSU waits for at most
- *   one batch). Each batch writes its `journal.retention` audit entry (the deleted seqs) in its own
- *   transaction when a trail is bound; each run is reported (log line, counters, the injected onRetention
- *   callback). A record still queued, held, or an unsettled suspect is never deleted.
+ *   small transactions (sized to about `batchBudgetMs` of work, at most `batchSize` rows) with a turn of the
+ *   event loop between them, only while the lane has no vehicle in flight (the `busy` hook), and without an
+ *   fsync of their own (synchronous=NORMAL for the batch: the next durable commit or WAL checkpoint flushes
+ *   it). Each batch writes its `journal.retention` audit entry (the deleted seqs) in its own transaction
+ *   when a trail is bound; each run is reported (log line, counters, the injected onRetention callback). A
+ *   record still queued, held, or an unsettled suspect is never deleted.
  * - recovery: while the journal is unhealthy after a write failure, a probe tries recover() on a timer, so
  *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane.
  * - WAL checkpoints: a worker thread with its own connection (checkpointer.ts).
@@ -26,6 +28,8 @@ const DAY_MS = 86_400_000;
 /** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
 const FIRST_RUN_MS = 5 * 60_000;
 const PROBE_BYTES = 4096;
+/** the first batch of a run, before a time per record is measured (with a batch budget) */
+const FIRST_BATCH = 10;
 
 export interface RetentionOptions {
   /**
@@ -35,8 +39,21 @@ export interface RetentionOptions {
   days?: number;
   /** run retention this often; default 60 minutes; 0: never on a schedule (runRetention() only) */
   intervalMs?: number;
-  /** records deleted per transaction (one event-loop turn); default 100 */
+  /** at most this many records deleted per transaction (one event-loop turn); default 100 */
   batchSize?: number;
+  /**
+   * the work one batch should take on the lane's thread, ms; default 1. Each batch's size is the budget
+   * over the previous batch's measured time per record (the first batch: FIRST_BATCH records), 1 to
+   * `batchSize`. 0: every batch is `batchSize` records.
+   */
+  batchBudgetMs?: number;
+  /**
+   * true while the lane must not be kept waiting (the lane: a vehicle in flight). Retention checks it
+   * before every batch and, while it is true, looks again every `busyRetryMs` without deleting anything.
+   */
+  busy?: () => boolean;
+  /** how often a run waiting for `busy` to turn false looks again, ms; default 10 */
+  busyRetryMs?: number;
   /** each run's report (the lane writes a failed run to its audit trail as a journal.error) */
   onRetention?: (report: RetentionReport) => void;
 }
@@ -70,6 +87,10 @@ export interface RetentionReport {
   durationMs: number;
   /** the longest batch: how long the lane's thread was busy with retention in one go */
   longestBatchMs: number;
+  /** the most records one batch deleted */
+  largestBatch: number;
+  /** of durationMs, the time spent waiting for the lane to have no vehicle in flight (the busy hook) */
+  waitedMs: number;
   /** why the run stopped early (nothing is deleted past a failure), or null */
   error: { code: string; message: string } | null;
 }
@@ -98,6 +119,9 @@ export class Upkeep {
   private readonly retentionMs: number;
   private readonly intervalMs: number;
   private readonly batchSize: number;
+  private readonly batchBudgetMs: number;
+  private readonly busy: () => boolean;
+  private readonly busyRetryMs: number;
   private readonly onRetention: ((r: RetentionReport) => void) | undefined;
   private readonly recoverProbeMs: number;
   /** the WAL checkpoint worker, unless checkpointIntervalMs is 0 */
@@ -108,6 +132,8 @@ export class Upkeep {
     retentionDays: number;
     retentionIntervalMs: number;
     batchSize: number;
+    batchBudgetMs: number;
+    busyRetryMs: number;
     recoverProbeMs: number;
   };
   private running: Promise<RetentionReport> | null = null;
@@ -130,12 +156,17 @@ export class Upkeep {
     this.retentionMs = (r.days ?? 90) * DAY_MS;
     this.intervalMs = r.intervalMs ?? 3_600_000;
     this.batchSize = r.batchSize ?? 100;
+    this.batchBudgetMs = r.batchBudgetMs ?? 1;
+    this.busy = r.busy ?? (() => false);
+    this.busyRetryMs = r.busyRetryMs ?? 10;
     this.onRetention = r.onRetention;
     this.recoverProbeMs = opts.recoverProbeMs ?? 30_000;
     this.settings = {
       retentionDays: r.days ?? 90,
       retentionIntervalMs: this.intervalMs,
       batchSize: this.batchSize,
+      batchBudgetMs: this.batchBudgetMs,
+      busyRetryMs: this.busyRetryMs,
       recoverProbeMs: this.recoverProbeMs,
     };
     const every = opts.checkpointIntervalMs ?? 1000;
@@ -179,21 +210,24 @@ export class Upkeep {
   }
 
   /**
-   * One batch in one transaction, fsync'd on its own (synchronous=FULL) between two frames: written without
-   * it, the batch's WAL frames would be flushed by the next vehicle's commit, on the way to its barrier.
+   * One batch of at most `limit` records in one transaction, written with synchronous=NORMAL (restored to
+   * FULL in a finally): the batch is atomic in the WAL (its commit frame), but it is not fsync'd on its
+   * own; the next durable commit or the checkpoint worker's WAL sync flushes it. A power cut before that
+   * loses the whole batch and everything after it in the WAL: the rows and their audit binding are then as
+   * they were before the batch (docs/journal.md, "Retention and the other upkeep").
    * With an audit trail bound, the batch's `journal.retention` entry (the deleted seqs as ranges) commits
    * in the same transaction: `audit verify` then knows each missing row was deleted by retention. The
    * batch is picked before its transaction (the lane's thread is the journal's only writer, so nothing
    * changes in between): the entry must name the rows before the transaction writes it.
    */
-  private batch(cutoffMs: number, cutoff: string): number {
+  private batch(cutoffMs: number, cutoff: string, limit: number): number {
     this.stmts ??= {
       pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
       delRecord: this.h.db.prepare(RETENTION_SQL.deleteRecord),
       delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
     };
     const st = this.stmts;
-    const seqs = st.pick.all(cutoffMs, this.batchSize) as number[];
+    const seqs = st.pick.all(cutoffMs, limit) as number[];
     if (seqs.length === 0) return 0;
     const tx = this.h.db.transaction((bound?: BoundEntry): void => {
       for (const seq of seqs) {
@@ -203,12 +237,24 @@ export class Upkeep {
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
     const binder = this.audit.binder;
-    if (binder)
-      binder.bindEvent(journalRetentionEvent({ deleted: seqRanges(seqs), count: seqs.length, cutoff }), (b) =>
-        tx.immediate(b),
-      );
-    else tx.immediate();
+    this.h.withoutOwnFsync(() => {
+      if (binder)
+        binder.bindEvent(
+          journalRetentionEvent({ deleted: seqRanges(seqs), count: seqs.length, cutoff }),
+          (b) => tx.immediate(b),
+        );
+      else tx.immediate();
+    });
     return seqs.length;
+  }
+
+  /** Resolves once the lane has nothing in flight (at once if it has nothing now); the ms waited. */
+  private async idle(): Promise<number> {
+    if (!this.busy()) return 0;
+    const t0 = performance.now();
+    while (this.busy() && !this.h.closed && !this.stopped)
+      await new Promise<void>((resolve) => setTimeout(resolve, this.busyRetryMs));
+    return performance.now() - t0;
   }
 
   private async retain(trigger: RetentionReport["trigger"], now: Date): Promise<RetentionReport> {
@@ -222,21 +268,33 @@ export class Upkeep {
       batches: 0,
       durationMs: 0,
       longestBatchMs: 0,
+      largestBatch: 0,
+      waitedMs: 0,
       error: null,
     };
+    let limit = this.batchBudgetMs > 0 ? Math.min(FIRST_BATCH, this.batchSize) : this.batchSize;
     try {
       for (;;) {
-        if (this.h.closed) throw new Error("journal closed during the run");
+        report.waitedMs += await this.idle(); // a vehicle in flight goes first
+        // closing ends the run (it may be waiting for the lane): what it deleted so far is reported, no error
+        if (this.h.closed || this.stopped) break;
         if (!this.h.healthy)
           throw Object.assign(new Error("journal unhealthy: retention waits for recover()"), {
             code: JournalErrorCodes.JournalUnhealthy,
           });
         const b0 = performance.now();
-        const n = this.batch(cutoffMs, report.cutoff);
-        report.longestBatchMs = Math.max(report.longestBatchMs, performance.now() - b0);
+        const n = this.batch(cutoffMs, report.cutoff, limit);
+        const ms = performance.now() - b0;
+        report.longestBatchMs = Math.max(report.longestBatchMs, ms);
+        report.largestBatch = Math.max(report.largestBatch, n);
         report.batches++;
         report.deleted += n;
-        if (n < this.batchSize) break;
+        if (n < limit) break;
+        if (this.batchBudgetMs > 0)
+          limit = Math.max(
+            1,
+            Math.min(this.batchSize, Math.floor((this.batchBudgetMs * n) / Math.max(ms, 1e-3))),
+          );
         await new Promise<void>((resolve) => setImmediate(resolve)); // the lane's frames go first
       }
     } catch (e) {
@@ -261,6 +319,8 @@ export class Upkeep {
       batches: r.batches,
       ms: Math.round(r.durationMs),
       longestBatchMs: Math.round(r.longestBatchMs * 100) / 100,
+      largestBatch: r.largestBatch,
+      waitedMs: Math.round(r.waitedMs),
     };
     if (r.error) this.h.log.error({ ...fields, err: r.error }, "journal retention run failed");
     else this.h.log.info(fields, "journal retention run");
@@ -307,7 +367,8 @@ export class Upkeep {
 
   /**
    * Stops the timers and the checkpoint worker (resolves when the worker's connection is closed); a
-   * retention run under way ends after its current batch.
+   * retention run under way ends after its current batch, or at once while it waits for the lane, and is
+   * reported with what it deleted (not as a failure).
    */
   close(): Promise<void> {
     this.stopped = true;

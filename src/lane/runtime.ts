@@ -114,6 +114,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
   let auditTrail: AuditTrail | undefined; // a failed retention run goes to the audit trail once it is open
+  let controllerRef: LaneController | undefined; // retention waits while it has a vehicle in flight
   try {
     const journal = Journal.open({
       dataDir: c.dataDir,
@@ -122,6 +123,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       retention: {
         days: c.journal.retentionDays,
         intervalMs: c.journal.retentionIntervalMinutes * 60_000,
+        batchBudgetMs: c.journal.retentionBatchBudgetMs,
+        // no retention batch while a vehicle is in flight: a frame never waits for one
+        busy: () => (controllerRef?.inFlight().length ?? 0) > 0,
+        busyRetryMs: c.journal.retentionBusyRetryMs,
         // each batch's deletions are bound into the trail by the journal itself; a failed run is an alarm
         onRetention: (r) => {
           if (r.error)
@@ -222,6 +227,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
+    controllerRef = controller;
     // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
     let booth: BoothWiring | null = null;
     if (c.reader) {

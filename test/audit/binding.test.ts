@@ -6,6 +6,7 @@
  * column), deleted (unless retention deleted it), inserted, or put back to its version before a
  * settlement is found and named; the barrier time and retention leave a journal that verifies.
  */
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -110,6 +111,30 @@ describe("journal rows bound to the trail (the real journal)", () => {
     expect(problems()).toEqual([
       `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
     ]);
+  });
+
+  it("a retention batch lost to a power cut after its entry reached the segment file: the journal still verifies, and the next run deletes the rows again", async () => {
+    // The batch is written with synchronous=NORMAL: a power cut can lose it (and everything after it in the
+    // WAL) while the trail's own fdatasync already put its journal.retention line in the file. Emulated by
+    // putting back journal.db as it was before the run, the trail's files kept.
+    let lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    lane.journal.markUploaded(acksOf(recs[0]!, recs[2]!), new Date(t));
+    await lane.close();
+    const file = join(dir, JOURNAL_FILE);
+    const before = readFileSync(file);
+    t += 2 * DAY;
+    lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    expect((await lane.journal.runRetention()).deleted).toBe(2);
+    await lane.close();
+    expect(problems()).toEqual([]);
+    writeFileSync(file, before);
+    for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    expect(problems()).toEqual([]); // the entry names rows that are still there, each matching its own entry
+    lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    expect(lane.journal.list().map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await lane.journal.runRetention()).deleted).toBe(2);
+    await lane.close();
+    expect(problems()).toEqual([]);
   });
 
   it("an inserted row is found: with no audit seq, or naming an entry that is not its record", () => {

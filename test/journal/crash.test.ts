@@ -62,5 +62,5 @@ it("a journal killed with SIGKILL mid commit loop keeps every record whose commi
   // the journal opens cleanly after the crash and continues after the highest stored sequence
   const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   expect(j.commit(sampleRecord(1)).seq).toBe(lastSeq + 1);
-  j.close();
+  await j.close(); // its WAL checkpoint worker's connection too, before afterEach removes the directory
 }, 120_000);

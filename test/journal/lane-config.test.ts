@@ -24,6 +24,8 @@ describe("config journal.*", () => {
     expect(parseLaneConfig(minimal("d"), "lane.yaml", "/x").journal).toEqual({
       retentionDays: 90,
       retentionIntervalMinutes: 60,
+      retentionBatchBudgetMs: 1,
+      retentionBusyRetryMs: 10,
       recoverProbeSeconds: 30,
     });
   });
@@ -34,6 +36,9 @@ describe("config journal.*", () => {
     );
     expect(() => parseLaneConfig(minimal("d", { retentionIntervalMinutes: 1.5 }), "lane.yaml", "/x")).toThrow(
       /journal\.retentionIntervalMinutes: expected minutes in 1\.\.10080/,
+    );
+    expect(() => parseLaneConfig(minimal("d", { retentionBusyRetryMs: 0 }), "lane.yaml", "/x")).toThrow(
+      /journal\.retentionBusyRetryMs: expected milliseconds in 1\.\.1000/,
     );
     expect(() => parseLaneConfig(minimal("d", { keepForever: true }), "lane.yaml", "/x")).toThrow(
       /journal: unknown field\(s\) "keepForever"/,
@@ -55,7 +60,13 @@ describe("openLane opens the journal with the lane's settings", () => {
     cleanup = t.cleanup;
     const dataDir = join(t.dir, "data");
     const c = parseLaneConfig(
-      minimal(dataDir, { retentionDays: 2, retentionIntervalMinutes: 15, recoverProbeSeconds: 5 }),
+      minimal(dataDir, {
+        retentionDays: 2,
+        retentionIntervalMinutes: 15,
+        retentionBatchBudgetMs: 3,
+        retentionBusyRetryMs: 20,
+        recoverProbeSeconds: 5,
+      }),
       "lane.yaml",
       t.dir,
     );
@@ -64,12 +75,30 @@ describe("openLane opens the journal with the lane's settings", () => {
     expect(j.upkeep.settings).toMatchObject({
       retentionDays: 2,
       retentionIntervalMs: 15 * 60_000,
+      batchBudgetMs: 3,
+      busyRetryMs: 20,
       recoverProbeMs: 5000,
     });
     const rec = j.commit(sampleRecord(1));
     expect(rec.createdAt).toMatch(/\+07:00$/); // the dialect's utcOffsetMinutes: 420
     j.markUploaded(acksOf(rec), new Date(Date.now() - 3 * 86_400_000));
-    const report = await j.runRetention();
+    // no batch while the controller has a vehicle in flight: retention keeps asking it and deletes nothing
+    const controller = lane.controller;
+    const inFlight = controller.inFlight.bind(controller);
+    let looks = 0;
+    let lookedThrice: () => void = () => undefined;
+    const thrice = new Promise<void>((resolve) => {
+      lookedThrice = resolve;
+    });
+    controller.inFlight = () => {
+      if (++looks === 3) lookedThrice();
+      return [{ obuId: "0a0b0c0d", phase: "await-b4" as const }];
+    };
+    const run = j.runRetention();
+    await thrice;
+    expect(j.get(rec.seq)).not.toBeNull();
+    controller.inFlight = inFlight; // the vehicle is through
+    const report = await run;
     expect(report.deleted).toBe(1);
     await lane.close();
     lane = undefined;

@@ -96,7 +96,11 @@ describe("retention", () => {
 
   it("works in small transactions with the event loop's turn between them", async () => {
     let t = t0;
-    const j = openJournal({ now: () => new Date(t), retention: { days: 1, batchSize: 10 } });
+    // batchBudgetMs 0: every batch is batchSize records (no sizing by measured time)
+    const j = openJournal({
+      now: () => new Date(t),
+      retention: { days: 1, batchSize: 10, batchBudgetMs: 0 },
+    });
     const recs = j.commitMany(Array.from({ length: 35 }, (_, i) => sampleRecord(i)));
     j.markUploaded(acksOf(...recs), new Date(t));
     t += 2 * DAY;
@@ -108,6 +112,138 @@ describe("retention", () => {
     expect(seen).toBeLessThan(35);
     expect(report).toMatchObject({ deleted: 35, batches: 4 });
     expect(j.list()).toEqual([]);
+  });
+
+  const fill = (j: Journal, n: number, at: number): void => {
+    j.markUploaded(
+      acksOf(...j.commitMany(Array.from({ length: n }, (_, i) => sampleRecord(i)))),
+      new Date(at),
+    );
+  };
+
+  it("never deletes more than batchSize records in one batch, however roomy the time budget", async () => {
+    let t = t0;
+    const j = openJournal({
+      now: () => new Date(t),
+      retention: { days: 1, batchSize: 7, batchBudgetMs: 60_000 },
+    });
+    fill(j, 30, t);
+    t += 2 * DAY;
+    expect(await j.runRetention()).toMatchObject({ deleted: 30, batches: 5, largestBatch: 7 });
+    expect(j.list()).toEqual([]);
+  });
+
+  it("sizes each batch by the time budget: past a budget no batch fits, one record per batch", async () => {
+    let t = t0;
+    const j = openJournal({
+      now: () => new Date(t),
+      retention: { days: 1, batchSize: 7, batchBudgetMs: 1e-9 },
+    });
+    fill(j, 30, t);
+    t += 2 * DAY;
+    // 7 (the first batch, before any time per record is known), 23 batches of 1, the one that finds nothing
+    expect(await j.runRetention()).toMatchObject({ deleted: 30, batches: 25, largestBatch: 7 });
+    expect(j.list()).toEqual([]);
+  });
+
+  it("waits while the lane is busy (a vehicle in flight): no batch runs until busy turns false", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date"] });
+    try {
+      let t = t0;
+      let calls = 0;
+      let busyFrom = 2; // free for the first batch, busy from the second look on
+      let released = false;
+      const j = openJournal({
+        now: () => new Date(t),
+        checkpointIntervalMs: 0,
+        retention: {
+          days: 1,
+          intervalMs: 0,
+          batchSize: 10,
+          batchBudgetMs: 0,
+          busyRetryMs: 10,
+          busy: () => ++calls >= busyFrom && !released,
+        },
+      });
+      fill(j, 25, t);
+      t += 2 * DAY;
+      let report: RetentionReport | undefined;
+      const run = j.runRetention().then((r) => {
+        report = r;
+      });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(report).toBeUndefined();
+      expect(j.list()).toHaveLength(15); // the first batch only
+      const looks = calls;
+      expect(looks).toBeGreaterThan(1000); // it kept looking, every busyRetryMs
+      released = true;
+      await vi.advanceTimersByTimeAsync(100); // the next look, then the turns between the batches
+      await run;
+      expect(report).toMatchObject({ deleted: 25, batches: 3, error: null });
+      expect(j.list()).toEqual([]);
+      // busy from the very start: nothing at all is deleted while it stays true
+      busyFrom = 0;
+      released = false;
+      const more = j.commitMany([sampleRecord(100), sampleRecord(101)]);
+      j.markUploaded(acksOf(...more), new Date(t));
+      t += 2 * DAY;
+      const second = j.runRetention();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(j.list()).toHaveLength(2);
+      released = true;
+      await vi.advanceTimersByTimeAsync(100);
+      expect(await second).toMatchObject({ deleted: 2, batches: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a run waiting for the lane ends when the journal closes: reported with what it deleted, not as a failure", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date"] });
+    try {
+      let t = t0;
+      const reports: RetentionReport[] = [];
+      const j = openJournal({
+        now: () => new Date(t),
+        checkpointIntervalMs: 0,
+        retention: { days: 1, intervalMs: 0, busy: () => true, onRetention: (r) => reports.push(r) },
+      });
+      fill(j, 5, t);
+      t += 2 * DAY;
+      const run = j.runRetention();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(reports).toEqual([]);
+      await j.close();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await run).toMatchObject({ deleted: 0, batches: 0, error: null });
+      expect(reports).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("runs each batch with synchronous=NORMAL (no fsync of its own) and puts FULL back after it", async () => {
+    let t = t0;
+    const j = openJournal({
+      now: () => new Date(t),
+      retention: { days: 1, batchSize: 10, batchBudgetMs: 0 },
+    });
+    fill(j, 15, t);
+    t += 2 * DAY;
+    const seen: number[] = [];
+    // a binder that only records the sync level its batch transaction runs under
+    j.bindAudit({
+      bindRecord: () => {
+        throw new Error("no commit in this test");
+      },
+      bindEvent: (_ev, tx) => {
+        seen.push(j.durability().synchronous);
+        return tx({ seq: seen.length, hash: "h", spool: [], head: { seq: seen.length, hash: "h" } });
+      },
+    });
+    expect(await j.runRetention()).toMatchObject({ deleted: 15, batches: 2 });
+    expect(seen).toEqual([1, 1]); // NORMAL
+    expect(j.durability().synchronous).toBe(2); // FULL
   });
 
   it("runs on its schedule: first after min(interval, 5 min), then every interval, each run reported", async () => {
