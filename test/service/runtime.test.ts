@@ -171,10 +171,11 @@ describe("the status service over a real lane", () => {
           const lists = trail.filter((e) => e.type.startsWith("status-list."));
           expect(lists.map((e) => [e.type, (e.data as { source?: string }).source])).toEqual([
             ["status-list.loaded", undefined],
+            ["status-list.applied", "test"], // the harness's list, before the lane opened
             ["status-list.applied", "operator"],
             ["status-list.refused", "operator"],
           ]);
-          expect(lists[1]!.data).toMatchObject({
+          expect(lists[2]!.data).toMatchObject({
             version: "202507160005",
             versions: { full: "202507160000", delta: "202507160005" },
           });
