@@ -4,24 +4,9 @@
  * `--since`/`--until` in the same offset.
  */
 
-const p2 = (n: number): string => String(n).padStart(2, "0");
-const p3 = (n: number): string => String(n).padStart(3, "0");
+import { localIso, offsetText } from "../local-time.js";
 
-/** "+08:00" for 480. */
-export function offsetText(offsetMinutes: number): string {
-  const sign = offsetMinutes >= 0 ? "+" : "-";
-  const abs = Math.abs(offsetMinutes);
-  return `${sign}${p2(Math.floor(abs / 60))}:${p2(abs % 60)}`;
-}
-
-/** ISO 8601 in the given offset, milliseconds included: 2026-11-26T08:15:02.123+08:00. */
-export function localIso(ms: number, offsetMinutes: number): string {
-  const d = new Date(ms + offsetMinutes * 60_000);
-  return (
-    `${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}T${p2(d.getUTCHours())}:` +
-    `${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${p3(d.getUTCMilliseconds())}${offsetText(offsetMinutes)}`
-  );
-}
+export { localIso, offsetText };
 
 /**
  * The two times of an entry, formatted for the trail's hot path: `local` is exactly

@@ -7,13 +7,13 @@
  */
 import type { CommittedRecord, NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
+import { localIsoSeconds as localIso } from "../local-time.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
 import type { CardRead } from "./card-probe.js";
 import type { BoothCase, CaseLink } from "./cases.js";
 import type { Verdict } from "./evidence.js";
 import type { Mac2Check, PreparedDebit } from "./purchase.js";
 import type { Layout0019Name } from "./record-0019.js";
-import { localIso } from "./time.js";
 
 /**
  * Intent keys of the booth, `booth:<card id>`: never an OBU MAC id, so never the RSU path's. Declared with

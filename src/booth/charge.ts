@@ -9,6 +9,7 @@
 
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import { localStamp } from "../local-time.js";
 import {
   BOOTH_INTENT_PREFIX,
   type BoothIntentPayload,
@@ -31,7 +32,6 @@ import {
   UpdateRefused,
 } from "./purchase.js";
 import { encodeRecord } from "./record-0019.js";
-import { localStamp } from "./time.js";
 
 export type ChargeResult =
   | { kind: "paid" }

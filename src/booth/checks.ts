@@ -6,12 +6,12 @@
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine.js";
+import { localDay } from "../local-time.js";
 import type { StationWrite } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
 import type { Price } from "./booth-records.js";
 import type { CardRead } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import { localDay } from "./time.js";
 
 const STORED_VALUE = 0x16;
 const CREDIT = 0x17;

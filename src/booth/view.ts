@@ -3,10 +3,10 @@
  * booth list` shows it, the events the booth emits, and the Chinese words for why a vehicle is there.
  */
 import type { ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
+import { localIsoSeconds as localIso } from "../local-time.js";
 import type { BoothCase } from "./cases.js";
 import type { BoothCounters, BoothTiming } from "./context.js";
 import type { Prompt } from "./prompts.js";
-import { localIso } from "./time.js";
 
 export interface BoothStatus {
   /** the card reader's link: connecting | up | down | stopped, since when (monotonic ms), why */

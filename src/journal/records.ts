@@ -8,12 +8,13 @@ import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type BoundEntry, recordBinding } from "../audit/records.js";
+import { localIso } from "../local-time.js";
 import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { Intents } from "./intents.js";
 import type { JournalOutbox } from "./outbox.js";
-import { formatTradeId, localIso } from "./trade-id.js";
+import { formatTradeId } from "./trade-id.js";
 import {
   type CommittedRecord,
   type GuardRow,
@@ -371,7 +372,7 @@ export class Records extends RecordQueries {
       stageTimes,
       seq,
       tradeId: formatTradeId(this.h.lane, at, seq, this.h.utcOffsetMinutes),
-      createdAt: localIso(at, this.h.utcOffsetMinutes),
+      createdAt: localIso(at.getTime(), this.h.utcOffsetMinutes),
       lane: this.h.lane,
       revision: 1,
     };
@@ -536,7 +537,7 @@ export class Records extends RecordQueries {
     }
     const note: SettlementNote = {
       settledBy: s.settledBy,
-      settledAt: localIso(this.h.now(), this.h.utcOffsetMinutes),
+      settledAt: localIso(this.h.now().getTime(), this.h.utcOffsetMinutes),
       previous: { kind: prev.kind, outcome: prev.outcome, amount: prev.amount, revision },
       evidence: s.evidence ?? null,
     };

@@ -16,13 +16,13 @@ import type { Subscription } from "rxjs";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { journalRetentionEvent } from "../audit/events.js";
 import type { BoundEntry } from "../audit/records.js";
+import { localIso } from "../local-time.js";
 import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import { Checkpointer } from "./checkpointer.js";
 import { type JournalDb, sqliteCodeOf } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { JournalOutbox } from "./outbox.js";
 import type { Records } from "./records.js";
-import { localIso } from "./trade-id.js";
 
 const DAY_MS = 86_400_000;
 /** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
@@ -262,8 +262,8 @@ export class Upkeep {
     const cutoffMs = now.getTime() - this.retentionMs;
     const report: RetentionReport = {
       trigger,
-      startedAt: localIso(now, this.h.utcOffsetMinutes),
-      cutoff: localIso(new Date(cutoffMs), this.h.utcOffsetMinutes),
+      startedAt: localIso(now.getTime(), this.h.utcOffsetMinutes),
+      cutoff: localIso(cutoffMs, this.h.utcOffsetMinutes),
       deleted: 0,
       batches: 0,
       durationMs: 0,

@@ -17,6 +17,7 @@
  *   suspect, or (only when the RSU's table says the card was untouched) a stop.
  */
 import type { NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
+import { localDay, localIsoSeconds, localStamp } from "../local-time.js";
 import type {
   CardInfo,
   EntryExitRecord,
@@ -231,31 +232,6 @@ const CARD_CREDIT = 0x17;
 const STATUS_ETC_ENTRY = 0x03;
 const STATUS_MTC_ENTRY = 0x01;
 
-/** yyyymmdd of the lane's local calendar day. */
-export function localDay(nowMs: number, utcOffsetMinutes: number): string {
-  const t = new Date(nowMs + utcOffsetMinutes * 60_000);
-  return `${t.getUTCFullYear()}${String(t.getUTCMonth() + 1).padStart(2, "0")}${String(t.getUTCDate()).padStart(2, "0")}`;
-}
-
-/** ISO 8601 with the lane's offset (e.g. 2025-07-16T10:30:00+08:00): the one rule for times the lane stamps. */
-export function localIso(ms: number, utcOffsetMinutes: number): string {
-  const t = new Date(ms + utcOffsetMinutes * 60_000);
-  const p = (n: number): string => String(n).padStart(2, "0");
-  const sign = utcOffsetMinutes < 0 ? "-" : "+";
-  const off = Math.abs(utcOffsetMinutes);
-  return (
-    `${t.getUTCFullYear()}-${p(t.getUTCMonth() + 1)}-${p(t.getUTCDate())}T${p(t.getUTCHours())}:` +
-    `${p(t.getUTCMinutes())}:${p(t.getUTCSeconds())}${sign}${p(Math.floor(off / 60))}:${p(off % 60)}`
-  );
-}
-
-/** yyyymmddhhmmss local wall clock: the C6 PurchaseTime the TAC covers. */
-export function localStamp(ms: number, utcOffsetMinutes: number): string {
-  const t = new Date(ms + utcOffsetMinutes * 60_000);
-  const p = (n: number): string => String(n).padStart(2, "0");
-  return `${t.getUTCFullYear()}${p(t.getUTCMonth() + 1)}${p(t.getUTCDate())}${p(t.getUTCHours())}${p(t.getUTCMinutes())}${p(t.getUTCSeconds())}`;
-}
-
 function validDay(s: string | null): s is string {
   if (s === null || !/^\d{8}$/.test(s)) return false;
   const m = Number(s.slice(4, 6));
@@ -288,7 +264,7 @@ function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLan
     network: r.network,
     station: r.station,
     lane: r.lane,
-    time: localIso(r.timeMs, ctx.utcOffsetMinutes),
+    time: localIsoSeconds(r.timeMs, ctx.utcOffsetMinutes),
   };
 }
 
@@ -741,7 +717,7 @@ function success(
       network: ctx.lane.network,
       station: ctx.lane.station,
       lane: ctx.lane.lane,
-      time: localIso(d.purchaseTimeMs, ctx.utcOffsetMinutes),
+      time: localIsoSeconds(d.purchaseTimeMs, ctx.utcOffsetMinutes),
     };
   const detail =
     d.card.cardType === CARD_STORED_VALUE && balanceAfter !== null
