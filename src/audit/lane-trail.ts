@@ -7,11 +7,11 @@
  *   to open at start); a stop closes the gate too, but `lane.stop` says so (written by the runtime at
  *   close), so the stopping and stopped states are not repeated;
  * - the RSU link (the controller's `events$` link events): `rsu.link` up/down with the reason;
- * - the card reader link, when the lane has one (`reader.state$`): `reader.link` up/down with the reason;
  * - the journal's health: `journal.error` when a write fails, `journal.recovered` when it is writable
  *   again.
  *
- * Written elsewhere, not here: the controller's alarms (`lane.alarm`, the controller's AuditPort), the
+ * Written elsewhere, not here: the card reader's link (`reader.link`, by the booth, src/booth/booth.ts,
+ * which knows a normal stop from a lost link), the controller's alarms (`lane.alarm`, the controller's AuditPort), the
  * journal's records and retention (bound in its transactions), the uplink's state changes and the status
  * lists it applies or refuses (src/uplink/uplink.ts), operator actions (src/service/operator-audit.ts),
  * lane.start/stop with the config and tariff digests (src/lane/runtime.ts), the trail's own entries.
@@ -29,13 +29,6 @@ export interface GateSource {
   readonly events$: Observable<{ type: string; status?: string; reason?: string }>;
 }
 
-/** A reader link (firmware-bridge/reader: `CardReader.state$`). */
-export interface ReaderLinkSource {
-  readonly state$: Observable<{ status: string; reason?: string | undefined }>;
-  /** the port, for the entry (e.g. /dev/ttyUSB1) */
-  readonly port?: string;
-}
-
 export interface JournalHealthSource {
   readonly health$: Observable<{
     healthy: boolean;
@@ -48,8 +41,6 @@ export interface LaneTrailSources {
   controller: GateSource;
   journal: JournalHealthSource;
   rsuPort?: string;
-  /** the booth's card reader, once the lane has one */
-  reader?: ReaderLinkSource | null;
 }
 
 /** Subscribes the trail to the lane's events; unsubscribe to stop (before the trail closes). */
@@ -86,21 +77,6 @@ export function connectLaneTrail(events: LaneEvents, s: LaneTrailSources, log: L
       safe("rsu.link", () => events.rsuLink(state, e.reason, s.rsuPort));
     }),
   );
-
-  if (s.reader) {
-    const port = s.reader.port;
-    let was: "up" | "down" | null = null;
-    subs.add(
-      s.reader.state$.subscribe((r) => {
-        const state =
-          r.status === "up" ? "up" : r.status === "down" || r.status === "stopped" ? "down" : null;
-        // "connecting" is neither; a first "down" before the link was ever up is recorded too
-        if (state === null || state === was) return;
-        was = state;
-        safe("reader.link", () => events.readerLink(state, r.reason, port));
-      }),
-    );
-  }
 
   let unhealthy = false;
   subs.add(

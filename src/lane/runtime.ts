@@ -247,17 +247,8 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       const b = booth;
       cleanups.unshift(() => b.close());
     }
-    // the lane's events into the trail (src/audit/lane-trail.ts), the booth's card reader with them
-    const laneTrail = connectLaneTrail(
-      audit.events,
-      {
-        controller,
-        journal,
-        rsuPort: c.rsu.port,
-        reader: booth ? { state$: booth.reader.state$, port: booth.readerPort } : null,
-      },
-      logger,
-    );
+    // the lane's events into the trail (src/audit/lane-trail.ts); the booth writes its reader's link
+    const laneTrail = connectLaneTrail(audit.events, { controller, journal, rsuPort: c.rsu.port }, logger);
     cleanups.unshift(() => laneTrail.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {

@@ -3,7 +3,7 @@
  * simulated RSU (test/integration/harness.ts) opens, loses its RSU link during a debit and gets it back;
  * the trail has the gate opening, the link going down with the lane closing and why, the link back and
  * the gate open again, each controller alarm once, each record once (bound by the journal), and verifies
- * with the journal. The journal's health and a card reader's link, through the same subscriber.
+ * with the journal. The journal's health, through the same subscriber.
  */
 import { filter, firstValueFrom, Subject, timeout } from "rxjs";
 import { describe, expect, it } from "vitest";
@@ -118,7 +118,7 @@ describe("the lane's events in the trail", () => {
     );
   });
 
-  it("the journal's health and a card reader's link, each change once", () => {
+  it("the journal's health and the gate, each change once", () => {
     const got: AuditEventInput[] = [];
     const events = new LaneEvents({ append: (e) => got.push(e) });
     const status$ = new Subject<
@@ -128,13 +128,11 @@ describe("the lane's events in the trail", () => {
       healthy: boolean;
       error?: { code: string; message: string; sqliteCode?: string };
     }>();
-    const reader$ = new Subject<{ status: string; reason?: string }>();
     const sub = connectLaneTrail(
       events,
       {
         controller: { status$, events$: new Subject() } as GateSource,
         journal: { health$, lastSeq: () => 42 },
-        reader: { state$: reader$, port: "/dev/ttyUSB1" },
       },
       silentLogger,
     );
@@ -143,10 +141,6 @@ describe("the lane's events in the trail", () => {
     health$.next({ healthy: false, error: fail });
     health$.next({ healthy: false, error: fail }); // a second failed write while unhealthy
     health$.next({ healthy: true });
-    reader$.next({ status: "connecting" });
-    reader$.next({ status: "up" });
-    reader$.next({ status: "up" });
-    reader$.next({ status: "down", reason: "no answer" });
     status$.next({ status: "starting" });
     status$.next({ status: "closed", reason: "rsu-init", detail: "RSU not initialised" });
     status$.next({ status: "closed", reason: "rsu-init", detail: "RSU not initialised" });
@@ -157,8 +151,6 @@ describe("the lane's events in the trail", () => {
     expect(got.map((e) => `${e.type}:${e.severity}`)).toEqual([
       "journal.error:alarm",
       "journal.recovered:info",
-      "reader.link:info",
-      "reader.link:alarm",
       "lane.closed:warn",
       "lane.open:info",
     ]);
@@ -168,7 +160,6 @@ describe("the lane's events in the trail", () => {
       sqliteCode: "SQLITE_FULL",
     });
     expect(got[1]!.data).toEqual({ lastSeq: 42 });
-    expect(got[3]!.data).toEqual({ state: "down", reason: "no answer", port: "/dev/ttyUSB1" });
-    expect(got[4]!.data).toEqual({ reason: "rsu-init", detail: "RSU not initialised" });
+    expect(got[2]!.data).toEqual({ reason: "rsu-init", detail: "RSU not initialised" });
   });
 });
