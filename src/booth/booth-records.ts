@@ -3,7 +3,8 @@
  * every field clearing needs (TAC, card offline serial, PSAM terminal number and serial, balance before
  * and after, transaction time, issuer), stage times, and `extra.path: "booth"` plus `extra.booth` (the
  * case it closes, the reader, how the TAC was obtained, the MAC2 check). Also the debit intent's
- * payload and the settlements of DSRC suspects. Where a record is written: booth.ts.
+ * payload and the settlements of DSRC suspects. Where a record is committed: effects.ts (tryCommit,
+ * trySettle), for charge.ts, recover.ts, settle.ts and the collector's cancel (case-desk.ts).
  */
 import type { CommittedRecord, NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";

@@ -1,7 +1,7 @@
 /**
  * What the booth's flows share (charge.ts, settle.ts, recover.ts): the reader, the PSAM session, the
  * journal and the lane hook, the options, and the ways to tell the collector (screen, beeper/LED, audit,
- * barrier). booth.ts builds one and owns the queue and the order of work.
+ * barrier). booth.ts builds one; the queue is case-desk.ts's, the order of work card-loop.ts's.
  */
 import { randomUUID } from "node:crypto";
 import { Subject } from "rxjs";

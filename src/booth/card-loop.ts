@@ -1,0 +1,408 @@
+/**
+ * The booth's work on the reader (docs/booth.md §1, §8): the reader link and the card on it, and the one
+ * loop that works one case at a time:
+ *
+ *   a debit to recover (the recovery book) first, always;
+ *   else the card on the reader (read on a card-inserted event, a reconnect, or an operator `take`):
+ *     already paid here recently -> refused; held by an unconfirmed debit elsewhere -> refused;
+ *     the case for it (the desk's pick); an unsettled suspect on the card -> settled first (settle.ts);
+ *     then the checks and one charge (charge.ts); a lost DEBIT answer -> the recovery book.
+ *
+ * It owns the reader link's state, the card watch, the active case (held while a debit of it may happen:
+ * a cancel is refused then), the loop, the wakeup's events and the busy-reader retry. The queue is the
+ * desk's (case-desk.ts), the pending debits the recovery book's (recovery-book.ts).
+ */
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CardReader, ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import type { CommittedRecord } from "../journal/types.js";
+import type { BoothIntentPayload } from "./booth-records.js";
+import { type CardRead, readCard } from "./card-probe.js";
+import type { CaseDesk, DeskWork } from "./case-desk.js";
+import type { BoothCase } from "./cases.js";
+import { charge } from "./charge.js";
+import { type BoothContext, errText, type Wakeup } from "./context.js";
+import { yieldToIo } from "./effects.js";
+import { PROMPTS } from "./prompts.js";
+import type { CardWatch, PendingDebit } from "./recover.js";
+import type { RecoverySlot } from "./recovery-book.js";
+import { settleSuspect } from "./settle.js";
+
+/** A reader that answered BUSY is asked again after this long (ms). */
+const BUSY_RETRY_MS = 100;
+
+/** The desk's side the loop uses (case-desk.ts). */
+export type LoopDesk = Pick<
+  CaseDesk,
+  | "size"
+  | "get"
+  | "pick"
+  | "suspectCase"
+  | "add"
+  | "remove"
+  | "release"
+  | "showWaiting"
+  | "noCasePrompt"
+  | "takenVehicleClass"
+>;
+
+/** The recovery book's side the loop uses (recovery-book.ts). */
+export interface LoopRecoveries {
+  next(): PendingDebit | undefined;
+  add(intentId: number, p: BoothIntentPayload): PendingDebit;
+  run(pd: PendingDebit, slot: RecoverySlot, signal: AbortSignal): Promise<void>;
+}
+
+export interface CardLoopDeps {
+  /** the flows' context: the timed reader, the PSAM, the journal, the lane hook, the screen... */
+  ctx: BoothContext;
+  /** the reader itself (its link state and INFO, open) */
+  reader: CardReader;
+  /** wakes whoever waits on the booth's events (recover.ts through ctx.wait); the loop wakes it */
+  wakeup: Wakeup;
+  desk: LoopDesk;
+  recoveries: LoopRecoveries;
+  log: Logger;
+}
+
+export class CardLoop implements DeskWork, RecoverySlot {
+  readonly watch: CardWatch = { state: "unknown" };
+  private linkState: ReaderLinkState = { status: "stopped", since: 0 };
+  private readerInfo: ReaderInfo | undefined;
+  private active: { c: BoothCase; abort: AbortController; money: boolean } | undefined;
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+  private isClosed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly closer = new AbortController();
+
+  constructor(private readonly d: CardLoopDeps) {}
+
+  get link(): ReaderLinkState {
+    return this.linkState;
+  }
+
+  get info(): ReaderInfo | undefined {
+    return this.readerInfo;
+  }
+
+  // ---- life cycle ----------------------------------------------------------------------------------
+
+  /** Opens the reader (its first attempt may fail: the link keeps reconnecting) and starts working. */
+  async open(port: string): Promise<void> {
+    try {
+      this.readerInfo = await this.d.reader.open();
+    } catch (e) {
+      this.d.log.warn({ err: errText(e), port }, "card reader not reachable yet; reconnecting");
+    }
+    this.kick();
+  }
+
+  /** No more work: the active case is aborted (a debit waits for its answer), the loop awaited. */
+  async stop(): Promise<void> {
+    this.isClosed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.closer.abort();
+    this.active?.abort.abort();
+    this.d.wakeup.wake();
+    await this.loop;
+  }
+
+  /** Resolves when the booth has nothing more to do right now (tests). */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  // ---- DeskWork ------------------------------------------------------------------------------------
+
+  closed(): boolean {
+    return this.isClosed;
+  }
+
+  activeId(): string | null {
+    return this.active?.c.id ?? null;
+  }
+
+  cardPresent(): boolean {
+    return this.watch.state === "present";
+  }
+
+  stopIfActive(id: string): "money" | "stopped" | "idle" {
+    if (this.active?.c.id !== id) return "idle";
+    if (this.active.money) return "money";
+    this.active.abort.abort();
+    return "stopped";
+  }
+
+  rearmCard(): void {
+    if (this.watch.state === "done") this.watch.state = "unknown";
+  }
+
+  kick(): void {
+    this.dirty = true;
+    if (this.loop || this.isClosed) return;
+    this.loop = (async () => {
+      while (this.dirty && !this.isClosed) {
+        this.dirty = false;
+        try {
+          await this.work();
+        } catch (e) {
+          this.d.log.error({ err: errText(e) }, "booth work failed");
+        }
+      }
+    })().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  // ---- RecoverySlot --------------------------------------------------------------------------------
+
+  async asActive<T>(
+    c: BoothCase,
+    money: boolean,
+    signal: AbortSignal,
+    f: (s: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const a = { c, abort: new AbortController(), money };
+    this.active = a;
+    const onAbort = () => this.active?.abort.abort();
+    signal.addEventListener("abort", onAbort);
+    try {
+      return await f(a.abort.signal);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      this.active = undefined;
+    }
+  }
+
+  again(rereadCard: boolean): void {
+    if (rereadCard) this.watch.state = "unknown";
+    this.dirty = true;
+  }
+
+  // ---- inputs --------------------------------------------------------------------------------------
+
+  onCardEvent(e: { kind: "inserted" | "removed" }): void {
+    this.watch.state = e.kind === "inserted" ? "present" : "absent";
+    this.d.wakeup.wake();
+    if (e.kind === "inserted") this.kick();
+  }
+
+  onLink(s: ReaderLinkState): void {
+    const ctx = this.d.ctx;
+    const was = this.linkState.status;
+    this.linkState = s;
+    if (s.status === was) return;
+    this.d.log.info({ status: s.status, reason: s.reason }, "card reader link");
+    if (s.status === "up") {
+      this.readerInfo = (this.d.reader as { info?: ReaderInfo }).info ?? this.readerInfo;
+      ctx.psam.invalidate(); // a reconnected reader has its PSAM unpowered
+      if (this.watch.state !== "present") this.watch.state = "unknown";
+      ctx.audit("reader.link", "info", "card reader link up", { state: "up", port: ctx.readerPort });
+      this.d.wakeup.wake();
+      this.kick();
+    } else if (s.status === "down" && was === "up") {
+      ctx.psam.invalidate();
+      ctx.audit("reader.link", "alarm", `card reader link down${s.reason ? `: ${s.reason}` : ""}`, {
+        state: "down",
+        ...(s.reason ? { reason: s.reason } : {}),
+        port: ctx.readerPort,
+      });
+      ctx.show(PROMPTS.readerDown(s.reason ?? "down"), this.active?.c ?? null);
+      this.d.wakeup.wake();
+    }
+  }
+
+  // ---- the work ------------------------------------------------------------------------------------
+
+  private async work(): Promise<void> {
+    const signal = this.closer.signal;
+    const pd = this.d.recoveries.next();
+    if (pd) {
+      await this.d.recoveries.run(pd, this, signal);
+      return;
+    }
+    if (this.linkState.status !== "up") {
+      if (this.d.desk.size > 0)
+        this.d.ctx.show(PROMPTS.readerDown(this.linkState.reason ?? this.linkState.status), null);
+      return;
+    }
+    if (this.watch.state === "absent" || this.watch.state === "done") {
+      this.d.desk.showWaiting();
+      return;
+    }
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    signal.addEventListener("abort", onClose);
+    try {
+      await this.withCard(abort.signal);
+    } finally {
+      signal.removeEventListener("abort", onClose);
+    }
+  }
+
+  /** Work again after a short pause (a busy reader), unless an event comes first. */
+  private retrySoon(): void {
+    if (this.retryTimer || this.isClosed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, BUSY_RETRY_MS);
+  }
+
+  /** Read the card on the reader and handle its case. */
+  private async withCard(signal: AbortSignal): Promise<void> {
+    const ctx = this.d.ctx;
+    const desk = this.d.desk;
+    const start = { at: ctx.now(), readerWaitMs: ctx.clock.waitMs, bytes: ctx.lineBytes() };
+    let card: CardRead;
+    try {
+      card = await readCard(ctx.reader, ctx.dialect, this.forcedLayout(), signal);
+    } catch (e) {
+      if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
+        this.watch.state = "absent";
+        desk.showWaiting();
+        return;
+      }
+      if (isEtcError(e, ReaderErrorCodes.LinkDown) || isEtcError(e, ReaderErrorCodes.Aborted)) {
+        this.watch.state = "unknown"; // read again once the link is up
+        return;
+      }
+      if (isEtcError(e, ReaderErrorCodes.Busy)) {
+        // the reader is still on an earlier command (e.g. one a killed process sent): read again shortly
+        this.watch.state = "unknown";
+        this.retrySoon();
+        return;
+      }
+      ctx.counters.cardErrors++;
+      this.watch.state = "done";
+      ctx.show(PROMPTS.cardError(errText(e)), null);
+      await ctx.signal("refused");
+      return;
+    }
+    this.watch.state = "done"; // nothing more with this card until one is put on the reader again
+    const cardKey = { cardId: card.cardId };
+    const open = this.safe(() => ctx.journal.findOpenSuspect({ cardId: card.cardId }), null);
+    if (!open && ctx.lane.guards.recentlyTraded(cardKey)) {
+      ctx.show(PROMPTS.alreadyTraded(), null);
+      ctx.audit(
+        "booth.refused",
+        "warn",
+        `booth: card ${card.cardId} traded here within the recent-trade window`,
+        {
+          cardId: card.cardId,
+          code: "ALREADY_TRADED",
+        },
+      );
+      await ctx.signal("refused");
+      return;
+    }
+    const c = desk.pick(card.cardId);
+    if (!c) {
+      if (!open) {
+        this.watch.state = "unknown"; // a case may come for it: read it again then
+        ctx.show(desk.noCasePrompt(card.cardId), null);
+        await ctx.signal("refused");
+        return;
+      }
+    }
+    const kase = c ?? desk.suspectCase(open as CommittedRecord);
+    if (!desk.get(kase.id)) desk.add(kase);
+    await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start));
+  }
+
+  private async handle(
+    c: BoothCase,
+    card: CardRead,
+    open: CommittedRecord | null,
+    signal: AbortSignal,
+    start: { at: number; readerWaitMs: number; bytes: number | null },
+  ): Promise<void> {
+    const ctx = this.d.ctx;
+    const desk = this.d.desk;
+    if (open) {
+      await yieldToIo();
+      this.setMoney(true);
+      const r = await settleSuspect(ctx, open, c, card, signal);
+      this.setMoney(false);
+      if (r === "debited" || r === "paid-unsettled") {
+        // the vehicle has paid: its cases close (the suspect's own and the one at hand)
+        for (const x of [c, desk.get(`s${open.seq}`)])
+          if (x) desk.remove(x, `paid: suspect ${open.tradeId} ${r}`);
+        desk.release(c);
+        await ctx.signal("done");
+        return;
+      }
+      if (r !== "not-debited") {
+        await ctx.signal("refused");
+        return;
+      }
+    } else if (ctx.lane.guards.isHeld(card.cardId) || (c.obuSerial && ctx.lane.guards.isHeld(c.obuSerial))) {
+      ctx.show(PROMPTS.held(), c);
+      ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
+        cardId: card.cardId,
+        code: "HELD",
+      });
+      await ctx.signal("refused");
+      return;
+    }
+    const vehicleClass =
+      c.vehicleClass ??
+      desk.takenVehicleClass() ??
+      (card.issuance.vehicleClass > 0 ? card.issuance.vehicleClass : undefined);
+    if (vehicleClass === undefined) {
+      ctx.show(PROMPTS.needClass(), c);
+      await ctx.signal("refused");
+      return;
+    }
+    await yieldToIo();
+    // the transaction's time counts from the card read, unless a settlement came first
+    const from = open ? undefined : start;
+    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, from));
+    if (r.kind === "paid") {
+      desk.release(c);
+      desk.remove(c, "paid at the booth");
+      await ctx.signal("done");
+      return;
+    }
+    if (r.kind === "lost") {
+      desk.remove(c, "DEBIT answer lost: recovering");
+      desk.release(c);
+      const pd = this.d.recoveries.add(r.intentId, r.payload);
+      this.watch.state = isEtcError(r.cause, ReaderErrorCodes.CardRemoved) ? "absent" : "unknown";
+      await this.d.recoveries.run(pd, this, signal);
+      return;
+    }
+    if (r.kind === "card-error")
+      this.watch.state = isEtcError(r.error, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
+    await ctx.signal("refused");
+  }
+
+  private async money<T>(f: () => Promise<T>): Promise<T> {
+    this.setMoney(true);
+    try {
+      return await f();
+    } finally {
+      this.setMoney(false);
+    }
+  }
+
+  private setMoney(v: boolean): void {
+    if (this.active) this.active.money = v;
+  }
+
+  private forcedLayout() {
+    const l = this.d.ctx.options.layout0019;
+    return l === "auto" ? undefined : l;
+  }
+
+  private safe<T>(f: () => T, fallback: T): T {
+    try {
+      return f();
+    } catch (e) {
+      this.d.log.error({ err: errText(e) }, "booth journal query failed");
+      return fallback;
+    }
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * The collector's case desk (docs/booth.md §4, §6): the queue of cases (cases.ts), which case a card on
+ * the reader is for, the collector's `take` and `cancel`, walk-ups, and the lane's outcomes opening and
+ * closing cases. It owns the queue, the case the collector took and the walk-up numbering; it knows of
+ * the work on the reader only through `DeskWork` (card-loop.ts implements it) and of the recovery only
+ * through the cases the recovery book opens and closes here (recovery-book.ts).
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CommittedRecord } from "../journal/types.js";
+import { cancelledRecord, type RecordContext } from "./booth-records.js";
+import { type BoothCase, BoothCases, caseOf, rebuildCases } from "./cases.js";
+import { type BoothCounters, type BoothOptions, errText } from "./context.js";
+import { type BoothEffects, yieldToIo } from "./effects.js";
+import type { BoothJournal } from "./ports.js";
+import { PROMPTS, type Prompt } from "./prompts.js";
+import {
+  type BoothCaseView,
+  type BoothEvent,
+  type BoothOperatorResult,
+  type BoothUser,
+  caseText,
+  caseView,
+  who,
+} from "./view.js";
+
+/** What the desk needs to know of, and ask of, the work on the reader (card-loop.ts). */
+export interface DeskWork {
+  /** the booth is closed (or closing): no more operator actions, no more cases */
+  closed(): boolean;
+  /** the id of the case being worked on now */
+  activeId(): string | null;
+  /** a card was put on the reader and not read yet */
+  cardPresent(): boolean;
+  /**
+   * Stop the work on this case if it is the active one: "money" (nothing stopped) while a debit of it
+   * may happen, else "stopped" (or "idle" when it is not being worked on).
+   */
+  stopIfActive(id: string): "money" | "stopped" | "idle";
+  /** the card on the reader, already handled, is read again (a new case may be its) */
+  rearmCard(): void;
+  /** work again (now, or after the pass under way) */
+  kick(): void;
+}
+
+export interface CaseDeskDeps {
+  options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
+  journal: Pick<BoothJournal, "list">;
+  rec: RecordContext;
+  fx: Pick<BoothEffects, "show" | "appendAudit" | "tryCommit" | "recorded">;
+  events: { next(e: BoothEvent): void };
+  counters: Pick<BoothCounters, "cancelled">;
+  log: Logger;
+  wallNow: () => number;
+  work: DeskWork;
+}
+
+export class CaseDesk {
+  private readonly queue: BoothCases;
+  private readonly reasons: ReadonlySet<string>;
+  /** the case the collector took (`etc-lane booth take`), and the class given with it */
+  private taken: { id: string; vehicleClass: number | undefined } | undefined;
+  private walkUps = 0;
+
+  constructor(private readonly d: CaseDeskDeps) {
+    this.queue = new BoothCases(d.options.queueMax);
+    this.reasons = new Set(d.options.offerFor);
+  }
+
+  get size(): number {
+    return this.queue.size;
+  }
+
+  get(id: string): BoothCase | undefined {
+    return this.queue.get(id);
+  }
+
+  /** The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start). */
+  restore(): void {
+    const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
+    try {
+      for (const c of rebuildCases(this.d.journal.list({ since }), this.reasons)) this.queue.add(c);
+    } catch (e) {
+      this.d.log.error({ err: errText(e) }, "booth queue not rebuilt from the journal");
+    }
+  }
+
+  views(): BoothCaseView[] {
+    return this.queue.list().map((c) => this.view(c));
+  }
+
+  // ---- the collector's actions ---------------------------------------------------------------------
+
+  /**
+   * The collector takes a case (the head when `id` is omitted; `walkUp` makes a case for a vehicle with
+   * no DSRC attempt): it starts as soon as a card is on the reader. `vehicleClass` supplies the class when
+   * neither the OBU nor the card gives one.
+   */
+  async take(o: {
+    id?: string;
+    vehicleClass?: number;
+    walkUp?: boolean;
+    user: BoothUser;
+  }): Promise<BoothOperatorResult> {
+    if (this.d.work.closed()) return { ok: false, message: "the booth is closed" };
+    if (
+      o.vehicleClass !== undefined &&
+      !(Number.isInteger(o.vehicleClass) && o.vehicleClass >= 1 && o.vehicleClass <= 26)
+    )
+      return {
+        ok: false,
+        message: `--class: expected a JT/T 489 vehicle class 1..26, got ${o.vehicleClass}`,
+      };
+    const activeId = this.d.work.activeId();
+    if (activeId !== null && (o.walkUp || o.id !== activeId))
+      return { ok: false, message: `case ${activeId} is in progress; take another when it is done` };
+    let c: BoothCase | undefined;
+    if (o.walkUp) {
+      if (o.vehicleClass === undefined) return { ok: false, message: "a walk-up case needs --class N" };
+      c = {
+        id: `w${++this.walkUps}`,
+        kind: "walk-up",
+        reason: "WALK_UP",
+        openedAt: this.d.wallNow(),
+        seq: null,
+        tradeId: null,
+        obuId: null,
+        obuSerial: null,
+        cardId: null,
+        plate: null,
+        plateColor: null,
+        vehicleClass: o.vehicleClass,
+        amount: null,
+      };
+      this.add(c);
+    } else {
+      c = o.id ? this.queue.get(o.id) : this.queue.list().find((x) => x.kind !== "recovery");
+      if (!c)
+        return {
+          ok: false,
+          message: o.id ? `no booth case ${o.id} (etc-lane booth list)` : "no booth case is waiting",
+        };
+      if (c.kind === "recovery")
+        return { ok: false, message: `case ${c.id} is a debit being recovered: put the original card back` };
+    }
+    this.taken = { id: c.id, vehicleClass: o.vehicleClass };
+    this.d.work.rearmCard();
+    this.d.fx.show(PROMPTS.waitCard(who(c), caseText(c)), c);
+    this.d.work.kick();
+    return {
+      ok: true,
+      message: `case ${c.id} taken: put the vehicle's card on the reader`,
+      data: { case: this.view(c) },
+    };
+  }
+
+  /**
+   * The collector closes a case without a card payment (handled in cash or sent on): a BOOTH_CANCELLED
+   * stop record linking the case. Refused while a debit of it may have happened.
+   */
+  async cancel(o: { id?: string; reason: string; user: BoothUser }): Promise<BoothOperatorResult> {
+    const c = o.id ? this.queue.get(o.id) : this.taken ? this.queue.get(this.taken.id) : this.queue.list()[0];
+    if (!c) return { ok: false, message: o.id ? `no booth case ${o.id}` : "no booth case to cancel" };
+    if (c.kind === "recovery")
+      return {
+        ok: false,
+        message: `case ${c.id} is a debit whose answer was lost: it cannot be cancelled; put the original card back (it is recorded as unconfirmed after ${this.d.options.originalCardWaitMs} ms)`,
+      };
+    if (this.d.work.stopIfActive(c.id) === "money")
+      return { ok: false, message: `case ${c.id} is being debited now; wait for the result` };
+    if (c.seq !== null) {
+      await yieldToIo();
+      const rec = this.d.fx.tryCommit(
+        cancelledRecord(this.d.rec, c, `${o.user.name} (uid ${o.user.uid})`, o.reason),
+      );
+      if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
+      this.d.fx.recorded(rec, false, null);
+    }
+    this.d.counters.cancelled++;
+    this.release(c);
+    this.remove(c, `cancelled by ${o.user.name}: ${o.reason}`);
+    this.d.fx.show(PROMPTS.cancelled(), c);
+    this.d.work.kick();
+    return { ok: true, message: `case ${c.id} cancelled` };
+  }
+
+  // ---- the lane's outcomes -------------------------------------------------------------------------
+
+  /** A durable record of the lane: a stop or suspect may open a case; a payment closes the vehicle's. */
+  onLaneRecord(r: CommittedRecord): void {
+    if (this.d.work.closed()) return;
+    const activeId = this.d.work.activeId();
+    if (r.kind === "transaction") {
+      // paid over DSRC (or a late B5 settled it): the vehicle's booth cases are closed
+      for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId }))
+        if (activeId !== c.id) this.remove(c, `paid over DSRC (record ${r.seq})`);
+      const own = this.queue.get(`s${r.seq}`);
+      if (own && activeId !== own.id) this.remove(own, `settled (record ${r.seq})`);
+      return;
+    }
+    const c = caseOf(r, this.reasons);
+    if (!c) return;
+    this.add(c);
+    this.d.work.rearmCard();
+    this.d.work.kick();
+  }
+
+  // ---- which case a card is for --------------------------------------------------------------------
+
+  /** The case for this card: the one the collector took (if it may be this card's), else the queue's. */
+  pick(cardId: string): BoothCase | undefined {
+    if (this.taken) {
+      const t = this.queue.get(this.taken.id);
+      if (!t) this.taken = undefined;
+      else return t.cardId === null || t.cardId === cardId ? t : undefined;
+    }
+    return this.queue.forCard(cardId);
+  }
+
+  /** The case of an unsettled suspect found on a card that no case in the queue names. */
+  suspectCase(s: CommittedRecord): BoothCase {
+    return (
+      caseOf(s, this.reasons) ?? {
+        id: `s${s.seq}`,
+        kind: "suspect",
+        reason: s.outcome,
+        openedAt: Date.parse(s.createdAt),
+        seq: s.seq,
+        tradeId: s.tradeId,
+        obuId: s.obuId || null,
+        obuSerial: s.obuSerial,
+        cardId: s.cardId,
+        plate: s.plate,
+        plateColor: s.plateColor,
+        vehicleClass: s.vehicleClass,
+        amount: s.amount,
+      }
+    );
+  }
+
+  /** The class the collector gave with `take --class N`, if any. */
+  takenVehicleClass(): number | undefined {
+    return this.taken?.vehicleClass;
+  }
+
+  /** What the screen says to a card no case is for. */
+  noCasePrompt(cardId: string): Prompt {
+    return this.taken
+      ? PROMPTS.wrongCard(this.queue.get(this.taken.id)?.cardId ?? "")
+      : PROMPTS.noCase(cardId);
+  }
+
+  /** The screen while no card is on the reader: the taken case, else the head, else idle. */
+  showWaiting(): void {
+    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
+    const head = t ?? this.queue.list().find((c) => c.kind !== "recovery");
+    if (head) this.d.fx.show(PROMPTS.waitCard(who(head), caseText(head)), head);
+    else this.d.fx.show(PROMPTS.idle(), null);
+  }
+
+  // ---- opening and closing cases -------------------------------------------------------------------
+
+  /** A case at the tail of the queue (the oldest leaves when it is full): an event and an audit entry. */
+  add(c: BoothCase): void {
+    const { added, dropped } = this.queue.add(c);
+    if (dropped) this.closedEvent(dropped, "queue full: the oldest case left the queue");
+    if (!added) return;
+    this.d.events.next({ type: "booth", at: this.d.wallNow(), action: "opened", case: this.view(c) });
+    this.d.fx.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, {
+      case: c.id,
+      reason: c.reason,
+      seq: c.seq,
+      obuId: c.obuId,
+      cardId: c.cardId,
+      plate: c.plate,
+    });
+    if (this.d.work.activeId() === null && this.queue.size === 1 && !this.d.work.cardPresent())
+      this.showWaiting();
+  }
+
+  /** The case leaves the queue (paid, settled, cancelled...): an event. */
+  remove(c: BoothCase, why: string): void {
+    if (!this.queue.remove(c.id)) return;
+    this.closedEvent(c, why);
+  }
+
+  /** The collector's choice of this case is over (it was paid, cancelled or became a recovery). */
+  release(c: BoothCase): void {
+    if (this.taken?.id === c.id) this.taken = undefined;
+  }
+
+  /** The case a booth debit intent came from (its DSRC record's, else the walk-up's). */
+  linkedTo(k: { seq: number | null; id: string }): BoothCase | undefined {
+    return k.seq !== null ? this.queue.get(`s${k.seq}`) : this.queue.get(k.id);
+  }
+
+  /**
+   * A debit being recovered goes to the head of the queue, in place of the case it came from (the
+   * recovery settles that one, one way or the other: it leaves without a closed event).
+   */
+  openRecovery(c: BoothCase, linked: BoothCase | undefined): void {
+    if (linked) this.queue.remove(linked.id);
+    this.queue.addFirst(c);
+    this.d.events.next({ type: "booth", at: this.d.wallNow(), action: "opened", case: this.view(c) });
+  }
+
+  /** A case back at the head, taken (a recovery proved not debited: the card on the reader pays afresh). */
+  reopenTaken(c: BoothCase): void {
+    this.queue.addFirst(c);
+    this.taken = { id: c.id, vehicleClass: c.vehicleClass ?? undefined };
+  }
+
+  private closedEvent(c: BoothCase, why: string): void {
+    this.d.events.next({
+      type: "booth",
+      at: this.d.wallNow(),
+      action: "closed",
+      case: this.view(c),
+      why,
+    });
+    this.d.log.info({ case: c.id, why }, "booth case closed");
+  }
+
+  private view(c: BoothCase): BoothCaseView {
+    const status = this.d.work.activeId() === c.id ? "active" : this.taken?.id === c.id ? "taken" : "waiting";
+    return caseView(c, status, this.d.rec.utcOffsetMinutes);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The booth's recovery book (docs/booth.md §5.1): the booth debit intents (`booth:<card id>`) whose DEBIT
+ * answer was lost, restored from the journal at start or added when a charge lost its answer, and the
+ * driver that runs each through recover.ts (the DEBIT is never sent again). It owns the pending debits;
+ * the queue is the desk's (case-desk.ts), the card on the reader and the active case the work loop's
+ * (card-loop.ts), each reached through a narrow interface.
+ */
+import type { Logger } from "../../firmware-bridge/log.js";
+import { BOOTH_INTENT_PREFIX, type BoothIntentPayload } from "./booth-records.js";
+import type { BoothCase } from "./cases.js";
+import { type BoothContext, errText } from "./context.js";
+import type { BoothEffects } from "./effects.js";
+import type { BoothJournal, BoothLaneHook } from "./ports.js";
+import { type CardWatch, type PendingDebit, recover } from "./recover.js";
+
+/** What the recovery book does to the queue (case-desk.ts). */
+export interface RecoveryDesk {
+  linkedTo(k: { seq: number | null; id: string }): BoothCase | undefined;
+  openRecovery(c: BoothCase, linked: BoothCase | undefined): void;
+  remove(c: BoothCase, why: string): void;
+  reopenTaken(c: BoothCase): void;
+}
+
+/** What a recovery needs of the work on the reader (card-loop.ts), lent for one run. */
+export interface RecoverySlot {
+  /** the card on the reader: recover.ts follows and updates it */
+  readonly watch: CardWatch;
+  /** run `f` as the active case, with money at stake (a cancel is refused), aborted with `signal` */
+  asActive<T>(
+    c: BoothCase,
+    money: boolean,
+    signal: AbortSignal,
+    f: (s: AbortSignal) => Promise<T>,
+  ): Promise<T>;
+  /** work again after this pass; `rereadCard`: the card on the reader is read afresh */
+  again(rereadCard: boolean): void;
+}
+
+export interface RecoveryBookDeps {
+  /** the flows' context, for recover.ts */
+  ctx: BoothContext;
+  journal: Pick<BoothJournal, "openIntents">;
+  guards: Pick<BoothLaneHook["guards"], "hold">;
+  fx: Pick<BoothEffects, "alarm" | "signal">;
+  desk: RecoveryDesk;
+  log: Logger;
+}
+
+export class RecoveryBook {
+  /** debits being recovered, by their case id (`r<intent id>`), oldest first */
+  private readonly pending = new Map<string, PendingDebit>();
+
+  constructor(private readonly d: RecoveryBookDeps) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** The debit to recover first, if any: it comes before every other case. */
+  next(): PendingDebit | undefined {
+    return this.pending.values().next().value as PendingDebit | undefined;
+  }
+
+  /** The booth intents a killed process left (after the desk rebuilt its queue). */
+  restore(): void {
+    for (const it of this.d.journal.openIntents()) {
+      if (!it.key.startsWith(BOOTH_INTENT_PREFIX)) continue;
+      let p: BoothIntentPayload;
+      try {
+        p = JSON.parse(it.payload) as BoothIntentPayload;
+      } catch (e) {
+        this.d.log.error({ id: it.id, err: errText(e) }, "unreadable booth debit intent kept as it is");
+        continue;
+      }
+      this.add(it.id, p);
+      this.d.fx.alarm(
+        "BOOTH_CRASH_RECOVERY",
+        `booth debit of ${p.prepared.amount} fen on card ${p.cardId} was in flight when the previous process stopped`,
+      );
+    }
+  }
+
+  /** A debit whose answer was lost: a recovery case at the head of the queue, its card and OBU held. */
+  add(intentId: number, p: BoothIntentPayload): PendingDebit {
+    const ctx = this.d.ctx;
+    const linked = this.d.desk.linkedTo(p.case);
+    const c: BoothCase = {
+      id: `r${intentId}`,
+      kind: "recovery",
+      reason: "BOOTH_RECOVERY",
+      openedAt: ctx.wallNow(),
+      seq: p.case.seq,
+      tradeId: linked?.tradeId ?? null,
+      obuId: p.draft.obuId || null,
+      obuSerial: p.obuSerial,
+      cardId: p.cardId,
+      plate: p.draft.plate,
+      plateColor: p.draft.plateColor,
+      vehicleClass: p.draft.vehicleClass,
+      amount: p.prepared.amount,
+    };
+    const pd: PendingDebit = {
+      intentId,
+      payload: p,
+      case: c,
+      deadline: ctx.now() + ctx.options.originalCardWaitMs,
+    };
+    this.pending.set(c.id, pd);
+    this.d.desk.openRecovery(c, linked); // the recovery settles the linked case, one way or the other
+    // no DSRC debit of this card or OBU until the booth knows what the card did
+    this.d.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
+    return pd;
+  }
+
+  /** Drive one recovery (recover.ts), then close its case; proven not debited, the case pays afresh. */
+  async run(pd: PendingDebit, slot: RecoverySlot, signal: AbortSignal): Promise<void> {
+    const r = await slot.asActive(pd.case, true, signal, (s) => recover(this.d.ctx, pd, slot.watch, s));
+    if (r === "closed" || r === "journal-failed") return;
+    this.pending.delete(pd.case.id);
+    this.d.desk.remove(pd.case, `recovery: ${r}`);
+    if (r === "not-debited") {
+      // proven not debited: the case goes back to the head and the card (still there) pays once, afresh
+      const p = pd.payload;
+      this.d.desk.reopenTaken({
+        ...pd.case,
+        id: p.case.seq !== null ? `s${p.case.seq}` : p.case.id,
+        kind: p.case.seq !== null ? "stop" : "walk-up",
+        reason: p.case.reason,
+      });
+      slot.again(true);
+      return;
+    }
+    await this.d.fx.signal(r === "recorded" ? "done" : "refused");
+    slot.again(false);
+  }
+}
