@@ -62,8 +62,11 @@ async function main(): Promise<void> {
     process.stdout.write(
       `etc-lane benchmarks on ${process.version}, ${process.platform}/${process.arch}, lane process tuning: ${v8Flags.join(", ") || "none (--untuned)"}\n`,
     );
-    if (skipped.length)
-      process.stdout.write(`(heavy, run with --all or --only: ${skipped.map((b) => b.name).join(", ")})\n`);
+    const heavy = skipped.filter((b) => b.heavy);
+    const left = skipped.filter((b) => !b.heavy);
+    if (left.length) process.stdout.write(`(not chosen by --only: ${left.map((b) => b.name).join(", ")})\n`);
+    if (heavy.length)
+      process.stdout.write(`(heavy, run with --all or --only: ${heavy.map((b) => b.name).join(", ")})\n`);
   }
   for (const b of chosen) {
     log(`== ${b.name}: ${b.title}`);
