@@ -2,6 +2,7 @@
  * ISO 7816-4 short APDUs for the simulated card and PSAM: parsing the four command cases, building
  * responses (data ‖ SW1 SW2), and the status words the PBOC e-purse uses.
  */
+import { commandApdu } from "../../firmware-bridge/reader/apdu.js";
 
 export const SW = {
   ok: 0x9000,
@@ -70,12 +71,5 @@ export function swHex(sw: number): string {
   return sw.toString(16).padStart(4, "0");
 }
 
-/** Build a command APDU: header, then Lc + data when there is data, then Le when given. */
-export function buildCommand(header: string, data?: Buffer, le?: number): Buffer {
-  const h = Buffer.from(header, "hex");
-  if (h.length !== 4) throw new Error(`APDU header must be 4 bytes: ${header}`);
-  const parts: Buffer[] = [h];
-  if (data && data.length > 0) parts.push(Buffer.from([data.length]), data);
-  if (le !== undefined) parts.push(Buffer.from([le & 0xff]));
-  return Buffer.concat(parts);
-}
+/** Build a command APDU (the encoder the lane's booth uses too: firmware-bridge/reader/apdu.ts). */
+export const buildCommand = commandApdu;

@@ -30,45 +30,63 @@ const VERB: Record<OperatorAction, string> = {
   "journal.retention": "run retention now",
 };
 
+/**
+ * Runs one operator action and writes its audit record (`operator.<action>`): the user, the arguments,
+ * ok and the result, `warn` for a refused action and for `warnAlways` ones. A thrown error becomes the
+ * result (ok: false); a record that cannot be written turns the result into a failure that says so.
+ */
+export async function auditedAction(
+  audit: OperatorAuditPort,
+  a: {
+    action: string;
+    verb: string;
+    user: { name: string; uid: number; pid?: number | undefined; via?: string | undefined };
+    args: Record<string, unknown>;
+    warnAlways?: boolean;
+  },
+  fn: () => Promise<OperatorResult>,
+): Promise<OperatorResult> {
+  let r: OperatorResult;
+  try {
+    r = await fn();
+  } catch (e) {
+    r = { ok: false, message: `${a.verb} failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  try {
+    audit.append({
+      type: `operator.${a.action}`,
+      severity: a.warnAlways || !r.ok ? "warn" : "info",
+      message: `${a.user.name} (uid ${a.user.uid}) asked to ${a.verb}: ${r.message}`,
+      data: {
+        action: a.action,
+        user: a.user.name,
+        uid: a.user.uid,
+        ...(a.user.pid !== undefined ? { pid: a.user.pid } : {}),
+        ...(a.user.via !== undefined ? { via: a.user.via } : {}),
+        ...a.args,
+        ok: r.ok,
+        result: r.message,
+        ...(r.data ? { details: r.data } : {}),
+      },
+    });
+  } catch (e) {
+    return {
+      ...r,
+      ok: false,
+      message: `${r.message}; but the audit record was NOT written: ${e instanceof Error ? e.message : String(e)}`,
+    };
+  }
+  return r;
+}
+
 export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): LaneOperator {
-  const act = async (
+  const act = (
     action: OperatorAction,
     user: OperatorUser,
     args: Record<string, unknown>,
     fn: () => Promise<OperatorResult>,
-  ): Promise<OperatorResult> => {
-    let r: OperatorResult;
-    try {
-      r = await fn();
-    } catch (e) {
-      r = { ok: false, message: `${VERB[action]} failed: ${e instanceof Error ? e.message : String(e)}` };
-    }
-    try {
-      audit.append({
-        type: `operator.${action}`,
-        severity: action === "lane.close" || !r.ok ? "warn" : "info",
-        message: `${user.name} (uid ${user.uid}) asked to ${VERB[action]}: ${r.message}`,
-        data: {
-          action,
-          user: user.name,
-          uid: user.uid,
-          pid: user.pid,
-          via: user.via,
-          ...args,
-          ok: r.ok,
-          result: r.message,
-          ...(r.data ? { details: r.data } : {}),
-        },
-      });
-    } catch (e) {
-      return {
-        ...r,
-        ok: false,
-        message: `${r.message}; but the audit record was NOT written: ${e instanceof Error ? e.message : String(e)}`,
-      };
-    }
-    return r;
-  };
+  ): Promise<OperatorResult> =>
+    auditedAction(audit, { action, verb: VERB[action], user, args, warnAlways: action === "lane.close" }, fn);
   return {
     openLane: (user) => act("lane.open", user, {}, () => inner.openLane(user)),
     closeLane: (user, reason) => act("lane.close", user, { reason }, () => inner.closeLane(user, reason)),

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { OperatorResult, OperatorUser } from "../lane-view.js";
-import type { OperatorAuditPort } from "../operator-audit.js";
+import { auditedAction, type OperatorAuditPort } from "../operator-audit.js";
 import type { ControlReply } from "./protocol.js";
 
 /** One case as `etc-lane booth list` shows it. */
@@ -44,43 +44,23 @@ export interface BoothOperator {
 
 /** Every take and cancel becomes one audit record naming the action, the user and what came of it. */
 export function auditedBooth(inner: BoothOperator, audit: OperatorAuditPort): BoothOperator {
-  const act = async (
+  const act = (
     action: "booth.take" | "booth.cancel",
     user: BoothUser & Partial<Pick<OperatorUser, "pid" | "via">>,
     args: Record<string, unknown>,
     fn: () => Promise<OperatorResult>,
-  ): Promise<OperatorResult> => {
-    let r: OperatorResult;
-    try {
-      r = await fn();
-    } catch (e) {
-      r = { ok: false, message: `${action} failed: ${e instanceof Error ? e.message : String(e)}` };
-    }
-    try {
-      audit.append({
-        type: `operator.${action}`,
-        severity: action === "booth.cancel" || !r.ok ? "warn" : "info",
-        message: `${user.name} (uid ${user.uid}) asked to ${action === "booth.take" ? "take a booth case" : "cancel a booth case"}: ${r.message}`,
-        data: {
-          action,
-          user: user.name,
-          uid: user.uid,
-          ...(user.pid !== undefined ? { pid: user.pid } : {}),
-          ...(user.via !== undefined ? { via: user.via } : {}),
-          ...args,
-          ok: r.ok,
-          result: r.message,
-        },
-      });
-    } catch (e) {
-      return {
-        ...r,
-        ok: false,
-        message: `${r.message}; but the audit record was NOT written: ${e instanceof Error ? e.message : String(e)}`,
-      };
-    }
-    return r;
-  };
+  ): Promise<OperatorResult> =>
+    auditedAction(
+      audit,
+      {
+        action,
+        verb: action === "booth.take" ? "take a booth case" : "cancel a booth case",
+        user,
+        args,
+        warnAlways: action === "booth.cancel",
+      },
+      fn,
+    );
   return {
     cases: () => inner.cases(),
     take: (o) => {
