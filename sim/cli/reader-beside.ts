@@ -5,7 +5,6 @@
  * collector (sim/booth/collector.ts) hands the stopped vehicles' cards over; otherwise stdin takes reader
  * script steps as `etc-sim reader` does.
  */
-import { createInterface } from "node:readline";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { openPty, type PtyDevice } from "../../firmware-bridge/transport/pty.js";
 import { UsageError } from "../../src/cli/run-cli.js";
@@ -17,7 +16,7 @@ import {
   type ReaderSimulator,
 } from "../reader/reader-simulator.js";
 import { loadReaderScenarioFile } from "../reader/scenario.js";
-import { parseScriptLine, runStep, type ScriptStep } from "../reader/script.js";
+import { runStepsFrom } from "../reader/script.js";
 import type { RsuSimulator } from "../rsu/rsu-simulator.js";
 
 export interface ReaderBesideOptions {
@@ -99,23 +98,7 @@ export async function startReaderBeside(
       else if (e.type === "done") write(`collector: took ${e.cardId} back (${e.led})`);
       else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
     });
-  } else {
-    let chain: Promise<void> = Promise.resolve();
-    const enqueue = (step: ScriptStep): void => {
-      chain = chain
-        .then(() => runStep(reader, step))
-        .catch((e: unknown) => write(`step failed: ${(e as Error).message}`));
-    };
-    const rl = createInterface({ input: process.stdin });
-    rl.on("line", (line) => {
-      try {
-        const step = parseScriptLine(line);
-        if (step) enqueue(step);
-      } catch (e) {
-        write(`bad step: ${(e as Error).message}`);
-      }
-    });
-  }
+  } else runStepsFrom(process.stdin, reader, write);
   return {
     where: `reader-port: ${pty.lanePath}`,
     reader,

@@ -3,6 +3,8 @@
  * present card X, wait for the DEBIT, remove it, present card Y. Scripts come from a scenario file, from
  * the CLI's stdin (one step per line), or from a test calling `runScript`.
  */
+
+import { createInterface } from "node:readline";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
@@ -167,5 +169,33 @@ function waitForReplies(
         reject(new EtcError(ErrorCodes.LinkAborted, "reader simulator stopped during the script")),
     });
     signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Steps typed on a stream (stdin: `present 4301...`, `remove`...), run one after another on the reader,
+ * after `after` (a script still running); a bad line or a failed step is reported through `say`.
+ */
+export function runStepsFrom(
+  input: NodeJS.ReadableStream,
+  sim: ReaderSimulator,
+  say: (line: string) => void,
+  after: Promise<unknown> = Promise.resolve(),
+): void {
+  let chain: Promise<unknown> = after;
+  const rl = createInterface({ input });
+  rl.on("line", (line) => {
+    let step: ScriptStep | undefined;
+    try {
+      step = parseScriptLine(line);
+    } catch (e) {
+      say(`bad step: ${(e as Error).message}`);
+      return;
+    }
+    if (!step) return;
+    const s = step;
+    chain = chain
+      .then(() => runStep(sim, s))
+      .catch((e: unknown) => say(`step failed: ${(e as Error).message}`));
   });
 }

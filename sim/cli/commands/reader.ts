@@ -8,7 +8,6 @@
  * step per line (`present ID`, `remove`, `fault KIND`, `wait MS`, `waitFor COMMAND [INS]`, or a
  * `{...}` step), run in order. Logs go to stderr.
  */
-import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
@@ -21,7 +20,7 @@ import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { createReaderSimulator, type ReaderSimEvent } from "../../reader/reader-simulator.js";
 import { loadReaderScenarioFile, parseReaderScenario, type ReaderScenario } from "../../reader/scenario.js";
-import { parseScriptLine, runScript, runStep, type ScriptStep } from "../../reader/script.js";
+import { runScript, runStepsFrom } from "../../reader/script.js";
 
 interface ReaderOpts {
   port?: string;
@@ -154,25 +153,7 @@ export function registerReader(program: Command): void {
           process.stdout.write(`script failed: ${(e as Error).message}\n`);
         },
       );
-      let chain: Promise<void> = scriptDone;
-      const enqueue = (step: ScriptStep): void => {
-        chain = chain
-          .then(() => runStep(sim, step))
-          .catch((e: unknown) => {
-            process.stdout.write(`step failed: ${(e as Error).message}\n`);
-          });
-      };
-      if (o.stdin) {
-        const rl = createInterface({ input: process.stdin });
-        rl.on("line", (line) => {
-          try {
-            const step = parseScriptLine(line);
-            if (step) enqueue(step);
-          } catch (e) {
-            process.stdout.write(`bad step: ${(e as Error).message}\n`);
-          }
-        });
-      }
+      if (o.stdin) runStepsFrom(process.stdin, sim, (l) => process.stdout.write(`${l}\n`), scriptDone);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => void shutdown(0).then(resolve));
         process.once("SIGTERM", () => void shutdown(0).then(resolve));
