@@ -207,6 +207,13 @@ export const auditBench: Benchmark = {
           figures: us(inside),
           notes: "the line and the head copy; the commit's fsync covers them",
         },
+        {
+          name: "audit record entry, both parts (lane thread)",
+          unit: "us",
+          figures: us(outside.map((x, i) => x + (inside[i] ?? 0))),
+          notes:
+            "per record, the two above added: the lane thread's whole share of a record's audit entry (target p99 <= 50 us)",
+        },
         { name: "journal commit with the binding", unit: "us", figures: us(boundCommit) },
         { name: "journal commit without it (same disk, alternating)", unit: "us", figures: us(plainCommit) },
         {
