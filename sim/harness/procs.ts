@@ -255,7 +255,7 @@ export interface RsuProc {
 }
 
 /** `etc-sim rsu --pty --protocol P --scenario F --seed N --ledger F --frame-log F [--heartbeat-s N]`. */
-export async function startRsu(opts: {
+interface RsuSpawnOptions {
   scenario: string;
   seed: number;
   ledger: string;
@@ -263,12 +263,19 @@ export async function startRsu(opts: {
   protocol?: "legacy" | "national";
   heartbeatS?: number;
   extra?: string[];
-}): Promise<RsuProc> {
+}
+
+/** `etc-sim rsu --pty ...` (with `--reader-pty` when `reader`), up to its `lane-port:` line. */
+async function spawnRsu(
+  opts: RsuSpawnOptions,
+  reader: boolean,
+): Promise<{ proc: Proc; lanePath: string; startedAt: number }> {
   const proc = spawnCli(
     "etc-sim",
     [
       "rsu",
       "--pty",
+      ...(reader ? ["--reader-pty"] : []),
       "--protocol",
       opts.protocol ?? "legacy",
       "--scenario",
@@ -281,12 +288,17 @@ export async function startRsu(opts: {
       ...(opts.heartbeatS ? ["--heartbeat-s", String(opts.heartbeatS)] : []),
       ...(opts.extra ?? []),
     ],
-    { name: "rsu" },
+    { name: reader ? "rsu+reader" : "rsu" },
   );
   const first = await proc.waitLine((l) => l.stream === "stdout", 20_000, "lane-port line");
   const m = /^lane-port: (\S+)$/.exec(first.text);
   if (!m) throw new Error(`rsu: expected "lane-port: /dev/pts/N" first, got "${first.text}"`);
-  return { proc, lanePath: m[1] as string, startedAt: first.at, stop: () => proc.stop() };
+  return { proc, lanePath: m[1] as string, startedAt: first.at };
+}
+
+export async function startRsu(opts: RsuSpawnOptions): Promise<RsuProc> {
+  const { proc, lanePath, startedAt } = await spawnRsu(opts, false);
+  return { proc, lanePath, startedAt, stop: () => proc.stop() };
 }
 
 export interface RsuReaderProc extends RsuProc {
@@ -298,42 +310,14 @@ export interface RsuReaderProc extends RsuProc {
  * `etc-sim rsu --pty --reader-pty ...`: the simulated RSU and the booth reader in one process, on one card
  * store (the ledger file has the debits of both paths). `extra` adds options (e.g. --collector).
  */
-export async function startRsuWithReader(opts: {
-  scenario: string;
-  seed: number;
-  ledger: string;
-  protocol?: "legacy" | "national";
-  heartbeatS?: number;
-  extra?: string[];
-}): Promise<RsuReaderProc> {
-  const proc = spawnCli(
-    "etc-sim",
-    [
-      "rsu",
-      "--pty",
-      "--reader-pty",
-      "--protocol",
-      opts.protocol ?? "legacy",
-      "--scenario",
-      opts.scenario,
-      "--seed",
-      String(opts.seed),
-      "--ledger",
-      opts.ledger,
-      ...(opts.heartbeatS ? ["--heartbeat-s", String(opts.heartbeatS)] : []),
-      ...(opts.extra ?? []),
-    ],
-    { name: "rsu+reader" },
-  );
-  const first = await proc.waitLine((l) => l.stream === "stdout", 20_000, "lane-port line");
-  const m = /^lane-port: (\S+)$/.exec(first.text);
-  if (!m) throw new Error(`rsu: expected "lane-port: /dev/pts/N" first, got "${first.text}"`);
+export async function startRsuWithReader(opts: Omit<RsuSpawnOptions, "frameLog">): Promise<RsuReaderProc> {
+  const { proc, lanePath, startedAt } = await spawnRsu(opts, true);
   const second = await proc.waitLine((l) => l.text.startsWith("reader-port: "), 20_000, "reader-port line");
   return {
     proc,
-    lanePath: m[1] as string,
+    lanePath,
     readerPath: second.text.slice("reader-port: ".length).trim(),
-    startedAt: first.at,
+    startedAt,
     stop: () => proc.stop(),
   };
 }
