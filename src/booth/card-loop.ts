@@ -73,6 +73,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
   private active: { c: BoothCase; abort: AbortController; money: boolean } | undefined;
   private loop: Promise<void> | undefined;
   private dirty = false;
+  /** card inserted/removed events so far: a read's "no card" answer older than the last event is stale */
+  private cardEvents = 0;
   private isClosed = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closer = new AbortController();
@@ -184,6 +186,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
   // ---- inputs --------------------------------------------------------------------------------------
 
   onCardEvent(e: { kind: "inserted" | "removed" }): void {
+    this.cardEvents++;
     this.watch.state = e.kind === "inserted" ? "present" : "absent";
     this.d.wakeup.wake();
     if (e.kind === "inserted") this.kick();
@@ -256,12 +259,15 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const ctx = this.d.ctx;
     const desk = this.d.desk;
     const start = { at: ctx.now(), readerWaitMs: ctx.clock.waitMs, bytes: ctx.lineBytes() };
+    const events = this.cardEvents;
     let card: CardRead;
     try {
       card = await readCard(ctx.reader, ctx.dialect, this.forcedLayout(), signal);
     } catch (e) {
       if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
-        this.watch.state = "absent";
+        // a card put on the reader while this read was answered "no card" has set the watch (and the loop
+        // runs again): the answer is stale then, and must not mark that card absent
+        if (this.cardEvents === events) this.watch.state = "absent";
         desk.showWaiting();
         return;
       }

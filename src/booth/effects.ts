@@ -43,6 +43,16 @@ export class BoothEffects {
   constructor(private readonly d: BoothEffectsDeps) {}
 
   show(p: Prompt, c: BoothCase | null): void {
+    // the same screen again (a case taken, then the loop's idle screen for it) is not shown twice
+    const cur = this.prompt;
+    if (
+      cur &&
+      cur.caseId === (c?.id ?? null) &&
+      cur.prompt.step === p.step &&
+      cur.prompt.text === p.text &&
+      cur.prompt.detail === p.detail
+    )
+      return;
     const at = this.d.now();
     this.prompt = { prompt: p, caseId: c?.id ?? null, at: this.d.wallNow() };
     this.d.outputs.emit({
