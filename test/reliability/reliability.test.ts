@@ -31,7 +31,9 @@ it(
     // at least one kill per 100 vehicles (20 in the suite's 2,000)
     expect(r.kills).toBeGreaterThanOrEqual(Math.floor(vehicles / 100));
     expect(r.stationOutages).toBeGreaterThanOrEqual(2);
-    expect(r.vehiclesLeft).toBe(vehicles);
+    // every vehicle (the scripted ones and the random ones) left the zone before the RSU stopped
+    expect(r.vehiclesLeft).toBe(r.vehicles);
+    expect(r.vehicles).toBe(SCRIPTED.vehicles.length + vehicles);
     // every kill was followed by a restarted lane that opened again; how long that took is printed above
     // (kill -> "lane open", and the process start within it) and measured in docs/reliability.md, not
     // asserted: on this shared machine the module loading alone took up to 2.8 s while other suites ran

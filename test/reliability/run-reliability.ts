@@ -299,7 +299,9 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     });
     const laneLog = join(dir, "lane-runs.log");
     const left = (): number => rsu?.proc.lines.filter((l) => / left obu /.test(l.text)).length ?? 0;
-    const trafficDone = (): boolean => left() >= o.vehicles;
+    // the scripted vehicles come first, then o.vehicles random ones: the traffic is done when all have left
+    const total = SCRIPTED.vehicles.length + o.vehicles;
+    const trafficDone = (): boolean => left() >= total;
 
     let incarnation = 0;
     const recoveriesMs: number[] = [];
@@ -310,7 +312,9 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     };
     lane = start();
     await lane.opened;
-    log(`lane open; ${o.vehicles} vehicles at ${o.ratePerMinute}/min`);
+    log(
+      `lane open; ${SCRIPTED.vehicles.length} scripted vehicles, then ${o.vehicles} at ${o.ratePerMinute}/min`,
+    );
 
     // station outages, in the background, at fractions of the traffic
     let outages = 0;
@@ -473,7 +477,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
       const b2b = frames.findIndex((f) => isFrame(f, "tx", "B2", obuOf("unsettled-b")));
       const result: ReliabilityResult = {
         dir,
-        vehicles: o.vehicles,
+        vehicles: total,
         vehiclesLeft: left(),
         kills,
         terms,
