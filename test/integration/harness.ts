@@ -24,7 +24,7 @@ import {
   TEST_PUBLIC_KEY_PATH,
 } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
-import type { LaneConfigInput } from "../../src/config/schema.js";
+import type { LaneConfig, LaneConfigInput } from "../../src/config/schema.js";
 import type { StoredRecord } from "../../src/journal/types.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
@@ -236,4 +236,23 @@ export function expectJournalMatchesLedger(records: StoredRecord[], ledger: Ledg
       .filter((r) => ledger.filter((e) => e.tac === r.tac && e.cardId === r.cardId).length !== 1)
       .map((r) => `journal transaction ${r.tradeId} (card ${r.cardId}) is not a debit the card made`),
   ).toEqual([]);
+}
+
+/**
+ * The lane config a laneTest lane runs with, as `serveLane` needs it: its data directory, the service on a
+ * free loopback port, no background verify.
+ */
+export function servedLaneConfig(lane: LaneRuntime): LaneConfig {
+  return parseLaneConfig(
+    {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "in-process", protocol: "legacy" },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir: lane.journal.path.replace(/\/journal\.db$/, ""),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      service: { listen: "127.0.0.1:0" },
+      audit: { verifyIntervalMinutes: 0 },
+    },
+    "test",
+  );
 }

@@ -1,17 +1,8 @@
-/**
- * The maintenance page over a real lane in headless Chromium: the real controller, journal, status list
- * and audit trail against the simulated RSU (test/integration/harness.ts), served by serveLane. The page
- * is opened before the lane starts, so every row of its live feed came over server-sent events as the
- * simulated vehicles passed; then a search of the real trail by card returns exactly that card's records.
- * Skipped, with one line saying so, only where Chromium is missing (as page.browser.test.ts).
- */
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { parseLaneConfig } from "../../src/config/load.js";
 import { maskCardId } from "../../src/service/format.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
-import { laneTest, ROOT } from "../integration/harness.js";
+import { laneTest, servedLaneConfig } from "../integration/harness.js";
 import { haveChromium, launchChromium } from "./chromium.js";
 
 const vehicles = [
@@ -32,19 +23,7 @@ describe.skipIf(!haveChromium())("maintenance page over a real lane in headless 
           protocol: "legacy",
           scenario: { defaults: { zoneMs: 2500 }, traffic: { gapMs: 300, vehicles } },
           beforeStart: async (lane) => {
-            const dataDir = lane.journal.path.replace(/\/journal\.db$/, "");
-            const config = parseLaneConfig(
-              {
-                lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-                rsu: { port: "in-process", protocol: "legacy" },
-                statusList: { publicKey: join(ROOT, "config/keys/station-test.pub.pem") },
-                dataDir,
-                tariff: join(ROOT, "config/tariff.example.yaml"),
-                service: { listen: "127.0.0.1:0" },
-                audit: { verifyIntervalMinutes: 0 },
-              },
-              "test",
-            );
+            const config = servedLaneConfig(lane);
             served = await serveLane(lane, config, { processMetrics: false });
             browser = await launchChromium();
             page = await browser.newPage();

@@ -12,11 +12,10 @@ import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
-import { parseLaneConfig } from "../../src/config/load.js";
 import { callLane } from "../../src/service/control/client.js";
 import type { LaneSnapshot } from "../../src/service/lane-view.js";
 import { serveLane } from "../../src/service/serve-lane.js";
-import { laneTest, ROOT } from "../integration/harness.js";
+import { laneTest, servedLaneConfig } from "../integration/harness.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
 const N = 6;
@@ -34,18 +33,7 @@ describe("the status service over a real lane", () => {
       { protocol: "legacy", scenario: { defaults: { zoneMs: 2500 }, traffic: { gapMs: 200, vehicles } } },
       async (t) => {
         const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
-        const config = parseLaneConfig(
-          {
-            lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-            rsu: { port: "in-process", protocol: "legacy" },
-            statusList: { publicKey: join(ROOT, "config/keys/station-test.pub.pem") },
-            dataDir,
-            tariff: join(ROOT, "config/tariff.example.yaml"),
-            service: { listen: "127.0.0.1:0" },
-            audit: { verifyIntervalMinutes: 0 },
-          },
-          "test",
-        );
+        const config = servedLaneConfig(t.lane);
         const served = await serveLane(t.lane, config, {
           processMetrics: false,
           verifyFirstAfterMs: 3_600_000,
