@@ -1,9 +1,10 @@
 /**
  * The one subscriber to `LaneView.events$`. The lane emits on its own path (after a record is durable);
  * this subscriber only appends the event to a bounded buffer and, if none is pending, schedules one drain
- * with setImmediate. The drain hands the batch to the sinks (metrics, history, the page's live feed) after
- * the lane's current work, so nothing on the decision path waits for the service. When the buffer is full
- * (a stalled event loop), new events are dropped and counted, never queued without bound.
+ * 100 ms later. The drain hands the batch to the sinks (metrics, history, the page's live feed) after the
+ * lane's current work, so nothing on the decision path waits for the service, and a busy lane pays for
+ * the service a few times a second rather than once per vehicle. When the buffer is full (a stalled
+ * event loop), new events are dropped and counted, never queued without bound.
  */
 import type { Observable, Subscription } from "rxjs";
 import type { LaneFeedEvent } from "./lane-view.js";
@@ -13,7 +14,9 @@ export type FeedSink = (batch: readonly LaneFeedEvent[]) => void;
 export interface FeedPumpOptions {
   /** events held between two drains; default 10,000 */
   capacity?: number;
-  /** how a drain is scheduled; default setImmediate */
+  /** a drain this long after the first event it takes; default 100 ms */
+  batchMs?: number;
+  /** how a drain is scheduled (tests); default a timer of `batchMs` */
   schedule?: (fn: () => void) => void;
   onSinkError?: (e: unknown) => void;
 }
@@ -35,7 +38,8 @@ export class FeedPump {
     private readonly opts: FeedPumpOptions = {},
   ) {
     this.capacity = opts.capacity ?? 10_000;
-    this.schedule = opts.schedule ?? ((fn) => setImmediate(fn));
+    const batchMs = opts.batchMs ?? 100;
+    this.schedule = opts.schedule ?? ((fn) => setTimeout(fn, batchMs).unref());
   }
 
   start(): void {

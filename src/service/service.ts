@@ -114,12 +114,17 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
   let offset: number | null = null;
   const sseSink = (batch: readonly LaneFeedEvent[]): void => {
     if (sse.size === 0) return; // no page open: nothing to render
+    const events: { event: string; data: string }[] = [];
     for (const ev of batch) {
       if (ev.type === "vehicle") {
         offset ??= o.view.snapshot().lane.utcOffsetMinutes;
-        sse.broadcast("vehicle", JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }));
-      } else sse.broadcast(ev.type, JSON.stringify(ev));
+        events.push({
+          event: "vehicle",
+          data: JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }),
+        });
+      } else events.push({ event: ev.type, data: JSON.stringify(ev) });
     }
+    sse.broadcast(events);
   };
   pump = new FeedPump(o.view.events$, [(b) => metrics.onEvents(b), historySink, sseSink], {
     onSinkError: (e) =>

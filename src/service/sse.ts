@@ -1,7 +1,8 @@
 /**
- * Server-sent events for the page's live feed. Each event is serialised once; the events of the last
- * 200 ms go to every open page in one write, so a busy lane makes a few writes a second to each page,
- * not one per vehicle (each write is a system call on the lane's thread and a wake-up of the reader).
+ * Server-sent events for the page's live feed. Each event is serialised once; the events of one feed
+ * batch (./feed-pump.ts: 100 ms) go to every open page in one write, so a busy lane makes a few writes a
+ * second to each page, not one per vehicle (each write is a system call on the lane's thread and a
+ * wake-up of the reader).
  * A page that does not read (its socket buffer past 256 KiB) is disconnected rather than buffered
  * without bound, and reconnects by itself (EventSource). A comment line every 15 s keeps proxies and
  * idle timeouts from closing a quiet feed.
@@ -10,28 +11,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 
 const MAX_BACKLOG = 256 * 1024;
 
-export interface SseHubOptions {
-  /** a comment line this often; default 15,000 ms */
-  pingMs?: number;
-  /** events are written to the pages this long after the first of them; default 200 ms */
-  flushMs?: number;
-}
-
 export class SseHub {
   private readonly clients = new Set<ServerResponse>();
   private readonly ping: ReturnType<typeof setInterval>;
-  private readonly flushMs: number;
-  private pending: string[] = [];
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** pages disconnected because they did not keep up */
   slowDisconnects = 0;
 
-  constructor(opts: SseHubOptions = {}) {
-    this.flushMs = opts.flushMs ?? 200;
-    this.ping = setInterval(() => {
-      this.flush();
-      this.write(": ping\n\n");
-    }, opts.pingMs ?? 15_000);
+  constructor(pingMs = 15_000) {
+    this.ping = setInterval(() => this.write(": ping\n\n"), pingMs);
     this.ping.unref();
   }
 
@@ -46,8 +33,6 @@ export class SseHub {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    // what was broadcast before this page connected goes to the pages that were open then
-    this.flush();
     res.write("retry: 3000\n\n");
     if (hello) res.write(frame(hello.event, hello.data));
     this.clients.add(res);
@@ -58,22 +43,11 @@ export class SseHub {
     res.on("close", drop);
   }
 
-  /** One event to every page, with the others of its 200 ms: `data` is already JSON (one line). */
-  broadcast(event: string, data: string): void {
-    if (this.clients.size === 0) return;
-    this.pending.push(frame(event, data));
-    if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.flush(), this.flushMs);
-  }
-
-  /** Writes the events not yet written, in one write per page. */
-  flush(): void {
-    if (this.flushTimer !== null) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
-    if (this.pending.length === 0) return;
-    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
-    this.pending = [];
+  /** Events to every page, in one write: each `data` is already JSON (one line). */
+  broadcast(events: readonly { event: string; data: string }[]): void {
+    if (this.clients.size === 0 || events.length === 0) return;
+    let text = "";
+    for (const e of events) text += frame(e.event, e.data);
     this.write(text);
   }
 
@@ -91,7 +65,6 @@ export class SseHub {
 
   close(): void {
     clearInterval(this.ping);
-    this.flush();
     for (const res of this.clients) res.end();
     this.clients.clear();
   }

@@ -1,6 +1,9 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Subject } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FeedPump } from "../../src/service/feed-pump.js";
+import type { LaneFeedEvent } from "../../src/service/lane-view.js";
 import { SseHub } from "../../src/service/sse.js";
 
 /** A page's response as the hub uses it: what was written, in order, one string per write. */
@@ -22,15 +25,6 @@ class FakePage extends EventEmitter {
   destroy(): void {
     this.destroyed = true;
   }
-  /** the events written after the hub's "retry" line */
-  events(): string[] {
-    return this.writes
-      .slice(1)
-      .join("")
-      .split("\n\n")
-      .filter((f) => f.startsWith("event: "))
-      .map((f) => f.split("\n")[1] ?? "");
-  }
 }
 
 function open(hub: SseHub): FakePage {
@@ -38,6 +32,8 @@ function open(hub: SseHub): FakePage {
   hub.add(new EventEmitter() as IncomingMessage, page as unknown as ServerResponse, null);
   return page;
 }
+
+const alarm = (code: string): LaneFeedEvent => ({ type: "alarm", at: 0, code, message: code });
 
 describe("live feed (server-sent events)", () => {
   beforeEach(() => {
@@ -47,69 +43,64 @@ describe("live feed (server-sent events)", () => {
     vi.useRealTimers();
   });
 
-  it("writes the events of 200 ms to each page in one write, in order", () => {
-    const hub = new SseHub({ flushMs: 200 });
+  it("writes a batch of events to each page in one write, in order", () => {
+    const hub = new SseHub();
     const a = open(hub);
     const b = open(hub);
-    hub.broadcast("vehicle", '{"seq":1}');
-    hub.broadcast("vehicle", '{"seq":2}');
-    hub.broadcast("lane", '{"status":"open"}');
-    expect(a.writes).toEqual(["retry: 3000\n\n"]);
-    vi.advanceTimersByTime(199);
-    expect(a.writes).toHaveLength(1);
-    vi.advanceTimersByTime(1);
-    for (const page of [a, b]) {
-      expect(page.writes).toHaveLength(2);
-      expect(page.writes[1]).toBe(
-        'event: vehicle\ndata: {"seq":1}\n\nevent: vehicle\ndata: {"seq":2}\n\nevent: lane\ndata: {"status":"open"}\n\n',
-      );
-    }
-    hub.broadcast("vehicle", '{"seq":3}');
-    vi.advanceTimersByTime(200);
-    expect(a.events()).toEqual([
-      'data: {"seq":1}',
-      'data: {"seq":2}',
-      'data: {"status":"open"}',
-      'data: {"seq":3}',
+    hub.broadcast([
+      { event: "vehicle", data: '{"seq":1}' },
+      { event: "vehicle", data: '{"seq":2}' },
+      { event: "lane", data: '{"status":"open"}' },
     ]);
-    expect(a.writes).toHaveLength(3);
+    for (const page of [a, b]) {
+      expect(page.writes).toEqual([
+        "retry: 3000\n\n",
+        'event: vehicle\ndata: {"seq":1}\n\nevent: vehicle\ndata: {"seq":2}\n\nevent: lane\ndata: {"status":"open"}\n\n',
+      ]);
+    }
+    hub.broadcast([]);
+    expect(a.writes).toHaveLength(2);
     hub.close();
+    expect(a.ended && b.ended).toBe(true);
   });
 
-  it("gives a page only what was broadcast after it connected, and the pages open before their events", () => {
-    const hub = new SseHub({ flushMs: 200 });
-    const early = open(hub);
-    hub.broadcast("vehicle", '{"seq":1}');
-    const late = open(hub);
-    hub.broadcast("vehicle", '{"seq":2}');
-    vi.advanceTimersByTime(200);
-    expect(early.events()).toEqual(['data: {"seq":1}', 'data: {"seq":2}']);
-    expect(late.events()).toEqual(['data: {"seq":2}']);
-    hub.close();
-  });
-
-  it("writes what is pending when it closes, and nothing when no page is open", () => {
-    const hub = new SseHub({ flushMs: 200 });
-    hub.broadcast("vehicle", '{"seq":0}'); // no page: dropped, no timer
-    expect(vi.getTimerCount()).toBe(1); // the ping only
+  it("the feed pump drains 100 ms after the first event it takes: the events of a busy lane arrive in few writes", () => {
+    const hub = new SseHub();
     const page = open(hub);
-    hub.broadcast("vehicle", '{"seq":1}');
+    const src = new Subject<LaneFeedEvent>();
+    const pump = new FeedPump(src, [
+      (batch) =>
+        hub.broadcast(
+          batch.map((e) => ({ event: e.type, data: JSON.stringify({ code: (e as { code: string }).code }) })),
+        ),
+    ]);
+    pump.start();
+    for (let i = 0; i < 50; i++) src.next(alarm(`A${i}`));
+    expect(page.writes).toHaveLength(1); // only the hub's "retry" line: nothing ran inside the emits
+    vi.advanceTimersByTime(99);
+    expect(page.writes).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(page.writes).toHaveLength(2);
+    expect(page.writes[1]?.match(/^event: alarm$/gm)).toHaveLength(50);
+    expect(page.writes[1]?.indexOf('"A0"')).toBeLessThan(page.writes[1]?.indexOf('"A49"') ?? -1);
+    src.next(alarm("B"));
+    vi.advanceTimersByTime(100);
+    expect(page.writes).toHaveLength(3);
+    expect(pump.delivered).toBe(51);
+    pump.stop();
     hub.close();
-    expect(page.events()).toEqual(['data: {"seq":1}']);
-    expect(page.ended).toBe(true);
   });
 
   it("disconnects a page that stopped reading instead of buffering for it", () => {
-    const hub = new SseHub({ flushMs: 200 });
+    const hub = new SseHub();
     const slow = open(hub);
     const fast = open(hub);
     slow.writableLength = 300 * 1024;
-    hub.broadcast("vehicle", '{"seq":1}');
-    vi.advanceTimersByTime(200);
+    hub.broadcast([{ event: "vehicle", data: '{"seq":1}' }]);
     expect(slow.destroyed).toBe(true);
     expect(hub.slowDisconnects).toBe(1);
     expect(hub.size).toBe(1);
-    expect(fast.events()).toEqual(['data: {"seq":1}']);
+    expect(fast.writes[1]).toBe('event: vehicle\ndata: {"seq":1}\n\n');
     hub.close();
   });
 });
