@@ -24,6 +24,8 @@ export interface FeedPumpOptions {
 export class FeedPump {
   private buf: LaneFeedEvent[] = [];
   private scheduled = false;
+  /** moves on at every drain: a scheduled drain that an earlier drain() overtook does nothing */
+  private generation = 0;
   private sub: Subscription | undefined;
   private readonly capacity: number;
   private readonly schedule: (fn: () => void) => void;
@@ -61,13 +63,17 @@ export class FeedPump {
     this.buf.push(ev);
     if (!this.scheduled) {
       this.scheduled = true;
-      this.schedule(() => this.drain());
+      const g = this.generation;
+      this.schedule(() => {
+        if (g === this.generation) this.drain();
+      });
     }
   }
 
   /** Delivers what is buffered now (also called by stop()). */
   drain(): void {
     this.scheduled = false;
+    this.generation++;
     if (this.buf.length === 0) return;
     const batch = this.buf;
     this.buf = [];

@@ -1,8 +1,9 @@
 /**
  * The status service's clients during the service benchmark, in their own process as Prometheus and a
  * browser would be: GET /metrics every second, and the page's live feed (GET /events) held open and read.
- * Argument: the service URL. Says "ready" once the feed is open; on "stop" from the parent it reports what
- * it saw and exits.
+ * Argument: the service URL. Says "ready" once the feed is open; on `{ stop: N }` from the parent (N: the
+ * vehicles the lane sent to the feed) it reports what it saw once N vehicles have arrived, or after 10 s
+ * without them (the shortfall shows in the report), and exits.
  */
 import { request } from "node:http";
 
@@ -44,16 +45,28 @@ const feed = request(new URL("events", base), (res) => {
       if (block.startsWith("event: ")) events++;
       if (block.startsWith("event: vehicle")) vehicleEvents++;
     }
+    if (expected !== null && vehicleEvents >= expected) report();
   });
 });
 feed.on("error", () => undefined);
 feed.end();
 
-process.on("message", (m: unknown) => {
-  if (m !== "stop") return;
+let expected: number | null = null;
+let reported = false;
+function report(): void {
+  if (reported) return;
+  reported = true;
   clearInterval(timer);
   feed.destroy();
   process.send?.({ scrapes, scrapeErrors, scrapeBytes, events, vehicleEvents, feedBytes }, () =>
     process.exit(0),
   );
+}
+
+process.on("message", (m: unknown) => {
+  const n = (m as { stop?: unknown } | null)?.stop;
+  if (typeof n !== "number") return;
+  expected = n;
+  if (vehicleEvents >= n) report();
+  else setTimeout(report, 10_000).unref();
 });

@@ -77,6 +77,10 @@ export const serviceBench: Benchmark = {
                   // the lane's own background verify: not within a run (it comes a minute after start)
                   { verifyFirstAfterMs: 3_600_000 },
                 );
+                let vehiclesFed = 0;
+                const fedSub = served.view.events$.subscribe((e) => {
+                  if (e.type === "vehicle") vehiclesFed++;
+                });
                 const child = fork(
                   fileURLToPath(new URL("./service-client-child.js", import.meta.url)),
                   [served.service.url],
@@ -90,8 +94,11 @@ export const serviceBench: Benchmark = {
                   const report = new Promise<ClientReport>((resolve) =>
                     child.once("message", (m) => resolve(m as ClientReport)),
                   );
-                  child.send("stop");
+                  // the feed's last batch to the page, then the client reports once it has every vehicle
+                  served.service.pump.drain();
+                  child.send({ stop: vehiclesFed });
                   clients.push(await report);
+                  fedSub.unsubscribe();
                   dropped += served.service.pump.dropped;
                   auditEntries += lane.audit.status().lastSeq;
                   await served.close();
