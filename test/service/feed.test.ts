@@ -1,5 +1,5 @@
 import { Subject } from "rxjs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FeedPump } from "../../src/service/feed-pump.js";
 import { History } from "../../src/service/history.js";
 import type { LaneFeedEvent, LaneView } from "../../src/service/lane-view.js";
@@ -70,6 +70,30 @@ describe("feed pump", () => {
     scheduled[0]?.();
     expect(seen).toHaveLength(1);
     expect(errors).toHaveLength(1);
+  });
+
+  it("a drain() that overtook the pump's timer leaves the next batch its full 100 ms", () => {
+    vi.useFakeTimers();
+    try {
+      const src = new Subject<LaneFeedEvent>();
+      const batches: string[][] = [];
+      const pump = new FeedPump(src, [
+        (b) => batches.push(b.map((e) => (e.type === "alarm" ? e.code : e.type))),
+      ]);
+      pump.start();
+      src.next(alarm("A"));
+      vi.advanceTimersByTime(50);
+      pump.drain(); // the timer set for A is still pending
+      src.next(alarm("B"));
+      vi.advanceTimersByTime(50); // A's timer fires: it must not cut B's batch short
+      expect(batches).toEqual([["A"]]);
+      src.next(alarm("C"));
+      vi.advanceTimersByTime(50);
+      expect(batches).toEqual([["A"], ["B", "C"]]);
+      pump.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -91,25 +91,6 @@ describe("live feed (server-sent events)", () => {
     hub.close();
   });
 
-  it("a drain() that overtook the pump's timer leaves the next batch its full 100 ms", () => {
-    const src = new Subject<LaneFeedEvent>();
-    const batches: string[][] = [];
-    const pump = new FeedPump(src, [
-      (b) => batches.push(b.map((e) => (e.type === "alarm" ? e.code : e.type))),
-    ]);
-    pump.start();
-    src.next(alarm("A"));
-    vi.advanceTimersByTime(50);
-    pump.drain(); // the timer set for A is still pending
-    src.next(alarm("B"));
-    vi.advanceTimersByTime(50); // A's timer fires: it must not cut B's batch short
-    expect(batches).toEqual([["A"]]);
-    src.next(alarm("C"));
-    vi.advanceTimersByTime(50);
-    expect(batches).toEqual([["A"], ["B", "C"]]);
-    pump.stop();
-  });
-
   it("disconnects a page that stopped reading instead of buffering for it", () => {
     const hub = new SseHub();
     const slow = open(hub);
