@@ -20,6 +20,7 @@ import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
 import { Journal } from "../../src/journal/journal.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { probeRecordEntries } from "./audit-probe.js";
 import { type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
 
 const LANE = { network: "4301", station: "0102", lane: 3 };
@@ -82,34 +83,9 @@ export const auditBench: Benchmark = {
       const m = Math.max(500, Math.round(5000 * scale));
       log(`  ${m} records committed through the binding, alternating with ${m} commits without it`);
       const plain = Journal.open({ dataDir: plainDir, ...journalOpts });
-      const outside = new Float64Array(m);
-      const inside = new Float64Array(m);
       const boundCommit = new Float64Array(m);
       const plainCommit = new Float64Array(m);
-      let spoolUs = 0;
-      const spool = journal.auditSpool;
-      const putInTx = spool.putInTx.bind(spool);
-      spool.putInTx = (lines, head) => {
-        const t = nowUs();
-        putInTx(lines, head);
-        spoolUs = nowUs() - t;
-      };
-      let outsideUs = 0;
-      journal.bindAudit({
-        bindRecord: (b, tx) => {
-          const t0 = nowUs();
-          let txUs = 0;
-          const r = trail.bindRecord(b, (bound) => {
-            const t = nowUs();
-            const x = tx(bound);
-            txUs = nowUs() - t;
-            return x;
-          });
-          outsideUs = nowUs() - t0 - txUs;
-          return r;
-        },
-        bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
-      });
+      const probe = probeRecordEntries(journal, trail);
       for (let i = 0; i < m; i++) {
         const rec = sampleRecord(i);
         const first = i % 2 === 0; // which journal goes first alternates too
@@ -118,8 +94,6 @@ export const auditBench: Benchmark = {
           if (bound) {
             journal.commit(rec);
             boundCommit[i] = nowUs() - t;
-            outside[i] = outsideUs;
-            inside[i] = spoolUs;
           } else {
             plain.commit(rec);
             plainCommit[i] = nowUs() - t;
@@ -198,19 +172,19 @@ export const auditBench: Benchmark = {
         {
           name: "audit record entry, outside the transaction (lane thread)",
           unit: "us",
-          figures: us(outside),
+          figures: us(Float64Array.from(probe.outside)),
           notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): digest, line, hash (its write(2) waits for the next turn)`,
         },
         {
           name: "audit record entry, spool insert inside the transaction",
           unit: "us",
-          figures: us(inside),
+          figures: us(Float64Array.from(probe.inside)),
           notes: "the line and the head copy; the commit's fsync covers them",
         },
         {
           name: "audit record entry, both parts (lane thread)",
           unit: "us",
-          figures: us(outside.map((x, i) => x + (inside[i] ?? 0))),
+          figures: us(probe.both()),
           notes:
             "per record, the two above added: the lane thread's whole share of a record's audit entry (target p99 <= 50 us)",
         },
