@@ -133,6 +133,8 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
   pump.start();
   const sampleHistory = (): void => {
     try {
+      // the vehicles that finished before the tick and still wait in the feed's batch belong to this point
+      pump?.drain();
       history.tick(now(), o.view.snapshot().uplink.queueDepth);
     } catch (e) {
       log.warn({ err: e instanceof Error ? e.message : String(e) }, "history sample failed");

@@ -142,6 +142,22 @@ describe("the page over HTTP", () => {
   });
 });
 
+describe("the hour's chart", () => {
+  it("counts in each point the vehicles that finished before its tick, also those still in the feed's batch", async () => {
+    rig = await startRig();
+    const r = rig;
+    r.lane.pass({ decisionMs: 1.5 });
+    r.lane.pass({ decisionMs: 3 });
+    r.service.sampleHistory(); // no drain before it: the two vehicles are still in the feed's 100 ms batch
+    r.lane.pass({ decisionMs: 0.5 });
+    r.service.sampleHistory();
+    expect(r.service.history.list().map((p) => [p.vehicles, p.decisionMaxMs])).toEqual([
+      [2, 3],
+      [1, 0.5],
+    ]);
+  });
+});
+
 describe("authentication off loopback", () => {
   it("with a token file every request needs the bearer token; the page signs in with a cookie", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
