@@ -1,7 +1,8 @@
 /**
  * The status service of a running lane (docs/maintenance.md): the LaneView and LaneOperator over its
  * runtime (./runtime-view.ts), the operator wrapped so that every action is an audit entry naming the
- * user (./operator-audit.ts, into the lane's trail), the HTTP service and the control socket
+ * user (./operator-audit.ts, into the lane's trail), the booth's actions when the lane has a booth
+ * (./control/booth-actions.ts, audited the same way), the HTTP service and the control socket
  * (./service.ts) from the config's `service` section. `etc-lane run` and the demo start it once the lane
  * is open and close it before the lane closes.
  */
@@ -9,6 +10,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import type { LaneRuntime } from "../lane/runtime.js";
+import { auditedBooth } from "./control/booth-actions.js";
 import { auditedOperator } from "./operator-audit.js";
 import { LaneRuntimeView, laneRuntimeOperator } from "./runtime-view.js";
 import { type LaneService, startLaneService } from "./service.js";
@@ -54,6 +56,8 @@ export async function serveLane(
       dataDir: c.dataDir,
       view,
       operator: auditedOperator(laneRuntimeOperator(rt, view), rt.audit),
+      // the collector's booth.list / take / cancel, each take and cancel an audit entry naming the user
+      ...(rt.booth ? { booth: auditedBooth(rt.booth, rt.audit) } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
     });

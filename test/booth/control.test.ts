@@ -1,43 +1,43 @@
 /**
  * The collector drives the booth through the running lane's control socket: `etc-lane booth list`,
  * `take` (another case, a walk-up vehicle with its class) and `cancel` (a BOOTH_CANCELLED stop that
- * closes the case, also across a restart). The lane's booth is the control server's BoothOperator.
+ * closes the case, also across a restart), on the lane served as `etc-lane run` serves it (serveLane).
  */
 import { describe, expect, it } from "vitest";
-import type { Booth } from "../../src/booth/booth.js";
-import {
-  auditedBooth,
-  type BoothCaseLine,
-  type BoothOperator,
-} from "../../src/service/control/booth-actions.js";
+import { readTrail } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
+import type { LaneRuntime } from "../../src/lane/runtime.js";
+import type { BoothCaseLine } from "../../src/service/control/booth-actions.js";
 import { callLane } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
-import { startControlServer } from "../../src/service/control/server.js";
+import { serveLane } from "../../src/service/serve-lane.js";
 import { runCli } from "../helpers/cli.js";
-import { FakeLane, FakeOperator, MemoryAudit } from "../service/fake-lane.js";
+import { servedLaneConfig } from "../integration/harness.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
-// the lane's booth is what the control socket drives
-const asOperator = (b: Booth): BoothOperator => b;
-
+/**
+ * The lane served as `etc-lane run` serves it (serveLane: its control socket in the data directory, the
+ * booth's actions on it, audited into the lane's trail); `f` gets the socket's path.
+ */
 async function withSocket<T>(
-  booth: Booth,
+  lane: LaneRuntime,
   dataDir: string,
   f: (path: string) => Promise<T>,
-  audit = new MemoryAudit(),
 ): Promise<T> {
-  const path = controlSocketPath(dataDir);
-  const server = await startControlServer({
-    path,
-    view: new FakeLane(),
-    operator: new FakeOperator(),
-    booth: auditedBooth(asOperator(booth), audit),
-  });
+  const served = await serveLane(lane, servedLaneConfig(lane), { processMetrics: false });
   try {
-    return await f(path);
+    return await f(controlSocketPath(dataDir));
   } finally {
-    await server.close();
+    await served.close();
   }
+}
+
+/** The operator.* entries of the lane's trail, as [type, ok, via] and their data. */
+function operatorEntries(dataDir: string): { type: string; data: Record<string, unknown> }[] {
+  return [...readTrail(auditDir(dataDir))]
+    .map((x) => x.entry)
+    .filter((e) => e.type.startsWith("operator."))
+    .map((e) => ({ type: e.type, data: (e.data ?? {}) as Record<string, unknown> }));
 }
 
 describe("etc-lane booth list|take|cancel through the control socket", () => {
@@ -66,60 +66,56 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
           if (t.lane.booth!.cases().length === 2) resolve();
         });
         const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
-        const audit = new MemoryAudit();
-        await withSocket(
-          t.lane.booth!,
-          dataDir,
-          async (path) => {
-            const listed = await callLane(path, { action: "booth.list" });
-            expect(listed).toMatchObject({ kind: "result", ok: true });
-            const cases = (listed.kind === "result" ? listed.data?.cases : []) as BoothCaseLine[];
-            // stopped at B2: the OBU is known, the plate (B3) and the card are not
-            expect(cases.map((c) => [c.reason, c.status, c.plate, c.cardId])).toEqual([
-              ["OBU_NO_CARD", "waiting", null, null],
-              ["OBU_NO_CARD", "waiting", null, null],
-            ]);
-            expect(cases.every((c) => /^[0-9A-F]{8}$/.test(c.obuId ?? ""))).toBe(true);
-            const second = cases[1]!.id;
-            // the CLI prints the table (card ids masked) from a child process
-            const cli = await runCli("etc-lane", ["booth", "list", "--data-dir", dataDir]);
-            expect(cli.code).toBe(0);
-            expect(cli.stdout).toMatch(/CASE\s+STATUS\s+SINCE\s+WHY/);
-            expect(cli.stdout).toContain("标签无卡");
-            expect(cli.stdout).toContain(cases[1]!.obuId as string);
+        await withSocket(t.lane, dataDir, async (path) => {
+          const listed = await callLane(path, { action: "booth.list" });
+          expect(listed).toMatchObject({ kind: "result", ok: true });
+          const cases = (listed.kind === "result" ? listed.data?.cases : []) as BoothCaseLine[];
+          // stopped at B2: the OBU is known, the plate (B3) and the card are not
+          expect(cases.map((c) => [c.reason, c.status, c.plate, c.cardId])).toEqual([
+            ["OBU_NO_CARD", "waiting", null, null],
+            ["OBU_NO_CARD", "waiting", null, null],
+          ]);
+          expect(cases.every((c) => /^[0-9A-F]{8}$/.test(c.obuId ?? ""))).toBe(true);
+          const second = cases[1]!.id;
+          // the CLI prints the table (card ids masked) from a child process
+          const cli = await runCli("etc-lane", ["booth", "list", "--data-dir", dataDir]);
+          expect(cli.code).toBe(0);
+          expect(cli.stdout).toMatch(/CASE\s+STATUS\s+SINCE\s+WHY/);
+          expect(cli.stdout).toContain("标签无卡");
+          expect(cli.stdout).toContain(cases[1]!.obuId as string);
 
-            const took = await callLane(path, { action: "booth.take", id: second });
-            expect(took).toMatchObject({ kind: "result", ok: true });
-            expect(t.lane.booth!.cases().find((c) => c.id === second)?.status).toBe("taken");
-            t.reader.present("43012200000000000012");
-            await t.prompt("PAID");
-            await t.boothIdle();
-            const paid = t.records().find((r) => r.kind === "transaction");
-            expect(paid?.extra).toMatchObject({ booth: { case: { id: second } } });
+          const took = await callLane(path, { action: "booth.take", id: second });
+          expect(took).toMatchObject({ kind: "result", ok: true });
+          expect(t.lane.booth!.cases().find((c) => c.id === second)?.status).toBe("taken");
+          t.reader.present("43012200000000000012");
+          await t.prompt("PAID");
+          await t.boothIdle();
+          const paid = t.records().find((r) => r.kind === "transaction");
+          expect(paid?.extra).toMatchObject({ booth: { case: { id: second } } });
 
-            const cancelled = await runCli("etc-lane", [
-              "booth",
-              "cancel",
-              first,
-              "--reason",
-              "paid in cash",
-              "--data-dir",
-              dataDir,
-            ]);
-            expect(cancelled.code).toBe(0);
-            expect(cancelled.stdout).toContain(`case ${first} cancelled`);
-            const refused = await callLane(path, { action: "booth.cancel", id: "s999", reason: "x" });
-            expect(refused).toMatchObject({ kind: "result", ok: false, message: "no booth case s999" });
-          },
-          audit,
-        );
-        // every take and cancel is one audit record, the refused one too
-        expect(audit.entries.map((e) => [e.type, e.data?.ok, e.data?.via])).toEqual([
+          const cancelled = await runCli("etc-lane", [
+            "booth",
+            "cancel",
+            first,
+            "--reason",
+            "paid in cash",
+            "--data-dir",
+            dataDir,
+          ]);
+          expect(cancelled.code).toBe(0);
+          expect(cancelled.stdout).toContain(`case ${first} cancelled`);
+          const refused = await callLane(path, { action: "booth.cancel", id: "s999", reason: "x" });
+          expect(refused).toMatchObject({ kind: "result", ok: false, message: "no booth case s999" });
+        });
+        // every take and cancel is one audit record in the lane's trail, the refused one too
+        await t.lane.audit.flush();
+        const audit = operatorEntries(dataDir);
+        expect(audit.map((e) => [e.type, e.data.ok, e.data.via])).toEqual([
           ["operator.booth.take", true, "socket"],
           ["operator.booth.cancel", true, "socket"],
           ["operator.booth.cancel", false, "socket"],
         ]);
-        expect(audit.entries[1]?.data).toMatchObject({
+        expect(audit[1]?.data).toMatchObject({
           id: first,
           reason: "paid in cash",
           user: expect.any(String),
@@ -143,7 +139,7 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
     const card = "43012200000000000077";
     await boothTest({ cards: [boothCard(card)] }, async (t) => {
       const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
-      await withSocket(t.lane.booth!, dataDir, async (path) => {
+      await withSocket(t.lane, dataDir, async (path) => {
         expect(await callLane(path, { action: "booth.take", walkUp: true })).toMatchObject({
           ok: false,
           message: "a walk-up case needs --class N",
