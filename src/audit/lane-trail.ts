@@ -10,7 +10,7 @@
  * - the journal's health: `journal.error` when a write fails, `journal.recovered` when it is writable
  *   again.
  *
- * Written elsewhere, not here: the card reader's link (`reader.link`, by the booth, src/booth/booth.ts,
+ * Written elsewhere, not here: the card reader's link (`reader.link`, by the booth, src/booth/card-loop.ts,
  * which knows a normal stop from a lost link), the controller's alarms (`lane.alarm`, the controller's AuditPort), the
  * journal's records and retention (bound in its transactions), the uplink's state changes and the status
  * lists it applies or refuses (src/uplink/uplink.ts), operator actions (src/service/operator-audit.ts),

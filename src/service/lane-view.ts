@@ -24,8 +24,9 @@ export interface LaneStateView {
   /** true only when a vehicle arriving now would be traded (open, RSU up, journal writable, list policy met) */
   canTrade: boolean;
   /**
-   * Machine-readable cause when not trading, e.g. "rsu-down", "rsu-init", "rsu-fault", "journal",
-   * "operator", "status-list-missing", "status-list-past-hard-age", "stopped"; null when open.
+   * Machine-readable cause when not trading: a LaneClosedReason of src/lane/lane-gate.ts ("rsu-down",
+   * "rsu-init", "rsu-fault", "journal", "status-list", "operator", "stopping", "stopped") or "starting";
+   * null when open.
    */
   reason: string | null;
   /** for a person: "RSU link down: watchdog", "closed by operator wang (maintenance)" */
