@@ -5,7 +5,7 @@
  * Written bytes are recorded when the port accepted them, read bytes when they arrived.
  */
 import type { Observable } from "rxjs";
-import type { Transport, TransportState, TransportStatus } from "../transport/types.js";
+import type { Transport, TransportKind, TransportState, TransportStatus } from "../transport/types.js";
 import type { CaptureWriter } from "./capture-writer.js";
 import { RTAC_EVENT } from "./pcapng.js";
 
@@ -37,6 +37,11 @@ class CapturingTransport implements Transport {
 
   get name(): string {
     return this.inner.name;
+  }
+
+  /** the inner port's medium: the link's reconnect policy depends on it (a silent TCP RSU is reconnected) */
+  get kind(): TransportKind | undefined {
+    return this.inner.kind;
   }
 
   get status(): TransportStatus {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import { silenceAction } from "../../firmware-bridge/link/link-supervisor.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
@@ -87,6 +88,30 @@ describe("rsu.link config", () => {
       const o = lane.link.options;
       expect([o.deframer.interByteTimeoutMs, o.answerDeadlineMs, o.dedupeWindowMs]).toEqual([30, 90, 400]);
       expect([o.reconnect.initialDelayMs, o.reconnect.maxDelayMs]).toEqual([150, 2500]);
+    } finally {
+      await lane.close();
+    }
+  });
+
+  it("with the wire capture on, a tcp:// RSU port keeps the TCP reconnect policy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-link-config-"));
+    dirs.push(dir);
+    const c = parseLaneConfig(
+      {
+        ...minimal,
+        rsu: { ...minimal.rsu, port: "tcp://127.0.0.1:9" },
+        dataDir: dir,
+        capture: { enabled: true },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const lane = await openLane(c, { outputs: { emit: () => {} }, uplink: false });
+    try {
+      // the link sees the capture's wrapper; it must still say TCP, or a silent RSU's socket is kept open
+      expect(lane.link.transport.name).toBe("tcp:127.0.0.1:9");
+      expect(lane.link.transport.kind).toBe("tcp");
+      expect(silenceAction(lane.link.transport.kind)).toBe("reconnect");
     } finally {
       await lane.close();
     }
