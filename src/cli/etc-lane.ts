@@ -4,6 +4,7 @@
  * registers itself here. Errors reach the user as one clear line and a non-zero exit, never a stack.
  */
 import { Command, CommanderError } from "commander";
+import { APP_VERSION } from "../version.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerBooth } from "./commands/booth.js";
 import { registerDecode } from "./commands/decode.js";
@@ -18,7 +19,7 @@ import { runCli } from "./run-cli.js";
 export function buildProgram(): Command {
   const program = new Command("etc-lane")
     .description("ETC lane controller: RSU link, OBU transactions, status list, journal and uplink")
-    .version("0.1.0");
+    .version(APP_VERSION);
   registerDecode(program);
   registerRun(program);
   registerTransactions(program);

@@ -39,6 +39,9 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
     statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
     service: c.service.tokenFile ? { ...c.service, tokenFile: abs(c.service.tokenFile) } : c.service,
+    ...(c.station
+      ? { station: c.station.tokenFile ? { ...c.station, tokenFile: abs(c.station.tokenFile) } : c.station }
+      : {}),
     capture: c.capture.dir ? { ...c.capture, dir: abs(c.capture.dir) } : c.capture,
   };
 }

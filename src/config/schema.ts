@@ -422,6 +422,8 @@ export const LaneConfigSchema = z.strictObject({
       breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
       /** status-list manifest poll interval */
       statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
+      /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
+      tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
     })
     .optional(),
   statusList: StatusListSection,

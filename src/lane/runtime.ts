@@ -24,6 +24,7 @@ import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
+import { readTokenFile } from "../config/token-file.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
@@ -32,6 +33,7 @@ import { resultCodeTable } from "../rsu/result-codes.js";
 import { type ApplyOptions, type ApplyResult, StatusListCache } from "../status-list/index.js";
 import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
+import { APP_VERSION } from "../version.js";
 import { LaneController } from "./controller.js";
 
 export interface LaneRuntimeDeps {
@@ -176,7 +178,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     auditTrail = audit;
     cleanups.unshift(() => audit.close());
     audit.events.laneStarted({
-      version: deps.appVersion ?? "0.1.0",
+      version: deps.appVersion ?? APP_VERSION,
       pid: process.pid,
       lane: audit.laneId,
       role: c.lane.role,
@@ -258,6 +260,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
         requestTimeoutMs: c.station.requestTimeoutMs,
         breaker: { coolDownMs: c.station.breakerCoolDownMs },
         statusListPollMs: c.station.statusListPollMs,
+        ...(c.station.tokenFile
+          ? { authToken: readTokenFile(c.station.tokenFile, "station.tokenFile") }
+          : {}),
+        appVersion: deps.appVersion ?? APP_VERSION,
         downloadDir: join(c.dataDir, "downloads"),
         outbox: journal,
         lane: laneIdentity,

@@ -4,11 +4,11 @@
  * chart history and the page's live feed. `etc-lane run` starts it with the lane's LaneView and
  * LaneOperator (the operator wrapped by auditedOperator) and closes it before the lane.
  */
-import { readFileSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { isLoopbackHost, listenHost } from "../config/schema.js";
+import { readTokenFile } from "../config/token-file.js";
 import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath } from "./control/protocol.js";
 import { startControlServer } from "./control/server.js";
@@ -55,33 +55,6 @@ export interface LaneService {
   close(): Promise<void>;
 }
 
-/** Reads service.tokenFile; refuses a missing, empty, short or group/world-readable file, naming the field. */
-export function readTokenFile(path: string): string {
-  let mode: number;
-  let text: string;
-  try {
-    mode = statSync(path).mode;
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.tokenFile: cannot read ${path} (${(e as Error).message})`,
-    );
-  }
-  if ((mode & 0o077) !== 0)
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.tokenFile: ${path} can be read by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
-    );
-  const token = text.trim();
-  if (token.length < 16 || /\s/.test(token))
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.tokenFile: ${path} must hold one token of at least 16 characters without spaces`,
-    );
-  return token;
-}
-
 export async function startLaneService(o: LaneServiceOptions): Promise<LaneService> {
   const log = (o.logger ?? silentLogger).child({ ch: "SERVICE" });
   const now = o.now ?? Date.now;
@@ -97,7 +70,8 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
       ErrorCodes.ConfigInvalid,
       `service.tokenFile: required when service.listen is not a loopback address (got "${o.config.listen}")`,
     );
-  const token = o.config.tokenFile !== undefined ? readTokenFile(o.config.tokenFile) : null;
+  const token =
+    o.config.tokenFile !== undefined ? readTokenFile(o.config.tokenFile, "service.tokenFile") : null;
 
   const sse = new SseHub();
   const history = new History(

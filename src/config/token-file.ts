@@ -1,0 +1,31 @@
+/**
+ * Token files: `service.tokenFile` (the token the status service asks of clients off loopback) and
+ * `station.tokenFile` (the token the uplink sends the station). One token of at least 16 characters
+ * without spaces, in a file only its owner can read.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+
+/** Reads the token file of config field `field`; refuses a missing, empty, short or group/world-readable file, naming the field. */
+export function readTokenFile(path: string, field: string): string {
+  let mode: number;
+  let text: string;
+  try {
+    mode = statSync(path).mode;
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, `${field}: cannot read ${path} (${(e as Error).message})`);
+  }
+  if ((mode & 0o077) !== 0)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${field}: ${path} can be read by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+    );
+  const token = text.trim();
+  if (token.length < 16 || /\s/.test(token))
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${field}: ${path} must hold one token of at least 16 characters without spaces`,
+    );
+  return token;
+}
