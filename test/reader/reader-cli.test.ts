@@ -12,6 +12,7 @@ import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reade
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { describeEvent } from "../../sim/cli/commands/reader.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
 import { exitRecord0019, preparePsam, purchase, readCard } from "./booth-purchase.js";
@@ -19,6 +20,15 @@ import { exitRecord0019, preparePsam, purchase, readCard } from "./booth-purchas
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe("etc-sim reader: stdout lines", () => {
+  it("a fault when armed and when it fires, also one that fires on an APDU", () => {
+    const fault = (detail: string) => describeEvent({ type: "fault", fault: "card-mute", detail });
+    expect(fault(JSON.stringify({ kind: "card-mute" }))).toBe("fault card-mute armed");
+    expect(fault("applied")).toBe("fault card-mute applied");
+    expect(fault("applied at card INS 54")).toBe("fault card-mute applied at card INS 54");
+  });
 });
 
 describe("etc-sim reader: errors", () => {

@@ -44,12 +44,14 @@ export const DEFAULT_READER_SCENARIO: ReaderScenario = parseReaderScenario({
   ],
 });
 
-function describeEvent(e: ReaderSimEvent): string | undefined {
+/** The stdout line of a simulator event (docs/reader.md §8.1), or undefined for none. */
+export function describeEvent(e: ReaderSimEvent): string | undefined {
   switch (e.type) {
     case "card":
       return `card ${e.kind} ${e.cardId}${e.why ? ` (${e.why})` : ""}`;
     case "fault":
-      return e.detail === "applied" ? `fault ${e.fault} applied` : `fault ${e.fault} armed`;
+      // "applied", or "applied at card INS 54" for a fault that fires on an APDU
+      return e.detail?.startsWith("applied") ? `fault ${e.fault} ${e.detail}` : `fault ${e.fault} armed`;
     case "debit":
       return `card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} serial ${e.entry.iccPaySerial} (${e.entry.outcome})`;
     case "signal":
