@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord } from "../journal/types.js";
+import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
 import { type BoothCase, BoothCases, caseOf, rebuildCases } from "./cases.js";
 import { type BoothCounters, type BoothOptions, errText } from "./context.js";
@@ -102,13 +103,10 @@ export class CaseDesk {
     user: BoothUser;
   }): Promise<BoothOperatorResult> {
     if (this.d.work.closed()) return { ok: false, message: "the booth is closed" };
-    if (
-      o.vehicleClass !== undefined &&
-      !(Number.isInteger(o.vehicleClass) && o.vehicleClass >= 1 && o.vehicleClass <= 26)
-    )
+    if (o.vehicleClass !== undefined && !isVehicleClass(o.vehicleClass))
       return {
         ok: false,
-        message: `--class: expected a JT/T 489 vehicle class 1..26, got ${o.vehicleClass}`,
+        message: `--class: expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}), got ${o.vehicleClass}`,
       };
     const activeId = this.d.work.activeId();
     if (activeId !== null && (o.walkUp || o.id !== activeId))

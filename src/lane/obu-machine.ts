@@ -29,6 +29,7 @@ import type {
 } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import type { FeeResult } from "../tariff/tariff.js";
+import { isVehicleClass } from "../tariff/vehicle-class.js";
 import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reasons.js";
 
 // ---- context ----------------------------------------------------------------------------------
@@ -226,7 +227,6 @@ export function missingClearingFields(b5: TradeResult): string[] {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
-const VALID_CLASSES = new Set([1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25, 26]);
 const CARD_STORED_VALUE = 0x16;
 const CARD_CREDIT = 0x17;
 const STATUS_ETC_ENTRY = 0x03;
@@ -482,7 +482,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
     return stop("FRAME_INCOMPLETE", { ...p, stage: "B3" }, ctx);
   }
   const vehicle: VehicleFacts = { plate: v.plate, plateColor: v.plateColor, vehicleClass: v.vehicleClass };
-  if (!VALID_CLASSES.has(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
+  if (!isVehicleClass(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
     state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, ...commonOf(s) },
     effects: [

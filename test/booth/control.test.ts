@@ -135,7 +135,7 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
     );
   });
 
-  it("a walk-up vehicle: take --walk-up --class 1, the card pays; a walk-up without a class is refused", async () => {
+  it("a walk-up vehicle: take --walk-up --class 1, the card pays; a walk-up without a class, or with one outside JT/T 489, is refused", async () => {
     const card = "43012200000000000077";
     await boothTest({ cards: [boothCard(card)] }, async (t) => {
       const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
@@ -143,6 +143,11 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
         expect(await callLane(path, { action: "booth.take", walkUp: true })).toMatchObject({
           ok: false,
           message: "a walk-up case needs --class N",
+        });
+        // 7 is not a JT/T 489 class (1-4, 11-16, 21-26): refused, as the lane stops such an OBU
+        expect(await callLane(path, { action: "booth.take", walkUp: true, vehicleClass: 7 })).toMatchObject({
+          ok: false,
+          message: "--class: expected a JT/T 489 vehicle class (1-4, 11-16, 21-26), got 7",
         });
         const cli = await runCli("etc-lane", [
           "booth",

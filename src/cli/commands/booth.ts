@@ -7,6 +7,7 @@
  */
 import type { Command } from "commander";
 import type { BoothCaseLine } from "../../service/control/booth-actions.js";
+import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../../tariff/vehicle-class.js";
 import { maskCardIds } from "../format.js";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { operatorCall, printOutcome } from "../operator-call.js";
@@ -78,8 +79,10 @@ export function registerBooth(program: Command): void {
     let vehicleClass: number | undefined;
     if (o.class !== undefined) {
       vehicleClass = Number(o.class);
-      if (!Number.isInteger(vehicleClass) || vehicleClass < 1 || vehicleClass > 26)
-        throw new UsageError(`--class: expected a vehicle class 1..26, got "${o.class}"`);
+      if (!isVehicleClass(vehicleClass))
+        throw new UsageError(
+          `--class: expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}), got "${o.class}"`,
+        );
     }
     if (o.walkUp && id) throw new UsageError("--walk-up makes a new case: give no case id");
     printOutcome(

@@ -87,7 +87,7 @@ export function boothRequestSchemas<U extends z.ZodType>(user: U) {
       action: z.literal("booth.take"),
       user,
       id: caseId.optional(),
-      vehicleClass: z.number().int().min(1).max(26).optional(),
+      vehicleClass: z.number().int().min(1).max(26).optional(), // the booth checks JT/T 489's classes
       walkUp: z.boolean().optional(),
     }),
     z.strictObject({
