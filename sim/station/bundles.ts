@@ -2,7 +2,9 @@
  * Status-list bundles served by the station simulator, from a directory of files named
  *   full-<version>.bundle          a full list at <version>
  *   delta-<base>-<version>.bundle  an increment from <base> (a full or delta version) to <version>
- * Versions are digit strings (yyyyMMdd for fulls, yyyyMMddhhmm for deltas); they compare as numbers.
+ * A name carries the bundle's own version, the one in its header: yyyyMMddhhmm for fulls and deltas alike.
+ * The versions come from the names alone: a delta is chained only when its base equals the version the
+ * lane holds (or that of the full list sent with it); versions of digits compare as numbers.
  * The bytes are opaque here: the lane's status-list module verifies their signature.
  */
 import { createHash } from "node:crypto";

@@ -1,7 +1,7 @@
 /**
- * Synthetic national-size status lists for benchmarks and the demo. Streaming: ids are produced already
- * in key order (ascending serials with random gaps per card network, then ascending OBU ids), so 30M rows
- * need a few MB of memory, not GBs.
+ * Synthetic national-size status lists for benchmarks, and a small one for tests. Streaming: ids are
+ * produced already in key order (ascending serials with random gaps per card network, then ascending OBU
+ * ids), so 30M rows need a few MB of memory, not GBs.
  */
 import { readFileSync } from "node:fs";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -172,7 +172,7 @@ export interface DemoList {
 
 /**
  * Create a small signed status list (a few hundred entries) plus one delta in `dataDir`, signed with
- * the simulator's TEST key, and import both. The lane demo then opens it with the test public key.
+ * the simulator's TEST key, and import both (tests; the demo builds its own list, sim/demo/demo.ts).
  */
 export async function demoStatusList(
   dataDir: string,

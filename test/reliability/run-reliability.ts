@@ -146,7 +146,7 @@ const UNSETTLED_CARD = { network: "4301", serial: "9900000000000001" };
  * - `blip*`: the RSU's line goes silent for 150 ms just before the B5 (its port closed and reopened): the
  *   B5 is lost and its repeat 240 ms later is what the lane records;
  * - `unsettled-a` pays but its B5 is never sent (b5-lost, none): a B5_MISSING suspect; `unsettled-b`, the
- *   same card in another OBU, comes 25 s later, after at least one restart of the lane: UNSETTLED_DEBIT.
+ *   same card in another OBU, comes 29.5 s later, after at least one restart of the lane: UNSETTLED_DEBIT.
  */
 export const SCRIPTED = (() => {
   // 5 s in the zone: a vehicle that arrives while the lane restarts after a SIGTERM is still served
