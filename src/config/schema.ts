@@ -216,7 +216,10 @@ export const ReaderSection = z
 export const BoothSection = z.strictObject({
   /** After a DEBIT whose answer was lost: wait this long for the original card, then record it unconfirmed. */
   originalCardWaitMs: int(1000, 3_600_000, "milliseconds").default(120_000),
-  /** Cases older than this leave the queue and are not rebuilt at start. */
+  /**
+   * At start, the queue is rebuilt from the journal records of the last this many minutes; while the lane
+   * runs, a case stays until it closes or the full queue pushes it out, whatever its age.
+   */
   caseMaxAgeMinutes: int(1, 1440, "minutes").default(120),
   /** At most this many cases wait; beyond, the oldest leaves the queue. */
   queueMax: int(1, 1000, "a case count").default(100),

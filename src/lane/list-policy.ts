@@ -8,8 +8,8 @@
  *   the list cannot answer (E516 from the list: its database failed);
  * - a lookup that answers `noList` (no list loaded, whatever the last health said) is "not checked",
  *   never "not listed": under `whenMissing: close` it throws like the rest; under `trade` the vehicle
- *   trades, its record says the list was not checked (versions null, `extra.statusListChecked: false`)
- *   and an alarm goes out, at most once per `alarmRepeatMs`;
+ *   trades, its record says the list was not checked (versions `{ full: null, delta: null }`,
+ *   `extra.statusListChecked: false`) and an alarm goes out, at most once per `alarmRepeatMs`;
  * - a stale list (the soft limits) trades, with its alarm at most once per `alarmRepeatMs`.
  * Malformed ids (E510) never reach the lookup: the OBU machine validates the contract serial and the card
  * id before it asks.
