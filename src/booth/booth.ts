@@ -11,8 +11,9 @@
  *   effects.ts        the screen, the beeper, the barrier, alarms, audit entries and the journal writes.
  *
  * It runs on the lane's thread but never in the lane controller's queue: every reader exchange is
- * awaited, nothing synchronous waits on the reader, and each journal write first lets any pending I/O
- * (an RSU frame) run. The lane controller is touched only through its hook (ports.ts BoothLaneHook).
+ * awaited, nothing synchronous waits on the reader, and each record's commit first lets any pending I/O
+ * (an RSU frame) run (docs/booth.md §8 says which writes also wait for a quiet moment, and which do
+ * neither). The lane controller is touched only through its hook (ports.ts BoothLaneHook).
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
@@ -66,7 +67,7 @@ export interface BoothInit {
   readerCounters?: () => Readonly<Record<string, number | Readonly<Record<string, number>>>>;
 }
 
-/** What the status service shows of the booth (runtime.booth.status()). */
+/** The booth's state for callers that ask (runtime.booth.status(); the status service shows cases()). */
 export class Booth {
   readonly events$: Observable<BoothEvent>;
   /** durable booth records (transactions, settled suspects, unconfirmed debits, cancellations) */
@@ -251,7 +252,7 @@ export class Booth {
     return this.desk.views();
   }
 
-  /** Everything the status service shows of the booth; cheap (no journal access). */
+  /** The booth's whole state (the status service shows only cases()); cheap (no journal access). */
   status(): BoothStatus {
     const p = this.fx.prompt;
     return {

@@ -97,7 +97,8 @@ export class BoothEffects {
   /**
    * Before a journal commit (one fsync, synchronous on the lane's thread): let pending I/O run, and wait
    * (at most QUIET_MAX_MS) for a moment with no DSRC transaction open, so that no RSU frame waits on the
-   * booth's fsync. The debit intent is on disk meanwhile.
+   * booth's fsync. The debit intent is written meanwhile (no fsync of its own: it survives a kill; the
+   * next commit's fsync covers it).
    */
   async quietMoment(): Promise<number> {
     const t0 = this.d.now();

@@ -221,7 +221,7 @@ export const BoothSection = z.strictObject({
    * runs, a case stays until it closes or the full queue pushes it out, whatever its age.
    */
   caseMaxAgeMinutes: int(1, 1440, "minutes").default(120),
-  /** At most this many cases wait; beyond, the oldest leaves the queue. */
+  /** At most this many cases wait; beyond, the oldest that is not a debit being recovered leaves. */
   queueMax: int(1, 1000, "a case count").default(100),
   /** Stop reasons that send a vehicle to the booth (suspect debits always do). */
   offerFor: z

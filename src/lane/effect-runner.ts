@@ -29,7 +29,10 @@ export interface EffectSubject {
 /** One finished vehicle (or stop), after its record is durable. */
 export interface VehicleOutcome {
   record: CommittedRecord;
-  /** sum over the OBU's frames of (reply handed to the port - frame received), ms */
+  /**
+   * sum over the OBU's frames whose reply is awaited before the record of (reply handed to the port -
+   * frame received), ms; a paid vehicle's last C1 is not awaited and not in it
+   */
   decisionMs: number;
   barrierAt: number | null;
   /** how long the durable journal commit took (WAL + FULL: one fsync), ms */

@@ -113,7 +113,12 @@ export class LateAnswers {
       return;
     }
     // Money may have moved for a debit this lane cannot place: keep everything.
-    this.d.alarm("ORPHAN_B5", `B5 for unknown OBU ${b5.obuId} (ErrorCode ${b5.errorCode})`);
+    this.d.alarm(
+      "ORPHAN_B5",
+      open
+        ? `B5 from OBU ${b5.obuId} does not match its open suspect #${open.seq} (ErrorCode ${b5.errorCode})`
+        : `B5 for unknown OBU ${b5.obuId} (ErrorCode ${b5.errorCode})`,
+    );
     const rec: NewLaneRecord = {
       kind: "suspect",
       outcome: "ORPHAN_B5",
@@ -147,7 +152,9 @@ export class LateAnswers {
       extra: {
         errorCode: b5.errorCode,
         amountUnknown: true,
-        note: "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
+        note: open
+          ? `B5 that does not match the OBU's open suspect #${open.seq}: amount unknown, settle at the station`
+          : "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
       },
     };
     await inc.ack().catch(() => undefined);

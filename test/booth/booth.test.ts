@@ -46,7 +46,7 @@ describe("the booth over ptys", () => {
       ]);
       t.expectRecordsMatchLedger();
       expect(t.lane.booth?.cases()).toEqual([]);
-      // what the status service sees: the link, the counters, the reader's, the last timing
+      // the booth's state (booth.status()): the link, the counters, the reader's, the last timing
       const st = t.lane.booth!.status();
       expect(st).toMatchObject({
         link: { status: "up" },
