@@ -1,7 +1,8 @@
 /**
  * The controller with a fake link, journal and status list, on vitest's fake clock: the start-up timer
  * (defect 5), guards seeded from the journal (4), a link blip and a graceful stop with a debit in flight,
- * a late B5 settling its suspect and a repeated B5 not recorded twice (6), the status-list policy (12),
+ * a late B5 settling its suspect and a repeated B5 not recorded twice (6), B5s this lane cannot place
+ * (ORPHAN_B5) and late ones that do not prove the open suspect, the status-list policy (12),
  * and the order reply -> commit -> barrier.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -248,6 +249,63 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.link.answersTo("trade")).toEqual([
       { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
     ]);
+  });
+
+  it("a B5 that may have debited for an OBU this lane has no transaction of: an ORPHAN_B5 suspect, acked, alarm", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:ORPHAN_B5"]);
+    expect(r.journal.records[0]).toMatchObject({
+      obuId: "0000f00d",
+      amount: 0,
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      cardId: null,
+      extra: {
+        amountUnknown: true,
+        note: expect.stringContaining("without a transaction or an open suspect"),
+      },
+    });
+    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+    expect(r.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toEqual([
+      "ORPHAN_B5",
+    ]);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    // a failed B5 moved no money: acked, nothing recorded
+    r.link.frame(ev.b5(b5({ obuId: "0000f00e", errorCode: 0x22, result: "failed" })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:ORPHAN_B5"]);
+  });
+
+  it("with an open suspect: an incomplete late B5 is only logged; a complete one that does not match it is an ORPHAN_B5 of its own", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.down();
+    await r.settle();
+    await r.advance(1000); // b5TimeoutMs passes: the debit is a B5_MISSING suspect
+    r.link.up();
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    // evidence, not proof: a B5 00 without its TAC
+    r.link.frame(ev.b5(b5({ tac: null })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    // complete, but another purchase: its balance after is not the suspect's balance before minus the fee
+    r.link.frame(ev.b5(b5({ balanceAfter: 1 })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING", "suspect:ORPHAN_B5"]);
+    expect(r.journal.records[0]).toMatchObject({ revision: 1, kind: "suspect" });
+    expect(r.journal.records[1]!.extra).toMatchObject({
+      amountUnknown: true,
+      note: expect.stringContaining(`open suspect #${r.journal.records[0]!.seq}`),
+    });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.link.answersTo("trade")).toEqual(["ACK", "ACK"]);
+    const alarms = r.outputs.flatMap((o) => (o.type === "alarm" ? [(o as { message: string }).message] : []));
+    expect(alarms.at(-1)).toMatch(/does not match its open suspect/);
   });
 
   it("SIGTERM: no new OBU, the B5 of the debit in flight is recorded as paid, then antenna off", async () => {
