@@ -92,7 +92,10 @@ export class BundleStore {
     const latestFull = fulls[fulls.length - 1] ?? null;
     let full: BundleInfo | null = null;
     let cur: string | null = held.delta ?? held.full;
-    if (latestFull && (held.full === null || compareVersions(latestFull.version, held.full) > 0)) {
+    // a full list only when it is newer than the version the lane holds (its last delta's, else its full
+    // list's): the lane refuses any other (src/status-list/version-order.ts), so offering it would only
+    // make a refusal on every poll
+    if (latestFull && (cur === null || compareVersions(latestFull.version, cur) > 0)) {
       full = latestFull;
       cur = latestFull.version;
     }

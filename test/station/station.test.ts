@@ -1,7 +1,9 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { BundleStore } from "../../sim/station/bundles.js";
 import { type StationHandle, startStation } from "../../sim/station/station.js";
 import { tempDir } from "../journal/helpers.js";
 
@@ -160,5 +162,39 @@ describe("station simulator", () => {
       deltas: unknown[];
     };
     expect(same).toMatchObject({ full: null, deltas: [] });
+  });
+});
+
+describe("the station's status-list manifest (BundleStore.manifest)", () => {
+  it("offers a full list only when it is newer than the version the lane holds, its delta's included", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      for (const name of [
+        "full-202611230000.bundle",
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230005-202611230010.bundle",
+        "full-202611230008.bundle",
+        "delta-202611230008-202611230012.bundle",
+      ])
+        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+      const store = new BundleStore(dir, 1000);
+      const offer = (full: string | null, delta: string | null) => {
+        const m = store.manifest({ full, delta });
+        return { full: m.full?.version ?? null, deltas: m.deltas.map((d) => d.version) };
+      };
+      // nothing held: the newest full list and its chain
+      expect(offer(null, null)).toEqual({ full: "202611230008", deltas: ["202611230012"] });
+      // the old full list and its first delta: the newer full list (after 0005) and its chain
+      expect(offer("202611230000", "202611230005")).toEqual({
+        full: "202611230008",
+        deltas: ["202611230012"],
+      });
+      // a delta past the newest full list (0010 > 0008): no full list, which the lane would refuse; its chain
+      expect(offer("202611230000", "202611230010")).toEqual({ full: null, deltas: [] });
+      // the newest full list and its delta: already latest
+      expect(offer("202611230008", "202611230012")).toEqual({ full: null, deltas: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
