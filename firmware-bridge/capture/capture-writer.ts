@@ -69,7 +69,11 @@ export class CaptureWriter {
     const wall = (opts.wallNow ?? Date.now)();
     this.wall0Us = BigInt(Math.round(wall)) * 1000n;
     this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
-    mkdirSync(this.dir, { recursive: true });
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      this.fail(e);
+    }
   }
 
   /** A port captured from now on; returns its interface number. */
@@ -102,13 +106,18 @@ export class CaptureWriter {
       writeSync(this.fd as number, chunk);
       this.fileBytes += chunk.length;
     } catch (e) {
-      this.failed = true;
-      this.queue = [];
-      this.log.error(
-        { err: (e as Error).message, dir: this.dir },
-        "wire capture cannot be written: capturing stops (the lane goes on)",
-      );
+      this.fail(e);
     }
+  }
+
+  /** The directory or a file cannot be written: one error, and nothing more is captured. */
+  private fail(e: unknown): void {
+    this.failed = true;
+    this.queue = [];
+    this.log.error(
+      { err: (e as Error).message, dir: this.dir },
+      "wire capture cannot be written: capturing stops (the lane goes on)",
+    );
   }
 
   close(): void {

@@ -11,6 +11,8 @@ export interface CapturePort {
   readonly description: string;
   /** from the description's "protocol=legacy|national", when it says */
   readonly protocol: Variant | undefined;
+  /** the description's "protocol=..." as written ("legacy", "national", "etc-reader"), when it says */
+  readonly speaks: string | undefined;
 }
 
 export interface CaptureRecord {
@@ -49,10 +51,12 @@ export function readCapture(files: string[]): Capture {
     for (const i of parsed.interfaces) {
       if (ports.has(i.name)) continue;
       const m = /protocol=(legacy|national)\b/.exec(i.description);
+      const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
       ports.set(i.name, {
         name: i.name,
         description: i.description,
         protocol: m?.[1] as Variant | undefined,
+        speaks,
       });
     }
     for (const p of parsed.packets) {

@@ -21,6 +21,9 @@ export const FRAME_OVERHEAD = 9;
 /** SEQ of the reader's unsolicited card events; commands use 1..255. */
 export const EVENT_SEQ = 0x00;
 
+/** What a wire capture's interface description says this port speaks (`protocol=etc-reader`). */
+export const READER_CAPTURE_PROTOCOL = "etc-reader";
+
 /** A frame whose envelope (STX, LEN, CRC, ETX) checked out. */
 export interface ReaderWireFrame {
   readonly seq: number;

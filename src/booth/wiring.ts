@@ -7,6 +7,7 @@
  */
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
 import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
@@ -48,7 +49,7 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
   const r = c.reader;
   if (!r) throw new Error("openBooth needs a reader section");
   const port = d.transport ?? createSerialTransport({ path: r.port, baudRate: r.baudRate });
-  const transport = d.capture ? d.capture.wrap(port, "reader", "etc-reader") : port;
+  const transport = d.capture ? d.capture.wrap(port, "reader", READER_CAPTURE_PROTOCOL) : port;
   const base = readerOptionsFromConfig(r);
   const reader = new FramedCardReader({
     transport,

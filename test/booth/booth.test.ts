@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { runCli } from "../helpers/cli.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -477,6 +478,30 @@ describe("the booth over ptys", () => {
         const tac = t.ledger()[0]!.tac;
         expect(tx.includes(Buffer.from("80540100", "hex"))).toBe(true);
         expect(rx.includes(Buffer.from(tac, "hex"))).toBe(true);
+        // `etc-lane decode --capture` reads both ports: the reader's frames with the reader's framing
+        const r = await runCli("etc-lane", ["decode", "--capture", ...files]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        const lines = r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        const readerFrames = lines.filter((l) => l.port === "reader" && "reader" in l);
+        expect(readerFrames.some((l) => l.dir === "rx" && l.reader === "CARD_EVENT inserted")).toBe(true);
+        // the DEBIT (80 54 01 00) went to the reader as a card APDU and was answered OK with the TAC
+        const debit = readerFrames.find(
+          (l) =>
+            l.dir === "tx" &&
+            /^CARD_APDU seq \d+$/.test(l.reader as string) &&
+            (l.data as string).includes("80540100"),
+        );
+        expect(debit).toBeDefined();
+        const answer = readerFrames.find(
+          (l) => l.dir === "rx" && l.seq === debit!.seq && (l.data as string).includes(tac),
+        );
+        expect(answer?.reader).toMatch(/^CARD_APDU seq \d+ ok$/);
+        expect(lines.filter((l) => "discarded" in l)).toEqual([]);
+        expect(lines.some((l) => l.port === "rsu" && l.type === "B2")).toBe(true);
       },
     );
   });

@@ -12,6 +12,10 @@ import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { parseLaneConfig } from "../../src/config/index.js";
+import { openLane } from "../../src/lane/runtime.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -90,7 +94,9 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     // Every flush past the 300-byte mark started a file: 12 files, the newest two kept.
     expect(kept.map((f) => f.slice(-11))).toEqual(["-011.pcapng", "-012.pcapng"]);
     const cap = readCapture(kept);
-    expect(cap.ports).toEqual([{ name: "rsu", description: "protocol=national", protocol: "national" }]);
+    expect(cap.ports).toEqual([
+      { name: "rsu", description: "protocol=national", protocol: "national", speaks: "national" },
+    ]);
     const firsts = cap.records.map((r) => r.bytes[0]);
     expect(firsts).toEqual([...firsts].sort((a, b) => (a as number) - (b as number)));
     expect(firsts).toEqual([10, 11]);
@@ -117,6 +123,44 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     const f = join(dir, "x.pcapng");
     writeFileSync(f, "not a capture");
     expect(() => readCapture([f])).toThrow(/not a pcapng capture/);
+  });
+});
+
+describe("a capture directory that cannot be made", () => {
+  it("logs one error and captures nothing; the port works and a lane with it opens", async () => {
+    const base = tmp();
+    writeFileSync(join(base, "a-file"), "x");
+    const dir = join(base, "a-file", "capture"); // under a file: mkdir fails (ENOTDIR)
+    const log: LogLine[] = [];
+    const { w } = writer(dir, { logger: recordingLogger(log) });
+    const pair = createTransportPair();
+    const lane = capturingTransport(pair.lane, w, "rsu", "protocol=legacy");
+    await lane.open();
+    await pair.device.open();
+    await lane.write(Buffer.from("c401", "hex"));
+    w.flush();
+    w.close();
+    expect(pair.lane.written.map((b) => b.toString("hex"))).toEqual(["c401"]);
+    expect(log.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+      "wire capture cannot be written: capturing stops (the lane goes on)",
+    ]);
+    // the lane itself, with capture.dir there
+    const rt = await openLane(
+      parseLaneConfig(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+          rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+          statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+          dataDir: join(base, "data"),
+          tariff: "tariff.yaml",
+          capture: { enabled: true, dir },
+        },
+        "lane.yaml",
+        base,
+      ),
+      { transport: createTransportPair().lane, outputs: { emit: () => {} }, uplink: false },
+    );
+    await rt.close();
   });
 });
 
