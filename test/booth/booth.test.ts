@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
-import { runCli } from "../helpers/cli.js";
+import { decodeCaptureLines } from "../helpers/cli.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -479,13 +479,7 @@ describe("the booth over ptys", () => {
         expect(tx.includes(Buffer.from("80540100", "hex"))).toBe(true);
         expect(rx.includes(Buffer.from(tac, "hex"))).toBe(true);
         // `etc-lane decode --capture` reads both ports: the reader's frames with the reader's framing
-        const r = await runCli("etc-lane", ["decode", "--capture", ...files]);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        const lines = r.stdout
-          .trim()
-          .split("\n")
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        const lines = await decodeCaptureLines(files);
         const readerFrames = lines.filter((l) => l.port === "reader" && "reader" in l);
         expect(readerFrames.some((l) => l.dir === "rx" && l.reader === "CARD_EVENT inserted")).toBe(true);
         // the DEBIT (80 54 01 00) went to the reader as a card APDU and was answered OK with the TAC

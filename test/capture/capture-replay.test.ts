@@ -26,7 +26,7 @@ import {
 } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import { runCli } from "../helpers/cli.js";
+import { decodeCaptureLines } from "../helpers/cli.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BLACK_CARD = "43010000000000009001";
@@ -185,13 +185,7 @@ async function capturedRun(): Promise<{ file: string; decisions: string[] }> {
 describe("etc-lane decode --capture", () => {
   it("prints the capture as a timeline: every frame with its time, port and direction", async () => {
     const { file } = await capturedRun();
-    const r = await runCli("etc-lane", ["decode", "--capture", file]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    const lines = r.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = await decodeCaptureLines([file]);
     const frames = lines.filter((l) => "type" in l);
     expect(frames.map((f) => `${f.dir} ${f.type}`)).toEqual([
       "tx C0",

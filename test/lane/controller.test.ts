@@ -48,6 +48,16 @@ async function toDebit(r: Rig, obu = b2(), card = b4()): Promise<void> {
   await r.settle();
 }
 
+/** One vehicle's debit left without its B5: the link down past b5TimeoutMs, then up again (a B5_MISSING suspect). */
+async function toSuspect(r: Rig): Promise<void> {
+  await toDebit(r);
+  r.link.down();
+  await r.settle();
+  await r.advance(1000); // b5TimeoutMs passes while the link is down
+  r.link.up();
+  await r.settle();
+}
+
 const kinds = (j: FakeJournal): string[] => j.records.map((x) => `${x.kind}:${x.outcome}`);
 
 describe("RSU session: the one start-up timer (defect 5)", () => {
@@ -282,12 +292,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   it("with an open suspect: an incomplete late B5 is only logged; a complete one that does not match it is an ORPHAN_B5 of its own", async () => {
     const r = rig();
     await open(r);
-    await toDebit(r);
-    r.link.down();
-    await r.settle();
-    await r.advance(1000); // b5TimeoutMs passes: the debit is a B5_MISSING suspect
-    r.link.up();
-    await r.settle();
+    await toSuspect(r);
     expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
     // evidence, not proof: a B5 00 without its TAC
     r.link.frame(ev.b5(b5({ tac: null })));
