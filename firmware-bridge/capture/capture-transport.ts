@@ -64,7 +64,7 @@ class CapturingTransport implements Transport {
 
 /**
  * `inner`, captured as interface `port` ("rsu", "reader"); `description` says which side and what it
- * speaks (`decode --capture` and `etc-sim replay` read the protocol from "protocol=legacy|national").
+ * speaks (`decode --capture` reads "protocol=legacy|national|etc-reader", `etc-sim replay` an RSU port's).
  */
 export function capturingTransport(
   inner: Transport,

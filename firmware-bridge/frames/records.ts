@@ -22,7 +22,7 @@ export const file0015Fields = [
 export const file0015 = struct(file0015Fields);
 export const FILE_0015_LENGTH = 43;
 
-/** The 0019 record body after its 3-byte header (legacy layout, docs/protocol.md §8). */
+/** The 0019 record body after its 3-byte header (the AA/43 record, docs/protocol.md §8). */
 function record0019Body<R extends (d: Dialect) => boolean>(reservePresent: R) {
   return [
     field("network", hex(2)),

@@ -3,8 +3,9 @@
  *
  * - Variant A (legacy): BCC = XOR of every byte from RSCTL to the end of DATA, before escaping.
  * - Variant B (national): CRC-16/X-25 (poly 0x1021 reflected = 0x8408, init 0xFFFF, refin/refout,
- *   xorout 0xFFFF) over VER..DATA, sent high byte first. Verified against the public sample frame
- *   (docs/protocol.md §1); check value for "123456789" is 0x906E.
+ *   xorout 0xFFFF) over VER..DATA, sent high byte first. The CRC of each of the six public national
+ *   sample frames verifies with it (docs/protocol.md §7, test/cli/decode.test.ts); check value for
+ *   "123456789" is 0x906E.
  */
 
 export function bcc(buf: Uint8Array, start = 0, end = buf.length): number {

@@ -15,7 +15,7 @@ export const CardErrorCodes = {
   CardSpecInvalid: "E705_CARD_SPEC_INVALID",
   /** The card answered an APDU with a status word other than 9000. */
   CardRefused: "E711_CARD_REFUSED",
-  /** Stored-value card: balance < amount; INITIALIZE FOR CAPP PURCHASE answered 9401. */
+  /** Balance < amount, on any card type; INITIALIZE FOR CAPP PURCHASE answered 9401. */
   InsufficientBalance: "E712_CARD_INSUFFICIENT_BALANCE",
   /** The PSAM answered an APDU with a status word other than 9000. */
   PsamRefused: "E713_PSAM_REFUSED",

@@ -1,4 +1,4 @@
-/** PBOC e-purse crypto, the card key model and lane-side TAC verification. */
+/** PBOC e-purse crypto, the card key model and TAC verification (`etc-sim tac verify`, tests). */
 export * from "./errors.js";
 export * from "./keys.js";
 export * from "./pboc.js";

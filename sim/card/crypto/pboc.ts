@@ -3,8 +3,10 @@
  * DES and 2-key 3DES (node-forge, independent of OpenSSL's legacy provider), key diversification,
  * the purchase session key, the PBOC "80 00.." padding, the single-DES CBC-MAC, and MAC1 / MAC2 / TAC.
  *
- * Shared by the lane (TAC verification) and the simulator (card and PSAM). Byte strings are Buffers;
- * every input is length-checked and a wrong length throws EtcError(E704_CARD_CRYPTO_INPUT).
+ * Used by the simulator (the card and PSAM: ../sim-card.ts, ../sim-psam.ts), the key model (./keys.ts),
+ * the TAC check of `etc-sim tac verify` (./tac-verify.ts) and tests; nothing in src/ uses it.
+ * Byte strings are Buffers; every input is length-checked and a wrong length throws
+ * EtcError(E704_CARD_CRYPTO_INPUT).
  *
  * The algorithm is pluggable (`EpurseAlgorithm`): 3DES (algorithm id 00) is implemented; SM4
  * (algorithm id 04, GB/T 20851.4-2019) has a slot but no implementation, because its session-key

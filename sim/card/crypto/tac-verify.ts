@@ -1,7 +1,7 @@
 /**
- * Lane-side TAC verification (docs/card-crypto.md §1.3, §5): recompute the card's TAC from the stored
- * transaction fields and the TAC master key. Used by the lane where a test key is configured and by
- * `etc-sim tac verify`.
+ * TAC verification (docs/card-crypto.md §1.3, §5): recompute the card's TAC from the stored transaction
+ * fields and the TAC master key. Used by `etc-sim tac verify` (sim/cli/commands/tac.ts) and by tests that
+ * check the simulators' ledgers; nothing in src/ uses it (a production lane holds no TAC key).
  */
 import { isEtcError } from "../../../firmware-bridge/errors.js";
 import { type CardKeys, deriveCardKeys, keysAlgorithm } from "./keys.js";
