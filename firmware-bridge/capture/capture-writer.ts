@@ -124,12 +124,23 @@ export class CaptureWriter {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    if (this.fd !== undefined) closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, "wire capture file close failed");
+      }
+    }
   }
 
   private rotate(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd !== undefined) {
+      const fd = this.fd;
+      this.fd = undefined; // never closed twice, even when the next open fails
+      closeSync(fd);
+    }
     this.fileIndex++;
     this.current = join(
       this.dir,

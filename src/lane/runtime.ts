@@ -107,6 +107,11 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       `statusList.publicKey: cannot read ${c.statusList.publicKey} (${(e as Error).message})`,
     );
   }
+  // read before anything is opened or written: a bad token file is a config error with no side effect
+  const stationToken =
+    c.station?.tokenFile !== undefined && deps.uplink !== false
+      ? readTokenFile(c.station.tokenFile, "station.tokenFile")
+      : undefined;
   mkdirSync(c.dataDir, { recursive: true });
   // one writer per data directory, for the life of the lane (released last, in close)
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
@@ -260,9 +265,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
         requestTimeoutMs: c.station.requestTimeoutMs,
         breaker: { coolDownMs: c.station.breakerCoolDownMs },
         statusListPollMs: c.station.statusListPollMs,
-        ...(c.station.tokenFile
-          ? { authToken: readTokenFile(c.station.tokenFile, "station.tokenFile") }
-          : {}),
+        ...(stationToken !== undefined ? { authToken: stationToken } : {}),
         appVersion: deps.appVersion ?? APP_VERSION,
         downloadDir: join(c.dataDir, "downloads"),
         outbox: journal,
@@ -337,7 +340,14 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       },
     };
   } catch (e) {
-    for (const f of cleanups) await Promise.resolve(f()).catch(() => undefined);
+    // every step, even when one throws (synchronously or not): the data-directory lock is the last
+    for (const f of cleanups) {
+      try {
+        await f();
+      } catch {
+        // the original error is the one to report
+      }
+    }
     throw e;
   }
 }

@@ -149,6 +149,10 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
           ok: false,
           message: "--class: expected a JT/T 489 vehicle class (1-4, 11-16, 21-26), got 7",
         });
+        expect(await callLane(path, { action: "booth.take", walkUp: true, vehicleClass: 30 })).toMatchObject({
+          ok: false,
+          message: "--class: expected a JT/T 489 vehicle class (1-4, 11-16, 21-26), got 30",
+        });
         const cli = await runCli("etc-lane", [
           "booth",
           "take",

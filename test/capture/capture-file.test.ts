@@ -164,6 +164,25 @@ describe("a capture directory that cannot be made", () => {
   });
 });
 
+describe("a capture file that cannot be opened at rotation", () => {
+  it("logs one error, captures nothing more, and closes without touching the old file's descriptor", () => {
+    const dir = join(tmp(), "capture");
+    const log: LogLine[] = [];
+    const { w } = writer(dir, { maxFileBytes: 10, logger: recordingLogger(log) });
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from("ffff08b2", "hex"));
+    w.flush(); // the first file, already past maxFileBytes
+    rmSync(dir, { recursive: true, force: true }); // the next file cannot be opened
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from("00", "hex"));
+    w.flush();
+    expect(() => w.close()).not.toThrow();
+    expect(log.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+      "wire capture cannot be written: capturing stops (the lane goes on)",
+    ]);
+    expect(log.filter((l) => l.level === "warn")).toEqual([]);
+  });
+});
+
 describe("the capture as a transport decorator", () => {
   it("records what the port wrote and read, once, and its state changes; the port works as before", async () => {
     const dir = tmp();

@@ -3,7 +3,7 @@
  * every request, and its heartbeat names the software's version; a token file others can read, or one
  * that is missing, stops the lane from opening with an error naming the field.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -94,5 +94,7 @@ describe("station.tokenFile", () => {
     writeFileSync(join(dir, "station.token"), TOKEN);
     chmodSync(join(dir, "station.token"), 0o644);
     await expect(open()).rejects.toThrow(/station\.tokenFile: .* can be read by other users \(mode 644\)/);
+    // refused before anything was opened or written: no data directory, no audit trail
+    expect(existsSync(join(dir, "data"))).toBe(false);
   });
 });
