@@ -67,7 +67,7 @@ export interface BoothInit {
   readerCounters?: () => Readonly<Record<string, number | Readonly<Record<string, number>>>>;
 }
 
-/** The booth's state for callers that ask (runtime.booth.status(); the status service shows cases()). */
+/** The booth's state (runtime.booth.status(), read by the status service once per snapshot). */
 export class Booth {
   readonly events$: Observable<BoothEvent>;
   /** durable booth records (transactions, settled suspects, unconfirmed debits, cancellations) */
@@ -252,7 +252,7 @@ export class Booth {
     return this.desk.views();
   }
 
-  /** The booth's whole state (the status service shows only cases()); cheap (no journal access). */
+  /** The booth's whole state (the status service's `booth` part); cheap (no journal access). */
   status(): BoothStatus {
     const p = this.fx.prompt;
     return {

@@ -90,6 +90,18 @@ export interface JournalView {
   lastCommitMs: number | null;
 }
 
+/** The booth at work (src/booth/booth.ts status()): what the collector sees, what it did since start. */
+export interface BoothDeskView {
+  /** the collector's screen now, as shown (Chinese), since when (wall ms); null before the first prompt */
+  screen: { step: string; text: string; detail: string; caseId: string | null; at: number } | null;
+  /** since the lane started: transactions, proved, refusals, recoveries, cancelled, errors... */
+  counters: Record<string, number>;
+  /** lost DEBIT answers being recovered from their cards now */
+  recovering: number;
+  /** the last booth transaction: card read to durable record, of which the reader, the lane, the commit (ms) */
+  lastTiming: { totalMs: number; readerMs: number; laneMs: number; commitMs: number } | null;
+}
+
 /** A vehicle the lane sent to the booth (manual handling): suspect debits, unreadable cards, stops. */
 export interface BoothCaseView {
   id: string;
@@ -172,7 +184,8 @@ export interface LaneSnapshot {
   statusList: StatusListView;
   uplink: UplinkView;
   journal: JournalView;
-  booth: { cases: BoothCaseView[] };
+  /** the queue; `desk`: the booth's own state, null when the lane has no booth */
+  booth: { cases: BoothCaseView[]; desk: BoothDeskView | null };
   /** newest first, at most 20 */
   lastTransactions: VehicleRecordView[];
   process: ProcessView;

@@ -21,6 +21,7 @@ import { BackgroundVerify } from "../audit/background-verify.js";
 import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
+import type { BoothStatus } from "../booth/view.js";
 import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import {
@@ -351,7 +352,7 @@ export class LaneRuntimeView implements LaneView {
             lastError: null,
           },
       journal: { healthy: j.healthy, lastSeq: j.lastSeq(), lastCommitMs: this.lastCommitMs },
-      booth: { cases: booth ? booth.cases() : [] },
+      booth: booth ? boothView(booth.status()) : { cases: [], desk: null },
       lastTransactions: this.recent.slice(),
       process: {
         pid: process.pid,
@@ -505,6 +506,22 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
           ...(a ? { auditDeletedThrough: a.deletedThrough } : {}),
         },
       };
+    },
+  };
+}
+
+/** The booth's part of the snapshot from its status() (one call: cheap, no journal access). */
+function boothView(b: BoothStatus): LaneSnapshot["booth"] {
+  const t = b.lastTiming;
+  return {
+    cases: b.cases,
+    desk: {
+      screen: b.screen,
+      counters: { ...b.counters },
+      recovering: b.recovering,
+      lastTiming: t
+        ? { totalMs: t.totalMs, readerMs: t.readerMs, laneMs: t.laneMs, commitMs: t.commitMs }
+        : null,
     },
   };
 }

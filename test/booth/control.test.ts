@@ -10,6 +10,7 @@ import type { LaneRuntime } from "../../src/lane/runtime.js";
 import type { BoothCaseLine } from "../../src/service/control/booth-actions.js";
 import { callLane } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
+import type { LaneSnapshot } from "../../src/service/lane-view.js";
 import { serveLane } from "../../src/service/serve-lane.js";
 import { runCli } from "../helpers/cli.js";
 import { servedLaneConfig } from "../integration/harness.js";
@@ -92,6 +93,15 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
           await t.boothIdle();
           const paid = t.records().find((r) => r.kind === "transaction");
           expect(paid?.extra).toMatchObject({ booth: { case: { id: second } } });
+          // the running lane's status shows the booth at work
+          const st = await callLane(path, { action: "status" });
+          const snap = (st.kind === "result" ? st.data?.snapshot : undefined) as LaneSnapshot | undefined;
+          expect(snap?.booth.desk).toMatchObject({
+            counters: { transactions: 1, refusals: 0 },
+            recovering: 0,
+            lastTiming: { totalMs: expect.any(Number), readerMs: expect.any(Number) },
+          });
+          expect(snap?.booth.desk?.screen?.step).toBe("PAID");
 
           const cancelled = await runCli("etc-lane", [
             "booth",

@@ -51,6 +51,10 @@ describe("etc-lane status", () => {
     expect(r.stdout).toContain("4301************9001");
     expect(r.stdout).not.toContain("43010000000000009001");
     expect(r.stdout).toContain("B5_MISSING"); // the booth queue
+    // the booth at work: the collector's screen, what it did, the last transaction's time
+    expect(r.stdout).toMatch(
+      /Booth\s+READY 请放卡\s+7 paid, 1 refused, 1 recovered, 0 cancelled; last 51\.2\d* ms/,
+    );
     // the transaction rows' columns line up although one plate is Chinese (two columns per character)
     const lines = r.stdout.split("\n");
     const a = lines.find((l) => l.includes("湘A12345") && l.includes("EXIT_DEBIT")) as string;

@@ -86,6 +86,12 @@ export function baseSnapshot(at = T0): LaneSnapshot {
           seq: 299,
         },
       ],
+      desk: {
+        screen: { step: "READY", text: "请放卡", detail: "", caseId: null, at: at - 5000 },
+        counters: { transactions: 7, refusals: 1, recoveries: 1, cancelled: 0 },
+        recovering: 0,
+        lastTiming: { totalMs: 51.2, readerMs: 48.9, laneMs: 2.3, commitMs: 1.1 },
+      },
     },
     lastTransactions: [],
     process: {

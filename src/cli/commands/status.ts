@@ -97,6 +97,18 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
   );
   row("In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", "));
   row("Booth queue", String(s.booth.cases.length), s.booth.cases.length ? "case(s) waiting" : "");
+  const desk = s.booth.desk;
+  if (desk) {
+    const n = (k: string): number => desk.counters[k] ?? 0;
+    const last = desk.lastTiming;
+    row(
+      "Booth",
+      desk.screen ? `${desk.screen.step} ${desk.screen.text}` : "-",
+      `${n("transactions")} paid, ${n("refusals")} refused, ${n("recoveries")} recovered, ${n("cancelled")} cancelled` +
+        (desk.recovering ? `; ${desk.recovering} debit(s) being recovered` : "") +
+        (last ? `; last ${ms3(last.totalMs)} (reader ${ms3(last.readerMs)}, lane ${ms3(last.laneMs)})` : ""),
+    );
+  }
   row("Lane counters", "", counterLine(s.counters));
   row(
     "Clock skew",
