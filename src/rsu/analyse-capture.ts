@@ -8,7 +8,7 @@
 import type { Capture, CapturePort } from "../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
-import type { Deframer, DeframerEvent } from "../../firmware-bridge/framing/types.js";
+import type { DeframerEvent } from "../../firmware-bridge/framing/types.js";
 import { ReaderDeframer, type ReaderDeframerEvent } from "../../firmware-bridge/reader/deframer.js";
 import { READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { describeFrame } from "../../firmware-bridge/reader/framed-card-reader.js";
@@ -25,92 +25,91 @@ export interface TimelineEntry {
 
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+/** What one port and direction's bytes print, without the time and place the timeline adds. */
+interface Decoded {
+  json: Record<string, unknown>;
+  complete: boolean;
+}
+
+/** The decoder of one port and direction: bytes in as they were captured, lines out. */
+interface StreamDecoder {
+  push(bytes: Buffer, t: number): Decoded[];
+  /** what is still buffered at the end of the capture */
+  end(): Decoded[];
+}
+
+/** An RSU port, its frames as `etc-lane decode` shows them (./analyse.ts). */
+function rsuDecoder(d: Dialect): StreamDecoder {
+  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+  const decode = (events: DeframerEvent[]): Decoded[] =>
+    events.flatMap((ev): Decoded[] => {
+      if (ev.kind === "frame") {
+        const w = ev.frame;
+        const header = d.variant === "national" ? { ver: w.ver, len: w.data.length } : undefined;
+        const r = dataToJson(w.data, w.seq, true, d, header);
+        return [{ json: { ...r.json, hex: w.raw.toString("hex") }, complete: r.complete }];
+      }
+      if (ev.kind === "checksum-error") {
+        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${ev.expected.toString(16)}, bytes give ${ev.actual.toString(16)}`;
+        return [{ json: { discarded: ev.candidate.toString("hex"), why }, complete: false }];
+      }
+      // a checksum discard is the checksum-error event above, already shown
+      if (ev.reason === "checksum") return [];
+      return [{ json: { discarded: ev.bytes.toString("hex"), why: ev.reason }, complete: false }];
+    });
+  return {
+    push: (bytes, t) => decode(deframer.push(bytes, t)),
+    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+  };
+}
+
+/**
+ * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
+ * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
+ */
+function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
+  const deframer = new ReaderDeframer({ maxFrameLength: 65_544 });
+  const decode = (events: ReaderDeframerEvent[]): Decoded[] =>
+    events.map((ev): Decoded => {
+      if (ev.kind === "discarded") {
+        const why = ev.reason === "checksum" ? "CRC mismatch" : ev.reason;
+        return { json: { discarded: ev.bytes.toString("hex"), why }, complete: false };
+      }
+      const f = ev.frame;
+      return {
+        json: {
+          reader: describeFrame(f, dir === "tx" ? "->" : "<-"),
+          seq: f.seq,
+          cmd: f.cmd,
+          p: f.p,
+          data: f.data.toString("hex"),
+          hex: f.raw.toString("hex"),
+        },
+        complete: true,
+      };
+    });
+  return {
+    push: (bytes, t) => decode(deframer.push(bytes, t)),
+    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+  };
+}
+
 /**
  * The timeline of `cap`. `dialectFor` gives the RSU dialect of each port that is not the card reader's
  * (it may throw, e.g. for a port that does not say its protocol).
  */
 export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) => Dialect): TimelineEntry[] {
-  type Stream =
-    | { kind: "rsu"; deframer: Deframer; d: Dialect }
-    | { kind: "reader"; deframer: ReaderDeframer };
-  const streams = new Map<string, Stream>();
   const readerPorts = new Set(
     cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => p.name),
   );
   const dialects = new Map(
     cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
   );
+  const streams = new Map<string, { port: string; dir: "tx" | "rx"; decoder: StreamDecoder }>();
   const out: TimelineEntry[] = [];
-  const where = (t: number, wallMs: number, port: string, dir: "tx" | "rx") => ({
-    t: round3(t),
-    time: new Date(wallMs).toISOString(),
-    port,
-    dir,
-  });
-  const emitRsu = (
-    t: number,
-    wallMs: number,
-    port: string,
-    dir: "tx" | "rx",
-    d: Dialect,
-    events: DeframerEvent[],
-  ): void => {
-    const at = where(t, wallMs, port, dir);
-    for (const ev of events) {
-      if (ev.kind === "frame") {
-        const w = ev.frame;
-        const header = d.variant === "national" ? { ver: w.ver, len: w.data.length } : undefined;
-        const r = dataToJson(w.data, w.seq, true, d, header);
-        out.push({ t, json: { ...at, ...r.json, hex: w.raw.toString("hex") }, complete: r.complete });
-      } else if (ev.kind === "checksum-error") {
-        out.push({
-          t,
-          json: {
-            ...at,
-            discarded: ev.candidate.toString("hex"),
-            why: `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${ev.expected.toString(16)}, bytes give ${ev.actual.toString(16)}`,
-          },
-          complete: false,
-        });
-      } else if (ev.reason !== "checksum") {
-        out.push({
-          t,
-          json: { ...at, discarded: ev.bytes.toString("hex"), why: ev.reason },
-          complete: false,
-        });
-      }
-    }
-  };
-  const emitReader = (
-    t: number,
-    wallMs: number,
-    port: string,
-    dir: "tx" | "rx",
-    events: ReaderDeframerEvent[],
-  ): void => {
-    const at = where(t, wallMs, port, dir);
-    for (const ev of events) {
-      if (ev.kind === "frame") {
-        const f = ev.frame;
-        // the lane's side was captured: tx went to the reader, rx came from it
-        out.push({
-          t,
-          json: {
-            ...at,
-            reader: describeFrame(f, dir === "tx" ? "->" : "<-"),
-            seq: f.seq,
-            cmd: f.cmd,
-            p: f.p,
-            data: f.data.toString("hex"),
-            hex: f.raw.toString("hex"),
-          },
-          complete: true,
-        });
-      } else {
-        const why = ev.reason === "checksum" ? "CRC mismatch" : ev.reason;
-        out.push({ t, json: { ...at, discarded: ev.bytes.toString("hex"), why }, complete: false });
-      }
-    }
+  const emit = (t: number, wallMs: number, port: string, dir: "tx" | "rx", lines: Decoded[]): void => {
+    const where = { t: round3(t), time: new Date(wallMs).toISOString(), port, dir };
+    for (const l of lines) out.push({ t, json: { ...where, ...l.json }, complete: l.complete });
   };
   let last = { t: 0, wallMs: 0 };
   for (const r of cap.records) {
@@ -126,23 +125,15 @@ export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) =>
     const key = `${r.port}/${r.dir}`;
     let s = streams.get(key);
     if (!s) {
-      if (readerPorts.has(r.port))
-        s = { kind: "reader", deframer: new ReaderDeframer({ maxFrameLength: 65_544 }) };
-      else {
-        const d = dialects.get(r.port) as Dialect;
-        s = { kind: "rsu", deframer: createDeframer(d.variant, { maxFrameLength: 65_536 }), d };
-      }
+      const decoder = readerPorts.has(r.port)
+        ? readerDecoder(r.dir)
+        : rsuDecoder(dialects.get(r.port) as Dialect);
+      s = { port: r.port, dir: r.dir, decoder };
       streams.set(key, s);
     }
-    if (s.kind === "rsu") emitRsu(r.t, r.wallMs, r.port, r.dir, s.d, s.deframer.push(r.bytes, r.t));
-    else emitReader(r.t, r.wallMs, r.port, r.dir, s.deframer.push(r.bytes, r.t));
+    emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }
   // Half frames still buffered at the end of the capture.
-  for (const [key, s] of streams) {
-    const [port, dir] = key.split("/") as [string, "tx" | "rx"];
-    if (s.kind === "rsu")
-      emitRsu(last.t, last.wallMs, port, dir, s.d, s.deframer.tick(Number.MAX_SAFE_INTEGER));
-    else emitReader(last.t, last.wallMs, port, dir, s.deframer.tick(Number.MAX_SAFE_INTEGER));
-  }
+  for (const s of streams.values()) emit(last.t, last.wallMs, s.port, s.dir, s.decoder.end());
   return out;
 }
