@@ -5,7 +5,7 @@
  * the booth's decision is made; the RSU path's is src/lane/obu-machine.ts.
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
-import type { StatusListAnswer } from "../lane/obu-machine.js";
+import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import { localDay } from "../local-time.js";
 import type { StationWrite } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";

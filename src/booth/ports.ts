@@ -5,7 +5,7 @@
  */
 import type { Observable } from "rxjs";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
-import type { StatusListAnswer } from "../lane/obu-machine.js";
+import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
 
 export interface BoothJournal {

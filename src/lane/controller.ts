@@ -7,7 +7,8 @@
  * - list-policy.ts    the status-list policy: closing the lane, and every lookup;
  * - rsu-session.ts    C0 -> B0 (checked), RSU reboot, the one start-up timer;
  * - machines.ts       the machines in flight (one per OBU MAC id) and the step that moves one:
- *   - obu-machine.ts    the per-OBU decisions (pure);
+ *   - obu-machine.ts    the per-OBU decisions (pure; its declarations in obu-machine-types.ts, the
+ *                       record and effects of each ending in obu-outcomes.ts);
  *   - debit-intents.ts  the write-ahead note of each debit in flight, its answer kept before the reply;
  *   - effect-runner.ts  reply, commit, barrier, in that order;
  * - trade-guards.ts   recent-trade and unsettled holds (durable: seeded from the journal);
@@ -37,7 +38,7 @@ import {
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { isDebit, Machines } from "./machines.js";
-import type { MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine.js";
+import type { MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
 import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";

@@ -13,7 +13,7 @@
  * intent in its own commit transaction (effect-runner.ts passes `intentId`).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { DebitAnswer, ObuState } from "./obu-machine.js";
+import type { DebitAnswer, ObuState } from "./obu-machine-types.js";
 import type { JournalPort } from "./ports.js";
 
 /** The part of a machine the intents use. */

@@ -12,7 +12,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
-import type { Effect } from "./obu-machine.js";
+import type { Effect } from "./obu-machine-types.js";
 import type { JournalPort, RsuLinkPort, Settlement } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 

@@ -13,7 +13,8 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
 import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
-import { missingClearingFields, type ObuEvent } from "./obu-machine.js";
+import type { ObuEvent } from "./obu-machine-types.js";
+import { missingClearingFields } from "./obu-outcomes.js";
 import type { JournalPort, Settlement } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 

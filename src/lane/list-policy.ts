@@ -14,7 +14,7 @@
  * Malformed ids (E510) never reach the lookup: the OBU machine validates the contract serial and the card
  * id before it asks.
  */
-import type { StatusListAnswer } from "./obu-machine.js";
+import type { StatusListAnswer } from "./obu-machine-types.js";
 import type { StatusListHealth, StatusListPolicy, StatusListPort } from "./ports.js";
 
 export interface ListPolicyDeps {

@@ -9,7 +9,8 @@
 import type { IncomingFrameLike } from "../rsu/driver.js";
 import type { DebitIntents } from "./debit-intents.js";
 import type { EffectRunner } from "./effect-runner.js";
-import { type MachineCtx, type ObuEvent, type ObuState, transition } from "./obu-machine.js";
+import { transition } from "./obu-machine.js";
+import type { MachineCtx, ObuEvent, ObuState } from "./obu-machine-types.js";
 import type { RestoredDebit } from "./recovery.js";
 
 export interface Machine {

@@ -16,7 +16,7 @@
  * names the card.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { DebitAnswer, ObuState } from "./obu-machine.js";
+import type { DebitAnswer, ObuState } from "./obu-machine-types.js";
 import type { JournalPort } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 

@@ -8,7 +8,7 @@
  * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
  * B5 of a debit already recorded (e.g. one the RSU repeats after a restart) is recognised.
  */
-import type { GuardKey } from "./obu-machine.js";
+import type { GuardKey } from "./obu-machine-types.js";
 import type { GuardRow } from "./ports.js";
 
 export interface TradeGuardOptions {

@@ -4,7 +4,7 @@ import {
   encodeObuStatus,
   type ObuStatusBits,
 } from "../../firmware-bridge/frames/obu-status.js";
-import type { MachineCtx, StatusListAnswer } from "../../src/lane/obu-machine.js";
+import type { MachineCtx, StatusListAnswer } from "../../src/lane/obu-machine-types.js";
 import type { CardInfo, ObuInfo, TacResult, TradeResult, VehicleInfo } from "../../src/rsu/driver.js";
 import { Tariff } from "../../src/tariff/tariff.js";
 

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { NewLaneRecord } from "../../src/journal/types.js";
-import {
-  type Effect,
-  type MachineCtx,
-  type ObuEvent,
-  type ObuState,
-  transition,
-} from "../../src/lane/obu-machine.js";
+import { transition } from "../../src/lane/obu-machine.js";
+import type { Effect, MachineCtx, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
 import { b2, b3, b4, b5, b8, CARD_ID, ctxFor, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
