@@ -36,6 +36,8 @@ export type ReaderDeframerEvent =
        * can answer BAD_CHECKSUM echoing them.
        */
       readonly header?: Buffer;
+      /** A candidate that failed its CRC: the CRC its bytes carry and the one they give. */
+      readonly crc?: { readonly frame: number; readonly computed: number };
     };
 
 export interface ReaderDeframerCounters {
@@ -192,8 +194,9 @@ export class ReaderDeframer {
         this.fail(events, "malformed");
         continue;
       }
-      if (raw.readUInt16BE(crcAt) !== crc16x25(raw, 1, crcAt)) {
-        this.fail(events, "checksum");
+      const crc = { frame: raw.readUInt16BE(crcAt), computed: crc16x25(raw, 1, crcAt) };
+      if (crc.frame !== crc.computed) {
+        this.fail(events, "checksum", crc);
         continue;
       }
       this.c.frames++;
@@ -230,7 +233,11 @@ export class ReaderDeframer {
   }
 
   /** The open candidate failed: drop its STX only and rescan what followed it. */
-  private fail(events: ReaderDeframerEvent[], reason: ReaderDiscardReason): void {
+  private fail(
+    events: ReaderDeframerEvent[],
+    reason: ReaderDiscardReason,
+    crc?: { frame: number; computed: number },
+  ): void {
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -246,6 +253,7 @@ export class ReaderDeframer {
         reason,
         bytes: Buffer.from(this.buf.subarray(0, 1)),
         header: ph.header,
+        ...(crc ? { crc } : {}),
       });
       this.advanceBlame(1);
       this.buf = this.buf.subarray(1);

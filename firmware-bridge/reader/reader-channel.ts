@@ -159,7 +159,13 @@ export class ReaderChannel {
         this.framesSubject.next({ frame: ev.frame, at });
       } else {
         this.log.warn(
-          { dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") },
+          {
+            dir: "<-",
+            reason: ev.reason,
+            len: ev.bytes.length,
+            hex: ev.bytes.toString("hex"),
+            ...(ev.crc ? { crcFrame: ev.crc.frame, crcComputed: ev.crc.computed } : {}),
+          },
           "bytes discarded",
         );
         this.discardsSubject.next(ev);

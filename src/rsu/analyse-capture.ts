@@ -67,12 +67,19 @@ function rsuDecoder(d: Dialect): StreamDecoder {
  * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
  */
+const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
+
 function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
   const deframer = new ReaderDeframer({ maxFrameLength: 65_544 });
   const decode = (events: ReaderDeframerEvent[]): Decoded[] =>
     events.map((ev): Decoded => {
       if (ev.kind === "discarded") {
-        const why = ev.reason === "checksum" ? "CRC mismatch" : ev.reason;
+        const why =
+          ev.reason !== "checksum"
+            ? ev.reason
+            : ev.crc
+              ? `CRC mismatch: frame says ${hex4(ev.crc.frame)}, bytes give ${hex4(ev.crc.computed)}`
+              : "CRC mismatch";
         return { json: { discarded: ev.bytes.toString("hex"), why }, complete: false };
       }
       const f = ev.frame;

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
+import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import {
   CARD_ACTIVATE,
   CARD_APDU,
@@ -548,6 +549,15 @@ describe("bad input on the reader port", () => {
       .filter((l) => l.level === "warn" && l.msg === "bytes discarded")
       .map((l) => (l.obj as { reason: string }).reason);
     expect(new Set(warned)).toEqual(new Set(["noise", "checksum", "oversize", "truncated"]));
+    // the checksum warning names the CRC the frame carried and the one its bytes gave
+    const crcAt = good.length - 3;
+    const badCrc = r.log.find(
+      (l) => l.msg === "bytes discarded" && (l.obj as { reason: string }).reason === "checksum",
+    );
+    expect(badCrc?.obj).toMatchObject({
+      crcFrame: good.readUInt16BE(crcAt),
+      crcComputed: crc16x25(corrupted, 1, crcAt),
+    });
   });
 
   it("every byte in and out is on the wire log (debug, channel READER) with hex and the frame's name", async () => {

@@ -4,6 +4,7 @@
  * one byte at a time.
  */
 import { describe, expect, it } from "vitest";
+import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import { decodeApduList, encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import {
   CARD_ACTIVATE,
@@ -209,7 +210,13 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     const evs = d.push(Buffer.concat([bad, good]), 0);
     expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([good.toString("hex")]);
     expect(d.counters.checksumErrors).toBe(1);
-    expect(discards(evs)[0]).toMatchObject({ reason: "checksum" });
+    // the event names the CRC the frame carries and the one its bytes give (the good frame's)
+    const crcAt = good.length - 3;
+    expect(discards(evs)[0]).toMatchObject({
+      reason: "checksum",
+      crc: { frame: good.readUInt16BE(crcAt), computed: crc16x25(bad, 1, crcAt) },
+    });
+    expect(crc16x25(bad, 1, crcAt)).not.toBe(good.readUInt16BE(crcAt));
     // Every byte of the bad frame is discarded, none of the good one.
     expect(discards(evs).reduce((n, e) => n + e.bytes.length, 0)).toBe(bad.length);
   });
