@@ -225,11 +225,13 @@ describe("RsuLink options", () => {
     expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 10 } })).toThrow(
       /deframer\.maxFrameLength/,
     );
-    try {
-      resolveRsuLinkOptions({ answerDeadlineMs: Number.NaN });
-    } catch (e) {
-      expect((e as EtcError).code).toBe(ErrorCodes.ConfigInvalid);
-    }
+    // NaN is neither below nor above a range: it must be refused on its own
+    expect(() => resolveRsuLinkOptions({ answerDeadlineMs: Number.NaN })).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.ConfigInvalid,
+        message: expect.stringMatching(/answerDeadlineMs/),
+      }),
+    );
     expect(resolveRsuLinkOptions().heartbeatPeriodMs).toBe(10_000);
   });
 });

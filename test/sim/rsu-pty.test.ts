@@ -33,7 +33,7 @@ describe.each(["legacy", "national"] as const)("%s RSU over a real pty", (protoc
         traffic: {
           vehicles: [
             { id: "silent", plate: "湘A11111", zoneMs: 1500 },
-            { id: "paid", at: 1600, plate: "湘A22222", balance: 3000, zoneMs: 1200 },
+            { id: "paid", at: 1600, plate: "湘A22222", balance: 3000, zoneMs: 3000 },
           ],
         },
       },
@@ -89,7 +89,7 @@ describe("etc-sim rsu --pty (the CLI)", () => {
         "--scenario",
         "config/scenarios/basic.yaml",
         "--time-scale",
-        "4",
+        "2",
         "--ledger",
         ledger,
         "--frame-log",

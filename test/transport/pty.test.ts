@@ -1,5 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { filter, firstValueFrom } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../firmware-bridge/errors.js";
@@ -21,6 +24,18 @@ const hasSocat = ((): boolean => {
     return false;
   }
 })();
+
+/** An executable that runs ./socat-stand-in.ts with this Node (and tsx), for a machine without socat. */
+function socatStandIn(): string {
+  const dir = mkdtempSync(join(tmpdir(), "socat-stand-in-"));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const exe = join(dir, "socat");
+  const script = fileURLToPath(new URL("./socat-stand-in.ts", import.meta.url));
+  writeFileSync(exe, `#!/bin/sh\nexec "${process.execPath}" --import tsx "${script}" "$@"\n`, {
+    mode: 0o755,
+  });
+  return exe;
+}
 
 async function pty(): Promise<{ pty: PtyDevice; lane: Transport; device: Transport }> {
   const p = await openPty({ backend: "node-pty" });
@@ -171,8 +186,9 @@ describe("socat, the optional fallback", () => {
     );
   });
 
-  it.skipIf(!hasSocat)("socat's pair carries frames both ways (skipped: socat not installed)", async () => {
-    const p = await openPty({ backend: "socat" });
+  // socat when installed; else a stand-in that announces its pair as socat does (./socat-stand-in.ts)
+  it(`the socat backend's pair carries frames both ways, and close() ends the process (${hasSocat ? "socat" : "socat stand-in"})`, async () => {
+    const p = await openPty({ backend: "socat", socat: hasSocat ? "socat" : socatStandIn() });
     cleanup.push(() => p.close());
     expect(p.backend).toBe("socat");
     const lane = createSerialTransport({ path: p.lanePath });
@@ -180,5 +196,10 @@ describe("socat, the optional fallback", () => {
     await Promise.all([lane.open(), p.device.open()]);
     await carries(p.device, lane, 12);
     await carries(lane, p.device, 13);
+    const pair = await createPtyPair({ backend: "socat", socat: hasSocat ? "socat" : socatStandIn() });
+    expect(pair).toMatchObject({ backend: "socat", pid: expect.any(Number) });
+    expect(existsSync(pair.lanePath) && existsSync(pair.devicePath)).toBe(true);
+    await pair.close();
+    expect(() => process.kill(pair.pid as number, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
   });
 });
