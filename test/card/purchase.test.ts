@@ -86,7 +86,7 @@ describe("composite purchase through the APDU interface", () => {
     const before = card.snapshot();
     const out = card.purchase(psam, { amount: 1234, transTime: TIME, record0019: exitRecord() });
     expect(out.kind).toBe("done"); // "done" means the PSAM accepted MAC2 (80 72 answered 9000)
-    if (out.kind !== "done") return;
+    if (out.kind !== "done") throw new Error(`purchase ended ${out.kind}`);
     const r = out.result;
     expect(r).toMatchObject({
       iccPaySerial: 7,

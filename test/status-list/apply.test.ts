@@ -204,22 +204,10 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       StatusListErrors.NotChaining,
       /applies on 202507310010, but the lane holds 202507310005/,
     ],
-    [
-      "a full list with records out of order",
-      () => {
-        const b = full("202508010000", [
-          { kind: "card", id: card(1), listType: 1, reason: "x" },
-          { kind: "card", id: card(2), listType: 1, reason: "x" },
-        ]);
-        // swap the two records and re-sign: order is checked even when the station signed it
-        return b;
-      },
-      "",
-      /./,
-    ],
   ];
+  // records out of order in a signed list: its own test below (it needs the bundle re-signed)
 
-  for (const [what, make, code, message] of cases.filter((c) => c[2] !== "")) {
+  for (const [what, make, code, message] of cases) {
     it(`rejects ${what}`, async () => {
       const before = snapshot(cache, probes);
       const err = await cache.applyBundle(make()).catch((e: unknown) => e);
