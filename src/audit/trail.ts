@@ -9,20 +9,9 @@
  *
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
+ * The segment file itself (writes, fdatasync, that backlog, rotation) is ./segment-writer.ts's.
  */
-import {
-  close,
-  closeSync,
-  fdatasync,
-  fstatSync,
-  fsync,
-  mkdirSync,
-  open,
-  openSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { fstatSync, mkdirSync, openSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -43,7 +32,8 @@ import { LaneEvents } from "./events.js";
 import { type BoundEntry, type RecordBinding, recordLine } from "./records.js";
 import { type LastCheckpoint, recoverTrail } from "./recovery.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
-import { auditDir, type SegmentFile, segmentName } from "./segments.js";
+import { SegmentWriter, syncDir } from "./segment-writer.js";
+import { auditDir } from "./segments.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
 import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
@@ -106,12 +96,6 @@ export interface AuditTrailStatus {
   witness: ReturnType<CheckpointWitness["status"]>;
 }
 
-interface Unwritten {
-  seq: number;
-  buf: Buffer;
-  off: number;
-}
-
 export class AuditTrail {
   readonly dir: string;
   readonly key: LaneKey;
@@ -124,13 +108,11 @@ export class AuditTrail {
   /** the entry times, formatted once per second */
   private readonly times: EntryTimes;
   private readonly cpEvery: number;
-  private readonly segmentMaxBytes: number;
   private readonly spoolBatchMs: number;
   private readonly retentionMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
-  private fd: number;
-  private segment: SegmentFile;
-  private segmentBytes: number;
+  /** the current segment file: writes, fdatasync, the backlog of a failed write, rotation */
+  private readonly file: SegmentWriter;
   private nextSeq: number;
   private head: string;
   private lastCp: LastCheckpoint;
@@ -138,17 +120,8 @@ export class AuditTrail {
   private pendingSpool: SpooledLine[] = [];
   private spoolTimer: NodeJS.Timeout | null = null;
   private spoolError: string | null = null;
-  private readonly unwritten: Unwritten[] = [];
-  private writeError: string | null = null;
-  /** lines waiting for their write(2) until the next event-loop turn (see defer) */
-  private deferred: BuiltLine[] = [];
-  private deferredFlush: NodeJS.Immediate | null = null;
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
-  private writtenSeq: number;
-  private syncedSeq: number;
-  private syncInFlight: Promise<void> | null = null;
-  private retiring: Promise<void> = Promise.resolve();
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
   private state: "open" | "closing" | "closed" = "open";
 
@@ -167,17 +140,28 @@ export class AuditTrail {
     this.now = opts.now ?? Date.now;
     this.times = new EntryTimes(opts.utcOffsetMinutes);
     this.cpEvery = opts.checkpointEvery ?? 1000;
-    this.segmentMaxBytes = opts.segmentMaxBytes ?? 16 * 1024 * 1024;
     this.spoolBatchMs = opts.spoolBatchMs ?? 100;
     this.retentionMs = (opts.retentionDays ?? 400) * 86_400_000;
-    this.fd = fd;
-    this.segment = rec.segment;
-    this.segmentBytes = size;
+    this.file = new SegmentWriter({
+      dir: this.dir,
+      segment: rec.segment,
+      fd,
+      size,
+      writtenSeq: rec.nextSeq - 1,
+      segmentMaxBytes: opts.segmentMaxBytes ?? 16 * 1024 * 1024,
+      logger: this.log,
+      onWriteFailed: (path, msg, code) => {
+        const message = `the audit trail cannot be written (${msg}); entries are kept in memory and in the spool`;
+        this.diskError = { path, message, ...(code !== undefined ? { code } : {}) };
+        this.alarm(
+          "AUDIT_WRITE",
+          `audit trail ${path} cannot be written (${msg}); entries are kept in memory and in the spool`,
+        );
+      },
+    });
     this.nextSeq = rec.nextSeq;
     this.head = rec.head;
     this.lastCp = rec.lastCheckpoint;
-    this.writtenSeq = rec.nextSeq - 1;
-    this.syncedSeq = 0;
     this.events = new LaneEvents(this);
     this.witness = new CheckpointWitness({
       dir: this.dir,
@@ -263,8 +247,8 @@ export class AuditTrail {
     };
     every(this.opts.checkpointIntervalMs ?? 60_000, () => void this.startCheckpoint().catch(() => undefined));
     every(this.opts.syncIntervalMs ?? 1000, () => {
-      this.retryUnwritten();
-      if (this.writtenSeq > this.syncedSeq) void this.sync();
+      this.file.retryUnwritten();
+      if (this.file.unsynced()) void this.sync();
     });
     every(this.opts.retentionCheckMs ?? 3_600_000, () => void this.runRetention().catch(() => undefined));
   }
@@ -339,13 +323,10 @@ export class AuditTrail {
   }
 
   private commit(b: BuiltLine, spooled: boolean): void {
-    if (spooled) this.defer(b);
-    else {
-      // an event line is only in memory until its spool batch: it goes to the file now, behind any
-      // deferred record lines
-      this.writeDeferred();
-      this.writeLine(b.seq, b.line);
-    }
+    // a record's line is in the spool with its row: its write waits for the next turn (SegmentWriter.defer);
+    // an event line is only in memory until its spool batch: it goes to the file now, behind those
+    if (spooled) this.file.defer(b.seq, b.line);
+    else this.file.write(b.seq, b.line);
     this.nextSeq = b.seq + 1;
     this.head = b.hash;
     if (!spooled) {
@@ -361,99 +342,6 @@ export class AuditTrail {
     }
     if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
       void this.startCheckpoint().catch(() => undefined);
-    }
-  }
-
-  /**
-   * A line whose journal transaction has committed is already in the spool (a crash before its write
-   * loses nothing: the next open appends it), so its write(2) waits for the next turn of the event loop,
-   * after the barrier the commit opens; one write takes the lines of that turn. Anything else that writes
-   * the file (an event line, a sync, a rotation, close) writes them first, so the file keeps the chain's
-   * order.
-   */
-  private defer(b: BuiltLine): void {
-    this.deferred.push(b);
-    if (this.deferredFlush === null)
-      this.deferredFlush = setImmediate(() => {
-        this.deferredFlush = null;
-        this.writeDeferred();
-      });
-  }
-
-  /** Writes the deferred lines now, in order. */
-  private writeDeferred(): void {
-    if (this.deferredFlush !== null) {
-      clearImmediate(this.deferredFlush);
-      this.deferredFlush = null;
-    }
-    const lines = this.deferred;
-    if (lines.length === 0) return;
-    this.deferred = [];
-    if (lines.length === 1) this.writeLine(lines[0]!.seq, lines[0]!.line);
-    else this.writeLine(lines[lines.length - 1]!.seq, lines.map((l) => l.line).join(""));
-  }
-
-  private writeLine(seq: number, line: string): void {
-    if (this.unwritten.length > 0) {
-      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
-      return;
-    }
-    let n = 0;
-    try {
-      n = writeSync(this.fd, line);
-      const len = n === line.length ? n : Buffer.byteLength(line);
-      if (n === len) {
-        this.segmentBytes += n;
-        this.writtenSeq = seq;
-        return;
-      }
-      this.segmentBytes += n;
-      this.unwritten.push({ seq, buf: Buffer.from(line), off: n });
-      this.writeFailed(new Error(`short write (${n} of ${len} bytes)`));
-    } catch (e) {
-      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
-      this.writeFailed(e);
-    }
-  }
-
-  private writeFailed(e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (this.writeError === null) {
-      this.writeError = msg;
-      const code = (e as NodeJS.ErrnoException | null)?.code;
-      this.diskError = {
-        path: this.segment.path,
-        message: `the audit trail cannot be written (${msg}); entries are kept in memory and in the spool`,
-        ...(typeof code === "string" ? { code } : {}),
-      };
-      this.alarm(
-        "AUDIT_WRITE",
-        `audit trail ${this.segment.path} cannot be written (${msg}); entries are kept in memory and in the spool`,
-      );
-    }
-  }
-
-  /** Writes the backlog left by a failed write, in order; stops at the first failure. */
-  private retryUnwritten(): void {
-    this.writeDeferred();
-    while (this.unwritten.length > 0) {
-      const u = this.unwritten[0]!;
-      try {
-        while (u.off < u.buf.length) {
-          const n = writeSync(this.fd, u.buf, u.off);
-          u.off += n;
-          this.segmentBytes += n;
-        }
-      } catch (e) {
-        this.writeError = e instanceof Error ? e.message : String(e);
-        return;
-      }
-      this.writtenSeq = u.seq;
-      this.unwritten.shift();
-    }
-    if (this.writeError !== null) {
-      this.log.info({ seq: this.writtenSeq }, "audit trail writable again; backlog written");
-      this.writeError = null;
     }
   }
 
@@ -483,31 +371,13 @@ export class AuditTrail {
 
   /** fdatasync of the segment file in the thread pool; then spooled lines up to what it covered go. */
   sync(): Promise<void> {
-    this.writeDeferred();
-    if (this.syncInFlight) return this.syncInFlight.then(() => this.sync());
-    const upTo = this.writtenSeq;
-    const fd = this.fd;
-    const retiring = this.retiring;
-    const p = new Promise<void>((resolve) => {
-      fdatasync(fd, (err) => {
-        void retiring.then(() => {
-          if (err) this.log.error({ err: err.message }, "audit fdatasync failed");
-          else if (upTo > this.syncedSeq) {
-            this.syncedSeq = upTo;
-            try {
-              this.spool.syncedUpTo(upTo);
-            } catch (e) {
-              this.log.warn({ err: (e as Error).message }, "audit spool cleanup failed");
-            }
-          }
-          resolve();
-        });
-      });
-    }).finally(() => {
-      this.syncInFlight = null;
+    return this.file.sync((upTo) => {
+      try {
+        this.spool.syncedUpTo(upTo);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, "audit spool cleanup failed");
+      }
     });
-    this.syncInFlight = p;
-    return p;
   }
 
   /**
@@ -556,7 +426,7 @@ export class AuditTrail {
           at: Date.parse(stmt.time),
         };
         this.witness.add(cp);
-        this.maybeRotate(built.line);
+        this.file.rotate(this.nextSeq, built.line);
         void this.sync();
         return cp;
       })
@@ -572,46 +442,6 @@ export class AuditTrail {
       });
     this.cpInFlight = p;
     return p;
-  }
-
-  /** After a checkpoint: a new segment once this one is past its size, starting with that checkpoint. */
-  private maybeRotate(cpLine: string): void {
-    this.writeDeferred();
-    if (this.segmentBytes < this.segmentMaxBytes || this.unwritten.length > 0) return;
-    const name = segmentName(this.nextSeq);
-    const path = join(this.dir, name);
-    // the file appears under its name with its anchor already in it (rename), so a reader never sees a
-    // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
-    // lane rewrites a missing anchor at start, ./recovery.ts)
-    const tmp = join(this.dir, `.${name}.tmp`);
-    let fd = -1;
-    try {
-      rmSync(tmp, { force: true });
-      fd = openSync(tmp, "a", 0o640);
-      const n = writeSync(fd, cpLine);
-      if (n !== Buffer.byteLength(cpLine)) throw new Error(`short write of the anchor (${n} bytes)`);
-      renameSync(tmp, path);
-    } catch (e) {
-      if (fd >= 0) closeSync(fd);
-      this.log.error(
-        { err: (e as Error).message, path },
-        "audit segment rotation failed; staying on the old one",
-      );
-      return;
-    }
-    const old = this.fd;
-    const prevRetiring = this.retiring;
-    this.retiring = Promise.all([
-      prevRetiring,
-      new Promise<void>((resolve) => {
-        fdatasync(old, () => close(old, () => resolve()));
-      }),
-      syncDir(this.dir),
-    ]).then(() => undefined);
-    this.fd = fd;
-    this.segment = { firstSeq: this.nextSeq, name, path };
-    this.segmentBytes = Buffer.byteLength(cpLine);
-    this.log.info({ segment: name }, "audit segment started");
   }
 
   /**
@@ -653,9 +483,9 @@ export class AuditTrail {
           ? { n: this.lastCp.n, to: this.lastCp.to, seq: this.lastCp.seq, at: this.lastCp.at }
           : null,
       unsealed: this.unsealedCount(),
-      unwritten: this.unwritten.length,
-      writeError: this.writeError,
-      segment: this.segment.name,
+      unwritten: this.file.unwrittenCount,
+      writeError: this.file.writeError,
+      segment: this.file.segment.name,
       witness: this.witness.status(),
     };
   }
@@ -669,7 +499,7 @@ export class AuditTrail {
   /** Waits for a checkpoint in flight, the spool batch and an fdatasync of everything written. */
   async flush(): Promise<void> {
     if (this.cpInFlight) await this.cpInFlight;
-    this.retryUnwritten();
+    this.file.retryUnwritten();
     this.flushSpool();
     await this.sync();
   }
@@ -684,19 +514,10 @@ export class AuditTrail {
     if (this.cpInFlight) await this.cpInFlight;
     if (this.unsealedCount() > 0) await this.startCheckpoint();
     await this.flush();
-    await this.retiring;
+    await this.file.retired();
     if (this.spoolTimer) clearTimeout(this.spoolTimer);
     this.state = "closed";
-    closeSync(this.fd);
+    this.file.close();
     this.log.info({ lastSeq: this.nextSeq - 1, lastCheckpoint: this.lastCp.n }, "audit trail closed");
   }
-}
-
-function syncDir(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    open(dir, "r", (err, fd) => {
-      if (err) return resolve();
-      fsync(fd, () => close(fd, () => resolve()));
-    });
-  });
 }

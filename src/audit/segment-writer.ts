@@ -1,0 +1,256 @@
+/**
+ * The trail's current segment file (docs/audit.md, "Files"): the lines' write(2), the fdatasync in
+ * libuv's thread pool, the backlog a failed write leaves, and rotation to a new segment. It knows lines
+ * by their seq only; the chain, the spool and the checkpoints are the trail's (./trail.ts).
+ *
+ * A write that fails (disk full, I/O error) never throws: the line joins the backlog (`unwritten`, in
+ * order, every later line behind it), `onWriteFailed` is called once until the disk takes writes again,
+ * and retryUnwritten() writes the backlog when it does.
+ */
+import { close, closeSync, fdatasync, fsync, open, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { type SegmentFile, segmentName } from "./segments.js";
+
+export interface SegmentWriterOptions {
+  dir: string;
+  /** the segment open for appending, its descriptor and size, and the seq of its last line */
+  segment: SegmentFile;
+  fd: number;
+  size: number;
+  writtenSeq: number;
+  /** rotate() starts a new segment once the current one is past this */
+  segmentMaxBytes: number;
+  logger: Logger;
+  /** the first failed write since the file last took writes: the segment, the error and its code */
+  onWriteFailed: (path: string, message: string, code: string | undefined) => void;
+}
+
+interface Unwritten {
+  seq: number;
+  buf: Buffer;
+  off: number;
+}
+
+export class SegmentWriter {
+  private fd: number;
+  private segmentFile: SegmentFile;
+  private bytes: number;
+  private written: number;
+  private synced = 0;
+  private syncInFlight: Promise<void> | null = null;
+  private retiring: Promise<void> = Promise.resolve();
+  /** lines waiting for their write(2) until the next event-loop turn (see defer) */
+  private deferred: { seq: number; line: string }[] = [];
+  private deferredFlush: NodeJS.Immediate | null = null;
+  private readonly unwritten: Unwritten[] = [];
+  private error: string | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly o: SegmentWriterOptions) {
+    this.fd = o.fd;
+    this.segmentFile = o.segment;
+    this.bytes = o.size;
+    this.written = o.writtenSeq;
+    this.log = o.logger;
+  }
+
+  get segment(): SegmentFile {
+    return this.segmentFile;
+  }
+
+  /** lines waiting for the disk after a failed write */
+  get unwrittenCount(): number {
+    return this.unwritten.length;
+  }
+
+  /** the last write's error while the backlog waits; null when the file takes writes */
+  get writeError(): string | null {
+    return this.error;
+  }
+
+  /** Something was written since the last fdatasync. */
+  unsynced(): boolean {
+    return this.written > this.synced;
+  }
+
+  /** Writes `line` now, behind any deferred lines (the file keeps the chain's order). */
+  write(seq: number, line: string): void {
+    this.writeDeferred();
+    this.writeLine(seq, line);
+  }
+
+  /**
+   * A line whose journal transaction has committed is already in the spool (a crash before its write
+   * loses nothing: the next open appends it), so its write(2) waits for the next turn of the event loop,
+   * after the barrier the commit opens; one write takes the lines of that turn. Anything else that writes
+   * the file (a line written now, a sync, a rotation, close) writes them first.
+   */
+  defer(seq: number, line: string): void {
+    this.deferred.push({ seq, line });
+    if (this.deferredFlush === null)
+      this.deferredFlush = setImmediate(() => {
+        this.deferredFlush = null;
+        this.writeDeferred();
+      });
+  }
+
+  /** Writes the deferred lines now, in order. */
+  writeDeferred(): void {
+    if (this.deferredFlush !== null) {
+      clearImmediate(this.deferredFlush);
+      this.deferredFlush = null;
+    }
+    const lines = this.deferred;
+    if (lines.length === 0) return;
+    this.deferred = [];
+    if (lines.length === 1) this.writeLine(lines[0]!.seq, lines[0]!.line);
+    else this.writeLine(lines[lines.length - 1]!.seq, lines.map((l) => l.line).join(""));
+  }
+
+  private writeLine(seq: number, line: string): void {
+    if (this.unwritten.length > 0) {
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
+      return;
+    }
+    let n = 0;
+    try {
+      n = writeSync(this.fd, line);
+      const len = n === line.length ? n : Buffer.byteLength(line);
+      if (n === len) {
+        this.bytes += n;
+        this.written = seq;
+        return;
+      }
+      this.bytes += n;
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: n });
+      this.failed(new Error(`short write (${n} of ${len} bytes)`));
+    } catch (e) {
+      this.unwritten.push({ seq, buf: Buffer.from(line), off: 0 });
+      this.failed(e);
+    }
+  }
+
+  private failed(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (this.error !== null) return;
+    this.error = msg;
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    this.o.onWriteFailed(this.segmentFile.path, msg, typeof code === "string" ? code : undefined);
+  }
+
+  /** Writes the backlog left by a failed write, in order; stops at the first failure. */
+  retryUnwritten(): void {
+    this.writeDeferred();
+    while (this.unwritten.length > 0) {
+      const u = this.unwritten[0]!;
+      try {
+        while (u.off < u.buf.length) {
+          const n = writeSync(this.fd, u.buf, u.off);
+          u.off += n;
+          this.bytes += n;
+        }
+      } catch (e) {
+        this.error = e instanceof Error ? e.message : String(e);
+        return;
+      }
+      this.written = u.seq;
+      this.unwritten.shift();
+    }
+    if (this.error !== null) {
+      this.log.info({ seq: this.written }, "audit trail writable again; backlog written");
+      this.error = null;
+    }
+  }
+
+  /**
+   * fdatasync of the segment file in the thread pool (after the deferred lines); once it and any
+   * retiring segment are done, `onSynced(upTo)` with the last seq it covered, when that is new.
+   */
+  sync(onSynced: (upTo: number) => void): Promise<void> {
+    this.writeDeferred();
+    if (this.syncInFlight) return this.syncInFlight.then(() => this.sync(onSynced));
+    const upTo = this.written;
+    const fd = this.fd;
+    const retiring = this.retiring;
+    const p = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        void retiring.then(() => {
+          if (err) this.log.error({ err: err.message }, "audit fdatasync failed");
+          else if (upTo > this.synced) {
+            this.synced = upTo;
+            onSynced(upTo);
+          }
+          resolve();
+        });
+      });
+    }).finally(() => {
+      this.syncInFlight = null;
+    });
+    this.syncInFlight = p;
+    return p;
+  }
+
+  /**
+   * After a checkpoint: a new segment, named for `nextSeq` and starting with that checkpoint's line
+   * `anchor`, once this one is past its size (and nothing waits in the backlog).
+   */
+  rotate(nextSeq: number, anchor: string): void {
+    this.writeDeferred();
+    if (this.bytes < this.o.segmentMaxBytes || this.unwritten.length > 0) return;
+    const name = segmentName(nextSeq);
+    const path = join(this.o.dir, name);
+    // the file appears under its name with its anchor already in it (rename), so a reader never sees a
+    // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
+    // lane rewrites a missing anchor at start, ./recovery.ts)
+    const tmp = join(this.o.dir, `.${name}.tmp`);
+    let fd = -1;
+    try {
+      rmSync(tmp, { force: true });
+      fd = openSync(tmp, "a", 0o640);
+      const n = writeSync(fd, anchor);
+      if (n !== Buffer.byteLength(anchor)) throw new Error(`short write of the anchor (${n} bytes)`);
+      renameSync(tmp, path);
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      this.log.error(
+        { err: (e as Error).message, path },
+        "audit segment rotation failed; staying on the old one",
+      );
+      return;
+    }
+    const old = this.fd;
+    const prevRetiring = this.retiring;
+    this.retiring = Promise.all([
+      prevRetiring,
+      new Promise<void>((resolve) => {
+        fdatasync(old, () => close(old, () => resolve()));
+      }),
+      syncDir(this.o.dir),
+    ]).then(() => undefined);
+    this.fd = fd;
+    this.segmentFile = { firstSeq: nextSeq, name, path };
+    this.bytes = Buffer.byteLength(anchor);
+    this.log.info({ segment: name }, "audit segment started");
+  }
+
+  /** Resolves when the segments rotated away are synced and closed. */
+  retired(): Promise<void> {
+    return this.retiring;
+  }
+
+  /** Closes the current segment (after the last sync). */
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** fsync of a directory (its entries: a renamed or deleted file); errors are ignored. */
+export function syncDir(dir: string): Promise<void> {
+  return new Promise((resolve) => {
+    open(dir, "r", (err, fd) => {
+      if (err) return resolve();
+      fsync(fd, () => close(fd, () => resolve()));
+    });
+  });
+}
