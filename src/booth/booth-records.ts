@@ -6,7 +6,12 @@
  * payload and the settlements of DSRC suspects. Where a record is committed: effects.ts (tryCommit,
  * trySettle), for charge.ts, recover.ts, settle.ts and the collector's cancel (case-desk.ts).
  */
-import type { CommittedRecord, NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
+import {
+  type CommittedRecord,
+  type NewLaneRecord,
+  NO_DEBIT_FIELDS,
+  type StatusListVersionsUsed,
+} from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
 import { localIsoSeconds as localIso } from "../local-time.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
@@ -236,13 +241,7 @@ export function cancelledRecord(
     discountPercent: null,
     amount: 0,
     balanceBefore: null,
-    balanceAfter: null,
-    tac: null,
-    iccPaySerial: null,
-    psamNo: null,
-    psamTransSerial: null,
-    transTime: null,
-    transType: null,
+    ...NO_DEBIT_FIELDS,
     statusListVersions: { full: null, delta: null },
     tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
     stageTimes: {},

@@ -103,6 +103,20 @@ export interface NewLaneRecord {
   extra?: Record<string, unknown>;
 }
 
+/**
+ * A record's debit fields when nothing was debited or proven (a stop, a cancelled booth case): all
+ * unknown, in the order NewLaneRecord lists them.
+ */
+export const NO_DEBIT_FIELDS = {
+  balanceAfter: null,
+  tac: null,
+  iccPaySerial: null,
+  psamNo: null,
+  psamTransSerial: null,
+  transTime: null,
+  transType: null,
+} as const satisfies Partial<NewLaneRecord>;
+
 export interface CommittedRecord extends NewLaneRecord {
   /** per-lane sequence number; monotonically increasing, never reused */
   seq: number;

@@ -5,7 +5,7 @@
  * from is here: every paid record's clearing fields from the B5 (or B8) that proved it, a suspect's only
  * from what an RSU frame reported.
  */
-import type { NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
+import { type NewLaneRecord, NO_DEBIT_FIELDS, type StatusListVersionsUsed } from "../journal/types.js";
 import { localIsoSeconds, localStamp } from "../local-time.js";
 import type { EntryExitRecord, TacResult, TradeResult } from "../rsu/driver.js";
 import {
@@ -91,13 +91,7 @@ function baseRecord(
     discountPercent: p.price?.discountPercent ?? null,
     amount: 0,
     balanceBefore: card?.balance ?? null,
-    balanceAfter: null,
-    tac: null,
-    iccPaySerial: null,
-    psamNo: null,
-    psamTransSerial: null,
-    transTime: null,
-    transType: null,
+    ...NO_DEBIT_FIELDS,
     statusListVersions: p.versions ?? NO_VERSIONS,
     tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
     stageTimes: {},
