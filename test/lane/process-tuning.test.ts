@@ -4,7 +4,8 @@
  * (the serial port's reads and writes) stay at the lane's priority, and a second call changes nothing.
  * With two CPUs or more, one CPU is left to the lane thread: the helpers, and the workers started after
  * the tuning (status list, journal checkpointer), run on the others (that test is skipped, with one line
- * saying why, without taskset or with one CPU).
+ * saying why, without taskset or with one CPU); with one CPU nothing is placed (tested on any machine by
+ * starting the child on one CPU with taskset).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -28,9 +29,12 @@ interface ChildReport {
   threads: Record<string, { nice: number; cpus: number[] | null; new: boolean }>;
 }
 
-function runChild(env: NodeJS.ProcessEnv = {}): ChildReport {
+/** Runs the child; `onCpu` starts it on that one CPU only (taskset -c), as on a one-CPU machine. */
+function runChild(env: NodeJS.ProcessEnv = {}, onCpu?: number): ChildReport {
+  const node = [process.execPath, "--import", "tsx", child];
+  const [exe, ...args] = onCpu === undefined ? node : ["taskset", "-c", String(onCpu), ...node];
   return JSON.parse(
-    execFileSync(process.execPath, ["--import", "tsx", child], {
+    execFileSync(exe as string, args, {
       encoding: "utf8",
       env: { ...process.env, ...env },
     }),
@@ -107,6 +111,16 @@ describe("lane process tuning", () => {
       expect(started.filter((t) => t.nice === 19).map((t) => t.cpus)).toEqual([background]);
     },
   );
+
+  it("with one CPU, places nothing and says so: every thread keeps that CPU", () => {
+    const one = (cpus as number[])[0] as number;
+    const out = runChild({}, one);
+    expect(out.first.cpus).toBeUndefined();
+    expect(out.first.cpuSkipped).toBe("one CPU");
+    // the helpers are still reniced; nothing was moved
+    expect(out.first.helpersReniced.length).toBeGreaterThanOrEqual(4);
+    for (const t of Object.values(out.threads)) expect(t.cpus).toEqual([one]);
+  });
 
   it.runIf(linux)("ETC_LANE_CPU_PLACEMENT=off leaves every thread on the CPUs it had", () => {
     const out = runChild({ ETC_LANE_CPU_PLACEMENT: "off" });
