@@ -16,6 +16,9 @@ import {
 } from "./deframer.js";
 import type { ReaderWireFrame } from "./frame.js";
 
+/** A CRC as the wire log and `etc-lane decode` print it: 4 hex digits. */
+const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
+
 export interface ReceivedReaderFrame {
   readonly frame: ReaderWireFrame;
   /** Monotonic ms when the chunk completing it arrived. */
@@ -164,7 +167,7 @@ export class ReaderChannel {
             reason: ev.reason,
             len: ev.bytes.length,
             hex: ev.bytes.toString("hex"),
-            ...(ev.crc ? { crcFrame: ev.crc.frame, crcComputed: ev.crc.computed } : {}),
+            ...(ev.crc ? { crcFrame: hex4(ev.crc.frame), crcComputed: hex4(ev.crc.computed) } : {}),
           },
           "bytes discarded",
         );

@@ -2,7 +2,7 @@
  * Segment files: `<dataDir>/audit/audit-<seq of its first new entry, 12 digits>.log`. Every segment but
  * the first begins with an anchor: a byte-exact copy of the checkpoint line that closed the previous
  * segment (seq = first seq - 1), so a kept file verifies from its own first line after older ones are
- * deleted. Reading helpers only; writing is in ./trail.ts.
+ * deleted. Reading helpers only; writing is in ./segment-writer.ts.
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";

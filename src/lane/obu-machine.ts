@@ -369,6 +369,10 @@ function commonOf(s: Common): Common {
   return { versions: s.versions, warnings: s.warnings, ...(s.unchecked ? { unchecked: true as const } : {}) };
 }
 
+/**
+ * The debit is uncertain. With the card offline serial a B5 reported, C8 asks the RSU to prove it
+ * (GET TRANSACTION PROVE); without one there is nothing to prove and the debit is a suspect at once.
+ */
 function uncertain(
   s: Extract<ObuState, { phase: "await-b5" }>,
   why: SuspectReason,

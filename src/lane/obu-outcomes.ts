@@ -301,8 +301,3 @@ export function suspect(
   );
   return { state: { phase: "done", kind: "suspect", outcome: why }, effects };
 }
-
-/**
- * The debit is uncertain. With the card offline serial a B5 reported, C8 asks the RSU to prove it
- * (GET TRANSACTION PROVE); without one there is nothing to prove and the debit is a suspect at once.
- */

@@ -63,12 +63,12 @@ function rsuDecoder(d: Dialect): StreamDecoder {
   };
 }
 
+const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
+
 /**
  * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
  */
-const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
-
 function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
   const deframer = new ReaderDeframer({ maxFrameLength: 65_544 });
   const decode = (events: ReaderDeframerEvent[]): Decoded[] =>

@@ -555,8 +555,8 @@ describe("bad input on the reader port", () => {
       (l) => l.msg === "bytes discarded" && (l.obj as { reason: string }).reason === "checksum",
     );
     expect(badCrc?.obj).toMatchObject({
-      crcFrame: good.readUInt16BE(crcAt),
-      crcComputed: crc16x25(corrupted, 1, crcAt),
+      crcFrame: good.readUInt16BE(crcAt).toString(16).padStart(4, "0"),
+      crcComputed: crc16x25(corrupted, 1, crcAt).toString(16).padStart(4, "0"),
     });
   });
 

@@ -186,9 +186,14 @@ describe("socat, the optional fallback", () => {
     );
   });
 
-  // socat when installed; else a stand-in that announces its pair as socat does (./socat-stand-in.ts)
+  // socat when installed; else a stand-in that announces its pair as socat does (./socat-stand-in.ts),
+  // given longer to start: it is a Node process loading tsx and node-pty
+  const socat = () =>
+    hasSocat
+      ? { backend: "socat" as const, socat: "socat" }
+      : { backend: "socat" as const, socat: socatStandIn(), startTimeoutMs: 20_000 };
   it(`the socat backend's pair carries frames both ways, and close() ends the process (${hasSocat ? "socat" : "socat stand-in"})`, async () => {
-    const p = await openPty({ backend: "socat", socat: hasSocat ? "socat" : socatStandIn() });
+    const p = await openPty(socat());
     cleanup.push(() => p.close());
     expect(p.backend).toBe("socat");
     const lane = createSerialTransport({ path: p.lanePath });
@@ -196,7 +201,8 @@ describe("socat, the optional fallback", () => {
     await Promise.all([lane.open(), p.device.open()]);
     await carries(p.device, lane, 12);
     await carries(lane, p.device, 13);
-    const pair = await createPtyPair({ backend: "socat", socat: hasSocat ? "socat" : socatStandIn() });
+    const pair = await createPtyPair(socat());
+    cleanup.push(() => pair.close());
     expect(pair).toMatchObject({ backend: "socat", pid: expect.any(Number) });
     expect(existsSync(pair.lanePath) && existsSync(pair.devicePath)).toBe(true);
     await pair.close();
