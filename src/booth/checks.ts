@@ -98,17 +98,15 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
   const unchecked: boolean[] = [];
   const health: string[] = [];
   try {
-    const a = i.lookup({ cardId: card.cardId });
+    // both ids in one lookup: one snapshot of the list judges them, and its versions are the record's
+    const a = i.lookup({ cardId: card.cardId, ...(c.obuSerial ? { obuId: c.obuSerial } : {}) });
     versions = a.versions;
-    if (a.listed) return no("CARD_ON_STATUS_LIST", { statusList: a.entry ?? null });
+    if (a.listed)
+      return no(a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST", {
+        statusList: a.entry ?? null,
+      });
     unchecked.push(a.checked === false);
     if (a.health) health.push(a.health);
-    if (c.obuSerial) {
-      const o = i.lookup({ obuId: c.obuSerial });
-      if (o.listed) return no("OBU_ON_STATUS_LIST", { statusList: o.entry ?? null });
-      unchecked.push(o.checked === false);
-      if (o.health) health.push(o.health);
-    }
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     return no("STATUS_LIST_FAILED", {

@@ -284,17 +284,21 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ],
     };
   }
+  // The card and the OBU again, in one lookup (one snapshot of the list): a delta applied since B2 that
+  // lists the OBU stops it here, and the versions the record names judged both ids.
   let a: StatusListAnswer;
   try {
-    a = ctx.lookup({ cardId: card.cardId });
+    a = ctx.lookup({ cardId: card.cardId, obuId: s.obu.obuSerial });
   } catch (e) {
     return stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx);
   }
   const versions = a.versions;
   // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so
   const unchecked = s.unchecked || a.checked === false ? (true as const) : undefined;
-  if (a.listed)
-    return stop("CARD_ON_STATUS_LIST", { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+  if (a.listed) {
+    const reason = a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST";
+    return stop(reason, { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+  }
   const warnings =
     a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
       ? [...s.warnings, `STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`]

@@ -182,4 +182,24 @@ describe("the booth's status-list decision is the lane's (one ListPolicy)", () =
     });
     expect(check(policy, boothCase(null))).toMatchObject({ ok: true, unchecked: false });
   });
+
+  it("the card and the OBU are judged in one lookup: one snapshot of the list, whose versions the record names", async () => {
+    await cache.applyBundle(full("202507310000", []));
+    const { policy } = lanePolicy({ whenMissing: "trade", whenPastHardAge: "trade" });
+    const asked: { cardId?: string; obuId?: string }[] = [];
+    const r = checkCard(boothCase(OBU_SERIAL), card, {
+      lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+      utcOffsetMinutes: 480,
+      tariff: null,
+      lookup: (q) => {
+        asked.push(q);
+        return policy.lookup(q);
+      },
+      maxTripHours: 0,
+      vehicleClass: 1,
+      wallNow: NOW,
+    });
+    expect(asked).toEqual([{ cardId: CARD_ID, obuId: OBU_SERIAL }]);
+    expect(r).toMatchObject({ ok: true, versions: { full: "202507310000", delta: null } });
+  });
 });

@@ -54,10 +54,13 @@ export function ctxFor(role: "entry" | "exit", f: Fakes = {}, over: Partial<Mach
     rsuProtocol: "legacy",
     tariffVersion: tariff.version,
     fee: (n, s, c) => tariff.fee(n, s, c),
+    // as the list answers (src/status-list/lookup.ts): both ids in one lookup, the card's entry first
     lookup: (q) =>
-      q.obuId !== undefined
-        ? answer(!!f.listedObu?.has(q.obuId), "obu", q.obuId)
-        : answer(!!f.listedCard?.has(q.cardId ?? ""), "card", q.cardId ?? ""),
+      q.cardId !== undefined && f.listedCard?.has(q.cardId)
+        ? answer(true, "card", q.cardId)
+        : q.obuId !== undefined
+          ? answer(!!f.listedObu?.has(q.obuId), "obu", q.obuId)
+          : answer(false, "card", q.cardId ?? ""),
     recentlyTraded: (k) => has(f.traded, k),
     unsettled: (k) => has(f.unsettled, k),
     ...over,

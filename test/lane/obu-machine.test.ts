@@ -261,6 +261,41 @@ describe("OBU machine: every stop case", () => {
     expect(r.effects.some((e) => e.kind === "alarm" && e.code === "CARD_ON_STATUS_LIST")).toBe(true);
   });
 
+  it("an OBU listed by a delta applied between its B2 and its B4 is stopped at B4, with that delta's versions", () => {
+    // the list the B2 lookup saw did not list the OBU; the one the B4 lookup sees does
+    const lists = [
+      { full: "20250716", delta: "202507161025", obu: false },
+      { full: "20250716", delta: "202507161030", obu: true },
+    ];
+    const asked: { cardId?: string; obuId?: string }[] = [];
+    const base = ctxFor("exit");
+    const ctx = ctxFor(
+      "exit",
+      {},
+      {
+        lookup: (q) => {
+          asked.push(q);
+          const l = lists[Math.min(asked.length - 1, 1)]!;
+          const listed = q.obuId === OBU_SERIAL && l.obu;
+          return {
+            ...base.lookup(q),
+            listed,
+            ...(listed
+              ? { entry: { kind: "obu", id: OBU_SERIAL, listType: 2, listTypeName: "status", reason: "d" } }
+              : {}),
+            versions: { full: l.full, delta: l.delta },
+          };
+        },
+      },
+    );
+    const r = run(ctx, [E.obu(), E.veh(), E.card()]);
+    const rec = expectStop(r, "OBU_ON_STATUS_LIST");
+    expect(asked).toEqual([{ obuId: OBU_SERIAL }, { cardId: CARD_ID, obuId: OBU_SERIAL }]);
+    expect(rec.statusListVersions).toEqual({ full: "20250716", delta: "202507161030" });
+    expect(rec.extra).toMatchObject({ statusList: { kind: "obu", id: OBU_SERIAL } });
+    expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
+  });
+
   it("insufficient balance is stopped before any debit, with the message for the driver", () => {
     const r = run(exit, [E.obu(), E.veh(), E.card(b4({ balance: 100 }))]);
     expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
