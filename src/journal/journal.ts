@@ -312,7 +312,11 @@ export class Journal implements Outbox {
     return this.records.get(seqOrTradeId);
   }
 
-  /** The newest unsettled suspect for this OBU MAC and/or card id (late B5, B8, booth settlement). */
+  /**
+   * The newest unsettled suspect for this OBU MAC and/or card id that an answer can settle (late B5, B8,
+   * booth settlement). An ORPHAN_B5 is never one: its card and amount are unknown, so only the station
+   * settles it.
+   */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
     return this.records.findOpenSuspect(q);
   }

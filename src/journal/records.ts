@@ -149,7 +149,8 @@ export class RecordQueries {
    */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
     this.assertOpen();
-    const where: string[] = ["kind = 'suspect'"];
+    // an ORPHAN_B5 (card and amount unknown) is settled at the station only (src/journal/journal.ts)
+    const where: string[] = ["kind = 'suspect'", "outcome != 'ORPHAN_B5'"];
     const params: string[] = [];
     if (q.obuId !== undefined) {
       where.push("obu_id = ?");

@@ -4,7 +4,9 @@
  *   settle: one debit, one record, with both the amount and the TAC); the hold on the card ends.
  * - A B5 repeating a debit already recorded (matched by OBU, TAC and serials: the RSU repeats its B5
  *   when our C1 was lost, e.g. across a restart) is answered C1 and recorded nowhere.
- * - A B5 that may have moved money for a debit the lane cannot place is an ORPHAN_B5 suspect record.
+ * - A B5 that may have moved money for a debit the lane cannot place is an ORPHAN_B5 suspect record, made
+ *   durable before the B5 is acknowledged; a repeat of that same B5 is acknowledged and recorded nowhere.
+ *   An ORPHAN_B5 is never settled here (its card and amount are unknown: the station settles it).
  * - B3/B4 get C2 (search again); anything else an empty acknowledgement.
  * Settling never opens the barrier: the vehicle was already sent to manual handling when its debit
  * became a suspect, and a late barrier could let the next vehicle through.
@@ -74,6 +76,16 @@ export class LateAnswers {
       return;
     }
     if (b5.result === "failed") {
+      await inc.ack().catch(() => undefined);
+      return;
+    }
+    const orphan = this.recordedOrphan(b5);
+    if (orphan) {
+      this.d.counters.repeatedB5++;
+      this.d.log.info(
+        { obuId: b5.obuId, seq: orphan.seq },
+        "B5 repeats one already recorded as ORPHAN_B5: acknowledged, not recorded again",
+      );
       await inc.ack().catch(() => undefined);
       return;
     }
@@ -158,9 +170,11 @@ export class LateAnswers {
           : "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
       },
     };
-    await inc.ack().catch(() => undefined);
+    // durable before the RSU hears that its B5 arrived: a kill in between leaves the RSU repeating it
     const c = this.d.runner.tryCommit(rec);
     if (!c) return this.d.journalFailed(undefined, b5.obuId);
+    await inc.ack().catch(() => undefined);
+    this.d.guards.noteDebit(b5.obuId, c.seq);
     this.d.counters.suspects++;
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
   }
@@ -233,6 +247,27 @@ export class LateAnswers {
     )
       return `balance after ${b5.balanceAfter} != ${s.balanceBefore} - ${s.amount}`;
     return null;
+  }
+
+  /** This OBU's ORPHAN_B5 recorded within the recent-trade window from the same B5 (every field it kept). */
+  private recordedOrphan(b5: TradeResult): CommittedRecord | undefined {
+    for (const seq of this.d.guards.recentDebits(b5.obuId)) {
+      const r = this.d.journal.get(seq);
+      if (
+        r &&
+        r.kind === "suspect" &&
+        r.outcome === "ORPHAN_B5" &&
+        r.extra?.errorCode === b5.errorCode &&
+        r.tac === b5.tac &&
+        r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
+        r.psamNo === b5.psamNo &&
+        r.psamTransSerial === hex(b5.psamTransSerial, 8) &&
+        r.transTime === b5.transTime &&
+        r.balanceAfter === b5.balanceAfter
+      )
+        return r;
+    }
+    return undefined;
   }
 
   private recordedDebit(b5: TradeResult): CommittedRecord | undefined {

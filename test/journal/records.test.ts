@@ -119,6 +119,15 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(() => j.findOpenSuspect({})).toThrow(
       expect.objectContaining({ code: "E608_JOURNAL_QUERY_INVALID" }),
     );
+    // an ORPHAN_B5 (card and amount unknown), newer still, is never the one an answer settles
+    j.commit({
+      ...sampleRecord(4, "suspect"),
+      outcome: "ORPHAN_B5",
+      obuId: "A1B2C3D4",
+      cardId: null,
+      amount: 0,
+    });
+    expect(j.findOpenSuspect({ obuId: "a1b2c3d4" })?.seq).toBe(newer.seq);
   });
 
   it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {

@@ -214,6 +214,7 @@ export class FakeJournal implements JournalPort {
     const hits = this.records.filter(
       (r) =>
         r.kind === "suspect" &&
+        r.outcome !== "ORPHAN_B5" && // settled at the station only, as the journal's (src/journal/records.ts)
         !r.settled &&
         ((q.obuId !== undefined && r.obuId.toUpperCase() === q.obuId.toUpperCase()) ||
           (q.cardId !== undefined && r.cardId === q.cardId)),

@@ -279,10 +279,19 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
       },
     });
     expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+    // recorded before the RSU heard its B5 arrived
+    expect(r.link.answers.find((a) => a.to === "trade")).toMatchObject({ cmd: "ACK", recordsAtReply: 1 });
     expect(r.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toEqual([
       "ORPHAN_B5",
     ]);
     expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    // the RSU repeats that B5 (its ack was lost): acknowledged again, neither recorded again nor settled
+    r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:ORPHAN_B5"]);
+    expect(r.journal.records[0]).toMatchObject({ revision: 1, amount: 0 });
+    expect(r.link.answersTo("trade")).toEqual(["ACK", "ACK"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
     // a failed B5 moved no money: acked, nothing recorded
     r.link.frame(ev.b5(b5({ obuId: "0000f00e", errorCode: 0x22, result: "failed" })));
     await r.settle();
@@ -311,6 +320,11 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.link.answersTo("trade")).toEqual(["ACK", "ACK"]);
     const alarms = r.outputs.flatMap((o) => (o.type === "alarm" ? [(o as { message: string }).message] : []));
     expect(alarms.at(-1)).toMatch(/does not match its open suspect/);
+    // the B5 that proves the first suspect settles it, not the newer ORPHAN_B5 (card and amount unknown)
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED", "suspect:ORPHAN_B5"]);
+    expect(r.journal.records[1]).toMatchObject({ revision: 1, kind: "suspect", amount: 0 });
   });
 
   it("SIGTERM: no new OBU, the B5 of the debit in flight is recorded as paid, then antenna off", async () => {
