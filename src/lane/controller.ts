@@ -255,6 +255,7 @@ export class LaneController {
       schedule,
       journalFailed,
       afterTimeout: () => this.afterSteps(),
+      guards: this.guards,
     });
     this.recovery = new Recovery({
       journal: opts.journal,

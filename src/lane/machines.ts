@@ -12,6 +12,7 @@ import type { EffectRunner } from "./effect-runner.js";
 import { transition } from "./obu-machine.js";
 import type { MachineCtx, ObuEvent, ObuState } from "./obu-machine-types.js";
 import type { RestoredDebit } from "./recovery.js";
+import type { TradeGuards } from "./trade-guards.js";
 
 export interface Machine {
   obuId: string;
@@ -36,11 +37,14 @@ export interface MachinesDeps {
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
   /** after a machine's deadline ran out and it stepped */
   afterTimeout(): Promise<void>;
+  /** holds a card and OBU whose debit could not be followed (its intent could not be rewritten) */
+  guards: Pick<TradeGuards, "hold">;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
 
-export const isDebit = (s: ObuState): boolean => s.phase === "await-b5" || s.phase === "await-b8";
+export const isDebit = (s: ObuState): s is Extract<ObuState, { phase: "await-b5" | "await-b8" }> =>
+  s.phase === "await-b5" || s.phase === "await-b8";
 
 export class Machines {
   private readonly map = new Map<string, Machine>();
@@ -108,7 +112,11 @@ export class Machines {
     if (inc && isDebit(before) && t.state.phase === "done" && (ev.kind === "trade" || ev.kind === "tac"))
       this.d.intents.keepAnswer(m, ev);
     if (entered && isDebit(t.state) && !this.d.intents.write(m)) {
-      // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either.
+      // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either. When a
+      // debit was already out (await-b5 -> await-b8: the note could not be rewritten before C8) the card
+      // may have paid: it and the OBU are held until the restart records the debit from its first note.
+      if (isDebit(before))
+        this.d.guards.hold({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
       this.map.delete(key(m.obuId));
       await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);

@@ -132,6 +132,8 @@ export class FakeJournal implements JournalPort {
   /** called at each commit/settle (tests check what had been sent by then) */
   onWrite: (() => void) | undefined;
   failCommits = false;
+  /** intent writes fail (a rewrite before C8 included) */
+  failIntents = false;
 
   constructor(private readonly wallNow: () => number = () => Date.now()) {}
 
@@ -166,6 +168,7 @@ export class FakeJournal implements JournalPort {
   }
 
   writeIntent(key: string, payload: string, id?: number): number {
+    if (this.failIntents) throw new Error("SQLITE_FULL");
     const i = id ?? this.nextIntent++;
     this.intents.set(i, {
       id: i,

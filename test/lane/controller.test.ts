@@ -141,6 +141,24 @@ describe("reply, commit, barrier", () => {
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
     expect(r.link.antenna()).toEqual([true, false]);
     expect(r.journal.intents.size).toBe(1);
+    // the card paid and has no record yet: held, so the booth cannot charge it again before the restart
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+  });
+
+  it("an uncertain B5 whose intent cannot be rewritten before C8: no C8, lane closed, the card and OBU held", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.journal.failIntents = true;
+    r.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain" })));
+    await r.settle();
+    expect(r.link.answersTo("trade")).not.toContainEqual(expect.objectContaining({ kind: "fetch-tac" }));
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    // the debit's first note is still on disk: the restart records it; until then nothing charges the card
+    expect(r.journal.intents.size).toBe(1);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
   });
 });
 
