@@ -15,6 +15,11 @@ export interface HoldItem {
   tradeId: string;
   code: string;
   message: string;
+  /**
+   * The revision the station refused. When the record has a newer one (it was settled while the refused
+   * revision was on its way), it is not held: the newer revision goes to the station in its turn.
+   */
+  revision?: number;
 }
 
 /** The station stored this revision of this record (or a newer one). */
@@ -81,7 +86,6 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly commitSubject = new Subject<{ seq: number; tradeId: string }>();
   readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
   private readonly stmtOutboxAdd: Database.Statement;
-  private readonly stmtSeqOf: Database.Statement<[string], { seq: number }>;
   private readonly stmtRevisionOf: Database.Statement<[string], { seq: number; revision: number }>;
   private readonly stmtAckDel: Database.Statement;
   private readonly stmtOutboxAddIfMissing: Database.Statement;
@@ -101,10 +105,6 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.heldCountMem = c.held;
     const db = h.db;
     this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq) VALUES (?)");
-    this.stmtSeqOf = db.prepare("SELECT seq FROM records WHERE trade_id = ?") as Database.Statement<
-      [string],
-      { seq: number }
-    >;
     this.stmtRevisionOf = db.prepare(
       "SELECT seq, revision FROM records WHERE trade_id = ?",
     ) as Database.Statement<[string], { seq: number; revision: number }>;
@@ -209,7 +209,8 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   /**
    * Takes records the station refused out of the upload queue so that the records behind them keep flowing.
    * A held record is still unacknowledged: retention never deletes it, list() shows it with its reason, and
-   * requeueHeld() puts it back in the queue (after the station or the record has been fixed).
+   * requeueHeld() puts it back in the queue (after the station or the record has been fixed). An item whose
+   * `revision` is older than the record's stays queued (see HoldItem).
    */
   hold(items: readonly HoldItem[], at: Date = this.h.now()): number {
     this.h.assertWritable();
@@ -219,8 +220,9 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     const tx = this.h.db.transaction(() => {
       let n = 0;
       for (const it of items) {
-        const row = this.stmtSeqOf.get(it.tradeId);
-        if (row && this.stmtOutboxDel.run(row.seq).changes === 1) {
+        const row = this.stmtRevisionOf.get(it.tradeId);
+        if (!row || (it.revision !== undefined && row.revision > it.revision)) continue;
+        if (this.stmtOutboxDel.run(row.seq).changes === 1) {
           put.run(row.seq, at.getTime(), it.code, it.message);
           n++;
         }

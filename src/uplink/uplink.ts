@@ -506,8 +506,14 @@ export class Uplink {
     let held = 0;
     if (refused.length > 0) {
       // keep the queue moving: the refused records are held (kept, never pruned) for an operator
+      // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
       held = this.outbox.hold(
-        refused.map((r) => ({ tradeId: r.tradeId!, code: r.code, message: r.message ?? "" })),
+        refused.map((r) => ({
+          tradeId: r.tradeId!,
+          code: r.code,
+          message: r.message ?? "",
+          revision: sent.get(r.tradeId!)!,
+        })),
         new Date(this.now()),
       );
       this.counters.rejected += held;
@@ -528,7 +534,7 @@ export class Uplink {
         },
       });
     }
-    if (acked.length === 0 && held === 0) {
+    if (acked.length === 0 && refused.length === 0) {
       throw new EtcError(
         JournalErrorCodes.StationProtocol,
         `station acknowledged none of ${batch.length} records`,

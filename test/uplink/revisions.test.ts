@@ -77,3 +77,46 @@ it("settled while its first revision is on the way: the late acknowledgement doe
   ]);
   expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
 });
+
+it("settled while its first revision is on the way: the station refusing that revision does not hold the new one", async () => {
+  let release: () => void = () => undefined;
+  let arrived: () => void = () => undefined;
+  const onItsWay = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let uploads = 0;
+  let refusedTradeId = "";
+  const gatedFetch = (async (url: string | URL | Request, init?: RequestInit) => {
+    if (String(url).endsWith("/api/v1/transactions") && uploads++ === 0) {
+      arrived();
+      await gate; // revision 1 is on its way until the suspect is settled; then the station refuses it
+      const body = {
+        accepted: [],
+        rejected: [{ tradeId: refusedTradeId, code: "BAD_RECORD", message: "no" }],
+      };
+      return new Response(JSON.stringify(body), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    }
+    return fetch(url, init);
+  }) as typeof fetch;
+  rig = await makeRig({ fetch: gatedFetch });
+  const r = rig;
+  const suspect = r.journal.commit(sampleRecord(4, "suspect"));
+  refusedTradeId = suspect.tradeId;
+  r.uplink.start();
+  await onItsWay;
+  r.journal.settle(suspect.seq, settlement);
+  release();
+  await r.uplink.whenDrained();
+  // revision 2 was not held with revision 1's refusal: it went to the station, which stored it
+  expect(r.journal.heldCount()).toBe(0);
+  expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision])).toEqual([
+    [suspect.tradeId, "transaction", 2],
+  ]);
+  expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
+});
