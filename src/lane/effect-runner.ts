@@ -9,6 +9,7 @@
  */
 import type { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
@@ -92,10 +93,21 @@ export class EffectRunner {
     }
   }
 
-  trySettle(seq: number, s: Settlement): CommittedRecord | undefined {
+  /**
+   * Settles suspect `seq`. "refused": it is no longer an open suspect (settled meanwhile, e.g. by the booth):
+   * nothing changed and the journal is healthy. undefined: the journal failed (logged, counted).
+   */
+  trySettle(seq: number, s: Settlement): CommittedRecord | "refused" | undefined {
     try {
       return this.d.journal.settle(seq, s);
     } catch (e) {
+      if ((e as EtcError).code === JournalErrorCodes.JournalSettleRefused) {
+        this.d.log.warn(
+          { err: (e as Error).message, seq, settledBy: s.settledBy },
+          "suspect no longer open (settled meanwhile): this settlement changes nothing",
+        );
+        return "refused";
+      }
       this.d.counters.journalFailures++;
       this.d.log.error(
         { err: (e as Error).message, code: (e as EtcError).code, seq, settlement: s },

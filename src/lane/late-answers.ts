@@ -219,6 +219,8 @@ export class LateAnswers {
       fields,
       evidence,
     });
+    // settled meanwhile (the booth, while this answer's C1 was on its way): it already has its one record
+    if (c === "refused") return;
     if (!c) return this.d.journalFailed(inc.answered ? undefined : inc, open.obuId);
     this.d.counters.settled++;
     const k = { obuSerial: open.obuSerial, cardId: open.cardId };

@@ -5,9 +5,11 @@
  */
 import { BehaviorSubject, Subject } from "rxjs";
 import { vi } from "vitest";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
+import { JournalErrorCodes } from "../../src/journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../../src/journal/types.js";
 import { LaneController, type LaneControllerOptions } from "../../src/lane/controller.js";
 import type {
@@ -154,9 +156,15 @@ export class FakeJournal implements JournalPort {
     return c;
   }
 
+  /** called at the start of each settle (a test settles the record first, as the booth would) */
+  beforeSettle?: (seq: number) => void;
+
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    this.beforeSettle?.(seq);
     const r = this.records.find((x) => x.seq === seq);
-    if (r?.kind !== "suspect" || r.settled) throw new Error(`record ${seq} is not an open suspect`);
+    // as the journal refuses it (src/journal/records.ts): nothing changed, the journal is healthy
+    if (r?.kind !== "suspect" || r.settled)
+      throw new EtcError(JournalErrorCodes.JournalSettleRefused, `record ${seq} is not an open suspect`);
     this.onWrite?.();
     Object.assign(r, s.fields, { kind: s.kind, outcome: s.outcome, settled: s, revision: r.revision + 1 });
     if (opts?.intentId !== undefined) this.intents.delete(opts.intentId);

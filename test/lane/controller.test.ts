@@ -261,6 +261,36 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
   });
 
+  it("a late B5 for a suspect the booth settles while its C1 is on the way: nothing changes, the lane is not closed for the journal", async () => {
+    const r = rig();
+    await open(r);
+    await toSuspect(r);
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    const statusBefore = { ...r.ctl.status };
+    // the booth settles the suspect between the lane's lookup and its settle
+    r.journal.beforeSettle = (seq) => {
+      r.journal.beforeSettle = undefined;
+      r.journal.settle(seq, {
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        settledBy: "booth-card",
+        fields: { tac: "0a0b0c0d", balanceAfter: 4_000 },
+      });
+    };
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
+    expect(r.journal.records[0]).toMatchObject({ revision: 2, tac: "0a0b0c0d" });
+    expect(r.journal.records[0]!.settled).toMatchObject({ settledBy: "booth-card" });
+    // not closed for the journal: the journal is healthy, nothing failed
+    expect(r.ctl.status).toEqual(statusBefore);
+    expect(r.ctl.counters.journalFailures).toBe(0);
+    expect(r.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+  });
+
   it("a B5 repeating a debit already recorded (after a restart) is answered C1 and not recorded again", async () => {
     const j = new FakeJournal();
     const first = rig({ journal: j });
