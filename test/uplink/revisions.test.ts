@@ -46,7 +46,11 @@ it("a suspect settled after its upload goes again; the station holds one record 
   expect(stationMatchesJournal(r).ok).toBe(true);
 });
 
-it("settled while its first revision is on the way: the late acknowledgement does not take the new one off the queue", async () => {
+/**
+ * A fetch whose first upload waits at a gate until `release()` (the test settles the suspect meanwhile),
+ * then is answered by `firstAnswer` when given (else it reaches the station).
+ */
+function gateFirstUpload(firstAnswer?: () => Response) {
   let release: () => void = () => undefined;
   let arrived: () => void = () => undefined;
   const onItsWay = new Promise<void>((resolve) => {
@@ -55,23 +59,29 @@ it("settled while its first revision is on the way: the late acknowledgement doe
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
-  let uploads = 0;
+  const state = { uploads: 0 };
   const gatedFetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    if (String(url).endsWith("/api/v1/transactions") && uploads++ === 0) {
+    if (String(url).endsWith("/api/v1/transactions") && state.uploads++ === 0) {
       arrived();
-      await gate; // the first upload (revision 1) waits here until the suspect is settled
+      await gate;
+      if (firstAnswer) return firstAnswer();
     }
     return fetch(url, init);
   }) as typeof fetch;
-  rig = await makeRig({ fetch: gatedFetch });
+  return { fetch: gatedFetch, onItsWay, release: () => release(), state };
+}
+
+it("settled while its first revision is on the way: the late acknowledgement does not take the new one off the queue", async () => {
+  const g = gateFirstUpload(); // the first upload (revision 1) waits until the suspect is settled
+  rig = await makeRig({ fetch: g.fetch });
   const r = rig;
   const suspect = r.journal.commit(sampleRecord(3, "suspect"));
   r.uplink.start();
-  await onItsWay;
+  await g.onItsWay;
   r.journal.settle(suspect.seq, settlement);
-  release();
+  g.release();
   await r.uplink.whenDrained();
-  expect(uploads).toBe(2);
+  expect(g.state.uploads).toBe(2);
   expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision, x.arrivals])).toEqual([
     [suspect.tradeId, "transaction", 2, 2],
   ]);
@@ -79,39 +89,26 @@ it("settled while its first revision is on the way: the late acknowledgement doe
 });
 
 it("settled while its first revision is on the way: the station refusing that revision does not hold the new one", async () => {
-  let release: () => void = () => undefined;
-  let arrived: () => void = () => undefined;
-  const onItsWay = new Promise<void>((resolve) => {
-    arrived = resolve;
-  });
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let uploads = 0;
   let refusedTradeId = "";
-  const gatedFetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    if (String(url).endsWith("/api/v1/transactions") && uploads++ === 0) {
-      arrived();
-      await gate; // revision 1 is on its way until the suspect is settled; then the station refuses it
-      const body = {
-        accepted: [],
-        rejected: [{ tradeId: refusedTradeId, code: "BAD_RECORD", message: "no" }],
-      };
-      return new Response(JSON.stringify(body), {
-        status: 200,
-        headers: { "content-type": "application/json" },
-      });
-    }
-    return fetch(url, init);
-  }) as typeof fetch;
-  rig = await makeRig({ fetch: gatedFetch });
+  // revision 1 is on its way until the suspect is settled; then the station refuses it
+  const g = gateFirstUpload(
+    () =>
+      new Response(
+        JSON.stringify({
+          accepted: [],
+          rejected: [{ tradeId: refusedTradeId, code: "BAD_RECORD", message: "no" }],
+        }),
+        { status: 200, headers: { "content-type": "application/json" } },
+      ),
+  );
+  rig = await makeRig({ fetch: g.fetch });
   const r = rig;
   const suspect = r.journal.commit(sampleRecord(4, "suspect"));
   refusedTradeId = suspect.tradeId;
   r.uplink.start();
-  await onItsWay;
+  await g.onItsWay;
   r.journal.settle(suspect.seq, settlement);
-  release();
+  g.release();
   await r.uplink.whenDrained();
   // revision 2 was not held with revision 1's refusal: it went to the station, which stored it
   expect(r.journal.heldCount()).toBe(0);
