@@ -332,7 +332,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
       this.setMoney(true);
       const r = await settleSuspect(ctx, open, c, card, signal);
       this.setMoney(false);
-      if (r === "debited" || r === "paid-unsettled") {
+      if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile") {
         // the vehicle has paid: its cases close (the suspect's own and the one at hand)
         for (const x of [c, desk.get(`s${open.seq}`)])
           if (x) desk.remove(x, `paid: suspect ${open.tradeId} ${r}`);

@@ -118,7 +118,8 @@ export interface BoothContext {
   tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
   /** the last tryCommit/trySettle: how long it waited for a quiet moment, how long the commit took */
   lastCommit: { quietMs: number; commitMs: number };
-  trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | undefined>;
+  /** as tryCommit; "refused": the suspect was settled meanwhile (nothing changed, no alarm) */
+  trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | "refused" | undefined>;
   /**
    * Wait on the reader's and the operator's events: resolves on the next one, at once when one came
    * since generation `since` (see gen()), or after `ms`.

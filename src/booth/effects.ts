@@ -7,6 +7,7 @@
 import { firstValueFrom, of, type Subject, timeout } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
+import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
@@ -130,10 +131,21 @@ export class BoothEffects {
     }
   }
 
-  trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | undefined {
+  /**
+   * "refused": the record is no longer an open suspect (the lane settled it meanwhile from a late B5):
+   * nothing changed and the journal is healthy, so no alarm. undefined: the journal failed (alarm).
+   */
+  trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | "refused" | undefined {
     try {
       return this.d.journal.settle(seq, s, intentId === undefined ? undefined : { intentId });
     } catch (e) {
+      if ((e as { code?: unknown }).code === JournalErrorCodes.JournalSettleRefused) {
+        this.d.log.warn(
+          { err: errText(e), seq },
+          "booth settlement refused: the suspect was settled meanwhile",
+        );
+        return "refused";
+      }
       this.d.counters.journalFailures++;
       this.d.log.error({ err: errText(e), seq, settlement: s }, "BOOTH JOURNAL SETTLE FAILED");
       this.alarm("BOOTH_JOURNAL_FAILED", `booth settlement of record ${seq} not written: ${errText(e)}`);

@@ -17,6 +17,8 @@ export interface BoothJournal {
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+  /** one record as it is now (a suspect settled meanwhile by the lane, say) */
+  get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */
   list(q: { since?: Date | number }): CommittedRecord[];
 }

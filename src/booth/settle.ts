@@ -19,7 +19,14 @@ import type { BoothContext } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
 
-export type SettleResult = "debited" | "paid-unsettled" | "not-debited" | "unknown" | "journal-failed";
+export type SettleResult =
+  | "debited"
+  | "paid-unsettled"
+  | "not-debited"
+  | "unknown"
+  | "journal-failed"
+  /** the lane settled the suspect as paid (a late B5) while the booth proved it: the vehicle has paid */
+  | "settled-meanwhile";
 
 /** The attempt a suspect record describes, as evidence.ts judges it. */
 export function attemptOf(s: CommittedRecord, role: "entry" | "exit"): Attempt {
@@ -82,6 +89,7 @@ export async function settleSuspect(
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, data);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
@@ -112,6 +120,7 @@ export async function settleSuspect(
   }
   if (v.kind === "not-debited") {
     const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, data);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -134,4 +143,32 @@ export async function settleSuspect(
   ctx.alarm("BOOTH_SUSPECT_UNKNOWN", `suspect ${s.tradeId} on card ${s.cardId}: ${v.why}`);
   ctx.show(PROMPTS.unknown(), c);
   return "unknown";
+}
+
+/**
+ * The journal refused the booth's settlement: the suspect was settled meanwhile (the lane, from a late B5).
+ * Settled as paid: the vehicle has paid, nothing is charged. Anything else: the case is refused with what
+ * the record says now, and nothing is charged either (the card's evidence and the record disagree).
+ */
+function settledMeanwhile(
+  ctx: BoothContext,
+  s: CommittedRecord,
+  c: BoothCase,
+  data: Record<string, unknown>,
+): SettleResult {
+  const now = ctx.journal.get(s.seq);
+  const paid = now?.kind === "transaction";
+  ctx.audit(
+    "booth.evidence",
+    paid ? "info" : "warn",
+    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing`,
+    {
+      ...data,
+      settledMeanwhile: now ? { kind: now.kind, outcome: now.outcome, revision: now.revision } : null,
+    },
+  );
+  if (!paid) return "unknown";
+  ctx.lane.guards.release({ cardId: s.cardId, obuSerial: s.obuSerial });
+  ctx.show(PROMPTS.settled(s.amount), c);
+  return "settled-meanwhile";
 }

@@ -263,6 +263,53 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("the lane settles the suspect from a late B5 while the booth proves it: the booth's settlement is refused, no alarm, the vehicle has paid, one record", async () => {
+    const vehicle = {
+      id: "B1",
+      plate: "湘AB0001",
+      class: 1,
+      at: 200,
+      zoneMs: 3000,
+      entryStation: "0101",
+      card: { serial: SERIAL },
+      faults: [{ kind: "b5-lost", lingerMs: 0 }],
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      const j = t.lane.journal;
+      const settle = j.settle.bind(j);
+      // the lane's late B5 settles the suspect just before the booth's own settlement reaches the journal
+      j.settle = (seq, s, opts) => {
+        j.settle = settle;
+        settle(seq, {
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          settledBy: "b5",
+          fields: { tac: t.ledger()[0]!.tac },
+        });
+        return settle(seq, s, opts);
+      };
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      const records = t.records();
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({
+        seq: suspect!.seq,
+        revision: 2,
+        kind: "transaction",
+        extra: { settlement: { settledBy: "b5" } },
+      });
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["dsrc", "torn-after-debit"]]);
+      expect(
+        t.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code),
+      ).not.toContain("BOOTH_JOURNAL_FAILED");
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("a DSRC debit with no B5 at all: the card shows it, nothing is charged again, the suspect stays one record (its PSAM serial is unknown)", async () => {
     const vehicle = {
       id: "B2",
