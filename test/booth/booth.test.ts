@@ -14,6 +14,17 @@ import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
+/** A DSRC debit whose B5 is lost: the card paid, the lane holds a B5_NO_DSRC suspect. */
+const B5_LOST = {
+  id: "B1",
+  plate: "湘AB0001",
+  class: 1,
+  at: 200,
+  zoneMs: 3000,
+  entryStation: "0101",
+  card: { serial: SERIAL },
+  faults: [{ kind: "b5-lost", lingerMs: 0 }],
+};
 
 describe("the booth over ptys", () => {
   it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
@@ -218,17 +229,7 @@ describe("the booth over ptys", () => {
   });
 
   it("a DSRC debit whose B5 was lost: the suspect is settled at the booth from the card (GET TRANSACTION PROVE), not charged again, one record", async () => {
-    const vehicle = {
-      id: "B1",
-      plate: "湘AB0001",
-      class: 1,
-      at: 200,
-      zoneMs: 3000,
-      entryStation: "0101",
-      card: { serial: SERIAL },
-      faults: [{ kind: "b5-lost", lingerMs: 0 }],
-    };
-    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       const id = await t.caseQueued("B5_NO_DSRC");
       const [suspect] = t.records();
       expect(suspect).toMatchObject({
@@ -264,17 +265,7 @@ describe("the booth over ptys", () => {
   });
 
   it("the lane settles the suspect from a late B5 while the booth proves it: the booth's settlement is refused, no alarm, the vehicle has paid, one record", async () => {
-    const vehicle = {
-      id: "B1",
-      plate: "湘AB0001",
-      class: 1,
-      at: 200,
-      zoneMs: 3000,
-      entryStation: "0101",
-      card: { serial: SERIAL },
-      faults: [{ kind: "b5-lost", lingerMs: 0 }],
-    };
-    await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
       const [suspect] = t.records();
       const j = t.lane.journal;
