@@ -24,6 +24,9 @@ const X25_TABLE: Uint16Array = (() => {
   return t;
 })();
 
+/** A 16-bit CRC as logs and `etc-lane decode` print it: 4 hex digits. */
+export const crcHex = (crc: number): string => crc.toString(16).padStart(4, "0");
+
 export function crc16x25(buf: Uint8Array, start = 0, end = buf.length): number {
   let crc = 0xffff;
   for (let i = start; i < end; i++) {

@@ -5,6 +5,7 @@
  * level (channel READER by default); every discarded byte run is logged as a warning with its reason.
  */
 import { Subject, type Subscription } from "rxjs";
+import { crcHex } from "../framing/crc.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
 import {
@@ -15,9 +16,6 @@ import {
   type ReaderDiscardReason,
 } from "./deframer.js";
 import type { ReaderWireFrame } from "./frame.js";
-
-/** A CRC as the wire log and `etc-lane decode` print it: 4 hex digits. */
-const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
 
 export interface ReceivedReaderFrame {
   readonly frame: ReaderWireFrame;
@@ -167,7 +165,7 @@ export class ReaderChannel {
             reason: ev.reason,
             len: ev.bytes.length,
             hex: ev.bytes.toString("hex"),
-            ...(ev.crc ? { crcFrame: hex4(ev.crc.frame), crcComputed: hex4(ev.crc.computed) } : {}),
+            ...(ev.crc ? { crcFrame: crcHex(ev.crc.frame), crcComputed: crcHex(ev.crc.computed) } : {}),
           },
           "bytes discarded",
         );

@@ -5,6 +5,7 @@
  * the booth's decision is made; the RSU path's is src/lane/obu-machine.ts.
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
+import { listHealthCode } from "../lane/list-policy.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import { localDay } from "../local-time.js";
 import type { StationWrite } from "../rsu/driver.js";
@@ -94,19 +95,10 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
   // lane's policy (src/lane/list-policy.ts decides for both paths): a lookup it refuses (no usable list
   // under a closing policy, a list that cannot answer) stops the case; one it answers unchecked (no list
   // loaded, policy trade) trades and the record says so
-  let versions: StatusListVersionsUsed;
-  const unchecked: boolean[] = [];
-  const health: string[] = [];
+  // both ids in one lookup: one snapshot of the list judges them, and its versions are the record's
+  let a: StatusListAnswer;
   try {
-    // both ids in one lookup: one snapshot of the list judges them, and its versions are the record's
-    const a = i.lookup({ cardId: card.cardId, ...(c.obuSerial ? { obuId: c.obuSerial } : {}) });
-    versions = a.versions;
-    if (a.listed)
-      return no(a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST", {
-        statusList: a.entry ?? null,
-      });
-    unchecked.push(a.checked === false);
-    if (a.health) health.push(a.health);
+    a = i.lookup({ cardId: card.cardId, ...(c.obuSerial ? { obuId: c.obuSerial } : {}) });
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     return no("STATUS_LIST_FAILED", {
@@ -114,7 +106,10 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
       ...(typeof code === "string" ? { lookupCode: code } : {}),
     });
   }
-  const warnings = [...new Set(health)].map((h) => `STATUS_LIST_${h.toUpperCase().replace(/-/g, "_")}`);
+  if (a.listed)
+    return no(a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST", {
+      statusList: a.entry ?? null,
+    });
 
   const last = card.last;
   let price: Price;
@@ -140,9 +135,9 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
   return {
     ok: true,
     price,
-    versions,
-    warnings,
-    unchecked: unchecked.includes(true),
+    versions: a.versions,
+    warnings: a.health ? [listHealthCode(a.health)] : [],
+    unchecked: a.checked === false,
     write: {
       network: i.lane.network,
       station: i.lane.station,

@@ -253,34 +253,32 @@ export class LateAnswers {
 
   /** This OBU's ORPHAN_B5 recorded within the recent-trade window from the same B5 (every field it kept). */
   private recordedOrphan(b5: TradeResult): CommittedRecord | undefined {
-    for (const seq of this.d.guards.recentDebits(b5.obuId)) {
-      const r = this.d.journal.get(seq);
-      if (
-        r &&
+    return this.recentRecord(
+      b5,
+      (r) =>
         r.kind === "suspect" &&
         r.outcome === "ORPHAN_B5" &&
         r.extra?.errorCode === b5.errorCode &&
-        r.tac === b5.tac &&
-        r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
         r.psamNo === b5.psamNo &&
-        r.psamTransSerial === hex(b5.psamTransSerial, 8) &&
         r.transTime === b5.transTime &&
-        r.balanceAfter === b5.balanceAfter
-      )
-        return r;
-    }
-    return undefined;
+        r.balanceAfter === b5.balanceAfter,
+    );
   }
 
   private recordedDebit(b5: TradeResult): CommittedRecord | undefined {
+    return this.recentRecord(b5, (r) => r.kind === "transaction");
+  }
+
+  /** A record of this B5's OBU within the recent-trade window with its TAC and serials, and `also`. */
+  private recentRecord(b5: TradeResult, also: (r: CommittedRecord) => boolean): CommittedRecord | undefined {
     for (const seq of this.d.guards.recentDebits(b5.obuId)) {
       const r = this.d.journal.get(seq);
       if (
         r &&
-        r.kind === "transaction" &&
         r.tac === b5.tac &&
         r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
-        r.psamTransSerial === hex(b5.psamTransSerial, 8)
+        r.psamTransSerial === hex(b5.psamTransSerial, 8) &&
+        also(r)
       )
         return r;
     }

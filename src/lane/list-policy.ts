@@ -32,7 +32,9 @@ export interface ListPolicyDeps {
 /** The lookup a lane makes while it cannot check: an error the machine turns into STATUS_LIST_FAILED. */
 export class NoUsableListError extends Error {}
 
-const ALARM_CODE = (state: string): string => `STATUS_LIST_${state.toUpperCase().replace(/-/g, "_")}`;
+/** The code of a list health state ("past-hard-age" -> STATUS_LIST_PAST_HARD_AGE): alarms and record warnings. */
+export const listHealthCode = (state: string): string =>
+  `STATUS_LIST_${state.toUpperCase().replace(/-/g, "_")}`;
 
 export class ListPolicy {
   private h: StatusListHealth = { state: "ok", reason: "" };
@@ -65,7 +67,7 @@ export class ListPolicy {
     if (h.state !== "missing" && h.state !== "past-hard-age" && h.state !== "failed") return;
     const policy = this.policyFor(h);
     this.d.alarm(
-      ALARM_CODE(h.state),
+      listHealthCode(h.state),
       `status list ${h.state}: ${h.reason}` +
         (policy === "close" ? " (policy: close the lane)" : policy === "trade" ? " (policy: trade on)" : ""),
     );

@@ -23,6 +23,7 @@ import { localDay } from "../local-time.js";
 import type { ObuInfo, RsuCommand, TacResult, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
+import { listHealthCode } from "./list-policy.js";
 import {
   CARD_CREDIT,
   CARD_STORED_VALUE,
@@ -141,7 +142,7 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
     return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
   }
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
-  if (a.health) warnings.push(`STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`);
+  if (a.health) warnings.push(listHealthCode(a.health));
   return {
     state: {
       phase: "await-b3",
@@ -301,7 +302,7 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
   }
   const warnings =
     a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
-      ? [...s.warnings, `STATUS_LIST_${a.health.toUpperCase().replace(/-/g, "_")}`]
+      ? [...s.warnings, listHealthCode(a.health)]
       : s.warnings;
   const pv: RecordParts = { ...pc, versions, unchecked, warnings };
   const last = c.lastRecord;

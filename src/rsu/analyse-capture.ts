@@ -7,6 +7,7 @@
  */
 import type { Capture, CapturePort } from "../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { crcHex } from "../../firmware-bridge/framing/crc.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 import type { DeframerEvent } from "../../firmware-bridge/framing/types.js";
 import { ReaderDeframer, type ReaderDeframerEvent } from "../../firmware-bridge/reader/deframer.js";
@@ -63,8 +64,6 @@ function rsuDecoder(d: Dialect): StreamDecoder {
   };
 }
 
-const hex4 = (n: number): string => n.toString(16).padStart(4, "0");
-
 /**
  * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
@@ -78,7 +77,7 @@ function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
           ev.reason !== "checksum"
             ? ev.reason
             : ev.crc
-              ? `CRC mismatch: frame says ${hex4(ev.crc.frame)}, bytes give ${hex4(ev.crc.computed)}`
+              ? `CRC mismatch: frame says ${crcHex(ev.crc.frame)}, bytes give ${crcHex(ev.crc.computed)}`
               : "CRC mismatch";
         return { json: { discarded: ev.bytes.toString("hex"), why }, complete: false };
       }
