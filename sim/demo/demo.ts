@@ -108,7 +108,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   let served: ServedLane | null = null;
   if (opts.serve !== false) {
     try {
-      served = await serveLane(lane, laneConfig).catch(() =>
+      served = await serveLane(lane, laneConfig, { listenRetryMs: 0 }).catch(() =>
         // the configured port is taken (another lane, another demo): any free one
         serveLane(lane, laneConfig, { listen: "127.0.0.1:0" }),
       );

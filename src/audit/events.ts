@@ -33,6 +33,8 @@ export interface LaneEventData {
   "tariff.loaded": FileDigest & { version: string };
   "rsu.link": { state: LinkState; reason?: string; port?: string };
   "reader.link": { state: LinkState; reason?: string; port?: string };
+  /** the status service's HTTP side: down when service.listen cannot be bound, up once it is again */
+  "service.http": { state: LinkState; listen: string; reason?: string; url?: string };
   "status-list.loaded": { full: string | null; delta: string | null };
   /** source: "station" (the uplink) or "operator" (an import through the lane) */
   "status-list.applied": {
@@ -71,6 +73,7 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "tariff.loaded",
   "rsu.link",
   "reader.link",
+  "service.http",
   "status-list.loaded",
   "status-list.applied",
   "status-list.refused",
@@ -177,6 +180,15 @@ export class LaneEvents {
       state === "up" ? "info" : "alarm",
       `card reader link ${state}${reason ? `: ${reason}` : ""}`,
       { state, ...(reason ? { reason } : {}), ...(port ? { port } : {}) },
+    );
+  }
+  /** `detail`: why it cannot listen (down), or the URL it listens at (up) */
+  serviceHttp(state: LinkState, listen: string, detail: string): unknown {
+    return this.emit(
+      "service.http",
+      state === "up" ? "info" : "alarm",
+      state === "up" ? `lane status service listening at ${detail}` : detail,
+      { state, listen, ...(state === "up" ? { url: detail } : { reason: detail }) },
     );
   }
   statusListLoaded(v: { full: string | null; delta: string | null }): unknown {

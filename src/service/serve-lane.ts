@@ -29,6 +29,8 @@ export async function serveLane(
     logger?: Logger;
     /** overrides service.listen (the demo falls back to a free port) */
     listen?: string;
+    /** startLaneService's listenRetryMs: 0 throws when service.listen cannot be bound (the demo) */
+    listenRetryMs?: number;
     processMetrics?: boolean;
     /** the background verify's first run after this (default a minute) */
     verifyFirstAfterMs?: number;
@@ -49,6 +51,7 @@ export async function serveLane(
     },
     ...(o.logger ? { logger: o.logger } : {}),
   });
+  const listen = o.listen ?? c.service.listen;
   let service: LaneService;
   try {
     service = await startLaneService({
@@ -60,6 +63,10 @@ export async function serveLane(
       ...(rt.booth ? { booth: auditedBooth(rt.booth, rt.audit) } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
+      ...(o.listenRetryMs !== undefined ? { listenRetryMs: o.listenRetryMs } : {}),
+      // a lane whose page cannot be served still trades: the trail says so, and when it listens again
+      onUnavailable: (message) => rt.audit.events.serviceHttp("down", listen, message),
+      onAvailable: (url) => rt.audit.events.serviceHttp("up", listen, url),
     });
   } catch (e) {
     await view.close();

@@ -3,6 +3,10 @@
  * `service.listen`, the control socket in the data directory, the feed pump that feeds metrics, the
  * chart history and the page's live feed. `etc-lane run` starts it with the lane's LaneView and
  * LaneOperator (the operator wrapped by auditedOperator) and closes it before the lane.
+ *
+ * The service never keeps a lane from trading: when `service.listen` cannot be bound (the port is taken,
+ * the address is not up yet) the service starts without HTTP, reports it once (`onUnavailable`: the lane
+ * raises SERVICE_UNAVAILABLE) and tries again every `listenRetryMs`; the control socket works meanwhile.
  */
 import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
@@ -40,11 +44,25 @@ export interface LaneServiceOptions {
   processMetrics?: boolean;
   /** wall clock for the history points; default Date.now */
   now?: () => number;
+  /**
+   * After `service.listen` could not be bound, try again this often; default 10 000 ms. 0: no retry,
+   * startLaneService throws instead (the demo, which falls back to a free port).
+   */
+  listenRetryMs?: number;
+  /** HTTP could not listen (once per run of failed attempts): the message names the address and why */
+  onUnavailable?: (message: string) => void;
+  /** HTTP listens after having been unavailable */
+  onAvailable?: (url: string) => void;
 }
 
 export interface LaneService {
-  /** http://host:port/ as bound (the port resolved when the config said 0) */
+  /**
+   * http://host:port/ as bound (the port resolved when the config said 0); while `service.listen` cannot
+   * be bound, the configured address's (see `listening`)
+   */
   readonly url: string;
+  /** false while `service.listen` cannot be bound (the service tries again every listenRetryMs) */
+  readonly listening: boolean;
   readonly controlPath: string;
   readonly metrics: LaneMetrics;
   readonly history: History;
@@ -132,21 +150,56 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   };
-  try {
-    await new Promise<void>((resolve, reject) => {
+  const listen = (): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
       server.once("error", reject);
       server.listen(hp.port, hp.host, () => {
         server.off("error", reject);
-        resolve();
+        const a = server.address() as AddressInfo;
+        resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`);
       });
     });
+  const cannotListen = (e: unknown): string =>
+    `service.listen: cannot listen on ${o.config.listen} (${e instanceof Error ? e.message : String(e)})`;
+  const retryMs = o.listenRetryMs ?? 10_000;
+  let url: string | null = null;
+  const configured = `http://${hp.host.includes(":") ? `[${hp.host}]` : hp.host}:${hp.port}/`;
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+  try {
+    url = await listen();
   } catch (e) {
-    await cleanup().catch(() => undefined);
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.listen: cannot listen on ${o.config.listen} (${(e as Error).message})`,
-    );
+    if (retryMs <= 0) {
+      await cleanup().catch(() => undefined);
+      throw new EtcError(ErrorCodes.ConfigInvalid, cannotListen(e));
+    }
+    const message = `${cannotListen(e)}; the lane trades without its status service and page, trying again every ${retryMs / 1000} s`;
+    log.error(message);
+    o.onUnavailable?.(message);
+    const again = (): void => {
+      retry = null;
+      listen().then(
+        (u) => {
+          if (closed) {
+            server.close();
+            return;
+          }
+          url = u;
+          log.info({ url: u }, "lane status service listening again");
+          o.onAvailable?.(u);
+        },
+        () => {
+          if (!closed) retry = setTimeout(again, retryMs).unref();
+        },
+      );
+    };
+    retry = setTimeout(again, retryMs).unref();
   }
+  const stop = async (): Promise<void> => {
+    closed = true;
+    if (retry) clearTimeout(retry);
+    await cleanup();
+  };
   let control: Awaited<ReturnType<typeof startControlServer>>;
   try {
     control = await startControlServer({
@@ -157,18 +210,22 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
       ...(o.logger ? { logger: o.logger } : {}),
     });
   } catch (e) {
-    await cleanup().catch(() => undefined);
+    await stop().catch(() => undefined);
     throw e;
   }
-  const a = server.address() as AddressInfo;
-  const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
-  const url = `http://${host}:${a.port}/`;
   log.info(
     { url, auth: token ? "bearer token" : "none (loopback)", control: control.path },
-    "lane status service listening",
+    url === null
+      ? "lane status service: control socket only, HTTP not listening"
+      : "lane status service listening",
   );
   return {
-    url,
+    get url() {
+      return url ?? configured;
+    },
+    get listening() {
+      return url !== null;
+    },
     controlPath: control.path,
     metrics,
     history,
@@ -177,7 +234,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     sampleHistory,
     async close() {
       await control.close();
-      await cleanup();
+      await stop();
     },
   };
 }

@@ -7,6 +7,8 @@
  * verify, and the operator actions through the control socket, each recorded in the lane's trail.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
@@ -175,5 +177,46 @@ describe("the status service over a real lane", () => {
         }
       },
     );
+  });
+
+  it("a taken service port does not keep the lane from trading: the trail says so, and the vehicles pass", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      await laneTest(
+        {
+          protocol: "legacy",
+          scenario: { defaults: { zoneMs: 2500 }, traffic: { gapMs: 200, vehicles: vehicles.slice(0, 2) } },
+        },
+        async (t) => {
+          const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+          const config = servedLaneConfig(t.lane);
+          const served = await serveLane(
+            t.lane,
+            { ...config, service: { ...config.service, listen: `127.0.0.1:${port}` } },
+            { processMetrics: false, verifyFirstAfterMs: 3_600_000 },
+          );
+          try {
+            expect(served.service.listening).toBe(false);
+            await t.settle();
+            expect(t.lane.journal.list().filter((r) => r.kind === "transaction")).toHaveLength(2);
+            const down = [...readTrail(auditDir(dataDir))]
+              .map((x) => x.entry)
+              .filter((e) => e.type === "service.http");
+            expect(down).toHaveLength(1);
+            expect(down[0]).toMatchObject({
+              severity: "alarm",
+              data: { state: "down", listen: `127.0.0.1:${port}` },
+            });
+            expect(down[0]!.message).toContain(`cannot listen on 127.0.0.1:${port}`);
+          } finally {
+            await served.close();
+          }
+        },
+      );
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
   });
 });

@@ -46,7 +46,13 @@ export function registerRun(program: Command): void {
         throw e;
       }
       logger.info(
-        { rsu: config.rsu.port, protocol: config.rsu.protocol, page: served.service.url },
+        {
+          rsu: config.rsu.port,
+          protocol: config.rsu.protocol,
+          page: served.service.listening
+            ? served.service.url
+            : `${served.service.url} (not listening yet: retrying)`,
+        },
         "lane controller running",
       );
       await new Promise<void>((resolve) => {
