@@ -151,6 +151,8 @@ export class Uplink {
   private publishQueued = false;
   private nextHeartbeatAt = 0;
   private nextPollAt = 0;
+  /** the last step was a status-list poll: an upload batch that waits goes next (step) */
+  private polledLast = false;
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
@@ -422,21 +424,29 @@ export class Uplink {
     );
   }
 
-  /** One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure. */
+  /**
+   * One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure.
+   * Nothing the station fails at holds up the uploads: a heartbeat's next one is due an interval on
+   * whatever this one meets, and status-list polls (one bundle each) and upload batches take turns while
+   * both have work, so neither a failing or long bundle chain nor an upload backlog starves the other.
+   */
   private async step(): Promise<boolean> {
     const now = this.now();
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {
+      this.nextHeartbeatAt = now + this.heartbeatMs;
       await this.sendHeartbeat();
-      this.nextHeartbeatAt = this.now() + this.heartbeatMs;
       return true;
     }
-    if (this.sl && now >= this.nextPollAt) {
+    const batch = this.outbox.pending(this.batchSize);
+    if (this.sl && now >= this.nextPollAt && !(this.polledLast && batch.length > 0)) {
+      this.polledLast = true;
       let more = false;
       try {
         more = await this.pollStatusList();
       } catch (e) {
-        // station unreachable: a link failure like any other. Anything else (bad manifest, bad bundle) must
-        // not hold up the uploads: note it and try again at the next poll.
+        // station unreachable: a link failure like any other (tried again after the backoff, an upload
+        // batch first if one waits). Anything else (bad manifest, bad bundle): note it and try again at
+        // the next poll.
         if (!isEtcError(e) || e.code === JournalErrorCodes.StationUnreachable) throw e;
         const message = e.message;
         this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
@@ -445,7 +455,7 @@ export class Uplink {
       this.nextPollAt = more ? 0 : this.now() + this.pollMs;
       return true;
     }
-    const batch = this.outbox.pending(this.batchSize);
+    this.polledLast = false;
     if (batch.length > 0) {
       await this.uploadBatch(batch);
       return true;
@@ -556,54 +566,54 @@ export class Uplink {
       Object.assign(sl, held);
       return false;
     }
-    for (const b of todo) {
-      const dir = this.opts.downloadDir ?? tmpdir();
-      await mkdir(dir, { recursive: true });
-      const file = join(dir, `${b.name}.${process.pid}.download`);
-      await this.client.bundle(b, file); // E611 here counts as a station failure
-      try {
-        await sink.applyBundle(file);
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
-        sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
-        this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
-        this.auditSafe({
-          type: "status-list.refused",
-          severity: "alarm",
-          message: `status-list bundle ${b.name} refused: ${message}`,
-          data: {
-            bundle: b.name,
-            kind: b.kind,
-            version: b.version,
-            code,
-            reason: message,
-            source: "station",
-          },
-        });
-        Object.assign(sl, sink.versions());
-        return false; // retry at the next poll
-      } finally {
-        await unlink(file).catch(() => undefined);
-      }
-      sl.bundlesApplied++;
-      Object.assign(sl, sink.versions());
-      this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+    // one bundle per poll: an upload batch may go between two bundles of a chain (step)
+    const b = todo[0]!;
+    const dir = this.opts.downloadDir ?? tmpdir();
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${b.name}.${process.pid}.download`);
+    await this.client.bundle(b, file); // E611 here counts as a station failure
+    try {
+      await sink.applyBundle(file);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
+      sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
+      this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
       this.auditSafe({
-        type: "status-list.applied",
-        severity: "info",
-        message: `status-list ${b.kind} ${b.version} applied`,
+        type: "status-list.refused",
+        severity: "alarm",
+        message: `status-list bundle ${b.name} refused: ${message}`,
         data: {
           bundle: b.name,
           kind: b.kind,
           version: b.version,
-          bytes: b.bytes,
+          code,
+          reason: message,
           source: "station",
-          versions: sink.versions(),
         },
       });
+      Object.assign(sl, sink.versions());
+      return false; // retry at the next poll
+    } finally {
+      await unlink(file).catch(() => undefined);
     }
+    sl.bundlesApplied++;
+    Object.assign(sl, sink.versions());
+    this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+    this.auditSafe({
+      type: "status-list.applied",
+      severity: "info",
+      message: `status-list ${b.kind} ${b.version} applied`,
+      data: {
+        bundle: b.name,
+        kind: b.kind,
+        version: b.version,
+        bytes: b.bytes,
+        source: "station",
+        versions: sink.versions(),
+      },
+    });
     sl.lastError = null;
-    return true; // ask again: the station says "nothing newer" once we are current
+    return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
   }
 }
