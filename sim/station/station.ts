@@ -122,7 +122,9 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const db = new Database(opts.dbPath ?? ":memory:");
   if (opts.dbPath) {
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
+    // the station answers only after its own durable commit (docs/station-api.md): the lane drops what
+    // it acknowledged from its outbox, so a power cut here must not lose it
+    db.pragma("synchronous = FULL");
   }
   db.exec(`
     CREATE TABLE IF NOT EXISTS received (
