@@ -62,6 +62,8 @@ export class SourceReader {
 export interface CheckedHeader {
   header: BundleHeader;
   reader: SourceReader;
+  /** the id (hex) of the trusted key the signature verified with: what a list built from it records */
+  trustedKeyId: string;
 }
 
 /** Read and check the header and signature of a bundle (no body yet). */
@@ -73,7 +75,7 @@ export function openAndCheck(src: BundleSource, publicKeyPem: string): CheckedHe
     const n = reader.read(prefix, PREFIX_LEN, 0);
     const header = decodeHeader(prefix.subarray(0, Math.min(n, HEADER_LEN)), reader.size);
     checkSignature(prefix.subarray(0, HEADER_LEN), prefix.subarray(HEADER_LEN, n), trusted);
-    return { header, reader };
+    return { header, reader, trustedKeyId: trusted.keyId.toString("hex") };
   } catch (e) {
     reader.close();
     throw e;

@@ -75,13 +75,22 @@ export class StatusListCache {
   ) {
     this.publicKeyPem = publicKeyPem;
     this.finder = new ListLookup(now, () => this.healthState.refresh());
-    this.life = new ListLifecycle(dir, log, owner, compaction, now, () => this.healthState.refresh());
+    this.life = new ListLifecycle(
+      dir,
+      log,
+      owner,
+      compaction,
+      now,
+      () => this.healthState.refresh(),
+      loadPublicKey(publicKeyPem).keyId.toString("hex"),
+    );
     this.healthState = new ListHealth(
       limits,
       now,
       log,
       () => this.life.active,
       () => this.finder.failure,
+      () => this.life.notServed,
     );
     this.staleness$ = this.healthState.staleness$;
     this.health$ = this.healthState.health$;

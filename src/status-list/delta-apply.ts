@@ -38,7 +38,7 @@ export function applyDelta(
   now: number,
 ): DeltaResult {
   const t0 = performance.now();
-  const { header, reader } = openAndCheck(src, publicKeyPem);
+  const { header, reader, trustedKeyId } = openAndCheck(src, publicKeyPem);
   // the verified records, kept as their 16 bytes (one buffer, not one object each: a 100k delta would
   // otherwise make this thread's GC, and V8's helper threads, compete with the lane thread for the CPU)
   let records: Buffer;
@@ -62,6 +62,13 @@ export function applyDelta(
   try {
     const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
     if (!meta) throw slError(StatusListErrors.NoFullList, "the list database has no meta row");
+    if (meta.key_id !== trustedKeyId)
+      throw slError(
+        StatusListErrors.NoFullList,
+        `the list on disk (full ${meta.full_version}) was signed by key ${meta.key_id}, not by the station key ` +
+          `this lane trusts (${trustedKeyId}): no delta applies to it; a full list replaces it`,
+        { keyId: meta.key_id, trusted: trustedKeyId },
+      );
     checkNewer(header, { full: meta.full_version, delta: meta.delta_version });
     const layout = cardLayout(db);
     const cardId = cardIdCondition(layout);

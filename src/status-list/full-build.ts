@@ -44,7 +44,7 @@ export function buildFull(
   const t0 = performance.now();
   const dir = listDir(dataDir);
   mkdirSync(dir, { recursive: true });
-  const { header, reader } = openAndCheck(src, publicKeyPem);
+  const { header, reader, trustedKeyId } = openAndCheck(src, publicKeyPem);
   let dbName = "";
   let db: Database.Database | null = null;
   try {
@@ -113,7 +113,7 @@ export function buildFull(
     db.prepare(
       `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id)
        VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?)`,
-    ).run(header.version, header.createdAt, cards, obus, now, header.keyId.toString("hex"));
+    ).run(header.version, header.createdAt, cards, obus, now, trustedKeyId);
     db.exec("COMMIT");
     onProgress({ phase: "swap", done: total, total });
     db.pragma("locking_mode = NORMAL");
@@ -124,7 +124,7 @@ export function buildFull(
     filter.save(`${dbPath}.filter`, { db: dbName, fullVersion: header.version });
     fsyncDir(dir);
     // the authoritative check, against the list the pointer names now, not the caller's view of it
-    checkNewer(header, activeVersions(dir));
+    checkNewer(header, activeVersions(dir, trustedKeyId));
     writePointer(dir, { db: dbName, fullVersion: header.version });
     const { digest: _d, keyId: _k, ...h } = header;
     return {

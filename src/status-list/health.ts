@@ -60,6 +60,8 @@ export class ListHealth {
     private readonly log: Logger,
     private readonly active: () => ActiveList | null,
     private readonly failure: () => LookupFailure | null,
+    /** why no list is served although one is on disk (lifecycle.ts notServed) */
+    private readonly notServed: () => string | null = () => null,
   ) {
     this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
     this.staleness$ = this.staleSubject.asObservable();
@@ -132,7 +134,7 @@ export class ListHealth {
       reason = failure.message;
     } else if (!a) {
       state = "missing";
-      reason = "no status list loaded";
+      reason = this.notServed() ?? "no status list loaded";
     } else {
       const newest = st.deltaAgeMs as number;
       const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CompactResult } from "./compaction.js";
 import type { DeltaResult } from "./delta-apply.js";
@@ -33,6 +34,8 @@ import type { OverlayCompaction } from "./types.js";
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
+  /** why the list `current` names is not served (signed by another key than the lane's), or null */
+  notServed: string | null = null;
   closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private running: RunningJob<unknown> | null = null;
@@ -51,6 +54,8 @@ export class ListLifecycle {
     private readonly now: () => number,
     /** the active list or its versions changed */
     private readonly onChange: () => void,
+    /** the id (hex) of the station key the lane trusts: a list another key signed is never served */
+    private readonly trustedKeyId: string,
   ) {}
 
   /** Clean up (owner only), start the worker (owner only), and activate the list `current` names. */
@@ -71,7 +76,17 @@ export class ListLifecycle {
       });
     }
     if (pointer) {
-      this.activate(pointer.db, null);
+      try {
+        this.activate(pointer.db, null);
+      } catch (e) {
+        // a list signed by another key (imported with another key than the lane's): not served, so the
+        // lane goes by statusList.whenMissing, and any full list the lane's key signed replaces it
+        if (!(isEtcError(e) && e.code === StatusListErrors.BadSignature)) throw e;
+        this.notServed = e.message;
+        this.log.error({ db: pointer.db }, e.message);
+        this.onChange();
+        return;
+      }
       this.log.info({ db: pointer.db, versions: this.active?.versions }, "status list opened");
     } else {
       this.log.warn("no status list is active yet: lookups answer noList (not checked), health is missing");
@@ -94,6 +109,13 @@ export class ListLifecycle {
       db.pragma("cache_size = -4096");
       const meta = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
       if (!meta) throw slError(StatusListErrors.Store, `status-list database ${name} has no meta row`);
+      if (meta.key_id !== this.trustedKeyId)
+        throw slError(
+          StatusListErrors.BadSignature,
+          `status list ${name} (full ${meta.full_version}) was signed by key ${meta.key_id}, not by the station ` +
+            `key this lane trusts (${this.trustedKeyId}): not served; a full list signed by the lane's key replaces it`,
+          { keyId: meta.key_id, trusted: this.trustedKeyId },
+        );
       let filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
       if (!filter) {
         filter = BloomFilter.load(`${path}.filter`, { db: name, fullVersion: meta.full_version });
@@ -108,6 +130,7 @@ export class ListLifecycle {
           "status-list database has the older card layout (net, serial): still served",
         );
       const overlay = hasOverlay(db);
+      this.notServed = null;
       this.active = {
         name,
         db,

@@ -240,17 +240,23 @@ export function checkpoint(dbPath: string): unknown {
  * The versions of the list `current` names, read from its database (null, null with no list): the
  * authoritative state a full build is checked against just before its pointer swap. A database that
  * cannot be read (it failed: that is when a new full list is needed most) is stood in for by the full
- * version the pointer names, so a broken list can always be replaced by a newer full list.
+ * version the pointer names, so a broken list can always be replaced by a newer full list. A list that
+ * another key signed than `trustedKeyId` (hex) is no list: any full list the lane's key signed replaces it,
+ * whatever version the other one claims (docs/status-list.md section 3).
  */
-export function activeVersions(dir: string): { full: string | null; delta: string | null } {
+export function activeVersions(
+  dir: string,
+  trustedKeyId: string,
+): { full: string | null; delta: string | null } {
   const p = readPointer(dir);
   if (!p) return { full: null, delta: null };
   let db: Database.Database | null = null;
   try {
     db = new Database(join(dir, p.db), { readonly: true, fileMustExist: true });
-    const m = db.prepare("SELECT full_version, delta_version FROM meta WHERE id = 1").get() as
-      | Pick<MetaRow, "full_version" | "delta_version">
+    const m = db.prepare("SELECT full_version, delta_version, key_id FROM meta WHERE id = 1").get() as
+      | Pick<MetaRow, "full_version" | "delta_version" | "key_id">
       | undefined;
+    if (m && m.key_id !== trustedKeyId) return { full: null, delta: null };
     if (m) return { full: m.full_version, delta: m.delta_version };
   } catch {
     // unreadable: the pointer's version below

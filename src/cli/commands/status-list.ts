@@ -10,9 +10,11 @@
  * in the lane's trail when a lane has run there (../direct-lane.ts). `lookup` and `info` only read,
  * without the lock, and work beside a running lane.
  */
+import { readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { createLogger } from "../../log.js";
+import { loadPublicKey } from "../../status-list/bundle.js";
 import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
@@ -29,6 +31,17 @@ function addStoreOptions(cmd: Command): Command {
     "--public-key <pem>",
     "the station's Ed25519 public key (PEM) that signs the lists; default the config's statusList.publicKey",
   );
+}
+
+/** The id of the Ed25519 public key in a PEM file (a bad file: UsageError naming it). */
+function keyIdOfFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read the public key ${path} (${(e as Error).message})`);
+  }
+  return loadPublicKey(pem).keyId.toString("hex");
 }
 
 /** The data directory and the station key: from the options, else from the lane's config. */
@@ -128,6 +141,14 @@ export function registerStatusList(program: Command): void {
     )
       return;
     const { publicKey } = store(o);
+    // the list is imported for the lane: never with another key than the one the lane trusts (the lane
+    // would not serve it: src/status-list/lifecycle.ts)
+    const laneKey = loc.config?.statusList.publicKey;
+    if (laneKey !== undefined && publicKey !== laneKey && keyIdOfFile(publicKey) !== keyIdOfFile(laneKey))
+      throw new UsageError(
+        `--public-key ${publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
+          "the lane serves only lists its own key signed; leave --public-key out",
+      );
     try {
       const { result: r, recorded } = await importStatusListDirect(
         loc.dataDir,

@@ -1,0 +1,122 @@
+/**
+ * A listed card never passes because of how a list was loaded: a list signed by another key than the one
+ * the lane trusts (imported with `--public-key OTHER`, or by a lane configured with another key) is never
+ * served (src/status-list/lifecycle.ts), never blocks a list of the lane's key by its version (store.ts
+ * activeVersions), never takes a delta (delta-apply.ts), and `etc-lane status-list import` refuses a key
+ * that is not the lane's (src/cli/commands/status-list.ts).
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { StatusListCache } from "../../src/status-list/index.js";
+import { card, delta, full, otherKeyPair, stationPub, tempDir } from "./helpers.js";
+
+let tmp: ReturnType<typeof tempDir>;
+const LISTED = card(7);
+beforeEach(() => {
+  tmp = tempDir("etc-sl-keys-");
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  tmp.cleanup();
+});
+
+/** An empty full list dated far ahead, signed by a key that is not the lane's, on the lane's data dir. */
+async function foreignListOnDisk(): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
+  const other = otherKeyPair();
+  const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: other.publicKeyPem });
+  await c.applyBundle(full("209912312359", [], { key: other.privateKeyPem }));
+  expect(c.versions()).toEqual({ full: "209912312359", delta: null });
+  await c.close();
+  return other;
+}
+
+it("a list another key signed is not served: no list (whenMissing), health names both keys", async () => {
+  await foreignListOnDisk();
+  const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    expect(c.versions()).toEqual({ full: null, delta: null });
+    expect(c.lookup({ cardId: LISTED })).toMatchObject({ listed: false, noList: true });
+    const h = c.health();
+    expect(h.state).toBe("missing");
+    expect(h.reason).toMatch(/was signed by key [0-9a-f]+, not by the station key this lane trusts/);
+  } finally {
+    await c.close();
+  }
+});
+
+it("a full list of the lane's key replaces it whatever version the other one claims; a delta never applies to it", async () => {
+  const other = await foreignListOnDisk();
+  const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    // a delta of the lane's key that chains on the foreign list's version
+    await expect(
+      c.applyBundle(
+        delta("210001010000", "209912312359", [{ kind: "card", id: LISTED, listType: 1, reason: "x" }]),
+      ),
+    ).rejects.toMatchObject({ code: "E508_NO_FULL_LIST" });
+    // the station's real list, far older than the version the foreign one claims
+    await c.applyBundle(full("202611230000", [{ kind: "card", id: LISTED, listType: 1, reason: "挂失" }]));
+    expect(c.versions()).toEqual({ full: "202611230000", delta: null });
+    expect(c.lookup({ cardId: LISTED })).toMatchObject({ listed: true });
+    expect(c.health().state).toBe("ok");
+  } finally {
+    await c.close();
+  }
+  // and a delta of the other key on top of the lane's list is refused by its signature, as ever
+  const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    await expect(
+      again.applyBundle(delta("202611230005", "202611230000", [], { key: other.privateKeyPem })),
+    ).rejects.toMatchObject({ code: "E504_BUNDLE_BAD_SIGNATURE" });
+    expect(again.lookup({ cardId: LISTED })).toMatchObject({ listed: true });
+  } finally {
+    await again.close();
+  }
+});
+
+it("etc-lane status-list import refuses a --public-key that is not the key the lane's config trusts", async () => {
+  const other = otherKeyPair();
+  const otherPub = join(tmp.dir, "other.pub.pem");
+  writeFileSync(otherPub, other.publicKeyPem);
+  const bundle = join(tmp.dir, "forged.bundle");
+  writeFileSync(bundle, full("209912312359", [], { key: other.privateKeyPem }));
+  const config = join(tmp.dir, "lane.yaml");
+  writeFileSync(
+    config,
+    [
+      "lane: { network: '4301', station: '0102', lane: 3, role: entry }",
+      "tariff: /dev/null",
+      "rsu: { port: /dev/null, protocol: legacy }",
+      `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+      `dataDir: ${join(tmp.dir, "data")}`,
+      "",
+    ].join("\n"),
+  );
+  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  const program = new Command("etc-lane").exitOverride();
+  registerStatusList(program);
+  await expect(
+    program.parseAsync(["status-list", "import", bundle, "--config", config, "--public-key", otherPub], {
+      from: "user",
+    }),
+  ).rejects.toThrow(/--public-key .*other\.pub\.pem is not the key this lane trusts \(statusList\.publicKey/);
+  // nothing was imported
+  const c = await StatusListCache.open({ dataDir: join(tmp.dir, "data"), publicKeyPem: stationPub });
+  try {
+    expect(c.versions()).toEqual({ full: null, delta: null });
+  } finally {
+    await c.close();
+  }
+  // the lane's own key, named explicitly, is accepted
+  const own = join(tmp.dir, "own.bundle");
+  writeFileSync(own, full("202611230000", []));
+  await program.parseAsync(
+    ["status-list", "import", own, "--config", config, "--public-key", TEST_PUBLIC_KEY_PATH],
+    { from: "user" },
+  );
+});
