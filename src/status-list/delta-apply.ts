@@ -13,7 +13,7 @@ import { addToFilter } from "./filter-fill.js";
 import { CARD_KEY_LEN, cardSerialValue, obuKeyValue, writeCardKey } from "./ids.js";
 import { cardIdCondition, cardLayout, hasOverlay, type MetaRow, openWriter, overlayRows } from "./store.js";
 import type { Progress } from "./types.js";
-import { checkNewer } from "./version-order.js";
+import { checkNewer, checkNotAhead } from "./version-order.js";
 
 export interface DeltaResult {
   /** rows in the overlay after this delta (0 for a list without one) */
@@ -21,6 +21,8 @@ export interface DeltaResult {
   version: string;
   base: string;
   createdAt: number;
+  /** the lane's clock when it was applied */
+  appliedAt: number;
   adds: number;
   removes: number;
   cards: number;
@@ -46,6 +48,7 @@ export function applyDelta(
   try {
     if (header.kind !== "delta")
       throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
+    checkNotAhead(header, now);
     const body = new BodyStream(reader, header);
     reasons = body.reasons;
     records = Buffer.alloc(header.recordCount * RECORD_LEN);
@@ -205,6 +208,7 @@ export function applyDelta(
       version: header.version,
       base: header.base as string,
       createdAt: header.createdAt,
+      appliedAt: now,
       adds,
       removes,
       cards,

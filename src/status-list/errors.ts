@@ -21,6 +21,8 @@ export const StatusListErrors = {
   NotChaining: "E507_BUNDLE_NOT_CHAINING",
   /** a delta arrived while no full list is active */
   NoFullList: "E508_NO_FULL_LIST",
+  /** the bundle was made (or is versioned) ahead of the lane's clock: a clock is wrong */
+  AheadOfClock: "E509_BUNDLE_AHEAD_OF_CLOCK",
   /** a malformed card or OBU id in a lookup or a CSV row */
   IdInvalid: "E510_ID_INVALID",
   /** file system or SQLite failure while storing a list */

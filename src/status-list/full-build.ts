@@ -16,7 +16,7 @@ import { addToFilter } from "./filter-fill.js";
 import { CARD_KEY_LEN, obuKeyValue, writeCardKey } from "./ids.js";
 import { activeVersions, fsyncDir, fsyncFile, listDir, SCHEMA, writePointer } from "./store.js";
 import type { Progress } from "./types.js";
-import { checkNewer } from "./version-order.js";
+import { checkNewer, checkNotAhead } from "./version-order.js";
 
 export interface BuildResult {
   db: string;
@@ -50,6 +50,7 @@ export function buildFull(
   try {
     if (header.kind !== "full")
       throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
+    checkNotAhead(header, now);
     checkNewer(header, current);
     dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
     const dbPath = join(dir, dbName);

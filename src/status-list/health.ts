@@ -4,6 +4,7 @@
  * docs/status-list.md section 5). Both are pushed when they change, also with no lookup and no update: a
  * timer is armed for the next limit crossing.
  */
+
 import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { StatusListErrors, slError } from "./errors.js";
@@ -15,6 +16,7 @@ import type {
   StatusListHealthState,
   StatusListLimits,
 } from "./types.js";
+import { CREATED_AHEAD_MAX_MS } from "./version-order.js";
 
 /** A lookup result's staleness state is shared (frozen) for up to this long. */
 const STALE_REUSE_MS = 1000;
@@ -73,12 +75,23 @@ export class ListHealth {
     const a = this.active();
     if (!a) return { alarm: true, fullAgeMs: null, deltaAgeMs: null, reasons: ["no status list loaded"] };
     const now = this.now();
-    const fullAgeMs = now - a.fullCreated;
-    const deltaAgeMs = now - (a.deltaCreated ?? a.fullCreated);
+    // an age is at least the time since the lane applied the list, on its own clock: a list made ahead
+    // of the lane's clock (a station clock that ran fast) ages from when it arrived, never reads as fresh
+    const fullAgeMs = Math.max(now - a.fullCreated, now - a.fullApplied);
+    const deltaAgeMs =
+      a.delta === null
+        ? fullAgeMs
+        : Math.max(now - (a.deltaCreated ?? a.fullCreated), now - (a.deltaApplied ?? a.fullApplied));
     const reasons: string[] = [];
     if (fullAgeMs > this.limits.fullMaxAgeMs) {
       reasons.push(
         `full list ${a.full} is ${hours(fullAgeMs)} old (limit ${hours(this.limits.fullMaxAgeMs)})`,
+      );
+    }
+    if (deltaAgeMs < -CREATED_AHEAD_MAX_MS) {
+      // ahead even of when the lane applied it: the lane's clock went back
+      reasons.push(
+        `the newest update is ${hours(-deltaAgeMs)} ahead of the lane's clock (the lane's clock went back)`,
       );
     }
     if (deltaAgeMs > this.limits.deltaMaxAgeMs) {

@@ -143,8 +143,10 @@ export class ListLifecycle {
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,
+        fullApplied: meta.imported_at,
         delta: meta.delta_version,
         deltaCreated: meta.delta_created,
+        deltaApplied: meta.delta_version === null ? null : deltaAppliedAt(db, meta.delta_version),
         cards: meta.cards,
         obus: meta.obus,
       };
@@ -174,6 +176,7 @@ export class ListLifecycle {
     a.delta = r.version;
     a.versions = Object.freeze({ full: a.full, delta: r.version });
     a.deltaCreated = r.createdAt;
+    a.deltaApplied = r.appliedAt;
     renewSnapshot(a.db);
     // no reload of the reason table here: a delta only appends reasons (ids never change), and a
     // lookup fetches an id it does not know yet (lookup.ts reasonText); this thread does as little as it can
@@ -334,5 +337,17 @@ export class ListLifecycle {
     await this.queue;
     this.active?.db.close();
     this.active = null;
+  }
+}
+
+/** When the lane applied delta `version` (delta_log, on the lane's clock); null if the log lacks it. */
+function deltaAppliedAt(db: Database.Database, version: string): number | null {
+  try {
+    const r = db.prepare("SELECT applied_at FROM delta_log WHERE version = ?").get(version) as
+      | { applied_at: number }
+      | undefined;
+    return r?.applied_at ?? null;
+  } catch {
+    return null; // a list without the log
   }
 }

@@ -50,8 +50,12 @@ export interface ActiveList {
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
+  /** when the lane imported the full list, on the lane's clock (meta.imported_at) */
+  fullApplied: number;
   delta: string | null;
   deltaCreated: number | null;
+  /** when the lane applied the last delta, on the lane's clock (delta_log.applied_at); null without one */
+  deltaApplied: number | null;
   cards: number;
   obus: number;
 }

@@ -6,6 +6,34 @@
 import type { BundleHeader } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 
+/** How far ahead of the lane's clock a bundle's creation time may be (clocks a little apart). */
+export const CREATED_AHEAD_MAX_MS = 60 * 60_000;
+/** Versions are station time (yyyyMMddhhmm): read as UTC they may be up to 14 h ahead, plus that hour. */
+const VERSION_AHEAD_MAX_MS = 15 * 60 * 60_000;
+
+/** A version's yyyyMMddhhmm read as UTC, in ms. */
+function versionMs(v: string): number {
+  return Date.UTC(+v.slice(0, 4), +v.slice(4, 6) - 1, +v.slice(6, 8), +v.slice(8, 10), +v.slice(10, 12));
+}
+
+/**
+ * A bundle made ahead of the lane's clock is refused (E509): its ages would read as fresh for as long as
+ * the clock was off, and its version, once held, would refuse every list the station makes after its
+ * clock is put right (docs/status-list.md section 3, "Clocks").
+ */
+export function checkNotAhead(h: BundleHeader, now: number): void {
+  const createdAhead = h.createdAt - now;
+  const versionAhead = versionMs(h.version) - now;
+  if (createdAhead > CREATED_AHEAD_MAX_MS || versionAhead > VERSION_AHEAD_MAX_MS) {
+    throw slError(
+      StatusListErrors.AheadOfClock,
+      `${h.kind === "full" ? "full list" : "delta"} ${h.version} was made ${new Date(h.createdAt).toISOString()}, ` +
+        `ahead of the lane's clock (${new Date(now).toISOString()}): refused; the station's clock or the lane's is wrong`,
+      { version: h.version, createdAt: h.createdAt, now },
+    );
+  }
+}
+
 /**
  * The version order (docs/status-list.md section 3). The lane's applied state has one version: the last
  * delta's, or the full list's before any delta (`held`). Every bundle must move it strictly forward, fulls

@@ -64,7 +64,10 @@ describe("StatusListCache staleness", () => {
     }
     const seen: boolean[] = [];
     cache.staleness$.subscribe((s) => seen.push(s.alarm));
-    await cache.applyBundle(full("202508020000", sampleRows(10), { createdAt: Date.now() }));
+    // made at the cache's clock (the fake one it was opened with): 31 min + 48 h after t0
+    await cache.applyBundle(
+      full("202508020000", sampleRows(10), { createdAt: t0 + 31 * 60_000 + 48 * 3600_000 }),
+    );
     expect(seen).toEqual([true, false]);
   });
 });

@@ -28,8 +28,8 @@ afterEach(() => {
 async function foreignListOnDisk(): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
   const other = otherKeyPair();
   const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: other.publicKeyPem });
-  await c.applyBundle(full("209912312359", [], { key: other.privateKeyPem }));
-  expect(c.versions()).toEqual({ full: "209912312359", delta: null });
+  await c.applyBundle(full("202612020000", [], { key: other.privateKeyPem }));
+  expect(c.versions()).toEqual({ full: "202612020000", delta: null });
   await c.close();
   return other;
 }
@@ -55,7 +55,7 @@ it("a full list of the lane's key replaces it whatever version the other one cla
     // a delta of the lane's key that chains on the foreign list's version
     await expect(
       c.applyBundle(
-        delta("210001010000", "209912312359", [{ kind: "card", id: LISTED, listType: 1, reason: "x" }]),
+        delta("202612020005", "202612020000", [{ kind: "card", id: LISTED, listType: 1, reason: "x" }]),
       ),
     ).rejects.toMatchObject({ code: "E508_NO_FULL_LIST" });
     // the station's real list, far older than the version the foreign one claims
@@ -83,7 +83,7 @@ it("etc-lane status-list import refuses a --public-key that is not the key the l
   const otherPub = join(tmp.dir, "other.pub.pem");
   writeFileSync(otherPub, other.publicKeyPem);
   const bundle = join(tmp.dir, "forged.bundle");
-  writeFileSync(bundle, full("209912312359", [], { key: other.privateKeyPem }));
+  writeFileSync(bundle, full("202612020000", [], { key: other.privateKeyPem }));
   const config = join(tmp.dir, "lane.yaml");
   writeFileSync(
     config,

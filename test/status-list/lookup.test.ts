@@ -116,7 +116,9 @@ describe("StatusListCache lookup", () => {
     expect(later.stale.fullAgeMs).toBe(601_000);
     // a delta gives new versions and a new state at once
     await cache.applyBundle(
-      delta(D1, V2, [{ kind: "card", id: card(2), listType: 1, reason: "x", op: "remove" }]),
+      delta(D1, V2, [{ kind: "card", id: card(2), listType: 1, reason: "x", op: "remove" }], {
+        createdAt: now,
+      }),
     );
     const after = cache.lookup({ cardId: card(1) });
     expect(after.versions).toEqual({ full: V2, delta: D1 });

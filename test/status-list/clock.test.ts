@@ -1,0 +1,69 @@
+/**
+ * A listed card never passes because of when a list was made: a bundle made (or versioned) ahead of the
+ * lane's clock is refused (E509, src/status-list/version-order.ts checkNotAhead), a list a little ahead
+ * ages from when the lane applied it (health.ts), and a lane clock that went back is a stale alarm.
+ */
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { StatusListCache } from "../../src/status-list/index.js";
+import { card, delta, full, stationPub, tempDir } from "./helpers.js";
+
+const HOUR = 3_600_000;
+const T0 = Date.parse("2026-11-23T00:00:00Z");
+const LISTED = card(7);
+const row = { kind: "card" as const, id: LISTED, listType: 1, reason: "挂失" };
+
+let tmp: ReturnType<typeof tempDir>;
+let now = T0;
+let cache: StatusListCache;
+beforeEach(async () => {
+  tmp = tempDir("etc-sl-clock-");
+  now = T0;
+  cache = await StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    now: () => now,
+    limits: { deltaMaxAgeMs: 2 * HOUR, fullMaxAgeMs: 48 * HOUR, hardMaxAgeMs: 72 * HOUR },
+  });
+});
+afterEach(async () => {
+  await cache.close();
+  tmp.cleanup();
+});
+
+it("refuses a list made more than an hour ahead of the lane's clock, or versioned far ahead (E509); the list stays", async () => {
+  await cache.applyBundle(full("202611222300", [], { createdAt: T0 - HOUR }));
+  // a station clock a week fast
+  await expect(
+    cache.applyBundle(full("202611300000", [row], { createdAt: T0 + 7 * 24 * HOUR })),
+  ).rejects.toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK" });
+  await expect(
+    cache.applyBundle(delta("202611300000", "202611222300", [row], { createdAt: T0 + 2 * HOUR })),
+  ).rejects.toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK" });
+  // a sane creation time, a version from 2099: once held it would refuse every later station list
+  await expect(cache.applyBundle(full("209912312359", [row], { createdAt: T0 }))).rejects.toMatchObject({
+    code: "E509_BUNDLE_AHEAD_OF_CLOCK",
+  });
+  expect(cache.versions()).toEqual({ full: "202611222300", delta: null });
+  // the station's clock put right: its next list applies
+  await cache.applyBundle(delta("202611230005", "202611222300", [row], { createdAt: T0 }));
+  expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
+});
+
+it("a list made a little ahead (within the hour) ages from when the lane applied it, never reads as fresh", async () => {
+  await cache.applyBundle(full("202611230030", [], { createdAt: T0 + 50 * 60_000 }));
+  expect(cache.health().state).toBe("ok");
+  now = T0 + 3 * HOUR; // 2 h 10 min after it was made, 3 h after it arrived
+  expect(cache.staleness().deltaAgeMs).toBe(3 * HOUR);
+  expect(cache.health().state).toBe("stale");
+  now = T0 + 73 * HOUR;
+  expect(cache.health().state).toBe("past-hard-age");
+});
+
+it("a lane clock that went back behind its list is a stale alarm naming the clock", async () => {
+  await cache.applyBundle(full("202611222300", [], { createdAt: T0 - HOUR }));
+  await cache.applyBundle(delta("202611230000", "202611222300", [], { createdAt: T0 }));
+  now = T0 - 5 * 24 * HOUR; // an RTC reset
+  const h = cache.health();
+  expect(h.state).toBe("stale");
+  expect(h.reason).toMatch(/120\.0 h ahead of the lane's clock \(the lane's clock went back\)/);
+});
