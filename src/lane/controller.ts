@@ -169,6 +169,8 @@ export class LaneController {
   private readonly queue: SerialQueue;
   private subs: Subscription[] = [];
   private stopRequested = false;
+  /** the link's loss (or, since start, its not coming up) was reported; cleared when it is up */
+  private downReported = false;
   private machineCtx: MachineCtx | undefined;
 
   constructor(opts: LaneControllerOptions) {
@@ -440,6 +442,7 @@ export class LaneController {
   private async onLinkState(status: string, reason?: string): Promise<void> {
     if (status === "up") {
       if (this.gate.linkUp) return;
+      this.downReported = false;
       this.gate.linkChanged(true);
       this.eventsSubject.next({ type: "link", status: "up", at: this.now() });
       this.session.linkUp();
@@ -451,7 +454,13 @@ export class LaneController {
     const wasUp = this.gate.linkUp;
     this.gate.linkChanged(false, `RSU link ${status}${reason ? `: ${reason}` : ""}`);
     this.session.linkDown();
-    if (wasUp)
+    // a link that went down, and once a link that does not come up (a port that does not open): loud,
+    // with why; the failed attempts after that are in the link's counters and status, not repeated here
+    const report = wasUp || (status === "down" && !this.downReported);
+    if (report) this.downReported = true;
+    if (report && !wasUp)
+      this.log.error({ reason }, `RSU link not up: ${reason ?? "unknown"}; the lane stays closed, retrying`);
+    if (report)
       this.eventsSubject.next({
         type: "link",
         status: "down",

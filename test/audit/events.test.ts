@@ -6,8 +6,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { BehaviorSubject, filter, firstValueFrom, Subject } from "rxjs";
 import { describe, expect, it } from "vitest";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import type { AuditEventInput } from "../../src/audit/entry.js";
 import { fileDigest, LaneEvents } from "../../src/audit/events.js";
@@ -38,6 +41,60 @@ describe("lane events", () => {
       port: "/dev/ttyUSB0",
     });
     expect(got[2]!.message).toBe("lane closed: rsu-down (RSU link down: watchdog)");
+  });
+
+  it("an RSU port that never opens: one rsu.link down alarm with why (not one per attempt), the lane closed", async () => {
+    const { dir, cleanup } = tempDir("etc-audit-noport-");
+    try {
+      const c = parseLaneConfig(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+          rsu: {
+            port: "/dev/ttyUSB9",
+            protocol: "legacy",
+            link: { backoffInitialMs: 10, backoffMaxMs: 20 },
+          },
+          statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+          dataDir: join(dir, "data"),
+          tariff: join(PROJECT_ROOT, "config/tariff.example.yaml"),
+          outputs: { sink: "log" },
+        },
+        "test",
+      );
+      const missing = new EtcError(ErrorCodes.PortOpenFailed, "serial port /dev/ttyUSB9 not found");
+      const transport: Transport = {
+        name: "serial:/dev/ttyUSB9",
+        data$: new Subject<Buffer>(),
+        state$: new BehaviorSubject<TransportState>({ status: "closed" }),
+        status: "closed",
+        open: () => Promise.reject(missing),
+        write: () => Promise.reject(missing),
+        close: () => Promise.resolve(),
+      };
+      const lane = await openLane(c, { transport, uplink: false });
+      try {
+        await lane.controller.start();
+        // three failed opens, each a "down" of the link
+        await firstValueFrom(
+          lane.link.state$.pipe(filter((s) => s.status === "down" && lane.link.counters.openFailures >= 3)),
+        );
+        await lane.controller.idle();
+      } finally {
+        await lane.close();
+      }
+      const es = allLines(c.dataDir).map(
+        (l) => JSON.parse(l.text) as { type: string; severity: string; data: Record<string, unknown> },
+      );
+      const link = es.filter((e) => e.type === "rsu.link");
+      expect(link).toHaveLength(1);
+      expect(link[0]).toMatchObject({
+        severity: "alarm",
+        data: { state: "down", reason: expect.stringContaining("serial port /dev/ttyUSB9 not found") },
+      });
+      expect(es.some((e) => e.type === "lane.closed")).toBe(true);
+    } finally {
+      cleanup();
+    }
   });
 
   it("the lane writes its start with the config and tariff digests, its stop, and seals them", async () => {
