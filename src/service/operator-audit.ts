@@ -96,3 +96,27 @@ export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): 
     runRetention: (user) => act("journal.retention", user, {}, () => inner.runRetention(user)),
   };
 }
+
+/**
+ * The record of a control request the socket refused before any action (malformed, a bad argument):
+ * `operator.<action>` when it named one (`operator.bad-request` otherwise), warn, ok false, with the user
+ * it named and the refusal, so a refused request is in the trail like a refused action.
+ */
+export function auditRefusedRequest(
+  audit: OperatorAuditPort,
+  r: { action: string | null; user: { name: string; uid: number; pid: number } | null; message: string },
+): void {
+  const who = r.user ? `${r.user.name} (uid ${r.user.uid})` : "an unnamed client";
+  audit.append({
+    type: `operator.${r.action ?? "bad-request"}`,
+    severity: "warn",
+    message: `${who} sent a request the lane refused: ${r.message}`,
+    data: {
+      action: r.action,
+      ...(r.user ? { user: r.user.name, uid: r.user.uid, pid: r.user.pid } : {}),
+      via: "socket",
+      ok: false,
+      result: r.message,
+    },
+  });
+}

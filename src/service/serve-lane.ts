@@ -11,7 +11,7 @@ import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { auditedBooth } from "./control/booth-actions.js";
-import { auditedOperator } from "./operator-audit.js";
+import { auditedOperator, auditRefusedRequest } from "./operator-audit.js";
 import { LaneRuntimeView, laneRuntimeOperator } from "./runtime-view.js";
 import { type LaneService, startLaneService } from "./service.js";
 
@@ -67,6 +67,8 @@ export async function serveLane(
       // a lane whose page cannot be served still trades: the trail says so, and when it listens again
       onUnavailable: (message) => rt.audit.events.serviceHttp("down", listen, message),
       onAvailable: (url) => rt.audit.events.serviceHttp("up", listen, url),
+      // a request the control socket refuses before any action is in the trail too
+      onRefusedRequest: (r) => auditRefusedRequest(rt.audit, r),
     });
   } catch (e) {
     await view.close();

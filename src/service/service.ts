@@ -14,7 +14,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { isLoopbackHost, listenHost } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import type { BoothOperator } from "./control/booth-actions.js";
-import { controlSocketPath } from "./control/protocol.js";
+import { controlSocketPath, type RefusedRequest } from "./control/protocol.js";
 import { startControlServer } from "./control/server.js";
 import { FeedPump } from "./feed-pump.js";
 import { History } from "./history.js";
@@ -53,6 +53,8 @@ export interface LaneServiceOptions {
   onUnavailable?: (message: string) => void;
   /** HTTP listens after having been unavailable */
   onAvailable?: (url: string) => void;
+  /** a control request refused before any action (control/server.ts): the lane's trail records it */
+  onRefusedRequest?: (r: RefusedRequest) => void;
 }
 
 export interface LaneService {
@@ -208,6 +210,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
       operator: o.operator,
       ...(o.booth ? { booth: o.booth } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
+      ...(o.onRefusedRequest ? { onRefused: o.onRefusedRequest } : {}),
     });
   } catch (e) {
     await stop().catch(() => undefined);

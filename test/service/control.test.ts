@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
 import { startControlServer } from "../../src/service/control/server.js";
-import { auditedOperator } from "../../src/service/operator-audit.js";
+import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
 import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
 
 let dir: string;
@@ -25,7 +25,12 @@ async function start() {
   const operator = new FakeOperator(lane);
   const audit = new MemoryAudit();
   const path = join(dir, "control.sock");
-  const server = await startControlServer({ path, view: lane, operator: auditedOperator(operator, audit) });
+  const server = await startControlServer({
+    path,
+    view: lane,
+    operator: auditedOperator(operator, audit),
+    onRefused: (r) => auditRefusedRequest(audit, r),
+  });
   closers.push(() => server.close());
   return { lane, operator, audit, path };
 }
@@ -126,7 +131,44 @@ describe("control socket", () => {
     expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "BAD_REQUEST" });
     expect(answer).toContain("reason");
     expect(operator.calls).toHaveLength(0);
-    expect(audit.entries).toHaveLength(0);
+    // refused before any action, and recorded as refused, naming the action and the user it gave
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.lane.close",
+      severity: "warn",
+      data: { action: "lane.close", user: "x", uid: 1, pid: 1, via: "socket", ok: false },
+    });
+    expect(String((audit.entries[0]!.data as { result: string }).result)).toMatch(/^bad request: reason/);
+  });
+
+  it("records every refused request: a bad argument, an unknown action, not JSON", async () => {
+    const { operator, audit, path } = await start();
+    const send = (line: string) =>
+      new Promise<string>((resolve) => {
+        const s = createConnection(path);
+        let out = "";
+        s.on("data", (d) => {
+          out += d.toString();
+        });
+        s.on("close", () => resolve(out));
+        s.write(`${line}\n`);
+      });
+    const user = { name: "wang", uid: 1000, pid: 42 };
+    await send(
+      JSON.stringify({ v: 1, action: "lane.close", user, reason: "x".repeat(70_000).slice(0, 600) }),
+    );
+    await send(JSON.stringify({ v: 1, action: "lane.explode", user }));
+    await send("{ not json");
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries.map((e) => [e.type, (e.data as { ok: boolean }).ok])).toEqual([
+      ["operator.lane.close", false],
+      ["operator.lane.explode", false],
+      ["operator.bad-request", false],
+    ]);
+    expect(audit.entries[2]).toMatchObject({
+      message: "an unnamed client sent a request the lane refused: bad request: not JSON",
+      data: { action: null, result: "bad request: not JSON" },
+    });
   });
 
   it("tells the CLI when no lane answers", async () => {

@@ -16,7 +16,7 @@ export function controlSocketPath(dataDir: string): string {
   return join(dataDir, CONTROL_SOCKET_FILE);
 }
 
-const User = z.strictObject({
+export const User = z.strictObject({
   name: z.string().min(1).max(256),
   uid: z.number().int().min(-1),
   pid: z.number().int().min(0),
@@ -43,6 +43,28 @@ export const ControlRequest = z.discriminatedUnion("action", [
   ...boothRequestSchemas(User),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
+
+/** A request the socket refused before any action (malformed, unknown, a bad argument): for the trail. */
+export interface RefusedRequest {
+  /** the action it named, when it named one in the form of an action; else null */
+  action: string | null;
+  /** the user it named, when well-formed; else null */
+  user: z.infer<typeof User> | null;
+  /** the refusal as the client was told it */
+  message: string;
+}
+
+/** What can be read of a refused request's JSON (anything: it failed the schema). */
+export function refusedRequest(raw: unknown, message: string): RefusedRequest {
+  const o = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  // in the form of an entry type's tail (src/audit/entry.ts), short: it becomes `operator.<action>`
+  const action =
+    typeof o.action === "string" && o.action.length <= 40 && /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/.test(o.action)
+      ? o.action
+      : null;
+  const user = User.safeParse(o.user);
+  return { action, user: user.success ? user.data : null, message };
+}
 
 export type ControlReply =
   | { kind: "progress"; phase: string; done: number; total: number }

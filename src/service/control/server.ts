@@ -13,7 +13,14 @@ import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
 import { type BoothOperator, isBoothRequest, runBoothAction } from "./booth-actions.js";
-import { type ControlReply, ControlRequest, MAX_LINE, MAX_SOCKET_PATH } from "./protocol.js";
+import {
+  type ControlReply,
+  ControlRequest,
+  MAX_LINE,
+  MAX_SOCKET_PATH,
+  type RefusedRequest,
+  refusedRequest,
+} from "./protocol.js";
 
 export interface ControlServerOptions {
   path: string;
@@ -22,6 +29,8 @@ export interface ControlServerOptions {
   /** the booth's operator actions (booth-actions.ts); absent: the lane has no booth */
   booth?: BoothOperator;
   logger?: Logger;
+  /** a request refused before any action (malformed, a bad argument): the lane records it in its trail */
+  onRefused?: (r: RefusedRequest) => void;
 }
 
 export interface ControlServer {
@@ -124,21 +133,32 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     }
     done = true;
     const line = buf.slice(0, nl);
-    let req: ControlRequest;
-    try {
-      const parsed = ControlRequest.safeParse(JSON.parse(line));
-      if (!parsed.success) {
-        const i = parsed.error.issues[0];
-        return finish({
-          kind: "error",
-          code: "BAD_REQUEST",
-          message: `bad request: ${i ? `${i.path.join(".") || "(request)"}: ${i.message}` : "invalid"}`,
-        });
+    const refuse = (raw: unknown, message: string): void => {
+      finish({ kind: "error", code: "BAD_REQUEST", message });
+      try {
+        o.onRefused?.(refusedRequest(raw, message));
+      } catch (e) {
+        log.error(
+          { err: e instanceof Error ? e.message : String(e) },
+          "refused control request not recorded",
+        );
       }
-      req = parsed.data;
+    };
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
     } catch {
-      return finish({ kind: "error", code: "BAD_REQUEST", message: "bad request: not JSON" });
+      return refuse(null, "bad request: not JSON");
     }
+    const parsed = ControlRequest.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      return refuse(
+        raw,
+        `bad request: ${i ? `${i.path.join(".") || "(request)"}: ${i.message}` : "invalid"}`,
+      );
+    }
+    const req: ControlRequest = parsed.data;
     run(req, o, reply).then(
       (r) => finish(r),
       (e: unknown) => {
