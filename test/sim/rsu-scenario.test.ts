@@ -10,6 +10,7 @@ import {
   parseScenarioYaml,
   type ScenarioInput,
 } from "../../sim/scenario/schema.js";
+import { Tariff } from "../../src/tariff/tariff.js";
 import { until } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
@@ -61,8 +62,17 @@ async function run(protocol: "legacy" | "national", scenario: ScenarioInput, see
 }
 
 describe("scenario files", () => {
-  it("ships basic.yaml and faults.yaml, both valid", () => {
-    expect(loadScenarioFile("config/scenarios/basic.yaml").traffic?.vehicles).toHaveLength(4);
+  it("ships basic.yaml and faults.yaml, both valid; the example tariff prices every basic.yaml vehicle", () => {
+    const basic = loadScenarioFile("config/scenarios/basic.yaml");
+    expect(basic.traffic?.vehicles).toHaveLength(4);
+    // "four normal exit vehicles" against config/lane.example.yaml: each one's route and class is priced
+    const tariff = Tariff.load("config/tariff.example.yaml");
+    for (const v of basic.traffic?.vehicles ?? [])
+      expect(
+        tariff.fee(basic.defaults?.entry?.network ?? "4301", v.entryStation ?? "", v.class ?? 1),
+      ).toMatchObject({
+        ok: true,
+      });
     const f = loadScenarioFile("config/scenarios/faults.yaml");
     expect(f.traffic?.vehicles?.[1]?.faults).toEqual([{ kind: "leave-before-b3" }]);
   });
