@@ -97,7 +97,13 @@ async function applyChecked(
         },
         onProgress,
       );
-      const r = await life.track(job);
+      let r: DeltaResult;
+      try {
+        r = await life.track(job);
+      } catch (e) {
+        life.resyncAfterFailedDelta(a);
+        throw e;
+      }
       life.deltaApplied(a, r);
       log.info(
         { version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) },

@@ -172,7 +172,10 @@ export class ListLifecycle {
    * lane's snapshot past it (before applyBundle resolves, so the next lookup sees it), then queue the WAL
    * checkpoint and, past the limit, the overlay merge.
    */
-  deltaApplied(a: ActiveList, r: DeltaResult): void {
+  deltaApplied(
+    a: ActiveList,
+    r: Pick<DeltaResult, "version" | "createdAt" | "appliedAt" | "cards" | "obus" | "overlayRows">,
+  ): void {
     a.delta = r.version;
     a.versions = Object.freeze({ full: a.full, delta: r.version });
     a.deltaCreated = r.createdAt;
@@ -186,6 +189,34 @@ export class ListLifecycle {
     a.overlayRows = r.overlayRows;
     this.compactIfDue(a);
     this.onChange();
+  }
+
+  /**
+   * A delta job failed. If the database moved anyway (the worker died after its commit, before its
+   * answer), take what it holds now, as after a delta: the lane's versions and snapshot never stay behind
+   * the list on disk (the uplink asks the station with them). Returns whether it had moved.
+   */
+  resyncAfterFailedDelta(a: ActiveList): boolean {
+    if (this.active !== a || this.closed) return false;
+    renewSnapshot(a.db);
+    const m = a.db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
+    if (!m || m.delta_version === null || m.delta_version === a.delta) return false;
+    this.log.warn(
+      { held: a.delta, onDisk: m.delta_version },
+      "status-list delta job failed after its commit: the list's versions are taken from its database",
+    );
+    // the worker sets a delta's filter bits before its commit; whatever it managed, every key the deltas
+    // added goes into the filter again, so no listed id is ruled out by it
+    if (a.filter) replayAdded(a.db, a.filter);
+    this.deltaApplied(a, {
+      version: m.delta_version,
+      createdAt: m.delta_created ?? a.fullCreated,
+      appliedAt: deltaAppliedAt(a.db, m.delta_version) ?? this.now(),
+      cards: m.cards,
+      obus: m.obus,
+      overlayRows: overlayRows(a.db),
+    });
+    return true;
   }
 
   private startFilterRebuild(): void {
