@@ -5,6 +5,7 @@
  * a fault only damages the encoded bytes.
  */
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import type { Rng } from "./clock.js";
 
 export interface WireFault {
@@ -86,21 +87,61 @@ export class WireFaults {
     return Buffer.concat([raw.subarray(0, bccAt), Buffer.from([wrong, 0xff])]);
   }
 
-  /** Two bytes inside the frame overwritten; escapes and the envelope are left intact. */
+  /**
+   * Two distinct bytes inside the frame overwritten, so that its checksum fails. Only DATA bytes after
+   * the type byte are touched, never the envelope, the checksum or an escape pair (FE and the 00/01 after
+   * it), and the new values are never FE or FF: the frame stays a well-formed frame. Two overwrites can
+   * still cancel (legacy: two changes with the same XOR delta leave the BCC right; national: rarely, the
+   * CRC), so the result is checked and drawn again from the same seeded source until the checksum fails:
+   * a run replays the same bytes for the same seed. A frame with fewer than two such bytes gets one
+   * overwritten (a single changed byte always fails the BCC and the CRC), one with none a bad checksum.
+   */
   garble(raw: Buffer): Buffer {
-    const out = Buffer.from(raw);
-    const lo = this.dialect.variant === "legacy" ? 4 : 9;
-    const hi = out.length - 3;
-    if (hi <= lo) return out;
-    for (let k = 0; k < 2; k++) {
-      const i = this.rng.int(lo, hi);
-      const old = out[i] as number;
-      let b = this.rng.int(0, 0xfd);
-      if (b === old) b = (b + 1) % 0xfe;
-      if (old >= 0xfe) continue; // keep the escaping intact: the frame stays a frame, its checksum fails
-      out[i] = b;
+    const legacy = this.dialect.variant === "legacy";
+    const lo = legacy ? 4 : 9;
+    const hi = raw.length - 3;
+    const spots: number[] = [];
+    for (let i = lo; i <= hi; i++) {
+      const b = raw[i] as number;
+      if (legacy && (b >= 0xfe || raw[i - 1] === 0xfe)) continue; // an escape pair, or the BCC's
+      spots.push(i);
     }
-    return out;
+    if (spots.length === 0) return this.badChecksum(raw);
+    const count = Math.min(2, spots.length);
+    for (let attempt = 0; ; attempt++) {
+      const out = Buffer.from(raw);
+      const at: number[] = [];
+      while (at.length < count) {
+        const i = spots[this.rng.int(0, spots.length - 1)] as number;
+        if (!at.includes(i)) at.push(i);
+      }
+      for (const i of at) {
+        const old = out[i] as number;
+        let b = this.rng.int(0, 0xfd);
+        if (b === old) b = (b + 1) % 0xfe;
+        out[i] = b;
+      }
+      if (!this.checksumHolds(out)) return out;
+      // Cannot loop for long: a fresh draw fails the checksum far more often than not.
+      if (attempt >= 64) return this.badChecksum(raw);
+    }
+  }
+
+  /** Whether a well-formed frame's checksum still verifies (legacy BCC after unescaping, national CRC). */
+  private checksumHolds(frame: Buffer): boolean {
+    if (this.dialect.variant === "national") {
+      const end = frame.length - 2;
+      return crc16x25(frame, 2, end) === frame.readUInt16BE(end);
+    }
+    let x = 0;
+    let last = -1;
+    for (let i = 2; i < frame.length - 1; i++) {
+      let b = frame[i] as number;
+      if (b === 0xfe) b = frame[++i] === 0x01 ? 0xff : 0xfe;
+      if (last >= 0) x ^= last;
+      last = b;
+    }
+    return last === x;
   }
 
   /** Junk bytes (never FF, so they cannot start a frame). */
