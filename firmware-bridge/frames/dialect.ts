@@ -6,7 +6,10 @@ import type { Variant } from "../framing/types.js";
 
 export interface Dialect {
   readonly variant: Variant;
-  /** Variant A C6/C3 Station: 40 = 0019 without its 3-byte header; 36 = without the 4-byte reserve too. */
+  /**
+   * Variant A C6 Station: 40 = 0019 without its 3-byte header; 36 = without the 4-byte reserve too.
+   * C3 Station is 36 bytes whatever this says (docs/protocol.md §3).
+   */
   readonly stationLength: 36 | 40;
   /** Variant A B4 LastStation: 43 = the whole 0019 file; 39 = without the 4-byte reserve. */
   readonly lastStationLength: 39 | 43;

@@ -13,7 +13,8 @@ import type { Dialect } from "./dialect.js";
 
 export type FieldShape =
   | { readonly kind: "uint"; readonly bytes: 1 | 2 | 3 | 4 }
-  | { readonly kind: "hex"; readonly bytes: number }
+  /** `minBytes`: a variable-width field (`hexUpTo`) of minBytes..bytes bytes */
+  | { readonly kind: "hex"; readonly bytes: number; readonly minBytes?: number }
   | { readonly kind: "bcd"; readonly bytes: number }
   | { readonly kind: "text"; readonly bytes: number }
   | { readonly kind: "struct"; readonly fields: readonly AnyField[] }
@@ -156,6 +157,30 @@ function hexLike(kind: "hex" | "bcd", bytes: number): FieldCodec<string> {
 export const hex = (bytes: number): FieldCodec<string> => hexLike("hex", bytes);
 /** BCD digits (dates yyyymmdd, times yyyymmddhhmmss, card serials). */
 export const bcd = (bytes: number): FieldCodec<string> => hexLike("bcd", bytes);
+
+/**
+ * A byte string of `min`..`max` bytes that ends the frame (a trailing reserve whose width vendors
+ * differ on): decoding takes what is left, up to `max` bytes, and fails only if fewer than `min` are
+ * left. Bytes beyond `max` stay for `extra`. Shown as lowercase hex like `hex`.
+ */
+export function hexUpTo(min: number, max: number): FieldCodec<string> {
+  return {
+    shape: { kind: "hex", bytes: max, minBytes: min },
+    size: (v) => (typeof v === "string" ? Math.floor(v.length / 2) : 0),
+    decode(buf, off, end) {
+      const n = Math.min(max, end - off);
+      if (n < min) return undefined;
+      return [hexAt(buf, off, n), off + n];
+    },
+    encode(v, buf, off) {
+      const n = typeof v === "string" ? v.length / 2 : -1;
+      if (!Number.isInteger(n) || n < min || n > max || !writeHexAt(v, buf, off, n)) {
+        throw bad(`expected ${min * 2} to ${max * 2} lowercase hex digits, got ${JSON.stringify(v)}`);
+      }
+      return off + n;
+    },
+  };
+}
 
 /** GB2312/GBK text padded with NUL to a fixed width (plates, names). Trailing NULs are not part of the value. */
 export function text(bytes: number): FieldCodec<string> {

@@ -2,9 +2,9 @@
  * Variant A (legacy BCC protocol) frame catalogue (docs/protocol.md §3). Where vendors differ in a field's
  * width, the field follows `Dialect` (docs/protocol.md §4).
  */
-import { bcd, field, hex, optional, text, u8, u16, u32 } from "./fields.js";
+import { bcd, field, hex, hexUpTo, optional, text, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";
-import { file0015, file0019, station0019 } from "./records.js";
+import { file0015, file0019, station0019, station0019Short } from "./records.js";
 
 // ---- lane -> RSU --------------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ export const C3 = defineFrame({
     field("cardDivFactor", hex(8)),
     field("transSerial", u32),
     field("purchaseTime", bcd(7)),
-    field("station", station0019),
+    field("station", station0019Short), // 36 bytes in every dialect, unlike C6 (docs/protocol.md §3)
   ],
 });
 
@@ -110,7 +110,8 @@ export const B0 = defineFrame({
     field("rsuManuId", u8),
     field("rsuId", hex(3)),
     field("rsuVersion", hex(2)),
-    optional("reserved", hex(5)),
+    // 5 bytes, or 4: the whole frame is 28 or 29 bytes RSCTL..BCC (docs/protocol.md §3)
+    optional("reserved", hexUpTo(4, 5)),
   ],
 });
 

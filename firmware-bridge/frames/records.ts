@@ -42,8 +42,10 @@ function record0019Body<R extends (d: Dialect) => boolean>(reservePresent: R) {
 export const ENTRY_STATUS = { mtcEntry: 0x01, mtcExit: 0x02, etcEntry: 0x03, etcExit: 0x04 } as const;
 export const RECORD_0019_HEADER = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 } as const;
 
-/** C6/C3 Station (variant A): 0019 without its header; 40 bytes, or 36 where the dialect drops the reserve. */
+/** C6 Station (variant A): 0019 without its header; 40 bytes, or 36 where the dialect drops the reserve. */
 export const station0019 = struct(record0019Body((d) => d.stationLength === 40));
+/** Variant A C3 Station: always 36 bytes, 0019 without its header and without the reserve (docs/protocol.md §3). */
+export const station0019Short = struct(record0019Body(() => false));
 /** Station that is always 40 bytes (variant B C3). */
 export const station0019Full = struct(record0019Body(() => true));
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
@@ -201,5 +202,33 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     await lane.send({ type: "ACK" }, b2);
     await until(left);
     expect(sentTo(frameLog, "B2", b2.frame.obuId as string)).toHaveLength(1);
+  });
+});
+
+describe("legacy RSU: C3 entry write", () => {
+  it("takes the C3 the lane sends (Station 36 bytes, in the default 40-byte Station dialect): B5 00, the card holds the entry", async () => {
+    const { lane, sim, frameLog } = await setup("legacy");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c1(obuId), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(obuId), b3);
+    const b4 = await until(lane.expectFrame("B4"));
+    const { consumeMoney: _, ...c6 } = lane.c6(b4.frame, 0, PURCHASE_TIME, "0301", 2) as Frame &
+      Record<string, unknown>;
+    const c3 = { ...c6, type: "C3", station: { ...(c6.station as object), status: 0x03 } } as Frame;
+    await lane.send(c3, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    // the simulator took the C3 as the lane sent it: type + 59 bytes of DATA, a normal step
+    const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "C3");
+    const raw = Buffer.from(rx?.hex ?? "", "hex");
+    const wire = new LegacyDeframer().push(raw, 0).find((e) => e.kind === "frame");
+    expect(wire?.kind === "frame" ? wire.frame.data.length : -1).toBe(1 + 59);
+    expect([rx?.note, rx?.handling]).toEqual([undefined, undefined]);
+    const card = sim.cards()[0];
+    expect(card?.balance).toBe(5000);
+    expect(card?.file0019).toMatchObject({ status: 3, station: "0301", lane: 2, reserved: "00000000" });
   });
 });
