@@ -11,10 +11,10 @@ import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
-const hex4 = (what: string) =>
+const hex4 = (what: string, example: string) =>
   z
-    .string({ error: `expected ${what} as a 4-hex-digit string in quotes, e.g. "4301"` })
-    .regex(HEX4, { error: `expected ${what} as 4 hex digits as on the wire, e.g. "4301"` })
+    .string({ error: `expected ${what} as a 4-hex-digit string in quotes, e.g. "${example}"` })
+    .regex(HEX4, { error: `expected ${what} as 4 hex digits as on the wire, e.g. "${example}"` })
     .transform((s) => s.toLowerCase());
 
 const int = (min: number, max: number, what = "an integer") =>
@@ -25,8 +25,8 @@ const int = (min: number, max: number, what = "an integer") =>
     .max(max, { error: `expected ${what} in ${min}..${max}` });
 
 export const LaneSection = z.strictObject({
-  network: hex4("the road network number"),
-  station: hex4("the station number"),
+  network: hex4("the road network number", "4301"),
+  station: hex4("the station number", "0102"),
   lane: int(0, 99, "a lane number"),
   role: z.enum(["entry", "exit"], { error: 'expected "entry" or "exit"' }),
 });
@@ -54,7 +54,7 @@ export const ResultCodesSection = z.strictObject({
 });
 
 export const DialectSection = z.strictObject({
-  /** Variant A C6/C3 Station width. */
+  /** Variant A C6 Station width (C3 Station is always 36: docs/protocol.md §3). */
   stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
   /** Variant A B4 LastStation width. */
   lastStationLength: z.union([z.literal(39), z.literal(43)], { error: "expected 39 or 43" }).optional(),
@@ -128,11 +128,38 @@ export const RsuLinkSection = z
     }
   });
 
+/**
+ * `rsu.port` as tcp://host:port (the form src/lane/runtime.ts transportFor connects to), or null when it
+ * is not one. The host has no ":" (no IPv6 literal), the port is 1..65535.
+ */
+export function rsuTcpPort(port: string): { host: string; port: number } | null {
+  const m = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(port);
+  if (!m) return null;
+  const n = Number(m[2]);
+  return n >= 1 && n <= 65535 ? { host: m[1] as string, port: n } : null;
+}
+
+const RSU_PORT_ERROR = "expected a serial device path or tcp://host:port";
+
 export const RsuSection = z.strictObject({
   /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
-  port: z.string({ error: "expected a serial device path or tcp://host:port" }).min(1, {
-    error: "expected a serial device path or tcp://host:port",
-  }),
+  port: z
+    .string({ error: RSU_PORT_ERROR })
+    .min(1, { error: RSU_PORT_ERROR })
+    .superRefine((p, ctx) => {
+      if (p.startsWith("tcp:")) {
+        if (rsuTcpPort(p) === null)
+          ctx.addIssue({
+            code: "custom",
+            message: `expected tcp://host:port with a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
+          });
+      } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
+        });
+      }
+    }),
   baudRate: int(1200, 921_600, "a baud rate").default(115_200),
   protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
   dialect: DialectSection.default({}),
@@ -409,6 +436,15 @@ export const CaptureSection = z.strictObject({
   maxFiles: int(1, 10_000, "a file count").default(8),
 });
 
+const STATION_URL_ERROR = "expected an http:// or https:// URL, e.g. http://station.local:8080";
+
+/** An absolute http(s) URL with a host: what src/uplink's station client can call. */
+function isHttpUrl(u: string): boolean {
+  if (!URL.canParse(u)) return false;
+  const url = new URL(u);
+  return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+}
+
 export const LaneConfigSchema = z.strictObject({
   lane: LaneSection,
   rsu: RsuSection,
@@ -416,7 +452,10 @@ export const LaneConfigSchema = z.strictObject({
   booth: BoothSection.prefault({}),
   station: z
     .strictObject({
-      url: z.url({ error: "expected a URL, e.g. http://station.local:8080" }),
+      /** the station's base URL: http or https (what the uplink talks) */
+      url: z.string({ error: STATION_URL_ERROR }).refine(isHttpUrl, {
+        error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
+      }),
       /** records per upload POST */
       batchSize: int(1, 5000, "a record count").default(500),
       /** per request */

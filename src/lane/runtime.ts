@@ -23,7 +23,7 @@ import {
 import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
-import type { LaneConfig } from "../config/schema.js";
+import { type LaneConfig, rsuTcpPort } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { Journal } from "../journal/index.js";
@@ -80,11 +80,12 @@ export interface LaneRuntime {
 }
 
 export function transportFor(c: LaneConfig): Transport {
-  const m = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(c.rsu.port);
-  if (m) {
+  // the same reading of tcp://host:port the config's schema checks (src/config/schema.ts)
+  const tcp = rsuTcpPort(c.rsu.port);
+  if (tcp) {
     return createTcpClientTransport({
-      host: m[1] as string,
-      port: Number(m[2]),
+      host: tcp.host,
+      port: tcp.port,
       keepAliveMs: c.rsu.link.tcpKeepaliveMs,
     });
   }

@@ -1,12 +1,15 @@
 /**
- * `etc-lane run --config FILE`: one lane process. Validates the config (an error names the field),
- * opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
+ * `etc-lane run --config FILE`: one lane process. Validates the config (an error names the field): its
+ * schema, then the files and paths it names (src/config/preflight.ts: station key, tariff, token files,
+ * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
+ * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM, closing the service and then
  * the lane (antenna off) on the way out.
  */
 import type { Command } from "commander";
 import { fileDigest } from "../../audit/events.js";
 import { loadLaneConfig } from "../../config/load.js";
+import { checkLaneConfig } from "../../config/preflight.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { createLogger } from "../../log.js";
@@ -17,9 +20,14 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("run the lane controller for one lane (RSU link, OBU transactions, journal, status list)")
     .requiredOption("--config <file>", "lane config YAML (see config/lane.example.yaml)")
-    .option("--check", "validate the config and exit")
+    .option(
+      "--check",
+      "validate the config as run does before it starts (fields, key, tariff, token files, dataDir) and exit; writes nothing",
+    )
     .action(async (opts: { config: string; check?: boolean }) => {
       const config = loadLaneConfig(opts.config);
+      // every check that needs no open file, lock or database: run refuses nothing --check passed for these
+      checkLaneConfig(config, opts.config);
       if (opts.check) {
         process.stdout.write(
           `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,

@@ -1,0 +1,143 @@
+/**
+ * The checks of a lane config that look past the YAML: the files it names (station key, tariff, token
+ * files) and the limits of the paths it derives (the control socket in dataDir). The schema
+ * (./schema.ts) checks each value on its own; this checks what those values point at.
+ *
+ * `etc-lane run` calls it before it opens anything (log file, data directory, journal), and
+ * `etc-lane run --check` calls the same function, so a config that passes --check is not refused by run
+ * for any of these. It only reads: it creates no directory, takes no lock, opens no database. Every
+ * problem is reported at once, each as `field: what was expected`, as the schema's errors are.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
+import { loadPublicKey } from "../status-list/bundle.js";
+import { Tariff } from "../tariff/tariff.js";
+import type { LaneConfig } from "./schema.js";
+import { readTokenFile } from "./token-file.js";
+
+export interface LaneConfigProblem {
+  /** the config field, e.g. "statusList.publicKey" */
+  path: string;
+  /** what was wrong and what was expected */
+  message: string;
+}
+
+export interface PreflightOptions {
+  /** false: the lane runs without its station uplink (station.tokenFile is then not read); default true */
+  uplink?: boolean;
+}
+
+const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Strips a leading `field: ` that a helper (readTokenFile) already put on its message. */
+const withoutField = (field: string, msg: string): string =>
+  msg.startsWith(`${field}: `) ? msg.slice(field.length + 2) : msg;
+
+/** Every problem of `c` beyond its schema; an empty list when the lane can be started with it. */
+export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): LaneConfigProblem[] {
+  const problems: LaneConfigProblem[] = [];
+  const add = (path: string, message: string): void => {
+    problems.push({ path, message });
+  };
+
+  // statusList.publicKey: a readable Ed25519 public key in PEM (the lane verifies every bundle with it)
+  let pem: Buffer | undefined;
+  try {
+    pem = readKeyFile(c.statusList.publicKey);
+  } catch (e) {
+    add("statusList.publicKey", `cannot read ${c.statusList.publicKey} (${reason(e)})`);
+  }
+  if (pem !== undefined) {
+    try {
+      loadPublicKey(pem);
+    } catch (e) {
+      add(
+        "statusList.publicKey",
+        `expected the station's Ed25519 public key in PEM in ${c.statusList.publicKey}: ${reason(e)}`,
+      );
+    }
+  }
+
+  // tariff: an exit lane charges with it (an entry lane does not load it)
+  if (c.lane.role === "exit") {
+    try {
+      Tariff.load(c.tariff);
+    } catch (e) {
+      add("tariff", reason(e));
+    }
+  }
+
+  // token files: one token of >= 16 characters, mode 0600 (src/config/token-file.ts)
+  if (c.station?.tokenFile !== undefined && opts.uplink !== false) {
+    try {
+      readTokenFile(c.station.tokenFile, "station.tokenFile");
+    } catch (e) {
+      add("station.tokenFile", withoutField("station.tokenFile", reason(e)));
+    }
+  }
+  if (c.service.tokenFile !== undefined) {
+    try {
+      readTokenFile(c.service.tokenFile, "service.tokenFile");
+    } catch (e) {
+      add("service.tokenFile", withoutField("service.tokenFile", reason(e)));
+    }
+  }
+
+  // dataDir: a directory (or one that can be created), short enough for the control socket in it
+  const sock = controlSocketPath(c.dataDir);
+  if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
+    add(
+      "dataDir",
+      `expected a path short enough for its control socket: ${sock} is ${Buffer.byteLength(sock)} bytes, ` +
+        `more than ${MAX_SOCKET_PATH} (a Unix socket limit); use a dataDir of at most ` +
+        `${MAX_SOCKET_PATH - CONTROL_SOCKET_FILE.length - 1} bytes`,
+    );
+  }
+  const notDir = firstNonDirectory(c.dataDir);
+  if (notDir !== null) {
+    add(
+      "dataDir",
+      notDir === c.dataDir
+        ? `expected a directory, but ${c.dataDir} is a file`
+        : `expected a directory path, but ${notDir} (on the way to ${c.dataDir}) is a file`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Throws EtcError(E401_CONFIG_INVALID) naming every problem `laneConfigProblems` finds, in the form of
+ * the schema's errors (`source: invalid configuration` then one `  field: message` line each).
+ */
+export function checkLaneConfig(c: LaneConfig, source = "config", opts: PreflightOptions = {}): void {
+  const problems = laneConfigProblems(c, opts);
+  if (problems.length === 0) return;
+  // a message of several lines (a tariff's own field errors) is indented under its field
+  const lines = problems.map((p) => `  ${p.path}: ${p.message.replace(/\n/g, "\n  ")}`);
+  throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: invalid configuration\n${lines.join("\n")}`, {
+    issues: problems,
+  });
+}
+
+function readKeyFile(path: string): Buffer {
+  // statSync first: a directory named as the key says so, not EISDIR from the read
+  if (statSync(path).isDirectory()) throw new Error("it is a directory");
+  return readFileSync(path);
+}
+
+/** The first existing path on the way to `dir` (itself included) that is not a directory, else null. */
+function firstNonDirectory(dir: string): string | null {
+  let p = dir;
+  for (;;) {
+    try {
+      return statSync(p).isDirectory() ? null : p;
+    } catch {
+      // missing (or not reachable): the lane creates it; look at its parent
+    }
+    const up = dirname(p);
+    if (up === p) return null;
+    p = up;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * `etc-lane run --check --config FILE` performs every check `run` performs before it opens anything
+ * (src/config/preflight.ts: the schema, then the station key, tariff, token files and the control socket's
+ * path), names the field and what was expected, and writes nothing: no data directory, lock or database.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { ROOT } from "../../sim/harness/procs.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { registerRun } from "../../src/cli/commands/run.js";
+
+let dir: string;
+const TARIFF = join(ROOT, "config/tariff.example.yaml");
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-run-check-"));
+  const token = (name: string, text: string, mode: number): void => {
+    writeFileSync(join(dir, name), text);
+    chmodSync(join(dir, name), mode);
+  };
+  token("good.token", "s3cret-token-0123456789\n", 0o600);
+  token("short.token", "abc\n", 0o600);
+  token("open.token", "s3cret-token-0123456789\n", 0o644);
+  writeFileSync(join(dir, "junk.pem"), "not a key\n");
+  writeFileSync(join(dir, "bad-tariff.yaml"), 'version: "t1"\netcDiscountPercent: five\nroutes: []\n');
+  writeFileSync(join(dir, "a-file"), "x");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Section = Record<string, unknown>;
+interface Cfg {
+  lane: Section;
+  rsu: Section;
+  station: Section;
+  statusList: Section;
+  service: Section;
+  dataDir: string;
+  tariff: string;
+}
+
+function config(over: (c: Cfg) => void = () => {}): Cfg {
+  const c = {
+    lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+    rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+    station: { url: "http://127.0.0.1:8640" },
+    statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+    dataDir: join(dir, "data-never-created"),
+    tariff: TARIFF,
+    service: { listen: "127.0.0.1:0" },
+  };
+  over(c);
+  return c;
+}
+
+let n = 0;
+function write(c: Cfg): string {
+  const path = join(dir, `lane-${++n}.yaml`);
+  writeFileSync(path, stringify(c));
+  return path;
+}
+
+/** `etc-lane run --check --config FILE` through the command's own action, in this process. */
+async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
+  const program = new Command("etc-lane").exitOverride();
+  registerRun(program);
+  let out = "";
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  try {
+    await program.parseAsync(["node", "etc-lane", "run", "--check", "--config", write(c)]);
+    return { ok: true, out };
+  } catch (e) {
+    return { ok: false, err: (e as Error).message };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe("etc-lane run --check", () => {
+  it("passes a good config and writes nothing (no data directory)", async () => {
+    const r = await check(config());
+    expect(r).toEqual({ ok: true, out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/) });
+    expect(existsSync(join(dir, "data-never-created"))).toBe(false);
+  });
+
+  const bad: [string, (c: Cfg) => void, RegExp][] = [
+    [
+      "rsu.port tcp:// without a port",
+      (c) => {
+        c.rsu.port = "tcp://10.0.0.5";
+      },
+      /rsu\.port: expected tcp:\/\/host:port .*got "tcp:\/\/10\.0\.0\.5"/,
+    ],
+    [
+      "rsu.port tcp:// without a host, port out of range",
+      (c) => {
+        c.rsu.port = "tcp://:99999";
+      },
+      /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535/,
+    ],
+    [
+      "rsu.port tcp:// port out of range",
+      (c) => {
+        c.rsu.port = "tcp://10.0.0.5:99999";
+      },
+      /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535/,
+    ],
+    [
+      "rsu.port with another scheme",
+      (c) => {
+        c.rsu.port = "udp://10.0.0.5:21003";
+      },
+      /rsu\.port: expected a serial device path or tcp:\/\/host:port/,
+    ],
+    [
+      "station.url ftp://",
+      (c) => {
+        c.station.url = "ftp://127.0.0.1:8640";
+      },
+      /station\.url: expected an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      "statusList.publicKey missing",
+      (c) => {
+        c.statusList.publicKey = join(dir, "nope.pem");
+      },
+      /statusList\.publicKey: cannot read .*nope\.pem/,
+    ],
+    [
+      "statusList.publicKey not a PEM key",
+      (c) => {
+        c.statusList.publicKey = join(dir, "junk.pem");
+      },
+      /statusList\.publicKey: expected the station's Ed25519 public key in PEM/,
+    ],
+    [
+      "tariff missing",
+      (c) => {
+        c.tariff = join(dir, "nope.yaml");
+      },
+      /tariff: .*nope\.yaml: cannot read the tariff/,
+    ],
+    [
+      "tariff invalid",
+      (c) => {
+        c.tariff = join(dir, "bad-tariff.yaml");
+      },
+      /tariff: .*bad-tariff\.yaml: invalid configuration\n {4}etcDiscountPercent: expected/,
+    ],
+    [
+      "station.tokenFile missing",
+      (c) => {
+        c.station.tokenFile = join(dir, "nope.token");
+      },
+      /station\.tokenFile: cannot read .*nope\.token/,
+    ],
+    [
+      "station.tokenFile too short",
+      (c) => {
+        c.station.tokenFile = join(dir, "short.token");
+      },
+      /station\.tokenFile: .*short\.token must hold one token of at least 16 characters/,
+    ],
+    [
+      "service.tokenFile readable by others",
+      (c) => {
+        c.service = { listen: "0.0.0.0:0", tokenFile: join(dir, "open.token") };
+      },
+      /service\.tokenFile: .*open\.token can be read by other users \(mode 644\); chmod 600 it/,
+    ],
+    [
+      "dataDir too long for the control socket",
+      (c) => {
+        c.dataDir = join(dir, "x".repeat(120));
+      },
+      /dataDir: expected a path short enough for its control socket: .* more than 107/,
+    ],
+    [
+      "dataDir is a file",
+      (c) => {
+        c.dataDir = join(dir, "a-file", "data");
+      },
+      /dataDir: expected a directory path, but .*a-file .* is a file/,
+    ],
+  ];
+  for (const [name, change, expected] of bad) {
+    it(`refuses ${name}, naming the field`, async () => {
+      const r = await check(config(change));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.err).toMatch(expected);
+    });
+  }
+
+  it("reports every problem at once", async () => {
+    const r = await check(
+      config((c) => {
+        c.statusList.publicKey = join(dir, "nope.pem");
+        c.tariff = join(dir, "nope.yaml");
+        c.station.tokenFile = join(dir, "short.token");
+      }),
+    );
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.err).toMatch(/^\S+: invalid configuration\n/);
+      expect(r.err.split("\n").filter((l) => /^ {2}\S/.test(l))).toHaveLength(3);
+    }
+  });
+
+  it("reads the key of an entry lane but not its tariff (run does not load it)", async () => {
+    const r = await check(
+      config((c) => {
+        c.lane.role = "entry";
+        c.tariff = join(dir, "nope.yaml");
+      }),
+    );
+    expect(r.ok).toBe(true);
+  });
+
+  it("the built CLI exits non-zero with the field on stderr, and 0 for a good config", () => {
+    const cli = join(ROOT, "dist/src/cli/etc-lane.js");
+    const badPath = write(
+      config((c) => {
+        c.station.tokenFile = join(dir, "nope.token");
+      }),
+    );
+    const bad = spawnSync(process.execPath, [cli, "run", "--check", "--config", badPath], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toMatch(/station\.tokenFile: cannot read .* \[E401_CONFIG_INVALID\]\n$/);
+    const good = spawnSync(process.execPath, [cli, "run", "--check", "--config", write(config())], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(good.stderr).toBe("");
+    expect(good.status).toBe(0);
+    expect(existsSync(join(dir, "data-never-created"))).toBe(false);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Schema messages a new user meets (src/config/schema.ts): rsu.port in the form `run` connects to,
+ * station.url http(s) only with one message, and a station example that is a station number.
+ */
+import { describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
+
+const minimal = {
+  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
+  statusList: { publicKey: "keys/station.pub" },
+  dataDir: "data",
+  tariff: "tariff.yaml",
+};
+
+function errorOf(raw: unknown): string {
+  try {
+    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
+  } catch (e) {
+    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+const withPort = (port: unknown) => ({ ...minimal, rsu: { ...minimal.rsu, port } });
+const withUrl = (url: unknown) => ({ ...minimal, station: { url } });
+
+describe("config field messages", () => {
+  it("rsu.port: tcp://host:port with a port in 1..65535, or a serial path; no other scheme", () => {
+    for (const port of [
+      "tcp://10.0.0.5",
+      "tcp://:99999",
+      "tcp://10.0.0.5:0",
+      "tcp://10.0.0.5:65536",
+      "tcp:10.0.0.5:1",
+    ])
+      expect(errorOf(withPort(port)), port).toMatch(
+        /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535, e\.g\. "tcp:\/\/10\.0\.0\.5:21003", got /,
+      );
+    expect(errorOf(withPort("udp://10.0.0.5:21003"))).toMatch(
+      /rsu\.port: expected a serial device path or tcp:\/\/host:port \(tcp is the only network scheme\)/,
+    );
+    for (const port of [
+      "/dev/ttyUSB0",
+      "/dev/serial/by-id/usb-x-if00",
+      "tcp://10.0.0.5:21003",
+      "tcp://rsu.local:1/",
+    ])
+      expect(parseLaneConfig(withPort(port)).rsu.port).toBe(port);
+    expect(rsuTcpPort("tcp://10.0.0.5:21003")).toEqual({ host: "10.0.0.5", port: 21003 });
+    expect(rsuTcpPort("/dev/ttyUSB0")).toBeNull();
+  });
+
+  it("station.url: http or https with a host, one message naming the field", () => {
+    for (const url of ["ftp://127.0.0.1:8640", "not a url", "127.0.0.1:8640", "file:///tmp/x"]) {
+      const m = errorOf(withUrl(url));
+      expect(m, url).toMatch(
+        /station\.url: expected an http:\/\/ or https:\/\/ URL, e\.g\. http:\/\/station\.local:8080, got /,
+      );
+      expect(m.match(/station\.url/g), url).toHaveLength(1);
+    }
+    expect(parseLaneConfig(withUrl("https://station.example:8443/api")).station?.url).toBe(
+      "https://station.example:8443/api",
+    );
+  });
+
+  it("lane.station's example is a station number, lane.network's a network number", () => {
+    expect(errorOf({ ...minimal, lane: { ...minimal.lane, station: "01XZ" } })).toMatch(
+      /lane\.station: expected the station number as 4 hex digits as on the wire, e\.g\. "0102"/,
+    );
+    expect(errorOf({ ...minimal, lane: { ...minimal.lane, station: 102 } })).toMatch(
+      /lane\.station: expected the station number as a 4-hex-digit string in quotes, e\.g\. "0102"/,
+    );
+    expect(errorOf({ ...minimal, lane: { ...minimal.lane, network: "43" } })).toMatch(
+      /lane\.network: expected the road network number as 4 hex digits as on the wire, e\.g\. "4301"/,
+    );
+  });
+});
