@@ -1,8 +1,9 @@
 /**
  * How every maintenance command finds the lane it works on, in this order:
- *   1. `--data-dir DIR`: that data directory (with `--config` too, the config still supplies the rest:
- *      lane id, time offset, keys);
- *   2. `--config FILE`: the file the lane runs with (`etc-lane run --config FILE`), its `dataDir`;
+ *   1. `--config FILE`: the file the lane runs with (`etc-lane run --config FILE`), its `dataDir`; with
+ *      `--data-dir DIR` too, that data directory instead (the config still supplies the rest: lane id,
+ *      time offset, keys);
+ *   2. `--data-dir DIR`: that data directory;
  *   3. `ETC_LANE_CONFIG`: a config file, as --config;
  *   4. `ETC_LANE_DATA_DIR`: a data directory, as --data-dir;
  *   5. `/etc/etc-lane/lane.yaml`, if it exists.
@@ -36,11 +37,11 @@ export function addLaneOptions(cmd: Command): Command {
   return cmd
     .option(
       "--config <file>",
-      "the lane's config file (the one `etc-lane run` uses); default $ETC_LANE_CONFIG or /etc/etc-lane/lane.yaml",
+      "the lane's config file (the one `etc-lane run` uses); without --config or --data-dir: $ETC_LANE_CONFIG, then $ETC_LANE_DATA_DIR, then /etc/etc-lane/lane.yaml",
     )
     .option(
       "--data-dir <dir>",
-      "the lane's data directory (instead of, or overriding, the config's dataDir)",
+      "the lane's data directory (instead of, or overriding, the config's dataDir); default as for --config",
     );
 }
 
@@ -62,7 +63,7 @@ export function locateLane(
   if (envDir) return { dataDir: envDir, configPath: null, config: null, how: `ETC_LANE_DATA_DIR=${envDir}` };
   if (existsSync(defaultConfig)) return fromConfig(defaultConfig, defaultConfig);
   throw new UsageError(
-    "which lane? give --config FILE (the file the lane runs with) or --data-dir DIR, or set ETC_LANE_CONFIG; " +
-      `${defaultConfig} does not exist`,
+    "which lane? give --config FILE (the file the lane runs with) or --data-dir DIR, or set ETC_LANE_CONFIG " +
+      `(a config file) or ETC_LANE_DATA_DIR (a data directory); ${defaultConfig} does not exist`,
   );
 }

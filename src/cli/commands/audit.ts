@@ -22,6 +22,7 @@ import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/ti
 import type { VerifyReport } from "../../audit/verify.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
+import { checkAuditFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, maskCardIds, pad, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
@@ -190,7 +191,7 @@ function addFilterOptions(cmd: Command): Command {
     )
     .option("--until <time>", "before this time (same forms)")
     .option("--card <id>", "this card number (20 digits)")
-    .option("--obu <id>", "this OBU: contract serial (16 digits) or MAC id (8 hex)")
+    .option("--obu <id>", "this OBU: contract serial (16 hex digits) or MAC id (8 hex digits)")
     .option("--plate <text>", "plates containing this text")
     .option(
       "--reason <code>",
@@ -334,6 +335,7 @@ export function registerAudit(program: Command): void {
         .option("--full-ids", "show card numbers in full"),
     ),
   ).action((o: LaneLocationOptions & OutputOpts & FilterOpts) => {
+    checkAuditFilters(o);
     const loc = locateLane(o);
     const dir = trailDir(loc);
     const offset = laneOffset(loc, dir);
@@ -365,6 +367,7 @@ export function registerAudit(program: Command): void {
   ).action((o: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }) => {
     if (o.format !== "csv" && o.format !== "json")
       throw new UsageError(`--format: expected csv or json, got "${o.format}"`);
+    checkAuditFilters(o);
     const loc = locateLane(o);
     const dir = trailDir(loc);
     const f = filterFrom(o, laneOffset(loc, dir));
