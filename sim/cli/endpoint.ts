@@ -3,10 +3,11 @@
  * listener (one lane at a time). Shared by `etc-sim rsu` and `etc-sim replay`; the first stdout line
  * of both says where the lane connects.
  */
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { openPty } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
-import { createTcpServer } from "../../firmware-bridge/transport/tcp.js";
+import { createTcpServer, type TcpServer } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { UsageError } from "../../src/cli/run-cli.js";
 import { SwitchTransport } from "../rsu/switch-transport.js";
@@ -33,9 +34,29 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
     return { transport: pty.device, where: `lane-port: ${pty.lanePath}`, close: () => pty.close() };
   }
   if (o.tcp) {
-    const m = /^(.+):(\d+)$/.exec(o.tcp);
-    if (!m) throw new UsageError(`--tcp: expected HOST:PORT, got "${o.tcp}"`);
-    const server = await createTcpServer({ host: m[1] as string, port: Number(m[2]) });
+    const m = /^(.+):(\d{1,5})$/.exec(o.tcp);
+    if (!m || Number(m[2]) > 65535)
+      throw new UsageError(
+        `--tcp: expected HOST:PORT with a port in 0..65535 (0: any free port), e.g. 127.0.0.1:21003, got "${o.tcp}"`,
+      );
+    let server: TcpServer;
+    try {
+      // "[::1]:21003": the brackets only set the IPv6 address apart from the port
+      server = await createTcpServer({
+        host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"),
+        port: Number(m[2]),
+      });
+    } catch (e) {
+      // the address is not this computer's, or the port is taken: name the option
+      if (e instanceof EtcError)
+        throw new EtcError(
+          e.code,
+          `--tcp ${o.tcp}: cannot listen: ${e.message.replace(/^tcp server \S+: /, "")}`,
+          e.details,
+          { cause: e },
+        );
+      throw new UsageError(`--tcp ${o.tcp}: cannot listen: ${(e as Error).message}`);
+    }
     const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
     server.connections$.subscribe((c) => {
       logger.info({ conn: c.name }, "lane connected");

@@ -12,6 +12,7 @@ import { registerRsu } from "./commands/rsu.js";
 import { registerStation } from "./commands/station.js";
 import { registerStatusList } from "./commands/status-list.js";
 import { registerTac } from "./commands/tac.js";
+import { ignoreStdoutEpipe } from "./stdout-epipe.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-sim")
@@ -27,4 +28,6 @@ export function buildProgram(): Command {
   return program;
 }
 
+// every command: a stdout whose reader went away (`| head`) is no reason to die in the middle of a shutdown
+ignoreStdoutEpipe();
 await runCli(buildProgram(), process.argv);

@@ -167,11 +167,15 @@ export class CaptureReplay {
         this.events.next({ type: "lane", at: this.rel(), frame: ref.type, expected: true });
         return true;
       }
+      const recorded = `the recorded lane did at ${(ref.t / 1000).toFixed(3)} s`;
+      if (this.stopped) {
+        // stopped (SIGINT/SIGTERM) while waiting: there may be no limit (the first frame waits for ever)
+        this.diverge(`stopped while waiting for the lane's ${ref.type} (${recorded})`);
+        return false;
+      }
       const left = deadline - performance.now();
-      if (left <= 0 || this.stopped) {
-        this.diverge(
-          `the lane did not send ${ref.type} within ${waitMs} ms (the recorded lane did at ${(ref.t / 1000).toFixed(3)} s); going on`,
-        );
+      if (left <= 0) {
+        this.diverge(`the lane did not send ${ref.type} within ${waitMs} ms (${recorded}); going on`);
         return false;
       }
       await new Promise<void>((resolve) => {
@@ -211,6 +215,8 @@ export class CaptureReplay {
     const wait = async (refs: LaneFrameRef[]): Promise<void> => {
       for (const ref of refs) {
         expected++;
+        // once stopped, the frames still awaited are counted, not reported one by one
+        if (this.stopped) continue;
         if (await this.expect(ref, first ? this.opts.firstWaitMs : waitMs)) matched++;
         first = false;
       }

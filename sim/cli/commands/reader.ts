@@ -141,6 +141,13 @@ export function registerReader(program: Command): void {
         await pty?.close();
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
+      // a SIGTERM right after the first line (a supervisor that read it) already finds its handler
+      let stop!: (code: number) => void;
+      const stopped = new Promise<void>((resolve) => {
+        stop = (code) => void shutdown(code).then(resolve);
+      });
+      process.once("SIGINT", () => stop(0));
+      process.once("SIGTERM", () => stop(0));
       // Only now does the reader listen: the lane may open the port as soon as it reads this line.
       process.stdout.write(`${where}\n`);
 
@@ -156,11 +163,8 @@ export function registerReader(program: Command): void {
         },
       );
       if (o.stdin) runStepsFrom(process.stdin, sim, (l) => process.stdout.write(`${l}\n`), scriptDone);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => void shutdown(0).then(resolve));
-        process.once("SIGTERM", () => void shutdown(0).then(resolve));
-        if (o.exitWhenDone) void scriptDone.then(() => shutdown(failed ? 1 : 0)).then(resolve);
-      });
+      if (o.exitWhenDone) void scriptDone.then(() => stop(failed ? 1 : 0));
+      await stopped;
       process.stdin.destroy();
     });
 }

@@ -75,14 +75,15 @@ export function registerReplay(program: Command): void {
         else if (e.type === "diverged") process.stdout.write(`${t} differs: ${e.message}\n`);
       });
       await replay.start();
-      process.stdout.write(`${endpoint.where}\n`);
       let interrupted = false;
       const onSignal = (): void => {
         interrupted = true;
         void replay.stop();
       };
+      // a SIGTERM right after the first line (a supervisor that read it) already finds its handler
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
+      process.stdout.write(`${endpoint.where}\n`);
       const r = await replay.run();
       await replay.stop();
       await endpoint.close();

@@ -130,7 +130,10 @@ export function registerRsu(program: Command): void {
     .option("--announce", "send the power-on B0 (RSCTL 0x98) as soon as the port is open")
     .option("--exit-when-done", "exit once every scenario vehicle has passed")
     .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
-    .option("--station-length <n>", "legacy C6/C3 Station width the lane sends: 40 or 36")
+    .option(
+      "--station-length <n>",
+      "legacy C6 Station width the lane sends: 40 or 36 (C3 Station is always 36)",
+    )
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
@@ -227,6 +230,12 @@ export function registerRsu(program: Command): void {
           throw e;
         }
       }
+      // a SIGTERM right after the first line (a supervisor that read it) already finds its handler
+      const stopped = new Promise<void>((resolve) => {
+        process.once("SIGINT", () => void shutdown(0).then(resolve));
+        process.once("SIGTERM", () => void shutdown(0).then(resolve));
+        if (o.exitWhenDone) void sim.done.then(() => shutdown(0)).then(resolve);
+      });
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
       process.stdout.write(`${where}\n`);
       if (beside) process.stdout.write(`${beside.where}\n`);
@@ -236,10 +245,6 @@ export function registerRsu(program: Command): void {
         const line = describeEvent(e);
         if (line) process.stdout.write(`${line}\n`);
       });
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => void shutdown(0).then(resolve));
-        process.once("SIGTERM", () => void shutdown(0).then(resolve));
-        if (o.exitWhenDone) void sim.done.then(() => shutdown(0)).then(resolve);
-      });
+      await stopped;
     });
 }

@@ -1,0 +1,114 @@
+/**
+ * `etc-sim` as a user meets it: `--tcp` names itself when its address is wrong (sim/cli/endpoint.ts); a
+ * replay stopped while it waits without a limit says so (sim/replay/replay.ts); and a simulator whose
+ * stdout reader went away (`etc-sim reader --pty | head -2`) still shuts down cleanly on SIGTERM, its
+ * EPIPE ignored (sim/cli/stdout-epipe.ts).
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { openEndpoint } from "../../sim/cli/endpoint.js";
+import { ROOT } from "../../sim/harness/procs.js";
+import { CaptureReplay } from "../../sim/replay/replay.js";
+import { UsageError } from "../../src/cli/run-cli.js";
+
+describe("etc-sim --tcp", () => {
+  it("refuses a port out of range or no port, naming --tcp and what it takes", async () => {
+    for (const tcp of ["127.0.0.1:99999", "127.0.0.1", ":21003", "127.0.0.1:-1"]) {
+      const e = await openEndpoint({ tcp }, silentLogger).catch((x: unknown) => x);
+      expect(e, tcp).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toBe(
+        `--tcp: expected HOST:PORT with a port in 0..65535 (0: any free port), e.g. 127.0.0.1:21003, got "${tcp}"`,
+      );
+    }
+  });
+
+  it("names --tcp when the address cannot be listened on", async () => {
+    // 192.0.2.1 (TEST-NET-1) is never this computer's address
+    const e = await openEndpoint({ tcp: "192.0.2.1:21003" }, silentLogger).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/^--tcp 192\.0\.2\.1:21003: cannot listen: listen EADDRNOTAVAIL/);
+  });
+
+  it("listens on a free port with :0 and on an IPv4 address", async () => {
+    const ep = await openEndpoint({ tcp: "127.0.0.1:0" }, silentLogger);
+    try {
+      expect(ep.where).toMatch(/^tcp: 127\.0\.0\.1:\d+$/);
+    } finally {
+      await ep.close();
+    }
+  });
+});
+
+describe("etc-sim replay stopped while waiting", () => {
+  it("a lane that never sent C0, with no first-frame limit: 'stopped while waiting', no 'undefined ms'", async () => {
+    const pair = createTransportPair();
+    const replay = new CaptureReplay({
+      transport: pair.device,
+      dialect: defaultDialect("legacy"),
+      script: {
+        port: "rsu",
+        steps: [
+          {
+            t: 10,
+            bytes: Buffer.from([0xff]),
+            after: [
+              { type: "C0", t: 5 },
+              { type: "C4", t: 8 },
+            ],
+            delayMs: 2,
+          },
+        ],
+        trailing: [],
+      },
+      // as `etc-sim replay` runs it: no limit on the first lane frame (firstWaitMs unset)
+    });
+    const messages: string[] = [];
+    replay.events$.subscribe((e) => {
+      if (e.type === "diverged") messages.push(e.message);
+    });
+    await replay.start();
+    const run = replay.run();
+    await replay.stop();
+    const r = await run;
+    expect(messages).toEqual(["stopped while waiting for the lane's C0 (the recorded lane did at 0.005 s)"]);
+    expect(r).toMatchObject({ matched: 0, expected: 2 });
+  });
+});
+
+describe("etc-sim with stdout closed early", () => {
+  it("`etc-sim reader --pty | head -2` then SIGTERM: exits 0, no EPIPE", async () => {
+    const child = spawn(process.execPath, [join(ROOT, "dist/sim/cli/etc-sim.js"), "reader", "--pty"], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<[number | null, string | null]>((resolve) =>
+      child.on("close", (code, signal) => resolve([code, signal])),
+    );
+    // `head -2`: the port line and "script done" (printed once the signal handlers are in place), then
+    // the reader of stdout goes away
+    const rl = createInterface({ input: child.stdout });
+    const lines: string[] = [];
+    await new Promise<void>((resolve) => {
+      rl.on("line", (l) => {
+        lines.push(l);
+        if (lines.length === 2) resolve();
+      });
+    });
+    rl.close();
+    child.stdout.destroy();
+    await new Promise((resolve) => child.stdout.once("close", resolve));
+    child.kill("SIGTERM"); // the shutdown writes "stopped: ..." into the closed pipe
+    const [code, signal] = await exited;
+    expect(lines).toEqual([expect.stringMatching(/^lane-port: \/dev\//), "script done"]);
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+  });
+});
