@@ -84,7 +84,7 @@ export function registerDecode(program: Command): void {
     )
     .option("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16); a capture says its own")
     .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
-    .option("--station-length <n>", "legacy C6/C3 Station width: 40 or 36")
+    .option("--station-length <n>", "legacy C6 Station width: 40 or 36 (C3 Station is always 36)")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
