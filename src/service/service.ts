@@ -6,7 +6,8 @@
  *
  * The service never keeps a lane from trading: when `service.listen` cannot be bound (the port is taken,
  * the address is not up yet) the service starts without HTTP, reports it once (`onUnavailable`: the lane
- * raises SERVICE_UNAVAILABLE) and tries again every `listenRetryMs`; the control socket works meanwhile.
+ * writes a `service.http` alarm entry) and tries again every `listenRetryMs`; the control socket works
+ * meanwhile.
  */
 import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";

@@ -75,13 +75,9 @@ export class ListHealth {
     const a = this.active();
     if (!a) return { alarm: true, fullAgeMs: null, deltaAgeMs: null, reasons: ["no status list loaded"] };
     const now = this.now();
-    // an age is at least the time since the lane applied the list, on its own clock: a list made ahead
-    // of the lane's clock (a station clock that ran fast) ages from when it arrived, never reads as fresh
-    const fullAgeMs = Math.max(now - a.fullCreated, now - a.fullApplied);
-    const deltaAgeMs =
-      a.delta === null
-        ? fullAgeMs
-        : Math.max(now - (a.deltaCreated ?? a.fullCreated), now - (a.deltaApplied ?? a.fullApplied));
+    const bases = ageBases(a);
+    const fullAgeMs = now - bases.full;
+    const deltaAgeMs = now - bases.newest;
     const reasons: string[] = [];
     if (fullAgeMs > this.limits.fullMaxAgeMs) {
       reasons.push(
@@ -201,11 +197,13 @@ export class ListHealth {
     const a = this.active();
     if (!a) return;
     const now = this.now();
-    const newest = a.deltaCreated ?? a.fullCreated;
+    // the ages' starting points as staleness() takes them: the earlier of made and applied
+    const { full, newest } = ageBases(a);
     const due = [
-      a.fullCreated + this.limits.fullMaxAgeMs,
+      full + this.limits.fullMaxAgeMs,
       newest + this.limits.deltaMaxAgeMs,
       newest + this.limits.hardMaxAgeMs,
+      newest - CREATED_AHEAD_MAX_MS, // where a lane clock that went back is no longer behind the list
     ]
       .filter((t) => t >= now)
       .sort((x, y) => x - y)[0];
@@ -221,4 +219,17 @@ export class ListHealth {
     this.staleSubject.complete();
     this.healthSubject.complete();
   }
+}
+
+/**
+ * Where a list's ages count from: its creation time, or when the lane applied it (on the lane's own clock)
+ * if that is earlier. An age is so at least the time since the lane applied the list: a list made ahead of
+ * the lane's clock (a station clock that ran fast) ages from when it arrived and never reads as fresh.
+ * `newest`: the last delta's, or the full list's when no delta has come since.
+ */
+function ageBases(a: ActiveList): { full: number; newest: number } {
+  const full = Math.min(a.fullCreated, a.fullApplied);
+  const newest =
+    a.delta === null ? full : Math.min(a.deltaCreated ?? a.fullCreated, a.deltaApplied ?? a.fullApplied);
+  return { full, newest };
 }

@@ -141,6 +141,17 @@ describe("control socket", () => {
     expect(String((audit.entries[0]!.data as { result: string }).result)).toMatch(/^bad request: reason/);
   });
 
+  it("records a booth take or cancel refused for want of a booth (a list only reads)", async () => {
+    const { audit, path } = await start(); // no booth
+    expect(await callLane(path, { action: "booth.take" })).toMatchObject({ kind: "result", ok: false });
+    expect(await callLane(path, { action: "booth.list" })).toMatchObject({ kind: "result", ok: false });
+    expect(await callLane(path, { action: "booth.cancel", reason: "gone" })).toMatchObject({ ok: false });
+    expect(audit.entries.map((e) => [e.type, (e.data as { result: string }).result])).toEqual([
+      ["operator.booth.take", "this lane has no booth (no `reader` section in its config)"],
+      ["operator.booth.cancel", "this lane has no booth (no `reader` section in its config)"],
+    ]);
+  });
+
   it("records every refused request: a bad argument, an unknown action, not JSON", async () => {
     const { operator, audit, path } = await start();
     const send = (line: string) =>

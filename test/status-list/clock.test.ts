@@ -3,7 +3,8 @@
  * lane's clock is refused (E509, src/status-list/version-order.ts checkNotAhead), a list a little ahead
  * ages from when the lane applied it (health.ts), and a lane clock that went back is a stale alarm.
  */
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { StatusListHealth } from "../../src/status-list/index.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { card, delta, full, stationPub, tempDir } from "./helpers.js";
 
@@ -66,4 +67,27 @@ it("a lane clock that went back behind its list is a stale alarm naming the cloc
   const h = cache.health();
   expect(h.state).toBe("stale");
   expect(h.reason).toMatch(/120\.0 h ahead of the lane's clock \(the lane's clock went back\)/);
+});
+
+it("health$ pushes stale and past-hard-age on time for a list made ahead (what the lane's close policy acts on)", async () => {
+  await cache.close();
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  try {
+    vi.setSystemTime(T0);
+    cache = await StatusListCache.open({
+      dataDir: tmp.dir,
+      publicKeyPem: stationPub,
+      limits: { deltaMaxAgeMs: 2 * HOUR, fullMaxAgeMs: 48 * HOUR, hardMaxAgeMs: 72 * HOUR },
+    });
+    await cache.applyBundle(full("202611230030", [], { createdAt: T0 + 50 * 60_000 }));
+    const seen: StatusListHealth["state"][] = [];
+    cache.health$.subscribe((h) => seen.push(h.state));
+    expect(seen).toEqual(["ok"]);
+    vi.advanceTimersByTime(2 * HOUR + 1000); // 2 h after it arrived (1 h 10 min after it was "made")
+    expect(seen).toEqual(["ok", "stale"]);
+    vi.advanceTimersByTime(70 * HOUR); // the full list's 48 h limit adds its reason, then the hard age
+    expect(seen).toEqual(["ok", "stale", "stale", "past-hard-age"]);
+  } finally {
+    vi.useRealTimers();
+  }
 });

@@ -111,6 +111,8 @@ export type BoothRequest =
     }
   | { action: "booth.cancel"; id?: string | undefined; reason: string };
 
+export const NO_BOOTH = "this lane has no booth (no `reader` section in its config)";
+
 export function isBoothRequest(r: { action: string }): r is BoothRequest {
   return r.action.startsWith("booth.");
 }
@@ -120,12 +122,7 @@ export async function runBoothAction(
   booth: BoothOperator | undefined,
   user: OperatorUser,
 ): Promise<ControlReply> {
-  if (!booth)
-    return {
-      kind: "result",
-      ok: false,
-      message: "this lane has no booth (no `reader` section in its config)",
-    };
+  if (!booth) return { kind: "result", ok: false, message: NO_BOOTH };
   const result = (r: OperatorResult): ControlReply => ({ kind: "result", ...r });
   switch (req.action) {
     case "booth.list": {

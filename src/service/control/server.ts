@@ -12,7 +12,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
-import { type BoothOperator, isBoothRequest, runBoothAction } from "./booth-actions.js";
+import { type BoothOperator, isBoothRequest, NO_BOOTH, runBoothAction } from "./booth-actions.js";
 import {
   type ControlReply,
   ControlRequest,
@@ -109,6 +109,18 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   };
 }
 
+/** Hands a refused request to the lane's trail; a failure to record it is logged, never thrown. */
+function recordRefused(o: ControlServerOptions, r: RefusedRequest): void {
+  try {
+    o.onRefused?.(r);
+  } catch (e) {
+    (o.logger ?? silentLogger).error(
+      { err: e instanceof Error ? e.message : String(e), action: r.action },
+      "refused control request not recorded",
+    );
+  }
+}
+
 function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
   let buf = "";
   let done = false;
@@ -135,14 +147,7 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     const line = buf.slice(0, nl);
     const refuse = (raw: unknown, message: string): void => {
       finish({ kind: "error", code: "BAD_REQUEST", message });
-      try {
-        o.onRefused?.(refusedRequest(raw, message));
-      } catch (e) {
-        log.error(
-          { err: e instanceof Error ? e.message : String(e) },
-          "refused control request not recorded",
-        );
-      }
+      recordRefused(o, refusedRequest(raw, message));
     };
     let raw: unknown;
     try {
@@ -179,7 +184,12 @@ async function run(
 ): Promise<ControlReply> {
   const user: OperatorUser = { ...req.user, via: "socket" };
   const result = (r: OperatorResult): ControlReply => ({ kind: "result", ...r });
-  if (isBoothRequest(req)) return runBoothAction(req, o.booth, user);
+  if (isBoothRequest(req)) {
+    // a take or cancel refused for want of a booth is recorded like any refused request (list only reads)
+    if (!o.booth && req.action !== "booth.list")
+      recordRefused(o, { action: req.action, user: req.user, message: NO_BOOTH });
+    return runBoothAction(req, o.booth, user);
+  }
   switch (req.action) {
     case "status":
       return { kind: "result", ok: true, message: "status", data: { snapshot: o.view.snapshot() } };
