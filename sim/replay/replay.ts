@@ -117,6 +117,8 @@ export class CaptureReplay {
   private stopped = false;
   private t0 = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** the pending sleeps of run(), each with its resolve: stop() ends them */
+  private readonly sleeps = new Map<ReturnType<typeof setTimeout>, () => void>();
 
   constructor(private readonly opts: ReplayOptions) {
     this.channel = new FrameChannel({ transport: opts.transport, dialect: opts.dialect, channel: "REPLAY" });
@@ -147,10 +149,11 @@ export class CaptureReplay {
     if (ms <= 0 || this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const h = setTimeout(() => {
-        this.timers.delete(h);
+        this.sleeps.delete(h);
         resolve();
       }, ms);
-      this.timers.add(h);
+      // stop() ends the sleep too (a cleared timer alone would leave run() waiting for ever)
+      this.sleeps.set(h, resolve);
     });
   }
 
@@ -245,6 +248,11 @@ export class CaptureReplay {
     this.stopped = true;
     for (const h of this.timers) clearTimeout(h);
     this.timers.clear();
+    for (const [h, resolve] of this.sleeps) {
+      clearTimeout(h);
+      resolve();
+    }
+    this.sleeps.clear();
     this.wake?.();
     for (const s of this.subs) s.unsubscribe();
     this.channel.stop();

@@ -15,8 +15,18 @@ import { RECORD_KINDS } from "../journal/types.js";
 import type { OperatorAction } from "../service/lane-view.js";
 import { UsageError } from "./run-cli.js";
 
-/** The operator actions written as `operator.<action>` (src/service/operator-audit.ts, control/booth-actions.ts). */
-const OPERATOR_ACTIONS: readonly (OperatorAction | "booth.take" | "booth.cancel")[] = [
+/**
+ * The operator actions written as `operator.<action>` (src/service/operator-audit.ts, control/booth-actions.ts),
+ * and those a refused request may name besides (`auditRefusedRequest`: status, booth.list, bad-request).
+ */
+const OPERATOR_ACTIONS: readonly (
+  | OperatorAction
+  | "booth.take"
+  | "booth.cancel"
+  | "booth.list"
+  | "status"
+  | "bad-request"
+)[] = [
   "lane.open",
   "lane.close",
   "status-list.import",
@@ -24,7 +34,13 @@ const OPERATOR_ACTIONS: readonly (OperatorAction | "booth.take" | "booth.cancel"
   "journal.retention",
   "booth.take",
   "booth.cancel",
+  "booth.list",
+  "status",
+  "bad-request",
 ];
+
+/** `operator.` + what a refused request named as its action (src/service/control/protocol.ts refusedRequest). */
+const REFUSED_OPERATOR_TYPE = /^operator\.[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/;
 
 /** Every entry type of the trail. */
 export const AUDIT_ENTRY_TYPES: readonly string[] = [
@@ -62,25 +78,28 @@ function typePrefixes(): Set<string> {
   return s;
 }
 
-/** Is `k` a `--kind` that can match an entry (as src/audit/search.ts matches it)? */
+/** Is `k` a `--kind` that can match an entry, exactly as src/audit/search.ts `matches` compares it? */
 export function isAuditKind(k: string): boolean {
-  const low = k.toLowerCase();
-  // record kinds and entry types match case-insensitively (the row's kind), first parts exactly
+  // a record's kind is compared without case (the row's kind); the rest exactly
   return (
-    AUDIT_KIND_WORDS.includes(low) ||
-    AUDIT_ENTRY_TYPES.some((t) => t.toLowerCase() === low) ||
-    typePrefixes().has(k)
+    (RECORD_KINDS as readonly string[]).includes(k.toLowerCase()) ||
+    k === "record" ||
+    k === "event" ||
+    AUDIT_ENTRY_TYPES.includes(k) ||
+    typePrefixes().has(k) ||
+    (k.length <= 49 && REFUSED_OPERATOR_TYPE.test(k))
   );
 }
 
-const CARD_RE = /^\d{20}$/;
+// network 4 + serial 16: digits on every card seen; hex allowed, as the card's files are read
+const CARD_RE = /^[0-9A-Fa-f]{20}$/;
 const OBU_RE = /^(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})$/;
 
 /** Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry. */
 export function checkAuditFilters(o: { card?: string; obu?: string; kind?: string[] }): void {
   if (o.card !== undefined && !CARD_RE.test(o.card))
     throw new UsageError(
-      `--card: expected a card number of 20 digits (network 4 + serial 16), got ${JSON.stringify(o.card)}`,
+      `--card: expected a card number of 20 (hex) digits (network 4 + serial 16), got ${JSON.stringify(o.card)}`,
     );
   if (o.obu !== undefined && !OBU_RE.test(o.obu))
     throw new UsageError(

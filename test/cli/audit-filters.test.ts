@@ -31,10 +31,13 @@ describe("audit search / export filters", () => {
     for (const cmd of [["search"], ["export", "--format", "csv"]]) {
       const e = await auditError([...cmd, "--card", "123"]);
       expect(e).toBeInstanceOf(UsageError);
-      expect((e as Error).message).toMatch(/^--card: expected a card number of 20 digits .*got "123"/);
+      expect((e as Error).message).toMatch(
+        /^--card: expected a card number of 20 \(hex\) digits .*got "123"/,
+      );
     }
     expect(() => checkAuditFilters({ card: "4301000000000000123x" })).toThrow(/--card/);
     expect(() => checkAuditFilters({ card: "43010000000000001234" })).not.toThrow();
+    expect(() => checkAuditFilters({ card: "430100000000000abcde" })).not.toThrow(); // read as hex from the card
   });
 
   it("refuses an --obu that is neither 16 nor 8 hex digits", async () => {
@@ -66,7 +69,6 @@ describe("audit search / export filters", () => {
       "record",
       "event",
       "lane.start",
-      "LANE.START",
       "uplink",
       "status-list",
       "operator",
@@ -76,9 +78,25 @@ describe("audit search / export filters", () => {
       "audit.checkpoint",
       "booth.settled",
       "record.commit",
+      "service.http",
+      // refused requests (auditRefusedRequest): whatever action-shaped name the request gave
+      "operator.bad-request",
+      "operator.status",
+      "operator.booth.list",
+      "operator.lane.explode",
     ])
       expect(isAuditKind(k), k).toBe(true);
-    for (const k of ["nonsense", "lane.", "lane.sta", "uplink.", "operator.booth.tak"])
+    // the search compares these exactly: a different case would find nothing
+    for (const k of [
+      "nonsense",
+      "lane.",
+      "lane.sta",
+      "uplink.",
+      "operator.",
+      "LANE.START",
+      "Record",
+      "EVENT",
+    ])
       expect(isAuditKind(k), k).toBe(false);
   });
 

@@ -79,6 +79,31 @@ describe("etc-sim replay stopped while waiting", () => {
   });
 });
 
+describe("etc-sim replay stopped while it sleeps", () => {
+  it("a stop during the pause before an RSU write ends run() (it waited for ever on the cleared timer)", async () => {
+    const pair = createTransportPair();
+    const replay = new CaptureReplay({
+      transport: pair.device,
+      dialect: defaultDialect("legacy"),
+      // the RSU's first write at once, its second a minute later, no lane frame expected between
+      script: {
+        port: "rsu",
+        steps: [
+          { t: 0, bytes: Buffer.from([0xff]), after: [], delayMs: 0 },
+          { t: 60_000, bytes: Buffer.from([0xff]), after: [], delayMs: 60_000 },
+        ],
+        trailing: [],
+      },
+    });
+    await replay.start();
+    // the first write's event comes just before run() starts its minute's sleep: stop once it sleeps
+    replay.events$.subscribe((e) => {
+      if (e.type === "sent" && e.step === 0) setImmediate(() => void replay.stop());
+    });
+    expect(await replay.run()).toMatchObject({ steps: 2, matched: 0, expected: 0 });
+  });
+});
+
 describe("etc-sim with stdout closed early", () => {
   it("`etc-sim reader --pty | head -2` then SIGTERM: exits 0, no EPIPE", async () => {
     const child = spawn(process.execPath, [join(ROOT, "dist/sim/cli/etc-sim.js"), "reader", "--pty"], {
