@@ -3,26 +3,12 @@
  * station.url http(s) only with one message, and a station example that is a station number.
  */
 import { describe, expect, it } from "vitest";
-import { isEtcError } from "../../firmware-bridge/errors.js";
 import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
+import { configErrorOf, MINIMAL_LANE_CONFIG } from "./helpers.js";
 
-const minimal = {
-  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
-  statusList: { publicKey: "keys/station.pub" },
-  dataDir: "data",
-  tariff: "tariff.yaml",
-};
+const minimal = MINIMAL_LANE_CONFIG;
 
-function errorOf(raw: unknown): string {
-  try {
-    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
-  } catch (e) {
-    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
-    throw e;
-  }
-  throw new Error("expected the config to be refused");
-}
+const errorOf = configErrorOf;
 
 const withPort = (port: unknown) => ({ ...minimal, rsu: { ...minimal.rsu, port } });
 const withUrl = (url: unknown) => ({ ...minimal, station: { url } });

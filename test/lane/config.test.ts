@@ -2,26 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isEtcError } from "../../firmware-bridge/errors.js";
 import { dialectFromConfig, loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
+import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 
-const minimal = {
-  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
-  statusList: { publicKey: "keys/station.pub" },
-  dataDir: "data",
-  tariff: "tariff.yaml",
-};
+const minimal = MINIMAL_LANE_CONFIG;
 
-function errorOf(raw: unknown): string {
-  try {
-    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
-  } catch (e) {
-    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
-    throw e;
-  }
-  throw new Error("expected the config to be refused");
-}
+const errorOf = configErrorOf;
 
 describe("lane config", () => {
   it("fills documented defaults and resolves paths against the config directory", () => {

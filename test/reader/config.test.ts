@@ -6,29 +6,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { isEtcError } from "../../firmware-bridge/errors.js";
 import { DEFAULT_READER_OPTIONS, resolveReaderOptions } from "../../firmware-bridge/reader/options.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { readerOptionsFromConfig } from "../../src/config/reader.js";
+import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 
-const minimal = {
-  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
-  statusList: { publicKey: "keys/station.pub" },
-  dataDir: "data",
-  tariff: "tariff.yaml",
-};
+const minimal = MINIMAL_LANE_CONFIG;
 
-function errorOf(raw: unknown): string {
-  try {
-    parseLaneConfig(raw, "lane.yaml", "/etc/etc-lane");
-  } catch (e) {
-    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
-    throw e;
-  }
-  throw new Error("expected the config to be refused");
-}
+const errorOf = configErrorOf;
 
 describe("reader config", () => {
   it("defaults are the driver's defaults", () => {

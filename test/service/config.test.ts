@@ -1,26 +1,12 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isEtcError } from "../../firmware-bridge/errors.js";
 import { loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
+import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 
-const minimal = {
-  lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-  rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
-  statusList: { publicKey: "keys/station.pub" },
-  dataDir: "data",
-  tariff: "tariff.yaml",
-};
+const minimal = MINIMAL_LANE_CONFIG;
 
-function errorOf(service: unknown): string {
-  try {
-    parseLaneConfig({ ...minimal, service }, "lane.yaml", "/etc/etc-lane");
-  } catch (e) {
-    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
-    throw e;
-  }
-  throw new Error("expected the config to be refused");
-}
+const errorOf = (service: unknown): string => configErrorOf({ ...minimal, service });
 
 describe("config service.*", () => {
   it("defaults to loopback without a token, and resolves the token file against the config directory", () => {

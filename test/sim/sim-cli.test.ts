@@ -13,7 +13,7 @@ import { silentLogger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { ROOT } from "../../sim/harness/procs.js";
-import { CaptureReplay } from "../../sim/replay/replay.js";
+import { CaptureReplay, type ReplayScript } from "../../sim/replay/replay.js";
 import { UsageError } from "../../src/cli/run-cli.js";
 
 describe("etc-sim --tcp", () => {
@@ -43,29 +43,28 @@ describe("etc-sim --tcp", () => {
   });
 });
 
+/** A replay of `steps` (the RSU's writes) over an in-process pair, as `etc-sim replay` runs it: no limit on the first lane frame. */
+function replayOf(steps: ReplayScript["steps"]): CaptureReplay {
+  return new CaptureReplay({
+    transport: createTransportPair().device,
+    dialect: defaultDialect("legacy"),
+    script: { port: "rsu", steps, trailing: [] },
+  });
+}
+
 describe("etc-sim replay stopped while waiting", () => {
   it("a lane that never sent C0, with no first-frame limit: 'stopped while waiting', no 'undefined ms'", async () => {
-    const pair = createTransportPair();
-    const replay = new CaptureReplay({
-      transport: pair.device,
-      dialect: defaultDialect("legacy"),
-      script: {
-        port: "rsu",
-        steps: [
-          {
-            t: 10,
-            bytes: Buffer.from([0xff]),
-            after: [
-              { type: "C0", t: 5 },
-              { type: "C4", t: 8 },
-            ],
-            delayMs: 2,
-          },
+    const replay = replayOf([
+      {
+        t: 10,
+        bytes: Buffer.from([0xff]),
+        after: [
+          { type: "C0", t: 5 },
+          { type: "C4", t: 8 },
         ],
-        trailing: [],
+        delayMs: 2,
       },
-      // as `etc-sim replay` runs it: no limit on the first lane frame (firstWaitMs unset)
-    });
+    ]);
     const messages: string[] = [];
     replay.events$.subscribe((e) => {
       if (e.type === "diverged") messages.push(e.message);
@@ -81,20 +80,11 @@ describe("etc-sim replay stopped while waiting", () => {
 
 describe("etc-sim replay stopped while it sleeps", () => {
   it("a stop during the pause before an RSU write ends run() (it waited for ever on the cleared timer)", async () => {
-    const pair = createTransportPair();
-    const replay = new CaptureReplay({
-      transport: pair.device,
-      dialect: defaultDialect("legacy"),
-      // the RSU's first write at once, its second a minute later, no lane frame expected between
-      script: {
-        port: "rsu",
-        steps: [
-          { t: 0, bytes: Buffer.from([0xff]), after: [], delayMs: 0 },
-          { t: 60_000, bytes: Buffer.from([0xff]), after: [], delayMs: 60_000 },
-        ],
-        trailing: [],
-      },
-    });
+    // the RSU's first write at once, its second a minute later, no lane frame expected between
+    const replay = replayOf([
+      { t: 0, bytes: Buffer.from([0xff]), after: [], delayMs: 0 },
+      { t: 60_000, bytes: Buffer.from([0xff]), after: [], delayMs: 60_000 },
+    ]);
     await replay.start();
     // the first write's event comes just before run() starts its minute's sleep: stop once it sleeps
     replay.events$.subscribe((e) => {
