@@ -332,12 +332,13 @@ export class CardLoop implements DeskWork, RecoverySlot {
       this.setMoney(true);
       const r = await settleSuspect(ctx, open, c, card, signal);
       this.setMoney(false);
-      if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile") {
-        // the vehicle has paid: its cases close (the suspect's own and the one at hand)
+      if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile" || r === "paid-listed") {
+        // the vehicle has paid: its cases close (the suspect's own and the one at hand); a card or OBU on
+        // the status list now keeps the barrier closed (settle.ts listedNow) and the beep says refused
         for (const x of [c, desk.get(`s${open.seq}`)])
           if (x) desk.remove(x, `paid: suspect ${open.tradeId} ${r}`);
         desk.release(c);
-        await ctx.signal("done");
+        await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
       }
       if (r !== "not-debited") {

@@ -15,7 +15,9 @@ import type { CommittedRecord } from "../journal/types.js";
 import { debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import type { BoothContext } from "./context.js";
+import { refuse } from "./charge.js";
+import type { RefusalCode } from "./checks.js";
+import { type BoothContext, errText } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
 
@@ -26,7 +28,47 @@ export type SettleResult =
   | "unknown"
   | "journal-failed"
   /** the lane settled the suspect as paid (a late B5) while the booth proved it: the vehicle has paid */
-  | "settled-meanwhile";
+  | "settled-meanwhile"
+  /**
+   * the vehicle has paid (any of the three above), but its card or OBU is on the status list now (or the
+   * list cannot say): settled as the card shows, the barrier stays closed, the collector is told why
+   */
+  | "paid-listed";
+
+/**
+ * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
+ * as the booth's checks do (the lane's policy, one snapshot for both ids): the refusal, or null.
+ */
+function listedNow(
+  ctx: BoothContext,
+  card: CardRead,
+  s: CommittedRecord,
+): { code: RefusalCode; detail: Record<string, unknown> } | null {
+  let a: ReturnType<BoothContext["lane"]["statusList"]["lookup"]>;
+  try {
+    a = ctx.lane.statusList.lookup({ cardId: card.cardId, ...(s.obuSerial ? { obuId: s.obuSerial } : {}) });
+  } catch (e) {
+    return { code: "STATUS_LIST_FAILED", detail: { lookupError: errText(e) } };
+  }
+  if (!a.listed) return null;
+  return {
+    code: a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST",
+    detail: { statusList: a.entry ?? null },
+  };
+}
+
+/** The paid vehicle's prompt, or its refusal when listedNow finds its card or OBU listed. */
+function paidOrListed(
+  ctx: BoothContext,
+  s: CommittedRecord,
+  c: BoothCase,
+  bar: ReturnType<typeof listedNow>,
+  paid: SettleResult,
+): SettleResult {
+  if (!bar) return paid;
+  refuse(ctx, c, bar.code, { ...bar.detail, settled: s.tradeId, settledAs: paid });
+  return "paid-listed";
+}
 
 /** The attempt a suspect record describes, as evidence.ts judges it. */
 export function attemptOf(s: CommittedRecord, role: "entry" | "exit"): Attempt {
@@ -89,16 +131,17 @@ export async function settleSuspect(
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, data);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
-    ctx.recorded(settled, true, null);
+    const bar = listedNow(ctx, card, s);
+    ctx.recorded(settled, bar === null, null);
     ctx.audit("booth.settled", "info", `suspect ${s.tradeId} settled at the booth: debited (${v.why})`, data);
-    ctx.show(PROMPTS.settled(s.amount), c);
-    return "debited";
+    if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
+    return paidOrListed(ctx, s, c, bar, "debited");
   }
   if (v.kind === "debited") {
     ctx.counters.paidUnsettled++;
@@ -115,12 +158,13 @@ export async function settleSuspect(
         tac: v.tac,
       },
     );
-    ctx.show(PROMPTS.paidUnsettled(s.amount), c);
-    return "paid-unsettled";
+    const bar = listedNow(ctx, card, s);
+    if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);
+    return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
     const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, data);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -154,6 +198,7 @@ function settledMeanwhile(
   ctx: BoothContext,
   s: CommittedRecord,
   c: BoothCase,
+  card: CardRead,
   data: Record<string, unknown>,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
@@ -169,6 +214,7 @@ function settledMeanwhile(
   );
   if (!paid) return "unknown";
   ctx.lane.guards.release({ cardId: s.cardId, obuSerial: s.obuSerial });
-  ctx.show(PROMPTS.settled(s.amount), c);
-  return "settled-meanwhile";
+  const bar = listedNow(ctx, card, s);
+  if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
+  return paidOrListed(ctx, s, c, bar, "settled-meanwhile");
 }

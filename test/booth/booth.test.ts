@@ -4,11 +4,12 @@
  * shared ledger and every TAC verifies with the test keys.
  */
 
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 
@@ -297,6 +298,41 @@ describe("the booth over ptys", () => {
         t.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code),
       ).not.toContain("BOOTH_JOURNAL_FAILED");
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
+  it("a suspect's card listed since its DSRC attempt: settled as the card shows (it paid), but the barrier stays closed and the collector is told why", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      // a newer list puts the card on the status list after the lane judged it at B4
+      const bundle = buildBundle({
+        kind: "full",
+        version: "202507170000",
+        privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+        rows: [{ kind: "card", id: CARD, listType: 1, reason: "挂失" }],
+      });
+      await t.lane.applyStatusList(bundle, "test");
+      const before = t.outputs.length;
+      t.reader.present(CARD);
+      await t.prompt("REFUSED_CARD_ON_STATUS_LIST");
+      await t.boothIdle();
+      // the money is recorded as it happened: one record, settled with the card's TAC
+      expect(t.records()).toHaveLength(1);
+      expect(t.records()[0]).toMatchObject({
+        seq: suspect!.seq,
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        tac: t.ledger()[0]!.tac,
+      });
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["dsrc", "torn-after-debit"]]);
+      // no barrier, a red light's alarm instead
+      const after = t.outputs.slice(before);
+      expect(after.filter((o) => o.type === "barrier")).toEqual([]);
+      expect(after.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toContain(
+        "CARD_ON_STATUS_LIST",
+      );
       expect(t.lane.booth?.cases()).toEqual([]);
     });
   });
