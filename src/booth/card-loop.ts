@@ -289,7 +289,22 @@ export class CardLoop implements DeskWork, RecoverySlot {
     }
     this.watch.state = "done"; // nothing more with this card until one is put on the reader again
     const cardKey = { cardId: card.cardId };
-    const open = this.safe(() => ctx.journal.findOpenSuspect({ cardId: card.cardId }), null);
+    // an open suspect of this card must be settled before any charge: a journal that cannot say whether
+    // there is one refuses the card (never "none": that could charge a card a second time)
+    let open: CommittedRecord | null;
+    try {
+      open = ctx.journal.findOpenSuspect({ cardId: card.cardId });
+    } catch (e) {
+      ctx.counters.journalFailures++;
+      this.d.log.error({ err: errText(e), cardId: card.cardId }, "booth journal query failed");
+      ctx.alarm(
+        "BOOTH_JOURNAL_FAILED",
+        `booth: the journal cannot say whether card ${card.cardId} has an unsettled debit (${errText(e)}); not charged`,
+      );
+      ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), null);
+      await ctx.signal("refused");
+      return;
+    }
     if (!open && ctx.lane.guards.recentlyTraded(cardKey)) {
       ctx.show(PROMPTS.alreadyTraded(), null);
       ctx.audit(
@@ -402,14 +417,5 @@ export class CardLoop implements DeskWork, RecoverySlot {
   private forcedLayout() {
     const l = this.d.ctx.options.layout0019;
     return l === "auto" ? undefined : l;
-  }
-
-  private safe<T>(f: () => T, fallback: T): T {
-    try {
-      return f();
-    } catch (e) {
-      this.d.log.error({ err: errText(e) }, "booth journal query failed");
-      return fallback;
-    }
   }
 }

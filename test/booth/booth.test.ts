@@ -302,6 +302,27 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("a journal that cannot say whether the card has an unsettled debit: the card is refused, nothing charged, the case waits", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      const j = t.lane.journal;
+      const find = j.findOpenSuspect.bind(j);
+      j.findOpenSuspect = () => {
+        j.findOpenSuspect = find;
+        throw new Error("SQLITE_IOERR: disk I/O error");
+      };
+      t.reader.present(CARD);
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.records().map((r) => r.outcome)).toEqual(["OBU_NO_CARD"]);
+      expect(t.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toContain(
+        "BOOTH_JOURNAL_FAILED",
+      );
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+    });
+  });
+
   it("a suspect's card listed since its DSRC attempt: settled as the card shows (it paid), but the barrier stays closed and the collector is told why", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
