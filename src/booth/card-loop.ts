@@ -320,15 +320,15 @@ export class CardLoop implements DeskWork, RecoverySlot {
       return;
     }
     const c = desk.pick(card.cardId);
-    if (!c) {
-      if (!open) {
-        this.watch.state = "unknown"; // a case may come for it: read it again then
-        ctx.show(desk.noCasePrompt(card.cardId), null);
-        await ctx.signal("refused");
-        return;
-      }
+    if (!c && !open) {
+      this.watch.state = "unknown"; // a case may come for it: read it again then
+      ctx.show(desk.noCasePrompt(card.cardId), null);
+      await ctx.signal("refused");
+      return;
     }
-    const kase = c ?? desk.suspectCase(open as CommittedRecord);
+    // a card with an open suspect is worked on its own vehicle's case: a case the desk picked for another
+    // vehicle (one whose card is unknown) is not this card's to settle, close or charge
+    const kase = open ? ownCase(desk, c, open) : (c as BoothCase);
     if (!desk.get(kase.id)) desk.add(kase);
     await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start));
   }
@@ -418,4 +418,14 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const l = this.d.ctx.options.layout0019;
     return l === "auto" ? undefined : l;
   }
+}
+
+/** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */
+function ownCase(desk: LoopDesk, picked: BoothCase | undefined, open: CommittedRecord): BoothCase {
+  const own = desk.get(`s${open.seq}`) ?? desk.suspectCase(open);
+  if (!picked || picked.id === own.id) return own;
+  const same =
+    (picked.cardId !== null && picked.cardId === open.cardId) ||
+    (picked.obuSerial !== null && picked.obuSerial === open.obuSerial);
+  return same ? picked : own;
 }

@@ -323,6 +323,42 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("the card of an unconfirmed booth debit comes back while another vehicle's case waits: the card's own case is settled, the other vehicle's stays", async () => {
+    const A2_SERIAL = "2200000000000002";
+    await boothTest(
+      {
+        scenario: {
+          traffic: { vehicles: [noCardVehicle("A1", SERIAL), noCardVehicle("A2", A2_SERIAL, 2500)] },
+        },
+        booth: { originalCardWaitMs: 1000 },
+      },
+      async (t) => {
+        const a1 = await t.caseQueued("OBU_NO_CARD");
+        // A1's card leaves the reader right after DEBIT: the answer is lost, the card does not come back
+        t.reader.inject({ kind: "card-removed-after-debit" });
+        t.reader.present(CARD);
+        await t.prompt("PUT_BACK");
+        await t.prompt("UNCONFIRMED", 5000);
+        await t.boothIdle();
+        const a2 = await t.caseQueued("OBU_NO_CARD", a1);
+        const [suspect] = t.records().filter((r) => r.outcome === "BOOTH_DEBIT_UNCONFIRMED");
+        expect(suspect).toBeDefined();
+        // A1's card again: its suspect is settled from the card, on A1's own case
+        t.reader.present(CARD);
+        await t.prompt("SETTLED");
+        await t.boothIdle();
+        const settled = t.records().find((r) => r.seq === suspect!.seq);
+        expect(settled).toMatchObject({ kind: "transaction", tac: t.ledger()[0]!.tac });
+        const link = (settled!.extra as { settlement: { evidence: { boothCase: { id: string } } } })
+          .settlement.evidence.boothCase;
+        expect(link.id).not.toBe(a2);
+        // A2 has not paid: its case still waits, and the ledger has A1's one debit only
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([a2]);
+        expect(t.ledger()).toHaveLength(1);
+      },
+    );
+  });
+
   it("a suspect's card listed since its DSRC attempt: settled as the card shows (it paid), but the barrier stays closed and the collector is told why", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");

@@ -95,8 +95,8 @@ export interface BoothTestContext {
   readerEvent(pred: (e: ReaderSimEvent) => boolean, what: string): Promise<ReaderSimEvent>;
   /** the booth has nothing more to do (its loop idle) */
   boothIdle(): Promise<void>;
-  /** the first booth case waiting, once there is one */
-  caseQueued(reason: string): Promise<string>;
+  /** the first booth case of this reason opened (other than case `not`, when given), once there is one */
+  caseQueued(reason: string, not?: string): Promise<string>;
   /** every record matches the shared ledger; every transaction's TAC verifies with the test keys */
   expectRecordsMatchLedger(): void;
 }
@@ -219,9 +219,14 @@ export async function boothTest(
     },
     readerEvent: (pred, what) => first(readerReplay.pipe(filter(pred)), 10_000, what),
     boothIdle: () => (lane.booth as NonNullable<LaneRuntime["booth"]>).idle(),
-    async caseQueued(reason) {
+    async caseQueued(reason, not) {
       const e = await first(
-        replay.pipe(filter((x) => x.type === "booth" && x.action === "opened" && x.case.reason === reason)),
+        replay.pipe(
+          filter(
+            (x) =>
+              x.type === "booth" && x.action === "opened" && x.case.reason === reason && x.case.id !== not,
+          ),
+        ),
         10_000,
         `booth case ${reason}`,
       );
