@@ -54,6 +54,11 @@ export interface BoothIntentPayload {
   process: string;
   write: StationWrite;
   layout: Layout0019Name;
+  /**
+   * The paid record, TAC included, when DEBIT answered but its commit failed (charge.ts): the recovery
+   * commits it as it is, without the card (recover.ts). Absent while the DEBIT's answer is unknown.
+   */
+  paid?: NewLaneRecord;
 }
 
 export interface RecordContext {

@@ -31,6 +31,8 @@ import { settleSuspect } from "./settle.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
+/** A recovery the journal refused (its record not written) is tried again after this long. */
+const JOURNAL_RETRY_MS = 5000;
 
 /** The desk's side the loop uses (case-desk.ts). */
 export type LoopDesk = Pick<
@@ -181,6 +183,15 @@ export class CardLoop implements DeskWork, RecoverySlot {
   again(rereadCard: boolean): void {
     if (rereadCard) this.watch.state = "unknown";
     this.dirty = true;
+  }
+
+  /** Work again in JOURNAL_RETRY_MS (a recovery whose record the journal refused), unless an event comes first. */
+  later(): void {
+    if (this.retryTimer || this.isClosed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, JOURNAL_RETRY_MS);
   }
 
   // ---- inputs --------------------------------------------------------------------------------------

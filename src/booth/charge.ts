@@ -68,6 +68,36 @@ export function refuse(
   return { kind: "refused", code };
 }
 
+/**
+ * DEBIT answered (the TAC is known) but the record could not be committed: the paid record goes into the
+ * intent (rewritten, so a restart commits it without the card) and the debit into the recovery book as a
+ * pending debit that commits it (recover.ts): the case cannot be cancelled meanwhile, the card and OBU
+ * stay held, and the commit is tried again until it lands. Never a second charge, never a suspect for a
+ * debit whose TAC the booth had.
+ */
+function unrecorded(
+  ctx: BoothContext,
+  cardId: string,
+  intentId: number,
+  payload: BoothIntentPayload,
+  rec: BoothIntentPayload["draft"],
+): ChargeResult {
+  const withPaid: BoothIntentPayload = { ...payload, paid: rec };
+  try {
+    ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
+  } catch (e) {
+    // the journal refuses this too: this process still commits it from memory; a restart before that
+    // recovers the debit from the card (the intent as it was)
+    ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
+  }
+  return {
+    kind: "lost",
+    intentId,
+    payload: withPaid,
+    cause: new EtcError(BoothErrorCodes.JournalFailed, "the booth's paid record could not be committed"),
+  };
+}
+
 export async function charge(
   ctx: BoothContext,
   c: BoothCase,
@@ -162,7 +192,8 @@ export async function charge(
       bytes,
     };
     const committed = await ctx.tryCommit(rec, intentId);
-    if (!committed) return { kind: "journal-failed" }; // the intent stays: the next start recovers it
+    if (!committed)
+      return unrecorded(ctx, card.cardId, intentId as number, payload as BoothIntentPayload, rec);
     const { quietMs, commitMs } = ctx.lastCommit;
     // the whole time, the quiet wait included (reported on its own, never hidden from the total)
     const totalMs = ctx.now() - t0;

@@ -10,4 +10,6 @@ export const BoothErrorCodes = {
   Refused: "E853_BOOTH_REFUSED",
   /** The booth is closed (the lane is stopping). */
   Closed: "E854_BOOTH_CLOSED",
+  /** A booth record the journal did not take (DEBIT answered: the recovery commits it later). */
+  JournalFailed: "E855_BOOTH_JOURNAL_FAILED",
 } as const;

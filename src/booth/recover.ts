@@ -65,6 +65,8 @@ export async function recover(
 ): Promise<RecoverResult> {
   const p = pd.payload;
   const c = pd.case;
+  // DEBIT answered and only its record is missing: commit it as it is, no card needed
+  if (p.paid) return commitPaid(ctx, pd, p.paid);
   ctx.counters.recoveries++;
   const t0 = ctx.now();
   for (;;) {
@@ -234,4 +236,27 @@ async function unconfirmed(
   );
   ctx.show(PROMPTS.unconfirmed(p.cardId), pd.case);
   return "unconfirmed";
+}
+
+/**
+ * A debit whose DEBIT answered but whose record the journal did not take (charge.ts `unrecorded`): the
+ * paid record, TAC included, committed as it is (the intent deleted with it), then what a paid case does.
+ * A journal that still refuses it leaves it pending: the recovery book tries again.
+ */
+async function commitPaid(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  rec: NonNullable<BoothIntentPayload["paid"]>,
+): Promise<RecoverResult> {
+  const p = pd.payload;
+  const committed = await ctx.tryCommit(rec, pd.intentId);
+  if (!committed) return "journal-failed";
+  ctx.counters.transactions++;
+  const key = { cardId: p.cardId, obuSerial: p.obuSerial };
+  ctx.lane.guards.release(key);
+  ctx.lane.guards.rememberTraded(key);
+  if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
+  ctx.recorded(committed, true, ctx.lastCommit.commitMs);
+  ctx.show(PROMPTS.recovered(p.prepared.amount), pd.case);
+  return "recorded";
 }

@@ -34,6 +34,8 @@ export interface RecoverySlot {
   ): Promise<T>;
   /** work again after this pass; `rereadCard`: the card on the reader is read afresh */
   again(rereadCard: boolean): void;
+  /** work again a while later (a record the journal refused: not in a tight loop) */
+  later(): void;
 }
 
 export interface RecoveryBookDeps {
@@ -115,7 +117,11 @@ export class RecoveryBook {
   /** Drive one recovery (recover.ts), then close its case; proven not debited, the case pays afresh. */
   async run(pd: PendingDebit, slot: RecoverySlot, signal: AbortSignal): Promise<void> {
     const r = await slot.asActive(pd.case, true, signal, (s) => recover(this.d.ctx, pd, slot.watch, s));
-    if (r === "closed" || r === "journal-failed") return;
+    if (r === "closed") return;
+    if (r === "journal-failed") {
+      slot.later(); // it stays first in the book: tried again, the card and OBU held meanwhile
+      return;
+    }
     this.pending.delete(pd.case.id);
     this.d.desk.remove(pd.case, `recovery: ${r}`);
     if (r === "not-debited") {

@@ -445,6 +445,79 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("DEBIT answered but its record not committed: the TAC is kept (in memory and in the intent), the case cannot be cancelled, the record lands later, after a restart without the card", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const j = t.lane.journal;
+      const commit = j.commit.bind(j);
+      let refused = 0;
+      // the disk refuses the booth's record twice: at the charge, and at the recovery's first try
+      j.commit = (rec, opts) => {
+        if ((rec.extra as { path?: string } | undefined)?.path === "booth" && refused < 2) {
+          refused++;
+          throw new Error("SQLITE_FULL: database or disk is full");
+        }
+        return commit(rec, opts);
+      };
+      t.reader.present(CARD);
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      expect(refused).toBe(2);
+      const [debit] = t.ledger();
+      expect(debit).toMatchObject({ path: "booth", cardId: CARD });
+      // no record yet, but the paid record, TAC included, waits in the intent; the card stays held
+      expect(t.records().map((r) => r.kind)).toEqual(["stop"]);
+      const [intent] = t.lane.journal.openIntents();
+      expect(JSON.parse(intent!.payload)).toMatchObject({ paid: { kind: "transaction", tac: debit!.tac } });
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(true);
+      const [pending] = t.lane.booth!.cases();
+      expect(pending).toMatchObject({ kind: "recovery", cardId: CARD });
+      const cancel = await t.lane.booth!.cancel({
+        id: pending!.id,
+        reason: "gone",
+        user: { name: "op", uid: 1 },
+      });
+      expect(cancel.ok).toBe(false);
+      // the vehicle left with its card; the lane restarts: the record is committed from the intent
+      t.reader.remove();
+      await t.restartLane();
+      await t.prompt("RECOVERED");
+      await t.boothIdle();
+      const tx = t.records().filter((r) => r.kind === "transaction");
+      expect(tx).toHaveLength(1);
+      expect(tx[0]).toMatchObject({ outcome: "BOOTH_EXIT_DEBIT", cardId: CARD, tac: debit!.tac });
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(t.ledger()).toHaveLength(1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("DEBIT answered, its record refused twice: the booth commits it itself once the journal takes it again (no restart)", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const j = t.lane.journal;
+      const commit = j.commit.bind(j);
+      let refused = 0;
+      j.commit = (rec, opts) => {
+        if ((rec.extra as { path?: string } | undefined)?.path === "booth" && refused < 2) {
+          refused++;
+          throw new Error("SQLITE_FULL: database or disk is full");
+        }
+        return commit(rec, opts);
+      };
+      t.reader.present(CARD);
+      // tried again a while later (card-loop.ts JOURNAL_RETRY_MS), not in a tight loop
+      await t.prompt("RECOVERED", 15_000);
+      await t.boothIdle();
+      expect(refused).toBe(2);
+      const tx = t.records().filter((r) => r.kind === "transaction");
+      expect(tx.map((r) => [r.outcome, r.tac])).toEqual([["BOOTH_EXIT_DEBIT", t.ledger()[0]!.tac]]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      expect(t.lane.booth?.cases()).toEqual([]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("after a lane restart the debit intent drives the recovery: the original card, GET TRANSACTION PROVE, the record says the PSAM session is gone", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
