@@ -356,7 +356,20 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (open) {
       await yieldToIo();
       this.setMoney(true);
-      const r = await settleSuspect(ctx, open, c, card, signal);
+      let r: Awaited<ReturnType<typeof settleSuspect>>;
+      try {
+        r = await settleSuspect(ctx, open, c, card, signal);
+      } catch (e) {
+        // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
+        // journal is written only once the evidence is in); the collector puts the card back
+        this.setMoney(false);
+        if (signal.aborted || isEtcError(e, ReaderErrorCodes.Aborted)) throw e;
+        ctx.counters.cardErrors++;
+        this.watch.state = isEtcError(e, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
+        ctx.show(PROMPTS.cardError(errText(e)), c);
+        await ctx.signal("refused");
+        return;
+      }
       this.setMoney(false);
       if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile" || r === "paid-listed") {
         // the vehicle has paid: its cases close (the suspect's own and the one at hand); a card or OBU on

@@ -359,6 +359,22 @@ describe("the booth over ptys", () => {
     );
   });
 
+  it("a suspect's card lifted while the booth reads its evidence: nothing settled, the collector is told to put it back, and it settles then", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      // the card leaves the field at the evidence's GET TRANSACTION PROVE (805A), before anything is settled
+      t.reader.inject({ kind: "remove-card", when: { target: "card", ins: "5a" } });
+      t.reader.present(CARD);
+      await t.prompt("CARD_ERROR");
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.revision])).toEqual([["suspect", 1]]);
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.tac])).toEqual([["transaction", t.ledger()[0]!.tac]]);
+    });
+  });
+
   it("a suspect's card listed since its DSRC attempt: settled as the card shows (it paid), but the barrier stays closed and the collector is told why", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
