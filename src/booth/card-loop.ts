@@ -405,7 +405,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     await yieldToIo();
     // the transaction's time counts from the card read, unless a settlement came first
     const from = open ? undefined : start;
+    // a card event during the charge (removed and put straight back) says where the card is: the reply's
+    // error must not overwrite it
+    const events = this.cardEvents;
     const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, from));
+    const noCardEventSince = this.cardEvents === events;
     if (r.kind === "paid") {
       desk.release(c);
       desk.remove(c, "paid at the booth");
@@ -416,11 +420,12 @@ export class CardLoop implements DeskWork, RecoverySlot {
       desk.remove(c, "DEBIT answer lost: recovering");
       desk.release(c);
       const pd = this.d.recoveries.add(r.intentId, r.payload);
-      this.watch.state = isEtcError(r.cause, ReaderErrorCodes.CardRemoved) ? "absent" : "unknown";
+      if (noCardEventSince)
+        this.watch.state = isEtcError(r.cause, ReaderErrorCodes.CardRemoved) ? "absent" : "unknown";
       await this.d.recoveries.run(pd, this, signal);
       return;
     }
-    if (r.kind === "card-error")
+    if (r.kind === "card-error" && noCardEventSince)
       this.watch.state = isEtcError(r.error, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
     await ctx.signal("refused");
   }
