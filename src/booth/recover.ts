@@ -18,6 +18,7 @@
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import type { CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
@@ -161,13 +162,8 @@ async function onOriginal(
     );
     const committed = await ctx.tryCommit(rec, pd.intentId);
     if (!committed) return "journal-failed";
-    ctx.counters.transactions++;
     ctx.counters.proved++;
-    const key = { cardId: p.cardId, obuSerial: p.obuSerial };
-    ctx.lane.guards.release(key);
-    ctx.lane.guards.rememberTraded(key);
-    if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
-    ctx.recorded(committed, true, ctx.lastCommit.commitMs);
+    recordedPaid(ctx, pd, committed);
     if (check.result === "rejected")
       ctx.alarm(
         "BOOTH_MAC2_REJECTED",
@@ -248,15 +244,20 @@ async function commitPaid(
   pd: PendingDebit,
   rec: NonNullable<BoothIntentPayload["paid"]>,
 ): Promise<RecoverResult> {
-  const p = pd.payload;
   const committed = await ctx.tryCommit(rec, pd.intentId);
   if (!committed) return "journal-failed";
+  recordedPaid(ctx, pd, committed);
+  ctx.show(PROMPTS.recovered(pd.payload.prepared.amount), pd.case);
+  return "recorded";
+}
+
+/** A recovered debit's paid record is in the journal: the card and OBU go, the barrier opens. */
+function recordedPaid(ctx: BoothContext, pd: PendingDebit, committed: CommittedRecord): void {
+  const p = pd.payload;
   ctx.counters.transactions++;
   const key = { cardId: p.cardId, obuSerial: p.obuSerial };
   ctx.lane.guards.release(key);
   ctx.lane.guards.rememberTraded(key);
   if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
   ctx.recorded(committed, true, ctx.lastCommit.commitMs);
-  ctx.show(PROMPTS.recovered(p.prepared.amount), pd.case);
-  return "recorded";
 }

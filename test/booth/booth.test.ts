@@ -11,7 +11,7 @@ import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
-import { boothCard, boothTest, noCardVehicle } from "./harness.js";
+import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -26,6 +26,21 @@ const B5_LOST = {
   card: { serial: SERIAL },
   faults: [{ kind: "b5-lost", lingerMs: 0 }],
 };
+
+/** The journal refuses the booth's next `n` records (a full disk); returns how many it refused so far. */
+function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
+  const j = t.lane.journal;
+  const commit = j.commit.bind(j);
+  let refused = 0;
+  j.commit = (rec, opts) => {
+    if ((rec.extra as { path?: string } | undefined)?.path === "booth" && refused < n) {
+      refused++;
+      throw new Error("SQLITE_FULL: database or disk is full");
+    }
+    return commit(rec, opts);
+  };
+  return () => refused;
+}
 
 describe("the booth over ptys", () => {
   it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
@@ -464,21 +479,12 @@ describe("the booth over ptys", () => {
   it("DEBIT answered but its record not committed: the TAC is kept (in memory and in the intent), the case cannot be cancelled, the record lands later, after a restart without the card", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
-      const j = t.lane.journal;
-      const commit = j.commit.bind(j);
-      let refused = 0;
       // the disk refuses the booth's record twice: at the charge, and at the recovery's first try
-      j.commit = (rec, opts) => {
-        if ((rec.extra as { path?: string } | undefined)?.path === "booth" && refused < 2) {
-          refused++;
-          throw new Error("SQLITE_FULL: database or disk is full");
-        }
-        return commit(rec, opts);
-      };
+      const refused = refuseBoothRecords(t, 2);
       t.reader.present(CARD);
       await t.prompt("REFUSED_SYSTEM");
       await t.boothIdle();
-      expect(refused).toBe(2);
+      expect(refused()).toBe(2);
       const [debit] = t.ledger();
       expect(debit).toMatchObject({ path: "booth", cardId: CARD });
       // no record yet, but the paid record, TAC included, waits in the intent; the card stays held
@@ -511,21 +517,12 @@ describe("the booth over ptys", () => {
   it("DEBIT answered, its record refused twice: the booth commits it itself once the journal takes it again (no restart)", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
-      const j = t.lane.journal;
-      const commit = j.commit.bind(j);
-      let refused = 0;
-      j.commit = (rec, opts) => {
-        if ((rec.extra as { path?: string } | undefined)?.path === "booth" && refused < 2) {
-          refused++;
-          throw new Error("SQLITE_FULL: database or disk is full");
-        }
-        return commit(rec, opts);
-      };
+      const refused = refuseBoothRecords(t, 2);
       t.reader.present(CARD);
       // tried again a while later (card-loop.ts JOURNAL_RETRY_MS), not in a tight loop
       await t.prompt("RECOVERED", 15_000);
       await t.boothIdle();
-      expect(refused).toBe(2);
+      expect(refused()).toBe(2);
       const tx = t.records().filter((r) => r.kind === "transaction");
       expect(tx.map((r) => [r.outcome, r.tac])).toEqual([["BOOTH_EXIT_DEBIT", t.ledger()[0]!.tac]]);
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
