@@ -21,7 +21,7 @@ import type { BoothIntentPayload } from "./booth-records.js";
 import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
-import { charge } from "./charge.js";
+import { charge, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
 import { PROMPTS } from "./prompts.js";
@@ -187,11 +187,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
 
   /** Work again in JOURNAL_RETRY_MS (a recovery whose record the journal refused), unless an event comes first. */
   later(): void {
-    if (this.retryTimer || this.isClosed) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.kick();
-    }, JOURNAL_RETRY_MS);
+    this.workIn(JOURNAL_RETRY_MS);
   }
 
   // ---- inputs --------------------------------------------------------------------------------------
@@ -258,11 +254,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
 
   /** Work again after a short pause (a busy reader), unless an event comes first. */
   private retrySoon(): void {
+    this.workIn(BUSY_RETRY_MS);
+  }
+
+  /** Work again `ms` from now, unless an event comes first (one timer: the first one asked for wins). */
+  private workIn(ms: number): void {
     if (this.retryTimer || this.isClosed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.kick();
-    }, BUSY_RETRY_MS);
+    }, ms);
   }
 
   /** Read the card on the reader and handle its case. */
@@ -306,13 +307,12 @@ export class CardLoop implements DeskWork, RecoverySlot {
     try {
       open = ctx.journal.findOpenSuspect({ cardId: card.cardId });
     } catch (e) {
-      ctx.counters.journalFailures++;
       this.d.log.error({ err: errText(e), cardId: card.cardId }, "booth journal query failed");
-      ctx.alarm(
-        "BOOTH_JOURNAL_FAILED",
+      refuseForJournal(
+        ctx,
+        null,
         `booth: the journal cannot say whether card ${card.cardId} has an unsettled debit (${errText(e)}); not charged`,
       );
-      ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), null);
       await ctx.signal("refused");
       return;
     }

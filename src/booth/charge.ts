@@ -43,6 +43,13 @@ export type ChargeResult =
   | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
   | { kind: "journal-failed" };
 
+/** Nothing charged because the journal failed: counted, BOOTH_JOURNAL_FAILED, `系统故障 / 未扣款` on the screen. */
+export function refuseForJournal(ctx: BoothContext, c: BoothCase | null, message: string): void {
+  ctx.counters.journalFailures++;
+  ctx.alarm("BOOTH_JOURNAL_FAILED", message);
+  ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), c);
+}
+
 /** Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. */
 export function refuse(
   ctx: BoothContext,
@@ -259,9 +266,7 @@ export async function charge(
     }
     if (e instanceof IntentNotWritten) {
       // the intent could not be written (journal): no DEBIT went out
-      ctx.counters.journalFailures++;
-      ctx.alarm("BOOTH_JOURNAL_FAILED", `booth: debit intent not written (${errText(e)}); no debit was sent`);
-      ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), c);
+      refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
       return { kind: "journal-failed" };
     }
     ctx.counters.cardErrors++;

@@ -4,7 +4,6 @@
  * docs/status-list.md section 5). Both are pushed when they change, also with no lookup and no update: a
  * timer is armed for the next limit crossing.
  */
-
 import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { StatusListErrors, slError } from "./errors.js";
