@@ -70,6 +70,8 @@ export interface StatusListView {
   /** when the newest list was applied */
   appliedAt: number | null;
   counts: { cards: number; obus: number } | null;
+  /** the bundle the uplink is downloading, a few pages per poll; null when none (or no station) */
+  download: { name: string; pages: number; pagesDone: number } | null;
 }
 
 export interface UplinkView {

@@ -331,6 +331,7 @@ export class LaneRuntimeView implements LaneView {
         ages: { fullMs: health.ages.fullMs, deltaMs: health.versions.delta ? health.ages.newestMs : null },
         appliedAt: this.listAppliedAt,
         counts: this.listCounts,
+        download: up?.statusList?.download ?? null,
       },
       uplink: up
         ? {

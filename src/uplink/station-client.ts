@@ -1,11 +1,9 @@
 /**
  * HTTP(S) client for the station API (docs/station-api.md). Every request has a timeout (AbortSignal).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
- * E612 when it answers with something unusable (other 4xx, malformed body), E614 for a bad bundle.
+ * E612 when it answers with something unusable (other 4xx, malformed body). A bundle's pages are put
+ * together and checked by ./bundle-download.ts (E614 for a bad bundle).
  */
-import { createHash, type Hash } from "node:crypto";
-import { open, unlink } from "node:fs/promises";
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { JournalErrorCodes } from "../journal/errors.js";
@@ -211,41 +209,10 @@ export class StationClient {
   }
 
   /**
-   * Downloads every page of a bundle into `file` and checks total length and SHA-256. The lane's thread
-   * never holds the whole bundle (a full list is about 480 MB): each page is hashed in 256 KB slices with a
-   * turn of the event loop between them and written by the thread pool, so a frame from the RSU waits at
-   * most one slice (well under a millisecond). On a mismatch the file is removed and E614 thrown.
+   * Page `p` of a bundle: bytes [p * pageSize, (p + 1) * pageSize) (./bundle-download.ts puts the pages
+   * together and checks them against the manifest).
    */
-  async bundle(info: BundleInfo, file: string): Promise<void> {
-    const hash = createHash("sha256");
-    let bytes = 0;
-    const fh = await open(file, "w");
-    try {
-      for (let p = 0; p < info.pages; p++) {
-        const page = await this.bundlePage(info, p);
-        bytes += page.length;
-        await hashInSlices(hash, page);
-        await fh.write(page);
-      }
-    } catch (e) {
-      await fh.close();
-      await unlink(file).catch(() => undefined);
-      throw e;
-    }
-    await fh.close();
-    const sha = hash.digest("hex");
-    if (bytes !== info.bytes || sha !== info.sha256) {
-      await unlink(file).catch(() => undefined);
-      throw new EtcError(
-        JournalErrorCodes.StatusListBundle,
-        `status-list bundle ${info.name}: got ${bytes} bytes sha256 ${sha.slice(0, 12)}…, ` +
-          `manifest says ${info.bytes} bytes sha256 ${info.sha256.slice(0, 12)}…`,
-        { name: info.name },
-      );
-    }
-  }
-
-  private async bundlePage(info: BundleInfo, p: number): Promise<Buffer> {
+  async bundlePage(info: BundleInfo, p: number): Promise<Buffer> {
     const what = `status-list bundle ${info.name} page ${p + 1}/${info.pages}`;
     const res = await this.request(
       what,
@@ -260,14 +227,5 @@ export class StationClient {
     } catch (e) {
       throw this.networkError(what, e, this.opts.bundleTimeoutMs);
     }
-  }
-}
-
-const HASH_SLICE = 256 * 1024;
-
-async function hashInSlices(hash: Hash, buf: Buffer): Promise<void> {
-  for (let o = 0; o < buf.length; o += HASH_SLICE) {
-    hash.update(buf.subarray(o, o + HASH_SLICE));
-    if (o + HASH_SLICE < buf.length) await nextTurn();
   }
 }

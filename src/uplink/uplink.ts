@@ -7,9 +7,7 @@
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  */
-import { mkdir, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -18,6 +16,7 @@ import type { Outbox } from "../journal/outbox.js";
 import type { LaneIdentity } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { BundleDownload } from "./bundle-download.js";
 import {
   type BreakerOptions,
   type BreakerState,
@@ -80,6 +79,8 @@ export interface UplinkStatus {
     confirmedAt: string | null;
     lastPollAt: string | null;
     bundlesApplied: number;
+    /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
+    download: { name: string; pages: number; pagesDone: number } | null;
     lastError: { code: string; message: string; at: string } | null;
   } | null;
 }
@@ -106,6 +107,11 @@ export interface UplinkOptions {
    * the lane's data disk, not a RAM-backed /tmp); default the OS temp directory
    */
   downloadDir?: string;
+  /**
+   * pages of a status-list bundle per poll, 1..10 000 (between two, an upload batch that waits goes first);
+   * default 8 (8 MiB in the station's default 1 MiB pages)
+   */
+  bundlePagesPerStep?: number;
   /** default 10 000 ms; 0 disables heartbeats */
   heartbeatIntervalMs?: number;
   /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
@@ -140,6 +146,8 @@ export class Uplink {
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
+  private readonly pagesPerStep: number;
+  private readonly downloads: BundleDownload;
   private readonly abort = new AbortController();
   private readonly statusSubject: BehaviorSubject<UplinkStatus>;
   readonly status$: Observable<UplinkStatus>;
@@ -198,6 +206,7 @@ export class Uplink {
         `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`,
       );
     }
+    this.pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
     this.backoff = new Backoff(bo, opts.random);
     this.breaker = new CircuitBreaker(br, this.now);
     this.client = new StationClient(
@@ -211,12 +220,14 @@ export class Uplink {
       },
       this.abort.signal,
     );
+    this.downloads = new BundleDownload(opts.downloadDir ?? tmpdir(), this.client, this.log);
     this.sl = opts.statusList
       ? {
           ...opts.statusList.versions(),
           confirmedAt: null,
           lastPollAt: null,
           bundlesApplied: 0,
+          download: null,
           lastError: null,
         }
       : null;
@@ -561,17 +572,19 @@ export class Uplink {
     sl.lastPollAt = new Date(this.now()).toISOString();
     const todo = [...(m.full ? [m.full] : []), ...m.deltas];
     if (todo.length === 0) {
+      await this.downloads.abandon();
+      sl.download = null;
       sl.confirmedAt = sl.lastPollAt;
       sl.lastError = null;
       Object.assign(sl, held);
       return false;
     }
-    // one bundle per poll: an upload batch may go between two bundles of a chain (step)
+    // one bundle per poll, and at most bundlePagesPerStep of its pages: an upload batch may go between two
+    // bundles of a chain and between two parts of a long bundle (step); a failed page is asked for again
     const b = todo[0]!;
-    const dir = this.opts.downloadDir ?? tmpdir();
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, `${b.name}.${process.pid}.download`);
-    await this.client.bundle(b, file); // E611 here counts as a station failure
+    const file = await this.downloads.step(b, this.pagesPerStep); // E611 here counts as a station failure
+    sl.download = this.downloads.progress;
+    if (file === null) return true;
     try {
       await sink.applyBundle(file);
     } catch (e) {
@@ -595,7 +608,8 @@ export class Uplink {
       Object.assign(sl, sink.versions());
       return false; // retry at the next poll
     } finally {
-      await unlink(file).catch(() => undefined);
+      await this.downloads.finish();
+      sl.download = null;
     }
     sl.bundlesApplied++;
     Object.assign(sl, sink.versions());

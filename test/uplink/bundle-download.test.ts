@@ -1,9 +1,16 @@
+/**
+ * A status-list bundle downloaded a few pages at a time and resumed where it stopped
+ * (src/uplink/bundle-download.ts): the pages from a source that serves `body`, failing where a test says.
+ */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, expect, it } from "vitest";
-import { isEtcError } from "../../firmware-bridge/errors.js";
-import { type BundleInfo, StationClient } from "../../src/uplink/station-client.js";
+import { afterEach, expect, it, vi } from "vitest";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import { BundleDownload, type PageSource } from "../../src/uplink/bundle-download.js";
+import type { BundleInfo } from "../../src/uplink/station-client.js";
 import { tempDir } from "../journal/helpers.js";
 
 const cleanups: (() => void)[] = [];
@@ -11,22 +18,23 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-/** A station that serves `body` in pages of `pageSize` bytes. */
-function client(body: Buffer, pageSize: number): StationClient {
-  const fetchPage = async (url: string | URL | Request): Promise<Response> => {
-    const p = Number(new URL(String(url)).searchParams.get("page"));
-    return new Response(body.subarray(p * pageSize, (p + 1) * pageSize));
-  };
-  return new StationClient(
-    {
-      baseUrl: "http://station.test",
-      lane: { network: "4301", station: "0102", lane: 3 },
-      requestTimeoutMs: 1000,
-      bundleTimeoutMs: 1000,
-      fetch: fetchPage as typeof fetch,
+function dir(): string {
+  const t = tempDir("etc-dl-");
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+/** Serves `body` in pages of `pageSize`; `fail(p)` true: that request fails as the station client's do. */
+function source(body: Buffer, pageSize: number, fail: (p: number, n: number) => boolean = () => false) {
+  const asked: number[] = [];
+  const s: PageSource = {
+    async bundlePage(_info, p) {
+      asked.push(p);
+      if (fail(p, asked.length)) throw new EtcError("E611_STATION_UNREACHABLE", `page ${p + 1}: timed out`);
+      return Buffer.from(body.subarray(p * pageSize, (p + 1) * pageSize));
     },
-    new AbortController().signal,
-  );
+  };
+  return { s, asked };
 }
 
 function info(body: Buffer, pageSize: number, over: Partial<BundleInfo> = {}): BundleInfo {
@@ -43,30 +51,145 @@ function info(body: Buffer, pageSize: number, over: Partial<BundleInfo> = {}): B
   };
 }
 
-// 600 KB pages: each is hashed in three slices
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+// 600 KB pages, each hashed in three slices; the last page is 300 KB
 const body = Buffer.from(Array.from({ length: 1_500_000 }, (_, i) => (i * 7919) & 0xff));
+const PAGE = 600_000;
 
 it("writes the pages to the file and checks length and SHA-256", async () => {
-  const t = tempDir("etc-dl-");
-  cleanups.push(t.cleanup);
-  const file = join(t.dir, "b.download");
-  await client(body, 600_000).bundle(info(body, 600_000), file);
-  expect(readFileSync(file).equals(body)).toBe(true);
+  const d = dir();
+  const { s } = source(body, PAGE);
+  const dl = new BundleDownload(d, s, silentLogger);
+  const file = await dl.step(info(body, PAGE), 100);
+  expect(file).toBe(join(d, "full-202611260000.bundle.download"));
+  expect(readFileSync(file!).equals(body)).toBe(true);
+  await dl.finish();
+  expect(readdirSync(d)).toEqual([]);
 });
 
-it("a bundle that does not match the manifest is refused (E614) and its file removed", async () => {
-  const t = tempDir("etc-dl-");
-  cleanups.push(t.cleanup);
-  const file = join(t.dir, "b.download");
+it("takes at most the pages it is given per step, and a failed page is asked for again, not page 0", async () => {
+  const d = dir();
+  const { s, asked } = source(body, PAGE, (p, n) => p === 2 && n === 3); // the third page fails once
+  const dl = new BundleDownload(d, s, silentLogger);
+  const b = info(body, PAGE);
+  expect(await dl.step(b, 2)).toBeNull();
+  expect(dl.progress).toEqual({ name: b.name, pages: 3, pagesDone: 2 });
+  expect(isEtcError(await errorOf(dl.step(b, 2)), "E611_STATION_UNREACHABLE")).toBe(true);
+  expect(dl.progress?.pagesDone).toBe(2);
+  const file = await dl.step(b, 2);
+  expect(asked).toEqual([0, 1, 2, 2]);
+  expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("a new process resumes from the files the last one left, with the hash of their pages rebuilt", async () => {
+  const d = dir();
+  const b = info(body, PAGE);
+  await new BundleDownload(d, source(body, PAGE).s, silentLogger).step(b, 2);
+  // a crash after a page's write but before its progress: the extra bytes are not counted
+  writeFileSync(
+    join(d, `${b.name}.download`),
+    Buffer.concat([body.subarray(0, 1_200_000), Buffer.alloc(5000)]),
+  );
+  const { s, asked } = source(body, PAGE);
+  const file = await new BundleDownload(d, s, silentLogger).step(b, 10);
+  expect(asked).toEqual([2]);
+  expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("a file shorter than its progress says, or progress of another bundle, starts again from page 0", async () => {
+  for (const spoil of ["short", "other"] as const) {
+    const d = dir();
+    const b = info(body, PAGE);
+    await new BundleDownload(d, source(body, PAGE).s, silentLogger).step(b, 2);
+    if (spoil === "short") truncateSync(join(d, `${b.name}.download`), 700_000);
+    const now = spoil === "other" ? info(body, PAGE, { sha256: "0".repeat(64) }) : b;
+    const { s, asked } = source(body, PAGE);
+    await new BundleDownload(d, s, silentLogger).step(now, 10).catch(() => null); // E614 for "other"
+    expect(asked).toEqual([0, 1, 2]);
+  }
+});
+
+it("another bundle in the manifest discards the download under way, and leftovers of earlier versions go", async () => {
+  const d = dir();
+  writeFileSync(join(d, "full-202611250000.bundle.4242.download"), "old"); // an earlier version's name
+  const { s } = source(body, PAGE);
+  const dl = new BundleDownload(d, s, silentLogger);
+  await dl.step(info(body, PAGE), 1);
+  expect(readdirSync(d).sort()).toEqual([
+    "full-202611260000.bundle.download",
+    "full-202611260000.bundle.download.json",
+  ]);
+  const small = body.subarray(0, 1000);
+  const next = info(small, PAGE, { name: "full-202611260005.bundle", version: "202611260005" });
+  const file = await new BundleDownload(d, source(small, PAGE).s, silentLogger).step(next, 1);
+  const file2 = await dl.step(next, 1); // the first one also moves on to the newer bundle
+  expect(file2).toBe(file);
+  expect(readdirSync(d).sort()).toEqual([
+    "full-202611260005.bundle.download",
+    "full-202611260005.bundle.download.json",
+  ]);
+});
+
+it("a bundle that does not match the manifest is refused (E614) and its files removed", async () => {
+  const d = dir();
   const tampered = Buffer.from(body);
   tampered.writeUInt8(tampered.readUInt8(1_000_000) ^ 1, 1_000_000);
-  let err: unknown;
-  try {
-    await client(tampered, 600_000).bundle(info(body, 600_000), file);
-  } catch (e) {
-    err = e;
-  }
+  const dl = new BundleDownload(d, source(tampered, PAGE).s, silentLogger);
+  const err = await errorOf(dl.step(info(body, PAGE), 100));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toMatch(/manifest says 1500000 bytes/);
-  expect(existsSync(file)).toBe(false);
+  expect(readdirSync(d)).toEqual([]);
+  expect(dl.progress).toBeNull();
+});
+
+it("a page of the wrong length is refused (E614) at once and the download discarded", async () => {
+  const d = dir();
+  const { s, asked } = source(body.subarray(0, 1_400_000), PAGE); // the last page 100 KB short
+  const dl = new BundleDownload(d, s, silentLogger);
+  const err = await errorOf(dl.step(info(body, PAGE), 100));
+  expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
+  expect((err as Error).message).toMatch(/page 3\/3 has 200000 bytes.*give it 300000/);
+  expect(asked).toEqual([0, 1, 2]);
+  expect(existsSync(join(d, "full-202611260000.bundle.download"))).toBe(false);
+  expect(readdirSync(d)).toEqual([]);
+});
+
+it("a page whose write fails (a full disk) is asked for again and the bundle still checks out", async () => {
+  const d = dir();
+  const { s, asked } = source(body, PAGE);
+  const dl = new BundleDownload(d, s, silentLogger);
+  const b = info(body, PAGE);
+  await dl.step(b, 1);
+  const probe = await open(join(d, `${b.name}.download`), "r");
+  const write = vi
+    .spyOn(Object.getPrototypeOf(probe), "write")
+    .mockRejectedValueOnce(Object.assign(new Error("no space left on device"), { code: "ENOSPC" }));
+  await probe.close();
+  expect(await errorOf(dl.step(b, 1))).toMatchObject({ code: "ENOSPC" });
+  write.mockRestore();
+  expect(dl.progress?.pagesDone).toBe(1);
+  const file = await dl.step(b, 10);
+  expect(asked).toEqual([0, 1, 1, 2]);
+  expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("abandon removes a download left unfinished, by this process or an earlier one", async () => {
+  const d = dir();
+  const b = info(body, PAGE);
+  await new BundleDownload(d, source(body, PAGE).s, silentLogger).step(b, 1);
+  const dl = new BundleDownload(d, source(body, PAGE).s, silentLogger);
+  await dl.abandon();
+  expect(readdirSync(d)).toEqual([]);
+  await dl.step(b, 1);
+  await dl.abandon();
+  expect(readdirSync(d)).toEqual([]);
+  expect(dl.progress).toBeNull();
 });

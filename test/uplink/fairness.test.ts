@@ -3,8 +3,9 @@
  * status-list bundle that keeps failing while /api/v1/transactions works, and a bundle chain while records
  * wait, each with the real journal and the station simulator (./rig.ts).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { filter, firstValueFrom } from "rxjs";
 import { afterEach, expect, it } from "vitest";
 import type { StatusListSink } from "../../src/uplink/uplink.js";
 import { tempDir } from "../journal/helpers.js";
@@ -111,4 +112,71 @@ it("status-list bundles and upload batches take turns: a batch goes between two 
     .filter((x, i, a) => i === 0 || x === "upload" || a[i - 1] !== "bundle"); // a bundle's pages: one step
   expect(applied).toBe(3);
   expect(steps.slice(0, 6)).toEqual(["bundle", "upload", "bundle", "upload", "bundle", "upload"]);
+});
+
+it("a long bundle comes a few pages per poll, upload batches between, and a failed page is asked for again", async () => {
+  const asked: string[] = [];
+  let failed = false;
+  const f: typeof fetch = async (input, init) => {
+    const u = new URL(String(input));
+    const page = u.pathname.includes("/bundles/") ? `page ${u.searchParams.get("page")}` : null;
+    asked.push(page ?? (u.pathname.endsWith("/transactions") ? "upload" : "other"));
+    if (page === "page 3" && !failed) {
+      failed = true;
+      return new Response('{"error":"FAULT"}', { status: 503 });
+    }
+    return fetch(input, init);
+  };
+  const sink = new ChainSink();
+  let applied = 0;
+  sink.applyBundle = async () => {
+    applied++;
+    sink.full = "202611230000";
+    return {};
+  };
+  rig = await makeRig(
+    {
+      fetch: f,
+      statusList: sink,
+      statusListPollMs: 150_000,
+      batchSize: 10,
+      bundlePagesPerStep: 2,
+      downloadDir: listsDir([]),
+    },
+    { statusListDir: listsDir(["full-202611230000.bundle"]), pageSize: 500 }, // six pages
+  );
+  rig.commit(45); // five batches
+  rig.uplink.start();
+  await rig.uplink.whenDrained(20_000);
+  await firstValueFrom(rig.uplink.status$.pipe(filter((s) => s.statusList?.bundlesApplied === 1)));
+  expect(stationMatchesJournal(rig).ok).toBe(true);
+  expect(applied).toBe(1);
+  const seen = asked.filter((x) => x !== "other");
+  // two pages, an upload batch, page 2 and the failing page 3, (the backoff's) upload, page 3 again...
+  expect(seen.slice(0, 9)).toEqual([
+    "page 0",
+    "page 1",
+    "upload",
+    "page 2",
+    "page 3",
+    "upload",
+    "page 3",
+    "page 4",
+    "upload",
+  ]);
+  expect(seen.filter((x) => x === "page 0")).toHaveLength(1);
+  expect(rig.uplink.status().statusList?.download).toBeNull();
+});
+
+it("a download left unfinished goes once the station has nothing newer", async () => {
+  const dl = listsDir([]);
+  writeFileSync(join(dl, "full-202611220000.bundle.download"), Buffer.alloc(1000));
+  writeFileSync(join(dl, "full-202611220000.bundle.download.json"), "{}");
+  rig = await makeRig(
+    { statusList: new ChainSink(), statusListPollMs: 150_000, downloadDir: dl },
+    { statusListDir: listsDir([]) },
+  );
+  rig.uplink.start();
+  await firstValueFrom(rig.uplink.status$.pipe(filter((s) => s.statusList?.confirmedAt != null)));
+  expect(readdirSync(dl)).toEqual([]);
 });

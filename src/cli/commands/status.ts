@@ -81,7 +81,10 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
     sl.state,
     `full ${sl.versions.full ?? "-"} (${duration(sl.ages.fullMs)}), delta ${sl.versions.delta ?? "-"} (${duration(sl.ages.deltaMs)})` +
       (sl.counts ? `; ${sl.counts.cards} cards, ${sl.counts.obus} OBUs` : "") +
-      (sl.state === "ok" ? "" : `; ${sl.reason}`),
+      (sl.state === "ok" ? "" : `; ${sl.reason}`) +
+      (sl.download
+        ? `; downloading ${sl.download.name}, page ${sl.download.pagesDone}/${sl.download.pages}`
+        : ""),
   );
   const u = s.uplink;
   row(

@@ -1,0 +1,256 @@
+/**
+ * A status-list bundle downloaded a few pages at a time, and resumed where it stopped (docs/station-api.md
+ * "Status lists"). A full list is about 480 MB: on a slow or flaky station link, downloading it in one step
+ * held the upload queue for the whole download, and a page that failed started it again from page 0.
+ *
+ * Files in the download directory (the lane's `<dataDir>/downloads`):
+ * - `<name>.download`: the pages received so far, in order;
+ * - `<name>.download.json`: what they are (the manifest's name, bytes, SHA-256, page size and count) and how
+ *   many pages and bytes of the file count.
+ *
+ * Neither is fsynced: they are a cache. A progress file that does not match the manifest's bundle, or a
+ * file shorter than the progress says, starts the download again; whatever the file holds, the bundle is
+ * used only once its length and SHA-256 match the manifest's (and the status-list worker then checks its
+ * signature).
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import type { BundleInfo } from "./station-client.js";
+
+/** Where pages come from (StationClient.bundlePage). */
+export interface PageSource {
+  bundlePage(info: BundleInfo, page: number): Promise<Buffer>;
+}
+
+/** What `<name>.download.json` holds. */
+interface Progress {
+  v: 1;
+  name: string;
+  bytes: number;
+  sha256: string;
+  pageSize: number;
+  pages: number;
+  pagesDone: number;
+  fileBytes: number;
+}
+
+interface Current {
+  info: BundleInfo;
+  hash: Hash;
+  pagesDone: number;
+  fileBytes: number;
+}
+
+const SUFFIX = ".download";
+const PROGRESS_SUFFIX = ".download.json";
+/** pages are hashed in slices of this, with a turn of the event loop between them */
+const HASH_SLICE = 256 * 1024;
+
+const sameBundle = (
+  a: Pick<BundleInfo, "name" | "bytes" | "sha256" | "pageSize" | "pages">,
+  b: BundleInfo,
+): boolean =>
+  a.name === b.name &&
+  a.bytes === b.bytes &&
+  a.sha256 === b.sha256 &&
+  a.pageSize === b.pageSize &&
+  a.pages === b.pages;
+
+/** The length page `p` of `info` has: [p * pageSize, (p + 1) * pageSize) of the bundle. */
+const pageLength = (info: BundleInfo, p: number): number =>
+  Math.min(info.pageSize, info.bytes - p * info.pageSize);
+
+export class BundleDownload {
+  private cur: Current | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly source: PageSource,
+    private readonly log: Logger,
+  ) {}
+
+  /** The download under way: its bundle and how many of its pages are in (null: none). */
+  get progress(): { name: string; pages: number; pagesDone: number } | null {
+    const c = this.cur;
+    return c ? { name: c.info.name, pages: c.info.pages, pagesDone: c.pagesDone } : null;
+  }
+
+  /**
+   * Downloads up to `maxPages` more pages of `info`, resuming the download of the same bundle (in this
+   * process or from the files a previous one left) and discarding that of any other. Returns the bundle's
+   * file once every page is in and its length and SHA-256 match the manifest; null while pages remain.
+   * A page the station fails to give throws (E611) and is asked for again at the next call; a page of the
+   * wrong length, or a whole that does not match the manifest, throws E614 and discards the download.
+   */
+  async step(info: BundleInfo, maxPages: number): Promise<string | null> {
+    if (this.cur && !sameBundle(this.cur.info, info)) await this.discard();
+    const c = this.cur ?? (await this.begin(info));
+    const file = this.fileOf(info);
+    if (c.pagesDone < info.pages) {
+      const fh = await open(file, "r+");
+      try {
+        for (let n = 0; n < maxPages && c.pagesDone < info.pages; n++) await this.page(c, fh);
+      } finally {
+        await fh.close();
+      }
+      if (c.pagesDone < info.pages) return null;
+    }
+    const sha = c.hash.copy().digest("hex");
+    if (c.fileBytes !== info.bytes || sha !== info.sha256) {
+      await this.discard();
+      throw new EtcError(
+        JournalErrorCodes.StatusListBundle,
+        `status-list bundle ${info.name}: got ${c.fileBytes} bytes sha256 ${sha.slice(0, 12)}…, ` +
+          `manifest says ${info.bytes} bytes sha256 ${info.sha256.slice(0, 12)}…`,
+        { name: info.name },
+      );
+    }
+    return file;
+  }
+
+  /** The bundle was applied or refused: its file and progress go. */
+  async finish(): Promise<void> {
+    await this.discard();
+  }
+
+  /** The station has nothing newer: a download left unfinished (by this process or an earlier one) goes. */
+  async abandon(): Promise<void> {
+    await this.discard();
+    await this.removeLeftovers();
+  }
+
+  private fileOf(info: BundleInfo): string {
+    return join(this.dir, `${info.name}${SUFFIX}`);
+  }
+
+  private progressOf(info: BundleInfo): string {
+    return join(this.dir, `${info.name}${PROGRESS_SUFFIX}`);
+  }
+
+  /** One page: fetched, length checked, hashed, written at its place, progress noted. */
+  private async page(c: Current, fh: FileHandle): Promise<void> {
+    const info = c.info;
+    const p = c.pagesDone;
+    const page = await this.source.bundlePage(info, p);
+    const want = pageLength(info, p);
+    if (page.length !== want) {
+      await this.discard();
+      throw new EtcError(
+        JournalErrorCodes.StatusListBundle,
+        `status-list bundle ${info.name}: page ${p + 1}/${info.pages} has ${page.length} bytes, the manifest's ` +
+          `${info.bytes} bytes in pages of ${info.pageSize} give it ${want}`,
+        { name: info.name, page: p },
+      );
+    }
+    // the hash and the counts move only once the page is written: a write that fails (a full disk) leaves
+    // the download as it was, and the page is asked for again
+    const hash = c.hash.copy();
+    for (let o = 0; o < page.length; o += HASH_SLICE) {
+      hash.update(page.subarray(o, o + HASH_SLICE));
+      if (o + HASH_SLICE < page.length) await nextTurn();
+    }
+    await fh.write(page, 0, page.length, c.fileBytes);
+    c.hash = hash;
+    c.fileBytes += page.length;
+    c.pagesDone++;
+    await this.saveProgress(c);
+  }
+
+  private async saveProgress(c: Current): Promise<void> {
+    const { name, bytes, sha256, pageSize, pages } = c.info;
+    const p: Progress = {
+      v: 1,
+      name,
+      bytes,
+      sha256,
+      pageSize,
+      pages,
+      pagesDone: c.pagesDone,
+      fileBytes: c.fileBytes,
+    };
+    const to = this.progressOf(c.info);
+    await writeFile(`${to}.tmp`, JSON.stringify(p));
+    await rename(`${to}.tmp`, to);
+  }
+
+  /** The download of `info`: resumed from the files a previous one left, else started afresh. */
+  private async begin(info: BundleInfo): Promise<Current> {
+    const resumed = await this.resume(info);
+    if (resumed) {
+      this.log.info(
+        { bundle: info.name, page: resumed.pagesDone, pages: info.pages },
+        "status-list bundle download resumed",
+      );
+      this.cur = resumed;
+      return resumed;
+    }
+    await mkdir(this.dir, { recursive: true });
+    await this.removeLeftovers();
+    await writeFile(this.fileOf(info), Buffer.alloc(0));
+    const c: Current = { info, hash: createHash("sha256"), pagesDone: 0, fileBytes: 0 };
+    await this.saveProgress(c);
+    this.cur = c;
+    return c;
+  }
+
+  /** The progress a previous download of the same bundle left, with the hash of its pages rebuilt. */
+  private async resume(info: BundleInfo): Promise<Current | null> {
+    let p: Progress;
+    try {
+      p = JSON.parse(await readFile(this.progressOf(info), "utf8")) as Progress;
+    } catch {
+      return null;
+    }
+    const valid =
+      p?.v === 1 &&
+      sameBundle(p, info) &&
+      Number.isSafeInteger(p.pagesDone) &&
+      p.pagesDone >= 0 &&
+      p.pagesDone <= info.pages &&
+      p.fileBytes === Math.min(info.bytes, p.pagesDone * info.pageSize);
+    if (!valid) return null;
+    const file = this.fileOf(info);
+    const size = await stat(file).then(
+      (s) => s.size,
+      () => -1,
+    );
+    if (size < p.fileBytes) return null;
+    const hash = createHash("sha256");
+    const fh = await open(file, "r+");
+    try {
+      await fh.truncate(p.fileBytes); // anything past the last page counted was not
+      const buf = Buffer.allocUnsafe(HASH_SLICE);
+      for (let o = 0; o < p.fileBytes; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(HASH_SLICE, p.fileBytes - o), o);
+        if (bytesRead === 0) return null;
+        hash.update(buf.subarray(0, bytesRead));
+        o += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+    return { info, hash, pagesDone: p.pagesDone, fileBytes: p.fileBytes };
+  }
+
+  private async discard(): Promise<void> {
+    const c = this.cur;
+    this.cur = null;
+    if (!c) return;
+    await unlink(this.fileOf(c.info)).catch(() => undefined);
+    await unlink(this.progressOf(c.info)).catch(() => undefined);
+  }
+
+  /** Downloads of other bundles (and of earlier versions, named with their process id) left behind. */
+  private async removeLeftovers(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names)
+      if (n.endsWith(SUFFIX) || n.endsWith(PROGRESS_SUFFIX) || n.endsWith(`${PROGRESS_SUFFIX}.tmp`))
+        await unlink(join(this.dir, n)).catch(() => undefined);
+  }
+}
