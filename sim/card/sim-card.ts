@@ -110,6 +110,9 @@ const FCI_1001 = Buffer.from("6f0484021001", "hex");
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
+/** The serial GET TRANSACTION PROVE names for the transaction INIT gave `offlineSerial`: the counter after it. */
+const proveSerial = (offlineSerial: number): number => (offlineSerial + 1) & 0xffff;
+
 function forgeRandom4(): Buffer {
   return Buffer.from(forge.random.getBytesSync(4), "binary");
 }
@@ -433,15 +436,17 @@ export class SimCard implements SimCardApi {
   }
 
   /**
-   * GET TRANSACTION PROVE 80 5A 00 P2 02 + offline serial: P2 = transaction type (09 composite).
-   * Answers MAC2 4 ‖ TAC 4 (PBOC order; DEBIT's order is the reverse) when the serial and type are the
-   * card's last transaction's, else 9406: the card keeps the proof of its last transaction only.
+   * GET TRANSACTION PROVE 80 5A 00 P2 02 + offline serial: P2 = transaction type (09 composite), the
+   * serial the card's counter shows after the transaction (the one INIT returned for it + 1, as public POS
+   * code sends it: docs/card-crypto.md). Answers MAC2 4 ‖ TAC 4 (PBOC order; DEBIT's order is the
+   * reverse) when serial and type are the card's last transaction's, else 9406: the card keeps the proof
+   * of its last transaction only.
    */
   private getTransactionProve(p1: number, p2: number, d: Buffer): Buffer {
     if (p1 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 2) return respond(SW.wrongLength);
     const e = this.lastProof;
-    if (!e || e.offlineSerial !== d.readUInt16BE(0) || e.transType !== p2)
+    if (!e || proveSerial(e.offlineSerial) !== d.readUInt16BE(0) || e.transType !== p2)
       return respond(SW.macTacUnavailable);
     return respond(SW.ok, Buffer.concat([e.mac2, e.tac]));
   }
@@ -596,7 +601,7 @@ export class SimCard implements SimCardApi {
     const last = this.lastProof;
     const type = last?.offlineSerial === offlineSerial ? last.transType : TRANS_TYPE.compositePurchase;
     const s = Buffer.alloc(2);
-    s.writeUInt16BE(offlineSerial);
+    s.writeUInt16BE(proveSerial(offlineSerial));
     const r = this.send(buildCommand(`805a00${hex2(type)}`, s, 0x08));
     if (r.sw === SW.macTacUnavailable) return undefined;
     if (r.sw !== SW.ok || r.data.length !== 8)

@@ -44,9 +44,13 @@ export const CARD = {
   /** DEBIT FOR CAPP PURCHASE: PSAM transaction serial, date, time, MAC1; Le 08. */
   debit: (psamTransSerial: number, transTime: string, mac1: Buffer): Buffer =>
     apdu("80540100", Buffer.concat([u32(psamTransSerial), Buffer.from(transTime, "hex"), mac1]), 0x08),
-  /** GET TRANSACTION PROVE for the transaction that used `offlineSerial`; Le 08. */
+  /**
+   * GET TRANSACTION PROVE for the transaction that used `offlineSerial` (the serial INIT returned for it):
+   * the command names the card's counter after it, `offlineSerial + 1`, as public POS code sends it
+   * (docs/card-crypto.md, "Decisions"); Le 08.
+   */
   prove: (offlineSerial: number, transType = TRANS_TYPE_COMPOSITE): Buffer =>
-    apdu(`805a00${hex2(transType)}`, u16(offlineSerial), 0x08),
+    apdu(`805a00${hex2(transType)}`, u16((offlineSerial + 1) & 0xffff), 0x08),
 } as const;
 
 export const PSAM = {

@@ -227,3 +227,8 @@ describe("the booth queue", () => {
     expect(q.list().map((x) => x.id)).toEqual(["r9", "s2", "s3"]);
   });
 });
+
+it("GET TRANSACTION PROVE names the card's counter after the purchase: INIT's serial + 1", () => {
+  expect(CARD.prove(7).toString("hex")).toBe("805a000902000808");
+  expect(CARD.prove(0xfffe, 0x06).toString("hex")).toBe("805a00060200ffff08");
+});

@@ -277,10 +277,11 @@ describe("refusals and faults", () => {
     const proof = card.transactionProve(out.result.iccPaySerial);
     expect(proof).toEqual({ tac: out.result.tac, mac2: out.result.mac2 });
     expect(verifyTac(tacRecordOf(card, out.result, 1234), keys).ok).toBe(true);
-    // the APDU form: 80 5A 00 09 02 + serial answers MAC2 ‖ TAC
-    expect(apdu(card, "805A000902000708")).toEqual({ data: out.result.mac2 + out.result.tac, sw: "9000" });
-    expect(apdu(card, "805A000602000708").sw).toBe("9406"); // wrong transaction type
-    expect(apdu(card, "805A000902000808").sw).toBe("9406"); // no such transaction
+    // the APDU form: 80 5A 00 09 02 + the counter after the purchase (INIT's serial 7, + 1) answers MAC2 ‖ TAC
+    expect(apdu(card, "805A000902000808")).toEqual({ data: out.result.mac2 + out.result.tac, sw: "9000" });
+    expect(apdu(card, "805A000602000808").sw).toBe("9406"); // wrong transaction type
+    expect(apdu(card, "805A000902000708").sw).toBe("9406"); // INIT's serial itself: not what the card proves
+    expect(apdu(card, "805A000902000908").sw).toBe("9406"); // no such transaction
   });
 
   it("GET TRANSACTION PROVE proves the card's last transaction only, as the spec says", () => {
@@ -293,7 +294,7 @@ describe("refusals and faults", () => {
     if (b.kind !== "done") throw new Error("not done");
     // The newer purchase replaced the proof: 7 is gone, 8 answers, 9 never happened.
     expect(card.transactionProve(7)).toBeUndefined();
-    expect(apdu(card, "805A000902000708").sw).toBe("9406");
+    expect(apdu(card, "805A000902000808").sw).toBe("9406");
     expect(card.transactionProve(8)).toEqual({ tac: b.result.tac, mac2: b.result.mac2 });
     expect(card.transactionProve(9)).toBeUndefined();
     // An INIT that never reached DEBIT is not a transaction: the last proof stays.

@@ -131,13 +131,16 @@ export async function purchase(
   return { ...intent, tac: tac.toString("hex"), mac2: mac2.toString("hex"), mac2Verified: sw(v) === "9000" };
 }
 
-/** GET TRANSACTION PROVE for the purchase that used `offlineSerial`: MAC2 ‖ TAC, or the status word. */
+/**
+ * GET TRANSACTION PROVE for the purchase that used `offlineSerial` (the command names the counter after it,
+ * + 1): MAC2 ‖ TAC, or the status word.
+ */
 export async function prove(
   reader: CardReader,
   offlineSerial: number,
 ): Promise<{ tac: string; mac2: string } | { sw: string }> {
   const s = Buffer.alloc(2);
-  s.writeUInt16BE(offlineSerial);
+  s.writeUInt16BE((offlineSerial + 1) & 0xffff);
   const r = await reader.cardApdu(buildCommand("805a0009", s, 0x08));
   if (sw(r) !== "9000") return { sw: sw(r) };
   return { mac2: body(r).subarray(0, 4).toString("hex"), tac: body(r).subarray(4, 8).toString("hex") };
