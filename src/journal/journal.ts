@@ -321,6 +321,11 @@ export class Journal implements Outbox {
     return this.records.findOpenSuspect(q);
   }
 
+  /** An unsettled suspect naming this card id or OBU contract serial (its seq), or null (RecordQueries). */
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    return this.records.openSuspectOf(k);
+  }
+
   /** Guard seeding at start: suspects not settled, created at or after sinceMs (wall ms). */
   unsettledSince(sinceMs: number): GuardRow[] {
     return this.records.unsettledSince(sinceMs);

@@ -91,6 +91,7 @@ export const GUARD_SQL = {
 
 /** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
 export class RecordQueries {
+  private stmtSuspectBy: { card: Database.Statement; obu: Database.Statement } | undefined;
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
@@ -141,6 +142,28 @@ export class RecordQueries {
     const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
     const r = this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined;
     return r ? toStored(r) : null;
+  }
+
+  /**
+   * The sequence number of an unsettled suspect (kind still `suspect`) that names this card id or this OBU
+   * contract serial, or null: what holds a card or OBU until its uncertain debit is settled (the lane asks
+   * at every B2 and B4 its in-memory guards do not already hold). Two indexed reads, no record row parsed.
+   */
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    this.assertOpen();
+    // prepared once: the lane asks for nearly every vehicle
+    this.stmtSuspectBy ??= {
+      card: this.db.prepare(
+        "SELECT seq FROM records INDEXED BY records_suspect_card WHERE kind = 'suspect' AND card_id = ? LIMIT 1",
+      ),
+      obu: this.db.prepare(
+        "SELECT seq FROM records INDEXED BY records_guard_unsettled WHERE kind = 'suspect' AND obu_serial = ? LIMIT 1",
+      ),
+    };
+    const by = this.stmtSuspectBy;
+    const hit =
+      (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined);
+    return (hit as { seq: number } | undefined)?.seq ?? null;
   }
 
   /**

@@ -38,7 +38,7 @@ import {
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { isDebit, Machines } from "./machines.js";
-import type { MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
+import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
 import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
@@ -549,8 +549,37 @@ export class LaneController {
         o.tariff ? o.tariff.fee(n, s, c) : { ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "none" },
       lookup: (q) => this.listPolicy.lookup(q),
       recentlyTraded: (k) => this.guards.recentlyTraded(k),
-      unsettled: (k) => this.guards.unsettled(k),
+      unsettled: (k) => this.guards.unsettled(k) || this.debitInFlight(k) || this.openSuspect(k),
     };
+  }
+
+  /** A debit of this card or OBU still waits for its answer on another OBU machine (await-b5 / await-b8). */
+  private debitInFlight(k: GuardKey): boolean {
+    return this.machines
+      .all()
+      .some(
+        (m) =>
+          isDebit(m.state) &&
+          ((k.cardId != null && m.state.debit.card.cardId === k.cardId) ||
+            (k.obuSerial != null && m.state.debit.obu.obuSerial === k.obuSerial)),
+      );
+  }
+
+  /**
+   * An unsettled suspect in the journal names this card or OBU: the hold lasts until the suspect is settled,
+   * whatever the guards' memory (`unsettledHoldMs`, a restart) or a release by another debit of the same
+   * card says. A journal that cannot answer holds (never "none": that could debit a card twice).
+   */
+  private openSuspect(k: GuardKey): boolean {
+    try {
+      return this.o.journal.openSuspectOf(k) !== null;
+    } catch (e) {
+      this.log.error(
+        { err: e instanceof Error ? e.message : String(e), ...k },
+        "journal cannot say whether the card or OBU has an unsettled debit: held",
+      );
+      return true;
+    }
   }
 
   private async journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void> {

@@ -43,6 +43,11 @@ export interface JournalPort {
   unsettledSince(sinceMs: number): GuardRow[];
   /** transactions created at or after sinceMs (wall ms) */
   tradedSince(sinceMs: number): GuardRow[];
+  /**
+   * an unsettled suspect naming this card id or OBU contract serial (its seq), or null: the hold on them
+   * lasts until it is settled, beyond the guards' memory (src/lane/controller.ts `unsettled`)
+   */
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** the newest unsettled suspect for this OBU MAC id or card id */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
   /** a lane setting kept across restarts (the lane gate's operator close), null when absent */

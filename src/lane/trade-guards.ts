@@ -1,8 +1,10 @@
 /**
  * The double-debit guards: an OBU (contract serial) or card that traded here within
  * `recentTradeWindowMs` is not traded again (ALREADY_TRADED), and one with an unsettled debit is held
- * for `unsettledHoldMs` (UNSETTLED_DEBIT). They are durable: seeded at start from the journal's recent
- * transactions and unsettled suspects, so a restart never forgets a hold. Windows run on the monotonic
+ * (UNSETTLED_DEBIT): in memory for `unsettledHoldMs`, seeded at start from the journal's recent
+ * transactions and unsettled suspects. The memory is the fast path: the controller also asks the journal
+ * for an unsettled suspect of a card or OBU the memory does not hold (controller.ts `openSuspect`), so a
+ * hold lasts until its suspect is settled. Windows run on the monotonic
  * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
  *
  * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
@@ -91,7 +93,12 @@ export class TradeGuards {
       for (const k of keysOf(r)) this.traded.set(k, at(r));
       this.noteDebit(r.obuId, r.seq, at(r));
     }
-    for (const r of [...rows.unsettled].sort(byTime)) for (const k of keysOf(r)) this.held.set(k, at(r));
+    for (const r of [...rows.unsettled].sort(byTime)) {
+      for (const k of keysOf(r)) this.held.set(k, at(r));
+      // a suspect records a B5 too (an ORPHAN_B5 names neither card nor OBU serial): the RSU repeating that
+      // B5 after a restart is recognised as recorded, not recorded again (late-answers.ts)
+      this.noteDebit(r.obuId, r.seq, at(r));
+    }
   }
 
   recentlyTraded(k: GuardKey): boolean {

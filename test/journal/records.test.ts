@@ -130,6 +130,29 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(j.findOpenSuspect({ obuId: "a1b2c3d4" })?.seq).toBe(newer.seq);
   });
 
+  it("openSuspectOf: an unsettled suspect naming the card id or the OBU contract serial, until it is settled", () => {
+    const j = openJournal();
+    j.commit({
+      ...sampleRecord(1, "transaction"),
+      cardId: "43010000000000000009",
+      obuSerial: "4301010000000009",
+    });
+    const s = j.commit({
+      ...sampleRecord(2, "suspect"),
+      cardId: "43010000000000000001",
+      obuSerial: "4301010000000001",
+    });
+    expect(j.openSuspectOf({ cardId: "43010000000000000001" })).toBe(s.seq);
+    expect(j.openSuspectOf({ obuSerial: "4301010000000001" })).toBe(s.seq);
+    expect(j.openSuspectOf({ cardId: "43010000000000000002", obuSerial: "4301010000000001" })).toBe(s.seq);
+    // a transaction holds nothing; neither do ids no suspect names
+    expect(j.openSuspectOf({ cardId: "43010000000000000009", obuSerial: "4301010000000009" })).toBeNull();
+    expect(j.openSuspectOf({ cardId: null, obuSerial: null })).toBeNull();
+    j.settle(s.seq, { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", settledBy: "booth-card", fields: {} });
+    expect(j.openSuspectOf({ cardId: "43010000000000000001" })).toBeNull();
+    expect(j.openSuspectOf({ obuSerial: "4301010000000001" })).toBeNull();
+  });
+
   it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {
     const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
     const j = openJournal({ now: () => new Date(t.ms) });

@@ -221,6 +221,16 @@ export class FakeJournal implements JournalPort {
     else this.settings.set(key, value);
   }
 
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    const hit = this.records.find(
+      (r) =>
+        r.kind === "suspect" &&
+        !r.settled &&
+        ((k.cardId && r.cardId === k.cardId) || (k.obuSerial && r.obuSerial === k.obuSerial)),
+    );
+    return hit?.seq ?? null;
+  }
+
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null {
     const hits = this.records.filter(
       (r) =>

@@ -211,6 +211,102 @@ describe("the guards survive a restart (defect 4)", () => {
   });
 });
 
+describe("a hold lasts until its suspect is settled (the journal is asked past the guards' memory)", () => {
+  const OTHER = b2({ obuId: "0000beef", contractSerial: "4301010000000777" });
+
+  it("past unsettledHoldMs the card of an open suspect is still stopped UNSETTLED_DEBIT", async () => {
+    const r = rig({ transaction: { unsettledHoldMs: 60_000 } });
+    await open(r);
+    await toDebit(r);
+    await r.advance(1000); // no B5: a suspect
+    await r.advance(400_000); // past the hold and the recent-trade window
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false); // the memory forgot it
+    await toDebit(r, OTHER);
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING", "stop:UNSETTLED_DEBIT"]);
+    expect(r.link.answersTo("card").at(-1)).toEqual({
+      kind: "stop",
+      obuId: "0000beef",
+      stopType: 1,
+      timeMs: Date.now(),
+    });
+  });
+
+  it("after a restart, a suspect older than unsettledHoldMs still holds its card and its OBU", async () => {
+    const j = new FakeJournal(() => Date.now() - 2 * 86_400_000); // recorded two days ago
+    const first = rig({ journal: j });
+    await open(first);
+    await toSuspect(first);
+    const r = rig({ journal: j });
+    await open(r);
+    await toDebit(r, OTHER); // another OBU with the suspect's card: stopped at B4
+    await toDebit(r, b2({ obuId: "0000cafe" }), b4({ card: { cardSerial: "0000000000009999" } })); // the OBU: at B2
+    expect(kinds(j)).toEqual(["suspect:B5_MISSING", "stop:UNSETTLED_DEBIT", "stop:UNSETTLED_DEBIT"]);
+    expect(j.records.slice(1).map((x) => x.obuId)).toEqual(["0000beef", "0000cafe"]);
+  });
+
+  it("a card whose debit waits for its B5 on another OBU is not debited again through a second OBU", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    await toDebit(r, OTHER);
+    expect(kinds(r.journal)).toEqual(["stop:UNSETTLED_DEBIT"]);
+    expect(r.link.answersTo("card")).toEqual([
+      expect.objectContaining({ kind: "debit", obuId: OBU_ID }),
+      { kind: "stop", obuId: "0000beef", stopType: 1, timeMs: Date.now() },
+    ]);
+  });
+
+  it("a settlement of one suspect of a card does not release the card while another suspect of it is open", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    await r.advance(1000); // no B5: a suspect
+    // a second open suspect of the same card (say, a booth debit left unconfirmed)
+    const other = r.journal.commit({
+      ...r.journal.records[0]!,
+      obuId: "0000cafe",
+      outcome: "BOOTH_DEBIT_UNCONFIRMED",
+    });
+    r.link.frame(ev.b5()); // the first suspect's late B5 settles it and releases the card in memory
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED", "suspect:BOOTH_DEBIT_UNCONFIRMED"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    await r.advance(400_000); // past the recent-trade window
+    await toDebit(r, OTHER);
+    expect(kinds(r.journal).slice(2)).toEqual(["stop:UNSETTLED_DEBIT"]);
+    expect(other.kind).toBe("suspect");
+  });
+
+  it("a journal that cannot say whether the card has an open suspect holds it", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.openSuspectOf = () => {
+      throw new Error("SQLITE_IOERR");
+    };
+    await toDebit(r);
+    expect(kinds(r.journal)).toEqual(["stop:UNSETTLED_DEBIT"]);
+  });
+});
+
+describe("an ORPHAN_B5 across a restart", () => {
+  it("the RSU repeating the B5 of a recorded ORPHAN_B5 to a restarted lane: acknowledged, not recorded again", async () => {
+    const j = new FakeJournal(() => Date.now() - 10_000);
+    const first = rig({ journal: j });
+    await open(first);
+    first.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+    await first.settle();
+    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+    const r = rig({ journal: j });
+    await open(r);
+    r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+    await r.settle();
+    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+  });
+});
+
 describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   it("link blip: the debit keeps waiting, C0 is held, the repeated B5 makes one paid record", async () => {
     const r = rig();
