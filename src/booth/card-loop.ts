@@ -380,7 +380,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
       }
-      if (r !== "not-debited") {
+      // not debited, or debited on an earlier trip (the card has moved on since): this vehicle pays now
+      if (r !== "not-debited" && r !== "paid-earlier") {
         await ctx.signal("refused");
         return;
       }

@@ -8,6 +8,8 @@
  * - debited but the record cannot become a transaction (a newer transaction hides the TAC, or no frame
  *   reported the PSAM serial): nothing is charged, the evidence goes to the audit trail, the record
  *   stays a suspect for the back office.
+ * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
+ *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
@@ -20,6 +22,7 @@ import type { RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
+import { sameStationWrite } from "./record-0019.js";
 
 export type SettleResult =
   | "debited"
@@ -29,6 +32,12 @@ export type SettleResult =
   | "journal-failed"
   /** the lane settled the suspect as paid (a late B5) while the booth proved it: the vehicle has paid */
   | "settled-meanwhile"
+  /**
+   * the suspect's debit happened (settled as paid, or shown by the card without its TAC), but the card has
+   * moved on since (its 0019 is a later write than the attempt's): the vehicle at hand is on a later trip,
+   * and pays for it now
+   */
+  | "paid-earlier"
   /**
    * the vehicle has paid (any of the three above), but its card or OBU is on the status list now (or the
    * list cannot say): settled as the card shows, the barrier stays closed, the collector is told why
@@ -68,6 +77,17 @@ function paidOrListed(
   if (!bar) return paid;
   refuse(ctx, c, bar.code, { ...bar.detail, settled: s.tradeId, settledAs: paid });
   return "paid-listed";
+}
+
+/**
+ * The card has moved on since the attempt: its 0019 is no longer the attempt's write but a later one (a new
+ * entry, another exit). A card still on the attempt's trip shows that write: a debit commits it with the
+ * 0019 (UPDATE CAPP DATA CACHE). Without the attempt's write or a readable 0019, the card has not (the
+ * vehicle is taken to be the suspect's own, as before).
+ */
+function movedOn(a: Attempt, ev: CardEvidence): boolean {
+  const now = ev.record0019;
+  return a.write !== null && now !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
 }
 
 /** The attempt a suspect record describes, as evidence.ts judges it. */
@@ -127,16 +147,36 @@ export async function settleSuspect(
   const terminalNo = await ctx.psam.prepare(signal);
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, card.last, signal);
   const v = judge(attempt, ev);
-  const data = { seq: s.seq, tradeId: s.tradeId, outcome: s.outcome, ...evidenceData(ev, v), why: v.why };
+  const later = v.kind === "debited" && movedOn(attempt, ev);
+  const data = {
+    seq: s.seq,
+    tradeId: s.tradeId,
+    outcome: s.outcome,
+    ...evidenceData(ev, v),
+    why: v.why,
+    ...(later
+      ? { movedOn: "the card's 0019 is a later write than the attempt's: the vehicle pays this trip" }
+      : {}),
+  };
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
+    if (later) {
+      ctx.recorded(settled, false, null);
+      ctx.audit(
+        "booth.settled",
+        "info",
+        `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`,
+        data,
+      );
+      return "paid-earlier";
+    }
     const bar = listedNow(ctx, card, s);
     ctx.recorded(settled, bar === null, null);
     ctx.audit("booth.settled", "info", `suspect ${s.tradeId} settled at the booth: debited (${v.why})`, data);
@@ -158,13 +198,14 @@ export async function settleSuspect(
         tac: v.tac,
       },
     );
+    if (later) return "paid-earlier";
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
     const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -200,6 +241,7 @@ function settledMeanwhile(
   c: BoothCase,
   card: CardRead,
   data: Record<string, unknown>,
+  later: boolean,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
   const paid = now?.kind === "transaction";
@@ -214,6 +256,7 @@ function settledMeanwhile(
   );
   if (!paid) return "unknown";
   ctx.lane.guards.release({ cardId: s.cardId, obuSerial: s.obuSerial });
+  if (later) return "paid-earlier";
   const bar = listedNow(ctx, card, s);
   if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
   return paidOrListed(ctx, s, c, bar, "settled-meanwhile");

@@ -11,6 +11,7 @@ import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
+import { exitRecord0019 } from "../reader/booth-purchase.js";
 import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -277,6 +278,40 @@ describe("the booth over ptys", () => {
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
       expect(t.lane.booth?.cases()).toEqual([]);
       t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("a suspect's card that has moved on since (a later entry in its 0019): this trip is charged, never passed as paid", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      // before the card reaches the booth it is used again: a new entry at 0101, an hour after the attempt
+      // (local-as-UTC wire time, the legacy dialect's, as boothCard's)
+      const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
+      const card = t.store.get(CARD)!;
+      const entry = card.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
+        amount: 0,
+        transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
+          .toISOString()
+          .replace(/\D/g, "")
+          .slice(0, 14),
+        record0019: { ...exitRecord0019("0101", 1, entered), status: 3 },
+      });
+      expect(entry.kind).toBe("done");
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const records = t.records();
+      // the DSRC debit shows on the card but its TAC is hidden by the newer entry: the suspect stays one
+      expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+        [suspect!.seq, "suspect", "B5_NO_DSRC"],
+        [suspect!.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      expect(records[1]).toMatchObject({ cardId: CARD, amount: 1425 });
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([
+        ["dsrc", 1425],
+        ["booth", 1425],
+      ]);
     });
   });
 
