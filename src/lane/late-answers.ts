@@ -93,11 +93,6 @@ export class LateAnswers {
     if (open && complete) {
       const mismatch = this.b5Mismatch(open, b5);
       if (mismatch === null) {
-        await this.d.runner.reply(inc, {
-          kind: "continue",
-          obuId: b5.obuId,
-          divFactor: divFactorOf(open.cardIssuer),
-        });
         const fields: Settlement["fields"] = {
           tac: b5.tac,
           iccPaySerial: hex(b5.iccPaySerial, 4),
@@ -110,7 +105,16 @@ export class LateAnswers {
           keyVersion: hex(b5.keyVersion, 2),
           rawB5: raw,
         };
-        return this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
+        // settled before the C1 goes out (as a debit's answer is kept before its reply): a kill in between
+        // leaves the RSU repeating a B5 the restarted lane finds recorded
+        const settled = await this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
+        if (settled)
+          await this.d.runner.reply(inc, {
+            kind: "continue",
+            obuId: b5.obuId,
+            divFactor: divFactorOf(open.cardIssuer),
+          });
+        return;
       }
       this.d.log.warn(
         { obuId: b5.obuId, seq: open.seq, mismatch },
@@ -195,7 +199,7 @@ export class LateAnswers {
       this.d.log.warn({ obuId: b8.obuId, seq: open.seq }, "late B8 does not prove the open suspect");
       return;
     }
-    return this.settle(
+    await this.settle(
       inc,
       open,
       "b8",
@@ -210,7 +214,7 @@ export class LateAnswers {
     by: "b5" | "b8",
     fields: Settlement["fields"],
     evidence: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const outcome = this.d.role === "entry" ? "ENTRY_WRITE_SETTLED" : "EXIT_DEBIT_SETTLED";
     const c = this.d.runner.trySettle(open.seq, {
       kind: "transaction",
@@ -219,9 +223,12 @@ export class LateAnswers {
       fields,
       evidence,
     });
-    // settled meanwhile (the booth, while this answer's C1 was on its way): it already has its one record
-    if (c === "refused") return;
-    if (!c) return this.d.journalFailed(inc.answered ? undefined : inc, open.obuId);
+    // settled meanwhile (the booth, while this answer was on its way): it already has its one record
+    if (c === "refused") return true;
+    if (!c) {
+      await this.d.journalFailed(inc.answered ? undefined : inc, open.obuId);
+      return false;
+    }
     this.d.counters.settled++;
     const k = { obuSerial: open.obuSerial, cardId: open.cardId };
     this.d.guards.release(k);
@@ -234,6 +241,7 @@ export class LateAnswers {
       amount: open.amount,
     });
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+    return true;
   }
 
   /** Why this complete B5 is not the suspect's debit, or null when it is. */

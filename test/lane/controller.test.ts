@@ -337,8 +337,14 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
     r.link.up();
     await r.settle();
+    // the settlement is durable before its C1 goes out: a kill in between leaves the RSU repeating the B5
+    let repliesAtSettle: number | undefined;
+    r.journal.beforeSettle = () => {
+      repliesAtSettle = r.link.answersTo("trade").length;
+    };
     r.link.frame(ev.b5());
     await r.settle();
+    expect(repliesAtSettle).toBe(0);
     expect(r.journal.records).toHaveLength(1);
     expect(r.journal.records[0]).toMatchObject({
       kind: "transaction",
