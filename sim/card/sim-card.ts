@@ -466,8 +466,10 @@ export class SimCard implements SimCardApi {
 
   /**
    * The composite purchase as an RSU runs it: INIT → UPDATE CAPP DATA CACHE → PSAM MAC1 → DEBIT →
-   * PSAM MAC2 verify. Throws E712 when the card refuses INIT for insufficient balance (9401), E711/E713
-   * for other refusals, E714 when the PSAM rejects MAC2 (the card has then debited).
+   * PSAM MAC2 verify. MAC1's first-level divisor (two-level keys) is `req.issuerDivisor`, default the card
+   * issuer's. Throws E712 when the card refuses INIT for insufficient balance (9401), E711/E713 for other
+   * refusals (E711 with sw 9302 when DEBIT refuses MAC1, e.g. for a wrong divisor: nothing debited, the
+   * PSAM serial used), E714 when the PSAM rejects MAC2 (the card has then debited).
    */
   purchase(psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint = "none"): PurchaseOutcome {
     const psamApdu = psam.apdu?.bind(psam);
@@ -487,6 +489,11 @@ export class SimCard implements SimCardApi {
       throw new EtcError(CardErrorCodes.CryptoInput, `amount: expected 0..4294967295 fen, got ${req.amount}`);
     }
     const image = transType === TRANS_TYPE.compositePurchase ? encode0019(req.record0019) : undefined;
+    const f15 = decode0015(this.file0015);
+    const firstDivisor =
+      req.issuerDivisor === undefined
+        ? issuerDivisor(f15.issuerId)
+        : hexBytes("issuerDivisor", req.issuerDivisor, 8);
 
     if ("applicationSelected" in psam && psam.applicationSelected === false) {
       const r = splitResponse(psamApdu(buildCommand("00a40000", Buffer.from("df01", "hex"))));
@@ -527,7 +534,6 @@ export class SimCard implements SimCardApi {
     }
 
     // 5. MAC1 on the PSAM
-    const f15 = decode0015(this.file0015);
     const serial2 = Buffer.alloc(2);
     serial2.writeUInt16BE(iccPaySerial);
     const macData = Buffer.concat([
@@ -538,7 +544,7 @@ export class SimCard implements SimCardApi {
       dateTime,
       Buffer.from([keyVersion, algId]),
       cardDivisor(f15.cardSerial),
-      ...(this.keys.levels === 2 ? [issuerDivisor(f15.issuerId)] : []),
+      ...(this.keys.levels === 2 ? [firstDivisor] : []),
     ]);
     const m1 = splitResponse(psamApdu(buildCommand("80700000", macData, 0x08)));
     if (m1.sw !== SW.ok || m1.data.length !== 8)

@@ -53,6 +53,12 @@ export interface PurchaseRequest {
   /** The new 0019 image the purchase writes (UPDATE CAPP DATA CACHE). */
   record0019: Card0019;
   transType?: number; // default 0x09 composite
+  /**
+   * 16 hex: the first-level divisor the terminal gives the PSAM for MAC1 when keys are two-level (the
+   * lane's divisor factor from C6/C3). Default the card's own: its issuer's first 4 bytes twice. A wrong
+   * one still gets a MAC1 (the PSAM's serial is used) which the card refuses at DEBIT with 9302.
+   */
+  issuerDivisor?: string;
 }
 
 export interface PurchaseResult {

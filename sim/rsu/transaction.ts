@@ -5,8 +5,11 @@
  * or names another OBU, gets nothing and is reported as ignored (with why). The purchase itself, the
  * cards and the ledger are in ./purchase.ts.
  */
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { SW, swHex } from "../card/apdu.js";
+import { CardErrorCodes } from "../card/crypto/errors.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
@@ -296,7 +299,7 @@ export class DsrcTransactions {
     if (t.error) return `ignored: ${f.type} after a B4 error`;
     const v = t.v;
     t.step = "b5";
-    const req = this.purchases.request(f, v);
+    const req = this.purchases.request(f);
     this.air(this.ctx.timing.dsrcMs.b5 + this.slowFor(v, "B5"), () => this.purchase(v, f.type, req));
     return undefined;
   }
@@ -321,10 +324,6 @@ export class DsrcTransactions {
     }
     if (!card || !psam) {
       fail(RSU_ERR.purchaseRefused, "no card");
-      return;
-    }
-    if (!req.divOk) {
-      fail(RSU_ERR.mac1Rejected, "divisor factor does not match the card issuer");
       return;
     }
     let tear: TearPoint = "none";
@@ -357,7 +356,9 @@ export class DsrcTransactions {
     try {
       outcome = this.purchases.perform(card, psam, req, tear);
     } catch (e) {
-      fail(RSU_ERR.purchaseRefused, (e as Error).message);
+      // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.
+      const mac1Refused = isEtcError(e, CardErrorCodes.CardRefused) && e.details?.sw === swHex(SW.macInvalid);
+      fail(mac1Refused ? RSU_ERR.mac1Rejected : RSU_ERR.purchaseRefused, (e as Error).message);
       return;
     }
     if (outcome.kind === "torn") {

@@ -376,6 +376,22 @@ describe("refusals and faults", () => {
     expect(card.snapshot()).toEqual(before);
   });
 
+  it("the terminal's first-level divisor goes to the PSAM: a wrong one still gets MAC1, the card refuses DEBIT (9302)", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const before = card.snapshot();
+    const req = { amount: 10, transTime: TIME, record0019: exitRecord() };
+    const e = expectCode(
+      () => card.purchase(psam, { ...req, issuerDivisor: "b1b1bea9b1b1bea9" }),
+      "E711_CARD_REFUSED",
+    ) as Error;
+    expect(e.message).toMatch(/DEBIT FOR CAPP PURCHASE answered 9302/);
+    expect(psam.nextSerial).toBe(101);
+    expect(card.snapshot()).toEqual(before);
+    const out = card.purchase(psam, { ...req, issuerDivisor: ISSUER.slice(0, 8).repeat(2) });
+    expect(out).toMatchObject({ kind: "done", result: { psamTransSerial: 101, balanceAfter: 9990 } });
+  });
+
   it("the PSAM verifies MAC2: a wrong MAC2 gets 9302, the right one 9000", () => {
     const card = newCard();
     const psam = newPsam();
