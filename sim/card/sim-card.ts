@@ -2,7 +2,8 @@
  * A simulated ETC user card (CPU card, application DF01 / FID 1001) that runs the PBOC composite
  * purchase at the APDU level (docs/card-crypto.md §4; its files: docs/protocol.md §8).
  *
- * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (43 bytes, READ RECORD 1, SFI 19), 0018 (EP
+ * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (the record in the card's layout: 43 bytes AA 29 00 on
+ * a card of version 0x40 or above, 63 or 60 bytes on older ones; READ RECORD, SFI 19), 0018 (EP
  * transaction details, 23 bytes per record, newest first), the EP balance (GET BALANCE) and the
  * offline transaction serial. The card's DPK and DTK are diversified from the master keys at creation.
  *
@@ -77,12 +78,13 @@ export interface CardCommit {
   balanceAfter: number;
   keyVersion: number;
   algId: number;
-  /** The 0019 image the purchase wrote (composite), or undefined (simple purchase). */
+  /** The 0019 the purchase wrote (composite) as the 43-byte AA 29 view, or undefined (simple purchase). */
   file0019: Buffer | undefined;
 }
 
 export interface SimCardState {
   file0015: Buffer;
+  /** 43 bytes, AA 29 00 + 40; a card of a legacy layout starts with this body and a zero tail. */
   file0019: Buffer;
   balance: number;
   offlineSerial: number;
@@ -94,6 +96,7 @@ interface PendingPurchase {
   terminalNo: Buffer;
   random: Buffer;
   offlineSerial: number;
+  /** The whole 0019 record UPDATE CAPP DATA CACHE sent, in the card's layout. */
   cache: Buffer | undefined;
 }
 
@@ -113,6 +116,20 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 /** The serial GET TRANSACTION PROVE names for the transaction INIT gave `offlineSerial`: the counter after it. */
 const proveSerial = (offlineSerial: number): number => (offlineSerial + 1) & 0xffff;
 
+/** The 43-byte AA 29 view of a 0019 record of any layout: header AA 29, its lock byte, the 40-byte body. */
+function aaView(record: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0xaa, 0x29, record[2] ?? 0]), record.subarray(3, 43)]);
+}
+
+/** A 43-byte AA 29 image as the whole record of layout `l`: its header, the lock byte, the body, zeros. */
+function inLayout(l: Layout0019, aa: Buffer): Buffer {
+  const out = Buffer.alloc(l.length);
+  aa.copy(out, 0, 0, 43);
+  out[0] = l.recordId;
+  out[1] = l.length - 2;
+  return out;
+}
+
 function forgeRandom4(): Buffer {
   return Buffer.from(forge.random.getBytesSync(4), "binary");
 }
@@ -124,6 +141,7 @@ function refused(code: string, what: string, sw: number, details: Record<string,
 export class SimCard implements SimCardApi {
   readonly cardId: string;
   private readonly file0015: Buffer;
+  /** The 0019 record as the card stores it: in its layout, byte for byte as the last UPDATE sent it. */
   private file0019: Buffer;
   private balance: number;
   private offlineSerial: number;
@@ -140,7 +158,8 @@ export class SimCard implements SimCardApi {
   /**
    * How this card lays out its 0019 record (src/booth/record-0019.ts, by card version and network): the
    * record identifier and length UPDATE CAPP DATA CACHE must carry, and the record READ RECORD returns.
-   * The card keeps the entry/exit information in the 43-byte AA form whatever its layout.
+   * The card keeps the whole record in that layout; snapshots, files() and commits show its 43-byte AA
+   * view (header AA 29, lock byte, the 40-byte body).
    */
   readonly layout0019: Layout0019;
 
@@ -164,11 +183,11 @@ export class SimCard implements SimCardApi {
       );
     }
     this.file0015 = Buffer.from(state.file0015);
-    this.file0019 = Buffer.from(state.file0019);
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
     this.layout0019 = layoutFor(f15.cardVersion, f15.cardNetwork);
+    this.file0019 = inLayout(this.layout0019, state.file0019);
     this.keys = opts.keys;
     this.alg = algorithmFor(opts.keys.algId);
     const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
@@ -181,15 +200,15 @@ export class SimCard implements SimCardApi {
     return {
       cardId: this.cardId,
       file0015: decode0015(this.file0015),
-      file0019: decode0019(this.file0019),
+      file0019: decode0019(aaView(this.file0019)),
       balance: this.balance,
       offlineSerial: this.offlineSerial,
     };
   }
 
-  /** The raw 43-byte images (copies). */
+  /** 0015 and the 43-byte AA view of 0019 (copies); READ RECORD gives 0019 in the card's layout. */
   files(): { file0015: Buffer; file0019: Buffer } {
-    return { file0015: Buffer.from(this.file0015), file0019: Buffer.from(this.file0019) };
+    return { file0015: Buffer.from(this.file0015), file0019: aaView(this.file0019) };
   }
 
   /** Hear of every DEBIT this card commits; returns the unsubscribe function. */
@@ -285,7 +304,7 @@ export class SimCard implements SimCardApi {
     if (!this.appSelected) return respond(SW.fileNotFound);
     if (sfi === SFI_0019) {
       if (p1 !== this.layout0019.read.record) return respond(SW.recordNotFound);
-      return this.slice(this.record0019(), 0, le);
+      return this.slice(this.file0019, 0, le);
     }
     if (sfi === SFI_0018) {
       const rec = p1 >= 1 ? this.records0018[p1 - 1] : undefined;
@@ -338,7 +357,7 @@ export class SimCard implements SimCardApi {
 
   /**
    * UPDATE CAPP DATA CACHE 80 DC <record id> C8 <length> + the whole record in the card's layout
-   * (AA C8 2B for 2019 cards): buffered until DEBIT commits it.
+   * (AA C8 2B for 2019 cards): buffered until DEBIT commits it, every byte of it.
    */
   private updateCache(p1: number, p2: number, d: Buffer): Buffer {
     const p = this.pending;
@@ -351,26 +370,13 @@ export class SimCard implements SimCardApi {
     if (d.length !== l.length) return respond(SW.wrongLength);
     // the record identifier is P1 and the first data byte; the second is the record's length - 2
     if (p1 !== l.recordId || d[0] !== p1 || d[1] !== l.length - 2) return respond(SW.wrongData);
-    const aa = Buffer.concat([Buffer.from([0xaa, 0x29, d[2] ?? 0]), d.subarray(3, 43)]);
     try {
-      decode0019(aa);
+      decode0019(aaView(d));
     } catch {
       return respond(SW.wrongData);
     }
-    p.cache = aa;
+    p.cache = Buffer.from(d);
     return respond(SW.ok);
-  }
-
-  /** The 0019 record in this card's layout: header, the 40-byte body, zeros up to the layout's length. */
-  private record0019(): Buffer {
-    const l = this.layout0019;
-    if (l.recordId === 0xaa) return this.file0019;
-    const out = Buffer.alloc(l.length);
-    this.file0019.copy(out, 3, 3, 43);
-    out[0] = l.recordId;
-    out[1] = l.length - 2;
-    out[2] = this.file0019[2] ?? 0;
-    return out;
   }
 
   /**
@@ -428,7 +434,7 @@ export class SimCard implements SimCardApi {
         balanceAfter: this.balance,
         keyVersion: this.keys.keyVersion,
         algId: this.keys.algId,
-        file0019: p.cache ? Buffer.from(p.cache) : undefined,
+        file0019: p.cache ? aaView(p.cache) : undefined,
       };
       for (const l of this.commitListeners) l(commit);
     }
@@ -525,10 +531,7 @@ export class SimCard implements SimCardApi {
     // 4. UPDATE CAPP DATA CACHE (composite only)
     if (image) {
       const l = this.layout0019;
-      const record = Buffer.alloc(l.length);
-      image.copy(record, 0, 0, 43);
-      record[0] = l.recordId;
-      record[1] = l.length - 2;
+      const record = inLayout(l, image);
       const up = this.send(buildCommand(`80dc${hex2(l.recordId)}${hex2(SFI_0019 << 3)}`, record));
       if (up.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "UPDATE CAPP DATA CACHE", up.sw);
     }

@@ -79,6 +79,38 @@ function expectCode(f: () => unknown, code: string): unknown {
   throw new Error(`expected ${code} to be thrown`);
 }
 
+/**
+ * A composite purchase by hand, as an RSU sends it: SELECTs, INIT, UPDATE CAPP DATA CACHE with `update`
+ * (hex, the whole command) if given, MAC1 on the PSAM over `time`, DEBIT. Returns the MAC1 and DEBIT answers.
+ */
+function apduPurchase(
+  card: SimCard,
+  psam: SimPsam,
+  o: { amount: number; time: string; update?: string },
+): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
+  const amount = o.amount.toString(16).padStart(8, "0");
+  expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
+  expect(apdu(card, "00A40000021001").sw).toBe("9000");
+  const init = apdu(card, `805003020B 01 ${amount} ${psam.terminalNo} 0F`);
+  expect(init.sw).toBe("9000");
+  if (o.update !== undefined) expect(apdu(card, o.update).sw).toBe("9000");
+  const f15 = card.snapshot().file0015;
+  // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
+  const data = [
+    init.data.slice(22, 30),
+    init.data.slice(8, 12),
+    amount,
+    "09",
+    o.time,
+    init.data.slice(18, 22),
+    f15.cardSerial,
+    f15.issuerId.slice(0, 8).repeat(2),
+  ].join("");
+  const mac1 = apdu(psam, `8070000024${data}08`);
+  const debit = apdu(card, `805401000F${mac1.data.slice(0, 8)}${o.time}${mac1.data.slice(8)}08`);
+  return { mac1, debit };
+}
+
 describe("composite purchase through the APDU interface", () => {
   it("debits, rewrites 0019, moves the offline serial on, and its TAC verifies with the test keys", () => {
     const card = newCard();
@@ -488,6 +520,30 @@ function rawKeys(): Record<string, unknown> {
     tacMasterKey: keys.tacMasterKey.toString("hex"),
   };
 }
+
+describe("0019 of older cards (version < 0x40)", () => {
+  it.each([
+    { network: "4301", name: "legacy63", id: "c1", len: 63, read: "00B201CC3F" },
+    { network: "4401", name: "guangdong60", id: "44", len: 60, read: "00B202CC3C" },
+  ])(
+    "$name: READ RECORD returns every byte UPDATE CAPP DATA CACHE wrote; snapshots show the AA view",
+    (c) => {
+      const card = newCard({ version: 0x10, cardId: `${c.network}1234567890123456` });
+      expect(card.layout0019.name).toBe(c.name);
+      const rec = Buffer.alloc(c.len);
+      rec[0] = Number.parseInt(c.id, 16);
+      rec[1] = c.len - 2;
+      rec.set(encode0019(exitRecord()).subarray(3), 3);
+      for (let i = 43; i < c.len; i++) rec[i] = i; // the tail after the 40-byte body
+      const update = `80DC${c.id}C8${c.len.toString(16)}${rec.toString("hex")}`;
+      const { debit } = apduPurchase(card, newPsam(), { amount: 100, time: TIME, update });
+      expect(debit.sw).toBe("9000");
+      expect(apdu(card, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
+      expect(card.snapshot().file0019).toEqual(exitRecord());
+      expect(card.files().file0019.subarray(0, 3).toString("hex")).toBe("aa2900");
+    },
+  );
+});
 
 describe("card specs", () => {
   it("builds 0015 from the spec and a default 'not entered' 0019", () => {
