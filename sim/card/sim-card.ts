@@ -334,7 +334,7 @@ export class SimCard implements SimCardApi {
     if (d[0] !== this.keys.keyIndex) return respond(SW.keyIndexNotSupported);
     const amount = d.readUInt32BE(1);
     if (amount > this.balance) return respond(SW.insufficientBalance);
-    if (this.offlineSerial >= 0xffff) return respond(SW.conditionsNotSatisfied); // counter exhausted
+    if (this.offlineSerial >= 0xffff) return respond(SW.counterExhausted); // PBOC 9402: counter at its maximum
     const random = this.random();
     if (random.length !== 4) throw new Error("card random source must return 4 bytes");
     this.pending = {

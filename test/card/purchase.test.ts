@@ -263,6 +263,23 @@ describe("refusals and faults", () => {
     expect(apdu(card, "805003020B 01 000001F4 430100000001 0F").sw).toBe("9000"); // exactly the balance is fine
   });
 
+  it("an exhausted offline serial (FFFF): INIT answers 9402 (PBOC), purchase throws E711, nothing changes", () => {
+    const card = newCard({ offlineSerial: 0xfffe });
+    const psam = newPsam();
+    expect(card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() }).kind).toBe("done");
+    const before = card.snapshot();
+    expect(before.offlineSerial).toBe(0xffff);
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, `805003020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9402");
+    expect(apdu(card, `805001020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9402");
+    const e = expectCode(
+      () => card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() }),
+      "E711_CARD_REFUSED",
+    ) as Error;
+    expect(e.message).toMatch(/INIT FOR PURCHASE answered 9402/);
+    expect(card.snapshot()).toEqual(before);
+  });
+
   it("a credit card carries a large notional balance and is debited like an EP", () => {
     const card = newCard({ type: "credit", balance: 1_999_918_332 });
     expect(card.snapshot().file0015.cardType).toBe(0x17);
