@@ -36,6 +36,7 @@ import type {
   PurchaseOutcome,
   PurchaseRequest,
   PurchaseResult,
+  PurchaseStart,
   SimCardApi,
   SimPsamApi,
   TearPoint,
@@ -557,7 +558,17 @@ export class SimCard implements SimCardApi {
 
     if (tear === "before-debit") {
       this.reset();
-      return { kind: "torn", debited: false, at: "before-debit" };
+      const started: PurchaseStart = {
+        psamNo: terminalNo.toString("hex"),
+        psamTransSerial,
+        iccPaySerial,
+        balanceBefore,
+        transTime: req.transTime,
+        transType,
+        keyVersion,
+        algId,
+      };
+      return { kind: "torn", debited: false, at: "before-debit", started };
     }
 
     // 6. DEBIT FOR CAPP PURCHASE

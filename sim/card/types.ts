@@ -76,6 +76,19 @@ export interface PurchaseResult {
   algId: number;
 }
 
+/** What INIT and MAC1 told the terminal before DEBIT: the attempt's serials, balance, key version and algorithm. */
+export type PurchaseStart = Pick<
+  PurchaseResult,
+  | "psamNo"
+  | "psamTransSerial"
+  | "iccPaySerial"
+  | "balanceBefore"
+  | "transTime"
+  | "transType"
+  | "keyVersion"
+  | "algId"
+>;
+
 /**
  * Where a purchase is torn (the OBU leaves):
  * - "before-debit": INIT/UPDATE/MAC1 done, DEBIT never reaches the card: no money moves.
@@ -85,7 +98,7 @@ export type TearPoint = "none" | "before-debit" | "after-debit";
 
 export type PurchaseOutcome =
   | { kind: "done"; result: PurchaseResult }
-  | { kind: "torn"; debited: false; at: "before-debit" }
+  | { kind: "torn"; debited: false; at: "before-debit"; started: PurchaseStart }
   | { kind: "torn"; debited: true; at: "after-debit"; result: PurchaseResult };
 
 export interface SimCardApi {

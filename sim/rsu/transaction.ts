@@ -333,20 +333,10 @@ export class DsrcTransactions {
       lost = this.traffic.fault(v, "b5-lost");
       if (lost) tear = "after-debit";
     }
-    // What INIT and MAC1 will tell the RSU about this attempt, reported in an uncertain B5.
-    const before = card.snapshot();
-    const attempt: PurchaseAttempt = {
-      psamNo: psam.terminalNo,
-      transTime: req.transTime,
-      transType: 0x09,
-      iccPaySerial: before.offlineSerial,
-      psamTransSerial: psam.nextSerial,
-      balanceBefore: before.balance,
-      keyVersion: 1,
-      algId: 0,
-    };
     const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
-    const uncertain = (why: string): void => {
+    // An uncertain B5 reports what INIT and MAC1 told the RSU about the attempt (key version and
+    // algorithm id from the card's INIT answer).
+    const uncertain = (attempt: PurchaseAttempt, why: string): void => {
       this.ctx.log.info({ obuId, why }, "B5 error 01: debit outcome unknown to the RSU");
       t.error = true;
       t.frame = uncertainB5Frame(this.ctx.dialect, obuId, attempt, RSU_ERR.noDsrc, wrFileTime);
@@ -372,14 +362,10 @@ export class DsrcTransactions {
           this.end("failed", "B5 lost after the debit");
           return;
         }
-        const r = outcome.result;
-        attempt.psamTransSerial = r.psamTransSerial;
-        attempt.keyVersion = r.keyVersion;
-        attempt.algId = r.algId;
-        uncertain("purchase torn after the debit");
+        uncertain(outcome.result, "purchase torn after the debit");
         return;
       }
-      uncertain("purchase torn before the debit");
+      uncertain(outcome.started, "purchase torn before the debit");
       this.traffic.leave(v);
       return;
     }

@@ -298,7 +298,22 @@ describe("refusals and faults", () => {
       { amount: 1234, transTime: TIME, record0019: exitRecord() },
       "before-debit",
     );
-    expect(out).toEqual({ kind: "torn", debited: false, at: "before-debit" });
+    // what INIT and MAC1 said, for the terminal's report of an attempt whose outcome it does not know
+    expect(out).toEqual({
+      kind: "torn",
+      debited: false,
+      at: "before-debit",
+      started: {
+        psamNo: "430100000001",
+        psamTransSerial: 100,
+        iccPaySerial: 7,
+        balanceBefore: 10_000,
+        transTime: TIME,
+        transType: 0x09,
+        keyVersion: 1,
+        algId: 0,
+      },
+    });
     expect(card.snapshot()).toEqual(before);
     expect(card.transactionProve(7)).toBeUndefined();
     expect(psam.nextSerial).toBe(101);

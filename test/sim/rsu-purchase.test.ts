@@ -1,11 +1,12 @@
 /**
- * The divisor factor a C6 carries reaches the PSAM as the first-level divisor for MAC1, as on real
- * hardware: a wrong one still gets a MAC1 (the PSAM's transaction serial is used) and the card refuses
- * DEBIT with 9302, so B5 carries ErrorCode 06 and nothing is debited.
+ * The purchase the simulated RSU runs on the card and PSAM, as hardware does. The divisor factor a C6
+ * carries reaches the PSAM as the first-level divisor for MAC1: a wrong one still gets a MAC1 (the PSAM's
+ * transaction serial is used) and the card refuses DEBIT with 9302, so B5 carries ErrorCode 06 and
+ * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { loadCardKeys } from "../../sim/card/crypto/keys.js";
+import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import type { SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
@@ -31,9 +32,13 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function setup(protocol: "legacy" | "national", checkDivFactor?: boolean) {
+async function setup(
+  protocol: "legacy" | "national",
+  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[] } = {},
+) {
+  const { checkDivFactor } = o;
   const pair = createTransportPair();
-  const env = cardEnvironment(keys);
+  const env = cardEnvironment(o.keys ?? keys);
   const psams: SimPsamApi[] = [];
   const sim = createRsuSimulator({
     transport: pair.device,
@@ -51,7 +56,9 @@ async function setup(protocol: "legacy" | "national", checkDivFactor?: boolean) 
     },
     scenario: {
       startTime: "2025-01-02T10:00:00+08:00",
-      traffic: { vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000 }] },
+      traffic: {
+        vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [] }],
+      },
     } as ScenarioInput,
   });
   const lane = new LaneDriver(pair.lane, protocol);
@@ -103,11 +110,39 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
   });
 
   it("checkDivFactor false: a wrong divisor is not used, the card's own is, and the purchase is paid", async () => {
-    const { sim, lane, b4 } = await setup(protocol, false);
+    const { sim, lane, b4 } = await setup(protocol, { checkDivFactor: false });
     await lane.send(c6(lane, b4, WRONG_DIV), b4);
     const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(0);
     expect(sim.cards()[0]?.balance).toBe(8000 - 700);
     expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+  });
+});
+
+describe("national uncertain B5", () => {
+  // Keys of key version 2: the card's INIT answers it, and so must a B5 that reports the attempt.
+  const keys2 = parseCardKeys({
+    marker: TEST_KEYS_MARKER,
+    keyVersion: 2,
+    purchaseMasterKey: "E8C88C975C4A8F44AC436C7CFD44A039",
+    tacMasterKey: "1455850D84B02127D69F9C4A172B7F2E",
+  });
+
+  it.each([
+    ["torn before the debit", "leave-during-debit"],
+    ["torn after the debit", { kind: "b5-lost", lingerMs: 3000 }],
+  ])("%s: KeyVersion and AlgFlag are the card's INIT answer's", async (_name, fault) => {
+    const { lane, b4, psam } = await setup("national", { keys: keys2, faults: [fault] });
+    const serial = psam.nextSerial;
+    await lane.send(c6(lane, b4), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame).toMatchObject({
+      errorCode: 1,
+      keyVersion: 2,
+      algFlag: 0,
+      iccPaySerial: 1,
+      psamTransSerial: serial,
+      cardBalance: 8000,
+    });
   });
 });
