@@ -18,7 +18,8 @@ export interface PsamOptions {
   keys: CardKeys;
   /**
    * Answer as a T=0 PSAM does at APDU level: a command with data whose answer has data gets `61 xx`, and
-   * the data comes with GET RESPONSE `00 C0 00 00 xx` (6Cxx for a wrong length). Default false.
+   * the data comes with GET RESPONSE `00 C0 00 00 xx` (a shorter Le: that much and 61xx for the rest;
+   * a longer one: 6Cxx). Default false.
    */
   t0?: boolean;
 }
@@ -92,15 +93,19 @@ export class SimPsam implements SimPsamApi {
     return r;
   }
 
-  /** GET RESPONSE 00 C0 00 00 Le (T=0 only): the waiting data, 6Cxx for a wrong Le. */
+  /**
+   * GET RESPONSE 00 C0 00 00 Le (T=0 only), as ISO 7816-4 says: the first Le bytes of the waiting data,
+   * with 61xx while xx bytes still wait (9000 once none do); 6Cxx when Le asks for more than waits.
+   */
   private getResponse(p1: number, p2: number, le: number | undefined): Buffer {
     const w = this.waiting;
     if (!w) return respond(SW.conditionsNotSatisfied);
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     const want = le === undefined || le === 256 ? w.length : le;
-    if (want !== w.length) return respond(swWrongLe(w.length));
-    this.waiting = undefined;
-    return respond(SW.ok, w);
+    if (want > w.length) return respond(swWrongLe(w.length));
+    const rest = w.subarray(want);
+    this.waiting = rest.length > 0 ? Buffer.from(rest) : undefined;
+    return respond(rest.length > 0 ? 0x6100 | rest.length : SW.ok, w.subarray(0, want));
   }
 
   private execute(command: Buffer): Buffer {

@@ -725,18 +725,26 @@ describe("APDU builder", () => {
 });
 
 describe("T=0 PSAM", () => {
-  it("answers a case-4 command with 61xx and gives the data to GET RESPONSE (6Cxx for a wrong Le)", () => {
+  it("answers a case-4 command with 61xx and gives the data to GET RESPONSE (6Cxx for too long an Le)", () => {
     const psam = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });
     // Case 2 (no data): the data comes at once.
     expect(apdu(psam, "00B0960006")).toEqual({ data: "430100000001", sw: "9000" });
     expect(apdu(psam, "00A4000002DF01")).toEqual({ data: "", sw: "9000" });
     const mac1Cmd = `80700000 24 01020304 0007 00000064 09 ${TIME} 01 00 ${CARD_ID.slice(4)} ${ISSUER.slice(0, 8).repeat(2)} 08`;
     expect(apdu(psam, mac1Cmd)).toEqual({ data: "", sw: "6108" });
-    expect(apdu(psam, "00C0000004").sw).toBe("6c08");
+    expect(apdu(psam, "00C0000009").sw).toBe("6c08");
     const got = apdu(psam, "00C0000008");
     expect(got.sw).toBe("9000");
     expect(got.data.slice(0, 8)).toBe("00000005");
     expect(apdu(psam, "00C0000008").sw).toBe("6985"); // nothing waiting any more
+    // ISO 7816-4: a shorter Le gets the first Le bytes and 61xx for the rest
+    expect(apdu(psam, mac1Cmd)).toEqual({ data: "", sw: "6108" });
+    const head = apdu(psam, "00C0000004");
+    expect(head).toEqual({ data: "00000006", sw: "6104" });
+    const tail = apdu(psam, "00C0000004");
+    expect(tail.sw).toBe("9000");
+    expect(tail.data).toHaveLength(8);
+    expect(apdu(psam, "00C0000004").sw).toBe("6985");
     // The same PSAM through the T=0 procedure a reader runs (firmware-bridge/reader/t0.ts) answers at once.
     const direct = createPsam({ terminalNo: "430100000001", serial: 5, keys });
     const t0 = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });
