@@ -166,11 +166,14 @@ export class SimPsam implements SimPsamApi {
    * MAC1 (80 70 00 00 Lc): random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1
    * ‖ algorithm id 1 ‖ card serial 8 [‖ issuer divisor 8]. Lc 1C: one diversification level (card
    * serial); Lc 24: two levels (issuer divisor first, then card serial). Answers terminal serial 4 ‖ MAC1 4.
+   * 9402 once the terminal serial has reached FFFFFFFF: a PSAM never reuses a serial, so, as a card at
+   * offline serial FFFF, it refuses rather than wrap (docs/card-crypto.md §4.2).
    */
   private mac1(p1: number, p2: number, d: Buffer): Buffer {
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (!this.appSelected) return respond(SW.conditionsNotSatisfied);
     if (d.length !== 0x1c && d.length !== 0x24) return respond(SW.wrongLength);
+    if (this.serial >= 0xffffffff) return respond(SW.counterExhausted);
     const random = d.subarray(0, 4);
     const offlineSerial = d.readUInt16BE(4);
     const amount = d.readUInt32BE(6);
@@ -195,7 +198,7 @@ export class SimPsam implements SimPsamApi {
     const serial = this.serial;
     const sessionKey = alg.purchaseSessionKey(dpk, random, offlineSerial, serial);
     const m1 = mac1(sessionKey, { amount, transType, terminalNo: this.terminal, transTime }, alg);
-    this.serial = (this.serial + 1) >>> 0;
+    this.serial += 1;
     this.session = { sessionKey, amount };
     const out = Buffer.alloc(8);
     out.writeUInt32BE(serial, 0);

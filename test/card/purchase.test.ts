@@ -280,6 +280,19 @@ describe("refusals and faults", () => {
     expect(card.snapshot()).toEqual(before);
   });
 
+  it("a PSAM whose terminal serial reached FFFFFFFF refuses MAC1 (9402) rather than wrap; nothing debited", () => {
+    const card = newCard();
+    const psam = newPsam(keys, 0xfffffffe);
+    const req = { amount: 1, transTime: TIME, record0019: exitRecord() };
+    expect(card.purchase(psam, req)).toMatchObject({ kind: "done", result: { psamTransSerial: 0xfffffffe } });
+    expect(psam.nextSerial).toBe(0xffffffff);
+    const before = card.snapshot();
+    const e = expectCode(() => card.purchase(psam, req), "E713_PSAM_REFUSED") as Error;
+    expect(e.message).toMatch(/PSAM MAC1 answered 9402/);
+    expect(psam.nextSerial).toBe(0xffffffff);
+    expect(card.snapshot()).toEqual(before);
+  });
+
   it("a credit card carries a large notional balance and is debited like an EP", () => {
     const card = newCard({ type: "credit", balance: 1_999_918_332 });
     expect(card.snapshot().file0015.cardType).toBe(0x17);
