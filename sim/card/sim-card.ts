@@ -71,7 +71,7 @@ export interface CardCommit {
   terminalNo: string;
   /** The PSAM terminal transaction serial from DEBIT. */
   terminalSerial: number;
-  /** yyyymmddhhmmss from DEBIT. */
+  /** DEBIT's 7 date-time bytes as 14 hex digits (yyyymmddhhmmss; the card does not check them). */
   transTime: string;
   tac: string;
   mac2: string;
@@ -392,15 +392,12 @@ export class SimCard implements SimCardApi {
     if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 0x0f) return respond(SW.wrongLength);
     const terminalSerial = d.readUInt32BE(0);
-    const transTime = d.subarray(4, 11).toString("hex");
+    // The 7 date-time bytes are MACed and stored as they came, not checked as a calendar time.
+    const dateTime = Buffer.from(d.subarray(4, 11));
+    const transTime = dateTime.toString("hex");
     const mac1 = d.subarray(11, 15);
-    try {
-      transDateTime(transTime);
-    } catch {
-      return respond(SW.wrongData);
-    }
     const sessionKey = this.alg.purchaseSessionKey(this.dpk, p.random, p.offlineSerial, terminalSerial);
-    const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime };
+    const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime: dateTime };
     if (!sameBytes(computeMac1(sessionKey, input, this.alg), mac1)) return respond(SW.macInvalid);
 
     // Commit: balance, 0019, serial, 0018 detail, the last transaction's proof.
@@ -416,7 +413,7 @@ export class SimCard implements SimCardApi {
     rec.writeUInt32BE(p.amount, 5);
     rec[9] = p.transType;
     p.terminalNo.copy(rec, 10);
-    Buffer.from(transTime, "hex").copy(rec, 16);
+    dateTime.copy(rec, 16);
     this.records0018.unshift(rec);
     if (this.records0018.length > RECORDS_0018) this.records0018.length = RECORDS_0018;
     this.lastProof = { offlineSerial: p.offlineSerial, transType: p.transType, tac, mac2 };

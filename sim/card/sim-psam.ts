@@ -7,7 +7,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { parseCommand, respond, SW, swWrongLe } from "./apdu.js";
 import { CardErrorCodes } from "./crypto/errors.js";
 import type { CardKeys } from "./crypto/keys.js";
-import { algorithmFor, hexBytes, mac1, mac2, sameBytes, transDateTime } from "./crypto/pboc.js";
+import { algorithmFor, hexBytes, mac1, mac2, sameBytes } from "./crypto/pboc.js";
 import type { SimPsamApi } from "./types.js";
 
 export interface PsamOptions {
@@ -178,7 +178,8 @@ export class SimPsam implements SimPsamApi {
     const offlineSerial = d.readUInt16BE(4);
     const amount = d.readUInt32BE(6);
     const transType = d[10] ?? 0;
-    const transTime = d.subarray(11, 18).toString("hex");
+    // The 7 date-time bytes are MACed as they came, not checked as a calendar time.
+    const transTime = d.subarray(11, 18);
     const keyVersion = d[18] ?? 0;
     const algId = d[19] ?? 0;
     const cardSerial = d.subarray(20, 28);
@@ -188,7 +189,6 @@ export class SimPsam implements SimPsamApi {
     let alg: ReturnType<typeof algorithmFor>;
     try {
       alg = algorithmFor(algId);
-      transDateTime(transTime);
     } catch {
       return respond(SW.wrongData);
     }

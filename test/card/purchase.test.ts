@@ -469,6 +469,19 @@ describe("refusals and faults", () => {
     expect(out).toMatchObject({ kind: "done", result: { psamTransSerial: 101, balanceAfter: 9990 } });
   });
 
+  it.each(["20240501240000", "20241332000000"])(
+    "card and PSAM MAC and store the date-time bytes as sent, a calendar time or not (%s)",
+    (time) => {
+      const card = newCard();
+      const { mac1, debit } = apduPurchase(card, newPsam(), { amount: 100, time });
+      expect(mac1.sw).toBe("9000");
+      expect(debit.sw).toBe("9000");
+      expect(card.snapshot()).toMatchObject({ balance: 10_000 - 100, offlineSerial: 8 });
+      const detail = apdu(card, "00B201C417"); // 0018, newest: ... terminal 6 ‖ date 4 ‖ time 3
+      expect(detail.data.slice(32)).toBe(time);
+    },
+  );
+
   it("the PSAM verifies MAC2: a wrong MAC2 gets 9302, the right one 9000", () => {
     const card = newCard();
     const psam = newPsam();

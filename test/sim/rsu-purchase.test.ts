@@ -119,6 +119,21 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
   });
 });
 
+describe.each(["legacy", "national"] as const)("%s C6 PurchaseTime", (protocol) => {
+  it("not a calendar date-time: the RSU refuses it before INIT, B5 ErrorCode 11, no PSAM serial used", async () => {
+    const { sim, lane, b4, psam } = await setup(protocol);
+    const serial = psam.nextSerial;
+    const cardBefore = sim.cards()[0];
+    const f = c6(lane, b4) as Record<string, unknown>;
+    f.purchaseTime = "20250102240000";
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0x11);
+    expect(psam.nextSerial).toBe(serial);
+    expect(sim.cards()[0]).toEqual(cardBefore);
+  });
+});
+
 describe("national uncertain B5", () => {
   // Keys of key version 2: the card's INIT answers it, and so must a B5 that reports the attempt.
   const keys2 = parseCardKeys({
