@@ -20,6 +20,8 @@ export const SW = {
   claNotSupported: 0x6e00,
   macInvalid: 0x9302,
   insufficientBalance: 0x9401,
+  /** The transaction counter (the card's offline serial, or a PSAM's terminal serial) is at its maximum. */
+  counterExhausted: 0x9402,
   keyIndexNotSupported: 0x9403,
   macTacUnavailable: 0x9406,
 } as const;

@@ -2,7 +2,8 @@
  * A simulated ETC user card (CPU card, application DF01 / FID 1001) that runs the PBOC composite
  * purchase at the APDU level (docs/card-crypto.md §4; its files: docs/protocol.md §8).
  *
- * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (43 bytes, READ RECORD 1, SFI 19), 0018 (EP
+ * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (the record in the card's layout: 43 bytes AA 29 00 on
+ * a card of version 0x40 or above, 63 or 60 bytes on older ones; READ RECORD, SFI 19), 0018 (EP
  * transaction details, 23 bytes per record, newest first), the EP balance (GET BALANCE) and the
  * offline transaction serial. The card's DPK and DTK are diversified from the master keys at creation.
  *
@@ -35,6 +36,7 @@ import type {
   PurchaseOutcome,
   PurchaseRequest,
   PurchaseResult,
+  PurchaseStart,
   SimCardApi,
   SimPsamApi,
   TearPoint,
@@ -69,7 +71,7 @@ export interface CardCommit {
   terminalNo: string;
   /** The PSAM terminal transaction serial from DEBIT. */
   terminalSerial: number;
-  /** yyyymmddhhmmss from DEBIT. */
+  /** DEBIT's 7 date-time bytes as 14 hex digits (yyyymmddhhmmss; the card does not check them). */
   transTime: string;
   tac: string;
   mac2: string;
@@ -77,12 +79,13 @@ export interface CardCommit {
   balanceAfter: number;
   keyVersion: number;
   algId: number;
-  /** The 0019 image the purchase wrote (composite), or undefined (simple purchase). */
+  /** The 0019 the purchase wrote (composite) as the 43-byte AA 29 view, or undefined (simple purchase). */
   file0019: Buffer | undefined;
 }
 
 export interface SimCardState {
   file0015: Buffer;
+  /** 43 bytes, AA 29 00 + 40; a card of a legacy layout starts with this body and a zero tail. */
   file0019: Buffer;
   balance: number;
   offlineSerial: number;
@@ -94,6 +97,7 @@ interface PendingPurchase {
   terminalNo: Buffer;
   random: Buffer;
   offlineSerial: number;
+  /** The whole 0019 record UPDATE CAPP DATA CACHE sent, in the card's layout. */
   cache: Buffer | undefined;
 }
 
@@ -113,6 +117,20 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 /** The serial GET TRANSACTION PROVE names for the transaction INIT gave `offlineSerial`: the counter after it. */
 const proveSerial = (offlineSerial: number): number => (offlineSerial + 1) & 0xffff;
 
+/** The 43-byte AA 29 view of a 0019 record of any layout: header AA 29, its lock byte, the 40-byte body. */
+function aaView(record: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0xaa, 0x29, record[2] ?? 0]), record.subarray(3, 43)]);
+}
+
+/** A 43-byte AA 29 image as the whole record of layout `l`: its header, the lock byte, the body, zeros. */
+function inLayout(l: Layout0019, aa: Buffer): Buffer {
+  const out = Buffer.alloc(l.length);
+  aa.copy(out, 0, 0, 43);
+  out[0] = l.recordId;
+  out[1] = l.length - 2;
+  return out;
+}
+
 function forgeRandom4(): Buffer {
   return Buffer.from(forge.random.getBytesSync(4), "binary");
 }
@@ -124,6 +142,7 @@ function refused(code: string, what: string, sw: number, details: Record<string,
 export class SimCard implements SimCardApi {
   readonly cardId: string;
   private readonly file0015: Buffer;
+  /** The 0019 record as the card stores it: in its layout, byte for byte as the last UPDATE sent it. */
   private file0019: Buffer;
   private balance: number;
   private offlineSerial: number;
@@ -140,7 +159,8 @@ export class SimCard implements SimCardApi {
   /**
    * How this card lays out its 0019 record (src/booth/record-0019.ts, by card version and network): the
    * record identifier and length UPDATE CAPP DATA CACHE must carry, and the record READ RECORD returns.
-   * The card keeps the entry/exit information in the 43-byte AA form whatever its layout.
+   * The card keeps the whole record in that layout; snapshots, files() and commits show its 43-byte AA
+   * view (header AA 29, lock byte, the 40-byte body).
    */
   readonly layout0019: Layout0019;
 
@@ -164,11 +184,11 @@ export class SimCard implements SimCardApi {
       );
     }
     this.file0015 = Buffer.from(state.file0015);
-    this.file0019 = Buffer.from(state.file0019);
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
     this.layout0019 = layoutFor(f15.cardVersion, f15.cardNetwork);
+    this.file0019 = inLayout(this.layout0019, state.file0019);
     this.keys = opts.keys;
     this.alg = algorithmFor(opts.keys.algId);
     const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
@@ -181,15 +201,15 @@ export class SimCard implements SimCardApi {
     return {
       cardId: this.cardId,
       file0015: decode0015(this.file0015),
-      file0019: decode0019(this.file0019),
+      file0019: decode0019(aaView(this.file0019)),
       balance: this.balance,
       offlineSerial: this.offlineSerial,
     };
   }
 
-  /** The raw 43-byte images (copies). */
+  /** 0015 and the 43-byte AA view of 0019 (copies); READ RECORD gives 0019 in the card's layout. */
   files(): { file0015: Buffer; file0019: Buffer } {
-    return { file0015: Buffer.from(this.file0015), file0019: Buffer.from(this.file0019) };
+    return { file0015: Buffer.from(this.file0015), file0019: aaView(this.file0019) };
   }
 
   /** Hear of every DEBIT this card commits; returns the unsubscribe function. */
@@ -285,7 +305,7 @@ export class SimCard implements SimCardApi {
     if (!this.appSelected) return respond(SW.fileNotFound);
     if (sfi === SFI_0019) {
       if (p1 !== this.layout0019.read.record) return respond(SW.recordNotFound);
-      return this.slice(this.record0019(), 0, le);
+      return this.slice(this.file0019, 0, le);
     }
     if (sfi === SFI_0018) {
       const rec = p1 >= 1 ? this.records0018[p1 - 1] : undefined;
@@ -315,7 +335,7 @@ export class SimCard implements SimCardApi {
     if (d[0] !== this.keys.keyIndex) return respond(SW.keyIndexNotSupported);
     const amount = d.readUInt32BE(1);
     if (amount > this.balance) return respond(SW.insufficientBalance);
-    if (this.offlineSerial >= 0xffff) return respond(SW.conditionsNotSatisfied); // counter exhausted
+    if (this.offlineSerial >= 0xffff) return respond(SW.counterExhausted); // PBOC 9402: counter at its maximum
     const random = this.random();
     if (random.length !== 4) throw new Error("card random source must return 4 bytes");
     this.pending = {
@@ -338,7 +358,7 @@ export class SimCard implements SimCardApi {
 
   /**
    * UPDATE CAPP DATA CACHE 80 DC <record id> C8 <length> + the whole record in the card's layout
-   * (AA C8 2B for 2019 cards): buffered until DEBIT commits it.
+   * (AA C8 2B for 2019 cards): buffered until DEBIT commits it, every byte of it.
    */
   private updateCache(p1: number, p2: number, d: Buffer): Buffer {
     const p = this.pending;
@@ -351,26 +371,13 @@ export class SimCard implements SimCardApi {
     if (d.length !== l.length) return respond(SW.wrongLength);
     // the record identifier is P1 and the first data byte; the second is the record's length - 2
     if (p1 !== l.recordId || d[0] !== p1 || d[1] !== l.length - 2) return respond(SW.wrongData);
-    const aa = Buffer.concat([Buffer.from([0xaa, 0x29, d[2] ?? 0]), d.subarray(3, 43)]);
     try {
-      decode0019(aa);
+      decode0019(aaView(d));
     } catch {
       return respond(SW.wrongData);
     }
-    p.cache = aa;
+    p.cache = Buffer.from(d);
     return respond(SW.ok);
-  }
-
-  /** The 0019 record in this card's layout: header, the 40-byte body, zeros up to the layout's length. */
-  private record0019(): Buffer {
-    const l = this.layout0019;
-    if (l.recordId === 0xaa) return this.file0019;
-    const out = Buffer.alloc(l.length);
-    this.file0019.copy(out, 3, 3, 43);
-    out[0] = l.recordId;
-    out[1] = l.length - 2;
-    out[2] = this.file0019[2] ?? 0;
-    return out;
   }
 
   /**
@@ -385,15 +392,12 @@ export class SimCard implements SimCardApi {
     if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 0x0f) return respond(SW.wrongLength);
     const terminalSerial = d.readUInt32BE(0);
-    const transTime = d.subarray(4, 11).toString("hex");
+    // The 7 date-time bytes are MACed and stored as they came, not checked as a calendar time.
+    const dateTime = Buffer.from(d.subarray(4, 11));
+    const transTime = dateTime.toString("hex");
     const mac1 = d.subarray(11, 15);
-    try {
-      transDateTime(transTime);
-    } catch {
-      return respond(SW.wrongData);
-    }
     const sessionKey = this.alg.purchaseSessionKey(this.dpk, p.random, p.offlineSerial, terminalSerial);
-    const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime };
+    const input = { amount: p.amount, transType: p.transType, terminalNo: p.terminalNo, transTime: dateTime };
     if (!sameBytes(computeMac1(sessionKey, input, this.alg), mac1)) return respond(SW.macInvalid);
 
     // Commit: balance, 0019, serial, 0018 detail, the last transaction's proof.
@@ -409,7 +413,7 @@ export class SimCard implements SimCardApi {
     rec.writeUInt32BE(p.amount, 5);
     rec[9] = p.transType;
     p.terminalNo.copy(rec, 10);
-    Buffer.from(transTime, "hex").copy(rec, 16);
+    dateTime.copy(rec, 16);
     this.records0018.unshift(rec);
     if (this.records0018.length > RECORDS_0018) this.records0018.length = RECORDS_0018;
     this.lastProof = { offlineSerial: p.offlineSerial, transType: p.transType, tac, mac2 };
@@ -428,7 +432,7 @@ export class SimCard implements SimCardApi {
         balanceAfter: this.balance,
         keyVersion: this.keys.keyVersion,
         algId: this.keys.algId,
-        file0019: p.cache ? Buffer.from(p.cache) : undefined,
+        file0019: p.cache ? aaView(p.cache) : undefined,
       };
       for (const l of this.commitListeners) l(commit);
     }
@@ -466,8 +470,10 @@ export class SimCard implements SimCardApi {
 
   /**
    * The composite purchase as an RSU runs it: INIT → UPDATE CAPP DATA CACHE → PSAM MAC1 → DEBIT →
-   * PSAM MAC2 verify. Throws E712 when the card refuses INIT for insufficient balance (9401), E711/E713
-   * for other refusals, E714 when the PSAM rejects MAC2 (the card has then debited).
+   * PSAM MAC2 verify. MAC1's first-level divisor (two-level keys) is `req.issuerDivisor`, default the card
+   * issuer's. Throws E712 when the card refuses INIT for insufficient balance (9401), E711/E713 for other
+   * refusals (E711 with sw 9302 when DEBIT refuses MAC1, e.g. for a wrong divisor: nothing debited, the
+   * PSAM serial used), E714 when the PSAM rejects MAC2 (the card has then debited).
    */
   purchase(psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint = "none"): PurchaseOutcome {
     const psamApdu = psam.apdu?.bind(psam);
@@ -487,6 +493,11 @@ export class SimCard implements SimCardApi {
       throw new EtcError(CardErrorCodes.CryptoInput, `amount: expected 0..4294967295 fen, got ${req.amount}`);
     }
     const image = transType === TRANS_TYPE.compositePurchase ? encode0019(req.record0019) : undefined;
+    const f15 = decode0015(this.file0015);
+    const firstDivisor =
+      req.issuerDivisor === undefined
+        ? issuerDivisor(f15.issuerId)
+        : hexBytes("issuerDivisor", req.issuerDivisor, 8);
 
     if ("applicationSelected" in psam && psam.applicationSelected === false) {
       const r = splitResponse(psamApdu(buildCommand("00a40000", Buffer.from("df01", "hex"))));
@@ -518,16 +529,12 @@ export class SimCard implements SimCardApi {
     // 4. UPDATE CAPP DATA CACHE (composite only)
     if (image) {
       const l = this.layout0019;
-      const record = Buffer.alloc(l.length);
-      image.copy(record, 0, 0, 43);
-      record[0] = l.recordId;
-      record[1] = l.length - 2;
+      const record = inLayout(l, image);
       const up = this.send(buildCommand(`80dc${hex2(l.recordId)}${hex2(SFI_0019 << 3)}`, record));
       if (up.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "UPDATE CAPP DATA CACHE", up.sw);
     }
 
     // 5. MAC1 on the PSAM
-    const f15 = decode0015(this.file0015);
     const serial2 = Buffer.alloc(2);
     serial2.writeUInt16BE(iccPaySerial);
     const macData = Buffer.concat([
@@ -538,7 +545,7 @@ export class SimCard implements SimCardApi {
       dateTime,
       Buffer.from([keyVersion, algId]),
       cardDivisor(f15.cardSerial),
-      ...(this.keys.levels === 2 ? [issuerDivisor(f15.issuerId)] : []),
+      ...(this.keys.levels === 2 ? [firstDivisor] : []),
     ]);
     const m1 = splitResponse(psamApdu(buildCommand("80700000", macData, 0x08)));
     if (m1.sw !== SW.ok || m1.data.length !== 8)
@@ -548,7 +555,17 @@ export class SimCard implements SimCardApi {
 
     if (tear === "before-debit") {
       this.reset();
-      return { kind: "torn", debited: false, at: "before-debit" };
+      const started: PurchaseStart = {
+        psamNo: terminalNo.toString("hex"),
+        psamTransSerial,
+        iccPaySerial,
+        balanceBefore,
+        transTime: req.transTime,
+        transType,
+        keyVersion,
+        algId,
+      };
+      return { kind: "torn", debited: false, at: "before-debit", started };
     }
 
     // 6. DEBIT FOR CAPP PURCHASE

@@ -7,7 +7,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { parseCommand, respond, SW, swWrongLe } from "./apdu.js";
 import { CardErrorCodes } from "./crypto/errors.js";
 import type { CardKeys } from "./crypto/keys.js";
-import { algorithmFor, hexBytes, mac1, mac2, sameBytes, transDateTime } from "./crypto/pboc.js";
+import { algorithmFor, hexBytes, mac1, mac2, sameBytes } from "./crypto/pboc.js";
 import type { SimPsamApi } from "./types.js";
 
 export interface PsamOptions {
@@ -18,7 +18,8 @@ export interface PsamOptions {
   keys: CardKeys;
   /**
    * Answer as a T=0 PSAM does at APDU level: a command with data whose answer has data gets `61 xx`, and
-   * the data comes with GET RESPONSE `00 C0 00 00 xx` (6Cxx for a wrong length). Default false.
+   * the data comes with GET RESPONSE `00 C0 00 00 xx` (a shorter Le: that much and 61xx for the rest;
+   * a longer one: 6Cxx). Default false.
    */
   t0?: boolean;
 }
@@ -92,15 +93,19 @@ export class SimPsam implements SimPsamApi {
     return r;
   }
 
-  /** GET RESPONSE 00 C0 00 00 Le (T=0 only): the waiting data, 6Cxx for a wrong Le. */
+  /**
+   * GET RESPONSE 00 C0 00 00 Le (T=0 only), as ISO 7816-4 says: the first Le bytes of the waiting data,
+   * with 61xx while xx bytes still wait (9000 once none do); 6Cxx when Le asks for more than waits.
+   */
   private getResponse(p1: number, p2: number, le: number | undefined): Buffer {
     const w = this.waiting;
     if (!w) return respond(SW.conditionsNotSatisfied);
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     const want = le === undefined || le === 256 ? w.length : le;
-    if (want !== w.length) return respond(swWrongLe(w.length));
-    this.waiting = undefined;
-    return respond(SW.ok, w);
+    if (want > w.length) return respond(swWrongLe(w.length));
+    const rest = w.subarray(want);
+    this.waiting = rest.length > 0 ? Buffer.from(rest) : undefined;
+    return respond(rest.length > 0 ? 0x6100 | rest.length : SW.ok, w.subarray(0, want));
   }
 
   private execute(command: Buffer): Buffer {
@@ -161,16 +166,20 @@ export class SimPsam implements SimPsamApi {
    * MAC1 (80 70 00 00 Lc): random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1
    * ‖ algorithm id 1 ‖ card serial 8 [‖ issuer divisor 8]. Lc 1C: one diversification level (card
    * serial); Lc 24: two levels (issuer divisor first, then card serial). Answers terminal serial 4 ‖ MAC1 4.
+   * 9402 once the terminal serial has reached FFFFFFFF: a PSAM never reuses a serial, so, as a card at
+   * offline serial FFFF, it refuses rather than wrap (docs/card-crypto.md §4.2).
    */
   private mac1(p1: number, p2: number, d: Buffer): Buffer {
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (!this.appSelected) return respond(SW.conditionsNotSatisfied);
     if (d.length !== 0x1c && d.length !== 0x24) return respond(SW.wrongLength);
+    if (this.serial >= 0xffffffff) return respond(SW.counterExhausted);
     const random = d.subarray(0, 4);
     const offlineSerial = d.readUInt16BE(4);
     const amount = d.readUInt32BE(6);
     const transType = d[10] ?? 0;
-    const transTime = d.subarray(11, 18).toString("hex");
+    // The 7 date-time bytes are MACed as they came, not checked as a calendar time.
+    const transTime = d.subarray(11, 18);
     const keyVersion = d[18] ?? 0;
     const algId = d[19] ?? 0;
     const cardSerial = d.subarray(20, 28);
@@ -180,7 +189,6 @@ export class SimPsam implements SimPsamApi {
     let alg: ReturnType<typeof algorithmFor>;
     try {
       alg = algorithmFor(algId);
-      transDateTime(transTime);
     } catch {
       return respond(SW.wrongData);
     }
@@ -190,7 +198,7 @@ export class SimPsam implements SimPsamApi {
     const serial = this.serial;
     const sessionKey = alg.purchaseSessionKey(dpk, random, offlineSerial, serial);
     const m1 = mac1(sessionKey, { amount, transType, terminalNo: this.terminal, transTime }, alg);
-    this.serial = (this.serial + 1) >>> 0;
+    this.serial += 1;
     this.session = { sessionKey, amount };
     const out = Buffer.alloc(8);
     out.writeUInt32BE(serial, 0);

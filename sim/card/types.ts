@@ -53,6 +53,12 @@ export interface PurchaseRequest {
   /** The new 0019 image the purchase writes (UPDATE CAPP DATA CACHE). */
   record0019: Card0019;
   transType?: number; // default 0x09 composite
+  /**
+   * 16 hex: the first-level divisor the terminal gives the PSAM for MAC1 when keys are two-level (the
+   * lane's divisor factor from C6/C3). Default the card's own: its issuer's first 4 bytes twice. A wrong
+   * one still gets a MAC1 (the PSAM's serial is used) which the card refuses at DEBIT with 9302.
+   */
+  issuerDivisor?: string;
 }
 
 export interface PurchaseResult {
@@ -70,6 +76,19 @@ export interface PurchaseResult {
   algId: number;
 }
 
+/** What INIT and MAC1 told the terminal before DEBIT: the attempt's serials, balance, key version and algorithm. */
+export type PurchaseStart = Pick<
+  PurchaseResult,
+  | "psamNo"
+  | "psamTransSerial"
+  | "iccPaySerial"
+  | "balanceBefore"
+  | "transTime"
+  | "transType"
+  | "keyVersion"
+  | "algId"
+>;
+
 /**
  * Where a purchase is torn (the OBU leaves):
  * - "before-debit": INIT/UPDATE/MAC1 done, DEBIT never reaches the card: no money moves.
@@ -79,7 +98,7 @@ export type TearPoint = "none" | "before-debit" | "after-debit";
 
 export type PurchaseOutcome =
   | { kind: "done"; result: PurchaseResult }
-  | { kind: "torn"; debited: false; at: "before-debit" }
+  | { kind: "torn"; debited: false; at: "before-debit"; started: PurchaseStart }
   | { kind: "torn"; debited: true; at: "after-debit"; result: PurchaseResult };
 
 export interface SimCardApi {

@@ -26,8 +26,11 @@ export interface PurchaseRequest {
   amount: number;
   transTime: string;
   record: Card0019;
-  /** The lane's divisor factor is the card issuer's (or the check is off). */
-  divOk: boolean;
+  /**
+   * The first-level divisor the RSU gives the PSAM for MAC1: the lane's C6/C3 divisor factor, or the
+   * card's own when the check is off or the frame has none. A wrong one makes the card refuse DEBIT.
+   */
+  divisor: string | undefined;
 }
 
 export class Purchases {
@@ -79,12 +82,9 @@ export class Purchases {
     this.sink?.close();
   }
 
-  /** The amount, time, 0019 image and divisor check a C6 or C3 carries. */
-  request(f: Extract<Frame, { type: "C6" | "C3" }>, v: VState): PurchaseRequest {
+  /** The amount, time, 0019 image and divisor factor a C6 or C3 carries. */
+  request(f: Extract<Frame, { type: "C6" | "C3" }>): PurchaseRequest {
     const hdr = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 };
-    const card = this.cardOf(v)?.snapshot();
-    const issuer = card?.file0015.issuerId ?? v.m.obu.issuer;
-    const expectedDiv = `${issuer.slice(0, 8)}${issuer.slice(0, 8)}`;
     let div: string | undefined;
     let amount = 0;
     let transTime: string;
@@ -102,15 +102,19 @@ export class Purchases {
       record = { ...hdr, ...(f.station as object) } as unknown as Card0019;
     }
     record.reserved ??= "00000000";
-    const divOk = !this.checkDivFactor || div === undefined || div === expectedDiv;
-    return { amount, transTime, record, divOk };
+    return { amount, transTime, record, divisor: this.checkDivFactor ? div : undefined };
   }
 
   /** The card and PSAM run the composite purchase; `tear` cuts it before or after the debit. */
   perform(card: SimCardApi, psam: SimPsamApi, req: PurchaseRequest, tear: TearPoint): PurchaseOutcome {
     return card.purchase(
       psam,
-      { amount: req.amount, transTime: req.transTime, record0019: req.record },
+      {
+        amount: req.amount,
+        transTime: req.transTime,
+        record0019: req.record,
+        ...(req.divisor === undefined ? {} : { issuerDivisor: req.divisor }),
+      },
       tear,
     );
   }

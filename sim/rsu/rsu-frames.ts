@@ -33,7 +33,7 @@ export const RSU_ERR = {
   tacNotFound: 0x03,
   /** B5: the card refused the purchase (stored-value balance too low, card error). */
   purchaseRefused: 0x11,
-  /** B5: MAC1 rejected because the lane's divisor factor does not match the card issuer. */
+  /** B5: the card refused DEBIT's MAC1 (9302), e.g. the lane's divisor factor is not the card issuer's. */
   mac1Rejected: 0x06,
   /** B4: the OBU holds no card. */
   noCard: 0x11,

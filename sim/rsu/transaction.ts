@@ -5,8 +5,11 @@
  * or names another OBU, gets nothing and is reported as ignored (with why). The purchase itself, the
  * cards and the ledger are in ./purchase.ts.
  */
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { SW, swHex } from "../card/apdu.js";
+import { CardErrorCodes } from "../card/crypto/errors.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
@@ -296,7 +299,7 @@ export class DsrcTransactions {
     if (t.error) return `ignored: ${f.type} after a B4 error`;
     const v = t.v;
     t.step = "b5";
-    const req = this.purchases.request(f, v);
+    const req = this.purchases.request(f);
     this.air(this.ctx.timing.dsrcMs.b5 + this.slowFor(v, "B5"), () => this.purchase(v, f.type, req));
     return undefined;
   }
@@ -323,10 +326,6 @@ export class DsrcTransactions {
       fail(RSU_ERR.purchaseRefused, "no card");
       return;
     }
-    if (!req.divOk) {
-      fail(RSU_ERR.mac1Rejected, "divisor factor does not match the card issuer");
-      return;
-    }
     let tear: TearPoint = "none";
     let lost: Extract<VehicleFault, { kind: "b5-lost" }> | undefined;
     if (this.traffic.fault(v, "leave-during-debit")) tear = "before-debit";
@@ -334,20 +333,10 @@ export class DsrcTransactions {
       lost = this.traffic.fault(v, "b5-lost");
       if (lost) tear = "after-debit";
     }
-    // What INIT and MAC1 will tell the RSU about this attempt, reported in an uncertain B5.
-    const before = card.snapshot();
-    const attempt: PurchaseAttempt = {
-      psamNo: psam.terminalNo,
-      transTime: req.transTime,
-      transType: 0x09,
-      iccPaySerial: before.offlineSerial,
-      psamTransSerial: psam.nextSerial,
-      balanceBefore: before.balance,
-      keyVersion: 1,
-      algId: 0,
-    };
     const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
-    const uncertain = (why: string): void => {
+    // An uncertain B5 reports what INIT and MAC1 told the RSU about the attempt (key version and
+    // algorithm id from the card's INIT answer).
+    const uncertain = (attempt: PurchaseAttempt, why: string): void => {
       this.ctx.log.info({ obuId, why }, "B5 error 01: debit outcome unknown to the RSU");
       t.error = true;
       t.frame = uncertainB5Frame(this.ctx.dialect, obuId, attempt, RSU_ERR.noDsrc, wrFileTime);
@@ -357,7 +346,9 @@ export class DsrcTransactions {
     try {
       outcome = this.purchases.perform(card, psam, req, tear);
     } catch (e) {
-      fail(RSU_ERR.purchaseRefused, (e as Error).message);
+      // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.
+      const mac1Refused = isEtcError(e, CardErrorCodes.CardRefused) && e.details?.sw === swHex(SW.macInvalid);
+      fail(mac1Refused ? RSU_ERR.mac1Rejected : RSU_ERR.purchaseRefused, (e as Error).message);
       return;
     }
     if (outcome.kind === "torn") {
@@ -371,14 +362,10 @@ export class DsrcTransactions {
           this.end("failed", "B5 lost after the debit");
           return;
         }
-        const r = outcome.result;
-        attempt.psamTransSerial = r.psamTransSerial;
-        attempt.keyVersion = r.keyVersion;
-        attempt.algId = r.algId;
-        uncertain("purchase torn after the debit");
+        uncertain(outcome.result, "purchase torn after the debit");
         return;
       }
-      uncertain("purchase torn before the debit");
+      uncertain(outcome.started, "purchase torn before the debit");
       this.traffic.leave(v);
       return;
     }

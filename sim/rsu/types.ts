@@ -169,7 +169,11 @@ export interface RsuSimulatorOptions {
    * pair passes its unplug/replug so the lane end sees the disconnect too.
    */
   cable?: { unplug(): void; replug(): void };
-  /** Check C6/C3 divisor factors against the card issuer (a wrong one fails MAC1: B5 ErrorCode 06). Default true. */
+  /**
+   * Give the PSAM the C6/C3 divisor factor for MAC1, as hardware does: a wrong one still uses a PSAM
+   * serial, the card refuses DEBIT (9302) and B5 carries ErrorCode 06. False: the card's own divisor,
+   * whatever the frame carries. Default true.
+   */
   checkDivFactor?: boolean;
 }
 

@@ -79,6 +79,38 @@ function expectCode(f: () => unknown, code: string): unknown {
   throw new Error(`expected ${code} to be thrown`);
 }
 
+/**
+ * A composite purchase by hand, as an RSU sends it: SELECTs, INIT, UPDATE CAPP DATA CACHE with `update`
+ * (hex, the whole command) if given, MAC1 on the PSAM over `time`, DEBIT. Returns the MAC1 and DEBIT answers.
+ */
+function apduPurchase(
+  card: SimCard,
+  psam: SimPsam,
+  o: { amount: number; time: string; update?: string },
+): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
+  const amount = o.amount.toString(16).padStart(8, "0");
+  expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
+  expect(apdu(card, "00A40000021001").sw).toBe("9000");
+  const init = apdu(card, `805003020B 01 ${amount} ${psam.terminalNo} 0F`);
+  expect(init.sw).toBe("9000");
+  if (o.update !== undefined) expect(apdu(card, o.update).sw).toBe("9000");
+  const f15 = card.snapshot().file0015;
+  // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
+  const data = [
+    init.data.slice(22, 30),
+    init.data.slice(8, 12),
+    amount,
+    "09",
+    o.time,
+    init.data.slice(18, 22),
+    f15.cardSerial,
+    f15.issuerId.slice(0, 8).repeat(2),
+  ].join("");
+  const mac1 = apdu(psam, `8070000024${data}08`);
+  const debit = apdu(card, `805401000F${mac1.data.slice(0, 8)}${o.time}${mac1.data.slice(8)}08`);
+  return { mac1, debit };
+}
+
 describe("composite purchase through the APDU interface", () => {
   it("debits, rewrites 0019, moves the offline serial on, and its TAC verifies with the test keys", () => {
     const card = newCard();
@@ -231,6 +263,36 @@ describe("refusals and faults", () => {
     expect(apdu(card, "805003020B 01 000001F4 430100000001 0F").sw).toBe("9000"); // exactly the balance is fine
   });
 
+  it("an exhausted offline serial (FFFF): INIT answers 9402 (PBOC), purchase throws E711, nothing changes", () => {
+    const card = newCard({ offlineSerial: 0xfffe });
+    const psam = newPsam();
+    expect(card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() }).kind).toBe("done");
+    const before = card.snapshot();
+    expect(before.offlineSerial).toBe(0xffff);
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, `805003020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9402");
+    expect(apdu(card, `805001020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9402");
+    const e = expectCode(
+      () => card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() }),
+      "E711_CARD_REFUSED",
+    ) as Error;
+    expect(e.message).toMatch(/INIT FOR PURCHASE answered 9402/);
+    expect(card.snapshot()).toEqual(before);
+  });
+
+  it("a PSAM whose terminal serial reached FFFFFFFF refuses MAC1 (9402) rather than wrap; nothing debited", () => {
+    const card = newCard();
+    const psam = newPsam(keys, 0xfffffffe);
+    const req = { amount: 1, transTime: TIME, record0019: exitRecord() };
+    expect(card.purchase(psam, req)).toMatchObject({ kind: "done", result: { psamTransSerial: 0xfffffffe } });
+    expect(psam.nextSerial).toBe(0xffffffff);
+    const before = card.snapshot();
+    const e = expectCode(() => card.purchase(psam, req), "E713_PSAM_REFUSED") as Error;
+    expect(e.message).toMatch(/PSAM MAC1 answered 9402/);
+    expect(psam.nextSerial).toBe(0xffffffff);
+    expect(card.snapshot()).toEqual(before);
+  });
+
   it("a credit card carries a large notional balance and is debited like an EP", () => {
     const card = newCard({ type: "credit", balance: 1_999_918_332 });
     expect(card.snapshot().file0015.cardType).toBe(0x17);
@@ -249,7 +311,22 @@ describe("refusals and faults", () => {
       { amount: 1234, transTime: TIME, record0019: exitRecord() },
       "before-debit",
     );
-    expect(out).toEqual({ kind: "torn", debited: false, at: "before-debit" });
+    // what INIT and MAC1 said, for the terminal's report of an attempt whose outcome it does not know
+    expect(out).toEqual({
+      kind: "torn",
+      debited: false,
+      at: "before-debit",
+      started: {
+        psamNo: "430100000001",
+        psamTransSerial: 100,
+        iccPaySerial: 7,
+        balanceBefore: 10_000,
+        transTime: TIME,
+        transType: 0x09,
+        keyVersion: 1,
+        algId: 0,
+      },
+    });
     expect(card.snapshot()).toEqual(before);
     expect(card.transactionProve(7)).toBeUndefined();
     expect(psam.nextSerial).toBe(101);
@@ -376,6 +453,35 @@ describe("refusals and faults", () => {
     expect(card.snapshot()).toEqual(before);
   });
 
+  it("the terminal's first-level divisor goes to the PSAM: a wrong one still gets MAC1, the card refuses DEBIT (9302)", () => {
+    const card = newCard();
+    const psam = newPsam();
+    const before = card.snapshot();
+    const req = { amount: 10, transTime: TIME, record0019: exitRecord() };
+    const e = expectCode(
+      () => card.purchase(psam, { ...req, issuerDivisor: "b1b1bea9b1b1bea9" }),
+      "E711_CARD_REFUSED",
+    ) as Error;
+    expect(e.message).toMatch(/DEBIT FOR CAPP PURCHASE answered 9302/);
+    expect(psam.nextSerial).toBe(101);
+    expect(card.snapshot()).toEqual(before);
+    const out = card.purchase(psam, { ...req, issuerDivisor: ISSUER.slice(0, 8).repeat(2) });
+    expect(out).toMatchObject({ kind: "done", result: { psamTransSerial: 101, balanceAfter: 9990 } });
+  });
+
+  it.each(["20240501240000", "20241332000000"])(
+    "card and PSAM MAC and store the date-time bytes as sent, a calendar time or not (%s)",
+    (time) => {
+      const card = newCard();
+      const { mac1, debit } = apduPurchase(card, newPsam(), { amount: 100, time });
+      expect(mac1.sw).toBe("9000");
+      expect(debit.sw).toBe("9000");
+      expect(card.snapshot()).toMatchObject({ balance: 10_000 - 100, offlineSerial: 8 });
+      const detail = apdu(card, "00B201C417"); // 0018, newest: ... terminal 6 ‖ date 4 ‖ time 3
+      expect(detail.data.slice(32)).toBe(time);
+    },
+  );
+
   it("the PSAM verifies MAC2: a wrong MAC2 gets 9302, the right one 9000", () => {
     const card = newCard();
     const psam = newPsam();
@@ -472,6 +578,30 @@ function rawKeys(): Record<string, unknown> {
     tacMasterKey: keys.tacMasterKey.toString("hex"),
   };
 }
+
+describe("0019 of older cards (version < 0x40)", () => {
+  it.each([
+    { network: "4301", name: "legacy63", id: "c1", len: 63, read: "00B201CC3F" },
+    { network: "4401", name: "guangdong60", id: "44", len: 60, read: "00B202CC3C" },
+  ])(
+    "$name: READ RECORD returns every byte UPDATE CAPP DATA CACHE wrote; snapshots show the AA view",
+    (c) => {
+      const card = newCard({ version: 0x10, cardId: `${c.network}1234567890123456` });
+      expect(card.layout0019.name).toBe(c.name);
+      const rec = Buffer.alloc(c.len);
+      rec[0] = Number.parseInt(c.id, 16);
+      rec[1] = c.len - 2;
+      rec.set(encode0019(exitRecord()).subarray(3), 3);
+      for (let i = 43; i < c.len; i++) rec[i] = i; // the tail after the 40-byte body
+      const update = `80DC${c.id}C8${c.len.toString(16)}${rec.toString("hex")}`;
+      const { debit } = apduPurchase(card, newPsam(), { amount: 100, time: TIME, update });
+      expect(debit.sw).toBe("9000");
+      expect(apdu(card, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
+      expect(card.snapshot().file0019).toEqual(exitRecord());
+      expect(card.files().file0019.subarray(0, 3).toString("hex")).toBe("aa2900");
+    },
+  );
+});
 
 describe("card specs", () => {
   it("builds 0015 from the spec and a default 'not entered' 0019", () => {
@@ -621,18 +751,26 @@ describe("APDU builder", () => {
 });
 
 describe("T=0 PSAM", () => {
-  it("answers a case-4 command with 61xx and gives the data to GET RESPONSE (6Cxx for a wrong Le)", () => {
+  it("answers a case-4 command with 61xx and gives the data to GET RESPONSE (6Cxx for too long an Le)", () => {
     const psam = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });
     // Case 2 (no data): the data comes at once.
     expect(apdu(psam, "00B0960006")).toEqual({ data: "430100000001", sw: "9000" });
     expect(apdu(psam, "00A4000002DF01")).toEqual({ data: "", sw: "9000" });
     const mac1Cmd = `80700000 24 01020304 0007 00000064 09 ${TIME} 01 00 ${CARD_ID.slice(4)} ${ISSUER.slice(0, 8).repeat(2)} 08`;
     expect(apdu(psam, mac1Cmd)).toEqual({ data: "", sw: "6108" });
-    expect(apdu(psam, "00C0000004").sw).toBe("6c08");
+    expect(apdu(psam, "00C0000009").sw).toBe("6c08");
     const got = apdu(psam, "00C0000008");
     expect(got.sw).toBe("9000");
     expect(got.data.slice(0, 8)).toBe("00000005");
     expect(apdu(psam, "00C0000008").sw).toBe("6985"); // nothing waiting any more
+    // ISO 7816-4: a shorter Le gets the first Le bytes and 61xx for the rest
+    expect(apdu(psam, mac1Cmd)).toEqual({ data: "", sw: "6108" });
+    const head = apdu(psam, "00C0000004");
+    expect(head).toEqual({ data: "00000006", sw: "6104" });
+    const tail = apdu(psam, "00C0000004");
+    expect(tail.sw).toBe("9000");
+    expect(tail.data).toHaveLength(8);
+    expect(apdu(psam, "00C0000004").sw).toBe("6985");
     // The same PSAM through the T=0 procedure a reader runs (firmware-bridge/reader/t0.ts) answers at once.
     const direct = createPsam({ terminalNo: "430100000001", serial: 5, keys });
     const t0 = createPsam({ terminalNo: "430100000001", serial: 5, keys, t0: true });

@@ -212,6 +212,16 @@ export function transDateTime(transTime: string): { date: Buffer; time: Buffer; 
   return { date: both.subarray(0, 4), time: both.subarray(4, 7), both };
 }
 
+/**
+ * The 7 date-time bytes a MAC or TAC covers: a yyyymmddhhmmss string is checked (transDateTime); bytes
+ * are taken as they are (7 of them), as a card and a PSAM do: they only MAC what the terminal sent.
+ */
+function dateTimeBytes(t: Buffer | string): Buffer {
+  if (typeof t === "string") return transDateTime(t).both;
+  need("transTime", t, 7);
+  return t;
+}
+
 function terminalNoBytes(t: Buffer | string): Buffer {
   const b = typeof t === "string" ? hexBytes("terminalNo", t, 6) : t;
   need("terminalNo", b, 6);
@@ -228,7 +238,8 @@ export interface Mac1Input {
   amount: number; // fen, 4 bytes big-endian
   transType: number; // 0x09 composite, 0x06 simple purchase
   terminalNo: Buffer | string; // PSAM terminal number, 6 bytes / 12 hex
-  transTime: string; // yyyymmddhhmmss
+  /** yyyymmddhhmmss (checked), or the 7 bytes as a card or PSAM received them (taken as they are). */
+  transTime: string | Buffer;
 }
 
 /** Inputs the TAC covers: MAC1's plus the terminal transaction serial. */
@@ -242,7 +253,7 @@ export function mac1Data(i: Mac1Input): Buffer {
     u32be("amount", i.amount),
     u8("transType", i.transType),
     terminalNoBytes(i.terminalNo),
-    transDateTime(i.transTime).both,
+    dateTimeBytes(i.transTime),
   ]);
 }
 
@@ -253,7 +264,7 @@ export function tacData(i: TacInput): Buffer {
     u8("transType", i.transType),
     terminalNoBytes(i.terminalNo),
     u32be("terminalSerial", i.terminalSerial),
-    transDateTime(i.transTime).both,
+    dateTimeBytes(i.transTime),
   ]);
 }
 

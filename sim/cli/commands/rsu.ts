@@ -137,7 +137,10 @@ export function registerRsu(program: Command): void {
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
-    .option("--no-div-check", "accept any divisor factor in C6/C3 (default: a wrong one fails MAC1, B5 06)")
+    .option(
+      "--no-div-check",
+      "give the PSAM the card's own divisor, not the C6/C3 one (default: a wrong C6/C3 divisor gets a MAC1 the card refuses, B5 06)",
+    )
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .option(
       "--reader-pty",

@@ -1,0 +1,163 @@
+/**
+ * The purchase the simulated RSU runs on the card and PSAM, as hardware does. The divisor factor a C6
+ * carries reaches the PSAM as the first-level divisor for MAC1: a wrong one still gets a MAC1 (the PSAM's
+ * transaction serial is used) and the card refuses DEBIT with 9302, so B5 carries ErrorCode 06 and
+ * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
+import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import type { SimPsamApi } from "../../sim/card/types.js";
+import { cardEnvironment } from "../../sim/rsu/cards.js";
+import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { until } from "./fake-time.js";
+import { LaneDriver } from "./lane-driver.js";
+
+const keys = loadCardKeys();
+const PT = "20250102100005";
+/** "北京北京": another province's divisor; the scenario's card is issued in 湖南. */
+const WRONG_DIV = "b1b1bea9b1b1bea9";
+
+const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.lane.close();
+    await r.sim.stop();
+  }
+  vi.useRealTimers();
+});
+
+async function setup(
+  protocol: "legacy" | "national",
+  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[] } = {},
+) {
+  const { checkDivFactor } = o;
+  const pair = createTransportPair();
+  const env = cardEnvironment(o.keys ?? keys);
+  const psams: SimPsamApi[] = [];
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol,
+    seed: 3,
+    cable: pair,
+    ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
+    cards: {
+      createCard: env.createCard,
+      createPsam: (terminalNo) => {
+        const p = env.createPsam(terminalNo);
+        psams.push(p);
+        return p;
+      },
+    },
+    scenario: {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: {
+        vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [] }],
+      },
+    } as ScenarioInput,
+  });
+  const lane = new LaneDriver(pair.lane, protocol);
+  await lane.open();
+  await sim.start();
+  running.push({ sim, lane });
+  await until(lane.init());
+  const b2 = await until(lane.expectFrame("B2"));
+  const obuId = b2.frame.obuId as string;
+  await lane.send(lane.c1(obuId), b2);
+  const b3 = await until(lane.expectFrame("B3"));
+  await lane.send(lane.c1(obuId), b3);
+  const b4 = await until(lane.expectFrame("B4"));
+  const psam = psams.at(-1) as SimPsamApi;
+  return { sim, lane, b4, psam };
+}
+
+/** The lane's C6 for the B4, with `div` as its divisor factor (undefined: the card issuer's). */
+function c6(lane: LaneDriver, b4: Awaited<ReturnType<typeof setup>>["b4"], div?: string) {
+  const f = lane.c6(b4.frame, 700, PT) as unknown as Record<string, unknown>;
+  if (div !== undefined) f[lane.variant === "legacy" ? "cardDivFactor" : "obuDivFactor"] = div;
+  return f as never;
+}
+
+describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol) => {
+  it("a wrong divisor: the PSAM's serial is used, the card refuses DEBIT, B5 ErrorCode 06, nothing debited", async () => {
+    const { sim, lane, b4, psam } = await setup(protocol);
+    const serialBefore = psam.nextSerial;
+    const cardBefore = sim.cards()[0];
+    await lane.send(c6(lane, b4, WRONG_DIV), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0x06);
+    expect(psam.nextSerial).toBe(serialBefore + 1);
+    expect(sim.cards()[0]).toMatchObject({
+      balance: cardBefore?.balance,
+      offlineSerial: cardBefore?.offlineSerial,
+    });
+    expect(sim.ledger()).toEqual([]);
+  });
+
+  it("the card issuer's divisor: paid, the TAC verifies", async () => {
+    const { sim, lane, b4 } = await setup(protocol);
+    await lane.send(c6(lane, b4), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    expect(sim.cards()[0]?.balance).toBe(8000 - 700);
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+    expect(sim.ledger().map((e) => verifyTac(e, keys).ok)).toEqual([true]);
+  });
+
+  it("checkDivFactor false: a wrong divisor is not used, the card's own is, and the purchase is paid", async () => {
+    const { sim, lane, b4 } = await setup(protocol, { checkDivFactor: false });
+    await lane.send(c6(lane, b4, WRONG_DIV), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    expect(sim.cards()[0]?.balance).toBe(8000 - 700);
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s C6 PurchaseTime", (protocol) => {
+  it("not a calendar date-time: the RSU refuses it before INIT, B5 ErrorCode 11, no PSAM serial used", async () => {
+    const { sim, lane, b4, psam } = await setup(protocol);
+    const serial = psam.nextSerial;
+    const cardBefore = sim.cards()[0];
+    const f = c6(lane, b4) as Record<string, unknown>;
+    f.purchaseTime = "20250102240000";
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0x11);
+    expect(psam.nextSerial).toBe(serial);
+    expect(sim.cards()[0]).toEqual(cardBefore);
+  });
+});
+
+describe("national uncertain B5", () => {
+  // Keys of key version 2: the card's INIT answers it, and so must a B5 that reports the attempt.
+  const keys2 = parseCardKeys({
+    marker: TEST_KEYS_MARKER,
+    keyVersion: 2,
+    purchaseMasterKey: "E8C88C975C4A8F44AC436C7CFD44A039",
+    tacMasterKey: "1455850D84B02127D69F9C4A172B7F2E",
+  });
+
+  it.each([
+    ["torn before the debit", "leave-during-debit"],
+    ["torn after the debit", { kind: "b5-lost", lingerMs: 3000 }],
+  ])("%s: KeyVersion and AlgFlag are the card's INIT answer's", async (_name, fault) => {
+    const { lane, b4, psam } = await setup("national", { keys: keys2, faults: [fault] });
+    const serial = psam.nextSerial;
+    await lane.send(c6(lane, b4), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame).toMatchObject({
+      errorCode: 1,
+      keyVersion: 2,
+      algFlag: 0,
+      iccPaySerial: 1,
+      psamTransSerial: serial,
+      cardBalance: 8000,
+    });
+  });
+});
