@@ -45,6 +45,7 @@ export {
   enforceDurability,
   JOURNAL_FILE,
   type JournalHealth,
+  journalAuditSchema,
   journalSchemaVersion,
   SCHEMA_VERSION,
 } from "./db.js";
@@ -102,8 +103,8 @@ export class JournalReader {
     this.outbox = new OutboxQueries(db, assertOpen);
   }
 
-  static openReadOnly(dataDir: string): JournalReader {
-    const { db, path } = openReadOnlyDb(dataDir);
+  static openReadOnly(dataDir: string, o: { anyVersion?: boolean } = {}): JournalReader {
+    const { db, path } = openReadOnlyDb(dataDir, o);
     return new JournalReader(db, path);
   }
 

@@ -174,3 +174,27 @@ describe("journal rows bound to the trail (the real journal)", () => {
     expect(verifyLane(dir).problems).toEqual([]);
   });
 });
+
+describe("what the verifier reads of journal.db is not trusted to turn its checks off", () => {
+  it("user_version set back to 2: the rows are still checked and the changed version is named", () => {
+    edit("DELETE FROM records WHERE seq = 4");
+    edit("PRAGMA user_version = 2");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toEqual({ bound: 5, checkedRows: 3, legacyRows: 0 });
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      "null: journal.db says schema version 2 but has the audit binding of version 3 (its user_version was changed)",
+    ]);
+  });
+
+  it("a journal without the binding's table is not intact: its rows cannot be checked", () => {
+    edit("DROP TABLE audit_tail");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toBeNull();
+    expect(problems()).toEqual([
+      "null: journal.db has no audit_tail (schema version 3): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them",
+    ]);
+  });
+});
