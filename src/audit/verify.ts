@@ -34,8 +34,11 @@ export interface JournalBindingView {
   rows(): Iterable<{ jseq: number; auditSeq: number | null }>;
   /** the record JSON exactly as stored, or null when the row is gone */
   recordJson(jseq: number): string | null;
-  /** rows below this jseq were written before records were bound to the trail (not checked) */
-  boundFrom(): number;
+  /**
+   * The audit seq the row of `jseq` names (null: none), undefined when there is no row. Only asked of
+   * `VerifyOptions.freshJournal`.
+   */
+  auditSeqOf?(jseq: number): number | null | undefined;
   /**
    * What else is wrong with the row of `jseq`, whose JSON matches the digest of the entry (hash
    * `entryHash`) it names: the hash it stores differs, or one of its columns disagrees with its JSON.
@@ -144,12 +147,27 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows, sorted by jseq, for the binding checks
   const rows = o.journal ? loadRows(o.journal) : null;
-  const boundFrom = o.journal ? o.journal.boundFrom() : 1;
+  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it (never
+  // as journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without
+  // an audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
+  let boundFrom: number | null = null;
+  /** record entries seen before the `journal.bound` entry: the only ones that can be legacy */
+  let beforeBound = true;
   // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
   // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
   // snapshot by a running lane: their rows are not in it, so they are not judged.
   const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
-  const missingRows: { jseq: number; seq: number; file: string; line: number }[] = [];
+  const missingRows: { jseq: number; seq: number; file: string; line: number; beforeBound: boolean }[] = [];
+  /** rows with no audit seq that a record entry names: legacy, or replaced by a row without one */
+  const unboundRows: {
+    jseq: number;
+    seq: number;
+    tradeId: string;
+    file: string;
+    line: number;
+    beforeBound: boolean;
+  }[] = [];
+  const isLegacy = (jseq: number): boolean => boundFrom !== null && jseq >= 1 && jseq < boundFrom;
   const retentionRanges: [number, number][] = [];
   let bound = 0;
 
@@ -269,6 +287,22 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           deletedThrough = Math.max(deletedThrough, d.deletedThrough);
         return;
       }
+      case "journal.bound": {
+        const d = e.data as { boundFrom?: unknown } | undefined;
+        const b = d?.boundFrom;
+        if (typeof b !== "number" || !Number.isSafeInteger(b) || b < 1)
+          note(e.seq, file, lineNo, "journal.bound entry without a valid boundFrom");
+        else if (boundFrom === null) boundFrom = b;
+        else if (b !== boundFrom)
+          note(
+            e.seq,
+            file,
+            lineNo,
+            `journal.bound names seq ${b}, but the trail bound the journal from seq ${boundFrom} (the journal's binding record was changed)`,
+          );
+        beforeBound = false;
+        return;
+      }
       case "journal.retention": {
         const d = e.data as { deleted?: unknown } | undefined;
         if (Array.isArray(d?.deleted))
@@ -287,18 +321,17 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         note(e.seq, file, lineNo, "record entry without rec.jseq / rec.digest");
         return;
       }
-      // an entry of a record from before the binding (the lane wrote it after the commit): not bound
-      if (rec.jseq < boundFrom || e.seq > bindLimit) return;
+      if (e.seq > bindLimit) return;
       const i = indexOf(rows.jseq, rec.jseq);
       if (i < 0) {
-        missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo });
+        missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo, beforeBound });
         return;
       }
       const a = rows.auditSeq[i]!;
       if (a === e.seq) {
         rows.matched[i] = 1;
         const json = o.journal.recordJson(rec.jseq);
-        if (json === null) missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo });
+        if (json === null) missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo, beforeBound });
         else if (sha256hex(json) !== rec.digest)
           note(
             e.seq,
@@ -318,6 +351,17 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         }
       } else if (a !== -1 && a > e.seq) {
         // settled later: the row names the newer entry, which is checked when the walk reaches it
+      } else if (a === -1) {
+        // an entry of a record from before the binding (the previous version wrote it after the commit),
+        // or a row stripped of its audit seq: decided once the trail's journal.bound entry is known
+        unboundRows.push({
+          jseq: rec.jseq,
+          seq: e.seq,
+          tradeId: rec.tradeId,
+          file,
+          line: lineNo,
+          beforeBound,
+        });
       } else {
         note(
           e.seq,
@@ -550,19 +594,19 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows
   if (rows && o.journal) {
-    const from = boundFrom;
     let legacy = 0;
     let checked = 0;
     const firstKept = rep.retainedFrom ?? 1;
     for (let i = 0; i < rows.jseq.length; i++) {
       const jseq = rows.jseq[i]!;
-      if (jseq < from) {
+      const a = rows.auditSeq[i]!;
+      // a row that names an entry is always judged; one without is legacy only below the trail's bound-from
+      if (a === -1 && isLegacy(jseq)) {
         legacy++;
         continue;
       }
       checked++;
       if (rows.matched[i]) continue;
-      const a = rows.auditSeq[i]!;
       if (a === -1)
         problems.push({
           seq: null,
@@ -587,7 +631,19 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           what: `journal record ${jseq} names audit entry ${a}, which is not an entry for that record (a row was inserted or altered)`,
         });
     }
+    for (const u of unboundRows) {
+      if (!(u.beforeBound && isLegacy(u.jseq)))
+        problems.push({
+          seq: u.seq,
+          file: u.file,
+          line: u.line,
+          what:
+            `journal record ${u.jseq} (trade ${u.tradeId}) names audit entry none, older than this entry: ` +
+            "the row was replaced by an earlier version",
+        });
+    }
     for (const m of missingRows) {
+      if (m.beforeBound && isLegacy(m.jseq)) continue;
       if (!retentionRanges.some(([a, b]) => m.jseq >= a && m.jseq <= b))
         problems.push({
           seq: m.seq,

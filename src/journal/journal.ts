@@ -17,6 +17,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import {
   type AuditBinder,
+  type BoundEntry,
   JournalAudit,
   type JournalAuditSpool,
   JournalAuditSpoolView,
@@ -266,6 +267,20 @@ export class Journal implements Outbox {
   bindAudit(binder: AuditBinder | null): void {
     this.h.assertOpen();
     this.audit.attach(binder);
+  }
+
+  /**
+   * The first journal seq bound to the trail, for the trail's `journal.bound` entry, or null when that
+   * entry was written already (src/audit/journal-trail.ts).
+   */
+  auditBoundFrom(): number | null {
+    this.h.assertOpen();
+    return this.audit.spool.boundFromToRecord();
+  }
+
+  /** Stores the `journal.bound` entry's line and head copy, and that it was written. */
+  markAuditBound(bound: BoundEntry): void {
+    this.audit.spool.markBound(bound);
   }
 
   /** The lowest audit seq a kept row is bound to, or null: audit retention keeps that entry's segment. */

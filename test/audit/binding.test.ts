@@ -188,6 +188,58 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     ]);
   });
 
+  it("meta.audit_bound_from raised: no row is excused (the trail's journal.bound entry says from where rows are bound)", () => {
+    const copy =
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+      "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+      "SELECT ?, ?, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, icc_pay_serial, psam_no, " +
+      "psam_trans_serial, trans_time, revision, record FROM records WHERE seq = 1";
+    edit("DELETE FROM records WHERE seq = 4");
+    edit("UPDATE records SET record = replace(record, '\"amount\":1530', '\"amount\":30') WHERE seq = 3");
+    edit(copy, 99, "X99");
+    edit("UPDATE meta SET value = '1000000' WHERE key = 'audit_bound_from'");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toEqual({ bound: 5, checkedRows: 4, legacyRows: 0 });
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:3")}: journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      "null: journal record 99 is not in the audit trail (a row was inserted)",
+    ]);
+  });
+
+  it("rows stripped of their audit seq and a second journal.bound entry from the meta the lane found: the rows are judged, the second entry named", async () => {
+    edit("UPDATE records SET audit_seq = NULL, audit_hash = NULL");
+    edit("UPDATE meta SET value = '5' WHERE key = 'audit_bound_from'");
+    edit("DELETE FROM meta WHERE key = 'audit_bound_entry'");
+    const lane = openBoundTrail(dir);
+    const second = lane.trail.status().lastSeq;
+    await lane.close();
+    expect(verifyLane(dir).ok).toBe(false);
+    const none = (key: string, jseq: number): string =>
+      `${entryOf.get(key)}: journal record ${jseq} (trade ${trade(jseq)}) names audit entry none, older than this entry: the row was replaced by an earlier version`;
+    expect(problems()).toEqual([
+      none("commit:1", 1),
+      none("commit:2", 2),
+      none("commit:3", 3),
+      none("commit:4", 4),
+      none("settle:2", 2),
+      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
+      ...[1, 2, 3, 4].map((j) => `null: journal record ${j} is not in the audit trail (a row was inserted)`),
+    ]);
+  });
+
+  it("a row inserted with seq 0 (below any bound-from) is found", () => {
+    edit(
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+        "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+        "SELECT 0, 'X0', kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, icc_pay_serial, psam_no, " +
+        "psam_trans_serial, trans_time, revision, record FROM records WHERE seq = 1",
+    );
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual(["null: journal record 0 is not in the audit trail (a row was inserted)"]);
+  });
+
   it("a journal without the binding's table is not intact: its rows cannot be checked", () => {
     edit("DROP TABLE audit_tail");
     const r = verifyLane(dir);
