@@ -63,9 +63,17 @@ export function verifyLaneDataDir(
     return { report, journalNote: `the journal is not bound to the trail (no ${lacks})` };
   }
   const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
+  // a second connection, outside the snapshot: entries past its head copy are judged against it, read
+  // after the files (verify.ts, VerifyOptions.freshJournal)
+  const freshReader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
   try {
     const report = reader.snapshot(() =>
-      verifyTrail({ ...base, spool: reader.auditSpoolView(), journal: reader.auditBindingView() }),
+      verifyTrail({
+        ...base,
+        spool: reader.auditSpoolView(),
+        journal: reader.auditBindingView(),
+        freshJournal: freshReader.auditBindingView(),
+      }),
     );
     if (schema.userVersion !== SCHEMA_VERSION) {
       report.problems.push({
@@ -79,5 +87,6 @@ export function verifyLaneDataDir(
     return { report, journalNote: null };
   } finally {
     reader.close();
+    freshReader.close();
   }
 }

@@ -54,6 +54,12 @@ export interface VerifyOptions {
   key: KeyObject | null;
   spool?: AuditSpoolView | null;
   journal?: JournalBindingView | null;
+  /**
+   * journal.db read again after the file walk, outside the snapshot `journal` and the spool were read in
+   * (verify-lane.ts opens a second connection): a record entry past the snapshot's head copy (a running
+   * lane wrote it meanwhile) is judged against this read; without it, against the snapshot
+   */
+  freshJournal?: JournalBindingView | null;
   /** the lane id checkpoints must name, when known (from the config) */
   laneId?: string | null;
   /**
@@ -91,6 +97,25 @@ export interface VerifyReport {
   journal: { bound: number; checkedRows: number; legacyRows: number } | null;
   witness: { state: string; n: number } | null;
   problems: VerifyProblem[];
+}
+
+/** A record entry to judge against its journal row. */
+interface RecordAt {
+  seq: number;
+  hash: string;
+  rec: RecordEntryData["rec"];
+  file: string;
+  line: number;
+  /** before the trail's first journal.bound entry */
+  beforeBound: boolean;
+}
+
+/** The rows as one read of the journal sees them. */
+interface RowLookup {
+  view: JournalBindingView;
+  /** the audit seq the row names (null: none); undefined: no row */
+  auditSeqOf(jseq: number): number | null | undefined;
+  matched(jseq: number): void;
 }
 
 interface Cp {
@@ -155,7 +180,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   let beforeBound = true;
   // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
   // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
-  // snapshot by a running lane: their rows are not in it, so they are not judged.
+  // snapshot by a running lane: their rows are not in it, so they are judged against a fresh read.
   const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
   const missingRows: { jseq: number; seq: number; file: string; line: number; beforeBound: boolean }[] = [];
   /** rows with no audit seq that a record entry names: legacy, or replaced by a row without one */
@@ -167,6 +192,29 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     line: number;
     beforeBound: boolean;
   }[] = [];
+  /** record entries past the snapshot's head copy, judged after the walk against the fresh read */
+  const late: RecordAt[] = [];
+  const snapshotRows: RowLookup | null =
+    rows && o.journal
+      ? {
+          view: o.journal,
+          auditSeqOf: (jseq) => {
+            const i = indexOf(rows.jseq, jseq);
+            if (i < 0) return undefined;
+            const a = rows.auditSeq[i]!;
+            return a === -1 ? null : a;
+          },
+          matched: (jseq) => {
+            const i = indexOf(rows.jseq, jseq);
+            if (i >= 0) rows.matched[i] = 1;
+          },
+        }
+      : null;
+  const fresh = o.freshJournal ?? null;
+  const freshRows: RowLookup | null =
+    fresh?.auditSeqOf && snapshotRows
+      ? { view: fresh, auditSeqOf: (jseq) => fresh.auditSeqOf!(jseq), matched: () => undefined }
+      : null;
   const isLegacy = (jseq: number): boolean => boundFrom !== null && jseq >= 1 && jseq < boundFrom;
   const retentionRanges: [number, number][] = [];
   let bound = 0;
@@ -321,56 +369,66 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         note(e.seq, file, lineNo, "record entry without rec.jseq / rec.digest");
         return;
       }
-      if (e.seq > bindLimit) return;
+      const at = { seq: e.seq, hash: e.hash, rec, file, line: lineNo, beforeBound };
       const i = indexOf(rows.jseq, rec.jseq);
-      if (i < 0) {
-        missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo, beforeBound });
+      // An entry past the snapshot's head copy: a running lane wrote it after the snapshot, so its row may
+      // not be in it (or be an older revision there). It is judged after the walk against a fresh read of
+      // the journal (its row commits before its line is written), never excused: a head copy set back by
+      // hand must not hide a deleted row.
+      if (e.seq > bindLimit && !(i >= 0 && rows.auditSeq[i] === e.seq)) {
+        late.push(at);
         return;
       }
-      const a = rows.auditSeq[i]!;
-      if (a === e.seq) {
-        rows.matched[i] = 1;
-        const json = o.journal.recordJson(rec.jseq);
-        if (json === null) missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo, beforeBound });
-        else if (sha256hex(json) !== rec.digest)
-          note(
-            e.seq,
-            file,
-            lineNo,
-            `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: its row no longer matches this entry's digest`,
-          );
-        else {
-          const bad = o.journal.rowProblem?.(rec.jseq, e.hash) ?? null;
-          if (bad)
-            note(
-              e.seq,
-              file,
-              lineNo,
-              `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: ${bad}`,
-            );
-        }
-      } else if (a !== -1 && a > e.seq) {
-        // settled later: the row names the newer entry, which is checked when the walk reaches it
-      } else if (a === -1) {
-        // an entry of a record from before the binding (the previous version wrote it after the commit),
-        // or a row stripped of its audit seq: decided once the trail's journal.bound entry is known
-        unboundRows.push({
-          jseq: rec.jseq,
-          seq: e.seq,
-          tradeId: rec.tradeId,
-          file,
-          line: lineNo,
-          beforeBound,
-        });
-      } else {
+      judgeRecord(at, snapshotRows!);
+    }
+  };
+
+  /** A record entry against the row of its jseq as `rowsOf` sees it (the snapshot, or the fresh read). */
+  const judgeRecord = (at: RecordAt, rowsOf: RowLookup): void => {
+    const { rec, file, line: lineNo } = at;
+    const a = rowsOf.auditSeqOf(rec.jseq);
+    if (a === undefined) {
+      missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      return;
+    }
+    if (a === at.seq) {
+      rowsOf.matched(rec.jseq);
+      const json = rowsOf.view.recordJson(rec.jseq);
+      if (json === null)
+        missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      else if (sha256hex(json) !== rec.digest)
         note(
-          e.seq,
+          at.seq,
           file,
           lineNo,
-          `journal record ${rec.jseq} (trade ${rec.tradeId}) names audit entry ${a === -1 ? "none" : a}, older than this entry: ` +
-            "the row was replaced by an earlier version",
+          `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: its row no longer matches this entry's digest`,
         );
+      else {
+        const bad = rowsOf.view.rowProblem?.(rec.jseq, at.hash) ?? null;
+        if (bad)
+          note(at.seq, file, lineNo, `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: ${bad}`);
       }
+    } else if (a !== null && a > at.seq) {
+      // settled later: the row names the newer entry, which is checked when the walk reaches it
+    } else if (a === null) {
+      // an entry of a record from before the binding (the previous version wrote it after the commit),
+      // or a row stripped of its audit seq: decided once the trail's journal.bound entry is known
+      unboundRows.push({
+        jseq: rec.jseq,
+        seq: at.seq,
+        tradeId: rec.tradeId,
+        file,
+        line: lineNo,
+        beforeBound: at.beforeBound,
+      });
+    } else {
+      note(
+        at.seq,
+        file,
+        lineNo,
+        `journal record ${rec.jseq} (trade ${rec.tradeId}) names audit entry ${a}, older than this entry: ` +
+          "the row was replaced by an earlier version",
+      );
     }
   };
 
@@ -594,6 +652,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows
   if (rows && o.journal) {
+    for (const at of late) judgeRecord(at, freshRows ?? snapshotRows!);
     let legacy = 0;
     let checked = 0;
     const firstKept = rep.retainedFrom ?? 1;

@@ -10,11 +10,15 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { verifyTrail } from "../../src/audit/verify.js";
+import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import { allLines, laneKey, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -238,6 +242,51 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     );
     expect(verifyLane(dir).ok).toBe(false);
     expect(problems()).toEqual(["null: journal record 0 is not in the audit trail (a row was inserted)"]);
+  });
+
+  it("the head copy set back before a deleted record's entry: the entry is judged all the same", () => {
+    const seq4 = entryOf.get("commit:4")!;
+    const before = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .find((e) => e.seq === seq4 - 1)!;
+    edit("DELETE FROM records WHERE seq = 4");
+    edit(
+      "UPDATE meta SET value = ? WHERE key = 'audit_head'",
+      JSON.stringify({ seq: before.seq, hash: before.hash }),
+    );
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${seq4}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+  });
+
+  it("beside a running lane, an entry past the snapshot's head copy is judged against a fresh read of the journal", async () => {
+    const lane = openBoundTrail(dir);
+    await lane.trail.flush();
+    const path = join(dir, JOURNAL_FILE);
+    const snap = new Database(path, { readonly: true });
+    const fresh = new Database(path, { readonly: true });
+    snap.exec("BEGIN");
+    const spool = new JournalAuditSpoolView(snap);
+    const headBefore = spool.head()!.seq; // the snapshot starts here
+    const c = lane.journal.commit(sampleRecord(5));
+    await lane.trail.flush();
+    const o = { dir: auditDir(dir), key: laneKey(dir), spool, journal: new JournalBindingRows(snap) };
+    const withFresh = verifyTrail({ ...o, freshJournal: new JournalBindingRows(fresh) });
+    const snapshotOnly = verifyTrail(o);
+    snap.exec("COMMIT");
+    snap.close();
+    fresh.close();
+    await lane.close();
+    const entry = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .find((e) => e.type === "record.commit" && (e.data as { rec: { jseq: number } }).rec.jseq === c.seq)!;
+    expect(entry.seq).toBeGreaterThan(headBefore);
+    expect(withFresh.problems).toEqual([]);
+    expect(withFresh.ok).toBe(true);
+    expect(snapshotOnly.problems.map((p) => p.what)).toEqual([
+      `journal record ${c.seq} was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
   });
 
   it("a journal without the binding's table is not intact: its rows cannot be checked", () => {
