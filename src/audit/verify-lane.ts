@@ -11,9 +11,15 @@
  *   trail is not called intact either; the spool is the legacy `audit/spool.db`. Whether the journal is
  *   bound is decided from those features, never from `user_version` (anyone who can write the file can set
  *   it); a `user_version` that disagrees with them is reported and everything is checked all the same.
+ * - The key is compared with the one beside the log (`audit-key.pub.pem`): a key of another id fails, also
+ *   when no checkpoint in the files could show it (a trail with nothing sealed yet); with nothing sealed
+ *   and no key beside the log to compare with, the key was not checked, and that fails too.
  */
 import type { KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { JournalReader, journalAuditSchema, SCHEMA_VERSION } from "../journal/journal.js";
+import { AUDIT_PUBLIC_KEY_FILE, keyIdOf, publicKeyFromPem } from "./checkpoint.js";
 import { auditDir } from "./segments.js";
 import { readLegacySpool } from "./spool.js";
 import { type VerifyReport, verifyTrail } from "./verify.js";
@@ -28,6 +34,44 @@ export function verifyLaneDataDir(
   dataDir: string,
   key: KeyObject | null,
   o: { laneId?: string | null; signatureCache?: Map<string, boolean> } = {},
+): LaneVerifyResult {
+  const result = verifyLaneData(dataDir, key, o);
+  if (key) {
+    const bad = keyProblem(dataDir, key, result.report.sealed !== null);
+    if (bad) {
+      result.report.problems.push({ seq: null, file: null, line: null, what: bad });
+      result.report.ok = false;
+    }
+  }
+  return result;
+}
+
+/** What is wrong with `key` against the lane's public key beside the log, or null. */
+function keyProblem(dataDir: string, key: KeyObject, sealed: boolean): string | null {
+  const path = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch {
+    return sealed
+      ? null
+      : `nothing in the trail is sealed yet and ${path} is missing: the key (id ${keyIdOf(key)}) could not be checked`;
+  }
+  let beside: string;
+  try {
+    beside = keyIdOf(publicKeyFromPem(pem, path));
+  } catch (e) {
+    return `${path} is not a public key (${(e as Error).message}): the key could not be compared with it`;
+  }
+  return beside === keyIdOf(key)
+    ? null
+    : `the key used to verify (id ${keyIdOf(key)}) is not the lane's key beside the log (${AUDIT_PUBLIC_KEY_FILE}, id ${beside}): wrong key, or the key beside the log was replaced`;
+}
+
+function verifyLaneData(
+  dataDir: string,
+  key: KeyObject | null,
+  o: { laneId?: string | null; signatureCache?: Map<string, boolean> },
 ): LaneVerifyResult {
   const dir = auditDir(dataDir);
   const base = {

@@ -131,6 +131,32 @@ describe("audit verify", () => {
     expect(given.code).toBe(0);
     expect(given.out).toContain("(given with --key)");
   });
+
+  it("with nothing sealed yet, a given key is compared with the lane's: another lane's fails, and so does one that cannot be compared", async () => {
+    const lane = openBoundTrail(data());
+    lane.trail.events.alarm("X", "lane started");
+    lane.journal.commit(sampleRecord(1));
+    await lane.trail.flush(); // killed here: no closing checkpoint
+    const wrong = join(dir, "wrong.pub.pem");
+    writeFileSync(wrong, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+    const w = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", wrong]);
+    expect(w.code).toBe(1);
+    expect(w.out).toMatch(
+      /FAILED: the key used to verify \(id [0-9a-f]{16}\) is not the lane's key beside the log \(audit-key\.pub\.pem, id [0-9a-f]{16}\)/,
+    );
+    const copy = join(dir, "lane.pub.pem");
+    renameSync(join(data(), "audit-key.pub.pem"), copy);
+    const alone = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", copy]);
+    expect(alone.code).toBe(1);
+    expect(alone.out).toMatch(
+      /FAILED: nothing in the trail is sealed yet and .*audit-key\.pub\.pem is missing: the key \(id [0-9a-f]{16}\) could not be checked/,
+    );
+    writeFileSync(join(data(), "audit-key.pub.pem"), readFileSync(copy));
+    const right = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", copy]);
+    expect(right.out).toContain("unsealed tail: 3 entries since seq 0");
+    expect(right.code).toBe(0);
+    await lane.close();
+  });
 });
 
 describe("audit tail and search output", () => {
