@@ -126,6 +126,9 @@ interface Cp {
 
 class Stop extends Error {}
 
+/** Where a problem in a spooled line (not yet in the segment file) is reported; its line is the spool's. */
+const SPOOL_FILE = "journal.db audit_tail";
+
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   // read the spool BEFORE the files: a running lane only moves the files past what the spool says
   const headCopy = o.spool?.head() ?? null;
@@ -575,16 +578,30 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
       const consecutive =
         pending.length === headCopy.seq - lastSeq && pending.every((l, i) => l.seq === lastSeq + 1 + i);
       let prev = head;
+      const spooled: AuditEntry[] = [];
       const chained =
         consecutive &&
         pending.every((l) => {
           const r = checkLine(Buffer.from(l.line.replace(/\n$/, "")));
           if ("problem" in r || r.entry.prev !== prev) return false;
           prev = r.entry.hash;
+          spooled.push(r.entry);
           return true;
         });
-      if (chained && prev === headCopy.hash) rep.pendingFromSpool = { from: lastSeq + 1, to: headCopy.seq };
-      else
+      if (chained && prev === headCopy.hash) {
+        rep.pendingFromSpool = { from: lastSeq + 1, to: headCopy.seq };
+        // the same checks as for the file's lines: a record's row, a checkpoint's seal, an incident
+        try {
+          spooled.forEach((e, i) => {
+            window.set(e.seq, e.hash);
+            if (e.type !== "audit.gap") entryChecks(e, SPOOL_FILE, i + 1);
+          });
+        } catch (e) {
+          if (!(e instanceof Stop)) throw e;
+          rep.ok = false;
+          return rep;
+        }
+      } else
         problems.push({
           seq: lastSeq,
           file: segs[segs.length - 1]?.name ?? null,
@@ -680,9 +697,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           line: null,
           what: `journal record ${jseq} names audit entry ${a}, which retention deleted`,
         });
-      else if (a > lastSeq && rep.pendingFromSpool && a <= rep.pendingFromSpool.to) {
-        // its entry is in the spool, not yet in the file
-      } else
+      else
         problems.push({
           seq: a,
           file: null,

@@ -289,6 +289,36 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     ]);
   });
 
+  it("the file's last lines moved into the spool unchanged: a changed row is still named, from the spooled entry", () => {
+    edit("UPDATE records SET record = replace(record, '\"amount\":1530', '\"amount\":30') WHERE seq = 3");
+    const seq3 = entryOf.get("commit:3")!;
+    const file = allLines(dir)[0]!.path;
+    const lines = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    const at = lines.findIndex((l) => (JSON.parse(l) as AuditEntry).seq === seq3);
+    const db = new Database(join(dir, JOURNAL_FILE));
+    const put = db.prepare("INSERT INTO audit_tail (seq, line) VALUES (?, ?)");
+    for (const l of lines.slice(at)) put.run((JSON.parse(l) as AuditEntry).seq, `${l}\n`);
+    db.close();
+    writeFileSync(
+      file,
+      lines
+        .slice(0, at)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+    const r = verifyLane(dir);
+    expect(r.pendingFromSpool).toEqual({ from: seq3, to: lines.length });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      {
+        seq: seq3,
+        file: "journal.db audit_tail",
+        line: 1,
+        what: `journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
+      },
+    ]);
+  });
+
   it("a journal without the binding's table is not intact: its rows cannot be checked", () => {
     edit("DROP TABLE audit_tail");
     const r = verifyLane(dir);
