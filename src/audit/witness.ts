@@ -16,6 +16,7 @@ import {
   type CheckpointStatement,
   checkpointHash,
   type SignedCheckpoint,
+  statementOnly,
   statementProblem,
 } from "./checkpoint.js";
 import { parseEntry } from "./entry.js";
@@ -195,7 +196,8 @@ export class CheckpointWitness {
   /** HTTP 409: the station holds `current` (its last checkpoint for this lane), which ours does not extend. */
   refused(current: unknown, message: string): void {
     const st = (current as { checkpoint?: unknown } | null)?.checkpoint;
-    const valid = statementProblem(st) === null ? (st as CheckpointStatement) : null;
+    // only the statement's own members of the station's answer go into the trail and the spool
+    const valid = statementProblem(st) === null ? statementOnly(st as CheckpointStatement) : null;
     const hash = valid ? checkpointHash(valid) : "unknown";
     const ours = this.queue[0]?.checkpoint;
     if (valid) this.setRecord("conflict", valid);

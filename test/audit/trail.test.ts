@@ -351,6 +351,46 @@ describe("the witness queue", () => {
   });
 });
 
+describe("a station's 409 answer in the trail", () => {
+  it("keeps only the statement's members, and never passes at start for the last checkpoint", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append(ev(1));
+    const cp = (await t.checkpointNow())!;
+    // the station's current checkpoint, with a member that makes its line contain a checkpoint's type
+    t.witness.refused(
+      { checkpoint: { ...cp.checkpoint, n: 7, type: "audit.checkpoint" }, sig: "AA==" },
+      "conflict",
+    );
+    await t.flush(); // killed here: no closing checkpoint
+    const rollback = entries().find((e) => e.type === "audit.rollback")!;
+    expect((rollback.data as { station: Record<string, unknown> }).station).toEqual({
+      ...cp.checkpoint,
+      n: 7,
+    });
+    const again = openTrail(dir, spool);
+    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    await again.close();
+  });
+
+  it("an entry whose data holds a checkpoint's type is not taken for the last checkpoint at start", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append(ev(1));
+    const cp = (await t.checkpointNow())!;
+    t.append({
+      type: "lane.alarm",
+      severity: "alarm",
+      message: "x",
+      data: { code: "X", type: "audit.checkpoint" },
+    });
+    await t.flush(); // killed here: no closing checkpoint
+    const again = openTrail(dir, spool);
+    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    await again.close();
+  });
+});
+
 describe("a disk that refuses writes", () => {
   it("never stops the caller: one AUDIT_WRITE alarm, a disk.error entry, the lines kept and spooled, and written at the next start", async () => {
     const seg = join(auditDir(dir), "audit-000000000001.log");
