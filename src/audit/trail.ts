@@ -65,7 +65,10 @@ export interface AuditTrailOptions {
   boundFloor?: () => number | null;
   /** false when the lane has no station: checkpoints are not queued for it; default true */
   witness?: boolean;
-  /** how many checkpoints wait for the station at most (older ones are dropped); default 50 000 */
+  /**
+   * how many checkpoints are queued for the station at most (newer ones wait in the segment files and are
+   * read again once the queue drained: ./witness.ts); default 50 000
+   */
   witnessQueueMax?: number;
   /** after the station refused a checkpoint with 409, send again this much later; default 600 000 ms */
   witnessConflictRetryMs?: number;

@@ -318,6 +318,30 @@ describe("the witness queue", () => {
     await again.close();
   });
 
+  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2, witnessQueueMax: 2 });
+    for (let i = 0; i < 10; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    const made = checkpoints().map((c) => c.checkpoint.n);
+    expect(made.length).toBeGreaterThanOrEqual(5);
+    const queued = (): number[] => t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n);
+    expect(queued()).toEqual([1, 2]);
+    expect(t.witness.status()).toMatchObject({ queued: 2, onDisk: made.length - 2 });
+    const sent: number[] = [];
+    while (queued().length > 0) {
+      const b = queued();
+      sent.push(...b);
+      t.witness.acknowledged(b[b.length - 1]!);
+      await t.witness.ready;
+    }
+    expect(sent).toEqual(made);
+    expect(t.witness.status()).toMatchObject({ queued: 0, onDisk: 0 });
+    await t.close();
+  });
+
   it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
