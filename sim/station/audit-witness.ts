@@ -144,6 +144,15 @@ export class AuditWitness {
               ? `checkpoint #${s.n} does not follow #${cur.n}`
               : `checkpoint #${s.n} does not name #${cur.n} as its predecessor (a fork)`,
           );
+        // its range must continue the last one's (from = last.to + 1; statementProblem has to >= from): a
+        // checkpoint restating seqs the last one sealed is a trail cut back behind it
+        const lastTo = cur ? (JSON.parse(cur.statement) as CheckpointStatement).to : null;
+        if (lastTo !== null && s.from !== lastTo + 1)
+          return this.conflict(
+            cur!,
+            accepted,
+            `checkpoint #${s.n} covers seq ${s.from}..${s.to}, which does not continue #${cur!.n}'s range (..${lastTo})`,
+          );
         this.putRow.run(laneId, s.n, hash, JSON.stringify(s), cp.sig, body.publicKey as string, keyId, now);
         this.putHist.run(laneId, s.n, hash);
         this.trimHist.run(laneId, s.n - HISTORY);

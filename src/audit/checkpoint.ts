@@ -83,6 +83,21 @@ export function statementProblem(s: unknown): string | null {
   return null;
 }
 
+/** The statement's own members only (one from elsewhere, e.g. a station's answer, may carry others). */
+export function statementOnly(s: CheckpointStatement): CheckpointStatement {
+  return {
+    v: s.v,
+    lane: s.lane,
+    keyId: s.keyId,
+    n: s.n,
+    from: s.from,
+    to: s.to,
+    head: s.head,
+    prev: s.prev,
+    time: s.time,
+  };
+}
+
 /** The checkpoint's identity: SHA-256 of its statement bytes. The next checkpoint names it as `prev`. */
 export function checkpointHash(s: CheckpointStatement): string {
   return sha256hex(statementBytes(s));

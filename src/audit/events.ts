@@ -57,6 +57,12 @@ export interface LaneEventData {
   "journal.recovered": { lastSeq?: number };
   /** deleted journal record seqs as [from, to] ranges: `audit verify` accepts a missing row they cover */
   "journal.retention": { deleted: [number, number][]; count: number; cutoff: string };
+  /**
+   * the first journal record seq bound to the trail, written once, when the journal is first bound to it:
+   * `audit verify` excuses a row without an audit seq only below it (the journal's own
+   * meta.audit_bound_from is not trusted)
+   */
+  "journal.bound": { boundFrom: number };
   "disk.error": { path: string; message: string; code?: string };
   "uplink.state": { from: string; to: string; [k: string]: unknown };
   "uplink.records-held": { tradeIds: (string | null)[]; codes: string[] };
@@ -80,11 +86,22 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "journal.error",
   "journal.recovered",
   "journal.retention",
+  "journal.bound",
   "disk.error",
   "uplink.state",
   "uplink.records-held",
   "lane.alarm",
 ];
+
+/** The `journal.bound` entry (src/audit/journal-trail.ts writes it once per journal). */
+export function journalBoundEvent(d: LaneEventData["journal.bound"]): AuditEventInput {
+  return {
+    type: "journal.bound",
+    severity: "info",
+    message: `journal records from seq ${d.boundFrom} on are bound to the audit trail`,
+    data: d,
+  };
+}
 
 /**
  * The `journal.retention` entry of one retention batch: the journal writes it through

@@ -2,13 +2,16 @@
  * The trail opened on the journal that hosts its spool and bound to it (docs/audit.md, "Journal
  * binding"), in the one order that works: a legacy `audit/spool.db` moved into the journal first (the
  * trail reads the head copy and the spooled lines when it opens), then the trail opened on the journal's
- * spool with the journal's lowest bound seq as its retention floor, then the journal bound to the trail
- * (from then on every commit, settlement and retention batch writes its entry in its own transaction).
+ * spool with the journal's lowest bound seq as its retention floor, then, once per journal, the
+ * `journal.bound` entry that fixes in the trail from which journal seq on rows are bound (`audit verify`
+ * excuses a row without an audit seq only below it), then the journal bound to the trail (from then on
+ * every commit, settlement and retention batch writes its entry in its own transaction).
  * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-lane.ts) both
  * open it so.
  */
 import { silentLogger } from "../../firmware-bridge/log.js";
 import type { AuditEventInput } from "./entry.js";
+import { journalBoundEvent } from "./events.js";
 import type { BoundEntry, RecordBinding } from "./records.js";
 import { type AuditSpool, absorbLegacySpool } from "./spool.js";
 import { AuditTrail, type AuditTrailOptions } from "./trail.js";
@@ -21,6 +24,10 @@ export interface TrailHost {
     bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
   }): void;
   auditFloor(): number | null;
+  /** the first journal seq bound to the trail, or null once the `journal.bound` entry is written */
+  auditBoundFrom(): number | null;
+  /** stores that entry's line and head copy and that it was written, in one transaction */
+  markAuditBound(bound: BoundEntry): void;
 }
 
 export function openJournalTrail(
@@ -33,6 +40,9 @@ export function openJournalTrail(
     spool: journal.auditSpool,
     boundFloor: () => journal.auditFloor(),
   });
+  const boundFrom = journal.auditBoundFrom();
+  if (boundFrom !== null)
+    trail.bindEvent(journalBoundEvent({ boundFrom }), (bound) => journal.markAuditBound(bound));
   journal.bindAudit(trail);
   return trail;
 }

@@ -26,10 +26,12 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import {
+  CHECKPOINT_TYPE,
   type CheckpointStatement,
   checkpointHash,
   NO_CHECKPOINT,
   type SignedCheckpoint,
+  statementProblem,
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
@@ -91,7 +93,11 @@ export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckp
       if (!line.includes(CHECKPOINT_MARK)) continue;
       const r = checkLine(line);
       if ("problem" in r) continue; // a damaged line: verify reports it; keep looking for an intact seal
+      // the mark can be in another entry's data (an audit.rollback naming the station's checkpoint): only a
+      // checkpoint entry with a well-formed statement is one
+      if (r.entry.type !== CHECKPOINT_TYPE) continue;
       const cp = r.entry.data as unknown as SignedCheckpoint;
+      if (statementProblem(cp?.checkpoint) !== null || typeof cp.sig !== "string") continue;
       const s = cp.checkpoint as CheckpointStatement;
       return {
         n: s.n,

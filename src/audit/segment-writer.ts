@@ -116,7 +116,9 @@ export class SegmentWriter {
     let n = 0;
     try {
       n = writeSync(this.fd, line);
-      const len = n === line.length ? n : Buffer.byteLength(line);
+      // bytes, not UTF-16 units: a line with a plate's Chinese character is longer in bytes than its
+      // length, and a short write that returned line.length bytes would be taken as complete
+      const len = Buffer.byteLength(line);
       if (n === len) {
         this.bytes += n;
         this.written = seq;

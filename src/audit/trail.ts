@@ -65,7 +65,10 @@ export interface AuditTrailOptions {
   boundFloor?: () => number | null;
   /** false when the lane has no station: checkpoints are not queued for it; default true */
   witness?: boolean;
-  /** how many checkpoints wait for the station at most (older ones are dropped); default 50 000 */
+  /**
+   * how many checkpoints are queued for the station at most (newer ones wait in the segment files and are
+   * read again once the queue drained: ./witness.ts); default 50 000
+   */
   witnessQueueMax?: number;
   /** after the station refused a checkpoint with 409, send again this much later; default 600 000 ms */
   witnessConflictRetryMs?: number;
@@ -123,6 +126,12 @@ export class AuditTrail {
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  /**
+   * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
+   * once it is durable here (else a power cut could leave the station holding a checkpoint the lane lost,
+   * and the lane's next one would be refused as a rollback)
+   */
+  private undurable: { seq: number; cp: SignedCheckpoint }[] = [];
   private state: "open" | "closing" | "closed" = "open";
 
   private constructor(
@@ -377,6 +386,8 @@ export class AuditTrail {
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, "audit spool cleanup failed");
       }
+      while (this.undurable.length > 0 && this.undurable[0]!.seq <= upTo)
+        this.witness.add(this.undurable.shift()!.cp);
     });
   }
 
@@ -425,7 +436,7 @@ export class AuditTrail {
           line: built.line,
           at: Date.parse(stmt.time),
         };
-        this.witness.add(cp);
+        this.undurable.push({ seq: built.seq, cp });
         this.file.rotate(this.nextSeq, built.line);
         void this.sync();
         return cp;

@@ -6,11 +6,20 @@
  *
  * - No `journal.db`: the rows cannot be checked, and a trail whose records cannot be checked is not
  *   called intact (fail closed, as without a key).
- * - A journal of an older schema (the lane has not started on this version yet): its rows are not bound
- *   yet; the spool is the legacy `audit/spool.db`; the report says the rows were not checked.
+ * - A journal without the binding's schema (no `records.audit_seq` column or no `audit_tail` table: the
+ *   lane has not started on this version yet, or they were removed): the rows cannot be checked, so the
+ *   trail is not called intact either; the spool is the legacy `audit/spool.db`. Whether the journal is
+ *   bound is decided from those features, never from `user_version` (anyone who can write the file can set
+ *   it); a `user_version` that disagrees with them is reported and everything is checked all the same.
+ * - The key is compared with the one beside the log (`audit-key.pub.pem`): a key of another id fails, also
+ *   when no checkpoint in the files could show it (a trail with nothing sealed yet); with nothing sealed
+ *   and no key beside the log to compare with, the key was not checked, and that fails too.
  */
 import type { KeyObject } from "node:crypto";
-import { JournalReader, journalSchemaVersion, SCHEMA_VERSION } from "../journal/journal.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { JournalReader, journalAuditSchema, SCHEMA_VERSION } from "../journal/journal.js";
+import { AUDIT_PUBLIC_KEY_FILE, keyIdOf, publicKeyFromPem } from "./checkpoint.js";
 import { auditDir } from "./segments.js";
 import { readLegacySpool } from "./spool.js";
 import { type VerifyReport, verifyTrail } from "./verify.js";
@@ -26,6 +35,44 @@ export function verifyLaneDataDir(
   key: KeyObject | null,
   o: { laneId?: string | null; signatureCache?: Map<string, boolean> } = {},
 ): LaneVerifyResult {
+  const result = verifyLaneData(dataDir, key, o);
+  if (key) {
+    const bad = keyProblem(dataDir, key, result.report.sealed !== null);
+    if (bad) {
+      result.report.problems.push({ seq: null, file: null, line: null, what: bad });
+      result.report.ok = false;
+    }
+  }
+  return result;
+}
+
+/** What is wrong with `key` against the lane's public key beside the log, or null. */
+function keyProblem(dataDir: string, key: KeyObject, sealed: boolean): string | null {
+  const path = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch {
+    return sealed
+      ? null
+      : `nothing in the trail is sealed yet and ${path} is missing: the key (id ${keyIdOf(key)}) could not be checked`;
+  }
+  let beside: string;
+  try {
+    beside = keyIdOf(publicKeyFromPem(pem, path));
+  } catch (e) {
+    return `${path} is not a public key (${(e as Error).message}): the key could not be compared with it`;
+  }
+  return beside === keyIdOf(key)
+    ? null
+    : `the key used to verify (id ${keyIdOf(key)}) is not the lane's key beside the log (${AUDIT_PUBLIC_KEY_FILE}, id ${beside}): wrong key, or the key beside the log was replaced`;
+}
+
+function verifyLaneData(
+  dataDir: string,
+  key: KeyObject | null,
+  o: { laneId?: string | null; signatureCache?: Map<string, boolean> },
+): LaneVerifyResult {
   const dir = auditDir(dataDir);
   const base = {
     dir,
@@ -33,8 +80,8 @@ export function verifyLaneDataDir(
     laneId: o.laneId ?? null,
     ...(o.signatureCache ? { signatureCache: o.signatureCache } : {}),
   };
-  const version = journalSchemaVersion(dataDir);
-  if (version === null) {
+  const schema = journalAuditSchema(dataDir);
+  if (schema === null) {
     const report = verifyTrail({ ...base, spool: readLegacySpool(dataDir) });
     report.problems.push({
       seq: null,
@@ -45,19 +92,45 @@ export function verifyLaneDataDir(
     report.ok = false;
     return { report, journalNote: "journal.db is missing" };
   }
-  if (version < SCHEMA_VERSION) {
-    return {
-      report: verifyTrail({ ...base, spool: readLegacySpool(dataDir) }),
-      journalNote: `the journal is at schema version ${version}: its rows are bound from the lane's next start on this version`,
-    };
+  if (!schema.auditSeq || !schema.auditTail) {
+    const report = verifyTrail({ ...base, spool: readLegacySpool(dataDir) });
+    const lacks = [schema.auditSeq ? null : "records.audit_seq", schema.auditTail ? null : "audit_tail"]
+      .filter((x) => x !== null)
+      .join(" and ");
+    report.problems.push({
+      seq: null,
+      file: null,
+      line: null,
+      what: `journal.db has no ${lacks} (schema version ${schema.userVersion}): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them`,
+    });
+    report.ok = false;
+    return { report, journalNote: `the journal is not bound to the trail (no ${lacks})` };
   }
-  const reader = JournalReader.openReadOnly(dataDir);
+  const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
+  // a second connection, outside the snapshot: entries past its head copy are judged against it, read
+  // after the files (verify.ts, VerifyOptions.freshJournal)
+  const freshReader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
   try {
     const report = reader.snapshot(() =>
-      verifyTrail({ ...base, spool: reader.auditSpoolView(), journal: reader.auditBindingView() }),
+      verifyTrail({
+        ...base,
+        spool: reader.auditSpoolView(),
+        journal: reader.auditBindingView(),
+        freshJournal: freshReader.auditBindingView(),
+      }),
     );
+    if (schema.userVersion !== SCHEMA_VERSION) {
+      report.problems.push({
+        seq: null,
+        file: null,
+        line: null,
+        what: `journal.db says schema version ${schema.userVersion} but has the audit binding of version ${SCHEMA_VERSION} (its user_version was changed)`,
+      });
+      report.ok = false;
+    }
     return { report, journalNote: null };
   } finally {
     reader.close();
+    freshReader.close();
   }
 }

@@ -34,8 +34,11 @@ export interface JournalBindingView {
   rows(): Iterable<{ jseq: number; auditSeq: number | null }>;
   /** the record JSON exactly as stored, or null when the row is gone */
   recordJson(jseq: number): string | null;
-  /** rows below this jseq were written before records were bound to the trail (not checked) */
-  boundFrom(): number;
+  /**
+   * The audit seq the row of `jseq` names (null: none), undefined when there is no row. Only asked of
+   * `VerifyOptions.freshJournal`.
+   */
+  auditSeqOf?(jseq: number): number | null | undefined;
   /**
    * What else is wrong with the row of `jseq`, whose JSON matches the digest of the entry (hash
    * `entryHash`) it names: the hash it stores differs, or one of its columns disagrees with its JSON.
@@ -51,6 +54,12 @@ export interface VerifyOptions {
   key: KeyObject | null;
   spool?: AuditSpoolView | null;
   journal?: JournalBindingView | null;
+  /**
+   * journal.db read again after the file walk, outside the snapshot `journal` and the spool were read in
+   * (verify-lane.ts opens a second connection): a record entry past the snapshot's head copy (a running
+   * lane wrote it meanwhile) is judged against this read; without it, against the snapshot
+   */
+  freshJournal?: JournalBindingView | null;
   /** the lane id checkpoints must name, when known (from the config) */
   laneId?: string | null;
   /**
@@ -90,6 +99,25 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
+/** A record entry to judge against its journal row. */
+interface RecordAt {
+  seq: number;
+  hash: string;
+  rec: RecordEntryData["rec"];
+  file: string;
+  line: number;
+  /** before the trail's first journal.bound entry */
+  beforeBound: boolean;
+}
+
+/** The rows as one read of the journal sees them. */
+interface RowLookup {
+  view: JournalBindingView;
+  /** the audit seq the row names (null: none); undefined: no row */
+  auditSeqOf(jseq: number): number | null | undefined;
+  matched(jseq: number): void;
+}
+
 interface Cp {
   n: number;
   to: number;
@@ -97,6 +125,9 @@ interface Cp {
 }
 
 class Stop extends Error {}
+
+/** Where a problem in a spooled line (not yet in the segment file) is reported; its line is the spool's. */
+const SPOOL_FILE = "journal.db audit_tail";
 
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   // read the spool BEFORE the files: a running lane only moves the files past what the spool says
@@ -144,12 +175,50 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows, sorted by jseq, for the binding checks
   const rows = o.journal ? loadRows(o.journal) : null;
-  const boundFrom = o.journal ? o.journal.boundFrom() : 1;
+  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it (never
+  // as journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without
+  // an audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
+  let boundFrom: number | null = null;
+  /** record entries seen before the `journal.bound` entry: the only ones that can be legacy */
+  let beforeBound = true;
   // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
   // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
-  // snapshot by a running lane: their rows are not in it, so they are not judged.
+  // snapshot by a running lane: their rows are not in it, so they are judged against a fresh read.
   const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
-  const missingRows: { jseq: number; seq: number; file: string; line: number }[] = [];
+  const missingRows: { jseq: number; seq: number; file: string; line: number; beforeBound: boolean }[] = [];
+  /** rows with no audit seq that a record entry names: legacy, or replaced by a row without one */
+  const unboundRows: {
+    jseq: number;
+    seq: number;
+    tradeId: string;
+    file: string;
+    line: number;
+    beforeBound: boolean;
+  }[] = [];
+  /** record entries past the snapshot's head copy, judged after the walk against the fresh read */
+  const late: RecordAt[] = [];
+  const snapshotRows: RowLookup | null =
+    rows && o.journal
+      ? {
+          view: o.journal,
+          auditSeqOf: (jseq) => {
+            const i = indexOf(rows.jseq, jseq);
+            if (i < 0) return undefined;
+            const a = rows.auditSeq[i]!;
+            return a === -1 ? null : a;
+          },
+          matched: (jseq) => {
+            const i = indexOf(rows.jseq, jseq);
+            if (i >= 0) rows.matched[i] = 1;
+          },
+        }
+      : null;
+  const fresh = o.freshJournal ?? null;
+  const freshRows: RowLookup | null =
+    fresh?.auditSeqOf && snapshotRows
+      ? { view: fresh, auditSeqOf: (jseq) => fresh.auditSeqOf!(jseq), matched: () => undefined }
+      : null;
+  const isLegacy = (jseq: number): boolean => boundFrom !== null && jseq >= 1 && jseq < boundFrom;
   const retentionRanges: [number, number][] = [];
   let bound = 0;
 
@@ -269,6 +338,22 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           deletedThrough = Math.max(deletedThrough, d.deletedThrough);
         return;
       }
+      case "journal.bound": {
+        const d = e.data as { boundFrom?: unknown } | undefined;
+        const b = d?.boundFrom;
+        if (typeof b !== "number" || !Number.isSafeInteger(b) || b < 1)
+          note(e.seq, file, lineNo, "journal.bound entry without a valid boundFrom");
+        else if (boundFrom === null) boundFrom = b;
+        else if (b !== boundFrom)
+          note(
+            e.seq,
+            file,
+            lineNo,
+            `journal.bound names seq ${b}, but the trail bound the journal from seq ${boundFrom} (the journal's binding record was changed)`,
+          );
+        beforeBound = false;
+        return;
+      }
       case "journal.retention": {
         const d = e.data as { deleted?: unknown } | undefined;
         if (Array.isArray(d?.deleted))
@@ -287,46 +372,66 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         note(e.seq, file, lineNo, "record entry without rec.jseq / rec.digest");
         return;
       }
-      // an entry of a record from before the binding (the lane wrote it after the commit): not bound
-      if (rec.jseq < boundFrom || e.seq > bindLimit) return;
+      const at = { seq: e.seq, hash: e.hash, rec, file, line: lineNo, beforeBound };
       const i = indexOf(rows.jseq, rec.jseq);
-      if (i < 0) {
-        missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo });
+      // An entry past the snapshot's head copy: a running lane wrote it after the snapshot, so its row may
+      // not be in it (or be an older revision there). It is judged after the walk against a fresh read of
+      // the journal (its row commits before its line is written), never excused: a head copy set back by
+      // hand must not hide a deleted row.
+      if (e.seq > bindLimit && !(i >= 0 && rows.auditSeq[i] === e.seq)) {
+        late.push(at);
         return;
       }
-      const a = rows.auditSeq[i]!;
-      if (a === e.seq) {
-        rows.matched[i] = 1;
-        const json = o.journal.recordJson(rec.jseq);
-        if (json === null) missingRows.push({ jseq: rec.jseq, seq: e.seq, file, line: lineNo });
-        else if (sha256hex(json) !== rec.digest)
-          note(
-            e.seq,
-            file,
-            lineNo,
-            `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: its row no longer matches this entry's digest`,
-          );
-        else {
-          const bad = o.journal.rowProblem?.(rec.jseq, e.hash) ?? null;
-          if (bad)
-            note(
-              e.seq,
-              file,
-              lineNo,
-              `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: ${bad}`,
-            );
-        }
-      } else if (a !== -1 && a > e.seq) {
-        // settled later: the row names the newer entry, which is checked when the walk reaches it
-      } else {
+      judgeRecord(at, snapshotRows!);
+    }
+  };
+
+  /** A record entry against the row of its jseq as `rowsOf` sees it (the snapshot, or the fresh read). */
+  const judgeRecord = (at: RecordAt, rowsOf: RowLookup): void => {
+    const { rec, file, line: lineNo } = at;
+    const a = rowsOf.auditSeqOf(rec.jseq);
+    if (a === undefined) {
+      missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      return;
+    }
+    if (a === at.seq) {
+      rowsOf.matched(rec.jseq);
+      const json = rowsOf.view.recordJson(rec.jseq);
+      if (json === null)
+        missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      else if (sha256hex(json) !== rec.digest)
         note(
-          e.seq,
+          at.seq,
           file,
           lineNo,
-          `journal record ${rec.jseq} (trade ${rec.tradeId}) names audit entry ${a === -1 ? "none" : a}, older than this entry: ` +
-            "the row was replaced by an earlier version",
+          `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: its row no longer matches this entry's digest`,
         );
+      else {
+        const bad = rowsOf.view.rowProblem?.(rec.jseq, at.hash) ?? null;
+        if (bad)
+          note(at.seq, file, lineNo, `journal record ${rec.jseq} (trade ${rec.tradeId}) was changed: ${bad}`);
       }
+    } else if (a !== null && a > at.seq) {
+      // settled later: the row names the newer entry, which is checked when the walk reaches it
+    } else if (a === null) {
+      // an entry of a record from before the binding (the previous version wrote it after the commit),
+      // or a row stripped of its audit seq: decided once the trail's journal.bound entry is known
+      unboundRows.push({
+        jseq: rec.jseq,
+        seq: at.seq,
+        tradeId: rec.tradeId,
+        file,
+        line: lineNo,
+        beforeBound: at.beforeBound,
+      });
+    } else {
+      note(
+        at.seq,
+        file,
+        lineNo,
+        `journal record ${rec.jseq} (trade ${rec.tradeId}) names audit entry ${a}, older than this entry: ` +
+          "the row was replaced by an earlier version",
+      );
     }
   };
 
@@ -473,16 +578,30 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
       const consecutive =
         pending.length === headCopy.seq - lastSeq && pending.every((l, i) => l.seq === lastSeq + 1 + i);
       let prev = head;
+      const spooled: AuditEntry[] = [];
       const chained =
         consecutive &&
         pending.every((l) => {
           const r = checkLine(Buffer.from(l.line.replace(/\n$/, "")));
           if ("problem" in r || r.entry.prev !== prev) return false;
           prev = r.entry.hash;
+          spooled.push(r.entry);
           return true;
         });
-      if (chained && prev === headCopy.hash) rep.pendingFromSpool = { from: lastSeq + 1, to: headCopy.seq };
-      else
+      if (chained && prev === headCopy.hash) {
+        rep.pendingFromSpool = { from: lastSeq + 1, to: headCopy.seq };
+        // the same checks as for the file's lines: a record's row, a checkpoint's seal, an incident
+        try {
+          spooled.forEach((e, i) => {
+            window.set(e.seq, e.hash);
+            if (e.type !== "audit.gap") entryChecks(e, SPOOL_FILE, i + 1);
+          });
+        } catch (e) {
+          if (!(e instanceof Stop)) throw e;
+          rep.ok = false;
+          return rep;
+        }
+      } else
         problems.push({
           seq: lastSeq,
           file: segs[segs.length - 1]?.name ?? null,
@@ -550,19 +669,20 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows
   if (rows && o.journal) {
-    const from = boundFrom;
+    for (const at of late) judgeRecord(at, freshRows ?? snapshotRows!);
     let legacy = 0;
     let checked = 0;
     const firstKept = rep.retainedFrom ?? 1;
     for (let i = 0; i < rows.jseq.length; i++) {
       const jseq = rows.jseq[i]!;
-      if (jseq < from) {
+      const a = rows.auditSeq[i]!;
+      // a row that names an entry is always judged; one without is legacy only below the trail's bound-from
+      if (a === -1 && isLegacy(jseq)) {
         legacy++;
         continue;
       }
       checked++;
       if (rows.matched[i]) continue;
-      const a = rows.auditSeq[i]!;
       if (a === -1)
         problems.push({
           seq: null,
@@ -577,9 +697,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           line: null,
           what: `journal record ${jseq} names audit entry ${a}, which retention deleted`,
         });
-      else if (a > lastSeq && rep.pendingFromSpool && a <= rep.pendingFromSpool.to) {
-        // its entry is in the spool, not yet in the file
-      } else
+      else
         problems.push({
           seq: a,
           file: null,
@@ -587,7 +705,19 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           what: `journal record ${jseq} names audit entry ${a}, which is not an entry for that record (a row was inserted or altered)`,
         });
     }
+    for (const u of unboundRows) {
+      if (!(u.beforeBound && isLegacy(u.jseq)))
+        problems.push({
+          seq: u.seq,
+          file: u.file,
+          line: u.line,
+          what:
+            `journal record ${u.jseq} (trade ${u.tradeId}) names audit entry none, older than this entry: ` +
+            "the row was replaced by an earlier version",
+        });
+    }
     for (const m of missingRows) {
+      if (m.beforeBound && isLegacy(m.jseq)) continue;
       if (!retentionRanges.some(([a, b]) => m.jseq >= a && m.jseq <= b))
         problems.push({
           seq: m.seq,

@@ -1,13 +1,17 @@
 /**
  * The station as witness (docs/audit.md, "The station as witness"). Every checkpoint goes to the station
  * with the normal uplink, in order; the station keeps the last one per lane and refuses (HTTP 409, with
- * its own) one that does not extend it: number not last + 1, or `prev` not the hash of its last. That is
+ * its own) one that does not extend it: number not last + 1, `prev` not the hash of its last, or a range
+ * that does not continue the last one's. That is
  * the only check a local attacker cannot defeat: a data directory replaced by an older copy, or a trail
  * re-sealed with the lane's key, no longer extends what the station holds.
  *
  * This class is the uplink's view of the checkpoints (the `WitnessOutbox` of src/uplink): a queue of
  * checkpoints not yet acknowledged, rebuilt from the files at start, and what the station answered, kept
- * in the spool (the journal's meta) so that `audit verify` compares the trail with it too.
+ * in the spool (the journal's meta) so that `audit verify` compares the trail with it too. The queue holds
+ * at most `max` checkpoints, the oldest unsent ones; newer ones then stay in the segment files only and
+ * are read from them again once the station has acknowledged what the queue held (none is ever dropped:
+ * the station would refuse every checkpoint after a gap).
  */
 import { readFile } from "node:fs/promises";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -16,6 +20,7 @@ import {
   type CheckpointStatement,
   checkpointHash,
   type SignedCheckpoint,
+  statementOnly,
   statementProblem,
 } from "./checkpoint.js";
 import { parseEntry } from "./entry.js";
@@ -30,7 +35,7 @@ export interface CheckpointWitnessOptions {
   spool: AuditSpool;
   publicKeyPem: string;
   now: () => number;
-  /** queue bound; older checkpoints are dropped (the station will then refuse: an operator resolves it) */
+  /** queue bound; checkpoints past it wait in the segment files and are read again when the queue drains */
   max: number;
   /** false when the lane has no station: nothing is queued */
   enabled: boolean;
@@ -46,7 +51,8 @@ export interface CheckpointWitnessOptions {
 
 export interface WitnessStatus {
   queued: number;
-  dropped: number;
+  /** checkpoints past the queue bound, in the segment files only until the queue drains */
+  onDisk: number;
   lastAcknowledged: { n: number; at: string } | null;
   conflict: { stationN: number; at: string } | null;
   lastError: string | null;
@@ -55,7 +61,8 @@ export interface WitnessStatus {
 export class CheckpointWitness {
   private queue: SignedCheckpoint[] = [];
   private retryAt = 0;
-  private dropped = 0;
+  /** checkpoints not queued because the queue was full: read from the files again when it drains */
+  private spilled = 0;
   private lastConflictHash: string | null = null;
   private lastError: string | null = null;
   private record: WitnessRecord | null;
@@ -107,6 +114,7 @@ export class CheckpointWitness {
     let start = 0;
     if (w) for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= w.to) start = i;
     const found: SignedCheckpoint[] = [];
+    let spilled = 0;
     let lastN = w?.n ?? 0;
     let checkedW = false;
     let parsed = 0;
@@ -136,30 +144,45 @@ export class CheckpointWitness {
             );
         }
         if (n <= lastN) continue; // acknowledged, or an anchor repeating the previous file's last line
-        found.push(cp);
         lastN = n;
-        if (found.length > this.o.max) {
-          found.shift();
-          this.dropped++;
-        }
+        // the oldest unsent first: past the bound, the rest stays in the files for the next reading
+        if (found.length < this.o.max) found.push(cp);
+        else spilled++;
         if (++parsed % 200 === 0) await nextTurn();
       }
     }
-    // checkpoints made while this ran are newer than every one found
-    this.queue = [...found, ...this.queue.filter((c) => c.checkpoint.n > lastN)];
+    // checkpoints queued while this ran are newer than every one found; after a full reading they stay in
+    // the files (order: nothing newer is sent before what the files still hold)
+    const newer = this.queue.filter((c) => c.checkpoint.n > lastN);
+    this.queue = spilled > 0 ? found : [...found, ...newer];
+    if (spilled > 0) spilled += newer.length;
     while (this.queue.length > this.o.max) {
-      this.queue.shift();
-      this.dropped++;
+      this.queue.pop();
+      spilled++;
     }
+    this.spilled += spilled;
+  }
+
+  /** The queue drained while checkpoints wait in the files: read them again (nothing is sent meanwhile). */
+  private refill(): void {
+    if (this.spilled === 0 || this.queue.length > 0 || this.rebuilding) return;
+    this.spilled = 0;
+    this.rebuilding = true;
+    this.ready = this.rebuild(this.record)
+      .catch((e: unknown) => {
+        this.lastError = `reading unacknowledged checkpoints: ${e instanceof Error ? e.message : String(e)}`;
+      })
+      .finally(() => {
+        this.rebuilding = false;
+        for (const l of this.listeners) l();
+      });
   }
 
   add(cp: SignedCheckpoint): void {
     if (!this.o.enabled) return;
-    this.queue.push(cp);
-    if (this.queue.length > this.o.max) {
-      this.queue.shift();
-      this.dropped++;
-    }
+    // past the bound (or while older ones wait in the files) it waits in the files too
+    if (this.spilled > 0 || this.queue.length >= this.o.max) this.spilled++;
+    else this.queue.push(cp);
     if (this.lastConflictHash === null) this.retryAt = 0;
     for (const l of this.listeners) l();
   }
@@ -190,12 +213,14 @@ export class CheckpointWitness {
     this.lastConflictHash = null;
     this.lastError = null;
     this.retryAt = 0;
+    this.refill();
   }
 
   /** HTTP 409: the station holds `current` (its last checkpoint for this lane), which ours does not extend. */
   refused(current: unknown, message: string): void {
     const st = (current as { checkpoint?: unknown } | null)?.checkpoint;
-    const valid = statementProblem(st) === null ? (st as CheckpointStatement) : null;
+    // only the statement's own members of the station's answer go into the trail and the spool
+    const valid = statementProblem(st) === null ? statementOnly(st as CheckpointStatement) : null;
     const hash = valid ? checkpointHash(valid) : "unknown";
     const ours = this.queue[0]?.checkpoint;
     if (valid) this.setRecord("conflict", valid);
@@ -225,7 +250,7 @@ export class CheckpointWitness {
     const r = this.record;
     return {
       queued: this.queue.length,
-      dropped: this.dropped,
+      onDisk: this.spilled,
       lastAcknowledged: r && r.state === "acknowledged" ? { n: r.n, at: r.at } : null,
       conflict: r && r.state === "conflict" ? { stationN: r.n, at: r.at } : null,
       lastError: this.lastError,

@@ -413,7 +413,7 @@ export const AuditSection = z.strictObject({
   witnessConflictRetrySeconds: int(10, 86_400, "seconds").default(600),
   /** after any other refusal of a checkpoint, send again this much later */
   witnessRetrySeconds: int(1, 3600, "seconds").default(60),
-  /** checkpoints waiting for the station at most (the oldest are dropped beyond it) */
+  /** checkpoints queued for the station at most (newer ones wait in the segment files, read when it drains) */
   witnessQueueMax: int(100, 10_000_000, "a checkpoint count").default(50_000),
   /**
    * the lane verifies its own trail and journal in a worker thread a minute after start and then this

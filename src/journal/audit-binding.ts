@@ -33,8 +33,13 @@ export interface AuditBinder {
 export const AUDIT_META = {
   head: "audit_head",
   witness: "audit_witness",
-  /** the first journal seq bound to the trail; rows below it predate the binding (not judged) */
+  /**
+   * the first journal seq bound to the trail, as the migration to schema 3 set it; it only proposes the
+   * value the `journal.bound` entry fixes in the trail (`audit verify` reads that entry, never this)
+   */
   boundFrom: "audit_bound_from",
+  /** the seq of the `journal.bound` entry once it is written (then it is not written again) */
+  boundEntry: "audit_bound_entry",
 } as const;
 
 function readJson<T>(stmt: Database.Statement<[string], { value: string }>, key: string): T | null {
@@ -109,6 +114,35 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
   setWitness(w: WitnessRecord): void {
     this.h.assertOpen();
     this.h.withoutOwnFsync(() => this.setMeta.run(AUDIT_META.witness, JSON.stringify(w)));
+  }
+
+  /**
+   * The first journal seq bound to the trail, for the `journal.bound` entry, or null when that entry was
+   * written already. meta.audit_bound_from (set by the migration to schema 3) is capped by the lowest row
+   * that is bound already and by the next seq: rows from there on can never be excused as legacy.
+   */
+  boundFromToRecord(): number | null {
+    if (this.getMeta.get(AUDIT_META.boundEntry)) return null;
+    const meta = Number(this.getMeta.get(AUDIT_META.boundFrom)?.value ?? "1");
+    const r = this.db
+      .prepare(
+        "SELECT (SELECT MIN(seq) FROM records WHERE audit_seq IS NOT NULL) AS bound, " +
+          "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_seq') AS last",
+      )
+      .get() as { bound: number | null; last: number | null };
+    let from = Number.isSafeInteger(meta) && meta >= 1 ? meta : 1;
+    if (r.bound !== null) from = Math.min(from, Math.max(1, r.bound));
+    from = Math.min(from, (r.last ?? 0) + 1);
+    return from;
+  }
+
+  /** The `journal.bound` entry's line and head copy, with the marker that it was written (one transaction). */
+  markBound(bound: BoundEntry): void {
+    this.h.assertWritable();
+    this.h.db.transaction(() => {
+      this.putInTx(bound.spool, bound.head);
+      this.setMeta.run(AUDIT_META.boundEntry, String(bound.seq));
+    })();
   }
 
   /** The lowest audit seq a kept row is bound to (audit retention keeps every segment from it on). */
@@ -226,11 +260,11 @@ export class JournalBindingRows implements JournalBindingView {
     return col ? `its column ${col} does not match its record` : null;
   }
 
-  boundFrom(): number {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(AUDIT_META.boundFrom) as
-      | { value: string }
+  auditSeqOf(jseq: number): number | null | undefined {
+    const r = this.db.prepare("SELECT audit_seq FROM records WHERE seq = ?").get(jseq) as
+      | { audit_seq: number | null }
       | undefined;
-    return r ? Number(r.value) : 1;
+    return r === undefined ? undefined : r.audit_seq;
   }
 }
 

@@ -363,8 +363,41 @@ export function journalSchemaVersion(dataDir: string): number | null {
   }
 }
 
-/** Read-only handle (CLI, tools): works while the lane process has the journal open. */
-export function openReadOnlyDb(dataDir: string): { db: Database.Database; path: string } {
+/**
+ * What `<dataDir>/journal.db` holds of the audit binding, read from its schema itself (never from
+ * `user_version`, which anyone who can write the file can set): the `records.audit_seq` column and the
+ * `audit_tail` table that schema 3 added. null when there is no journal there.
+ */
+export function journalAuditSchema(
+  dataDir: string,
+): { userVersion: number; auditSeq: boolean; auditTail: boolean } | null {
+  const path = join(dataDir, JOURNAL_FILE);
+  if (!existsSync(path)) return null;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const cols = db.prepare("SELECT name FROM pragma_table_info('records')").all() as { name: string }[];
+    const tail = db
+      .prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'audit_tail'")
+      .get() as { x: number } | undefined;
+    return {
+      userVersion: Number(db.pragma("user_version", { simple: true })),
+      auditSeq: cols.some((c) => c.name === "audit_seq"),
+      auditTail: tail !== undefined,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Read-only handle (CLI, tools): works while the lane process has the journal open. `anyVersion`: open a
+ * file whose `user_version` is not SCHEMA_VERSION too (`audit verify`, which decides from the schema's
+ * features and reports a version that disagrees with them).
+ */
+export function openReadOnlyDb(
+  dataDir: string,
+  o: { anyVersion?: boolean } = {},
+): { db: Database.Database; path: string } {
   const path = join(dataDir, JOURNAL_FILE);
   let db: Database.Database;
   try {
@@ -375,7 +408,7 @@ export function openReadOnlyDb(dataDir: string): { db: Database.Database; path: 
     throw openError(path, "cannot open for reading (is --data-dir right?)", e);
   }
   const uv = Number(db.pragma("user_version", { simple: true }));
-  if (uv !== SCHEMA_VERSION) {
+  if (uv !== SCHEMA_VERSION && !o.anyVersion) {
     db.close();
     throw openError(
       path,

@@ -17,6 +17,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import {
   type AuditBinder,
+  type BoundEntry,
   JournalAudit,
   type JournalAuditSpool,
   JournalAuditSpoolView,
@@ -45,6 +46,7 @@ export {
   enforceDurability,
   JOURNAL_FILE,
   type JournalHealth,
+  journalAuditSchema,
   journalSchemaVersion,
   SCHEMA_VERSION,
 } from "./db.js";
@@ -102,8 +104,8 @@ export class JournalReader {
     this.outbox = new OutboxQueries(db, assertOpen);
   }
 
-  static openReadOnly(dataDir: string): JournalReader {
-    const { db, path } = openReadOnlyDb(dataDir);
+  static openReadOnly(dataDir: string, o: { anyVersion?: boolean } = {}): JournalReader {
+    const { db, path } = openReadOnlyDb(dataDir, o);
     return new JournalReader(db, path);
   }
 
@@ -265,6 +267,20 @@ export class Journal implements Outbox {
   bindAudit(binder: AuditBinder | null): void {
     this.h.assertOpen();
     this.audit.attach(binder);
+  }
+
+  /**
+   * The first journal seq bound to the trail, for the trail's `journal.bound` entry, or null when that
+   * entry was written already (src/audit/journal-trail.ts).
+   */
+  auditBoundFrom(): number | null {
+    this.h.assertOpen();
+    return this.audit.spool.boundFromToRecord();
+  }
+
+  /** Stores the `journal.bound` entry's line and head copy, and that it was written. */
+  markAuditBound(bound: BoundEntry): void {
+    this.audit.spool.markBound(bound);
   }
 
   /** The lowest audit seq a kept row is bound to, or null: audit retention keeps that entry's segment. */

@@ -10,11 +10,15 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { verifyTrail } from "../../src/audit/verify.js";
+import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import { allLines, laneKey, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -172,5 +176,156 @@ describe("journal rows bound to the trail (the real journal)", () => {
     expect(lane.journal.get(c.seq)?.stageTimes.barrier).toBe(1234.5);
     await lane.close();
     expect(verifyLane(dir).problems).toEqual([]);
+  });
+});
+
+describe("what the verifier reads of journal.db is not trusted to turn its checks off", () => {
+  it("user_version set back to 2: the rows are still checked and the changed version is named", () => {
+    edit("DELETE FROM records WHERE seq = 4");
+    edit("PRAGMA user_version = 2");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toEqual({ bound: 5, checkedRows: 3, legacyRows: 0 });
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      "null: journal.db says schema version 2 but has the audit binding of version 3 (its user_version was changed)",
+    ]);
+  });
+
+  it("meta.audit_bound_from raised: no row is excused (the trail's journal.bound entry says from where rows are bound)", () => {
+    const copy =
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+      "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+      "SELECT ?, ?, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, icc_pay_serial, psam_no, " +
+      "psam_trans_serial, trans_time, revision, record FROM records WHERE seq = 1";
+    edit("DELETE FROM records WHERE seq = 4");
+    edit("UPDATE records SET record = replace(record, '\"amount\":1530', '\"amount\":30') WHERE seq = 3");
+    edit(copy, 99, "X99");
+    edit("UPDATE meta SET value = '1000000' WHERE key = 'audit_bound_from'");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toEqual({ bound: 5, checkedRows: 4, legacyRows: 0 });
+    expect(problems()).toEqual([
+      `${entryOf.get("commit:3")}: journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
+      `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      "null: journal record 99 is not in the audit trail (a row was inserted)",
+    ]);
+  });
+
+  it("rows stripped of their audit seq and a second journal.bound entry from the meta the lane found: the rows are judged, the second entry named", async () => {
+    edit("UPDATE records SET audit_seq = NULL, audit_hash = NULL");
+    edit("UPDATE meta SET value = '5' WHERE key = 'audit_bound_from'");
+    edit("DELETE FROM meta WHERE key = 'audit_bound_entry'");
+    const lane = openBoundTrail(dir);
+    const second = lane.trail.status().lastSeq;
+    await lane.close();
+    expect(verifyLane(dir).ok).toBe(false);
+    const none = (key: string, jseq: number): string =>
+      `${entryOf.get(key)}: journal record ${jseq} (trade ${trade(jseq)}) names audit entry none, older than this entry: the row was replaced by an earlier version`;
+    expect(problems()).toEqual([
+      none("commit:1", 1),
+      none("commit:2", 2),
+      none("commit:3", 3),
+      none("commit:4", 4),
+      none("settle:2", 2),
+      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
+      ...[1, 2, 3, 4].map((j) => `null: journal record ${j} is not in the audit trail (a row was inserted)`),
+    ]);
+  });
+
+  it("a row inserted with seq 0 (below any bound-from) is found", () => {
+    edit(
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, " +
+        "icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record) " +
+        "SELECT 0, 'X0', kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, tac, icc_pay_serial, psam_no, " +
+        "psam_trans_serial, trans_time, revision, record FROM records WHERE seq = 1",
+    );
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual(["null: journal record 0 is not in the audit trail (a row was inserted)"]);
+  });
+
+  it("the head copy set back before a deleted record's entry: the entry is judged all the same", () => {
+    const seq4 = entryOf.get("commit:4")!;
+    const before = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .find((e) => e.seq === seq4 - 1)!;
+    edit("DELETE FROM records WHERE seq = 4");
+    edit(
+      "UPDATE meta SET value = ? WHERE key = 'audit_head'",
+      JSON.stringify({ seq: before.seq, hash: before.hash }),
+    );
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${seq4}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+  });
+
+  it("beside a running lane, an entry past the snapshot's head copy is judged against a fresh read of the journal", async () => {
+    const lane = openBoundTrail(dir);
+    await lane.trail.flush();
+    const path = join(dir, JOURNAL_FILE);
+    const snap = new Database(path, { readonly: true });
+    const fresh = new Database(path, { readonly: true });
+    snap.exec("BEGIN");
+    const spool = new JournalAuditSpoolView(snap);
+    const headBefore = spool.head()!.seq; // the snapshot starts here
+    const c = lane.journal.commit(sampleRecord(5));
+    await lane.trail.flush();
+    const o = { dir: auditDir(dir), key: laneKey(dir), spool, journal: new JournalBindingRows(snap) };
+    const withFresh = verifyTrail({ ...o, freshJournal: new JournalBindingRows(fresh) });
+    const snapshotOnly = verifyTrail(o);
+    snap.exec("COMMIT");
+    snap.close();
+    fresh.close();
+    await lane.close();
+    const entry = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .find((e) => e.type === "record.commit" && (e.data as { rec: { jseq: number } }).rec.jseq === c.seq)!;
+    expect(entry.seq).toBeGreaterThan(headBefore);
+    expect(withFresh.problems).toEqual([]);
+    expect(withFresh.ok).toBe(true);
+    expect(snapshotOnly.problems.map((p) => p.what)).toEqual([
+      `journal record ${c.seq} was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+  });
+
+  it("the file's last lines moved into the spool unchanged: a changed row is still named, from the spooled entry", () => {
+    edit("UPDATE records SET record = replace(record, '\"amount\":1530', '\"amount\":30') WHERE seq = 3");
+    const seq3 = entryOf.get("commit:3")!;
+    const file = allLines(dir)[0]!.path;
+    const lines = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    const at = lines.findIndex((l) => (JSON.parse(l) as AuditEntry).seq === seq3);
+    const db = new Database(join(dir, JOURNAL_FILE));
+    const put = db.prepare("INSERT INTO audit_tail (seq, line) VALUES (?, ?)");
+    for (const l of lines.slice(at)) put.run((JSON.parse(l) as AuditEntry).seq, `${l}\n`);
+    db.close();
+    writeFileSync(
+      file,
+      lines
+        .slice(0, at)
+        .map((l) => `${l}\n`)
+        .join(""),
+    );
+    const r = verifyLane(dir);
+    expect(r.pendingFromSpool).toEqual({ from: seq3, to: lines.length });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      {
+        seq: seq3,
+        file: "journal.db audit_tail",
+        line: 1,
+        what: `journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
+      },
+    ]);
+  });
+
+  it("a journal without the binding's table is not intact: its rows cannot be checked", () => {
+    edit("DROP TABLE audit_tail");
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toBeNull();
+    expect(problems()).toEqual([
+      "null: journal.db has no audit_tail (schema version 3): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them",
+    ]);
   });
 });

@@ -29,7 +29,10 @@ afterEach(() => cleanup());
 
 const data = (): string => join(dir, "data");
 
-/** A lane's journal and trail: a start, a record committed through the binding, an alarm, the seal. */
+/**
+ * A lane's journal and trail: the journal bound (seq 1, `journal.bound`), a start, a record committed
+ * through the binding, an alarm, the seal.
+ */
 async function smallTrail(): Promise<void> {
   const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
   const t = lane.trail;
@@ -85,9 +88,9 @@ describe("audit verify", () => {
     await smallTrail();
     const r = await runEtcLane(["audit", "verify", "--config", writeLaneConfig(dir)]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("verified seq 1..4 (2026-11-26 08:15:02.123..2026-11-26 08:15:02.123 +08:00)");
-    expect(r.out).toContain("sealed through seq 3 by 1 checkpoint(s)");
-    expect(r.out).toContain("unsealed tail: 0 entries since seq 3");
+    expect(r.out).toContain("verified seq 1..5 (2026-11-26 08:15:02.123..2026-11-26 08:15:02.123 +08:00)");
+    expect(r.out).toContain("sealed through seq 4 by 1 checkpoint(s)");
+    expect(r.out).toContain("unsealed tail: 0 entries since seq 4");
     expect(r.out).toMatch(/key: .*audit-key\.pub\.pem, stored beside the log/);
     expect(r.out).toMatch(/OK: the trail is intact\n$/);
   });
@@ -99,7 +102,7 @@ describe("audit verify", () => {
     const r = await runEtcLane(["audit", "verify", "--data-dir", data()]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(
-      "FAILED at seq 3, audit-000000000001.log line 3: the hash does not match the line's content (the line was changed)",
+      "FAILED at seq 4, audit-000000000001.log line 4: the hash does not match the line's content (the line was changed)",
     );
   });
 
@@ -110,7 +113,7 @@ describe("audit verify", () => {
     const w = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", wrong]);
     expect(w.code).toBe(1);
     expect(w.out).toMatch(
-      /FAILED at seq 4, .*checkpoint #1 is signed with key [0-9a-f]{16}; the key used to verify is/,
+      /FAILED at seq 5, .*checkpoint #1 is signed with key [0-9a-f]{16}; the key used to verify is/,
     );
     renameSync(join(data(), "audit-key.pub.pem"), join(dir, "moved.pem"));
     const none = await runEtcLane(["audit", "verify", "--data-dir", data()]);
@@ -127,6 +130,32 @@ describe("audit verify", () => {
     ]);
     expect(given.code).toBe(0);
     expect(given.out).toContain("(given with --key)");
+  });
+
+  it("with nothing sealed yet, a given key is compared with the lane's: another lane's fails, and so does one that cannot be compared", async () => {
+    const lane = openBoundTrail(data());
+    lane.trail.events.alarm("X", "lane started");
+    lane.journal.commit(sampleRecord(1));
+    await lane.trail.flush(); // killed here: no closing checkpoint
+    const wrong = join(dir, "wrong.pub.pem");
+    writeFileSync(wrong, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+    const w = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", wrong]);
+    expect(w.code).toBe(1);
+    expect(w.out).toMatch(
+      /FAILED: the key used to verify \(id [0-9a-f]{16}\) is not the lane's key beside the log \(audit-key\.pub\.pem, id [0-9a-f]{16}\)/,
+    );
+    const copy = join(dir, "lane.pub.pem");
+    renameSync(join(data(), "audit-key.pub.pem"), copy);
+    const alone = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", copy]);
+    expect(alone.code).toBe(1);
+    expect(alone.out).toMatch(
+      /FAILED: nothing in the trail is sealed yet and .*audit-key\.pub\.pem is missing: the key \(id [0-9a-f]{16}\) could not be checked/,
+    );
+    writeFileSync(join(data(), "audit-key.pub.pem"), readFileSync(copy));
+    const right = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", copy]);
+    expect(right.out).toContain("unsealed tail: 3 entries since seq 0");
+    expect(right.code).toBe(0);
+    await lane.close();
   });
 });
 
@@ -170,7 +199,7 @@ describe("audit tail and search output", () => {
       /^TIME \(\+08:00\)\s+SEQ\s+SEV\s+KIND\s+REASON\s+CARD\s+OBU\s+PLATE\s+AMOUNT\s+MESSAGE$/,
     );
     expect(lines[1]).toMatch(
-      /^2026-11-26 08:15:02\.123\s+2\s+info\s+transaction\s+EXIT_DEBIT\s+4301\*{12}9001\s/,
+      /^2026-11-26 08:15:02\.123\s+3\s+info\s+transaction\s+EXIT_DEBIT\s+4301\*{12}9001\s/,
     );
     expect(lines.map((l) => l.indexOf("SEQ") >= 0 || /^\S+ \S+\s+\d/.test(l))).toEqual([
       true,
@@ -201,7 +230,7 @@ describe("audit tail and search output", () => {
     const masked = await runEtcLane(["audit", "search", "--data-dir", data(), "--json", "--kind", "record"]);
     expect(masked.out).toContain('"card":"4301************9001"');
     const list = await runEtcLane(["audit", "list", "--data-dir", data(), "--json"]);
-    expect(list.out.trim().split("\n")).toHaveLength(4);
+    expect(list.out.trim().split("\n")).toHaveLength(5); // journal.bound, lane.start, record, alarm, checkpoint
   });
 
   it("tail -f prints entries as the lane writes them", async () => {

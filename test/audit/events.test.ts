@@ -124,19 +124,21 @@ describe("lane events", () => {
         (l) => JSON.parse(l.text) as { type: string; data: Record<string, unknown> },
       );
       expect(es.map((e) => e.type)).toEqual([
+        "journal.bound",
         "lane.start",
         "tariff.loaded",
         "status-list.loaded",
         "lane.stop",
         "audit.checkpoint",
       ]);
-      expect(es[0]!.data).toMatchObject({
+      expect(es[0]!.data).toEqual({ boundFrom: 1 });
+      expect(es[1]!.data).toMatchObject({
         version: "9.9.9",
         lane: "4301010203",
         role: "exit",
         config: { path: configPath, sha256: sha(configPath) },
       });
-      expect(es[1]!.data).toMatchObject({ path: tariff, sha256: sha(tariff), version: "2025.07-demo" });
+      expect(es[2]!.data).toMatchObject({ path: tariff, sha256: sha(tariff), version: "2025.07-demo" });
       expect(verify(c.dataDir).ok).toBe(true);
     } finally {
       cleanup();

@@ -83,7 +83,12 @@ describe("the spool in journal.db", () => {
     const r = JournalReader.openReadOnly(dir);
     const spool = r.auditSpoolView();
     expect(spool.head()).toEqual({ seq: head, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(spool.tail(1).map((l) => l.seq)).toEqual([head]);
+    // seq 1: the journal.bound entry the lane wrote when it bound the journal, in its own transaction
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, head]);
+    expect(JSON.parse(spool.tail(1)[0]!.line)).toMatchObject({
+      type: "journal.bound",
+      data: { boundFrom: 1 },
+    });
     expect(JSON.parse(spool.tail(head)[0]!.line)).toMatchObject({
       type: "record.commit",
       data: { rec: { jseq: c.seq, tradeId: c.tradeId, revision: 1 } },
@@ -118,7 +123,8 @@ describe("the spool in journal.db", () => {
     expect(existsSync(legacyPath)).toBe(false);
     expect(entries().map((e) => e.message)).toEqual(["alarm 1", "alarm 2", "alarm 3"]);
     expect(lane.journal.auditSpool.witness()).toMatchObject({ state: "acknowledged", n: 7 });
-    expect(lane.journal.auditSpool.head()?.seq).toBe(3);
+    // seq 4: the journal.bound entry the lane wrote when it bound the journal (in the spool with its head)
+    expect(lane.journal.auditSpool.head()?.seq).toBe(4);
     await lane.close();
     // opening again moves nothing more
     const again = openBoundTrail(dir, { witness: false });

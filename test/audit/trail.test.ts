@@ -318,6 +318,30 @@ describe("the witness queue", () => {
     await again.close();
   });
 
+  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2, witnessQueueMax: 2 });
+    for (let i = 0; i < 10; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    const made = checkpoints().map((c) => c.checkpoint.n);
+    expect(made.length).toBeGreaterThanOrEqual(5);
+    const queued = (): number[] => t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n);
+    expect(queued()).toEqual([1, 2]);
+    expect(t.witness.status()).toMatchObject({ queued: 2, onDisk: made.length - 2 });
+    const sent: number[] = [];
+    while (queued().length > 0) {
+      const b = queued();
+      sent.push(...b);
+      t.witness.acknowledged(b[b.length - 1]!);
+      await t.witness.ready;
+    }
+    expect(sent).toEqual(made);
+    expect(t.witness.status()).toMatchObject({ queued: 0, onDisk: 0 });
+    await t.close();
+  });
+
   it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
@@ -348,6 +372,46 @@ describe("the witness queue", () => {
         /the station acknowledged checkpoint #99 .* but this trail's checkpoints end at #/,
       ),
     ]);
+  });
+});
+
+describe("a station's 409 answer in the trail", () => {
+  it("keeps only the statement's members, and never passes at start for the last checkpoint", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append(ev(1));
+    const cp = (await t.checkpointNow())!;
+    // the station's current checkpoint, with a member that makes its line contain a checkpoint's type
+    t.witness.refused(
+      { checkpoint: { ...cp.checkpoint, n: 7, type: "audit.checkpoint" }, sig: "AA==" },
+      "conflict",
+    );
+    await t.flush(); // killed here: no closing checkpoint
+    const rollback = entries().find((e) => e.type === "audit.rollback")!;
+    expect((rollback.data as { station: Record<string, unknown> }).station).toEqual({
+      ...cp.checkpoint,
+      n: 7,
+    });
+    const again = openTrail(dir, spool);
+    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    await again.close();
+  });
+
+  it("an entry whose data holds a checkpoint's type is not taken for the last checkpoint at start", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append(ev(1));
+    const cp = (await t.checkpointNow())!;
+    t.append({
+      type: "lane.alarm",
+      severity: "alarm",
+      message: "x",
+      data: { code: "X", type: "audit.checkpoint" },
+    });
+    await t.flush(); // killed here: no closing checkpoint
+    const again = openTrail(dir, spool);
+    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    await again.close();
   });
 });
 

@@ -126,6 +126,30 @@ describe("the station keeps the last checkpoint per lane", () => {
     expect((await post(k.pem, [cps[3]!])).body).toMatchObject({ accepted: [{ n: 4, status: "stored" }] });
   });
 
+  it("refuses with 409 a next checkpoint whose range does not continue the last one's", async () => {
+    const k = keyPair();
+    const [c1] = chain(k.priv, 1); // seq 1..10
+    expect((await post(k.pem, [c1!])).status).toBe(200);
+    // #2 names #1 as its predecessor but restates seq 1..1, which #1 sealed: a trail cut back behind it
+    const s: CheckpointStatement = {
+      ...c1!.checkpoint,
+      n: 2,
+      from: 1,
+      to: 1,
+      head: "b".repeat(64),
+      prev: checkpointHash(c1!.checkpoint),
+    };
+    const r = await post(k.pem, [
+      { checkpoint: s, sig: sign(null, statementBytes(s), k.priv).toString("base64") },
+    ]);
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({
+      error: "AUDIT_CHECKPOINT_CONFLICT",
+      message: "checkpoint #2 covers seq 1..1, which does not continue #1's range (..10)",
+    });
+    expect(station.auditCheckpoints()[LANE_ID]).toMatchObject({ n: 1 });
+  });
+
   it("refuses a bad signature or a checkpoint of another lane with 422, and changes nothing", async () => {
     const k = keyPair();
     const [cp] = chain(k.priv, 1);

@@ -1,0 +1,94 @@
+/**
+ * The segment file against a disk that misbehaves (src/audit/segment-writer.ts, src/audit/trail.ts): a
+ * write(2) cut short is never taken as a whole line, and a checkpoint goes to the station only once an
+ * fdatasync covered it. node:fs's writeSync is wrapped so one write of a line returns fewer bytes than it
+ * has, as a disk running out of space at the end of the free space does, and fdatasync so it can fail.
+ */
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import { SegmentWriter } from "../../src/audit/segment-writer.js";
+import { segmentName } from "../../src/audit/segments.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { openTrail, tempDir } from "./helpers.js";
+
+/** the next write of a string returns this many bytes (written for real), then writes are normal again */
+const cut = vi.hoisted(() => ({ next: null as number | null, failSync: false }));
+
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  return {
+    ...real,
+    writeSync: (fd: number, data: string | Buffer, ...rest: unknown[]): number => {
+      if (typeof data === "string" && cut.next !== null) {
+        const n = cut.next;
+        cut.next = null;
+        return real.writeSync(fd, Buffer.from(data), 0, n);
+      }
+      return (real.writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    },
+    fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
+      if (cut.failSync)
+        process.nextTick(() => cb(Object.assign(new Error("EIO: i/o error"), { code: "EIO" })));
+      else real.fdatasync(fd, cb);
+    },
+  };
+});
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-writer-"));
+});
+afterEach(() => {
+  cut.next = null;
+  cut.failSync = false;
+  cleanup();
+});
+
+describe("a write cut short", () => {
+  it("of a line with non-ASCII text, by exactly its length in UTF-16 units, is written in full from the backlog", () => {
+    const name = segmentName(1);
+    const path = join(dir, name);
+    const fd = fs.openSync(path, "a");
+    const failures: string[] = [];
+    const w = new SegmentWriter({
+      dir,
+      segment: { firstSeq: 1, name, path },
+      fd,
+      size: 0,
+      writtenSeq: 0,
+      segmentMaxBytes: 1 << 20,
+      logger: silentLogger,
+      onWriteFailed: (_p, msg) => failures.push(msg),
+    });
+    const line = '{"seq":1,"plate":"湘A12345"}\n';
+    expect(Buffer.byteLength(line)).toBeGreaterThan(line.length);
+    cut.next = line.length;
+    w.write(1, line);
+    expect(failures).toEqual([`short write (${line.length} of ${Buffer.byteLength(line)} bytes)`]);
+    expect(w.unwrittenCount).toBe(1);
+    w.retryUnwritten();
+    expect(w.unwrittenCount).toBe(0);
+    w.write(2, '{"seq":2}\n');
+    w.close();
+    expect(fs.readFileSync(path, "utf8")).toBe(`${line}{"seq":2}\n`);
+  });
+});
+
+describe("a checkpoint and the station", () => {
+  it("is queued for the station only once an fdatasync covers its line", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool());
+    t.append({ type: "lane.alarm", severity: "alarm", message: "a", data: { code: "X" } });
+    cut.failSync = true;
+    const cp = (await t.checkpointNow())!;
+    await t.flush();
+    expect(t.status().lastCheckpoint).toMatchObject({ n: 1 });
+    expect(t.witness.batch(100).checkpoints).toEqual([]);
+    cut.failSync = false;
+    await t.flush();
+    expect(t.witness.batch(100).checkpoints).toEqual([cp]);
+    await t.close();
+  });
+});
