@@ -94,6 +94,8 @@ export interface SearchFilter {
    * (lane.start) or its first part (uplink matches uplink.state)
    */
   kinds?: string[];
+  /** the entry's severity (info, warn, alarm): the page's "alarm" kind is every alarm entry */
+  severity?: string;
 }
 
 const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
@@ -106,6 +108,7 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
   if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu)) return false;
   if (f.plate !== undefined && !(row.plate ?? "").toLowerCase().includes(f.plate.toLowerCase())) return false;
   if (f.reason !== undefined && !eq(row.reason, f.reason)) return false;
+  if (f.severity !== undefined && e.severity !== f.severity) return false;
   if (f.kinds !== undefined && f.kinds.length > 0) {
     const rec = isRecordType(e.type);
     const hit = f.kinds.some(
@@ -194,15 +197,17 @@ export function completeEnd(path: string): number {
  * files are read in the thread pool and scanned from the newest backwards in slices of at most
  * `sliceMs` of the caller's thread, with a turn of the event loop between slices, so the lane's frames
  * never wait for a search. Stops as soon as one more match than `limit` is found (`truncated`), or at
- * the first entry older than `filter.since`.
+ * the first entry older than `filter.since`. Every filter, severity included, is applied as the entries
+ * are read, so the rows kept are never more than `limit`; `scanned` is how many entries were read.
  */
 export async function searchNewest(
   dir: string,
   filter: SearchFilter,
   limit: number,
   o: { sliceMs?: number } = {},
-): Promise<{ rows: { entry: AuditEntry; row: TimelineRow }[]; truncated: boolean }> {
+): Promise<{ rows: { entry: AuditEntry; row: TimelineRow }[]; truncated: boolean; scanned: number }> {
   const sliceMs = o.sliceMs ?? 1;
+  let scanned = 0;
   const rows: { entry: AuditEntry; row: TimelineRow }[] = [];
   const segs = listSegments(dir);
   let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
@@ -224,13 +229,14 @@ export async function searchNewest(
       const entry = parseEntry(lines[k]!.toString("utf8"));
       if (!entry || entry.seq >= newer) continue;
       newer = entry.seq;
+      scanned++;
       if (filter.since !== undefined && Date.parse(entry.utc) < filter.since)
-        return { rows, truncated: false };
+        return { rows, truncated: false, scanned };
       const row = toRow(entry);
       if (!matches(entry, row, filter)) continue;
-      if (rows.length === limit) return { rows, truncated: true };
+      if (rows.length === limit) return { rows, truncated: true, scanned };
       rows.push({ entry, row });
     }
   }
-  return { rows, truncated: false };
+  return { rows, truncated: false, scanned };
 }

@@ -278,6 +278,8 @@ export interface TrailSearchResult {
   rows: TrailRow[];
   /** true when more rows matched than `limit` */
   truncated: boolean;
+  /** how many trail entries the search read (absent: the view does not say) */
+  scanned?: number;
 }
 
 /** The last `audit verify` the lane ran (or the CLI recorded), as the page shows it. */
