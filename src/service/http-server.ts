@@ -40,6 +40,13 @@ export interface ServiceHttpDeps {
 
 /** The most rows a search shows; the CLI exports everything. */
 export const SEARCH_LIMIT = 200;
+/**
+ * Trail searches running at once; a search asked for while this many run is answered 503 at once
+ * (each search reads the trail on the lane's thread in slices: several would add up).
+ */
+export const MAX_SEARCHES = 1;
+export const SEARCH_BUSY =
+  "another trail search is running on this lane; try again when it has finished (one search at a time)";
 const COOKIE = "etc_lane_token";
 
 const SECURITY_HEADERS = {
@@ -166,10 +173,13 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     });
   };
 
+  let searching = 0;
   const page = async (res: ServerResponse, params: URLSearchParams | null): Promise<void> => {
     const snapshot = view.snapshot();
     let form = EMPTY_FORM;
     let results: string | null = null;
+    let status = 200;
+    const extra: Record<string, string> = {};
     if (params) {
       let parsed: ReturnType<typeof searchFromParams> | undefined;
       try {
@@ -179,18 +189,42 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
       }
       if (parsed) {
         form = parsed.form;
-        try {
-          const r = await view.searchTrail(parsed.query);
-          results = renderSearchResults(parsed.query, r, snapshot.lane.utcOffsetMinutes);
-        } catch (e) {
-          results = renderSearchResults(parsed.query, { error: `search failed: ${(e as Error).message}` }, 0);
+        if (searching >= MAX_SEARCHES) {
+          status = 503;
+          extra["retry-after"] = "5";
+          results = renderSearchResults(parsed.query, { error: SEARCH_BUSY }, 0);
+        } else {
+          // the asker gone (the connection closed before the answer): the search stops reading
+          const gone = new AbortController();
+          const onClose = (): void => {
+            if (!res.writableEnded) gone.abort(new Error("the client closed the request"));
+          };
+          res.once("close", onClose);
+          searching++;
+          try {
+            const r = await view.searchTrail(parsed.query, { signal: gone.signal });
+            results = renderSearchResults(parsed.query, r, snapshot.lane.utcOffsetMinutes);
+          } catch (e) {
+            if (gone.signal.aborted) return;
+            results = renderSearchResults(
+              parsed.query,
+              { error: `search failed: ${(e as Error).message}` },
+              0,
+            );
+          } finally {
+            searching--;
+            res.off("close", onClose);
+          }
+          if (gone.signal.aborted) return;
         }
       }
     }
-    html(
+    send(
       res,
-      200,
+      status,
+      "text/html; charset=utf-8",
       renderPage({ snapshot, history: deps.history.list(), verify: view.lastVerify(), form, results }),
+      extra,
     );
   };
 

@@ -34,6 +34,7 @@ import {
   type LaneView,
   type LinkView,
   type OperatorUser,
+  SEARCH_SCAN_BUDGET,
   type TrailQuery,
   type TrailSearchResult,
   type VehicleRecordView,
@@ -376,8 +377,8 @@ export class LaneRuntimeView implements LaneView {
   }
 
   /** The trail's newest matching entries, read off the lane's thread in slices (src/audit/search.ts). */
-  searchTrail(q: TrailQuery): Promise<TrailSearchResult> {
-    return searchTrailDir(auditDir(this.dataDir), q);
+  searchTrail(q: TrailQuery, o: { signal?: AbortSignal } = {}): Promise<TrailSearchResult> {
+    return searchTrailDir(auditDir(this.dataDir), q, o);
   }
 
   lastVerify(): VerifyView | null {
@@ -413,9 +414,14 @@ export class LaneRuntimeView implements LaneView {
 /**
  * A page's search of the trail in `dir`: every filter, the page's "alarm" kind (every entry of alarm
  * severity, whatever wrote it) included, is applied inside the search, which keeps at most `q.limit`
- * rows and stops reading once it has one more.
+ * rows and stops reading once it has one more, after `maxScan` entries (SEARCH_SCAN_BUDGET: the answer
+ * is then partial), or when `signal` is aborted (it rejects).
  */
-export async function searchTrailDir(dir: string, q: TrailQuery): Promise<TrailSearchResult> {
+export async function searchTrailDir(
+  dir: string,
+  q: TrailQuery,
+  o: { signal?: AbortSignal; maxScan?: number } = {},
+): Promise<TrailSearchResult> {
   const kind = q.kind;
   const r = await searchNewest(
     dir,
@@ -429,6 +435,7 @@ export async function searchTrailDir(dir: string, q: TrailQuery): Promise<TrailS
       ...(kind === "alarm" ? { severity: "alarm" } : kind !== undefined ? { kinds: [kind] } : {}),
     },
     q.limit,
+    { maxScan: o.maxScan ?? SEARCH_SCAN_BUDGET, ...(o.signal ? { signal: o.signal } : {}) },
   );
   return {
     rows: r.rows.map(({ entry, row }) => ({
@@ -446,6 +453,7 @@ export async function searchTrailDir(dir: string, q: TrailQuery): Promise<TrailS
     })),
     truncated: r.truncated,
     scanned: r.scanned,
+    partial: r.partial,
   };
 }
 

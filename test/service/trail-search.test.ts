@@ -4,7 +4,9 @@
  * keeps at most its limit and stops reading once it has found one more.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
+import { renderSearchResults } from "../../src/service/page/render.js";
 import { searchTrailDir } from "../../src/service/runtime-view.js";
 import { openTrail, tempDir } from "../audit/helpers.js";
 
@@ -52,5 +54,37 @@ describe("the page's trail search", () => {
     const r = await searchTrailDir(dir, { kind: "alarm", limit: 200 });
     expect(r.rows.map((x) => x.seq)).toEqual(alarmSeqs.slice().reverse());
     expect(r.truncated).toBe(false);
+  });
+});
+
+describe("a search's limits (src/audit/search.ts searchNewest)", () => {
+  it("stops after maxScan entries and says the answer is partial, naming how far back it read", async () => {
+    const { dir } = await trailWithAlarms(100);
+    const r = await searchNewest(dir, { plate: "NOWHERE" }, 200, { maxScan: 40 });
+    expect(r.rows).toEqual([]);
+    expect(r.scanned).toBe(40);
+    expect(r.partial).toEqual({ reachedAt: expect.any(Number) });
+    const all = await searchNewest(dir, { plate: "NOWHERE" }, 200, { maxScan: 10_000 });
+    expect(all.partial).toBeNull();
+    expect(all.scanned).toBeGreaterThan(100);
+  });
+
+  it("the page's search stops at SEARCH_SCAN_BUDGET and the page says so", async () => {
+    const { dir } = await trailWithAlarms(50);
+    const r = await searchTrailDir(dir, { plate: "NOWHERE", limit: 200 }, { maxScan: 20 });
+    expect(r.partial).not.toBeNull();
+    expect(renderSearchResults({ limit: 200 }, r, 480)).toContain('data-testid="search-partial"');
+  });
+
+  it("rejects with the signal's reason once the signal is aborted, before reading further", async () => {
+    const { dir } = await trailWithAlarms(50);
+    const before = new AbortController();
+    before.abort(new Error("gone before"));
+    await expect(searchNewest(dir, {}, 200, { signal: before.signal })).rejects.toThrow("gone before");
+    // aborted while the search waits for its first file: it stops there
+    const during = new AbortController();
+    const p = searchNewest(dir, {}, 200, { signal: during.signal });
+    during.abort(new Error("gone during"));
+    await expect(p).rejects.toThrow("gone during");
   });
 });
