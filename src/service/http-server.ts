@@ -269,8 +269,9 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
         return html(res, 200, renderState(s, deps.history.list(), view.lastVerify()));
       }
       case "/events":
-        res.req.socket.setTimeout(0);
-        return deps.sse.add(req, res, null);
+        // a feed stays open: no idle timeout for it (a refused one is answered and closed at once)
+        if (deps.sse.add(req, res, null)) res.req.socket.setTimeout(0);
+        return;
     }
     const asset = assets.get(path);
     if (asset) return send(res, 200, asset.type, asset.body, { "cache-control": "max-age=300" });
