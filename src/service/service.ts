@@ -153,6 +153,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     sse,
     history,
     token,
+    listenHost: hp.host,
     logger: o.logger ?? silentLogger,
   });
   // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
