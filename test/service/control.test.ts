@@ -182,6 +182,33 @@ describe("control socket", () => {
     });
   });
 
+  it("records a request refused for being too long, naming the action and user its start gave", async () => {
+    const { operator, audit, path } = await start();
+    const user = { name: "zhao", uid: 1002, pid: 7 };
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection(path);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      s.on("error", () => undefined);
+      s.on("close", () => resolve(out));
+      // no newline: the lane refuses once it has more than a line's worth
+      s.write(JSON.stringify({ v: 1, action: "lane.close", user, reason: "x".repeat(70_000) }));
+    });
+    expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "TOO_LONG" });
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.lane.close",
+      data: {
+        ok: false,
+        user: "zhao",
+        result: "request line too long (over 65536 bytes)",
+      },
+    });
+  });
+
   it("tells the CLI when no lane answers", async () => {
     await expect(callLane(join(dir, "control.sock"), { action: "status" })).rejects.toBeInstanceOf(
       LaneNotRunning,

@@ -139,8 +139,14 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     buf += chunk;
     const nl = buf.indexOf("\n");
     if (nl < 0) {
-      if (buf.length > MAX_LINE)
-        finish({ kind: "error", code: "TOO_LONG", message: "request line too long" });
+      if (buf.length > MAX_LINE) {
+        const message = `request line too long (over ${MAX_LINE} bytes)`;
+        finish({ kind: "error", code: "TOO_LONG", message });
+        // refused before any action, so recorded like the others: the action and user it named, if
+        // its start shows them (the line is cut, so not JSON)
+        recordRefused(o, refusedRequest(headOfCutRequest(buf), message));
+        buf = "";
+      }
       return;
     }
     done = true;
@@ -175,6 +181,20 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
       },
     );
   });
+}
+
+/** The `action` and `user` a request cut short names in its first 4 KiB, for the refusal's record. */
+function headOfCutRequest(buf: string): { action?: string; user?: unknown } {
+  const head = buf.slice(0, 4096);
+  const action = /"action"\s*:\s*"([^"\\]{1,40})"/.exec(head)?.[1];
+  const userText = /"user"\s*:\s*(\{[^{}]{0,500}\})/.exec(head)?.[1];
+  let user: unknown;
+  try {
+    user = userText === undefined ? undefined : JSON.parse(userText);
+  } catch {
+    user = undefined;
+  }
+  return { ...(action !== undefined ? { action } : {}), ...(user !== undefined ? { user } : {}) };
 }
 
 async function run(
