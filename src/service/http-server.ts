@@ -22,6 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { History } from "./history.js";
 import type { LaneView, TrailQuery } from "./lane-view.js";
+import { LoginGuard } from "./login-guard.js";
 import type { LaneMetrics } from "./metrics.js";
 import { loadAssets } from "./page/assets.js";
 import {
@@ -41,6 +42,8 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
+  /** wall clock for the sign-in form's limits; default Date.now */
+  now?: () => number;
   /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
   listenHost: string;
   logger?: Logger;
@@ -194,7 +197,28 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE), expected);
   };
 
+  const guard = new LoginGuard({ now: deps.now ?? Date.now });
+  const refusedLogin = (addr: string): void => {
+    const line = guard.refused(addr);
+    if (line)
+      log.warn(
+        line,
+        `maintenance page: ${line.refused} refused sign-in(s) since the last such line (wrong token or too many)`,
+      );
+  };
   const login = (req: IncomingMessage, res: ServerResponse): void => {
+    const addr = req.socket.remoteAddress ?? "unknown";
+    const wait = guard.waitMs(addr);
+    if (wait > 0) {
+      // too many wrong tokens: not even checked until the address's minute has passed
+      refusedLogin(addr);
+      req.resume();
+      const s = Math.ceil(wait / 1000);
+      send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
+        "retry-after": String(s),
+      });
+      return;
+    }
     let body = "";
     req.setEncoding("utf8");
     req.on("data", (d: string) => {
@@ -204,12 +228,14 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     req.on("end", () => {
       const token = new URLSearchParams(body).get("token") ?? "";
       if (expected !== null && tokenMatches(token, expected)) {
+        guard.succeeded(addr);
         send(res, 303, "text/plain; charset=utf-8", "signed in\n", {
           location: "./",
           "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
         });
       } else {
-        log.warn({ from: req.socket.remoteAddress }, "maintenance page: wrong token");
+        guard.failed(addr);
+        refusedLogin(addr);
         html(res, 401, renderLogin(true));
       }
     });

@@ -154,6 +154,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     history,
     token,
     listenHost: hp.host,
+    now,
     logger: o.logger ?? silentLogger,
   });
   // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
