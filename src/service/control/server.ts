@@ -7,8 +7,9 @@
  * A socket file left by a killed lane is removed at start when nothing answers on it (the data-directory
  * lock, held by the lane, guarantees no second lane serves the same directory).
  */
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname, join } from "node:path";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
@@ -84,27 +85,47 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     sock.on("close", () => sockets.delete(sock));
     handle(sock, o, log);
   });
-  // the socket is created 0600 (umask) and chmod'ed again: no moment where others could connect
-  const old = process.umask(0o177);
+  // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
+  // then renamed into place: it is never reachable by others with a looser mode, and the process umask
+  // (which other code, and the thread pool's file operations, rely on at any moment) is never touched.
+  // The chmod acts on the path inside that private directory, which no one else can replace by a link.
+  // (".c-XXXXXX/s" is shorter than "control.sock": the path checked against MAX_SOCKET_PATH above)
+  const privateDir = mkdtempSync(join(dirname(o.path), ".c-"));
+  const bound = join(privateDir, "s");
+  let ino: number;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(o.path, () => {
+      server.listen(bound, () => {
         server.off("error", reject);
         resolve();
       });
     });
+    chmodSync(bound, 0o600);
+    renameSync(bound, o.path);
+    ino = lstatSync(o.path).ino;
+  } catch (e) {
+    server.close();
+    throw e;
   } finally {
-    process.umask(old);
+    rmSync(privateDir, { recursive: true, force: true });
   }
-  chmodSync(o.path, 0o600);
   log.info({ path: o.path }, "control socket listening (mode 0600)");
   return {
     path: o.path,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        server.close(() => {
+          // the server unlinks the path it bound (gone since the rename): the socket file is removed here,
+          // if it is still this server's
+          try {
+            if (lstatSync(o.path).ino === ino) unlinkSync(o.path);
+          } catch {
+            // already gone
+          }
+          resolve();
+        });
       }),
   };
 }
