@@ -94,6 +94,8 @@ export interface SearchFilter {
    * (lane.start) or its first part (uplink matches uplink.state)
    */
   kinds?: string[];
+  /** the entry's severity (info, warn, alarm): the page's "alarm" kind is every alarm entry */
+  severity?: string;
 }
 
 const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
@@ -106,6 +108,7 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
   if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu)) return false;
   if (f.plate !== undefined && !(row.plate ?? "").toLowerCase().includes(f.plate.toLowerCase())) return false;
   if (f.reason !== undefined && !eq(row.reason, f.reason)) return false;
+  if (f.severity !== undefined && e.severity !== f.severity) return false;
   if (f.kinds !== undefined && f.kinds.length > 0) {
     const rec = isRecordType(e.type);
     const hit = f.kinds.some(
@@ -189,23 +192,45 @@ export function completeEnd(path: string): number {
   }
 }
 
+/** What searchNewest found. */
+export interface NewestSearch {
+  rows: { entry: AuditEntry; row: TimelineRow }[];
+  /** more entries matched than `limit` */
+  truncated: boolean;
+  /** entries read */
+  scanned: number;
+  /**
+   * the search stopped at `maxScan` entries before reaching the trail's start (or `since`): older
+   * entries were not read. `reachedAt` is the oldest entry read (epoch ms).
+   */
+  partial: { reachedAt: number } | null;
+}
+
 /**
  * The newest `limit` entries that match, newest first, for a running lane's maintenance page: the
  * files are read in the thread pool and scanned from the newest backwards in slices of at most
  * `sliceMs` of the caller's thread, with a turn of the event loop between slices, so the lane's frames
  * never wait for a search. Stops as soon as one more match than `limit` is found (`truncated`), or at
- * the first entry older than `filter.since`.
+ * the first entry older than `filter.since`. Every filter, severity included, is applied as the entries
+ * are read, so the rows kept are never more than `limit`; `scanned` is how many entries were read.
+ * Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as soon as `signal`
+ * is aborted (checked after each file read and between slices).
  */
 export async function searchNewest(
   dir: string,
   filter: SearchFilter,
   limit: number,
-  o: { sliceMs?: number } = {},
-): Promise<{ rows: { entry: AuditEntry; row: TimelineRow }[]; truncated: boolean }> {
+  o: { sliceMs?: number; maxScan?: number; signal?: AbortSignal } = {},
+): Promise<NewestSearch> {
   const sliceMs = o.sliceMs ?? 1;
+  const maxScan = o.maxScan ?? Number.POSITIVE_INFINITY;
+  const signal = o.signal;
+  signal?.throwIfAborted();
+  let scanned = 0;
   const rows: { entry: AuditEntry; row: TimelineRow }[] = [];
   const segs = listSegments(dir);
   let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
+  let reachedAt = Number.NaN;
   let t0 = performance.now();
   for (let i = segs.length - 1; i >= 0; i--) {
     let buf: Buffer;
@@ -214,23 +239,28 @@ export async function searchNewest(
     } catch {
       continue; // deleted by retention meanwhile
     }
+    signal?.throwIfAborted();
     const { lines } = splitLines(buf);
     t0 = performance.now();
     for (let k = lines.length - 1; k >= 0; k--) {
       if (performance.now() - t0 > sliceMs) {
         await new Promise<void>((r) => setImmediate(r));
+        signal?.throwIfAborted();
         t0 = performance.now();
       }
       const entry = parseEntry(lines[k]!.toString("utf8"));
       if (!entry || entry.seq >= newer) continue;
       newer = entry.seq;
-      if (filter.since !== undefined && Date.parse(entry.utc) < filter.since)
-        return { rows, truncated: false };
+      if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
+      scanned++;
+      reachedAt = Date.parse(entry.utc);
+      if (filter.since !== undefined && reachedAt < filter.since)
+        return { rows, truncated: false, scanned, partial: null };
       const row = toRow(entry);
       if (!matches(entry, row, filter)) continue;
-      if (rows.length === limit) return { rows, truncated: true };
+      if (rows.length === limit) return { rows, truncated: true, scanned, partial: null };
       rows.push({ entry, row });
     }
   }
-  return { rows, truncated: false };
+  return { rows, truncated: false, scanned, partial: null };
 }

@@ -1,6 +1,8 @@
 /**
  * Output helpers shared by the maintenance commands: card numbers masked unless `--full-ids`, columns
- * aligned by display width (a Chinese plate character takes two columns) and never cut, CSV cells.
+ * aligned by display width (a Chinese plate character takes two columns) and never cut, CSV cells, and
+ * text made safe for a terminal. Plates and OBU ids come from the OBU, that is from whoever programmed it:
+ * they reach people's terminals and spreadsheets only through terminalSafe and csvCell.
  */
 
 /** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
@@ -36,9 +38,22 @@ export function pad(s: string, width: number, align: "left" | "right" = "left"):
   return align === "left" ? s + fill : fill + s;
 }
 
+/** C0 controls, DEL and C1 controls: a terminal acts on them (ESC starts an escape sequence). */
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Control characters shown as `\xNN` (ESC as `\x1b`, a newline as `\x0a`), so a terminal prints them. */
+export function terminalSafe(s: string): string {
+  return s.replace(CONTROL_RE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * One CSV cell. A text cell starting with = + - @ TAB or CR, which a spreadsheet would read as a
+ * formula, gets a leading single quote ("'=1+2"); numbers are written as they are.
+ */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return "";
-  const s = typeof v === "string" ? v : typeof v === "number" ? String(v) : JSON.stringify(v);
+  let s = typeof v === "string" ? v : typeof v === "number" ? String(v) : JSON.stringify(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -8,6 +8,7 @@ import { callLane, LaneNotRunning } from "../service/control/client.js";
 import { controlSocketPath } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
+import { terminalSafe } from "./format.js";
 import type { LaneLocation } from "./lane-locate.js";
 
 export interface OperatorCallOptions {
@@ -57,7 +58,8 @@ export function printOutcome(out: OperatorOutcome, json: boolean | undefined): v
   else {
     const where =
       out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
-    const line = `${out.result.message}${where ? ` [${where}]` : ""}\n`;
+    // the message may quote a plate or OBU id: control characters shown, not acted on
+    const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
     if (out.result.ok) process.stdout.write(line);
     else process.stderr.write(line);
   }

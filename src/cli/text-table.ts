@@ -1,3 +1,5 @@
+import { terminalSafe } from "./format.js";
+
 /**
  * Aligned terminal text with Chinese in it: a CJK character takes two columns, so padding counts display
  * columns, not string length (a plate such as 湘A12345 is 8 columns wide, 7 characters long).
@@ -28,8 +30,12 @@ export function padDisplay(s: string, width: number, align: "left" | "right" = "
   return align === "left" ? s + pad : pad + s;
 }
 
-/** Rows of cells -> aligned lines (two spaces between columns; `right` columns right-aligned). */
-export function table(rows: string[][], right: ReadonlySet<number> = new Set()): string[] {
+/**
+ * Rows of cells -> aligned lines (two spaces between columns; `right` columns right-aligned). Control
+ * characters in a cell are shown escaped (./format.ts terminalSafe).
+ */
+export function table(cells: string[][], right: ReadonlySet<number> = new Set()): string[] {
+  const rows = cells.map((r) => r.map(terminalSafe));
   const widths: number[] = [];
   for (const r of rows)
     for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i] ?? 0, displayWidth(r[i] as string));

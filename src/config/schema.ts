@@ -330,8 +330,19 @@ export const ServiceSection = z
     historyIntervalSeconds: int(1, 600, "seconds").default(10),
     /** how far back the chart goes */
     historyMinutes: int(1, 1440, "minutes").default(60),
+    /** HTTP connections open at once; more are closed as they arrive (node:http maxConnections) */
+    maxConnections: int(4, 4096, "connections").default(64),
+    /** pages with the live feed (GET /events) open at once; more are answered 503 */
+    maxLiveFeeds: int(1, 1024, "pages").default(16),
   })
   .superRefine((s, ctx) => {
+    if (s.maxLiveFeeds >= s.maxConnections) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxLiveFeeds"],
+        message: `must be less than service.maxConnections (${s.maxConnections}): each live feed holds a connection`,
+      });
+    }
     const h = listenHost(s.listen);
     if (h && !isLoopbackHost(h.host) && s.tokenFile === undefined) {
       ctx.addIssue({

@@ -24,11 +24,12 @@
  * Do not delete data-dir.lock while a lane runs: a new file would be a new, free lock.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { ensureDataDir } from "./create.js";
 
 export const LOCK_FILE = "data-dir.lock";
 export const HOLDER_FILE = "data-dir.lock.holder";
@@ -79,7 +80,7 @@ export function acquireDataDirLock(
   const path = join(dir, LOCK_FILE);
   let db: Database.Database;
   try {
-    mkdirSync(dir, { recursive: true });
+    ensureDataDir(dir);
     // timeout 0: better-sqlite3 waits 5 s on a busy database by default; a refusal must be immediate
     db = new Database(path, { timeout: 0 });
   } catch (e) {

@@ -4,13 +4,14 @@
  * and the health state every writing part reports its failures to. records.ts, outbox.ts, intents.ts and
  * upkeep.ts all work on the JournalDb the Journal facade (journal.ts) opens. See docs/journal.md.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { ensureDataDir } from "../datadir/create.js";
 import { JournalErrorCodes } from "./errors.js";
 import { validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
@@ -163,7 +164,7 @@ export class JournalDb {
     const path = join(opts.dataDir, JOURNAL_FILE);
     let db: Database.Database;
     try {
-      mkdirSync(opts.dataDir, { recursive: true });
+      ensureDataDir(opts.dataDir);
       db = new Database(path);
     } catch (e) {
       throw openError(path, "cannot open", e);

@@ -3,7 +3,7 @@
  * tariff, audit, uplink, outputs and the controller. `etc-lane run` and the simulator demo both use it;
  * the demo passes its own in-process transport, nothing else differs.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
@@ -25,6 +25,7 @@ import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import { type LaneConfig, rsuTcpPort } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
+import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
@@ -113,7 +114,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     c.station?.tokenFile !== undefined && deps.uplink !== false
       ? readTokenFile(c.station.tokenFile, "station.tokenFile")
       : undefined;
-  mkdirSync(c.dataDir, { recursive: true });
+  ensureDataDir(c.dataDir); // 0700 when the lane creates it (src/datadir/create.ts)
   // one writer per data directory, for the life of the lane (released last, in close)
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
   const dataDirLock = acquireDataDirLock(c.dataDir, {

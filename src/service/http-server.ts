@@ -10,12 +10,19 @@
  * With a token (required off loopback), every request must carry `Authorization: Bearer <token>` or the
  * cookie the page's sign-in form (POST /login) sets. Nothing here can change the lane: operator actions
  * go through the control socket (control/server.ts).
+ *
+ * Browsers: without a token (loopback) a request must name the service in its Host header (the listen
+ * host, localhost, 127.0.0.1 or [::1], with the port), else 421: a DNS-rebinding page reaches the port
+ * under its own name. A request another site's page makes (`Sec-Fetch-Site: cross-site` or `same-site`,
+ * or, without a token, an `Origin` other than this service's) is refused 403, except a plain link to
+ * the page itself (a top-level GET / navigation).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { History } from "./history.js";
 import type { LaneView, TrailQuery } from "./lane-view.js";
+import { LoginGuard } from "./login-guard.js";
 import type { LaneMetrics } from "./metrics.js";
 import { loadAssets } from "./page/assets.js";
 import {
@@ -35,11 +42,22 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
+  /** wall clock for the sign-in form's limits; default Date.now */
+  now?: () => number;
+  /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
+  listenHost: string;
   logger?: Logger;
 }
 
 /** The most rows a search shows; the CLI exports everything. */
 export const SEARCH_LIMIT = 200;
+/**
+ * Trail searches running at once; a search asked for while this many run is answered 503 at once
+ * (each search reads the trail on the lane's thread in slices: several would add up).
+ */
+export const MAX_SEARCHES = 1;
+export const SEARCH_BUSY =
+  "another trail search is running on this lane; try again when it has finished (one search at a time)";
 const COOKIE = "etc_lane_token";
 
 const SECURITY_HEADERS = {
@@ -117,6 +135,40 @@ export function searchFromParams(
   return { form, query };
 }
 
+/** The names a loopback service answers to in a Host header (with its port). */
+function hostNames(listenHost: string): Set<string> {
+  const h = listenHost.toLowerCase();
+  return new Set(["localhost", "127.0.0.1", "[::1]", h.includes(":") ? `[${h}]` : h]);
+}
+
+/** Host names the service (listen port `port`) is, or `null` when the request may go on. */
+export function hostRefusal(req: IncomingMessage, names: ReadonlySet<string>): string | null {
+  const host = (req.headers.host ?? "").toLowerCase();
+  const port = req.socket.localPort;
+  for (const n of names) if (host === `${n}:${port}` || (port === 80 && host === n)) return null;
+  return `Host "${host.slice(0, 100)}" is not this lane's status service (use http://127.0.0.1:${port}/)`;
+}
+
+/**
+ * Why a request made by another site's page is refused, or `null` when it may go on. `checkOrigin`: an
+ * `Origin` must also name the Host the request was sent to (without a token; with one, a TLS proxy in
+ * front may rewrite Host, and the SameSite=Strict cookie keeps other sites' requests unauthorised).
+ */
+export function crossSiteRefusal(req: IncomingMessage, path: string, checkOrigin: boolean): string | null {
+  const site = req.headers["sec-fetch-site"];
+  const origin = req.headers.origin;
+  const foreignOrigin = checkOrigin && origin !== undefined && origin !== `http://${req.headers.host ?? ""}`;
+  if (site !== "cross-site" && site !== "same-site" && !foreignOrigin) return null;
+  // a link to the page from elsewhere (a bookmark page, a dashboard) opens it; nothing else
+  const navigation =
+    req.headers["sec-fetch-mode"] === "navigate" &&
+    req.headers["sec-fetch-dest"] === "document" &&
+    (req.method === "GET" || req.method === "HEAD") &&
+    path === "/" &&
+    !foreignOrigin;
+  return navigation ? null : "cross-site request refused: open the maintenance page itself";
+}
+
 export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   const log = (deps.logger ?? silentLogger).child({ ch: "SERVICE" });
   const assets = loadAssets();
@@ -145,7 +197,28 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE), expected);
   };
 
+  const guard = new LoginGuard({ now: deps.now ?? Date.now });
+  const refusedLogin = (addr: string): void => {
+    const line = guard.refused(addr);
+    if (line)
+      log.warn(
+        line,
+        `maintenance page: ${line.refused} refused sign-in(s) since the last such line (wrong token or too many)`,
+      );
+  };
   const login = (req: IncomingMessage, res: ServerResponse): void => {
+    const addr = req.socket.remoteAddress ?? "unknown";
+    const wait = guard.waitMs(addr);
+    if (wait > 0) {
+      // too many wrong tokens: not even checked until the address's minute has passed
+      refusedLogin(addr);
+      req.resume();
+      const s = Math.ceil(wait / 1000);
+      send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
+        "retry-after": String(s),
+      });
+      return;
+    }
     let body = "";
     req.setEncoding("utf8");
     req.on("data", (d: string) => {
@@ -155,21 +228,26 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     req.on("end", () => {
       const token = new URLSearchParams(body).get("token") ?? "";
       if (expected !== null && tokenMatches(token, expected)) {
+        guard.succeeded(addr);
         send(res, 303, "text/plain; charset=utf-8", "signed in\n", {
           location: "./",
           "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
         });
       } else {
-        log.warn({ from: req.socket.remoteAddress }, "maintenance page: wrong token");
+        guard.failed(addr);
+        refusedLogin(addr);
         html(res, 401, renderLogin(true));
       }
     });
   };
 
+  let searching = 0;
   const page = async (res: ServerResponse, params: URLSearchParams | null): Promise<void> => {
     const snapshot = view.snapshot();
     let form = EMPTY_FORM;
     let results: string | null = null;
+    let status = 200;
+    const extra: Record<string, string> = {};
     if (params) {
       let parsed: ReturnType<typeof searchFromParams> | undefined;
       try {
@@ -179,24 +257,54 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
       }
       if (parsed) {
         form = parsed.form;
-        try {
-          const r = await view.searchTrail(parsed.query);
-          results = renderSearchResults(parsed.query, r, snapshot.lane.utcOffsetMinutes);
-        } catch (e) {
-          results = renderSearchResults(parsed.query, { error: `search failed: ${(e as Error).message}` }, 0);
+        if (searching >= MAX_SEARCHES) {
+          status = 503;
+          extra["retry-after"] = "5";
+          results = renderSearchResults(parsed.query, { error: SEARCH_BUSY }, 0);
+        } else {
+          // the asker gone (the connection closed before the answer): the search stops reading
+          const gone = new AbortController();
+          const onClose = (): void => {
+            if (!res.writableEnded) gone.abort(new Error("the client closed the request"));
+          };
+          res.once("close", onClose);
+          searching++;
+          try {
+            const r = await view.searchTrail(parsed.query, { signal: gone.signal });
+            results = renderSearchResults(parsed.query, r, snapshot.lane.utcOffsetMinutes);
+          } catch (e) {
+            if (gone.signal.aborted) return;
+            results = renderSearchResults(
+              parsed.query,
+              { error: `search failed: ${(e as Error).message}` },
+              0,
+            );
+          } finally {
+            searching--;
+            res.off("close", onClose);
+          }
+          if (gone.signal.aborted) return;
         }
       }
     }
-    html(
+    send(
       res,
-      200,
+      status,
+      "text/html; charset=utf-8",
       renderPage({ snapshot, history: deps.history.list(), verify: view.lastVerify(), form, results }),
+      extra,
     );
   };
 
+  const names = hostNames(deps.listenHost);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://lane");
     const path = url.pathname;
+    // without a token nothing but the Host header tells this service from a rebound attacker's name
+    const wrongHost = expected === null ? hostRefusal(req, names) : null;
+    if (wrongHost !== null) return send(res, 421, "text/plain; charset=utf-8", `${wrongHost}\n`);
+    const crossSite = crossSiteRefusal(req, path, expected === null);
+    if (crossSite !== null) return send(res, 403, "text/plain; charset=utf-8", `${crossSite}\n`);
     if (path === "/login" && req.method === "POST" && expected !== null) return login(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return send(res, 405, "text/plain; charset=utf-8", "read-only: GET only\n", { allow: "GET, HEAD" });
@@ -235,8 +343,9 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
         return html(res, 200, renderState(s, deps.history.list(), view.lastVerify()));
       }
       case "/events":
-        res.req.socket.setTimeout(0);
-        return deps.sse.add(req, res, null);
+        // a feed stays open: no idle timeout for it (a refused one is answered and closed at once)
+        if (deps.sse.add(req, res, null)) res.req.socket.setTimeout(0);
+        return;
     }
     const asset = assets.get(path);
     if (asset) return send(res, 200, asset.type, asset.body, { "cache-control": "max-age=300" });

@@ -278,7 +278,20 @@ export interface TrailSearchResult {
   rows: TrailRow[];
   /** true when more rows matched than `limit` */
   truncated: boolean;
+  /** how many trail entries the search read (absent: the view does not say) */
+  scanned?: number;
+  /**
+   * The search stopped after SEARCH_SCAN_BUDGET entries without reaching the start of the trail (or
+   * `since`): only entries back to `reachedAt` (wall ms) were searched. Absent or null: complete.
+   */
+  partial?: { reachedAt: number } | null;
 }
+
+/**
+ * The most trail entries one search of the page reads (newest first); past it the answer is partial.
+ * At one vehicle every 2 s this is several days of trail; `etc-lane audit search` reads everything.
+ */
+export const SEARCH_SCAN_BUDGET = 200_000;
 
 /** The last `audit verify` the lane ran (or the CLI recorded), as the page shows it. */
 export interface VerifyView {
@@ -295,7 +308,8 @@ export interface VerifyView {
 export interface LaneView {
   snapshot(): LaneSnapshot;
   readonly events$: Observable<LaneFeedEvent>;
-  searchTrail(q: TrailQuery): TrailSearchResult | Promise<TrailSearchResult>;
+  /** `signal`: aborted when the asker has gone (its request closed); the search should stop then */
+  searchTrail(q: TrailQuery, o?: { signal?: AbortSignal }): TrailSearchResult | Promise<TrailSearchResult>;
   lastVerify(): VerifyView | null;
 }
 

@@ -34,6 +34,7 @@ import {
   type LaneView,
   type LinkView,
   type OperatorUser,
+  SEARCH_SCAN_BUDGET,
   type TrailQuery,
   type TrailSearchResult,
   type VehicleRecordView,
@@ -376,45 +377,8 @@ export class LaneRuntimeView implements LaneView {
   }
 
   /** The trail's newest matching entries, read off the lane's thread in slices (src/audit/search.ts). */
-  async searchTrail(q: TrailQuery): Promise<TrailSearchResult> {
-    const kind = q.kind;
-    const r = await searchNewest(
-      auditDir(this.dataDir),
-      {
-        ...(q.since !== undefined ? { since: q.since } : {}),
-        ...(q.until !== undefined ? { until: q.until } : {}),
-        ...(q.card !== undefined ? { card: q.card } : {}),
-        ...(q.obu !== undefined ? { obu: q.obu } : {}),
-        ...(q.plate !== undefined ? { plate: q.plate } : {}),
-        ...(q.reason !== undefined ? { reason: q.reason } : {}),
-        // "alarm" on the page: every entry of alarm severity, whatever wrote it
-        ...(kind !== undefined && kind !== "alarm" ? { kinds: [kind] } : {}),
-      },
-      kind === "alarm" ? Number.MAX_SAFE_INTEGER : q.limit,
-    );
-    let rows = r.rows;
-    let truncated = r.truncated;
-    if (kind === "alarm") {
-      rows = rows.filter((x) => x.entry.severity === "alarm");
-      truncated = rows.length > q.limit;
-      rows = rows.slice(0, q.limit);
-    }
-    return {
-      rows: rows.map(({ entry, row }) => ({
-        seq: entry.seq,
-        at: Date.parse(entry.utc),
-        type: row.kind,
-        severity: entry.severity,
-        message: entry.message,
-        outcome: row.reason,
-        cardId: row.card,
-        obuId: row.obu,
-        plate: row.plate,
-        amount: row.amount,
-        tradeId: row.tradeId,
-      })),
-      truncated,
-    };
+  searchTrail(q: TrailQuery, o: { signal?: AbortSignal } = {}): Promise<TrailSearchResult> {
+    return searchTrailDir(auditDir(this.dataDir), q, o);
   }
 
   lastVerify(): VerifyView | null {
@@ -445,6 +409,52 @@ export class LaneRuntimeView implements LaneView {
     this.extra.complete();
     this.vehicles.complete();
   }
+}
+
+/**
+ * A page's search of the trail in `dir`: every filter, the page's "alarm" kind (every entry of alarm
+ * severity, whatever wrote it) included, is applied inside the search, which keeps at most `q.limit`
+ * rows and stops reading once it has one more, after `maxScan` entries (SEARCH_SCAN_BUDGET: the answer
+ * is then partial), or when `signal` is aborted (it rejects).
+ */
+export async function searchTrailDir(
+  dir: string,
+  q: TrailQuery,
+  o: { signal?: AbortSignal; maxScan?: number } = {},
+): Promise<TrailSearchResult> {
+  const kind = q.kind;
+  const r = await searchNewest(
+    dir,
+    {
+      ...(q.since !== undefined ? { since: q.since } : {}),
+      ...(q.until !== undefined ? { until: q.until } : {}),
+      ...(q.card !== undefined ? { card: q.card } : {}),
+      ...(q.obu !== undefined ? { obu: q.obu } : {}),
+      ...(q.plate !== undefined ? { plate: q.plate } : {}),
+      ...(q.reason !== undefined ? { reason: q.reason } : {}),
+      ...(kind === "alarm" ? { severity: "alarm" } : kind !== undefined ? { kinds: [kind] } : {}),
+    },
+    q.limit,
+    { maxScan: o.maxScan ?? SEARCH_SCAN_BUDGET, ...(o.signal ? { signal: o.signal } : {}) },
+  );
+  return {
+    rows: r.rows.map(({ entry, row }) => ({
+      seq: entry.seq,
+      at: Date.parse(entry.utc),
+      type: row.kind,
+      severity: entry.severity,
+      message: entry.message,
+      outcome: row.reason,
+      cardId: row.card,
+      obuId: row.obu,
+      plate: row.plate,
+      amount: row.amount,
+      tradeId: row.tradeId,
+    })),
+    truncated: r.truncated,
+    scanned: r.scanned,
+    partial: r.partial,
+  };
 }
 
 function linkStatus(s: string): LinkView["status"] {

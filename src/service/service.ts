@@ -30,7 +30,16 @@ export interface ServiceConfig {
   tokenFile?: string | undefined;
   historyIntervalSeconds: number;
   historyMinutes: number;
+  /** HTTP connections at once (node:http maxConnections); default DEFAULT_MAX_CONNECTIONS */
+  maxConnections?: number | undefined;
+  /** pages with the live feed open at once, more answered 503; default DEFAULT_MAX_LIVE_FEEDS */
+  maxLiveFeeds?: number | undefined;
 }
+
+/** service.maxConnections's default (src/config/schema.ts) */
+export const DEFAULT_MAX_CONNECTIONS = 64;
+/** service.maxLiveFeeds's default */
+export const DEFAULT_MAX_LIVE_FEEDS = 16;
 
 export interface LaneServiceOptions {
   config: ServiceConfig;
@@ -94,7 +103,7 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
   const token =
     o.config.tokenFile !== undefined ? readTokenFile(o.config.tokenFile, "service.tokenFile") : null;
 
-  const sse = new SseHub();
+  const sse = new SseHub({ maxClients: o.config.maxLiveFeeds ?? DEFAULT_MAX_LIVE_FEEDS });
   const history = new History(
     Math.max(1, Math.round((o.config.historyMinutes * 60) / o.config.historyIntervalSeconds)),
   );
@@ -144,8 +153,12 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     sse,
     history,
     token,
+    listenHost: hp.host,
+    now,
     logger: o.logger ?? silentLogger,
   });
+  // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
+  server.maxConnections = o.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const cleanup = async (): Promise<void> => {
     clearInterval(timer);
     pump?.stop();

@@ -5,7 +5,8 @@
  * wake-up of the reader).
  * A page that does not read (its socket buffer past 256 KiB) is disconnected rather than buffered
  * without bound, and reconnects by itself (EventSource). A comment line every 15 s keeps proxies and
- * idle timeouts from closing a quiet feed.
+ * idle timeouts from closing a quiet feed. At most `maxClients` pages have the feed at once (config
+ * service.maxLiveFeeds): one more is answered 503, so the lane's thread writes to a bounded number.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -17,7 +18,13 @@ export class SseHub {
   /** pages disconnected because they did not keep up */
   slowDisconnects = 0;
 
-  constructor(pingMs = 15_000) {
+  /** pages refused because `maxClients` had the feed open */
+  refused = 0;
+  private readonly maxClients: number;
+
+  constructor(o: { pingMs?: number; maxClients?: number } = {}) {
+    const pingMs = o.pingMs ?? 15_000;
+    this.maxClients = o.maxClients ?? 16;
     this.ping = setInterval(() => this.write(": ping\n\n"), pingMs);
     this.ping.unref();
   }
@@ -26,7 +33,20 @@ export class SseHub {
     return this.clients.size;
   }
 
-  add(req: IncomingMessage, res: ServerResponse, hello: { event: string; data: string } | null): void {
+  /** false: `maxClients` pages have the feed already; `res` was answered 503 */
+  add(req: IncomingMessage, res: ServerResponse, hello: { event: string; data: string } | null): boolean {
+    if (this.clients.size >= this.maxClients) {
+      this.refused++;
+      res.writeHead(503, {
+        "content-type": "text/plain; charset=utf-8",
+        "cache-control": "no-store",
+        "retry-after": "30",
+      });
+      res.end(
+        `live feed full: ${this.maxClients} pages have it open (service.maxLiveFeeds); close one and reload\n`,
+      );
+      return false;
+    }
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -41,6 +61,7 @@ export class SseHub {
     };
     req.on("close", drop);
     res.on("close", drop);
+    return true;
   }
 
   /** Events to every page, in one write: each `data` is already JSON (one line). */

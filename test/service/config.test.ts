@@ -14,6 +14,8 @@ describe("config service.*", () => {
       listen: "127.0.0.1:9641",
       historyIntervalSeconds: 10,
       historyMinutes: 60,
+      maxConnections: 64,
+      maxLiveFeeds: 16,
     });
     const c = parseLaneConfig(
       { ...minimal, service: { listen: "0.0.0.0:9641", tokenFile: "service.token" } },
@@ -31,6 +33,15 @@ describe("config service.*", () => {
       /service\.tokenFile: required when service\.listen is not a loopback address \(got "0\.0\.0\.0:9641"\)/,
     );
     expect(errorOf({ listen: "10.1.2.3:9641" })).toMatch(/service\.tokenFile: required/);
+  });
+
+  it("refuses more live feeds than connections, naming service.maxLiveFeeds", () => {
+    expect(errorOf({ maxConnections: 8, maxLiveFeeds: 8 })).toMatch(
+      /service\.maxLiveFeeds: must be less than service\.maxConnections \(8\)/,
+    );
+    expect(
+      parseLaneConfig({ ...minimal, service: { maxConnections: 8, maxLiveFeeds: 2 } }).service,
+    ).toMatchObject({ maxConnections: 8, maxLiveFeeds: 2 });
   });
 
   it("refuses a malformed listen value, naming service.listen", () => {

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
 import { startControlServer } from "../../src/service/control/server.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
@@ -41,6 +41,23 @@ describe("control socket", () => {
     const st = statSync(path);
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o777).toBe(0o600);
+  });
+
+  it("never sets the process umask (other code relies on it meanwhile), yet its socket is 0600 under a permissive umask", async () => {
+    const before = process.umask(0o000);
+    const umask = vi.spyOn(process, "umask");
+    try {
+      const { path } = await start();
+      expect(umask.mock.calls.filter((c) => c.length > 0)).toEqual([]);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      // the private directory it was bound in is gone
+      expect(readdirSync(dir)).toEqual(["control.sock"]);
+      await closers.pop()?.();
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      umask.mockRestore();
+      process.umask(before);
+    }
   });
 
   it("carries each operator action to the lane, and each becomes one audit record naming the action and the user", async () => {
@@ -179,6 +196,33 @@ describe("control socket", () => {
     expect(audit.entries[2]).toMatchObject({
       message: "an unnamed client sent a request the lane refused: bad request: not JSON",
       data: { action: null, result: "bad request: not JSON" },
+    });
+  });
+
+  it("records a request refused for being too long, naming the action and user its start gave", async () => {
+    const { operator, audit, path } = await start();
+    const user = { name: "zhao", uid: 1002, pid: 7 };
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection(path);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      s.on("error", () => undefined);
+      s.on("close", () => resolve(out));
+      // no newline: the lane refuses once it has more than a line's worth
+      s.write(JSON.stringify({ v: 1, action: "lane.close", user, reason: "x".repeat(70_000) }));
+    });
+    expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "TOO_LONG" });
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.lane.close",
+      data: {
+        ok: false,
+        user: "zhao",
+        result: "request line too long (over 65536 bytes)",
+      },
     });
   });
 

@@ -3,7 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditedOperator } from "../../src/service/operator-audit.js";
-import { type LaneService, type ServiceConfig, startLaneService } from "../../src/service/service.js";
+import {
+  type LaneService,
+  type LaneServiceOptions,
+  type ServiceConfig,
+  startLaneService,
+} from "../../src/service/service.js";
 import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
 
 export interface Rig {
@@ -16,7 +21,11 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export async function startRig(config: Partial<ServiceConfig> = {}, processMetrics = false): Promise<Rig> {
+export async function startRig(
+  config: Partial<ServiceConfig> = {},
+  processMetrics = false,
+  extra: Pick<LaneServiceOptions, "now" | "logger"> = {},
+): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), "etc-svc-"));
   const lane = new FakeLane();
   const operator = new FakeOperator(lane);
@@ -27,6 +36,7 @@ export async function startRig(config: Partial<ServiceConfig> = {}, processMetri
     view: lane,
     operator: auditedOperator(operator, audit),
     processMetrics,
+    ...extra,
   });
   return {
     lane,

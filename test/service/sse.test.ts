@@ -8,18 +8,21 @@ import { SseHub } from "../../src/service/sse.js";
 
 /** A page's response as the hub uses it: what was written, in order, one string per write. */
 class FakePage extends EventEmitter {
+  status = 0;
   writes: string[] = [];
   writableLength = 0;
   ended = false;
   destroyed = false;
-  writeHead(): this {
+  writeHead(status: number): this {
+    this.status = status;
     return this;
   }
   write(text: string): boolean {
     this.writes.push(text);
     return true;
   }
-  end(): void {
+  end(text?: string): void {
+    if (text !== undefined) this.writes.push(text);
     this.ended = true;
   }
   destroy(): void {
@@ -28,9 +31,13 @@ class FakePage extends EventEmitter {
 }
 
 function open(hub: SseHub): FakePage {
+  return openPage(hub).page;
+}
+
+function openPage(hub: SseHub): { page: FakePage; accepted: boolean } {
   const page = new FakePage();
-  hub.add(new EventEmitter() as IncomingMessage, page as unknown as ServerResponse, null);
-  return page;
+  const accepted = hub.add(new EventEmitter() as IncomingMessage, page as unknown as ServerResponse, null);
+  return { page, accepted };
 }
 
 const alarm = (code: string): LaneFeedEvent => ({ type: "alarm", at: 0, code, message: code });
@@ -41,6 +48,26 @@ describe("live feed (server-sent events)", () => {
   });
   afterEach(() => {
     vi.useRealTimers();
+  });
+
+  it("takes at most maxClients pages: one more is answered 503 and gets nothing; a page closing frees a place", () => {
+    const hub = new SseHub({ maxClients: 2 });
+    const a = openPage(hub);
+    const b = openPage(hub);
+    const c = openPage(hub);
+    expect([a.accepted, b.accepted, c.accepted]).toEqual([true, true, false]);
+    expect([a.page.status, b.page.status, c.page.status]).toEqual([200, 200, 503]);
+    expect(c.page.ended).toBe(true);
+    expect(c.page.writes.join("")).toMatch(/^live feed full: 2 pages have it open \(service\.maxLiveFeeds\)/);
+    expect(hub.size).toBe(2);
+    expect(hub.refused).toBe(1);
+    hub.broadcast([{ event: "vehicle", data: "{}" }]);
+    expect(c.page.writes).toHaveLength(1);
+    a.page.emit("close");
+    const d = openPage(hub);
+    expect(d.accepted).toBe(true);
+    expect(hub.size).toBe(2);
+    hub.close();
   });
 
   it("writes a batch of events to each page in one write, in order", () => {

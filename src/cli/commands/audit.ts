@@ -23,7 +23,7 @@ import type { VerifyReport } from "../../audit/verify.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { checkAuditFilters } from "../audit-filters.js";
-import { csvCell, displayWidth, maskCardIds, pad, yuan } from "../format.js";
+import { csvCell, displayWidth, maskCardIds, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 
@@ -141,7 +141,7 @@ function rowCells(r: TimelineRow, full: boolean): string[] {
     r.plate ?? "-",
     r.amount === null ? "-" : yuan(r.amount),
     m(r.message),
-  ];
+  ].map(terminalSafe);
 }
 
 function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {

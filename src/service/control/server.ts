@@ -7,8 +7,9 @@
  * A socket file left by a killed lane is removed at start when nothing answers on it (the data-directory
  * lock, held by the lane, guarantees no second lane serves the same directory).
  */
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname, join } from "node:path";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
@@ -84,27 +85,47 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     sock.on("close", () => sockets.delete(sock));
     handle(sock, o, log);
   });
-  // the socket is created 0600 (umask) and chmod'ed again: no moment where others could connect
-  const old = process.umask(0o177);
+  // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
+  // then renamed into place: it is never reachable by others with a looser mode, and the process umask
+  // (which other code, and the thread pool's file operations, rely on at any moment) is never touched.
+  // The chmod acts on the path inside that private directory, which no one else can replace by a link.
+  // (".c-XXXXXX/s" is shorter than "control.sock": the path checked against MAX_SOCKET_PATH above)
+  const privateDir = mkdtempSync(join(dirname(o.path), ".c-"));
+  const bound = join(privateDir, "s");
+  let ino: number;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(o.path, () => {
+      server.listen(bound, () => {
         server.off("error", reject);
         resolve();
       });
     });
+    chmodSync(bound, 0o600);
+    renameSync(bound, o.path);
+    ino = lstatSync(o.path).ino;
+  } catch (e) {
+    server.close();
+    throw e;
   } finally {
-    process.umask(old);
+    rmSync(privateDir, { recursive: true, force: true });
   }
-  chmodSync(o.path, 0o600);
   log.info({ path: o.path }, "control socket listening (mode 0600)");
   return {
     path: o.path,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        server.close(() => {
+          // the server unlinks the path it bound (gone since the rename): the socket file is removed here,
+          // if it is still this server's
+          try {
+            if (lstatSync(o.path).ino === ino) unlinkSync(o.path);
+          } catch {
+            // already gone
+          }
+          resolve();
+        });
       }),
   };
 }
@@ -139,8 +160,14 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     buf += chunk;
     const nl = buf.indexOf("\n");
     if (nl < 0) {
-      if (buf.length > MAX_LINE)
-        finish({ kind: "error", code: "TOO_LONG", message: "request line too long" });
+      if (buf.length > MAX_LINE) {
+        const message = `request line too long (over ${MAX_LINE} bytes)`;
+        finish({ kind: "error", code: "TOO_LONG", message });
+        // refused before any action, so recorded like the others: the action and user it named, if
+        // its start shows them (the line is cut, so not JSON)
+        recordRefused(o, refusedRequest(headOfCutRequest(buf), message));
+        buf = "";
+      }
       return;
     }
     done = true;
@@ -175,6 +202,20 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
       },
     );
   });
+}
+
+/** The `action` and `user` a request cut short names in its first 4 KiB, for the refusal's record. */
+function headOfCutRequest(buf: string): { action?: string; user?: unknown } {
+  const head = buf.slice(0, 4096);
+  const action = /"action"\s*:\s*"([^"\\]{1,40})"/.exec(head)?.[1];
+  const userText = /"user"\s*:\s*(\{[^{}]{0,500}\})/.exec(head)?.[1];
+  let user: unknown;
+  try {
+    user = userText === undefined ? undefined : JSON.parse(userText);
+  } catch {
+    user = undefined;
+  }
+  return { ...(action !== undefined ? { action } : {}), ...(user !== undefined ? { user } : {}) };
 }
 
 async function run(

@@ -372,6 +372,9 @@ export function renderSearchResults(
     .join("");
   return (
     `<p class="muted" data-testid="search-count">${esc(r.rows.length)} ${bi("条", "rows")}${r.truncated ? ` (${bi("仅显示最新", "newest shown")} ${esc(q.limit)})` : ""}</p>` +
+    (r.partial
+      ? `<p class="error" data-testid="search-partial">${bi("未查完", "partial")}: ${esc(`only the newest ${r.scanned ?? "?"} entries were searched, back to ${localTime(r.partial.reachedAt, utcOffsetMinutes)}; older ones need etc-lane audit search`)}</p>`
+      : "") +
     `<table data-testid="search-results"><thead><tr><th>#</th><th>${bi("时间", "time")}</th><th>${bi("类别", "type")}</th><th>${bi("原因", "outcome")}</th><th>${bi("卡号", "card")}</th><th>OBU</th><th>${bi("车牌", "plate")}</th><th>${bi("金额", "yuan")}</th><th>${bi("说明", "message")}</th></tr></thead><tbody>${rows}</tbody></table>`
   );
 }
