@@ -18,7 +18,12 @@
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { JournalReader, journalAuditSchema, SCHEMA_VERSION } from "../journal/journal.js";
+import {
+  AUDIT_BINDING_SINCE,
+  JournalReader,
+  journalAuditSchema,
+  SCHEMA_VERSION,
+} from "../journal/journal.js";
 import { AUDIT_PUBLIC_KEY_FILE, keyIdOf, publicKeyFromPem } from "./checkpoint.js";
 import { auditDir } from "./segments.js";
 import { readLegacySpool } from "./spool.js";
@@ -119,12 +124,12 @@ function verifyLaneData(
         freshJournal: freshReader.auditBindingView(),
       }),
     );
-    if (schema.userVersion !== SCHEMA_VERSION) {
+    if (schema.userVersion < AUDIT_BINDING_SINCE || schema.userVersion > SCHEMA_VERSION) {
       report.problems.push({
         seq: null,
         file: null,
         line: null,
-        what: `journal.db says schema version ${schema.userVersion} but has the audit binding of version ${SCHEMA_VERSION} (its user_version was changed)`,
+        what: `journal.db says schema version ${schema.userVersion} but has the audit binding of versions ${AUDIT_BINDING_SINCE}-${SCHEMA_VERSION} (its user_version was changed)`,
       });
       report.ok = false;
     }

@@ -17,7 +17,9 @@ import { validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 
 export const JOURNAL_FILE = "journal.db";
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+/** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
+export const AUDIT_BINDING_SINCE = 3;
 
 /** Version 1, as the first release created it; a new file is created at version 1 and migrated. */
 const SCHEMA_V1 = `
@@ -81,6 +83,13 @@ CREATE INDEX records_audit_seq ON records(audit_seq);
 CREATE TABLE audit_tail (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);
 INSERT INTO meta (key, value)
   SELECT 'audit_bound_from', CAST(COALESCE((SELECT value FROM meta WHERE key = 'last_seq'), '0') AS INTEGER) + 1;
+`,
+  /**
+   * 4: suspects by OBU contract serial: the lane asks at every B2 whether the OBU has an unsettled suspect
+   * (RecordQueries.openSuspectOf in ./records.ts), one index probe instead of a scan of every suspect.
+   */
+  4: `
+CREATE INDEX records_suspect_obu_serial ON records(obu_serial) WHERE kind = 'suspect';
 `,
 };
 

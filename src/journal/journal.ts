@@ -43,6 +43,7 @@ import { type RetentionReport, Upkeep, type UpkeepOptions } from "./upkeep.js";
 
 export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
 export {
+  AUDIT_BINDING_SINCE,
   enforceDurability,
   JOURNAL_FILE,
   type JournalHealth,

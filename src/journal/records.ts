@@ -157,7 +157,7 @@ export class RecordQueries {
         "SELECT seq FROM records INDEXED BY records_suspect_card WHERE kind = 'suspect' AND card_id = ? LIMIT 1",
       ),
       obu: this.db.prepare(
-        "SELECT seq FROM records INDEXED BY records_guard_unsettled WHERE kind = 'suspect' AND obu_serial = ? LIMIT 1",
+        "SELECT seq FROM records INDEXED BY records_suspect_obu_serial WHERE kind = 'suspect' AND obu_serial = ? LIMIT 1",
       ),
     };
     const by = this.stmtSuspectBy;

@@ -53,10 +53,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 3: revisions, OBU serials, guard rows, intents, the queue kept", () => {
+  it("a version 1 journal opens at version 4: revisions, OBU serials, guard rows, intents, the queue kept", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(3);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(4);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -78,6 +78,8 @@ describe("schema migrations", () => {
       [4, sampleRecord(4).obuSerial],
     ]);
     expect(j.findOpenSuspect({ cardId: sampleRecord(2).cardId! })?.seq).toBe(2);
+    // version 4: the suspect found by its OBU serial through records_suspect_obu_serial
+    expect(j.openSuspectOf({ obuSerial: sampleRecord(2).obuSerial })).toBe(2);
     expect(j.openIntents().map((i) => [i.key, i.payload])).toEqual([["A1000005", '{"phase":"await-b5"}']]);
     expect(j.queueDepth()).toBe(3);
     expect(j.pending(10).map((p) => [p.seq, p.revision])).toEqual([
@@ -87,7 +89,7 @@ describe("schema migrations", () => {
     ]);
     expect(j.commit(sampleRecord(5)).seq).toBe(5);
     j.close();
-    // reopening a version 3 file changes nothing
+    // reopening a version 4 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
   });
@@ -104,8 +106,8 @@ describe("schema migrations", () => {
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 4");
+    raw.pragma("user_version = 5");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 4 is newer than this software \(3\)/);
+    expect(() => openJournal()).toThrow(/schema version 5 is newer than this software \(4\)/);
   });
 });
