@@ -4,7 +4,9 @@
  * checked after the simulated time has really passed, on any machine load, in a few milliseconds.
  */
 import { filter, firstValueFrom, type Observable } from "rxjs";
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
+import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import type { LaneDriver } from "./lane-driver.js";
 
 /** Runs fake time forward, timer by timer, until `p` settles; fails when nothing is left to wait for. */
 export async function until<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
@@ -31,4 +33,23 @@ export async function until<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
 /** The first value of `source` matching `pred`; subscribe before the thing can happen. */
 export function next<T>(source: Observable<T>, pred: (v: T) => boolean): Promise<T> {
   return firstValueFrom(source.pipe(filter(pred)));
+}
+
+/**
+ * Each test of the file on fake time, and the simulators and lane drivers it started (pushed onto the
+ * array returned) closed and stopped after it.
+ */
+export function simulatorsOnFakeTime(): { sim: RsuSimulator; lane: LaneDriver }[] {
+  const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0)) {
+      r.lane.close();
+      await r.sim.stop();
+    }
+    vi.useRealTimers();
+  });
+  return running;
 }

@@ -1,29 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { next, until } from "./fake-time.js";
+import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
-const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
-
-// The simulator's timers and the lane driver's waits run on fake time (test/sim/fake-time.ts).
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    r.lane.close();
-    await r.sim.stop();
-  }
-  vi.useRealTimers();
-});
+const running = simulatorsOnFakeTime();
 
 const ONE: ScenarioInput = {
   name: "one",

@@ -3,27 +3,17 @@
  * quiet (antenna never opened, B0 never answered), every "gave up" names what it waited for, and
  * `etc-sim rsu --help` shows a whole session.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { runCli } from "../helpers/cli.js";
-import { next, until } from "./fake-time.js";
+import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
-const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    r.lane.close();
-    await r.sim.stop();
-  }
-  vi.useRealTimers();
-});
+const running = simulatorsOnFakeTime();
 
 const CAR: ScenarioInput = {
   startTime: "2025-01-02T10:00:00+08:00",

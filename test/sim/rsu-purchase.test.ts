@@ -4,15 +4,15 @@
  * transaction serial is used) and the card refuses DEBIT with 9302, so B5 carries ErrorCode 06 and
  * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import type { SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
-import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
+import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { until } from "./fake-time.js";
+import { simulatorsOnFakeTime, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -20,17 +20,7 @@ const PT = "20250102100005";
 /** "北京北京": another province's divisor; the scenario's card is issued in 湖南. */
 const WRONG_DIV = "b1b1bea9b1b1bea9";
 
-const running: { sim: RsuSimulator; lane: LaneDriver }[] = [];
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    r.lane.close();
-    await r.sim.stop();
-  }
-  vi.useRealTimers();
-});
+const running = simulatorsOnFakeTime();
 
 async function setup(
   protocol: "legacy" | "national",
