@@ -17,6 +17,8 @@ export interface BoothJournal {
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+  /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
+  noteDebitShown(seq: number): boolean;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */

@@ -198,6 +198,16 @@ export async function settleSuspect(
         tac: v.tac,
       },
     );
+    // the debit is known to have happened: the card and OBU are no longer held for it (the record stays a
+    // suspect for the back office); a journal that cannot note it keeps the hold, never the other way
+    try {
+      if (ctx.journal.noteDebitShown(s.seq)) ctx.lane.guards.release(key);
+    } catch (e) {
+      ctx.log.warn(
+        { err: errText(e), seq: s.seq },
+        "booth: could not note the card's evidence; the hold stays",
+      );
+    }
     if (later) return "paid-earlier";
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);

@@ -86,10 +86,13 @@ INSERT INTO meta (key, value)
 `,
   /**
    * 4: suspects by OBU contract serial: the lane asks at every B2 whether the OBU has an unsettled suspect
-   * (RecordQueries.openSuspectOf in ./records.ts), one index probe instead of a scan of every suspect.
+   * (RecordQueries.openSuspectOf in ./records.ts), one index probe instead of a scan of every suspect; and
+   * the suspects whose debit the card itself showed at the booth without its TAC (`suspect_evidence`):
+   * they stay suspects for the back office but no longer hold the card and OBU.
    */
   4: `
 CREATE INDEX records_suspect_obu_serial ON records(obu_serial) WHERE kind = 'suspect';
+CREATE TABLE suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, verdict TEXT NOT NULL);
 `,
 };
 

@@ -304,6 +304,11 @@ export class Journal implements Outbox {
     return this.records.commit(rec, opts);
   }
 
+  /** The card showed suspect `seq`'s debit without its TAC: it stays a suspect and holds nothing (Records). */
+  noteDebitShown(seq: number): boolean {
+    return this.records.noteDebitShown(seq, this.h.now());
+  }
+
   /** Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
     return this.records.settle(seq, s, opts);

@@ -146,18 +146,20 @@ export class RecordQueries {
 
   /**
    * The sequence number of an unsettled suspect (kind still `suspect`) that names this card id or this OBU
-   * contract serial, or null: what holds a card or OBU until its uncertain debit is settled (the lane asks
+   * contract serial, and whose debit no card has shown (Records.noteDebitShown), or null: what holds a card or OBU until its uncertain debit is settled (the lane asks
    * at every B2 and B4 its in-memory guards do not already hold). Two indexed reads, no record row parsed.
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     this.assertOpen();
     // prepared once: the lane asks for nearly every vehicle
+    // a suspect whose debit the card showed (suspect_evidence) holds nothing: the debit is known to have happened
+    const open = "AND seq NOT IN (SELECT seq FROM suspect_evidence) LIMIT 1";
     this.stmtSuspectBy ??= {
       card: this.db.prepare(
-        "SELECT seq FROM records INDEXED BY records_suspect_card WHERE kind = 'suspect' AND card_id = ? LIMIT 1",
+        `SELECT seq FROM records INDEXED BY records_suspect_card WHERE kind = 'suspect' AND card_id = ? ${open}`,
       ),
       obu: this.db.prepare(
-        "SELECT seq FROM records INDEXED BY records_suspect_obu_serial WHERE kind = 'suspect' AND obu_serial = ? LIMIT 1",
+        `SELECT seq FROM records INDEXED BY records_suspect_obu_serial WHERE kind = 'suspect' AND obu_serial = ? ${open}`,
       ),
     };
     const by = this.stmtSuspectBy;
@@ -478,6 +480,24 @@ export class Records extends RecordQueries {
     this.lastSeqMem = last.seq;
     this.outbox.enqueued(rows.length, last.seq, last.committed.tradeId);
     return rows.map((r) => r.committed);
+  }
+
+  /**
+   * The card showed the debit of suspect `seq` (its transaction detail) but not its TAC: the record stays a
+   * suspect for the back office, and no longer holds its card and OBU (openSuspectOf). Written without an
+   * fsync of its own (a power cut can only lose the note, and the hold with it comes back: never the other
+   * way). False when `seq` is not an unsettled suspect.
+   */
+  noteDebitShown(seq: number, at: Date): boolean {
+    this.h.assertWritable();
+    const cur = this.stmtSettleRead.get(seq);
+    if (cur?.kind !== "suspect") return false;
+    this.h.withoutOwnFsync(() =>
+      this.h.db
+        .prepare("INSERT OR IGNORE INTO suspect_evidence (seq, at_ms, verdict) VALUES (?, ?, 'debited')")
+        .run(seq, at.getTime()),
+    );
+    return true;
   }
 
   /**

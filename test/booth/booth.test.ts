@@ -312,6 +312,9 @@ describe("the booth over ptys", () => {
         ["dsrc", 1425],
         ["booth", 1425],
       ]);
+      // the card showed the earlier debit: the suspect holds the card no more, over DSRC either
+      expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
     });
   });
 

@@ -151,6 +151,17 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     j.settle(s.seq, { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", settledBy: "booth-card", fields: {} });
     expect(j.openSuspectOf({ cardId: "43010000000000000001" })).toBeNull();
     expect(j.openSuspectOf({ obuSerial: "4301010000000001" })).toBeNull();
+    // a suspect whose debit the card showed (without its TAC) stays a suspect and holds nothing
+    const shown = j.commit({
+      ...sampleRecord(3, "suspect"),
+      cardId: "43010000000000000003",
+      obuSerial: "4301010000000003",
+    });
+    expect(j.noteDebitShown(shown.seq)).toBe(true);
+    expect(j.get(shown.seq)?.kind).toBe("suspect");
+    expect(j.openSuspectOf({ cardId: "43010000000000000003", obuSerial: "4301010000000003" })).toBeNull();
+    expect(j.findOpenSuspect({ cardId: "43010000000000000003" })?.seq).toBe(shown.seq);
+    expect(j.noteDebitShown(s.seq)).toBe(false); // settled already: nothing to note
   });
 
   it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {
