@@ -114,7 +114,13 @@ function verifyLaneData(
   const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
   // a second connection, outside the snapshot: entries past its head copy are judged against it, read
   // after the files (verify.ts, VerifyOptions.freshJournal)
-  const freshReader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
+  let freshReader: JournalReader;
+  try {
+    freshReader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
   try {
     const report = reader.snapshot(() =>
       verifyTrail({

@@ -49,6 +49,12 @@ interface Current {
 
 const SUFFIX = ".download";
 const PROGRESS_SUFFIX = ".download.json";
+/**
+ * What this module (and earlier versions, with their process id) leave in the download directory: only
+ * these names are ever removed, so a directory shared with other programs (the OS temp directory, the
+ * default when no `downloadDir` is given) loses nothing of theirs.
+ */
+const OURS = /^(full|delta)-[0-9A-Za-z_.-]+\.bundle(\.\d+)?\.download(\.json(\.tmp)?)?$/;
 /** pages are hashed in slices of this, with a turn of the event loop between them */
 const HASH_SLICE = 256 * 1024;
 
@@ -249,8 +255,6 @@ export class BundleDownload {
   /** Downloads of other bundles (and of earlier versions, named with their process id) left behind. */
   private async removeLeftovers(): Promise<void> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    for (const n of names)
-      if (n.endsWith(SUFFIX) || n.endsWith(PROGRESS_SUFFIX) || n.endsWith(`${PROGRESS_SUFFIX}.tmp`))
-        await unlink(join(this.dir, n)).catch(() => undefined);
+    for (const n of names) if (OURS.test(n)) await unlink(join(this.dir, n)).catch(() => undefined);
   }
 }

@@ -193,3 +193,16 @@ it("abandon removes a download left unfinished, by this process or an earlier on
   expect(readdirSync(d)).toEqual([]);
   expect(dl.progress).toBeNull();
 });
+
+it("removes only bundle downloads: other files in a shared directory stay", async () => {
+  const d = dir();
+  for (const n of [
+    "report.download",
+    "photos.download.json",
+    "full-202611250000.bundle.4242.download",
+    "x.txt",
+  ])
+    writeFileSync(join(d, n), "x");
+  await new BundleDownload(d, source(body, PAGE).s, silentLogger).abandon();
+  expect(readdirSync(d).sort()).toEqual(["photos.download.json", "report.download", "x.txt"]);
+});
