@@ -166,10 +166,13 @@ export class CheckpointWitness {
   /** The queue drained while checkpoints wait in the files: read them again (nothing is sent meanwhile). */
   private refill(): void {
     if (this.spilled === 0 || this.queue.length > 0 || this.rebuilding) return;
+    const waiting = this.spilled;
     this.spilled = 0;
     this.rebuilding = true;
     this.ready = this.rebuild(this.record)
       .catch((e: unknown) => {
+        // nothing was read: they still wait in the files, and the next due() reads them again
+        this.spilled += waiting;
         this.lastError = `reading unacknowledged checkpoints: ${e instanceof Error ? e.message : String(e)}`;
       })
       .finally(() => {
@@ -193,8 +196,9 @@ export class CheckpointWitness {
     return () => this.listeners.delete(listener);
   }
 
-  /** Is there something to send now? */
+  /** Is there something to send now? (Checkpoints waiting in the files are read again first.) */
   due(nowMs: number = this.o.now()): boolean {
+    this.refill();
     return !this.rebuilding && this.queue.length > 0 && nowMs >= this.retryAt;
   }
 

@@ -2,6 +2,7 @@ import {
   appendFileSync,
   mkdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   truncateSync,
@@ -339,6 +340,32 @@ describe("the witness queue", () => {
     }
     expect(sent).toEqual(made);
     expect(t.witness.status()).toMatchObject({ queued: 0, onDisk: 0 });
+    await t.close();
+  });
+
+  it("checkpoints waiting in the files are not lost when reading them fails: the next due() reads them again", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool, { checkpointEvery: 2, witnessQueueMax: 2 });
+    for (let i = 0; i < 10; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    const made = checkpoints().map((c) => c.checkpoint.n);
+    const queued = (): number[] => t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n);
+    const audit = join(dir, "audit");
+    // the files cannot be listed for a moment (a file where the directory was)
+    renameSync(audit, `${audit}.away`);
+    writeFileSync(audit, "not a directory");
+    t.witness.acknowledged(2);
+    await t.witness.ready;
+    expect(queued()).toEqual([]);
+    expect(t.witness.status()).toMatchObject({ onDisk: made.length - 2 });
+    expect(t.witness.status().lastError).toMatch(/reading unacknowledged checkpoints/);
+    unlinkSync(audit);
+    renameSync(`${audit}.away`, audit);
+    expect(t.witness.due()).toBe(false); // reading again now
+    await t.witness.ready;
+    expect(queued()).toEqual([3, 4]);
     await t.close();
   });
 
