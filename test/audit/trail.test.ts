@@ -319,16 +319,21 @@ describe("the witness queue", () => {
     await again.close();
   });
 
-  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
-    const spool = new MemoryAuditSpool();
-    const t = openTrail(dir, spool, { checkpointEvery: 2, witnessQueueMax: 2 });
+  /** A trail whose witness queue (bound 2) is full, with more checkpoints waiting in its files. */
+  async function pastTheQueueBound() {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 2, witnessQueueMax: 2 });
     for (let i = 0; i < 10; i++) {
       t.append(ev(i));
       await t.flush();
     }
     const made = checkpoints().map((c) => c.checkpoint.n);
-    expect(made.length).toBeGreaterThanOrEqual(5);
     const queued = (): number[] => t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n);
+    return { t, made, queued };
+  }
+
+  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
+    const { t, made, queued } = await pastTheQueueBound();
+    expect(made.length).toBeGreaterThanOrEqual(5);
     expect(queued()).toEqual([1, 2]);
     expect(t.witness.status()).toMatchObject({ queued: 2, onDisk: made.length - 2 });
     const sent: number[] = [];
@@ -344,14 +349,7 @@ describe("the witness queue", () => {
   });
 
   it("checkpoints waiting in the files are not lost when reading them fails: the next due() reads them again", async () => {
-    const spool = new MemoryAuditSpool();
-    const t = openTrail(dir, spool, { checkpointEvery: 2, witnessQueueMax: 2 });
-    for (let i = 0; i < 10; i++) {
-      t.append(ev(i));
-      await t.flush();
-    }
-    const made = checkpoints().map((c) => c.checkpoint.n);
-    const queued = (): number[] => t.witness.batch(100).checkpoints.map((c) => c.checkpoint.n);
+    const { t, made, queued } = await pastTheQueueBound();
     const audit = join(dir, "audit");
     // the files cannot be listed for a moment (a file where the directory was)
     renameSync(audit, `${audit}.away`);

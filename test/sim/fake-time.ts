@@ -53,3 +53,15 @@ export function simulatorsOnFakeTime(): { sim: RsuSimulator; lane: LaneDriver }[
   });
   return running;
 }
+
+/** Lane init, then B2 -> C1 -> B3 -> C1 up to the first OBU's B4: the walk most RSU tests start with. */
+export async function walkToB4(lane: LaneDriver) {
+  await until(lane.init());
+  const b2 = await until(lane.expectFrame("B2"));
+  const obuId = b2.frame.obuId as string;
+  await lane.send(lane.c1(obuId), b2);
+  const b3 = await until(lane.expectFrame("B3"));
+  await lane.send(lane.c1(obuId), b3);
+  const b4 = await until(lane.expectFrame("B4"));
+  return { b2, b3, b4, obuId };
+}

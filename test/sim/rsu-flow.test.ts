@@ -7,7 +7,7 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
+import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -196,13 +196,7 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
 describe("legacy RSU: C3 entry write", () => {
   it("takes the C3 the lane sends (Station 36 bytes, in the default 40-byte Station dialect): B5 00, the card holds the entry", async () => {
     const { lane, sim, frameLog } = await setup("legacy");
-    await until(lane.init());
-    const b2 = await until(lane.expectFrame("B2"));
-    const obuId = b2.frame.obuId as string;
-    await lane.send(lane.c1(obuId), b2);
-    const b3 = await until(lane.expectFrame("B3"));
-    await lane.send(lane.c1(obuId), b3);
-    const b4 = await until(lane.expectFrame("B4"));
+    const { b4 } = await walkToB4(lane);
     const { consumeMoney: _, ...c6 } = lane.c6(b4.frame, 0, PURCHASE_TIME, "0301", 2) as Frame &
       Record<string, unknown>;
     const c3 = { ...c6, type: "C3", station: { ...(c6.station as object), status: 0x03 } } as Frame;

@@ -12,7 +12,7 @@ import type { SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { simulatorsOnFakeTime, until } from "./fake-time.js";
+import { simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -55,13 +55,7 @@ async function setup(
   await lane.open();
   await sim.start();
   running.push({ sim, lane });
-  await until(lane.init());
-  const b2 = await until(lane.expectFrame("B2"));
-  const obuId = b2.frame.obuId as string;
-  await lane.send(lane.c1(obuId), b2);
-  const b3 = await until(lane.expectFrame("B3"));
-  await lane.send(lane.c1(obuId), b3);
-  const b4 = await until(lane.expectFrame("B4"));
+  const { b4 } = await walkToB4(lane);
   const psam = psams.at(-1) as SimPsamApi;
   return { sim, lane, b4, psam };
 }
