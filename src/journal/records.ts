@@ -146,15 +146,24 @@ export class RecordQueries {
 
   /**
    * The sequence number of an unsettled suspect (kind still `suspect`) that names this card id or this OBU
-   * contract serial, and whose debit no card has shown (Records.noteDebitShown), or null: what holds a card or OBU until its uncertain debit is settled (the lane asks
-   * at every B2 and B4 its in-memory guards do not already hold). Two indexed reads, no record row parsed.
+   * contract serial, and whose debit no card has shown (Records.noteDebitShown), or null: what holds a card
+   * or OBU until its uncertain debit is settled (the lane asks at every B2 and B4 its in-memory guards do
+   * not already hold). Two indexed reads, no record row parsed.
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     this.assertOpen();
-    // prepared once: the lane asks for nearly every vehicle
+    this.stmtSuspectBy ??= this.prepareSuspectBy();
+    const by = this.stmtSuspectBy;
+    const hit =
+      (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined);
+    return (hit as { seq: number } | undefined)?.seq ?? null;
+  }
+
+  /** Prepared once: the lane asks for nearly every vehicle. */
+  private prepareSuspectBy(): { card: Database.Statement; obu: Database.Statement } {
     // a suspect whose debit the card showed (suspect_evidence) holds nothing: the debit is known to have happened
     const open = "AND seq NOT IN (SELECT seq FROM suspect_evidence) LIMIT 1";
-    this.stmtSuspectBy ??= {
+    return {
       card: this.db.prepare(
         `SELECT seq FROM records INDEXED BY records_suspect_card WHERE kind = 'suspect' AND card_id = ? ${open}`,
       ),
@@ -162,10 +171,6 @@ export class RecordQueries {
         `SELECT seq FROM records INDEXED BY records_suspect_obu_serial WHERE kind = 'suspect' AND obu_serial = ? ${open}`,
       ),
     };
-    const by = this.stmtSuspectBy;
-    const hit =
-      (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined);
-    return (hit as { seq: number } | undefined)?.seq ?? null;
   }
 
   /**

@@ -555,14 +555,12 @@ export class LaneController {
 
   /** A debit of this card or OBU still waits for its answer on another OBU machine (await-b5 / await-b8). */
   private debitInFlight(k: GuardKey): boolean {
-    return this.machines
-      .all()
-      .some(
-        (m) =>
-          isDebit(m.state) &&
-          ((k.cardId != null && m.state.debit.card.cardId === k.cardId) ||
-            (k.obuSerial != null && m.state.debit.obu.obuSerial === k.obuSerial)),
-      );
+    return this.machines.some(
+      (m) =>
+        isDebit(m.state) &&
+        ((k.cardId != null && m.state.debit.card.cardId === k.cardId) ||
+          (k.obuSerial != null && m.state.debit.obu.obuSerial === k.obuSerial)),
+    );
   }
 
   /**

@@ -83,6 +83,12 @@ export class Machines {
     return [...this.map.values()];
   }
 
+  /** Whether any machine in flight matches (no copy of the map: asked at every B2 and B4). */
+  some(pred: (m: Machine) => boolean): boolean {
+    for (const m of this.map.values()) if (pred(m)) return true;
+    return false;
+  }
+
   debitsInFlight(): number {
     let n = 0;
     for (const m of this.map.values()) if (isDebit(m.state)) n++;
