@@ -32,6 +32,7 @@ const OPERATOR_ACTIONS: readonly (
   "status-list.import",
   "journal.requeue-held",
   "journal.retention",
+  "journal.settle",
   "booth.take",
   "booth.cancel",
   "booth.list",

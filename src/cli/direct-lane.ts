@@ -16,12 +16,14 @@ import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
+import type { CommittedRecord, Settlement } from "../journal/types.js";
 import {
   OPERATOR_CLOSE_SETTING,
   type OperatorClose,
   operatorDetail,
   parseOperatorClose,
 } from "../lane/lane-gate.js";
+import { operatorSettlement } from "../lane/operator-settlement.js";
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
@@ -36,6 +38,9 @@ export interface DirectLaneSession {
   journal: {
     requeueHeld(): number;
     runRetention(): Promise<{ deleted: number; cutoff: string }>;
+    get(seq: number): CommittedRecord | null;
+    /** durable on return; refused (E607) when the record is no longer an unsettled suspect */
+    settle(seq: number, s: Settlement): CommittedRecord;
     /** lane settings (the operator's close, OPERATOR_CLOSE_SETTING): durable on return */
     readSetting(key: string): string | null;
     writeSetting(key: string, value: string | null): void;
@@ -188,6 +193,32 @@ export async function runDirect(
             data: { deleted: r.deleted, cutoff: r.cutoff },
           };
         },
+        async settleSuspect(req, user) {
+          if (!d.config)
+            return {
+              ok: false,
+              message:
+                "settling by hand names the lane's role (an entry write or an exit debit): give --config FILE (the lane's config)",
+            };
+          const plan = operatorSettlement(j.get(req.seq), req, d.config.lane.role, user);
+          if (!plan.ok) return plan;
+          const c = j.settle(req.seq, plan.settlement);
+          return {
+            ok: true,
+            message:
+              `suspect ${c.seq} (${c.tradeId}) settled as ${c.kind} ${c.outcome}` +
+              (c.kind === "transaction" ? ` with TAC ${c.tac}` : "") +
+              "; the lane no longer holds its card and OBU for it when it starts",
+            data: {
+              seq: c.seq,
+              tradeId: c.tradeId,
+              kind: c.kind,
+              outcome: c.outcome,
+              amount: c.amount,
+              revision: c.revision,
+            },
+          };
+        },
       };
       return await fn(auditedOperator(inner, session.audit), { ...currentUser(), via: "direct" });
     } finally {
@@ -226,6 +257,7 @@ export async function importStatusListDirect(
         closeLane: async () => notRunning(dataDir, "lane close"),
         requeueHeld: async () => notRunning(dataDir, "requeue"),
         runRetention: async () => notRunning(dataDir, "retention"),
+        settleSuspect: async () => notRunning(dataDir, "settle"),
         async importStatusList(f, _user, progress) {
           try {
             applied = await apply(progress);

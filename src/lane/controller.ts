@@ -14,6 +14,7 @@
  * - trade-guards.ts   recent-trade and unsettled holds (durable: seeded from the journal);
  * - recovery.ts       debits a killed process left (intents), the B5 listen window before C0;
  * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5;
+ * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
  * - drain.ts          graceful stop.
  *
  * C0 is held while a debit is in flight after the link returns, so the RSU's repeated B5 is not reset away.
@@ -39,6 +40,7 @@ import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { isDebit, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
+import { type OperatorSettleRequest, operatorSettlement, type SettlingUser } from "./operator-settlement.js";
 import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
@@ -408,6 +410,69 @@ export class LaneController {
       return r.ok && s.status === "closed"
         ? { ...r, message: `${r.message}; lane still closed: ${s.detail}` }
         : r;
+    });
+  }
+
+  /**
+   * An operator settles a suspect by hand (`etc-lane journal settle`; the request is checked and turned
+   * into the settlement in ./operator-settlement.ts), in the queue like a frame. On success the hold on its
+   * card and OBU ends, unless another open suspect names them (openSuspect still holds those).
+   */
+  settleSuspect(req: OperatorSettleRequest, user: SettlingUser): Promise<OperatorOutcome> {
+    return this.queue.run(async () => {
+      let rec: ReturnType<JournalPort["get"]>;
+      try {
+        rec = this.o.journal.get(req.seq);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        return { ok: false, message: `suspect ${req.seq} not settled: the journal cannot be read (${msg})` };
+      }
+      const plan = operatorSettlement(rec, req, this.o.lane.role, user);
+      if (!plan.ok) return plan;
+      const s = rec as NonNullable<typeof rec>;
+      const c = this.runner.trySettle(req.seq, plan.settlement);
+      if (c === "refused")
+        return {
+          ok: false,
+          message: `suspect ${req.seq} not settled: it was settled meanwhile (nothing changed)`,
+        };
+      if (!c) {
+        await this.journalFailed(undefined, s.obuId);
+        return {
+          ok: false,
+          message: `suspect ${req.seq} not settled: the journal cannot be written (nothing changed; the lane closed: JOURNAL_FAILED)`,
+        };
+      }
+      const k = { obuSerial: c.obuSerial, cardId: c.cardId };
+      this.guards.release(k);
+      const still = this.openSuspect(k);
+      this.notice("SUSPECT_SETTLED", `suspect ${c.tradeId} settled by hand by ${user.name}: ${req.verdict}`, {
+        seq: c.seq,
+        tradeId: c.tradeId,
+        cardId: c.cardId,
+        amount: c.amount,
+        verdict: req.verdict,
+        operator: user.name,
+      });
+      this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+      return {
+        ok: true,
+        message:
+          `suspect ${c.seq} (${c.tradeId}) settled as ${c.kind} ${c.outcome}` +
+          (c.kind === "transaction" ? ` with TAC ${c.tac}` : "") +
+          (still
+            ? "; its card or OBU stays held: another unsettled suspect names it"
+            : "; its card and OBU are no longer held here"),
+        data: {
+          seq: c.seq,
+          tradeId: c.tradeId,
+          kind: c.kind,
+          outcome: c.outcome,
+          amount: c.amount,
+          revision: c.revision,
+          stillHeld: still,
+        },
+      };
     });
   }
 

@@ -14,7 +14,9 @@
  * - Times are wall-clock milliseconds since the epoch (`Date.now()` style) unless a field says otherwise;
  *   durations are milliseconds. Card ids are full in the snapshot: every human-facing output masks them.
  */
+
 import type { Observable } from "rxjs";
+import type { OperatorSettleRequest } from "../lane/operator-settlement.js";
 
 // ---- the snapshot (GET /status, `etc-lane status --json`) --------------------------------------------
 
@@ -358,6 +360,8 @@ export interface LaneOperator {
   requeueHeld(user: OperatorUser): Promise<OperatorResult>;
   /** Run the journal (and trail) retention now instead of at its next scheduled time. */
   runRetention(user: OperatorUser): Promise<OperatorResult>;
+  /** Settle a suspect by hand, as the back office established it (src/lane/operator-settlement.ts). */
+  settleSuspect(req: OperatorSettleRequest, user: OperatorUser): Promise<OperatorResult>;
 }
 
 export type OperatorAction =
@@ -365,7 +369,8 @@ export type OperatorAction =
   | "lane.close"
   | "status-list.import"
   | "journal.requeue-held"
-  | "journal.retention";
+  | "journal.retention"
+  | "journal.settle";
 
 // ---- helpers for the implementer ---------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ const VERB: Record<OperatorAction, string> = {
   "status-list.import": "import a status-list bundle",
   "journal.requeue-held": "requeue held records",
   "journal.retention": "run retention now",
+  "journal.settle": "settle a suspect by hand",
 };
 
 /**
@@ -86,7 +87,18 @@ export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): 
     args: Record<string, unknown>,
     fn: () => Promise<OperatorResult>,
   ): Promise<OperatorResult> =>
-    auditedAction(audit, { action, verb: VERB[action], user, args, warnAlways: action === "lane.close" }, fn);
+    auditedAction(
+      audit,
+      // a close and a settlement by hand are always worth a look
+      {
+        action,
+        verb: VERB[action],
+        user,
+        args,
+        warnAlways: action === "lane.close" || action === "journal.settle",
+      },
+      fn,
+    );
   return {
     openLane: (user) => act("lane.open", user, {}, () => inner.openLane(user)),
     closeLane: (user, reason) => act("lane.close", user, { reason }, () => inner.closeLane(user, reason)),
@@ -94,6 +106,18 @@ export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): 
       act("status-list.import", user, { file }, () => inner.importStatusList(file, user, onProgress)),
     requeueHeld: (user) => act("journal.requeue-held", user, {}, () => inner.requeueHeld(user)),
     runRetention: (user) => act("journal.retention", user, {}, () => inner.runRetention(user)),
+    settleSuspect: (req, user) =>
+      act(
+        "journal.settle",
+        user,
+        {
+          seq: req.seq,
+          verdict: req.verdict,
+          reason: req.reason,
+          ...(req.proof ? { proof: req.proof } : {}),
+        },
+        () => inner.settleSuspect(req, user),
+      ),
   };
 }
 

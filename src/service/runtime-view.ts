@@ -473,6 +473,7 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
   return {
     openLane: (user) => rt.controller.openLane(ref(user)),
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
+    settleSuspect: (req, user) => rt.controller.settleSuspect(req, user),
     async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
       try {
         const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});

@@ -18,12 +18,15 @@ import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { auditDir, readTrail } from "../../src/audit/index.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig, LaneConfigInput } from "../../src/config/schema.js";
 import { JournalReader } from "../../src/journal/journal.js";
 import type { StoredRecord } from "../../src/journal/types.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { auditedOperator } from "../../src/service/operator-audit.js";
+import { laneRuntimeOperator } from "../../src/service/runtime-view.js";
 import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
 
 type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
@@ -261,6 +264,104 @@ describe.each(CASES)("money path (%s, %s)", (protocol, medium) => {
     expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["suspect:B5_MISSING", "stop:UNSETTLED_DEBIT"]);
     expect(b.sim.ledger()).toEqual([]);
     expect(b.lane.controller.guards.isHeld(`${CARD.network}${CARD.serial}`)).toBe(true);
+  });
+});
+
+describe("money path: a suspect settled by hand (legacy, in-process pair)", () => {
+  it("etc-lane journal settle --debited with the bank's TAC: the record is the paid debit, the hold ends, the card pays its next trip", async () => {
+    const dataDir = tmp();
+    const a = await start("legacy", "pair", dataDir, [
+      v("湘G00005", { card: CARD, faults: [{ kind: "b5-lost", b5: "none", lingerMs: 800 }] }),
+    ]);
+    await a.sim.done;
+    await a.lane.controller.idle();
+    while (a.lane.controller.inFlight().length > 0) {
+      await firstValueFrom(a.lane.controller.outcomes$.pipe(timeout(15_000)));
+      await a.lane.controller.idle();
+    }
+    const [s] = a.lane.journal.list({});
+    expect(`${s?.kind}:${s?.outcome}`).toBe("suspect:B5_MISSING");
+    const cardId = `${CARD.network}${CARD.serial}`;
+    expect(a.lane.controller.guards.isHeld(cardId)).toBe(true);
+    const debit = a.sim.ledger()[0]!;
+    const op = auditedOperator(laneRuntimeOperator(a.lane), a.lane.audit);
+    const user = { name: "zhang", uid: 1001, pid: 1, via: "socket" as const };
+    const proof = {
+      tac: debit.tac,
+      iccPaySerial: debit.iccPaySerial.toString(16).padStart(4, "0"),
+      psamNo: debit.psamNo,
+      psamTransSerial: debit.psamTransSerial.toString(16).padStart(8, "0"),
+    };
+    // the TAC alone is not what clearing needs: refused, nothing changes, the hold stays
+    const refused = await op.settleSuspect(
+      { seq: s!.seq, verdict: "debited", reason: "ticket 4711", proof: { tac: debit.tac } },
+      user,
+    );
+    expect(refused.ok).toBe(false);
+    // (no frame reported the card's serial or the PSAM's: B5_MISSING)
+    expect(refused.message).toContain("give --icc-pay-serial, --psam-no, --psam-trans-serial");
+    expect(a.lane.journal.get(s!.seq)?.kind).toBe("suspect");
+    expect(a.lane.controller.guards.isHeld(cardId)).toBe(true);
+    const done = await op.settleSuspect(
+      { seq: s!.seq, verdict: "debited", reason: "ticket 4711: the bank cleared it", proof },
+      user,
+    );
+    expect(done).toMatchObject({
+      ok: true,
+      data: {
+        seq: s!.seq,
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        revision: 2,
+        stillHeld: false,
+      },
+    });
+    // one debit, one record: the suspect became the paid transaction with the card's own TAC
+    const recs = a.lane.journal.list({});
+    expect(recs.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
+    expectJournalMatchesLedger(recs, a.sim.ledger());
+    expect(recs[0]?.extra?.settlement).toMatchObject({
+      settledBy: "operator",
+      evidence: { verdict: "debited", reason: "ticket 4711: the bank cleared it", operator: "zhang" },
+    });
+    expect(a.lane.journal.pending(10).map((p) => [p.seq, p.revision])).toEqual([[s!.seq, 2]]);
+    // the hold ended at once, in memory and in the journal
+    expect(a.lane.controller.guards.isHeld(cardId)).toBe(false);
+    expect(a.lane.journal.openSuspectOf({ cardId })).toBeNull();
+    // a second settlement of the same record is refused: it is no longer a suspect
+    const again = await op.settleSuspect({ seq: s!.seq, verdict: "not-debited", reason: "again" }, user);
+    expect(again.ok).toBe(false);
+    expect(again.message).toContain("is a transaction (EXIT_DEBIT_SETTLED), not an unsettled suspect");
+    await a.lane.audit.flush();
+    const trail = [...readTrail(auditDir(dataDir))].map((x) => x.entry);
+    expect(
+      trail
+        .filter((e) => e.type === "operator.journal.settle")
+        .map((e) => [e.severity, e.data?.ok, e.data?.user]),
+    ).toEqual([
+      ["warn", false, "zhang"],
+      ["warn", true, "zhang"],
+      ["warn", false, "zhang"],
+    ]);
+    expect(
+      trail.some(
+        (e) => e.type === "record.settle" && (e.data as { rec: { jseq: number } }).rec.jseq === s!.seq,
+      ),
+    ).toBe(true);
+    await a.lane.close();
+    await a.sim.stop();
+    // the restarted lane, the same card in another vehicle: paid (before the settlement it was UNSETTLED_DEBIT;
+    // no recent-trade window here, or the settled debit of seconds ago would wave it through as the same trip)
+    const b = await start("legacy", "pair", dataDir, [v("湘G00006", { card: CARD })], {
+      transaction: { recentTradeWindowMs: 0 },
+    });
+    await b.sim.done;
+    await b.lane.controller.idle();
+    expect(b.lane.journal.list({}).map((x) => `${x.kind}:${x.outcome}`)).toEqual([
+      "transaction:EXIT_DEBIT_SETTLED",
+      "transaction:EXIT_DEBIT",
+    ]);
+    expect(b.sim.ledger()).toHaveLength(1);
   });
 });
 

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditDir, readTrail } from "../../src/audit/index.js";
+import { auditDir, openJournalTrail, readTrail } from "../../src/audit/index.js";
+import { settleRequest } from "../../src/cli/commands/journal.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "../../src/cli/direct-lane.js";
 import { locateLane } from "../../src/cli/lane-locate.js";
 import { importStatusListThroughLane } from "../../src/cli/status-list-via-lane.js";
@@ -138,6 +139,53 @@ describe("etc-lane lane open|close and journal actions through the running lane"
     const n = await runCli("etc-lane", ["journal", "retention", "--data-dir", rig.dataDir]);
     expect(n.code).toBe(1);
     expect(n.stderr).toContain("give --now");
+  });
+
+  it("settles a suspect by hand through the lane; a malformed request is refused before it is sent", async () => {
+    const args = ["journal", "settle", "7", "--debited", "--tac", "12AB34CD", "--reason", "ticket 4711"];
+    const r = await runCli("etc-lane", [...args, "--data-dir", rig.dataDir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("suspect 7 settled [lane]");
+    expect(rig.operator.calls.at(-1)).toMatchObject({
+      action: "journal.settle",
+      args: { seq: 7, verdict: "debited", reason: "ticket 4711", proof: { tac: "12AB34CD" } },
+    });
+    // what is wrong with the arguments is said before anything is sent (settleRequest, in process)
+    const calls = rig.operator.calls.length;
+    const b = await runCli("etc-lane", [
+      "journal",
+      "settle",
+      "7",
+      "--reason",
+      "x",
+      "--data-dir",
+      rig.dataDir,
+    ]);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toContain("give exactly one of --debited");
+    expect(rig.operator.calls.length).toBe(calls);
+    const refusal = (seq: string, o: Parameters<typeof settleRequest>[1]): string => {
+      try {
+        settleRequest(seq, o);
+        return "accepted";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(refusal("7", { debited: true, notDebited: true, reason: "x" })).toContain(
+      "give exactly one of --debited",
+    );
+    expect(refusal("7", { notDebited: true })).toContain("give --reason TEXT");
+    expect(refusal("7x", { notDebited: true, reason: "x" })).toContain(
+      'SEQ must be the suspect\'s journal sequence number (a whole number >= 1), got "7x"',
+    );
+    expect(settleRequest("7", { notDebited: true, reason: "x", tac: "1" })).toEqual({
+      seq: 7,
+      verdict: "not-debited",
+      reason: "x",
+      proof: { tac: "1" }, // the lane refuses proof with --not-debited (src/lane/operator-settlement.ts)
+    });
   });
 
   it("a close needs a reason; open/close where no lane runs nor has run say so and exit 1", async () => {
@@ -278,6 +326,67 @@ describe("operator actions without a running lane (the data directory, under its
         }),
       ]);
       expect(trail.filter((e) => e.type === "journal.retention")).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    }
+  });
+
+  it("journal settle end to end without a lane: needs the lane's config, settles, records the action", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-direct-settle-"));
+    try {
+      const dataDir = join(dir, "data");
+      const lane = { network: "4301", station: "0102", lane: 3 };
+      const j = Journal.open({ dataDir, laneIdentity: lane, checkpointIntervalMs: 0, utcOffsetMinutes: 480 });
+      const trail = openJournalTrail(j, {
+        dataDir,
+        lane,
+        utcOffsetMinutes: 480,
+        retentionCheckMs: 0,
+        witness: false,
+      });
+      const s = j.commit({ ...sampleRecord(1, "suspect"), outcome: "B5_MISSING", psamTransSerial: null });
+      await trail.close();
+      j.close();
+      const cfg = join(dir, "lane.yaml");
+      writeFileSync(
+        cfg,
+        [
+          'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+          "rsu: { port: /dev/null, protocol: legacy }",
+          "statusList: { publicKey: key.pem }",
+          `dataDir: ${dataDir}`,
+          "tariff: tariff.yaml",
+          "",
+        ].join("\n"),
+      );
+      const args = ["journal", "settle", String(s.seq), "--not-debited", "--reason", "bank: no debit"];
+      // without the config the role (entry write or exit debit) is unknown: refused, nothing changed
+      const noCfg = await runCli("etc-lane", [...args, "--data-dir", dataDir]);
+      expect(noCfg.code).toBe(1);
+      expect(noCfg.stderr).toContain("give --config FILE");
+      const r = await runCli("etc-lane", [...args, "--config", cfg, "--json"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        via: "direct",
+        ok: true,
+        data: { seq: s.seq, kind: "stop", outcome: "SUSPECT_NOT_DEBITED", amount: 0, revision: 2 },
+      });
+      const reader = JournalReader.openReadOnly(dataDir);
+      expect(reader.list().map((x) => [x.kind, x.outcome, x.revision])).toEqual([
+        ["stop", "SUSPECT_NOT_DEBITED", 2],
+      ]);
+      reader.close();
+      const ops = [...readTrail(auditDir(dataDir))]
+        .map((x) => x.entry)
+        .filter((e) => e.type === "operator.journal.settle");
+      expect(ops.map((e) => [e.severity, e.data?.ok, e.data?.via, e.data?.verdict])).toEqual([
+        ["warn", false, "direct", "not-debited"],
+        ["warn", true, "direct", "not-debited"],
+      ]);
+      // the trail, with the settlement's record entry and the actions, verifies
+      const v = await runCli("etc-lane", ["audit", "verify", "--data-dir", dataDir]);
+      expect(v.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     }

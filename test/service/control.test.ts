@@ -111,6 +111,39 @@ describe("control socket", () => {
     expect(lane.snapshot().state.status).toBe("open");
   });
 
+  it("carries a settlement by hand with its proof, recorded as a warning; refuses a field that is not proof", async () => {
+    const { operator, audit, path } = await start();
+    const ok = await callLane(path, {
+      action: "journal.settle",
+      seq: 12,
+      verdict: "debited",
+      reason: "ticket 4711",
+      proof: { tac: "12ab34cd", psamTransSerial: "00000107" },
+    });
+    expect(ok).toMatchObject({ kind: "result", ok: true });
+    expect(operator.calls.at(-1)?.args).toEqual({
+      seq: 12,
+      verdict: "debited",
+      reason: "ticket 4711",
+      proof: { tac: "12ab34cd", psamTransSerial: "00000107" },
+    });
+    expect(audit.entries.at(-1)).toMatchObject({
+      type: "operator.journal.settle",
+      severity: "warn",
+      data: { seq: 12, verdict: "debited", reason: "ticket 4711", proof: { tac: "12ab34cd" }, ok: true },
+    });
+    const calls = operator.calls.length;
+    const bad = await callLane(path, {
+      action: "journal.settle",
+      seq: 12,
+      verdict: "debited",
+      reason: "x",
+      proof: { amount: "100" },
+    } as never);
+    expect(bad).toMatchObject({ kind: "error" });
+    expect(operator.calls.length).toBe(calls);
+  });
+
   it("records a failed action as failed, with the error, and answers ok: false", async () => {
     const { operator, audit, path } = await start();
     operator.fail = new Error("journal is read-only");

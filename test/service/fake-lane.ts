@@ -3,7 +3,9 @@
  * one a feed event, a "last transaction" and a trail row), a trail searched with the CLI's filters, and an
  * operator that records what it was asked. The real lane runtime implements the same ports.
  */
+
 import { Subject } from "rxjs";
+import type { OperatorSettleRequest } from "../../src/lane/operator-settlement.js";
 import type {
   ImportProgress,
   LaneFeedEvent,
@@ -269,6 +271,14 @@ export class FakeOperator implements LaneOperator {
       user,
       {},
       { ok: true, message: "retention: 0 records deleted", data: { deleted: 0 } },
+    );
+  }
+  settleSuspect(req: OperatorSettleRequest, user: OperatorUser): Promise<OperatorResult> {
+    return this.done(
+      "journal.settle",
+      user,
+      { ...req },
+      { ok: true, message: `suspect ${req.seq} settled`, data: { seq: req.seq } },
     );
   }
 }

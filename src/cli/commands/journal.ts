@@ -1,9 +1,15 @@
 /**
- * `etc-lane journal requeue-held` and `etc-lane journal retention --now`: operator actions on the
- * journal. Through the running lane when one answers (the lane does it and records it); otherwise on the
+ * `etc-lane journal requeue-held`, `etc-lane journal retention --now` and `etc-lane journal settle`:
+ * operator actions on the journal. Through the running lane when one answers (the lane does it and records it); otherwise on the
  * data directory directly, under the data-directory lock, recorded in the audit trail the same way.
  */
 import type { Command } from "commander";
+import {
+  type OperatorSettleRequest,
+  PROOF_FIELDS,
+  PROOF_FORMS,
+  type ProofField,
+} from "../../lane/operator-settlement.js";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
@@ -13,10 +19,43 @@ interface Opts extends LaneLocationOptions {
   now?: boolean;
 }
 
+interface SettleOpts extends Opts, Partial<Record<ProofField, string>> {
+  debited?: boolean;
+  notDebited?: boolean;
+  reason?: string;
+}
+
+/** The request `journal settle` sends, from its arguments; a UsageError names what is wrong. */
+export function settleRequest(seqArg: string, o: SettleOpts): OperatorSettleRequest {
+  const seq = Number(seqArg);
+  if (!/^\d+$/.test(seqArg) || !Number.isSafeInteger(seq) || seq < 1)
+    throw new UsageError(
+      `SEQ must be the suspect's journal sequence number (a whole number >= 1), got "${seqArg}"; etc-lane transactions list --kind suspect lists them`,
+    );
+  if (o.debited === o.notDebited)
+    throw new UsageError(
+      "give exactly one of --debited (the back office found the debit: give its TAC and what the suspect lacks) and --not-debited (no money moved)",
+    );
+  if (o.reason === undefined || o.reason.trim() === "")
+    throw new UsageError(
+      "give --reason TEXT: what the back office established (kept with the record and in the audit trail)",
+    );
+  const proof: Partial<Record<ProofField, string>> = {};
+  for (const f of PROOF_FIELDS) if (o[f] !== undefined) proof[f] = o[f];
+  return {
+    seq,
+    verdict: o.debited ? "debited" : "not-debited",
+    reason: o.reason,
+    ...(Object.keys(proof).length > 0 ? { proof } : {}),
+  };
+}
+
 export function registerJournal(program: Command): void {
   const journal = program
     .command("journal")
-    .description("operator actions on the journal: requeue held records, run retention now");
+    .description(
+      "operator actions on the journal: requeue held records, run retention now, settle a suspect by hand",
+    );
   addLaneOptions(
     journal
       .command("requeue-held")
@@ -54,4 +93,34 @@ export function registerJournal(program: Command): void {
       o.json,
     );
   });
+  let settle = journal
+    .command("settle")
+    .description(
+      "settle a suspect (an uncertain debit) by hand, as the back office established it: the record becomes the paid transaction (--debited, with the TAC) or a stop (--not-debited), and the lane no longer holds its card and OBU",
+    )
+    .argument("<seq>", "the suspect's journal sequence number (etc-lane transactions list --kind suspect)")
+    .option("--debited", "the card was debited: give the TAC and whatever clearing field the suspect lacks")
+    .option(
+      "--not-debited",
+      "no money moved: the suspect becomes a stop (amount 0) and the card may pay once",
+    )
+    .option("--reason <text>", "what the back office established (required)");
+  for (const f of PROOF_FIELDS)
+    settle = settle.option(
+      `${PROOF_FORMS[f].option} <value>`,
+      `with --debited: ${f} (${PROOF_FORMS[f].expected})`,
+    );
+  addLaneOptions(settle.option("--json", "print the result as JSON")).action(
+    async (seqArg: string, o: SettleOpts) => {
+      const req = settleRequest(seqArg, o);
+      printOutcome(
+        await operatorCall(
+          locateLane(o),
+          { action: "journal.settle", ...req },
+          { command: "etc-lane journal settle", direct: (op, user) => op.settleSuspect(req, user) },
+        ),
+        o.json,
+      );
+    },
+  );
 }

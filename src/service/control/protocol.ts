@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
+import { PROOF_FIELDS, SETTLE_VERDICTS } from "../../lane/operator-settlement.js";
 import { boothRequestSchemas } from "./booth-actions.js";
 
 export const CONTROL_SOCKET_FILE = "control.sock";
@@ -40,6 +41,16 @@ export const ControlRequest = z.discriminatedUnion("action", [
   }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.requeue-held"), user: User }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.retention"), user: User }),
+  z.strictObject({
+    v: z.literal(1),
+    action: z.literal("journal.settle"),
+    user: User,
+    seq: z.number().int().min(1),
+    verdict: z.enum(SETTLE_VERDICTS),
+    reason: z.string().min(1).max(500),
+    /** checked against the suspect by the lane (src/lane/operator-settlement.ts) */
+    proof: z.partialRecord(z.enum(PROOF_FIELDS), z.string().max(32)).optional(),
+  }),
   ...boothRequestSchemas(User),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;

@@ -246,5 +246,17 @@ async function run(
       return result(await o.operator.requeueHeld(user));
     case "journal.retention":
       return result(await o.operator.runRetention(user));
+    case "journal.settle":
+      return result(
+        await o.operator.settleSuspect(
+          {
+            seq: req.seq,
+            verdict: req.verdict,
+            reason: req.reason,
+            ...(req.proof ? { proof: req.proof } : {}),
+          },
+          user,
+        ),
+      );
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * An operator settles a suspect by hand (`etc-lane journal settle`, docs/lane.md "Settling a suspect by
+ * hand"): the back office has established what became of an uncertain debit that no late B5/B8 and no
+ * card at the booth settled, and until then the suspect holds its card and OBU at this lane
+ * (`UNSETTLED_DEBIT`). Here the operator's request becomes the journal's Settlement (journal settle: same
+ * record, next revision, back into the upload queue), and what would break the money rules is refused:
+ *
+ * - `debited`: a transaction, so it must carry what clearing needs (TAC, card offline serial, PSAM number
+ *   and serial, purchase time): the operator gives the ones the suspect lacks; a value the suspect already
+ *   has (reported by the RSU) cannot be replaced by another, which would name another debit. An
+ *   `ORPHAN_B5` names no card and no amount: only the station can settle it as debited.
+ * - `not-debited`: a stop, amount 0; the card may then pay once.
+ *
+ * Both need a reason; the settlement keeps it with the operator's name in `extra.settlement.evidence`, and
+ * the action's own audit record names them too (src/service/operator-audit.ts).
+ */
+import type { CommittedRecord, Settlement } from "../journal/types.js";
+
+export const SETTLE_VERDICTS = ["debited", "not-debited"] as const;
+export type SettleVerdict = (typeof SETTLE_VERDICTS)[number];
+
+/** What clearing needs of a debit, as the operator may give it (the record's field names). */
+export const PROOF_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
+export type ProofField = (typeof PROOF_FIELDS)[number];
+
+/** Each proof field: its command-line option and its form (hex lower-cased before the check, as the lane stores what frames report). */
+export const PROOF_FORMS: Record<ProofField, { option: string; re: RegExp; expected: string }> = {
+  tac: { option: "--tac", re: /^[0-9a-f]{8}$/, expected: "8 hex digits" },
+  iccPaySerial: { option: "--icc-pay-serial", re: /^[0-9a-f]{4}$/, expected: "4 hex digits" },
+  psamNo: { option: "--psam-no", re: /^[0-9a-f]{12}$/, expected: "12 hex digits" },
+  psamTransSerial: { option: "--psam-trans-serial", re: /^[0-9a-f]{8}$/, expected: "8 hex digits" },
+  transTime: { option: "--trans-time", re: /^\d{14}$/, expected: "14 digits, YYYYMMDDhhmmss" },
+};
+
+export interface OperatorSettleRequest {
+  /** the suspect's journal sequence number */
+  seq: number;
+  verdict: SettleVerdict;
+  /** why: the back office's reference, what was checked */
+  reason: string;
+  /** for `debited`: the clearing fields the suspect lacks (each may also repeat the suspect's own value) */
+  proof?: Partial<Record<ProofField, string>>;
+}
+
+export interface SettlingUser {
+  name: string;
+  uid: number;
+  via?: string | undefined;
+}
+
+export type SettlePlan = { ok: true; settlement: Settlement } | { ok: false; message: string };
+
+const STORED_VALUE = 22;
+
+/** The settlement of suspect `rec` the operator asks for, or why it is refused (nothing changes then). */
+export function operatorSettlement(
+  rec: CommittedRecord | null,
+  req: OperatorSettleRequest,
+  role: "entry" | "exit",
+  user: SettlingUser,
+): SettlePlan {
+  const refuse = (why: string): SettlePlan => ({
+    ok: false,
+    message: `suspect ${req.seq} not settled: ${why}`,
+  });
+  if (rec === null) return refuse(`there is no record ${req.seq}`);
+  if (rec.kind !== "suspect")
+    return refuse(
+      `record ${rec.seq} (${rec.tradeId}) is a ${rec.kind} (${rec.outcome}), not an unsettled suspect`,
+    );
+  if (req.reason.trim() === "") return refuse("give the reason (--reason): what the back office established");
+  const evidence = {
+    verdict: req.verdict,
+    reason: req.reason,
+    operator: user.name,
+    uid: user.uid,
+    ...(user.via !== undefined ? { via: user.via } : {}),
+  };
+  const given = Object.entries(req.proof ?? {}).filter(([, v]) => v !== undefined) as [ProofField, string][];
+  if (req.verdict === "not-debited") {
+    if (given.length > 0)
+      return refuse(
+        `${PROOF_FORMS[given[0]![0]].option} is for --debited: a debit that did not happen has no proof`,
+      );
+    return {
+      ok: true,
+      settlement: {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 0 },
+        evidence,
+      },
+    };
+  }
+  if (rec.outcome === "ORPHAN_B5")
+    return refuse(
+      "an ORPHAN_B5 names no card and no amount: only the station can settle it as debited (--not-debited releases its OBU here)",
+    );
+  const fields: Partial<Record<ProofField, string>> = {};
+  for (const [f, raw] of given) {
+    const form = PROOF_FORMS[f];
+    if (form === undefined) return refuse(`${f} is not a field of a debit's proof`);
+    const v = raw.trim().toLowerCase();
+    if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
+    const have = rec[f];
+    if (have !== null && have !== undefined && have.toLowerCase() !== v)
+      return refuse(
+        `the suspect already has ${form.option.slice(2)} ${have} (as the RSU reported it): ${v} would name another debit`,
+      );
+    fields[f] = v;
+  }
+  const missing = PROOF_FIELDS.filter((f) => (fields[f] ?? rec[f] ?? null) === null);
+  if (missing.length > 0)
+    return refuse(
+      `a debit is recorded with what clearing needs; give ${missing.map((f) => PROOF_FORMS[f].option).join(", ")}`,
+    );
+  const balanceAfter =
+    rec.cardType === STORED_VALUE && rec.balanceBefore !== null
+      ? rec.balanceBefore - rec.amount
+      : rec.balanceAfter;
+  return {
+    ok: true,
+    settlement: {
+      kind: "transaction",
+      outcome: role === "entry" ? "ENTRY_WRITE_SETTLED" : "EXIT_DEBIT_SETTLED",
+      settledBy: "operator",
+      fields: { ...fields, balanceAfter, transType: rec.transType ?? "09" },
+      evidence,
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * A suspect settled by hand (src/lane/operator-settlement.ts): what the operator's request becomes, and
+ * what is refused because it would break a money rule (a paid record without what clearing needs, a
+ * proof that names another debit, a debit of an ORPHAN_B5 whose card and amount are unknown).
+ */
+import { describe, expect, it } from "vitest";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { operatorSettlement } from "../../src/lane/operator-settlement.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+const user = { name: "zhang", uid: 1001, via: "socket" };
+
+/** A B5_MISSING suspect: the C6 went out (PSAM number and purchase time known), no B5 came back. */
+function suspect(over: Partial<CommittedRecord> = {}): CommittedRecord {
+  return {
+    ...sampleRecord(7, "suspect"),
+    outcome: "B5_MISSING",
+    tac: null,
+    iccPaySerial: null,
+    psamTransSerial: null,
+    balanceAfter: null,
+    seq: 7,
+    tradeId: "430101020320261126081502000007",
+    createdAt: "2026-11-26T08:15:02.000+08:00",
+    lane: { network: "4301", station: "0102", lane: 3 },
+    revision: 1,
+    ...over,
+  } as CommittedRecord;
+}
+
+describe("operatorSettlement", () => {
+  it("--debited: a transaction with the TAC and the fields the suspect lacked, the reason and the operator kept", () => {
+    const s = suspect();
+    const plan = operatorSettlement(
+      s,
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "station ticket 4711: the bank cleared it",
+        proof: { tac: "12ab34cd", iccPaySerial: "0008", psamTransSerial: "00000107", psamNo: s.psamNo! },
+      },
+      "exit",
+      user,
+    );
+    expect(plan).toEqual({
+      ok: true,
+      settlement: {
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        settledBy: "operator",
+        fields: {
+          tac: "12ab34cd",
+          iccPaySerial: "0008",
+          psamTransSerial: "00000107",
+          psamNo: s.psamNo,
+          // a stored-value card: the balance after the debit
+          balanceAfter: s.balanceBefore! - s.amount,
+          transType: "09",
+        },
+        evidence: {
+          verdict: "debited",
+          reason: "station ticket 4711: the bank cleared it",
+          operator: "zhang",
+          uid: 1001,
+          via: "socket",
+        },
+      },
+    });
+    const entry = operatorSettlement(
+      s,
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "r",
+        proof: { tac: "12AB34CD", iccPaySerial: "0008", psamTransSerial: "00000107" },
+      },
+      "entry",
+      user,
+    );
+    expect(entry.ok && entry.settlement.outcome).toBe("ENTRY_WRITE_SETTLED");
+  });
+
+  it("--not-debited: a stop of amount 0", () => {
+    expect(
+      operatorSettlement(
+        suspect(),
+        { seq: 7, verdict: "not-debited", reason: "no debit at the bank" },
+        "exit",
+        user,
+      ),
+    ).toMatchObject({
+      ok: true,
+      settlement: {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 0 },
+      },
+    });
+  });
+
+  it("refuses a debit without what clearing needs, naming the options to give", () => {
+    const plan = operatorSettlement(
+      suspect(),
+      { seq: 7, verdict: "debited", reason: "r", proof: { tac: "12AB34CD" } },
+      "exit",
+      user,
+    );
+    expect(plan).toEqual({
+      ok: false,
+      message:
+        "suspect 7 not settled: a debit is recorded with what clearing needs; give --icc-pay-serial, --psam-trans-serial",
+    });
+  });
+
+  it("refuses a proof value that differs from the one the RSU reported (another debit)", () => {
+    const plan = operatorSettlement(
+      suspect(),
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "r",
+        proof: {
+          tac: "12ab34cd",
+          iccPaySerial: "0008",
+          psamTransSerial: "00000107",
+          transTime: "20261126081503",
+        },
+      },
+      "exit",
+      user,
+    );
+    expect(plan.ok).toBe(false);
+    expect(!plan.ok && plan.message).toContain("already has trans-time 20261123185914");
+  });
+
+  it("refuses malformed proof, proof with --not-debited, an empty reason, an ORPHAN_B5 debit and a record that is not a suspect", () => {
+    const bad = (r: Parameters<typeof operatorSettlement>[1], rec: CommittedRecord | null = suspect()) => {
+      const p = operatorSettlement(rec, r, "exit", user);
+      return p.ok ? "accepted" : p.message;
+    };
+    expect(bad({ seq: 7, verdict: "debited", reason: "r", proof: { tac: "12AB34" } })).toBe(
+      'suspect 7 not settled: --tac must be 8 hex digits, got "12AB34"',
+    );
+    expect(bad({ seq: 7, verdict: "not-debited", reason: "r", proof: { tac: "12AB34CD" } })).toContain(
+      "--tac is for --debited",
+    );
+    expect(bad({ seq: 7, verdict: "not-debited", reason: "  " })).toContain("give the reason");
+    expect(
+      bad(
+        {
+          seq: 7,
+          verdict: "debited",
+          reason: "r",
+          proof: { tac: "12AB34CD", iccPaySerial: "0008", psamTransSerial: "00000107" },
+        },
+        suspect({ outcome: "ORPHAN_B5" }),
+      ),
+    ).toContain("only the station can settle it as debited");
+    expect(bad({ seq: 7, verdict: "not-debited", reason: "r" }, suspect({ outcome: "ORPHAN_B5" }))).toBe(
+      "accepted",
+    );
+    expect(
+      bad({ seq: 7, verdict: "not-debited", reason: "r" }, {
+        ...sampleRecord(7),
+        seq: 7,
+        tradeId: "T7",
+      } as CommittedRecord),
+    ).toBe("suspect 7 not settled: record 7 (T7) is a transaction (EXIT_DEBIT), not an unsettled suspect");
+    expect(bad({ seq: 9, verdict: "not-debited", reason: "r" }, null)).toBe(
+      "suspect 9 not settled: there is no record 9",
+    );
+  });
+});
