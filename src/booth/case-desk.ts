@@ -187,6 +187,15 @@ export class CaseDesk {
   onLaneRecord(r: CommittedRecord): void {
     if (this.d.work.closed()) return;
     const activeId = this.d.work.activeId();
+    if (
+      (r.extra as { settlement?: { settledBy?: string } } | undefined)?.settlement?.settledBy === "operator"
+    ) {
+      // settled by hand (etc-lane journal settle), maybe days after its trip: only its own case closes; a
+      // vehicle of the same card at the booth now has not paid the trip it is on
+      const own = this.queue.get(`s${r.seq}`);
+      if (own && activeId !== own.id) this.remove(own, `settled by hand (record ${r.seq})`);
+      return;
+    }
     if (r.kind === "transaction") {
       // paid over DSRC (or a late B5 settled it): the vehicle's booth cases are closed
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId }))

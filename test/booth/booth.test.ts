@@ -318,6 +318,37 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("an operator settles the suspect by hand: its own case closes; the same card's vehicle waiting at the booth stays queued to pay its trip", async () => {
+    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      await t.caseQueued("UNSETTLED_DEBIT");
+      const [suspect] = t.records();
+      const d = t.ledger()[0]!;
+      const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
+      const r = await t.lane.controller.settleSuspect(
+        {
+          seq: suspect!.seq,
+          verdict: "debited",
+          reason: "bank ticket 4711",
+          proof: {
+            tac: d.tac,
+            iccPaySerial: hex(d.iccPaySerial, 4),
+            psamNo: d.psamNo,
+            psamTransSerial: hex(d.psamTransSerial, 8),
+            transTime: d.transTime,
+          },
+        },
+        { name: "zhang", uid: 1001 },
+      );
+      expect(r).toMatchObject({ ok: true, data: { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED" } });
+      await t.boothIdle();
+      // the settlement is of a debit made earlier: the vehicle at the booth has not paid this trip
+      expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["UNSETTLED_DEBIT"]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("the lane settles the suspect from a late B5 while the booth proves it: the booth's settlement is refused, no alarm, the vehicle has paid, one record", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
