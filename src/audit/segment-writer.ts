@@ -69,6 +69,14 @@ export class SegmentWriter {
     return this.error;
   }
 
+  /**
+   * The last seq an fdatasync of this process covered; what the file held when the trail opened counts as
+   * covered (the witness reads those at start as they are: src/audit/witness.ts).
+   */
+  get syncedSeq(): number {
+    return Math.max(this.synced, this.o.writtenSeq);
+  }
+
   /** Something was written since the last fdatasync. */
   unsynced(): boolean {
     return this.written > this.synced;

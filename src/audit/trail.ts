@@ -178,6 +178,7 @@ export class AuditTrail {
       publicKeyPem: key.publicKeyPem,
       now: this.now,
       max: opts.witnessQueueMax ?? 50_000,
+      durableSeq: () => this.file.syncedSeq,
       enabled: opts.witness ?? true,
       ...(opts.witnessConflictRetryMs !== undefined ? { conflictRetryMs: opts.witnessConflictRetryMs } : {}),
       ...(opts.witnessRetryMs !== undefined ? { failRetryMs: opts.witnessRetryMs } : {}),

@@ -43,6 +43,12 @@ export interface CheckpointWitnessOptions {
   onConflict: (message: string, data: Record<string, unknown>) => void;
   /** at start: the trail does not contain what the station acknowledged */
   onBehind: (message: string, data: Record<string, unknown>) => void;
+  /**
+   * the last seq an fdatasync covers: reading the files again past the queue bound stops at a checkpoint
+   * after it (the trail adds that one once a sync covers it), so the station never holds a checkpoint a
+   * power cut could take from the lane; default: everything in the files
+   */
+  durableSeq?: () => number;
   /** after a 409, ask again this much later (an operator may have reset the station's record) */
   conflictRetryMs?: number;
   /** after another refusal (422, malformed answer), ask again this much later */
@@ -109,7 +115,7 @@ export class CheckpointWitness {
     return this.ready;
   }
 
-  private async rebuild(w: WitnessRecord | null): Promise<void> {
+  private async rebuild(w: WitnessRecord | null, durableTo = Number.POSITIVE_INFINITY): Promise<void> {
     const segs = listSegments(this.o.dir);
     let start = 0;
     if (w) for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= w.to) start = i;
@@ -118,7 +124,9 @@ export class CheckpointWitness {
     let lastN = w?.n ?? 0;
     let checkedW = false;
     let parsed = 0;
+    let past = false;
     for (const seg of segs.slice(start)) {
+      if (past) break;
       let buf: Buffer;
       try {
         buf = await readFile(seg.path);
@@ -133,6 +141,11 @@ export class CheckpointWitness {
         const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
         if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
         const n = cp.checkpoint.n;
+        if (e!.seq > durableTo && n > lastN) {
+          // no fdatasync covers it (nor any after it) yet: the trail adds each once one does
+          past = true;
+          break;
+        }
         if (w?.state === "acknowledged" && n === w.n && !checkedW) {
           checkedW = true;
           const h = checkpointHash(cp.checkpoint);
@@ -169,7 +182,7 @@ export class CheckpointWitness {
     const waiting = this.spilled;
     this.spilled = 0;
     this.rebuilding = true;
-    this.ready = this.rebuild(this.record)
+    this.ready = this.rebuild(this.record, this.o.durableSeq?.())
       .catch((e: unknown) => {
         // nothing was read: they still wait in the files, and the next due() reads them again
         this.spilled += waiting;

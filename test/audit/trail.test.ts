@@ -367,6 +367,36 @@ describe("the witness queue", () => {
     await t.close();
   });
 
+  it("reading the files again past the bound stops at a checkpoint no fdatasync covers yet; the trail queues it once one does", async () => {
+    const { t, made, queued } = await pastTheQueueBound();
+    // the next checkpoint is written, but its fdatasync has not returned yet
+    const file = (t as unknown as { file: { sync: (f: (upTo: number) => void) => Promise<void> } }).file;
+    const realSync = file.sync.bind(file);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    file.sync = (f) => held.then(() => realSync(f));
+    t.append(ev(100));
+    const cp = await t.checkpointNow();
+    const n = cp!.checkpoint.n;
+    expect(made).not.toContain(n);
+    // the station takes what is queued, and the files are read again each time the queue drains
+    const sent: number[] = [];
+    while (queued().length > 0) {
+      const b = queued();
+      sent.push(...b);
+      t.witness.acknowledged(b[b.length - 1]!);
+      await t.witness.ready;
+    }
+    // never the one a power cut could still take from the lane
+    expect(sent).toEqual(made);
+    release();
+    await t.flush();
+    expect(queued()).toEqual([n]);
+    await t.close();
+  });
+
   it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
