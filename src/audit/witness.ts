@@ -44,9 +44,10 @@ export interface CheckpointWitnessOptions {
   /** at start: the trail does not contain what the station acknowledged */
   onBehind: (message: string, data: Record<string, unknown>) => void;
   /**
-   * the last seq an fdatasync covers: reading the files again past the queue bound stops at a checkpoint
-   * after it (the trail adds that one once a sync covers it), so the station never holds a checkpoint a
-   * power cut could take from the lane; default: everything in the files
+   * the last seq an fdatasync covers (what the files held at open counts as covered): reading the files,
+   * at start or again past the queue bound, stops at a checkpoint after it (the trail adds that one once a
+   * sync covers it), so the station never holds a checkpoint a power cut could take from the lane, and none
+   * is queued twice; default: everything in the files
    */
   durableSeq?: () => number;
   /** after a 409, ask again this much later (an operator may have reset the station's record) */
@@ -104,7 +105,8 @@ export class CheckpointWitness {
       return this.ready;
     }
     this.rebuilding = true;
-    this.ready = this.rebuild(w)
+    // lines this process writes meanwhile are not read: the trail adds its checkpoints once synced
+    this.ready = this.rebuild(w, this.o.durableSeq?.())
       .catch((e: unknown) => {
         this.lastError = `reading unacknowledged checkpoints: ${e instanceof Error ? e.message : String(e)}`;
       })

@@ -15,6 +15,7 @@ import { checkpointHash, type SignedCheckpoint } from "../../src/audit/checkpoin
 import { type AuditEntry, GENESIS } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { CheckpointWitness } from "../../src/audit/witness.js";
 import { allLines, binding, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
 let dir: string;
@@ -395,6 +396,35 @@ describe("the witness queue", () => {
     await t.flush();
     expect(queued()).toEqual([n]);
     await t.close();
+  });
+
+  it("at start, the files are read up to what an fdatasync covers: a checkpoint written meanwhile is queued once, by the trail", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 2 });
+    for (let i = 0; i < 4; i++) {
+      t.append(ev(i));
+      await t.flush();
+    }
+    await t.close();
+    const cps = entries().filter((e) => e.type === "audit.checkpoint");
+    expect(cps.length).toBeGreaterThanOrEqual(2);
+    // the second checkpoint's line was written after the witness began reading, its fdatasync still due
+    const durable = cps[1]!.seq - 1;
+    const w = new CheckpointWitness({
+      dir: auditDir(dir),
+      spool: new MemoryAuditSpool(),
+      publicKeyPem: "",
+      now: Date.now,
+      max: 100,
+      enabled: true,
+      durableSeq: () => durable,
+      onConflict: () => undefined,
+      onBehind: () => undefined,
+    });
+    await w.recover({ n: 0, to: 0, hash: GENESIS, seq: 0, line: null, at: null });
+    expect(w.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual([1]);
+    // once an fdatasync covers it the trail adds it: queued once
+    w.add(cps[1]!.data as unknown as SignedCheckpoint);
+    expect(w.batch(100).checkpoints.map((c) => c.checkpoint.n)).toEqual([1, 2]);
   });
 
   it("at start, a trail whose checkpoint differs from the one the station acknowledged, or ends before it, is a rollback", async () => {
