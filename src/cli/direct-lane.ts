@@ -23,7 +23,7 @@ import {
   operatorDetail,
   parseOperatorClose,
 } from "../lane/lane-gate.js";
-import { operatorSettlement } from "../lane/operator-settlement.js";
+import { operatorSettlement, settledResult } from "../lane/operator-settlement.js";
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
@@ -202,22 +202,10 @@ export async function runDirect(
             };
           const plan = operatorSettlement(j.get(req.seq), req, d.config.lane.role, user);
           if (!plan.ok) return plan;
-          const c = j.settle(req.seq, plan.settlement);
-          return {
-            ok: true,
-            message:
-              `suspect ${c.seq} (${c.tradeId}) settled as ${c.kind} ${c.outcome}` +
-              (c.kind === "transaction" ? ` with TAC ${c.tac}` : "") +
-              "; the lane no longer holds its card and OBU for it when it starts",
-            data: {
-              seq: c.seq,
-              tradeId: c.tradeId,
-              kind: c.kind,
-              outcome: c.outcome,
-              amount: c.amount,
-              revision: c.revision,
-            },
-          };
+          return settledResult(
+            j.settle(req.seq, plan.settlement),
+            "the lane no longer holds its card and OBU for it when it starts",
+          );
         },
       };
       return await fn(auditedOperator(inner, session.audit), { ...currentUser(), via: "direct" });

@@ -40,7 +40,12 @@ import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { isDebit, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
-import { type OperatorSettleRequest, operatorSettlement, type SettlingUser } from "./operator-settlement.js";
+import {
+  type OperatorSettleRequest,
+  operatorSettlement,
+  type SettlingUser,
+  settledResult,
+} from "./operator-settlement.js";
 import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListPort } from "./ports.js";
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
@@ -455,24 +460,13 @@ export class LaneController {
         operator: user.name,
       });
       this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
-      return {
-        ok: true,
-        message:
-          `suspect ${c.seq} (${c.tradeId}) settled as ${c.kind} ${c.outcome}` +
-          (c.kind === "transaction" ? ` with TAC ${c.tac}` : "") +
-          (still
-            ? "; its card or OBU stays held: another unsettled suspect names it"
-            : "; its card and OBU are no longer held here"),
-        data: {
-          seq: c.seq,
-          tradeId: c.tradeId,
-          kind: c.kind,
-          outcome: c.outcome,
-          amount: c.amount,
-          revision: c.revision,
-          stillHeld: still,
-        },
-      };
+      return settledResult(
+        c,
+        still
+          ? "its card or OBU stays held: another unsettled suspect names it"
+          : "its card and OBU are no longer held here",
+        { stillHeld: still },
+      );
     });
   }
 

@@ -50,6 +50,30 @@ export interface SettlingUser {
 
 export type SettlePlan = { ok: true; settlement: Settlement } | { ok: false; message: string };
 
+/** The operator's result line and details for settled record `c`; `after`: what that means for the hold. */
+export function settledResult(
+  c: CommittedRecord,
+  after: string,
+  extra: Record<string, unknown> = {},
+): { ok: true; message: string; data: Record<string, unknown> } {
+  return {
+    ok: true,
+    message:
+      `suspect ${c.seq} (${c.tradeId}) settled as ${c.kind} ${c.outcome}` +
+      (c.kind === "transaction" ? ` with TAC ${c.tac}` : "") +
+      `; ${after}`,
+    data: {
+      seq: c.seq,
+      tradeId: c.tradeId,
+      kind: c.kind,
+      outcome: c.outcome,
+      amount: c.amount,
+      revision: c.revision,
+      ...extra,
+    },
+  };
+}
+
 const STORED_VALUE = 22;
 
 /** The settlement of suspect `rec` the operator asks for, or why it is refused (nothing changes then). */

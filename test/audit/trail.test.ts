@@ -15,6 +15,7 @@ import { checkpointHash, type SignedCheckpoint } from "../../src/audit/checkpoin
 import { type AuditEntry, GENESIS } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import type { AuditTrail } from "../../src/audit/trail.js";
 import { CheckpointWitness } from "../../src/audit/witness.js";
 import { allLines, binding, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
@@ -332,11 +333,8 @@ describe("the witness queue", () => {
     return { t, made, queued };
   }
 
-  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
-    const { t, made, queued } = await pastTheQueueBound();
-    expect(made.length).toBeGreaterThanOrEqual(5);
-    expect(queued()).toEqual([1, 2]);
-    expect(t.witness.status()).toMatchObject({ queued: 2, onDisk: made.length - 2 });
+  /** The station acknowledges what is queued until nothing is (the files read again each time); what it got. */
+  async function stationTakesAll(t: AuditTrail, queued: () => number[]): Promise<number[]> {
     const sent: number[] = [];
     while (queued().length > 0) {
       const b = queued();
@@ -344,6 +342,15 @@ describe("the witness queue", () => {
       t.witness.acknowledged(b[b.length - 1]!);
       await t.witness.ready;
     }
+    return sent;
+  }
+
+  it("past its bound, checkpoints wait in the files and are queued in order once the station took the older ones", async () => {
+    const { t, made, queued } = await pastTheQueueBound();
+    expect(made.length).toBeGreaterThanOrEqual(5);
+    expect(queued()).toEqual([1, 2]);
+    expect(t.witness.status()).toMatchObject({ queued: 2, onDisk: made.length - 2 });
+    const sent = await stationTakesAll(t, queued);
     expect(sent).toEqual(made);
     expect(t.witness.status()).toMatchObject({ queued: 0, onDisk: 0 });
     await t.close();
@@ -383,13 +390,7 @@ describe("the witness queue", () => {
     const n = cp!.checkpoint.n;
     expect(made).not.toContain(n);
     // the station takes what is queued, and the files are read again each time the queue drains
-    const sent: number[] = [];
-    while (queued().length > 0) {
-      const b = queued();
-      sent.push(...b);
-      t.witness.acknowledged(b[b.length - 1]!);
-      await t.witness.ready;
-    }
+    const sent = await stationTakesAll(t, queued);
     // never the one a power cut could still take from the lane
     expect(sent).toEqual(made);
     release();

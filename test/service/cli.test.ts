@@ -21,6 +21,18 @@ import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type Rig, startRig } from "./harness.js";
 
+/** A lane config naming `dataDir` (the commands read its lane, dataDir and journal settings). */
+const laneYaml = (dataDir: string, ...more: string[]): string =>
+  [
+    'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+    "rsu: { port: /dev/null, protocol: legacy }",
+    "statusList: { publicKey: key.pem }",
+    `dataDir: ${dataDir}`,
+    "tariff: tariff.yaml",
+    ...more,
+    "",
+  ].join("\n");
+
 let rig: Rig;
 let empty: string;
 beforeAll(async () => {
@@ -79,17 +91,7 @@ describe("etc-lane status", () => {
 
   it("finds the lane by its config file, and says so and exits 3 when no lane runs", async () => {
     const cfg = join(empty, "lane.yaml");
-    writeFileSync(
-      cfg,
-      [
-        'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
-        "rsu: { port: /dev/null, protocol: legacy }",
-        "statusList: { publicKey: key.pem }",
-        `dataDir: ${rig.dataDir}`,
-        "tariff: tariff.yaml",
-        "",
-      ].join("\n"),
-    );
+    writeFileSync(cfg, laneYaml(rig.dataDir));
     const viaConfig = await runCli("etc-lane", ["status", "--config", cfg]);
     expect(viaConfig.code).toBe(0);
     expect(viaConfig.stdout).toContain("Lane 4301-0102-03");
@@ -289,18 +291,7 @@ describe("operator actions without a running lane (the data directory, under its
       j.commit(sampleRecord(3)); // as old, but the station never acknowledged it: kept
       j.close();
       const cfg = join(dir, "lane.yaml");
-      writeFileSync(
-        cfg,
-        [
-          'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
-          "rsu: { port: /dev/null, protocol: legacy }",
-          "statusList: { publicKey: key.pem }",
-          `dataDir: ${dataDir}`,
-          "tariff: tariff.yaml",
-          "journal: { retentionDays: 30 }",
-          "",
-        ].join("\n"),
-      );
+      writeFileSync(cfg, laneYaml(dataDir, "journal: { retentionDays: 30 }"));
       const args = ["journal", "retention", "--now", "--config", cfg];
       // while another holder has the data directory: refused, naming it, nothing deleted
       const held = acquireDataDirLock(dataDir, { role: "cli", command: "a test holding the lock" });
@@ -348,17 +339,7 @@ describe("operator actions without a running lane (the data directory, under its
       await trail.close();
       j.close();
       const cfg = join(dir, "lane.yaml");
-      writeFileSync(
-        cfg,
-        [
-          'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
-          "rsu: { port: /dev/null, protocol: legacy }",
-          "statusList: { publicKey: key.pem }",
-          `dataDir: ${dataDir}`,
-          "tariff: tariff.yaml",
-          "",
-        ].join("\n"),
-      );
+      writeFileSync(cfg, laneYaml(dataDir));
       const args = ["journal", "settle", String(s.seq), "--not-debited", "--reason", "bank: no debit"];
       // without the config the role (entry write or exit debit) is unknown: refused, nothing changed
       const noCfg = await runCli("etc-lane", [...args, "--data-dir", dataDir]);
