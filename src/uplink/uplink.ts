@@ -122,7 +122,13 @@ export interface UplinkOptions {
   /** app version reported in heartbeats */
   appVersion?: string;
   fetch?: typeof fetch;
+  /** the wall clock, for the times the uplink reports and records; default Date.now */
   now?: () => number;
+  /**
+   * the clock of the breaker's cool-down and of the heartbeat and status-list schedules, in ms: one that
+   * never steps (a wall clock set back an hour would hold them for the hour); default performance.now
+   */
+  monotonicNow?: () => number;
   random?: () => number;
 }
 
@@ -142,6 +148,7 @@ export class Uplink {
   private readonly backoff: Backoff;
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
+  private readonly mono: () => number;
   private readonly batchSize: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
@@ -184,6 +191,7 @@ export class Uplink {
     this.log = (opts.logger ?? silentLogger).child({ module: "uplink" });
     this.outbox = opts.outbox;
     this.now = opts.now ?? Date.now;
+    this.mono = opts.monotonicNow ?? (() => globalThis.performance.now());
     this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
     const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
     const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
@@ -208,7 +216,7 @@ export class Uplink {
     }
     this.pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
     this.backoff = new Backoff(bo, opts.random);
-    this.breaker = new CircuitBreaker(br, this.now);
+    this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
       {
         baseUrl: opts.stationUrl,
@@ -410,7 +418,7 @@ export class Uplink {
       }
       this.publish();
       if (!worked) {
-        const now = this.now();
+        const now = this.mono();
         const due = Math.min(
           this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
           this.sl ? this.nextPollAt : Number.POSITIVE_INFINITY,
@@ -442,7 +450,7 @@ export class Uplink {
    * both have work, so neither a failing or long bundle chain nor an upload backlog starves the other.
    */
   private async step(): Promise<boolean> {
-    const now = this.now();
+    const now = this.mono();
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {
       this.nextHeartbeatAt = now + this.heartbeatMs;
       await this.sendHeartbeat();
@@ -463,7 +471,7 @@ export class Uplink {
         this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
         this.log.error({ code: e.code, err: message }, "status-list poll failed");
       }
-      this.nextPollAt = more ? 0 : this.now() + this.pollMs;
+      this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
       return true;
     }
     this.polledLast = false;
@@ -472,7 +480,7 @@ export class Uplink {
       return true;
     }
     const cps = this.opts.auditCheckpoints;
-    if (cps?.due(now)) {
+    if (cps?.due(this.now())) {
       await sendCheckpoints(this.client, cps);
       return true;
     }
