@@ -166,8 +166,8 @@ export class Uplink {
   private publishQueued = false;
   private nextHeartbeatAt = 0;
   private nextPollAt = 0;
-  /** the last step was a status-list poll: an upload batch that waits goes next (step) */
-  private polledLast = false;
+  /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (step) */
+  private uploadNext = false;
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
@@ -445,20 +445,28 @@ export class Uplink {
 
   /**
    * One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure.
-   * Nothing the station fails at holds up the uploads: a heartbeat's next one is due an interval on
-   * whatever this one meets, and status-list polls (one bundle each) and upload batches take turns while
-   * both have work, so neither a failing or long bundle chain nor an upload backlog starves the other.
+   * Nothing the station fails at holds up the uploads: while records wait, an upload batch goes after each
+   * heartbeat and each status-list poll (one bundle each), whatever they met, so neither a heartbeat
+   * endpoint that fails or never answers nor a failing or long bundle chain starves the uploads, and an
+   * upload backlog starves neither of them; a heartbeat's next one is due an interval after it ended. While
+   * records wait, the breaker's probe is an upload batch: what the station does with heartbeats or
+   * status lists says nothing about whether it takes records.
    */
   private async step(): Promise<boolean> {
     const now = this.mono();
-    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {
-      this.nextHeartbeatAt = now + this.heartbeatMs;
-      await this.sendHeartbeat();
+    const batch = this.outbox.pending(this.batchSize);
+    const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
+    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
+      this.uploadNext = true;
+      try {
+        await this.sendHeartbeat();
+      } finally {
+        this.nextHeartbeatAt = this.mono() + this.heartbeatMs;
+      }
       return true;
     }
-    const batch = this.outbox.pending(this.batchSize);
-    if (this.sl && now >= this.nextPollAt && !(this.polledLast && batch.length > 0)) {
-      this.polledLast = true;
+    if (this.sl && now >= this.nextPollAt && !uploadFirst) {
+      this.uploadNext = true;
       let more = false;
       try {
         more = await this.pollStatusList();
@@ -474,7 +482,7 @@ export class Uplink {
       this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
       return true;
     }
-    this.polledLast = false;
+    this.uploadNext = false;
     if (batch.length > 0) {
       await this.uploadBatch(batch);
       return true;
