@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { JournalErrorCodes } from "../journal/errors.js";
+import { canonicalLane, laneKey } from "../journal/trade-id.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 
 export interface StationClientOptions {
@@ -56,7 +57,10 @@ const CheckpointConflict = z.object({ message: z.string(), current: z.unknown() 
 export class StationClient {
   private readonly base: string;
   private readonly f: typeof fetch;
+  /** src/journal/trade-id.ts laneKey: hex in upper case whatever the config's case, as trade ids have it */
   readonly laneId: string;
+  /** the lane identity the station is told, in the case of laneId */
+  readonly lane: LaneIdentity;
 
   constructor(
     private readonly opts: StationClientOptions,
@@ -64,7 +68,8 @@ export class StationClient {
   ) {
     this.base = opts.baseUrl.replace(/\/+$/, "");
     this.f = opts.fetch ?? fetch;
-    this.laneId = `${opts.lane.network}${opts.lane.station}${String(opts.lane.lane).padStart(2, "0")}`;
+    this.lane = canonicalLane(opts.lane);
+    this.laneId = laneKey(opts.lane);
   }
 
   /**
@@ -169,7 +174,7 @@ export class StationClient {
 
   /** POST /api/v1/transactions with the records' stored JSON passed through unchanged, and their revision. */
   async upload(records: readonly PendingRecord[]): Promise<UploadResult & { bytes: number }> {
-    const lane = JSON.stringify(this.opts.lane);
+    const lane = JSON.stringify(this.lane);
     const parts = records.map(
       (r) =>
         `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","revision":${r.revision},` +

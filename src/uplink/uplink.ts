@@ -499,7 +499,7 @@ export class Uplink {
     const s = this.snapshot();
     const sentAt = this.now();
     const answer = await this.client.heartbeat({
-      lane: this.opts.lane,
+      lane: this.client.lane,
       time: new Date(this.now()).toISOString(),
       appVersion: this.opts.appVersion ?? null,
       uplink: { state: s.state, queueDepth: s.queueDepth, oldestPendingAgeMs: s.oldestPendingAgeMs },
