@@ -44,6 +44,13 @@ export interface AuditSink {
 
 export type UplinkState = "online" | "degraded" | "offline";
 
+/** The outbox failed to record what the station answered: the journal's failure, not the station's. */
+class OutboxWriteFailed extends Error {
+  constructor(readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export interface UplinkStatus {
   state: UplinkState;
   breaker: BreakerState;
@@ -386,8 +393,7 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now())))
-        done();
+      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due(this.now()))) done();
     });
   }
 
@@ -403,6 +409,15 @@ export class Uplink {
         worked = await this.step();
       } catch (e) {
         if (this.stopping) break;
+        if (e instanceof OutboxWriteFailed) {
+          // the station answered; the journal could not record it (it turns unhealthy: no records go until it
+          // recovers, and the station stores a re-send once by trade id)
+          this.breaker.release();
+          this.log.error({ err: e.message }, "the journal failed to record the station's answer");
+          this.publish();
+          await this.sleep(this.backoff.next(), false);
+          continue;
+        }
         this.onFailure(e);
         this.publish();
         await this.sleep(this.backoff.next(), false);
@@ -454,7 +469,7 @@ export class Uplink {
    */
   private async step(): Promise<boolean> {
     const now = this.mono();
-    const batch = this.outbox.pending(this.batchSize);
+    const batch = this.recordsToSend() ? this.outbox.pending(this.batchSize) : [];
     const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
       this.uploadNext = true;
@@ -495,6 +510,23 @@ export class Uplink {
     return false;
   }
 
+  /**
+   * Records wait and may go: not while the journal is unhealthy (it could not record the acknowledgement,
+   * and the same batch would go again and again); they go once it has recovered.
+   */
+  private recordsToSend(): boolean {
+    return this.outbox.healthy !== false && this.outbox.queueDepth() > 0;
+  }
+
+  /** An outbox write after the station's answer; its failure is the journal's, not the station's. */
+  private record<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      throw new OutboxWriteFailed(e);
+    }
+  }
+
   private async sendHeartbeat(): Promise<void> {
     const s = this.snapshot();
     const sentAt = this.now();
@@ -532,7 +564,7 @@ export class Uplink {
       .filter((a) => sent.has(a.tradeId))
       .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
     // the station's answer is durable at the station; record it durably here before anything else
-    const n = acked.length > 0 ? this.outbox.markUploaded(acked, new Date(this.now())) : 0;
+    const n = acked.length > 0 ? this.record(() => this.outbox.markUploaded(acked, new Date(this.now()))) : 0;
     this.counters.recordsAcked += n;
     this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
     this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
@@ -544,14 +576,16 @@ export class Uplink {
     if (refused.length > 0) {
       // keep the queue moving: the refused records are held (kept, never pruned) for an operator
       // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
-      held = this.outbox.hold(
-        refused.map((r) => ({
-          tradeId: r.tradeId!,
-          code: r.code,
-          message: r.message ?? "",
-          revision: sent.get(r.tradeId!)!,
-        })),
-        new Date(this.now()),
+      held = this.record(() =>
+        this.outbox.hold(
+          refused.map((r) => ({
+            tradeId: r.tradeId!,
+            code: r.code,
+            message: r.message ?? "",
+            revision: sent.get(r.tradeId!)!,
+          })),
+          new Date(this.now()),
+        ),
       );
       this.counters.rejected += held;
       const first = refused[0]!;
