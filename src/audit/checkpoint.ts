@@ -20,6 +20,7 @@ import {
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { laneKey } from "../journal/trade-id.js";
 import { GENESIS, sha256hex } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 
@@ -132,8 +133,9 @@ export function keyIdOf(publicKey: KeyObject): string {
   return id;
 }
 
+/** The lane id checkpoints name: src/journal/trade-id.ts laneKey, as trade ids and the station API have it. */
 export function laneIdOf(lane: { network: string; station: string; lane: number }): string {
-  return `${lane.network.toUpperCase()}${lane.station.toUpperCase()}${String(lane.lane).padStart(2, "0")}`;
+  return laneKey(lane);
 }
 
 /** A public key from PEM (SPKI) text; throws E623 naming the source when it is not an Ed25519 key. */

@@ -13,7 +13,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { JournalErrorCodes } from "./errors.js";
-import { validateLaneIdentity } from "./trade-id.js";
+import { canonicalLane, validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 
 export const JOURNAL_FILE = "journal.db";
@@ -124,7 +124,7 @@ export function enforceDurability(db: Database.Database, path: string): void {
 }
 
 export function normaliseLane(id: LaneIdentity): LaneIdentity {
-  return { network: id.network.toUpperCase(), station: id.station.toUpperCase(), lane: id.lane };
+  return canonicalLane(id);
 }
 
 export interface JournalDbOptions {

@@ -37,6 +37,11 @@ export interface Outbox {
   heldCount(): number;
   oldestPendingAgeMs(now?: Date): number | null;
   /**
+   * false while the journal records nothing (disk full, write failure: until recover()); it could not record
+   * the station's acknowledgement then, so the uplink sends no records (absent: always healthy)
+   */
+  readonly healthy?: boolean;
+  /**
    * emits when records join the queue: after each commit, settlement and requeueHeld (`seq` -1 then); the
    * uplink uses it to wake up
    */

@@ -17,8 +17,18 @@ export function validateLaneIdentity(id: LaneIdentity): string | null {
   return null;
 }
 
+/**
+ * The lane id: network and station hex in upper case (whatever case the config has) and the lane in two
+ * digits, e.g. "43A1010203". The one form of it everywhere: trade ids, the station API (docs/station-api.md),
+ * audit checkpoints.
+ */
 export function laneKey(id: LaneIdentity): string {
   return `${id.network.toUpperCase()}${id.station.toUpperCase()}${String(id.lane).padStart(2, "0")}`;
+}
+
+/** The lane identity in the case of laneKey (network and station hex upper case). */
+export function canonicalLane(id: LaneIdentity): LaneIdentity {
+  return { network: id.network.toUpperCase(), station: id.station.toUpperCase(), lane: id.lane };
 }
 
 export function formatTradeId(lane: LaneIdentity, at: Date, seq: number, utcOffsetMinutes: number): string {

@@ -1,5 +1,6 @@
 /**
- * HTTP(S) client for the station API (docs/station-api.md). Every request has a timeout (AbortSignal).
+ * HTTP(S) client for the station API (docs/station-api.md). Every request, with the reading of its answer,
+ * has a timeout (a timer that aborts it: see request).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
  * E612 when it answers with something unusable (other 4xx, malformed body). A bundle's pages are put
  * together and checked by ./bundle-download.ts (E614 for a bad bundle).
@@ -7,6 +8,7 @@
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { JournalErrorCodes } from "../journal/errors.js";
+import { canonicalLane, laneKey } from "../journal/trade-id.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 
 export interface StationClientOptions {
@@ -55,7 +57,10 @@ const CheckpointConflict = z.object({ message: z.string(), current: z.unknown() 
 export class StationClient {
   private readonly base: string;
   private readonly f: typeof fetch;
+  /** src/journal/trade-id.ts laneKey: hex in upper case whatever the config's case, as trade ids have it */
   readonly laneId: string;
+  /** the lane identity the station is told, in the case of laneId */
+  readonly lane: LaneIdentity;
 
   constructor(
     private readonly opts: StationClientOptions,
@@ -63,42 +68,64 @@ export class StationClient {
   ) {
     this.base = opts.baseUrl.replace(/\/+$/, "");
     this.f = opts.fetch ?? fetch;
-    this.laneId = `${opts.lane.network}${opts.lane.station}${String(opts.lane.lane).padStart(2, "0")}`;
+    this.lane = canonicalLane(opts.lane);
+    this.laneId = laneKey(opts.lane);
   }
 
-  private async request(
+  /**
+   * One exchange with the station: the request and the reading of its answer (`read`) under one deadline.
+   * The deadline is a plain timer that aborts our own controller, cleared once `read` is done; it is not
+   * AbortSignal.timeout: on Node 20 a timeout signal that only AbortSignal.any refers to can be garbage
+   * collected before it fires (nodejs/node#57736), and a station that accepts and never answers then holds
+   * the request until undici's own headers timeout (300 s). The pending timer keeps the controller alive.
+   */
+  private async request<T>(
     what: string,
     path: string,
     init: { method: "GET" | "POST"; body?: string; timeoutMs?: number; pass?: number[] },
-  ): Promise<Response> {
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const timeoutMs = init.timeoutMs ?? this.opts.requestTimeoutMs;
-    const signal = AbortSignal.any([this.stopSignal, AbortSignal.timeout(timeoutMs)]);
+    const ctrl = new AbortController();
+    const onStop = (): void => ctrl.abort(this.stopSignal.reason);
+    const timer = setTimeout(
+      () => ctrl.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")),
+      timeoutMs,
+    );
+    if (this.stopSignal.aborted) onStop();
+    else this.stopSignal.addEventListener("abort", onStop, { once: true });
+    const signal = ctrl.signal;
     const headers: Record<string, string> = { accept: "application/json", "x-lane-id": this.laneId };
     if (init.body !== undefined) headers["content-type"] = "application/json";
     if (this.opts.authToken) headers.authorization = `Bearer ${this.opts.authToken}`;
-    let res: Response;
     try {
-      res = await this.f(`${this.base}${path}`, { method: init.method, headers, body: init.body, signal });
-    } catch (e) {
-      throw this.networkError(what, e, timeoutMs);
-    }
-    if (res.status >= 500 || res.status === 429 || res.status === 408) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: HTTP ${res.status}`, {
-        status: res.status,
-      });
-    }
-    if (res.status >= 400 && !init.pass?.includes(res.status)) {
-      const text = await this.readText(what, res, timeoutMs).catch(() => "");
-      throw new EtcError(
-        JournalErrorCodes.StationProtocol,
-        `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`,
-        {
+      let res: Response;
+      try {
+        res = await this.f(`${this.base}${path}`, { method: init.method, headers, body: init.body, signal });
+      } catch (e) {
+        throw this.networkError(what, e, timeoutMs);
+      }
+      if (res.status >= 500 || res.status === 429 || res.status === 408) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new EtcError(JournalErrorCodes.StationUnreachable, `station ${what}: HTTP ${res.status}`, {
           status: res.status,
-        },
-      );
+        });
+      }
+      if (res.status >= 400 && !init.pass?.includes(res.status)) {
+        const text = await this.readText(what, res, timeoutMs).catch(() => "");
+        throw new EtcError(
+          JournalErrorCodes.StationProtocol,
+          `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`,
+          {
+            status: res.status,
+          },
+        );
+      }
+      return await read(res);
+    } finally {
+      clearTimeout(timer);
+      this.stopSignal.removeEventListener("abort", onStop);
     }
-    return res;
   }
 
   private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
@@ -147,25 +174,27 @@ export class StationClient {
 
   /** POST /api/v1/transactions with the records' stored JSON passed through unchanged, and their revision. */
   async upload(records: readonly PendingRecord[]): Promise<UploadResult & { bytes: number }> {
-    const lane = JSON.stringify(this.opts.lane);
+    const lane = JSON.stringify(this.lane);
     const parts = records.map(
       (r) =>
         `{"tradeId":${JSON.stringify(r.tradeId)},"seq":${r.seq},"kind":"${r.kind}","revision":${r.revision},` +
         `"record":${r.json}}`,
     );
     const body = `{"lane":${lane},"records":[${parts.join(",")}]}`;
-    const res = await this.request("upload", "/api/v1/transactions", { method: "POST", body });
-    const out = await this.readJson("upload", res, UploadResponse);
+    const out = await this.request("upload", "/api/v1/transactions", { method: "POST", body }, (res) =>
+      this.readJson("upload", res, UploadResponse),
+    );
     return { ...out, bytes: Buffer.byteLength(body) };
   }
 
   /** The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read. */
   async heartbeat(body: unknown): Promise<{ serverTimeMs: number | null }> {
-    const res = await this.request("heartbeat", `/api/v1/lanes/${this.laneId}/heartbeat`, {
-      method: "POST",
-      body: JSON.stringify(body),
-    });
-    const text = await this.readText("heartbeat", res, this.opts.requestTimeoutMs);
+    const text = await this.request(
+      "heartbeat",
+      `/api/v1/lanes/${this.laneId}/heartbeat`,
+      { method: "POST", body: JSON.stringify(body) },
+      (res) => this.readText("heartbeat", res, this.opts.requestTimeoutMs),
+    );
     try {
       const t = (JSON.parse(text) as { serverTime?: unknown }).serverTime;
       const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
@@ -187,25 +216,33 @@ export class StationClient {
     | { status: "conflict"; current: unknown; message: string }
   > {
     const what = "audit checkpoints";
-    const res = await this.request(what, `/api/v1/lanes/${this.laneId}/audit-checkpoints`, {
-      method: "POST",
-      body: JSON.stringify({ publicKey: body.publicKeyPem, checkpoints: body.checkpoints }),
-      pass: [409],
-    });
-    if (res.status === 409) {
-      const c = await this.readJson(what, res, CheckpointConflict);
-      return { status: "conflict", current: c.current, message: c.message };
-    }
-    const ok = await this.readJson(what, res, CheckpointAccepted);
-    return { status: "accepted", accepted: ok.accepted };
+    return this.request(
+      what,
+      `/api/v1/lanes/${this.laneId}/audit-checkpoints`,
+      {
+        method: "POST",
+        body: JSON.stringify({ publicKey: body.publicKeyPem, checkpoints: body.checkpoints }),
+        pass: [409],
+      },
+      async (res) => {
+        if (res.status === 409) {
+          const c = await this.readJson(what, res, CheckpointConflict);
+          return { status: "conflict" as const, current: c.current, message: c.message };
+        }
+        const ok = await this.readJson(what, res, CheckpointAccepted);
+        return { status: "accepted" as const, accepted: ok.accepted };
+      },
+    );
   }
 
   async manifest(held: { full: string | null; delta: string | null }): Promise<Manifest> {
     const q = new URLSearchParams({ full: held.full ?? "", delta: held.delta ?? "" });
-    const res = await this.request("status-list manifest", `/api/v1/status-list/manifest?${q}`, {
-      method: "GET",
-    });
-    return this.readJson("status-list manifest", res, ManifestSchema);
+    return this.request(
+      "status-list manifest",
+      `/api/v1/status-list/manifest?${q}`,
+      { method: "GET" },
+      (res) => this.readJson("status-list manifest", res, ManifestSchema),
+    );
   }
 
   /**
@@ -214,18 +251,17 @@ export class StationClient {
    */
   async bundlePage(info: BundleInfo, p: number): Promise<Buffer> {
     const what = `status-list bundle ${info.name} page ${p + 1}/${info.pages}`;
-    const res = await this.request(
+    return this.request(
       what,
       `/api/v1/status-list/bundles/${encodeURIComponent(info.name)}?page=${p}`,
-      {
-        method: "GET",
-        timeoutMs: this.opts.bundleTimeoutMs,
+      { method: "GET", timeoutMs: this.opts.bundleTimeoutMs },
+      async (res) => {
+        try {
+          return Buffer.from(await res.arrayBuffer());
+        } catch (e) {
+          throw this.networkError(what, e, this.opts.bundleTimeoutMs);
+        }
       },
     );
-    try {
-      return Buffer.from(await res.arrayBuffer());
-    } catch (e) {
-      throw this.networkError(what, e, this.opts.bundleTimeoutMs);
-    }
   }
 }

@@ -44,6 +44,13 @@ export interface AuditSink {
 
 export type UplinkState = "online" | "degraded" | "offline";
 
+/** The outbox failed to record what the station answered: the journal's failure, not the station's. */
+class OutboxWriteFailed extends Error {
+  constructor(readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export interface UplinkStatus {
   state: UplinkState;
   breaker: BreakerState;
@@ -122,7 +129,13 @@ export interface UplinkOptions {
   /** app version reported in heartbeats */
   appVersion?: string;
   fetch?: typeof fetch;
+  /** the wall clock, for the times the uplink reports and records; default Date.now */
   now?: () => number;
+  /**
+   * the clock of the breaker's cool-down and of the heartbeat and status-list schedules, in ms: one that
+   * never steps (a wall clock set back an hour would hold them for the hour); default performance.now
+   */
+  monotonicNow?: () => number;
   random?: () => number;
 }
 
@@ -142,6 +155,7 @@ export class Uplink {
   private readonly backoff: Backoff;
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
+  private readonly mono: () => number;
   private readonly batchSize: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
@@ -159,8 +173,8 @@ export class Uplink {
   private publishQueued = false;
   private nextHeartbeatAt = 0;
   private nextPollAt = 0;
-  /** the last step was a status-list poll: an upload batch that waits goes next (step) */
-  private polledLast = false;
+  /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (step) */
+  private uploadNext = false;
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
@@ -184,6 +198,7 @@ export class Uplink {
     this.log = (opts.logger ?? silentLogger).child({ module: "uplink" });
     this.outbox = opts.outbox;
     this.now = opts.now ?? Date.now;
+    this.mono = opts.monotonicNow ?? (() => globalThis.performance.now());
     this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
     const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
     const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
@@ -208,7 +223,7 @@ export class Uplink {
     }
     this.pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
     this.backoff = new Backoff(bo, opts.random);
-    this.breaker = new CircuitBreaker(br, this.now);
+    this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
       {
         baseUrl: opts.stationUrl,
@@ -378,8 +393,7 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && (this.outbox.queueDepth() > 0 || this.opts.auditCheckpoints?.due(this.now())))
-        done();
+      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due(this.now()))) done();
     });
   }
 
@@ -395,6 +409,15 @@ export class Uplink {
         worked = await this.step();
       } catch (e) {
         if (this.stopping) break;
+        if (e instanceof OutboxWriteFailed) {
+          // the station answered; the journal could not record it (it turns unhealthy: no records go until it
+          // recovers, and the station stores a re-send once by trade id)
+          this.breaker.release();
+          this.log.error({ err: e.message }, "the journal failed to record the station's answer");
+          this.publish();
+          await this.sleep(this.backoff.next(), false);
+          continue;
+        }
         this.onFailure(e);
         this.publish();
         await this.sleep(this.backoff.next(), false);
@@ -410,7 +433,7 @@ export class Uplink {
       }
       this.publish();
       if (!worked) {
-        const now = this.now();
+        const now = this.mono();
         const due = Math.min(
           this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
           this.sl ? this.nextPollAt : Number.POSITIVE_INFINITY,
@@ -437,20 +460,28 @@ export class Uplink {
 
   /**
    * One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure.
-   * Nothing the station fails at holds up the uploads: a heartbeat's next one is due an interval on
-   * whatever this one meets, and status-list polls (one bundle each) and upload batches take turns while
-   * both have work, so neither a failing or long bundle chain nor an upload backlog starves the other.
+   * Nothing the station fails at holds up the uploads: while records wait, an upload batch goes after each
+   * heartbeat and each status-list poll (one bundle each), whatever they met, so neither a heartbeat
+   * endpoint that fails or never answers nor a failing or long bundle chain starves the uploads, and an
+   * upload backlog starves neither of them; a heartbeat's next one is due an interval after it ended. While
+   * records wait, the breaker's probe is an upload batch: what the station does with heartbeats or
+   * status lists says nothing about whether it takes records.
    */
   private async step(): Promise<boolean> {
-    const now = this.now();
-    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt) {
-      this.nextHeartbeatAt = now + this.heartbeatMs;
-      await this.sendHeartbeat();
+    const now = this.mono();
+    const batch = this.recordsToSend() ? this.outbox.pending(this.batchSize) : [];
+    const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
+    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
+      this.uploadNext = true;
+      try {
+        await this.sendHeartbeat();
+      } finally {
+        this.nextHeartbeatAt = this.mono() + this.heartbeatMs;
+      }
       return true;
     }
-    const batch = this.outbox.pending(this.batchSize);
-    if (this.sl && now >= this.nextPollAt && !(this.polledLast && batch.length > 0)) {
-      this.polledLast = true;
+    if (this.sl && now >= this.nextPollAt && !uploadFirst) {
+      this.uploadNext = true;
       let more = false;
       try {
         more = await this.pollStatusList();
@@ -463,27 +494,44 @@ export class Uplink {
         this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
         this.log.error({ code: e.code, err: message }, "status-list poll failed");
       }
-      this.nextPollAt = more ? 0 : this.now() + this.pollMs;
+      this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
       return true;
     }
-    this.polledLast = false;
+    this.uploadNext = false;
     if (batch.length > 0) {
       await this.uploadBatch(batch);
       return true;
     }
     const cps = this.opts.auditCheckpoints;
-    if (cps?.due(now)) {
+    if (cps?.due(this.now())) {
       await sendCheckpoints(this.client, cps);
       return true;
     }
     return false;
   }
 
+  /**
+   * Records wait and may go: not while the journal is unhealthy (it could not record the acknowledgement,
+   * and the same batch would go again and again); they go once it has recovered.
+   */
+  private recordsToSend(): boolean {
+    return this.outbox.healthy !== false && this.outbox.queueDepth() > 0;
+  }
+
+  /** An outbox write after the station's answer; its failure is the journal's, not the station's. */
+  private record<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      throw new OutboxWriteFailed(e);
+    }
+  }
+
   private async sendHeartbeat(): Promise<void> {
     const s = this.snapshot();
     const sentAt = this.now();
     const answer = await this.client.heartbeat({
-      lane: this.opts.lane,
+      lane: this.client.lane,
       time: new Date(this.now()).toISOString(),
       appVersion: this.opts.appVersion ?? null,
       uplink: { state: s.state, queueDepth: s.queueDepth, oldestPendingAgeMs: s.oldestPendingAgeMs },
@@ -516,7 +564,7 @@ export class Uplink {
       .filter((a) => sent.has(a.tradeId))
       .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
     // the station's answer is durable at the station; record it durably here before anything else
-    const n = acked.length > 0 ? this.outbox.markUploaded(acked, new Date(this.now())) : 0;
+    const n = acked.length > 0 ? this.record(() => this.outbox.markUploaded(acked, new Date(this.now()))) : 0;
     this.counters.recordsAcked += n;
     this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
     this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
@@ -528,14 +576,16 @@ export class Uplink {
     if (refused.length > 0) {
       // keep the queue moving: the refused records are held (kept, never pruned) for an operator
       // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
-      held = this.outbox.hold(
-        refused.map((r) => ({
-          tradeId: r.tradeId!,
-          code: r.code,
-          message: r.message ?? "",
-          revision: sent.get(r.tradeId!)!,
-        })),
-        new Date(this.now()),
+      held = this.record(() =>
+        this.outbox.hold(
+          refused.map((r) => ({
+            tradeId: r.tradeId!,
+            code: r.code,
+            message: r.message ?? "",
+            revision: sent.get(r.tradeId!)!,
+          })),
+          new Date(this.now()),
+        ),
       );
       this.counters.rejected += held;
       const first = refused[0]!;

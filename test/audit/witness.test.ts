@@ -20,6 +20,7 @@ import { GENESIS } from "../../src/audit/entry.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import type { Outbox } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
+import { sampleRecord } from "../journal/sample-record.js";
 import { allLines, LANE, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 const LANE_ID = "4301010203";
@@ -158,6 +159,50 @@ describe("the station keeps the last checkpoint per lane", () => {
     const elsewhere = { ...cp!, checkpoint: { ...cp!.checkpoint, lane: "4301010204" } };
     expect((await post(k.pem, [elsewhere])).status).toBe(422);
     expect(station.auditCheckpoints()).toEqual({});
+  });
+});
+
+describe("a lane whose network and station numbers have hex letters (the config gives them in lower case)", () => {
+  it("its uploads, heartbeats and checkpoints name the lane as its trade ids do, and the witness stores them", async () => {
+    const lane = { network: "43a1", station: "0b02", lane: 3 };
+    const l = openBoundTrail(dir, { lane }, { laneIdentity: lane });
+    const t = l.trail;
+    const outcome = new Promise<string>((resolve) => {
+      const ack = t.witness.acknowledged.bind(t.witness);
+      t.witness.acknowledged = (n: number) => {
+        ack(n);
+        resolve("acknowledged");
+      };
+      const failed = t.witness.failed.bind(t.witness);
+      t.witness.failed = (message: string) => {
+        failed(message);
+        resolve(`failed: ${message}`);
+      };
+    });
+    const rec = l.journal.commit(sampleRecord(1));
+    const up = new Uplink({
+      stationUrl: station.url,
+      outbox: l.journal,
+      lane,
+      auditCheckpoints: t.witness,
+      heartbeatIntervalMs: 3_600_000, // one, at the start
+    });
+    up.start();
+    try {
+      await up.whenDrained();
+      await t.checkpointNow();
+      expect(await outcome).toBe("acknowledged");
+      expect(rec.tradeId.slice(0, 10)).toBe("43A10B0203");
+      expect(Object.keys(station.auditCheckpoints())).toEqual(["43A10B0203"]);
+      expect(station.received().map((r) => r.lane)).toEqual(["43A10B0203"]);
+      expect(Object.keys(station.heartbeats())).toEqual(["43A10B0203"]);
+      expect(station.heartbeats()["43A10B0203"]).toMatchObject({
+        lane: { network: "43A1", station: "0B02" },
+      });
+    } finally {
+      await up.stop();
+      await l.close();
+    }
   });
 });
 

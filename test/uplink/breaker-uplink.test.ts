@@ -8,7 +8,7 @@ let dir: string;
 let cleanup: () => void;
 beforeEach(() => {
   ({ dir, cleanup } = tempDir("etc-breaker-"));
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date"] });
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -79,6 +79,71 @@ it("backs off, opens the breaker after N failures, stops calling, probes after t
     "station uplink offline -> online",
   ]);
   expect(audit.map((a) => a.severity)).toEqual(["info", "warn", "alarm", "info"]);
+  await uplink.stop();
+  journal.close();
+});
+
+/** fake station: `up` says whether it answers; counts what is asked */
+function fakeStation() {
+  const st = { up: true, uploads: 0, heartbeats: 0 };
+  const f = (async (url: string, init: { body?: string }) => {
+    const heartbeat = new URL(url).pathname.endsWith("/heartbeat");
+    if (heartbeat) st.heartbeats++;
+    else st.uploads++;
+    if (!st.up) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+    if (heartbeat) return new Response("{}", { status: 200 });
+    const body = JSON.parse(init.body!) as { records: { tradeId: string }[] };
+    const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
+    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+  }) as unknown as typeof fetch;
+  return { st, f };
+}
+
+it("the wall clock stepped back an hour while the breaker is open: the probe still goes after the cool-down", async () => {
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const { st, f } = fakeStation();
+  st.up = false;
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    heartbeatIntervalMs: 0,
+    backoff: { initialMs: 100, maxMs: 100, jitter: 0 },
+    breaker: { failureThreshold: 3, coolDownMs: 10_000 },
+  });
+  journal.commit(sampleRecord(1));
+  uplink.start();
+  await vi.advanceTimersByTimeAsync(250); // three failures: open
+  expect(st.uploads).toBe(3);
+  expect(uplink.status().breaker).toBe("open");
+
+  vi.setSystemTime(Date.now() - 3_600_000); // NTP or an operator steps the clock back one hour
+  st.up = true;
+  await vi.advanceTimersByTimeAsync(10_000); // the cool-down: the probe goes and succeeds
+  expect(st.uploads).toBe(4);
+  expect(uplink.status()).toMatchObject({ breaker: "closed", state: "online", queueDepth: 0 });
+  await uplink.stop();
+  journal.close();
+});
+
+it("the wall clock stepped back an hour: heartbeats keep their interval", async () => {
+  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const { st, f } = fakeStation();
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    heartbeatIntervalMs: 1_000,
+  });
+  uplink.start();
+  await vi.advanceTimersByTimeAsync(10); // the first heartbeat
+  expect(st.heartbeats).toBe(1);
+
+  vi.setSystemTime(Date.now() - 3_600_000); // NTP or an operator steps the clock back one hour
+  for (let s = 0; s < 10; s++) await vi.advanceTimersByTimeAsync(1_000);
+  expect(st.heartbeats).toBe(11);
   await uplink.stop();
   journal.close();
 });

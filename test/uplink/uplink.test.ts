@@ -2,7 +2,7 @@ import { Subject } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FaultMode } from "../../sim/station/station.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { waitFor } from "../journal/helpers.js";
+import { tempDir, waitFor } from "../journal/helpers.js";
 import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
 
 let rig: Rig | undefined;
@@ -100,6 +100,47 @@ describe("the station's clock", () => {
       roundTripMs: 40,
       measuredAt: new Date(lane + 40).toISOString(),
     });
+  });
+});
+
+describe("the wall clock stepped back an hour", () => {
+  it("status-list polls and heartbeats keep their intervals (they run on the monotonic clock)", async () => {
+    const lists = tempDir("etc-uplink-lists-");
+    const downloads = tempDir("etc-uplink-dl-");
+    let offset = 0;
+    const asked = { manifests: 0, heartbeats: 0 };
+    try {
+      rig = await makeRig(
+        {
+          now: () => Date.now() + offset,
+          heartbeatIntervalMs: 20,
+          statusListPollMs: 20,
+          statusList: { versions: () => ({ full: null, delta: null }), applyBundle: async () => ({}) },
+          downloadDir: downloads.dir,
+          fetch: async (input, init) => {
+            const path = new URL(String(input)).pathname;
+            if (path.endsWith("/manifest")) asked.manifests++;
+            if (path.endsWith("/heartbeat")) asked.heartbeats++;
+            return fetch(input, init);
+          },
+        },
+        { statusListDir: lists.dir },
+      );
+      rig.uplink.start();
+      await waitFor(() => asked.manifests >= 2 && asked.heartbeats >= 2, "polls and heartbeats");
+      offset = -3_600_000; // NTP or an operator steps the lane's clock back one hour
+      const before = { ...asked };
+      // on the wall clock the next of each would be an hour away
+      await waitFor(
+        () => asked.manifests >= before.manifests + 3 && asked.heartbeats >= before.heartbeats + 3,
+        "polls and heartbeats after the step",
+      );
+    } finally {
+      await rig?.close();
+      rig = undefined;
+      lists.cleanup();
+      downloads.cleanup();
+    }
   });
 });
 

@@ -22,6 +22,7 @@ import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/ti
 import type { VerifyReport } from "../../audit/verify.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
+import { laneKey } from "../../journal/trade-id.js";
 import { checkAuditFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, maskCardIds, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
@@ -452,6 +453,5 @@ function readKeyFile(path: string): Buffer {
 }
 
 function laneIdFromConfig(loc: LaneLocation): string {
-  const l = loc.config!.lane;
-  return `${l.network.toUpperCase()}${l.station.toUpperCase()}${String(l.lane).padStart(2, "0")}`;
+  return laneKey(loc.config!.lane);
 }
