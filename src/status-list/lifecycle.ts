@@ -27,6 +27,7 @@ import {
   type MetaRow,
   migrateToOverlay,
   overlayRows,
+  type Pointer,
   readPointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
@@ -36,6 +37,8 @@ export class ListLifecycle {
   active: ActiveList | null = null;
   /** why the list `current` names is not served (signed by another key than the lane's), or null */
   notServed: string | null = null;
+  /** the database `current` names while notServed says why it is not served */
+  private notServedDb: string | null = null;
   closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private running: RunningJob<unknown> | null = null;
@@ -83,6 +86,7 @@ export class ListLifecycle {
         // lane goes by statusList.whenMissing, and any full list the lane's key signed replaces it
         if (!(isEtcError(e) && e.code === StatusListErrors.BadSignature)) throw e;
         this.notServed = e.message;
+        this.notServedDb = pointer.db;
         this.log.error({ db: pointer.db }, e.message);
         this.onChange();
         return;
@@ -93,10 +97,14 @@ export class ListLifecycle {
     }
   }
 
-  /** Open a database file and make it active; the filter comes from the build, its file, or a rebuild. */
+  /**
+   * Open a database file and make it active; the filter comes from the build, its file, or a rebuild.
+   * All or nothing: if it throws, the list served and every other field are as they were.
+   */
   activate(name: string, built: BuildResult["filter"] | null): void {
     const path = join(this.dir, name);
     const db = new Database(path, { fileMustExist: true });
+    let next: ActiveList;
     try {
       db.pragma("journal_mode = WAL");
       // a list built before the overlay gets its (empty) overlay tables; read-only tools leave it alone
@@ -122,7 +130,6 @@ export class ListLifecycle {
         if (filter) replayAdded(db, filter);
       }
       beginSnapshot(db);
-      const old = this.active;
       const layout = cardLayout(db);
       if (layout !== "key9")
         this.log.warn(
@@ -130,8 +137,7 @@ export class ListLifecycle {
           "status-list database has the older card layout (net, serial): still served",
         );
       const overlay = hasOverlay(db);
-      this.notServed = null;
-      this.active = {
+      next = {
         name,
         db,
         ...prepareLookups(db, layout, overlay),
@@ -150,21 +156,68 @@ export class ListLifecycle {
         cards: meta.cards,
         obus: meta.obus,
       };
-      if (old) {
-        old.db.close();
-        for (const s of ["", "-wal", "-shm", ".filter"]) {
-          rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
-            this.log.warn({ err: e }, "could not delete the previous status-list file"),
-          );
-        }
-      }
-      if (!filter) this.startFilterRebuild();
-      this.compactIfDue(this.active as ActiveList);
     } catch (e) {
       if (db.open) db.close();
       throw e;
     }
+    const old = this.active;
+    this.notServed = null;
+    this.notServedDb = null;
+    this.active = next;
+    if (old) {
+      try {
+        old.db.close();
+      } catch (e) {
+        this.log.warn({ err: e, db: old.name }, "could not close the previous status-list database");
+      }
+      for (const s of ["", "-wal", "-shm", ".filter"]) {
+        rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
+          this.log.warn({ err: e }, "could not delete the previous status-list file"),
+        );
+      }
+    }
+    if (!next.filter) this.startFilterRebuild();
+    this.compactIfDue(next);
     this.onChange();
+  }
+
+  /**
+   * A full-list job failed, or its result could not be activated. The worker may have switched `current`
+   * to its new database before the failure (it died after the rename, before its answer; or activate
+   * threw on the lane thread). Serving the old list then would refuse that full list again (E506: the
+   * worker checks against the database `current` names) and every delta on it (E507) until a newer full
+   * list came. So when `current` names a database other than the one served, it is activated (activate
+   * checks its meta and its key and loads or rebuilds its filter); if that fails, the list served stays,
+   * and an error says why. Returns whether the lane switched.
+   */
+  resyncAfterFailedFull(): boolean {
+    if (this.closed) return false;
+    let p: Pointer | null;
+    try {
+      p = readPointer(this.dir);
+    } catch (e) {
+      this.log.error(
+        { err: e, served: this.active?.name ?? null },
+        "status-list full job failed and the pointer cannot be read: the list served stays",
+      );
+      return false;
+    }
+    if (p === null || p.db === (this.active?.name ?? this.notServedDb)) return false;
+    try {
+      this.activate(p.db, null);
+    } catch (e) {
+      this.log.error(
+        { err: e, db: p.db, served: this.active?.name ?? null },
+        "status-list full job failed after switching the pointer, and the list it names cannot be " +
+          "served: the list served stays (a restart opens the one the pointer names)",
+      );
+      return false;
+    }
+    this.log.warn(
+      { db: p.db, versions: this.active?.versions },
+      "status-list full job failed after switching the pointer: the list it names is served",
+    );
+    return true;
   }
 
   /**
