@@ -28,6 +28,7 @@ import {
   migrateToOverlay,
   overlayRows,
   type Pointer,
+  parsePointer,
   readPointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
@@ -35,7 +36,10 @@ import type { OverlayCompaction } from "./types.js";
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
-  /** why the list `current` names is not served (signed by another key than the lane's), or null */
+  /**
+   * why the list `current` names is not served (signed by another key than the lane's, or it cannot be
+   * read), or null
+   */
   notServed: string | null = null;
   /** the database `current` names while notServed says why it is not served */
   private notServedDb: string | null = null;
@@ -61,13 +65,30 @@ export class ListLifecycle {
     private readonly trustedKeyId: string,
   ) {}
 
-  /** Clean up (owner only), start the worker (owner only), and activate the list `current` names. */
+  /**
+   * Clean up (owner only), start the worker (owner only), and activate the list `current` names. A list
+   * that cannot be served (its pointer or database unreadable or missing, or another key signed it) does
+   * not stop the open: no list is served (`notServed` says why; health is missing, so the lane goes by
+   * statusList.whenMissing), and a full list replaces it (store.ts activeVersions).
+   */
   start(): void {
     const dir = this.dir;
-    const pointer = existsSync(dir) ? readPointer(dir) : null;
+    let pointer: Pointer | null = null;
+    let unreadable: unknown = null;
+    if (existsSync(dir)) {
+      try {
+        pointer = readPointer(dir);
+      } catch (e) {
+        unreadable = e;
+      }
+    }
     if (existsSync(dir) && this.owner) {
-      const removed = cleanStale(dir, pointer?.db ?? null);
-      if (removed.length) this.log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+      // with no readable pointer nothing tells a leftover from the list: nothing is deleted
+      if (unreadable === null) {
+        const removed = cleanStale(dir, pointer?.db ?? null);
+        if (removed.length)
+          this.log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+      }
     }
     if (this.owner) {
       // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
@@ -78,23 +99,42 @@ export class ListLifecycle {
         this.log.error({ err: e }, "status-list worker did not start; updates will try again");
       });
     }
+    if (unreadable !== null) {
+      this.refuse(
+        parsedName(dir),
+        `${(unreadable as Error).message}: no status list is served; a newer full list replaces it`,
+        unreadable,
+      );
+      return;
+    }
     if (pointer) {
       try {
         this.activate(pointer.db, null);
       } catch (e) {
-        // a list signed by another key (imported with another key than the lane's): not served, so the
-        // lane goes by statusList.whenMissing, and any full list the lane's key signed replaces it
-        if (!(isEtcError(e) && e.code === StatusListErrors.BadSignature)) throw e;
-        this.notServed = e.message;
-        this.notServedDb = pointer.db;
-        this.log.error({ db: pointer.db }, e.message);
-        this.onChange();
+        // a list signed by another key (imported with another key than the lane's) keeps its message;
+        // any other failure (an unreadable or damaged database) is named. Either way not served
+        this.refuse(
+          pointer.db,
+          isEtcError(e) && e.code === StatusListErrors.BadSignature
+            ? e.message
+            : `status list ${pointer.db} (full ${pointer.fullVersion}) cannot be opened: ${(e as Error).message}: ` +
+                "not served; a newer full list replaces it",
+          e,
+        );
         return;
       }
       this.log.info({ db: pointer.db, versions: this.active?.versions }, "status list opened");
     } else {
       this.log.warn("no status list is active yet: lookups answer noList (not checked), health is missing");
     }
+  }
+
+  /** The list `current` names cannot be served: no list is, and health says why (missing). */
+  private refuse(db: string | null, reason: string, err: unknown): void {
+    this.notServed = reason;
+    this.notServedDb = db;
+    this.log.error({ db, err }, reason);
+    this.onChange();
   }
 
   /**
@@ -161,6 +201,8 @@ export class ListLifecycle {
       throw e;
     }
     const old = this.active;
+    // the list `current` named before and the lane did not serve (another key, or damaged): replaced
+    const unserved = this.owner ? this.notServedDb : null;
     this.notServed = null;
     this.notServedDb = null;
     this.active = next;
@@ -170,8 +212,11 @@ export class ListLifecycle {
       } catch (e) {
         this.log.warn({ err: e, db: old.name }, "could not close the previous status-list database");
       }
+    }
+    for (const gone of [old?.name, unserved]) {
+      if (!gone || gone === name) continue;
       for (const s of ["", "-wal", "-shm", ".filter"]) {
-        rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
+        rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
           this.log.warn({ err: e }, "could not delete the previous status-list file"),
         );
       }
@@ -421,6 +466,15 @@ export class ListLifecycle {
     await this.queue;
     this.active?.db.close();
     this.active = null;
+  }
+}
+
+/** The database `current` names, if the pointer can be read at all (its database may be missing). */
+function parsedName(dir: string): string | null {
+  try {
+    return parsePointer(dir)?.db ?? null;
+  } catch {
+    return null;
   }
 }
 

@@ -40,7 +40,11 @@ export function listDir(dataDir: string): string {
   return join(dataDir, SUBDIR);
 }
 
-export function readPointer(dir: string): Pointer | null {
+/**
+ * What `current` says, without checking that the database it names exists (null with no pointer).
+ * Throws E511 when it cannot be read or does not name a list database.
+ */
+export function parsePointer(dir: string): Pointer | null {
   const p = join(dir, POINTER);
   if (!existsSync(p)) return null;
   let parsed: unknown;
@@ -49,14 +53,23 @@ export function readPointer(dir: string): Pointer | null {
   } catch (e) {
     throw slError(StatusListErrors.Store, `status-list pointer ${p} is unreadable: ${(e as Error).message}`);
   }
-  const o = parsed as Partial<Pointer>;
-  if (typeof o.db !== "string" || !DB_RE.test(o.db) || typeof o.fullVersion !== "string") {
+  const o = parsed as Partial<Pointer> | null;
+  if (typeof o?.db !== "string" || !DB_RE.test(o.db) || typeof o.fullVersion !== "string") {
     throw slError(StatusListErrors.Store, `status-list pointer ${p} does not name a list database`);
   }
-  if (!existsSync(join(dir, o.db))) {
-    throw slError(StatusListErrors.Store, `status-list pointer ${p} names ${o.db}, which does not exist`);
-  }
   return { db: o.db, fullVersion: o.fullVersion };
+}
+
+/** The active list's pointer (null with none); throws E511 when it is unreadable or its database is missing. */
+export function readPointer(dir: string): Pointer | null {
+  const ptr = parsePointer(dir);
+  if (ptr && !existsSync(join(dir, ptr.db))) {
+    throw slError(
+      StatusListErrors.Store,
+      `status-list pointer ${join(dir, POINTER)} names ${ptr.db}, which does not exist`,
+    );
+  }
+  return ptr;
 }
 
 export function fsyncDir(dir: string): void {
@@ -239,8 +252,9 @@ export function checkpoint(dbPath: string): unknown {
 /**
  * The versions of the list `current` names, read from its database (null, null with no list): the
  * authoritative state a full build is checked against just before its pointer swap. A database that
- * cannot be read (it failed: that is when a new full list is needed most) is stood in for by the full
- * version the pointer names, so a broken list can always be replaced by a newer full list. A list that
+ * cannot be read or is missing (it failed: that is when a new full list is needed most) is stood in for by
+ * the full version the pointer names, so a broken list can always be replaced by a newer full list; a
+ * pointer that cannot be read names no version, and any full list replaces it. A list that
  * another key signed than `trustedKeyId` (hex) is no list: any full list the lane's key signed replaces it,
  * whatever version the other one claims (docs/status-list.md section 3).
  */
@@ -248,7 +262,12 @@ export function activeVersions(
   dir: string,
   trustedKeyId: string,
 ): { full: string | null; delta: string | null } {
-  const p = readPointer(dir);
+  let p: Pointer | null;
+  try {
+    p = parsePointer(dir);
+  } catch {
+    return { full: null, delta: null }; // the lane serves no list (lifecycle.ts start)
+  }
   if (!p) return { full: null, delta: null };
   let db: Database.Database | null = null;
   try {
