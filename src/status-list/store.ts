@@ -6,8 +6,9 @@
  *   sl-<version>-<rand>.db     one SQLite database per full list (+ -wal, -shm while open)
  *   sl-<version>-<rand>.db.filter   its Bloom filter (rebuilt from the database when missing or stale)
  * Anything else matching these names and not named by `current` is a leftover of a crashed build and is
- * deleted on open. The pointer is replaced by write-temp + fsync + rename + fsync(dir), so after a crash
- * it names either the old or the new, complete database, never a half-built one.
+ * deleted on open, as is a `<db>.filter.tmp` (a filter rebuild cut short). The pointer is replaced by
+ * write-temp + fsync + rename + fsync(dir), so after a crash it names either the old or the new, complete
+ * database, never a half-built one.
  *
  * Also here: the schema, the card-key layouts, the overlay tables, and the worker's write connection. The
  * jobs themselves are in full-build.ts, delta-apply.ts, compaction.ts and filter-fill.ts (run by worker.ts).
@@ -30,6 +31,9 @@ import { StatusListErrors, slError } from "./errors.js";
 export const SUBDIR = "status-list";
 const POINTER = "current";
 const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|-journal|\.filter)?$/;
+/** a filter being rebuilt is written under its name plus this, then renamed (filter-fill.ts) */
+export const FILTER_TMP_SUFFIX = ".tmp";
+const FILTER_TMP_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db\.filter\.tmp$/;
 
 export interface Pointer {
   db: string;
@@ -107,13 +111,17 @@ export function writePointer(dir: string, p: Pointer): void {
 /** A bundle given as bytes, handed to the worker through a file (see StatusListCache.applyBundle). */
 export const INCOMING_RE = /^incoming-[0-9a-f]{8}\.bundle$/;
 
-/** Delete build leftovers: every list file not belonging to `keep`, stray pointer or incoming files. */
+/**
+ * Delete build leftovers: every list file not belonging to `keep`, stray pointer, incoming and filter
+ * temporary files.
+ */
 export function cleanStale(dir: string, keep: string | null): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const stale =
       name === `${POINTER}.tmp` ||
       INCOMING_RE.test(name) ||
+      FILTER_TMP_RE.test(name) ||
       (DB_RE.test(name) && (keep === null || !name.startsWith(keep)));
     if (stale) {
       rmSync(join(dir, name), { force: true });
