@@ -34,7 +34,8 @@ export interface ApplyContext {
 /**
  * Verify and apply a signed bundle (a file path or its bytes): a full list is built into a new database
  * and swapped in, a delta applied in one transaction, both off the lane thread. Rejections (EtcError,
- * E50x) leave the active list exactly as it was. Calls are serialised.
+ * E50x) leave the active list exactly as it was, unless `current` already named another list
+ * (lifecycle.ts resyncAfterFailedFull). Calls are serialised.
  */
 export function applyBundle(
   ctx: ApplyContext,

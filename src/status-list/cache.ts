@@ -168,7 +168,8 @@ export class StatusListCache {
   /**
    * Verify and apply a signed bundle (a file path or its bytes). A full list is built into a new
    * database and swapped in; a delta is applied in one transaction; both off the lane thread. Rejections
-   * (EtcError, code E50x) leave the active list exactly as it was. Calls are serialised.
+   * (EtcError, code E50x) leave the active list exactly as it was, unless `current` already named another
+   * list (lifecycle.ts resyncAfterFailedFull). Calls are serialised.
    */
   applyBundle(input: Buffer | Uint8Array | string, opts: ApplyOptions = {}): Promise<ApplyResult> {
     return applyBundle(

@@ -1,6 +1,7 @@
 /**
  * Error codes of the status-list layer (5xx). Callers branch on `code`, never on message text.
- * Every bundle rejection leaves the active list exactly as it was.
+ * Every bundle rejection leaves the active list exactly as it was, unless `current` already named another
+ * list (lifecycle.ts resyncAfterFailedFull).
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 
