@@ -1,8 +1,10 @@
 /**
  * Applying a bundle, lane-thread side: hand it to the worker (as a file: bytes above a few hundred KB are
  * written to one first, not copied in a message), then install the result: a full list is swapped in, a
- * delta's versions taken (lifecycle.ts). The verification, the version order and the writing happen in
- * the worker (full-build.ts, delta-apply.ts, version-order.ts). Serialised on the life cycle's queue.
+ * delta's versions taken (lifecycle.ts). A job that fails after it wrote the list leaves the lane on what
+ * the disk holds (lifecycle.ts resyncAfterFailedDelta, resyncAfterFailedFull). The verification, the
+ * version order and the writing happen in the worker (full-build.ts, delta-apply.ts, version-order.ts).
+ * Serialised on the life cycle's queue.
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
@@ -32,7 +34,8 @@ export interface ApplyContext {
 /**
  * Verify and apply a signed bundle (a file path or its bytes): a full list is built into a new database
  * and swapped in, a delta applied in one transaction, both off the lane thread. Rejections (EtcError,
- * E50x) leave the active list exactly as it was. Calls are serialised.
+ * E50x) leave the active list exactly as it was, unless `current` already named another list
+ * (lifecycle.ts resyncAfterFailedFull). Calls are serialised.
  */
 export function applyBundle(
   ctx: ApplyContext,
@@ -132,9 +135,16 @@ async function applyChecked(
       },
       onProgress,
     );
-    const r = await life.track(job);
-    if (life.closed) throw slError(StatusListErrors.Closed, "status-list cache closed during the import");
-    life.activate(r.db, r.filter);
+    let r: BuildResult;
+    try {
+      r = await life.track(job);
+      if (life.closed) throw slError(StatusListErrors.Closed, "status-list cache closed during the import");
+      life.activate(r.db, r.filter);
+    } catch (e) {
+      // the pointer may name the new list although no answer came (or it could not be activated)
+      life.resyncAfterFailedFull();
+      throw e;
+    }
     log.info(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },
       "status-list full list active",

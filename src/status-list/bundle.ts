@@ -172,7 +172,10 @@ export function loadPublicKey(pem: string | Buffer): TrustedKey {
   return { key, keyId: keyIdOf(key) };
 }
 
-/** Verify the header signature. Throws Unsigned or BadSignature with the reason in the message. */
+/**
+ * Verify the header signature, and that the header names the key it verifies with. Throws Unsigned or
+ * BadSignature with the reason in the message.
+ */
 export function checkSignature(header: Buffer, signature: Buffer, trusted: TrustedKey): void {
   if (signature.length < SIG_LEN) {
     throw slError(StatusListErrors.Truncated, "status-list bundle truncated inside the signature");
@@ -183,6 +186,15 @@ export function checkSignature(header: Buffer, signature: Buffer, trusted: Trust
     throw slError(StatusListErrors.Unsigned, "status-list bundle is unsigned (empty signature): refused");
   }
   const ok = verify(null, header.subarray(0, HEADER_LEN), trusted.key, sig);
+  if (ok && !keyId.equals(trusted.keyId)) {
+    // signed by the lane's key but naming another: the header must name the key that signed it (§2)
+    throw slError(
+      StatusListErrors.BadSignature,
+      `status-list bundle names key ${keyId.toString("hex")} in its header, but was signed by the station ` +
+        `key this lane trusts (${trusted.keyId.toString("hex")}): a bundle must name the key that signed it; refused`,
+      { keyId: keyId.toString("hex"), trusted: trusted.keyId.toString("hex") },
+    );
+  }
   if (ok) return;
   if (!keyId.equals(trusted.keyId)) {
     throw slError(

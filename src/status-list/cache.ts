@@ -44,6 +44,11 @@ export interface StatusListOpenOptions {
   /** clock, ms since the epoch (tests) */
   now?: () => number;
   /**
+   * a monotonic clock, ms (default performance.now; tests): the hard age is also measured on it, from when
+   * this process opened the list or applied its last update, so a wall clock set back does not stop it
+   */
+  monotonicNow?: () => number;
+  /**
    * Delete leftovers of crashed builds on open (default true). Read-only tools that may run beside the
    * lane process (CLI lookup/info) pass false. The owner (true) must hold the data-directory lock
    * (src/datadir/lock.ts): the lane and `etc-lane status-list import` do.
@@ -72,6 +77,7 @@ export class StatusListCache {
     private readonly now: () => number,
     owner: boolean,
     readonly compaction: OverlayCompaction,
+    monotonicNow: () => number,
   ) {
     this.publicKeyPem = publicKeyPem;
     this.finder = new ListLookup(now, () => this.healthState.refresh());
@@ -91,6 +97,7 @@ export class StatusListCache {
       () => this.life.active,
       () => this.finder.failure,
       () => this.life.notServed,
+      monotonicNow,
     );
     this.staleness$ = this.healthState.staleness$;
     this.health$ = this.healthState.health$;
@@ -118,6 +125,7 @@ export class StatusListCache {
       opts.now ?? Date.now,
       opts.cleanup !== false,
       compaction,
+      opts.monotonicNow ?? (() => performance.now()),
     );
     cache.life.start();
     cache.healthState.refresh();
@@ -160,7 +168,8 @@ export class StatusListCache {
   /**
    * Verify and apply a signed bundle (a file path or its bytes). A full list is built into a new
    * database and swapped in; a delta is applied in one transaction; both off the lane thread. Rejections
-   * (EtcError, code E50x) leave the active list exactly as it was. Calls are serialised.
+   * (EtcError, code E50x) leave the active list exactly as it was, unless `current` already named another
+   * list (lifecycle.ts resyncAfterFailedFull). Calls are serialised.
    */
   applyBundle(input: Buffer | Uint8Array | string, opts: ApplyOptions = {}): Promise<ApplyResult> {
     return applyBundle(

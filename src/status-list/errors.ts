@@ -1,6 +1,7 @@
 /**
  * Error codes of the status-list layer (5xx). Callers branch on `code`, never on message text.
- * Every bundle rejection leaves the active list exactly as it was.
+ * Every bundle rejection leaves the active list exactly as it was, unless `current` already named another
+ * list (lifecycle.ts resyncAfterFailedFull).
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 
@@ -11,7 +12,7 @@ export const StatusListErrors = {
   Malformed: "E502_BUNDLE_MALFORMED",
   /** the signature field is empty: the bundle was never signed */
   Unsigned: "E503_BUNDLE_UNSIGNED",
-  /** signed by another key, or the signed header was altered */
+  /** signed by another key, the signed header was altered, or it names another key than the one that signed it */
   BadSignature: "E504_BUNDLE_BAD_SIGNATURE",
   /** the body does not match the signed SHA-256 digest (tampered or corrupted) */
   Digest: "E505_BUNDLE_DIGEST",

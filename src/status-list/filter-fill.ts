@@ -3,12 +3,13 @@
  * rebuild, in the worker), and the keys deltas added since the full list (the saved filter holds the full
  * list only). Invariant: every row in the active database has its bits set.
  */
+import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { RawRecord } from "./bundle.js";
 import { BloomFilter } from "./filter.js";
 import { cardWordA, decodeCardKey, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
-import { cardLayout, type MetaRow } from "./store.js";
+import { cardLayout, FILTER_TMP_SUFFIX, fsyncDir, type MetaRow } from "./store.js";
 
 export function addToFilter(f: BloomFilter, r: RawRecord): void {
   if (r.kind === 1) {
@@ -19,7 +20,10 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
   }
 }
 
-/** Rebuild a filter from a database (when its filter file is missing or stale) and save it beside it. */
+/**
+ * Rebuild a filter from a database (when its filter file is missing or stale) and save it beside it:
+ * a temporary file, synced, renamed over `<db>.filter`, then the directory synced.
+ */
 export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
   const db = new Database(join(dir, dbName), { readonly: true });
   try {
@@ -41,7 +45,18 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
     >) {
       addObuKey(f, row[0]);
     }
-    f.save(join(dir, `${dbName}.filter`), { db: dbName, fullVersion });
+    // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
+    // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
+    const path = join(dir, `${dbName}.filter`);
+    const tmp = `${path}${FILTER_TMP_SUFFIX}`;
+    try {
+      f.save(tmp, { db: dbName, fullVersion });
+      renameSync(tmp, path);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+    fsyncDir(dir);
     return f;
   } finally {
     db.close();

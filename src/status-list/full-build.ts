@@ -14,7 +14,7 @@ import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
 import { CARD_KEY_LEN, obuKeyValue, writeCardKey } from "./ids.js";
-import { activeVersions, fsyncDir, fsyncFile, listDir, SCHEMA, writePointer } from "./store.js";
+import { activeVersions, fsyncDir, fsyncFile, listDir, parsePointer, SCHEMA, writePointer } from "./store.js";
 import type { Progress } from "./types.js";
 import { checkNewer, checkNotAhead } from "./version-order.js";
 
@@ -32,6 +32,7 @@ const BATCH = 64;
 /**
  * Build a full list into a new database beside the live one and switch the pointer to it.
  * Throws (after deleting the build file) on any problem; the active list is untouched until the rename.
+ * A failure after the rename (the directory's fsync) throws too, but keeps the files `current` names.
  */
 export function buildFull(
   dataDir: string,
@@ -138,10 +139,31 @@ export function buildFull(
     };
   } catch (e) {
     if (db?.open) db.close();
+    // once `current` names the new database (the rename went through and a later step, the directory's
+    // fsync, failed) it is the list: kept, and the lane serves it (lifecycle.ts resyncAfterFailedFull).
+    // A pointer that cannot be read says nothing either way: the files stay for the next open to judge.
+    let switched = false;
+    let keep = false;
     if (dbName) {
+      try {
+        switched = parsePointer(dir)?.db === dbName;
+        keep = switched;
+      } catch {
+        keep = true;
+      }
+    }
+    if (dbName && !keep) {
       for (const suffix of ["", "-wal", "-shm", "-journal", ".filter"])
         rmSync(join(dir, dbName + suffix), { force: true });
     }
+    if (switched)
+      throw slError(
+        StatusListErrors.Store,
+        `status-list full list ${header.version} is in place (current names ${dbName}), but a step after ` +
+          `the switch failed: ${(e as Error).message}; the switch may not survive a power cut`,
+        { db: dbName },
+        e,
+      );
     throw e instanceof Error && "code" in e && String((e as { code: unknown }).code).startsWith("E5")
       ? e
       : slError(

@@ -48,6 +48,8 @@ export class ListHealth {
   readonly health$: Observable<StatusListHealth>;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** when, on the monotonic clock, this process took the active list's newest update (opened or applied) */
+  private taken: { a: ActiveList; delta: string | null; at: number } | null = null;
   private staleCache: {
     at: number;
     a: ActiveList | null;
@@ -63,6 +65,8 @@ export class ListHealth {
     private readonly failure: () => LookupFailure | null,
     /** why no list is served although one is on disk (lifecycle.ts notServed) */
     private readonly notServed: () => string | null = () => null,
+    /** a monotonic clock, ms (performance.now; tests inject one): the hard age's second measure */
+    private readonly mono: () => number = () => performance.now(),
   ) {
     this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
     this.staleness$ = this.staleSubject.asObservable();
@@ -145,10 +149,18 @@ export class ListHealth {
       reason = this.notServed() ?? "no status list loaded";
     } else {
       const newest = st.deltaAgeMs as number;
+      const since = this.sinceTaken(a);
       const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
       if (newest > limits.hardMaxAgeMs) {
         state = "past-hard-age";
         reason = `the newest update, ${what}, is ${hours(newest)} old (hard limit ${hours(limits.hardMaxAgeMs)})`;
+      } else if (since > limits.hardMaxAgeMs) {
+        // the wall clock went back (an RTC reset, an NTP step): the time the lane has gone without an
+        // update still counts, on the monotonic clock
+        state = "past-hard-age";
+        reason =
+          `the newest update, ${what}, came ${hours(since)} ago by the lane's monotonic clock ` +
+          `(hard limit ${hours(limits.hardMaxAgeMs)}; the lane's wall clock went back)`;
       } else if (st.alarm) {
         state = "stale";
         reason = st.reasons.join("; ");
@@ -198,18 +210,34 @@ export class ListHealth {
     const now = this.now();
     // the ages' starting points as staleness() takes them: the earlier of made and applied
     const { full, newest } = ageBases(a);
-    const due = [
-      full + this.limits.fullMaxAgeMs,
-      newest + this.limits.deltaMaxAgeMs,
-      newest + this.limits.hardMaxAgeMs,
-      newest - CREATED_AHEAD_MAX_MS, // where a lane clock that went back is no longer behind the list
+    const wait = [
+      full + this.limits.fullMaxAgeMs - now,
+      newest + this.limits.deltaMaxAgeMs - now,
+      newest + this.limits.hardMaxAgeMs - now,
+      newest - CREATED_AHEAD_MAX_MS - now, // where a lane clock that went back is no longer behind the list
+      this.limits.hardMaxAgeMs - this.sinceTaken(a), // the hard age on the monotonic clock
     ]
-      .filter((t) => t >= now)
+      .filter((t) => t >= 0)
       .sort((x, y) => x - y)[0];
-    if (due !== undefined) {
-      this.timer = setTimeout(() => this.refresh(), Math.min(due - now + 1, 2 ** 31 - 1));
+    if (wait !== undefined) {
+      this.timer = setTimeout(() => this.refresh(), Math.min(wait + 1, 2 ** 31 - 1));
       this.timer.unref();
     }
+  }
+
+  /**
+   * How long ago, on the monotonic clock, this process took the active list's newest update: applied it,
+   * or opened the list (a process knows nothing earlier). Noted at the first call after the list or its
+   * delta changed; the life cycle's change callback (refresh) makes that the moment of the change.
+   */
+  private sinceTaken(a: ActiveList): number {
+    const t = this.taken;
+    const mono = this.mono();
+    if (t === null || t.a !== a || t.delta !== a.delta) {
+      this.taken = { a, delta: a.delta, at: mono };
+      return 0;
+    }
+    return mono - t.at;
   }
 
   close(): void {

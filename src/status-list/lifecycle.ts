@@ -27,6 +27,8 @@ import {
   type MetaRow,
   migrateToOverlay,
   overlayRows,
+  type Pointer,
+  parsePointer,
   readPointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
@@ -34,8 +36,13 @@ import type { OverlayCompaction } from "./types.js";
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
-  /** why the list `current` names is not served (signed by another key than the lane's), or null */
+  /**
+   * why the list `current` names is not served (signed by another key than the lane's, or it cannot be
+   * read), or null
+   */
   notServed: string | null = null;
+  /** the database `current` names while notServed says why it is not served */
+  private notServedDb: string | null = null;
   closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private running: RunningJob<unknown> | null = null;
@@ -58,13 +65,30 @@ export class ListLifecycle {
     private readonly trustedKeyId: string,
   ) {}
 
-  /** Clean up (owner only), start the worker (owner only), and activate the list `current` names. */
+  /**
+   * Clean up (owner only), start the worker (owner only), and activate the list `current` names. A list
+   * that cannot be served (its pointer or database unreadable or missing, or another key signed it) does
+   * not stop the open: no list is served (`notServed` says why; health is missing, so the lane goes by
+   * statusList.whenMissing), and a full list replaces it (store.ts activeVersions).
+   */
   start(): void {
     const dir = this.dir;
-    const pointer = existsSync(dir) ? readPointer(dir) : null;
+    let pointer: Pointer | null = null;
+    let unreadable: unknown = null;
+    if (existsSync(dir)) {
+      try {
+        pointer = readPointer(dir);
+      } catch (e) {
+        unreadable = e;
+      }
+    }
     if (existsSync(dir) && this.owner) {
-      const removed = cleanStale(dir, pointer?.db ?? null);
-      if (removed.length) this.log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+      // with no readable pointer nothing tells a leftover from the list: nothing is deleted
+      if (unreadable === null) {
+        const removed = cleanStale(dir, pointer?.db ?? null);
+        if (removed.length)
+          this.log.warn({ removed }, "removed leftovers of an interrupted status-list build");
+      }
     }
     if (this.owner) {
       // start the worker thread now, not at the first delta: its start-up (a V8 isolate, the modules)
@@ -75,16 +99,28 @@ export class ListLifecycle {
         this.log.error({ err: e }, "status-list worker did not start; updates will try again");
       });
     }
+    if (unreadable !== null) {
+      this.refuse(
+        parsedName(dir),
+        `${(unreadable as Error).message}: no status list is served; a newer full list replaces it`,
+        unreadable,
+      );
+      return;
+    }
     if (pointer) {
       try {
         this.activate(pointer.db, null);
       } catch (e) {
-        // a list signed by another key (imported with another key than the lane's): not served, so the
-        // lane goes by statusList.whenMissing, and any full list the lane's key signed replaces it
-        if (!(isEtcError(e) && e.code === StatusListErrors.BadSignature)) throw e;
-        this.notServed = e.message;
-        this.log.error({ db: pointer.db }, e.message);
-        this.onChange();
+        // a list signed by another key (imported with another key than the lane's) keeps its message;
+        // any other failure (an unreadable or damaged database) is named. Either way not served
+        this.refuse(
+          pointer.db,
+          isEtcError(e) && e.code === StatusListErrors.BadSignature
+            ? e.message
+            : `status list ${pointer.db} (full ${pointer.fullVersion}) cannot be opened: ${(e as Error).message}: ` +
+                "not served; a newer full list replaces it",
+          e,
+        );
         return;
       }
       this.log.info({ db: pointer.db, versions: this.active?.versions }, "status list opened");
@@ -93,10 +129,22 @@ export class ListLifecycle {
     }
   }
 
-  /** Open a database file and make it active; the filter comes from the build, its file, or a rebuild. */
+  /** The list `current` names cannot be served: no list is, and health says why (missing). */
+  private refuse(db: string | null, reason: string, err: unknown): void {
+    this.notServed = reason;
+    this.notServedDb = db;
+    this.log.error({ db, err }, reason);
+    this.onChange();
+  }
+
+  /**
+   * Open a database file and make it active; the filter comes from the build, its file, or a rebuild.
+   * All or nothing: if it throws, the list served and every other field are as they were.
+   */
   activate(name: string, built: BuildResult["filter"] | null): void {
     const path = join(this.dir, name);
     const db = new Database(path, { fileMustExist: true });
+    let next: ActiveList;
     try {
       db.pragma("journal_mode = WAL");
       // a list built before the overlay gets its (empty) overlay tables; read-only tools leave it alone
@@ -122,7 +170,6 @@ export class ListLifecycle {
         if (filter) replayAdded(db, filter);
       }
       beginSnapshot(db);
-      const old = this.active;
       const layout = cardLayout(db);
       if (layout !== "key9")
         this.log.warn(
@@ -130,8 +177,7 @@ export class ListLifecycle {
           "status-list database has the older card layout (net, serial): still served",
         );
       const overlay = hasOverlay(db);
-      this.notServed = null;
-      this.active = {
+      next = {
         name,
         db,
         ...prepareLookups(db, layout, overlay),
@@ -150,21 +196,73 @@ export class ListLifecycle {
         cards: meta.cards,
         obus: meta.obus,
       };
-      if (old) {
-        old.db.close();
-        for (const s of ["", "-wal", "-shm", ".filter"]) {
-          rm(join(this.dir, old.name + s), { force: true }).catch((e: unknown) =>
-            this.log.warn({ err: e }, "could not delete the previous status-list file"),
-          );
-        }
-      }
-      if (!filter) this.startFilterRebuild();
-      this.compactIfDue(this.active as ActiveList);
     } catch (e) {
       if (db.open) db.close();
       throw e;
     }
+    const old = this.active;
+    // the list `current` named before and the lane did not serve (another key, or damaged): replaced
+    const unserved = this.owner ? this.notServedDb : null;
+    this.notServed = null;
+    this.notServedDb = null;
+    this.active = next;
+    if (old) {
+      try {
+        old.db.close();
+      } catch (e) {
+        this.log.warn({ err: e, db: old.name }, "could not close the previous status-list database");
+      }
+    }
+    for (const gone of [old?.name, unserved]) {
+      if (!gone || gone === name) continue;
+      for (const s of ["", "-wal", "-shm", ".filter"]) {
+        rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
+          this.log.warn({ err: e }, "could not delete the previous status-list file"),
+        );
+      }
+    }
+    if (!next.filter) this.startFilterRebuild();
+    this.compactIfDue(next);
     this.onChange();
+  }
+
+  /**
+   * A full-list job failed, or its result could not be activated. The worker may have switched `current`
+   * to its new database before the failure (it died after the rename, before its answer; or activate
+   * threw on the lane thread). Serving the old list then would refuse that full list again (E506: the
+   * worker checks against the database `current` names) and every delta on it (E507) until a newer full
+   * list came. So when `current` names a database other than the one served, it is activated (activate
+   * checks its meta and its key and loads or rebuilds its filter); if that fails, the list served stays,
+   * and an error says why. Returns whether the lane switched.
+   */
+  resyncAfterFailedFull(): boolean {
+    if (this.closed) return false;
+    let p: Pointer | null;
+    try {
+      p = readPointer(this.dir);
+    } catch (e) {
+      this.log.error(
+        { err: e, served: this.active?.name ?? null },
+        "status-list full job failed and the pointer cannot be read: the list served stays",
+      );
+      return false;
+    }
+    if (p === null || p.db === (this.active?.name ?? this.notServedDb)) return false;
+    try {
+      this.activate(p.db, null);
+    } catch (e) {
+      this.log.error(
+        { err: e, db: p.db, served: this.active?.name ?? null },
+        "status-list full job failed after switching the pointer, and the list it names cannot be " +
+          "served: the list served stays (a restart opens the one the pointer names)",
+      );
+      return false;
+    }
+    this.log.warn(
+      { db: p.db, versions: this.active?.versions },
+      "status-list full job failed after switching the pointer: the list it names is served",
+    );
+    return true;
   }
 
   /**
@@ -368,6 +466,15 @@ export class ListLifecycle {
     await this.queue;
     this.active?.db.close();
     this.active = null;
+  }
+}
+
+/** The database `current` names, if the pointer can be read at all (its database may be missing). */
+function parsedName(dir: string): string | null {
+  try {
+    return parsePointer(dir)?.db ?? null;
+  } catch {
+    return null;
   }
 }
 

@@ -6,8 +6,9 @@
  *   sl-<version>-<rand>.db     one SQLite database per full list (+ -wal, -shm while open)
  *   sl-<version>-<rand>.db.filter   its Bloom filter (rebuilt from the database when missing or stale)
  * Anything else matching these names and not named by `current` is a leftover of a crashed build and is
- * deleted on open. The pointer is replaced by write-temp + fsync + rename + fsync(dir), so after a crash
- * it names either the old or the new, complete database, never a half-built one.
+ * deleted on open, as is a `<db>.filter.tmp` (a filter rebuild cut short). The pointer is replaced by
+ * write-temp + fsync + rename + fsync(dir), so after a crash it names either the old or the new, complete
+ * database, never a half-built one.
  *
  * Also here: the schema, the card-key layouts, the overlay tables, and the worker's write connection. The
  * jobs themselves are in full-build.ts, delta-apply.ts, compaction.ts and filter-fill.ts (run by worker.ts).
@@ -30,6 +31,9 @@ import { StatusListErrors, slError } from "./errors.js";
 export const SUBDIR = "status-list";
 const POINTER = "current";
 const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|-journal|\.filter)?$/;
+/** a filter being rebuilt is written under its name plus this, then renamed (filter-fill.ts) */
+export const FILTER_TMP_SUFFIX = ".tmp";
+const FILTER_TMP_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db\.filter\.tmp$/;
 
 export interface Pointer {
   db: string;
@@ -40,7 +44,11 @@ export function listDir(dataDir: string): string {
   return join(dataDir, SUBDIR);
 }
 
-export function readPointer(dir: string): Pointer | null {
+/**
+ * What `current` says, without checking that the database it names exists (null with no pointer).
+ * Throws E511 when it cannot be read or does not name a list database.
+ */
+export function parsePointer(dir: string): Pointer | null {
   const p = join(dir, POINTER);
   if (!existsSync(p)) return null;
   let parsed: unknown;
@@ -49,14 +57,23 @@ export function readPointer(dir: string): Pointer | null {
   } catch (e) {
     throw slError(StatusListErrors.Store, `status-list pointer ${p} is unreadable: ${(e as Error).message}`);
   }
-  const o = parsed as Partial<Pointer>;
-  if (typeof o.db !== "string" || !DB_RE.test(o.db) || typeof o.fullVersion !== "string") {
+  const o = parsed as Partial<Pointer> | null;
+  if (typeof o?.db !== "string" || !DB_RE.test(o.db) || typeof o.fullVersion !== "string") {
     throw slError(StatusListErrors.Store, `status-list pointer ${p} does not name a list database`);
   }
-  if (!existsSync(join(dir, o.db))) {
-    throw slError(StatusListErrors.Store, `status-list pointer ${p} names ${o.db}, which does not exist`);
-  }
   return { db: o.db, fullVersion: o.fullVersion };
+}
+
+/** The active list's pointer (null with none); throws E511 when it is unreadable or its database is missing. */
+export function readPointer(dir: string): Pointer | null {
+  const ptr = parsePointer(dir);
+  if (ptr && !existsSync(join(dir, ptr.db))) {
+    throw slError(
+      StatusListErrors.Store,
+      `status-list pointer ${join(dir, POINTER)} names ${ptr.db}, which does not exist`,
+    );
+  }
+  return ptr;
 }
 
 export function fsyncDir(dir: string): void {
@@ -94,13 +111,17 @@ export function writePointer(dir: string, p: Pointer): void {
 /** A bundle given as bytes, handed to the worker through a file (see StatusListCache.applyBundle). */
 export const INCOMING_RE = /^incoming-[0-9a-f]{8}\.bundle$/;
 
-/** Delete build leftovers: every list file not belonging to `keep`, stray pointer or incoming files. */
+/**
+ * Delete build leftovers: every list file not belonging to `keep`, stray pointer, incoming and filter
+ * temporary files.
+ */
 export function cleanStale(dir: string, keep: string | null): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
     const stale =
       name === `${POINTER}.tmp` ||
       INCOMING_RE.test(name) ||
+      FILTER_TMP_RE.test(name) ||
       (DB_RE.test(name) && (keep === null || !name.startsWith(keep)));
     if (stale) {
       rmSync(join(dir, name), { force: true });
@@ -239,8 +260,9 @@ export function checkpoint(dbPath: string): unknown {
 /**
  * The versions of the list `current` names, read from its database (null, null with no list): the
  * authoritative state a full build is checked against just before its pointer swap. A database that
- * cannot be read (it failed: that is when a new full list is needed most) is stood in for by the full
- * version the pointer names, so a broken list can always be replaced by a newer full list. A list that
+ * cannot be read or is missing (it failed: that is when a new full list is needed most) is stood in for by
+ * the full version the pointer names, so a broken list can always be replaced by a newer full list; a
+ * pointer that cannot be read names no version, and any full list replaces it. A list that
  * another key signed than `trustedKeyId` (hex) is no list: any full list the lane's key signed replaces it,
  * whatever version the other one claims (docs/status-list.md section 3).
  */
@@ -248,7 +270,12 @@ export function activeVersions(
   dir: string,
   trustedKeyId: string,
 ): { full: string | null; delta: string | null } {
-  const p = readPointer(dir);
+  let p: Pointer | null;
+  try {
+    p = parsePointer(dir);
+  } catch {
+    return { full: null, delta: null }; // the lane serves no list (lifecycle.ts start)
+  }
   if (!p) return { full: null, delta: null };
   let db: Database.Database | null = null;
   try {

@@ -5,6 +5,7 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HEADER_LEN, signHeader } from "../../src/status-list/bundle.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import {
   card,
@@ -14,6 +15,7 @@ import {
   otherKeyPair,
   sampleRows,
   snapshot,
+  stationKey,
   stationPub,
   tempDir,
 } from "./helpers.js";
@@ -126,6 +128,14 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
     return c;
   };
 
+  /** The header names another key id, and the lane's key signs it so: the signature verifies. */
+  const otherKeyIdSigned = (b: Buffer): Buffer => {
+    const c = Buffer.from(b);
+    c.fill(0xee, 92, 100);
+    signHeader(c.subarray(0, HEADER_LEN), stationKey).copy(c, HEADER_LEN);
+    return c;
+  };
+
   const cases: [string, () => Buffer, string, RegExp][] = [
     [
       "a truncated full list",
@@ -178,6 +188,18 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       () => full("202508010000", sampleRows(4, 3), { key: otherKeyPair().privateKeyPem }),
       StatusListErrors.BadSignature,
       /not by the station key/,
+    ],
+    [
+      "a full list the lane's key signed naming another key id",
+      () => otherKeyIdSigned(full("202508010000", sampleRows(4, 3))),
+      StatusListErrors.BadSignature,
+      /names key eeeeeeeeeeeeeeee in its header, but was signed by the station key this lane trusts \([0-9a-f]{16}\)/,
+    ],
+    [
+      "a delta the lane's key signed naming another key id",
+      () => otherKeyIdSigned(delta(D2, D1, addRows)),
+      StatusListErrors.BadSignature,
+      /names key eeeeeeeeeeeeeeee in its header/,
     ],
     [
       "a delta signed by another key",

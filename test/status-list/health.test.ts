@@ -155,6 +155,45 @@ describe("StatusListCache health", () => {
     }
   });
 
+  it("reaches past-hard-age when the lane's wall clock went back: the time without an update also counts on a monotonic clock", async () => {
+    const t0 = Date.parse("2026-11-23T00:00:00Z");
+    let wall = t0;
+    let mono = 5_000;
+    const pass = (ms: number): void => {
+      wall += ms;
+      mono += ms;
+      vi.advanceTimersByTime(ms);
+    };
+    await cache.close();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      cache = await StatusListCache.open({
+        dataDir: tmp.dir,
+        publicKeyPem: stationPub,
+        now: () => wall,
+        monotonicNow: () => mono,
+        limits: { deltaMaxAgeMs: 30 * 60_000, fullMaxAgeMs: 48 * 3600_000, hardMaxAgeMs: 2 * 3600_000 },
+      });
+      await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
+      const seen: StatusListHealth[] = [];
+      cache.health$.subscribe((h) => seen.push(h));
+      const states = (): string[] => seen.map((h) => h.state);
+      expect(states()).toEqual(["ok"]);
+      wall -= 72 * 3600_000; // the lane's clock is set back three days (an RTC reset)
+      pass(31 * 60_000);
+      expect(states()).toEqual(["ok", "stale"]);
+      expect(seen[1]?.reason).toMatch(/ahead of the lane's clock \(the lane's clock went back\)/);
+      pass(90 * 60_000); // 121 min without an update, by the monotonic clock
+      expect(states()).toEqual(["ok", "stale", "past-hard-age"]);
+      expect(seen[2]?.reason).toBe(
+        "the newest update, full list 202507310000, came 2.0 h ago by the lane's monotonic clock " +
+          "(hard limit 2.0 h; the lane's wall clock went back)",
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("a lookup the database cannot answer throws E516 (not the SQLite error, not 'not listed'); health is failed until another list answers", async () => {
     await cache.applyBundle(full(V2, sampleRows(10)));
     const seen: StatusListHealth[] = [];

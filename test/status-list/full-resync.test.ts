@@ -1,0 +1,110 @@
+/**
+ * A full-list job that switched the `current` pointer but whose answer was lost (the worker died after the
+ * rename) or could not be installed (activate threw) leaves the lane on the list `current` names
+ * (src/status-list/lifecycle.ts resyncAfterFailedFull): its cards are listed, the same list is refused as
+ * held, the next delta applies. If that list cannot be served, the lane keeps the list it had.
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { buildFull } from "../../src/status-list/full-build.js";
+import { StatusListCache } from "../../src/status-list/index.js";
+import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
+import { listDir, readPointer } from "../../src/status-list/store.js";
+import type { LogLine } from "../reader/harness.js";
+import { recordingLogger } from "../reader/harness.js";
+import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
+
+const V1 = "202611230000";
+const D1 = "202611230005";
+const V2 = "202611240000";
+/** listed in the newer full list only */
+const X = card(9_000_001);
+
+let tmp: ReturnType<typeof tempDir>;
+let cache: StatusListCache;
+let lines: LogLine[];
+beforeEach(async () => {
+  tmp = tempDir("etc-sl-full-resync-");
+  lines = [];
+  cache = await StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    logger: recordingLogger(lines),
+  });
+  await cache.applyBundle(full(V1, sampleRows(20)));
+  await cache.applyBundle(delta(D1, V1, [{ kind: "card", id: card(500), listType: 1, reason: "x" }]));
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cache.close();
+  tmp.cleanup();
+});
+
+const newer = (): Buffer =>
+  full(V2, [...sampleRows(20), { kind: "card", id: X, listType: 1, reason: "挂失" }]);
+
+/** What the worker does for a full job, its answer lost: the new database built and `current` switched. */
+function buildLosingTheAnswer(bundle: Buffer): string {
+  const r = buildFull(
+    tmp.dir,
+    { bytes: bundle },
+    stationPub.toString(),
+    cache.versions(),
+    () => undefined,
+    Date.now(),
+  );
+  expect(readPointer(listDir(tmp.dir))?.db).toBe(r.db);
+  return r.db;
+}
+
+it("a full list committed without its answer: the lane serves the list `current` names, refuses it again as held, takes the next delta", async () => {
+  const held = cache.info().db as string;
+  const F2 = newer();
+  const built = buildLosingTheAnswer(F2);
+  // the station offers the same full list again (the lane asked with its old versions): refused as held
+  await expect(cache.applyBundle(F2)).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.info().db).toBe(built);
+  expect(cache.lookup({ cardId: X })).toMatchObject({ listed: true, versions: { full: V2, delta: null } });
+  expect(cache.health().state).toBe("ok");
+  // the delta removed card(500) from the old list; the new full list does not have it either
+  expect(cache.lookup({ cardId: card(500) }).listed).toBe(false);
+  await cache.applyBundle(
+    delta("202611240005", V2, [{ kind: "card", id: card(9_000_002), listType: 1, reason: "y" }]),
+  );
+  expect(cache.lookup({ cardId: card(9_000_002) }).listed).toBe(true);
+  expect(cache.versions()).toEqual({ full: V2, delta: "202611240005" });
+  expect(existsSync(join(cache.dir, held))).toBe(false);
+  expect(lines.some((l) => l.level === "warn" && /list it names is served/.test(l.msg))).toBe(true);
+});
+
+it("a full job whose result cannot be activated on the lane thread: the list `current` names is served once it opens", async () => {
+  const life = (cache as unknown as { life: ListLifecycle }).life;
+  const real = life.activate.bind(life);
+  vi.spyOn(life, "activate")
+    .mockImplementationOnce(() => {
+      throw new Error("EMFILE: too many open files");
+    })
+    .mockImplementation(real);
+  await expect(cache.applyBundle(newer())).rejects.toThrow(/EMFILE/);
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.lookup({ cardId: X }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
+});
+
+it("when the list `current` names cannot be served, the lane keeps its list, every id on it listed, and says why", async () => {
+  const built = buildLosingTheAnswer(newer());
+  writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41)); // not a database
+  await expect(cache.applyBundle(newer())).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
+  expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
+  const err = lines.find((l) => l.level === "error" && /list it names cannot be served/.test(l.msg));
+  expect(err?.obj).toMatchObject({ db: built, served: cache.info().db });
+  // a newer full list replaces both
+  await cache.applyBundle(full("202611250000", [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
+  expect(cache.versions()).toEqual({ full: "202611250000", delta: null });
+  expect(cache.lookup({ cardId: X }).listed).toBe(true);
+});

@@ -1,0 +1,116 @@
+/**
+ * A list on disk that cannot be opened (its database cut to nothing, overwritten, missing; its pointer
+ * unreadable) does not stop the cache from opening (src/status-list/lifecycle.ts start): no list is served,
+ * every lookup says so (`noList`, never a plain "not listed"), health is missing with the reason (the lane
+ * goes by statusList.whenMissing), nothing on disk is deleted, and a newer full list replaces it, also
+ * through `etc-lane status-list import` (src/cli/commands/status-list.ts).
+ */
+import { existsSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { StatusListCache } from "../../src/status-list/index.js";
+import { listDir, readPointer } from "../../src/status-list/store.js";
+import { card, full, sampleRows, stationPub, tempDir } from "./helpers.js";
+
+const V1 = "202611230000";
+const V2 = "202611240000";
+const X = card(9_000_001);
+
+let tmp: ReturnType<typeof tempDir>;
+let db: string;
+beforeEach(async () => {
+  tmp = tempDir("etc-sl-broken-");
+  const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  await c.applyBundle(full(V1, sampleRows(20)));
+  await c.close();
+  db = join(listDir(tmp.dir), readPointer(listDir(tmp.dir))?.db as string);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  tmp.cleanup();
+});
+
+/** what harms the list, what health names, whether the damaged database stays until the next open */
+const damage: [string, () => void, RegExp, boolean][] = [
+  [
+    "its database cut to nothing",
+    () => truncateSync(db, 0),
+    /cannot be opened: .*no such table: meta/,
+    false,
+  ],
+  [
+    "its database overwritten",
+    () => writeFileSync(db, Buffer.alloc(8192, 0x41)),
+    /cannot be opened: file is not a database/,
+    false,
+  ],
+  ["its database missing", () => rmSync(db), /names sl-\d{12}-[0-9a-f]{8}\.db, which does not exist/, false],
+  [
+    // with no readable pointer nothing says which file was the list: kept until the next open
+    "its pointer unreadable",
+    () => writeFileSync(join(listDir(tmp.dir), "current"), "{not json"),
+    /pointer .*current is unreadable/,
+    true,
+  ],
+];
+
+it.each(damage)(
+  "a list with %s: the cache opens serving none (noList, health missing with the reason), keeps the files, and a newer full list replaces it",
+  async (_, harm, why, keptUntilReopen) => {
+    harm();
+    const before = existsSync(db);
+    const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    try {
+      expect(cache.versions()).toEqual({ full: null, delta: null });
+      expect(cache.lookup({ cardId: card(1) })).toMatchObject({ listed: false, noList: true });
+      const h = cache.health();
+      expect(h.state).toBe("missing");
+      expect(h.reason).toMatch(why);
+      expect(h.reason).toMatch(/a newer full list replaces it$/);
+      expect(existsSync(db)).toBe(before); // nothing deleted at open
+      await cache.applyBundle(
+        full(V2, [...sampleRows(20), { kind: "card", id: X, listType: 1, reason: "挂失" }]),
+      );
+      expect(cache.versions()).toEqual({ full: V2, delta: null });
+      expect(cache.lookup({ cardId: X }).listed).toBe(true);
+      expect(cache.health().state).toBe("ok");
+      await vi.waitFor(() => expect(existsSync(db)).toBe(before && keptUntilReopen));
+    } finally {
+      await cache.close();
+    }
+    const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    try {
+      expect(again.versions()).toEqual({ full: V2, delta: null });
+      expect(again.lookup({ cardId: X }).listed).toBe(true);
+      expect(existsSync(db)).toBe(false);
+    } finally {
+      await again.close();
+    }
+  },
+);
+
+it("etc-lane status-list import replaces a list whose database is damaged", async () => {
+  writeFileSync(db, Buffer.alloc(8192, 0x41));
+  const bundle = join(tmp.dir, "newer.bundle");
+  writeFileSync(bundle, full(V2, [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
+  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  vi.stubEnv("ETC_LOG_LEVEL", "silent"); // the CLI's logger writes to fd 2 itself
+  const program = new Command("etc-lane").exitOverride();
+  registerStatusList(program);
+  await program.parseAsync(
+    ["status-list", "import", bundle, "--data-dir", tmp.dir, "--public-key", TEST_PUBLIC_KEY_PATH],
+    { from: "user" },
+  );
+  const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    expect(c.versions()).toEqual({ full: V2, delta: null });
+    expect(c.lookup({ cardId: X }).listed).toBe(true);
+  } finally {
+    await c.close();
+  }
+});
