@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Variant } from "../framing/types.js";
-import { parsePcapng, RTAC_EVENT } from "./pcapng.js";
+import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
 
 export interface CapturePort {
   readonly name: string;
@@ -32,14 +32,20 @@ export interface Capture {
   readonly files: string[];
   readonly ports: CapturePort[];
   readonly records: CaptureRecord[];
-  /** files whose last block was cut short (the process died while writing), with why */
+  /**
+   * files read only up to a block whose length cannot be right or that is cut short (the process died
+   * while writing), each `FILE: why`, naming the byte offset
+   */
   readonly truncated: string[];
+  /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
+  readonly skipped: string[];
 }
 
 export function readCapture(files: string[]): Capture {
   const ports = new Map<string, CapturePort>();
   const raw: { us: bigint; port: string; dir: CaptureRecord["dir"]; bytes: Buffer; state?: string }[] = [];
   const truncated: string[] = [];
+  const skipped: string[] = [];
   for (const file of files) {
     let parsed: ReturnType<typeof parsePcapng>;
     try {
@@ -48,6 +54,10 @@ export function readCapture(files: string[]): Capture {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
     if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
+    const skip = (offset: number, why: string): void => {
+      skipped.push(`${file}: skipped block at byte ${offset}: ${why}`);
+    };
+    for (const b of parsed.skipped) skip(b.offset, b.why);
     for (const i of parsed.interfaces) {
       if (ports.has(i.name)) continue;
       const m = /protocol=(legacy|national)\b/.exec(i.description);
@@ -68,7 +78,17 @@ export function readCapture(files: string[]): Capture {
             : p.event === RTAC_EVENT.statusChange
               ? "state"
               : undefined;
-      if (!dir) continue;
+      if (!dir) {
+        skip(
+          p.offset,
+          p.event !== undefined
+            ? `RTAC event type ${p.event.toString(16).padStart(2, "0")}, not one a capture writes (00, 01, 02)`
+            : p.iface.linkType !== LINKTYPE_RTAC_SERIAL
+              ? `interface "${p.iface.name}" has link type ${p.iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL})`
+              : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`,
+        );
+        continue;
+      }
       raw.push({
         us: p.us,
         port: p.iface.name,
@@ -89,5 +109,5 @@ export function readCapture(files: string[]): Capture {
     bytes: r.bytes,
     ...(r.state !== undefined ? { state: r.state } : {}),
   }));
-  return { files, ports: [...ports.values()], records, truncated };
+  return { files, ports: [...ports.values()], records, truncated, skipped };
 }

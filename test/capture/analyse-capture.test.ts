@@ -27,6 +27,7 @@ function timeline(rx: Buffer[]): Record<string, unknown>[] {
       bytes,
     })),
     truncated: [],
+    skipped: [],
   };
   return captureTimeline(cap, () => {
     throw new Error("the reader's port needs no RSU dialect");

@@ -133,7 +133,8 @@ export function registerDecode(program: Command): void {
 /** `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state. */
 function decodeCapture(files: string[], opts: DecodeOpts): void {
   const cap = readCapture(files);
-  for (const why of cap.truncated) process.stderr.write(`${why} (the capture ends there)\n`);
+  for (const why of cap.skipped) process.stderr.write(`${why}\n`);
+  for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
   const timeline = captureTimeline(cap, (port) => {
     const protocol = opts.protocol ?? port.protocol;
     if (protocol === undefined)
@@ -150,5 +151,9 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${incomplete} entr${incomplete === 1 ? "y" : "ies"} not fully decoded (see "reason" and "discarded")\n`,
     );
-  if (incomplete > 0 || timeline.length === 0) process.exitCode = 1;
+  if (cap.skipped.length > 0)
+    process.stderr.write(
+      `${cap.skipped.length} capture block(s) skipped (not readable; the blocks after them were read)\n`,
+    );
+  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0) process.exitCode = 1;
 }
