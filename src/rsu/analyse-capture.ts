@@ -35,13 +35,20 @@ interface Decoded {
 /** The decoder of one port and direction: bytes in as they were captured, lines out. */
 interface StreamDecoder {
   push(bytes: Buffer, t: number): Decoded[];
-  /** what is still buffered at the end of the capture */
-  end(): Decoded[];
+  /** a half frame's expiry: what its deframer drops once `t` is past its last byte + the inter-byte timeout */
+  tick(t: number): Decoded[];
+  /** bytes buffered (a half frame), waiting for more */
+  readonly buffered: number;
+  /** the inter-byte timeout its deframer applies (ms) */
+  readonly interByteMs: number;
 }
+
+/** The deframers' default inter-byte timeout (firmware-bridge/framing/deframer.ts, firmware-bridge/reader/deframer.ts). */
+const INTER_BYTE_MS = 50;
 
 /** An RSU port, its frames as `etc-lane decode` shows them (./analyse.ts). */
 function rsuDecoder(d: Dialect): StreamDecoder {
-  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536, interByteTimeoutMs: INTER_BYTE_MS });
   const decode = (events: DeframerEvent[]): Decoded[] =>
     events.flatMap((ev): Decoded[] => {
       if (ev.kind === "frame") {
@@ -60,7 +67,11 @@ function rsuDecoder(d: Dialect): StreamDecoder {
     });
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
-    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+    tick: (t) => decode(deframer.tick(t)),
+    get buffered() {
+      return deframer.buffered;
+    },
+    interByteMs: INTER_BYTE_MS,
   };
 }
 
@@ -69,7 +80,7 @@ function rsuDecoder(d: Dialect): StreamDecoder {
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
  */
 function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
-  const deframer = new ReaderDeframer({ maxFrameLength: 65_544 });
+  const deframer = new ReaderDeframer({ maxFrameLength: 65_544, interByteTimeoutMs: INTER_BYTE_MS });
   const decode = (events: ReaderDeframerEvent[]): Decoded[] =>
     events.map((ev): Decoded => {
       if (ev.kind === "discarded") {
@@ -96,7 +107,11 @@ function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
     });
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
-    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+    tick: (t) => decode(deframer.tick(t)),
+    get buffered() {
+      return deframer.buffered;
+    },
+    interByteMs: INTER_BYTE_MS,
   };
 }
 
@@ -111,15 +126,36 @@ export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) =>
   const dialects = new Map(
     cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
   );
-  const streams = new Map<string, { port: string; dir: "tx" | "rx"; decoder: StreamDecoder }>();
+  interface Stream {
+    port: string;
+    dir: "tx" | "rx";
+    decoder: StreamDecoder;
+    /** the last chunk's times */
+    lastT: number;
+    lastWallMs: number;
+  }
+  const streams = new Map<string, Stream>();
   const out: TimelineEntry[] = [];
   const emit = (t: number, wallMs: number, port: string, dir: "tx" | "rx", lines: Decoded[]): void => {
     const where = { t: round3(t), time: new Date(wallMs).toISOString(), port, dir };
     for (const l of lines) out.push({ t, json: { ...where, ...l.json }, complete: l.complete });
   };
-  let last = { t: 0, wallMs: 0 };
+  /**
+   * Every half frame whose inter-byte timeout ran out before `t` is dropped, as the lane's link drops it
+   * on its timer (firmware-bridge/link/frame-channel.ts), in the order the timeouts ran out, each stamped
+   * with the moment it ran out: its stream's last byte + the inter-byte timeout.
+   */
+  const expireBefore = (t: number): void => {
+    const due = [...streams.values()]
+      .filter((s) => s.decoder.buffered > 0 && t - s.lastT > s.decoder.interByteMs)
+      .sort((a, b) => a.lastT + a.decoder.interByteMs - (b.lastT + b.decoder.interByteMs));
+    for (const s of due) {
+      const ms = s.decoder.interByteMs;
+      emit(s.lastT + ms, s.lastWallMs + ms, s.port, s.dir, s.decoder.tick(t));
+    }
+  };
   for (const r of cap.records) {
-    last = r;
+    expireBefore(r.t);
     if (r.dir === "state") {
       out.push({
         t: r.t,
@@ -134,12 +170,16 @@ export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) =>
       const decoder = readerPorts.has(r.port)
         ? readerDecoder(r.dir)
         : rsuDecoder(dialects.get(r.port) as Dialect);
-      s = { port: r.port, dir: r.dir, decoder };
+      s = { port: r.port, dir: r.dir, decoder, lastT: r.t, lastWallMs: r.wallMs };
       streams.set(key, s);
+    }
+    if (r.bytes.length > 0) {
+      s.lastT = r.t;
+      s.lastWallMs = r.wallMs;
     }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }
-  // Half frames still buffered at the end of the capture.
-  for (const s of streams.values()) emit(last.t, last.wallMs, s.port, s.dir, s.decoder.end());
+  // Half frames still buffered at the end of the capture: their timeouts ran out after it.
+  expireBefore(Number.POSITIVE_INFINITY);
   return out;
 }

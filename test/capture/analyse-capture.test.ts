@@ -1,10 +1,13 @@
 /**
  * The capture timeline (`etc-lane decode --capture`, src/rsu/analyse-capture.ts) of a card reader's
- * port: its frames decoded with the reader's framing, a corrupted one shown with both CRCs.
+ * port: its frames decoded with the reader's framing, a corrupted one shown with both CRCs; of an RSU
+ * port: a half frame expires, and is printed, when the lane's link would have dropped it.
  */
 import { describe, expect, it } from "vitest";
 import type { Capture } from "../../firmware-bridge/capture/read-capture.js";
+import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { captureTimeline } from "../../src/rsu/analyse-capture.js";
 
@@ -56,5 +59,70 @@ describe("capture timeline of the card reader's port", () => {
     const decoded = lines.filter((l) => "reader" in l);
     expect(decoded).toHaveLength(1);
     expect(decoded[0]).toMatchObject({ seq: 7, cmd: 0x31, hex: good.toString("hex") });
+  });
+});
+
+const W0 = Date.UTC(2026, 11, 2, 16, 24, 12);
+const rsuPort = (description = "etc-lane test rsu port x protocol=national") => ({
+  name: "rsu",
+  description,
+  protocol: "national" as const,
+  speaks: "national",
+});
+type Rec = [t: number, dir: "tx" | "rx", hex: string];
+function rsuTimeline(recs: Rec[], description?: string) {
+  const cap: Capture = {
+    files: [],
+    ports: [rsuPort(description)],
+    records: recs.map(([t, dir, hex]) => ({
+      t,
+      wallMs: W0 + t,
+      port: "rsu",
+      dir,
+      bytes: Buffer.from(hex, "hex"),
+    })),
+    truncated: [],
+    skipped: [],
+  };
+  return captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT).map((e) => e.json);
+}
+const nat = (seq: number, hex: string): string =>
+  encodeNational(seq, Buffer.from(hex, "hex")).toString("hex");
+
+describe("capture timeline of an RSU port: half frames expire when the lane's link expires them", () => {
+  // A false start announcing 768 bytes holds the B2 behind it until the inter-byte timeout (50 ms).
+  const falseStart = "ffff00030000030000";
+  const b2 = nat(0x02, "b2a1b2c3d400");
+  const c1 = nat(0x20, "c1a1b2c3d40000000000000000");
+  const b1 = nat(0x01, "b1000000000000000000");
+
+  it("a half frame stalled on one stream expires at its last byte + 50 ms, before a later frame on another", () => {
+    const lines = rsuTimeline([
+      [0, "rx", falseStart],
+      [1, "rx", b2],
+      [55, "tx", c1],
+      [10_000, "rx", b1],
+    ]);
+    expect(lines.map((l) => [l.t, l.time, l.dir, l.type ?? l.why])).toEqual([
+      [51, new Date(W0 + 51).toISOString(), "rx", "timeout"],
+      [51, new Date(W0 + 51).toISOString(), "rx", "B2"],
+      [55, new Date(W0 + 55).toISOString(), "tx", "C1"],
+      [10_000, new Date(W0 + 10_000).toISOString(), "rx", "B1"],
+    ]);
+  });
+
+  it("a half frame still buffered at the end is stamped with its own expiry, not the capture's last record", () => {
+    const lines = rsuTimeline([
+      [0, "rx", falseStart],
+      [1, "rx", b2],
+      [20, "tx", c1],
+      [30, "tx", c1],
+    ]);
+    expect(lines.map((l) => [l.t, l.dir, l.type ?? l.why])).toEqual([
+      [20, "tx", "C1"],
+      [30, "tx", "C1"],
+      [51, "rx", "timeout"],
+      [51, "rx", "B2"],
+    ]);
   });
 });
