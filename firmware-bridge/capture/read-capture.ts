@@ -13,6 +13,10 @@ export interface CapturePort {
   readonly protocol: Variant | undefined;
   /** the description's "protocol=..." as written ("legacy", "national", "etc-reader"), when it says */
   readonly speaks: string | undefined;
+  /** the inter-byte timeout (ms) the port's deframer applied: the description's "inter-byte-ms=N", when it says */
+  readonly interByteMs?: number;
+  /** the largest frame the port's deframer accepted: the description's "max-frame-length=N", when it says */
+  readonly maxFrameLength?: number;
 }
 
 export interface CaptureRecord {
@@ -62,11 +66,15 @@ export function readCapture(files: string[]): Capture {
       if (ports.has(i.name)) continue;
       const m = /protocol=(legacy|national)\b/.exec(i.description);
       const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
+      const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(i.description)?.[1];
+      const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(i.description)?.[1];
       ports.set(i.name, {
         name: i.name,
         description: i.description,
         protocol: m?.[1] as Variant | undefined,
         speaks,
+        ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
+        ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
       });
     }
     for (const p of parsed.packets) {

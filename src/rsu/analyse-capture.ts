@@ -43,12 +43,33 @@ interface StreamDecoder {
   readonly interByteMs: number;
 }
 
-/** The deframers' default inter-byte timeout (firmware-bridge/framing/deframer.ts, firmware-bridge/reader/deframer.ts). */
+/**
+ * The limits a port is deframed with when neither the options nor the capture say (a capture written
+ * before the lane recorded them): the deframers' default inter-byte timeout
+ * (firmware-bridge/framing/deframer.ts, firmware-bridge/reader/deframer.ts) and each framing's largest
+ * possible frame.
+ */
 const INTER_BYTE_MS = 50;
+const RSU_MAX_FRAME = 65_536;
+const READER_MAX_FRAME = 65_544;
+
+/** Deframer limits for every port, overriding what the capture recorded (`decode --capture` options). */
+export interface TimelineOptions {
+  interByteMs?: number;
+  maxFrameLength?: number;
+}
+
+interface Limits {
+  interByteMs: number;
+  maxFrameLength: number;
+}
 
 /** An RSU port, its frames as `etc-lane decode` shows them (./analyse.ts). */
-function rsuDecoder(d: Dialect): StreamDecoder {
-  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536, interByteTimeoutMs: INTER_BYTE_MS });
+function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
+  const deframer = createDeframer(d.variant, {
+    maxFrameLength: limits.maxFrameLength,
+    interByteTimeoutMs: limits.interByteMs,
+  });
   const decode = (events: DeframerEvent[]): Decoded[] =>
     events.flatMap((ev): Decoded[] => {
       if (ev.kind === "frame") {
@@ -71,7 +92,7 @@ function rsuDecoder(d: Dialect): StreamDecoder {
     get buffered() {
       return deframer.buffered;
     },
-    interByteMs: INTER_BYTE_MS,
+    interByteMs: limits.interByteMs,
   };
 }
 
@@ -79,8 +100,11 @@ function rsuDecoder(d: Dialect): StreamDecoder {
  * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
  */
-function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
-  const deframer = new ReaderDeframer({ maxFrameLength: 65_544, interByteTimeoutMs: INTER_BYTE_MS });
+function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
+  const deframer = new ReaderDeframer({
+    maxFrameLength: limits.maxFrameLength,
+    interByteTimeoutMs: limits.interByteMs,
+  });
   const decode = (events: ReaderDeframerEvent[]): Decoded[] =>
     events.map((ev): Decoded => {
       if (ev.kind === "discarded") {
@@ -111,21 +135,35 @@ function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
     get buffered() {
       return deframer.buffered;
     },
-    interByteMs: INTER_BYTE_MS,
+    interByteMs: limits.interByteMs,
   };
 }
 
 /**
  * The timeline of `cap`. `dialectFor` gives the RSU dialect of each port that is not the card reader's
- * (it may throw, e.g. for a port that does not say its protocol).
+ * (it may throw, e.g. for a port that does not say its protocol). Each port is deframed with the limits
+ * `opts` give, else those its capture recorded, else INTER_BYTE_MS and its framing's largest frame.
  */
-export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) => Dialect): TimelineEntry[] {
+export function captureTimeline(
+  cap: Capture,
+  dialectFor: (port: CapturePort) => Dialect,
+  opts: TimelineOptions = {},
+): TimelineEntry[] {
   const readerPorts = new Set(
     cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => p.name),
   );
   const dialects = new Map(
     cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
   );
+  const limitsOf = (name: string): Limits => {
+    const port = cap.ports.find((p) => p.name === name);
+    const reader = readerPorts.has(name);
+    return {
+      interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
+      maxFrameLength:
+        opts.maxFrameLength ?? port?.maxFrameLength ?? (reader ? READER_MAX_FRAME : RSU_MAX_FRAME),
+    };
+  };
   interface Stream {
     port: string;
     dir: "tx" | "rx";
@@ -168,8 +206,8 @@ export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) =>
     let s = streams.get(key);
     if (!s) {
       const decoder = readerPorts.has(r.port)
-        ? readerDecoder(r.dir)
-        : rsuDecoder(dialects.get(r.port) as Dialect);
+        ? readerDecoder(r.dir, limitsOf(r.port))
+        : rsuDecoder(dialects.get(r.port) as Dialect, limitsOf(r.port));
       s = { port: r.port, dir: r.dir, decoder, lastT: r.t, lastWallMs: r.wallMs };
       streams.set(key, s);
     }

@@ -9,7 +9,7 @@ import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js"
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
-import { captureTimeline } from "../../src/rsu/analyse-capture.js";
+import { captureTimeline, type TimelineOptions } from "../../src/rsu/analyse-capture.js";
 
 const readerPort = {
   name: "reader",
@@ -63,17 +63,22 @@ describe("capture timeline of the card reader's port", () => {
 });
 
 const W0 = Date.UTC(2026, 11, 2, 16, 24, 12);
-const rsuPort = (description = "etc-lane test rsu port x protocol=national") => ({
+const rsuPort = (limits: { interByteMs?: number; maxFrameLength?: number }) => ({
   name: "rsu",
-  description,
+  description: "etc-lane test rsu port x protocol=national",
   protocol: "national" as const,
   speaks: "national",
+  ...limits,
 });
 type Rec = [t: number, dir: "tx" | "rx", hex: string];
-function rsuTimeline(recs: Rec[], description?: string) {
+function rsuTimeline(
+  recs: Rec[],
+  recorded: { interByteMs?: number; maxFrameLength?: number } = {},
+  opts: TimelineOptions = {},
+) {
   const cap: Capture = {
     files: [],
-    ports: [rsuPort(description)],
+    ports: [rsuPort(recorded)],
     records: recs.map(([t, dir, hex]) => ({
       t,
       wallMs: W0 + t,
@@ -84,7 +89,7 @@ function rsuTimeline(recs: Rec[], description?: string) {
     truncated: [],
     skipped: [],
   };
-  return captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT).map((e) => e.json);
+  return captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT, opts).map((e) => e.json);
 }
 const nat = (seq: number, hex: string): string =>
   encodeNational(seq, Buffer.from(hex, "hex")).toString("hex");
@@ -123,6 +128,37 @@ describe("capture timeline of an RSU port: half frames expire when the lane's li
       [30, "tx", "C1"],
       [51, "rx", "timeout"],
       [51, "rx", "B2"],
+    ]);
+  });
+});
+
+describe("capture timeline of an RSU port: the deframer limits the lane applied", () => {
+  const b2 = nat(0x02, "b2a1b2c3d400");
+  const long = nat(0x03, `b3${"00".repeat(80)}`); // 91 bytes on the wire
+  // B2 in two halves 100 ms apart, then a 91-byte frame
+  const recs: Rec[] = [
+    [0, "rx", b2.slice(0, 10)],
+    [100, "rx", b2.slice(10)],
+    [200, "rx", long],
+  ];
+  const seen = (lines: Record<string, unknown>[]) => lines.map((l) => l.type ?? l.why);
+
+  it("a capture that does not record them: 50 ms and no frame length limit, as before", () => {
+    expect(seen(rsuTimeline(recs))).toEqual(["timeout", "noise", "B3"]);
+  });
+
+  it("the limits the capture recorded for the port are applied", () => {
+    const d = { interByteMs: 120, maxFrameLength: 64 };
+    expect(seen(rsuTimeline(recs, d))).toEqual(["B2", "too-long", "noise"]);
+  });
+
+  it("--inter-byte-ms and --max-frame-length override what the capture recorded", () => {
+    const recorded = { interByteMs: 20, maxFrameLength: 1024 };
+    expect(seen(rsuTimeline(recs, recorded))).toEqual(["timeout", "noise", "B3"]);
+    expect(seen(rsuTimeline(recs, recorded, { interByteMs: 120, maxFrameLength: 64 }))).toEqual([
+      "B2",
+      "too-long",
+      "noise",
     ]);
   });
 });

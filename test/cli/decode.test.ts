@@ -1,5 +1,10 @@
 /** `etc-lane decode`: the protocol analyser, driven as a user would. */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import {
   DEFAULT_LEGACY_DIALECT,
   DEFAULT_NATIONAL_DIALECT,
@@ -294,5 +299,54 @@ describe("etc-lane decode on the public national samples", () => {
     const without = await runCli("etc-lane", ["decode", "--protocol", "national", SAMPLES.b2]);
     expect(jsonLines(without.stdout)[0]).toMatchObject({ type: "B2", extra: "01" });
     expect(without.code).toBe(1);
+  });
+});
+
+describe("etc-lane decode --capture: the deframer limits", () => {
+  /** A national capture whose port recorded 120 ms: a B2 in two halves 100 ms apart. */
+  function capture(): string {
+    const dir = mkdtempSync(join(tmpdir(), "decode-limits-"));
+    let mono = 0;
+    const w = new CaptureWriter({ dir, prefix: "l", now: () => mono, wallNow: () => Date.UTC(2026, 11, 2) });
+    const rsu = w.addPort(
+      "rsu",
+      "etc-lane t rsu port x protocol=national inter-byte-ms=120 max-frame-length=1024",
+    );
+    const b2 = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(0, 10));
+    mono = 100;
+    w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(10));
+    w.close();
+    return join(dir, readdirSync(dir)[0] as string);
+  }
+
+  it("applies what the capture recorded, and --inter-byte-ms overrides it", async () => {
+    const file = capture();
+    try {
+      const recorded = await runCli("etc-lane", ["decode", "--capture", file]);
+      expect(jsonLines(recorded.stdout).map((l) => l.type ?? l.why)).toEqual(["B2"]);
+      expect(recorded.code).toBe(0);
+      const shorter = await runCli("etc-lane", ["decode", "--capture", file, "--inter-byte-ms", "50"]);
+      expect(jsonLines(shorter.stdout).map((l) => l.type ?? l.why)).toEqual(["timeout", "noise"]);
+      expect(shorter.code).toBe(1);
+    } finally {
+      rmSync(dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a value out of range, and the options without --capture", async () => {
+    const bad = await runCli("etc-lane", ["decode", "--capture", "x.pcapng", "--max-frame-length", "10"]);
+    expect(bad.stderr).toContain('--max-frame-length: expected an integer 64..65544, got "10"');
+    expect(bad.code).not.toBe(0);
+    const hex = await runCli("etc-lane", [
+      "decode",
+      "--protocol",
+      "legacy",
+      "--inter-byte-ms",
+      "100",
+      C6_SAMPLE,
+    ]);
+    expect(hex.stderr).toContain("--inter-byte-ms and --max-frame-length go with --capture");
+    expect(hex.code).not.toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import { fromHex } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
-import { captureTimeline } from "../../rsu/analyse-capture.js";
+import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
 import { UsageError } from "../run-cli.js";
 
 interface DecodeOpts {
@@ -23,6 +23,28 @@ interface DecodeOpts {
   timeBase?: string;
   ef04?: boolean;
   b2AntennaId?: boolean;
+  interByteMs?: string;
+  maxFrameLength?: string;
+}
+
+/** `--inter-byte-ms` and `--max-frame-length`, checked (the ranges the lane's config accepts). */
+function limitsFromOptions(o: DecodeOpts): TimelineOptions {
+  const num = (name: string, v: string, min: number, max: number, integer: boolean): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
+      throw new UsageError(
+        `${name}: expected ${integer ? "an integer" : "a number"} ${min}..${max}, got "${v}"`,
+      );
+    return n;
+  };
+  return {
+    ...(o.interByteMs !== undefined
+      ? { interByteMs: num("--inter-byte-ms", o.interByteMs, 1, 5000, false) }
+      : {}),
+    ...(o.maxFrameLength !== undefined
+      ? { maxFrameLength: num("--max-frame-length", o.maxFrameLength, 64, 65_544, true) }
+      : {}),
+  };
 }
 
 export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol: string }): Dialect {
@@ -89,6 +111,14 @@ export function registerDecode(program: Command): void {
     .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .option(
+      "--inter-byte-ms <ms>",
+      "with --capture: a half frame is dropped after this silence (default: what the capture recorded, else 50)",
+    )
+    .option(
+      "--max-frame-length <bytes>",
+      "with --capture: larger frame candidates are discarded (default: what the capture recorded, else 65536, 65544 on the reader's port)",
+    )
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
@@ -96,6 +126,8 @@ export function registerDecode(program: Command): void {
         decodeCapture(opts.capture, opts);
         return;
       }
+      if (opts.interByteMs !== undefined || opts.maxFrameLength !== undefined)
+        throw new UsageError("--inter-byte-ms and --max-frame-length go with --capture");
       if (opts.protocol === undefined) throw new UsageError('--protocol: required ("legacy" or "national")');
       const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
@@ -132,15 +164,20 @@ export function registerDecode(program: Command): void {
 
 /** `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state. */
 function decodeCapture(files: string[], opts: DecodeOpts): void {
+  const limits = limitsFromOptions(opts);
   const cap = readCapture(files);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
-  const timeline = captureTimeline(cap, (port) => {
-    const protocol = opts.protocol ?? port.protocol;
-    if (protocol === undefined)
-      throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
-    return dialectFromOptions({ ...opts, protocol });
-  });
+  const timeline = captureTimeline(
+    cap,
+    (port) => {
+      const protocol = opts.protocol ?? port.protocol;
+      if (protocol === undefined)
+        throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
+      return dialectFromOptions({ ...opts, protocol });
+    },
+    limits,
+  );
   let incomplete = 0;
   for (const e of timeline) {
     process.stdout.write(`${JSON.stringify(e.json)}\n`);
