@@ -79,7 +79,8 @@ function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
         return [{ json: { ...r.json, hex: w.raw.toString("hex") }, complete: r.complete }];
       }
       if (ev.kind === "checksum-error") {
-        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${ev.expected.toString(16)}, bytes give ${ev.actual.toString(16)}`;
+        const hex = (n: number): string => n.toString(16).padStart(d.variant === "legacy" ? 2 : 4, "0");
+        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${hex(ev.expected)}, bytes give ${hex(ev.actual)}`;
         return [{ json: { discarded: ev.candidate.toString("hex"), why }, complete: false }];
       }
       // a checksum discard is the checksum-error event above, already shown

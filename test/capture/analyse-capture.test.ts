@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Capture } from "../../firmware-bridge/capture/read-capture.js";
-import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
+import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { captureTimeline, type TimelineOptions } from "../../src/rsu/analyse-capture.js";
@@ -160,5 +161,43 @@ describe("capture timeline of an RSU port: the deframer limits the lane applied"
       "too-long",
       "noise",
     ]);
+  });
+});
+
+describe("capture timeline of an RSU port: a frame with a bad checksum", () => {
+  function timelineOf(variant: "legacy" | "national", chunks: Buffer[]) {
+    const cap: Capture = {
+      files: [],
+      ports: [{ name: "rsu", description: `x protocol=${variant}`, protocol: variant, speaks: variant }],
+      records: chunks.map((bytes, i) => ({ t: i, wallMs: W0 + i, port: "rsu", dir: "rx", bytes })),
+      truncated: [],
+      skipped: [],
+    };
+    return captureTimeline(cap, () =>
+      variant === "legacy" ? DEFAULT_LEGACY_DIALECT : DEFAULT_NATIONAL_DIALECT,
+    ).map((e) => e.json);
+  }
+
+  it("legacy: one line, the whole frame with its ETX, the BCCs as two hex digits", () => {
+    const good = encodeLegacy(0x08, Buffer.from("b201020304b0", "hex")); // BCC 0e
+    const bcc = good[good.length - 2] as number;
+    expect(bcc).toBeLessThan(0x10);
+    const bad = Buffer.from(good);
+    bad[bad.length - 2] = bcc ^ 0x01;
+    const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+    const lines = timelineOf("legacy", [bad, good]);
+    expect(lines.map((l) => l.discarded ?? l.type)).toEqual([bad.toString("hex"), "B2"]);
+    expect(lines[0]?.why).toBe(`BCC mismatch: frame says ${hex2(bcc ^ 0x01)}, bytes give ${hex2(bcc)}`);
+    // alone at the end of the capture, its ETX is not a second line either
+    expect(timelineOf("legacy", [bad]).map((l) => l.discarded)).toEqual([bad.toString("hex")]);
+  });
+
+  it("national: one line, not the frame's bytes after STX again as noise", () => {
+    const good = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x01;
+    const lines = timelineOf("national", [bad, good]);
+    expect(lines.map((l) => l.discarded ?? l.type)).toEqual([bad.toString("hex"), "B2"]);
+    expect(lines[0]?.why).toMatch(/^CRC mismatch: frame says [0-9a-f]{4}, bytes give [0-9a-f]{4}$/);
   });
 });
