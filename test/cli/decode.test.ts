@@ -58,9 +58,29 @@ describe("etc-lane decode", () => {
     });
   });
 
-  it("reads stdin line by line, several frames and noise per line, named fields in camelCase", async () => {
-    const input = `${B5}\n00 11 ${C6_SAMPLE} 22 ${B5}\n`;
+  it("reads stdin as one stream: a hex dump wrapped as xxd -p wraps it decodes", async () => {
+    const wrapped = `${[...(C6_SAMPLE + B5).matchAll(/.{1,60}/g)].map((m) => m[0]).join("\n")}\n`;
+    expect(wrapped.split("\n").length).toBeGreaterThan(3);
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy"], { input: wrapped });
+    expect(jsonLines(r.stdout).map((f) => [f.type, f.checksumOk])).toEqual([
+      ["C6", true],
+      ["B5", true],
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("a stdin line that is not hex is named and left out; the rest is decoded as one stream", async () => {
+    const input = `${C6_SAMPLE.slice(0, 60)}\n${C6_SAMPLE.slice(60)}\nnot hex\n${B5}\n`;
     const r = await runCli("etc-lane", ["decode", "--protocol", "legacy"], { input });
+    expect(jsonLines(r.stdout).map((f) => f.type)).toEqual(["C6", "B5"]);
+    expect(r.stderr).toContain('stdin line 3: not a hex byte string: "not hex" (the line is left out)');
+    expect(r.code).toBe(1);
+  });
+
+  it("--per-line reads stdin line by line, several frames and noise per line, named fields in camelCase", async () => {
+    const input = `${B5}\n00 11 ${C6_SAMPLE} 22 ${B5}\n`;
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", "--per-line"], { input });
     const frames = jsonLines(r.stdout);
     expect(frames.map((f) => f.type)).toEqual(["B5", "C6", "B5"]);
     expect(frames[0]).toMatchObject({

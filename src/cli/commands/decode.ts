@@ -1,6 +1,7 @@
 /**
  * `etc-lane decode`: the protocol analyser for maintenance staff and integration testers.
- * Hex from the arguments (one stream) or from stdin (each line one frame or raw byte stream), or a
+ * Hex from the arguments (one stream), from stdin (one stream, however it is wrapped into lines; with
+ * `--per-line` each line a stream of its own), or a
  * wire capture (`--capture FILE...`, docs/capture.md); one JSON object per frame found, whatever its
  * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully.
  */
@@ -9,7 +10,7 @@ import type { Command } from "commander";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
 import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
-import { fromHex } from "../../../firmware-bridge/framing/bytes.js";
+import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
 import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
@@ -25,6 +26,7 @@ interface DecodeOpts {
   b2AntennaId?: boolean;
   interByteMs?: string;
   maxFrameLength?: string;
+  perLine?: boolean;
 }
 
 /** `--inter-byte-ms` and `--max-frame-length`, checked (the ranges the lane's config accepts). */
@@ -102,7 +104,7 @@ export function registerDecode(program: Command): void {
   program
     .command("decode")
     .description(
-      "decode RSU frames from hex (arguments, or stdin one line at a time) or from a wire capture to JSON, one object per frame",
+      "decode RSU frames from hex (arguments, or stdin as one stream; --per-line: each line on its own) or from a wire capture to JSON, one object per frame",
     )
     .option("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16); a capture says its own")
     .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
@@ -119,6 +121,10 @@ export function registerDecode(program: Command): void {
       "--max-frame-length <bytes>",
       "with --capture: larger frame candidates are discarded (default: what the capture recorded, else 65536, 65544 on the reader's port)",
     )
+    .option(
+      "--per-line",
+      "stdin: decode each line as a stream of its own (default: all of stdin as one stream)",
+    )
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
@@ -132,6 +138,11 @@ export function registerDecode(program: Command): void {
       const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
       let frames = 0;
+      const decode = (bytes: Buffer, where: string): void => {
+        const out = decodeFrameBytes(bytes, d, where);
+        frames += out.filter((l) => l.kind === "frame").length;
+        problems += emit(out, where);
+      };
       const handle = (text: string, where: string): void => {
         if (text.trim() === "") return;
         let bytes: Buffer;
@@ -142,17 +153,39 @@ export function registerDecode(program: Command): void {
           process.stderr.write(`${where}: ${(e as Error).message}\n`);
           return;
         }
-        const out = decodeFrameBytes(bytes, d, where);
-        frames += out.filter((l) => l.kind === "frame").length;
-        problems += emit(out, where);
+        decode(bytes, where);
       };
       if (hexArgs.length > 0) {
+        if (opts.perLine) throw new UsageError("--per-line is for stdin, not for hex arguments");
         handle(hexArgs.join(" "), "input");
       } else {
         if (process.stdin.isTTY) throw new UsageError("give hex frames as arguments or on stdin");
         const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
         let n = 0;
-        for await (const line of rl) handle(line, `line ${++n}`);
+        if (opts.perLine) {
+          for await (const line of rl) handle(line, `line ${++n}`);
+        } else {
+          // One stream, however the hex is wrapped (`xxd -p` wraps at 60 digits): a line that is not hex is
+          // reported and left out, the rest is decoded as one run of bytes.
+          let digits = "";
+          for await (const line of rl) {
+            n++;
+            try {
+              digits += hexDigits(line);
+            } catch (e) {
+              problems++;
+              process.stderr.write(`stdin line ${n}: ${(e as Error).message} (the line is left out)\n`);
+            }
+          }
+          if (digits.length % 2 === 1) {
+            problems++;
+            process.stderr.write(
+              `stdin: an odd number of hex digits (${digits.length}): the last one, "${digits.slice(-1)}", is left out\n`,
+            );
+            digits = digits.slice(0, -1);
+          }
+          if (digits.length > 0) decode(Buffer.from(digits, "hex"), "stdin");
+        }
       }
       if (frames === 0 && problems === 0) {
         process.stderr.write("no frame found in the input\n");
