@@ -99,6 +99,25 @@ describe("etc-lane decode", () => {
     expect(r.code).toBe(1);
   });
 
+  it("--time-base and --utc-offset: each 4-byte time field's instant in derived.times", async () => {
+    // the C6 sample's station time 5f46a22e is 2020-08-26 17:55:58 read as UTC; its BCD purchase time says the same
+    const times = async (...opts: string[]) => {
+      const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", ...opts, C6_SAMPLE]);
+      expect(r.code).toBe(0);
+      return (jsonLines(r.stdout)[0]?.derived as { times?: unknown } | undefined)?.times;
+    };
+    expect(await times()).toEqual({ "station.time": "2020-08-26T09:55:58.000Z" });
+    expect(await times("--time-base", "local-as-utc", "--utc-offset", "-300")).toEqual({
+      "station.time": "2020-08-26T22:55:58.000Z",
+    });
+    expect(await times("--time-base", "utc")).toEqual({ "station.time": "2020-08-26T17:55:58.000Z" });
+    const bad = await runCli("etc-lane", ["decode", "--protocol", "legacy", "--utc-offset", "8h", C6_SAMPLE]);
+    expect(bad.stderr).toContain(
+      '--utc-offset: expected minutes east of UTC, an integer -720..840, got "8h"',
+    );
+    expect(bad.code).not.toBe(0);
+  });
+
   it("national frames: CRC checked, SEQ reported", async () => {
     const hex = encodeFrame({ type: "CF", status: 0 }, 0x10, DEFAULT_NATIONAL_DIALECT).toString("hex");
     const r = await runCli("etc-lane", ["decode", "--protocol", "national", hex]);
@@ -160,6 +179,8 @@ describe("etc-lane decode never goes blind", () => {
         undecoded: "0bad",
         reason:
           'the body ends inside field "tac": it starts at body byte 23 and needs more than the 2 byte(s) left',
+        // the legacy default time base: local wall clock (UTC+8) read as UTC
+        derived: { times: { wrFileTime: "2020-08-26T09:55:58.000Z" } },
       },
     ]);
     expect(r.stderr).toMatch(/B5 frame not fully decoded: the body ends inside field "tac"/);

@@ -22,6 +22,7 @@ interface DecodeOpts {
   stationLength?: string;
   lastStationLength?: string;
   timeBase?: string;
+  utcOffset?: string;
   ef04?: boolean;
   b2AntennaId?: boolean;
   interByteMs?: string;
@@ -64,6 +65,15 @@ export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol:
   if (o.timeBase !== undefined && o.timeBase !== "utc" && o.timeBase !== "local-as-utc") {
     throw new UsageError(`--time-base: expected "utc" or "local-as-utc", got "${o.timeBase}"`);
   }
+  const offset = o.utcOffset === undefined ? base.utcOffsetMinutes : Number(o.utcOffset);
+  if (
+    o.utcOffset !== undefined &&
+    (!Number.isInteger(offset) || offset < -720 || offset > 840 || o.utcOffset.trim() === "")
+  ) {
+    throw new UsageError(
+      `--utc-offset: expected minutes east of UTC, an integer -720..840, got "${o.utcOffset}"`,
+    );
+  }
   return {
     ...base,
     stationLength: pick("--station-length", o.stationLength, [36, 40] as const, base.stationLength),
@@ -74,6 +84,7 @@ export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol:
       base.lastStationLength,
     ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
+    utcOffsetMinutes: offset,
     b4Ef04: o.ef04 ?? base.b4Ef04,
     b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
   };
@@ -110,7 +121,14 @@ export function registerDecode(program: Command): void {
     .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
     .option("--station-length <n>", "legacy C6 Station width: 40 or 36 (C3 Station is always 36)")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
-    .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
+    .option(
+      "--time-base <base>",
+      "4-byte time fields: local-as-utc or utc (legacy default local-as-utc, national utc); their instants are printed in derived.times",
+    )
+    .option(
+      "--utc-offset <minutes>",
+      "the RSU's local time for local-as-utc: minutes east of UTC (default 480)",
+    )
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .option(
