@@ -58,10 +58,11 @@ export function readCapture(files: string[]): Capture {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
     if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
+    // This file's skipped blocks, in file order.
+    const bad = [...parsed.skipped];
     const skip = (offset: number, why: string): void => {
-      skipped.push(`${file}: skipped block at byte ${offset}: ${why}`);
+      bad.push({ offset, why });
     };
-    for (const b of parsed.skipped) skip(b.offset, b.why);
     for (const i of parsed.interfaces) {
       if (ports.has(i.name)) continue;
       const m = /protocol=(legacy|national)\b/.exec(i.description);
@@ -105,6 +106,8 @@ export function readCapture(files: string[]): Capture {
         ...(dir === "state" ? { state: p.comment ?? "" } : {}),
       });
     }
+    bad.sort((a, b) => a.offset - b.offset);
+    for (const b of bad) skipped.push(`${file}: skipped block at byte ${b.offset}: ${b.why}`);
   }
   // Files are given in order and each is in time order; a stable sort keeps same-instant records in order.
   raw.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : 0));

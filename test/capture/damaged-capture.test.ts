@@ -61,6 +61,22 @@ describe("a damaged capture", () => {
     expect(cap.truncated).toEqual([]);
   });
 
+  it("a packet too short for its RTAC header, and a second section header with a bad magic, are skipped", () => {
+    const one = capture();
+    const two = capture();
+    const buf = Buffer.concat([one.buf, two.buf]); // two sections, as `cat` of two capture files gives
+    buf.writeUInt32LE(4, (one.epbs[1] as number) + 20); // captured length 4: no room for the RTAC header
+    buf.writeUInt32LE(0x12345678, one.buf.length + 8); // the second section's byte-order magic
+    writeFileSync(one.file, buf);
+    const cap = readCapture([one.file]);
+    expect(cap.skipped).toEqual([
+      `${one.file}: skipped block at byte ${one.epbs[1]}: 4 byte(s), shorter than the 12-byte RTAC serial header`,
+      `${one.file}: skipped block at byte ${one.buf.length}: section header with a bad byte-order magic (12345678)`,
+    ]);
+    // the second section's interface is described after its header: its packets are read
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+  });
+
   it("a zero block length mid-file: the blocks before it are read, and where and why it stopped is said", () => {
     const { file, buf, epbs } = capture();
     const at = epbs[3] as number;
