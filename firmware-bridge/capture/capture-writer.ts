@@ -9,7 +9,7 @@
  * cannot be written logs once and stops capturing; it never stops the lane.
  */
 import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
 import { interfaceDescription, packet, sectionHeader } from "./pcapng.js";
 
@@ -162,12 +162,21 @@ export class CaptureWriter {
     this.log.info({ file: this.current }, "wire capture file started");
   }
 
-  /** Keeps the newest `maxFiles` capture files of this prefix. */
+  /**
+   * Keeps the newest `maxFiles` capture files of this prefix, oldest first by start stamp, then by the
+   * file number read as a number (`-1000` comes after `-999`); the file being written is never deleted.
+   */
   private prune(): void {
+    const name = new RegExp(`^${escapeRegExp(this.prefix)}-(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`);
+    const current = this.current === undefined ? undefined : basename(this.current);
     const mine = readdirSync(this.dir)
-      .filter((f) => f.startsWith(`${this.prefix}-`) && f.endsWith(".pcapng"))
-      .sort();
-    for (const f of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
+      .flatMap((f) => {
+        const m = name.exec(f);
+        return m ? [{ f, stamp: m[1] as string, n: Number(m[2]) }] : [];
+      })
+      .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n));
+    for (const { f } of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
+      if (f === current) continue;
       try {
         unlinkSync(join(this.dir, f));
       } catch {
@@ -176,3 +185,5 @@ export class CaptureWriter {
     }
   }
 }
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -144,15 +144,32 @@ export interface CapturePacket {
   /** the bytes that crossed the port (RTAC header removed) */
   readonly bytes: Buffer;
   readonly comment?: string;
+  /** where the packet's block starts in the file */
+  readonly offset: number;
+}
+
+/** A block that could not be read; the blocks after it were. */
+export interface SkippedBlock {
+  /** where the block starts in the file */
+  readonly offset: number;
+  readonly why: string;
 }
 
 export interface ParsedCapture {
   readonly application: string;
   readonly interfaces: CaptureInterface[];
   readonly packets: CapturePacket[];
-  /** why reading stopped early (a truncated last block after a crash), if it did */
+  /** blocks whose length was sound but whose content was not, each skipped */
+  readonly skipped: SkippedBlock[];
+  /**
+   * why reading stopped early, naming the byte offset, if it did: a last block cut short (the process
+   * died while writing), or a block length that cannot be right, so no later block can be found
+   */
   readonly truncated?: string;
 }
+
+/** The largest time a JavaScript Date holds (ms since the epoch), in µs: a later timestamp is damage. */
+const MAX_US = 8_640_000_000_000_000_000n;
 
 function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
@@ -168,10 +185,20 @@ function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<nu
   return out;
 }
 
-/** Parses a pcapng capture. Throws when the file is not pcapng at all. */
+/**
+ * Parses a pcapng capture. Throws when the file is not pcapng at all. A block whose length is sound but
+ * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
+ * can hold, a section header with a bad byte-order magic after the first) is skipped and listed in
+ * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
+ * multiple of 4, not repeated at the block's end, or past the end of the file) stops the reading there:
+ * `truncated` says where and why, and every block before it is returned.
+ */
 export function parsePcapng(buf: Buffer): ParsedCapture {
   if (buf.length < 12 || buf.readUInt32LE(0) !== BLOCK_SHB) {
     throw new Error("not a pcapng capture (no section header block at the start)");
+  }
+  if (buf.readUInt32LE(8) !== BYTE_ORDER_MAGIC && buf.readUInt32BE(8) !== BYTE_ORDER_MAGIC) {
+    throw new Error("bad pcapng byte-order magic");
   }
   let le = true;
   let application = "";
@@ -179,33 +206,66 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
   const all: CaptureInterface[] = [];
   const tsUnits: bigint[] = [];
   const packets: CapturePacket[] = [];
+  const skipped: SkippedBlock[] = [];
   let o = 0;
   let truncated: string | undefined;
   while (o < buf.length) {
     if (o + 12 > buf.length) {
-      truncated = `${buf.length - o} byte(s) after the last whole block`;
+      truncated = `${buf.length - o} byte(s) after the last whole block, at byte ${o}`;
       break;
     }
     const type = buf.readUInt32LE(o);
+    // A section header says its byte order; a damaged one leaves the order of its own length unknown.
+    let order: boolean = le;
     if (type === BLOCK_SHB) {
-      const magic = buf.readUInt32LE(o + 8);
-      le = magic === BYTE_ORDER_MAGIC;
-      if (!le && buf.readUInt32BE(o + 8) !== BYTE_ORDER_MAGIC) throw new Error("bad pcapng byte-order magic");
+      if (buf.readUInt32LE(o + 8) === BYTE_ORDER_MAGIC) order = true;
+      else if (buf.readUInt32BE(o + 8) === BYTE_ORDER_MAGIC) order = false;
     }
-    const total = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
-    if (total < 12 || o + total > buf.length) {
+    const total = order ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
+    if (total < 12 || total % 4 !== 0) {
+      truncated = `the block at byte ${o} gives its length as ${total}, which no block has: the ${buf.length - o} byte(s) from there are not read`;
+      break;
+    }
+    if (o + total > buf.length) {
       truncated = `a block at byte ${o} is cut short (${buf.length - o} of ${total} bytes)`;
       break;
     }
-    const btype = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
-    const body = o + 8;
-    const end = o + total - 4;
-    if (btype === BLOCK_SHB) {
+    const trailer = order ? buf.readUInt32LE(o + total - 4) : buf.readUInt32BE(o + total - 4);
+    if (trailer !== total) {
+      truncated = `the block at byte ${o} gives its length as ${total} at its start and ${trailer} at its end: the ${buf.length - o} byte(s) from there are not read`;
+      break;
+    }
+    const at = o;
+    o += total;
+    const skip = (why: string): void => {
+      skipped.push({ offset: at, why });
+    };
+    const btype = order ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+    const body = at + 8;
+    const end = at + total - 4;
+    if (type === BLOCK_SHB) {
+      const magic = buf.readUInt32LE(body);
+      if (magic !== BYTE_ORDER_MAGIC && buf.readUInt32BE(body) !== BYTE_ORDER_MAGIC) {
+        // Its interfaces follow it: they are numbered from 0 again, in the byte order we had.
+        skip(`section header with a bad byte-order magic (${magic.toString(16).padStart(8, "0")})`);
+        interfaces = [];
+        tsUnits.length = 0;
+        continue;
+      }
+      if (body + 16 > end) {
+        skip(`section header of ${total} bytes, too short`);
+        continue;
+      }
+      le = order;
       interfaces = [];
       tsUnits.length = 0;
       const opts = readOptions(buf, body + 16, end, le);
       application = opts.get(SHB_USERAPPL)?.toString() ?? application;
     } else if (btype === BLOCK_IDB) {
+      if (body + 8 > end) {
+        skip(`interface description of ${total} bytes, too short`);
+        continue;
+      }
       const linkType = le ? buf.readUInt16LE(body) : buf.readUInt16BE(body);
       const opts = readOptions(buf, body + 8, end, le);
       const res = opts.get(IF_TSRESOL)?.[0] ?? 6;
@@ -220,27 +280,44 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       interfaces.push(iface);
       all.push(iface);
     } else if (btype === BLOCK_EPB) {
-      const r32 = (at: number): number => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+      const r32 = (pos: number): number => (le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos));
+      if (body + 20 > end) {
+        skip(`packet block of ${total} bytes, too short`);
+        continue;
+      }
       const ifaceId = r32(body);
       const iface = interfaces[ifaceId];
-      const units = tsUnits[ifaceId] ?? 1_000_000n;
+      const units = tsUnits[ifaceId];
+      if (!iface || units === undefined) {
+        skip(
+          `packet on interface ${ifaceId}, which the section does not describe (${interfaces.length} interface(s))`,
+        );
+        continue;
+      }
       const ts = (BigInt(r32(body + 4)) << 32n) | BigInt(r32(body + 8));
+      const us = (ts * 1_000_000n) / units;
+      if (us > MAX_US) {
+        skip(`packet timestamp ${ts} (${units} per second) is past any date`);
+        continue;
+      }
       const capLen = r32(body + 12);
+      if (capLen > end - (body + 20)) {
+        skip(`packet captured length ${capLen} runs past its ${total}-byte block`);
+        continue;
+      }
       const data = buf.subarray(body + 20, body + 20 + capLen);
       const opts = readOptions(buf, body + 20 + pad4(capLen), end, le);
-      if (iface) {
-        const rtac = iface.linkType === LINKTYPE_RTAC_SERIAL && data.length >= RTAC_HEADER;
-        const comment = opts.get(OPT_COMMENT)?.toString();
-        packets.push({
-          iface,
-          us: (ts * 1_000_000n) / units,
-          event: rtac ? data[8] : undefined,
-          bytes: Buffer.from(rtac ? data.subarray(RTAC_HEADER) : data),
-          ...(comment !== undefined ? { comment } : {}),
-        });
-      }
+      const rtac = iface.linkType === LINKTYPE_RTAC_SERIAL && data.length >= RTAC_HEADER;
+      const comment = opts.get(OPT_COMMENT)?.toString();
+      packets.push({
+        iface,
+        us,
+        event: rtac ? data[8] : undefined,
+        bytes: Buffer.from(rtac ? data.subarray(RTAC_HEADER) : data),
+        ...(comment !== undefined ? { comment } : {}),
+        offset: at,
+      });
     }
-    o += total;
   }
-  return { application, interfaces: all, packets, ...(truncated ? { truncated } : {}) };
+  return { application, interfaces: all, packets, skipped, ...(truncated ? { truncated } : {}) };
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Variant } from "../framing/types.js";
-import { parsePcapng, RTAC_EVENT } from "./pcapng.js";
+import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
 
 export interface CapturePort {
   readonly name: string;
@@ -13,6 +13,10 @@ export interface CapturePort {
   readonly protocol: Variant | undefined;
   /** the description's "protocol=..." as written ("legacy", "national", "etc-reader"), when it says */
   readonly speaks: string | undefined;
+  /** the inter-byte timeout (ms) the port's deframer applied: the description's "inter-byte-ms=N", when it says */
+  readonly interByteMs?: number;
+  /** the largest frame the port's deframer accepted: the description's "max-frame-length=N", when it says */
+  readonly maxFrameLength?: number;
 }
 
 export interface CaptureRecord {
@@ -32,14 +36,20 @@ export interface Capture {
   readonly files: string[];
   readonly ports: CapturePort[];
   readonly records: CaptureRecord[];
-  /** files whose last block was cut short (the process died while writing), with why */
+  /**
+   * files read only up to a block whose length cannot be right or that is cut short (the process died
+   * while writing), each `FILE: why`, naming the byte offset
+   */
   readonly truncated: string[];
+  /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
+  readonly skipped: string[];
 }
 
 export function readCapture(files: string[]): Capture {
   const ports = new Map<string, CapturePort>();
   const raw: { us: bigint; port: string; dir: CaptureRecord["dir"]; bytes: Buffer; state?: string }[] = [];
   const truncated: string[] = [];
+  const skipped: string[] = [];
   for (const file of files) {
     let parsed: ReturnType<typeof parsePcapng>;
     try {
@@ -48,15 +58,24 @@ export function readCapture(files: string[]): Capture {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
     if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
+    // This file's skipped blocks, in file order.
+    const bad = [...parsed.skipped];
+    const skip = (offset: number, why: string): void => {
+      bad.push({ offset, why });
+    };
     for (const i of parsed.interfaces) {
       if (ports.has(i.name)) continue;
       const m = /protocol=(legacy|national)\b/.exec(i.description);
       const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
+      const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(i.description)?.[1];
+      const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(i.description)?.[1];
       ports.set(i.name, {
         name: i.name,
         description: i.description,
         protocol: m?.[1] as Variant | undefined,
         speaks,
+        ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
+        ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
       });
     }
     for (const p of parsed.packets) {
@@ -68,7 +87,17 @@ export function readCapture(files: string[]): Capture {
             : p.event === RTAC_EVENT.statusChange
               ? "state"
               : undefined;
-      if (!dir) continue;
+      if (!dir) {
+        skip(
+          p.offset,
+          p.event !== undefined
+            ? `RTAC event type ${p.event.toString(16).padStart(2, "0")}, not one a capture writes (00, 01, 02)`
+            : p.iface.linkType !== LINKTYPE_RTAC_SERIAL
+              ? `interface "${p.iface.name}" has link type ${p.iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL})`
+              : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`,
+        );
+        continue;
+      }
       raw.push({
         us: p.us,
         port: p.iface.name,
@@ -77,6 +106,8 @@ export function readCapture(files: string[]): Capture {
         ...(dir === "state" ? { state: p.comment ?? "" } : {}),
       });
     }
+    bad.sort((a, b) => a.offset - b.offset);
+    for (const b of bad) skipped.push(`${file}: skipped block at byte ${b.offset}: ${b.why}`);
   }
   // Files are given in order and each is in time order; a stable sort keeps same-instant records in order.
   raw.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : 0));
@@ -89,5 +120,5 @@ export function readCapture(files: string[]): Capture {
     bytes: r.bytes,
     ...(r.state !== undefined ? { state: r.state } : {}),
   }));
-  return { files, ports: [...ports.values()], records, truncated };
+  return { files, ports: [...ports.values()], records, truncated, skipped };
 }

@@ -6,9 +6,21 @@ export function toHex(buf: Uint8Array, start = 0, end = buf.length): string {
 
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
+/**
+ * The hex digits of `text`, without spaces, colons, commas, dashes and 0x prefixes; throws RangeError
+ * on anything else. The count of digits may be odd (a hex stream wrapped anywhere).
+ */
+export function hexDigits(text: string): string {
+  const clean = text.replace(/0x/gi, "").replace(/[\s:,-]/g, "");
+  if (!/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new RangeError(`not a hex byte string: "${text.length > 40 ? `${text.slice(0, 40)}...` : text}"`);
+  }
+  return clean;
+}
+
 /** Parses hex, tolerating spaces, colons and a 0x prefix per token; throws RangeError on anything else. */
 export function fromHex(text: string): Buffer {
-  const clean = text.replace(/0x/gi, "").replace(/[\s:,-]/g, "");
+  const clean = hexDigits(text);
   if (!HEX_RE.test(clean)) {
     throw new RangeError(`not a hex byte string: "${text.length > 40 ? `${text.slice(0, 40)}...` : text}"`);
   }

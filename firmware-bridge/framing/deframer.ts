@@ -6,7 +6,9 @@
  * A variant supplies two things: where the next frame start is, and how to parse a candidate that
  * starts at offset 0. A candidate that fails tells the scanner where to rescan from; that point is
  * always inside the candidate (variant B rescans from STX+1), so a frame is lost only when
- * corruption touches its own bytes.
+ * corruption touches its own bytes. Bytes of a failed candidate that turn out to be noise when
+ * rescanned carry the candidate's reason (as the reader's deframer does, docs/reader.md §2.2), so one
+ * bad frame is one discarded run, not a checksum failure followed by the same bytes as noise.
  */
 import type {
   Deframer,
@@ -31,6 +33,10 @@ export type ParseResult =
       reason: DiscardReason;
       /** rescan from here; everything before it is discarded */
       rescanAt: number;
+      /** where the candidate ends (default `rescanAt`): bytes before it rescanned as noise carry `reason` */
+      end?: number;
+      /** the byte at `rescanAt` is the candidate's ETX (variant A): never reported, it may begin the next STX */
+      keepLast?: boolean;
       checksum?: { expected: number; actual: number; candidateEnd: number };
     };
 
@@ -46,6 +52,8 @@ export abstract class StreamDeframer implements Deframer {
   private freeLead = 0;
   /** why the next discarded run is being discarded, when it follows a failed candidate */
   private pendingReason: DiscardReason | undefined;
+  /** the rest of a failed candidate being rescanned: its first `bytes` bytes of `buf`, and why it failed */
+  private blame: { reason: DiscardReason; bytes: number } | undefined;
   private readonly c: DeframerCounters = {
     frames: 0,
     discardedBytes: 0,
@@ -101,6 +109,7 @@ export abstract class StreamDeframer implements Deframer {
     this.buf = Buffer.alloc(0);
     this.freeLead = 0;
     this.pendingReason = undefined;
+    this.blame = undefined;
     return events;
   }
 
@@ -132,12 +141,13 @@ export abstract class StreamDeframer implements Deframer {
       if (r.kind === "need-more") {
         if (!flush) return;
         // A stalled candidate: give up on its start and rescan from inside it.
-        this.discard(events, 1, "timeout");
+        this.discard(events, 1, "timeout", false);
         continue;
       }
       if (r.kind === "frame") {
         this.c.frames++;
         events.push({ kind: "frame", frame: r.frame });
+        this.advanceBlame(r.consumed - (r.keepLast ? 1 : 0));
         this.pendingReason = flush ? "timeout" : undefined;
         if (r.keepLast) {
           this.buf = this.buf.subarray(r.consumed - 1);
@@ -161,27 +171,55 @@ export abstract class StreamDeframer implements Deframer {
       } else if (r.reason === "malformed") {
         this.c.malformed++;
       }
-      this.discard(events, Math.max(1, r.rescanAt), r.reason);
+      const rescanAt = Math.max(1, r.rescanAt);
+      this.discard(events, rescanAt, r.reason, false);
+      if (r.keepLast && this.buf.length > 0) this.freeLead = 1;
+      const rest = Math.max(0, (r.end ?? rescanAt) - rescanAt);
+      if (rest > 0) this.blame = { reason: r.reason, bytes: Math.max(rest, this.blame?.bytes ?? 0) };
       if (!flush) this.pendingReason = undefined;
     }
   }
 
-  /** Drop the first `n` bytes of the buffer, reporting those that were not a previous frame's ETX. */
-  private discard(events: DeframerEvent[], n: number, reason: DiscardReason): void {
-    const counted = Math.max(0, n - this.freeLead);
-    if (counted > 0) {
-      const bytes = Buffer.from(this.buf.subarray(n - counted, n));
-      this.c.discardedBytes += counted;
-      const last = events[events.length - 1];
-      if (last?.kind === "discarded" && last.reason === reason) {
-        // Adjacent bytes dropped for the same reason are one run.
-        events[events.length - 1] = { kind: "discarded", reason, bytes: Buffer.concat([last.bytes, bytes]) };
-      } else {
-        this.c.discardedRuns++;
-        events.push({ kind: "discarded", reason, bytes });
-      }
+  /**
+   * Drop the first `n` bytes of the buffer, reporting those that were not a previous frame's ETX. Bytes
+   * that are the rest of a failed candidate are reported under its reason unless `blameable` is false
+   * (the bytes of a candidate of their own).
+   */
+  private discard(events: DeframerEvent[], n: number, reason: DiscardReason, blameable = true): void {
+    const lead = Math.min(n, this.freeLead);
+    this.advanceBlame(lead);
+    let at = lead;
+    while (at < n) {
+      const blamed = blameable && this.blame !== undefined;
+      const k = blamed ? Math.min(n - at, this.blame?.bytes ?? 0) : n - at;
+      this.report(
+        events,
+        Buffer.from(this.buf.subarray(at, at + k)),
+        blamed ? (this.blame?.reason ?? reason) : reason,
+      );
+      this.advanceBlame(k);
+      at += k;
     }
-    this.freeLead = Math.max(0, this.freeLead - n);
+    this.freeLead -= lead;
     this.buf = this.buf.subarray(n);
+  }
+
+  /** One discarded run; adjacent bytes dropped for the same reason are one run. */
+  private report(events: DeframerEvent[], bytes: Buffer, reason: DiscardReason): void {
+    this.c.discardedBytes += bytes.length;
+    const last = events[events.length - 1];
+    if (last?.kind === "discarded" && last.reason === reason) {
+      events[events.length - 1] = { kind: "discarded", reason, bytes: Buffer.concat([last.bytes, bytes]) };
+    } else {
+      this.c.discardedRuns++;
+      events.push({ kind: "discarded", reason, bytes });
+    }
+  }
+
+  /** `n` bytes left the front of the buffer: the failed candidate's rest shrinks by as many. */
+  private advanceBlame(n: number): void {
+    if (!this.blame) return;
+    this.blame.bytes -= n;
+    if (this.blame.bytes <= 0) this.blame = undefined;
   }
 }

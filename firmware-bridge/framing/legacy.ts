@@ -96,7 +96,10 @@ export class LegacyDeframer extends StreamDeframer {
       }
       return { kind: "need-more" };
     }
-    if (etx + 1 > this.maxFrameLength) return { kind: "fail", reason: "too-long", rescanAt: etx };
+    // A failed candidate's ETX is kept as a good frame's is (never reported on its own: the candidate's
+    // bytes say it all), since it may be the first byte of the next STX.
+    if (etx + 1 > this.maxFrameLength)
+      return { kind: "fail", reason: "too-long", rescanAt: etx, keepLast: true };
     // Unescape RSCTL..BCC.
     const body = Buffer.allocUnsafe(etx - 2);
     let n = 0;
@@ -105,7 +108,7 @@ export class LegacyDeframer extends StreamDeframer {
       if (b === 0xfe) {
         const nx = buf[i + 1];
         if (i + 1 >= etx || (nx !== 0x00 && nx !== 0x01)) {
-          return { kind: "fail", reason: "malformed", rescanAt: etx };
+          return { kind: "fail", reason: "malformed", rescanAt: etx, keepLast: true };
         }
         body[n++] = nx === 0x01 ? 0xff : 0xfe;
         i++;
@@ -113,7 +116,7 @@ export class LegacyDeframer extends StreamDeframer {
         body[n++] = b;
       }
     }
-    if (n < 2) return { kind: "fail", reason: "malformed", rescanAt: etx };
+    if (n < 2) return { kind: "fail", reason: "malformed", rescanAt: etx, keepLast: true };
     const expected = body[n - 1] as number;
     const actual = bcc(body, 0, n - 1);
     if (expected !== actual) {
@@ -121,6 +124,7 @@ export class LegacyDeframer extends StreamDeframer {
         kind: "fail",
         reason: "checksum",
         rescanAt: etx,
+        keepLast: true,
         checksum: { expected, actual, candidateEnd: etx + 1 },
       };
     }

@@ -59,11 +59,11 @@ export class NationalDeframer extends StreamDeframer {
     if (buf.length < HEADER) return { kind: "need-more" };
     const len = buf.readUInt32BE(4);
     // LEN's top two bytes are reserved (00 00) in VER 00: a header that sets them is not a frame header.
-    if (len > 0xffff) return { kind: "fail", reason: "malformed", rescanAt: 1 };
+    if (len > 0xffff) return { kind: "fail", reason: "malformed", rescanAt: 1, end: HEADER };
     const total = HEADER + len + 2;
     // A frame announced longer than the limit is "too long"; like every failed candidate it is rescanned
     // from STX + 1, so a frame inside or behind it is still found.
-    if (total > this.maxFrameLength) return { kind: "fail", reason: "too-long", rescanAt: 1 };
+    if (total > this.maxFrameLength) return { kind: "fail", reason: "too-long", rescanAt: 1, end: HEADER };
     if (buf.length < total) return { kind: "need-more" };
     const expected = buf.readUInt16BE(HEADER + len);
     const actual = crc16x25(buf, 2, HEADER + len);
@@ -72,6 +72,7 @@ export class NationalDeframer extends StreamDeframer {
         kind: "fail",
         reason: "checksum",
         rescanAt: 1,
+        end: total,
         checksum: { expected, actual, candidateEnd: total },
       };
     }

@@ -9,7 +9,7 @@ import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
-import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
+import { type ReaderOptionsInput, resolveReaderOptions } from "../../firmware-bridge/reader/options.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { AuditTrail } from "../audit/index.js";
@@ -49,13 +49,22 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
   const r = c.reader;
   if (!r) throw new Error("openBooth needs a reader section");
   const port = d.transport ?? createSerialTransport({ path: r.port, baudRate: r.baudRate });
-  const transport = d.capture ? d.capture.wrap(port, "reader", READER_CAPTURE_PROTOCOL) : port;
   const base = readerOptionsFromConfig(r);
-  const reader = new FramedCardReader({
-    transport,
-    options: { ...base, ...d.readerOptions, timeouts: { ...base.timeouts, ...d.readerOptions?.timeouts } },
-    logger: d.logger,
-  });
+  const options = {
+    ...base,
+    ...d.readerOptions,
+    timeouts: { ...base.timeouts, ...d.readerOptions?.timeouts },
+  };
+  // The capture records the limits the reader's deframer applies, so `decode --capture` applies them too.
+  const limits = d.capture ? resolveReaderOptions(options) : undefined;
+  const transport =
+    d.capture && limits
+      ? d.capture.wrap(port, "reader", READER_CAPTURE_PROTOCOL, {
+          interByteMs: limits.interByteTimeoutMs,
+          maxFrameLength: limits.maxFrameLength,
+        })
+      : port;
+  const reader = new FramedCardReader({ transport, options, logger: d.logger });
   const readerPort = d.transport ? d.transport.name : r.port;
   const booth = new Booth({
     reader,

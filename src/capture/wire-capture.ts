@@ -10,9 +10,18 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { LaneConfig } from "../config/schema.js";
 
+/** The limits the port's deframer applies; the capture's description records them for `decode --capture`. */
+export interface CaptureFraming {
+  interByteMs: number;
+  maxFrameLength: number;
+}
+
 export interface WireCapture {
-  /** `inner` captured as port `port` ("rsu", "reader"); `protocol` goes into the port's description. */
-  wrap(inner: Transport, port: string, protocol?: string): Transport;
+  /**
+   * `inner` captured as port `port` ("rsu", "reader"); `protocol` and the deframer's limits (`framing`)
+   * go into the port's description.
+   */
+  wrap(inner: Transport, port: string, protocol?: string, framing?: CaptureFraming): Transport;
   /** The file being written now. */
   readonly current: string | undefined;
   close(): void;
@@ -31,12 +40,14 @@ export function openWireCapture(c: LaneConfig, logger?: Logger): WireCapture | u
     ...(logger ? { logger } : {}),
   });
   return {
-    wrap: (inner, port, protocol) =>
+    wrap: (inner, port, protocol, framing) =>
       capturingTransport(
         inner,
         writer,
         port,
-        `etc-lane ${lane} ${port} port ${inner.name}${protocol ? ` protocol=${protocol}` : ""}`,
+        `etc-lane ${lane} ${port} port ${inner.name}${protocol ? ` protocol=${protocol}` : ""}${
+          framing ? ` inter-byte-ms=${framing.interByteMs} max-frame-length=${framing.maxFrameLength}` : ""
+        }`,
       ),
     get current() {
       return writer.current;

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
+import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
@@ -196,21 +196,25 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const port = deps.transport ?? transportFor(c);
-    const transport = capture ? capture.wrap(port, "rsu", c.rsu.protocol) : port;
-    const link = new RsuLink({
-      transport,
-      dialect,
-      logger,
-      options: {
-        heartbeatPeriodMs: c.rsu.timing.heartbeatPeriodMs,
-        missedHeartbeats: c.rsu.timing.missedHeartbeats,
-        answerDeadlineMs: c.rsu.link.answerDeadlineMs,
-        dedupeWindowMs: c.rsu.link.dedupeWindowMs,
-        reconnect: { initialDelayMs: c.rsu.link.backoffInitialMs, maxDelayMs: c.rsu.link.backoffMaxMs },
-        deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
-        ...deps.link,
-      },
-    });
+    const linkOptions: RsuLinkOptionsInput = {
+      heartbeatPeriodMs: c.rsu.timing.heartbeatPeriodMs,
+      missedHeartbeats: c.rsu.timing.missedHeartbeats,
+      answerDeadlineMs: c.rsu.link.answerDeadlineMs,
+      dedupeWindowMs: c.rsu.link.dedupeWindowMs,
+      reconnect: { initialDelayMs: c.rsu.link.backoffInitialMs, maxDelayMs: c.rsu.link.backoffMaxMs },
+      deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
+      ...deps.link,
+    };
+    // The capture records the limits the link's deframer applies, so `decode --capture` applies them too.
+    const limits = capture ? resolveRsuLinkOptions(linkOptions).deframer : undefined;
+    const transport =
+      capture && limits
+        ? capture.wrap(port, "rsu", c.rsu.protocol, {
+            interByteMs: limits.interByteTimeoutMs,
+            maxFrameLength: limits.maxFrameLength,
+          })
+        : port;
+    const link = new RsuLink({ transport, dialect, logger, options: linkOptions });
     const outputs = deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger));
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
     const controller = new LaneController({

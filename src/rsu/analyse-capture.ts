@@ -35,13 +35,41 @@ interface Decoded {
 /** The decoder of one port and direction: bytes in as they were captured, lines out. */
 interface StreamDecoder {
   push(bytes: Buffer, t: number): Decoded[];
-  /** what is still buffered at the end of the capture */
-  end(): Decoded[];
+  /** a half frame's expiry: what its deframer drops once `t` is past its last byte + the inter-byte timeout */
+  tick(t: number): Decoded[];
+  /** bytes buffered (a half frame), waiting for more */
+  readonly buffered: number;
+  /** the inter-byte timeout its deframer applies (ms) */
+  readonly interByteMs: number;
+}
+
+/**
+ * The limits a port is deframed with when neither the options nor the capture say (a capture written
+ * before the lane recorded them): the deframers' default inter-byte timeout
+ * (firmware-bridge/framing/deframer.ts, firmware-bridge/reader/deframer.ts) and each framing's largest
+ * possible frame.
+ */
+const INTER_BYTE_MS = 50;
+const RSU_MAX_FRAME = 65_536;
+const READER_MAX_FRAME = 65_544;
+
+/** Deframer limits for every port, overriding what the capture recorded (`decode --capture` options). */
+export interface TimelineOptions {
+  interByteMs?: number;
+  maxFrameLength?: number;
+}
+
+interface Limits {
+  interByteMs: number;
+  maxFrameLength: number;
 }
 
 /** An RSU port, its frames as `etc-lane decode` shows them (./analyse.ts). */
-function rsuDecoder(d: Dialect): StreamDecoder {
-  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
+  const deframer = createDeframer(d.variant, {
+    maxFrameLength: limits.maxFrameLength,
+    interByteTimeoutMs: limits.interByteMs,
+  });
   const decode = (events: DeframerEvent[]): Decoded[] =>
     events.flatMap((ev): Decoded[] => {
       if (ev.kind === "frame") {
@@ -51,7 +79,8 @@ function rsuDecoder(d: Dialect): StreamDecoder {
         return [{ json: { ...r.json, hex: w.raw.toString("hex") }, complete: r.complete }];
       }
       if (ev.kind === "checksum-error") {
-        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${ev.expected.toString(16)}, bytes give ${ev.actual.toString(16)}`;
+        const hex = (n: number): string => n.toString(16).padStart(d.variant === "legacy" ? 2 : 4, "0");
+        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${hex(ev.expected)}, bytes give ${hex(ev.actual)}`;
         return [{ json: { discarded: ev.candidate.toString("hex"), why }, complete: false }];
       }
       // a checksum discard is the checksum-error event above, already shown
@@ -60,7 +89,11 @@ function rsuDecoder(d: Dialect): StreamDecoder {
     });
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
-    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+    tick: (t) => decode(deframer.tick(t)),
+    get buffered() {
+      return deframer.buffered;
+    },
+    interByteMs: limits.interByteMs,
   };
 }
 
@@ -68,8 +101,11 @@ function rsuDecoder(d: Dialect): StreamDecoder {
  * The booth card reader's port, with the reader's framing (docs/reader.md): each frame named as the
  * reader driver's wire log names it. The lane's side was captured: tx went to the reader, rx came from it.
  */
-function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
-  const deframer = new ReaderDeframer({ maxFrameLength: 65_544 });
+function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
+  const deframer = new ReaderDeframer({
+    maxFrameLength: limits.maxFrameLength,
+    interByteTimeoutMs: limits.interByteMs,
+  });
   const decode = (events: ReaderDeframerEvent[]): Decoded[] =>
     events.map((ev): Decoded => {
       if (ev.kind === "discarded") {
@@ -96,30 +132,69 @@ function readerDecoder(dir: "tx" | "rx"): StreamDecoder {
     });
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
-    end: () => decode(deframer.tick(Number.MAX_SAFE_INTEGER)),
+    tick: (t) => decode(deframer.tick(t)),
+    get buffered() {
+      return deframer.buffered;
+    },
+    interByteMs: limits.interByteMs,
   };
 }
 
 /**
  * The timeline of `cap`. `dialectFor` gives the RSU dialect of each port that is not the card reader's
- * (it may throw, e.g. for a port that does not say its protocol).
+ * (it may throw, e.g. for a port that does not say its protocol). Each port is deframed with the limits
+ * `opts` give, else those its capture recorded, else INTER_BYTE_MS and its framing's largest frame.
  */
-export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) => Dialect): TimelineEntry[] {
+export function captureTimeline(
+  cap: Capture,
+  dialectFor: (port: CapturePort) => Dialect,
+  opts: TimelineOptions = {},
+): TimelineEntry[] {
   const readerPorts = new Set(
     cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => p.name),
   );
   const dialects = new Map(
     cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
   );
-  const streams = new Map<string, { port: string; dir: "tx" | "rx"; decoder: StreamDecoder }>();
+  const limitsOf = (name: string): Limits => {
+    const port = cap.ports.find((p) => p.name === name);
+    const reader = readerPorts.has(name);
+    return {
+      interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
+      maxFrameLength:
+        opts.maxFrameLength ?? port?.maxFrameLength ?? (reader ? READER_MAX_FRAME : RSU_MAX_FRAME),
+    };
+  };
+  interface Stream {
+    port: string;
+    dir: "tx" | "rx";
+    decoder: StreamDecoder;
+    /** the last chunk's times */
+    lastT: number;
+    lastWallMs: number;
+  }
+  const streams = new Map<string, Stream>();
   const out: TimelineEntry[] = [];
   const emit = (t: number, wallMs: number, port: string, dir: "tx" | "rx", lines: Decoded[]): void => {
     const where = { t: round3(t), time: new Date(wallMs).toISOString(), port, dir };
     for (const l of lines) out.push({ t, json: { ...where, ...l.json }, complete: l.complete });
   };
-  let last = { t: 0, wallMs: 0 };
+  /**
+   * Every half frame whose inter-byte timeout ran out before `t` is dropped, as the lane's link drops it
+   * on its timer (firmware-bridge/link/frame-channel.ts), in the order the timeouts ran out, each stamped
+   * with the moment it ran out: its stream's last byte + the inter-byte timeout.
+   */
+  const expireBefore = (t: number): void => {
+    const due = [...streams.values()]
+      .filter((s) => s.decoder.buffered > 0 && t - s.lastT > s.decoder.interByteMs)
+      .sort((a, b) => a.lastT + a.decoder.interByteMs - (b.lastT + b.decoder.interByteMs));
+    for (const s of due) {
+      const ms = s.decoder.interByteMs;
+      emit(s.lastT + ms, s.lastWallMs + ms, s.port, s.dir, s.decoder.tick(t));
+    }
+  };
   for (const r of cap.records) {
-    last = r;
+    expireBefore(r.t);
     if (r.dir === "state") {
       out.push({
         t: r.t,
@@ -132,14 +207,18 @@ export function captureTimeline(cap: Capture, dialectFor: (port: CapturePort) =>
     let s = streams.get(key);
     if (!s) {
       const decoder = readerPorts.has(r.port)
-        ? readerDecoder(r.dir)
-        : rsuDecoder(dialects.get(r.port) as Dialect);
-      s = { port: r.port, dir: r.dir, decoder };
+        ? readerDecoder(r.dir, limitsOf(r.port))
+        : rsuDecoder(dialects.get(r.port) as Dialect, limitsOf(r.port));
+      s = { port: r.port, dir: r.dir, decoder, lastT: r.t, lastWallMs: r.wallMs };
       streams.set(key, s);
+    }
+    if (r.bytes.length > 0) {
+      s.lastT = r.t;
+      s.lastWallMs = r.wallMs;
     }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }
-  // Half frames still buffered at the end of the capture.
-  for (const s of streams.values()) emit(last.t, last.wallMs, s.port, s.dir, s.decoder.end());
+  // Half frames still buffered at the end of the capture: their timeouts ran out after it.
+  expireBefore(Number.POSITIVE_INFINITY);
   return out;
 }

@@ -6,7 +6,7 @@
  * so all of them print frames the same way.
  */
 import { decodeData, type Frame, type PartialFrame } from "../../firmware-bridge/frames/catalogue.js";
-import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, fromWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 
@@ -66,6 +66,41 @@ export function partialToJson(
   };
 }
 
+/** The 4-byte "Unix" time fields (firmware-bridge/frames/legacy-frames.ts, national-frames.ts, records.ts). */
+const TIME_FIELDS = new Set(["unixTime", "wrFileTime", "time"]);
+
+/**
+ * Every 4-byte time field of `fields` (nested records too) as the instant it stands for, ISO UTC, read
+ * with the dialect's time base and UTC offset; keyed by its path (`unixTime`, `station.time`). A 0 is
+ * no time and gets none.
+ */
+export function derivedTimes(
+  fields: Record<string, unknown>,
+  d: Dialect,
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const walk = (v: unknown, path: string): void => {
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
+    } else if (v !== null && typeof v === "object" && !Buffer.isBuffer(v))
+      for (const [k, x] of Object.entries(v)) {
+        const at = path ? `${path}.${k}` : k;
+        if (TIME_FIELDS.has(k) && typeof x === "number" && Number.isInteger(x) && x > 0)
+          out[at] = new Date(fromWireUnix(d, x)).toISOString();
+        else walk(x, at);
+      }
+  };
+  walk(fields, "");
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Adds `derived.times` (derivedTimes) to a printed frame. */
+function withTimes(json: Record<string, unknown>, d: Dialect): Record<string, unknown> {
+  const times = derivedTimes(json, d);
+  if (!times) return json;
+  return { ...json, derived: { ...(json.derived as Record<string, unknown> | undefined), times } };
+}
+
 /** DATA decoded as far as it goes: the JSON object and whether every declared field was there. */
 export function dataToJson(
   data: Buffer,
@@ -75,8 +110,9 @@ export function dataToJson(
   header?: FrameHeader,
 ): { json: Record<string, unknown>; complete: boolean } {
   const r = decodeData(data, d);
-  if (!r.ok) return { json: partialToJson(r.partial, seq, checksumOk, header), complete: false };
-  const json = frameToJson(r.frame, seq, checksumOk, header);
+  if (!r.ok)
+    return { json: withTimes(partialToJson(r.partial, seq, checksumOk, header), d), complete: false };
+  const json = withTimes(frameToJson(r.frame, seq, checksumOk, header), d);
   const extra = (r.frame as { extra?: string }).extra;
   if (extra === undefined) return { json, complete: checksumOk };
   // The link keeps trailing bytes a dialect appends; the analyser says they were not decoded.

@@ -757,6 +757,11 @@ describe("the booth over ptys", () => {
         const files = readdirSync(dir).map((f) => join(dir, f));
         const cap = readCapture(files);
         expect(cap.ports.map((p) => p.name).sort()).toEqual(["reader", "rsu"]);
+        // each port's deframer limits are recorded (reader: timeouts.interByteMs, link.maxFrameLength)
+        expect(cap.ports.find((p) => p.name === "reader")).toMatchObject({
+          interByteMs: 50,
+          maxFrameLength: 1024,
+        });
         const reader = cap.records.filter((r) => r.port === "reader" && r.dir !== "state");
         const tx = Buffer.concat(reader.filter((r) => r.dir === "tx").map((r) => r.bytes));
         const rx = Buffer.concat(reader.filter((r) => r.dir === "rx").map((r) => r.bytes));

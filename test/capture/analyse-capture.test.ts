@@ -1,12 +1,16 @@
 /**
  * The capture timeline (`etc-lane decode --capture`, src/rsu/analyse-capture.ts) of a card reader's
- * port: its frames decoded with the reader's framing, a corrupted one shown with both CRCs.
+ * port: its frames decoded with the reader's framing, a corrupted one shown with both CRCs; of an RSU
+ * port: a half frame expires, and is printed, when the lane's link would have dropped it.
  */
 import { describe, expect, it } from "vitest";
 import type { Capture } from "../../firmware-bridge/capture/read-capture.js";
+import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
-import { captureTimeline } from "../../src/rsu/analyse-capture.js";
+import { captureTimeline, type TimelineOptions } from "../../src/rsu/analyse-capture.js";
 
 const readerPort = {
   name: "reader",
@@ -27,6 +31,7 @@ function timeline(rx: Buffer[]): Record<string, unknown>[] {
       bytes,
     })),
     truncated: [],
+    skipped: [],
   };
   return captureTimeline(cap, () => {
     throw new Error("the reader's port needs no RSU dialect");
@@ -55,5 +60,144 @@ describe("capture timeline of the card reader's port", () => {
     const decoded = lines.filter((l) => "reader" in l);
     expect(decoded).toHaveLength(1);
     expect(decoded[0]).toMatchObject({ seq: 7, cmd: 0x31, hex: good.toString("hex") });
+  });
+});
+
+const W0 = Date.UTC(2026, 11, 2, 16, 24, 12);
+const rsuPort = (limits: { interByteMs?: number; maxFrameLength?: number }) => ({
+  name: "rsu",
+  description: "etc-lane test rsu port x protocol=national",
+  protocol: "national" as const,
+  speaks: "national",
+  ...limits,
+});
+type Rec = [t: number, dir: "tx" | "rx", hex: string];
+function rsuTimeline(
+  recs: Rec[],
+  recorded: { interByteMs?: number; maxFrameLength?: number } = {},
+  opts: TimelineOptions = {},
+) {
+  const cap: Capture = {
+    files: [],
+    ports: [rsuPort(recorded)],
+    records: recs.map(([t, dir, hex]) => ({
+      t,
+      wallMs: W0 + t,
+      port: "rsu",
+      dir,
+      bytes: Buffer.from(hex, "hex"),
+    })),
+    truncated: [],
+    skipped: [],
+  };
+  return captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT, opts).map((e) => e.json);
+}
+const nat = (seq: number, hex: string): string =>
+  encodeNational(seq, Buffer.from(hex, "hex")).toString("hex");
+
+describe("capture timeline of an RSU port: half frames expire when the lane's link expires them", () => {
+  // A false start announcing 768 bytes holds the B2 behind it until the inter-byte timeout (50 ms).
+  const falseStart = "ffff00030000030000";
+  const b2 = nat(0x02, "b2a1b2c3d400");
+  const c1 = nat(0x20, "c1a1b2c3d40000000000000000");
+  const b1 = nat(0x01, "b1000000000000000000");
+
+  it("a half frame stalled on one stream expires at its last byte + 50 ms, before a later frame on another", () => {
+    const lines = rsuTimeline([
+      [0, "rx", falseStart],
+      [1, "rx", b2],
+      [55, "tx", c1],
+      [10_000, "rx", b1],
+    ]);
+    expect(lines.map((l) => [l.t, l.time, l.dir, l.type ?? l.why])).toEqual([
+      [51, new Date(W0 + 51).toISOString(), "rx", "timeout"],
+      [51, new Date(W0 + 51).toISOString(), "rx", "B2"],
+      [55, new Date(W0 + 55).toISOString(), "tx", "C1"],
+      [10_000, new Date(W0 + 10_000).toISOString(), "rx", "B1"],
+    ]);
+  });
+
+  it("a half frame still buffered at the end is stamped with its own expiry, not the capture's last record", () => {
+    const lines = rsuTimeline([
+      [0, "rx", falseStart],
+      [1, "rx", b2],
+      [20, "tx", c1],
+      [30, "tx", c1],
+    ]);
+    expect(lines.map((l) => [l.t, l.dir, l.type ?? l.why])).toEqual([
+      [20, "tx", "C1"],
+      [30, "tx", "C1"],
+      [51, "rx", "timeout"],
+      [51, "rx", "B2"],
+    ]);
+  });
+});
+
+describe("capture timeline of an RSU port: the deframer limits the lane applied", () => {
+  const b2 = nat(0x02, "b2a1b2c3d400");
+  const long = nat(0x03, `b3${"00".repeat(80)}`); // 91 bytes on the wire
+  // B2 in two halves 100 ms apart, then a 91-byte frame
+  const recs: Rec[] = [
+    [0, "rx", b2.slice(0, 10)],
+    [100, "rx", b2.slice(10)],
+    [200, "rx", long],
+  ];
+  const seen = (lines: Record<string, unknown>[]) => lines.map((l) => l.type ?? l.why);
+
+  it("a capture that does not record them: 50 ms and no frame length limit, as before", () => {
+    expect(seen(rsuTimeline(recs))).toEqual(["timeout", "noise", "B3"]);
+  });
+
+  it("the limits the capture recorded for the port are applied", () => {
+    const d = { interByteMs: 120, maxFrameLength: 64 };
+    expect(seen(rsuTimeline(recs, d))).toEqual(["B2", "too-long", "noise"]);
+  });
+
+  it("--inter-byte-ms and --max-frame-length override what the capture recorded", () => {
+    const recorded = { interByteMs: 20, maxFrameLength: 1024 };
+    expect(seen(rsuTimeline(recs, recorded))).toEqual(["timeout", "noise", "B3"]);
+    expect(seen(rsuTimeline(recs, recorded, { interByteMs: 120, maxFrameLength: 64 }))).toEqual([
+      "B2",
+      "too-long",
+      "noise",
+    ]);
+  });
+});
+
+describe("capture timeline of an RSU port: a frame with a bad checksum", () => {
+  function timelineOf(variant: "legacy" | "national", chunks: Buffer[]) {
+    const cap: Capture = {
+      files: [],
+      ports: [{ name: "rsu", description: `x protocol=${variant}`, protocol: variant, speaks: variant }],
+      records: chunks.map((bytes, i) => ({ t: i, wallMs: W0 + i, port: "rsu", dir: "rx", bytes })),
+      truncated: [],
+      skipped: [],
+    };
+    return captureTimeline(cap, () =>
+      variant === "legacy" ? DEFAULT_LEGACY_DIALECT : DEFAULT_NATIONAL_DIALECT,
+    ).map((e) => e.json);
+  }
+
+  it("legacy: one line, the whole frame with its ETX, the BCCs as two hex digits", () => {
+    const good = encodeLegacy(0x08, Buffer.from("b201020304b0", "hex")); // BCC 0e
+    const bcc = good[good.length - 2] as number;
+    expect(bcc).toBeLessThan(0x10);
+    const bad = Buffer.from(good);
+    bad[bad.length - 2] = bcc ^ 0x01;
+    const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+    const lines = timelineOf("legacy", [bad, good]);
+    expect(lines.map((l) => l.discarded ?? l.type)).toEqual([bad.toString("hex"), "B2"]);
+    expect(lines[0]?.why).toBe(`BCC mismatch: frame says ${hex2(bcc ^ 0x01)}, bytes give ${hex2(bcc)}`);
+    // alone at the end of the capture, its ETX is not a second line either
+    expect(timelineOf("legacy", [bad]).map((l) => l.discarded)).toEqual([bad.toString("hex")]);
+  });
+
+  it("national: one line, not the frame's bytes after STX again as noise", () => {
+    const good = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x01;
+    const lines = timelineOf("national", [bad, good]);
+    expect(lines.map((l) => l.discarded ?? l.type)).toEqual([bad.toString("hex"), "B2"]);
+    expect(lines[0]?.why).toMatch(/^CRC mismatch: frame says [0-9a-f]{4}, bytes give [0-9a-f]{4}$/);
   });
 });

@@ -103,6 +103,34 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     expect(cap.records.map((r) => r.dir)).toEqual(firsts.map((b) => ((b as number) % 2 ? "rx" : "tx")));
   });
 
+  it("rotating past file 999 keeps the file being written and prunes by number (-1000 after -999)", () => {
+    const dir = tmp();
+    // An earlier run of the same lane (an older start stamp) and another prefix's file in the directory.
+    writeFileSync(join(dir, "t-20261125T080000.000-1000.pcapng"), "");
+    writeFileSync(join(dir, "other-20261125T080000.000-001.pcapng"), "");
+    const { w } = writer(dir, { maxFileBytes: 1, maxFiles: 3 });
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    for (let i = 0; i < 1002; i++) {
+      w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i & 0xff]));
+      w.flush();
+    }
+    expect(w.current).toMatch(/t-20261126T080000\.000-1002\.pcapng$/);
+    w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([0xee]));
+    w.close();
+    expect(readdirSync(dir).sort()).toEqual([
+      "other-20261125T080000.000-001.pcapng",
+      "t-20261126T080000.000-1001.pcapng",
+      "t-20261126T080000.000-1002.pcapng",
+      "t-20261126T080000.000-1003.pcapng",
+    ]);
+    // Every chunk went to a file of its own (each flush found the file full): none was lost.
+    const read = (n: number) =>
+      readCapture([join(dir, `t-20261126T080000.000-${n}.pcapng`)]).records.map((r) =>
+        r.bytes.toString("hex"),
+      );
+    expect([read(1001), read(1002), read(1003)]).toEqual([["e8"], ["e9"], ["ee"]]);
+  });
+
   it("a file cut short by a crash reads up to its last whole block and says so", () => {
     const dir = tmp();
     const { w } = writer(dir);

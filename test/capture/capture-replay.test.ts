@@ -68,7 +68,12 @@ async function lane(protocol: "legacy" | "national", transport: Transport, captu
   dirs.push(dir);
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-    rsu: { port: "in-process", protocol, timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+    rsu: {
+      port: "in-process",
+      protocol,
+      timing: { initTimeoutMs: 1000, initRetryMs: 200 },
+      link: { interByteTimeoutMs: 60 },
+    },
     statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
     dataDir: join(dir, "data"),
     tariff: join(ROOT, "config/tariff.example.yaml"),
@@ -134,6 +139,9 @@ describe.each(["legacy", "national"] as const)("wire capture and replay (%s)", (
         name: "rsu",
         protocol,
         description: expect.stringContaining("etc-lane 4301-0102-03 rsu port"),
+        // the limits the lane's link deframed with (rsu.link.interByteTimeoutMs, the link's maxFrameLength)
+        interByteMs: 60,
+        maxFrameLength: 1024,
       }),
     ]);
     expect(cap.truncated).toEqual([]);

@@ -1,5 +1,10 @@
 /** `etc-lane decode`: the protocol analyser, driven as a user would. */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import {
   DEFAULT_LEGACY_DIALECT,
   DEFAULT_NATIONAL_DIALECT,
@@ -53,9 +58,29 @@ describe("etc-lane decode", () => {
     });
   });
 
-  it("reads stdin line by line, several frames and noise per line, named fields in camelCase", async () => {
-    const input = `${B5}\n00 11 ${C6_SAMPLE} 22 ${B5}\n`;
+  it("reads stdin as one stream: a hex dump wrapped as xxd -p wraps it decodes", async () => {
+    const wrapped = `${[...(C6_SAMPLE + B5).matchAll(/.{1,60}/g)].map((m) => m[0]).join("\n")}\n`;
+    expect(wrapped.split("\n").length).toBeGreaterThan(3);
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy"], { input: wrapped });
+    expect(jsonLines(r.stdout).map((f) => [f.type, f.checksumOk])).toEqual([
+      ["C6", true],
+      ["B5", true],
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("a stdin line that is not hex is named and left out; the rest is decoded as one stream", async () => {
+    const input = `${C6_SAMPLE.slice(0, 60)}\n${C6_SAMPLE.slice(60)}\nnot hex\n${B5}\n`;
     const r = await runCli("etc-lane", ["decode", "--protocol", "legacy"], { input });
+    expect(jsonLines(r.stdout).map((f) => f.type)).toEqual(["C6", "B5"]);
+    expect(r.stderr).toContain('stdin line 3: not a hex byte string: "not hex" (the line is left out)');
+    expect(r.code).toBe(1);
+  });
+
+  it("--per-line reads stdin line by line, several frames and noise per line, named fields in camelCase", async () => {
+    const input = `${B5}\n00 11 ${C6_SAMPLE} 22 ${B5}\n`;
+    const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", "--per-line"], { input });
     const frames = jsonLines(r.stdout);
     expect(frames.map((f) => f.type)).toEqual(["B5", "C6", "B5"]);
     expect(frames[0]).toMatchObject({
@@ -72,6 +97,25 @@ describe("etc-lane decode", () => {
     // the noise bytes are reported, and make the exit code non-zero
     expect(r.stderr).toMatch(/line 2: noise: 2 byte\(s\) skipped \(0011\)/);
     expect(r.code).toBe(1);
+  });
+
+  it("--time-base and --utc-offset: each 4-byte time field's instant in derived.times", async () => {
+    // the C6 sample's station time 5f46a22e is 2020-08-26 17:55:58 read as UTC; its BCD purchase time says the same
+    const times = async (...opts: string[]) => {
+      const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", ...opts, C6_SAMPLE]);
+      expect(r.code).toBe(0);
+      return (jsonLines(r.stdout)[0]?.derived as { times?: unknown } | undefined)?.times;
+    };
+    expect(await times()).toEqual({ "station.time": "2020-08-26T09:55:58.000Z" });
+    expect(await times("--time-base", "local-as-utc", "--utc-offset", "-300")).toEqual({
+      "station.time": "2020-08-26T22:55:58.000Z",
+    });
+    expect(await times("--time-base", "utc")).toEqual({ "station.time": "2020-08-26T17:55:58.000Z" });
+    const bad = await runCli("etc-lane", ["decode", "--protocol", "legacy", "--utc-offset", "8h", C6_SAMPLE]);
+    expect(bad.stderr).toContain(
+      '--utc-offset: expected minutes east of UTC, an integer -720..840, got "8h"',
+    );
+    expect(bad.code).not.toBe(0);
   });
 
   it("national frames: CRC checked, SEQ reported", async () => {
@@ -135,6 +179,8 @@ describe("etc-lane decode never goes blind", () => {
         undecoded: "0bad",
         reason:
           'the body ends inside field "tac": it starts at body byte 23 and needs more than the 2 byte(s) left',
+        // the legacy default time base: local wall clock (UTC+8) read as UTC
+        derived: { times: { wrFileTime: "2020-08-26T09:55:58.000Z" } },
       },
     ]);
     expect(r.stderr).toMatch(/B5 frame not fully decoded: the body ends inside field "tac"/);
@@ -294,5 +340,54 @@ describe("etc-lane decode on the public national samples", () => {
     const without = await runCli("etc-lane", ["decode", "--protocol", "national", SAMPLES.b2]);
     expect(jsonLines(without.stdout)[0]).toMatchObject({ type: "B2", extra: "01" });
     expect(without.code).toBe(1);
+  });
+});
+
+describe("etc-lane decode --capture: the deframer limits", () => {
+  /** A national capture whose port recorded 120 ms: a B2 in two halves 100 ms apart. */
+  function capture(): string {
+    const dir = mkdtempSync(join(tmpdir(), "decode-limits-"));
+    let mono = 0;
+    const w = new CaptureWriter({ dir, prefix: "l", now: () => mono, wallNow: () => Date.UTC(2026, 11, 2) });
+    const rsu = w.addPort(
+      "rsu",
+      "etc-lane t rsu port x protocol=national inter-byte-ms=120 max-frame-length=1024",
+    );
+    const b2 = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(0, 10));
+    mono = 100;
+    w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(10));
+    w.close();
+    return join(dir, readdirSync(dir)[0] as string);
+  }
+
+  it("applies what the capture recorded, and --inter-byte-ms overrides it", async () => {
+    const file = capture();
+    try {
+      const recorded = await runCli("etc-lane", ["decode", "--capture", file]);
+      expect(jsonLines(recorded.stdout).map((l) => l.type ?? l.why)).toEqual(["B2"]);
+      expect(recorded.code).toBe(0);
+      const shorter = await runCli("etc-lane", ["decode", "--capture", file, "--inter-byte-ms", "50"]);
+      expect(jsonLines(shorter.stdout).map((l) => l.type ?? l.why)).toEqual(["timeout", "noise"]);
+      expect(shorter.code).toBe(1);
+    } finally {
+      rmSync(dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a value out of range, and the options without --capture", async () => {
+    const bad = await runCli("etc-lane", ["decode", "--capture", "x.pcapng", "--max-frame-length", "10"]);
+    expect(bad.stderr).toContain('--max-frame-length: expected an integer 64..65544, got "10"');
+    expect(bad.code).not.toBe(0);
+    const hex = await runCli("etc-lane", [
+      "decode",
+      "--protocol",
+      "legacy",
+      "--inter-byte-ms",
+      "100",
+      C6_SAMPLE,
+    ]);
+    expect(hex.stderr).toContain("--inter-byte-ms and --max-frame-length go with --capture");
+    expect(hex.code).not.toBe(0);
   });
 });

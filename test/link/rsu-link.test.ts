@@ -187,6 +187,27 @@ describe("RsuLink malformed input", () => {
     expect(problems).toContain("discarded:noise");
     expect(c.framesIn).toBe(2);
   });
+  it.each(["legacy", "national"] as const)(
+    "one bad-checksum %s frame is one checksum error and one discarded run of its bytes (docs/link.md)",
+    async (variant) => {
+      const r = await rig(variant);
+      const problems: string[] = [];
+      r.link.problems$.subscribe((p) =>
+        problems.push(p.kind === "discarded" ? `discarded:${p.reason}:${p.bytes.toString("hex")}` : p.kind),
+      );
+      const bad = frameBytes(variant, variant === "legacy" ? 0x08 : 0x02, variant === "legacy" ? L.b2 : N.b2);
+      bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01; // BCC, or the CRC's low byte
+      await r.raw(bad);
+      await settle();
+      await vi.advanceTimersByTimeAsync(1000); // past the inter-byte timeout: nothing of it is left over
+      // legacy: the ETX is kept as a good frame's is (it may start the next STX), never reported on its own
+      const reported = variant === "legacy" ? bad.subarray(0, -1) : bad;
+      expect(problems).toEqual(["checksum-error", `discarded:checksum:${reported.toString("hex")}`]);
+      const c = r.link.counters;
+      expect([c.checksumErrors, c.malformed, c.tooLong, c.halfFrameTimeouts]).toEqual([1, 0, 0, 0]);
+      expect(c.discardedBytes).toBe(reported.length);
+    },
+  );
   it("an oversize national frame is counted as too long (not malformed) and the frame behind it is delivered", async () => {
     const r = await rig("national");
     const all: IncomingFrame[] = [];

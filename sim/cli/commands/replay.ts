@@ -50,7 +50,8 @@ export function registerReplay(program: Command): void {
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
       const cap = readCapture(files);
-      for (const why of cap.truncated) process.stderr.write(`${why} (the capture ends there)\n`);
+      for (const why of cap.skipped) process.stderr.write(`${why}\n`);
+      for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
       const port = cap.ports.find((p) => p.name === o.capturePort);
       if (!port) {
         throw new UsageError(

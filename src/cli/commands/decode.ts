@@ -1,6 +1,7 @@
 /**
  * `etc-lane decode`: the protocol analyser for maintenance staff and integration testers.
- * Hex from the arguments (one stream) or from stdin (each line one frame or raw byte stream), or a
+ * Hex from the arguments (one stream), from stdin (one stream, however it is wrapped into lines; with
+ * `--per-line` each line a stream of its own), or a
  * wire capture (`--capture FILE...`, docs/capture.md); one JSON object per frame found, whatever its
  * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully.
  */
@@ -9,10 +10,10 @@ import type { Command } from "commander";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
 import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
-import { fromHex } from "../../../firmware-bridge/framing/bytes.js";
+import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
-import { captureTimeline } from "../../rsu/analyse-capture.js";
+import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
 import { UsageError } from "../run-cli.js";
 
 interface DecodeOpts {
@@ -21,8 +22,32 @@ interface DecodeOpts {
   stationLength?: string;
   lastStationLength?: string;
   timeBase?: string;
+  utcOffset?: string;
   ef04?: boolean;
   b2AntennaId?: boolean;
+  interByteMs?: string;
+  maxFrameLength?: string;
+  perLine?: boolean;
+}
+
+/** `--inter-byte-ms` and `--max-frame-length`, checked (the ranges the lane's config accepts). */
+function limitsFromOptions(o: DecodeOpts): TimelineOptions {
+  const num = (name: string, v: string, min: number, max: number, integer: boolean): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
+      throw new UsageError(
+        `${name}: expected ${integer ? "an integer" : "a number"} ${min}..${max}, got "${v}"`,
+      );
+    return n;
+  };
+  return {
+    ...(o.interByteMs !== undefined
+      ? { interByteMs: num("--inter-byte-ms", o.interByteMs, 1, 5000, false) }
+      : {}),
+    ...(o.maxFrameLength !== undefined
+      ? { maxFrameLength: num("--max-frame-length", o.maxFrameLength, 64, 65_544, true) }
+      : {}),
+  };
 }
 
 export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol: string }): Dialect {
@@ -40,6 +65,15 @@ export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol:
   if (o.timeBase !== undefined && o.timeBase !== "utc" && o.timeBase !== "local-as-utc") {
     throw new UsageError(`--time-base: expected "utc" or "local-as-utc", got "${o.timeBase}"`);
   }
+  const offset = o.utcOffset === undefined ? base.utcOffsetMinutes : Number(o.utcOffset);
+  if (
+    o.utcOffset !== undefined &&
+    (!Number.isInteger(offset) || offset < -720 || offset > 840 || o.utcOffset.trim() === "")
+  ) {
+    throw new UsageError(
+      `--utc-offset: expected minutes east of UTC, an integer -720..840, got "${o.utcOffset}"`,
+    );
+  }
   return {
     ...base,
     stationLength: pick("--station-length", o.stationLength, [36, 40] as const, base.stationLength),
@@ -50,6 +84,7 @@ export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol:
       base.lastStationLength,
     ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
+    utcOffsetMinutes: offset,
     b4Ef04: o.ef04 ?? base.b4Ef04,
     b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
   };
@@ -80,15 +115,34 @@ export function registerDecode(program: Command): void {
   program
     .command("decode")
     .description(
-      "decode RSU frames from hex (arguments, or stdin one line at a time) or from a wire capture to JSON, one object per frame",
+      "decode RSU frames from hex (arguments, or stdin as one stream; --per-line: each line on its own) or from a wire capture to JSON, one object per frame",
     )
     .option("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16); a capture says its own")
     .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
     .option("--station-length <n>", "legacy C6 Station width: 40 or 36 (C3 Station is always 36)")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
-    .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
+    .option(
+      "--time-base <base>",
+      "4-byte time fields: local-as-utc or utc (legacy default local-as-utc, national utc); their instants are printed in derived.times",
+    )
+    .option(
+      "--utc-offset <minutes>",
+      "the RSU's local time for local-as-utc: minutes east of UTC (default 480)",
+    )
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .option(
+      "--inter-byte-ms <ms>",
+      "with --capture: a half frame is dropped after this silence (default: what the capture recorded, else 50)",
+    )
+    .option(
+      "--max-frame-length <bytes>",
+      "with --capture: larger frame candidates are discarded (default: what the capture recorded, else 65536, 65544 on the reader's port)",
+    )
+    .option(
+      "--per-line",
+      "stdin: decode each line as a stream of its own (default: all of stdin as one stream)",
+    )
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
@@ -96,10 +150,17 @@ export function registerDecode(program: Command): void {
         decodeCapture(opts.capture, opts);
         return;
       }
+      if (opts.interByteMs !== undefined || opts.maxFrameLength !== undefined)
+        throw new UsageError("--inter-byte-ms and --max-frame-length go with --capture");
       if (opts.protocol === undefined) throw new UsageError('--protocol: required ("legacy" or "national")');
       const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
       let frames = 0;
+      const decode = (bytes: Buffer, where: string): void => {
+        const out = decodeFrameBytes(bytes, d, where);
+        frames += out.filter((l) => l.kind === "frame").length;
+        problems += emit(out, where);
+      };
       const handle = (text: string, where: string): void => {
         if (text.trim() === "") return;
         let bytes: Buffer;
@@ -110,17 +171,39 @@ export function registerDecode(program: Command): void {
           process.stderr.write(`${where}: ${(e as Error).message}\n`);
           return;
         }
-        const out = decodeFrameBytes(bytes, d, where);
-        frames += out.filter((l) => l.kind === "frame").length;
-        problems += emit(out, where);
+        decode(bytes, where);
       };
       if (hexArgs.length > 0) {
+        if (opts.perLine) throw new UsageError("--per-line is for stdin, not for hex arguments");
         handle(hexArgs.join(" "), "input");
       } else {
         if (process.stdin.isTTY) throw new UsageError("give hex frames as arguments or on stdin");
         const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
         let n = 0;
-        for await (const line of rl) handle(line, `line ${++n}`);
+        if (opts.perLine) {
+          for await (const line of rl) handle(line, `line ${++n}`);
+        } else {
+          // One stream, however the hex is wrapped (`xxd -p` wraps at 60 digits): a line that is not hex is
+          // reported and left out, the rest is decoded as one run of bytes.
+          let digits = "";
+          for await (const line of rl) {
+            n++;
+            try {
+              digits += hexDigits(line);
+            } catch (e) {
+              problems++;
+              process.stderr.write(`stdin line ${n}: ${(e as Error).message} (the line is left out)\n`);
+            }
+          }
+          if (digits.length % 2 === 1) {
+            problems++;
+            process.stderr.write(
+              `stdin: an odd number of hex digits (${digits.length}): the last one, "${digits.slice(-1)}", is left out\n`,
+            );
+            digits = digits.slice(0, -1);
+          }
+          if (digits.length > 0) decode(Buffer.from(digits, "hex"), "stdin");
+        }
       }
       if (frames === 0 && problems === 0) {
         process.stderr.write("no frame found in the input\n");
@@ -132,14 +215,20 @@ export function registerDecode(program: Command): void {
 
 /** `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state. */
 function decodeCapture(files: string[], opts: DecodeOpts): void {
+  const limits = limitsFromOptions(opts);
   const cap = readCapture(files);
-  for (const why of cap.truncated) process.stderr.write(`${why} (the capture ends there)\n`);
-  const timeline = captureTimeline(cap, (port) => {
-    const protocol = opts.protocol ?? port.protocol;
-    if (protocol === undefined)
-      throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
-    return dialectFromOptions({ ...opts, protocol });
-  });
+  for (const why of cap.skipped) process.stderr.write(`${why}\n`);
+  for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
+  const timeline = captureTimeline(
+    cap,
+    (port) => {
+      const protocol = opts.protocol ?? port.protocol;
+      if (protocol === undefined)
+        throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
+      return dialectFromOptions({ ...opts, protocol });
+    },
+    limits,
+  );
   let incomplete = 0;
   for (const e of timeline) {
     process.stdout.write(`${JSON.stringify(e.json)}\n`);
@@ -150,5 +239,9 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${incomplete} entr${incomplete === 1 ? "y" : "ies"} not fully decoded (see "reason" and "discarded")\n`,
     );
-  if (incomplete > 0 || timeline.length === 0) process.exitCode = 1;
+  if (cap.skipped.length > 0)
+    process.stderr.write(
+      `${cap.skipped.length} capture block(s) skipped (not readable; the blocks after them were read)\n`,
+    );
+  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0) process.exitCode = 1;
 }

@@ -1,0 +1,123 @@
+/**
+ * A damaged capture file: a block whose content cannot be right is skipped and named (file, byte offset,
+ * why) and the blocks after it are read; a block length that cannot be right stops the reading there,
+ * and everything before it is still read and printed.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
+import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import { runCli } from "../helpers/cli.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
+});
+
+/** A national capture of six read chunks, each one whole B-frame with body byte i, 1 ms apart. */
+function capture(): { file: string; buf: Buffer; epbs: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+  dirs.push(dir);
+  let mono = 0;
+  const w = new CaptureWriter({ dir, prefix: "d", now: () => mono, wallNow: () => Date.UTC(2026, 11, 2) });
+  const rsu = w.addPort("rsu", "etc-lane test rsu port x protocol=national");
+  for (let i = 0; i < 6; i++) {
+    w.record(rsu, RTAC_EVENT.dataRx, encodeNational(1, Buffer.from([0xb1, i])));
+    mono += 1;
+  }
+  w.close();
+  const file = join(dir, readdirSync(dir)[0] as string);
+  const buf = readFileSync(file);
+  const epbs: number[] = [];
+  for (let o = 0; o < buf.length; o += buf.readUInt32LE(o + 4)) if (buf.readUInt32LE(o) === 6) epbs.push(o);
+  return { file, buf, epbs };
+}
+
+const bodies = (file: string): number[] => readCapture([file]).records.map((r) => r.bytes.at(-3) as number);
+
+describe("a damaged capture", () => {
+  it("skips each block whose content cannot be right, names it, and reads the blocks after it", () => {
+    const { file, buf, epbs } = capture();
+    const at = (n: number): number => epbs[n] as number;
+    buf.writeUInt32LE(0x80000010, at(1) + 20); // captured length past the block
+    buf.writeUInt32LE(5, at(2) + 8); // an interface the section does not describe
+    buf.writeUInt32LE(0xffffffff, at(3) + 12); // timestamp high word: no date holds it
+    buf[at(4) + 28 + 8] = 0x07; // RTAC event type no capture writes
+    writeFileSync(file, buf);
+    const cap = readCapture([file]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 5]);
+    expect(cap.skipped).toEqual([
+      `${file}: skipped block at byte ${at(1)}: packet captured length 2147483664 runs past its 68-byte block`,
+      `${file}: skipped block at byte ${at(2)}: packet on interface 5, which the section does not describe (1 interface(s))`,
+      expect.stringMatching(
+        new RegExp(`^${file}: skipped block at byte ${at(3)}: packet timestamp \\d+ .* past any date$`),
+      ),
+      `${file}: skipped block at byte ${at(4)}: RTAC event type 07, not one a capture writes (00, 01, 02)`,
+    ]);
+    expect(cap.truncated).toEqual([]);
+  });
+
+  it("a packet too short for its RTAC header, and a second section header with a bad magic, are skipped", () => {
+    const one = capture();
+    const two = capture();
+    const buf = Buffer.concat([one.buf, two.buf]); // two sections, as `cat` of two capture files gives
+    buf.writeUInt32LE(4, (one.epbs[1] as number) + 20); // captured length 4: no room for the RTAC header
+    buf.writeUInt32LE(0x12345678, one.buf.length + 8); // the second section's byte-order magic
+    writeFileSync(one.file, buf);
+    const cap = readCapture([one.file]);
+    expect(cap.skipped).toEqual([
+      `${one.file}: skipped block at byte ${one.epbs[1]}: 4 byte(s), shorter than the 12-byte RTAC serial header`,
+      `${one.file}: skipped block at byte ${one.buf.length}: section header with a bad byte-order magic (12345678)`,
+    ]);
+    // the second section's interface is described after its header: its packets are read
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+  });
+
+  it("a zero block length mid-file: the blocks before it are read, and where and why it stopped is said", () => {
+    const { file, buf, epbs } = capture();
+    const at = epbs[3] as number;
+    buf.writeUInt32LE(0, at + 4);
+    writeFileSync(file, buf);
+    expect(bodies(file)).toEqual([0, 1, 2]);
+    expect(readCapture([file]).truncated).toEqual([
+      `${file}: the block at byte ${at} gives its length as 0, which no block has: the ${buf.length - at} byte(s) from there are not read`,
+    ]);
+    expect(parsePcapng(buf).skipped).toEqual([]);
+  });
+
+  it("a length at a block's start that its end does not repeat stops the reading there", () => {
+    const { file, buf, epbs } = capture();
+    const at = epbs[2] as number;
+    const len = buf.readUInt32LE(at + 4);
+    buf.writeUInt32LE(len + 8, at + 4); // still a multiple of 4, still inside the file
+    writeFileSync(file, buf);
+    expect(bodies(file)).toEqual([0, 1]);
+    expect(readCapture([file]).truncated).toEqual([
+      expect.stringContaining(`the block at byte ${at} gives its length as ${len + 8} at its start and`),
+    ]);
+  });
+
+  it("etc-lane decode --capture prints every frame it could read, names each skipped block, exits 1", async () => {
+    const { file, buf, epbs } = capture();
+    buf.writeUInt32LE(0xffffffff, (epbs[1] as number) + 12);
+    buf.writeUInt32LE(0x80000010, (epbs[4] as number) + 20);
+    writeFileSync(file, buf);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.type, l.hex])).toEqual(
+      [0, 2, 3, 5].map((i) => ["B1", encodeNational(1, Buffer.from([0xb1, i])).toString("hex")]),
+    );
+    expect(r.stderr).toContain(`${file}: skipped block at byte ${epbs[1]}: packet timestamp`);
+    expect(r.stderr).toContain(`${file}: skipped block at byte ${epbs[4]}: packet captured length`);
+    expect(r.stderr).toContain("2 capture block(s) skipped");
+    expect(r.stderr).not.toMatch(/Invalid time value|out of range/);
+    expect(r.code).toBe(1);
+  });
+});
