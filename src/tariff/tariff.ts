@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
@@ -54,6 +55,30 @@ export const TariffSchema = z
           message: `route ${r.from} listed twice`,
         });
       seen.add(k);
+      // A fee key names a JT/T 489 vehicle class (src/tariff/vehicle-class.ts); "1" and "01" name the
+      // same class, and a table holding both would charge whichever the parser kept last.
+      const classes = new Map<number, string>();
+      for (const key of Object.keys(r.fees)) {
+        if (!CLASS_RE.test(key)) continue; // the key schema has named it
+        const n = Number(key);
+        if (!isVehicleClass(n)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", i, "fees", key],
+            message: `expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}) as key, got "${key}"`,
+          });
+          continue;
+        }
+        const other = classes.get(n);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", i, "fees", key],
+            message: `class ${n} listed twice (as "${other}" and "${key}"); expected one fee per class`,
+          });
+        }
+        classes.set(n, key);
+      }
     });
   });
 
