@@ -277,6 +277,13 @@ export const TransactionSection = z.strictObject({
   /** An OBU or card that traded here within this window is not traded again. */
   recentTradeWindowMs: int(0, 86_400_000, "milliseconds").default(300_000),
   /**
+   * A B5 repeating a debit already recorded (same OBU, TAC and serials: the RSU repeats an unanswered B5,
+   * also to a restarted lane) is recognised this long and not recorded again. Independent of
+   * recentTradeWindowMs, so no setting of that window can record one debit twice. The RSU's repeats are
+   * over within about a second and a restart takes seconds: at least a minute.
+   */
+  repeatedB5WindowMs: int(60_000, 86_400_000, "milliseconds").default(300_000),
+  /**
    * After a restart that found debits in flight (the previous process died between C6 and recording the
    * answer): listen for the RSU's B5 retransmissions before C0 resets the RSU, until this long after the
    * newest debit was sent (B5 after the air time, then 3 repeats 120 ms apart: over within about 500 ms).

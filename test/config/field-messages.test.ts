@@ -63,4 +63,14 @@ describe("config field messages", () => {
       /lane\.network: expected the road network number as 4 hex digits as on the wire, e\.g\. "4301"/,
     );
   });
+
+  it("transaction.repeatedB5WindowMs: its own window, at least a minute, whatever recentTradeWindowMs is", () => {
+    const withTx = (transaction: unknown) => ({ ...minimal, transaction });
+    const c = parseLaneConfig(withTx({ recentTradeWindowMs: 0 }));
+    expect(c.transaction).toMatchObject({ recentTradeWindowMs: 0, repeatedB5WindowMs: 300_000 });
+    for (const ms of [0, 1000, 59_999])
+      expect(errorOf(withTx({ repeatedB5WindowMs: ms })), String(ms)).toMatch(
+        /transaction\.repeatedB5WindowMs: expected milliseconds in 60000\.\.86400000/,
+      );
+  });
 });
