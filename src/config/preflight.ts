@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
+import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
 import type { LaneConfig } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
@@ -42,7 +43,8 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     problems.push({ path, message });
   };
 
-  // statusList.publicKey: a readable Ed25519 public key in PEM (the lane verifies every bundle with it)
+  // statusList.publicKey: a readable Ed25519 public key in PEM (the lane verifies every bundle with it), not
+  // the simulator's test key unless statusList.allowTestKey says so
   let pem: Buffer | undefined;
   try {
     pem = readKeyFile(c.statusList.publicKey);
@@ -51,7 +53,16 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   }
   if (pem !== undefined) {
     try {
-      loadPublicKey(pem);
+      const { key } = loadPublicKey(pem);
+      // the simulator's test key: its private key is in the repository (src/status-list/test-key.ts)
+      if (isRepositoryTestKey(key) && !c.statusList.allowTestKey)
+        add(
+          "statusList.publicKey",
+          `expected the station's public key, but ${c.statusList.publicKey} is the simulator's TEST key ` +
+            "(config/keys/station-test.pub.pem), whose private key is public in the etc-lane repository: " +
+            "anyone could sign a status list the lane accepts; set statusList.allowTestKey: true only on " +
+            "a simulator or demo lane",
+        );
     } catch (e) {
       add(
         "statusList.publicKey",

@@ -383,6 +383,11 @@ export const StatusListSection = z
   .strictObject({
     /** PEM file with the station's public key (bundles are signed). */
     publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
+    /**
+     * true: `etc-lane run` accepts the simulator's test key (config/keys/station-test.pub.pem, whose
+     * private key is public in this repository) as publicKey; for simulator and demo lanes only
+     */
+    allowTestKey: z.boolean({ error: "expected true or false" }).default(false),
     /** staleness alarm when the full list is older than this (from its issue time) */
     fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
     /** staleness alarm when the newest delta (or the full list, before any) is older than this */
