@@ -48,6 +48,7 @@ interface Cfg {
   service: Section;
   dataDir: string;
   tariff: string;
+  log?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -198,6 +199,20 @@ describe("etc-lane run --check", () => {
       /service\.tokenFile: .*open\.token can be read by other users \(mode 644\); chmod 600 it/,
     ],
     [
+      "log.file a directory",
+      (c) => {
+        c.log = { file: dir };
+      },
+      /log\.file: expected a file to append the log to, but .* is a directory/,
+    ],
+    [
+      "log.file under a file",
+      (c) => {
+        c.log = { file: join(dir, "a-file", "logs", "lane.log") };
+      },
+      /log\.file: expected a directory path to the log file, but .*a-file \(on the way to .*lane\.log\) is a file/,
+    ],
+    [
       "dataDir too long for the control socket",
       (c) => {
         c.dataDir = join(dir, "x".repeat(120));
@@ -246,6 +261,16 @@ describe("etc-lane run --check", () => {
       );
       expect(r.ok, String(allowTestKey)).toBe(true);
     }
+  });
+
+  it("passes a log.file that does not exist yet, and creates nothing for it", async () => {
+    const r = await check(
+      config((c) => {
+        c.log = { file: join(dir, "logs-never-created", "lane.log") };
+      }),
+    );
+    expect(r.ok).toBe(true);
+    expect(existsSync(join(dir, "logs-never-created"))).toBe(false);
   });
 
   it("reads the key of an entry lane but not its tariff (run does not load it)", async () => {
