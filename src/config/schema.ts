@@ -460,12 +460,34 @@ export const CaptureSection = z.strictObject({
 });
 
 const STATION_URL_ERROR = "expected an http:// or https:// URL, e.g. http://station.local:8080";
+const STATION_URL_PARTS =
+  "expected the station's base URL without user:password@ (the token goes in station.tokenFile), " +
+  "?query or #fragment: the lane appends /api/v1/... to it";
 
 /** An absolute http(s) URL with a host: what src/uplink's station client can call. */
 function isHttpUrl(u: string): boolean {
   if (!URL.canParse(u)) return false;
   const url = new URL(u);
   return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+}
+
+/** `u` with a password in it shown as "***": an error message does not repeat a credential. */
+function withoutPassword(u: string): string {
+  if (!URL.canParse(u)) return u;
+  const url = new URL(u);
+  if (url.password === "") return u;
+  url.password = "***";
+  return url.href;
+}
+
+/**
+ * The station client appends its paths to the base (src/uplink/station-client.ts): credentials in the URL
+ * make fetch throw on every request, and a query or fragment would end up before the path.
+ */
+function isBaseUrl(u: string): boolean {
+  if (!isHttpUrl(u)) return true; // isHttpUrl names it
+  const url = new URL(u);
+  return url.username === "" && url.password === "" && !u.includes("?") && !u.includes("#");
 }
 
 export const LaneConfigSchema = z.strictObject({
@@ -476,9 +498,14 @@ export const LaneConfigSchema = z.strictObject({
   station: z
     .strictObject({
       /** the station's base URL: http or https (what the uplink talks) */
-      url: z.string({ error: STATION_URL_ERROR }).refine(isHttpUrl, {
-        error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
-      }),
+      url: z
+        .string({ error: STATION_URL_ERROR })
+        .refine(isHttpUrl, {
+          error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
+        })
+        .refine(isBaseUrl, {
+          error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
+        }),
       /** records per upload POST */
       batchSize: int(1, 5000, "a record count").default(500),
       /** per request */

@@ -73,4 +73,20 @@ describe("config field messages", () => {
         /transaction\.repeatedB5WindowMs: expected milliseconds in 60000\.\.86400000/,
       );
   });
+
+  it("station.url: no credentials, query or fragment (the client appends its paths), the password not repeated", () => {
+    for (const url of [
+      "http://user:s3cret@127.0.0.1:18641/",
+      "http://user@127.0.0.1:18641",
+      "http://127.0.0.1:18641/lane?site=1",
+      "http://127.0.0.1:18641/?",
+      "http://127.0.0.1:18641/#x",
+    ]) {
+      const m = errorOf(withUrl(url));
+      expect(m, url).toMatch(
+        /station\.url: expected the station's base URL without user:password@ \(the token goes in station\.tokenFile\), \?query or #fragment/,
+      );
+      expect(m, url).not.toContain("s3cret");
+    }
+  });
 });
