@@ -21,9 +21,10 @@ const fen = z
 
 export const TariffSchema = z
   .strictObject({
+    // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
     version: z
-      .union([z.string().min(1), z.number()], { error: "expected a version string" })
-      .transform(String),
+      .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
+      .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })

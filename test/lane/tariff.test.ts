@@ -89,6 +89,13 @@ describe("tariff", () => {
     expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
   });
 
+  it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
+    expect(() => Tariff.parse({ version: 2025.1, routes: [] }, "t.yaml")).toThrow(
+      /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,
+    );
+    expect(Tariff.parse({ version: "2025.10", routes: [] }).version).toBe("2025.10");
+  });
+
   it("loads the shipped example tariff", () => {
     const t = Tariff.load(join(import.meta.dirname, "../../config/tariff.example.yaml"));
     expect(t.routes().length).toBeGreaterThan(0);
