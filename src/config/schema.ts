@@ -3,6 +3,7 @@
  * tuning value lives here with its default and allowed range; an invalid file is refused
  * with the field path and what was expected.
  */
+import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
@@ -140,6 +141,9 @@ export function rsuTcpPort(port: string): { host: string; port: number } | null 
 }
 
 const RSU_PORT_ERROR = "expected a serial device path or tcp://host:port";
+/** host:port without a scheme (10.0.0.5:21003, rsu.local:21003): no serial device path looks so */
+const BARE_HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+const READER_PORT_ERROR = "expected a serial device path (the booth reader is on a serial port, no network)";
 
 export const RsuSection = z.strictObject({
   /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
@@ -157,6 +161,12 @@ export const RsuSection = z.strictObject({
         ctx.addIssue({
           code: "custom",
           message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
+        });
+      } else if (BARE_HOST_PORT.test(p)) {
+        // a serial path has no host:port shape: this one was meant as a network address
+        ctx.addIssue({
+          code: "custom",
+          message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
         });
       }
     }),
@@ -224,7 +234,10 @@ export const ReaderSection = z
     /** Serial device path (prefer /dev/serial/by-id/...). */
     port: z
       .string({ error: "expected a serial device path" })
-      .min(1, { error: "expected a serial device path" }),
+      .min(1, { error: "expected a serial device path" })
+      .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !BARE_HOST_PORT.test(p), {
+        error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
+      }),
     baudRate: int(1200, 921_600, "a baud rate").default(115_200),
     /** The reader slot (1..) of the PSAM the booth debits with. */
     psamSlot: int(1, 255, "a PSAM slot number").default(1),
@@ -490,54 +503,64 @@ function isBaseUrl(u: string): boolean {
   return url.username === "" && url.password === "" && !u.includes("?") && !u.includes("#");
 }
 
-export const LaneConfigSchema = z.strictObject({
-  lane: LaneSection,
-  rsu: RsuSection,
-  reader: ReaderSection.optional(),
-  booth: BoothSection.prefault({}),
-  station: z
-    .strictObject({
-      /** the station's base URL: http or https (what the uplink talks) */
-      url: z
-        .string({ error: STATION_URL_ERROR })
-        .refine(isHttpUrl, {
-          error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
-        })
-        .refine(isBaseUrl, {
-          error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
-        }),
-      /** records per upload POST */
-      batchSize: int(1, 5000, "a record count").default(500),
-      /** per request */
-      requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
-      /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
-      breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
-      /** status-list manifest poll interval */
-      statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
-      /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
-      tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
-    })
-    .optional(),
-  statusList: StatusListSection,
-  dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
-  journal: JournalSection.prefault({}),
-  tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
-  transaction: TransactionSection.prefault({}),
-  capture: CaptureSection.prefault({}),
-  outputs: z
-    .strictObject({
-      sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
-    })
-    .prefault({}),
-  audit: AuditSection.prefault({}),
-  log: z
-    .strictObject({
-      level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
-      file: z.string().optional(),
-    })
-    .prefault({}),
-  service: ServiceSection.prefault({}),
-});
+export const LaneConfigSchema = z
+  .strictObject({
+    lane: LaneSection,
+    rsu: RsuSection,
+    reader: ReaderSection.optional(),
+    booth: BoothSection.prefault({}),
+    station: z
+      .strictObject({
+        /** the station's base URL: http or https (what the uplink talks) */
+        url: z
+          .string({ error: STATION_URL_ERROR })
+          .refine(isHttpUrl, {
+            error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
+          })
+          .refine(isBaseUrl, {
+            error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
+          }),
+        /** records per upload POST */
+        batchSize: int(1, 5000, "a record count").default(500),
+        /** per request */
+        requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
+        /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
+        breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
+        /** status-list manifest poll interval */
+        statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
+        /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
+        tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+      })
+      .optional(),
+    statusList: StatusListSection,
+    dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
+    journal: JournalSection.prefault({}),
+    tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
+    transaction: TransactionSection.prefault({}),
+    capture: CaptureSection.prefault({}),
+    outputs: z
+      .strictObject({
+        sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
+      })
+      .prefault({}),
+    audit: AuditSection.prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+        file: z.string().optional(),
+      })
+      .prefault({}),
+    service: ServiceSection.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // one serial device cannot carry both links: each would read the other's frames
+    if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
+      ctx.addIssue({
+        code: "custom",
+        path: ["reader", "port"],
+        message: `expected another device than rsu.port (${c.rsu.port}): the RSU and the booth reader each need their own serial port`,
+      });
+  });
 
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneConfig = z.output<typeof LaneConfigSchema>;

@@ -89,4 +89,22 @@ describe("config field messages", () => {
       expect(m, url).not.toContain("s3cret");
     }
   });
+
+  it("rsu.port host:port without tcp:// gets a hint; reader.port is a serial path, not rsu.port's", () => {
+    expect(errorOf(withPort("10.0.0.5:21003"))).toMatch(
+      /rsu\.port: expected a serial device path or tcp:\/\/host:port, got "10\.0\.0\.5:21003": did you mean "tcp:\/\/10\.0\.0\.5:21003"\?/,
+    );
+    expect(errorOf(withPort("rsu.local:21003"))).toMatch(/did you mean "tcp:\/\/rsu\.local:21003"\?/);
+    const withReader = (port: string) => ({ ...minimal, reader: { port } });
+    for (const port of ["tcp://10.0.0.5:21004", "10.0.0.5:21004", "rfc2217://10.0.0.5:4001"])
+      expect(errorOf(withReader(port)), port).toMatch(
+        /reader\.port: expected a serial device path \(the booth reader is on a serial port, no network\), got /,
+      );
+    // minimal's rsu.port is /dev/ttyUSB0
+    for (const port of ["/dev/ttyUSB0", "/dev/./ttyUSB0"])
+      expect(errorOf(withReader(port)), port).toMatch(
+        /reader\.port: expected another device than rsu\.port \(\/dev\/ttyUSB0\): the RSU and the booth reader each need their own serial port/,
+      );
+    expect(parseLaneConfig(withReader("/dev/ttyS1")).reader?.port).toBe("/dev/ttyS1");
+  });
 });
