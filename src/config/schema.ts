@@ -25,6 +25,14 @@ const int = (min: number, max: number, what = "an integer") =>
     .min(min, { error: `expected ${what} in ${min}..${max}` })
     .max(max, { error: `expected ${what} in ${min}..${max}` });
 
+/** The rates a UART is set to (an RSU or reader set to another would never be understood). */
+const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600];
+const baudRate = z
+  .number({ error: `expected a baud rate: one of ${BAUD_RATES.join(", ")}` })
+  .refine((b) => BAUD_RATES.includes(b), {
+    error: (i) => `expected a baud rate: one of ${BAUD_RATES.join(", ")}, got ${i.input}`,
+  });
+
 export const LaneSection = z.strictObject({
   network: hex4("the road network number", "4301"),
   station: hex4("the station number", "0102"),
@@ -64,7 +72,12 @@ export const DialectSection = z.strictObject({
     .union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" })
     .optional(),
   timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
-  utcOffsetMinutes: int(-720, 840, "minutes").optional(),
+  /** every zone's offset is a whole quarter hour */
+  utcOffsetMinutes: int(-720, 840, "minutes")
+    .refine((m) => m % 15 === 0, {
+      error: (i) => `expected a multiple of 15 minutes (time zones are whole quarter hours), got ${i.input}`,
+    })
+    .optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
   /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
@@ -170,7 +183,7 @@ export const RsuSection = z.strictObject({
         });
       }
     }),
-  baudRate: int(1200, 921_600, "a baud rate").default(115_200),
+  baudRate: baudRate.default(115_200),
   protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
   dialect: DialectSection.default({}),
   timing: RsuTimingSection.prefault({}),
@@ -238,7 +251,7 @@ export const ReaderSection = z
       .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !BARE_HOST_PORT.test(p), {
         error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
       }),
-    baudRate: int(1200, 921_600, "a baud rate").default(115_200),
+    baudRate: baudRate.default(115_200),
     /** The reader slot (1..) of the PSAM the booth debits with. */
     psamSlot: int(1, 255, "a PSAM slot number").default(1),
     timeouts: ReaderTimeoutsSection.prefault({}),

@@ -107,4 +107,31 @@ describe("config field messages", () => {
       );
     expect(parseLaneConfig(withReader("/dev/ttyS1")).reader?.port).toBe("/dev/ttyS1");
   });
+
+  it("baud rates are the standard ones, utcOffsetMinutes a whole quarter hour", () => {
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, baudRate: 115_201 } })).toMatch(
+      /rsu\.baudRate: expected a baud rate: one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, got 115201/,
+    );
+    expect(errorOf({ ...minimal, reader: { port: "/dev/ttyS1", baudRate: 100_000 } })).toMatch(
+      /reader\.baudRate: expected a baud rate: one of .*, got 100000/,
+    );
+    expect(parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, baudRate: 9600 } }).rsu.baudRate).toBe(9600);
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { utcOffsetMinutes: 481 } } })).toMatch(
+      /rsu\.dialect\.utcOffsetMinutes: expected a multiple of 15 minutes \(time zones are whole quarter hours\), got 481/,
+    );
+    expect(
+      parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, dialect: { utcOffsetMinutes: 345 } } }).rsu.dialect
+        .utcOffsetMinutes,
+    ).toBe(345);
+  });
+
+  it("a key left empty in the YAML (its children commented out) is as if not given", () => {
+    // `link:` with nothing under it parses as null: the section's defaults, as without the key
+    const empty = parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, link: null }, station: null });
+    const absent = parseLaneConfig(minimal);
+    expect(empty.rsu.link).toEqual(absent.rsu.link);
+    expect(empty.station).toBeUndefined();
+    // a required field left empty is reported as one not given, naming it
+    expect(errorOf({ ...minimal, dataDir: null })).toMatch(/\n {2}dataDir: expected a directory path$/);
+  });
 });
