@@ -1,15 +1,81 @@
 /** The process logger: pino, configured once by the CLI entry point and injected everywhere else. */
+import { existsSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import { destination, pino } from "pino";
+import { ErrorCodes, EtcError } from "../firmware-bridge/errors.js";
 import type { Logger } from "../firmware-bridge/log.js";
 
 export interface LogOptions {
   level?: string;
-  /** Write to this file instead of stderr. */
+  /** Write to this file instead of stderr (appended to; its missing directories are created). */
   file?: string;
 }
 
+/**
+ * The logger on stderr, or appending to `opts.file`. The file is opened here, synchronously: one that
+ * cannot be opened throws (openLogger names `log.file` for `etc-lane run`). A write error later never
+ * ends the process from an unhandled 'error' event: it is reported on stderr once, and the log goes on
+ * on stderr.
+ */
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.ETC_LOG_LEVEL ?? "info";
-  const dest = opts.file ? destination({ dest: opts.file, mkdir: true, sync: false }) : destination(2);
-  return pino({ name, level, base: { pid: process.pid } }, dest) as unknown as Logger;
+  const options = { name, level, base: { pid: process.pid } };
+  if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
+  const file = opts.file;
+  makeDirectories(dirname(file));
+  const dest = destination({ dest: openSync(file, "a"), sync: false });
+  dest.once("error", (err: Error) => {
+    process.stderr.write(
+      `etc-lane: writing the log file ${file} (log.file) failed: ${err.message}; the log goes on on stderr\n`,
+    );
+    // As pino does for a broken pipe (its filterBrokenPipe): the failed stream is left alone from now on.
+    // Its queued lines would be retried without end by the flushSync pino makes at exit (a full disk
+    // would then keep the process from ending on SIGTERM).
+    const toStderr = (line: string): boolean => {
+      try {
+        writeSync(2, line);
+      } catch {
+        // stderr gone too: nothing left to tell
+      }
+      return true;
+    };
+    Object.assign(dest, {
+      write: toStderr,
+      flush: (cb?: (err?: Error) => void) => cb?.(),
+      flushSync: () => {},
+      end: () => {},
+    });
+    dest.on("error", () => {}); // a write already under way may fail too
+  });
+  return pino(options, dest) as unknown as Logger;
+}
+
+/**
+ * createLogger for `etc-lane run`: a log file that cannot be opened for append is E401_CONFIG_INVALID
+ * naming `log.file` (src/config/preflight.ts checks what it can without creating anything; this is the
+ * open itself).
+ */
+export function openLogger(name: string, opts: LogOptions, source = "config"): Logger {
+  try {
+    return createLogger(name, opts);
+  } catch (e) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${source}: invalid configuration\n  log.file: cannot open ${opts.file} for append (${(e as Error).message})`,
+    );
+  }
+}
+
+/**
+ * Creates the missing directories of `dir`, one level at a time. Not mkdir's `recursive`: on Node 20 a
+ * recursive mkdir under /proc never returns, and the lane would hang before its first log line.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) {
+    missing.unshift(d);
+    d = dirname(d);
+  }
+  for (const m of missing) mkdirSync(m);
 }

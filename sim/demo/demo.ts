@@ -20,7 +20,7 @@ import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { CardStore } from "../card/card-store.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { parseScenarioYaml } from "../scenario/schema.js";
-import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../status-list/bundle-builder.js";
+import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { type DemoCollector, startDemoCollector, startDemoReader } from "./booth-side.js";
 import { type DemoLine, describeRecord, headerLine, tableLine, yuan } from "./table.js";
 
@@ -89,6 +89,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     ...config,
     dataDir,
     reader: config.reader ?? ReaderSection.parse({ port: "in-process" }),
+    // the demo signs its status list with the simulator's TEST key (below), so its lane trusts that key,
+    // whatever station key the config names
+    statusList: { ...config.statusList, publicKey: TEST_PUBLIC_KEY_PATH, allowTestKey: true },
   };
   let lane: Awaited<ReturnType<typeof openLane>>;
   try {

@@ -354,6 +354,7 @@ export function writeLaneConfig(s: LaneConfigSpec): string {
     ...(s.stationUrl ? ["station:", `  url: ${JSON.stringify(s.stationUrl)}`] : []),
     "statusList:",
     `  publicKey: ${JSON.stringify(TEST_PUBLIC_KEY_PATH)}`,
+    "  allowTestKey: true", // a lane against the simulators trusts the simulator's key
     `dataDir: ${JSON.stringify(s.dataDir)}`,
     `tariff: ${JSON.stringify(s.tariff)}`,
     ...(tx.length ? ["transaction:", ...tx] : []),

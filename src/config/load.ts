@@ -22,9 +22,20 @@ export function formatIssues(error: z.ZodError, source: string): string {
   return `${source}: invalid configuration\n${lines.join("\n")}`;
 }
 
+/**
+ * A YAML key left empty (`link:` whose children are all commented out) parses as null: it counts as not
+ * given, so a section's defaults apply and a required field is reported missing. No config field takes null.
+ */
+export function withoutEmptyKeys(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== null) out[k] = withoutEmptyKeys(v);
+  return out;
+}
+
 /** Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). */
 export function parseLaneConfig(raw: unknown, source = "config", baseDir = process.cwd()): LaneConfig {
-  const r = LaneConfigSchema.safeParse(raw);
+  const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw));
   if (!r.success) {
     throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source), {
       issues: r.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),

@@ -1,18 +1,20 @@
 /**
  * The checks of a lane config that look past the YAML: the files it names (station key, tariff, token
- * files) and the limits of the paths it derives (the control socket in dataDir). The schema
+ * files, the log file) and the limits of the paths it derives (the control socket in dataDir). The schema
  * (./schema.ts) checks each value on its own; this checks what those values point at.
  *
  * `etc-lane run` calls it before it opens anything (log file, data directory, journal), and
  * `etc-lane run --check` calls the same function, so a config that passes --check is not refused by run
- * for any of these. It only reads: it creates no directory, takes no lock, opens no database. Every
- * problem is reported at once, each as `field: what was expected`, as the schema's errors are.
+ * for any of these, except a log.file only its open can refuse (src/log.ts; run names log.file then).
+ * It only reads: it creates no directory, takes no lock, opens no database. Every problem is reported at
+ * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
+import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
 import type { LaneConfig } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
@@ -42,7 +44,8 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     problems.push({ path, message });
   };
 
-  // statusList.publicKey: a readable Ed25519 public key in PEM (the lane verifies every bundle with it)
+  // statusList.publicKey: a readable Ed25519 public key in PEM (the lane verifies every bundle with it), not
+  // the simulator's test key unless statusList.allowTestKey says so
   let pem: Buffer | undefined;
   try {
     pem = readKeyFile(c.statusList.publicKey);
@@ -51,7 +54,16 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   }
   if (pem !== undefined) {
     try {
-      loadPublicKey(pem);
+      const { key } = loadPublicKey(pem);
+      // the simulator's test key: its private key is in the repository (src/status-list/test-key.ts)
+      if (isRepositoryTestKey(key) && !c.statusList.allowTestKey)
+        add(
+          "statusList.publicKey",
+          `expected the station's public key, but ${c.statusList.publicKey} is the simulator's TEST key ` +
+            "(config/keys/station-test.pub.pem), whose private key is public in the etc-lane repository: " +
+            "anyone could sign a status list the lane accepts; set statusList.allowTestKey: true only on " +
+            "a simulator or demo lane",
+        );
     } catch (e) {
       add(
         "statusList.publicKey",
@@ -104,7 +116,47 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         : `expected a directory path, but ${notDir} (on the way to ${c.dataDir}) is a file`,
     );
   }
+  // log.file: a file run can append to, or one it can create (with the directories on the way)
+  if (c.log.file !== undefined) {
+    const problem = appendProblem(c.log.file);
+    if (problem !== null) add("log.file", problem);
+  }
   return problems;
+}
+
+/**
+ * Why `file` cannot be opened for append, or null. Reads only: an existing file must be a writable
+ * non-directory; a missing one needs directories (or nothing yet) on the way and a writable nearest
+ * existing directory, where run creates the rest (src/log.ts).
+ */
+function appendProblem(file: string): string | null {
+  let isDir: boolean | undefined;
+  try {
+    isDir = statSync(file).isDirectory();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") return `cannot reach ${file} (${reason(e)})`;
+  }
+  if (isDir === true) return `expected a file to append the log to, but ${file} is a directory`;
+  if (isDir === false) {
+    try {
+      accessSync(file, constants.W_OK);
+      return null;
+    } catch (e) {
+      return `cannot open ${file} for append (${reason(e)})`;
+    }
+  }
+  const notDir = firstNonDirectory(dirname(file));
+  if (notDir !== null)
+    return `expected a directory path to the log file, but ${notDir} (on the way to ${file}) is a file`;
+  let dir = dirname(file);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    return `cannot create ${file}: ${dir} is not writable (${reason(e)})`;
+  }
+  return null;
 }
 
 /**

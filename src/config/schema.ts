@@ -3,6 +3,7 @@
  * tuning value lives here with its default and allowed range; an invalid file is refused
  * with the field path and what was expected.
  */
+import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
@@ -23,6 +24,14 @@ const int = (min: number, max: number, what = "an integer") =>
     .int({ error: `expected ${what} in ${min}..${max}` })
     .min(min, { error: `expected ${what} in ${min}..${max}` })
     .max(max, { error: `expected ${what} in ${min}..${max}` });
+
+/** The rates a UART is set to (an RSU or reader set to another would never be understood). */
+const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600];
+const baudRate = z
+  .number({ error: `expected a baud rate: one of ${BAUD_RATES.join(", ")}` })
+  .refine((b) => BAUD_RATES.includes(b), {
+    error: (i) => `expected a baud rate: one of ${BAUD_RATES.join(", ")}, got ${i.input}`,
+  });
 
 export const LaneSection = z.strictObject({
   network: hex4("the road network number", "4301"),
@@ -63,7 +72,12 @@ export const DialectSection = z.strictObject({
     .union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" })
     .optional(),
   timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
-  utcOffsetMinutes: int(-720, 840, "minutes").optional(),
+  /** every zone's offset is a whole quarter hour */
+  utcOffsetMinutes: int(-720, 840, "minutes")
+    .refine((m) => m % 15 === 0, {
+      error: (i) => `expected a multiple of 15 minutes (time zones are whole quarter hours), got ${i.input}`,
+    })
+    .optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
   b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
   /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
@@ -140,6 +154,9 @@ export function rsuTcpPort(port: string): { host: string; port: number } | null 
 }
 
 const RSU_PORT_ERROR = "expected a serial device path or tcp://host:port";
+/** host:port without a scheme (10.0.0.5:21003, rsu.local:21003): no serial device path looks so */
+const BARE_HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+const READER_PORT_ERROR = "expected a serial device path (the booth reader is on a serial port, no network)";
 
 export const RsuSection = z.strictObject({
   /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
@@ -158,9 +175,15 @@ export const RsuSection = z.strictObject({
           code: "custom",
           message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
         });
+      } else if (BARE_HOST_PORT.test(p)) {
+        // a serial path has no host:port shape: this one was meant as a network address
+        ctx.addIssue({
+          code: "custom",
+          message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
+        });
       }
     }),
-  baudRate: int(1200, 921_600, "a baud rate").default(115_200),
+  baudRate: baudRate.default(115_200),
   protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
   dialect: DialectSection.default({}),
   timing: RsuTimingSection.prefault({}),
@@ -224,8 +247,11 @@ export const ReaderSection = z
     /** Serial device path (prefer /dev/serial/by-id/...). */
     port: z
       .string({ error: "expected a serial device path" })
-      .min(1, { error: "expected a serial device path" }),
-    baudRate: int(1200, 921_600, "a baud rate").default(115_200),
+      .min(1, { error: "expected a serial device path" })
+      .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !BARE_HOST_PORT.test(p), {
+        error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
+      }),
+    baudRate: baudRate.default(115_200),
     /** The reader slot (1..) of the PSAM the booth debits with. */
     psamSlot: int(1, 255, "a PSAM slot number").default(1),
     timeouts: ReaderTimeoutsSection.prefault({}),
@@ -276,6 +302,13 @@ export const TransactionSection = z.strictObject({
   b8TimeoutMs: int(100, 30_000, "milliseconds").default(1000),
   /** An OBU or card that traded here within this window is not traded again. */
   recentTradeWindowMs: int(0, 86_400_000, "milliseconds").default(300_000),
+  /**
+   * A B5 repeating a debit already recorded (same OBU, TAC and serials: the RSU repeats an unanswered B5,
+   * also to a restarted lane) is recognised this long and not recorded again. Independent of
+   * recentTradeWindowMs, so no setting of that window can record one debit twice. The RSU's repeats are
+   * over within about a second and a restart takes seconds: at least a minute.
+   */
+  repeatedB5WindowMs: int(60_000, 86_400_000, "milliseconds").default(300_000),
   /**
    * After a restart that found debits in flight (the previous process died between C6 and recording the
    * answer): listen for the RSU's B5 retransmissions before C0 resets the RSU, until this long after the
@@ -376,6 +409,11 @@ export const StatusListSection = z
   .strictObject({
     /** PEM file with the station's public key (bundles are signed). */
     publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
+    /**
+     * true: `etc-lane run` accepts the simulator's test key (config/keys/station-test.pub.pem, whose
+     * private key is public in this repository) as publicKey; for simulator and demo lanes only
+     */
+    allowTestKey: z.boolean({ error: "expected true or false" }).default(false),
     /** staleness alarm when the full list is older than this (from its issue time) */
     fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
     /** staleness alarm when the newest delta (or the full list, before any) is older than this */
@@ -448,6 +486,9 @@ export const CaptureSection = z.strictObject({
 });
 
 const STATION_URL_ERROR = "expected an http:// or https:// URL, e.g. http://station.local:8080";
+const STATION_URL_PARTS =
+  "expected the station's base URL without user:password@ (the token goes in station.tokenFile), " +
+  "?query or #fragment: the lane appends /api/v1/... to it";
 
 /** An absolute http(s) URL with a host: what src/uplink's station client can call. */
 function isHttpUrl(u: string): boolean {
@@ -456,49 +497,83 @@ function isHttpUrl(u: string): boolean {
   return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
 }
 
-export const LaneConfigSchema = z.strictObject({
-  lane: LaneSection,
-  rsu: RsuSection,
-  reader: ReaderSection.optional(),
-  booth: BoothSection.prefault({}),
-  station: z
-    .strictObject({
-      /** the station's base URL: http or https (what the uplink talks) */
-      url: z.string({ error: STATION_URL_ERROR }).refine(isHttpUrl, {
-        error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
-      }),
-      /** records per upload POST */
-      batchSize: int(1, 5000, "a record count").default(500),
-      /** per request */
-      requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
-      /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
-      breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
-      /** status-list manifest poll interval */
-      statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
-      /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
-      tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
-    })
-    .optional(),
-  statusList: StatusListSection,
-  dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
-  journal: JournalSection.prefault({}),
-  tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
-  transaction: TransactionSection.prefault({}),
-  capture: CaptureSection.prefault({}),
-  outputs: z
-    .strictObject({
-      sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
-    })
-    .prefault({}),
-  audit: AuditSection.prefault({}),
-  log: z
-    .strictObject({
-      level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
-      file: z.string().optional(),
-    })
-    .prefault({}),
-  service: ServiceSection.prefault({}),
-});
+/** `u` with a password in it shown as "***": an error message does not repeat a credential. */
+function withoutPassword(u: string): string {
+  if (!URL.canParse(u)) return u;
+  const url = new URL(u);
+  if (url.password === "") return u;
+  url.password = "***";
+  return url.href;
+}
+
+/**
+ * The station client appends its paths to the base (src/uplink/station-client.ts): credentials in the URL
+ * make fetch throw on every request, and a query or fragment would end up before the path.
+ */
+function isBaseUrl(u: string): boolean {
+  if (!isHttpUrl(u)) return true; // isHttpUrl names it
+  const url = new URL(u);
+  return url.username === "" && url.password === "" && !u.includes("?") && !u.includes("#");
+}
+
+export const LaneConfigSchema = z
+  .strictObject({
+    lane: LaneSection,
+    rsu: RsuSection,
+    reader: ReaderSection.optional(),
+    booth: BoothSection.prefault({}),
+    station: z
+      .strictObject({
+        /** the station's base URL: http or https (what the uplink talks) */
+        url: z
+          .string({ error: STATION_URL_ERROR })
+          .refine(isHttpUrl, {
+            error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
+          })
+          .refine(isBaseUrl, {
+            error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
+          }),
+        /** records per upload POST */
+        batchSize: int(1, 5000, "a record count").default(500),
+        /** per request */
+        requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
+        /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
+        breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
+        /** status-list manifest poll interval */
+        statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
+        /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
+        tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+      })
+      .optional(),
+    statusList: StatusListSection,
+    dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
+    journal: JournalSection.prefault({}),
+    tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
+    transaction: TransactionSection.prefault({}),
+    capture: CaptureSection.prefault({}),
+    outputs: z
+      .strictObject({
+        sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
+      })
+      .prefault({}),
+    audit: AuditSection.prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+        file: z.string().optional(),
+      })
+      .prefault({}),
+    service: ServiceSection.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    // one serial device cannot carry both links: each would read the other's frames
+    if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
+      ctx.addIssue({
+        code: "custom",
+        path: ["reader", "port"],
+        message: `expected another device than rsu.port (${c.rsu.port}): the RSU and the booth reader each need their own serial port`,
+      });
+  });
 
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneConfig = z.output<typeof LaneConfigSchema>;

@@ -1,7 +1,8 @@
 /**
  * Token files: `service.tokenFile` (the token the status service asks of clients off loopback) and
  * `station.tokenFile` (the token the uplink sends the station). One token of at least 16 characters
- * without spaces, in a file only its owner can read.
+ * without spaces, each one an HTTP header can carry (none above U+00FF, no control character), in a file
+ * only its owner can read.
  */
 import { readFileSync, statSync } from "node:fs";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
@@ -27,5 +28,20 @@ export function readTokenFile(path: string, field: string): string {
       ErrorCodes.ConfigInvalid,
       `${field}: ${path} must hold one token of at least 16 characters without spaces`,
     );
+  // an HTTP header carries bytes: a character above U+00FF (or a control character) makes every request
+  // throw before it is sent (src/uplink/station-client.ts sends the token as `authorization: Bearer`)
+  const chars = [...token];
+  const bad = chars.findIndex((ch) => {
+    const c = ch.codePointAt(0) ?? 0;
+    return c < 0x20 || c === 0x7f || c > 0xff;
+  });
+  if (bad >= 0) {
+    const code = (chars[bad]?.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${field}: ${path} holds a character an HTTP header cannot carry (U+${code} at character ${bad + 1}); ` +
+        "expected a token of visible ASCII characters",
+    );
+  }
   return token;
 }

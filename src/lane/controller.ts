@@ -94,6 +94,8 @@ export interface LaneControllerOptions {
   timing: { initTimeoutMs: number; initRetryMs: number };
   transaction: MachineCtx["options"] & {
     recentTradeWindowMs: number;
+    /** a recorded debit's B5 repeated by the RSU is recognised this long (src/lane/trade-guards.ts) */
+    repeatedB5WindowMs: number;
     unsettledHoldMs: number;
     /** after a restart with debits in flight: listen this long for their B5 before C0 */
     recoveryListenMs: number;
@@ -194,6 +196,7 @@ export class LaneController {
       this.notice(code, message, data);
     this.guards = new TradeGuards({
       recentTradeWindowMs: opts.transaction.recentTradeWindowMs,
+      repeatedB5WindowMs: opts.transaction.repeatedB5WindowMs,
       unsettledHoldMs: opts.transaction.unsettledHoldMs,
       now: this.now,
     });

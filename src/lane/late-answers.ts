@@ -259,7 +259,7 @@ export class LateAnswers {
     return null;
   }
 
-  /** This OBU's ORPHAN_B5 recorded within the recent-trade window from the same B5 (every field it kept). */
+  /** This OBU's ORPHAN_B5 recorded within `repeatedB5WindowMs` from the same B5 (every field it kept). */
   private recordedOrphan(b5: TradeResult): CommittedRecord | undefined {
     return this.recentRecord(
       b5,
@@ -277,7 +277,7 @@ export class LateAnswers {
     return this.recentRecord(b5, (r) => r.kind === "transaction");
   }
 
-  /** A record of this B5's OBU within the recent-trade window with its TAC and serials, and `also`. */
+  /** A record of this B5's OBU within `repeatedB5WindowMs` with its TAC and serials, and `also`. */
   private recentRecord(b5: TradeResult, also: (r: CommittedRecord) => boolean): CommittedRecord | undefined {
     for (const seq of this.d.guards.recentDebits(b5.obuId)) {
       const r = this.d.journal.get(seq);

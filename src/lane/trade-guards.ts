@@ -8,13 +8,18 @@
  * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
  *
  * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
- * B5 of a debit already recorded (e.g. one the RSU repeats after a restart) is recognised.
+ * B5 of a debit already recorded (e.g. one the RSU repeats after a restart) is recognised. That memory has
+ * its own window, `repeatedB5WindowMs` (at least a minute, src/config/schema.ts), never the recent-trade
+ * window: a lane that lets a card trade again at once (`recentTradeWindowMs: 0`) must still know the
+ * B5 the RSU repeats is one it recorded, or that debit would be recorded twice.
  */
 import type { GuardKey } from "./obu-machine-types.js";
 import type { GuardRow } from "./ports.js";
 
 export interface TradeGuardOptions {
   recentTradeWindowMs: number;
+  /** how long a recorded debit's B5 is recognised when the RSU repeats it (also across a restart) */
+  repeatedB5WindowMs: number;
   unsettledHoldMs: number;
   /** monotonic ms */
   now: () => number;
@@ -77,7 +82,8 @@ export class TradeGuards {
 
   /** Windows the journal must be asked about at start (wall ms since which rows matter). */
   seedSince(wallNowMs: number): { traded: number; unsettled: number } {
-    return { traded: wallNowMs - this.o.recentTradeWindowMs, unsettled: wallNowMs - this.o.unsettledHoldMs };
+    const traded = Math.max(this.o.recentTradeWindowMs, this.o.repeatedB5WindowMs);
+    return { traded: wallNowMs - traded, unsettled: wallNowMs - this.o.unsettledHoldMs };
   }
 
   /**
@@ -90,7 +96,8 @@ export class TradeGuards {
     const at = (r: GuardRow): number => mono - Math.max(0, wallNowMs - r.createdAtMs);
     const byTime = (a: GuardRow, b: GuardRow): number => a.createdAtMs - b.createdAtMs;
     for (const r of [...rows.traded].sort(byTime)) {
-      for (const k of keysOf(r)) this.traded.set(k, at(r));
+      // the rows reach back over the longer of the two windows (seedSince)
+      if (mono - at(r) <= this.o.recentTradeWindowMs) for (const k of keysOf(r)) this.traded.set(k, at(r));
       this.noteDebit(r.obuId, r.seq, at(r));
     }
     for (const r of [...rows.unsettled].sort(byTime)) {
@@ -121,7 +128,7 @@ export class TradeGuards {
   /** A recorded debit of this OBU MAC id (to recognise the RSU repeating its B5). */
   noteDebit(obuId: string, seq: number, at = this.o.now()): void {
     const id = obuId.toUpperCase();
-    const cutoff = this.o.now() - this.o.recentTradeWindowMs;
+    const cutoff = this.o.now() - this.o.repeatedB5WindowMs;
     const list = (this.debits.get(id) ?? []).filter((d) => d.at >= cutoff);
     list.push({ seq, at });
     this.debits.set(id, list);
@@ -130,9 +137,9 @@ export class TradeGuards {
     }
   }
 
-  /** Sequence numbers of this OBU's debits recorded within the recent-trade window, newest first. */
+  /** Sequence numbers of this OBU's debits recorded within `repeatedB5WindowMs`, newest first. */
   recentDebits(obuId: string): number[] {
-    const cutoff = this.o.now() - this.o.recentTradeWindowMs;
+    const cutoff = this.o.now() - this.o.repeatedB5WindowMs;
     return (this.debits.get(obuId.toUpperCase()) ?? [])
       .filter((d) => d.at >= cutoff)
       .map((d) => d.seq)

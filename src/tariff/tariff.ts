@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
@@ -20,9 +21,10 @@ const fen = z
 
 export const TariffSchema = z
   .strictObject({
+    // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
     version: z
-      .union([z.string().min(1), z.number()], { error: "expected a version string" })
-      .transform(String),
+      .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
+      .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })
@@ -54,6 +56,30 @@ export const TariffSchema = z
           message: `route ${r.from} listed twice`,
         });
       seen.add(k);
+      // A fee key names a JT/T 489 vehicle class (src/tariff/vehicle-class.ts); "1" and "01" name the
+      // same class, and a table holding both would charge whichever the parser kept last.
+      const classes = new Map<number, string>();
+      for (const key of Object.keys(r.fees)) {
+        if (!CLASS_RE.test(key)) continue; // the key schema has named it
+        const n = Number(key);
+        if (!isVehicleClass(n)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", i, "fees", key],
+            message: `expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}) as key, got "${key}"`,
+          });
+          continue;
+        }
+        const other = classes.get(n);
+        if (other !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", i, "fees", key],
+            message: `class ${n} listed twice (as "${other}" and "${key}"); expected one fee per class`,
+          });
+        }
+        classes.set(n, key);
+      }
     });
   });
 

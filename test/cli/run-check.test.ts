@@ -4,7 +4,8 @@
  * path), names the field and what was expected, and writes nothing: no data directory, lock or database.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -29,6 +30,12 @@ beforeAll(() => {
   writeFileSync(join(dir, "junk.pem"), "not a key\n");
   writeFileSync(join(dir, "bad-tariff.yaml"), 'version: "t1"\netcDiscountPercent: five\nroutes: []\n');
   writeFileSync(join(dir, "a-file"), "x");
+  // the simulator's test key under another name, without its comment lines: the key is what counts
+  const pem = readFileSync(TEST_PUBLIC_KEY_PATH, "utf8");
+  writeFileSync(join(dir, "station.pub.pem"), pem.slice(pem.indexOf("-----BEGIN")));
+  // a key of our own: not the test key, allowed or not
+  const own = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" });
+  writeFileSync(join(dir, "own.pub.pem"), own);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -41,6 +48,7 @@ interface Cfg {
   service: Section;
   dataDir: string;
   tariff: string;
+  log?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -48,7 +56,8 @@ function config(over: (c: Cfg) => void = () => {}): Cfg {
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
     rsu: { port: "/dev/ttyUSB0", protocol: "legacy" },
     station: { url: "http://127.0.0.1:8640" },
-    statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+    // the simulator's key, allowed as on a lane against the simulators (the refusal is tested below)
+    statusList: { publicKey: TEST_PUBLIC_KEY_PATH, allowTestKey: true } as Section,
     dataDir: join(dir, "data-never-created"),
     tariff: TARIFF,
     service: { listen: "127.0.0.1:0" },
@@ -141,6 +150,20 @@ describe("etc-lane run --check", () => {
       /statusList\.publicKey: expected the station's Ed25519 public key in PEM/,
     ],
     [
+      "statusList.publicKey the simulator's test key without statusList.allowTestKey",
+      (c) => {
+        c.statusList = { publicKey: TEST_PUBLIC_KEY_PATH };
+      },
+      /statusList\.publicKey: expected the station's public key, but .*station-test\.pub\.pem is the simulator's TEST key .*private key is public .* set statusList\.allowTestKey: true only on a simulator or demo lane/,
+    ],
+    [
+      "statusList.publicKey a copy of the test key under another name (allowTestKey: false)",
+      (c) => {
+        c.statusList = { publicKey: join(dir, "station.pub.pem"), allowTestKey: false };
+      },
+      /statusList\.publicKey: expected the station's public key, but .*\/station\.pub\.pem is the simulator's TEST key/,
+    ],
+    [
       "tariff missing",
       (c) => {
         c.tariff = join(dir, "nope.yaml");
@@ -176,6 +199,20 @@ describe("etc-lane run --check", () => {
       /service\.tokenFile: .*open\.token can be read by other users \(mode 644\); chmod 600 it/,
     ],
     [
+      "log.file a directory",
+      (c) => {
+        c.log = { file: dir };
+      },
+      /log\.file: expected a file to append the log to, but .* is a directory/,
+    ],
+    [
+      "log.file under a file",
+      (c) => {
+        c.log = { file: join(dir, "a-file", "logs", "lane.log") };
+      },
+      /log\.file: expected a directory path to the log file, but .*a-file \(on the way to .*lane\.log\) is a file/,
+    ],
+    [
       "dataDir too long for the control socket",
       (c) => {
         c.dataDir = join(dir, "x".repeat(120));
@@ -193,8 +230,7 @@ describe("etc-lane run --check", () => {
   for (const [name, change, expected] of bad) {
     it(`refuses ${name}, naming the field`, async () => {
       const r = await check(config(change));
-      expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.err).toMatch(expected);
+      expect(r).toEqual({ ok: false, err: expect.stringMatching(expected) });
     });
   }
 
@@ -211,6 +247,30 @@ describe("etc-lane run --check", () => {
       expect(r.err).toMatch(/^\S+: invalid configuration\n/);
       expect(r.err.split("\n").filter((l) => /^ {2}\S/.test(l))).toHaveLength(3);
     }
+  });
+
+  it("passes a station key of its own, with or without allowTestKey", async () => {
+    for (const allowTestKey of [undefined, false, true]) {
+      const r = await check(
+        config((c) => {
+          c.statusList = {
+            publicKey: join(dir, "own.pub.pem"),
+            ...(allowTestKey === undefined ? {} : { allowTestKey }),
+          };
+        }),
+      );
+      expect(r.ok, String(allowTestKey)).toBe(true);
+    }
+  });
+
+  it("passes a log.file that does not exist yet, and creates nothing for it", async () => {
+    const r = await check(
+      config((c) => {
+        c.log = { file: join(dir, "logs-never-created", "lane.log") };
+      }),
+    );
+    expect(r.ok).toBe(true);
+    expect(existsSync(join(dir, "logs-never-created"))).toBe(false);
   });
 
   it("reads the key of an entry lane but not its tariff (run does not load it)", async () => {

@@ -63,4 +63,75 @@ describe("config field messages", () => {
       /lane\.network: expected the road network number as 4 hex digits as on the wire, e\.g\. "4301"/,
     );
   });
+
+  it("transaction.repeatedB5WindowMs: its own window, at least a minute, whatever recentTradeWindowMs is", () => {
+    const withTx = (transaction: unknown) => ({ ...minimal, transaction });
+    const c = parseLaneConfig(withTx({ recentTradeWindowMs: 0 }));
+    expect(c.transaction).toMatchObject({ recentTradeWindowMs: 0, repeatedB5WindowMs: 300_000 });
+    for (const ms of [0, 1000, 59_999])
+      expect(errorOf(withTx({ repeatedB5WindowMs: ms })), String(ms)).toMatch(
+        /transaction\.repeatedB5WindowMs: expected milliseconds in 60000\.\.86400000/,
+      );
+  });
+
+  it("station.url: no credentials, query or fragment (the client appends its paths), the password not repeated", () => {
+    for (const url of [
+      "http://user:s3cret@127.0.0.1:18641/",
+      "http://user@127.0.0.1:18641",
+      "http://127.0.0.1:18641/lane?site=1",
+      "http://127.0.0.1:18641/?",
+      "http://127.0.0.1:18641/#x",
+    ]) {
+      const m = errorOf(withUrl(url));
+      expect(m, url).toMatch(
+        /station\.url: expected the station's base URL without user:password@ \(the token goes in station\.tokenFile\), \?query or #fragment/,
+      );
+      expect(m, url).not.toContain("s3cret");
+    }
+  });
+
+  it("rsu.port host:port without tcp:// gets a hint; reader.port is a serial path, not rsu.port's", () => {
+    expect(errorOf(withPort("10.0.0.5:21003"))).toMatch(
+      /rsu\.port: expected a serial device path or tcp:\/\/host:port, got "10\.0\.0\.5:21003": did you mean "tcp:\/\/10\.0\.0\.5:21003"\?/,
+    );
+    expect(errorOf(withPort("rsu.local:21003"))).toMatch(/did you mean "tcp:\/\/rsu\.local:21003"\?/);
+    const withReader = (port: string) => ({ ...minimal, reader: { port } });
+    for (const port of ["tcp://10.0.0.5:21004", "10.0.0.5:21004", "rfc2217://10.0.0.5:4001"])
+      expect(errorOf(withReader(port)), port).toMatch(
+        /reader\.port: expected a serial device path \(the booth reader is on a serial port, no network\), got /,
+      );
+    // minimal's rsu.port is /dev/ttyUSB0
+    for (const port of ["/dev/ttyUSB0", "/dev/./ttyUSB0"])
+      expect(errorOf(withReader(port)), port).toMatch(
+        /reader\.port: expected another device than rsu\.port \(\/dev\/ttyUSB0\): the RSU and the booth reader each need their own serial port/,
+      );
+    expect(parseLaneConfig(withReader("/dev/ttyS1")).reader?.port).toBe("/dev/ttyS1");
+  });
+
+  it("baud rates are the standard ones, utcOffsetMinutes a whole quarter hour", () => {
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, baudRate: 115_201 } })).toMatch(
+      /rsu\.baudRate: expected a baud rate: one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, got 115201/,
+    );
+    expect(errorOf({ ...minimal, reader: { port: "/dev/ttyS1", baudRate: 100_000 } })).toMatch(
+      /reader\.baudRate: expected a baud rate: one of .*, got 100000/,
+    );
+    expect(parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, baudRate: 9600 } }).rsu.baudRate).toBe(9600);
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { utcOffsetMinutes: 481 } } })).toMatch(
+      /rsu\.dialect\.utcOffsetMinutes: expected a multiple of 15 minutes \(time zones are whole quarter hours\), got 481/,
+    );
+    expect(
+      parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, dialect: { utcOffsetMinutes: 345 } } }).rsu.dialect
+        .utcOffsetMinutes,
+    ).toBe(345);
+  });
+
+  it("a key left empty in the YAML (its children commented out) is as if not given", () => {
+    // `link:` with nothing under it parses as null: the section's defaults, as without the key
+    const empty = parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, link: null }, station: null });
+    const absent = parseLaneConfig(minimal);
+    expect(empty.rsu.link).toEqual(absent.rsu.link);
+    expect(empty.station).toBeUndefined();
+    // a required field left empty is reported as one not given, naming it
+    expect(errorOf({ ...minimal, dataDir: null })).toMatch(/\n {2}dataDir: expected a directory path$/);
+  });
 });

@@ -61,6 +61,7 @@ describe("lane config", () => {
     const c = parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane");
     expect(c.statusList).toEqual({
       publicKey: "/etc/etc-lane/keys/station.pub",
+      allowTestKey: false,
       fullMaxAgeMinutes: 2880,
       deltaMaxAgeMinutes: 30,
       hardMaxAgeMinutes: 1440,

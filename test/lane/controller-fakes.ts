@@ -304,6 +304,7 @@ export function rig(
       maxTripHours: 0,
       lowBattery: "warn",
       recentTradeWindowMs: 300_000,
+      repeatedB5WindowMs: 300_000,
       unsettledHoldMs: 86_400_000,
       recoveryListenMs: 800,
       drainTimeoutMs: 3000,

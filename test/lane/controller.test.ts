@@ -411,6 +411,41 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     ]);
   });
 
+  it("with recentTradeWindowMs 0 the B5 the RSU repeats to a restarted lane is still recognised (repeatedB5WindowMs)", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j, transaction: { recentTradeWindowMs: 0 } });
+    await open(first);
+    await toDebit(first);
+    first.link.frame(ev.b5());
+    await first.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    // the lane restarts a second later; the RSU (its C1 lost) repeats the B5 to the new process
+    await vi.advanceTimersByTimeAsync(1000);
+    const r = rig({ journal: j, transaction: { recentTradeWindowMs: 0 } });
+    await open(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    // before, the repeat was not matched to the debit and became a second record (an ORPHAN_B5)
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+  });
+
+  it("with recentTradeWindowMs 0 a repeated B5 in the same process is recognised too", async () => {
+    const r = rig({ transaction: { recentTradeWindowMs: 0 } });
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    await vi.advanceTimersByTimeAsync(120); // the RSU repeats its B5 120 ms later (the C1 lost on the line)
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+  });
+
   it("a B5 that may have debited for an OBU this lane has no transaction of: an ORPHAN_B5 suspect, acked, alarm", async () => {
     const r = rig();
     await open(r);

@@ -66,6 +66,36 @@ describe("tariff", () => {
     ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
   });
 
+  it("refuses a fee key that is not a vehicle class, or a class listed twice, naming the key", () => {
+    for (const key of ["0", "5", "111", "27"]) {
+      expect(() =>
+        Tariff.parse(
+          { version: "v", routes: [{ from: "4301-0101", fees: { "1": 1500, [key]: 100 } }] },
+          "t.yaml",
+        ),
+      ).toThrow(
+        new RegExp(`routes\\.0\\.fees\\.${key}: expected a JT/T 489 vehicle class \\(1-4, 11-16, 21-26\\)`),
+      );
+    }
+    // "1" and "01" both name class 1: refused (before, the later key silently set the fee)
+    expect(() =>
+      Tariff.parse(
+        { version: "v", routes: [{ from: "4301-0101", fees: { "1": 1500, "01": 150 } }] },
+        "t.yaml",
+      ),
+    ).toThrow(/routes\.0\.fees\.01: class 1 listed twice \(as "1" and "01"\)/);
+    // one spelling alone is class 1
+    const t = Tariff.parse({ version: "v", routes: [{ from: "4301-0101", fees: { "01": 150 } }] });
+    expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
+  });
+
+  it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
+    expect(() => Tariff.parse({ version: 2025.1, routes: [] }, "t.yaml")).toThrow(
+      /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,
+    );
+    expect(Tariff.parse({ version: "2025.10", routes: [] }).version).toBe("2025.10");
+  });
+
   it("loads the shipped example tariff", () => {
     const t = Tariff.load(join(import.meta.dirname, "../../config/tariff.example.yaml"));
     expect(t.routes().length).toBeGreaterThan(0);

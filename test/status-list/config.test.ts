@@ -40,6 +40,9 @@ describe("statusList config", () => {
 
   it("the example config documents the fields with their defaults", () => {
     expect(loadLaneConfig("config/lane.example.yaml").statusList).toMatchObject({
+      // the production example names a station key to install and does not accept the simulator's
+      publicKey: "/etc/etc-lane/station.pub.pem",
+      allowTestKey: false,
       hardMaxAgeMinutes: 1440,
       whenMissing: "close",
       whenPastHardAge: "trade",

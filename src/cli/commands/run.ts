@@ -12,7 +12,7 @@ import { loadLaneConfig } from "../../config/load.js";
 import { checkLaneConfig } from "../../config/preflight.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
-import { createLogger } from "../../log.js";
+import { openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
 
 export function registerRun(program: Command): void {
@@ -34,10 +34,12 @@ export function registerRun(program: Command): void {
         );
         return;
       }
-      const logger = createLogger("etc-lane", {
-        level: config.log.level,
-        ...(config.log.file ? { file: config.log.file } : {}),
-      });
+      // log.file is opened here: one that cannot be opened for append stops run, naming the field
+      const logger = openLogger(
+        "etc-lane",
+        { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
+        opts.config,
+      );
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
@@ -53,6 +55,12 @@ export function registerRun(program: Command): void {
         await lane.close();
         throw e;
       }
+      // SIGINT/SIGTERM are taken from before the "running" line: a stop sent on seeing it closes the lane
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (): void => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
       logger.info(
         {
           rsu: config.rsu.port,
@@ -63,11 +71,7 @@ export function registerRun(program: Command): void {
         },
         "lane controller running",
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
+      await stopped;
       logger.info("stopping: closing the status service, then the lane");
       await served.close();
       await lane.close();

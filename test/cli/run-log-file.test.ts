@@ -1,0 +1,70 @@
+/**
+ * `etc-lane run` and its `log.file` (src/log.ts, src/cli/commands/run.ts): a log file that cannot be
+ * opened stops run with the field named (never a hang or an unhandled 'error' event), and one whose
+ * writes fail is reported once on stderr, the log going on on stderr, the lane still ending cleanly on
+ * SIGTERM. (The checks run --check makes without creating anything are in run-check.test.ts.)
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-run-log-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
+
+/** A lane config (the RSU port never opens: the lane runs closed) with `log.file` set to `file`. */
+function configWithLogFile(file: string): string {
+  const path = writeLaneConfig({
+    dir,
+    rsuPort: "/dev/ttyUSB9",
+    dataDir: join(dir, "data"),
+    tariff: join(ROOT, "config/tariff.example.yaml"),
+  });
+  const text = readFileSync(path, "utf8");
+  expect(text).toContain("log: { level: info }\n");
+  writeFileSync(
+    path,
+    text.replace("log: { level: info }\n", `log: { level: info, file: ${JSON.stringify(file)} }\n`),
+  );
+  return path;
+}
+
+it("a log.file whose directory cannot be made: run exits 1 naming log.file", () => {
+  // /proc takes no new directory (as root the check before opening cannot tell: the open says so)
+  const config = configWithLogFile("/proc/etc-lane/lane.log");
+  const r = spawnSync(process.execPath, [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--config", config], {
+    encoding: "utf8",
+    timeout: 30_000,
+    killSignal: "SIGKILL", // a run hung on the log file may not end on SIGTERM
+  });
+  expect({ status: r.status, signal: r.signal }).toEqual({ status: 1, signal: null });
+  expect(r.stderr).toMatch(/log\.file: cannot (open|create) \/proc\/etc-lane\/lane\.log/);
+  expect(r.stderr).not.toMatch(/Unhandled 'error' event/);
+});
+
+it("a log.file whose writes fail (/dev/full): told once on stderr, the log goes on there, SIGTERM ends the lane", async () => {
+  const lane = startLane(configWithLogFile("/dev/full"));
+  // run takes SIGTERM once the lane is running (src/cli/commands/run.ts)
+  const running = lane.proc.waitLine(
+    (l) => l.text.includes('"lane controller running"'),
+    30_000,
+    "lane controller running",
+  );
+  const failed = await lane.proc.waitLine(
+    (l) => l.text.includes("writing the log file /dev/full (log.file) failed: ENOSPC"),
+    30_000,
+    "the log.file failure",
+  );
+  await running;
+  await lane.proc.stop();
+  expect(await lane.proc.exited, lane.proc.tail(40)).toEqual({ code: 0, signal: null });
+  const after = lane.proc.lines.slice(lane.proc.lines.indexOf(failed) + 1);
+  // the stop's status line, logged after the failure, came out on stderr
+  expect(after.some((l) => l.stream === "stderr" && l.text.includes('"lane status"'))).toBe(true);
+  expect(lane.proc.lines.filter((l) => l.text.includes("(log.file) failed"))).toHaveLength(1);
+}, 60_000);
