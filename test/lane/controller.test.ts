@@ -393,45 +393,34 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
   });
 
-  it("a B5 repeating a debit already recorded (after a restart) is answered C1 and not recorded again", async () => {
-    const j = new FakeJournal();
-    const first = rig({ journal: j });
-    await open(first);
-    await toDebit(first);
-    first.link.frame(ev.b5());
-    await first.settle();
-    const r = rig({ journal: j });
-    await open(r);
-    r.link.frame(ev.b5());
-    await r.settle();
-    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
-    expect(r.ctl.counters.repeatedB5).toBe(1);
-    expect(r.link.answersTo("trade")).toEqual([
-      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
-    ]);
-  });
-
-  it("with recentTradeWindowMs 0 the B5 the RSU repeats to a restarted lane is still recognised (repeatedB5WindowMs)", async () => {
-    const j = new FakeJournal();
-    const first = rig({ journal: j, transaction: { recentTradeWindowMs: 0 } });
-    await open(first);
-    await toDebit(first);
-    first.link.frame(ev.b5());
-    await first.settle();
-    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
-    // the lane restarts a second later; the RSU (its C1 lost) repeats the B5 to the new process
-    await vi.advanceTimersByTimeAsync(1000);
-    const r = rig({ journal: j, transaction: { recentTradeWindowMs: 0 } });
-    await open(r);
-    r.link.frame(ev.b5());
-    await r.settle();
-    // before, the repeat was not matched to the debit and became a second record (an ORPHAN_B5)
-    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
-    expect(r.ctl.counters.repeatedB5).toBe(1);
-    expect(r.link.answersTo("trade")).toEqual([
-      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
-    ]);
-  });
+  // with recentTradeWindowMs 0 too: the repeat has its own window (repeatedB5WindowMs); before, with 0 it
+  // was not matched to the debit and became a second record (an ORPHAN_B5)
+  it.each([
+    ["the default recent-trade window", {}],
+    ["recentTradeWindowMs 0", { recentTradeWindowMs: 0 }],
+  ] as const)(
+    "a B5 repeating a debit already recorded (after a restart a second later, %s) is answered C1 and not recorded again",
+    async (_, transaction) => {
+      const j = new FakeJournal();
+      const first = rig({ journal: j, transaction });
+      await open(first);
+      await toDebit(first);
+      first.link.frame(ev.b5());
+      await first.settle();
+      expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+      // the lane restarts a second later; the RSU (its C1 lost) repeats the B5 to the new process
+      await vi.advanceTimersByTimeAsync(1000);
+      const r = rig({ journal: j, transaction });
+      await open(r);
+      r.link.frame(ev.b5());
+      await r.settle();
+      expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+      expect(r.ctl.counters.repeatedB5).toBe(1);
+      expect(r.link.answersTo("trade")).toEqual([
+        { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+      ]);
+    },
+  );
 
   it("with recentTradeWindowMs 0 a repeated B5 in the same process is recognised too", async () => {
     const r = rig({ transaction: { recentTradeWindowMs: 0 } });

@@ -3,6 +3,7 @@ import { Journal } from "../../src/journal/journal.js";
 import { type AuditSink, Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { storedAll } from "./rig.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -22,9 +23,7 @@ it("backs off, opens the breaker after N failures, stops calling, probes after t
   const fakeFetch = (async (_url: string, init: { body: string }) => {
     calls.push(Date.now());
     if (!up) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
-    const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
-    const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
-    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+    return storedAll(init.body);
   }) as unknown as typeof fetch;
   const audit: { message: string; severity: string }[] = [];
   const sink: AuditSink = { append: (e) => audit.push({ message: e.message, severity: e.severity }) };
@@ -92,9 +91,7 @@ function fakeStation() {
     else st.uploads++;
     if (!st.up) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
     if (heartbeat) return new Response("{}", { status: 200 });
-    const body = JSON.parse(init.body!) as { records: { tradeId: string }[] };
-    const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
-    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+    return storedAll(init.body!);
   }) as unknown as typeof fetch;
   return { st, f };
 }

@@ -75,3 +75,10 @@ export function stationMatchesJournal(rig: Rig): {
     rig.journal.queueDepth() === 0;
   return { missing, extra, distinct: ss.size, ok };
 }
+
+/** The station's answer to an upload body that stores every record it carries. */
+export function storedAll(uploadBody: string): Response {
+  const body = JSON.parse(uploadBody) as { records: { tradeId: string }[] };
+  const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
+  return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+}

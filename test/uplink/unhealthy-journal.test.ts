@@ -9,6 +9,7 @@ import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { storedAll } from "./rig.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -48,8 +49,7 @@ function station(onUpload: () => void = () => {}) {
     const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
     sent.push(...body.records.map((r) => r.tradeId));
     onUpload();
-    const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
-    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+    return storedAll(init.body);
   }) as unknown as typeof fetch;
   return { sent, f };
 }
