@@ -453,6 +453,12 @@ export class LaneController {
       }
       const k = { obuSerial: c.obuSerial, cardId: c.cardId };
       this.guards.release(k);
+      // a debit now recorded: its trade is recent if it was, and the RSU repeating its B5 is recognised
+      if (c.kind === "transaction")
+        this.guards.recordedDebit(
+          { seq: c.seq, obuId: c.obuId, ...k, createdAtMs: Date.parse(c.createdAt) },
+          this.wallNow(),
+        );
       const still = this.openSuspect(k);
       this.notice("SUSPECT_SETTLED", `suspect ${c.tradeId} settled by hand by ${user.name}: ${req.verdict}`, {
         seq: c.seq,

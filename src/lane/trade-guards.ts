@@ -95,17 +95,28 @@ export class TradeGuards {
     const mono = this.o.now();
     const at = (r: GuardRow): number => mono - Math.max(0, wallNowMs - r.createdAtMs);
     const byTime = (a: GuardRow, b: GuardRow): number => a.createdAtMs - b.createdAtMs;
-    for (const r of [...rows.traded].sort(byTime)) {
-      // the rows reach back over the longer of the two windows (seedSince)
-      if (mono - at(r) <= this.o.recentTradeWindowMs) for (const k of keysOf(r)) this.traded.set(k, at(r));
-      this.noteDebit(r.obuId, r.seq, at(r));
-    }
+    // the rows reach back over the longer of the two windows (seedSince)
+    for (const r of [...rows.traded].sort(byTime)) this.tradedAt(r, at(r));
     for (const r of [...rows.unsettled].sort(byTime)) {
       for (const k of keysOf(r)) this.held.set(k, at(r));
       // a suspect records a B5 too (an ORPHAN_B5 names neither card nor OBU serial): the RSU repeating that
       // B5 after a restart is recognised as recorded, not recorded again (late-answers.ts)
       this.noteDebit(r.obuId, r.seq, at(r));
     }
+  }
+
+  /**
+   * A debit recorded for a trade made at wall time `r.createdAtMs` (a suspect settled as paid by hand,
+   * maybe long after): remembered as of its trade, as seeding does: a recent trade and, for the RSU
+   * repeating its B5, a recorded debit of the OBU.
+   */
+  recordedDebit(r: GuardRow, wallNowMs: number): void {
+    this.tradedAt(r, this.o.now() - Math.max(0, wallNowMs - r.createdAtMs));
+  }
+
+  private tradedAt(r: GuardRow, at: number): void {
+    if (this.o.now() - at <= this.o.recentTradeWindowMs) for (const k of keysOf(r)) this.traded.set(k, at);
+    this.noteDebit(r.obuId, r.seq, at);
   }
 
   recentlyTraded(k: GuardKey): boolean {

@@ -422,6 +422,31 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     },
   );
 
+  it("a suspect settled by hand as debited: the B5 the RSU repeats afterwards is recognised, not a second record", async () => {
+    const r = rig();
+    await open(r);
+    await toSuspect(r);
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    const proof = {
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      psamNo: "010203040506",
+      psamTransSerial: "00000063",
+      transTime: "20250716103000",
+    };
+    const settled = await r.ctl.settleSuspect(
+      { seq: 1, verdict: "debited", reason: "bank ticket 4711", proof },
+      { name: "zhang", uid: 1001 },
+    );
+    expect(settled.ok).toBe(true);
+    await vi.advanceTimersByTimeAsync(5000);
+    r.link.frame(ev.b5());
+    await r.settle();
+    // before, the guards did not know the settled debit: the repeat became an ORPHAN_B5 suspect
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+  });
+
   it("with recentTradeWindowMs 0 a repeated B5 in the same process is recognised too", async () => {
     const r = rig({ transaction: { recentTradeWindowMs: 0 } });
     await open(r);
