@@ -75,7 +75,7 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   // tariff: an exit lane charges with it (an entry lane does not load it)
   if (c.lane.role === "exit") {
     try {
-      Tariff.load(c.tariff);
+      Tariff.loadFor(c.tariff, c.lane);
     } catch (e) {
       add("tariff", reason(e));
     }

@@ -99,7 +99,7 @@ export function transportFor(c: LaneConfig): Transport {
 export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promise<LaneRuntime> {
   const logger = deps.logger ?? silentLogger;
   const dialect = dialectFromConfig(c);
-  const tariff = c.lane.role === "exit" ? Tariff.load(c.tariff) : null;
+  const tariff = c.lane.role === "exit" ? Tariff.loadFor(c.tariff, c.lane) : null;
   let publicKeyPem: string;
   try {
     publicKeyPem = readFileSync(c.statusList.publicKey, "utf8");

@@ -22,6 +22,13 @@ const fen = z
 export const TariffSchema = z
   .strictObject({
     // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
+    /** the exit station this table is for, "NNNN-SSSS": a lane refuses a tariff of another station */
+    station: z
+      .string({ error: 'expected "NNNN-SSSS", the exit station this tariff is for' })
+      .regex(ROUTE_RE, {
+        error:
+          'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station (this tariff\'s exit station)',
+      }),
     version: z
       .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
       .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
@@ -101,11 +108,14 @@ export function applyDiscount(feeFen: number, discountPercent: number): number {
 }
 
 export class Tariff {
+  /** the exit station it is for, "nnnn-ssss" (lower-case hex) */
+  readonly station: string;
   readonly version: string;
   readonly etcDiscountPercent: number;
   private readonly table: ReadonlyMap<string, ReadonlyMap<number, number>>;
 
   private constructor(input: z.output<typeof TariffSchema>) {
+    this.station = input.station.toLowerCase();
     this.version = input.version;
     this.etcDiscountPercent = input.etcDiscountPercent;
     const m = new Map<string, Map<number, number>>();
@@ -121,6 +131,22 @@ export class Tariff {
     const r = TariffSchema.safeParse(raw);
     if (!r.success) throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source));
     return new Tariff(r.data);
+  }
+
+  /**
+   * The tariff in `file` for the exit lane of `lane`: refused (E401, naming the file's `station`) when it
+   * is another station's table, whose fares this lane would charge.
+   */
+  static loadFor(file: string, lane: { network: string; station: string }): Tariff {
+    const t = Tariff.load(file);
+    const here = `${lane.network}-${lane.station}`.toLowerCase();
+    if (t.station !== here)
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `${file}: station: this tariff is for exit station ${t.station.toUpperCase()}, but the lane is ` +
+          `${here.toUpperCase()} (lane.network, lane.station): it would charge another station's fares`,
+      );
+    return t;
   }
 
   static load(file: string): Tariff {

@@ -28,7 +28,10 @@ beforeAll(() => {
   token("short.token", "abc\n", 0o600);
   token("open.token", "s3cret-token-0123456789\n", 0o644);
   writeFileSync(join(dir, "junk.pem"), "not a key\n");
-  writeFileSync(join(dir, "bad-tariff.yaml"), 'version: "t1"\netcDiscountPercent: five\nroutes: []\n');
+  writeFileSync(
+    join(dir, "bad-tariff.yaml"),
+    'station: "4301-0102"\nversion: "t1"\netcDiscountPercent: five\nroutes: []\n',
+  );
   writeFileSync(join(dir, "a-file"), "x");
   // the simulator's test key under another name, without its comment lines: the key is what counts
   const pem = readFileSync(TEST_PUBLIC_KEY_PATH, "utf8");
@@ -176,6 +179,13 @@ describe("etc-lane run --check", () => {
         c.tariff = join(dir, "bad-tariff.yaml");
       },
       /tariff: .*bad-tariff\.yaml: invalid configuration\n {4}etcDiscountPercent: expected/,
+    ],
+    [
+      "a tariff of another exit station",
+      (c) => {
+        c.lane.station = "0105";
+      },
+      /tariff: .*tariff\.example\.yaml: station: this tariff is for exit station 4301-0102, but the lane is 4301-0105 \(lane\.network, lane\.station\)/,
     ],
     [
       "station.tokenFile missing",

@@ -15,6 +15,7 @@ export const CARD_ID = "43010000000000001234";
 export const ISSUER = "bafec4cfbafec4cf"; // "湖南" x2, GB2312
 
 export const tariff = Tariff.parse({
+  station: "4301-0102",
   version: "t-1",
   etcDiscountPercent: 5,
   routes: [{ from: "4301-0101", fees: { "1": 1500, "11": 1710 } }],

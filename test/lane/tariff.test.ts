@@ -30,6 +30,7 @@ describe("tariff", () => {
 
   it("prices a known route and class and refuses unknown ones", () => {
     const t = Tariff.parse({
+      station: "4301-0102",
       version: "v1",
       routes: [{ from: "4301-0101", fees: { "1": 1500, "11": 1710 } }],
     });
@@ -47,16 +48,24 @@ describe("tariff", () => {
   });
 
   it("matches routes case-insensitively (hex network/station)", () => {
-    const t = Tariff.parse({ version: "v", routes: [{ from: "43AB-01CD", fees: { "1": 100 } }] });
+    const t = Tariff.parse({
+      station: "4301-0102",
+      version: "v",
+      routes: [{ from: "43AB-01CD", fees: { "1": 100 } }],
+    });
     expect(t.fee("43ab", "01cd", 1).ok).toBe(true);
   });
 
   it("refuses a malformed tariff naming the field", () => {
     expect(() =>
-      Tariff.parse({ version: "v", routes: [{ from: "4301", fees: { "1": 1.5 } }] }, "t.yaml"),
+      Tariff.parse(
+        { station: "4301-0102", version: "v", routes: [{ from: "4301", fees: { "1": 1.5 } }] },
+        "t.yaml",
+      ),
     ).toThrow(/routes\.0\.from: expected "NNNN-SSSS"[\s\S]*routes\.0\.fees\.1: expected a fee in whole fen/);
     expect(() =>
       Tariff.parse({
+        station: "4301-0102",
         version: "v",
         routes: [
           { from: "4301-0101", fees: {} },
@@ -66,11 +75,26 @@ describe("tariff", () => {
     ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
   });
 
+  it("names the exit station it is for; an exit lane of another station refuses it (it would charge that station's fares)", () => {
+    const file = join(import.meta.dirname, "../../config/tariff.example.yaml");
+    expect(Tariff.loadFor(file, { network: "4301", station: "0102" }).station).toBe("4301-0102");
+    expect(() => Tariff.loadFor(file, { network: "4301", station: "0105" })).toThrow(
+      /tariff\.example\.yaml: station: this tariff is for exit station 4301-0102, but the lane is 4301-0105/,
+    );
+    expect(() => Tariff.parse({ version: "v", routes: [] }, "t.yaml")).toThrow(
+      /t\.yaml: invalid configuration\n {2}station: expected "NNNN-SSSS", the exit station this tariff is for/,
+    );
+  });
+
   it("refuses a fee key that is not a vehicle class, or a class listed twice, naming the key", () => {
     for (const key of ["0", "5", "111", "27"]) {
       expect(() =>
         Tariff.parse(
-          { version: "v", routes: [{ from: "4301-0101", fees: { "1": 1500, [key]: 100 } }] },
+          {
+            station: "4301-0102",
+            version: "v",
+            routes: [{ from: "4301-0101", fees: { "1": 1500, [key]: 100 } }],
+          },
           "t.yaml",
         ),
       ).toThrow(
@@ -80,20 +104,28 @@ describe("tariff", () => {
     // "1" and "01" both name class 1: refused (before, the later key silently set the fee)
     expect(() =>
       Tariff.parse(
-        { version: "v", routes: [{ from: "4301-0101", fees: { "1": 1500, "01": 150 } }] },
+        {
+          station: "4301-0102",
+          version: "v",
+          routes: [{ from: "4301-0101", fees: { "1": 1500, "01": 150 } }],
+        },
         "t.yaml",
       ),
     ).toThrow(/routes\.0\.fees\.01: class 1 listed twice \(as "1" and "01"\)/);
     // one spelling alone is class 1
-    const t = Tariff.parse({ version: "v", routes: [{ from: "4301-0101", fees: { "01": 150 } }] });
+    const t = Tariff.parse({
+      station: "4301-0102",
+      version: "v",
+      routes: [{ from: "4301-0101", fees: { "01": 150 } }],
+    });
     expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
   });
 
   it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
-    expect(() => Tariff.parse({ version: 2025.1, routes: [] }, "t.yaml")).toThrow(
+    expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes: [] }, "t.yaml")).toThrow(
       /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,
     );
-    expect(Tariff.parse({ version: "2025.10", routes: [] }).version).toBe("2025.10");
+    expect(Tariff.parse({ station: "4301-0102", version: "2025.10", routes: [] }).version).toBe("2025.10");
   });
 
   it("loads the shipped example tariff", () => {
