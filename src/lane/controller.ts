@@ -586,6 +586,15 @@ export class LaneController {
       m = this.machines.add(obuId);
     }
     if (!m) return this.late.onFrame(inc, obuEvent);
+    if ((obuEvent.kind === "trade" || obuEvent.kind === "tac") && !isDebit(m.state)) {
+      // this OBU's transaction has sent no debit yet (await-b3/b4): nothing to record, nothing to settle
+      // (an open suspect of the OBU would have stopped it at B2); ignored, and its time is not a stage time
+      this.log.warn(
+        { obuId, phase: m.state.phase, frame: obuEvent.kind === "trade" ? "B5" : "B8" },
+        "a B5/B8 for an OBU whose transaction has sent no debit: ignored",
+      );
+      return;
+    }
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);

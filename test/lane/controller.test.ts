@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RsuEvent } from "../../src/rsu/driver.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
@@ -421,6 +422,31 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
       ]);
     },
   );
+
+  it("a B5 for an OBU whose transaction has sent no debit yet (await-b4) is ignored, said in the log, and the transaction goes on", async () => {
+    const lines: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(lines) });
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(lines.filter((l) => l.msg.includes("has sent no debit")).map((l) => [l.level, l.obj])).toEqual([
+      ["warn", expect.objectContaining({ phase: "await-b4", frame: "B5" })],
+    ]);
+    expect(kinds(r.journal)).toEqual([]);
+    r.link.frame(ev.b4());
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    // the ignored B5's arrival is not among the record's stage times (only the debit's own B5)
+    expect(Object.keys(r.journal.records[0]!.stageTimes).filter((k) => k.startsWith("b5In"))).toEqual([
+      "b5In",
+    ]);
+  });
 
   it("a suspect settled by hand as debited: the B5 the RSU repeats afterwards is recognised, not a second record", async () => {
     const r = rig();
