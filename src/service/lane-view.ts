@@ -14,7 +14,6 @@
  * - Times are wall-clock milliseconds since the epoch (`Date.now()` style) unless a field says otherwise;
  *   durations are milliseconds. Card ids are full in the snapshot: every human-facing output masks them.
  */
-
 import type { Observable } from "rxjs";
 import type { OperatorSettleRequest } from "../lane/operator-settlement.js";
 

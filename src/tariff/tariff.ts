@@ -21,7 +21,6 @@ const fen = z
 
 export const TariffSchema = z
   .strictObject({
-    // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
     /** the exit station this table is for, "NNNN-SSSS": a lane refuses a tariff of another station */
     station: z
       .string({ error: 'expected "NNNN-SSSS", the exit station this tariff is for' })
@@ -29,6 +28,7 @@ export const TariffSchema = z
         error:
           'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station (this tariff\'s exit station)',
       }),
+    // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
     version: z
       .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
       .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
