@@ -7,13 +7,26 @@
  *   with the record's digest, its hash, the write(2); inside it: the spool insert and the head copy); the
  *   durable commit with the binding against the same commit without it (alternating, same disk); the spool
  *   batch; and for reference SHA-256 and Ed25519 sign / verify of a 300-byte record, and `audit verify`
- *   throughput (the trail and the journal rows).
+ *   throughput (the trail and the journal rows); and the floor under any hand-off of the entry to another
+ *   thread: what the lane thread pays, right after a synchronous fdatasync as a commit has one, for nothing
+ *   (two clock reads), for the record JSON's SHA-256, for a postMessage of the record's binding to a worker
+ *   and for an Atomics.notify that wakes a waiting worker (docs/audit.md, "Cost").
  */
 import { createHash, generateKeyPairSync, sign, verify } from "node:crypto";
-import { closeSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
 import { buildLine, GENESIS } from "../../src/audit/entry.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
@@ -155,6 +168,52 @@ export const auditBench: Benchmark = {
         vf[i] = nowUs() - t;
       }
 
+      // the floor under a hand-off: each probe right after a synchronous fdatasync (a commit has one on the
+      // lane thread), alternating, with a worker that hashes what it is posted and one that waits on a word
+      const floorN = Math.max(1000, Math.round(5000 * scale));
+      log(`  ${floorN} x 4 probes right after an fdatasync: nothing, SHA-256, postMessage, Atomics.notify`);
+      const json = JSON.stringify(sampleRecord(7));
+      const binding = { op: "commit", json, jseq: 7, tradeId: "T7", revision: 1, kind: "transaction" };
+      const hasher = new Worker(
+        "const { parentPort } = require('node:worker_threads');" +
+          "const { createHash } = require('node:crypto');" +
+          "parentPort.on('message', (m) => { createHash('sha256').update(m.json).digest('hex'); });",
+        { eval: true },
+      );
+      const word = new Int32Array(new SharedArrayBuffer(4));
+      const waiter = new Worker(
+        "const { workerData } = require('node:worker_threads'); const w = new Int32Array(workerData);" +
+          "for (let seen = 0; seen >= 0; ) { Atomics.wait(w, 0, seen); seen = Atomics.load(w, 0); }",
+        { eval: true, workerData: word.buffer },
+      );
+      const floorFd = openSync(join(dir, "floor-probe"), "w");
+      const probes = { nothing: new Float64Array(floorN), sha: new Float64Array(floorN) };
+      const handoffs = { post: new Float64Array(floorN), notify: new Float64Array(floorN) };
+      for (let i = 0; i < floorN; i++) {
+        const order = [0, 1, 2, 3].map((k) => (k + i) % 4);
+        for (const k of order) {
+          writeSync(floorFd, json);
+          fdatasyncSync(floorFd);
+          const t = nowUs();
+          if (k === 1) createHash("sha256").update(json).digest("hex");
+          else if (k === 2) hasher.postMessage(binding);
+          else if (k === 3) {
+            Atomics.store(word, 0, i + 1);
+            Atomics.notify(word, 0);
+          }
+          const d = nowUs() - t;
+          if (k === 0) probes.nothing[i] = d;
+          else if (k === 1) probes.sha[i] = d;
+          else if (k === 2) handoffs.post[i] = d;
+          else handoffs.notify[i] = d;
+        }
+        await nextTurn();
+      }
+      closeSync(floorFd);
+      Atomics.store(word, 0, -1);
+      Atomics.notify(word, 0);
+      await Promise.all([hasher.terminate(), waiter.terminate()]);
+
       // audit verify over what was written
       const vt = nowUs();
       const laneKey = publicKeyFromPem(readFileSync(join(dir, AUDIT_PUBLIC_KEY_FILE)), AUDIT_PUBLIC_KEY_FILE);
@@ -198,6 +257,30 @@ export const auditBench: Benchmark = {
         },
         { name: "audit spool batch (10 lines)", unit: "us", figures: us(batches) },
         { name: "write(2) of the same line (reference)", unit: "us", figures: us(raw) },
+        {
+          name: "after an fdatasync: nothing (two clock reads)",
+          unit: "us",
+          figures: us(probes.nothing),
+          notes: `${floorN} samples; each probe below runs right after an fdatasync of its own, alternating`,
+        },
+        {
+          name: "after an fdatasync: SHA-256 of the record JSON",
+          unit: "us",
+          figures: us(probes.sha),
+          notes: `${Buffer.byteLength(json)} B`,
+        },
+        {
+          name: "after an fdatasync: postMessage of the record's binding to a worker",
+          unit: "us",
+          figures: us(handoffs.post),
+          notes: "the JSON and its trade fields, structured-cloned",
+        },
+        {
+          name: "after an fdatasync: Atomics.notify waking a worker",
+          unit: "us",
+          figures: us(handoffs.notify),
+          notes: "one word in shared memory",
+        },
         { name: "sha256 of 300 B", unit: "us", figures: us(sha) },
         { name: "ed25519 sign of 300 B", unit: "us", figures: us(sg) },
         { name: "ed25519 verify of 300 B", unit: "us", figures: us(vf) },
