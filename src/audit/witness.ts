@@ -34,7 +34,14 @@ export interface CheckpointWitnessOptions {
   dir: string;
   spool: AuditSpool;
   publicKeyPem: string;
+  /** wall clock, ms since the epoch: the times written into the witness record and the status */
   now: () => number;
+  /**
+   * a clock that never steps (ms): when to ask the station again after a refusal, so that a wall clock
+   * stepped back (NTP, an RTC reset) does not hold the checkpoints back for as long as the step; default
+   * performance.now()
+   */
+  monotonicNow?: () => number;
   /** queue bound; checkpoints past it wait in the segment files and are read again when the queue drains */
   max: number;
   /** false when the lane has no station: nothing is queued */
@@ -67,6 +74,7 @@ export interface WitnessStatus {
 
 export class CheckpointWitness {
   private queue: SignedCheckpoint[] = [];
+  /** on the monotonic clock */
   private retryAt = 0;
   /** checkpoints not queued because the queue was full: read from the files again when it drains */
   private spilled = 0;
@@ -212,9 +220,13 @@ export class CheckpointWitness {
   }
 
   /** Is there something to send now? (Checkpoints waiting in the files are read again first.) */
-  due(nowMs: number = this.o.now()): boolean {
+  due(): boolean {
     this.refill();
-    return !this.rebuilding && this.queue.length > 0 && nowMs >= this.retryAt;
+    return !this.rebuilding && this.queue.length > 0 && this.mono() >= this.retryAt;
+  }
+
+  private mono(): number {
+    return this.o.monotonicNow?.() ?? globalThis.performance.now();
   }
 
   /** The next checkpoints to send, oldest first. */
@@ -256,13 +268,13 @@ export class CheckpointWitness {
         },
       );
     }
-    this.retryAt = this.o.now() + (this.o.conflictRetryMs ?? 600_000);
+    this.retryAt = this.mono() + (this.o.conflictRetryMs ?? 600_000);
   }
 
   /** Any other refusal: note it and ask again later; the uplink's records are not held up. */
   failed(message: string): void {
     this.lastError = message;
-    this.retryAt = this.o.now() + (this.o.failRetryMs ?? 60_000);
+    this.retryAt = this.mono() + (this.o.failRetryMs ?? 60_000);
   }
 
   status(): WitnessStatus {

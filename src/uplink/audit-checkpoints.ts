@@ -12,7 +12,8 @@ import type { StationClient } from "./station-client.js";
 
 /** The trail's side. Checkpoints are opaque here: `{ checkpoint: { n, ... }, sig }`. */
 export interface WitnessOutbox {
-  due(nowMs?: number): boolean;
+  /** something to send now (after a refusal, once its retry time has passed on a clock that never steps) */
+  due(): boolean;
   batch(limit: number): { publicKeyPem: string; checkpoints: { checkpoint: { n: number } }[] };
   acknowledged(upToN: number): void;
   refused(current: unknown, message: string): void;

@@ -393,7 +393,7 @@ export class Uplink {
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
-      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due(this.now()))) done();
+      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due())) done();
     });
   }
 
@@ -503,7 +503,7 @@ export class Uplink {
       return true;
     }
     const cps = this.opts.auditCheckpoints;
-    if (cps?.due(this.now())) {
+    if (cps?.due()) {
       await sendCheckpoints(this.client, cps);
       return true;
     }

@@ -17,7 +17,9 @@ import {
   statementBytes,
 } from "../../src/audit/checkpoint.js";
 import { GENESIS } from "../../src/audit/entry.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
+import { CheckpointWitness } from "../../src/audit/witness.js";
 import type { Outbox } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { sampleRecord } from "../journal/sample-record.js";
@@ -323,5 +325,44 @@ describe("a data directory replaced by an older copy", () => {
     } finally {
       rmSync(old, { recursive: true, force: true, maxRetries: 5 });
     }
+  });
+});
+
+describe("asking the station again after a refusal", () => {
+  it("waits failRetryMs and conflictRetryMs on a clock that never steps: a wall clock stepped back does not hold the checkpoints back", () => {
+    const k = keyPair();
+    let wall = Date.parse("2026-12-03T12:00:00.000Z");
+    let mono = 5_000;
+    const w = new CheckpointWitness({
+      dir,
+      spool: new MemoryAuditSpool(),
+      publicKeyPem: k.pem,
+      now: () => wall,
+      monotonicNow: () => mono,
+      max: 10,
+      enabled: true,
+      failRetryMs: 60_000,
+      conflictRetryMs: 600_000,
+      onConflict: () => undefined,
+      onBehind: () => undefined,
+    });
+    const [cp] = chain(k.priv, 1);
+    w.add(cp!);
+    expect(w.due()).toBe(true);
+
+    w.failed("422 bad request");
+    expect(w.due()).toBe(false);
+    wall -= 86_400_000; // NTP steps the wall clock back a day
+    mono += 59_999;
+    expect(w.due()).toBe(false);
+    mono += 1;
+    expect(w.due()).toBe(true);
+
+    w.refused(null, "409: the station holds another checkpoint");
+    wall -= 86_400_000;
+    mono += 599_999;
+    expect(w.due()).toBe(false);
+    mono += 1;
+    expect(w.due()).toBe(true);
   });
 });
