@@ -1,8 +1,10 @@
 /**
  * The RSU frames the simulator sends, built from its identity, the OBU and the card, per wire variant.
- * Error forms are the short ones real RSUs send: OBUID and ErrorCode only.
+ * Error frames are the short error forms the frame declarations give (docs/protocol.md §3): B5 with
+ * WrFileTime and PSAMNo (legacy) or PSAMNo, TransTime and TransType (national); B3, B4, B8 OBUID and
+ * ErrorCode.
  */
-import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { type Frame, toErrorForm } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { CardSnapshot, PurchaseResult } from "../card/types.js";
 import type { ObuModel } from "../vehicles/vehicles.js";
@@ -253,8 +255,32 @@ export function uncertainB5Frame(
   return { ...common, algFlag: a.algId, keyVersion: a.keyVersion, ...tail } as Frame;
 }
 
-export function errorFrame(type: "B3" | "B4" | "B5" | "B8", obuId: string, errorCode: number): Frame {
+/**
+ * What the RSU knows of the purchase a B5 error reports (the C6/C3 it answers and its own PSAM): the
+ * short error form's fields after ErrorCode (docs/simulator.md "Error codes the simulator sends").
+ */
+export interface B5ErrorFacts {
+  /** The trading PSAM's terminal number (000000000000 when the RSU has none). */
+  psamNo: string;
+  /** The C6/C3 PurchaseTime (national C3: EnTime), as the lane sent it. */
+  transTime: string;
+  /** The transaction type asked for: 09, the composite purchase. */
+  transType: number;
+  /** The 4-byte time of the 0019 record the C6/C3 asked to write (the time a B5 00 reports). */
+  wrFileTime: number;
+}
+
+/**
+ * A B3/B4/B8 error: OBUID and ErrorCode, the short error form their declarations give in both variants
+ * (`errorFormFields`; test/firmware-bridge/error-forms.test.ts holds it to them).
+ */
+export function errorFrame(type: "B3" | "B4" | "B8", obuId: string, errorCode: number): Frame {
   return { type, obuId, errorCode } as Frame;
+}
+
+/** A B5 error in its short form: legacy OBUID, ErrorCode, WrFileTime, PSAMNo; national OBUID, ErrorCode, PSAMNo, TransTime, TransType. */
+export function b5ErrorFrame(d: Dialect, obuId: string, errorCode: number, facts: B5ErrorFacts): Frame {
+  return toErrorForm({ type: "B5", obuId, errorCode, ...facts } as Frame, d);
 }
 
 export function b8Frame(obuId: string, tac: string, mac: string, balance: number): Frame {

@@ -10,15 +10,18 @@ import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { SW, swHex } from "../card/apdu.js";
 import { CardErrorCodes } from "../card/crypto/errors.js";
+import { TRANS_TYPE } from "../card/sim-card.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { Pending, RsuLinkSide } from "./link.js";
 import type { PurchaseRequest, Purchases } from "./purchase.js";
 import {
+  type B5ErrorFacts,
   b2Frame,
   b3Frame,
   b4Frame,
+  b5ErrorFrame,
   b5Frame,
   b8Frame,
   errorFrame,
@@ -312,10 +315,18 @@ export class DsrcTransactions {
     if (this.preSendFaults(v, "B5")) return;
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
+    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
+    // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
+    const errorFacts: B5ErrorFacts = {
+      psamNo: psam?.terminalNo ?? "000000000000",
+      transTime: req.transTime,
+      transType: TRANS_TYPE.compositePurchase,
+      wrFileTime,
+    };
     const fail = (code: number, why: string): void => {
       this.ctx.log.info({ obuId, code, why }, "B5 error");
       t.error = true;
-      t.frame = errorFrame("B5", obuId, code);
+      t.frame = b5ErrorFrame(this.ctx.dialect, obuId, code, errorFacts);
       this.link.sendInfo(t.frame, v, obuId);
     };
     if (v.phase !== "in-zone") {
@@ -333,7 +344,6 @@ export class DsrcTransactions {
       lost = this.traffic.fault(v, "b5-lost");
       if (lost) tear = "after-debit";
     }
-    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
     // An uncertain B5 reports what INIT and MAC1 told the RSU about the attempt (key version and
     // algorithm id from the card's INIT answer).
     const uncertain = (attempt: PurchaseAttempt, why: string): void => {

@@ -5,6 +5,7 @@
  * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
 import { describe, expect, it } from "vitest";
+import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
@@ -67,6 +68,25 @@ function c6(lane: LaneDriver, b4: Awaited<ReturnType<typeof setup>>["b4"], div?:
   return f as never;
 }
 
+/**
+ * The B5 error the simulated RSU sends: the reference's short error form (docs/protocol.md §3), legacy
+ * OBUID, ErrorCode, WrFileTime (the time of the 0019 the C6 asked to write), PSAMNo; national OBUID,
+ * ErrorCode, PSAMNo, TransTime (the C6 PurchaseTime), TransType 09.
+ */
+function shortB5(
+  protocol: "legacy" | "national",
+  obuId: unknown,
+  errorCode: number,
+  psamNo: string,
+  transTime = PT,
+): Record<string, unknown> {
+  if (protocol === "legacy") {
+    const wrFileTime = toWireUnix(defaultDialect("legacy"), Date.UTC(2025, 0, 2, 4, 0, 0));
+    return { type: "B5", obuId, errorCode, wrFileTime, psamNo };
+  }
+  return { type: "B5", obuId, errorCode, psamNo, transTime, transType: 9 };
+}
+
 describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol) => {
   it("a wrong divisor: the PSAM's serial is used, the card refuses DEBIT, B5 ErrorCode 06, nothing debited", async () => {
     const { sim, lane, b4, psam } = await setup(protocol);
@@ -75,6 +95,7 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
     await lane.send(c6(lane, b4, WRONG_DIV), b4);
     const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(0x06);
+    expect(b5.frame).toEqual(shortB5(protocol, b4.frame.obuId, 0x06, psam.terminalNo));
     expect(psam.nextSerial).toBe(serialBefore + 1);
     expect(sim.cards()[0]).toMatchObject({
       balance: cardBefore?.balance,
@@ -113,6 +134,9 @@ describe.each(["legacy", "national"] as const)("%s C6 PurchaseTime", (protocol) 
     await lane.send(f as never, b4);
     const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(0x11);
+    // the short error form: its TransTime is the PurchaseTime as the lane sent it
+    expect(b5.frame).toEqual(shortB5(protocol, b4.frame.obuId, 0x11, psam.terminalNo, "20250102240000"));
+    expect(b5.wire.data.length - 1).toBe(protocol === "legacy" ? 15 : 19);
     expect(psam.nextSerial).toBe(serial);
     expect(sim.cards()[0]).toEqual(cardBefore);
   });
