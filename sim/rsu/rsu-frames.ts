@@ -37,6 +37,8 @@ export const RSU_ERR = {
   purchaseRefused: 0x11,
   /** B5: the card refused DEBIT's MAC1 (9302), e.g. the lane's divisor factor is not the card issuer's. */
   mac1Rejected: 0x06,
+  /** B5 (national): the RSU did not run a C6 it cannot read: an OBUTradeType none of 00, 01, 02. */
+  decodeError: 0x02,
   /** B4: the OBU holds no card. */
   noCard: 0x11,
 } as const;
@@ -152,7 +154,8 @@ export function b3Frame(d: Dialect, obu: ObuModel): Frame {
   return { type: "B3", obuId: obu.obuId, errorCode: 0, vehicleInfo: v };
 }
 
-export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot): Frame {
+/** `ef04`: the OBU's EF04 image (91 bytes hex) a national B4 carries with `b4Ef04`; default zeros. */
+export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot, ef04?: string): Frame {
   if (d.variant === "legacy") {
     return {
       type: "B4",
@@ -174,7 +177,7 @@ export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot): Frame {
     transType: 0x10,
     vehicleInfo: obu.vehicleFile,
     cardRestMoney: card.balance,
-    ...(d.b4Ef04 ? { ef04Info: "00".repeat(91) } : {}),
+    ...(d.b4Ef04 ? { ef04Info: ef04 ?? "00".repeat(91) } : {}),
     issuerInfo: card.file0015,
     issuerInfoPad: "00".repeat(7),
     lastStation: { ...card.file0019, reserved: card.file0019.reserved ?? "00000000" },
@@ -256,15 +259,15 @@ export function uncertainB5Frame(
 }
 
 /**
- * What the RSU knows of the purchase a B5 error reports (the C6/C3 it answers and its own PSAM): the
- * short error form's fields after ErrorCode (docs/simulator.md "Error codes the simulator sends").
+ * What the RSU knows of the C6/C3 a short-form B5 answers and of its own PSAM: the short form's fields
+ * after ErrorCode (docs/simulator.md "Error codes the simulator sends").
  */
-export interface B5ErrorFacts {
+export interface B5ShortFacts {
   /** The trading PSAM's terminal number (000000000000 when the RSU has none). */
   psamNo: string;
   /** The C6/C3 PurchaseTime (national C3: EnTime), as the lane sent it. */
   transTime: string;
-  /** The transaction type asked for: 09, the composite purchase. */
+  /** The card transaction asked for: 09, the composite purchase (00 for an EF04-only C6: none). */
   transType: number;
   /** The 4-byte time of the 0019 record the C6/C3 asked to write (the time a B5 00 reports). */
   wrFileTime: number;
@@ -278,8 +281,12 @@ export function errorFrame(type: "B3" | "B4" | "B8", obuId: string, errorCode: n
   return { type, obuId, errorCode } as Frame;
 }
 
-/** A B5 error in its short form: legacy OBUID, ErrorCode, WrFileTime, PSAMNo; national OBUID, ErrorCode, PSAMNo, TransTime, TransType. */
-export function b5ErrorFrame(d: Dialect, obuId: string, errorCode: number, facts: B5ErrorFacts): Frame {
+/**
+ * A B5 in the short error form (legacy OBUID, ErrorCode, WrFileTime, PSAMNo; national OBUID, ErrorCode,
+ * PSAMNo, TransTime, TransType): an error, or the ErrorCode 00 answer to an EF04-only C6 (no TAC: no
+ * purchase ran).
+ */
+export function b5ShortFrame(d: Dialect, obuId: string, errorCode: number, facts: B5ShortFacts): Frame {
   return toErrorForm({ type: "B5", obuId, errorCode, ...facts } as Frame, d);
 }
 
