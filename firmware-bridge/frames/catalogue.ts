@@ -150,6 +150,44 @@ export function encodeData(frame: Frame, d: Dialect): Buffer {
   return out;
 }
 
+/**
+ * The fields of frame `type`'s short error form in dialect `d` (docs/protocol.md §3, "Short error
+ * forms"), in wire order: the declaration's fields up to the one marked `errorFormEnd` (B5: OBUID,
+ * ErrorCode, WrFileTime, PSAMNo in variant A; OBUID, ErrorCode, PSAMNo, TransTime, TransType in variant
+ * B), or its required fields where none is marked (B3, B4, B8: OBUID and ErrorCode).
+ */
+export function errorFormFields(type: string, d: Dialect): string[] {
+  const def = catalogueFor(d.variant).byType.get(type);
+  if (!def)
+    throw new EtcError(
+      ErrorCodes.FrameUnknownType,
+      `frame type ${type} is not in the ${d.variant} catalogue`,
+    );
+  const fields = (def.fields as readonly AnyField[]).filter(
+    (f) => f.presentIn === undefined || f.presentIn(d),
+  );
+  const end = fields.findIndex((f) => f.endsErrorForm === true);
+  return (end >= 0 ? fields.slice(0, end + 1) : fields.filter((f) => !f.optional)).map((f) => f.name);
+}
+
+/**
+ * `frame` as its type's short error form: its type and the fields `errorFormFields` names, every one of
+ * which it must carry (throws EtcError naming the first missing one); any other field is dropped.
+ */
+export function toErrorForm<F extends Frame>(frame: F, d: Dialect): F {
+  const v = frame as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { type: frame.type };
+  for (const name of errorFormFields(frame.type, d)) {
+    if (v[name] === undefined)
+      throw new EtcError(
+        ErrorCodes.FieldValue,
+        `${frame.type}.${name}: the short error form needs it (docs/protocol.md §3)`,
+      );
+    out[name] = v[name];
+  }
+  return out as unknown as F;
+}
+
 /** Encode a whole wire frame: `seq` is RSCTL (variant A) or SEQ (variant B). */
 export function encodeFrame(frame: Frame, seq: number, d: Dialect): Buffer {
   const data = encodeData(frame, d);

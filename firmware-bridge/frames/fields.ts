@@ -46,6 +46,8 @@ export interface FieldDef<N extends string, T, O extends boolean> {
   readonly optional: O;
   /** Present only in some dialects (e.g. the 4-byte reserve of a 40-byte Station). */
   readonly presentIn?: (d: Dialect) => boolean;
+  /** The last field of the frame's short error form (`errorFormEnd`). */
+  readonly endsErrorForm?: boolean;
 }
 // biome-ignore lint/suspicious/noExplicitAny: the union of all field definitions
 export type AnyField = FieldDef<string, any, boolean>;
@@ -84,6 +86,15 @@ export function dialectField<N extends string, T>(
   presentIn: (d: Dialect) => boolean,
 ): FieldDef<N, T, true> {
   return { name, codec, optional: true, presentIn };
+}
+
+/**
+ * Marks `f` as the last field of its frame's short error form (docs/protocol.md §3, "Short error
+ * forms"): an RSU reporting an error sends the fields up to and including this one. Decoding is not
+ * changed by it: the fields after ErrorCode stay optional one by one.
+ */
+export function errorFormEnd<F extends AnyField>(f: F): F {
+  return { ...f, endsErrorForm: true };
 }
 
 const HEX_PAIRS: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));

@@ -2,7 +2,7 @@
  * Variant A (legacy BCC protocol) frame catalogue (docs/protocol.md §3). Where vendors differ in a field's
  * width, the field follows `Dialect` (docs/protocol.md §4).
  */
-import { bcd, field, hex, hexUpTo, optional, text, u8, u16, u32 } from "./fields.js";
+import { bcd, errorFormEnd, field, hex, hexUpTo, optional, text, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";
 import { file0015, file0019, station0019, station0019Short } from "./records.js";
 
@@ -184,7 +184,8 @@ export const B5 = defineFrame({
     field("obuId", hex(4)),
     field("errorCode", u8), // 01: no DSRC response during the purchase: the debit is uncertain
     optional("wrFileTime", u32),
-    optional("psamNo", hex(6)),
+    // the short error form ends here: 15 bytes after the type, 18 RSCTL..BCC (docs/protocol.md §3)
+    errorFormEnd(optional("psamNo", hex(6))),
     optional("transTime", bcd(7)),
     optional("transType", u8), // 09 composite purchase
     optional("tac", hex(4)),

@@ -5,7 +5,7 @@
  * the type byte: B2 35 (36 with AntennaID), B4 273/182, B5 35 (19 in the short error form), B8 17,
  * C0 21, C6 163/158.
  */
-import { bcd, dialectField, field, hex, optional, repeat, u8, u16, u32 } from "./fields.js";
+import { bcd, dialectField, errorFormEnd, field, hex, optional, repeat, u8, u16, u32 } from "./fields.js";
 import { defineFrame } from "./frame-def.js";
 import { file0015, file0019Full, station0019Full, vehicleFile79 } from "./records.js";
 
@@ -245,7 +245,8 @@ export const B5 = defineFrame({
     field("errorCode", u8),
     optional("psamNo", hex(6)),
     optional("transTime", bcd(7)),
-    optional("transType", u8), // 09 dual-chip/CPC, 80/81 single-chip
+    // 09 dual-chip/CPC, 80/81 single-chip; the short error form ends here: 19 bytes after the type
+    errorFormEnd(optional("transType", u8)),
     optional("algFlag", u8), // 00 3DES, 04 SM4
     optional("keyVersion", u8),
     optional("tac", hex(4)),

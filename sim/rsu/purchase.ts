@@ -31,12 +31,24 @@ export interface PurchaseRequest {
    * card's own when the check is off or the frame has none. A wrong one makes the card refuse DEBIT.
    */
   divisor: string | undefined;
+  /**
+   * National C6 OBUTradeType: 00 EF04 + purchase, 01 EF04 only, 02 purchase only (any other value is
+   * refused). Undefined for legacy C6 and for C3, which carry none: a purchase.
+   */
+  tradeType: number | undefined;
+  /** The EF04Info (91 bytes, hex) a national C6 carries: what 00 and 01 write to the OBU's EF04. */
+  ef04: string | undefined;
 }
+
+/** National C6 OBUTradeType values (firmware-bridge/frames/national-frames.ts C6). */
+export const OBU_TRADE_TYPE = { ef04AndPurchase: 0x00, ef04Only: 0x01, purchaseOnly: 0x02 } as const;
 
 export class Purchases {
   private psamApi: SimPsamApi | undefined;
   private readonly cardsById = new Map<string, SimCardApi>();
   private readonly entries: LedgerEntry[] = [];
+  /** Each OBU's EF04 image (hex) as a C6 last wrote it; an OBU not written has 91 zero bytes. */
+  private readonly ef04ByObu = new Map<string, string>();
 
   constructor(
     private readonly ctx: SimContext,
@@ -82,13 +94,25 @@ export class Purchases {
     this.sink?.close();
   }
 
-  /** The amount, time, 0019 image and divisor factor a C6 or C3 carries. */
+  /** The OBU's EF04 image (91 bytes, hex) as the last C6 with OBUTradeType 00 or 01 wrote it. */
+  ef04(obuId: string): string | undefined {
+    return this.ef04ByObu.get(obuId);
+  }
+
+  /** A C6 with OBUTradeType 00 or 01 writes its EF04Info to the OBU's EF04. */
+  writeEf04(obuId: string, ef04: string): void {
+    this.ef04ByObu.set(obuId, ef04);
+  }
+
+  /** The amount, time, 0019 image, divisor factor, trade type and EF04 data a C6 or C3 carries. */
   request(f: Extract<Frame, { type: "C6" | "C3" }>): PurchaseRequest {
     const hdr = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 };
     let div: string | undefined;
     let amount = 0;
     let transTime: string;
     let record: Card0019;
+    let tradeType: number | undefined;
+    let ef04: string | undefined;
     const g = f as Record<string, unknown>;
     if (f.type === "C6") {
       amount = f.consumeMoney;
@@ -96,13 +120,15 @@ export class Purchases {
       div = (g.cardDivFactor ?? g.obuDivFactor) as string | undefined;
       const st = f.station as unknown as Record<string, unknown>;
       record = ("applicationType" in st ? { ...st } : { ...hdr, ...st }) as unknown as Card0019;
+      tradeType = g.obuTradeType as number | undefined;
+      ef04 = g.ef04Info as string | undefined;
     } else {
       transTime = (g.purchaseTime ?? g.enTime) as string;
       div = g.cardDivFactor as string | undefined;
       record = { ...hdr, ...(f.station as object) } as unknown as Card0019;
     }
     record.reserved ??= "00000000";
-    return { amount, transTime, record, divisor: this.checkDivFactor ? div : undefined };
+    return { amount, transTime, record, divisor: this.checkDivFactor ? div : undefined, tradeType, ef04 };
   }
 
   /** The card and PSAM run the composite purchase; `tear` cuts it before or after the debit. */

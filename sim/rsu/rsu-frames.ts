@@ -1,8 +1,10 @@
 /**
  * The RSU frames the simulator sends, built from its identity, the OBU and the card, per wire variant.
- * Error forms are the short ones real RSUs send: OBUID and ErrorCode only.
+ * Error frames are the short error forms the frame declarations give (docs/protocol.md §3): B5 with
+ * WrFileTime and PSAMNo (legacy) or PSAMNo, TransTime and TransType (national); B3, B4, B8 OBUID and
+ * ErrorCode.
  */
-import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { type Frame, toErrorForm } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { CardSnapshot, PurchaseResult } from "../card/types.js";
 import type { ObuModel } from "../vehicles/vehicles.js";
@@ -35,6 +37,8 @@ export const RSU_ERR = {
   purchaseRefused: 0x11,
   /** B5: the card refused DEBIT's MAC1 (9302), e.g. the lane's divisor factor is not the card issuer's. */
   mac1Rejected: 0x06,
+  /** B5 (national): the RSU did not run a C6 it cannot read: an OBUTradeType none of 00, 01, 02. */
+  decodeError: 0x02,
   /** B4: the OBU holds no card. */
   noCard: 0x11,
 } as const;
@@ -150,7 +154,8 @@ export function b3Frame(d: Dialect, obu: ObuModel): Frame {
   return { type: "B3", obuId: obu.obuId, errorCode: 0, vehicleInfo: v };
 }
 
-export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot): Frame {
+/** `ef04`: the OBU's EF04 image (91 bytes hex) a national B4 carries with `b4Ef04`; default zeros. */
+export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot, ef04?: string): Frame {
   if (d.variant === "legacy") {
     return {
       type: "B4",
@@ -172,7 +177,7 @@ export function b4Frame(d: Dialect, obu: ObuModel, card: CardSnapshot): Frame {
     transType: 0x10,
     vehicleInfo: obu.vehicleFile,
     cardRestMoney: card.balance,
-    ...(d.b4Ef04 ? { ef04Info: "00".repeat(91) } : {}),
+    ...(d.b4Ef04 ? { ef04Info: ef04 ?? "00".repeat(91) } : {}),
     issuerInfo: card.file0015,
     issuerInfoPad: "00".repeat(7),
     lastStation: { ...card.file0019, reserved: card.file0019.reserved ?? "00000000" },
@@ -253,8 +258,36 @@ export function uncertainB5Frame(
   return { ...common, algFlag: a.algId, keyVersion: a.keyVersion, ...tail } as Frame;
 }
 
-export function errorFrame(type: "B3" | "B4" | "B5" | "B8", obuId: string, errorCode: number): Frame {
+/**
+ * What the RSU knows of the C6/C3 a short-form B5 answers and of its own PSAM: the short form's fields
+ * after ErrorCode (docs/simulator.md "Error codes the simulator sends").
+ */
+export interface B5ShortFacts {
+  /** The trading PSAM's terminal number (000000000000 when the RSU has none). */
+  psamNo: string;
+  /** The C6/C3 PurchaseTime (national C3: EnTime), as the lane sent it. */
+  transTime: string;
+  /** The card transaction asked for: 09, the composite purchase (00 for an EF04-only C6: none). */
+  transType: number;
+  /** The 4-byte time of the 0019 record the C6/C3 asked to write (the time a B5 00 reports). */
+  wrFileTime: number;
+}
+
+/**
+ * A B3/B4/B8 error: OBUID and ErrorCode, the short error form their declarations give in both variants
+ * (`errorFormFields`; test/firmware-bridge/error-forms.test.ts holds it to them).
+ */
+export function errorFrame(type: "B3" | "B4" | "B8", obuId: string, errorCode: number): Frame {
   return { type, obuId, errorCode } as Frame;
+}
+
+/**
+ * A B5 in the short error form (legacy OBUID, ErrorCode, WrFileTime, PSAMNo; national OBUID, ErrorCode,
+ * PSAMNo, TransTime, TransType): an error, or the ErrorCode 00 answer to an EF04-only C6 (no TAC: no
+ * purchase ran).
+ */
+export function b5ShortFrame(d: Dialect, obuId: string, errorCode: number, facts: B5ShortFacts): Frame {
+  return toErrorForm({ type: "B5", obuId, errorCode, ...facts } as Frame, d);
 }
 
 export function b8Frame(obuId: string, tac: string, mac: string, balance: number): Frame {

@@ -240,6 +240,10 @@ class SimulatedRsu implements RsuSimulator {
     return this.purchases.cards();
   }
 
+  ef04(obuId: string): string | undefined {
+    return this.purchases.ef04(obuId);
+  }
+
   vehicles(): VehicleStatus[] {
     return this.traffic.statuses();
   }

@@ -10,16 +10,19 @@ import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { SW, swHex } from "../card/apdu.js";
 import { CardErrorCodes } from "../card/crypto/errors.js";
+import { TRANS_TYPE } from "../card/sim-card.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { Pending, RsuLinkSide } from "./link.js";
-import type { PurchaseRequest, Purchases } from "./purchase.js";
+import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
 import {
+  type B5ShortFacts,
   b2Frame,
   b3Frame,
   b4Frame,
   b5Frame,
+  b5ShortFrame,
   b8Frame,
   errorFrame,
   type PurchaseAttempt,
@@ -38,7 +41,7 @@ interface Txn {
   /** The last frame was an error form (ErrorCode != 0). */
   error: boolean;
   frame: Frame | undefined;
-  /** B5 reported success (or B8 found the TAC): the card paid. */
+  /** B5 reported success (or B8 found the TAC): the card paid, or an EF04-only C6 wrote the OBU's EF04. */
   paid: boolean;
 }
 
@@ -165,7 +168,7 @@ export class DsrcTransactions {
         frame = errorFrame("B4", obu.obuId, RSU_ERR.noCard);
         error = true;
       } else {
-        frame = b4Frame(d, obu, card.snapshot());
+        frame = b4Frame(d, obu, card.snapshot(), this.purchases.ef04(obu.obuId));
       }
     }
     t.frame = frame;
@@ -312,14 +315,45 @@ export class DsrcTransactions {
     if (this.preSendFaults(v, "B5")) return;
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
+    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
+    // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
+    const shortFacts: B5ShortFacts = {
+      psamNo: psam?.terminalNo ?? "000000000000",
+      transTime: req.transTime,
+      transType: TRANS_TYPE.compositePurchase,
+      wrFileTime,
+    };
     const fail = (code: number, why: string): void => {
       this.ctx.log.info({ obuId, code, why }, "B5 error");
       t.error = true;
-      t.frame = errorFrame("B5", obuId, code);
+      t.frame = b5ShortFrame(this.ctx.dialect, obuId, code, shortFacts);
       this.link.sendInfo(t.frame, v, obuId);
     };
     if (v.phase !== "in-zone") {
       fail(RSU_ERR.noDsrc, "OBU out of range before the purchase");
+      return;
+    }
+    const trade = req.tradeType;
+    if (trade !== undefined && !(Object.values(OBU_TRADE_TYPE) as number[]).includes(trade)) {
+      fail(
+        RSU_ERR.decodeError,
+        `C6 OBUTradeType ${trade} is none of 00 (EF04 + purchase), 01 (EF04 only), 02 (purchase only)`,
+      );
+      return;
+    }
+    // 00 and 01 write the C6's EF04Info to the OBU's EF04 first; 02 (and legacy C6, C3) leave it alone.
+    if (
+      (trade === OBU_TRADE_TYPE.ef04AndPurchase || trade === OBU_TRADE_TYPE.ef04Only) &&
+      req.ef04 !== undefined
+    )
+      this.purchases.writeEf04(obuId, req.ef04);
+    if (trade === OBU_TRADE_TYPE.ef04Only) {
+      // No purchase: the card is not touched (no INIT, no PSAM serial, no ledger line), B5 00 without a TAC.
+      this.ctx.log.info({ obuId }, "C6 EF04 only: EF04 written, no purchase");
+      t.paid = true;
+      t.error = false;
+      t.frame = b5ShortFrame(this.ctx.dialect, obuId, RSU_ERR.ok, { ...shortFacts, transType: 0x00 });
+      this.link.sendInfo(t.frame, v, obuId);
       return;
     }
     if (!card || !psam) {
@@ -333,7 +367,6 @@ export class DsrcTransactions {
       lost = this.traffic.fault(v, "b5-lost");
       if (lost) tear = "after-debit";
     }
-    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
     // An uncertain B5 reports what INIT and MAC1 told the RSU about the attempt (key version and
     // algorithm id from the card's INIT answer).
     const uncertain = (attempt: PurchaseAttempt, why: string): void => {

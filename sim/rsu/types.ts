@@ -185,6 +185,8 @@ export interface RsuSimulator {
   /** Every purchase the cards performed, in order. */
   ledger(): LedgerEntry[];
   cards(): CardSnapshot[];
+  /** The OBU's EF04 image (91 bytes, hex) as the last national C6 with OBUTradeType 00 or 01 wrote it. */
+  ef04(obuId: string): string | undefined;
   vehicles(): VehicleStatus[];
   readonly mode: RsuMode;
   readonly events$: Observable<SimEvent>;

@@ -206,6 +206,21 @@ describe("key diversification and TAC", () => {
     expect(() => transDateTime("20240501250000")).toThrow(/not a valid/);
   });
 
+  it("transTime must be a calendar date-time: no day the month lacks, no year 0000", () => {
+    for (const t of [
+      "20250231120000",
+      "20250229120000",
+      "20240431120000",
+      "00000101000000",
+      "20240501240000",
+    ]) {
+      expect(() => transDateTime(t), t).toThrow(/not a valid/);
+    }
+    for (const t of ["20240229235959", "20241231000000", "00010101000000", "00991231120000"]) {
+      expect(hx(transDateTime(t).both), t).toBe(t);
+    }
+  });
+
   it("SM4 (algorithm id 04) has a slot but is not implemented", () => {
     expect(algorithmFor(0).name).toBe("3DES");
     try {

@@ -5,6 +5,7 @@
  * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
 import { describe, expect, it } from "vitest";
+import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
@@ -12,7 +13,7 @@ import type { SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
+import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -24,7 +25,7 @@ const running = simulatorsOnFakeTime();
 
 async function setup(
   protocol: "legacy" | "national",
-  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[] } = {},
+  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[]; recentSuccessMs?: number } = {},
 ) {
   const { checkDivFactor } = o;
   const pair = createTransportPair();
@@ -46,6 +47,7 @@ async function setup(
     },
     scenario: {
       startTime: "2025-01-02T10:00:00+08:00",
+      ...(o.recentSuccessMs === undefined ? {} : { rsu: { recentSuccessMs: o.recentSuccessMs } }),
       traffic: {
         vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [] }],
       },
@@ -67,6 +69,25 @@ function c6(lane: LaneDriver, b4: Awaited<ReturnType<typeof setup>>["b4"], div?:
   return f as never;
 }
 
+/**
+ * The B5 error the simulated RSU sends: the reference's short error form (docs/protocol.md §3), legacy
+ * OBUID, ErrorCode, WrFileTime (the time of the 0019 the C6 asked to write), PSAMNo; national OBUID,
+ * ErrorCode, PSAMNo, TransTime (the C6 PurchaseTime), TransType 09.
+ */
+function shortB5(
+  protocol: "legacy" | "national",
+  obuId: unknown,
+  errorCode: number,
+  psamNo: string,
+  transTime = PT,
+): Record<string, unknown> {
+  if (protocol === "legacy") {
+    const wrFileTime = toWireUnix(defaultDialect("legacy"), Date.UTC(2025, 0, 2, 4, 0, 0));
+    return { type: "B5", obuId, errorCode, wrFileTime, psamNo };
+  }
+  return { type: "B5", obuId, errorCode, psamNo, transTime, transType: 9 };
+}
+
 describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol) => {
   it("a wrong divisor: the PSAM's serial is used, the card refuses DEBIT, B5 ErrorCode 06, nothing debited", async () => {
     const { sim, lane, b4, psam } = await setup(protocol);
@@ -75,6 +96,7 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
     await lane.send(c6(lane, b4, WRONG_DIV), b4);
     const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(0x06);
+    expect(b5.frame).toEqual(shortB5(protocol, b4.frame.obuId, 0x06, psam.terminalNo));
     expect(psam.nextSerial).toBe(serialBefore + 1);
     expect(sim.cards()[0]).toMatchObject({
       balance: cardBefore?.balance,
@@ -113,6 +135,9 @@ describe.each(["legacy", "national"] as const)("%s C6 PurchaseTime", (protocol) 
     await lane.send(f as never, b4);
     const b5 = await until(lane.expectFrame("B5"));
     expect(b5.frame.errorCode).toBe(0x11);
+    // the short error form: its TransTime is the PurchaseTime as the lane sent it
+    expect(b5.frame).toEqual(shortB5(protocol, b4.frame.obuId, 0x11, psam.terminalNo, "20250102240000"));
+    expect(b5.wire.data.length - 1).toBe(protocol === "legacy" ? 15 : 19);
     expect(psam.nextSerial).toBe(serial);
     expect(sim.cards()[0]).toEqual(cardBefore);
   });
@@ -144,4 +169,80 @@ describe("national uncertain B5", () => {
       cardBalance: 8000,
     });
   });
+});
+
+describe("national C6 OBUTradeType", () => {
+  /** The C6's EF04Info: what 00 and 01 write to the OBU's EF04. */
+  const EF04 = "a5".repeat(91);
+
+  async function tradeType(obuTradeType: number, o: { recentSuccessMs?: number } = {}) {
+    const s = await setup("national", o);
+    const cardBefore = s.sim.cards()[0];
+    const serialBefore = s.psam.nextSerial;
+    const f = { ...(c6(s.lane, s.b4) as Record<string, unknown>), obuTradeType, ef04Info: EF04 };
+    await s.lane.send(f as never, s.b4);
+    const b5 = await until(s.lane.expectFrame("B5"));
+    return { ...s, b5, cardBefore, serialBefore, obuId: s.b4.frame.obuId as string };
+  }
+
+  it("01 EF04 only: the EF04 is written, no purchase runs (card, PSAM, ledger untouched), B5 00 without a TAC", async () => {
+    const { sim, lane, b5, cardBefore, serialBefore, psam, obuId } = await tradeType(0x01);
+    expect(b5.frame).toEqual({
+      type: "B5",
+      obuId,
+      errorCode: 0,
+      psamNo: psam.terminalNo,
+      transTime: PT,
+      transType: 0,
+    });
+    expect(sim.ledger()).toEqual([]);
+    expect(sim.cards()[0]).toEqual(cardBefore);
+    expect(psam.nextSerial).toBe(serialBefore);
+    expect(sim.ef04(obuId)).toBe(EF04);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await lane.send(lane.c1(obuId), b5);
+    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "C1 after B5" });
+  });
+
+  it("the EF04 a C6 01 wrote is the OBU's: its next B4 carries it", async () => {
+    const { sim, lane, b4, b5, obuId } = await tradeType(0x01, { recentSuccessMs: 1 });
+    expect(b4.frame.ef04Info).toBe("00".repeat(91));
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await lane.send(lane.c1(obuId), b5);
+    await until(ended);
+    // the same OBU comes back (another vehicle, another card): the RSU reads its EF04 into B4
+    sim.addVehicle({ at: 10, obu: { obuId }, balance: 100, zoneMs: 5000 });
+    const b2 = await until(lane.expectFrame("B2"));
+    await lane.send(lane.c1(obuId), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(obuId), b3);
+    const again = await until(lane.expectFrame("B4"));
+    expect([again.frame.obuId, again.frame.cardRestMoney, again.frame.ef04Info]).toEqual([obuId, 100, EF04]);
+  });
+
+  it("02 purchase only: the card pays, the EF04 is not written", async () => {
+    const { sim, b5, obuId } = await tradeType(0x02);
+    expect(b5.frame).toMatchObject({ errorCode: 0, tac: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+    expect(sim.ef04(obuId)).toBeUndefined();
+  });
+
+  it("00 EF04 + purchase: the card pays and the EF04 is written", async () => {
+    const { sim, b5, obuId } = await tradeType(0x00);
+    expect(b5.frame).toMatchObject({ errorCode: 0, tac: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+    expect(sim.ef04(obuId)).toBe(EF04);
+  });
+
+  it.each([0x03, 0xff])(
+    "%i is no trade type: B5 ErrorCode 02 (decode error), nothing written or debited",
+    async (t) => {
+      const { sim, b5, cardBefore, serialBefore, psam, obuId } = await tradeType(t);
+      expect(b5.frame).toEqual(shortB5("national", obuId, 0x02, psam.terminalNo));
+      expect(sim.ledger()).toEqual([]);
+      expect(sim.cards()[0]).toEqual(cardBefore);
+      expect(psam.nextSerial).toBe(serialBefore);
+      expect(sim.ef04(obuId)).toBeUndefined();
+    },
+  );
 });

@@ -66,6 +66,55 @@ describe("station simulator", () => {
     expect(st.received().map((r) => r.tradeId)).toEqual([a, b]);
   });
 
+  it("answers 400 to a body that is not an object or has no valid lane, and rejects records that are no record", async () => {
+    st = await startStation();
+    const url = `${st.url}/api/v1/transactions`;
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (n: number): string => `4301010203202611231859140000${String(n).padStart(2, "0")}`;
+    const answer = async (body: unknown) => {
+      const res = await post(url, body);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    for (const body of [null, [1], 42, "records", { records: [rec(id(1), 1)] }, { lane: {}, records: [] }]) {
+      expect(await answer(body), JSON.stringify(body)).toMatchObject({
+        status: 400,
+        body: { error: "BAD_REQUEST" },
+      });
+    }
+    for (const badLane of [
+      { ...lane, network: "43" },
+      { ...lane, station: 102 },
+      { ...lane, lane: 100 },
+    ]) {
+      expect((await answer({ lane: badLane, records: [rec(id(1), 1)] })).status).toBe(400);
+    }
+    const r = await answer({
+      lane,
+      records: [
+        { tradeId: id(2), seq: 2, kind: "transaction", record: null },
+        { tradeId: id(3), seq: 3, kind: "transaction", record: [] },
+        { tradeId: id(4), seq: 4, kind: "bogus", record: {} },
+        { tradeId: id(5), seq: 5, record: {} },
+        null,
+        rec(id(6), 6),
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.accepted).toEqual([{ tradeId: id(6), status: "stored" }]);
+    expect(
+      (r.body.rejected as { tradeId: string | null; code: string }[]).map((x) => [x.tradeId, x.code]),
+    ).toEqual([
+      [id(2), "BAD_RECORD"],
+      [id(3), "BAD_RECORD"],
+      [id(4), "BAD_RECORD"],
+      [id(5), "BAD_RECORD"],
+      [null, "BAD_TRADE_ID"],
+    ]);
+    expect(st.received().map((x) => [x.tradeId, x.lane, x.kind])).toEqual([
+      [id(6), "4301010203", "transaction"],
+    ]);
+  });
+
   it("keeps one record per trade id and replaces it only with a higher revision: stored, updated, duplicate", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;

@@ -198,15 +198,32 @@ export function macDes(key8: Buffer, data: Buffer, iv8: Buffer = ZERO8): Buffer 
   return out.subarray(out.length - 8, out.length - 4);
 }
 
-/** yyyymmddhhmmss → date (4 BCD bytes) and time (3 BCD bytes). */
+/**
+ * yyyymmddhhmmss → date (4 BCD bytes) and time (3 BCD bytes). It must be a calendar date-time
+ * (docs/card-crypto.md §1.3): a day the month has (no 31 February), hours 00-23, minutes and seconds
+ * 00-59, and a year from 0001 (year 0000 is no date a card's transaction can have).
+ */
 export function transDateTime(transTime: string): { date: Buffer; time: Buffer; both: Buffer } {
   const both = bcdBytes("transTime", transTime, 7);
+  const y = Number(transTime.slice(0, 4));
   const mo = Number(transTime.slice(4, 6));
   const d = Number(transTime.slice(6, 8));
   const h = Number(transTime.slice(8, 10));
   const mi = Number(transTime.slice(10, 12));
   const s = Number(transTime.slice(12, 14));
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) {
+  // Round trip through the UTC calendar: a field out of range rolls over into another and differs.
+  // setUTCFullYear, not Date.UTC alone, which would read years 0-99 as 1900-1999.
+  const t = new Date(Date.UTC(2000, 0, 1, h, mi, s));
+  t.setUTCFullYear(y, mo - 1, d);
+  const roundTrip = [
+    t.getUTCFullYear(),
+    t.getUTCMonth() + 1,
+    t.getUTCDate(),
+    t.getUTCHours(),
+    t.getUTCMinutes(),
+    t.getUTCSeconds(),
+  ];
+  if (y < 1 || roundTrip.join() !== [y, mo, d, h, mi, s].join()) {
     throw inputError(`transTime: not a valid yyyymmddhhmmss time: ${transTime}`);
   }
   return { date: both.subarray(0, 4), time: both.subarray(4, 7), both };
