@@ -78,12 +78,22 @@ function tokenMatches(presented: string | undefined, expected: Buffer): boolean 
   return timingSafeEqual(digest(presented), expected);
 }
 
-function cookieValue(req: IncomingMessage, name: string): string | undefined {
+/**
+ * The cookie `name`'s value, decoded; undefined without one. A value that does not decode (`%`, `%E0%A4`)
+ * is returned as null: the sign-in form sets the token URI-encoded, so such a cookie is a wrong token.
+ */
+function cookieValue(req: IncomingMessage, name: string): string | null | undefined {
   const h = req.headers.cookie;
   if (!h) return undefined;
   for (const part of h.split(";")) {
     const i = part.indexOf("=");
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return null;
+      }
+    }
   }
   return undefined;
 }
@@ -194,7 +204,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     if (expected === null) return true;
     const h = req.headers.authorization;
     const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE), expected);
+    return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE) ?? undefined, expected);
   };
 
   const guard = new LoginGuard({ now: deps.now ?? Date.now });
@@ -298,11 +308,17 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
 
   const names = hostNames(deps.listenHost);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://lane");
-    const path = url.pathname;
     // without a token nothing but the Host header tells this service from a rebound attacker's name
     const wrongHost = expected === null ? hostRefusal(req, names) : null;
     if (wrongHost !== null) return send(res, 421, "text/plain; charset=utf-8", `${wrongHost}\n`);
+    // a request target URL refuses (`//[x`) is the client's mistake: answered, not logged
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://lane");
+    } catch {
+      return send(res, 400, "text/plain; charset=utf-8", "bad request target\n");
+    }
+    const path = url.pathname;
     const crossSite = crossSiteRefusal(req, path, expected === null);
     if (crossSite !== null) return send(res, 403, "text/plain; charset=utf-8", `${crossSite}\n`);
     if (path === "/login" && req.method === "POST" && expected !== null) return login(req, res);
