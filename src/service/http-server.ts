@@ -42,7 +42,7 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
-  /** wall clock for the sign-in form's limits; default Date.now */
+  /** wall clock for the sign-in form's limits and the failed-request log line's; default Date.now */
   now?: () => number;
   /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
   listenHost: string;
@@ -59,6 +59,13 @@ export const MAX_SEARCHES = 1;
 export const SEARCH_BUSY =
   "another trail search is running on this lane; try again when it has finished (one search at a time)";
 const COOKIE = "etc_lane_token";
+/**
+ * A request that fails unexpectedly (500) is logged at most once this often, with how many were not
+ * logged since the previous line, its URL and error cut to LOGGED_TEXT_MAX characters: a client that
+ * finds a way to make requests fail cannot grow the lane's log by more than a short line a minute.
+ */
+export const FAILED_REQUEST_LOG_MS = 60_000;
+export const LOGGED_TEXT_MAX = 200;
 
 const SECURITY_HEADERS = {
   "content-security-policy":
@@ -184,6 +191,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   const assets = loadAssets();
   const expected = deps.token === null ? null : digest(deps.token);
   const { view } = deps;
+  const now = deps.now ?? Date.now;
 
   const send = (
     res: ServerResponse,
@@ -207,7 +215,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE) ?? undefined, expected);
   };
 
-  const guard = new LoginGuard({ now: deps.now ?? Date.now });
+  const guard = new LoginGuard({ now });
   const refusedLogin = (addr: string): void => {
     const line = guard.refused(addr);
     if (line)
@@ -368,9 +376,36 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     return send(res, 404, "text/plain; charset=utf-8", "not found\n");
   };
 
+  let failedLoggedAt = Number.NEGATIVE_INFINITY;
+  let failedUnlogged = 0;
+  const requestFailed = (req: IncomingMessage, e: unknown): void => {
+    const t = now();
+    if (t - failedLoggedAt < FAILED_REQUEST_LOG_MS) {
+      failedUnlogged++;
+      return;
+    }
+    failedLoggedAt = t;
+    const url = req.url ?? "";
+    const err = e instanceof Error ? e.message : String(e);
+    log.error(
+      {
+        err: err.length > LOGGED_TEXT_MAX ? `${err.slice(0, LOGGED_TEXT_MAX)}...` : err,
+        method: req.method,
+        url:
+          url.length > LOGGED_TEXT_MAX
+            ? `${url.slice(0, LOGGED_TEXT_MAX)}... (${url.length} characters)`
+            : url,
+        unlogged: failedUnlogged,
+      },
+      failedUnlogged > 0
+        ? `service request failed (and ${failedUnlogged} more, not logged, since the previous such line)`
+        : "service request failed",
+    );
+    failedUnlogged = 0;
+  };
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
-      log.error({ err: e instanceof Error ? e.message : String(e), url: req.url }, "service request failed");
+      requestFailed(req, e);
       if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
       else res.destroy();
     });

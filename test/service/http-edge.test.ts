@@ -1,12 +1,13 @@
 /**
  * Malformed requests a client without the token can send (src/service/http-server.ts): each is answered
  * as the client's mistake (400, 401, 421), and none makes the service write a line to the lane's log.
+ * A request that does fail (500) is logged at most once a minute. The service's clock is the test's.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { type Rig, startRig } from "./harness.js";
 
@@ -82,5 +83,37 @@ describe("malformed requests without the token", () => {
     expect(await raw(rig.service.url, "GET //[x HTTP/1.1\r\nHost: rebind.attacker.example")).toBe(421);
     expect(await raw(rig.service.url, `GET //[x HTTP/1.1\r\nHost: ${host}`)).toBe(400);
     expect(lines).toEqual([]);
+  });
+});
+
+describe("a request that fails unexpectedly (500)", () => {
+  it("is logged at most once a minute, its URL cut short, the next line counting those not logged", async () => {
+    let t = Date.UTC(2026, 10, 26);
+    const { logger, lines } = capture();
+    rig = await startRig({}, false, { now: () => t, logger });
+    vi.spyOn(rig.service.metrics, "text").mockRejectedValue(new Error("registry broken"));
+    const path = `/metrics?${"a".repeat(8000)}`;
+    const errors = () => lines.filter((l) => l.level === "error");
+    for (let i = 0; i < 3; i++) expect((await rig.get(path)).status).toBe(500);
+    expect(errors()).toHaveLength(1);
+    expect(errors()[0]).toMatchObject({
+      msg: "service request failed",
+      obj: {
+        err: "registry broken",
+        method: "GET",
+        url: `${path.slice(0, 200)}... (8009 characters)`,
+        unlogged: 0,
+      },
+    });
+    t += 59_999;
+    expect((await rig.get(path)).status).toBe(500);
+    expect(errors()).toHaveLength(1);
+    t += 1; // a minute after the line
+    expect((await rig.get("/metrics")).status).toBe(500);
+    expect(errors()).toHaveLength(2);
+    expect(errors()[1]).toMatchObject({
+      msg: "service request failed (and 3 more, not logged, since the previous such line)",
+      obj: { url: "/metrics", unlogged: 3 },
+    });
   });
 });
