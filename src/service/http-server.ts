@@ -208,22 +208,51 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   const html = (res: ServerResponse, status: number, body: string): void =>
     send(res, status, "text/html; charset=utf-8", body);
 
-  const authorised = (req: IncomingMessage): boolean => {
-    if (expected === null) return true;
-    const h = req.headers.authorization;
-    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE) ?? undefined, expected);
-  };
-
   const guard = new LoginGuard({ now });
   const refusedLogin = (addr: string): void => {
     const line = guard.refused(addr);
     if (line)
       log.warn(
         line,
-        `maintenance page: ${line.refused} refused sign-in(s) since the last such line (wrong token or too many)`,
+        `maintenance page: ${line.refused} refused sign-in(s) and request(s) with a wrong token since the last such line (wrong token or too many)`,
       );
   };
+  const tooMany = (res: ServerResponse, waitMs: number): void => {
+    const s = Math.ceil(waitMs / 1000);
+    send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
+      "retry-after": String(s),
+    });
+  };
+
+  /**
+   * Whether `req` may be answered: "ok" (the right token, or none is configured), "none" (it presents
+   * no token), "wrong" (a wrong one: counted like a wrong sign-in, login-guard.ts) or, while its address
+   * has sent too many wrong tokens, the ms it must wait: then no token is checked, the right one neither.
+   * The right token does not clear the address's count (POST /login's does): on an address many clients
+   * share, a scraper's requests would otherwise reset a guesser's count every few seconds.
+   */
+  const access = (req: IncomingMessage): "ok" | "none" | "wrong" | number => {
+    if (expected === null) return "ok";
+    const h = req.headers.authorization;
+    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : "";
+    const cookie = cookieValue(req, COOKIE);
+    const tokens: (string | null)[] = [];
+    if (bearer !== "") tokens.push(bearer);
+    if (cookie !== undefined && cookie !== "") tokens.push(cookie);
+    if (tokens.length === 0) return "none";
+    const addr = req.socket.remoteAddress ?? "unknown";
+    const wait = guard.waitMs(addr);
+    if (wait > 0) {
+      refusedLogin(addr);
+      return wait;
+    }
+    if (tokens.some((t) => t !== null && tokenMatches(t, expected))) return "ok";
+    // a cookie that does not decode is never the token: all such count as one wrong token
+    for (const t of tokens) guard.failed(addr, t ?? "\u0000undecodable cookie");
+    refusedLogin(addr);
+    return "wrong";
+  };
+
   const login = (req: IncomingMessage, res: ServerResponse): void => {
     const addr = req.socket.remoteAddress ?? "unknown";
     const wait = guard.waitMs(addr);
@@ -231,10 +260,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
       // too many wrong tokens: not even checked until the address's minute has passed
       refusedLogin(addr);
       req.resume();
-      const s = Math.ceil(wait / 1000);
-      send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
-        "retry-after": String(s),
-      });
+      tooMany(res, wait);
       return;
     }
     let body = "";
@@ -252,7 +278,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
           "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
         });
       } else {
-        guard.failed(addr);
+        guard.failed(addr, token);
         refusedLogin(addr);
         html(res, 401, renderLogin(true));
       }
@@ -333,7 +359,9 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return send(res, 405, "text/plain; charset=utf-8", "read-only: GET only\n", { allow: "GET, HEAD" });
     }
-    if (!authorised(req)) {
+    const allowed = access(req);
+    if (typeof allowed === "number") return tooMany(res, allowed);
+    if (allowed !== "ok") {
       if (path === "/" || path === "/search" || path === "/login") return html(res, 401, renderLogin(false));
       const asset = assets.get(path);
       if (asset && path.endsWith(".css")) return send(res, 200, asset.type, asset.body);
