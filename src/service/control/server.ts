@@ -17,7 +17,7 @@ import { type BoothOperator, isBoothRequest, NO_BOOTH, runBoothAction } from "./
 import {
   type ControlReply,
   ControlRequest,
-  MAX_LINE,
+  MAX_REQUEST_LINE,
   MAX_SOCKET_PATH,
   type RefusedRequest,
   refusedRequest,
@@ -160,8 +160,8 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     buf += chunk;
     const nl = buf.indexOf("\n");
     if (nl < 0) {
-      if (buf.length > MAX_LINE) {
-        const message = `request line too long (over ${MAX_LINE} bytes)`;
+      if (buf.length > MAX_REQUEST_LINE) {
+        const message = `request line too long (over ${MAX_REQUEST_LINE} bytes)`;
         finish({ kind: "error", code: "TOO_LONG", message });
         // refused before any action, so recorded like the others: the action and user it named, if
         // its start shows them (the line is cut, so not JSON)
