@@ -326,6 +326,28 @@ describe("control socket", () => {
     });
   });
 
+  it("counts a request line's limit in bytes, also when the line's newline has come with it", async () => {
+    const { operator, audit, path } = await start();
+    const user = { name: "zhao", uid: 1002, pid: 7 };
+    // 30,000 characters, 90,000 bytes in UTF-8, sent whole with its newline
+    const line = JSON.stringify({ v: 1, action: "lane.close", user, reason: "修".repeat(30_000) });
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection(path);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      s.on("error", () => undefined);
+      s.on("close", () => resolve(out));
+      s.write(`${line}\n`);
+    });
+    expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "TOO_LONG" });
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries.map((e) => [e.type, (e.data as { result: string }).result])).toEqual([
+      ["operator.lane.close", "request line too long (over 65536 bytes)"],
+    ]);
+  });
+
   it("tells the CLI when no lane answers", async () => {
     await expect(callLane(join(dir, "control.sock"), { action: "status" })).rejects.toBeInstanceOf(
       LaneNotRunning,
