@@ -42,7 +42,7 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
-  /** wall clock for the sign-in form's limits; default Date.now */
+  /** wall clock for the sign-in form's limits and the failed-request log line's; default Date.now */
   now?: () => number;
   /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
   listenHost: string;
@@ -59,6 +59,13 @@ export const MAX_SEARCHES = 1;
 export const SEARCH_BUSY =
   "another trail search is running on this lane; try again when it has finished (one search at a time)";
 const COOKIE = "etc_lane_token";
+/**
+ * A request that fails unexpectedly (500) is logged at most once this often, with how many were not
+ * logged since the previous line, its URL and error cut to LOGGED_TEXT_MAX characters: a client that
+ * finds a way to make requests fail cannot grow the lane's log by more than a short line a minute.
+ */
+export const FAILED_REQUEST_LOG_MS = 60_000;
+export const LOGGED_TEXT_MAX = 200;
 
 const SECURITY_HEADERS = {
   "content-security-policy":
@@ -78,12 +85,22 @@ function tokenMatches(presented: string | undefined, expected: Buffer): boolean 
   return timingSafeEqual(digest(presented), expected);
 }
 
-function cookieValue(req: IncomingMessage, name: string): string | undefined {
+/**
+ * The cookie `name`'s value, decoded; undefined without one. A value that does not decode (`%`, `%E0%A4`)
+ * is returned as null: the sign-in form sets the token URI-encoded, so such a cookie is a wrong token.
+ */
+function cookieValue(req: IncomingMessage, name: string): string | null | undefined {
   const h = req.headers.cookie;
   if (!h) return undefined;
   for (const part of h.split(";")) {
     const i = part.indexOf("=");
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return null;
+      }
+    }
   }
   return undefined;
 }
@@ -174,6 +191,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   const assets = loadAssets();
   const expected = deps.token === null ? null : digest(deps.token);
   const { view } = deps;
+  const now = deps.now ?? Date.now;
 
   const send = (
     res: ServerResponse,
@@ -190,22 +208,51 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   const html = (res: ServerResponse, status: number, body: string): void =>
     send(res, status, "text/html; charset=utf-8", body);
 
-  const authorised = (req: IncomingMessage): boolean => {
-    if (expected === null) return true;
-    const h = req.headers.authorization;
-    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    return tokenMatches(bearer, expected) || tokenMatches(cookieValue(req, COOKIE), expected);
-  };
-
-  const guard = new LoginGuard({ now: deps.now ?? Date.now });
+  const guard = new LoginGuard({ now });
   const refusedLogin = (addr: string): void => {
     const line = guard.refused(addr);
     if (line)
       log.warn(
         line,
-        `maintenance page: ${line.refused} refused sign-in(s) since the last such line (wrong token or too many)`,
+        `maintenance page: ${line.refused} refused sign-in(s) and request(s) with a wrong token since the last such line (wrong token or too many)`,
       );
   };
+  const tooMany = (res: ServerResponse, waitMs: number): void => {
+    const s = Math.ceil(waitMs / 1000);
+    send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
+      "retry-after": String(s),
+    });
+  };
+
+  /**
+   * Whether `req` may be answered: "ok" (the right token, or none is configured), "none" (it presents
+   * no token), "wrong" (a wrong one: counted like a wrong sign-in, login-guard.ts) or, while its address
+   * has sent too many wrong tokens, the ms it must wait: then no token is checked, the right one neither.
+   * The right token does not clear the address's count (POST /login's does): on an address many clients
+   * share, a scraper's requests would otherwise reset a guesser's count every few seconds.
+   */
+  const access = (req: IncomingMessage): "ok" | "none" | "wrong" | number => {
+    if (expected === null) return "ok";
+    const h = req.headers.authorization;
+    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : "";
+    const cookie = cookieValue(req, COOKIE);
+    const tokens: (string | null)[] = [];
+    if (bearer !== "") tokens.push(bearer);
+    if (cookie !== undefined && cookie !== "") tokens.push(cookie);
+    if (tokens.length === 0) return "none";
+    const addr = req.socket.remoteAddress ?? "unknown";
+    const wait = guard.waitMs(addr);
+    if (wait > 0) {
+      refusedLogin(addr);
+      return wait;
+    }
+    if (tokens.some((t) => t !== null && tokenMatches(t, expected))) return "ok";
+    // a cookie that does not decode is never the token: all such count as one wrong token
+    for (const t of tokens) guard.failed(addr, t ?? "\u0000undecodable cookie");
+    refusedLogin(addr);
+    return "wrong";
+  };
+
   const login = (req: IncomingMessage, res: ServerResponse): void => {
     const addr = req.socket.remoteAddress ?? "unknown";
     const wait = guard.waitMs(addr);
@@ -213,10 +260,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
       // too many wrong tokens: not even checked until the address's minute has passed
       refusedLogin(addr);
       req.resume();
-      const s = Math.ceil(wait / 1000);
-      send(res, 429, "text/plain; charset=utf-8", `too many wrong tokens; try again in ${s} s\n`, {
-        "retry-after": String(s),
-      });
+      tooMany(res, wait);
       return;
     }
     let body = "";
@@ -234,7 +278,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
           "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
         });
       } else {
-        guard.failed(addr);
+        guard.failed(addr, token);
         refusedLogin(addr);
         html(res, 401, renderLogin(true));
       }
@@ -298,18 +342,26 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
 
   const names = hostNames(deps.listenHost);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://lane");
-    const path = url.pathname;
     // without a token nothing but the Host header tells this service from a rebound attacker's name
     const wrongHost = expected === null ? hostRefusal(req, names) : null;
     if (wrongHost !== null) return send(res, 421, "text/plain; charset=utf-8", `${wrongHost}\n`);
+    // a request target URL refuses (`//[x`) is the client's mistake: answered, not logged
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://lane");
+    } catch {
+      return send(res, 400, "text/plain; charset=utf-8", "bad request target\n");
+    }
+    const path = url.pathname;
     const crossSite = crossSiteRefusal(req, path, expected === null);
     if (crossSite !== null) return send(res, 403, "text/plain; charset=utf-8", `${crossSite}\n`);
     if (path === "/login" && req.method === "POST" && expected !== null) return login(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return send(res, 405, "text/plain; charset=utf-8", "read-only: GET only\n", { allow: "GET, HEAD" });
     }
-    if (!authorised(req)) {
+    const allowed = access(req);
+    if (typeof allowed === "number") return tooMany(res, allowed);
+    if (allowed !== "ok") {
       if (path === "/" || path === "/search" || path === "/login") return html(res, 401, renderLogin(false));
       const asset = assets.get(path);
       if (asset && path.endsWith(".css")) return send(res, 200, asset.type, asset.body);
@@ -352,9 +404,36 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     return send(res, 404, "text/plain; charset=utf-8", "not found\n");
   };
 
+  let failedLoggedAt = Number.NEGATIVE_INFINITY;
+  let failedUnlogged = 0;
+  const requestFailed = (req: IncomingMessage, e: unknown): void => {
+    const t = now();
+    if (t - failedLoggedAt < FAILED_REQUEST_LOG_MS) {
+      failedUnlogged++;
+      return;
+    }
+    failedLoggedAt = t;
+    const url = req.url ?? "";
+    const err = e instanceof Error ? e.message : String(e);
+    log.error(
+      {
+        err: err.length > LOGGED_TEXT_MAX ? `${err.slice(0, LOGGED_TEXT_MAX)}...` : err,
+        method: req.method,
+        url:
+          url.length > LOGGED_TEXT_MAX
+            ? `${url.slice(0, LOGGED_TEXT_MAX)}... (${url.length} characters)`
+            : url,
+        unlogged: failedUnlogged,
+      },
+      failedUnlogged > 0
+        ? `service request failed (and ${failedUnlogged} more, not logged, since the previous such line)`
+        : "service request failed",
+    );
+    failedUnlogged = 0;
+  };
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
-      log.error({ err: e instanceof Error ? e.message : String(e), url: req.url }, "service request failed");
+      requestFailed(req, e);
       if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
       else res.destroy();
     });

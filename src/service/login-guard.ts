@@ -1,9 +1,14 @@
 /**
- * The sign-in form's limits (POST /login, ./http-server.ts): an address that sent `maxFailures` wrong
- * tokens within a window of `windowMs` (from its first wrong token) is answered 429 until that window
- * ends, whatever it sends; and refused sign-ins are logged at most once a window, with how many there
- * were since the previous line, so a client without the token cannot fill the lane's log.
+ * The limits on guessing the service's token (./http-server.ts), wherever a token is presented: the
+ * sign-in form (POST /login), a bearer token, the sign-in cookie. An address that sent `maxFailures`
+ * different wrong tokens within a window of `windowMs` (from its first wrong token) is answered 429
+ * until that window ends, whatever it sends, the right token too; the same wrong token again (a stale
+ * cookie in an open page, a scraper with an old token file) tells a guesser nothing and counts once.
+ * Refused requests are logged at most once a window, with how many there were since the previous line,
+ * so a client without the token cannot fill the lane's log.
  */
+import { createHash } from "node:crypto";
+
 export interface LoginGuardOptions {
   /** wall clock, ms */
   now: () => number;
@@ -20,7 +25,8 @@ export class LoginGuard {
   private readonly maxFailures: number;
   private readonly windowMs: number;
   private readonly maxAddresses: number;
-  private readonly failures = new Map<string, { since: number; count: number }>();
+  /** per address: its window's start, its wrong tokens counted, and their hashes */
+  private readonly failures = new Map<string, { since: number; count: number; seen: Set<string> }>();
   private lastLogAt = Number.NEGATIVE_INFINITY;
   private unlogged = 0;
   private readonly unloggedFrom = new Set<string>();
@@ -44,12 +50,16 @@ export class LoginGuard {
     return f.count >= this.maxFailures ? left : 0;
   }
 
-  /** a wrong token from `addr` */
-  failed(addr: string): void {
+  /** a wrong token from `addr`: counted unless `addr` sent the same one in its window already */
+  failed(addr: string, token: string): void {
     const now = this.now();
+    const key = createHash("sha256").update(token).digest("base64");
     const f = this.failures.get(addr);
     if (f && now - f.since < this.windowMs) {
+      if (f.seen.has(key)) return;
       f.count++;
+      // enough to tell the tokens that count apart until the address is refused
+      if (f.seen.size < this.maxFailures) f.seen.add(key);
       return;
     }
     this.failures.delete(addr);
@@ -58,7 +68,7 @@ export class LoginGuard {
       const oldest = this.failures.keys().next();
       if (this.failures.size >= this.maxAddresses && !oldest.done) this.failures.delete(oldest.value);
     }
-    this.failures.set(addr, { since: now, count: 1 });
+    this.failures.set(addr, { since: now, count: 1, seen: new Set([key]) });
   }
 
   /** the right token from `addr` */
@@ -67,8 +77,8 @@ export class LoginGuard {
   }
 
   /**
-   * A refused sign-in (wrong token or 429): what to log, or null while a line was logged less than a
-   * window ago (the refusal is counted into the next line).
+   * A refused request (a wrong token, or any token while the address waits): what to log, or null
+   * while a line was logged less than a window ago (the refusal is counted into the next line).
    */
   refused(addr: string): { refused: number; from: string[] } | null {
     this.unlogged++;

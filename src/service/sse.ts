@@ -33,17 +33,24 @@ export class SseHub {
     return this.clients.size;
   }
 
-  /** false: `maxClients` pages have the feed already; `res` was answered 503 */
+  /**
+   * false: `res` was answered and ended, not added: `maxClients` pages have the feed already (503), or
+   * `req` is a HEAD, answered with the headers a GET would get (node:http sends a HEAD's headers only
+   * when it is ended: a HEAD kept open would hold a place, unanswered, until the client closed it).
+   */
   add(req: IncomingMessage, res: ServerResponse, hello: { event: string; data: string } | null): boolean {
+    const head = req.method === "HEAD";
     if (this.clients.size >= this.maxClients) {
-      this.refused++;
+      if (!head) this.refused++;
       res.writeHead(503, {
         "content-type": "text/plain; charset=utf-8",
         "cache-control": "no-store",
         "retry-after": "30",
       });
       res.end(
-        `live feed full: ${this.maxClients} pages have it open (service.maxLiveFeeds); close one and reload\n`,
+        head
+          ? undefined
+          : `live feed full: ${this.maxClients} pages have it open (service.maxLiveFeeds); close one and reload\n`,
       );
       return false;
     }
@@ -53,6 +60,10 @@ export class SseHub {
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
+    if (head) {
+      res.end();
+      return false;
+    }
     res.write("retry: 3000\n\n");
     if (hello) res.write(frame(hello.event, hello.data));
     this.clients.add(res);

@@ -4,7 +4,9 @@ import { createConnection } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { BoothCaseLine, BoothOperator } from "../../src/service/control/booth-actions.js";
 import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
+import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
 import { startControlServer } from "../../src/service/control/server.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
 import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
@@ -20,7 +22,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
-async function start() {
+async function start(booth?: BoothOperator) {
   const lane = new FakeLane();
   const operator = new FakeOperator(lane);
   const audit = new MemoryAudit();
@@ -30,6 +32,7 @@ async function start() {
     view: lane,
     operator: auditedOperator(operator, audit),
     onRefused: (r) => auditRefusedRequest(audit, r),
+    ...(booth ? { booth } : {}),
   });
   closers.push(() => server.close());
   return { lane, operator, audit, path };
@@ -167,6 +170,70 @@ describe("control socket", () => {
     expect(snap.lastTransactions).toHaveLength(1);
   });
 
+  it("carries a booth queue of 1000 cases (booth.queueMax's most) in status and booth.list", async () => {
+    const line = (i: number): BoothCaseLine => ({
+      id: `s${i}`,
+      kind: "suspect-debit",
+      reason: "B5_MISSING",
+      detail: "扣款结果未知，请核实",
+      openedAt: 1796322633055,
+      openedAtLocal: "2026-11-26T08:15:02.123+08:00",
+      obuId: "32538765",
+      cardId: "43014301220000000001",
+      plate: "湘G00006",
+      seq: i,
+      status: "waiting",
+      vehicleClass: 1,
+    });
+    const cases = Array.from({ length: 1000 }, (_, i) => line(i + 1));
+    const booth: BoothOperator = {
+      cases: () => cases,
+      take: async () => ({ ok: true, message: "" }),
+      cancel: async () => ({ ok: true, message: "" }),
+    };
+    const { path, lane } = await start(booth);
+    const base = lane.state.booth.cases[0]!;
+    lane.state = {
+      ...lane.state,
+      booth: {
+        ...lane.state.booth,
+        cases: Array.from({ length: 1000 }, (_, i) => ({ ...base, id: `s${i + 1}`, seq: i + 1 })),
+      },
+    };
+    const listed = await callLane(path, { action: "booth.list" });
+    expect(listed).toMatchObject({ kind: "result", ok: true, message: "1000 booth case(s)" });
+    expect((listed as unknown as { data: { cases: BoothCaseLine[] } }).data.cases).toEqual(cases);
+    const status = await callLane(path, { action: "status" });
+    const snap = (status as unknown as { data: { snapshot: typeof lane.state } }).data.snapshot;
+    expect(snap.booth.cases.map((c) => c.id)).toEqual(cases.map((c) => c.id));
+  });
+
+  it("refuses an answer line over MAX_ANSWER_LINE bytes (the client's memory stays bounded)", async () => {
+    // one case whose detail alone is over the limit: in bytes, 3 per character here
+    const huge: BoothCaseLine = {
+      id: "s1",
+      kind: "suspect-debit",
+      reason: "B5_MISSING",
+      detail: "扣".repeat(Math.ceil(MAX_ANSWER_LINE / 3) + 1),
+      openedAt: 0,
+      openedAtLocal: "",
+      obuId: null,
+      cardId: null,
+      plate: null,
+      seq: 1,
+      status: "waiting",
+      vehicleClass: null,
+    };
+    const { path } = await start({
+      cases: () => [huge],
+      take: async () => ({ ok: true, message: "" }),
+      cancel: async () => ({ ok: true, message: "" }),
+    });
+    await expect(callLane(path, { action: "booth.list" })).rejects.toThrow(
+      `answer line too long (over ${MAX_ANSWER_LINE} bytes)`,
+    );
+  });
+
   it("refuses a malformed request without acting", async () => {
     const { operator, audit, path } = await start();
     const answer = await new Promise<string>((resolve) => {
@@ -257,6 +324,28 @@ describe("control socket", () => {
         result: "request line too long (over 65536 bytes)",
       },
     });
+  });
+
+  it("counts a request line's limit in bytes, also when the line's newline has come with it", async () => {
+    const { operator, audit, path } = await start();
+    const user = { name: "zhao", uid: 1002, pid: 7 };
+    // 30,000 characters, 90,000 bytes in UTF-8, sent whole with its newline
+    const line = JSON.stringify({ v: 1, action: "lane.close", user, reason: "修".repeat(30_000) });
+    const answer = await new Promise<string>((resolve) => {
+      const s = createConnection(path);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      s.on("error", () => undefined);
+      s.on("close", () => resolve(out));
+      s.write(`${line}\n`);
+    });
+    expect(JSON.parse(answer)).toMatchObject({ kind: "error", code: "TOO_LONG" });
+    expect(operator.calls).toHaveLength(0);
+    expect(audit.entries.map((e) => [e.type, (e.data as { result: string }).result])).toEqual([
+      ["operator.lane.close", "request line too long (over 65536 bytes)"],
+    ]);
   });
 
   it("tells the CLI when no lane answers", async () => {

@@ -158,6 +158,31 @@ describe("the hour's chart", () => {
   });
 });
 
+describe("HEAD /events", () => {
+  it("is answered with the feed's headers and ended, taking no live-feed place", async () => {
+    rig = await startRig({ maxLiveFeeds: 1 });
+    const url = new URL("/events", rig.service.url);
+    for (let i = 0; i < 3; i++) {
+      const h = await fetch(url, { method: "HEAD" });
+      expect(h.status).toBe(200);
+      expect(h.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    }
+    expect(rig.service.sse.size).toBe(0);
+    // the one place is still free for a page
+    const page = new AbortController();
+    const feed = await fetch(url, { signal: page.signal });
+    expect(feed.status).toBe(200);
+    expect(rig.service.sse.size).toBe(1);
+    // full now: a HEAD gets the 503 a page would, and is not counted as a refused page
+    const full = await fetch(url, { method: "HEAD" });
+    expect(full.status).toBe(503);
+    expect(full.headers.get("retry-after")).toBe("30");
+    expect(rig.service.sse.refused).toBe(0);
+    expect(rig.service.sse.size).toBe(1);
+    page.abort();
+  });
+});
+
 describe("authentication off loopback", () => {
   it("with a token file every request needs the bearer token; the page signs in with a cookie", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));

@@ -1,7 +1,8 @@
 /**
- * The sign-in form's limits (src/service/login-guard.ts through POST /login): 5 wrong tokens from an
- * address within a minute, then 429 until the minute has passed; refused sign-ins logged at most once a
- * minute, with their count. The service's clock is the test's.
+ * The limits on guessing the token (src/service/login-guard.ts through POST /login, bearer tokens and
+ * the sign-in cookie): 5 different wrong tokens from an address within a minute, then 429 until the
+ * minute has passed; refusals logged at most once a minute, with their count. The service's clock is the
+ * test's.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,14 +71,88 @@ describe("POST /login limits", () => {
   it("counts each address on its own and forgets an address once its minute has passed", () => {
     let t = 0;
     const g = new LoginGuard({ now: () => t, maxFailures: 2, windowMs: 60_000, maxAddresses: 2 });
-    g.failed("a");
-    g.failed("a");
+    g.failed("a", "t1");
+    g.failed("a", "t2");
     expect(g.waitMs("a")).toBe(60_000);
     expect(g.waitMs("b")).toBe(0);
-    g.failed("b");
-    g.failed("c"); // over maxAddresses: the oldest ("a") is forgotten
+    g.failed("b", "t1");
+    g.failed("c", "t1"); // over maxAddresses: the oldest ("a") is forgotten
     expect(g.waitMs("a")).toBe(0);
     t = 60_000;
     expect(g.waitMs("b")).toBe(0);
+  });
+
+  it("counts the same wrong token from an address once in its window", () => {
+    let t = 0;
+    const g = new LoginGuard({ now: () => t, maxFailures: 2, windowMs: 60_000 });
+    for (let i = 0; i < 10; i++) g.failed("a", "stale");
+    expect(g.waitMs("a")).toBe(0);
+    g.failed("a", "guess");
+    expect(g.waitMs("a")).toBe(60_000);
+    t = 60_000;
+    expect(g.waitMs("a")).toBe(0);
+  });
+});
+
+describe("bearer tokens and the sign-in cookie", () => {
+  async function tokenRig(now: () => number, logger: Logger): Promise<Rig> {
+    const dir = mkdtempSync(join(tmpdir(), "etc-login-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    chmodSync(tokenFile, 0o600);
+    return startRig({ tokenFile }, false, { now, logger });
+  }
+  const status = async (r: Rig, headers: Record<string, string>) => {
+    const res = await r.get("/status", headers);
+    await res.text();
+    return { status: res.status, retryAfter: res.headers.get("retry-after") };
+  };
+
+  it("count in the same limits as the sign-in form: after 5 different wrong tokens, 429 for the minute, the right one too", async () => {
+    let t = Date.UTC(2026, 10, 26);
+    const { logger, warns } = capture();
+    const r = await tokenRig(() => t, logger);
+    rig = r;
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await status(r, { authorization: `Bearer guess-${i}` })).status);
+    t += 4000;
+    codes.push((await status(r, { cookie: "etc_lane_token=guess-3" })).status);
+    codes.push((await status(r, { cookie: "etc_lane_token=%" })).status);
+    expect(codes).toEqual([401, 401, 401, 401, 401]);
+    expect(await status(r, { authorization: "Bearer guess-5" })).toEqual({ status: 429, retryAfter: "56" });
+    expect((await status(r, { cookie: "etc_lane_token=guess-6" })).status).toBe(429);
+    expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(429);
+    expect((await status(r, { cookie: `etc_lane_token=${TOKEN}` })).status).toBe(429);
+    const login = await fetch(new URL("/login", r.service.url), {
+      method: "POST",
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: "manual",
+    });
+    expect(login.status).toBe(429);
+    // a request that presents no token guesses nothing: asked for it as before
+    expect((await status(r, {})).status).toBe(401);
+    // refusals logged once a minute, with their count
+    const lines = warns.filter((w) => /refused sign-in/.test(w.msg ?? ""));
+    expect(lines.map((w) => (w.obj as { refused: number }).refused)).toEqual([1]);
+
+    t += 56_000; // the minute from the first wrong token has passed
+    expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    expect((await status(r, { authorization: "Bearer guess-7" })).status).toBe(401);
+    expect(warns.map((w) => (w.obj as { refused: number }).refused)).toEqual([1, 10]);
+  });
+
+  it("the same wrong token again (a stale cookie, a scraper's old token file) counts once: the address is not refused", async () => {
+    const t = Date.UTC(2026, 10, 26);
+    const { logger } = capture();
+    const r = await tokenRig(() => t, logger);
+    rig = r;
+    const codes = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      codes.add((await status(r, { authorization: "Bearer old-token-0123456789" })).status);
+      codes.add((await status(r, { cookie: "etc_lane_token=old-token-9876543210" })).status);
+    }
+    expect([...codes]).toEqual([401]);
+    expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    expect((await status(r, { cookie: `etc_lane_token=${TOKEN}` })).status).toBe(200);
   });
 });

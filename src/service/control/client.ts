@@ -6,7 +6,7 @@ import { createConnection } from "node:net";
 import { userInfo } from "node:os";
 import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { ControlReply, ControlRequest } from "./protocol.js";
-import { MAX_LINE } from "./protocol.js";
+import { MAX_ANSWER_LINE } from "./protocol.js";
 
 export class LaneNotRunning extends Error {}
 
@@ -39,34 +39,43 @@ export function callLane(
   const req = { v: 1, user: currentUser(), ...call } as ControlRequest;
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
-    let buf = "";
+    // the answer line read so far, in bytes (a line is decoded once whole)
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     let final: Exclude<ControlReply, { kind: "progress" }> | undefined;
     let connected = false;
-    sock.setEncoding("utf8");
+    const fail = (message: string): void => {
+      sock.destroy();
+      reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: ${message}`));
+    };
+    const tooLong = `answer line too long (over ${MAX_ANSWER_LINE} bytes)`;
     sock.on("connect", () => {
       connected = true;
       sock.write(`${JSON.stringify(req)}\n`);
     });
-    sock.on("data", (chunk: string) => {
-      buf += chunk;
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+    sock.on("data", (chunk: Buffer) => {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        if (pendingBytes + (nl - start) > MAX_ANSWER_LINE) return fail(tooLong);
+        pending.push(chunk.subarray(start, nl));
+        const line = Buffer.concat(pending).toString("utf8");
+        pending = [];
+        pendingBytes = 0;
+        start = nl + 1;
         let r: ControlReply;
         try {
           r = JSON.parse(line) as ControlReply;
         } catch {
-          sock.destroy();
-          reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: unreadable answer`));
-          return;
+          return fail("unreadable answer");
         }
         if (r.kind === "progress") onProgress?.(r);
         else final = r;
       }
-      if (buf.length > MAX_LINE) {
-        sock.destroy();
-        reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: answer line too long`));
+      if (start < chunk.length) {
+        pending.push(chunk.subarray(start));
+        pendingBytes += chunk.length - start;
       }
+      if (pendingBytes > MAX_ANSWER_LINE) fail(tooLong);
     });
     sock.on("error", (e: NodeJS.ErrnoException) => {
       if (!connected && (e.code === "ENOENT" || e.code === "ECONNREFUSED"))

@@ -17,7 +17,7 @@ import { type BoothOperator, isBoothRequest, NO_BOOTH, runBoothAction } from "./
 import {
   type ControlReply,
   ControlRequest,
-  MAX_LINE,
+  MAX_REQUEST_LINE,
   MAX_SOCKET_PATH,
   type RefusedRequest,
   refusedRequest,
@@ -144,6 +144,8 @@ function recordRefused(o: ControlServerOptions, r: RefusedRequest): void {
 
 function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
   let buf = "";
+  // what `buf` holds, in bytes (MAX_REQUEST_LINE counts bytes)
+  let bytes = 0;
   let done = false;
   sock.setEncoding("utf8");
   const reply = (r: ControlReply): void => {
@@ -154,24 +156,28 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
     reply(r);
     sock.end();
   };
+  const tooLong = (line: string): void => {
+    const message = `request line too long (over ${MAX_REQUEST_LINE} bytes)`;
+    finish({ kind: "error", code: "TOO_LONG", message });
+    // refused before any action, so recorded like the others: the action and user it named, if
+    // its start shows them (the line may be cut, so not JSON)
+    recordRefused(o, refusedRequest(headOfCutRequest(line), message));
+    buf = "";
+  };
   sock.on("error", () => undefined);
   sock.on("data", (chunk: string) => {
     if (done) return;
     buf += chunk;
+    bytes += Buffer.byteLength(chunk);
     const nl = buf.indexOf("\n");
     if (nl < 0) {
-      if (buf.length > MAX_LINE) {
-        const message = `request line too long (over ${MAX_LINE} bytes)`;
-        finish({ kind: "error", code: "TOO_LONG", message });
-        // refused before any action, so recorded like the others: the action and user it named, if
-        // its start shows them (the line is cut, so not JSON)
-        recordRefused(o, refusedRequest(headOfCutRequest(buf), message));
-        buf = "";
-      }
+      if (bytes > MAX_REQUEST_LINE) tooLong(buf);
       return;
     }
-    done = true;
     const line = buf.slice(0, nl);
+    // the newline may come in the chunk that takes the line past the limit
+    if (Buffer.byteLength(line) > MAX_REQUEST_LINE) return tooLong(line);
+    done = true;
     const refuse = (raw: unknown, message: string): void => {
       finish({ kind: "error", code: "BAD_REQUEST", message });
       recordRefused(o, refusedRequest(raw, message));
