@@ -239,7 +239,10 @@ export const ScenarioSchema = z.strictObject({
     .optional(),
   faults: z
     .strictObject({
-      /** Per-vehicle probabilities, drawn from the seed for every vehicle without explicit faults. */
+      /**
+       * Per-vehicle probabilities, drawn from the seed for every scenario vehicle with no faults of its
+       * own, in `defaults` or in the random template (not for `addVehicle`).
+       */
       random: RandomFaultRates.optional(),
       /** RSU-level faults at times (ms after the antenna first opens). */
       events: z.array(RsuEventSchema).optional(),
