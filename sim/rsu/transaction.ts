@@ -13,7 +13,7 @@ import { CardErrorCodes } from "../card/crypto/errors.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
-import type { Pending, RsuLinkSide } from "./link.js";
+import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
 import type { PurchaseRequest, Purchases } from "./purchase.js";
 import {
   b2Frame,
@@ -74,6 +74,8 @@ export class DsrcTransactions {
   mode(): RsuMode | undefined {
     if (this.busy !== undefined) return "dsrc";
     if (this.cur) return `wait-${this.cur.step}`;
+    // A B8 for an OBU out of range belongs to no transaction: its answer is still awaited.
+    if (this.link.pending?.frame.type === "B8") return "wait-b8";
     return undefined;
   }
 
@@ -220,7 +222,8 @@ export class DsrcTransactions {
 
   /** An empty ack answered the pending frame. */
   onAck(answered: Pending): void {
-    if (answered.frame.type === "B0") this.trySearch();
+    // B0, or a frame of no transaction (a B8 for an OBU out of range): search again.
+    if (!answered.v) this.trySearch();
     else if (this.cur && this.cur.v.phase === "left")
       this.end(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
   }
@@ -232,16 +235,24 @@ export class DsrcTransactions {
     else this.trySearch();
   }
 
-  onC1(obuId: string, answersB0: boolean): string | undefined {
-    if (answersB0) {
+  onC1(obuId: string, answer: LaneAnswer): string | undefined {
+    if (answer.pending?.frame.type === "B0") {
+      answer.take();
       this.trySearch();
       return undefined;
     }
     const t = this.cur;
-    if (!t) return "ignored: C1 with no OBU in transaction";
+    if (!t) {
+      if (!answer.pending) return "ignored: C1 with no OBU in transaction";
+      // It answers a frame of no transaction (a B8 for an OBU out of range): search again.
+      answer.take();
+      this.trySearch();
+      return undefined;
+    }
     if (obuId !== t.v.m.obu.obuId) return `ignored: C1 for OBU ${obuId}, current OBU is ${t.v.m.obu.obuId}`;
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     if (t.error) {
+      answer.take();
       this.end("failed", `C1 after ${t.frame?.type} error`);
       return undefined;
     }
@@ -249,11 +260,13 @@ export class DsrcTransactions {
     const dsrcMs = this.ctx.timing.dsrcMs;
     switch (t.step) {
       case "b2":
+        answer.take();
         t.step = "b3";
         this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
         if (this.traffic.fault(v, "leave-before-b3")) this.traffic.leave(v);
         return undefined;
       case "b3":
+        answer.take();
         t.step = "b4";
         this.air(dsrcMs.b4 + this.slowFor(v, "B4"), () => this.emitObuFrame("B4"));
         if (this.traffic.fault(v, "leave-before-b4")) this.traffic.leave(v);
@@ -262,19 +275,20 @@ export class DsrcTransactions {
         return "ignored: C1 is not legal after B4 (C6, C3 or C2 expected)";
       case "b5":
       case "b8":
-        if (this.link.pending?.v === v) this.link.dropPending();
+        answer.take();
         this.end(t.paid ? "traded" : "failed", `C1 after ${t.step.toUpperCase()}`);
         return undefined;
     }
   }
 
-  onC2(obuId: string, stopType: number, mode: RsuMode): string | undefined {
+  onC2(obuId: string, stopType: number, mode: RsuMode, answer: LaneAnswer): string | undefined {
     const t = this.cur;
     if (stopType === 2) {
       if (!t || obuId !== t.v.m.obu.obuId) return `ignored: C2 resend for OBU ${obuId}, not the current OBU`;
       if ((t.step !== "b3" && t.step !== "b4") || this.busy !== undefined || !t.frame) {
         return `ignored: C2 resend is only legal after B3 or B4 (mode ${mode})`;
       }
+      answer.take();
       const frame = t.frame;
       const step = t.step;
       // A new RSCTL/SEQ: the lane asked for it, so it must not look like a retransmission it already saw.
@@ -284,12 +298,21 @@ export class DsrcTransactions {
       return "resend current frame";
     }
     // StopType 1 (and the dialect types 3/4): end, release, search again. The OBUID is not checked.
-    if (!t) return "no OBU in transaction: nothing to stop";
+    answer.take();
+    if (!t) {
+      // It may have answered a frame of no transaction (a B8 for an OBU out of range): search again.
+      this.trySearch();
+      return "no OBU in transaction: nothing to stop";
+    }
     this.end(t.paid ? "traded" : t.error ? "failed" : "stopped", `C2 stop type ${stopType}`);
     return undefined;
   }
 
-  onPurchase(f: Extract<Frame, { type: "C6" | "C3" }>, mode: RsuMode): string | undefined {
+  onPurchase(
+    f: Extract<Frame, { type: "C6" | "C3" }>,
+    mode: RsuMode,
+    answer: LaneAnswer,
+  ): string | undefined {
     const t = this.cur;
     if (!t) return `ignored: ${f.type} with no OBU in transaction`;
     if (f.obuId !== t.v.m.obu.obuId)
@@ -297,6 +320,7 @@ export class DsrcTransactions {
     if (t.step !== "b4" || this.busy !== undefined)
       return `ignored: ${f.type} is only legal after B4 (mode ${mode})`;
     if (t.error) return `ignored: ${f.type} after a B4 error`;
+    answer.take();
     const v = t.v;
     t.step = "b5";
     const req = this.purchases.request(f);
@@ -377,8 +401,9 @@ export class DsrcTransactions {
     this.link.sendInfo(t.frame, v, obuId);
   }
 
-  onC8(obuId: string, epSerial: number): string | undefined {
+  onC8(obuId: string, epSerial: number, answer: LaneAnswer): string | undefined {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
+    answer.take();
     const v = this.traffic.inZone(obuId);
     if (this.cur && this.cur.v !== v) this.end("aborted", "C8 for another OBU");
     const dsrcMs = this.ctx.timing.dsrcMs;
