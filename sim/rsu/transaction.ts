@@ -94,7 +94,9 @@ export class DsrcTransactions {
 
   /** The RSU is on the air for `ms` (DSRC, or its PSAM self-test after C0), then runs `fn`. */
   air(ms: number, fn: () => void): void {
-    if (this.busy !== undefined) this.ctx.cancel(this.busy);
+    // One thing on the air at a time: a second timer would cancel the first, and what that one was to
+    // send (the next OBU's B2 of a search just started) would never go out. Every caller checks first.
+    if (this.busy !== undefined) throw new Error("RSU already on the air");
     this.busy = this.ctx.after(ms, () => {
       this.busy = undefined;
       fn();
@@ -187,7 +189,8 @@ export class DsrcTransactions {
     return false;
   }
 
-  private end(outcome: VehicleOutcome, detail?: string): void {
+  /** Ends the current transaction; then searches for the next OBU unless `search` is false. */
+  private end(outcome: VehicleOutcome, detail?: string, search = true): void {
     const t = this.cur;
     if (!t) return;
     const v = t.v;
@@ -207,7 +210,7 @@ export class DsrcTransactions {
       detail,
     });
     this.traffic.maybeComplete(v);
-    this.trySearch();
+    if (search) this.trySearch();
     this.host.updateMode();
   }
 
@@ -403,16 +406,25 @@ export class DsrcTransactions {
 
   onC8(obuId: string, epSerial: number, answer: LaneAnswer): string | undefined {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
-    answer.take();
-    const v = this.traffic.inZone(obuId);
-    if (this.cur && this.cur.v !== v) this.end("aborted", "C8 for another OBU");
+    const cur = this.cur;
+    // The current transaction's OBU even when it has left (a purchase torn before the debit), else an
+    // OBU in range.
+    const v = cur?.v.m.obu.obuId === obuId ? cur.v : this.traffic.inZone(obuId);
     const dsrcMs = this.ctx.timing.dsrcMs;
     if (!v) {
+      // Out of range: the transaction with another OBU goes on, its frame still repeated.
+      if (cur)
+        return `ignored: C8 for OBU ${obuId}, out of range, while in a transaction with OBU ${cur.v.m.obu.obuId}`;
+      answer.take();
       this.air(dsrcMs.b8, () =>
         this.link.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
       );
       return "OBU not in range: B8 ErrorCode 01";
     }
+    answer.take();
+    // The RSU turns to the C8's OBU: a transaction with another OBU ends here, and no search starts
+    // (its air time would be cut short by the B8's below; the search resumes when the B8 is answered).
+    if (cur && cur.v !== v) this.end("aborted", "C8 for another OBU", false);
     if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
     const t = this.cur;
     t.step = "b8";
