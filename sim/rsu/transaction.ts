@@ -430,6 +430,7 @@ export class DsrcTransactions {
     t.step = "b8";
     this.air(dsrcMs.b8 + this.slowFor(v, "B8"), () => {
       if (this.cur !== t) return;
+      if (this.preSendFaults(v, "B8")) return;
       const card = this.purchases.cardOf(v);
       const proof = v.phase === "in-zone" ? card?.transactionProve(epSerial) : undefined;
       if (!card || v.phase !== "in-zone") {

@@ -187,6 +187,47 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     ]);
   });
 
+  it("reboot before B8: the C8's B8 never goes out, the RSU reboots instead", async () => {
+    const { lane, events, frameLog } = await setup(
+      protocol,
+      oneCar([
+        { kind: "b5-lost", lingerMs: 4000 },
+        { kind: "reboot", before: "B8", bootMs: 100 },
+      ]),
+    );
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+    expect(sent(frameLog, "B8")).toHaveLength(0);
+    expect(events.filter((e) => e.type === "fault").map((e) => [e.fault, e.vehicleId])).toEqual([
+      ["b5-lost", "car"],
+      ["reboot", "car"],
+    ]);
+  });
+
+  it("unplug before B8: the port closes as the C8's B8 is due", async () => {
+    const { lane, events, pair } = await setup(
+      protocol,
+      oneCar([
+        { kind: "b5-lost", lingerMs: 4000 },
+        { kind: "unplug", before: "B8", durationMs: 300 },
+      ]),
+    );
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    const down = next(pair.lane.state$, (st) => st.status === "disconnected");
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
+    await until(down);
+    expect(events.filter((e) => e.type === "fault").map((e) => [e.fault, e.vehicleId])).toEqual([
+      ["b5-lost", "car"],
+      ["unplug", "car"],
+    ]);
+  });
+
   it("debit done but B5 lost: money taken, ledger has it, C8 while in range returns the TAC in B8", async () => {
     const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", lingerMs: 3000 }]));
     const { obuId, last } = await toStep(lane, "B4");

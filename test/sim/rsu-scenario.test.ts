@@ -137,6 +137,27 @@ describe("scenario files", () => {
     expect(sim.addVehicle({ id: "added-own", faults: [] }).faults).toEqual([]);
   });
 
+  it("refuses a vehicle fault on B0, which no vehicle's fault can reach, naming the field and what it takes", () => {
+    const expected =
+      "expected one of B2, B3, B4, B5, B8 (a frame the RSU sends for the vehicle's OBU; B0 belongs to no vehicle)";
+    for (const fault of [
+      { kind: "garble", frame: "B0" },
+      { kind: "bad-checksum", frame: "B0" },
+      { kind: "duplicate", frame: "B0" },
+      { kind: "slow", frame: "B0", delayMs: 10 },
+    ])
+      expect(() => parseScenario({ traffic: { vehicles: [{ faults: [fault] }] } })).toThrow(
+        `traffic.vehicles[0].faults[0].frame: ${expected}, got "B0"`,
+      );
+    for (const kind of ["reboot", "unplug"])
+      expect(() => parseScenario({ defaults: { faults: [{ kind, before: "B0" }] } })).toThrow(
+        `defaults.faults[0].before: ${expected}, got "B0"`,
+      );
+    expect(() =>
+      parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "reboot", before: "B8" }] }] } }),
+    ).not.toThrow();
+  });
+
   it("a vehicle needs only plate/class/balance/entry station; the rest has defaults", () => {
     const s = parseScenario({
       traffic: { vehicles: [{ plate: "湘A1", class: 2, balance: 10, entryStation: "0102" }] },
