@@ -469,12 +469,14 @@ class SimulatedRsu implements RsuSimulator {
     this.link.dropPending();
     this.txn.cancelAir();
     this.initialised = true;
-    if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
-    else if (!this.antennaOn) this.armAntennaHint();
-    this.heartbeat.arm();
+    // On the air for B0 before the antenna opens: the search waits for B0's answer (before, opening the
+    // antenna here could start a search whose DSRC timer B0's then cancelled).
     this.txn.air(this.ctx.timing.dsrcMs.init, () =>
       this.link.sendInfo(b0Frame(this.dialect, this.identity), undefined, undefined),
     );
+    if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
+    else if (!this.antennaOn) this.armAntennaHint();
+    this.heartbeat.arm();
     return wasInitialised ? "re-initialise" : undefined;
   }
 

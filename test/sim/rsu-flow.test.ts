@@ -258,6 +258,27 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     },
   );
 
+  it("C0 again with the antenna opened at init and an OBU in the zone: B0, then that OBU's B2 once B0 is answered", async () => {
+    const scenario = { ...ONE, rsu: { antennaOnAtInit: true } } as ScenarioInput;
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    await lane.send(lane.c0());
+    await lane.send({ type: "ACK" }, await until(lane.expectFrame("B0")));
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    // The lane re-initialises mid-transaction: the transaction is aborted, the RSU answers B0 and
+    // searches only once B0 is answered (docs/simulator.md: C1 / ACK to B0).
+    await lane.send(lane.c0());
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+    await lane.send({ type: "ACK" }, b0);
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.frame.obuId).toBe(obuId);
+    await lane.send(lane.c1(obuId), again);
+    expect((await until(lane.expectFrame("B3"))).frame.obuId).toBe(obuId);
+    expect(frameLog.records.filter((r) => r.handling?.startsWith("error"))).toEqual([]);
+    expect(sim.vehicles()[0]?.outcome).toBeUndefined();
+  });
+
   it("an empty ack stops the retransmission", async () => {
     const { lane, sim, frameLog } = await setup(protocol);
     const left = next(sim.events$, (e) => e.type === "left");
