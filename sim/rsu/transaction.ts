@@ -2,8 +2,9 @@
  * The DSRC transaction with one OBU at a time, after the public lane-RSU firmware's RSU_* modes:
  * search -> B2 -(C1)-> B3 -(C1)-> B4 -(C6/C3)-> purchase -> B5 -(C1)-> release, and C8 -> B8. Before
  * each frame the RSU spends `dsrcMs` on the air. A lane frame that is not legal in the current step,
- * or names another OBU, gets nothing and is reported as ignored (with why). The purchase itself, the
- * cards and the ledger are in ./purchase.ts.
+ * or names another OBU, gets nothing and is reported as ignored (with why); it answers nothing, so the
+ * pending frame keeps being repeated (each handler takes the answer only once it accepts the frame).
+ * The purchase itself, the cards and the ledger are in ./purchase.ts.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
@@ -423,7 +424,7 @@ export class DsrcTransactions {
     }
     answer.take();
     // The RSU turns to the C8's OBU: a transaction with another OBU ends here, and no search starts
-    // (its air time would be cut short by the B8's below; the search resumes when the B8 is answered).
+    // (the RSU goes on the air for the B8 below); the search resumes when the B8's transaction ends.
     if (cur && cur.v !== v) this.end("aborted", "C8 for another OBU", false);
     if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
     const t = this.cur;
