@@ -26,6 +26,14 @@ export interface Pending {
   faults: WireFault[];
 }
 
+/** A lane frame as the answer to the pending frame (see `RsuLinkSide.answerOf`). */
+export interface LaneAnswer {
+  /** The pending frame the lane frame answers by content, if any; nothing has changed yet. */
+  readonly pending: Pending | undefined;
+  /** The lane frame is accepted: the pending frame it answers stops being repeated, and is returned. */
+  take(): Pending | undefined;
+}
+
 /** A lane reply carries the received RSCTL/SEQ with its nibbles swapped. */
 export const replySeq = (seq: number): number => ((seq & 0x0f) << 4) | ((seq >> 4) & 0x0f);
 
@@ -189,10 +197,23 @@ export class RsuLinkSide {
   }
 
   /**
+   * `f` as an answer: the pending frame it answers by content (nothing changes yet), and `take()`, which
+   * the handler calls once it accepts `f`. A frame the RSU refuses answers nothing: the pending frame
+   * keeps being repeated (docs/simulator.md, "Modes and what each lane frame gets").
+   */
+  answerOf(f: Frame, seq: number): LaneAnswer {
+    const p = this.pending;
+    return {
+      pending: p && answers(p, f) ? p : undefined,
+      take: () => this.takeAnswer(f, seq),
+    };
+  }
+
+  /**
    * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything),
    * the repetition stops and the pending frame is returned.
    */
-  takeAnswer(f: Frame, seq: number): Pending | undefined {
+  private takeAnswer(f: Frame, seq: number): Pending | undefined {
     const p = this.pending;
     if (!p || !answers(p, f)) return undefined;
     this.dropPending();

@@ -431,8 +431,11 @@ class SimulatedRsu implements RsuSimulator {
     if (f.type === "C0") return this.onC0(f);
     if (!this.initialised) return `ignored: RSU not initialised (needs C0), got ${f.type}`;
     if (this.link.isRepeatOfLastAnswer(f, seq)) return "ignored: repeat of the answer to the previous frame";
-    const answered = this.link.takeAnswer(f, seq);
+    // Only a frame the transaction accepts stops the repetition of the pending frame it answers (each
+    // handler takes the answer once it has checked the frame): one it ignores leaves it repeating.
+    const answer = this.link.answerOf(f, seq);
     if (f.type === "ACK") {
+      const answered = answer.take();
       if (!answered) return "ignored: empty ack with nothing to acknowledge";
       this.txn.onAck(answered);
       return `acknowledges ${answered.frame.type}`;
@@ -440,16 +443,16 @@ class SimulatedRsu implements RsuSimulator {
     const mode = this.mode;
     switch (f.type) {
       case "C1":
-        return this.txn.onC1(f.obuId, answered?.frame.type === "B0");
+        return this.txn.onC1(f.obuId, answer);
       case "C2":
-        return this.txn.onC2(f.obuId, f.stopType, mode);
+        return this.txn.onC2(f.obuId, f.stopType, mode, answer);
       case "C3":
       case "C6":
-        return this.txn.onPurchase(f, mode);
+        return this.txn.onPurchase(f, mode, answer);
       case "C4":
         return this.onC4(f.controlType);
       case "C8":
-        return this.txn.onC8(f.obuId, f.epSerial);
+        return this.txn.onC8(f.obuId, f.epSerial, answer);
       case "CF":
         return undefined;
       default:
@@ -470,12 +473,14 @@ class SimulatedRsu implements RsuSimulator {
     this.link.dropPending();
     this.txn.cancelAir();
     this.initialised = true;
-    if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
-    else if (!this.antennaOn) this.armAntennaHint();
-    this.heartbeat.arm();
+    // On the air for B0 before the antenna opens: the search waits for B0's answer (before, opening the
+    // antenna here could start a search whose DSRC timer B0's then cancelled).
     this.txn.air(this.ctx.timing.dsrcMs.init, () =>
       this.link.sendInfo(b0Frame(this.dialect, this.identity), undefined, undefined),
     );
+    if (this.scenario.rsu?.antennaOnAtInit) this.setAntenna(true);
+    else if (!this.antennaOn) this.armAntennaHint();
+    this.heartbeat.arm();
     return wasInitialised ? "re-initialise" : undefined;
   }
 

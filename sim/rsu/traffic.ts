@@ -120,7 +120,8 @@ export class Traffic {
       throw new Error(`addVehicle: ${i?.path.join(".") || "spec"}: ${i?.message ?? "invalid"}`);
     }
     const merged = mergeSpecs(this.scenario.defaults as never, parsed.data as never);
-    merged.faults = parsed.data.faults ?? [];
+    // Its own faults, else `defaults.faults`; an added vehicle draws no random faults.
+    merged.faults ??= [];
     const index = 1000 + this.enterCounter + this.extraAdded++;
     const model = buildVehicle(merged, index, parsed.data.at ?? 0, this.buildCtx);
     if (!spec.id) model.id = `added${this.extraAdded}`;

@@ -2,8 +2,9 @@
  * The DSRC transaction with one OBU at a time, after the public lane-RSU firmware's RSU_* modes:
  * search -> B2 -(C1)-> B3 -(C1)-> B4 -(C6/C3)-> purchase -> B5 -(C1)-> release, and C8 -> B8. Before
  * each frame the RSU spends `dsrcMs` on the air. A lane frame that is not legal in the current step,
- * or names another OBU, gets nothing and is reported as ignored (with why). The purchase itself, the
- * cards and the ledger are in ./purchase.ts.
+ * or names another OBU, gets nothing and is reported as ignored (with why); it answers nothing, so the
+ * pending frame keeps being repeated (each handler takes the answer only once it accepts the frame).
+ * The purchase itself, the cards and the ledger are in ./purchase.ts.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
@@ -14,7 +15,7 @@ import { TRANS_TYPE } from "../card/sim-card.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
-import type { Pending, RsuLinkSide } from "./link.js";
+import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
 import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
 import {
   type B5ShortFacts,
@@ -77,6 +78,8 @@ export class DsrcTransactions {
   mode(): RsuMode | undefined {
     if (this.busy !== undefined) return "dsrc";
     if (this.cur) return `wait-${this.cur.step}`;
+    // A B8 for an OBU out of range belongs to no transaction: its answer is still awaited.
+    if (this.link.pending?.frame.type === "B8") return "wait-b8";
     return undefined;
   }
 
@@ -95,7 +98,9 @@ export class DsrcTransactions {
 
   /** The RSU is on the air for `ms` (DSRC, or its PSAM self-test after C0), then runs `fn`. */
   air(ms: number, fn: () => void): void {
-    if (this.busy !== undefined) this.ctx.cancel(this.busy);
+    // One thing on the air at a time: a second timer would cancel the first, and what that one was to
+    // send (the next OBU's B2 of a search just started) would never go out. Every caller checks first.
+    if (this.busy !== undefined) throw new Error("RSU already on the air");
     this.busy = this.ctx.after(ms, () => {
       this.busy = undefined;
       fn();
@@ -188,7 +193,8 @@ export class DsrcTransactions {
     return false;
   }
 
-  private end(outcome: VehicleOutcome, detail?: string): void {
+  /** Ends the current transaction; then searches for the next OBU unless `search` is false. */
+  private end(outcome: VehicleOutcome, detail?: string, search = true): void {
     const t = this.cur;
     if (!t) return;
     const v = t.v;
@@ -208,7 +214,7 @@ export class DsrcTransactions {
       detail,
     });
     this.traffic.maybeComplete(v);
-    this.trySearch();
+    if (search) this.trySearch();
     this.host.updateMode();
   }
 
@@ -223,7 +229,8 @@ export class DsrcTransactions {
 
   /** An empty ack answered the pending frame. */
   onAck(answered: Pending): void {
-    if (answered.frame.type === "B0") this.trySearch();
+    // B0, or a frame of no transaction (a B8 for an OBU out of range): search again.
+    if (!answered.v) this.trySearch();
     else if (this.cur && this.cur.v.phase === "left")
       this.end(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
   }
@@ -235,16 +242,24 @@ export class DsrcTransactions {
     else this.trySearch();
   }
 
-  onC1(obuId: string, answersB0: boolean): string | undefined {
-    if (answersB0) {
+  onC1(obuId: string, answer: LaneAnswer): string | undefined {
+    if (answer.pending?.frame.type === "B0") {
+      answer.take();
       this.trySearch();
       return undefined;
     }
     const t = this.cur;
-    if (!t) return "ignored: C1 with no OBU in transaction";
+    if (!t) {
+      if (!answer.pending) return "ignored: C1 with no OBU in transaction";
+      // It answers a frame of no transaction (a B8 for an OBU out of range): search again.
+      answer.take();
+      this.trySearch();
+      return undefined;
+    }
     if (obuId !== t.v.m.obu.obuId) return `ignored: C1 for OBU ${obuId}, current OBU is ${t.v.m.obu.obuId}`;
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     if (t.error) {
+      answer.take();
       this.end("failed", `C1 after ${t.frame?.type} error`);
       return undefined;
     }
@@ -252,11 +267,13 @@ export class DsrcTransactions {
     const dsrcMs = this.ctx.timing.dsrcMs;
     switch (t.step) {
       case "b2":
+        answer.take();
         t.step = "b3";
         this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
         if (this.traffic.fault(v, "leave-before-b3")) this.traffic.leave(v);
         return undefined;
       case "b3":
+        answer.take();
         t.step = "b4";
         this.air(dsrcMs.b4 + this.slowFor(v, "B4"), () => this.emitObuFrame("B4"));
         if (this.traffic.fault(v, "leave-before-b4")) this.traffic.leave(v);
@@ -265,19 +282,20 @@ export class DsrcTransactions {
         return "ignored: C1 is not legal after B4 (C6, C3 or C2 expected)";
       case "b5":
       case "b8":
-        if (this.link.pending?.v === v) this.link.dropPending();
+        answer.take();
         this.end(t.paid ? "traded" : "failed", `C1 after ${t.step.toUpperCase()}`);
         return undefined;
     }
   }
 
-  onC2(obuId: string, stopType: number, mode: RsuMode): string | undefined {
+  onC2(obuId: string, stopType: number, mode: RsuMode, answer: LaneAnswer): string | undefined {
     const t = this.cur;
     if (stopType === 2) {
       if (!t || obuId !== t.v.m.obu.obuId) return `ignored: C2 resend for OBU ${obuId}, not the current OBU`;
       if ((t.step !== "b3" && t.step !== "b4") || this.busy !== undefined || !t.frame) {
         return `ignored: C2 resend is only legal after B3 or B4 (mode ${mode})`;
       }
+      answer.take();
       const frame = t.frame;
       const step = t.step;
       // A new RSCTL/SEQ: the lane asked for it, so it must not look like a retransmission it already saw.
@@ -287,12 +305,21 @@ export class DsrcTransactions {
       return "resend current frame";
     }
     // StopType 1 (and the dialect types 3/4): end, release, search again. The OBUID is not checked.
-    if (!t) return "no OBU in transaction: nothing to stop";
+    answer.take();
+    if (!t) {
+      // It may have answered a frame of no transaction (a B8 for an OBU out of range): search again.
+      this.trySearch();
+      return "no OBU in transaction: nothing to stop";
+    }
     this.end(t.paid ? "traded" : t.error ? "failed" : "stopped", `C2 stop type ${stopType}`);
     return undefined;
   }
 
-  onPurchase(f: Extract<Frame, { type: "C6" | "C3" }>, mode: RsuMode): string | undefined {
+  onPurchase(
+    f: Extract<Frame, { type: "C6" | "C3" }>,
+    mode: RsuMode,
+    answer: LaneAnswer,
+  ): string | undefined {
     const t = this.cur;
     if (!t) return `ignored: ${f.type} with no OBU in transaction`;
     if (f.obuId !== t.v.m.obu.obuId)
@@ -300,6 +327,7 @@ export class DsrcTransactions {
     if (t.step !== "b4" || this.busy !== undefined)
       return `ignored: ${f.type} is only legal after B4 (mode ${mode})`;
     if (t.error) return `ignored: ${f.type} after a B4 error`;
+    answer.take();
     const v = t.v;
     t.step = "b5";
     const req = this.purchases.request(f);
@@ -410,22 +438,33 @@ export class DsrcTransactions {
     this.link.sendInfo(t.frame, v, obuId);
   }
 
-  onC8(obuId: string, epSerial: number): string | undefined {
+  onC8(obuId: string, epSerial: number, answer: LaneAnswer): string | undefined {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
-    const v = this.traffic.inZone(obuId);
-    if (this.cur && this.cur.v !== v) this.end("aborted", "C8 for another OBU");
+    const cur = this.cur;
+    // The current transaction's OBU even when it has left (a purchase torn before the debit), else an
+    // OBU in range.
+    const v = cur?.v.m.obu.obuId === obuId ? cur.v : this.traffic.inZone(obuId);
     const dsrcMs = this.ctx.timing.dsrcMs;
     if (!v) {
+      // Out of range: the transaction with another OBU goes on, its frame still repeated.
+      if (cur)
+        return `ignored: C8 for OBU ${obuId}, out of range, while in a transaction with OBU ${cur.v.m.obu.obuId}`;
+      answer.take();
       this.air(dsrcMs.b8, () =>
         this.link.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
       );
       return "OBU not in range: B8 ErrorCode 01";
     }
+    answer.take();
+    // The RSU turns to the C8's OBU: a transaction with another OBU ends here, and no search starts
+    // (the RSU goes on the air for the B8 below); the search resumes when the B8's transaction ends.
+    if (cur && cur.v !== v) this.end("aborted", "C8 for another OBU", false);
     if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
     const t = this.cur;
     t.step = "b8";
     this.air(dsrcMs.b8 + this.slowFor(v, "B8"), () => {
       if (this.cur !== t) return;
+      if (this.preSendFaults(v, "B8")) return;
       const card = this.purchases.cardOf(v);
       const proof = v.phase === "in-zone" ? card?.transactionProve(epSerial) : undefined;
       if (!card || v.phase !== "in-zone") {

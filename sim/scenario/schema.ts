@@ -29,8 +29,16 @@ const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v
 });
 const ms = z.number().nonnegative();
 
-/** RSU information frames a per-frame fault can target. */
-export const FaultFrame = z.enum(["B0", "B2", "B3", "B4", "B5", "B8"]);
+/**
+ * RSU information frames a vehicle's per-frame fault can target: those the RSU sends for the vehicle's
+ * OBU. B0 is not one (it belongs to no vehicle), so a fault on it could never fire.
+ */
+export const FaultFrame = z.enum(["B2", "B3", "B4", "B5", "B8"], {
+  error: (i) =>
+    `expected one of B2, B3, B4, B5, B8 (a frame the RSU sends for the vehicle's OBU${
+      i.input === "B0" ? "; B0 belongs to no vehicle" : ""
+    }), got ${JSON.stringify(i.input)}`,
+});
 export type FaultFrame = z.infer<typeof FaultFrame>;
 
 export const VehicleFaultSchema = z.discriminatedUnion("kind", [
@@ -67,11 +75,11 @@ export const VehicleFaultSchema = z.discriminatedUnion("kind", [
   /** Extra delay before `frame` (all of this vehicle's frames when omitted). */
   z.strictObject({ kind: z.literal("slow"), frame: FaultFrame.optional(), delayMs: ms }),
   /** The RSU reboots instead of sending `frame`: B0 with RSCTL 0x98 after `bootMs`, needs C0 again. */
-  z.strictObject({ kind: z.literal("reboot"), before: FaultFrame.exclude(["B0"]), bootMs: ms.optional() }),
+  z.strictObject({ kind: z.literal("reboot"), before: FaultFrame, bootMs: ms.optional() }),
   /** The RSU's port closes instead of sending `frame`, and reopens `durationMs` later. */
   z.strictObject({
     kind: z.literal("unplug"),
-    before: FaultFrame.exclude(["B0"]),
+    before: FaultFrame,
     durationMs: ms.default(2000),
   }),
 ]);
@@ -239,7 +247,10 @@ export const ScenarioSchema = z.strictObject({
     .optional(),
   faults: z
     .strictObject({
-      /** Per-vehicle probabilities, drawn from the seed for every vehicle without explicit faults. */
+      /**
+       * Per-vehicle probabilities, drawn from the seed for every scenario vehicle with no faults of its
+       * own, in `defaults` or in the random template (not for `addVehicle`).
+       */
       random: RandomFaultRates.optional(),
       /** RSU-level faults at times (ms after the antenna first opens). */
       events: z.array(RsuEventSchema).optional(),

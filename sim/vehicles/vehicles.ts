@@ -286,7 +286,8 @@ export class TrafficPlan {
     this.explicit = (scenario.traffic?.vehicles ?? []).map((v, i) => {
       at = v.at ?? (i === 0 ? 0 : at + gap);
       const spec = mergeSpecs(scenario.defaults as Partial<Fields>, v as Partial<Fields>);
-      if (!v.faults) spec.faults = drawRandomFaults(scenario.faults?.random, this.faultRng);
+      // The vehicle's own faults, else `defaults.faults` (both in spec), else a random draw.
+      if (!spec.faults) spec.faults = drawRandomFaults(scenario.faults?.random, this.faultRng);
       return buildVehicle(spec, i, at, ctx);
     });
     this.explicit.sort((a, b) => a.at - b.at || a.index - b.index);

@@ -97,6 +97,137 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(b8.frame.errorCode).toBe(1);
   });
 
+  it.each(["C2", "C1"] as const)(
+    "C8 for an OBU that left during the debit, another OBU waiting: B8 01, %s ends the torn one, the next gets its B2",
+    async (answer) => {
+      const scenario = {
+        startTime: "2025-01-02T10:00:00+08:00",
+        traffic: {
+          vehicles: [
+            { id: "torn", at: 0, balance: 5000, zoneMs: 5000, faults: ["leave-during-debit"] },
+            { id: "next", at: 50, balance: 5000, zoneMs: 5000 },
+          ],
+        },
+      } as ScenarioInput;
+      const { lane, sim, events } = await setup(protocol, scenario);
+      const { obuId, last } = await toStep(lane, "B4");
+      await lane.send(lane.c6(last.frame, 700, PT), last);
+      const b5 = await until(lane.expectFrame("B5"));
+      expect(b5.frame).toMatchObject({ obuId, errorCode: 1 });
+      const tornEnded = next(sim.events$, (e) => e.type === "ended" && e.vehicleId === "torn");
+      // docs/protocol.md §6: the lane asks C8 with the serial the uncertain B5 reported.
+      await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toMatchObject({ obuId, errorCode: 1 });
+      await lane.send(answer === "C2" ? lane.c2(obuId, 1) : lane.c1(obuId), b8);
+      expect(await until(tornEnded)).toMatchObject({
+        outcome: "failed",
+        detail: answer === "C2" ? "C2 stop type 1" : "C1 after B8 error",
+      });
+      // The waiting OBU's transaction starts only now, and goes on.
+      const b2 = await until(lane.expectFrame("B2"));
+      const nextObu = sim.vehicles().find((v) => v.id === "next")?.obuId;
+      expect(b2.frame.obuId).toBe(nextObu);
+      await lane.send(lane.c1(nextObu as string), b2);
+      expect((await until(lane.expectFrame("B3"))).frame.obuId).toBe(nextObu);
+      expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome])).toEqual([
+        ["torn", "failed"],
+      ]);
+    },
+  );
+
+  it("C8 for an OBU out of range during another OBU's transaction is ignored; that transaction goes on", async () => {
+    const { lane, frameLog } = await setup(protocol, oneCar([]));
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c8("0badcafe", 1));
+    // B2 still repeated (same RSCTL/SEQ), no B8; the lane's C1 to it moves the transaction on.
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.wire.seq).toBe(b2.wire.seq);
+    expect(frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "C8")?.handling).toBe(
+      `ignored: C8 for OBU 0badcafe, out of range, while in a transaction with OBU ${obuId}`,
+    );
+    await lane.send(lane.c1(obuId), again);
+    expect((await until(lane.expectFrame("B3"))).frame.obuId).toBe(obuId);
+    expect(sent(frameLog, "B8")).toHaveLength(0);
+  });
+
+  it("C8 for an OBU in range during another OBU's transaction: that one is aborted, B8 00, then searched again", async () => {
+    const scenario = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: {
+        vehicles: [
+          { id: "lost", at: 0, balance: 5000, zoneMs: 8000, faults: [{ kind: "b5-lost", lingerMs: 5000 }] },
+          { id: "other", at: 50, balance: 5000, zoneMs: 8000 },
+        ],
+      },
+    } as ScenarioInput;
+    const { lane, sim, events } = await setup(protocol, scenario);
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 700, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(1);
+    // The lane is late: the RSU gives up on the B5 and serves the next OBU.
+    const otherObu = sim.vehicles().find((v) => v.id === "other")?.obuId as string;
+    const b2 = await until(lane.expectFrame("B2"));
+    expect(b2.frame.obuId).toBe(otherObu);
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number));
+    const b8 = await until(lane.expectFrame("B8"));
+    expect(b8.frame).toMatchObject({ obuId, errorCode: 0, tac: sim.ledger()[0]?.tac });
+    await lane.send(lane.c1(obuId), b8);
+    // The aborted OBU is searched again: a new B2 for it.
+    const b2again = await until(lane.expectFrame("B2"));
+    expect(b2again.frame.obuId).toBe(otherObu);
+    expect(b2again.wire.seq).not.toBe(b2.wire.seq);
+    expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome, e.detail])).toEqual([
+      ["lost", "gave-up", "no answer to B5"],
+      ["other", "aborted", "C8 for another OBU"],
+      ["lost", "traded", "C1 after B8"],
+    ]);
+  });
+
+  it("reboot before B8: the C8's B8 never goes out, the RSU reboots instead", async () => {
+    const { lane, events, frameLog } = await setup(
+      protocol,
+      oneCar([
+        { kind: "b5-lost", lingerMs: 4000 },
+        { kind: "reboot", before: "B8", bootMs: 100 },
+      ]),
+    );
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+    expect(sent(frameLog, "B8")).toHaveLength(0);
+    expect(events.filter((e) => e.type === "fault").map((e) => [e.fault, e.vehicleId])).toEqual([
+      ["b5-lost", "car"],
+      ["reboot", "car"],
+    ]);
+  });
+
+  it("unplug before B8: the port closes as the C8's B8 is due", async () => {
+    const { lane, events, pair } = await setup(
+      protocol,
+      oneCar([
+        { kind: "b5-lost", lingerMs: 4000 },
+        { kind: "unplug", before: "B8", durationMs: 300 },
+      ]),
+    );
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    const down = next(pair.lane.state$, (st) => st.status === "disconnected");
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number), b5);
+    await until(down);
+    expect(events.filter((e) => e.type === "fault").map((e) => [e.fault, e.vehicleId])).toEqual([
+      ["b5-lost", "car"],
+      ["unplug", "car"],
+    ]);
+  });
+
   it("debit done but B5 lost: money taken, ledger has it, C8 while in range returns the TAC in B8", async () => {
     const { lane, sim } = await setup(protocol, oneCar([{ kind: "b5-lost", lingerMs: 3000 }]));
     const { obuId, last } = await toStep(lane, "B4");

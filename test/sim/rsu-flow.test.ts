@@ -182,6 +182,103 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(sim.ledger()).toHaveLength(0);
   });
 
+  it("a lane frame the RSU ignores answers nothing: C2 stop type 2 to B2 leaves B2 repeating, then given up", async () => {
+    const { lane, sim, frameLog } = await setup(protocol);
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c2(obuId, 2), b2);
+    expect(await until(illegal)).toMatchObject({
+      frame: "C2",
+      handling: "ignored: C2 resend is only legal after B3 or B4 (mode wait-b2)",
+    });
+    expect(await until(gaveUp)).toMatchObject({ frame: "B2", obuId });
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B2" });
+    expect(sentTo(frameLog, "B2", obuId).map((r) => r.note)).toEqual([
+      undefined,
+      "retransmit",
+      "retransmit",
+      "retransmit",
+    ]);
+    expect(sim.mode).toBe("search");
+  });
+
+  it("C6 to a B4 error is ignored: B4 keeps being repeated, is given up, and the RSU searches again", async () => {
+    const noCard: ScenarioInput = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: { vehicles: [{ id: "nocard", zoneMs: 8000, card: { present: false } }] },
+    };
+    // legacy: heartbeats every second, which wait while an OBU is served
+    const { lane, sim, frameLog } = await setup(protocol, noCard, { timing: { heartbeatMs: 1000 } });
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const { b4, obuId } = await walkToB4(lane);
+    expect(b4.frame.errorCode).toBe(0x11);
+    // The C6 a lane would build for a card (the B4 error has none).
+    const card = { issuerId: "00".repeat(8), cardNetwork: "4301", vehicleClass: 1, plate: "" };
+    const withCard = { ...b4.frame, issuerInfo: card } as unknown as typeof b4.frame;
+    await lane.send(lane.c6(withCard, 800, PURCHASE_TIME), b4);
+    expect(await until(illegal)).toMatchObject({ frame: "C6", handling: "ignored: C6 after a B4 error" });
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B4" });
+    expect(sentTo(frameLog, "B4", obuId).map((r) => r.note)).toEqual([
+      undefined,
+      "retransmit",
+      "retransmit",
+      "retransmit",
+    ]);
+    expect(sim.mode).toBe("search");
+    // Not silent: the next heartbeat goes out (legacy ones only while no OBU is served).
+    lane.drain();
+    await until(lane.expectFrame("HB", 2000));
+  });
+
+  it.each(["C1", "C2", "ACK"] as const)(
+    "%s to a B8 for an OBU out of range, with no transaction: the RSU searches again",
+    async (answer) => {
+      const { lane, sim } = await setup(protocol);
+      await lane.send(lane.c0());
+      const b0 = await until(lane.expectFrame("B0"));
+      await lane.send({ type: "ACK" }, b0);
+      await lane.send(lane.c8("0badcafe", 1));
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toMatchObject({ obuId: "0badcafe", errorCode: 1 });
+      // The vehicle enters while the B8 awaits its answer: no search yet.
+      const entered = next(sim.events$, (e) => e.type === "entered");
+      await lane.send(lane.c4(true));
+      await until(entered);
+      expect(sim.mode).toBe("wait-b8");
+      const reply =
+        answer === "C1" ? lane.c1("0badcafe") : answer === "C2" ? lane.c2("0badcafe", 1) : { type: "ACK" };
+      await lane.send(reply as Frame, b8);
+      const b2 = await until(lane.expectFrame("B2"));
+      expect(b2.frame.obuId).toBe(sim.vehicles()[0]?.obuId);
+    },
+  );
+
+  it("C0 again with the antenna opened at init and an OBU in the zone: B0, then that OBU's B2 once B0 is answered", async () => {
+    const scenario = { ...ONE, rsu: { antennaOnAtInit: true } } as ScenarioInput;
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    await lane.send(lane.c0());
+    await lane.send({ type: "ACK" }, await until(lane.expectFrame("B0")));
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    // The lane re-initialises mid-transaction: the transaction is aborted, the RSU answers B0 and
+    // searches only once B0 is answered (docs/simulator.md: C1 / ACK to B0).
+    await lane.send(lane.c0());
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+    await lane.send({ type: "ACK" }, b0);
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.frame.obuId).toBe(obuId);
+    await lane.send(lane.c1(obuId), again);
+    expect((await until(lane.expectFrame("B3"))).frame.obuId).toBe(obuId);
+    expect(frameLog.records.filter((r) => r.handling?.startsWith("error"))).toEqual([]);
+    expect(sim.vehicles()[0]?.outcome).toBeUndefined();
+  });
+
   it("an empty ack stops the retransmission", async () => {
     const { lane, sim, frameLog } = await setup(protocol);
     const left = next(sim.events$, (e) => e.type === "left");

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
 import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import { Rng } from "../../sim/rsu/clock.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
 import {
@@ -10,6 +12,7 @@ import {
   parseScenarioYaml,
   type ScenarioInput,
 } from "../../sim/scenario/schema.js";
+import { TrafficPlan } from "../../sim/vehicles/vehicles.js";
 import { Tariff } from "../../src/tariff/tariff.js";
 import { until } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
@@ -87,6 +90,72 @@ describe("scenario files", () => {
     expect(() =>
       parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "garble", frame: "B9" }] }] } }),
     ).toThrow(/traffic\.vehicles\[0\]\.faults\[0\]\.frame/);
+  });
+
+  it("defaults.faults reach every vehicle without faults of its own; its own (even []) win, random draws last", async () => {
+    const scenario = parseScenario({
+      defaults: { faults: ["leave-before-b3"] },
+      traffic: {
+        vehicles: [
+          { id: "plain" },
+          { id: "own", faults: [{ kind: "slow", delayMs: 5 }] },
+          { id: "none", faults: [] },
+        ],
+        random: { ratePerMinute: 60, count: 1, template: { id: "random" } },
+      },
+      // would give every vehicle a leave-during-debit if it were drawn
+      faults: { random: { "leave-during-debit": 1 } },
+    });
+    const plan = new TrafficPlan(
+      scenario,
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    );
+    const faults: Record<string, unknown> = {};
+    for (let m = plan.next(); m; m = plan.next()) faults[m.id] = m.faults;
+    expect(faults).toEqual({
+      plain: [{ kind: "leave-before-b3" }],
+      own: [{ kind: "slow", delayMs: 5 }],
+      none: [],
+      random: [{ kind: "leave-before-b3" }],
+    });
+    // Without defaults.faults, a vehicle with no faults of its own gets the random draw.
+    const drawn = new TrafficPlan(
+      parseScenario({
+        traffic: { vehicles: [{ id: "plain" }] },
+        faults: { random: { "leave-during-debit": 1 } },
+      }),
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    ).next();
+    expect(drawn?.faults).toEqual([{ kind: "leave-during-debit" }]);
+    // A vehicle added at run time takes defaults.faults too (and draws none).
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({ transport: pair.device, protocol: "legacy", scenario });
+    cleanup.push(() => sim.stop());
+    expect(sim.addVehicle({ id: "added" }).faults).toEqual([{ kind: "leave-before-b3" }]);
+    expect(sim.addVehicle({ id: "added-own", faults: [] }).faults).toEqual([]);
+  });
+
+  it("refuses a vehicle fault on B0, which no vehicle's fault can reach, naming the field and what it takes", () => {
+    const expected =
+      "expected one of B2, B3, B4, B5, B8 (a frame the RSU sends for the vehicle's OBU; B0 belongs to no vehicle)";
+    for (const fault of [
+      { kind: "garble", frame: "B0" },
+      { kind: "bad-checksum", frame: "B0" },
+      { kind: "duplicate", frame: "B0" },
+      { kind: "slow", frame: "B0", delayMs: 10 },
+    ])
+      expect(() => parseScenario({ traffic: { vehicles: [{ faults: [fault] }] } })).toThrow(
+        `traffic.vehicles[0].faults[0].frame: ${expected}, got "B0"`,
+      );
+    for (const kind of ["reboot", "unplug"])
+      expect(() => parseScenario({ defaults: { faults: [{ kind, before: "B0" }] } })).toThrow(
+        `defaults.faults[0].before: ${expected}, got "B0"`,
+      );
+    expect(() =>
+      parseScenario({ traffic: { vehicles: [{ faults: [{ kind: "reboot", before: "B8" }] }] } }),
+    ).not.toThrow();
   });
 
   it("a vehicle needs only plate/class/balance/entry station; the rest has defaults", () => {
