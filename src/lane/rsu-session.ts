@@ -7,7 +7,15 @@
  *   idle --begin--> awaiting-b0 --B0 ok--> ready
  *   awaiting-b0 --no B0 in initTimeoutMs / B0 not ok / C0 not sent--> retry-wait --initRetryMs--> awaiting-b0
  *   retry-wait --B0 ok (a late answer to our C0)--> ready
- *   ready --unsolicited B0 (reboot)--> awaiting-b0;   any --link down--> down --link up--> idle
+ *   ready --unsolicited B0 (reboot)--> awaiting-b0
+ *   any --link down, port lost--> down --link up--> idle
+ *   ready --link down, port open (the RSU is silent)--> idle;   awaiting-b0 / retry-wait keep their cycle
+ *   retry-wait --link up--> awaiting-b0 at once (after the frames that brought the link back)
+ *
+ * From idle the controller calls begin() once nothing holds C0 (a debit in flight, the recovery's listen
+ * window: C0 resets the RSU, which drops the B5 it owes). A silent RSU on an open port (a keep-open
+ * watchdog trip, docs/link.md "States") keeps getting C0 every initTimeoutMs + initRetryMs: an RSU that
+ * rebooted while the line was dead, or was powered on after the lane, says nothing until it gets one.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { InitParams, RsuCodec, RsuStatus } from "../rsu/driver.js";
@@ -53,10 +61,23 @@ export class RsuSession {
   /** The link is up; C0 waits until `begin()` (the controller may listen for B5 repeats first). */
   linkUp(): void {
     if (this.st === "down") this.st = "idle";
+    // Back from a silence during which C0 went unanswered: the pause before the next C0 ends now. The
+    // timer's task runs after the frame that brought the link back, so a late B0 among them is still taken
+    // as the answer (and then no C0 follows).
+    else if (this.st === "retry-wait") this.retryLater(0);
   }
 
-  linkDown(): void {
+  /**
+   * The link went down. `portOpen`: only the RSU is silent and its port is open (docs/link.md "States"):
+   * a session waiting for B0 keeps sending C0 on its cycle, a ready one goes back to idle (the controller
+   * sends C0 once nothing holds it). Otherwise nothing can be sent: the session waits for the link.
+   */
+  linkDown(portOpen = false): void {
     if (this.st === "stopped") return;
+    if (portOpen) {
+      if (this.st === "ready" || this.st === "down") this.st = "idle";
+      return;
+    }
     this.clearTimer();
     this.st = "down";
   }
@@ -152,9 +173,9 @@ export class RsuSession {
     return undefined;
   }
 
-  private retryLater(): void {
+  private retryLater(ms = this.d.timing.initRetryMs): void {
     this.st = "retry-wait";
-    this.arm(this.d.timing.initRetryMs, () => {
+    this.arm(ms, () => {
       if (this.st === "retry-wait") return this.begin();
     });
   }
