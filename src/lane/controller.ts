@@ -17,8 +17,8 @@
  * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
  * - drain.ts          graceful stop.
  *
- * C0 is held while a debit is in flight (after the link returns, while the RSU is silent on an open port),
- * so the B5 the RSU owes or repeats is not reset away.
+ * C0 is held while a debit is in flight (after the link returns, while the RSU is silent on an open port,
+ * after an unsolicited B0 without a reboot mark), so the B5 the RSU owes or repeats is not reset away.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -563,6 +563,9 @@ export class LaneController {
         await this.recovery.end("the RSU restarted");
         await this.session.begin();
       }
+      // an unsolicited B0 without a reboot mark left the session idle: C0 once no debit is in flight (the
+      // lane may already have been closed for another reason, so no gate change brings this call)
+      await this.maybeInit();
       return;
     }
     const obuId = ev.info.obuId;

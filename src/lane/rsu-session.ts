@@ -7,7 +7,7 @@
  *   idle --begin--> awaiting-b0 --B0 ok--> ready
  *   awaiting-b0 --no B0 in initTimeoutMs / B0 not ok / C0 not sent--> retry-wait --initRetryMs--> awaiting-b0
  *   retry-wait --B0 ok (a late answer to our C0)--> ready
- *   ready --unsolicited B0 (reboot)--> awaiting-b0
+ *   ready --unsolicited B0 (reboot)--> awaiting-b0;   ready --unsolicited B0 (no reboot mark)--> idle
  *   any --link down, port lost--> down --link up--> idle
  *   ready --link down, port open (the RSU is silent)--> idle;   awaiting-b0 / retry-wait keep their cycle
  *   retry-wait --link up--> awaiting-b0 at once (after the frames that brought the link back)
@@ -117,6 +117,8 @@ export class RsuSession {
   /**
    * A B0 arrived (already acknowledged). Returns "restarted" when it came while idle (the controller
    * holds C0) and says the RSU rebooted: whatever the RSU had in flight is gone, C0 should go out now.
+   * One without a reboot mark while ready leaves the session idle: the controller sends C0 once no debit is
+   * in flight.
    */
   async onB0(st: RsuStatus, rebootedFrame: boolean): Promise<"restarted" | undefined> {
     const rebooted = st.rebooted || rebootedFrame;
@@ -132,13 +134,22 @@ export class RsuSession {
         this.d.counters.rsuReboots++;
         return "restarted";
       case "ready": {
-        // An unsolicited B0: the RSU restarted (RSCTL 9X) or re-announced itself. Its antenna is off and
-        // it forgot the lane mode: the lane closes, and C0 goes out again.
-        if (rebooted) this.d.counters.rsuReboots++;
-        this.d.log.warn({ rebooted }, "unsolicited B0: RSU restarted; sending C0 again");
+        // An unsolicited B0: the RSU restarted or re-announced itself. Its antenna is off and it forgot the
+        // lane mode: the lane closes, and C0 goes out again.
         this.st = "idle";
-        await this.begin();
-        await this.d.onLost("rsu-init", rebooted ? "RSU rebooted" : "RSU re-announced (unsolicited B0)");
+        if (rebooted) {
+          // A legacy reboot (RSCTL 9X): nothing it had in flight will be answered; C0 at once.
+          this.d.counters.rsuReboots++;
+          this.d.log.warn("unsolicited B0: RSU rebooted; sending C0 again");
+          await this.begin();
+          await this.d.onLost("rsu-init", "RSU rebooted");
+          return undefined;
+        }
+        // No reboot mark (a national B0 never carries one, docs/protocol.md "Sequence numbers"): the RSU
+        // may still owe the B5 of a debit in flight, which C0 would reset away. The session waits in idle;
+        // the controller sends C0 once no debit is in flight (at once when none is).
+        this.d.log.warn("unsolicited B0 without a reboot mark: lane closed; C0 once no debit is in flight");
+        await this.d.onLost("rsu-init", "RSU re-announced (unsolicited B0)");
         return undefined;
       }
       case "awaiting-b0":
