@@ -28,12 +28,18 @@ export interface LinkState {
   readonly error?: EtcError;
   /** Monotonic ms (the link's clock) when this state began. */
   readonly since: number;
+  /**
+   * Only on a "down" after a keep-open watchdog trip: the port is still open and `send()` works (an RSU
+   * that waits for C0 says nothing until it gets one; the lane keeps sending it, src/lane/rsu-session.ts).
+   */
+  readonly portOpen?: true;
 }
 
 /**
  * What the watchdog does about a silent RSU, per transport kind (the reconnect policy per transport):
- *  - "keep-open": the link goes down and the port stays open; the next valid frame brings it up. A
- *    serial port or a pty: reopening one does not wake an RSU, and an RSU may wait for C0 first.
+ *  - "keep-open": the link goes down (`portOpen: true`) and the port stays open; the next valid frame
+ *    brings it up. A serial port or a pty: reopening one does not wake an RSU, and an RSU may wait for C0
+ *    first.
  *  - "reconnect": close the connection and reconnect with backoff, as after a loss. TCP: silence on a
  *    connection the RSU heartbeats over means a half-open connection (peer rebooted or gone without a
  *    FIN), which the socket itself may not notice for many minutes.
@@ -237,8 +243,8 @@ export class LinkSupervisor {
       this.closeAndReconnect(`${reason}; connection closed to reconnect`);
       return;
     }
-    this.log.warn({ silenceMs: this.watchdogMs }, `RSU silent: link down, ${reason}`);
-    this.setState("down", reason);
+    this.log.warn({ silenceMs: this.watchdogMs }, `RSU silent: link down, ${reason}; the port stays open`);
+    this.setState("down", reason, undefined, true);
   }
 
   /** The watchdog's "reconnect": treat the silence as a loss, close, and reconnect once closed. */
@@ -340,14 +346,21 @@ export class LinkSupervisor {
     }, delay);
   }
 
-  private setState(status: LinkStatus, reason?: string, error?: EtcError): void {
+  private setState(status: LinkStatus, reason?: string, error?: EtcError, portOpen = false): void {
     const prev = this.stateSubject.value;
-    if (prev.status === status && prev.reason === reason && prev.error === error) return;
+    if (
+      prev.status === status &&
+      prev.reason === reason &&
+      prev.error === error &&
+      (prev.portOpen === true) === portOpen
+    )
+      return;
     const next: LinkState = {
       status,
       since: this.now(),
       ...(reason ? { reason } : {}),
       ...(error ? { error } : {}),
+      ...(portOpen ? { portOpen: true as const } : {}),
     };
     this.stateSubject.next(next);
   }

@@ -17,7 +17,8 @@
  * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
  * - drain.ts          graceful stop.
  *
- * C0 is held while a debit is in flight after the link returns, so the RSU's repeated B5 is not reset away.
+ * C0 is held while a debit is in flight (after the link returns, while the RSU is silent on an open port,
+ * after an unsolicited B0 without a reboot mark), so the B5 the RSU owes or repeats is not reset away.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -348,7 +349,9 @@ export class LaneController {
         }),
       ),
       this.o.link.incoming$.subscribe((inc) => this.queue.enqueue(() => this.onFrame(inc))),
-      this.o.link.state$.subscribe((s) => this.queue.enqueue(() => this.onLinkState(s.status, s.reason))),
+      this.o.link.state$.subscribe((s) =>
+        this.queue.enqueue(() => this.onLinkState(s.status, s.reason, s.portOpen === true)),
+      ),
     );
     await this.o.link.start();
   }
@@ -507,7 +510,7 @@ export class LaneController {
     await this.session.begin();
   }
 
-  private async onLinkState(status: string, reason?: string): Promise<void> {
+  private async onLinkState(status: string, reason: string | undefined, portOpen: boolean): Promise<void> {
     if (status === "up") {
       if (this.gate.linkUp) return;
       this.downReported = false;
@@ -520,8 +523,11 @@ export class LaneController {
     }
     if (status !== "down" && status !== "stopped") return;
     const wasUp = this.gate.linkUp;
-    this.gate.linkChanged(false, `RSU link ${status}${reason ? `: ${reason}` : ""}`);
-    this.session.linkDown();
+    // portOpen: only the RSU is silent (a serial port or pty after a watchdog trip): the port stays open and
+    // C0 goes on (maybeInit below), since an RSU that waits for C0 says nothing until it gets one
+    const open = status === "down" && portOpen;
+    this.gate.linkChanged(false, `RSU link ${status}${reason ? `: ${reason}` : ""}`, open);
+    this.session.linkDown(open);
     // a link that went down, and once a link that does not come up (a port that does not open): loud,
     // with why; the failed attempts after that are in the link's counters and status, not repeated here
     const report = wasUp || (status === "down" && !this.downReported);
@@ -536,6 +542,7 @@ export class LaneController {
         at: this.now(),
       });
     await this.updateLane();
+    await this.maybeInit();
   }
 
   // ---- frames ------------------------------------------------------------------------------------
@@ -556,6 +563,9 @@ export class LaneController {
         await this.recovery.end("the RSU restarted");
         await this.session.begin();
       }
+      // an unsolicited B0 without a reboot mark left the session idle: C0 once no debit is in flight (the
+      // lane may already have been closed for another reason, so no gate change brings this call)
+      await this.maybeInit();
       return;
     }
     const obuId = ev.info.obuId;

@@ -86,6 +86,8 @@ export class LaneGate {
   private readonly statusSubject = new BehaviorSubject<LaneStatus>({ status: "starting" });
   readonly status$: Observable<LaneStatus> = this.statusSubject.asObservable();
   private up = false;
+  /** the link is down but its port is open (the RSU is silent; frames can still be sent) */
+  private portOpen = false;
   private linkDetail = "RSU link not up yet";
   private sessionLost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined;
   private journalBroken = false;
@@ -109,15 +111,19 @@ export class LaneGate {
     return this.operator;
   }
 
-  /** C0 may go out: the link is up, the journal writable, the controller not stopping. */
+  /**
+   * C0 may go out: the link is up (or down only because the RSU is silent, its port open: an RSU that waits
+   * for C0 says nothing until it gets one), the journal writable, the controller not stopping.
+   */
   get mayInit(): boolean {
-    return this.up && !this.journalBroken && !this.stoppingFlag && !this.stoppedFlag;
+    return (this.up || this.portOpen) && !this.journalBroken && !this.stoppingFlag && !this.stoppedFlag;
   }
 
   // ---- inputs ------------------------------------------------------------------------------------
 
-  linkChanged(up: boolean, detail = ""): void {
+  linkChanged(up: boolean, detail = "", portOpen = false): void {
     this.up = up;
+    this.portOpen = !up && portOpen;
     if (!up) {
       this.antennaOn = false;
       this.linkDetail = detail;

@@ -16,7 +16,15 @@ import type { IncomingFrameLike } from "../rsu/driver.js";
 
 export interface RsuLinkPort {
   readonly incoming$: Observable<IncomingFrameLike & { readonly rsuRebooted?: boolean }>;
-  readonly state$: Observable<{ status: "connecting" | "up" | "down" | "stopped"; reason?: string }>;
+  /**
+   * `portOpen`: a "down" that is only the RSU's silence (a keep-open watchdog trip, docs/link.md "States"):
+   * the port is open and `send()` works
+   */
+  readonly state$: Observable<{
+    status: "connecting" | "up" | "down" | "stopped";
+    reason?: string;
+    portOpen?: boolean;
+  }>;
   start(): Promise<void> | void;
   stop(): Promise<void> | void;
   send(frame: Frame): Promise<{ at: number }>;

@@ -7,7 +7,15 @@
  *   idle --begin--> awaiting-b0 --B0 ok--> ready
  *   awaiting-b0 --no B0 in initTimeoutMs / B0 not ok / C0 not sent--> retry-wait --initRetryMs--> awaiting-b0
  *   retry-wait --B0 ok (a late answer to our C0)--> ready
- *   ready --unsolicited B0 (reboot)--> awaiting-b0;   any --link down--> down --link up--> idle
+ *   ready --unsolicited B0 (reboot)--> awaiting-b0;   ready --unsolicited B0 (no reboot mark)--> idle
+ *   any --link down, port lost--> down --link up--> idle
+ *   ready --link down, port open (the RSU is silent)--> idle;   awaiting-b0 / retry-wait keep their cycle
+ *   retry-wait --link up--> awaiting-b0 at once (after the frames that brought the link back)
+ *
+ * From idle the controller calls begin() once nothing holds C0 (a debit in flight, the recovery's listen
+ * window: C0 resets the RSU, which drops the B5 it owes). A silent RSU on an open port (a keep-open
+ * watchdog trip, docs/link.md "States") keeps getting C0 every initTimeoutMs + initRetryMs: an RSU that
+ * rebooted while the line was dead, or was powered on after the lane, says nothing until it gets one.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { InitParams, RsuCodec, RsuStatus } from "../rsu/driver.js";
@@ -53,10 +61,23 @@ export class RsuSession {
   /** The link is up; C0 waits until `begin()` (the controller may listen for B5 repeats first). */
   linkUp(): void {
     if (this.st === "down") this.st = "idle";
+    // Back from a silence during which C0 went unanswered: the pause before the next C0 ends now. The
+    // timer's task runs after the frame that brought the link back, so a late B0 among them is still taken
+    // as the answer (and then no C0 follows).
+    else if (this.st === "retry-wait") this.retryLater(0);
   }
 
-  linkDown(): void {
+  /**
+   * The link went down. `portOpen`: only the RSU is silent and its port is open (docs/link.md "States"):
+   * a session waiting for B0 keeps sending C0 on its cycle, a ready one goes back to idle (the controller
+   * sends C0 once nothing holds it). Otherwise nothing can be sent: the session waits for the link.
+   */
+  linkDown(portOpen = false): void {
     if (this.st === "stopped") return;
+    if (portOpen) {
+      if (this.st === "ready" || this.st === "down") this.st = "idle";
+      return;
+    }
     this.clearTimer();
     this.st = "down";
   }
@@ -96,6 +117,8 @@ export class RsuSession {
   /**
    * A B0 arrived (already acknowledged). Returns "restarted" when it came while idle (the controller
    * holds C0) and says the RSU rebooted: whatever the RSU had in flight is gone, C0 should go out now.
+   * One without a reboot mark while ready leaves the session idle: the controller sends C0 once no debit is
+   * in flight.
    */
   async onB0(st: RsuStatus, rebootedFrame: boolean): Promise<"restarted" | undefined> {
     const rebooted = st.rebooted || rebootedFrame;
@@ -111,13 +134,22 @@ export class RsuSession {
         this.d.counters.rsuReboots++;
         return "restarted";
       case "ready": {
-        // An unsolicited B0: the RSU restarted (RSCTL 9X) or re-announced itself. Its antenna is off and
-        // it forgot the lane mode: the lane closes, and C0 goes out again.
-        if (rebooted) this.d.counters.rsuReboots++;
-        this.d.log.warn({ rebooted }, "unsolicited B0: RSU restarted; sending C0 again");
+        // An unsolicited B0: the RSU restarted or re-announced itself. Its antenna is off and it forgot the
+        // lane mode: the lane closes, and C0 goes out again.
         this.st = "idle";
-        await this.begin();
-        await this.d.onLost("rsu-init", rebooted ? "RSU rebooted" : "RSU re-announced (unsolicited B0)");
+        if (rebooted) {
+          // A legacy reboot (RSCTL 9X): nothing it had in flight will be answered; C0 at once.
+          this.d.counters.rsuReboots++;
+          this.d.log.warn("unsolicited B0: RSU rebooted; sending C0 again");
+          await this.begin();
+          await this.d.onLost("rsu-init", "RSU rebooted");
+          return undefined;
+        }
+        // No reboot mark (a national B0 never carries one, docs/protocol.md "Sequence numbers"): the RSU
+        // may still owe the B5 of a debit in flight, which C0 would reset away. The session waits in idle;
+        // the controller sends C0 once no debit is in flight (at once when none is).
+        this.d.log.warn("unsolicited B0 without a reboot mark: lane closed; C0 once no debit is in flight");
+        await this.d.onLost("rsu-init", "RSU re-announced (unsolicited B0)");
         return undefined;
       }
       case "awaiting-b0":
@@ -152,9 +184,9 @@ export class RsuSession {
     return undefined;
   }
 
-  private retryLater(): void {
+  private retryLater(ms = this.d.timing.initRetryMs): void {
     this.st = "retry-wait";
-    this.arm(this.d.timing.initRetryMs, () => {
+    this.arm(ms, () => {
       if (this.st === "retry-wait") return this.begin();
     });
   }

@@ -61,6 +61,7 @@ export class FakeLink {
   readonly state$ = new BehaviorSubject<{
     status: "connecting" | "up" | "down" | "stopped";
     reason?: string;
+    portOpen?: boolean;
   }>({
     status: "connecting",
   });
@@ -79,7 +80,9 @@ export class FakeLink {
     this.stopped = true;
   }
   async send(frame: Frame): Promise<{ at: number }> {
-    if (this.state$.value.status !== "up") throw new Error("link down");
+    const s = this.state$.value;
+    // as RsuLink: a link down only because the RSU is silent (its port open) still sends
+    if (s.status !== "up" && !s.portOpen) throw new Error("link down");
     this.sent.push((frame as unknown as { cmd: RsuCommand }).cmd);
     return { at: Date.now() };
   }
@@ -112,6 +115,10 @@ export class FakeLink {
   }
   down(reason = "unplugged"): void {
     this.state$.next({ status: "down", reason });
+  }
+  /** The watchdog on a serial port or pty: down, the port open (firmware-bridge/link/link-supervisor.ts). */
+  silent(reason = "no valid frame for 30000 ms"): void {
+    this.state$.next({ status: "down", reason, portOpen: true });
   }
 
   inits(): number {

@@ -3,7 +3,7 @@
  * (defect 5), guards seeded from the journal (4), a link blip and a graceful stop with a debit in flight,
  * a late B5 settling its suspect and a repeated B5 not recorded twice (6), B5s this lane cannot place
  * (ORPHAN_B5) and late ones that do not prove the open suspect, the status-list policy (12),
- * and the order reply -> commit -> barrier.
+ * C0 after an unsolicited B0 and to an RSU silent on an open port, and the order reply -> commit -> barrier.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RsuEvent } from "../../src/rsu/driver.js";
@@ -109,6 +109,145 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
     expect(r.ctl.status.status).toBe("open");
     const lane = r.outputs.flatMap((o) => (o.type === "lane" ? [o.status] : []));
     expect(lane).toEqual(["open", "closed", "open"]);
+  });
+});
+
+describe("an unsolicited B0 while open", () => {
+  it("without a reboot mark while a debit waits for its B5: lane closed, no C0 until the B5 recorded the debit", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b0()); // re-announced (every national B0: it has no reboot mark)
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-init" });
+    expect(r.link.inits()).toBe(1); // C0 would reset the RSU, which owes the B5
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.link.inits()).toBe(2);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+  });
+
+  it("without a reboot mark, the B5 never coming: C0 once the debit became a suspect", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b0());
+    await r.settle();
+    await r.advance(999);
+    expect(r.link.inits()).toBe(1);
+    await r.advance(1); // b5TimeoutMs
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.link.inits()).toBe(2);
+  });
+
+  it("without a reboot mark and nothing in flight: C0 at once, even on a lane an operator closed", async () => {
+    const r = rig();
+    await open(r);
+    await r.ctl.closeLane({ name: "wang", uid: 1000 }, "barrier maintenance");
+    r.link.frame(ev.b0()); // the lane stays closed for the operator: no gate change brings C0
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.counters.rsuReboots).toBe(0);
+  });
+
+  it("a reboot (legacy RSCTL 0x98) with a debit in flight: C0 at once (the RSU lost what it had in flight)", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-init" });
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.counters.rsuReboots).toBe(1);
+  });
+});
+
+describe("a silent RSU on an open port (serial or pty watchdog trip, docs/link.md States)", () => {
+  it("C0 goes on every initTimeoutMs + initRetryMs while the port is open; the B0 that answers one reopens the lane", async () => {
+    const r = rig();
+    await open(r);
+    // the line goes dead and the RSU reboots meanwhile: its reboot B0 is lost, it waits for C0
+    r.link.silent();
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-down" });
+    expect(r.link.inits()).toBe(2); // no debit in flight: C0 at once
+    await r.advance(3999); // initTimeoutMs 1000 for its B0, then initRetryMs 3000
+    expect(r.link.inits()).toBe(2);
+    await r.advance(1);
+    expect(r.link.inits()).toBe(3);
+    await r.advance(4000);
+    expect(r.link.inits()).toBe(4);
+    // the line is back: the RSU answers the C0 (its B0 brings the link up first, as RsuLink does)
+    r.link.up();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    await r.advance(10_000); // every start-up timer had its chance to fire
+    expect(r.link.inits()).toBe(4);
+    expect(r.link.antenna()).toEqual([true, true]);
+  });
+
+  it("the line comes back with a heartbeat during the pause: C0 at once, not after the rest of initRetryMs", async () => {
+    const r = rig();
+    await open(r);
+    r.link.silent();
+    await r.settle();
+    await r.advance(1000); // the C0 sent at the trip got no B0: the pause before the next one
+    expect(r.link.inits()).toBe(2);
+    r.link.up(); // a heartbeat (not delivered to the controller) brought the link up
+    await r.advance(0);
+    expect(r.link.inits()).toBe(3);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+  });
+
+  it("a late B0 that brings the link back during the pause opens the lane; no second C0", async () => {
+    const r = rig();
+    await open(r);
+    r.link.silent();
+    await r.settle();
+    await r.advance(1000);
+    r.link.up();
+    r.link.frame(ev.b0()); // the late answer to the C0 sent at the trip
+    await r.advance(0);
+    expect(r.ctl.status.status).toBe("open");
+    await r.advance(10_000);
+    expect(r.link.inits()).toBe(2);
+  });
+
+  it("with a debit in flight no C0 goes out until the debit ended; then C0 while still silent", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.silent();
+    await r.settle();
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    await r.advance(999);
+    expect(r.link.inits()).toBe(1); // C0 would reset the RSU, which owes the B5
+    await r.advance(1); // b5TimeoutMs: the debit becomes a suspect
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.link.inits()).toBe(2);
+    r.link.up();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+  });
+
+  it("a lost port (unplug, or TCP closed by its watchdog) sends nothing until the link is up again", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    await r.advance(60_000);
+    expect(r.link.inits()).toBe(1);
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
   });
 });
 

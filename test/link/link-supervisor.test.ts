@@ -220,6 +220,7 @@ describe("RsuLink reconnect policy per transport", () => {
     expect(link.state.reason).toContain("connection closed to reconnect");
     expect(t.status).toBe("closed");
     expect(link.counters.watchdogTrips).toBe(1);
+    expect(link.state.portOpen).toBeUndefined(); // nothing can be sent: the lane waits for the reconnect
     await expect(link.send(C0)).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
     await vi.advanceTimersByTimeAsync(100);
     expect([link.state.status, link.state.reason, t.opens]).toEqual(["up", "reconnected", 2]);
@@ -247,9 +248,16 @@ describe("RsuLink reconnect policy per transport", () => {
     await link.start();
     await vi.advanceTimersByTimeAsync(3000);
     expect([link.state.status, t.status, link.counters.watchdogTrips]).toEqual(["down", "open", 1]);
+    // the state says the port is open: the lane keeps sending C0 (src/lane/rsu-session.ts)
+    expect(link.state.portOpen).toBe(true);
     await vi.advanceTimersByTimeAsync(60_000);
     expect([t.opens, link.counters.connectAttempts]).toEqual([1, 1]);
     await link.send(C0); // an RSU may wait for C0 before it talks
+    // the port lost while silent: down without portOpen, a reconnect scheduled
+    t.stateS.next({ status: "disconnected" });
+    await settle();
+    expect([link.state.status, link.state.portOpen]).toEqual(["down", undefined]);
+    await expect(link.send(C0)).rejects.toMatchObject({ code: ErrorCodes.LinkDown });
   });
 
   it("the policy table: TCP reconnects, every other medium (and one that does not say) stays open", () => {
