@@ -21,6 +21,9 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { InitParams, RsuCodec, RsuStatus } from "../rsu/driver.js";
 import type { RsuLinkPort } from "./ports.js";
 
+/** after the first three C0s of an unanswered series, their lines are logged once per this many */
+const LOG_EVERY = 60;
+
 export type SessionState = "down" | "idle" | "awaiting-b0" | "retry-wait" | "ready" | "stopped";
 
 export interface RsuSessionDeps {
@@ -46,6 +49,8 @@ export class RsuSession {
   private st: SessionState = "down";
   private cancelTimer: (() => void) | undefined;
   private attempt = 0;
+  /** C0s sent since the last B0 that made the session ready (their log lines are thinned out: loud()) */
+  private unanswered = 0;
   private lastStatus: RsuStatus | undefined;
 
   constructor(private readonly d: RsuSessionDeps) {}
@@ -92,11 +97,18 @@ export class RsuSession {
     if (this.st === "down" || this.st === "stopped") return;
     this.clearTimer();
     this.attempt++;
+    this.unanswered++;
     this.st = "awaiting-b0";
     const attempt = this.attempt;
+    const loud = this.loud();
     this.arm(this.d.timing.initTimeoutMs, () => {
       if (this.st !== "awaiting-b0" || attempt !== this.attempt) return;
-      this.d.log.warn({ attempt }, `no B0 within ${this.d.timing.initTimeoutMs} ms after C0`);
+      if (loud)
+        this.d.log.warn(
+          { attempt, unanswered: this.unanswered },
+          `no B0 within ${this.d.timing.initTimeoutMs} ms after C0` +
+            (this.unanswered > 3 ? ` (${this.unanswered} C0s unanswered; logged once per ${LOG_EVERY})` : ""),
+        );
       this.retryLater();
     });
     try {
@@ -107,7 +119,7 @@ export class RsuSession {
           params: { timeMs: this.d.wallNow(), laneMode: this.d.role === "entry" ? 3 : 4, ...this.d.c0 },
         }),
       );
-      this.d.log.info({ attempt, laneMode: this.d.role === "entry" ? 3 : 4 }, "C0 sent");
+      if (loud) this.d.log.info({ attempt, laneMode: this.d.role === "entry" ? 3 : 4 }, "C0 sent");
     } catch (e) {
       this.d.log.warn({ err: (e as Error).message }, "C0 could not be sent");
       if (this.st === "awaiting-b0" && attempt === this.attempt) this.retryLater();
@@ -179,9 +191,19 @@ export class RsuSession {
       return undefined;
     }
     this.st = "ready";
+    this.unanswered = 0;
     this.lastStatus = st;
     await this.d.onReady(st);
     return undefined;
+  }
+
+  /**
+   * Whether this C0's lines are logged: the first three of a series, then one in LOG_EVERY (an RSU silent
+   * for a week on an open port gets a C0 every initTimeoutMs + initRetryMs; the lane is closed and its
+   * closed state and its reason are on /status and the page, so the log needs no line per attempt).
+   */
+  private loud(): boolean {
+    return this.unanswered <= 3 || this.unanswered % LOG_EVERY === 0;
   }
 
   private retryLater(ms = this.d.timing.initRetryMs): void {

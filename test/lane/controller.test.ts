@@ -191,6 +191,30 @@ describe("a silent RSU on an open port (serial or pty watchdog trip, docs/link.m
     expect(r.link.antenna()).toEqual([true, true]);
   });
 
+  it("a week of unanswered C0s is not a week of log lines: the first three of the series, then one in 60, each saying how many", async () => {
+    const lines: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(lines) });
+    await open(r);
+    r.link.silent();
+    await r.settle();
+    await r.advance(4000 * 150); // 150 more C0s, one per initTimeoutMs + initRetryMs
+    expect(r.link.inits()).toBe(152);
+    const warned = lines.filter((l) => l.msg.startsWith("no B0 within"));
+    // the series began with the C0 sent at the trip (the 1st unanswered); the last C0 is still waiting
+    expect(warned.map((l) => (l.obj as { unanswered: number }).unanswered)).toEqual([1, 2, 3, 60, 120]);
+    expect(warned[3]!.msg).toBe("no B0 within 1000 ms after C0 (60 C0s unanswered; logged once per 60)");
+    expect(lines.filter((l) => l.msg === "C0 sent").length).toBe(1 + 3 + 2); // the opening C0, then as above
+    // a B0 ends the series: the next silence is logged from its first C0 again
+    r.link.up();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    r.link.silent();
+    await r.settle();
+    await r.advance(1000);
+    expect(lines.filter((l) => l.msg.startsWith("no B0 within")).length).toBe(6);
+  });
+
   it("the line comes back with a heartbeat during the pause: C0 at once, not after the rest of initRetryMs", async () => {
     const r = rig();
     await open(r);
