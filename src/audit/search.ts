@@ -4,11 +4,16 @@
  * filters staff search by. Reading never checks hashes: that is `audit verify`.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { type AuditEntry, parseEntry } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
-import { linesBackwards, listSegments, readFirstLine, readSegment, splitLines } from "./segments.js";
+import {
+  linesBackwards,
+  linesBackwardsChunks,
+  listSegments,
+  readFirstLine,
+  readSegment,
+} from "./segments.js";
 
 /** One row of the timeline. */
 export interface TimelineRow {
@@ -192,6 +197,8 @@ export function completeEnd(path: string): number {
   }
 }
 
+const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
 /** What searchNewest found. */
 export interface NewestSearch {
   rows: { entry: AuditEntry; row: TimelineRow }[];
@@ -207,14 +214,15 @@ export interface NewestSearch {
 }
 
 /**
- * The newest `limit` entries that match, newest first, for a running lane's maintenance page: the
- * files are read in the thread pool and scanned from the newest backwards in slices of at most
- * `sliceMs` of the caller's thread, with a turn of the event loop between slices, so the lane's frames
- * never wait for a search. Stops as soon as one more match than `limit` is found (`truncated`), or at
+ * The newest `limit` entries that match, newest first, for a running lane's maintenance page: each
+ * file is read from its end backwards in chunks of 64 KiB in the thread pool (linesBackwardsChunks in
+ * ./segments.ts), a whole turn of the event loop before each chunk's lines, and its entries are parsed in slices of at
+ * most `sliceMs` of the caller's thread, a turn between slices too, so the lane's frames never wait for
+ * a search: no slice reads or splits more than one chunk (a whole segment was split at once before). Stops as soon as one more match than `limit` is found (`truncated`), or at
  * the first entry older than `filter.since`. Every filter, severity included, is applied as the entries
  * are read, so the rows kept are never more than `limit`; `scanned` is how many entries were read.
  * Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as soon as `signal`
- * is aborted (checked after each file read and between slices).
+ * is aborted (checked after each chunk read and between slices).
  */
 export async function searchNewest(
   dir: string,
@@ -231,35 +239,39 @@ export async function searchNewest(
   const segs = listSegments(dir);
   let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
   let reachedAt = Number.NaN;
-  let t0 = performance.now();
+  let t0: number;
   for (let i = segs.length - 1; i >= 0; i--) {
-    let buf: Buffer;
+    // each file from its end, a chunk at a time (read in the thread pool): the lane's thread never splits
+    // or holds a whole 16 MiB segment, and gets a turn of its event loop at every chunk
     try {
-      buf = await readFile(segs[i]!.path);
-    } catch {
-      continue; // deleted by retention meanwhile
-    }
-    signal?.throwIfAborted();
-    const { lines } = splitLines(buf);
-    t0 = performance.now();
-    for (let k = lines.length - 1; k >= 0; k--) {
-      if (performance.now() - t0 > sliceMs) {
-        await new Promise<void>((r) => setImmediate(r));
+      // for await closes the file however the loop is left (a return, an abort)
+      for await (const lines of linesBackwardsChunks(segs[i]!.path)) {
+        // a whole turn of the event loop (timers and immediates too, not only I/O) before each chunk
+        await nextTurn();
         signal?.throwIfAborted();
         t0 = performance.now();
+        for (const line of lines) {
+          if (performance.now() - t0 > sliceMs) {
+            await nextTurn();
+            signal?.throwIfAborted();
+            t0 = performance.now();
+          }
+          const entry = parseEntry(line.toString("utf8"));
+          if (!entry || entry.seq >= newer) continue;
+          newer = entry.seq;
+          if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
+          scanned++;
+          reachedAt = Date.parse(entry.utc);
+          if (filter.since !== undefined && reachedAt < filter.since)
+            return { rows, truncated: false, scanned, partial: null };
+          const row = toRow(entry);
+          if (!matches(entry, row, filter)) continue;
+          if (rows.length === limit) return { rows, truncated: true, scanned, partial: null };
+          rows.push({ entry, row });
+        }
       }
-      const entry = parseEntry(lines[k]!.toString("utf8"));
-      if (!entry || entry.seq >= newer) continue;
-      newer = entry.seq;
-      if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
-      scanned++;
-      reachedAt = Date.parse(entry.utc);
-      if (filter.since !== undefined && reachedAt < filter.since)
-        return { rows, truncated: false, scanned, partial: null };
-      const row = toRow(entry);
-      if (!matches(entry, row, filter)) continue;
-      if (rows.length === limit) return { rows, truncated: true, scanned, partial: null };
-      rows.push({ entry, row });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else deleted by retention meanwhile
     }
   }
   return { rows, truncated: false, scanned, partial: null };
