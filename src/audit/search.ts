@@ -130,9 +130,19 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
 }
 
 /**
+ * How far before `since` the readers below go on reading. Entry times are the lane's wall clock, which
+ * can be stepped back (NTP, an RTC kept in local time read as UTC: 8 h ahead at +08:00): entries written
+ * before such a step carry later times than some written after it, so the first entry older than `since`
+ * does not mean that every entry before it is older too. Reading on until an entry older than
+ * `since - SINCE_CLOCK_SLACK_MS` finds every entry at or after `since` as long as no step back was
+ * larger than this (docs/audit.md, "Operator guide").
+ */
+export const SINCE_CLOCK_SLACK_MS = 12 * 3_600_000;
+
+/**
  * Every entry in order, oldest first, with its raw line. A file whose successor's anchor (its closing
- * checkpoint) is older than `sinceMs` is skipped without being read. Stops quietly at a line that is not
- * an entry (a torn tail).
+ * checkpoint) is older than `sinceMs` by more than SINCE_CLOCK_SLACK_MS is skipped without being read.
+ * Stops quietly at a line that is not an entry (a torn tail).
  */
 export function* readTrail(
   dir: string,
@@ -146,7 +156,7 @@ export function* readTrail(
     if (o.sinceMs !== undefined && next) {
       const a = readFirstLine(next.path);
       const e = a ? parseEntry(a.toString("utf8")) : null;
-      if (e && Date.parse(e.utc) < o.sinceMs) continue;
+      if (e && Date.parse(e.utc) < o.sinceMs - SINCE_CLOCK_SLACK_MS) continue;
     }
     const { lines } = readSegment(seg.path);
     for (const line of lines) {
@@ -207,22 +217,24 @@ export interface NewestSearch {
   /** entries read */
   scanned: number;
   /**
-   * the search stopped at `maxScan` entries before reaching the trail's start (or `since`): older
-   * entries were not read. `reachedAt` is the oldest entry read (epoch ms).
+   * the search stopped at `maxScan` entries before reaching the trail's start (or `since` less
+   * SINCE_CLOCK_SLACK_MS): older entries were not read. `reachedAt` is the oldest entry read (epoch ms).
    */
   partial: { reachedAt: number } | null;
 }
 
 /**
- * The newest `limit` entries that match, newest first, for a running lane's maintenance page: each
- * file is read from its end backwards in chunks of 64 KiB in the thread pool (linesBackwardsChunks in
- * ./segments.ts), a whole turn of the event loop before each chunk's lines, and its entries are parsed in slices of at
- * most `sliceMs` of the caller's thread, a turn between slices too, so the lane's frames never wait for
- * a search: no slice reads or splits more than one chunk (a whole segment was split at once before). Stops as soon as one more match than `limit` is found (`truncated`), or at
- * the first entry older than `filter.since`. Every filter, severity included, is applied as the entries
- * are read, so the rows kept are never more than `limit`; `scanned` is how many entries were read.
- * Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as soon as `signal`
- * is aborted (checked after each chunk read and between slices).
+ * The newest `limit` entries that match, newest first, for a running lane's maintenance page: each file
+ * is read from its end backwards in chunks of 64 KiB in the thread pool (linesBackwardsChunks in
+ * ./segments.ts), a whole turn of the event loop before each chunk's lines, which are parsed in slices
+ * of at most `sliceMs` of the caller's thread, a turn between slices too: no stretch of the caller's
+ * thread reads or splits more than one chunk, so the lane's frames never wait for a search.
+ * Stops as soon as one more match than `limit` is found (`truncated`), or at the first entry older than
+ * `filter.since` by more than SINCE_CLOCK_SLACK_MS (the entries in between are read, and match only
+ * when a step back of the clock put them at or after `since`). Every filter, severity included, is
+ * applied as the entries are read, so the rows kept are never more than `limit`; `scanned` is how many
+ * entries were read. Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as
+ * soon as `signal` is aborted (checked after each chunk read and between slices).
  */
 export async function searchNewest(
   dir: string,
@@ -262,7 +274,9 @@ export async function searchNewest(
           if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
           scanned++;
           reachedAt = Date.parse(entry.utc);
-          if (filter.since !== undefined && reachedAt < filter.since)
+          // not at the first entry older than `since`: one written before the clock was stepped back
+          // can still be at or after it (SINCE_CLOCK_SLACK_MS)
+          if (filter.since !== undefined && reachedAt < filter.since - SINCE_CLOCK_SLACK_MS)
             return { rows, truncated: false, scanned, partial: null };
           const row = toRow(entry);
           if (!matches(entry, row, filter)) continue;
