@@ -18,6 +18,7 @@ import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath, type RefusedRequest } from "./control/protocol.js";
 import { startControlServer } from "./control/server.js";
 import { FeedPump } from "./feed-pump.js";
+import { maskCardIds } from "./format.js";
 import { History } from "./history.js";
 import { createServiceHttpServer } from "./http-server.js";
 import type { LaneFeedEvent, LaneOperator, LaneView } from "./lane-view.js";
@@ -126,7 +127,10 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
           event: "vehicle",
           data: JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }),
         });
-      } else events.push({ event: ev.type, data: JSON.stringify(ev) });
+      }
+      // the event as JSON, every card id in it masked: an alarm's message ("uncertain debit ... on
+      // card <id>"), a booth case's card and detail; /status keeps them in full for scripts
+      else events.push({ event: ev.type, data: maskCardIds(JSON.stringify(ev)) });
     }
     sse.broadcast(events);
   };
