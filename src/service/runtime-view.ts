@@ -74,6 +74,7 @@ export class LaneRuntimeView implements LaneView {
   private readonly extra = new Subject<LaneFeedEvent>();
   private readonly vehicles = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
+  private readonly offAlarms: () => void;
 
   constructor(
     private readonly rt: LaneRuntime,
@@ -121,15 +122,14 @@ export class LaneRuntimeView implements LaneView {
         };
       }),
     );
-    const controllerEvents$: Observable<LaneFeedEvent> = c.events$.pipe(
-      filter((e) => e.type === "link" || e.type === "alarm"),
+    const rsuLink$: Observable<LaneFeedEvent> = c.events$.pipe(
+      filter((e) => e.type === "link"),
       map((e): LaneFeedEvent => {
-        if (e.type === "alarm") return { type: "alarm", at: this.now(), code: e.code, message: e.message };
         const l = e as { status: string; reason?: string };
         return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
       }),
     );
-    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, controllerEvents$, this.extra];
+    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, rsuLink$, this.extra];
     if (rt.uplink)
       sources.push(
         rt.uplink.state$.pipe(
@@ -164,6 +164,17 @@ export class LaneRuntimeView implements LaneView {
         ),
       );
     this.events$ = merge(...sources);
+
+    // the alarms: every entry of alarm severity the lane writes to its trail, whoever wrote it (the
+    // controller's and the booth's lane.alarm, the trail's own audit.*, status-list.refused, service.http,
+    // uplink.records-held, journal.error, disk.error, lane.closed, a link down...), each once. A booth.*
+    // entry of alarm severity (booth.refused, booth.recovery, booth.evidence) is the detail of the alarm
+    // the booth raises with it, as a lane.alarm entry (BoothEffects.alarm, src/booth/effects.ts): that
+    // one is the alarm.
+    this.offAlarms = rt.audit.onAlarmEntry((a) => {
+      if (a.type.startsWith("booth.")) return;
+      this.extra.next({ type: "alarm", at: a.at, code: a.code, message: a.message });
+    });
 
     // what the snapshot keeps from the streams
     this.subs.push(
@@ -235,6 +246,7 @@ export class LaneRuntimeView implements LaneView {
             intervalMs: o.verify.intervalMs,
             ...(o.verify.firstAfterMs !== undefined ? { firstAfterMs: o.verify.firstAfterMs } : {}),
             ...(o.logger ? { logger: o.logger } : {}),
+            // a failed verify is not written to the trail: its alarm goes to the feed from here
             onResult: (s) => {
               if (!s.ok)
                 this.extra.next({
@@ -403,6 +415,7 @@ export class LaneRuntimeView implements LaneView {
   }
 
   async close(): Promise<void> {
+    this.offAlarms();
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
     await this.verifier?.close();
