@@ -85,28 +85,46 @@ export class LaneRuntimeView implements LaneView {
     this.stateSince = this.now();
     const c = rt.controller;
     // one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on
+    const recordView = (r: VehicleOutcome["record"], decisionMs: number | null): VehicleRecordView => ({
+      seq: r.seq,
+      tradeId: r.tradeId,
+      at: Date.parse(r.createdAt),
+      kind: r.kind,
+      outcome: r.outcome,
+      obuId: r.obuId,
+      obuSerial: r.obuSerial,
+      cardId: r.cardId,
+      plate: r.plate,
+      vehicleClass: r.vehicleClass,
+      amount: r.amount,
+      decisionMs,
+    });
     const toVehicle = (v: VehicleOutcome): LaneFeedEvent => {
-      const r = v.record;
-      const at = Date.parse(r.createdAt);
+      const record = recordView(v.record, v.decisionMs);
       return {
         type: "vehicle" as const,
-        at,
-        record: {
-          seq: r.seq,
-          tradeId: r.tradeId,
-          at,
-          kind: r.kind,
-          outcome: r.outcome,
-          obuId: r.obuId,
-          obuSerial: r.obuSerial,
-          cardId: r.cardId,
-          plate: r.plate,
-          vehicleClass: r.vehicleClass,
-          amount: r.amount,
-          decisionMs: v.decisionMs,
-        },
-        stages: vehicleStages(r.stageTimes, v.barrierAt),
+        at: record.at,
+        record,
+        stages: vehicleStages(v.record.stageTimes, v.barrierAt),
         commitMs: v.commitMs,
+      };
+    };
+    /**
+     * A suspect settled after its vehicle finished: the controller emits it on outcomes$ again, the same
+     * seq in a new revision (decisionMs 0, commitMs null; src/lane/late-answers.ts settle, the operator's
+     * settleSuspect in src/lane/controller.ts). Its row among the last vehicles is replaced in place (it
+     * keeps the vehicle's decision time); the last commit time stays the last vehicle's.
+     */
+    const toSettlement = (v: VehicleOutcome): LaneFeedEvent => {
+      const i = this.recent.findIndex((x) => x.seq === v.record.seq);
+      const record = recordView(v.record, i >= 0 ? this.recent[i]!.decisionMs : null);
+      if (i >= 0) this.recent[i] = record;
+      const by = (v.record.extra?.settlement as { settledBy?: unknown } | undefined)?.settledBy;
+      return {
+        type: "settlement",
+        at: this.now(),
+        record,
+        settledBy: typeof by === "string" ? by : null,
       };
     };
     const lane$: Observable<LaneFeedEvent> = c.status$.pipe(
@@ -179,6 +197,10 @@ export class LaneRuntimeView implements LaneView {
     // what the snapshot keeps from the streams
     this.subs.push(
       c.outcomes$.subscribe((v) => {
+        if (v.record.revision > 1) {
+          this.vehicles.next(toSettlement(v));
+          return;
+        }
         this.lastCommitMs = v.commitMs;
         const e = toVehicle(v);
         if (e.type === "vehicle") {
