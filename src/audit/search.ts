@@ -4,11 +4,16 @@
  * filters staff search by. Reading never checks hashes: that is `audit verify`.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { type AuditEntry, parseEntry } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
-import { linesBackwards, listSegments, readFirstLine, readSegment, splitLines } from "./segments.js";
+import {
+  linesBackwards,
+  linesBackwardsChunks,
+  listSegments,
+  readFirstLine,
+  readSegment,
+} from "./segments.js";
 
 /** One row of the timeline. */
 export interface TimelineRow {
@@ -125,9 +130,19 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
 }
 
 /**
+ * How far before `since` the readers below go on reading. Entry times are the lane's wall clock, which
+ * can be stepped back (NTP, an RTC kept in local time read as UTC: 8 h ahead at +08:00): entries written
+ * before such a step carry later times than some written after it, so the first entry older than `since`
+ * does not mean that every entry before it is older too. Reading on until an entry older than
+ * `since - SINCE_CLOCK_SLACK_MS` finds every entry at or after `since` as long as no step back was
+ * larger than this (docs/audit.md, "Operator guide").
+ */
+export const SINCE_CLOCK_SLACK_MS = 12 * 3_600_000;
+
+/**
  * Every entry in order, oldest first, with its raw line. A file whose successor's anchor (its closing
- * checkpoint) is older than `sinceMs` is skipped without being read. Stops quietly at a line that is not
- * an entry (a torn tail).
+ * checkpoint) is older than `sinceMs` by more than SINCE_CLOCK_SLACK_MS is skipped without being read.
+ * Stops quietly at a line that is not an entry (a torn tail).
  */
 export function* readTrail(
   dir: string,
@@ -141,7 +156,7 @@ export function* readTrail(
     if (o.sinceMs !== undefined && next) {
       const a = readFirstLine(next.path);
       const e = a ? parseEntry(a.toString("utf8")) : null;
-      if (e && Date.parse(e.utc) < o.sinceMs) continue;
+      if (e && Date.parse(e.utc) < o.sinceMs - SINCE_CLOCK_SLACK_MS) continue;
     }
     const { lines } = readSegment(seg.path);
     for (const line of lines) {
@@ -192,6 +207,8 @@ export function completeEnd(path: string): number {
   }
 }
 
+const nextTurn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
 /** What searchNewest found. */
 export interface NewestSearch {
   rows: { entry: AuditEntry; row: TimelineRow }[];
@@ -200,21 +217,24 @@ export interface NewestSearch {
   /** entries read */
   scanned: number;
   /**
-   * the search stopped at `maxScan` entries before reaching the trail's start (or `since`): older
-   * entries were not read. `reachedAt` is the oldest entry read (epoch ms).
+   * the search stopped at `maxScan` entries before reaching the trail's start (or `since` less
+   * SINCE_CLOCK_SLACK_MS): older entries were not read. `reachedAt` is the oldest entry read (epoch ms).
    */
   partial: { reachedAt: number } | null;
 }
 
 /**
- * The newest `limit` entries that match, newest first, for a running lane's maintenance page: the
- * files are read in the thread pool and scanned from the newest backwards in slices of at most
- * `sliceMs` of the caller's thread, with a turn of the event loop between slices, so the lane's frames
- * never wait for a search. Stops as soon as one more match than `limit` is found (`truncated`), or at
- * the first entry older than `filter.since`. Every filter, severity included, is applied as the entries
- * are read, so the rows kept are never more than `limit`; `scanned` is how many entries were read.
- * Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as soon as `signal`
- * is aborted (checked after each file read and between slices).
+ * The newest `limit` entries that match, newest first, for a running lane's maintenance page: each file
+ * is read from its end backwards in chunks of 64 KiB in the thread pool (linesBackwardsChunks in
+ * ./segments.ts), a whole turn of the event loop before each chunk's lines, which are parsed in slices
+ * of at most `sliceMs` of the caller's thread, a turn between slices too: no stretch of the caller's
+ * thread reads or splits more than one chunk, so the lane's frames never wait for a search.
+ * Stops as soon as one more match than `limit` is found (`truncated`), or at the first entry older than
+ * `filter.since` by more than SINCE_CLOCK_SLACK_MS (the entries in between are read, and match only
+ * when a step back of the clock put them at or after `since`). Every filter, severity included, is
+ * applied as the entries are read, so the rows kept are never more than `limit`; `scanned` is how many
+ * entries were read. Stops after `maxScan` entries (`partial`), and rejects with the signal's reason as
+ * soon as `signal` is aborted (checked after each chunk read and between slices).
  */
 export async function searchNewest(
   dir: string,
@@ -231,35 +251,41 @@ export async function searchNewest(
   const segs = listSegments(dir);
   let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
   let reachedAt = Number.NaN;
-  let t0 = performance.now();
+  let t0: number;
   for (let i = segs.length - 1; i >= 0; i--) {
-    let buf: Buffer;
+    // each file from its end, a chunk at a time (read in the thread pool): the lane's thread never splits
+    // or holds a whole 16 MiB segment, and gets a turn of its event loop at every chunk
     try {
-      buf = await readFile(segs[i]!.path);
-    } catch {
-      continue; // deleted by retention meanwhile
-    }
-    signal?.throwIfAborted();
-    const { lines } = splitLines(buf);
-    t0 = performance.now();
-    for (let k = lines.length - 1; k >= 0; k--) {
-      if (performance.now() - t0 > sliceMs) {
-        await new Promise<void>((r) => setImmediate(r));
+      // for await closes the file however the loop is left (a return, an abort)
+      for await (const lines of linesBackwardsChunks(segs[i]!.path)) {
+        // a whole turn of the event loop (timers and immediates too, not only I/O) before each chunk
+        await nextTurn();
         signal?.throwIfAborted();
         t0 = performance.now();
+        for (const line of lines) {
+          if (performance.now() - t0 > sliceMs) {
+            await nextTurn();
+            signal?.throwIfAborted();
+            t0 = performance.now();
+          }
+          const entry = parseEntry(line.toString("utf8"));
+          if (!entry || entry.seq >= newer) continue;
+          newer = entry.seq;
+          if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
+          scanned++;
+          reachedAt = Date.parse(entry.utc);
+          // not at the first entry older than `since`: one written before the clock was stepped back
+          // can still be at or after it (SINCE_CLOCK_SLACK_MS)
+          if (filter.since !== undefined && reachedAt < filter.since - SINCE_CLOCK_SLACK_MS)
+            return { rows, truncated: false, scanned, partial: null };
+          const row = toRow(entry);
+          if (!matches(entry, row, filter)) continue;
+          if (rows.length === limit) return { rows, truncated: true, scanned, partial: null };
+          rows.push({ entry, row });
+        }
       }
-      const entry = parseEntry(lines[k]!.toString("utf8"));
-      if (!entry || entry.seq >= newer) continue;
-      newer = entry.seq;
-      if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
-      scanned++;
-      reachedAt = Date.parse(entry.utc);
-      if (filter.since !== undefined && reachedAt < filter.since)
-        return { rows, truncated: false, scanned, partial: null };
-      const row = toRow(entry);
-      if (!matches(entry, row, filter)) continue;
-      if (rows.length === limit) return { rows, truncated: true, scanned, partial: null };
-      rows.push({ entry, row });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e; // else deleted by retention meanwhile
     }
   }
   return { rows, truncated: false, scanned, partial: null };

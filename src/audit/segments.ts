@@ -5,6 +5,7 @@
  * deleted. Reading helpers only; writing is in ./segment-writer.ts.
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 
 export const AUDIT_DIR = "audit";
@@ -108,5 +109,61 @@ export function* linesBackwards(
     if (carry.length > 0) yield { line: carry, offset: 0 };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** How much of a file linesBackwardsChunks reads at a time. */
+export const BACKWARD_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A file's complete lines from its end backwards (newest first), one batch per chunk of at most
+ * `chunkBytes` read in the thread pool (node:fs/promises): the caller's thread never holds more than a
+ * chunk and the line that straddles it, and each read is a turn of its event loop. The lines are those
+ * splitLines gives, in reverse (empty ones included); bytes after the last newline (a write in progress,
+ * a torn tail) are not a line. Only the file's size at open is read: lines appended meanwhile are not.
+ * Rejects when the file cannot be opened (ENOENT: deleted meanwhile).
+ */
+export async function* linesBackwardsChunks(
+  path: string,
+  chunkBytes = BACKWARD_CHUNK_BYTES,
+): AsyncGenerator<Buffer[]> {
+  const fh = await open(path, "r");
+  try {
+    let pos = (await fh.stat()).size;
+    // what precedes the next chunk's lines: the start of a line that began in an earlier chunk
+    let carry: Buffer = Buffer.alloc(0);
+    // until the last newline is found, the bytes read are the fragment after it, not a line
+    let sawEnd = false;
+    while (pos > 0) {
+      const len = Math.min(chunkBytes, pos);
+      pos -= len;
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      let data = carry.length > 0 ? Buffer.concat([buf.subarray(0, got), carry]) : buf.subarray(0, got);
+      if (!sawEnd) {
+        const nl = data.lastIndexOf(10);
+        if (nl < 0) {
+          carry = data;
+          continue;
+        }
+        sawEnd = true;
+        data = data.subarray(0, nl);
+      }
+      const lines: Buffer[] = [];
+      for (let nl = data.lastIndexOf(10); nl >= 0; nl = data.lastIndexOf(10)) {
+        lines.push(data.subarray(nl + 1));
+        data = data.subarray(0, nl);
+      }
+      carry = data;
+      if (lines.length > 0) yield lines;
+    }
+    if (sawEnd) yield [carry];
+  } finally {
+    await fh.close();
   }
 }

@@ -86,6 +86,17 @@ export interface AppendResult {
   hash: string;
 }
 
+/** An entry of alarm severity, as AuditTrail.onAlarmEntry hands it on. */
+export interface AlarmEntryNote {
+  seq: number;
+  type: string;
+  /** the entry's `data.code` (lane.alarm, status-list.refused, journal.error...), else its type */
+  code: string;
+  message: string;
+  /** wall ms */
+  at: number;
+}
+
 export interface AuditTrailStatus {
   lastSeq: number;
   /** `at`: when it was sealed, wall ms */
@@ -126,6 +137,7 @@ export class AuditTrail {
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  private readonly alarmListeners = new Set<(e: AlarmEntryNote) => void>();
   /**
    * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
    * once it is durable here (else a power cut could leave the station holding a checkpoint the lane lost,
@@ -291,7 +303,41 @@ export class AuditTrail {
     this.assertOpen();
     const b = this.build(ev);
     this.commit(b, false);
+    if (ev.severity === "alarm") this.noteAlarm(ev, b.seq);
     return { seq: b.seq, hash: b.hash };
+  }
+
+  /**
+   * Calls `f` with every entry of alarm severity appended from now on (append and bindEvent: records are
+   * never alarms), once it is in the chain, on the appender's thread: keep `f` to a push into a buffer.
+   * Every alarm the lane raises is such an entry (the controller's, the booth's, the trail's own, a
+   * refused status list, the journal's and the disk's errors, the service's HTTP side...): the status
+   * service counts and shows alarms from here (src/service/runtime-view.ts). Returns the unsubscribe.
+   */
+  onAlarmEntry(f: (e: AlarmEntryNote) => void): () => void {
+    this.alarmListeners.add(f);
+    return () => {
+      this.alarmListeners.delete(f);
+    };
+  }
+
+  private noteAlarm(ev: AuditEventInput, seq: number): void {
+    if (this.alarmListeners.size === 0) return;
+    const code = (ev.data as { code?: unknown } | undefined)?.code;
+    const note: AlarmEntryNote = {
+      seq,
+      type: ev.type,
+      code: typeof code === "string" && code !== "" ? code : ev.type,
+      message: ev.message,
+      at: this.now(),
+    };
+    for (const f of this.alarmListeners) {
+      try {
+        f(note);
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, "audit alarm listener failed");
+      }
+    }
   }
 
   /**
@@ -310,7 +356,10 @@ export class AuditTrail {
   /** As bindRecord, for an event that must commit with a journal transaction (journal.retention). */
   bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T {
     this.assertOpen();
-    return this.bindBuilt(this.build(ev), tx);
+    const built = this.build(ev);
+    const result = this.bindBuilt(built, tx);
+    if (ev.severity === "alarm") this.noteAlarm(ev, built.seq);
+    return result;
   }
 
   private bindBuilt<T>(built: BuiltLine, tx: (bound: BoundEntry) => T): T {

@@ -1,17 +1,9 @@
 /**
- * Output helpers shared by the maintenance commands: card numbers masked unless `--full-ids`, columns
- * aligned by display width (a Chinese plate character takes two columns) and never cut, CSV cells, and
- * text made safe for a terminal. Plates and OBU ids come from the OBU, that is from whoever programmed it:
+ * Output helpers shared by the maintenance commands: columns aligned by display width (a Chinese plate
+ * character takes two columns) and never cut, CSV cells, and text made safe for a terminal. Card numbers
+ * are masked with maskCardIds of src/service/format.ts (shared with the page) unless `--full-ids`. Plates and OBU ids come from the OBU, that is from whoever programmed it:
  * they reach people's terminals and spreadsheets only through terminalSafe and csvCell.
  */
-
-/** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
-const CARD_RE = /(?<![0-9A-Za-z])(\d{4})\d{12}(\d{4})(?![0-9A-Za-z])/g;
-
-/** "4301************9001": the network and the last four digits stay. */
-export function maskCardIds(text: string): string {
-  return text.replace(CARD_RE, (_m, a: string, b: string) => `${a}${"*".repeat(12)}${b}`);
-}
 
 function isWide(cp: number): boolean {
   return (

@@ -1,6 +1,7 @@
 /**
- * How the service's human-facing outputs (the page, `etc-lane status`) show values: card numbers masked,
- * times in the lane's configured UTC offset (the offset its trade ids and card times use), money in yuan.
+ * How the service's human-facing outputs (the page, its live feed, `etc-lane status`; the CLI's tables
+ * share the masking) show values: card numbers masked, times in the lane's configured UTC offset (the
+ * offset its trade ids and card times use), money in yuan.
  */
 
 /** "43010000000000009001" -> "4301************9001": the network and the last four digits stay. */
@@ -8,6 +9,18 @@ export function maskCardId(id: string | null): string {
   if (id === null || id === "") return "-";
   if (id.length <= 8) return "*".repeat(id.length);
   return `${id.slice(0, 4)}${"*".repeat(id.length - 8)}${id.slice(-4)}`;
+}
+
+/** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
+const CARD_RE = /(?<![0-9A-Za-z])(\d{4})\d{12}(\d{4})(?![0-9A-Za-z])/g;
+
+/**
+ * Every card id in a text masked as maskCardId does ("4301************9001"): the messages the lane writes
+ * (a suspect's "uncertain debit ... on card <id>", a booth case's detail), JSON of them. The page, its live
+ * feed and the CLI's outputs (unless `--full-ids`) pass free text through it.
+ */
+export function maskCardIds(text: string): string {
+  return text.replace(CARD_RE, (_m, a: string, b: string) => `${a}${"*".repeat(12)}${b}`);
 }
 
 /** Wall ms -> "2026-11-26 08:15:02" in the given UTC offset (minutes east of UTC). */

@@ -189,7 +189,10 @@ export interface LaneSnapshot {
   journal: JournalView;
   /** the queue; `desk`: the booth's own state, null when the lane has no booth */
   booth: { cases: BoothCaseView[]; desk: BoothDeskView | null };
-  /** newest first, at most 20 */
+  /**
+   * newest first, at most 20, each vehicle once: a suspect settled later is shown settled in its place
+   * (same seq), not as another vehicle
+   */
   lastTransactions: VehicleRecordView[];
   process: ProcessView;
   clock: ClockView;
@@ -228,6 +231,20 @@ export type LaneFeedEvent =
       detail: string;
     }
   | { type: "link"; at: number; link: "rsu" | "reader" | "station"; status: string; reason: string | null }
+  | {
+      /**
+       * A suspect the controller settled after its vehicle had finished (a late B5 or B8, `etc-lane
+       * journal settle`): the same record (same seq and trade id) in its new revision, which replaces
+       * that vehicle's row. Not a vehicle: never counted or timed again.
+       */
+      type: "settlement";
+      /** when it was settled */
+      at: number;
+      /** the settled record; `decisionMs` is the vehicle's own when the view still has it, else null */
+      record: VehicleRecordView;
+      /** b5, b8, booth-prove, booth-card or operator (the record's extra.settlement.settledBy) */
+      settledBy: string | null;
+    }
   | { type: "alarm"; at: number; code: string; message: string }
   | {
       type: "status-list";

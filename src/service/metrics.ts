@@ -2,7 +2,7 @@
  * GET /metrics: the lane's Prometheus metrics (prom-client, a registry of its own, never the global one).
  *
  * Two sources, both off the lane's decision path:
- * - feed events (vehicles, alarms, lane changes), handed over in batches by the feed pump
+ * - feed events (vehicles, settlements, alarms, lane changes), handed over in batches by the feed pump
  *   (feed-pump.ts): histogram observations and counter increments;
  * - one `LaneView.snapshot()` per scrape, read by the gauges and the counters the lane keeps itself
  *   (link-layer counters, lane counters), which are exported as they are.
@@ -55,10 +55,12 @@ export class LaneMetrics {
   private current: LaneSnapshot | null = null;
   private readonly outcomes = new BoundedLabels();
   private readonly alarmCodes = new BoundedLabels();
+  private readonly settledBy = new BoundedLabels();
   private readonly decision: Histogram<"stage">;
   private readonly commit: Histogram<string>;
   private readonly vehicles: Counter<"kind" | "outcome">;
   private readonly alarms: Counter<"code">;
+  private readonly settlements: Counter<"kind" | "outcome" | "by">;
   /** the decision histogram's child per stage, made once */
   private readonly byStage: Record<keyof typeof STAGE_LABEL, { observe(v: number): void }>;
   private readonly vehicleChildren = new Map<string, { inc(v?: number): void }>();
@@ -94,6 +96,12 @@ export class LaneMetrics {
       name: "etc_lane_vehicles_total",
       help: "finished vehicles by record kind (transaction, stop, suspect) and outcome or stop reason",
       labelNames: ["kind", "outcome"],
+      registers,
+    });
+    this.settlements = new Counter({
+      name: "etc_lane_settlements_total",
+      help: "suspects the lane settled after their vehicle had finished (a late B5/B8, etc-lane journal settle), by what they became (kind transaction or stop, outcome) and how (by: b5, b8, operator); the vehicle stays counted once in etc_lane_vehicles_total, as the suspect it was",
+      labelNames: ["kind", "outcome", "by"],
       registers,
     });
     this.alarms = new Counter({
@@ -298,6 +306,13 @@ export class LaneMetrics {
         if (st.b5Barrier !== undefined) by.b5Barrier.observe(st.b5Barrier / 1000);
         if (ev.commitMs !== null) this.commit.observe(ev.commitMs / 1000);
         this.vehicleCounter(ev.record.kind, ev.record.outcome).inc();
+      } else if (ev.type === "settlement") {
+        // the same vehicle in a new revision: no stage or commit time, not another vehicle
+        this.settlements.inc({
+          kind: ev.record.kind,
+          outcome: this.outcomes.value(ev.record.outcome),
+          by: this.settledBy.value(ev.settledBy ?? "unknown"),
+        });
       } else if (ev.type === "alarm") {
         this.alarms.inc({ code: this.alarmCodes.value(ev.code) });
       }

@@ -74,6 +74,7 @@ export class LaneRuntimeView implements LaneView {
   private readonly extra = new Subject<LaneFeedEvent>();
   private readonly vehicles = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
+  private readonly offAlarms: () => void;
 
   constructor(
     private readonly rt: LaneRuntime,
@@ -84,28 +85,46 @@ export class LaneRuntimeView implements LaneView {
     this.stateSince = this.now();
     const c = rt.controller;
     // one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on
+    const recordView = (r: VehicleOutcome["record"], decisionMs: number | null): VehicleRecordView => ({
+      seq: r.seq,
+      tradeId: r.tradeId,
+      at: Date.parse(r.createdAt),
+      kind: r.kind,
+      outcome: r.outcome,
+      obuId: r.obuId,
+      obuSerial: r.obuSerial,
+      cardId: r.cardId,
+      plate: r.plate,
+      vehicleClass: r.vehicleClass,
+      amount: r.amount,
+      decisionMs,
+    });
     const toVehicle = (v: VehicleOutcome): LaneFeedEvent => {
-      const r = v.record;
-      const at = Date.parse(r.createdAt);
+      const record = recordView(v.record, v.decisionMs);
       return {
         type: "vehicle" as const,
-        at,
-        record: {
-          seq: r.seq,
-          tradeId: r.tradeId,
-          at,
-          kind: r.kind,
-          outcome: r.outcome,
-          obuId: r.obuId,
-          obuSerial: r.obuSerial,
-          cardId: r.cardId,
-          plate: r.plate,
-          vehicleClass: r.vehicleClass,
-          amount: r.amount,
-          decisionMs: v.decisionMs,
-        },
-        stages: vehicleStages(r.stageTimes, v.barrierAt),
+        at: record.at,
+        record,
+        stages: vehicleStages(v.record.stageTimes, v.barrierAt),
         commitMs: v.commitMs,
+      };
+    };
+    /**
+     * A suspect settled after its vehicle finished: the controller emits it on outcomes$ again, the same
+     * seq in a new revision (decisionMs 0, commitMs null; src/lane/late-answers.ts settle, the operator's
+     * settleSuspect in src/lane/controller.ts). Its row among the last vehicles is replaced in place (it
+     * keeps the vehicle's decision time); the last commit time stays the last vehicle's.
+     */
+    const toSettlement = (v: VehicleOutcome): LaneFeedEvent => {
+      const i = this.recent.findIndex((x) => x.seq === v.record.seq);
+      const record = recordView(v.record, i >= 0 ? this.recent[i]!.decisionMs : null);
+      if (i >= 0) this.recent[i] = record;
+      const by = (v.record.extra?.settlement as { settledBy?: unknown } | undefined)?.settledBy;
+      return {
+        type: "settlement",
+        at: this.now(),
+        record,
+        settledBy: typeof by === "string" ? by : null,
       };
     };
     const lane$: Observable<LaneFeedEvent> = c.status$.pipe(
@@ -121,15 +140,14 @@ export class LaneRuntimeView implements LaneView {
         };
       }),
     );
-    const controllerEvents$: Observable<LaneFeedEvent> = c.events$.pipe(
-      filter((e) => e.type === "link" || e.type === "alarm"),
+    const rsuLink$: Observable<LaneFeedEvent> = c.events$.pipe(
+      filter((e) => e.type === "link"),
       map((e): LaneFeedEvent => {
-        if (e.type === "alarm") return { type: "alarm", at: this.now(), code: e.code, message: e.message };
         const l = e as { status: string; reason?: string };
         return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
       }),
     );
-    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, controllerEvents$, this.extra];
+    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, rsuLink$, this.extra];
     if (rt.uplink)
       sources.push(
         rt.uplink.state$.pipe(
@@ -165,9 +183,24 @@ export class LaneRuntimeView implements LaneView {
       );
     this.events$ = merge(...sources);
 
+    // the alarms: every entry of alarm severity the lane writes to its trail, whoever wrote it (the
+    // controller's and the booth's lane.alarm, the trail's own audit.*, status-list.refused, service.http,
+    // uplink.records-held, journal.error, disk.error, lane.closed, a link down...), each once. A booth.*
+    // entry of alarm severity (booth.refused, booth.recovery, booth.evidence) is the detail of the alarm
+    // the booth raises with it, as a lane.alarm entry (BoothEffects.alarm, src/booth/effects.ts): that
+    // one is the alarm.
+    this.offAlarms = rt.audit.onAlarmEntry((a) => {
+      if (a.type.startsWith("booth.")) return;
+      this.extra.next({ type: "alarm", at: a.at, code: a.code, message: a.message });
+    });
+
     // what the snapshot keeps from the streams
     this.subs.push(
       c.outcomes$.subscribe((v) => {
+        if (v.record.revision > 1) {
+          this.vehicles.next(toSettlement(v));
+          return;
+        }
         this.lastCommitMs = v.commitMs;
         const e = toVehicle(v);
         if (e.type === "vehicle") {
@@ -235,6 +268,7 @@ export class LaneRuntimeView implements LaneView {
             intervalMs: o.verify.intervalMs,
             ...(o.verify.firstAfterMs !== undefined ? { firstAfterMs: o.verify.firstAfterMs } : {}),
             ...(o.logger ? { logger: o.logger } : {}),
+            // a failed verify is not written to the trail: its alarm goes to the feed from here
             onResult: (s) => {
               if (!s.ok)
                 this.extra.next({
@@ -403,6 +437,7 @@ export class LaneRuntimeView implements LaneView {
   }
 
   async close(): Promise<void> {
+    this.offAlarms();
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
     await this.verifier?.close();

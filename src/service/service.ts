@@ -18,6 +18,7 @@ import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath, type RefusedRequest } from "./control/protocol.js";
 import { startControlServer } from "./control/server.js";
 import { FeedPump } from "./feed-pump.js";
+import { maskCardIds } from "./format.js";
 import { History } from "./history.js";
 import { createServiceHttpServer } from "./http-server.js";
 import type { LaneFeedEvent, LaneOperator, LaneView } from "./lane-view.js";
@@ -120,13 +121,19 @@ export async function startLaneService(o: LaneServiceOptions): Promise<LaneServi
     if (sse.size === 0) return; // no page open: nothing to render
     const events: { event: string; data: string }[] = [];
     for (const ev of batch) {
-      if (ev.type === "vehicle") {
+      if (ev.type === "vehicle" || ev.type === "settlement") {
+        // the row rendered (card masked); a settlement's replaces the row of its seq on the page
+        // (assets/page.js), never adds a vehicle
         offset ??= o.view.snapshot().lane.utcOffsetMinutes;
         events.push({
-          event: "vehicle",
+          event: ev.type,
           data: JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }),
         });
-      } else events.push({ event: ev.type, data: JSON.stringify(ev) });
+      } else {
+        // the event as JSON, every card id in it masked: an alarm's message ("uncertain debit ... on
+        // card <id>"), a booth case's card and detail; /status keeps them in full for scripts
+        events.push({ event: ev.type, data: maskCardIds(JSON.stringify(ev)) });
+      }
     }
     sse.broadcast(events);
   };

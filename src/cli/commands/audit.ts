@@ -23,8 +23,9 @@ import type { VerifyReport } from "../../audit/verify.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
+import { maskCardIds } from "../../service/format.js";
 import { checkAuditFilters } from "../audit-filters.js";
-import { csvCell, displayWidth, maskCardIds, pad, terminalSafe, yuan } from "../format.js";
+import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 

@@ -7,8 +7,8 @@
  */
 import type { Command } from "commander";
 import type { BoothCaseLine } from "../../service/control/booth-actions.js";
+import { maskCardIds } from "../../service/format.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../../tariff/vehicle-class.js";
-import { maskCardIds } from "../format.js";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";

@@ -8,8 +8,7 @@
 import type { Command } from "commander";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
-import { maskCardId } from "../../service/format.js";
-import { maskCardIds } from "../format.js";
+import { maskCardId, maskCardIds } from "../../service/format.js";
 import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
 

@@ -1,7 +1,9 @@
 /**
  * The maintenance page, rendered on the server as plain HTML (no framework, no build step). The page's
  * script (assets/page.js) only swaps in fresh fragments and prepends live-feed rows, both rendered here,
- * so there is one place that decides how a value is shown. Every value from the lane goes through esc().
+ * so there is one place that decides how a value is shown. Every value from the lane goes through esc();
+ * card numbers are masked, in their columns (maskCardId) and in the free text the lane wrote (maskCardIds:
+ * trail messages, booth case details, the lane's and the uplink's error texts).
  */
 import {
   duration,
@@ -9,6 +11,7 @@ import {
   LANE_STATUS_LABEL,
   localTime,
   maskCardId,
+  maskCardIds,
   ms3,
   offsetLabel,
   yuan,
@@ -104,7 +107,7 @@ export function renderState(
   const laneCard =
     `<section class="lane-state ${trade ? "ok" : "bad"}" data-testid="lane-state" data-status="${esc(s.state.status)}">` +
     `<div class="big">${esc(st.zh)} <span class="en">${esc(st.en)}</span></div>` +
-    `<div class="why">${esc(s.state.detail || (trade ? "可以交易 trading" : ""))}` +
+    `<div class="why">${esc(maskCardIds(s.state.detail) || (trade ? "可以交易 trading" : ""))}` +
     `${s.state.reason ? ` <span class="code">[${esc(s.state.reason)}]</span>` : ""}</div>` +
     `<div class="since">${bi("自", "since")} ${esc(localTime(s.state.since, off))}` +
     `${s.state.operatorClosed ? ` · ${bi("操作员关闭", "closed by operator")} ${esc(s.state.operatorClosed.user)}` : ""}</div>` +
@@ -149,7 +152,7 @@ export function renderState(
     kv([
       [
         bi("状态", "state"),
-        `<span class="badge ${sl.state === "ok" ? "ok" : "bad"}">${esc(sl.state)}</span> ${esc(sl.reason)}`,
+        `<span class="badge ${sl.state === "ok" ? "ok" : "bad"}">${esc(sl.state)}</span> ${esc(maskCardIds(sl.reason))}`,
       ],
       [
         bi("全量版本", "full"),
@@ -172,7 +175,10 @@ export function renderState(
       [bi("挂起", "held"), esc(u.held)],
       [bi("最早待传", "oldest"), esc(duration(u.oldestPendingAgeMs))],
       [bi("上次成功", "last ok"), esc(localTime(u.lastSuccessAt, off))],
-      [bi("错误", "error"), u.lastError ? esc(`${u.lastError.code}: ${u.lastError.message}`) : "-"],
+      [
+        bi("错误", "error"),
+        u.lastError ? esc(maskCardIds(`${u.lastError.code}: ${u.lastError.message}`)) : "-",
+      ],
     ]) + renderCharts(history, off),
     "uplink",
   );
@@ -224,7 +230,7 @@ function renderBooth(s: LaneSnapshot): string {
     .map(
       (b) =>
         `<tr data-case="${esc(b.id)}"><td>${esc(localTime(b.openedAt, off).slice(11))}</td><td>${esc(b.kind)}</td>` +
-        `<td class="code">${esc(b.reason)}</td><td>${esc(b.detail)}</td><td class="mono">${esc(maskCardId(b.cardId))}</td>` +
+        `<td class="code">${esc(b.reason)}</td><td>${esc(maskCardIds(b.detail))}</td><td class="mono">${esc(maskCardId(b.cardId))}</td>` +
         `<td class="mono">${esc(b.obuId ?? "-")}</td><td>${esc(b.plate ?? "-")}</td></tr>`,
     )
     .join("");
@@ -367,7 +373,7 @@ export function renderSearchResults(
         `<tr data-trail-seq="${esc(x.seq)}" class="sev-${esc(x.severity)}"><td class="num">${esc(x.seq)}</td>` +
         `<td>${esc(localTime(x.at, utcOffsetMinutes))}</td><td>${esc(x.type)}</td><td class="code">${esc(x.outcome ?? "-")}</td>` +
         `<td class="mono">${esc(maskCardId(x.cardId))}</td><td class="mono">${esc(x.obuId ?? "-")}</td><td>${esc(x.plate ?? "-")}</td>` +
-        `<td class="num">${esc(yuan(x.amount))}</td><td>${esc(x.message)}</td></tr>`,
+        `<td class="num">${esc(yuan(x.amount))}</td><td>${esc(maskCardIds(x.message))}</td></tr>`,
     )
     .join("");
   return (

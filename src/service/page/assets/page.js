@@ -38,6 +38,13 @@
     while (feed.rows.length > FEED_ROWS) feed.deleteRow(feed.rows.length - 1);
     count.textContent = String(Number(count.textContent) + 1);
   });
+  // a suspect settled later (a late B5/B8, by hand): the same vehicle, its row replaced where it is; a
+  // row no longer on the page is not added (it is not a new vehicle)
+  es.addEventListener("settlement", (e) => {
+    const v = JSON.parse(e.data);
+    const row = feed.querySelector(`tr[data-seq="${v.seq}"]`);
+    if (row) row.outerHTML = v.row;
+  });
   for (const type of ["lane", "link", "alarm", "booth", "status-list"])
     es.addEventListener(type, refreshState);
   setInterval(refreshState, 10000);

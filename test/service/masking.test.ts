@@ -1,0 +1,127 @@
+/**
+ * Card numbers on the page and its live feed (src/service/format.ts maskCardIds, src/service/page/render.ts,
+ * the service's SSE sink in src/service/service.ts): masked in their columns and in the free text the lane
+ * wrote (a suspect's alarm "uncertain debit ... on card <id>", a booth case's detail), in the trail search's
+ * results, the booth queue and the `alarm` and `booth` events; /status keeps them in full for scripts.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { maskCardIds } from "../../src/service/format.js";
+import type { BoothCaseView } from "../../src/service/lane-view.js";
+import { type Rig, startRig } from "./harness.js";
+
+const CARD = "43010000000000012345";
+const MASKED = "4301************2345";
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+describe("maskCardIds", () => {
+  it("masks 20-digit card ids standing alone, not longer ids or hashes", () => {
+    expect(maskCardIds(`uncertain debit of 1250 fen on card ${CARD}`)).toBe(
+      `uncertain debit of 1250 fen on card ${MASKED}`,
+    );
+    expect(maskCardIds(`{"cardId":"${CARD}"}`)).toBe(`{"cardId":"${MASKED}"}`);
+    const tradeId = "430101020320261126080000001234";
+    expect(maskCardIds(`trade ${tradeId}`)).toBe(`trade ${tradeId}`);
+    expect(maskCardIds(`sha ab${CARD}cd`)).toBe(`sha ab${CARD}cd`);
+  });
+});
+
+describe("the page masks card numbers in the text the lane wrote", () => {
+  it("in the trail search's messages, as in its card column", async () => {
+    rig = await startRig();
+    rig.lane.trail.push({
+      seq: 9001,
+      at: rig.lane.state.at,
+      type: "lane.alarm",
+      severity: "alarm",
+      message: `SUSPECT_B5_MISSING: uncertain debit of 1250 fen on card ${CARD}`,
+      outcome: "SUSPECT_B5_MISSING",
+      cardId: CARD,
+      obuId: "0a0b0c0d",
+      plate: "湘A12345",
+      amount: 1250,
+      tradeId: null,
+    });
+    const html = await (await rig.get(`/search?card=${CARD}`)).text();
+    const results = html.slice(html.indexOf('data-testid="search-results"'));
+    expect(results).toContain('data-trail-seq="9001"');
+    expect(results).toContain(`uncertain debit of 1250 fen on card ${MASKED}`);
+    expect(html).not.toContain(`on card ${CARD}`);
+  });
+
+  it("in the booth queue's details", async () => {
+    rig = await startRig();
+    const c = rig.lane.state.booth.cases[0]!;
+    rig.lane.state = {
+      ...rig.lane.state,
+      booth: { ...rig.lane.state.booth, cases: [{ ...c, cardId: CARD, detail: `卡 ${CARD} 扣款结果未知` }] },
+    };
+    const html = await (await rig.get("/fragment/state")).text();
+    expect(html).toContain(`卡 ${MASKED} 扣款结果未知`);
+    expect(html).not.toContain(CARD);
+    // /status is for scripts: the card in full
+    const status = (await (await rig.get("/status")).json()) as { booth: { cases: BoothCaseView[] } };
+    expect(status.booth.cases[0]!.cardId).toBe(CARD);
+  });
+});
+
+describe("the live feed masks card numbers", () => {
+  it("in alarm messages and booth cases", async () => {
+    rig = await startRig();
+    const abort = new AbortController();
+    const res = await fetch(new URL("/events", rig.service.url), { signal: abort.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const at = rig.lane.state.at;
+    rig.lane.feed.next({
+      type: "alarm",
+      at,
+      code: "SUSPECT_B5_MISSING",
+      message: `SUSPECT_B5_MISSING: uncertain debit of 1250 fen on card ${CARD}`,
+    });
+    const bcase: BoothCaseView = {
+      id: "b7",
+      openedAt: at,
+      kind: "suspect-debit",
+      reason: "B5_MISSING",
+      detail: `卡 ${CARD} 扣款结果未知`,
+      obuId: "0a0b0c0d",
+      cardId: CARD,
+      plate: "湘A12345",
+      seq: 7,
+    };
+    rig.lane.feed.next({ type: "booth", at, action: "opened", case: bcase });
+    rig.service.pump.drain();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (!text.includes("event: booth")) {
+      const { value, done } = await reader.read();
+      expect(done).toBe(false);
+      text += decoder.decode(value, { stream: true });
+    }
+    abort.abort();
+    const events = text
+      .split("\n\n")
+      .filter((f) => f.startsWith("event: alarm") || f.startsWith("event: booth"))
+      .map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)) as Record<string, unknown>);
+    expect(events).toEqual([
+      {
+        type: "alarm",
+        at,
+        code: "SUSPECT_B5_MISSING",
+        message: `SUSPECT_B5_MISSING: uncertain debit of 1250 fen on card ${MASKED}`,
+      },
+      {
+        type: "booth",
+        at,
+        action: "opened",
+        case: { ...bcase, cardId: MASKED, detail: `卡 ${MASKED} 扣款结果未知` },
+      },
+    ]);
+    expect(text).not.toContain(CARD);
+  });
+});
