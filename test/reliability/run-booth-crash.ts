@@ -226,7 +226,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
         seconds: (Date.now() - t0) / 1000,
       };
     } finally {
-      journal.close();
+      await journal.close();
     }
   } finally {
     await lane?.proc.stop();

@@ -510,7 +510,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
       return result;
     } finally {
       intents.close();
-      journal.close();
+      await journal.close();
     }
   } finally {
     await lane?.proc.stop();

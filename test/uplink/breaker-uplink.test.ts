@@ -79,7 +79,7 @@ it("backs off, opens the breaker after N failures, stops calling, probes after t
   ]);
   expect(audit.map((a) => a.severity)).toEqual(["info", "warn", "alarm", "info"]);
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });
 
 /** fake station: `up` says whether it answers; counts what is asked */
@@ -121,7 +121,7 @@ it("the wall clock stepped back an hour while the breaker is open: the probe sti
   expect(st.uploads).toBe(4);
   expect(uplink.status()).toMatchObject({ breaker: "closed", state: "online", queueDepth: 0 });
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });
 
 it("the wall clock stepped back an hour: heartbeats keep their interval", async () => {
@@ -142,5 +142,5 @@ it("the wall clock stepped back an hour: heartbeats keep their interval", async 
   for (let s = 0; s < 10; s++) await vi.advanceTimersByTimeAsync(1_000);
   expect(st.heartbeats).toBe(11);
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });

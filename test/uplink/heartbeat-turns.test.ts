@@ -61,7 +61,7 @@ it("a heartbeat that never answers: the waiting batches go between heartbeats (i
   expect(g.calls.slice(0, 3)).toEqual(["heartbeat", "upload", "upload"]);
   expect(uplink.status().counters.failures).toBe(1);
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });
 
 it("while records wait, the breaker's probe is an upload batch, not a heartbeat", async () => {
@@ -89,5 +89,5 @@ it("while records wait, the breaker's probe is an upload batch, not a heartbeat"
   expect(journal.queueDepth()).toBe(0);
   expect(uplink.status().breaker).toBe("closed");
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });

@@ -71,5 +71,5 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   expect(journal.heldCount()).toBe(0);
   expect(journal.get(recs[2]!.tradeId)?.uploadedAt).not.toBeNull();
   await uplink.stop();
-  journal.close();
+  await journal.close();
 });
