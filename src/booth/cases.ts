@@ -39,6 +39,7 @@ export const DEFAULT_BOOTH_REASONS = [
 export const SUSPECT_CASES = [
   "B5_NO_DSRC",
   "B5_INCOMPLETE",
+  "B5_MISMATCH",
   "B5_MISSING",
   "SUPERSEDED",
   "LANE_STOPPED",

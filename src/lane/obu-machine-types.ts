@@ -130,6 +130,8 @@ export type ObuState =
       rawB5: string | null;
       why: SuspectReason;
       epSerial: number;
+      /** why the B5 did not prove the debit, when it said more than its code (its suspect names it) */
+      problem?: string;
     } & Common)
   | { phase: "done"; kind: "transaction" | "stop" | "suspect"; outcome: string };
 

@@ -113,6 +113,9 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
  * Why a debit is uncertain (suspect record outcome):
  * - B5_NO_DSRC: B5 with an ErrorCode classed uncertain (and C8, when it was sent, did not prove it);
  * - B5_INCOMPLETE: B5 ErrorCode 00 without a field clearing needs (TAC, serials, balance, time);
+ * - B5_MISMATCH: B5 ErrorCode 00 with every clearing field, contradicting the debit sent (TransTime not
+ *   the PurchaseTime, or on a stored-value card balance after not balance before - amount:
+ *   debit-agreement.ts), and the C8 that followed did not prove it;
  * - B5_MISSING: no B5 within b5TimeoutMs (no serial, so no C8);
  * - SUPERSEDED: the RSU started over with the OBU (new B2) while the debit was open;
  * - LANE_STOPPED: graceful stop, and the answer did not come within transaction.drainTimeoutMs;
@@ -121,6 +124,7 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
 export type SuspectReason =
   | "B5_NO_DSRC"
   | "B5_INCOMPLETE"
+  | "B5_MISMATCH"
   | "B5_MISSING"
   | "SUPERSEDED"
   | "LANE_STOPPED"

@@ -163,6 +163,27 @@ describe("reply, commit, barrier", () => {
   });
 });
 
+describe("an answer in time is checked as a late one is (review finding 1)", () => {
+  it("a complete B5 00 in time whose balance after is not balance before - amount: C8, no paid record, no barrier, a B5_MISMATCH suspect", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r); // balance 10000, fee 1500 - 5% = 1425
+    r.link.frame(ev.b5(b5({ balanceAfter: 9000 })));
+    await r.settle();
+    expect(r.journal.records).toEqual([]);
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    await r.advance(1000); // b8TimeoutMs: no B8
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    expect(r.journal.records[0]).toMatchObject({ amount: 1425, tac: null, balanceBefore: 10_000 });
+    expect(String(r.journal.records[0]!.extra?.problem)).toMatch(
+      /balance after 9000 is not balance before 10000 - amount 1425/,
+    );
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.journal.intents.size).toBe(0);
+  });
+});
+
 describe("the guards survive a restart (defect 4)", () => {
   it("a card with an unsettled suspect in the journal is not debited again after a restart", async () => {
     const j = new FakeJournal(() => Date.now() - 3_600_000); // recorded an hour ago
