@@ -32,6 +32,7 @@ export const DEFAULT_BOOTH_REASONS = [
   "TRADE_FAILED",
   "OBU_LEFT",
   "LANE_CLOSED",
+  "DEBIT_NOT_SENT",
   "UNSETTLED_DEBIT",
 ] as const;
 

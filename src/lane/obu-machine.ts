@@ -15,7 +15,8 @@
  * - C8 goes out only with a card offline serial an RSU frame reported; an unknown serial is null in
  *   the record, never a made-up value;
  * - once a debit command is out, nothing sends a second one: the machine ends as a transaction, a
- *   suspect, or (only when the RSU's table says the card was untouched) a stop.
+ *   suspect, or (only when the RSU's table says the card was untouched) a stop; a debit command the
+ *   link refused before writing a byte never went out: a DEBIT_NOT_SENT stop, never a suspect.
  *
  * The declarations (context, states, events, effects) are in obu-machine-types.ts; how each ending is
  * written (the record and the effects around its commit) is in obu-outcomes.ts.
@@ -407,6 +408,17 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout") return suspect(s, "B5_MISSING", null, null, null, false, ctx);
   if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", null, null, null, false, ctx);
+  // the C6/C3 never left (refused before a byte was written): no debit, nothing to hold, no reply owed
+  if (ev.kind === "not-sent")
+    return stop(
+      "DEBIT_NOT_SENT",
+      {
+        ...debitParts(s.debit, s, null),
+        reply: false,
+        extra: { linkError: ev.code, command: s.debit.command.via.toUpperCase() },
+      },
+      ctx,
+    );
   if (ev.kind === "recovered")
     return ev.answer
       ? replayAnswer(s, ev.answer, ctx)

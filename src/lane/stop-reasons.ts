@@ -92,6 +92,11 @@ export const STOP_REASONS = {
   // ---- lane ------------------------------------------------------------------------------------
   JOURNAL_FAILED: r("lane", "系统故障", "the journal cannot be written: lane closed", { alarm: true }),
   LANE_CLOSED: r("lane", "车道关闭", "the lane closed before this vehicle's debit (RSU down, reboot, stop)"),
+  DEBIT_NOT_SENT: r(
+    "lane",
+    "通信中断",
+    "the link refused the debit command (C6/C3) before writing a byte (link lost): no debit happened",
+  ),
   STATUS_LIST_FAILED: r(
     "lane",
     "名单系统故障",

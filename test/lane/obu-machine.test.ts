@@ -232,6 +232,12 @@ describe("OBU machine: every stop case", () => {
     ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
     ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false }],
     ["LANE_CLOSED", exit, [E.obu(), E.veh(), { kind: "lane-closed" }], { reply: false }],
+    [
+      "DEBIT_NOT_SENT",
+      exit,
+      [E.obu(), E.veh(), E.card(), { kind: "not-sent", code: "E302_LINK_DOWN" }],
+      { reply: false },
+    ],
     ["STATUS_LIST_FAILED", ctxFor("exit", {}, { lookup: () => boom() }), [E.obu()]],
   ];
   for (const [reason, ctx, events, opts] of cases) {
