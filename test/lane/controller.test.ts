@@ -241,6 +241,48 @@ describe("a debit command the link refuses (review finding 3)", () => {
   });
 });
 
+describe("frames a transaction does not wait for get no reply (docs/protocol.md §5)", () => {
+  it("a B3 in await-b4, a B3/B4/B8 in await-b5, a B3/B4 and an incomplete or uncertain B5 in await-b8: no reply, the deadline kept", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.link.frame(ev.b3()); // await-b4
+    await r.settle();
+    expect(r.link.answersTo("vehicle")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    const before = r.link.answers.length;
+    r.link.frame(ev.b3());
+    r.link.frame(ev.b4());
+    r.link.frame({
+      kind: "tac",
+      info: { obuId: OBU_ID, errorCode: 0, result: "ok", tac: "0badcafe", mac: null, balance: 8575 },
+    });
+    await r.settle();
+    expect(r.link.answers.length).toBe(before);
+    r.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null }))); // -> C8, await-b8
+    await r.settle();
+    expect(r.link.answers.length).toBe(before + 1);
+    await r.advance(500); // half of b8TimeoutMs
+    r.link.frame(ev.b3());
+    r.link.frame(ev.b4());
+    r.link.frame(ev.b5(b5({ tac: null }))); // a B5 00 missing its TAC
+    r.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null })));
+    await r.settle();
+    expect(r.link.answers.length).toBe(before + 1);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    expect(r.journal.records).toEqual([]);
+    await r.advance(500); // b8TimeoutMs counted from the C8: the ignored frames did not restart it
+    expect(kinds(r.journal)).toEqual(["suspect:B5_NO_DSRC"]);
+  });
+});
+
 describe("the guards survive a restart (defect 4)", () => {
   it("a card with an unsettled suspect in the journal is not debited again after a restart", async () => {
     const j = new FakeJournal(() => Date.now() - 3_600_000); // recorded an hour ago
