@@ -45,3 +45,23 @@ export class EtcError extends Error {
 export function isEtcError(e: unknown, code?: ErrorCode): e is EtcError {
   return e instanceof EtcError && (code === undefined || e.code === code);
 }
+
+/**
+ * `details.nothingWritten: true` marks a refusal made before any byte of the frame reached the medium, so
+ * the peer cannot have received it:
+ * - E302_LINK_DOWN from a reply/ack to a frame received before a link loss (link/answer-cache.ts), and from
+ *   `send()`/`request()` while the transport is not open (link/rsu-link.ts);
+ * - E304_LINK_ALREADY_ANSWERED (the frame's one reply was already handed over: this one is not written);
+ * - a frame that cannot be encoded (its E1xx code, from a reply);
+ * - E205_PORT_CLOSED "write while <status>" (a transport that is not open).
+ * Not marked, so not known to be unwritten: E205 "write failed" / "drain failed" and a queued write failed by
+ * a close (part of the frame may have gone out), and E302 failing a `request()` that lost its link after its
+ * frame was written. Code that must know whether a command may have reached the peer (the lane's debit
+ * command) treats anything unmarked as "may have been written".
+ */
+export const NOTHING_WRITTEN = { nothingWritten: true } as const;
+
+/** The error is a refusal made before any byte was written (see NOTHING_WRITTEN). */
+export function wroteNothing(e: unknown): boolean {
+  return e instanceof EtcError && e.details?.nothingWritten === true;
+}

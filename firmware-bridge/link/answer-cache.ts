@@ -16,7 +16,7 @@
  *  - nothing slow sits between a reply and its write: `reply()` encodes and hands the bytes to the
  *    transport before it logs or counts anything.
  */
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.js";
 import { answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
@@ -47,7 +47,9 @@ export interface IncomingFrame {
    * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
    * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
    * E304_LINK_ALREADY_ANSWERED; for a frame received before a link loss (or stop()) it rejects with
-   * E302_LINK_DOWN and writes nothing.
+   * E302_LINK_DOWN and writes nothing. Those refusals, a frame that cannot be encoded, and a transport that
+   * is not open carry `details.nothingWritten` (firmware-bridge/errors.ts NOTHING_WRITTEN): the RSU cannot
+   * have received the frame.
    */
   reply(frame: Frame): Promise<SentFrame>;
   /** `reply({ type: "ACK" })`: the empty acknowledgement. */
@@ -232,6 +234,7 @@ export class AnswerCache {
         new EtcError(
           ErrorCodes.LinkDown,
           `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was received before the RSU link was lost; not sending ${frame.type}`,
+          NOTHING_WRITTEN,
         ),
       );
     }
@@ -241,6 +244,7 @@ export class AnswerCache {
         new EtcError(
           ErrorCodes.LinkAlreadyAnswered,
           `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was already answered with ${prev}; not sending ${frame.type}`,
+          NOTHING_WRITTEN,
         ),
       );
     }
@@ -249,7 +253,10 @@ export class AnswerCache {
     try {
       raw = encodeFrame(frame, seq, this.dialect);
     } catch (e) {
-      return Promise.reject(e);
+      if (!(e instanceof EtcError)) return Promise.reject(e);
+      return Promise.reject(
+        new EtcError(e.code, e.message, { ...e.details, ...NOTHING_WRITTEN }, { cause: e }),
+      );
     }
     inc.appReplied = true;
     if (inc.deadline) {
@@ -258,7 +265,12 @@ export class AnswerCache {
     }
     const autoAcked = inc.cached !== undefined;
     inc.cached = { frame, seq, raw };
-    const sent = this.channel.sendEncoded(frame, seq, raw); // the write starts here, before any logging
+    // the write starts here, before any logging; a transport that refused it before writing a byte leaves
+    // nothing cached to resend for the RSU's repeats (the frame stays answered once: no second reply)
+    const sent = this.channel.sendEncoded(frame, seq, raw).catch((e: unknown) => {
+      if (wroteNothing(e) && inc.cached?.raw === raw) inc.cached = undefined;
+      throw e;
+    });
     if (inc.late) {
       this.log.info(
         { type: inc.frame.type, reply: frame.type, afterMs: Math.round(this.now() - inc.at), autoAcked },

@@ -11,7 +11,7 @@
  *    time, fails fast when the transport is not open, and honours an AbortSignal.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import { type Frame, frameDef, isHeartbeat } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { LANE_INITIATED_RSCTL } from "../framing/legacy.js";
@@ -400,7 +400,7 @@ export class RsuLink {
     return new EtcError(
       ErrorCodes.LinkDown,
       `${this.transport.name}: ${type} not sent: RSU link is ${s.status}${s.reason ? ` (${s.reason})` : ""}`,
-      { status: s.status },
+      { status: s.status, ...NOTHING_WRITTEN },
     );
   }
 }

@@ -4,7 +4,7 @@
  * sizes to exercise reassembly. `unplug()` simulates a cable pull on both ends.
  */
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
 export interface PairOptions {
@@ -48,7 +48,7 @@ class PairEnd implements Transport {
 
   async write(bytes: Buffer): Promise<void> {
     if (this.status !== "open")
-      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`);
+      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`, NOTHING_WRITTEN);
     const copy = Buffer.from(bytes);
     this.written.push(copy);
     const peer = this.peer;

@@ -10,7 +10,7 @@
 import { closeSync, readSync, writeSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
 export class PtyMasterTransport implements Transport {
@@ -84,7 +84,9 @@ export class PtyMasterTransport implements Transport {
 
   write(bytes: Buffer): Promise<void> {
     if (this.status !== "open") {
-      return Promise.reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`));
+      return Promise.reject(
+        new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`, NOTHING_WRITTEN),
+      );
     }
     // Fast path: nothing queued, one non-blocking write(2) hands the bytes to the kernel at once.
     if (this.queue.length === 0) {

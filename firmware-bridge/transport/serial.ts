@@ -15,7 +15,7 @@
 import { writeSync } from "node:fs";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
 import { SerialPort } from "serialport";
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
 /**
@@ -187,7 +187,9 @@ class SerialTransport implements Transport {
   write(bytes: Buffer): Promise<void> {
     const port = this.port;
     if (!port || this.status !== "open") {
-      return Promise.reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`));
+      return Promise.reject(
+        new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`, NOTHING_WRITTEN),
+      );
     }
     let rest = bytes;
     // Fast path (real bindings only): with nothing queued in the stream or the binding, one non-blocking

@@ -11,7 +11,7 @@
  */
 import net from "node:net";
 import { BehaviorSubject, type Observable, Subject } from "rxjs";
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import type { Transport, TransportState, TransportStatus } from "./types.js";
 
 /** Idle time before the first keep-alive probe, by default. */
@@ -112,7 +112,9 @@ abstract class SocketTransport implements Transport {
   write(bytes: Buffer): Promise<void> {
     const socket = this.socket;
     if (!socket || this.status !== "open") {
-      return Promise.reject(new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`));
+      return Promise.reject(
+        new EtcError(ErrorCodes.PortClosed, `${this.name}: write while ${this.status}`, NOTHING_WRITTEN),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       socket.write(bytes, (err) => {

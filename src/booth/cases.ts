@@ -32,6 +32,7 @@ export const DEFAULT_BOOTH_REASONS = [
   "TRADE_FAILED",
   "OBU_LEFT",
   "LANE_CLOSED",
+  "DEBIT_NOT_SENT",
   "UNSETTLED_DEBIT",
 ] as const;
 
@@ -39,6 +40,7 @@ export const DEFAULT_BOOTH_REASONS = [
 export const SUSPECT_CASES = [
   "B5_NO_DSRC",
   "B5_INCOMPLETE",
+  "B5_MISMATCH",
   "B5_MISSING",
   "SUPERSEDED",
   "LANE_STOPPED",

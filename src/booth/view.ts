@@ -72,6 +72,7 @@ const CASE_TEXT: Record<string, string> = {
   TRADE_FAILED: "交易失败",
   OBU_LEFT: "车辆离开",
   LANE_CLOSED: "车道关闭",
+  DEBIT_NOT_SENT: "通信中断",
   UNSETTLED_DEBIT: "存在未确认交易",
   BOOTH_RECOVERY: "扣款未确认",
   WALK_UP: "人工选择",

@@ -6,8 +6,10 @@
  * 2. the barrier never opens unless a durable commit of this same step succeeded before it;
  * 3. a failed commit stops the step: nothing after it runs, the lane closes (JOURNAL_FAILED).
  * Alarms, displays and guard updates come after the reply in every transition.
+ * A debit command (C6/C3) the link refused before writing a byte (firmware-bridge/errors.ts
+ * NOTHING_WRITTEN) ends the run there: `run` says so and the machine ends without a debit (machines.ts).
  */
-import type { EtcError } from "../../firmware-bridge/errors.js";
+import { type EtcError, wroteNothing } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
@@ -65,17 +67,37 @@ export interface EffectRunnerDeps {
   outcome(o: VehicleOutcome): void;
 }
 
+/**
+ * What became of a reply: handed to the port (when), or not sent. `nothingWritten`: refused before any byte
+ * was written (E302 for a frame received before a link loss, E304, a frame that cannot be encoded, a port
+ * that is not open: firmware-bridge/errors.ts), so the RSU cannot have it; otherwise part of it may be out.
+ */
+export type ReplyResult =
+  | { sent: true; at: number }
+  | { sent: false; nothingWritten: boolean; code: string | undefined };
+
+/** What a run ended with besides its effects: the link refused the debit command before writing it. */
+export interface RunResult {
+  /** the debit command was not written at all: the error code the link gave */
+  debitNotSent?: string;
+}
+
 export class EffectRunner {
   constructor(private readonly d: EffectRunnerDeps) {}
 
-  /** Hand a reply to the port; resolves with the time the write completed (undefined if it failed). */
-  async reply(inc: IncomingFrameLike, cmd: RsuCommand): Promise<number | undefined> {
+  /** Hand a reply to the port; resolves with the time the write completed, or why it was not sent. */
+  async reply(inc: IncomingFrameLike, cmd: RsuCommand): Promise<ReplyResult> {
     try {
       const sent = await inc.reply(this.d.codec.encode(cmd));
-      return sent.at;
+      return { sent: true, at: sent.at };
     } catch (e) {
-      this.d.log.warn({ err: (e as Error).message, cmd: cmd.kind }, "reply could not be sent");
-      return undefined;
+      const nothingWritten = wroteNothing(e);
+      const code = (e as Partial<EtcError>).code;
+      this.d.log.warn(
+        { err: (e as Error).message, code, cmd: cmd.kind, nothingWritten },
+        nothingWritten ? "reply refused before any byte was written" : "reply could not be sent",
+      );
+      return { sent: false, nothingWritten, code };
     }
   }
 
@@ -117,7 +139,7 @@ export class EffectRunner {
     }
   }
 
-  async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<void> {
+  async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<RunResult> {
     let committed: CommittedRecord | undefined;
     let barrierAt: number | null = null;
     let commitMs: number | null = null;
@@ -134,15 +156,21 @@ export class EffectRunner {
           // so their stage time and decision time are in the record.
           if (effects.slice(i + 1).some((x) => x.kind === "barrier-open")) {
             pending.push(
-              sending.then((at) => {
-                if (at !== undefined) m.stage[stage] = at;
+              sending.then((r) => {
+                if (r.sent) m.stage[stage] = r.at;
               }),
             );
           } else {
-            const at = await sending;
-            if (at !== undefined) {
-              m.stage[stage] = at;
-              m.decisionMs += at - inc.at;
+            const r = await sending;
+            if (r.sent) {
+              m.stage[stage] = r.at;
+              m.decisionMs += r.at - inc.at;
+            } else if (e.command.kind === "debit" && r.nothingWritten) {
+              // no byte of the C6/C3 left: no debit can have happened. Nothing after it runs; the machine
+              // ends as a stop (machines.ts). A failure that may have written part of it is not this: the
+              // machine waits for a B5 as if it went out (a suspect if none comes).
+              await Promise.all(pending);
+              return { debitNotSent: r.code ?? "unknown" };
             }
           }
           break;
@@ -173,7 +201,7 @@ export class EffectRunner {
             if (rec.kind !== "stop") this.d.guards.hold({ obuSerial: rec.obuSerial, cardId: rec.cardId });
             await this.d.journalFailed(inc, m.obuId);
             await Promise.all(pending);
-            return; // nothing after a failed commit: no barrier without a record
+            return {}; // nothing after a failed commit: no barrier without a record
           }
           m.intentId = undefined;
           m.intentPayload = undefined;
@@ -231,5 +259,6 @@ export class EffectRunner {
     }
     await Promise.all(pending);
     if (committed) this.d.outcome({ record: committed, decisionMs: m.decisionMs, barrierAt, commitMs });
+    return {};
   }
 }

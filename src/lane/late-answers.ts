@@ -14,6 +14,7 @@
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
+import { b5Verdict, b8Problem, purchaseOfSuspect, sentBySuspect } from "./debit-agreement.js";
 import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
 import type { ObuEvent } from "./obu-machine-types.js";
 import { missingClearingFields } from "./obu-outcomes.js";
@@ -43,7 +44,6 @@ export interface LateAnswerDeps {
 
 const hex = (n: number | null, w: number): string | null =>
   n === null ? null : n.toString(16).padStart(w, "0");
-const STORED_VALUE = 0x16;
 
 export class LateAnswers {
   constructor(private readonly d: LateAnswerDeps) {}
@@ -91,8 +91,8 @@ export class LateAnswers {
     }
     const open = this.d.journal.findOpenSuspect({ obuId: b5.obuId });
     if (open && complete) {
-      const mismatch = this.b5Mismatch(open, b5);
-      if (mismatch === null) {
+      const v = b5Verdict(sentBySuspect(open), b5);
+      if (v.proves) {
         const fields: Settlement["fields"] = {
           tac: b5.tac,
           iccPaySerial: hex(b5.iccPaySerial, 4),
@@ -117,7 +117,7 @@ export class LateAnswers {
         return;
       }
       this.d.log.warn(
-        { obuId: b5.obuId, seq: open.seq, mismatch },
+        { obuId: b5.obuId, seq: open.seq, mismatch: v.problem },
         "late B5 does not match the open suspect",
       );
     } else if (open) {
@@ -189,14 +189,9 @@ export class LateAnswers {
     if (b8.result !== "ok" || b8.tac === null || b8.balance === null) return;
     const open = this.d.journal.findOpenSuspect({ obuId: b8.obuId });
     if (!open) return;
-    const unknown = [open.iccPaySerial, open.psamNo, open.psamTransSerial, open.transTime].some(
-      (v) => v === null,
-    );
-    const balanceOk =
-      open.cardType !== STORED_VALUE ||
-      (open.balanceBefore !== null && b8.balance === open.balanceBefore - open.amount);
-    if (unknown || !balanceOk) {
-      this.d.log.warn({ obuId: b8.obuId, seq: open.seq }, "late B8 does not prove the open suspect");
+    const problem = b8Problem(sentBySuspect(open), purchaseOfSuspect(open), b8);
+    if (problem !== null) {
+      this.d.log.warn({ obuId: b8.obuId, seq: open.seq, problem }, "late B8 does not prove the open suspect");
       return;
     }
     await this.settle(
@@ -242,21 +237,6 @@ export class LateAnswers {
     });
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
     return true;
-  }
-
-  /** Why this complete B5 is not the suspect's debit, or null when it is. */
-  private b5Mismatch(s: CommittedRecord, b5: TradeResult): string | null {
-    const serial = hex(b5.iccPaySerial, 4);
-    if (s.iccPaySerial !== null && s.iccPaySerial !== serial)
-      return `card serial ${serial} != ${s.iccPaySerial}`;
-    if (s.transTime !== null && b5.transTime !== s.transTime) return `time ${b5.transTime} != ${s.transTime}`;
-    if (
-      s.cardType === STORED_VALUE &&
-      s.balanceBefore !== null &&
-      b5.balanceAfter !== s.balanceBefore - s.amount
-    )
-      return `balance after ${b5.balanceAfter} != ${s.balanceBefore} - ${s.amount}`;
-    return null;
   }
 
   /** This OBU's ORPHAN_B5 recorded within `repeatedB5WindowMs` from the same B5 (every field it kept). */

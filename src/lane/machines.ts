@@ -128,7 +128,14 @@ export class Machines {
       await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);
       return;
     }
-    await this.d.runner.run(m, t.effects, inc);
+    const ran = await this.d.runner.run(m, t.effects, inc);
+    if (ran.debitNotSent !== undefined && m.state === t.state && t.state.phase === "await-b5") {
+      // The link refused the C6/C3 before writing a byte: no debit happened. The machine ends as a
+      // DEBIT_NOT_SENT stop whose commit deletes the intent, instead of waiting for a B5 that cannot come
+      // (it would have become a B5_MISSING suspect holding the card for a debit that never was).
+      await this.step(m, { kind: "not-sent", code: ran.debitNotSent }, undefined);
+      return;
+    }
     const current = this.map.get(key(m.obuId)) === m;
     if (m.state.phase === "done") {
       m.cancelTimer?.();

@@ -130,6 +130,8 @@ export type ObuState =
       rawB5: string | null;
       why: SuspectReason;
       epSerial: number;
+      /** why the B5 did not prove the debit, when it said more than its code (its suspect names it) */
+      problem?: string;
     } & Common)
   | { phase: "done"; kind: "transaction" | "stop" | "suspect"; outcome: string };
 
@@ -154,6 +156,11 @@ export type ObuEvent =
   | { kind: "lane-closed" }
   /** graceful stop: the drain window is over and this debit's answer has not come */
   | { kind: "lane-stopped" }
+  /**
+   * The debit command this await-b5 was entered with was refused by the link before any byte was written
+   * (`code`: the link's error, e.g. E302_LINK_DOWN): the card cannot have been touched.
+   */
+  | { kind: "not-sent"; code: string }
   /**
    * Restored from a debit intent after a crash. With `answer`: the B5 (or B8) that ended the debit had
    * reached the dead process, which wrote it into the intent before replying (the record is made from

@@ -8,21 +8,24 @@
  *
  * The money rules it enforces (docs/lane.md "Uncertain debits"):
  * - a debit is a success only when its answer carries every field clearing needs (TAC, card offline
- *   serial, PSAM terminal number and serial, balance after, transaction time), and a B8 only when it
- *   also agrees with what the lane knows (balance after = balance before - amount on a stored-value
- *   card); anything less is an uncertain debit, never a paid record;
+ *   serial, PSAM terminal number and serial, balance after, transaction time) and agrees with the debit
+ *   sent (TransTime = the C6/C3 PurchaseTime, the serial a C8 asked about, balance after = balance
+ *   before - amount on a stored-value card: debit-agreement.ts decides it for every path, in time, late
+ *   and B8); anything less is an uncertain debit, never a paid record;
  * - C8 goes out only with a card offline serial an RSU frame reported; an unknown serial is null in
  *   the record, never a made-up value;
  * - once a debit command is out, nothing sends a second one: the machine ends as a transaction, a
- *   suspect, or (only when the RSU's table says the card was untouched) a stop.
+ *   suspect, or (only when the RSU's table says the card was untouched) a stop; a debit command the
+ *   link refused before writing a byte never went out: a DEBIT_NOT_SENT stop, never a suspect.
  *
  * The declarations (context, states, events, effects) are in obu-machine-types.ts; how each ending is
  * written (the record and the effects around its commit) is in obu-outcomes.ts.
  */
 import { localDay } from "../local-time.js";
-import type { ObuInfo, RsuCommand, TacResult, TradeResult } from "../rsu/driver.js";
+import type { ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
+import { b5Verdict, b8Problem, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
   CARD_CREDIT,
@@ -41,15 +44,7 @@ import {
   type Transition,
   type VehicleFacts,
 } from "./obu-machine-types.js";
-import {
-  debitParts,
-  listOf,
-  missingClearingFields,
-  type RecordParts,
-  stop,
-  success,
-  suspect,
-} from "./obu-outcomes.js";
+import { debitParts, listOf, type RecordParts, stop, success, suspect } from "./obu-outcomes.js";
 import type { SuspectReason } from "./stop-reasons.js";
 
 const STATUS_ETC_ENTRY = 0x03;
@@ -399,6 +394,7 @@ function uncertain(
       rawB5,
       why,
       epSerial,
+      ...(problem !== undefined ? { problem } : {}),
       ...commonOf(s),
     },
     effects: [{ kind: "reply", command, stage: "c8Out" }],
@@ -412,6 +408,17 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   if (ev.kind === "timeout") return suspect(s, "B5_MISSING", null, null, null, false, ctx);
   if (ev.kind === "superseded") return suspect(s, "SUPERSEDED", null, null, null, false, ctx);
   if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", null, null, null, false, ctx);
+  // the C6/C3 never left (refused before a byte was written): no debit, nothing to hold, no reply owed
+  if (ev.kind === "not-sent")
+    return stop(
+      "DEBIT_NOT_SENT",
+      {
+        ...debitParts(s.debit, s, null),
+        reply: false,
+        extra: { linkError: ev.code, command: s.debit.command.via.toUpperCase() },
+      },
+      ctx,
+    );
   if (ev.kind === "recovered")
     return ev.answer
       ? replayAnswer(s, ev.answer, ctx)
@@ -419,9 +426,9 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
   if (ev.kind !== "trade") return { state: s, effects: [] }; // keeps its deadline
   const b5 = ev.info;
   if (b5.result === "ok") {
-    const missing = missingClearingFields(b5);
-    if (missing.length === 0) return success(s, b5, ev.raw, null, ctx);
-    return uncertain(s, "B5_INCOMPLETE", b5, ev.raw, ctx, `B5 ErrorCode 00 without ${missing.join(", ")}`);
+    const v = b5Verdict(sentByMachine(s.debit, ctx.utcOffsetMinutes), b5);
+    if (v.proves) return success(s, b5, ev.raw, null, ctx);
+    return uncertain(s, v.why === "incomplete" ? "B5_INCOMPLETE" : "B5_MISMATCH", b5, ev.raw, ctx, v.problem);
   }
   if (b5.result === "uncertain") return uncertain(s, "B5_NO_DSRC", b5, ev.raw, ctx);
   const d = s.debit;
@@ -459,43 +466,36 @@ function replayAnswer(
   return { state: t.state, effects };
 }
 
-/** Why a B8 "ok" does not prove the debit, or null when it does. */
-function b8Problem(s: Extract<ObuState, { phase: "await-b8" }>, b8: TacResult): string | null {
-  const missing = [
-    ...(b8.tac === null ? ["TAC"] : []),
-    ...(b8.balance === null ? ["balance after"] : []),
-    ...(s.b5.psamNo === null ? ["PSAM terminal number"] : []),
-    ...(s.b5.psamTransSerial === null ? ["PSAM serial"] : []),
-  ];
-  if (missing.length) return `B8 ErrorCode 00 but ${missing.join(", ")} unknown`;
-  const d = s.debit;
-  if (d.card.cardType === CARD_STORED_VALUE && b8.balance !== d.card.balance - d.price.amount) {
-    return `B8 balance after ${b8.balance} is not balance before ${d.card.balance} - amount ${d.price.amount}`;
-  }
-  return null;
-}
-
 function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
+  const sent = sentByMachine(s.debit, ctx.utcOffsetMinutes, s.epSerial);
   if (ev.kind === "timeout" || ev.kind === "superseded")
-    return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx);
-  if (ev.kind === "lane-stopped") return suspect(s, "LANE_STOPPED", s.b5, s.rawB5, null, false, ctx);
+    return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx, s.problem);
+  if (ev.kind === "lane-stopped")
+    return suspect(s, "LANE_STOPPED", s.b5, s.rawB5, null, false, ctx, s.problem);
   if (ev.kind === "recovered")
     return ev.answer
       ? replayAnswer(s, ev.answer, ctx)
-      : suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx);
+      : suspect(s, "CRASH_RECOVERED", s.b5, s.rawB5, null, false, ctx, s.problem);
   if (ev.kind === "trade") {
-    // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete.
+    // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete and
+    // is the purchase the C8 asks about (its serial, the PurchaseTime, the balance).
     const late = ev.info;
-    if (late.result === "ok" && missingClearingFields(late).length === 0)
-      return success(s, late, ev.raw, null, ctx);
-    return { state: s, effects: [] }; // keeps waiting for the B8 within its deadline
+    if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
+    const v = b5Verdict(sent, late);
+    if (v.proves) return success(s, late, ev.raw, null, ctx);
+    if (v.why === "incomplete") return { state: s, effects: [] }; // keeps waiting for the B8
+    // A complete B5 that contradicts the debit: answered C2, and the debit is a suspect naming why (the
+    // record keeps the B5 the C8 asked about; a B8 that comes later settles it as a late answer).
+    return suspect(s, s.why, s.b5, s.rawB5, null, true, ctx, alsoProblem(s, v.problem), {
+      contradictingB5: ev.raw,
+    });
   }
   if (ev.kind !== "tac") return { state: s, effects: [] };
   const b8 = ev.info;
   if (b8.result === "ok") {
-    const problem = b8Problem(s, b8);
+    const problem = b8Problem(sent, s.b5, b8);
     if (problem === null) return success(s, s.b5, s.rawB5, b8, ctx);
-    return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, problem);
+    return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, alsoProblem(s, problem));
   }
   if (b8.result === "failed") {
     // the RSU's result-code table says this B8 code means the card was not debited (docs/protocol.md §6)
@@ -508,5 +508,10 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
       ctx,
     );
   }
-  return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx);
+  return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, s.problem);
+}
+
+/** The await-b8 state's own problem (its B5's), and then the answer's. */
+function alsoProblem(s: Extract<ObuState, { phase: "await-b8" }>, problem: string): string {
+  return s.problem === undefined ? problem : `${s.problem}; ${problem}`;
 }

@@ -251,6 +251,7 @@ export function suspect(
   reply: boolean,
   ctx: MachineCtx,
   problem?: string,
+  evidence?: Record<string, unknown>,
 ): Transition {
   const d = s.debit;
   const base = baseRecord("suspect", why, debitParts(d, s, rawB5), ctx);
@@ -261,8 +262,9 @@ export function suspect(
     iccPaySerial: hex(b5?.iccPaySerial, 4),
     psamNo: b5?.psamNo ?? null,
     psamTransSerial: hex(b5?.psamTransSerial, 8),
-    // the purchase time the lane sent in C6/C3 is the time the TAC covers
-    transTime: b5?.transTime ?? localStamp(d.purchaseTimeMs, ctx.utcOffsetMinutes),
+    // the purchase time the lane sent in C6/C3 is the time the TAC covers (a B5 whose TransTime is another
+    // is not this debit's proof: debit-agreement.ts), and the one a late answer must carry
+    transTime: localStamp(d.purchaseTimeMs, ctx.utcOffsetMinutes),
     transType: hex(b5?.transType, 2),
     algFlag: hex(b5?.algFlag, 2),
     keyVersion: hex(b5?.keyVersion, 2),
@@ -276,6 +278,7 @@ export function suspect(
       ...(b5 && b5.result === "ok" ? { b5Missing: missingClearingFields(b5) } : {}),
       ...(b8 && b8.result === "ok" ? { b8: { tac: b8.tac, mac: b8.mac, balance: b8.balance } } : {}),
       ...(problem ? { problem } : {}),
+      ...evidence,
       note: "debit may or may not have happened: settle against the card serial and 0019 (never re-debit)",
     },
   };

@@ -92,6 +92,11 @@ export const STOP_REASONS = {
   // ---- lane ------------------------------------------------------------------------------------
   JOURNAL_FAILED: r("lane", "系统故障", "the journal cannot be written: lane closed", { alarm: true }),
   LANE_CLOSED: r("lane", "车道关闭", "the lane closed before this vehicle's debit (RSU down, reboot, stop)"),
+  DEBIT_NOT_SENT: r(
+    "lane",
+    "通信中断",
+    "the link refused the debit command (C6/C3) before writing a byte (link lost): no debit happened",
+  ),
   STATUS_LIST_FAILED: r(
     "lane",
     "名单系统故障",
@@ -113,6 +118,9 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
  * Why a debit is uncertain (suspect record outcome):
  * - B5_NO_DSRC: B5 with an ErrorCode classed uncertain (and C8, when it was sent, did not prove it);
  * - B5_INCOMPLETE: B5 ErrorCode 00 without a field clearing needs (TAC, serials, balance, time);
+ * - B5_MISMATCH: B5 ErrorCode 00 with every clearing field, contradicting the debit sent (TransTime not
+ *   the PurchaseTime, or on a stored-value card balance after not balance before - amount:
+ *   debit-agreement.ts), and the C8 that followed did not prove it;
  * - B5_MISSING: no B5 within b5TimeoutMs (no serial, so no C8);
  * - SUPERSEDED: the RSU started over with the OBU (new B2) while the debit was open;
  * - LANE_STOPPED: graceful stop, and the answer did not come within transaction.drainTimeoutMs;
@@ -121,6 +129,7 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
 export type SuspectReason =
   | "B5_NO_DSRC"
   | "B5_INCOMPLETE"
+  | "B5_MISMATCH"
   | "B5_MISSING"
   | "SUPERSEDED"
   | "LANE_STOPPED"

@@ -36,6 +36,8 @@ export const ROOT = join(import.meta.dirname, "../..");
 export interface LaneTestOptions {
   protocol: "legacy" | "national";
   role?: "entry" | "exit";
+  /** an entry lane's write command (rsu.entryWrite), default c6 */
+  entryWrite?: "c6" | "c3";
   medium?: "pair" | "pty";
   scenario: ScenarioInput;
   /** status-list rows (a full bundle applied before the lane opens) */
@@ -86,7 +88,12 @@ export async function laneTest(
   const config = parseLaneConfig(
     {
       lane: { network: "4301", station: "0102", lane: 3, role: opts.role ?? "exit" },
-      rsu: { port: "in-process", protocol: opts.protocol, timing: { initTimeoutMs: 1000, initRetryMs: 200 } },
+      rsu: {
+        port: "in-process",
+        protocol: opts.protocol,
+        timing: { initTimeoutMs: 1000, initRetryMs: 200 },
+        ...(opts.entryWrite ? { entryWrite: opts.entryWrite } : {}),
+      },
       statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
       dataDir: join(dir, "data"),
       tariff: join(ROOT, "config/tariff.example.yaml"),

@@ -147,6 +147,35 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
     );
   });
 
+  it("entry with C3: the simulator's B5 (TransTime = the C3 time, balance unchanged) is a paid ENTRY_WRITE", async () => {
+    await laneTest(
+      {
+        protocol,
+        role: "entry",
+        entryWrite: "c3",
+        scenario: {
+          defaults: { zoneMs: 400 },
+          traffic: {
+            gapMs: 150,
+            vehicles: [v("湘B00011", { entry: null }), v("湘B00012", { entry: null, cardType: 23 })],
+          },
+        },
+      },
+      async (t) => {
+        await t.settle();
+        expect(byVehicle(t.records(), t.sim)).toEqual({
+          湘B00011: ["transaction:ENTRY_WRITE"],
+          湘B00012: ["transaction:ENTRY_WRITE"],
+        });
+        t.expectJournalMatchesLedger();
+        expect(t.sim.ledger().map((l) => [l.command, l.amount, l.station.status])).toEqual([
+          ["C3", 0, 3],
+          ["C3", 0, 3],
+        ]);
+      },
+    );
+  });
+
   it("the OBU leaves at each step; B5 ErrorCode 01 and lost B5 are never re-debited", async () => {
     await laneTest(
       {

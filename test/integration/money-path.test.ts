@@ -2,7 +2,8 @@
  * The money path under field faults, against the simulated RSU with real card models, over the in-process
  * pair and over a pseudo-terminal (the lane's serial transport on /dev/pts/N): a graceful stop with a debit
  * in flight, an RSU link blip during a debit followed by the RSU's repeated B5 (in time, and after the
- * debit became a suspect), and a restart with an unsettled suspect and the same card presented again.
+ * debit became a suspect), a port that drops between a B4 and its C6 (the C6 never written: a stop, not a
+ * suspect), and a restart with an unsettled suspect and the same card presented again.
  * Every debit the card made is one record; none is made twice.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -397,6 +398,45 @@ describe.each(["legacy", "national"] as const)(
       expect(recs[0]?.tac).toBe(sim.ledger()[0]?.tac);
       expectJournalMatchesLedger(recs, sim.ledger());
       expect(lane.controller.counters.inits).toBe(inits + 1); // C0 again once the debit was answered
+    });
+
+    it("the port drops after a B4 arrived, before its C6: the link refuses the C6 unwritten, a DEBIT_NOT_SENT stop, no suspect, no hold", async () => {
+      const dataDir = tmp();
+      const { lane, sim } = await start(protocol, "pair", dataDir, [v("湘G00001", { at: 500, card: CARD })], {
+        link: { reconnect: { initialDelayMs: 50, maxDelayMs: 50, jitter: 0 } },
+        cable: true,
+      });
+      const port = lane.link.transport as Transport & { written: Buffer[]; setPlugged(p: boolean): void };
+      const typeAt = protocol === "legacy" ? 3 : 8; // the frame type byte (legacy FF FF RSCTL, national + VER SEQ LEN)
+      let dropped = false;
+      // subscribed after the link's frame channel: this runs once the B4 is on incoming$, queued in the lane
+      // and not yet answered
+      port.data$.subscribe((chunk) => {
+        if (!dropped && chunk[typeAt] === 0xb4) {
+          dropped = true;
+          port.setPlugged(false); // the link is lost: the reply to that B4 is refused, nothing written
+          port.setPlugged(true); // the port may open again; the link reconnects after its backoff
+        }
+      });
+      const first = await firstValueFrom(lane.controller.outcomes$.pipe(timeout(15_000)));
+      const writtenBefore = port.written.slice().map((b) => b[typeAt]);
+      expect(`${first.record.kind}:${first.record.outcome}`).toBe("stop:DEBIT_NOT_SENT");
+      expect(first.record).toMatchObject({ amount: 0, cardId: `${CARD.network}${CARD.serial}` });
+      expect(first.record.extra).toMatchObject({ linkError: "E302_LINK_DOWN", command: "C6" });
+      expect(writtenBefore).not.toContain(0xc6);
+      expect(lane.journal.openIntents()).toEqual([]);
+      expect(lane.controller.guards.isHeld(`${CARD.network}${CARD.serial}`)).toBe(false);
+      // whatever the vehicle does next (the RSU repeats its B4, searches again), nothing is a suspect and
+      // every debit the card made is one record
+      await sim.done;
+      await lane.controller.idle();
+      while (lane.controller.inFlight().length > 0) {
+        await firstValueFrom(lane.controller.outcomes$.pipe(timeout(5000)));
+        await lane.controller.idle();
+      }
+      const recs = lane.journal.list({});
+      expect(recs.filter((x) => x.kind === "suspect")).toEqual([]);
+      expectJournalMatchesLedger(recs, sim.ledger());
     });
   },
 );

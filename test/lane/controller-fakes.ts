@@ -68,6 +68,8 @@ export class FakeLink {
   /** lane-initiated commands (C0, C4, ...) */
   readonly sent: RsuCommand[] = [];
   readonly answers: Answer[] = [];
+  /** a reply this returns an error for is refused with it, as the link refuses one (nothing recorded as sent) */
+  refuseReply: ((cmd: RsuCommand) => Error | undefined) | undefined;
   started = false;
   stopped = false;
 
@@ -90,6 +92,8 @@ export class FakeLink {
   /** An RSU frame carrying `ev`. */
   frame(ev: RsuEvent, opts: { rebooted?: boolean } = {}): void {
     const answer = async (f: Frame | "ACK"): Promise<{ at: number }> => {
+      const refused = f === "ACK" ? undefined : this.refuseReply?.((f as unknown as { cmd: RsuCommand }).cmd);
+      if (refused) throw refused;
       inc.answered = true;
       this.answers.push({
         to: ev.kind,

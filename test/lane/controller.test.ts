@@ -6,7 +6,9 @@
  * C0 after an unsolicited B0 and to an RSU silent on an open port, and the order reply -> commit -> barrier.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RsuEvent } from "../../src/rsu/driver.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
+import { localStamp } from "../../src/local-time.js";
+import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
@@ -323,6 +325,124 @@ describe("reply, commit, barrier", () => {
     expect(r.journal.intents.size).toBe(1);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
     expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+  });
+});
+
+describe("an answer in time is checked as a late one is (review finding 1)", () => {
+  it("a complete B5 00 in time whose balance after is not balance before - amount: C8, no paid record, no barrier, a B5_MISMATCH suspect", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r); // balance 10000, fee 1500 - 5% = 1425
+    r.link.frame(ev.b5(b5({ balanceAfter: 9000 })));
+    await r.settle();
+    expect(r.journal.records).toEqual([]);
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    await r.advance(1000); // b8TimeoutMs: no B8
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    expect(r.journal.records[0]).toMatchObject({ amount: 1425, tac: null, balanceBefore: 10_000 });
+    expect(String(r.journal.records[0]!.extra?.problem)).toMatch(
+      /balance after 9000 is not balance before 10000 - amount 1425/,
+    );
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.journal.intents.size).toBe(0);
+  });
+});
+
+describe("a debit command the link refuses (review finding 3)", () => {
+  const refuseDebit =
+    (e: Error) =>
+    (cmd: RsuCommand): Error | undefined =>
+      cmd.kind === "debit" ? e : undefined;
+
+  it("refused before a byte was written (E302, link lost after the B4): a DEBIT_NOT_SENT stop, its intent deleted, the card not held", async () => {
+    const r = rig();
+    await open(r);
+    r.link.refuseReply = refuseDebit(
+      new EtcError(
+        ErrorCodes.LinkDown,
+        "B4 received before the RSU link was lost; not sending C6",
+        NOTHING_WRITTEN,
+      ),
+    );
+    await toDebit(r);
+    expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT"]);
+    expect(r.journal.records[0]).toMatchObject({
+      amount: 0,
+      cardId: CARD_ID,
+      obuSerial: OBU_SERIAL,
+      tac: null,
+      extra: { linkError: "E302_LINK_DOWN", command: "C6", toManual: true },
+    });
+    expect(r.journal.intents.size).toBe(0);
+    expect(r.ctl.inFlight()).toEqual([]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+    await r.advance(1000); // b5TimeoutMs: no B5_MISSING suspect follows
+    expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT"]);
+    // the card was never debited: its next pass is charged once
+    r.link.refuseReply = undefined;
+    await toDebit(r);
+    const c6 = r.link.answersTo("card").at(-1) as Extract<RsuCommand, { kind: "debit" }>;
+    expect(c6.kind).toBe("debit");
+    // its B5 reports the PurchaseTime this C6 carried (a second later than the refused one)
+    r.link.frame(ev.b5(b5({ transTime: localStamp(c6.purchaseTimeMs, 480) })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT", "transaction:EXIT_DEBIT"]);
+  });
+
+  it("a write that failed after it may have started (E205 write failed, not marked nothing-written): the debit may be out, a suspect as before", async () => {
+    const r = rig();
+    await open(r);
+    r.link.refuseReply = refuseDebit(new EtcError(ErrorCodes.PortClosed, "serial:/dev/x: write failed: EIO"));
+    await toDebit(r);
+    expect(r.journal.records).toEqual([]);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    await r.advance(1000);
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+  });
+});
+
+describe("frames a transaction does not wait for get no reply (docs/protocol.md §5)", () => {
+  it("a B3 in await-b4, a B3/B4/B8 in await-b5, a B3/B4 and an incomplete or uncertain B5 in await-b8: no reply, the deadline kept", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.link.frame(ev.b3()); // await-b4
+    await r.settle();
+    expect(r.link.answersTo("vehicle")).toEqual([
+      { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
+    ]);
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    const before = r.link.answers.length;
+    r.link.frame(ev.b3());
+    r.link.frame(ev.b4());
+    r.link.frame({
+      kind: "tac",
+      info: { obuId: OBU_ID, errorCode: 0, result: "ok", tac: "0badcafe", mac: null, balance: 8575 },
+    });
+    await r.settle();
+    expect(r.link.answers.length).toBe(before);
+    r.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null }))); // -> C8, await-b8
+    await r.settle();
+    expect(r.link.answers.length).toBe(before + 1);
+    await r.advance(500); // half of b8TimeoutMs
+    r.link.frame(ev.b3());
+    r.link.frame(ev.b4());
+    r.link.frame(ev.b5(b5({ tac: null }))); // a B5 00 missing its TAC
+    r.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null })));
+    await r.settle();
+    expect(r.link.answers.length).toBe(before + 1);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    expect(r.journal.records).toEqual([]);
+    await r.advance(500); // b8TimeoutMs counted from the C8: the ignored frames did not restart it
+    expect(kinds(r.journal)).toEqual(["suspect:B5_NO_DSRC"]);
   });
 });
 

@@ -232,6 +232,12 @@ describe("OBU machine: every stop case", () => {
     ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
     ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false }],
     ["LANE_CLOSED", exit, [E.obu(), E.veh(), { kind: "lane-closed" }], { reply: false }],
+    [
+      "DEBIT_NOT_SENT",
+      exit,
+      [E.obu(), E.veh(), E.card(), { kind: "not-sent", code: "E302_LINK_DOWN" }],
+      { reply: false },
+    ],
     ["STATUS_LIST_FAILED", ctxFor("exit", {}, { lookup: () => boom() }), [E.obu()]],
   ];
   for (const [reason, ctx, events, opts] of cases) {
@@ -522,6 +528,94 @@ describe("OBU machine: a paid record needs everything clearing needs (defect 1)"
     const rec = expectStop(r, "TRADE_FAILED");
     expect(rec.extra).toMatchObject({ b8ErrorCode: 0x42, b5ErrorCode: 1 });
     expect(r.effects.some((e) => e.kind === "remember")).toBe(false);
+  });
+});
+
+describe("OBU machine: an answer proves only the debit it agrees with (review finding 1)", () => {
+  const exit = ctxFor("exit");
+  const upToB5 = [E.obu(), E.veh(), E.card()];
+  const c8 = { kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" };
+
+  it("in time, a complete B5 00 whose balance is not balance before - amount: C8, never a paid record", () => {
+    // balance before 10000, C6 ConsumeMoney 1425: the card says 9000
+    const r = run(exit, [...upToB5, E.trade(b5({ balanceAfter: 9000 }))]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+    expect(r.steps[3]).toEqual([c8]);
+    expect(commits(r.effects)).toEqual([]);
+    const gone = run(exit, [...upToB5, E.trade(b5({ balanceAfter: 9000 })), E.timeout]);
+    expect(gone.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_MISMATCH" });
+    const rec = commits(gone.effects)[0]!;
+    expect(rec).toMatchObject({ kind: "suspect", amount: 1425, tac: null, balanceBefore: 10_000 });
+    expect(String(rec.extra?.problem)).toMatch(
+      /balance after 9000 is not balance before 10000 - amount 1425/,
+    );
+    expect(gone.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+    expect(gone.effects).toContainEqual({
+      kind: "remember",
+      unsettled: { obuSerial: OBU_SERIAL, cardId: CARD_ID },
+    });
+  });
+
+  it("in time, a complete B5 00 whose TransTime is not the C6 PurchaseTime: C8, and its B8 cannot prove it", () => {
+    const dayBefore = E.trade(b5({ transTime: "20250715103000" }));
+    const r = run(exit, [...upToB5, dayBefore]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+    expect(r.steps[3]).toEqual([c8]);
+    // the B8 proves the purchase of that B5, made at another time: not this debit
+    const b8d = run(exit, [...upToB5, dayBefore, E.tac()]);
+    expect(b8d.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_MISMATCH" });
+    const rec = commits(b8d.effects)[0]!;
+    expect(rec.tac).toBeNull();
+    // the record keeps the time the C6 sent, which a late answer must carry
+    expect(rec.transTime).toBe("20250716103000");
+    expect(String(rec.extra?.problem)).toMatch(
+      /TransTime 20250715103000 is not the PurchaseTime 20250716103000 sent/,
+    );
+    expect(b8d.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  });
+
+  it("a B5 whose balance disagreed is proved by a B8 that agrees: the B8's TAC and balance", () => {
+    const r = run(exit, [...upToB5, E.trade(b5({ balanceAfter: 9000 })), E.tac()]);
+    expect(r.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    expect(commits(r.effects)[0]).toMatchObject({ tac: "0badcafe", balanceAfter: 8575, amount: 1425 });
+  });
+
+  it("a credit card's B5 balance is not compared (notional balance); its TransTime is", () => {
+    const credit = E.card(b4({ card: { cardType: 0x17 } }));
+    const paid = run(exit, [E.obu(), E.veh(), credit, E.trade(b5({ balanceAfter: 123 }))]);
+    expect(paid.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT" });
+    const late = run(exit, [E.obu(), E.veh(), credit, E.trade(b5({ transTime: "20250716103001" }))]);
+    expect(late.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+  });
+
+  it("entry (amount 0): the balance after must be the balance before on a stored-value card", () => {
+    const entry = ctxFor("entry");
+    const fresh = E.card(b4({ entry: { status: 0x04 } }));
+    const ok = run(entry, [E.obu(), E.veh(), fresh, E.trade(b5({ balanceAfter: 10_000 }))]);
+    expect(ok.state).toMatchObject({ kind: "transaction", outcome: "ENTRY_WRITE" });
+    const off = run(entry, [E.obu(), E.veh(), fresh, E.trade(b5({ balanceAfter: 9_999 }))]);
+    expect(off.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+  });
+
+  it("in await-b8, a complete B5 00 of another card offline serial is not this debit's proof: C2 and a suspect naming it", () => {
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const other = { kind: "trade", info: b5({ iccPaySerial: 5 }), raw: "otherb5" } as ObuEvent;
+    const r = run(exit, [...upToB5, uncertainB5, other]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_NO_DSRC" });
+    expect(replies(r.steps[4]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+    const rec = commits(r.effects)[0]!;
+    // the record keeps the B5 whose serial the C8 asked about, and names the one that contradicts it
+    expect(rec).toMatchObject({ kind: "suspect", tac: null, iccPaySerial: "0011", rawB5: "b5raw" });
+    expect(rec.extra).toMatchObject({ contradictingB5: "otherb5" });
+    expect(String(rec.extra?.problem)).toMatch(/card offline serial 0005 is not 0011/);
+    expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  });
+
+  it("in await-b8, a complete B5 00 of the serial asked about whose balance disagrees: a suspect, never paid", () => {
+    const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
+    const r = run(exit, [...upToB5, uncertainB5, E.trade(b5({ balanceAfter: 1 }))]);
+    expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_NO_DSRC" });
+    expect(String(commits(r.effects)[0]!.extra?.problem)).toMatch(/balance after 1 is not/);
   });
 });
 

@@ -112,7 +112,11 @@ describe("RsuLink deduplication", () => {
     await settle();
     const f = got[0] as IncomingFrame;
     await f.reply(C1);
-    await expect(f.ack()).rejects.toMatchObject({ code: "E304_LINK_ALREADY_ANSWERED" });
+    // marked as a refusal before any byte was written (firmware-bridge/errors.ts NOTHING_WRITTEN)
+    await expect(f.ack()).rejects.toMatchObject({
+      code: "E304_LINK_ALREADY_ANSWERED",
+      details: { nothingWritten: true },
+    });
     await settle();
     expect(r.laneWrites).toHaveLength(1);
     expect(f.answered).toBe(true);
@@ -290,7 +294,10 @@ describe("RsuLink answer cache across a link loss", () => {
     await r.rsu(0x28, L.b2);
     await settle();
     await lossAndReconnect(r);
-    await expect(got[0]?.reply(C1)).rejects.toMatchObject({ code: "E302_LINK_DOWN" });
+    await expect(got[0]?.reply(C1)).rejects.toMatchObject({
+      code: "E302_LINK_DOWN",
+      details: { nothingWritten: true },
+    });
     await settle();
     expect(r.laneWrites).toHaveLength(0);
   });

@@ -93,6 +93,7 @@ describe("RsuLink request()", () => {
     expect(e.message).toContain("device disconnected");
     await expect(r.link.request(C0, isB0, { timeoutMs: 1000 })).rejects.toMatchObject({
       code: ErrorCodes.LinkDown,
+      details: { nothingWritten: true },
     });
     expect(r.link.counters.timeouts).toBe(0);
   });

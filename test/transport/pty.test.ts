@@ -152,7 +152,10 @@ describe("in-process pseudo-terminal (node-pty) with the serial transport", () =
   it("the device side closed is a pulled cable: writes fail, what the lane sends meanwhile is dropped", async () => {
     const { lane, device } = await pty();
     await device.close();
-    await expect(device.write(Buffer.from([1]))).rejects.toMatchObject({ code: ErrorCodes.PortClosed });
+    await expect(device.write(Buffer.from([1]))).rejects.toMatchObject({
+      code: ErrorCodes.PortClosed,
+      details: { nothingWritten: true },
+    });
     await lane.write(Buffer.from("lost while unplugged"));
     await device.open();
     const got: Buffer[] = [];

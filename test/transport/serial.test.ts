@@ -25,7 +25,11 @@ describe("serial transport on the mock binding", () => {
     expect(port.recording.toString("hex")).toBe("010203");
     await t.close();
     expect(t.status).toBe("closed");
-    await expect(t.write(Buffer.from([1]))).rejects.toMatchObject({ code: ErrorCodes.PortClosed });
+    // refused before a byte was written, and marked so (firmware-bridge/errors.ts NOTHING_WRITTEN)
+    await expect(t.write(Buffer.from([1]))).rejects.toMatchObject({
+      code: ErrorCodes.PortClosed,
+      details: { nothingWritten: true },
+    });
   });
 
   it("a port locked by another opener gives PortLocked naming the port and how to find the holder", async () => {
