@@ -234,7 +234,8 @@ export async function charge(
     }
     ctx.lane.guards.release(key);
     if (e instanceof DebitRefused) {
-      // the card answered: it did not debit; the intent goes (durably) with nothing to record
+      // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; the intent goes
+      // (durably) with nothing to record. Any other status word came here as a DebitLost, above.
       if (intentId !== undefined) {
         try {
           ctx.journal.deleteIntent(intentId);
