@@ -429,7 +429,10 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // a card event during the charge (removed and put straight back) says where the card is: the reply's
     // error must not overwrite it
     const events = this.cardEvents;
-    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, from));
+    // right before DEBIT the case must still be the desk's: a cancel may have slipped in before the charge
+    // began (case-desk.ts cancel)
+    const caseOpen = (): boolean => desk.get(c.id) !== undefined;
+    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, caseOpen, from));
     const noCardEventSince = this.cardEvents === events;
     if (r.kind === "paid") {
       desk.release(c);
