@@ -26,9 +26,10 @@ import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
 import { BoothErrorCodes } from "./errors.js";
 import { PROMPTS } from "./prompts.js";
+import { sameStationWrite } from "./record-0019.js";
 import type { CardWatch, PendingDebit } from "./recover.js";
 import type { RecoverySlot } from "./recovery-book.js";
-import { settleSuspect } from "./settle.js";
+import { attemptOf, settleSuspect } from "./settle.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
@@ -312,10 +313,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (this.unclearDebit?.cardId !== card.cardId) this.unclearDebit = undefined;
     const cardKey = { cardId: card.cardId };
     // an open suspect of this card must be settled before any charge: a journal that cannot say whether
-    // there is one refuses the card (never "none": that could charge a card a second time)
+    // there is one refuses the card (never "none": that could charge a card a second time). One whose
+    // debit the card has shown already (settle.ts, PAID_UNSETTLED: noted in the journal) holds nothing and
+    // is judged again only while the card is still on its trip (its 0019 that suspect's write: paid, not
+    // charged again); once the card has moved on it is left alone, the vehicle pays its new trip (judged
+    // again after newer transactions hid it, it would block the card for good: BOOTH_SUSPECT_UNKNOWN)
     let open: CommittedRecord | null;
     try {
-      open = ctx.journal.findOpenSuspect({ cardId: card.cardId });
+      open =
+        ctx.journal.findOpenSuspect({ cardId: card.cardId, exceptShown: true }) ??
+        onItsTrip(ctx.journal.findOpenSuspect({ cardId: card.cardId }), card, ctx.rec.lane.role);
     } catch (e) {
       this.d.log.error({ err: errText(e), cardId: card.cardId }, "booth journal query failed");
       refuseForJournal(
@@ -473,6 +480,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const l = this.d.ctx.options.layout0019;
     return l === "auto" ? undefined : l;
   }
+}
+
+/** `s` (a suspect whose debit the card showed) if the card's 0019 is still the write its attempt made. */
+function onItsTrip(
+  s: CommittedRecord | null,
+  card: CardRead,
+  role: "entry" | "exit",
+): CommittedRecord | null {
+  const write = s ? attemptOf(s, role).write : null;
+  return write !== null && sameStationWrite(card.last, write) ? s : null;
 }
 
 /** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */
