@@ -32,7 +32,7 @@ export interface ReaderOptions {
   maxCommandMs: number;
   /** A half frame is dropped after this much silence. Default 50 ms; 1..5000. */
   interByteTimeoutMs: number;
-  /** Largest frame accepted, STX..ETX. Default 1024 bytes; 64..65544. */
+  /** Largest frame accepted, STX..ETX. Default 1024 bytes; MIN_READER_FRAME_LENGTH (512)..65544. */
   maxFrameLength: number;
   /** An open attempt that has not ended by then counts as failed. Default 5000 ms; 100..120000. */
   openTimeoutMs: number;
@@ -57,6 +57,18 @@ export interface ReaderOptionsInput {
   silentLimit?: number;
   nakRetries?: number;
 }
+
+/**
+ * The smallest `maxFrameLength` (STX..ETX) a link may be given: the frames a booth purchase receives must
+ * fit (docs/reader.md §6.5). The largest are a CARD_APDU or PSAM_APDU reply holding the longest short
+ * R-APDU (256 bytes and SW1 SW2: 267 bytes framed) and the booth's card read answered as one list (an FCI
+ * of up to 258 bytes, 0015 and the balance: 325 bytes framed); 512 leaves room for an INFO reply's vendor
+ * strings. test/reader/config.test.ts works these out from the frame and APDU declarations. Below it the
+ * reader's replies are dropped as oversize and no card can pay.
+ */
+export const MIN_READER_FRAME_LENGTH = 512;
+/** The largest `maxFrameLength`: LEN's 65535 and the 6 header and 3 trailer bytes. */
+export const MAX_READER_FRAME_LENGTH = 65_544;
 
 export const DEFAULT_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze({
   timeouts: Object.freeze({
@@ -103,7 +115,13 @@ export function resolveReaderOptions(input: ReaderOptionsInput = {}): ReaderOpti
       5000,
       false,
     ),
-    maxFrameLength: num("maxFrameLength", input.maxFrameLength ?? d.maxFrameLength, 64, 65_544, true),
+    maxFrameLength: num(
+      "maxFrameLength",
+      input.maxFrameLength ?? d.maxFrameLength,
+      MIN_READER_FRAME_LENGTH,
+      MAX_READER_FRAME_LENGTH,
+      true,
+    ),
     openTimeoutMs: num("openTimeoutMs", input.openTimeoutMs ?? d.openTimeoutMs, 100, 120_000, false),
     reconnect: {
       initialDelayMs,

@@ -7,6 +7,12 @@
  *    repeated while the answer is 61xx again (at most `maxGetResponse` times), the last SW is final;
  *  - SW 6Cxx: wrong Le: send the same command once more with Le = xx, and take that answer.
  *
+ * A 61xx says the command ran and its answer waits. When that answer cannot be fetched (GET RESPONSE
+ * answered neither 9000 nor 61xx, or 61xx still after `maxGetResponse` rounds) the card's or PSAM's
+ * answer to the command is lost: `T0AnswerLost` is thrown, never GET RESPONSE's status word passed on as
+ * the command's (a DEBIT that ran would read as refused). The reader then replies CARD_MUTE / PSAM_MUTE:
+ * the command may have run (firmware-bridge/reader/status.ts).
+ *
  * The simulated reader (sim/reader) runs it; a driver for another vendor's reader that leaves 61xx/6Cxx
  * to the host must run it in its own `CardReader` implementation, so callers never see them.
  */
@@ -16,7 +22,26 @@ export interface T0Options {
   maxGetResponse?: number;
 }
 
-/** One APDU with 61xx/6Cxx resolved; `send` passes one APDU to the card or PSAM and returns its answer. */
+/** The command ran (it answered 61xx) but the answer it announced could not be fetched. */
+export class T0AnswerLost extends Error {
+  constructor(
+    /** the command's own status word, 61xx */
+    readonly announced: string,
+    /** what the last GET RESPONSE answered (its status word), or 61xx when the rounds ran out */
+    readonly getResponseSw: string,
+    readonly rounds: number,
+  ) {
+    super(
+      `the command ran (${announced}) but its answer was not fetched: GET RESPONSE round ${rounds} answered ${getResponseSw}`,
+    );
+    this.name = "T0AnswerLost";
+  }
+}
+
+/**
+ * One APDU with 61xx/6Cxx resolved; `send` passes one APDU to the card or PSAM and returns its answer.
+ * Throws `T0AnswerLost` when a 61xx's answer cannot be fetched.
+ */
 export function exchangeResolvingT0(
   send: (apdu: Buffer) => Buffer,
   apdu: Buffer,
@@ -32,14 +57,19 @@ export function exchangeResolvingT0(
     }
   }
   const max = opts.maxGetResponse ?? 16;
+  const announced = hex(answer.subarray(Math.max(0, answer.length - 2)));
   let data = answer.subarray(0, Math.max(0, answer.length - 2));
   let rounds = 0;
-  while (sw1 === 0x61 && rounds < max) {
+  while (sw1 === 0x61) {
+    if (rounds >= max) throw new T0AnswerLost(announced, hex(answer.subarray(-2)), rounds);
     rounds++;
     const more = send(Buffer.from([0x00, 0xc0, 0x00, 0x00, swOf(answer)[1]]));
-    data = Buffer.concat([data, more.subarray(0, Math.max(0, more.length - 2))]);
+    const [m1, m2] = swOf(more);
+    if (m1 !== 0x61 && !(m1 === 0x90 && m2 === 0x00))
+      throw new T0AnswerLost(announced, hex(more.subarray(Math.max(0, more.length - 2))), rounds);
+    data = Buffer.concat([data, more.subarray(0, more.length - 2)]);
     answer = more;
-    sw1 = swOf(answer)[0];
+    sw1 = m1;
   }
   return Buffer.concat([data, answer.subarray(Math.max(0, answer.length - 2))]);
 }
@@ -48,6 +78,8 @@ function swOf(r: Buffer): [number, number] {
   if (r.length < 2) return [0, 0];
   return [r[r.length - 2] as number, r[r.length - 1] as number];
 }
+
+const hex = (b: Buffer): string => b.toString("hex").toUpperCase();
 
 /**
  * The command with its Le replaced (case 2 and case 4 short APDUs); undefined for a command without Le,

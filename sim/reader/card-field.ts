@@ -6,7 +6,7 @@
 import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import { CARD_ACTIVATE, type CardActivation } from "../../firmware-bridge/reader/commands.js";
 import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
-import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+import { exchangeResolvingT0, T0AnswerLost } from "../../firmware-bridge/reader/t0.js";
 import type { CardCommit, SimCard } from "../card/sim-card.js";
 import type { FaultBook } from "./fault-book.js";
 import { hex2, isOk, type Outcome, outcome } from "./outcome.js";
@@ -97,17 +97,25 @@ export class CardField {
       for (const apdu of apdus) {
         const rm = this.faults.takeRemoval(apdu);
         if (rm) {
-          if (rm.commit) exchangeResolvingT0(send, apdu);
+          if (rm.commit) runIgnoringAnswer(send, apdu);
           this.leave();
           this.removed(p.cardId, `fault ${rm.commit ? "after" : "before"} INS ${hex2(apdu[1] as number)}`);
           return end(ReaderStatus.cardRemoved, { removed: p.cardId });
         }
         const mute = this.faults.takeMatching("card-mute", "card", apdu);
         if (mute) {
-          if (mute.commit) exchangeResolvingT0(send, apdu);
+          if (mute.commit) runIgnoringAnswer(send, apdu);
           return end(ReaderStatus.cardMute);
         }
-        const r = exchangeResolvingT0(send, apdu);
+        let r: Buffer;
+        try {
+          r = exchangeResolvingT0(send, apdu);
+        } catch (e) {
+          // the card ran the APDU (61xx) but its answer could not be fetched: it may have run, as for a mute
+          // card; never GET RESPONSE's status word as the card's answer (docs/reader.md §5)
+          if (e instanceof T0AnswerLost) return end(ReaderStatus.cardMute);
+          throw e;
+        }
         results.push(r);
         if (!isOk(r)) break;
       }
@@ -115,5 +123,14 @@ export class CardField {
       this.commits = undefined;
     }
     return list ? end(ReaderStatus.ok) : outcome(ReaderStatus.ok, { data: results[0], commits, ins });
+  }
+}
+
+/** The card runs the APDU; its answer is dropped (a removal or mute fault after the card ran it). */
+function runIgnoringAnswer(send: (c: Buffer) => Buffer, apdu: Buffer): void {
+  try {
+    exchangeResolvingT0(send, apdu);
+  } catch (e) {
+    if (!(e instanceof T0AnswerLost)) throw e;
   }
 }

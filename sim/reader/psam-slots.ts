@@ -4,7 +4,7 @@
  */
 import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
-import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+import { exchangeResolvingT0, T0AnswerLost } from "../../firmware-bridge/reader/t0.js";
 import type { SimPsam } from "../card/sim-psam.js";
 import type { FaultBook } from "./fault-book.js";
 import { isOk, type Outcome, outcome } from "./outcome.js";
@@ -96,7 +96,15 @@ export class PsamSlots {
     const results: Buffer[] = [];
     for (const apdu of apdus) {
       const err = this.faults.takeMatching("psam-error", "psam", apdu);
-      const r = err ? Buffer.from(err.sw, "hex") : exchangeResolvingT0((c) => psam.apdu(c), apdu);
+      let r: Buffer;
+      try {
+        r = err ? Buffer.from(err.sw, "hex") : exchangeResolvingT0((c) => psam.apdu(c), apdu);
+      } catch (e) {
+        // the PSAM ran the APDU (61xx) but its answer could not be fetched (docs/reader.md §5)
+        if (e instanceof T0AnswerLost)
+          return outcome(ReaderStatus.psamMute, { ins, ...(list ? { data: encodeApduList(results) } : {}) });
+        throw e;
+      }
       results.push(r);
       if (!isOk(r)) break;
     }

@@ -21,13 +21,15 @@ import type { BoothIntentPayload } from "./booth-records.js";
 import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
-import { charge, refuseForJournal } from "./charge.js";
+import { charge, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
+import { BoothErrorCodes } from "./errors.js";
 import { PROMPTS } from "./prompts.js";
+import { sameStationWrite } from "./record-0019.js";
 import type { CardWatch, PendingDebit } from "./recover.js";
 import type { RecoverySlot } from "./recovery-book.js";
-import { settleSuspect } from "./settle.js";
+import { attemptOf, settleSuspect } from "./settle.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
@@ -78,6 +80,13 @@ export class CardLoop implements DeskWork, RecoverySlot {
   /** card inserted/removed events so far: a read's "no card" answer older than the last event is stale */
   private cardEvents = 0;
   private isClosed = false;
+  /**
+   * The card on the reader whose last DEBIT answered a status word that did not say "not debited"
+   * (purchase.ts DEBIT_NOT_DEBITED), sent to the recovery: if the card then proves it did not debit, it is
+   * refused rather than charged again at once (the same answer again would loop). Cleared when used, when
+   * the card leaves, or when another card is read.
+   */
+  private unclearDebit: { cardId: string; sw: string } | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closer = new AbortController();
 
@@ -195,6 +204,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
   onCardEvent(e: { kind: "inserted" | "removed" }): void {
     this.cardEvents++;
     this.watch.state = e.kind === "inserted" ? "present" : "absent";
+    if (e.kind === "removed") this.unclearDebit = undefined;
     this.d.wakeup.wake();
     if (e.kind === "inserted") this.kick();
   }
@@ -300,12 +310,19 @@ export class CardLoop implements DeskWork, RecoverySlot {
       return;
     }
     this.watch.state = "done"; // nothing more with this card until one is put on the reader again
+    if (this.unclearDebit?.cardId !== card.cardId) this.unclearDebit = undefined;
     const cardKey = { cardId: card.cardId };
     // an open suspect of this card must be settled before any charge: a journal that cannot say whether
-    // there is one refuses the card (never "none": that could charge a card a second time)
+    // there is one refuses the card (never "none": that could charge a card a second time). One whose
+    // debit the card has shown already (settle.ts, PAID_UNSETTLED: noted in the journal) holds nothing and
+    // is judged again only while the card is still on its trip (its 0019 that suspect's write: paid, not
+    // charged again); once the card has moved on it is left alone, the vehicle pays its new trip (judged
+    // again after newer transactions hid it, it would block the card for good: BOOTH_SUSPECT_UNKNOWN)
     let open: CommittedRecord | null;
     try {
-      open = ctx.journal.findOpenSuspect({ cardId: card.cardId });
+      open =
+        ctx.journal.findOpenSuspect({ cardId: card.cardId, exceptShown: true }) ??
+        onItsTrip(ctx.journal.findOpenSuspect({ cardId: card.cardId }), card, ctx.rec.lane.role);
     } catch (e) {
       this.d.log.error({ err: errText(e), cardId: card.cardId }, "booth journal query failed");
       refuseForJournal(
@@ -403,13 +420,26 @@ export class CardLoop implements DeskWork, RecoverySlot {
       await ctx.signal("refused");
       return;
     }
+    if (this.unclearDebit) {
+      // this card's DEBIT just answered a status word that did not say "not debited", and the recovery
+      // then found it not debited (else the case would be closed or the card held): refused, not charged
+      // again by itself; the collector puts the card on again to try once more
+      const { sw } = this.unclearDebit;
+      this.unclearDebit = undefined;
+      refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw, recovered: "not debited" });
+      await ctx.signal("refused");
+      return;
+    }
     await yieldToIo();
     // the transaction's time counts from the card read, unless a settlement came first
     const from = open ? undefined : start;
     // a card event during the charge (removed and put straight back) says where the card is: the reply's
     // error must not overwrite it
     const events = this.cardEvents;
-    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, from));
+    // right before DEBIT the case must still be the desk's: a cancel may have slipped in before the charge
+    // began (case-desk.ts cancel)
+    const caseOpen = (): boolean => desk.get(c.id) !== undefined;
+    const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, caseOpen, from));
     const noCardEventSince = this.cardEvents === events;
     if (r.kind === "paid") {
       desk.release(c);
@@ -418,6 +448,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
       return;
     }
     if (r.kind === "lost") {
+      const sw = debitAnswerSw(r.cause);
+      this.unclearDebit = sw === undefined ? undefined : { cardId: card.cardId, sw };
       desk.remove(c, "DEBIT answer lost: recovering");
       desk.release(c);
       const pd = this.d.recoveries.add(r.intentId, r.payload);
@@ -450,6 +482,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 }
 
+/** `s` (a suspect whose debit the card showed) if the card's 0019 is still the write its attempt made. */
+function onItsTrip(
+  s: CommittedRecord | null,
+  card: CardRead,
+  role: "entry" | "exit",
+): CommittedRecord | null {
+  const write = s ? attemptOf(s, role).write : null;
+  return write !== null && sameStationWrite(card.last, write) ? s : null;
+}
+
 /** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */
 function ownCase(desk: LoopDesk, picked: BoothCase | undefined, open: CommittedRecord): BoothCase {
   const own = desk.get(`s${open.seq}`) ?? desk.suspectCase(open);
@@ -458,4 +500,11 @@ function ownCase(desk: LoopDesk, picked: BoothCase | undefined, open: CommittedR
     (picked.cardId !== null && picked.cardId === open.cardId) ||
     (picked.obuSerial !== null && picked.obuSerial === open.obuSerial);
   return same ? picked : own;
+}
+
+/** The status word of a DEBIT answer purchase.ts could not act on (a DebitLost's cause), if that was it. */
+function debitAnswerSw(cause: unknown): string | undefined {
+  if (!isEtcError(cause, BoothErrorCodes.CardAnswer)) return undefined;
+  const d = cause.details as { step?: unknown; sw?: unknown } | undefined;
+  return d?.step === "DEBIT" && typeof d.sw === "string" ? d.sw : undefined;
 }

@@ -61,6 +61,12 @@ export class CaseDesk {
   /** the case the collector took (`etc-lane booth take`), and the class given with it */
   private taken: { id: string; vehicleClass: number | undefined } | undefined;
   private walkUps = 0;
+  /**
+   * Cases whose cancel is writing its record: from the cancel's first step on, no card is taken for them
+   * (`pick`) and the work sees them closed (`get`), so a card read ending while the cancel yields to I/O
+   * cannot charge a case that is being closed.
+   */
+  private readonly cancelling = new Set<string>();
 
   constructor(private readonly d: CaseDeskDeps) {
     this.queue = new BoothCases(d.options.queueMax);
@@ -71,8 +77,9 @@ export class CaseDesk {
     return this.queue.size;
   }
 
+  /** The case, unless it left the queue or is being cancelled. */
   get(id: string): BoothCase | undefined {
-    return this.queue.get(id);
+    return this.cancelling.has(id) ? undefined : this.queue.get(id);
   }
 
   /** The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start). */
@@ -163,15 +170,27 @@ export class CaseDesk {
         ok: false,
         message: `case ${c.id} is a debit whose answer was lost: it cannot be cancelled; put the original card back (it is recorded as unconfirmed after ${this.d.options.originalCardWaitMs} ms)`,
       };
-    if (this.d.work.stopIfActive(c.id) === "money")
-      return { ok: false, message: `case ${c.id} is being debited now; wait for the result` };
+    if (this.cancelling.has(c.id)) return { ok: false, message: `case ${c.id} is being cancelled already` };
+    const debiting = { ok: false, message: `case ${c.id} is being debited now; wait for the result` };
+    if (this.d.work.stopIfActive(c.id) === "money") return debiting;
     if (c.seq !== null) {
-      await yieldToIo();
-      const rec = this.d.fx.tryCommit(
-        cancelledRecord(this.d.rec, c, `${o.user.name} (uid ${o.user.uid})`, o.reason),
-      );
-      if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
-      this.d.fx.recorded(rec, false, null);
+      // no card is taken for the case while its record is written (pick, get): a read ending in the turn
+      // below would otherwise charge it (the charge asks `get` again right before DEBIT: card-loop.ts)
+      this.cancelling.add(c.id);
+      try {
+        await yieldToIo();
+        if (!this.queue.get(c.id)) return { ok: false, message: `case ${c.id} was closed meanwhile` };
+        // a card whose own suspect this case is may have started settling it meanwhile (card-loop.ts
+        // ownCase): then it is being debited, and the cancel is refused as above
+        if (this.d.work.stopIfActive(c.id) === "money") return debiting;
+        const rec = this.d.fx.tryCommit(
+          cancelledRecord(this.d.rec, c, `${o.user.name} (uid ${o.user.uid})`, o.reason),
+        );
+        if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
+        this.d.fx.recorded(rec, false, null);
+      } finally {
+        this.cancelling.delete(c.id);
+      }
     }
     this.d.counters.cancelled++;
     this.release(c);
@@ -218,9 +237,10 @@ export class CaseDesk {
     if (this.taken) {
       const t = this.queue.get(this.taken.id);
       if (!t) this.taken = undefined;
+      else if (this.cancelling.has(t.id)) return undefined;
       else return t.cardId === null || t.cardId === cardId ? t : undefined;
     }
-    return this.queue.forCard(cardId);
+    return this.queue.forCard(cardId, this.cancelling);
   }
 
   /** The case of an unsettled suspect found on a card that no case in the queue names. */

@@ -150,9 +150,9 @@ export class BoothCases {
     return c;
   }
 
-  /** The case for this card: one that names it, else the oldest that names no card. */
-  forCard(cardId: string): BoothCase | undefined {
-    const all = this.list().filter((c) => c.kind !== "recovery");
+  /** The case for this card: one that names it, else the oldest that names no card (none in `except`). */
+  forCard(cardId: string, except: ReadonlySet<string> = new Set()): BoothCase | undefined {
+    const all = this.list().filter((c) => c.kind !== "recovery" && !except.has(c.id));
     return all.find((c) => c.cardId === cardId) ?? all.find((c) => c.cardId === null);
   }
 

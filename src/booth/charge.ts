@@ -39,6 +39,8 @@ export type ChargeResult =
   | { kind: "psam-error" }
   /** a reader or card error before DEBIT: no money moved */
   | { kind: "card-error"; error: unknown }
+  /** the case was closed (cancelled) or its work stopped before DEBIT: nothing sent that moves money */
+  | { kind: "case-closed" }
   /** DEBIT's answer was lost: recover intent `intentId` */
   | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
   | { kind: "journal-failed" };
@@ -111,6 +113,11 @@ export async function charge(
   card: CardRead,
   vehicleClass: number,
   signal: AbortSignal,
+  /**
+   * Whether the case is still open (in the desk's queue and not being cancelled: case-desk.ts), asked
+   * right before DEBIT, after the last await: a case closed by then is not charged.
+   */
+  caseOpen: () => boolean,
   /** when the booth began reading the card, and the reader clock then (the transaction's timing) */
   start: { at: number; readerWaitMs: number; bytes: number | null } = {
     at: ctx.now(),
@@ -140,6 +147,8 @@ export async function charge(
   let intentId: number | undefined;
   let payload: BoothIntentPayload | undefined;
   const beforeDebit = (p: PreparedDebit): void => {
+    // nothing is awaited from here to DEBIT: a case cancelled, or work stopped, up to now is not charged
+    if (signal.aborted || !caseOpen()) throw new CaseClosed();
     stages.mac1Done = ctx.now();
     const draft = draftRecord(ctx.rec, c, card, price, { versions, warnings, unchecked }, p, write, {
       port: ctx.readerPort,
@@ -234,7 +243,8 @@ export async function charge(
     }
     ctx.lane.guards.release(key);
     if (e instanceof DebitRefused) {
-      // the card answered: it did not debit; the intent goes (durably) with nothing to record
+      // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; the intent goes
+      // (durably) with nothing to record. Any other status word came here as a DebitLost, above.
       if (intentId !== undefined) {
         try {
           ctx.journal.deleteIntent(intentId);
@@ -264,6 +274,15 @@ export async function charge(
       ctx.alarm("BOOTH_PSAM_FAULT", `booth: ${e.message}; no debit was sent`);
       return { kind: "psam-error" };
     }
+    if (e instanceof CaseClosed) {
+      ctx.audit(
+        "booth.refused",
+        "warn",
+        `booth: case ${c.id} closed before DEBIT (${signal.aborted ? "its work stopped" : "cancelled"}); nothing debited`,
+        { case: caseLink(c), code: "CASE_CLOSED", cardId: card.cardId },
+      );
+      return { kind: "case-closed" };
+    }
     if (e instanceof IntentNotWritten) {
       // the intent could not be written (journal): no DEBIT went out
       refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
@@ -280,5 +299,8 @@ export async function charge(
 }
 
 class IntentNotWritten extends Error {}
+
+/** The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal). */
+class CaseClosed extends Error {}
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -16,7 +16,8 @@ export interface BoothJournal {
   writeIntent(key: string, payload: string, id?: number): number;
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
-  findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
+  /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */
+  findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
   /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
   noteDebitShown(seq: number): boolean;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */

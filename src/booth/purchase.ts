@@ -5,11 +5,14 @@
  *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent) -> DEBIT alone -> PSAM MAC2.
  *
  * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
- * the caller recovers from the card (recovery.ts). Everything before it moves no money.
+ * the caller recovers from the card (recover.ts), and so is any status word that does not say the card
+ * did not debit (DEBIT_NOT_DEBITED). Everything before it moves no money.
  */
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
 import { CARD, parseDebit, parseInit, swOf, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import type { CardRead } from "./card-probe.js";
+import { BoothErrorCodes } from "./errors.js";
 import type { Mac1Ref, PsamSession } from "./psam-session.js";
 import type { Layout0019 } from "./record-0019.js";
 
@@ -67,7 +70,10 @@ export class UpdateRefused extends Error {
   }
 }
 
-/** DEBIT got no usable answer: it may have run. Never resend; recover from the card. */
+/**
+ * DEBIT got no usable answer (none, a malformed one, or a status word outside DEBIT_NOT_DEBITED): it may
+ * have run. Never resend; recover from the card.
+ */
 export class DebitLost extends Error {
   constructor(
     readonly prepared: PreparedDebit,
@@ -77,7 +83,22 @@ export class DebitLost extends Error {
   }
 }
 
-/** The card answered DEBIT with an error status word: it did not debit (e.g. 9302, MAC1 wrong). */
+/**
+ * The status words to DEBIT that say the card did not debit (docs/booth.md §2), and the only ones:
+ *
+ *  - 9302, MAC1 invalid: the card checks MAC1 before it changes anything (docs/card-crypto.md §4; the
+ *    simulated card, sim/card/sim-card.ts `debit`);
+ *  - 6901, command not accepted: no purchase initialised on the card, so nothing to debit (the card was
+ *    reset or another command came between INIT and DEBIT).
+ *
+ * Both are DEBIT's own refusals, and neither is an answer a GET RESPONSE gives, so neither can be a T=0
+ * step's status word passed on in DEBIT's place. Any other status word (61xx or 6Cxx a reader failed to
+ * resolve, 6F00, 6581 memory failure, 6700, 6985, ...) does not say that nothing moved: DebitLost, and
+ * the booth asks the card (recover.ts), as for an answer that never came.
+ */
+export const DEBIT_NOT_DEBITED: ReadonlySet<string> = new Set(["9302", "6901"]);
+
+/** The card answered DEBIT with a status word of DEBIT_NOT_DEBITED: it did not debit. */
 export class DebitRefused extends Error {
   constructor(
     readonly prepared: PreparedDebit,
@@ -137,7 +158,18 @@ export async function runPurchase(
   } catch (e) {
     throw new DebitLost(prepared, e);
   }
-  if (swOf(rd) !== "9000") throw new DebitRefused(prepared, swOf(rd));
+  const sw = swOf(rd);
+  if (sw !== "9000") {
+    if (DEBIT_NOT_DEBITED.has(sw)) throw new DebitRefused(prepared, sw);
+    throw new DebitLost(
+      prepared,
+      new EtcError(
+        BoothErrorCodes.CardAnswer,
+        `DEBIT answered ${sw || "nothing"}, which does not say the card did not debit`,
+        { sw, step: "DEBIT" },
+      ),
+    );
+  }
   let d: { tac: string; mac2: Buffer };
   try {
     d = parseDebit(rd);

@@ -6,6 +6,7 @@
 import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
+import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
 import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
@@ -224,9 +225,21 @@ export const ReaderTimeoutsSection = z.strictObject({
 
 const PING_ERROR = "expected 0 or milliseconds in 100..600000";
 
+const frameLengthError = (got: unknown): string =>
+  `expected bytes in ${MIN_READER_FRAME_LENGTH}..${MAX_READER_FRAME_LENGTH} (the booth's reader replies need ` +
+  `at least ${MIN_READER_FRAME_LENGTH}: docs/reader.md §6.5), got ${JSON.stringify(got)}`;
+
 export const ReaderLinkSection = z.strictObject({
-  /** Largest frame accepted, STX..ETX. */
-  maxFrameLength: int(64, 65_544, "bytes").default(1024),
+  /**
+   * Largest frame accepted, STX..ETX; at least what the booth's own replies need (MIN_READER_FRAME_LENGTH,
+   * firmware-bridge/reader/options.ts).
+   */
+  maxFrameLength: z
+    .number({ error: (i) => frameLengthError(i.input) })
+    .int({ error: (i) => frameLengthError(i.input) })
+    .min(MIN_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+    .max(MAX_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+    .default(1024),
   /** While idle, probe the reader with INFO this often; 0 never. */
   pingIntervalMs: z
     .number({ error: PING_ERROR })

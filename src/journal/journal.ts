@@ -337,9 +337,10 @@ export class Journal implements Outbox {
   /**
    * The newest unsettled suspect for this OBU MAC and/or card id that an answer can settle (late B5, B8,
    * booth settlement). An ORPHAN_B5 is never one: its card and amount are unknown, so only the station
-   * settles it.
+   * settles it. `exceptShown` leaves out the suspects whose debit a card has shown (noteDebitShown): the
+   * booth's question (docs/booth.md §5.2).
    */
-  findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
+  findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): StoredRecord | null {
     return this.records.findOpenSuspect(q);
   }
 
@@ -348,7 +349,10 @@ export class Journal implements Outbox {
     return this.records.openSuspectOf(k);
   }
 
-  /** Guard seeding at start: suspects not settled, created at or after sinceMs (wall ms). */
+  /**
+   * Guard seeding at start: suspects not settled, created at or after sinceMs (wall ms), but those whose
+   * debit a card has shown (noteDebitShown: they hold nothing).
+   */
   unsettledSince(sinceMs: number): GuardRow[] {
     return this.records.unsettledSince(sinceMs);
   }

@@ -81,9 +81,11 @@ function toStored(r: RawRow): StoredRecord {
  * planner never falls back to records_created plus a row lookup per record (it does on a small table).
  */
 export const GUARD_SQL = {
+  // a suspect whose debit a card showed (suspect_evidence) holds nothing (openSuspectOf), after a restart too
   suspect:
     "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_unsettled " +
-    "WHERE kind = 'suspect' AND created_at_ms >= ? ORDER BY created_at_ms",
+    "WHERE kind = 'suspect' AND created_at_ms >= ? AND seq NOT IN (SELECT seq FROM suspect_evidence) " +
+    "ORDER BY created_at_ms",
   transaction:
     "SELECT seq, obu_id, obu_serial, card_id, created_at_ms FROM records INDEXED BY records_guard_traded " +
     "WHERE kind = 'transaction' AND created_at_ms >= ? ORDER BY created_at_ms",
@@ -176,11 +178,14 @@ export class RecordQueries {
   /**
    * The newest unsettled suspect record (kind still `suspect`) for this OBU MAC and/or card id (both must
    * match when both are given): what a late B5, a B8 or the booth settles. Null if there is none.
+   * `exceptShown`: not one whose debit a card has shown (noteDebitShown): the booth has judged that one
+   * already, and it holds nothing (openSuspectOf); a late B5 or B8 still settles it with its TAC.
    */
-  findOpenSuspect(q: { obuId?: string; cardId?: string }): StoredRecord | null {
+  findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): StoredRecord | null {
     this.assertOpen();
     // an ORPHAN_B5 (card and amount unknown) is settled at the station only (src/journal/journal.ts)
     const where: string[] = ["kind = 'suspect'", "outcome != 'ORPHAN_B5'"];
+    if (q.exceptShown) where.push("r.seq NOT IN (SELECT seq FROM suspect_evidence)");
     const params: string[] = [];
     if (q.obuId !== undefined) {
       where.push("obu_id = ?");
@@ -200,7 +205,8 @@ export class RecordQueries {
 
   /**
    * Guard seeding at start: unsettled suspect records created at or after `sinceMs` (wall-clock ms), oldest
-   * first. Read from a covering index (records_guard_unsettled): no record row is touched.
+   * first, but those whose debit a card has shown (noteDebitShown: they hold nothing). Read from a covering
+   * index (records_guard_unsettled) and suspect_evidence's key: no record row is touched.
    */
   unsettledSince(sinceMs: number): GuardRow[] {
     return this.guardRows("suspect", sinceMs);

@@ -1,6 +1,7 @@
 /**
  * The lane config's `booth` section: defaults, the stop reasons it accepts, bad values named with their
- * field, and the block in config/lane.example.yaml says the defaults.
+ * field, and the block in config/lane.example.yaml says the defaults; the reader link's smallest frame
+ * limit still lets the booth pay (over the booth harness).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { DEFAULT_BOOTH_REASONS } from "../../src/booth/cases.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
+import { boothTest, noCardVehicle } from "./harness.js";
 
 const minimal = { ...MINIMAL_LANE_CONFIG, reader: { port: "/dev/ttyS1" } };
 
@@ -46,5 +48,22 @@ describe("booth config", () => {
     const example = parseYaml(text) as { booth: unknown };
     const c = parseLaneConfig({ ...minimal, booth: example.booth }, "lane.yaml", "/etc");
     expect(c.booth).toEqual(parseLaneConfig(minimal, "lane.yaml", "/etc").booth);
+  });
+
+  it("a reader link at the smallest maxFrameLength the config takes (512) reads and charges a card; 64 is refused", async () => {
+    expect(errorOf({ ...minimal, reader: { port: "/dev/ttyS1", link: { maxFrameLength: 64 } } })).toMatch(
+      /reader\.link\.maxFrameLength: expected bytes in 512\.\.65544/,
+    );
+    const link = { pingIntervalMs: 0, backoffInitialMs: 50, backoffMaxMs: 200, maxFrameLength: 512 };
+    const vehicles = [noCardVehicle("A1", "2200000000000001")];
+    await boothTest({ reader: { link }, scenario: { traffic: { vehicles } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.present("43012200000000000001");
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(t.ledger()).toHaveLength(1);
+      expect(t.lane.reader!.counters.oversize).toBe(0);
+      t.expectRecordsMatchLedger();
+    });
   });
 });

@@ -164,6 +164,35 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(j.noteDebitShown(s.seq)).toBe(false); // settled already: nothing to note
   });
 
+  it("findOpenSuspect exceptShown (the booth's question): a suspect whose debit the card showed is not open for it; an older one not shown still is", () => {
+    const j = openJournal();
+    const card = "43010000000000000005";
+    const older = j.commit({ ...sampleRecord(1, "suspect"), cardId: card });
+    const shown = j.commit({ ...sampleRecord(2, "suspect"), cardId: card });
+    expect(j.findOpenSuspect({ cardId: card, exceptShown: true })?.seq).toBe(shown.seq);
+    expect(j.noteDebitShown(shown.seq)).toBe(true);
+    expect(j.findOpenSuspect({ cardId: card, exceptShown: true })?.seq).toBe(older.seq);
+    // a late B5 or B8 still finds it (it settles it with its TAC)
+    expect(j.findOpenSuspect({ cardId: card })?.seq).toBe(shown.seq);
+    j.settle(older.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "booth-card",
+      fields: {},
+    });
+    expect(j.findOpenSuspect({ cardId: card, exceptShown: true })).toBeNull();
+    expect(j.findOpenSuspect({ cardId: card })?.seq).toBe(shown.seq);
+  });
+
+  it("unsettledSince leaves out the suspects whose debit a card showed: a restart does not hold their card and OBU again", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const [a, b] = seed(j, ["suspect", "suspect"], t);
+    expect(j.unsettledSince(0).map((r) => r.seq)).toEqual([a!.seq, b!.seq]);
+    expect(j.noteDebitShown(a!.seq)).toBe(true);
+    expect(j.unsettledSince(0).map((r) => r.seq)).toEqual([b!.seq]);
+  });
+
   it("unsettledSince / tradedSince: the suspects and the transactions from a time on, with OBU serial and card id", () => {
     const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
     const j = openJournal({ now: () => new Date(t.ms) });
@@ -189,8 +218,9 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
       (j["h"].db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0) as { detail: string }[])
         .map((p) => p.detail)
         .join(" | ");
+    // the suspects whose debit a card showed are left out by suspect_evidence's key
     expect(plan(GUARD_SQL.suspect)).toMatch(
-      /^SEARCH records USING COVERING INDEX records_guard_unsettled \(created_at_ms>\?\)$/,
+      /^SEARCH records USING COVERING INDEX records_guard_unsettled \(created_at_ms>\?\) \| USING ROWID SEARCH ON TABLE suspect_evidence FOR IN-OPERATOR$/,
     );
     expect(plan(GUARD_SQL.transaction)).toMatch(
       /^SEARCH records USING COVERING INDEX records_guard_traded \(created_at_ms>\?\)$/,

@@ -6,7 +6,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { DEFAULT_READER_OPTIONS, resolveReaderOptions } from "../../firmware-bridge/reader/options.js";
+import { CARD_APDU, CARD_APDU_LIST } from "../../firmware-bridge/reader/commands.js";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import {
+  DEFAULT_READER_OPTIONS,
+  MIN_READER_FRAME_LENGTH,
+  resolveReaderOptions,
+} from "../../firmware-bridge/reader/options.js";
+import { CARD } from "../../src/booth/apdus.js";
+import { LAYOUTS_0019 } from "../../src/booth/record-0019.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { readerOptionsFromConfig } from "../../src/config/reader.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
@@ -64,6 +72,56 @@ describe("reader config", () => {
       /reader: unknown field\(s\) "baud"/,
     );
     expect(errorOf({ ...base, reader: {} })).toMatch(/reader\.port/);
+  });
+
+  it("link.maxFrameLength below what the booth's frames need is refused, naming the field and the range", () => {
+    const base = { ...minimal, reader: { port: "/dev/ttyS1" } };
+    for (const bad of [64, 511, 65_545])
+      expect(errorOf({ ...base, reader: { port: "/dev/ttyS1", link: { maxFrameLength: bad } } })).toMatch(
+        new RegExp(`reader\\.link\\.maxFrameLength: expected bytes in 512\\.\\.65544 .*got ${bad}`),
+      );
+    const c = parseLaneConfig(
+      { ...base, reader: { port: "/dev/ttyS1", link: { maxFrameLength: 512 } } },
+      "lane.yaml",
+      "/etc",
+    );
+    expect(resolveReaderOptions(readerOptionsFromConfig(c.reader!)).maxFrameLength).toBe(512);
+    // the driver's own options say the same
+    expect(() => resolveReaderOptions({ maxFrameLength: 64 })).toThrow(/maxFrameLength/);
+  });
+
+  it("the smallest maxFrameLength holds every frame a booth purchase receives, and the commands it sends", () => {
+    const frame = (cmd: number, data: Buffer): number => encodeReaderFrame(1, cmd, 0, data).length;
+    const sw = (n: number): Buffer => Buffer.concat([Buffer.alloc(n), Buffer.from("9000", "hex")]);
+    // one APDU answered with the longest short R-APDU (256 bytes of data and the SW)
+    const longestReply = frame(CARD_APDU.code, CARD_APDU.reply.encode(sw(256)));
+    // the card read as one list: SELECT 1001's FCI (as long as an R-APDU can be), 0015 (43), the balance (4)
+    const cardRead = frame(CARD_APDU_LIST.code, CARD_APDU_LIST.reply.encode([sw(256), sw(43), sw(4)]));
+    // READ RECORD 0019 in the longest layout, INIT + UPDATE's answers
+    const read0019 = Math.max(
+      ...Object.values(LAYOUTS_0019).map((l) => frame(CARD_APDU.code, CARD_APDU.reply.encode(sw(l.read.le)))),
+    );
+    // the commands: INIT + UPDATE CAPP DATA CACHE in each 0019 layout
+    const initUpdate = Math.max(
+      ...Object.values(LAYOUTS_0019).map((l) =>
+        frame(
+          CARD_APDU_LIST.code,
+          CARD_APDU_LIST.request.encode([
+            CARD.initCapp(100_000, Buffer.alloc(6)),
+            CARD.updateCapp(l.recordId, Buffer.alloc(l.length)),
+          ]),
+        ),
+      ),
+    );
+    expect({ longestReply, cardRead, read0019, initUpdate }).toEqual({
+      longestReply: 267,
+      cardRead: 325,
+      read0019: 71,
+      initUpdate: 99,
+    });
+    expect(Math.max(longestReply, cardRead, read0019, initUpdate)).toBeLessThanOrEqual(
+      MIN_READER_FRAME_LENGTH,
+    );
   });
 
   it("the commented reader block of config/lane.example.yaml is valid and says the defaults", () => {

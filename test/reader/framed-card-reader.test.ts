@@ -519,7 +519,7 @@ describe("idle pings", () => {
 
 describe("bad input on the reader port", () => {
   it("noise, a corrupted reply, an oversize length and a truncated frame are counted, logged and skipped", async () => {
-    const r = await rig({ maxFrameLength: 256, interByteTimeoutMs: 50, timeouts: { cardApduMs: 1000 } });
+    const r = await rig({ maxFrameLength: 512, interByteTimeoutMs: 50, timeouts: { cardApduMs: 1000 } });
     const o = outcome(r.reader.cardApdu(h("00a40000021001")));
     await settle();
     const cmd = r.device.nonInfo[0]!;

@@ -231,6 +231,38 @@ describe("card and PSAM faults", () => {
     expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
   });
 
+  it("a T=0 card that ran DEBIT (6108) but whose GET RESPONSE fails: E803 (may have run), never GET RESPONSE's SW as DEBIT's answer; 805A proves the TAC", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const sim = r.store.get(CARD_A)!;
+    const run = sim.apdu.bind(sim);
+    let waiting = false;
+    sim.apdu = (c: Buffer): Buffer => {
+      if (c[0] === 0x80 && c[1] === 0x54) {
+        run(c); // the card commits the debit and has TAC ‖ MAC2 waiting
+        waiting = true;
+        return h("6108");
+      }
+      if (waiting && c[0] === 0x00 && c[1] === 0xc0) {
+        waiting = false;
+        return h("6f00");
+      }
+      return run(c);
+    };
+    let intent: { offlineSerial: number } | undefined;
+    const err = await fail(
+      purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019(), (i) => {
+        intent = i;
+      }),
+    );
+    expect(err).toMatchObject({ code: ReaderErrorCodes.CardMute, details: { executed: "unknown" } });
+    const [entry] = r.store.ledger();
+    expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
+    expect(await prove(r.reader, intent!.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
+  });
+
   it("PSAM error at MAC1: the SW comes back, nothing is debited", async () => {
     const r = await rig();
     r.sim.present(CARD_A);

@@ -1,6 +1,6 @@
 /** The reader side's 61xx / 6Cxx procedure (firmware-bridge/reader/t0.ts), with a scripted device. */
 import { describe, expect, it } from "vitest";
-import { exchangeResolvingT0 } from "../../firmware-bridge/reader/t0.js";
+import { exchangeResolvingT0, T0AnswerLost } from "../../firmware-bridge/reader/t0.js";
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ""), "hex");
 
@@ -42,17 +42,42 @@ describe("61xx / 6Cxx resolved by the reader", () => {
     expect(d4.sent).toEqual(["805a000902000310", "805a000902000308"]);
   });
 
-  it("6Cxx to a command without Le is passed on as it is; an error SW ends the chain", () => {
+  it("6Cxx to a command without Le is passed on as it is; the command's own error SW is final", () => {
     const d = device(["6c10"]);
     expect(exchangeResolvingT0(d.send, h("00a40000021001")).toString("hex")).toBe("6c10");
-    const e = device(["6108", "6a82"]);
-    expect(exchangeResolvingT0(e.send, h("80700000 04 01020304")).toString("hex")).toBe("6a82");
+    const e = device(["9302"]);
+    expect(exchangeResolvingT0(e.send, h("805401000f" + "00".repeat(15) + "08")).toString("hex")).toBe(
+      "9302",
+    );
   });
 
-  it("GET RESPONSE rounds are bounded", () => {
+  it("a DEBIT that ran (6108) whose GET RESPONSE fails: the answer is lost, never GET RESPONSE's SW as DEBIT's", () => {
+    for (const failed of ["6f00", "6a82", "6700", "6985"]) {
+      const d = device(["6108", failed]);
+      const debit = h("805401000f" + "00".repeat(15) + "08");
+      let thrown: unknown;
+      try {
+        exchangeResolvingT0(d.send, debit);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(T0AnswerLost);
+      expect(thrown).toMatchObject({ announced: "6108", getResponseSw: failed.toUpperCase(), rounds: 1 });
+      expect(d.sent).toEqual([debit.toString("hex"), "00c0000008"]);
+    }
+  });
+
+  it("a chain that fails after some data was fetched loses the answer too", () => {
+    const d = device(["6104", "aabbccdd6104", "6f00"]);
+    expect(() => exchangeResolvingT0(d.send, h("80700000 04 01020304"))).toThrow(T0AnswerLost);
+    expect(d.sent.slice(1)).toEqual(["00c0000004", "00c0000004"]);
+  });
+
+  it("GET RESPONSE rounds are bounded: still 61xx after the last one, the answer is lost", () => {
     const d = device(Array.from({ length: 10 }, () => "6101"));
-    const r = exchangeResolvingT0(d.send, h("80700000 04 01020304"), { maxGetResponse: 3 });
+    expect(() => exchangeResolvingT0(d.send, h("80700000 04 01020304"), { maxGetResponse: 3 })).toThrow(
+      T0AnswerLost,
+    );
     expect(d.sent).toHaveLength(4);
-    expect(r.subarray(-2).toString("hex")).toBe("6101");
   });
 });

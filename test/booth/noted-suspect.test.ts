@@ -1,0 +1,140 @@
+/**
+ * A suspect whose debit the card showed at the booth without its TAC (PAID_UNSETTLED: noted in the
+ * journal's suspect_evidence, docs/booth.md §5.2) holds nothing: not over DSRC, not after a restart, and
+ * not at the booth once the card has moved on to a later trip (src/booth/card-loop.ts, the booth's
+ * findOpenSuspect with exceptShown; src/journal/records.ts GUARD_SQL). While the card is still on that
+ * trip it is judged again as before (paid, not charged again). Over the booth harness: a DSRC debit whose
+ * B5 never came (B5_MISSING), its card then put on the booth's reader.
+ */
+import { describe, expect, it } from "vitest";
+import type { SimCard } from "../../sim/card/sim-card.js";
+import { type BoothTestContext, boothTest } from "./harness.js";
+
+const SERIAL = "2200000000000001";
+const CARD = `4301${SERIAL}`;
+const VEHICLE = {
+  id: "B2",
+  plate: "湘AB0002",
+  class: 1,
+  at: 200,
+  zoneMs: 3000,
+  entryStation: "0101",
+  card: { serial: SERIAL },
+  faults: [{ kind: "b5-lost", lingerMs: 0, b5: "none" }],
+};
+const USER = { name: "op", uid: 1 };
+
+function plusMinutes(stamp: string, min: number): string {
+  const d = new Date(
+    Date.UTC(
+      +stamp.slice(0, 4),
+      +stamp.slice(4, 6) - 1,
+      +stamp.slice(6, 8),
+      +stamp.slice(8, 10),
+      +stamp.slice(10, 12),
+      +stamp.slice(12, 14),
+    ) +
+      min * 60_000,
+  );
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/** The DSRC debit without a B5, put on the booth's reader: the card shows it, PAID_UNSETTLED, noted. */
+async function notedSuspect(t: BoothTestContext): Promise<number> {
+  await t.caseQueued("B5_MISSING");
+  t.reader.present(CARD);
+  await t.prompt("PAID_UNSETTLED");
+  await t.boothIdle();
+  t.reader.remove();
+  const [s] = t.records();
+  expect(s).toMatchObject({ kind: "suspect", outcome: "B5_MISSING", cardId: CARD });
+  expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
+  expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+  return s!.seq;
+}
+
+/**
+ * The card's next purchases elsewhere, `n` of them (exits at 0205 and entries at 0101 in turn), the last an
+ * entry at 0101: the card is on a new trip to this exit.
+ */
+function laterTrips(t: BoothTestContext, seq: number, n: number): void {
+  const s = t.lane.journal.get(seq)!;
+  const card = t.store.get(CARD) as SimCard;
+  const psam = t.store.createPsam("430100000077");
+  const baseSec = Math.floor(Date.now() / 1000) + 8 * 3600; // local-as-utc seconds, as the harness writes 0019
+  for (let i = 1; i <= n; i++) {
+    const entry = (n - i) % 2 === 0;
+    card.purchase(psam, {
+      amount: entry ? 0 : 500,
+      transTime: plusMinutes(s.transTime!, i * 60),
+      record0019: {
+        ...card.snapshot().file0019,
+        network: "4301",
+        station: entry ? "0101" : "0205",
+        lane: 1,
+        time: baseSec + i * 3600,
+        vehicleClass: 1,
+        status: entry ? 3 : 4,
+      },
+    });
+  }
+}
+
+const boothDebits = (t: BoothTestContext) => t.ledger().filter((e) => e.path === "booth");
+
+describe("a suspect whose debit the card showed (noted)", () => {
+  it("once ten newer transactions hid it from the card's 0018, the card on a new trip pays that trip once at the booth (not 交易无法确认 for good)", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
+      const seq = await notedSuspect(t);
+      laterTrips(t, seq, 10);
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: USER });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(boothDebits(t)).toHaveLength(1);
+      const steps = t.boothEvents.flatMap((e) => (e.type === "prompt" ? [e.prompt.step] : []));
+      expect(steps).not.toContain("UNKNOWN");
+      const alarms = t.outputs.flatMap((o) => (o.type === "alarm" ? [(o as { code: string }).code] : []));
+      expect(alarms).not.toContain("BOOTH_SUSPECT_UNKNOWN");
+      // the suspect stays one record, a suspect for the back office; the trip paid is one transaction
+      expect(t.lane.journal.get(seq)?.kind).toBe("suspect");
+      expect(
+        t
+          .records()
+          .filter((r) => r.kind === "transaction")
+          .map((r) => r.outcome),
+      ).toEqual(["BOOTH_EXIT_DEBIT"]);
+    });
+  });
+
+  it("the card put on again while still on that trip: judged again, paid, not charged again", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
+      await notedSuspect(t);
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: USER });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID_UNSETTLED");
+      await t.boothIdle();
+      expect(boothDebits(t)).toEqual([]);
+      const steps = t.boothEvents.flatMap((e) => (e.type === "prompt" ? [e.prompt.step] : []));
+      expect(steps.filter((x) => x.startsWith("REFUSED_"))).toEqual([]);
+    });
+  });
+
+  it("after a lane restart it holds nothing either: the card is not held, and on a new trip it pays once", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
+      const seq = await notedSuspect(t);
+      await t.restartLane();
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      laterTrips(t, seq, 1);
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: USER });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(boothDebits(t)).toHaveLength(1);
+    });
+  });
+});
