@@ -91,7 +91,10 @@ export async function recover(
       card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
     } catch (e) {
       if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
-        watch.state = "absent";
+        // a card put back while this read was answered "no card" has set the watch already
+        // (card-loop.ts onCardEvent, which also moves the event generation): the answer is stale then and
+        // must not mark that card absent; the loop reads it again at once
+        if (ctx.gen() === gen) watch.state = "absent";
         continue;
       }
       ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; trying again");
@@ -108,7 +111,9 @@ export async function recover(
       continue;
     }
     if (card.cardId !== p.cardId) {
-      watch.state = "done";
+      // nothing more with this card until one is put on the reader again, unless that happened already
+      // while it was read (the original put back in its place: read at once)
+      if (ctx.gen() === gen) watch.state = "done";
       ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
       await ctx.signal("refused");
       ctx.audit(
@@ -125,11 +130,13 @@ export async function recover(
     try {
       return await onOriginal(ctx, pd, card, t0, signal);
     } catch (e) {
-      // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money)
-      watch.state =
-        isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
-          ? "absent"
-          : "unknown";
+      // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money);
+      // a card event since the read began (the card lifted and put back) has said where the card is
+      if (ctx.gen() === gen)
+        watch.state =
+          isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
+            ? "absent"
+            : "unknown";
       ctx.log.info({ err: errText(e) }, "booth recovery interrupted; trying again");
       if (watch.state === "unknown") await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
     }
