@@ -373,6 +373,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (open) {
       await yieldToIo();
       this.setMoney(true);
+      const events = this.cardEvents;
       let r: Awaited<ReturnType<typeof settleSuspect>>;
       try {
         r = await settleSuspect(ctx, open, c, card, signal);
@@ -382,7 +383,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
         this.setMoney(false);
         if (signal.aborted || isEtcError(e, ReaderErrorCodes.Aborted)) throw e;
         ctx.counters.cardErrors++;
-        this.watch.state = isEtcError(e, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
+        // a card event meanwhile (lifted and put straight back) says where the card is: read it again then
+        if (this.cardEvents === events)
+          this.watch.state = isEtcError(e, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
         ctx.show(PROMPTS.cardError(errText(e)), c);
         await ctx.signal("refused");
         return;

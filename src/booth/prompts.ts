@@ -92,6 +92,14 @@ export const PROMPTS = {
     p("NOT_ORIGINAL", "不是原卡", `请放回原卡 ${tail(cardId)}（剩余 ${secondsLeft} 秒）`, "stop", "refused"),
   recovered: (amount: number) =>
     p("RECOVERED", `扣费 ${yuan(amount)}`, "已找回交易凭证：请放行", "ok", "done"),
+  recordedNoCard: (amount: number, cardId: string) =>
+    p(
+      "RECORDED_NO_CARD",
+      `已扣费 ${yuan(amount)}（记录已补写）`,
+      `原卡 ${tail(cardId)} 不在读卡器上，未抬杆：车辆仍在时请核对原卡后人工放行，勿重复收费`,
+      "warn",
+      "done",
+    ),
   unconfirmed: (cardId: string) =>
     p(
       "UNCONFIRMED",

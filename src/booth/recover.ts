@@ -15,6 +15,13 @@
  *
  * After a restart the intent drives the same procedure; the PSAM session is gone then (the record says
  * so), and the TAC is still what clearing checks.
+ *
+ * A recovered debit is recorded whatever happens next (the money moved); the barrier opens only for the
+ * vehicle whose card is on the reader then (the original card, just read) and only if its card and OBU are
+ * not on the status list now (settle.ts listedNow, as for a suspect settled from the card). A listed card:
+ * the refusal and its alarm, the barrier closed. A paid record committed from its intent (commitPaid) with
+ * the original card not on the reader (a restart, a later retry after the vehicle left): the barrier stays
+ * closed, and the screen tells the collector to release the vehicle by hand if it is still there.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
@@ -23,10 +30,11 @@ import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
+import { refuse } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
-import { evidenceData } from "./settle.js";
+import { evidenceData, listedNow } from "./settle.js";
 
 /** A card read that failed for another reason than "no card" is tried again after this long (ms). */
 const RETRY_MS = 200;
@@ -40,7 +48,17 @@ export interface PendingDebit {
   deadline: number;
 }
 
-export type RecoverResult = "recorded" | "not-debited" | "unconfirmed" | "journal-failed" | "closed";
+export type RecoverResult =
+  /** recorded, the original card on the reader, not listed: the barrier opened */
+  | "recorded"
+  /** recorded, but its card or OBU is on the status list now (or the list cannot say): barrier closed */
+  | "recorded-listed"
+  /** recorded from the intent with the original card not on the reader: barrier closed, released by hand */
+  | "recorded-no-card"
+  | "not-debited"
+  | "unconfirmed"
+  | "journal-failed"
+  | "closed";
 
 export interface CardWatch {
   /** "absent" after a removal or a failed activate; "present" after an insertion */
@@ -67,7 +85,7 @@ export async function recover(
   const p = pd.payload;
   const c = pd.case;
   // DEBIT answered and only its record is missing: commit it as it is, no card needed
-  if (p.paid) return commitPaid(ctx, pd, p.paid);
+  if (p.paid) return commitPaid(ctx, pd, p.paid, watch, signal);
   ctx.counters.recoveries++;
   const t0 = ctx.now();
   for (;;) {
@@ -91,7 +109,10 @@ export async function recover(
       card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
     } catch (e) {
       if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
-        watch.state = "absent";
+        // a card put back while this read was answered "no card" has set the watch already
+        // (card-loop.ts onCardEvent, which also moves the event generation): the answer is stale then and
+        // must not mark that card absent; the loop reads it again at once
+        if (ctx.gen() === gen) watch.state = "absent";
         continue;
       }
       ctx.log.info({ err: errText(e) }, "booth recovery: card not readable; trying again");
@@ -108,7 +129,9 @@ export async function recover(
       continue;
     }
     if (card.cardId !== p.cardId) {
-      watch.state = "done";
+      // nothing more with this card until one is put on the reader again, unless that happened already
+      // while it was read (the original put back in its place: read at once)
+      if (ctx.gen() === gen) watch.state = "done";
       ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
       await ctx.signal("refused");
       ctx.audit(
@@ -123,13 +146,19 @@ export async function recover(
       continue;
     }
     try {
-      return await onOriginal(ctx, pd, card, t0, signal);
+      const r = await onOriginal(ctx, pd, card, t0, signal);
+      // paid: nothing more with this card until one is put on the reader again (the loop would read it
+      // again and show 已交易 over what the recovery showed), unless a card event came meanwhile
+      if ((r === "recorded" || r === "recorded-listed") && ctx.gen() === gen) watch.state = "done";
+      return r;
     } catch (e) {
-      // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money)
-      watch.state =
-        isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
-          ? "absent"
-          : "unknown";
+      // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money);
+      // a card event since the read began (the card lifted and put back) has said where the card is
+      if (ctx.gen() === gen)
+        watch.state =
+          isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
+            ? "absent"
+            : "unknown";
       ctx.log.info({ err: errText(e) }, "booth recovery interrupted; trying again");
       if (watch.state === "unknown") await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
     }
@@ -162,15 +191,14 @@ async function onOriginal(
     );
     const committed = await ctx.tryCommit(rec, pd.intentId);
     if (!committed) return "journal-failed";
+    const commitMs = ctx.lastCommit.commitMs;
     ctx.counters.proved++;
-    recordedPaid(ctx, pd, committed);
     if (check.result === "rejected")
       ctx.alarm(
         "BOOTH_MAC2_REJECTED",
         `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
       );
-    ctx.show(PROMPTS.recovered(p.prepared.amount), pd.case);
-    return "recorded";
+    return recordedPaid(ctx, pd, committed, commitMs, card);
   }
   const attempt = attemptOf(p);
   const ev = await gatherEvidence(
@@ -236,28 +264,90 @@ async function unconfirmed(
 
 /**
  * A debit whose DEBIT answered but whose record the journal did not take (charge.ts `unrecorded`): the
- * paid record, TAC included, committed as it is (the intent deleted with it), then what a paid case does.
- * A journal that still refuses it leaves it pending: the recovery book tries again.
+ * paid record, TAC included, committed as it is (the intent deleted with it), then what a paid case does
+ * if the original card is on the reader now; else the barrier stays closed (the vehicle may have left: at
+ * a restart, or when a retry lands after it went). A journal that still refuses it leaves it pending: the
+ * recovery book tries again.
  */
 async function commitPaid(
   ctx: BoothContext,
   pd: PendingDebit,
   rec: NonNullable<BoothIntentPayload["paid"]>,
+  watch: CardWatch,
+  signal: AbortSignal,
 ): Promise<RecoverResult> {
   const committed = await ctx.tryCommit(rec, pd.intentId);
   if (!committed) return "journal-failed";
-  recordedPaid(ctx, pd, committed);
-  ctx.show(PROMPTS.recovered(pd.payload.prepared.amount), pd.case);
-  return "recorded";
+  const commitMs = ctx.lastCommit.commitMs;
+  return recordedPaid(ctx, pd, committed, commitMs, await originalOnReader(ctx, pd, watch, signal));
 }
 
-/** A recovered debit's paid record is in the journal: the card and OBU go, the barrier opens. */
-function recordedPaid(ctx: BoothContext, pd: PendingDebit, committed: CommittedRecord): void {
+/**
+ * The original card, if it is on the reader now (read: a card event or a reader's "no card" says nothing
+ * about which card, and a restart knows nothing); null when there is none, another card, or no answer.
+ */
+async function originalOnReader(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  watch: CardWatch,
+  signal: AbortSignal,
+): Promise<CardRead | null> {
+  if (watch.state === "absent" || signal.aborted) return null;
+  const gen = ctx.gen();
+  try {
+    const card = await readCard(ctx.reader, ctx.dialect, pd.payload.layout, signal);
+    if (card.cardId !== pd.payload.cardId) return null;
+    if (ctx.gen() === gen) watch.state = "done"; // as after any paid card (see recover)
+    return card;
+  } catch (e) {
+    if (
+      (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) &&
+      ctx.gen() === gen
+    )
+      watch.state = "absent";
+    ctx.log.info(
+      { err: errText(e) },
+      "booth: the original card is not on the reader; the barrier stays closed",
+    );
+    return null;
+  }
+}
+
+/**
+ * A recovered debit's paid record is in the journal: the card and OBU go. The barrier opens only with the
+ * original card on the reader (`card`, just read) and its card and OBU not on the status list now
+ * (settle.ts listedNow); a listed card is refused with its alarm, and with no card the collector is told
+ * to release the vehicle by hand if it is still there.
+ */
+function recordedPaid(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  committed: CommittedRecord,
+  commitMs: number,
+  card: CardRead | null,
+): RecoverResult {
   const p = pd.payload;
   ctx.counters.transactions++;
   const key = { cardId: p.cardId, obuSerial: p.obuSerial };
   ctx.lane.guards.release(key);
   ctx.lane.guards.rememberTraded(key);
   if (p.draft.obuId) ctx.lane.guards.noteDebit(p.draft.obuId, committed.seq);
-  ctx.recorded(committed, true, ctx.lastCommit.commitMs);
+  const bar = listedNow(ctx, card ?? { cardId: p.cardId }, committed);
+  ctx.recorded(committed, card !== null && bar === null, commitMs);
+  if (bar) {
+    refuse(ctx, pd.case, bar.code, { ...bar.detail, recorded: committed.tradeId, intentId: pd.intentId });
+    return "recorded-listed";
+  }
+  if (!card) {
+    ctx.audit(
+      "booth.recovery",
+      "warn",
+      `booth debit of card ${p.cardId} recorded from its intent without the card on the reader: the barrier stays closed`,
+      { intentId: pd.intentId, seq: committed.seq, tradeId: committed.tradeId },
+    );
+    ctx.show(PROMPTS.recordedNoCard(p.prepared.amount, p.cardId), pd.case);
+    return "recorded-no-card";
+  }
+  ctx.show(PROMPTS.recovered(p.prepared.amount), pd.case);
+  return "recorded";
 }

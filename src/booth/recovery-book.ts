@@ -11,6 +11,7 @@ import type { BoothCase } from "./cases.js";
 import { type BoothContext, errText } from "./context.js";
 import type { BoothEffects } from "./effects.js";
 import type { BoothJournal, BoothLaneHook } from "./ports.js";
+import { LAYOUTS_0019 } from "./record-0019.js";
 import { type CardWatch, type PendingDebit, recover } from "./recover.js";
 
 /** What the recovery book does to the queue (case-desk.ts). */
@@ -63,23 +64,44 @@ export class RecoveryBook {
     return this.pending.values().next().value as PendingDebit | undefined;
   }
 
-  /** The booth intents a killed process left (after the desk rebuilt its queue). */
+  /**
+   * The booth intents a killed process left (after the desk rebuilt its queue). An intent whose payload
+   * is not what charge.ts writes (unparseable, another version, a field missing or of another type) is
+   * kept as it is for the back office: its card (from the payload, else from the key) and its OBU are
+   * held, and BOOTH_INTENT_UNREADABLE names it; the lane opens all the same.
+   */
   restore(): void {
     for (const it of this.d.journal.openIntents()) {
       if (!it.key.startsWith(BOOTH_INTENT_PREFIX)) continue;
-      let p: BoothIntentPayload;
-      try {
-        p = JSON.parse(it.payload) as BoothIntentPayload;
-      } catch (e) {
-        this.d.log.error({ id: it.id, err: errText(e) }, "unreadable booth debit intent kept as it is");
+      const r = readBoothIntent(it.key, it.payload);
+      if (!r.ok) {
+        this.holdUnreadable(it.id, it.key, r);
         continue;
       }
+      const p = r.payload;
       this.add(it.id, p);
       this.d.fx.alarm(
         "BOOTH_CRASH_RECOVERY",
         `booth debit of ${p.prepared.amount} fen on card ${p.cardId} was in flight when the previous process stopped`,
       );
     }
+  }
+
+  /**
+   * A booth intent the booth cannot drive: nothing is sent to the card for it, the intent stays, the card
+   * and OBU it names are held (no DSRC debit, `存在未确认交易` at the booth), and an alarm names it (as
+   * src/lane/recovery.ts holdBoothDebit does for a lane without a booth).
+   */
+  private holdUnreadable(id: number, key: string, r: Extract<BoothIntentRead, { ok: false }>): void {
+    const { cards, obuSerial, why } = r;
+    this.d.guards.hold({ cardId: null, obuSerial });
+    for (const cardId of cards) this.d.guards.hold({ cardId, obuSerial: null });
+    this.d.log.error({ id, key, cards, obuSerial, why }, "booth debit intent not readable: kept as it is");
+    this.d.fx.alarm(
+      "BOOTH_INTENT_UNREADABLE",
+      `booth debit intent ${id} (${key}) cannot be recovered (${why}): kept for the back office; card ` +
+        `${cards.length ? cards.join(", ") : "(unknown card)"}${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) until it is settled by hand`,
+    );
   }
 
   /** A debit whose answer was lost: a recovery case at the head of the queue, its card and OBU held. */
@@ -136,7 +158,87 @@ export class RecoveryBook {
       slot.again(true);
       return;
     }
-    await this.d.fx.signal(r === "recorded" ? "done" : "refused");
-    slot.again(false);
+    await this.d.fx.signal(r === "recorded" || r === "recorded-no-card" ? "done" : "refused");
+    // recorded: work again only if there is more to do (another debit to recover, a card on the reader to
+    // read); this pass would only put the waiting screen over the result (a listed card's refusal, the
+    // prompt to release by hand). A card event during the recovery has asked for a pass already
+    // (card-loop.ts onCardEvent): that one shows the waiting screen after the result.
+    const recorded = r === "recorded" || r === "recorded-listed" || r === "recorded-no-card";
+    const more = this.pending.size > 0 || slot.watch.state === "present" || slot.watch.state === "unknown";
+    if (!recorded || more) slot.again(false);
   }
+}
+
+/**
+ * A booth intent's payload read back: the payload when it has the shape charge.ts writes (version 1),
+ * else why not, with the cards (the key's `booth:<card id>`, and the payload's when it names another)
+ * and the OBU it names, if any.
+ */
+export type BoothIntentRead =
+  | { ok: true; payload: BoothIntentPayload }
+  | { ok: false; why: string; cards: string[]; obuSerial: string | null };
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
+const isStr = (x: unknown): x is string => typeof x === "string";
+const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
+const orNull =
+  (f: (x: unknown) => boolean) =>
+  (x: unknown): boolean =>
+    x === null || f(x);
+
+/** The fields the recovery reads (recovery-book.ts, recover.ts, booth-records.ts), by where they are. */
+const SHAPE: Record<string, Record<string, (x: unknown) => boolean>> = {
+  case: { id: isStr, seq: orNull(isInt), reason: isStr },
+  prepared: {
+    amount: isInt,
+    transTime: isStr,
+    transType: isInt,
+    offlineSerial: isInt,
+    balanceBefore: isInt,
+    psamNo: isStr,
+  },
+  draft: {
+    kind: isStr,
+    outcome: isStr,
+    obuId: isStr,
+    amount: isInt,
+    balanceBefore: orNull(isInt),
+    plate: orNull(isStr),
+    plateColor: orNull(isNum),
+    vehicleClass: orNull(isNum),
+    stageTimes: isObj,
+  },
+  write: { network: isStr, station: isStr, lane: isNum, timeMs: isNum, vehicleClass: isNum, status: isNum },
+};
+
+export function readBoothIntent(key: string, text: string): BoothIntentRead {
+  const keyCard = key.slice(BOOTH_INTENT_PREFIX.length) || null;
+  let p: unknown;
+  try {
+    p = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, why: `not JSON: ${errText(e)}`, cards: keyCard ? [keyCard] : [], obuSerial: null };
+  }
+  const o: Obj = isObj(p) ? p : {};
+  const cards = [...new Set([keyCard, isStr(o.cardId) && o.cardId !== "" ? o.cardId : null])].filter(isStr);
+  const obuSerial = isStr(o.obuSerial) && o.obuSerial !== "" ? o.obuSerial : null;
+  const bad = (why: string): BoothIntentRead => ({ ok: false, why, cards, obuSerial });
+  if (!isObj(p)) return bad("not an object");
+  if (o.v !== 1) return bad(`payload version ${JSON.stringify(o.v)}, this lane reads version 1`);
+  if (o.path !== "booth") return bad("path is not booth");
+  if (!isStr(o.cardId) || o.cardId !== keyCard) return bad("cardId missing or not the key's card");
+  if (o.obuSerial !== null && !isStr(o.obuSerial)) return bad("obuSerial not a string or null");
+  for (const [part, fields] of Object.entries(SHAPE)) {
+    const x = o[part];
+    if (!isObj(x)) return bad(`${part} missing`);
+    for (const [f, ok] of Object.entries(fields))
+      if (!ok(x[f])) return bad(`${part}.${f} missing or of another type`);
+  }
+  if (!isStr(o.process)) return bad("process missing");
+  if (!isStr(o.layout) || !Object.hasOwn(LAYOUTS_0019, o.layout)) return bad("layout unknown");
+  if (o.paid !== undefined && !(isObj(o.paid) && isStr(o.paid.tac) && isStr(o.paid.outcome)))
+    return bad("paid is not a record with its TAC");
+  return { ok: true, payload: p as unknown as BoothIntentPayload };
 }

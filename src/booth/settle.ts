@@ -46,11 +46,12 @@ export type SettleResult =
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
- * as the booth's checks do (the lane's policy, one snapshot for both ids): the refusal, or null.
+ * as the booth's checks do (the lane's policy, one snapshot for both ids): the refusal, or null. Also for a
+ * recovered debit (recover.ts).
  */
-function listedNow(
+export function listedNow(
   ctx: BoothContext,
-  card: CardRead,
+  card: Pick<CardRead, "cardId">,
   s: CommittedRecord,
 ): { code: RefusalCode; detail: Record<string, unknown> } | null {
   let a: ReturnType<BoothContext["lane"]["statusList"]["lookup"]>;

@@ -569,11 +569,14 @@ describe("the booth over ptys", () => {
         user: { name: "op", uid: 1 },
       });
       expect(cancel.ok).toBe(false);
-      // the vehicle left with its card; the lane restarts: the record is committed from the intent
+      // the vehicle left with its card; the lane restarts: the record is committed from the intent, and
+      // with no card on the reader the barrier stays closed (whoever stands there now did not pay)
       t.reader.remove();
+      const before = t.outputs.length;
       await t.restartLane();
-      await t.prompt("RECOVERED");
+      await t.prompt("RECORDED_NO_CARD");
       await t.boothIdle();
+      expect(t.outputs.slice(before).filter((o) => o.type === "barrier")).toEqual([]);
       const tx = t.records().filter((r) => r.kind === "transaction");
       expect(tx).toHaveLength(1);
       expect(tx[0]).toMatchObject({ outcome: "BOOTH_EXIT_DEBIT", cardId: CARD, tac: debit!.tac });

@@ -1,0 +1,161 @@
+/**
+ * The card watch during a recovery (src/booth/recover.ts) against a reader whose card events race its
+ * answers: the collector puts the original card back while a read (or the evidence) is being answered
+ * "no card" / "card removed", or while another card is read. The card-inserted event is handled first
+ * (card-loop.ts onCardEvent: the watch "present", the booth's event generation moved), then the stale
+ * answer: it must not mark the card absent (the booth then showed 请放回原卡 with the card on the reader
+ * and wrote BOOTH_DEBIT_UNCONFIRMED at the deadline instead of proving the debit).
+ *
+ * readCard is stubbed (the card's id is all recover.ts reads of it before the evidence); the clock is a
+ * counter that a wait moves forward by its whole length unless an event came since its generation, as
+ * context.ts Wakeup resolves it.
+ */
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import type { BoothIntentPayload } from "../../src/booth/booth-records.js";
+import { type CardRead, readCard } from "../../src/booth/card-probe.js";
+import type { BoothContext } from "../../src/booth/context.js";
+import { type CardWatch, type PendingDebit, recover } from "../../src/booth/recover.js";
+
+vi.mock("../../src/booth/card-probe.js", async (orig) => ({
+  ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
+  readCard: vi.fn(),
+}));
+
+const ORIGINAL = "43012200000000000001";
+const OTHER = "43012200000000000099";
+const WAIT_MS = 120_000;
+
+const err = (code: string) => new EtcError(code, code);
+
+function rig() {
+  let clock = 0;
+  let generation = 0;
+  const watch: CardWatch = { state: "unknown" };
+  const abort = new AbortController();
+  const shown: string[] = [];
+  const committed: string[] = [];
+  const waits: number[] = [];
+  /** card-loop.ts onCardEvent, as far as recover.ts sees it */
+  const cardEvent = (kind: "inserted" | "removed"): void => {
+    watch.state = kind === "inserted" ? "present" : "absent";
+    generation++;
+  };
+  const apdus: ((s: AbortSignal) => Promise<Buffer>)[] = [];
+  const ctx = {
+    reader: {
+      cardApdu: (_a: Buffer, s: AbortSignal) => (apdus.shift() as (s: AbortSignal) => Promise<Buffer>)(s),
+    },
+    dialect: {},
+    options: { originalCardWaitMs: WAIT_MS },
+    process: "this",
+    now: () => clock,
+    gen: () => generation,
+    wait: async (ms: number, signal?: AbortSignal, since = generation) => {
+      if (signal?.aborted || since !== generation) return;
+      waits.push(ms);
+      clock += ms;
+    },
+    show: (p: { step: string }) => shown.push(p.step),
+    signal: async () => undefined,
+    audit: () => undefined,
+    alarm: () => undefined,
+    log: silentLogger,
+    counters: { recoveries: 0, unconfirmed: 0 },
+    lane: { guards: { hold: () => undefined } },
+    recorded: () => undefined,
+    tryCommit: async (rec: { outcome: string }) => {
+      committed.push(rec.outcome);
+      return { seq: 9, ...rec };
+    },
+    lastCommit: { quietMs: 0, commitMs: 0 },
+  } as unknown as BoothContext;
+  const payload = {
+    v: 1,
+    path: "booth",
+    case: { id: "s1", seq: 1, reason: "OBU_NO_CARD" },
+    cardId: ORIGINAL,
+    obuSerial: null,
+    draft: { kind: "transaction", outcome: "BOOTH_EXIT_DEBIT", stageTimes: {}, extra: { booth: {} } },
+    prepared: { amount: 1425, offlineSerial: 3, transType: 9 },
+    mac1Ref: { epoch: 1, mac1: 1 },
+    process: "other",
+    write: {},
+    layout: "aa43",
+  } as unknown as BoothIntentPayload;
+  const pd: PendingDebit = { intentId: 1, payload, case: { id: "r1" } as never, deadline: WAIT_MS };
+  const run = () => recover(ctx, pd, watch, abort.signal);
+  return { watch, abort, shown, committed, waits, cardEvent, apdus, run };
+}
+
+const card = (cardId: string) => ({ cardId, last: null }) as unknown as CardRead;
+
+describe("the card watch during a recovery", () => {
+  const reads = vi.mocked(readCard);
+  beforeEach(() => reads.mockReset());
+
+  it("the original card put back while a read is answered 'no card': read again at once, not waited for", async () => {
+    const r = rig();
+    reads.mockImplementationOnce(async () => {
+      r.cardEvent("inserted"); // handled before the stale answer of this read
+      throw err(ReaderErrorCodes.NoCard);
+    });
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort(); // the read the event asked for: the test ends here
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    expect(await r.run()).toBe("closed");
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(r.committed).toEqual([]);
+    expect(r.shown).not.toContain("UNCONFIRMED");
+  });
+
+  it("a 'no card' answer with no card event since the read began: the card is waited for (and unconfirmed at the deadline)", async () => {
+    const r = rig();
+    reads.mockImplementationOnce(async () => {
+      throw err(ReaderErrorCodes.NoCard);
+    });
+    expect(await r.run()).toBe("unconfirmed");
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(r.watch.state).toBe("absent");
+    expect(r.waits).toEqual([WAIT_MS]);
+    expect(r.committed).toEqual(["BOOTH_DEBIT_UNCONFIRMED"]);
+  });
+
+  it("another card read while the collector swaps the original in: NOT_ORIGINAL, then the original read at once", async () => {
+    const r = rig();
+    reads.mockImplementationOnce(async () => {
+      r.cardEvent("removed");
+      r.cardEvent("inserted"); // the other card lifted, the original put on, before this read's answer
+      return card(OTHER);
+    });
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort();
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    expect(await r.run()).toBe("closed");
+    expect(r.shown[0]).toBe("NOT_ORIGINAL");
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(r.committed).toEqual([]);
+  });
+
+  it("the original card lifted and put back while its evidence is read: read again at once", async () => {
+    const r = rig();
+    reads.mockResolvedValueOnce(card(ORIGINAL));
+    r.apdus.push(async () => {
+      // GET TRANSACTION PROVE: the card lifted (and the answer says so) and put straight back
+      r.cardEvent("removed");
+      r.cardEvent("inserted");
+      throw err(ReaderErrorCodes.CardRemoved);
+    });
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort();
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    expect(await r.run()).toBe("closed");
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(r.committed).toEqual([]);
+  });
+});
