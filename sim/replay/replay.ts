@@ -9,7 +9,7 @@
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Capture, CaptureRecord } from "../../firmware-bridge/capture/read-capture.js";
-import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
+import { decodeData, encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
@@ -84,6 +84,7 @@ export function replayScript(
 
 export type ReplayEvent =
   | { type: "sent"; at: number; step: number; recordedT: number; frames: string[] }
+  | { type: "echoed"; at: number; step: number; recorded: string; sent: string }
   | { type: "lane"; at: number; frame: string; expected: boolean }
   | { type: "diverged"; at: number; message: string };
 
@@ -105,6 +106,12 @@ export interface ReplayOptions {
   waitMs?: number;
   /** How long to wait for the lane's first frame (a lane still starting). Default: no limit. */
   firstWaitMs?: number;
+  /**
+   * true (the default): a step that is exactly one B5 frame goes out with its TransTime set to the
+   * PurchaseTime (national C3: EnTime) of the last C6/C3 the lane under test sent, the rest of the frame
+   * as recorded (see echoPurchaseTime). false: every byte as recorded.
+   */
+  echoPurchaseTime?: boolean;
 }
 
 export class CaptureReplay {
@@ -119,6 +126,8 @@ export class CaptureReplay {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   /** the pending sleeps of run(), each with its resolve: stop() ends them */
   private readonly sleeps = new Map<ReturnType<typeof setTimeout>, () => void>();
+  /** the PurchaseTime (or national C3 EnTime) of the last C6/C3 the lane under test sent */
+  private purchaseTime: string | null = null;
 
   constructor(private readonly opts: ReplayOptions) {
     this.channel = new FrameChannel({ transport: opts.transport, dialect: opts.dialect, channel: "REPLAY" });
@@ -135,7 +144,16 @@ export class CaptureReplay {
 
   async start(): Promise<void> {
     this.t0 = performance.now();
-    this.subs.push(this.channel.frames$.subscribe((f) => this.onLaneFrame(f.frame.type)));
+    this.subs.push(
+      this.channel.frames$.subscribe((f) => {
+        if (f.frame.type === "C6" || f.frame.type === "C3") {
+          const g = f.frame as { purchaseTime?: unknown; enTime?: unknown };
+          const t = g.purchaseTime ?? g.enTime;
+          if (typeof t === "string") this.purchaseTime = t;
+        }
+        this.onLaneFrame(f.frame.type);
+      }),
+    );
     this.subs.push(
       this.channel.problems$.subscribe((p) => {
         if (p.kind === "decode-error") this.onLaneFrame(frameType(p.wire.data, this.opts.dialect));
@@ -201,6 +219,32 @@ export class CaptureReplay {
     }
   }
 
+  /**
+   * A recorded B5 carries the purchase time of the recorded lane's C6, which a lane under test (sending
+   * its own clock's) does not send again; a lane that checks the two against each other (etc-lane does:
+   * docs/lane.md, "Uncertain debits") would take every replayed B5 for another debit's. So a step that is
+   * exactly one B5 frame (re-encoding the recorded frame gives back the recorded bytes: no noise, no
+   * second frame, no damage) whose TransTime differs goes out with the lane's PurchaseTime in its place,
+   * re-encoded under its recorded sequence number; its TAC, serials and balance stay as recorded. Any
+   * other step, and a B5 before any C6/C3, goes out as recorded.
+   */
+  private echoPurchaseTime(bytes: Buffer, step: number): Buffer {
+    const t = this.purchaseTime;
+    if (t === null) return bytes;
+    const d = this.opts.dialect;
+    const evs = createDeframer(d.variant, { maxFrameLength: 65_536 }).push(bytes, 0);
+    const only = evs.length === 1 && evs[0]!.kind === "frame" ? evs[0]!.frame : null;
+    if (!only) return bytes;
+    const r = decodeData(only.data, d);
+    if (!r.ok || r.frame.type !== "B5") return bytes;
+    const b5 = r.frame as Frame & { transTime?: string };
+    if (typeof b5.transTime !== "string" || b5.transTime === t) return bytes;
+    if (!encodeFrame(r.frame, only.seq, d).equals(bytes)) return bytes;
+    const echoed = encodeFrame({ ...b5, transTime: t } as Frame, only.seq, d);
+    this.events.next({ type: "echoed", at: this.rel(), step, recorded: b5.transTime, sent: t });
+    return echoed;
+  }
+
   private readonly divergences: string[] = [];
   private diverge(message: string): void {
     this.divergences.push(message);
@@ -233,8 +277,9 @@ export class CaptureReplay {
       const frames = deframer
         .push(step.bytes, step.t)
         .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, this.opts.dialect)] : []));
+      const bytes = this.opts.echoPurchaseTime === false ? step.bytes : this.echoPurchaseTime(step.bytes, i);
       try {
-        await this.opts.transport.write(step.bytes);
+        await this.opts.transport.write(bytes);
         this.events.next({ type: "sent", at: this.rel(), step: i, recordedT: step.t, frames });
       } catch (e) {
         this.diverge(`could not send step ${i}: ${(e as Error).message}`);

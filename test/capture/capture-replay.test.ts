@@ -156,6 +156,10 @@ describe.each(["legacy", "national"] as const)("wire capture and replay (%s)", (
       script: replayScript(cap, dialect),
       firstWaitMs: 10_000,
     });
+    const echoed: { recorded: string; sent: string }[] = [];
+    replay.events$.subscribe((e) => {
+      if (e.type === "echoed") echoed.push({ recorded: e.recorded, sent: e.sent });
+    });
     await replay.start();
     const done = replay.run();
     await second.open();
@@ -166,6 +170,10 @@ describe.each(["legacy", "national"] as const)("wire capture and replay (%s)", (
     const report = await done;
     await replay.stop();
     expect(second.decisions).toEqual(first.decisions);
+    // each paid vehicle's B5 went out with the PurchaseTime the fresh lane sent (seconds after the recorded
+    // run's), not the recorded one: the fresh lane would take it for another debit's (B5_MISMATCH)
+    expect(echoed).toHaveLength(first.decisions.filter((x) => x.includes("transaction:")).length);
+    for (const e of echoed) expect(e.sent > e.recorded).toBe(true);
     expect(report.divergences).toEqual([]);
     expect(report.matched).toBe(report.expected);
   }, 60_000);

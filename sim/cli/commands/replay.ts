@@ -22,6 +22,7 @@ interface ReplayOpts {
   rsuSide: string;
   speed: string;
   waitMs: string;
+  verbatim?: boolean;
   logLevel: string;
 }
 
@@ -44,6 +45,10 @@ export function registerReplay(program: Command): void {
     .option("--rsu-side <dir>", "rx: the lane took the capture (default); tx: the RSU side did", "rx")
     .option("--speed <x>", "play x times faster than recorded", "1")
     .option("--wait-ms <n>", "how long to wait for each lane frame the recorded lane sent", "5000")
+    .option(
+      "--verbatim",
+      "send every byte as recorded (default: a lone B5 frame gets the TransTime of the lane's last C6/C3)",
+    )
     .option("--log-level <level>", "stderr log level", "warn")
     .action(async (files: string[], o: ReplayOpts) => {
       if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
@@ -66,12 +71,23 @@ export function registerReplay(program: Command): void {
       const script = replayScript(cap, dialect, port.name, o.rsuSide);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
       const endpoint = await openEndpoint(o, logger);
-      const replay = new CaptureReplay({ transport: endpoint.transport, dialect, script, speed, waitMs });
+      const replay = new CaptureReplay({
+        transport: endpoint.transport,
+        dialect,
+        script,
+        speed,
+        waitMs,
+        echoPurchaseTime: o.verbatim !== true,
+      });
       replay.events$.subscribe((e) => {
         const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
         if (e.type === "sent")
           process.stdout.write(
             `${t} sent ${e.frames.join(" ") || `${script.steps[e.step]?.bytes.length} byte(s), no whole frame`} (recorded at ${(e.recordedT / 1000).toFixed(3)}s)\n`,
+          );
+        else if (e.type === "echoed")
+          process.stdout.write(
+            `${t} B5 TransTime ${e.recorded} -> ${e.sent} (the PurchaseTime of the lane's last C6/C3)\n`,
           );
         else if (e.type === "diverged") process.stdout.write(`${t} differs: ${e.message}\n`);
       });
