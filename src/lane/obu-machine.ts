@@ -262,6 +262,16 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ctx,
     );
   }
+  // the card's bound plate (0015) against the OBU's vehicle file (B3): another vehicle's card would pay
+  // at this OBU's class. A card bound to no plate (empty) is not compared.
+  const cardPlate = plateKey(iss.plate);
+  if (cardPlate !== "" && cardPlate !== plateKey(s.vehicle.plate)) {
+    return stop(
+      "CARD_OBU_MISMATCH",
+      { ...pc, extra: { obuPlate: s.vehicle.plate, cardPlate: iss.plate } },
+      ctx,
+    );
+  }
   if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
   if (ctx.recentlyTraded({ cardId: card.cardId })) {
     return {
@@ -514,4 +524,9 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
 /** The await-b8 state's own problem (its B5's), and then the answer's. */
 function alsoProblem(s: Extract<ObuState, { phase: "await-b8" }>, problem: string): string {
   return s.problem === undefined ? problem : `${s.problem}; ${problem}`;
+}
+
+/** A plate as compared: GB2312 text without the padding (trailing spaces) some issuers leave. */
+function plateKey(plate: string): string {
+  return plate.replace(/[\s\u0000]+$/, "");
 }

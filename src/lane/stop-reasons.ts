@@ -71,7 +71,11 @@ export const STOP_REASONS = {
   CARD_TYPE_INVALID: r("B4", "卡类型无效", "card type neither 22 (stored value) nor 23 (credit)"),
   CARD_EXPIRED: r("B4", "卡已过期", "card expiry date before today"),
   CARD_NOT_YET_VALID: r("B4", "卡未启用", "card start date after today"),
-  CARD_OBU_MISMATCH: r("B4", "标卡信息不符", "card issuer (0015) differs from the OBU issuer (B2)"),
+  CARD_OBU_MISMATCH: r(
+    "B4",
+    "标卡信息不符",
+    "card issuer (0015) differs from the OBU issuer (B2), or the card's bound plate (0015) from the OBU's (B3)",
+  ),
   CARD_ON_STATUS_LIST: r("B4", "卡状态名单", "card id on the status list", { alarm: true }),
   NO_ENTRY_INFO: r("B4", "无入口信息", "exit: 0019 holds no ETC entry record (status 03)"),
   ENTRY_ALREADY_OPEN: r("B4", "入口信息异常", "entry: 0019 already holds an open entry (U-turn, flag error)"),

@@ -213,6 +213,7 @@ describe("OBU machine: every stop case", () => {
     ["CARD_EXPIRED", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "20250715" } }))]],
     ["CARD_NOT_YET_VALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { startDate: "20250717" } }))]],
     ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { issuerId: "b1b1bea9b1b1bea9" } }))]],
+    ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]],
     ["CARD_ON_STATUS_LIST", ctxFor("exit", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
     ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
     ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]],
@@ -253,6 +254,16 @@ describe("OBU machine: every stop case", () => {
       (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "OBU_BATTERY_LOW"].includes(c),
     );
     expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
+  });
+
+  it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
+    const other = run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]);
+    expect(other.state).toMatchObject({ phase: "done", kind: "stop", outcome: "CARD_OBU_MISMATCH" });
+    expect(commits(other.effects)[0]!.extra).toMatchObject({ obuPlate: "湘A12345", cardPlate: "京B99999" });
+    expect(run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "湘A12345  " } }))]).state.phase).toBe(
+      "await-b5",
+    );
+    expect(run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "" } }))]).state.phase).toBe("await-b5");
   });
 
   it("exactly the balance is enough", () => {
