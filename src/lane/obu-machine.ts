@@ -262,8 +262,11 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ctx,
     );
   }
+  if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
   // the card's bound plate (0015) against the OBU's vehicle file (B3): another vehicle's card would pay
-  // at this OBU's class. A card bound to no plate (empty) is not compared.
+  // at this OBU's class, or pass as already traded. After the unsettled hold (a card with an uncertain
+  // debit is held whatever vehicle carries it: the booth settles that first). A card bound to no plate
+  // (empty) is not compared.
   const cardPlate = plateKey(iss.plate);
   if (cardPlate !== "" && cardPlate !== plateKey(s.vehicle.plate)) {
     return stop(
@@ -272,7 +275,6 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ctx,
     );
   }
-  if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
   if (ctx.recentlyTraded({ cardId: card.cardId })) {
     return {
       state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },

@@ -264,6 +264,13 @@ describe("OBU machine: every stop case", () => {
       "await-b5",
     );
     expect(run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "" } }))]).state.phase).toBe("await-b5");
+    // a card with an uncertain debit is held whatever vehicle carries it (the booth settles that first);
+    // a card that paid a moment ago in another vehicle does not pass as already traded
+    const other4 = E.card(b4({ card: { plate: "京B99999" } }));
+    const held = run(ctxFor("exit", { unsettled: new Set([CARD_ID]) }), [E.obu(), E.veh(), other4]);
+    expect(held.state).toMatchObject({ outcome: "UNSETTLED_DEBIT" });
+    const traded = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), other4]);
+    expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
   });
 
   it("exactly the balance is enough", () => {
