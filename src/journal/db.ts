@@ -15,6 +15,7 @@ import { ensureDataDir } from "../datadir/create.js";
 import { JournalErrorCodes } from "./errors.js";
 import { canonicalLane, validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
+import { type SyncFile, WalSyncer } from "./wal-sync.js";
 
 export const JOURNAL_FILE = "journal.db";
 export const SCHEMA_VERSION = 4;
@@ -136,6 +137,8 @@ export interface JournalDbOptions {
   /** the lane's UTC offset: trade ids and createdAt are local times at this offset */
   utcOffsetMinutes: number;
   log: Logger;
+  /** the fdatasync of the WAL's background sync (./wal-sync.ts); tests pass a spy */
+  syncFile?: SyncFile;
 }
 
 /**
@@ -153,10 +156,13 @@ export class JournalDb {
   private readonly healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
   readonly health$: Observable<JournalHealth> = this.healthSubject.asObservable();
   private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
+  /** the background fdatasync of the WAL after a write without an fsync of its own (a debit intent) */
+  readonly walSync: WalSyncer;
 
   private constructor(db: Database.Database, path: string, opts: JournalDbOptions) {
     this.db = db;
     this.path = path;
+    this.walSync = new WalSyncer(`${path}-wal`, opts.log, opts.syncFile);
     this.lane = normaliseLane(opts.laneIdentity);
     this.now = opts.now;
     this.utcOffsetMinutes = opts.utcOffsetMinutes;
@@ -327,6 +333,7 @@ export class JournalDb {
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    this.walSync.close();
     this.healthSubject.complete();
     this.db.close();
   }

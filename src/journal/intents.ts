@@ -22,8 +22,9 @@ export class Intents {
   /**
    * Writes (id undefined, or an id that no longer exists) or rewrites (the payload of intent `id`) a debit
    * intent; returns its id. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it
-   * survives a process kill, and the next commit's fsync of the WAL makes it durable against a power cut
-   * too. Throws E601 like commit() when it cannot be written.
+   * survives a process kill, and an fdatasync of the WAL started in the thread pool as it returns
+   * (./wal-sync.ts) makes it durable against a power cut too, without the caller waiting for it. Throws
+   * E601 like commit() when it cannot be written.
    */
   writeIntent(key: string, payload: string, id?: number): number {
     this.h.assertWritable();
@@ -32,14 +33,18 @@ export class Intents {
       update: this.h.db.prepare("UPDATE intents SET payload = ? WHERE id = ?"),
     };
     const st = this.stmts;
+    let written: number;
     try {
-      return this.h.withoutOwnFsync(() => {
+      written = this.h.withoutOwnFsync(() => {
         if (id !== undefined && st.update.run(payload, id).changes === 1) return id;
         return Number(st.insert.run(key, this.h.now().getTime(), payload).lastInsertRowid);
       });
     } catch (e) {
       throw this.h.fail("writeIntent", e);
     }
+    // durable against a power cut one fsync from now, in the thread pool (./wal-sync.ts)
+    this.h.walSync.request();
+    return written;
   }
 
   /** Debit intents no record has settled: after a crash, the debits whose outcome the lane never learnt. */

@@ -40,6 +40,7 @@ import type {
   StoredRecord,
 } from "./types.js";
 import { type RetentionReport, Upkeep, type UpkeepOptions } from "./upkeep.js";
+import type { SyncFile, WalSyncCounters } from "./wal-sync.js";
 
 export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
 export {
@@ -76,6 +77,8 @@ export interface JournalOptions extends UpkeepOptions {
   maxSizeBytes?: number;
   /** wall clock, injectable for tests */
   now?: () => Date;
+  /** the fdatasync of the WAL's background sync after a debit intent (./wal-sync.ts); tests pass a spy */
+  syncFile?: SyncFile;
 }
 
 function dbBytes(path: string): number {
@@ -227,6 +230,7 @@ export class Journal implements Outbox {
       utcOffsetMinutes: opts.utcOffsetMinutes,
       log,
       ...(opts.maxSizeBytes !== undefined ? { maxSizeBytes: opts.maxSizeBytes } : {}),
+      ...(opts.syncFile !== undefined ? { syncFile: opts.syncFile } : {}),
     });
     const j = new Journal(h, opts);
     log.info(
@@ -371,6 +375,11 @@ export class Journal implements Outbox {
   /** The write-ahead note before a debit command (NORMAL: no fsync of its own); returns its id. */
   writeIntent(key: string, payload: string, id?: number): number {
     return this.intents.writeIntent(key, payload, id);
+  }
+
+  /** The background fdatasyncs of the WAL after debit intents (./wal-sync.ts): counts, and when none runs. */
+  intentSyncs(): { counters: WalSyncCounters; idle: () => Promise<void> } {
+    return { counters: { ...this.h.walSync.counters }, idle: () => this.h.walSync.idle() };
   }
 
   openIntents(): DebitIntent[] {

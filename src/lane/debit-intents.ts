@@ -9,7 +9,8 @@
  *   repeat its answer, so a process killed between the reply and the commit would otherwise leave only an
  *   unanswered intent (a CRASH_RECOVERED suspect of a debit whose TAC it had).
  * Both are written with synchronous=NORMAL (no fsync on the frame -> reply path; they survive a process
- * kill, and the next commit's fsync makes them power-safe). The record that settles the debit deletes its
+ * kill, and the background fdatasync of the WAL each write starts, src/journal/wal-sync.ts, makes them
+ * power-safe one fsync later). The record that settles the debit deletes its
  * intent in its own commit transaction (effect-runner.ts passes `intentId`).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
