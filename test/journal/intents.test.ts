@@ -1,6 +1,6 @@
 import { fdatasync, fstatSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { SyncFile } from "../../src/journal/wal-sync.js";
 import { useJournalDir } from "./helpers.js";
@@ -64,17 +64,27 @@ describe("a debit intent's background fdatasync of the WAL (src/journal/wal-sync
   function heldSync() {
     const calls: { ino: number; size: number }[] = [];
     const held: (() => void)[] = [];
+    let onCall: (() => void) | null = null;
     const syncFile: SyncFile = (fd, cb) => {
       const st = fstatSync(fd);
       calls.push({ ino: st.ino, size: st.size });
       held.push(() => fdatasync(fd, cb));
+      onCall?.();
     };
+    /** resolves at the next call of syncFile */
+    const nextCall = (): Promise<void> =>
+      new Promise((resolve) => {
+        onCall = () => {
+          onCall = null;
+          resolve();
+        };
+      });
     const releaseOne = (): void => {
       const f = held.shift();
       if (!f) throw new Error("no fdatasync is held");
       f();
     };
-    return { calls, held, syncFile, releaseOne };
+    return { calls, held, syncFile, releaseOne, nextCall };
   }
 
   it("starts as the intent is written, on journal.db-wal, after the intent's frames are in it", async () => {
@@ -102,8 +112,10 @@ describe("a debit intent's background fdatasync of the WAL (src/journal/wal-sync
     j.writeIntent("k1", "C8 sent", a);
     expect(s.calls).toHaveLength(1); // the first runs; the other two wait behind it together
     const idle = j.intentSyncs().idle();
+    const second = s.nextCall();
     s.releaseOne();
-    await vi.waitFor(() => expect(s.calls).toHaveLength(2));
+    await second;
+    expect(s.calls).toHaveLength(2);
     // the second covers the frames written after the first began
     expect(s.calls[1]!.size).toBeGreaterThan(s.calls[0]!.size);
     s.releaseOne();
