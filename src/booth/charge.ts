@@ -2,8 +2,9 @@
  * Charging one card for one case (docs/booth.md §2): the checks, the composite purchase with the debit
  * intent written after MAC1 and before DEBIT, and the record. Where a booth transaction is written.
  *
- * The intent (journal writeIntent, key `booth:<card id>`, NORMAL: no fsync of its own) holds the record
- * as it will be committed; the commit deletes it in the same transaction. A DEBIT whose answer is lost
+ * The intent (journal writeIntent, key `booth:<card id>`, NORMAL: no fsync of its own; DEBIT waits for the
+ * fdatasync of the WAL that puts it on disk, src/journal/wal-sync.ts) holds the record as it will be
+ * committed; the commit deletes it in the same transaction. A DEBIT whose answer is lost
  * leaves it, and recover.ts settles it from the card, in this process or the next.
  */
 
@@ -146,8 +147,8 @@ export async function charge(
   const stages: Record<string, number> = { cardRead: t0, boothStart: ctx.now() };
   let intentId: number | undefined;
   let payload: BoothIntentPayload | undefined;
-  const beforeDebit = (p: PreparedDebit): void => {
-    // nothing is awaited from here to DEBIT: a case cancelled, or work stopped, up to now is not charged
+  const beforeDebit = async (p: PreparedDebit): Promise<void> => {
+    // a case cancelled, or work stopped, up to now is not charged (checked again after the intent's fsync)
     if (signal.aborted || !caseOpen()) throw new CaseClosed();
     stages.mac1Done = ctx.now();
     const draft = draftRecord(ctx.rec, c, card, price, { versions, warnings, unchecked }, p, write, {
@@ -168,13 +169,21 @@ export async function charge(
       write,
       layout: card.layout.name,
     };
-    // the write-ahead note: no DEBIT without it (a throw here stops the purchase before DEBIT)
+    // the write-ahead note, on disk: no DEBIT without it (a throw here stops the purchase before DEBIT)
     try {
       intentId = ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${card.cardId}`, JSON.stringify(payload));
     } catch (e) {
       throw new IntentNotWritten(errText(e));
     }
+    if (!(await ctx.journal.intentDurable()))
+      throw new IntentNotWritten("the fdatasync of the journal's WAL failed: the intent is not on disk");
     stages.intent = ctx.now();
+    // nothing is awaited from here to DEBIT: closed during the fsync, the case is not charged either
+    if (signal.aborted || !caseOpen()) {
+      dropIntent(ctx, intentId);
+      intentId = undefined;
+      throw new CaseClosed();
+    }
   };
   try {
     const done = await runPurchase(
@@ -245,16 +254,7 @@ export async function charge(
     if (e instanceof DebitRefused) {
       // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; the intent goes
       // (durably) with nothing to record. Any other status word came here as a DebitLost, above.
-      if (intentId !== undefined) {
-        try {
-          ctx.journal.deleteIntent(intentId);
-        } catch (err) {
-          ctx.log.error(
-            { err: errText(err), intentId },
-            "booth intent not deleted (the next start settles it)",
-          );
-        }
-      }
+      if (intentId !== undefined) dropIntent(ctx, intentId);
       return refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
     }
     if (e instanceof InitRefused)
@@ -299,6 +299,15 @@ export async function charge(
 }
 
 class IntentNotWritten extends Error {}
+
+/** Deletes (durably) the intent of a DEBIT that was not sent or not done; the next start settles it if not. */
+function dropIntent(ctx: BoothContext, intentId: number): void {
+  try {
+    ctx.journal.deleteIntent(intentId);
+  } catch (err) {
+    ctx.log.error({ err: errText(err), intentId }, "booth intent not deleted (the next start settles it)");
+  }
+}
 
 /** The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal). */
 class CaseClosed extends Error {}

@@ -14,6 +14,8 @@ export interface BoothJournal {
   /** a suspect settled in place (same seq and trade id, revision + 1) */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord;
   writeIntent(key: string, payload: string, id?: number): number;
+  /** true once the intents written so far are on disk (an fdatasync in the thread pool), false if it failed */
+  intentDurable(): Promise<boolean>;
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */

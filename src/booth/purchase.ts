@@ -2,7 +2,8 @@
  * One composite purchase through the reader (docs/booth.md §2; the APDUs in docs/card-crypto.md §4):
  *
  *   INIT FOR CAPP PURCHASE + UPDATE CAPP DATA CACHE (one APDU list: it stops at a refused INIT)
- *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent) -> DEBIT alone -> PSAM MAC2.
+ *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent, on disk before it resolves) ->
+ *   DEBIT alone -> PSAM MAC2.
  *
  * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
  * the caller recovers from the card (recover.ts), and so is any status word that does not say the card
@@ -113,7 +114,7 @@ export async function runPurchase(
   psam: PsamSession,
   card: CardRead,
   req: PurchaseRequest,
-  beforeDebit: (p: PreparedDebit) => void,
+  beforeDebit: (p: PreparedDebit) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<PurchaseDone> {
   const terminalNo = await psam.prepare(signal);
@@ -150,7 +151,7 @@ export async function runPurchase(
     psamTransSerial: m1.psamTransSerial,
     mac1Ref: m1.ref,
   };
-  beforeDebit(prepared);
+  await beforeDebit(prepared);
   let rd: Buffer;
   try {
     // no AbortSignal: once written, DEBIT's answer is waited for within the reader's own deadline

@@ -137,7 +137,7 @@ export interface JournalDbOptions {
   /** the lane's UTC offset: trade ids and createdAt are local times at this offset */
   utcOffsetMinutes: number;
   log: Logger;
-  /** the fdatasync of the WAL's background sync (./wal-sync.ts); tests pass a spy */
+  /** the fdatasync that makes a debit intent durable (./wal-sync.ts); tests pass a spy */
   syncFile?: SyncFile;
 }
 
@@ -156,13 +156,17 @@ export class JournalDb {
   private readonly healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
   readonly health$: Observable<JournalHealth> = this.healthSubject.asObservable();
   private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
-  /** the background fdatasync of the WAL after a write without an fsync of its own (a debit intent) */
+  /** the fdatasync of the WAL that makes a debit intent durable (./wal-sync.ts) */
   readonly walSync: WalSyncer;
 
   private constructor(db: Database.Database, path: string, opts: JournalDbOptions) {
     this.db = db;
     this.path = path;
-    this.walSync = new WalSyncer(`${path}-wal`, opts.log, opts.syncFile);
+    this.walSync = new WalSyncer(
+      `${path}-wal`,
+      (err) => void this.fail("fdatasync of the WAL (a debit intent)", err),
+      opts.syncFile,
+    );
     this.lane = normaliseLane(opts.laneIdentity);
     this.now = opts.now;
     this.utcOffsetMinutes = opts.utcOffsetMinutes;

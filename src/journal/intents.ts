@@ -14,6 +14,7 @@ export type DebitIntent = OpenIntent;
 export class Intents {
   private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
   private readonly stmtDel: Database.Statement;
+  private lastSync: Promise<boolean> = Promise.resolve(true);
 
   constructor(private readonly h: JournalDb) {
     this.stmtDel = h.db.prepare("DELETE FROM intents WHERE id = ?");
@@ -22,9 +23,9 @@ export class Intents {
   /**
    * Writes (id undefined, or an id that no longer exists) or rewrites (the payload of intent `id`) a debit
    * intent; returns its id. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it
-   * survives a process kill, and an fdatasync of the WAL started in the thread pool as it returns
-   * (./wal-sync.ts) makes it durable against a power cut too, without the caller waiting for it. Throws
-   * E601 like commit() when it cannot be written.
+   * survives a process kill; the fdatasync of the WAL it starts in the thread pool (./wal-sync.ts) makes
+   * it durable against a power cut, and durable() resolves when it did. Throws E601 like commit() when it
+   * cannot be written.
    */
   writeIntent(key: string, payload: string, id?: number): number {
     this.h.assertWritable();
@@ -42,9 +43,17 @@ export class Intents {
     } catch (e) {
       throw this.h.fail("writeIntent", e);
     }
-    // durable against a power cut one fsync from now, in the thread pool (./wal-sync.ts)
-    this.h.walSync.request();
+    // on disk one fdatasync from now, in the thread pool (./wal-sync.ts); durable() waits for it
+    this.lastSync = this.h.walSync.request();
     return written;
+  }
+
+  /**
+   * true once every intent written so far is on disk (the fdatasync the last writeIntent started has
+   * completed), false when that fdatasync failed (the journal is then unhealthy).
+   */
+  durable(): Promise<boolean> {
+    return this.lastSync;
   }
 
   /** Debit intents no record has settled: after a crash, the debits whose outcome the lane never learnt. */

@@ -77,7 +77,7 @@ export interface JournalOptions extends UpkeepOptions {
   maxSizeBytes?: number;
   /** wall clock, injectable for tests */
   now?: () => Date;
-  /** the fdatasync of the WAL's background sync after a debit intent (./wal-sync.ts); tests pass a spy */
+  /** the fdatasync that makes a debit intent durable (./wal-sync.ts); tests pass a spy */
   syncFile?: SyncFile;
 }
 
@@ -377,7 +377,16 @@ export class Journal implements Outbox {
     return this.intents.writeIntent(key, payload, id);
   }
 
-  /** The background fdatasyncs of the WAL after debit intents (./wal-sync.ts): counts, and when none runs. */
+  /**
+   * Resolves true once the intents written so far are on disk (an fdatasync of the WAL that began after
+   * the last writeIntent completed: ./wal-sync.ts), false when it failed (the journal is then unhealthy).
+   * The lane and the booth send a debit command only after true.
+   */
+  intentDurable(): Promise<boolean> {
+    return this.intents.durable();
+  }
+
+  /** The fdatasyncs of the WAL for debit intents (./wal-sync.ts): counts, and when none runs. */
   intentSyncs(): { counters: WalSyncCounters; idle: () => Promise<void> } {
     return { counters: { ...this.h.walSync.counters }, idle: () => this.h.walSync.idle() };
   }

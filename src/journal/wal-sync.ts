@@ -1,18 +1,18 @@
 /**
- * The background fdatasync of the journal's WAL after a write made without an fsync of its own (a debit
- * intent: docs/journal.md, "Durability"). The write itself stays off the fsync (no fsync on the lane's
- * B4 -> C6 path, nor before the booth's debit APDU); this starts one fdatasync of `journal.db-wal` in
- * libuv's thread pool right after it, so a power cut can lose the intent only within that one fsync, not
- * until the vehicle's record commits (which, for a debit whose answer never comes, is the B5 timeout
- * later). fsync works on the file, not on the descriptor: a descriptor of our own on the WAL flushes the
- * frames SQLite's connection wrote.
+ * The fdatasync of the journal's WAL that makes a debit intent durable (docs/journal.md, "Durability").
+ * The intent is written without an fsync of its own (`withoutOwnFsync`, so the lane thread never blocks in
+ * fsync on the B4 -> C6 path); `request()` runs one fdatasync of `journal.db-wal` in libuv's thread pool and
+ * resolves when it has covered that write, and the debit command waits for it: the lane's C6/C3/C8 and the
+ * booth's DEBIT leave only once their intent is on disk, while the event loop stays free. fsync works on
+ * the file, not on the descriptor: a descriptor of our own on the WAL flushes the frames SQLite's
+ * connection wrote.
  *
- * Requests coalesce: one fdatasync at a time; a request while one runs starts one more after it (it must
- * cover the frames written after the running one began). A failure is logged (at most once a minute) and
- * counted; the next durable commit's own fsync still covers the intent, as before this existed.
+ * Requests coalesce: one fdatasync at a time; requests made while one runs share the one that starts after
+ * it (it must cover the frames written after the running one began). A failed fdatasync resolves its
+ * requests with false and is reported through `onFailure` (the journal turns unhealthy: after a failed
+ * fsync the kernel may have dropped the dirty pages, so nothing written since is known to be on disk).
  */
 import { close as closeFd, fdatasync, openSync } from "node:fs";
-import type { Logger } from "../../firmware-bridge/log.js";
 
 export type SyncFile = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
 
@@ -24,84 +24,96 @@ export interface WalSyncCounters {
   failed: number;
 }
 
+interface Waiting {
+  promise: Promise<boolean>;
+  resolve: (ok: boolean) => void;
+}
+
+function waiting(): Waiting {
+  let resolve!: (ok: boolean) => void;
+  const promise = new Promise<boolean>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 export class WalSyncer {
   private fd: number | null = null;
-  private running = false;
-  private again = false;
+  /** the running fdatasync's requests */
+  private running: Waiting | null = null;
+  /** the requests made while one runs: the next fdatasync's */
+  private queued: Waiting | null = null;
   private closed = false;
-  private lastLogged = Number.NEGATIVE_INFINITY;
-  private waiters: (() => void)[] = [];
   readonly counters: WalSyncCounters = { started: 0, synced: 0, failed: 0 };
 
   constructor(
     private readonly walPath: string,
-    private readonly log: Logger,
+    private readonly onFailure: (err: NodeJS.ErrnoException) => void,
     private readonly syncFile: SyncFile = fdatasync,
-    private readonly nowMs: () => number = Date.now,
   ) {}
 
-  /** Starts (or queues behind the running one) an fdatasync of the WAL covering what was written so far. */
-  request(): void {
-    if (this.closed) return;
+  /**
+   * An fdatasync of the WAL covering everything written so far: true once it completed, false when it
+   * failed (or the journal is closed).
+   */
+  request(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     if (this.running) {
-      this.again = true;
-      return;
+      this.queued ??= waiting();
+      return this.queued.promise;
     }
-    const fd = this.open();
-    if (fd === null) return;
-    this.running = true;
-    this.again = false;
-    this.counters.started++;
-    this.syncFile(fd, (err) => this.done(err));
+    const w = waiting();
+    this.start(w);
+    return w.promise;
   }
 
-  /** Resolves when no fdatasync is running or queued (tests; close). */
-  idle(): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** Resolves when no fdatasync is running or queued (tests). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.promise;
   }
 
   /** No new fdatasync; the descriptor is closed once the running one ends. */
   close(): void {
     this.closed = true;
-    this.again = false;
     if (!this.running) this.closeFd();
   }
 
-  private open(): number | null {
-    if (this.fd !== null) return this.fd;
+  private start(w: Waiting): void {
+    let fd: number;
     try {
       // read-only is enough for fdatasync on Linux; the WAL exists once the connection has written
-      this.fd = openSync(this.walPath, "r");
-      return this.fd;
+      fd = this.fd ?? openSync(this.walPath, "r");
     } catch (e) {
-      this.fail(e as NodeJS.ErrnoException);
-      return null;
+      this.failed(e as NodeJS.ErrnoException);
+      w.resolve(false);
+      return;
     }
+    this.fd = fd;
+    this.running = w;
+    this.counters.started++;
+    this.syncFile(fd, (err) => this.done(err));
   }
 
   private done(err: NodeJS.ErrnoException | null): void {
-    this.running = false;
-    if (err) this.fail(err);
+    const w = this.running;
+    this.running = null;
+    if (err) this.failed(err);
     else this.counters.synced++;
-    if (this.again && !this.closed) this.request();
-    if (this.running) return;
-    if (this.closed) this.closeFd();
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    const next = this.queued;
+    this.queued = null;
+    if (next && !this.closed) this.start(next);
+    else next?.resolve(false);
+    if (this.closed && !this.running) this.closeFd();
+    w?.resolve(err === null);
   }
 
-  private fail(err: NodeJS.ErrnoException): void {
+  private failed(err: NodeJS.ErrnoException): void {
     this.counters.failed++;
-    const now = this.nowMs();
-    if (now - this.lastLogged < 60_000) return;
-    this.lastLogged = now;
-    this.log.error(
-      { path: this.walPath, err: err.message, code: err.code },
-      "journal: background fdatasync of the WAL after a debit intent failed; the intent is durable only " +
-        "with the next commit",
-    );
+    try {
+      this.onFailure(err);
+    } catch {
+      // the journal's own failure path logs; nothing more to do here
+    }
   }
 
   private closeFd(): void {

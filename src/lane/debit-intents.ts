@@ -3,14 +3,16 @@
  * note of a debit in flight, in the journal, so that a process killed before recording its outcome leaves
  * a trace the next start settles (recovery.ts reads them back).
  * - `write`: before the debit command leaves (C6/C3, and again before the C8 that follows an uncertain
- *   B5): the machine state it is entering and the stage times so far. If it cannot be written the debit
- *   is not sent.
+ *   B5): the machine state it is entering and the stage times so far, written and then made durable (the
+ *   command waits for the fdatasync of the WAL, run in the thread pool: src/journal/wal-sync.ts). If it
+ *   cannot be written, or made durable, the debit is not sent.
  * - `keepAnswer`: when a B5 (or B8) ends the debit, before its reply: the RSU, once answered, does not
  *   repeat its answer, so a process killed between the reply and the commit would otherwise leave only an
  *   unanswered intent (a CRASH_RECOVERED suspect of a debit whose TAC it had).
- * Both are written with synchronous=NORMAL (no fsync on the frame -> reply path; they survive a process
- * kill, and the background fdatasync of the WAL each write starts, src/journal/wal-sync.ts, makes them
- * power-safe one fsync later). The record that settles the debit deletes its
+ * Both are written with synchronous=NORMAL (the lane thread never blocks in fsync; they survive a process
+ * kill). `keepAnswer` does not wait for its fdatasync: a power cut before it leaves the intent as written
+ * before the command, which the next start records as a CRASH_RECOVERED suspect (uncertain, never lost).
+ * The record that settles the debit deletes its
  * intent in its own commit transaction (effect-runner.ts passes `intentId`).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -28,7 +30,7 @@ export interface IntentSubject {
 }
 
 export interface DebitIntentDeps {
-  journal: Pick<JournalPort, "writeIntent">;
+  journal: Pick<JournalPort, "writeIntent" | "intentDurable">;
   log: Logger;
   counters: { journalFailures: number };
 }
@@ -36,13 +38,15 @@ export interface DebitIntentDeps {
 export class DebitIntents {
   constructor(private readonly d: DebitIntentDeps) {}
 
-  /** Before a debit command leaves; false when the journal cannot take it (then the debit is not sent). */
-  write(m: IntentSubject): boolean {
+  /**
+   * Before a debit command leaves: resolves true once the intent is on disk, false when the journal cannot
+   * take it or make it durable (then the debit is not sent).
+   */
+  async write(m: IntentSubject): Promise<boolean> {
     try {
       const payload = JSON.stringify({ state: m.state, stage: m.stage });
       m.intentId = this.d.journal.writeIntent(m.obuId, payload, m.intentId);
       m.intentPayload = payload;
-      return true;
     } catch (e) {
       this.d.counters.journalFailures++;
       this.d.log.error(
@@ -51,6 +55,13 @@ export class DebitIntents {
       );
       return false;
     }
+    if (await this.d.journal.intentDurable()) return true;
+    this.d.counters.journalFailures++;
+    this.d.log.error(
+      { obuId: m.obuId },
+      "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
+    );
+    return false;
   }
 
   /**

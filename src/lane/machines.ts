@@ -117,7 +117,7 @@ export class Machines {
     // the answer that ends a debit is kept in its intent before the reply goes out
     if (inc && isDebit(before) && t.state.phase === "done" && (ev.kind === "trade" || ev.kind === "tac"))
       this.d.intents.keepAnswer(m, ev);
-    if (entered && isDebit(t.state) && !this.d.intents.write(m)) {
+    if (entered && isDebit(t.state) && !(await this.d.intents.write(m))) {
       // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either. When a
       // debit was already out (await-b5 -> await-b8: the note could not be rewritten before C8) the card
       // may have paid: it and the OBU are held until the restart records the debit from its first note.

@@ -45,6 +45,8 @@ export interface JournalPort {
   markBarrier?(seq: number, time: number | string): boolean;
   /** write-ahead note of a debit in flight, before C6/C3/C8 (no fsync of its own); returns its id */
   writeIntent(key: string, payload: string, id?: number): number;
+  /** true once the intents written so far are on disk (an fdatasync in the thread pool), false if it failed */
+  intentDurable(): Promise<boolean>;
   /** intents no record settled: debits a previous process sent and never recorded */
   openIntents(): DebitIntentRow[];
   /** suspects not settled, created at or after sinceMs (wall ms) */

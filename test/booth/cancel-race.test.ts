@@ -76,4 +76,52 @@ describe("cancel and charge", () => {
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
     });
   });
+
+  it("a case that leaves the desk while its intent's fdatasync runs is not debited, and the intent goes", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A3", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      const desk = (t.lane.booth as unknown as { desk: CaseDesk }).desk;
+      const journal = t.lane.journal;
+      const durable = journal.intentDurable.bind(journal);
+      let intentsSeen = -1;
+      journal.intentDurable = async () => {
+        const ok = await durable();
+        intentsSeen = journal.openIntents().length; // the intent is written (and on disk) now
+        desk.remove(desk.get(id)!, "closed under the fdatasync");
+        return ok;
+      };
+      t.reader.present(CARD);
+      await t.readerEvent(
+        (e) => e.type === "reply" && e.name === "PSAM_APDU" && e.ins[0] === 0x70,
+        "the PSAM's MAC1 reply",
+      );
+      await t.boothIdle();
+      expect(intentsSeen).toBe(1);
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+      expect(journal.openIntents()).toEqual([]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+    });
+  });
+
+  it("an intent whose fdatasync failed: no DEBIT (the journal is unhealthy, the booth refuses for it)", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A4", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const journal = t.lane.journal;
+      let asked = 0;
+      journal.intentDurable = async () => {
+        asked++;
+        return false;
+      };
+      t.reader.present(CARD);
+      await t.readerEvent(
+        (e) => e.type === "reply" && e.name === "PSAM_APDU" && e.ins[0] === 0x70,
+        "the PSAM's MAC1 reply",
+      );
+      await t.boothIdle();
+      expect(asked).toBe(1);
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+    });
+  });
 });

@@ -1,7 +1,6 @@
 import { fdatasync, fstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { SyncFile } from "../../src/journal/wal-sync.js";
 import { useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
@@ -59,7 +58,7 @@ describe("debit intents (write-ahead note of a debit in flight)", () => {
   });
 });
 
-describe("a debit intent's background fdatasync of the WAL (src/journal/wal-sync.ts)", () => {
+describe("a debit intent is made durable by an fdatasync of the WAL in the thread pool (src/journal/wal-sync.ts)", () => {
   /** A syncFile that notes each call and runs the real fdatasync only when the test releases it. */
   function heldSync() {
     const calls: { ino: number; size: number }[] = [];
@@ -84,57 +83,67 @@ describe("a debit intent's background fdatasync of the WAL (src/journal/wal-sync
       if (!f) throw new Error("no fdatasync is held");
       f();
     };
-    return { calls, held, syncFile, releaseOne, nextCall };
+    return { calls, syncFile, releaseOne, nextCall };
   }
 
-  it("starts as the intent is written, on journal.db-wal, after the intent's frames are in it", async () => {
+  /** Whether `p` has settled, after the microtasks queued so far ran. */
+  async function settled(p: Promise<unknown>): Promise<boolean> {
+    let done = false;
+    void p.then(() => {
+      done = true;
+    });
+    await new Promise<void>((r) => setImmediate(r));
+    return done;
+  }
+
+  it("starts as the intent is written, on journal.db-wal, after its frames; intentDurable resolves once it completed", async () => {
     const s = heldSync();
     const j = openJournal({ syncFile: s.syncFile });
     j.commit(sampleRecord(1)); // the WAL exists and holds a commit
-    expect(s.calls).toHaveLength(0); // a commit fsyncs on its own: no background sync
+    expect(s.calls).toHaveLength(0); // a commit fsyncs on its own: no fdatasync of ours
     const walPath = join(jd.dir(), "journal.db-wal");
     const before = statSync(walPath).size;
     j.writeIntent("a1b2c3d4", '{"n":1}');
+    const durable = j.intentDurable();
     expect(s.calls).toHaveLength(1);
     expect(s.calls[0]!.ino).toBe(statSync(walPath).ino);
     expect(s.calls[0]!.size).toBeGreaterThan(before); // the intent was written before the sync began
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 0 });
+    expect(await settled(durable)).toBe(false); // not on disk yet: the debit command waits
     s.releaseOne();
-    await j.intentSyncs().idle();
+    expect(await durable).toBe(true);
     expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 1, failed: 0 });
   });
 
-  it("coalesces: intents written while one runs get exactly one more fdatasync, after it", async () => {
+  it("coalesces: intents written while one runs share one more fdatasync, after it; each waits for its own", async () => {
     const s = heldSync();
     const j = openJournal({ syncFile: s.syncFile });
     const a = j.writeIntent("k1", "C6 sent");
+    const first = j.intentDurable();
     j.writeIntent("k2", "C6 sent");
     j.writeIntent("k1", "C8 sent", a);
+    const later = j.intentDurable();
     expect(s.calls).toHaveLength(1); // the first runs; the other two wait behind it together
-    const idle = j.intentSyncs().idle();
     const second = s.nextCall();
     s.releaseOne();
+    expect(await first).toBe(true);
     await second;
+    expect(await settled(later)).toBe(false); // the first did not cover the two written after it began
     expect(s.calls).toHaveLength(2);
-    // the second covers the frames written after the first began
     expect(s.calls[1]!.size).toBeGreaterThan(s.calls[0]!.size);
     s.releaseOne();
-    await idle;
+    expect(await later).toBe(true);
     expect(j.intentSyncs().counters).toEqual({ started: 2, synced: 2, failed: 0 });
   });
 
-  it("a failed fdatasync is counted and logged; the intent stays written", async () => {
-    const errors: string[] = [];
-    const logger = { ...silentLogger, error: (_o: unknown, msg?: string) => errors.push(String(msg)) };
+  it("a failed fdatasync: intentDurable resolves false and the journal turns unhealthy; the intent stays", async () => {
     const j = openJournal({
-      logger: { ...logger, child: () => logger } as unknown as Logger,
-      syncFile: (_fd, cb) => cb(Object.assign(new Error("EIO: i/o error"), { code: "EIO" })),
+      syncFile: (_fd, cb) => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })),
     });
     const id = j.writeIntent("a1b2c3d4", "C6 sent");
-    j.writeIntent("a1b2c3d4", "C8 sent", id);
-    await j.intentSyncs().idle();
-    expect(j.intentSyncs().counters).toEqual({ started: 2, synced: 0, failed: 2 });
-    expect(errors.filter((m) => m.includes("background fdatasync"))).toHaveLength(1); // once a minute
-    expect(j.openIntents().map((i) => [i.id, i.payload])).toEqual([[id, "C8 sent"]]);
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 1 });
+    expect(j.health()).toMatchObject({ healthy: false, error: { message: expect.stringMatching(/EIO/) } });
+    expect(() => j.writeIntent("0000beef", "C6 sent")).toThrow(/unhealthy/);
+    expect(j.openIntents().map((i) => i.id)).toEqual([id]);
   });
 });

@@ -147,6 +147,8 @@ export class FakeJournal implements JournalPort {
   failCommits = false;
   /** intent writes fail (a rewrite before C8 included) */
   failIntents = false;
+  /** what intentDurable() answers: the fdatasync of the intents written so far (tests hold or fail it) */
+  durable: () => Promise<boolean> = () => Promise.resolve(true);
 
   constructor(private readonly wallNow: () => number = () => Date.now()) {}
 
@@ -184,6 +186,10 @@ export class FakeJournal implements JournalPort {
 
   get(seq: number): CommittedRecord | null {
     return this.records.find((x) => x.seq === seq) ?? null;
+  }
+
+  intentDurable(): Promise<boolean> {
+    return this.durable();
   }
 
   writeIntent(key: string, payload: string, id?: number): number {

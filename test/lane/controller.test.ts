@@ -328,6 +328,39 @@ describe("reply, commit, barrier", () => {
   });
 });
 
+describe("the debit intent is on disk before the debit command leaves (src/journal/wal-sync.ts)", () => {
+  it("the C6 waits for the intent's fdatasync and goes out once it completed", async () => {
+    const r = rig();
+    await open(r);
+    let synced!: (ok: boolean) => void;
+    r.journal.durable = () =>
+      new Promise<boolean>((resolve) => {
+        synced = resolve;
+      });
+    r.link.frame(ev.b2(b2()));
+    await r.settle();
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
+    await r.settle();
+    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(r.journal.intents.size).toBe(1); // written...
+    expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).not.toContain("debit"); // ...and the C6 waits
+    synced(true);
+    await r.settle();
+    expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).toContain("debit");
+  });
+
+  it("an intent whose fdatasync failed: no C6, lane closed, nothing held (no debit was sent)", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.durable = () => Promise.resolve(false);
+    await toDebit(r);
+    expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).not.toContain("debit");
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+  });
+});
+
 describe("an answer in time is checked as a late one is (review finding 1)", () => {
   it("a complete B5 00 in time whose balance after is not balance before - amount: C8, no paid record, no barrier, a B5_MISMATCH suspect", async () => {
     const r = rig();
