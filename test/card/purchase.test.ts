@@ -80,35 +80,52 @@ function expectCode(f: () => unknown, code: string): unknown {
 }
 
 /**
- * A composite purchase by hand, as an RSU sends it: SELECTs, INIT, UPDATE CAPP DATA CACHE with `update`
- * (hex, the whole command) if given, MAC1 on the PSAM over `time`, DEBIT. Returns the MAC1 and DEBIT answers.
+ * A composite purchase by hand, as an RSU sends it: SELECTs, INIT (apduInit), then MAC1 on the PSAM over
+ * `time` and DEBIT (apduDebit); a caller that writes 0019 sends its UPDATE CAPP DATA CACHE in between.
+ * Returns the MAC1 and DEBIT answers.
  */
 function apduPurchase(
   card: SimCard,
   psam: SimPsam,
-  o: { amount: number; time: string; update?: string },
+  o: { amount: number; time: string },
 ): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
-  const amount = o.amount.toString(16).padStart(8, "0");
+  return apduDebit(card, psam, { ...o, init: apduInit(card, psam, o.amount) });
+}
+
+/** The SELECTs and INIT FOR CAPP PURCHASE of a composite purchase; returns INIT's answer data (hex). */
+function apduInit(card: SimCard, psam: SimPsam, amount: number): string {
   expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
   expect(apdu(card, "00A40000021001").sw).toBe("9000");
-  const init = apdu(card, `805003020B 01 ${amount} ${psam.terminalNo} 0F`);
+  const init = apdu(card, `805003020B 01 ${hexAmount(amount)} ${psam.terminalNo} 0F`);
   expect(init.sw).toBe("9000");
-  if (o.update !== undefined) expect(apdu(card, o.update).sw).toBe("9000");
+  return init.data;
+}
+
+/** After apduInit (and an UPDATE CAPP DATA CACHE, if any): MAC1 on the PSAM over `time`, then DEBIT. */
+function apduDebit(
+  card: SimCard,
+  psam: SimPsam,
+  o: { amount: number; time: string; init: string },
+): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
   const f15 = card.snapshot().file0015;
   // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
   const data = [
-    init.data.slice(22, 30),
-    init.data.slice(8, 12),
-    amount,
+    o.init.slice(22, 30),
+    o.init.slice(8, 12),
+    hexAmount(o.amount),
     "09",
     o.time,
-    init.data.slice(18, 22),
+    o.init.slice(18, 22),
     f15.cardSerial,
     f15.issuerId.slice(0, 8).repeat(2),
   ].join("");
   const mac1 = apdu(psam, `8070000024${data}08`);
   const debit = apdu(card, `805401000F${mac1.data.slice(0, 8)}${o.time}${mac1.data.slice(8)}08`);
   return { mac1, debit };
+}
+
+function hexAmount(amount: number): string {
+  return amount.toString(16).padStart(8, "0");
 }
 
 describe("composite purchase through the APDU interface", () => {
@@ -594,7 +611,10 @@ describe("0019 of older cards (version < 0x40)", () => {
       rec.set(encode0019(exitRecord()).subarray(3), 3);
       for (let i = 43; i < c.len; i++) rec[i] = i; // the tail after the 40-byte body
       const update = `80DC${c.id}C8${c.len.toString(16)}${rec.toString("hex")}`;
-      const { debit } = apduPurchase(card, newPsam(), { amount: 100, time: TIME, update });
+      const psam = newPsam();
+      const init = apduInit(card, psam, 100);
+      expect(apdu(card, update).sw).toBe("9000");
+      const { debit } = apduDebit(card, psam, { amount: 100, time: TIME, init });
       expect(debit.sw).toBe("9000");
       expect(apdu(card, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
       expect(card.snapshot().file0019).toEqual(exitRecord());

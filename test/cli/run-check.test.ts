@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, assert, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
@@ -252,11 +252,9 @@ describe("etc-lane run --check", () => {
         c.station.tokenFile = join(dir, "short.token");
       }),
     );
-    expect(r.ok).toBe(false);
-    if (!r.ok) {
-      expect(r.err).toMatch(/^\S+: invalid configuration\n/);
-      expect(r.err.split("\n").filter((l) => /^ {2}\S/.test(l))).toHaveLength(3);
-    }
+    assert(!r.ok, "check passed a config with three problems");
+    expect(r.err).toMatch(/^\S+: invalid configuration\n/);
+    expect(r.err.split("\n").filter((l) => /^ {2}\S/.test(l))).toHaveLength(3);
   });
 
   it("passes a station key of its own, with or without allowTestKey", async () => {

@@ -3,14 +3,18 @@
  * own threads are left alone: V8's helper threads go to nice 10, the lane thread and libuv's thread pool
  * (the serial port's reads and writes) stay at the lane's priority, and a second call changes nothing.
  * With two CPUs or more, one CPU is left to the lane thread: the helpers, and the workers started after
- * the tuning (status list, journal checkpointer), run on the others (that test is skipped, with one line
- * saying why, without taskset or with one CPU); with one CPU nothing is placed (tested on any machine
- * with taskset, by starting the child on one CPU).
+ * the tuning (status list, journal checkpointer), run on the others; with one CPU nothing is placed
+ * (tested by starting the child on one CPU with taskset).
+ *
+ * The lane runs on Linux lane computers, so Linux and util-linux's taskset are prerequisites of these
+ * tests: without them they fail, saying what is missing. The placement test needs two CPUs (with one,
+ * every thread is on that CPU whatever the tuning does, so nothing could tell a placement from none):
+ * it fails, saying so, on a machine that gives this process only one.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { assert, beforeAll, describe, expect, it } from "vitest";
 import { HELPER_NICE } from "../../src/lane/process-tuning.js";
 import { allowedCpus, parseCpuList } from "../../src/threads.js";
 
@@ -42,78 +46,69 @@ function runChild(env: NodeJS.ProcessEnv = {}, onCpu?: number): ChildReport {
 }
 
 const linux = existsSync("/proc/self/task");
-const cpus = allowedCpus();
+const cpus = allowedCpus() ?? [];
 let taskset = false;
 try {
   execFileSync("taskset", ["-V"], { stdio: "ignore" });
   taskset = true;
 } catch {
-  // not installed: the CPU step is skipped, and says so
+  // not installed: beforeAll fails, saying so
 }
 
-const placementRuns = linux && taskset && (cpus?.length ?? 0) >= 2;
-if (!placementRuns)
-  console.warn(
-    `lane process tuning: the CPU placement test SKIPPED (${
-      !linux
-        ? "not Linux"
-        : !taskset
-          ? "no taskset: apt-get install util-linux; the one-CPU test is skipped too"
-          : `${cpus?.length ?? 0} CPU allowed, it needs 2`
-    })`,
-  );
-
 describe("lane process tuning", () => {
-  it.runIf(linux)(
-    "puts V8's helper threads at nice 10 and leaves the lane thread and the thread pool alone",
-    () => {
-      const out = runChild();
-      expect(out.first.v8Flags).toEqual(["--no-parallel-scavenge"]);
-      expect(out.same).toBe(true);
-      expect(out.threads[String(out.pid)]?.nice).toBe(0);
-      // Node starts V8's platform threads (4 by default) before any JavaScript runs
-      expect(out.first.helpersReniced.length).toBeGreaterThanOrEqual(4);
-      expect(out.first.threadPool.length).toBe(4);
-      for (const tid of out.first.helpersReniced) expect(out.first.threadPool).not.toContain(tid);
-      // every reniced helper still running is at HELPER_NICE; V8's platform threads (4) never end
-      const alive = out.first.helpersReniced.filter((tid) => out.threads[tid] !== undefined);
-      expect(alive.length).toBeGreaterThanOrEqual(4);
-      expect(alive.map((tid) => ({ tid, nice: out.threads[tid]?.nice }))).toEqual(
-        alive.map((tid) => ({ tid, nice: HELPER_NICE })),
-      );
-      for (const tid of out.first.threadPool) expect(out.threads[tid]?.nice).toBe(0);
-      expect(out.first.helpersReniced).not.toContain(out.pid);
-    },
-  );
+  beforeAll(() => {
+    assert(linux, "lane process tuning needs Linux (/proc/self/task): the lane runs on Linux lane computers");
+    assert(taskset, "lane process tuning needs util-linux's taskset: apt-get install util-linux");
+    assert(cpus.length >= 1, "lane process tuning: no Cpus_allowed_list in /proc/self/status");
+  });
 
-  it.runIf(placementRuns)(
-    "leaves one CPU to the lane thread; helpers and the workers started later run on the others",
-    () => {
-      const out = runChild();
-      const all = cpus as number[];
-      const lane = all[all.length - 1] as number;
-      const background = all.slice(0, -1);
-      expect(out.first.cpus).toEqual({ lane, background });
-      // the lane thread keeps every CPU (the processes it starts inherit them); the others leave it one
-      expect(out.threads[String(out.pid)]?.cpus).toEqual(all);
-      // the pool carries the serial port's I/O for the lane thread: it may run anywhere
-      for (const tid of out.first.threadPool) expect(out.threads[tid]?.cpus).toEqual(all);
-      const alive = out.first.helpersReniced.filter((tid) => out.threads[tid] !== undefined);
-      expect(alive.length).toBeGreaterThanOrEqual(4);
-      expect(alive.map((tid) => ({ tid, cpus: out.threads[tid]?.cpus }))).toEqual(
-        alive.map((tid) => ({ tid, cpus: background })),
-      );
-      // the two workers started after the tuning moved themselves (a thread that nobody moves keeps
-      // every CPU: under tsx, the module-hooks thread its loader starts)
-      const started = Object.values(out.threads).filter((t) => t.new);
-      expect(started.filter((t) => String(t.cpus) === String(background)).length).toBeGreaterThanOrEqual(2);
-      // the status-list worker still lowers its own priority; the checkpointer keeps the lane's
-      expect(started.filter((t) => t.nice === 19).map((t) => t.cpus)).toEqual([background]);
-    },
-  );
+  it("puts V8's helper threads at nice 10 and leaves the lane thread and the thread pool alone", () => {
+    const out = runChild();
+    expect(out.first.v8Flags).toEqual(["--no-parallel-scavenge"]);
+    expect(out.same).toBe(true);
+    expect(out.threads[String(out.pid)]?.nice).toBe(0);
+    // Node starts V8's platform threads (4 by default) before any JavaScript runs
+    expect(out.first.helpersReniced.length).toBeGreaterThanOrEqual(4);
+    expect(out.first.threadPool.length).toBe(4);
+    for (const tid of out.first.helpersReniced) expect(out.first.threadPool).not.toContain(tid);
+    // every reniced helper still running is at HELPER_NICE; V8's platform threads (4) never end
+    const alive = out.first.helpersReniced.filter((tid) => out.threads[tid] !== undefined);
+    expect(alive.length).toBeGreaterThanOrEqual(4);
+    expect(alive.map((tid) => ({ tid, nice: out.threads[tid]?.nice }))).toEqual(
+      alive.map((tid) => ({ tid, nice: HELPER_NICE })),
+    );
+    for (const tid of out.first.threadPool) expect(out.threads[tid]?.nice).toBe(0);
+    expect(out.first.helpersReniced).not.toContain(out.pid);
+  });
 
-  it.runIf(linux && taskset)("with one CPU, places nothing and says so: every thread keeps that CPU", () => {
-    const one = (cpus as number[])[0] as number;
+  it("leaves one CPU to the lane thread; helpers and the workers started later run on the others", () => {
+    assert(
+      cpus.length >= 2,
+      `the CPU placement test needs 2 CPUs or more; this process may use ${cpus.length} (${cpus.join(",")})`,
+    );
+    const out = runChild();
+    const lane = cpus[cpus.length - 1] as number;
+    const background = cpus.slice(0, -1);
+    expect(out.first.cpus).toEqual({ lane, background });
+    // the lane thread keeps every CPU (the processes it starts inherit them); the others leave it one
+    expect(out.threads[String(out.pid)]?.cpus).toEqual(cpus);
+    // the pool carries the serial port's I/O for the lane thread: it may run anywhere
+    for (const tid of out.first.threadPool) expect(out.threads[tid]?.cpus).toEqual(cpus);
+    const alive = out.first.helpersReniced.filter((tid) => out.threads[tid] !== undefined);
+    expect(alive.length).toBeGreaterThanOrEqual(4);
+    expect(alive.map((tid) => ({ tid, cpus: out.threads[tid]?.cpus }))).toEqual(
+      alive.map((tid) => ({ tid, cpus: background })),
+    );
+    // the two workers started after the tuning moved themselves (a thread that nobody moves keeps
+    // every CPU: under tsx, the module-hooks thread its loader starts)
+    const started = Object.values(out.threads).filter((t) => t.new);
+    expect(started.filter((t) => String(t.cpus) === String(background)).length).toBeGreaterThanOrEqual(2);
+    // the status-list worker still lowers its own priority; the checkpointer keeps the lane's
+    expect(started.filter((t) => t.nice === 19).map((t) => t.cpus)).toEqual([background]);
+  });
+
+  it("with one CPU, places nothing and says so: every thread keeps that CPU", () => {
+    const one = cpus[0] as number;
     const out = runChild({}, one);
     expect(out.first.cpus).toBeUndefined();
     expect(out.first.cpuSkipped).toBe("one CPU");
@@ -124,13 +119,15 @@ describe("lane process tuning", () => {
     expect(threads.map((t) => t.cpus)).toEqual(threads.map(() => [one]));
   });
 
-  it.runIf(linux)("ETC_LANE_CPU_PLACEMENT=off leaves every thread on the CPUs it had", () => {
+  it("ETC_LANE_CPU_PLACEMENT=off leaves every thread on the CPUs it had", () => {
     const out = runChild({ ETC_LANE_CPU_PLACEMENT: "off" });
     expect(out.first.cpus).toBeUndefined();
     expect(out.first.cpuSkipped).toBe("ETC_LANE_CPU_PLACEMENT=off");
     for (const t of Object.values(out.threads)) expect(t.cpus).toEqual(cpus);
   });
+});
 
+describe("CPU lists", () => {
   it("reads the kernel's CPU lists", () => {
     expect(parseCpuList("0")).toEqual([0]);
     expect(parseCpuList("0-3")).toEqual([0, 1, 2, 3]);

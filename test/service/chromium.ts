@@ -5,11 +5,29 @@
  */
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
+import { describe } from "vitest";
 
 export const CHROMIUM_PATH = process.env.ETC_LANE_CHROMIUM ?? "/usr/bin/chromium";
 
 export function haveChromium(): boolean {
   return existsSync(CHROMIUM_PATH);
+}
+
+let told = false;
+
+/**
+ * describe() for the maintenance page's browser tests, the one case where a test is skipped: where
+ * there is no Chromium at CHROMIUM_PATH it prints one line saying so (once per test file) and skips `fn`.
+ */
+export function describeWithChromium(name: string, fn: () => void): void {
+  const available = haveChromium();
+  if (!available && !told) {
+    told = true;
+    console.warn(
+      `maintenance page browser test SKIPPED: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium; .ci/run installs it)`,
+    );
+  }
+  describe.skipIf(!available)(name, fn);
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -1,9 +1,9 @@
 import type { Browser, Page } from "playwright-core";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { maskCardId } from "../../src/service/format.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { laneTest, servedLaneConfig } from "../integration/harness.js";
-import { haveChromium, launchChromium } from "./chromium.js";
+import { describeWithChromium, launchChromium } from "./chromium.js";
 
 const vehicles = [
   { id: "a", plate: "湘C00001", class: 1, balance: 20_000, entryStation: "0101" },
@@ -12,7 +12,7 @@ const vehicles = [
   { id: "c", plate: "湘C00004", class: 1, balance: 20_000, entryStation: "0101" },
 ];
 
-describe.skipIf(!haveChromium())("maintenance page over a real lane in headless Chromium", () => {
+describeWithChromium("maintenance page over a real lane in headless Chromium", () => {
   it("the live feed grows as simulated vehicles pass; a card search returns that card's records", async () => {
     let served: ServedLane | null = null;
     let browser: Browser | null = null;

@@ -2,15 +2,14 @@
  * The page's live feed and a settlement (src/service/page/assets/page.js): a suspect settled after its
  * vehicle finished arrives as a `settlement` event whose row replaces the vehicle's row in place; it is
  * not another vehicle (the count stays), and a settlement of a vehicle no longer on the page adds nothing.
- * In Debian's Chromium (skipped where /usr/bin/chromium is missing).
+ * In Debian's Chromium (skipped, with one line saying so, where /usr/bin/chromium is missing).
  */
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { haveChromium, launchChromium } from "./chromium.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeWithChromium, launchChromium } from "./chromium.js";
 import { type Rig, startRig } from "./harness.js";
 
-// skipped where there is no Chromium; page.browser.test.ts prints the one line saying so
-describe.skipIf(!haveChromium())("the live feed in headless Chromium: a settlement", () => {
+describeWithChromium("the live feed in headless Chromium: a settlement", () => {
   let rig: Rig;
   let browser: Browser;
   let page: Page;

@@ -4,18 +4,12 @@
  * Skipped, with one line saying so, only where /usr/bin/chromium is missing (.ci/run installs it).
  */
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { maskCardId } from "../../src/service/format.js";
-import { CHROMIUM_PATH, haveChromium, launchChromium } from "./chromium.js";
+import { describeWithChromium, launchChromium } from "./chromium.js";
 import { type Rig, startRig } from "./harness.js";
 
-const available = haveChromium();
-if (!available)
-  console.warn(
-    `maintenance page browser test SKIPPED: no Chromium at ${CHROMIUM_PATH} (apt-get install chromium; .ci/run installs it)`,
-  );
-
-describe.skipIf(!available)("maintenance page in headless Chromium", () => {
+describeWithChromium("maintenance page in headless Chromium", () => {
   let rig: Rig;
   let browser: Browser;
   let page: Page;
