@@ -2,9 +2,13 @@
  * The capture as a transport decorator: any port (the RSU's, the card reader's) wrapped with
  * `capturingTransport(inner, writer, name, description)` behaves exactly as `inner`, and every byte
  * it writes or reads, and every state change, goes to the capture with a monotonic timestamp.
- * Written bytes are recorded when the port accepted them, read bytes when they arrived.
+ * Written bytes are recorded when the port accepted them, read bytes when they arrived. A write that
+ * failed is recorded too, when it failed, with a comment `write failed: <why>`, unless the port refused it
+ * before any byte went out (`details.nothingWritten`, firmware-bridge/errors.ts): a drain that failed
+ * comes after the bytes left, so the peer may have them (a DEBIT, a C6).
  */
 import type { Observable } from "rxjs";
+import { wroteNothing } from "../errors.js";
 import type { Transport, TransportKind, TransportState, TransportStatus } from "../transport/types.js";
 import type { CaptureWriter } from "./capture-writer.js";
 import { RTAC_EVENT } from "./pcapng.js";
@@ -53,7 +57,15 @@ class CapturingTransport implements Transport {
   }
 
   async write(bytes: Buffer): Promise<void> {
-    await this.inner.write(bytes);
+    try {
+      await this.inner.write(bytes);
+    } catch (e) {
+      if (!wroteNothing(e)) {
+        const why = e instanceof Error ? e.message : String(e);
+        this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes, `write failed: ${why}`);
+      }
+      throw e;
+    }
     this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes);
   }
 

@@ -30,6 +30,11 @@ export interface CaptureRecord {
   readonly bytes: Buffer;
   /** for dir "state": open, closed, disconnected: why */
   readonly state?: string;
+  /**
+   * for dir "tx" or "rx": the block's comment, when it has one (a write that failed after its bytes may
+   * have left: "write failed: why", firmware-bridge/capture/capture-transport.ts)
+   */
+  readonly note?: string;
 }
 
 export interface Capture {
@@ -47,7 +52,14 @@ export interface Capture {
 
 export function readCapture(files: string[]): Capture {
   const ports = new Map<string, CapturePort>();
-  const raw: { us: bigint; port: string; dir: CaptureRecord["dir"]; bytes: Buffer; state?: string }[] = [];
+  const raw: {
+    us: bigint;
+    port: string;
+    dir: CaptureRecord["dir"];
+    bytes: Buffer;
+    state?: string;
+    note?: string;
+  }[] = [];
   const truncated: string[] = [];
   const skipped: string[] = [];
   for (const file of files) {
@@ -103,7 +115,11 @@ export function readCapture(files: string[]): Capture {
         port: p.iface.name,
         dir,
         bytes: p.bytes,
-        ...(dir === "state" ? { state: p.comment ?? "" } : {}),
+        ...(dir === "state"
+          ? { state: p.comment ?? "" }
+          : p.comment !== undefined
+            ? { note: p.comment }
+            : {}),
       });
     }
     bad.sort((a, b) => a.offset - b.offset);
@@ -119,6 +135,7 @@ export function readCapture(files: string[]): Capture {
     dir: r.dir,
     bytes: r.bytes,
     ...(r.state !== undefined ? { state: r.state } : {}),
+    ...(r.note !== undefined ? { note: r.note } : {}),
   }));
   return { files, ports: [...ports.values()], records, truncated, skipped };
 }

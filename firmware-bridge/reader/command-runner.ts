@@ -1,13 +1,18 @@
 /**
  * One reader command in flight at a time (docs/reader.md §6). Commands queue in call order. For each:
  * the SEQ is assigned before the write, so a reply that races the write's resolution still matches;
- * the deadline starts once the transport took the bytes; a WAIT frame for that SEQ moves the deadline
- * (never past `maxCommandMs` from the write); a reply must echo SEQ and CMD, anything else is a stale or
- * stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our frame corrupted
- * and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal ends the wait at
- * once. No command is ever resent for any other reason: a reply lost on the line is a timeout.
+ * the deadline starts once the transport took the bytes; a write the transport has not completed within
+ * the command's timeout plus the same again (never more than `maxCommandMs`; a reader that stopped
+ * reading, a port pushing back) times the command out as a lost reply would; a WAIT frame for that SEQ
+ * moves the deadline (never past `maxCommandMs` from the write); a reply must echo SEQ and CMD, anything
+ * else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
+ * frame corrupted and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal
+ * ends the wait at once. No command is ever resent for any other reason: a reply lost on the line is a
+ * timeout. A write that failed is "not executed" only when the transport says no byte went out
+ * (`details.nothingWritten`, firmware-bridge/errors.ts); any other write failure may have come after the
+ * frame reached the reader.
  */
-import { ErrorCodes, EtcError } from "../errors.js";
+import { ErrorCodes, EtcError, wroteNothing } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type AnyReaderCommand, WAIT } from "./commands.js";
 import { type Executed, ReaderErrorCodes, readerError } from "./errors.js";
@@ -21,7 +26,10 @@ export interface CommandRequest {
   /** P: the PSAM slot, or 0. */
   readonly p: number;
   readonly data: Buffer;
-  /** Deadline after the write (before any WAIT). */
+  /**
+   * Deadline after the write (before any WAIT). Until the transport took the bytes, the command has
+   * twice this (at most `maxCommandMs`) from the moment it was handed to the port.
+   */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   /** Allowed before the link is up (the INFO probe of a (re)connect). */
@@ -73,6 +81,8 @@ interface Job {
   /** Bytes have been handed to the transport at least once: the command may have run. */
   written: boolean;
   nakResends: number;
+  /** When the current attempt was handed to the port. */
+  handedAt: number;
   /** Write time of the current attempt; undefined until the transport took it. */
   writtenAt: number | undefined;
   deadline: number;
@@ -124,6 +134,7 @@ export class CommandRunner {
         seq: 0,
         written: false,
         nakResends: 0,
+        handedAt: 0,
         writtenAt: undefined,
         deadline: 0,
         timer: undefined,
@@ -263,6 +274,12 @@ export class CommandRunner {
     // never executed, but one that got through may have been.
     const wasWritten = job.written;
     job.written = true;
+    // A write that never completes (the reader stopped reading, a USB CDC port pushing back, a full pty
+    // buffer) must not hold the command, and every command queued behind it, for ever: it has its
+    // timeout as an allowance for the write, then its timeout, from now; once the transport took the
+    // bytes the deadline is the write time plus the timeout.
+    job.handedAt = this.i.now();
+    this.arm(job, job.handedAt + Math.min(this.i.options.maxCommandMs, 2 * job.req.timeoutMs));
     this.i.channel.write(raw, { seq, cmd: job.req.def.code, p: job.req.p, data: job.req.data, raw }).then(
       (at) => {
         if (job.settled || job.seq !== seq) return;
@@ -271,14 +288,20 @@ export class CommandRunner {
       },
       (err: unknown) => {
         if (job.settled || job.seq !== seq) return;
-        // The transport refused the bytes (port closed): this attempt never reached the reader.
-        job.written = wasWritten;
+        // Only a refusal made before any byte went out (port not open) proves that this attempt never
+        // reached the reader; a write or drain that failed may have failed after the whole frame was on
+        // the line (firmware-bridge/transport/serial.ts, tcp.ts), and the reader may have executed it.
+        const nothing = wroteNothing(err);
+        if (nothing) job.written = wasWritten;
+        const msg = (err as Error).message;
         this.finish(
           job,
           readerError(
             ReaderErrorCodes.LinkDown,
-            `${this.i.name}: ${job.label} not sent: ${(err as Error).message}`,
-            wasWritten ? "unknown" : "no",
+            nothing
+              ? `${this.i.name}: ${job.label} not sent: ${msg}`
+              : `${this.i.name}: ${job.label}: the write failed, the reader may have received it: ${msg}`,
+            nothing && !wasWritten ? "no" : "unknown",
             {},
             { cause: err },
           ),
@@ -297,17 +320,36 @@ export class CommandRunner {
     job.timer = undefined;
     if (job.settled) return;
     this.c.timeouts++;
-    const waited = job.writtenAt === undefined ? job.req.timeoutMs : Math.round(this.i.now() - job.writtenAt);
-    this.i.log.warn({ cmd: job.label, seq: job.seq, waitedMs: waited }, "reader command timed out");
-    this.finish(
-      job,
-      readerError(
-        ReaderErrorCodes.Timeout,
-        `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
-        "unknown",
-        { seq: job.seq },
-      ),
-    );
+    const now = this.i.now();
+    if (job.writtenAt === undefined) {
+      // The port never took the bytes; some of them may be out, so the reader may have run it.
+      const waited = Math.round(now - job.handedAt);
+      this.i.log.warn(
+        { cmd: job.label, seq: job.seq, waitedMs: waited, writePending: true },
+        "reader command timed out: its write never completed",
+      );
+      this.finish(
+        job,
+        readerError(
+          ReaderErrorCodes.Timeout,
+          `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the port did not take the frame (the reader is not reading)`,
+          "unknown",
+          { seq: job.seq, writePending: true },
+        ),
+      );
+    } else {
+      const waited = Math.round(now - job.writtenAt);
+      this.i.log.warn({ cmd: job.label, seq: job.seq, waitedMs: waited }, "reader command timed out");
+      this.finish(
+        job,
+        readerError(
+          ReaderErrorCodes.Timeout,
+          `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
+          "unknown",
+          { seq: job.seq },
+        ),
+      );
+    }
     this.i.onSilence();
   }
 

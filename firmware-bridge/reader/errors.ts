@@ -4,9 +4,10 @@
  *
  * Every reader error also says whether the command may have reached the card or PSAM
  * (`details.executed`): "no" when the reader guarantees it did not (no card, PSAM absent, busy, the
- * reader rejected our frame, the link was down before the write, aborted while queued), "unknown" when
- * it may have (the card removed or mute during the exchange, no reply in time, the link lost after the
- * write). A booth debit whose DEBIT failed with "unknown" must be recovered, never resent.
+ * reader rejected our frame, the link was down before the write, the port refused the write before any
+ * byte went out, aborted while queued), "unknown" when it may have (the card removed or mute during the
+ * exchange, no reply in time, a write the port never completed or that failed otherwise, the link lost
+ * after the write). A booth debit whose DEBIT failed with "unknown" must be recovered, never resent.
  */
 import { EtcError } from "../errors.js";
 

@@ -28,7 +28,10 @@ export interface ReaderOptions {
   timeouts: ReaderTimeouts;
   /** A WAIT frame moves the deadline to at least this far ahead. Default 1000 ms; 10..60000. */
   stillWorkingMs: number;
-  /** Hard limit from the write to the reply, however many WAIT frames came. Default 10000 ms; 100..600000. */
+  /**
+   * Hard limit from the write to the reply, however many WAIT frames came; also the longest a command
+   * waits for a write the port does not complete (twice its timeout otherwise). Default 10000 ms; 100..600000.
+   */
   maxCommandMs: number;
   /** A half frame is dropped after this much silence. Default 50 ms; 1..5000. */
   interByteTimeoutMs: number;

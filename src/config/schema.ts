@@ -215,7 +215,10 @@ export const ReaderTimeoutsSection = z.strictObject({
   psamApduMs: int(10, 60_000, "milliseconds").default(1000),
   /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
   stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
-  /** Hard limit from the write to the reply, WAIT frames or not. */
+  /**
+   * Hard limit from the write to the reply, WAIT frames or not; also the longest a command waits for a
+   * write the port does not complete (docs/reader.md §6.1).
+   */
   maxCommandMs: int(100, 600_000, "milliseconds").default(10_000),
   /** A half frame is dropped after this much silence on the line. */
   interByteMs: int(1, 5000, "milliseconds").default(50),

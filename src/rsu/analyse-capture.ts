@@ -1,7 +1,8 @@
 /**
  * A wire capture as a timeline of decoded frames: each port and direction is deframed on its own, in
  * time order, and every frame is shown the way `etc-lane decode` shows one (./analyse.ts), with the
- * time it was complete. Bytes that were not a frame and port state changes are on the timeline too.
+ * time it was complete. Bytes that were not a frame, port state changes and the note of a write that
+ * failed are on the timeline too.
  * The booth's card-reader port (`protocol=etc-reader`) is deframed with the reader's framing
  * (docs/reader.md): each frame named as the reader driver's wire log names it, with its fields.
  */
@@ -215,6 +216,20 @@ export function captureTimeline(
     if (r.bytes.length > 0) {
       s.lastT = r.t;
       s.lastWallMs = r.wallMs;
+    }
+    if (r.note !== undefined) {
+      // a chunk the lane wrote whose write failed ("write failed: why"): its bytes may have reached the peer
+      out.push({
+        t: r.t,
+        json: {
+          t: round3(r.t),
+          time: new Date(r.wallMs).toISOString(),
+          port: r.port,
+          dir: r.dir,
+          note: r.note,
+        },
+        complete: true,
+      });
     }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }

@@ -1,7 +1,8 @@
 /**
  * The capture file: pcapng with one LINKTYPE_RTAC_SERIAL interface per port, a 12-byte RTAC header
  * on every chunk (time, event: 01 written / 02 read / 00 state), monotonic timestamps, rotation and
- * pruning, and a file cut short by a crash read up to its last whole block.
+ * pruning, a file cut short by a crash read up to its last whole block, and a write that failed after its
+ * bytes may have left recorded with why.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,10 +12,15 @@ import { capturingTransport } from "../../firmware-bridge/capture/capture-transp
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { CARD_APDU } from "../../firmware-bridge/reader/commands.js";
+import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { openLane } from "../../src/lane/runtime.js";
+import { captureTimeline } from "../../src/rsu/analyse-capture.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 const dirs: string[] = [];
@@ -238,6 +244,56 @@ describe("the capture as a transport decorator", () => {
       "tx c401",
       "rx b0",
       "state disconnected: pair:lane: device disconnected",
+    ]);
+  });
+
+  it("a write that failed after passing its bytes on is recorded with why; one refused before any byte is not", async () => {
+    const dir = tmp();
+    const { w } = writer(dir);
+    const pair = createTransportPair();
+    let failAfter = false;
+    // serial.ts's drain that failed after the write: every byte went to the peer, then a rejection, unmarked
+    const port: Transport = {
+      name: pair.lane.name,
+      data$: pair.lane.data$,
+      state$: pair.lane.state$,
+      get status() {
+        return pair.lane.status;
+      },
+      open: () => pair.lane.open(),
+      close: () => pair.lane.close(),
+      async write(b: Buffer) {
+        await pair.lane.write(b);
+        if (failAfter) throw new EtcError(ErrorCodes.PortClosed, "pair:lane: drain failed: Port is not open");
+      },
+    };
+    const lane = capturingTransport(port, w, "reader", `protocol=${READER_CAPTURE_PROTOCOL}`);
+    await lane.open();
+    await pair.device.open();
+    const debit = encodeReaderFrame(9, CARD_APDU.code, 0, Buffer.from("805401000f", "hex"));
+    failAfter = true;
+    await expect(lane.write(debit)).rejects.toMatchObject({ code: ErrorCodes.PortClosed });
+    expect(pair.lane.written).toEqual([debit]); // the peer has it
+    pair.unplug();
+    // refused before any byte (the pair is not open): marked nothingWritten, not in the capture
+    await expect(lane.write(Buffer.from("c401", "hex"))).rejects.toMatchObject({
+      details: { nothingWritten: true },
+    });
+    w.close();
+    const cap = readCapture(files(dir));
+    const tx = cap.records.filter((r) => r.dir === "tx");
+    expect(tx.map((r) => [r.bytes.toString("hex"), r.note])).toEqual([
+      [debit.toString("hex"), "write failed: pair:lane: drain failed: Port is not open"],
+    ]);
+    // `etc-lane decode --capture` shows the note, then the frame
+    const lines = captureTimeline(cap, () => {
+      throw new Error("no RSU port here");
+    })
+      .map((e) => e.json)
+      .filter((l) => l.dir === "tx");
+    expect(lines).toEqual([
+      expect.objectContaining({ note: "write failed: pair:lane: drain failed: Port is not open" }),
+      expect.objectContaining({ reader: "CARD_APDU seq 9", hex: debit.toString("hex") }),
     ]);
   });
 });

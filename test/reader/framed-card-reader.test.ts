@@ -1,10 +1,11 @@
 /**
  * The host driver over our framing, against a hand-written device on an in-process pair, with fake
  * timers: one command in flight, deadlines, WAIT extension and its cap, aborts, stale and stray replies,
- * NAK resends, statuses, card events, unplug and replug, a silent reader, idle pings, bad input.
+ * NAK resends, statuses, card events, unplug and replug, a silent reader, writes that never complete or
+ * fail, idle pings, bad input.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { EtcError } from "../../firmware-bridge/errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import {
   CARD_ACTIVATE,
@@ -20,6 +21,7 @@ import {
 import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { makeReaderRig, type ReaderRig, SIM_INFO, settle } from "./harness.js";
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ""), "hex");
@@ -482,6 +484,174 @@ describe("unplug and replug", () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(c.error?.code).toBe(ReaderErrorCodes.Timeout);
     expect(r.reader.state.status).toBe("up");
+  });
+});
+
+/**
+ * The reader's port as the driver sees it, with its writes made to misbehave: "hang" never completes and
+ * passes nothing on (the reader stopped reading, a port pushing back); "fail-after" passes every byte on
+ * and then rejects, unmarked (serial.ts's drain that failed after the write); "refuse" rejects before any
+ * byte, marked nothingWritten (a port that is not open).
+ */
+class FaultyWrites implements Transport {
+  mode: "pass" | "hang" | "fail-after" | "refuse" = "pass";
+  /** Frames the driver handed to write() while hanging. */
+  readonly hung: Buffer[] = [];
+  constructor(private readonly inner: Transport) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get data$() {
+    return this.inner.data$;
+  }
+  get state$() {
+    return this.inner.state$;
+  }
+  get status() {
+    return this.inner.status;
+  }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  async write(bytes: Buffer): Promise<void> {
+    if (this.mode === "hang") {
+      this.hung.push(bytes);
+      return new Promise<void>(() => {});
+    }
+    if (this.mode === "refuse") {
+      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while closed`, NOTHING_WRITTEN);
+    }
+    await this.inner.write(bytes);
+    if (this.mode === "fail-after") {
+      throw new EtcError(ErrorCodes.PortClosed, `${this.name}: drain failed: Port is not open`);
+    }
+  }
+}
+
+async function faultyRig(
+  options: Parameters<typeof makeReaderRig>[0],
+  open = true,
+): Promise<ReaderRig & { port: FaultyWrites }> {
+  let port: FaultyWrites | undefined;
+  const r = await rig(options, open, (lane) => {
+    port = new FaultyWrites(lane);
+    return port;
+  });
+  return { ...r, port: port as FaultyWrites };
+}
+
+/** A DEBIT (80 54 01 00 0F: transaction serial, date and time, MAC1; Le 08), as the booth sends it. */
+const DEBIT = h("805401000F 00000001 20250102100005 11223344 08");
+
+describe("writes that never complete or fail", () => {
+  it("a DEBIT whose write never completes times out (E806, executed unknown) at twice its timeout and counts as silence", async () => {
+    const r = await faultyRig({
+      timeouts: { cardApduMs: 400, infoMs: 200 },
+      silentLimit: 2,
+      reconnect: { initialDelayMs: 100, jitter: 0 },
+    });
+    r.port.mode = "hang";
+    const debit = outcome(r.reader.cardApdu(DEBIT));
+    const queued = outcome(r.reader.cardApdu(h("0084000004")));
+    await settle();
+    expect(r.port.hung).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(799);
+    expect(debit.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(debit.error).toMatchObject({
+      code: ReaderErrorCodes.Timeout,
+      details: { executed: "unknown", writePending: true },
+    });
+    expect(commandMayHaveRun(debit.error)).toBe(true);
+    expect(debit.error?.message).toMatch(
+      /CARD_APDU \(seq 2\) timed out after 800 ms: the port did not take the frame/,
+    );
+    expect(r.reader.counters.timeouts).toBe(1);
+    expect(r.reader.state.status).toBe("up");
+    // The command queued behind it is written next; its write hangs too: the second silence in a row
+    // takes the link down, and it reconnects once the port takes writes again.
+    expect(queued.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(800);
+    expect(queued.error).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason: "reader silent: 2 command(s) in a row unanswered",
+    });
+    expect(r.reader.counters.silentTrips).toBe(1);
+    r.port.mode = "pass";
+    await r.pair.device.open();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(r.reader.state).toMatchObject({ status: "up", reason: "reconnected" });
+    r.device.onCommand = (f) => r.device.reply(f, 0, h("9000"));
+    await expect(r.reader.cardApdu(h("0084000004"))).resolves.toEqual(h("9000"));
+  });
+
+  it("the write allowance never takes a command past maxCommandMs", async () => {
+    const r = await faultyRig({ timeouts: { cardApduMs: 800 }, maxCommandMs: 1000 });
+    r.port.mode = "hang";
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(o.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(o.error?.code).toBe(ReaderErrorCodes.Timeout);
+  });
+
+  it("the INFO probe of a (re)connect whose write never completes: open rejects (E807), the link is down and retries", async () => {
+    const r = await faultyRig(
+      { timeouts: { infoMs: 300 }, reconnect: { initialDelayMs: 100, jitter: 0 } },
+      false,
+    );
+    r.port.mode = "hang";
+    const o = outcome(r.reader.open());
+    await vi.advanceTimersByTimeAsync(599);
+    expect(o.done).toBe(false);
+    expect(r.reader.state.status).toBe("connecting");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(o.error?.code).toBe(ReaderErrorCodes.LinkDown);
+    expect(o.error?.message).toMatch(/did not answer INFO: .*the port did not take the frame/);
+    expect(r.reader.state.status).toBe("down");
+    r.port.mode = "pass";
+    await r.pair.device.open();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(r.reader.state).toMatchObject({ status: "up", reason: "reconnected" });
+  });
+
+  it("a write that failed after its bytes went out: E807, executed unknown (the reader has the frame)", async () => {
+    // the port died as the frame drained: the reader has it, its answer never comes
+    const r = await faultyRig({});
+    r.port.mode = "fail-after";
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    expect(r.device.nonInfo.map((f) => f.data)).toEqual([DEBIT]);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "unknown" } });
+    expect(commandMayHaveRun(o.error)).toBe(true);
+    expect(o.error?.message).toMatch(/the write failed, the reader may have received it: .*drain failed/);
+  });
+
+  it("a write refused before any byte (nothingWritten): E807, executed no", async () => {
+    const r = await faultyRig({});
+    r.port.mode = "refuse";
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    expect(r.device.nonInfo).toHaveLength(0);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "no" } });
+    expect(commandMayHaveRun(o.error)).toBe(false);
+    expect(o.error?.message).toMatch(/CARD_APDU not sent: .*write while closed/);
+  });
+
+  it("a resend after BAD_CHECKSUM refused before any byte: executed unknown (the first attempt went out)", async () => {
+    const r = await faultyRig({});
+    r.device.onCommand = (f) => {
+      r.port.mode = "refuse";
+      r.device.reply(f, ReaderStatus.badChecksum);
+    };
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    expect(r.reader.counters.nakResends).toBe(1);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "unknown" } });
   });
 });
 

@@ -12,6 +12,7 @@ import { encodeReaderFrame, type ReaderWireFrame } from "../../firmware-bridge/r
 import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
 import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js";
 import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 
 export const SIM_INFO: ReaderInfo = {
   protocolVersion: 1,
@@ -94,13 +95,18 @@ export interface ReaderRig {
   log: LogLine[];
 }
 
-export async function makeReaderRig(options: ReaderOptionsInput = {}, open = true): Promise<ReaderRig> {
+/** `wrap`: the reader's port as the driver sees it, around the pair's lane end (fault injection). */
+export async function makeReaderRig(
+  options: ReaderOptionsInput = {},
+  open = true,
+  wrap: (lane: Transport) => Transport = (t) => t,
+): Promise<ReaderRig> {
   const pair = createTransportPair({ names: ["pair:lane-reader", "pair:reader"] });
   await pair.device.open();
   const device = new HandDevice(pair);
   const log: LogLine[] = [];
   const reader = new FramedCardReader({
-    transport: pair.lane,
+    transport: wrap(pair.lane),
     options: { pingIntervalMs: 0, ...options },
     logger: recordingLogger(log),
     now: () => Date.now(),
