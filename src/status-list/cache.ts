@@ -195,6 +195,11 @@ export class StatusListCache {
     return this.life.filterReady();
   }
 
+  /** Resolves when the files of every list replaced so far have been deleted (or their deletion failed). */
+  filesSettled(): Promise<void> {
+    return this.life.filesSettled();
+  }
+
   info(): StatusListInfo {
     const a = this.life.active;
     const st = this.healthState.staleness();

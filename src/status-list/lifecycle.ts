@@ -51,6 +51,8 @@ export class ListLifecycle {
   private compactTimer: NodeJS.Timeout | null = null;
   private compactDone: Promise<void> = Promise.resolve();
   private compactEnd: () => void = () => undefined;
+  /** the deletions of replaced lists' files still running (activate); never rejects */
+  private removals: Promise<void> = Promise.resolve();
 
   constructor(
     readonly dir: string,
@@ -213,14 +215,20 @@ export class ListLifecycle {
         this.log.warn({ err: e, db: old.name }, "could not close the previous status-list database");
       }
     }
+    // not awaited (activate is synchronous, and lookups already answer from the new list); kept so
+    // filesSettled() and close() can wait for them
+    const removals: Promise<void>[] = [this.removals];
     for (const gone of [old?.name, unserved]) {
       if (!gone || gone === name) continue;
       for (const s of ["", "-wal", "-shm", ".filter"]) {
-        rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
-          this.log.warn({ err: e }, "could not delete the previous status-list file"),
+        removals.push(
+          rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
+            this.log.warn({ err: e }, "could not delete the previous status-list file"),
+          ),
         );
       }
     }
+    this.removals = Promise.all(removals).then(() => undefined);
     if (!next.filter) this.startFilterRebuild();
     this.compactIfDue(next);
     this.onChange();
@@ -437,6 +445,11 @@ export class ListLifecycle {
     return this.filterPromise;
   }
 
+  /** Resolves when the files of every list replaced so far have been deleted (or their deletion failed). */
+  filesSettled(): Promise<void> {
+    return this.removals;
+  }
+
   /** Run `fn` after every job queued before it (applies, checkpoints, merges, filter rebuilds). */
   enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.queue.then(fn, fn);
@@ -464,6 +477,7 @@ export class ListLifecycle {
     }
     await this.running?.terminate();
     await this.queue;
+    await this.removals;
     this.active?.db.close();
     this.active = null;
   }

@@ -3,6 +3,7 @@
  * seam and its ledger sink) and the reader simulator (at the booth) see the same cards, and one ledger
  * has every debit from both, numbered in one sequence, each with its path.
  */
+import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -127,8 +128,16 @@ describe("one card over DSRC and at the booth", () => {
     const b3 = await lane.expectFrame("B3");
     await lane.send(lane.c1(obuId), b3);
     const b4 = await lane.expectFrame("B4");
+    // the simulator appends to the store's ledger, then publishes the ledger event
+    const debited = firstValueFrom(
+      rsu.events$.pipe(
+        filter((e) => e.type === "ledger"),
+        timeout(10_000),
+      ),
+    );
     await lane.send(lane.c6(b4.frame, 650, "20250102100005", "0201", 3), b4);
-    await expect.poll(() => store.ledger().length).toBe(1);
+    await debited;
+    expect(store.ledger()).toHaveLength(1);
     const [dsrc] = store.ledger();
     expect(dsrc).toMatchObject({
       seq: 1,

@@ -19,20 +19,6 @@ export function tempDir(prefix = "etc-journal-"): { dir: string; cleanup: () => 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
-/** Awaits a condition by polling (bounded); never a fixed sleep. */
-export async function waitFor(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 20_000,
-  everyMs = 5,
-): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /**
  * Registers beforeEach/afterEach hooks for a temporary data directory and returns an opener: every journal
  * it opens is closed after the test, and the directory removed.

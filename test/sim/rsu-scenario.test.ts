@@ -1,3 +1,4 @@
+import { firstValueFrom, timeout } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -256,6 +257,8 @@ describe("TCP", () => {
       await sim.stop();
       await server.close();
     });
+    // after the subscription above: resolves once the switch has the connection
+    const accepted = firstValueFrom(server.connections$.pipe(timeout(10_000)));
     const lane = new LaneDriver(
       createTcpClientTransport({ host: "127.0.0.1", port: server.address.port }),
       "national",
@@ -265,7 +268,7 @@ describe("TCP", () => {
       lane.close();
       await lane.transport.close();
     });
-    await expect.poll(() => sw.connected !== undefined).toBe(true);
+    expect(sw.connected).toBe(await accepted);
     await lane.init();
     const hb = await lane.expectFrame("HB", 1000);
     expect((hb.frame as { type: string }).type).toBe("B1");

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import { workerExecArgv } from "../../src/status-list/run-worker.js";
@@ -36,7 +36,9 @@ describe("StatusListCache life cycle", () => {
     expect(cache.versions()).toEqual({ full: V2, delta: null });
     expect(cache.lookup({ cardId: card(1_000_001) }).listed).toBe(false);
     expect(cache.lookup({ cardId: card(2_000_001) }).listed).toBe(true);
-    await vi.waitFor(() => expect(existsSync(join(cache.dir, oldDb))).toBe(false));
+    await cache.filesSettled();
+    for (const s of ["", "-wal", "-shm", ".filter"])
+      expect(existsSync(join(cache.dir, oldDb + s))).toBe(false);
   });
 
   it("deletes build leftovers on open and keeps the active list", async () => {

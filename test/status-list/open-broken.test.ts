@@ -78,7 +78,8 @@ it.each(damage)(
       expect(cache.versions()).toEqual({ full: V2, delta: null });
       expect(cache.lookup({ cardId: X }).listed).toBe(true);
       expect(cache.health().state).toBe("ok");
-      await vi.waitFor(() => expect(existsSync(db)).toBe(before && keptUntilReopen));
+      await cache.filesSettled();
+      expect(existsSync(db)).toBe(before && keptUntilReopen);
     } finally {
       await cache.close();
     }

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { filter, firstValueFrom } from "rxjs";
+import { filter, firstValueFrom, scan, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../../firmware-bridge/errors.js";
 import { encodeLegacy, LegacyDeframer } from "../../firmware-bridge/framing/legacy.js";
@@ -44,6 +44,17 @@ async function pty(): Promise<{ pty: PtyDevice; lane: Transport; device: Transpo
   cleanup.push(() => lane.close());
   await Promise.all([lane.open(), p.device.open()]);
   return { pty: p, lane, device: p.device };
+}
+
+/** The bytes `t` reads from now on, once there are at least `n` of them; subscribes at once. */
+function bytesFrom(t: Transport, n: number): Promise<Buffer> {
+  return firstValueFrom(
+    t.data$.pipe(
+      scan((all, chunk) => Buffer.concat([all, chunk]), Buffer.alloc(0)),
+      filter((all) => all.length >= n),
+      timeout(10_000),
+    ),
+  );
 }
 
 /** Deterministic pseudo-random bytes. */
@@ -111,13 +122,10 @@ describe("in-process pseudo-terminal (node-pty) with the serial transport", () =
     // A lane reading without setting termios of its own gets the bytes exactly.
     const lane = createSerialTransport({ path: p.lanePath });
     cleanup.push(() => lane.close());
-    const got: Buffer[] = [];
-    const sub = lane.data$.subscribe((b) => got.push(b));
+    const got = bytesFrom(lane, control.length);
     await lane.open();
     await p.device.write(control);
-    await expect.poll(() => Buffer.concat(got).length).toBe(control.length);
-    sub.unsubscribe();
-    expect(Buffer.concat(got).equals(control)).toBe(true);
+    expect((await got).equals(control)).toBe(true);
     expect(echoed).toEqual([]);
   });
 
@@ -158,12 +166,10 @@ describe("in-process pseudo-terminal (node-pty) with the serial transport", () =
     });
     await lane.write(Buffer.from("lost while unplugged"));
     await device.open();
-    const got: Buffer[] = [];
-    device.data$.subscribe((b) => got.push(b));
     const marker = encodeLegacy(0x08, Buffer.from([0xb2, 1, 2, 3, 4, 0]));
+    const got = bytesFrom(device, marker.length);
     await lane.write(marker);
-    await expect.poll(() => Buffer.concat(got).includes(marker)).toBe(true);
-    expect(Buffer.concat(got).equals(marker)).toBe(true);
+    expect((await got).equals(marker)).toBe(true); // nothing of what was sent while unplugged
   });
 
   it("createPtyPair joins two in-process pseudo-terminals, both opened by path", async () => {

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { LANE, LANE_UTC_OFFSET, tempDir, waitFor } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { statusWhere } from "./rig.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -67,7 +68,7 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   refuse.clear();
   expect(journal.requeueHeld()).toBe(1);
   await uplink.whenDrained();
-  await waitFor(() => uplink.status().state === "online", "online again");
+  await statusWhere(uplink, (s) => s.state === "online", "online again");
   expect(journal.heldCount()).toBe(0);
   expect(journal.get(recs[2]!.tradeId)?.uploadedAt).not.toBeNull();
   await uplink.stop();

@@ -1,8 +1,9 @@
 /** A lane journal + in-process station simulator + uplink, in a temp dir, for uplink tests. */
 
+import { filter, firstValueFrom, throwError, timeout } from "rxjs";
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
 import { Journal } from "../../src/journal/journal.js";
-import { Uplink, type UplinkOptions } from "../../src/uplink/uplink.js";
+import { Uplink, type UplinkOptions, type UplinkStatus } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
@@ -52,6 +53,24 @@ export async function makeRig(
       cleanup();
     },
   };
+}
+
+/**
+ * The first status the uplink publishes (status$: its current one, then one after every step) for which
+ * `pred` holds; rejects naming `what` if none comes within `ms` (a safety bound, not a timing).
+ */
+export function statusWhere(
+  uplink: Uplink,
+  pred: (s: UplinkStatus) => boolean,
+  what: string,
+  ms = 20_000,
+): Promise<UplinkStatus> {
+  return firstValueFrom(
+    uplink.status$.pipe(
+      filter(pred),
+      timeout({ first: ms, with: () => throwError(() => new Error(`no ${what} within ${ms} ms`)) }),
+    ),
+  );
 }
 
 /** The invariant: every journal record is at the station exactly once as a distinct record, none extra. */

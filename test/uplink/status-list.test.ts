@@ -3,8 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import type { StatusListSink } from "../../src/uplink/uplink.js";
-import { waitFor } from "../journal/helpers.js";
-import { makeRig, type Rig } from "./rig.js";
+import { makeRig, type Rig, statusWhere } from "./rig.js";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -74,7 +73,7 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   );
   rig.commit(5);
   rig.uplink.start();
-  await waitFor(() => rig!.uplink.status().statusList?.confirmedAt != null, "status list confirmed current");
+  await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
   expect(sink.applied.map((a) => a.name)).toEqual([
     "full-20261123.bundle", // 5 pages of 1 KiB
     "delta-20261123-202611230005.bundle",
@@ -92,16 +91,19 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   });
   await rig.uplink.whenDrained();
   expect(rig.station.stats().distinct).toBe(5);
-  await waitFor(() => {
-    const hb = rig!.station.heartbeats()["4301010203"] as { statusList?: { delta?: string } } | undefined;
-    return hb?.statusList?.delta === "202611230010";
-  }, "heartbeat with the new versions");
+  // a heartbeat that ends from now on began after the poll that confirmed the list (one loop, one step
+  // at a time): it carries the new versions
+  const beats = rig.uplink.status().counters.heartbeats;
+  await statusWhere(rig.uplink, (s) => s.counters.heartbeats > beats, "a heartbeat after the update");
+  expect(rig.station.heartbeats()["4301010203"]).toMatchObject({
+    statusList: { full: "20261123", delta: "202611230010" },
+  });
 
   // a new delta appears; the sink refuses it: recorded, uploads keep going, retried at the next poll
   const next = "delta-202611230010-202611230015.bundle";
   sink.refuse = next;
   writeFileSync(join(dir, next), bundle(next, 100));
-  await waitFor(() => rig!.uplink.status().statusList?.lastError != null, "refusal recorded");
+  await statusWhere(rig.uplink, (s) => s.statusList?.lastError != null, "refusal recorded");
   expect(rig.uplink.status().statusList?.lastError?.message).toMatch(/bad signature/);
   // in the audit trail: each list applied with the versions it left, the refusal with its reason
   expect(audited.filter((e) => e.type === "status-list.applied").map((e) => e.data)).toEqual([
@@ -129,7 +131,12 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   await rig.uplink.whenDrained();
   expect(rig.station.stats().distinct).toBe(8);
   sink.refuse = null;
-  await waitFor(() => sink.delta === "202611230015", "delta applied on retry");
-  await waitFor(() => rig!.uplink.status().statusList?.lastError === null, "error cleared");
+  const retried = await statusWhere(
+    rig.uplink,
+    (s) => s.statusList?.delta === "202611230015",
+    "delta applied on retry",
+  );
+  expect(sink.delta).toBe("202611230015");
+  expect(retried.statusList?.lastError).toBeNull(); // cleared by the same poll
   t.cleanup();
 });

@@ -1,9 +1,9 @@
-import { Subject } from "rxjs";
+import { BehaviorSubject, filter, firstValueFrom, Subject, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FaultMode } from "../../sim/station/station.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { tempDir, waitFor } from "../journal/helpers.js";
-import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
+import { tempDir } from "../journal/helpers.js";
+import { makeRig, type Rig, stationMatchesJournal, statusWhere } from "./rig.js";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -31,7 +31,7 @@ describe("uplink against the station simulator", () => {
     // the first heartbeat goes out at once, the next one only in 60 s: only a wake-up can send the records
     rig = await makeRig({ heartbeatIntervalMs: 60_000 });
     rig.uplink.start();
-    await waitFor(() => rig!.uplink.status().state === "online", "first contact (heartbeat)");
+    await statusWhere(rig.uplink, (s) => s.state === "online", "first contact (heartbeat)");
     rig.commit(3);
     await rig.uplink.whenDrained(10_000);
     expect(rig.station.stats().distinct).toBe(3);
@@ -58,7 +58,9 @@ describe("uplink against the station simulator", () => {
   it("heartbeats carry the queue depth and the uplink state", async () => {
     rig = await makeRig({ heartbeatIntervalMs: 50, appVersion: "test" });
     rig.uplink.start();
-    await waitFor(() => rig!.station.stats().heartbeats >= 2, "two heartbeats");
+    // the uplink counts a heartbeat once the station has answered it
+    await statusWhere(rig.uplink, (s) => s.counters.heartbeats >= 2, "two heartbeats");
+    expect(rig.station.stats().heartbeats).toBeGreaterThanOrEqual(2);
     const hb = rig.station.heartbeats()["4301010203"] as { lane: unknown; uplink: { queueDepth: number } };
     expect(hb.lane).toEqual({ network: "4301", station: "0102", lane: 3 });
     expect(hb.uplink.queueDepth).toBe(0);
@@ -92,7 +94,7 @@ describe("the station's clock", () => {
     });
     expect(up.status().clock).toBeNull();
     up.start();
-    await waitFor(() => up.status().counters.heartbeats === 1, "a heartbeat");
+    await statusWhere(up, (s) => s.counters.heartbeats === 1, "a heartbeat");
     await up.stop();
     expect(calls).toEqual(["http://station.invalid/api/v1/lanes/4301010203/heartbeat"]);
     expect(up.status().clock).toEqual({
@@ -108,7 +110,17 @@ describe("the wall clock stepped back an hour", () => {
     const lists = tempDir("etc-uplink-lists-");
     const downloads = tempDir("etc-uplink-dl-");
     let offset = 0;
-    const asked = { manifests: 0, heartbeats: 0 };
+    // what the station was asked, published at every request
+    const asked = new BehaviorSubject({ manifests: 0, heartbeats: 0 });
+    const askedAtLeast = (m: number, h: number, what: string) =>
+      firstValueFrom(
+        asked.pipe(
+          filter((a) => a.manifests >= m && a.heartbeats >= h),
+          timeout(20_000),
+        ),
+      ).catch((e: unknown) => {
+        throw new Error(`${what}: ${JSON.stringify(asked.value)} (${String(e)})`);
+      });
     try {
       rig = await makeRig(
         {
@@ -119,22 +131,20 @@ describe("the wall clock stepped back an hour", () => {
           downloadDir: downloads.dir,
           fetch: async (input, init) => {
             const path = new URL(String(input)).pathname;
-            if (path.endsWith("/manifest")) asked.manifests++;
-            if (path.endsWith("/heartbeat")) asked.heartbeats++;
+            const a = asked.value;
+            if (path.endsWith("/manifest")) asked.next({ ...a, manifests: a.manifests + 1 });
+            if (path.endsWith("/heartbeat")) asked.next({ ...a, heartbeats: a.heartbeats + 1 });
             return fetch(input, init);
           },
         },
         { statusListDir: lists.dir },
       );
       rig.uplink.start();
-      await waitFor(() => asked.manifests >= 2 && asked.heartbeats >= 2, "polls and heartbeats");
+      await askedAtLeast(2, 2, "polls and heartbeats");
       offset = -3_600_000; // NTP or an operator steps the lane's clock back one hour
-      const before = { ...asked };
+      const before = asked.value;
       // on the wall clock the next of each would be an hour away
-      await waitFor(
-        () => asked.manifests >= before.manifests + 3 && asked.heartbeats >= before.heartbeats + 3,
-        "polls and heartbeats after the step",
-      );
+      await askedAtLeast(before.manifests + 3, before.heartbeats + 3, "polls and heartbeats after the step");
     } finally {
       await rig?.close();
       rig = undefined;
@@ -165,16 +175,13 @@ describe("every station fault: no loss, no duplicate record at the station after
       const failuresBefore = r.uplink.status().counters.failures;
       await r.station.setFault(mode, slowMs !== undefined ? { slowMs } : {});
       r.commit(120); // 3 batches queued while the station misbehaves
-      await waitFor(
-        () => r.uplink.status().counters.failures >= failuresBefore + 2,
-        `${mode}: failures seen`,
-      );
+      await statusWhere(r.uplink, (s) => s.counters.failures >= failuresBefore + 2, `${mode}: failures seen`);
       expect(r.uplink.status().state).not.toBe("online");
       expect(r.journal.queueDepth()).toBeGreaterThan(0);
       r.commit(20);
       await r.station.setFault("none");
       await r.uplink.whenDrained(30_000);
-      await waitFor(() => r.uplink.status().state === "online", "back online");
+      await statusWhere(r.uplink, (s) => s.state === "online", "back online");
       const check = stationMatchesJournal(r);
       expect(check.missing).toEqual([]);
       expect(check.extra).toEqual([]);
