@@ -4,10 +4,18 @@
  */
 import { z } from "zod";
 
-const hexByte = z
-  .string()
-  .regex(/^[0-9a-fA-F]{2}$/, 'expected 2 hex digits, e.g. "54"')
-  .transform((s) => Number.parseInt(s, 16));
+/**
+ * An INS: 2 hex digits. A byte is taken as its 2 digits: a fault parsed once (a script step's) is parsed
+ * again by `inject`, so the schema takes its own output.
+ */
+const hexByte = z.preprocess(
+  (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 255 ? v.toString(16).padStart(2, "0") : v,
+  z
+    .string()
+    .regex(/^[0-9a-fA-F]{2}$/, 'expected 2 hex digits, e.g. "54"')
+    .transform((s) => Number.parseInt(s, 16)),
+);
 const times = z.number().int().min(1).max(1_000_000).default(1);
 
 /** Which APDUs a fault applies to: by target and INS (e.g. DEBIT is card INS 54, MAC1 is PSAM INS 70). */

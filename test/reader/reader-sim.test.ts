@@ -18,7 +18,7 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
 import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
-import { parseScriptLine, runScript } from "../../sim/reader/script.js";
+import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
 
@@ -226,6 +226,18 @@ describe("card and PSAM faults", () => {
     const psam = await preparePsam(r.reader, 1);
     const card = await readCard(r.reader);
     r.sim.inject({ kind: "card-mute", when: { target: "card", ins: "54" }, commit: true });
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err).toMatchObject({ code: ReaderErrorCodes.CardMute, details: { executed: "unknown" } });
+    expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
+  });
+
+  it("a fault with an APDU match given as a script step (a stdin line, a scenario's script) fires at that APDU", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const line = '{fault: {kind: card-mute, when: {target: card, ins: "54"}, commit: true}}';
+    await runScript(r.sim, [parseScriptLine(line) as ScriptStep]);
     const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
     expect(err).toMatchObject({ code: ReaderErrorCodes.CardMute, details: { executed: "unknown" } });
     expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
