@@ -78,6 +78,13 @@ export const readerFaultSchema = z.discriminatedUnion("kind", [
   }),
   /** The next commands get no reply at all. */
   z.strictObject({ kind: z.literal("silent"), times }),
+  /**
+   * The reader runs the next command carrying a matching APDU (a DEBIT commits on the card, ledger
+   * `torn-after-debit`) and from then on answers nothing, neither that command nor any after it, until
+   * `release()` (the script step `release`), which drops the replies held back. For a test that kills
+   * the host while its command has run and its answer has not arrived.
+   */
+  z.strictObject({ kind: z.literal("hold"), when: apduMatchSchema }),
   /** The next commands are answered BAD_CHECKSUM, as if they arrived corrupted (nothing runs). */
   z.strictObject({ kind: z.literal("reader-nak"), times }),
   /** The cable is pulled for `durationMs` (the card stays in the field). */
