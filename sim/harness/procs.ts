@@ -1,5 +1,5 @@
 /**
- * Process orchestration for system tests (test/reliability, test/bench/outage): the station simulator,
+ * Process orchestration for system tests (test/reliability, ./station-outage.ts): the station simulator,
  * the simulated RSU and the lane controller each in their own process, started through their CLIs
  * (`etc-sim station`, `etc-sim rsu --pty`, `etc-lane run`), the lane and RSU talking over the pty the
  * simulator makes.
