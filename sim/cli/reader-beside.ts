@@ -2,8 +2,8 @@
  * `etc-sim rsu --reader-pty`: the simulated booth reader beside the simulated RSU, in the same process
  * and on the same card store, so a card debited over DSRC is the same card at the booth and the ledger
  * has every debit of both paths (docs/simulator.md, "The booth beside the RSU"). Optionally a simulated
- * collector (sim/booth/collector.ts) hands the stopped vehicles' cards over; otherwise stdin takes reader
- * script steps as `etc-sim reader` does.
+ * collector (sim/booth/collector.ts) hands the stopped vehicles' cards over. stdin takes reader script
+ * steps as `etc-sim reader` does, with the collector too (a test arms a fault or releases a `hold` there).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import { openPty, type PtyDevice } from "../../firmware-bridge/transport/pty.js";
@@ -18,6 +18,7 @@ import {
 import { loadReaderScenarioFile } from "../reader/scenario.js";
 import { runStepsFrom } from "../reader/script.js";
 import type { RsuSimulator } from "../rsu/rsu-simulator.js";
+import { describeEvent } from "./commands/reader.js";
 
 export interface ReaderBesideOptions {
   readerScenario?: string;
@@ -42,19 +43,10 @@ function num(name: string, v: string | undefined, min: number, max: number): num
   return n;
 }
 
+/** A reader line of `etc-sim reader` (commands/reader.ts), prefixed `reader: ` beside the RSU's lines. */
 export function describeReaderEvent(e: ReaderSimEvent): string | undefined {
-  switch (e.type) {
-    case "card":
-      return `reader: card ${e.kind} ${e.cardId}${e.why ? ` (${e.why})` : ""}`;
-    case "debit":
-      return `reader: card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} serial ${e.entry.iccPaySerial} (${e.entry.outcome})`;
-    case "signal":
-      return `reader: signal beep ${e.beepMs} ms${e.led ? ` led ${e.led}` : ""}`;
-    case "fault":
-      return `reader: fault ${e.fault} ${e.detail === "applied" ? "applied" : "armed"}`;
-    default:
-      return undefined;
-  }
+  const line = describeEvent(e);
+  return line === undefined ? undefined : `reader: ${line}`;
 }
 
 export async function startReaderBeside(
@@ -98,12 +90,14 @@ export async function startReaderBeside(
       else if (e.type === "done") write(`collector: took ${e.cardId} back (${e.led})`);
       else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
     });
-  } else runStepsFrom(process.stdin, reader, write);
+  }
+  runStepsFrom(process.stdin, reader, write);
   return {
     where: `reader-port: ${pty.lanePath}`,
     reader,
     collector,
     async close() {
+      process.stdin.destroy(); // an open stdin (a pipe, a terminal) must not keep the process alive
       collector?.stop();
       await reader.stop();
       await pty.close();

@@ -1,5 +1,5 @@
 /**
- * Process orchestration for system tests (test/reliability, test/bench/outage): the station simulator,
+ * Process orchestration for system tests (test/reliability, ./station-outage.ts): the station simulator,
  * the simulated RSU and the lane controller each in their own process, started through their CLIs
  * (`etc-sim station`, `etc-sim rsu --pty`, `etc-lane run`), the lane and RSU talking over the pty the
  * simulator makes.
@@ -128,6 +128,13 @@ export class Proc {
     if (this.running) this.child.kill(signal);
   }
 
+  /** Writes `line` and a newline to the child's stdin (spawned with `stdin: true`). */
+  writeLine(line: string): void {
+    const stdin = this.child.stdin;
+    if (!stdin) throw new Error(`${this.name}: spawned without a stdin pipe`);
+    if (this.running) stdin.write(`${line}\n`);
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
@@ -141,13 +148,15 @@ export class Proc {
 export function spawnCli(
   bin: Bin,
   args: string[],
-  opts: { name?: string; env?: Record<string, string>; keep?: (l: Line) => boolean } = {},
+  opts: { name?: string; env?: Record<string, string>; keep?: (l: Line) => boolean; stdin?: boolean } = {},
 ): Proc {
   const child = spawn(process.execPath, [...argvFor(bin), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
+  // a child that exits while a line is on its way to its stdin: EPIPE, nothing to report
+  child.stdin?.on("error", () => {});
   return new Proc(opts.name ?? bin, child, opts.keep);
 }
 
@@ -263,6 +272,8 @@ interface RsuSpawnOptions {
   protocol?: "legacy" | "national";
   heartbeatS?: number;
   extra?: string[];
+  /** a pipe to its stdin (Proc.writeLine): with --reader-pty, reader script steps */
+  stdin?: boolean;
 }
 
 /** `etc-sim rsu --pty ...` (with `--reader-pty` when `reader`), up to its `lane-port:` line. */
@@ -288,7 +299,7 @@ async function spawnRsu(
       ...(opts.heartbeatS ? ["--heartbeat-s", String(opts.heartbeatS)] : []),
       ...(opts.extra ?? []),
     ],
-    { name: reader ? "rsu+reader" : "rsu" },
+    { name: reader ? "rsu+reader" : "rsu", ...(opts.stdin ? { stdin: true } : {}) },
   );
   const first = await proc.waitLine((l) => l.stream === "stdout", 20_000, "lane-port line");
   const m = /^lane-port: (\S+)$/.exec(first.text);

@@ -38,6 +38,22 @@ export class FaultBook {
       : (this.consume(i, `applied at ${target} INS ${hex2(apdu[1] as number)}`) as unknown as OfKind<K>);
   }
 
+  /** The first armed hold whose APDU match fits one of this command's APDUs (to `target`). */
+  takeHold(target: "card" | "psam", apdus: readonly Buffer[]): OfKind<"hold"> | undefined {
+    const i = this.armed.findIndex((f) => f.kind === "hold" && apdus.some((a) => matches(f.when, target, a)));
+    if (i < 0) return undefined;
+    const ins = apdus.map((a) => hex2(a[1] as number)).join(",");
+    return this.consume(i, `applied at ${target} INS ${ins}`) as unknown as OfKind<"hold">;
+  }
+
+  /** Drops every armed fault of `kind` that has not fired yet; returns how many. */
+  disarm(kind: ReaderFault["kind"]): number {
+    const before = this.armed.length;
+    for (let i = this.armed.length - 1; i >= 0; i--)
+      if ((this.armed[i] as Armed).kind === kind) this.armed.splice(i, 1);
+    return before - this.armed.length;
+  }
+
   /** A card removal due at this card APDU: before the card runs it (commit false) or after (true). */
   takeRemoval(apdu: Buffer): { commit: boolean } | undefined {
     for (let i = 0; i < this.armed.length; i++) {

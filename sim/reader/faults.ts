@@ -4,10 +4,18 @@
  */
 import { z } from "zod";
 
-const hexByte = z
-  .string()
-  .regex(/^[0-9a-fA-F]{2}$/, 'expected 2 hex digits, e.g. "54"')
-  .transform((s) => Number.parseInt(s, 16));
+/**
+ * An INS: 2 hex digits. A byte is taken as its 2 digits: a fault parsed once (a script step's) is parsed
+ * again by `inject`, so the schema takes its own output.
+ */
+const hexByte = z.preprocess(
+  (v) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 255 ? v.toString(16).padStart(2, "0") : v,
+  z
+    .string()
+    .regex(/^[0-9a-fA-F]{2}$/, 'expected 2 hex digits, e.g. "54"')
+    .transform((s) => Number.parseInt(s, 16)),
+);
 const times = z.number().int().min(1).max(1_000_000).default(1);
 
 /** Which APDUs a fault applies to: by target and INS (e.g. DEBIT is card INS 54, MAC1 is PSAM INS 70). */
@@ -70,6 +78,13 @@ export const readerFaultSchema = z.discriminatedUnion("kind", [
   }),
   /** The next commands get no reply at all. */
   z.strictObject({ kind: z.literal("silent"), times }),
+  /**
+   * The reader runs the next command carrying a matching APDU (a DEBIT commits on the card, ledger
+   * `torn-after-debit`) and from then on answers nothing, neither that command nor any after it, until
+   * `release()` (the script step `release`), which drops the replies held back. For a test that kills
+   * the host while its command has run and its answer has not arrived.
+   */
+  z.strictObject({ kind: z.literal("hold"), when: apduMatchSchema }),
   /** The next commands are answered BAD_CHECKSUM, as if they arrived corrupted (nothing runs). */
   z.strictObject({ kind: z.literal("reader-nak"), times }),
   /** The cable is pulled for `durationMs` (the card stays in the field). */

@@ -68,7 +68,11 @@ export type ReaderSimEvent =
   | { type: "fault"; fault: string; detail?: string }
   | { type: "debit"; entry: LedgerEntry }
   | { type: "signal"; beepMs: number; led?: string }
-  | { type: "discarded"; reason: string; bytes: number };
+  | { type: "discarded"; reason: string; bytes: number }
+  /** a `hold` fault fired: this command ran, its reply and every later one are held back */
+  | { type: "held"; name: string; seq: number; status: string; ins: number[]; cardId?: string }
+  /** release(): `dropped` replies held back (the held one and the commands since), `disarmed` holds not fired */
+  | { type: "released"; dropped: number; disarmed: number };
 
 export class ReaderSimulator {
   readonly store: CardStore;
@@ -92,6 +96,8 @@ export class ReaderSimulator {
   private announceField = false;
   private readonly debits: LedgerEntry[] = [];
   private led: string | undefined;
+  /** A `hold` fault fired: nothing is answered until release(); the commands that went unanswered. */
+  private holding: { unanswered: number } | undefined;
 
   constructor(opts: ReaderSimulatorOptions) {
     this.opts = opts;
@@ -143,6 +149,7 @@ export class ReaderSimulator {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.holding = undefined;
     this.stopWorking();
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
@@ -198,6 +205,17 @@ export class ReaderSimulator {
     }
   }
 
+  /**
+   * Ends a `hold` (faults.ts): the replies held back are dropped, and the reader answers again; a hold
+   * armed and not fired yet is disarmed.
+   */
+  release(): void {
+    const disarmed = this.faults.disarm("hold");
+    const dropped = this.holding?.unanswered ?? 0;
+    this.holding = undefined;
+    this.emit({ type: "released", dropped, disarmed });
+  }
+
   /** Debits the cards made through this reader (also in the store's ledger). */
   ledger(): LedgerEntry[] {
     return [...this.debits];
@@ -222,6 +240,10 @@ export class ReaderSimulator {
   private onFrame(f: ReaderWireFrame): void {
     const def = COMMANDS_BY_CODE.get(f.cmd);
     this.emit({ type: "command", name: nameOf(def, f.cmd), seq: f.seq, p: f.p, ins: insOf(def, f) });
+    if (this.holding) {
+      this.holding.unanswered++;
+      return;
+    }
     if (this.working) {
       this.reply(f, def, outcome(ReaderStatus.busy));
       return;
@@ -240,7 +262,7 @@ export class ReaderSimulator {
     }
     const slow = this.faults.take("slow");
     if (!slow) {
-      this.reply(f, def, this.execute(def, f));
+      this.answer(f, def);
       return;
     }
     // Still working: WAIT frames until the reply, BUSY for anything else meanwhile.
@@ -260,9 +282,35 @@ export class ReaderSimulator {
     timers.push(
       setTimeout(() => {
         this.stopWorking();
-        this.reply(f, def, this.execute(def, f));
+        this.answer(f, def);
       }, slow.delayMs),
     );
+  }
+
+  /** Runs the command and replies, or, when an armed `hold` matches its APDUs, holds the reply back. */
+  private answer(f: ReaderWireFrame, def: AnyReaderCommand): void {
+    const o = this.execute(def, f);
+    const apdus = apdusOf(def, f);
+    if (!apdus || !this.faults.takeHold(apdus.target, apdus.list)) {
+      this.reply(f, def, o);
+      return;
+    }
+    this.holding = { unanswered: 1 };
+    // the card ran the command; its answer never leaves the reader
+    for (const c of o.commits) {
+      const entry = this.store.recordBoothDebit(c, { outcome: "torn-after-debit" });
+      this.debits.push(entry);
+      this.emit({ type: "debit", entry });
+    }
+    const cardId = this.field.cardId;
+    this.emit({
+      type: "held",
+      name: def.name,
+      seq: f.seq,
+      status: statusName(o.status),
+      ins: o.ins,
+      ...(cardId ? { cardId } : {}),
+    });
   }
 
   private execute(def: AnyReaderCommand, f: ReaderWireFrame): Outcome {
@@ -407,6 +455,19 @@ export class ReaderSimulator {
 
 function nameOf(def: AnyReaderCommand | undefined, cmd: number): string {
   return def?.name ?? `0x${cmd.toString(16)}`;
+}
+
+/** The APDUs a card or PSAM command carries, and to which. */
+function apdusOf(
+  def: AnyReaderCommand,
+  f: ReaderWireFrame,
+): { target: "card" | "psam"; list: Buffer[] } | undefined {
+  const card = def.code === CARD_APDU.code || def.code === CARD_APDU_LIST.code;
+  const psam = def.code === PSAM_APDU.code || def.code === PSAM_APDU_LIST.code;
+  if (!card && !psam) return undefined;
+  const req = def.request.decode(f.data) as Buffer | Buffer[] | undefined;
+  if (req === undefined) return undefined;
+  return { target: card ? "card" : "psam", list: Array.isArray(req) ? req : [req] };
 }
 
 /** INS of the APDUs a command carries. */

@@ -35,6 +35,8 @@ const STEPS = {
   }),
   /** Inject a fault (faults.ts). */
   fault: z.strictObject({ fault: readerFaultSchema }),
+  /** End a `hold` fault: the replies held back are dropped; a hold not fired yet is disarmed. */
+  release: z.strictObject({ release: z.literal(true) }),
 } as const;
 
 export const scriptStepSchema = z.union([
@@ -43,6 +45,7 @@ export const scriptStepSchema = z.union([
   STEPS.wait,
   STEPS.waitFor,
   STEPS.fault,
+  STEPS.release,
 ]);
 
 export type ScriptStepInput = z.input<typeof scriptStepSchema>;
@@ -69,7 +72,7 @@ export function parseScriptStep(input: unknown, where = "step"): ScriptStep {
 
 /**
  * One step from a line of text: YAML/JSON (`{present: "4301..."}`) or words: `present ID`, `remove`,
- * `wait MS`, `fault KIND`, `waitFor COMMAND [INS]`.
+ * `wait MS`, `fault KIND`, `waitFor COMMAND [INS]`, `release`.
  */
 export function parseScriptLine(line: string): ScriptStep | undefined {
   const t = line.trim();
@@ -87,10 +90,12 @@ export function parseScriptLine(line: string): ScriptStep | undefined {
       return parseScriptStep({ fault: { kind: rest[0] } }, "line");
     case "waitFor":
       return parseScriptStep({ waitFor: { command: rest[0], ...(rest[1] ? { ins: rest[1] } : {}) } }, "line");
+    case "release":
+      return parseScriptStep({ release: true }, "line");
     default:
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
-        `line: unknown step "${word}" (present, remove, wait, fault, waitFor, or a {...} step)`,
+        `line: unknown step "${word}" (present, remove, wait, fault, waitFor, release, or a {...} step)`,
       );
   }
 }
@@ -118,6 +123,10 @@ export function runStep(sim: ReaderSimulator, step: ScriptStep, signal?: AbortSi
   }
   if ("fault" in step) {
     sim.inject(step.fault);
+    return Promise.resolve();
+  }
+  if ("release" in step) {
+    sim.release();
     return Promise.resolve();
   }
   if ("wait" in step) return delay(step.wait, signal);

@@ -13,7 +13,9 @@ import { createSerialTransport } from "../../firmware-bridge/transport/serial.js
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/reader.js";
+import { describeReaderEvent } from "../../sim/cli/reader-beside.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
 import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
 import { exitRecord0019, preparePsam, purchase, readCard } from "./booth-purchase.js";
 
@@ -28,6 +30,27 @@ describe("etc-sim reader: stdout lines", () => {
     expect(fault(JSON.stringify({ kind: "card-mute" }))).toBe("fault card-mute armed");
     expect(fault("applied")).toBe("fault card-mute applied");
     expect(fault("applied at card INS 54")).toBe("fault card-mute applied at card INS 54");
+  });
+
+  it("a hold that fired and its release; beside the RSU the same lines, prefixed reader:", () => {
+    const held: ReaderSimEvent = {
+      type: "held",
+      name: "CARD_APDU",
+      seq: 9,
+      status: "ok",
+      ins: [0x54],
+      cardId: "43012200000000000001",
+    };
+    expect(describeEvent(held)).toBe(
+      "holding replies: CARD_APDU INS 54 ran (ok) on card 43012200000000000001; nothing answered until released",
+    );
+    expect(describeEvent({ type: "released", dropped: 3, disarmed: 0 })).toBe(
+      "released: 3 reply(ies) held back dropped, 0 hold(s) not fired disarmed",
+    );
+    expect(describeReaderEvent(held)).toBe(`reader: ${describeEvent(held)}`);
+    expect(describeReaderEvent({ type: "fault", fault: "hold", detail: "applied at card INS 54" })).toBe(
+      "reader: fault hold applied at card INS 54",
+    );
   });
 });
 

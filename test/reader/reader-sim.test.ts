@@ -2,7 +2,8 @@
  * The simulated reader (sim/reader) against the host driver over an in-process pair, with fake timers:
  * the composite purchase end to end (TAC verifies), 61xx resolved on the reader side, and every fault:
  * card removed before / after DEBIT commits, card mute, PSAM error / absent / mute, bad checksum,
- * garbled bytes, slow reader with WAIT frames, BUSY, NAK, unplug and replug, noise; the scripted mode.
+ * garbled bytes, slow reader with WAIT frames, BUSY, NAK, unplug and replug, noise, a hold until release;
+ * the scripted mode.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
@@ -18,7 +19,7 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
 import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
-import { parseScriptLine, runScript } from "../../sim/reader/script.js";
+import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
 
@@ -231,6 +232,18 @@ describe("card and PSAM faults", () => {
     expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
   });
 
+  it("a fault with an APDU match given as a script step (a stdin line, a scenario's script) fires at that APDU", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const line = '{fault: {kind: card-mute, when: {target: card, ins: "54"}, commit: true}}';
+    await runScript(r.sim, [parseScriptLine(line) as ScriptStep]);
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err).toMatchObject({ code: ReaderErrorCodes.CardMute, details: { executed: "unknown" } });
+    expect(r.store.ledger()[0]).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
+  });
+
   it("a T=0 card that ran DEBIT (6108) but whose GET RESPONSE fails: E803 (may have run), never GET RESPONSE's SW as DEBIT's answer; 805A proves the TAC", async () => {
     const r = await rig();
     r.sim.present(CARD_A);
@@ -298,6 +311,57 @@ describe("card and PSAM faults", () => {
       details: { executed: "unknown" },
     });
     await r.reader.psamReset(1);
+  });
+});
+
+describe("hold: the command runs, nothing is answered until release", () => {
+  const step = (line: string): ScriptStep => parseScriptLine(line) as ScriptStep;
+
+  it("hold at DEBIT: the card commits (ledger torn), DEBIT and the commands after it go unanswered; release drops the held replies and the card proves the TAC", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    // as a stdin line of `etc-sim rsu --reader-pty` (test/reliability/run-booth-crash.ts) arms it
+    await runScript(r.sim, [step('{fault: {kind: hold, when: {target: card, ins: "54"}}}')]);
+    let intent: { offlineSerial: number } | undefined;
+    const p = fail(
+      purchase(r.reader, 1, psam, card, 700, TIME, exitRecord0019(), (i) => {
+        intent = i;
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await p).code).toBe(ReaderErrorCodes.Timeout);
+    const [entry] = r.store.ledger();
+    expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 700, iccPaySerial: 3, path: "booth" });
+    expect(r.events.filter((e) => e.type === "held")).toEqual([
+      { type: "held", name: "CARD_APDU", seq: expect.any(Number), status: "ok", ins: [0x54], cardId: CARD_A },
+    ]);
+    // still holding: the next command runs into its timeout too
+    const q = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await q).code).toBe(ReaderErrorCodes.Timeout);
+    await runScript(r.sim, [step("release")]);
+    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 2, disarmed: 0 });
+    // answered again; the card (still in the field) proves the debit whose answer never came
+    expect(await prove(r.reader, intent?.offlineSerial ?? -1)).toEqual({
+      tac: entry?.tac,
+      mac2: entry?.mac2,
+    });
+    expect(r.reader.counters.staleReplies).toBe(0);
+  });
+
+  it("a hold not fired yet is disarmed by release: the purchase then goes through", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    r.sim.inject({ kind: "hold", when: { target: "card", ins: "54" } });
+    r.sim.release();
+    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 0, disarmed: 1 });
+    await purchase(r.reader, 1, psam, card, 700, TIME, exitRecord0019());
+    expect(r.store.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+    expect(r.events.filter((e) => e.type === "held")).toEqual([]);
   });
 });
 
@@ -475,6 +539,10 @@ describe("scripted mode", () => {
     });
     expect(parseScriptLine("waitFor CARD_APDU 54")).toEqual({
       waitFor: { command: "CARD_APDU", ins: 0x54, count: 1 },
+    });
+    expect(parseScriptLine("release")).toEqual({ release: true });
+    expect(parseScriptLine("{fault: {kind: hold, when: {target: card, ins: '54'}}}")).toEqual({
+      fault: { kind: "hold", when: { target: "card", ins: 0x54 } },
     });
     expect(parseScriptLine("  # comment")).toBeUndefined();
     expect(() => parseScriptLine("present 123")).toThrow(/present: expected a 20-digit card id/);

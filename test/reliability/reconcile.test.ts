@@ -1,11 +1,13 @@
 /**
  * The reconciliation of the reliability run (./reconcile.ts) on a hand-made station and ledger: a suspect
- * the lane settled in place is one record (its second revision is not a re-send) matched to its debit.
+ * the lane settled in place is one record (its second revision is not a re-send) matched to its debit;
+ * each fault the run's money checks rely on it to report (a debit lost, a debit recorded twice, a record
+ * no card made, a card charged twice) is reported, exactly; a debit in a crash window is not "lost".
  */
 import { expect, it } from "vitest";
 import type { StationTxn } from "../../sim/harness/procs.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
-import { reconcile } from "./reconcile.js";
+import { type FrameLine, reconcile } from "./reconcile.js";
 
 const debit = (seq: number, cardId: string, tac: string): LedgerEntry =>
   ({
@@ -55,4 +57,56 @@ it("a settled suspect (revision 2, arrived as revision 1 and 2) is one matched r
     matched: 2,
   });
   expect([r.lost, r.duplicates, r.extras]).toEqual([[], [], []]);
+});
+
+it("reports each fault it exists to catch: a debit lost, one debit recorded twice, a record no card made, a card charged twice", () => {
+  const [A, B, C, D] = [
+    "43010000000000000001",
+    "43010000000000000002",
+    "43010000000000000003",
+    "43010000000000000004",
+  ];
+  const once = { revision: 1, arrivals: 1, updates: 0 };
+  // the ledger: A paid, B paid, C paid twice (two debits, each with its own TAC)
+  const ledger = [
+    debit(1, A, "aaaa0001"),
+    debit(2, B, "aaaa0002"),
+    debit(3, C, "aaaa0003"),
+    debit(4, C, "aaaa0004"),
+  ];
+  const station = [
+    // nothing for A; B's one debit as two distinct trade ids
+    record(2, B, "aaaa0002", once),
+    record(5, B, "aaaa0002", once),
+    // a transaction no card paid (D has no debit in the ledger)
+    record(6, D, "bbbb0006", once),
+    // C's two debits, each recorded once
+    record(3, C, "aaaa0003", once),
+    record(4, C, "aaaa0004", once),
+  ];
+  const r = reconcile(ledger, station, []);
+  expect(r.lost.map((l) => [l.seq, l.cardId, l.tac])).toEqual([[1, A, "aaaa0001"]]);
+  // the key is card id / offline serial (the record's "0011" is hex: 17) / TAC
+  expect(r.duplicates).toEqual([{ key: `${B}/17/aaaa0002`, tradeIds: ["T2", "T5"] }]);
+  expect(r.extras.map((x) => x.tradeId)).toEqual(["T6"]);
+  // no frame log: no debit fell into a crash window
+  expect(r.doubleCharged).toEqual([{ cardId: C, debits: 2, crashWindow: false }]);
+  expect(r.crashWindows).toEqual([]);
+  expect(r).toMatchObject({ ledgerDebits: 4, stationTransactions: 5, matched: 3, matchedSuspect: 0 });
+});
+
+it("a debit with no record whose C6 was followed by a restart's C0 is a crash window, not lost; a second debit of that card is a double charge after a crash window", () => {
+  const A = "43010000000000000001";
+  const ledger = [debit(1, A, "aaaa0001"), debit(2, A, "aaaa0002")];
+  // the lane sent vehicle 1's C6, then a restarted lane initialised the RSU (C0) before any C1/C2 for it
+  const frames: FrameLine[] = [
+    { t: 10, dir: "rx", frame: { type: "C6", obuId: "00000001", purchaseTime: "20250716103000" } },
+    { t: 20, dir: "rx", frame: { type: "C0" } },
+  ];
+  const station = [record(2, A, "aaaa0002", { revision: 1, arrivals: 1, updates: 0 })];
+  const r = reconcile(ledger, station, frames);
+  expect(r.lost).toEqual([]);
+  expect(r.crashWindows).toEqual([{ ledgerSeq: 1, cardId: A, c6At: 10, c0At: 20, recordedAs: "none" }]);
+  expect(r.doubleCharged).toEqual([{ cardId: A, debits: 2, crashWindow: true }]);
+  expect(r.matched).toBe(1);
 });

@@ -57,10 +57,12 @@ it(
     // a crash window needs a kill: at most one per kill
     expect(new Set(c.crashWindows.map((w) => w.c0At)).size).toBe(c.crashWindows.length);
     expect(c.crashWindows.length).toBeLessThanOrEqual(r.kills);
-    // traffic really flowed (a lane that paid nothing passes none of the checks above vacuously): the
-    // offered rate keeps the RSU's queue full, so how many pay follows how fast each of ~30 restarts comes
-    // up on the host (940 to 1,585 of 2,000 in the runs of 2026-12-03, docs/reliability.md)
-    expect(c.matched).toBeGreaterThan(vehicles * 0.25);
+    // traffic really flowed, so the checks above are not vacuous: the scripted vehicles' debits are each
+    // one transaction (asserted one by one below), and at least one random vehicle paid too. How many
+    // random ones pay follows how fast each of ~30 restarts comes up on the host (940 to 1,585 of 2,000 in
+    // the runs of 2026-12-03, docs/reliability.md): printed above, not asserted
+    const scriptedTransactions = SCRIPTED.termIds.length + SCRIPTED.blipIds.length;
+    expect(c.matched).toBeGreaterThan(scriptedTransactions);
 
     // SIGTERM with a debit in flight: the RSU had not sent the B5 yet, the stopping lane waited for it
     // (one debit in flight, drained) and exited cleanly; the debit is one transaction at the station

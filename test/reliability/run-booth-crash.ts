@@ -2,10 +2,13 @@
  * The booth crash run (issue 12): the station simulator, the simulated RSU with the booth reader and a
  * simulated collector beside it (`etc-sim rsu --pty --reader-pty --collector`, one card store), and the
  * lane (`etc-lane run` with a `reader` section) as three processes. Every vehicle's OBU has no card, so
- * every vehicle the lane stops goes to the booth; the collector puts its card on the reader. The lane is
- * SIGKILLed at random points of booth transactions (a random delay after the booth starts debiting) and
- * restarted each time. At the end the ledger (every debit the cards made) is reconciled with the journal
- * and the station: every debit is one record, none lost, no card charged twice.
+ * every vehicle the lane stops goes to the booth; the collector puts its card on the reader. Each kill is
+ * armed on the booth's next DEBIT: the harness arms a `hold` on the reader (docs/reader.md §8.4) through
+ * the simulator's stdin; the card runs the DEBIT, the reader answers nothing more, the harness sees the
+ * reader's "holding replies" line and SIGKILLs the lane, then releases the reader and restarts the lane.
+ * So every kill lands after a DEBIT the card made and before the lane heard its answer, whatever the
+ * host's speed. At the end the ledger (every debit the cards made) is reconciled with the journal and the
+ * station: every debit is one record, none lost, no card charged twice.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +25,7 @@ import {
 } from "../../sim/harness/procs.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { BOOTH_OUTCOMES } from "../../src/booth/booth-records.js";
 import { JournalReader } from "../../src/journal/journal.js";
 import type { StoredRecord } from "../../src/journal/types.js";
 import { readJsonLines } from "./reconcile.js";
@@ -34,8 +38,6 @@ export interface BoothCrashOptions {
   minUpMs: number;
   /** kills go on after the traffic ended, while the booth still debits, until at least this many */
   minKills: number;
-  /** the kill comes a uniform random [0, killWindowMs] after the booth starts a debit */
-  killWindowMs: number;
   /** every reader command is answered after this long */
   readerLatencyMs: number;
   seed: number;
@@ -46,9 +48,17 @@ export interface BoothCrashOptions {
 export interface BoothCrashResult {
   dir: string;
   kills: number;
-  /** kills that came while the booth was debiting (between its PAYING prompt and its record) */
+  /** per kill: the debit the reader held (its card, and that card's debit in the ledger) and its record */
+  heldDebits: HeldDebit[];
+  /**
+   * kills that landed inside a debit: the held DEBIT is in the ledger as made by the card with its answer
+   * lost (torn-after-debit), and its record is one a restarted lane's recovery wrote (the TAC proved from
+   * the card, or an unconfirmed suspect), not the paid record of the lane that sent it
+   */
   killsInDebit: number;
   vehiclesStopped: number;
+  /** cards the collector gave up on after red beeps */
+  gaveUp: number;
   ledger: LedgerEntry[];
   records: StoredRecord[];
   stationRecords: number;
@@ -64,16 +74,22 @@ export interface BoothCrashResult {
   seconds: number;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+export interface HeldDebit {
+  cardId: string;
+  /** the card's debit in the ledger: its outcome there (torn-after-debit: its answer never left the reader) */
+  ledgerOutcome: string | null;
+  /** the journal record of that debit: its outcome (BOOTH_EXIT_DEBIT_PROVED, BOOTH_DEBIT_UNCONFIRMED, ...) */
+  recordOutcome: string | null;
+  /** torn-after-debit in the ledger and recorded by a recovery: the kill landed inside this debit */
+  inDebit: boolean;
 }
+
+/** Outcomes of a booth debit recorded by the recovery of a debit whose answer the lane did not get. */
+const RECOVERED_OUTCOMES = new Set<string>([
+  BOOTH_OUTCOMES.exitProved,
+  BOOTH_OUTCOMES.entryProved,
+  BOOTH_OUTCOMES.unconfirmed,
+]);
 
 function scenarioYaml(o: BoothCrashOptions): string {
   return [
@@ -102,8 +118,13 @@ function writeStatusList(dir: string): void {
   writeFileSync(join(dir, `full-${version}.bundle`), bundle);
 }
 
-const isPaying = (text: string): boolean => text.includes('"step":"PAYING"');
-const isBoothRecordLine = (text: string): boolean => /"step":"(PAID|RECOVERED|SETTLED)"/.test(text);
+/** the reader holds its replies once the card has run the booth's next DEBIT (card INS 54) */
+const HOLD_AT_DEBIT = '{fault: {kind: hold, when: {target: card, ins: "54"}}}';
+const HELD = /^reader: holding replies: CARD_APDU INS 54 ran \(ok\) on card ([0-9]{20});/;
+const isReleased = (text: string): boolean => text.startsWith("reader: released: ");
+/** the simulator's answer to a stdin step: the fault armed, or the step refused */
+const isArmedOrRefused = (text: string): boolean =>
+  text === "reader: fault hold armed" || /^(bad step|step failed): /.test(text);
 
 export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashResult> {
   const log = o.log ?? (() => {});
@@ -114,7 +135,6 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
   const scenario = join(dir, "scenario.yaml");
   writeFileSync(scenario, scenarioYaml(o));
   const ledgerPath = join(dir, "ledger.jsonl");
-  const random = rng(o.seed);
   let station: StationProc | undefined;
   let sims: RsuReaderProc | undefined;
   let lane: LaneProc | undefined;
@@ -126,6 +146,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
       seed: o.seed,
       ledger: ledgerPath,
       heartbeatS: 3,
+      stdin: true,
       extra: ["--collector", "--collector-pause-ms", "150", "--reader-latency-ms", String(o.readerLatencyMs)],
     });
     const config = writeLaneConfig({
@@ -156,37 +177,42 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     await lane.opened;
     log(`lane open; ${o.vehicles} vehicles at ${o.ratePerMinute}/min, all to the booth`);
 
+    const rsu = sims;
+    const release = async (): Promise<void> => {
+      const released = rsu.proc.nextLine((l) => isReleased(l.text), 10_000, "the reader released");
+      rsu.proc.writeLine("release");
+      await released;
+    };
     let kills = 0;
-    let killsInDebit = 0;
+    const heldCards: string[] = [];
     while (!trafficDone() || kills < o.minKills) {
       const victim = lane;
       const upUntil = Date.now() + o.minUpMs;
       await until(() => Date.now() >= upUntil, o.minUpMs + 1000, "minimum up time", 20);
-      // arm the kill at the booth's next debit
-      const paying = await victim.proc
-        .nextLine((l) => isPaying(l.text), 8000, "a booth debit")
-        .then(() => true)
-        .catch(() => false);
-      if (!paying && trafficDone()) break; // nothing left to debit
-      let finished = false;
-      if (paying) {
-        victim.proc
-          .nextLine((l) => isBoothRecordLine(l.text), 60_000, "the booth record")
-          .then(() => {
-            finished = true;
-          })
-          .catch(() => {});
-        const delay = random() * o.killWindowMs;
-        const at = Date.now() + delay;
-        await until(() => Date.now() >= at, delay + 1000, "kill moment", 5);
+      // arm the kill at the booth's next DEBIT: the card runs it, the reader answers nothing from then on
+      const held = rsu.proc.nextLine((l) => HELD.test(l.text), 8000, "a booth DEBIT held");
+      held.catch(() => {});
+      const armed = rsu.proc.nextLine((l) => isArmedOrRefused(l.text), 10_000, "the hold armed");
+      rsu.proc.writeLine(HOLD_AT_DEBIT);
+      const answer = await armed;
+      if (answer.text !== "reader: fault hold armed")
+        throw new Error(`the reader did not take the hold: ${answer.text}`);
+      const line = await held.catch(() => null);
+      if (!line) {
+        // no booth DEBIT within 8 s: disarm; once the traffic is done there is nothing left to debit
+        await release();
+        if (trafficDone()) break;
+        continue;
       }
+      // the DEBIT has run on the card and its answer is held at the reader: the lane cannot have it
       victim.proc.kill("SIGKILL");
       kills++;
-      if (paying && !finished) killsInDebit++;
+      heldCards.push(HELD.exec(line.text)?.[1] as string);
       await victim.proc.exited;
+      await release();
       lane = start();
       await lane.opened;
-      log(`kill ${kills}${paying ? " (booth debiting)" : ""}: lane open again (${left()} vehicles passed)`);
+      log(`kill ${kills} (booth DEBIT held): lane open again (${left()} vehicles passed)`);
     }
     log(`traffic done: ${left()} vehicles, ${kills} kills`);
     // the booth finishes the cards in hand: the collector has nothing waiting
@@ -212,11 +238,34 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
       const ledger = readJsonLines<LedgerEntry>(ledgerPath);
       const stationTx = await station.transactions();
       const rec = reconcileBooth(ledger, records);
+      const heldDebits = heldCards.map((cardId): HeldDebit => {
+        const debit = ledger.find((l) => l.cardId === cardId && l.outcome === "torn-after-debit");
+        const record = debit
+          ? records.find(
+              (r) =>
+                r.cardId === cardId &&
+                ((r.kind === "transaction" && r.tac === debit.tac) ||
+                  (r.kind === "suspect" && r.amount === debit.amount && r.transTime === debit.transTime)),
+            )
+          : undefined;
+        const recordOutcome = record?.outcome ?? null;
+        return {
+          cardId,
+          ledgerOutcome: debit?.outcome ?? null,
+          recordOutcome,
+          inDebit:
+            debit?.outcome === "torn-after-debit" &&
+            recordOutcome !== null &&
+            RECOVERED_OUTCOMES.has(recordOutcome),
+        };
+      });
       return {
         dir,
         kills,
-        killsInDebit,
+        heldDebits,
+        killsInDebit: heldDebits.filter((h) => h.inDebit).length,
         vehiclesStopped: simLines().filter((l) => l.startsWith("collector: handed ")).length,
+        gaveUp: simLines().filter((l) => l.startsWith("collector: gave up")).length,
         ledger,
         records,
         stationRecords: stationTx.length,

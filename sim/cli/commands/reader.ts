@@ -56,10 +56,19 @@ export function describeEvent(e: ReaderSimEvent): string | undefined {
       return `card ${e.entry.cardId} paid ${e.entry.amount} tac ${e.entry.tac} serial ${e.entry.iccPaySerial} (${e.entry.outcome})`;
     case "signal":
       return `signal beep ${e.beepMs} ms${e.led ? ` led ${e.led}` : ""}`;
+    case "held":
+      return (
+        `holding replies: ${e.name} INS ${e.ins.map(hex).join(",")} ran (${e.status})` +
+        `${e.cardId ? ` on card ${e.cardId}` : ""}; nothing answered until released`
+      );
+    case "released":
+      return `released: ${e.dropped} reply(ies) held back dropped, ${e.disarmed} hold(s) not fired disarmed`;
     default:
       return undefined;
   }
 }
+
+const hex = (n: number): string => n.toString(16).padStart(2, "0");
 
 export function registerReader(program: Command): void {
   program
