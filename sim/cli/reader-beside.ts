@@ -3,8 +3,10 @@
  * and on the same card store, so a card debited over DSRC is the same card at the booth and the ledger
  * has every debit of both paths (docs/simulator.md, "The booth beside the RSU"). Optionally a simulated
  * collector (sim/booth/collector.ts) hands the stopped vehicles' cards over. stdin takes reader script
- * steps as `etc-sim reader` does, with the collector too (a test arms a fault or releases a `hold` there).
+ * steps as `etc-sim reader` does, with the collector too (a test arms a fault or releases a `hold` there),
+ * and `vehicle [{spec}]`: one more vehicle enters the zone now (the scenario's defaults, then the spec).
  */
+import { parse as parseYaml } from "yaml";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { openPty, type PtyDevice } from "../../firmware-bridge/transport/pty.js";
 import { UsageError } from "../../src/cli/run-cli.js";
@@ -16,7 +18,7 @@ import {
   type ReaderSimulator,
 } from "../reader/reader-simulator.js";
 import { loadReaderScenarioFile } from "../reader/scenario.js";
-import { runStepsFrom } from "../reader/script.js";
+import { type ExtraStep, runStepsFrom } from "../reader/script.js";
 import type { RsuSimulator } from "../rsu/rsu-simulator.js";
 import { describeEvent } from "./commands/reader.js";
 
@@ -47,6 +49,24 @@ function num(name: string, v: string | undefined, min: number, max: number): num
 export function describeReaderEvent(e: ReaderSimEvent): string | undefined {
   const line = describeEvent(e);
   return line === undefined ? undefined : `reader: ${line}`;
+}
+
+/**
+ * `vehicle` or `vehicle {balance: 20000, card: {...}}`: a vehicle of the scenario's defaults and this
+ * spec (a YAML flow mapping, the scenario's vehicle fields) enters the zone now; says `vehicle added: ID
+ * obu OBU card CARD`.
+ */
+export function vehicleStep(rsu: Pick<RsuSimulator, "addVehicle">, write: (line: string) => void): ExtraStep {
+  return {
+    word: "vehicle",
+    run(rest) {
+      const spec: unknown = rest === "" ? {} : parseYaml(rest);
+      if (spec === null || typeof spec !== "object" || Array.isArray(spec))
+        throw new Error(`vehicle: expected a {...} vehicle spec, got "${rest}"`);
+      const m = rsu.addVehicle(spec as Parameters<RsuSimulator["addVehicle"]>[0]);
+      write(`vehicle added: ${m.id} obu ${m.obu.obuId} card ${m.cardId ?? "none"}`);
+    },
+  };
 }
 
 export async function startReaderBeside(
@@ -91,7 +111,7 @@ export async function startReaderBeside(
       else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
     });
   }
-  runStepsFrom(process.stdin, reader, write);
+  runStepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);
   return {
     where: `reader-port: ${pty.lanePath}`,
     reader,

@@ -182,18 +182,39 @@ function waitForReplies(
 }
 
 /**
+ * A step of another device typed on the same stream (`vehicle {...}` beside the RSU): `word` is the
+ * line's first word; `run` gets the rest of the line and throws on a bad one.
+ */
+export interface ExtraStep {
+  word: string;
+  run(rest: string): void;
+}
+
+/**
  * Steps typed on a stream (stdin: `present 4301...`, `remove`...), run one after another on the reader,
- * after `after` (a script still running); a bad line or a failed step is reported through `say`.
+ * after `after` (a script still running); a line whose first word is an `extra` step's runs that step,
+ * in the same order; a bad line or a failed step is reported through `say`.
  */
 export function runStepsFrom(
   input: NodeJS.ReadableStream,
   sim: ReaderSimulator,
   say: (line: string) => void,
   after: Promise<unknown> = Promise.resolve(),
+  extra: readonly ExtraStep[] = [],
 ): void {
   let chain: Promise<unknown> = after;
   const rl = createInterface({ input });
   rl.on("line", (line) => {
+    const t = line.trim();
+    const word = t.split(/\s+/, 1)[0];
+    const other = extra.find((x) => x.word === word);
+    if (other) {
+      const rest = t.slice(other.word.length).trim();
+      chain = chain
+        .then(() => other.run(rest))
+        .catch((e: unknown) => say(`step failed: ${(e as Error).message}`));
+      return;
+    }
     let step: ScriptStep | undefined;
     try {
       step = parseScriptLine(line);

@@ -7,15 +7,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { FramedCardReader } from "../../firmware-bridge/reader/framed-card-reader.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/reader.js";
-import { describeReaderEvent } from "../../sim/cli/reader-beside.js";
+import { describeReaderEvent, vehicleStep } from "../../sim/cli/reader-beside.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
-import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
+import type { ReaderSimEvent, ReaderSimulator } from "../../sim/reader/reader-simulator.js";
+import { runStepsFrom } from "../../sim/reader/script.js";
+import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
 import { exitRecord0019, preparePsam, purchase, readCard } from "./booth-purchase.js";
 
@@ -51,6 +54,45 @@ describe("etc-sim reader: stdout lines", () => {
     expect(describeReaderEvent({ type: "fault", fault: "hold", detail: "applied at card INS 54" })).toBe(
       "reader: fault hold applied at card INS 54",
     );
+  });
+});
+
+describe("etc-sim rsu --reader-pty: the vehicle step on stdin", () => {
+  it("adds a vehicle with the spec typed, in order with the other steps; a bad spec or step is said", async () => {
+    const specs: unknown[] = [];
+    const rsu = {
+      addVehicle: (spec: unknown) => {
+        specs.push(spec);
+        return {
+          id: `added${specs.length}`,
+          obu: { obuId: "0102030405060708" },
+          cardId: "43010000000000000001",
+        };
+      },
+    } as unknown as Pick<RsuSimulator, "addVehicle">;
+    const said: string[] = [];
+    const input = new PassThrough();
+    const fourLines = new Promise<void>((resolve) => {
+      runStepsFrom(
+        input,
+        {} as ReaderSimulator, // no reader step runs: the bad one is refused before it reaches the reader
+        (l) => {
+          said.push(l);
+          if (said.length === 4) resolve();
+        },
+        Promise.resolve(),
+        [vehicleStep(rsu, (l) => said.push(l))],
+      );
+    });
+    input.write("vehicle\nvehicle {balance: 20000, zoneMs: 900}\nvehicle [1]\nbogus 1\n");
+    await fourLines;
+    expect(specs).toEqual([{}, { balance: 20000, zoneMs: 900 }]);
+    expect(said).toEqual([
+      'bad step: line: unknown step "bogus" (present, remove, wait, fault, waitFor, release, or a {...} step)',
+      "vehicle added: added1 obu 0102030405060708 card 43010000000000000001",
+      "vehicle added: added2 obu 0102030405060708 card 43010000000000000001",
+      'step failed: vehicle: expected a {...} vehicle spec, got "[1]"',
+    ]);
   });
 });
 

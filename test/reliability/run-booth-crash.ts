@@ -4,9 +4,11 @@
  * lane (`etc-lane run` with a `reader` section) as three processes. Every vehicle's OBU has no card, so
  * every vehicle the lane stops goes to the booth; the collector puts its card on the reader. Each kill is
  * armed on the booth's next DEBIT: the harness arms a `hold` on the reader (docs/reader.md §8.4) through
- * the simulator's stdin; the card runs the DEBIT, the reader answers nothing more, the harness sees the
- * reader's "holding replies" line and SIGKILLs the lane, then releases the reader and restarts the lane.
- * So every kill lands after a DEBIT the card made and before the lane heard its answer, whatever the
+ * the simulator's stdin and sends one more vehicle into the zone (the `vehicle` step), so a booth DEBIT
+ * comes however many of the scenario's vehicles passed while the lane restarted; the card runs the
+ * DEBIT, the reader answers nothing more, the harness sees the reader's "holding replies" line and
+ * SIGKILLs the lane, then releases the reader and restarts the lane. So every kill lands after a DEBIT
+ * the card made and before the lane heard its answer, and the run makes `minKills` kills, whatever the
  * host's speed. At the end the ledger (every debit the cards made) is reconciled with the journal and the
  * station: every debit is one record, none lost, no card charged twice.
  */
@@ -36,7 +38,7 @@ export interface BoothCrashOptions {
   ratePerMinute: number;
   /** the lane runs at least this long after "lane open" before the next kill is armed */
   minUpMs: number;
-  /** kills go on after the traffic ended, while the booth still debits, until at least this many */
+  /** this many kills, each on a vehicle the harness adds (the scenario's traffic goes on meanwhile) */
   minKills: number;
   /** every reader command is answered after this long */
   readerLatencyMs: number;
@@ -162,7 +164,8 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     });
     const simLines = (): string[] => sims?.proc.lines.map((l) => l.text) ?? [];
     const left = (): number => simLines().filter((l) => / left obu /.test(l)).length;
-    const trafficDone = (): boolean => left() >= o.vehicles;
+    let added = 0;
+    const trafficDone = (): boolean => left() >= o.vehicles + added;
     let incarnation = 0;
     const laneLog = join(dir, "lane-runs.log");
     const start = (): LaneProc => {
@@ -185,23 +188,29 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     };
     let kills = 0;
     const heldCards: string[] = [];
-    while (!trafficDone() || kills < o.minKills) {
+    let attempts = 0;
+    while (kills < o.minKills) {
+      if (++attempts > 2 * o.minKills) throw new Error(`${kills} kills in ${attempts - 1} attempts`);
       const victim = lane;
       const upUntil = Date.now() + o.minUpMs;
       await until(() => Date.now() >= upUntil, o.minUpMs + 1000, "minimum up time", 20);
       // arm the kill at the booth's next DEBIT: the card runs it, the reader answers nothing from then on
-      const held = rsu.proc.nextLine((l) => HELD.test(l.text), 8000, "a booth DEBIT held");
+      const held = rsu.proc.nextLine((l) => HELD.test(l.text), 15_000, "a booth DEBIT held");
       held.catch(() => {});
       const armed = rsu.proc.nextLine((l) => isArmedOrRefused(l.text), 10_000, "the hold armed");
       rsu.proc.writeLine(HOLD_AT_DEBIT);
       const answer = await armed;
       if (answer.text !== "reader: fault hold armed")
         throw new Error(`the reader did not take the hold: ${answer.text}`);
+      // one more vehicle: the lane stops it (no card in its OBU), the collector puts its card on the reader
+      const entered = rsu.proc.nextLine((l) => /^vehicle added: /.test(l.text), 10_000, "the vehicle added");
+      rsu.proc.writeLine("vehicle {balance: 50000}");
+      await entered;
+      added++;
       const line = await held.catch(() => null);
       if (!line) {
-        // no booth DEBIT within 8 s: disarm; once the traffic is done there is nothing left to debit
+        // no booth DEBIT in time (the vehicle left before the lane traded with it): disarm, again
         await release();
-        if (trafficDone()) break;
         continue;
       }
       // the DEBIT has run on the card and its answer is held at the reader: the lane cannot have it
@@ -214,7 +223,8 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
       await lane.opened;
       log(`kill ${kills} (booth DEBIT held): lane open again (${left()} vehicles passed)`);
     }
-    log(`traffic done: ${left()} vehicles, ${kills} kills`);
+    await until(trafficDone, 180_000, "the scenario's vehicles and the added ones to pass", 250);
+    log(`traffic done: ${left()} vehicles (${added} added), ${kills} kills`);
     // the booth finishes the cards in hand: the collector has nothing waiting
     await until(
       () => {
