@@ -607,21 +607,26 @@ describe("a hold lasts until its suspect is settled (the journal is asked past t
 });
 
 describe("an ORPHAN_B5 across a restart", () => {
-  it("the RSU repeating the B5 of a recorded ORPHAN_B5 to a restarted lane: acknowledged, not recorded again", async () => {
-    const j = new FakeJournal(() => Date.now() - 10_000);
-    const first = rig({ journal: j });
-    await open(first);
-    first.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
-    await first.settle();
-    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
-    const r = rig({ journal: j });
-    await open(r);
-    r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
-    await r.settle();
-    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
-    expect(r.ctl.counters.repeatedB5).toBe(1);
-    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
-  });
+  // the restart (10 s) is longer than a short unsettledHoldMs, well within repeatedB5WindowMs (300 s): the
+  // memory of recorded B5s is seeded over repeatedB5WindowMs, not over the unsettled hold
+  it.each([86_400_000, 5_000, 0])(
+    "the RSU repeating the B5 of a recorded ORPHAN_B5 to a restarted lane: acknowledged, not recorded again (unsettledHoldMs %i)",
+    async (unsettledHoldMs) => {
+      const j = new FakeJournal(() => Date.now() - 10_000);
+      const first = rig({ journal: j, transaction: { unsettledHoldMs } });
+      await open(first);
+      first.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+      await first.settle();
+      expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+      const r = rig({ journal: j, transaction: { unsettledHoldMs } });
+      await open(r);
+      r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+      await r.settle();
+      expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+      expect(r.ctl.counters.repeatedB5).toBe(1);
+      expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+    },
+  );
 });
 
 describe("a debit in flight through a link blip or a stop (defect 6)", () => {
