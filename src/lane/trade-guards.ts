@@ -3,8 +3,9 @@
  * `recentTradeWindowMs` is not traded again (ALREADY_TRADED), and one with an unsettled debit is held
  * (UNSETTLED_DEBIT): in memory for `unsettledHoldMs`, seeded at start from the journal's recent
  * transactions and unsettled suspects. The memory is the fast path: the controller also asks the journal
- * for an unsettled suspect of a card or OBU the memory does not hold (controller.ts `openSuspect`), so a
- * hold lasts until its suspect is settled. Windows run on the monotonic
+ * for an unsettled suspect or an open booth debit intent of a card or OBU the memory does not hold
+ * (controller.ts `journalHolds`), so a hold lasts until its suspect is settled or its intent resolved, as
+ * long as that takes. Windows run on the monotonic
  * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
  *
  * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
@@ -103,7 +104,7 @@ export class TradeGuards {
     for (const r of [...rows.traded].sort(byTime)) this.tradedAt(r, at(r));
     for (const r of [...rows.unsettled].sort(byTime)) {
       const t = at(r);
-      // held in memory within unsettledHoldMs (beyond it the journal holds: controller.ts `openSuspect`)
+      // held in memory within unsettledHoldMs (beyond it the journal holds: controller.ts `journalHolds`)
       if (mono - t <= this.o.unsettledHoldMs) for (const k of keysOf(r)) this.held.set(k, t);
       // a suspect records a B5 too (an ORPHAN_B5 names neither card nor OBU serial): the RSU repeating that
       // B5 after a restart is recognised as recorded, not recorded again (late-answers.ts), however short
