@@ -6,6 +6,8 @@
  * payload and the settlements of DSRC suspects. Where a record is committed: effects.ts (tryCommit,
  * trySettle), for charge.ts, recover.ts, settle.ts and the collector's cancel (case-desk.ts).
  */
+
+import { BOOTH_INTENT_PREFIX } from "../journal/intents.js";
 import {
   type CommittedRecord,
   type NewLaneRecord,
@@ -19,13 +21,13 @@ import type { CardRead } from "./card-probe.js";
 import type { BoothCase, CaseLink } from "./cases.js";
 import type { Verdict } from "./evidence.js";
 import type { Mac2Check, PreparedDebit } from "./purchase.js";
-import type { Layout0019Name } from "./record-0019.js";
+import { LAYOUTS_0019, type Layout0019Name } from "./record-0019.js";
 
 /**
  * Intent keys of the booth, `booth:<card id>`: never an OBU MAC id, so never the RSU path's. Declared with
- * the lane's recovery, which holds these cards when the lane runs without a booth.
+ * the journal's intents, which find the open ones naming a card or OBU (openBoothIntentOf).
  */
-export { BOOTH_INTENT_PREFIX } from "../lane/recovery.js";
+export { BOOTH_INTENT_PREFIX };
 
 export const BOOTH_OUTCOMES = {
   exit: "BOOTH_EXIT_DEBIT",
@@ -294,4 +296,83 @@ export function notDebitedSettlement(
     fields: { amount: 0 },
     evidence: { ...evidence, boothCase: caseLink(c), why },
   };
+}
+
+/**
+ * A booth intent's payload read back: the payload when it has the shape charge.ts writes (version 1),
+ * else why not, with the cards (the key's `booth:<card id>`, and the payload's when it names another)
+ * and the OBU it names, if any.
+ */
+export type BoothIntentRead =
+  | { ok: true; payload: BoothIntentPayload }
+  | { ok: false; why: string; cards: string[]; obuSerial: string | null };
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
+const isStr = (x: unknown): x is string => typeof x === "string";
+const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
+const orNull =
+  (f: (x: unknown) => boolean) =>
+  (x: unknown): boolean =>
+    x === null || f(x);
+
+/** The fields the recovery reads (recovery-book.ts, recover.ts, booth-records.ts), by where they are. */
+const SHAPE: Record<string, Record<string, (x: unknown) => boolean>> = {
+  case: { id: isStr, seq: orNull(isInt), reason: isStr },
+  prepared: {
+    amount: isInt,
+    transTime: isStr,
+    transType: isInt,
+    offlineSerial: isInt,
+    balanceBefore: isInt,
+    psamNo: isStr,
+  },
+  draft: {
+    kind: isStr,
+    outcome: isStr,
+    obuId: isStr,
+    amount: isInt,
+    balanceBefore: orNull(isInt),
+    plate: orNull(isStr),
+    plateColor: orNull(isNum),
+    vehicleClass: orNull(isNum),
+    stageTimes: isObj,
+  },
+  write: { network: isStr, station: isStr, lane: isNum, timeMs: isNum, vehicleClass: isNum, status: isNum },
+};
+
+export function readBoothIntent(key: string, text: string): BoothIntentRead {
+  const keyCard = key.slice(BOOTH_INTENT_PREFIX.length) || null;
+  let p: unknown;
+  try {
+    p = JSON.parse(text);
+  } catch (e) {
+    return {
+      ok: false,
+      why: `not JSON: ${e instanceof Error ? e.message : String(e)}`,
+      cards: keyCard ? [keyCard] : [],
+      obuSerial: null,
+    };
+  }
+  const o: Obj = isObj(p) ? p : {};
+  const cards = [...new Set([keyCard, isStr(o.cardId) && o.cardId !== "" ? o.cardId : null])].filter(isStr);
+  const obuSerial = isStr(o.obuSerial) && o.obuSerial !== "" ? o.obuSerial : null;
+  const bad = (why: string): BoothIntentRead => ({ ok: false, why, cards, obuSerial });
+  if (!isObj(p)) return bad("not an object");
+  if (o.v !== 1) return bad(`payload version ${JSON.stringify(o.v)}, this lane reads version 1`);
+  if (o.path !== "booth") return bad("path is not booth");
+  if (!isStr(o.cardId) || o.cardId !== keyCard) return bad("cardId missing or not the key's card");
+  if (o.obuSerial !== null && !isStr(o.obuSerial)) return bad("obuSerial not a string or null");
+  for (const [part, fields] of Object.entries(SHAPE)) {
+    const x = o[part];
+    if (!isObj(x)) return bad(`${part} missing`);
+    for (const [f, ok] of Object.entries(fields))
+      if (!ok(x[f])) return bad(`${part}.${f} missing or of another type`);
+  }
+  if (!isStr(o.process)) return bad("process missing");
+  if (!isStr(o.layout) || !Object.hasOwn(LAYOUTS_0019, o.layout)) return bad("layout unknown");
+  if (o.paid !== undefined && !(isObj(o.paid) && isStr(o.paid.tac) && isStr(o.paid.outcome)))
+    return bad("paid is not a record with its TAC");
+  return { ok: true, payload: p as unknown as BoothIntentPayload };
 }

@@ -262,6 +262,26 @@ export class CardLoop implements DeskWork, RecoverySlot {
     }
   }
 
+  /**
+   * The card (or its case's OBU) is held as unsettled: by the lane's trade guards (their memory), or by an
+   * open booth debit intent naming it in the journal, however long ago it was left (one no recovery drives
+   * here: a payload the booth cannot read, recovery-book.ts holdUnreadable; the recoveries run before any
+   * card is read). A journal that cannot answer holds (never "none": that could charge a card twice).
+   */
+  private held(cardId: string, obuSerial: string | null): boolean {
+    const g = this.d.ctx.lane.guards;
+    if (g.isHeld(cardId) || (obuSerial !== null && g.isHeld(obuSerial))) return true;
+    try {
+      return this.d.ctx.journal.openBoothIntentOf({ cardId, obuSerial }) !== null;
+    } catch (e) {
+      this.d.log.error(
+        { err: errText(e), cardId, obuSerial },
+        "booth: the journal cannot say whether the card has an open booth debit: held",
+      );
+      return true;
+    }
+  }
+
   /** Work again after a short pause (a busy reader), unless an event comes first. */
   private retrySoon(): void {
     this.workIn(BUSY_RETRY_MS);
@@ -405,7 +425,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal("refused");
         return;
       }
-    } else if (ctx.lane.guards.isHeld(card.cardId) || (c.obuSerial && ctx.lane.guards.isHeld(c.obuSerial))) {
+    } else if (this.held(card.cardId, c.obuSerial)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         cardId: card.cardId,

@@ -18,6 +18,8 @@ export interface BoothJournal {
   intentDurable(): Promise<boolean>;
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
+  /** an open booth intent naming this card id or OBU contract serial (its id), or null: it holds them */
+  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */
   findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
   /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */

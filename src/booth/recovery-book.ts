@@ -6,12 +6,16 @@
  * (card-loop.ts), each reached through a narrow interface.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import { BOOTH_INTENT_PREFIX, type BoothIntentPayload } from "./booth-records.js";
+import {
+  BOOTH_INTENT_PREFIX,
+  type BoothIntentPayload,
+  type BoothIntentRead,
+  readBoothIntent,
+} from "./booth-records.js";
 import type { BoothCase } from "./cases.js";
-import { type BoothContext, errText } from "./context.js";
+import type { BoothContext } from "./context.js";
 import type { BoothEffects } from "./effects.js";
 import type { BoothJournal, BoothLaneHook } from "./ports.js";
-import { LAYOUTS_0019 } from "./record-0019.js";
 import { type CardWatch, type PendingDebit, recover } from "./recover.js";
 
 /** What the recovery book does to the queue (case-desk.ts). */
@@ -67,8 +71,9 @@ export class RecoveryBook {
   /**
    * The booth intents a killed process left (after the desk rebuilt its queue). An intent whose payload
    * is not what charge.ts writes (unparseable, another version, a field missing or of another type) is
-   * kept as it is for the back office: its card (from the payload, else from the key) and its OBU are
-   * held, and BOOTH_INTENT_UNREADABLE names it; the lane opens all the same.
+   * kept as it is for the back office: its card (from the key, and the payload's when it names another)
+   * and its OBU are held for as long as it is kept, and BOOTH_INTENT_UNREADABLE names it; the lane opens
+   * all the same.
    */
   restore(): void {
     for (const it of this.d.journal.openIntents()) {
@@ -89,8 +94,10 @@ export class RecoveryBook {
 
   /**
    * A booth intent the booth cannot drive: nothing is sent to the card for it, the intent stays, the card
-   * and OBU it names are held (no DSRC debit, `存在未确认交易` at the booth), and an alarm names it (as
-   * src/lane/recovery.ts holdBoothDebit does for a lane without a booth).
+   * and OBU it names are held (no DSRC debit, `存在未确认交易` at the booth) for as long as it is in the
+   * journal (the guards here; past their memory the journal's openBoothIntentOf, asked by the controller
+   * and card-loop.ts), and an alarm names it (as src/lane/recovery.ts does for a lane without a booth). An
+   * intent is not a record: `etc-lane journal settle` cannot settle it.
    */
   private holdUnreadable(id: number, key: string, r: Extract<BoothIntentRead, { ok: false }>): void {
     const { cards, obuSerial, why } = r;
@@ -100,7 +107,7 @@ export class RecoveryBook {
     this.d.fx.alarm(
       "BOOTH_INTENT_UNREADABLE",
       `booth debit intent ${id} (${key}) cannot be recovered (${why}): kept for the back office; card ` +
-        `${cards.length ? cards.join(", ") : "(unknown card)"}${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) until it is settled by hand`,
+        `${cards.length ? cards.join(", ") : "(unknown card)"}${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
     );
   }
 
@@ -167,78 +174,4 @@ export class RecoveryBook {
     const more = this.pending.size > 0 || slot.watch.state === "present" || slot.watch.state === "unknown";
     if (!recorded || more) slot.again(false);
   }
-}
-
-/**
- * A booth intent's payload read back: the payload when it has the shape charge.ts writes (version 1),
- * else why not, with the cards (the key's `booth:<card id>`, and the payload's when it names another)
- * and the OBU it names, if any.
- */
-export type BoothIntentRead =
-  | { ok: true; payload: BoothIntentPayload }
-  | { ok: false; why: string; cards: string[]; obuSerial: string | null };
-
-type Obj = Record<string, unknown>;
-const isObj = (x: unknown): x is Obj => typeof x === "object" && x !== null && !Array.isArray(x);
-const isStr = (x: unknown): x is string => typeof x === "string";
-const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
-const isInt = (x: unknown): x is number => Number.isSafeInteger(x);
-const orNull =
-  (f: (x: unknown) => boolean) =>
-  (x: unknown): boolean =>
-    x === null || f(x);
-
-/** The fields the recovery reads (recovery-book.ts, recover.ts, booth-records.ts), by where they are. */
-const SHAPE: Record<string, Record<string, (x: unknown) => boolean>> = {
-  case: { id: isStr, seq: orNull(isInt), reason: isStr },
-  prepared: {
-    amount: isInt,
-    transTime: isStr,
-    transType: isInt,
-    offlineSerial: isInt,
-    balanceBefore: isInt,
-    psamNo: isStr,
-  },
-  draft: {
-    kind: isStr,
-    outcome: isStr,
-    obuId: isStr,
-    amount: isInt,
-    balanceBefore: orNull(isInt),
-    plate: orNull(isStr),
-    plateColor: orNull(isNum),
-    vehicleClass: orNull(isNum),
-    stageTimes: isObj,
-  },
-  write: { network: isStr, station: isStr, lane: isNum, timeMs: isNum, vehicleClass: isNum, status: isNum },
-};
-
-export function readBoothIntent(key: string, text: string): BoothIntentRead {
-  const keyCard = key.slice(BOOTH_INTENT_PREFIX.length) || null;
-  let p: unknown;
-  try {
-    p = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, why: `not JSON: ${errText(e)}`, cards: keyCard ? [keyCard] : [], obuSerial: null };
-  }
-  const o: Obj = isObj(p) ? p : {};
-  const cards = [...new Set([keyCard, isStr(o.cardId) && o.cardId !== "" ? o.cardId : null])].filter(isStr);
-  const obuSerial = isStr(o.obuSerial) && o.obuSerial !== "" ? o.obuSerial : null;
-  const bad = (why: string): BoothIntentRead => ({ ok: false, why, cards, obuSerial });
-  if (!isObj(p)) return bad("not an object");
-  if (o.v !== 1) return bad(`payload version ${JSON.stringify(o.v)}, this lane reads version 1`);
-  if (o.path !== "booth") return bad("path is not booth");
-  if (!isStr(o.cardId) || o.cardId !== keyCard) return bad("cardId missing or not the key's card");
-  if (o.obuSerial !== null && !isStr(o.obuSerial)) return bad("obuSerial not a string or null");
-  for (const [part, fields] of Object.entries(SHAPE)) {
-    const x = o[part];
-    if (!isObj(x)) return bad(`${part} missing`);
-    for (const [f, ok] of Object.entries(fields))
-      if (!ok(x[f])) return bad(`${part}.${f} missing or of another type`);
-  }
-  if (!isStr(o.process)) return bad("process missing");
-  if (!isStr(o.layout) || !Object.hasOwn(LAYOUTS_0019, o.layout)) return bad("layout unknown");
-  if (o.paid !== undefined && !(isObj(o.paid) && isStr(o.paid.tac) && isStr(o.paid.outcome)))
-    return bad("paid is not a record with its TAC");
-  return { ok: true, payload: p as unknown as BoothIntentPayload };
 }

@@ -337,7 +337,11 @@ export const TransactionSection = z.strictObject({
    * deadlines (b5TimeoutMs, then b8TimeoutMs) end most of them sooner.
    */
   drainTimeoutMs: int(0, 60_000, "milliseconds").default(3000),
-  /** A card with an unsettled (suspect) debit is sent to manual handling for this long. */
+  /**
+   * A suspect's card and OBU are held in memory this long (the fast path); past it the lane asks the
+   * journal, which holds them until the suspect is settled (and those of an open booth debit intent for
+   * as long as it is open).
+   */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */
   maxTripHours: int(0, 24 * 30, "hours").default(0),

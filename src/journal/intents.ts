@@ -11,8 +11,26 @@ import type { OpenIntent } from "./types.js";
 /** An open intent as openIntents() returns it: its id, key, creation time and payload as written. */
 export type DebitIntent = OpenIntent;
 
+/**
+ * The key prefix of the booth's debit intents, `booth:<card id>` (src/booth/charge.ts writes them): never
+ * an OBU MAC id, so never the RSU path's. openBoothIntentOf reads these.
+ */
+export const BOOTH_INTENT_PREFIX = "booth:";
+
+/**
+ * An open booth intent naming the card (its key, or its payload's `cardId`) or the OBU contract serial (its
+ * payload's `obuSerial`). A payload that is not JSON still names its card by its key (json_extract would
+ * fail on it: the CASE reads only a valid one). The table holds only the debits whose record is not
+ * written yet (each intent leaves in its record's transaction), a handful at most: a scan, no index.
+ */
+const BOOTH_INTENT_OF =
+  "SELECT id FROM intents WHERE substr(key, 1, length(@prefix)) = @prefix AND (key = @prefix || @card " +
+  "OR CASE WHEN json_valid(payload) THEN json_extract(payload, '$.cardId') = @card " +
+  "OR json_extract(payload, '$.obuSerial') = @obu END) ORDER BY id LIMIT 1";
+
 export class Intents {
   private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
+  private stmtBoothOf: Database.Statement | undefined;
   private readonly stmtDel: Database.Statement;
   private lastSync: Promise<boolean> = Promise.resolve(true);
 
@@ -67,6 +85,24 @@ export class Intents {
         payload: string;
       }[]
     ).map((r) => ({ id: r.id, key: r.key, createdAtMs: r.created_at_ms, payload: r.payload }));
+  }
+
+  /**
+   * The id of an open booth debit intent (BOOTH_INTENT_PREFIX) naming this card id or this OBU contract
+   * serial, or null. A booth debit whose outcome is not recorded yet holds its card and OBU for as long as
+   * its intent is open, whatever the trade guards' memory says (src/lane/controller.ts `journalHolds`,
+   * src/booth/card-loop.ts): the booth recovering it, a lane without a booth, a payload no one can read.
+   */
+  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    this.h.assertOpen();
+    const card = k.cardId || null;
+    const obu = k.obuSerial || null;
+    if (card === null && obu === null) return null;
+    this.stmtBoothOf ??= this.h.db.prepare(BOOTH_INTENT_OF);
+    const hit = this.stmtBoothOf.get({ prefix: BOOTH_INTENT_PREFIX, card, obu }) as
+      | { id: number }
+      | undefined;
+    return hit?.id ?? null;
   }
 
   /**

@@ -52,7 +52,7 @@ export {
   journalSchemaVersion,
   SCHEMA_VERSION,
 } from "./db.js";
-export type { DebitIntent } from "./intents.js";
+export { BOOTH_INTENT_PREFIX, type DebitIntent } from "./intents.js";
 export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
 export type {
@@ -393,6 +393,11 @@ export class Journal implements Outbox {
 
   openIntents(): DebitIntent[] {
     return this.intents.openIntents();
+  }
+
+  /** An open booth debit intent naming this card id or OBU contract serial (its id), or null (intents.ts). */
+  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    return this.intents.openBoothIntentOf(k);
   }
 
   deleteIntent(id: number): void {

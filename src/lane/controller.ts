@@ -276,6 +276,8 @@ export class LaneController {
       log: this.log,
       listenMs: opts.transaction.recoveryListenMs,
       boothConfigured: opts.boothConfigured ?? false,
+      journalFailed: () => this.journalFailed(undefined, ""),
+      recorded: (record) => outcome({ record, decisionMs: 0, barrierAt: null, commitMs: null }),
       wallNow: this.wallNow,
       schedule,
       alarm,
@@ -340,6 +342,8 @@ export class LaneController {
       // the previous process had the answer and replied to it: record the debit from it now
       if (r.answer) await this.machines.step(m, { kind: "recovered", answer: r.answer }, undefined);
     }
+    // booth debits left on a lane without a booth: recorded as the booth would without their card
+    await this.recovery.recordBoothDebits();
     this.subs.push(
       this.o.statusList.health$.subscribe((h) =>
         this.queue.enqueue(async () => {
@@ -427,7 +431,7 @@ export class LaneController {
   /**
    * An operator settles a suspect by hand (`etc-lane journal settle`; the request is checked and turned
    * into the settlement in ./operator-settlement.ts), in the queue like a frame. On success the hold on its
-   * card and OBU ends, unless another open suspect names them (openSuspect still holds those).
+   * card and OBU ends, unless another open suspect or booth intent names them (journalHolds still holds those).
    */
   settleSuspect(req: OperatorSettleRequest, user: SettlingUser): Promise<OperatorOutcome> {
     return this.queue.run(async () => {
@@ -462,7 +466,7 @@ export class LaneController {
           { seq: c.seq, obuId: c.obuId, ...k, createdAtMs: Date.parse(c.createdAt) },
           this.wallNow(),
         );
-      const still = this.openSuspect(k);
+      const still = this.journalHolds(k);
       this.notice("SUSPECT_SETTLED", `suspect ${c.tradeId} settled by hand by ${user.name}: ${req.verdict}`, {
         seq: c.seq,
         tradeId: c.tradeId,
@@ -475,7 +479,7 @@ export class LaneController {
       return settledResult(
         c,
         still
-          ? "its card or OBU stays held: another unsettled suspect names it"
+          ? "its card or OBU stays held: another unsettled suspect (or an open booth debit) names it"
           : "its card and OBU are no longer held here",
         { stillHeld: still },
       );
@@ -636,7 +640,7 @@ export class LaneController {
         o.tariff ? o.tariff.fee(n, s, c) : { ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "none" },
       lookup: (q) => this.listPolicy.lookup(q),
       recentlyTraded: (k) => this.guards.recentlyTraded(k),
-      unsettled: (k) => this.guards.unsettled(k) || this.debitInFlight(k) || this.openSuspect(k),
+      unsettled: (k) => this.guards.unsettled(k) || this.debitInFlight(k) || this.journalHolds(k),
     };
   }
 
@@ -651,13 +655,15 @@ export class LaneController {
   }
 
   /**
-   * An unsettled suspect in the journal names this card or OBU: the hold lasts until the suspect is settled,
-   * whatever the guards' memory (`unsettledHoldMs`, a restart) or a release by another debit of the same
-   * card says. A journal that cannot answer holds (never "none": that could debit a card twice).
+   * An unsettled suspect in the journal names this card or OBU, or an open booth debit intent does (a booth
+   * debit whose outcome is not recorded yet: the booth recovering it, a lane without a booth, a payload no
+   * one can read): the hold lasts until the suspect is settled or the intent resolved, whatever the guards'
+   * memory (`unsettledHoldMs`, a restart) or a release by another debit of the same card says. A journal
+   * that cannot answer holds (never "none": that could debit a card twice).
    */
-  private openSuspect(k: GuardKey): boolean {
+  private journalHolds(k: GuardKey): boolean {
     try {
-      return this.o.journal.openSuspectOf(k) !== null;
+      return this.o.journal.openSuspectOf(k) !== null || this.o.journal.openBoothIntentOf(k) !== null;
     } catch (e) {
       this.log.error(
         { err: e instanceof Error ? e.message : String(e), ...k },

@@ -58,6 +58,11 @@ export interface JournalPort {
    * lasts until it is settled, beyond the guards' memory (src/lane/controller.ts `unsettled`)
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+  /**
+   * an open booth debit intent (key `booth:<card id>`) naming this card id or OBU contract serial (its id),
+   * or null: a booth debit whose outcome is not recorded yet holds them as long as its intent is open
+   */
+  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** the newest unsettled suspect for this OBU MAC id or card id */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
   /** a lane setting kept across restarts (the lane gate's operator close), null when absent */

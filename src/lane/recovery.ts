@@ -11,11 +11,24 @@
  *
  * Booth debit intents (key `booth:<card id>`, src/booth/charge.ts) are the booth's: with a booth configured
  * it restores them itself. A lane restarted without a booth (no `reader` section) still must not debit that
- * card before its uncertain booth debit is settled: the card (and the OBU, when the booth case had one) is
- * held as unsettled, the intent stays for a booth configured later, and a BOOTH_DEBIT_UNSETTLED alarm
- * names the card.
+ * card before its uncertain booth debit is settled, and no card will come back to a reader to settle it: it
+ * records at start what the booth records when the original card does not come back (src/booth/recover.ts),
+ * its intent deleted in the same transaction: the paid record the intent holds (DEBIT answered, its commit
+ * failed), else a BOOTH_DEBIT_UNCONFIRMED suspect, which holds the card and OBU until it is settled (from
+ * the card at a booth configured later, or by hand) and goes to the station. An intent it cannot read is
+ * kept as it is (BOOTH_INTENT_UNREADABLE). While a booth intent is open, the journal holds the cards and the
+ * OBU it names (controller.ts `journalHolds`, journal openBoothIntentOf), however long that is.
  */
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import {
+  BOOTH_INTENT_PREFIX,
+  type BoothIntentPayload,
+  readBoothIntent,
+  unconfirmedRecord,
+} from "../booth/booth-records.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { DebitAnswer, ObuState } from "./obu-machine-types.js";
 import type { JournalPort } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
@@ -43,14 +56,11 @@ export interface RestoredDebit {
   answer?: DebitAnswer;
 }
 
-/** The key prefix of the booth's debit intents (src/booth/booth-records.ts uses this one). */
-export const BOOTH_INTENT_PREFIX = "booth:";
-
-/** What recovery reads of a booth intent (the booth's BoothIntentPayload; the booth restores the rest). */
-interface BoothIntentRef {
-  cardId?: unknown;
-  obuSerial?: unknown;
-  draft?: { amount?: unknown };
+/** A booth debit left by a previous process on a lane without a booth: recorded at start (recordBoothDebits). */
+export interface BoothDebitLeft {
+  intentId: number;
+  key: string;
+  payload: BoothIntentPayload;
 }
 
 export interface RecoveryDeps {
@@ -58,8 +68,12 @@ export interface RecoveryDeps {
   guards: TradeGuards;
   log: Logger;
   listenMs: number;
-  /** a booth restores the `booth:` intents itself; without one they are held here (see above) */
+  /** a booth restores the `booth:` intents itself; without one they are recorded here (see above) */
   boothConfigured: boolean;
+  /** the journal failed at a commit (src/lane/controller.ts journalFailed: the lane closes) */
+  journalFailed(): Promise<void>;
+  /** a record committed here (the controller's outcomes$) */
+  recorded(c: CommittedRecord): void;
   /** wall clock ms (intents carry wall times) */
   wallNow: () => number;
   schedule(ms: number, fn: () => Promise<void> | void): () => void;
@@ -72,6 +86,7 @@ export class Recovery {
   private newestIntentAt = 0;
   private phase: "none" | "pending" | "listening" | "done" = "none";
   private cancel: (() => void) | undefined;
+  private boothLeft: BoothDebitLeft[] = [];
 
   constructor(private readonly d: RecoveryDeps) {}
 
@@ -84,15 +99,15 @@ export class Recovery {
   restore(): RestoredDebit[] {
     const out: RestoredDebit[] = [];
     for (const it of this.d.journal.openIntents()) {
+      if (it.key.startsWith(BOOTH_INTENT_PREFIX)) {
+        if (!this.d.boothConfigured) this.boothDebit(it.id, it.key, it.payload);
+        continue;
+      }
       let p: IntentPayload;
       try {
         p = JSON.parse(it.payload) as IntentPayload;
       } catch (e) {
         this.d.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
-        continue;
-      }
-      if (it.key.startsWith(BOOTH_INTENT_PREFIX)) {
-        if (!this.d.boothConfigured) this.holdBoothDebit(it.id, p as BoothIntentRef);
         continue;
       }
       // not an RSU debit
@@ -124,20 +139,88 @@ export class Recovery {
   }
 
   /**
-   * A booth debit left uncertain and no booth to settle it: hold its card (and OBU) so no DSRC debit
-   * follows (UNSETTLED_DEBIT), keep the intent, and say so.
+   * A booth intent on a lane without a booth: one it can read is recorded by recordBoothDebits; one it
+   * cannot is kept as it is for the back office, its cards and OBU held (in memory here; by the journal's
+   * openBoothIntentOf for as long as it is open), with the alarm the booth raises for it
+   * (src/booth/recovery-book.ts holdUnreadable).
    */
-  private holdBoothDebit(id: number, b: BoothIntentRef): void {
-    const cardId = typeof b.cardId === "string" ? b.cardId : null;
-    const obuSerial = typeof b.obuSerial === "string" ? b.obuSerial : null;
-    const amount = typeof b.draft?.amount === "number" ? `${b.draft.amount} fen` : "an unknown amount";
-    this.d.guards.hold({ cardId, obuSerial });
-    this.d.log.error({ id, cardId, obuSerial }, "booth debit intent kept: no booth configured to settle it");
+  private boothDebit(id: number, key: string, text: string): void {
+    const r = readBoothIntent(key, text);
+    if (r.ok) {
+      this.d.guards.hold({ cardId: r.payload.cardId, obuSerial: r.payload.obuSerial });
+      this.boothLeft.push({ intentId: id, key, payload: r.payload });
+      return;
+    }
+    const { cards, obuSerial, why } = r;
+    this.d.guards.hold({ cardId: null, obuSerial });
+    for (const cardId of cards) this.d.guards.hold({ cardId, obuSerial: null });
+    this.d.log.error({ id, key, cards, obuSerial, why }, "booth debit intent not readable: kept as it is");
+    this.d.alarm(
+      "BOOTH_INTENT_UNREADABLE",
+      `booth debit intent ${id} (${key}) cannot be recovered (${why}) and this lane has no reader section: ` +
+        `kept for the back office; card ${cards.length ? cards.join(", ") : "(unknown card)"}` +
+        `${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
+    );
+  }
+
+  /**
+   * The booth debits restore() found on a lane without a booth, recorded as the booth records one whose
+   * original card does not come back (src/booth/recover.ts): the paid record the intent holds, else a
+   * BOOTH_DEBIT_UNCONFIRMED suspect, the intent deleted in the same transaction (so a booth configured
+   * later finds the record, never the intent: one debit, one record). A journal that fails closes the lane
+   * (the intent stays, its card held); a record the journal refuses as invalid leaves the intent as it is.
+   */
+  async recordBoothDebits(): Promise<void> {
+    const left = this.boothLeft;
+    this.boothLeft = [];
+    for (const b of left) await this.recordBoothDebit(b);
+  }
+
+  private async recordBoothDebit(b: BoothDebitLeft): Promise<void> {
+    const p = b.payload;
+    const key = { cardId: p.cardId, obuSerial: p.obuSerial };
+    const what = `a booth debit of ${p.prepared.amount} fen on card ${p.cardId}${p.obuSerial ? ` (OBU ${p.obuSerial})` : ""}`;
+    const rec: NewLaneRecord =
+      p.paid ??
+      unconfirmedRecord(
+        p.draft,
+        "the lane restarted without a booth (no reader section): the card cannot be asked",
+        {},
+      );
+    let c: CommittedRecord;
+    try {
+      c = this.d.journal.commit(rec, { intentId: b.intentId });
+    } catch (e) {
+      const invalid = isEtcError(e, JournalErrorCodes.JournalRecordInvalid);
+      this.d.log.error(
+        { id: b.intentId, err: (e as Error).message, record: rec },
+        "booth debit intent not recorded: kept as it is",
+      );
+      this.d.alarm(
+        "BOOTH_DEBIT_UNSETTLED",
+        `${what} was left unsettled and this lane has no reader section; its record was not written ` +
+          `(${(e as Error).message}): intent ${b.intentId} kept, the card held (no DSRC debit) for as long as it is`,
+      );
+      if (!invalid) await this.d.journalFailed();
+      return;
+    }
+    this.d.recorded(c);
+    if (c.kind === "transaction") {
+      // the debit is known and now recorded: a trade like any other (src/booth/recover.ts recordedPaid)
+      this.d.guards.release(key);
+      this.d.guards.rememberTraded(key);
+      if (p.draft.obuId) this.d.guards.noteDebit(p.draft.obuId, c.seq);
+      this.d.alarm(
+        "BOOTH_CRASH_RECOVERY",
+        `${what} was in flight when the previous process stopped, its DEBIT answered: recorded from its intent (${c.tradeId})`,
+      );
+      return;
+    }
     this.d.alarm(
       "BOOTH_DEBIT_UNSETTLED",
-      `a booth debit of ${amount} on card ${cardId ?? "(unknown card)"}${obuSerial ? ` (OBU ${obuSerial})` : ""} ` +
-        "was left unsettled and this lane has no reader section: the card is held (no DSRC debit) until a " +
-        "booth settles it (configure the reader; the intent is kept)",
+      `${what} was left unsettled and this lane has no reader section: recorded as suspect ${c.seq} ` +
+        `(${c.tradeId}, BOOTH_DEBIT_UNCONFIRMED); the card is held (no DSRC debit) until it is settled, ` +
+        `from the card at a booth or by hand (etc-lane journal settle ${c.seq})`,
     );
   }
 

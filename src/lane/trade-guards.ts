@@ -3,15 +3,17 @@
  * `recentTradeWindowMs` is not traded again (ALREADY_TRADED), and one with an unsettled debit is held
  * (UNSETTLED_DEBIT): in memory for `unsettledHoldMs`, seeded at start from the journal's recent
  * transactions and unsettled suspects. The memory is the fast path: the controller also asks the journal
- * for an unsettled suspect of a card or OBU the memory does not hold (controller.ts `openSuspect`), so a
- * hold lasts until its suspect is settled. Windows run on the monotonic
+ * for an unsettled suspect or an open booth debit intent of a card or OBU the memory does not hold
+ * (controller.ts `journalHolds`), so a hold lasts until its suspect is settled or its intent resolved, as
+ * long as that takes. Windows run on the monotonic
  * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
  *
  * It also remembers which sequence numbers recorded the recent debits of each OBU MAC id, so a repeated
  * B5 of a debit already recorded (e.g. one the RSU repeats after a restart) is recognised. That memory has
  * its own window, `repeatedB5WindowMs` (at least a minute, src/config/schema.ts), never the recent-trade
- * window: a lane that lets a card trade again at once (`recentTradeWindowMs: 0`) must still know the
- * B5 the RSU repeats is one it recorded, or that debit would be recorded twice.
+ * window nor the unsettled hold: a lane that lets a card trade again at once (`recentTradeWindowMs: 0`) or
+ * holds it only briefly in memory (`unsettledHoldMs: 0`) must still know the B5 the RSU repeats is one it
+ * recorded (a transaction or a suspect, an ORPHAN_B5 above all), or that debit would be recorded twice.
  */
 import type { GuardKey } from "./obu-machine-types.js";
 import type { GuardRow } from "./ports.js";
@@ -83,7 +85,10 @@ export class TradeGuards {
   /** Windows the journal must be asked about at start (wall ms since which rows matter). */
   seedSince(wallNowMs: number): { traded: number; unsettled: number } {
     const traded = Math.max(this.o.recentTradeWindowMs, this.o.repeatedB5WindowMs);
-    return { traded: wallNowMs - traded, unsettled: wallNowMs - this.o.unsettledHoldMs };
+    // a suspect holds its card and OBU within unsettledHoldMs, and its B5 (an ORPHAN_B5's above all) is
+    // recognised within repeatedB5WindowMs: the rows reach back over the longer of the two
+    const unsettled = Math.max(this.o.unsettledHoldMs, this.o.repeatedB5WindowMs);
+    return { traded: wallNowMs - traded, unsettled: wallNowMs - unsettled };
   }
 
   /**
@@ -95,13 +100,16 @@ export class TradeGuards {
     const mono = this.o.now();
     const at = (r: GuardRow): number => mono - Math.max(0, wallNowMs - r.createdAtMs);
     const byTime = (a: GuardRow, b: GuardRow): number => a.createdAtMs - b.createdAtMs;
-    // the rows reach back over the longer of the two windows (seedSince)
+    // each list reaches back over the longer of its two windows (seedSince)
     for (const r of [...rows.traded].sort(byTime)) this.tradedAt(r, at(r));
     for (const r of [...rows.unsettled].sort(byTime)) {
-      for (const k of keysOf(r)) this.held.set(k, at(r));
+      const t = at(r);
+      // held in memory within unsettledHoldMs (beyond it the journal holds: controller.ts `journalHolds`)
+      if (mono - t <= this.o.unsettledHoldMs) for (const k of keysOf(r)) this.held.set(k, t);
       // a suspect records a B5 too (an ORPHAN_B5 names neither card nor OBU serial): the RSU repeating that
-      // B5 after a restart is recognised as recorded, not recorded again (late-answers.ts)
-      this.noteDebit(r.obuId, r.seq, at(r));
+      // B5 after a restart is recognised as recorded, not recorded again (late-answers.ts), however short
+      // unsettledHoldMs is (0 included)
+      this.noteDebit(r.obuId, r.seq, t);
     }
   }
 

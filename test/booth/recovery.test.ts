@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
-import { readBoothIntent } from "../../src/booth/recovery-book.js";
+import { readBoothIntent } from "../../src/booth/booth-records.js";
 import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -195,6 +195,25 @@ describe("booth debit intents of another shape", () => {
       await t.boothIdle();
       expect(t.ledger()).toEqual([]);
       expect(t.store.get(CARD)?.snapshot().balance).toBe(10_000);
+    });
+  });
+
+  it("an intent it cannot read holds its card at the booth for as long as it is in the journal, not only for the guards' memory (unsettledHoldMs 0)", async () => {
+    await boothTest({ cards: [boothCard(CARD)], transaction: { unsettledHoldMs: 0 } }, async (t) => {
+      const id = t.lane.journal.writeIntent(KEY, "{");
+      const before = t.outputs.length;
+      await t.restartLane();
+      const [message] = alarms(t.outputs.slice(before), "BOOTH_INTENT_UNREADABLE");
+      expect(message).toContain(`intent ${id} (${KEY})`);
+      expect(message).toContain("held (no debit) for as long as the intent is in the journal");
+      const user = { name: "op", uid: 1 };
+      expect(await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user })).toMatchObject({ ok: true });
+      t.reader.present(CARD);
+      await t.prompt("HELD"); // before: the guards' hold had ended (0 ms): the card was charged
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.store.get(CARD)?.snapshot().balance).toBe(10_000);
+      expect(t.lane.journal.openIntents().map((i) => i.id)).toEqual([id]);
     });
   });
 

@@ -58,6 +58,44 @@ describe("debit intents (write-ahead note of a debit in flight)", () => {
   });
 });
 
+describe("openBoothIntentOf: an open booth debit intent holds the card and OBU it names", () => {
+  const CARD = "43012200000000000001";
+  const OTHER = "43012200000000000002";
+  const SERIAL = "4301000000000042";
+
+  it("finds the intent by its key's card, its payload's card or its payload's OBU serial, until its record deletes it", () => {
+    const j = openJournal();
+    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+    const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ v: 1, cardId: CARD, obuSerial: SERIAL }));
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(id);
+    expect(j.openBoothIntentOf({ cardId: null, obuSerial: SERIAL })).toBe(id);
+    expect(j.openBoothIntentOf({ cardId: OTHER, obuSerial: "4301000000000099" })).toBeNull();
+    expect(j.openBoothIntentOf({})).toBeNull();
+    j.commit(sampleRecord(1), { intentId: id });
+    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+  });
+
+  it("an unreadable payload still names its card by its key; a payload naming another card names that one too", () => {
+    const j = openJournal();
+    const notJson = j.writeIntent(`booth:${CARD}`, "{");
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(notJson);
+    expect(j.openBoothIntentOf({ obuSerial: SERIAL })).toBeNull(); // no error from json_extract either
+    j.deleteIntent(notJson);
+    const other = j.writeIntent(`booth:${CARD}`, JSON.stringify({ v: 2, cardId: OTHER }));
+    expect(j.openBoothIntentOf({ cardId: OTHER })).toBe(other);
+    j.deleteIntent(other);
+    j.writeIntent(`booth:${CARD}`, "[1,2]"); // valid JSON, not an object
+    expect(j.openBoothIntentOf({ cardId: OTHER, obuSerial: SERIAL })).toBeNull();
+  });
+
+  it("never an RSU debit's intent (keyed by OBU MAC id), whatever its payload names", () => {
+    const j = openJournal();
+    j.writeIntent("a1b2c3d4", JSON.stringify({ cardId: CARD, obuSerial: SERIAL }));
+    j.writeIntent(`BOOTH:${CARD}`, "{}"); // the prefix is exact
+    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+  });
+});
+
 describe("a debit intent is made durable by an fdatasync of the WAL in the thread pool (src/journal/wal-sync.ts)", () => {
   /** A syncFile that notes each call and runs the real fdatasync only when the test releases it. */
   function heldSync() {

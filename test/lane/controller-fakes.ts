@@ -25,6 +25,81 @@ import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import type { RsuCodec, RsuCommand, RsuEvent, RsuStatus } from "../../src/rsu/driver.js";
 import { tariff } from "./machine-fixtures.js";
 
+/**
+ * The payload of a booth debit intent as src/booth/charge.ts writes it (BoothIntentPayload, version 1), for
+ * card `cardId` and OBU `obuSerial`: a booth DEBIT of 1425 fen whose answer was lost; with `tac`, one
+ * whose DEBIT answered and whose record the journal did not take (`paid`).
+ */
+export function boothIntentPayload(cardId: string, obuSerial: string | null, tac?: string): string {
+  const draft: NewLaneRecord = {
+    kind: "transaction",
+    outcome: "BOOTH_EXIT_DEBIT",
+    obuId: obuSerial ? "a1b2c3d4" : "",
+    obuSerial,
+    cardId,
+    cardType: 22,
+    cardIssuer: "bafec4cfbafec4cf",
+    cardNetwork: "4301",
+    vehicleClass: 1,
+    plate: "湘A12345",
+    plateColor: 0,
+    entry: null,
+    amountDue: 1500,
+    discountPercent: 5,
+    amount: 1425,
+    balanceBefore: 10_000,
+    balanceAfter: null,
+    tac: null,
+    iccPaySerial: "0011",
+    psamNo: "010203040506",
+    psamTransSerial: "00000100",
+    transTime: "20250716103000",
+    transType: "09",
+    algFlag: "00",
+    keyVersion: "01",
+    statusListVersions: { full: null, delta: null },
+    tariffVersion: null,
+    stageTimes: {},
+    rawB4: null,
+    rawB5: null,
+    rsuProtocol: null,
+    extra: {
+      path: "booth",
+      purchaseTimeMs: 1_752_633_000_000,
+      booth: { case: { id: "w1", seq: null, reason: "WALK_UP" } },
+    },
+  };
+  return JSON.stringify({
+    v: 1,
+    path: "booth",
+    case: { id: "w1", seq: null, reason: "WALK_UP" },
+    cardId,
+    obuSerial,
+    draft,
+    prepared: {
+      amount: 1425,
+      transTime: "20250716103000",
+      transType: 9,
+      offlineSerial: 0x11,
+      balanceBefore: 10_000,
+      psamNo: "010203040506",
+      psamTransSerial: 0x100,
+    },
+    mac1Ref: { session: 1 },
+    process: "previous-process",
+    write: {
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      timeMs: 1_752_633_000_000,
+      vehicleClass: 1,
+      status: 4,
+    },
+    layout: "aa43",
+    ...(tac ? { paid: { ...draft, tac, balanceAfter: 10_000 - 1425 } } : {}),
+  });
+}
+
 export const RSU_OK: RsuStatus = {
   rsuStatus: 0,
   psams: [{ terminalId: "010203040506", authorised: true }],
@@ -246,6 +321,22 @@ export class FakeJournal implements JournalPort {
         ((k.cardId && r.cardId === k.cardId) || (k.obuSerial && r.obuSerial === k.obuSerial)),
     );
     return hit?.seq ?? null;
+  }
+
+  /** as the journal's (src/journal/intents.ts): a `booth:` intent naming the card (key or payload) or the OBU serial */
+  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    const names = (i: DebitIntentRow): boolean => {
+      if (!i.key.startsWith("booth:")) return false;
+      if (k.cardId && i.key === `booth:${k.cardId}`) return true;
+      let p: { cardId?: unknown; obuSerial?: unknown } | null;
+      try {
+        p = JSON.parse(i.payload) as { cardId?: unknown; obuSerial?: unknown } | null;
+      } catch {
+        return false;
+      }
+      return (!!k.cardId && p?.cardId === k.cardId) || (!!k.obuSerial && p?.obuSerial === k.obuSerial);
+    };
+    return [...this.intents.values()].find(names)?.id ?? null;
   }
 
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null {

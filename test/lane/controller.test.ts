@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/err
 import { localStamp } from "../../src/local-time.js";
 import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
-import { FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
+import { boothIntentPayload, FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
 beforeEach(() => {
@@ -607,21 +607,26 @@ describe("a hold lasts until its suspect is settled (the journal is asked past t
 });
 
 describe("an ORPHAN_B5 across a restart", () => {
-  it("the RSU repeating the B5 of a recorded ORPHAN_B5 to a restarted lane: acknowledged, not recorded again", async () => {
-    const j = new FakeJournal(() => Date.now() - 10_000);
-    const first = rig({ journal: j });
-    await open(first);
-    first.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
-    await first.settle();
-    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
-    const r = rig({ journal: j });
-    await open(r);
-    r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
-    await r.settle();
-    expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
-    expect(r.ctl.counters.repeatedB5).toBe(1);
-    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
-  });
+  // the restart (10 s) is longer than a short unsettledHoldMs, well within repeatedB5WindowMs (300 s): the
+  // memory of recorded B5s is seeded over repeatedB5WindowMs, not over the unsettled hold
+  it.each([86_400_000, 5_000, 0])(
+    "the RSU repeating the B5 of a recorded ORPHAN_B5 to a restarted lane: acknowledged, not recorded again (unsettledHoldMs %i)",
+    async (unsettledHoldMs) => {
+      const j = new FakeJournal(() => Date.now() - 10_000);
+      const first = rig({ journal: j, transaction: { unsettledHoldMs } });
+      await open(first);
+      first.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+      await first.settle();
+      expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+      const r = rig({ journal: j, transaction: { unsettledHoldMs } });
+      await open(r);
+      r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
+      await r.settle();
+      expect(kinds(j)).toEqual(["suspect:ORPHAN_B5"]);
+      expect(r.ctl.counters.repeatedB5).toBe(1);
+      expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+    },
+  );
 });
 
 describe("a debit in flight through a link blip or a stop (defect 6)", () => {
@@ -972,48 +977,131 @@ describe("crash recovery: debit intents a killed process left", () => {
 });
 
 describe("a booth debit left uncertain, the lane restarted without a booth", () => {
-  /** the intent a booth left when its DEBIT's answer was lost (src/booth/charge.ts), as far as recovery reads it */
-  const boothIntent = (j: FakeJournal, obuSerial: string | null): number =>
-    j.writeIntent(
-      `booth:${CARD_ID}`,
-      JSON.stringify({ v: 1, path: "booth", cardId: CARD_ID, obuSerial, draft: { amount: 1425 } }),
-    );
+  /** the intent a booth left when its DEBIT's answer was lost (src/booth/charge.ts) */
+  const boothIntent = (j: FakeJournal, obuSerial: string | null, payload?: string): number =>
+    j.writeIntent(`booth:${CARD_ID}`, payload ?? boothIntentPayload(CARD_ID, obuSerial));
+  const DAY = 86_400_000; // transaction.unsettledHoldMs in the rig
+  /** a rig whose monotonic clock can be moved on (the guards' memory) without running the timers */
+  const rigAhead = (o: Parameters<typeof rig>[0]) => {
+    let ahead = 0;
+    const r = rig({ ...o, now: () => Date.now() + ahead });
+    return { r, later: (ms: number) => (ahead += ms) };
+  };
+  const alarmsOf = (r: Rig, code: string) =>
+    r.outputs.flatMap((o) => (o.type === "alarm" && o.code === code ? [o.message] : []));
+  /** the C6s (debits) the lane sent */
+  const debits = (r: Rig) => r.link.answersTo("card").filter((c) => c !== "ACK" && c.kind === "debit");
 
-  it("no reader section: the card is held (the same card over DSRC is an UNSETTLED_DEBIT stop, no C6), the intent stays, an alarm names the card", async () => {
+  it("no reader section: recorded at start as a BOOTH_DEBIT_UNCONFIRMED suspect (the intent deleted with it), an alarm names the card and the suspect; a day later, no restart, the same card over DSRC is still an UNSETTLED_DEBIT stop, no C6", async () => {
     const j = new FakeJournal();
-    const id = boothIntent(j, null);
-    const r = rig({ journal: j }); // no boothConfigured: the lane has no reader section
+    boothIntent(j, null);
+    const { r, later } = rigAhead({ journal: j }); // no boothConfigured: the lane has no reader section
     await open(r);
+    // before: no record, the intent kept, the card held in memory only, for unsettledHoldMs
+    expect(kinds(j)).toEqual(["suspect:BOOTH_DEBIT_UNCONFIRMED"]);
+    expect(j.records[0]).toMatchObject({ cardId: CARD_ID, amount: 1425, iccPaySerial: "0011", tac: null });
+    expect(j.intents.size).toBe(0);
+    const [alarm] = alarmsOf(r, "BOOTH_DEBIT_UNSETTLED");
+    expect(alarm).toContain(CARD_ID);
+    expect(alarm).toContain("suspect 1");
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
-    const alarm = r.outputs.find((o) => o.type === "alarm" && o.code === "BOOTH_DEBIT_UNSETTLED");
-    expect(alarm).toMatchObject({ message: expect.stringContaining(CARD_ID) });
+    later(DAY + 1); // the guards' memory forgot the card
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
     await toDebit(r);
-    expect(kinds(j)).toEqual(["stop:UNSETTLED_DEBIT"]);
+    expect(kinds(j)).toEqual(["suspect:BOOTH_DEBIT_UNCONFIRMED", "stop:UNSETTLED_DEBIT"]);
     expect(r.link.answersTo("card")).toEqual([
       { kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: Date.now() },
     ]);
-    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
-    // left for a booth configured later
-    expect([...j.intents.keys()]).toEqual([id]);
+    expect(debits(r)).toEqual([]);
   });
 
-  it("the OBU of the booth case is held too", async () => {
+  it("the OBU of the booth case is held too, past the guards' memory", async () => {
     const j = new FakeJournal();
     boothIntent(j, OBU_SERIAL);
+    const { r, later } = rigAhead({ journal: j });
+    await open(r);
+    expect(j.records[0]).toMatchObject({ obuSerial: OBU_SERIAL, cardId: CARD_ID });
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+    later(DAY + 1);
+    await toDebit(r, b2(), b4({ card: { cardSerial: "0000000000009999" } })); // the OBU with another card
+    expect(kinds(j)).toEqual(["suspect:BOOTH_DEBIT_UNCONFIRMED", "stop:UNSETTLED_DEBIT"]);
+    expect(debits(r)).toEqual([]);
+  });
+
+  it("an intent that holds its paid record (DEBIT answered, its commit failed): that record committed at start, the intent deleted with it, the card not held", async () => {
+    const j = new FakeJournal();
+    boothIntent(j, OBU_SERIAL, boothIntentPayload(CARD_ID, OBU_SERIAL, "a1b2c3d4"));
     const r = rig({ journal: j });
     await open(r);
-    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+    expect(kinds(j)).toEqual(["transaction:BOOTH_EXIT_DEBIT"]);
+    expect(j.records[0]).toMatchObject({ tac: "a1b2c3d4", amount: 1425, balanceAfter: 8575 });
+    expect(j.intents.size).toBe(0);
+    expect(alarmsOf(r, "BOOTH_CRASH_RECOVERY")).toEqual([expect.stringContaining(CARD_ID)]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    await toDebit(r); // a trade like any other: the same OBU again within the recent-trade window
+    expect(r.ctl.counters.alreadyTraded).toBe(1);
+    expect(kinds(j)).toEqual(["transaction:BOOTH_EXIT_DEBIT"]);
+    expect(debits(r)).toEqual([]);
+  });
+
+  it.each([
+    ["not JSON", "{"],
+    ["payload version 2", JSON.stringify({ v: 2, cardId: CARD_ID, obuSerial: OBU_SERIAL })],
+  ])(
+    "an intent it cannot read (%s): kept, BOOTH_INTENT_UNREADABLE names it, its card held past the guards' memory",
+    async (why, payload) => {
+      const j = new FakeJournal();
+      const id = boothIntent(j, null, payload);
+      const { r, later } = rigAhead({ journal: j });
+      await open(r);
+      expect(j.records).toEqual([]);
+      expect([...j.intents.keys()]).toEqual([id]);
+      const [alarm] = alarmsOf(r, "BOOTH_INTENT_UNREADABLE");
+      expect(alarm).toContain(`intent ${id} (booth:${CARD_ID})`);
+      expect(alarm).toContain(why);
+      expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+      later(DAY + 1);
+      await toDebit(r);
+      expect(kinds(j)).toEqual(["stop:UNSETTLED_DEBIT"]);
+      expect(debits(r)).toEqual([]);
+    },
+  );
+
+  it("a journal that fails the record at start: the lane closes (JOURNAL_FAILED), the intent and the hold stay", async () => {
+    const j = new FakeJournal();
+    const id = boothIntent(j, null);
+    j.failCommits = true;
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect([...j.intents.keys()]).toEqual([id]);
+    expect(alarmsOf(r, "BOOTH_DEBIT_UNSETTLED")).toEqual([expect.stringContaining(`intent ${id} kept`)]);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
   });
 
-  it("with a booth configured the controller leaves the intent to it (the booth restores and holds it)", async () => {
+  it("with a booth configured the controller leaves the intent to it; the journal holds its card over DSRC for as long as the intent is open", async () => {
     const j = new FakeJournal();
     boothIntent(j, null);
-    const r = rig({ journal: j, boothConfigured: true });
+    const r = rig({ journal: j, boothConfigured: true, transaction: { unsettledHoldMs: 0 } });
     await open(r);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
-    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_DEBIT_UNSETTLED")).toBe(false);
+    expect(alarmsOf(r, "BOOTH_DEBIT_UNSETTLED")).toEqual([]);
+    expect(j.records).toEqual([]);
     expect(j.intents.size).toBe(1);
+    await toDebit(r); // the booth still recovering it (its guards' hold is 0 ms here)
+    expect(kinds(j)).toEqual(["stop:UNSETTLED_DEBIT"]);
+    expect(debits(r)).toEqual([]);
+  });
+
+  it("a journal that cannot say whether a booth intent names the card holds it", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.openBoothIntentOf = () => {
+      throw new Error("SQLITE_IOERR");
+    };
+    await toDebit(r);
+    expect(kinds(r.journal)).toEqual(["stop:UNSETTLED_DEBIT"]);
   });
 });
 
