@@ -266,6 +266,64 @@ const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove
 
 /** What a settled transaction must carry to be cleared (docs/journal.md "Settling a suspect"). */
 const CLEARING_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
+type ClearingField = (typeof CLEARING_FIELDS)[number];
+
+/**
+ * The form of each clearing field in a transaction (docs/protocol.md §2 and src/journal/types.ts: byte
+ * strings as hex, in either case; the purchase time as the 14 digits of yyyyMMddhhmmss).
+ */
+export const CLEARING_FORMS: Record<ClearingField, { re: RegExp; expected: string }> = {
+  tac: { re: /^[0-9a-fA-F]{8}$/, expected: "8 hex digits" },
+  iccPaySerial: { re: /^[0-9a-fA-F]{4}$/, expected: "4 hex digits" },
+  psamNo: { re: /^[0-9a-fA-F]{12}$/, expected: "12 hex digits" },
+  psamTransSerial: { re: /^[0-9a-fA-F]{8}$/, expected: "8 hex digits" },
+  transTime: { re: /^\d{14}$/, expected: "14 digits, yyyyMMddhhmmss" },
+};
+
+/**
+ * The record fields stored in text columns besides kind and outcome: each a string or null. Anything
+ * else would fail SQLite's bind inside the transaction, an E601 that turns the journal unhealthy for
+ * what is a bad record (E605, the journal healthy).
+ */
+const TEXT_COLUMNS = ["obuSerial", "cardId", ...CLEARING_FIELDS] as const;
+
+function describe(v: unknown): string {
+  if (v === undefined) return "undefined";
+  if (v instanceof Date) return "a Date";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/**
+ * The first of these text columns that is neither a string nor null, as a refusal, or null. `absentOk`:
+ * a field left out (undefined) is not refused (a settlement names only what it changes).
+ */
+function badTextColumn(
+  rec: Partial<Record<(typeof TEXT_COLUMNS)[number], unknown>>,
+  fields: readonly (typeof TEXT_COLUMNS)[number][] = TEXT_COLUMNS,
+  absentOk = false,
+): string | null {
+  for (const f of fields) {
+    const v = rec[f];
+    if (v === null || typeof v === "string" || (absentOk && v === undefined)) continue;
+    return `${f} must be a string or null, got ${describe(v)}`;
+  }
+  return null;
+}
+
+/**
+ * The money rule's backstop (commit and settle): a transaction carries every clearing field, each in its
+ * form. A refusal naming the missing or malformed fields, or null.
+ */
+function clearingRefusal(rec: Pick<NewLaneRecord, ClearingField>): string | null {
+  const missing = CLEARING_FIELDS.filter((f) => rec[f] === null || rec[f] === undefined);
+  if (missing.length > 0) return `missing ${missing.join(", ")}`;
+  const malformed = CLEARING_FIELDS.filter((f) => !CLEARING_FORMS[f].re.test(rec[f] as string));
+  if (malformed.length > 0)
+    return `malformed ${malformed.map((f) => `${f} ${JSON.stringify(rec[f])} (${CLEARING_FORMS[f].expected})`).join(", ")}`;
+  return null;
+}
 
 function settleRefused(seq: number, why: string): EtcError {
   return new EtcError(
@@ -380,15 +438,17 @@ export class Records extends RecordQueries {
       return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
     if (typeof rec.outcome !== "string" || rec.outcome === "") return "outcome must be a non-empty code";
     if (typeof rec.obuId !== "string") return "obuId must be a string";
+    const badText = badTextColumn(rec);
+    if (badText) return badText;
     if (!Number.isSafeInteger(rec.amount) || rec.amount < 0)
       return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
     if (rec.kind === "transaction") {
       // The money rule's backstop: never a paid record without its proof. Entry writes (amount 0) carry
       // the same proof (the lane and the booth commit a transaction only with every clearing field), and
-      // settle() asks the same of a settled transaction.
-      const missing = CLEARING_FIELDS.filter((f) => rec[f] === null || rec[f] === undefined);
-      if (missing.length > 0)
-        return `a transaction must carry what clearing needs (a paid record without its TAC is a suspect); missing ${missing.join(", ")}`;
+      // settle() asks the same of a settled transaction. A suspect or a stop keeps what it has as given.
+      const refusal = clearingRefusal(rec);
+      if (refusal)
+        return `a transaction must carry what clearing needs (a paid record without its TAC is a suspect); ${refusal}`;
     }
     if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
     if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
@@ -572,6 +632,8 @@ export class Records extends RecordQueries {
     if (!SETTLED_BY.includes(s.settledBy))
       throw invalid(`settledBy must be one of ${SETTLED_BY.join(", ")}, got "${String(s.settledBy)}"`);
     const fields = s.fields ?? {};
+    const badText = badTextColumn(fields, CLEARING_FIELDS, true);
+    if (badText) throw invalid(badText);
     const amount = fields.amount ?? (s.kind === "stop" ? 0 : prev.amount);
     if (!Number.isSafeInteger(amount) || amount < 0)
       throw invalid(`amount must be a whole number of fen >= 0, got ${amount}`);
@@ -586,9 +648,8 @@ export class Records extends RecordQueries {
       revision: revision + 1,
     };
     if (s.kind === "transaction") {
-      const missing = CLEARING_FIELDS.filter((f) => next[f] === null || next[f] === undefined);
-      if (missing.length > 0)
-        throw invalid(`a settled transaction must carry what clearing needs; missing ${missing.join(", ")}`);
+      const refusal = clearingRefusal(next);
+      if (refusal) throw invalid(`a settled transaction must carry what clearing needs; ${refusal}`);
     }
     const note: SettlementNote = {
       settledBy: s.settledBy,
