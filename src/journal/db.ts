@@ -353,9 +353,12 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
   let uv = Number(db.pragma("user_version", { simple: true }));
   if (uv > SCHEMA_VERSION)
     throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
-  if (uv === 0) {
+  if (uv <= 1) {
     db.transaction(() => {
+      // a new file; or a version 1 file that the code of 2026-11-23..26 wrote without some of version 1's
+      // tables (completeV1)
       db.exec(SCHEMA_V1);
+      completeV1(db, path, log);
       db.pragma("user_version = 1");
     }).immediate();
     uv = 1;
@@ -373,6 +376,38 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
         "journal schema migrated",
       );
   }
+}
+
+/**
+ * The code of 2026-11-23..26 stamped `user_version` 1 on schemas that lack part of version 1 as SCHEMA_V1
+ * has it (commits 8626220, 48d0279 and 5453b21 of this repository): no `intents` table (none of them), no
+ * `held` (the first two), and in the first (8626220) no `outbox` and `acks` either: the upload state was a
+ * column, `records.uploaded_at_ms`, with two partial indexes on it. SCHEMA_V1 (IF NOT EXISTS) adds the
+ * missing tables; this moves that column into them: a record in none of `outbox`, `acks` and `held` is
+ * acknowledged at its `uploaded_at_ms` (`acks`) or, without one, queued (`outbox`). A record the later code
+ * wrote into such a file is in one of the three already and keeps its place. Then the column and its
+ * indexes go. Runs in the transaction that stamps version 1, so a crash leaves the file as it was.
+ */
+function completeV1(db: Database.Database, path: string, log: Logger): void {
+  const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all() as string[];
+  if (!cols.includes("uploaded_at_ms")) return;
+  const unplaced =
+    "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq) AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.seq = r.seq) " +
+    "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = r.seq)";
+  const acked = db
+    .prepare(
+      `INSERT INTO acks (seq, at_ms) SELECT seq, uploaded_at_ms FROM records r WHERE uploaded_at_ms IS NOT NULL AND ${unplaced}`,
+    )
+    .run().changes;
+  const queued = db
+    .prepare(
+      `INSERT INTO outbox (seq) SELECT seq FROM records r WHERE uploaded_at_ms IS NULL AND ${unplaced}`,
+    )
+    .run().changes;
+  db.exec(
+    "DROP INDEX IF EXISTS records_pending; DROP INDEX IF EXISTS records_acked; ALTER TABLE records DROP COLUMN uploaded_at_ms;",
+  );
+  log.info({ path, acked, queued }, "journal: records.uploaded_at_ms moved into the outbox and acks tables");
 }
 
 /** The schema version of `<dataDir>/journal.db`, or null when there is no journal there. */

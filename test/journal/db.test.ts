@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
-import { LANE, useJournalDir } from "./helpers.js";
+import { acksOf, LANE, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -101,6 +101,73 @@ describe("schema migrations", () => {
     const r = JournalReader.openReadOnly(jd.dir());
     expect(r.list().map((x) => x.revision)).toEqual([1, 1, 1, 1]);
     r.close();
+  });
+
+  // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
+  // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
+  it.each(["5453b21", "48d0279", "8626220"] as const)(
+    "a version 1 journal as the code of %s wrote it opens at version 4, its queue and acknowledgements kept",
+    (schema) => {
+      const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
+      writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
+      const j = openJournal();
+      const db = j["h"].db;
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(4);
+      const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
+      expect(cols).not.toContain("uploaded_at_ms");
+      expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
+        [1, true],
+        [2, false],
+        [3, true],
+        [4, false],
+      ]);
+      expect(j.queueDepth()).toBe(2);
+      expect(j.pending(10).map((p) => p.seq)).toEqual([2, 4]);
+      expect(j.openIntents()).toEqual([]);
+      const intent = j.writeIntent("A1000005", "C6 sent");
+      expect(j.commit(sampleRecord(5), { intentId: intent }).seq).toBe(5);
+      expect(j.pending(10).map((p) => p.seq)).toEqual([2, 4, 5]);
+      expect(j.markUploaded(acksOf({ tradeId: j.get(2)!.tradeId }))).toBe(1);
+      expect(j.hold([{ tradeId: j.get(4)!.tradeId, code: "X", message: "refused" }])).toBe(1);
+      expect([j.queueDepth(), j.heldCount()]).toEqual([1, 1]);
+      j.close();
+      expect(
+        openJournal()
+          .pending(10)
+          .map((p) => p.seq),
+      ).toEqual([5]);
+    },
+  );
+
+  it("8626220's acknowledgement time becomes the ack's; a record later code placed keeps its place", () => {
+    writeV1Journal(jd.dir(), [sampleRecord(1), sampleRecord(2), sampleRecord(3)], {
+      startMs: t0,
+      acked: [1],
+      schema: "8626220",
+    });
+    // 48d0279's code opened it later: it added outbox and acks (IF NOT EXISTS), left records 1-3 in
+    // neither, and queued its own record 4 and acknowledged its record 5 there (uploaded_at_ms NULL)
+    const raw = new Database(join(jd.dir(), JOURNAL_FILE));
+    raw.exec(
+      "CREATE TABLE outbox (seq INTEGER PRIMARY KEY); CREATE TABLE acks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);",
+    );
+    const row = raw.prepare("SELECT * FROM records WHERE seq = 3").get() as Record<string, unknown>;
+    for (const seq of [4, 5])
+      raw
+        .prepare(
+          "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, amount, record) VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .run(seq, `T${seq}`, row.kind, row.outcome, row.created_at_ms, row.obu_id, row.amount, row.record);
+    raw.exec("INSERT INTO outbox (seq) VALUES (4); INSERT INTO acks (seq, at_ms) VALUES (5, 42);");
+    raw.close();
+    const j = openJournal();
+    const acks = j["h"].db.prepare("SELECT seq, at_ms FROM acks ORDER BY seq").all();
+    expect(acks).toEqual([
+      { seq: 1, at_ms: t0 + 5_000 }, // its uploaded_at_ms
+      { seq: 5, at_ms: 42 },
+    ]);
+    expect(j.pending(10).map((p) => p.seq)).toEqual([2, 3, 4]);
+    expect(j.get(1)?.uploadedAt).toBe(new Date(t0 + 5_000).toISOString());
   });
 
   it("refuses a file written by newer software", () => {
