@@ -212,6 +212,19 @@ export class JournalDb {
         const pageSize = Number(db.pragma("page_size", { simple: true }));
         db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
       }
+      // SQLite opens a file it may not write read-only without a word (the file or its directory
+      // read-only, a read-only mount): the first write would fail, a vehicle's debit intent. Write now.
+      try {
+        probeWrite(db, opts.now());
+      } catch (e) {
+        const code = sqliteCodeOf(e);
+        throw new EtcError(
+          JournalErrorCodes.JournalOpen,
+          `journal not writable: ${path}: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}`,
+          { path, ...(code ? { sqliteCode: code } : {}) },
+          { cause: e },
+        );
+      }
       return new JournalDb(db, path, opts);
     } catch (e) {
       db.close();
@@ -341,6 +354,25 @@ export class JournalDb {
     this.healthSubject.complete();
     this.db.close();
   }
+}
+
+/** The probe's size: about a lane record (2 KB) and more, room for the next commit, not just a byte. */
+const PROBE_BYTES = 4096;
+
+/**
+ * A durable write (synchronous=FULL) of a record's size: at open (a journal it cannot write is refused)
+ * and in recover() (./upkeep.ts). The row (meta `health_probe`) is inserted and deleted in one transaction:
+ * its pages must come from free space, the file's free list or the disk, as a commit's would (a row kept
+ * and rewritten would reuse its own pages and pass on a full disk), and go back to the free list at the
+ * end. Throws SQLite's error when it cannot.
+ */
+export function probeWrite(db: Database.Database, now: Date): void {
+  db.transaction(() => {
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_probe', ?)").run(
+      `${now.toISOString()} ${"-".repeat(PROBE_BYTES)}`,
+    );
+    db.prepare("DELETE FROM meta WHERE key = 'health_probe'").run();
+  }).immediate();
 }
 
 export function readMeta(db: Database.Database, key: string): string | undefined {

@@ -19,7 +19,7 @@ import type { BoundEntry } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import { Checkpointer } from "./checkpointer.js";
-import { type JournalDb, sqliteCodeOf } from "./db.js";
+import { type JournalDb, probeWrite, sqliteCodeOf } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { JournalOutbox } from "./outbox.js";
 import type { Records } from "./records.js";
@@ -27,7 +27,6 @@ import type { Records } from "./records.js";
 const DAY_MS = 86_400_000;
 /** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
 const FIRST_RUN_MS = 5 * 60_000;
-const PROBE_BYTES = 4096;
 /** the first batch of a run, before a time per record is measured (with a batch budget) */
 const FIRST_BATCH = 10;
 
@@ -344,10 +343,8 @@ export class Upkeep {
     const db = this.h.db;
     try {
       if (db.inTransaction) db.exec("ROLLBACK");
-      // a durable write the size of a lane record (about 2 KB): room for the next commit, not just a byte
-      db.prepare(
-        "INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      ).run(`${this.h.now().toISOString()} ${"-".repeat(PROBE_BYTES)}`);
+      // a durable write the size of a lane record and more: room for the next commit, not just a byte
+      probeWrite(db, this.h.now());
       this.records.reload();
       this.outbox.reload();
     } catch (e) {

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { chmodSync, chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -40,6 +42,61 @@ describe("journal durability settings", () => {
     expect(() => openJournal({ laneIdentity: { network: "43x1", station: "0102", lane: 3 } })).toThrow(
       /network/,
     );
+  });
+});
+
+// review: SQLite opens a file it may not write read-only without a word; the journal opened healthy and
+// the first write (a vehicle's debit intent) failed with E601, or the start with a raw SQLITE_READONLY
+describe("a journal the lane cannot write is refused at open (E602)", () => {
+  it("a journal.db the lane's user may not write", async () => {
+    const j = openJournal();
+    j.commit(sampleRecord(1));
+    await j.close();
+    const file = join(jd.dir(), JOURNAL_FILE);
+    // the lane's user owns its data directory; the file is read-only (root writes any file: the child
+    // opens it as nobody then)
+    const asRoot = process.getuid?.() === 0;
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (asRoot) for (const f of readdirSync(jd.dir())) chownSync(join(jd.dir(), f), 65534, 65534);
+    if (asRoot) chownSync(jd.dir(), 65534, 65534);
+    chmodSync(file, 0o444);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(import.meta.dirname, "fixtures/open-journal.ts"), jd.dir()],
+        { ...user, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let s = "";
+      child.stdout.on("data", (b: Buffer) => {
+        s += b.toString();
+      });
+      child.on("error", reject);
+      child.on("exit", () => resolve(s));
+    });
+    expect(JSON.parse(out)).toEqual({
+      code: "E602_JOURNAL_OPEN",
+      message: `journal not writable: ${file}: attempt to write a readonly database (SQLITE_READONLY)`,
+    });
+    chmodSync(file, 0o644);
+    expect(openJournal().lastSeq()).toBe(1); // writable again: it opens, nothing lost
+  });
+
+  it("a journal with no room for a record (at its size cap, as on a full disk)", () => {
+    const j = openJournal({ maxSizeBytes: 128 * 1024 });
+    expect(() => {
+      for (let i = 0; i < 10_000; i++) j.commit(sampleRecord(i));
+    }).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    const last = j.lastSeq();
+    j.close();
+    expect(() => openJournal({ maxSizeBytes: 128 * 1024 })).toThrow(
+      expect.objectContaining({
+        code: "E602_JOURNAL_OPEN",
+        message: expect.stringMatching(/^journal not writable: .*journal\.db: .*full \(SQLITE_FULL\)$/),
+      }),
+    );
+    const again = openJournal(); // the space is back
+    expect([again.lastSeq(), again.healthy]).toEqual([last, true]);
+    expect(again.commit(sampleRecord(1)).seq).toBe(last + 1);
   });
 });
 

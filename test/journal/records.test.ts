@@ -540,7 +540,7 @@ describe("trade ids and createdAt follow the lane's UTC offset, not the process 
 
 describe("write failures", () => {
   it("disk full: E601, unhealthy, nothing half-written, sequence not consumed, recovers after space is freed", () => {
-    const j = openJournal({ maxSizeBytes: 96 * 1024 });
+    const j = openJournal({ maxSizeBytes: 128 * 1024 });
     const ok: number[] = [];
     let err: unknown;
     for (let i = 0; i < 10_000; i++) {
