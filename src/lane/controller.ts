@@ -340,6 +340,15 @@ export class LaneController {
       // the previous process had the answer and replied to it: record the debit from it now
       if (r.answer) await this.machines.step(m, { kind: "recovered", answer: r.answer }, undefined);
     }
+    // a journal that turns unhealthy closes the lane now, not at the next vehicle's write (that vehicle
+    // would be stopped): the uplink's write of an acknowledgement, the booth's, a failed fdatasync
+    const journalHealth = this.o.journal.health$;
+    if (journalHealth)
+      this.subs.push(
+        journalHealth.subscribe((h) => {
+          if (!h.healthy) this.queue.enqueue(() => this.journalFailed(undefined, ""));
+        }),
+      );
     this.subs.push(
       this.o.statusList.health$.subscribe((h) =>
         this.queue.enqueue(async () => {
