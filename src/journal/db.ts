@@ -4,8 +4,8 @@
  * and the health state every writing part reports its failures to. records.ts, outbox.ts, intents.ts and
  * upkeep.ts all work on the JournalDb the Journal facade (journal.ts) opens. See docs/journal.md.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable } from "rxjs";
@@ -18,6 +18,11 @@ import type { LaneIdentity } from "./types.js";
 import { type SyncFile, WalSyncer } from "./wal-sync.js";
 
 export const JOURNAL_FILE = "journal.db";
+/**
+ * Written next to journal.db when SQLite reports it damaged (SQLITE_CORRUPT, SQLITE_NOTADB: a read, a
+ * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
+ */
+export const DAMAGED_FILE = "journal.db.damaged";
 export const SCHEMA_VERSION = 4;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
@@ -99,13 +104,34 @@ CREATE TABLE suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, 
 
 export interface JournalHealth {
   healthy: boolean;
-  /** the write failure that made the journal unhealthy */
-  error?: { code: string; sqliteCode?: string; message: string; at: string };
+  /**
+   * the failure that made the journal unhealthy: a write, or a read that met a damaged file or an I/O
+   * error; `damaged`: SQLite reported the file damaged, and recover() cannot help (DAMAGED_FILE)
+   */
+  error?: { code: string; sqliteCode?: string; message: string; at: string; damaged?: true };
 }
 
 export function sqliteCodeOf(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
   return typeof c === "string" ? c : undefined;
+}
+
+/** SQLite says the file is damaged (extended codes too: SQLITE_CORRUPT_INDEX, ...). */
+export function isDamage(code: string | undefined): boolean {
+  return code !== undefined && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+/** A failure of the journal's file, not of the query: damage, or an I/O error (SQLITE_IOERR_READ, ...). */
+export function isFileFault(code: string | undefined): boolean {
+  return isDamage(code) || code?.startsWith("SQLITE_IOERR") === true;
+}
+
+/** What DAMAGED_FILE holds. */
+export interface DamageNote {
+  at: string;
+  op: string;
+  sqliteCode: string;
+  message: string;
 }
 
 export function openError(path: string, what: string, cause?: unknown): EtcError {
@@ -158,6 +184,8 @@ export class JournalDb {
   private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
   /** the fdatasync of the WAL that makes a debit intent durable (./wal-sync.ts) */
   readonly walSync: WalSyncer;
+  /** SQLite reported the file damaged: the journal stays unhealthy until the lane is restarted on a repaired file */
+  private damageNote: DamageNote | null = null;
 
   private constructor(db: Database.Database, path: string, opts: JournalDbOptions) {
     this.db = db;
@@ -184,6 +212,7 @@ export class JournalDb {
         `journal: utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
       );
     const path = join(opts.dataDir, JOURNAL_FILE);
+    refuseIfDamaged(opts.dataDir, path);
     let db: Database.Database;
     try {
       ensureDataDir(opts.dataDir);
@@ -264,10 +293,14 @@ export class JournalDb {
     }
   }
 
-  /** A write failed: roll back, turn unhealthy (health$ emits), and return the E601 to throw. */
+  /**
+   * A write failed, or a read met a damaged file or an I/O error (read()): roll back, turn unhealthy
+   * (health$ emits), and return the E601 to throw. SQLite reporting the file damaged (isDamage) is kept:
+   * DAMAGED_FILE is written, and recover() no longer makes the journal healthy.
+   */
   fail(op: string, e: unknown): EtcError {
     const sqliteCode = sqliteCodeOf(e);
-    const message = e instanceof Error ? e.message : String(e);
+    let message = e instanceof Error ? e.message : String(e);
     if (this.db.inTransaction) {
       try {
         this.db.exec("ROLLBACK");
@@ -277,23 +310,73 @@ export class JournalDb {
     }
     const at = this.now().toISOString();
     const wasHealthy = this.healthy;
+    const damaged = isDamage(sqliteCode);
+    if (damaged) {
+      message = `${message}: ${this.path} is damaged; the lane must be restarted on a repaired or replaced file (docs/journal.md, "A damaged journal")`;
+      this.noteDamage({ at, op, sqliteCode: sqliteCode ?? "SQLITE_CORRUPT", message });
+    }
     this.healthSubject.next({
       healthy: false,
-      error: { code: JournalErrorCodes.JournalWrite, ...(sqliteCode ? { sqliteCode } : {}), message, at },
+      error: {
+        code: JournalErrorCodes.JournalWrite,
+        ...(sqliteCode ? { sqliteCode } : {}),
+        message,
+        at,
+        // a failure after the damage was noted (an I/O error, say) does not make it whole
+        ...(this.damageNote ? { damaged: true as const } : {}),
+      },
     });
-    if (wasHealthy)
-      this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
+    if (wasHealthy) this.log.error({ op, sqliteCode, err: message }, "journal failed: journal unhealthy");
     return new EtcError(
       JournalErrorCodes.JournalWrite,
       `journal ${op} failed${sqliteCode ? ` (${sqliteCode})` : ""}: ${message}`,
-      { op, sqliteCode, path: this.path },
+      { op, sqliteCode, path: this.path, ...(damaged ? { damaged: true } : {}) },
       { cause: e },
     );
   }
 
-  /** recover() found the journal writable again. */
+  /**
+   * Runs a read of the lane's handle: a damaged file or an I/O error (isFileFault) is the journal's
+   * failure (fail(): unhealthy, E601), not the caller's; any other error is thrown as it is.
+   */
+  read<T>(op: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (isFileFault(sqliteCodeOf(e)) && !this.closedFlag) throw this.fail(op, e);
+      throw e;
+    }
+  }
+
+  /** What made the journal damaged (SQLite said so), or null. */
+  get damage(): DamageNote | null {
+    return this.damageNote;
+  }
+
+  /** The file is damaged: kept in memory and in DAMAGED_FILE (the next open refuses the journal). */
+  private noteDamage(note: DamageNote): void {
+    if (this.damageNote) return;
+    this.damageNote = note;
+    const file = join(dirname(this.path), DAMAGED_FILE);
+    try {
+      const fd = openSync(file, "w", 0o644);
+      try {
+        writeSync(fd, `${JSON.stringify(note)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      this.log.error(
+        { file, err: e instanceof Error ? e.message : String(e) },
+        "journal damaged, and the note that keeps the next start from using it could not be written",
+      );
+    }
+  }
+
+  /** recover() found the journal writable again (never a damaged one). */
   markHealthy(): void {
-    if (!this.healthy) this.healthSubject.next({ healthy: true });
+    if (!this.healthy && !this.damageNote) this.healthSubject.next({ healthy: true });
   }
 
   /**
@@ -320,7 +403,7 @@ export class JournalDb {
   }
 
   meta(key: string): string | undefined {
-    return readMeta(this.db, key);
+    return this.read("meta", () => readMeta(this.db, key));
   }
 
   /** Writes (or, with null, deletes) a meta row; durable on return (synchronous=FULL). E601 on failure. */
@@ -354,6 +437,31 @@ export class JournalDb {
     this.healthSubject.complete();
     this.db.close();
   }
+}
+
+/** E602 when DAMAGED_FILE says the journal was found damaged: the lane does not use it (docs/journal.md). */
+function refuseIfDamaged(dataDir: string, path: string): void {
+  const file = join(dataDir, DAMAGED_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw openError(path, `cannot read ${file}`, e);
+  }
+  let what = text.trim();
+  try {
+    const n = JSON.parse(text) as Partial<DamageNote>;
+    what = `at ${n.at} (${n.op}: ${n.sqliteCode})`;
+  } catch {
+    // a note by hand, or cut short: shown as it is
+  }
+  throw new EtcError(
+    JournalErrorCodes.JournalOpen,
+    `journal ${path} was found damaged ${what}: the lane does not use it. Repair or replace it, then ` +
+      `delete ${file} (docs/journal.md, "A damaged journal")`,
+    { path, damagedFile: file },
+  );
 }
 
 /** The probe's size: about a lane record (2 KB) and more, room for the next commit, not just a byte. */

@@ -13,7 +13,7 @@ import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { Intents } from "./intents.js";
-import type { JournalOutbox } from "./outbox.js";
+import { type JournalOutbox, type ReadGuard, unguarded } from "./outbox.js";
 import { formatTradeId } from "./trade-id.js";
 import {
   type CommittedRecord,
@@ -97,6 +97,7 @@ export class RecordQueries {
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
+    protected readonly guard: ReadGuard = unguarded,
   ) {}
 
   private buildList(q: ListQuery): { sql: string; params: unknown[] } {
@@ -129,20 +130,35 @@ export class RecordQueries {
   list(q: ListQuery = {}): StoredRecord[] {
     this.assertOpen();
     const { sql, params } = this.buildList(q);
-    return (this.db.prepare(sql).all(...params) as RawRow[]).map(toStored);
+    return this.guard("list", () => this.db.prepare(sql).all(...params) as RawRow[]).map(toStored);
   }
 
   /** Like list(), streaming: for millions of rows. */
   *iterate(q: ListQuery = {}): Generator<StoredRecord> {
     this.assertOpen();
     const { sql, params } = this.buildList(q);
-    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>) yield toStored(r);
+    const rows = this.guard(
+      "iterate",
+      () => this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>,
+    );
+    try {
+      for (;;) {
+        const r = this.guard("iterate", () => rows.next());
+        if (r.done) return;
+        yield toStored(r.value);
+      }
+    } finally {
+      rows.return?.();
+    }
   }
 
   get(seqOrTradeId: number | string): StoredRecord | null {
     this.assertOpen();
     const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
-    const r = this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined;
+    const r = this.guard(
+      "get",
+      () => this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined,
+    );
     return r ? toStored(r) : null;
   }
 
@@ -154,10 +170,13 @@ export class RecordQueries {
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     this.assertOpen();
-    this.stmtSuspectBy ??= this.prepareSuspectBy();
-    const by = this.stmtSuspectBy;
-    const hit =
-      (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined);
+    const hit = this.guard("openSuspectOf", () => {
+      this.stmtSuspectBy ??= this.prepareSuspectBy();
+      const by = this.stmtSuspectBy;
+      return (
+        (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined)
+      );
+    });
     return (hit as { seq: number } | undefined)?.seq ?? null;
   }
 
@@ -197,9 +216,13 @@ export class RecordQueries {
     }
     if (params.length === 0)
       throw new EtcError(JournalErrorCodes.JournalQueryInvalid, "findOpenSuspect needs an obuId or a cardId");
-    const r = this.db
-      .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
-      .get(...params) as RawRow | undefined;
+    const r = this.guard(
+      "findOpenSuspect",
+      () =>
+        this.db
+          .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
+          .get(...params) as RawRow | undefined,
+    );
     return r ? toStored(r) : null;
   }
 
@@ -220,7 +243,9 @@ export class RecordQueries {
   private guardRows(kind: "suspect" | "transaction", sinceMs: number): GuardRow[] {
     this.assertOpen();
     return (
-      this.db.prepare(GUARD_SQL[kind]).all(sinceMs) as {
+      this.guard(`${kind === "suspect" ? "unsettled" : "traded"}Since`, () =>
+        this.db.prepare(GUARD_SQL[kind]).all(sinceMs),
+      ) as {
         seq: number;
         obu_id: string;
         obu_serial: string | null;
@@ -238,9 +263,13 @@ export class RecordQueries {
 
   /** The highest sequence number ever committed, as on disk (0 if none). */
   lastSeqOnDisk(): number {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
-      | { value: string }
-      | undefined;
+    const row = this.guard(
+      "lastSeq",
+      () =>
+        this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+          | { value: string }
+          | undefined,
+    );
     return Number(row?.value ?? "0");
   }
 
@@ -248,10 +277,15 @@ export class RecordQueries {
   countByKind(): { records: number; byKind: Record<RecordKind, number> } {
     const byKind: Record<RecordKind, number> = { transaction: 0, stop: 0, suspect: 0 };
     let records = 0;
-    for (const r of this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
-      kind: RecordKind;
-      n: number;
-    }[]) {
+    const rows = this.guard(
+      "countByKind",
+      () =>
+        this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
+          kind: RecordKind;
+          n: number;
+        }[],
+    );
+    for (const r of rows) {
       byKind[r.kind] = r.n;
       records += r.n;
     }
@@ -361,7 +395,11 @@ export class Records extends RecordQueries {
     private readonly intents: Intents,
     private readonly audit: JournalAudit,
   ) {
-    super(h.db, () => h.assertOpen());
+    super(
+      h.db,
+      () => h.assertOpen(),
+      (op, f) => h.read(op, f),
+    );
     this.lastSeqMem = this.lastSeqOnDisk();
     this.stmtInsert = h.db.prepare(
       "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
@@ -561,7 +599,7 @@ export class Records extends RecordQueries {
    */
   noteDebitShown(seq: number, at: Date): boolean {
     this.h.assertWritable();
-    const cur = this.stmtSettleRead.get(seq);
+    const cur = this.h.read("noteDebitShown", () => this.stmtSettleRead.get(seq));
     if (cur?.kind !== "suspect") return false;
     this.h.withoutOwnFsync(() =>
       this.h.db
@@ -585,7 +623,7 @@ export class Records extends RecordQueries {
    */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
     this.h.assertWritable();
-    const cur = this.stmtSettleRead.get(seq);
+    const cur = this.h.read("settle", () => this.stmtSettleRead.get(seq));
     if (!cur) throw settleRefused(seq, `there is no record ${seq}`);
     if (cur.kind !== "suspect") {
       const prev = (JSON.parse(cur.record) as CommittedRecord).extra?.settlement as

@@ -341,7 +341,8 @@ export class LaneController {
       if (r.answer) await this.machines.step(m, { kind: "recovered", answer: r.answer }, undefined);
     }
     // a journal that turns unhealthy closes the lane now, not at the next vehicle's write (that vehicle
-    // would be stopped): the uplink's write of an acknowledgement, the booth's, a failed fdatasync
+    // would be stopped): the uplink's write of an acknowledgement, the booth's, a failed fdatasync, a read
+    // that met a damaged file, the quick_check after open
     const journalHealth = this.o.journal.health$;
     if (journalHealth)
       this.subs.push(

@@ -66,7 +66,8 @@ export interface JournalPort {
   writeSetting(key: string, value: string | null): void;
   /**
    * the journal's health (emits the current one on subscription): unhealthy closes the lane at once
-   * (JOURNAL_FAILED), whatever made it so, a vehicle's write or not (the uplink's, the booth's)
+   * (JOURNAL_FAILED), whatever made it so, a vehicle's write or not (the uplink's, the booth's, a read
+   * that met a damaged file, the quick_check after open)
    */
   readonly health$?: Observable<{ healthy: boolean }>;
 }
