@@ -90,6 +90,9 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
         dataDir,
         laneIdentity,
         checkpointIntervalMs: 0,
+        // a one-action session: the lane's own start checks the file (a damaged one is refused at open
+        // here too, by its note: src/journal/db.ts)
+        integrityCheck: false,
         utcOffsetMinutes,
         retention: { intervalMs: 0, ...(config ? { days: config.journal.retentionDays } : {}) },
       });

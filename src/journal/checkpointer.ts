@@ -15,10 +15,13 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { backgroundCpus } from "../threads.js";
 
-const WORKER_SOURCE = `
+/**
+ * The start of an eval'd journal worker (this one, ./integrity-check.ts): `parentPort` and `workerData`,
+ * and the thread moved off the CPU the lane's process tuning leaves to the lane thread, if it does (as
+ * src/threads.ts leaveLaneCpu, which eval'd CommonJS cannot import; workerData.backgroundCpus).
+ */
+export const WORKER_PRELUDE = `
 const { parentPort, workerData } = require("node:worker_threads");
-// off the CPU the lane's process tuning leaves to the lane thread, if it does (as src/threads.ts
-// leaveLaneCpu, which this eval'd CommonJS cannot import)
 if (workerData.backgroundCpus) {
   try {
     const l = require("node:fs").readlinkSync("/proc/thread-self");
@@ -26,6 +29,9 @@ if (workerData.backgroundCpus) {
       "taskset", ["-p", "-c", workerData.backgroundCpus, l.slice(l.lastIndexOf("/") + 1)], { stdio: "ignore" });
   } catch {}
 }
+`;
+
+const WORKER_SOURCE = `${WORKER_PRELUDE}
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 1000");

@@ -4,8 +4,8 @@
  * and the health state every writing part reports its failures to. records.ts, outbox.ts, intents.ts and
  * upkeep.ts all work on the JournalDb the Journal facade (journal.ts) opens. See docs/journal.md.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import { BehaviorSubject, type Observable } from "rxjs";
@@ -18,6 +18,11 @@ import type { LaneIdentity } from "./types.js";
 import { type SyncFile, WalSyncer } from "./wal-sync.js";
 
 export const JOURNAL_FILE = "journal.db";
+/**
+ * Written next to journal.db when SQLite reports it damaged (SQLITE_CORRUPT, SQLITE_NOTADB: a read, a
+ * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
+ */
+export const DAMAGED_FILE = "journal.db.damaged";
 export const SCHEMA_VERSION = 4;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
@@ -99,13 +104,34 @@ CREATE TABLE suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, 
 
 export interface JournalHealth {
   healthy: boolean;
-  /** the write failure that made the journal unhealthy */
-  error?: { code: string; sqliteCode?: string; message: string; at: string };
+  /**
+   * the failure that made the journal unhealthy: a write, or a read that met a damaged file or an I/O
+   * error; `damaged`: SQLite reported the file damaged, and recover() cannot help (DAMAGED_FILE)
+   */
+  error?: { code: string; sqliteCode?: string; message: string; at: string; damaged?: true };
 }
 
 export function sqliteCodeOf(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
   return typeof c === "string" ? c : undefined;
+}
+
+/** SQLite says the file is damaged (extended codes too: SQLITE_CORRUPT_INDEX, ...). */
+export function isDamage(code: string | undefined): boolean {
+  return code !== undefined && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+/** A failure of the journal's file, not of the query: damage, or an I/O error (SQLITE_IOERR_READ, ...). */
+export function isFileFault(code: string | undefined): boolean {
+  return isDamage(code) || code?.startsWith("SQLITE_IOERR") === true;
+}
+
+/** What DAMAGED_FILE holds. */
+export interface DamageNote {
+  at: string;
+  op: string;
+  sqliteCode: string;
+  message: string;
 }
 
 export function openError(path: string, what: string, cause?: unknown): EtcError {
@@ -158,6 +184,8 @@ export class JournalDb {
   private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
   /** the fdatasync of the WAL that makes a debit intent durable (./wal-sync.ts) */
   readonly walSync: WalSyncer;
+  /** SQLite reported the file damaged: the journal stays unhealthy until the lane is restarted on a repaired file */
+  private damageNote: DamageNote | null = null;
 
   private constructor(db: Database.Database, path: string, opts: JournalDbOptions) {
     this.db = db;
@@ -184,6 +212,7 @@ export class JournalDb {
         `journal: utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
       );
     const path = join(opts.dataDir, JOURNAL_FILE);
+    refuseIfDamaged(opts.dataDir, path);
     let db: Database.Database;
     try {
       ensureDataDir(opts.dataDir);
@@ -211,6 +240,19 @@ export class JournalDb {
       if (opts.maxSizeBytes !== undefined) {
         const pageSize = Number(db.pragma("page_size", { simple: true }));
         db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
+      }
+      // SQLite opens a file it may not write read-only without a word (the file or its directory
+      // read-only, a read-only mount): the first write would fail, a vehicle's debit intent. Write now.
+      try {
+        probeWrite(db, opts.now());
+      } catch (e) {
+        const code = sqliteCodeOf(e);
+        throw new EtcError(
+          JournalErrorCodes.JournalOpen,
+          `journal not writable: ${path}: ${e instanceof Error ? e.message : String(e)}${code ? ` (${code})` : ""}`,
+          { path, ...(code ? { sqliteCode: code } : {}) },
+          { cause: e },
+        );
       }
       return new JournalDb(db, path, opts);
     } catch (e) {
@@ -251,10 +293,14 @@ export class JournalDb {
     }
   }
 
-  /** A write failed: roll back, turn unhealthy (health$ emits), and return the E601 to throw. */
+  /**
+   * A write failed, or a read met a damaged file or an I/O error (read()): roll back, turn unhealthy
+   * (health$ emits), and return the E601 to throw. SQLite reporting the file damaged (isDamage) is kept:
+   * DAMAGED_FILE is written, and recover() no longer makes the journal healthy.
+   */
   fail(op: string, e: unknown): EtcError {
     const sqliteCode = sqliteCodeOf(e);
-    const message = e instanceof Error ? e.message : String(e);
+    let message = e instanceof Error ? e.message : String(e);
     if (this.db.inTransaction) {
       try {
         this.db.exec("ROLLBACK");
@@ -264,23 +310,73 @@ export class JournalDb {
     }
     const at = this.now().toISOString();
     const wasHealthy = this.healthy;
+    const damaged = isDamage(sqliteCode);
+    if (damaged) {
+      message = `${message}: ${this.path} is damaged; the lane must be restarted on a repaired or replaced file (docs/journal.md, "A damaged journal")`;
+      this.noteDamage({ at, op, sqliteCode: sqliteCode ?? "SQLITE_CORRUPT", message });
+    }
     this.healthSubject.next({
       healthy: false,
-      error: { code: JournalErrorCodes.JournalWrite, ...(sqliteCode ? { sqliteCode } : {}), message, at },
+      error: {
+        code: JournalErrorCodes.JournalWrite,
+        ...(sqliteCode ? { sqliteCode } : {}),
+        message,
+        at,
+        // a failure after the damage was noted (an I/O error, say) does not make it whole
+        ...(this.damageNote ? { damaged: true as const } : {}),
+      },
     });
-    if (wasHealthy)
-      this.log.error({ op, sqliteCode, err: message }, "journal write failed: journal unhealthy");
+    if (wasHealthy) this.log.error({ op, sqliteCode, err: message }, "journal failed: journal unhealthy");
     return new EtcError(
       JournalErrorCodes.JournalWrite,
       `journal ${op} failed${sqliteCode ? ` (${sqliteCode})` : ""}: ${message}`,
-      { op, sqliteCode, path: this.path },
+      { op, sqliteCode, path: this.path, ...(damaged ? { damaged: true } : {}) },
       { cause: e },
     );
   }
 
-  /** recover() found the journal writable again. */
+  /**
+   * Runs a read of the lane's handle: a damaged file or an I/O error (isFileFault) is the journal's
+   * failure (fail(): unhealthy, E601), not the caller's; any other error is thrown as it is.
+   */
+  read<T>(op: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (isFileFault(sqliteCodeOf(e)) && !this.closedFlag) throw this.fail(op, e);
+      throw e;
+    }
+  }
+
+  /** What made the journal damaged (SQLite said so), or null. */
+  get damage(): DamageNote | null {
+    return this.damageNote;
+  }
+
+  /** The file is damaged: kept in memory and in DAMAGED_FILE (the next open refuses the journal). */
+  private noteDamage(note: DamageNote): void {
+    if (this.damageNote) return;
+    this.damageNote = note;
+    const file = join(dirname(this.path), DAMAGED_FILE);
+    try {
+      const fd = openSync(file, "w", 0o644);
+      try {
+        writeSync(fd, `${JSON.stringify(note)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      this.log.error(
+        { file, err: e instanceof Error ? e.message : String(e) },
+        "journal damaged, and the note that keeps the next start from using it could not be written",
+      );
+    }
+  }
+
+  /** recover() found the journal writable again (never a damaged one). */
   markHealthy(): void {
-    if (!this.healthy) this.healthSubject.next({ healthy: true });
+    if (!this.healthy && !this.damageNote) this.healthSubject.next({ healthy: true });
   }
 
   /**
@@ -307,7 +403,7 @@ export class JournalDb {
   }
 
   meta(key: string): string | undefined {
-    return readMeta(this.db, key);
+    return this.read("meta", () => readMeta(this.db, key));
   }
 
   /** Writes (or, with null, deletes) a meta row; durable on return (synchronous=FULL). E601 on failure. */
@@ -343,6 +439,50 @@ export class JournalDb {
   }
 }
 
+/** E602 when DAMAGED_FILE says the journal was found damaged: the lane does not use it (docs/journal.md). */
+function refuseIfDamaged(dataDir: string, path: string): void {
+  const file = join(dataDir, DAMAGED_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw openError(path, `cannot read ${file}`, e);
+  }
+  let what = text.trim();
+  try {
+    const n = JSON.parse(text) as Partial<DamageNote>;
+    what = `at ${n.at} (${n.op}: ${n.sqliteCode})`;
+  } catch {
+    // a note by hand, or cut short: shown as it is
+  }
+  throw new EtcError(
+    JournalErrorCodes.JournalOpen,
+    `journal ${path} was found damaged ${what}: the lane does not use it. Repair or replace it, then ` +
+      `delete ${file} (docs/journal.md, "A damaged journal")`,
+    { path, damagedFile: file },
+  );
+}
+
+/** The probe's size: about a lane record (2 KB) and more, room for the next commit, not just a byte. */
+const PROBE_BYTES = 4096;
+
+/**
+ * A durable write (synchronous=FULL) of a record's size: at open (a journal it cannot write is refused)
+ * and in recover() (./upkeep.ts). The row (meta `health_probe`) is inserted and deleted in one transaction:
+ * its pages must come from free space, the file's free list or the disk, as a commit's would (a row kept
+ * and rewritten would reuse its own pages and pass on a full disk), and go back to the free list at the
+ * end. Throws SQLite's error when it cannot.
+ */
+export function probeWrite(db: Database.Database, now: Date): void {
+  db.transaction(() => {
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_probe', ?)").run(
+      `${now.toISOString()} ${"-".repeat(PROBE_BYTES)}`,
+    );
+    db.prepare("DELETE FROM meta WHERE key = 'health_probe'").run();
+  }).immediate();
+}
+
 export function readMeta(db: Database.Database, key: string): string | undefined {
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
   return row?.value;
@@ -353,9 +493,12 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
   let uv = Number(db.pragma("user_version", { simple: true }));
   if (uv > SCHEMA_VERSION)
     throw openError(path, `schema version ${uv} is newer than this software (${SCHEMA_VERSION})`);
-  if (uv === 0) {
+  if (uv <= 1) {
     db.transaction(() => {
+      // a new file; or a version 1 file that the code of 2026-11-23..26 wrote without some of version 1's
+      // tables (completeV1)
       db.exec(SCHEMA_V1);
+      completeV1(db, path, log);
       db.pragma("user_version = 1");
     }).immediate();
     uv = 1;
@@ -373,6 +516,38 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
         "journal schema migrated",
       );
   }
+}
+
+/**
+ * The code of 2026-11-23..26 stamped `user_version` 1 on schemas that lack part of version 1 as SCHEMA_V1
+ * has it (commits 8626220, 48d0279 and 5453b21 of this repository): no `intents` table (none of them), no
+ * `held` (the first two), and in the first (8626220) no `outbox` and `acks` either: the upload state was a
+ * column, `records.uploaded_at_ms`, with two partial indexes on it. SCHEMA_V1 (IF NOT EXISTS) adds the
+ * missing tables; this moves that column into them: a record in none of `outbox`, `acks` and `held` is
+ * acknowledged at its `uploaded_at_ms` (`acks`) or, without one, queued (`outbox`). A record the later code
+ * wrote into such a file is in one of the three already and keeps its place. Then the column and its
+ * indexes go. Runs in the transaction that stamps version 1, so a crash leaves the file as it was.
+ */
+function completeV1(db: Database.Database, path: string, log: Logger): void {
+  const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all() as string[];
+  if (!cols.includes("uploaded_at_ms")) return;
+  const unplaced =
+    "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq) AND NOT EXISTS (SELECT 1 FROM acks a WHERE a.seq = r.seq) " +
+    "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = r.seq)";
+  const acked = db
+    .prepare(
+      `INSERT INTO acks (seq, at_ms) SELECT seq, uploaded_at_ms FROM records r WHERE uploaded_at_ms IS NOT NULL AND ${unplaced}`,
+    )
+    .run().changes;
+  const queued = db
+    .prepare(
+      `INSERT INTO outbox (seq) SELECT seq FROM records r WHERE uploaded_at_ms IS NULL AND ${unplaced}`,
+    )
+    .run().changes;
+  db.exec(
+    "DROP INDEX IF EXISTS records_pending; DROP INDEX IF EXISTS records_acked; ALTER TABLE records DROP COLUMN uploaded_at_ms;",
+  );
+  log.info({ path, acked, queued }, "journal: records.uploaded_at_ms moved into the outbox and acks tables");
 }
 
 /** The schema version of `<dataDir>/journal.db`, or null when there is no journal there. */

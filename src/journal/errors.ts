@@ -3,9 +3,15 @@
  * Callers branch on `code` (see firmware-bridge/errors.ts), never on message text.
  */
 export const JournalErrorCodes = {
-  /** A commit (or another write) did not reach the disk: disk full, I/O error, read-only file system. */
+  /**
+   * A commit (or another write) did not reach the disk: disk full, I/O error, read-only file system; or a
+   * read on the lane's handle met a damaged file or an I/O error (src/journal/db.ts read()).
+   */
   JournalWrite: "E601_JOURNAL_WRITE",
-  /** The journal could not be opened or its durability settings could not be set and read back. */
+  /**
+   * The journal could not be opened, its durability settings could not be set and read back, it cannot be
+   * written (the probe at open), or it was found damaged (the note journal.db.damaged).
+   */
   JournalOpen: "E602_JOURNAL_OPEN",
   /** The journal is unhealthy after an earlier write failure; call recover() once the cause is fixed. */
   JournalUnhealthy: "E603_JOURNAL_UNHEALTHY",

@@ -78,7 +78,9 @@ export class Intents {
   openIntents(): DebitIntent[] {
     this.h.assertOpen();
     return (
-      this.h.db.prepare("SELECT id, key, created_at_ms, payload FROM intents ORDER BY id").all() as {
+      this.h.read("openIntents", () =>
+        this.h.db.prepare("SELECT id, key, created_at_ms, payload FROM intents ORDER BY id").all(),
+      ) as {
         id: number;
         key: string;
         created_at_ms: number;

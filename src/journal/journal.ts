@@ -23,7 +23,7 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
-import { JournalDb, type JournalHealth, openReadOnlyDb, readMeta } from "./db.js";
+import { JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
 import { type HoldItem, JournalOutbox, type Outbox, OutboxQueries, type UploadAck } from "./outbox.js";
@@ -45,6 +45,7 @@ import type { SyncFile, WalSyncCounters } from "./wal-sync.js";
 export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
 export {
   AUDIT_BINDING_SINCE,
+  DAMAGED_FILE,
   enforceDurability,
   JOURNAL_FILE,
   type JournalHealth,
@@ -52,6 +53,7 @@ export {
   journalSchemaVersion,
   SCHEMA_VERSION,
 } from "./db.js";
+export type { IntegrityResult } from "./integrity-check.js";
 export { BOOTH_INTENT_PREFIX, type DebitIntent } from "./intents.js";
 export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
@@ -232,7 +234,14 @@ export class Journal implements Outbox {
       ...(opts.maxSizeBytes !== undefined ? { maxSizeBytes: opts.maxSizeBytes } : {}),
       ...(opts.syncFile !== undefined ? { syncFile: opts.syncFile } : {}),
     });
-    const j = new Journal(h, opts);
+    let j: Journal;
+    try {
+      j = new Journal(h, opts);
+    } catch (e) {
+      // the parts read their counters at construction: a damaged file met there (./db.ts read())
+      h.close();
+      throw openError(h.path, "cannot initialise", e);
+    }
     log.info(
       { path: h.path, lane: laneKey(j.lane), lastSeq: j.lastSeq(), pending: j.queueDepth() },
       "journal open",

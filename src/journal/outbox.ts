@@ -57,6 +57,13 @@ type PendingRow = {
   record: string;
 };
 
+/**
+ * How a read runs: on the lane's handle through JournalDb.read (a damaged file or an I/O error is the
+ * journal's failure), on a read-only handle as it is.
+ */
+export type ReadGuard = <T>(op: string, f: () => T) => T;
+export const unguarded: ReadGuard = (_op, f) => f();
+
 /** Read-only outbox figures, on any handle (the CLI's too). */
 export class OutboxQueries {
   private readonly stmtOldest: Database.Statement<[], { created_at_ms: number }>;
@@ -64,6 +71,7 @@ export class OutboxQueries {
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
+    protected readonly guard: ReadGuard = unguarded,
   ) {
     this.stmtOldest = db.prepare(
       "SELECT r.created_at_ms FROM outbox o JOIN records r ON r.seq = o.seq ORDER BY o.seq LIMIT 1",
@@ -73,15 +81,17 @@ export class OutboxQueries {
   /** Age of the oldest record waiting in the queue, or null if none. One index probe. */
   oldestPendingAgeMs(now: Date = new Date()): number | null {
     this.assertOpen();
-    const r = this.stmtOldest.get();
+    const r = this.guard("oldestPendingAgeMs", () => this.stmtOldest.get());
     return r ? Math.max(0, now.getTime() - r.created_at_ms) : null;
   }
 
   /** Counted on disk (a scan of the narrow tables): for open, recover() and the CLI. */
   countOnDisk(): { queued: number; held: number } {
-    const queued = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
-    const held = (this.db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
-    return { queued, held };
+    return this.guard("countOnDisk", () => {
+      const queued = (this.db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
+      const held = (this.db.prepare("SELECT COUNT(*) AS n FROM held").get() as { n: number }).n;
+      return { queued, held };
+    });
   }
 }
 
@@ -104,7 +114,11 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   ) => { fromOutbox: number; fromHeld: number };
 
   constructor(private readonly h: JournalDb) {
-    super(h.db, () => h.assertOpen());
+    super(
+      h.db,
+      () => h.assertOpen(),
+      (op, f) => h.read(op, f),
+    );
     const c = this.countOnDisk();
     this.pendingCount = c.queued;
     this.heldCountMem = c.held;
@@ -181,7 +195,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   /** The next `limit` records waiting for the station, oldest first (sequence order). O(limit). */
   pending(limit: number): PendingRecord[] {
     this.assertOpen();
-    return this.stmtPending.all(limit).map((r) => ({
+    return this.guard("pending", () => this.stmtPending.all(limit)).map((r) => ({
       seq: r.seq,
       tradeId: r.trade_id,
       kind: r.kind as RecordKind,

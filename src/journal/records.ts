@@ -13,7 +13,7 @@ import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { Intents } from "./intents.js";
-import type { JournalOutbox } from "./outbox.js";
+import { type JournalOutbox, type ReadGuard, unguarded } from "./outbox.js";
 import { formatTradeId } from "./trade-id.js";
 import {
   type CommittedRecord,
@@ -97,6 +97,7 @@ export class RecordQueries {
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
+    protected readonly guard: ReadGuard = unguarded,
   ) {}
 
   private buildList(q: ListQuery): { sql: string; params: unknown[] } {
@@ -129,20 +130,35 @@ export class RecordQueries {
   list(q: ListQuery = {}): StoredRecord[] {
     this.assertOpen();
     const { sql, params } = this.buildList(q);
-    return (this.db.prepare(sql).all(...params) as RawRow[]).map(toStored);
+    return this.guard("list", () => this.db.prepare(sql).all(...params) as RawRow[]).map(toStored);
   }
 
   /** Like list(), streaming: for millions of rows. */
   *iterate(q: ListQuery = {}): Generator<StoredRecord> {
     this.assertOpen();
     const { sql, params } = this.buildList(q);
-    for (const r of this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>) yield toStored(r);
+    const rows = this.guard(
+      "iterate",
+      () => this.db.prepare(sql).iterate(...params) as IterableIterator<RawRow>,
+    );
+    try {
+      for (;;) {
+        const r = this.guard("iterate", () => rows.next());
+        if (r.done) return;
+        yield toStored(r.value);
+      }
+    } finally {
+      rows.return?.();
+    }
   }
 
   get(seqOrTradeId: number | string): StoredRecord | null {
     this.assertOpen();
     const col = typeof seqOrTradeId === "number" ? "r.seq" : "trade_id";
-    const r = this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined;
+    const r = this.guard(
+      "get",
+      () => this.db.prepare(`${STORED_COLUMNS} WHERE ${col} = ?`).get(seqOrTradeId) as RawRow | undefined,
+    );
     return r ? toStored(r) : null;
   }
 
@@ -154,10 +170,13 @@ export class RecordQueries {
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     this.assertOpen();
-    this.stmtSuspectBy ??= this.prepareSuspectBy();
-    const by = this.stmtSuspectBy;
-    const hit =
-      (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined);
+    const hit = this.guard("openSuspectOf", () => {
+      this.stmtSuspectBy ??= this.prepareSuspectBy();
+      const by = this.stmtSuspectBy;
+      return (
+        (k.cardId ? by.card.get(k.cardId) : undefined) ?? (k.obuSerial ? by.obu.get(k.obuSerial) : undefined)
+      );
+    });
     return (hit as { seq: number } | undefined)?.seq ?? null;
   }
 
@@ -197,9 +216,13 @@ export class RecordQueries {
     }
     if (params.length === 0)
       throw new EtcError(JournalErrorCodes.JournalQueryInvalid, "findOpenSuspect needs an obuId or a cardId");
-    const r = this.db
-      .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
-      .get(...params) as RawRow | undefined;
+    const r = this.guard(
+      "findOpenSuspect",
+      () =>
+        this.db
+          .prepare(`${STORED_COLUMNS} WHERE ${where.join(" AND ")} ORDER BY r.seq DESC LIMIT 1`)
+          .get(...params) as RawRow | undefined,
+    );
     return r ? toStored(r) : null;
   }
 
@@ -220,7 +243,9 @@ export class RecordQueries {
   private guardRows(kind: "suspect" | "transaction", sinceMs: number): GuardRow[] {
     this.assertOpen();
     return (
-      this.db.prepare(GUARD_SQL[kind]).all(sinceMs) as {
+      this.guard(`${kind === "suspect" ? "unsettled" : "traded"}Since`, () =>
+        this.db.prepare(GUARD_SQL[kind]).all(sinceMs),
+      ) as {
         seq: number;
         obu_id: string;
         obu_serial: string | null;
@@ -238,9 +263,13 @@ export class RecordQueries {
 
   /** The highest sequence number ever committed, as on disk (0 if none). */
   lastSeqOnDisk(): number {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
-      | { value: string }
-      | undefined;
+    const row = this.guard(
+      "lastSeq",
+      () =>
+        this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+          | { value: string }
+          | undefined,
+    );
     return Number(row?.value ?? "0");
   }
 
@@ -248,10 +277,15 @@ export class RecordQueries {
   countByKind(): { records: number; byKind: Record<RecordKind, number> } {
     const byKind: Record<RecordKind, number> = { transaction: 0, stop: 0, suspect: 0 };
     let records = 0;
-    for (const r of this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
-      kind: RecordKind;
-      n: number;
-    }[]) {
+    const rows = this.guard(
+      "countByKind",
+      () =>
+        this.db.prepare("SELECT kind, COUNT(*) AS n FROM records GROUP BY kind").all() as {
+          kind: RecordKind;
+          n: number;
+        }[],
+    );
+    for (const r of rows) {
       byKind[r.kind] = r.n;
       records += r.n;
     }
@@ -266,6 +300,64 @@ const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove
 
 /** What a settled transaction must carry to be cleared (docs/journal.md "Settling a suspect"). */
 const CLEARING_FIELDS = ["tac", "iccPaySerial", "psamNo", "psamTransSerial", "transTime"] as const;
+type ClearingField = (typeof CLEARING_FIELDS)[number];
+
+/**
+ * The form of each clearing field in a transaction (docs/protocol.md §2 and src/journal/types.ts: byte
+ * strings as hex, in either case; the purchase time as the 14 digits of yyyyMMddhhmmss).
+ */
+export const CLEARING_FORMS: Record<ClearingField, { re: RegExp; expected: string }> = {
+  tac: { re: /^[0-9a-fA-F]{8}$/, expected: "8 hex digits" },
+  iccPaySerial: { re: /^[0-9a-fA-F]{4}$/, expected: "4 hex digits" },
+  psamNo: { re: /^[0-9a-fA-F]{12}$/, expected: "12 hex digits" },
+  psamTransSerial: { re: /^[0-9a-fA-F]{8}$/, expected: "8 hex digits" },
+  transTime: { re: /^\d{14}$/, expected: "14 digits, yyyyMMddhhmmss" },
+};
+
+/**
+ * The record fields stored in text columns besides kind and outcome: each a string or null. Anything
+ * else would fail SQLite's bind inside the transaction, an E601 that turns the journal unhealthy for
+ * what is a bad record (E605, the journal healthy).
+ */
+const TEXT_COLUMNS = ["obuSerial", "cardId", ...CLEARING_FIELDS] as const;
+
+function describe(v: unknown): string {
+  if (v === undefined) return "undefined";
+  if (v instanceof Date) return "a Date";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/**
+ * The first of these text columns that is neither a string nor null, as a refusal, or null. `absentOk`:
+ * a field left out (undefined) is not refused (a settlement names only what it changes).
+ */
+function badTextColumn(
+  rec: Partial<Record<(typeof TEXT_COLUMNS)[number], unknown>>,
+  fields: readonly (typeof TEXT_COLUMNS)[number][] = TEXT_COLUMNS,
+  absentOk = false,
+): string | null {
+  for (const f of fields) {
+    const v = rec[f];
+    if (v === null || typeof v === "string" || (absentOk && v === undefined)) continue;
+    return `${f} must be a string or null, got ${describe(v)}`;
+  }
+  return null;
+}
+
+/**
+ * The money rule's backstop (commit and settle): a transaction carries every clearing field, each in its
+ * form. A refusal naming the missing or malformed fields, or null.
+ */
+function clearingRefusal(rec: Pick<NewLaneRecord, ClearingField>): string | null {
+  const missing = CLEARING_FIELDS.filter((f) => rec[f] === null || rec[f] === undefined);
+  if (missing.length > 0) return `missing ${missing.join(", ")}`;
+  const malformed = CLEARING_FIELDS.filter((f) => !CLEARING_FORMS[f].re.test(rec[f] as string));
+  if (malformed.length > 0)
+    return `malformed ${malformed.map((f) => `${f} ${JSON.stringify(rec[f])} (${CLEARING_FORMS[f].expected})`).join(", ")}`;
+  return null;
+}
 
 function settleRefused(seq: number, why: string): EtcError {
   return new EtcError(
@@ -303,7 +395,11 @@ export class Records extends RecordQueries {
     private readonly intents: Intents,
     private readonly audit: JournalAudit,
   ) {
-    super(h.db, () => h.assertOpen());
+    super(
+      h.db,
+      () => h.assertOpen(),
+      (op, f) => h.read(op, f),
+    );
     this.lastSeqMem = this.lastSeqOnDisk();
     this.stmtInsert = h.db.prepare(
       "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
@@ -380,15 +476,17 @@ export class Records extends RecordQueries {
       return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;
     if (typeof rec.outcome !== "string" || rec.outcome === "") return "outcome must be a non-empty code";
     if (typeof rec.obuId !== "string") return "obuId must be a string";
+    const badText = badTextColumn(rec);
+    if (badText) return badText;
     if (!Number.isSafeInteger(rec.amount) || rec.amount < 0)
       return `amount must be a whole number of fen >= 0, got ${rec.amount}`;
     if (rec.kind === "transaction") {
       // The money rule's backstop: never a paid record without its proof. Entry writes (amount 0) carry
       // the same proof (the lane and the booth commit a transaction only with every clearing field), and
-      // settle() asks the same of a settled transaction.
-      const missing = CLEARING_FIELDS.filter((f) => rec[f] === null || rec[f] === undefined);
-      if (missing.length > 0)
-        return `a transaction must carry what clearing needs (a paid record without its TAC is a suspect); missing ${missing.join(", ")}`;
+      // settle() asks the same of a settled transaction. A suspect or a stop keeps what it has as given.
+      const refusal = clearingRefusal(rec);
+      if (refusal)
+        return `a transaction must carry what clearing needs (a paid record without its TAC is a suspect); ${refusal}`;
     }
     if (rec.stageTimes === null || typeof rec.stageTimes !== "object") return "stageTimes must be an object";
     if (rec.statusListVersions === null || typeof rec.statusListVersions !== "object") {
@@ -501,7 +599,7 @@ export class Records extends RecordQueries {
    */
   noteDebitShown(seq: number, at: Date): boolean {
     this.h.assertWritable();
-    const cur = this.stmtSettleRead.get(seq);
+    const cur = this.h.read("noteDebitShown", () => this.stmtSettleRead.get(seq));
     if (cur?.kind !== "suspect") return false;
     this.h.withoutOwnFsync(() =>
       this.h.db
@@ -525,7 +623,7 @@ export class Records extends RecordQueries {
    */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
     this.h.assertWritable();
-    const cur = this.stmtSettleRead.get(seq);
+    const cur = this.h.read("settle", () => this.stmtSettleRead.get(seq));
     if (!cur) throw settleRefused(seq, `there is no record ${seq}`);
     if (cur.kind !== "suspect") {
       const prev = (JSON.parse(cur.record) as CommittedRecord).extra?.settlement as
@@ -572,6 +670,8 @@ export class Records extends RecordQueries {
     if (!SETTLED_BY.includes(s.settledBy))
       throw invalid(`settledBy must be one of ${SETTLED_BY.join(", ")}, got "${String(s.settledBy)}"`);
     const fields = s.fields ?? {};
+    const badText = badTextColumn(fields, CLEARING_FIELDS, true);
+    if (badText) throw invalid(badText);
     const amount = fields.amount ?? (s.kind === "stop" ? 0 : prev.amount);
     if (!Number.isSafeInteger(amount) || amount < 0)
       throw invalid(`amount must be a whole number of fen >= 0, got ${amount}`);
@@ -586,9 +686,8 @@ export class Records extends RecordQueries {
       revision: revision + 1,
     };
     if (s.kind === "transaction") {
-      const missing = CLEARING_FIELDS.filter((f) => next[f] === null || next[f] === undefined);
-      if (missing.length > 0)
-        throw invalid(`a settled transaction must carry what clearing needs; missing ${missing.join(", ")}`);
+      const refusal = clearingRefusal(next);
+      if (refusal) throw invalid(`a settled transaction must carry what clearing needs; ${refusal}`);
     }
     const note: SettlementNote = {
       settledBy: s.settledBy,

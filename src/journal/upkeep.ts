@@ -10,6 +10,7 @@
  * - recovery: while the journal is unhealthy after a write failure, a probe tries recover() on a timer, so
  *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane.
  * - WAL checkpoints: a worker thread with its own connection (checkpointer.ts).
+ * - the integrity check after open: SQLite's quick_check in a worker thread (integrity-check.ts).
  */
 import type Database from "better-sqlite3";
 import type { Subscription } from "rxjs";
@@ -19,15 +20,15 @@ import type { BoundEntry } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import { Checkpointer } from "./checkpointer.js";
-import { type JournalDb, sqliteCodeOf } from "./db.js";
+import { type JournalDb, probeWrite, sqliteCodeOf } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
+import { IntegrityCheck, type IntegrityResult } from "./integrity-check.js";
 import type { JournalOutbox } from "./outbox.js";
 import type { Records } from "./records.js";
 
 const DAY_MS = 86_400_000;
 /** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
 const FIRST_RUN_MS = 5 * 60_000;
-const PROBE_BYTES = 4096;
 /** the first batch of a run, before a time per record is measured (with a batch budget) */
 const FIRST_BATCH = 10;
 
@@ -71,6 +72,12 @@ export interface UpkeepOptions {
    * default auto-checkpoint (every 1,000 pages, inside a commit). Default 1000 ms.
    */
   checkpointIntervalMs?: number;
+  /**
+   * SQLite's quick_check of the whole file in a worker thread after open (./integrity-check.ts): damage it
+   * finds turns the journal unhealthy for good, as a read that meets it does. Default true; false: no
+   * check (a one-action CLI session on a stopped lane's journal).
+   */
+  integrityCheck?: boolean;
 }
 
 /** What one retention run did. */
@@ -126,6 +133,9 @@ export class Upkeep {
   private readonly recoverProbeMs: number;
   /** the WAL checkpoint worker, unless checkpointIntervalMs is 0 */
   readonly checkpointer: Checkpointer | null;
+  /** what the quick_check after open found (null: integrityCheck false); already acted on when it settles */
+  readonly integrity: Promise<IntegrityResult> | null;
+  private integrityCheck: IntegrityCheck | null = null;
   readonly retentionCounters: RetentionCounters = { runs: 0, deleted: 0, failures: 0, lastRun: null };
   /** the upkeep settings in force (for status pages) */
   readonly settings: {
@@ -171,6 +181,7 @@ export class Upkeep {
     };
     const every = opts.checkpointIntervalMs ?? 1000;
     this.checkpointer = every > 0 ? new Checkpointer(h.path, every, h.log) : null;
+    this.integrity = opts.integrityCheck === false ? null : this.checkIntegrity();
     if (this.checkpointer) h.db.pragma("wal_autocheckpoint = 10000");
     if (this.intervalMs > 0) this.schedule(Math.min(this.intervalMs, FIRST_RUN_MS));
     this.healthSub = h.health$.subscribe((health) => {
@@ -337,17 +348,17 @@ export class Upkeep {
   /**
    * After a write failure: re-reads the counters from disk and tries a durable write of a record's size. If it works the
    * journal is healthy again (health$ emits) and returns true. Safe to call at any time; the probe calls
-   * it while the journal is unhealthy.
+   * it while the journal is unhealthy. A journal SQLite reported damaged stays unhealthy: false.
    */
   recover(): boolean {
     if (this.h.closed) return false;
+    // SQLite said the file is damaged: no write proves it whole (docs/journal.md, "A damaged journal")
+    if (this.h.damage) return false;
     const db = this.h.db;
     try {
       if (db.inTransaction) db.exec("ROLLBACK");
-      // a durable write the size of a lane record (about 2 KB): room for the next commit, not just a byte
-      db.prepare(
-        "INSERT INTO meta (key, value) VALUES ('health_probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      ).run(`${this.h.now().toISOString()} ${"-".repeat(PROBE_BYTES)}`);
+      // a durable write the size of a lane record and more: room for the next commit, not just a byte
+      probeWrite(db, this.h.now());
       this.records.reload();
       this.outbox.reload();
     } catch (e) {
@@ -359,6 +370,23 @@ export class Upkeep {
     return true;
   }
 
+  /**
+   * The quick_check after open, in a worker thread: damage (or an I/O error) it finds goes the way of a
+   * read that meets it, the journal's failure path (./db.ts fail()).
+   */
+  private checkIntegrity(): Promise<IntegrityResult> {
+    const check = new IntegrityCheck(this.h.path, this.h.log);
+    this.integrityCheck = check;
+    return check.result.then((r) => {
+      this.integrityCheck = null;
+      if (this.h.closed || this.stopped) return r;
+      if (r.kind === "ok") this.h.log.info({ ms: Math.round(r.ms) }, "journal quick_check: ok");
+      else if (r.kind === "not-run") this.h.log.warn({ err: r.message }, "journal quick_check did not run");
+      else this.h.fail("quick_check", Object.assign(new Error(r.message), { code: r.sqliteCode }));
+      return r;
+    });
+  }
+
   /** Passive WAL checkpoint on the lane's own connection (the worker does this on a timer). */
   checkpoint(): void {
     this.h.assertOpen();
@@ -366,7 +394,8 @@ export class Upkeep {
   }
 
   /**
-   * Stops the timers and the checkpoint worker (resolves when the worker's connection is closed); a
+   * Stops the timers, the checkpoint worker and a quick_check under way (resolves when their connections
+   * are closed, or 2 s into a quick_check that SQLite has not ended: ./integrity-check.ts); a
    * retention run under way ends after its current batch, or at once while it waits for the lane, and is
    * reported with what it deleted (not as a failure).
    */
@@ -375,6 +404,6 @@ export class Upkeep {
     if (this.timer) clearTimeout(this.timer);
     if (this.probe) clearInterval(this.probe);
     this.healthSub.unsubscribe();
-    return this.checkpointer?.close() ?? Promise.resolve();
+    return Promise.all([this.checkpointer?.close(), this.integrityCheck?.close()]).then(() => undefined);
   }
 }

@@ -344,6 +344,16 @@ export class LaneController {
     }
     // booth debits left on a lane without a booth: recorded as the booth would without their card
     await this.recovery.recordBoothDebits();
+    // a journal that turns unhealthy closes the lane now, not at the next vehicle's write (that vehicle
+    // would be stopped): the uplink's write of an acknowledgement, the booth's, a failed fdatasync, a read
+    // that met a damaged file, the quick_check after open
+    const journalHealth = this.o.journal.health$;
+    if (journalHealth)
+      this.subs.push(
+        journalHealth.subscribe((h) => {
+          if (!h.healthy) this.queue.enqueue(() => this.journalFailed(undefined, ""));
+        }),
+      );
     this.subs.push(
       this.o.statusList.health$.subscribe((h) =>
         this.queue.enqueue(async () => {

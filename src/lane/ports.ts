@@ -69,6 +69,12 @@ export interface JournalPort {
   readSetting(key: string): string | null;
   /** writes (null: deletes) a lane setting, durable on return; throws when the journal cannot be written */
   writeSetting(key: string, value: string | null): void;
+  /**
+   * the journal's health (emits the current one on subscription): unhealthy closes the lane at once
+   * (JOURNAL_FAILED), whatever made it so, a vehicle's write or not (the uplink's, the booth's, a read
+   * that met a damaged file, the quick_check after open)
+   */
+  readonly health$?: Observable<{ healthy: boolean }>;
 }
 
 export type StatusListState = "ok" | "stale" | "missing" | "past-hard-age" | "failed";

@@ -13,7 +13,7 @@ import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.j
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { Outbox } from "../journal/outbox.js";
-import type { LaneIdentity } from "../journal/types.js";
+import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { BundleDownload } from "./bundle-download.js";
@@ -44,9 +44,15 @@ export interface AuditSink {
 
 export type UplinkState = "online" | "degraded" | "offline";
 
-/** The outbox failed to record what the station answered: the journal's failure, not the station's. */
-class OutboxWriteFailed extends Error {
-  constructor(readonly error: unknown) {
+/**
+ * The outbox failed: it could not be read (a damaged journal, an I/O error), or it could not record what
+ * the station answered. The journal's failure, not the station's: no E611, nothing for the breaker.
+ */
+class OutboxFailed extends Error {
+  constructor(
+    readonly op: string,
+    readonly error: unknown,
+  ) {
     super(error instanceof Error ? error.message : String(error));
   }
 }
@@ -61,6 +67,12 @@ export interface UplinkStatus {
   consecutiveFailures: number;
   lastSuccessAt: string | null;
   lastError: { code: string; message: string; at: string } | null;
+  /**
+   * the outbox could not be read (a damaged journal, an I/O error: the journal turns unhealthy and says
+   * so), at the last attempt: the journal's failure, never in `lastError` nor counted against the station;
+   * null once a read works again. The figures it could not read are the last known (the age null).
+   */
+  outboxError: { message: string; at: string } | null;
   counters: {
     batches: number;
     recordsAcked: number;
@@ -178,6 +190,10 @@ export class Uplink {
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
+  private outboxError: UplinkStatus["outboxError"] = null;
+  private outboxErrorOp: "status" | "pending" | null = null;
+  /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
+  private lastFigures = { queueDepth: 0, held: 0 };
   private clock: UplinkStatus["clock"] = null;
   private readonly counters: UplinkStatus["counters"] = {
     batches: 0,
@@ -254,34 +270,84 @@ export class Uplink {
     );
   }
 
-  private computeState(): UplinkState {
+  private computeState(f: { held: number; oldestPendingAgeMs: number | null }): UplinkState {
     const b = this.breaker.state;
     if (b !== "closed" || !this.contacted) return "offline";
     if (this.breaker.consecutiveFailures > 0) return "degraded";
-    if (this.outbox.heldCount() > 0) return "degraded";
-    const age = this.outbox.oldestPendingAgeMs(new Date(this.now()));
+    if (f.held > 0) return "degraded";
+    const age = f.oldestPendingAgeMs;
     if (age !== null && age > this.staleAfterMs) return "degraded";
     return "online";
   }
 
+  /**
+   * The outbox's figures for a status. Never throws: a status is built inside the commit's wake-up and on
+   * every step, and an outbox that cannot be read (a damaged journal) must not end the loop or the
+   * process; what it could not read is the last known figure (the age null), and `outboxError` says why.
+   */
+  private outboxFigures(now: Date): { queueDepth: number; held: number; oldestPendingAgeMs: number | null } {
+    const f = { ...this.lastFigures, oldestPendingAgeMs: null as number | null };
+    try {
+      f.queueDepth = this.outbox.queueDepth();
+      f.held = this.outbox.heldCount();
+      f.oldestPendingAgeMs = this.outbox.oldestPendingAgeMs(now);
+    } catch (e) {
+      this.outboxFailed("status", e);
+      return f;
+    }
+    this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
+    this.outboxRead("status");
+    return f;
+  }
+
+  /** The outbox could not be read: noted for the status, logged when it starts or its reason changes. */
+  private outboxFailed(op: "status" | "pending", e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    if (this.outboxError?.message !== message)
+      this.log.error(
+        { op, err: message },
+        "the outbox cannot be read: the journal's failure, not the station's",
+      );
+    this.outboxError = { message, at: new Date(this.now()).toISOString() };
+    this.outboxErrorOp = op;
+  }
+
+  /** A read of the kind that failed worked: the outbox error is over. */
+  private outboxRead(op: "status" | "pending"): void {
+    if (this.outboxErrorOp !== op) return;
+    this.outboxError = null;
+    this.outboxErrorOp = null;
+  }
+
   private snapshot(): UplinkStatus {
     const now = new Date(this.now());
+    const f = this.outboxFigures(now);
     return {
-      state: this.computeState(),
+      state: this.computeState(f),
       breaker: this.breaker.state,
-      queueDepth: this.outbox.queueDepth(),
-      held: this.outbox.heldCount(),
-      oldestPendingAgeMs: this.outbox.oldestPendingAgeMs(now),
+      queueDepth: f.queueDepth,
+      held: f.held,
+      oldestPendingAgeMs: f.oldestPendingAgeMs,
       consecutiveFailures: this.breaker.consecutiveFailures,
       lastSuccessAt: this.lastSuccessAt,
       lastError: this.lastError,
+      outboxError: this.outboxError,
       counters: { ...this.counters, breakerOpens: this.breaker.opens },
       clock: this.clock,
       statusList: this.sl ? { ...this.sl } : null,
     };
   }
 
+  /** Publishes the status (and an audit entry when the state changed). Never throws (snapshot). */
   private publish(): void {
+    try {
+      this.publishNow();
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink status not published");
+    }
+  }
+
+  private publishNow(): void {
     const prev = this.statusSubject.value;
     const next = this.snapshot();
     if (prev.state !== next.state) {
@@ -409,11 +475,14 @@ export class Uplink {
         worked = await this.step();
       } catch (e) {
         if (this.stopping) break;
-        if (e instanceof OutboxWriteFailed) {
-          // the station answered; the journal could not record it (it turns unhealthy: no records go until it
-          // recovers, and the station stores a re-send once by trade id)
+        if (e instanceof OutboxFailed) {
+          // the journal's failure, not the station's: it could not be read, or could not record the answer
+          // the station gave (it turns unhealthy: no records go until it recovers, and the station stores
+          // a re-send once by trade id). Not counted, not for the breaker.
           this.breaker.release();
-          this.log.error({ err: e.message }, "the journal failed to record the station's answer");
+          // a read's failure is in the status already (nextBatch)
+          if (e.op !== "pending")
+            this.log.error({ err: e.message }, "the journal failed to record the station's answer");
           this.publish();
           await this.sleep(this.backoff.next(), false);
           continue;
@@ -469,7 +538,7 @@ export class Uplink {
    */
   private async step(): Promise<boolean> {
     const now = this.mono();
-    const batch = this.recordsToSend() ? this.outbox.pending(this.batchSize) : [];
+    const { batch, unread } = this.nextBatch();
     const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
       this.uploadNext = true;
@@ -502,12 +571,30 @@ export class Uplink {
       await this.uploadBatch(batch);
       return true;
     }
+    // records wait that could not be read: after the heartbeat and the poll that were due, the backoff
+    if (unread) throw unread;
     const cps = this.opts.auditCheckpoints;
     if (cps?.due()) {
       await sendCheckpoints(this.client, cps);
       return true;
     }
     return false;
+  }
+
+  /**
+   * The records to send next, if any may go. An outbox that cannot be read gives none and the failure
+   * (`unread`, noted in the status at once): heartbeats and polls go on meanwhile.
+   */
+  private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
+    if (!this.recordsToSend()) return { batch: [], unread: null };
+    try {
+      const batch = this.outbox.pending(this.batchSize);
+      this.outboxRead("pending");
+      return { batch, unread: null };
+    } catch (e) {
+      this.outboxFailed("pending", e);
+      return { batch: [], unread: new OutboxFailed("pending", e) };
+    }
   }
 
   /**
@@ -518,12 +605,12 @@ export class Uplink {
     return this.outbox.healthy !== false && this.outbox.queueDepth() > 0;
   }
 
-  /** An outbox write after the station's answer; its failure is the journal's, not the station's. */
-  private record<T>(write: () => T): T {
+  /** An outbox read or write; its failure is the journal's, not the station's. */
+  private fromOutbox<T>(op: string, f: () => T): T {
     try {
-      return write();
+      return f();
     } catch (e) {
-      throw new OutboxWriteFailed(e);
+      throw new OutboxFailed(op, e);
     }
   }
 
@@ -564,7 +651,10 @@ export class Uplink {
       .filter((a) => sent.has(a.tradeId))
       .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
     // the station's answer is durable at the station; record it durably here before anything else
-    const n = acked.length > 0 ? this.record(() => this.outbox.markUploaded(acked, new Date(this.now()))) : 0;
+    const n =
+      acked.length > 0
+        ? this.fromOutbox("markUploaded", () => this.outbox.markUploaded(acked, new Date(this.now())))
+        : 0;
     this.counters.recordsAcked += n;
     this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
     this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
@@ -576,7 +666,7 @@ export class Uplink {
     if (refused.length > 0) {
       // keep the queue moving: the refused records are held (kept, never pruned) for an operator
       // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
-      held = this.record(() =>
+      held = this.fromOutbox("hold", () =>
         this.outbox.hold(
           refused.map((r) => ({
             tradeId: r.tradeId!,

@@ -1,10 +1,12 @@
+import { spawn } from "node:child_process";
+import { chmodSync, chownSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
-import { LANE, useJournalDir } from "./helpers.js";
+import { acksOf, LANE, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -40,6 +42,61 @@ describe("journal durability settings", () => {
     expect(() => openJournal({ laneIdentity: { network: "43x1", station: "0102", lane: 3 } })).toThrow(
       /network/,
     );
+  });
+});
+
+// review: SQLite opens a file it may not write read-only without a word; the journal opened healthy and
+// the first write (a vehicle's debit intent) failed with E601, or the start with a raw SQLITE_READONLY
+describe("a journal the lane cannot write is refused at open (E602)", () => {
+  it("a journal.db the lane's user may not write", async () => {
+    const j = openJournal();
+    j.commit(sampleRecord(1));
+    await j.close();
+    const file = join(jd.dir(), JOURNAL_FILE);
+    // the lane's user owns its data directory; the file is read-only (root writes any file: the child
+    // opens it as nobody then)
+    const asRoot = process.getuid?.() === 0;
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (asRoot) for (const f of readdirSync(jd.dir())) chownSync(join(jd.dir(), f), 65534, 65534);
+    if (asRoot) chownSync(jd.dir(), 65534, 65534);
+    chmodSync(file, 0o444);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(import.meta.dirname, "fixtures/open-journal.ts"), jd.dir()],
+        { ...user, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let s = "";
+      child.stdout.on("data", (b: Buffer) => {
+        s += b.toString();
+      });
+      child.on("error", reject);
+      child.on("exit", () => resolve(s));
+    });
+    expect(JSON.parse(out)).toEqual({
+      code: "E602_JOURNAL_OPEN",
+      message: `journal not writable: ${file}: attempt to write a readonly database (SQLITE_READONLY)`,
+    });
+    chmodSync(file, 0o644);
+    expect(openJournal().lastSeq()).toBe(1); // writable again: it opens, nothing lost
+  });
+
+  it("a journal with no room for a record (at its size cap, as on a full disk)", () => {
+    const j = openJournal({ maxSizeBytes: 128 * 1024 });
+    expect(() => {
+      for (let i = 0; i < 10_000; i++) j.commit(sampleRecord(i));
+    }).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    const last = j.lastSeq();
+    j.close();
+    expect(() => openJournal({ maxSizeBytes: 128 * 1024 })).toThrow(
+      expect.objectContaining({
+        code: "E602_JOURNAL_OPEN",
+        message: expect.stringMatching(/^journal not writable: .*journal\.db: .*full \(SQLITE_FULL\)$/),
+      }),
+    );
+    const again = openJournal(); // the space is back
+    expect([again.lastSeq(), again.healthy]).toEqual([last, true]);
+    expect(again.commit(sampleRecord(1)).seq).toBe(last + 1);
   });
 });
 
@@ -101,6 +158,73 @@ describe("schema migrations", () => {
     const r = JournalReader.openReadOnly(jd.dir());
     expect(r.list().map((x) => x.revision)).toEqual([1, 1, 1, 1]);
     r.close();
+  });
+
+  // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
+  // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
+  it.each(["5453b21", "48d0279", "8626220"] as const)(
+    "a version 1 journal as the code of %s wrote it opens at version 4, its queue and acknowledgements kept",
+    (schema) => {
+      const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
+      writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
+      const j = openJournal();
+      const db = j["h"].db;
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(4);
+      const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
+      expect(cols).not.toContain("uploaded_at_ms");
+      expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
+        [1, true],
+        [2, false],
+        [3, true],
+        [4, false],
+      ]);
+      expect(j.queueDepth()).toBe(2);
+      expect(j.pending(10).map((p) => p.seq)).toEqual([2, 4]);
+      expect(j.openIntents()).toEqual([]);
+      const intent = j.writeIntent("A1000005", "C6 sent");
+      expect(j.commit(sampleRecord(5), { intentId: intent }).seq).toBe(5);
+      expect(j.pending(10).map((p) => p.seq)).toEqual([2, 4, 5]);
+      expect(j.markUploaded(acksOf({ tradeId: j.get(2)!.tradeId }))).toBe(1);
+      expect(j.hold([{ tradeId: j.get(4)!.tradeId, code: "X", message: "refused" }])).toBe(1);
+      expect([j.queueDepth(), j.heldCount()]).toEqual([1, 1]);
+      j.close();
+      expect(
+        openJournal()
+          .pending(10)
+          .map((p) => p.seq),
+      ).toEqual([5]);
+    },
+  );
+
+  it("8626220's acknowledgement time becomes the ack's; a record later code placed keeps its place", () => {
+    writeV1Journal(jd.dir(), [sampleRecord(1), sampleRecord(2), sampleRecord(3)], {
+      startMs: t0,
+      acked: [1],
+      schema: "8626220",
+    });
+    // 48d0279's code opened it later: it added outbox and acks (IF NOT EXISTS), left records 1-3 in
+    // neither, and queued its own record 4 and acknowledged its record 5 there (uploaded_at_ms NULL)
+    const raw = new Database(join(jd.dir(), JOURNAL_FILE));
+    raw.exec(
+      "CREATE TABLE outbox (seq INTEGER PRIMARY KEY); CREATE TABLE acks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);",
+    );
+    const row = raw.prepare("SELECT * FROM records WHERE seq = 3").get() as Record<string, unknown>;
+    for (const seq of [4, 5])
+      raw
+        .prepare(
+          "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, amount, record) VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .run(seq, `T${seq}`, row.kind, row.outcome, row.created_at_ms, row.obu_id, row.amount, row.record);
+    raw.exec("INSERT INTO outbox (seq) VALUES (4); INSERT INTO acks (seq, at_ms) VALUES (5, 42);");
+    raw.close();
+    const j = openJournal();
+    const acks = j["h"].db.prepare("SELECT seq, at_ms FROM acks ORDER BY seq").all();
+    expect(acks).toEqual([
+      { seq: 1, at_ms: t0 + 5_000 }, // its uploaded_at_ms
+      { seq: 5, at_ms: 42 },
+    ]);
+    expect(j.pending(10).map((p) => p.seq)).toEqual([2, 3, 4]);
+    expect(j.get(1)?.uploadedAt).toBe(new Date(t0 + 5_000).toISOString());
   });
 
   it("refuses a file written by newer software", () => {

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach } from "vitest";
-import { Journal, type JournalOptions, type UploadAck } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, Journal, type JournalOptions, type UploadAck } from "../../src/journal/journal.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 /** the lane's UTC offset (China Standard Time, as the RSU dialects' default) */
@@ -50,4 +51,27 @@ export function useJournalDir(prefix = "etc-journal-"): {
       return j;
     },
   };
+}
+
+/**
+ * Overwrites one page of the closed journal in `dir` with 0xA5 bytes (bit rot, a torn write on storage
+ * without power-loss protection): the `leaf`-th leaf page of `table` in key order. Returns its number.
+ */
+export function damagePage(dir: string, at: { table: string; leaf: number }): number {
+  const file = join(dir, JOURNAL_FILE);
+  const db = new Database(file);
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  const page = db
+    .prepare("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET ?")
+    .pluck()
+    .get(at.table, at.leaf) as number;
+  const size = Number(db.pragma("page_size", { simple: true }));
+  db.close();
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(size, 0xa5), 0, size, (page - 1) * size);
+  } finally {
+    closeSync(fd);
+  }
+  return page;
 }

@@ -3,7 +3,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
 import { GUARD_SQL } from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
-import type { CommittedRecord, RecordKind, Settlement } from "../../src/journal/types.js";
+import type { CommittedRecord, NewLaneRecord, RecordKind, Settlement } from "../../src/journal/types.js";
 import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -370,6 +370,129 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect(j.commit({ ...sampleRecord(7, "suspect"), tac: null, iccPaySerial: null }).kind).toBe("suspect");
   });
 
+  // review: tac "", "   " or 0 committed as a paid transaction, and a boolean or a Date in a column field
+  // failed SQLite's bind inside the transaction (E601, the journal unhealthy, the lane closed)
+  it.each<[string, Partial<NewLaneRecord>, RegExp]>([
+    ["an empty TAC", { tac: "" }, /malformed tac "" \(8 hex digits\)$/],
+    ["a blank TAC", { tac: "   " }, /malformed tac " {3}"/],
+    ["a TAC of 6 hex digits", { tac: "12AB34" }, /malformed tac "12AB34"/],
+    ["a TAC that is not hex", { tac: "12AB34CG" }, /malformed tac "12AB34CG"/],
+    [
+      "a TAC that is a number",
+      { tac: 0 as unknown as string },
+      /tac must be a string or null, got number 0$/,
+    ],
+    [
+      "a TAC that is false",
+      { tac: false as unknown as string },
+      /tac must be a string or null, got boolean false$/,
+    ],
+    [
+      "a TAC that is true",
+      { tac: true as unknown as string },
+      /tac must be a string or null, got boolean true$/,
+    ],
+    [
+      "an offline serial of 5 digits",
+      { iccPaySerial: "00110" },
+      /malformed iccPaySerial "00110" \(4 hex digits\)/,
+    ],
+    [
+      "a PSAM number of 11 digits",
+      { psamNo: "43010100000" },
+      /malformed psamNo "43010100000" \(12 hex digits\)/,
+    ],
+    [
+      "a PSAM number that is a number",
+      { psamNo: 430101000001 as unknown as string },
+      /psamNo must be a string or null, got number/,
+    ],
+    [
+      "a PSAM serial of 7 digits",
+      { psamTransSerial: "0000107" },
+      /malformed psamTransSerial "0000107" \(8 hex digits\)/,
+    ],
+    [
+      "a purchase time of 13 digits",
+      { transTime: "2026112318591" },
+      /malformed transTime "2026112318591" \(14 digits, yyyyMMddhhmmss\)/,
+    ],
+    ["a purchase time in hex", { transTime: "2026112318591a" }, /malformed transTime/],
+    [
+      "a purchase time that is a Date",
+      { transTime: new Date() as unknown as string },
+      /transTime must be a string or null, got a Date$/,
+    ],
+    [
+      "empty clearing fields",
+      { tac: "", iccPaySerial: "", psamNo: "", psamTransSerial: "", transTime: "" },
+      /malformed tac "".*, iccPaySerial "".*, psamNo "".*, psamTransSerial "".*, transTime ""/,
+    ],
+  ])(
+    "refuses (E605) a transaction with %s; nothing is written and the journal stays healthy",
+    (_what, patch, why) => {
+      const j = openJournal();
+      expect(() => j.commit({ ...sampleRecord(1), ...patch })).toThrow(
+        expect.objectContaining({ code: "E605_JOURNAL_RECORD_INVALID", message: expect.stringMatching(why) }),
+      );
+      expect([j.lastSeq(), j.list(), j.queueDepth(), j.healthy]).toEqual([0, [], 0, true]);
+      expect(j.commit(sampleRecord(2)).seq).toBe(1);
+    },
+  );
+
+  it("refuses (E605) a record of any kind whose column fields are not a string or null; a suspect keeps its own forms", () => {
+    const j = openJournal();
+    const cases: [RecordKind, Partial<NewLaneRecord>, RegExp][] = [
+      ["suspect", { cardId: {} as unknown as string }, /cardId must be a string or null, got an object$/],
+      [
+        "suspect",
+        { obuSerial: undefined as unknown as string },
+        /obuSerial must be a string or null, got undefined$/,
+      ],
+      ["stop", { tac: true as unknown as string }, /tac must be a string or null, got boolean true$/],
+      ["stop", { psamNo: 430101000001 as unknown as string }, /psamNo must be a string or null, got number/],
+      [
+        "suspect",
+        { transTime: [] as unknown as string },
+        /transTime must be a string or null, got an array$/,
+      ],
+    ];
+    for (const [kind, patch, why] of cases)
+      expect(() => j.commit({ ...sampleRecord(1, kind), ...patch })).toThrow(
+        expect.objectContaining({ code: "E605_JOURNAL_RECORD_INVALID", message: expect.stringMatching(why) }),
+      );
+    expect([j.lastSeq(), j.healthy]).toEqual([0, true]);
+    // a suspect's clearing fields are what its B5 reported, as given: refusing one would lose the debit
+    expect(j.commit({ ...sampleRecord(2, "suspect"), psamNo: "", tac: "12AB34" }).kind).toBe("suspect");
+  });
+
+  it("refuses (E605) a settlement with empty or mistyped clearing fields; the suspect stays as it was", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(3, "suspect"));
+    const empty = { tac: "", iccPaySerial: "", psamNo: "", psamTransSerial: "", transTime: "" };
+    expect(() => j.settle(suspect.seq, { ...debited, fields: empty })).toThrow(
+      expect.objectContaining({
+        code: "E605_JOURNAL_RECORD_INVALID",
+        message: expect.stringMatching(/malformed tac "".*, iccPaySerial "".*, transTime ""/),
+      }),
+    );
+    expect(() => j.settle(suspect.seq, { ...debited, fields: { tac: "   " } })).toThrow(
+      /malformed tac " {3}"/,
+    );
+    // a stop's fields are not clearing proof, but they are columns: a boolean would fail the bind
+    expect(() =>
+      j.settle(suspect.seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { tac: true as unknown as string },
+      }),
+    ).toThrow(/tac must be a string or null, got boolean true$/);
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+    expect(j.healthy).toBe(true);
+    expect(j.settle(suspect.seq, debited).revision).toBe(2);
+  });
+
   it("a held suspect that is settled goes back into the queue", () => {
     const j = openJournal();
     const suspect = j.commit(sampleRecord(4, "suspect"));
@@ -417,7 +540,7 @@ describe("trade ids and createdAt follow the lane's UTC offset, not the process 
 
 describe("write failures", () => {
   it("disk full: E601, unhealthy, nothing half-written, sequence not consumed, recovers after space is freed", () => {
-    const j = openJournal({ maxSizeBytes: 96 * 1024 });
+    const j = openJournal({ maxSizeBytes: 128 * 1024 });
     const ok: number[] = [];
     let err: unknown;
     for (let i = 0; i < 10_000; i++) {

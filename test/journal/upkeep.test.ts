@@ -277,7 +277,7 @@ describe("retention", () => {
   it("an unhealthy journal is not touched: the run is reported as failed (an alarm) and counted", async () => {
     const reports: RetentionReport[] = [];
     const j = openJournal({
-      maxSizeBytes: 64 * 1024,
+      maxSizeBytes: 128 * 1024,
       recoverProbeMs: 0,
       retention: { onRetention: (r) => reports.push(r) },
     });
@@ -292,7 +292,7 @@ describe("retention", () => {
 });
 
 describe("recovery after a write failure", () => {
-  /** fills a journal capped at 64 KB until a commit fails with SQLITE_FULL */
+  /** fills a journal capped at 128 KB (a new file is 76 KB, and the open writes its probe) until a commit fails with SQLITE_FULL */
   function fill(j: Journal): number {
     expect(() => {
       for (let i = 0; i < 10_000; i++) j.commit(sampleRecord(i));
@@ -301,7 +301,7 @@ describe("recovery after a write failure", () => {
   }
 
   it("recover() makes a journal healthy again once writes succeed", () => {
-    const j = openJournal({ maxSizeBytes: 64 * 1024, recoverProbeMs: 0 });
+    const j = openJournal({ maxSizeBytes: 128 * 1024, recoverProbeMs: 0 });
     const depth = fill(j);
     expect(j.healthy).toBe(false);
     j["h"].db.pragma("max_page_count = 100000"); // the space is back
@@ -314,7 +314,7 @@ describe("recovery after a write failure", () => {
   it("while unhealthy, a probe tries recover() on its timer: the journal turns healthy by itself once space is back", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
     try {
-      const j = openJournal({ maxSizeBytes: 64 * 1024, recoverProbeMs: 30_000, checkpointIntervalMs: 0 });
+      const j = openJournal({ maxSizeBytes: 128 * 1024, recoverProbeMs: 30_000, checkpointIntervalMs: 0 });
       const health: boolean[] = [];
       j.health$.subscribe((h) => health.push(h.healthy));
       const depth = fill(j);

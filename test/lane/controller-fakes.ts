@@ -224,6 +224,8 @@ export class FakeJournal implements JournalPort {
   failIntents = false;
   /** what intentDurable() answers: the fdatasync of the intents written so far (tests hold or fail it) */
   durable: () => Promise<boolean> = () => Promise.resolve(true);
+  /** the journal's health, as the journal's health$ (tests turn it unhealthy) */
+  readonly health$ = new BehaviorSubject<{ healthy: boolean }>({ healthy: true });
 
   constructor(private readonly wallNow: () => number = () => Date.now()) {}
 

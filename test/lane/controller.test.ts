@@ -312,6 +312,26 @@ describe("reply, commit, barrier", () => {
     expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
   });
 
+  // review: the journal turned unhealthy with no vehicle's write (the uplink's) and the lane stayed open
+  // until a vehicle's intent failed (that vehicle stopped)
+  it("the journal turning unhealthy with no vehicle's write: the lane closes at once, alarm", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.antenna()).toEqual([true, false]);
+    expect(r.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toEqual([
+      "JOURNAL_FAILED",
+      "LANE_CLOSED_JOURNAL",
+    ]);
+    // the next vehicle is not traded, and nothing is written for it
+    r.link.frame(ev.b2(b2()));
+    await r.settle();
+    expect(r.journal.intents.size).toBe(0);
+    expect(r.link.answersTo("card")).toEqual([]);
+  });
+
   it("an uncertain B5 whose intent cannot be rewritten before C8: no C8, lane closed, the card and OBU held", async () => {
     const r = rig();
     await open(r);

@@ -27,7 +27,7 @@ function openFull(): Journal {
     dataDir: dir,
     laneIdentity: LANE,
     utcOffsetMinutes: LANE_UTC_OFFSET,
-    maxSizeBytes: 64 * 1024,
+    maxSizeBytes: 128 * 1024,
     recoverProbeMs: 0,
     checkpointIntervalMs: 0,
   });
