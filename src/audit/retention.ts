@@ -4,9 +4,9 @@
  *    anchor (the checkpoint that closed the deleted one) and verifies from its own first line;
  *  - the segment's last entry (its closing checkpoint, the next file's anchor) is older than the cutoff;
  *  - no kept journal row is bound to an entry in it (`floor`: the lowest audit seq a kept row names).
- * The trail writes an `audit.retention` entry naming each file (entries, bytes, SHA-256) and fsyncs it
- * before deleting anything; `audit verify` accepts a trail that begins after `deletedThrough` only when
- * such an entry says so.
+ * The trail writes an `audit.retention` entry naming each file (entries, bytes, SHA-256), seals it with a
+ * checkpoint and fsyncs it before deleting anything; `audit verify` accepts a trail that begins after
+ * `deletedThrough` only when such a sealed entry says so.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";

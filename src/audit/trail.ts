@@ -30,7 +30,7 @@ import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
 import { type BoundEntry, type RecordBinding, recordLine } from "./records.js";
-import { type LastCheckpoint, recoverTrail } from "./recovery.js";
+import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
 import { auditDir } from "./segments.js";
@@ -137,6 +137,9 @@ export class AuditTrail {
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  /** a seal under way for an entry that must be sealed at once (SEAL_AT_ONCE), and up to which seq */
+  private sealing: Promise<void> | null = null;
+  private sealTarget = 0;
   private readonly alarmListeners = new Set<(e: AlarmEntryNote) => void>();
   /**
    * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
@@ -247,6 +250,8 @@ export class AuditTrail {
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
     t.startTimers();
+    // an entry verify accepts only sealed, written just before the lane died: sealed now, not at the timer
+    if (rec.unsealedExcuse) void t.sealThrough(t.nextSeq - 1);
     t.log.info(
       {
         dir,
@@ -304,6 +309,7 @@ export class AuditTrail {
     const b = this.build(ev);
     this.commit(b, false);
     if (ev.severity === "alarm") this.noteAlarm(ev, b.seq);
+    if (SEAL_AT_ONCE.has(ev.type)) void this.sealThrough(b.seq);
     return { seq: b.seq, hash: b.hash };
   }
 
@@ -359,6 +365,7 @@ export class AuditTrail {
     const built = this.build(ev);
     const result = this.bindBuilt(built, tx);
     if (ev.severity === "alarm") this.noteAlarm(ev, built.seq);
+    if (SEAL_AT_ONCE.has(ev.type)) void this.sealThrough(built.seq);
     return result;
   }
 
@@ -451,6 +458,30 @@ export class AuditTrail {
     return this.startCheckpoint();
   }
 
+  /**
+   * Seals everything through `seq` as soon as it can: a checkpoint now, or right after the one in flight
+   * (whose range ends before it). Resolves once a checkpoint covers `seq`, or when signing failed or the
+   * trail is closing (the timer, or the last checkpoint at close, seals it then).
+   */
+  private sealThrough(seq: number): Promise<void> {
+    this.sealTarget = Math.max(this.sealTarget, seq);
+    if (this.sealing) return this.sealing;
+    if (this.state !== "open" || this.lastCp.to >= this.sealTarget) return Promise.resolve();
+    const run = async (): Promise<void> => {
+      try {
+        while (this.state === "open" && this.lastCp.to < this.sealTarget) {
+          const cp = await this.startCheckpoint();
+          if (cp === null && this.lastCp.to < this.sealTarget) break;
+        }
+      } finally {
+        // in the same turn as the last look at the target: a later call starts a new run
+        this.sealing = null;
+      }
+    };
+    this.sealing = run();
+    return this.sealing;
+  }
+
   private startCheckpoint(): Promise<SignedCheckpoint | null> {
     if (this.cpInFlight) return this.cpInFlight;
     if (this.state === "closed") return Promise.resolve(null);
@@ -508,7 +539,8 @@ export class AuditTrail {
   /**
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
-   * them is written and fsynced before any file is deleted.
+   * them is written, sealed by a checkpoint and fsynced before any file is deleted; if it cannot be
+   * sealed (signing failed), nothing is deleted this time.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
@@ -517,12 +549,18 @@ export class AuditTrail {
       const floor = this.opts.boundFloor?.() ?? null;
       const plan = await planRetention(this.dir, this.now() - this.retentionMs, floor);
       if (plan === null || this.state !== "open") return null;
-      this.append({
+      const at = this.append({
         type: "audit.retention",
         severity: "info",
         message: `retention deletes ${plan.files.length} segment file(s), entries ${plan.files[0]!.from}..${plan.deletedThrough}`,
         data: plan,
       });
+      await this.sealThrough(at.seq);
+      if (this.lastCp.to < at.seq) {
+        if (this.state === "open")
+          this.log.warn({ seq: at.seq }, "audit retention: its entry could not be sealed; nothing deleted");
+        return null;
+      }
       this.flushSpool();
       await this.sync();
       for (const f of plan.files) await unlink(join(this.dir, f.file));
@@ -557,8 +595,12 @@ export class AuditTrail {
     return this.lastCp.seq > this.lastCp.to ? after - 1 : after;
   }
 
-  /** Waits for a checkpoint in flight, the spool batch and an fdatasync of everything written. */
+  /**
+   * Waits for a seal under way (an entry sealed at once), a checkpoint in flight, the spool batch and an
+   * fdatasync of everything written.
+   */
   async flush(): Promise<void> {
+    if (this.sealing) await this.sealing;
     if (this.cpInFlight) await this.cpInFlight;
     this.file.retryUnwritten();
     this.flushSpool();

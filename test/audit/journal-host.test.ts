@@ -13,8 +13,9 @@ import type { AuditEntry } from "../../src/audit/entry.js";
 import { recordBinding, recordEvent } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
 import type { AuditHead, AuditSpool, SpooledLine, WitnessRecord } from "../../src/audit/spool.js";
+import type { AuditTrail } from "../../src/audit/trail.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
-import type { CommittedRecord } from "../../src/journal/types.js";
+import type { CommittedRecord, Settlement } from "../../src/journal/types.js";
 import { writeV1Journal } from "../journal/fixtures/journal-v1.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
@@ -28,6 +29,21 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 const entries = (): AuditEntry[] => allLines(dir).map((l) => JSON.parse(l.text) as AuditEntry);
+const DAY = 86_400_000;
+/** `n` alarms, each flushed (a checkpoint every 5 entries and 1500-byte files rotate often) */
+async function fill(trail: AuditTrail, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    trail.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: "X" } });
+    await trail.flush();
+  }
+}
+/** a suspect settled as the debit it was */
+const settledDebit: Settlement = {
+  kind: "transaction",
+  outcome: "EXIT_DEBIT_SETTLED",
+  settledBy: "b5",
+  fields: { tac: "0A0B0C0D" },
+};
 
 /** The spool as the previous version kept it: its own database, `<dataDir>/audit/spool.db`. */
 class LegacySpool implements AuditSpool {
@@ -187,6 +203,28 @@ describe("audit retention and the journal", () => {
     const r = verifyLane(dir);
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
+  });
+
+  it("a settled suspect whose commit entry's file retention deleted (its row names the settle entry) verifies", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const lane = openBoundTrail(
+      dir,
+      { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock },
+      { now: () => new Date(clock), retention: { days: 10 } },
+    );
+    lane.journal.commit(sampleRecord(1, "suspect"));
+    const commit = lane.trail.status().lastSeq;
+    await fill(lane.trail, 20);
+    lane.journal.settle(1, settledDebit);
+    clock += 40 * DAY;
+    await fill(lane.trail, 20);
+    const plan = await lane.trail.runRetention();
+    expect(plan!.files[0]!.from).toBeLessThanOrEqual(commit);
+    expect(plan!.files[0]!.to).toBeGreaterThanOrEqual(commit);
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.journal).toEqual({ bound: 1, checkedRows: 1, legacyRows: 0 });
   });
 });
 
