@@ -16,6 +16,7 @@ import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { BindingMark } from "./binding-mark.js";
 import {
   CHECKPOINT_TYPE,
   type CheckpointStatement,
@@ -140,6 +141,8 @@ export class AuditTrail {
   /** a seal under way for an entry that must be sealed at once (SEAL_AT_ONCE), and up to which seq */
   private sealing: Promise<void> | null = null;
   private sealTarget = 0;
+  /** the journal's binding as the trail states it (./binding-mark.ts), carried on by audit.retention */
+  private binding: BindingMark | null = null;
   private readonly alarmListeners = new Set<(e: AlarmEntryNote) => void>();
   /**
    * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
@@ -369,6 +372,19 @@ export class AuditTrail {
     return result;
   }
 
+  /**
+   * The journal's binding as the trail states it: set by src/audit/journal-trail.ts once it wrote the
+   * journal.bound entry or found it (or a restatement) in the kept files; each audit.retention entry
+   * restates it.
+   */
+  get bindingMark(): BindingMark | null {
+    return this.binding;
+  }
+
+  set bindingMark(m: BindingMark | null) {
+    this.binding = m;
+  }
+
   private bindBuilt<T>(built: BuiltLine, tx: (bound: BoundEntry) => T): T {
     const line = { seq: built.seq, line: built.line };
     const pending = this.pendingSpool;
@@ -539,21 +555,34 @@ export class AuditTrail {
   /**
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
-   * them is written, sealed by a checkpoint and fsynced before any file is deleted; if it cannot be
-   * sealed (signing failed), nothing is deleted this time.
+   * them, and restating the journal's binding (the newest the deleted files state, else the trail's),
+   * is written, sealed by a checkpoint and fsynced before any file is deleted; if it cannot be sealed
+   * (signing failed), nothing is deleted this time.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
     const p = (async () => {
       if (this.state !== "open") return null;
       const floor = this.opts.boundFloor?.() ?? null;
-      const plan = await planRetention(this.dir, this.now() - this.retentionMs, floor);
-      if (plan === null || this.state !== "open") return null;
+      const found = await planRetention(this.dir, this.now() - this.retentionMs, floor);
+      if (found === null || this.state !== "open") return null;
+      const { bound: inFiles, ...plan } = found;
+      const bound = inFiles ?? this.binding;
+      if (
+        inFiles &&
+        this.binding &&
+        (inFiles.boundFrom !== this.binding.boundFrom || inFiles.seq !== this.binding.seq)
+      )
+        this.log.error(
+          { deleted: inFiles, kept: this.binding },
+          "audit retention: the deleted files state another journal binding than the trail's; the deleted files' is carried on",
+        );
+      if (bound) this.binding = bound;
       const at = this.append({
         type: "audit.retention",
         severity: "info",
         message: `retention deletes ${plan.files.length} segment file(s), entries ${plan.files[0]!.from}..${plan.deletedThrough}`,
-        data: plan,
+        data: bound ? { ...plan, bound } : plan,
       });
       await this.sealThrough(at.seq);
       if (this.lastCp.to < at.seq) {
@@ -566,7 +595,7 @@ export class AuditTrail {
       for (const f of plan.files) await unlink(join(this.dir, f.file));
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
-      return plan;
+      return { ...plan, bound };
     })().finally(() => {
       this.retentionRunning = null;
     });

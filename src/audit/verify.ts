@@ -11,8 +11,8 @@
  * file's end against the head copy and the spool (truncation); the station's last word (witness); and
  * each journal row against the entry bound to it (changed, deleted or inserted rows).
  *
- * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files)
- * counts only once a checkpoint seals it: anyone who can write the
+ * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files
+ * and the journal's binding it restates) counts only once a checkpoint seals it: anyone who can write the
  * files can append chain-valid lines after the last checkpoint, so one there is itself a failure. A
  * `record.settle` entry is accepted only after the record's suspect entry (docs/audit.md, "Journal
  * binding").
@@ -133,9 +133,12 @@ interface JournalRetentionAt extends At {
   cutoffMs: number | null;
 }
 
-/** A statement of the journal's binding: a journal.bound entry. */
+/** A statement of the journal's binding: a journal.bound entry, or an audit.retention entry restating it. */
 interface BindingAt extends At {
+  type: "journal.bound" | "audit.retention";
   mark: BindingMark;
+  /** journal.bound only: the record entry for the highest journal seq before it */
+  recordBefore: { jseq: number; seq: number } | null;
 }
 
 /** A record.settle entry that does not follow its record's suspect entry; decided after the walk. */
@@ -250,12 +253,15 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows, sorted by jseq, for the binding checks
   const rows = o.journal ? loadRows(o.journal) : null;
-  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it (never
-  // as journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without
-  // an audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
-  // Decided after the walk (a settle entry before it is judged by it too).
+  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it, or a
+  // sealed audit.retention entry restating it once retention deleted that entry's file (never as
+  // journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without an
+  // audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
+  // Decided after the walk, when it is known which entries are sealed.
   let binding: BindingMark | null = null;
   const bindingStatements: BindingAt[] = [];
+  /** the record entry for the highest journal seq so far (a journal.bound entry must not follow it) */
+  let highestRecord: { jseq: number; seq: number } | null = null;
   /** record entries before the `journal.bound` entry: the only ones that can be legacy */
   const beforeBound = (seq: number): boolean => binding === null || seq < binding.seq;
   // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
@@ -412,19 +418,32 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         rep.tornRepaired++;
         return;
       case "audit.retention": {
-        const d = e.data as { deletedThrough?: unknown } | undefined;
+        const d = e.data as { deletedThrough?: unknown; bound?: unknown } | undefined;
         auditRetentions.push({
           seq: e.seq,
           file,
           line: lineNo,
           deletedThrough: typeof d?.deletedThrough === "number" ? d.deletedThrough : null,
         });
+        const mark = bindingMarkOfEntry(e);
+        if (mark)
+          bindingStatements.push({ seq: e.seq, file, line: lineNo, type: e.type, mark, recordBefore: null });
+        else if (d?.bound !== undefined)
+          note(e.seq, file, lineNo, "audit.retention entry whose bound is not a valid { boundFrom, seq }");
         return;
       }
       case "journal.bound": {
         const mark = bindingMarkOfEntry(e);
         if (!mark) note(e.seq, file, lineNo, "journal.bound entry without a valid boundFrom");
-        else bindingStatements.push({ seq: e.seq, file, line: lineNo, mark });
+        else
+          bindingStatements.push({
+            seq: e.seq,
+            file,
+            line: lineNo,
+            type: e.type,
+            mark,
+            recordBefore: highestRecord,
+          });
         return;
       }
       case "journal.retention": {
@@ -487,6 +506,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
    */
   const recordStep = (e: AuditEntry, d: RecordEntryData, file: string, lineNo: number): void => {
     const { jseq, revision, tradeId } = d.rec;
+    if (highestRecord === null || jseq >= highestRecord.jseq) highestRecord = { jseq, seq: e.seq };
     const was = records.get(jseq);
     if (e.type !== "record.settle") {
       if (d.kind === "suspect") {
@@ -815,15 +835,34 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     });
   }
 
-  // the journal's binding: the first journal.bound entry; every later one must say the same
+  // the journal's binding: the first statement (a journal.bound entry, or a sealed audit.retention entry
+  // restating it once the journal.bound entry's file was deleted); every later one must say the same
   for (const b of bindingStatements) {
+    if (b.type === "audit.retention" && !sealed(b.seq)) continue; // named above
+    if (b.type === "journal.bound" && b.recordBefore && b.recordBefore.jseq >= b.mark.boundFrom)
+      note(
+        b.seq,
+        b.file,
+        b.line,
+        `journal.bound names seq ${b.mark.boundFrom}, but the record entry at seq ${b.recordBefore.seq} bound journal record ${b.recordBefore.jseq} before it (the journal was bound already)`,
+      );
     if (binding === null) binding = b.mark;
-    else if (b.mark.boundFrom !== binding.boundFrom)
+    else if (b.type === "journal.bound" && b.mark.boundFrom !== binding.boundFrom)
       note(
         b.seq,
         b.file,
         b.line,
         `journal.bound names seq ${b.mark.boundFrom}, but the trail bound the journal from seq ${binding.boundFrom} (the journal's binding record was changed)`,
+      );
+    else if (
+      b.type === "audit.retention" &&
+      (b.mark.boundFrom !== binding.boundFrom || b.mark.seq !== binding.seq)
+    )
+      note(
+        b.seq,
+        b.file,
+        b.line,
+        `audit.retention restates the journal's binding as from seq ${b.mark.boundFrom} (journal.bound at seq ${b.mark.seq}), but the trail bound the journal from seq ${binding.boundFrom} (journal.bound at seq ${binding.seq})`,
       );
   }
 

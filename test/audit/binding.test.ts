@@ -14,7 +14,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
-import { journalRetentionEvent } from "../../src/audit/events.js";
+import { journalBoundEvent, journalRetentionEvent } from "../../src/audit/events.js";
 import { recordBinding, recordEvent } from "../../src/audit/records.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { verifyTrail } from "../../src/audit/verify.js";
@@ -217,12 +217,11 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     ]);
   });
 
-  it("rows stripped of their audit seq and a second journal.bound entry from the meta the lane found: the rows are judged, the second entry named", async () => {
+  it("rows stripped of their audit seq and journal.db's binding marker deleted: the lane finds the binding in the trail and writes no second journal.bound entry; the rows are judged", async () => {
     edit("UPDATE records SET audit_seq = NULL, audit_hash = NULL");
     edit("UPDATE meta SET value = '5' WHERE key = 'audit_bound_from'");
     edit("DELETE FROM meta WHERE key = 'audit_bound_entry'");
     const lane = openBoundTrail(dir);
-    const second = lane.trail.status().lastSeq;
     await lane.close();
     expect(verifyLane(dir).ok).toBe(false);
     const none = (key: string, jseq: number): string =>
@@ -233,8 +232,28 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
       none("commit:3", 3),
       none("commit:4", 4),
       none("settle:2", 2),
-      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
       ...[1, 2, 3, 4].map((j) => `null: journal record ${j} is not in the audit trail (a row was inserted)`),
+    ]);
+    const bound = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .filter((e) => e.type === "journal.bound");
+    expect(bound.map((e) => e.seq)).toEqual([1]);
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    expect(ro.prepare("SELECT value FROM meta WHERE key = 'audit_bound_entry'").get()).toEqual({
+      value: "1",
+    });
+    ro.close();
+  });
+
+  it("a second journal.bound entry with another value (as a lane before this check wrote from journal.db's meta) is named", async () => {
+    const lane = openBoundTrail(dir);
+    const second = lane.trail.bindEvent(journalBoundEvent({ boundFrom: 5 }), (b) => {
+      lane.journal.markAuditBound(b);
+      return b.seq;
+    });
+    await lane.close();
+    expect(problems()).toEqual([
+      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
     ]);
   });
 
