@@ -6,10 +6,17 @@
  * `journal.bound` entry that fixes in the trail from which journal seq on rows are bound (`audit verify`
  * excuses a row without an audit seq only below it), then the journal bound to the trail (from then on
  * every commit, settlement and retention batch writes its entry in its own transaction).
+ *
+ * Whether the journal.bound entry was written is journal.db's marker (meta.audit_bound_entry), which
+ * anyone who can write journal.db can delete. So when the marker is missing the kept segment files are
+ * read first (./binding-mark.ts): a trail that states a binding already (its journal.bound entry, or an
+ * audit.retention entry restating it after retention deleted that entry's file) gets no second one, and
+ * the marker is put back.
  * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-lane.ts) both
  * open it so.
  */
 import { silentLogger } from "../../firmware-bridge/log.js";
+import { findBindingMark } from "./binding-mark.js";
 import type { AuditEventInput } from "./entry.js";
 import { journalBoundEvent } from "./events.js";
 import type { BoundEntry, RecordBinding } from "./records.js";
@@ -28,21 +35,39 @@ export interface TrailHost {
   auditBoundFrom(): number | null;
   /** stores that entry's line and head copy and that it was written, in one transaction */
   markAuditBound(bound: BoundEntry): void;
+  /** stores that the entry at `seq` was written (the marker only: the trail holds the entry already) */
+  restoreAuditBoundMarker(seq: number): void;
 }
 
 export function openJournalTrail(
   journal: TrailHost,
   opts: Omit<AuditTrailOptions, "spool" | "boundFloor">,
 ): AuditTrail {
-  absorbLegacySpool(opts.dataDir, journal.auditSpool, opts.logger ?? silentLogger);
+  const log = opts.logger ?? silentLogger;
+  absorbLegacySpool(opts.dataDir, journal.auditSpool, log);
   const trail = AuditTrail.open({
     ...opts,
     spool: journal.auditSpool,
     boundFloor: () => journal.auditFloor(),
   });
   const boundFrom = journal.auditBoundFrom();
-  if (boundFrom !== null)
-    trail.bindEvent(journalBoundEvent({ boundFrom }), (bound) => journal.markAuditBound(bound));
+  if (boundFrom !== null) {
+    const stated = findBindingMark(trail.dir);
+    if (stated) {
+      log.error(
+        { boundFrom: stated.boundFrom, entry: stated.seq, journalSays: boundFrom },
+        "audit: journal.db says the journal is not bound to the trail, but the trail bound it already; no second journal.bound entry is written (journal.db was changed or replaced?)",
+      );
+      journal.restoreAuditBoundMarker(stated.seq);
+      trail.bindingMark = stated;
+    } else {
+      const seq = trail.bindEvent(journalBoundEvent({ boundFrom }), (bound) => {
+        journal.markAuditBound(bound);
+        return bound.seq;
+      });
+      trail.bindingMark = { boundFrom, seq };
+    }
+  }
   journal.bindAudit(trail);
   return trail;
 }

@@ -9,7 +9,9 @@
  *    spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range and the head copy,
  *    and continues the chain from the head copy (seq and hash), so `audit verify` fails on it for ever. A
  *    file whose entry at the head copy's seq has another hash: `audit.head-mismatch`, likewise.
- * 4. The last checkpoint is found by reading the newest segment backwards.
+ * 4. The last checkpoint is found by reading the newest segment backwards, and whether an entry after its
+ *    range is one `audit verify` accepts only sealed (a retention entry the lane wrote just before it died,
+ *    before its checkpoint): the trail then seals at once.
  *
  * Side effects on the files happen here, once, before the lane takes traffic.
  */
@@ -61,9 +63,35 @@ export interface RecoveredTrail {
   alarms: { code: string; message: string }[];
   /** spooled lines appended to the file */
   filled: number;
+  /** an entry after the last checkpoint's range is one of SEAL_AT_ONCE */
+  unsealedExcuse: boolean;
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
+
+/**
+ * Entries that excuse something in `audit verify` (a deleted journal row, deleted segment files), which it
+ * therefore accepts only once a checkpoint covers them (docs/audit.md, "What excuses a deleted row or
+ * file"): the trail seals each at once (src/audit/trail.ts).
+ */
+export const SEAL_AT_ONCE: ReadonlySet<string> = new Set(["journal.retention", "audit.retention"]);
+const EXCUSE_MARKS = [...SEAL_AT_ONCE].map((t) => `"type":"${t}"`);
+const SEQ_PREFIX = /^\{"seq":(\d+),/;
+
+/** Whether an entry after seq `to` (the last checkpoint's range) is one of SEAL_AT_ONCE. */
+export function unsealedExcuse(segments: readonly SegmentFile[], to: number): boolean {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    for (const { line } of linesBackwards(segments[i]!.path)) {
+      const m = SEQ_PREFIX.exec(line.subarray(0, 32).toString("latin1"));
+      if (!m) continue;
+      if (Number(m[1]) <= to) return false;
+      if (!EXCUSE_MARKS.some((k) => line.includes(k))) continue;
+      const e = parseEntry(line.toString("utf8"));
+      if (e && SEAL_AT_ONCE.has(e.type)) return true;
+    }
+  }
+  return false;
+}
 
 /** Finds a file's last newline; returns the length up to and including it (0 if none). */
 function completeLength(fd: number, size: number): number {
@@ -285,8 +313,18 @@ export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
     }
   }
 
-  const lastCheckpoint = findLastCheckpoint(listSegments(dir));
-  return { segment: seg, nextSeq, head, lastCheckpoint, notes, alarms, filled };
+  segments = listSegments(dir);
+  const lastCheckpoint = findLastCheckpoint(segments);
+  return {
+    segment: seg,
+    nextSeq,
+    head,
+    lastCheckpoint,
+    notes,
+    alarms,
+    filled,
+    unsealedExcuse: unsealedExcuse(segments, lastCheckpoint.to),
+  };
 }
 
 function appendBytes(path: string, buf: Buffer): void {

@@ -4,13 +4,16 @@
  *    anchor (the checkpoint that closed the deleted one) and verifies from its own first line;
  *  - the segment's last entry (its closing checkpoint, the next file's anchor) is older than the cutoff;
  *  - no kept journal row is bound to an entry in it (`floor`: the lowest audit seq a kept row names).
- * The trail writes an `audit.retention` entry naming each file (entries, bytes, SHA-256) and fsyncs it
- * before deleting anything; `audit verify` accepts a trail that begins after `deletedThrough` only when
- * such an entry says so.
+ * The trail writes an `audit.retention` entry naming each file (entries, bytes, SHA-256), seals it with a
+ * checkpoint and fsyncs it before deleting anything; `audit verify` accepts a trail that begins after
+ * `deletedThrough` only when such a sealed entry says so. The entry also restates the journal's binding
+ * (./binding-mark.ts): the newest one the deleted files state, so it outlives the file of the
+ * `journal.bound` entry.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { type BindingMark, newestBindingMark } from "./binding-mark.js";
 import { parseEntry } from "./entry.js";
 import { listSegments, readFirstLine } from "./segments.js";
 
@@ -20,14 +23,32 @@ export interface RetentionPlan {
   deletedThrough: number;
   /** UTC: files whose last entry is older were due */
   cutoff: string;
+  /**
+   * the journal's binding as the newest journal.bound or audit.retention entry in the deleted files states
+   * it (null: they state none); the trail writes the one it carries into the entry
+   */
+  bound?: BindingMark | null;
 }
 
-function sha256File(path: string): Promise<string> {
+/**
+ * A file's SHA-256 and the newest binding its lines state, read in chunks (each hashed and searched on
+ * its own turn of the event loop: the lane thread is never held for a whole file).
+ */
+function readDeleted(path: string): Promise<{ sha256: string; bound: BindingMark | null }> {
   return new Promise((resolve, reject) => {
     const h = createHash("sha256");
+    let bound: BindingMark | null = null;
+    let carry: Buffer = Buffer.alloc(0);
     createReadStream(path)
-      .on("data", (c) => h.update(c))
-      .on("end", () => resolve(h.digest("hex")))
+      .on("data", (chunk) => {
+        const c = chunk as Buffer;
+        h.update(c);
+        const data = carry.length > 0 ? Buffer.concat([carry, c]) : c;
+        const nl = data.lastIndexOf(10);
+        if (nl >= 0) bound = newestBindingMark(data.subarray(0, nl)) ?? bound;
+        carry = Buffer.from(data.subarray(nl + 1));
+      })
+      .on("end", () => resolve({ sha256: h.digest("hex"), bound }))
       .on("error", reject);
   });
 }
@@ -39,6 +60,7 @@ export async function planRetention(
 ): Promise<RetentionPlan | null> {
   const segs = listSegments(dir);
   const files: RetentionPlan["files"] = [];
+  let bound: BindingMark | null = null;
   for (let i = 0; i + 1 < segs.length; i++) {
     const seg = segs[i]!;
     const next = segs[i + 1]!;
@@ -48,15 +70,22 @@ export async function planRetention(
     const to = e.seq;
     if (Date.parse(e.utc) >= cutoffMs) break;
     if (floor !== null && to >= floor) break;
+    const read = await readDeleted(seg.path);
+    bound = read.bound ?? bound;
     files.push({
       file: seg.name,
       from: seg.firstSeq,
       to,
       bytes: (await stat(seg.path)).size,
-      sha256: await sha256File(seg.path),
+      sha256: read.sha256,
       lastTime: e.time,
     });
   }
   if (files.length === 0) return null;
-  return { files, deletedThrough: files[files.length - 1]!.to, cutoff: new Date(cutoffMs).toISOString() };
+  return {
+    files,
+    deletedThrough: files[files.length - 1]!.to,
+    cutoff: new Date(cutoffMs).toISOString(),
+    bound,
+  };
 }

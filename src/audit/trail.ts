@@ -16,6 +16,7 @@ import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { BindingMark } from "./binding-mark.js";
 import {
   CHECKPOINT_TYPE,
   type CheckpointStatement,
@@ -30,7 +31,7 @@ import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
 import { type BoundEntry, type RecordBinding, recordLine } from "./records.js";
-import { type LastCheckpoint, recoverTrail } from "./recovery.js";
+import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
 import { auditDir } from "./segments.js";
@@ -137,6 +138,11 @@ export class AuditTrail {
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  /** a seal under way for an entry that must be sealed at once (SEAL_AT_ONCE), and up to which seq */
+  private sealing: Promise<void> | null = null;
+  private sealTarget = 0;
+  /** the journal's binding as the trail states it (./binding-mark.ts), carried on by audit.retention */
+  private binding: BindingMark | null = null;
   private readonly alarmListeners = new Set<(e: AlarmEntryNote) => void>();
   /**
    * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
@@ -247,6 +253,8 @@ export class AuditTrail {
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
     t.startTimers();
+    // an entry verify accepts only sealed, written just before the lane died: sealed now, not at the timer
+    if (rec.unsealedExcuse) void t.sealThrough(t.nextSeq - 1);
     t.log.info(
       {
         dir,
@@ -304,6 +312,7 @@ export class AuditTrail {
     const b = this.build(ev);
     this.commit(b, false);
     if (ev.severity === "alarm") this.noteAlarm(ev, b.seq);
+    if (SEAL_AT_ONCE.has(ev.type)) void this.sealThrough(b.seq);
     return { seq: b.seq, hash: b.hash };
   }
 
@@ -359,7 +368,21 @@ export class AuditTrail {
     const built = this.build(ev);
     const result = this.bindBuilt(built, tx);
     if (ev.severity === "alarm") this.noteAlarm(ev, built.seq);
+    if (SEAL_AT_ONCE.has(ev.type)) void this.sealThrough(built.seq);
     return result;
+  }
+
+  /**
+   * The journal's binding as the trail states it: set by src/audit/journal-trail.ts once it wrote the
+   * journal.bound entry or found it (or a restatement) in the kept files; each audit.retention entry
+   * restates it.
+   */
+  get bindingMark(): BindingMark | null {
+    return this.binding;
+  }
+
+  set bindingMark(m: BindingMark | null) {
+    this.binding = m;
   }
 
   private bindBuilt<T>(built: BuiltLine, tx: (bound: BoundEntry) => T): T {
@@ -451,6 +474,30 @@ export class AuditTrail {
     return this.startCheckpoint();
   }
 
+  /**
+   * Seals everything through `seq` as soon as it can: a checkpoint now, or right after the one in flight
+   * (whose range ends before it). Resolves once a checkpoint covers `seq`, or when signing failed or the
+   * trail is closing (the timer, or the last checkpoint at close, seals it then).
+   */
+  private sealThrough(seq: number): Promise<void> {
+    this.sealTarget = Math.max(this.sealTarget, seq);
+    if (this.sealing) return this.sealing;
+    if (this.state !== "open" || this.lastCp.to >= this.sealTarget) return Promise.resolve();
+    const run = async (): Promise<void> => {
+      try {
+        while (this.state === "open" && this.lastCp.to < this.sealTarget) {
+          const cp = await this.startCheckpoint();
+          if (cp === null && this.lastCp.to < this.sealTarget) break;
+        }
+      } finally {
+        // in the same turn as the last look at the target: a later call starts a new run
+        this.sealing = null;
+      }
+    };
+    this.sealing = run();
+    return this.sealing;
+  }
+
   private startCheckpoint(): Promise<SignedCheckpoint | null> {
     if (this.cpInFlight) return this.cpInFlight;
     if (this.state === "closed") return Promise.resolve(null);
@@ -508,27 +555,47 @@ export class AuditTrail {
   /**
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
-   * them is written and fsynced before any file is deleted.
+   * them, and restating the journal's binding (the newest the deleted files state, else the trail's),
+   * is written, sealed by a checkpoint and fsynced before any file is deleted; if it cannot be sealed
+   * (signing failed), nothing is deleted this time.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
     const p = (async () => {
       if (this.state !== "open") return null;
       const floor = this.opts.boundFloor?.() ?? null;
-      const plan = await planRetention(this.dir, this.now() - this.retentionMs, floor);
-      if (plan === null || this.state !== "open") return null;
-      this.append({
+      const found = await planRetention(this.dir, this.now() - this.retentionMs, floor);
+      if (found === null || this.state !== "open") return null;
+      const { bound: inFiles, ...plan } = found;
+      const bound = inFiles ?? this.binding;
+      if (
+        inFiles &&
+        this.binding &&
+        (inFiles.boundFrom !== this.binding.boundFrom || inFiles.seq !== this.binding.seq)
+      )
+        this.log.error(
+          { deleted: inFiles, kept: this.binding },
+          "audit retention: the deleted files state another journal binding than the trail's; the deleted files' is carried on",
+        );
+      if (bound) this.binding = bound;
+      const at = this.append({
         type: "audit.retention",
         severity: "info",
         message: `retention deletes ${plan.files.length} segment file(s), entries ${plan.files[0]!.from}..${plan.deletedThrough}`,
-        data: plan,
+        data: bound ? { ...plan, bound } : plan,
       });
+      await this.sealThrough(at.seq);
+      if (this.lastCp.to < at.seq) {
+        if (this.state === "open")
+          this.log.warn({ seq: at.seq }, "audit retention: its entry could not be sealed; nothing deleted");
+        return null;
+      }
       this.flushSpool();
       await this.sync();
       for (const f of plan.files) await unlink(join(this.dir, f.file));
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
-      return plan;
+      return { ...plan, bound };
     })().finally(() => {
       this.retentionRunning = null;
     });
@@ -557,8 +624,12 @@ export class AuditTrail {
     return this.lastCp.seq > this.lastCp.to ? after - 1 : after;
   }
 
-  /** Waits for a checkpoint in flight, the spool batch and an fdatasync of everything written. */
+  /**
+   * Waits for a seal under way (an entry sealed at once), a checkpoint in flight, the spool batch and an
+   * fdatasync of everything written.
+   */
   async flush(): Promise<void> {
+    if (this.sealing) await this.sealing;
     if (this.cpInFlight) await this.cpInFlight;
     this.file.retryUnwritten();
     this.flushSpool();

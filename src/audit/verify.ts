@@ -11,10 +11,17 @@
  * file's end against the head copy and the spool (truncation); the station's last word (witness); and
  * each journal row against the entry bound to it (changed, deleted or inserted rows).
  *
+ * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files
+ * and the journal's binding it restates) counts only once a checkpoint seals it: anyone who can write the
+ * files can append chain-valid lines after the last checkpoint, so one there is itself a failure. A
+ * `record.settle` entry is accepted only after the record's suspect entry (docs/audit.md, "Journal
+ * binding").
+ *
  * Fails closed: without a public key the result is not ok, whatever else holds.
  */
 import { type KeyObject, verify as verifySig } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { type BindingMark, bindingMarkOfEntry } from "./binding-mark.js";
 import {
   type CheckpointStatement,
   checkpointHash,
@@ -106,8 +113,79 @@ interface RecordAt {
   rec: RecordEntryData["rec"];
   file: string;
   line: number;
-  /** before the trail's first journal.bound entry */
-  beforeBound: boolean;
+  /** the record's kind as the entry names it */
+  kind: string;
+  /** the entry's time, UTC ms */
+  timeMs: number;
+}
+
+/** Where an entry is. */
+interface At {
+  seq: number;
+  file: string;
+  line: number;
+}
+
+/** A `journal.retention` entry: the journal seqs it names as deleted, and its cutoff. */
+interface JournalRetentionAt extends At {
+  ranges: [number, number][];
+  /** UTC ms; null: the entry names none (an older version's), NaN: one that does not read as a time */
+  cutoffMs: number | null;
+}
+
+/** A statement of the journal's binding: a journal.bound entry, or an audit.retention entry restating it. */
+interface BindingAt extends At {
+  type: "journal.bound" | "audit.retention";
+  mark: BindingMark;
+  /** journal.bound only: the record entry for the highest journal seq before it */
+  recordBefore: { jseq: number; seq: number } | null;
+}
+
+/** A record.settle entry that does not follow its record's suspect entry; decided after the walk. */
+interface BadSettle extends At {
+  jseq: number;
+  /** no earlier entry for the record in the kept trail (legacy, or retention deleted it) */
+  orphan: boolean;
+  what: string;
+}
+
+/**
+ * What the walk saw of each journal seq's record entries: 0 none, 1 a transaction or stop, 2 an
+ * unsettled suspect (its revision kept aside), 3 settled. One byte per seq over the window of seqs the
+ * trail names (a Map for seqs far outside it).
+ */
+class RecordStates {
+  static readonly NONE = 0;
+  static readonly DONE = 1;
+  static readonly SUSPECT = 2;
+  static readonly SETTLED = 3;
+  private base = -1;
+  private arr = new Uint8Array(0);
+  private readonly far = new Map<number, number>();
+  /** the revision of each unsettled suspect's entry */
+  readonly suspectRevision = new Map<number, number>();
+  private static readonly WINDOW = 1 << 25;
+
+  get(jseq: number): number {
+    const i = jseq - this.base;
+    if (this.base >= 0 && i >= 0 && i < this.arr.length) return this.arr[i]!;
+    return this.far.get(jseq) ?? RecordStates.NONE;
+  }
+
+  set(jseq: number, v: number): void {
+    if (this.base < 0) this.base = Math.max(0, jseq - 1024);
+    const i = jseq - this.base;
+    if (i >= 0 && i < RecordStates.WINDOW) {
+      if (i >= this.arr.length) {
+        const grown = new Uint8Array(
+          Math.min(RecordStates.WINDOW, Math.max(i + 1, this.arr.length * 2, 4096)),
+        );
+        grown.set(this.arr);
+        this.arr = grown;
+      }
+      this.arr[i] = v;
+    } else this.far.set(jseq, v);
+  }
 }
 
 /** The rows as one read of the journal sees them. */
@@ -175,17 +253,23 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
 
   // journal rows, sorted by jseq, for the binding checks
   const rows = o.journal ? loadRows(o.journal) : null;
-  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it (never
-  // as journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without
-  // an audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
-  let boundFrom: number | null = null;
-  /** record entries seen before the `journal.bound` entry: the only ones that can be legacy */
-  let beforeBound = true;
+  // The first journal seq bound to the trail, as the trail's first `journal.bound` entry fixes it, or a
+  // sealed audit.retention entry restating it once retention deleted that entry's file (never as
+  // journal.db says: anyone who can write it can raise its meta.audit_bound_from). Only a row without an
+  // audit seq and with a seq from 1 to below it is legacy (not judged); none without such an entry.
+  // Decided after the walk, when it is known which entries are sealed.
+  let binding: BindingMark | null = null;
+  const bindingStatements: BindingAt[] = [];
+  /** the record entry for the highest journal seq so far (a journal.bound entry must not follow it) */
+  let highestRecord: { jseq: number; seq: number } | null = null;
+  /** record entries before the `journal.bound` entry: the only ones that can be legacy */
+  const beforeBound = (seq: number): boolean => binding === null || seq < binding.seq;
   // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
   // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
   // snapshot by a running lane: their rows are not in it, so they are judged against a fresh read.
   const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
-  const missingRows: { jseq: number; seq: number; file: string; line: number; beforeBound: boolean }[] = [];
+  /** record entries whose row is gone: each needs a sealed journal.retention entry that can have deleted it */
+  const missingRows: MissingRow[] = [];
   /** rows with no audit seq that a record entry names: legacy, or replaced by a row without one */
   const unboundRows: {
     jseq: number;
@@ -193,7 +277,6 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     tradeId: string;
     file: string;
     line: number;
-    beforeBound: boolean;
   }[] = [];
   /** record entries past the snapshot's head copy, judged after the walk against the fresh read */
   const late: RecordAt[] = [];
@@ -218,8 +301,11 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     fresh?.auditSeqOf && snapshotRows
       ? { view: fresh, auditSeqOf: (jseq) => fresh.auditSeqOf!(jseq), matched: () => undefined }
       : null;
-  const isLegacy = (jseq: number): boolean => boundFrom !== null && jseq >= 1 && jseq < boundFrom;
-  const retentionRanges: [number, number][] = [];
+  const isLegacy = (jseq: number): boolean => binding !== null && jseq >= 1 && jseq < binding.boundFrom;
+  const journalRetentions: JournalRetentionAt[] = [];
+  const auditRetentions: (At & { deletedThrough: number | null })[] = [];
+  const records = new RecordStates();
+  const badSettles: BadSettle[] = [];
   let bound = 0;
 
   let expect = 1;
@@ -230,7 +316,6 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   let lastCpTime = "";
   let first: AuditEntry | null = null;
   let last: AuditEntry | null = null;
-  let deletedThrough = 0;
   let prevLastLine: Buffer | null = null;
   let headCopyAt: string | null = null;
   let witnessAt: string | null = null;
@@ -333,46 +418,73 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         rep.tornRepaired++;
         return;
       case "audit.retention": {
-        const d = e.data as { deletedThrough?: unknown } | undefined;
-        if (typeof d?.deletedThrough === "number")
-          deletedThrough = Math.max(deletedThrough, d.deletedThrough);
+        const d = e.data as { deletedThrough?: unknown; bound?: unknown } | undefined;
+        auditRetentions.push({
+          seq: e.seq,
+          file,
+          line: lineNo,
+          deletedThrough: typeof d?.deletedThrough === "number" ? d.deletedThrough : null,
+        });
+        const mark = bindingMarkOfEntry(e);
+        if (mark)
+          bindingStatements.push({ seq: e.seq, file, line: lineNo, type: e.type, mark, recordBefore: null });
+        else if (d?.bound !== undefined)
+          note(e.seq, file, lineNo, "audit.retention entry whose bound is not a valid { boundFrom, seq }");
         return;
       }
       case "journal.bound": {
-        const d = e.data as { boundFrom?: unknown } | undefined;
-        const b = d?.boundFrom;
-        if (typeof b !== "number" || !Number.isSafeInteger(b) || b < 1)
-          note(e.seq, file, lineNo, "journal.bound entry without a valid boundFrom");
-        else if (boundFrom === null) boundFrom = b;
-        else if (b !== boundFrom)
+        const mark = bindingMarkOfEntry(e);
+        if (!mark) note(e.seq, file, lineNo, "journal.bound entry without a valid boundFrom");
+        else
+          bindingStatements.push({
+            seq: e.seq,
+            file,
+            line: lineNo,
+            type: e.type,
+            mark,
+            recordBefore: highestRecord,
+          });
+        return;
+      }
+      case "journal.retention": {
+        const d = e.data as { deleted?: unknown; cutoff?: unknown } | undefined;
+        const ranges: [number, number][] = [];
+        if (Array.isArray(d?.deleted))
+          for (const r of d.deleted as unknown[])
+            if (Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number")
+              ranges.push([r[0], r[1]]);
+        const cutoffMs =
+          d?.cutoff === undefined ? null : typeof d.cutoff === "string" ? Date.parse(d.cutoff) : Number.NaN;
+        if (Number.isNaN(cutoffMs))
           note(
             e.seq,
             file,
             lineNo,
-            `journal.bound names seq ${b}, but the trail bound the journal from seq ${boundFrom} (the journal's binding record was changed)`,
+            "journal.retention entry whose cutoff is not a time: it excuses no deleted row",
           );
-        beforeBound = false;
-        return;
-      }
-      case "journal.retention": {
-        const d = e.data as { deleted?: unknown } | undefined;
-        if (Array.isArray(d?.deleted))
-          for (const r of d.deleted as unknown[])
-            if (Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number")
-              retentionRanges.push([r[0], r[1]]);
+        journalRetentions.push({ seq: e.seq, file, line: lineNo, ranges, cutoffMs });
         return;
       }
     }
     if (isRecordType(e.type)) {
       bound++;
-      if (!rows || !o.journal) return;
       const d = e.data as unknown as RecordEntryData;
       const rec = d?.rec;
+      if (rec && Number.isSafeInteger(rec.jseq)) recordStep(e, d, file, lineNo);
+      if (!rows || !o.journal) return;
       if (!rec || !Number.isSafeInteger(rec.jseq) || typeof rec.digest !== "string") {
         note(e.seq, file, lineNo, "record entry without rec.jseq / rec.digest");
         return;
       }
-      const at = { seq: e.seq, hash: e.hash, rec, file, line: lineNo, beforeBound };
+      const at: RecordAt = {
+        seq: e.seq,
+        hash: e.hash,
+        rec,
+        file,
+        line: lineNo,
+        kind: typeof d.kind === "string" ? d.kind : "",
+        timeMs: Date.parse(e.utc),
+      };
       const i = indexOf(rows.jseq, rec.jseq);
       // An entry past the snapshot's head copy: a running lane wrote it after the snapshot, so its row may
       // not be in it (or be an older revision there). It is judged after the walk against a fresh read of
@@ -386,19 +498,54 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     }
   };
 
+  /**
+   * A record's entries in order: a commit, then at most one settle, which must follow the suspect entry
+   * of the revision before it (the journal settles only an unsettled suspect, raising its revision by 1).
+   * A settle that does not is decided after the walk (an older version's entries before the binding are
+   * not judged; the record's earlier entries may be in files retention deleted).
+   */
+  const recordStep = (e: AuditEntry, d: RecordEntryData, file: string, lineNo: number): void => {
+    const { jseq, revision, tradeId } = d.rec;
+    if (highestRecord === null || jseq >= highestRecord.jseq) highestRecord = { jseq, seq: e.seq };
+    const was = records.get(jseq);
+    if (e.type !== "record.settle") {
+      if (d.kind === "suspect") {
+        records.set(jseq, RecordStates.SUSPECT);
+        records.suspectRevision.set(jseq, revision);
+      } else records.set(jseq, RecordStates.DONE);
+      return;
+    }
+    const who = `record.settle for journal record ${jseq} (trade ${tradeId})`;
+    const bad = (what: string, orphan = false): void => {
+      badSettles.push({ seq: e.seq, file, line: lineNo, jseq, orphan, what: `${who} ${what}` });
+    };
+    if (was === RecordStates.SUSPECT) {
+      const before = records.suspectRevision.get(jseq)!;
+      records.suspectRevision.delete(jseq);
+      if (revision !== before + 1)
+        bad(
+          `names revision ${revision}, but the suspect it settles is revision ${before}: a settlement raises it by 1`,
+        );
+    } else if (was === RecordStates.DONE)
+      bad("follows an entry that records it as a transaction or stop: only an unsettled suspect is settled");
+    else if (was === RecordStates.SETTLED) bad("follows its settlement: a record is settled once");
+    else bad("has no entry for that record before it: only a suspect committed earlier is settled", true);
+    records.set(jseq, RecordStates.SETTLED);
+  };
+
   /** A record entry against the row of its jseq as `rowsOf` sees it (the snapshot, or the fresh read). */
   const judgeRecord = (at: RecordAt, rowsOf: RowLookup): void => {
     const { rec, file, line: lineNo } = at;
     const a = rowsOf.auditSeqOf(rec.jseq);
+    const missing = { jseq: rec.jseq, seq: at.seq, file, line: lineNo, kind: at.kind, timeMs: at.timeMs };
     if (a === undefined) {
-      missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      missingRows.push(missing);
       return;
     }
     if (a === at.seq) {
       rowsOf.matched(rec.jseq);
       const json = rowsOf.view.recordJson(rec.jseq);
-      if (json === null)
-        missingRows.push({ jseq: rec.jseq, seq: at.seq, file, line: lineNo, beforeBound: at.beforeBound });
+      if (json === null) missingRows.push(missing);
       else if (sha256hex(json) !== rec.digest)
         note(
           at.seq,
@@ -416,14 +563,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     } else if (a === null) {
       // an entry of a record from before the binding (the previous version wrote it after the commit),
       // or a row stripped of its audit seq: decided once the trail's journal.bound entry is known
-      unboundRows.push({
-        jseq: rec.jseq,
-        seq: at.seq,
-        tradeId: rec.tradeId,
-        file,
-        line: lineNo,
-        beforeBound: at.beforeBound,
-      });
+      unboundRows.push({ jseq: rec.jseq, seq: at.seq, tradeId: rec.tradeId, file, line: lineNo });
     } else {
       note(
         at.seq,
@@ -657,14 +797,83 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
       });
   }
 
-  // retention: a trail that begins with an anchor needs an audit.retention entry for what is gone
+  // What the checkpoints seal: every entry through the last one's `to` (a checkpoint among the spooled
+  // lines included). An entry that excuses something counts only when sealed: lines appended after the
+  // last checkpoint need no key. The lane seals such an entry at once (src/audit/recovery.ts SEAL_AT_ONCE).
+  const lastSeal = lastCp as Cp | null;
+  const sealedTo = lastSeal && lastSeal.n > 0 ? lastSeal.to : 0;
+  const sealed = (seq: number): boolean => seq <= sealedTo;
+  const unsealed = (type: string, at: At, what: string): void =>
+    note(
+      at.seq,
+      at.file,
+      at.line,
+      `this ${type} entry is not sealed yet (no checkpoint covers it): ${what} not accepted until one does. ` +
+        "The lane seals one at once: with the lane stopped, it was appended after the last checkpoint",
+    );
+  for (const r of journalRetentions)
+    if (!sealed(r.seq)) unsealed("journal.retention", r, "the journal rows it names as deleted are");
+  for (const r of auditRetentions)
+    if (!sealed(r.seq)) unsealed("audit.retention", r, "the deletion of the files it names is");
+
+  // retention: a trail that begins with an anchor needs a sealed audit.retention entry for what is gone
+  let deletedThrough = 0;
+  /** the last sealed audit.retention entry's seq */
+  let lastAuditRetention = 0;
+  for (const r of auditRetentions)
+    if (sealed(r.seq) && r.deletedThrough !== null) {
+      deletedThrough = Math.max(deletedThrough, r.deletedThrough);
+      lastAuditRetention = r.seq;
+    }
   if (rep.retainedFrom !== null && deletedThrough < rep.retainedFrom - 1) {
+    const sealedNone = auditRetentions.some((r) => !sealed(r.seq)) ? "that a checkpoint seals " : "";
     problems.push({
       seq: rep.retainedFrom - 1,
       file: segs[0]?.name ?? null,
       line: 1,
-      what: `the trail begins at seq ${rep.retainedFrom} but no audit.retention entry names the deletion of entries ..${rep.retainedFrom - 1}: files were deleted`,
+      what: `the trail begins at seq ${rep.retainedFrom} but no audit.retention entry ${sealedNone}names the deletion of entries ..${rep.retainedFrom - 1}: files were deleted`,
     });
+  }
+
+  // the journal's binding: the first statement (a journal.bound entry, or a sealed audit.retention entry
+  // restating it once the journal.bound entry's file was deleted); every later one must say the same
+  for (const b of bindingStatements) {
+    if (b.type === "audit.retention" && !sealed(b.seq)) continue; // named above
+    if (b.type === "journal.bound" && b.recordBefore && b.recordBefore.jseq >= b.mark.boundFrom)
+      note(
+        b.seq,
+        b.file,
+        b.line,
+        `journal.bound names seq ${b.mark.boundFrom}, but the record entry at seq ${b.recordBefore.seq} bound journal record ${b.recordBefore.jseq} before it (the journal was bound already)`,
+      );
+    if (binding === null) binding = b.mark;
+    else if (b.type === "journal.bound" && b.mark.boundFrom !== binding.boundFrom)
+      note(
+        b.seq,
+        b.file,
+        b.line,
+        `journal.bound names seq ${b.mark.boundFrom}, but the trail bound the journal from seq ${binding.boundFrom} (the journal's binding record was changed)`,
+      );
+    else if (
+      b.type === "audit.retention" &&
+      (b.mark.boundFrom !== binding.boundFrom || b.mark.seq !== binding.seq)
+    )
+      note(
+        b.seq,
+        b.file,
+        b.line,
+        `audit.retention restates the journal's binding as from seq ${b.mark.boundFrom} (journal.bound at seq ${b.mark.seq}), but the trail bound the journal from seq ${binding.boundFrom} (journal.bound at seq ${binding.seq})`,
+      );
+  }
+
+  // settlements that do not follow their record's suspect entry
+  for (const b of badSettles) {
+    // an older version's entries, before the binding, are counted, not judged
+    if (beforeBound(b.seq) && isLegacy(b.jseq)) continue;
+    // a suspect from before the binding, settled since; or one whose earlier entries retention deleted
+    // (they were in a file deleted after this entry was written)
+    if (b.orphan && (isLegacy(b.jseq) || (rep.retainedFrom !== null && lastAuditRetention > b.seq))) continue;
+    note(b.seq, b.file, b.line, b.what);
   }
 
   // journal rows
@@ -706,7 +915,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         });
     }
     for (const u of unboundRows) {
-      if (!(u.beforeBound && isLegacy(u.jseq)))
+      if (!(beforeBound(u.seq) && isLegacy(u.jseq)))
         problems.push({
           seq: u.seq,
           file: u.file,
@@ -716,15 +925,54 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
             "the row was replaced by an earlier version",
         });
     }
-    for (const m of missingRows) {
-      if (m.beforeBound && isLegacy(m.jseq)) continue;
-      if (!retentionRanges.some(([a, b]) => m.jseq >= a && m.jseq <= b))
-        problems.push({
-          seq: m.seq,
-          file: m.file,
-          line: m.line,
-          what: `journal record ${m.jseq} was deleted: this entry records it and no journal.retention entry names its deletion`,
-        });
+    // A deleted row is excused only by a sealed journal.retention entry that names it, comes after its
+    // record's entries, and could have deleted it: not an unsettled suspect (src/journal/upkeep.ts
+    // RETENTION_SQL never picks one), and its entry older than the batch's cutoff (it was acknowledged
+    // before the cutoff, and after it was written).
+    const covering = retentionIndex(journalRetentions);
+    const excuseProblem = (r: JournalRetentionAt, group: MissingRow[], m: MissingRow): string | null => {
+      const by = `the journal.retention entry at seq ${r.seq} that names it`;
+      if (r.seq < m.seq) return `${by} comes before this entry`;
+      if (!sealed(r.seq)) return `${by} is not sealed yet`;
+      let last = m;
+      for (const x of group) if (x.seq < r.seq && x.seq > last.seq) last = x;
+      if (last.kind === "suspect")
+        return `${by} cannot have deleted it: its entry at seq ${last.seq} records an unsettled suspect, which retention never deletes`;
+      if (r.cutoffMs !== null && !(last.timeMs < r.cutoffMs))
+        return `${by} cannot have deleted it: its entry at seq ${last.seq} is not older than that batch's cutoff`;
+      return null;
+    };
+    missingRows.sort((a, b) => a.jseq - b.jseq || a.seq - b.seq);
+    for (let g = 0; g < missingRows.length; ) {
+      let end = g + 1;
+      while (end < missingRows.length && missingRows[end]!.jseq === missingRows[g]!.jseq) end++;
+      const group = missingRows.slice(g, end);
+      g = end;
+      const cands = covering(group[0]!.jseq);
+      for (const m of group) {
+        if (beforeBound(m.seq) && isLegacy(m.jseq)) continue;
+        // the reason given is the first candidate's after this entry (else the first one's)
+        let why: string | null = "this entry records it and no journal.retention entry names its deletion";
+        let whyAfter = false;
+        for (const [i, r] of cands.entries()) {
+          const w = excuseProblem(r, group, m);
+          if (w === null) {
+            why = null;
+            break;
+          }
+          if (i === 0 || (!whyAfter && r.seq > m.seq)) {
+            why = w;
+            whyAfter = r.seq > m.seq;
+          }
+        }
+        if (why !== null)
+          problems.push({
+            seq: m.seq,
+            file: m.file,
+            line: m.line,
+            what: `journal record ${m.jseq} was deleted: ${why}`,
+          });
+      }
     }
     rep.journal = { bound, checkedRows: checked, legacyRows: legacy };
   }
@@ -732,6 +980,37 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   problems.sort((a, b) => (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER));
   rep.ok = problems.length === 0;
   return rep;
+}
+
+type MissingRow = { jseq: number; seq: number; file: string; line: number; kind: string; timeMs: number };
+
+/**
+ * The journal.retention entries whose ranges hold a journal seq: ranges sorted by start, with the highest
+ * end so far beside each, so a lookup walks back only over ranges that can still reach it (one, when the
+ * ranges do not overlap, as the lane writes them).
+ */
+function retentionIndex(entries: JournalRetentionAt[]): (jseq: number) => JournalRetentionAt[] {
+  const spans = entries
+    .flatMap((r) => r.ranges.map(([from, to]) => ({ from, to, r })))
+    .sort((a, b) => a.from - b.from);
+  const reach: number[] = [];
+  for (const [i, sp] of spans.entries()) reach.push(Math.max(sp.to, i > 0 ? reach[i - 1]! : sp.to));
+  return (jseq) => {
+    let lo = 0;
+    let hi = spans.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (spans[mid]!.from <= jseq) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const out: JournalRetentionAt[] = [];
+    for (let i = at; i >= 0 && reach[i]! >= jseq; i--)
+      if (spans[i]!.to >= jseq && !out.includes(spans[i]!.r)) out.push(spans[i]!.r);
+    return out.sort((a, b) => a.seq - b.seq);
+  };
 }
 
 interface Rows {

@@ -145,6 +145,12 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
     })();
   }
 
+  /** The marker alone: the trail holds the `journal.bound` entry at `seq` already (src/audit/journal-trail.ts). */
+  markBoundAt(seq: number): void {
+    this.h.assertWritable();
+    this.setMeta.run(AUDIT_META.boundEntry, String(seq));
+  }
+
   /** The lowest audit seq a kept row is bound to (audit retention keeps every segment from it on). */
   floor(): number | null {
     const r = this.db.prepare("SELECT MIN(audit_seq) AS s FROM records").get() as { s: number | null };

@@ -297,6 +297,11 @@ export class Journal implements Outbox {
     this.audit.spool.markBound(bound);
   }
 
+  /** Puts back the marker that the `journal.bound` entry (at audit seq `seq`) was written. */
+  restoreAuditBoundMarker(seq: number): void {
+    this.audit.spool.markBoundAt(seq);
+  }
+
   /** The lowest audit seq a kept row is bound to, or null: audit retention keeps that entry's segment. */
   auditFloor(): number | null {
     return this.h.closed ? null : this.audit.spool.floor();

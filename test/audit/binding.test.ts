@@ -4,13 +4,18 @@
  * (src/audit/verify-lane.ts: the spool and the rows in one snapshot of journal.db). Each edit is made
  * with SQLite directly, as someone with access to the data directory would: a row changed (its JSON or a
  * column), deleted (unless retention deleted it), inserted, or put back to its version before a
- * settlement is found and named; the barrier time and retention leave a journal that verifies.
+ * settlement is found and named; the barrier time and retention leave a journal that verifies. Entries
+ * appended after the last checkpoint (no key needed) to excuse an edit excuse nothing: a journal.retention
+ * entry counts only sealed and only for rows it can have deleted, a record.settle entry only after the
+ * record's suspect entry.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
+import { journalBoundEvent, journalRetentionEvent } from "../../src/audit/events.js";
+import { recordBinding, recordEvent } from "../../src/audit/records.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { verifyTrail } from "../../src/audit/verify.js";
 import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
@@ -18,7 +23,7 @@ import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, laneKey, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import { allLines, forgeAppend, laneKey, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -212,12 +217,11 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     ]);
   });
 
-  it("rows stripped of their audit seq and a second journal.bound entry from the meta the lane found: the rows are judged, the second entry named", async () => {
+  it("rows stripped of their audit seq and journal.db's binding marker deleted: the lane finds the binding in the trail and writes no second journal.bound entry; the rows are judged", async () => {
     edit("UPDATE records SET audit_seq = NULL, audit_hash = NULL");
     edit("UPDATE meta SET value = '5' WHERE key = 'audit_bound_from'");
     edit("DELETE FROM meta WHERE key = 'audit_bound_entry'");
     const lane = openBoundTrail(dir);
-    const second = lane.trail.status().lastSeq;
     await lane.close();
     expect(verifyLane(dir).ok).toBe(false);
     const none = (key: string, jseq: number): string =>
@@ -228,8 +232,28 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
       none("commit:3", 3),
       none("commit:4", 4),
       none("settle:2", 2),
-      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
       ...[1, 2, 3, 4].map((j) => `null: journal record ${j} is not in the audit trail (a row was inserted)`),
+    ]);
+    const bound = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .filter((e) => e.type === "journal.bound");
+    expect(bound.map((e) => e.seq)).toEqual([1]);
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    expect(ro.prepare("SELECT value FROM meta WHERE key = 'audit_bound_entry'").get()).toEqual({
+      value: "1",
+    });
+    ro.close();
+  });
+
+  it("a second journal.bound entry with another value (as a lane before this check wrote from journal.db's meta) is named", async () => {
+    const lane = openBoundTrail(dir);
+    const second = lane.trail.bindEvent(journalBoundEvent({ boundFrom: 5 }), (b) => {
+      lane.journal.markAuditBound(b);
+      return b.seq;
+    });
+    await lane.close();
+    expect(problems()).toEqual([
+      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
     ]);
   });
 
@@ -327,5 +351,101 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     expect(problems()).toEqual([
       "null: journal.db has no audit_tail (schema version 4): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them",
     ]);
+  });
+});
+
+describe("entries appended after the last checkpoint, to excuse an edit", () => {
+  /** the commit entry of record 4 */
+  const commit4 = (): number => entryOf.get("commit:4")!;
+  const notSealed = (seq: number): string =>
+    `${seq}: this journal.retention entry is not sealed yet (no checkpoint covers it): the journal rows it names as deleted are not accepted until one does. The lane seals one at once: with the lane stopped, it was appended after the last checkpoint`;
+
+  it("a deleted row and a journal.retention entry naming it: the entry is not sealed, so the row is named; once the lane's next checkpoint seals it, its cutoff still cannot have deleted the row", async () => {
+    edit("DELETE FROM records WHERE seq = 4");
+    const forged = forgeAppend(
+      dir,
+      journalRetentionEvent({ deleted: [[4, 4]], count: 1, cutoff: "2026-01-01T08:00:00.000+08:00" }),
+      t,
+    );
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${commit4()}: journal record 4 was deleted: the journal.retention entry at seq ${forged.seq} that names it is not sealed yet`,
+      notSealed(forged.seq),
+    ]);
+    // the lane's next start seals it with everything else after the last checkpoint
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    await lane.close();
+    expect(problems()).toEqual([
+      `${commit4()}: journal record 4 was deleted: the journal.retention entry at seq ${forged.seq} that names it cannot have deleted it: its entry at seq ${commit4()} is not older than that batch's cutoff`,
+    ]);
+  });
+
+  it("a changed row and a record.settle entry for it: a transaction is never settled, so the entry is named, sealed or not", async () => {
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const row = ro.prepare("SELECT record FROM records WHERE seq = 3").get() as { record: string };
+    ro.close();
+    const changed = { ...(JSON.parse(row.record) as CommittedRecord), amount: 1, revision: 2 };
+    const json = JSON.stringify(changed);
+    const forged = forgeAppend(dir, recordEvent(recordBinding("settle", changed, json)), t);
+    edit(
+      "UPDATE records SET record = ?, amount = 1, revision = 2, audit_seq = ?, audit_hash = ? WHERE seq = 3",
+      json,
+      forged.seq,
+      forged.hash,
+    );
+    const named = `${forged.seq}: record.settle for journal record 3 (trade ${trade(3)}) follows an entry that records it as a transaction or stop: only an unsettled suspect is settled`;
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([named]);
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    await lane.close();
+    expect(problems()).toEqual([named]);
+  });
+
+  it("sealed or not, a journal.retention entry excuses no unsettled suspect and no row recorded after it", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    const cutoff = "2027-01-01T08:00:00.000+08:00"; // after every entry here
+    const early = lane.trail.append(journalRetentionEvent({ deleted: [[6, 6]], count: 1, cutoff }));
+    lane.journal.commit(sampleRecord(5, "suspect"));
+    const c5 = lane.trail.status().lastSeq;
+    lane.journal.commit(sampleRecord(6));
+    const c6 = lane.trail.status().lastSeq;
+    const late = lane.trail.append(journalRetentionEvent({ deleted: [[5, 5]], count: 1, cutoff }));
+    await lane.close();
+    edit("DELETE FROM records WHERE seq IN (5, 6)");
+    expect(problems()).toEqual([
+      `${c5}: journal record 5 was deleted: the journal.retention entry at seq ${late.seq} that names it cannot have deleted it: its entry at seq ${c5} records an unsettled suspect, which retention never deletes`,
+      `${c6}: journal record 6 was deleted: the journal.retention entry at seq ${early.seq} that names it comes before this entry`,
+    ]);
+  });
+
+  it("a record.settle entry must settle a suspect at its next revision, and follow the suspect's entry", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    const s5 = lane.journal.commit(sampleRecord(5, "suspect"));
+    const settled = { ...s5, kind: "transaction", revision: 3 };
+    const wrong = lane.trail.append(recordEvent(recordBinding("settle", settled, JSON.stringify(settled))));
+    const other = { ...s5, seq: 99, tradeId: "X99", kind: "transaction", revision: 2 };
+    const orphan = lane.trail.append(recordEvent(recordBinding("settle", other, JSON.stringify(other))));
+    await lane.close();
+    expect(problems()).toEqual([
+      `${wrong.seq}: journal record 5 (trade ${s5.tradeId}) names audit entry ${wrong.seq - 1}, older than this entry: the row was replaced by an earlier version`,
+      `${wrong.seq}: record.settle for journal record 5 (trade ${s5.tradeId}) names revision 3, but the suspect it settles is revision 1: a settlement raises it by 1`,
+      `${orphan.seq}: record.settle for journal record 99 (trade X99) has no entry for that record before it: only a suspect committed earlier is settled`,
+      `${orphan.seq}: journal record 99 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+  });
+
+  it("the lane seals a retention batch's entry at once: verify beside the running lane accepts the deletion", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    lane.journal.markUploaded(acksOf(recs[0]!, recs[2]!), new Date(t));
+    t += 2 * DAY;
+    expect((await lane.journal.runRetention()).deleted).toBe(2);
+    await lane.trail.flush();
+    const entry = allLines(dir)
+      .map((l) => JSON.parse(l.text) as AuditEntry)
+      .find((e) => e.type === "journal.retention")!;
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.sealed!.to).toBeGreaterThanOrEqual(entry.seq);
+    await lane.close();
   });
 });

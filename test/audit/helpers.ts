@@ -1,8 +1,10 @@
 /** Shared by the audit tests: a trail in a temporary data directory, and verification of it. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
+import { type AuditEntry, type AuditEventInput, buildLine } from "../../src/audit/entry.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import type { RecordBinding } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
@@ -10,7 +12,8 @@ import { type AuditSpool, MemoryAuditSpool } from "../../src/audit/spool.js";
 import { AuditTrail, type AuditTrailOptions } from "../../src/audit/trail.js";
 import { type JournalBindingView, type VerifyReport, verifyTrail } from "../../src/audit/verify.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
-import { Journal, type JournalOptions } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, Journal, type JournalOptions } from "../../src/journal/journal.js";
+import { localIso } from "../../src/local-time.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
 
@@ -189,4 +192,30 @@ export function writeLaneConfig(dir: string, dataDir = "data"): string {
     ].join("\n"),
   );
   return path;
+}
+
+/**
+ * What anyone who can write the data directory can do without the lane's key: append a chain-valid entry
+ * (time `at`) after the last line of the newest segment file and, when there is a journal, set the head
+ * copy in journal.db to it. Returns the entry's seq and hash.
+ */
+export function forgeAppend(
+  dataDir: string,
+  ev: AuditEventInput,
+  at = Date.now(),
+): { seq: number; hash: string } {
+  const segs = listSegments(auditDir(dataDir));
+  const path = segs[segs.length - 1]!.path;
+  const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+  const last = JSON.parse(lines[lines.length - 1]!) as AuditEntry;
+  const b = buildLine(last.seq + 1, localIso(at, 480), new Date(at).toISOString(), ev, last.hash);
+  appendFileSync(path, b.line);
+  if (existsSync(join(dataDir, JOURNAL_FILE))) {
+    const db = new Database(join(dataDir, JOURNAL_FILE));
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'audit_head'").run(
+      JSON.stringify({ seq: b.seq, hash: b.hash }),
+    );
+    db.close();
+  }
+  return { seq: b.seq, hash: b.hash };
 }

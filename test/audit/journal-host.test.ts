@@ -2,23 +2,27 @@
  * The journal hosting the trail's spool (docs/audit.md, "Spool and head copy", "Journal binding"):
  * the spool in journal.db commits with each record; a legacy `audit/spool.db` is moved into the journal
  * once and removed; a journal from before the binding is migrated and its older rows and the entries the
- * lane wrote for them then are not judged; audit retention keeps what a kept row is bound to; a commit
- * the trail cannot take (closed) leaves the journal healthy and records nothing.
+ * lane wrote for them then are not judged, also once audit retention deleted the journal.bound entry's
+ * file (each audit.retention entry restates the binding); audit retention keeps what a kept row is bound
+ * to; a journal.db edited to look unbound after that gets no second binding; a commit the trail cannot
+ * take (closed) leaves the journal healthy and records nothing.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
+import { journalBoundEvent } from "../../src/audit/events.js";
 import { recordBinding, recordEvent } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
 import type { AuditHead, AuditSpool, SpooledLine, WitnessRecord } from "../../src/audit/spool.js";
+import type { AuditTrail } from "../../src/audit/trail.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
-import type { CommittedRecord } from "../../src/journal/types.js";
+import type { CommittedRecord, Settlement } from "../../src/journal/types.js";
 import { writeV1Journal } from "../journal/fixtures/journal-v1.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, openBoundTrail, openTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+import { allLines, openBoundTrail, openTrail, segmentPaths, tempDir, verify, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -28,6 +32,27 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 const entries = (): AuditEntry[] => allLines(dir).map((l) => JSON.parse(l.text) as AuditEntry);
+const DAY = 86_400_000;
+/** `n` alarms, each flushed (a checkpoint every 5 entries and 1500-byte files rotate often) */
+async function fill(trail: AuditTrail, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    trail.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: "X" } });
+    await trail.flush();
+  }
+}
+/** a suspect settled as the debit it was */
+const settledDebit: Settlement = {
+  kind: "transaction",
+  outcome: "EXIT_DEBIT_SETTLED",
+  settledBy: "b5",
+  fields: { tac: "0A0B0C0D" },
+};
+/** Runs SQL on journal.db as an outsider would. */
+function edit(...sql: string[]): void {
+  const db = new Database(join(dir, JOURNAL_FILE));
+  for (const q of sql) db.exec(q);
+  db.close();
+}
 
 /** The spool as the previous version kept it: its own database, `<dataDir>/audit/spool.db`. */
 class LegacySpool implements AuditSpool {
@@ -155,6 +180,51 @@ describe("a journal from before the binding", () => {
     expect(r.problems).toEqual([]);
     expect(r.journal).toEqual({ bound: 4, checkedRows: 1, legacyRows: 3 });
   });
+
+  it("a kept legacy row (an unsettled suspect, which journal retention never deletes) is still counted once audit retention deleted the journal.bound entry's file; settled later, it verifies too", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    writeV1Journal(dir, [sampleRecord(1, "suspect")], { startMs: clock - DAY });
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const jopts = { now: () => new Date(clock), retention: { days: 10 } };
+    let lane = openBoundTrail(dir, opts, jopts);
+    await fill(lane.trail, 20);
+    await lane.close();
+    expect(entries().find((e) => e.type === "journal.bound")).toMatchObject({
+      seq: 1,
+      data: { boundFrom: 2 },
+    });
+    lane = openBoundTrail(dir, opts, jopts);
+    clock += 40 * DAY;
+    lane.journal.commit(sampleRecord(2));
+    await fill(lane.trail, 10);
+    const plan = await lane.trail.runRetention();
+    expect(plan!.files[0]!.file).toBe("audit-000000000001.log");
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.journal).toEqual({ bound: 1, checkedRows: 1, legacyRows: 1 });
+    expect(plan!.bound).toEqual({ boundFrom: 2, seq: 1 });
+    // settled on this version: its settle entry follows no entry of it (it predates the binding)
+    lane = openBoundTrail(dir, opts, jopts);
+    lane.journal.settle(1, settledDebit);
+    await lane.close();
+    const after = verifyLane(dir);
+    expect(after.problems).toEqual([]);
+    expect(after.journal).toEqual({ bound: 2, checkedRows: 2, legacyRows: 0 });
+  });
+
+  it("a journal.bound entry below a journal seq a record entry before it names is named", async () => {
+    const t = openTrail(dir);
+    for (const i of [1, 2, 3]) {
+      const rec = { ...sampleRecord(i), seq: i, tradeId: `T${i}`, obuId: `A${i}` };
+      t.append(recordEvent(recordBinding("commit", rec, JSON.stringify(rec))));
+    }
+    const bound = t.append(journalBoundEvent({ boundFrom: 2 }));
+    await t.close();
+    expect(verify(dir).problems.map((p) => `${p.seq}: ${p.what}`)).toEqual([
+      `${bound.seq}: journal.bound names seq 2, but the record entry at seq 3 bound journal record 3 before it (the journal was bound already)`,
+    ]);
+  });
 });
 
 describe("audit retention and the journal", () => {
@@ -187,6 +257,84 @@ describe("audit retention and the journal", () => {
     const r = verifyLane(dir);
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
+  });
+
+  it("a settled suspect whose commit entry's file retention deleted (its row names the settle entry) verifies", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const lane = openBoundTrail(
+      dir,
+      { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock },
+      { now: () => new Date(clock), retention: { days: 10 } },
+    );
+    lane.journal.commit(sampleRecord(1, "suspect"));
+    const commit = lane.trail.status().lastSeq;
+    await fill(lane.trail, 20);
+    lane.journal.settle(1, settledDebit);
+    clock += 40 * DAY;
+    await fill(lane.trail, 20);
+    const plan = await lane.trail.runRetention();
+    expect(plan!.files[0]!.from).toBeLessThanOrEqual(commit);
+    expect(plan!.files[0]!.to).toBeGreaterThanOrEqual(commit);
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.journal).toEqual({ bound: 1, checkedRows: 1, legacyRows: 0 });
+  });
+
+  it("the binding outlives its journal.bound entry's file: a journal.db then edited to look unbound gets no second journal.bound entry, and its rows are judged", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const jopts = { now: () => new Date(clock), retention: { days: 10 } };
+    let lane = openBoundTrail(dir, opts, jopts);
+    await fill(lane.trail, 20);
+    clock += 40 * DAY;
+    const recs = [1, 2, 3, 4].map((i) => lane.journal.commit(sampleRecord(i)));
+    await fill(lane.trail, 10);
+    const plan = await lane.trail.runRetention();
+    expect(plan!.files[0]!.file).toBe("audit-000000000001.log");
+    await lane.close();
+    expect(verifyLane(dir).problems).toEqual([]);
+    // journal.db only: the rows stripped of their audit seq, one deleted, one changed, the binding marker
+    // deleted and bound-from raised; then an ordinary start of the lane
+    edit(
+      "UPDATE records SET audit_seq = NULL, audit_hash = NULL",
+      "DELETE FROM records WHERE seq = 2",
+      "UPDATE records SET amount = 1, record = json_set(record, '$.amount', 1) WHERE seq = 3",
+      "DELETE FROM meta WHERE key = 'audit_bound_entry'",
+      "INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_bound_from', '1000000')",
+    );
+    lane = openBoundTrail(dir, opts, jopts);
+    await lane.close();
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.journal).toEqual({ bound: 4, checkedRows: 3, legacyRows: 0 });
+    const rec = (jseq: number): AuditEntry =>
+      entries().find(
+        (e) => e.type === "record.commit" && (e.data as { rec: { jseq: number } }).rec.jseq === jseq,
+      )!;
+    const none = (jseq: number): string =>
+      `${rec(jseq).seq}: journal record ${jseq} (trade ${recs[jseq - 1]!.tradeId}) names audit entry none, older than this entry: the row was replaced by an earlier version`;
+    expect(r.problems.map((p) => `${p.seq}: ${p.what}`)).toEqual([
+      none(1),
+      `${rec(2).seq}: journal record 2 was deleted: this entry records it and no journal.retention entry names its deletion`,
+      none(3),
+      none(4),
+      ...[1, 3, 4].map((j) => `null: journal record ${j} is not in the audit trail (a row was inserted)`),
+    ]);
+    expect(entries().filter((e) => e.type === "journal.bound")).toEqual([]);
+    expect(entries().find((e) => e.type === "audit.retention")!.data).toMatchObject({
+      bound: { boundFrom: 1, seq: 1 },
+    });
+    // and a second journal.bound entry with another value, as a lane before this check wrote it, is named
+    lane = openBoundTrail(dir, opts, jopts);
+    const second = lane.trail.bindEvent(journalBoundEvent({ boundFrom: 5 }), (b) => {
+      lane.journal.markAuditBound(b);
+      return b.seq;
+    });
+    await lane.close();
+    expect(verifyLane(dir).problems.map((p) => `${p.seq}: ${p.what}`)).toContain(
+      `${second}: journal.bound names seq 5, but the trail bound the journal from seq 1 (the journal's binding record was changed)`,
+    );
   });
 });
 

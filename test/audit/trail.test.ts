@@ -17,7 +17,7 @@ import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import { CheckpointWitness } from "../../src/audit/witness.js";
-import { allLines, binding, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
+import { allLines, binding, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -193,9 +193,70 @@ describe("rotation and retention", () => {
     expect(r.ok).toBe(false);
     expect(r.problems[0]!.what).toMatch(/no audit.retention entry names the deletion/);
   });
+
+  it("files deleted and an audit.retention entry naming them appended after the last checkpoint: the entry excuses nothing and is named as not sealed", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+    await fill(t, 30);
+    await t.close();
+    const files = segmentPaths(dir);
+    for (const f of files.slice(0, -1)) unlinkSync(f);
+    const kept = Number(/audit-(\d+)\.log$/.exec(files[files.length - 1]!)![1]);
+    const forged = forgeAppend(dir, {
+      type: "audit.retention",
+      severity: "info",
+      message: "retention",
+      data: { files: [], deletedThrough: kept - 1, cutoff: "2026-01-01T00:00:00.000Z" },
+    });
+    const r = verify(dir);
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => `${p.seq}: ${p.what}`)).toEqual([
+      `${kept - 1}: the trail begins at seq ${kept} but no audit.retention entry that a checkpoint seals names the deletion of entries ..${kept - 1}: files were deleted`,
+      `${forged.seq}: this audit.retention entry is not sealed yet (no checkpoint covers it): the deletion of the files it names is not accepted until one does. The lane seals one at once: with the lane stopped, it was appended after the last checkpoint`,
+    ]);
+  });
+
+  it("the lane's audit.retention entry is sealed before any file is deleted: verify beside the open trail accepts the deletion", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const t = openTrail(dir, new MemoryAuditSpool(), {
+      checkpointEvery: 5,
+      segmentMaxBytes: 1500,
+      retentionDays: 30,
+      now: () => clock,
+    });
+    await fill(t, 30);
+    clock += 40 * 86_400_000;
+    await fill(t, 3, 30);
+    const plan = await t.runRetention();
+    expect(plan!.files.length).toBeGreaterThan(0);
+    const entry = entries().find((e) => e.type === "audit.retention")!;
+    expect(t.status().lastCheckpoint!.to).toBeGreaterThanOrEqual(entry.seq);
+    const r = verify(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.retainedFrom).toBe(plan!.deletedThrough + 1);
+    await t.close();
+  });
 });
 
 describe("after a crash", () => {
+  it("a retention entry the lane wrote just before it died, before its checkpoint, is sealed at open", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool());
+    t.append(ev(1));
+    await t.close();
+    // what the lane left: the entry in the file, no checkpoint over it
+    const left = forgeAppend(dir, {
+      type: "journal.retention",
+      severity: "info",
+      message: "journal retention deleted 0 record(s)",
+      data: { deleted: [], count: 0, cutoff: "2026-01-01T08:00:00.000+08:00" },
+    });
+    expect(verify(dir).problems.map((p) => p.seq)).toEqual([left.seq]);
+    const again = openTrail(dir, new MemoryAuditSpool());
+    await again.flush();
+    expect(again.status().lastCheckpoint!.to).toBeGreaterThanOrEqual(left.seq);
+    expect(verify(dir).problems).toEqual([]);
+    await again.close();
+  });
+
   it("a record whose journal transaction committed but whose line never reached the file is restored from the spool", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool);
