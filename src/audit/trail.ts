@@ -4,8 +4,9 @@
  *
  * On the lane thread an append is: build the line, one SHA-256, one write(2) (no fsync): the hot path.
  * Everything slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's
- * thread pool; the spool (lines not yet known fsynced + the head copy) is written in batches, or inside
- * the journal's own transaction for a record (bindRecord).
+ * thread pool (but for one fdatasync per rotation: ./segment-writer.ts); the spool (lines not yet known
+ * fsynced + the head copy) is written in batches, or inside the journal's own transaction for a record
+ * (bindRecord).
  *
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
