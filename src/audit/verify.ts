@@ -27,6 +27,7 @@ import { type AuditEntry, checkLine, GENESIS, sha256hex } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
 import { listSegments, splitLines } from "./segments.js";
 import type { AuditSpoolView, SpooledLine } from "./spool.js";
+import { readSpoolMeta } from "./verify-guards.js";
 
 /** What `audit verify` reads of the journal (after the journal hosts the spool: journal.db). */
 export interface JournalBindingView {
@@ -131,9 +132,10 @@ const SPOOL_FILE = "journal.db audit_tail";
 
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   // read the spool BEFORE the files: a running lane only moves the files past what the spool says
-  const headCopy = o.spool?.head() ?? null;
+  const meta = readSpoolMeta(o.spool);
+  const headCopy = meta.head;
   const spoolLines: SpooledLine[] = o.spool ? o.spool.tail(1) : [];
-  const witness = o.spool?.witness() ?? null;
+  const witness = meta.witness;
   const segs = listSegments(o.dir);
   const keyId = o.key ? keyIdOf(o.key) : null;
   const sigCache = o.signatureCache ?? new Map<string, boolean>();
@@ -147,7 +149,12 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     }
     return ok;
   };
-  const problems: VerifyProblem[] = [];
+  const problems: VerifyProblem[] = meta.problems.map((what) => ({
+    seq: null,
+    file: null,
+    line: null,
+    what,
+  }));
   const rep: VerifyReport = {
     ok: false,
     keyId,

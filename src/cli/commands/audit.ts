@@ -244,6 +244,11 @@ async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => voi
   });
 }
 
+/**
+ * The verify report for a terminal. Every line goes through terminalSafe: entry messages and journal.db's
+ * values are written by whoever could write the data directory, and a control sequence in them must not
+ * hide or fake a line (ESC[8m conceals the FAILED line that follows).
+ */
 function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote: string | null): string {
   const lines: string[] = [];
   lines.push(`trail: ${dir} (${r.files} file(s), ${r.entries} entries read)`);
@@ -296,7 +301,7 @@ function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote
       lines.push(`  also${q.seq !== null ? ` seq ${q.seq}` : ""}: ${q.what}`);
     if (r.problems.length > 10) lines.push(`  and ${r.problems.length - 10} more problem(s)`);
   }
-  return `${lines.join("\n")}\n`;
+  return `${lines.map(terminalSafe).join("\n")}\n`;
 }
 
 export function registerAudit(program: Command): void {
