@@ -78,9 +78,21 @@ export interface AuditTrailOptions {
   logger?: Logger;
   /** wall clock, ms since the epoch */
   now?: () => number;
+  /**
+   * a clock that never steps (ms), to notice a step of the wall clock (CLOCK_STEP_MS); default
+   * performance.now(), or `now` itself when only `now` is given (a test's clock: then no step is seen)
+   */
+  monotonicNow?: () => number;
   /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_ROLLBACK */
   onAlarm?: (code: string, message: string) => void;
 }
+
+/**
+ * A wall-clock step (NTP, an RTC reset) larger than this between two entries, against the monotonic
+ * clock, makes the lane seal at once: `audit verify` limits how much entry time an unsealed tail spans
+ * (src/audit/verify-guards.ts), and a step inside the tail would otherwise show as time that passed.
+ */
+export const CLOCK_STEP_MS = 5000;
 
 export interface AppendResult {
   seq: number;
@@ -120,6 +132,12 @@ export class AuditTrail {
   private readonly log: Logger;
   private readonly spool: AuditSpool;
   private readonly now: () => number;
+  private readonly monotonicNow: () => number;
+  /** wall and monotonic ms of the previous entry (NaN before the first), to notice a wall-clock step */
+  private lastWall = Number.NaN;
+  private lastMono = Number.NaN;
+  /** the wall clock stepped: seal at once (CLOCK_STEP_MS) */
+  private clockStepped = false;
   /** the entry times, formatted once per second */
   private readonly times: EntryTimes;
   private readonly cpEvery: number;
@@ -160,6 +178,7 @@ export class AuditTrail {
     this.log = (opts.logger ?? silentLogger).child({ module: "audit" });
     this.spool = opts.spool;
     this.now = opts.now ?? Date.now;
+    this.monotonicNow = opts.monotonicNow ?? (opts.now ? opts.now : () => performance.now());
     this.times = new EntryTimes(opts.utcOffsetMinutes);
     this.cpEvery = opts.checkpointEvery ?? 1000;
     this.spoolBatchMs = opts.spoolBatchMs ?? 100;
@@ -247,6 +266,9 @@ export class AuditTrail {
     for (const n of rec.notes) t.append(n);
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
+    // what a crash left unsealed (and the notes about it) is sealed now, not an interval later: `audit
+    // verify` limits the unsealed tail to what a running lane leaves (src/audit/verify-guards.ts)
+    if (t.unsealedCount() > 0) void t.startCheckpoint().catch(() => undefined);
     t.startTimers();
     t.log.info(
       {
@@ -292,8 +314,19 @@ export class AuditTrail {
 
   private build(ev: AuditEventInput): BuiltLine {
     const t = this.times;
-    t.set(this.now());
+    t.set(this.wallNow());
     return buildLine(this.nextSeq, t.local, t.utc, ev, this.head);
+  }
+
+  /** The wall clock for an entry's time; notes a step of it against the monotonic clock (CLOCK_STEP_MS). */
+  private wallNow(): number {
+    const wall = this.now();
+    const mono = this.monotonicNow();
+    // NaN before the first entry: no step
+    if (Math.abs(wall - this.lastWall - (mono - this.lastMono)) > CLOCK_STEP_MS) this.clockStepped = true;
+    this.lastWall = wall;
+    this.lastMono = mono;
+    return wall;
   }
 
   /**
@@ -350,7 +383,7 @@ export class AuditTrail {
   bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T {
     this.assertOpen();
     const t = this.times;
-    t.set(this.now());
+    t.set(this.wallNow());
     return this.bindBuilt(recordLine(b, this.nextSeq, t.local, t.utc, this.head), tx);
   }
 
@@ -400,7 +433,11 @@ export class AuditTrail {
       this.diskError = null;
       this.events.diskError(d);
     }
-    if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
+    if (
+      (b.seq - this.lastCp.to >= this.cpEvery || this.clockStepped) &&
+      this.cpInFlight === null &&
+      this.state === "open"
+    ) {
       void this.startCheckpoint().catch(() => undefined);
     }
   }
@@ -449,7 +486,12 @@ export class AuditTrail {
    */
   checkpointNow(): Promise<SignedCheckpoint | null> {
     this.assertOpen();
-    return this.startCheckpoint();
+    // one in flight (the timer's, the seal at open) may have started before the latest entries: then
+    // another one follows it
+    const upTo = this.nextSeq - 1;
+    const inFlight = this.cpInFlight;
+    if (inFlight === null) return this.startCheckpoint();
+    return inFlight.then((cp) => (this.lastCp.to >= upTo ? cp : this.startCheckpoint()));
   }
 
   private startCheckpoint(): Promise<SignedCheckpoint | null> {
@@ -457,6 +499,8 @@ export class AuditTrail {
     if (this.state === "closed") return Promise.resolve(null);
     const to = this.nextSeq - 1;
     if (to < 1 || to <= this.lastCp.to) return Promise.resolve(null);
+    // this checkpoint seals a wall-clock step noted so far; one noted while it is signed starts the next
+    this.clockStepped = false;
     const stmt: CheckpointStatement = {
       v: 1,
       lane: this.laneId,
@@ -501,6 +545,7 @@ export class AuditTrail {
       })
       .finally(() => {
         this.cpInFlight = null;
+        if (this.clockStepped && this.state === "open") void this.startCheckpoint().catch(() => undefined);
       });
     this.cpInFlight = p;
     return p;
