@@ -88,7 +88,11 @@ export class BackgroundVerify {
 
   /** Runs a verification now (a run under way is joined); null if it could not run. */
   runNow(): Promise<VerifySummary | null> {
-    this.running ??= verifyInWorker({ dataDir: this.o.dataDir, laneId: this.o.laneId })
+    this.running ??= verifyInWorker({
+      dataDir: this.o.dataDir,
+      laneId: this.o.laneId,
+      ...(this.o.tailLimits ? { tailLimits: this.o.tailLimits } : {}),
+    })
       .then((s) => {
         this.lastResult = s;
         if (s.ok) this.log.info({ range: s.range, ms: Math.round(s.ms) }, "audit verify: intact");

@@ -1,13 +1,26 @@
 /**
  * The trail's current segment file (docs/audit.md, "Files"): the lines' write(2), the fdatasync in
- * libuv's thread pool, the backlog a failed write leaves, and rotation to a new segment. It knows lines
+ * libuv's thread pool (a rotation's of the old segment excepted, see rotate), the backlog a failed write
+ * leaves, and rotation to a new segment. It knows lines
  * by their seq only; the chain, the spool and the checkpoints are the trail's (./trail.ts).
  *
  * A write that fails (disk full, I/O error) never throws: the line joins the backlog (`unwritten`, in
  * order, every later line behind it), `onWriteFailed` is called once until the disk takes writes again,
  * and retryUnwritten() writes the backlog when it does.
  */
-import { close, closeSync, fdatasync, fsync, open, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  close,
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fsync,
+  fsyncSync,
+  open,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { type SegmentFile, segmentName } from "./segments.js";
@@ -40,6 +53,11 @@ export class SegmentWriter {
   private synced = 0;
   private syncInFlight: Promise<void> | null = null;
   private retiring: Promise<void> = Promise.resolve();
+  /**
+   * the current segment's name is known durable in the directory (the directory was fsynced after the
+   * rename that made it); not known for the segment the trail opened with
+   */
+  private nameDurable = false;
   /** lines waiting for their write(2) until the next event-loop turn (see defer) */
   private deferred: { seq: number; line: string }[] = [];
   private deferredFlush: NodeJS.Immediate | null = null;
@@ -216,6 +234,13 @@ export class SegmentWriter {
     const tmp = join(this.o.dir, `.${name}.tmp`);
     let fd = -1;
     try {
+      // Before the new name can reach the disk, the old segment must be there through its last line (the
+      // checkpoint the anchor copies) under its own name: else a power cut could keep the new segment and
+      // its anchor while the old one lost the lines before it. One fdatasync on the lane thread per
+      // rotation (once per segmentMaxBytes of trail), and a directory fsync when the old segment's name is
+      // not yet known durable.
+      fdatasyncSync(this.fd);
+      if (!this.nameDurable) syncDirNow(this.o.dir);
       rmSync(tmp, { force: true });
       fd = openSync(tmp, "a", 0o640);
       const n = writeSync(fd, anchor);
@@ -231,12 +256,16 @@ export class SegmentWriter {
     }
     const old = this.fd;
     const prevRetiring = this.retiring;
+    this.nameDurable = false;
+    const named = syncDir(this.o.dir).then(() => {
+      if (this.fd === fd) this.nameDurable = true;
+    });
     this.retiring = Promise.all([
       prevRetiring,
       new Promise<void>((resolve) => {
         fdatasync(old, () => close(old, () => resolve()));
       }),
-      syncDir(this.o.dir),
+      named,
     ]).then(() => undefined);
     this.fd = fd;
     this.segmentFile = { firstSeq: nextSeq, name, path };
@@ -252,6 +281,19 @@ export class SegmentWriter {
   /** Closes the current segment (after the last sync). */
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/** syncDir on the calling thread. */
+function syncDirNow(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // as syncDir: a file system that cannot fsync a directory orders its entries itself
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 

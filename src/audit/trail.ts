@@ -4,8 +4,9 @@
  *
  * On the lane thread an append is: build the line, one SHA-256, one write(2) (no fsync): the hot path.
  * Everything slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's
- * thread pool; the spool (lines not yet known fsynced + the head copy) is written in batches, or inside
- * the journal's own transaction for a record (bindRecord).
+ * thread pool (but for one fdatasync per rotation: ./segment-writer.ts); the spool (lines not yet known
+ * fsynced + the head copy) is written in batches, or inside the journal's own transaction for a record
+ * (bindRecord).
  *
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
@@ -78,9 +79,21 @@ export interface AuditTrailOptions {
   logger?: Logger;
   /** wall clock, ms since the epoch */
   now?: () => number;
+  /**
+   * a clock that never steps (ms), to notice a step of the wall clock (CLOCK_STEP_MS); default
+   * performance.now(), or `now` itself when only `now` is given (a test's clock: then no step is seen)
+   */
+  monotonicNow?: () => number;
   /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_ROLLBACK */
   onAlarm?: (code: string, message: string) => void;
 }
+
+/**
+ * A wall-clock step (NTP, an RTC reset) larger than this between two entries, against the monotonic
+ * clock, makes the lane seal at once: `audit verify` limits how much entry time an unsealed tail spans
+ * (src/audit/verify-guards.ts), and a step inside the tail would otherwise show as time that passed.
+ */
+export const CLOCK_STEP_MS = 5000;
 
 export interface AppendResult {
   seq: number;
@@ -120,6 +133,12 @@ export class AuditTrail {
   private readonly log: Logger;
   private readonly spool: AuditSpool;
   private readonly now: () => number;
+  private readonly monotonicNow: () => number;
+  /** wall and monotonic ms of the previous entry (NaN before the first), to notice a wall-clock step */
+  private lastWall = Number.NaN;
+  private lastMono = Number.NaN;
+  /** the wall clock stepped: seal at once (CLOCK_STEP_MS) */
+  private clockStepped = false;
   /** the entry times, formatted once per second */
   private readonly times: EntryTimes;
   private readonly cpEvery: number;
@@ -165,6 +184,7 @@ export class AuditTrail {
     this.log = (opts.logger ?? silentLogger).child({ module: "audit" });
     this.spool = opts.spool;
     this.now = opts.now ?? Date.now;
+    this.monotonicNow = opts.monotonicNow ?? (opts.now ? opts.now : () => performance.now());
     this.times = new EntryTimes(opts.utcOffsetMinutes);
     this.cpEvery = opts.checkpointEvery ?? 1000;
     this.spoolBatchMs = opts.spoolBatchMs ?? 100;
@@ -252,6 +272,9 @@ export class AuditTrail {
     for (const n of rec.notes) t.append(n);
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
+    // what a crash left unsealed (and the notes about it) is sealed now, not an interval later: `audit
+    // verify` limits the unsealed tail to what a running lane leaves (src/audit/verify-guards.ts)
+    if (t.unsealedCount() > 0) void t.startCheckpoint().catch(() => undefined);
     t.startTimers();
     // an entry verify accepts only sealed, written just before the lane died: sealed now, not at the timer
     if (rec.unsealedExcuse) void t.sealThrough(t.nextSeq - 1);
@@ -299,8 +322,19 @@ export class AuditTrail {
 
   private build(ev: AuditEventInput): BuiltLine {
     const t = this.times;
-    t.set(this.now());
+    t.set(this.wallNow());
     return buildLine(this.nextSeq, t.local, t.utc, ev, this.head);
+  }
+
+  /** The wall clock for an entry's time; notes a step of it against the monotonic clock (CLOCK_STEP_MS). */
+  private wallNow(): number {
+    const wall = this.now();
+    const mono = this.monotonicNow();
+    // NaN before the first entry: no step
+    if (Math.abs(wall - this.lastWall - (mono - this.lastMono)) > CLOCK_STEP_MS) this.clockStepped = true;
+    this.lastWall = wall;
+    this.lastMono = mono;
+    return wall;
   }
 
   /**
@@ -358,7 +392,7 @@ export class AuditTrail {
   bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T {
     this.assertOpen();
     const t = this.times;
-    t.set(this.now());
+    t.set(this.wallNow());
     return this.bindBuilt(recordLine(b, this.nextSeq, t.local, t.utc, this.head), tx);
   }
 
@@ -422,7 +456,11 @@ export class AuditTrail {
       this.diskError = null;
       this.events.diskError(d);
     }
-    if (b.seq - this.lastCp.to >= this.cpEvery && this.cpInFlight === null && this.state === "open") {
+    if (
+      (b.seq - this.lastCp.to >= this.cpEvery || this.clockStepped) &&
+      this.cpInFlight === null &&
+      this.state === "open"
+    ) {
       void this.startCheckpoint().catch(() => undefined);
     }
   }
@@ -471,7 +509,12 @@ export class AuditTrail {
    */
   checkpointNow(): Promise<SignedCheckpoint | null> {
     this.assertOpen();
-    return this.startCheckpoint();
+    // one in flight (the timer's, the seal at open) may have started before the latest entries: then
+    // another one follows it
+    const upTo = this.nextSeq - 1;
+    const inFlight = this.cpInFlight;
+    if (inFlight === null) return this.startCheckpoint();
+    return inFlight.then((cp) => (this.lastCp.to >= upTo ? cp : this.startCheckpoint()));
   }
 
   /**
@@ -503,6 +546,8 @@ export class AuditTrail {
     if (this.state === "closed") return Promise.resolve(null);
     const to = this.nextSeq - 1;
     if (to < 1 || to <= this.lastCp.to) return Promise.resolve(null);
+    // this checkpoint seals a wall-clock step noted so far; one noted while it is signed starts the next
+    this.clockStepped = false;
     const stmt: CheckpointStatement = {
       v: 1,
       lane: this.laneId,
@@ -547,6 +592,7 @@ export class AuditTrail {
       })
       .finally(() => {
         this.cpInFlight = null;
+        if (this.clockStepped && this.state === "open") void this.startCheckpoint().catch(() => undefined);
       });
     this.cpInFlight = p;
     return p;

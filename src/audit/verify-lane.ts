@@ -14,6 +14,9 @@
  * - The key is compared with the one beside the log (`audit-key.pub.pem`): a key of another id fails, also
  *   when no checkpoint in the files could show it (a trail with nothing sealed yet); with nothing sealed
  *   and no key beside the log to compare with, the key was not checked, and that fails too.
+ * - A key given as an independent copy (`--key`, `givenKey`) must be exercised: with nothing sealed no
+ *   signature was checked with it, and the trail is not called intact (an attacker without the key drops
+ *   every checkpoint and re-chains the rest; ./verify.ts, VerifyOptions.keyGiven).
  */
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -28,6 +31,7 @@ import { AUDIT_PUBLIC_KEY_FILE, keyIdOf, publicKeyFromPem } from "./checkpoint.j
 import { auditDir } from "./segments.js";
 import { readLegacySpool } from "./spool.js";
 import { type VerifyReport, verifyTrail } from "./verify.js";
+import type { TailLimits } from "./verify-guards.js";
 
 export interface LaneVerifyResult {
   report: VerifyReport;
@@ -35,16 +39,28 @@ export interface LaneVerifyResult {
   journalNote: string | null;
 }
 
+export interface LaneVerifyOptions {
+  laneId?: string | null;
+  signatureCache?: Map<string, boolean>;
+  /** the lane's checkpoint settings, from its config (default: the config's defaults) */
+  tailLimits?: TailLimits;
+  /** the key is an independent copy (`audit verify --key`), not the one beside the log */
+  givenKey?: boolean;
+}
+
 export function verifyLaneDataDir(
   dataDir: string,
   key: KeyObject | null,
-  o: { laneId?: string | null; signatureCache?: Map<string, boolean> } = {},
+  o: LaneVerifyOptions = {},
 ): LaneVerifyResult {
   const result = verifyLaneData(dataDir, key, o);
   if (key) {
     const bad = keyProblem(dataDir, key, result.report.sealed !== null);
     if (bad) {
-      result.report.problems.push({ seq: null, file: null, line: null, what: bad });
+      // before the other problems without a seq: a wrong key explains a trail that checked nothing with it
+      const ps = result.report.problems;
+      const at = ps.findIndex((p) => p.seq === null);
+      ps.splice(at < 0 ? ps.length : at, 0, { seq: null, file: null, line: null, what: bad });
       result.report.ok = false;
     }
   }
@@ -73,17 +89,15 @@ function keyProblem(dataDir: string, key: KeyObject, sealed: boolean): string | 
     : `the key used to verify (id ${keyIdOf(key)}) is not the lane's key beside the log (${AUDIT_PUBLIC_KEY_FILE}, id ${beside}): wrong key, or the key beside the log was replaced`;
 }
 
-function verifyLaneData(
-  dataDir: string,
-  key: KeyObject | null,
-  o: { laneId?: string | null; signatureCache?: Map<string, boolean> },
-): LaneVerifyResult {
+function verifyLaneData(dataDir: string, key: KeyObject | null, o: LaneVerifyOptions): LaneVerifyResult {
   const dir = auditDir(dataDir);
   const base = {
     dir,
     key,
     laneId: o.laneId ?? null,
     ...(o.signatureCache ? { signatureCache: o.signatureCache } : {}),
+    ...(o.tailLimits ? { tailLimits: o.tailLimits } : {}),
+    ...(o.givenKey ? { keyGiven: true } : {}),
   };
   const schema = journalAuditSchema(dataDir);
   if (schema === null) {

@@ -8,11 +8,14 @@ import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { leaveLaneCpu } from "../threads.js";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "./checkpoint.js";
+import type { TailLimits } from "./verify-guards.js";
 import { verifyLaneDataDir } from "./verify-lane.js";
 
 export interface VerifyJob {
   dataDir: string;
   laneId: string | null;
+  /** the lane's checkpoint settings (config audit.*): the unsealed tail is judged by them */
+  tailLimits?: TailLimits;
 }
 
 export interface VerifySummary {
@@ -37,7 +40,10 @@ function run(job: VerifyJob): VerifySummary {
   } catch {
     key = null; // verify fails closed and says so
   }
-  const { report: r } = verifyLaneDataDir(job.dataDir, key, { laneId: job.laneId });
+  const { report: r } = verifyLaneDataDir(job.dataDir, key, {
+    laneId: job.laneId,
+    ...(job.tailLimits ? { tailLimits: job.tailLimits } : {}),
+  });
   const p = r.problems[0];
   const where = p ? [p.seq !== null ? `seq ${p.seq}` : null, p.file].filter(Boolean).join(", ") : "";
   return {

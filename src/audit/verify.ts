@@ -9,7 +9,9 @@
  * a first kept file that begins with an anchor only when an `audit.retention` entry names the deletion;
  * incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the station); the
  * file's end against the head copy and the spool (truncation); the station's last word (witness); and
- * each journal row against the entry bound to it (changed, deleted or inserted rows).
+ * each journal row against the entry bound to it (changed, deleted or inserted rows). Then the trail's
+ * completeness (./verify-guards.ts): an unsealed tail no longer than the lane leaves one, a trail wherever
+ * journal.db shows a bound journal, and a key given with --key that checked a signature.
  *
  * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files
  * and the journal's binding it restates) counts only once a checkpoint seals it: anyone who can write the
@@ -34,6 +36,14 @@ import { type AuditEntry, checkLine, GENESIS, sha256hex } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
 import { listSegments, splitLines } from "./segments.js";
 import type { AuditSpoolView, SpooledLine } from "./spool.js";
+import {
+  type JournalBindingMarks,
+  readSpoolMeta,
+  type TailLimits,
+  type TailLimitsUsed,
+  TrailCompleteness,
+  tailLimitsUsed,
+} from "./verify-guards.js";
 
 /** What `audit verify` reads of the journal (after the journal hosts the spool: journal.db). */
 export interface JournalBindingView {
@@ -52,6 +62,8 @@ export interface JournalBindingView {
    * null when nothing is.
    */
   rowProblem?(jseq: number, entryHash: string): string | null;
+  /** what journal.db says about its binding (a bound journal needs its trail: ./verify-guards.ts) */
+  bindingMarks?(): JournalBindingMarks;
 }
 
 export interface VerifyOptions {
@@ -75,6 +87,13 @@ export interface VerifyOptions {
    * original only once.
    */
   signatureCache?: Map<string, boolean>;
+  /**
+   * the lane's checkpoint settings the unsealed tail is judged by (./verify-guards.ts); default the
+   * config's defaults
+   */
+  tailLimits?: TailLimits;
+  /** `key` is an independent copy (`audit verify --key`): a trail with nothing sealed did not exercise it */
+  keyGiven?: boolean;
 }
 
 export interface VerifyProblem {
@@ -94,6 +113,8 @@ export interface VerifyReport {
   verified: { from: number; to: number; fromTime: string; toTime: string } | null;
   sealed: { to: number; checkpoints: number; last: number; lastTime: string } | null;
   unsealed: { count: number; since: number };
+  /** the unsealed tail as judged against the lane's limits (./verify-guards.ts), file and spool together */
+  unsealedTail: { entries: number; spanSeconds: number; limits: TailLimitsUsed };
   /** an incomplete last line in the newest file right now (a write cut short; the lane cuts it at start) */
   torn: { file: string; bytes: number; afterSeq: number } | null;
   /** lines in the spool that the file lacks (the lane appends them at its next start) */
@@ -209,9 +230,10 @@ const SPOOL_FILE = "journal.db audit_tail";
 
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   // read the spool BEFORE the files: a running lane only moves the files past what the spool says
-  const headCopy = o.spool?.head() ?? null;
+  const meta = readSpoolMeta(o.spool);
+  const headCopy = meta.head;
   const spoolLines: SpooledLine[] = o.spool ? o.spool.tail(1) : [];
-  const witness = o.spool?.witness() ?? null;
+  const witness = meta.witness;
   const segs = listSegments(o.dir);
   const keyId = o.key ? keyIdOf(o.key) : null;
   const sigCache = o.signatureCache ?? new Map<string, boolean>();
@@ -225,7 +247,13 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     }
     return ok;
   };
-  const problems: VerifyProblem[] = [];
+  const problems: VerifyProblem[] = meta.problems.map((what) => ({
+    seq: null,
+    file: null,
+    line: null,
+    what,
+  }));
+  const complete = new TrailCompleteness(tailLimitsUsed(o.tailLimits));
   const rep: VerifyReport = {
     ok: false,
     keyId,
@@ -234,6 +262,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     verified: null,
     sealed: null,
     unsealed: { count: 0, since: 0 },
+    unsealedTail: { entries: 0, spanSeconds: 0, limits: complete.limits },
     torn: null,
     pendingFromSpool: null,
     tornRepaired: 0,
@@ -398,6 +427,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         );
     }
     lastCp = { n: s.n, to: s.to, hash: h };
+    complete.sealed(s.to);
     lastCpTime = e.time;
     checkpoints++;
     window = new Map([[e.seq, e.hash]]);
@@ -613,6 +643,8 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
             `the anchor checkpoint #${cp.checkpoint.n}: the signature does not verify with key ${keyId}`,
           );
         lastCp = { n: cp.checkpoint.n, to: cp.checkpoint.to, hash: checkpointHash(cp.checkpoint) };
+        complete.sealed(cp.checkpoint.to);
+        complete.see(e);
         laneId ??= cp.checkpoint.lane;
         lastCpTime = e.time;
         checkpoints++;
@@ -680,6 +712,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         window.set(e.seq, e.hash);
         if (headCopy && e.seq === headCopy.seq) headCopyAt = e.hash;
         if (e.type !== "audit.gap") entryChecks(e, seg.name, li + 1);
+        complete.see(e);
         head = e.hash;
         expect = e.seq + 1;
         first ??= e;
@@ -735,6 +768,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           spooled.forEach((e, i) => {
             window.set(e.seq, e.hash);
             if (e.type !== "audit.gap") entryChecks(e, SPOOL_FILE, i + 1);
+            complete.see(e);
           });
         } catch (e) {
           if (!(e instanceof Stop)) throw e;
@@ -977,6 +1011,8 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     rep.journal = { bound, checkedRows: checked, legacyRows: legacy };
   }
 
+  completenessChecks(complete, o, rep);
+
   problems.sort((a, b) => (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER));
   rep.ok = problems.length === 0;
   return rep;
@@ -1011,6 +1047,29 @@ function retentionIndex(entries: JournalRetentionAt[]): (jseq: number) => Journa
       if (spans[i]!.to >= jseq && !out.includes(spans[i]!.r)) out.push(spans[i]!.r);
     return out.sort((a, b) => a.seq - b.seq);
   };
+}
+
+/**
+ * The unsealed tail against the lane's limits, and a bound journal against the trail
+ * (./verify-guards.ts): after a walk that reached the trail's end.
+ */
+function completenessChecks(complete: TrailCompleteness, o: VerifyOptions, rep: VerifyReport): void {
+  const u = complete.unsealed();
+  rep.unsealedTail = { entries: u.entries, spanSeconds: u.spanSeconds, limits: complete.limits };
+  const tail = complete.tailProblem();
+  if (tail) rep.problems.push({ seq: tail.seq, file: null, line: null, what: tail.what });
+  const marks = o.journal?.bindingMarks?.();
+  const bound = marks ? complete.boundJournalProblem(marks) : null;
+  if (bound) rep.problems.push({ seq: null, file: null, line: null, what: bound });
+  // someone without the key can drop every checkpoint and re-chain the rest: a key given to check the
+  // trail with, which checked no signature, does not make it intact
+  if (o.key && o.keyGiven && rep.sealed === null)
+    rep.problems.push({
+      seq: null,
+      file: null,
+      line: null,
+      what: `the key was not exercised: nothing is sealed, so no signature in the trail was checked with the key given (id ${rep.keyId})`,
+    });
 }
 
 interface Rows {

@@ -108,6 +108,13 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
           // a one-action session: sealed on close, no timers of its own
           retentionCheckMs: 0,
           witness: false,
+          // sealed as the lane seals (`audit verify` judges the unsealed tail by the config's settings)
+          ...(config
+            ? {
+                checkpointEvery: config.audit.checkpointEvery,
+                checkpointIntervalMs: config.audit.checkpointIntervalSeconds * 1000,
+              }
+            : {}),
         });
       } catch (e) {
         journal.close();

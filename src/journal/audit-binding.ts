@@ -21,6 +21,7 @@ import type { AuditEventInput } from "../audit/entry.js";
 import type { BoundEntry, RecordBinding } from "../audit/records.js";
 import type { AuditHead, AuditSpool, AuditSpoolView, SpooledLine, WitnessRecord } from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
+import type { JournalBindingMarks } from "../audit/verify-guards.js";
 import type { JournalDb } from "./db.js";
 import type { CommittedRecord } from "./types.js";
 
@@ -264,6 +265,23 @@ export class JournalBindingRows implements JournalBindingView {
     if (r.audit_hash !== entryHash) return "its audit_hash is not the hash of the entry it names";
     const col = columnMismatch(r);
     return col ? `its column ${col} does not match its record` : null;
+  }
+
+  bindingMarks(): JournalBindingMarks {
+    const r = this.db
+      .prepare(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?) AS entry, " +
+          "(SELECT COUNT(*) FROM records WHERE audit_seq IS NOT NULL) AS bound, " +
+          "(SELECT value FROM meta WHERE key = 'last_seq') AS last",
+      )
+      .get(AUDIT_META.boundEntry) as { entry: number; bound: number; last: string | number | null };
+    const last = Number(r.last ?? 0);
+    return {
+      boundEntry: r.entry === 1,
+      boundRows: r.bound,
+      // a last_seq that is not a number is not a journal the lane left either: counted as bound
+      lastSeq: Number.isFinite(last) ? last : 1,
+    };
   }
 
   auditSeqOf(jseq: number): number | null | undefined {

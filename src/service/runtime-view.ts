@@ -20,6 +20,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import { BackgroundVerify } from "../audit/background-verify.js";
 import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
+import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
 import type { BoothStatus } from "../booth/view.js";
 import type { VehicleOutcome } from "../lane/controller.js";
@@ -47,7 +48,7 @@ type CounterMap = Readonly<Record<string, number | Readonly<Record<string, numbe
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
   /** the lane's background `audit verify` (audit.verifyIntervalMinutes); absent: none */
-  verify?: { intervalMs: number; firstAfterMs?: number; laneId: string } | null;
+  verify?: { intervalMs: number; firstAfterMs?: number; laneId: string; tailLimits?: TailLimits } | null;
   logger?: Logger;
   /** wall clock, ms */
   now?: () => number;
@@ -265,6 +266,7 @@ export class LaneRuntimeView implements LaneView {
         ? new BackgroundVerify({
             dataDir: this.dataDir,
             laneId: o.verify.laneId,
+            ...(o.verify.tailLimits ? { tailLimits: o.verify.tailLimits } : {}),
             intervalMs: o.verify.intervalMs,
             ...(o.verify.firstAfterMs !== undefined ? { firstAfterMs: o.verify.firstAfterMs } : {}),
             ...(o.logger ? { logger: o.logger } : {}),

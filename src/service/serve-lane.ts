@@ -47,6 +47,11 @@ export async function serveLane(
     verify: {
       laneId: rt.audit.laneId,
       intervalMs: c.audit.verifyIntervalMinutes * 60_000,
+      // the unsealed tail is judged by the checkpoint settings the lane runs with
+      tailLimits: {
+        checkpointEvery: c.audit.checkpointEvery,
+        checkpointIntervalSeconds: c.audit.checkpointIntervalSeconds,
+      },
       ...(o.verifyFirstAfterMs !== undefined ? { firstAfterMs: o.verifyFirstAfterMs } : {}),
     },
     ...(o.logger ? { logger: o.logger } : {}),

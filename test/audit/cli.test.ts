@@ -132,7 +132,7 @@ describe("audit verify", () => {
     expect(given.out).toContain("(given with --key)");
   });
 
-  it("with nothing sealed yet, a given key is compared with the lane's: another lane's fails, and so does one that cannot be compared", async () => {
+  it("with nothing sealed yet, a given key is compared with the lane's: another lane's fails, so does one that cannot be compared, and the lane's own was not exercised", async () => {
     const lane = openBoundTrail(data());
     lane.trail.events.alarm("X", "lane started");
     lane.journal.commit(sampleRecord(1));
@@ -152,9 +152,16 @@ describe("audit verify", () => {
       /FAILED: nothing in the trail is sealed yet and .*audit-key\.pub\.pem is missing: the key \(id [0-9a-f]{16}\) could not be checked/,
     );
     writeFileSync(join(data(), "audit-key.pub.pem"), readFileSync(copy));
+    // the right key, but no signature was checked with it: an attacker without the key drops every
+    // checkpoint and re-chains the rest, so a given key that checked nothing does not make the trail intact
     const right = await runEtcLane(["audit", "verify", "--data-dir", data(), "--key", copy]);
     expect(right.out).toContain("unsealed tail: 3 entries since seq 0");
-    expect(right.code).toBe(0);
+    expect(right.out).toMatch(/FAILED: the key was not exercised: nothing is sealed/);
+    expect(right.code).toBe(1);
+    // without --key the key beside the log is not an independent check anyway: a young tail is fine
+    const beside = await runEtcLane(["audit", "verify", "--data-dir", data()]);
+    expect(beside.out).toContain("OK: the trail is intact");
+    expect(beside.code).toBe(0);
     await lane.close();
   });
 });

@@ -2,10 +2,11 @@
  * The segment file against a disk that misbehaves (src/audit/segment-writer.ts, src/audit/trail.ts): a
  * write(2) cut short is never taken as a whole line, and a checkpoint goes to the station only once an
  * fdatasync covered it. node:fs's writeSync is wrapped so one write of a line returns fewer bytes than it
- * has, as a disk running out of space at the end of the free space does, and fdatasync so it can fail.
+ * has, as a disk running out of space at the end of the free space does, and fdatasync so it can fail;
+ * and the calls that decide what a power cut can leave (writes, syncs, the rename) are logged in order.
  */
 import * as fs from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { SegmentWriter } from "../../src/audit/segment-writer.js";
@@ -15,12 +16,37 @@ import { openTrail, tempDir } from "./helpers.js";
 
 /** the next write of a string returns this many bytes (written for real), then writes are normal again */
 const cut = vi.hoisted(() => ({ next: null as number | null, failSync: false }));
+/** with `on`: the writes, syncs and renames made, in order, each with the file (or directory) it is on */
+const io = vi.hoisted(() => ({ on: false, log: [] as string[], paths: new Map<number, string>() }));
 
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
+  const name = (fd: number): string => (io.paths.get(fd) ?? `fd ${fd}`).split("/").pop()!;
+  const log = (s: string): void => {
+    if (io.on) io.log.push(s);
+  };
   return {
     ...real,
+    openSync: (path: string, ...rest: unknown[]): number => {
+      const fd = (real.openSync as (...a: unknown[]) => number)(path, ...rest);
+      io.paths.set(fd, String(path));
+      return fd;
+    },
+    fdatasyncSync: (fd: number): void => {
+      log(`fdatasyncSync ${name(fd)}`);
+      real.fdatasyncSync(fd);
+    },
+    fsyncSync: (fd: number): void => {
+      log(`fsyncSync ${name(fd)}`);
+      real.fsyncSync(fd);
+    },
+    renameSync: (from: string, to: string): void => {
+      log(`renameSync ${String(to).split("/").pop()}`);
+      real.renameSync(from, to);
+      for (const [fd, p] of io.paths) if (p === String(from)) io.paths.set(fd, String(to));
+    },
     writeSync: (fd: number, data: string | Buffer, ...rest: unknown[]): number => {
+      log(`writeSync ${name(fd)}`);
       if (typeof data === "string" && cut.next !== null) {
         const n = cut.next;
         cut.next = null;
@@ -44,6 +70,8 @@ beforeEach(() => {
 afterEach(() => {
   cut.next = null;
   cut.failSync = false;
+  io.on = false;
+  io.log = [];
   cleanup();
 });
 
@@ -90,5 +118,52 @@ describe("a checkpoint and the station", () => {
     await t.flush();
     expect(t.witness.batch(100).checkpoints).toEqual([cp]);
     await t.close();
+  });
+});
+
+describe("a rotation", () => {
+  it("makes the old segment durable through its last line, under its name, before the new one is renamed in", async () => {
+    const name = segmentName(1);
+    const path = join(dir, name);
+    const fd = fs.openSync(path, "a");
+    const w = new SegmentWriter({
+      dir,
+      segment: { firstSeq: 1, name, path },
+      fd,
+      size: 0,
+      writtenSeq: 0,
+      segmentMaxBytes: 10,
+      logger: silentLogger,
+      onWriteFailed: () => undefined,
+    });
+    const dirName = basename(dir);
+    io.on = true;
+    w.write(1, '{"seq":1}\n');
+    w.write(2, '{"seq":2,"type":"audit.checkpoint"}\n');
+    w.rotate(3, '{"seq":2,"type":"audit.checkpoint"}\n');
+    // a power cut can keep the new name only after the old file's lines and its own name are on the disk
+    expect(io.log).toEqual([
+      `writeSync ${name}`,
+      `writeSync ${name}`,
+      `fdatasyncSync ${name}`,
+      `fsyncSync ${dirName}`,
+      `writeSync .${segmentName(3)}.tmp`,
+      `renameSync ${segmentName(3)}`,
+    ]);
+    await w.retired(); // the directory is synced after that rename: the new segment's name is durable
+    io.log = [];
+    w.write(3, '{"seq":3}\n');
+    w.write(4, '{"seq":4,"type":"audit.checkpoint"}\n');
+    w.rotate(5, '{"seq":4,"type":"audit.checkpoint"}\n');
+    expect(io.log).toEqual([
+      `writeSync ${segmentName(3)}`,
+      `writeSync ${segmentName(3)}`,
+      `fdatasyncSync ${segmentName(3)}`,
+      `writeSync .${segmentName(5)}.tmp`,
+      `renameSync ${segmentName(5)}`,
+    ]);
+    await w.retired();
+    w.close();
+    expect(fs.readdirSync(dir).sort()).toEqual([segmentName(1), segmentName(3), segmentName(5)]);
   });
 });

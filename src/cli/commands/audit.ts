@@ -20,6 +20,7 @@ import {
 import { auditDir, listSegments } from "../../audit/segments.js";
 import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import type { VerifyReport } from "../../audit/verify.js";
+import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "../../audit/verify-guards.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
@@ -244,7 +245,18 @@ async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => voi
   });
 }
 
-function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote: string | null): string {
+/**
+ * The verify report for a terminal. Every line goes through terminalSafe: entry messages and journal.db's
+ * values are written by whoever could write the data directory, and a control sequence in them must not
+ * hide or fake a line (ESC[8m conceals the FAILED line that follows).
+ */
+function formatReport(
+  r: VerifyReport,
+  keyNote: string,
+  dir: string,
+  journalNote: string | null,
+  limitsNote: string,
+): string {
   const lines: string[] = [];
   lines.push(`trail: ${dir} (${r.files} file(s), ${r.entries} entries read)`);
   lines.push(`key: ${keyNote}${r.keyId ? `, id ${r.keyId}` : ""}`);
@@ -262,6 +274,13 @@ function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote
       `sealed through seq ${r.sealed.to} by ${r.sealed.checkpoints} checkpoint(s), the last #${r.sealed.last} at ${displayLocal(r.sealed.lastTime)}`,
     );
   lines.push(`unsealed tail: ${r.unsealed.count} entries since seq ${r.unsealed.since}`);
+  const t = r.unsealedTail;
+  lines.push(
+    `unsealed tail limits: at most ${t.limits.maxEntries} entries and ${t.limits.maxSeconds} s of entry time ` +
+      `(checkpointEvery ${t.limits.checkpointEvery} + ${TAIL_ENTRY_MARGIN}, checkpointIntervalSeconds ` +
+      `${t.limits.checkpointIntervalSeconds} + ${TAIL_TIME_MARGIN_SECONDS}, ${limitsNote}); ` +
+      `the tail with the spool: ${t.entries} entries over ${t.spanSeconds.toFixed(1)} s`,
+  );
   if (r.torn)
     lines.push(
       `torn tail: ${r.torn.bytes} bytes after seq ${r.torn.afterSeq} in ${r.torn.file} (a write cut short; the lane cuts it at its next start)`,
@@ -296,7 +315,7 @@ function formatReport(r: VerifyReport, keyNote: string, dir: string, journalNote
       lines.push(`  also${q.seq !== null ? ` seq ${q.seq}` : ""}: ${q.what}`);
     if (r.problems.length > 10) lines.push(`  and ${r.problems.length - 10} more problem(s)`);
   }
-  return `${lines.join("\n")}\n`;
+  return `${lines.map(terminalSafe).join("\n")}\n`;
 }
 
 export function registerAudit(program: Command): void {
@@ -437,10 +456,22 @@ export function registerAudit(program: Command): void {
         ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
         : `none: ${beside} is missing and no --key was given, so nothing can be trusted`;
     }
+    // the unsealed tail is judged by the lane's own checkpoint settings when its config is known
+    const tailLimits: TailLimits | null = loc.config
+      ? {
+          checkpointEvery: loc.config.audit.checkpointEvery,
+          checkpointIntervalSeconds: loc.config.audit.checkpointIntervalSeconds,
+        }
+      : null;
     const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
       laneId: loc.config ? laneIdFromConfig(loc) : null,
+      givenKey: o.key !== undefined,
+      ...(tailLimits ? { tailLimits } : {}),
     });
-    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir, journalNote));
+    const limitsNote = tailLimits
+      ? `from the config (${loc.how})`
+      : "the defaults: no config given, give --config for the lane's own";
+    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir, journalNote, limitsNote));
     if (!r.ok) process.exitCode = 1;
   });
 }
