@@ -8,6 +8,11 @@
  * than the inter-byte timeout before it is complete) costs only its STX byte: everything after that
  * byte is scanned again, so a false STX inside noise or payload never hides the real frame behind it.
  * Every discarded byte is reported in a `discarded` event with its reason and counted.
+ *
+ * The inter-byte timeout is applied only by `tick()`, which the owner calls from its timer
+ * (firmware-bridge/framing/half-frame-timer.ts). `push()` appends and scans and never expires: bytes that
+ * reach JavaScript late because the event loop was busy still complete the frame they belong to, and a
+ * stale candidate they do not complete fails on its own ETX or CRC.
  */
 import { ByteLengthParser } from "@serialport/parser-byte-length";
 import { crc16x25 } from "../framing/crc.js";
@@ -70,7 +75,8 @@ type Phase =
 
 export class ReaderDeframer {
   private readonly maxFrameLength: number;
-  private readonly interByteTimeoutMs: number;
+  /** The silence (ms) after which `tick()` drops a half frame. */
+  readonly interByteTimeoutMs: number;
   /** Unconsumed bytes; while a candidate is open it starts at buf[0]. */
   private buf: Buffer = Buffer.alloc(0);
   private phase: Phase = { kind: "hunt" };
@@ -101,11 +107,13 @@ export class ReaderDeframer {
     return this.buf.length;
   }
 
-  /** Feed bytes as they arrive; `now` is a monotonic ms clock. Never throws. */
+  /**
+   * Feed bytes as they arrive; `now` is a monotonic ms clock. Never throws, and never expires a half
+   * frame, however long ago its bytes came: that is `tick()`'s, from the owner's timer.
+   */
   push(chunk: Uint8Array, now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     try {
-      if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
       if (chunk.length === 0) return events;
       this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
       this.lastByteAt = now;
