@@ -53,7 +53,9 @@ export function isEtcError(e: unknown, code?: ErrorCode): e is EtcError {
  *   `send()`/`request()` while the transport is not open (link/rsu-link.ts);
  * - E304_LINK_ALREADY_ANSWERED (the frame's one reply was already handed over: this one is not written);
  * - a frame that cannot be encoded (its E1xx code, from a reply);
- * - E205_PORT_CLOSED "write while <status>" (a transport that is not open).
+ * - E205_PORT_CLOSED "write while <status>" (a transport that is not open);
+ * - E205_PORT_CLOSED "write of N bytes refused" (a pty's device end with `maxQueuedBytes` already waiting,
+ *   transport/pty-master.ts).
  * Not marked, so not known to be unwritten: E205 "write failed" / "drain failed" and a queued write failed by
  * a close (part of the frame may have gone out), and E302 failing a `request()` that lost its link after its
  * frame was written. Code that must know whether a command may have reached the peer (the lane's debit

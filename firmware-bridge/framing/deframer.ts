@@ -1,7 +1,9 @@
 /**
  * The streaming deframer both variants share. It owns its buffer, resynchronises on `FF FF`,
  * enforces a maximum frame length and an inter-byte timeout, never throws, and reports every
- * discarded byte run and checksum failure as a typed event with a counter.
+ * discarded byte run and checksum failure as a typed event with a counter. The inter-byte timeout is
+ * applied by `tick()`, which the owner calls from its timer (./half-frame-timer.ts); `push()` only
+ * appends and scans.
  *
  * A variant supplies two things: where the next frame start is, and how to parse a candidate that
  * starts at offset 0. A candidate that fails tells the scanner where to rescan from; that point is
@@ -45,7 +47,7 @@ export const DEFAULT_INTER_BYTE_TIMEOUT_MS = 50;
 
 export abstract class StreamDeframer implements Deframer {
   protected readonly maxFrameLength: number;
-  private readonly interByteTimeoutMs: number;
+  readonly interByteTimeoutMs: number;
   private buf: Buffer = Buffer.alloc(0);
   private lastByteAt = Number.NEGATIVE_INFINITY;
   /** leading bytes of `buf` that belong to the previous frame (variant A's ETX), not noise */
@@ -80,10 +82,13 @@ export abstract class StreamDeframer implements Deframer {
   protected abstract scanStart(buf: Buffer): StartScan;
   protected abstract parseAt0(buf: Buffer): ParseResult;
 
+  /**
+   * Appends and scans; never expires (./types.ts): bytes that reach JavaScript late because the event
+   * loop was busy may still complete the half frame they follow. Only `tick()` expires.
+   */
   push(chunk: Uint8Array, now: number): DeframerEvent[] {
     const events: DeframerEvent[] = [];
     try {
-      if (this.buffered > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.expire(events);
       if (chunk.length === 0) return events;
       this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
       this.lastByteAt = now;

@@ -50,10 +50,21 @@ export interface DeframerOptions {
 }
 
 export interface Deframer {
-  /** Feed bytes as they arrive; `now` is a monotonic millisecond clock. Never throws. */
+  /**
+   * Feed bytes as they arrive; `now` is a monotonic millisecond clock. Never throws. It never expires a
+   * half frame, however old: the bytes are appended and scanned first (a stale candidate they do not
+   * complete fails on its own checks and costs only its start). Expiry is `tick()`'s.
+   */
   push(chunk: Uint8Array, now: number): DeframerEvent[];
-  /** Expire a stalled half frame without new data (the link calls this from its timer). */
+  /**
+   * Expire a stalled half frame without new data (the link calls this from its timer,
+   * ./half-frame-timer.ts).
+   */
   tick(now: number): DeframerEvent[];
+  /** Milliseconds until a half frame would expire, or undefined when nothing is pending. */
+  msUntilExpiry(now: number): number | undefined;
+  /** The silence (ms) after which `tick()` drops a half frame. */
+  readonly interByteTimeoutMs: number;
   /** Drop everything buffered (used after reconnect). */
   reset(): DeframerEvent[];
   readonly counters: Readonly<DeframerCounters>;

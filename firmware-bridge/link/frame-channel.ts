@@ -7,6 +7,7 @@ import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
 import { decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
+import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -61,7 +62,7 @@ export interface FrameChannelOptions {
 export class FrameChannel {
   readonly transport: Transport;
   readonly dialect: Dialect;
-  private readonly deframer: Deframer & { msUntilExpiry?(now: number): number | undefined };
+  private readonly deframer: Deframer;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly framesSubject = new Subject<ReceivedFrame>();
@@ -71,7 +72,8 @@ export class FrameChannel {
   readonly sent$ = this.sentSubject.asObservable();
   readonly problems$ = this.problemsSubject.asObservable();
   private sub: Subscription | undefined;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
+  private readonly expiry: HalfFrameTimer<DeframerEvent>;
   private readonly c: ChannelCounters = {
     framesIn: 0,
     framesOut: 0,
@@ -91,6 +93,7 @@ export class FrameChannel {
     this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
     this.now = opts.now ?? (() => performance.now());
+    this.expiry = new HalfFrameTimer(this.deframer, this.now, (events, at) => this.emitAll(events, at));
   }
 
   get counters(): Readonly<ChannelCounters> {
@@ -114,8 +117,7 @@ export class FrameChannel {
   stop(): void {
     this.sub?.unsubscribe();
     this.sub = undefined;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
+    this.expiry.cancel();
   }
 
   /** Drop any half frame (after a reconnect the old bytes mean nothing). */
@@ -151,24 +153,7 @@ export class FrameChannel {
     const at = this.now();
     this.c.bytesIn += chunk.length;
     this.emitAll(this.deframer.push(chunk, at), at);
-    this.armExpiry(at);
-  }
-
-  private armExpiry(now: number): void {
-    const ms = this.deframer.msUntilExpiry?.(now);
-    if (ms === undefined) {
-      if (this.expiryTimer) clearTimeout(this.expiryTimer);
-      this.expiryTimer = undefined;
-      return;
-    }
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      const t = this.now();
-      this.emitAll(this.deframer.tick(t), t);
-      this.armExpiry(t);
-    }, ms);
-    this.expiryTimer.unref?.();
+    this.expiry.arm(at);
   }
 
   private emitAll(events: DeframerEvent[], at = this.now()): void {

@@ -1,13 +1,19 @@
 /**
- * The reader deframer (docs/reader.md §2.2). It owns its buffer and never throws. A frame is read in
- * its two fixed-size parts with `@serialport/parser-byte-length`: the 6-byte header, then, once LEN is
- * known and checked against the cap, exactly LEN more bytes (DATA, CRC, ETX). A chunk is never a frame:
- * bytes are only ever frames once STX, LEN, CRC and ETX all check out.
+ * The reader deframer (docs/reader.md §2.2). It owns its buffer and never throws. A candidate starts at
+ * an STX; once its 6-byte header is in, LEN says how long it is, and it is checked against the cap at
+ * once. Once all 6 + LEN bytes are buffered it is checked in place, ETX first (one byte), then the CRC;
+ * only a frame that passes is copied out, as one block cut with `@serialport/parser-byte-length`. A chunk
+ * is never a frame: bytes are only ever frames once STX, LEN, CRC and ETX all check out.
  *
  * A candidate that fails (LEN below 3 or over the cap, CRC wrong, ETX missing, or silence for longer
  * than the inter-byte timeout before it is complete) costs only its STX byte: everything after that
  * byte is scanned again, so a false STX inside noise or payload never hides the real frame behind it.
  * Every discarded byte is reported in a `discarded` event with its reason and counted.
+ *
+ * The inter-byte timeout is applied only by `tick()`, which the owner calls from its timer
+ * (firmware-bridge/framing/half-frame-timer.ts). `push()` appends and scans and never expires: bytes that
+ * reach JavaScript late because the event loop was busy still complete the frame they belong to, and a
+ * stale candidate they do not complete fails on its own ETX or CRC.
  */
 import { ByteLengthParser } from "@serialport/parser-byte-length";
 import { crc16x25 } from "../framing/crc.js";
@@ -63,20 +69,17 @@ export interface ReaderDeframerOptions {
 export const DEFAULT_READER_MAX_FRAME = 1024;
 export const DEFAULT_READER_INTER_BYTE_MS = 50;
 
-type Phase =
-  | { kind: "hunt" }
-  | { kind: "header"; parser: ByteLengthParser; fed: number }
-  | { kind: "body"; parser: ByteLengthParser; fed: number; header: Buffer; len: number };
-
 export class ReaderDeframer {
   private readonly maxFrameLength: number;
-  private readonly interByteTimeoutMs: number;
-  /** Unconsumed bytes; while a candidate is open it starts at buf[0]. */
+  /** The silence (ms) after which `tick()` drops a half frame. */
+  readonly interByteTimeoutMs: number;
+  /** Unconsumed bytes; after a scan, an open candidate starts at buf[0] (an STX) whenever it is not empty. */
   private buf: Buffer = Buffer.alloc(0);
-  private phase: Phase = { kind: "hunt" };
   private lastByteAt = Number.NEGATIVE_INFINITY;
   /** Bytes of a failed candidate still to be rescanned, and why it failed (for their discard reason). */
   private blame: { reason: ReaderDiscardReason; bytes: number } | undefined;
+  /** The discarded run the call in progress is still extending: its event's index and its parts. */
+  private run: { index: number; parts: Buffer[] } | undefined;
   private readonly c: ReaderDeframerCounters = {
     frames: 0,
     discardedBytes: 0,
@@ -101,11 +104,13 @@ export class ReaderDeframer {
     return this.buf.length;
   }
 
-  /** Feed bytes as they arrive; `now` is a monotonic ms clock. Never throws. */
+  /**
+   * Feed bytes as they arrive; `now` is a monotonic ms clock. Never throws, and never expires a half
+   * frame, however long ago its bytes came: that is `tick()`'s, from the owner's timer.
+   */
   push(chunk: Uint8Array, now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     try {
-      if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
       if (chunk.length === 0) return events;
       this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
       this.lastByteAt = now;
@@ -113,16 +118,15 @@ export class ReaderDeframer {
     } catch {
       // Written not to throw; if it ever does, drop the buffer rather than the process.
       this.drop(events, this.buf.length, "malformed");
-      this.phase = { kind: "hunt" };
     }
-    return events;
+    return this.seal(events);
   }
 
   /** Expire a stalled half frame without new data (the owner calls this from its timer). */
   tick(now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
-    return events;
+    return this.seal(events);
   }
 
   /** Milliseconds until a half frame would expire, or undefined when nothing is held. */
@@ -135,13 +139,12 @@ export class ReaderDeframer {
   reset(): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     if (this.buf.length > 0) {
-      const open = this.phase.kind !== "hunt";
-      if (open) this.c.truncated++;
-      this.drop(events, this.buf.length, open ? "truncated" : "noise");
+      // After a scan, anything held is an open candidate.
+      this.c.truncated++;
+      this.drop(events, this.buf.length, "truncated");
     }
-    this.phase = { kind: "hunt" };
     this.blame = undefined;
-    return events;
+    return this.seal(events);
   }
 
   /**
@@ -150,55 +153,46 @@ export class ReaderDeframer {
    */
   private scan(events: ReaderDeframerEvent[], flush: boolean): void {
     for (;;) {
-      const ph = this.phase;
-      if (ph.kind === "hunt") {
-        if (this.buf.length === 0) return;
-        const i = this.buf.indexOf(STX);
-        if (i < 0) {
-          this.drop(events, this.buf.length, "noise");
-          return;
-        }
-        if (i > 0) this.drop(events, i, "noise");
-        this.phase = { kind: "header", parser: new ByteLengthParser({ length: HEADER_LENGTH }), fed: 0 };
-        continue;
+      if (this.buf.length === 0) return;
+      const i = this.buf.indexOf(STX);
+      if (i < 0) {
+        this.drop(events, this.buf.length, "noise");
+        return;
       }
-      const block = this.feed(ph);
-      if (!block) {
+      if (i > 0) this.drop(events, i, "noise");
+      // A candidate at buf[0].
+      if (this.buf.length < HEADER_LENGTH) {
         if (!flush) return;
-        this.fail(events, "truncated");
+        this.fail(events, "truncated", this.buf.length);
         continue;
       }
-      if (ph.kind === "header") {
-        const len = block.readUInt16BE(1);
-        if (len < MIN_LEN) {
-          this.fail(events, "malformed");
-          continue;
-        }
-        if (HEADER_LENGTH + len > this.maxFrameLength) {
-          this.fail(events, "oversize");
-          continue;
-        }
-        this.phase = {
-          kind: "body",
-          parser: new ByteLengthParser({ length: len }),
-          fed: HEADER_LENGTH,
-          header: block,
-          len,
-        };
+      const len = this.buf.readUInt16BE(1);
+      if (len < MIN_LEN) {
+        this.fail(events, "malformed", HEADER_LENGTH);
         continue;
       }
-      // body: DATA (len - 3), CRC (2), ETX (1)
-      const raw = Buffer.concat([ph.header, block]);
-      const crcAt = HEADER_LENGTH + ph.len - MIN_LEN;
-      if (raw[crcAt + 2] !== ETX) {
-        this.fail(events, "malformed");
+      const total = HEADER_LENGTH + len;
+      if (total > this.maxFrameLength) {
+        this.fail(events, "oversize", HEADER_LENGTH);
         continue;
       }
-      const crc = { frame: raw.readUInt16BE(crcAt), computed: crc16x25(raw, 1, crcAt) };
+      if (this.buf.length < total) {
+        if (!flush) return;
+        this.fail(events, "truncated", this.buf.length);
+        continue;
+      }
+      // All of it is here: DATA (len - 3), CRC (2), ETX (1). Checked in place, ETX first.
+      if (this.buf[total - 1] !== ETX) {
+        this.fail(events, "malformed", total);
+        continue;
+      }
+      const crcAt = total - 3;
+      const crc = { frame: this.buf.readUInt16BE(crcAt), computed: crc16x25(this.buf, 1, crcAt) };
       if (crc.frame !== crc.computed) {
-        this.fail(events, "checksum", crc);
+        this.fail(events, "checksum", total, crc);
         continue;
       }
+      const raw = cut(this.buf, total);
       this.c.frames++;
       events.push({
         kind: "frame",
@@ -210,49 +204,32 @@ export class ReaderDeframer {
           raw,
         },
       });
-      this.consume(raw.length);
-      this.phase = { kind: "hunt" };
+      this.consume(total);
     }
   }
 
   /**
-   * Give the part's parser exactly the bytes it still lacks (as far as `buf` has them) and return the
-   * block once it is whole. Feeding no more than the remainder keeps one block per read().
+   * The candidate at buf[0] failed after `candidate` of its bytes were looked at: drop its STX only and
+   * rescan what followed it.
    */
-  private feed(ph: Exclude<Phase, { kind: "hunt" }>): Buffer | undefined {
-    const start = ph.kind === "header" ? 0 : HEADER_LENGTH;
-    const size = ph.kind === "header" ? HEADER_LENGTH : ph.len;
-    const want = start + size - ph.fed;
-    const n = Math.min(want, this.buf.length - ph.fed);
-    if (n > 0) {
-      ph.parser.write(this.buf.subarray(ph.fed, ph.fed + n));
-      ph.fed += n;
-    }
-    const block: Buffer | null = ph.parser.read();
-    return block ?? undefined;
-  }
-
-  /** The open candidate failed: drop its STX only and rescan what followed it. */
   private fail(
     events: ReaderDeframerEvent[],
     reason: ReaderDiscardReason,
+    candidate: number,
     crc?: { frame: number; computed: number },
   ): void {
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
     else if (reason === "truncated") this.c.truncated++;
-    const ph = this.phase;
-    const candidate = ph.kind === "hunt" ? 1 : ph.fed;
-    this.phase = { kind: "hunt" };
-    if (reason === "checksum" && ph.kind === "body") {
+    if (reason === "checksum") {
       // Reported on its own (not merged), with the header, before the rest is rescanned.
       this.c.discardedBytes++;
       events.push({
         kind: "discarded",
         reason,
         bytes: Buffer.from(this.buf.subarray(0, 1)),
-        header: ph.header,
+        header: Buffer.from(this.buf.subarray(0, HEADER_LENGTH)),
         ...(crc ? { crc } : {}),
       });
       this.advanceBlame(1);
@@ -280,9 +257,15 @@ export class ReaderDeframer {
       const bytes = Buffer.from(this.buf.subarray(at, at + k));
       this.c.discardedBytes += k;
       if (r === "noise") this.c.noiseBytes += k;
-      const last = events[events.length - 1];
+      const at0 = events.length - 1;
+      const last = events[at0];
       if (last?.kind === "discarded" && last.reason === r) {
-        events[events.length - 1] = { ...last, bytes: Buffer.concat([last.bytes, bytes]) };
+        // Joined once, by seal(): concatenating here would copy a long run once per failed candidate.
+        if (this.run?.index !== at0) {
+          this.sealRun(events);
+          this.run = { index: at0, parts: [last.bytes] };
+        }
+        this.run.parts.push(bytes);
       } else {
         events.push({ kind: "discarded", reason: r, bytes });
       }
@@ -291,6 +274,20 @@ export class ReaderDeframer {
       this.advanceBlame(k);
     }
     this.buf = this.buf.subarray(n);
+  }
+
+  /** The events of one call, each discarded run's parts joined. */
+  private seal(events: ReaderDeframerEvent[]): ReaderDeframerEvent[] {
+    this.sealRun(events);
+    return events;
+  }
+
+  private sealRun(events: ReaderDeframerEvent[]): void {
+    const run = this.run;
+    if (!run) return;
+    this.run = undefined;
+    const ev = events[run.index];
+    if (ev?.kind === "discarded") events[run.index] = { ...ev, bytes: Buffer.concat(run.parts) };
   }
 
   private consume(n: number): void {
@@ -303,4 +300,12 @@ export class ReaderDeframer {
     this.blame.bytes -= n;
     if (this.blame.bytes <= 0) this.blame = undefined;
   }
+}
+
+/** The accepted frame's `n` bytes at the front of `buf`, as a block of its own (not a view of `buf`). */
+function cut(buf: Buffer, n: number): Buffer {
+  const parser = new ByteLengthParser({ length: n });
+  parser.write(buf.subarray(0, n));
+  const block: Buffer | null = parser.read();
+  return block ?? Buffer.from(buf.subarray(0, n));
 }

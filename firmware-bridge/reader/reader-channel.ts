@@ -6,6 +6,7 @@
  */
 import { Subject, type Subscription } from "rxjs";
 import { crcHex } from "../framing/crc.js";
+import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
 import {
@@ -60,7 +61,8 @@ export class ReaderChannel {
   /** Bytes that were not a frame, with the reason: counted, logged, skipped. */
   readonly discards$ = this.discardsSubject.asObservable();
   private sub: Subscription | undefined;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
+  private readonly expiry: HalfFrameTimer<ReaderDeframerEvent>;
   private readonly c = { framesOut: 0, bytesIn: 0, bytesOut: 0 };
 
   constructor(opts: ReaderChannelOptions) {
@@ -69,6 +71,7 @@ export class ReaderChannel {
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "READER" });
     this.now = opts.now ?? (() => performance.now());
     this.describe = opts.describe;
+    this.expiry = new HalfFrameTimer(this.deframer, this.now, (events, at) => this.emitAll(events, at));
   }
 
   get counters(): Readonly<ReaderChannelCounters> {
@@ -86,8 +89,7 @@ export class ReaderChannel {
     if (this.sub) this.emitAll(this.deframer.reset(), this.now());
     this.sub?.unsubscribe();
     this.sub = undefined;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
+    this.expiry.cancel();
   }
 
   /** Drop any half frame (after a reconnect the old bytes mean nothing). */
@@ -125,21 +127,7 @@ export class ReaderChannel {
     const at = this.now();
     this.c.bytesIn += chunk.length;
     this.emitAll(this.deframer.push(chunk, at), at);
-    this.armExpiry(at);
-  }
-
-  private armExpiry(now: number): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
-    const ms = this.deframer.msUntilExpiry(now);
-    if (ms === undefined) return;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      const t = this.now();
-      this.emitAll(this.deframer.tick(t), t);
-      this.armExpiry(t);
-    }, ms);
-    this.expiryTimer.unref?.();
+    this.expiry.arm(at);
   }
 
   private emitAll(events: ReaderDeframerEvent[], at: number): void {

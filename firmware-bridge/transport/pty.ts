@@ -31,6 +31,11 @@ export interface PtyOptions {
   socat?: string;
   /** socat only: give up if it has not announced both ptys by then. Default 5000 ms. */
   startTimeoutMs?: number;
+  /**
+   * node-pty only: bytes that may wait for room in a pty whose other end nobody reads; a write past it
+   * is refused (./pty-master.ts). Default 1 MiB.
+   */
+  maxQueuedBytes?: number;
 }
 
 /** One pseudo-terminal: the lane opens `lanePath`, the device talks through `device`. */
@@ -110,7 +115,7 @@ export async function openPty(opts: PtyOptions = {}): Promise<PtyDevice> {
       },
     };
   }
-  const master = await nodePtyMaster();
+  const master = await nodePtyMaster(opts);
   return {
     lanePath: master.slavePath,
     device: master,
@@ -123,15 +128,17 @@ export async function openPty(opts: PtyOptions = {}): Promise<PtyDevice> {
 export async function createPtyPair(opts: PtyOptions = {}): Promise<PtyPair> {
   const backend = chooseBackend(opts);
   if (backend === "socat") return socatPair(opts);
-  const lane = await nodePtyMaster();
-  const device = await nodePtyMaster().catch((e: unknown) => {
+  const lane = await nodePtyMaster(opts);
+  const device = await nodePtyMaster(opts).catch((e: unknown) => {
     lane.destroy();
     throw e;
   });
   await Promise.all([lane.open(), device.open()]);
   const relay = (from: PtyMasterTransport, to: PtyMasterTransport): Subscription =>
     from.data$.subscribe((chunk) => {
-      to.write(chunk).catch(() => {}); // a write into a destroyed pty is a lost byte, as on a cut line
+      // A write into a destroyed pty is lost, as on a cut line; so is one refused because
+      // `maxQueuedBytes` already wait for an end nobody reads, as a UART overrun loses bytes.
+      to.write(chunk).catch(() => {});
     });
   const subs = [relay(lane, device), relay(device, lane)];
   let closed = false;
@@ -160,7 +167,7 @@ export async function createPtyPair(opts: PtyOptions = {}): Promise<PtyPair> {
  * bytes meant for the lane) and offers no write on the master. Its `native.open()` (the same openpty
  * call) returns the two fds, which ./pty-master.ts manages itself.
  */
-async function nodePtyMaster(): Promise<PtyMasterTransport> {
+async function nodePtyMaster(opts: PtyOptions): Promise<PtyMasterTransport> {
   const native = loadNodePty();
   if (native instanceof Error) throw noBackend(native);
   let t: { master: number; slave: number; pty: string };
@@ -174,7 +181,12 @@ async function nodePtyMaster(): Promise<PtyMasterTransport> {
       { cause: e },
     );
   }
-  const transport = new PtyMasterTransport(t.master, t.slave, t.pty);
+  const transport = new PtyMasterTransport(
+    t.master,
+    t.slave,
+    t.pty,
+    opts.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: opts.maxQueuedBytes },
+  );
   try {
     await setRaw(t.pty);
   } catch (e) {

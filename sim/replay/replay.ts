@@ -63,7 +63,9 @@ export function replayScript(
   const records = cap.records.filter((r: CaptureRecord) => r.port === port);
   for (const r of records) {
     if (r.dir === laneSide) {
-      for (const ev of deframer.push(r.bytes, r.t))
+      // A half frame older than the inter-byte timeout goes first, as the lane's timer drops it
+      // (push() never expires: firmware-bridge/framing/types.ts).
+      for (const ev of [...deframer.tick(r.t), ...deframer.push(r.bytes, r.t)])
         if (ev.kind === "frame") pending.push({ type: frameType(ev.frame.data, d), t: r.t });
     } else if (r.dir === rsuSide) {
       const prev = steps.at(-1);

@@ -186,6 +186,37 @@ describe("deframer limits", () => {
     expect(framesOf(d.push(good, 100))).toHaveLength(1);
   });
 
+  it.each(["legacy", "national"] as const)(
+    "%s: bytes pushed late with no tick between (the event loop was busy) still complete their frame",
+    (variant) => {
+      // The rest of the frame was on the line in time but reached JavaScript 80 ms later: push()
+      // appends before it judges; expiry is the owner's timer's (firmware-bridge/framing/half-frame-timer.ts).
+      const dialect = variant === "legacy" ? DEFAULT_LEGACY_DIALECT : DEFAULT_NATIONAL_DIALECT;
+      const good = encodeFrame({ type: "C4", controlType: 1 }, variant === "legacy" ? 0x80 : 0x10, dialect);
+      const d = createDeframer(variant, { interByteTimeoutMs: 50 });
+      const half = good.length >> 1;
+      expect(d.push(good.subarray(0, half), 0)).toEqual([]);
+      const ev = d.push(good.subarray(half), 80);
+      expect(framesOf(ev).map((w) => w.raw.toString("hex"))).toEqual([good.toString("hex")]);
+      expect(ev.filter((e) => e.kind !== "frame")).toEqual([]);
+      expect(d.counters).toMatchObject({ frames: 1, discardedBytes: 0, timeouts: 0 });
+    },
+  );
+
+  it("a stale half frame that late bytes do not complete costs only its start; the frame in them is found (national)", () => {
+    const d = createDeframer("national", { interByteTimeoutMs: 50 });
+    const good = encodeFrame({ type: "C4", controlType: 1 }, 0x10, DEFAULT_NATIONAL_DIALECT);
+    // FF FF, VER 0, SEQ 1, LEN 4: its 4-byte body and CRC come from the next frame's bytes and fail.
+    d.push(Buffer.from("ffff000100000004", "hex"), 0);
+    const ev = d.push(Buffer.concat([good, good]), 500);
+    expect(framesOf(ev).map((w) => w.raw.toString("hex"))).toEqual([
+      good.toString("hex"),
+      good.toString("hex"),
+    ]);
+    expect(d.counters.timeouts).toBe(0);
+    expect(d.counters.discardedBytes).toBe(8);
+  });
+
   it("a stalled bogus header does not swallow the frames behind it (national)", () => {
     const d = createDeframer("national");
     const good = encodeFrame({ type: "C4", controlType: 1 }, 0x10, DEFAULT_NATIONAL_DIALECT);

@@ -1,12 +1,14 @@
 /**
  * Properties of the reader deframer: arbitrary chunking and arbitrary noise between frames never lose a
  * valid frame and never invent one; random garbage never throws and only ever yields byte runs that are
- * literally in the input and check out.
+ * literally in the input and check out; and the deframer gives exactly the events of the one it replaced
+ * (./reference-deframer.ts), whatever the input.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ReaderDeframer, type ReaderDeframerEvent } from "../../firmware-bridge/reader/deframer.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { ReferenceReaderDeframer } from "./reference-deframer.js";
 
 const RUNS = Number(process.env.ETC_PROPERTY_RUNS ?? 200);
 
@@ -103,6 +105,96 @@ describe("reader deframer properties", () => {
         const framed = evs.reduce((n, e) => n + (e.kind === "frame" ? e.frame.raw.length : 0), 0);
         expect(d.counters.discardedBytes + framed).toBe(input.length);
       }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+/** A false candidate: STX, a LEN (often small, sometimes anything), and a few bytes. */
+const falseHeaderArb = fc
+  .tuple(
+    fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: 0xffff })),
+    fc.uint8Array({ maxLength: 6 }),
+  )
+  .map(([len, rest]) => Buffer.concat([Buffer.from([0x02, len >> 8, len & 0xff]), rest]));
+
+/** A candidate whose ETX is where its LEN puts it but whose CRC is (almost surely) wrong. */
+const badCrcArb = fc
+  .uint8Array({ minLength: 5, maxLength: 60 })
+  .map((body) =>
+    Buffer.concat([
+      Buffer.from([0x02, (body.length + 1) >> 8, (body.length + 1) & 0xff]),
+      body,
+      Buffer.from([0x03]),
+    ]),
+  );
+
+/** A good frame with one byte changed, or cut short. */
+const damagedArb = fc
+  .tuple(frameArb, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean())
+  .map(([f, at, x, cut]) => {
+    const i = at % f.length;
+    if (cut) return f.subarray(0, i);
+    const g = Buffer.from(f);
+    g[i] = (g[i] as number) ^ x;
+    return g;
+  });
+
+const segmentArb = fc.oneof(frameArb, damagedArb, falseHeaderArb, badCrcArb, noiseArb);
+
+describe("the in-place candidate check", () => {
+  it("gives exactly the events, counters and held bytes of the deframer it replaced, in any chunking and timing", () => {
+    fc.assert(
+      fc.property(
+        fc.array(segmentArb, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.array(fc.constantFrom(0, 0, 0, 5, 49, 51, 200), { maxLength: 30 }),
+        fc.constantFrom(64, 200, 1024, 65544),
+        (segments, cuts, gaps, maxFrameLength) => {
+          const stream = Buffer.concat(segments);
+          const opts = { maxFrameLength, interByteTimeoutMs: 50 };
+          const now = new ReaderDeframer(opts);
+          const before = new ReferenceReaderDeframer(opts);
+          const got: ReaderDeframerEvent[] = [];
+          const want: ReaderDeframerEvent[] = [];
+          let t = 0;
+          chunk(stream, cuts).forEach((c, i) => {
+            t += gaps[i % Math.max(1, gaps.length)] ?? 0;
+            // The owner's timer first (the reference's push would expire by itself; the current one never does).
+            got.push(...now.tick(t), ...now.push(c, t));
+            want.push(...before.tick(t), ...before.push(c, t));
+            expect(now.buffered).toBe(before.buffered);
+          });
+          got.push(...now.tick(t + 1000), ...now.reset());
+          want.push(...before.tick(t + 1000), ...before.reset());
+          expect(got).toEqual(want);
+          expect(now.counters).toEqual(before.counters);
+        },
+      ),
+      { numRuns: RUNS * 5 },
+    );
+  });
+
+  it("the same when a half frame is dropped by reset() instead of the timer", () => {
+    fc.assert(
+      fc.property(
+        fc.array(segmentArb, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (segments, cuts) => {
+          const now = new ReaderDeframer({ maxFrameLength: 200 });
+          const before = new ReferenceReaderDeframer({ maxFrameLength: 200 });
+          const got: ReaderDeframerEvent[] = [];
+          const want: ReaderDeframerEvent[] = [];
+          for (const c of chunk(Buffer.concat(segments), cuts)) {
+            got.push(...now.push(c, 0));
+            want.push(...before.push(c, 0));
+          }
+          got.push(...now.reset());
+          want.push(...before.reset());
+          expect(got).toEqual(want);
+          expect(now.counters).toEqual(before.counters);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

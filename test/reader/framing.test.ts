@@ -270,9 +270,37 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
   it("the rest of a truncated frame arriving late is not taken for a frame, and the next one is", () => {
     const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
     d.push(good.subarray(0, 5), 0);
+    // The owner's timer expires the half frame (push never does: see the next test).
+    expect(discards(d.tick(51))).toEqual([
+      { kind: "discarded", reason: "truncated", bytes: good.subarray(0, 5) },
+    ]);
     const evs = d.push(Buffer.concat([good.subarray(5), good]), 500);
     expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([good.toString("hex")]);
     expect(d.counters.truncated).toBe(1);
+  });
+
+  it("bytes pushed late with no tick between (the event loop was busy) still complete their frame", () => {
+    // The rest was on the line in time but reached JavaScript 80 ms later: push() appends before it
+    // judges, so the frame is whole; expiry is the timer's (firmware-bridge/framing/half-frame-timer.ts).
+    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+    expect(d.push(good.subarray(0, 7), 0)).toEqual([]);
+    const evs = d.push(good.subarray(7), 80);
+    expect(evs.map((e) => e.kind)).toEqual(["frame"]);
+    expect(frames(evs)[0]?.raw.equals(good)).toBe(true);
+    expect(d.counters).toMatchObject({ frames: 1, discardedBytes: 0, truncated: 0 });
+  });
+
+  it("a stale half frame that late bytes do not complete costs only its STX; the frame in them is found", () => {
+    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+    // The first 7 bytes of a frame (LEN 0x0b: it wants 17 bytes), then, 500 ms later and with no tick,
+    // a short whole frame: the stale candidate is completed by the new bytes, fails its ETX or CRC, and
+    // the rescan finds the new frame.
+    const next = encodeReaderFrame(0, 0x80, 1);
+    d.push(good.subarray(0, 7), 0);
+    const evs = d.push(Buffer.concat([next, h("00 00 00 00 00 00 00 00 00 00")]), 500);
+    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
+    expect(d.counters.checksumErrors + d.counters.malformed).toBe(1);
+    expect(d.counters.truncated).toBe(0);
   });
 
   it("a truncated frame hiding a complete one inside it gives the complete one at the timeout", () => {
