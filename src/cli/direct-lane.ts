@@ -15,6 +15,7 @@ import { LaneEvents, openJournalTrail } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
+import { checkDataDirWriter } from "../datadir/writer.js";
 import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
 import {
@@ -59,8 +60,14 @@ export interface DirectLaneDeps {
   open(): DirectLaneSession;
 }
 
-/** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
+/**
+ * The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another
+ * command has it. Before it, with nothing written yet: refused when this process runs as another user
+ * than the data directory's owner (src/datadir/writer.ts), since every file the command writes would be
+ * that user's and the lane could not use it.
+ */
 export async function dataDirLock(dataDir: string, command: string): Promise<DataDirLockLike> {
+  checkDataDirWriter(dataDir, { command, mayCreate: true });
   return acquireDataDirLock(dataDir, { role: "cli", command });
 }
 

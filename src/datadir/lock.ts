@@ -39,6 +39,10 @@ export const DataDirErrors = {
   InUse: "E410_DATA_DIR_IN_USE",
   /** the lock file could not be created or opened (permissions, a read-only or full disk) */
   Lock: "E411_DATA_DIR_LOCK",
+  /** a command that works without a lane was given a data directory that does not exist (./writer.ts) */
+  Missing: "E412_DATA_DIR_MISSING",
+  /** a command that works without a lane runs as another user than the data directory's owner (./writer.ts) */
+  Owner: "E413_DATA_DIR_OWNER",
 } as const;
 
 export interface DataDirHolder {

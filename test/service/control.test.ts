@@ -5,7 +5,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { BoothCaseLine, BoothOperator } from "../../src/service/control/booth-actions.js";
-import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
+import { callLane, currentUser, LaneNotRunning } from "../../src/service/control/client.js";
 import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
 import { startControlServer } from "../../src/service/control/server.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
@@ -145,6 +145,33 @@ describe("control socket", () => {
     } as never);
     expect(bad).toMatchObject({ kind: "error" });
     expect(operator.calls.length).toBe(calls);
+  });
+
+  it("under sudo -u, names the login sudo reports (SUDO_USER) beside the user it runs as", async () => {
+    const { operator, audit, path } = await start();
+    const me = userInfo();
+    vi.stubEnv("SUDO_USER", "wang");
+    try {
+      expect(currentUser()).toEqual({ name: me.username, uid: me.uid, pid: process.pid, sudoUser: "wang" });
+      // not when it names the user itself, nor when sudo did not run it
+      expect(currentUser({ SUDO_USER: me.username })).toEqual({
+        name: me.username,
+        uid: me.uid,
+        pid: process.pid,
+      });
+      expect(currentUser({})).toEqual({ name: me.username, uid: me.uid, pid: process.pid });
+      await callLane(path, { action: "lane.close", reason: "barrier maintenance" });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(operator.calls[0]?.user).toMatchObject({ name: me.username, sudoUser: "wang", via: "socket" });
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.lane.close",
+      data: { user: me.username, uid: me.uid, sudoUser: "wang", via: "socket", ok: true },
+    });
+    expect(audit.entries[0]?.message).toContain(
+      `${me.username} (uid ${me.uid}, sudo by wang) asked to close the lane`,
+    );
   });
 
   it("records a failed action as failed, with the error, and answers ok: false", async () => {

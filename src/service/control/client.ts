@@ -16,8 +16,12 @@ export type ControlCall = ControlRequest extends infer R
     : never
   : never;
 
-/** Who this process is, as the request reports it (see OperatorUser). */
-export function currentUser(): ControlRequest["user"] {
+/**
+ * Who this process is, as the request reports it (see OperatorUser): the user it runs as, and under
+ * `sudo -u <lane user>` the login sudo names (SUDO_USER) as `sudoUser`, so the trail names the person
+ * and not only the lane's user.
+ */
+export function currentUser(env: NodeJS.ProcessEnv = process.env): ControlRequest["user"] {
   let name: string;
   let uid: number;
   try {
@@ -25,10 +29,12 @@ export function currentUser(): ControlRequest["user"] {
     name = u.username;
     uid = u.uid;
   } catch {
-    name = process.env.USER ?? "unknown";
+    name = env.USER ?? "unknown";
     uid = typeof process.getuid === "function" ? process.getuid() : -1;
   }
-  return { name, uid, pid: process.pid };
+  const sudo = env.SUDO_USER;
+  const sudoUser = sudo && sudo !== name && sudo.length <= 256 ? sudo : undefined;
+  return { name, uid, pid: process.pid, ...(sudoUser ? { sudoUser } : {}) };
 }
 
 export function callLane(

@@ -24,6 +24,8 @@ export const User = z.strictObject({
   name: z.string().min(1).max(256),
   uid: z.number().int().min(-1),
   pid: z.number().int().min(0),
+  /** the login that ran `sudo -u <user> etc-lane ...` (SUDO_USER), when the client ran under sudo */
+  sudoUser: z.string().min(1).max(256).optional(),
 });
 
 export const ControlRequest = z.discriminatedUnion("action", [
