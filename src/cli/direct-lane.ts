@@ -60,15 +60,32 @@ export interface DirectLaneDeps {
   open(): DirectLaneSession;
 }
 
+function noJournal(dataDir: string, hint?: string): EtcError {
+  return new EtcError(
+    ErrorCodes.ConfigInvalid,
+    `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
+      `is --data-dir (or the config's dataDir) right?${hint ? ` ${hint}` : ""}`,
+  );
+}
+
 /**
  * The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another
- * command has it. Before it, with nothing written yet: refused when this process runs as another user
- * than the data directory's owner (src/datadir/writer.ts), since every file the command writes would be
- * that user's and the lane could not use it.
+ * command has it. Before it, with nothing written yet, refused (src/datadir/writer.ts):
+ * - a data directory that does not exist, or has no journal (no lane has run there: a mistyped
+ *   --data-dir), unless `init` (`status-list import --init`, a list loaded before the lane's first
+ *   start: the directory is then created when missing);
+ * - when this process runs as another user than the data directory's owner, since every file the
+ *   command writes would be that user's and the lane could not use it.
  */
-export async function dataDirLock(dataDir: string, command: string): Promise<DataDirLockLike> {
-  checkDataDirWriter(dataDir, { command, mayCreate: true });
-  return acquireDataDirLock(dataDir, { role: "cli", command });
+export async function dataDirLock(
+  dataDir: string,
+  command: string,
+  o: { init?: boolean; hint?: string } = {},
+): Promise<DataDirLockLike> {
+  const init = o.init === true;
+  checkDataDirWriter(dataDir, { command, mayCreate: init, ...(o.hint ? { hint: o.hint } : {}) });
+  if (!init && !existsSync(join(dataDir, JOURNAL_FILE))) throw noJournal(dataDir, o.hint);
+  return acquireDataDirLock(dataDir, { role: "cli", command }, { create: init });
 }
 
 export function directDeps(dataDir: string, config: LaneConfig | null = null): DirectLaneDeps {
@@ -77,12 +94,7 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     config,
     lock: (command) => dataDirLock(dataDir, command),
     open() {
-      if (!existsSync(join(dataDir, JOURNAL_FILE)))
-        throw new EtcError(
-          ErrorCodes.ConfigInvalid,
-          `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
-            "is --data-dir (or the config's dataDir) right?",
-        );
+      if (!existsSync(join(dataDir, JOURNAL_FILE))) throw noJournal(dataDir);
       const reader = JournalReader.openReadOnly(dataDir);
       const laneIdentity = reader.identity();
       reader.close();
@@ -228,8 +240,10 @@ export async function runDirect(
  * `etc-lane status-list import` when no lane answers: the bundle is applied to the data directory's list
  * under the data-directory lock. When a lane has run there (there is a journal), the import is recorded
  * in its trail as the running lane would record it (`operator.status-list.import` with `via: "direct"`,
- * and `status-list.applied` or `status-list.refused` with source "operator"); a data directory no lane
- * has run in yet (a list loaded before the first start) has no trail to record it in.
+ * and `status-list.applied` or `status-list.refused` with source "operator"). A data directory no lane
+ * has run in yet (a list loaded before the first start) has no trail to record it in, and is taken only
+ * with `init` (`--init`), which also creates it when missing: without it, a missing data directory or
+ * journal is refused as a mistyped --data-dir, with nothing created.
  * Returns the apply result; throws the refusal (nothing applied).
  */
 export async function importStatusListDirect(
@@ -238,8 +252,12 @@ export async function importStatusListDirect(
   file: string,
   apply: (onProgress?: (p: ImportProgress) => void) => Promise<ApplyResult>,
   onProgress?: (p: ImportProgress) => void,
+  o: { init?: boolean } = {},
 ): Promise<{ result: ApplyResult; recorded: boolean }> {
-  const lock = await dataDirLock(dataDir, "etc-lane status-list import");
+  const lock = await dataDirLock(dataDir, "etc-lane status-list import", {
+    init: o.init === true,
+    hint: "to load a list into a data directory before the lane's first start, give --init",
+  });
   try {
     if (!existsSync(join(dataDir, JOURNAL_FILE))) return { result: await apply(onProgress), recorded: false };
     const session = directDeps(dataDir, config).open();

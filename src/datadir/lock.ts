@@ -24,7 +24,7 @@
  * Do not delete data-dir.lock while a lane runs: a new file would be a new, free lock.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -73,18 +73,25 @@ const isBusy = (e: unknown): boolean => {
 };
 
 /**
- * Take the lock on `dataDir` (created if missing) for `who`, or throw E410 naming the holder. Never
- * waits: a refusal is immediate.
+ * Take the lock on `dataDir` for `who`, or throw E410 naming the holder. Never waits: a refusal is
+ * immediate. The data directory is created when missing (the lane's first start), unless `create` is
+ * false (a maintenance command given a mistyped --data-dir): then a missing one is refused (E412) and
+ * nothing is created.
  */
 export function acquireDataDirLock(
   dataDir: string,
   who: { role: "lane" | "cli"; command: string },
+  o: { create?: boolean } = {},
 ): DataDirLock {
   const dir = resolve(dataDir);
   const path = join(dir, LOCK_FILE);
+  if (o.create === false && !existsSync(dir))
+    throw new EtcError(DataDirErrors.Missing, `no data directory ${dir}: nothing was created`, {
+      dataDir: dir,
+    });
   let db: Database.Database;
   try {
-    ensureDataDir(dir);
+    if (o.create !== false) ensureDataDir(dir);
     // timeout 0: better-sqlite3 waits 5 s on a busy database by default; a refusal must be immediate
     db = new Database(path, { timeout: 0 });
   } catch (e) {

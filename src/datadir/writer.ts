@@ -52,7 +52,7 @@ function myName(euid: number): string {
  */
 export function checkDataDirWriter(
   dataDir: string,
-  o: { command: string; mayCreate?: boolean; euid?: number },
+  o: { command: string; mayCreate?: boolean; euid?: number; hint?: string },
 ): void {
   const dir = resolve(dataDir);
   let st: ReturnType<typeof statSync>;
@@ -71,7 +71,7 @@ export function checkDataDirWriter(
     if (o.mayCreate) return;
     throw new EtcError(
       DataDirErrors.Missing,
-      `no data directory ${dir}: is --data-dir (or the config's dataDir) right? Nothing was created`,
+      `no data directory ${dir}: is --data-dir (or the config's dataDir) right? Nothing was created${o.hint ? `; ${o.hint}` : ""}`,
       { dataDir: dir },
     );
   }

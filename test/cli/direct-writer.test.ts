@@ -5,7 +5,7 @@
  * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
  * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -175,5 +175,49 @@ describe("run as another user than the data directory's owner, without a lane", 
       expect(err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
     }
     expect(tree(dataDir)).toEqual(before);
+  });
+});
+
+describe("a data directory that does not exist, or that no lane has run in (a mistyped --data-dir)", () => {
+  it("status-list import refuses a missing one and one without a journal, creating nothing, unless --init", async () => {
+    const bundle = fullBundle("202507160000");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    const typo = join(t.dir, "var", "lane3");
+    expect(await etcLane(["status-list", "import", bundle, "--data-dir", typo, ...key])).toBe(1);
+    expect(err).toContain(
+      `no data directory ${typo}: is --data-dir (or the config's dataDir) right? Nothing was created`,
+    );
+    expect(err).toContain("give --init");
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
+    // an existing directory no lane has run in: refused too, not even the lock file written
+    const bare = join(t.dir, "bare");
+    mkdirSync(bare);
+    err = "";
+    expect(await etcLane(["status-list", "import", bundle, "--data-dir", bare, ...key])).toBe(1);
+    expect(err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
+    expect(readdirSync(bare)).toEqual([]);
+    expect(out).toBe("");
+    // --init: a list loaded before the lane's first start; the missing directory created 0700
+    err = "";
+    expect(await etcLane(["status-list", "import", bundle, "--init", "--data-dir", typo, ...key])).toBe(0);
+    expect(statSync(typo).mode & 0o777).toBe(0o700);
+    expect(err).toContain(`created the data directory ${typo} (mode 0700)`);
+    expect(err).toContain(`no lane has run in ${typo} yet`);
+    out = "";
+    expect(await etcLane(["status-list", "info", "--data-dir", typo, ...key])).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507160000" } });
+  });
+
+  it("lane close and journal requeue-held refuse a missing data directory, creating nothing", async () => {
+    const typo = join(t.dir, "var", "lane3");
+    for (const args of [
+      ["lane", "close", "--reason", "x"],
+      ["journal", "requeue-held"],
+    ]) {
+      err = "";
+      expect(await etcLane([...args, "--data-dir", typo])).toBe(1);
+      expect(err).toContain(`no data directory ${typo}`);
+    }
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
   });
 });

@@ -62,8 +62,8 @@ describe("status-list CLIs", () => {
     ]);
     expect(decodeHeader(readFileSync(d)).base).toBe("202507310000");
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f, ...store]);
-    await run("lane", ["import", d, ...store]);
+    await run("lane", ["import", f, "--init", ...store]);
+    await run("lane", ["import", d, "--init", ...store]);
     expect(err).toMatch(/load 100% \(2\/2\)/);
     out = "";
     await run("lane", ["lookup", "--card", "32010000000000000001", "--obu", "00112233AABBCCDD", ...store]);
@@ -88,8 +88,8 @@ describe("status-list CLIs", () => {
     const f = join(tmp.dir, "full.bin");
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f, ...store]);
-    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(
+    await run("lane", ["import", f, "--init", ...store]);
+    await expect(run("lane", ["import", f, "--init", ...store])).rejects.toThrow(
       /not newer than the version the lane holds \(full 202507310000\)/,
     );
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
@@ -109,10 +109,10 @@ describe("status-list CLIs", () => {
     await run("sim", ["build", "--from", csv, "--version", "202507310100", "--out", f2]);
     const dataDir = join(tmp.dir, "data");
     const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f1, ...store]);
+    await run("lane", ["import", f1, "--init", ...store]);
     const lane = await holdLock(dataDir, "lane", "lane 4301-0102-3");
     try {
-      await expect(run("lane", ["import", f2, ...store])).rejects.toThrow(
+      await expect(run("lane", ["import", f2, "--init", ...store])).rejects.toThrow(
         new RegExp(`data directory .* is in use by lane 4301-0102-3 \\(pid ${lane.pid}, running since `),
       );
       out = "";
@@ -125,7 +125,7 @@ describe("status-list CLIs", () => {
       await lane.kill();
     }
     // the lane gone (SIGKILL: the kernel released its lock), the import goes through
-    await run("lane", ["import", f2, ...store]);
+    await run("lane", ["import", f2, "--init", ...store]);
     out = "";
     await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
     expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
@@ -154,7 +154,7 @@ describe("status-list CLIs", () => {
     ]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     out = "";
-    await run("lane", ["import", b, ...store]);
+    await run("lane", ["import", b, "--init", ...store]);
     expect(JSON.parse(out)).toMatchObject({ kind: "full", cards: 40, obus: 20 });
     const id = lines[1]?.split(",")[1] as string;
     out = "";

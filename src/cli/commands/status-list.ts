@@ -7,10 +7,11 @@
  * `import` goes through the running lane when one answers on its control socket: the lane verifies and
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
- * in the lane's trail when a lane has run there (../direct-lane.ts). `lookup` and `info` only read,
+ * in the lane's trail (../direct-lane.ts); a data directory no lane has run in (no journal, or none at
+ * all: a mistyped --data-dir) only with `--init`, before the lane's first start. `lookup` and `info` only read,
  * without the lock, and work beside a running lane.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { createLogger } from "../../log.js";
@@ -24,6 +25,7 @@ import { importStatusListThroughLane } from "../status-list-via-lane.js";
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
   json?: boolean;
+  init?: boolean;
 }
 
 function addStoreOptions(cmd: Command): Command {
@@ -127,7 +129,11 @@ export function registerStatusList(program: Command): void {
           "else on the data directory",
       )
       .argument("<file>", "bundle file (etc-sim status-list build/generate)")
-      .option("--json", "through the lane: the result as JSON"),
+      .option("--json", "through the lane: the result as JSON")
+      .option(
+        "--init",
+        "without a running lane: load the list into a data directory no lane has run in yet (created, mode 0700, when missing), before the lane's first start",
+      ),
   ).action(async (file: string, o: StoreOpts) => {
     const loc = locateLane(o);
     const progress = progressReporter();
@@ -149,6 +155,7 @@ export function registerStatusList(program: Command): void {
         `--public-key ${publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
           "the lane serves only lists its own key signed; leave --public-key out",
       );
+    const created = o.init === true && !existsSync(loc.dataDir);
     try {
       const { result: r, recorded } = await importStatusListDirect(
         loc.dataDir,
@@ -159,12 +166,17 @@ export function registerStatusList(program: Command): void {
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           ),
         progress.onProgress,
+        { init: o.init === true },
       );
       progress.stop();
       process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
       if (!recorded)
         process.stderr.write(
           `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
+        );
+      if (created)
+        process.stderr.write(
+          `created the data directory ${loc.dataDir} (mode 0700), owned by the user this command ran as: run the lane as that user\n`,
         );
     } catch (e) {
       progress.stop();
