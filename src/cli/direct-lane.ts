@@ -28,6 +28,11 @@ import { operatorSettlement, settledResult } from "../lane/operator-settlement.j
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+import {
+  importAppliedMessage,
+  importRefusedMessage,
+  importResultData,
+} from "../status-list/import-message.js";
 import type { ApplyResult } from "../status-list/types.js";
 
 export interface DataDirLockLike {
@@ -64,7 +69,7 @@ function noJournal(dataDir: string, hint?: string): EtcError {
   return new EtcError(
     ErrorCodes.ConfigInvalid,
     `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
-      `is --data-dir (or the config's dataDir) right?${hint ? ` ${hint}` : ""}`,
+      `is --data-dir (or the config's dataDir) right?${hint ? ` (${hint})` : ""}`,
   );
 }
 
@@ -244,7 +249,9 @@ export async function runDirect(
  * has run in yet (a list loaded before the first start) has no trail to record it in, and is taken only
  * with `init` (`--init`), which also creates it when missing: without it, a missing data directory or
  * journal is refused as a mistyped --data-dir, with nothing created.
- * Returns the apply result; throws the refusal (nothing applied).
+ * Returns the import's result as the running lane gives it (its words from
+ * src/status-list/import-message.ts; `data`, the apply result, when the list took the bundle), the list's
+ * refusal included (ok: false); throws what kept the import from being tried (the checks, the lock).
  */
 export async function importStatusListDirect(
   dataDir: string,
@@ -253,16 +260,23 @@ export async function importStatusListDirect(
   apply: (onProgress?: (p: ImportProgress) => void) => Promise<ApplyResult>,
   onProgress?: (p: ImportProgress) => void,
   o: { init?: boolean } = {},
-): Promise<{ result: ApplyResult; recorded: boolean }> {
+): Promise<{ result: OperatorResult; recorded: boolean }> {
   const lock = await dataDirLock(dataDir, "etc-lane status-list import", {
     init: o.init === true,
     hint: "to load a list into a data directory before the lane's first start, give --init",
   });
   try {
-    if (!existsSync(join(dataDir, JOURNAL_FILE))) return { result: await apply(onProgress), recorded: false };
+    if (!existsSync(join(dataDir, JOURNAL_FILE))) {
+      let result: OperatorResult;
+      try {
+        const r = await apply(onProgress);
+        result = { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
+      } catch (e) {
+        result = { ok: false, message: importRefusedMessage(e) };
+      }
+      return { result, recorded: false };
+    }
     const session = directDeps(dataDir, config).open();
-    let applied: ApplyResult | null = null;
-    let failure: unknown = null;
     try {
       const events = new LaneEvents(session.audit);
       const inner: LaneOperator = {
@@ -272,10 +286,10 @@ export async function importStatusListDirect(
         runRetention: async () => notRunning(dataDir, "retention"),
         settleSuspect: async () => notRunning(dataDir, "settle"),
         async importStatusList(f, _user, progress) {
+          let applied: ApplyResult;
           try {
             applied = await apply(progress);
           } catch (e) {
-            failure = e;
             const code = (e as { code?: unknown } | null)?.code;
             events.statusListRefused({
               bundle: f,
@@ -283,7 +297,7 @@ export async function importStatusListDirect(
               ...(typeof code === "string" ? { code } : {}),
               source: "operator",
             });
-            throw e;
+            return { ok: false, message: importRefusedMessage(e) };
           }
           events.statusListApplied({
             kind: applied.kind,
@@ -292,22 +306,15 @@ export async function importStatusListDirect(
             source: "operator",
             versions: applied.versions,
           });
-          return {
-            ok: true,
-            message: `status-list ${applied.kind} ${applied.version} applied`,
-            data: { kind: applied.kind, version: applied.version, versions: applied.versions },
-          };
+          return { ok: true, message: importAppliedMessage(applied), data: importResultData(applied) };
         },
       };
-      const r = await auditedOperator(inner, session.audit).importStatusList(
+      const result = await auditedOperator(inner, session.audit).importStatusList(
         resolve(file),
         { ...currentUser(), via: "direct" },
         onProgress,
       );
-      // the refusal as the list gave it (its code and words), once it is in the trail
-      if (failure !== null) throw failure;
-      if (!r.ok || applied === null) throw new EtcError(ErrorCodes.ConfigInvalid, r.message);
-      return { result: applied, recorded: true };
+      return { result, recorded: true };
     } finally {
       await session.close();
     }

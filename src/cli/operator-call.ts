@@ -53,15 +53,17 @@ export async function operatorCall(
   return { via: "direct", result };
 }
 
+/** The result line, with where it was done: on stdout, or on stderr when refused or failed. */
+export function printOutcomeLine(out: OperatorOutcome): void {
+  const where = out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
+  // the message may quote a plate or OBU id: control characters shown, not acted on
+  const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
+  if (out.result.ok) process.stdout.write(line);
+  else process.stderr.write(line);
+}
+
 export function printOutcome(out: OperatorOutcome, json: boolean | undefined): void {
   if (json) process.stdout.write(`${JSON.stringify({ via: out.via, ...out.result })}\n`);
-  else {
-    const where =
-      out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
-    // the message may quote a plate or OBU id: control characters shown, not acted on
-    const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
-    if (out.result.ok) process.stdout.write(line);
-    else process.stderr.write(line);
-  }
+  else printOutcomeLine(out);
   if (!out.result.ok) process.exitCode = 1;
 }

@@ -28,6 +28,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  process.exitCode = undefined;
   tmp.cleanup();
 });
 
@@ -89,8 +90,12 @@ describe("status-list CLIs", () => {
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     await run("lane", ["import", f, "--init", ...store]);
-    await expect(run("lane", ["import", f, "--init", ...store])).rejects.toThrow(
-      /not newer than the version the lane holds \(full 202507310000\)/,
+    // the list's refusal is the import's outcome: said on stderr, exit 1
+    await run("lane", ["import", f, "--init", ...store]);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
+    expect(err).toMatch(
+      /status-list bundle refused: .*not newer than the version the lane holds \(full 202507310000\).* \[data directory \(no lane running\)\]\n/,
     );
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
     await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
@@ -154,8 +159,12 @@ describe("status-list CLIs", () => {
     ]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     out = "";
-    await run("lane", ["import", b, "--init", ...store]);
-    expect(JSON.parse(out)).toMatchObject({ kind: "full", cards: 40, obus: 20 });
+    await run("lane", ["import", b, "--init", "--json", ...store]);
+    expect(JSON.parse(out)).toMatchObject({
+      via: "direct",
+      ok: true,
+      result: { kind: "full", cards: 40, obus: 20 },
+    });
     const id = lines[1]?.split(",")[1] as string;
     out = "";
     await run("lane", ["lookup", "--card", id, ...store]);

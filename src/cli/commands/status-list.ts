@@ -20,7 +20,7 @@ import { openStatusListFromOptions, type Progress, type StatusListCache } from "
 import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { UsageError } from "../run-cli.js";
-import { importStatusListThroughLane } from "../status-list-via-lane.js";
+import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
@@ -129,7 +129,10 @@ export function registerStatusList(program: Command): void {
           "else on the data directory",
       )
       .argument("<file>", "bundle file (etc-sim status-list build/generate)")
-      .option("--json", "through the lane: the result as JSON")
+      .option(
+        "--json",
+        'the outcome as one JSON line, {"via":"lane"|"direct","ok","message","result"}, result the apply result or null',
+      )
       .option(
         "--init",
         "without a running lane: load the list into a data directory no lane has run in yet (created, mode 0700, when missing), before the lane's first start",
@@ -138,14 +141,14 @@ export function registerStatusList(program: Command): void {
     const loc = locateLane(o);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
-    if (
-      await importStatusListThroughLane(loc, file, {
-        ...(o.json ? { json: true } : {}),
-        onProgress: progress.onProgress,
-        stopProgress: progress.stop,
-      })
-    )
+    const viaLane = await importStatusListThroughLane(loc, file, {
+      onProgress: progress.onProgress,
+      stopProgress: progress.stop,
+    });
+    if (viaLane) {
+      printImportOutcome(viaLane, o.json);
       return;
+    }
     const { publicKey } = store(o);
     // the list is imported for the lane: never with another key than the one the lane trusts (the lane
     // would not serve it: src/status-list/lifecycle.ts)
@@ -156,8 +159,9 @@ export function registerStatusList(program: Command): void {
           "the lane serves only lists its own key signed; leave --public-key out",
       );
     const created = o.init === true && !existsSync(loc.dataDir);
+    let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
-      const { result: r, recorded } = await importStatusListDirect(
+      direct = await importStatusListDirect(
         loc.dataDir,
         loc.config,
         file,
@@ -168,20 +172,18 @@ export function registerStatusList(program: Command): void {
         progress.onProgress,
         { init: o.init === true },
       );
+    } finally {
       progress.stop();
-      process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
-      if (!recorded)
-        process.stderr.write(
-          `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
-        );
-      if (created)
-        process.stderr.write(
-          `created the data directory ${loc.dataDir} (mode 0700), owned by the user this command ran as: run the lane as that user\n`,
-        );
-    } catch (e) {
-      progress.stop();
-      throw e;
     }
+    printImportOutcome({ via: "direct", result: direct.result }, o.json);
+    if (!direct.recorded)
+      process.stderr.write(
+        `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
+      );
+    if (created)
+      process.stderr.write(
+        `created the data directory ${loc.dataDir} (mode 0700), owned by the user this command ran as: run the lane as that user\n`,
+      );
   });
 
   addStoreOptions(
