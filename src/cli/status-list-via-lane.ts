@@ -15,14 +15,22 @@ import { type OperatorOutcome, operatorCall, printOutcomeLine } from "./operator
 export async function importStatusListThroughLane(
   loc: LaneLocation,
   file: string,
-  o: { onProgress?: (p: ImportProgress) => void; stopProgress?: () => void } = {},
+  o: { onProgress?: (p: ImportProgress) => void; stopProgress?: () => void; timeoutMs?: number } = {},
 ): Promise<OperatorOutcome | null> {
-  const out = await operatorCall(
-    loc,
-    { action: "status-list.import", file: resolve(file) },
-    { command: "etc-lane status-list import", ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
-  );
-  o.stopProgress?.();
+  let out: OperatorOutcome;
+  try {
+    out = await operatorCall(
+      loc,
+      { action: "status-list.import", file: resolve(file) },
+      {
+        command: "etc-lane status-list import",
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+        ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      },
+    );
+  } finally {
+    o.stopProgress?.();
+  }
   return out.via === "none" ? null : out;
 }
 

@@ -19,6 +19,7 @@ import { loadPublicKey } from "../../status-list/bundle.js";
 import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
@@ -26,6 +27,7 @@ interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
   json?: boolean;
   init?: boolean;
+  timeout?: string;
 }
 
 function addStoreOptions(cmd: Command): Command {
@@ -121,29 +123,33 @@ export function registerStatusList(program: Command): void {
     .command("status-list")
     .description("the status list (blacklist) cache: import, lookup, info");
 
-  addStoreOptions(
-    sl
-      .command("import")
-      .description(
-        "verify and apply a signed status-list bundle (full list or delta), with progress: through the running lane, " +
-          "else on the data directory",
-      )
-      .argument("<file>", "bundle file (etc-sim status-list build/generate)")
-      .option(
-        "--json",
-        'the outcome as one JSON line, {"via":"lane"|"direct","ok","message","result"}, result the apply result or null',
-      )
-      .option(
-        "--init",
-        "without a running lane: load the list into a data directory no lane has run in yet (created, mode 0700, when missing), before the lane's first start",
-      ),
+  addTimeoutOption(
+    addStoreOptions(
+      sl
+        .command("import")
+        .description(
+          "verify and apply a signed status-list bundle (full list or delta), with progress: through the running lane, " +
+            "else on the data directory",
+        )
+        .argument("<file>", "bundle file (etc-sim status-list build/generate)")
+        .option(
+          "--json",
+          'the outcome as one JSON line, {"via":"lane"|"direct","ok","message","result"}, result the apply result or null',
+        )
+        .option(
+          "--init",
+          "without a running lane: load the list into a data directory no lane has run in yet (created, mode 0700, when missing), before the lane's first start",
+        ),
+    ),
   ).action(async (file: string, o: StoreOpts) => {
     const loc = locateLane(o);
+    const timeoutMs = answerTimeoutMs(o);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
     const viaLane = await importStatusListThroughLane(loc, file, {
       onProgress: progress.onProgress,
       stopProgress: progress.stop,
+      timeoutMs,
     });
     if (viaLane) {
       printImportOutcome(viaLane, o.json);

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { JournalReader } from "../../journal/journal.js";
-import { callLane, LaneNotRunning } from "../../service/control/client.js";
+import { LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {
   duration,
@@ -18,15 +18,17 @@ import {
   yuan,
 } from "../../service/format.js";
 import type { LaneSnapshot } from "../../service/lane-view.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { EXIT_NOT_RUNNING } from "../exit-codes.js";
+import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
 import { table } from "../text-table.js";
 
-/** Exit status when no lane answers (as `systemctl status` for a stopped unit). */
-export const EXIT_NOT_RUNNING = 3;
+export { EXIT_NOT_RUNNING };
 
 interface StatusOpts extends LaneLocationOptions {
   json?: boolean;
   fullIds?: boolean;
+  timeout?: string;
 }
 
 function counterLine(c: Record<string, number>): string {
@@ -195,7 +197,7 @@ function offlineSummary(dataDir: string): { text: string; json: Record<string, u
 }
 
 export function registerStatus(program: Command): void {
-  addLaneOptions(
+  addOperatorOptions(
     program
       .command("status")
       .description(
@@ -205,10 +207,11 @@ export function registerStatus(program: Command): void {
       .option("--full-ids", "show card numbers in full (masked by default)"),
   ).action(async (o: StatusOpts) => {
     const loc = locateLane(o);
+    const timeoutMs = answerTimeoutMs(o);
     const path = controlSocketPath(loc.dataDir);
     let snapshot: LaneSnapshot;
     try {
-      const r = await callLane(path, { action: "status" });
+      const r = await askLane(path, { action: "status" }, { timeoutMs });
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
       snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
     } catch (e) {
