@@ -188,6 +188,23 @@ export function kernelLockOwner(path: string): number | null {
   return null;
 }
 
+/**
+ * Who holds the lock on `dataDir` now, read without taking it (`etc-lane status` must never take it: a
+ * lane starting at that moment would be refused): on Linux the kernel's owner of the lock (/proc/locks),
+ * with the holder file when it is that owner's (else null: not written yet, or a dead holder's); without
+ * /proc/locks, the holder file when its pid still runs. null when nobody holds it.
+ */
+export function dataDirHolder(dataDir: string): { pid: number; holder: DataDirHolder | null } | null {
+  const dir = resolve(dataDir);
+  const lockPath = join(dir, LOCK_FILE);
+  if (!existsSync(lockPath)) return null;
+  const file = readHolder(join(dir, HOLDER_FILE));
+  const owner = kernelLockOwner(lockPath);
+  if (owner !== null) return { pid: owner, holder: file?.pid === owner ? file : null };
+  if (existsSync("/proc/locks")) return null;
+  return file && alive(file.pid) ? { pid: file.pid, holder: file } : null;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -2,7 +2,9 @@
  * The commands that ask the running lane over its control socket when the lane does not answer: a lane
  * that took the connection and says nothing (stopped, stuck) is given up after --timeout, exit 5, saying
  * an action may still run (src/cli/operator-call.ts, askLane). Run in this process (commander) against a
- * socket that never answers, with a short --timeout: each command ends when the timeout fires.
+ * socket that never answers, with a short --timeout: each command ends when the timeout fires. And
+ * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
+ * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
 import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -15,11 +17,12 @@ import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
-import { EXIT_NO_ANSWER_IN_TIME } from "../../src/cli/exit-codes.js";
+import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
 import { answerTimeoutMs } from "../../src/cli/operator-call.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
+import { type Holder, holdLock } from "../datadir/holder.js";
 import { tempDir } from "../journal/helpers.js";
 
 let out = "";
@@ -120,5 +123,54 @@ describe("a lane that does not answer within --timeout", () => {
       expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", bad])).toBe(1);
       expect(err).toContain("--timeout: expected seconds to wait for the lane");
     }
+  });
+});
+
+describe("status when nothing answers on the control socket", () => {
+  const holders: Holder[] = [];
+  afterEach(async () => {
+    for (const h of holders.splice(0)) await h.kill();
+  });
+
+  it("a lane that holds the data directory without answering (starting, or its socket removed): exit 4, naming its pid", async () => {
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    holders.push(h);
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+    expect(EXIT_NOT_ANSWERING).toBe(4);
+    expect(out).toMatch(
+      new RegExp(
+        `^lane pid ${h.pid} holds the data directory but does not answer \\(starting, or its control socket is gone\\): ` +
+          `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-3, running since \\S+\\)\\n`,
+      ),
+    );
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
+    expect(JSON.parse(out)).toMatchObject({
+      running: true,
+      answering: false,
+      pid: h.pid,
+      holder: { role: "lane", command: "lane 4301-0102-3" },
+      dataDir,
+    });
+  });
+
+  it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+    expect(out).toMatch(/^lane not running: nothing answers on \S+ \(found by --data-dir \S+\)\n/);
+    const h = await holdLock(dataDir, "cli", "etc-lane status-list import");
+    holders.push(h);
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+    expect(out).toMatch(
+      new RegExp(
+        `^lane not running: nothing answers on \\S+ \\(found by --data-dir \\S+\\); etc-lane status-list import \\(pid ${h.pid}\\) holds the data directory\\n`,
+      ),
+    );
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_RUNNING);
+    expect(JSON.parse(out)).toMatchObject({
+      running: false,
+      heldBy: { pid: h.pid, role: "cli", command: "etc-lane status-list import" },
+    });
   });
 });
