@@ -3,8 +3,11 @@
  * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
  * directory without a running lane (`etc-lane status-list import`, `journal requeue-held`, `journal retention
  * --now`) holds it while it runs; with a lane running they act through the lane's control socket instead. A second writer is refused with
- * an EtcError naming the holder: its command, pid and start time. Read-only commands (`status-list info`,
- * `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside a running lane.
+ * an EtcError naming the holder: its command, pid and start time. Those commands first check, with
+ * nothing written yet, that the directory exists and belongs to the user they run as (./writer.ts), and
+ * take the lock with `create: false`; the lane creates its data directory. Read-only commands
+ * (`status-list info`, `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside
+ * a running lane; `etc-lane status` reads who holds it (`dataDirHolder`) without taking it.
  *
  * How: `<dataDir>/data-dir.lock` is an SQLite database the holder opens with `locking_mode=EXCLUSIVE` and
  * a `BEGIN EXCLUSIVE` transaction it never ends. That is an fcntl (POSIX record) lock on the file, which
