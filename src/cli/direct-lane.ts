@@ -15,6 +15,7 @@ import { LaneEvents, openJournalTrail } from "../audit/index.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
+import { checkDataDirWriter } from "../datadir/writer.js";
 import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
 import {
@@ -27,6 +28,11 @@ import { operatorSettlement, settledResult } from "../lane/operator-settlement.j
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+import {
+  importAppliedMessage,
+  importRefusedMessage,
+  importResultData,
+} from "../status-list/import-message.js";
 import type { ApplyResult } from "../status-list/types.js";
 
 export interface DataDirLockLike {
@@ -59,9 +65,32 @@ export interface DirectLaneDeps {
   open(): DirectLaneSession;
 }
 
-/** The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another command has it. */
-export async function dataDirLock(dataDir: string, command: string): Promise<DataDirLockLike> {
-  return acquireDataDirLock(dataDir, { role: "cli", command });
+function noJournal(dataDir: string, hint?: string): EtcError {
+  return new EtcError(
+    ErrorCodes.ConfigInvalid,
+    `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
+      `is --data-dir (or the config's dataDir) right?${hint ? ` (${hint})` : ""}`,
+  );
+}
+
+/**
+ * The data-directory lock (src/datadir/lock.ts): refused, naming the holder, while a lane or another
+ * command has it. Before it, with nothing written yet, refused (src/datadir/writer.ts):
+ * - a data directory that does not exist, or has no journal (no lane has run there: a mistyped
+ *   --data-dir), unless `init` (`status-list import --init`, a list loaded before the lane's first
+ *   start: the directory is then created when missing);
+ * - when this process runs as another user than the data directory's owner, since every file the
+ *   command writes would be that user's and the lane could not use it.
+ */
+export async function dataDirLock(
+  dataDir: string,
+  command: string,
+  o: { init?: boolean; hint?: string } = {},
+): Promise<DataDirLockLike> {
+  const init = o.init === true;
+  checkDataDirWriter(dataDir, { command, mayCreate: init, ...(o.hint ? { hint: o.hint } : {}) });
+  if (!init && !existsSync(join(dataDir, JOURNAL_FILE))) throw noJournal(dataDir, o.hint);
+  return acquireDataDirLock(dataDir, { role: "cli", command }, { create: init });
 }
 
 export function directDeps(dataDir: string, config: LaneConfig | null = null): DirectLaneDeps {
@@ -70,12 +99,7 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     config,
     lock: (command) => dataDirLock(dataDir, command),
     open() {
-      if (!existsSync(join(dataDir, JOURNAL_FILE)))
-        throw new EtcError(
-          ErrorCodes.ConfigInvalid,
-          `no lane is running on ${dataDir}, and none has run there (no ${JOURNAL_FILE}): nothing to act on; ` +
-            "is --data-dir (or the config's dataDir) right?",
-        );
+      if (!existsSync(join(dataDir, JOURNAL_FILE))) throw noJournal(dataDir);
       const reader = JournalReader.openReadOnly(dataDir);
       const laneIdentity = reader.identity();
       reader.close();
@@ -231,9 +255,13 @@ export async function runDirect(
  * `etc-lane status-list import` when no lane answers: the bundle is applied to the data directory's list
  * under the data-directory lock. When a lane has run there (there is a journal), the import is recorded
  * in its trail as the running lane would record it (`operator.status-list.import` with `via: "direct"`,
- * and `status-list.applied` or `status-list.refused` with source "operator"); a data directory no lane
- * has run in yet (a list loaded before the first start) has no trail to record it in.
- * Returns the apply result; throws the refusal (nothing applied).
+ * and `status-list.applied` or `status-list.refused` with source "operator"). A data directory no lane
+ * has run in yet (a list loaded before the first start) has no trail to record it in, and is taken only
+ * with `init` (`--init`), which also creates it when missing: without it, a missing data directory or
+ * journal is refused as a mistyped --data-dir, with nothing created.
+ * Returns the import's result as the running lane gives it (its words from
+ * src/status-list/import-message.ts; `data`, the apply result, when the list took the bundle), the list's
+ * refusal included (ok: false); throws what kept the import from being tried (the checks, the lock).
  */
 export async function importStatusListDirect(
   dataDir: string,
@@ -241,13 +269,24 @@ export async function importStatusListDirect(
   file: string,
   apply: (onProgress?: (p: ImportProgress) => void) => Promise<ApplyResult>,
   onProgress?: (p: ImportProgress) => void,
-): Promise<{ result: ApplyResult; recorded: boolean }> {
-  const lock = await dataDirLock(dataDir, "etc-lane status-list import");
+  o: { init?: boolean } = {},
+): Promise<{ result: OperatorResult; recorded: boolean }> {
+  const lock = await dataDirLock(dataDir, "etc-lane status-list import", {
+    init: o.init === true,
+    hint: "to load a list into a data directory before the lane's first start, give --init",
+  });
   try {
-    if (!existsSync(join(dataDir, JOURNAL_FILE))) return { result: await apply(onProgress), recorded: false };
+    if (!existsSync(join(dataDir, JOURNAL_FILE))) {
+      let result: OperatorResult;
+      try {
+        const r = await apply(onProgress);
+        result = { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
+      } catch (e) {
+        result = { ok: false, message: importRefusedMessage(e) };
+      }
+      return { result, recorded: false };
+    }
     const session = directDeps(dataDir, config).open();
-    let applied: ApplyResult | null = null;
-    let failure: unknown = null;
     try {
       const events = new LaneEvents(session.audit);
       const inner: LaneOperator = {
@@ -257,10 +296,10 @@ export async function importStatusListDirect(
         runRetention: async () => notRunning(dataDir, "retention"),
         settleSuspect: async () => notRunning(dataDir, "settle"),
         async importStatusList(f, _user, progress) {
+          let applied: ApplyResult;
           try {
             applied = await apply(progress);
           } catch (e) {
-            failure = e;
             const code = (e as { code?: unknown } | null)?.code;
             events.statusListRefused({
               bundle: f,
@@ -268,7 +307,7 @@ export async function importStatusListDirect(
               ...(typeof code === "string" ? { code } : {}),
               source: "operator",
             });
-            throw e;
+            return { ok: false, message: importRefusedMessage(e) };
           }
           events.statusListApplied({
             kind: applied.kind,
@@ -277,22 +316,15 @@ export async function importStatusListDirect(
             source: "operator",
             versions: applied.versions,
           });
-          return {
-            ok: true,
-            message: `status-list ${applied.kind} ${applied.version} applied`,
-            data: { kind: applied.kind, version: applied.version, versions: applied.versions },
-          };
+          return { ok: true, message: importAppliedMessage(applied), data: importResultData(applied) };
         },
       };
-      const r = await auditedOperator(inner, session.audit).importStatusList(
+      const result = await auditedOperator(inner, session.audit).importStatusList(
         resolve(file),
         { ...currentUser(), via: "direct" },
         onProgress,
       );
-      // the refusal as the list gave it (its code and words), once it is in the trail
-      if (failure !== null) throw failure;
-      if (!r.ok || applied === null) throw new EtcError(ErrorCodes.ConfigInvalid, r.message);
-      return { result: applied, recorded: true };
+      return { result, recorded: true };
     } finally {
       await session.close();
     }

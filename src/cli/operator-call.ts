@@ -3,13 +3,67 @@
  * actions that make sense without a lane) on the data directory directly, under its lock (direct-lane.ts).
  * Prints the result line (or JSON with --json); a refused or failed action exits 1.
  */
+import type { Command } from "commander";
 import type { ControlCall } from "../service/control/client.js";
-import { callLane, LaneNotRunning } from "../service/control/client.js";
+import {
+  callLane,
+  DEFAULT_ANSWER_TIMEOUT_MS,
+  LaneNotRunning,
+  LaneTimeout,
+} from "../service/control/client.js";
+import type { ControlReply } from "../service/control/protocol.js";
 import { controlSocketPath } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
+import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
 import { terminalSafe } from "./format.js";
-import type { LaneLocation } from "./lane-locate.js";
+import { addLaneOptions, type LaneLocation } from "./lane-locate.js";
+import { CommandExit, UsageError } from "./run-cli.js";
+
+/** The options of a command that asks the running lane: --config, --data-dir (lane-locate.ts), --timeout. */
+export function addOperatorOptions(cmd: Command): Command {
+  return addTimeoutOption(addLaneOptions(cmd));
+}
+
+/** Adds `--timeout SECONDS` to a command that asks the running lane. */
+export function addTimeoutOption(cmd: Command): Command {
+  return cmd.option(
+    "--timeout <seconds>",
+    `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit. ` +
+      `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run)`,
+  );
+}
+
+/** The answer timeout in ms from `--timeout SECONDS`; a UsageError for anything but a number >= 0. */
+export function answerTimeoutMs(o: { timeout?: string }): number {
+  if (o.timeout === undefined) return DEFAULT_ANSWER_TIMEOUT_MS;
+  const s = Number(o.timeout);
+  if (o.timeout.trim() === "" || !Number.isFinite(s) || s < 0 || s > 86_400)
+    throw new UsageError(
+      `--timeout: expected seconds to wait for the lane (0 for no limit, at most 86400), got "${o.timeout}"`,
+    );
+  return Math.round(s * 1000);
+}
+
+/**
+ * callLane (the control socket) with the command's answer timeout: a lane that took the request but does
+ * not answer in time ends the command with EXIT_NO_ANSWER_IN_TIME and the client's words.
+ */
+export async function askLane(
+  path: string,
+  call: ControlCall,
+  o: {
+    timeoutMs: number;
+    onProgress?: ((p: Extract<ControlReply, { kind: "progress" }>) => void) | undefined;
+  },
+): Promise<Exclude<ControlReply, { kind: "progress" }>> {
+  try {
+    return await callLane(path, call, o.onProgress, { timeoutMs: o.timeoutMs });
+  } catch (e) {
+    if (e instanceof LaneTimeout) throw new CommandExit(e.code, e.message, EXIT_NO_ANSWER_IN_TIME);
+    throw e;
+  }
+}
 
 export interface OperatorCallOptions {
   json?: boolean;
@@ -18,6 +72,8 @@ export interface OperatorCallOptions {
   onProgress?: (p: ImportProgress) => void;
   /** the command name the data-directory lock records */
   command: string;
+  /** how long to wait for the running lane's answer (answerTimeoutMs); default DEFAULT_ANSWER_TIMEOUT_MS */
+  timeoutMs?: number;
   /** tests inject the direct parts */
   deps?: DirectLaneDeps;
 }
@@ -34,7 +90,10 @@ export async function operatorCall(
 ): Promise<OperatorOutcome> {
   const path = controlSocketPath(loc.dataDir);
   try {
-    const r = await callLane(path, call, o.onProgress);
+    const r = await askLane(path, call, {
+      timeoutMs: o.timeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS,
+      onProgress: o.onProgress,
+    });
     if (r.kind === "error")
       return { via: "lane", result: { ok: false, message: `the lane refused the request: ${r.message}` } };
     return { via: "lane", result: { ok: r.ok, message: r.message, ...(r.data ? { data: r.data } : {}) } };
@@ -53,15 +112,17 @@ export async function operatorCall(
   return { via: "direct", result };
 }
 
+/** The result line, with where it was done: on stdout, or on stderr when refused or failed. */
+export function printOutcomeLine(out: OperatorOutcome): void {
+  const where = out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
+  // the message may quote a plate or OBU id: control characters shown, not acted on
+  const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
+  if (out.result.ok) process.stdout.write(line);
+  else process.stderr.write(line);
+}
+
 export function printOutcome(out: OperatorOutcome, json: boolean | undefined): void {
   if (json) process.stdout.write(`${JSON.stringify({ via: out.via, ...out.result })}\n`);
-  else {
-    const where =
-      out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
-    // the message may quote a plate or OBU id: control characters shown, not acted on
-    const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
-    if (out.result.ok) process.stdout.write(line);
-    else process.stderr.write(line);
-  }
+  else printOutcomeLine(out);
   if (!out.result.ok) process.exitCode = 1;
 }

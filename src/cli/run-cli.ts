@@ -4,6 +4,17 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 
 export class UsageError extends Error {}
 
+/** An error that ends the command with its own exit status (src/cli/exit-codes.ts) rather than 1. */
+export class CommandExit extends EtcError {
+  constructor(
+    code: string,
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(code, message);
+  }
+}
+
 export async function runCli(program: Command, argv: string[]): Promise<void> {
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -20,6 +31,11 @@ export async function runCli(program: Command, argv: string[]): Promise<void> {
     else if (e instanceof Error) process.stderr.write(`${name}: ${e.message}\n`);
     else process.stderr.write(`${name}: ${String(e)}\n`);
     if (process.env.ETC_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+    process.exitCode =
+      e instanceof CommandExit
+        ? e.exitCode
+        : process.exitCode && process.exitCode !== 0
+          ? process.exitCode
+          : 1;
   }
 }

@@ -3,8 +3,11 @@
  * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
  * directory without a running lane (`etc-lane status-list import`, `journal requeue-held`, `journal retention
  * --now`) holds it while it runs; with a lane running they act through the lane's control socket instead. A second writer is refused with
- * an EtcError naming the holder: its command, pid and start time. Read-only commands (`status-list info`,
- * `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside a running lane.
+ * an EtcError naming the holder: its command, pid and start time. Those commands first check, with
+ * nothing written yet, that the directory exists and belongs to the user they run as (./writer.ts), and
+ * take the lock with `create: false`; the lane creates its data directory. Read-only commands
+ * (`status-list info`, `lookup`, `transactions list`, `audit list|verify`) do not take it and work beside
+ * a running lane; `etc-lane status` reads who holds it (`dataDirHolder`) without taking it.
  *
  * How: `<dataDir>/data-dir.lock` is an SQLite database the holder opens with `locking_mode=EXCLUSIVE` and
  * a `BEGIN EXCLUSIVE` transaction it never ends. That is an fcntl (POSIX record) lock on the file, which
@@ -24,7 +27,7 @@
  * Do not delete data-dir.lock while a lane runs: a new file would be a new, free lock.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -39,6 +42,10 @@ export const DataDirErrors = {
   InUse: "E410_DATA_DIR_IN_USE",
   /** the lock file could not be created or opened (permissions, a read-only or full disk) */
   Lock: "E411_DATA_DIR_LOCK",
+  /** a command that works without a lane was given a data directory that does not exist (./writer.ts) */
+  Missing: "E412_DATA_DIR_MISSING",
+  /** a command that works without a lane runs as another user than the data directory's owner (./writer.ts) */
+  Owner: "E413_DATA_DIR_OWNER",
 } as const;
 
 export interface DataDirHolder {
@@ -69,18 +76,25 @@ const isBusy = (e: unknown): boolean => {
 };
 
 /**
- * Take the lock on `dataDir` (created if missing) for `who`, or throw E410 naming the holder. Never
- * waits: a refusal is immediate.
+ * Take the lock on `dataDir` for `who`, or throw E410 naming the holder. Never waits: a refusal is
+ * immediate. The data directory is created when missing (the lane's first start), unless `create` is
+ * false (a maintenance command given a mistyped --data-dir): then a missing one is refused (E412) and
+ * nothing is created.
  */
 export function acquireDataDirLock(
   dataDir: string,
   who: { role: "lane" | "cli"; command: string },
+  o: { create?: boolean } = {},
 ): DataDirLock {
   const dir = resolve(dataDir);
   const path = join(dir, LOCK_FILE);
+  if (o.create === false && !existsSync(dir))
+    throw new EtcError(DataDirErrors.Missing, `no data directory ${dir}: nothing was created`, {
+      dataDir: dir,
+    });
   let db: Database.Database;
   try {
-    ensureDataDir(dir);
+    if (o.create !== false) ensureDataDir(dir);
     // timeout 0: better-sqlite3 waits 5 s on a busy database by default; a refusal must be immediate
     db = new Database(path, { timeout: 0 });
   } catch (e) {
@@ -175,6 +189,23 @@ export function kernelLockOwner(path: string): number | null {
     if (Number.isInteger(pid) && pid > 0) return pid;
   }
   return null;
+}
+
+/**
+ * Who holds the lock on `dataDir` now, read without taking it (`etc-lane status` must never take it: a
+ * lane starting at that moment would be refused): on Linux the kernel's owner of the lock (/proc/locks),
+ * with the holder file when it is that owner's (else null: not written yet, or a dead holder's); without
+ * /proc/locks, the holder file when its pid still runs. null when nobody holds it.
+ */
+export function dataDirHolder(dataDir: string): { pid: number; holder: DataDirHolder | null } | null {
+  const dir = resolve(dataDir);
+  const lockPath = join(dir, LOCK_FILE);
+  if (!existsSync(lockPath)) return null;
+  const file = readHolder(join(dir, HOLDER_FILE));
+  const owner = kernelLockOwner(lockPath);
+  if (owner !== null) return { pid: owner, holder: file?.pid === owner ? file : null };
+  if (existsSync("/proc/locks")) return null;
+  return file && alive(file.pid) ? { pid: file.pid, holder: file } : null;
 }
 
 function alive(pid: number): boolean {

@@ -343,6 +343,8 @@ export interface OperatorUser {
   uid: number;
   /** the client's pid and host as it reported them */
   pid: number;
+  /** the login sudo named (SUDO_USER) when the client ran as `sudo -u <user> etc-lane ...`; as reported */
+  sudoUser?: string | undefined;
   /** "socket": through the running lane; "direct": the CLI on the data directory (no lane running) */
   via: "socket" | "direct";
 }

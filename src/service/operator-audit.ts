@@ -31,6 +31,11 @@ const VERB: Record<OperatorAction, string> = {
   "journal.settle": "settle a suspect by hand",
 };
 
+/** "wang (uid 1000)"; under sudo "etclane (uid 998, sudo by wang)" */
+function who(u: { name: string; uid: number; sudoUser?: string | undefined }): string {
+  return `${u.name} (uid ${u.uid}${u.sudoUser !== undefined ? `, sudo by ${u.sudoUser}` : ""})`;
+}
+
 /**
  * Runs one operator action and writes its audit record (`operator.<action>`): the user, the arguments,
  * ok and the result, `warn` for a refused action and for `warnAlways` ones. A thrown error becomes the
@@ -41,7 +46,13 @@ export async function auditedAction(
   a: {
     action: string;
     verb: string;
-    user: { name: string; uid: number; pid?: number | undefined; via?: string | undefined };
+    user: {
+      name: string;
+      uid: number;
+      pid?: number | undefined;
+      sudoUser?: string | undefined;
+      via?: string | undefined;
+    };
     args: Record<string, unknown>;
     warnAlways?: boolean;
   },
@@ -57,12 +68,13 @@ export async function auditedAction(
     audit.append({
       type: `operator.${a.action}`,
       severity: a.warnAlways || !r.ok ? "warn" : "info",
-      message: `${a.user.name} (uid ${a.user.uid}) asked to ${a.verb}: ${r.message}`,
+      message: `${who(a.user)} asked to ${a.verb}: ${r.message}`,
       data: {
         action: a.action,
         user: a.user.name,
         uid: a.user.uid,
         ...(a.user.pid !== undefined ? { pid: a.user.pid } : {}),
+        ...(a.user.sudoUser !== undefined ? { sudoUser: a.user.sudoUser } : {}),
         ...(a.user.via !== undefined ? { via: a.user.via } : {}),
         ...a.args,
         ok: r.ok,
@@ -128,16 +140,26 @@ export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): 
  */
 export function auditRefusedRequest(
   audit: OperatorAuditPort,
-  r: { action: string | null; user: { name: string; uid: number; pid: number } | null; message: string },
+  r: {
+    action: string | null;
+    user: { name: string; uid: number; pid: number; sudoUser?: string | undefined } | null;
+    message: string;
+  },
 ): void {
-  const who = r.user ? `${r.user.name} (uid ${r.user.uid})` : "an unnamed client";
   audit.append({
     type: `operator.${r.action ?? "bad-request"}`,
     severity: "warn",
-    message: `${who} sent a request the lane refused: ${r.message}`,
+    message: `${r.user ? who(r.user) : "an unnamed client"} sent a request the lane refused: ${r.message}`,
     data: {
       action: r.action,
-      ...(r.user ? { user: r.user.name, uid: r.user.uid, pid: r.user.pid } : {}),
+      ...(r.user
+        ? {
+            user: r.user.name,
+            uid: r.user.uid,
+            pid: r.user.pid,
+            ...(r.user.sudoUser !== undefined ? { sudoUser: r.user.sudoUser } : {}),
+          }
+        : {}),
       via: "socket",
       ok: false,
       result: r.message,

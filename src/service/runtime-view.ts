@@ -26,6 +26,11 @@ import type { BoothStatus } from "../booth/view.js";
 import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import {
+  importAppliedMessage,
+  importRefusedMessage,
+  importResultData,
+} from "../status-list/import-message.js";
+import {
   flattenCounters,
   type ImportProgress,
   type LaneFeedEvent,
@@ -515,23 +520,10 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
       try {
         const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
         view?.notifyStatusList("applied", null);
-        return {
-          ok: true,
-          message: `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`,
-          data: {
-            kind: r.kind,
-            version: r.version,
-            base: r.base,
-            adds: r.adds,
-            removes: r.removes,
-            versions: r.versions,
-            ms: Math.round(r.ms),
-          },
-        };
+        return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
       } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        view?.notifyStatusList("rejected", message);
-        return { ok: false, message: `status-list bundle refused: ${message}` };
+        view?.notifyStatusList("rejected", e instanceof Error ? e.message : String(e));
+        return { ok: false, message: importRefusedMessage(e) };
       }
     },
     async requeueHeld() {

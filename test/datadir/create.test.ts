@@ -1,10 +1,10 @@
 /** The data directory is created 0700 when missing (src/datadir/create.ts), by the lock and the journal. */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ensureDataDir } from "../../src/datadir/create.js";
-import { acquireDataDirLock } from "../../src/datadir/lock.js";
+import { acquireDataDirLock, DataDirErrors } from "../../src/datadir/lock.js";
 import { openLaneJournal } from "../audit/helpers.js";
 
 let root: string;
@@ -30,6 +30,14 @@ describe("the data directory's mode", () => {
     mkdirSync(existing, { mode: 0o755 });
     ensureDataDir(existing);
     expect(mode(existing)).toBe(0o755);
+  });
+
+  it("a maintenance command's lock (create: false) refuses a missing one and creates nothing", () => {
+    const typo = join(root, "var", "lane3");
+    expect(() => acquireDataDirLock(typo, { role: "cli", command: "test" }, { create: false })).toThrow(
+      expect.objectContaining({ code: DataDirErrors.Missing }),
+    );
+    expect(existsSync(join(root, "var"))).toBe(false);
   });
 
   it("the lane's lock and journal create it 0700", async () => {

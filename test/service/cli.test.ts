@@ -201,16 +201,15 @@ describe("etc-lane lane open|close and journal actions through the running lane"
 
   it("imports a status-list bundle through the lane, with progress, and reports when no lane runs", async () => {
     const seen: string[] = [];
-    const printed = await importStatusListThroughLane(locateLane({ dataDir: rig.dataDir }), "delta.bundle", {
-      json: true,
+    const out = await importStatusListThroughLane(locateLane({ dataDir: rig.dataDir }), "delta.bundle", {
       onProgress: (p) => seen.push(p.phase),
     });
-    expect(printed).toBe(true);
+    expect(out).toMatchObject({ via: "lane", result: { ok: true, data: { version: "202611260800" } } });
     expect(seen).toEqual(["verify", "apply"]);
     const call = rig.operator.calls.at(-1);
     expect(call?.action).toBe("status-list.import");
     expect(call?.args.file).toBe(join(process.cwd(), "delta.bundle"));
-    expect(await importStatusListThroughLane(locateLane({ dataDir: empty }), "x.bundle")).toBe(false);
+    expect(await importStatusListThroughLane(locateLane({ dataDir: empty }), "x.bundle")).toBeNull();
   });
 });
 

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { createConnection } from "node:net";
+import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { BoothCaseLine, BoothOperator } from "../../src/service/control/booth-actions.js";
-import { callLane, LaneNotRunning } from "../../src/service/control/client.js";
+import { callLane, currentUser, LaneNotRunning, LaneTimeout } from "../../src/service/control/client.js";
 import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
-import { startControlServer } from "../../src/service/control/server.js";
+import { ABANDONED, startControlServer } from "../../src/service/control/server.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
 import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
 
@@ -145,6 +145,33 @@ describe("control socket", () => {
     } as never);
     expect(bad).toMatchObject({ kind: "error" });
     expect(operator.calls.length).toBe(calls);
+  });
+
+  it("under sudo -u, names the login sudo reports (SUDO_USER) beside the user it runs as", async () => {
+    const { operator, audit, path } = await start();
+    const me = userInfo();
+    vi.stubEnv("SUDO_USER", "wang");
+    try {
+      expect(currentUser()).toEqual({ name: me.username, uid: me.uid, pid: process.pid, sudoUser: "wang" });
+      // not when it names the user itself, nor when sudo did not run it
+      expect(currentUser({ SUDO_USER: me.username })).toEqual({
+        name: me.username,
+        uid: me.uid,
+        pid: process.pid,
+      });
+      expect(currentUser({})).toEqual({ name: me.username, uid: me.uid, pid: process.pid });
+      await callLane(path, { action: "lane.close", reason: "barrier maintenance" });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(operator.calls[0]?.user).toMatchObject({ name: me.username, sudoUser: "wang", via: "socket" });
+    expect(audit.entries[0]).toMatchObject({
+      type: "operator.lane.close",
+      data: { user: me.username, uid: me.uid, sudoUser: "wang", via: "socket", ok: true },
+    });
+    expect(audit.entries[0]?.message).toContain(
+      `${me.username} (uid ${me.uid}, sudo by wang) asked to close the lane`,
+    );
   });
 
   it("records a failed action as failed, with the error, and answers ok: false", async () => {
@@ -346,6 +373,134 @@ describe("control socket", () => {
     expect(audit.entries.map((e) => [e.type, (e.data as { result: string }).result])).toEqual([
       ["operator.lane.close", "request line too long (over 65536 bytes)"],
     ]);
+  });
+
+  it("does not start the action of a client that stopped waiting (closed before the lane came to it), and records it as not run", async () => {
+    const lane = new FakeLane();
+    const operator = new FakeOperator(lane);
+    // the first entry written, whichever path writes it
+    let firstEntry!: (e: { type: string; data?: Record<string, unknown> }) => void;
+    const entry = new Promise<{ type: string; data?: Record<string, unknown> }>((r) => {
+      firstEntry = r;
+    });
+    const audit = {
+      append: (e: { type: string; severity: string; message: string; data?: Record<string, unknown> }) =>
+        firstEntry(e),
+    };
+    const path = join(dir, "control.sock");
+    const server = await startControlServer({
+      path,
+      view: lane,
+      operator: auditedOperator(operator, audit),
+      onRefused: (r) => auditRefusedRequest(audit, r),
+    });
+    closers.push(() => server.close());
+    // what a client that timed out leaves: its request line, then its side closed
+    const s = createConnection(path);
+    s.on("error", () => undefined);
+    await new Promise<void>((resolve) => s.once("connect", () => resolve()));
+    const user = { name: "wang", uid: 1000, pid: 4711 };
+    s.write(`${JSON.stringify({ v: 1, action: "lane.close", reason: "barrier maintenance", user })}\n`, () =>
+      s.destroy(),
+    );
+    expect(await entry).toMatchObject({
+      type: "operator.lane.close",
+      data: { user: "wang", ok: false, result: ABANDONED },
+    });
+    expect(operator.calls).toEqual([]);
+    expect(lane.snapshot().state.status).toBe("open");
+  });
+
+  it("a client gives up on a lane that does not answer within its timeout, saying the action may still run", async () => {
+    const path = join(dir, "control.sock");
+    // a lane that takes the connection and never answers (a stopped lane's kernel does the same)
+    let clientLeft!: () => void;
+    const left = new Promise<void>((r) => {
+      clientLeft = r;
+    });
+    const silent = createServer((s) => {
+      s.on("error", () => undefined);
+      s.on("close", () => clientLeft());
+      s.resume(); // reads the request (and sees the client leave), answers nothing
+    });
+    await new Promise<void>((resolve) => silent.listen(path, () => resolve()));
+    closers.push(() => new Promise((resolve) => silent.close(() => resolve())));
+    const err = await callLane(path, { action: "lane.close", reason: "x" }, undefined, {
+      timeoutMs: 50,
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LaneTimeout);
+    expect(err).toMatchObject({
+      code: "E912_CONTROL_TIMEOUT",
+      message: expect.stringMatching(
+        /^the lane did not answer within 0\.05 s; the action may still run \(control socket .*control\.sock\): etc-lane status and the audit trail \(operator\.lane\.close\) tell whether it did$/,
+      ),
+    });
+    await left; // the client closed its side: the lane, when it comes to the request, does not run it
+    // a read-only request is just not answered
+    await expect(callLane(path, { action: "status" }, undefined, { timeoutMs: 50 })).rejects.toThrow(
+      /^the lane did not answer within 0\.05 s \(control socket /,
+    );
+  });
+
+  it("counts each progress line as an answer: a long import is not given up while it reports progress", async () => {
+    const path = join(dir, "control.sock");
+    let conn!: Socket;
+    const connected = new Promise<void>((resolve) => {
+      const srv = createServer((s) => {
+        conn = s;
+        s.on("error", () => undefined);
+        s.once("data", () => resolve());
+      });
+      srv.listen(path);
+      closers.push(() => new Promise((r) => srv.close(() => r())));
+    });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const progress: number[] = [];
+      let progressed!: () => void;
+      const nextProgress = (): Promise<void> =>
+        new Promise((r) => {
+          progressed = r;
+        });
+      let p1 = nextProgress();
+      const call = callLane(
+        path,
+        { action: "status-list.import", file: "/tmp/full.bundle" },
+        (p) => {
+          progress.push(p.done);
+          progressed();
+        },
+        { timeoutMs: 10_000 },
+      );
+      let settled = false;
+      call.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      await connected;
+      conn.write(`${JSON.stringify({ kind: "progress", phase: "load", done: 1, total: 3 })}\n`);
+      await p1;
+      vi.advanceTimersByTime(9_000);
+      p1 = nextProgress();
+      conn.write(`${JSON.stringify({ kind: "progress", phase: "load", done: 2, total: 3 })}\n`);
+      await p1;
+      // 18 s since the request, 9 s since the last line: still waiting
+      vi.advanceTimersByTime(9_000);
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      conn.end(`${JSON.stringify({ kind: "result", ok: true, message: "applied" })}\n`);
+      expect(await call).toMatchObject({ kind: "result", ok: true });
+      expect(progress).toEqual([1, 2]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("tells the CLI when no lane answers", async () => {

@@ -5,7 +5,7 @@
  * and the lane on SIGTERM, and the trail it leaves verifies with the journal and names the operator.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -62,10 +62,18 @@ it("etc-lane run serves its lane: page, /health, status and an import through th
       dataDir,
       tariff: join(ROOT, "config/tariff.example.yaml"),
     });
-    // a list before the lane's first start: applied to the data directory, under its lock
-    const full = etcLane(["status-list", "import", bundle(dir, "full", "202507160000"), "--config", config]);
+    // a list before the lane's first start: refused without --init (a mistyped dataDir would look the
+    // same), nothing created; with it, the data directory is created and the list applied under its lock
+    const full0 = bundle(dir, "full", "202507160000");
+    const refused = etcLane(["status-list", "import", full0, "--config", config]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`no data directory ${dataDir}`);
+    expect(refused.err).toContain("give --init");
+    expect(existsSync(dataDir)).toBe(false);
+    const full = etcLane(["status-list", "import", full0, "--init", "--config", config]);
     expect(full.code).toBe(0);
     expect(full.err).toMatch(/no lane has run in .* yet/);
+    expect(full.err).toContain(`created the data directory ${dataDir} (mode 0700)`);
 
     const lane = startLane(config);
     // the harness keeps only the lane's warnings and status lines: wait for this one from the start

@@ -83,6 +83,10 @@ function bundleFile(dir: string, kind: "full" | "delta", version: string, base?:
   return path;
 }
 
+/** `status-list import --json`: one envelope, through the lane or not; its result, the apply result */
+const ENVELOPE_KEYS = ["message", "ok", "result", "via"];
+const RESULT_KEYS = ["adds", "base", "cards", "kind", "ms", "obus", "removes", "version", "versions"];
+
 const operatorEntries = (dataDir: string) =>
   [...readTrail(auditDir(dataDir))]
     .map((x) => x.entry)
@@ -97,23 +101,58 @@ describe("status-list import, lookup and info by the lane's config", () => {
       await lane.close();
       const cfg = laneConfigFile(t.dir, dataDir);
       const full = bundleFile(t.dir, "full", "202507160000");
+      // the line the running lane's import prints, with where it was applied
       expect(await etcLane(["import", full, "--config", cfg])).toBe(0);
-      expect(JSON.parse(out)).toMatchObject({ kind: "full", version: "202507160000", cards: 1 });
+      expect(out).toBe(
+        "status-list full 202507160000 applied (1 added, 0 removed) [data directory (no lane running)]\n",
+      );
       out = "";
       expect(await etcLane(["lookup", "--card", "43010000000000007777", "--config", cfg])).toBe(0);
       expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507160000" } });
-      // the same bundle again: refused by the list, the refusal recorded too
+      // the same bundle again: refused by the list, the refusal recorded too; with --json the envelope
+      out = "";
+      expect(await etcLane(["import", full, "--config", cfg, "--json"])).toBe(1);
+      expect(JSON.parse(out)).toEqual({
+        via: "direct",
+        ok: false,
+        message: expect.stringMatching(
+          /^status-list bundle refused: .*not newer than the version.* \[E\d+_[A-Z_]+\]$/,
+        ),
+        result: null,
+      });
+      // and without --json the same words on stderr
+      out = "";
+      err = "";
       expect(await etcLane(["import", full, "--config", cfg])).toBe(1);
-      expect(err).toMatch(/not newer than the version/);
+      expect(out).toBe("");
+      expect(err).toMatch(
+        /^status-list bundle refused: .*not newer than the version.* \[data directory \(no lane running\)\]\n$/,
+      );
       const es = operatorEntries(dataDir);
       expect(es.map((e) => [e.type, (e.data as { ok?: boolean; via?: string }).via ?? null])).toEqual([
         ["status-list.applied", null],
         ["operator.status-list.import", "direct"],
         ["status-list.refused", null],
         ["operator.status-list.import", "direct"],
+        ["status-list.refused", null],
+        ["operator.status-list.import", "direct"],
       ]);
       expect(es[0]!.data).toMatchObject({ source: "operator", version: "202507160000" });
+      expect(es[1]!.data).toMatchObject({ ok: true, details: { kind: "full", cards: 1 } });
       expect(es[3]!.data).toMatchObject({ ok: false });
+      // with --json, a list the import applies: the envelope, result the whole apply result
+      out = "";
+      const next = bundleFile(t.dir, "full", "202507160100");
+      expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
+      const env = JSON.parse(out);
+      expect(env).toMatchObject({
+        via: "direct",
+        ok: true,
+        message: "status-list full 202507160100 applied (1 added, 0 removed)",
+        result: { kind: "full", version: "202507160100", cards: 1, obus: 0 },
+      });
+      expect(Object.keys(env).sort()).toEqual(ENVELOPE_KEYS);
+      expect(Object.keys(env.result).sort()).toEqual(RESULT_KEYS);
       expect(verifyLane(dataDir).problems).toEqual([]);
     } finally {
       t.cleanup();
@@ -157,6 +196,27 @@ describe("status-list import, lookup and info by the lane's config", () => {
         ]);
         expect(es[1]!.data).toMatchObject({ kind: "delta", version: "202507160005" });
         expect(es[2]!.data).toMatchObject({ via: "socket", ok: true, file: delta });
+        // --json: the same envelope as without a lane, also for a refusal (result null)
+        out = "";
+        expect(await etcLane(["import", delta, "--config", cfg, "--json"])).toBe(1);
+        expect(JSON.parse(out)).toEqual({
+          via: "lane",
+          ok: false,
+          message: expect.stringMatching(/^status-list bundle refused: /),
+          result: null,
+        });
+        out = "";
+        const next = bundleFile(t.dir, "delta", "202507160010", "202507160005");
+        expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
+        const env = JSON.parse(out);
+        expect(env).toMatchObject({
+          via: "lane",
+          ok: true,
+          message: "status-list delta 202507160010 applied (1 added, 0 removed)",
+          result: { kind: "delta", version: "202507160010", base: "202507160005" },
+        });
+        expect(Object.keys(env).sort()).toEqual(ENVELOPE_KEYS);
+        expect(Object.keys(env.result).sort()).toEqual(RESULT_KEYS);
       } finally {
         await served.close();
       }

@@ -28,6 +28,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
+  process.exitCode = undefined;
   tmp.cleanup();
 });
 
@@ -62,8 +63,8 @@ describe("status-list CLIs", () => {
     ]);
     expect(decodeHeader(readFileSync(d)).base).toBe("202507310000");
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f, ...store]);
-    await run("lane", ["import", d, ...store]);
+    await run("lane", ["import", f, "--init", ...store]);
+    await run("lane", ["import", d, "--init", ...store]);
     expect(err).toMatch(/load 100% \(2\/2\)/);
     out = "";
     await run("lane", ["lookup", "--card", "32010000000000000001", "--obu", "00112233AABBCCDD", ...store]);
@@ -88,9 +89,13 @@ describe("status-list CLIs", () => {
     const f = join(tmp.dir, "full.bin");
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", f]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f, ...store]);
-    await expect(run("lane", ["import", f, ...store])).rejects.toThrow(
-      /not newer than the version the lane holds \(full 202507310000\)/,
+    await run("lane", ["import", f, "--init", ...store]);
+    // the list's refusal is the import's outcome: said on stderr, exit 1
+    await run("lane", ["import", f, "--init", ...store]);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
+    expect(err).toMatch(
+      /status-list bundle refused: .*not newer than the version the lane holds \(full 202507310000\).* \[data directory \(no lane running\)\]\n/,
     );
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
     await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
@@ -109,10 +114,10 @@ describe("status-list CLIs", () => {
     await run("sim", ["build", "--from", csv, "--version", "202507310100", "--out", f2]);
     const dataDir = join(tmp.dir, "data");
     const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
-    await run("lane", ["import", f1, ...store]);
+    await run("lane", ["import", f1, "--init", ...store]);
     const lane = await holdLock(dataDir, "lane", "lane 4301-0102-3");
     try {
-      await expect(run("lane", ["import", f2, ...store])).rejects.toThrow(
+      await expect(run("lane", ["import", f2, "--init", ...store])).rejects.toThrow(
         new RegExp(`data directory .* is in use by lane 4301-0102-3 \\(pid ${lane.pid}, running since `),
       );
       out = "";
@@ -125,7 +130,7 @@ describe("status-list CLIs", () => {
       await lane.kill();
     }
     // the lane gone (SIGKILL: the kernel released its lock), the import goes through
-    await run("lane", ["import", f2, ...store]);
+    await run("lane", ["import", f2, "--init", ...store]);
     out = "";
     await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
     expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
@@ -154,8 +159,12 @@ describe("status-list CLIs", () => {
     ]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     out = "";
-    await run("lane", ["import", b, ...store]);
-    expect(JSON.parse(out)).toMatchObject({ kind: "full", cards: 40, obus: 20 });
+    await run("lane", ["import", b, "--init", "--json", ...store]);
+    expect(JSON.parse(out)).toMatchObject({
+      via: "direct",
+      ok: true,
+      result: { kind: "full", cards: 40, obus: 20 },
+    });
     const id = lines[1]?.split(",")[1] as string;
     out = "";
     await run("lane", ["lookup", "--card", id, ...store]);

@@ -116,7 +116,7 @@ it("etc-lane status-list import refuses a --public-key that is not the key the l
   const own = join(tmp.dir, "own.bundle");
   writeFileSync(own, full("202611230000", []));
   await program.parseAsync(
-    ["status-list", "import", own, "--config", config, "--public-key", TEST_PUBLIC_KEY_PATH],
+    ["status-list", "import", own, "--init", "--config", config, "--public-key", TEST_PUBLIC_KEY_PATH],
     { from: "user" },
   );
 });

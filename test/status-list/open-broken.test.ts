@@ -104,7 +104,8 @@ it("etc-lane status-list import replaces a list whose database is damaged", asyn
   const program = new Command("etc-lane").exitOverride();
   registerStatusList(program);
   await program.parseAsync(
-    ["status-list", "import", bundle, "--data-dir", tmp.dir, "--public-key", TEST_PUBLIC_KEY_PATH],
+    // a data directory no lane has run in (no journal): --init
+    ["status-list", "import", bundle, "--init", "--data-dir", tmp.dir, "--public-key", TEST_PUBLIC_KEY_PATH],
     { from: "user" },
   );
   const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });

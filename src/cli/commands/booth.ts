@@ -9,13 +9,15 @@ import type { Command } from "commander";
 import type { BoothCaseLine } from "../../service/control/booth-actions.js";
 import { maskCardIds } from "../../service/format.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../../tariff/vehicle-class.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
-import { operatorCall, printOutcome } from "../operator-call.js";
+import type { LaneLocationOptions } from "../lane-locate.js";
+import { locateLane } from "../lane-locate.js";
+import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 import { table } from "../text-table.js";
 
 interface Opts extends LaneLocationOptions {
   json?: boolean;
+  timeout?: string;
   fullIds?: boolean;
   class?: string;
   walkUp?: boolean;
@@ -47,7 +49,7 @@ export function registerBooth(program: Command): void {
   const booth = program
     .command("booth")
     .description("the booth's queue on the running lane: list, take a case, cancel a case");
-  addLaneOptions(
+  addOperatorOptions(
     booth
       .command("list")
       .description("the vehicles waiting at the booth (why, since when, OBU, card)")
@@ -57,7 +59,7 @@ export function registerBooth(program: Command): void {
     const out = await operatorCall(
       locateLane(o),
       { action: "booth.list" },
-      { command: "etc-lane booth list" },
+      { command: "etc-lane booth list", timeoutMs: answerTimeoutMs(o) },
     );
     const cases = (out.result.data?.cases ?? []) as BoothCaseLine[];
     if (o.json || !out.result.ok || cases.length === 0) {
@@ -66,7 +68,7 @@ export function registerBooth(program: Command): void {
     }
     process.stdout.write(`${caseTable(cases, o.fullIds === true).join("\n")}\n`);
   });
-  addLaneOptions(
+  addOperatorOptions(
     booth
       .command("take [case]")
       .description(
@@ -94,12 +96,12 @@ export function registerBooth(program: Command): void {
           ...(vehicleClass !== undefined ? { vehicleClass } : {}),
           ...(o.walkUp ? { walkUp: true } : {}),
         },
-        { command: "etc-lane booth take" },
+        { command: "etc-lane booth take", timeoutMs: answerTimeoutMs(o) },
       ),
       o.json,
     );
   });
-  addLaneOptions(
+  addOperatorOptions(
     booth
       .command("cancel [case]")
       .description(
@@ -114,7 +116,7 @@ export function registerBooth(program: Command): void {
       await operatorCall(
         locateLane(o),
         { action: "booth.cancel", ...(id ? { id } : {}), reason },
-        { command: "etc-lane booth cancel" },
+        { command: "etc-lane booth cancel", timeoutMs: answerTimeoutMs(o) },
       ),
       o.json,
     );

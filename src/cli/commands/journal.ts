@@ -10,12 +10,14 @@ import {
   PROOF_FORMS,
   type ProofField,
 } from "../../lane/operator-settlement.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
-import { operatorCall, printOutcome } from "../operator-call.js";
+import type { LaneLocationOptions } from "../lane-locate.js";
+import { locateLane } from "../lane-locate.js";
+import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
   json?: boolean;
+  timeout?: string;
   now?: boolean;
 }
 
@@ -56,7 +58,7 @@ export function registerJournal(program: Command): void {
     .description(
       "operator actions on the journal: requeue held records, run retention now, settle a suspect by hand",
     );
-  addLaneOptions(
+  addOperatorOptions(
     journal
       .command("requeue-held")
       .description("put every record the station refused (held) back into the upload queue")
@@ -66,12 +68,16 @@ export function registerJournal(program: Command): void {
       await operatorCall(
         locateLane(o),
         { action: "journal.requeue-held" },
-        { command: "etc-lane journal requeue-held", direct: (op, user) => op.requeueHeld(user) },
+        {
+          command: "etc-lane journal requeue-held",
+          direct: (op, user) => op.requeueHeld(user),
+          timeoutMs: answerTimeoutMs(o),
+        },
       ),
       o.json,
     );
   });
-  addLaneOptions(
+  addOperatorOptions(
     journal
       .command("retention")
       .description(
@@ -88,7 +94,11 @@ export function registerJournal(program: Command): void {
       await operatorCall(
         locateLane(o),
         { action: "journal.retention" },
-        { command: "etc-lane journal retention --now", direct: (op, user) => op.runRetention(user) },
+        {
+          command: "etc-lane journal retention --now",
+          direct: (op, user) => op.runRetention(user),
+          timeoutMs: answerTimeoutMs(o),
+        },
       ),
       o.json,
     );
@@ -110,14 +120,18 @@ export function registerJournal(program: Command): void {
       `${PROOF_FORMS[f].option} <value>`,
       `with --debited: ${f} (${PROOF_FORMS[f].expected})`,
     );
-  addLaneOptions(settle.option("--json", "print the result as JSON")).action(
+  addOperatorOptions(settle.option("--json", "print the result as JSON")).action(
     async (seqArg: string, o: SettleOpts) => {
       const req = settleRequest(seqArg, o);
       printOutcome(
         await operatorCall(
           locateLane(o),
           { action: "journal.settle", ...req },
-          { command: "etc-lane journal settle", direct: (op, user) => op.settleSuspect(req, user) },
+          {
+            command: "etc-lane journal settle",
+            direct: (op, user) => op.settleSuspect(req, user),
+            timeoutMs: answerTimeoutMs(o),
+          },
         ),
         o.json,
       );

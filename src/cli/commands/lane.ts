@@ -5,12 +5,14 @@
  * lane started later stays closed until `lane open`; recorded in the trail with `via: "direct"`.
  */
 import type { Command } from "commander";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
-import { operatorCall, printOutcome } from "../operator-call.js";
+import type { LaneLocationOptions } from "../lane-locate.js";
+import { locateLane } from "../lane-locate.js";
+import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
   json?: boolean;
+  timeout?: string;
   reason?: string;
 }
 
@@ -18,7 +20,7 @@ export function registerLane(program: Command): void {
   const lane = program
     .command("lane")
     .description("operator actions: open, close (the running lane, or the data directory when none runs)");
-  addLaneOptions(
+  addOperatorOptions(
     lane
       .command("open")
       .description("lift an operator's close: the lane opens again when it can (RSU up, journal writable)")
@@ -28,12 +30,16 @@ export function registerLane(program: Command): void {
       await operatorCall(
         locateLane(o),
         { action: "lane.open" },
-        { command: "etc-lane lane open", direct: (op, user) => op.openLane(user) },
+        {
+          command: "etc-lane lane open",
+          direct: (op, user) => op.openLane(user),
+          timeoutMs: answerTimeoutMs(o),
+        },
       ),
       o.json,
     );
   });
-  addLaneOptions(
+  addOperatorOptions(
     lane
       .command("close")
       .description(
@@ -48,7 +54,11 @@ export function registerLane(program: Command): void {
       await operatorCall(
         locateLane(o),
         { action: "lane.close", reason },
-        { command: "etc-lane lane close", direct: (op, user) => op.closeLane(user, reason) },
+        {
+          command: "etc-lane lane close",
+          direct: (op, user) => op.closeLane(user, reason),
+          timeoutMs: answerTimeoutMs(o),
+        },
       ),
       o.json,
     );

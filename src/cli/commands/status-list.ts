@@ -7,10 +7,11 @@
  * `import` goes through the running lane when one answers on its control socket: the lane verifies and
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
- * in the lane's trail when a lane has run there (../direct-lane.ts). `lookup` and `info` only read,
+ * in the lane's trail (../direct-lane.ts); a data directory no lane has run in (no journal, or none at
+ * all: a mistyped --data-dir) only with `--init`, before the lane's first start. `lookup` and `info` only read,
  * without the lock, and work beside a running lane.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { createLogger } from "../../log.js";
@@ -18,12 +19,15 @@ import { loadPublicKey } from "../../status-list/bundle.js";
 import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
 import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
-import { importStatusListThroughLane } from "../status-list-via-lane.js";
+import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
   json?: boolean;
+  init?: boolean;
+  timeout?: string;
 }
 
 function addStoreOptions(cmd: Command): Command {
@@ -119,27 +123,38 @@ export function registerStatusList(program: Command): void {
     .command("status-list")
     .description("the status list (blacklist) cache: import, lookup, info");
 
-  addStoreOptions(
-    sl
-      .command("import")
-      .description(
-        "verify and apply a signed status-list bundle (full list or delta), with progress: through the running lane, " +
-          "else on the data directory",
-      )
-      .argument("<file>", "bundle file (etc-sim status-list build/generate)")
-      .option("--json", "through the lane: the result as JSON"),
+  addTimeoutOption(
+    addStoreOptions(
+      sl
+        .command("import")
+        .description(
+          "verify and apply a signed status-list bundle (full list or delta), with progress: through the running lane, " +
+            "else on the data directory",
+        )
+        .argument("<file>", "bundle file (etc-sim status-list build/generate)")
+        .option(
+          "--json",
+          'the outcome as one JSON line, {"via":"lane"|"direct","ok","message","result"}, result the apply result or null',
+        )
+        .option(
+          "--init",
+          "without a running lane: load the list into a data directory no lane has run in yet (created, mode 0700, when missing), before the lane's first start",
+        ),
+    ),
   ).action(async (file: string, o: StoreOpts) => {
     const loc = locateLane(o);
+    const timeoutMs = answerTimeoutMs(o);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
-    if (
-      await importStatusListThroughLane(loc, file, {
-        ...(o.json ? { json: true } : {}),
-        onProgress: progress.onProgress,
-        stopProgress: progress.stop,
-      })
-    )
+    const viaLane = await importStatusListThroughLane(loc, file, {
+      onProgress: progress.onProgress,
+      stopProgress: progress.stop,
+      timeoutMs,
+    });
+    if (viaLane) {
+      printImportOutcome(viaLane, o.json);
       return;
+    }
     const { publicKey } = store(o);
     // the list is imported for the lane: never with another key than the one the lane trusts (the lane
     // would not serve it: src/status-list/lifecycle.ts)
@@ -149,8 +164,10 @@ export function registerStatusList(program: Command): void {
         `--public-key ${publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
           "the lane serves only lists its own key signed; leave --public-key out",
       );
+    const created = o.init === true && !existsSync(loc.dataDir);
+    let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
-      const { result: r, recorded } = await importStatusListDirect(
+      direct = await importStatusListDirect(
         loc.dataDir,
         loc.config,
         file,
@@ -159,17 +176,20 @@ export function registerStatusList(program: Command): void {
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           ),
         progress.onProgress,
+        { init: o.init === true },
       );
+    } finally {
       progress.stop();
-      process.stdout.write(`${JSON.stringify({ ...r, ms: Math.round(r.ms) })}\n`);
-      if (!recorded)
-        process.stderr.write(
-          `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
-        );
-    } catch (e) {
-      progress.stop();
-      throw e;
     }
+    printImportOutcome({ via: "direct", result: direct.result }, o.json);
+    if (!direct.recorded)
+      process.stderr.write(
+        `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
+      );
+    if (created)
+      process.stderr.write(
+        `created the data directory ${loc.dataDir} (mode 0700), owned by the user this command ran as: run the lane as that user\n`,
+      );
   });
 
   addStoreOptions(

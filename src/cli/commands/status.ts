@@ -1,11 +1,14 @@
 /**
  * `etc-lane status [--json] [--full-ids]`: the running lane's state for a person (aligned, local time in
  * the lane's UTC offset, card numbers masked) or as the JSON snapshot. It asks the lane over its control
- * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3.
+ * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3,
+ * or 4 when a lane holds the data directory but does not answer (starting, or its socket removed); a
+ * lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
  */
 import type { Command } from "commander";
+import { type DataDirHolder, dataDirHolder } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
-import { callLane, LaneNotRunning } from "../../service/control/client.js";
+import { LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {
   duration,
@@ -18,15 +21,17 @@ import {
   yuan,
 } from "../../service/format.js";
 import type { LaneSnapshot } from "../../service/lane-view.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../exit-codes.js";
+import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
 import { table } from "../text-table.js";
 
-/** Exit status when no lane answers (as `systemctl status` for a stopped unit). */
-export const EXIT_NOT_RUNNING = 3;
+export { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING };
 
 interface StatusOpts extends LaneLocationOptions {
   json?: boolean;
   fullIds?: boolean;
+  timeout?: string;
 }
 
 function counterLine(c: Record<string, number>): string {
@@ -194,8 +199,50 @@ function offlineSummary(dataDir: string): { text: string; json: Record<string, u
   }
 }
 
+const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
+  h ? { role: h.role, command: h.command, since: h.since, host: h.host } : null;
+
+/**
+ * Nothing answers on the control socket. Either no lane runs (exit 3), or one holds the data directory
+ * and does not answer (exit 4): it is starting (the socket is bound once it is open), or its socket file
+ * was removed. Told apart by the data-directory lock's holder, read without taking the lock.
+ */
+function notAnswering(dataDir: string, path: string, how: string, json: boolean): void {
+  const off = offlineSummary(dataDir);
+  const held = dataDirHolder(dataDir);
+  // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
+  // (a lane takes the lock first thing), is a lane that does not answer
+  const lane = held !== null && held.holder?.role !== "cli";
+  if (json) {
+    const base = { dataDir, ...off.json };
+    process.stdout.write(
+      `${JSON.stringify(
+        lane
+          ? { running: true, answering: false, pid: held.pid, holder: holderJson(held.holder), ...base }
+          : {
+              running: false,
+              ...(held ? { heldBy: { pid: held.pid, ...holderJson(held.holder) } } : {}),
+              ...base,
+            },
+      )}\n`,
+    );
+  } else if (lane) {
+    const who = held.holder ? `${held.holder.command}, running since ${held.holder.since}` : "not named yet";
+    process.stdout.write(
+      `lane pid ${held.pid} holds the data directory but does not answer (starting, or its control socket is gone): ` +
+        `nothing answers on ${path} (found by ${how}; ${who})\n${off.text}`,
+    );
+  } else
+    process.stdout.write(
+      `lane not running: nothing answers on ${path} (found by ${how})` +
+        (held ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory` : "") +
+        `\n${off.text}`,
+    );
+  process.exitCode = lane ? EXIT_NOT_ANSWERING : EXIT_NOT_RUNNING;
+}
+
 export function registerStatus(program: Command): void {
-  addLaneOptions(
+  addOperatorOptions(
     program
       .command("status")
       .description(
@@ -205,22 +252,16 @@ export function registerStatus(program: Command): void {
       .option("--full-ids", "show card numbers in full (masked by default)"),
   ).action(async (o: StatusOpts) => {
     const loc = locateLane(o);
+    const timeoutMs = answerTimeoutMs(o);
     const path = controlSocketPath(loc.dataDir);
     let snapshot: LaneSnapshot;
     try {
-      const r = await callLane(path, { action: "status" });
+      const r = await askLane(path, { action: "status" }, { timeoutMs });
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
       snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
     } catch (e) {
       if (!(e instanceof LaneNotRunning)) throw e;
-      const off = offlineSummary(loc.dataDir);
-      if (o.json)
-        process.stdout.write(`${JSON.stringify({ running: false, dataDir: loc.dataDir, ...off.json })}\n`);
-      else
-        process.stdout.write(
-          `lane not running: nothing answers on ${path} (found by ${loc.how})\n${off.text}`,
-        );
-      process.exitCode = EXIT_NOT_RUNNING;
+      notAnswering(loc.dataDir, path, loc.how, o.json === true);
       return;
     }
     if (o.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);

@@ -1,14 +1,34 @@
 /**
  * The CLI's side of the control socket (control/server.ts). `LaneNotRunning` means nothing answered on
  * the socket: the CLI then works on the data directory directly, under the data-directory lock.
+ * `LaneTimeout` means a lane accepted the connection but sent nothing for `timeoutMs` (stopped, or stuck):
+ * the client gives up and closes; the lane does not start an action whose client has gone, but one it had
+ * started runs on.
  */
 import { createConnection } from "node:net";
 import { userInfo } from "node:os";
 import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { ControlReply, ControlRequest } from "./protocol.js";
-import { MAX_ANSWER_LINE } from "./protocol.js";
+import { MAX_ANSWER_LINE, READ_ONLY_ACTIONS } from "./protocol.js";
 
 export class LaneNotRunning extends Error {}
+
+/** How long the client waits for the lane's next line (an import's progress lines count) by default. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
+
+export class LaneTimeout extends EtcError {
+  constructor(path: string, timeoutMs: number, action: string) {
+    const s = `${timeoutMs / 1000} s`;
+    super(
+      "E912_CONTROL_TIMEOUT",
+      READ_ONLY_ACTIONS.has(action)
+        ? `the lane did not answer within ${s} (control socket ${path})`
+        : `the lane did not answer within ${s}; the action may still run (control socket ${path}): ` +
+            `etc-lane status and the audit trail (operator.${action}) tell whether it did`,
+      { path, timeoutMs, action },
+    );
+  }
+}
 
 export type ControlCall = ControlRequest extends infer R
   ? R extends ControlRequest
@@ -16,8 +36,12 @@ export type ControlCall = ControlRequest extends infer R
     : never
   : never;
 
-/** Who this process is, as the request reports it (see OperatorUser). */
-export function currentUser(): ControlRequest["user"] {
+/**
+ * Who this process is, as the request reports it (see OperatorUser): the user it runs as, and under
+ * `sudo -u <lane user>` the login sudo names (SUDO_USER) as `sudoUser`, so the trail names the person
+ * and not only the lane's user.
+ */
+export function currentUser(env: NodeJS.ProcessEnv = process.env): ControlRequest["user"] {
   let name: string;
   let uid: number;
   try {
@@ -25,20 +49,41 @@ export function currentUser(): ControlRequest["user"] {
     name = u.username;
     uid = u.uid;
   } catch {
-    name = process.env.USER ?? "unknown";
+    name = env.USER ?? "unknown";
     uid = typeof process.getuid === "function" ? process.getuid() : -1;
   }
-  return { name, uid, pid: process.pid };
+  const sudo = env.SUDO_USER;
+  const sudoUser = sudo && sudo !== name && sudo.length <= 256 ? sudo : undefined;
+  return { name, uid, pid: process.pid, ...(sudoUser ? { sudoUser } : {}) };
 }
 
+/**
+ * One request to the lane: resolves with its final line, after handing each progress line to
+ * `onProgress`. Rejects LaneNotRunning when nothing listens on `path`, and LaneTimeout when the lane sends
+ * nothing for `timeoutMs` (default DEFAULT_ANSWER_TIMEOUT_MS; 0: no limit), counted from the call and
+ * again from each line or part of one it sends.
+ */
 export function callLane(
   path: string,
   call: ControlCall,
   onProgress?: (p: Extract<ControlReply, { kind: "progress" }>) => void,
+  o: { timeoutMs?: number } = {},
 ): Promise<Exclude<ControlReply, { kind: "progress" }>> {
   const req = { v: 1, user: currentUser(), ...call } as ControlRequest;
+  const timeoutMs = o.timeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
+    let timer: NodeJS.Timeout | undefined;
+    const quiet = (): void => {
+      if (timeoutMs <= 0) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        sock.destroy();
+        reject(new LaneTimeout(path, timeoutMs, call.action));
+      }, timeoutMs);
+    };
+    quiet();
+    sock.on("close", () => clearTimeout(timer));
     // the answer line read so far, in bytes (a line is decoded once whole)
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -54,6 +99,7 @@ export function callLane(
       sock.write(`${JSON.stringify(req)}\n`);
     });
     sock.on("data", (chunk: Buffer) => {
+      quiet();
       let start = 0;
       for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
         if (pendingBytes + (nl - start) > MAX_ANSWER_LINE) return fail(tooLong);

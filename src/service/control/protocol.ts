@@ -1,7 +1,9 @@
 /**
  * The control socket's protocol: one connection per request. The client writes one JSON line (the
- * request, at most MAX_REQUEST_LINE bytes: the lane refuses a longer one); the lane answers with zero or
- * more progress lines and one final line, then closes. An answer line can be long (`status` and
+ * request, at most MAX_REQUEST_LINE bytes: the lane refuses a longer one) and keeps its side open; the
+ * lane answers with zero or more progress lines and one final line, then closes. A client that closes
+ * (or half-closes) its side before the lane starts the action has given up: the lane does not run it
+ * (server.ts). An answer line can be long (`status` and
  * `booth.list` carry the booth's queue, up to 1000 cases: about 200 KiB); the client reads one of up to
  * MAX_ANSWER_LINE bytes. docs/maintenance.md describes it for anyone scripting against the socket.
  */
@@ -13,6 +15,8 @@ import { boothRequestSchemas } from "./booth-actions.js";
 export const CONTROL_SOCKET_FILE = "control.sock";
 export const MAX_REQUEST_LINE = 64 * 1024;
 export const MAX_ANSWER_LINE = 16 * 1024 * 1024;
+/** The actions that only read (nothing to record when one is not run) */
+export const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set(["status", "booth.list"]);
 /** sun_path holds 108 bytes on Linux, the terminating NUL included */
 export const MAX_SOCKET_PATH = 107;
 
@@ -24,6 +28,8 @@ export const User = z.strictObject({
   name: z.string().min(1).max(256),
   uid: z.number().int().min(-1),
   pid: z.number().int().min(0),
+  /** the login that ran `sudo -u <user> etc-lane ...` (SUDO_USER), when the client ran under sudo */
+  sudoUser: z.string().min(1).max(256).optional(),
 });
 
 export const ControlRequest = z.discriminatedUnion("action", [

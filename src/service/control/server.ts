@@ -19,9 +19,25 @@ import {
   ControlRequest,
   MAX_REQUEST_LINE,
   MAX_SOCKET_PATH,
+  READ_ONLY_ACTIONS,
   type RefusedRequest,
   refusedRequest,
 } from "./protocol.js";
+
+/** What the trail says of a request whose client went away before the lane started it. */
+export const ABANDONED =
+  "not run: the client closed the connection before the lane started the action (it stopped waiting)";
+
+/**
+ * Runs `fn` once the event loop has polled the sockets again. The read that brought a request line may
+ * not have seen the end of the stream behind it: libuv returns from a read that did not fill its buffer
+ * and reads the end on the next poll. A first setImmediate runs in this turn's check phase, before that
+ * poll; the second, queued from it, in the next turn's, after it: by then a client that closed its side
+ * before the lane came to its request has been seen to (its socket's "end").
+ */
+function afterNextPoll(fn: () => void): void {
+  setImmediate(() => setImmediate(fn));
+}
 
 export interface ControlServerOptions {
   path: string;
@@ -147,6 +163,14 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
   // what `buf` holds, in bytes (MAX_REQUEST_LINE counts bytes)
   let bytes = 0;
   let done = false;
+  // the client has closed its side: it stopped waiting (its timeout, Ctrl-C)
+  let gone = false;
+  sock.on("end", () => {
+    gone = true;
+  });
+  sock.on("close", () => {
+    gone = true;
+  });
   sock.setEncoding("utf8");
   const reply = (r: ControlReply): void => {
     if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
@@ -197,16 +221,29 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
       );
     }
     const req: ControlRequest = parsed.data;
-    run(req, o, reply).then(
-      (r) => finish(r),
-      (e: unknown) => {
-        log.error(
-          { err: e instanceof Error ? e.message : String(e), action: req.action },
-          "control action failed",
+    afterNextPoll(() => {
+      // a client that gave up (the lane was stopped or busy past its timeout) is not acted for: it was told
+      // the action may still run, but nobody waits for it now; a started action runs to its end
+      if (gone) {
+        log.warn(
+          { action: req.action, user: req.user.name, pid: req.user.pid },
+          `control request ${ABANDONED}`,
         );
-        finish({ kind: "error", code: "FAILED", message: e instanceof Error ? e.message : String(e) });
-      },
-    );
+        if (!READ_ONLY_ACTIONS.has(req.action))
+          recordRefused(o, { action: req.action, user: req.user, message: ABANDONED });
+        return;
+      }
+      run(req, o, reply).then(
+        (r) => finish(r),
+        (e: unknown) => {
+          log.error(
+            { err: e instanceof Error ? e.message : String(e), action: req.action },
+            "control action failed",
+          );
+          finish({ kind: "error", code: "FAILED", message: e instanceof Error ? e.message : String(e) });
+        },
+      );
+    });
   });
 }
 

@@ -1,0 +1,223 @@
+/**
+ * The maintenance commands that write the data directory without a running lane (`status-list import`,
+ * `lane open|close`, `journal requeue-held|retention|settle`; src/cli/direct-lane.ts) refuse to when they
+ * run as another user than the data directory's owner (src/datadir/writer.ts), naming the owner to run
+ * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
+ * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  buildBundle,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/bundle-builder.js";
+import { registerJournal } from "../../src/cli/commands/journal.js";
+import { registerLane } from "../../src/cli/commands/lane.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { DataDirErrors } from "../../src/datadir/lock.js";
+import { checkDataDirWriter, userNameOf } from "../../src/datadir/writer.js";
+import { openBoundTrail } from "../audit/helpers.js";
+import { ROOT } from "../integration/harness.js";
+import { tempDir } from "../journal/helpers.js";
+
+let out = "";
+let err = "";
+let t: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  t = tempDir("etc-direct-writer-");
+  out = "";
+  err = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  vi.stubEnv("ETC_LOG_LEVEL", "silent");
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  process.exitCode = undefined;
+  t.cleanup();
+});
+
+async function etcLane(args: string[]): Promise<number> {
+  const program = new Command("etc-lane");
+  registerStatusList(program);
+  registerLane(program);
+  registerJournal(program);
+  process.exitCode = undefined;
+  await runCli(program, ["node", "etc-lane", ...args]);
+  return Number(process.exitCode ?? 0);
+}
+
+/** Every path under `dir` with its size and mtime: what "nothing written" compares. */
+function tree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .map((p) => {
+      const st = statSync(join(dir, p));
+      return `${p} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+function laneConfigFile(dataDir: string): string {
+  const path = join(t.dir, "lane.yaml");
+  writeFileSync(
+    path,
+    [
+      'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+      "rsu: { port: /dev/null, protocol: legacy }",
+      `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+      `dataDir: ${dataDir}`,
+      `tariff: ${join(ROOT, "config/tariff.example.yaml")}`,
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+function fullBundle(version: string): string {
+  const path = join(t.dir, `full-${version}.bundle`);
+  writeFileSync(
+    path,
+    buildBundle({
+      kind: "full",
+      version,
+      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
+    }),
+  );
+  return path;
+}
+
+describe("checkDataDirWriter", () => {
+  it("passes the owner; refuses another user naming the owner to run as; refuses a missing directory unless it may create it", () => {
+    const me = process.geteuid?.() as number;
+    const owner = userNameOf(me) as string;
+    expect(() => checkDataDirWriter(t.dir, { command: "etc-lane lane open" })).not.toThrow();
+    expect(() => checkDataDirWriter(t.dir, { command: "etc-lane lane open", euid: me + 1 })).toThrow(
+      expect.objectContaining({
+        code: DataDirErrors.Owner,
+        message: expect.stringMatching(
+          new RegExp(
+            `^the data directory ${t.dir} belongs to ${owner} \\(uid ${me}\\), and this command runs as .* \\(uid ${me + 1}\\): ` +
+              `.*Nothing was written; run it as ${owner}: sudo -u ${owner} etc-lane lane open \\.\\.\\.$`,
+          ),
+        ),
+      }),
+    );
+    const missing = join(t.dir, "typo", "data");
+    expect(() => checkDataDirWriter(missing, { command: "x" })).toThrow(
+      expect.objectContaining({
+        code: DataDirErrors.Missing,
+        message: expect.stringContaining(`no data directory ${missing}`),
+      }),
+    );
+    expect(() => checkDataDirWriter(missing, { command: "x", mayCreate: true })).not.toThrow();
+    const file = join(t.dir, "a-file");
+    writeFileSync(file, "");
+    expect(() => checkDataDirWriter(file, { command: "x" })).toThrow(
+      expect.objectContaining({ code: DataDirErrors.Missing }),
+    );
+  });
+
+  it("names a user by /etc/passwd, and null for a uid it does not list", () => {
+    const passwd = join(t.dir, "passwd");
+    writeFileSync(
+      passwd,
+      "root:x:0:0:root:/root:/bin/sh\netclane:x:998:998::/var/lib/etc-lane:/usr/sbin/nologin\n",
+    );
+    expect(userNameOf(998, passwd)).toBe("etclane");
+    expect(userNameOf(0, passwd)).toBe("root");
+    expect(userNameOf(4242, passwd)).toBeNull();
+  });
+});
+
+describe("run as another user than the data directory's owner, without a lane", () => {
+  it("status-list import is refused, naming the owner, and writes nothing (no lock, no status-list/, no trail entry)", async () => {
+    const dataDir = join(t.dir, "data");
+    const lane = openBoundTrail(dataDir); // a lane has run here (as the owner: this test's user)
+    await lane.close();
+    const cfg = laneConfigFile(dataDir);
+    const before = tree(dataDir);
+    const owner = userNameOf(process.geteuid?.() as number) as string;
+    vi.spyOn(process, "geteuid").mockReturnValue((process.geteuid?.() as number) + 1);
+    expect(await etcLane(["status-list", "import", fullBundle("202507160000"), "--config", cfg])).toBe(1);
+    expect(err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
+    expect(err).toContain(DataDirErrors.Owner);
+    expect(out).toBe("");
+    expect(tree(dataDir)).toEqual(before);
+  });
+
+  it("lane close, journal requeue-held and retention --now are refused the same way, writing nothing", async () => {
+    const dataDir = join(t.dir, "data");
+    const lane = openBoundTrail(dataDir);
+    await lane.close();
+    const cfg = laneConfigFile(dataDir);
+    const before = tree(dataDir);
+    vi.spyOn(process, "geteuid").mockReturnValue((process.geteuid?.() as number) + 1);
+    for (const args of [
+      ["lane", "close", "--reason", "barrier maintenance"],
+      ["lane", "open"],
+      ["journal", "requeue-held"],
+      ["journal", "retention", "--now"],
+    ]) {
+      err = "";
+      expect(await etcLane([...args, "--config", cfg])).toBe(1);
+      expect(err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
+    }
+    expect(tree(dataDir)).toEqual(before);
+  });
+});
+
+describe("a data directory that does not exist, or that no lane has run in (a mistyped --data-dir)", () => {
+  it("status-list import refuses a missing one and one without a journal, creating nothing, unless --init", async () => {
+    const bundle = fullBundle("202507160000");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    const typo = join(t.dir, "var", "lane3");
+    expect(await etcLane(["status-list", "import", bundle, "--data-dir", typo, ...key])).toBe(1);
+    expect(err).toContain(
+      `no data directory ${typo}: is --data-dir (or the config's dataDir) right? Nothing was created`,
+    );
+    expect(err).toContain("give --init");
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
+    // an existing directory no lane has run in: refused too, not even the lock file written
+    const bare = join(t.dir, "bare");
+    mkdirSync(bare);
+    err = "";
+    expect(await etcLane(["status-list", "import", bundle, "--data-dir", bare, ...key])).toBe(1);
+    expect(err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
+    expect(readdirSync(bare)).toEqual([]);
+    expect(out).toBe("");
+    // --init: a list loaded before the lane's first start; the missing directory created 0700
+    err = "";
+    expect(await etcLane(["status-list", "import", bundle, "--init", "--data-dir", typo, ...key])).toBe(0);
+    expect(statSync(typo).mode & 0o777).toBe(0o700);
+    expect(err).toContain(`created the data directory ${typo} (mode 0700)`);
+    expect(err).toContain(`no lane has run in ${typo} yet`);
+    out = "";
+    expect(await etcLane(["status-list", "info", "--data-dir", typo, ...key])).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507160000" } });
+  });
+
+  it("lane close and journal requeue-held refuse a missing data directory, creating nothing", async () => {
+    const typo = join(t.dir, "var", "lane3");
+    for (const args of [
+      ["lane", "close", "--reason", "x"],
+      ["journal", "requeue-held"],
+    ]) {
+      err = "";
+      expect(await etcLane([...args, "--data-dir", typo])).toBe(1);
+      expect(err).toContain(`no data directory ${typo}`);
+    }
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * The commands that ask the running lane over its control socket when the lane does not answer: a lane
+ * that took the connection and says nothing (stopped, stuck) is given up after --timeout, exit 5, saying
+ * an action may still run (src/cli/operator-call.ts, askLane). Run in this process (commander) against a
+ * socket that never answers, with a short --timeout: each command ends when the timeout fires. And
+ * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
+ * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
+ */
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { registerBooth } from "../../src/cli/commands/booth.js";
+import { registerJournal } from "../../src/cli/commands/journal.js";
+import { registerLane } from "../../src/cli/commands/lane.js";
+import { registerStatus } from "../../src/cli/commands/status.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
+import { answerTimeoutMs } from "../../src/cli/operator-call.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
+import { controlSocketPath } from "../../src/service/control/protocol.js";
+import { type Holder, holdLock } from "../datadir/holder.js";
+import { tempDir } from "../journal/helpers.js";
+
+let out = "";
+let err = "";
+let t: ReturnType<typeof tempDir>;
+let dataDir: string;
+const servers: Server[] = [];
+beforeEach(() => {
+  t = tempDir("etc-lane-answer-");
+  dataDir = join(t.dir, "data");
+  mkdirSync(dataDir);
+  out = "";
+  err = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
+  t.cleanup();
+});
+
+async function etcLane(args: string[]): Promise<number> {
+  const program = new Command("etc-lane");
+  for (const register of [registerStatus, registerLane, registerJournal, registerBooth, registerStatusList])
+    register(program);
+  process.exitCode = undefined;
+  await runCli(program, ["node", "etc-lane", ...args]);
+  return Number(process.exitCode ?? 0);
+}
+
+/** A lane that takes every connection and its request, and never answers. */
+async function silentLane(): Promise<{ requests: string[] }> {
+  const requests: string[] = [];
+  const srv = createServer((s) => {
+    s.on("error", () => undefined);
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => requests.push(d));
+  });
+  await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
+  servers.push(srv);
+  return { requests };
+}
+
+describe("a lane that does not answer within --timeout", () => {
+  it("status gives up with exit 5 (not 'not running')", async () => {
+    await silentLane();
+    expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", "0.05"])).toBe(
+      EXIT_NO_ANSWER_IN_TIME,
+    );
+    expect(EXIT_NO_ANSWER_IN_TIME).toBe(5);
+    expect(err).toMatch(
+      /^etc-lane: the lane did not answer within 0\.05 s \(control socket .*\) \[E912_CONTROL_TIMEOUT\]\n$/,
+    );
+    expect(out).toBe("");
+  });
+
+  it("an operator action gives up with exit 5, saying it may still run; nothing is done on the data directory instead", async () => {
+    const lane = await silentLane();
+    const actions: string[][] = [
+      ["lane", "close", "--reason", "barrier maintenance"],
+      ["journal", "requeue-held"],
+      ["booth", "take"],
+      ["status-list", "import", join(t.dir, "full.bundle"), "--public-key", TEST_PUBLIC_KEY_PATH],
+    ];
+    for (const args of actions) {
+      err = "";
+      expect(await etcLane([...args, "--data-dir", dataDir, "--timeout", "0.05"])).toBe(
+        EXIT_NO_ANSWER_IN_TIME,
+      );
+      expect(err).toMatch(
+        /the lane did not answer within 0\.05 s; the action may still run \(control socket /,
+      );
+    }
+    expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
+      "lane.close",
+      "journal.requeue-held",
+      "booth.take",
+      "status-list.import",
+    ]);
+    expect(out).toBe("");
+  });
+
+  it("--timeout takes seconds, 0 for no limit; anything else is a usage error", async () => {
+    expect(answerTimeoutMs({})).toBe(DEFAULT_ANSWER_TIMEOUT_MS);
+    expect(DEFAULT_ANSWER_TIMEOUT_MS).toBe(10_000);
+    expect(answerTimeoutMs({ timeout: "2.5" })).toBe(2500);
+    expect(answerTimeoutMs({ timeout: "0" })).toBe(0);
+    for (const bad of ["abc", "-1", ""]) {
+      err = "";
+      expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", bad])).toBe(1);
+      expect(err).toContain("--timeout: expected seconds to wait for the lane");
+    }
+  });
+});
+
+describe("status when nothing answers on the control socket", () => {
+  const holders: Holder[] = [];
+  afterEach(async () => {
+    for (const h of holders.splice(0)) await h.kill();
+  });
+
+  it("a lane that holds the data directory without answering (starting, or its socket removed): exit 4, naming its pid", async () => {
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    holders.push(h);
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+    expect(EXIT_NOT_ANSWERING).toBe(4);
+    expect(out).toMatch(
+      new RegExp(
+        `^lane pid ${h.pid} holds the data directory but does not answer \\(starting, or its control socket is gone\\): ` +
+          `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-3, running since \\S+\\)\\n`,
+      ),
+    );
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
+    expect(JSON.parse(out)).toMatchObject({
+      running: true,
+      answering: false,
+      pid: h.pid,
+      holder: { role: "lane", command: "lane 4301-0102-3" },
+      dataDir,
+    });
+  });
+
+  it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+    expect(out).toMatch(/^lane not running: nothing answers on \S+ \(found by --data-dir \S+\)\n/);
+    const h = await holdLock(dataDir, "cli", "etc-lane status-list import");
+    holders.push(h);
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+    expect(out).toMatch(
+      new RegExp(
+        `^lane not running: nothing answers on \\S+ \\(found by --data-dir \\S+\\); etc-lane status-list import \\(pid ${h.pid}\\) holds the data directory\\n`,
+      ),
+    );
+    out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_RUNNING);
+    expect(JSON.parse(out)).toMatchObject({
+      running: false,
+      heldBy: { pid: h.pid, role: "cli", command: "etc-lane status-list import" },
+    });
+  });
+});
