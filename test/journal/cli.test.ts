@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerTransactions } from "../../src/cli/commands/transactions.js";
 import { Journal } from "../../src/journal/journal.js";
+import { CARD, legacyB4, MASKED } from "../cli/b4-frame.js";
 import { runCli } from "../helpers/cli.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
@@ -167,4 +168,30 @@ describe("transactions list --since reads a time in the lane's UTC offset, never
     const r = await run(["transactions", "list", "--config", cfg, "--json", "--since", "2026-11-26 02:00"]);
     expect(seqs(r.out)).toEqual([3, 4]);
   });
+});
+
+it("transactions list --json masks the card number inside the raw B4 too, unless --full-ids", async () => {
+  const j = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const b4 = legacyB4();
+  // a transaction (its card id taken from this B4) and a stop before the card was taken (no card id)
+  j.commit({ ...sampleRecord(1), cardId: CARD, rawB4: b4, rsuProtocol: "legacy" });
+  j.commit({
+    ...sampleRecord(2, "stop"),
+    outcome: "FRAME_INCOMPLETE",
+    cardId: null,
+    rawB4: legacyB4({ lastStation: false }),
+    rsuProtocol: "legacy",
+  });
+  j.close();
+  const masked = await run(["transactions", "list", "--data-dir", dir, "--json"]);
+  expect(masked.out).not.toContain(CARD);
+  const recs = masked.out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { cardId: string | null; rawB4: string });
+  expect(recs.map((r) => r.cardId)).toEqual([MASKED, null]);
+  expect(recs[0]?.rawB4).toBe(b4.replace(CARD, MASKED));
+  expect(recs[1]?.rawB4).toContain(MASKED);
+  const full = await run(["transactions", "list", "--data-dir", dir, "--json", "--full-ids"]);
+  expect((JSON.parse(full.out.trim().split("\n")[0] as string) as { rawB4: string }).rawB4).toBe(b4);
 });

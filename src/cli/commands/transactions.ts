@@ -2,7 +2,7 @@
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
  * object per line with --json. Card numbers are masked (network and last four digits kept) unless
- * --full-ids, as in `status` and `audit`. Reads the journal read-only, so it works while the lane is running. Finds
+ * --full-ids, as in `status` and `audit`: in the JSON also inside the raw B4 frame (../mask-frames.ts). Reads the journal read-only, so it works while the lane is running. Finds
  * the lane by its config like every maintenance command (../lane-locate.ts). `--since` reads a time in the
  * lane's UTC offset, as the audit commands do (journalOffset, parseSince).
  */
@@ -13,6 +13,7 @@ import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
 import { maskCardId, maskCardIds } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { maskFrameCards } from "../mask-frames.js";
 import { UsageError } from "../run-cli.js";
 
 interface ListOpts extends LaneLocationOptions {
@@ -75,10 +76,19 @@ function row(r: StoredRecord, fullIds: boolean): string[] {
   ];
 }
 
-/** One record as a JSON line; card numbers masked unless fullIds (the cardId field, and any in the text). */
-function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
+/**
+ * One record as a JSON line; card numbers masked unless fullIds: the cardId field, any in the text, and
+ * the card's file 0015 inside the raw B4 (and the record's number wherever it stands in rawB4/rawB5).
+ */
+export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
   if (fullIds) return `${JSON.stringify(r)}\n`;
-  const masked = r.cardId === null ? r : { ...r, cardId: maskCardId(r.cardId) };
+  const masked = {
+    ...r,
+    ...(r.cardId === null ? {} : { cardId: maskCardId(r.cardId) }),
+    rawB4: maskFrameCards(r.rawB4, r.rsuProtocol, r.cardId, true),
+    // a B5 carries no file 0015: only the record's number, should it stand there
+    rawB5: maskFrameCards(r.rawB5, r.rsuProtocol, r.cardId, false),
+  };
   return `${maskCardIds(JSON.stringify(masked))}\n`;
 }
 
