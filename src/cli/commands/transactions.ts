@@ -130,7 +130,7 @@ export function registerTransactions(program: Command): void {
     .command("transactions")
     .description("the lane journal: transactions, stops and suspect transactions");
   addLaneOptions(tx.command("list").description("list journal records (oldest first)"))
-    .option("--json", "one JSON object per line (the full record)")
+    .option("--json", "one JSON object per line (the full record, card numbers masked unless --full-ids)")
     .option(
       "--since <timeOrSeq>",
       'records created at/after a time, or with seq >= a number; a time without an offset ("2026-11-26 08:00", ' +
