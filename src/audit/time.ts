@@ -65,11 +65,30 @@ const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.
 const RELATIVE_RE = /^-(\d+)(s|m|h|d)$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/** The date and time of an ISO time with an offset (the offset itself is Date.parse's to check). */
+const ISO_HEAD_RE = /^(\d{4})-(\d{2})-(\d{2})T(?:(\d{2}):(\d{2})(?::(\d{2}))?)?/;
+
+/**
+ * Whether year, month, day, hour, minute, second (groups 1-6 of LOCAL_RE or ISO_HEAD_RE; the time ones
+ * may be absent) name a real time: month 1-12, a day the month has, hour 0-23, minute and second 0-59.
+ * Date.UTC and Date.parse roll "2026-11-34" or "29:70" (and Date.parse "02-30", "24:00") over into
+ * another day instead of refusing them.
+ */
+function realTime(m: RegExpExecArray): boolean {
+  const n = (i: number): number => Number(m[i] ?? 0);
+  const [y, mo, d, h, mi, sec] = [n(1), n(2), n(3), n(4), n(5), n(6)];
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const daysInMonth = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
+  return d <= daysInMonth && h < 24 && mi < 60 && sec < 60;
+}
+
 /**
  * Parses a time given on the command line: an ISO time with an offset or Z; a local date or date-time
  * without one ("2026-11-26", "2026-11-26 08:00", "2026-11-26T08:00:05.250"), read in `offsetMinutes`;
  * "today" / "yesterday" (local midnight); or a time relative to now ("-30m", "-2h", "-7d").
- * Returns epoch milliseconds, or null when the text is none of these.
+ * Returns epoch milliseconds, or null when the text is none of these, or names no real time
+ * ("2026-11-31", "2026-12-03 29:70": never rolled over into another day).
  */
 export function parseTimeArg(text: string, offsetMinutes: number, nowMs: number): number | null {
   const s = text.trim();
@@ -83,6 +102,7 @@ export function parseTimeArg(text: string, offsetMinutes: number, nowMs: number)
   }
   const m = LOCAL_RE.exec(s);
   if (m) {
+    if (!realTime(m)) return null;
     const ms = Date.UTC(
       Number(m[1]),
       Number(m[2]) - 1,
@@ -94,7 +114,9 @@ export function parseTimeArg(text: string, offsetMinutes: number, nowMs: number)
     );
     return Number.isNaN(ms) ? null : ms - offsetMinutes * 60_000;
   }
-  if (offsetOf(s) !== null && /^\d{4}-\d{2}-\d{2}T/.test(s)) {
+  const withOffset = ISO_HEAD_RE.exec(s);
+  if (offsetOf(s) !== null && withOffset) {
+    if (!realTime(withOffset)) return null;
     const ms = Date.parse(s);
     return Number.isNaN(ms) ? null : ms;
   }

@@ -31,7 +31,12 @@ import { Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
-import { type ApplyOptions, type ApplyResult, StatusListCache } from "../status-list/index.js";
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  StatusListCache,
+  statusListTuning,
+} from "../status-list/index.js";
 import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { APP_VERSION } from "../version.js";
@@ -154,12 +159,8 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDir: c.dataDir,
       publicKeyPem,
       logger,
-      limits: {
-        fullMaxAgeMs: c.statusList.fullMaxAgeMinutes * 60_000,
-        deltaMaxAgeMs: c.statusList.deltaMaxAgeMinutes * 60_000,
-        hardMaxAgeMs: c.statusList.hardMaxAgeMinutes * 60_000,
-      },
-      compaction: { maxRows: c.statusList.overlayMaxRows },
+      // the limits and overlay threshold `etc-lane status-list info` uses too
+      ...statusListTuning(c.statusList),
     });
     cleanups.unshift(() => statusList.close());
     const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};

@@ -264,6 +264,7 @@ export async function openStatusListFromOptions(opts: {
   publicKeyPath: string;
   logger?: Logger;
   limits?: Partial<StatusListLimits>;
+  compaction?: Partial<OverlayCompaction>;
   cleanup?: boolean;
 }): Promise<StatusListCache> {
   let pem: Buffer;
@@ -280,6 +281,7 @@ export async function openStatusListFromOptions(opts: {
     publicKeyPem: pem,
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.compaction ? { compaction: opts.compaction } : {}),
     ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
   });
 }

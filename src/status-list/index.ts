@@ -3,6 +3,7 @@
 export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from "./bundle.js";
 export { openStatusListFromOptions, StatusListCache, type StatusListOpenOptions } from "./cache.js";
 export { type StatusListErrorCode, StatusListErrors } from "./errors.js";
+export { statusListTuning } from "./from-config.js";
 export { parseCardId, parseObuId } from "./ids.js";
 export {
   type ApplyOptions,

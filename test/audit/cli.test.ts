@@ -308,5 +308,9 @@ describe("audit tail and search output", () => {
     expect(r.err).toMatch(
       /--since: expected a local date or time such as "2026-11-26 08:00" \(lane time \+08:00\)/,
     );
+    // a time that does not exist is refused, not rolled over into the next day
+    const rolled = await runEtcLane(["audit", "search", "--data-dir", data(), "--until", "2026-12-03 29:70"]);
+    expect(rolled.code).toBe(1);
+    expect(rolled.err).toMatch(/--until: expected a local date or time .*got "2026-12-03 29:70"/);
   });
 });

@@ -11,3 +11,15 @@ it("the status-list row names the bundle being downloaded and its pages in so fa
   s.statusList.download = { name: "full-202611270000.bundle", pages: 480, pagesDone: 120 };
   expect(listRow(formatStatus(s))).toMatch(/; downloading full-202611270000\.bundle, page 120\/480$/);
 });
+
+it("card numbers in the lane's free text are masked as in their columns, unless --full-ids", () => {
+  const card = "43010000000000009001";
+  const s = baseSnapshot();
+  s.state.detail = `uncertain debit on card ${card}`;
+  s.uplink.lastError = { code: "E703", message: `station refused record of card ${card}`, at: s.at };
+  const text = formatStatus(s);
+  expect(text).not.toContain(card);
+  expect(text).toContain("uncertain debit on card 4301************9001");
+  expect(text).toContain("station refused record of card 4301************9001");
+  expect(formatStatus(s, { fullIds: true })).toContain(`uncertain debit on card ${card}`);
+});

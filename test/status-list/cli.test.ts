@@ -136,6 +136,53 @@ describe("status-list CLIs", () => {
     expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
   });
 
+  it("info judges health and staleness against the config's statusList limits, as the lane does", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const f = join(tmp.dir, "full.bin");
+    // issued three hours ago: past the config's hard age (2 h), inside the built-in one (24 h)
+    const created = new Date(Date.now() - 3 * 3600_000).toISOString();
+    await run("sim", ["build", "--from", csv, "--version", "202507310000", "--created", created, "--out", f]);
+    const dataDir = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]);
+    const cfg = join(tmp.dir, "lane.yaml");
+    writeFileSync(
+      cfg,
+      [
+        'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+        "rsu: { port: /dev/null, protocol: legacy }",
+        `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH}, fullMaxAgeMinutes: 60, deltaMaxAgeMinutes: 60, hardMaxAgeMinutes: 120 }`,
+        `dataDir: ${dataDir}`,
+        "tariff: tariff.yaml",
+        "",
+      ].join("\n"),
+    );
+    out = "";
+    err = "";
+    await run("lane", ["info", "--config", cfg]);
+    const info = JSON.parse(out);
+    expect(info.limits).toEqual({
+      fullMaxAgeMs: 3_600_000,
+      deltaMaxAgeMs: 3_600_000,
+      hardMaxAgeMs: 7_200_000,
+    });
+    expect(info.health).toMatchObject({ state: "past-hard-age", limits: info.limits });
+    expect(info.staleness.alarm).toBe(true);
+    expect(err).toBe("");
+    // a data directory alone: the built-in limits, and it says so
+    out = "";
+    await run("lane", ["info", "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]);
+    expect(JSON.parse(out).limits).toEqual({
+      fullMaxAgeMs: 48 * 3_600_000,
+      deltaMaxAgeMs: 30 * 60_000,
+      hardMaxAgeMs: 24 * 3_600_000,
+    });
+    expect(JSON.parse(out).health.state).not.toBe("past-hard-age");
+    expect(err).toMatch(
+      /no lane config \(lane found by --data-dir .*\): staleness and health judged against the built-in limits/,
+    );
+  });
+
   it("generates a synthetic list as CSV and as a signed bundle", async () => {
     const c = join(tmp.dir, "g.csv");
     await run("sim", ["generate", "--cards", "40", "--obus", "20", "--out", c, "--seed", "5"]);

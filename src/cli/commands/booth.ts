@@ -7,11 +7,16 @@
  */
 import type { Command } from "commander";
 import type { BoothCaseLine } from "../../service/control/booth-actions.js";
-import { maskCardIds } from "../../service/format.js";
+import { maskCardId, maskCardIds } from "../../service/format.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../../tariff/vehicle-class.js";
-import type { LaneLocationOptions } from "../lane-locate.js";
-import { locateLane } from "../lane-locate.js";
-import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
+import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import {
+  addOperatorOptions,
+  answerTimeoutMs,
+  type OperatorOutcome,
+  operatorCall,
+  printOutcome,
+} from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 import { table } from "../text-table.js";
 
@@ -45,6 +50,21 @@ export function caseTable(cases: BoothCaseLine[], fullIds = false): string[] {
   return table(rows);
 }
 
+/** The list's outcome with each case's card number masked (`--json` without `--full-ids`). */
+export function withCardsMasked(out: OperatorOutcome, cases: BoothCaseLine[]): OperatorOutcome {
+  if (!out.result.data || cases.length === 0) return out;
+  return {
+    ...out,
+    result: {
+      ...out.result,
+      data: {
+        ...out.result.data,
+        cases: cases.map((c) => ({ ...c, cardId: c.cardId && maskCardId(c.cardId) })),
+      },
+    },
+  };
+}
+
 export function registerBooth(program: Command): void {
   const booth = program
     .command("booth")
@@ -54,7 +74,7 @@ export function registerBooth(program: Command): void {
       .command("list")
       .description("the vehicles waiting at the booth (why, since when, OBU, card)")
       .option("--json", "print the result as JSON")
-      .option("--full-ids", "print whole card numbers"),
+      .option("--full-ids", "print whole card numbers (masked by default, in the table and in JSON)"),
   ).action(async (o: Opts) => {
     const out = await operatorCall(
       locateLane(o),
@@ -63,7 +83,7 @@ export function registerBooth(program: Command): void {
     );
     const cases = (out.result.data?.cases ?? []) as BoothCaseLine[];
     if (o.json || !out.result.ok || cases.length === 0) {
-      printOutcome(out, o.json);
+      printOutcome(o.fullIds ? out : withCardsMasked(out, cases), o.json);
       return;
     }
     process.stdout.write(`${caseTable(cases, o.fullIds === true).join("\n")}\n`);

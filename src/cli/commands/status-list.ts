@@ -14,9 +14,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import type { LaneConfig } from "../../config/schema.js";
 import { createLogger } from "../../log.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
-import { openStatusListFromOptions, type Progress, type StatusListCache } from "../../status-list/index.js";
+import {
+  openStatusListFromOptions,
+  type Progress,
+  type StatusListCache,
+  statusListTuning,
+} from "../../status-list/index.js";
 import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
@@ -59,8 +65,13 @@ function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
   return { loc, publicKey };
 }
 
+/**
+ * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
+ * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
+ * (`--data-dir` alone) with the built-in defaults.
+ */
 async function withCache<T>(
-  o: { dataDir: string; publicKey: string },
+  o: { dataDir: string; publicKey: string; config: LaneConfig | null },
   cleanup: boolean,
   fn: (c: StatusListCache) => Promise<T>,
 ): Promise<T> {
@@ -70,6 +81,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
+    ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
     return await fn(cache);
@@ -172,7 +184,7 @@ export function registerStatusList(program: Command): void {
         loc.config,
         file,
         (onProgress) =>
-          withCache({ dataDir: loc.dataDir, publicKey }, true, (cache) =>
+          withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           ),
         progress.onProgress,
@@ -201,7 +213,7 @@ export function registerStatusList(program: Command): void {
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     const { loc, publicKey } = store(o);
-    await withCache({ dataDir: loc.dataDir, publicKey }, false, async (cache) => {
+    await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
       if (o.obu !== undefined) q.obuId = o.obu;
@@ -212,11 +224,19 @@ export function registerStatusList(program: Command): void {
   addStoreOptions(
     sl
       .command("info")
-      .description("versions, entry counts, ages, staleness and file size of the active list"),
+      .description(
+        "versions, entry counts, ages, staleness, health and file size of the active list, judged against the " +
+          "config's statusList limits as the lane judges it (the built-in ones with --data-dir alone)",
+      ),
   ).action(async (o: StoreOpts) => {
     const { loc, publicKey } = store(o);
-    await withCache({ dataDir: loc.dataDir, publicKey }, false, async (cache) => {
+    await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });
+    if (!loc.config)
+      process.stderr.write(
+        `no lane config (lane found by ${loc.how}): staleness and health judged against the built-in limits; ` +
+          "give --config FILE for the lane's own (statusList.*MaxAgeMinutes)\n",
+      );
   });
 }

@@ -16,6 +16,7 @@ import {
   LANE_STATUS_LABEL,
   localTime,
   maskCardId,
+  maskCardIds,
   ms3,
   offsetLabel,
   yuan,
@@ -174,7 +175,10 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
       ).map((l) => `  ${l}`),
     );
   }
-  return `${out.join("\n")}\n`;
+  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
+  // may name a card: masked as the page masks it (src/service/page/render.ts)
+  const text = `${out.join("\n")}\n`;
+  return o.fullIds ? text : maskCardIds(text);
 }
 
 /** What the data directory shows when no lane is running (the journal, read-only). */

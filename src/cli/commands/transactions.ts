@@ -2,14 +2,18 @@
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
  * object per line with --json. Card numbers are masked (network and last four digits kept) unless
- * --full-ids, as in `status` and `audit`. Reads the journal read-only, so it works while the lane is running. Finds
- * the lane by its config like every maintenance command (../lane-locate.ts).
+ * --full-ids, as in `status` and `audit`: in the JSON also inside the raw B4 frame (../mask-frames.ts). Reads the journal read-only, so it works while the lane is running. Finds
+ * the lane by its config like every maintenance command (../lane-locate.ts). `--since` reads a time in the
+ * lane's UTC offset, as the audit commands do (journalOffset, parseSince).
  */
 import type { Command } from "commander";
+import { offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
+import { dialectFromConfig } from "../../config/load.js";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
 import { maskCardId, maskCardIds } from "../../service/format.js";
-import { addLaneOptions, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { maskFrameCards } from "../mask-frames.js";
 import { UsageError } from "../run-cli.js";
 
 interface ListOpts extends LaneLocationOptions {
@@ -21,13 +25,37 @@ interface ListOpts extends LaneLocationOptions {
   fullIds?: boolean;
 }
 
-export function parseSince(v: string | undefined): Date | number | undefined {
+/**
+ * The lane's UTC offset, in which `--since` reads a time written without one (the offset the table's
+ * times and the records' trade ids are in): the config's (`rsu.dialect.utcOffsetMinutes`), else the
+ * newest record's `createdAt`, else this computer's (a journal with no record: nothing to compare).
+ */
+export function journalOffset(loc: LaneLocation, j: JournalReader): number {
+  if (loc.config) return dialectFromConfig(loc.config).utcOffsetMinutes;
+  const last = j.get(j.lastSeq());
+  const fromRecord = last ? offsetOf(last.createdAt) : null;
+  return fromRecord ?? -new Date().getTimezoneOffset();
+}
+
+/**
+ * `--since`: a sequence number, or a time as the audit commands read it (parseTimeArg of
+ * src/audit/time.ts: "2026-11-26 08:00" in the lane's offset `offsetMinutes`, an ISO time with an
+ * offset, today, -2h...), never in the process time zone.
+ */
+export function parseSince(
+  v: string | undefined,
+  offsetMinutes: number,
+  nowMs: number = Date.now(),
+): Date | number | undefined {
   if (v === undefined) return undefined;
   if (/^\d+$/.test(v)) return Number(v);
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime()))
-    throw new UsageError(`--since: expected an ISO date/time or a sequence number, got "${v}"`);
-  return d;
+  const ms = parseTimeArg(v, offsetMinutes, nowMs);
+  if (ms === null)
+    throw new UsageError(
+      `--since: expected a sequence number, a local date or time such as "2026-11-26 08:00" (lane time ` +
+        `${offsetText(offsetMinutes)}), an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got "${v}"`,
+    );
+  return new Date(ms);
 }
 
 const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));
@@ -48,10 +76,19 @@ function row(r: StoredRecord, fullIds: boolean): string[] {
   ];
 }
 
-/** One record as a JSON line; card numbers masked unless fullIds (the cardId field, and any in the text). */
-function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
+/**
+ * One record as a JSON line; card numbers masked unless fullIds: the cardId field, any in the text, and
+ * the card's file 0015 inside the raw B4 (and the record's number wherever it stands in rawB4/rawB5).
+ */
+export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
   if (fullIds) return `${JSON.stringify(r)}\n`;
-  const masked = r.cardId === null ? r : { ...r, cardId: maskCardId(r.cardId) };
+  const masked = {
+    ...r,
+    ...(r.cardId === null ? {} : { cardId: maskCardId(r.cardId) }),
+    rawB4: maskFrameCards(r.rawB4, r.rsuProtocol, r.cardId, true),
+    // a B5 carries no file 0015: only the record's number, should it stand there
+    rawB5: maskFrameCards(r.rawB5, r.rsuProtocol, r.cardId, false),
+  };
   return `${maskCardIds(JSON.stringify(masked))}\n`;
 }
 
@@ -93,16 +130,19 @@ export function registerTransactions(program: Command): void {
     .command("transactions")
     .description("the lane journal: transactions, stops and suspect transactions");
   addLaneOptions(tx.command("list").description("list journal records (oldest first)"))
-    .option("--json", "one JSON object per line (the full record)")
-    .option("--since <isoOrSeq>", "records created at/after an ISO time, or with seq >= a number")
+    .option("--json", "one JSON object per line (the full record, card numbers masked unless --full-ids)")
+    .option(
+      "--since <timeOrSeq>",
+      'records created at/after a time, or with seq >= a number; a time without an offset ("2026-11-26 08:00", ' +
+        '"2026-11-26") is lane time: the UTC offset of the config (rsu.dialect.utcOffsetMinutes), without ' +
+        "--config the newest record's; also an ISO time with an offset, today, yesterday, -30m / -2h / -7d",
+    )
     .option("--kind <kind...>", `only these kinds: ${RECORD_KINDS.join(", ")}`)
     .option("--pending", "only records the station has not acknowledged")
     .option("--limit <n>", "at most n records")
     .option("--full-ids", "print whole card numbers (masked by default)")
     .action((o: ListOpts) => {
       const q: ListQuery = {};
-      const since = parseSince(o.since);
-      if (since !== undefined) q.since = since;
       if (o.kind) {
         const bad = o.kind.filter((k) => !RECORD_KINDS.includes(k as RecordKind));
         if (bad.length)
@@ -116,8 +156,11 @@ export function registerTransactions(program: Command): void {
           throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
         q.limit = n;
       }
-      const j = JournalReader.openReadOnly(locateLane(o).dataDir);
+      const loc = locateLane(o);
+      const j = JournalReader.openReadOnly(loc.dataDir);
       try {
+        const since = parseSince(o.since, journalOffset(loc, j));
+        if (since !== undefined) q.since = since;
         const out = (s: string): void => {
           process.stdout.write(s);
         };

@@ -1,0 +1,50 @@
+/** Card numbers inside raw RSU frames, masked for the CLI's JSON (src/cli/mask-frames.ts). */
+import { describe, expect, it } from "vitest";
+import { cardNumbersInFrame, maskFrameCards } from "../../src/cli/mask-frames.js";
+import { CARD, legacyB4, MASKED } from "./b4-frame.js";
+
+/** The public national-network lane sample B4 (test/cli/decode.test.ts), 182-byte form without EF04. */
+const NATIONAL_B4 =
+  "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
+  "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
+  "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
+  "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb";
+const NATIONAL_CARD = "37011901230211225128";
+
+describe("card numbers in raw frames", () => {
+  it("a legacy B4 carries the card number as 20 hex digits: found by decoding, masked in place", () => {
+    const raw = legacyB4();
+    expect(raw).toContain("bafe00c4"); // the escape before the number
+    expect(raw).toContain(CARD);
+    expect(cardNumbersInFrame(raw, "legacy")).toEqual([CARD]);
+    for (const [cardId, decode] of [
+      [CARD, true], // the record's own number
+      [null, true], // a stop before the lane took the card: decoded
+      [CARD, false],
+    ] as const) {
+      const m = maskFrameCards(raw, "legacy", cardId, decode);
+      expect(m).not.toContain(CARD);
+      expect(m).toBe(raw.replace(CARD, MASKED));
+    }
+    // the B4 of a FRAME_INCOMPLETE stop (no last station): the number is still there, and masked
+    const short = legacyB4({ lastStation: false });
+    expect(maskFrameCards(short, "legacy", null, true)).toBe(short.replace(CARD, MASKED));
+    // upper-case hex (how some records store it) too
+    expect(maskFrameCards(raw.toUpperCase(), null, null, true)).toBe(raw.toUpperCase().replace(CARD, MASKED));
+  });
+
+  it("a national B4, with or without its EF04 block, also when the record names no protocol", () => {
+    expect(cardNumbersInFrame(NATIONAL_B4, "national")).toEqual([NATIONAL_CARD]);
+    expect(cardNumbersInFrame(NATIONAL_B4, null)).toEqual([NATIONAL_CARD]);
+    const m = maskFrameCards(NATIONAL_B4, null, null, true);
+    expect(m).toBe(NATIONAL_B4.replace(NATIONAL_CARD, "3701************5128"));
+  });
+
+  it("masks only on a byte boundary, and leaves a frame with no card as it is", () => {
+    expect(maskFrameCards(`0${CARD}0`, null, CARD, false)).toBe(`0${CARD}0`);
+    expect(maskFrameCards(`00${CARD}`, null, CARD, false)).toBe(`00${MASKED}`);
+    expect(maskFrameCards("ffff38b5", "legacy", CARD, true)).toBe("ffff38b5");
+    expect(maskFrameCards(null, "legacy", CARD, true)).toBeNull();
+    expect(cardNumbersInFrame("not hex", null)).toEqual([]);
+  });
+});
