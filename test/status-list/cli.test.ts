@@ -144,7 +144,7 @@ describe("status-list CLIs", () => {
     const created = new Date(Date.now() - 3 * 3600_000).toISOString();
     await run("sim", ["build", "--from", csv, "--version", "202507310000", "--created", created, "--out", f]);
     const dataDir = join(tmp.dir, "data");
-    await run("lane", ["import", f, "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]);
+    await run("lane", ["import", f, "--init", "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]);
     const cfg = join(tmp.dir, "lane.yaml");
     writeFileSync(
       cfg,
