@@ -62,11 +62,46 @@ export interface LaneEventData {
    * `audit verify` excuses a row without an audit seq only below it (the journal's own
    * meta.audit_bound_from is not trusted)
    */
-  "journal.bound": { boundFrom: number };
+  "journal.bound": { boundFrom: number; uploads?: UploadsBound };
   "disk.error": { path: string; message: string; code?: string };
   "uplink.state": { from: string; to: string; [k: string]: unknown };
-  "uplink.records-held": { tradeIds: (string | null)[]; codes: string[] };
+  /**
+   * records the station refused, taken out of the upload queue for an operator: `held` (the journal seqs
+   * as [from, to] ranges) and `count` are written by the journal in the hold's own transaction
+   * (src/journal/outbox.ts); an uplink without a bound journal writes the entry without them
+   */
+  "uplink.records-held": {
+    tradeIds: (string | null)[];
+    codes: string[];
+    held?: [number, number][];
+    count?: number;
+  };
+  /**
+   * the upload state bound to the trail, for a journal whose journal.bound entry (which states it for a
+   * journal bound from now on) was written by an earlier version (src/audit/journal-trail.ts)
+   */
+  "uplink.bound": UploadsBound;
+  /**
+   * the station's acknowledgement of an upload batch: the journal seqs that moved to `acks` (as [from, to]
+   * ranges) and the acknowledgement's time, written by the journal in that move's own transaction
+   */
+  "uplink.acked": { acked: [number, number][]; count: number; at: string };
+  /** held records put back into the upload queue (the operator's requeue), in that move's transaction */
+  "uplink.records-requeued": { requeued: [number, number][]; count: number };
   "lane.alarm": { code: string; [k: string]: unknown };
+}
+
+/**
+ * The journal's upload state when it was bound to the trail, written once per journal: the records queued
+ * and held then (journal seqs as [from, to] ranges); every other record with an entry before it had been
+ * acknowledged. From then on each move commits its entry (uplink.acked, uplink.records-held,
+ * uplink.records-requeued).
+ */
+export interface UploadsBound {
+  queued: [number, number][];
+  held: [number, number][];
+  queuedCount: number;
+  heldCount: number;
 }
 
 export type LaneEventKind = keyof LaneEventData;
@@ -90,6 +125,9 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "disk.error",
   "uplink.state",
   "uplink.records-held",
+  "uplink.bound",
+  "uplink.acked",
+  "uplink.records-requeued",
   "lane.alarm",
 ];
 
@@ -98,7 +136,9 @@ export function journalBoundEvent(d: LaneEventData["journal.bound"]): AuditEvent
   return {
     type: "journal.bound",
     severity: "info",
-    message: `journal records from seq ${d.boundFrom} on are bound to the audit trail`,
+    message:
+      `journal records from seq ${d.boundFrom} on are bound to the audit trail` +
+      (d.uploads ? `, and their upload state (${uploadsText(d.uploads)})` : ""),
     data: d,
   };
 }
@@ -108,11 +148,74 @@ export function journalBoundEvent(d: LaneEventData["journal.bound"]): AuditEvent
  * AuditTrail.bindEvent in the batch's own transaction (src/journal/upkeep.ts).
  */
 export function journalRetentionEvent(d: LaneEventData["journal.retention"]): AuditEventInput {
-  const ranges = d.deleted.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+  const ranges = rangesText(d.deleted);
   return {
     type: "journal.retention",
     severity: "info",
     message: `journal retention deleted ${d.count} record(s) acknowledged before ${d.cutoff} (seq ${ranges})`,
+    data: d,
+  };
+}
+
+/** `1-5, 8` for [[1, 5], [8, 8]] (the messages of the entries that name journal seqs). */
+export function rangesText(ranges: readonly [number, number][]): string {
+  return ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ");
+}
+
+const uploadsText = (u: UploadsBound): string =>
+  `${u.queuedCount} record(s) queued, ${u.heldCount} held, every other one acknowledged`;
+
+/**
+ * The `uplink.bound` entry: written once per journal by src/audit/journal-trail.ts when its journal.bound
+ * entry was written without the upload state (an earlier version), in one transaction with journal.db's
+ * marker.
+ */
+export function uplinkBoundEvent(d: UploadsBound): AuditEventInput {
+  return {
+    type: "uplink.bound",
+    severity: "info",
+    message: `journal upload state bound to the audit trail: ${uploadsText(d)}`,
+    data: d,
+  };
+}
+
+/**
+ * The `uplink.acked` entry of one acknowledged upload batch: the journal writes it through
+ * AuditTrail.bindEvent in the transaction that moves the records to `acks` (src/journal/outbox.ts).
+ */
+export function uplinkAckedEvent(d: LaneEventData["uplink.acked"]): AuditEventInput {
+  return {
+    type: "uplink.acked",
+    severity: "info",
+    message: `station acknowledged ${d.count} record(s) at ${d.at} (seq ${rangesText(d.acked)})`,
+    data: d,
+  };
+}
+
+/**
+ * The `uplink.records-held` entry as the journal writes it, in the hold's own transaction
+ * (src/journal/outbox.ts): an alarm, as the uplink's was.
+ */
+export function uplinkRecordsHeldEvent(
+  d: Required<LaneEventData["uplink.records-held"]>,
+  first: { tradeId: string; code: string },
+): AuditEventInput {
+  return {
+    type: "uplink.records-held",
+    severity: "alarm",
+    message:
+      `station refused ${d.count} record(s); held for an operator (first ${first.tradeId}: ${first.code}; ` +
+      `seq ${rangesText(d.held)})`,
+    data: d,
+  };
+}
+
+/** The `uplink.records-requeued` entry, in the requeue's own transaction (src/journal/outbox.ts). */
+export function uplinkRequeuedEvent(d: LaneEventData["uplink.records-requeued"]): AuditEventInput {
+  return {
+    type: "uplink.records-requeued",
+    severity: "info",
+    message: `${d.count} held record(s) back in the upload queue (seq ${rangesText(d.requeued)})`,
     data: d,
   };
 }

@@ -12,13 +12,18 @@
  * read first (./binding-mark.ts): a trail that states a binding already (its journal.bound entry, or an
  * audit.retention entry restating it after retention deleted that entry's file) gets no second one, and
  * the marker is put back.
+ * The upload state is bound once per journal too: the records queued and held at that moment, stated in
+ * the journal.bound entry (`uploads`), or, for a journal an earlier version bound, in an `uplink.bound`
+ * entry of its own; from then on every move of the upload state (acknowledged, held, requeued) writes its
+ * own entry (src/journal/outbox.ts), and `audit verify` holds journal.db's outbox, held and acks tables to
+ * them (./verify-uploads.ts). Its marker (meta.audit_uploads_bound_entry) commits with the statement.
  * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-lane.ts) both
  * open it so.
  */
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { findBindingMark } from "./binding-mark.js";
 import type { AuditEventInput } from "./entry.js";
-import { journalBoundEvent } from "./events.js";
+import { journalBoundEvent, type UploadsBound, uplinkBoundEvent } from "./events.js";
 import type { BoundEntry, RecordBinding } from "./records.js";
 import { type AuditSpool, absorbLegacySpool } from "./spool.js";
 import { AuditTrail, type AuditTrailOptions } from "./trail.js";
@@ -33,10 +38,17 @@ export interface TrailHost {
   auditFloor(): number | null;
   /** the first journal seq bound to the trail, or null once the `journal.bound` entry is written */
   auditBoundFrom(): number | null;
-  /** stores that entry's line and head copy and that it was written, in one transaction */
-  markAuditBound(bound: BoundEntry): void;
+  /**
+   * stores that entry's line and head copy and that it was written (`uploads`: and that it states the
+   * upload state), in one transaction
+   */
+  markAuditBound(bound: BoundEntry, uploads?: boolean): void;
   /** stores that the entry at `seq` was written (the marker only: the trail holds the entry already) */
   restoreAuditBoundMarker(seq: number): void;
+  /** the queued and held records to state in the trail, or null once a statement of them is written */
+  auditUploadsToBind(): UploadsBound | null;
+  /** stores the `uplink.bound` entry's line and head copy and that it was written, in one transaction */
+  markAuditUploadsBound(bound: BoundEntry): void;
 }
 
 export function openJournalTrail(
@@ -51,6 +63,8 @@ export function openJournalTrail(
     boundFloor: () => journal.auditFloor(),
   });
   const boundFrom = journal.auditBoundFrom();
+  const uploads = journal.auditUploadsToBind();
+  let uploadsStated = false;
   if (boundFrom !== null) {
     const stated = findBindingMark(trail.dir);
     if (stated) {
@@ -61,13 +75,20 @@ export function openJournalTrail(
       journal.restoreAuditBoundMarker(stated.seq);
       trail.bindingMark = stated;
     } else {
-      const seq = trail.bindEvent(journalBoundEvent({ boundFrom }), (bound) => {
-        journal.markAuditBound(bound);
-        return bound.seq;
-      });
+      const seq = trail.bindEvent(
+        journalBoundEvent({ boundFrom, ...(uploads ? { uploads } : {}) }),
+        (bound) => {
+          journal.markAuditBound(bound, uploads !== null);
+          return bound.seq;
+        },
+      );
       trail.bindingMark = { boundFrom, seq };
+      uploadsStated = uploads !== null;
     }
   }
+  // a journal an earlier version bound: its upload state is stated now, in an entry of its own
+  if (uploads !== null && !uploadsStated)
+    trail.bindEvent(uplinkBoundEvent(uploads), (bound) => journal.markAuditUploadsBound(bound));
   journal.bindAudit(trail);
   return trail;
 }

@@ -18,6 +18,7 @@
  */
 import type Database from "better-sqlite3";
 import type { AuditEventInput } from "../audit/entry.js";
+import type { UploadsBound } from "../audit/events.js";
 import type { BoundEntry, RecordBinding } from "../audit/records.js";
 import type { AuditHead, AuditSpool, AuditSpoolView, SpooledLine, WitnessRecord } from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
@@ -41,6 +42,13 @@ export const AUDIT_META = {
   boundFrom: "audit_bound_from",
   /** the seq of the `journal.bound` entry once it is written (then it is not written again) */
   boundEntry: "audit_bound_entry",
+  /**
+   * the seq of the entry that stated the upload state (`journal.bound` with `uploads`, or `uplink.bound`)
+   * once it is written: from then on every move of the upload state (outbox, held, acks) commits its
+   * audit entry (./outbox.ts). Deleted, the lane writes an `uplink.bound` entry at its next start;
+   * `audit verify` judges by the trail's first statement
+   */
+  uploadsBoundEntry: "audit_uploads_bound_entry",
 } as const;
 
 function readJson<T>(stmt: Database.Statement<[string], { value: string }>, key: string): T | null {
@@ -137,12 +145,16 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
     return from;
   }
 
-  /** The `journal.bound` entry's line and head copy, with the marker that it was written (one transaction). */
-  markBound(bound: BoundEntry): void {
+  /**
+   * The `journal.bound` entry's line and head copy, with the marker that it was written (and, `uploads`,
+   * the marker that it states the upload state too): one transaction.
+   */
+  markBound(bound: BoundEntry, uploads = false): void {
     this.h.assertWritable();
     this.h.db.transaction(() => {
       this.putInTx(bound.spool, bound.head);
       this.setMeta.run(AUDIT_META.boundEntry, String(bound.seq));
+      if (uploads) this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
     })();
   }
 
@@ -150,6 +162,33 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
   markBoundAt(seq: number): void {
     this.h.assertWritable();
     this.setMeta.run(AUDIT_META.boundEntry, String(seq));
+  }
+
+  /**
+   * The upload state to state in the trail (the queued and held journal seqs as [from, to] ranges),
+   * or null when a statement of it was written already.
+   */
+  uploadsToBind(): UploadsBound | null {
+    if (this.getMeta.get(AUDIT_META.uploadsBoundEntry)) return null;
+    const seqs = (table: "outbox" | "held"): number[] =>
+      this.db.prepare(`SELECT seq FROM ${table} ORDER BY seq`).pluck().all() as number[];
+    const queued = seqs("outbox");
+    const held = seqs("held");
+    return {
+      queued: seqRanges(queued),
+      held: seqRanges(held),
+      queuedCount: queued.length,
+      heldCount: held.length,
+    };
+  }
+
+  /** The `uplink.bound` entry's line and head copy, with the marker that it was written (one transaction). */
+  markUploadsBound(bound: BoundEntry): void {
+    this.h.assertWritable();
+    this.h.db.transaction(() => {
+      this.putInTx(bound.spool, bound.head);
+      this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
+    })();
   }
 
   /** The lowest audit seq a kept row is bound to (audit retention keeps every segment from it on). */

@@ -214,7 +214,7 @@ export class Journal implements Outbox {
     this.lane = h.lane;
     this.path = h.path;
     this.audit = new JournalAudit(h);
-    this.outbox = new JournalOutbox(h);
+    this.outbox = new JournalOutbox(h, this.audit);
     this.intents = new Intents(h);
     this.records = new Records(h, this.outbox, this.intents, this.audit);
     this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, opts);
@@ -275,8 +275,9 @@ export class Journal implements Outbox {
 
   /**
    * From now on each commit and settlement runs inside `binder.bindRecord` (its audit entry, its spooled
-   * line and the head copy commit with the row), and each retention batch inside `bindEvent` (a
-   * `journal.retention` entry naming the records it deleted). null unbinds (the lane, closing).
+   * line and the head copy commit with the row), each retention batch inside `bindEvent` (a
+   * `journal.retention` entry naming the records it deleted), and so does each move of the upload state
+   * (`uplink.acked`, `uplink.records-held`, `uplink.records-requeued`: ./outbox.ts). null unbinds.
    */
   bindAudit(binder: AuditBinder | null): void {
     this.h.assertOpen();
@@ -292,9 +293,26 @@ export class Journal implements Outbox {
     return this.audit.spool.boundFromToRecord();
   }
 
-  /** Stores the `journal.bound` entry's line and head copy, and that it was written. */
-  markAuditBound(bound: BoundEntry): void {
-    this.audit.spool.markBound(bound);
+  /**
+   * Stores the `journal.bound` entry's line and head copy, and that it was written (`uploads`: and that it
+   * states the upload state).
+   */
+  markAuditBound(bound: BoundEntry, uploads = false): void {
+    this.audit.spool.markBound(bound, uploads);
+  }
+
+  /**
+   * The queued and held records for the trail's statement of the upload state, or null when one was
+   * written already (src/audit/journal-trail.ts).
+   */
+  auditUploadsToBind(): ReturnType<JournalAuditSpool["uploadsToBind"]> {
+    this.h.assertOpen();
+    return this.audit.spool.uploadsToBind();
+  }
+
+  /** Stores the `uplink.bound` entry's line and head copy, and that it was written. */
+  markAuditUploadsBound(bound: BoundEntry): void {
+    this.audit.spool.markUploadsBound(bound);
   }
 
   /** Puts back the marker that the `journal.bound` entry (at audit seq `seq`) was written. */
@@ -442,6 +460,11 @@ export class Journal implements Outbox {
 
   markUploaded(acks: readonly UploadAck[], ackTime?: Date): number {
     return this.outbox.markUploaded(acks, ackTime);
+  }
+
+  /** An audit trail is bound: the outbox writes the entries of its moves itself (./outbox.ts). */
+  get bindsAudit(): boolean {
+    return this.outbox.bindsAudit;
   }
 
   hold(items: readonly HoldItem[], at?: Date): number {

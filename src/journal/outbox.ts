@@ -4,9 +4,21 @@
  * operator) and `acks` (acknowledged, with the time). The next batch is a walk of the outbox b-tree plus one
  * primary-key lookup per record, O(batch) at any queue depth; the wide record rows are never rewritten by
  * the upload path. The queue depth and held count are kept in memory (counted once at open).
+ *
+ * With an audit trail bound to the journal (Journal.bindAudit), each move between the three tables commits
+ * its audit entry in its own transaction, as a retention batch does (src/journal/upkeep.ts): the station's
+ * acknowledgement `uplink.acked`, a hold `uplink.records-held`, the operator's requeue
+ * `uplink.records-requeued`, each naming the journal seqs it moved (docs/audit.md, "Journal binding").
+ * The records to move are picked before the transaction (the lane's thread is the journal's only writer,
+ * so nothing changes in between): the entry must name them before the transaction writes it.
  */
 import type Database from "better-sqlite3";
 import { type Observable, Subject } from "rxjs";
+import type { AuditEventInput } from "../audit/entry.js";
+import { uplinkAckedEvent, uplinkRecordsHeldEvent, uplinkRequeuedEvent } from "../audit/events.js";
+import type { BoundEntry } from "../audit/records.js";
+import { localIso } from "../local-time.js";
+import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import type { PendingRecord, RecordKind } from "./types.js";
 
@@ -42,11 +54,20 @@ export interface Outbox {
    */
   readonly healthy?: boolean;
   /**
+   * true while the outbox writes the audit entries of its moves itself, in their own transactions (a
+   * journal bound to the audit trail): the uplink then writes no `uplink.records-held` entry of its own
+   */
+  readonly bindsAudit?: boolean;
+  /**
    * emits when records join the queue: after each commit, settlement and requeueHeld (`seq` -1 then); the
    * uplink uses it to wake up
    */
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
 }
+
+/** Where a record is, for a move: picked before the move's transaction. */
+type PlaceRow = { seq: number; revision: number; queued: number; held: number };
+type Move = { seq: number; from: "outbox" | "held" };
 
 type PendingRow = {
   seq: number;
@@ -101,19 +122,29 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly commitSubject = new Subject<{ seq: number; tradeId: string }>();
   readonly commits$: Observable<{ seq: number; tradeId: string }> = this.commitSubject.asObservable();
   private readonly stmtOutboxAdd: Database.Statement;
-  private readonly stmtRevisionOf: Database.Statement<[string], { seq: number; revision: number }>;
   private readonly stmtAckDel: Database.Statement;
   private readonly stmtOutboxAddIfMissing: Database.Statement;
   private readonly stmtOutboxDel: Database.Statement;
   private readonly stmtAckAdd: Database.Statement;
   private readonly stmtHeldDel: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], PendingRow>;
-  private readonly txAck: (
-    acks: readonly UploadAck[],
+  private readonly stmtPlace: Database.Statement<[string], PlaceRow>;
+  private readonly stmtHeldPut: Database.Statement;
+  private readonly stmtHeldSeqs: Database.Statement<[], number>;
+  private readonly txAck: (moves: readonly Move[], at: number, bound?: BoundEntry) => void;
+  private readonly txHold: (
+    moves: readonly { seq: number; item: HoldItem }[],
     at: number,
-  ) => { fromOutbox: number; fromHeld: number };
+    bound?: BoundEntry,
+  ) => void;
+  private readonly txRequeue: (seqs: readonly number[], bound?: BoundEntry) => number;
+  /** runs a move's picking reads in one read transaction (one lock, not one per statement) */
+  private readonly inRead: (f: () => unknown) => unknown;
 
-  constructor(private readonly h: JournalDb) {
+  constructor(
+    private readonly h: JournalDb,
+    private readonly audit: JournalAudit,
+  ) {
     super(
       h.db,
       () => h.assertOpen(),
@@ -124,9 +155,6 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.heldCountMem = c.held;
     const db = h.db;
     this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq) VALUES (?)");
-    this.stmtRevisionOf = db.prepare(
-      "SELECT seq, revision FROM records WHERE trade_id = ?",
-    ) as Database.Statement<[string], { seq: number; revision: number }>;
     this.stmtAckDel = db.prepare("DELETE FROM acks WHERE seq = ?");
     this.stmtOutboxAddIfMissing = db.prepare("INSERT OR IGNORE INTO outbox (seq) VALUES (?)");
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
@@ -136,24 +164,80 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       "SELECT r.seq, r.trade_id, r.kind, r.revision, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
         "ORDER BY o.seq LIMIT ?",
     ) as Database.Statement<[number], PendingRow>;
-    this.txAck = db
-      .transaction((acks: readonly UploadAck[], at: number) => {
-        const r = { fromOutbox: 0, fromHeld: 0 };
-        for (const ack of acks) {
-          const row = this.stmtRevisionOf.get(ack.tradeId);
-          // unknown, or settled again since that revision was sent: the new revision still has to go
-          if (!row || row.revision > ack.revision) continue;
-          if (this.stmtOutboxDel.run(row.seq).changes === 1) r.fromOutbox++;
-          else if (this.stmtHeldDel.run(row.seq).changes === 1) r.fromHeld++;
-          else continue; // already acknowledged
-          this.stmtAckAdd.run(row.seq, at);
+    this.stmtPlace = db.prepare(
+      "SELECT r.seq, r.revision, EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq) AS queued, " +
+        "EXISTS (SELECT 1 FROM held h WHERE h.seq = r.seq) AS held FROM records r WHERE r.trade_id = ?",
+    ) as Database.Statement<[string], PlaceRow>;
+    this.stmtHeldPut = db.prepare(
+      "INSERT OR REPLACE INTO held (seq, at_ms, code, message) VALUES (?, ?, ?, ?)",
+    );
+    this.stmtHeldSeqs = db.prepare("SELECT seq FROM held ORDER BY seq").pluck() as Database.Statement<
+      [],
+      number
+    >;
+    this.inRead = db.transaction((f: () => unknown) => f()).deferred;
+    const putEntry = (bound: BoundEntry | undefined): void => {
+      if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
+    };
+    this.txAck = db.transaction((moves: readonly Move[], at: number, bound?: BoundEntry) => {
+      for (const m of moves) {
+        (m.from === "outbox" ? this.stmtOutboxDel : this.stmtHeldDel).run(m.seq);
+        this.stmtAckAdd.run(m.seq, at);
+      }
+      putEntry(bound);
+    }).immediate;
+    this.txHold = db.transaction(
+      (moves: readonly { seq: number; item: HoldItem }[], at: number, bound?: BoundEntry) => {
+        for (const { seq, item } of moves) {
+          this.stmtOutboxDel.run(seq);
+          this.stmtHeldPut.run(seq, at, item.code, item.message);
         }
-        return r;
-      })
-      .immediate.bind(null) as (
-      acks: readonly UploadAck[],
-      at: number,
-    ) => { fromOutbox: number; fromHeld: number };
+        putEntry(bound);
+      },
+    ).immediate;
+    this.txRequeue = db.transaction((seqs: readonly number[], bound?: BoundEntry) => {
+      let n = 0;
+      for (const seq of seqs) {
+        n += this.stmtOutboxAddIfMissing.run(seq).changes;
+        this.stmtHeldDel.run(seq);
+      }
+      putEntry(bound);
+      return n;
+    }).immediate;
+  }
+
+  /** The reads that pick a move's records, before its transaction (the class comment says why). */
+  private picked<T>(op: string, f: () => T): T {
+    return this.guard(op, () => this.inRead(f) as T);
+  }
+
+  /** An audit trail is bound: each move writes its entry in its own transaction. */
+  get bindsAudit(): boolean {
+    return this.audit.binder !== null;
+  }
+
+  /**
+   * Runs `tx` inside the trail's bindEvent when a trail is bound (the entry `ev()` commits with it), else
+   * alone. A trail that refuses before the transaction (it is closed) is not the journal's failure: its
+   * error is thrown as it is, nothing moved; a failure inside the transaction is (as for a commit,
+   * src/journal/records.ts).
+   */
+  private bound<T>(op: string, ev: () => AuditEventInput, tx: (b?: BoundEntry) => T): T {
+    const binder = this.audit.binder;
+    let inTx = false;
+    try {
+      if (!binder) {
+        inTx = true;
+        return tx();
+      }
+      return binder.bindEvent(ev(), (b) => {
+        inTx = true;
+        return tx(b);
+      });
+    } catch (e) {
+      if (!inTx) throw e;
+      throw this.h.fail(op, e);
+    }
   }
 
   /** Inside the records' commit transaction: queue a new record. */
@@ -214,15 +298,36 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   markUploaded(acks: readonly UploadAck[], ackTime: Date = this.h.now()): number {
     this.h.assertWritable();
     if (acks.length === 0) return 0;
-    let r: { fromOutbox: number; fromHeld: number };
-    try {
-      r = this.txAck(acks, ackTime.getTime());
-    } catch (e) {
-      throw this.h.fail("markUploaded", e);
-    }
-    this.pendingCount -= r.fromOutbox;
-    this.heldCountMem -= r.fromHeld;
-    return r.fromOutbox + r.fromHeld;
+    const moves = this.picked("markUploaded", () => {
+      const out: Move[] = [];
+      const seen = new Set<number>();
+      for (const ack of acks) {
+        const row = this.stmtPlace.get(ack.tradeId);
+        // unknown, or settled again since that revision was sent: the new revision still has to go
+        if (!row || row.revision > ack.revision || seen.has(row.seq)) continue;
+        seen.add(row.seq);
+        if (row.queued) out.push({ seq: row.seq, from: "outbox" });
+        else if (row.held) out.push({ seq: row.seq, from: "held" });
+        // else already acknowledged
+      }
+      return out;
+    });
+    if (moves.length === 0) return 0;
+    const at = ackTime.getTime();
+    this.bound(
+      "markUploaded",
+      () =>
+        uplinkAckedEvent({
+          acked: seqRanges(moves.map((m) => m.seq)),
+          count: moves.length,
+          at: localIso(at, this.h.utcOffsetMinutes),
+        }),
+      (b) => this.txAck(moves, at, b),
+    );
+    const fromHeld = moves.filter((m) => m.from === "held").length;
+    this.pendingCount -= moves.length - fromHeld;
+    this.heldCountMem -= fromHeld;
+    return moves.length;
   }
 
   /**
@@ -233,47 +338,52 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
    */
   hold(items: readonly HoldItem[], at: Date = this.h.now()): number {
     this.h.assertWritable();
-    const put = this.h.db.prepare(
-      "INSERT OR REPLACE INTO held (seq, at_ms, code, message) VALUES (?, ?, ?, ?)",
-    );
-    const tx = this.h.db.transaction(() => {
-      let n = 0;
+    const moves = this.picked("hold", () => {
+      const out: { seq: number; item: HoldItem }[] = [];
+      const seen = new Set<number>();
       for (const it of items) {
-        const row = this.stmtRevisionOf.get(it.tradeId);
+        const row = this.stmtPlace.get(it.tradeId);
         if (!row || (it.revision !== undefined && row.revision > it.revision)) continue;
-        if (this.stmtOutboxDel.run(row.seq).changes === 1) {
-          put.run(row.seq, at.getTime(), it.code, it.message);
-          n++;
+        if (row.queued && !seen.has(row.seq)) {
+          seen.add(row.seq);
+          out.push({ seq: row.seq, item: it });
         }
       }
-      return n;
+      return out;
     });
-    let n: number;
-    try {
-      n = tx.immediate();
-    } catch (e) {
-      throw this.h.fail("hold", e);
-    }
+    const n = moves.length;
+    if (n === 0) return 0;
+    const first = moves[0]!.item;
+    this.bound(
+      "hold",
+      () =>
+        uplinkRecordsHeldEvent(
+          {
+            tradeIds: moves.slice(0, 50).map((m) => m.item.tradeId),
+            codes: [...new Set(moves.map((m) => m.item.code))],
+            held: seqRanges(moves.map((m) => m.seq)),
+            count: n,
+          },
+          first,
+        ),
+      (b) => this.txHold(moves, at.getTime(), b),
+    );
     this.pendingCount -= n;
     this.heldCountMem += n;
-    if (n > 0) this.h.log.warn({ held: n, first: items[0]?.tradeId }, "records held out of the upload queue");
+    this.h.log.warn({ held: n, first: first.tradeId }, "records held out of the upload queue");
     return n;
   }
 
   /** The operator's action: puts every held record back into the upload queue (in sequence order). */
   requeueHeld(): number {
     this.h.assertWritable();
-    const tx = this.h.db.transaction(() => {
-      const n = this.h.db.prepare("INSERT OR IGNORE INTO outbox (seq) SELECT seq FROM held").run().changes;
-      this.h.db.prepare("DELETE FROM held").run();
-      return n;
-    });
-    let n: number;
-    try {
-      n = tx.immediate();
-    } catch (e) {
-      throw this.h.fail("requeueHeld", e);
-    }
+    const seqs = this.picked("requeueHeld", () => this.stmtHeldSeqs.all());
+    if (seqs.length === 0) return 0;
+    const n = this.bound(
+      "requeueHeld",
+      () => uplinkRequeuedEvent({ requeued: seqRanges(seqs), count: seqs.length }),
+      (b) => this.txRequeue(seqs, b),
+    );
     this.pendingCount += n;
     this.heldCountMem = 0;
     if (n > 0) this.commitSubject.next({ seq: -1, tradeId: "" });

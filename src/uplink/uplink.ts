@@ -685,15 +685,17 @@ export class Uplink {
         at: new Date(this.now()).toISOString(),
       };
       this.log.error({ refused: refused.slice(0, 10) }, "station refused records: held out of the queue");
-      this.auditSafe({
-        type: "uplink.records-held",
-        severity: "alarm",
-        message: `station refused ${refused.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
-        data: {
-          tradeIds: refused.slice(0, 50).map((r) => r.tradeId),
-          codes: [...new Set(refused.map((r) => r.code))],
-        },
-      });
+      // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
+      if (held > 0 && !this.outbox.bindsAudit)
+        this.auditSafe({
+          type: "uplink.records-held",
+          severity: "alarm",
+          message: `station refused ${refused.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
+          data: {
+            tradeIds: refused.slice(0, 50).map((r) => r.tradeId),
+            codes: [...new Set(refused.map((r) => r.code))],
+          },
+        });
     }
     if (acked.length === 0 && refused.length === 0) {
       throw new EtcError(

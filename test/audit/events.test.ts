@@ -131,7 +131,11 @@ describe("lane events", () => {
         "lane.stop",
         "audit.checkpoint",
       ]);
-      expect(es[0]!.data).toEqual({ boundFrom: 1 });
+      // a fresh journal: bound from seq 1, its upload state (nothing queued or held yet) with it
+      expect(es[0]!.data).toEqual({
+        boundFrom: 1,
+        uploads: { queued: [], held: [], queuedCount: 0, heldCount: 0 },
+      });
       expect(es[1]!.data).toMatchObject({
         version: "9.9.9",
         lane: "4301010203",
