@@ -9,7 +9,8 @@
  * a first kept file that begins with an anchor only when an `audit.retention` entry names the deletion;
  * incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the station); the
  * file's end against the head copy and the spool (truncation); the station's last word (witness); and
- * each journal row against the entry bound to it (changed, deleted or inserted rows). Then the trail's
+ * each journal row against the entry bound to it (changed, deleted or inserted rows), and its place in
+ * the upload state (outbox, held, acks) against the trail's upload entries (./verify-uploads.ts). Then the trail's
  * completeness (./verify-guards.ts): an unsealed tail no longer than the lane leaves one, a trail wherever
  * journal.db shows a bound journal, and a key given with --key that checked a signature.
  *
@@ -44,6 +45,7 @@ import {
   TrailCompleteness,
   tailLimitsUsed,
 } from "./verify-guards.js";
+import { type UploadRow, UploadStates } from "./verify-uploads.js";
 
 /** What `audit verify` reads of the journal (after the journal hosts the spool: journal.db). */
 export interface JournalBindingView {
@@ -64,6 +66,8 @@ export interface JournalBindingView {
   rowProblem?(jseq: number, entryHash: string): string | null;
   /** what journal.db says about its binding (a bound journal needs its trail: ./verify-guards.ts) */
   bindingMarks?(): JournalBindingMarks;
+  /** each record row's place in outbox, held and acks, in seq order (./verify-uploads.ts) */
+  uploadRows?(): Iterable<UploadRow>;
 }
 
 export interface VerifyOptions {
@@ -297,6 +301,8 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
   // snapshot by a running lane: their rows are not in it, so they are judged against a fresh read.
   const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
+  /** each record's place in the upload state as the trail has it (./verify-uploads.ts) */
+  const uploads = new UploadStates(bindLimit);
   /** record entries whose row is gone: each needs a sealed journal.retention entry that can have deleted it */
   const missingRows: MissingRow[] = [];
   /** rows with no audit seq that a record entry names: legacy, or replaced by a row without one */
@@ -434,6 +440,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   };
 
   const entryChecks = (e: AuditEntry, file: string, lineNo: number): void => {
+    uploads.see(e);
     switch (e.type) {
       case "audit.checkpoint":
         checkCheckpoint(e, file, lineNo);
@@ -948,6 +955,13 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           what: `journal record ${jseq} names audit entry ${a}, which is not an entry for that record (a row was inserted or altered)`,
         });
     }
+    // each row's place in the upload state (outbox, held, acks) against the trail's
+    if (o.journal.uploadRows)
+      for (const p of uploads.rowProblems(
+        o.journal.uploadRows(),
+        (jseq, auditSeq) => auditSeq === null && isLegacy(jseq),
+      ))
+        problems.push(p);
     for (const u of unboundRows) {
       if (!(beforeBound(u.seq) && isLegacy(u.jseq)))
         problems.push({
@@ -974,6 +988,9 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         return `${by} cannot have deleted it: its entry at seq ${last.seq} records an unsettled suspect, which retention never deletes`;
       if (r.cutoffMs !== null && !(last.timeMs < r.cutoffMs))
         return `${by} cannot have deleted it: its entry at seq ${last.seq} is not older than that batch's cutoff`;
+      // retention deletes only acknowledged records (RETENTION_SQL): the trail must have it acknowledged
+      const unacked = uploads.retentionProblem(r.seq, m.jseq);
+      if (unacked !== null) return `${by} cannot have deleted it: ${unacked}`;
       return null;
     };
     missingRows.sort((a, b) => a.jseq - b.jseq || a.seq - b.seq);

@@ -14,7 +14,8 @@
  *   and hash, the line and the head copy go into the spool in that transaction.
  * - `JournalBindingRows`: what `audit verify` reads of the journal (src/audit/verify.ts
  *   `JournalBindingView`), on any handle (the CLI's read-only one too): the rows with the audit seq and
- *   hash they name, the stored JSON, and whether the row's columns still say what its JSON says.
+ *   hash they name, the stored JSON, whether the row's columns still say what its JSON says, and each
+ *   row's place in the upload state (outbox, held, acks).
  */
 import type Database from "better-sqlite3";
 import type { AuditEventInput } from "../audit/entry.js";
@@ -23,6 +24,7 @@ import type { BoundEntry, RecordBinding } from "../audit/records.js";
 import type { AuditHead, AuditSpool, AuditSpoolView, SpooledLine, WitnessRecord } from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
 import type { JournalBindingMarks } from "../audit/verify-guards.js";
+import type { UploadRow } from "../audit/verify-uploads.js";
 import type { JournalDb } from "./db.js";
 import type { CommittedRecord } from "./types.js";
 
@@ -321,6 +323,36 @@ export class JournalBindingRows implements JournalBindingView {
       // a last_seq that is not a number is not a journal the lane left either: counted as bound
       lastSeq: Number.isFinite(last) ? last : 1,
     };
+  }
+
+  /** Each record row's place in outbox, held and acks, in seq order (src/audit/verify-uploads.ts). */
+  *uploadRows(): Iterable<UploadRow> {
+    const it = this.db
+      .prepare(
+        "SELECT r.seq, r.audit_seq, r.trade_id, EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq) AS queued, " +
+          "EXISTS (SELECT 1 FROM held h WHERE h.seq = r.seq) AS held, " +
+          "EXISTS (SELECT 1 FROM acks a WHERE a.seq = r.seq) AS acked, " +
+          "(SELECT a.at_ms FROM acks a WHERE a.seq = r.seq) AS ack_at FROM records r ORDER BY r.seq",
+      )
+      .iterate() as IterableIterator<{
+      seq: number;
+      audit_seq: number | null;
+      trade_id: string;
+      queued: number;
+      held: number;
+      acked: number;
+      ack_at: unknown;
+    }>;
+    for (const r of it)
+      yield {
+        jseq: r.seq,
+        auditSeq: r.audit_seq,
+        tradeId: r.trade_id,
+        queued: r.queued === 1,
+        held: r.held === 1,
+        acked: r.acked === 1,
+        ackAtMs: typeof r.ack_at === "number" ? r.ack_at : Number.NaN,
+      };
   }
 
   auditSeqOf(jseq: number): number | null | undefined {

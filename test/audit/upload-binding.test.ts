@@ -1,20 +1,37 @@
 /**
  * The journal's upload state (outbox, held, acks) bound to the trail (docs/audit.md, "Journal binding";
- * src/journal/outbox.ts): each acknowledgement, hold and requeue commits its entry with it. An honest run
- * of the real uplink (acknowledgements, a refusal held and requeued, a settled suspect sent again) and
- * retention verify intact and leave exactly those entries in the trail.
+ * src/journal/outbox.ts, src/audit/verify-uploads.ts): each acknowledgement, hold and requeue commits its
+ * entry with it, and `audit verify` holds the three tables to those entries. An acknowledgement forged in
+ * journal.db (a row in `acks`, the record's `outbox` row deleted: the station never gets the record) is
+ * named, before the lane's own retention deletes the row and after; so is a record taken out of the
+ * upload queue. An honest run of the real uplink (acknowledgements, a refusal held and requeued, a
+ * settled suspect sent again) and retention verify intact, and so does a journal an earlier version
+ * bound (its acknowledgements were written without entries).
  */
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
+import { journalBoundEvent } from "../../src/audit/events.js";
+import { auditDir } from "../../src/audit/segments.js";
+import { verifyTrail } from "../../src/audit/verify.js";
+import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { localIso } from "../../src/local-time.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, LANE, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import {
+  allLines,
+  LANE,
+  laneKey,
+  openBoundTrail,
+  openLaneJournal,
+  openTrail,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -42,6 +59,11 @@ function edit(sql: string, ...params: unknown[]): void {
 
 const entries = (): AuditEntry[] => allLines(dir).map((l) => JSON.parse(l.text) as AuditEntry);
 const problems = (): string[] => verifyLane(dir).problems.map((p) => `${p.seq}: ${p.what}`);
+/** the seq of the newest record entry for journal record `jseq` */
+const recordEntry = (jseq: number): number =>
+  entries()
+    .filter((e) => e.type.startsWith("record.") && (e.data as { rec: { jseq: number } }).rec.jseq === jseq)
+    .at(-1)!.seq;
 
 /**
  * Six records committed through the lane's binding (record 3 a suspect); 1, 2 and 4 acknowledged by the
@@ -127,6 +149,93 @@ describe("the upload state bound to the trail", () => {
       ["uplink.acked", { acked: [[3, 3]], count: 1, at }],
     ]);
   });
+
+  it("a forged acknowledgement (a row in acks, the outbox row deleted) is named, and after the lane's retention deleted the row too", async () => {
+    const recs = await sixRecords();
+    const commit5 = recordEntry(5);
+    edit("INSERT INTO acks (seq, at_ms) VALUES (5, ?)", t - 10 * DAY);
+    edit("DELETE FROM outbox WHERE seq = 5");
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${commit5}: journal record 5 (trade ${recs[4]!.tradeId}) is acknowledged in journal.db (acks), but the trail has it ` +
+        `queued by its entry at seq ${commit5} and no uplink.acked entry names it since: an acknowledgement that is not ` +
+        "in the trail (the station may never have got the record)",
+    ]);
+
+    // the lane's own retention deletes the record, in a batch whose sealed journal.retention entry names it
+    t += 2 * DAY;
+    const lane = openLane();
+    expect((await lane.journal.runRetention()).deleted).toBe(4); // 1, 2, 4 and the forged 5
+    expect(lane.journal.get(5)).toBeNull();
+    await lane.close();
+    const retention = entries().find((e) => e.type === "journal.retention")!;
+    expect(retention.data).toMatchObject({
+      deleted: [
+        [1, 2],
+        [4, 5],
+      ],
+    });
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${commit5}: journal record 5 was deleted: the journal.retention entry at seq ${retention.seq} that names it cannot have ` +
+        `deleted it: the trail has it queued by its entry at seq ${commit5} and no uplink.acked entry names it since: ` +
+        "it was deleted by retention without an acknowledgement in the trail",
+    ]);
+  });
+
+  it("a record's outbox row deleted alone (never uploaded, never deleted) is named", async () => {
+    const recs = await sixRecords();
+    edit("DELETE FROM outbox WHERE seq = 6");
+    expect(verifyLane(dir).ok).toBe(false);
+    expect(problems()).toEqual([
+      `${recordEntry(6)}: journal record 6 (trade ${recs[5]!.tradeId}) is in none of outbox, held and acks: it was taken ` +
+        "out of the upload queue without an acknowledgement (the station may never get it)",
+    ]);
+  });
+
+  it("a record moved to held, or put back in the queue after its acknowledgement, and an acknowledgement's time changed, are named", async () => {
+    const recs = await sixRecords();
+    const ack = entries().find((e) => e.type === "uplink.acked")!;
+    edit("DELETE FROM outbox WHERE seq = 6");
+    edit("INSERT INTO held (seq, at_ms, code, message) VALUES (6, ?, 'X', 'x')", t);
+    edit("DELETE FROM acks WHERE seq = 4");
+    edit("INSERT INTO outbox (seq) VALUES (4)");
+    edit("UPDATE acks SET at_ms = at_ms - ? WHERE seq = 1", 30 * DAY);
+    // sorted by the seq named: record 6's entry comes before the acknowledgement's
+    expect(problems()).toEqual([
+      `${recordEntry(6)}: journal record 6 (trade ${recs[5]!.tradeId}) is held in journal.db (held), but the trail has it ` +
+        `queued by its entry at seq ${recordEntry(6)}`,
+      `${ack.seq}: journal record 1 (trade ${recs[0]!.tradeId}) was acknowledged at ${new Date(t - 30 * DAY).toISOString()} ` +
+        `in journal.db (acks), but at ${new Date(t).toISOString()} by the uplink.acked entry at seq ${ack.seq}: the ` +
+        "acknowledgement's time was changed",
+      `${ack.seq}: journal record 4 (trade ${recs[3]!.tradeId}) is queued in journal.db (outbox), but the trail has it ` +
+        `acknowledged by the uplink.acked entry at seq ${ack.seq}`,
+    ]);
+  });
+
+  it("beside a running lane, an acknowledgement past the snapshot's head copy is not held against the snapshot's rows", async () => {
+    const recs = await sixRecords();
+    const lane = openLane();
+    await lane.trail.flush();
+    const snap = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    snap.exec("BEGIN");
+    const spool = new JournalAuditSpoolView(snap);
+    const headBefore = spool.head()!.seq; // the snapshot starts here: record 5 is queued in it
+    expect(lane.journal.markUploaded(acksOf(recs[4]!), new Date(t))).toBe(1);
+    await lane.trail.flush();
+    const r = verifyTrail({
+      dir: auditDir(dir),
+      key: laneKey(dir),
+      spool,
+      journal: new JournalBindingRows(snap),
+    });
+    snap.exec("COMMIT");
+    snap.close();
+    await lane.close();
+    expect(entries().find((e) => e.type === "uplink.acked" && e.seq > headBefore)).toBeDefined();
+    expect(r.problems).toEqual([]);
+    expect(problems()).toEqual([]);
+  });
 });
 
 describe("an acknowledgement's entry commits with it", () => {
@@ -157,6 +266,49 @@ describe("an acknowledgement's entry commits with it", () => {
     edit("DROP TRIGGER no_acks");
     expect(entries().filter((e) => e.type === "uplink.acked")).toHaveLength(1);
     expect(problems()).toEqual([]);
+  });
+});
+
+describe("a journal an earlier version bound (acknowledgements without entries)", () => {
+  it("verifies; the lane states its upload state at its next start, and from then on a forged acknowledgement is named", async () => {
+    // the earlier version: journal.bound without the upload state, acknowledgements without entries
+    const journal = openLaneJournal(dir, { now: () => new Date(t), retention: { days: 1 } });
+    const trail = openTrail(dir, journal.auditSpool, { now: () => t });
+    trail.bindingMark = {
+      boundFrom: 1,
+      seq: trail.bindEvent(journalBoundEvent({ boundFrom: 1 }), (b) => {
+        journal.markAuditBound(b);
+        return b.seq;
+      }),
+    };
+    journal.bindAudit(trail);
+    const recs = Array.from({ length: 4 }, (_, i) => journal.commit(sampleRecord(i + 1)));
+    journal.bindAudit(null);
+    expect(journal.markUploaded(acksOf(recs[0]!, recs[1]!), new Date(t))).toBe(2);
+    await trail.close();
+    await journal.close();
+    expect(problems()).toEqual([]);
+
+    // this version's first start: the upload state stated in an uplink.bound entry of its own
+    let lane = openLane();
+    await lane.close();
+    const bound = entries().find((e) => e.type === "uplink.bound")!;
+    expect(bound.data).toEqual({ queued: [[3, 4]], held: [], queuedCount: 2, heldCount: 0 });
+    expect(problems()).toEqual([]);
+    // records acknowledged before it: retention deletes them, and that verifies
+    t += 2 * DAY;
+    lane = openLane();
+    expect((await lane.journal.runRetention()).deleted).toBe(2);
+    await lane.close();
+    expect(problems()).toEqual([]);
+
+    edit("INSERT INTO acks (seq, at_ms) VALUES (3, ?)", t - 10 * DAY);
+    edit("DELETE FROM outbox WHERE seq = 3");
+    expect(problems()).toEqual([
+      `${bound.seq}: journal record 3 (trade ${recs[2]!.tradeId}) is acknowledged in journal.db (acks), but the trail has it ` +
+        `queued when the upload state was bound (at seq ${bound.seq}) and no uplink.acked entry names it since: an ` +
+        "acknowledgement that is not in the trail (the station may never have got the record)",
+    ]);
   });
 });
 
