@@ -176,6 +176,10 @@ export async function runLane(
     dataDir: data.dataDir,
     tariff: join(ROOT, "config/tariff.example.yaml"),
     transaction: { recentTradeWindowMs: 0 },
+    // the lane's own schedule (its first run 5 minutes after open) must not delete the seeded records
+    // before the bench's run halfway through: it keeps records BENCH_RETENTION_DAYS, the bench's run
+    // deletes with the cutoff of a 90-day retention (startRetention)
+    journal: { retentionDays: BENCH_RETENTION_DAYS },
   });
   // The console sink formats every line as on a lane PC; the lines themselves go nowhere.
   const transport = probedTransport(rsu.lanePath);
@@ -230,7 +234,10 @@ export async function runLane(
     retStarted = true;
     ctx.log("  running journal retention while vehicles flow");
     retFrom = performance.now();
-    retDone = lane.journal.runRetention().then((rep) => {
+    // now + (BENCH_RETENTION_DAYS - 90) days: the cutoff of a 90-day retention, as seedAcknowledged's
+    // records (200 days old) meet it
+    const asOf = new Date(Date.now() + (BENCH_RETENTION_DAYS - 90) * 86_400_000);
+    retDone = lane.journal.runRetention(asOf).then((rep) => {
       retTo = performance.now();
       r.retention = {
         deleted: rep.deleted,
@@ -330,6 +337,9 @@ export async function runLane(
   await rsu.close();
   return r;
 }
+
+/** The lane's journal.retentionDays in this bench: its scheduled runs find nothing to delete. */
+const BENCH_RETENTION_DAYS = 3650;
 
 /**
  * `n` records acknowledged by the station 200 days ago (past any journal.retentionDays), in the lane's
