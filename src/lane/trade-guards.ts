@@ -144,15 +144,23 @@ export class TradeGuards {
     for (const key of keysOf(k)) this.traded.set(key);
   }
 
-  /** A recorded debit of this OBU MAC id (to recognise the RSU repeating its B5). */
+  /**
+   * A recorded debit of this OBU MAC id (to recognise the RSU repeating its B5). The OBUs are kept in the
+   * order they last had a debit noted (delete, then set), so those whose debits all expired are at the
+   * front: each call drops only those, never scanning live ones (a lane at its full rate keeps
+   * repeatedB5WindowMs x rate OBUs here: a scan of them all per vehicle made the lane slower the longer
+   * it ran).
+   */
   noteDebit(obuId: string, seq: number, at = this.o.now()): void {
     const id = obuId.toUpperCase();
     const cutoff = this.o.now() - this.o.repeatedB5WindowMs;
     const list = (this.debits.get(id) ?? []).filter((d) => d.at >= cutoff);
     list.push({ seq, at });
+    this.debits.delete(id);
     this.debits.set(id, list);
-    if (this.debits.size > 10_000) {
-      for (const [k, v] of this.debits) if (v.every((d) => d.at < cutoff)) this.debits.delete(k);
+    for (const [k, v] of this.debits) {
+      if (v.some((d) => d.at >= cutoff)) break;
+      this.debits.delete(k);
     }
   }
 
@@ -174,7 +182,8 @@ export class TradeGuards {
     for (const key of keysOf(k)) this.held.delete(key);
   }
 
-  get sizes(): { traded: number; held: number } {
-    return { traded: this.traded.size, held: this.held.size };
+  /** How many keys each memory keeps (expired ones included until they are dropped). */
+  get sizes(): { traded: number; held: number; debitObus: number } {
+    return { traded: this.traded.size, held: this.held.size, debitObus: this.debits.size };
   }
 }

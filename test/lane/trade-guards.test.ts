@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { TradeGuards } from "../../src/lane/trade-guards.js";
+
+function guards(repeatedB5WindowMs = 60_000) {
+  const clock = { now: 1_000_000 };
+  const g = new TradeGuards({
+    recentTradeWindowMs: 0,
+    repeatedB5WindowMs,
+    unsettledHoldMs: 0,
+    now: () => clock.now,
+  });
+  return { g, clock };
+}
+
+describe("TradeGuards: the recorded debits of each OBU (the RSU repeating a B5)", () => {
+  it("keeps each OBU's debits newest first within the window, whatever order the OBUs came in", () => {
+    const { g, clock } = guards();
+    g.noteDebit("a1b2c3d4", 1);
+    clock.now += 10_000;
+    g.noteDebit("00000002", 2);
+    clock.now += 10_000;
+    g.noteDebit("A1B2C3D4", 3);
+    expect(g.recentDebits("a1b2c3d4")).toEqual([3, 1]);
+    expect(g.recentDebits("00000002")).toEqual([2]);
+    clock.now += 50_001; // seq 1 is 70 s old, seq 2 60.001 s, seq 3 50.001 s
+    expect(g.recentDebits("A1B2C3D4")).toEqual([3]);
+    expect(g.recentDebits("00000002")).toEqual([]);
+  });
+
+  it("drops the OBUs whose debits all expired as new ones come, and keeps those still in the window", () => {
+    const { g, clock } = guards(60_000);
+    for (let i = 0; i < 30_000; i++) {
+      g.noteDebit(`obu${i}`, i + 1);
+      clock.now += 10; // 100 vehicles/s: 6,000 OBUs within the 60 s window
+    }
+    expect(g.sizes.debitObus).toBe(6_001);
+    expect(g.recentDebits("obu29999")).toEqual([30_000]);
+    expect(g.recentDebits("obu24000")).toEqual([24_001]);
+    expect(g.recentDebits("obu23998")).toEqual([]);
+  });
+
+  it("an OBU that debits again moves behind the others and is not dropped with the expired ones", () => {
+    const { g, clock } = guards(60_000);
+    g.noteDebit("first", 1);
+    clock.now += 1_000;
+    g.noteDebit("second", 2);
+    clock.now += 30_000;
+    g.noteDebit("first", 3);
+    clock.now += 30_500; // "second" (and "first"'s seq 1) expired; "first"'s seq 3 did not
+    g.noteDebit("third", 4);
+    expect(g.sizes.debitObus).toBe(2);
+    expect(g.recentDebits("first")).toEqual([3]);
+    expect(g.recentDebits("second")).toEqual([]);
+  });
+
+  it("a debit noted as of an earlier trade (seeding, a settlement by hand) is found within its window", () => {
+    const { g, clock } = guards(60_000);
+    g.noteDebit("late", 7, clock.now - 50_000);
+    g.noteDebit("other", 8);
+    expect(g.recentDebits("late")).toEqual([7]);
+    clock.now += 10_001;
+    expect(g.recentDebits("late")).toEqual([]);
+    expect(g.recentDebits("other")).toEqual([8]);
+  });
+});
