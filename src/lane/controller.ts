@@ -269,6 +269,13 @@ export class LaneController {
       journalFailed,
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
+      run: (fn) => this.queue.run(fn),
+      afterResume: () => this.afterFrameSteps(),
+      resumeFailed: (obuId, e) =>
+        this.log.error(
+          { obuId, err: e instanceof Error ? e.message : String(e) },
+          "a debit's step after its intent's fdatasync did not run to its end (the lane stopped meanwhile: its intent is left to the next start)",
+        ),
     });
     this.recovery = new Recovery({
       journal: opts.journal,
@@ -496,9 +503,17 @@ export class LaneController {
     });
   }
 
-  /** Resolves when everything queued so far has been handled. */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /**
+   * Resolves when everything queued so far has been handled, the steps that wait for their debit intent's
+   * fdatasync included (machines.ts) and what they queue when they resume.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.queue.idle();
+      const w = this.machines.waiting();
+      if (!w) return;
+      await w;
+    }
   }
 
   // ---- the gate's decisions applied to the machines -------------------------------------------------
@@ -561,8 +576,9 @@ export class LaneController {
 
   // ---- frames ------------------------------------------------------------------------------------
 
-  private async onFrame(inc: FrameIn): Promise<void> {
-    this.counters.frames++;
+  /** `parked`: run again after its machine's intent wait (counted when it first came) */
+  private async onFrame(inc: FrameIn, parked = false): Promise<void> {
+    if (!parked) this.counters.frames++;
     let ev: RsuEvent | undefined;
     try {
       ev = this.o.codec.decode(inc.frame, inc.wire);
@@ -583,6 +599,9 @@ export class LaneController {
       return;
     }
     const obuId = ev.info.obuId;
+    const waiting = this.machines.get(obuId);
+    // this OBU's machine waits for its debit intent's fdatasync: the frame is handled after it, in order
+    if (waiting && this.machines.park(waiting, () => this.onFrame(inc, true))) return;
     const raw = (): string => inc.wire.raw.toString("hex");
     const obuEvent: ObuEvent =
       ev.kind === "obu"
@@ -622,6 +641,11 @@ export class LaneController {
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
+    await this.afterFrameSteps();
+  }
+
+  /** After a frame's step (or a step resumed after its intent's wait): the recovery window, C0, drain. */
+  private async afterFrameSteps(): Promise<void> {
     if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
     await this.afterSteps();
   }

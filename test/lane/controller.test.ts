@@ -370,6 +370,81 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).toContain("debit");
   });
 
+  /** Holds every intent's fdatasync until `release(ok)`. */
+  function holdDurable(r: Rig): { release(ok: boolean): void } {
+    const held: ((ok: boolean) => void)[] = [];
+    r.journal.durable = () => new Promise<boolean>((resolve) => held.push(resolve));
+    return {
+      release: (ok) => {
+        for (const f of held.splice(0)) f(ok);
+      },
+    };
+  }
+  const order = (r: Rig): string[] => r.link.answers.map((a) => a.to).filter((to) => to !== "rsu-status");
+  const cmds = (r: Rig, to: string): string[] =>
+    r.link.answers.filter((a) => a.to === to).map((a) => (a.cmd === "ACK" ? "ACK" : a.cmd.kind));
+
+  it("while one OBU's C6 waits for its intent's fdatasync, the other OBUs' frames are handled (the queue is not held)", async () => {
+    const r = rig();
+    await open(r);
+    const sync = holdDurable(r);
+    r.link.frame(ev.b2());
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
+    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(cmds(r, "card")).not.toContain("debit");
+    const other = b2({ obuId: "0badf00d", contractSerial: "4301010000000099" });
+    r.link.frame(ev.b2(other));
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: other.obuId } });
+    await vi.advanceTimersByTimeAsync(0);
+    // the second OBU's B2 and B3 are answered while the first one's debit still waits
+    expect(r.link.answers.filter((a) => a.to === "obu")).toHaveLength(2);
+    expect(r.link.answers.filter((a) => a.to === "vehicle")).toHaveLength(2);
+    expect(cmds(r, "card")).not.toContain("debit");
+    sync.release(true);
+    await r.settle();
+    expect(cmds(r, "card")).toContain("debit");
+  });
+
+  it("a frame of the OBU whose intent waits is handled after its C6, in the order it came", async () => {
+    const r = rig();
+    await open(r);
+    const sync = holdDurable(r);
+    r.link.frame(ev.b2());
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
+    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
+    await vi.advanceTimersByTimeAsync(0);
+    // an RSU that answers before the C6 left (no RSU does): the B5 waits behind the step that sends the C6
+    r.link.frame(ev.b5());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(order(r)).toEqual(["obu", "vehicle"]);
+    expect(r.journal.records).toEqual([]);
+    sync.release(true);
+    await r.settle();
+    expect(order(r)).toEqual(["obu", "vehicle", "card", "trade"]);
+    expect(cmds(r, "card")).toEqual(["debit"]);
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+  });
+
+  it("a card whose debit waits for its intent is held for another OBU's B4 meanwhile (never two debits of it)", async () => {
+    const r = rig();
+    await open(r);
+    const sync = holdDurable(r);
+    r.link.frame(ev.b2());
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
+    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
+    await vi.advanceTimersByTimeAsync(0);
+    const other = b2({ obuId: "0badf00d", contractSerial: "4301010000000099" });
+    r.link.frame(ev.b2(other));
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: other.obuId } });
+    r.link.frame(ev.b4({ ...b4(), obuId: other.obuId })); // the same card, in another OBU
+    await vi.advanceTimersByTimeAsync(0);
+    expect(cmds(r, "card")).toEqual(["stop"]);
+    sync.release(true);
+    await r.settle();
+    expect(cmds(r, "card")).toEqual(["stop", "debit"]);
+  });
+
   it("an intent whose fdatasync failed: no C6, lane closed, nothing held (no debit was sent)", async () => {
     const r = rig();
     await open(r);
