@@ -20,6 +20,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { parseTimeArg } from "../audit/time.js";
 import type { History } from "./history.js";
 import type { LaneView, TrailQuery } from "./lane-view.js";
 import { LoginGuard } from "./login-guard.js";
@@ -106,30 +107,20 @@ function cookieValue(req: IncomingMessage, name: string): string | null | undefi
 }
 
 /**
- * A search time: empty, an ISO time with its offset ("...Z", "...+08:00"), or a page's datetime-local
- * value ("2026-11-26T08:00[:00]") read in the lane's UTC offset.
+ * A search time: empty, or what `etc-lane audit search --since/--until` takes (src/audit/time.ts
+ * `parseTimeArg`): a page's datetime-local value ("2026-11-26T08:00[:00]") or any local date-time read in
+ * the lane's UTC offset, an ISO time with its offset ("...Z", "...+08:00"), "today", "-2h". A time that
+ * names no real moment ("2026-11-31T08:00", "29:70") is refused, never rolled over into another day.
  */
-export function parseSearchTime(v: string, utcOffsetMinutes: number, field: string): number | undefined {
+export function parseSearchTime(
+  v: string,
+  utcOffsetMinutes: number,
+  field: string,
+  nowMs = Date.now(),
+): number | undefined {
   if (v === "") return undefined;
-  const local = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(v);
-  if (local) {
-    const [, y, mo, d, h, mi, s] = local;
-    return (
-      Date.UTC(
-        +(y as string),
-        +(mo as string) - 1,
-        +(d as string),
-        +(h as string),
-        +(mi as string),
-        +(s ?? 0),
-      ) -
-      utcOffsetMinutes * 60_000
-    );
-  }
-  if (/(Z|[+-]\d{2}:\d{2})$/.test(v)) {
-    const t = Date.parse(v);
-    if (!Number.isNaN(t)) return t;
-  }
+  const t = parseTimeArg(v, utcOffsetMinutes, nowMs);
+  if (t !== null) return t;
   throw new RangeError(`${field}: expected a date and time such as 2026-11-26T08:00, got "${v}"`);
 }
 
