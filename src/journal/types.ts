@@ -39,7 +39,7 @@ export interface StatusListVersionsUsed {
 
 /**
  * Stage name -> time. Monotonic milliseconds (performance.now() style numbers) or ISO strings.
- * Conventional names: b2In, c1Out, b3In, c1bOut, b4In, c6Out, b5In, journalCommit, barrier.
+ * Conventional names: b2In, c1Out, b3In, c1bOut, b4In, intentDurable, c6Out, b5In, journalCommit, barrier.
  */
 export type StageTimes = Partial<
   Record<

@@ -269,6 +269,7 @@ export class LaneController {
       journalFailed,
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
+      now: this.now,
       run: (fn) => this.queue.run(fn),
       afterResume: () => this.afterFrameSteps(),
       resumeFailed: (obuId, e) =>

@@ -49,6 +49,8 @@ export interface MachinesDeps {
   afterTimeout(): Promise<void>;
   /** holds a card and OBU whose debit could not be followed (its intent could not be rewritten) */
   guards: Pick<TradeGuards, "hold">;
+  /** monotonic ms (the stage times') */
+  now(): number;
   /** run `fn` on the serial queue; resolves once it ran, rejects if the queue is closed */
   run(fn: () => Promise<void>): Promise<void>;
   /** after a machine's step resumed from its intent's wait, and the events parked meanwhile, ran */
@@ -160,7 +162,12 @@ export class Machines {
       // the queue goes on while the fdatasync runs; this machine's events wait in `parked`
       m.parked = [];
       const wait: Promise<void> = durable
-        .then((ok) => this.d.run(() => this.resume(m, before, t, inc, ok)))
+        .then((ok) => {
+          // when the fdatasync ended (the C8's rewrite is the second): the disk's share of B4 -> C6
+          if (ok)
+            m.stage[m.stage.intentDurable === undefined ? "intentDurable" : "intentDurable2"] = this.d.now();
+          return this.d.run(() => this.resume(m, before, t, inc, ok));
+        })
         .catch((e: unknown) => this.d.resumeFailed(m.obuId, e))
         .finally(() => this.waits.delete(wait));
       this.waits.add(wait);

@@ -107,6 +107,8 @@ export interface LaneRun {
   /** frame received -> write called (the lane's own work), and write called -> resolved (the port) */
   b2Work: Samples;
   b4Work: Samples;
+  /** B4 received -> its debit intent's fdatasync ended (the lane's work before the intent, and the disk) */
+  b4Intent: Samples;
   portWrite: Samples;
   b2c1: Samples;
   b4c6: Samples;
@@ -197,6 +199,7 @@ export async function runLane(
   const r: LaneRun = {
     b2Work: new Samples(),
     b4Work: new Samples(),
+    b4Intent: new Samples(),
     portWrite: new Samples(),
     b2c1: new Samples(),
     b4c6: new Samples(),
@@ -290,6 +293,8 @@ export async function runLane(
       if (inRet(b2)) r.retB2c1.push(c1 - b2);
       else if (quiet(b2)) r.quietB2c1.push(c1 - b2);
     }
+    const durable = s.intentDurable as number | undefined;
+    if (b4 !== undefined && durable !== undefined) r.b4Intent.push(durable - b4);
     if (b4 !== undefined && c6 !== undefined) {
       r.b4c6.push(c6 - b4);
       const call = transport.callAt(c6);
@@ -413,6 +418,13 @@ export const laneDecisionBench: Benchmark = {
       );
       out.push(
         fig(`lane.${protocol}.b4-work`, r.b4Work, "B4 received -> C6 write called (lane CPU and queueing)"),
+      );
+      out.push(
+        fig(
+          `lane.${protocol}.b4-intent-durable`,
+          r.b4Intent,
+          "B4 received -> its debit intent's fdatasync ended (lane work before the intent, and the disk)",
+        ),
       );
       out.push(
         fig(

@@ -424,6 +424,10 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(order(r)).toEqual(["obu", "vehicle", "card", "trade"]);
     expect(cmds(r, "card")).toEqual(["debit"]);
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    // the fdatasync's end is a stage time of the record, between the B4 and the C6
+    const st = r.journal.records[0]!.stageTimes as Record<string, number>;
+    expect(st.intentDurable).toBeGreaterThanOrEqual(st.b4In as number);
+    expect(st.c6Out).toBeGreaterThanOrEqual(st.intentDurable as number);
   });
 
   it("a card whose debit waits for its intent is held for another OBU's B4 meanwhile (never two debits of it)", async () => {
