@@ -272,10 +272,12 @@ export class LaneController {
       now: this.now,
       run: (fn) => this.queue.run(fn),
       afterResume: () => this.afterFrameSteps(),
-      resumeFailed: (obuId, e) =>
+      maySend: () => !this.gate.journalFailed,
+      rsuInits: () => this.counters.inits,
+      stepFailed: (obuId, e) =>
         this.log.error(
           { obuId, err: e instanceof Error ? e.message : String(e) },
-          "a debit's step after its intent's fdatasync did not run to its end (the lane stopped meanwhile: its intent is left to the next start)",
+          "a step after a debit intent's fdatasync failed, or did not run (the lane stopped meanwhile: the intent is left to the next start)",
         ),
     });
     this.recovery = new Recovery({
@@ -405,6 +407,9 @@ export class LaneController {
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
       });
     }
+    // a debit whose intent's fdatasync is still running (a C8's rewrite during the drain) steps when it
+    // ends, and its lane-stopped step after it: both before the antenna goes off and the queue closes
+    await this.idle();
     this.queue.enqueue(async () => {
       await this.gate.antennaOffForStop();
       this.session.stop();

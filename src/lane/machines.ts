@@ -56,10 +56,18 @@ export interface MachinesDeps {
   /** after a machine's step resumed from its intent's wait, and the events parked meanwhile, ran */
   afterResume(): Promise<void>;
   /**
-   * the step after an intent's wait did not run (the queue closed: the lane stopped meanwhile; its intent
-   * is left to the next start) or threw (logged by the queue too)
+   * Whether a debit command may still leave once its intent is durable: false once the journal failed
+   * (the lane closed JOURNAL_FAILED meanwhile: nothing could be recorded, and after a failed fdatasync
+   * nothing written since is known to be on disk)
    */
-  resumeFailed(obuId: string, e: unknown): void;
+  maySend(): boolean;
+  /** how many C0s the lane has sent: one sent during an intent's wait reset the RSU the B4 came from */
+  rsuInits(): number;
+  /**
+   * the step after an intent's wait did not run (the queue closed: the lane stopped meanwhile; its intent
+   * is left to the next start), or it or an event parked meanwhile threw
+   */
+  stepFailed(obuId: string, e: unknown): void;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
@@ -161,14 +169,15 @@ export class Machines {
       if (durable === false) return this.intentFailed(m, before, inc);
       // the queue goes on while the fdatasync runs; this machine's events wait in `parked`
       m.parked = [];
+      const inits = this.d.rsuInits();
       const wait: Promise<void> = durable
         .then((ok) => {
           // when the fdatasync ended (the C8's rewrite is the second): the disk's share of B4 -> C6
           if (ok)
             m.stage[m.stage.intentDurable === undefined ? "intentDurable" : "intentDurable2"] = this.d.now();
-          return this.d.run(() => this.resume(m, before, t, inc, ok));
+          return this.d.run(() => this.resume(m, before, t, inc, ok, inits));
         })
-        .catch((e: unknown) => this.d.resumeFailed(m.obuId, e))
+        .catch((e: unknown) => this.d.stepFailed(m.obuId, e))
         .finally(() => this.waits.delete(wait));
       this.waits.add(wait);
       return;
@@ -176,27 +185,59 @@ export class Machines {
     await this.finish(m, t, inc);
   }
 
-  /** The step that waited for its intent, on the queue again; then the events parked meanwhile. */
+  /**
+   * The step that waited for its intent, on the queue again; then the events parked meanwhile, each on its
+   * own (one that throws is logged and the next runs, as a frame's task is in the queue).
+   */
   private async resume(
     m: Machine,
     before: ObuState,
     t: Transition,
     inc: IncomingFrameLike | undefined,
     durable: boolean,
+    inits: number,
   ): Promise<void> {
     const parked = m.parked ?? [];
     m.parked = undefined;
-    if (durable) await this.finish(m, t, inc);
-    else await this.intentFailed(m, before, inc);
-    for (let fn = parked.shift(); fn; fn = parked.shift()) {
-      // one of them started another wait (await-b5 -> await-b8): the rest wait behind it, in order
-      if (this.park(m, fn)) {
-        for (const rest of parked) this.park(m, rest);
-        break;
+    try {
+      await this.attempt(m, () => this.afterWait(m, before, t, inc, durable, inits));
+      for (let fn = parked.shift(); fn; fn = parked.shift()) {
+        // one of them started another wait (await-b5 -> await-b8): the rest wait behind it, in order
+        if (this.park(m, fn)) {
+          for (const rest of parked) this.park(m, rest);
+          break;
+        }
+        await this.attempt(m, fn);
       }
-      await fn();
+    } finally {
+      await this.d.afterResume();
     }
-    await this.d.afterResume();
+  }
+
+  private async afterWait(
+    m: Machine,
+    before: ObuState,
+    t: Transition,
+    inc: IncomingFrameLike | undefined,
+    durable: boolean,
+    inits: number,
+  ): Promise<void> {
+    // the lane closed JOURNAL_FAILED meanwhile: no debit command leaves (as if the intent had failed)
+    if (!durable || !this.d.maySend()) return this.intentFailed(m, before, inc);
+    // a C0 went out meanwhile (the RSU restarted): the RSU the B4 came from is gone, the C6/C3 is not sent
+    // and the machine ends as a DEBIT_NOT_SENT stop (its commit deletes the intent). A C8 still goes: its
+    // debit is out already, and the answer decides the record (a suspect if none comes).
+    if (this.d.rsuInits() !== inits && t.state.phase === "await-b5" && !isDebit(before))
+      return this.step(m, { kind: "not-sent", code: "RSU_REINITIALISED" }, undefined);
+    await this.finish(m, t, inc);
+  }
+
+  private async attempt(m: Machine, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.d.stepFailed(m.obuId, e);
+    }
   }
 
   /**

@@ -449,6 +449,105 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(cmds(r, "card")).toEqual(["stop", "debit"]);
   });
 
+  /** Every command the lane puts on the wire from now on, replies and its own, in order. */
+  function wire(r: Rig): string[] {
+    const log: string[] = [];
+    r.link.refuseReply = (cmd: RsuCommand) => {
+      log.push(`reply:${cmd.kind}`);
+      return undefined;
+    };
+    const send = r.link.send.bind(r.link);
+    r.link.send = async (f) => {
+      const cmd = (f as unknown as { cmd: RsuCommand }).cmd;
+      log.push(cmd.kind === "antenna" ? `antenna:${cmd.on ? "on" : "off"}` : `send:${cmd.kind}`);
+      return send(f);
+    };
+    return log;
+  }
+  async function toWaitingC6(r: Rig, obu = b2(), card = b4()): Promise<void> {
+    r.link.frame(ev.b2(obu));
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: obu.obuId } });
+    r.link.frame(ev.b4({ ...card, obuId: obu.obuId }));
+    await vi.advanceTimersByTimeAsync(0);
+  }
+
+  it("the journal fails while a C6 waits for its intent: the C6 never leaves after the lane closed JOURNAL_FAILED", async () => {
+    const r = rig();
+    await open(r);
+    const log = wire(r);
+    const sync = holdDurable(r);
+    await toWaitingC6(r);
+    r.journal.health$.next({ healthy: false }); // another OBU's commit failed, say
+    await vi.advanceTimersByTimeAsync(0);
+    sync.release(true);
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(log).not.toContain("reply:debit");
+    expect(log).toContain("reply:stop");
+  });
+
+  it("two OBUs' intents wait and the first one's fdatasync fails: neither C6 leaves", async () => {
+    const r = rig();
+    await open(r);
+    const log = wire(r);
+    const held: ((ok: boolean) => void)[] = [];
+    r.journal.durable = () => new Promise<boolean>((resolve) => held.push(resolve));
+    await toWaitingC6(r);
+    await toWaitingC6(
+      r,
+      b2({ obuId: "0badf00d", contractSerial: "4301010000000099" }),
+      b4({ card: { cardSerial: "0000000000009999" } }),
+    );
+    expect(held).toHaveLength(2);
+    // as the journal does: the failed fdatasync turns it unhealthy; the wait after it "succeeds"
+    r.journal.health$.next({ healthy: false });
+    held.shift()?.(false);
+    await vi.advanceTimersByTimeAsync(0);
+    held.shift()?.(true);
+    await r.settle();
+    expect(log.filter((x) => x === "reply:debit")).toEqual([]);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  });
+
+  it("the RSU restarts while a C6 waits (C0 sent): no C6 to the new session; a DEBIT_NOT_SENT stop deletes the intent", async () => {
+    const r = rig();
+    await open(r);
+    const log = wire(r);
+    const sync = holdDurable(r);
+    await toWaitingC6(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log).toContain("send:init");
+    sync.release(true);
+    await r.settle();
+    expect(log).not.toContain("reply:debit");
+    expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT"]);
+    expect(r.journal.records[0]!.extra).toMatchObject({ linkError: "RSU_REINITIALISED" });
+    expect(r.journal.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+  });
+
+  it("the drain times out while a C8's intent rewrite waits: the C8 goes, then the LANE_STOPPED suspect, before the stop ends", async () => {
+    const r = rig({ transaction: { drainTimeoutMs: 500 } });
+    await open(r);
+    await toDebit(r); // C6 out, await-b5
+    const log = wire(r);
+    const stopped = r.ctl.stop();
+    await vi.advanceTimersByTimeAsync(0);
+    const sync = holdDurable(r);
+    await vi.advanceTimersByTimeAsync(499);
+    r.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain" }))); // -> await-b8: its rewrite waits
+    await vi.advanceTimersByTimeAsync(1); // the drain times out
+    await vi.advanceTimersByTimeAsync(0);
+    sync.release(true);
+    await vi.advanceTimersByTimeAsync(0);
+    await stopped;
+    expect(kinds(r.journal)).toEqual(["suspect:LANE_STOPPED"]);
+    expect(r.journal.intents.size).toBe(0);
+    expect(log.indexOf("reply:fetch-tac")).toBeGreaterThanOrEqual(0);
+    expect(log.indexOf("reply:fetch-tac")).toBeLessThan(log.indexOf("antenna:off"));
+  });
+
   it("an intent whose fdatasync failed: no C6, lane closed, nothing held (no debit was sent)", async () => {
     const r = rig();
     await open(r);
