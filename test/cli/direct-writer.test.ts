@@ -21,24 +21,15 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import { checkDataDirWriter, userNameOf } from "../../src/datadir/writer.js";
 import { openBoundTrail } from "../audit/helpers.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { ROOT } from "../integration/harness.js";
 import { tempDir } from "../journal/helpers.js";
 
-let out = "";
-let err = "";
+let io: CapturedOutput;
 let t: ReturnType<typeof tempDir>;
 beforeEach(() => {
   t = tempDir("etc-direct-writer-");
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
+  io = captureOutput();
   vi.stubEnv("ETC_LOG_LEVEL", "silent");
 });
 afterEach(() => {
@@ -151,9 +142,9 @@ describe("run as another user than the data directory's owner, without a lane", 
     const owner = userNameOf(process.geteuid?.() as number) as string;
     vi.spyOn(process, "geteuid").mockReturnValue((process.geteuid?.() as number) + 1);
     expect(await etcLane(["status-list", "import", fullBundle("202507160000"), "--config", cfg])).toBe(1);
-    expect(err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
-    expect(err).toContain(DataDirErrors.Owner);
-    expect(out).toBe("");
+    expect(io.err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
+    expect(io.err).toContain(DataDirErrors.Owner);
+    expect(io.out).toBe("");
     expect(tree(dataDir)).toEqual(before);
   });
 
@@ -170,9 +161,9 @@ describe("run as another user than the data directory's owner, without a lane", 
       ["journal", "requeue-held"],
       ["journal", "retention", "--now"],
     ]) {
-      err = "";
+      io.err = "";
       expect(await etcLane([...args, "--config", cfg])).toBe(1);
-      expect(err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
+      expect(io.err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
     }
     expect(tree(dataDir)).toEqual(before);
   });
@@ -184,28 +175,28 @@ describe("a data directory that does not exist, or that no lane has run in (a mi
     const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
     const typo = join(t.dir, "var", "lane3");
     expect(await etcLane(["status-list", "import", bundle, "--data-dir", typo, ...key])).toBe(1);
-    expect(err).toContain(
+    expect(io.err).toContain(
       `no data directory ${typo}: is --data-dir (or the config's dataDir) right? Nothing was created`,
     );
-    expect(err).toContain("give --init");
+    expect(io.err).toContain("give --init");
     expect(existsSync(join(t.dir, "var"))).toBe(false);
     // an existing directory no lane has run in: refused too, not even the lock file written
     const bare = join(t.dir, "bare");
     mkdirSync(bare);
-    err = "";
+    io.err = "";
     expect(await etcLane(["status-list", "import", bundle, "--data-dir", bare, ...key])).toBe(1);
-    expect(err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
+    expect(io.err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
     expect(readdirSync(bare)).toEqual([]);
-    expect(out).toBe("");
+    expect(io.out).toBe("");
     // --init: a list loaded before the lane's first start; the missing directory created 0700
-    err = "";
+    io.err = "";
     expect(await etcLane(["status-list", "import", bundle, "--init", "--data-dir", typo, ...key])).toBe(0);
     expect(statSync(typo).mode & 0o777).toBe(0o700);
-    expect(err).toContain(`created the data directory ${typo} (mode 0700)`);
-    expect(err).toContain(`no lane has run in ${typo} yet`);
-    out = "";
+    expect(io.err).toContain(`created the data directory ${typo} (mode 0700)`);
+    expect(io.err).toContain(`no lane has run in ${typo} yet`);
+    io.out = "";
     expect(await etcLane(["status-list", "info", "--data-dir", typo, ...key])).toBe(0);
-    expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507160000" } });
+    expect(JSON.parse(io.out)).toMatchObject({ versions: { full: "202507160000" } });
   });
 
   it("lane close and journal requeue-held refuse a missing data directory, creating nothing", async () => {
@@ -214,9 +205,9 @@ describe("a data directory that does not exist, or that no lane has run in (a mi
       ["lane", "close", "--reason", "x"],
       ["journal", "requeue-held"],
     ]) {
-      err = "";
+      io.err = "";
       expect(await etcLane([...args, "--data-dir", typo])).toBe(1);
-      expect(err).toContain(`no data directory ${typo}`);
+      expect(io.err).toContain(`no data directory ${typo}`);
     }
     expect(existsSync(join(t.dir, "var"))).toBe(false);
   });
