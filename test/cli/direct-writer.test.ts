@@ -5,15 +5,11 @@
  * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
  * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  buildBundle,
-  TEST_PRIVATE_KEY_PATH,
-  TEST_PUBLIC_KEY_PATH,
-} from "../../sim/status-list/bundle-builder.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
@@ -24,6 +20,9 @@ import { openBoundTrail } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { ROOT } from "../integration/harness.js";
 import { tempDir } from "../journal/helpers.js";
+import { bundleFile } from "../status-list/helpers.js";
+
+const CARD = "43010000000000007777"; // the one card the bundles list
 
 let io: CapturedOutput;
 let t: ReturnType<typeof tempDir>;
@@ -71,20 +70,6 @@ function laneConfigFile(dataDir: string): string {
       `tariff: ${join(ROOT, "config/tariff.example.yaml")}`,
       "",
     ].join("\n"),
-  );
-  return path;
-}
-
-function fullBundle(version: string): string {
-  const path = join(t.dir, `full-${version}.bundle`);
-  writeFileSync(
-    path,
-    buildBundle({
-      kind: "full",
-      version,
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
-    }),
   );
   return path;
 }
@@ -141,7 +126,8 @@ describe("run as another user than the data directory's owner, without a lane", 
     const before = tree(dataDir);
     const owner = userNameOf(process.geteuid?.() as number) as string;
     vi.spyOn(process, "geteuid").mockReturnValue((process.geteuid?.() as number) + 1);
-    expect(await etcLane(["status-list", "import", fullBundle("202507160000"), "--config", cfg])).toBe(1);
+    const bundle = bundleFile(t.dir, CARD, "full", "202507160000");
+    expect(await etcLane(["status-list", "import", bundle, "--config", cfg])).toBe(1);
     expect(io.err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
     expect(io.err).toContain(DataDirErrors.Owner);
     expect(io.out).toBe("");
@@ -171,7 +157,7 @@ describe("run as another user than the data directory's owner, without a lane", 
 
 describe("a data directory that does not exist, or that no lane has run in (a mistyped --data-dir)", () => {
   it("status-list import refuses a missing one and one without a journal, creating nothing, unless --init", async () => {
-    const bundle = fullBundle("202507160000");
+    const bundle = bundleFile(t.dir, CARD, "full", "202507160000");
     const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
     const typo = join(t.dir, "var", "lane3");
     expect(await etcLane(["status-list", "import", bundle, "--data-dir", typo, ...key])).toBe(1);

@@ -4,15 +4,11 @@
  * through its control socket (the lane applies it and records who asked), and without a lane applied to
  * the data directory under its lock and recorded in the lane's trail with `via: "direct"`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  buildBundle,
-  TEST_PRIVATE_KEY_PATH,
-  TEST_PUBLIC_KEY_PATH,
-} from "../../sim/status-list/bundle-builder.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
@@ -23,6 +19,9 @@ import { openBoundTrail, verifyLane } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { laneTest, ROOT } from "../integration/harness.js";
 import { tempDir } from "../journal/helpers.js";
+import { bundleFile } from "../status-list/helpers.js";
+
+const CARD = "43010000000000007777"; // the one card the bundles list
 
 let io: CapturedOutput;
 beforeEach(() => {
@@ -59,21 +58,6 @@ function laneConfigFile(dir: string, dataDir: string): string {
   return path;
 }
 
-function bundleFile(dir: string, kind: "full" | "delta", version: string, base?: string): string {
-  const path = join(dir, `${kind}-${version}.bundle`);
-  writeFileSync(
-    path,
-    buildBundle({
-      kind,
-      version,
-      ...(base ? { base } : {}),
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
-    }),
-  );
-  return path;
-}
-
 /** `status-list import --json`: one envelope, through the lane or not; its result, the apply result */
 const ENVELOPE_KEYS = ["message", "ok", "result", "via"];
 const RESULT_KEYS = ["adds", "base", "cards", "kind", "ms", "obus", "removes", "version", "versions"];
@@ -91,7 +75,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
       const lane = openBoundTrail(dataDir); // a lane has run here: it has a journal and a trail
       await lane.close();
       const cfg = laneConfigFile(t.dir, dataDir);
-      const full = bundleFile(t.dir, "full", "202507160000");
+      const full = bundleFile(t.dir, CARD, "full", "202507160000");
       // the line the running lane's import prints, with where it was applied
       expect(await etcLane(["import", full, "--config", cfg])).toBe(0);
       expect(io.out).toBe(
@@ -133,7 +117,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
       expect(es[3]!.data).toMatchObject({ ok: false });
       // with --json, a list the import applies: the envelope, result the whole apply result
       io.out = "";
-      const next = bundleFile(t.dir, "full", "202507160100");
+      const next = bundleFile(t.dir, CARD, "full", "202507160100");
       expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
       const env = JSON.parse(io.out);
       expect(env).toMatchObject({
@@ -168,7 +152,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
       try {
         const listed = "43010000000000007777"; // the one card the delta lists
         expect(t.lane.statusList.lookup({ cardId: listed })).toMatchObject({ listed: false, entries: [] });
-        const delta = bundleFile(t.dir, "delta", "202507160005", "202507160000");
+        const delta = bundleFile(t.dir, CARD, "delta", "202507160005", "202507160000");
         expect(await etcLane(["import", delta, "--config", cfg])).toBe(0);
         expect(io.out).toMatch(/^status-list delta 202507160005 applied .* \[lane\]\n$/);
         expect(t.lane.statusList.versions()).toEqual({ full: "202507160000", delta: "202507160005" });
@@ -197,7 +181,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
           result: null,
         });
         io.out = "";
-        const next = bundleFile(t.dir, "delta", "202507160010", "202507160005");
+        const next = bundleFile(t.dir, CARD, "delta", "202507160010", "202507160005");
         expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
         const env = JSON.parse(io.out);
         expect(env).toMatchObject({
