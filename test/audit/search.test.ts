@@ -5,24 +5,14 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import type { StoredRecord } from "../../src/journal/types.js";
-import { laneTest } from "../integration/harness.js";
+import { laneTest, type ScenarioVehicle, vehicle as v } from "../integration/harness.js";
 import { allLines, runEtcLane } from "./helpers.js";
 
-type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
-const v = (plate: string, over: Partial<V> = {}): V => ({
-  id: plate,
-  plate,
-  class: 1,
-  balance: 20_000,
-  entryStation: "0101",
-  ...over,
-});
 const BLACK_CARD = "43010000000000009001";
 
-const VEHICLES: V[] = [
+const VEHICLES: ScenarioVehicle[] = [
   v("湘A00001"),
   v("湘A00002", { cardType: 23 }),
   v("湘B00003", { balance: 1424 }),

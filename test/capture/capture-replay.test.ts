@@ -27,22 +27,13 @@ import {
 import { parseLaneConfig } from "../../src/config/load.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
+import { vehicle as v } from "../integration/harness.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BLACK_CARD = "43010000000000009001";
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
-});
-
-type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
-const v = (plate: string, over: Partial<V> = {}): V => ({
-  id: plate,
-  plate,
-  class: 1,
-  balance: 20_000,
-  entryStation: "0101",
-  ...over,
 });
 
 const SCENARIO: ScenarioInput = {

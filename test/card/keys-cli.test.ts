@@ -16,6 +16,7 @@ import {
 } from "../../sim/card/crypto/keys.js";
 import { createPsam } from "../../sim/card/sim-psam.js";
 import { registerTac } from "../../sim/cli/commands/tac.js";
+import { captureOutput } from "../helpers/cli.js";
 
 const keys = loadCardKeys();
 let dir: string;
@@ -121,28 +122,13 @@ function makeLedgerLines(n: number): Record<string, unknown>[] {
 }
 
 describe("etc-sim tac verify", () => {
-  let out: string[];
-  let err: string[];
-  beforeAll(() => {
-    out = [];
-    err = [];
-  });
   afterEach(() => {
     vi.restoreAllMocks();
     process.exitCode = undefined;
   });
 
   async function run(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-    out = [];
-    err = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-      out.push(String(s));
-      return true;
-    });
-    vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-      err.push(String(s));
-      return true;
-    });
+    const io = captureOutput();
     process.exitCode = undefined;
     const program = new Command("etc-sim").exitOverride();
     registerTac(program);
@@ -151,13 +137,13 @@ describe("etc-sim tac verify", () => {
       await program.parseAsync(["node", "etc-sim", ...args]);
       code = typeof process.exitCode === "number" ? process.exitCode : 0;
     } catch (e) {
-      err.push(String(e));
+      io.err += String(e);
       code = 2;
     } finally {
-      vi.restoreAllMocks();
+      io.restore();
     }
     process.exitCode = undefined;
-    return { stdout: out.join(""), stderr: err.join(""), code };
+    return { stdout: io.out, stderr: io.err, code };
   }
 
   it("passes a ledger of genuine purchases and flags a tampered line with the expected TAC", async () => {

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerBooth } from "../../src/cli/commands/booth.js";
 import type { BoothCaseLine } from "../../src/service/control/booth-actions.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
+import { captureOutput } from "../helpers/cli.js";
 
 const CARD = "43010000000000009001";
 const MASKED = "4301************9001";
@@ -49,16 +50,12 @@ afterEach(async () => {
 });
 
 async function boothList(args: string[]): Promise<string> {
-  let out = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
+  const io = captureOutput();
   const program = new Command("etc-lane").exitOverride();
   registerBooth(program);
   await program.parseAsync(["node", "etc-lane", "booth", "list", "--data-dir", dir, ...args]);
-  vi.restoreAllMocks();
-  return out;
+  io.restore();
+  return io.out;
 }
 
 describe("booth list", () => {

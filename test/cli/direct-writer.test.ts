@@ -5,15 +5,11 @@
  * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
  * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  buildBundle,
-  TEST_PRIVATE_KEY_PATH,
-  TEST_PUBLIC_KEY_PATH,
-} from "../../sim/status-list/bundle-builder.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
@@ -21,24 +17,18 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import { checkDataDirWriter, userNameOf } from "../../src/datadir/writer.js";
 import { openBoundTrail } from "../audit/helpers.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { ROOT } from "../integration/harness.js";
 import { tempDir } from "../journal/helpers.js";
+import { bundleFile } from "../status-list/helpers.js";
 
-let out = "";
-let err = "";
+const CARD = "43010000000000007777"; // the one card the bundles list
+
+let io: CapturedOutput;
 let t: ReturnType<typeof tempDir>;
 beforeEach(() => {
   t = tempDir("etc-direct-writer-");
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
+  io = captureOutput();
   vi.stubEnv("ETC_LOG_LEVEL", "silent");
 });
 afterEach(() => {
@@ -80,20 +70,6 @@ function laneConfigFile(dataDir: string): string {
       `tariff: ${join(ROOT, "config/tariff.example.yaml")}`,
       "",
     ].join("\n"),
-  );
-  return path;
-}
-
-function fullBundle(version: string): string {
-  const path = join(t.dir, `full-${version}.bundle`);
-  writeFileSync(
-    path,
-    buildBundle({
-      kind: "full",
-      version,
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
-    }),
   );
   return path;
 }
@@ -150,10 +126,11 @@ describe("run as another user than the data directory's owner, without a lane", 
     const before = tree(dataDir);
     const owner = userNameOf(process.geteuid?.() as number) as string;
     vi.spyOn(process, "geteuid").mockReturnValue((process.geteuid?.() as number) + 1);
-    expect(await etcLane(["status-list", "import", fullBundle("202507160000"), "--config", cfg])).toBe(1);
-    expect(err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
-    expect(err).toContain(DataDirErrors.Owner);
-    expect(out).toBe("");
+    const bundle = bundleFile(t.dir, CARD, "full", "202507160000");
+    expect(await etcLane(["status-list", "import", bundle, "--config", cfg])).toBe(1);
+    expect(io.err).toContain(`run it as ${owner}: sudo -u ${owner} etc-lane status-list import ...`);
+    expect(io.err).toContain(DataDirErrors.Owner);
+    expect(io.out).toBe("");
     expect(tree(dataDir)).toEqual(before);
   });
 
@@ -170,9 +147,9 @@ describe("run as another user than the data directory's owner, without a lane", 
       ["journal", "requeue-held"],
       ["journal", "retention", "--now"],
     ]) {
-      err = "";
+      io.err = "";
       expect(await etcLane([...args, "--config", cfg])).toBe(1);
-      expect(err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
+      expect(io.err).toContain(`sudo -u ${userNameOf(statSync(dataDir).uid)} etc-lane ${args[0]} ${args[1]}`);
     }
     expect(tree(dataDir)).toEqual(before);
   });
@@ -180,32 +157,32 @@ describe("run as another user than the data directory's owner, without a lane", 
 
 describe("a data directory that does not exist, or that no lane has run in (a mistyped --data-dir)", () => {
   it("status-list import refuses a missing one and one without a journal, creating nothing, unless --init", async () => {
-    const bundle = fullBundle("202507160000");
+    const bundle = bundleFile(t.dir, CARD, "full", "202507160000");
     const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
     const typo = join(t.dir, "var", "lane3");
     expect(await etcLane(["status-list", "import", bundle, "--data-dir", typo, ...key])).toBe(1);
-    expect(err).toContain(
+    expect(io.err).toContain(
       `no data directory ${typo}: is --data-dir (or the config's dataDir) right? Nothing was created`,
     );
-    expect(err).toContain("give --init");
+    expect(io.err).toContain("give --init");
     expect(existsSync(join(t.dir, "var"))).toBe(false);
     // an existing directory no lane has run in: refused too, not even the lock file written
     const bare = join(t.dir, "bare");
     mkdirSync(bare);
-    err = "";
+    io.err = "";
     expect(await etcLane(["status-list", "import", bundle, "--data-dir", bare, ...key])).toBe(1);
-    expect(err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
+    expect(io.err).toContain(`no lane is running on ${bare}, and none has run there (no journal.db)`);
     expect(readdirSync(bare)).toEqual([]);
-    expect(out).toBe("");
+    expect(io.out).toBe("");
     // --init: a list loaded before the lane's first start; the missing directory created 0700
-    err = "";
+    io.err = "";
     expect(await etcLane(["status-list", "import", bundle, "--init", "--data-dir", typo, ...key])).toBe(0);
     expect(statSync(typo).mode & 0o777).toBe(0o700);
-    expect(err).toContain(`created the data directory ${typo} (mode 0700)`);
-    expect(err).toContain(`no lane has run in ${typo} yet`);
-    out = "";
+    expect(io.err).toContain(`created the data directory ${typo} (mode 0700)`);
+    expect(io.err).toContain(`no lane has run in ${typo} yet`);
+    io.out = "";
     expect(await etcLane(["status-list", "info", "--data-dir", typo, ...key])).toBe(0);
-    expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507160000" } });
+    expect(JSON.parse(io.out)).toMatchObject({ versions: { full: "202507160000" } });
   });
 
   it("lane close and journal requeue-held refuse a missing data directory, creating nothing", async () => {
@@ -214,9 +191,9 @@ describe("a data directory that does not exist, or that no lane has run in (a mi
       ["lane", "close", "--reason", "x"],
       ["journal", "requeue-held"],
     ]) {
-      err = "";
+      io.err = "";
       expect(await etcLane([...args, "--data-dir", typo])).toBe(1);
-      expect(err).toContain(`no data directory ${typo}`);
+      expect(io.err).toContain(`no data directory ${typo}`);
     }
     expect(existsSync(join(t.dir, "var"))).toBe(false);
   });

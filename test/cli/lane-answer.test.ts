@@ -23,10 +23,10 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
 import { type Holder, holdLock } from "../datadir/holder.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { tempDir } from "../journal/helpers.js";
 
-let out = "";
-let err = "";
+let io: CapturedOutput;
 let t: ReturnType<typeof tempDir>;
 let dataDir: string;
 const servers: Server[] = [];
@@ -34,16 +34,7 @@ beforeEach(() => {
   t = tempDir("etc-lane-answer-");
   dataDir = join(t.dir, "data");
   mkdirSync(dataDir);
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
+  io = captureOutput();
 });
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -81,10 +72,10 @@ describe("a lane that does not answer within --timeout", () => {
       EXIT_NO_ANSWER_IN_TIME,
     );
     expect(EXIT_NO_ANSWER_IN_TIME).toBe(5);
-    expect(err).toMatch(
+    expect(io.err).toMatch(
       /^etc-lane: the lane did not answer within 0\.05 s \(control socket .*\) \[E912_CONTROL_TIMEOUT\]\n$/,
     );
-    expect(out).toBe("");
+    expect(io.out).toBe("");
   });
 
   it("an operator action gives up with exit 5, saying it may still run; nothing is done on the data directory instead", async () => {
@@ -96,11 +87,11 @@ describe("a lane that does not answer within --timeout", () => {
       ["status-list", "import", join(t.dir, "full.bundle"), "--public-key", TEST_PUBLIC_KEY_PATH],
     ];
     for (const args of actions) {
-      err = "";
+      io.err = "";
       expect(await etcLane([...args, "--data-dir", dataDir, "--timeout", "0.05"])).toBe(
         EXIT_NO_ANSWER_IN_TIME,
       );
-      expect(err).toMatch(
+      expect(io.err).toMatch(
         /the lane did not answer within 0\.05 s; the action may still run \(control socket /,
       );
     }
@@ -110,7 +101,7 @@ describe("a lane that does not answer within --timeout", () => {
       "booth.take",
       "status-list.import",
     ]);
-    expect(out).toBe("");
+    expect(io.out).toBe("");
   });
 
   it("--timeout takes seconds, 0 for no limit; anything else is a usage error", async () => {
@@ -119,9 +110,9 @@ describe("a lane that does not answer within --timeout", () => {
     expect(answerTimeoutMs({ timeout: "2.5" })).toBe(2500);
     expect(answerTimeoutMs({ timeout: "0" })).toBe(0);
     for (const bad of ["abc", "-1", ""]) {
-      err = "";
+      io.err = "";
       expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", bad])).toBe(1);
-      expect(err).toContain("--timeout: expected seconds to wait for the lane");
+      expect(io.err).toContain("--timeout: expected seconds to wait for the lane");
     }
   });
 });
@@ -137,15 +128,15 @@ describe("status when nothing answers on the control socket", () => {
     holders.push(h);
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
     expect(EXIT_NOT_ANSWERING).toBe(4);
-    expect(out).toMatch(
+    expect(io.out).toMatch(
       new RegExp(
         `^lane pid ${h.pid} holds the data directory but does not answer \\(starting, or its control socket is gone\\): ` +
           `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-3, running since \\S+\\)\\n`,
       ),
     );
-    out = "";
+    io.out = "";
     expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
-    expect(JSON.parse(out)).toMatchObject({
+    expect(JSON.parse(io.out)).toMatchObject({
       running: true,
       answering: false,
       pid: h.pid,
@@ -156,19 +147,19 @@ describe("status when nothing answers on the control socket", () => {
 
   it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
-    expect(out).toMatch(/^lane not running: nothing answers on \S+ \(found by --data-dir \S+\)\n/);
+    expect(io.out).toMatch(/^lane not running: nothing answers on \S+ \(found by --data-dir \S+\)\n/);
     const h = await holdLock(dataDir, "cli", "etc-lane status-list import");
     holders.push(h);
-    out = "";
+    io.out = "";
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
-    expect(out).toMatch(
+    expect(io.out).toMatch(
       new RegExp(
         `^lane not running: nothing answers on \\S+ \\(found by --data-dir \\S+\\); etc-lane status-list import \\(pid ${h.pid}\\) holds the data directory\\n`,
       ),
     );
-    out = "";
+    io.out = "";
     expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_RUNNING);
-    expect(JSON.parse(out)).toMatchObject({
+    expect(JSON.parse(io.out)).toMatchObject({
       running: false,
       heldBy: { pid: h.pid, role: "cli", command: "etc-lane status-list import" },
     });

@@ -9,11 +9,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterAll, assert, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, assert, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { captureOutput } from "../helpers/cli.js";
 
 let dir: string;
 const TARIFF = join(ROOT, "config/tariff.example.yaml");
@@ -80,18 +81,14 @@ function write(c: Cfg): string {
 async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
-  let out = "";
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
+  const io = captureOutput();
   try {
     await program.parseAsync(["node", "etc-lane", "run", "--check", "--config", write(c)]);
-    return { ok: true, out };
+    return { ok: true, out: io.out };
   } catch (e) {
     return { ok: false, err: (e as Error).message };
   } finally {
-    spy.mockRestore();
+    io.restore();
   }
 }
 

@@ -1,6 +1,7 @@
 /** Run one of the CLIs from TypeScript source in a child process (always current, no build needed). */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { vi } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = { "etc-lane": "src/cli/etc-lane.ts", "etc-sim": "sim/cli/etc-sim.ts" } as const;
@@ -52,4 +53,35 @@ export async function decodeCaptureLines(files: string[]): Promise<Record<string
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * What a command run in this process writes to `process.stdout` and `process.stderr`, kept here instead of
+ * reaching the terminal: both `write`s are spied on (vi.spyOn) until `restore()` or `vi.restoreAllMocks()`.
+ * `out` and `err` are plain fields: set one to "" to collect afresh from there on.
+ */
+export interface CapturedOutput {
+  out: string;
+  err: string;
+  restore(): void;
+}
+
+export function captureOutput(): CapturedOutput {
+  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    io.out += String(s);
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    io.err += String(s);
+    return true;
+  });
+  const io: CapturedOutput = {
+    out: "",
+    err: "",
+    restore: () => {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    },
+  };
+  return io;
 }

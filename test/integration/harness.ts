@@ -33,6 +33,14 @@ import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
+/** One vehicle of a scenario's traffic. */
+export type ScenarioVehicle = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
+
+/** A class-1 vehicle from entry station 0101, its id its plate, 20000 fen on its card; `over` changes any. */
+export function vehicle(plate: string, over: Partial<ScenarioVehicle> = {}): ScenarioVehicle {
+  return { id: plate, plate, class: 1, balance: 20_000, entryStation: "0101", ...over };
+}
+
 export interface LaneTestOptions {
   protocol: "legacy" | "national";
   role?: "entry" | "exit";

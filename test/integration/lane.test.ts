@@ -4,23 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
-import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import type { StoredRecord } from "../../src/journal/types.js";
-import { laneTest } from "./harness.js";
+import { laneTest, type ScenarioVehicle, vehicle as v } from "./harness.js";
 
 const PROTOCOLS = ["legacy", "national"] as const;
 const BLACK_CARD = "43010000000000009001";
 const BLACK_OBU = "4301000000009002";
-
-type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
-const v = (plate: string, over: Partial<V> = {}): V => ({
-  id: plate,
-  plate,
-  class: 1,
-  balance: 20_000,
-  entryStation: "0101",
-  ...over,
-});
 
 /** vehicle id (its plate) -> the journal outcomes recorded for it, in order */
 function byVehicle(records: StoredRecord[], sim: RsuSimulator): Record<string, string[]> {
@@ -33,7 +22,7 @@ function byVehicle(records: StoredRecord[], sim: RsuSimulator): Record<string, s
   return out;
 }
 
-const EXIT_VEHICLES: V[] = [
+const EXIT_VEHICLES: ScenarioVehicle[] = [
   v("湘A00001"),
   v("湘A00002", { cardType: 23 }),
   v("湘A00003", { class: 11 }),

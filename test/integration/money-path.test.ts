@@ -17,7 +17,6 @@ import { openPty } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
-import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { auditDir, readTrail } from "../../src/audit/index.js";
 import { parseLaneConfig } from "../../src/config/load.js";
@@ -28,17 +27,13 @@ import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { auditedOperator } from "../../src/service/operator-audit.js";
 import { laneRuntimeOperator } from "../../src/service/runtime-view.js";
-import { expectJournalMatchesLedger, loadStatusList, ROOT } from "./harness.js";
-
-type V = NonNullable<NonNullable<ScenarioInput["traffic"]>["vehicles"]>[number];
-const v = (plate: string, over: Partial<V> = {}): V => ({
-  id: plate,
-  plate,
-  class: 1,
-  balance: 20_000,
-  entryStation: "0101",
-  ...over,
-});
+import {
+  expectJournalMatchesLedger,
+  loadStatusList,
+  ROOT,
+  type ScenarioVehicle,
+  vehicle as v,
+} from "./harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -89,7 +84,7 @@ async function start(
   protocol: "legacy" | "national",
   medium: Medium,
   dataDir: string,
-  vehicles: V[],
+  vehicles: ScenarioVehicle[],
   o: {
     transaction?: LaneConfigInput["transaction"];
     sim?: Parameters<typeof createRsuSimulator>[0]["timing"];

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerTransactions } from "../../src/cli/commands/transactions.js";
 import { Journal } from "../../src/journal/journal.js";
 import { CARD, legacyB4, MASKED } from "../cli/b4-frame.js";
-import { runCli } from "../helpers/cli.js";
+import { captureOutput, runCli } from "../helpers/cli.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -22,17 +22,12 @@ afterEach(() => {
 });
 
 async function run(args: string[]): Promise<{ out: string; code: number }> {
-  let out = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  const io = captureOutput();
   const program = new Command("etc-lane").exitOverride();
   registerTransactions(program);
   await program.parseAsync(["node", "etc-lane", ...args]);
-  vi.restoreAllMocks();
-  return { out, code: Number(process.exitCode ?? 0) };
+  io.restore();
+  return { out: io.out, code: Number(process.exitCode ?? 0) };
 }
 
 it("transactions list shows every kind with outcome, card id, OBU id, amount, TAC and card serial", async () => {

@@ -1,26 +1,12 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { L, makeRig, N, type Rig, settle } from "./harness.js";
+import { L, linksPerTest, N, type Rig, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
-const rigs: Rig[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of rigs.splice(0)) await r.link.stop();
-  vi.useRealTimers();
-});
-
-async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
-  const r = await makeRig(...args);
-  rigs.push(r);
-  return r;
-}
+const { rig } = linksPerTest();
 
 function collect(r: Rig): IncomingFrame[] {
   const got: IncomingFrame[] = [];

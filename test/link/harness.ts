@@ -4,10 +4,14 @@
  * so `settle()` (advance 0 ms) lets bytes cross without moving the clock.
  */
 import { BehaviorSubject, Subject } from "rxjs";
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import {
+  DEFAULT_LEGACY_DIALECT,
+  type Dialect,
+  defaultDialect,
+} from "../../firmware-bridge/frames/dialect.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
@@ -178,3 +182,40 @@ export const N = {
   b1: "b1 00 02 00 00 00 00 00",
   b0: "b0 00 01 01 01 00 010203040506 00 01 aabbcc 0102 00 000000 00000000",
 };
+
+/**
+ * Fake timers for each test of the calling file; after each test the links it made with `rig()` (a rig of
+ * makeRig) and `scriptedLink()` (a legacy link on a ScriptedTransport) are stopped, then real timers return.
+ */
+export function linksPerTest(): {
+  rig: (...args: Parameters<typeof makeRig>) => Promise<Rig>;
+  scriptedLink: (t: ScriptedTransport, options?: RsuLinkOptionsInput) => RsuLink;
+} {
+  const rigs: Rig[] = [];
+  const links: RsuLink[] = [];
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(async () => {
+    for (const r of rigs.splice(0)) await r.link.stop();
+    for (const l of links.splice(0)) await l.stop();
+    vi.useRealTimers();
+  });
+  return {
+    rig: async (...args) => {
+      const r = await makeRig(...args);
+      rigs.push(r);
+      return r;
+    },
+    scriptedLink: (t, options = {}) => {
+      const link = new RsuLink({
+        transport: t,
+        dialect: DEFAULT_LEGACY_DIALECT,
+        options,
+        now: () => Date.now(),
+      });
+      links.push(link);
+      return link;
+    },
+  };
+}

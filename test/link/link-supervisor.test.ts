@@ -1,12 +1,11 @@
 /** The link supervisor through RsuLink: open, backoff, watchdog, reconnect. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ErrorCodes, type EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { ON_SILENCE, silenceAction } from "../../firmware-bridge/link/link-supervisor.js";
 import { backoffDelay, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
-import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
-import { frameBytes, L, makeRig, type Rig, ScriptedTransport, settle } from "./harness.js";
+import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import { frameBytes, L, linksPerTest, type Rig, ScriptedTransport, settle } from "./harness.js";
 
 const C0: Frame = {
   type: "C0",
@@ -18,33 +17,11 @@ const C0: Frame = {
   pllChannelId: 1,
   transClass: 0,
 } as Frame;
-const rigs: Rig[] = [];
-const links: RsuLink[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of rigs.splice(0)) await r.link.stop();
-  for (const l of links.splice(0)) await l.stop();
-  vi.useRealTimers();
-});
-
-async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
-  const r = await makeRig(...args);
-  rigs.push(r);
-  return r;
-}
+const { rig, scriptedLink } = linksPerTest();
 
 /** Times (ms since t0) at which the link began an open attempt. */
 function attemptTimes(r: Rig, t0: number): number[] {
   return r.states.filter((s) => s.status === "connecting").map((s) => s.since - t0);
-}
-
-function scriptedLink(t: ScriptedTransport, options = {}): RsuLink {
-  const link = new RsuLink({ transport: t, dialect: DEFAULT_LEGACY_DIALECT, options, now: () => Date.now() });
-  links.push(link);
-  return link;
 }
 
 describe("RsuLink watchdog", () => {

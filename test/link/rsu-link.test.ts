@@ -1,12 +1,11 @@
 /** RsuLink itself: request(), malformed input, options. */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ErrorCodes, type EtcError } from "../../firmware-bridge/errors.js";
 import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
-import { type IncomingFrame, RsuLink } from "../../firmware-bridge/link/rsu-link.js";
-import { frameBytes, L, makeRig, N, type Rig, ScriptedTransport, settle } from "./harness.js";
+import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import { frameBytes, L, linksPerTest, N, ScriptedTransport, settle } from "./harness.js";
 
 const C0: Frame = {
   type: "C0",
@@ -19,29 +18,7 @@ const C0: Frame = {
   transClass: 0,
 } as Frame;
 const isB0 = (f: Frame): boolean => f.type === "B0";
-const rigs: Rig[] = [];
-const links: RsuLink[] = [];
-
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(async () => {
-  for (const r of rigs.splice(0)) await r.link.stop();
-  for (const l of links.splice(0)) await l.stop();
-  vi.useRealTimers();
-});
-
-async function rig(...args: Parameters<typeof makeRig>): Promise<Rig> {
-  const r = await makeRig(...args);
-  rigs.push(r);
-  return r;
-}
-
-function scriptedLink(t: ScriptedTransport, options = {}): RsuLink {
-  const link = new RsuLink({ transport: t, dialect: DEFAULT_LEGACY_DIALECT, options, now: () => Date.now() });
-  links.push(link);
-  return link;
-}
+const { rig, scriptedLink } = linksPerTest();
 
 describe("RsuLink request()", () => {
   it("registers the waiter before writing: an answer pushed back inside the write is caught", async () => {

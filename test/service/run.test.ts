@@ -5,7 +5,7 @@
  * and the lane on SIGTERM, and the trail it leaves verifies with the journal and names the operator.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -17,24 +17,11 @@ import {
   startRsu,
   writeLaneConfig,
 } from "../../sim/harness/procs.js";
-import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
+import { bundleFile } from "../status-list/helpers.js";
 
-function bundle(dir: string, kind: "full" | "delta", version: string, base?: string): string {
-  const path = join(dir, `${kind}-${version}.bundle`);
-  writeFileSync(
-    path,
-    buildBundle({
-      kind,
-      version,
-      ...(base ? { base } : {}),
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: [{ kind: "card", id: "43010000000000009001", listType: 1, reason: "lost" }],
-    }),
-  );
-  return path;
-}
+const CARD = "43010000000000009001"; // the one card the bundles list
 
 /** `etc-lane ARGS` as a child process (the built CLI): exit code and output. */
 function etcLane(args: string[]): { code: number | null; out: string; err: string } {
@@ -64,7 +51,7 @@ it("etc-lane run serves its lane: page, /health, status and an import through th
     });
     // a list before the lane's first start: refused without --init (a mistyped dataDir would look the
     // same), nothing created; with it, the data directory is created and the list applied under its lock
-    const full0 = bundle(dir, "full", "202507160000");
+    const full0 = bundleFile(dir, CARD, "full", "202507160000");
     const refused = etcLane(["status-list", "import", full0, "--config", config]);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain(`no data directory ${dataDir}`);
@@ -99,7 +86,7 @@ it("etc-lane run serves its lane: page, /health, status and an import through th
     const delta = etcLane([
       "status-list",
       "import",
-      bundle(dir, "delta", "202507160005", "202507160000"),
+      bundleFile(dir, CARD, "delta", "202507160005", "202507160000"),
       "--config",
       config,
     ]);

@@ -4,15 +4,11 @@
  * through its control socket (the lane applies it and records who asked), and without a lane applied to
  * the data directory under its lock and recorded in the lane's trail with `via: "direct"`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  buildBundle,
-  TEST_PRIVATE_KEY_PATH,
-  TEST_PUBLIC_KEY_PATH,
-} from "../../sim/status-list/bundle-builder.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
@@ -20,22 +16,16 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { loadLaneConfig } from "../../src/config/load.js";
 import { serveLane } from "../../src/service/serve-lane.js";
 import { openBoundTrail, verifyLane } from "../audit/helpers.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { laneTest, ROOT } from "../integration/harness.js";
 import { tempDir } from "../journal/helpers.js";
+import { bundleFile } from "../status-list/helpers.js";
 
-let out = "";
-let err = "";
+const CARD = "43010000000000007777"; // the one card the bundles list
+
+let io: CapturedOutput;
 beforeEach(() => {
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
+  io = captureOutput();
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -68,21 +58,6 @@ function laneConfigFile(dir: string, dataDir: string): string {
   return path;
 }
 
-function bundleFile(dir: string, kind: "full" | "delta", version: string, base?: string): string {
-  const path = join(dir, `${kind}-${version}.bundle`);
-  writeFileSync(
-    path,
-    buildBundle({
-      kind,
-      version,
-      ...(base ? { base } : {}),
-      privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-      rows: [{ kind: "card", id: "43010000000000007777", listType: 1, reason: "lost" }],
-    }),
-  );
-  return path;
-}
-
 /** `status-list import --json`: one envelope, through the lane or not; its result, the apply result */
 const ENVELOPE_KEYS = ["message", "ok", "result", "via"];
 const RESULT_KEYS = ["adds", "base", "cards", "kind", "ms", "obus", "removes", "version", "versions"];
@@ -100,19 +75,19 @@ describe("status-list import, lookup and info by the lane's config", () => {
       const lane = openBoundTrail(dataDir); // a lane has run here: it has a journal and a trail
       await lane.close();
       const cfg = laneConfigFile(t.dir, dataDir);
-      const full = bundleFile(t.dir, "full", "202507160000");
+      const full = bundleFile(t.dir, CARD, "full", "202507160000");
       // the line the running lane's import prints, with where it was applied
       expect(await etcLane(["import", full, "--config", cfg])).toBe(0);
-      expect(out).toBe(
+      expect(io.out).toBe(
         "status-list full 202507160000 applied (1 added, 0 removed) [data directory (no lane running)]\n",
       );
-      out = "";
+      io.out = "";
       expect(await etcLane(["lookup", "--card", "43010000000000007777", "--config", cfg])).toBe(0);
-      expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507160000" } });
+      expect(JSON.parse(io.out)).toMatchObject({ listed: true, versions: { full: "202507160000" } });
       // the same bundle again: refused by the list, the refusal recorded too; with --json the envelope
-      out = "";
+      io.out = "";
       expect(await etcLane(["import", full, "--config", cfg, "--json"])).toBe(1);
-      expect(JSON.parse(out)).toEqual({
+      expect(JSON.parse(io.out)).toEqual({
         via: "direct",
         ok: false,
         message: expect.stringMatching(
@@ -121,11 +96,11 @@ describe("status-list import, lookup and info by the lane's config", () => {
         result: null,
       });
       // and without --json the same words on stderr
-      out = "";
-      err = "";
+      io.out = "";
+      io.err = "";
       expect(await etcLane(["import", full, "--config", cfg])).toBe(1);
-      expect(out).toBe("");
-      expect(err).toMatch(
+      expect(io.out).toBe("");
+      expect(io.err).toMatch(
         /^status-list bundle refused: .*not newer than the version.* \[data directory \(no lane running\)\]\n$/,
       );
       const es = operatorEntries(dataDir);
@@ -141,10 +116,10 @@ describe("status-list import, lookup and info by the lane's config", () => {
       expect(es[1]!.data).toMatchObject({ ok: true, details: { kind: "full", cards: 1 } });
       expect(es[3]!.data).toMatchObject({ ok: false });
       // with --json, a list the import applies: the envelope, result the whole apply result
-      out = "";
-      const next = bundleFile(t.dir, "full", "202507160100");
+      io.out = "";
+      const next = bundleFile(t.dir, CARD, "full", "202507160100");
       expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
-      const env = JSON.parse(out);
+      const env = JSON.parse(io.out);
       expect(env).toMatchObject({
         via: "direct",
         ok: true,
@@ -163,7 +138,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
     const t = tempDir("etc-sl-nokey-");
     try {
       expect(await etcLane(["info", "--data-dir", t.dir])).toBe(1);
-      expect(err).toMatch(/give --public-key FILE, or --config FILE \(its statusList.publicKey\)/);
+      expect(io.err).toMatch(/give --public-key FILE, or --config FILE \(its statusList.publicKey\)/);
     } finally {
       t.cleanup();
     }
@@ -177,9 +152,9 @@ describe("status-list import, lookup and info by the lane's config", () => {
       try {
         const listed = "43010000000000007777"; // the one card the delta lists
         expect(t.lane.statusList.lookup({ cardId: listed })).toMatchObject({ listed: false, entries: [] });
-        const delta = bundleFile(t.dir, "delta", "202507160005", "202507160000");
+        const delta = bundleFile(t.dir, CARD, "delta", "202507160005", "202507160000");
         expect(await etcLane(["import", delta, "--config", cfg])).toBe(0);
-        expect(out).toMatch(/^status-list delta 202507160005 applied .* \[lane\]\n$/);
+        expect(io.out).toMatch(/^status-list delta 202507160005 applied .* \[lane\]\n$/);
         expect(t.lane.statusList.versions()).toEqual({ full: "202507160000", delta: "202507160005" });
         // the running lane's own lookup now refuses it, judged against the imported delta
         expect(t.lane.statusList.lookup({ cardId: listed })).toMatchObject({
@@ -197,18 +172,18 @@ describe("status-list import, lookup and info by the lane's config", () => {
         expect(es[1]!.data).toMatchObject({ kind: "delta", version: "202507160005" });
         expect(es[2]!.data).toMatchObject({ via: "socket", ok: true, file: delta });
         // --json: the same envelope as without a lane, also for a refusal (result null)
-        out = "";
+        io.out = "";
         expect(await etcLane(["import", delta, "--config", cfg, "--json"])).toBe(1);
-        expect(JSON.parse(out)).toEqual({
+        expect(JSON.parse(io.out)).toEqual({
           via: "lane",
           ok: false,
           message: expect.stringMatching(/^status-list bundle refused: /),
           result: null,
         });
-        out = "";
-        const next = bundleFile(t.dir, "delta", "202507160010", "202507160005");
+        io.out = "";
+        const next = bundleFile(t.dir, CARD, "delta", "202507160010", "202507160005");
         expect(await etcLane(["import", next, "--config", cfg, "--json"])).toBe(0);
-        const env = JSON.parse(out);
+        const env = JSON.parse(io.out);
         expect(env).toMatchObject({
           via: "lane",
           ok: true,

@@ -7,24 +7,15 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
 import { decodeHeader } from "../../src/status-list/bundle.js";
 import { holdLock } from "../datadir/holder.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
-let out: string;
-let err: string;
+let io: CapturedOutput;
 
 beforeEach(() => {
   tmp = tempDir("etc-sl-cli-");
-  out = "";
-  err = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
+  io = captureOutput();
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -65,19 +56,19 @@ describe("status-list CLIs", () => {
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
     await run("lane", ["import", f, "--init", ...store]);
     await run("lane", ["import", d, "--init", ...store]);
-    expect(err).toMatch(/load 100% \(2\/2\)/);
-    out = "";
+    expect(io.err).toMatch(/load 100% \(2\/2\)/);
+    io.out = "";
     await run("lane", ["lookup", "--card", "32010000000000000001", "--obu", "00112233AABBCCDD", ...store]);
-    const ans = JSON.parse(out);
+    const ans = JSON.parse(io.out);
     expect(ans).toMatchObject({
       listed: true,
       entry: { kind: "obu", reason: "欠费, 3 次", listTypeName: "arrears" },
       versions: { full: "202507310000", delta: "202507310005" },
     });
     expect(ans.entries).toHaveLength(1);
-    out = "";
+    io.out = "";
     await run("lane", ["info", ...store]);
-    expect(JSON.parse(out)).toMatchObject({
+    expect(JSON.parse(io.out)).toMatchObject({
       counts: { cards: 1, obus: 1, total: 2 },
       versions: { delta: "202507310005" },
     });
@@ -94,7 +85,7 @@ describe("status-list CLIs", () => {
     await run("lane", ["import", f, "--init", ...store]);
     expect(process.exitCode).toBe(1);
     process.exitCode = undefined;
-    expect(err).toMatch(
+    expect(io.err).toMatch(
       /status-list bundle refused: .*not newer than the version the lane holds \(full 202507310000\).* \[data directory \(no lane running\)\]\n/,
     );
     await expect(run("lane", ["lookup", "--card", "3201", ...store])).rejects.toThrow(/20 decimal digits/);
@@ -120,20 +111,20 @@ describe("status-list CLIs", () => {
       await expect(run("lane", ["import", f2, "--init", ...store])).rejects.toThrow(
         new RegExp(`data directory .* is in use by lane 4301-0102-3 \\(pid ${lane.pid}, running since `),
       );
-      out = "";
+      io.out = "";
       await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
-      expect(JSON.parse(out)).toMatchObject({ listed: false, versions: { full: "202507310000" } });
-      out = "";
+      expect(JSON.parse(io.out)).toMatchObject({ listed: false, versions: { full: "202507310000" } });
+      io.out = "";
       await run("lane", ["info", ...store]);
-      expect(JSON.parse(out)).toMatchObject({ versions: { full: "202507310000" } });
+      expect(JSON.parse(io.out)).toMatchObject({ versions: { full: "202507310000" } });
     } finally {
       await lane.kill();
     }
     // the lane gone (SIGKILL: the kernel released its lock), the import goes through
     await run("lane", ["import", f2, "--init", ...store]);
-    out = "";
+    io.out = "";
     await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);
-    expect(JSON.parse(out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true, versions: { full: "202507310100" } });
   });
 
   it("info judges health and staleness against the config's statusList limits, as the lane does", async () => {
@@ -157,10 +148,10 @@ describe("status-list CLIs", () => {
         "",
       ].join("\n"),
     );
-    out = "";
-    err = "";
+    io.out = "";
+    io.err = "";
     await run("lane", ["info", "--config", cfg]);
-    const info = JSON.parse(out);
+    const info = JSON.parse(io.out);
     expect(info.limits).toEqual({
       fullMaxAgeMs: 3_600_000,
       deltaMaxAgeMs: 3_600_000,
@@ -168,17 +159,17 @@ describe("status-list CLIs", () => {
     });
     expect(info.health).toMatchObject({ state: "past-hard-age", limits: info.limits });
     expect(info.staleness.alarm).toBe(true);
-    expect(err).toBe("");
+    expect(io.err).toBe("");
     // a data directory alone: the built-in limits, and it says so
-    out = "";
+    io.out = "";
     await run("lane", ["info", "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]);
-    expect(JSON.parse(out).limits).toEqual({
+    expect(JSON.parse(io.out).limits).toEqual({
       fullMaxAgeMs: 48 * 3_600_000,
       deltaMaxAgeMs: 30 * 60_000,
       hardMaxAgeMs: 24 * 3_600_000,
     });
-    expect(JSON.parse(out).health.state).not.toBe("past-hard-age");
-    expect(err).toMatch(
+    expect(JSON.parse(io.out).health.state).not.toBe("past-hard-age");
+    expect(io.err).toMatch(
       /no lane config \(lane found by --data-dir .*\): staleness and health judged against the built-in limits/,
     );
   });
@@ -205,17 +196,17 @@ describe("status-list CLIs", () => {
       "202507310000",
     ]);
     const store = ["--data-dir", join(tmp.dir, "data"), "--public-key", TEST_PUBLIC_KEY_PATH];
-    out = "";
+    io.out = "";
     await run("lane", ["import", b, "--init", "--json", ...store]);
-    expect(JSON.parse(out)).toMatchObject({
+    expect(JSON.parse(io.out)).toMatchObject({
       via: "direct",
       ok: true,
       result: { kind: "full", cards: 40, obus: 20 },
     });
     const id = lines[1]?.split(",")[1] as string;
-    out = "";
+    io.out = "";
     await run("lane", ["lookup", "--card", id, ...store]);
-    expect(JSON.parse(out).listed).toBe(true);
+    expect(JSON.parse(io.out).listed).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 /** Shared fixtures for the status-list tests: keys, temp dirs, small signed lists, a state snapshot. */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -73,6 +73,31 @@ export function delta(
     createdAt: opts.createdAt ?? Date.now(),
     privateKeyPem: opts.key === undefined ? stationKey : opts.key,
   });
+}
+
+/**
+ * A bundle signed with the station's test key that lists one card (list type 1, reason "lost"), written to
+ * `dir` as `<kind>-<version>.bundle`: a file for `etc-lane status-list import`. Its path.
+ */
+export function bundleFile(
+  dir: string,
+  cardId: string,
+  kind: "full" | "delta",
+  version: string,
+  base?: string,
+): string {
+  const path = join(dir, `${kind}-${version}.bundle`);
+  writeFileSync(
+    path,
+    buildBundle({
+      kind,
+      version,
+      ...(base ? { base } : {}),
+      privateKeyPem: stationKey,
+      rows: [{ kind: "card", id: cardId, listType: 1, reason: "lost" }],
+    }),
+  );
+  return path;
 }
 
 /** Everything observable about the active list: versions, counts, answers for probe ids, files on disk. */

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { StatusListCache } from "../../src/status-list/index.js";
+import { captureOutput } from "../helpers/cli.js";
 import { card, delta, full, otherKeyPair, stationPub, tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -96,8 +97,7 @@ it("etc-lane status-list import refuses a --public-key that is not the key the l
       "",
     ].join("\n"),
   );
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  captureOutput(); // the command's lines, not looked at here
   const program = new Command("etc-lane").exitOverride();
   registerStatusList(program);
   await expect(

@@ -13,6 +13,7 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
+import { captureOutput } from "../helpers/cli.js";
 import { card, full, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V1 = "202611230000";
@@ -98,8 +99,7 @@ it("etc-lane status-list import replaces a list whose database is damaged", asyn
   writeFileSync(db, Buffer.alloc(8192, 0x41));
   const bundle = join(tmp.dir, "newer.bundle");
   writeFileSync(bundle, full(V2, [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  captureOutput(); // the command's lines, not looked at here
   vi.stubEnv("ETC_LOG_LEVEL", "silent"); // the CLI's logger writes to fd 2 itself
   const program = new Command("etc-lane").exitOverride();
   registerStatusList(program);

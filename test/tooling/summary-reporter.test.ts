@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { TestModule } from "vitest/node";
+import { captureOutput } from "../helpers/cli.js";
 import SummaryReporter from "../summary-reporter.js";
 
 type State = "passed" | "failed" | "skipped";
@@ -17,17 +18,13 @@ function moduleOf(state: State, tests: State[]): TestModule {
 }
 
 function lineOf(modules: TestModule[], unhandled: unknown[] = []): string {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
+  const io = captureOutput();
   try {
     new SummaryReporter().onTestRunEnd(modules, unhandled);
   } finally {
-    spy.mockRestore();
+    io.restore();
   }
-  return out.join("").trim();
+  return io.out.trim();
 }
 
 describe("the closing summary line", () => {

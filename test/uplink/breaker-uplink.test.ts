@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { type AuditSink, Uplink } from "../../src/uplink/uplink.js";
-import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { storedAll } from "./rig.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir("etc-breaker-"));
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-  cleanup();
-});
+const dir = tempDirOnFakeTimers("etc-breaker-");
 
 it("backs off, opens the breaker after N failures, stops calling, probes after the cool-down, recovers", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   let up = true;
   const calls: number[] = [];
   const fakeFetch = (async (_url: string, init: { body: string }) => {
@@ -97,7 +88,7 @@ function fakeStation() {
 }
 
 it("the wall clock stepped back an hour while the breaker is open: the probe still goes after the cool-down", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { st, f } = fakeStation();
   st.up = false;
   const uplink = new Uplink({
@@ -125,7 +116,7 @@ it("the wall clock stepped back an hour while the breaker is open: the probe sti
 });
 
 it("the wall clock stepped back an hour: heartbeats keep their interval", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { st, f } = fakeStation();
   const uplink = new Uplink({
     stationUrl: "http://station.invalid:1",

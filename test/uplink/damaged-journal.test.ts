@@ -7,24 +7,15 @@
  * status (`outboxError` says it).
  */
 import { Subject } from "rxjs";
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import type { Outbox } from "../../src/journal/outbox.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { damagePage, LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
+import { damagePage, LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { storedAll } from "./rig.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir("etc-damaged-uplink-"));
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-  cleanup();
-});
+const dir = tempDirOnFakeTimers("etc-damaged-uplink-");
 
 /** a station that stores every record it is sent and answers heartbeats */
 function station() {
@@ -56,7 +47,7 @@ function uplink(outbox: Outbox, f: typeof fetch): Uplink {
 it("a damaged page in the next batch: not the station's failure; the journal turns unhealthy (damaged) and no records go", async () => {
   const open = () =>
     Journal.open({
-      dataDir: dir,
+      dataDir: dir(),
       laneIdentity: LANE,
       utcOffsetMinutes: LANE_UTC_OFFSET,
       checkpointIntervalMs: 0,
@@ -66,7 +57,7 @@ it("a damaged page in the next batch: not the station's failure; the journal tur
   const first = open();
   first.commitMany(Array.from({ length: 300 }, (_, i) => sampleRecord(i)));
   await first.close();
-  damagePage(dir, { table: "records", leaf: 20 });
+  damagePage(dir(), { table: "records", leaf: 20 });
   const journal = open();
   const st = station();
   const up = uplink(journal, st.f);

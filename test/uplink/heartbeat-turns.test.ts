@@ -5,23 +5,14 @@
  * wait the breaker's probe is an upload batch, not a heartbeat. Fake timers: the request timeout, backoff,
  * cool-down and heartbeat interval are all timers of the uplink.
  */
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { storedAll } from "./rig.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir("etc-hb-turns-"));
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-  cleanup();
-});
+const dir = tempDirOnFakeTimers("etc-hb-turns-");
 
 /** heartbeats hang until the request's signal aborts; uploads are stored while `uploadsUp` */
 function gateway() {
@@ -40,7 +31,7 @@ function gateway() {
 }
 
 it("a heartbeat that never answers: the waiting batches go between heartbeats (interval = timeout, as the defaults)", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { g, f } = gateway();
   const uplink = new Uplink({
     stationUrl: "http://station.invalid:1",
@@ -65,7 +56,7 @@ it("a heartbeat that never answers: the waiting batches go between heartbeats (i
 });
 
 it("while records wait, the breaker's probe is an upload batch, not a heartbeat", async () => {
-  const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { g, f } = gateway();
   g.uploadsUp = false;
   const uplink = new Uplink({

@@ -1,6 +1,7 @@
 /** A lane journal + in-process station simulator + uplink, in a temp dir, for uplink tests. */
 
 import { filter, firstValueFrom, throwError, timeout } from "rxjs";
+import { afterEach, beforeEach, vi } from "vitest";
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink, type UplinkOptions, type UplinkStatus } from "../../src/uplink/uplink.js";
@@ -100,4 +101,23 @@ export function storedAll(uploadBody: string): Response {
   const body = JSON.parse(uploadBody) as { records: { tradeId: string }[] };
   const accepted = body.records.map((r) => ({ tradeId: r.tradeId, status: "stored" }));
   return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+}
+
+/**
+ * Gives each test of the calling file a temporary directory of its own (`prefix` and a random tail) and
+ * fake timers (the uplink's request timeout, backoff, cool-down and heartbeat interval, and its clock),
+ * both undone after the test. Returns the running test's directory.
+ */
+export function tempDirOnFakeTimers(prefix: string): () => string {
+  let dir = "";
+  let cleanup = (): void => {};
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir(prefix));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    cleanup();
+  });
+  return () => dir;
 }

@@ -4,27 +4,18 @@
  * The journal's failure is not counted as the station's (no breaker, no "offline"). Once the journal has
  * recovered the records go, each once more at most (the station stores a re-send once, by trade id).
  */
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
+import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { storedAll } from "./rig.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => {
-  ({ dir, cleanup } = tempDir("etc-unhealthy-"));
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "Date", "performance"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-  cleanup();
-});
+const dir = tempDirOnFakeTimers("etc-unhealthy-");
 
 function openFull(): Journal {
   return Journal.open({
-    dataDir: dir,
+    dataDir: dir(),
     laneIdentity: LANE,
     utcOffsetMinutes: LANE_UTC_OFFSET,
     maxSizeBytes: 128 * 1024,
