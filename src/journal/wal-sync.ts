@@ -11,8 +11,8 @@
  * it (it must cover the frames written after the running one began). A durable commit on the lane's
  * connection (synchronous=FULL: SQLite syncs the WAL before the commit returns) covers every frame written
  * before it, so `coveredByCommit()` resolves every request made so far at once, and the one queued behind
- * the running fdatasync is not started: an intent written while another OBU's record commits waits for that
- * commit, not for one more fdatasync after it. A failed fdatasync resolves its
+ * the running fdatasync is not started: an intent written before such a commit (the booth's, while the lane
+ * commits a record) waits for that commit, not for one more fdatasync after it. A failed fdatasync resolves its
  * requests with false and is reported through `onFailure` (the journal turns unhealthy: after a failed
  * fsync the kernel may have dropped the dirty pages, so nothing written since is known to be on disk).
  */

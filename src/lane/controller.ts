@@ -263,22 +263,17 @@ export class LaneController {
     });
     this.machines = new Machines({
       ctx: () => this.ctx(),
-      intents: new DebitIntents({ journal: opts.journal, log: this.log, counters: this.counters }),
+      intents: new DebitIntents({
+        journal: opts.journal,
+        log: this.log,
+        counters: this.counters,
+        now: this.now,
+      }),
       runner: this.runner,
       schedule,
       journalFailed,
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
-      now: this.now,
-      run: (fn) => this.queue.run(fn),
-      afterResume: () => this.afterFrameSteps(),
-      maySend: () => !this.gate.journalFailed,
-      rsuInits: () => this.counters.inits,
-      stepFailed: (obuId, e) =>
-        this.log.error(
-          { obuId, err: e instanceof Error ? e.message : String(e) },
-          "a step after a debit intent's fdatasync failed, or did not run (the lane stopped meanwhile: the intent is left to the next start)",
-        ),
     });
     this.recovery = new Recovery({
       journal: opts.journal,
@@ -407,9 +402,6 @@ export class LaneController {
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
       });
     }
-    // a debit whose intent's fdatasync is still running (a C8's rewrite during the drain) steps when it
-    // ends, and its lane-stopped step after it: both before the antenna goes off and the queue closes
-    await this.idle();
     this.queue.enqueue(async () => {
       await this.gate.antennaOffForStop();
       this.session.stop();
@@ -509,17 +501,9 @@ export class LaneController {
     });
   }
 
-  /**
-   * Resolves when everything queued so far has been handled, the steps that wait for their debit intent's
-   * fdatasync included (machines.ts) and what they queue when they resume.
-   */
-  async idle(): Promise<void> {
-    for (;;) {
-      await this.queue.idle();
-      const w = this.machines.waiting();
-      if (!w) return;
-      await w;
-    }
+  /** Resolves when everything queued so far has been handled. */
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   // ---- the gate's decisions applied to the machines -------------------------------------------------
@@ -582,9 +566,8 @@ export class LaneController {
 
   // ---- frames ------------------------------------------------------------------------------------
 
-  /** `parked`: run again after its machine's intent wait (counted when it first came) */
-  private async onFrame(inc: FrameIn, parked = false): Promise<void> {
-    if (!parked) this.counters.frames++;
+  private async onFrame(inc: FrameIn): Promise<void> {
+    this.counters.frames++;
     let ev: RsuEvent | undefined;
     try {
       ev = this.o.codec.decode(inc.frame, inc.wire);
@@ -605,9 +588,6 @@ export class LaneController {
       return;
     }
     const obuId = ev.info.obuId;
-    const waiting = this.machines.get(obuId);
-    // this OBU's machine waits for its debit intent's fdatasync: the frame is handled after it, in order
-    if (waiting && this.machines.park(waiting, () => this.onFrame(inc, true))) return;
     const raw = (): string => inc.wire.raw.toString("hex");
     const obuEvent: ObuEvent =
       ev.kind === "obu"
@@ -647,11 +627,6 @@ export class LaneController {
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
-    await this.afterFrameSteps();
-  }
-
-  /** After a frame's step (or a step resumed after its intent's wait): the recovery window, C0, drain. */
-  private async afterFrameSteps(): Promise<void> {
     if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
     await this.afterSteps();
   }

@@ -4,9 +4,8 @@
  * a trace the next start settles (recovery.ts reads them back).
  * - `write`: before the debit command leaves (C6/C3, and again before the C8 that follows an uncertain
  *   B5): the machine state it is entering and the stage times so far, written and then made durable (the
- *   command waits for the fdatasync of the WAL, run in the thread pool: src/journal/wal-sync.ts; the other
- *   OBUs' frames go on meanwhile, machines.ts). If it cannot be written, or made durable, the debit is not
- *   sent.
+ *   command waits for the fdatasync of the WAL, run in the thread pool: src/journal/wal-sync.ts). If it
+ *   cannot be written, or made durable, the debit is not sent.
  * - `keepAnswer`: when a B5 (or B8) ends the debit, before its reply: the RSU, once answered, does not
  *   repeat its answer, so a process killed between the reply and the commit would otherwise leave only an
  *   unanswered intent (a CRASH_RECOVERED suspect of a debit whose TAC it had).
@@ -34,17 +33,18 @@ export interface DebitIntentDeps {
   journal: Pick<JournalPort, "writeIntent" | "intentDurable">;
   log: Logger;
   counters: { journalFailures: number };
+  /** monotonic ms (the stage times') */
+  now: () => number;
 }
 
 export class DebitIntents {
   constructor(private readonly d: DebitIntentDeps) {}
 
   /**
-   * Before a debit command leaves: writes the intent now and returns the wait for its fdatasync (true once
-   * it is on disk, false when it could not be made durable); false at once when the journal cannot take
-   * it. Either way false means the debit is not sent.
+   * Before a debit command leaves: resolves true once the intent is on disk, false when the journal cannot
+   * take it or make it durable (then the debit is not sent).
    */
-  write(m: IntentSubject): Promise<boolean> | false {
+  async write(m: IntentSubject): Promise<boolean> {
     try {
       const payload = JSON.stringify({ state: m.state, stage: m.stage });
       m.intentId = this.d.journal.writeIntent(m.obuId, payload, m.intentId);
@@ -57,15 +57,17 @@ export class DebitIntents {
       );
       return false;
     }
-    return this.d.journal.intentDurable().then((ok) => {
-      if (ok) return true;
-      this.d.counters.journalFailures++;
-      this.d.log.error(
-        { obuId: m.obuId },
-        "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
-      );
-      return false;
-    });
+    if (await this.d.journal.intentDurable()) {
+      // when its fdatasync ended (a C8's rewrite is the second): the disk's share of B4 -> C6
+      m.stage[m.stage.intentDurable === undefined ? "intentDurable" : "intentDurable2"] = this.d.now();
+      return true;
+    }
+    this.d.counters.journalFailures++;
+    this.d.log.error(
+      { obuId: m.obuId },
+      "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
+    );
+    return false;
   }
 
   /**

@@ -135,11 +135,6 @@ export class LaneGate {
     if (lost) this.antennaOn = false; // a restarted or faulty RSU has its antenna off
   }
 
-  /** the journal failed (JOURNAL_FAILED): the lane stays closed until the process restarts */
-  get journalFailed(): boolean {
-    return this.journalBroken;
-  }
-
   journalFailedNow(): boolean {
     const first = !this.journalBroken;
     this.journalBroken = true;

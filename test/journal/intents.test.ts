@@ -196,7 +196,7 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     j.writeIntent("k2", "C6 sent");
     const second = j.intentDurable(); // queued behind it
     expect(await settled(first)).toBe(false);
-    j.commit(sampleRecord(1)); // another OBU's record: SQLite syncs the WAL before it returns
+    j.commit(sampleRecord(1)); // a vehicle's record: SQLite syncs the WAL before it returns
     expect(await first).toBe(true);
     expect(await second).toBe(true);
     s.releaseOne(); // the running one ends as it will; none was queued after it

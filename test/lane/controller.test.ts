@@ -384,28 +384,6 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
   const cmds = (r: Rig, to: string): string[] =>
     r.link.answers.filter((a) => a.to === to).map((a) => (a.cmd === "ACK" ? "ACK" : a.cmd.kind));
 
-  it("while one OBU's C6 waits for its intent's fdatasync, the other OBUs' frames are handled (the queue is not held)", async () => {
-    const r = rig();
-    await open(r);
-    const sync = holdDurable(r);
-    r.link.frame(ev.b2());
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
-    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(cmds(r, "card")).not.toContain("debit");
-    const other = b2({ obuId: "0badf00d", contractSerial: "4301010000000099" });
-    r.link.frame(ev.b2(other));
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: other.obuId } });
-    await vi.advanceTimersByTimeAsync(0);
-    // the second OBU's B2 and B3 are answered while the first one's debit still waits
-    expect(r.link.answers.filter((a) => a.to === "obu")).toHaveLength(2);
-    expect(r.link.answers.filter((a) => a.to === "vehicle")).toHaveLength(2);
-    expect(cmds(r, "card")).not.toContain("debit");
-    sync.release(true);
-    await r.settle();
-    expect(cmds(r, "card")).toContain("debit");
-  });
-
   it("a frame of the OBU whose intent waits is handled after its C6, in the order it came", async () => {
     const r = rig();
     await open(r);
@@ -430,25 +408,6 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(st.c6Out).toBeGreaterThanOrEqual(st.intentDurable as number);
   });
 
-  it("a card whose debit waits for its intent is held for another OBU's B4 meanwhile (never two debits of it)", async () => {
-    const r = rig();
-    await open(r);
-    const sync = holdDurable(r);
-    r.link.frame(ev.b2());
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
-    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
-    await vi.advanceTimersByTimeAsync(0);
-    const other = b2({ obuId: "0badf00d", contractSerial: "4301010000000099" });
-    r.link.frame(ev.b2(other));
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: other.obuId } });
-    r.link.frame(ev.b4({ ...b4(), obuId: other.obuId })); // the same card, in another OBU
-    await vi.advanceTimersByTimeAsync(0);
-    expect(cmds(r, "card")).toEqual(["stop"]);
-    sync.release(true);
-    await r.settle();
-    expect(cmds(r, "card")).toEqual(["stop", "debit"]);
-  });
-
   /** Every command the lane puts on the wire from now on, replies and its own, in order. */
   function wire(r: Rig): string[] {
     const log: string[] = [];
@@ -464,68 +423,6 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     };
     return log;
   }
-  async function toWaitingC6(r: Rig, obu = b2(), card = b4()): Promise<void> {
-    r.link.frame(ev.b2(obu));
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: obu.obuId } });
-    r.link.frame(ev.b4({ ...card, obuId: obu.obuId }));
-    await vi.advanceTimersByTimeAsync(0);
-  }
-
-  it("the journal fails while a C6 waits for its intent: the C6 never leaves after the lane closed JOURNAL_FAILED", async () => {
-    const r = rig();
-    await open(r);
-    const log = wire(r);
-    const sync = holdDurable(r);
-    await toWaitingC6(r);
-    r.journal.health$.next({ healthy: false }); // another OBU's commit failed, say
-    await vi.advanceTimersByTimeAsync(0);
-    sync.release(true);
-    await r.settle();
-    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
-    expect(log).not.toContain("reply:debit");
-    expect(log).toContain("reply:stop");
-  });
-
-  it("two OBUs' intents wait and the first one's fdatasync fails: neither C6 leaves", async () => {
-    const r = rig();
-    await open(r);
-    const log = wire(r);
-    const held: ((ok: boolean) => void)[] = [];
-    r.journal.durable = () => new Promise<boolean>((resolve) => held.push(resolve));
-    await toWaitingC6(r);
-    await toWaitingC6(
-      r,
-      b2({ obuId: "0badf00d", contractSerial: "4301010000000099" }),
-      b4({ card: { cardSerial: "0000000000009999" } }),
-    );
-    expect(held).toHaveLength(2);
-    // as the journal does: the failed fdatasync turns it unhealthy; the wait after it "succeeds"
-    r.journal.health$.next({ healthy: false });
-    held.shift()?.(false);
-    await vi.advanceTimersByTimeAsync(0);
-    held.shift()?.(true);
-    await r.settle();
-    expect(log.filter((x) => x === "reply:debit")).toEqual([]);
-    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
-  });
-
-  it("the RSU restarts while a C6 waits (C0 sent): no C6 to the new session; a DEBIT_NOT_SENT stop deletes the intent", async () => {
-    const r = rig();
-    await open(r);
-    const log = wire(r);
-    const sync = holdDurable(r);
-    await toWaitingC6(r);
-    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
-    await vi.advanceTimersByTimeAsync(0);
-    expect(log).toContain("send:init");
-    sync.release(true);
-    await r.settle();
-    expect(log).not.toContain("reply:debit");
-    expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT"]);
-    expect(r.journal.records[0]!.extra).toMatchObject({ linkError: "RSU_REINITIALISED" });
-    expect(r.journal.intents.size).toBe(0);
-    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
-  });
 
   it("the drain times out while a C8's intent rewrite waits: the C8 goes, then the LANE_STOPPED suspect, before the stop ends", async () => {
     const r = rig({ transaction: { drainTimeoutMs: 500 } });
