@@ -182,8 +182,6 @@ export class JournalDb {
   private readonly healthSubject = new BehaviorSubject<JournalHealth>({ healthy: true });
   readonly health$: Observable<JournalHealth> = this.healthSubject.asObservable();
   private syncStmts: { normal: Database.Statement; full: Database.Statement } | undefined;
-  /** false from before synchronous=NORMAL is set until FULL is set again (withoutOwnFsync) */
-  private fullSync = true;
   /** the fdatasync of the WAL that makes a debit intent durable (./wal-sync.ts) */
   readonly walSync: WalSyncer;
   /** SQLite reported the file damaged: the journal stays unhealthy until the lane is restarted on a repaired file */
@@ -396,23 +394,12 @@ export class JournalDb {
       full.run();
       this.syncStmts = { normal, full };
     }
-    this.fullSync = false;
     this.syncStmts.normal.run();
     try {
       return write();
     } finally {
       this.syncStmts.full.run();
-      this.fullSync = true;
     }
-  }
-
-  /**
-   * A transaction committed on this connection: with synchronous=FULL in force (not inside
-   * withoutOwnFsync, and FULL restored after it) SQLite synced the WAL before the commit returned, so the
-   * debit intents written before it are on disk: their waits end now (./wal-sync.ts `coveredByCommit`).
-   */
-  committedDurably(): void {
-    if (this.fullSync) this.walSync.coveredByCommit();
   }
 
   meta(key: string): string | undefined {

@@ -561,8 +561,6 @@ export class Records extends RecordQueries {
       if (!inTx) throw e;
       throw this.h.fail("commit", e);
     }
-    // the commit synced the WAL: the debit intents written before it are on disk too
-    this.h.committedDurably();
     this.lastSeqMem = seq;
     this.outbox.enqueued(1, seq, row.committed.tradeId);
     return row.committed;
@@ -657,7 +655,6 @@ export class Records extends RecordQueries {
       if (!inTx) throw e;
       throw this.h.fail("settle", e);
     }
-    this.h.committedDurably();
     this.outbox.requeued(moved, seq, next.tradeId);
     return next;
   }

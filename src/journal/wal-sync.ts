@@ -8,13 +8,10 @@
  * connection wrote.
  *
  * Requests coalesce: one fdatasync at a time; requests made while one runs share the one that starts after
- * it (it must cover the frames written after the running one began). A durable commit on the lane's
- * connection (synchronous=FULL: SQLite syncs the WAL before the commit returns) covers every frame written
- * before it, so `coveredByCommit()` resolves every request made so far at once, and the one queued behind
- * the running fdatasync is not started: an intent written before such a commit (the booth's, while the lane
- * commits a record) waits for that commit, not for one more fdatasync after it. A failed fdatasync resolves its
- * requests with false and is reported through `onFailure` (the journal turns unhealthy: after a failed
- * fsync the kernel may have dropped the dirty pages, so nothing written since is known to be on disk).
+ * it (it must cover the frames written after the running one began). A failed fdatasync resolves its
+ * requests, and those queued behind it, with false and is reported through `onFailure` (the journal turns
+ * unhealthy: after a failed fsync the kernel may have dropped the dirty pages, so nothing written since is
+ * known to be on disk).
  */
 import { close as closeFd, fdatasync, openSync } from "node:fs";
 
@@ -26,8 +23,6 @@ export interface WalSyncCounters {
   /** fdatasyncs that completed without an error */
   synced: number;
   failed: number;
-  /** times a durable commit covered the requests waiting (coveredByCommit) */
-  coveredByCommit: number;
 }
 
 interface Waiting {
@@ -47,12 +42,10 @@ export class WalSyncer {
   private fd: number | null = null;
   /** the running fdatasync's requests */
   private running: Waiting | null = null;
-  /** resolved when the running fdatasync ends */
-  private runningEnded: Waiting | null = null;
   /** the requests made while one runs: the next fdatasync's */
   private queued: Waiting | null = null;
   private closed = false;
-  readonly counters: WalSyncCounters = { started: 0, synced: 0, failed: 0, coveredByCommit: 0 };
+  readonly counters: WalSyncCounters = { started: 0, synced: 0, failed: 0 };
 
   constructor(
     private readonly walPath: string,
@@ -75,24 +68,9 @@ export class WalSyncer {
     return w.promise;
   }
 
-  /**
-   * A durable commit (synchronous=FULL) on the connection that wrote every requested frame has just
-   * returned: SQLite synced the WAL after those frames, so every request made so far is on disk. Their
-   * promises resolve true now; the fdatasync queued behind the running one is not started (the running one
-   * completes as it will, and a failure of it still turns the journal unhealthy).
-   */
-  coveredByCommit(): void {
-    const waiting = [this.running, this.queued].filter((w): w is Waiting => w !== null);
-    if (waiting.length === 0) return;
-    this.counters.coveredByCommit++;
-    this.queued = null;
-    for (const w of waiting) w.resolve(true);
-  }
-
   /** Resolves when no fdatasync is running or queued (tests). */
   async idle(): Promise<void> {
-    // the running one's requests may have resolved before it ends (coveredByCommit): wait for its end
-    while (this.runningEnded) await this.runningEnded.promise;
+    while (this.running) await this.running.promise;
   }
 
   /** No new fdatasync; the descriptor is closed once the running one ends. */
@@ -113,16 +91,13 @@ export class WalSyncer {
     }
     this.fd = fd;
     this.running = w;
-    this.runningEnded = waiting();
     this.counters.started++;
     this.syncFile(fd, (err) => this.done(err));
   }
 
   private done(err: NodeJS.ErrnoException | null): void {
     const w = this.running;
-    const ended = this.runningEnded;
     this.running = null;
-    this.runningEnded = null;
     if (err) this.failed(err);
     else this.counters.synced++;
     const next = this.queued;
@@ -133,7 +108,6 @@ export class WalSyncer {
     else next?.resolve(false);
     if (this.closed && !this.running) this.closeFd();
     w?.resolve(err === null);
-    ended?.resolve(true);
   }
 
   private failed(err: NodeJS.ErrnoException): void {

@@ -149,7 +149,7 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     expect(await settled(durable)).toBe(false); // not on disk yet: the debit command waits
     s.releaseOne();
     expect(await durable).toBe(true);
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 1, failed: 0, coveredByCommit: 0 });
+    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 1, failed: 0 });
   });
 
   it("coalesces: intents written while one runs share one more fdatasync, after it; each waits for its own", async () => {
@@ -170,7 +170,7 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     expect(s.calls[1]!.size).toBeGreaterThan(s.calls[0]!.size);
     s.releaseOne();
     expect(await later).toBe(true);
-    expect(j.intentSyncs().counters).toEqual({ started: 2, synced: 2, failed: 0, coveredByCommit: 0 });
+    expect(j.intentSyncs().counters).toEqual({ started: 2, synced: 2, failed: 0 });
   });
 
   it("a failed fdatasync fails the intents queued behind it too: none of them is started (nothing since is known on disk)", async () => {
@@ -184,37 +184,8 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     expect(await a).toBe(false);
     expect(await b).toBe(false);
     expect(held).toHaveLength(0);
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 1, coveredByCommit: 0 });
+    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 1 });
     expect(j.health()).toMatchObject({ healthy: false });
-  });
-
-  it("a durable commit after the intents covers them: their waits end with it, and no fdatasync is queued for them", async () => {
-    const s = heldSync();
-    const j = openJournal({ syncFile: s.syncFile });
-    j.writeIntent("k1", "C6 sent");
-    const first = j.intentDurable(); // its fdatasync runs (held)
-    j.writeIntent("k2", "C6 sent");
-    const second = j.intentDurable(); // queued behind it
-    expect(await settled(first)).toBe(false);
-    j.commit(sampleRecord(1)); // a vehicle's record: SQLite syncs the WAL before it returns
-    expect(await first).toBe(true);
-    expect(await second).toBe(true);
-    s.releaseOne(); // the running one ends as it will; none was queued after it
-    await j.intentSyncs().idle();
-    expect(s.calls).toHaveLength(1);
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 1, failed: 0, coveredByCommit: 1 });
-  });
-
-  it("an intent written after the commit still waits for its own fdatasync", async () => {
-    const s = heldSync();
-    const j = openJournal({ syncFile: s.syncFile });
-    j.commit(sampleRecord(1));
-    j.writeIntent("k1", "C6 sent");
-    const durable = j.intentDurable();
-    expect(await settled(durable)).toBe(false);
-    s.releaseOne();
-    expect(await durable).toBe(true);
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 1, failed: 0, coveredByCommit: 0 });
   });
 
   it("a failed fdatasync: intentDurable resolves false and the journal turns unhealthy; the intent stays", async () => {
@@ -223,7 +194,7 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     });
     const id = j.writeIntent("a1b2c3d4", "C6 sent");
     expect(await j.intentDurable()).toBe(false);
-    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 1, coveredByCommit: 0 });
+    expect(j.intentSyncs().counters).toEqual({ started: 1, synced: 0, failed: 1 });
     expect(j.health()).toMatchObject({ healthy: false, error: { message: expect.stringMatching(/EIO/) } });
     expect(() => j.writeIntent("0000beef", "C6 sent")).toThrow(/unhealthy/);
     expect(j.openIntents().map((i) => i.id)).toEqual([id]);
