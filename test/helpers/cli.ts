@@ -1,4 +1,7 @@
-/** Run one of the CLIs from TypeScript source in a child process (always current, no build needed). */
+/**
+ * CLI test helpers: run one of the CLIs from TypeScript source in a child process (always current, no build
+ * needed), or capture what a command run in this process writes (captureOutput).
+ */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { vi } from "vitest";

@@ -143,6 +143,8 @@ export class FakeLink {
   /** lane-initiated commands (C0, C4, ...) */
   readonly sent: RsuCommand[] = [];
   readonly answers: Answer[] = [];
+  /** every command put on the wire, replies and the lane's own, in order: "reply:debit", "send:init", "antenna:off" */
+  readonly wire: string[] = [];
   /** a reply this returns an error for is refused with it, as the link refuses one (nothing recorded as sent) */
   refuseReply: ((cmd: RsuCommand) => Error | undefined) | undefined;
   started = false;
@@ -160,7 +162,9 @@ export class FakeLink {
     const s = this.state$.value;
     // as RsuLink: a link down only because the RSU is silent (its port open) still sends
     if (s.status !== "up" && !s.portOpen) throw new Error("link down");
-    this.sent.push((frame as unknown as { cmd: RsuCommand }).cmd);
+    const cmd = (frame as unknown as { cmd: RsuCommand }).cmd;
+    this.sent.push(cmd);
+    this.wire.push(cmd.kind === "antenna" ? `antenna:${cmd.on ? "on" : "off"}` : `send:${cmd.kind}`);
     return { at: Date.now() };
   }
 
@@ -170,6 +174,7 @@ export class FakeLink {
       const refused = f === "ACK" ? undefined : this.refuseReply?.((f as unknown as { cmd: RsuCommand }).cmd);
       if (refused) throw refused;
       inc.answered = true;
+      if (f !== "ACK") this.wire.push(`reply:${(f as unknown as { cmd: RsuCommand }).cmd.kind}`);
       this.answers.push({
         to: ev.kind,
         cmd: f === "ACK" ? "ACK" : (f as unknown as { cmd: RsuCommand }).cmd,

@@ -349,27 +349,6 @@ describe("reply, commit, barrier", () => {
 });
 
 describe("the debit intent is on disk before the debit command leaves (src/journal/wal-sync.ts)", () => {
-  it("the C6 waits for the intent's fdatasync and goes out once it completed", async () => {
-    const r = rig();
-    await open(r);
-    let synced!: (ok: boolean) => void;
-    r.journal.durable = () =>
-      new Promise<boolean>((resolve) => {
-        synced = resolve;
-      });
-    r.link.frame(ev.b2(b2()));
-    await r.settle();
-    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
-    await r.settle();
-    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(r.journal.intents.size).toBe(1); // written...
-    expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).not.toContain("debit"); // ...and the C6 waits
-    synced(true);
-    await r.settle();
-    expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).toContain("debit");
-  });
-
   /** Holds every intent's fdatasync until `release(ok)`. */
   function holdDurable(r: Rig): { release(ok: boolean): void } {
     const held: ((ok: boolean) => void)[] = [];
@@ -381,8 +360,25 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     };
   }
   const order = (r: Rig): string[] => r.link.answers.map((a) => a.to).filter((to) => to !== "rsu-status");
-  const cmds = (r: Rig, to: string): string[] =>
-    r.link.answers.filter((a) => a.to === to).map((a) => (a.cmd === "ACK" ? "ACK" : a.cmd.kind));
+  const cmds = (r: Rig, to: RsuEvent["kind"]): string[] =>
+    r.link.answersTo(to).map((c) => (c === "ACK" ? c : c.kind));
+
+  it("the C6 waits for the intent's fdatasync and goes out once it completed", async () => {
+    const r = rig();
+    await open(r);
+    const sync = holdDurable(r);
+    r.link.frame(ev.b2(b2()));
+    await r.settle();
+    r.link.frame({ kind: "vehicle", info: { ...b3(), obuId: OBU_ID } });
+    await r.settle();
+    r.link.frame(ev.b4({ ...b4(), obuId: OBU_ID }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(r.journal.intents.size).toBe(1); // written...
+    expect(cmds(r, "card")).not.toContain("debit"); // ...and the C6 waits
+    sync.release(true);
+    await r.settle();
+    expect(cmds(r, "card")).toContain("debit");
+  });
 
   it("a frame of the OBU whose intent waits is handled after its C6, in the order it came", async () => {
     const r = rig();
@@ -408,27 +404,11 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(st.c6Out).toBeGreaterThanOrEqual(st.intentDurable as number);
   });
 
-  /** Every command the lane puts on the wire from now on, replies and its own, in order. */
-  function wire(r: Rig): string[] {
-    const log: string[] = [];
-    r.link.refuseReply = (cmd: RsuCommand) => {
-      log.push(`reply:${cmd.kind}`);
-      return undefined;
-    };
-    const send = r.link.send.bind(r.link);
-    r.link.send = async (f) => {
-      const cmd = (f as unknown as { cmd: RsuCommand }).cmd;
-      log.push(cmd.kind === "antenna" ? `antenna:${cmd.on ? "on" : "off"}` : `send:${cmd.kind}`);
-      return send(f);
-    };
-    return log;
-  }
-
   it("the drain times out while a C8's intent rewrite waits: the C8 goes, then the LANE_STOPPED suspect, before the stop ends", async () => {
     const r = rig({ transaction: { drainTimeoutMs: 500 } });
     await open(r);
     await toDebit(r); // C6 out, await-b5
-    const log = wire(r);
+    const log = r.link.wire;
     const stopped = r.ctl.stop();
     await vi.advanceTimersByTimeAsync(0);
     const sync = holdDurable(r);
