@@ -95,6 +95,12 @@ export interface AuditTrailOptions {
  */
 export const CLOCK_STEP_MS = 5000;
 
+/**
+ * Alarm entries kept for the next onAlarmEntry listener while there is none (the lane's start, before its
+ * status service subscribes); past this many the oldest are dropped, with a log line.
+ */
+export const HELD_ALARMS_MAX = 1000;
+
 export interface AppendResult {
   seq: number;
   hash: string;
@@ -163,6 +169,8 @@ export class AuditTrail {
   /** the journal's binding as the trail states it (./binding-mark.ts), carried on by audit.retention */
   private binding: BindingMark | null = null;
   private readonly alarmListeners = new Set<(e: AlarmEntryNote) => void>();
+  /** alarm entries appended while nobody listened, for the next listener (at most HELD_ALARMS_MAX) */
+  private heldAlarms: AlarmEntryNote[] = [];
   /**
    * checkpoints signed and in the chain whose line no fdatasync has covered yet: the station gets one only
    * once it is durable here (else a power cut could leave the station holding a checkpoint the lane lost,
@@ -355,9 +363,15 @@ export class AuditTrail {
    * never alarms), once it is in the chain, on the appender's thread: keep `f` to a push into a buffer.
    * Every alarm the lane raises is such an entry (the controller's, the booth's, the trail's own, a
    * refused status list, the journal's and the disk's errors, the service's HTTP side...): the status
-   * service counts and shows alarms from here (src/service/runtime-view.ts). Returns the unsubscribe.
+   * service counts and shows alarms from here (src/service/runtime-view.ts). The alarm entries appended
+   * while nobody listened (those of the lane's start: a gap or rollback found at open, a journal
+   * recovered, a list refused, a link down, before the service subscribes) are handed to `f` first, in
+   * order, and to no later listener. Returns the unsubscribe.
    */
   onAlarmEntry(f: (e: AlarmEntryNote) => void): () => void {
+    const held = this.heldAlarms;
+    this.heldAlarms = [];
+    for (const note of held) this.tell(f, note);
     this.alarmListeners.add(f);
     return () => {
       this.alarmListeners.delete(f);
@@ -365,7 +379,6 @@ export class AuditTrail {
   }
 
   private noteAlarm(ev: AuditEventInput, seq: number): void {
-    if (this.alarmListeners.size === 0) return;
     const code = (ev.data as { code?: unknown } | undefined)?.code;
     const note: AlarmEntryNote = {
       seq,
@@ -374,12 +387,25 @@ export class AuditTrail {
       message: ev.message,
       at: this.now(),
     };
-    for (const f of this.alarmListeners) {
-      try {
-        f(note);
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, "audit alarm listener failed");
+    if (this.alarmListeners.size === 0) {
+      if (this.heldAlarms.length >= HELD_ALARMS_MAX) {
+        const dropped = this.heldAlarms.shift()!;
+        this.log.warn(
+          { seq: dropped.seq, code: dropped.code, held: HELD_ALARMS_MAX },
+          "alarm entries held for the status service: the oldest dropped (it is in the trail)",
+        );
       }
+      this.heldAlarms.push(note);
+      return;
+    }
+    for (const f of this.alarmListeners) this.tell(f, note);
+  }
+
+  private tell(f: (e: AlarmEntryNote) => void, note: AlarmEntryNote): void {
+    try {
+      f(note);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "audit alarm listener failed");
     }
   }
 

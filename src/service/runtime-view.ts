@@ -15,7 +15,7 @@
  * reason)` and `controller.operatorClosed` (who closed the lane, why, when).
  */
 import { performance } from "node:perf_hooks";
-import { filter, map, merge, type Observable, Subject, type Subscription } from "rxjs";
+import { filter, map, merge, Observable, Subject, type Subscription } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { BackgroundVerify } from "../audit/background-verify.js";
 import { searchNewest } from "../audit/search.js";
@@ -80,7 +80,6 @@ export class LaneRuntimeView implements LaneView {
   private readonly extra = new Subject<LaneFeedEvent>();
   private readonly vehicles = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
-  private readonly offAlarms: () => void;
 
   constructor(
     private readonly rt: LaneRuntime,
@@ -153,7 +152,21 @@ export class LaneRuntimeView implements LaneView {
         return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
       }),
     );
-    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, rsuLink$, this.extra];
+    // the alarms: every entry of alarm severity the lane writes to its trail, whoever wrote it (the
+    // controller's and the booth's lane.alarm, the trail's own audit.*, status-list.refused, service.http,
+    // uplink.records-held, journal.error, disk.error, lane.closed, a link down...), each once, from the
+    // lane's start: the trail holds those written before anyone listened for the first subscriber (the
+    // feed pump, ./feed-pump.ts), so an alarm of the start (a gap found at open) is counted too. A booth.*
+    // entry of alarm severity (booth.refused, booth.recovery, booth.evidence) is the detail of the alarm
+    // the booth raises with it, as a lane.alarm entry (BoothEffects.alarm, src/booth/effects.ts): that
+    // one is the alarm.
+    const alarms$ = new Observable<LaneFeedEvent>((sub) =>
+      rt.audit.onAlarmEntry((a) => {
+        if (!a.type.startsWith("booth."))
+          sub.next({ type: "alarm", at: a.at, code: a.code, message: a.message });
+      }),
+    );
+    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, rsuLink$, alarms$, this.extra];
     if (rt.uplink)
       sources.push(
         rt.uplink.state$.pipe(
@@ -188,17 +201,6 @@ export class LaneRuntimeView implements LaneView {
         ),
       );
     this.events$ = merge(...sources);
-
-    // the alarms: every entry of alarm severity the lane writes to its trail, whoever wrote it (the
-    // controller's and the booth's lane.alarm, the trail's own audit.*, status-list.refused, service.http,
-    // uplink.records-held, journal.error, disk.error, lane.closed, a link down...), each once. A booth.*
-    // entry of alarm severity (booth.refused, booth.recovery, booth.evidence) is the detail of the alarm
-    // the booth raises with it, as a lane.alarm entry (BoothEffects.alarm, src/booth/effects.ts): that
-    // one is the alarm.
-    this.offAlarms = rt.audit.onAlarmEntry((a) => {
-      if (a.type.startsWith("booth.")) return;
-      this.extra.next({ type: "alarm", at: a.at, code: a.code, message: a.message });
-    });
 
     // what the snapshot keeps from the streams
     this.subs.push(
@@ -444,7 +446,6 @@ export class LaneRuntimeView implements LaneView {
   }
 
   async close(): Promise<void> {
-    this.offAlarms();
     for (const s of this.subs) s.unsubscribe();
     this.subs.length = 0;
     await this.verifier?.close();

@@ -3,7 +3,9 @@
  * src/audit/trail.ts): every entry of alarm severity the lane writes to its trail once the service runs is
  * one `alarm` event of the feed and one count of `etc_lane_alarms_total{code}` (data.code, else the entry
  * type), whoever wrote it: a status list the operator's import refused, the trail's own rollback alarm,
- * the booth's refusal of a listed card (its booth.refused detail and its lane.alarm: one alarm).
+ * the booth's refusal of a listed card (its booth.refused detail and its lane.alarm: one alarm). The
+ * alarms the lane wrote before the service subscribed (its start: here "no status list loaded") are
+ * counted too.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +37,17 @@ function alarmEntries(lane: LaneRuntime, afterSeq: number): AuditEntry[] {
   return [...readTrail(dir)].map((x) => x.entry).filter((e) => e.seq > afterSeq && e.severity === "alarm");
 }
 
+/** etc_lane_alarms_total as the alarm entries `entries` count (a booth.* entry is the detail of a lane.alarm). */
+function countOf(entries: AuditEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of entries) {
+    if (e.type.startsWith("booth.")) continue;
+    const code = (e.data as { code?: string } | undefined)?.code ?? e.type;
+    out[code] = (out[code] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** The alarm events of the service's feed, as the page's live feed and the metrics get them. */
 function alarmFeed(served: ServedLane): { code: string; message: string }[] {
   const seen: { code: string; message: string }[] = [];
@@ -47,6 +60,11 @@ function alarmFeed(served: ServedLane): { code: string; message: string }[] {
 describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the trail, once", () => {
   it("a status list the operator's import refused and the trail's own rollback alarm", async () => {
     await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      // the lane started without a status list: an alarm written before the service subscribed
+      const atStart = alarmEntries(t.lane, 0);
+      expect(atStart.map((e) => [e.type, e.message])).toEqual([
+        ["status-list.loaded", "no status list loaded"],
+      ]);
       const served = await serveLane(t.lane, servedLaneConfig(t.lane), {
         processMetrics: false,
         verifyFirstAfterMs: 3_600_000,
@@ -66,7 +84,11 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
         expect(entries.map((e) => e.type)).toEqual(["status-list.refused", "audit.rollback"]);
         const refusedCode = (entries[0]!.data as { code: string }).code;
         expect(refusedCode).toMatch(/^E\d+_/);
-        expect(await alarmsCounted(served)).toEqual({ [refusedCode]: 1, "audit.rollback": 1 });
+        expect(await alarmsCounted(served)).toEqual({
+          "status-list.loaded": 1,
+          [refusedCode]: 1,
+          "audit.rollback": 1,
+        });
         expect(feed).toEqual(
           entries.map((e) => ({ code: (e.data as { code?: string }).code ?? e.type, message: e.message })),
         );
@@ -79,6 +101,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
   it("the controller's alarm (a suspect's SUSPECT_*): once, though the controller also reports it on its events$", async () => {
     let served: ServedLane | undefined;
     let feed: { code: string; message: string }[] = [];
+    let atStart: Record<string, number> = {};
     await laneTest(
       {
         protocol: "legacy",
@@ -100,6 +123,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
         },
         // served before the controller starts: the vehicle's alarm is raised while the service runs
         beforeStart: async (lane) => {
+          atStart = countOf(alarmEntries(lane, 0));
           served = await serveLane(lane, servedLaneConfig(lane), {
             processMetrics: false,
             verifyFirstAfterMs: 3_600_000,
@@ -115,7 +139,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
           const raised = t.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code);
           expect(raised).toHaveLength(1);
           expect(raised[0]).toMatch(/^SUSPECT_/);
-          expect(await alarmsCounted(served!)).toEqual({ [raised[0]!]: 1 });
+          expect(await alarmsCounted(served!)).toEqual({ ...atStart, [raised[0]!]: 1 });
           expect(feed.map((a) => a.code)).toEqual(raised);
         } finally {
           await served!.close();
@@ -133,6 +157,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
         listed: [{ kind: "card", id: card }],
       },
       async (t) => {
+        const atStart = countOf(alarmEntries(t.lane, 0));
         const served = await serveLane(t.lane, servedLaneConfig(t.lane), {
           processMetrics: false,
           verifyFirstAfterMs: 3_600_000,
@@ -151,7 +176,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
             ["booth.refused", "CARD_ON_STATUS_LIST"],
             ["lane.alarm", "CARD_ON_STATUS_LIST"],
           ]);
-          expect(await alarmsCounted(served)).toEqual({ CARD_ON_STATUS_LIST: 1 });
+          expect(await alarmsCounted(served)).toEqual({ ...atStart, CARD_ON_STATUS_LIST: 1 });
           expect(feed.map((a) => a.code)).toEqual(["CARD_ON_STATUS_LIST"]);
         } finally {
           await served.close();
