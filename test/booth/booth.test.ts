@@ -318,6 +318,65 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("a suspect's card that has moved on, put on for the vehicle the collector took (its OBU without a card): that vehicle's case pays with its own class and OBU, the earlier trip's case closes, its suspect stays", async () => {
+    // another vehicle whose OBU has no card (the collector gives its class, 2): its driver hands over the
+    // card of the earlier trip
+    const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, a1] } } }, async (t) => {
+      const earlier = await t.caseQueued("B5_NO_DSRC");
+      const atBooth = await t.caseQueued("OBU_NO_CARD");
+      const [suspect, stop] = t.records();
+      expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+      expect(stop!.obuId).toBeTruthy();
+      expect(stop!.obuId).not.toBe(suspect!.obuId);
+      // the card's new entry at 0101 an hour after the attempt, as in the test above
+      const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
+      const entry = t.store.get(CARD)!.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
+        amount: 0,
+        transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
+          .toISOString()
+          .replace(/\D/g, "")
+          .slice(0, 14),
+        record0019: { ...exitRecord0019("0101", 1, entered), status: 3 },
+      });
+      expect(entry.kind).toBe("done");
+      const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const records = t.records();
+      expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+        [suspect!.seq, "suspect", "B5_NO_DSRC"],
+        [stop!.seq, "stop", "OBU_NO_CARD"],
+        [stop!.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      // the charge is the taken vehicle's: its class (the class 2 fee), its OBU, its case linked
+      const paid = records[2]!;
+      expect(paid).toMatchObject({
+        cardId: CARD,
+        vehicleClass: 2,
+        obuId: stop!.obuId,
+        obuSerial: stop!.obuSerial,
+        extra: { booth: { case: { id: atBooth, seq: stop!.seq, reason: "OBU_NO_CARD" } } },
+      });
+      expect(paid.amount).not.toBe(suspect!.amount);
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([
+        ["dsrc", 1425],
+        ["booth", paid.amount],
+      ]);
+      // the earlier trip's suspect stays a suspect (its debit shown, noted) and its case leaves the queue
+      expect(t.lane.journal.get(suspect!.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+      expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      const closed = t.boothEvents.flatMap((e) =>
+        e.type === "booth" && e.action === "closed" ? [e.case.id] : [],
+      );
+      expect(closed.sort()).toEqual([atBooth, earlier].sort());
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("an operator settles the suspect by hand: its own case closes; the same card's vehicle waiting at the booth stays queued to pay its trip", async () => {
     const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {
