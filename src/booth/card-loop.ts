@@ -206,7 +206,17 @@ export class CardLoop implements DeskWork, RecoverySlot {
     this.watch.state = e.kind === "inserted" ? "present" : "absent";
     if (e.kind === "removed") this.unclearDebit = undefined;
     this.d.wakeup.wake();
-    if (e.kind === "inserted") this.kick();
+    if (e.kind === "inserted" && !this.recovering()) this.kick();
+  }
+
+  /**
+   * A recovery is under way: it follows the card itself (recover.ts, woken by the wakeup), and the
+   * recovery book works again after it when there is more to do (a card on the reader it did not read:
+   * recovery-book.ts run). An event it consumed asks for no pass of its own: that pass would put the
+   * waiting screen over the recovery's result, which stays on the screen as a paid DEBIT's does.
+   */
+  private recovering(): boolean {
+    return this.active?.c.kind === "recovery";
   }
 
   onLink(s: ReaderLinkState): void {
@@ -221,7 +231,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
       if (this.watch.state !== "present") this.watch.state = "unknown";
       ctx.audit("reader.link", "info", "card reader link up", { state: "up", port: ctx.readerPort });
       this.d.wakeup.wake();
-      this.kick();
+      if (!this.recovering()) this.kick();
     } else if (s.status === "down" && was === "up") {
       ctx.psam.invalidate();
       ctx.audit("reader.link", "alarm", `card reader link down${s.reason ? `: ${s.reason}` : ""}`, {
