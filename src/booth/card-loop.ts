@@ -439,7 +439,12 @@ export class CardLoop implements DeskWork, RecoverySlot {
         return;
       }
       if (r === "paid-earlier") c = this.laterTrip(open, c, picked);
-    } else if (this.held(card.cardId, c.obuSerial)) {
+    }
+    // a card or OBU held by an unsettled debit (the guards, an open booth intent) is not charged: asked when
+    // no suspect was settled, and when the case to charge is not the one settled (laterTrip: another
+    // vehicle's case, its OBU maybe held by a debit of its own); the settled case's own OBU the settlement
+    // released
+    if ((!open || c !== settling) && this.held(card.cardId, c.obuSerial)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         cardId: card.cardId,
@@ -506,7 +511,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
    * booth is on a later trip and pays it on the case picked for it (the collector's take, else the desk's
    * pick), with that case's class and OBU, when that is not the earlier trip's case; else on the earlier
    * trip's case, as the vehicle taken to be the same. The case to charge becomes the active one, so a
-   * cancel of it is refused while it may be debited.
+   * cancel of it is refused while it may be debited. When it is another case, `handle` asks whether its
+   * OBU is held (held()) before charging it.
    */
   private laterTrip(open: CommittedRecord, settled: BoothCase, picked: BoothCase | undefined): BoothCase {
     const desk = this.d.desk;
