@@ -206,7 +206,17 @@ export class CardLoop implements DeskWork, RecoverySlot {
     this.watch.state = e.kind === "inserted" ? "present" : "absent";
     if (e.kind === "removed") this.unclearDebit = undefined;
     this.d.wakeup.wake();
-    if (e.kind === "inserted") this.kick();
+    if (e.kind === "inserted" && !this.recovering()) this.kick();
+  }
+
+  /**
+   * A recovery is under way: it follows the card itself (recover.ts, woken by the wakeup), and the
+   * recovery book works again after it when there is more to do (a card on the reader it did not read:
+   * recovery-book.ts run). An event it consumed asks for no pass of its own: that pass would put the
+   * waiting screen over the recovery's result, which stays on the screen as a paid DEBIT's does.
+   */
+  private recovering(): boolean {
+    return this.active?.c.kind === "recovery";
   }
 
   onLink(s: ReaderLinkState): void {
@@ -221,7 +231,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
       if (this.watch.state !== "present") this.watch.state = "unknown";
       ctx.audit("reader.link", "info", "card reader link up", { state: "up", port: ctx.readerPort });
       this.d.wakeup.wake();
-      this.kick();
+      if (!this.recovering()) this.kick();
     } else if (s.status === "down" && was === "up") {
       ctx.psam.invalidate();
       ctx.audit("reader.link", "alarm", `card reader link down${s.reason ? `: ${s.reason}` : ""}`, {
@@ -378,16 +388,19 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // vehicle (one whose card is unknown) is not this card's to settle, close or charge
     const kase = open ? ownCase(desk, c, open) : (c as BoothCase);
     if (!desk.get(kase.id)) desk.add(kase);
-    await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start));
+    await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start, c));
   }
 
   private async handle(
-    c: BoothCase,
+    settling: BoothCase,
     card: CardRead,
     open: CommittedRecord | null,
     signal: AbortSignal,
     start: { at: number; readerWaitMs: number; bytes: number | null },
+    /** the case the desk picked for the card (the collector's take, else the queue's) */
+    picked: BoothCase | undefined,
   ): Promise<void> {
+    let c = settling;
     const ctx = this.d.ctx;
     const desk = this.d.desk;
     if (open) {
@@ -425,7 +438,13 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal("refused");
         return;
       }
-    } else if (this.held(card.cardId, c.obuSerial)) {
+      if (r === "paid-earlier") c = this.laterTrip(open, c, picked);
+    }
+    // a card or OBU held by an unsettled debit (the guards, an open booth intent) is not charged: asked when
+    // no suspect was settled, and when the case to charge is not the one settled (laterTrip: another
+    // vehicle's case, its OBU maybe held by a debit of its own); the settled case's own OBU the settlement
+    // released
+    if ((!open || c !== settling) && this.held(card.cardId, c.obuSerial)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         cardId: card.cardId,
@@ -484,6 +503,28 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (r.kind === "card-error" && noCardEventSince)
       this.watch.state = isEtcError(r.error, ReaderErrorCodes.CardRemoved) ? "absent" : "done";
     await ctx.signal("refused");
+  }
+
+  /**
+   * The suspect's debit happened on an earlier trip (settle.ts "paid-earlier"): that trip is paid, so its
+   * case (`settled`, and the suspect's own when another was settled) leaves the queue; the vehicle at the
+   * booth is on a later trip and pays it on the case picked for it (the collector's take, else the desk's
+   * pick), with that case's class and OBU, when that is not the earlier trip's case; else on the earlier
+   * trip's case, as the vehicle taken to be the same. The case to charge becomes the active one, so a
+   * cancel of it is refused while it may be debited. When it is another case, `handle` asks whether its
+   * OBU is held (held()) before charging it.
+   */
+  private laterTrip(open: CommittedRecord, settled: BoothCase, picked: BoothCase | undefined): BoothCase {
+    const desk = this.d.desk;
+    const earlier = new Set([settled.id, `s${open.seq}`]);
+    const pay = picked && !earlier.has(picked.id) ? picked : settled;
+    for (const x of [settled, desk.get(`s${open.seq}`)])
+      if (x && x.id !== pay.id) {
+        desk.release(x);
+        desk.remove(x, `paid on an earlier trip: suspect ${open.tradeId}`);
+      }
+    if (this.active) this.active.c = pay;
+    return pay;
   }
 
   private async money<T>(f: () => Promise<T>): Promise<T> {

@@ -168,8 +168,9 @@ export class RecoveryBook {
     await this.d.fx.signal(r === "recorded" || r === "recorded-no-card" ? "done" : "refused");
     // recorded: work again only if there is more to do (another debit to recover, a card on the reader to
     // read); this pass would only put the waiting screen over the result (a listed card's refusal, the
-    // prompt to release by hand). A card event during the recovery has asked for a pass already
-    // (card-loop.ts onCardEvent): that one shows the waiting screen after the result.
+    // prompt to release by hand). A card event or the link's return during the recovery asks for no pass
+    // of its own (card-loop.ts recovering): the recovery read the card it brought, or the watch says
+    // there is one to read ("present", "unknown") and this is where the booth works again for it.
     const recorded = r === "recorded" || r === "recorded-listed" || r === "recorded-no-card";
     const more = this.pending.size > 0 || slot.watch.state === "present" || slot.watch.state === "unknown";
     if (!recorded || more) slot.again(false);

@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { readTrail } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { exitRecord0019 } from "../reader/booth-purchase.js";
 import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
@@ -41,6 +43,38 @@ function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
     return commit(rec, opts);
   };
   return () => refused;
+}
+
+/**
+ * Another vehicle whose OBU has no card (the collector gives its class, 2), after B5_LOST: its driver
+ * hands over the card of the earlier trip.
+ */
+const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+
+/**
+ * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, an hour after the attempt,
+ * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
+ */
+async function laterTripTaken(t: BoothTestContext) {
+  const earlier = await t.caseQueued("B5_NO_DSRC");
+  const atBooth = await t.caseQueued("OBU_NO_CARD");
+  const [suspect, stop] = t.records();
+  expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+  expect(stop!.obuId).toBeTruthy();
+  expect(stop!.obuId).not.toBe(suspect!.obuId);
+  const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
+  const entry = t.store.get(CARD)!.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
+    amount: 0,
+    transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
+      .toISOString()
+      .replace(/\D/g, "")
+      .slice(0, 14),
+    record0019: { ...exitRecord0019("0101", 1, entered), status: 3 },
+  });
+  expect(entry.kind).toBe("done");
+  const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+  expect(take.ok).toBe(true);
+  return { earlier, atBooth, suspect: suspect!, stop: stop! };
 }
 
 describe("the booth over ptys", () => {
@@ -317,6 +351,122 @@ describe("the booth over ptys", () => {
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
     });
   });
+
+  it("a suspect's card that has moved on, put on for the vehicle the collector took (its OBU without a card): that vehicle's case pays with its own class and OBU, the earlier trip's case closes, its suspect stays", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
+      const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const records = t.records();
+      expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+        [suspect.seq, "suspect", "B5_NO_DSRC"],
+        [stop.seq, "stop", "OBU_NO_CARD"],
+        [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      // the charge is the taken vehicle's: its class (the class 2 fee), its OBU, its case linked
+      const paid = records[2]!;
+      expect(paid).toMatchObject({
+        cardId: CARD,
+        vehicleClass: 2,
+        obuId: stop.obuId,
+        obuSerial: stop.obuSerial,
+        extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
+      });
+      expect(paid.amount).not.toBe(suspect.amount);
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([
+        ["dsrc", 1425],
+        ["booth", paid.amount],
+      ]);
+      // the earlier trip's suspect stays a suspect (its debit shown, noted) and its case leaves the queue
+      expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+      expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      const closed = t.boothEvents.flatMap((e) =>
+        e.type === "booth" && e.action === "closed" ? [e.case.id] : [],
+      );
+      expect(closed.sort()).toEqual([atBooth, earlier].sort());
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it.each([
+    [
+      "the lane's trade guards hold its OBU",
+      (t: BoothTestContext, obuSerial: string): (() => void) => {
+        t.lane.controller.guards.hold({ obuSerial });
+        return () => t.lane.controller.guards.release({ obuSerial });
+      },
+    ],
+    [
+      "an open booth debit intent of another card names its OBU",
+      (t: BoothTestContext, obuSerial: string): (() => void) => {
+        const other = "43012200000000000099";
+        const id = t.lane.journal.writeIntent(`booth:${other}`, JSON.stringify({ cardId: other, obuSerial }));
+        return () => t.lane.journal.deleteIntent(id);
+      },
+    ],
+  ])(
+    "a suspect's card that has moved on, put on for the vehicle the collector took while %s: refused as held, no DEBIT, the taken case waits and pays once the hold ends",
+    async (_, hold) => {
+      await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
+        const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
+        expect(stop.obuSerial).toBeTruthy();
+        const release = hold(t, stop.obuSerial!);
+        t.reader.present(CARD);
+        // before: the hold on the taken case's OBU was never asked about on this path: PAID, a DEBIT sent
+        const held = await t.prompt("HELD");
+        expect(held).toMatchObject({
+          prompt: { text: "存在未确认交易", detail: "此卡有未确认交易：请稍候或联系监控中心" },
+          caseId: atBooth,
+        });
+        await t.boothIdle();
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(0);
+        expect(t.records().map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+          [suspect.seq, "suspect", "B5_NO_DSRC"],
+          [stop.seq, "stop", "OBU_NO_CARD"],
+        ]);
+        expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["dsrc", 1425]]);
+        await t.lane.audit.flush();
+        const refusals = [...readTrail(auditDir(t.lane.journal.path.replace(/\/journal\.db$/, "")))]
+          .map((x) => x.entry)
+          .filter((e) => e.type === "booth.refused");
+        expect(refusals.map((e) => e.data)).toEqual([
+          expect.objectContaining({ cardId: CARD, code: "HELD" }),
+        ]);
+        // the earlier trip is paid (its case closed, its suspect as settle.ts leaves it); the taken case waits
+        expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        expect(
+          t.boothEvents.flatMap((e) => (e.type === "booth" && e.action === "closed" ? [e.case.id] : [])),
+        ).toEqual([earlier]);
+        // the hold ends: the same card put on again pays the taken case once, with its class and OBU
+        release();
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const records = t.records();
+        expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+          [suspect.seq, "suspect", "B5_NO_DSRC"],
+          [stop.seq, "stop", "OBU_NO_CARD"],
+          [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+        ]);
+        expect(records[2]).toMatchObject({
+          cardId: CARD,
+          vehicleClass: 2,
+          obuSerial: stop.obuSerial,
+          extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
+        });
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(1);
+        expect(t.lane.booth?.cases()).toEqual([]);
+        t.expectRecordsMatchLedger();
+      });
+    },
+  );
 
   it("an operator settles the suspect by hand: its own case closes; the same card's vehicle waiting at the booth stays queued to pay its trip", async () => {
     const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
