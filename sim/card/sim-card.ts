@@ -109,8 +109,22 @@ interface LastProof {
   mac2: Buffer;
 }
 
-/** FCI returned on SELECT 1001: 6F (FCI template) { 84 (DF name) = 10 01 }. */
-const FCI_1001 = Buffer.from("6f0484021001", "hex");
+/** The DF name of the ETC application 1001: the PBOC electronic purse AID. */
+const DF_NAME_1001 = Buffer.from("a00000000386980701", "hex");
+/** 9F08, the application version the FCI reports (docs/card-crypto.md §4). */
+const APP_VERSION_1001 = 0x02;
+
+/**
+ * The FCI SELECT 1001 answers, 65 bytes as an ETC card's (docs/card-crypto.md §4): 6F 3F (FCI template)
+ * { 84 09 DF name; A5 32 (FCI proprietary template) { 9F08 01 application version; 9F0C 2B issuer
+ * discretionary data: the 43 bytes of 0015 } }.
+ */
+function fci1001(file0015: Buffer): Buffer {
+  const tlv = (tag: string, value: Buffer): Buffer =>
+    Buffer.concat([Buffer.from(tag, "hex"), Buffer.from([value.length]), value]);
+  const proprietary = Buffer.concat([tlv("9f08", Buffer.from([APP_VERSION_1001])), tlv("9f0c", file0015)]);
+  return tlv("6f", Buffer.concat([tlv("84", DF_NAME_1001), tlv("a5", proprietary)]));
+}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
@@ -142,6 +156,8 @@ function refused(code: string, what: string, sw: number, details: Record<string,
 export class SimCard implements SimCardApi {
   readonly cardId: string;
   private readonly file0015: Buffer;
+  /** What SELECT 1001 answers: the FCI, with this card's 0015. */
+  private readonly fci: Buffer;
   /** The 0019 record as the card stores it: in its layout, byte for byte as the last UPDATE sent it. */
   private file0019: Buffer;
   private balance: number;
@@ -184,6 +200,7 @@ export class SimCard implements SimCardApi {
       );
     }
     this.file0015 = Buffer.from(state.file0015);
+    this.fci = fci1001(this.file0015);
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
@@ -278,7 +295,7 @@ export class SimCard implements SimCardApi {
     }
     if (fid === FID_ETC_APP) {
       this.appSelected = true;
-      return respond(SW.ok, FCI_1001);
+      return respond(SW.ok, this.fci);
     }
     return respond(SW.fileNotFound);
   }

@@ -162,7 +162,7 @@ describe("composite purchase through the APDU interface", () => {
   it("reads back through the APDUs an RSU uses: 0015, 0019, balance and the 0018 detail record", () => {
     const card = newCard();
     expect(apdu(card, "00B095002B").sw).toBe("6a82"); // application not selected yet
-    expect(apdu(card, "00A40000021001")).toEqual({ data: "6f0484021001", sw: "9000" });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
     const f15 = apdu(card, "00B095002B");
     expect(f15.sw).toBe("9000");
     expect(f15.data).toBe(card.files().file0015.toString("hex"));
@@ -182,6 +182,19 @@ describe("composite purchase through the APDU interface", () => {
     expect(apdu(card, "00B202CC2B").sw).toBe("6a83");
     expect(apdu(card, "00B095002C").sw).toBe("6c2b"); // wrong Le: 43 available
     expect(apdu(card, "00B0950A00").data).toBe(f15.data.slice(20)); // offset 10, Le 00 = the rest
+  });
+
+  it("SELECT 1001 answers an ETC card's 65-byte FCI: the EP DF name, 9F08 and the 0015 file in 9F0C", () => {
+    const card = newCard();
+    const sel = apdu(card, "00A40000021001");
+    expect(sel.sw).toBe("9000");
+    const f15 = apdu(card, "00B095002B").data;
+    // 6F 3F (FCI template, 63 bytes) { 84 09 DF name; A5 32 (proprietary, 50 bytes) { 9F08 01 application
+    // version; 9F0C 2B issuer discretionary data: the 43 bytes of 0015 } }
+    expect(sel.data).toBe(`6f3f 8409a00000000386980701 a532 9f080102 9f0c2b${f15}`.replace(/ /g, ""));
+    expect(sel.data).toHaveLength(65 * 2);
+    // The card serial (0015 bytes 12..19) sits at FCI bytes 34..41, where public lane code reads it.
+    expect(sel.data.slice(68, 84)).toBe(CARD_ID.slice(4));
   });
 
   it("runs several purchases in a row; every TAC verifies and state carries over", () => {
