@@ -85,7 +85,10 @@ export interface CardCommit {
 
 export interface SimCardState {
   file0015: Buffer;
-  /** 43 bytes, AA 29 00 + 40; a card of a legacy layout starts with this body and a zero tail. */
+  /**
+   * 0019: the 43-byte AA image (AA 29, lock byte, the 40-byte body), which a card of a legacy layout
+   * stores under its own header with a zero tail; or the whole record in the card's layout (`record0019In`).
+   */
   file0019: Buffer;
   balance: number;
   offlineSerial: number;
@@ -145,6 +148,37 @@ function inLayout(l: Layout0019, aa: Buffer): Buffer {
   return out;
 }
 
+/**
+ * The 0019 record a card of layout `l` stores, from a 43-byte AA image (its body under the layout's
+ * header, a zero tail) or from the whole record in that layout (kept byte for byte: a legacy card's tail
+ * survives a save and rebuild, `cardToSpec`). Anything else is E705 (CardSpecInvalid), saying why.
+ */
+export function record0019In(l: Layout0019, b: Buffer): Buffer {
+  // 43 bytes is the AA image (an aa43 card's whole record too): under the layout's header, as before.
+  if (b.length === l.length && l.length !== FILE_0019_LENGTH) {
+    if (b[0] !== l.recordId || b[1] !== l.length - 2) {
+      throw new EtcError(
+        CardErrorCodes.CardSpecInvalid,
+        `the ${l.name} record's header is ${hex2(l.recordId)} ${hex2(l.length - 2)}, got ${hex2(b[0] ?? 0)} ${hex2(b[1] ?? 0)}`,
+      );
+    }
+    decode0019(aaView(b));
+    return Buffer.from(b);
+  }
+  if (b.length !== FILE_0019_LENGTH) {
+    const whole =
+      l.length === FILE_0019_LENGTH
+        ? ` (the ${l.name} record)`
+        : ` or the whole ${l.name} record (${l.length} bytes)`;
+    throw new EtcError(
+      CardErrorCodes.CardSpecInvalid,
+      `expected the 43-byte AA image${whole}, got ${b.length} bytes`,
+    );
+  }
+  decode0019(b);
+  return inLayout(l, b);
+}
+
 function forgeRandom4(): Buffer {
   return Buffer.from(forge.random.getBytesSync(4), "binary");
 }
@@ -183,10 +217,7 @@ export class SimCard implements SimCardApi {
   constructor(state: SimCardState, opts: SimCardOptions) {
     if (state.file0015.length !== 43)
       throw new EtcError(CardErrorCodes.CardSpecInvalid, "0015 must be 43 bytes");
-    if (state.file0019.length !== FILE_0019_LENGTH)
-      throw new EtcError(CardErrorCodes.CardSpecInvalid, "0019 must be 43 bytes");
     const f15 = decode0015(state.file0015);
-    decode0019(state.file0019);
     if (!Number.isInteger(state.balance) || state.balance < 0 || state.balance > 0xffffffff) {
       throw new EtcError(
         CardErrorCodes.CardSpecInvalid,
@@ -205,7 +236,7 @@ export class SimCard implements SimCardApi {
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
     this.layout0019 = layoutFor(f15.cardVersion, f15.cardNetwork);
-    this.file0019 = inLayout(this.layout0019, state.file0019);
+    this.file0019 = record0019In(this.layout0019, state.file0019);
     this.keys = opts.keys;
     this.alg = algorithmFor(opts.keys.algId);
     const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
@@ -227,6 +258,11 @@ export class SimCard implements SimCardApi {
   /** 0015 and the 43-byte AA view of 0019 (copies); READ RECORD gives 0019 in the card's layout. */
   files(): { file0015: Buffer; file0019: Buffer } {
     return { file0015: Buffer.from(this.file0015), file0019: aaView(this.file0019) };
+  }
+
+  /** The whole 0019 record in the card's layout, as READ RECORD gives it (a copy). */
+  record0019(): Buffer {
+    return Buffer.from(this.file0019);
   }
 
   /** Hear of every DEBIT this card commits; returns the unsubscribe function. */

@@ -632,8 +632,38 @@ describe("0019 of older cards (version < 0x40)", () => {
       expect(apdu(card, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
       expect(card.snapshot().file0019).toEqual(exitRecord());
       expect(card.files().file0019.subarray(0, 3).toString("hex")).toBe("aa2900");
+      // Saved as a spec and rebuilt, the card keeps the whole record, its tail included.
+      const spec = cardToSpec(card);
+      expect(spec.file0019).toBe(rec.toString("hex"));
+      const copy = createCardFromSpec(spec, keys);
+      expect(apdu(copy, "00A40000021001").sw).toBe("9000");
+      expect(apdu(copy, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
+      expect(copy.snapshot()).toEqual(card.snapshot());
     },
   );
+
+  it("a spec's file0019 is the 43-byte AA image or the whole record of the card's layout, nothing else", () => {
+    const legacy = { version: 0x10, cardId: "43011234567890123456" };
+    const body = encode0019(exitRecord()).subarray(3).toString("hex");
+    const whole = `c13d00${body}${"ab".repeat(20)}`;
+    const card = newCard({ ...legacy, file0019: whole });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B201CC3F")).toEqual({ data: whole, sw: "9000" });
+    // The 43-byte image: the layout's header, its body, a zero tail.
+    const fromAa = newCard({ ...legacy, file0019: `aa2900${body}` });
+    expect(apdu(fromAa, "00A40000021001").sw).toBe("9000");
+    expect(apdu(fromAa, "00B201CC3F").data).toBe(`c13d00${body}${"00".repeat(20)}`);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ ...legacy, file0019: `443a00${body}${"00".repeat(17)}` }, /file0019: .*legacy63/], // 4401's record
+      [{ ...legacy, file0019: `c13e00${body}${"00".repeat(20)}` }, /file0019: .*header/],
+      [{ ...legacy, file0019: `c13d00${body}${"00".repeat(19)}` }, /file0019: .*legacy63/],
+      [{ file0019: whole }, /file0019: .*aa43/], // a 2019 card's record is 43 bytes
+    ];
+    for (const [over, re] of bad) {
+      const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
+      expect(e.message).toMatch(re);
+    }
+  });
 });
 
 describe("card specs", () => {
