@@ -5,10 +5,11 @@
 import iconv from "iconv-lite";
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { decode0015, decode0019, empty0019, encode0015, encode0019 } from "./card-files.js";
+import { layoutFor } from "../../src/booth/record-0019.js";
+import { decode0015, empty0019, encode0015, encode0019 } from "./card-files.js";
 import { CardErrorCodes } from "./crypto/errors.js";
 import type { CardKeys } from "./crypto/keys.js";
-import { CARD_TYPE, SimCard, type SimCardOptions } from "./sim-card.js";
+import { CARD_TYPE, record0019In, SimCard, type SimCardOptions } from "./sim-card.js";
 import type { Card0019 } from "./types.js";
 
 const yyyymmdd = z.string().regex(/^[0-9]{8}$/, "expected yyyymmdd");
@@ -69,9 +70,16 @@ export const cardSpecSchema = z
     userType: z.number().int().min(0).max(255).default(0),
     plateColor: z.number().int().min(0).max(255).default(0),
     vehicleClass: z.number().int().min(0).max(255).default(1),
-    /** The 0019 record (fields default to a "not entered" record); or `file0019` as 86 hex digits. */
+    /**
+     * The 0019 record (fields default to a "not entered" record); or `file0019` in hex: the 43-byte AA
+     * image (86 hex digits), or the whole record in the card's layout (src/booth/record-0019.ts: 126 hex
+     * digits for legacy63, 120 for guangdong60), as `cardToSpec` writes it.
+     */
     record0019: record0019Schema.optional(),
-    file0019: hexN(86).optional(),
+    file0019: z
+      .string()
+      .regex(/^(?:[0-9a-fA-F]{2})+$/, "expected hex digits")
+      .optional(),
   })
   .strict();
 
@@ -141,7 +149,11 @@ export function createCardFromSpec(
       throw specError("give record0019 or file0019, not both");
     if (s.file0019 !== undefined) {
       file0019 = Buffer.from(s.file0019, "hex");
-      decode0019(file0019);
+      try {
+        record0019In(layoutFor(s.version, network), file0019);
+      } catch (e) {
+        throw specError(`file0019: ${(e as Error).message}`);
+      }
     } else {
       const rec: Card0019 = { ...empty0019(s.plate), ...lowerHex(s.record0019 ?? {}) };
       file0019 = encode0019(rec);
@@ -166,7 +178,10 @@ function lowerHex<T extends Record<string, unknown>>(o: T): T {
   return out as T;
 }
 
-/** The spec that rebuilds a card in its current state (balance, serial, 0019); the proof log is not kept. */
+/**
+ * The spec that rebuilds a card in its current state (balance, serial, 0019 as the whole record in its
+ * layout, byte for byte); the 0018 records and the proof of the last transaction are not kept.
+ */
 export function cardToSpec(card: SimCard): CardSpec {
   const snap = card.snapshot();
   const f = snap.file0015;
@@ -188,6 +203,6 @@ export function cardToSpec(card: SimCard): CardSpec {
     userType: f.userType,
     plateColor: f.plateColor,
     vehicleClass: f.vehicleClass,
-    file0019: card.files().file0019.toString("hex"),
+    file0019: card.record0019().toString("hex"),
   };
 }

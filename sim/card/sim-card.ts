@@ -85,7 +85,10 @@ export interface CardCommit {
 
 export interface SimCardState {
   file0015: Buffer;
-  /** 43 bytes, AA 29 00 + 40; a card of a legacy layout starts with this body and a zero tail. */
+  /**
+   * 0019: the 43-byte AA image (AA 29, lock byte, the 40-byte body), which a card of a legacy layout
+   * stores under its own header with a zero tail; or the whole record in the card's layout (`record0019In`).
+   */
   file0019: Buffer;
   balance: number;
   offlineSerial: number;
@@ -109,8 +112,22 @@ interface LastProof {
   mac2: Buffer;
 }
 
-/** FCI returned on SELECT 1001: 6F (FCI template) { 84 (DF name) = 10 01 }. */
-const FCI_1001 = Buffer.from("6f0484021001", "hex");
+/** The DF name of the ETC application 1001: the PBOC electronic purse AID. */
+const DF_NAME_1001 = Buffer.from("a00000000386980701", "hex");
+/** 9F08, the application version the FCI reports (docs/card-crypto.md §4). */
+const APP_VERSION_1001 = 0x02;
+
+/**
+ * The FCI SELECT 1001 answers, 65 bytes as an ETC card's (docs/card-crypto.md §4): 6F 3F (FCI template)
+ * { 84 09 DF name; A5 32 (FCI proprietary template) { 9F08 01 application version; 9F0C 2B issuer
+ * discretionary data: the 43 bytes of 0015 } }.
+ */
+function fci1001(file0015: Buffer): Buffer {
+  const tlv = (tag: string, value: Buffer): Buffer =>
+    Buffer.concat([Buffer.from(tag, "hex"), Buffer.from([value.length]), value]);
+  const proprietary = Buffer.concat([tlv("9f08", Buffer.from([APP_VERSION_1001])), tlv("9f0c", file0015)]);
+  return tlv("6f", Buffer.concat([tlv("84", DF_NAME_1001), tlv("a5", proprietary)]));
+}
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
@@ -131,6 +148,37 @@ function inLayout(l: Layout0019, aa: Buffer): Buffer {
   return out;
 }
 
+/**
+ * The 0019 record a card of layout `l` stores, from a 43-byte AA image (its body under the layout's
+ * header, a zero tail) or from the whole record in that layout (kept byte for byte: a legacy card's tail
+ * survives a save and rebuild, `cardToSpec`). Anything else is E705 (CardSpecInvalid), saying why.
+ */
+export function record0019In(l: Layout0019, b: Buffer): Buffer {
+  // 43 bytes is the AA image (an aa43 card's whole record too): under the layout's header, as before.
+  if (b.length === l.length && l.length !== FILE_0019_LENGTH) {
+    if (b[0] !== l.recordId || b[1] !== l.length - 2) {
+      throw new EtcError(
+        CardErrorCodes.CardSpecInvalid,
+        `the ${l.name} record's header is ${hex2(l.recordId)} ${hex2(l.length - 2)}, got ${hex2(b[0] ?? 0)} ${hex2(b[1] ?? 0)}`,
+      );
+    }
+    decode0019(aaView(b));
+    return Buffer.from(b);
+  }
+  if (b.length !== FILE_0019_LENGTH) {
+    const whole =
+      l.length === FILE_0019_LENGTH
+        ? ` (the ${l.name} record)`
+        : ` or the whole ${l.name} record (${l.length} bytes)`;
+    throw new EtcError(
+      CardErrorCodes.CardSpecInvalid,
+      `expected the 43-byte AA image${whole}, got ${b.length} bytes`,
+    );
+  }
+  decode0019(b);
+  return inLayout(l, b);
+}
+
 function forgeRandom4(): Buffer {
   return Buffer.from(forge.random.getBytesSync(4), "binary");
 }
@@ -142,6 +190,8 @@ function refused(code: string, what: string, sw: number, details: Record<string,
 export class SimCard implements SimCardApi {
   readonly cardId: string;
   private readonly file0015: Buffer;
+  /** What SELECT 1001 answers: the FCI, with this card's 0015. */
+  private readonly fci: Buffer;
   /** The 0019 record as the card stores it: in its layout, byte for byte as the last UPDATE sent it. */
   private file0019: Buffer;
   private balance: number;
@@ -167,10 +217,7 @@ export class SimCard implements SimCardApi {
   constructor(state: SimCardState, opts: SimCardOptions) {
     if (state.file0015.length !== 43)
       throw new EtcError(CardErrorCodes.CardSpecInvalid, "0015 must be 43 bytes");
-    if (state.file0019.length !== FILE_0019_LENGTH)
-      throw new EtcError(CardErrorCodes.CardSpecInvalid, "0019 must be 43 bytes");
     const f15 = decode0015(state.file0015);
-    decode0019(state.file0019);
     if (!Number.isInteger(state.balance) || state.balance < 0 || state.balance > 0xffffffff) {
       throw new EtcError(
         CardErrorCodes.CardSpecInvalid,
@@ -184,11 +231,12 @@ export class SimCard implements SimCardApi {
       );
     }
     this.file0015 = Buffer.from(state.file0015);
+    this.fci = fci1001(this.file0015);
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
     this.cardId = `${f15.cardNetwork}${f15.cardSerial}`;
     this.layout0019 = layoutFor(f15.cardVersion, f15.cardNetwork);
-    this.file0019 = inLayout(this.layout0019, state.file0019);
+    this.file0019 = record0019In(this.layout0019, state.file0019);
     this.keys = opts.keys;
     this.alg = algorithmFor(opts.keys.algId);
     const { dpk, dtk } = deriveCardKeys(opts.keys, f15.issuerId, f15.cardSerial);
@@ -210,6 +258,11 @@ export class SimCard implements SimCardApi {
   /** 0015 and the 43-byte AA view of 0019 (copies); READ RECORD gives 0019 in the card's layout. */
   files(): { file0015: Buffer; file0019: Buffer } {
     return { file0015: Buffer.from(this.file0015), file0019: aaView(this.file0019) };
+  }
+
+  /** The whole 0019 record in the card's layout, as READ RECORD gives it (a copy). */
+  record0019(): Buffer {
+    return Buffer.from(this.file0019);
   }
 
   /** Hear of every DEBIT this card commits; returns the unsubscribe function. */
@@ -278,7 +331,7 @@ export class SimCard implements SimCardApi {
     }
     if (fid === FID_ETC_APP) {
       this.appSelected = true;
-      return respond(SW.ok, FCI_1001);
+      return respond(SW.ok, this.fci);
     }
     return respond(SW.fileNotFound);
   }

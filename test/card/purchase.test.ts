@@ -162,7 +162,7 @@ describe("composite purchase through the APDU interface", () => {
   it("reads back through the APDUs an RSU uses: 0015, 0019, balance and the 0018 detail record", () => {
     const card = newCard();
     expect(apdu(card, "00B095002B").sw).toBe("6a82"); // application not selected yet
-    expect(apdu(card, "00A40000021001")).toEqual({ data: "6f0484021001", sw: "9000" });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
     const f15 = apdu(card, "00B095002B");
     expect(f15.sw).toBe("9000");
     expect(f15.data).toBe(card.files().file0015.toString("hex"));
@@ -182,6 +182,19 @@ describe("composite purchase through the APDU interface", () => {
     expect(apdu(card, "00B202CC2B").sw).toBe("6a83");
     expect(apdu(card, "00B095002C").sw).toBe("6c2b"); // wrong Le: 43 available
     expect(apdu(card, "00B0950A00").data).toBe(f15.data.slice(20)); // offset 10, Le 00 = the rest
+  });
+
+  it("SELECT 1001 answers an ETC card's 65-byte FCI: the EP DF name, 9F08 and the 0015 file in 9F0C", () => {
+    const card = newCard();
+    const sel = apdu(card, "00A40000021001");
+    expect(sel.sw).toBe("9000");
+    const f15 = apdu(card, "00B095002B").data;
+    // 6F 3F (FCI template, 63 bytes) { 84 09 DF name; A5 32 (proprietary, 50 bytes) { 9F08 01 application
+    // version; 9F0C 2B issuer discretionary data: the 43 bytes of 0015 } }
+    expect(sel.data).toBe(`6f3f 8409a00000000386980701 a532 9f080102 9f0c2b${f15}`.replace(/ /g, ""));
+    expect(sel.data).toHaveLength(65 * 2);
+    // The card serial (0015 bytes 12..19) sits at FCI bytes 34..41, where public lane code reads it.
+    expect(sel.data.slice(68, 84)).toBe(CARD_ID.slice(4));
   });
 
   it("runs several purchases in a row; every TAC verifies and state carries over", () => {
@@ -619,8 +632,38 @@ describe("0019 of older cards (version < 0x40)", () => {
       expect(apdu(card, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
       expect(card.snapshot().file0019).toEqual(exitRecord());
       expect(card.files().file0019.subarray(0, 3).toString("hex")).toBe("aa2900");
+      // Saved as a spec and rebuilt, the card keeps the whole record, its tail included.
+      const spec = cardToSpec(card);
+      expect(spec.file0019).toBe(rec.toString("hex"));
+      const copy = createCardFromSpec(spec, keys);
+      expect(apdu(copy, "00A40000021001").sw).toBe("9000");
+      expect(apdu(copy, c.read)).toEqual({ data: rec.toString("hex"), sw: "9000" });
+      expect(copy.snapshot()).toEqual(card.snapshot());
     },
   );
+
+  it("a spec's file0019 is the 43-byte AA image or the whole record of the card's layout, nothing else", () => {
+    const legacy = { version: 0x10, cardId: "43011234567890123456" };
+    const body = encode0019(exitRecord()).subarray(3).toString("hex");
+    const whole = `c13d00${body}${"ab".repeat(20)}`;
+    const card = newCard({ ...legacy, file0019: whole });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B201CC3F")).toEqual({ data: whole, sw: "9000" });
+    // The 43-byte image: the layout's header, its body, a zero tail.
+    const fromAa = newCard({ ...legacy, file0019: `aa2900${body}` });
+    expect(apdu(fromAa, "00A40000021001").sw).toBe("9000");
+    expect(apdu(fromAa, "00B201CC3F").data).toBe(`c13d00${body}${"00".repeat(20)}`);
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ ...legacy, file0019: `443a00${body}${"00".repeat(17)}` }, /file0019: .*legacy63/], // 4401's record
+      [{ ...legacy, file0019: `c13e00${body}${"00".repeat(20)}` }, /file0019: .*header/],
+      [{ ...legacy, file0019: `c13d00${body}${"00".repeat(19)}` }, /file0019: .*legacy63/],
+      [{ file0019: whole }, /file0019: .*aa43/], // a 2019 card's record is 43 bytes
+    ];
+    for (const [over, re] of bad) {
+      const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
+      expect(e.message).toMatch(re);
+    }
+  });
 });
 
 describe("card specs", () => {

@@ -582,9 +582,9 @@ describe("line budget", () => {
     ];
     // [frames out, frames in, bytes out, bytes in]
     expect(d(c0, c1)).toEqual([3, 3, 40, 49]); // PSAM reset, terminal number, select DF01: once per session
-    // Activate, select 1001, 0015, balance, 0019, INIT + UPDATE (one list), MAC1, DEBIT, MAC2: 488 bytes,
-    // 42.4 ms of line time at 115200 8N1.
-    expect(d(c1, c2)).toEqual([9, 9, 245, 243]);
+    // Activate, select 1001 (its FCI 65 bytes), 0015, balance, 0019, INIT + UPDATE (one list), MAC1, DEBIT,
+    // MAC2: 547 bytes, 47.5 ms of line time at 115200 8N1.
+    expect(d(c1, c2)).toEqual([9, 9, 245, 302]);
   });
 });
 
