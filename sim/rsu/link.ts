@@ -180,6 +180,29 @@ export class RsuLinkSide {
   }
 
   /**
+   * The pending frame stops being repeated for now and is returned as it is (its RSCTL/SEQ, bytes and
+   * the repeats already made), for `resumePending` (a transaction set aside for a C8, ./transaction.ts).
+   */
+  suspendPending(): Pending | undefined {
+    const p = this.pending;
+    if (!p) return undefined;
+    this.ctx.cancel(p.timer);
+    this.pending = undefined;
+    return p;
+  }
+
+  /**
+   * A suspended frame is pending again: its repetition goes on where it stopped (the same RSCTL/SEQ and
+   * bytes, a retransmission now), then it is given up as any other.
+   */
+  resumePending(p: Pending): void {
+    if (this.pending) this.dropPending();
+    this.pending = p;
+    if (p.sends <= this.ctx.timing.retries) this.transmit(p);
+    else p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
+  }
+
+  /**
    * A repeat of the lane's answer to the previous frame (the lane re-sent its cached reply because it
    * took our frame for a retransmission): ignored, not taken as the answer to the current frame.
    */

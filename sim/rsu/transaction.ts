@@ -4,6 +4,7 @@
  * each frame the RSU spends `dsrcMs` on the air. A lane frame that is not legal in the current step,
  * or names another OBU, gets nothing and is reported as ignored (with why); it answers nothing, so the
  * pending frame keeps being repeated (each handler takes the answer only once it accepts the frame).
+ * A C8 for another OBU in range sets the current transaction aside until the B8's transaction ends.
  * The purchase itself, the cards and the ledger are in ./purchase.ts.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
@@ -58,8 +59,19 @@ export interface TransactionHost {
   updateMode(): void;
 }
 
+/** A transaction set aside while the RSU serves a C8 for another OBU, with its frame awaiting an answer. */
+interface SetAside {
+  txn: Txn;
+  pending: Pending | undefined;
+}
+
 export class DsrcTransactions {
   private cur: Txn | undefined;
+  /**
+   * The transaction a C8 for another OBU in range set aside: untouched (not released, its OBU not
+   * searched again) until the C8's transaction ends, then current again (`resume`).
+   */
+  private aside: SetAside | undefined;
   /** The RSU is on the air (DSRC) until this timer fires. */
   private busy: unknown;
   private readonly recentSuccess = new Map<string, number>();
@@ -92,8 +104,9 @@ export class DsrcTransactions {
     return this.cur !== undefined;
   }
 
+  /** `v`'s transaction is open: the current one, or the one set aside for a C8. */
   isCurrent(v: VState): boolean {
-    return this.cur?.v === v;
+    return this.cur?.v === v || this.aside?.txn.v === v;
   }
 
   /** The RSU is on the air for `ms` (DSRC, or its PSAM self-test after C0), then runs `fn`. */
@@ -118,6 +131,9 @@ export class DsrcTransactions {
 
   /** C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. */
   abort(reason: string): void {
+    const aside = this.aside;
+    this.aside = undefined;
+    if (aside) this.close(aside.txn, "aborted", reason);
     if (this.cur) this.end("aborted", reason);
   }
 
@@ -193,14 +209,24 @@ export class DsrcTransactions {
     return false;
   }
 
-  /** Ends the current transaction; then searches for the next OBU unless `search` is false. */
-  private end(outcome: VehicleOutcome, detail?: string, search = true): void {
+  /**
+   * Ends the current transaction; then the transaction set aside for a C8 goes on, or (none) the RSU
+   * searches for the next OBU.
+   */
+  private end(outcome: VehicleOutcome, detail?: string): void {
     const t = this.cur;
     if (!t) return;
-    const v = t.v;
-    if (this.link.pending?.v === v) this.link.dropPending();
+    if (this.link.pending?.v === t.v) this.link.dropPending();
     this.cancelAir();
     this.cur = undefined;
+    this.close(t, outcome, detail);
+    if (!this.resume()) this.trySearch();
+    this.host.updateMode();
+  }
+
+  /** A transaction is over (the current one, or one set aside): its OBU's outcome, the events. */
+  private close(t: Txn, outcome: VehicleOutcome, detail?: string): void {
+    const v = t.v;
     // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
     v.outcome = outcome;
     v.ended = outcome !== "aborted";
@@ -214,12 +240,32 @@ export class DsrcTransactions {
       detail,
     });
     this.traffic.maybeComplete(v);
-    if (search) this.trySearch();
-    this.host.updateMode();
+  }
+
+  /**
+   * The transaction set aside for a C8 is current again: its frame awaiting an answer goes on being
+   * repeated (the same RSCTL/SEQ and bytes), or, its OBU having left meanwhile, it ends as it would have
+   * then. False when none was set aside.
+   */
+  private resume(): boolean {
+    const aside = this.aside;
+    if (!aside) return false;
+    this.aside = undefined;
+    const t = aside.txn;
+    this.cur = t;
+    this.ctx.log.info({ obuId: t.v.m.obu.obuId, step: t.step }, "transaction set aside for a C8 goes on");
+    if (t.v.phase === "left") {
+      this.end(t.paid ? "traded" : "abandoned", "OBU left");
+      return true;
+    }
+    if (aside.pending) this.link.resumePending(aside.pending);
+    return true;
   }
 
   /** Traffic hook: the vehicle left the zone. The RSU notices at its next DSRC exchange. */
   left(v: VState): boolean {
+    // Set aside for a C8: it ends when it is current again (`resume`).
+    if (this.aside?.txn.v === v) return true;
     if (this.cur?.v !== v) return false;
     // If nothing is outstanding, the transaction is over now.
     if (!this.link.pending && this.busy === undefined)
@@ -455,10 +501,20 @@ export class DsrcTransactions {
       );
       return "OBU not in range: B8 ErrorCode 01";
     }
+    if (cur && cur.v !== v && this.aside)
+      return `ignored: C8 for OBU ${obuId} while OBU ${cur.v.m.obu.obuId}'s transaction is in progress and OBU ${this.aside.txn.v.m.obu.obuId}'s is set aside`;
     answer.take();
-    // The RSU turns to the C8's OBU: a transaction with another OBU ends here, and no search starts
-    // (the RSU goes on the air for the B8 below); the search resumes when the B8's transaction ends.
-    if (cur && cur.v !== v) this.end("aborted", "C8 for another OBU", false);
+    // The RSU turns to the C8's OBU. A transaction with another OBU is set aside as it stands (its OBU is
+    // not released, its frame stops being repeated) and goes on when the B8's transaction ends: the C8
+    // touches only the OBU it names.
+    if (cur && cur.v !== v) {
+      this.aside = { txn: cur, pending: this.link.suspendPending() };
+      this.cur = undefined;
+      this.ctx.log.info(
+        { obuId: cur.v.m.obu.obuId, step: cur.step, c8ObuId: obuId },
+        "transaction set aside for a C8",
+      );
+    }
     if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
     const t = this.cur;
     t.step = "b8";

@@ -100,7 +100,7 @@ export type VehicleOutcome =
   | "missed"
   /** The OBU left while the RSU waited for the lane's decision. */
   | "abandoned"
-  /** C0, C4 00, a C8 for another OBU or a reboot cut the transaction short (it may be traded again). */
+  /** C0, C4 00 or a reboot cut the transaction short (it may be traded again). */
   | "aborted";
 
 export type SimEvent =

@@ -153,7 +153,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(sent(frameLog, "B8")).toHaveLength(0);
   });
 
-  it("C8 for an OBU in range during another OBU's transaction: that one is aborted, B8 00, then searched again", async () => {
+  it("C8 for an OBU in range during another OBU's transaction: that one is set aside, B8 00, then its B2 goes on", async () => {
     const scenario = {
       startTime: "2025-01-02T10:00:00+08:00",
       traffic: {
@@ -175,15 +175,70 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number));
     const b8 = await until(lane.expectFrame("B8"));
     expect(b8.frame).toMatchObject({ obuId, errorCode: 0, tac: sim.ledger()[0]?.tac });
+    lane.drain();
     await lane.send(lane.c1(obuId), b8);
-    // The aborted OBU is searched again: a new B2 for it.
+    // The set-aside transaction goes on: its B2 is repeated again (same RSCTL/SEQ), and C1 moves it on.
     const b2again = await until(lane.expectFrame("B2"));
     expect(b2again.frame.obuId).toBe(otherObu);
-    expect(b2again.wire.seq).not.toBe(b2.wire.seq);
+    expect(b2again.wire.seq).toBe(b2.wire.seq);
+    await lane.send(lane.c1(otherObu), b2again);
+    expect((await until(lane.expectFrame("B3"))).frame.obuId).toBe(otherObu);
     expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome, e.detail])).toEqual([
       ["lost", "gave-up", "no answer to B5"],
-      ["other", "aborted", "C8 for another OBU"],
       ["lost", "traded", "C1 after B8"],
+    ]);
+  });
+
+  it("C8 for an OBU in range while another OBU waits after its B5 00: that one is set aside, goes on after the B8, and is not traded again", async () => {
+    const scenario = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: {
+        vehicles: [
+          { id: "lost", at: 0, balance: 5000, zoneMs: 8000, faults: [{ kind: "b5-lost", lingerMs: 5000 }] },
+          { id: "paid", at: 50, balance: 5000, zoneMs: 8000 },
+        ],
+      },
+    } as ScenarioInput;
+    const { lane, sim, events, frameLog } = await setup(protocol, scenario);
+    const { obuId: lostObu, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 700, PT), last);
+    const b5lost = await until(lane.expectFrame("B5"));
+    expect(b5lost.frame).toMatchObject({ obuId: lostObu, errorCode: 1 });
+    // The lane is late: the RSU gives up on that B5 and trades the next OBU up to its B5 00.
+    const paidObu = sim.vehicles().find((v) => v.id === "paid")?.obuId as string;
+    const b2 = await until(lane.expectFrame("B2"));
+    expect(b2.frame.obuId).toBe(paidObu);
+    await lane.send(lane.c1(paidObu), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(paidObu), b3);
+    const b4 = await until(lane.expectFrame("B4"));
+    await lane.send(lane.c6(b4.frame, 300, PT), b4);
+    const b5paid = await until(lane.expectFrame("B5", 2000, (f) => f.obuId === paidObu));
+    expect(b5paid.frame.errorCode).toBe(0);
+    lane.drain();
+    const paidEnded = next(sim.events$, (e) => e.type === "ended" && e.vehicleId === "paid");
+    // The late C8 for the first OBU, still in range, before the lane's C1 to the B5 00.
+    await lane.send(lane.c8(lostObu, b5lost.frame.iccPaySerial as number));
+    const b8 = await until(lane.expectFrame("B8"));
+    expect(b8.frame).toMatchObject({ obuId: lostObu, errorCode: 0 });
+    await lane.send(lane.c1(lostObu), b8);
+    // The B5 00 goes on being repeated (same RSCTL/SEQ and bytes) and the lane's C1 ends that trade.
+    const again = await until(lane.expectFrame("B5", 2000, (f) => f.obuId === paidObu));
+    expect(again.wire.seq).toBe(b5paid.wire.seq);
+    expect(again.wire.raw).toEqual(b5paid.wire.raw);
+    await lane.send(lane.c1(paidObu), again);
+    expect(await until(paidEnded)).toMatchObject({ outcome: "traded", detail: "C1 after B5" });
+    // Until both OBUs have left, no B2 for the paid OBU again and no second debit of its card.
+    await until(sim.done);
+    expect(sent(frameLog, "B2").filter((r) => r.frame?.obuId === paidObu)).toHaveLength(1);
+    expect(sim.ledger().map((e) => [e.vehicleId, e.outcome])).toEqual([
+      ["lost", "torn-after-debit"],
+      ["paid", "done"],
+    ]);
+    expect(events.filter((e) => e.type === "ended").map((e) => [e.vehicleId, e.outcome, e.detail])).toEqual([
+      ["lost", "gave-up", "no answer to B5"],
+      ["lost", "traded", "C1 after B8"],
+      ["paid", "traded", "C1 after B5"],
     ]);
   });
 
