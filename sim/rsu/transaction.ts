@@ -43,8 +43,10 @@ interface Txn {
   /** The last frame was an error form (ErrorCode != 0). */
   error: boolean;
   frame: Frame | undefined;
-  /** B5 reported success (or B8 found the TAC): the card paid, or an EF04-only C6 wrote the OBU's EF04. */
+  /** B5 reported a purchase (or B8 found the TAC): the card paid. */
   paid: boolean;
+  /** B5 00 answered an EF04-only C6: the OBU's EF04 was written, nothing was paid. */
+  ef04Only: boolean;
 }
 
 /** What the transaction needs from the rest of the RSU. */
@@ -137,6 +139,11 @@ export class DsrcTransactions {
     if (this.cur) this.end("aborted", reason);
   }
 
+  /** How a transaction that may have done its work ends: traded, EF04 written, else `otherwise`. */
+  private settled(t: Txn, otherwise: VehicleOutcome): VehicleOutcome {
+    return t.paid ? "traded" : t.ef04Only ? "ef04-written" : otherwise;
+  }
+
   private slowFor(v: VState, frame: FaultFrame): number {
     return this.host.slowMs() + this.traffic.slowFor(v, frame);
   }
@@ -157,7 +164,7 @@ export class DsrcTransactions {
     }
     v.ended = false;
     v.outcome = undefined;
-    this.cur = { v, step: "b2", error: false, frame: undefined, paid: false };
+    this.cur = { v, step: "b2", error: false, frame: undefined, paid: false, ef04Only: false };
     this.air(this.ctx.timing.dsrcMs.b2 + this.slowFor(v, "B2"), () => this.emitObuFrame("B2"));
   }
 
@@ -230,7 +237,8 @@ export class DsrcTransactions {
     // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
     v.outcome = outcome;
     v.ended = outcome !== "aborted";
-    if (outcome === "traded") this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
+    if (outcome === "traded" || outcome === "ef04-written")
+      this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
     this.ctx.event({
       type: "ended",
       at: this.ctx.rel(),
@@ -255,7 +263,7 @@ export class DsrcTransactions {
     this.cur = t;
     this.ctx.log.info({ obuId: t.v.m.obu.obuId, step: t.step }, "transaction set aside for a C8 goes on");
     if (t.v.phase === "left") {
-      this.end(t.paid ? "traded" : "abandoned", "OBU left");
+      this.end(this.settled(t, "abandoned"), "OBU left");
       return true;
     }
     if (aside.pending) this.link.resumePending(aside.pending);
@@ -269,7 +277,7 @@ export class DsrcTransactions {
     if (this.cur?.v !== v) return false;
     // If nothing is outstanding, the transaction is over now.
     if (!this.link.pending && this.busy === undefined)
-      this.end(this.cur.paid ? "traded" : "abandoned", "OBU left");
+      this.end(this.settled(this.cur, "abandoned"), "OBU left");
     return true;
   }
 
@@ -278,13 +286,13 @@ export class DsrcTransactions {
     // B0, or a frame of no transaction (a B8 for an OBU out of range): search again.
     if (!answered.v) this.trySearch();
     else if (this.cur && this.cur.v.phase === "left")
-      this.end(this.cur.paid ? "traded" : "abandoned", "ack, OBU gone");
+      this.end(this.settled(this.cur, "abandoned"), "ack, OBU gone");
   }
 
   /** The RSU gave up on an information frame (no answer after all retries). */
   onGiveUp(p: Pending): void {
     if (p.v && this.cur?.v === p.v)
-      this.end(this.cur.paid ? "traded" : "gave-up", `no answer to ${p.frame.type}`);
+      this.end(this.settled(this.cur, "gave-up"), `no answer to ${p.frame.type}`);
     else this.trySearch();
   }
 
@@ -329,7 +337,7 @@ export class DsrcTransactions {
       case "b5":
       case "b8":
         answer.take();
-        this.end(t.paid ? "traded" : "failed", `C1 after ${t.step.toUpperCase()}`);
+        this.end(this.settled(t, "failed"), `C1 after ${t.step.toUpperCase()}`);
         return undefined;
     }
   }
@@ -357,7 +365,7 @@ export class DsrcTransactions {
       this.trySearch();
       return "no OBU in transaction: nothing to stop";
     }
-    this.end(t.paid ? "traded" : t.error ? "failed" : "stopped", `C2 stop type ${stopType}`);
+    this.end(this.settled(t, t.error ? "failed" : "stopped"), `C2 stop type ${stopType}`);
     return undefined;
   }
 
@@ -424,7 +432,7 @@ export class DsrcTransactions {
     if (trade === OBU_TRADE_TYPE.ef04Only) {
       // No purchase: the card is not touched (no INIT, no PSAM serial, no ledger line), B5 00 without a TAC.
       this.ctx.log.info({ obuId }, "C6 EF04 only: EF04 written, no purchase");
-      t.paid = true;
+      t.ef04Only = true;
       t.error = false;
       t.frame = b5ShortFrame(this.ctx.dialect, obuId, RSU_ERR.ok, { ...shortFacts, transType: 0x00 });
       this.link.sendInfo(t.frame, v, obuId);
@@ -515,7 +523,7 @@ export class DsrcTransactions {
         "transaction set aside for a C8",
       );
     }
-    if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false };
+    if (!this.cur) this.cur = { v, step: "b8", error: false, frame: undefined, paid: false, ef04Only: false };
     const t = this.cur;
     t.step = "b8";
     this.air(dsrcMs.b8 + this.slowFor(v, "B8"), () => {

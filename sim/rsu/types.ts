@@ -90,6 +90,8 @@ export type RsuMode =
 export type VehicleOutcome =
   /** B5 (or B8) succeeded: the card paid. */
   | "traded"
+  /** B5 00 to an EF04-only C6 (national OBUTradeType 01): the OBU's EF04 written, no purchase, nothing paid. */
+  | "ef04-written"
   /** The lane stopped it with C2. */
   | "stopped"
   /** The lane did not answer an information frame after all retries. */

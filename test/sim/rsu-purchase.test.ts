@@ -201,7 +201,16 @@ describe("national C6 OBUTradeType", () => {
     expect(sim.ef04(obuId)).toBe(EF04);
     const ended = next(sim.events$, (e) => e.type === "ended");
     await lane.send(lane.c1(obuId), b5);
-    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "C1 after B5" });
+    expect(await until(ended)).toMatchObject({ outcome: "ef04-written", detail: "C1 after B5" });
+  });
+
+  it("01 EF04 only, the B5 00 never answered: given up, the OBU counts as ef04-written, not traded", async () => {
+    const { sim } = await tradeType(0x01);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const done = next(sim.events$, (e) => e.type === "done");
+    expect(await until(ended)).toMatchObject({ outcome: "ef04-written", detail: "no answer to B5" });
+    expect(await until(done)).toMatchObject({ outcome: "ef04-written" });
+    expect(sim.vehicles().map((v) => [v.id, v.outcome])).toEqual([["car", "ef04-written"]]);
   });
 
   it("the EF04 a C6 01 wrote is the OBU's: its next B4 carries it", async () => {
