@@ -45,6 +45,7 @@ export type LoopDesk = Pick<
   | "suspectCase"
   | "add"
   | "remove"
+  | "closeForGood"
   | "release"
   | "showWaiting"
   | "noCasePrompt"
@@ -428,7 +429,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
         // the vehicle has paid: its cases close (the suspect's own and the one at hand); a card or OBU on
         // the status list now keeps the barrier closed (settle.ts listedNow) and the beep says refused
         for (const x of [c, desk.get(`s${open.seq}`)])
-          if (x) desk.remove(x, `paid: suspect ${open.tradeId} ${r}`);
+          if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
@@ -521,7 +522,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     for (const x of [settled, desk.get(`s${open.seq}`)])
       if (x && x.id !== pay.id) {
         desk.release(x);
-        desk.remove(x, `paid on an earlier trip: suspect ${open.tradeId}`);
+        desk.closeForGood(x, `paid on an earlier trip: suspect ${open.tradeId}`);
       }
     if (this.active) this.active.c = pay;
     return pay;

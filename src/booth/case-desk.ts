@@ -45,7 +45,7 @@ export interface DeskWork {
 
 export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
-  journal: Pick<BoothJournal, "list">;
+  journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince">;
   rec: RecordContext;
   fx: Pick<BoothEffects, "show" | "appendAudit" | "tryCommit" | "recorded">;
   events: { next(e: BoothEvent): void };
@@ -86,7 +86,9 @@ export class CaseDesk {
   restore(): void {
     const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
     try {
-      for (const c of rebuildCases(this.d.journal.list({ since }), this.reasons)) this.queue.add(c);
+      const records = this.d.journal.list({ since });
+      for (const c of rebuildCases(records, this.reasons, this.d.journal.closedCasesSince(since)))
+        this.queue.add(c);
     } catch (e) {
       this.d.log.error({ err: errText(e) }, "booth queue not rebuilt from the journal");
     }
@@ -308,6 +310,28 @@ export class CaseDesk {
   remove(c: BoothCase, why: string): void {
     if (!this.queue.remove(c.id)) return;
     this.closedEvent(c, why);
+  }
+
+  /**
+   * The case leaves the queue for good with no record naming it (the vehicle paid: its suspect's debit
+   * shown by the card without its TAC, or settled by the lane meanwhile; an earlier trip's case): the
+   * journal notes it closed first, so the queue rebuilt at start does not take it back (cases.ts
+   * rebuildCases). A journal that cannot note it leaves the case to come back after a restart (logged),
+   * never the other way.
+   */
+  closeForGood(c: BoothCase, why: string): void {
+    if (c.seq !== null && this.queue.get(c.id)) {
+      try {
+        if (!this.d.journal.noteCaseClosed(c.seq, why))
+          this.d.log.warn({ case: c.id, seq: c.seq }, "booth: no record to note the case closed on");
+      } catch (e) {
+        this.d.log.warn(
+          { err: errText(e), case: c.id, seq: c.seq },
+          "booth: could not note the case closed; it comes back at the next start",
+        );
+      }
+    }
+    this.remove(c, why);
   }
 
   /** The collector's choice of this case is over (it was paid, cancelled or became a recovery). */

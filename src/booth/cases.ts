@@ -5,8 +5,9 @@
  * vehicles the collector takes without a DSRC attempt (walk-up).
  *
  * The queue is rebuilt from the journal at start: every booth record names the case it closed
- * (`extra.booth.case.seq`), so the cases are the eligible records of the last `caseMaxAgeMinutes` that no
- * later record closed.
+ * (`extra.booth.case.seq`), and a case closed with no record naming it is noted in the journal (its
+ * booth_closed), so the cases are the eligible records of the last `caseMaxAgeMinutes` that no later
+ * record closed and the booth did not note closed.
  */
 import type { CommittedRecord } from "../journal/types.js";
 
@@ -169,10 +170,15 @@ export class BoothCases {
 
 /**
  * The cases among the records of the last window (oldest first): eligible records that no later booth
- * record closed and no later transaction of the same OBU or card paid.
+ * record closed, the booth did not note closed (`noted`: the journal's booth_closed, a case that left the
+ * queue with no record naming it) and no later transaction of the same OBU or card paid.
  */
-export function rebuildCases(records: readonly CommittedRecord[], reasons: ReadonlySet<string>): BoothCase[] {
-  const closed = new Set<number>();
+export function rebuildCases(
+  records: readonly CommittedRecord[],
+  reasons: ReadonlySet<string>,
+  noted: Iterable<number> = [],
+): BoothCase[] {
+  const closed = new Set<number>(noted);
   for (const r of records) {
     const l = linkOf(r);
     if (l?.seq !== null && l?.seq !== undefined) closed.add(l.seq);

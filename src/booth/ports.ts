@@ -24,6 +24,13 @@ export interface BoothJournal {
   findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
   /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
   noteDebitShown(seq: number): boolean;
+  /**
+   * the booth closed the case of record `seq` with no record naming it (a vehicle that paid): the queue
+   * rebuilt at start leaves it out; false when there is no such record
+   */
+  noteCaseClosed(seq: number, why: string): boolean;
+  /** the records created at or after `since` whose case noteCaseClosed noted */
+  closedCasesSince(since: Date): number[];
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */

@@ -23,7 +23,7 @@ export const JOURNAL_FILE = "journal.db";
  * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
  */
 export const DAMAGED_FILE = "journal.db.damaged";
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
 
@@ -99,6 +99,14 @@ INSERT INTO meta (key, value)
   4: `
 CREATE INDEX records_suspect_obu_serial ON records(obu_serial) WHERE kind = 'suspect';
 CREATE TABLE suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, verdict TEXT NOT NULL);
+`,
+  /**
+   * 5: the booth's cases closed with no record naming them (`booth_closed`, by the seq of the case's stop
+   * or suspect record: a vehicle that paid, its suspect's debit shown by the card without its TAC or settled
+   * by the lane meanwhile), so that the queue rebuilt at start does not take them back (src/booth/cases.ts).
+   */
+  5: `
+CREATE TABLE booth_closed (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, why TEXT NOT NULL);
 `,
 };
 

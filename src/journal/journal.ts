@@ -345,6 +345,16 @@ export class Journal implements Outbox {
     return this.records.noteDebitShown(seq, this.h.now());
   }
 
+  /** The booth closed the case of record `seq` with no record naming it: not rebuilt at start (Records). */
+  noteCaseClosed(seq: number, why: string): boolean {
+    return this.records.noteCaseClosed(seq, this.h.now(), why);
+  }
+
+  /** The records created at or after `since` whose booth case was noted closed (noteCaseClosed). */
+  closedCasesSince(since: Date): number[] {
+    return this.records.closedCasesSince(since);
+  }
+
   /** Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
     return this.records.settle(seq, s, opts);

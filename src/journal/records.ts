@@ -610,6 +610,39 @@ export class Records extends RecordQueries {
   }
 
   /**
+   * The booth closed the case of record `seq` (a stop or a suspect) with no record naming it (docs/booth.md
+   * §4): the queue rebuilt at start leaves it out (closedCasesSince). Written without an fsync of its own,
+   * as noteDebitShown: a power cut can only lose the note, and the case with it comes back, never the
+   * other way. False when there is no record `seq`.
+   */
+  noteCaseClosed(seq: number, at: Date, why: string): boolean {
+    this.h.assertWritable();
+    const cur = this.h.read("noteCaseClosed", () => this.stmtSettleRead.get(seq));
+    if (!cur) return false;
+    this.h.withoutOwnFsync(() =>
+      this.h.db
+        .prepare("INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) VALUES (?, ?, ?)")
+        .run(seq, at.getTime(), why),
+    );
+    return true;
+  }
+
+  /** The seqs of the records created at or after `since` whose booth case was noted closed (noteCaseClosed). */
+  closedCasesSince(since: Date): number[] {
+    this.h.assertOpen();
+    return this.h.read(
+      "closedCasesSince",
+      () =>
+        this.h.db
+          .prepare(
+            "SELECT b.seq FROM booth_closed b JOIN records r ON r.seq = b.seq WHERE r.created_at_ms >= ? ORDER BY b.seq",
+          )
+          .pluck()
+          .all(since.getTime()) as number[],
+    );
+  }
+
+  /**
    * Settles a suspect record in place: one debit is one record. The record keeps its sequence number, trade
    * id and creation time; it becomes a `transaction` (the debit happened: the settlement's TAC and card
    * proof) or a `stop` (proven not debited: amount 0), its revision goes up by one, and it goes back into

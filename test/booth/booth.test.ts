@@ -468,6 +468,55 @@ describe("the booth over ptys", () => {
     },
   );
 
+  it("a suspect's card that has moved on, refused as held on the vehicle the collector took: after a lane restart the earlier trip's case stays closed, the taken case is back", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
+      const { atBooth, stop } = await laterTripTaken(t);
+      t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
+      t.reader.present(CARD);
+      await t.prompt("HELD");
+      await t.boothIdle();
+      t.reader.remove();
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+      // no record names the earlier trip's case (its debit shown, the suspect noted, nothing charged):
+      // before, the queue rebuilt at start took it back
+      await t.restartLane();
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+    });
+  });
+
+  it("the lane settles the suspect from a late B5 while the booth proves it on the same card's later case the collector took: both cases close, and stay closed after a lane restart", async () => {
+    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const later = await t.caseQueued("UNSETTLED_DEBIT");
+      const take = await t.lane.booth!.take({ id: later, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      const j = t.lane.journal;
+      const settle = j.settle.bind(j);
+      j.settle = (seq, s, opts) => {
+        j.settle = settle;
+        settle(seq, {
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          settledBy: "b5",
+          fields: { tac: t.ledger()[0]!.tac },
+        });
+        return settle(seq, s, opts);
+      };
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      t.reader.remove();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      // the late B5's settlement names no booth case and comes before the taken case's record: before, the
+      // queue rebuilt at start took the taken case back
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+    });
+  });
+
   it("an operator settles the suspect by hand: its own case closes; the same card's vehicle waiting at the booth stays queued to pay its trip", async () => {
     const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {

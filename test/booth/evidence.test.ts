@@ -200,6 +200,16 @@ describe("the booth queue", () => {
     ]);
   });
 
+  it("rebuilt from the journal: a case the booth noted closed with no record naming it (booth_closed) stays closed; the others come back", () => {
+    const records = [
+      rec(1, { kind: "suspect", outcome: "B5_MISSING", obuSerial: "A", cardId: "C1" }),
+      rec(2, { kind: "stop", outcome: "OBU_NO_CARD", obuSerial: "B", cardId: null }),
+      rec(3, { kind: "suspect", outcome: "B5_NO_DSRC", obuSerial: "C", cardId: "C3" }),
+    ];
+    expect(rebuildCases(records, reasons, [1, 3]).map((c) => c.id)).toEqual(["s2"]);
+    expect(rebuildCases(records, reasons).map((c) => c.id)).toEqual(["s1", "s2", "s3"]);
+  });
+
   it("the case for a card: the one naming it, else the oldest naming none; full queues drop the oldest, never a recovery", () => {
     const c = (id: string, cardId: string | null, kind: BoothCase["kind"] = "stop"): BoothCase => ({
       id,

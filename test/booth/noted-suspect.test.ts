@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SimCard } from "../../sim/card/sim-card.js";
-import { type BoothTestContext, boothTest } from "./harness.js";
+import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -84,6 +84,24 @@ function laterTrips(t: BoothTestContext, seq: number, n: number): void {
 const boothDebits = (t: BoothTestContext) => t.ledger().filter((e) => e.path === "booth");
 
 describe("a suspect whose debit the card showed (noted)", () => {
+  it("its case, closed when the card showed the debit (PAID_UNSETTLED), is not back in the queue after a lane restart; another vehicle's case waiting is", async () => {
+    const other = noCardVehicle("A1", "2200000000000002", 4500);
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE, other] } } }, async (t) => {
+      await t.caseQueued("B5_MISSING");
+      const waiting = await t.caseQueued("OBU_NO_CARD");
+      t.reader.present(CARD);
+      await t.prompt("PAID_UNSETTLED");
+      await t.boothIdle();
+      t.reader.remove();
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([waiting]);
+      // the suspect stays a suspect (no record names its case): before, the queue rebuilt at start took it
+      // back, and the collector could charge the vehicle for the trip its debit paid
+      expect(t.records().find((r) => r.outcome === "B5_MISSING")).toMatchObject({ kind: "suspect" });
+      await t.restartLane();
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([waiting]);
+    });
+  });
+
   it("once ten newer transactions hid it from the card's 0018, the card on a new trip pays that trip once at the booth (not 交易无法确认 for good)", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
       const seq = await notedSuspect(t);

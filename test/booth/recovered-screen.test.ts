@@ -93,7 +93,7 @@ function rig(o: { listed: boolean }) {
       caseMaxAgeMinutes: 60,
       originalCardWaitMs: WAIT_MS,
     },
-    journal: { list: () => [] },
+    journal: { list: () => [], noteCaseClosed: () => true, closedCasesSince: () => [] },
     rec: { utcOffsetMinutes: 480 } as unknown as RecordContext,
     fx: { show, appendAudit: () => undefined, tryCommit: () => undefined, recorded: () => undefined },
     events: { next: () => undefined },

@@ -110,10 +110,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 4: revisions, OBU serials, guard rows, intents, the queue kept", () => {
+  it("a version 1 journal opens at version 5: revisions, OBU serials, guard rows, intents, booth cases noted closed, the queue kept", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(4);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(5);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -137,6 +137,11 @@ describe("schema migrations", () => {
     expect(j.findOpenSuspect({ cardId: sampleRecord(2).cardId! })?.seq).toBe(2);
     // version 4: the suspect found by its OBU serial through records_suspect_obu_serial
     expect(j.openSuspectOf({ obuSerial: sampleRecord(2).obuSerial })).toBe(2);
+    // version 5: a booth case closed with no record naming it is noted (booth_closed), by its record's seq
+    expect(j.closedCasesSince(new Date(t0))).toEqual([]);
+    expect(j.noteCaseClosed(2, "paid: suspect shown")).toBe(true);
+    expect(j.noteCaseClosed(99, "no such record")).toBe(false);
+    expect(j.closedCasesSince(new Date(t0))).toEqual([2]);
     expect(j.openIntents().map((i) => [i.key, i.payload])).toEqual([["A1000005", '{"phase":"await-b5"}']]);
     expect(j.queueDepth()).toBe(3);
     expect(j.pending(10).map((p) => [p.seq, p.revision])).toEqual([
@@ -146,9 +151,10 @@ describe("schema migrations", () => {
     ]);
     expect(j.commit(sampleRecord(5)).seq).toBe(5);
     j.close();
-    // reopening a version 4 file changes nothing
+    // reopening a version 5 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(again.closedCasesSince(new Date(t0))).toEqual([2]);
   });
 
   it("the read-only CLI handle refuses a version 1 file with what to do, and reads it once the lane migrated it", () => {
@@ -163,13 +169,13 @@ describe("schema migrations", () => {
   // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
   // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
   it.each(["5453b21", "48d0279", "8626220"] as const)(
-    "a version 1 journal as the code of %s wrote it opens at version 4, its queue and acknowledgements kept",
+    "a version 1 journal as the code of %s wrote it opens at version 5, its queue and acknowledgements kept",
     (schema) => {
       const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
       writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
       const j = openJournal();
       const db = j["h"].db;
-      expect(Number(db.pragma("user_version", { simple: true }))).toBe(4);
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(5);
       const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
       expect(cols).not.toContain("uploaded_at_ms");
       expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
@@ -230,8 +236,8 @@ describe("schema migrations", () => {
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 5");
+    raw.pragma("user_version = 6");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 5 is newer than this software \(4\)/);
+    expect(() => openJournal()).toThrow(/schema version 6 is newer than this software \(5\)/);
   });
 });
