@@ -214,6 +214,70 @@ describe("RSU bytes that arrive together", () => {
   });
 });
 
+describe("an RSU repeat in the capture", () => {
+  it("is left out when the lane under test already answered the frame (a real RSU would stop repeating it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-it-"));
+    dirs.push(dir);
+    const dialect = defaultDialect("legacy");
+    const heartbeat = heartbeatFrame(dialect, DEFAULT_IDENTITY, { pllChannelId: 0, txPower: 21 });
+    const f = encodeFrame(heartbeat, 0x08, dialect);
+    const g = encodeFrame(heartbeat, 0x09, dialect);
+    const c4 = encodeFrame({ type: "C4", controlType: 1 }, 0x80, dialect);
+    const ack = encodeFrame({ type: "ACK" }, 0x90, dialect);
+
+    // The recording: the RSU sent f, repeated it 120 ms later as the recorded lane had not answered, the
+    // lane answered it with C4 10 ms after the repeat; then g, answered with ACK.
+    let mono = 1000;
+    const writer = new CaptureWriter({ dir, prefix: "t", now: () => mono });
+    const pair = createTransportPair();
+    const port = capturingTransport(pair.lane, writer, "rsu", "etc-lane test rsu port protocol=legacy");
+    await port.open();
+    await pair.device.open();
+    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    await pair.device.write(f);
+    await turn();
+    mono += 120;
+    await pair.device.write(f);
+    await turn();
+    mono += 10;
+    await port.write(c4);
+    mono += 10;
+    await pair.device.write(g);
+    await turn();
+    mono += 5;
+    await port.write(ack);
+    writer.close();
+    const script = replayScript(readCapture(readdirSync(dir).map((x) => join(dir, x))), dialect);
+    expect(
+      script.steps.map((st) => ({ after: st.after.map((a) => a.type), repeat: st.repeat === true })),
+    ).toEqual([
+      { after: [], repeat: false },
+      { after: [], repeat: true },
+      { after: ["C4"], repeat: false },
+    ]);
+
+    // The lane under test answers f at once (C4), and sends its answer again for every repeat of f, as
+    // the lane's link does (firmware-bridge/link/answer-cache.ts); g it answers with ACK.
+    const pair2 = createTransportPair();
+    await pair2.lane.open();
+    pair2.lane.data$.subscribe((b) => {
+      void pair2.lane.write(b.equals(g) ? ack : c4);
+    });
+    const replay = new CaptureReplay({ transport: pair2.device, dialect, script, speed: 1000 });
+    const events: string[] = [];
+    replay.events$.subscribe((e) => {
+      if (e.type === "sent" || e.type === "skipped") events.push(`${e.type} ${e.step}`);
+      else if (e.type === "diverged") events.push(`diverged: ${e.message}`);
+    });
+    await replay.start();
+    const report = await replay.run();
+    await replay.stop();
+    expect(events).toEqual(["sent 0", "skipped 1", "sent 2"]);
+    expect(report.divergences).toEqual([]);
+    expect(report.matched).toBe(report.expected);
+  });
+});
+
 /** A one-vehicle legacy run with the capture on; returns the capture file and the lane's decisions. */
 async function capturedRun(): Promise<{ file: string; decisions: string[] }> {
   const pair = createTransportPair();
