@@ -2,7 +2,8 @@
  * The capture as a transport decorator: any port (the RSU's, the card reader's) wrapped with
  * `capturingTransport(inner, writer, name, description)` behaves exactly as `inner`, and every byte
  * it writes or reads, and every state change, goes to the capture with a monotonic timestamp.
- * Written bytes are recorded when the port accepted them, read bytes when they arrived. A write that
+ * Written bytes are recorded when the port accepted them, read bytes when they arrived (the chunks read
+ * together in one event-loop turn at the time of the first: ./capture-writer.ts). A write that
  * failed is recorded too, when it failed, with a comment `write failed: <why>`, unless the port refused it
  * before any byte went out (`details.nothingWritten`, firmware-bridge/errors.ts): a drain that failed
  * comes after the bytes left, so the peer may have them (a DEBIT, a C6).

@@ -7,11 +7,19 @@
  * Off the hot path: `record()` only queues the block; the queue is written on the next event-loop turn
  * (after the handler that took the frame has written its reply), and on `close()`. A capture that
  * cannot be written logs once and stops capturing; it never stops the lane.
+ *
+ * Chunks handed to the reader one after another before its microtask queue emptied (the writes of one
+ * synchronous run of the far end of an in-process pair, firmware-bridge/transport/pair.ts), nothing else
+ * recorded between them, arrived together and carry the time of the first. The reader gets the second
+ * only once its handlers have dealt with the first, which on a busy machine (the process preempted, a
+ * slow handler) can take milliseconds, and `etc-sim replay` (sim/replay/replay.ts) plays bytes read
+ * less than 1 ms apart as one write and the rest at their recorded gap: a frame and its duplicate
+ * would go out as two writes, the second after the lane under test had answered the first.
  */
 import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
-import { interfaceDescription, packet, sectionHeader } from "./pcapng.js";
+import { interfaceDescription, packet, RTAC_EVENT, sectionHeader } from "./pcapng.js";
 
 export interface CaptureWriterOptions {
   dir: string;
@@ -52,6 +60,11 @@ export class CaptureWriter {
   private fileIndex = 0;
   private queue: Buffer[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /**
+   * The time of the first of the chunks read together (see above): ended by anything else recorded and
+   * by a microtask queued with the first, which runs once the chunks handed over with it have been read.
+   */
+  private readTogetherAt: number | undefined;
   private failed = false;
   private closed = false;
   /** The file being written now. */
@@ -83,10 +96,27 @@ export class CaptureWriter {
     return this.ports.length - 1;
   }
 
-  /** Queues one chunk (or a state change) on port `iface`, stamped now. */
+  /**
+   * Queues one chunk (or a state change) on port `iface`, stamped now, or, for a chunk read together
+   * with the ones before it (see above), with the time of the first of them.
+   */
   record(iface: number, event: number, bytes: Buffer, comment?: string): void {
     if (this.failed || this.closed) return;
-    const us = this.wall0Us + BigInt(Math.round((this.now() - this.mono0) * 1000));
+    let at: number;
+    if (event === RTAC_EVENT.dataRx) {
+      if (this.readTogetherAt === undefined) {
+        const first = this.now();
+        this.readTogetherAt = first;
+        queueMicrotask(() => {
+          if (this.readTogetherAt === first) this.readTogetherAt = undefined;
+        });
+      }
+      at = this.readTogetherAt;
+    } else {
+      this.readTogetherAt = undefined;
+      at = this.now();
+    }
+    const us = this.wall0Us + BigInt(Math.round((at - this.mono0) * 1000));
     this.queue.push(packet(iface, us, event, bytes, comment));
     this.scheduled ??= setImmediate(() => {
       this.scheduled = undefined;

@@ -31,6 +31,12 @@ export interface ReplayStep {
   after: LaneFrameRef[];
   /** recorded gap from the previous step, or from the last of `after`, to these bytes */
   delayMs: number;
+  /**
+   * true: an RSU repeat, one whole frame byte for byte the same as the end of the previous step's bytes
+   * with no lane frame between: the recorded RSU sent it again because the recorded lane had not
+   * answered yet (run() leaves it out when the lane under test already has)
+   */
+  repeat?: boolean;
 }
 
 export interface ReplayScript {
@@ -76,7 +82,9 @@ export function replayScript(
         continue;
       }
       const from = Math.max(prevT, pending.at(-1)?.t ?? 0);
-      steps.push({ t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) });
+      const step: ReplayStep = { t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) };
+      if (prev && pending.length === 0 && isRepeatOf(r.bytes, prev.bytes, d)) step.repeat = true;
+      steps.push(step);
       pending = [];
       prevT = r.t;
     }
@@ -84,8 +92,18 @@ export function replayScript(
   return { port, steps, trailing: pending };
 }
 
+/** `bytes` is one whole frame, and the bytes `before` ends with: the RSU sent that frame again. */
+function isRepeatOf(bytes: Buffer, before: Buffer, d: Dialect): boolean {
+  if (bytes.length === 0 || before.length < bytes.length) return false;
+  if (!before.subarray(before.length - bytes.length).equals(bytes)) return false;
+  const evs = createDeframer(d.variant, { maxFrameLength: 65_536 }).push(bytes, 0);
+  return evs.length === 1 && evs[0]?.kind === "frame" && evs[0].frame.raw.equals(bytes);
+}
+
 export type ReplayEvent =
   | { type: "sent"; at: number; step: number; recordedT: number; frames: string[] }
+  /** an RSU repeat left out: the lane under test had already sent `answer` (a real RSU stops repeating then) */
+  | { type: "skipped"; at: number; step: number; recordedT: number; frames: string[]; answer: string }
   | { type: "echoed"; at: number; step: number; recorded: string; sent: string }
   | { type: "lane"; at: number; frame: string; expected: boolean }
   | { type: "diverged"; at: number; message: string };
@@ -279,6 +297,26 @@ export class CaptureReplay {
       const frames = deframer
         .push(step.bytes, step.t)
         .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, this.opts.dialect)] : []));
+      if (step.repeat) {
+        // The recorded RSU repeated its frame because the recorded lane had not answered it yet. A lane
+        // under test that already sent the answer (the first frame the recorded lane sent after the
+        // repeat) would get the repeat after its answer and send that answer again, which the recorded
+        // lane never did; and an RSU that has its answer does not repeat. Sent or left out, the lane
+        // under test sends the same frames.
+        const next = script.steps.slice(i + 1).find((s) => !s.repeat);
+        const answer = next ? next.after[0] : script.trailing[0];
+        if (answer && this.queue.includes(answer.type)) {
+          this.events.next({
+            type: "skipped",
+            at: this.rel(),
+            step: i,
+            recordedT: step.t,
+            frames,
+            answer: answer.type,
+          });
+          continue;
+        }
+      }
       const bytes = this.opts.echoPurchaseTime === false ? step.bytes : this.echoPurchaseTime(step.bytes, i);
       try {
         await this.opts.transport.write(bytes);

@@ -11,12 +11,16 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
+import { capturingTransport } from "../../firmware-bridge/capture/capture-transport.js";
+import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { encodeFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { CaptureReplay, replayScript } from "../../sim/replay/replay.js";
+import { DEFAULT_IDENTITY, heartbeatFrame } from "../../sim/rsu/rsu-frames.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import {
@@ -168,6 +172,110 @@ describe.each(["legacy", "national"] as const)("wire capture and replay (%s)", (
     expect(report.divergences).toEqual([]);
     expect(report.matched).toBe(report.expected);
   }, 60_000);
+});
+
+describe("RSU bytes that arrive together", () => {
+  it("are captured at one time however long the lane takes over the first, and replayed as one write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-it-"));
+    dirs.push(dir);
+    // the capture's monotonic clock, moved by hand: only the lane's handling of a chunk advances it
+    let mono = 1000;
+    const writer = new CaptureWriter({ dir, prefix: "t", now: () => mono });
+    const pair = createTransportPair();
+    const port = capturingTransport(pair.lane, writer, "rsu", "etc-lane test rsu port protocol=legacy");
+    // a lane that takes 5 ms over every chunk it reads (a busy machine, the process preempted)
+    port.data$.subscribe(() => {
+      mono += 5;
+    });
+    await port.open();
+    await pair.device.open();
+    const dialect = defaultDialect("legacy");
+    const frame = encodeFrame(
+      heartbeatFrame(dialect, DEFAULT_IDENTITY, { pllChannelId: 0, txPower: 21 }),
+      0x08,
+      dialect,
+    );
+    // a frame and its duplicate written in one go (the simulator's duplicate fault: sim/rsu/link.ts), so
+    // handed to the lane together; then the same frame once more, in a later event-loop turn
+    await Promise.all([pair.device.write(frame), pair.device.write(frame)]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await pair.device.write(frame);
+    writer.close();
+
+    const cap = readCapture(readdirSync(dir).map((f) => join(dir, f)));
+    expect(cap.records.filter((r) => r.dir === "rx").map((r) => r.t)).toEqual([0, 0, 10]);
+    const script = replayScript(cap, dialect);
+    expect(
+      script.steps.map((st) => ({ bytes: st.bytes.length / frame.length, delayMs: st.delayMs })),
+    ).toEqual([
+      { bytes: 2, delayMs: 0 },
+      { bytes: 1, delayMs: 10 },
+    ]);
+  });
+});
+
+describe("an RSU repeat in the capture", () => {
+  it("is left out when the lane under test already answered the frame (a real RSU would stop repeating it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-it-"));
+    dirs.push(dir);
+    const dialect = defaultDialect("legacy");
+    const heartbeat = heartbeatFrame(dialect, DEFAULT_IDENTITY, { pllChannelId: 0, txPower: 21 });
+    const f = encodeFrame(heartbeat, 0x08, dialect);
+    const g = encodeFrame(heartbeat, 0x09, dialect);
+    const c4 = encodeFrame({ type: "C4", controlType: 1 }, 0x80, dialect);
+    const ack = encodeFrame({ type: "ACK" }, 0x90, dialect);
+
+    // The recording: the RSU sent f, repeated it 120 ms later as the recorded lane had not answered, the
+    // lane answered it with C4 10 ms after the repeat; then g, answered with ACK.
+    let mono = 1000;
+    const writer = new CaptureWriter({ dir, prefix: "t", now: () => mono });
+    const pair = createTransportPair();
+    const port = capturingTransport(pair.lane, writer, "rsu", "etc-lane test rsu port protocol=legacy");
+    await port.open();
+    await pair.device.open();
+    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    await pair.device.write(f);
+    await turn();
+    mono += 120;
+    await pair.device.write(f);
+    await turn();
+    mono += 10;
+    await port.write(c4);
+    mono += 10;
+    await pair.device.write(g);
+    await turn();
+    mono += 5;
+    await port.write(ack);
+    writer.close();
+    const script = replayScript(readCapture(readdirSync(dir).map((x) => join(dir, x))), dialect);
+    expect(
+      script.steps.map((st) => ({ after: st.after.map((a) => a.type), repeat: st.repeat === true })),
+    ).toEqual([
+      { after: [], repeat: false },
+      { after: [], repeat: true },
+      { after: ["C4"], repeat: false },
+    ]);
+
+    // The lane under test answers f at once (C4), and sends its answer again for every repeat of f, as
+    // the lane's link does (firmware-bridge/link/answer-cache.ts); g it answers with ACK.
+    const pair2 = createTransportPair();
+    await pair2.lane.open();
+    pair2.lane.data$.subscribe((b) => {
+      void pair2.lane.write(b.equals(g) ? ack : c4);
+    });
+    const replay = new CaptureReplay({ transport: pair2.device, dialect, script, speed: 1000 });
+    const events: string[] = [];
+    replay.events$.subscribe((e) => {
+      if (e.type === "sent" || e.type === "skipped") events.push(`${e.type} ${e.step}`);
+      else if (e.type === "diverged") events.push(`diverged: ${e.message}`);
+    });
+    await replay.start();
+    const report = await replay.run();
+    await replay.stop();
+    expect(events).toEqual(["sent 0", "skipped 1", "sent 2"]);
+    expect(report.divergences).toEqual([]);
+    expect(report.matched).toBe(report.expected);
+  });
 });
 
 /** A one-vehicle legacy run with the capture on; returns the capture file and the lane's decisions. */

@@ -89,6 +89,10 @@ export function registerReplay(program: Command): void {
           process.stdout.write(
             `${t} B5 TransTime ${e.recorded} -> ${e.sent} (the PurchaseTime of the lane's last C6/C3)\n`,
           );
+        else if (e.type === "skipped")
+          process.stdout.write(
+            `${t} left out the RSU's repeat of ${e.frames.join(" ")} (recorded at ${(e.recordedT / 1000).toFixed(3)}s): the lane had already sent ${e.answer}\n`,
+          );
         else if (e.type === "diverged") process.stdout.write(`${t} differs: ${e.message}\n`);
       });
       await replay.start();
