@@ -18,8 +18,12 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
-/** A national capture of six read chunks, each one whole B-frame with body byte i, 1 ms apart. */
-function capture(): { file: string; buf: Buffer; epbs: number[] } {
+/**
+ * A national capture of six read chunks, each one whole B-frame with body byte i, 1 ms apart, each read
+ * on its own (a microtask between them: chunks read together share the first one's time,
+ * firmware-bridge/capture/capture-writer.ts).
+ */
+async function capture(): Promise<{ file: string; buf: Buffer; epbs: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
   dirs.push(dir);
   let mono = 0;
@@ -28,6 +32,7 @@ function capture(): { file: string; buf: Buffer; epbs: number[] } {
   for (let i = 0; i < 6; i++) {
     w.record(rsu, RTAC_EVENT.dataRx, encodeNational(1, Buffer.from([0xb1, i])));
     mono += 1;
+    await Promise.resolve();
   }
   w.close();
   const file = join(dir, readdirSync(dir)[0] as string);
@@ -40,8 +45,8 @@ function capture(): { file: string; buf: Buffer; epbs: number[] } {
 const bodies = (file: string): number[] => readCapture([file]).records.map((r) => r.bytes.at(-3) as number);
 
 describe("a damaged capture", () => {
-  it("skips each block whose content cannot be right, names it, and reads the blocks after it", () => {
-    const { file, buf, epbs } = capture();
+  it("skips each block whose content cannot be right, names it, and reads the blocks after it", async () => {
+    const { file, buf, epbs } = await capture();
     const at = (n: number): number => epbs[n] as number;
     buf.writeUInt32LE(0x80000010, at(1) + 20); // captured length past the block
     buf.writeUInt32LE(5, at(2) + 8); // an interface the section does not describe
@@ -61,9 +66,9 @@ describe("a damaged capture", () => {
     expect(cap.truncated).toEqual([]);
   });
 
-  it("a packet too short for its RTAC header, and a second section header with a bad magic, are skipped", () => {
-    const one = capture();
-    const two = capture();
+  it("a packet too short for its RTAC header, and a second section header with a bad magic, are skipped", async () => {
+    const one = await capture();
+    const two = await capture();
     const buf = Buffer.concat([one.buf, two.buf]); // two sections, as `cat` of two capture files gives
     buf.writeUInt32LE(4, (one.epbs[1] as number) + 20); // captured length 4: no room for the RTAC header
     buf.writeUInt32LE(0x12345678, one.buf.length + 8); // the second section's byte-order magic
@@ -77,8 +82,8 @@ describe("a damaged capture", () => {
     expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
   });
 
-  it("a zero block length mid-file: the blocks before it are read, and where and why it stopped is said", () => {
-    const { file, buf, epbs } = capture();
+  it("a zero block length mid-file: the blocks before it are read, and where and why it stopped is said", async () => {
+    const { file, buf, epbs } = await capture();
     const at = epbs[3] as number;
     buf.writeUInt32LE(0, at + 4);
     writeFileSync(file, buf);
@@ -89,8 +94,8 @@ describe("a damaged capture", () => {
     expect(parsePcapng(buf).skipped).toEqual([]);
   });
 
-  it("a length at a block's start that its end does not repeat stops the reading there", () => {
-    const { file, buf, epbs } = capture();
+  it("a length at a block's start that its end does not repeat stops the reading there", async () => {
+    const { file, buf, epbs } = await capture();
     const at = epbs[2] as number;
     const len = buf.readUInt32LE(at + 4);
     buf.writeUInt32LE(len + 8, at + 4); // still a multiple of 4, still inside the file
@@ -102,7 +107,7 @@ describe("a damaged capture", () => {
   });
 
   it("etc-lane decode --capture prints every frame it could read, names each skipped block, exits 1", async () => {
-    const { file, buf, epbs } = capture();
+    const { file, buf, epbs } = await capture();
     buf.writeUInt32LE(0xffffffff, (epbs[1] as number) + 12);
     buf.writeUInt32LE(0x80000010, (epbs[4] as number) + 20);
     writeFileSync(file, buf);

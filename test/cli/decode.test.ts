@@ -344,8 +344,12 @@ describe("etc-lane decode on the public national samples", () => {
 });
 
 describe("etc-lane decode --capture: the deframer limits", () => {
-  /** A national capture whose port recorded 120 ms: a B2 in two halves 100 ms apart. */
-  function capture(): string {
+  /**
+   * A national capture whose port recorded 120 ms: a B2 in two halves 100 ms apart, each read on its own
+   * (a microtask between them: chunks read together share the first one's time,
+   * firmware-bridge/capture/capture-writer.ts).
+   */
+  async function capture(): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), "decode-limits-"));
     let mono = 0;
     const w = new CaptureWriter({ dir, prefix: "l", now: () => mono, wallNow: () => Date.UTC(2026, 11, 2) });
@@ -355,6 +359,7 @@ describe("etc-lane decode --capture: the deframer limits", () => {
     );
     const b2 = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
     w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(0, 10));
+    await Promise.resolve();
     mono = 100;
     w.record(rsu, RTAC_EVENT.dataRx, b2.subarray(10));
     w.close();
@@ -362,7 +367,7 @@ describe("etc-lane decode --capture: the deframer limits", () => {
   }
 
   it("applies what the capture recorded, and --inter-byte-ms overrides it", async () => {
-    const file = capture();
+    const file = await capture();
     try {
       const recorded = await runCli("etc-lane", ["decode", "--capture", file]);
       expect(jsonLines(recorded.stdout).map((l) => l.type ?? l.why)).toEqual(["B2"]);
