@@ -56,7 +56,8 @@ const event = (i: number) => ({
  * record's JSON (UTF-8) and journal seq in and moves the write offset; the worker (RING_DRAINER) looks
  * every millisecond, hashes what it finds and moves the read offset. Nothing wakes the worker, so the lane
  * thread makes no system call. Layout: Int32 [write offset, read offset, entries drained], then the data;
- * an entry is u32 length, u32 seq, the bytes; a length of 0xffffffff sends the reader back to offset 0.
+ * an entry is u32 length, u32 seq, the bytes, padded to 4 bytes; a length of 0xffffffff, or the end of
+ * the data, sends the reader back to offset 0.
  */
 class SharedRing {
   readonly sab: SharedArrayBuffer;
@@ -75,7 +76,7 @@ class SharedRing {
   }
 
   put(seq: number, json: string): void {
-    const need = 8 + json.length * 3; // UTF-8 of a UTF-16 string takes at most 3 bytes per unit
+    const need = pad4(8 + json.length * 3); // UTF-8 of a UTF-16 string takes at most 3 bytes per unit
     let at = Atomics.load(this.ctl, 0);
     const r = Atomics.load(this.ctl, 1);
     if (at >= r && this.size - at < need) {
@@ -83,16 +84,17 @@ class SharedRing {
         this.full++;
         return;
       }
-      this.view.setUint32(at, 0xffffffff);
+      // offsets are multiples of 4 and so is the size: a marker fits wherever an entry could start
+      if (at < this.size) this.view.setUint32(at, 0xffffffff);
       at = 0;
     } else if (at < r && r - at <= need) {
       this.full++;
       return;
     }
-    const n = this.enc.encodeInto(json, this.data.subarray(at + 8)).written;
+    const n = this.enc.encodeInto(json, this.data.subarray(at + 8, at + need)).written;
     this.view.setUint32(at, n);
     this.view.setUint32(at + 4, seq);
-    Atomics.store(this.ctl, 0, at + 8 + n);
+    Atomics.store(this.ctl, 0, at + pad4(8 + n));
     this.written++;
   }
 
@@ -101,17 +103,19 @@ class SharedRing {
   }
 }
 
+const pad4 = (n: number): number => (n + 3) & ~3;
+
 const RING_DRAINER =
   "const { workerData } = require('node:worker_threads'); const { hash } = require('node:crypto');" +
   "const ctl = new Int32Array(workerData, 0, 3); const data = new Uint8Array(workerData, 12);" +
-  "const view = new DataView(workerData, 12);" +
+  "const view = new DataView(workerData, 12); const size = data.length;" +
   "for (;;) {" +
   "  const w = Atomics.load(ctl, 0); let r = Atomics.load(ctl, 1);" +
   "  while (r !== w) {" +
+  "    if (r >= size || view.getUint32(r) === 0xffffffff) { r = 0; continue; }" +
   "    const n = view.getUint32(r);" +
-  "    if (n === 0xffffffff) { r = 0; continue; }" +
   "    hash('sha256', data.subarray(r + 8, r + 8 + n), 'hex');" +
-  "    r += 8 + n; Atomics.store(ctl, 1, r); Atomics.add(ctl, 2, 1);" +
+  "    r += (8 + n + 3) & ~3; Atomics.store(ctl, 1, r); Atomics.add(ctl, 2, 1);" +
   "  }" +
   "  Atomics.wait(ctl, 0, w, 1);" +
   "}";
