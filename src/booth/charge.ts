@@ -170,6 +170,7 @@ export async function charge(
       layout: card.layout.name,
     };
     // the write-ahead note, on disk: no DEBIT without it (a throw here stops the purchase before DEBIT)
+    stages.intentWrite = ctx.now();
     try {
       intentId = ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${card.cardId}`, JSON.stringify(payload));
     } catch (e) {
@@ -222,7 +223,16 @@ export async function charge(
     const { quietMs, commitMs } = ctx.lastCommit;
     // the whole time, the quiet wait included (reported on its own, never hidden from the total)
     const totalMs = ctx.now() - t0;
-    ctx.lastTiming = { totalMs, readerMs, laneMs: totalMs - readerMs - quietMs, commitMs, quietMs, bytes };
+    const intentMs = (stages.intent ?? 0) - (stages.intentWrite ?? 0);
+    ctx.lastTiming = {
+      totalMs,
+      readerMs,
+      laneMs: totalMs - readerMs - quietMs,
+      commitMs,
+      intentMs,
+      quietMs,
+      bytes,
+    };
     ctx.counters.transactions++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);

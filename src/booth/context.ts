@@ -76,6 +76,8 @@ export interface BoothTiming {
   laneMs: number;
   /** of which the journal commit (one fsync) */
   commitMs: number;
+  /** of which the debit intent: its write and the fdatasync DEBIT waits for (docs/booth.md §5.1) */
+  intentMs: number;
   /** before its commit the booth waited this long for no DSRC transaction to be open (in totalMs) */
   quietMs: number;
   /** bytes on the reader line, both directions (when the reader driver counts them) */

@@ -8,7 +8,8 @@
  *   from the card read to the durable record. `total` is the whole, everything included; `reader` the
  *   time the booth waited on the reader (line, reader, card, PSAM); `quiet` the time it waited before its
  *   commit for a moment with no DSRC transaction open (at most 50 ms); `lane` the rest (total - reader -
- *   quiet): the lane's own work (target < 5 ms), of which `commit` the journal commit. `bytes` crossed the
+ *   quiet): the lane's own work (target < 5 ms), of which `commit` the journal commit and `intent` the
+ *   debit intent (its write and the fdatasync DEBIT waits for). `bytes` crossed the
  *   line per transaction, `line` their line time.
  * - booth.rsu.*: the RSU path's decisions (B2 -> C1, B4 -> C6 from the lane's stamps) at a fixed offered
  *   rate, in alternating segments of the same run: the booth idle, then booth transactions running beside
@@ -122,6 +123,7 @@ export const boothBench: Benchmark = {
       const readerMs = new Samples();
       const laneMs = new Samples();
       const commitMs = new Samples();
+      const intentMs = new Samples();
       const quietMs = new Samples();
       const bytes: number[] = [];
       const paced: number[] = [];
@@ -136,6 +138,7 @@ export const boothBench: Benchmark = {
         readerMs.push(t.readerMs);
         laneMs.push(t.laneMs);
         commitMs.push(t.commitMs);
+        intentMs.push(t.intentMs);
         quietMs.push(t.quietMs);
         bytes.push(t.bytes ?? Number.NaN);
         // what the paced line carried for the whole case: the card event, the transaction, the beep, the removal
@@ -219,6 +222,12 @@ export const boothBench: Benchmark = {
           "before its commit the booth waited (at most 50 ms) for a moment with no DSRC transaction open; part of the total",
         ),
         fig("booth.tx.commit", "ms", commitMs, "the journal commit (one fsync), part of the lane's own work"),
+        fig(
+          "booth.tx.intent",
+          "ms",
+          intentMs,
+          "the debit intent: its write and the fdatasync DEBIT waits for, part of the lane's own work",
+        ),
         fig(
           "booth.tx.bytes",
           "bytes",
