@@ -55,6 +55,25 @@ const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
  * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, an hour after the attempt,
  * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
  */
+/**
+ * The lane's late B5 settles the suspect just before the booth's own settlement reaches the journal (the
+ * journal's next settle first commits the B5's, once).
+ */
+function lateB5SettlesFirst(t: BoothTestContext): void {
+  const j = t.lane.journal;
+  const settle = j.settle.bind(j);
+  j.settle = (seq, s, opts) => {
+    j.settle = settle;
+    settle(seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: t.ledger()[0]!.tac },
+    });
+    return settle(seq, s, opts);
+  };
+}
+
 async function laterTripTaken(t: BoothTestContext) {
   const earlier = await t.caseQueued("B5_NO_DSRC");
   const atBooth = await t.caseQueued("OBU_NO_CARD");
@@ -492,18 +511,7 @@ describe("the booth over ptys", () => {
       const later = await t.caseQueued("UNSETTLED_DEBIT");
       const take = await t.lane.booth!.take({ id: later, user: { name: "op", uid: 1 } });
       expect(take.ok).toBe(true);
-      const j = t.lane.journal;
-      const settle = j.settle.bind(j);
-      j.settle = (seq, s, opts) => {
-        j.settle = settle;
-        settle(seq, {
-          kind: "transaction",
-          outcome: "EXIT_DEBIT_SETTLED",
-          settledBy: "b5",
-          fields: { tac: t.ledger()[0]!.tac },
-        });
-        return settle(seq, s, opts);
-      };
+      lateB5SettlesFirst(t);
       t.reader.present(CARD);
       await t.prompt("SETTLED");
       await t.boothIdle();
@@ -552,19 +560,7 @@ describe("the booth over ptys", () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
       const [suspect] = t.records();
-      const j = t.lane.journal;
-      const settle = j.settle.bind(j);
-      // the lane's late B5 settles the suspect just before the booth's own settlement reaches the journal
-      j.settle = (seq, s, opts) => {
-        j.settle = settle;
-        settle(seq, {
-          kind: "transaction",
-          outcome: "EXIT_DEBIT_SETTLED",
-          settledBy: "b5",
-          fields: { tac: t.ledger()[0]!.tac },
-        });
-        return settle(seq, s, opts);
-      };
+      lateB5SettlesFirst(t);
       t.reader.present(CARD);
       await t.prompt("SETTLED");
       await t.boothIdle();
