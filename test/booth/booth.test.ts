@@ -74,13 +74,11 @@ function lateB5SettlesFirst(t: BoothTestContext): void {
   };
 }
 
-async function laterTripTaken(t: BoothTestContext) {
-  const earlier = await t.caseQueued("B5_NO_DSRC");
-  const atBooth = await t.caseQueued("OBU_NO_CARD");
-  const [suspect, stop] = t.records();
-  expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
-  expect(stop!.obuId).toBeTruthy();
-  expect(stop!.obuId).not.toBe(suspect!.obuId);
+/**
+ * Before the card reaches the booth it is used again: a new entry at 0101, an hour after the attempt
+ * (local-as-UTC wire time, the legacy dialect's, as boothCard's).
+ */
+function cardMovesOn(t: BoothTestContext): void {
   const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
   const entry = t.store.get(CARD)!.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
     amount: 0,
@@ -91,6 +89,16 @@ async function laterTripTaken(t: BoothTestContext) {
     record0019: { ...exitRecord0019("0101", 1, entered), status: 3 },
   });
   expect(entry.kind).toBe("done");
+}
+
+async function laterTripTaken(t: BoothTestContext) {
+  const earlier = await t.caseQueued("B5_NO_DSRC");
+  const atBooth = await t.caseQueued("OBU_NO_CARD");
+  const [suspect, stop] = t.records();
+  expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+  expect(stop!.obuId).toBeTruthy();
+  expect(stop!.obuId).not.toBe(suspect!.obuId);
+  cardMovesOn(t);
   const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
   expect(take.ok).toBe(true);
   return { earlier, atBooth, suspect: suspect!, stop: stop! };
@@ -338,19 +346,7 @@ describe("the booth over ptys", () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
       const [suspect] = t.records();
-      // before the card reaches the booth it is used again: a new entry at 0101, an hour after the attempt
-      // (local-as-UTC wire time, the legacy dialect's, as boothCard's)
-      const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
-      const card = t.store.get(CARD)!;
-      const entry = card.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
-        amount: 0,
-        transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
-          .toISOString()
-          .replace(/\D/g, "")
-          .slice(0, 14),
-        record0019: { ...exitRecord0019("0101", 1, entered), status: 3 },
-      });
-      expect(entry.kind).toBe("done");
+      cardMovesOn(t);
       t.reader.present(CARD);
       await t.prompt("PAID");
       await t.boothIdle();
