@@ -75,6 +75,8 @@ it("a full list committed without its answer: the lane serves the list `current`
   );
   expect(cache.lookup({ cardId: card(9_000_002) }).listed).toBe(true);
   expect(cache.versions()).toEqual({ full: V2, delta: "202611240005" });
+  // the previous list's files go in the background (lifecycle.ts activate): wait for them, not the clock
+  await cache.filesSettled();
   expect(existsSync(join(cache.dir, held))).toBe(false);
   expect(lines.some((l) => l.level === "warn" && /list it names is served/.test(l.msg))).toBe(true);
 });
