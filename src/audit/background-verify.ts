@@ -5,28 +5,14 @@
  * maintenance page shows as "last verify". It uses the public key stored beside the log: an independent
  * check is still `etc-lane audit verify --key` with a copy kept off the lane.
  */
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
-import { workerExecArgv } from "../status-list/run-worker.js";
+import { startModuleWorker } from "../module-worker.js";
 import { backgroundCpus } from "../threads.js";
 import type { VerifyJob, VerifySummary } from "./verify-worker.js";
 
-const fromSource = import.meta.url.endsWith(".ts");
-const entry = new URL(fromSource ? "./verify-worker.ts" : "./verify-worker.js", import.meta.url);
-
 function spawn(): Worker {
-  const execArgv = workerExecArgv();
-  const workerData = { backgroundCpus: backgroundCpus() };
-  if (!fromSource) return new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}) });
-  // from TypeScript source (vitest, tsx): the worker registers tsx's loader first (as src/status-list/run-worker.ts)
-  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
-    /\.cjs$/,
-    ".mjs",
-  );
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, ...(execArgv ? { execArgv } : {}) });
+  return startModuleWorker(import.meta.url, "./verify-worker", { backgroundCpus: backgroundCpus() });
 }
 
 /** One verification in a fresh worker thread, which ends with it. */

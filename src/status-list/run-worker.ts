@@ -1,52 +1,21 @@
 /**
  * One long-lived worker thread per process runs the status-list jobs (full build, delta apply, filter
  * rebuild) in order, off the lane thread. Kept alive between jobs (unref'd while idle) so a delta every
- * 5 minutes does not pay a thread start-up. The entry resolves both compiled (dist/…/worker.js) and from
- * TypeScript source (under vitest or tsx: worker.ts through tsx's loader, registered by a bootstrap,
- * because Node 20 does not apply an `--import tsx` from execArgv to a worker's own entry).
+ * 5 minutes does not pay a thread start-up. It starts compiled or from TypeScript source
+ * (../module-worker.ts).
  */
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { startModuleWorker } from "../module-worker.js";
 import { backgroundCpus } from "../threads.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { Progress } from "./types.js";
 import type { Job, WorkerMessage } from "./worker.js";
 
-const fromSource = import.meta.url.endsWith(".ts");
-const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url);
-
-/**
- * The options a worker is started with: undefined (it inherits the parent's, the default) unless the
- * parent was started with `--input-type`, which is for `-e` / stdin only: a worker started from a file
- * with it inherited fails to start (a process run as `node --input-type=module -e ...` could not open a
- * list once the worker starts at open). Passing the parent's options explicitly in every case would
- * break the other way: a worker refuses V8 options given explicitly (ERR_WORKER_INVALID_EXEC_ARGV,
- * e.g. `node --max-old-space-size=512`), while it inherits them silently.
- */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] | undefined {
-  if (!execArgv.some((a) => a === "--input-type" || a.startsWith("--input-type="))) return undefined;
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i] as string;
-    if (a === "--input-type")
-      i++; // "--input-type module"
-    else if (!a.startsWith("--input-type=")) out.push(a);
-  }
-  return out;
-}
+export { workerExecArgv } from "../module-worker.js";
 
 function spawn(): Worker {
-  const execArgv = workerExecArgv();
-  const workerData = { backgroundCpus: backgroundCpus() };
-  if (!fromSource) return new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}) });
-  const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
-    /\.cjs$/,
-    ".mjs",
-  );
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, ...(execArgv ? { execArgv } : {}) });
+  return startModuleWorker(import.meta.url, "./worker", { backgroundCpus: backgroundCpus() });
 }
 
 export interface RunningJob<T> {
