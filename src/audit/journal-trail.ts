@@ -24,7 +24,7 @@ import { silentLogger } from "../../firmware-bridge/log.js";
 import { findBindingMark } from "./binding-mark.js";
 import type { AuditEventInput } from "./entry.js";
 import { journalBoundEvent, type UploadsBound, uplinkBoundEvent } from "./events.js";
-import type { BoundEntry, RecordBinding } from "./records.js";
+import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type AuditSpool, absorbLegacySpool } from "./spool.js";
 import { AuditTrail, type AuditTrailOptions } from "./trail.js";
 
@@ -32,7 +32,8 @@ import { AuditTrail, type AuditTrailOptions } from "./trail.js";
 export interface TrailHost {
   readonly auditSpool: AuditSpool;
   bindAudit(binder: {
-    bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T;
+    bindRecord<T>(b: RecordBinding, tx: (slot: RecordSlot) => T): T;
+    recordsWritten(): Promise<void>;
     bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
   }): void;
   auditFloor(): number | null;

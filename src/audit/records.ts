@@ -46,7 +46,20 @@ export interface RecordEntryData {
   amount: number;
 }
 
-/** Given to the journal's transaction: store `seq` (and `hash`) in the row, and `spool.put(spool, head)`. */
+/**
+ * Given to a record's commit or settle transaction: the row stores `seq` (audit_seq) and `ms` (audit_ms),
+ * nothing else. The entry's line is built after the transaction, off the lane thread when a worker builds
+ * record lines (./record-lines.ts), and can always be built again from the row alone (recordLineOfRow):
+ * docs/audit.md, "Journal binding".
+ */
+export interface RecordSlot {
+  /** the audit seq reserved for the record's entry */
+  seq: number;
+  /** the entry's time, wall ms */
+  ms: number;
+}
+
+/** Given to a journal transaction that carries an event's entry: store `seq` (and `hash`) where it says, and `spool.put(spool, head)`. */
 export interface BoundEntry {
   seq: number;
   hash: string;
@@ -153,6 +166,32 @@ export function recordLine(
     recordSeverity(b),
     JSON.stringify(recordMessage(b)),
     `{${data.slice(1)}}`,
+    prev,
+  );
+}
+
+/**
+ * The line of a record's entry from its journal row alone: the stored JSON (whose revision says the op:
+ * 1 the commit, above 1 a settlement, which always raises it) and the entry's seq and time (audit_seq,
+ * audit_ms).
+ * Byte for byte the line recordLine built from the journal's binding when the row was written
+ * (test/audit/record-lines.test.ts): the record worker, and the trail's recovery after a crash, build
+ * it so.
+ */
+export function recordLineOfRow(
+  json: string,
+  seq: number,
+  times: { set(ms: number): void; local: string; utc: string },
+  ms: number,
+  prev: string,
+): BuiltLine {
+  const rec = JSON.parse(json) as BindableRecord;
+  times.set(ms);
+  return recordLine(
+    recordBinding((rec.revision ?? 1) > 1 ? "settle" : "commit", rec, json),
+    seq,
+    times.local,
+    times.utc,
     prev,
   );
 }

@@ -3,8 +3,10 @@
  *
  * 1. A partial last line (a write cut short by kill -9 or a power cut) is cut off and reported as a torn
  *    tail: an `audit.torn-tail` entry naming the bytes, never an alarm of tampering.
- * 2. Spooled lines past the file's end are appended byte-exactly (a journal record whose transaction
- *    committed before the process died reaches the file now).
+ * 2. What the file lacks past its end is appended: spooled lines byte-exactly (an entry committed with a
+ *    journal transaction), and the line of each journal record whose row names the next seq, built from
+ *    the row (a record committed before the process died whose line was not written, or not fsynced:
+ *    its row holds its entry's seq and time, ./records.ts recordLineOfRow).
  * 3. The file's end is compared with the head copy. A file that ends BEFORE the head copy and that the
  *    spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range and the head copy,
  *    and continues the chain from the head copy (seq and hash), so `audit verify` fails on it for ever. A
@@ -36,8 +38,10 @@ import {
   statementProblem,
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
+import { recordLineOfRow } from "./records.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
-import type { AuditSpool } from "./spool.js";
+import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
+import { EntryTimes } from "./time.js";
 
 export interface LastCheckpoint {
   n: number;
@@ -63,6 +67,8 @@ export interface RecoveredTrail {
   alarms: { code: string; message: string }[];
   /** spooled lines appended to the file */
   filled: number;
+  /** of them, journal records' lines built from their rows */
+  rebuilt: number;
   /** an entry after the last checkpoint's range is one of SEAL_AT_ONCE */
   unsealedExcuse: boolean;
 }
@@ -155,7 +161,7 @@ export function hashAt(segments: readonly SegmentFile[], seq: number): string | 
   return null;
 }
 
-export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
+export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
   const notes: AuditEventInput[] = [];
   const alarms: { code: string; message: string }[] = [];
   // a rotation cut short before its rename: the file never became a segment
@@ -237,29 +243,37 @@ export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
     fileSeq = seg.firstSeq - 1;
   }
 
-  // 3. fill from the spool
+  // 3. fill from the spool and the journal's rows
   let filled = 0;
+  let rebuilt = 0;
   const fromSpool = spool.tail(fileSeq + 1);
+  const fromRows = spool.rowRecords?.(fileSeq + 1) ?? [];
+  const times = new EntryTimes(utcOffsetMinutes);
   const fillBufs: Buffer[] = [];
-  for (const l of fromSpool) {
-    if (l.seq !== fileSeq + 1) break;
+  for (let si = 0, ri = 0; ; ) {
+    const next = fileSeq + 1;
+    while (si < fromSpool.length && fromSpool[si]!.seq < next) si++;
+    while (ri < fromRows.length && fromRows[ri]!.seq < next) ri++;
+    const l = nextLine(fromSpool[si], fromRows[ri], next, times, head);
+    if (l === null) break;
     const raw = Buffer.from(l.line.endsWith("\n") ? l.line.slice(0, -1) : l.line);
     const r = checkLine(raw);
-    if ("problem" in r || r.entry.seq !== l.seq || r.entry.prev !== head) {
+    if ("problem" in r || r.entry.seq !== next || r.entry.prev !== head) {
       notes.push({
         type: "audit.head-mismatch",
         severity: "alarm",
-        message: `spooled line ${l.seq} does not continue the file's chain; it was not appended`,
-        data: { seq: l.seq, fileEnd: { seq: fileSeq, hash: head }, spooled: sha256hex(raw) },
+        message: `spooled line ${next} does not continue the file's chain; it was not appended`,
+        data: { seq: next, fileEnd: { seq: fileSeq, hash: head }, spooled: sha256hex(raw) },
       });
       alarms.push({
         code: "AUDIT_HEAD_MISMATCH",
-        message: `audit spool line ${l.seq} does not continue the file`,
+        message: `audit spool line ${next} does not continue the file`,
       });
       break;
     }
+    if (l.rebuilt) rebuilt++;
     fillBufs.push(raw, Buffer.from("\n"));
-    fileSeq = l.seq;
+    fileSeq = next;
     head = r.entry.hash;
     filled++;
   }
@@ -270,7 +284,7 @@ export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
       severity: "warn",
       message:
         `an incomplete last line (${torn.bytes} bytes) of ${torn.file} was cut off at start-up` +
-        (filled > 0 ? `; ${filled} line(s) restored from the spool` : ""),
+        (filled > 0 ? `; ${filled} line(s) restored from the spool and the journal` : ""),
       data: { ...torn, afterSeq: fileSeq - filled, restoredFromSpool: filled },
     });
   }
@@ -323,8 +337,29 @@ export function recoverTrail(dir: string, spool: AuditSpool): RecoveredTrail {
     notes,
     alarms,
     filled,
+    rebuilt,
     unsealedExcuse: unsealedExcuse(segments, lastCheckpoint.to),
   };
+}
+
+/**
+ * The line of entry `seq`: spooled, or built from the row of the journal record that names it (chained on
+ * `prev`); null when neither has it.
+ */
+function nextLine(
+  spooled: SpooledLine | undefined,
+  row: RowRecord | undefined,
+  seq: number,
+  times: EntryTimes,
+  prev: string,
+): { line: string; rebuilt: boolean } | null {
+  if (spooled?.seq === seq) return { line: spooled.line, rebuilt: false };
+  if (row?.seq !== seq) return null;
+  try {
+    return { line: recordLineOfRow(row.json, seq, times, row.ms, prev).line, rebuilt: true };
+  } catch {
+    return null; // a row that is not JSON: verify names it; the chain goes on from the file
+  }
 }
 
 function appendBytes(path: string, buf: Buffer): void {

@@ -5,8 +5,10 @@
  * (kill -9 between a journal commit and the file write loses nothing) and compares the file's end with
  * the head copy (a file that ends before it, and that the spool cannot fill, was truncated).
  *
- * The journal implements the port on its own SQLite handle (src/journal/audit-binding.ts) and writes the
- * audit line of a record in the SAME transaction as the record (see AuditTrail.bindRecord). The spool
+ * The journal implements the port on its own SQLite handle (src/journal/audit-binding.ts): a journal
+ * record's row holds the seq and time of its entry, from which its line is built again (rowRecords), and
+ * an entry committed with a journal transaction (retention, the upload state) has its line spooled in
+ * that transaction (see AuditTrail.bindRecord and bindEvent). The spool
  * used to be a database of its own, `<dataDir>/audit/spool.db`: absorbLegacySpool moves one into the
  * journal at the lane's first start on this version.
  */
@@ -42,6 +44,16 @@ export interface WitnessRecord {
   at: string;
 }
 
+/** A journal record whose entry's seq and time its row holds (./records.ts RecordSlot): its line can be built from the row. */
+export interface RowRecord {
+  /** the row's audit_seq */
+  seq: number;
+  /** the row's audit_ms: the entry's time */
+  ms: number;
+  /** the record JSON as stored */
+  json: string;
+}
+
 export interface AuditSpool {
   /** Stores lines and the head copy in one transaction (or inside the caller's transaction). */
   put(lines: readonly SpooledLine[], head: AuditHead): void;
@@ -52,10 +64,15 @@ export interface AuditSpool {
   tail(fromSeq: number): SpooledLine[];
   witness(): WitnessRecord | null;
   setWitness(w: WitnessRecord): void;
+  /**
+   * The journal's rows naming an entry with seq >= fromSeq whose line their commit did not carry, in seq
+   * order: the trail builds the lines the file lacks from them when it opens (./recovery.ts).
+   */
+  rowRecords?(fromSeq: number): RowRecord[];
 }
 
 /** Read-only view for `audit verify` (the same data, opened by another process). */
-export type AuditSpoolView = Pick<AuditSpool, "head" | "tail" | "witness">;
+export type AuditSpoolView = Pick<AuditSpool, "head" | "tail" | "witness" | "rowRecords">;
 
 /** Where the spool lived before the journal hosted it (until the lane's first start on this version). */
 export const LEGACY_SPOOL_FILE = "spool.db";
@@ -152,6 +169,8 @@ export function readLegacySpool(dataDir: string): AuditSpoolView | null {
 /** For tests and tools: the same behaviour in memory. */
 export class MemoryAuditSpool implements AuditSpool {
   readonly lines = new Map<number, string>();
+  /** the journal rows a test binds records to (putRow, in what stands for the record's transaction) */
+  readonly rows = new Map<number, RowRecord>();
   headCopy: AuditHead | null = null;
   witnessRecord: WitnessRecord | null = null;
   puts = 0;
@@ -178,5 +197,12 @@ export class MemoryAuditSpool implements AuditSpool {
   }
   setWitness(w: WitnessRecord): void {
     this.witnessRecord = { ...w };
+  }
+  /** What a journal row stores of its record's entry (src/journal/records.ts does it in the commit). */
+  putRow(slot: { seq: number; ms: number }, json: string): void {
+    this.rows.set(slot.seq, { seq: slot.seq, ms: slot.ms, json });
+  }
+  rowRecords(fromSeq: number): RowRecord[] {
+    return [...this.rows.values()].filter((r) => r.seq >= fromSeq).sort((a, b) => a.seq - b.seq);
   }
 }

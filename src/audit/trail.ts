@@ -31,7 +31,9 @@ import {
 import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
-import { type BoundEntry, type RecordBinding, recordLine } from "./records.js";
+import { RecordLineWorker } from "./record-lines.js";
+import { type RecordChain, RecordLineQueue, type RecordQueueCounts } from "./record-queue.js";
+import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
@@ -86,6 +88,16 @@ export interface AuditTrailOptions {
   monotonicNow?: () => number;
   /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_ROLLBACK */
   onAlarm?: (code: string, message: string) => void;
+  /**
+   * build journal records' lines in a worker thread that reads each committed row from this journal file
+   * (./record-lines.ts), as the lane does; default none: on the lane thread, on the next turn of the event
+   * loop (the operator commands, tests)
+   */
+  recordLineWorker?: {
+    journalFile: string;
+    /** a record whose line the worker has not handed back this long after its commit is built on the lane thread; default 100 ms */
+    lateMs?: number;
+  };
 }
 
 /**
@@ -125,6 +137,8 @@ export interface AuditTrailStatus {
   unsealed: number;
   /** lines waiting for the disk after a write failure */
   unwritten: number;
+  /** journal records' lines: built by the worker, on the lane thread, and waiting (./record-queue.ts) */
+  recordLines: RecordQueueCounts;
   writeError: string | null;
   segment: string;
   witness: ReturnType<CheckpointWitness["status"]>;
@@ -153,8 +167,13 @@ export class AuditTrail {
   private readonly timers: NodeJS.Timeout[] = [];
   /** the current segment file: writes, fdatasync, the backlog of a failed write, rotation */
   private readonly file: SegmentWriter;
+  /** the next seq to give out: records waiting for their line hold the ones below it */
   private nextSeq: number;
+  /** the newest entry whose line is built (the records waiting come after it), and its hash */
+  private builtSeq: number;
   private head: string;
+  /** journal records whose line is not built yet */
+  private readonly records: RecordLineQueue;
   private lastCp: LastCheckpoint;
   private cpInFlight: Promise<SignedCheckpoint | null> | null = null;
   private pendingSpool: SpooledLine[] = [];
@@ -215,8 +234,36 @@ export class AuditTrail {
       },
     });
     this.nextSeq = rec.nextSeq;
+    this.builtSeq = rec.nextSeq - 1;
     this.head = rec.head;
     this.lastCp = rec.lastCheckpoint;
+    const chain: RecordChain = {
+      builtSeq: () => this.builtSeq,
+      head: () => this.head,
+      land: (seq, hash, line) => {
+        this.file.defer(seq, line);
+        this.builtSeq = seq;
+        this.head = hash;
+      },
+      landed: () => {
+        this.file.writeDeferred();
+        this.afterEntry();
+      },
+    };
+    this.records = new RecordLineQueue(
+      chain,
+      new EntryTimes(opts.utcOffsetMinutes),
+      opts.recordLineWorker
+        ? RecordLineWorker.start({
+            journalFile: opts.recordLineWorker.journalFile,
+            utcOffsetMinutes: opts.utcOffsetMinutes,
+            logger: this.log,
+          })
+        : null,
+      this.monotonicNow,
+      this.log,
+      opts.recordLineWorker?.lateMs,
+    );
     this.events = new LaneEvents(this);
     this.witness = new CheckpointWitness({
       dir: this.dir,
@@ -262,7 +309,7 @@ export class AuditTrail {
     }
     const key = loadOrCreateLaneKey(opts.dataDir);
     try {
-      rec = recoverTrail(dir, opts.spool);
+      rec = recoverTrail(dir, opts.spool, opts.utcOffsetMinutes);
       fd = openSync(rec.segment.path, "a", 0o640);
       size = fstatSync(fd).size; // O_APPEND: where the next write lands
     } catch (e) {
@@ -291,7 +338,8 @@ export class AuditTrail {
         dir,
         nextSeq: t.nextSeq,
         lastCheckpoint: t.lastCp.n,
-        filledFromSpool: rec.filled,
+        filledFromSpool: rec.filled - rec.rebuilt,
+        rebuiltFromJournal: rec.rebuilt,
         notes: rec.notes.length,
       },
       "audit trail open",
@@ -329,6 +377,8 @@ export class AuditTrail {
   }
 
   private build(ev: AuditEventInput): BuiltLine {
+    // records waiting for their line come first: only records are ever late, and always the newest
+    this.records.settle();
     const t = this.times;
     t.set(this.wallNow());
     return buildLine(this.nextSeq, t.local, t.utc, ev, this.head);
@@ -410,16 +460,26 @@ export class AuditTrail {
   }
 
   /**
-   * The journal's hook: runs `tx` (its commit or settle transaction) with this record's entry. Inside
-   * `tx` the journal stores `bound.seq` (and `bound.hash`) in the row and calls
-   * `spool.put(bound.spool, bound.head)`, so the row, the audit line and the head copy commit together.
-   * When `tx` returns the line is written to the file; when it throws nothing changed in the chain.
+   * The journal's hook: runs `tx` (its commit or settle transaction) with the seq and time it reserves
+   * for this record's entry, which the row stores (./records.ts RecordSlot). When `tx` returns the entry
+   * is the chain's (its seq is taken) and its line is built afterwards (./record-queue.ts), from the
+   * committed row; when it throws nothing changed in the chain. A settlement first settles the waiting records: the commit entry of the
+   * record it settles must be built before the row it is built from changes.
    */
-  bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T {
+  bindRecord<T>(b: RecordBinding, tx: (slot: RecordSlot) => T): T {
     this.assertOpen();
-    const t = this.times;
-    t.set(this.wallNow());
-    return this.bindBuilt(recordLine(b, this.nextSeq, t.local, t.utc, this.head), tx);
+    if (b.op === "settle") this.records.settle();
+    const seq = this.nextSeq;
+    const ms = this.wallNow();
+    const result = tx({ seq, ms });
+    this.nextSeq = seq + 1;
+    this.records.add(seq, ms, b);
+    return result;
+  }
+
+  /** Resolves once every record committed so far has its line built and written (at once when so). */
+  recordsWritten(): Promise<void> {
+    return this.records.whenSettled();
   }
 
   /** As bindRecord, for an event that must commit with a journal transaction (journal.retention). */
@@ -465,16 +525,22 @@ export class AuditTrail {
   }
 
   private commit(b: BuiltLine, spooled: boolean): void {
-    // a record's line is in the spool with its row: its write waits for the next turn (SegmentWriter.defer);
+    // a line spooled with its journal transaction: its write waits for the next turn (SegmentWriter.defer);
     // an event line is only in memory until its spool batch: it goes to the file now, behind those
     if (spooled) this.file.defer(b.seq, b.line);
     else this.file.write(b.seq, b.line);
     this.nextSeq = b.seq + 1;
+    this.builtSeq = b.seq;
     this.head = b.hash;
     if (!spooled) {
       this.pendingSpool.push({ seq: b.seq, line: b.line });
       this.scheduleSpool();
     }
+    this.afterEntry();
+  }
+
+  /** After an entry is in the chain: a disk error it met becomes the next entry; a checkpoint by count. */
+  private afterEntry(): void {
     if (this.diskError !== null) {
       // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
       // and in the spool like it, and in the file once the disk takes writes again)
@@ -483,7 +549,7 @@ export class AuditTrail {
       this.events.diskError(d);
     }
     if (
-      (b.seq - this.lastCp.to >= this.cpEvery || this.clockStepped) &&
+      (this.builtSeq - this.lastCp.to >= this.cpEvery || this.clockStepped) &&
       this.cpInFlight === null &&
       this.state === "open"
     ) {
@@ -504,7 +570,7 @@ export class AuditTrail {
   flushSpool(): void {
     if (this.pendingSpool.length === 0) return;
     try {
-      this.spool.put(this.pendingSpool, { seq: this.nextSeq - 1, hash: this.head });
+      this.spool.put(this.pendingSpool, { seq: this.builtSeq, hash: this.head });
       this.pendingSpool = [];
       this.spoolError = null;
     } catch (e) {
@@ -535,6 +601,7 @@ export class AuditTrail {
    */
   checkpointNow(): Promise<SignedCheckpoint | null> {
     this.assertOpen();
+    this.records.settle();
     // one in flight (the timer's, the seal at open) may have started before the latest entries: then
     // another one follows it
     const upTo = this.nextSeq - 1;
@@ -570,7 +637,8 @@ export class AuditTrail {
   private startCheckpoint(): Promise<SignedCheckpoint | null> {
     if (this.cpInFlight) return this.cpInFlight;
     if (this.state === "closed") return Promise.resolve(null);
-    const to = this.nextSeq - 1;
+    // the records still waiting for their line fall into the next checkpoint's range
+    const to = this.builtSeq;
     if (to < 1 || to <= this.lastCp.to) return Promise.resolve(null);
     // this checkpoint seals a wall-clock step noted so far; one noted while it is signed starts the next
     this.clockStepped = false;
@@ -684,6 +752,7 @@ export class AuditTrail {
           : null,
       unsealed: this.unsealedCount(),
       unwritten: this.file.unwrittenCount,
+      recordLines: this.records.counts(),
       writeError: this.file.writeError,
       segment: this.file.segment.name,
       witness: this.witness.status(),
@@ -701,6 +770,7 @@ export class AuditTrail {
    * fdatasync of everything written.
    */
   async flush(): Promise<void> {
+    this.records.settle();
     if (this.sealing) await this.sealing;
     if (this.cpInFlight) await this.cpInFlight;
     this.file.retryUnwritten();
@@ -716,10 +786,14 @@ export class AuditTrail {
     if (this.retentionRunning) await this.retentionRunning.catch(() => undefined);
     await this.witness.ready;
     if (this.cpInFlight) await this.cpInFlight;
+    this.records.settle();
     if (this.unsealedCount() > 0) await this.startCheckpoint();
     await this.flush();
     await this.file.retired();
     if (this.spoolTimer) clearTimeout(this.spoolTimer);
+    // a record committed while the last checkpoint was signed is written, unsealed (the next start seals it)
+    await this.records.close();
+    this.records.settle(); // and one committed while the worker stopped
     this.state = "closed";
     this.file.close();
     this.log.info({ lastSeq: this.nextSeq - 1, lastCheckpoint: this.lastCp.n }, "audit trail closed");

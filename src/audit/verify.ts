@@ -34,9 +34,10 @@ import {
   statementProblem,
 } from "./checkpoint.js";
 import { type AuditEntry, checkLine, GENESIS, sha256hex } from "./entry.js";
-import { isRecordType, type RecordEntryData } from "./records.js";
+import { isRecordType, type RecordEntryData, recordLineOfRow } from "./records.js";
 import { listSegments, splitLines } from "./segments.js";
-import type { AuditSpoolView, SpooledLine } from "./spool.js";
+import type { AuditSpoolView, RowRecord, SpooledLine } from "./spool.js";
+import { EntryTimes, offsetOf } from "./time.js";
 import {
   type JournalBindingMarks,
   readSpoolMeta,
@@ -121,8 +122,11 @@ export interface VerifyReport {
   unsealedTail: { entries: number; spanSeconds: number; limits: TailLimitsUsed };
   /** an incomplete last line in the newest file right now (a write cut short; the lane cuts it at start) */
   torn: { file: string; bytes: number; afterSeq: number } | null;
-  /** lines in the spool that the file lacks (the lane appends them at its next start) */
-  pendingFromSpool: { from: number; to: number } | null;
+  /**
+   * lines the file lacks that the spool holds or, for a journal record, its row gives (a running lane
+   * writes them within milliseconds, a stopped one at its next start)
+   */
+  pendingFromSpool: { from: number; to: number; fromRows: number } | null;
   /** torn tails the lane cut at earlier starts */
   tornRepaired: number;
   retainedFrom: number | null;
@@ -229,8 +233,53 @@ interface Cp {
 
 class Stop extends Error {}
 
-/** Where a problem in a spooled line (not yet in the segment file) is reported; its line is the spool's. */
+/**
+ * Where a problem in a line not yet in the segment file (spooled, or a record's built from its row) is
+ * reported.
+ */
 const SPOOL_FILE = "journal.db audit_tail";
+
+/**
+ * The lines after the file's last entry (`lastSeq`, hash `head`) as the lane appends them at its next
+ * start (./recovery.ts): each seq's spooled line, or the line of the journal record whose row names it
+ * built from the row, as long as they follow on and chain.
+ */
+function linesPastEnd(
+  spooled: readonly SpooledLine[],
+  rows: readonly RowRecord[],
+  lastSeq: number,
+  head: string,
+  offsetMinutes: number,
+): { entries: AuditEntry[]; fromRows: number } {
+  const bySeq = new Map<number, SpooledLine>();
+  for (const l of spooled) if (l.seq > lastSeq) bySeq.set(l.seq, l);
+  const rowBySeq = new Map<number, RowRecord>();
+  for (const r of rows) if (r.seq > lastSeq) rowBySeq.set(r.seq, r);
+  const times = new EntryTimes(offsetMinutes);
+  const entries: AuditEntry[] = [];
+  let fromRows = 0;
+  let prev = head;
+  for (let seq = lastSeq + 1; ; seq++) {
+    let line = bySeq.get(seq)?.line;
+    let rebuilt = false;
+    if (line === undefined) {
+      const row = rowBySeq.get(seq);
+      if (row === undefined) break;
+      try {
+        line = recordLineOfRow(row.json, seq, times, row.ms, prev).line;
+        rebuilt = true;
+      } catch {
+        break; // a row that is not JSON: named with the rows
+      }
+    }
+    const r = checkLine(Buffer.from(line.replace(/\n$/, "")));
+    if ("problem" in r || r.entry.seq !== seq || r.entry.prev !== prev) break;
+    entries.push(r.entry);
+    if (rebuilt) fromRows++;
+    prev = r.entry.hash;
+  }
+  return { entries, fromRows };
+}
 
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   // read the spool BEFORE the files: a running lane only moves the files past what the spool says
@@ -751,38 +800,40 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     return rep;
   }
 
-  // the spool and head copy: truncation, lines not yet in the file
+  // the spool, the journal's rows and the head copy: lines not yet in the file, truncation
+  if (last) {
+    // journal records whose row holds its entry's seq and time (their line is built after the commit)
+    // past the files' end: read in the snapshot the spool was read in (verify-lane.ts holds it open)
+    const rowLines: RowRecord[] = o.spool?.rowRecords?.(lastSeq + 1) ?? [];
+    const pending = linesPastEnd(spoolLines, rowLines, lastSeq, head, offsetOf(last.time) ?? 0);
+    const reachesHeadCopy =
+      !headCopy ||
+      headCopy.seq <= lastSeq ||
+      pending.entries.some((e) => e.seq === headCopy.seq && e.hash === headCopy.hash);
+    if (reachesHeadCopy && pending.entries.length > 0) {
+      const spooled = pending.entries;
+      rep.pendingFromSpool = {
+        from: lastSeq + 1,
+        to: spooled[spooled.length - 1]!.seq,
+        fromRows: pending.fromRows,
+      };
+      // the same checks as for the file's lines: a record's row, a checkpoint's seal, an incident
+      try {
+        spooled.forEach((e, i) => {
+          window.set(e.seq, e.hash);
+          if (e.type !== "audit.gap") entryChecks(e, SPOOL_FILE, i + 1);
+          complete.see(e);
+        });
+      } catch (e) {
+        if (!(e instanceof Stop)) throw e;
+        rep.ok = false;
+        return rep;
+      }
+    }
+  }
   if (headCopy && last) {
     if (headCopy.seq > lastSeq) {
-      const pending = spoolLines.filter((l) => l.seq > lastSeq && l.seq <= headCopy.seq);
-      const consecutive =
-        pending.length === headCopy.seq - lastSeq && pending.every((l, i) => l.seq === lastSeq + 1 + i);
-      let prev = head;
-      const spooled: AuditEntry[] = [];
-      const chained =
-        consecutive &&
-        pending.every((l) => {
-          const r = checkLine(Buffer.from(l.line.replace(/\n$/, "")));
-          if ("problem" in r || r.entry.prev !== prev) return false;
-          prev = r.entry.hash;
-          spooled.push(r.entry);
-          return true;
-        });
-      if (chained && prev === headCopy.hash) {
-        rep.pendingFromSpool = { from: lastSeq + 1, to: headCopy.seq };
-        // the same checks as for the file's lines: a record's row, a checkpoint's seal, an incident
-        try {
-          spooled.forEach((e, i) => {
-            window.set(e.seq, e.hash);
-            if (e.type !== "audit.gap") entryChecks(e, SPOOL_FILE, i + 1);
-            complete.see(e);
-          });
-        } catch (e) {
-          if (!(e instanceof Stop)) throw e;
-          rep.ok = false;
-          return rep;
-        }
-      } else
+      if (rep.pendingFromSpool === null)
         problems.push({
           seq: lastSeq,
           file: segs[segs.length - 1]?.name ?? null,

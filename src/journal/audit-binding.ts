@@ -20,8 +20,15 @@
 import type Database from "better-sqlite3";
 import type { AuditEventInput } from "../audit/entry.js";
 import type { UploadsBound } from "../audit/events.js";
-import type { BoundEntry, RecordBinding } from "../audit/records.js";
-import type { AuditHead, AuditSpool, AuditSpoolView, SpooledLine, WitnessRecord } from "../audit/spool.js";
+import type { BoundEntry, RecordBinding, RecordSlot } from "../audit/records.js";
+import type {
+  AuditHead,
+  AuditSpool,
+  AuditSpoolView,
+  RowRecord,
+  SpooledLine,
+  WitnessRecord,
+} from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
 import type { JournalBindingMarks } from "../audit/verify-guards.js";
 import type { UploadRow } from "../audit/verify-uploads.js";
@@ -30,7 +37,9 @@ import type { CommittedRecord } from "./types.js";
 
 /** The audit trail as the journal sees it (AuditTrail.bindRecord / bindEvent). */
 export interface AuditBinder {
-  bindRecord<T>(b: RecordBinding, tx: (bound: BoundEntry) => T): T;
+  bindRecord<T>(b: RecordBinding, tx: (slot: RecordSlot) => T): T;
+  /** resolves once every record bound so far has its line written */
+  recordsWritten(): Promise<void>;
   bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
 }
 
@@ -83,6 +92,20 @@ export class JournalAuditSpoolView implements AuditSpoolView {
 
   witness(): WitnessRecord | null {
     return readJson<WitnessRecord>(this.getMeta, AUDIT_META.witness);
+  }
+
+  rowRecords(fromSeq: number): RowRecord[] {
+    // a journal from before schema 6 (`audit verify` reads any version) has no audit_ms: no such rows
+    const has = this.db
+      .prepare("SELECT 1 AS x FROM pragma_table_info('records') WHERE name = 'audit_ms'")
+      .get();
+    if (!has) return [];
+    return this.db
+      .prepare(
+        "SELECT audit_seq AS seq, audit_ms AS ms, record AS json FROM records " +
+          "WHERE audit_seq >= ? AND audit_ms IS NOT NULL ORDER BY audit_seq",
+      )
+      .all(fromSeq) as RowRecord[];
   }
 }
 
@@ -303,7 +326,9 @@ export class JournalBindingRows implements JournalBindingView {
   rowProblem(jseq: number, entryHash: string): string | null {
     const r = this.selRow.get(jseq);
     if (!r) return null;
-    if (r.audit_hash !== entryHash) return "its audit_hash is not the hash of the entry it names";
+    // a row written since schema 6 names its entry by seq alone (its line is built after the commit)
+    if (r.audit_hash !== null && r.audit_hash !== entryHash)
+      return "its audit_hash is not the hash of the entry it names";
     const col = columnMismatch(r);
     return col ? `its column ${col} does not match its record` : null;
   }

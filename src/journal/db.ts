@@ -23,7 +23,7 @@ export const JOURNAL_FILE = "journal.db";
  * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
  */
 export const DAMAGED_FILE = "journal.db.damaged";
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
 
@@ -107,6 +107,15 @@ CREATE TABLE suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, 
    */
   5: `
 CREATE TABLE booth_closed (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, why TEXT NOT NULL);
+`,
+  /**
+   * 6: a record's entry is built after its commit (docs/audit.md, "Journal binding"): the row stores the
+   * seq and time its entry was given (`audit_seq`, `audit_ms`) and no line or hash, and the trail builds
+   * the line from the row again when the process died before writing it. Rows written before keep their
+   * `audit_hash` and no `audit_ms`.
+   */
+  6: `
+ALTER TABLE records ADD COLUMN audit_ms INTEGER;
 `,
 };
 

@@ -477,6 +477,10 @@ export class Journal implements Outbox {
     return this.outbox.bindsAudit;
   }
 
+  recordsWritten(): Promise<void> {
+    return this.outbox.recordsWritten();
+  }
+
   hold(items: readonly HoldItem[], at?: Date): number {
     return this.outbox.hold(items, at);
   }

@@ -59,6 +59,13 @@ export interface Outbox {
    */
   readonly bindsAudit?: boolean;
   /**
+   * Resolves once the audit entry of every record committed so far is built and written (a journal bound
+   * to the trail builds it after the commit, off the lane thread: src/audit/record-queue.ts). The uplink
+   * waits for it before it records an acknowledgement or a hold, whose entry would otherwise make the lane
+   * thread build those records' entries itself. Absent: at once.
+   */
+  recordsWritten?(): Promise<void>;
+  /**
    * emits when records join the queue: after each commit, settlement and requeueHeld (`seq` -1 then); the
    * uplink uses it to wake up
    */
@@ -214,6 +221,10 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   /** An audit trail is bound: each move writes its entry in its own transaction. */
   get bindsAudit(): boolean {
     return this.audit.binder !== null;
+  }
+
+  recordsWritten(): Promise<void> {
+    return this.audit.binder?.recordsWritten() ?? Promise.resolve();
   }
 
   /**

@@ -7,7 +7,7 @@
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { type BoundEntry, recordBinding } from "../audit/records.js";
+import { type RecordSlot, recordBinding } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
@@ -375,7 +375,7 @@ export class Records extends RecordQueries {
   private readonly stmtInsert: Database.Statement;
   private readonly stmtSetSeq: Database.Statement;
   private stmtBarrier: Database.Statement | undefined;
-  private readonly txCommit: (rows: Row[], intentId?: number, bound?: BoundEntry) => void;
+  private readonly txCommit: (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
     { trade_id: string; kind: string; outcome: string; revision: number; record: string }
@@ -386,7 +386,7 @@ export class Records extends RecordQueries {
     json: string,
     fromRevision: number,
     intentId?: number,
-    bound?: BoundEntry,
+    slot?: RecordSlot,
   ) => Requeued;
 
   constructor(
@@ -403,38 +403,31 @@ export class Records extends RecordQueries {
     this.lastSeqMem = this.lastSeqOnDisk();
     this.stmtInsert = h.db.prepare(
       "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
-        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record, audit_seq, audit_hash) " +
+        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record, audit_seq, audit_ms) " +
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?)",
     );
     this.stmtSetSeq = h.db.prepare("UPDATE meta SET value = ? WHERE key = 'last_seq'");
     this.txCommit = h.db
-      .transaction((rows: Row[], intentId?: number, bound?: BoundEntry) => {
+      .transaction((rows: Row[], intentId?: number, slot?: RecordSlot) => {
         for (const r of rows) {
-          this.stmtInsert.run(...r.params, bound?.seq ?? null, bound?.hash ?? null);
+          this.stmtInsert.run(...r.params, slot?.seq ?? null, slot?.ms ?? null);
           this.outbox.enqueueInTx(r.seq);
         }
         this.stmtSetSeq.run(String(rows[rows.length - 1]!.seq));
         if (intentId !== undefined) this.intents.deleteInTx(intentId);
-        if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
       })
-      .immediate.bind(null) as (rows: Row[], intentId?: number, bound?: BoundEntry) => void;
+      .immediate.bind(null) as (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
     this.stmtSettleRead = h.db.prepare(
       "SELECT trade_id, kind, outcome, revision, record FROM records WHERE seq = ?",
     ) as Records["stmtSettleRead"];
     this.stmtSettle = h.db.prepare(
       "UPDATE records SET kind = ?, outcome = ?, amount = ?, tac = ?, icc_pay_serial = ?, psam_no = ?, " +
-        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ?, audit_seq = ?, audit_hash = ? " +
+        "psam_trans_serial = ?, trans_time = ?, revision = ?, record = ?, audit_seq = ?, audit_hash = NULL, audit_ms = ? " +
         "WHERE seq = ? AND kind = 'suspect' AND revision = ?",
     );
     this.txSettle = h.db
       .transaction(
-        (
-          next: CommittedRecord,
-          json: string,
-          fromRevision: number,
-          intentId?: number,
-          bound?: BoundEntry,
-        ) => {
+        (next: CommittedRecord, json: string, fromRevision: number, intentId?: number, slot?: RecordSlot) => {
           const changed = this.stmtSettle.run(
             next.kind,
             next.outcome,
@@ -446,15 +439,14 @@ export class Records extends RecordQueries {
             next.transTime,
             next.revision,
             json,
-            bound?.seq ?? null,
-            bound?.hash ?? null,
+            slot?.seq ?? null,
+            slot?.ms ?? null,
             next.seq,
             fromRevision,
           ).changes;
           if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
           const moved = this.outbox.requeueInTx(next.seq);
           if (intentId !== undefined) this.intents.deleteInTx(intentId);
-          if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
           return moved;
         },
       )
@@ -548,9 +540,9 @@ export class Records extends RecordQueries {
     let inTx = false;
     try {
       if (binder)
-        binder.bindRecord(recordBinding("commit", row.committed, row.json), (bound) => {
+        binder.bindRecord(recordBinding("commit", row.committed, row.json), (slot) => {
           inTx = true;
-          this.txCommit([row], opts?.intentId, bound);
+          this.txCommit([row], opts?.intentId, slot);
         });
       else {
         inTx = true;
@@ -676,9 +668,9 @@ export class Records extends RecordQueries {
     let moved: Requeued;
     try {
       if (binder)
-        moved = binder.bindRecord(recordBinding("settle", next, json), (bound) => {
+        moved = binder.bindRecord(recordBinding("settle", next, json), (slot) => {
           inTx = true;
-          return this.txSettle(next, json, cur.revision, opts?.intentId, bound);
+          return this.txSettle(next, json, cur.revision, opts?.intentId, slot);
         });
       else {
         inTx = true;

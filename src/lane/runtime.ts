@@ -27,7 +27,7 @@ import { type LaneConfig, rsuTcpPort } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
-import { Journal } from "../journal/index.js";
+import { JOURNAL_FILE, Journal } from "../journal/index.js";
 import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
@@ -182,6 +182,8 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       witness: c.station !== undefined && deps.uplink !== false,
       logger,
       onAlarm: (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
+      // a record's line is built in a worker from the committed row (docs/audit.md, "Cost")
+      recordLineWorker: { journalFile: join(c.dataDir, JOURNAL_FILE) },
     });
     auditTrail = audit;
     cleanups.unshift(() => audit.close());

@@ -650,6 +650,9 @@ export class Uplink {
     const acked = res.accepted
       .filter((a) => sent.has(a.tradeId))
       .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
+    // the acknowledgement's audit entry follows the records' own: let their lines land first (built off
+    // the lane thread), so that the entry does not make the lane thread build them
+    if (acked.length > 0 || res.rejected.length > 0) await this.outbox.recordsWritten?.();
     // the station's answer is durable at the station; record it durably here before anything else
     const n =
       acked.length > 0

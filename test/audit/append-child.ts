@@ -32,17 +32,18 @@ if (mode === "kill-after-commit") {
     print(`${trail.status().lastSeq} ${c.seq}`);
     await new Promise((r) => setImmediate(r)); // a turn of the event loop between vehicles, as the lane has
   }
-  // the next commit: the transaction commits (row, spooled line, head copy), then the process dies
-  // before AuditTrail.bindRecord writes the line to the segment file
+  // the next commit: the transaction commits (the row with its entry's seq and time), then the process
+  // dies before the trail builds the record's line and writes it to the segment file
   journal.bindAudit({
     bindRecord: (b, tx) =>
-      trail.bindRecord(b, (bound) => {
-        const r = tx(bound);
-        print(`${bound.seq} ${b.jseq}`);
+      trail.bindRecord(b, (slot) => {
+        const r = tx(slot);
+        print(`${slot.seq} ${b.jseq}`);
         process.kill(process.pid, "SIGKILL");
         return r;
       }),
     bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
+    recordsWritten: () => trail.recordsWritten(),
   });
   journal.commit(sampleRecord(21));
   print("not killed");

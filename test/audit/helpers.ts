@@ -126,10 +126,14 @@ export function allLines(dataDir: string): { file: string; path: string; line: n
   return out;
 }
 
-export function binding(jseq: number, json: string, over: Partial<RecordBinding> = {}): RecordBinding {
-  return {
+/**
+ * A record's binding whose JSON holds its fields as a journal row's does (the trail builds its line again
+ * from the JSON: src/audit/records.ts recordLineOfRow).
+ */
+export function binding(jseq: number, over: Partial<RecordBinding> = {}): RecordBinding {
+  const b: RecordBinding = {
     op: "commit",
-    json,
+    json: "",
     jseq,
     tradeId: `430101020320261126080000${String(jseq).padStart(6, "0")}`,
     revision: 1,
@@ -142,6 +146,8 @@ export function binding(jseq: number, json: string, over: Partial<RecordBinding>
     amount: 1500 + jseq,
     ...over,
   };
+  const { op: _op, json: _json, jseq: seq, ...fields } = b;
+  return { ...b, json: JSON.stringify({ seq, ...fields }) };
 }
 
 /** Runs `etc-lane <args>` in this process (audit and transactions commands); stdout, stderr, exit code. */

@@ -13,9 +13,10 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { journalBoundEvent } from "../../src/audit/events.js";
-import { recordBinding, recordEvent } from "../../src/audit/records.js";
+import { recordBinding, recordEvent, recordLineOfRow } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
 import type { AuditHead, AuditSpool, SpooledLine, WitnessRecord } from "../../src/audit/spool.js";
+import { EntryTimes } from "../../src/audit/time.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import type { CommittedRecord, Settlement } from "../../src/journal/types.js";
@@ -101,24 +102,38 @@ class LegacySpool implements AuditSpool {
 }
 
 describe("the spool in journal.db", () => {
-  it("a record's line and the head copy commit with its row", async () => {
+  it("a record's row commits with the seq and time of its entry, from which its line is built byte for byte", async () => {
     const lane = openBoundTrail(dir, { syncIntervalMs: 60_000 });
     const c = lane.journal.commit(sampleRecord(1));
-    const head = lane.trail.status().lastSeq;
+    const seq = lane.trail.status().lastSeq;
     const r = JournalReader.openReadOnly(dir);
     const spool = r.auditSpoolView();
-    expect(spool.head()).toEqual({ seq: head, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    // seq 1: the journal.bound entry the lane wrote when it bound the journal, in its own transaction
-    expect(spool.tail(1).map((l) => l.seq)).toEqual([1, head]);
+    // seq 1: the journal.bound entry the lane wrote when it bound the journal, in its own transaction,
+    // with the head copy; the record's commit stores neither a line nor a head copy
+    expect(spool.head()).toEqual({ seq: 1, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(spool.tail(1).map((l) => l.seq)).toEqual([1]);
     expect(JSON.parse(spool.tail(1)[0]!.line)).toMatchObject({
       type: "journal.bound",
       data: { boundFrom: 1 },
     });
-    expect(JSON.parse(spool.tail(head)[0]!.line)).toMatchObject({
+    const rows = spool.rowRecords!(1);
+    expect(rows).toEqual([{ seq, ms: expect.any(Number), json: expect.any(String) }]);
+    expect(JSON.parse(rows[0]!.json)).toMatchObject({ seq: c.seq, tradeId: c.tradeId });
+    r.close();
+    // the line the trail writes is the one built from the row, chained on the entry before it
+    await lane.trail.recordsWritten();
+    const written = readFileSync(listSegments(auditDir(dir))[0]!.path, "utf8")
+      .trimEnd()
+      .split("\n");
+    const before = JSON.parse(written[written.length - 2]!) as { hash: string };
+    expect(`${written[written.length - 1]}\n`).toBe(
+      recordLineOfRow(rows[0]!.json, seq, new EntryTimes(480), rows[0]!.ms, before.hash).line,
+    );
+    expect(JSON.parse(written[written.length - 1]!)).toMatchObject({
+      seq,
       type: "record.commit",
       data: { rec: { jseq: c.seq, tradeId: c.tradeId, revision: 1 } },
     });
-    r.close();
     await lane.close();
   });
 

@@ -33,8 +33,11 @@ async function buildTrail(dir: string, acknowledge = 0): Promise<MemoryAuditSpoo
   const spool = new MemoryAuditSpool();
   const t = openTrail(dir, spool, { checkpointEvery: 2, segmentMaxBytes: 700 });
   for (let i = 1; i <= 5; i++) {
-    if (i % 3 === 0) t.bindRecord(binding(i, JSON.stringify({ seq: i })), (b) => spool.put(b.spool, b.head));
-    else t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: `X${i}` } });
+    if (i % 3 === 0) {
+      const b = binding(i);
+      t.bindRecord(b, (slot) => spool.putRow(slot, b.json));
+    } else
+      t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: `X${i}` } });
     await t.flush();
   }
   t.append({

@@ -260,17 +260,18 @@ describe("after a crash", () => {
     await again.close();
   });
 
-  it("a record whose journal transaction committed but whose line never reached the file is restored from the spool", async () => {
+  it("a record whose journal transaction committed but whose line never reached the file is built again from its row", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool);
     t.append(ev(1));
     await t.flush();
     const before = readFileSync(segmentPaths(dir)[0]!);
-    const bound = t.bindRecord(binding(1, '{"seq":1}'), (b) => {
-      spool.put(b.spool, b.head); // what the journal does inside its transaction
-      return b;
+    const b = binding(1);
+    const bound = t.bindRecord(b, (slot) => {
+      spool.putRow(slot, b.json); // what the journal's row stores inside its transaction
+      return slot;
     });
-    // its write(2) waits for the next event-loop turn (after the barrier the commit opens)
+    // its line is built and written on the next event-loop turn (after the barrier the commit opens)
     expect(readFileSync(segmentPaths(dir)[0]!).equals(before)).toBe(true);
     await new Promise((r) => setImmediate(r));
     const full = readFileSync(segmentPaths(dir)[0]!);
@@ -289,9 +290,10 @@ describe("after a crash", () => {
   it("an event appended behind a record's deferred line writes both, in the chain's order", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool);
-    const rec = t.bindRecord(binding(1, '{"seq":1}'), (b) => {
-      spool.put(b.spool, b.head);
-      return b;
+    const b = binding(1);
+    const rec = t.bindRecord(b, (slot) => {
+      spool.putRow(slot, b.json);
+      return slot;
     });
     const e = t.append(ev(2));
     const seqs = readFileSync(segmentPaths(dir)[0]!, "utf8")

@@ -1,52 +1,84 @@
 /**
- * Measures the lane thread's share of each journal record's audit entry where the journal commits it:
- * outside the SQLite transaction (AuditTrail.bindRecord around it: the digest, the line, its hash and the
- * trail's bookkeeping) and inside it (the spool insert and the head copy). The audit bench uses it on
- * back-to-back commits, the service bench inside the running lane (test/bench/audit.ts, service.ts).
+ * Measures the lane thread's share of each journal record's audit entry where the journal commits it
+ * (docs/audit.md, "Cost"): the hand-over (AuditTrail.bindRecord around the commit transaction: the seq
+ * and time reserved, the record copied to the record-line worker) and, later, its share of the lane
+ * thread's landing of built lines (RecordLineQueue take and settle: taking lines back from the worker,
+ * or building them itself when it must, and their write(2)); a landing's time is shared equally by the
+ * lines it landed. The audit bench uses it on back-to-back commits, the service bench inside the running
+ * lane (test/bench/audit.ts, service.ts).
  */
+import type { RecordLineQueue } from "../../src/audit/record-queue.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import type { Journal } from "../../src/journal/journal.js";
 import { nowUs } from "./harness.js";
 
 export interface RecordEntryProbe {
-  /** per record: outside the transaction, inside it, and the two added (us) */
-  outside: number[];
-  inside: number[];
+  /** per record, in commit order: the hand-over around the transaction (us) */
+  handOver: number[];
+  /** per record, in landing order (the same order): its share of the landing (us) */
+  landing: number[];
+  /** per landed record: the two added (us) */
   both(): Float64Array;
+  /** lines the worker built and the lane thread built, since the probe was set */
+  counts(): { fromWorker: number; onLane: number };
 }
 
 /** Rebinds `journal` to `trail` through a probe (the same calls, timed). */
 export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordEntryProbe {
-  const outside: number[] = [];
-  const inside: number[] = [];
-  let spoolUs = 0;
-  const spool = journal.auditSpool;
-  const putInTx = spool.putInTx.bind(spool);
-  spool.putInTx = (lines, head) => {
-    const t = nowUs();
-    putInTx(lines, head);
-    spoolUs = nowUs() - t;
-  };
+  const handOver: number[] = [];
+  const landing: number[] = [];
   journal.bindAudit({
     bindRecord: (b, tx) => {
       const t0 = nowUs();
       let txUs = 0;
-      spoolUs = 0;
-      const r = trail.bindRecord(b, (bound) => {
+      const r = trail.bindRecord(b, (slot) => {
         const t = nowUs();
-        const x = tx(bound);
+        const x = tx(slot);
         txUs = nowUs() - t;
         return x;
       });
-      outside.push(nowUs() - t0 - txUs);
-      inside.push(spoolUs);
+      handOver.push(nowUs() - t0 - txUs);
       return r;
     },
     bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
+    recordsWritten: () => trail.recordsWritten(),
   });
+  // the queue's landings, timed on the lane thread (private to the trail: reached for the probe only)
+  const q = (trail as unknown as { records: RecordLineQueue }).records;
+  const landed = (): number => {
+    const c = q.counts();
+    return c.fromWorker + c.onLane;
+  };
+  const start = q.counts();
+  let depth = 0;
+  const hooks = q as unknown as Record<"take" | "settle", () => void>;
+  for (const name of ["take", "settle"] as const) {
+    const f = hooks[name].bind(q);
+    hooks[name] = () => {
+      if (depth > 0) return f(); // settle inside take: timed by take
+      depth++;
+      const before = landed();
+      const t = nowUs();
+      try {
+        f();
+      } finally {
+        depth--;
+        const d = nowUs() - t;
+        const n = landed() - before;
+        for (let i = 0; i < n; i++) landing.push(d / n);
+      }
+    };
+  }
   return {
-    outside,
-    inside,
-    both: () => Float64Array.from(outside, (x, i) => x + (inside[i] ?? 0)),
+    handOver,
+    landing,
+    both: () => {
+      const n = Math.min(handOver.length, landing.length);
+      return Float64Array.from({ length: n }, (_, i) => handOver[i]! + landing[i]!);
+    },
+    counts: () => {
+      const c = q.counts();
+      return { fromWorker: c.fromWorker - start.fromWorker, onLane: c.onLane - start.onLane };
+    },
   };
 }

@@ -31,7 +31,7 @@ import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpo
 import { buildLine, GENESIS } from "../../src/audit/entry.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
-import { Journal } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, Journal } from "../../src/journal/journal.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { probeRecordEntries } from "./audit-probe.js";
 import { type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
@@ -138,6 +138,7 @@ export const auditBench: Benchmark = {
         checkpointEvery: 1000,
         checkpointIntervalMs: 1000,
         retentionCheckMs: 0,
+        recordLineWorker: { journalFile: join(dir, JOURNAL_FILE) },
       });
       const n = Math.max(2000, Math.round(50_000 * scale));
       const burst = 50;
@@ -184,6 +185,8 @@ export const auditBench: Benchmark = {
         if (i % 10 === 0) await nextTurn();
       }
       plain.close();
+      await trail.recordsWritten();
+      const probeCounts = probe.counts();
       await trail.flush();
       // the spool batch: the event lines of 100 ms put into SQLite in one transaction
       const batches = new Float64Array(200);
@@ -308,16 +311,16 @@ export const auditBench: Benchmark = {
           notes: `${n} entries of ~${lineBytes} B lines; ${status.lastCheckpoint?.n ?? 0} checkpoints signed meanwhile`,
         },
         {
-          name: "audit record entry, outside the transaction (lane thread)",
+          name: "audit record entry, hand-over around the transaction (lane thread)",
           unit: "us",
-          figures: us(Float64Array.from(probe.outside)),
-          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): digest, line, hash (its write(2) waits for the next turn)`,
+          figures: us(Float64Array.from(probe.handOver)),
+          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): seq and time reserved, the JSON copied to the record-line worker's ring`,
         },
         {
-          name: "audit record entry, spool insert inside the transaction",
+          name: "audit record entry, landing share (lane thread)",
           unit: "us",
-          figures: us(Float64Array.from(probe.inside)),
-          notes: "the line and the head copy; the commit's fsync covers them",
+          figures: us(Float64Array.from(probe.landing)),
+          notes: `each record's share of the lane thread's landings (line taken back or built, write(2)); lines built by the worker ${probeCounts.fromWorker}, on the lane thread ${probeCounts.onLane}`,
         },
         {
           name: "audit record entry, both parts (lane thread)",

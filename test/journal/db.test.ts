@@ -110,10 +110,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 5: revisions, OBU serials, guard rows, intents, booth cases noted closed, the queue kept", () => {
+  it("a version 1 journal opens at version 6: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(5);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(6);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -150,8 +150,11 @@ describe("schema migrations", () => {
       [4, 1],
     ]);
     expect(j.commit(sampleRecord(5)).seq).toBe(5);
+    // version 6: a record's row can hold its audit entry's time (audit_ms; null for rows before and unbound ones)
+    const cols = j["h"].db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
+    expect(cols).toContain("audit_ms");
     j.close();
-    // reopening a version 5 file changes nothing
+    // reopening a version 6 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(again.closedCasesSince(new Date(t0))).toEqual([2]);
@@ -169,13 +172,13 @@ describe("schema migrations", () => {
   // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
   // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
   it.each(["5453b21", "48d0279", "8626220"] as const)(
-    "a version 1 journal as the code of %s wrote it opens at version 5, its queue and acknowledgements kept",
+    "a version 1 journal as the code of %s wrote it opens at version 6, its queue and acknowledgements kept",
     (schema) => {
       const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
       writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
       const j = openJournal();
       const db = j["h"].db;
-      expect(Number(db.pragma("user_version", { simple: true }))).toBe(5);
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(6);
       const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
       expect(cols).not.toContain("uploaded_at_ms");
       expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
@@ -236,8 +239,8 @@ describe("schema migrations", () => {
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 6");
+    raw.pragma("user_version = 7");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 6 is newer than this software \(5\)/);
+    expect(() => openJournal()).toThrow(/schema version 7 is newer than this software \(6\)/);
   });
 });

@@ -237,6 +237,7 @@ describe("retention", () => {
       bindRecord: () => {
         throw new Error("no commit in this test");
       },
+      recordsWritten: () => Promise.resolve(),
       bindEvent: (_ev, tx) => {
         seen.push(j.durability().synchronous);
         return tx({ seq: seen.length, hash: "h", spool: [], head: { seq: seen.length, hash: "h" } });

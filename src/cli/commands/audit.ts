@@ -289,7 +289,7 @@ function formatReport(
     lines.push(`torn tails cut at earlier starts: ${r.tornRepaired} (audit.torn-tail entries)`);
   if (r.pendingFromSpool)
     lines.push(
-      `spool: seq ${r.pendingFromSpool.from}..${r.pendingFromSpool.to} are in the spool, not yet in the file (the lane appends them at its next start)`,
+      `not yet in the file: seq ${r.pendingFromSpool.from}..${r.pendingFromSpool.to}, ${r.pendingFromSpool.fromRows} of them journal records built from their rows, the rest in the spool (a running lane writes them within milliseconds, a stopped one at its next start)`,
     );
   if (r.witness)
     lines.push(

@@ -1,0 +1,225 @@
+/**
+ * Journal records whose seq the trail reserved in their commit and whose line is not built yet
+ * (docs/audit.md, "Journal binding" and "Cost"). A record's commit stores only the seq and time it
+ * reserved (./records.ts RecordSlot); its line is built afterwards, by the record-line worker
+ * (./record-lines.ts) when the trail has one, else on the lane thread on the next turn of the event loop,
+ * and the trail writes it to the file when it lands. Only records are ever late, and they are always the
+ * newest entries: anything else the trail appends (an event, a checkpoint, an entry committed with a
+ * journal transaction) first settles them (settle(), which builds on the lane thread whatever the worker
+ * has not handed back), and so does a record's settlement. A line lost with the process is built again
+ * from its row at the next start (./recovery.ts).
+ */
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { RecordLineWorker } from "./record-lines.js";
+import { type RecordBinding, recordLine } from "./records.js";
+import type { EntryTimes } from "./time.js";
+
+/** What the queue uses of the worker (./record-lines.ts RecordLineWorker). */
+export type RecordLineBuilder = Pick<
+  RecordLineWorker,
+  "failed" | "putRecord" | "putChain" | "take" | "close"
+>;
+
+/**
+ * How often the lane thread takes built lines back and writes them (ms), on a timer that runs while the
+ * trail is open (unref'd): arming a timer per record cost the lane thread up to 25 us at p99 right after
+ * a commit's fsync, more than the hand-over itself (docs/audit.md, "Cost").
+ */
+export const TAKE_EVERY_MS = 10;
+/** A record still waiting this long after its commit is built on the lane thread (ms). */
+export const LATE_MS = 100;
+
+interface Pending {
+  seq: number;
+  /** the entry's time, wall ms */
+  ms: number;
+  b: RecordBinding;
+  /** monotonic ms when it was added */
+  at: number;
+}
+
+/** What the queue needs of the trail. */
+export interface RecordChain {
+  /** the seq of the newest entry whose line is built, and its hash */
+  builtSeq(): number;
+  head(): string;
+  /** the line of entry `seq` is built: write it (deferred to one write(2) per batch) and move the head */
+  land(seq: number, hash: string, line: string): void;
+  /** a batch landed: write the deferred lines; what follows a written entry (alarms, checkpoints) */
+  landed(): void;
+}
+
+export interface RecordQueueCounts {
+  /** lines the worker built */
+  fromWorker: number;
+  /** lines the lane thread built (no worker, the worker behind or a settle before another entry) */
+  onLane: number;
+  /** records waiting now */
+  waiting: number;
+}
+
+export class RecordLineQueue {
+  private readonly pending: Pending[] = [];
+  /** the seq of the newest entry whose hash the worker knows (it built it, or was told) */
+  private workerKnows = -1;
+  /** every waiting record was handed to the worker (else the lane thread builds them all next turn) */
+  private allQueued = true;
+  /** while a worker builds lines: the timer that lands them */
+  private takeTimer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  /** whenSettled() callers: each waits for the records waiting when it called (up to seq `upTo`) */
+  private waiters: { upTo: number; resolve: () => void }[] = [];
+  private fromWorker = 0;
+  private onLane = 0;
+  private mismatchLogged = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly chain: RecordChain,
+    private readonly times: EntryTimes,
+    private worker: RecordLineBuilder | null,
+    private readonly monotonicNow: () => number,
+    logger: Logger = silentLogger,
+    private readonly lateMs = LATE_MS,
+  ) {
+    this.log = logger;
+    if (worker !== null) {
+      this.takeTimer = setInterval(() => {
+        if (this.pending.length > 0) this.take();
+      }, TAKE_EVERY_MS);
+      this.takeTimer.unref();
+    }
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  counts(): RecordQueueCounts {
+    return { fromWorker: this.fromWorker, onLane: this.onLane, waiting: this.pending.length };
+  }
+
+  /**
+   * The record whose transaction just committed at `seq` waits for its line. On the lane thread: its
+   * seq and journal seq into shared memory when a worker builds lines (the worker reads the row itself),
+   * nothing more.
+   */
+  add(seq: number, ms: number, b: RecordBinding): void {
+    const w = this.worker !== null && !this.worker.failed ? this.worker : null;
+    let queued = false;
+    if (w !== null && this.allQueued) {
+      // the worker knows the entry before (the previous waiting record) unless nothing waits and the
+      // newest built entry is one the lane thread built: then it is told
+      if (
+        this.workerKnows !== seq - 1 &&
+        this.chain.builtSeq() === seq - 1 &&
+        w.putChain(seq - 1, this.chain.head())
+      )
+        this.workerKnows = seq - 1;
+      if (this.workerKnows === seq - 1 && w.putRecord(seq, b.jseq)) {
+        this.workerKnows = seq;
+        queued = true;
+      }
+    }
+    if (!queued) this.allQueued = false;
+    this.pending.push({ seq, ms, b, at: this.monotonicNow() });
+    // the worker's line lands at the next tick of takeTimer; without it, the lane thread builds it next turn
+    if (!queued)
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        this.settle();
+      });
+  }
+
+  /** Lands the lines the worker handed back; builds on the lane thread a record that is late. */
+  private take(): void {
+    this.takeBuilt();
+    const first = this.pending[0];
+    if (
+      first !== undefined &&
+      (this.monotonicNow() - first.at >= this.lateMs || this.worker?.failed !== false)
+    ) {
+      this.settle();
+      return;
+    }
+    this.chain.landed();
+    this.afterLanding();
+  }
+
+  /** The worker's lines, in order, as far as they continue the chain. */
+  private takeBuilt(): void {
+    const w = this.worker;
+    if (w === null) return;
+    for (let r = w.take(); r !== null; r = w.take()) {
+      if (r.seq <= this.chain.builtSeq()) continue; // built on the lane thread meanwhile
+      const p = this.pending[0];
+      if (p === undefined || p.seq !== r.seq || r.prev !== this.chain.head()) {
+        if (!this.mismatchLogged) {
+          this.mismatchLogged = true;
+          this.log.error(
+            { seq: r.seq, waiting: p?.seq ?? null },
+            "audit record-line worker handed back a line that does not continue the chain; the lane thread builds it",
+          );
+        }
+        continue;
+      }
+      this.pending.shift();
+      this.fromWorker++;
+      this.chain.land(r.seq, r.hash, r.line);
+    }
+  }
+
+  /**
+   * Every waiting record's line built and landed now: the worker's first, the rest on the lane thread.
+   * Before any other entry is appended.
+   */
+  settle(): void {
+    if (this.immediate !== null) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
+    }
+    this.takeBuilt();
+    const t = this.times;
+    for (let p = this.pending.shift(); p !== undefined; p = this.pending.shift()) {
+      t.set(p.ms);
+      const built = recordLine(p.b, p.seq, t.local, t.utc, this.chain.head());
+      this.onLane++;
+      // the worker may still build this one from a row a settlement changed since: it is told the chain's
+      // end again before the next record
+      this.workerKnows = -1;
+      this.chain.land(built.seq, built.hash, built.line);
+    }
+    this.chain.landed();
+    this.afterLanding();
+  }
+
+  private afterLanding(): void {
+    if (this.pending.length === 0) this.allQueued = true;
+    if (this.waiters.length === 0) return;
+    const built = this.chain.builtSeq();
+    const still = this.waiters.filter((w) => w.upTo > built);
+    const done = this.waiters.filter((w) => w.upTo <= built);
+    this.waiters = still;
+    for (const w of done) w.resolve();
+  }
+
+  /**
+   * Resolves once every record waiting now has its line landed (at once when none waits); records added
+   * later do not hold it back.
+   */
+  whenSettled(): Promise<void> {
+    const last = this.pending[this.pending.length - 1];
+    if (last === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ upTo: last.seq, resolve }));
+  }
+
+  /** Settles, stops the worker and the timers. */
+  async close(): Promise<void> {
+    this.settle();
+    const w = this.worker;
+    this.worker = null;
+    if (this.takeTimer !== null) clearInterval(this.takeTimer);
+    this.takeTimer = null;
+    if (w) await w.close();
+  }
+}

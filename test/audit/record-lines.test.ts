@@ -1,0 +1,286 @@
+/**
+ * Journal records' lines built after the commit (src/audit/record-queue.ts, record-lines.ts,
+ * record-lines-worker.ts, spsc-ring.ts): the ring, the line built from the row, the worker building
+ * them as the lane has it, the queue never landing a line that does not continue the chain, and `audit
+ * verify` and the next start taking a committed row whose line is not written yet.
+ */
+import { cpSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import type { BuiltRecordLine } from "../../src/audit/record-lines.js";
+import { type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
+import { recordBinding, recordLine, recordLineOfRow } from "../../src/audit/records.js";
+import { SpscRing } from "../../src/audit/spsc-ring.js";
+import { EntryTimes } from "../../src/audit/time.js";
+import { JOURNAL_FILE } from "../../src/journal/journal.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { allLines, binding, openBoundTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+
+/** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
+function entries(dataDir: string): AuditEntry[] {
+  const bySeq = new Map<number, AuditEntry>();
+  for (const l of allLines(dataDir)) {
+    const e = JSON.parse(l.text) as AuditEntry;
+    bySeq.set(e.seq, e);
+  }
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-record-lines-"));
+});
+afterEach(() => cleanup());
+
+describe("SpscRing", () => {
+  it("hands entries over in order through wrap-arounds, and refuses one that does not fit", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ len: fc.integer({ min: 0, max: 60 }), read: fc.boolean() }), { maxLength: 200 }),
+        (steps) => {
+          const ring = new SpscRing(128);
+          const queued: number[] = [];
+          let next = 0;
+          for (const s of steps) {
+            const at = ring.claim(s.len + 1);
+            if (at < 0) {
+              // full: only when what is free, the unusable end of the data included, is less than twice the entry
+              expect(128 - ring.used()).toBeLessThan(2 * ((s.len + 1 + 4 + 3) & ~3));
+            } else {
+              ring.data.fill(next & 0xff, at + 4, at + 4 + s.len + 1);
+              ring.publish(at, s.len + 1);
+              queued.push(next++);
+            }
+            if (s.read) {
+              const r = ring.next();
+              if (queued.length === 0) expect(r).toBe(-1);
+              else {
+                const want = queued.shift()!;
+                const len = ring.view.getUint32(r);
+                expect(ring.data.subarray(r + 4, r + 4 + len).every((b) => b === (want & 0xff))).toBe(true);
+                ring.release(r);
+              }
+            }
+          }
+          for (let r = ring.next(); r >= 0; r = ring.next()) {
+            expect(ring.data[r + 4]).toBe(queued.shift()! & 0xff);
+            ring.release(r);
+          }
+          expect(queued).toEqual([]);
+        },
+      ),
+    );
+  });
+});
+
+describe("a record's line from its row", () => {
+  it("is byte for byte the line built from the journal's binding: commits and settlements", () => {
+    const times = new EntryTimes(480);
+    for (let i = 1; i <= 30; i++) {
+      const rec = {
+        ...sampleRecord(i, i % 3 === 0 ? "suspect" : "transaction"),
+        seq: i,
+        tradeId: `T${i}`,
+        createdAt: "2026-11-26T08:00:00.000+08:00",
+        lane: { network: "4301", station: "0102", lane: 3 },
+        revision: i % 4 === 0 ? 2 : 1,
+        plate: i % 2 === 0 ? `湘A${i}"\\` : null,
+      } as unknown as CommittedRecord;
+      const json = JSON.stringify(rec);
+      const ms = Date.UTC(2026, 10, 26, 0, 0, i) + i;
+      times.set(ms);
+      const fromBinding = recordLine(
+        recordBinding(rec.revision > 1 ? "settle" : "commit", rec, json),
+        100 + i,
+        times.local,
+        times.utc,
+        "ab".repeat(32),
+      );
+      expect(recordLineOfRow(json, 100 + i, new EntryTimes(480), ms, "ab".repeat(32))).toEqual(fromBinding);
+    }
+  });
+});
+
+describe("the record-line worker, as the lane runs it", () => {
+  it("builds every record's line from its committed row; an event between them makes the lane thread build the waiting ones; the trail verifies", async () => {
+    const lane = openBoundTrail(dir, {
+      recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000 },
+    });
+    const { journal, trail } = lane;
+    const counts = () => trail.status().recordLines;
+    for (let i = 1; i <= 20; i++) journal.commit(sampleRecord(i, i === 3 ? "suspect" : "transaction"));
+    await trail.recordsWritten();
+    // nothing but the worker lands a line while the records are not late
+    expect(counts()).toEqual({ fromWorker: 20, onLane: 0, waiting: 0 });
+    for (let i = 21; i <= 25; i++) journal.commit(sampleRecord(i));
+    trail.events.alarm("X", "an event behind five records");
+    // the event's append settled them first (each from the worker or built on the lane thread)
+    expect(counts().waiting).toBe(0);
+    expect(counts().fromWorker + counts().onLane).toBe(25);
+    const before = counts();
+    // after that, the worker is told the chain's end and builds again
+    for (let i = 26; i <= 30; i++) journal.commit(sampleRecord(i));
+    // a settlement first settles what waits (the commit's row is about to change)
+    journal.settle(3, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    });
+    for (let i = 31; i <= 35; i++) journal.commit(sampleRecord(i));
+    await trail.recordsWritten();
+    const after = counts();
+    expect(after.waiting).toBe(0);
+    expect(after.fromWorker + after.onLane).toBe(36);
+    // the five records after the settlement had nothing behind them: the worker built them
+    expect(after.fromWorker).toBeGreaterThanOrEqual(before.fromWorker + 5);
+    await lane.close();
+    const types = entries(dir).map((e) => e.type);
+    expect(types.filter((t) => t === "record.commit")).toHaveLength(35);
+    expect(types.filter((t) => t === "record.settle")).toHaveLength(1);
+    expect(verifyLane(dir)).toMatchObject({ ok: true, problems: [], journal: { checkedRows: 35 } });
+  });
+});
+
+describe("the queue never lands a line that does not continue the chain", () => {
+  /** A chain of lines in memory and a builder that hands back what the test gives it. */
+  function setup(results: BuiltRecordLine[]) {
+    const landed: { seq: number; hash: string; line: string }[] = [];
+    let builtSeq = 10;
+    let head = "h10";
+    const chain: RecordChain = {
+      builtSeq: () => builtSeq,
+      head: () => head,
+      land: (seq, hash, line) => {
+        landed.push({ seq, hash, line });
+        builtSeq = seq;
+        head = hash;
+      },
+      landed: () => undefined,
+    };
+    const puts: string[] = [];
+    const builder = {
+      failed: false,
+      putRecord: (seq: number, jseq: number) => {
+        puts.push(`record ${seq} ${jseq}`);
+        return true;
+      },
+      putChain: (seq: number, hash: string) => {
+        puts.push(`chain ${seq} ${hash}`);
+        return true;
+      },
+      take: () => results.shift() ?? null,
+      close: async () => undefined,
+    };
+    const q = new RecordLineQueue(chain, new EntryTimes(480), builder, () => 0);
+    return { q, landed, puts };
+  }
+
+  it("a line chained on another prev, or for another seq, is dropped and the lane thread builds the record", async () => {
+    const b11 = binding(11);
+    const b12 = binding(12);
+    const { q, landed, puts } = setup([
+      { seq: 11, hash: "bad", prev: "not-h10", line: "forged\n" },
+      { seq: 13, hash: "x", prev: "h10", line: "wrong seq\n" },
+    ]);
+    q.add(11, Date.UTC(2026, 10, 26), b11);
+    q.add(12, Date.UTC(2026, 10, 26), b12);
+    // the worker is told the chain's end before the first record, then each record by its journal seq
+    expect(puts).toEqual(["chain 10 h10", "record 11 11", "record 12 12"]);
+    q.settle();
+    expect(landed.map((l) => l.seq)).toEqual([11, 12]);
+    expect(landed[0]!.line).not.toBe("forged\n");
+    const t = new EntryTimes(480);
+    t.set(Date.UTC(2026, 10, 26));
+    expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, "h10").line);
+    expect(landed[1]!.line).toBe(recordLine(b12, 12, t.local, t.utc, landed[0]!.hash).line);
+    expect(q.counts()).toEqual({ fromWorker: 0, onLane: 2, waiting: 0 });
+    await q.close();
+  });
+
+  it("recordsWritten waits for the records waiting when it is called, not for those committed after", async () => {
+    const results: BuiltRecordLine[] = [];
+    const { q, landed } = setup(results);
+    const take = () => (q as unknown as { take(): void }).take();
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    let done = false;
+    void q.whenSettled().then(() => {
+      done = true;
+    });
+    q.add(12, Date.UTC(2026, 10, 26), binding(12));
+    take();
+    await Promise.resolve();
+    expect(done).toBe(false);
+    results.push({ seq: 11, hash: "h11", prev: "h10", line: "line 11\n" });
+    take();
+    await Promise.resolve();
+    expect(done).toBe(true);
+    expect(landed.map((l) => l.seq)).toEqual([11]);
+    expect(q.counts().waiting).toBe(1);
+    await q.close();
+  });
+
+  it("a line that continues the chain lands as the worker built it", async () => {
+    const { q, landed } = setup([{ seq: 11, hash: "h11", prev: "h10", line: "the worker's line\n" }]);
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    q.settle();
+    expect(landed).toEqual([{ seq: 11, hash: "h11", line: "the worker's line\n" }]);
+    expect(q.counts()).toEqual({ fromWorker: 1, onLane: 0, waiting: 0 });
+    await q.close();
+  });
+});
+
+describe("a committed row whose line is not written yet", () => {
+  it("is not written yet to audit verify, and its line is built from the row at the next start", async () => {
+    const lane = openBoundTrail(dir);
+    lane.journal.commit(sampleRecord(1));
+    await lane.trail.flush();
+    const file = segmentPaths(dir)[0]!;
+    const before = readFileSync(file);
+    const c = lane.journal.commit(sampleRecord(2));
+    // the line is built on the next turn: copy the data directory now, as a kill -9 would leave it
+    const other = tempDir("etc-record-lines-copy-");
+    const copy = join(other.dir, "data");
+    cpSync(dir, copy, { recursive: true });
+    onTestFinished(other.cleanup);
+    expect(readFileSync(segmentPaths(copy)[0]!).equals(before)).toBe(true);
+    const seq = lane.trail.status().lastSeq;
+    expect(verifyLane(copy)).toMatchObject({
+      ok: true,
+      problems: [],
+      pendingFromSpool: { from: seq, to: seq, fromRows: 1 },
+    });
+    await lane.close();
+    const again = openBoundTrail(copy);
+    expect(again.trail.status().lastSeq).toBe(seq);
+    await again.close();
+    const rec = entries(copy).find((e) => e.seq === seq)!;
+    expect(rec).toMatchObject({ type: "record.commit", data: { rec: { jseq: c.seq, tradeId: c.tradeId } } });
+    // the line built from the row is the one the lane wrote in the original directory
+    const orig = entries(dir).find((e) => e.seq === seq)!;
+    expect(rec.hash).toBe(orig.hash);
+    expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [], pendingFromSpool: null });
+  });
+
+  it("a row that names an entry past the end with a gap before it is named as inserted", async () => {
+    const lane = openBoundTrail(dir);
+    lane.journal.commit(sampleRecord(1));
+    await lane.close();
+    const last = verifyLane(dir).verified!.to;
+    const db = new (await import("better-sqlite3")).default(join(dir, JOURNAL_FILE));
+    db.prepare("UPDATE records SET audit_seq = ?, audit_hash = NULL, audit_ms = ? WHERE seq = 1").run(
+      last + 2,
+      Date.UTC(2026, 10, 26),
+    );
+    db.close();
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.what)).toContainEqual(
+      expect.stringContaining(`journal record 1 names audit entry ${last + 2}`),
+    );
+  });
+});
