@@ -72,7 +72,7 @@ function run(d: RecordLinesWorkerData): void {
         const r = headSeq === seq - 1 ? row.get(jobs.view.getFloat64(at + 16)) : undefined;
         if (r !== undefined && r.audit_seq === seq && r.audit_ms !== null) {
           const built = recordLineOfRow(r.record, seq, times, r.audit_ms, head);
-          put(results, seq, built.hash, head, built.line, jobs);
+          putResult(results, seq, built.hash, head, built.line, jobs);
           headSeq = seq;
           head = built.hash;
         } else Atomics.add(jobs.ctl, RING_SKIPPED, 1);
@@ -91,7 +91,14 @@ function run(d: RecordLinesWorkerData): void {
 }
 
 /** Puts one result, waiting while the lane thread has not taken enough of the earlier ones. */
-function put(results: SpscRing, seq: number, hash: string, prev: string, line: string, jobs: SpscRing): void {
+export function putResult(
+  results: SpscRing,
+  seq: number,
+  hash: string,
+  prev: string,
+  line: string,
+  jobs: SpscRing,
+): void {
   const max = RESULT_HEADER + Buffer.byteLength(line);
   let at = results.claim(max);
   while (at < 0) {

@@ -2,7 +2,7 @@
  * The lane thread's side of the record-line worker (./record-lines-worker.ts): a journal record's entry
  * costs the lane thread two numbers into shared memory once its row committed (putRecord: the worker
  * reads the row itself, on its own read-only connection to journal.db), and later taking the built line
- * back (take) to write it to the file. docs/audit.md, "Cost" and "Journal binding".
+ * back (collect) to write it to the file from shared memory. docs/audit.md, "Cost" and "Journal binding".
  *
  * The worker chains each record on from the entry before it: the trail tells it the hash of an entry
  * the lane thread built (an event, a checkpoint, a record it built itself) with putChain before the
@@ -29,13 +29,69 @@ import { RING_CLOSED, RING_SKIPPED, SpscRing } from "./spsc-ring.js";
  */
 export const RECORD_RING_BYTES = 256 * 1024;
 
-/** A built record line as the worker handed it back. */
-export interface BuiltRecordLine {
-  seq: number;
-  hash: string;
-  prev: string;
-  /** the line, newline included */
-  line: string;
+/**
+ * The built lines the worker handed back that continue the chain, in order, in place in shared memory
+ * (RecordLineWorker.collect): valid until release().
+ */
+export interface LineRun {
+  /** each line's UTF-8 bytes, newline included */
+  views: Uint8Array[];
+  /** the seq and hash of the last one (count 0: none) */
+  lastSeq: number;
+  lastHash: string;
+  count: number;
+  /** a line that does not continue the chain (another prev, another seq) was met and dropped */
+  broken: { seq: number } | null;
+}
+
+/**
+ * The built lines in `results` that continue the chain after entry `afterSeq` (hash `head`), at most
+ * `max`: lines for a seq at or below `afterSeq` (the lane thread built those meanwhile) are passed over,
+ * and the first that names another prev or another seq ends the run and is dropped. The lines are views
+ * into shared memory: write them, then give the ring back up to `releaseAt`.
+ */
+export function collectLines(
+  results: SpscRing,
+  afterSeq: number,
+  head: string,
+  max: number,
+): LineRun & { releaseAt: number } {
+  const r = results;
+  const views: Uint8Array[] = [];
+  let pos = r.readOffset();
+  let at = r.entryFrom(pos);
+  let expect = afterSeq + 1;
+  // where the hash the next line must name as prev is: the head, then each line's own
+  let prevBuf: Buffer = Buffer.from(head, "latin1");
+  let prevAt = 0;
+  let lastHashAt = -1;
+  let broken: { seq: number } | null = null;
+  while (at >= 0 && views.length < max) {
+    const seq = r.view.getFloat64(at + 4);
+    const end = r.endOf(at);
+    if (seq > afterSeq) {
+      if (seq !== expect || r.buf.compare(prevBuf, prevAt, prevAt + 64, at + 76, at + 140) !== 0) {
+        broken = { seq };
+        pos = end;
+        break;
+      }
+      views.push(r.data.subarray(at + 4 + RESULT_HEADER, at + 4 + r.view.getUint32(at)));
+      prevBuf = r.buf;
+      prevAt = at + 12;
+      lastHashAt = at + 12;
+      expect++;
+    }
+    pos = end;
+    at = r.entryFrom(pos);
+  }
+  return {
+    views,
+    count: views.length,
+    lastSeq: expect - 1,
+    lastHash: lastHashAt < 0 ? head : r.buf.toString("latin1", lastHashAt, lastHashAt + 64),
+    broken,
+    releaseAt: pos,
+  };
 }
 
 export class RecordLineWorker {
@@ -44,6 +100,8 @@ export class RecordLineWorker {
   private readonly worker: Worker;
   private readonly log: Logger;
   private dead = false;
+  /** the reading position after the last collect() */
+  private releaseAt = -1;
 
   private constructor(journalFile: string, utcOffsetMinutes: number, ringBytes: number, logger: Logger) {
     this.log = logger;
@@ -127,22 +185,19 @@ export class RecordLineWorker {
   }
 
   /**
-   * The next built line, or null when none is ready. The trail takes lines in order and drops the ones
-   * it built itself meanwhile.
+   * The built lines that continue the chain after entry `afterSeq` (hash `head`), at most `max`
+   * (collectLines); write them, then release().
    */
-  take(): BuiltRecordLine | null {
-    const r = this.results;
-    const at = r.next();
-    if (at < 0) return null;
-    const len = r.view.getUint32(at);
-    const out: BuiltRecordLine = {
-      seq: r.view.getFloat64(at + 4),
-      hash: r.buf.toString("latin1", at + 12, at + 76),
-      prev: r.buf.toString("latin1", at + 76, at + 140),
-      line: r.buf.toString("utf8", at + 4 + RESULT_HEADER, at + 4 + len),
-    };
-    r.release(at);
-    return out;
+  collect(afterSeq: number, head: string, max: number): LineRun {
+    const run = collectLines(this.results, afterSeq, head, max);
+    this.releaseAt = run.releaseAt;
+    return run;
+  }
+
+  /** The lines of the last collect() are written: their room goes back to the worker. */
+  release(): void {
+    if (this.releaseAt >= 0) this.results.releaseTo(this.releaseAt);
+    this.releaseAt = -1;
   }
 
   /** Stops the worker (what it did not build, the trail builds). */

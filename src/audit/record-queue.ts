@@ -17,7 +17,7 @@ import type { EntryTimes } from "./time.js";
 /** What the queue uses of the worker (./record-lines.ts RecordLineWorker). */
 export type RecordLineBuilder = Pick<
   RecordLineWorker,
-  "failed" | "putRecord" | "putChain" | "take" | "close"
+  "failed" | "putRecord" | "putChain" | "collect" | "release" | "close"
 >;
 
 /**
@@ -45,6 +45,11 @@ export interface RecordChain {
   head(): string;
   /** the line of entry `seq` is built: write it (deferred to one write(2) per batch) and move the head */
   land(seq: number, hash: string, line: string): void;
+  /**
+   * the worker's lines up to `lastSeq` (hash `lastHash`), in place in shared memory: write them now (one
+   * writev(2)) and move the head
+   */
+  landRun(lastSeq: number, lastHash: string, views: readonly Uint8Array[]): void;
   /** a batch landed: write the deferred lines; what follows a written entry (alarms, checkpoints) */
   landed(): void;
 }
@@ -150,23 +155,20 @@ export class RecordLineQueue {
   private takeBuilt(): void {
     const w = this.worker;
     if (w === null) return;
-    for (let r = w.take(); r !== null; r = w.take()) {
-      if (r.seq <= this.chain.builtSeq()) continue; // built on the lane thread meanwhile
-      const p = this.pending[0];
-      if (p === undefined || p.seq !== r.seq || r.prev !== this.chain.head()) {
-        if (!this.mismatchLogged) {
-          this.mismatchLogged = true;
-          this.log.error(
-            { seq: r.seq, waiting: p?.seq ?? null },
-            "audit record-line worker handed back a line that does not continue the chain; the lane thread builds it",
-          );
-        }
-        continue;
-      }
-      this.pending.shift();
-      this.fromWorker++;
-      this.chain.land(r.seq, r.hash, r.line);
+    const run = w.collect(this.chain.builtSeq(), this.chain.head(), this.pending.length);
+    if (run.broken !== null && !this.mismatchLogged) {
+      this.mismatchLogged = true;
+      this.log.error(
+        { seq: run.broken.seq, waiting: this.pending[run.count]?.seq ?? null },
+        "audit record-line worker handed back a line that does not continue the chain; the lane thread builds it",
+      );
     }
+    if (run.count > 0) {
+      this.pending.splice(0, run.count);
+      this.fromWorker += run.count;
+      this.chain.landRun(run.lastSeq, run.lastHash, run.views);
+    }
+    w.release();
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  writevSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -119,6 +120,35 @@ export class SegmentWriter {
         this.deferredFlush = null;
         this.writeDeferred();
       });
+  }
+
+  /**
+   * Writes lines given as bytes (the record-line worker's, in shared memory: ./record-lines.ts) now, with
+   * one writev(2), behind any deferred lines; `seq` is the last one's. They are copied only when they
+   * cannot all be written now (the backlog keeps its own copy).
+   */
+  writeViews(seq: number, views: readonly Uint8Array[]): void {
+    this.writeDeferred();
+    if (this.unwritten.length > 0) {
+      this.unwritten.push({ seq, buf: Buffer.concat(views), off: 0 });
+      return;
+    }
+    let len = 0;
+    for (const v of views) len += v.length;
+    let n = 0;
+    try {
+      n = writevSync(this.fd, views);
+      this.bytes += n;
+      if (n === len) {
+        this.written = seq;
+        return;
+      }
+      this.unwritten.push({ seq, buf: Buffer.concat(views), off: n });
+      this.failed(new Error(`short write (${n} of ${len} bytes)`));
+    } catch (e) {
+      this.unwritten.push({ seq, buf: Buffer.concat(views), off: 0 });
+      this.failed(e);
+    }
   }
 
   /** Writes the deferred lines now, in order. */

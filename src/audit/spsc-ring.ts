@@ -65,22 +65,41 @@ export class SpscRing {
     Atomics.store(this.ctl, W, at + pad4(4 + len));
   }
 
+  /** Reader: where the next entry is read from (see entryFrom). */
+  readOffset(): number {
+    return Atomics.load(this.ctl, R);
+  }
+
   /** Reader: the offset of the next entry (its length at offset, its bytes from offset + 4), or -1. */
   next(): number {
-    let r = Atomics.load(this.ctl, R);
+    return this.entryFrom(Atomics.load(this.ctl, R));
+  }
+
+  /**
+   * Reader: the offset of the entry at reading position `from` (the read offset, or endOf an entry read
+   * before it and not released yet), or -1 when nothing more is published. Entries read this way stay the
+   * reader's until releaseTo(): several can be used in place, then given back at once.
+   */
+  entryFrom(from: number): number {
     const w = Atomics.load(this.ctl, W);
-    if (r === w) return -1;
-    if (r >= this.size || this.view.getUint32(r) === WRAP) {
-      r = 0;
-      Atomics.store(this.ctl, R, 0);
-      if (r === w) return -1;
-    }
-    return r;
+    if (from === w) return -1;
+    if (from >= this.size || this.view.getUint32(from) === WRAP) return w === 0 ? -1 : 0;
+    return from;
+  }
+
+  /** The reading position after the entry at `at`. */
+  endOf(at: number): number {
+    return at + pad4(4 + this.view.getUint32(at));
   }
 
   /** Reader: the entry at `at` (from next) is used; its room goes back to the writer. */
   release(at: number): void {
-    Atomics.store(this.ctl, R, at + pad4(4 + this.view.getUint32(at)));
+    Atomics.store(this.ctl, R, this.endOf(at));
+  }
+
+  /** Reader: everything before reading position `pos` (an endOf) goes back to the writer. */
+  releaseTo(pos: number): void {
+    Atomics.store(this.ctl, R, pos);
   }
 
   /** Bytes the writer has published and the reader has not released. */

@@ -245,6 +245,11 @@ export class AuditTrail {
         this.builtSeq = seq;
         this.head = hash;
       },
+      landRun: (lastSeq, lastHash, views) => {
+        this.file.writeViews(lastSeq, views);
+        this.builtSeq = lastSeq;
+        this.head = lastHash;
+      },
       landed: () => {
         this.file.writeDeferred();
         this.afterEntry();

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
-import type { BuiltRecordLine } from "../../src/audit/record-lines.js";
+import { collectLines } from "../../src/audit/record-lines.js";
+import { putResult } from "../../src/audit/record-lines-worker.js";
 import { type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
 import { recordBinding, recordLine, recordLineOfRow } from "../../src/audit/records.js";
 import { SpscRing } from "../../src/audit/spsc-ring.js";
@@ -147,11 +148,17 @@ describe("the record-line worker, as the lane runs it", () => {
 });
 
 describe("the queue never lands a line that does not continue the chain", () => {
-  /** A chain of lines in memory and a builder that hands back what the test gives it. */
-  function setup(results: BuiltRecordLine[]) {
+  /** A built line as the worker hands it back. */
+  type Built = { seq: number; hash: string; prev: string; line: string };
+
+  /**
+   * A chain of lines in memory and a builder that hands back, through a real results ring, what the test
+   * gives it (`hand`).
+   */
+  function setup(given: Built[] = []) {
     const landed: { seq: number; hash: string; line: string }[] = [];
     let builtSeq = 10;
-    let head = "h10";
+    let head = "h".repeat(64);
     const chain: RecordChain = {
       builtSeq: () => builtSeq,
       head: () => head,
@@ -160,9 +167,26 @@ describe("the queue never lands a line that does not continue the chain", () => 
         builtSeq = seq;
         head = hash;
       },
+      landRun: (lastSeq, lastHash, views) => {
+        // each view is one line; the last is lastSeq's
+        views.forEach((v, i) => {
+          landed.push({
+            seq: lastSeq - views.length + 1 + i,
+            hash: i === views.length - 1 ? lastHash : "",
+            line: Buffer.from(v).toString(),
+          });
+        });
+        builtSeq = lastSeq;
+        head = lastHash;
+      },
       landed: () => undefined,
     };
+    const results = new SpscRing(16 * 1024);
+    const jobs = new SpscRing(64);
+    const hand = (b: Built): void => putResult(results, b.seq, b.hash, b.prev, b.line, jobs);
+    for (const b of given) hand(b);
     const puts: string[] = [];
+    let releaseAt = -1;
     const builder = {
       failed: false,
       putRecord: (seq: number, jseq: number) => {
@@ -170,41 +194,48 @@ describe("the queue never lands a line that does not continue the chain", () => 
         return true;
       },
       putChain: (seq: number, hash: string) => {
-        puts.push(`chain ${seq} ${hash}`);
+        puts.push(`chain ${seq} ${hash.slice(0, 3)}`);
         return true;
       },
-      take: () => results.shift() ?? null,
+      collect: (afterSeq: number, h: string, max: number) => {
+        const run = collectLines(results, afterSeq, h, max);
+        releaseAt = run.releaseAt;
+        return run;
+      },
+      release: () => results.releaseTo(releaseAt),
       close: async () => undefined,
     };
     const q = new RecordLineQueue(chain, new EntryTimes(480), builder, () => 0);
-    return { q, landed, puts };
+    return { q, landed, puts, hand, head0: "h".repeat(64) };
   }
+
+  const H = (c: string): string => c.repeat(64);
 
   it("a line chained on another prev, or for another seq, is dropped and the lane thread builds the record", async () => {
     const b11 = binding(11);
     const b12 = binding(12);
+    const head0 = H("h");
     const { q, landed, puts } = setup([
-      { seq: 11, hash: "bad", prev: "not-h10", line: "forged\n" },
-      { seq: 13, hash: "x", prev: "h10", line: "wrong seq\n" },
+      { seq: 11, hash: H("b"), prev: H("x"), line: "forged\n" },
+      { seq: 13, hash: H("c"), prev: head0, line: "wrong seq\n" },
     ]);
     q.add(11, Date.UTC(2026, 10, 26), b11);
     q.add(12, Date.UTC(2026, 10, 26), b12);
     // the worker is told the chain's end before the first record, then each record by its journal seq
-    expect(puts).toEqual(["chain 10 h10", "record 11 11", "record 12 12"]);
+    expect(puts).toEqual(["chain 10 hhh", "record 11 11", "record 12 12"]);
     q.settle();
     expect(landed.map((l) => l.seq)).toEqual([11, 12]);
     expect(landed[0]!.line).not.toBe("forged\n");
     const t = new EntryTimes(480);
     t.set(Date.UTC(2026, 10, 26));
-    expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, "h10").line);
+    expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, head0).line);
     expect(landed[1]!.line).toBe(recordLine(b12, 12, t.local, t.utc, landed[0]!.hash).line);
     expect(q.counts()).toEqual({ fromWorker: 0, onLane: 2, waiting: 0 });
     await q.close();
   });
 
   it("recordsWritten waits for the records waiting when it is called, not for those committed after", async () => {
-    const results: BuiltRecordLine[] = [];
-    const { q, landed } = setup(results);
+    const { q, landed, hand, head0 } = setup();
     const take = () => (q as unknown as { take(): void }).take();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     let done = false;
@@ -215,7 +246,7 @@ describe("the queue never lands a line that does not continue the chain", () => 
     take();
     await Promise.resolve();
     expect(done).toBe(false);
-    results.push({ seq: 11, hash: "h11", prev: "h10", line: "line 11\n" });
+    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
     take();
     await Promise.resolve();
     expect(done).toBe(true);
@@ -224,12 +255,32 @@ describe("the queue never lands a line that does not continue the chain", () => 
     await q.close();
   });
 
-  it("a line that continues the chain lands as the worker built it", async () => {
-    const { q, landed } = setup([{ seq: 11, hash: "h11", prev: "h10", line: "the worker's line\n" }]);
+  it("the lines that continue the chain land as the worker built them, in one run; one built meanwhile on the lane thread is passed over", async () => {
+    const { q, landed, hand, head0 } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    q.add(12, Date.UTC(2026, 10, 26), binding(12));
+    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
+    hand({ seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" });
     q.settle();
-    expect(landed).toEqual([{ seq: 11, hash: "h11", line: "the worker's line\n" }]);
-    expect(q.counts()).toEqual({ fromWorker: 1, onLane: 0, waiting: 0 });
+    expect(landed).toEqual([
+      { seq: 11, hash: "", line: "line 11\n" },
+      { seq: 12, hash: H("2"), line: "line 12\n" },
+    ]);
+    expect(q.counts()).toEqual({ fromWorker: 2, onLane: 0, waiting: 0 });
+    // a record the lane thread built before the worker's line came: the late line is passed over
+    q.add(13, Date.UTC(2026, 10, 26), binding(13));
+    q.settle();
+    hand({ seq: 13, hash: H("3"), prev: H("2"), line: "late line 13\n" });
+    q.add(14, Date.UTC(2026, 10, 26), binding(14));
+    const h13 = landed[2]!.hash;
+    hand({ seq: 14, hash: H("4"), prev: h13, line: "line 14\n" });
+    q.settle();
+    expect(landed.slice(2).map((l) => [l.seq, l.line])).toEqual([
+      [13, landed[2]!.line],
+      [14, "line 14\n"],
+    ]);
+    expect(landed[2]!.line).not.toBe("late line 13\n");
+    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 1, waiting: 0 });
     await q.close();
   });
 });

@@ -14,8 +14,12 @@ import { segmentName } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { openTrail, tempDir } from "./helpers.js";
 
-/** the next write of a string returns this many bytes (written for real), then writes are normal again */
-const cut = vi.hoisted(() => ({ next: null as number | null, failSync: false }));
+/** the next write of a string (next) or the next writev (nextv) returns this many bytes (written for real), then writes are normal again */
+const cut = vi.hoisted(() => ({
+  next: null as number | null,
+  nextv: null as number | null,
+  failSync: false,
+}));
 /** with `on`: the writes, syncs and renames made, in order, each with the file (or directory) it is on */
 const io = vi.hoisted(() => ({ on: false, log: [] as string[], paths: new Map<number, string>() }));
 
@@ -54,6 +58,15 @@ vi.mock("node:fs", async (importOriginal) => {
       }
       return (real.writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
     },
+    writevSync: (fd: number, views: readonly Uint8Array[], ...rest: unknown[]): number => {
+      log(`writevSync ${name(fd)}`);
+      if (cut.nextv !== null) {
+        const n = cut.nextv;
+        cut.nextv = null;
+        return real.writeSync(fd, Buffer.concat(views), 0, n);
+      }
+      return (real.writevSync as (...a: unknown[]) => number)(fd, views, ...rest);
+    },
     fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
       if (cut.failSync)
         process.nextTick(() => cb(Object.assign(new Error("EIO: i/o error"), { code: "EIO" })));
@@ -69,6 +82,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   cut.next = null;
+  cut.nextv = null;
   cut.failSync = false;
   io.on = false;
   io.log = [];
@@ -102,6 +116,43 @@ describe("a write cut short", () => {
     w.write(2, '{"seq":2}\n');
     w.close();
     expect(fs.readFileSync(path, "utf8")).toBe(`${line}{"seq":2}\n`);
+  });
+});
+
+describe("the worker's lines written from shared memory", () => {
+  it("go out in one writev behind the deferred lines; a writev cut short leaves the rest, copied, in the backlog", () => {
+    const name = segmentName(1);
+    const path = join(dir, name);
+    const fd = fs.openSync(path, "a");
+    const failures: string[] = [];
+    const w = new SegmentWriter({
+      dir,
+      segment: { firstSeq: 1, name, path },
+      fd,
+      size: 0,
+      writtenSeq: 0,
+      segmentMaxBytes: 1 << 20,
+      logger: silentLogger,
+      onWriteFailed: (_p, msg) => failures.push(msg),
+    });
+    const shared = new Uint8Array(new SharedArrayBuffer(256));
+    const l2 = Buffer.from('{"seq":2,"plate":"湘A12345"}\n');
+    const l3 = Buffer.from('{"seq":3}\n');
+    shared.set(l2, 0);
+    shared.set(l3, 100);
+    io.on = true;
+    w.defer(1, '{"seq":1}\n');
+    cut.nextv = 15;
+    w.writeViews(3, [shared.subarray(0, l2.length), shared.subarray(100, 100 + l3.length)]);
+    expect(io.log).toEqual([`writeSync ${name}`, `writevSync ${name}`]);
+    expect(failures).toEqual([`short write (15 of ${l2.length + l3.length} bytes)`]);
+    // the shared memory is given back to the worker and reused: the backlog has its own copy
+    shared.fill(0x21);
+    expect(w.unwrittenCount).toBe(1);
+    w.retryUnwritten();
+    expect(w.unwrittenCount).toBe(0);
+    w.close();
+    expect(fs.readFileSync(path, "utf8")).toBe(`{"seq":1}\n${l2.toString()}${l3.toString()}`);
   });
 });
 

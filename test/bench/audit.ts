@@ -314,13 +314,13 @@ export const auditBench: Benchmark = {
           name: "audit record entry, hand-over around the transaction (lane thread)",
           unit: "us",
           figures: us(Float64Array.from(probe.handOver)),
-          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): seq and time reserved, the JSON copied to the record-line worker's ring`,
+          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): seq and time reserved in the row, the entry's seq and journal seq put in the record-line worker's ring`,
         },
         {
           name: "audit record entry, landing share (lane thread)",
           unit: "us",
           figures: us(Float64Array.from(probe.landing)),
-          notes: `each record's share of the lane thread's landings (line taken back or built, write(2)); lines built by the worker ${probeCounts.fromWorker}, on the lane thread ${probeCounts.onLane}`,
+          notes: `each record's share of the lane thread's landings (the worker's lines written from shared memory with one writev(2), or lines built on the lane thread); lines built by the worker ${probeCounts.fromWorker}, on the lane thread ${probeCounts.onLane}`,
         },
         {
           name: "audit record entry, both parts (lane thread)",
