@@ -161,8 +161,9 @@ export const auditBench: Benchmark = {
         buildLine(n, "2026-11-26T08:15:02.123+08:00", "2026-11-26T00:15:02.123Z", event(n), GENESIS).line,
       );
 
-      // journal records through the binding: the trail's work around the transaction and inside it, and the
-      // whole durable commit, alternating with the same commit on a journal no trail is bound to
+      // journal records through the binding: the trail's share on the lane thread (the hand-over around the
+      // transaction, the landing of the worker's lines) and the whole durable commit, alternating with the
+      // same commit on a journal no trail is bound to
       const m = Math.max(500, Math.round(5000 * scale));
       log(`  ${m} records committed through the binding, alternating with ${m} commits without it`);
       const plain = Journal.open({ dataDir: plainDir, ...journalOpts });
