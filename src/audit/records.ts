@@ -2,8 +2,9 @@
  * Journal records in the trail. The journal calls AuditTrail.bindRecord inside its commit or settle
  * transaction; the entry carries `rec: { jseq, tradeId, revision, digest }` where digest is the SHA-256
  * of the record JSON exactly as stored in the journal row, plus the fields staff search by. The row keeps
- * the entry's seq (and hash), so `audit verify` detects a changed row (digest), a deleted row (an entry
- * whose row is gone, unless a journal.retention entry names it) and an inserted row (a row no entry
+ * the entry's seq and time (RecordSlot; rows before journal schema 6 its hash), from which the line is
+ * built again (recordLineOfRow), so `audit verify` detects a changed row (digest), a deleted row (an
+ * entry whose row is gone, unless a journal.retention entry names it) and an inserted row (a row no entry
  * references). docs/audit.md, "Journal binding".
  */
 import type { AuditEventInput, AuditSeverity, BuiltLine } from "./entry.js";
@@ -63,7 +64,7 @@ export interface RecordSlot {
 export interface BoundEntry {
   seq: number;
   hash: string;
-  /** lines to spool in this transaction: event lines not spooled yet, then this record's line */
+  /** lines to spool in this transaction: event lines not spooled yet, then this entry's line */
   spool: SpooledLine[];
   head: AuditHead;
 }

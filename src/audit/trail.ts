@@ -2,11 +2,13 @@
  * The lane's tamper-evident audit trail (docs/audit.md): one hash chain of JSON lines across segment
  * files, bound to the journal, with signed checkpoints that the station witnesses.
  *
- * On the lane thread an append is: build the line, one SHA-256, one write(2) (no fsync): the hot path.
- * Everything slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's
- * thread pool (but for one fdatasync per rotation: ./segment-writer.ts); the spool (lines not yet known
- * fsynced + the head copy) is written in batches, or inside the journal's own transaction for a record
- * (bindRecord).
+ * On the lane thread an event's append is: build the line, one SHA-256, one write(2) (no fsync). A
+ * journal record's commit only stores the seq and time its entry is given (bindRecord); its line is built
+ * afterwards, by the record-line worker in the lane (./record-queue.ts, ./record-lines.ts). Everything
+ * slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's thread pool
+ * (but for one fdatasync per rotation: ./segment-writer.ts); the spool (lines not yet known fsynced + the
+ * head copy) is written in batches, or inside a journal transaction for an entry committed with it
+ * (bindEvent).
  *
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.

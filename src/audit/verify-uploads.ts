@@ -17,9 +17,9 @@
  *   tables, the one the trail has it in, and acknowledged at the time its `uplink.acked` entry names:
  *   `rowProblems` (a row with no entry is named as inserted by ./verify.ts).
  *
- * Entries past the head copy of the journal.db snapshot the rows are read in (a running lane wrote them
- * after it) are not in that snapshot: the rows are compared with each record's place as of that head copy
- * (`limit`). Before the binding (a trail the lane started writing before this version) nothing is
+ * Entries past the newest entry the journal.db snapshot the rows are read in knows of (its head copy or
+ * the highest audit seq a row names: ./verify.ts; a running lane wrote them after it) are not in that
+ * snapshot: the rows are compared with each record's place as of that entry (`limit`). Before the binding (a trail the lane started writing before this version) nothing is
  * compared but the one-table rule. A kept trail without that statement (audit retention deleted its
  * file) that holds an upload entry was bound before its first kept entry: every record entry in it queues
  * its record. A later statement (journal.db's marker was deleted) changes nothing: the first one counts.
@@ -345,7 +345,7 @@ export class UploadStates {
       if (legacy(r.jseq, r.auditSeq)) continue;
       const s = this.frozen.get(r.jseq) ?? this.slots.get(r.jseq);
       // no entry for it in the trail (as of the snapshot): the row itself is named (inserted), or was
-      // written after the snapshot's head copy
+      // written after the newest entry the snapshot knows of
       if (s.state === NONE) continue;
       const who = `journal record ${r.jseq} (trade ${r.tradeId})`;
       const problem = (what: string): VerifyProblem => ({

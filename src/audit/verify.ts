@@ -80,7 +80,7 @@ export interface VerifyOptions {
   journal?: JournalBindingView | null;
   /**
    * journal.db read again after the file walk, outside the snapshot `journal` and the spool were read in
-   * (verify-lane.ts opens a second connection): a record entry past the snapshot's head copy (a running
+   * (verify-lane.ts opens a second connection): a record entry past the newest entry the snapshot knows of (a running
    * lane wrote it meanwhile) is judged against this read; without it, against the snapshot
    */
   freshJournal?: JournalBindingView | null;
@@ -346,10 +346,16 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   let highestRecord: { jseq: number; seq: number } | null = null;
   /** record entries before the `journal.bound` entry: the only ones that can be legacy */
   const beforeBound = (seq: number): boolean => binding === null || seq < binding.seq;
-  // The journal writes a row and the head copy in one transaction: read in one snapshot with the spool
-  // (the CLI does), no row names an entry past the head copy. Entries after it were written after that
-  // snapshot by a running lane: their rows are not in it, so they are judged against a fresh read.
-  const bindLimit = o.journal && headCopy ? headCopy.seq : Number.POSITIVE_INFINITY;
+  // Read in one snapshot with the spool (the CLI does), the rows are judged against the entries up to the
+  // newest entry the snapshot knows of: the head copy, or the highest seq a row names (a record's commit
+  // stores its entry's seq, not the head copy; the seqs are given in commit order, so every record entry
+  // below it has its row in the snapshot, and an upload move after the snapshot has a higher seq).
+  // Entries after it were written after that snapshot by a running lane: their rows may not be in it, so
+  // they are judged against a fresh read (a row commits before its entry's line is written).
+  const bindLimit =
+    o.journal && headCopy
+      ? Math.max(headCopy.seq, rows ? rows.auditSeq.reduce((m, a) => Math.max(m, a), 0) : 0)
+      : Number.POSITIVE_INFINITY;
   /** each record's place in the upload state as the trail has it (./verify-uploads.ts) */
   const uploads = new UploadStates(bindLimit);
   /** record entries whose row is gone: each needs a sealed journal.retention entry that can have deleted it */
@@ -362,7 +368,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     file: string;
     line: number;
   }[] = [];
-  /** record entries past the snapshot's head copy, judged after the walk against the fresh read */
+  /** record entries past the newest entry the snapshot knows of, judged after the walk against the fresh read */
   const late: RecordAt[] = [];
   const snapshotRows: RowLookup | null =
     rows && o.journal
@@ -572,7 +578,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         timeMs: Date.parse(e.utc),
       };
       const i = indexOf(rows.jseq, rec.jseq);
-      // An entry past the snapshot's head copy: a running lane wrote it after the snapshot, so its row may
+      // An entry past the newest the snapshot knows of: a running lane wrote it after the snapshot, so its row may
       // not be in it (or be an older revision there). It is judged after the walk against a fresh read of
       // the journal (its row commits before its line is written), never excused: a head copy set back by
       // hand must not hide a deleted row.

@@ -274,8 +274,8 @@ export class Journal implements Outbox {
   }
 
   /**
-   * From now on each commit and settlement runs inside `binder.bindRecord` (its audit entry, its spooled
-   * line and the head copy commit with the row), each retention batch inside `bindEvent` (a
+   * From now on each commit and settlement runs inside `binder.bindRecord` (the row stores the seq and
+   * time of its audit entry, whose line is built from it afterwards), each retention batch inside `bindEvent` (a
    * `journal.retention` entry naming the records it deleted), and so does each move of the upload state
    * (`uplink.acked`, `uplink.records-held`, `uplink.records-requeued`: ./outbox.ts). null unbinds.
    */

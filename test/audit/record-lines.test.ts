@@ -317,6 +317,28 @@ describe("a committed row whose line is not written yet", () => {
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [], pendingFromSpool: null });
   });
 
+  it("a forged acknowledgement of a record committed after the last head copy is named after a crash", async () => {
+    // no event after the records: the head copy stays at the journal.bound entry (records do not move it)
+    const lane = openBoundTrail(dir, { spoolBatchMs: 600_000 });
+    for (let i = 1; i <= 3; i++) lane.journal.commit(sampleRecord(i));
+    await lane.trail.recordsWritten();
+    await new Promise((r) => setImmediate(r));
+    const other = tempDir("etc-record-lines-copy-");
+    onTestFinished(other.cleanup);
+    const copy = join(other.dir, "data");
+    cpSync(dir, copy, { recursive: true });
+    await lane.close();
+    expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
+    const db = new (await import("better-sqlite3")).default(join(copy, JOURNAL_FILE));
+    db.prepare("INSERT INTO acks (seq, at_ms) VALUES (3, ?)").run(Date.UTC(2026, 10, 26));
+    db.prepare("DELETE FROM outbox WHERE seq = 3").run();
+    db.close();
+    const r = verifyLane(copy);
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.what)).toContainEqual(expect.stringContaining("journal record 3 (trade "));
+    expect(r.problems.map((p) => p.what).join("\n")).toMatch(/is acknowledged in journal.db \(acks\)/);
+  });
+
   it("a row that names an entry past the end with a gap before it is named as inserted", async () => {
     const lane = openBoundTrail(dir);
     lane.journal.commit(sampleRecord(1));
