@@ -89,22 +89,28 @@ afterEach(() => {
   cleanup();
 });
 
+/** A writer on a new first segment in `dir`, and the write failures it reports. */
+function firstSegmentWriter() {
+  const name = segmentName(1);
+  const path = join(dir, name);
+  const fd = fs.openSync(path, "a");
+  const failures: string[] = [];
+  const w = new SegmentWriter({
+    dir,
+    segment: { firstSeq: 1, name, path },
+    fd,
+    size: 0,
+    writtenSeq: 0,
+    segmentMaxBytes: 1 << 20,
+    logger: silentLogger,
+    onWriteFailed: (_p, msg) => failures.push(msg),
+  });
+  return { name, path, w, failures };
+}
+
 describe("a write cut short", () => {
   it("of a line with non-ASCII text, by exactly its length in UTF-16 units, is written in full from the backlog", () => {
-    const name = segmentName(1);
-    const path = join(dir, name);
-    const fd = fs.openSync(path, "a");
-    const failures: string[] = [];
-    const w = new SegmentWriter({
-      dir,
-      segment: { firstSeq: 1, name, path },
-      fd,
-      size: 0,
-      writtenSeq: 0,
-      segmentMaxBytes: 1 << 20,
-      logger: silentLogger,
-      onWriteFailed: (_p, msg) => failures.push(msg),
-    });
+    const { path, w, failures } = firstSegmentWriter();
     const line = '{"seq":1,"plate":"湘A12345"}\n';
     expect(Buffer.byteLength(line)).toBeGreaterThan(line.length);
     cut.next = line.length;
@@ -121,20 +127,7 @@ describe("a write cut short", () => {
 
 describe("the worker's lines written from shared memory", () => {
   it("go out in one writev behind the deferred lines; a writev cut short leaves the rest, copied, in the backlog", () => {
-    const name = segmentName(1);
-    const path = join(dir, name);
-    const fd = fs.openSync(path, "a");
-    const failures: string[] = [];
-    const w = new SegmentWriter({
-      dir,
-      segment: { firstSeq: 1, name, path },
-      fd,
-      size: 0,
-      writtenSeq: 0,
-      segmentMaxBytes: 1 << 20,
-      logger: silentLogger,
-      onWriteFailed: (_p, msg) => failures.push(msg),
-    });
+    const { name, path, w, failures } = firstSegmentWriter();
     const shared = new Uint8Array(new SharedArrayBuffer(256));
     const l2 = Buffer.from('{"seq":2,"plate":"湘A12345"}\n');
     const l3 = Buffer.from('{"seq":3}\n');
