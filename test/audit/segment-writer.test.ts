@@ -90,7 +90,7 @@ afterEach(() => {
 });
 
 /** A writer on a new first segment in `dir`, and the write failures it reports. */
-function firstSegmentWriter() {
+function firstSegmentWriter(segmentMaxBytes = 1 << 20) {
   const name = segmentName(1);
   const path = join(dir, name);
   const fd = fs.openSync(path, "a");
@@ -101,7 +101,7 @@ function firstSegmentWriter() {
     fd,
     size: 0,
     writtenSeq: 0,
-    segmentMaxBytes: 1 << 20,
+    segmentMaxBytes,
     logger: silentLogger,
     onWriteFailed: (_p, msg) => failures.push(msg),
   });
@@ -167,19 +167,7 @@ describe("a checkpoint and the station", () => {
 
 describe("a rotation", () => {
   it("makes the old segment durable through its last line, under its name, before the new one is renamed in", async () => {
-    const name = segmentName(1);
-    const path = join(dir, name);
-    const fd = fs.openSync(path, "a");
-    const w = new SegmentWriter({
-      dir,
-      segment: { firstSeq: 1, name, path },
-      fd,
-      size: 0,
-      writtenSeq: 0,
-      segmentMaxBytes: 10,
-      logger: silentLogger,
-      onWriteFailed: () => undefined,
-    });
+    const { name, w } = firstSegmentWriter(10);
     const dirName = basename(dir);
     io.on = true;
     w.write(1, '{"seq":1}\n');
