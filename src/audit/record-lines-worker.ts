@@ -18,7 +18,6 @@ import Database from "better-sqlite3";
 import { leaveLaneCpu } from "../threads.js";
 import { recordLineOfRow } from "./records.js";
 import { RING_CLOSED, RING_SKIPPED, SpscRing } from "./spsc-ring.js";
-import { EntryTimes } from "./time.js";
 
 export interface RecordLinesWorkerData {
   jobs: SharedArrayBuffer;
@@ -51,7 +50,6 @@ function run(d: RecordLinesWorkerData): void {
   leaveLaneCpu(d.backgroundCpus);
   const jobs = new SpscRing(d.jobs);
   const results = new SpscRing(d.results);
-  const times = new EntryTimes(d.utcOffsetMinutes);
   const db = new Database(d.journalFile, { readonly: true, fileMustExist: true });
   db.pragma("busy_timeout = 1000");
   const row = db.prepare(
@@ -71,7 +69,7 @@ function run(d: RecordLinesWorkerData): void {
       } else {
         const r = headSeq === seq - 1 ? row.get(jobs.view.getFloat64(at + 16)) : undefined;
         if (r !== undefined && r.audit_seq === seq && r.audit_ms !== null) {
-          const built = recordLineOfRow(r.record, seq, times, r.audit_ms, head);
+          const built = recordLineOfRow(r.record, seq, d.utcOffsetMinutes, r.audit_ms, head);
           putResult(results, seq, built.hash, head, built.line, jobs);
           headSeq = seq;
           head = built.hash;

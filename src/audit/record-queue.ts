@@ -11,8 +11,7 @@
  */
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { RecordLineWorker } from "./record-lines.js";
-import { type RecordBinding, recordLine } from "./records.js";
-import type { EntryTimes } from "./time.js";
+import { type RecordBinding, recordLineOfRow } from "./records.js";
 
 /** What the queue uses of the worker (./record-lines.ts RecordLineWorker). */
 export type RecordLineBuilder = Pick<
@@ -81,7 +80,8 @@ export class RecordLineQueue {
 
   constructor(
     private readonly chain: RecordChain,
-    private readonly times: EntryTimes,
+    /** the lane's offset, for a record whose JSON has no `createdAt` (recordLineOfRow) */
+    private readonly offsetMinutes: number,
     private worker: RecordLineBuilder | null,
     private readonly monotonicNow: () => number,
     logger: Logger = silentLogger,
@@ -181,10 +181,9 @@ export class RecordLineQueue {
       this.immediate = null;
     }
     this.takeBuilt();
-    const t = this.times;
     for (let p = this.pending.shift(); p !== undefined; p = this.pending.shift()) {
-      t.set(p.ms);
-      const built = recordLine(p.b, p.seq, t.local, t.utc, this.chain.head());
+      // the line the worker and the next start would build from the row: the same function
+      const built = recordLineOfRow(p.b.json, p.seq, this.offsetMinutes, p.ms, this.chain.head());
       this.onLane++;
       // the worker may still build this one from a row a settlement changed since: it is told the chain's
       // end again before the next record

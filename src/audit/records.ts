@@ -10,6 +10,7 @@
 import type { AuditEventInput, AuditSeverity, BuiltLine } from "./entry.js";
 import { lineOf, sha256hex } from "./entry.js";
 import type { AuditHead, SpooledLine } from "./spool.js";
+import { EntryTimes, offsetOf } from "./time.js";
 
 export const RECORD_TYPES = { commit: "record.commit", settle: "record.settle" } as const;
 export type RecordEntryType = (typeof RECORD_TYPES)[keyof typeof RECORD_TYPES];
@@ -33,6 +34,11 @@ export interface RecordBinding {
   plate: string | null;
   /** fen */
   amount: number;
+  /**
+   * a settlement: the entry the row names before it (its commit entry), whose line can no longer be built
+   * from the row once the settlement commits
+   */
+  supersedes?: number | null;
 }
 
 /** The data of a record entry (`record.commit` / `record.settle`). */
@@ -58,6 +64,11 @@ export interface RecordSlot {
   seq: number;
   /** the entry's time, wall ms */
   ms: number;
+  /**
+   * a settlement whose record's commit line is not known fsynced yet: that line, to spool in the
+   * settlement's transaction (`spool.put(spool, head)`), since the row it was built from changes
+   */
+  spool?: { lines: SpooledLine[]; head: AuditHead };
 }
 
 /** Given to a journal transaction that carries an event's entry: store `seq` (and `hash`) where it says, and `spool.put(spool, head)`. */
@@ -171,22 +182,33 @@ export function recordLine(
   );
 }
 
+/** One EntryTimes per offset, for the lines built from rows (usually one offset per lane). */
+const timesByOffset = new Map<number, EntryTimes>();
+
 /**
  * The line of a record's entry from its journal row alone: the stored JSON (whose revision says the op:
  * 1 the commit, above 1 a settlement, which always raises it) and the entry's seq and time (audit_seq,
- * audit_ms).
- * Byte for byte the line recordLine built from the journal's binding when the row was written
- * (test/audit/record-lines.test.ts): the record worker, and the trail's recovery after a crash, build
- * it so.
+ * audit_ms). The entry's local time is written in the offset of the record's own `createdAt` (the lane's
+ * offset when it was committed; `fallbackOffsetMinutes` for a record without one), so that every builder
+ * of the line (the worker, the lane thread when it builds one itself, the trail's recovery and `audit
+ * verify`) writes the same bytes whatever offset each was started with. Byte for byte the line recordLine
+ * builds from the journal's binding in the same offset (test/audit/record-lines.test.ts).
  */
 export function recordLineOfRow(
   json: string,
   seq: number,
-  times: { set(ms: number): void; local: string; utc: string },
+  fallbackOffsetMinutes: number,
   ms: number,
   prev: string,
 ): BuiltLine {
-  const rec = JSON.parse(json) as BindableRecord;
+  const rec = JSON.parse(json) as BindableRecord & { createdAt?: unknown };
+  const offset =
+    (typeof rec.createdAt === "string" ? offsetOf(rec.createdAt) : null) ?? fallbackOffsetMinutes;
+  let times = timesByOffset.get(offset);
+  if (times === undefined) {
+    times = new EntryTimes(offset);
+    timesByOffset.set(offset, times);
+  }
   times.set(ms);
   return recordLine(
     recordBinding((rec.revision ?? 1) > 1 ? "settle" : "commit", rec, json),

@@ -41,7 +41,6 @@ import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from 
 import { recordLineOfRow } from "./records.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
-import { EntryTimes } from "./time.js";
 
 export interface LastCheckpoint {
   n: number;
@@ -248,13 +247,12 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   let rebuilt = 0;
   const fromSpool = spool.tail(fileSeq + 1);
   const fromRows = spool.rowRecords?.(fileSeq + 1) ?? [];
-  const times = new EntryTimes(utcOffsetMinutes);
   const fillBufs: Buffer[] = [];
   for (let si = 0, ri = 0; ; ) {
     const next = fileSeq + 1;
     while (si < fromSpool.length && fromSpool[si]!.seq < next) si++;
     while (ri < fromRows.length && fromRows[ri]!.seq < next) ri++;
-    const l = nextLine(fromSpool[si], fromRows[ri], next, times, head);
+    const l = nextLine(fromSpool[si], fromRows[ri], next, utcOffsetMinutes, head);
     if (l === null) break;
     const raw = Buffer.from(l.line.endsWith("\n") ? l.line.slice(0, -1) : l.line);
     const r = checkLine(raw);
@@ -289,10 +287,32 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     });
   }
 
-  // 4. compare with the head copy
+  // 4. compare with the head copy, and with the highest seq a journal row names (a record's commit stores
+  // its entry's seq, not the head copy): entries up to them that the file and the spool lack are lost,
+  // and their seqs are never given out again
   let nextSeq = fileSeq + 1;
   const hc = spool.head();
-  if (hc && hc.seq > fileSeq) {
+  const rowMax = spool.maxRowSeq?.() ?? 0;
+  if (rowMax > fileSeq && rowMax > (hc?.seq ?? 0)) {
+    notes.unshift({
+      type: "audit.gap",
+      severity: "alarm",
+      message:
+        `the trail ends at seq ${fileSeq} but a journal row names entry ${rowMax}: entries ${fileSeq + 1}..${rowMax} ` +
+        "are missing (the file was truncated or lost unsynced lines the spool and the rows cannot give back)",
+      data: {
+        missing: { from: fileSeq + 1, to: rowMax },
+        fileEnd: { seq: fileSeq, hash: head },
+        ...(hc ? { headCopy: hc } : {}),
+        rowsName: rowMax,
+      },
+    });
+    alarms.push({
+      code: "AUDIT_GAP",
+      message: `audit trail entries ${fileSeq + 1}..${rowMax} are missing (a journal row names entry ${rowMax})`,
+    });
+    nextSeq = rowMax + 1;
+  } else if (hc && hc.seq > fileSeq) {
     notes.unshift({
       type: "audit.gap",
       severity: "alarm",
@@ -350,13 +370,13 @@ function nextLine(
   spooled: SpooledLine | undefined,
   row: RowRecord | undefined,
   seq: number,
-  times: EntryTimes,
+  offsetMinutes: number,
   prev: string,
 ): { line: string; rebuilt: boolean } | null {
   if (spooled?.seq === seq) return { line: spooled.line, rebuilt: false };
   if (row?.seq !== seq) return null;
   try {
-    return { line: recordLineOfRow(row.json, seq, times, row.ms, prev).line, rebuilt: true };
+    return { line: recordLineOfRow(row.json, seq, offsetMinutes, row.ms, prev).line, rebuilt: true };
   } catch {
     return null; // a row that is not JSON: verify names it; the chain goes on from the file
   }

@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { type SegmentFile, segmentName } from "./segments.js";
+import { linesBackwards, type SegmentFile, segmentName } from "./segments.js";
 
 export interface SegmentWriterOptions {
   dir: string;
@@ -94,6 +94,27 @@ export class SegmentWriter {
    */
   get syncedSeq(): number {
     return Math.max(this.synced, this.o.writtenSeq);
+  }
+
+  /**
+   * The line of entry `seq` (newline included) if this segment or the backlog of a failed write holds it,
+   * else null: read back from the end, for a line written since the last fdatasync.
+   */
+  lineAt(seq: number): string | null {
+    this.writeDeferred();
+    const prefix = `{"seq":${seq},`;
+    for (const u of this.unwritten) {
+      const text = u.buf.toString("utf8");
+      const at = text.indexOf(prefix);
+      if (at === 0 || (at > 0 && text[at - 1] === "\n")) return text.slice(at, text.indexOf("\n", at) + 1);
+    }
+    for (const { line } of linesBackwards(this.segmentFile.path)) {
+      const head = line.subarray(0, 32).toString("latin1");
+      if (head.startsWith(prefix)) return `${line.toString("utf8")}\n`;
+      const m = /^\{"seq":(\d+),/.exec(head);
+      if (m && Number(m[1]) < seq) return null;
+    }
+    return null;
   }
 
   /** Something was written since the last fdatasync. */

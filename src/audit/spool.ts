@@ -69,6 +69,8 @@ export interface AuditSpool {
    * order: the trail builds the lines the file lacks from them when it opens (./recovery.ts).
    */
   rowRecords?(fromSeq: number): RowRecord[];
+  /** The highest audit seq any journal row names (0: none): the trail never gives a seq out again below it. */
+  maxRowSeq?(): number;
 }
 
 /** Read-only view for `audit verify` (the same data, opened by another process). */
@@ -169,7 +171,10 @@ export function readLegacySpool(dataDir: string): AuditSpoolView | null {
 /** For tests and tools: the same behaviour in memory. */
 export class MemoryAuditSpool implements AuditSpool {
   readonly lines = new Map<number, string>();
-  /** the journal rows a test binds records to (putRow, in what stands for the record's transaction) */
+  /**
+   * the journal rows a test binds records to, by journal seq (putRow, in what stands for the record's
+   * transaction): a settlement replaces its record's row, as the journal's UPDATE does
+   */
   readonly rows = new Map<number, RowRecord>();
   headCopy: AuditHead | null = null;
   witnessRecord: WitnessRecord | null = null;
@@ -198,11 +203,16 @@ export class MemoryAuditSpool implements AuditSpool {
   setWitness(w: WitnessRecord): void {
     this.witnessRecord = { ...w };
   }
-  /** What a journal row stores of its record's entry (src/journal/records.ts does it in the commit). */
-  putRow(slot: { seq: number; ms: number }, json: string): void {
-    this.rows.set(slot.seq, { seq: slot.seq, ms: slot.ms, json });
+  /** What journal row `jseq` stores of its record's entry (src/journal/records.ts does it in the commit). */
+  putRow(jseq: number, slot: { seq: number; ms: number }, json: string): void {
+    this.rows.set(jseq, { seq: slot.seq, ms: slot.ms, json });
   }
   rowRecords(fromSeq: number): RowRecord[] {
     return [...this.rows.values()].filter((r) => r.seq >= fromSeq).sort((a, b) => a.seq - b.seq);
+  }
+  maxRowSeq(): number {
+    let max = 0;
+    for (const r of this.rows.values()) max = Math.max(max, r.seq);
+    return max;
   }
 }

@@ -248,9 +248,10 @@ export class AuditTrail {
         this.head = hash;
       },
       landRun: (lastSeq, lastHash, views) => {
-        this.file.writeViews(lastSeq, views);
+        // the head moves first: a write failure's alarm must not find these lines still waiting
         this.builtSeq = lastSeq;
         this.head = lastHash;
+        this.file.writeViews(lastSeq, views);
       },
       landed: () => {
         this.file.writeDeferred();
@@ -259,7 +260,7 @@ export class AuditTrail {
     };
     this.records = new RecordLineQueue(
       chain,
-      new EntryTimes(opts.utcOffsetMinutes),
+      opts.utcOffsetMinutes,
       opts.recordLineWorker
         ? RecordLineWorker.start({
             journalFile: opts.recordLineWorker.journalFile,
@@ -475,13 +476,33 @@ export class AuditTrail {
    */
   bindRecord<T>(b: RecordBinding, tx: (slot: RecordSlot) => T): T {
     this.assertOpen();
-    if (b.op === "settle") this.records.settle();
+    let spool: RecordSlot["spool"];
+    if (b.op === "settle") {
+      this.records.settle();
+      spool = this.supersededLine(b.supersedes);
+    }
     const seq = this.nextSeq;
     const ms = this.wallNow();
-    const result = tx({ seq, ms });
+    const result = tx(spool ? { seq, ms, spool } : { seq, ms });
     this.nextSeq = seq + 1;
     this.records.add(seq, ms, b);
     return result;
+  }
+
+  /**
+   * A settlement changes the row its record's commit entry was built from: if that entry's line is not
+   * known fsynced (a power cut could still lose it), it is spooled in the settlement's transaction, so
+   * the next start can put it back (./recovery.ts). Read back from the file (or the backlog of a failed
+   * write), where the settle before it has just put it.
+   */
+  private supersededLine(seq: number | null | undefined): RecordSlot["spool"] {
+    if (seq === null || seq === undefined || seq <= this.file.syncedSeq) return undefined;
+    const line = this.file.lineAt(seq);
+    if (line === null) {
+      this.log.error({ seq }, "audit: the line of a settled record's commit entry was not found to spool");
+      return undefined;
+    }
+    return { lines: [{ seq, line }], head: { seq: this.builtSeq, hash: this.head } };
   }
 
   /** Resolves once every record committed so far has its line built and written (at once when so). */

@@ -37,7 +37,7 @@ import { type AuditEntry, checkLine, GENESIS, sha256hex } from "./entry.js";
 import { isRecordType, type RecordEntryData, recordLineOfRow } from "./records.js";
 import { listSegments, splitLines } from "./segments.js";
 import type { AuditSpoolView, RowRecord, SpooledLine } from "./spool.js";
-import { EntryTimes, offsetOf } from "./time.js";
+import { offsetOf } from "./time.js";
 import {
   type JournalBindingMarks,
   readSpoolMeta,
@@ -255,7 +255,6 @@ function linesPastEnd(
   for (const l of spooled) if (l.seq > lastSeq) bySeq.set(l.seq, l);
   const rowBySeq = new Map<number, RowRecord>();
   for (const r of rows) if (r.seq > lastSeq) rowBySeq.set(r.seq, r);
-  const times = new EntryTimes(offsetMinutes);
   const entries: AuditEntry[] = [];
   let fromRows = 0;
   let prev = head;
@@ -266,7 +265,7 @@ function linesPastEnd(
       const row = rowBySeq.get(seq);
       if (row === undefined) break;
       try {
-        line = recordLineOfRow(row.json, seq, times, row.ms, prev).line;
+        line = recordLineOfRow(row.json, seq, offsetMinutes, row.ms, prev).line;
         rebuilt = true;
       } catch {
         break; // a row that is not JSON: named with the rows

@@ -96,6 +96,11 @@ export class JournalAuditSpoolView implements AuditSpoolView {
     return readJson<WitnessRecord>(this.getMeta, AUDIT_META.witness);
   }
 
+  maxRowSeq(): number {
+    const r = this.db.prepare("SELECT MAX(audit_seq) AS m FROM records").get() as { m: number | null };
+    return r.m ?? 0;
+  }
+
   rowRecords(fromSeq: number): RowRecord[] {
     // a journal from before schema 6 (`audit verify` reads any version) has no audit_ms: no such rows
     const has = this.db

@@ -378,7 +378,14 @@ export class Records extends RecordQueries {
   private readonly txCommit: (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
-    { trade_id: string; kind: string; outcome: string; revision: number; record: string }
+    {
+      trade_id: string;
+      kind: string;
+      outcome: string;
+      revision: number;
+      record: string;
+      audit_seq: number | null;
+    }
   >;
   private readonly stmtSettle: Database.Statement;
   private readonly txSettle: (
@@ -418,7 +425,7 @@ export class Records extends RecordQueries {
       })
       .immediate.bind(null) as (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
     this.stmtSettleRead = h.db.prepare(
-      "SELECT trade_id, kind, outcome, revision, record FROM records WHERE seq = ?",
+      "SELECT trade_id, kind, outcome, revision, record, audit_seq FROM records WHERE seq = ?",
     ) as Records["stmtSettleRead"];
     this.stmtSettle = h.db.prepare(
       "UPDATE records SET kind = ?, outcome = ?, amount = ?, tac = ?, icc_pay_serial = ?, psam_no = ?, " +
@@ -447,6 +454,7 @@ export class Records extends RecordQueries {
           if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
           const moved = this.outbox.requeueInTx(next.seq);
           if (intentId !== undefined) this.intents.deleteInTx(intentId);
+          if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
           return moved;
         },
       )
@@ -668,10 +676,13 @@ export class Records extends RecordQueries {
     let moved: Requeued;
     try {
       if (binder)
-        moved = binder.bindRecord(recordBinding("settle", next, json), (slot) => {
-          inTx = true;
-          return this.txSettle(next, json, cur.revision, opts?.intentId, slot);
-        });
+        moved = binder.bindRecord(
+          { ...recordBinding("settle", next, json), supersedes: cur.audit_seq },
+          (slot) => {
+            inTx = true;
+            return this.txSettle(next, json, cur.revision, opts?.intentId, slot);
+          },
+        );
       else {
         inTx = true;
         moved = this.txSettle(next, json, cur.revision, opts?.intentId);

@@ -16,7 +16,6 @@ import { journalBoundEvent } from "../../src/audit/events.js";
 import { recordBinding, recordEvent, recordLineOfRow } from "../../src/audit/records.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
 import type { AuditHead, AuditSpool, SpooledLine, WitnessRecord } from "../../src/audit/spool.js";
-import { EntryTimes } from "../../src/audit/time.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import type { CommittedRecord, Settlement } from "../../src/journal/types.js";
@@ -127,7 +126,7 @@ describe("the spool in journal.db", () => {
       .split("\n");
     const before = JSON.parse(written[written.length - 2]!) as { hash: string };
     expect(`${written[written.length - 1]}\n`).toBe(
-      recordLineOfRow(rows[0]!.json, seq, new EntryTimes(480), rows[0]!.ms, before.hash).line,
+      recordLineOfRow(rows[0]!.json, seq, 480, rows[0]!.ms, before.hash).line,
     );
     expect(JSON.parse(written[written.length - 1]!)).toMatchObject({
       seq,

@@ -4,7 +4,7 @@
  * them as the lane has it, the queue never landing a line that does not continue the chain, and `audit
  * verify` and the next start taking a committed row whose line is not written yet.
  */
-import { cpSync, readFileSync } from "node:fs";
+import { cpSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
@@ -101,8 +101,31 @@ describe("a record's line from its row", () => {
         times.utc,
         "ab".repeat(32),
       );
-      expect(recordLineOfRow(json, 100 + i, new EntryTimes(480), ms, "ab".repeat(32))).toEqual(fromBinding);
+      expect(recordLineOfRow(json, 100 + i, 480, ms, "ab".repeat(32))).toEqual(fromBinding);
     }
+  });
+});
+
+describe("the offset a record's line is written in", () => {
+  it("is its record's createdAt offset, whatever offset the builder was started with", () => {
+    const rec = {
+      ...sampleRecord(1),
+      seq: 1,
+      tradeId: "T1",
+      createdAt: "2026-11-26T07:00:00.000+07:00",
+      revision: 1,
+    };
+    const json = JSON.stringify(rec);
+    const ms = Date.UTC(2026, 10, 26, 0, 0, 0, 5);
+    const a = recordLineOfRow(json, 9, 480, ms, "ab".repeat(32));
+    const b = recordLineOfRow(json, 9, 0, ms, "ab".repeat(32));
+    expect(a).toEqual(b);
+    expect(JSON.parse(a.line).time).toBe("2026-11-26T07:00:00.005+07:00");
+    // a record without one: the builder's
+    const bare = JSON.stringify({ ...rec, createdAt: undefined });
+    expect(JSON.parse(recordLineOfRow(bare, 9, 480, ms, "ab".repeat(32)).line).time).toBe(
+      "2026-11-26T08:00:00.005+08:00",
+    );
   });
 });
 
@@ -205,7 +228,7 @@ describe("the queue never lands a line that does not continue the chain", () => 
       release: () => results.releaseTo(releaseAt),
       close: async () => undefined,
     };
-    const q = new RecordLineQueue(chain, new EntryTimes(480), builder, () => 0);
+    const q = new RecordLineQueue(chain, 480, builder, () => 0);
     return { q, landed, puts, hand, head0: "h".repeat(64) };
   }
 
@@ -315,6 +338,75 @@ describe("a committed row whose line is not written yet", () => {
     const orig = entries(dir).find((e) => e.seq === seq)!;
     expect(rec.hash).toBe(orig.hash);
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [], pendingFromSpool: null });
+  });
+
+  it("a power cut right after a suspect's quick settlement loses neither entry: the commit line is spooled with the settlement", async () => {
+    const lane = openBoundTrail(dir);
+    lane.journal.commit(sampleRecord(1));
+    await lane.trail.flush();
+    const file = segmentPaths(dir)[0]!;
+    const synced = readFileSync(file).length;
+    const s = lane.journal.commit(sampleRecord(2, "suspect"));
+    lane.journal.settle(s.seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    });
+    await lane.trail.recordsWritten();
+    await new Promise((r) => setImmediate(r));
+    // the power cut: the journal as committed (fsynced), the segment file as its last fdatasync left it
+    const other = tempDir("etc-record-lines-copy-");
+    onTestFinished(other.cleanup);
+    const copy = join(other.dir, "data");
+    cpSync(dir, copy, { recursive: true });
+    await lane.close();
+    truncateSync(segmentPaths(copy)[0]!, synced);
+    const alarms: string[] = [];
+    const again = openBoundTrail(copy, { onAlarm: (c) => alarms.push(c) });
+    await again.close();
+    expect(alarms).toEqual([]);
+    const recs = entries(copy).filter((e) => e.type.startsWith("record."));
+    expect(recs.map((e) => [e.type, (e.data as { rec: { jseq: number } }).rec.jseq])).toEqual([
+      ["record.commit", 1],
+      ["record.commit", 2],
+      ["record.settle", 2],
+    ]);
+    expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("at start, entries a row names past what the file, the spool and the rows give back are a gap, and their seqs are not given out again", async () => {
+    // no event after the records: the head copy stays at the journal.bound entry
+    const lane = openBoundTrail(dir, { spoolBatchMs: 600_000 });
+    for (let i = 1; i <= 3; i++) lane.journal.commit(sampleRecord(i));
+    await lane.trail.recordsWritten();
+    const seq3 = lane.trail.status().lastSeq;
+    // the lane dies; its copy then loses the segment's end from record 2's line on, and record 2's row
+    const other = tempDir("etc-record-lines-copy-");
+    onTestFinished(other.cleanup);
+    const copy = join(other.dir, "data");
+    cpSync(dir, copy, { recursive: true });
+    await lane.close();
+    const seg = segmentPaths(copy)[0]!;
+    const lines = readFileSync(seg, "utf8").split("\n");
+    const cut = lines.findIndex((l) => l.startsWith(`{"seq":${seq3 - 1},`));
+    writeFileSync(seg, `${lines.slice(0, cut).join("\n")}\n`);
+    const db = new (await import("better-sqlite3")).default(join(copy, JOURNAL_FILE));
+    db.prepare("DELETE FROM outbox WHERE seq = 2").run();
+    db.prepare("DELETE FROM records WHERE seq = 2").run();
+    db.close();
+    const alarms: string[] = [];
+    const again = openBoundTrail(copy, { onAlarm: (c) => alarms.push(c) });
+    expect(alarms).toContain("AUDIT_GAP");
+    const c4 = again.journal.commit(sampleRecord(4));
+    await again.close();
+    const gap = entries(copy).find((e) => e.type === "audit.gap")!;
+    expect(gap.data).toMatchObject({ missing: { from: seq3 - 1, to: seq3 }, rowsName: seq3 });
+    const e4 = entries(copy).find((e) => (e.data as { rec?: { jseq: number } })?.rec?.jseq === c4.seq)!;
+    expect(e4.seq).toBeGreaterThan(seq3);
+    const r = verifyLane(copy);
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.what).join("\n")).toMatch(/the lane recorded: the trail ends at seq/);
   });
 
   it("a forged acknowledgement of a record committed after the last head copy is named after a crash", async () => {

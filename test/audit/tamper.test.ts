@@ -35,7 +35,7 @@ async function buildTrail(dir: string, acknowledge = 0): Promise<MemoryAuditSpoo
   for (let i = 1; i <= 5; i++) {
     if (i % 3 === 0) {
       const b = binding(i);
-      t.bindRecord(b, (slot) => spool.putRow(slot, b.json));
+      t.bindRecord(b, (slot) => spool.putRow(b.jseq, slot, b.json));
     } else
       t.append({ type: "lane.alarm", severity: "alarm", message: `alarm ${i}`, data: { code: `X${i}` } });
     await t.flush();

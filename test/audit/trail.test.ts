@@ -268,7 +268,7 @@ describe("after a crash", () => {
     const before = readFileSync(segmentPaths(dir)[0]!);
     const b = binding(1);
     const bound = t.bindRecord(b, (slot) => {
-      spool.putRow(slot, b.json); // what the journal's row stores inside its transaction
+      spool.putRow(b.jseq, slot, b.json); // what the journal's row stores inside its transaction
       return slot;
     });
     // its line is built and written on the next event-loop turn (after the barrier the commit opens)
@@ -292,7 +292,7 @@ describe("after a crash", () => {
     const t = openTrail(dir, spool);
     const b = binding(1);
     const rec = t.bindRecord(b, (slot) => {
-      spool.putRow(slot, b.json);
+      spool.putRow(b.jseq, slot, b.json);
       return slot;
     });
     const e = t.append(ev(2));
