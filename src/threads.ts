@@ -1,7 +1,8 @@
 /**
  * Per-thread CPU placement on Linux, for the lane's process tuning (src/lane/process-tuning.ts) and the
- * background workers it places (src/status-list/worker.ts, src/journal/checkpointer.ts). Node has no API for a thread's CPU affinity, so it is
- * set with util-linux's `taskset -p`, which given a thread id changes that thread only. Everything here
+ * background workers it places (src/status-list/worker.ts, src/journal/checkpointer.ts,
+ * src/audit/record-lines-worker.ts, src/audit/verify-worker.ts). Node has no API for a thread's CPU
+ * affinity, so it is set with util-linux's `taskset -p`, which given a thread id changes that thread only. Everything here
  * is best effort: without /proc or taskset the functions report that and change nothing.
  */
 import { execFileSync } from "node:child_process";
