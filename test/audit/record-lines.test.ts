@@ -20,6 +20,18 @@ import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { allLines, binding, openBoundTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
 
+/**
+ * A copy of the data directory as it is now (as a kill -9, or a power cut once its files are cut back,
+ * would leave it), removed after the test.
+ */
+function copyOfDataDir(): string {
+  const other = tempDir("etc-record-lines-copy-");
+  onTestFinished(other.cleanup);
+  const copy = join(other.dir, "data");
+  cpSync(dir, copy, { recursive: true });
+  return copy;
+}
+
 /** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
 function entries(dataDir: string): AuditEntry[] {
   const bySeq = new Map<number, AuditEntry>();
@@ -317,10 +329,7 @@ describe("a committed row whose line is not written yet", () => {
     const before = readFileSync(file);
     const c = lane.journal.commit(sampleRecord(2));
     // the line is built on the next turn: copy the data directory now, as a kill -9 would leave it
-    const other = tempDir("etc-record-lines-copy-");
-    const copy = join(other.dir, "data");
-    cpSync(dir, copy, { recursive: true });
-    onTestFinished(other.cleanup);
+    const copy = copyOfDataDir();
     expect(readFileSync(segmentPaths(copy)[0]!).equals(before)).toBe(true);
     const seq = lane.trail.status().lastSeq;
     expect(verifyLane(copy)).toMatchObject({
@@ -356,10 +365,7 @@ describe("a committed row whose line is not written yet", () => {
     await lane.trail.recordsWritten();
     await new Promise((r) => setImmediate(r));
     // the power cut: the journal as committed (fsynced), the segment file as its last fdatasync left it
-    const other = tempDir("etc-record-lines-copy-");
-    onTestFinished(other.cleanup);
-    const copy = join(other.dir, "data");
-    cpSync(dir, copy, { recursive: true });
+    const copy = copyOfDataDir();
     await lane.close();
     truncateSync(segmentPaths(copy)[0]!, synced);
     const alarms: string[] = [];
@@ -382,10 +388,7 @@ describe("a committed row whose line is not written yet", () => {
     await lane.trail.recordsWritten();
     const seq3 = lane.trail.status().lastSeq;
     // the lane dies; its copy then loses the segment's end from record 2's line on, and record 2's row
-    const other = tempDir("etc-record-lines-copy-");
-    onTestFinished(other.cleanup);
-    const copy = join(other.dir, "data");
-    cpSync(dir, copy, { recursive: true });
+    const copy = copyOfDataDir();
     await lane.close();
     const seg = segmentPaths(copy)[0]!;
     const lines = readFileSync(seg, "utf8").split("\n");
@@ -415,10 +418,7 @@ describe("a committed row whose line is not written yet", () => {
     for (let i = 1; i <= 3; i++) lane.journal.commit(sampleRecord(i));
     await lane.trail.recordsWritten();
     await new Promise((r) => setImmediate(r));
-    const other = tempDir("etc-record-lines-copy-");
-    onTestFinished(other.cleanup);
-    const copy = join(other.dir, "data");
-    cpSync(dir, copy, { recursive: true });
+    const copy = copyOfDataDir();
     await lane.close();
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
     const db = new (await import("better-sqlite3")).default(join(copy, JOURNAL_FILE));
