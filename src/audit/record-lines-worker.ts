@@ -9,15 +9,15 @@
  *   kind 2, the chain: the entry `seq` has hash `payload` (64 hex digits), built on the lane thread.
  * Results (worker -> lane), each: f64 seq, the line's hash and its prev (64 hex digits each), the line.
  * A record whose previous entry the worker does not know, or whose row no longer names that entry (a
- * settlement changed it since: the lane thread built the line before the settlement), is skipped and
- * counted: the lane thread builds it.
+ * settlement changed it since: the lane thread built the line before the settlement), is skipped: the
+ * lane thread builds it.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { leaveLaneCpu } from "../threads.js";
 import { recordLineOfRow } from "./records.js";
-import { RING_CLOSED, RING_SKIPPED, SpscRing } from "./spsc-ring.js";
+import { RING_CLOSED, SpscRing } from "./spsc-ring.js";
 
 export interface RecordLinesWorkerData {
   jobs: SharedArrayBuffer;
@@ -73,7 +73,7 @@ function run(d: RecordLinesWorkerData): void {
           putResult(results, seq, built.hash, head, built.line, jobs);
           headSeq = seq;
           head = built.hash;
-        } else Atomics.add(jobs.ctl, RING_SKIPPED, 1);
+        } // else skipped: the lane thread builds it
       }
       jobs.release(at);
       lastJob = Date.now();

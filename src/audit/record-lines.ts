@@ -21,7 +21,7 @@ import {
   RESULT_HEADER,
   type RecordLinesWorkerData,
 } from "./record-lines-worker.js";
-import { RING_CLOSED, RING_SKIPPED, SpscRing } from "./spsc-ring.js";
+import { RING_CLOSED, SpscRing } from "./spsc-ring.js";
 
 /**
  * Each ring's data bytes: the jobs ring holds about 5,000 records (40 bytes each), the results ring
@@ -148,11 +148,6 @@ export class RecordLineWorker {
   /** The worker is gone (it failed or exited): nothing put is built any more. */
   get failed(): boolean {
     return this.dead;
-  }
-
-  /** Records the worker could not chain (it did not know the entry before): the trail built them. */
-  get skipped(): number {
-    return Atomics.load(this.jobs.ctl, RING_SKIPPED);
   }
 
   /**

@@ -5,19 +5,17 @@
  * read offset. Nobody is woken (docs/audit.md, "Cost": waking a worker costs the lane thread more than
  * building the entry itself).
  *
- * Layout: Int32 control words (write offset, read offset, closed, skipped), then the data. An entry is a
+ * Layout: Int32 control words (write offset, read offset, closed), then the data. An entry is a
  * u32 length and that many bytes, padded to 4; a length of 0xffffffff, or the end of the data, sends the
  * reader back to offset 0. The write offset never catches up with the read offset (equal means empty).
  */
 
-const CTL_WORDS = 4;
+const CTL_WORDS = 3;
 const CTL_BYTES = CTL_WORDS * 4;
 const W = 0;
 const R = 1;
 /** set by the writer's owner when the reader should stop (./record-lines.ts close) */
 export const RING_CLOSED = 2;
-/** entries the reader could not use (counted by the worker) */
-export const RING_SKIPPED = 3;
 const WRAP = 0xffffffff;
 
 const pad4 = (n: number): number => (n + 3) & ~3;
