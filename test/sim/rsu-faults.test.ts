@@ -22,6 +22,19 @@ function oneCar(faults: unknown[], extra: Record<string, unknown> = {}): Scenari
   } as ScenarioInput;
 }
 
+/** A vehicle whose B5 the lane does not get (the RSU gives up after 5 s), and vehicle `second` 50 ms behind it. */
+function lostB5Then(second: string): ScenarioInput {
+  return {
+    startTime: "2025-01-02T10:00:00+08:00",
+    traffic: {
+      vehicles: [
+        { id: "lost", at: 0, balance: 5000, zoneMs: 8000, faults: [{ kind: "b5-lost", lingerMs: 5000 }] },
+        { id: second, at: 50, balance: 5000, zoneMs: 8000 },
+      ],
+    },
+  } as ScenarioInput;
+}
+
 async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, heartbeatMs = 60_000) {
   const pair = createTransportPair();
   const frameLog = memoryFrameLog();
@@ -154,15 +167,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
   });
 
   it("C8 for an OBU in range during another OBU's transaction: that one is set aside, B8 00, then its B2 goes on", async () => {
-    const scenario = {
-      startTime: "2025-01-02T10:00:00+08:00",
-      traffic: {
-        vehicles: [
-          { id: "lost", at: 0, balance: 5000, zoneMs: 8000, faults: [{ kind: "b5-lost", lingerMs: 5000 }] },
-          { id: "other", at: 50, balance: 5000, zoneMs: 8000 },
-        ],
-      },
-    } as ScenarioInput;
+    const scenario = lostB5Then("other");
     const { lane, sim, events } = await setup(protocol, scenario);
     const { obuId, last } = await toStep(lane, "B4");
     await lane.send(lane.c6(last.frame, 700, PT), last);
@@ -190,15 +195,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
   });
 
   it("C8 for an OBU in range while another OBU waits after its B5 00: that one is set aside, goes on after the B8, and is not traded again", async () => {
-    const scenario = {
-      startTime: "2025-01-02T10:00:00+08:00",
-      traffic: {
-        vehicles: [
-          { id: "lost", at: 0, balance: 5000, zoneMs: 8000, faults: [{ kind: "b5-lost", lingerMs: 5000 }] },
-          { id: "paid", at: 50, balance: 5000, zoneMs: 8000 },
-        ],
-      },
-    } as ScenarioInput;
+    const scenario = lostB5Then("paid");
     const { lane, sim, events, frameLog } = await setup(protocol, scenario);
     const { obuId: lostObu, last } = await toStep(lane, "B4");
     await lane.send(lane.c6(last.frame, 700, PT), last);
