@@ -103,10 +103,10 @@ export class RecordLineWorker {
   /** the reading position after the last collect() */
   private releaseAt = -1;
 
-  private constructor(journalFile: string, utcOffsetMinutes: number, ringBytes: number, logger: Logger) {
+  private constructor(journalFile: string, utcOffsetMinutes: number, logger: Logger) {
     this.log = logger;
-    this.jobs = new SpscRing(ringBytes);
-    this.results = new SpscRing(ringBytes);
+    this.jobs = new SpscRing(RECORD_RING_BYTES);
+    this.results = new SpscRing(RECORD_RING_BYTES);
     const data: RecordLinesWorkerData = {
       jobs: this.jobs.sab,
       results: this.results.sab,
@@ -131,18 +131,8 @@ export class RecordLineWorker {
   }
 
   /** Starts the worker (a thread that runs as long as the trail is open) on the journal file's rows. */
-  static start(o: {
-    journalFile: string;
-    utcOffsetMinutes: number;
-    ringBytes?: number;
-    logger?: Logger;
-  }): RecordLineWorker {
-    return new RecordLineWorker(
-      o.journalFile,
-      o.utcOffsetMinutes,
-      o.ringBytes ?? RECORD_RING_BYTES,
-      o.logger ?? silentLogger,
-    );
+  static start(o: { journalFile: string; utcOffsetMinutes: number; logger?: Logger }): RecordLineWorker {
+    return new RecordLineWorker(o.journalFile, o.utcOffsetMinutes, o.logger ?? silentLogger);
   }
 
   /** The worker is gone (it failed or exited): nothing put is built any more. */

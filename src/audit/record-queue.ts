@@ -96,10 +96,6 @@ export class RecordLineQueue {
     }
   }
 
-  get size(): number {
-    return this.pending.length;
-  }
-
   counts(): RecordQueueCounts {
     return { fromWorker: this.fromWorker, onLane: this.onLane, waiting: this.pending.length };
   }
