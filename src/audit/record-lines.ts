@@ -57,28 +57,31 @@ export function collectLines(
   max: number,
 ): LineRun & { releaseAt: number } {
   const r = results;
+  const w = r.words;
   const views: Uint8Array[] = [];
   let pos = r.readOffset();
   let at = r.entryFrom(pos);
   let expect = afterSeq + 1;
-  // where the hash the next line must name as prev is: the head, then each line's own
-  let prevBuf: Buffer = Buffer.from(head, "latin1");
-  let prevAt = 0;
-  let lastHashAt = -1;
+  // the word offset of the hash the next line must name as prev: -1 for the head (compared as text once),
+  // then each line's own, compared in place word by word
+  let prevWord = -1;
   let broken: { seq: number } | null = null;
   while (at >= 0 && views.length < max) {
     const seq = r.view.getFloat64(at + 4);
     const end = r.endOf(at);
     if (seq > afterSeq) {
-      if (seq !== expect || r.buf.compare(prevBuf, prevAt, prevAt + 64, at + 76, at + 140) !== 0) {
+      if (
+        seq !== expect ||
+        (prevWord < 0
+          ? r.buf.toString("latin1", at + 76, at + 140) !== head
+          : !sameWords(w, prevWord, (at + 76) >> 2))
+      ) {
         broken = { seq };
         pos = end;
         break;
       }
       views.push(r.data.subarray(at + 4 + RESULT_HEADER, at + 4 + r.view.getUint32(at)));
-      prevBuf = r.buf;
-      prevAt = at + 12;
-      lastHashAt = at + 12;
+      prevWord = (at + 12) >> 2;
       expect++;
     }
     pos = end;
@@ -88,10 +91,16 @@ export function collectLines(
     views,
     count: views.length,
     lastSeq: expect - 1,
-    lastHash: lastHashAt < 0 ? head : r.buf.toString("latin1", lastHashAt, lastHashAt + 64),
+    lastHash: prevWord < 0 ? head : r.buf.toString("latin1", prevWord << 2, (prevWord << 2) + 64),
     broken,
     releaseAt: pos,
   };
+}
+
+/** The 64 bytes (16 words) of a hash at word `a` and at word `b` are the same. */
+function sameWords(w: Int32Array, a: number, b: number): boolean {
+  for (let i = 0; i < 16; i++) if (w[a + i] !== w[b + i]) return false;
+  return true;
 }
 
 export class RecordLineWorker {

@@ -27,16 +27,25 @@ export class SpscRing {
   readonly view: DataView;
   /** the data as a Buffer (string writes and reads) */
   readonly buf: Buffer;
+  /** the data as 32-bit words (entries start on a multiple of 4: comparing fields in place) */
+  readonly words: Int32Array;
   readonly size: number;
 
-  /** A new ring of `size` data bytes (a multiple of 4), or the ring on a buffer another thread made. */
+  /**
+   * A new ring of `size` data bytes (a multiple of 4), or the ring on a buffer another thread made. A new
+   * ring's memory is written through once here: the operating system gives a page its memory at its first
+   * write, and on the project VM that first write into a page cost about 12 us (up to 41) for most pages,
+   * on the lane thread once per 146 records until the jobs ring had wrapped (docs/audit.md, "Cost").
+   */
   constructor(sizeOrSab: number | SharedArrayBuffer) {
     this.sab = typeof sizeOrSab === "number" ? new SharedArrayBuffer(CTL_BYTES + pad4(sizeOrSab)) : sizeOrSab;
+    if (typeof sizeOrSab === "number") new Uint8Array(this.sab).fill(0);
     this.size = this.sab.byteLength - CTL_BYTES;
     this.ctl = new Int32Array(this.sab, 0, CTL_WORDS);
     this.data = new Uint8Array(this.sab, CTL_BYTES, this.size);
     this.view = new DataView(this.sab, CTL_BYTES, this.size);
     this.buf = Buffer.from(this.sab, CTL_BYTES, this.size);
+    this.words = new Int32Array(this.sab, CTL_BYTES, this.size >> 2);
   }
 
   /**

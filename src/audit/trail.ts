@@ -682,7 +682,9 @@ export class AuditTrail {
       time: new Date(this.now()).toISOString(),
     };
     const p = signStatement(stmt, this.key.privateKey)
-      .then((sig) => {
+      .then(async (sig) => {
+        // its line lands behind the records committed meanwhile: let the worker build them first
+        await this.records.whenCaughtUp();
         if (this.state === "closed") return null;
         const cp: SignedCheckpoint = { checkpoint: stmt, sig };
         const built = this.build({

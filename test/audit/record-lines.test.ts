@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vit
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { collectLines } from "../../src/audit/record-lines.js";
 import { putResult } from "../../src/audit/record-lines-worker.js";
-import { type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
+import { LATE_MS, type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
 import { recordBinding, recordLine, recordLineOfRow } from "../../src/audit/records.js";
 import { SpscRing } from "../../src/audit/spsc-ring.js";
 import { EntryTimes } from "../../src/audit/time.js";
@@ -182,6 +182,31 @@ describe("the record-line worker, as the lane runs it", () => {
   });
 });
 
+describe("a checkpoint signed while records are committed", () => {
+  it("lands behind the worker's lines of those records: the lane thread builds none of them", async () => {
+    const lane = openBoundTrail(dir, {
+      recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000 },
+    });
+    const { journal, trail } = lane;
+    for (let i = 1; i <= 3; i++) journal.commit(sampleRecord(i));
+    // the checkpoint settles what waits now, then is signed in the thread pool...
+    const cp = trail.checkpointNow();
+    // ...while five more records commit
+    for (let i = 4; i <= 8; i++) journal.commit(sampleRecord(i));
+    const signed = await cp;
+    expect(trail.status().recordLines).toEqual({ fromWorker: 5, onLane: 3, waiting: 0 });
+    await lane.close();
+    const all = entries(dir);
+    const records = all.filter((e) => e.type === "record.commit");
+    expect(records).toHaveLength(8);
+    // its range ends with the third record; its line comes after all eight (behind the worker's five)
+    expect(signed?.checkpoint.to).toBe(records[2]!.seq);
+    const cpEntry = all.find((e) => e.type === "audit.checkpoint");
+    expect(cpEntry!.seq).toBe(records[7]!.seq + 1);
+    expect(verifyLane(dir)).toMatchObject({ ok: true, problems: [] });
+  });
+});
+
 describe("the queue never lands a line that does not continue the chain", () => {
   /** A built line as the worker hands it back. */
   type Built = { seq: number; hash: string; prev: string; line: string };
@@ -190,7 +215,7 @@ describe("the queue never lands a line that does not continue the chain", () => 
    * A chain of lines in memory and a builder that hands back, through a real results ring, what the test
    * gives it (`hand`).
    */
-  function setup(given: Built[] = []) {
+  function setup(given: Built[] = [], monotonicNow: () => number = () => 0) {
     const landed: { seq: number; hash: string; line: string }[] = [];
     let builtSeq = 10;
     let head = "h".repeat(64);
@@ -240,7 +265,7 @@ describe("the queue never lands a line that does not continue the chain", () => 
       release: () => results.releaseTo(releaseAt),
       close: async () => undefined,
     };
-    const q = new RecordLineQueue(chain, 480, builder, () => 0);
+    const q = new RecordLineQueue(chain, 480, builder, monotonicNow);
     return { q, landed, puts, hand, head0: "h".repeat(64) };
   }
 
@@ -266,6 +291,81 @@ describe("the queue never lands a line that does not continue the chain", () => 
     expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, head0).line);
     expect(landed[1]!.line).toBe(recordLine(b12, 12, t.local, t.utc, landed[0]!.hash).line);
     expect(q.counts()).toEqual({ fromWorker: 0, onLane: 2, waiting: 0 });
+    await q.close();
+  });
+
+  it("a line in the middle of a run that names another prev than the line before it ends the run there", async () => {
+    const head0 = H("h");
+    const { q, landed } = setup([
+      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
+      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
+      // one character off the hash of line 12
+      { seq: 13, hash: H("3"), prev: `${H("2").slice(0, 63)}3`, line: "forged 13\n" },
+      { seq: 14, hash: H("4"), prev: H("3"), line: "line 14\n" },
+    ]);
+    for (let s = 11; s <= 14; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
+    q.settle();
+    expect(landed.map((l) => l.seq)).toEqual([11, 12, 13, 14]);
+    expect(landed.slice(0, 2).map((l) => l.line)).toEqual(["line 11\n", "line 12\n"]);
+    expect(landed[1]!.hash).toBe(H("2"));
+    // 13 and 14 built on the lane thread, chained on line 12
+    const t = new EntryTimes(480);
+    t.set(Date.UTC(2026, 10, 26));
+    expect(landed[2]!.line).toBe(recordLine(binding(13), 13, t.local, t.utc, H("2")).line);
+    expect(landed[3]!.line).toBe(recordLine(binding(14), 14, t.local, t.utc, landed[2]!.hash).line);
+    expect(q.counts()).toEqual({ fromWorker: 2, onLane: 2, waiting: 0 });
+    await q.close();
+  });
+
+  it("an entry that can wait (a checkpoint) waits for the worker's lines, up to the queue's lateMs", async () => {
+    let now = 0;
+    const { q, landed, hand, head0 } = setup([], () => now);
+    const take = () => (q as unknown as { take(): void }).take();
+    let caughtUp = false;
+    const wait = (): void => {
+      caughtUp = false;
+      void q.whenCaughtUp().then(() => {
+        caughtUp = true;
+      });
+    };
+    // nothing waits: at once
+    wait();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(caughtUp).toBe(true);
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    q.add(12, Date.UTC(2026, 10, 26), binding(12));
+    wait();
+    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
+    take();
+    await Promise.resolve();
+    expect(caughtUp).toBe(false);
+    // a record committed meanwhile is waited for too
+    q.add(13, Date.UTC(2026, 10, 26), binding(13));
+    hand({ seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" });
+    take();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(caughtUp).toBe(false);
+    hand({ seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" });
+    take();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(caughtUp).toBe(true);
+    expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
+    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
+    // a worker that does not hand back: once the record is late the lane thread builds it, and the wait ends
+    q.add(14, Date.UTC(2026, 10, 26), binding(14));
+    wait();
+    take();
+    await Promise.resolve();
+    expect(caughtUp).toBe(false);
+    now += LATE_MS;
+    take();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(caughtUp).toBe(true);
+    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 1, waiting: 0 });
     await q.close();
   });
 
