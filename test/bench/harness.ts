@@ -53,3 +53,31 @@ export function percentiles(samples: number[] | Float64Array): {
 export function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
 }
+
+/**
+ * The CPU as the calling thread gets it: a busy loop that reads the clock for `ms` and counts the gaps
+ * between two reads longer than `overUs` (an interrupt, the hypervisor, another thread on this CPU).
+ * Whatever the thread does, a gap that falls inside a few microseconds of work becomes that work's cost:
+ * on a CPU with many gaps, the p99 of small costs is the gaps' size (docs/audit.md, "Cost").
+ */
+export function cpuGaps(
+  ms: number,
+  overUs = 5,
+): { perSecond: number; lostMsPerSecond: number; p50: number; p99: number; max: number } {
+  const gaps: number[] = [];
+  const start = performance.now();
+  const end = start + ms;
+  let last = start;
+  for (;;) {
+    const t = performance.now();
+    const d = (t - last) * 1000;
+    if (d > overUs) gaps.push(d);
+    last = t;
+    if (t >= end) break;
+  }
+  const p = percentiles(gaps);
+  let lost = 0;
+  for (const g of gaps) lost += g;
+  const s = (last - start) / 1000;
+  return { perSecond: gaps.length / s, lostMsPerSecond: lost / 1000 / s, p50: p.p50, p99: p.p99, max: p.max };
+}
