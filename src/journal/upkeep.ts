@@ -120,6 +120,9 @@ export const RETENTION_SQL = {
     "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = a.seq) ORDER BY a.at_ms LIMIT ?",
   deleteRecord: "DELETE FROM records WHERE seq = ?",
   deleteAck: "DELETE FROM acks WHERE seq = ?",
+  /** the booth's and the card's notes on the batch's records (a JSON array of their seqs) go with them */
+  deleteCaseClosed: "DELETE FROM booth_closed WHERE seq IN (SELECT value FROM json_each(?))",
+  deleteEvidence: "DELETE FROM suspect_evidence WHERE seq IN (SELECT value FROM json_each(?))",
 } as const;
 
 export class Upkeep {
@@ -152,7 +155,13 @@ export class Upkeep {
   private readonly healthSub: Subscription;
   private stopped = false;
   private stmts:
-    | { pick: Database.Statement; delRecord: Database.Statement; delAck: Database.Statement }
+    | {
+        pick: Database.Statement;
+        delRecord: Database.Statement;
+        delAck: Database.Statement;
+        delCaseClosed: Database.Statement;
+        delEvidence: Database.Statement;
+      }
     | undefined;
 
   constructor(
@@ -236,6 +245,8 @@ export class Upkeep {
       pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
       delRecord: this.h.db.prepare(RETENTION_SQL.deleteRecord),
       delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
+      delCaseClosed: this.h.db.prepare(RETENTION_SQL.deleteCaseClosed),
+      delEvidence: this.h.db.prepare(RETENTION_SQL.deleteEvidence),
     };
     const st = this.stmts;
     const seqs = st.pick.all(cutoffMs, limit) as number[];
@@ -245,6 +256,9 @@ export class Upkeep {
         st.delRecord.run(seq);
         st.delAck.run(seq);
       }
+      const all = JSON.stringify(seqs);
+      st.delCaseClosed.run(all);
+      st.delEvidence.run(all);
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
     const binder = this.audit.binder;

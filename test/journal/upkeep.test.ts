@@ -1,5 +1,8 @@
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { Journal, RetentionReport } from "../../src/journal/journal.js";
+import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -93,6 +96,40 @@ describe("retention", () => {
       failures: 0,
       lastRun: reports[1],
     });
+  });
+
+  it("deletes the booth's and the card's notes on a record with it, and keeps those on the records it keeps", async () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t), retention: { days: 90 } });
+    const oldStop = j.commit(sampleRecord(1, "stop"));
+    const oldSuspect = j.commit(sampleRecord(2, "suspect"));
+    const keptStop = j.commit(sampleRecord(3, "stop"));
+    const openSuspect = j.commit(sampleRecord(4, "suspect"));
+    expect(j.noteCaseClosed(oldStop.seq, "left the lane")).toBe(true);
+    expect(j.noteCaseClosed(keptStop.seq, "left the lane")).toBe(true);
+    expect(j.noteDebitShown(oldSuspect.seq)).toBe(true);
+    expect(j.noteDebitShown(openSuspect.seq)).toBe(true);
+    const settled = j.settle(oldSuspect.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "operator",
+      fields: {},
+    });
+    j.markUploaded(acksOf(oldStop, settled, openSuspect), new Date(t));
+    t += 60 * DAY;
+    j.markUploaded(acksOf(keptStop), new Date(t));
+    t = t0 + 95 * DAY;
+    expect((await j.runRetention()).deleted).toBe(2);
+    const raw = new Database(join(jd.dir(), JOURNAL_FILE), { readonly: true });
+    try {
+      const seqs = (table: string) =>
+        raw.prepare(`SELECT seq FROM ${table} ORDER BY seq`).pluck().all() as number[];
+      expect(seqs("records")).toEqual([keptStop.seq, openSuspect.seq]);
+      expect(seqs("booth_closed")).toEqual([keptStop.seq]);
+      expect(seqs("suspect_evidence")).toEqual([openSuspect.seq]);
+    } finally {
+      raw.close();
+    }
   });
 
   it("works in small transactions with the event loop's turn between them", async () => {
