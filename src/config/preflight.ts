@@ -97,7 +97,8 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     }
   }
 
-  // dataDir: a directory (or one that can be created), short enough for the control socket in it
+  // dataDir: a directory this user can write in (or one it can create), short enough for the control
+  // socket in it
   const sock = controlSocketPath(c.dataDir);
   if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
     add(
@@ -115,6 +116,10 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         ? `expected a directory, but ${c.dataDir} is a file`
         : `expected a directory path, but ${notDir} (on the way to ${c.dataDir}) is a file`,
     );
+  } else {
+    // the journal, the audit trail and the lock are created in it
+    const problem = existsSync(c.dataDir) ? writeInProblem(c.dataDir) : creatableProblem(c.dataDir);
+    if (problem !== null) add("dataDir", problem);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
@@ -149,12 +154,30 @@ function appendProblem(file: string): string | null {
   const notDir = firstNonDirectory(dirname(file));
   if (notDir !== null)
     return `expected a directory path to the log file, but ${notDir} (on the way to ${file}) is a file`;
-  let dir = dirname(file);
+  return creatableProblem(file);
+}
+
+/** Why this process cannot create files in the existing directory `dir`, or null. */
+function writeInProblem(dir: string): string | null {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return null;
+  } catch (e) {
+    return `expected a directory this user can write in, but ${dir} is not writable (${reason(e)})`;
+  }
+}
+
+/**
+ * Why `path` (missing, with directories or nothing on the way) cannot be created by this process, or
+ * null: its nearest existing directory must be writable (the rest is created there).
+ */
+function creatableProblem(path: string): string | null {
+  let dir = dirname(path);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (e) {
-    return `cannot create ${file}: ${dir} is not writable (${reason(e)})`;
+    return `cannot create ${path}: ${dir} is not writable (${reason(e)})`;
   }
   return null;
 }

@@ -227,6 +227,21 @@ describe("etc-lane run --check", () => {
       /dataDir: expected a path short enough for its control socket: .* more than 107/,
     ],
     [
+      // /proc/self takes no new file, for root too (a non-root user meets EACCES in any directory of root's)
+      "dataDir that cannot be created",
+      (c) => {
+        c.dataDir = "/proc/self/etc-lane-data";
+      },
+      /dataDir: cannot create \/proc\/self\/etc-lane-data: \/proc\/self is not writable/,
+    ],
+    [
+      "dataDir not writable",
+      (c) => {
+        c.dataDir = "/proc/self";
+      },
+      /dataDir: expected a directory this user can write in, but \/proc\/self is not writable/,
+    ],
+    [
       "dataDir is a file",
       (c) => {
         c.dataDir = join(dir, "a-file", "data");
