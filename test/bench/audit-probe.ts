@@ -19,8 +19,8 @@ export interface RecordEntryProbe {
   landing: number[];
   /** per landed record: the two added (us) */
   both(): Float64Array;
-  /** lines the worker built and the lane thread built, since the probe was set */
-  counts(): { fromWorker: number; onLane: number };
+  /** lines the worker built and the lane thread built, since the probe was set, and the landings */
+  counts(): { fromWorker: number; onLane: number; landings: number };
 }
 
 /** Rebinds `journal` to `trail` through a probe (the same calls, timed). */
@@ -51,6 +51,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
   };
   const start = q.counts();
   let depth = 0;
+  let landings = 0;
   const hooks = q as unknown as Record<"take" | "settle", () => void>;
   for (const name of ["take", "settle"] as const) {
     const f = hooks[name].bind(q);
@@ -65,6 +66,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
         depth--;
         const d = nowUs() - t;
         const n = landed() - before;
+        if (n > 0) landings++;
         for (let i = 0; i < n; i++) landing.push(d / n);
       }
     };
@@ -78,7 +80,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
     },
     counts: () => {
       const c = q.counts();
-      return { fromWorker: c.fromWorker - start.fromWorker, onLane: c.onLane - start.onLane };
+      return { fromWorker: c.fromWorker - start.fromWorker, onLane: c.onLane - start.onLane, landings };
     },
   };
 }

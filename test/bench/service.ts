@@ -148,12 +148,18 @@ export const serviceBench: Benchmark = {
     for (const cond of ["trail", "on"] as const) {
       const all = entryProbes[cond].flatMap((p) => Array.from(p.both()));
       const q = percentiles(all);
+      const hand = percentiles(entryProbes[cond].flatMap((p) => p.handOver));
+      const land = percentiles(entryProbes[cond].flatMap((p) => p.landing));
       const built = entryProbes[cond].reduce(
         (a, p) => {
           const c = p.counts();
-          return { fromWorker: a.fromWorker + c.fromWorker, onLane: a.onLane + c.onLane };
+          return {
+            fromWorker: a.fromWorker + c.fromWorker,
+            onLane: a.onLane + c.onLane,
+            landings: a.landings + c.landings,
+          };
         },
-        { fromWorker: 0, onLane: 0 },
+        { fromWorker: 0, onLane: 0, landings: 0 },
       );
       out.push({
         name: `service.${cond}.audit-record-entry`,
@@ -163,6 +169,18 @@ export const serviceBench: Benchmark = {
           "the lane thread's share of each record's audit entry in the running lane (the hand-over around the " +
           `commit transaction and the share of the landing, as the audit bench's 'both parts'; lines built by the worker ${built.fromWorker}, ` +
           `on the lane thread ${built.onLane}); issue 13 target p99 <= 50 us`,
+      });
+      out.push({
+        name: `service.${cond}.audit-record-entry-parts`,
+        unit: "us",
+        figures: {
+          handOverP50: hand.p50,
+          handOverP99: hand.p99,
+          landingShareP50: land.p50,
+          landingShareP99: land.p99,
+          linesPerLanding: (built.fromWorker + built.onLane) / Math.max(1, built.landings),
+        },
+        notes: "the two parts of the figure above, and how many lines a landing wrote on average",
       });
     }
     const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
