@@ -213,20 +213,28 @@ export class RecordLineQueue {
   /**
    * For an entry that can wait (a checkpoint, signed in the thread pool): resolves once no record waits,
    * the worker's lines having landed at their own pace, so that the entry's settle() builds nothing on
-   * the lane thread, where one line cost 0.3-1.1 ms in the audit bench (that code runs there too rarely
+   * the lane thread, where one line cost 0.2-1.1 ms in the audit bench (that code runs there too rarely
    * to be compiled: docs/audit.md, "Cost"). A lane that commits faster than the worker's lines land can
-   * keep a record waiting at every landing: once it has waited the queue's lateMs it resolves anyway, and
+   * keep a record waiting at every landing: after the queue's lateMs (a timer) it resolves anyway, and
    * settle() builds what is left. Without a worker (the lane thread builds every line) at once.
    */
   async whenCaughtUp(): Promise<void> {
-    const until = this.monotonicNow() + this.lateMs;
-    while (
-      this.pending.length > 0 &&
-      this.worker !== null &&
-      !this.worker.failed &&
-      this.monotonicNow() < until
-    )
-      await this.whenSettled();
+    if (this.pending.length === 0 || this.worker === null || this.worker.failed) return;
+    let timer: NodeJS.Timeout | undefined;
+    let late = false;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        late = true;
+        resolve();
+      }, this.lateMs);
+      timer.unref();
+    });
+    try {
+      while (!late && this.pending.length > 0 && this.worker !== null && !this.worker.failed)
+        await Promise.race([this.whenSettled(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Settles, stops the worker and the timers. */

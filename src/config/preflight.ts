@@ -9,7 +9,7 @@
  * It only reads: it creates no directory, takes no lock, opens no database. Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
@@ -118,7 +118,11 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     );
   } else {
     // the journal, the audit trail and the lock are created in it
-    const problem = existsSync(c.dataDir) ? writeInProblem(c.dataDir) : creatableProblem(c.dataDir);
+    const problem = existsSync(c.dataDir)
+      ? writeInProblem(c.dataDir)
+      : isLink(c.dataDir)
+        ? `expected a directory, but ${c.dataDir} is a symbolic link to a path that does not exist`
+        : creatableProblem(c.dataDir);
     if (problem !== null) add("dataDir", problem);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
@@ -155,6 +159,15 @@ function appendProblem(file: string): string | null {
   if (notDir !== null)
     return `expected a directory path to the log file, but ${notDir} (on the way to ${file}) is a file`;
   return creatableProblem(file);
+}
+
+/** `path` itself is a symbolic link (whatever it points at). */
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** Why this process cannot create files in the existing directory `dir`, or null. */

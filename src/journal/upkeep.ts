@@ -120,9 +120,14 @@ export const RETENTION_SQL = {
     "AND NOT EXISTS (SELECT 1 FROM held h WHERE h.seq = a.seq) ORDER BY a.at_ms LIMIT ?",
   deleteRecord: "DELETE FROM records WHERE seq = ?",
   deleteAck: "DELETE FROM acks WHERE seq = ?",
-  /** the booth's and the card's notes on the batch's records (a JSON array of their seqs) go with them */
-  deleteCaseClosed: "DELETE FROM booth_closed WHERE seq IN (SELECT value FROM json_each(?))",
-  deleteEvidence: "DELETE FROM suspect_evidence WHERE seq IN (SELECT value FROM json_each(?))",
+  /**
+   * once a run: the booth's and the card's notes on records no longer kept (deleted by this run or by any
+   * before; each is one primary-key probe of records)
+   */
+  sweepNotes: [
+    "DELETE FROM booth_closed WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = booth_closed.seq)",
+    "DELETE FROM suspect_evidence WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = suspect_evidence.seq)",
+  ],
 } as const;
 
 export class Upkeep {
@@ -155,13 +160,7 @@ export class Upkeep {
   private readonly healthSub: Subscription;
   private stopped = false;
   private stmts:
-    | {
-        pick: Database.Statement;
-        delRecord: Database.Statement;
-        delAck: Database.Statement;
-        delCaseClosed: Database.Statement;
-        delEvidence: Database.Statement;
-      }
+    | { pick: Database.Statement; delRecord: Database.Statement; delAck: Database.Statement }
     | undefined;
 
   constructor(
@@ -245,8 +244,6 @@ export class Upkeep {
       pick: this.h.db.prepare(RETENTION_SQL.pick).pluck(),
       delRecord: this.h.db.prepare(RETENTION_SQL.deleteRecord),
       delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
-      delCaseClosed: this.h.db.prepare(RETENTION_SQL.deleteCaseClosed),
-      delEvidence: this.h.db.prepare(RETENTION_SQL.deleteEvidence),
     };
     const st = this.stmts;
     const seqs = st.pick.all(cutoffMs, limit) as number[];
@@ -256,9 +253,6 @@ export class Upkeep {
         st.delRecord.run(seq);
         st.delAck.run(seq);
       }
-      const all = JSON.stringify(seqs);
-      st.delCaseClosed.run(all);
-      st.delEvidence.run(all);
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
     const binder = this.audit.binder;
@@ -271,6 +265,23 @@ export class Upkeep {
       else tx.immediate();
     });
     return seqs.length;
+  }
+
+  /**
+   * The notes on records no longer kept, in one small transaction without an fsync of its own (as a
+   * batch): the booth's that a case was closed (booth_closed) and the card's evidence on a suspect
+   * (suspect_evidence). A record's seq is never given out again (meta.last_seq), so a note can only ever
+   * name the record it was written for.
+   */
+  private sweepNotes(): void {
+    const db = this.h.db;
+    this.h.withoutOwnFsync(() =>
+      db
+        .transaction(() => {
+          for (const sql of RETENTION_SQL.sweepNotes) db.prepare(sql).run();
+        })
+        .immediate(),
+    );
   }
 
   /** Resolves once the lane has nothing in flight (at once if it has nothing now); the ms waited. */
@@ -322,6 +333,8 @@ export class Upkeep {
           );
         await new Promise<void>((resolve) => setImmediate(resolve)); // the lane's frames go first
       }
+      report.waitedMs += await this.idle();
+      if (!this.h.closed && !this.stopped) this.sweepNotes();
     } catch (e) {
       const code = isEtcError(e) ? String(e.code) : (sqliteCodeOf(e) ?? "ERROR");
       report.error = { code, message: e instanceof Error ? e.message : String(e) };

@@ -7,7 +7,7 @@
 import { cpSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { collectLines } from "../../src/audit/record-lines.js";
 import { putResult } from "../../src/audit/record-lines-worker.js";
@@ -191,10 +191,16 @@ describe("a checkpoint signed while records are committed", () => {
     for (let i = 1; i <= 3; i++) journal.commit(sampleRecord(i));
     // the checkpoint settles what waits now, then is signed in the thread pool...
     const cp = trail.checkpointNow();
+    const before = trail.status().recordLines;
+    expect(before.waiting).toBe(0);
     // ...while five more records commit
     for (let i = 4; i <= 8; i++) journal.commit(sampleRecord(i));
     const signed = await cp;
-    expect(trail.status().recordLines).toEqual({ fromWorker: 5, onLane: 3, waiting: 0 });
+    const after = trail.status().recordLines;
+    // the five came from the worker; the lane thread built none of them
+    expect([after.fromWorker - before.fromWorker, after.onLane - before.onLane, after.waiting]).toEqual([
+      5, 0, 0,
+    ]);
     await lane.close();
     const all = entries(dir);
     const records = all.filter((e) => e.type === "record.commit");
@@ -270,6 +276,8 @@ describe("the queue never lands a line that does not continue the chain", () => 
   }
 
   const H = (c: string): string => c.repeat(64);
+  /** A turn of the event loop: every promise callback due runs first. */
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
   it("a line chained on another prev, or for another seq, is dropped and the lane thread builds the record", async () => {
     const b11 = binding(11);
@@ -330,27 +338,24 @@ describe("the queue never lands a line that does not continue the chain", () => 
     };
     // nothing waits: at once
     wait();
-    await Promise.resolve();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(true);
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
     wait();
     hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
     take();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(false);
     // a record committed meanwhile is waited for too
     q.add(13, Date.UTC(2026, 10, 26), binding(13));
     hand({ seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" });
     take();
-    await Promise.resolve();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(false);
     hand({ seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" });
     take();
-    await Promise.resolve();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(true);
     expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
     expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
@@ -358,14 +363,49 @@ describe("the queue never lands a line that does not continue the chain", () => 
     q.add(14, Date.UTC(2026, 10, 26), binding(14));
     wait();
     take();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(false);
     now += LATE_MS;
     take();
-    await Promise.resolve();
-    await Promise.resolve();
+    await turn();
     expect(caughtUp).toBe(true);
     expect(q.counts()).toEqual({ fromWorker: 3, onLane: 1, waiting: 0 });
+    await q.close();
+  });
+
+  it("a checkpoint's wait ends after lateMs even while records keep coming, the worker keeping up with each", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const { q, landed, hand, head0 } = setup();
+    const take = () => (q as unknown as { take(): void }).take();
+    let caughtUp = false;
+    void q.whenCaughtUp().then(() => {
+      caughtUp = true;
+    });
+    await turn();
+    // nothing waited: at once
+    expect(caughtUp).toBe(true);
+    caughtUp = false;
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    void q.whenCaughtUp().then(() => {
+      caughtUp = true;
+    });
+    let prev = head0;
+    for (let s = 11; s < 20; s++) {
+      // a record committed before each landing: something always waits
+      q.add(s + 1, Date.UTC(2026, 10, 26), binding(s + 1));
+      hand({ seq: s, hash: H(String(s % 10)), prev, line: `line ${s}\n` });
+      prev = H(String(s % 10));
+      take();
+      await vi.advanceTimersByTimeAsync(LATE_MS / 10 - 1);
+      expect(caughtUp).toBe(false);
+    }
+    await vi.advanceTimersByTimeAsync(LATE_MS - 9 * (LATE_MS / 10 - 1));
+    expect(caughtUp).toBe(true);
+    expect(landed.map((l) => l.seq)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(q.counts()).toEqual({ fromWorker: 9, onLane: 0, waiting: 1 });
     await q.close();
   });
 

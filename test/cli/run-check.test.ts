@@ -5,7 +5,15 @@
  */
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -233,6 +241,15 @@ describe("etc-lane run --check", () => {
         c.dataDir = "/proc/self/etc-lane-data";
       },
       /dataDir: cannot create \/proc\/self\/etc-lane-data: \/proc\/self is not writable/,
+    ],
+    [
+      "dataDir a symbolic link to nothing",
+      (c) => {
+        const link = join(dir, "dangling-data");
+        if (!existsSync(link)) symlinkSync(join(dir, "no-such-dir"), link);
+        c.dataDir = link;
+      },
+      /dataDir: expected a directory, but .*dangling-data is a symbolic link to a path that does not exist/,
     ],
     [
       "dataDir not writable",
