@@ -334,7 +334,8 @@ export class Upkeep {
         await new Promise<void>((resolve) => setImmediate(resolve)); // the lane's frames go first
       }
       report.waitedMs += await this.idle();
-      if (!this.h.closed && !this.stopped) this.sweepNotes();
+      // the lane went first; the journal may have closed or failed meanwhile
+      if (!this.h.closed && !this.stopped && this.h.healthy) this.sweepNotes();
     } catch (e) {
       const code = isEtcError(e) ? String(e.code) : (sqliteCodeOf(e) ?? "ERROR");
       report.error = { code, message: e instanceof Error ? e.message : String(e) };
