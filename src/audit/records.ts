@@ -146,7 +146,8 @@ function member(name: string, v: unknown): string {
  * The line of a record's entry after `prev`: byte for byte the line buildLine writes for recordEvent(b)
  * (test/audit/record-line.test.ts), built without the intermediate objects and their serialisation: the
  * digest of the stored JSON (one SHA-256), the data member written member by member, the line's SHA-256.
- * This runs on the lane thread right after the previous commit's fsync, in the commit of every vehicle.
+ * In the lane it runs in the record-line worker (./record-lines-worker.ts), on the lane thread only for a
+ * record the worker has not handed back when another entry must follow it (./record-queue.ts settle).
  */
 export function recordLine(
   b: RecordBinding,

@@ -12,8 +12,6 @@ import { StatusListErrors, slError } from "./errors.js";
 import type { Progress } from "./types.js";
 import type { Job, WorkerMessage } from "./worker.js";
 
-export { workerExecArgv } from "../module-worker.js";
-
 function spawn(): Worker {
   return startModuleWorker(import.meta.url, "./worker", { backgroundCpus: backgroundCpus() });
 }

@@ -8,8 +8,8 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { workerExecArgv } from "../../src/module-worker.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
-import { workerExecArgv } from "../../src/status-list/run-worker.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V1 = "202507300000";
