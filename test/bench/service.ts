@@ -6,9 +6,13 @@
  * the page's live feed (server-sent events) open and read, both by a client in another process) against
  * the same run without them ("off": the journal not bound to the trail, so records are committed without
  * their entries, and no service), and in between the trail alone ("trail": bound, no service), which
- * tells the two costs apart. Runs in the order off, trail, on, on, trail, off and pools each condition's
- * two runs, so a drift of the machine during the benchmark weighs on all three. Prints each condition's
- * figures and the ratios trail/off and on/off of p50, p99 and max per stage, and, for trail and on, the
+ * tells the two costs apart. Runs in rounds of three runs of 2,000 vehicles, one per condition, the
+ * order turned by one each round (off trail on, trail on off, on off trail, ...), so that a drift of the
+ * machine during the benchmark weighs on all three alike. Prints each condition's figures over all its
+ * runs and the ratios trail/off and on/off of p50, p99 and max per stage; then the paired ratios: within
+ * each round the on run's p50 and p99 against the off run's, and their median over the rounds (a
+ * condition's run moves by 10-20 % from one run to the next on a shared VM, with the same code, so only
+ * runs made side by side compare). And, for trail and on, the
  * lane thread's share of each record's audit entry as the running lane commits it (test/bench/audit-probe.ts:
  * its few clock reads per record are in the trail and on figures, not in off).
  */
@@ -46,14 +50,35 @@ function pooled(runs: LaneRun[], pick: (r: LaneRun) => Float64Array): Float64Arr
   return out;
 }
 
+/** Vehicles in each run: about 7 s of back-to-back traffic on the project VM. */
+const VEHICLES_PER_RUN = 2000;
+
+/** The conditions' runs, round by round, each round's order turned by one from the round before. */
+export function roundOrder(rounds: number): ("off" | "trail" | "on")[] {
+  const base = ["off", "trail", "on"] as const;
+  const out: ("off" | "trail" | "on")[] = [];
+  for (let k = 0; k < rounds; k++) for (let j = 0; j < 3; j++) out.push(base[(k + j) % 3]!);
+  return out;
+}
+
+/** The median (the mean of the two middle values for an even count), the least and the greatest. */
+export function spread(xs: readonly number[]): { median: number; min: number; max: number } {
+  const a = [...xs].sort((x, y) => x - y);
+  const n = a.length;
+  if (n === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const median = n % 2 === 1 ? a[(n - 1) / 2]! : (a[n / 2 - 1]! + a[n / 2]!) / 2;
+  return { median, min: a[0]!, max: a[n - 1]! };
+}
+
 export const serviceBench: Benchmark = {
   name: "service",
   title:
     "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
-    "clients in another process) against the same run without them, and the trail alone; 20k x scale vehicles " +
-    "per run, runs off/trail/on/on/trail/off",
+    "clients in another process) against the same run without them, and the trail alone; rounds of three " +
+    "2,000-vehicle runs (one per condition, order turned each round), 20 x scale rounds (at least 3)",
   async run(ctx) {
-    const vehicles = Math.max(2000, Math.round(20_000 * ctx.scale));
+    const vehicles = VEHICLES_PER_RUN;
+    const rounds = Math.max(3, Math.round(20 * ctx.scale));
     const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
     const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
     const clients: ClientReport[] = [];
@@ -61,8 +86,11 @@ export const serviceBench: Benchmark = {
     const entryProbes: Record<"trail" | "on", RecordEntryProbe[]> = { trail: [], on: [] };
     let dropped = 0;
     let auditEntries = 0;
-    for (const cond of ["off", "trail", "on", "on", "trail", "off"] as const) {
-      ctx.log(`  service ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`);
+    const order = roundOrder(rounds);
+    for (const [i, cond] of order.entries()) {
+      ctx.log(
+        `  service round ${Math.floor(i / 3) + 1}/${rounds} ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`,
+      );
       const r = await runLane(ctx, {
         protocol: "legacy",
         vehicles,
@@ -114,6 +142,10 @@ export const serviceBench: Benchmark = {
               },
       });
       runs[cond].push(r);
+      ctx.log(
+        `  ${cond} p50 ms: ${STAGES.map(([stage, pick]) => `${stage} ${percentiles(pick(r)).p50.toFixed(3)}`).join(", ")}; ` +
+          `${(r.records / r.seconds).toFixed(0)} veh/s, host CPU pressure ${r.cpuPressurePct.toFixed(1)} %`,
+      );
     }
     const out: BenchResult[] = [];
     for (const [stage, pick] of STAGES) {
@@ -183,6 +215,35 @@ export const serviceBench: Benchmark = {
         notes: "the two parts of the figure above, and how many lines a landing wrote on average",
       });
     }
+    for (const [stage, pick] of STAGES)
+      for (const cond of ["trail", "on"] as const) {
+        const p50: number[] = [];
+        const p99: number[] = [];
+        for (let k = 0; k < rounds; k++) {
+          const c = percentiles(pick(runs[cond][k]!));
+          const o = percentiles(pick(runs.off[k]!));
+          p50.push(c.p50 / o.p50);
+          p99.push(c.p99 / o.p99);
+        }
+        const m50 = spread(p50);
+        const m99 = spread(p99);
+        out.push({
+          name: `service.paired.${cond}.${stage}`,
+          unit: `${cond}/off`,
+          figures: {
+            rounds,
+            p50Median: m50.median,
+            p50Min: m50.min,
+            p50Max: m50.max,
+            p99Median: m99.median,
+            p99Min: m99.min,
+            p99Max: m99.max,
+          },
+          notes:
+            `each round's ${cond} run against its off run, the median over the rounds and the range` +
+            (cond === "on" ? "; issue 13 target: within 10 %" : ""),
+        });
+      }
     const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
     const seconds = runs.on.reduce((a, r) => a + r.seconds, 0);
     out.push({
@@ -197,7 +258,7 @@ export const serviceBench: Benchmark = {
         feedDropped: dropped,
         auditEntries,
       },
-      notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the two "on" runs`,
+      notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the "on" runs`,
     });
     for (const cond of ["off", "trail", "on"] as const)
       out.push({
