@@ -15,6 +15,13 @@ import { nowUs } from "./harness.js";
 export interface RecordEntryProbe {
   /** per record, in commit order: the hand-over around the transaction (us) */
   handOver: number[];
+  /** its part after the transaction returned (the commit's fsync included in it): the record handed on */
+  handOverAfter: number[];
+  /**
+   * two clock reads one after the other right after the transaction returned (not in the figures
+   * above): what timing nothing costs there, the floor of the part after the commit
+   */
+  clockPair: number[];
   /** per record, in landing order (the same order): its share of the landing (us) */
   landing: number[];
   /** per landed record: the two added (us) */
@@ -26,18 +33,26 @@ export interface RecordEntryProbe {
 /** Rebinds `journal` to `trail` through a probe (the same calls, timed). */
 export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordEntryProbe {
   const handOver: number[] = [];
+  const handOverAfter: number[] = [];
+  const clockPair: number[] = [];
   const landing: number[] = [];
   journal.bindAudit({
     bindRecord: (b, tx) => {
       const t0 = nowUs();
       let txUs = 0;
+      let txEnd = 0;
       const r = trail.bindRecord(b, (slot) => {
         const t = nowUs();
         const x = tx(slot);
-        txUs = nowUs() - t;
+        const a = nowUs();
+        txEnd = nowUs();
+        clockPair.push(txEnd - a);
+        txUs = txEnd - t;
         return x;
       });
-      handOver.push(nowUs() - t0 - txUs);
+      const t1 = nowUs();
+      handOver.push(t1 - t0 - txUs);
+      handOverAfter.push(t1 - txEnd);
       return r;
     },
     bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
@@ -73,6 +88,8 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
   }
   return {
     handOver,
+    handOverAfter,
+    clockPair,
     landing,
     both: () => {
       const n = Math.min(handOver.length, landing.length);

@@ -177,10 +177,33 @@ export const serviceBench: Benchmark = {
           notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
         });
     }
+    // where the decisions' time goes: the lane thread's work up to the port write, and the write itself
+    // (the thread pool's, src/lane/process-tuning.ts)
+    for (const cond of ["off", "trail", "on"] as const) {
+      const b2 = percentiles(pooled(runs[cond], (r) => r.b2Work.values()));
+      const b4 = percentiles(pooled(runs[cond], (r) => r.b4Work.values()));
+      const w = percentiles(pooled(runs[cond], (r) => r.portWrite.values()));
+      out.push({
+        name: `service.${cond}.decision-parts`,
+        unit: "ms",
+        figures: {
+          b2WorkP50: b2.p50,
+          b2WorkP99: b2.p99,
+          b4WorkP50: b4.p50,
+          b4WorkP99: b4.p99,
+          portWriteP50: w.p50,
+          portWriteP99: w.p99,
+        },
+        notes:
+          "B2 and B4 received -> C1 and C6 write called (the lane thread), and the write called -> resolved (C1 and C6)",
+      });
+    }
     for (const cond of ["trail", "on"] as const) {
       const all = entryProbes[cond].flatMap((p) => Array.from(p.both()));
       const q = percentiles(all);
       const hand = percentiles(entryProbes[cond].flatMap((p) => p.handOver));
+      const after = percentiles(entryProbes[cond].flatMap((p) => p.handOverAfter));
+      const pair = percentiles(entryProbes[cond].flatMap((p) => p.clockPair));
       const land = percentiles(entryProbes[cond].flatMap((p) => p.landing));
       const built = entryProbes[cond].reduce(
         (a, p) => {
@@ -208,11 +231,17 @@ export const serviceBench: Benchmark = {
         figures: {
           handOverP50: hand.p50,
           handOverP99: hand.p99,
+          afterCommitP50: after.p50,
+          afterCommitP99: after.p99,
+          clockPairP50: pair.p50,
+          clockPairP99: pair.p99,
           landingShareP50: land.p50,
           landingShareP99: land.p99,
           linesPerLanding: (built.fromWorker + built.onLane) / Math.max(1, built.landings),
         },
-        notes: "the two parts of the figure above, and how many lines a landing wrote on average",
+        notes:
+          "the two parts of the figure above, the hand-over's part after the commit transaction returned, two " +
+          "clock reads timed at that point (the floor: timing nothing), and how many lines a landing wrote on average",
       });
     }
     for (const [stage, pick] of STAGES)
