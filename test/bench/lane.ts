@@ -35,6 +35,7 @@ import type { LaneConfig } from "../../src/config/schema.js";
 import { Journal } from "../../src/journal/journal.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { backgroundCpus } from "../../src/threads.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";
 
@@ -158,6 +159,11 @@ export async function runLane(
     attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
     /** old acknowledged records in the journal, deleted by a retention run halfway through (0: none) */
     retentionRecords?: number;
+    /**
+     * the simulated RSU's process kept off the CPU the process tuning leaves to the lane thread (a real
+     * RSU is another box; here the pty write that wakes it could otherwise bring it onto that CPU)
+     */
+    simOffLaneCpu?: boolean;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -171,6 +177,7 @@ export async function runLane(
     inZone: 2,
     template: { zoneMs: 3000, class: 1, balance: 2_000_000_000, entryStation: "0101" },
   });
+  if (opts.simOffLaneCpu) keepOffLaneCpu(rsu.pid);
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
     rsu: { port: rsu.lanePath, protocol: opts.protocol },
@@ -341,6 +348,16 @@ export async function runLane(
   await lane.close();
   await rsu.close();
   return r;
+}
+
+/**
+ * Every thread of process `pid` onto the CPUs the lane's process tuning gives its background threads
+ * (src/threads.ts backgroundCpus), when it placed them; else nothing.
+ */
+export function keepOffLaneCpu(pid: number | undefined): void {
+  const cpus = backgroundCpus();
+  if (pid === undefined || !cpus?.length) return;
+  execFileSync("taskset", ["-a", "-p", "-c", cpus.join(","), String(pid)], { stdio: "ignore" });
 }
 
 /** The lane's journal.retentionDays in this bench: its scheduled runs find nothing to delete. */
