@@ -16,7 +16,8 @@
  *    even though the worker itself runs at nice 19. At nice 10 they yield to the lane thread and still
  *    get the CPU before the worker; the lane isolate's own background GC and compilation, which they
  *    also run, only ever wait for an idle core. libuv's thread pool is left at the lane's priority: the
- *    serial port's writes and reads go through it (fs.write / fs.read on the tty), so its threads are
+ *    serial port's reads go through it (fs.read on the tty), and its writes when one cannot be written at
+ *    once from the lane thread (firmware-bridge/transport/serial.ts), so its threads are
  *    told apart by asking each of them which thread it is (readlink of /proc/thread-self runs on a pool
  *    thread). Threads started later inherit the priority of the thread that starts them, the lane
  *    thread's. Without /proc (not Linux) this step is skipped.

@@ -651,9 +651,9 @@ export class Uplink {
       .filter((a) => sent.has(a.tradeId))
       .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
     // the acknowledgement's audit entry follows the records' own: let their lines land first (built off
-    // the lane thread, within about TAKE_EVERY_MS, at most LATE_MS in src/audit/record-queue.ts), so that the entry
-    // does not make the lane thread build them. A crash meanwhile loses only this answer: the batch is sent
-    // again and the station answers duplicate.
+    // the lane thread, within about TAKE_EVERY_MS, at most about LATE_MS + TAKE_EVERY_MS in
+    // src/audit/record-queue.ts), so that the entry does not make the lane thread build them. A crash
+    // meanwhile loses only this answer: the batch is sent again and the station answers duplicate.
     if (acked.length > 0 || res.rejected.length > 0) await this.outbox.recordsWritten?.();
     // the station's answer is durable at the station; record it durably here before anything else
     const n =

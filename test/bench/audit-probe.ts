@@ -39,20 +39,21 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
   journal.bindAudit({
     bindRecord: (b, tx) => {
       const t0 = nowUs();
-      let txUs = 0;
+      let txStart = 0;
+      let pairStart = 0;
       let txEnd = 0;
       const r = trail.bindRecord(b, (slot) => {
-        const t = nowUs();
+        txStart = nowUs();
         const x = tx(slot);
-        const a = nowUs();
+        pairStart = nowUs();
         txEnd = nowUs();
-        clockPair.push(txEnd - a);
-        txUs = txEnd - t;
         return x;
       });
       const t1 = nowUs();
-      handOver.push(t1 - t0 - txUs);
+      // the bookkeeping after the last clock read, outside every figure
+      handOver.push(t1 - t0 - (txEnd - txStart));
       handOverAfter.push(t1 - txEnd);
+      clockPair.push(txEnd - pairStart);
       return r;
     },
     bindEvent: (ev, tx) => trail.bindEvent(ev, tx),

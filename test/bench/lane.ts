@@ -177,7 +177,7 @@ export async function runLane(
     inZone: 2,
     template: { zoneMs: 3000, class: 1, balance: 2_000_000_000, entryStation: "0101" },
   });
-  if (opts.simOffLaneCpu) keepOffLaneCpu(rsu.pid);
+  if (opts.simOffLaneCpu) ctx.log(`  simulated RSU ${describePlacement(keepOffLaneCpu(rsu.pid))}`);
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
     rsu: { port: rsu.lanePath, protocol: opts.protocol },
@@ -352,12 +352,27 @@ export async function runLane(
 
 /**
  * Every thread of process `pid` onto the CPUs the lane's process tuning gives its background threads
- * (src/threads.ts backgroundCpus), when it placed them; else nothing.
+ * (src/threads.ts backgroundCpus), when it placed them. Returns those CPUs, or why nothing was done (the
+ * bench prints it: a run without the placement is not comparable with one with it).
  */
-export function keepOffLaneCpu(pid: number | undefined): void {
+export function keepOffLaneCpu(pid: number | undefined): { cpus: readonly number[] } | { skipped: string } {
   const cpus = backgroundCpus();
-  if (pid === undefined || !cpus?.length) return;
-  execFileSync("taskset", ["-a", "-p", "-c", cpus.join(","), String(pid)], { stdio: "ignore" });
+  if (pid === undefined) return { skipped: "no pid" };
+  if (!cpus?.length) return { skipped: "the lane's process tuning placed no thread" };
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus.join(","), String(pid)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    return { cpus };
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    return { skipped: `taskset failed: ${err.stderr?.toString().trim() || err.message}` };
+  }
+}
+
+/** keepOffLaneCpu's result as a phrase for the bench's log. */
+export function describePlacement(p: ReturnType<typeof keepOffLaneCpu>): string {
+  return "cpus" in p ? `on CPU ${p.cpus.join(",")}` : `not placed (${p.skipped})`;
 }
 
 /** The lane's journal.retentionDays in this bench: its scheduled runs find nothing to delete. */

@@ -12,7 +12,8 @@
  * order turned by one each round (off trail on, trail on off, on off trail, ...), so that a drift of the
  * machine during the benchmark weighs on all three alike. Prints each condition's figures over all its
  * runs and the ratios trail/off and on/off of p50, p99 and max per stage; then the paired ratios: within
- * each round the on run's p50 and p99 against the off run's, and their median over the rounds (a
+ * each round the trail and the on run's p50 and p99 against the off run's, and their median, least and
+ * greatest over the rounds (a
  * condition's run moves by 10-40 % from one run to the next on a shared VM, with the same code, so only
  * runs made side by side compare); where the decisions' time goes (the lane thread's work up to the port
  * write, and the write). And, for trail and on, the
@@ -24,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { serveLane } from "../../src/service/serve-lane.js";
 import { probeRecordEntries, type RecordEntryProbe } from "./audit-probe.js";
 import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
-import { keepOffLaneCpu, type LaneRun, runLane } from "./lane.js";
+import { describePlacement, keepOffLaneCpu, type LaneRun, runLane } from "./lane.js";
 
 interface ClientReport {
   scrapes: number;
@@ -126,12 +127,13 @@ export const serviceBench: Benchmark = {
                   [served.service.url],
                   { stdio: ["ignore", "inherit", "inherit", "ipc"] },
                 );
-                // the clients, like the RSU, off the lane thread's CPU: on a lane they run on other machines
-                keepOffLaneCpu(child.pid);
                 await new Promise<void>((resolve, reject) => {
                   child.once("message", () => resolve());
                   child.once("exit", (c) => reject(new Error(`service client exited (${c})`)));
                 });
+                // the clients, like the RSU, off the lane thread's CPU (on a lane they run on other
+                // machines): once it is ready, every thread it started included
+                ctx.log(`  service clients ${describePlacement(keepOffLaneCpu(child.pid))}`);
                 return async () => {
                   const report = new Promise<ClientReport>((resolve) =>
                     child.once("message", (m) => resolve(m as ClientReport)),
@@ -184,7 +186,7 @@ export const serviceBench: Benchmark = {
         });
     }
     // where the decisions' time goes: the lane thread's work up to the port write, and the write itself
-    // (the thread pool's, src/lane/process-tuning.ts)
+    // (one non-blocking write(2) on the lane thread, firmware-bridge/transport/serial.ts)
     for (const cond of ["off", "trail", "on"] as const) {
       const b2 = percentiles(pooled(runs[cond], (r) => r.b2Work.values()));
       const b4 = percentiles(pooled(runs[cond], (r) => r.b4Work.values()));
