@@ -23,7 +23,7 @@ export type RecordLineBuilder = Pick<
  * How often the lane thread takes built lines back and writes them (ms), on a timer that runs while the
  * trail is open (unref'd): arming a timer per record cost the lane thread up to 25 us at p99 right after
  * a commit's fsync, more than the hand-over itself. Every 25 ms rather than 10: under back-to-back
- * traffic a landing writes about 6 lines instead of 2.6 with its one write(2), whose cost is mostly fixed
+ * traffic a landing writes about 6 lines instead of 2.6 with its one writev(2), whose cost is mostly fixed
  * (docs/audit.md, "Cost"); a lane with a vehicle a second lands one line either way.
  */
 export const TAKE_EVERY_MS = 25;

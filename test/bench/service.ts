@@ -6,19 +6,18 @@
  * the page's live feed (server-sent events) open and read, both by a client in another process) against
  * the same run without them ("off": the journal not bound to the trail, so records are committed without
  * their entries, and no service), and in between the trail alone ("trail": bound, no service), which
- * tells the two costs apart. The simulated RSU's process and the clients' run off the CPU the lane's
+ * tells the two costs apart. The simulated RSU's process and the clients run off the CPU the lane's
  * process tuning leaves to the lane thread (on a lane they are other machines). Runs in rounds of three
- * runs of 2,000 vehicles, one per condition, the
- * order turned by one each round (off trail on, trail on off, on off trail, ...), so that a drift of the
- * machine during the benchmark weighs on all three alike. Prints each condition's figures over all its
- * runs and the ratios trail/off and on/off of p50, p99 and max per stage; then the paired ratios: within
- * each round the trail and the on run's p50 and p99 against the off run's, and their median, least and
- * greatest over the rounds (a
- * condition's run moves by 10-40 % from one run to the next on a shared VM, with the same code, so only
- * runs made side by side compare); where the decisions' time goes (the lane thread's work up to the port
- * write, and the write). And, for trail and on, the
- * lane thread's share of each record's audit entry as the running lane commits it (test/bench/audit-probe.ts:
- * its few clock reads per record are in the trail and on figures, not in off).
+ * runs of 2,000 vehicles, one per condition, the order turned by one each round (off trail on, trail on
+ * off, on off trail, ...), so that a drift of the machine during the benchmark weighs on all three alike.
+ * Prints each condition's figures over all its runs and the ratios trail/off and on/off of p50, p99 and
+ * max per stage; then the paired ratios: within each round the trail and the on run's p50 and p99
+ * against the off run's, and their median, least and greatest over the rounds (a condition's run moves
+ * by 10-40 % from one run to the next on a shared VM, with the same code, so only runs made side by side
+ * compare); where the decisions' time goes (the lane thread's work up to the port write, and the write);
+ * and, for trail and on, the lane thread's share of each record's audit entry as the running lane
+ * commits it (test/bench/audit-probe.ts: its few clock reads per record are in the trail and on figures,
+ * not in off).
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
