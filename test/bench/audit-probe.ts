@@ -22,6 +22,12 @@ export interface RecordEntryProbe {
    * above): what timing nothing costs there, the floor of the part after the commit
    */
   clockPair: number[];
+  /**
+   * busy work of a known length (FLOOR_SPIN_US) timed right after the hand-over returned, on every
+   * `floorEvery`th record (none when 0), in the order of FLOOR_SPIN_US: what any work of that length
+   * costs the lane thread at that point, whoever's it is (us)
+   */
+  floor: number[][];
   /** per record, in landing order (the same order): its share of the landing (us) */
   landing: number[];
   /** per landed record: the two added (us) */
@@ -30,12 +36,33 @@ export interface RecordEntryProbe {
   counts(): { fromWorker: number; onLane: number; landings: number };
 }
 
-/** Rebinds `journal` to `trail` through a probe (the same calls, timed). */
-export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordEntryProbe {
+/** The lengths of the busy work timed after the hand-over for RecordEntryProbe.floor (us). */
+export const FLOOR_SPIN_US = [2, 5, 10] as const;
+
+/**
+ * Busy work: reads the clock until `us` microseconds have passed, and returns how long it took (us). It
+ * takes longer only when the thread lost its CPU meanwhile (an interrupt, the hypervisor), so its figures
+ * are what work of that length costs at that point, not what our code costs.
+ */
+export function spinUs(us: number): number {
+  const t0 = performance.now();
+  let t = t0;
+  do t = performance.now();
+  while (t - t0 < us / 1000);
+  return (t - t0) * 1000;
+}
+
+/**
+ * Rebinds `journal` to `trail` through a probe (the same calls, timed). With `floorEvery` > 0, every
+ * `floorEvery`th record is followed by busy work of each length of FLOOR_SPIN_US in turn (RecordEntryProbe.floor).
+ */
+export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEvery = 0): RecordEntryProbe {
   const handOver: number[] = [];
   const handOverAfter: number[] = [];
   const clockPair: number[] = [];
   const landing: number[] = [];
+  const floor: number[][] = FLOOR_SPIN_US.map(() => []);
+  let records = 0;
   journal.bindAudit({
     bindRecord: (b, tx) => {
       const t0 = nowUs();
@@ -54,6 +81,11 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
       handOver.push(t1 - t0 - (txEnd - txStart));
       handOverAfter.push(t1 - txEnd);
       clockPair.push(txEnd - pairStart);
+      // after every figure above: its own time is in none of them
+      if (floorEvery > 0 && ++records % floorEvery === 0) {
+        const k = (records / floorEvery) % FLOOR_SPIN_US.length;
+        floor[k]!.push(spinUs(FLOOR_SPIN_US[k]!));
+      }
       return r;
     },
     bindEvent: (ev, tx) => trail.bindEvent(ev, tx),
@@ -91,6 +123,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail): RecordE
     handOver,
     handOverAfter,
     clockPair,
+    floor,
     landing,
     both: () => {
       const n = Math.min(handOver.length, landing.length);

@@ -16,13 +16,13 @@
  * by 10-40 % from one run to the next on a shared VM, with the same code, so only runs made side by side
  * compare); where the decisions' time goes (the lane thread's work up to the port write, and the write);
  * and, for trail and on, the lane thread's share of each record's audit entry as the running lane
- * commits it (test/bench/audit-probe.ts: its few clock reads per record are in the trail and on figures,
- * not in off).
+ * commits it (test/bench/audit-probe.ts: its few clock reads per record, and on one record in four busy
+ * work of 2, 5 or 10 us timed as the floor of that point, are in the trail and on figures, not in off).
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { serveLane } from "../../src/service/serve-lane.js";
-import { probeRecordEntries, type RecordEntryProbe } from "./audit-probe.js";
+import { FLOOR_SPIN_US, probeRecordEntries, type RecordEntryProbe } from "./audit-probe.js";
 import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
 import { describePlacement, keepOffLaneCpu, type LaneRun, runLane } from "./lane.js";
 
@@ -55,6 +55,12 @@ function pooled(runs: LaneRun[], pick: (r: LaneRun) => Float64Array): Float64Arr
 
 /** Vehicles in each run: about 7 s of back-to-back traffic on the project VM. */
 const VEHICLES_PER_RUN = 2000;
+/**
+ * Every how many records the probe times busy work after the hand-over (audit-probe.ts floor): a few
+ * microseconds inside the commit's stage on one record in four, to show what work of that length costs
+ * there (docs/audit.md, "In the running lane").
+ */
+const FLOOR_EVERY = 4;
 
 /** The conditions' runs, round by round, each round's order turned by one from the round before. */
 export function roundOrder(rounds: number): ("off" | "trail" | "on")[] {
@@ -106,11 +112,11 @@ export const serviceBench: Benchmark = {
             ? async (lane) => {
                 // off: records committed without their entries
                 if (cond === "off") lane.journal.bindAudit(null);
-                else entryProbes[cond].push(probeRecordEntries(lane.journal, lane.audit));
+                else entryProbes[cond].push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
                 return async () => {};
               }
             : async (lane, _dataDir, config) => {
-                entryProbes.on.push(probeRecordEntries(lane.journal, lane.audit));
+                entryProbes.on.push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
                 const served = await serveLane(
                   lane,
                   { ...config, service: { ...config.service, listen: "127.0.0.1:0" } },
@@ -249,6 +255,24 @@ export const serviceBench: Benchmark = {
         notes:
           "the two parts of the figure above, the hand-over's part after the commit transaction returned, two " +
           "clock reads timed at that point (the floor: timing nothing), and how many lines a landing wrote on average",
+      });
+      const floor = FLOOR_SPIN_US.map((us, k) => ({
+        us,
+        p: percentiles(entryProbes[cond].flatMap((p) => p.floor[k]!)),
+      }));
+      out.push({
+        name: `service.${cond}.lane-thread-floor`,
+        unit: "us",
+        figures: Object.fromEntries(
+          floor.flatMap(({ us, p }) => [
+            [`busy${us}P50`, p.p50],
+            [`busy${us}P99`, p.p99],
+          ]),
+        ),
+        notes:
+          `busy work of ${FLOOR_SPIN_US.join(", ")} us timed right after the hand-over returned (every ` +
+          `${FLOOR_EVERY}th record, the lengths in turn): what any work of that length costs the lane thread ` +
+          "there, whoever's it is",
       });
     }
     for (const [stage, pick] of STAGES)

@@ -1,8 +1,10 @@
 /**
  * The service benchmark's pairing (test/bench/service.ts): every round runs each condition once, each
- * position in a round is taken by each condition equally often, and the paired ratios' median.
+ * position in a round is taken by each condition equally often, and the paired ratios' median; the
+ * probe's busy work (test/bench/audit-probe.ts spinUs).
  */
 import { describe, expect, it } from "vitest";
+import { spinUs } from "../bench/audit-probe.js";
 import { roundOrder, spread } from "../bench/service.js";
 
 describe("service benchmark rounds", () => {
@@ -29,5 +31,9 @@ describe("service benchmark rounds", () => {
     expect(spread([1.3, 0.9, 1.05])).toEqual({ median: 1.05, min: 0.9, max: 1.3 });
     expect(spread([1.2, 0.8, 1.0, 1.1])).toEqual({ median: 1.05, min: 0.8, max: 1.2 });
     expect(spread([])).toEqual({ median: Number.NaN, min: Number.NaN, max: Number.NaN });
+  });
+
+  it("times busy work of at least the length asked (the floor after the hand-over)", () => {
+    for (const us of [2, 5, 10, 50]) expect(spinUs(us)).toBeGreaterThanOrEqual(us);
   });
 });
