@@ -23,9 +23,10 @@ export interface RecordEntryProbe {
    */
   clockPair: number[];
   /**
-   * busy work of a known length (FLOOR_SPIN_US) timed right after the hand-over returned, on every
-   * `floorEvery`th record (none when 0), in the order of FLOOR_SPIN_US: what any work of that length
-   * costs the lane thread at that point, whoever's it is (us)
+   * busy work of a known length timed right after the hand-over returned, per length of FLOOR_SPIN_US
+   * (index k: FLOOR_SPIN_US[k]), on every `floorEvery`th record, one length each, the three in turn
+   * starting with the second (none when 0): what any work of that length costs the lane thread at that
+   * point, whoever's it is (us)
    */
   floor: number[][];
   /** per record, in landing order (the same order): its share of the landing (us) */
@@ -41,8 +42,9 @@ export const FLOOR_SPIN_US = [2, 5, 10] as const;
 
 /**
  * Busy work: reads the clock until `us` microseconds have passed, and returns how long it took (us). It
- * takes longer only when the thread lost its CPU meanwhile (an interrupt, the hypervisor), so its figures
- * are what work of that length costs at that point, not what our code costs.
+ * takes longer mostly when the thread lost its CPU meanwhile (an interrupt, the hypervisor; a V8
+ * interrupt on the thread could land in it too), so its figures are what work of that length costs at
+ * that point, not what our code costs.
  */
 export function spinUs(us: number): number {
   const t0 = performance.now();
@@ -54,7 +56,8 @@ export function spinUs(us: number): number {
 
 /**
  * Rebinds `journal` to `trail` through a probe (the same calls, timed). With `floorEvery` > 0, every
- * `floorEvery`th record is followed by busy work of each length of FLOOR_SPIN_US in turn (RecordEntryProbe.floor).
+ * `floorEvery`th record is followed by busy work of one length of FLOOR_SPIN_US, the lengths in turn
+ * (RecordEntryProbe.floor): inside the journal's commit stage, after the probe's own figures.
  */
 export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEvery = 0): RecordEntryProbe {
   const handOver: number[] = [];

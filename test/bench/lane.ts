@@ -2,9 +2,10 @@
  * Lane benchmarks (issue 5, docs/lane.md "Figures"). A decision is timed from the end of the frame it
  * answers: on a real 115200 baud line a 120-byte frame alone takes about 10 ms, which the lane does not
  * control. The real controller (openLane: RSU link, journal WAL+FULL, audit log, status list) runs in
- * this process on the slave end of a pty; the simulated RSU runs in a child process on its master end (sim/harness/rsu-child.ts, the pty made in
- * that process), so its card crypto never shares the lane's event loop, and off the CPU the lane's process tuning leaves
- * to the lane thread (keepOffLaneCpu: a real RSU is another box). Air time is zero: the RSU answers as fast as it can.
+ * this process on the slave end of a pty; the simulated RSU runs in a child process on its master end
+ * (sim/harness/rsu-child.ts, the pty made in that process), so its card crypto never shares the lane's
+ * event loop, and it runs off the CPU the lane's process tuning leaves to the lane thread (keepOffLaneCpu:
+ * a real RSU is another box). Air time is zero: the RSU answers as fast as it can.
  *
  * - lane-decision: back-to-back vehicles (the next OBU always waiting in the zone), 100,000 x scale of
  *   them, with a 30,000,000 x scale entry status list (cached under bench-out/lane/) and a 100,000 x

@@ -17,7 +17,8 @@
  * compare); where the decisions' time goes (the lane thread's work up to the port write, and the write);
  * and, for trail and on, the lane thread's share of each record's audit entry as the running lane
  * commits it (test/bench/audit-probe.ts: its few clock reads per record, and on one record in four busy
- * work of 2, 5 or 10 us timed as the floor of that point, are in the trail and on figures, not in off).
+ * work of 2, 5 or 10 us timed as the floor of that point, are in the trail and on runs' commit and B5 ->
+ * barrier figures, not in off's, and the busy work is in none of the entry's figures).
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -58,7 +59,7 @@ const VEHICLES_PER_RUN = 2000;
 /**
  * Every how many records the probe times busy work after the hand-over (audit-probe.ts floor): a few
  * microseconds inside the commit's stage on one record in four, to show what work of that length costs
- * there (docs/audit.md, "In the running lane").
+ * there (docs/audit.md, "What any work costs at that point").
  */
 const FLOOR_EVERY = 4;
 
