@@ -7,6 +7,33 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
+
+/**
+ * The nice value of the worker threads that do long CPU work in the background (the status-list worker,
+ * the background verify): they yield to the lane thread and to the workers the lane waits for (the
+ * record-line worker, the journal's checkpointer, the thread pool), which keep the lane's priority.
+ */
+export const BACKGROUND_NICE = 19;
+
+/**
+ * Lowers the calling thread's priority to `nice` (Linux, where each thread has its own; elsewhere it
+ * would lower the whole process, so nothing is done). Best effort. Returns the calling thread's nice
+ * value after it, or null off Linux or when it cannot be read.
+ */
+export function lowerOwnPriority(nice: number = BACKGROUND_NICE): number | null {
+  if (process.platform !== "linux") return null;
+  try {
+    setPriority(nice);
+  } catch {
+    // not permitted here: it runs at the priority it has
+  }
+  try {
+    return getPriority();
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The CPUs the lane's process tuning gives the process's background threads, leaving one CPU to the lane

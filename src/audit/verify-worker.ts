@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
-import { leaveLaneCpu } from "../threads.js";
+import { leaveLaneCpu, lowerOwnPriority } from "../threads.js";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "./checkpoint.js";
 import type { TailLimits } from "./verify-guards.js";
 import { verifyLaneDataDir } from "./verify-lane.js";
@@ -29,6 +29,12 @@ export interface VerifySummary {
   problem: string | null;
   journalRows: number | null;
   ms: number;
+  /**
+   * the nice value of the thread that verified (Linux; null elsewhere): BACKGROUND_NICE, so that a
+   * verification of a long trail, seconds of CPU, yields to the record-line worker and the thread pool
+   * on the CPUs it shares with them (src/threads.ts)
+   */
+  nice: number | null;
 }
 
 function run(job: VerifyJob): VerifySummary {
@@ -55,9 +61,11 @@ function run(job: VerifyJob): VerifySummary {
     problem: p ? `${where ? `${where}: ` : ""}${p.what}` : null,
     journalRows: r.journal?.checkedRows ?? null,
     ms: performance.now() - t0,
+    nice,
   };
 }
 
+const nice = lowerOwnPriority();
 leaveLaneCpu((workerData as { backgroundCpus?: number[] } | undefined)?.backgroundCpus);
 parentPort?.on("message", (job: VerifyJob) => {
   try {

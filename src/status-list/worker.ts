@@ -3,10 +3,9 @@
  * overlay compaction) off the lane
  * thread and reports progress, the result, or the error (code + message) to the parent.
  */
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { leaveLaneCpu } from "../threads.js";
+import { leaveLaneCpu, lowerOwnPriority } from "../threads.js";
 import type { BundleSource } from "./bundle-stream.js";
 import { compactOverlay } from "./compaction.js";
 import { applyDelta } from "./delta-apply.js";
@@ -68,12 +67,8 @@ function run(job: Job, id: number): unknown {
 
 if (parentPort) {
   const port = parentPort;
-  // Linux: priority of this thread only. The lane thread's lookups win the CPU on a 2-core box.
-  try {
-    setPriority(19);
-  } catch {
-    // not permitted here: run at normal priority
-  }
+  // this thread only (Linux): the lane thread's lookups win the CPU on a 2-core box
+  lowerOwnPriority();
   // off the CPU the lane's process tuning leaves to the lane thread, if it does (src/threads.ts)
   leaveLaneCpu((workerData as { backgroundCpus?: number[] | null } | null)?.backgroundCpus);
   port.on("message", ({ id, job }: { id: number; job: Job }) => {

@@ -7,6 +7,7 @@
  * when it runs, crashes, restarts, sees its clock stepped, rotates and deletes old files.
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { CLOCK_STEP_MS } from "../../src/audit/trail.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
+import { BACKGROUND_NICE } from "../../src/threads.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
   allLines,
@@ -295,6 +297,7 @@ describe("the unsealed tail an honest lane leaves", () => {
 
 describe("the limits come from the lane's config", () => {
   it("the lane's background verify judges the tail by the settings it is given (its config's)", async () => {
+    const ours = getPriority();
     let t = T0;
     const lane = openBoundTrail(dir, { now: () => t, witness: false });
     lane.journal.commit(sampleRecord(1));
@@ -307,6 +310,9 @@ describe("the limits come from the lane's config", () => {
       tailLimits: { checkpointEvery: 1000, checkpointIntervalSeconds: 900 },
     });
     expect(own).toMatchObject({ ok: true, problem: null });
+    // the verifying thread yields to the lane's, and only it (Linux: a thread's own priority)
+    expect(own.nice).toBe(process.platform === "linux" ? BACKGROUND_NICE : null);
+    expect(getPriority()).toBe(ours);
     const defaults = await verifyInWorker({ dataDir: dir, laneId: null });
     expect(defaults.ok).toBe(false);
     expect(defaults.problem).toMatch(/^seq 1: the unsealed tail from seq 1 spans 600 s of entry time/);
