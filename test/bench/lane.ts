@@ -161,11 +161,6 @@ export async function runLane(
     attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
     /** old acknowledged records in the journal, deleted by a retention run halfway through (0: none) */
     retentionRecords?: number;
-    /**
-     * the simulated RSU's process kept off the CPU the process tuning leaves to the lane thread (a real
-     * RSU is another box; here the pty write that wakes it could otherwise bring it onto that CPU)
-     */
-    simOffLaneCpu?: boolean;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -179,7 +174,9 @@ export async function runLane(
     inZone: 2,
     template: { zoneMs: 3000, class: 1, balance: 2_000_000_000, entryStation: "0101" },
   });
-  if (opts.simOffLaneCpu) ctx.log(`  simulated RSU ${describePlacement(keepOffLaneCpu(rsu.pid))}`);
+  // off the CPU the process tuning leaves to the lane thread (a real RSU is another box; the pty write
+  // that wakes the simulator could otherwise bring it onto that CPU)
+  ctx.log(`  simulated RSU ${describePlacement(keepOffLaneCpu(rsu.pid))}`);
   const config = parseLaneConfig({
     lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
     rsu: { port: rsu.lanePath, protocol: opts.protocol },
@@ -438,8 +435,6 @@ export const laneDecisionBench: Benchmark = {
         mode: "back-to-back",
         deltaRows,
         retentionRecords,
-        // a real RSU is another box: the simulator stays off the lane thread's CPU
-        simOffLaneCpu: true,
       });
       const mb = listMegabytes(join(ROOT, "bench-out", "lane", `sl-${entries}`));
       const ctxNote = `${r.records} vehicles, ${entries} entries (${Math.round(mb)} MB)`;
@@ -539,7 +534,6 @@ export const laneRateBench: Benchmark = {
         mode: "rate",
         perSecond: rate,
         deltaRows: 0,
-        simOffLaneCpu: true,
       });
       const notPaid = vehicles - r.transactions;
       ctx.log(

@@ -107,7 +107,6 @@ export const serviceBench: Benchmark = {
         entries,
         mode: "back-to-back",
         deltaRows: 0,
-        simOffLaneCpu: true,
         attach:
           cond !== "on"
             ? async (lane) => {
