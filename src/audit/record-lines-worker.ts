@@ -1,16 +1,17 @@
 /**
- * The record-line worker (./record-lines.ts): builds the trail line of each journal record the lane
- * thread hands over, from the committed row it reads itself (its own read-only connection to journal.db),
- * chained on from the previous entry, and hands the line back. It looks at its ring every millisecond
- * while records come, every few when idle; nothing wakes it (docs/audit.md, "Cost").
+ * The record-line worker (./record-lines.ts): finds each journal record the lane committed itself, on
+ * its own read-only connection to journal.db (the rows whose `audit_seq` is past the newest entry it
+ * knows, in order), builds its trail line from the committed row, chained on from the previous entry,
+ * and hands the line back. The lane thread hands it nothing per record (docs/audit.md, "Cost"). It
+ * looks every millisecond while records come, every few when idle; nothing wakes it.
  *
- * Jobs (lane -> worker), each: u8 kind, 3 bytes padding, f64 seq, f64 jseq, then for a chain job its hash:
- *   kind 1, a record: the row of journal seq `jseq` names entry `seq`; its line is recordLineOfRow's.
+ * Jobs (lane -> worker), each: u8 kind, 3 bytes padding, f64 seq, f64 (unused), then the hash:
  *   kind 2, the chain: the entry `seq` has hash `payload` (64 hex digits), built on the lane thread.
  * Results (worker -> lane), each: f64 seq, the line's hash and its prev (64 hex digits each), the line.
- * A record whose previous entry the worker does not know, or whose row no longer names that entry (a
- * settlement changed it since: the lane thread built the line before the settlement), is skipped: the
- * lane thread builds it.
+ * A row whose entry does not follow the newest one the worker knows (an entry the lane thread built comes
+ * between: an event, a checkpoint, a record it built itself) waits until the lane thread tells it that
+ * entry's hash. A row a settlement changed before the worker read it names the settlement's entry, no
+ * longer its commit's: the lane thread built the commit's line before the settlement.
  */
 
 import { parentPort, workerData } from "node:worker_threads";
@@ -28,7 +29,6 @@ export interface RecordLinesWorkerData {
   backgroundCpus: readonly number[] | null;
 }
 
-export const JOB_RECORD = 1;
 export const JOB_CHAIN = 2;
 /** bytes before a job's payload */
 export const JOB_HEADER = 24;
@@ -37,14 +37,17 @@ export const RESULT_HEADER = 8 + 64 + 64;
 /** how long the worker sleeps between looks while records come, and when idle (ms) */
 export const POLL_BUSY_MS = 1;
 export const POLL_IDLE_MS = 5;
-/** idle after this long without a job (ms) */
+/** idle after this long without a record (ms) */
 const IDLE_AFTER_MS = 500;
 
 interface RowEntry {
   record: string;
-  audit_seq: number | null;
+  audit_seq: number;
   audit_ms: number | null;
 }
+
+/** the rows the worker reads in one look, at most */
+const ROWS_PER_LOOK = 64;
 
 function run(d: RecordLinesWorkerData): void {
   leaveLaneCpu(d.backgroundCpus);
@@ -52,43 +55,57 @@ function run(d: RecordLinesWorkerData): void {
   const results = new SpscRing(d.results);
   const db = new Database(d.journalFile, { readonly: true, fileMustExist: true });
   db.pragma("busy_timeout = 1000");
-  const row = db.prepare(
-    "SELECT record, audit_seq, audit_ms FROM records WHERE seq = ?",
+  // records_audit_seq (src/journal/db.ts) serves it
+  const rowsAfter = db.prepare(
+    `SELECT record, audit_seq, audit_ms FROM records WHERE audit_seq > ? ORDER BY audit_seq LIMIT ${ROWS_PER_LOOK}`,
   ) as Database.Statement<[number], RowEntry>;
   let headSeq = -1;
   let head = "";
-  let lastJob = 0;
+  let lastRecord = 0;
   for (;;) {
-    let at = jobs.next();
-    while (at >= 0) {
-      const kind = jobs.view.getUint8(at + 4);
-      const seq = jobs.view.getFloat64(at + 8);
-      if (kind === JOB_CHAIN) {
-        headSeq = seq;
+    for (let at = jobs.next(); at >= 0; at = jobs.next()) {
+      // the lane thread's word wins, also over lines this worker built past it (the same lines again:
+      // the lane thread passes over the second of each)
+      if (jobs.view.getUint8(at + 4) === JOB_CHAIN) {
+        headSeq = jobs.view.getFloat64(at + 8);
         head = jobs.buf.toString("latin1", at + 4 + JOB_HEADER, at + 4 + JOB_HEADER + 64);
-      } else {
-        const r = headSeq === seq - 1 ? row.get(jobs.view.getFloat64(at + 16)) : undefined;
-        if (r !== undefined && r.audit_seq === seq && r.audit_ms !== null) {
-          const built = recordLineOfRow(r.record, seq, d.utcOffsetMinutes, r.audit_ms, head);
-          putResult(results, seq, built.hash, head, built.line, jobs);
-          headSeq = seq;
-          head = built.hash;
-        } // else skipped: the lane thread builds it
       }
       jobs.release(at);
-      lastJob = Date.now();
-      at = jobs.next();
+    }
+    // told nothing yet: the lane thread tells the chain's end when it starts the worker
+    let more = headSeq >= 0;
+    while (more) {
+      const rows = rowsAfter.all(headSeq);
+      more = rows.length === ROWS_PER_LOOK;
+      for (const r of rows) {
+        // past an entry the lane thread built (it tells its hash), or a row no trail bound
+        if (r.audit_seq !== headSeq + 1 || r.audit_ms === null) {
+          more = false;
+          break;
+        }
+        const built = recordLineOfRow(r.record, r.audit_seq, d.utcOffsetMinutes, r.audit_ms, head);
+        if (!putResult(results, r.audit_seq, built.hash, head, built.line, jobs)) {
+          more = false;
+          break;
+        }
+        headSeq = r.audit_seq;
+        head = built.hash;
+        lastRecord = Date.now();
+      }
     }
     if (Atomics.load(jobs.ctl, RING_CLOSED) === 1) {
       db.close();
       return;
     }
-    const wait = Date.now() - lastJob > IDLE_AFTER_MS ? POLL_IDLE_MS : POLL_BUSY_MS;
+    const wait = Date.now() - lastRecord > IDLE_AFTER_MS ? POLL_IDLE_MS : POLL_BUSY_MS;
     Atomics.wait(jobs.ctl, RING_CLOSED, 0, wait);
   }
 }
 
-/** Puts one result, waiting while the lane thread has not taken enough of the earlier ones. */
+/**
+ * Puts one result, waiting while the lane thread has not taken enough of the earlier ones; false when the
+ * worker is told to stop meanwhile.
+ */
 export function putResult(
   results: SpscRing,
   seq: number,
@@ -96,11 +113,11 @@ export function putResult(
   prev: string,
   line: string,
   jobs: SpscRing,
-): void {
+): boolean {
   const max = RESULT_HEADER + Buffer.byteLength(line);
   let at = results.claim(max);
   while (at < 0) {
-    if (Atomics.load(jobs.ctl, RING_CLOSED) === 1) return;
+    if (Atomics.load(jobs.ctl, RING_CLOSED) === 1) return false;
     Atomics.wait(jobs.ctl, RING_CLOSED, 0, POLL_BUSY_MS);
     at = results.claim(max);
   }
@@ -109,6 +126,7 @@ export function putResult(
   results.buf.write(prev, at + 76, 64, "latin1");
   const n = results.buf.write(line, at + 4 + RESULT_HEADER, "utf8");
   results.publish(at, RESULT_HEADER + n);
+  return true;
 }
 
 if (parentPort) run(workerData as RecordLinesWorkerData);

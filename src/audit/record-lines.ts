@@ -1,30 +1,23 @@
 /**
- * The lane thread's side of the record-line worker (./record-lines-worker.ts): a journal record's entry
- * costs the lane thread two numbers into shared memory once its row committed (putRecord: the worker
- * reads the row itself, on its own read-only connection to journal.db), and later taking the built line
- * back (collect) to write it to the file from shared memory. docs/audit.md, "Cost" and "Journal binding".
+ * The lane thread's side of the record-line worker (./record-lines-worker.ts): the worker finds the rows
+ * the lane committed itself, on its own read-only connection to journal.db, so a journal record's entry
+ * costs the lane thread nothing once its row committed; later the lane thread takes the built lines back
+ * (collect) and writes them to the file from shared memory. docs/audit.md, "Cost" and "Journal binding".
  *
  * The worker chains each record on from the entry before it: the trail tells it the hash of an entry
- * the lane thread built (an event, a checkpoint, a record it built itself) with putChain before the
- * next record. Every result names the prev it was chained on; the trail takes a result only when that
- * is its own head, so a worker that went wrong can delay a line (the trail builds it itself) but never
- * put a wrong one in the chain.
+ * the lane thread built (an event, a checkpoint, a record it built itself) with putChain. Every result
+ * names the prev it was chained on; the trail takes a result only when that is its own head, so a worker
+ * that went wrong can delay a line (the trail builds it itself) but never put a wrong one in the chain.
  */
 import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { startModuleWorker } from "../module-worker.js";
 import { backgroundCpus } from "../threads.js";
-import {
-  JOB_CHAIN,
-  JOB_HEADER,
-  JOB_RECORD,
-  RESULT_HEADER,
-  type RecordLinesWorkerData,
-} from "./record-lines-worker.js";
+import { JOB_CHAIN, JOB_HEADER, RESULT_HEADER, type RecordLinesWorkerData } from "./record-lines-worker.js";
 import { RING_CLOSED, SpscRing } from "./spsc-ring.js";
 
 /**
- * Each ring's data bytes: the jobs ring holds about 5,000 records (40 bytes each), the results ring
+ * Each ring's data bytes: the jobs ring holds about 2,900 chain jobs (92 bytes each), the results ring
  * about 350 built lines; the worker takes each job within milliseconds.
  */
 export const RECORD_RING_BYTES = 256 * 1024;
@@ -46,7 +39,8 @@ export interface LineRun {
 
 /**
  * The built lines in `results` that continue the chain after entry `afterSeq` (hash `head`), at most
- * `max`: lines for a seq at or below `afterSeq` (the lane thread built those meanwhile) are passed over,
+ * `max`: lines for a seq at or below `afterSeq` (the lane thread built those meanwhile) or at or below one
+ * taken in this run (the worker built it again after the lane thread told it the chain) are passed over,
  * and the first that names another prev or another seq ends the run and is dropped. The lines are views
  * into shared memory: write them, then give the ring back up to `releaseAt`.
  */
@@ -69,7 +63,7 @@ export function collectLines(
   while (at >= 0 && views.length < max) {
     const seq = r.view.getFloat64(at + 4);
     const end = r.endOf(at);
-    if (seq > afterSeq) {
+    if (seq >= expect) {
       if (
         seq !== expect ||
         (prevWord < 0
@@ -147,22 +141,6 @@ export class RecordLineWorker {
   /** The worker is gone (it failed or exited): nothing put is built any more. */
   get failed(): boolean {
     return this.dead;
-  }
-
-  /**
-   * Hands over the record whose committed row (journal seq `jseq`) names entry `seq`: false when the ring
-   * is full or the worker gone (then the trail builds it).
-   */
-  putRecord(seq: number, jseq: number): boolean {
-    if (this.dead) return false;
-    const j = this.jobs;
-    const at = j.claim(JOB_HEADER);
-    if (at < 0) return false;
-    j.view.setUint8(at + 4, JOB_RECORD);
-    j.view.setFloat64(at + 8, seq);
-    j.view.setFloat64(at + 16, jseq);
-    j.publish(at, JOB_HEADER);
-    return true;
   }
 
   /** Tells the worker that entry `seq` (built on the lane thread) has hash `hash`. */

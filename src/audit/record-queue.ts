@@ -2,8 +2,8 @@
  * Journal records whose seq the trail reserved in their commit and whose line is not built yet
  * (docs/audit.md, "Journal binding" and "Cost"). A record's commit stores only the seq and time it
  * reserved (./records.ts RecordSlot); its line is built afterwards, by the record-line worker
- * (./record-lines.ts) when the trail has one, else on the lane thread on the next turn of the event loop,
- * and the trail writes it to the file when it lands. Only records are ever late, and they are always the
+ * (./record-lines.ts), which finds the committed row itself, when the trail has one, else on the lane
+ * thread on the next turn of the event loop, and the trail writes it to the file when it lands. Only records are ever late, and they are always the
  * newest entries: anything else the trail appends (an event, a checkpoint, an entry committed with a
  * journal transaction) first settles them (settle(), which builds on the lane thread whatever the worker
  * has not handed back), and so does a record's settlement. A line lost with the process is built again
@@ -16,7 +16,7 @@ import { type RecordBinding, recordLineOfRow } from "./records.js";
 /** What the queue uses of the worker (./record-lines.ts RecordLineWorker). */
 export type RecordLineBuilder = Pick<
   RecordLineWorker,
-  "failed" | "putRecord" | "putChain" | "collect" | "release" | "close"
+  "failed" | "putChain" | "collect" | "release" | "close"
 >;
 
 /**
@@ -27,7 +27,10 @@ export type RecordLineBuilder = Pick<
  * (docs/audit.md, "Cost"); a lane with a vehicle a second lands one line either way.
  */
 export const TAKE_EVERY_MS = 25;
-/** A record still waiting this long after its commit is built on the lane thread (ms). */
+/**
+ * A record still waiting this long after a landing first found it waiting is built on the lane thread
+ * (ms): up to TAKE_EVERY_MS more after its commit.
+ */
 export const LATE_MS = 100;
 
 interface Pending {
@@ -35,7 +38,7 @@ interface Pending {
   /** the entry's time, wall ms */
   ms: number;
   b: RecordBinding;
-  /** monotonic ms when it was added */
+  /** monotonic ms when a landing first found it waiting (NaN before): no clock read per record */
   at: number;
 }
 
@@ -68,8 +71,6 @@ export class RecordLineQueue {
   private readonly pending: Pending[] = [];
   /** the seq of the newest entry whose hash the worker knows (it built it, or was told) */
   private workerKnows = -1;
-  /** every waiting record was handed to the worker (else the lane thread builds them all next turn) */
-  private allQueued = true;
   /** while a worker builds lines: the timer that lands them */
   private takeTimer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
@@ -95,6 +96,7 @@ export class RecordLineQueue {
         if (this.pending.length > 0) this.take();
       }, TAKE_EVERY_MS);
       this.takeTimer.unref();
+      this.tellWorker();
     }
   }
 
@@ -103,45 +105,44 @@ export class RecordLineQueue {
   }
 
   /**
-   * The record whose transaction just committed at `seq` waits for its line. On the lane thread: its
-   * seq and journal seq into shared memory when a worker builds lines (the worker reads the row itself),
-   * nothing more.
+   * The record whose transaction is about to commit at `seq` waits for its line. On the lane thread,
+   * before the commit: one array push, nothing after it (the worker finds the committed row itself). When
+   * the transaction fails, cancel(seq).
    */
   add(seq: number, ms: number, b: RecordBinding): void {
-    const w = this.worker !== null && !this.worker.failed ? this.worker : null;
-    let queued = false;
-    if (w !== null && this.allQueued) {
-      // the worker knows the entry before (the previous waiting record) unless nothing waits and the
-      // newest built entry is one the lane thread built: then it is told
-      if (
-        this.workerKnows !== seq - 1 &&
-        this.chain.builtSeq() === seq - 1 &&
-        w.putChain(seq - 1, this.chain.head())
-      )
-        this.workerKnows = seq - 1;
-      if (this.workerKnows === seq - 1 && w.putRecord(seq, b.jseq)) {
-        this.workerKnows = seq;
-        queued = true;
-      }
-    }
-    if (!queued) this.allQueued = false;
-    this.pending.push({ seq, ms, b, at: this.monotonicNow() });
-    // the worker's line lands at the next tick of takeTimer; without it, the lane thread builds it next turn
-    if (!queued)
+    this.pending.push({ seq, ms, b, at: Number.NaN });
+    // without a worker, the lane thread builds it next turn
+    if (this.worker === null || this.worker.failed)
       this.immediate ??= setImmediate(() => {
         this.immediate = null;
         this.settle();
       });
   }
 
+  /** The transaction of the record add() put at `seq` failed: it does not wait any more. */
+  cancel(seq: number): void {
+    if (this.pending[this.pending.length - 1]?.seq === seq) this.pending.pop();
+  }
+
+  /**
+   * The newest entry in the chain is one the lane thread built (an event, a checkpoint, records it
+   * built): the worker, which chains the next record on it, is told its hash. After every entry.
+   */
+  tellWorker(): void {
+    const w = this.worker;
+    const seq = this.chain.builtSeq();
+    if (w === null || w.failed || this.workerKnows === seq) return;
+    if (w.putChain(seq, this.chain.head())) this.workerKnows = seq;
+  }
+
   /** Lands the lines the worker handed back; builds on the lane thread a record that is late. */
   private take(): void {
     this.takeBuilt();
+    const now = this.monotonicNow();
+    for (let i = this.pending.length - 1; i >= 0 && Number.isNaN(this.pending[i]!.at); i--)
+      this.pending[i]!.at = now;
     const first = this.pending[0];
-    if (
-      first !== undefined &&
-      (this.monotonicNow() - first.at >= this.lateMs || this.worker?.failed !== false)
-    ) {
+    if (first !== undefined && (now - first.at >= this.lateMs || this.worker?.failed !== false)) {
       this.settle();
       return;
     }
@@ -164,6 +165,7 @@ export class RecordLineQueue {
     if (run.count > 0) {
       this.pending.splice(0, run.count);
       this.fromWorker += run.count;
+      this.workerKnows = run.lastSeq;
       this.chain.landRun(run.lastSeq, run.lastHash, run.views);
     }
     w.release();
@@ -183,9 +185,6 @@ export class RecordLineQueue {
       // the line the worker and the next start would build from the row: the same function
       const built = recordLineOfRow(p.b.json, p.seq, this.offsetMinutes, p.ms, this.chain.head());
       this.onLane++;
-      // the worker may still build this one from a row a settlement changed since: it is told the chain's
-      // end again before the next record
-      this.workerKnows = -1;
       this.chain.land(built.seq, built.hash, built.line);
     }
     this.chain.landed();
@@ -193,7 +192,7 @@ export class RecordLineQueue {
   }
 
   private afterLanding(): void {
-    if (this.pending.length === 0) this.allQueued = true;
+    this.tellWorker();
     if (this.waiters.length === 0) return;
     const built = this.chain.builtSeq();
     const still = this.waiters.filter((w) => w.upTo > built);

@@ -483,9 +483,16 @@ export class AuditTrail {
     }
     const seq = this.nextSeq;
     const ms = this.wallNow();
-    const result = tx(spool ? { seq, ms, spool } : { seq, ms });
-    this.nextSeq = seq + 1;
+    // before the commit: after it (the fsync's wait) the lane thread does nothing more for the entry
     this.records.add(seq, ms, b);
+    let result: T;
+    try {
+      result = tx(spool ? { seq, ms, spool } : { seq, ms });
+    } catch (e) {
+      this.records.cancel(seq);
+      throw e;
+    }
+    this.nextSeq = seq + 1;
     return result;
   }
 
@@ -567,8 +574,12 @@ export class AuditTrail {
     this.afterEntry();
   }
 
-  /** After an entry is in the chain: a disk error it met becomes the next entry; a checkpoint by count. */
+  /**
+   * After an entry is in the chain: the record-line worker learns its hash when the lane thread built it;
+   * a disk error it met becomes the next entry; a checkpoint by count.
+   */
   private afterEntry(): void {
+    this.records.tellWorker();
     if (this.diskError !== null) {
       // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
       // and in the spool like it, and in the file once the disk takes writes again)

@@ -249,16 +249,14 @@ describe("the queue never lands a line that does not continue the chain", () => 
     };
     const results = new SpscRing(16 * 1024);
     const jobs = new SpscRing(64);
-    const hand = (b: Built): void => putResult(results, b.seq, b.hash, b.prev, b.line, jobs);
+    const hand = (b: Built): void => {
+      expect(putResult(results, b.seq, b.hash, b.prev, b.line, jobs)).toBe(true);
+    };
     for (const b of given) hand(b);
     const puts: string[] = [];
     let releaseAt = -1;
     const builder = {
       failed: false,
-      putRecord: (seq: number, jseq: number) => {
-        puts.push(`record ${seq} ${jseq}`);
-        return true;
-      },
       putChain: (seq: number, hash: string) => {
         puts.push(`chain ${seq} ${hash.slice(0, 3)}`);
         return true;
@@ -289,16 +287,36 @@ describe("the queue never lands a line that does not continue the chain", () => 
     ]);
     q.add(11, Date.UTC(2026, 10, 26), b11);
     q.add(12, Date.UTC(2026, 10, 26), b12);
-    // the worker is told the chain's end before the first record, then each record by its journal seq
-    expect(puts).toEqual(["chain 10 hhh", "record 11 11", "record 12 12"]);
+    // the worker is told the chain's end when the queue starts, and nothing per record (it finds the rows)
+    expect(puts).toEqual(["chain 10 hhh"]);
     q.settle();
     expect(landed.map((l) => l.seq)).toEqual([11, 12]);
+    // the lane thread built both: the worker is told the new end, once
+    expect(puts).toEqual(["chain 10 hhh", `chain 12 ${landed[1]!.hash.slice(0, 3)}`]);
+    q.settle();
+    expect(puts).toHaveLength(2);
     expect(landed[0]!.line).not.toBe("forged\n");
     const t = new EntryTimes(480);
     t.set(Date.UTC(2026, 10, 26));
     expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, head0).line);
     expect(landed[1]!.line).toBe(recordLine(b12, 12, t.local, t.utc, landed[0]!.hash).line);
     expect(q.counts()).toEqual({ fromWorker: 0, onLane: 2, waiting: 0 });
+    await q.close();
+  });
+
+  it("lines the worker built again after being told the chain (the same seqs again) are passed over, not taken for a break", async () => {
+    const head0 = H("h");
+    const { q, landed } = setup([
+      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
+      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
+      // told the chain's end was 11 (the lane thread had built it too): 12 again, then on
+      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
+      { seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" },
+    ]);
+    for (let s = 11; s <= 13; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
+    q.settle();
+    expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
+    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
     await q.close();
   });
 

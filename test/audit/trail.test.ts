@@ -287,6 +287,31 @@ describe("after a crash", () => {
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
   });
 
+  it("a record whose journal transaction throws takes no seq and leaves nothing waiting: the next record gets its seq", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    const failed = binding(1);
+    let tried = -1;
+    expect(() =>
+      t.bindRecord(failed, (slot) => {
+        tried = slot.seq;
+        throw new Error("SQLITE_FULL: database or disk is full");
+      }),
+    ).toThrow("SQLITE_FULL");
+    expect(t.status().recordLines.waiting).toBe(0);
+    const b = binding(2);
+    const rec = t.bindRecord(b, (slot) => {
+      spool.putRow(b.jseq, slot, b.json);
+      return slot;
+    });
+    expect(rec.seq).toBe(tried);
+    expect(t.status().recordLines.waiting).toBe(1);
+    await t.close();
+    const lines = entries();
+    expect(lines.filter((e) => e.type === "record.commit").map((e) => e.seq)).toEqual([tried]);
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+
   it("an event appended behind a record's deferred line writes both, in the chain's order", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool);

@@ -15,7 +15,9 @@ import { nowUs } from "./harness.js";
 export interface RecordEntryProbe {
   /** per record, in commit order: the hand-over around the transaction (us) */
   handOver: number[];
-  /** its part after the transaction returned (the commit's fsync included in it): the record handed on */
+  /** its part before the transaction started: the seq and time reserved, the record put in the queue */
+  handOverBefore: number[];
+  /** its part after the transaction returned (the commit's fsync included in it) */
   handOverAfter: number[];
   /**
    * two clock reads one after the other right after the transaction returned (not in the figures
@@ -61,6 +63,7 @@ export function spinUs(us: number): number {
  */
 export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEvery = 0): RecordEntryProbe {
   const handOver: number[] = [];
+  const handOverBefore: number[] = [];
   const handOverAfter: number[] = [];
   const clockPair: number[] = [];
   const landing: number[] = [];
@@ -82,6 +85,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
       const t1 = nowUs();
       // the bookkeeping after the last clock read, outside every figure
       handOver.push(t1 - t0 - (txEnd - txStart));
+      handOverBefore.push(txStart - t0);
       handOverAfter.push(t1 - txEnd);
       clockPair.push(txEnd - pairStart);
       // after every figure above: its own time is in none of them
@@ -124,6 +128,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
   }
   return {
     handOver,
+    handOverBefore,
     handOverAfter,
     clockPair,
     floor,

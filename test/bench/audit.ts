@@ -331,7 +331,7 @@ export const auditBench: Benchmark = {
           name: "audit record entry, hand-over around the transaction (lane thread)",
           unit: "us",
           figures: us(Float64Array.from(probe.handOver)),
-          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): seq and time reserved in the row, the entry's seq and journal seq put in the record-line worker's ring`,
+          notes: `${m} records (~${Buffer.byteLength(JSON.stringify(sampleRecord(1)))} B JSON): seq and time reserved in the row, the record put in the queue of lines to land; the record-line worker finds the row itself`,
         },
         {
           name: "audit record entry, landing share (lane thread)",

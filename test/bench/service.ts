@@ -215,6 +215,7 @@ export const serviceBench: Benchmark = {
       const all = entryProbes[cond].flatMap((p) => Array.from(p.both()));
       const q = percentiles(all);
       const hand = percentiles(entryProbes[cond].flatMap((p) => p.handOver));
+      const before = percentiles(entryProbes[cond].flatMap((p) => p.handOverBefore));
       const after = percentiles(entryProbes[cond].flatMap((p) => p.handOverAfter));
       const pair = percentiles(entryProbes[cond].flatMap((p) => p.clockPair));
       const land = percentiles(entryProbes[cond].flatMap((p) => p.landing));
@@ -244,6 +245,8 @@ export const serviceBench: Benchmark = {
         figures: {
           handOverP50: hand.p50,
           handOverP99: hand.p99,
+          beforeCommitP50: before.p50,
+          beforeCommitP99: before.p99,
           afterCommitP50: after.p50,
           afterCommitP99: after.p99,
           clockPairP50: pair.p50,
@@ -253,7 +256,7 @@ export const serviceBench: Benchmark = {
           linesPerLanding: (built.fromWorker + built.onLane) / Math.max(1, built.landings),
         },
         notes:
-          "the two parts of the figure above, the hand-over's part after the commit transaction returned, two " +
+          "the two parts of the figure above, the hand-over's parts before the commit transaction started and after it returned, two " +
           "clock reads timed at that point (the floor: timing nothing), and how many lines a landing wrote on average",
       });
       const floor = FLOOR_SPIN_US.map((us, k) => ({
