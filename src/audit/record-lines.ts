@@ -41,14 +41,16 @@ export interface LineRun {
  * The built lines in `results` that continue the chain after entry `afterSeq` (hash `head`), at most
  * `max`: lines for a seq at or below `afterSeq` (the lane thread built those meanwhile) or at or below one
  * taken in this run (the worker built it again after the lane thread told it the chain) are passed over,
- * and the first that names another prev or another seq ends the run and is dropped. The lines are views
- * into shared memory: write them, then give the ring back up to `releaseAt`.
+ * and the first that names another prev, another seq or another row than `jseqAt(seq)` (the journal seq of
+ * the record waiting at that entry) ends the run and is dropped. The lines are views into shared memory:
+ * write them, then give the ring back up to `releaseAt`.
  */
 export function collectLines(
   results: SpscRing,
   afterSeq: number,
   head: string,
   max: number,
+  jseqAt: (seq: number) => number,
 ): LineRun & { releaseAt: number } {
   const r = results;
   const w = r.words;
@@ -66,16 +68,17 @@ export function collectLines(
     if (seq >= expect) {
       if (
         seq !== expect ||
+        r.view.getFloat64(at + 12) !== jseqAt(seq) ||
         (prevWord < 0
-          ? r.buf.toString("latin1", at + 76, at + 140) !== head
-          : !sameWords(w, prevWord, (at + 76) >> 2))
+          ? r.buf.toString("latin1", at + 84, at + 148) !== head
+          : !sameWords(w, prevWord, (at + 84) >> 2))
       ) {
         broken = { seq };
         pos = end;
         break;
       }
       views.push(r.data.subarray(at + 4 + RESULT_HEADER, at + 4 + r.view.getUint32(at)));
-      prevWord = (at + 12) >> 2;
+      prevWord = (at + 20) >> 2;
       expect++;
     }
     pos = end;
@@ -157,11 +160,11 @@ export class RecordLineWorker {
   }
 
   /**
-   * The built lines that continue the chain after entry `afterSeq` (hash `head`), at most `max`
-   * (collectLines); write them, then release().
+   * The built lines that continue the chain after entry `afterSeq` (hash `head`), at most `max`, each of
+   * the row `jseqAt` names for its entry (collectLines); write them, then release().
    */
-  collect(afterSeq: number, head: string, max: number): LineRun {
-    const run = collectLines(this.results, afterSeq, head, max);
+  collect(afterSeq: number, head: string, max: number, jseqAt: (seq: number) => number): LineRun {
+    const run = collectLines(this.results, afterSeq, head, max, jseqAt);
     this.releaseAt = run.releaseAt;
     return run;
   }

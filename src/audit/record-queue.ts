@@ -137,7 +137,12 @@ export class RecordLineQueue {
 
   /** Lands the lines the worker handed back; builds on the lane thread a record that is late. */
   private take(): void {
-    this.takeBuilt();
+    // a line that does not continue the chain: the worker is on another chain than the trail's (a row put
+    // in journal.db from outside, say); the lane thread builds what waits now and tells it the chain
+    if (this.takeBuilt()) {
+      this.settle();
+      return;
+    }
     const now = this.monotonicNow();
     for (let i = this.pending.length - 1; i >= 0 && Number.isNaN(this.pending[i]!.at); i--)
       this.pending[i]!.at = now;
@@ -150,11 +155,17 @@ export class RecordLineQueue {
     this.afterLanding();
   }
 
-  /** The worker's lines, in order, as far as they continue the chain. */
-  private takeBuilt(): void {
+  /** The worker's lines, in order, as far as they continue the chain; true when one did not. */
+  private takeBuilt(): boolean {
     const w = this.worker;
-    if (w === null) return;
-    const run = w.collect(this.chain.builtSeq(), this.chain.head(), this.pending.length);
+    if (w === null) return false;
+    const first = this.pending[0]?.seq ?? 0;
+    const run = w.collect(
+      this.chain.builtSeq(),
+      this.chain.head(),
+      this.pending.length,
+      (seq) => this.pending[seq - first]?.b.jseq ?? Number.NaN,
+    );
     if (run.broken !== null && !this.mismatchLogged) {
       this.mismatchLogged = true;
       this.log.error(
@@ -169,6 +180,7 @@ export class RecordLineQueue {
       this.chain.landRun(run.lastSeq, run.lastHash, run.views);
     }
     w.release();
+    return run.broken !== null;
   }
 
   /**

@@ -97,7 +97,10 @@ export interface AuditTrailOptions {
    */
   recordLineWorker?: {
     journalFile: string;
-    /** a record whose line the worker has not handed back this long after its commit is built on the lane thread; default 100 ms */
+    /**
+     * a record whose line the worker has not handed back this long after a landing first found it waiting
+     * (up to 25 ms after its commit) is built on the lane thread; default 100 ms
+     */
     lateMs?: number;
   };
 }

@@ -6,6 +6,7 @@
  */
 import { cpSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
@@ -182,6 +183,46 @@ describe("the record-line worker, as the lane runs it", () => {
   });
 });
 
+describe("a row put in journal.db from outside with the next entry's seq", () => {
+  it("is built by the worker but never lands for the lane's record: the lane thread builds that one at the next landing", async () => {
+    const lane = openBoundTrail(dir, {
+      recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000 },
+    });
+    const { journal, trail } = lane;
+    journal.commit(sampleRecord(1));
+    await trail.recordsWritten();
+    const next = trail.status().lastSeq + 1;
+    // a copy of record 1's row naming the next entry, with a lower journal seq than any the lane writes:
+    // the worker meets it first, whenever it looks
+    const db = new Database(join(dir, JOURNAL_FILE));
+    const cols = (db.prepare("PRAGMA table_info(records)").all() as { name: string }[]).map((c) => c.name);
+    const values: Record<string, string> = {
+      seq: "-5",
+      trade_id: "'FORGED'",
+      audit_seq: String(next),
+      audit_ms: String(Date.UTC(2026, 10, 26)),
+    };
+    db.prepare(
+      `INSERT INTO records (${cols.join(", ")}) SELECT ${cols.map((c) => values[c] ?? c).join(", ")} FROM records WHERE seq = 1`,
+    ).run();
+    db.close();
+    const c = journal.commit(sampleRecord(2));
+    await trail.recordsWritten();
+    const e = entries(dir).find((x) => x.seq === next)!;
+    expect(e.data).toMatchObject({ rec: { jseq: c.seq, tradeId: c.tradeId } });
+    expect(trail.status().recordLines).toMatchObject({ fromWorker: 1, onLane: 1, waiting: 0 });
+    // the worker was told the chain's end again: the next record is its
+    journal.commit(sampleRecord(3));
+    await trail.recordsWritten();
+    expect(trail.status().recordLines).toMatchObject({ fromWorker: 2, onLane: 1, waiting: 0 });
+    await lane.close();
+    // the row itself is what audit verify names
+    const v = verifyLane(dir);
+    expect(v.ok).toBe(false);
+    expect(JSON.stringify(v.problems)).toContain("-5");
+  });
+});
+
 describe("a checkpoint signed while records are committed", () => {
   it("lands behind the worker's lines of those records: the lane thread builds none of them", async () => {
     const lane = openBoundTrail(dir, {
@@ -214,8 +255,8 @@ describe("a checkpoint signed while records are committed", () => {
 });
 
 describe("the queue never lands a line that does not continue the chain", () => {
-  /** A built line as the worker hands it back. */
-  type Built = { seq: number; hash: string; prev: string; line: string };
+  /** A built line as the worker hands it back (of the row `jseq`: by default the seq, as binding(seq) has it). */
+  type Built = { seq: number; hash: string; prev: string; line: string; jseq?: number };
 
   /**
    * A chain of lines in memory and a builder that hands back, through a real results ring, what the test
@@ -250,7 +291,7 @@ describe("the queue never lands a line that does not continue the chain", () => 
     const results = new SpscRing(16 * 1024);
     const jobs = new SpscRing(64);
     const hand = (b: Built): void => {
-      expect(putResult(results, b.seq, b.hash, b.prev, b.line, jobs)).toBe(true);
+      expect(putResult(results, b.seq, b.jseq ?? b.seq, b.hash, b.prev, b.line, jobs)).toBe(true);
     };
     for (const b of given) hand(b);
     const puts: string[] = [];
@@ -261,8 +302,8 @@ describe("the queue never lands a line that does not continue the chain", () => 
         puts.push(`chain ${seq} ${hash.slice(0, 3)}`);
         return true;
       },
-      collect: (afterSeq: number, h: string, max: number) => {
-        const run = collectLines(results, afterSeq, h, max);
+      collect: (afterSeq: number, h: string, max: number, jseqAt: (seq: number) => number) => {
+        const run = collectLines(results, afterSeq, h, max, jseqAt);
         releaseAt = run.releaseAt;
         return run;
       },
@@ -309,7 +350,8 @@ describe("the queue never lands a line that does not continue the chain", () => 
     const { q, landed } = setup([
       { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
       { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
-      // told the chain's end was 11 (the lane thread had built it too): 12 again, then on
+      // a chain job for 11 the worker read after it had built 12 (sent before its lines landed, with
+      // another hash than its own): 12 again, then on
       { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
       { seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" },
     ]);
@@ -317,6 +359,25 @@ describe("the queue never lands a line that does not continue the chain", () => 
     q.settle();
     expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
     expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
+    await q.close();
+  });
+
+  it("a line built from another row than the record waiting at its seq is dropped, though its seq and prev are right", async () => {
+    const head0 = H("h");
+    const { q, landed } = setup([
+      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
+      // a row someone put in journal.db with the next audit_seq: the right seq and prev, row 99
+      { seq: 12, hash: H("f"), prev: H("1"), line: "forged 12\n", jseq: 99 },
+    ]);
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    q.add(12, Date.UTC(2026, 10, 26), binding(12));
+    q.settle();
+    expect(landed.map((l) => l.seq)).toEqual([11, 12]);
+    expect(landed[0]!.line).toBe("line 11\n");
+    const t = new EntryTimes(480);
+    t.set(Date.UTC(2026, 10, 26));
+    expect(landed[1]!.line).toBe(recordLine(binding(12), 12, t.local, t.utc, H("1")).line);
+    expect(q.counts()).toEqual({ fromWorker: 1, onLane: 1, waiting: 0 });
     await q.close();
   });
 

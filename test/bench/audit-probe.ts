@@ -1,7 +1,8 @@
 /**
  * Measures the lane thread's share of each journal record's audit entry where the journal commits it
  * (docs/audit.md, "Cost"): the hand-over (AuditTrail.bindRecord around the commit transaction: the seq
- * and time reserved, the record copied to the record-line worker) and, later, its share of the lane
+ * and time reserved, the record noted in the queue of lines to land; the record-line worker finds the
+ * committed row itself) and, later, its share of the lane
  * thread's landing of built lines (RecordLineQueue take and settle: taking lines back from the worker,
  * or building them itself when it must, and their write(2)); a landing's time is shared equally by the
  * lines it landed. The audit bench uses it on back-to-back commits, the service bench inside the running
@@ -31,6 +32,12 @@ export interface RecordEntryProbe {
    * point, whoever's it is (us)
    */
   floor: number[][];
+  /**
+   * busy work of FLOOR_BEFORE_US timed right before the hand-over started, on every `floorEvery`th record
+   * half-way between those of `floor` (none when floorEvery is under 2): what that much work costs the
+   * lane thread where the hand-over's part before the commit runs (us)
+   */
+  floorBefore: number[];
   /** per record, in landing order (the same order): its share of the landing (us) */
   landing: number[];
   /** per landed record: the two added (us) */
@@ -41,6 +48,8 @@ export interface RecordEntryProbe {
 
 /** The lengths of the busy work timed after the hand-over for RecordEntryProbe.floor (us). */
 export const FLOOR_SPIN_US = [2, 5, 10] as const;
+/** The length of the busy work timed before the hand-over for RecordEntryProbe.floorBefore (us). */
+export const FLOOR_BEFORE_US = 2;
 
 /**
  * Busy work: reads the clock until `us` microseconds have passed, and returns how long it took (us). It
@@ -59,7 +68,9 @@ export function spinUs(us: number): number {
 /**
  * Rebinds `journal` to `trail` through a probe (the same calls, timed). With `floorEvery` > 0, every
  * `floorEvery`th record is followed by busy work of one length of FLOOR_SPIN_US, the lengths in turn
- * (RecordEntryProbe.floor): inside the journal's commit stage, after the probe's own figures.
+ * (RecordEntryProbe.floor), and with `floorEvery` >= 2 the record half-way between two of those is
+ * preceded by FLOOR_BEFORE_US of it (floorBefore): inside the journal's commit stage, outside the probe's
+ * own figures.
  */
 export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEvery = 0): RecordEntryProbe {
   const handOver: number[] = [];
@@ -68,9 +79,13 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
   const clockPair: number[] = [];
   const landing: number[] = [];
   const floor: number[][] = FLOOR_SPIN_US.map(() => []);
+  const floorBefore: number[] = [];
+  const half = floorEvery >= 2 ? floorEvery >> 1 : -1;
   let records = 0;
   journal.bindAudit({
     bindRecord: (b, tx) => {
+      // before every figure: its own time is in none of them (records counts this one after them)
+      if (half > 0 && (records + 1) % floorEvery === half) floorBefore.push(spinUs(FLOOR_BEFORE_US));
       const t0 = nowUs();
       let txStart = 0;
       let pairStart = 0;
@@ -132,6 +147,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
     handOverAfter,
     clockPair,
     floor,
+    floorBefore,
     landing,
     both: () => {
       const n = Math.min(handOver.length, landing.length);

@@ -180,8 +180,8 @@ export const auditBench: Benchmark = {
         if (i % 10 === 0) await nextTurn();
       }
       await trail.recordsWritten();
-      // the lane thread's CPU right before the records (the worker thread polling its ring; the lane
-      // thread's own timers wait for the busy loop)
+      // the lane thread's CPU right before the records (the worker thread polling journal.db and its ring;
+      // the lane thread's own timers wait for the busy loop)
       const gaps = cpuGaps(Math.max(500, Math.round(2000 * scale)));
       const boundCommit = new Float64Array(m);
       const plainCommit = new Float64Array(m);

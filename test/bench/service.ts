@@ -23,7 +23,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { serveLane } from "../../src/service/serve-lane.js";
-import { FLOOR_SPIN_US, probeRecordEntries, type RecordEntryProbe } from "./audit-probe.js";
+import { FLOOR_BEFORE_US, FLOOR_SPIN_US, probeRecordEntries, type RecordEntryProbe } from "./audit-probe.js";
 import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
 import { describePlacement, keepOffLaneCpu, type LaneRun, runLane } from "./lane.js";
 
@@ -263,19 +263,25 @@ export const serviceBench: Benchmark = {
         us,
         p: percentiles(entryProbes[cond].flatMap((p) => p.floor[k]!)),
       }));
+      const fb = percentiles(entryProbes[cond].flatMap((p) => p.floorBefore));
       out.push({
         name: `service.${cond}.lane-thread-floor`,
         unit: "us",
-        figures: Object.fromEntries(
-          floor.flatMap(({ us, p }) => [
-            [`busy${us}P50`, p.p50],
-            [`busy${us}P99`, p.p99],
-          ]),
-        ),
+        figures: {
+          ...Object.fromEntries(
+            floor.flatMap(({ us, p }) => [
+              [`busy${us}P50`, p.p50],
+              [`busy${us}P99`, p.p99],
+            ]),
+          ),
+          [`before${FLOOR_BEFORE_US}P50`]: fb.p50,
+          [`before${FLOOR_BEFORE_US}P99`]: fb.p99,
+        },
         notes:
           `busy work of ${FLOOR_SPIN_US.join(", ")} us timed right after the hand-over returned (every ` +
-          `${FLOOR_EVERY}th record, the lengths in turn): what any work of that length costs the lane thread ` +
-          "there, whoever's it is",
+          `${FLOOR_EVERY}th record, the lengths in turn), and of ${FLOOR_BEFORE_US} us right before it started ` +
+          `(every ${FLOOR_EVERY}th record, half-way between those): what any work of that length costs the ` +
+          "lane thread there, whoever's it is",
       });
     }
     for (const [stage, pick] of STAGES)
