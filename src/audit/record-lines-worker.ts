@@ -1,47 +1,52 @@
 /**
  * The record-line worker (./record-lines.ts): finds each journal record the lane committed itself, on
- * its own read-only connection to journal.db (the rows whose `audit_seq` is past the newest entry it
- * knows, in order), builds its trail line from the committed row, chained on from the previous entry,
- * and hands the line back. The lane thread hands it nothing per record (docs/audit.md, "Cost"). It
- * looks every millisecond while records come, every few when idle; nothing wakes it.
+ * its own read-only connection to journal.db (the rows whose `audit_seq` is past the trail's newest entry,
+ * in order), builds its trail line from the committed row, chained on the entry before it, and appends
+ * the lines to the current segment file itself, one writev(2) for what it found, while it holds the
+ * file (./file-share.ts). The lane thread hands it nothing per record and writes none of these lines
+ * (docs/audit.md, "Journal binding" and "Cost"). It looks every millisecond while records come, every
+ * few when idle; nothing wakes it but close.
  *
- * Jobs (lane -> worker), each: u8 kind, 3 bytes padding, f64 seq, 8 bytes unused, then the hash:
- *   kind 2, the chain: the entry `seq` has hash `payload` (64 hex digits), built on the lane thread.
- * Results (worker -> lane), each: f64 seq, f64 the row's journal seq, the line's hash and its prev (64 hex
- * digits each), the line. The lane thread lands a line only for the record it waits for at that seq
- * (its journal seq): a row someone else put in journal.db with the next `audit_seq` is built too, but
- * never lands for the lane's record.
- * A row whose entry does not follow the newest one the worker knows (an entry the lane thread built comes
- * between: an event, a checkpoint, a record it built itself) waits until the lane thread tells it that
- * entry's hash. A row a settlement changed before the worker read it names the settlement's entry, no
- * longer its commit's: the lane thread built the commit's line before the settlement.
+ * It writes a row's line only when it still continues the file's end (seq and hash, read again under the
+ * lock: the lane thread may have appended meanwhile, then the lines are built again on the new end),
+ * when the lane thread named that row for that entry before its commit (FileShare.expects: a row put in
+ * journal.db from outside with the next `audit_seq` is passed over) and while the lane thread grants it
+ * the file. A row past an entry the lane thread appended waits for that entry to be the file's end. A
+ * write that fails or falls short is left to the lane thread (FileShare.setFailure): how much of the next
+ * line it wrote, and the error.
  */
 
+import { closeSync, openSync, writevSync } from "node:fs";
+import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { leaveLaneCpu } from "../threads.js";
+import { FileShare, WORKER } from "./file-share.js";
 import { recordLineOfRow } from "./records.js";
-import { RING_CLOSED, SpscRing } from "./spsc-ring.js";
+import { segmentName } from "./segments.js";
 
 export interface RecordLinesWorkerData {
-  jobs: SharedArrayBuffer;
-  results: SharedArrayBuffer;
+  share: SharedArrayBuffer;
   /** journal.db */
   journalFile: string;
+  /** the trail's directory (the segment files) */
+  dir: string;
   utcOffsetMinutes: number;
   backgroundCpus: readonly number[] | null;
+  /**
+   * For tests only: the worker's writes fail once a segment would pass this many bytes (what fits is
+   * written, then an EFBIG error), as on a disk that fills
+   */
+  testSegmentLimit?: number;
 }
 
-export const JOB_CHAIN = 2;
-/** bytes before a job's payload */
-export const JOB_HEADER = 24;
-/** bytes before a result's line */
-export const RESULT_HEADER = 8 + 8 + 64 + 64;
 /** how long the worker sleeps between looks while records come, and when idle (ms) */
 export const POLL_BUSY_MS = 1;
 export const POLL_IDLE_MS = 5;
 /** idle after this long without a record (ms) */
 const IDLE_AFTER_MS = 500;
+/** the rows the worker reads in one look, at most */
+const ROWS_PER_LOOK = 64;
 
 interface RowEntry {
   seq: number;
@@ -50,103 +55,170 @@ interface RowEntry {
   audit_ms: number | null;
 }
 
-/** the rows the worker reads in one look, at most */
-const ROWS_PER_LOOK = 64;
-/** how many of its own lines' hashes the worker keeps, by seq (a chain job is never that far behind) */
-const BUILT_KEPT = 4096;
+interface Built {
+  /** the end they continue */
+  afterSeq: number;
+  afterHash: string;
+  lines: Buffer[];
+  seqs: number[];
+  /** each line's row */
+  jseqs: number[];
+  hashes: string[];
+}
 
 function run(d: RecordLinesWorkerData): void {
   leaveLaneCpu(d.backgroundCpus);
-  const jobs = new SpscRing(d.jobs);
-  const results = new SpscRing(d.results);
+  const share = new FileShare(d.share);
   const db = new Database(d.journalFile, { readonly: true, fileMustExist: true });
   db.pragma("busy_timeout = 1000");
-  // records_audit_seq (src/journal/db.ts) serves it
+  // records_audit_seq (src/journal/db.ts) serves it; rows naming the same entry come in journal order
   const rowsAfter = db.prepare(
     `SELECT seq, record, audit_seq, audit_ms FROM records WHERE audit_seq > ? ORDER BY audit_seq, seq LIMIT ${ROWS_PER_LOOK}`,
   ) as Database.Statement<[number], RowEntry>;
-  let headSeq = -1;
-  let head = "";
-  // the hashes of the lines this worker built last, by seq: a chain job behind its head that agrees
-  // with them is old news (it was sent before the worker's lines landed)
-  const builtSeqs = new Float64Array(BUILT_KEPT).fill(-1);
-  const builtHashes: string[] = new Array(BUILT_KEPT).fill("");
-  const builtHash = (seq: number): string | null =>
-    builtSeqs[seq % BUILT_KEPT] === seq ? builtHashes[seq % BUILT_KEPT]! : null;
+  const file = new SegmentAppender(d.dir, d.testSegmentLimit);
   let lastRecord = 0;
-  for (;;) {
-    for (let at = jobs.next(); at >= 0; at = jobs.next()) {
-      if (jobs.view.getUint8(at + 4) === JOB_CHAIN) {
-        const seq = jobs.view.getFloat64(at + 8);
-        const hash = jobs.buf.toString("latin1", at + 4 + JOB_HEADER, at + 4 + JOB_HEADER + 64);
-        // otherwise the lane thread's word wins, also over lines this worker built past it: the lane
-        // thread passes over the same lines built again, and drops lines chained on another prev
-        if (!(seq < headSeq && builtHash(seq) === hash)) {
-          headSeq = seq;
-          head = hash;
-        }
-      }
-      jobs.release(at);
-    }
-    // told nothing yet: the lane thread tells the chain's end when it starts the worker
-    let more = headSeq >= 0;
-    while (more) {
-      const rows = rowsAfter.all(headSeq);
-      more = rows.length === ROWS_PER_LOOK;
-      for (const r of rows) {
-        // past an entry the lane thread built (it tells its hash), or a row no trail bound
-        if (r.audit_seq !== headSeq + 1 || r.audit_ms === null) {
-          more = false;
-          break;
-        }
-        const line = recordLineOfRow(r.record, r.audit_seq, d.utcOffsetMinutes, r.audit_ms, head);
-        if (!putResult(results, r.audit_seq, r.seq, line.hash, head, line.line, jobs)) {
-          more = false;
-          break;
-        }
-        headSeq = r.audit_seq;
-        head = line.hash;
-        builtSeqs[headSeq % BUILT_KEPT] = headSeq;
-        builtHashes[headSeq % BUILT_KEPT] = head;
+  try {
+    while (!share.closed) {
+      if (share.granted && !share.failed && appendFound(share, rowsAfter, file, d.utcOffsetMinutes))
         lastRecord = Date.now();
-      }
+      share.sleep(Date.now() - lastRecord > IDLE_AFTER_MS ? POLL_IDLE_MS : POLL_BUSY_MS);
     }
-    if (Atomics.load(jobs.ctl, RING_CLOSED) === 1) {
-      db.close();
-      return;
-    }
-    const wait = Date.now() - lastRecord > IDLE_AFTER_MS ? POLL_IDLE_MS : POLL_BUSY_MS;
-    Atomics.wait(jobs.ctl, RING_CLOSED, 0, wait);
+  } finally {
+    file.close();
+    db.close();
   }
 }
 
-/**
- * Puts one result, waiting while the lane thread has not taken enough of the earlier ones; false when the
- * worker is told to stop meanwhile.
- */
-export function putResult(
-  results: SpscRing,
-  seq: number,
-  jseq: number,
-  hash: string,
-  prev: string,
-  line: string,
-  jobs: SpscRing,
+/** Builds the lines of the rows past the file's end and appends them; true when it appended any. */
+function appendFound(
+  share: FileShare,
+  rowsAfter: Database.Statement<[number], RowEntry>,
+  file: SegmentAppender,
+  offsetMinutes: number,
 ): boolean {
-  const max = RESULT_HEADER + Buffer.byteLength(line);
-  let at = results.claim(max);
-  while (at < 0) {
-    if (Atomics.load(jobs.ctl, RING_CLOSED) === 1) return false;
-    Atomics.wait(jobs.ctl, RING_CLOSED, 0, POLL_BUSY_MS);
-    at = results.claim(max);
+  // the end as it is now, read without the lock (the lane thread appends without waiting for a look): a
+  // value read while the lane thread moved it is found out under the lock below
+  const built = buildAfter(share, rowsAfter, share.endSeq, share.endHash, offsetMinutes);
+  if (built.lines.length === 0) return false;
+  share.lock(WORKER);
+  try {
+    // the lane thread appended meanwhile, took the file back, a write failed, or a record's transaction
+    // failed (its entry names no row any more): built again at the next look
+    if (!share.granted || share.failed || share.closed) return false;
+    if (share.endSeq !== built.afterSeq || share.endHash !== built.afterHash) return false;
+    for (let k = 0; k < built.seqs.length; k++)
+      if (!share.expects(built.seqs[k]!, built.jseqs[k]!)) return false;
+    file.append(share, built);
+    return true;
+  } finally {
+    share.unlock();
   }
-  results.view.setFloat64(at + 4, seq);
-  results.view.setFloat64(at + 12, jseq);
-  results.buf.write(hash, at + 20, 64, "latin1");
-  results.buf.write(prev, at + 84, 64, "latin1");
-  const n = results.buf.write(line, at + 4 + RESULT_HEADER, "utf8");
-  results.publish(at, RESULT_HEADER + n);
-  return true;
+}
+
+/** The lines of the rows that continue the chain after entry `afterSeq` (hash `afterHash`), in order. */
+function buildAfter(
+  share: FileShare,
+  rowsAfter: Database.Statement<[number], RowEntry>,
+  afterSeq: number,
+  afterHash: string,
+  offsetMinutes: number,
+): Built {
+  const built: Built = { afterSeq, afterHash, lines: [], seqs: [], jseqs: [], hashes: [] };
+  let seq = afterSeq;
+  let head = afterHash;
+  for (let more = true; more; ) {
+    const rows = rowsAfter.all(seq);
+    const from = seq;
+    for (const r of rows) {
+      // another row naming an entry already built (put in from outside): passed over
+      if (r.audit_seq <= seq) continue;
+      // past an entry the lane thread appends: it waits until that entry is the file's end
+      if (r.audit_seq > seq + 1) break;
+      // not the row the lane named for this entry (put in from outside), or one no trail bound
+      if (r.audit_ms === null || !share.expects(r.audit_seq, r.seq)) continue;
+      const line = recordLineOfRow(r.record, r.audit_seq, offsetMinutes, r.audit_ms, head);
+      built.lines.push(Buffer.from(line.line));
+      built.seqs.push(r.audit_seq);
+      built.jseqs.push(r.seq);
+      built.hashes.push(line.hash);
+      seq = r.audit_seq;
+      head = line.hash;
+    }
+    more = rows.length === ROWS_PER_LOOK && seq > from;
+  }
+  return built;
+}
+
+/** The worker's own descriptor on the current segment, opened anew when the lane thread rotates. */
+class SegmentAppender {
+  private fd = -1;
+  private gen = -1;
+
+  constructor(
+    private readonly dir: string,
+    private readonly testLimit: number | undefined,
+  ) {}
+
+  /** Appends `b`'s lines with one writev(2) and moves the end (under the lock). */
+  append(share: FileShare, b: Built): void {
+    let n = 0;
+    let len = 0;
+    for (const l of b.lines) len += l.length;
+    try {
+      if (this.gen !== share.generation) {
+        this.close();
+        this.fd = openSync(join(this.dir, segmentName(share.firstSeq)), "a");
+        this.gen = share.generation;
+      }
+      const room = this.testLimit === undefined ? len : Math.max(0, this.testLimit - share.bytes);
+      n = writevSync(this.fd, room >= len ? b.lines : cut(b.lines, room));
+      if (n < len) {
+        const e = new Error(room < len ? "file too large" : `short write (${n} of ${len} bytes)`);
+        if (room < len) (e as NodeJS.ErrnoException).code = "EFBIG";
+        throw e;
+      }
+      const last = b.lines.length - 1;
+      share.setEnd(b.seqs[last]!, b.hashes[last]!, share.bytes + n);
+    } catch (e) {
+      // the complete lines are the chain's; what it wrote of the next one the lane thread finishes
+      let done = 0;
+      let k = 0;
+      while (k < b.lines.length && done + b.lines[k]!.length <= n) done += b.lines[k++]!.length;
+      share.setEnd(
+        k > 0 ? b.seqs[k - 1]! : share.endSeq,
+        k > 0 ? b.hashes[k - 1]! : share.endHash,
+        share.bytes + n,
+      );
+      share.setFailure({
+        partial: n - done,
+        message: e instanceof Error ? e.message : String(e),
+        code: (e as NodeJS.ErrnoException | null)?.code,
+      });
+    }
+  }
+
+  close(): void {
+    const fd = this.fd;
+    // forgotten first: a close that throws has released the number all the same (another file may get it)
+    this.fd = -1;
+    if (fd >= 0)
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing more to do with it
+      }
+  }
+}
+
+/** The first `room` bytes of `lines`. */
+function cut(lines: Buffer[], room: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const l of lines) {
+    if (room <= 0) break;
+    out.push(l.length <= room ? l : l.subarray(0, room));
+    room -= l.length;
+  }
+  return out;
 }
 
 if (parentPort) run(workerData as RecordLinesWorkerData);

@@ -20,10 +20,10 @@ import {
   renameSync,
   rmSync,
   writeSync,
-  writevSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { WorkerFailure } from "./file-share.js";
 import { linesBackwards, type SegmentFile, segmentName } from "./segments.js";
 
 export interface SegmentWriterOptions {
@@ -144,32 +144,31 @@ export class SegmentWriter {
   }
 
   /**
-   * Writes lines given as bytes (the record-line worker's, in shared memory: ./record-lines.ts) now, with
-   * one writev(2), behind any deferred lines; `seq` is the last one's. They are copied only when they
-   * cannot all be written now (the backlog keeps its own copy).
+   * The record-line worker appended lines up to entry `seq` through its own descriptor (./file-share.ts),
+   * and the segment is `bytes` long now (the lane thread holds the file).
    */
-  writeViews(seq: number, views: readonly Uint8Array[]): void {
+  adoptEnd(seq: number, bytes: number): void {
+    if (seq > this.written) this.written = seq;
+    this.bytes = bytes;
+  }
+
+  /**
+   * The record-line worker's write of entry `seq` failed after `f.partial` of its bytes: the rest of
+   * `line` joins the backlog (every later line behind it) and the failure is reported as the lane
+   * thread's own would be.
+   */
+  takeOver(seq: number, line: string, f: WorkerFailure): void {
     this.writeDeferred();
-    if (this.unwritten.length > 0) {
-      this.unwritten.push({ seq, buf: Buffer.concat(views), off: 0 });
-      return;
-    }
-    let len = 0;
-    for (const v of views) len += v.length;
-    let n = 0;
-    try {
-      n = writevSync(this.fd, views);
-      this.bytes += n;
-      if (n === len) {
-        this.written = seq;
-        return;
-      }
-      this.unwritten.push({ seq, buf: Buffer.concat(views), off: n });
-      this.failed(new Error(`short write (${n} of ${len} bytes)`));
-    } catch (e) {
-      this.unwritten.push({ seq, buf: Buffer.concat(views), off: 0 });
-      this.failed(e);
-    }
+    const buf = Buffer.from(line);
+    this.unwritten.push({ seq, buf, off: Math.min(f.partial, buf.length) });
+    const e = new Error(f.message) as NodeJS.ErrnoException;
+    if (f.code !== undefined) e.code = f.code;
+    this.failed(e);
+  }
+
+  /** The current segment's size in bytes. */
+  get size(): number {
+    return this.bytes;
   }
 
   /** Writes the deferred lines now, in order. */

@@ -33,6 +33,7 @@ import {
 import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
+import { FileShare } from "./file-share.js";
 import { RecordLineWorker } from "./record-lines.js";
 import { type RecordChain, RecordLineQueue, type RecordQueueCounts } from "./record-queue.js";
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
@@ -98,10 +99,12 @@ export interface AuditTrailOptions {
   recordLineWorker?: {
     journalFile: string;
     /**
-     * a record whose line the worker has not handed back this long after a landing first found it waiting
-     * (up to 25 ms after its commit) is built on the lane thread; default 100 ms
+     * a record whose line the worker has not written this long after a landing first found it waiting (up
+     * to 25 ms after its commit) is built and written on the lane thread; default 100 ms
      */
     lateMs?: number;
+    /** for tests only: the worker's writes fail once a segment would pass this many bytes */
+    testSegmentLimit?: number;
   };
 }
 
@@ -250,27 +253,45 @@ export class AuditTrail {
         this.builtSeq = seq;
         this.head = hash;
       },
-      landRun: (lastSeq, lastHash, views) => {
-        // the head moves first: a write failure's alarm must not find these lines still waiting
-        this.builtSeq = lastSeq;
-        this.head = lastHash;
-        this.file.writeViews(lastSeq, views);
+      landAfterFailure: (seq, hash, line, f) => {
+        // the head moves first: the failure's alarm must not find this line still waiting
+        this.builtSeq = seq;
+        this.head = hash;
+        this.file.takeOver(seq, line, f);
+      },
+      adopt: (seq, hash, bytes) => {
+        if (seq > this.builtSeq) {
+          this.builtSeq = seq;
+          this.head = hash;
+        }
+        this.file.adoptEnd(seq, bytes);
       },
       landed: () => {
         this.file.writeDeferred();
         this.afterEntry();
       },
+      flush: () => this.file.writeDeferred(),
+      bytes: () => this.file.size,
+      segmentFirstSeq: () => this.file.segment.firstSeq,
+      canGrant: () => this.file.unwrittenCount === 0 && this.state === "open",
     };
+    const share = opts.recordLineWorker ? new FileShare() : null;
     this.records = new RecordLineQueue(
       chain,
       opts.utcOffsetMinutes,
-      opts.recordLineWorker
+      opts.recordLineWorker && share
         ? RecordLineWorker.start({
+            share,
             journalFile: opts.recordLineWorker.journalFile,
+            dir: this.dir,
             utcOffsetMinutes: opts.utcOffsetMinutes,
             logger: this.log,
+            ...(opts.recordLineWorker.testSegmentLimit !== undefined
+              ? { testSegmentLimit: opts.recordLineWorker.testSegmentLimit }
+              : {}),
           })
         : null,
+      share,
       this.monotonicNow,
       this.log,
       opts.recordLineWorker?.lateMs,
@@ -367,7 +388,7 @@ export class AuditTrail {
     };
     every(this.opts.checkpointIntervalMs ?? 60_000, () => void this.startCheckpoint().catch(() => undefined));
     every(this.opts.syncIntervalMs ?? 1000, () => {
-      this.file.retryUnwritten();
+      this.retryUnwritten();
       if (this.file.unsynced()) void this.sync();
     });
     every(this.opts.retentionCheckMs ?? 3_600_000, () => void this.runRetention().catch(() => undefined));
@@ -493,6 +514,8 @@ export class AuditTrail {
       result = tx(spool ? { seq, ms, spool } : { seq, ms });
     } catch (e) {
       this.records.cancel(seq);
+      // its row committed after all and the worker wrote its line: the seq is taken
+      this.nextSeq = Math.max(seq, this.builtSeq + 1);
       throw e;
     }
     this.nextSeq = seq + 1;
@@ -578,11 +601,9 @@ export class AuditTrail {
   }
 
   /**
-   * After an entry is in the chain: the record-line worker learns its hash when the lane thread built it;
-   * a disk error it met becomes the next entry; a checkpoint by count.
+   * After an entry is in the chain: a disk error it met becomes the next entry; a checkpoint by count.
    */
   private afterEntry(): void {
-    this.records.tellWorker();
     if (this.diskError !== null) {
       // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
       // and in the spool like it, and in the file once the disk takes writes again)
@@ -621,6 +642,13 @@ export class AuditTrail {
       this.spoolError = msg;
       this.scheduleSpool();
     }
+  }
+
+  /** Writes the backlog a failed write left, holding the file (the record-line worker appends too). */
+  private retryUnwritten(): void {
+    if (this.file.unwrittenCount === 0 && this.file.writeError === null) return;
+    this.records.hold();
+    this.file.retryUnwritten();
   }
 
   /** fdatasync of the segment file in the thread pool; then spooled lines up to what it covered go. */
@@ -817,7 +845,7 @@ export class AuditTrail {
     this.records.settle();
     if (this.sealing) await this.sealing;
     if (this.cpInFlight) await this.cpInFlight;
-    this.file.retryUnwritten();
+    this.retryUnwritten();
     this.flushSpool();
     await this.sync();
   }

@@ -1,20 +1,18 @@
 /**
  * Journal records' lines built after the commit (src/audit/record-queue.ts, record-lines.ts,
- * record-lines-worker.ts, spsc-ring.ts): the ring, the line built from the row, the worker building
- * them as the lane has it, the queue never landing a line that does not continue the chain, and `audit
- * verify` and the next start taking a committed row whose line is not written yet.
+ * record-lines-worker.ts, file-share.ts): the line built from the row, the worker finding, building and
+ * writing them as the lane has it (a row put in from outside, a checkpoint, a rotation, a disk that
+ * fills), the queue and the worker sharing the file, and `audit verify` and the next start taking a
+ * committed row whose line is not written yet.
  */
 import { cpSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
-import { collectLines } from "../../src/audit/record-lines.js";
-import { putResult } from "../../src/audit/record-lines-worker.js";
+import { FileShare, LANE, WORKER } from "../../src/audit/file-share.js";
 import { LATE_MS, type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
 import { recordBinding, recordLine, recordLineOfRow } from "../../src/audit/records.js";
-import { SpscRing } from "../../src/audit/spsc-ring.js";
 import { EntryTimes } from "../../src/audit/time.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
@@ -49,47 +47,6 @@ beforeEach(() => {
   ({ dir, cleanup } = tempDir("etc-record-lines-"));
 });
 afterEach(() => cleanup());
-
-describe("SpscRing", () => {
-  it("hands entries over in order through wrap-arounds, and refuses one that does not fit", () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.record({ len: fc.integer({ min: 0, max: 60 }), read: fc.boolean() }), { maxLength: 200 }),
-        (steps) => {
-          const ring = new SpscRing(128);
-          const queued: number[] = [];
-          let next = 0;
-          for (const s of steps) {
-            const at = ring.claim(s.len + 1);
-            if (at < 0) {
-              // full: only when what is free, the unusable end of the data included, is less than twice the entry
-              expect(128 - ring.used()).toBeLessThan(2 * ((s.len + 1 + 4 + 3) & ~3));
-            } else {
-              ring.data.fill(next & 0xff, at + 4, at + 4 + s.len + 1);
-              ring.publish(at, s.len + 1);
-              queued.push(next++);
-            }
-            if (s.read) {
-              const r = ring.next();
-              if (queued.length === 0) expect(r).toBe(-1);
-              else {
-                const want = queued.shift()!;
-                const len = ring.view.getUint32(r);
-                expect(ring.data.subarray(r + 4, r + 4 + len).every((b) => b === (want & 0xff))).toBe(true);
-                ring.release(r);
-              }
-            }
-          }
-          for (let r = ring.next(); r >= 0; r = ring.next()) {
-            expect(ring.data[r + 4]).toBe(queued.shift()! & 0xff);
-            ring.release(r);
-          }
-          expect(queued).toEqual([]);
-        },
-      ),
-    );
-  });
-});
 
 describe("a record's line from its row", () => {
   it("is byte for byte the line built from the journal's binding: commits and settlements", () => {
@@ -184,7 +141,7 @@ describe("the record-line worker, as the lane runs it", () => {
 });
 
 describe("a row put in journal.db from outside with the next entry's seq", () => {
-  it("is built by the worker but never lands for the lane's record: the lane thread builds that one at the next landing", async () => {
+  it("is passed over by the worker, which writes the lane's record's line there", async () => {
     const lane = openBoundTrail(dir, {
       recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000 },
     });
@@ -210,11 +167,10 @@ describe("a row put in journal.db from outside with the next entry's seq", () =>
     await trail.recordsWritten();
     const e = entries(dir).find((x) => x.seq === next)!;
     expect(e.data).toMatchObject({ rec: { jseq: c.seq, tradeId: c.tradeId } });
-    expect(trail.status().recordLines).toMatchObject({ fromWorker: 1, onLane: 1, waiting: 0 });
-    // the worker was told the chain's end again: the next record is its
+    expect(trail.status().recordLines).toMatchObject({ fromWorker: 2, onLane: 0, waiting: 0 });
     journal.commit(sampleRecord(3));
     await trail.recordsWritten();
-    expect(trail.status().recordLines).toMatchObject({ fromWorker: 2, onLane: 1, waiting: 0 });
+    expect(trail.status().recordLines).toMatchObject({ fromWorker: 3, onLane: 0, waiting: 0 });
     await lane.close();
     // the row itself is what audit verify names
     const v = verifyLane(dir);
@@ -254,18 +210,81 @@ describe("a checkpoint signed while records are committed", () => {
   });
 });
 
-describe("the queue never lands a line that does not continue the chain", () => {
-  /** A built line as the worker hands it back (of the row `jseq`: by default the seq, as binding(seq) has it). */
-  type Built = { seq: number; hash: string; prev: string; line: string; jseq?: number };
+describe("the record-line worker as the segment fills and rotates", () => {
+  it("writes the records' lines into each new segment the checkpoints start; the trail verifies", async () => {
+    const lane = openBoundTrail(dir, {
+      recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000 },
+      segmentMaxBytes: 8 * 1024,
+      checkpointEvery: 5,
+    });
+    const { journal, trail } = lane;
+    for (let i = 1; i <= 40; i++) {
+      journal.commit(sampleRecord(i));
+      if (i % 4 === 0) await trail.recordsWritten();
+      // a checkpoint after every eight records: each starts a new segment once this one is past 8 KB
+      if (i % 8 === 0) await trail.checkpointNow();
+    }
+    await trail.recordsWritten();
+    const counts = trail.status().recordLines;
+    await lane.close();
+    expect(counts.fromWorker).toBeGreaterThan(0);
+    expect(counts.fromWorker + counts.onLane).toBe(40);
+    const segs = segmentPaths(dir);
+    expect(segs.length).toBeGreaterThan(2);
+    // records' lines in more than the first segment
+    const withRecords = segs.filter((p) => readFileSync(p, "utf8").includes('"type":"record.commit"'));
+    expect(withRecords.length).toBeGreaterThan(1);
+    expect(entries(dir).filter((e) => e.type === "record.commit")).toHaveLength(40);
+    expect(verifyLane(dir)).toMatchObject({ ok: true, problems: [], journal: { checkedRows: 40 } });
+  });
+});
+
+describe("the record-line worker on a disk that fills", () => {
+  it("leaves the line it could not finish to the lane thread: alarmed once, written whole when the disk takes writes, the trail verifies", async () => {
+    const alarms: string[] = [];
+    const lane = openBoundTrail(dir, {
+      // the worker's writes fail once the segment would pass 3 KB (about the fourth record); the lane
+      // thread's own do not
+      recordLineWorker: { journalFile: join(dir, JOURNAL_FILE), lateMs: 600_000, testSegmentLimit: 3 * 1024 },
+      onAlarm: (code) => alarms.push(code),
+      syncIntervalMs: 600_000,
+    });
+    const { journal, trail } = lane;
+    for (let i = 1; i <= 8; i++) {
+      journal.commit(sampleRecord(i));
+      await trail.recordsWritten();
+    }
+    const s = trail.status();
+    // the worker wrote what fitted; the line it could not finish, and every one after, the lane thread's
+    expect(s.recordLines.fromWorker).toBeGreaterThan(0);
+    expect(s.recordLines.onLane).toBeGreaterThan(0);
+    expect(s.writeError).toBe("file too large");
+    expect(alarms).toEqual(["AUDIT_WRITE"]);
+    // the backlog is the lane thread's: written at the next flush (the lane thread's writes succeed)
+    await trail.flush();
+    expect(trail.status()).toMatchObject({ unwritten: 0, writeError: null });
+    await lane.close();
+    expect(entries(dir).filter((e) => e.type === "record.commit")).toHaveLength(8);
+    expect(verifyLane(dir)).toMatchObject({ ok: true, problems: [], journal: { checkedRows: 8 } });
+  });
+});
+
+describe("the queue and the worker sharing the file", () => {
+  const H = (c: string): string => c.repeat(64);
+  /** A turn of the event loop: every promise callback and immediate due runs first. */
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
   /**
-   * A chain of lines in memory and a builder that hands back, through a real results ring, what the test
-   * gives it (`hand`).
+   * A chain in memory, a share and a queue, the test playing the worker (`write`: it appends lines up to
+   * an entry through the share, as the worker does, while the lane thread does not hold the file).
    */
-  function setup(given: Built[] = [], monotonicNow: () => number = () => 0) {
-    const landed: { seq: number; hash: string; line: string }[] = [];
+  function setup(monotonicNow: () => number = () => 0) {
+    const landed: { seq: number; hash: string; line: string; partial?: number }[] = [];
+    const adopted: { seq: number; hash: string; bytes: number }[] = [];
     let builtSeq = 10;
-    let head = "h".repeat(64);
+    let head = H("h");
+    let bytes = 1000;
+    let backlog = false;
     const chain: RecordChain = {
       builtSeq: () => builtSeq,
       head: () => head,
@@ -273,141 +292,156 @@ describe("the queue never lands a line that does not continue the chain", () => 
         landed.push({ seq, hash, line });
         builtSeq = seq;
         head = hash;
+        bytes += Buffer.byteLength(line);
       },
-      landRun: (lastSeq, lastHash, views) => {
-        // each view is one line; the last is lastSeq's
-        views.forEach((v, i) => {
-          landed.push({
-            seq: lastSeq - views.length + 1 + i,
-            hash: i === views.length - 1 ? lastHash : "",
-            line: Buffer.from(v).toString(),
-          });
-        });
-        builtSeq = lastSeq;
-        head = lastHash;
+      landAfterFailure: (seq, hash, line, f) => {
+        landed.push({ seq, hash, line, partial: f.partial });
+        builtSeq = seq;
+        head = hash;
+        backlog = true;
+      },
+      adopt: (seq, hash, b) => {
+        adopted.push({ seq, hash, bytes: b });
+        if (seq > builtSeq) {
+          builtSeq = seq;
+          head = hash;
+        }
+        bytes = b;
       },
       landed: () => undefined,
+      flush: () => undefined,
+      bytes: () => bytes,
+      segmentFirstSeq: () => 1,
+      canGrant: () => !backlog,
     };
-    const results = new SpscRing(16 * 1024);
-    const jobs = new SpscRing(64);
-    const hand = (b: Built): void => {
-      expect(putResult(results, b.seq, b.jseq ?? b.seq, b.hash, b.prev, b.line, jobs)).toBe(true);
+    const share = new FileShare();
+    const worker = { failed: false, close: async () => undefined };
+    const q = new RecordLineQueue(chain, 480, worker, share, monotonicNow);
+    const take = () => (q as unknown as { take(): void }).take();
+    /** the worker: lines up to entry `seq` (hash `hash`), `n` bytes */
+    const write = (seq: number, hash: string, n = 100): void => {
+      expect(share.tryLock(WORKER)).toBe(true);
+      expect(share.granted).toBe(true);
+      share.setEnd(seq, hash, share.bytes + n);
+      share.unlock();
     };
-    for (const b of given) hand(b);
-    const puts: string[] = [];
-    let releaseAt = -1;
-    const builder = {
-      failed: false,
-      putChain: (seq: number, hash: string) => {
-        puts.push(`chain ${seq} ${hash.slice(0, 3)}`);
-        return true;
-      },
-      collect: (afterSeq: number, h: string, max: number, jseqAt: (seq: number) => number) => {
-        const run = collectLines(results, afterSeq, h, max, jseqAt);
-        releaseAt = run.releaseAt;
-        return run;
-      },
-      release: () => results.releaseTo(releaseAt),
-      close: async () => undefined,
-    };
-    const q = new RecordLineQueue(chain, 480, builder, monotonicNow);
-    return { q, landed, puts, hand, head0: "h".repeat(64) };
+    return { q, share, take, write, landed, adopted, worker, setBacklog: (b: boolean) => (backlog = b) };
   }
 
-  const H = (c: string): string => c.repeat(64);
-  /** A turn of the event loop: every promise callback due runs first. */
-  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-  it("a line chained on another prev, or for another seq, is dropped and the lane thread builds the record", async () => {
-    const b11 = binding(11);
-    const b12 = binding(12);
-    const head0 = H("h");
-    const { q, landed, puts } = setup([
-      { seq: 11, hash: H("b"), prev: H("x"), line: "forged\n" },
-      { seq: 13, hash: H("c"), prev: head0, line: "wrong seq\n" },
+  it("the worker starts with the trail's end, its segment and the grant; each record names its row before its commit, and a failed one names none", async () => {
+    const { q, share } = setup();
+    expect([share.endSeq, share.endHash, share.bytes, share.firstSeq, share.granted]).toEqual([
+      10,
+      H("h"),
+      1000,
+      1,
+      true,
     ]);
-    q.add(11, Date.UTC(2026, 10, 26), b11);
-    q.add(12, Date.UTC(2026, 10, 26), b12);
-    // the worker is told the chain's end when the queue starts, and nothing per record (it finds the rows)
-    expect(puts).toEqual(["chain 10 hhh"]);
-    q.settle();
-    expect(landed.map((l) => l.seq)).toEqual([11, 12]);
-    // the lane thread built both: the worker is told the new end, once
-    expect(puts).toEqual(["chain 10 hhh", `chain 12 ${landed[1]!.hash.slice(0, 3)}`]);
-    q.settle();
-    expect(puts).toHaveLength(2);
-    expect(landed[0]!.line).not.toBe("forged\n");
-    const t = new EntryTimes(480);
-    t.set(Date.UTC(2026, 10, 26));
-    expect(landed[0]!.line).toBe(recordLine(b11, 11, t.local, t.utc, head0).line);
-    expect(landed[1]!.line).toBe(recordLine(b12, 12, t.local, t.utc, landed[0]!.hash).line);
-    expect(q.counts()).toEqual({ fromWorker: 0, onLane: 2, waiting: 0 });
+    q.add(11, Date.UTC(2026, 10, 26), binding(41));
+    expect([share.expects(11, 41), share.expects(11, 42), share.expects(12, 41)]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    // a transaction that throws: its entry names no row any more (the file held while the slot is
+    // cleared); the seq goes to the next record, which names its own row
+    q.cancel(11);
+    expect([share.expects(11, 41), share.holder, q.counts().waiting]).toEqual([false, LANE, 0]);
+    await turn();
+    q.add(11, Date.UTC(2026, 10, 26), binding(42));
+    expect([share.expects(11, 41), share.expects(11, 42)]).toEqual([false, true]);
+    expect(q.counts().waiting).toBe(1);
     await q.close();
   });
 
-  it("lines the worker built again after being told the chain (the same seqs again) are passed over, not taken for a break", async () => {
-    const head0 = H("h");
-    const { q, landed } = setup([
-      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
-      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
-      // a chain job for 11 the worker read after it had built 12 (sent before its lines landed, with
-      // another hash than its own): 12 again, then on
-      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
-      { seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" },
-    ]);
-    for (let s = 11; s <= 13; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
-    q.settle();
-    expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
-    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
-    await q.close();
-  });
-
-  it("a line built from another row than the record waiting at its seq is dropped, though its seq and prev are right", async () => {
-    const head0 = H("h");
-    const { q, landed } = setup([
-      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
-      // a row someone put in journal.db with the next audit_seq: the right seq and prev, row 99
-      { seq: 12, hash: H("f"), prev: H("1"), line: "forged 12\n", jseq: 99 },
-    ]);
+  it("a landing takes the worker's lines into the chain; while the worker writes it takes nothing and lets it finish", async () => {
+    const { q, share, take, write, adopted, landed } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
-    q.settle();
-    expect(landed.map((l) => l.seq)).toEqual([11, 12]);
-    expect(landed[0]!.line).toBe("line 11\n");
-    const t = new EntryTimes(480);
-    t.set(Date.UTC(2026, 10, 26));
-    expect(landed[1]!.line).toBe(recordLine(binding(12), 12, t.local, t.utc, H("1")).line);
-    expect(q.counts()).toEqual({ fromWorker: 1, onLane: 1, waiting: 0 });
+    write(11, H("1"));
+    // the worker is in its next write
+    expect(share.tryLock(WORKER)).toBe(true);
+    take();
+    expect(adopted).toEqual([]);
+    share.setEnd(12, H("2"), share.bytes + 100);
+    share.unlock();
+    take();
+    expect(adopted).toEqual([{ seq: 12, hash: H("2"), bytes: 1200 }]);
+    expect(landed).toEqual([]);
+    expect(q.counts()).toEqual({ fromWorker: 2, onLane: 0, waiting: 0 });
+    // the lane thread holds the file until the end of the turn, then gives it back
+    expect(share.holder).toBe(LANE);
+    await turn();
+    expect([share.holder, share.granted]).toEqual([0, true]);
     await q.close();
   });
 
-  it("a line in the middle of a run that names another prev than the line before it ends the run there", async () => {
-    const head0 = H("h");
-    const { q, landed } = setup([
-      { seq: 11, hash: H("1"), prev: head0, line: "line 11\n" },
-      { seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" },
-      // one character off the hash of line 12
-      { seq: 13, hash: H("3"), prev: `${H("2").slice(0, 63)}3`, line: "forged 13\n" },
-      { seq: 14, hash: H("4"), prev: H("3"), line: "line 14\n" },
-    ]);
-    for (let s = 11; s <= 14; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
+  it("an entry the lane thread appends takes the file first: the worker's lines, then the rest built on the lane thread; the end it gives back is its own", async () => {
+    const { q, share, write, landed } = setup();
+    for (let s = 11; s <= 13; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
+    write(11, H("1"));
     q.settle();
-    expect(landed.map((l) => l.seq)).toEqual([11, 12, 13, 14]);
-    expect(landed.slice(0, 2).map((l) => l.line)).toEqual(["line 11\n", "line 12\n"]);
-    expect(landed[1]!.hash).toBe(H("2"));
-    // 13 and 14 built on the lane thread, chained on line 12
+    expect(share.holder).toBe(LANE);
+    // the worker cannot write while the lane thread holds the file
+    expect(share.tryLock(WORKER)).toBe(false);
     const t = new EntryTimes(480);
     t.set(Date.UTC(2026, 10, 26));
-    expect(landed[2]!.line).toBe(recordLine(binding(13), 13, t.local, t.utc, H("2")).line);
-    expect(landed[3]!.line).toBe(recordLine(binding(14), 14, t.local, t.utc, landed[2]!.hash).line);
-    expect(q.counts()).toEqual({ fromWorker: 2, onLane: 2, waiting: 0 });
+    const l12 = recordLine(binding(12), 12, t.local, t.utc, H("1"));
+    const l13 = recordLine(binding(13), 13, t.local, t.utc, l12.hash);
+    expect(landed.map((l) => l.line)).toEqual([l12.line, l13.line]);
+    expect(q.counts()).toEqual({ fromWorker: 1, onLane: 2, waiting: 0 });
+    await turn();
+    expect([share.holder, share.endSeq, share.endHash]).toEqual([0, 13, l13.hash]);
+    await q.close();
+  });
+
+  it("a worker's write that failed part way: the lane thread finishes that line from its backlog and takes the file back until the backlog is written", async () => {
+    const { q, share, take, write, landed, setBacklog } = setup();
+    for (let s = 11; s <= 13; s++) q.add(s, Date.UTC(2026, 10, 26), binding(s));
+    write(11, H("1"));
+    expect(share.tryLock(WORKER)).toBe(true);
+    share.setEnd(11, H("1"), share.bytes + 40);
+    share.setFailure({ partial: 40, message: "file too large", code: "EFBIG" });
+    share.unlock();
+    take();
+    expect(landed.map((l) => [l.seq, l.partial])).toEqual([
+      [12, 40],
+      [13, undefined],
+    ]);
+    await turn();
+    // no grant while the backlog waits
+    expect([share.failed, share.granted]).toEqual([false, false]);
+    setBacklog(false);
+    q.settle();
+    await turn();
+    expect(share.granted).toBe(true);
+    await q.close();
+  });
+
+  it("a record the worker does not write is built on the lane thread once a landing has found it waiting for lateMs", async () => {
+    let now = 0;
+    const { q, take, landed } = setup(() => now);
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    take();
+    await turn();
+    expect(landed).toEqual([]);
+    now += LATE_MS - 1;
+    take();
+    await turn();
+    expect(landed).toEqual([]);
+    now += 1;
+    take();
+    expect(landed.map((l) => l.seq)).toEqual([11]);
+    expect(q.counts()).toEqual({ fromWorker: 0, onLane: 1, waiting: 0 });
     await q.close();
   });
 
   it("an entry that can wait (a checkpoint) waits for the worker's lines, up to the queue's lateMs", async () => {
-    let now = 0;
-    const { q, landed, hand, head0 } = setup([], () => now);
-    const take = () => (q as unknown as { take(): void }).take();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const { q, take, write } = setup();
     let caughtUp = false;
     const wait = (): void => {
       caughtUp = false;
@@ -422,75 +456,36 @@ describe("the queue never lands a line that does not continue the chain", () => 
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
     wait();
-    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
+    write(11, H("1"));
     take();
     await turn();
     expect(caughtUp).toBe(false);
     // a record committed meanwhile is waited for too
     q.add(13, Date.UTC(2026, 10, 26), binding(13));
-    hand({ seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" });
-    take();
-    await turn();
-    expect(caughtUp).toBe(false);
-    hand({ seq: 13, hash: H("3"), prev: H("2"), line: "line 13\n" });
+    write(13, H("3"), 200);
     take();
     await turn();
     expect(caughtUp).toBe(true);
-    expect(landed.map((l) => l.line)).toEqual(["line 11\n", "line 12\n", "line 13\n"]);
     expect(q.counts()).toEqual({ fromWorker: 3, onLane: 0, waiting: 0 });
-    // a worker that does not hand back: once the record is late the lane thread builds it, and the wait ends
+    // records that keep coming: the wait ends after lateMs anyway
     q.add(14, Date.UTC(2026, 10, 26), binding(14));
     wait();
-    take();
-    await turn();
-    expect(caughtUp).toBe(false);
-    now += LATE_MS;
-    take();
-    await turn();
-    expect(caughtUp).toBe(true);
-    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 1, waiting: 0 });
-    await q.close();
-  });
-
-  it("a checkpoint's wait ends after lateMs even while records keep coming, the worker keeping up with each", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
-    const { q, landed, hand, head0 } = setup();
-    const take = () => (q as unknown as { take(): void }).take();
-    let caughtUp = false;
-    void q.whenCaughtUp().then(() => {
-      caughtUp = true;
-    });
-    await turn();
-    // nothing waited: at once
-    expect(caughtUp).toBe(true);
-    caughtUp = false;
-    q.add(11, Date.UTC(2026, 10, 26), binding(11));
-    void q.whenCaughtUp().then(() => {
-      caughtUp = true;
-    });
-    let prev = head0;
-    for (let s = 11; s < 20; s++) {
-      // a record committed before each landing: something always waits
+    for (let s = 14; s < 20; s++) {
       q.add(s + 1, Date.UTC(2026, 10, 26), binding(s + 1));
-      hand({ seq: s, hash: H(String(s % 10)), prev, line: `line ${s}\n` });
-      prev = H(String(s % 10));
+      write(s, H(String(s % 10)));
       take();
-      await vi.advanceTimersByTimeAsync(LATE_MS / 10 - 1);
+      await turn();
+      await vi.advanceTimersByTimeAsync(LATE_MS / 10);
       expect(caughtUp).toBe(false);
     }
-    await vi.advanceTimersByTimeAsync(LATE_MS - 9 * (LATE_MS / 10 - 1));
+    await vi.advanceTimersByTimeAsync(LATE_MS);
     expect(caughtUp).toBe(true);
-    expect(landed.map((l) => l.seq)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19]);
     expect(q.counts()).toEqual({ fromWorker: 9, onLane: 0, waiting: 1 });
     await q.close();
   });
 
   it("recordsWritten waits for the records waiting when it is called, not for those committed after", async () => {
-    const { q, landed, hand, head0 } = setup();
-    const take = () => (q as unknown as { take(): void }).take();
+    const { q, take, write } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     let done = false;
     void q.whenSettled().then(() => {
@@ -498,44 +493,22 @@ describe("the queue never lands a line that does not continue the chain", () => 
     });
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
     take();
-    await Promise.resolve();
+    await turn();
     expect(done).toBe(false);
-    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
+    write(11, H("1"));
     take();
-    await Promise.resolve();
+    await turn();
     expect(done).toBe(true);
-    expect(landed.map((l) => l.seq)).toEqual([11]);
     expect(q.counts().waiting).toBe(1);
     await q.close();
   });
 
-  it("the lines that continue the chain land as the worker built them, in one run; one built meanwhile on the lane thread is passed over", async () => {
-    const { q, landed, hand, head0 } = setup();
+  it("at close the lane thread takes the file back for good: nothing granted, the waiting records built on the lane thread", async () => {
+    const { q, share, landed } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
-    q.add(12, Date.UTC(2026, 10, 26), binding(12));
-    hand({ seq: 11, hash: H("1"), prev: head0, line: "line 11\n" });
-    hand({ seq: 12, hash: H("2"), prev: H("1"), line: "line 12\n" });
-    q.settle();
-    expect(landed).toEqual([
-      { seq: 11, hash: "", line: "line 11\n" },
-      { seq: 12, hash: H("2"), line: "line 12\n" },
-    ]);
-    expect(q.counts()).toEqual({ fromWorker: 2, onLane: 0, waiting: 0 });
-    // a record the lane thread built before the worker's line came: the late line is passed over
-    q.add(13, Date.UTC(2026, 10, 26), binding(13));
-    q.settle();
-    hand({ seq: 13, hash: H("3"), prev: H("2"), line: "late line 13\n" });
-    q.add(14, Date.UTC(2026, 10, 26), binding(14));
-    const h13 = landed[2]!.hash;
-    hand({ seq: 14, hash: H("4"), prev: h13, line: "line 14\n" });
-    q.settle();
-    expect(landed.slice(2).map((l) => [l.seq, l.line])).toEqual([
-      [13, landed[2]!.line],
-      [14, "line 14\n"],
-    ]);
-    expect(landed[2]!.line).not.toBe("late line 13\n");
-    expect(q.counts()).toEqual({ fromWorker: 3, onLane: 1, waiting: 0 });
     await q.close();
+    expect(landed.map((l) => l.seq)).toEqual([11]);
+    expect([share.holder, share.granted, share.closed]).toEqual([0, false, false]);
   });
 });
 

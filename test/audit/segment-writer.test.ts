@@ -125,27 +125,26 @@ describe("a write cut short", () => {
   });
 });
 
-describe("the worker's lines written from shared memory", () => {
-  it("go out in one writev behind the deferred lines; a writev cut short leaves the rest, copied, in the backlog", () => {
-    const { name, path, w, failures } = firstSegmentWriter();
-    const shared = new Uint8Array(new SharedArrayBuffer(256));
-    const l2 = Buffer.from('{"seq":2,"plate":"湘A12345"}\n');
-    const l3 = Buffer.from('{"seq":3}\n');
-    shared.set(l2, 0);
-    shared.set(l3, 100);
-    io.on = true;
-    w.defer(1, '{"seq":1}\n');
-    cut.nextv = 15;
-    w.writeViews(3, [shared.subarray(0, l2.length), shared.subarray(100, 100 + l3.length)]);
-    expect(io.log).toEqual([`writeSync ${name}`, `writevSync ${name}`]);
-    expect(failures).toEqual([`short write (15 of ${l2.length + l3.length} bytes)`]);
-    // the shared memory is given back to the worker and reused: the backlog has its own copy
-    shared.fill(0x21);
-    expect(w.unwrittenCount).toBe(1);
+describe("a record-line worker's write that fell short", () => {
+  it("is finished by the lane thread from its backlog, behind what the worker wrote, and reported once", () => {
+    const { path, w, failures } = firstSegmentWriter();
+    w.write(1, '{"seq":1}\n');
+    // the worker's own descriptor: line 2 whole, 15 bytes of line 3, then the disk filled
+    const l2 = '{"seq":2}\n';
+    const l3 = '{"seq":3,"plate":"湘A12345"}\n';
+    fs.appendFileSync(path, l2 + Buffer.from(l3).subarray(0, 15).toString("latin1"), "latin1");
+    w.adoptEnd(2, fs.statSync(path).size);
+    expect(w.size).toBe(fs.statSync(path).size);
+    w.takeOver(3, l3, { partial: 15, message: "file too large", code: "EFBIG" });
+    expect(failures).toEqual(["file too large"]);
+    expect(w.writeError).toBe("file too large");
+    // a line after it waits behind it
+    w.write(4, '{"seq":4}\n');
+    expect(w.unwrittenCount).toBe(2);
     w.retryUnwritten();
-    expect(w.unwrittenCount).toBe(0);
+    expect([w.unwrittenCount, w.writeError]).toEqual([0, null]);
     w.close();
-    expect(fs.readFileSync(path, "utf8")).toBe(`{"seq":1}\n${l2.toString()}${l3.toString()}`);
+    expect(fs.readFileSync(path, "utf8")).toBe(`{"seq":1}\n${l2}${l3}{"seq":4}\n`);
   });
 });
 

@@ -1,11 +1,11 @@
 /**
  * Measures the lane thread's share of each journal record's audit entry where the journal commits it
  * (docs/audit.md, "Cost"): the hand-over (AuditTrail.bindRecord around the commit transaction: the seq
- * and time reserved, the record noted in the queue of lines to land; the record-line worker finds the
- * committed row itself) and, later, its share of the lane
- * thread's landing of built lines (RecordLineQueue take and settle: taking lines back from the worker,
- * or building them itself when it must, and their write(2)); a landing's time is shared equally by the
- * lines it landed. The audit bench uses it on back-to-back commits, the service bench inside the running
+ * and time reserved, the record noted in the queue of lines to land and its row named to the record-line
+ * worker, which finds the committed row, builds its line and writes it itself) and, later, its share of
+ * the lane thread's landings (RecordLineQueue take and settle: taking the file's end back from the
+ * worker, or building and writing a line itself when it must, and the release of the file at the end of
+ * that turn); a landing's time is shared equally by the lines it landed. The audit bench uses it on back-to-back commits, the service bench inside the running
  * lane (test/bench/audit.ts, service.ts).
  */
 import type { RecordLineQueue } from "../../src/audit/record-queue.js";
@@ -122,7 +122,21 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
   const start = q.counts();
   let depth = 0;
   let landings = 0;
-  const hooks = q as unknown as Record<"take" | "settle", () => void>;
+  // lines landed while the lane thread holds the file: the release at the end of that turn (the deferred
+  // lines written, the end published, the file let go) is shared by them too
+  let heldLines = 0;
+  const hooks = q as unknown as Record<"take" | "settle" | "release", () => void>;
+  const release = hooks.release.bind(q);
+  hooks.release = () => {
+    const t = nowUs();
+    try {
+      release();
+    } finally {
+      const d = nowUs() - t;
+      for (let i = 1; i <= heldLines; i++) landing[landing.length - i]! += d / heldLines;
+      heldLines = 0;
+    }
+  };
   for (const name of ["take", "settle"] as const) {
     const f = hooks[name].bind(q);
     hooks[name] = () => {
@@ -138,6 +152,7 @@ export function probeRecordEntries(journal: Journal, trail: AuditTrail, floorEve
         const n = landed() - before;
         if (n > 0) landings++;
         for (let i = 0; i < n; i++) landing.push(d / n);
+        heldLines += n;
       }
     };
   }

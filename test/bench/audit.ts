@@ -337,7 +337,7 @@ export const auditBench: Benchmark = {
           name: "audit record entry, landing share (lane thread)",
           unit: "us",
           figures: us(Float64Array.from(probe.landing)),
-          notes: `each record's share of the lane thread's landings (the worker's lines written from shared memory with one writev(2), or lines built on the lane thread); lines built by the worker ${probeCounts.fromWorker}, on the lane thread ${probeCounts.onLane}`,
+          notes: `each record's share of the lane thread's landings (the file's end taken back from the worker, which writes its lines itself, or lines built and written on the lane thread); lines written by the worker ${probeCounts.fromWorker}, on the lane thread ${probeCounts.onLane}`,
         },
         {
           name: "audit record entry, both parts (lane thread)",

@@ -236,7 +236,7 @@ export const serviceBench: Benchmark = {
         figures: { n: all.length, p50: q.p50, p99: q.p99, p999: q.p999, max: q.max },
         notes:
           "the lane thread's share of each record's audit entry in the running lane (the hand-over around the " +
-          `commit transaction and the share of the landing, as the audit bench's 'both parts'; lines built by the worker ${built.fromWorker}, ` +
+          `commit transaction and the share of the landing, as the audit bench's 'both parts'; lines written by the worker ${built.fromWorker}, ` +
           `on the lane thread ${built.onLane}); issue 13 target p99 <= 50 us`,
       });
       out.push({
