@@ -16,7 +16,7 @@
  * line it wrote, and the error.
  */
 
-import { closeSync, openSync, writevSync } from "node:fs";
+import { closeSync, constants, openSync, writevSync } from "node:fs";
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
@@ -167,7 +167,12 @@ class SegmentAppender {
     try {
       if (this.gen !== share.generation) {
         this.close();
-        this.fd = openSync(join(this.dir, segmentName(share.firstSeq)), "a");
+        // never created here: the lane thread makes every segment (with its anchor); one missing is a
+        // failure the lane thread takes over
+        this.fd = openSync(
+          join(this.dir, segmentName(share.firstSeq)),
+          constants.O_WRONLY | constants.O_APPEND,
+        );
         this.gen = share.generation;
       }
       const room = this.testLimit === undefined ? len : Math.max(0, this.testLimit - share.bytes);
