@@ -600,9 +600,7 @@ export class AuditTrail {
     this.afterEntry();
   }
 
-  /**
-   * After an entry is in the chain: a disk error it met becomes the next entry; a checkpoint by count.
-   */
+  /** After an entry is in the chain: a disk error it met becomes the next entry; a checkpoint by count. */
   private afterEntry(): void {
     if (this.diskError !== null) {
       // the write that failed is in the chain now; the failure itself is the next entry (kept in memory
