@@ -3,8 +3,9 @@
  * the record-line worker (./record-lines-worker.ts), which writes journal records' lines to the file
  * itself (docs/audit.md, "Journal binding" and "Cost"). One lock word says who appends now: the lane
  * thread holds it for the rest of an event-loop turn once it appends anything (an event, a checkpoint, a
- * record it built itself: ./record-queue.ts RecordLineQueue.hold), the worker for one writev(2). Whoever holds it
- * reads and moves the end: the seq and hash of the newest entry and the segment's size in bytes.
+ * record it built itself: ./record-queue.ts RecordLineQueue.hold), the worker for one writev(2).
+ * Whoever holds it reads and moves the end: the seq and hash of the newest entry and the segment's size
+ * in bytes.
  *
  * Before each record's commit the lane thread names, by seq, the journal row whose line that entry is
  * (expect): the worker writes a row's line only for the entry that names it, so a row put in journal.db
