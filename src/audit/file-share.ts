@@ -209,6 +209,11 @@ export class FileShare {
     Atomics.store(this.expectSlots, (seq % EXPECT_SLOTS) * 2, -1);
   }
 
+  /** Entry `seq` was named some journal row's line (the worker's look before it queries journal.db). */
+  expected(seq: number): boolean {
+    return Atomics.load(this.expectSlots, (seq % EXPECT_SLOTS) * 2) === seq;
+  }
+
   /** Entry `seq` was named the line of journal row `jseq`. */
   expects(seq: number, jseq: number): boolean {
     const i = (seq % EXPECT_SLOTS) * 2;

@@ -5,7 +5,8 @@
  * the lines to the current segment file itself, one writev(2) for what it found, while it holds the
  * file (./file-share.ts). The lane thread hands it nothing per record and writes none of these lines
  * (docs/audit.md, "Journal binding" and "Cost"). It looks every millisecond while records come, every
- * few when idle; nothing wakes it but close.
+ * few when idle; nothing wakes it but close. A look queries journal.db only when the lane thread has
+ * named a row for the entry after the file's end.
  *
  * It writes a row's line only when it still continues the file's end (seq and hash, read again under the
  * lock: the lane thread may have appended meanwhile, then the lines are built again on the new end),
@@ -98,7 +99,11 @@ function appendFound(
 ): boolean {
   // the end as it is now, read without the lock (the lane thread appends without waiting for a look): a
   // value read while the lane thread moved it is found out under the lock below
-  const built = buildAfter(share, rowsAfter, share.endSeq, share.endHash, offsetMinutes);
+  const end = share.endSeq;
+  // no record named for the entry after it: nothing to look for in journal.db (most looks, and every
+  // look of an idle lane, end here)
+  if (!share.expected(end + 1)) return false;
+  const built = buildAfter(share, rowsAfter, end, share.endHash, offsetMinutes);
   if (built.lines.length === 0) return false;
   share.lock(WORKER);
   try {

@@ -165,14 +165,6 @@ export class RecordLineQueue {
     this.takeHold();
   }
 
-  /** Holds the file if nobody does (the timer's landing): false when the worker is writing. */
-  private tryHold(): boolean {
-    if (this.held || this.share === null) return this.held;
-    if (!this.share.tryLock(LANE)) return false;
-    this.takeHold();
-    return true;
-  }
-
   private takeHold(): void {
     this.held = true;
     setImmediate(() => this.release());
@@ -237,10 +229,24 @@ export class RecordLineQueue {
       const first = this.pending[0];
       return first !== undefined && now - first.at >= this.lateMs;
     };
-    if (!this.tryHold()) {
-      // the worker is writing: its lines are taken at the next landing, unless one is late
-      if (late()) this.settle();
-      return;
+    const s = this.share;
+    if (s === null) return;
+    if (!this.held) {
+      if (!s.tryLock(LANE)) {
+        // the worker is writing: its lines are taken at the next landing, unless one is late
+        if (late()) this.settle();
+        return;
+      }
+      if (s.granted && !s.failed && this.workerMay() && !late()) {
+        // nothing for the lane thread to write: the end read and the file let go at once (the end and the
+        // grant in the share are already right, so nothing to publish and no hold for the turn)
+        this.adopt();
+        s.unlock();
+        this.chain.landed();
+        return;
+      }
+      // held for the turn: its release publishes the end and the grant
+      this.takeHold();
     }
     // a worker that cannot write (a failure, a backlog the lane thread writes first) leaves them to it
     if (!this.workerMay() || late()) this.settle();

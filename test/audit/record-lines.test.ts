@@ -343,10 +343,17 @@ describe("the queue and the worker sharing the file", () => {
       false,
       false,
     ]);
+    // what the worker looks at before it queries journal.db: a row named for the entry after the end
+    expect([share.expected(11), share.expected(12), share.expected(11 + 4096)]).toEqual([true, false, false]);
     // a transaction that throws: its entry names no row any more (the file held while the slot is
     // cleared); the seq goes to the next record, which names its own row
     q.cancel(11);
-    expect([share.expects(11, 41), share.holder, q.counts().waiting]).toEqual([false, LANE, 0]);
+    expect([share.expects(11, 41), share.expected(11), share.holder, q.counts().waiting]).toEqual([
+      false,
+      false,
+      LANE,
+      0,
+    ]);
     await turn();
     q.add(11, Date.UTC(2026, 10, 26), binding(42));
     expect([share.expects(11, 41), share.expects(11, 42)]).toEqual([false, true]);
@@ -354,7 +361,7 @@ describe("the queue and the worker sharing the file", () => {
     await q.close();
   });
 
-  it("a landing takes the worker's lines into the chain; while the worker writes it takes nothing and lets it finish", async () => {
+  it("a landing takes the worker's lines into the chain and lets the file go at once; while the worker writes it takes nothing and lets it finish", async () => {
     const { q, share, take, write, adopted, landed } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
@@ -369,10 +376,13 @@ describe("the queue and the worker sharing the file", () => {
     expect(adopted).toEqual([{ seq: 12, hash: H("2"), bytes: 1200 }]);
     expect(landed).toEqual([]);
     expect(q.counts()).toEqual({ fromWorker: 2, onLane: 0, waiting: 0 });
-    // the lane thread holds the file until the end of the turn, then gives it back
-    expect(share.holder).toBe(LANE);
-    await turn();
-    expect([share.holder, share.granted]).toEqual([0, true]);
+    // it wrote nothing: the file is let go in the same turn, the end and the grant as the worker left them
+    expect([share.holder, share.granted, share.endSeq, share.endHash]).toEqual([0, true, 12, H("2")]);
+    q.add(13, Date.UTC(2026, 10, 26), binding(13));
+    write(13, H("3"));
+    take();
+    expect(adopted.at(-1)).toEqual({ seq: 13, hash: H("3"), bytes: 1300 });
+    expect(share.holder).toBe(0);
     await q.close();
   });
 
@@ -415,6 +425,21 @@ describe("the queue and the worker sharing the file", () => {
     q.settle();
     await turn();
     expect(share.granted).toBe(true);
+    await q.close();
+  });
+
+  it("a landing that finds the grant withdrawn while the worker may write again holds the file for the turn and grants it at its end, building nothing", async () => {
+    const { q, share, take, landed, setBacklog } = setup();
+    setBacklog(true);
+    q.settle();
+    await turn();
+    expect(share.granted).toBe(false);
+    setBacklog(false);
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    take();
+    expect([share.holder, share.granted]).toEqual([LANE, false]);
+    await turn();
+    expect([share.holder, share.granted, landed, q.counts().waiting]).toEqual([0, true, [], 1]);
     await q.close();
   });
 
