@@ -18,7 +18,7 @@
  */
 
 /** LOCK: nobody appends; the lane thread does; the worker does */
-export const FREE = 0;
+const FREE = 0;
 export const LANE = 1;
 export const WORKER = 2;
 
@@ -48,7 +48,7 @@ const CODE_AT = 448;
 const CODE_MAX = 32;
 const EXPECT_AT = 512;
 /** expect slots: more than the records that can wait for their line (a landing builds a late one) */
-export const EXPECT_SLOTS = 4096;
+const EXPECT_SLOTS = 4096;
 
 /** What the worker's failed write left: the lane thread's to report and to finish. */
 export interface WorkerFailure {

@@ -42,8 +42,8 @@ export interface RecordLinesWorkerData {
 }
 
 /** how long the worker sleeps between looks while records come, and when idle (ms) */
-export const POLL_BUSY_MS = 1;
-export const POLL_IDLE_MS = 5;
+const POLL_BUSY_MS = 1;
+const POLL_IDLE_MS = 5;
 /** idle after this long without a record (ms) */
 const IDLE_AFTER_MS = 500;
 /** the rows the worker reads in one look, at most */

@@ -9,7 +9,7 @@ import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
 import { ptyBench } from "./pty.js";
-import { serviceBench } from "./service.js";
+import { serviceBench, servicePacedBench } from "./service.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
 export const benchmarks: Benchmark[] = [
@@ -27,5 +27,6 @@ export const benchmarks: Benchmark[] = [
   laneRateBench,
   outageBench,
   serviceBench,
+  servicePacedBench,
   boothBench,
 ];

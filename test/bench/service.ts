@@ -54,8 +54,26 @@ function pooled(runs: LaneRun[], pick: (r: LaneRun) => Float64Array): Float64Arr
   return out;
 }
 
-/** Vehicles in each run: about 7 s of back-to-back traffic on the project VM. */
-const VEHICLES_PER_RUN = 2000;
+/** How a run's vehicles come: back to back (the next always waiting), or at a fixed pace. */
+interface Traffic {
+  /** the benchmark's name, and the prefix of its figures */
+  name: string;
+  mode: "back-to-back" | "rate";
+  /** rate: vehicles a second */
+  perSecond?: number;
+  /** vehicles in each run */
+  vehicles: number;
+}
+
+/** Back to back: 2,000 vehicles a run, about 7 s on the project VM. */
+const BACK_TO_BACK: Traffic = { name: "service", mode: "back-to-back", vehicles: 2000 };
+/**
+ * Paced: one vehicle every 10 ms, 1,000 a run (10 s). Every condition's runs get the same traffic: back to
+ * back, a condition that takes CPU from the simulated RSU (which shares the other CPU with the lane's
+ * worker threads on a 2-CPU VM) also gets fewer vehicles a second, and a commit that comes after a longer
+ * idle disk takes longer (docs/maintenance.md).
+ */
+const PACED: Traffic = { name: "service-paced", mode: "rate", perSecond: 100, vehicles: 1000 };
 /**
  * Every how many records the probe times busy work after the hand-over (audit-probe.ts floor): a few
  * microseconds inside the commit's stage on one record in four, to show what work of that length costs
@@ -80,265 +98,275 @@ export function spread(xs: readonly number[]): { median: number; min: number; ma
   return { median, min: a[0]!, max: a[n - 1]! };
 }
 
-export const serviceBench: Benchmark = {
-  name: "service",
-  title:
-    "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
-    "clients in another process) against the same run without them, and the trail alone; rounds of three " +
-    "2,000-vehicle runs (one per condition, order turned each round), 20 x scale rounds (at least 3)",
-  async run(ctx) {
-    const vehicles = VEHICLES_PER_RUN;
-    const rounds = Math.max(3, Math.round(20 * ctx.scale));
-    const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
-    const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
-    const clients: ClientReport[] = [];
-    // each record's audit entry on the lane thread, timed where the running lane commits it
-    const entryProbes: Record<"trail" | "on", RecordEntryProbe[]> = { trail: [], on: [] };
-    let dropped = 0;
-    let auditEntries = 0;
-    const order = roundOrder(rounds);
-    for (const [i, cond] of order.entries()) {
-      ctx.log(
-        `  service round ${Math.floor(i / 3) + 1}/${rounds} ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`,
-      );
-      const r = await runLane(ctx, {
-        protocol: "legacy",
-        vehicles,
-        entries,
-        mode: "back-to-back",
-        deltaRows: 0,
-        attach:
-          cond !== "on"
-            ? async (lane) => {
-                // off: records committed without their entries
-                if (cond === "off") lane.journal.bindAudit(null);
-                else entryProbes[cond].push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
-                return async () => {};
-              }
-            : async (lane, _dataDir, config) => {
-                entryProbes.on.push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
-                const served = await serveLane(
-                  lane,
-                  { ...config, service: { ...config.service, listen: "127.0.0.1:0" } },
-                  // the lane's own background verify: not within a run (it comes a minute after start)
-                  { verifyFirstAfterMs: 3_600_000 },
-                );
-                let vehiclesFed = 0;
-                const fedSub = served.view.events$.subscribe((e) => {
-                  if (e.type === "vehicle") vehiclesFed++;
-                });
-                const child = fork(
-                  fileURLToPath(new URL("./service-client-child.js", import.meta.url)),
-                  [served.service.url],
-                  { stdio: ["ignore", "inherit", "inherit", "ipc"] },
-                );
-                await new Promise<void>((resolve, reject) => {
-                  child.once("message", () => resolve());
-                  child.once("exit", (c) => reject(new Error(`service client exited (${c})`)));
-                });
-                // the clients, like the RSU, off the lane thread's CPU (on a lane they run on other
-                // machines): once it is ready, every thread it started included
-                ctx.log(`  service clients ${describePlacement(keepOffLaneCpu(child.pid))}`);
-                return async () => {
-                  const report = new Promise<ClientReport>((resolve) =>
-                    child.once("message", (m) => resolve(m as ClientReport)),
+function serviceBenchOf(t: Traffic): Benchmark {
+  const traffic =
+    t.mode === "rate"
+      ? `${t.vehicles.toLocaleString("en-US")}-vehicle runs at ${t.perSecond} vehicles/s`
+      : `${t.vehicles.toLocaleString("en-US")}-vehicle runs of back-to-back vehicles`;
+  return {
+    name: t.name,
+    title:
+      "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
+      "clients in another process) against the same run without them, and the trail alone; rounds of three " +
+      `${traffic} (one per condition, order turned each round), 20 x scale rounds (at least 3)`,
+    async run(ctx) {
+      const vehicles = t.vehicles;
+      const rounds = Math.max(3, Math.round(20 * ctx.scale));
+      const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
+      const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
+      const clients: ClientReport[] = [];
+      // each record's audit entry on the lane thread, timed where the running lane commits it
+      const entryProbes: Record<"trail" | "on", RecordEntryProbe[]> = { trail: [], on: [] };
+      let dropped = 0;
+      let auditEntries = 0;
+      const order = roundOrder(rounds);
+      for (const [i, cond] of order.entries()) {
+        ctx.log(
+          `  ${t.name} round ${Math.floor(i / 3) + 1}/${rounds} ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`,
+        );
+        const r = await runLane(ctx, {
+          protocol: "legacy",
+          vehicles,
+          entries,
+          mode: t.mode,
+          ...(t.perSecond !== undefined ? { perSecond: t.perSecond } : {}),
+          deltaRows: 0,
+          attach:
+            cond !== "on"
+              ? async (lane) => {
+                  // off: records committed without their entries
+                  if (cond === "off") lane.journal.bindAudit(null);
+                  else entryProbes[cond].push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
+                  return async () => {};
+                }
+              : async (lane, _dataDir, config) => {
+                  entryProbes.on.push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
+                  const served = await serveLane(
+                    lane,
+                    { ...config, service: { ...config.service, listen: "127.0.0.1:0" } },
+                    // the lane's own background verify: not within a run (it comes a minute after start)
+                    { verifyFirstAfterMs: 3_600_000 },
                   );
-                  // the feed's last batch to the page, then the client reports once it has every vehicle
-                  served.service.pump.drain();
-                  child.send({ stop: vehiclesFed });
-                  clients.push(await report);
-                  fedSub.unsubscribe();
-                  dropped += served.service.pump.dropped;
-                  auditEntries += lane.audit.status().lastSeq;
-                  await served.close();
-                };
-              },
-      });
-      runs[cond].push(r);
-      ctx.log(
-        `  ${cond} p50 ms: ${STAGES.map(([stage, pick]) => `${stage} ${percentiles(pick(r)).p50.toFixed(3)}`).join(", ")}; ` +
-          `${(r.records / r.seconds).toFixed(0)} veh/s, host CPU pressure ${r.cpuPressurePct.toFixed(1)} %`,
-      );
-    }
-    const out: BenchResult[] = [];
-    for (const [stage, pick] of STAGES) {
-      const p = {
-        off: percentiles(pooled(runs.off, pick)),
-        trail: percentiles(pooled(runs.trail, pick)),
-        on: percentiles(pooled(runs.on, pick)),
-      };
-      for (const cond of ["off", "trail", "on"] as const)
+                  let vehiclesFed = 0;
+                  const fedSub = served.view.events$.subscribe((e) => {
+                    if (e.type === "vehicle") vehiclesFed++;
+                  });
+                  const child = fork(
+                    fileURLToPath(new URL("./service-client-child.js", import.meta.url)),
+                    [served.service.url],
+                    { stdio: ["ignore", "inherit", "inherit", "ipc"] },
+                  );
+                  await new Promise<void>((resolve, reject) => {
+                    child.once("message", () => resolve());
+                    child.once("exit", (c) => reject(new Error(`service client exited (${c})`)));
+                  });
+                  // the clients, like the RSU, off the lane thread's CPU (on a lane they run on other
+                  // machines): once it is ready, every thread it started included
+                  ctx.log(`  service clients ${describePlacement(keepOffLaneCpu(child.pid))}`);
+                  return async () => {
+                    const report = new Promise<ClientReport>((resolve) =>
+                      child.once("message", (m) => resolve(m as ClientReport)),
+                    );
+                    // the feed's last batch to the page, then the client reports once it has every vehicle
+                    served.service.pump.drain();
+                    child.send({ stop: vehiclesFed });
+                    clients.push(await report);
+                    fedSub.unsubscribe();
+                    dropped += served.service.pump.dropped;
+                    auditEntries += lane.audit.status().lastSeq;
+                    await served.close();
+                  };
+                },
+        });
+        runs[cond].push(r);
+        ctx.log(
+          `  ${cond} p50 ms: ${STAGES.map(([stage, pick]) => `${stage} ${percentiles(pick(r)).p50.toFixed(3)}`).join(", ")}; ` +
+            `${(r.records / r.seconds).toFixed(0)} veh/s, host CPU pressure ${r.cpuPressurePct.toFixed(1)} %`,
+        );
+      }
+      const out: BenchResult[] = [];
+      for (const [stage, pick] of STAGES) {
+        const p = {
+          off: percentiles(pooled(runs.off, pick)),
+          trail: percentiles(pooled(runs.trail, pick)),
+          on: percentiles(pooled(runs.on, pick)),
+        };
+        for (const cond of ["off", "trail", "on"] as const)
+          out.push({
+            name: `${t.name}.${cond}.${stage}`,
+            unit: "ms",
+            figures: {
+              n: pooled(runs[cond], pick).length,
+              p50: p[cond].p50,
+              p99: p[cond].p99,
+              max: p[cond].max,
+            },
+          });
+        for (const cond of ["trail", "on"] as const)
+          out.push({
+            name: `${t.name}.ratio.${cond}.${stage}`,
+            unit: `${cond}/off`,
+            figures: {
+              p50: p[cond].p50 / p.off.p50,
+              p99: p[cond].p99 / p.off.p99,
+              max: p[cond].max / p.off.max,
+            },
+            notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
+          });
+      }
+      // where the decisions' time goes: the lane thread's work up to the port write, and the write itself
+      // (one non-blocking write(2) on the lane thread, firmware-bridge/transport/serial.ts)
+      for (const cond of ["off", "trail", "on"] as const) {
+        const b2 = percentiles(pooled(runs[cond], (r) => r.b2Work.values()));
+        const b4 = percentiles(pooled(runs[cond], (r) => r.b4Work.values()));
+        const w = percentiles(pooled(runs[cond], (r) => r.portWrite.values()));
         out.push({
-          name: `service.${cond}.${stage}`,
+          name: `${t.name}.${cond}.decision-parts`,
           unit: "ms",
           figures: {
-            n: pooled(runs[cond], pick).length,
-            p50: p[cond].p50,
-            p99: p[cond].p99,
-            max: p[cond].max,
-          },
-        });
-      for (const cond of ["trail", "on"] as const)
-        out.push({
-          name: `service.ratio.${cond}.${stage}`,
-          unit: `${cond}/off`,
-          figures: {
-            p50: p[cond].p50 / p.off.p50,
-            p99: p[cond].p99 / p.off.p99,
-            max: p[cond].max / p.off.max,
-          },
-          notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
-        });
-    }
-    // where the decisions' time goes: the lane thread's work up to the port write, and the write itself
-    // (one non-blocking write(2) on the lane thread, firmware-bridge/transport/serial.ts)
-    for (const cond of ["off", "trail", "on"] as const) {
-      const b2 = percentiles(pooled(runs[cond], (r) => r.b2Work.values()));
-      const b4 = percentiles(pooled(runs[cond], (r) => r.b4Work.values()));
-      const w = percentiles(pooled(runs[cond], (r) => r.portWrite.values()));
-      out.push({
-        name: `service.${cond}.decision-parts`,
-        unit: "ms",
-        figures: {
-          b2WorkP50: b2.p50,
-          b2WorkP99: b2.p99,
-          b4WorkP50: b4.p50,
-          b4WorkP99: b4.p99,
-          portWriteP50: w.p50,
-          portWriteP99: w.p99,
-        },
-        notes:
-          "B2 and B4 received -> C1 and C6 write called (the lane thread), and the write called -> resolved (C1 and C6)",
-      });
-    }
-    for (const cond of ["trail", "on"] as const) {
-      const all = entryProbes[cond].flatMap((p) => Array.from(p.both()));
-      const q = percentiles(all);
-      const hand = percentiles(entryProbes[cond].flatMap((p) => p.handOver));
-      const before = percentiles(entryProbes[cond].flatMap((p) => p.handOverBefore));
-      const after = percentiles(entryProbes[cond].flatMap((p) => p.handOverAfter));
-      const pair = percentiles(entryProbes[cond].flatMap((p) => p.clockPair));
-      const land = percentiles(entryProbes[cond].flatMap((p) => p.landing));
-      const built = entryProbes[cond].reduce(
-        (a, p) => {
-          const c = p.counts();
-          return {
-            fromWorker: a.fromWorker + c.fromWorker,
-            onLane: a.onLane + c.onLane,
-            landings: a.landings + c.landings,
-          };
-        },
-        { fromWorker: 0, onLane: 0, landings: 0 },
-      );
-      out.push({
-        name: `service.${cond}.audit-record-entry`,
-        unit: "us",
-        figures: { n: all.length, p50: q.p50, p99: q.p99, p999: q.p999, max: q.max },
-        notes:
-          "the lane thread's share of each record's audit entry in the running lane (the hand-over around the " +
-          `commit transaction and the share of the landing, as the audit bench's 'both parts'; lines written by the worker ${built.fromWorker}, ` +
-          `on the lane thread ${built.onLane}); issue 13 target p99 <= 50 us`,
-      });
-      out.push({
-        name: `service.${cond}.audit-record-entry-parts`,
-        unit: "us",
-        figures: {
-          handOverP50: hand.p50,
-          handOverP99: hand.p99,
-          beforeCommitP50: before.p50,
-          beforeCommitP99: before.p99,
-          afterCommitP50: after.p50,
-          afterCommitP99: after.p99,
-          clockPairP50: pair.p50,
-          clockPairP99: pair.p99,
-          landingShareP50: land.p50,
-          landingShareP99: land.p99,
-          linesPerLanding: (built.fromWorker + built.onLane) / Math.max(1, built.landings),
-        },
-        notes:
-          "the two parts of the figure above, the hand-over's parts before the commit transaction started and after it returned, two " +
-          "clock reads timed at that point (the floor: timing nothing), and how many lines a landing wrote on average",
-      });
-      const floor = FLOOR_SPIN_US.map((us, k) => ({
-        us,
-        p: percentiles(entryProbes[cond].flatMap((p) => p.floor[k]!)),
-      }));
-      const fb = percentiles(entryProbes[cond].flatMap((p) => p.floorBefore));
-      out.push({
-        name: `service.${cond}.lane-thread-floor`,
-        unit: "us",
-        figures: {
-          ...Object.fromEntries(
-            floor.flatMap(({ us, p }) => [
-              [`busy${us}P50`, p.p50],
-              [`busy${us}P99`, p.p99],
-            ]),
-          ),
-          [`before${FLOOR_BEFORE_US}P50`]: fb.p50,
-          [`before${FLOOR_BEFORE_US}P99`]: fb.p99,
-        },
-        notes:
-          `busy work of ${FLOOR_SPIN_US.join(", ")} us timed right after the hand-over returned (every ` +
-          `${FLOOR_EVERY}th record, the lengths in turn), and of ${FLOOR_BEFORE_US} us right before it started ` +
-          `(every ${FLOOR_EVERY}th record, half-way between those): what any work of that length costs the ` +
-          "lane thread there, whoever's it is",
-      });
-    }
-    for (const [stage, pick] of STAGES)
-      for (const cond of ["trail", "on"] as const) {
-        const p50: number[] = [];
-        const p99: number[] = [];
-        for (let k = 0; k < rounds; k++) {
-          const c = percentiles(pick(runs[cond][k]!));
-          const o = percentiles(pick(runs.off[k]!));
-          p50.push(c.p50 / o.p50);
-          p99.push(c.p99 / o.p99);
-        }
-        const m50 = spread(p50);
-        const m99 = spread(p99);
-        out.push({
-          name: `service.paired.${cond}.${stage}`,
-          unit: `${cond}/off`,
-          figures: {
-            rounds,
-            p50Median: m50.median,
-            p50Min: m50.min,
-            p50Max: m50.max,
-            p99Median: m99.median,
-            p99Min: m99.min,
-            p99Max: m99.max,
+            b2WorkP50: b2.p50,
+            b2WorkP99: b2.p99,
+            b4WorkP50: b4.p50,
+            b4WorkP99: b4.p99,
+            portWriteP50: w.p50,
+            portWriteP99: w.p99,
           },
           notes:
-            `each round's ${cond} run against its off run, the median over the rounds and the range` +
-            (cond === "on" ? "; issue 13 target: within 10 %" : ""),
+            "B2 and B4 received -> C1 and C6 write called (the lane thread), and the write called -> resolved (C1 and C6)",
         });
       }
-    const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
-    const seconds = runs.on.reduce((a, r) => a + r.seconds, 0);
-    out.push({
-      name: "service.on.clients",
-      unit: "count",
-      figures: {
-        scrapes: sum("scrapes"),
-        scrapeErrors: sum("scrapeErrors"),
-        kbPerScrape: sum("scrapeBytes") / 1024 / Math.max(1, sum("scrapes")),
-        vehicleEvents: sum("vehicleEvents"),
-        vehiclesOn: runs.on.reduce((a, r) => a + r.records, 0),
-        feedDropped: dropped,
-        auditEntries,
-      },
-      notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the "on" runs`,
-    });
-    for (const cond of ["off", "trail", "on"] as const)
+      for (const cond of ["trail", "on"] as const) {
+        const all = entryProbes[cond].flatMap((p) => Array.from(p.both()));
+        const q = percentiles(all);
+        const hand = percentiles(entryProbes[cond].flatMap((p) => p.handOver));
+        const before = percentiles(entryProbes[cond].flatMap((p) => p.handOverBefore));
+        const after = percentiles(entryProbes[cond].flatMap((p) => p.handOverAfter));
+        const pair = percentiles(entryProbes[cond].flatMap((p) => p.clockPair));
+        const land = percentiles(entryProbes[cond].flatMap((p) => p.landing));
+        const built = entryProbes[cond].reduce(
+          (a, p) => {
+            const c = p.counts();
+            return {
+              fromWorker: a.fromWorker + c.fromWorker,
+              onLane: a.onLane + c.onLane,
+              landings: a.landings + c.landings,
+            };
+          },
+          { fromWorker: 0, onLane: 0, landings: 0 },
+        );
+        out.push({
+          name: `${t.name}.${cond}.audit-record-entry`,
+          unit: "us",
+          figures: { n: all.length, p50: q.p50, p99: q.p99, p999: q.p999, max: q.max },
+          notes:
+            "the lane thread's share of each record's audit entry in the running lane (the hand-over around the " +
+            `commit transaction and the share of the landing, as the audit bench's 'both parts'; lines written by the worker ${built.fromWorker}, ` +
+            `on the lane thread ${built.onLane}); issue 13 target p99 <= 50 us`,
+        });
+        out.push({
+          name: `${t.name}.${cond}.audit-record-entry-parts`,
+          unit: "us",
+          figures: {
+            handOverP50: hand.p50,
+            handOverP99: hand.p99,
+            beforeCommitP50: before.p50,
+            beforeCommitP99: before.p99,
+            afterCommitP50: after.p50,
+            afterCommitP99: after.p99,
+            clockPairP50: pair.p50,
+            clockPairP99: pair.p99,
+            landingShareP50: land.p50,
+            landingShareP99: land.p99,
+            linesPerLanding: (built.fromWorker + built.onLane) / Math.max(1, built.landings),
+          },
+          notes:
+            "the two parts of the figure above, the hand-over's parts before the commit transaction started and after it returned, two " +
+            "clock reads timed at that point (the floor: timing nothing), and how many lines a landing wrote on average",
+        });
+        const floor = FLOOR_SPIN_US.map((us, k) => ({
+          us,
+          p: percentiles(entryProbes[cond].flatMap((p) => p.floor[k]!)),
+        }));
+        const fb = percentiles(entryProbes[cond].flatMap((p) => p.floorBefore));
+        out.push({
+          name: `${t.name}.${cond}.lane-thread-floor`,
+          unit: "us",
+          figures: {
+            ...Object.fromEntries(
+              floor.flatMap(({ us, p }) => [
+                [`busy${us}P50`, p.p50],
+                [`busy${us}P99`, p.p99],
+              ]),
+            ),
+            [`before${FLOOR_BEFORE_US}P50`]: fb.p50,
+            [`before${FLOOR_BEFORE_US}P99`]: fb.p99,
+          },
+          notes:
+            `busy work of ${FLOOR_SPIN_US.join(", ")} us timed right after the hand-over returned (every ` +
+            `${FLOOR_EVERY}th record, the lengths in turn), and of ${FLOOR_BEFORE_US} us right before it started ` +
+            `(every ${FLOOR_EVERY}th record, half-way between those): what any work of that length costs the ` +
+            "lane thread there, whoever's it is",
+        });
+      }
+      for (const [stage, pick] of STAGES)
+        for (const cond of ["trail", "on"] as const) {
+          const p50: number[] = [];
+          const p99: number[] = [];
+          for (let k = 0; k < rounds; k++) {
+            const c = percentiles(pick(runs[cond][k]!));
+            const o = percentiles(pick(runs.off[k]!));
+            p50.push(c.p50 / o.p50);
+            p99.push(c.p99 / o.p99);
+          }
+          const m50 = spread(p50);
+          const m99 = spread(p99);
+          out.push({
+            name: `${t.name}.paired.${cond}.${stage}`,
+            unit: `${cond}/off`,
+            figures: {
+              rounds,
+              p50Median: m50.median,
+              p50Min: m50.min,
+              p50Max: m50.max,
+              p99Median: m99.median,
+              p99Min: m99.min,
+              p99Max: m99.max,
+            },
+            notes:
+              `each round's ${cond} run against its off run, the median over the rounds and the range` +
+              (cond === "on" ? "; issue 13 target: within 10 %" : ""),
+          });
+        }
+      const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
+      const seconds = runs.on.reduce((a, r) => a + r.seconds, 0);
       out.push({
-        name: `service.${cond}.back-to-back`,
-        unit: "veh/s",
+        name: `${t.name}.on.clients`,
+        unit: "count",
         figures: {
-          perSecond:
-            runs[cond].reduce((a, r) => a + r.records, 0) / runs[cond].reduce((a, r) => a + r.seconds, 0),
-          hostCpuPressurePct: runs[cond].reduce((a, r) => a + r.cpuPressurePct, 0) / runs[cond].length,
+          scrapes: sum("scrapes"),
+          scrapeErrors: sum("scrapeErrors"),
+          kbPerScrape: sum("scrapeBytes") / 1024 / Math.max(1, sum("scrapes")),
+          vehicleEvents: sum("vehicleEvents"),
+          vehiclesOn: runs.on.reduce((a, r) => a + r.records, 0),
+          feedDropped: dropped,
+          auditEntries,
         },
+        notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the "on" runs`,
       });
-    return out;
-  },
-};
+      for (const cond of ["off", "trail", "on"] as const)
+        out.push({
+          name: `${t.name}.${cond}.${t.mode === "rate" ? "paced" : "back-to-back"}`,
+          unit: "veh/s",
+          figures: {
+            perSecond:
+              runs[cond].reduce((a, r) => a + r.records, 0) / runs[cond].reduce((a, r) => a + r.seconds, 0),
+            hostCpuPressurePct: runs[cond].reduce((a, r) => a + r.cpuPressurePct, 0) / runs[cond].length,
+          },
+        });
+      return out;
+    },
+  };
+}
+
+export const serviceBench = serviceBenchOf(BACK_TO_BACK);
+export const servicePacedBench = serviceBenchOf(PACED);
