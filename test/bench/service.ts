@@ -58,6 +58,8 @@ function pooled(runs: LaneRun[], pick: (r: LaneRun) => Float64Array): Float64Arr
 interface Traffic {
   /** the benchmark's name, and the prefix of its figures */
   name: string;
+  /** run only with --all or --only */
+  heavy?: boolean;
   mode: "back-to-back" | "rate";
   /** rate: vehicles a second */
   perSecond?: number;
@@ -68,12 +70,13 @@ interface Traffic {
 /** Back to back: 2,000 vehicles a run, about 7 s on the project VM. */
 const BACK_TO_BACK: Traffic = { name: "service", mode: "back-to-back", vehicles: 2000 };
 /**
- * Paced: one vehicle every 10 ms, 1,000 a run (10 s). Every condition's runs get the same traffic: back to
- * back, a condition that takes CPU from the simulated RSU (which shares the other CPU with the lane's
- * worker threads on a 2-CPU VM) also gets fewer vehicles a second, and a commit that comes after a longer
- * idle disk takes longer (docs/maintenance.md).
+ * Paced: one vehicle every 10 ms, 1,000 a run (10 s; about 15 minutes at full scale, so only with --all
+ * or --only). Every condition's runs get the same traffic: back to back, a condition that takes CPU from
+ * the simulated RSU (which shares the other CPU with the lane's worker threads on a 2-CPU VM) also gets
+ * fewer vehicles a second, and a commit that follows a longer idle spell takes longer
+ * (docs/maintenance.md, "What the audit trail and the service cost the lane").
  */
-const PACED: Traffic = { name: "service-paced", mode: "rate", perSecond: 100, vehicles: 1000 };
+const PACED: Traffic = { name: "service-paced", heavy: true, mode: "rate", perSecond: 100, vehicles: 1000 };
 /**
  * Every how many records the probe times busy work after the hand-over (audit-probe.ts floor): a few
  * microseconds inside the commit's stage on one record in four, to show what work of that length costs
@@ -105,6 +108,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
       : `${t.vehicles.toLocaleString("en-US")}-vehicle runs of back-to-back vehicles`;
   return {
     name: t.name,
+    ...(t.heavy ? { heavy: true } : {}),
     title:
       "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
       "clients in another process) against the same run without them, and the trail alone; rounds of three " +
