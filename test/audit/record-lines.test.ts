@@ -285,6 +285,8 @@ describe("the queue and the worker sharing the file", () => {
     let head = H("h");
     let bytes = 1000;
     let backlog = false;
+    // chain.landed() calls: what follows a landing (count-based checkpoints start there)
+    let landings = 0;
     const chain: RecordChain = {
       builtSeq: () => builtSeq,
       head: () => head,
@@ -308,7 +310,9 @@ describe("the queue and the worker sharing the file", () => {
         }
         bytes = b;
       },
-      landed: () => undefined,
+      landed: () => {
+        landings++;
+      },
       flush: () => undefined,
       bytes: () => bytes,
       segmentFirstSeq: () => 1,
@@ -325,7 +329,17 @@ describe("the queue and the worker sharing the file", () => {
       share.setEnd(seq, hash, share.bytes + n);
       share.unlock();
     };
-    return { q, share, take, write, landed, adopted, worker, setBacklog: (b: boolean) => (backlog = b) };
+    return {
+      q,
+      share,
+      take,
+      write,
+      landed,
+      adopted,
+      worker,
+      setBacklog: (b: boolean) => (backlog = b),
+      landings: () => landings,
+    };
   }
 
   it("the worker starts with the trail's end, its segment and the grant; each record names its row before its commit, and a failed one names none", async () => {
@@ -362,19 +376,20 @@ describe("the queue and the worker sharing the file", () => {
   });
 
   it("a landing takes the worker's lines into the chain and lets the file go at once; while the worker writes it takes nothing and lets it finish", async () => {
-    const { q, share, take, write, adopted, landed } = setup();
+    const { q, share, take, write, adopted, landed, landings } = setup();
     q.add(11, Date.UTC(2026, 10, 26), binding(11));
     q.add(12, Date.UTC(2026, 10, 26), binding(12));
     write(11, H("1"));
     // the worker is in its next write
     expect(share.tryLock(WORKER)).toBe(true);
     take();
-    expect(adopted).toEqual([]);
+    expect([adopted, landings()]).toEqual([[], 0]);
     share.setEnd(12, H("2"), share.bytes + 100);
     share.unlock();
     take();
     expect(adopted).toEqual([{ seq: 12, hash: H("2"), bytes: 1200 }]);
-    expect(landed).toEqual([]);
+    // what follows a landing runs (count-based checkpoints start there); nothing built on the lane thread
+    expect([landed, landings()]).toEqual([[], 1]);
     expect(q.counts()).toEqual({ fromWorker: 2, onLane: 0, waiting: 0 });
     // it wrote nothing: the file is let go in the same turn, the end and the grant as the worker left them
     expect([share.holder, share.granted, share.endSeq, share.endHash]).toEqual([0, true, 12, H("2")]);
@@ -440,6 +455,22 @@ describe("the queue and the worker sharing the file", () => {
     expect([share.holder, share.granted]).toEqual([LANE, false]);
     await turn();
     expect([share.holder, share.granted, landed, q.counts().waiting]).toEqual([0, true, [], 1]);
+    await q.close();
+  });
+
+  it("a landing that finds the worker gone, the grant still standing, builds the waiting records on the lane thread and takes the grant back", async () => {
+    const { q, share, take, landed, worker } = setup();
+    q.add(11, Date.UTC(2026, 10, 26), binding(11));
+    worker.failed = true;
+    expect(share.granted).toBe(true);
+    take();
+    expect([landed.map((l) => l.seq), share.holder, q.counts()]).toEqual([
+      [11],
+      LANE,
+      { fromWorker: 0, onLane: 1, waiting: 0 },
+    ]);
+    await turn();
+    expect([share.holder, share.granted]).toEqual([0, false]);
     await q.close();
   });
 
