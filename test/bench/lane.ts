@@ -24,8 +24,9 @@
  *   zone); the highest rate at which every vehicle paid and the RSU retransmitted nothing.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -34,7 +35,7 @@ import { type RsuChildReport, startRsuProcess } from "../../sim/harness/rsu-proc
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
-import { Journal } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, Journal } from "../../src/journal/journal.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
 import { backgroundCpus } from "../../src/threads.js";
@@ -148,6 +149,41 @@ export interface LaneRun {
   cpuPressurePct: number;
 }
 
+/** Pages of the WAL's working size: the journal's own auto-checkpoint threshold (src/journal/upkeep.ts). */
+const WAL_WORKING_PAGES = 10_000;
+
+/**
+ * Grows the open journal's WAL to its working size, as on a lane that has been running. SQLite writes the
+ * WAL from its start again after a checkpoint has copied all of it (and keeps the file), so a running
+ * lane's commits overwrite a file that its busiest spell between two such restarts made long enough,
+ * at most about the journal's auto-checkpoint threshold. A bench run starts on an empty journal, whose
+ * WAL grows with each commit until the first restart: each of those writes extends the file, and its
+ * fdatasync then also writes the file's new size. How many commits do so depends on when the checkpoint
+ * worker first catches up, which differs from run to run. Here a connection of the bench's own writes
+ * WAL_WORKING_PAGES pages of a table it then drops, before vehicles flow (the lane's connection stays
+ * open, so the file is kept); the lane's commits then reuse the file and its pages freed in journal.db.
+ */
+function growWalToWorkingSize(journalPath: string, log: (line: string) => void): void {
+  const db = new Database(journalPath, { fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const pageSize = Number(db.pragma("page_size", { simple: true }));
+    db.exec("CREATE TABLE bench_wal_pad (b BLOB)");
+    const put = db.prepare("INSERT INTO bench_wal_pad VALUES (zeroblob(?))");
+    // one row a page (its blob a little under the page, for the row's header)
+    db.transaction(() => {
+      for (let i = 0; i < WAL_WORKING_PAGES; i++) put.run(pageSize - 96);
+    })();
+    db.exec("DROP TABLE bench_wal_pad");
+    db.pragma("wal_checkpoint(PASSIVE)");
+  } finally {
+    db.close();
+  }
+  log(
+    `  journal WAL grown to ${(statSync(`${journalPath}-wal`).size / 1e6).toFixed(1)} MB (its working size)`,
+  );
+}
+
 export async function runLane(
   ctx: BenchContext,
   opts: {
@@ -161,6 +197,8 @@ export async function runLane(
     attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
     /** old acknowledged records in the journal, deleted by a retention run halfway through (0: none) */
     retentionRecords?: number;
+    /** the journal's WAL grown to its working size before vehicles flow (growWalToWorkingSize) */
+    walAtWorkingSize?: boolean;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -196,6 +234,7 @@ export async function runLane(
     outputs: consoleOutputs(() => {}),
     uplink: false,
   });
+  if (opts.walAtWorkingSize) growWalToWorkingSize(join(data.dataDir, JOURNAL_FILE), ctx.log);
   // A lane that has been running keeps its list's pages in the OS cache: read the files once, as it would
   // have by its first hour (status-list.lookup.cold.* in the status-list bench covers the cold case).
   const slDir = join(data.dataDir, "status-list");
