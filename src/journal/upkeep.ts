@@ -31,6 +31,11 @@ const DAY_MS = 86_400_000;
 const FIRST_RUN_MS = 5 * 60_000;
 /** the first batch of a run, before a time per record is measured (with a batch budget) */
 const FIRST_BATCH = 10;
+/**
+ * SQLite's own auto-checkpoint threshold on the lane's connection while the checkpoint worker runs: a safety
+ * net only (UpkeepOptions.checkpointIntervalMs), in WAL pages.
+ */
+export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 export interface RetentionOptions {
   /**
@@ -190,7 +195,7 @@ export class Upkeep {
     const every = opts.checkpointIntervalMs ?? 1000;
     this.checkpointer = every > 0 ? new Checkpointer(h.path, every, h.log) : null;
     this.integrity = opts.integrityCheck === false ? null : this.checkIntegrity();
-    if (this.checkpointer) h.db.pragma("wal_autocheckpoint = 10000");
+    if (this.checkpointer) h.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     if (this.intervalMs > 0) this.schedule(Math.min(this.intervalMs, FIRST_RUN_MS));
     this.healthSub = h.health$.subscribe((health) => {
       if (!health.healthy && this.recoverProbeMs > 0 && !this.probe && !this.stopped) {

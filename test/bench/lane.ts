@@ -36,6 +36,7 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
 import { JOURNAL_FILE, Journal } from "../../src/journal/journal.js";
+import { WAL_AUTOCHECKPOINT_PAGES } from "../../src/journal/upkeep.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
 import { backgroundCpus } from "../../src/threads.js";
@@ -149,39 +150,56 @@ export interface LaneRun {
   cpuPressurePct: number;
 }
 
-/** Pages of the WAL's working size: the journal's own auto-checkpoint threshold (src/journal/upkeep.ts). */
-const WAL_WORKING_PAGES = 10_000;
-
 /**
- * Grows the open journal's WAL to its working size, as on a lane that has been running. SQLite writes the
- * WAL from its start again after a checkpoint has copied all of it (and keeps the file), so a running
- * lane's commits overwrite a file that its busiest spell between two such restarts made long enough,
- * at most about the journal's auto-checkpoint threshold. A bench run starts on an empty journal, whose
- * WAL grows with each commit until the first restart: each of those writes extends the file, and its
- * fdatasync then also writes the file's new size. How many commits do so depends on when the checkpoint
- * worker first catches up, which differs from run to run. Here a connection of the bench's own writes
- * WAL_WORKING_PAGES pages of a table it then drops, before vehicles flow (the lane's connection stays
- * open, so the file is kept); the lane's commits then reuse the file and its pages freed in journal.db.
+ * Grows the open journal's WAL file to the journal's auto-checkpoint threshold before vehicles flow, so
+ * that the lane's commits overwrite the file rather than extend it, as on a lane whose WAL file has been
+ * reused. SQLite keeps the WAL file while a connection stays open (the journal sets no
+ * journal_size_limit) and, at a write, starts the WAL again from the file's start once a checkpoint has
+ * copied all of it and no reader still uses it; a running lane's commits therefore overwrite a file that
+ * its longest stretch between two such restarts made long enough (that stretch is about a second at lane
+ * traffic, so a real lane's file stays far smaller than this one). A bench run starts on an empty journal
+ * (deleted with the WAL at the last close): until the first restart each commit extends the file, and its
+ * fdatasync then also writes the file's new size; how many commits do so depends on when the checkpoint
+ * worker first catches up with back-to-back vehicles, which differs from run to run.
+ *
+ * A connection of the bench's own writes WAL_AUTOCHECKPOINT_PAGES pages of a table, checkpoints them all
+ * (RESTART: it waits for the readers, so the next write starts the WAL again from the file's start), drops
+ * the table (that write, at the start of the file) and checkpoints again. The lane's connection stays
+ * open, so the file is kept; its commits reuse it and the pages freed in journal.db. The drop changes the
+ * schema, so each of the lane's statements is prepared again at its first use (the first vehicle's
+ * figures only). Throws when a checkpoint cannot copy everything: the run would not measure what it says.
  */
-function growWalToWorkingSize(journalPath: string, log: (line: string) => void): void {
+function growWalFile(journalPath: string, log: (line: string) => void): void {
   const db = new Database(journalPath, { fileMustExist: true });
   try {
     db.pragma("busy_timeout = 5000");
+    // no checkpoint inside this connection's commits: the two below are the only ones, and checked
+    db.pragma("wal_autocheckpoint = 0");
     const pageSize = Number(db.pragma("page_size", { simple: true }));
     db.exec("CREATE TABLE bench_wal_pad (b BLOB)");
     const put = db.prepare("INSERT INTO bench_wal_pad VALUES (zeroblob(?))");
     // one row a page (its blob a little under the page, for the row's header)
     db.transaction(() => {
-      for (let i = 0; i < WAL_WORKING_PAGES; i++) put.run(pageSize - 96);
+      for (let i = 0; i < WAL_AUTOCHECKPOINT_PAGES; i++) put.run(pageSize - 96);
     })();
+    const grown = statSync(`${journalPath}-wal`).size;
+    checkpointAll(db);
     db.exec("DROP TABLE bench_wal_pad");
-    db.pragma("wal_checkpoint(PASSIVE)");
+    checkpointAll(db);
+    log(`  journal WAL file grown to ${(grown / 1e6).toFixed(1)} MB, every frame checkpointed`);
   } finally {
     db.close();
   }
-  log(
-    `  journal WAL grown to ${(statSync(`${journalPath}-wal`).size / 1e6).toFixed(1)} MB (its working size)`,
-  );
+}
+
+/** A RESTART checkpoint that copied every frame of the WAL (a few tries while a reader holds it back). */
+function checkpointAll(db: Database.Database): void {
+  for (let attempt = 1; ; attempt++) {
+    const [r] = db.pragma("wal_checkpoint(RESTART)") as { busy: number; log: number; checkpointed: number }[];
+    if (r !== undefined && r.busy === 0 && r.checkpointed === r.log) return;
+    if (attempt === 5)
+      throw new Error(`journal WAL checkpoint incomplete after ${attempt} tries: ${JSON.stringify(r)}`);
+  }
 }
 
 export async function runLane(
@@ -197,8 +215,8 @@ export async function runLane(
     attach?: (lane: LaneRuntime, dataDir: string, config: LaneConfig) => Promise<() => Promise<void>>;
     /** old acknowledged records in the journal, deleted by a retention run halfway through (0: none) */
     retentionRecords?: number;
-    /** the journal's WAL grown to its working size before vehicles flow (growWalToWorkingSize) */
-    walAtWorkingSize?: boolean;
+    /** the journal's WAL file grown before vehicles flow, so that commits overwrite it (growWalFile) */
+    walFileGrown?: boolean;
   },
 ): Promise<LaneRun> {
   const data = await laneBenchData(ROOT, opts.entries, ctx.log);
@@ -234,7 +252,7 @@ export async function runLane(
     outputs: consoleOutputs(() => {}),
     uplink: false,
   });
-  if (opts.walAtWorkingSize) growWalToWorkingSize(join(data.dataDir, JOURNAL_FILE), ctx.log);
+  if (opts.walFileGrown) growWalFile(join(data.dataDir, JOURNAL_FILE), ctx.log);
   // A lane that has been running keeps its list's pages in the OS cache: read the files once, as it would
   // have by its first hour (status-list.lookup.cold.* in the status-list bench covers the cold case).
   const slDir = join(data.dataDir, "status-list");

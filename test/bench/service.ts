@@ -10,8 +10,8 @@
  * process tuning leaves to the lane thread (on a lane they are other machines). Runs in rounds of three
  * runs of 2,000 vehicles, one per condition, the order turned by one each round (off trail on, trail on
  * off, on off trail, ...), so that a drift of the machine during the benchmark weighs on all three alike.
- * Each run's journal has its WAL grown to its working size before vehicles flow (lane.ts
- * growWalToWorkingSize), as on a lane that has been running.
+ * Each run's journal has its WAL file grown before vehicles flow (lane.ts growWalFile), so that commits
+ * overwrite it rather than extend it, as on a lane whose WAL file has been reused.
  * Prints each condition's figures over all its runs and the ratios trail/off and on/off of p50, p99 and
  * max per stage; then the paired ratios: within each round the trail and the on run's p50 and p99
  * against the off run's, and their median, least and greatest over the rounds (a condition's run moves
@@ -137,8 +137,8 @@ function serviceBenchOf(t: Traffic): Benchmark {
           mode: t.mode,
           ...(t.perSecond !== undefined ? { perSecond: t.perSecond } : {}),
           deltaRows: 0,
-          // as on a lane that has been running: commits overwrite the WAL rather than extend it, in every run
-          walAtWorkingSize: true,
+          // as on a lane whose WAL file has been reused: commits overwrite it rather than extend it, in every run
+          walFileGrown: true,
           attach:
             cond !== "on"
               ? async (lane) => {
