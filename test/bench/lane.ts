@@ -163,11 +163,11 @@ export interface LaneRun {
  * worker first catches up with back-to-back vehicles, which differs from run to run.
  *
  * A connection of the bench's own writes WAL_AUTOCHECKPOINT_PAGES pages of a table, checkpoints them all
- * (RESTART: it waits for the readers, so the next write starts the WAL again from the file's start), drops
- * the table (that write, at the start of the file) and checkpoints again. The lane's connection stays
+ * (so the next write, unless a reader still uses the WAL, starts it again from the file's start), drops
+ * the table and checkpoints again (checkpointAll). The lane's connection stays
  * open, so the file is kept; its commits reuse it and the pages freed in journal.db. The drop changes the
  * schema, so each of the lane's statements is prepared again at its first use (the first vehicle's
- * figures only). Throws when a checkpoint cannot copy everything: the run would not measure what it says.
+ * figures only). Throws when the checkpoints cannot copy everything: the run would not measure what it says.
  */
 function growWalFile(journalPath: string, log: (line: string) => void): void {
   const db = new Database(journalPath, { fileMustExist: true });
@@ -192,13 +192,19 @@ function growWalFile(journalPath: string, log: (line: string) => void): void {
   }
 }
 
-/** A RESTART checkpoint that copied every frame of the WAL (a few tries while a reader holds it back). */
+/**
+ * PASSIVE checkpoints until one has copied every frame of the WAL: the checkpoint worker's own may hold
+ * the checkpoint lock meanwhile (a try then copies nothing), so the tries are 20 ms apart, for up to 10 s.
+ */
 function checkpointAll(db: Database.Database): void {
-  for (let attempt = 1; ; attempt++) {
-    const [r] = db.pragma("wal_checkpoint(RESTART)") as { busy: number; log: number; checkpointed: number }[];
-    if (r !== undefined && r.busy === 0 && r.checkpointed === r.log) return;
-    if (attempt === 5)
-      throw new Error(`journal WAL checkpoint incomplete after ${attempt} tries: ${JSON.stringify(r)}`);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const until = performance.now() + 10_000;
+  for (;;) {
+    const [r] = db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
+    if (r !== undefined && r.busy === 0 && r.log >= 0 && r.checkpointed === r.log) return;
+    if (performance.now() > until)
+      throw new Error(`journal WAL checkpoint incomplete for 10 s: ${JSON.stringify(r)}`);
+    Atomics.wait(pause, 0, 0, 20);
   }
 }
 
