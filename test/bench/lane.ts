@@ -26,6 +26,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
@@ -35,7 +36,8 @@ import { type RsuChildReport, startRsuProcess } from "../../sim/harness/rsu-proc
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
-import { JOURNAL_FILE, Journal } from "../../src/journal/journal.js";
+import type { Checkpointer } from "../../src/journal/checkpointer.js";
+import { Journal } from "../../src/journal/journal.js";
 import { WAL_AUTOCHECKPOINT_PAGES } from "../../src/journal/upkeep.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/outputs.js";
@@ -162,18 +164,21 @@ export interface LaneRun {
  * fdatasync then also writes the file's new size; how many commits do so depends on when the checkpoint
  * worker first catches up with back-to-back vehicles, which differs from run to run.
  *
- * A connection of the bench's own writes WAL_AUTOCHECKPOINT_PAGES pages of a table, checkpoints them all
- * (so the next write, unless a reader still uses the WAL, starts it again from the file's start), drops
- * the table and checkpoints again (checkpointAll). The lane's connection stays
- * open, so the file is kept; its commits reuse it and the pages freed in journal.db. The drop changes the
- * schema, so each of the lane's statements is prepared again at its first use (the first vehicle's
- * figures only). Throws when the checkpoints cannot copy everything: the run would not measure what it says.
+ * A connection of the bench's own writes WAL_AUTOCHECKPOINT_PAGES pages of a table; the journal's own
+ * checkpoint worker copies them all (so the next write, unless a reader still uses the WAL, starts it again
+ * from the file's start); the connection drops the table, and the worker copies that too (checkpointAll).
+ * The lane's connection stays open, so the file is kept; its commits reuse it and the pages freed in
+ * journal.db. The drop changes the schema, so each of the lane's statements is prepared again at its first
+ * use (the first vehicle's figures only). Throws when the checkpoints cannot copy everything: the run
+ * would not measure what it says.
  */
-function growWalFile(journalPath: string, log: (line: string) => void): void {
-  const db = new Database(journalPath, { fileMustExist: true });
+async function growWalFile(journal: Journal, log: (line: string) => void): Promise<void> {
+  const checkpointer = journal.checkpointer;
+  if (checkpointer === null) throw new Error("growing the WAL file needs the journal's checkpoint worker");
+  const db = new Database(journal.path, { fileMustExist: true });
   try {
     db.pragma("busy_timeout = 5000");
-    // no checkpoint inside this connection's commits: the two below are the only ones, and checked
+    // no checkpoint inside this connection's commits: the worker's below are the only ones, and checked
     db.pragma("wal_autocheckpoint = 0");
     const pageSize = Number(db.pragma("page_size", { simple: true }));
     db.exec("CREATE TABLE bench_wal_pad (b BLOB)");
@@ -182,10 +187,10 @@ function growWalFile(journalPath: string, log: (line: string) => void): void {
     db.transaction(() => {
       for (let i = 0; i < WAL_AUTOCHECKPOINT_PAGES; i++) put.run(pageSize - 96);
     })();
-    const grown = statSync(`${journalPath}-wal`).size;
-    checkpointAll(db);
+    const grown = statSync(`${journal.path}-wal`).size;
+    await checkpointAll(checkpointer);
     db.exec("DROP TABLE bench_wal_pad");
-    checkpointAll(db);
+    await checkpointAll(checkpointer);
     log(`  journal WAL file grown to ${(grown / 1e6).toFixed(1)} MB, every frame checkpointed`);
   } finally {
     db.close();
@@ -193,18 +198,18 @@ function growWalFile(journalPath: string, log: (line: string) => void): void {
 }
 
 /**
- * PASSIVE checkpoints until one has copied every frame of the WAL: the checkpoint worker's own may hold
- * the checkpoint lock meanwhile (a try then copies nothing), so the tries are 20 ms apart, for up to 10 s.
+ * Checkpoints in the journal's worker until one has copied every frame of the WAL: a lane write meanwhile
+ * leaves frames after it, and the lane's own auto-checkpoint (the WAL past its threshold) holds the
+ * checkpoint lock (a try then copies nothing), so the tries are 20 ms apart, for up to 10 s.
  */
-function checkpointAll(db: Database.Database): void {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
+async function checkpointAll(checkpointer: Checkpointer): Promise<void> {
   const until = performance.now() + 10_000;
   for (;;) {
-    const [r] = db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
-    if (r !== undefined && r.busy === 0 && r.log >= 0 && r.checkpointed === r.log) return;
+    const r = await checkpointer.now();
+    if (r.log >= 0 && r.checkpointed === r.log) return;
     if (performance.now() > until)
       throw new Error(`journal WAL checkpoint incomplete for 10 s: ${JSON.stringify(r)}`);
-    Atomics.wait(pause, 0, 0, 20);
+    await sleep(20);
   }
 }
 
@@ -258,7 +263,7 @@ export async function runLane(
     outputs: consoleOutputs(() => {}),
     uplink: false,
   });
-  if (opts.walFileGrown) growWalFile(join(data.dataDir, JOURNAL_FILE), ctx.log);
+  if (opts.walFileGrown) await growWalFile(lane.journal, ctx.log);
   // A lane that has been running keeps its list's pages in the OS cache: read the files once, as it would
   // have by its first hour (status-list.lookup.cold.* in the status-list bench covers the cold case).
   const slDir = join(data.dataDir, "status-list");
