@@ -9,7 +9,7 @@
  *   not trusted alone).
  * - Audit retention reads it from the files it deletes (./retention.ts): the `audit.retention` entry
  *   carries it on.
- * - `audit verify` (./verify.ts) takes it from the journal.bound entry, or from a sealed audit.retention
+ * - `audit verify` (./verify-journal.ts) takes it from the journal.bound entry, or from a sealed audit.retention
  *   entry when retention deleted that entry.
  */
 import { readFileSync } from "node:fs";

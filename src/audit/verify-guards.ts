@@ -76,7 +76,7 @@ export interface JournalBindingMarks {
 }
 
 /**
- * Watches the walk of ./verify.ts: every entry in chain order (`see`), every checkpoint (`sealed`), then
+ * Watches the walk of ./verify-walk.ts: every entry in chain order (`see`), every checkpoint (`sealed`), then
  * judges the tail and the trail's completeness.
  */
 export class TrailCompleteness {

@@ -12,13 +12,13 @@
  * Followed in chain order (`see`), that gives each record's place as the trail has it, and two checks:
  * - a `journal.retention` entry excuses a deleted row only if the trail has that record acknowledged when
  *   the entry comes (an `uplink.acked` entry after its latest record entry, at a time before the batch's
- *   cutoff, or acknowledged before the binding): `retentionProblem`, asked by ./verify.ts;
+ *   cutoff, or acknowledged before the binding): `retentionProblem`, asked by ./verify-journal.ts;
  * - each judged row of journal.db whose record has an entry in the trail is in exactly one of the three
  *   tables, the one the trail has it in, and acknowledged at the time its `uplink.acked` entry names:
- *   `rowProblems` (a row with no entry is named as inserted by ./verify.ts).
+ *   `rowProblems` (a row with no entry is named as inserted by ./verify-journal.ts).
  *
  * Entries past the newest entry the journal.db snapshot the rows are read in knows of (its head copy or
- * the highest audit seq a row names: ./verify.ts; a running lane wrote them after it) are not in that
+ * the highest audit seq a row names: ./verify-journal.ts; a running lane wrote them after it) are not in that
  * snapshot: the rows are compared with each record's place as of that entry (`limit`). Before the binding (a trail the lane started writing before this version) nothing is
  * compared but the one-table rule. A kept trail without that statement (audit retention deleted its
  * file) that holds an upload entry was bound before its first kept entry: every record entry in it queues
@@ -26,7 +26,7 @@
  */
 import type { AuditEntry } from "./entry.js";
 import { isRecordType } from "./records.js";
-import type { VerifyProblem } from "./verify.js";
+import type { VerifyProblem } from "./verify-problems.js";
 
 /** One record row's place in journal.db (src/journal/audit-binding.ts JournalBindingRows.uploadRows). */
 export interface UploadRow {
