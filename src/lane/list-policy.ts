@@ -3,7 +3,8 @@
  * each lookup. A listed card never passes because of how or when a list was loaded:
  * - health `missing` (no list loaded) and `past-hard-age` follow `statusList.whenMissing` and
  *   `statusList.whenPastHardAge`: "close" closes the lane (the gate asks `closes()`), "trade" trades on
- *   with an alarm;
+ *   with an alarm; a list past its hard age whose state shows a failed lookup instead (`failed`) follows
+ *   `whenPastHardAge` all the same (the filter still answers most lookups);
  * - a lookup under a closing policy throws (the vehicle is stopped STATUS_LIST_FAILED), so does a lookup
  *   the list cannot answer (E516 from the list: its database failed);
  * - a lookup that answers `noList` (no list loaded, whatever the last health said) is "not checked",
@@ -50,27 +51,32 @@ export class ListPolicy {
   /** What the configured policy says for this health. */
   policyFor(h: StatusListHealth = this.h): "close" | "trade" | "ok" {
     if (h.state === "missing") return this.d.policy.whenMissing;
-    if (h.state === "past-hard-age") return this.d.policy.whenPastHardAge;
+    if (pastHardAge(h)) return this.d.policy.whenPastHardAge;
     return "ok";
   }
 
   /** Why the lane must stay closed now, or null. */
   closes(): string | null {
-    return this.policyFor() === "close" ? `status list ${this.h.state}: ${this.h.reason}` : null;
+    return this.policyFor() === "close" ? describe(this.h) : null;
   }
 
-  /** A new health from the list: an alarm when it turns missing, past its hard age or failed. */
+  /**
+   * A new health from the list: an alarm when it turns missing, past its hard age or failed, and when a
+   * failed list crosses its hard age.
+   */
   onHealth(h: StatusListHealth): void {
     const was = this.h;
     this.h = h;
-    if (h.state === was.state) return;
-    if (h.state !== "missing" && h.state !== "past-hard-age" && h.state !== "failed") return;
     const policy = this.policyFor(h);
-    this.d.alarm(
-      listHealthCode(h.state),
-      `status list ${h.state}: ${h.reason}` +
-        (policy === "close" ? " (policy: close the lane)" : policy === "trade" ? " (policy: trade on)" : ""),
-    );
+    const said =
+      policy === "close" ? " (policy: close the lane)" : policy === "trade" ? " (policy: trade on)" : "";
+    if (h.state === was.state) {
+      if (h.state === "failed" && pastHardAge(h) && !pastHardAge(was))
+        this.d.alarm(listHealthCode("past-hard-age"), `${describe(h)}${said}`);
+      return;
+    }
+    if (h.state !== "missing" && h.state !== "past-hard-age" && h.state !== "failed") return;
+    this.d.alarm(listHealthCode(h.state), `${describe(h)}${said}`);
   }
 
   /** The lookup under the policy, for the OBU machine (synchronous; throws when the lane cannot check). */
@@ -104,7 +110,19 @@ export class ListPolicy {
     if (a.entry) out.entry = a.entry;
     // traded on a list past its hard age: the records say so (a list that answered is not missing, whatever
     // the health said a moment ago)
-    if (policy === "trade" && this.h.state !== "missing") out.health = this.h.state;
+    if (policy === "trade" && this.h.state !== "missing") out.health = "past-hard-age";
     return out;
   }
+}
+
+/** Past the hard age: the state, or a failed list's judgement beside it. */
+function pastHardAge(h: StatusListHealth): boolean {
+  return h.state === "past-hard-age" || (h.pastHardAge ?? null) !== null;
+}
+
+/** The health in words: the state and why, and a failed list's hard age beside it. */
+function describe(h: StatusListHealth): string {
+  const also =
+    h.state !== "past-hard-age" && h.pastHardAge ? `; and past its hard age: ${h.pastHardAge}` : "";
+  return `status list ${h.state}: ${h.reason}${also}`;
 }

@@ -82,6 +82,11 @@ export type StatusListState = "ok" | "stale" | "missing" | "past-hard-age" | "fa
 export interface StatusListHealth {
   state: StatusListState;
   reason: string;
+  /**
+   * why the list is past its hard age, also while another state shows (a failed lookup); null or absent
+   * when it is not
+   */
+  pastHardAge?: string | null;
 }
 
 export interface StatusListLookup {

@@ -139,6 +139,22 @@ export class ListHealth {
       staleReasons: a ? st.reasons : [],
       failure,
     };
+    // judged whatever the state: a failure shown as the state must not hide it (ListPolicy applies
+    // statusList.whenPastHardAge to it in every state)
+    let pastHardAge: string | null = null;
+    if (a) {
+      const newest = st.deltaAgeMs as number;
+      const since = this.sinceTaken(a);
+      const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
+      if (newest > limits.hardMaxAgeMs)
+        pastHardAge = `the newest update, ${what}, is ${hours(newest)} old (hard limit ${hours(limits.hardMaxAgeMs)})`;
+      else if (since > limits.hardMaxAgeMs)
+        // the wall clock went back (an RTC reset, an NTP step): the time the lane has gone without an
+        // update still counts, on the monotonic clock
+        pastHardAge =
+          `the newest update, ${what}, came ${hours(since)} ago by the lane's monotonic clock ` +
+          `(hard limit ${hours(limits.hardMaxAgeMs)}; the lane's wall clock went back)`;
+    }
     let state: StatusListHealthState;
     let reason: string;
     if (failure) {
@@ -147,29 +163,17 @@ export class ListHealth {
     } else if (!a) {
       state = "missing";
       reason = this.notServed() ?? "no status list loaded";
+    } else if (pastHardAge !== null) {
+      state = "past-hard-age";
+      reason = pastHardAge;
+    } else if (st.alarm) {
+      state = "stale";
+      reason = st.reasons.join("; ");
     } else {
-      const newest = st.deltaAgeMs as number;
-      const since = this.sinceTaken(a);
-      const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
-      if (newest > limits.hardMaxAgeMs) {
-        state = "past-hard-age";
-        reason = `the newest update, ${what}, is ${hours(newest)} old (hard limit ${hours(limits.hardMaxAgeMs)})`;
-      } else if (since > limits.hardMaxAgeMs) {
-        // the wall clock went back (an RTC reset, an NTP step): the time the lane has gone without an
-        // update still counts, on the monotonic clock
-        state = "past-hard-age";
-        reason =
-          `the newest update, ${what}, came ${hours(since)} ago by the lane's monotonic clock ` +
-          `(hard limit ${hours(limits.hardMaxAgeMs)}; the lane's wall clock went back)`;
-      } else if (st.alarm) {
-        state = "stale";
-        reason = st.reasons.join("; ");
-      } else {
-        state = "ok";
-        reason = `full list ${a.full}${a.delta ? ` + delta ${a.delta}` : ""}, newest update ${hours(newest)} old`;
-      }
+      state = "ok";
+      reason = `full list ${a.full}${a.delta ? ` + delta ${a.delta}` : ""}, newest update ${hours(st.deltaAgeMs as number)} old`;
     }
-    return { state, reason, ...base };
+    return { state, reason, pastHardAge, ...base };
   }
 
   /** Re-evaluate, emit what changed, and arm a timer for the next limit crossing. */
@@ -190,7 +194,13 @@ export class ListHealth {
     const h = this.health();
     const was = this.healthSubject.getValue();
     const key = (x: StatusListHealth): string =>
-      [x.state, x.versions.full, x.versions.delta, ...x.staleReasons.map(reasonKey)].join("|");
+      [
+        x.state,
+        x.pastHardAge !== null,
+        x.versions.full,
+        x.versions.delta,
+        ...x.staleReasons.map(reasonKey),
+      ].join("|");
     if (key(h) !== key(was)) {
       if (h.state !== was.state) {
         const fields = { state: h.state, was: was.state, reason: h.reason, versions: h.versions };

@@ -97,6 +97,11 @@ export interface StatusListHealth {
   staleReasons: string[];
   /** the last lookup failure while the state is `failed`, else null */
   failure: LookupFailure | null;
+  /**
+   * why the newest update is past the hard age limit (the `past-hard-age` state's reason), also while a
+   * failure shows as the state; null when it is not
+   */
+  pastHardAge: string | null;
 }
 
 export interface LookupFailure {

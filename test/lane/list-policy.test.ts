@@ -11,14 +11,14 @@
 import { truncateSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import { ListPolicy } from "../../src/lane/list-policy.js";
 import { transition } from "../../src/lane/obu-machine.js";
 import type { Effect, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import type { StatusListPolicy } from "../../src/lane/ports.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
-import { full, stationPub, tempDir } from "../status-list/helpers.js";
+import { card, full, sampleRows, stationPub, tempDir } from "../status-list/helpers.js";
 import { b2, b3, b4, b5, CARD_ID, ctxFor, OBU_SERIAL } from "./machine-fixtures.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -110,6 +110,84 @@ describe("a listed vehicle never passes because of the list's state", () => {
     expect(records[0]!.statusListVersions).toEqual({ full: "202507310000", delta: null });
     expect(records[0]!.extra?.statusListChecked).toBeUndefined();
     expect(records[0]!.extra?.warnings).toBeUndefined();
+  });
+});
+
+describe("a list whose lookup failed and which then passes its hard age", () => {
+  /**
+   * The list fails (its file cut to nothing), and then, still failed (no lookup read the database since),
+   * ages past its hard limit: the policy for a list past its hard age applies all the same. Most lookups
+   * never read the database (the filter answers them), so the failure can last.
+   */
+  async function failedThenPastHardAge(p: StatusListPolicy): Promise<{
+    policy: ListPolicy;
+    alarms: string[];
+  }> {
+    await cache.close();
+    const t0 = Date.parse("2026-11-23T00:00:00Z");
+    let wall = t0;
+    let mono = 5_000;
+    cache = await StatusListCache.open({
+      dataDir: tmp.dir,
+      publicKeyPem: stationPub,
+      now: () => wall,
+      monotonicNow: () => mono,
+      limits: { deltaMaxAgeMs: 30 * 60_000, fullMaxAgeMs: 48 * 3600_000, hardMaxAgeMs: 2 * 3600_000 },
+    });
+    await cache.applyBundle(full("202611230000", sampleRows(10), { createdAt: t0 }));
+    const { policy, alarms } = policyOver(p);
+    cache.health$.subscribe((h) => policy.onHealth(h));
+    truncateSync(join(cache.dir, cache.info().db as string), 0);
+    // a listed card passes the filter and reads the database, which fails: health failed
+    expect(() => cache.lookup({ cardId: card(1) })).toThrow(
+      expect.objectContaining({ code: StatusListErrors.LookupFailed }),
+    );
+    expect(cache.health()).toMatchObject({ state: "failed", pastHardAge: null });
+    expect(policy.closes()).toBeNull();
+    wall += 121 * 60_000;
+    mono += 121 * 60_000;
+    vi.advanceTimersByTime(121 * 60_000); // the health's timer for the hard limit
+    expect(cache.health()).toMatchObject({
+      state: "failed",
+      pastHardAge: "the newest update, full list 202611230000, is 2.0 h old (hard limit 2.0 h)",
+    });
+    return { policy, alarms };
+  }
+
+  it("whenPastHardAge 'close': the lane closes, a vehicle the filter answers is stopped, one alarm for the hard age", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { policy, alarms } = await failedThenPastHardAge({
+        whenMissing: "close",
+        whenPastHardAge: "close",
+      });
+      expect(policy.closes()).toMatch(
+        /^status list failed: status-list lookup failed: .*; and past its hard age: the newest update, full list 202611230000, is 2\.0 h old/,
+      );
+      expect(alarms).toEqual(["STATUS_LIST_FAILED", "STATUS_LIST_PAST_HARD_AGE"]);
+      const { records, effects } = vehicle(policy, PAYS);
+      expect(records.map((r) => [r.kind, r.outcome])).toEqual([["stop", "STATUS_LIST_FAILED"]]);
+      expect(effects.some((e) => e.kind === "reply" && e.command.kind === "debit")).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("whenPastHardAge 'trade': the same vehicle is answered by the filter and paid, its record warns of the hard age", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { policy, alarms } = await failedThenPastHardAge({
+        whenMissing: "close",
+        whenPastHardAge: "trade",
+      });
+      expect(policy.closes()).toBeNull();
+      expect(alarms).toEqual(["STATUS_LIST_FAILED", "STATUS_LIST_PAST_HARD_AGE"]);
+      const { records } = vehicle(policy, PAYS);
+      expect(records.map((r) => r.outcome)).toEqual(["EXIT_DEBIT"]);
+      expect(records[0]!.extra?.warnings).toEqual(["STATUS_LIST_PAST_HARD_AGE"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
