@@ -99,15 +99,26 @@ export interface ProvedPurchase {
   psamNo: string | null;
   psamTransSerial: number | string | null;
   transTime: string | null;
+  /** an open suspect that does not hold its B5's TransTime (purchaseOfSuspect): never proved by a B8 */
+  timeUnrecorded?: true;
 }
 
-/** The purchase an open suspect recorded (from its uncertain B5, or null where no frame reported it). */
+/**
+ * The purchase an open suspect recorded (from its uncertain B5, or null where no frame reported it): the
+ * same purchase a B8 in time would have been judged against (the machine's B5), its TransTime included:
+ * the suspect's transTime column is the PurchaseTime sent, and the B5's own is `extra.b5TransTime`.
+ * A suspect whose B5 reported a serial but which does not hold that B5's TransTime (written before the
+ * lane recorded it) has a purchase no B8 can prove (`timeUnrecorded`).
+ */
 export function purchaseOfSuspect(r: CommittedRecord): ProvedPurchase {
+  const t = r.extra?.b5TransTime;
+  const recorded = typeof t === "string" || t === null;
   return {
     iccPaySerial: r.iccPaySerial === null ? null : Number.parseInt(r.iccPaySerial, 16),
     psamNo: r.psamNo,
     psamTransSerial: r.psamTransSerial,
-    transTime: r.transTime,
+    transTime: recorded ? t : null,
+    ...(!recorded && r.iccPaySerial !== null ? { timeUnrecorded: true as const } : {}),
   };
 }
 
@@ -125,6 +136,7 @@ export function b8Problem(d: SentDebit, p: ProvedPurchase, b8: TacResult): strin
     ...(p.psamNo === null ? ["PSAM terminal number"] : []),
     ...(p.psamTransSerial === null ? ["PSAM serial"] : []),
     ...(d.purchaseTime === null ? ["purchase time"] : []),
+    ...(p.timeUnrecorded ? ["the TransTime of the suspect's B5 (not recorded)"] : []),
   ];
   if (missing.length > 0) return `B8 ErrorCode 00 but ${missing.join(", ")} unknown`;
   const problem = disagreement(d, {

@@ -11,7 +11,7 @@ import { localStamp } from "../../src/local-time.js";
 import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { boothIntentPayload, FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
-import { b2, b3, b4, b5, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
+import { b2, b3, b4, b5, b8, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: NOW });
@@ -29,6 +29,7 @@ const ev = {
   b3: (): RsuEvent => ({ kind: "vehicle", info: b3() }),
   b4: (c = b4()): RsuEvent => ({ kind: "card", info: c }),
   b5: (t = b5()): RsuEvent => ({ kind: "trade", info: t }),
+  b8: (t = b8()): RsuEvent => ({ kind: "tac", info: t }),
 };
 
 /** Start the controller and open the lane (link up, C0, B0). */
@@ -454,6 +455,48 @@ describe("an answer in time is checked as a late one is (review finding 1)", () 
     expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
     expect(r.journal.intents.size).toBe(0);
+  });
+});
+
+describe("a B8 after its machine gave up is judged as one in time", () => {
+  /** A B5 00 that does not prove the debit, C8, no B8 in time: a B5_MISMATCH suspect; then the late B8. */
+  async function lateB8(r: Rig, mismatching: Parameters<typeof b5>[0], olderRecord = false): Promise<void> {
+    await open(r);
+    await toDebit(r); // balance 10000, fee 1500 - 5% = 1425, PurchaseTime 20250716103000
+    r.link.frame(ev.b5(b5(mismatching)));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    await r.advance(1000); // b8TimeoutMs: no B8
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    // as an earlier version wrote it: without the B5's own TransTime
+    if (olderRecord) delete r.journal.records[0]!.extra?.b5TransTime;
+    r.link.frame(ev.b8()); // TAC 0badcafe, balance after 8575 = 10000 - 1425
+    await r.settle();
+  }
+
+  it("the B5 reported another TransTime (another purchase): its late B8 does not settle the suspect", async () => {
+    const r = rig();
+    await lateB8(r, { transTime: "20250715103000" });
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    expect(r.journal.records[0]).toMatchObject({
+      tac: null,
+      transTime: "20250716103000",
+      extra: { b5TransTime: "20250715103000" },
+    });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+  });
+
+  it("the B5's balance after disagreed, its TransTime is the one sent: a late B8 that agrees settles it with its TAC", async () => {
+    const r = rig();
+    await lateB8(r, { balanceAfter: 9000 });
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
+    expect(r.journal.records[0]).toMatchObject({ tac: "0badcafe", balanceAfter: 8575 });
+  });
+
+  it("a suspect written before the lane recorded its B5's TransTime is never proved by a late B8", async () => {
+    const r = rig();
+    await lateB8(r, { balanceAfter: 9000 }, true);
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
   });
 });
 
