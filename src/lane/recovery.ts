@@ -107,19 +107,32 @@ export class Recovery {
       try {
         p = JSON.parse(it.payload) as IntentPayload;
       } catch (e) {
-        this.d.log.error({ id: it.id, err: (e as Error).message }, "unreadable debit intent kept as it is");
+        this.unreadable(it.id, it.key, it.payload, `not JSON: ${(e as Error).message}`);
         continue;
       }
-      // not an RSU debit
-      if (p.state?.phase !== "await-b5" && p.state?.phase !== "await-b8") continue;
-      const d = p.state.debit;
+      // every intent not keyed booth: is an RSU debit's (debit-intents.ts), written before its C6 or C8
+      const state = p?.state;
+      if (
+        (state?.phase !== "await-b5" && state?.phase !== "await-b8") ||
+        typeof state.debit?.card?.cardId !== "string" ||
+        typeof state.debit.obu?.obuSerial !== "string"
+      ) {
+        this.unreadable(
+          it.id,
+          it.key,
+          it.payload,
+          "not a debit waiting for its answer as this version writes one",
+        );
+        continue;
+      }
+      const d = state.debit;
       // only a debit still waiting for its answer is worth listening for
       if (!p.answer) this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
       out.push({
         // the OBU MAC as its frames carried it (the intent's key may be in another case: older journals)
         obuId: d.obu.obuId,
-        state: p.state,
-        stage: Object.fromEntries(Object.entries(p.stage).map(([k, v]) => [`beforeRestart.${k}`, v])),
+        state,
+        stage: Object.fromEntries(Object.entries(p.stage ?? {}).map(([k, v]) => [`beforeRestart.${k}`, v])),
         intentId: it.id,
         payload: it.payload,
         ...(p.answer ? { answer: p.answer } : {}),
@@ -136,6 +149,32 @@ export class Recovery {
     }
     if (out.some((r) => !r.answer)) this.phase = "pending";
     return out;
+  }
+
+  /**
+   * An RSU debit intent this version cannot read (a damaged row, another version's payload): its C6 may
+   * have gone out, so nothing is sent for it, the intent stays for the back office, and every card id and
+   * OBU contract serial its text names is held for the life of the process (TradeGuards.pin; every start
+   * reads the intent again), with the alarm DEBIT_INTENT_UNREADABLE naming it. The lane opens all the same:
+   * the other cards trade.
+   */
+  private unreadable(id: number, key: string, text: string, why: string): void {
+    const named = (field: string, digits: number): string[] => [
+      ...new Set(
+        [...text.matchAll(new RegExp(`"${field}"\\s*:\\s*"(\\d{${digits}})"`, "g"))].map((m) => m[1]!),
+      ),
+    ];
+    const cards = named("cardId", 20);
+    const obus = named("obuSerial", 16);
+    for (const cardId of cards) this.d.guards.pin({ cardId, obuSerial: null });
+    for (const obuSerial of obus) this.d.guards.pin({ cardId: null, obuSerial });
+    this.d.log.error({ id, key, cards, obus, why }, "debit intent not readable: kept as it is");
+    this.d.alarm(
+      "DEBIT_INTENT_UNREADABLE",
+      `debit intent ${id} (OBU ${key}) cannot be recovered (${why}): kept for the back office; ` +
+        `${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
+        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) while this process runs, and again at every start while the intent is in the journal`,
+    );
   }
 
   /**

@@ -74,6 +74,8 @@ class Window {
 export class TradeGuards {
   private readonly traded: Window;
   private readonly held: Window;
+  /** keys pin() holds for the life of the process */
+  private readonly pinned = new Set<string>();
   /** OBU MAC id (upper case) -> recent debits recorded for it */
   private readonly debits = new Map<string, { seq: number; at: number }[]>();
 
@@ -132,12 +134,12 @@ export class TradeGuards {
   }
 
   unsettled(k: GuardKey): boolean {
-    return keysOf(k).some((key) => this.held.has(key));
+    return keysOf(k).some((key) => this.held.has(key) || this.pinned.has(key));
   }
 
   /** For the status service and the booth: is this card id or OBU contract serial held as unsettled? */
   isHeld(id: string): boolean {
-    return this.held.has(`c:${id}`) || this.held.has(`o:${id}`);
+    return this.unsettled({ cardId: id, obuSerial: id });
   }
 
   rememberTraded(k: GuardKey): void {
@@ -175,6 +177,15 @@ export class TradeGuards {
 
   hold(k: GuardKey): void {
     for (const key of keysOf(k)) this.held.set(key);
+  }
+
+  /**
+   * Held for the life of the process, past `unsettledHoldMs` and whatever release() says: what a debit
+   * intent no one can read names (recovery.ts). The intent stays in the journal, so every start pins it
+   * again until the back office removes it.
+   */
+  pin(k: GuardKey): void {
+    for (const key of keysOf(k)) this.pinned.add(key);
   }
 
   /** The debit was settled (proved): the hold ends. */

@@ -1416,3 +1416,44 @@ describe("events and counters for the status service", () => {
     expect(seen).toEqual(["link:up", "lane:open", "link:down", "lane:closed", "alarm:LANE_CLOSED_RSU_DOWN"]);
   });
 });
+
+describe("crash recovery: a debit intent the lane cannot read", () => {
+  const DAY = 86_400_000; // transaction.unsettledHoldMs in the rig
+  const alarmsOf = (r: Rig, code: string) =>
+    r.outputs.flatMap((o) => (o.type === "alarm" && o.code === code ? [o.message] : []));
+  const debits = (r: Rig) => r.link.answersTo("card").filter((c) => c !== "ACK" && c.kind === "debit");
+
+  it.each([
+    ["not JSON", (p: string) => p.slice(0, p.length - 40)],
+    [
+      "not a debit waiting for its answer",
+      (p: string) =>
+        JSON.stringify({ ...JSON.parse(p), state: { ...JSON.parse(p).state, phase: "await-b9" } }),
+    ],
+  ])(
+    "%s: kept, DEBIT_INTENT_UNREADABLE names it and its card, the card held past the guards' memory, no C6 for it",
+    async (why, damage) => {
+      const j = new FakeJournal();
+      const first = rig({ journal: j });
+      await open(first);
+      await toDebit(first); // killed here: the C6 is out, the intent stays
+      const [intent] = [...j.intents.values()];
+      j.intents.set(intent!.id, { ...intent!, payload: damage(intent!.payload) });
+      let ahead = 0;
+      const r = rig({ journal: j, now: () => Date.now() + ahead });
+      await open(r); // nothing to listen for: the lane opens
+      expect(j.records).toEqual([]);
+      expect([...j.intents.keys()]).toEqual([intent!.id]);
+      const [alarm] = alarmsOf(r, "DEBIT_INTENT_UNREADABLE");
+      expect(alarm).toContain(`debit intent ${intent!.id} (OBU ${intent!.key})`);
+      expect(alarm).toContain(why);
+      expect(alarm).toContain(`card ${CARD_ID}`);
+      expect(alarmsOf(r, "CRASH_RECOVERY")).toEqual([]);
+      ahead += DAY + 1; // past unsettledHoldMs: the hold is the process's, not the guards' window
+      expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+      await toDebit(r);
+      expect(kinds(j)).toEqual(["stop:UNSETTLED_DEBIT"]);
+      expect(debits(r)).toEqual([]);
+    },
+  );
+});
