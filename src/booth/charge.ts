@@ -10,6 +10,7 @@
 
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import {
   BOOTH_INTENT_PREFIX,
@@ -220,37 +221,49 @@ export async function charge(
     const committed = await ctx.tryCommit(rec, intentId);
     if (!committed)
       return unrecorded(ctx, card.cardId, intentId as number, payload as BoothIntentPayload, rec);
-    const { quietMs, commitMs } = ctx.lastCommit;
-    // the whole time, the quiet wait included (reported on its own, never hidden from the total)
-    const totalMs = ctx.now() - t0;
-    const intentMs = (stages.intent ?? 0) - (stages.intentWrite ?? 0);
-    ctx.lastTiming = {
-      totalMs,
-      readerMs,
-      laneMs: totalMs - readerMs - quietMs,
-      commitMs,
-      intentMs,
-      quietMs,
-      bytes,
-    };
-    ctx.counters.transactions++;
-    ctx.lane.guards.release(key);
-    ctx.lane.guards.rememberTraded(key);
-    if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
-    ctx.recorded(committed, true, commitMs);
-    if (done.mac2Check.result === "rejected")
-      ctx.alarm(
-        "BOOTH_MAC2_REJECTED",
-        `PSAM rejected the card's MAC2 (${done.mac2Check.sw}); the card has debited`,
+    // from here the debit is recorded: nothing below may reach the catch, which reads an exception as
+    // "nothing debited" (the case would stay open and the card could pay again)
+    const paidAfterCommit = (committed: CommittedRecord): void => {
+      const { quietMs, commitMs } = ctx.lastCommit;
+      // the whole time, the quiet wait included (reported on its own, never hidden from the total)
+      const totalMs = ctx.now() - t0;
+      const intentMs = (stages.intent ?? 0) - (stages.intentWrite ?? 0);
+      ctx.lastTiming = {
+        totalMs,
+        readerMs,
+        laneMs: totalMs - readerMs - quietMs,
+        commitMs,
+        intentMs,
+        quietMs,
+        bytes,
+      };
+      ctx.counters.transactions++;
+      ctx.lane.guards.release(key);
+      ctx.lane.guards.rememberTraded(key);
+      if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
+      ctx.recorded(committed, true, commitMs);
+      if (done.mac2Check.result === "rejected")
+        ctx.alarm(
+          "BOOTH_MAC2_REJECTED",
+          `PSAM rejected the card's MAC2 (${done.mac2Check.sw}); the card has debited`,
+        );
+      ctx.show(
+        PROMPTS.paid(
+          price.amount,
+          card.issuance.cardType === 0x16 ? committed.balanceAfter : null,
+          write.status === 3,
+        ),
+        c,
       );
-    ctx.show(
-      PROMPTS.paid(
-        price.amount,
-        card.issuance.cardType === 0x16 ? committed.balanceAfter : null,
-        write.status === 3,
-      ),
-      c,
-    );
+    };
+    try {
+      paidAfterCommit(committed);
+    } catch (e) {
+      ctx.log.error(
+        { err: errText(e), seq: committed.seq, tradeId: committed.tradeId },
+        "booth: an error after the record was committed (the record stands)",
+      );
+    }
     return { kind: "paid" };
   } catch (e) {
     if (e instanceof DebitLost && intentId !== undefined && payload) {

@@ -27,7 +27,12 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
-import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
+import {
+  BOOTH_INTENT_PREFIX,
+  type BoothIntentPayload,
+  paidRecord,
+  unconfirmedRecord,
+} from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { refuse } from "./charge.js";
@@ -190,15 +195,20 @@ async function onOriginal(
       },
     );
     const committed = await ctx.tryCommit(rec, pd.intentId);
-    if (!committed) return "journal-failed";
+    if (!committed) {
+      keepPaid(ctx, pd, rec);
+      return "journal-failed";
+    }
     const commitMs = ctx.lastCommit.commitMs;
-    ctx.counters.proved++;
-    if (check.result === "rejected")
-      ctx.alarm(
-        "BOOTH_MAC2_REJECTED",
-        `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
-      );
-    return recordedPaid(ctx, pd, committed, commitMs, card);
+    return afterCommit(ctx, committed, () => {
+      ctx.counters.proved++;
+      if (check.result === "rejected")
+        ctx.alarm(
+          "BOOTH_MAC2_REJECTED",
+          `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
+        );
+      return recordedPaid(ctx, pd, committed, commitMs, card);
+    });
   }
   const attempt = attemptOf(p);
   const ev = await gatherEvidence(
@@ -235,6 +245,30 @@ async function onOriginal(
     v.kind === "debited" ? `the card shows the debit but GET TRANSACTION PROVE answered ${proof.sw}` : v.why,
     data,
   );
+}
+
+/**
+ * GET TRANSACTION PROVE gave the TAC but the journal did not take the record: the paid record goes into
+ * the pending debit and its intent (as charge.ts `unrecorded` does for a DEBIT that answered), so the
+ * retry commits it as it is (commitPaid: no card, no deadline), also after a restart. Never a suspect for a
+ * debit whose TAC the booth had: the card, used elsewhere since, may no longer prove it.
+ */
+function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothIntentPayload["paid"]>): void {
+  pd.payload = { ...pd.payload, paid: rec };
+  try {
+    ctx.journal.writeIntent(
+      `${BOOTH_INTENT_PREFIX}${pd.payload.cardId}`,
+      JSON.stringify(pd.payload),
+      pd.intentId,
+    );
+  } catch (e) {
+    // the journal refuses this too: this process still commits it from memory; a restart before that
+    // recovers the debit from the card again (the intent as it was)
+    ctx.log.error(
+      { err: errText(e), intentId: pd.intentId },
+      "booth recovered paid record not kept in its intent",
+    );
+  }
 }
 
 async function unconfirmed(
@@ -279,7 +313,26 @@ async function commitPaid(
   const committed = await ctx.tryCommit(rec, pd.intentId);
   if (!committed) return "journal-failed";
   const commitMs = ctx.lastCommit.commitMs;
-  return recordedPaid(ctx, pd, committed, commitMs, await originalOnReader(ctx, pd, watch, signal));
+  const card = await originalOnReader(ctx, pd, watch, signal).catch(() => null);
+  return afterCommit(ctx, committed, () => recordedPaid(ctx, pd, committed, commitMs, card));
+}
+
+/**
+ * What follows a committed record (counters, guards, the screen, the barrier, the trail): an exception
+ * there (a device, the trail closing) is logged and the record stands, "recorded-no-card" (the barrier
+ * stays closed). It must never reach a catch that reads it as "nothing was recorded": that one asks the
+ * card again and would record the same debit twice.
+ */
+function afterCommit(ctx: BoothContext, committed: CommittedRecord, f: () => RecoverResult): RecoverResult {
+  try {
+    return f();
+  } catch (e) {
+    ctx.log.error(
+      { err: errText(e), seq: committed.seq, tradeId: committed.tradeId },
+      "booth recovery: an error after the record was committed (the record stands; the barrier stays closed)",
+    );
+    return "recorded-no-card";
+  }
 }
 
 /**

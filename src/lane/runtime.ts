@@ -28,7 +28,7 @@ import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal } from "../journal/index.js";
-import { consoleOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
+import { consoleOutputs, guardedOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
 import {
@@ -218,7 +218,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
           })
         : port;
     const link = new RsuLink({ transport, dialect, logger, options: linkOptions });
-    const outputs = deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger));
+    const outputs = guardedOutputs(
+      deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger)),
+      logger,
+    );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
     const controller = new LaneController({
       lane: c.lane,

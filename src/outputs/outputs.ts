@@ -95,3 +95,32 @@ export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
 }
 
 export const nullOutputs: LaneOutputs = { emit() {} };
+
+/**
+ * A sink whose emit never throws: a device that fails (a barrier board unplugged, a display that throws)
+ * is logged, never thrown into the lane's or the booth's code, which emits right after a record is durable
+ * and must not take an exception there for "nothing was recorded" (src/lane/runtime.ts wraps every sink
+ * so). At most one error line per event type a minute.
+ */
+export function guardedOutputs(sink: LaneOutputs, log: Logger, now: () => number = Date.now): LaneOutputs {
+  const loggedAt = new Map<string, number>();
+  let failures = 0;
+  return {
+    emit(ev) {
+      try {
+        sink.emit(ev);
+      } catch (e) {
+        failures++;
+        const at = now();
+        if (at - (loggedAt.get(ev.type) ?? Number.NEGATIVE_INFINITY) >= 60_000) {
+          loggedAt.set(ev.type, at);
+          log.error(
+            { type: ev.type, failures, err: e instanceof Error ? e.message : String(e) },
+            "lane output failed (the lane goes on; the device needs attention)",
+          );
+        }
+      }
+    },
+    ...(sink.close ? { close: () => sink.close!() } : {}),
+  };
+}

@@ -12,6 +12,7 @@ import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { exitRecord0019 } from "../reader/booth-purchase.js";
 import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
@@ -815,6 +816,61 @@ describe("the booth over ptys", () => {
       expect((tx[0]!.extra as { booth: { mac2Note: string } }).booth.mac2Note).toMatch(
         /lane restarted.*TAC is what clearing checks/,
       );
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("a barrier device that throws after the paid record is committed: the record stands, the case is closed as paid, the card is not charged again", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      // the lane's output sink fails on the barrier (src/lane/runtime.ts wraps it: logged, not thrown)
+      const push = t.outputs.push.bind(t.outputs);
+      let thrown = 0;
+      t.outputs.push = (...e: LaneOutputEvent[]) => {
+        if (e.some((x) => x.type === "barrier")) {
+          thrown++;
+          throw new Error("barrier board not answering");
+        }
+        return push(...e);
+      };
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(thrown).toBe(1);
+      expect(t.lane.booth!.cases()).toEqual([]);
+      expect(t.records().map((r) => [r.kind, r.outcome])).toEqual([
+        ["stop", "OBU_NO_CARD"],
+        ["transaction", "BOOTH_EXIT_DEBIT"],
+      ]);
+      expect(t.ledger()).toHaveLength(1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
+  it("GET TRANSACTION PROVE gave the TAC but the record is refused: the TAC is kept (pending debit and intent), and the retry records it without the card, never a suspect", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-after-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      const refused = refuseBoothRecords(t, 1);
+      t.reader.present(CARD); // the recovery proves the debit: MAC2 and TAC, then its commit is refused
+      await t.prompt("REFUSED_SYSTEM");
+      expect(refused()).toBe(1);
+      const [debit] = t.ledger();
+      const [intent] = t.lane.journal.openIntents();
+      expect(JSON.parse(intent!.payload)).toMatchObject({
+        paid: { kind: "transaction", outcome: "BOOTH_EXIT_DEBIT_PROVED", tac: debit!.tac },
+      });
+      // the card leaves with the vehicle: the retry needs neither the card nor the deadline
+      t.reader.remove();
+      await t.prompt("RECORDED_NO_CARD", 15_000);
+      await t.boothIdle();
+      expect(t.records().map((r) => [r.kind, r.outcome, r.tac])).toEqual([
+        ["stop", "OBU_NO_CARD", null],
+        ["transaction", "BOOTH_EXIT_DEBIT_PROVED", debit!.tac],
+      ]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
       t.expectRecordsMatchLedger();
     });
   });
