@@ -95,7 +95,11 @@ function unrecorded(
 ): ChargeResult {
   const withPaid: BoothIntentPayload = { ...payload, paid: rec };
   try {
-    ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
+    // rewritten only while it is open: writeIntent would insert a new row for an id that is gone, which
+    // the next start would commit a second time
+    if (ctx.journal.openIntents().some((i) => i.id === intentId))
+      ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
+    else ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
   } catch (e) {
     // the journal refuses this too: this process still commits it from memory; a restart before that
     // recovers the debit from the card (the intent as it was)

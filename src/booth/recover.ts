@@ -194,21 +194,20 @@ async function onOriginal(
         processRestarted: !sameProcess,
       },
     );
+    // proved, whether or not the journal takes the record now (a kept record is committed later)
+    ctx.counters.proved++;
+    if (check.result === "rejected")
+      ctx.alarm(
+        "BOOTH_MAC2_REJECTED",
+        `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
+      );
     const committed = await ctx.tryCommit(rec, pd.intentId);
     if (!committed) {
       keepPaid(ctx, pd, rec);
       return "journal-failed";
     }
     const commitMs = ctx.lastCommit.commitMs;
-    return afterCommit(ctx, committed, () => {
-      ctx.counters.proved++;
-      if (check.result === "rejected")
-        ctx.alarm(
-          "BOOTH_MAC2_REJECTED",
-          `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
-        );
-      return recordedPaid(ctx, pd, committed, commitMs, card);
-    });
+    return afterCommit(ctx, committed, () => recordedPaid(ctx, pd, committed, commitMs, card));
   }
   const attempt = attemptOf(p);
   const ev = await gatherEvidence(
@@ -256,6 +255,12 @@ async function onOriginal(
 function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothIntentPayload["paid"]>): void {
   pd.payload = { ...pd.payload, paid: rec };
   try {
+    // rewritten only while it is open: writeIntent would insert a new row for an id that is gone, which
+    // the next start would commit a second time
+    if (!ctx.journal.openIntents().some((i) => i.id === pd.intentId)) {
+      ctx.log.error({ intentId: pd.intentId }, "booth recovered paid record not kept: its intent is gone");
+      return;
+    }
     ctx.journal.writeIntent(
       `${BOOTH_INTENT_PREFIX}${pd.payload.cardId}`,
       JSON.stringify(pd.payload),
@@ -329,7 +334,7 @@ function afterCommit(ctx: BoothContext, committed: CommittedRecord, f: () => Rec
   } catch (e) {
     ctx.log.error(
       { err: errText(e), seq: committed.seq, tradeId: committed.tradeId },
-      "booth recovery: an error after the record was committed (the record stands; the barrier stays closed)",
+      "booth recovery: an error after the record was committed (the record stands)",
     );
     return "recorded-no-card";
   }

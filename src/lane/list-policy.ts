@@ -82,8 +82,7 @@ export class ListPolicy {
   /** The lookup under the policy, for the OBU machine (synchronous; throws when the lane cannot check). */
   lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer {
     const policy = this.policyFor();
-    if (policy === "close")
-      throw new NoUsableListError(`no usable status list (${this.h.state}: ${this.h.reason})`);
+    if (policy === "close") throw new NoUsableListError(`no usable status list (${describe(this.h)})`);
     const a = this.d.list.lookup(q);
     if (a.noList) {
       if (this.d.policy.whenMissing === "close")

@@ -847,6 +847,70 @@ describe("the booth over ptys", () => {
     });
   });
 
+  /** The lane's guards throw once when the booth remembers a trade (bookkeeping after the commit). */
+  function failRememberOnce(t: BoothTestContext): Promise<void> {
+    const g = t.lane.controller.guards;
+    const remember = g.rememberTraded.bind(g);
+    let thrown = false;
+    return new Promise((reached) => {
+      g.rememberTraded = (k) => {
+        if (thrown) return remember(k);
+        thrown = true;
+        reached();
+        throw new Error("bookkeeping failed");
+      };
+    });
+  }
+
+  it("an error in the booth's own bookkeeping after the paid record is committed: the record stands, the case is closed, nothing charged again", async () => {
+    await boothTest(
+      { recordLog: true, scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const reached = failRememberOnce(t);
+        t.reader.present(CARD);
+        await reached;
+        await t.boothIdle();
+        expect(t.lane.booth!.cases()).toEqual([]);
+        expect(t.records().map((r) => [r.kind, r.outcome])).toEqual([
+          ["stop", "OBU_NO_CARD"],
+          ["transaction", "BOOTH_EXIT_DEBIT"],
+        ]);
+        expect(t.ledger()).toHaveLength(1);
+        expect(t.log.map((l) => l.msg)).toContain(
+          "booth: an error after the record was committed (the record stands)",
+        );
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("an error after a recovery's PROVE'd record is committed: the record stands, the card is not proved and recorded again", async () => {
+    await boothTest(
+      { recordLog: true, scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.inject({ kind: "card-removed-after-debit" });
+        t.reader.present(CARD);
+        await t.prompt("PUT_BACK");
+        const reached = failRememberOnce(t);
+        t.reader.present(CARD);
+        await reached;
+        await t.boothIdle();
+        expect(t.records().map((r) => [r.kind, r.outcome])).toEqual([
+          ["stop", "OBU_NO_CARD"],
+          ["transaction", "BOOTH_EXIT_DEBIT_PROVED"],
+        ]);
+        expect(t.lane.journal.openIntents()).toEqual([]);
+        expect(t.lane.booth!.cases()).toEqual([]);
+        expect(t.log.map((l) => l.msg)).toContain(
+          "booth recovery: an error after the record was committed (the record stands)",
+        );
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
   it("GET TRANSACTION PROVE gave the TAC but the record is refused: the TAC is kept (pending debit and intent), and the retry records it without the card, never a suspect", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
