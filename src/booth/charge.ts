@@ -94,23 +94,35 @@ function unrecorded(
   rec: BoothIntentPayload["draft"],
 ): ChargeResult {
   const withPaid: BoothIntentPayload = { ...payload, paid: rec };
-  try {
-    // rewritten only while it is open: writeIntent would insert a new row for an id that is gone, which
-    // the next start would commit a second time
-    if (ctx.journal.openIntents().some((i) => i.id === intentId))
-      ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
-    else ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
-  } catch (e) {
-    // the journal refuses this too: this process still commits it from memory; a restart before that
-    // recovers the debit from the card (the intent as it was)
-    ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
-  }
+  keepPaidInIntent(ctx, cardId, intentId, withPaid);
   return {
     kind: "lost",
     intentId,
     payload: withPaid,
     cause: new EtcError(BoothErrorCodes.JournalFailed, "the booth's paid record could not be committed"),
   };
+}
+
+/**
+ * Rewrites intent `intentId` with its paid record (`withPaid.paid`), so that a restart commits that
+ * record without the card: here, and in recover.ts for a debit GET TRANSACTION PROVE gave. Only while the
+ * intent is open: writeIntent would insert a new row for an id that is gone, which the next start would
+ * commit a second time. A journal that refuses this too leaves the intent as it was: this process still
+ * commits the record from memory, and a restart before that recovers the debit from the card.
+ */
+export function keepPaidInIntent(
+  ctx: BoothContext,
+  cardId: string,
+  intentId: number,
+  withPaid: BoothIntentPayload,
+): void {
+  try {
+    if (ctx.journal.openIntents().some((i) => i.id === intentId))
+      ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
+    else ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
+  } catch (e) {
+    ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
+  }
 }
 
 export async function charge(

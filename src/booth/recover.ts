@@ -27,15 +27,10 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
-import {
-  BOOTH_INTENT_PREFIX,
-  type BoothIntentPayload,
-  paidRecord,
-  unconfirmedRecord,
-} from "./booth-records.js";
+import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import { refuse } from "./charge.js";
+import { keepPaidInIntent, refuse } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
@@ -254,26 +249,7 @@ async function onOriginal(
  */
 function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothIntentPayload["paid"]>): void {
   pd.payload = { ...pd.payload, paid: rec };
-  try {
-    // rewritten only while it is open: writeIntent would insert a new row for an id that is gone, which
-    // the next start would commit a second time
-    if (!ctx.journal.openIntents().some((i) => i.id === pd.intentId)) {
-      ctx.log.error({ intentId: pd.intentId }, "booth recovered paid record not kept: its intent is gone");
-      return;
-    }
-    ctx.journal.writeIntent(
-      `${BOOTH_INTENT_PREFIX}${pd.payload.cardId}`,
-      JSON.stringify(pd.payload),
-      pd.intentId,
-    );
-  } catch (e) {
-    // the journal refuses this too: this process still commits it from memory; a restart before that
-    // recovers the debit from the card again (the intent as it was)
-    ctx.log.error(
-      { err: errText(e), intentId: pd.intentId },
-      "booth recovered paid record not kept in its intent",
-    );
-  }
+  keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
 }
 
 async function unconfirmed(
