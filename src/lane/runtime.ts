@@ -28,6 +28,7 @@ import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal } from "../journal/index.js";
+import type { LaneIdentity } from "../journal/types.js";
 import { consoleOutputs, guardedOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
@@ -105,16 +106,8 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   const logger = deps.logger ?? silentLogger;
   const dialect = dialectFromConfig(c);
   const tariff = c.lane.role === "exit" ? Tariff.loadFor(c.tariff, c.lane) : null;
-  let publicKeyPem: string;
-  try {
-    publicKeyPem = readFileSync(c.statusList.publicKey, "utf8");
-  } catch (e) {
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `statusList.publicKey: cannot read ${c.statusList.publicKey} (${(e as Error).message})`,
-    );
-  }
-  // read before anything is opened or written: a bad token file is a config error with no side effect
+  // read before anything is opened or written: a bad key or token file is a config error with no side effect
+  const publicKeyPem = readStatusListKey(c);
   const stationToken =
     c.station?.tokenFile !== undefined && deps.uplink !== false
       ? readTokenFile(c.station.tokenFile, "station.tokenFile")
@@ -127,33 +120,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
-  let auditTrail: AuditTrail | undefined; // a failed retention run goes to the audit trail once it is open
-  let controllerRef: LaneController | undefined; // retention waits while it has a vehicle in flight
+  // the journal's retention reports to the trail and asks the controller, both opened after it
+  const late: { audit?: AuditTrail; controller?: LaneController } = {};
   try {
-    const journal = Journal.open({
-      dataDir: c.dataDir,
-      laneIdentity,
-      utcOffsetMinutes: dialect.utcOffsetMinutes,
-      retention: {
-        days: c.journal.retentionDays,
-        intervalMs: c.journal.retentionIntervalMinutes * 60_000,
-        batchBudgetMs: c.journal.retentionBatchBudgetMs,
-        // no retention batch while a vehicle is in flight: a frame never waits for one
-        busy: () => (controllerRef?.inFlight().length ?? 0) > 0,
-        busyRetryMs: c.journal.retentionBusyRetryMs,
-        // each batch's deletions are bound into the trail by the journal itself; a failed run is an alarm
-        onRetention: (r) => {
-          if (r.error)
-            auditTrail?.events.journalError({
-              code: r.error.code,
-              message: `retention stopped after ${r.deleted} record(s): ${r.error.message}`,
-              op: "retention",
-            });
-        },
-      },
-      recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
-      logger,
-    });
+    const journal = openLaneJournal(c, laneIdentity, dialect.utcOffsetMinutes, logger, late);
     cleanups.unshift(() => journal.close());
     const statusList = await StatusListCache.open({
       dataDir: c.dataDir,
@@ -164,28 +134,16 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     });
     cleanups.unshift(() => statusList.close());
     const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};
-    // the trail's spool is in the journal, and each record is bound into the trail in its own commit
-    // transaction (docs/audit.md, "Journal binding")
-    const audit = openJournalTrail(journal, {
-      dataDir: c.dataDir,
-      lane: laneIdentity,
-      utcOffsetMinutes: dialect.utcOffsetMinutes,
-      checkpointEvery: c.audit.checkpointEvery,
-      checkpointIntervalMs: c.audit.checkpointIntervalSeconds * 1000,
-      segmentMaxBytes: c.audit.segmentMaxMegabytes * 1024 * 1024,
-      retentionDays: c.audit.retentionDays,
-      syncIntervalMs: c.audit.syncIntervalMs,
-      spoolBatchMs: c.audit.spoolBatchMs,
-      witnessConflictRetryMs: c.audit.witnessConflictRetrySeconds * 1000,
-      witnessRetryMs: c.audit.witnessRetrySeconds * 1000,
-      witnessQueueMax: c.audit.witnessQueueMax,
-      witness: c.station !== undefined && deps.uplink !== false,
+    const audit = openLaneTrail(
+      c,
+      journal,
+      laneIdentity,
+      dialect.utcOffsetMinutes,
+      deps,
       logger,
-      onAlarm: (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
-      // a record's line is built in a worker from the committed row (docs/audit.md, "Cost")
-      recordLineWorker: { journalFile: join(c.dataDir, JOURNAL_FILE) },
-    });
-    auditTrail = audit;
+      (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
+    );
+    late.audit = audit;
     cleanups.unshift(() => audit.close());
     audit.events.laneStarted({
       version: deps.appVersion ?? APP_VERSION,
@@ -198,26 +156,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     audit.events.statusListLoaded(statusList.versions());
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
-    const port = deps.transport ?? transportFor(c);
-    const linkOptions: RsuLinkOptionsInput = {
-      heartbeatPeriodMs: c.rsu.timing.heartbeatPeriodMs,
-      missedHeartbeats: c.rsu.timing.missedHeartbeats,
-      answerDeadlineMs: c.rsu.link.answerDeadlineMs,
-      dedupeWindowMs: c.rsu.link.dedupeWindowMs,
-      reconnect: { initialDelayMs: c.rsu.link.backoffInitialMs, maxDelayMs: c.rsu.link.backoffMaxMs },
-      deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
-      ...deps.link,
-    };
-    // The capture records the limits the link's deframer applies, so `decode --capture` applies them too.
-    const limits = capture ? resolveRsuLinkOptions(linkOptions).deframer : undefined;
-    const transport =
-      capture && limits
-        ? capture.wrap(port, "rsu", c.rsu.protocol, {
-            interByteMs: limits.interByteTimeoutMs,
-            maxFrameLength: limits.maxFrameLength,
-          })
-        : port;
-    const link = new RsuLink({ transport, dialect, logger, options: linkOptions });
+    const link = openRsuLink(c, dialect, deps, capture, logger);
     const outputs = guardedOutputs(
       deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger)),
       logger,
@@ -246,7 +185,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
     });
-    controllerRef = controller;
+    late.controller = controller;
     // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
     let booth: BoothWiring | null = null;
     if (c.reader) {
@@ -271,23 +210,14 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     cleanups.unshift(() => laneTrail.unsubscribe());
     let uplink: Uplink | null = null;
     if (c.station && deps.uplink !== false) {
-      uplink = new Uplink({
-        stationUrl: c.station.url,
-        batchSize: c.station.batchSize,
-        requestTimeoutMs: c.station.requestTimeoutMs,
-        breaker: { coolDownMs: c.station.breakerCoolDownMs },
-        statusListPollMs: c.station.statusListPollMs,
-        ...(stationToken !== undefined ? { authToken: stationToken } : {}),
+      uplink = startUplink(c.station, c.dataDir, stationToken, {
         appVersion: deps.appVersion ?? APP_VERSION,
-        downloadDir: join(c.dataDir, "downloads"),
-        outbox: journal,
-        lane: laneIdentity,
+        journal,
+        laneIdentity,
         statusList,
         audit,
-        auditCheckpoints: audit.witness,
         logger,
       });
-      uplink.start();
       const u = uplink;
       cleanups.unshift(() => u.stop());
     }
@@ -302,38 +232,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDirLock,
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
-      async applyStatusList(bundle, source, opts = {}) {
-        const name = typeof bundle === "string" ? bundle : `${bundle.byteLength} bytes`;
-        let r: ApplyResult;
-        try {
-          r = await statusList.applyBundle(bundle, opts);
-        } catch (e) {
-          const code = (e as { code?: unknown } | null)?.code;
-          try {
-            audit.events.statusListRefused({
-              bundle: name,
-              reason: e instanceof Error ? e.message : String(e),
-              ...(typeof code === "string" ? { code } : {}),
-              source,
-            });
-          } catch (ae) {
-            logger.error({ err: (ae as Error).message }, "audit append failed");
-          }
-          throw e;
-        }
-        try {
-          audit.events.statusListApplied({
-            kind: r.kind,
-            version: r.version,
-            bundle: name,
-            source,
-            versions: r.versions,
-          });
-        } catch (ae) {
-          logger.error({ err: (ae as Error).message }, "audit append failed");
-        }
-        return r;
-      },
+      applyStatusList: statusListApplier(statusList, audit, logger),
       async close() {
         await booth?.close();
         await controller.stop();
@@ -362,4 +261,187 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     }
     throw e;
   }
+}
+
+function readStatusListKey(c: LaneConfig): string {
+  try {
+    return readFileSync(c.statusList.publicKey, "utf8");
+  } catch (e) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `statusList.publicKey: cannot read ${c.statusList.publicKey} (${(e as Error).message})`,
+    );
+  }
+}
+
+/** The journal, with its retention: no batch while a vehicle is in flight, a failed run an alarm. */
+function openLaneJournal(
+  c: LaneConfig,
+  laneIdentity: LaneIdentity,
+  utcOffsetMinutes: number,
+  logger: Logger,
+  late: { audit?: AuditTrail; controller?: LaneController },
+): Journal {
+  return Journal.open({
+    dataDir: c.dataDir,
+    laneIdentity,
+    utcOffsetMinutes,
+    retention: {
+      days: c.journal.retentionDays,
+      intervalMs: c.journal.retentionIntervalMinutes * 60_000,
+      batchBudgetMs: c.journal.retentionBatchBudgetMs,
+      // no retention batch while a vehicle is in flight: a frame never waits for one
+      busy: () => (late.controller?.inFlight().length ?? 0) > 0,
+      busyRetryMs: c.journal.retentionBusyRetryMs,
+      // each batch's deletions are bound into the trail by the journal itself; a failed run is an alarm
+      onRetention: (r) => {
+        if (r.error)
+          late.audit?.events.journalError({
+            code: r.error.code,
+            message: `retention stopped after ${r.deleted} record(s): ${r.error.message}`,
+            op: "retention",
+          });
+      },
+    },
+    recoverProbeMs: c.journal.recoverProbeSeconds * 1000,
+    logger,
+  });
+}
+
+/**
+ * The audit trail: its spool is in the journal, and each record is bound into the trail in its own commit
+ * transaction (docs/audit.md, "Journal binding").
+ */
+function openLaneTrail(
+  c: LaneConfig,
+  journal: Journal,
+  laneIdentity: LaneIdentity,
+  utcOffsetMinutes: number,
+  deps: LaneRuntimeDeps,
+  logger: Logger,
+  onAlarm: (code: string, message: string) => void,
+): AuditTrail {
+  return openJournalTrail(journal, {
+    dataDir: c.dataDir,
+    lane: laneIdentity,
+    utcOffsetMinutes,
+    checkpointEvery: c.audit.checkpointEvery,
+    checkpointIntervalMs: c.audit.checkpointIntervalSeconds * 1000,
+    segmentMaxBytes: c.audit.segmentMaxMegabytes * 1024 * 1024,
+    retentionDays: c.audit.retentionDays,
+    syncIntervalMs: c.audit.syncIntervalMs,
+    spoolBatchMs: c.audit.spoolBatchMs,
+    witnessConflictRetryMs: c.audit.witnessConflictRetrySeconds * 1000,
+    witnessRetryMs: c.audit.witnessRetrySeconds * 1000,
+    witnessQueueMax: c.audit.witnessQueueMax,
+    witness: c.station !== undefined && deps.uplink !== false,
+    logger,
+    onAlarm,
+    // a record's line is built in a worker from the committed row (docs/audit.md, "Cost")
+    recordLineWorker: { journalFile: join(c.dataDir, JOURNAL_FILE) },
+  });
+}
+
+/** The RSU link over the configured transport (or the one given), through the wire capture if one is on. */
+function openRsuLink(
+  c: LaneConfig,
+  dialect: ReturnType<typeof dialectFromConfig>,
+  deps: LaneRuntimeDeps,
+  capture: ReturnType<typeof openWireCapture>,
+  logger: Logger,
+): RsuLink {
+  const port = deps.transport ?? transportFor(c);
+  const linkOptions: RsuLinkOptionsInput = {
+    heartbeatPeriodMs: c.rsu.timing.heartbeatPeriodMs,
+    missedHeartbeats: c.rsu.timing.missedHeartbeats,
+    answerDeadlineMs: c.rsu.link.answerDeadlineMs,
+    dedupeWindowMs: c.rsu.link.dedupeWindowMs,
+    reconnect: { initialDelayMs: c.rsu.link.backoffInitialMs, maxDelayMs: c.rsu.link.backoffMaxMs },
+    deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
+    ...deps.link,
+  };
+  // The capture records the limits the link's deframer applies, so `decode --capture` applies them too.
+  const limits = capture ? resolveRsuLinkOptions(linkOptions).deframer : undefined;
+  const transport =
+    capture && limits
+      ? capture.wrap(port, "rsu", c.rsu.protocol, {
+          interByteMs: limits.interByteTimeoutMs,
+          maxFrameLength: limits.maxFrameLength,
+        })
+      : port;
+  return new RsuLink({ transport, dialect, logger, options: linkOptions });
+}
+
+/** The station uplink (records out, status lists in, checkpoints to the station's witness), started. */
+function startUplink(
+  station: NonNullable<LaneConfig["station"]>,
+  dataDir: string,
+  stationToken: string | undefined,
+  d: {
+    appVersion: string;
+    journal: Journal;
+    laneIdentity: LaneIdentity;
+    statusList: StatusListCache;
+    audit: AuditTrail;
+    logger: Logger;
+  },
+): Uplink {
+  const uplink = new Uplink({
+    stationUrl: station.url,
+    batchSize: station.batchSize,
+    requestTimeoutMs: station.requestTimeoutMs,
+    breaker: { coolDownMs: station.breakerCoolDownMs },
+    statusListPollMs: station.statusListPollMs,
+    ...(stationToken !== undefined ? { authToken: stationToken } : {}),
+    appVersion: d.appVersion,
+    downloadDir: join(dataDir, "downloads"),
+    outbox: d.journal,
+    lane: d.laneIdentity,
+    statusList: d.statusList,
+    audit: d.audit,
+    auditCheckpoints: d.audit.witness,
+    logger: d.logger,
+  });
+  uplink.start();
+  return uplink;
+}
+
+/** LaneRuntime.applyStatusList: the bundle applied, and `status-list.applied` or `.refused` in the trail. */
+function statusListApplier(
+  statusList: StatusListCache,
+  audit: AuditTrail,
+  logger: Logger,
+): LaneRuntime["applyStatusList"] {
+  return async (bundle, source, opts = {}) => {
+    const name = typeof bundle === "string" ? bundle : `${bundle.byteLength} bytes`;
+    let r: ApplyResult;
+    try {
+      r = await statusList.applyBundle(bundle, opts);
+    } catch (e) {
+      const code = (e as { code?: unknown } | null)?.code;
+      try {
+        audit.events.statusListRefused({
+          bundle: name,
+          reason: e instanceof Error ? e.message : String(e),
+          ...(typeof code === "string" ? { code } : {}),
+          source,
+        });
+      } catch (ae) {
+        logger.error({ err: (ae as Error).message }, "audit append failed");
+      }
+      throw e;
+    }
+    try {
+      audit.events.statusListApplied({
+        kind: r.kind,
+        version: r.version,
+        bundle: name,
+        source,
+        versions: r.versions,
+      });
+    } catch (ae) {
+      logger.error({ err: (ae as Error).message }, "audit append failed");
+    }
+    return r;
+  };
 }
