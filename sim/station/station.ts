@@ -10,6 +10,11 @@ import Database from "better-sqlite3";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore } from "./bundles.js";
+import { HttpError, readBody, sendJson } from "./http.js";
+import { type ReceivedRecord, ReceivedStore } from "./received.js";
+import { parseUpload } from "./upload.js";
+
+export type { ReceivedRecord } from "./received.js";
 
 export const FAULT_MODES = ["none", "down", "slow", "500s", "timeouts", "reset", "ack-lost"] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
@@ -33,22 +38,6 @@ export interface StationOptions {
   logger?: Logger;
   /** max request body; default 32 MiB */
   maxBodyBytes?: number;
-}
-
-export interface ReceivedRecord {
-  tradeId: string;
-  lane: string;
-  seq: number;
-  kind: string;
-  /** the revision held (1 unless the lane changed the record, e.g. settled a suspect) */
-  revision: number;
-  /** how many times this trade id arrived, any revision (1 = never re-sent) */
-  arrivals: number;
-  /** arrivals that replaced the held record with a higher revision (a settled suspect: 1) */
-  updates: number;
-  firstReceivedAt: string;
-  lastReceivedAt: string;
-  record: unknown;
 }
 
 export interface StationStats {
@@ -79,59 +68,6 @@ export interface StationHandle {
   resetAuditWitness(laneId: string): void;
 }
 
-const TRADE_ID_RE = /^[0-9A-F]{8}\d{22}$/;
-/** The record kinds a lane uploads (docs/station-api.md). */
-const RECORD_KINDS: readonly string[] = ["transaction", "stop", "suspect"];
-const HEX4 = /^[0-9A-Fa-f]{4}$/;
-
-/** A JSON object: not null, not an array. */
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** The lane id (docs/station-api.md, x-lane-id's form) of an upload's `lane`, or null when it is malformed. */
-function laneIdOf(l: unknown): string | null {
-  if (!isObject(l)) return null;
-  const { network, station, lane } = l;
-  if (typeof network !== "string" || !HEX4.test(network)) return null;
-  if (typeof station !== "string" || !HEX4.test(station)) return null;
-  if (!Number.isInteger(lane) || (lane as number) < 0 || (lane as number) > 99) return null;
-  return `${network.toUpperCase()}${station.toUpperCase()}${String(lane).padStart(2, "0")}`;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        reject(new HttpError(413, `request body larger than ${max} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
 export async function startStation(opts: StationOptions = {}): Promise<StationHandle> {
   const log = (opts.logger ?? silentLogger).child({ module: "station-sim" });
   const host = opts.host ?? "127.0.0.1";
@@ -144,31 +80,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     // it acknowledged from its outbox, so a power cut here must not lose it
     db.pragma("synchronous = FULL");
   }
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS received (
-      trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
-      arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
-  `);
-  // files written before revisions: every record they hold is revision 1
-  const cols = (db.prepare("PRAGMA table_info(received)").all() as { name: string }[]).map((c) => c.name);
-  if (!cols.includes("revision")) {
-    db.exec(`
-      ALTER TABLE received ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
-      ALTER TABLE received ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;
-    `);
-  }
-  const insert = db.prepare(
-    "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record) " +
-      "VALUES (?,?,?,?,?,1,0,?,?,?)",
-  );
-  const heldRevision = db.prepare("SELECT revision FROM received WHERE trade_id = ?").pluck();
-  const replace = db.prepare(
-    "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
-      "updates = updates + 1, last_at = ? WHERE trade_id = ?",
-  );
-  const bump = db.prepare("UPDATE received SET arrivals = arrivals + 1, last_at = ? WHERE trade_id = ?");
+  const received = new ReceivedStore(db);
   const witness = new AuditWitness(db);
   const counters = { uploadRequests: 0, faultedRequests: 0, heartbeats: 0 };
   let mode: FaultMode = opts.fault ?? "none";
@@ -177,72 +89,10 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const sockets = new Set<Socket>();
   const held = new Set<ServerResponse>();
 
-  type Item = { tradeId: string; seq: number; kind: string; revision: number; record: unknown };
-  type Status = "stored" | "updated" | "duplicate";
-  /** One record per trade id: the first arrival is stored, a higher revision replaces it, the rest is counted. */
-  const store = db.transaction((lane: string, items: Item[]) => {
-    const now = Date.now();
-    const accepted: { tradeId: string; status: Status }[] = [];
-    for (const it of items) {
-      const json = JSON.stringify(it.record);
-      let status: Status;
-      if (insert.run(it.tradeId, lane, it.seq, it.kind, it.revision, now, now, json).changes === 1)
-        status = "stored";
-      else if (it.revision > (heldRevision.get(it.tradeId) as number)) {
-        replace.run(it.seq, it.kind, it.revision, json, now, it.tradeId);
-        status = "updated";
-      } else {
-        bump.run(now, it.tradeId);
-        status = "duplicate";
-      }
-      accepted.push({ tradeId: it.tradeId, status });
-    }
-    return accepted;
-  });
-
   async function handleUpload(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     counters.uploadRequests++;
-    const raw = await readBody(req, maxBody);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw.toString("utf8"));
-    } catch {
-      throw new HttpError(400, "body is not JSON");
-    }
-    // docs/station-api.md: the body is an object with the lane and its records; anything else is a
-    // malformed request (400), never a record the station would hold under an unknown lane.
-    if (!isObject(parsed)) throw new HttpError(400, "body must be a JSON object");
-    if (!Array.isArray(parsed.records)) throw new HttpError(400, "records must be an array");
-    const laneId = laneIdOf(parsed.lane);
-    if (laneId === null)
-      throw new HttpError(400, "lane must be { network: 4 hex, station: 4 hex, lane: 0..99 }");
-    const good: Item[] = [];
-    const rejected: { tradeId: string | null; code: string; message: string }[] = [];
-    for (const item of parsed.records as unknown[]) {
-      const r: Record<string, unknown> = isObject(item) ? item : {};
-      const tradeId = typeof r.tradeId === "string" ? r.tradeId : null;
-      if (!tradeId || !TRADE_ID_RE.test(tradeId)) {
-        rejected.push({ tradeId, code: "BAD_TRADE_ID", message: "tradeId must be 8 hex + 22 digits" });
-      } else if (!Number.isInteger(r.seq) || !isObject(r.record)) {
-        rejected.push({
-          tradeId,
-          code: "BAD_RECORD",
-          message: "seq (an integer) and record (an object) are required",
-        });
-      } else if (typeof r.kind !== "string" || !RECORD_KINDS.includes(r.kind)) {
-        rejected.push({
-          tradeId,
-          code: "BAD_RECORD",
-          message: `kind must be one of ${RECORD_KINDS.join(", ")}`,
-        });
-      } else if (r.revision !== undefined && !(Number.isInteger(r.revision) && (r.revision as number) >= 1)) {
-        rejected.push({ tradeId, code: "BAD_RECORD", message: "revision must be an integer >= 1" });
-      } else {
-        const revision = (r.revision as number | undefined) ?? 1;
-        good.push({ tradeId, seq: r.seq as number, kind: r.kind, revision, record: r.record });
-      }
-    }
-    const accepted = store(laneId, good);
+    const { laneId, good, rejected } = parseUpload(await readBody(req, maxBody));
+    const accepted = received.store(laneId, good);
     return { status: 200, body: { accepted, rejected } };
   }
 
@@ -261,11 +111,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         throw new HttpError(400, "body is not JSON");
       }
       counters.heartbeats++;
-      db.prepare("INSERT OR REPLACE INTO heartbeats (lane, at, body) VALUES (?,?,?)").run(
-        hb[1]!,
-        Date.now(),
-        raw.toString("utf8"),
-      );
+      received.heartbeat(hb[1]!, Date.now(), raw.toString("utf8"));
       return { status: 200, body: { serverTime: new Date().toISOString() } };
     }
     const aw = /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints(\/latest)?$/.exec(p);
@@ -423,9 +269,6 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       mode = next;
       if (next === "down" && prev !== "down") await stopListening();
       if (next !== "down" && prev === "down") port = await listen(port);
-      if (next === "timeouts" || next === "none") {
-        // connections kept alive from before must see the new behaviour at once
-      }
       if (prev === "timeouts" && next !== "timeouts") for (const r of held) r.destroy();
       if (o.durationMs !== undefined && next !== "none") {
         revertTimer = setTimeout(() => void handle_.setFault("none"), o.durationMs);
@@ -433,57 +276,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       log.info({ mode: next }, "station fault mode");
     },
     fault: () => mode,
-    received() {
-      return (
-        db
-          .prepare(
-            "SELECT trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record FROM received ORDER BY rowid",
-          )
-          .all() as {
-          trade_id: string;
-          lane: string;
-          seq: number;
-          kind: string;
-          revision: number;
-          arrivals: number;
-          updates: number;
-          first_at: number;
-          last_at: number;
-          record: string;
-        }[]
-      ).map((r) => ({
-        tradeId: r.trade_id,
-        lane: r.lane,
-        seq: r.seq,
-        kind: r.kind,
-        revision: r.revision,
-        arrivals: r.arrivals,
-        updates: r.updates,
-        firstReceivedAt: new Date(r.first_at).toISOString(),
-        lastReceivedAt: new Date(r.last_at).toISOString(),
-        record: JSON.parse(r.record) as unknown,
-      }));
-    },
-    stats() {
-      const s = db
-        .prepare(
-          "SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a, COALESCE(SUM(updates), 0) AS u FROM received",
-        )
-        .get() as { d: number; a: number; u: number };
-      return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d - s.u, updates: s.u, ...counters };
-    },
+    received: () => received.all(),
+    stats: () => ({ ...received.counts(), ...counters }),
     auditCheckpoints: () => witness.all(),
     resetAuditWitness: (laneId) => witness.reset(laneId),
-    heartbeats() {
-      const out: Record<string, unknown> = {};
-      for (const r of db.prepare("SELECT lane, body FROM heartbeats").all() as {
-        lane: string;
-        body: string;
-      }[]) {
-        out[r.lane] = JSON.parse(r.body);
-      }
-      return out;
-    },
+    heartbeats: () => received.heartbeats(),
   };
   return handle_;
 }

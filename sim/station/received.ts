@@ -1,0 +1,148 @@
+/**
+ * What the station simulator holds of the lanes' uploads (docs/station-api.md): one record per trade id
+ * (the first arrival is stored, a higher revision replaces it, any other arrival is counted), and the last
+ * heartbeat per lane. In SQLite: in memory, or a file committed with `synchronous = FULL`, since the
+ * station answers only after its own durable commit and the lane then drops what it acknowledged.
+ */
+import type Database from "better-sqlite3";
+
+export interface ReceivedRecord {
+  tradeId: string;
+  lane: string;
+  seq: number;
+  kind: string;
+  /** the revision held (1 unless the lane changed the record, e.g. settled a suspect) */
+  revision: number;
+  /** how many times this trade id arrived, any revision (1 = never re-sent) */
+  arrivals: number;
+  /** arrivals that replaced the held record with a higher revision (a settled suspect: 1) */
+  updates: number;
+  firstReceivedAt: string;
+  lastReceivedAt: string;
+  record: unknown;
+}
+
+/** One record of an upload that passed the request checks (sim/station/upload.ts). */
+export type UploadItem = { tradeId: string; seq: number; kind: string; revision: number; record: unknown };
+/** What the station did with an item: the answer's `accepted[].status`. */
+export type AcceptStatus = "stored" | "updated" | "duplicate";
+
+type ReceivedRow = {
+  trade_id: string;
+  lane: string;
+  seq: number;
+  kind: string;
+  revision: number;
+  arrivals: number;
+  updates: number;
+  first_at: number;
+  last_at: number;
+  record: string;
+};
+
+export class ReceivedStore {
+  private readonly insert: Database.Statement;
+  private readonly heldRevision: Database.Statement;
+  private readonly replace: Database.Statement;
+  private readonly bump: Database.Statement;
+  /** one transaction for an upload's items: the answer is sent only once all of them are committed */
+  readonly store: (lane: string, items: UploadItem[]) => { tradeId: string; status: AcceptStatus }[];
+
+  constructor(
+    private readonly db: Database.Database,
+    now: () => number = Date.now,
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS received (
+        trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
+    `);
+    // files written before revisions: every record they hold is revision 1
+    const cols = (db.prepare("PRAGMA table_info(received)").all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes("revision")) {
+      db.exec(`
+        ALTER TABLE received ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE received ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;
+      `);
+    }
+    this.insert = db.prepare(
+      "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record) " +
+        "VALUES (?,?,?,?,?,1,0,?,?,?)",
+    );
+    this.heldRevision = db.prepare("SELECT revision FROM received WHERE trade_id = ?").pluck();
+    this.replace = db.prepare(
+      "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
+        "updates = updates + 1, last_at = ? WHERE trade_id = ?",
+    );
+    this.bump = db.prepare("UPDATE received SET arrivals = arrivals + 1, last_at = ? WHERE trade_id = ?");
+    this.store = db.transaction((lane: string, items: UploadItem[]) => {
+      const at = now();
+      const accepted: { tradeId: string; status: AcceptStatus }[] = [];
+      for (const it of items) {
+        const json = JSON.stringify(it.record);
+        let status: AcceptStatus;
+        if (this.insert.run(it.tradeId, lane, it.seq, it.kind, it.revision, at, at, json).changes === 1)
+          status = "stored";
+        else if (it.revision > (this.heldRevision.get(it.tradeId) as number)) {
+          this.replace.run(it.seq, it.kind, it.revision, json, at, it.tradeId);
+          status = "updated";
+        } else {
+          this.bump.run(at, it.tradeId);
+          status = "duplicate";
+        }
+        accepted.push({ tradeId: it.tradeId, status });
+      }
+      return accepted;
+    });
+  }
+
+  /** Every record held, in the order of first arrival. */
+  all(): ReceivedRecord[] {
+    const rows = this.db
+      .prepare(
+        "SELECT trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record FROM received ORDER BY rowid",
+      )
+      .all() as ReceivedRow[];
+    return rows.map((r) => ({
+      tradeId: r.trade_id,
+      lane: r.lane,
+      seq: r.seq,
+      kind: r.kind,
+      revision: r.revision,
+      arrivals: r.arrivals,
+      updates: r.updates,
+      firstReceivedAt: new Date(r.first_at).toISOString(),
+      lastReceivedAt: new Date(r.last_at).toISOString(),
+      record: JSON.parse(r.record) as unknown,
+    }));
+  }
+
+  /** Distinct trade ids, arrivals, the arrivals that changed nothing, and those that replaced a record. */
+  counts(): { distinct: number; arrivals: number; duplicates: number; updates: number } {
+    const s = this.db
+      .prepare(
+        "SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a, COALESCE(SUM(updates), 0) AS u FROM received",
+      )
+      .get() as { d: number; a: number; u: number };
+    return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d - s.u, updates: s.u };
+  }
+
+  /** Keep a lane's last heartbeat body (already checked to be JSON). */
+  heartbeat(lane: string, at: number, body: string): void {
+    this.db.prepare("INSERT OR REPLACE INTO heartbeats (lane, at, body) VALUES (?,?,?)").run(lane, at, body);
+  }
+
+  /** The last heartbeat body per lane id. */
+  heartbeats(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const r of this.db.prepare("SELECT lane, body FROM heartbeats").all() as {
+      lane: string;
+      body: string;
+    }[]) {
+      out[r.lane] = JSON.parse(r.body);
+    }
+    return out;
+  }
+}
