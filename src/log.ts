@@ -25,8 +25,12 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
   makeDirectories(dirname(file));
   const dest = destination({ dest: openSync(file, "a"), sync: false });
   dest.once("error", (err: Error) => {
+    // the lines the failed write held and those queued behind it go to stderr first: on a full disk one
+    // of them may be the only copy of a record the journal refused ("JOURNAL COMMIT FAILED")
+    const unwritten = unwrittenLines(dest);
     process.stderr.write(
-      `etc-lane: writing the log file ${file} (log.file) failed: ${err.message}; the log goes on on stderr\n`,
+      `etc-lane: writing the log file ${file} (log.file) failed: ${err.message}; the log goes on on stderr` +
+        (unwritten ? " (with the lines it could not write)\n" : "\n"),
     );
     // As pino does for a broken pipe (its filterBrokenPipe): the failed stream is left alone from now on.
     // Its queued lines would be retried without end by the flushSync pino makes at exit (a full disk
@@ -39,6 +43,7 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
       }
       return true;
     };
+    if (unwritten) toStderr(unwritten);
     Object.assign(dest, {
       write: toStderr,
       flush: (cb?: (err?: Error) => void) => cb?.(),
@@ -48,6 +53,19 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     dest.on("error", () => {}); // a write already under way may fail too
   });
   return pino(options, dest) as unknown as Logger;
+}
+
+/**
+ * What a failed sonic-boom destination (pino's) still holds: the write that failed and the lines queued
+ * behind it (its `_writingBuf` and `_bufs`: sonic-boom keeps both when a write fails, and has no public
+ * accessor). Empty when there are none or the fields are not there.
+ */
+function unwrittenLines(dest: object): string {
+  const d = dest as { _writingBuf?: unknown; _bufs?: unknown };
+  const parts = [d._writingBuf, ...(Array.isArray(d._bufs) ? d._bufs : [])];
+  return parts
+    .map((p) => (typeof p === "string" ? p : Buffer.isBuffer(p) ? p.toString("utf8") : ""))
+    .join("");
 }
 
 /**

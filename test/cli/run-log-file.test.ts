@@ -68,3 +68,25 @@ it("a log.file whose writes fail (/dev/full): told once on stderr, the log goes 
   expect(after.some((l) => l.stream === "stderr" && l.text.includes('"lane status"'))).toBe(true);
   expect(lane.proc.lines.filter((l) => l.text.includes("(log.file) failed"))).toHaveLength(1);
 }, 60_000);
+
+it("a log.file whose writes fail: the lines it could not write come out on stderr, a refused record's too", () => {
+  // the lines are logged before the first write fails (it is asynchronous): they sit in the destination's
+  // queue when the error comes, and are what a full disk would otherwise lose
+  const script = [
+    `import { createLogger } from ${JSON.stringify(join(ROOT, "dist/src/log.js"))};`,
+    `const log = createLogger("t", { file: "/dev/full" });`,
+    `log.info("vehicle 1 paid");`,
+    `log.error({ record: { tac: "12AB34CD", cardId: "43010000000000009001" } }, "JOURNAL COMMIT FAILED");`,
+  ].join("\n");
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+    killSignal: "SIGKILL",
+  });
+  expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+  const lines = r.stderr.trim().split("\n");
+  expect(lines[0]).toMatch(/writing the log file \/dev\/full \(log\.file\) failed: ENOSPC/);
+  const logged = lines.slice(1).map((l) => JSON.parse(l) as { msg: string; record?: unknown });
+  expect(logged.map((l) => l.msg)).toEqual(["vehicle 1 paid", "JOURNAL COMMIT FAILED"]);
+  expect(logged[1]!.record).toEqual({ tac: "12AB34CD", cardId: "43010000000000009001" });
+});
