@@ -357,6 +357,7 @@ export class LaneController {
       this.subs.push(
         journalHealth.subscribe((h) => {
           if (!h.healthy) this.queue.enqueue(() => this.journalFailed(undefined, ""));
+          else this.queue.enqueue(() => this.journalWritable());
         }),
       );
     this.subs.push(
@@ -691,10 +692,24 @@ export class LaneController {
   private async journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void> {
     const first = this.gate.journalFailedNow();
     if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
-    if (!first) return;
+    if (!first) {
+      await this.updateLane(); // a status that said "writable again" says the failure again
+      return;
+    }
     this.alarm(
       "JOURNAL_FAILED",
       "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
+    );
+    await this.updateLane();
+  }
+
+  /** The journal recovered (its probe wrote again): a lane closed for it says that a restart opens it. */
+  private async journalWritable(): Promise<void> {
+    if (!this.gate.journalWritableNow()) return;
+    this.notice(
+      "JOURNAL_WRITABLE_RESTART_NEEDED",
+      "the journal is writable again; the lane stays closed until restarted (the restart records what the failure left)",
+      {},
     );
     await this.updateLane();
   }

@@ -91,6 +91,8 @@ export class LaneGate {
   private linkDetail = "RSU link not up yet";
   private sessionLost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined;
   private journalBroken = false;
+  /** the journal recovered after journalBroken: the lane waits for a restart (journalWritableNow) */
+  private journalWritableAgain = false;
   private stoppingFlag = false;
   private stoppedFlag = false;
   private operator: OperatorClose | null = null;
@@ -138,7 +140,20 @@ export class LaneGate {
   journalFailedNow(): boolean {
     const first = !this.journalBroken;
     this.journalBroken = true;
+    this.journalWritableAgain = false;
     return first;
+  }
+
+  /**
+   * The journal is writable again after a failure that closed the lane. The lane stays closed: what the
+   * failure left (a debit whose record was refused, an intent without its answer) is recorded by the
+   * restart, which reads the intents and seeds the holds again; the status now says so. True when the
+   * lane was closed for the journal (the change is worth telling).
+   */
+  journalWritableNow(): boolean {
+    if (!this.journalBroken || this.journalWritableAgain) return false;
+    this.journalWritableAgain = true;
+    return true;
   }
 
   stoppingNow(): void {
@@ -234,7 +249,13 @@ export class LaneGate {
     if (this.stoppedFlag) return closed("stopped", "controller stopped");
     if (this.stoppingFlag)
       return closed("stopping", "controller stopping: answers of debits in flight awaited");
-    if (this.journalBroken) return closed("journal", "journal write failed");
+    if (this.journalBroken)
+      return closed(
+        "journal",
+        this.journalWritableAgain
+          ? "journal write failed; the journal is writable again: restart the lane to record what the failure left and open"
+          : "journal write failed",
+      );
     if (this.operator) return closed("operator", operatorDetail(this.operator));
     if (!this.up) return closed("rsu-down", this.linkDetail);
     if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);
@@ -256,8 +277,18 @@ export class LaneGate {
     if (
       next.status === was.status &&
       (next.status !== "closed" || (was.status === "closed" && was.reason === next.reason))
-    )
+    ) {
+      // closed for the journal, which is writable again: the status says a restart opens the lane (the
+      // alarm was raised when it closed; other details, such as a link's, are not republished)
+      if (
+        next.status === "closed" &&
+        next.reason === "journal" &&
+        was.status === "closed" &&
+        next.detail !== was.detail
+      )
+        this.statusSubject.next(next);
       return undefined;
+    }
     this.statusSubject.next(next);
     const o = this.d.outputs;
     if (next.status === "open") {

@@ -333,6 +333,39 @@ describe("reply, commit, barrier", () => {
     expect(r.link.answersTo("card")).toEqual([]);
   });
 
+  // review: the journal's probe made it writable again and every indicator said so, while the lane stayed
+  // closed as "journal write failed" with nothing telling that only a restart opens it
+  it("the journal writable again after a failure: still closed (a restart records what it left), and the status says so", async () => {
+    const r = rig();
+    await open(r);
+    const notices: string[] = [];
+    r.ctl.events$.subscribe((e) => {
+      if (e.type === "notice") notices.push(e.code);
+    });
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.ctl.status).toEqual({ status: "closed", reason: "journal", detail: "journal write failed" });
+    r.journal.health$.next({ healthy: true });
+    await r.settle();
+    expect(r.ctl.status).toEqual({
+      status: "closed",
+      reason: "journal",
+      detail:
+        "journal write failed; the journal is writable again: restart the lane to record what the failure left and open",
+    });
+    expect(notices).toEqual(["JOURNAL_WRITABLE_RESTART_NEEDED"]);
+    expect(r.link.antenna()).toEqual([true, false]);
+    // failing again: the detail goes back to the failure, no second JOURNAL_FAILED alarm
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.ctl.status).toEqual({ status: "closed", reason: "journal", detail: "journal write failed" });
+    expect(r.outputs.filter((o) => o.type === "alarm" && o.code === "JOURNAL_FAILED")).toHaveLength(1);
+    // an operator's open does not open it
+    const opened = await r.ctl.openLane({ name: "maint", uid: 1000 });
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(opened.message).toContain("lane still closed: journal write failed");
+  });
+
   it("an uncertain B5 whose intent cannot be rewritten before C8: no C8, lane closed, the card and OBU held", async () => {
     const r = rig();
     await open(r);

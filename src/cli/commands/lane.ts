@@ -23,7 +23,9 @@ export function registerLane(program: Command): void {
   addOperatorOptions(
     lane
       .command("open")
-      .description("lift an operator's close: the lane opens again when it can (RSU up, journal writable)")
+      .description(
+        "lift an operator's close: the lane opens again when it can (RSU up; after a journal failure, only a restart)",
+      )
       .option("--json", "print the result as JSON"),
   ).action(async (o: Opts) => {
     printOutcome(
