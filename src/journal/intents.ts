@@ -101,7 +101,8 @@ export class Intents {
     const obu = k.obuSerial || null;
     if (card === null && obu === null) return null;
     this.stmtBoothOf ??= this.h.db.prepare(BOOTH_INTENT_OF);
-    const hit = this.stmtBoothOf.get({ prefix: BOOTH_INTENT_PREFIX, card, obu }) as
+    const st = this.stmtBoothOf;
+    const hit = this.h.read("openBoothIntentOf", () => st.get({ prefix: BOOTH_INTENT_PREFIX, card, obu })) as
       | { id: number }
       | undefined;
     return hit?.id ?? null;

@@ -601,11 +601,15 @@ export class Records extends RecordQueries {
     this.h.assertWritable();
     const cur = this.h.read("noteDebitShown", () => this.stmtSettleRead.get(seq));
     if (cur?.kind !== "suspect") return false;
-    this.h.withoutOwnFsync(() =>
-      this.h.db
-        .prepare("INSERT OR IGNORE INTO suspect_evidence (seq, at_ms, verdict) VALUES (?, ?, 'debited')")
-        .run(seq, at.getTime()),
-    );
+    try {
+      this.h.withoutOwnFsync(() =>
+        this.h.db
+          .prepare("INSERT OR IGNORE INTO suspect_evidence (seq, at_ms, verdict) VALUES (?, ?, 'debited')")
+          .run(seq, at.getTime()),
+      );
+    } catch (e) {
+      throw this.h.fail("noteDebitShown", e); // a write that failed turns the journal unhealthy, as every other
+    }
     return true;
   }
 
@@ -619,11 +623,15 @@ export class Records extends RecordQueries {
     this.h.assertWritable();
     const cur = this.h.read("noteCaseClosed", () => this.stmtSettleRead.get(seq));
     if (!cur) return false;
-    this.h.withoutOwnFsync(() =>
-      this.h.db
-        .prepare("INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) VALUES (?, ?, ?)")
-        .run(seq, at.getTime(), why),
-    );
+    try {
+      this.h.withoutOwnFsync(() =>
+        this.h.db
+          .prepare("INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) VALUES (?, ?, ?)")
+          .run(seq, at.getTime(), why),
+      );
+    } catch (e) {
+      throw this.h.fail("noteCaseClosed", e); // a write that failed turns the journal unhealthy, as every other
+    }
     return true;
   }
 

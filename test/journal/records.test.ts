@@ -539,6 +539,24 @@ describe("trade ids and createdAt follow the lane's UTC offset, not the process 
 });
 
 describe("write failures", () => {
+  // review: the two booth notes wrote outside the journal's failure path, so a failed write left the
+  // journal "healthy" (the lane open) while every other write would have closed it
+  it.each([
+    ["noteDebitShown", "suspect_evidence"],
+    ["noteCaseClosed", "booth_closed"],
+  ] as const)("%s whose write fails: E601 and the journal unhealthy, as every other write", (op, table) => {
+    const j = openJournal();
+    const s = j.commit({ ...sampleRecord(1, "suspect"), cardId: "43010000000000000001" });
+    // the note's INSERT fails inside SQLite (as an I/O error would): a trigger refuses it
+    j["h"].db.exec(
+      `CREATE TEMP TRIGGER refuse_note BEFORE INSERT ON main.${table} BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END`,
+    );
+    const note = () => (op === "noteDebitShown" ? j.noteDebitShown(s.seq) : j.noteCaseClosed(s.seq, "left"));
+    expect(note).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    expect(j.healthy).toBe(false);
+    expect(() => j.commit(sampleRecord(2))).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+  });
+
   it("disk full: E601, unhealthy, nothing half-written, sequence not consumed, recovers after space is freed", () => {
     const j = openJournal({ maxSizeBytes: 128 * 1024 });
     const ok: number[] = [];
