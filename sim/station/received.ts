@@ -26,6 +26,12 @@ export interface ReceivedRecord {
 export type UploadItem = { tradeId: string; seq: number; kind: string; revision: number; record: unknown };
 /** What the station did with an item: the answer's `accepted[].status`. */
 export type AcceptStatus = "stored" | "updated" | "duplicate";
+/** An item the station will not take although well-formed: its revision is held with other content. */
+export interface StoreConflict {
+  tradeId: string;
+  code: "CONFLICT";
+  message: string;
+}
 
 type ReceivedRow = {
   trade_id: string;
@@ -42,11 +48,16 @@ type ReceivedRow = {
 
 export class ReceivedStore {
   private readonly insert: Database.Statement;
-  private readonly heldRevision: Database.Statement;
+  private readonly held: Database.Statement;
   private readonly replace: Database.Statement;
   private readonly bump: Database.Statement;
   /** one transaction for an upload's items: the answer is sent only once all of them are committed */
-  readonly store: (lane: string, items: UploadItem[]) => { tradeId: string; status: AcceptStatus }[];
+  readonly store: (
+    lane: string,
+    items: UploadItem[],
+  ) => { accepted: { tradeId: string; status: AcceptStatus }[]; conflicts: StoreConflict[] };
+  /** arrivals refused as CONFLICT (not counted in `arrivals`: nothing was taken) */
+  private conflictCount = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -71,7 +82,7 @@ export class ReceivedStore {
       "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record) " +
         "VALUES (?,?,?,?,?,1,0,?,?,?)",
     );
-    this.heldRevision = db.prepare("SELECT revision FROM received WHERE trade_id = ?").pluck();
+    this.held = db.prepare("SELECT revision, record FROM received WHERE trade_id = ?");
     this.replace = db.prepare(
       "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
         "updates = updates + 1, last_at = ? WHERE trade_id = ?",
@@ -80,21 +91,36 @@ export class ReceivedStore {
     this.store = db.transaction((lane: string, items: UploadItem[]) => {
       const at = now();
       const accepted: { tradeId: string; status: AcceptStatus }[] = [];
+      const conflicts: StoreConflict[] = [];
       for (const it of items) {
         const json = JSON.stringify(it.record);
         let status: AcceptStatus;
         if (this.insert.run(it.tradeId, lane, it.seq, it.kind, it.revision, at, at, json).changes === 1)
           status = "stored";
-        else if (it.revision > (this.heldRevision.get(it.tradeId) as number)) {
-          this.replace.run(it.seq, it.kind, it.revision, json, at, it.tradeId);
-          status = "updated";
-        } else {
-          this.bump.run(at, it.tradeId);
-          status = "duplicate";
+        else {
+          const held = this.held.get(it.tradeId) as { revision: number; record: string };
+          if (it.revision > held.revision) {
+            this.replace.run(it.seq, it.kind, it.revision, json, at, it.tradeId);
+            status = "updated";
+          } else if (it.revision === held.revision && json !== held.record) {
+            // the same trade at the same revision with other content: a lane whose data directory was
+            // put back from an older copy and then changed the record again, or two lanes under one lane
+            // id. Acknowledging it as a re-send would drop it from that lane's queue unseen.
+            this.conflictCount++;
+            conflicts.push({
+              tradeId: it.tradeId,
+              code: "CONFLICT",
+              message: `revision ${it.revision} of this trade id is held with other content: not stored`,
+            });
+            continue;
+          } else {
+            this.bump.run(at, it.tradeId);
+            status = "duplicate";
+          }
         }
         accepted.push({ tradeId: it.tradeId, status });
       }
-      return accepted;
+      return { accepted, conflicts };
     });
   }
 
@@ -120,13 +146,19 @@ export class ReceivedStore {
   }
 
   /** Distinct trade ids, arrivals, the arrivals that changed nothing, and those that replaced a record. */
-  counts(): { distinct: number; arrivals: number; duplicates: number; updates: number } {
+  counts(): { distinct: number; arrivals: number; duplicates: number; updates: number; conflicts: number } {
     const s = this.db
       .prepare(
         "SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a, COALESCE(SUM(updates), 0) AS u FROM received",
       )
       .get() as { d: number; a: number; u: number };
-    return { distinct: s.d, arrivals: s.a, duplicates: s.a - s.d - s.u, updates: s.u };
+    return {
+      distinct: s.d,
+      arrivals: s.a,
+      duplicates: s.a - s.d - s.u,
+      updates: s.u,
+      conflicts: this.conflictCount,
+    };
   }
 
   /** Keep a lane's last heartbeat body (already checked to be JSON). */

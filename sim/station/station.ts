@@ -47,6 +47,8 @@ export interface StationStats {
   duplicates: number;
   /** arrivals that replaced the held record with a higher revision */
   updates: number;
+  /** arrivals refused as CONFLICT: their revision is held with other content (not in `arrivals`) */
+  conflicts: number;
   uploadRequests: number;
   faultedRequests: number;
   heartbeats: number;
@@ -92,8 +94,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   async function handleUpload(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     counters.uploadRequests++;
     const { laneId, good, rejected } = parseUpload(await readBody(req, maxBody));
-    const accepted = received.store(laneId, good);
-    return { status: 200, body: { accepted, rejected } };
+    const { accepted, conflicts } = received.store(laneId, good);
+    return { status: 200, body: { accepted, rejected: [...rejected, ...conflicts] } };
   }
 
   async function handleApi(

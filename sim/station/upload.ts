@@ -57,6 +57,13 @@ export function parseUpload(raw: Buffer): {
     const tradeId = typeof r.tradeId === "string" ? r.tradeId : null;
     if (!tradeId || !TRADE_ID_RE.test(tradeId)) {
       rejected.push({ tradeId, code: "BAD_TRADE_ID", message: "tradeId must be 8 hex + 22 digits" });
+    } else if (tradeId.slice(0, 10) !== laneId) {
+      // the trade id starts with its lane's id (docs/journal.md, "Trade id and createdAt")
+      rejected.push({
+        tradeId,
+        code: "BAD_TRADE_ID",
+        message: `tradeId is of lane ${tradeId.slice(0, 10)}, not of this upload's lane ${laneId}`,
+      });
     } else if (!Number.isInteger(r.seq) || !isObject(r.record)) {
       rejected.push({
         tradeId,

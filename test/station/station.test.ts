@@ -152,6 +152,49 @@ describe("station simulator", () => {
     expect(st.received().map((r) => r.revision)).toEqual([2]);
   });
 
+  // review: the station answered "duplicate" to a revision it held with other content, so a lane whose
+  // data directory was put back from an older copy, or a second lane under the same lane id, had that
+  // record marked uploaded although the station kept another one
+  it("refuses a revision it holds with other content (CONFLICT, not stored, not acknowledged) and a trade id of another lane", async () => {
+    st = await startStation();
+    const id = "430101020320261123185914000007";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const send = async (records: object[], l: object = lane) =>
+      (await (await post(`${st!.url}/api/v1/transactions`, { lane: l, records })).json()) as {
+        accepted: { tradeId: string; status: string }[];
+        rejected: { tradeId: string; code: string }[];
+      };
+    const item = (revision: number, kind: string, tac: string | null) => ({
+      tradeId: id,
+      seq: 7,
+      kind,
+      revision,
+      record: { tac },
+    });
+    await send([item(1, "suspect", null)]);
+    await send([item(2, "stop", null)]);
+    // the same revision 2, now a paid transaction: not the record the station holds
+    const r = await send([item(2, "transaction", "0A0B0C0D")]);
+    expect(r.accepted).toEqual([]);
+    expect(r.rejected).toEqual([expect.objectContaining({ tradeId: id, code: "CONFLICT" })]);
+    expect(st.received().map((x) => [x.kind, x.revision, x.arrivals, x.record])).toEqual([
+      ["stop", 2, 2, { tac: null }],
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 2, updates: 1, duplicates: 0, conflicts: 1 });
+    // the same bytes again are a re-send; an older revision with other content arrives late: both duplicates
+    expect((await send([item(2, "stop", null), item(1, "suspect", "FFFFFFFF")])).accepted).toEqual([
+      { tradeId: id, status: "duplicate" },
+      { tradeId: id, status: "duplicate" },
+    ]);
+    // a trade id that names lane 04 in an upload of lane 03
+    const other = "430101020420261123185914000008";
+    expect(await send([{ tradeId: other, seq: 8, kind: "stop", record: {} }])).toEqual({
+      accepted: [],
+      rejected: [expect.objectContaining({ tradeId: other, code: "BAD_TRADE_ID" })],
+    });
+    expect(st.received().map((x) => x.tradeId)).toEqual([id]);
+  });
+
   it("a database written before revisions opens with every record at revision 1", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
