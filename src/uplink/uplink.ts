@@ -297,6 +297,9 @@ export class Uplink {
     }
     this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
     this.outboxRead("status");
+    // no record is held any more (an operator requeued them, or a settlement queued them again): the
+    // station's refusal no longer stands as the last error
+    if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
     return f;
   }
 
@@ -684,12 +687,23 @@ export class Uplink {
       );
       this.counters.rejected += held;
       const first = refused[0]!;
-      this.lastError = {
-        code: JournalErrorCodes.StationRejected,
-        message: `station refused ${refused.length} record(s), first ${first.tradeId}: ${first.code} ${first.message ?? ""}`,
-        at: new Date(this.now()).toISOString(),
-      };
-      this.log.error({ refused: refused.slice(0, 10) }, "station refused records: held out of the queue");
+      if (held === 0) {
+        // each refused revision was replaced meanwhile (a settlement): the new one goes next, nothing held
+        this.log.warn(
+          { refused: refused.slice(0, 10) },
+          "station refused revisions the records have since replaced: nothing held",
+        );
+      } else {
+        this.lastError = {
+          code: JournalErrorCodes.StationRejected,
+          message: `station refused ${refused.length} record(s), first ${first.tradeId}: ${first.code} ${first.message ?? ""}`,
+          at: new Date(this.now()).toISOString(),
+        };
+        this.log.error(
+          { refused: refused.slice(0, 10), held },
+          "station refused records: held out of the queue",
+        );
+      }
       // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
       if (held > 0 && !this.outbox.bindsAudit)
         this.auditSafe({

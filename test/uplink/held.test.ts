@@ -12,7 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them", async () => {
+it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them and clears E613", async () => {
   let t = Date.parse("2026-01-01T00:00:00Z");
   const journal = Journal.open({
     dataDir: dir,
@@ -70,6 +70,7 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   await uplink.whenDrained();
   await statusWhere(uplink, (s) => s.state === "online", "online again");
   expect(journal.heldCount()).toBe(0);
+  expect(uplink.status().lastError).toBeNull(); // no record is held: the refusal no longer stands
   expect(journal.get(recs[2]!.tradeId)?.uploadedAt).not.toBeNull();
   await uplink.stop();
   await journal.close();
