@@ -38,6 +38,12 @@ export interface StationOptions {
   logger?: Logger;
   /** max request body; default 32 MiB */
   maxBodyBytes?: number;
+  /**
+   * A station whose parser chokes on some records: called with the trade ids of the well-formed records of
+   * each upload request, before anything is stored; a status (400 or 413) refuses the whole request with
+   * it and stores nothing, null handles the request as usual
+   */
+  refuseUpload?: (tradeIds: readonly string[]) => { status: 400 | 413; message: string } | null;
 }
 
 export interface StationStats {
@@ -94,6 +100,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   async function handleUpload(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     counters.uploadRequests++;
     const { laneId, good, rejected } = parseUpload(await readBody(req, maxBody));
+    const refusal = opts.refuseUpload?.(good.map((g) => g.tradeId));
+    if (refusal) throw new HttpError(refusal.status, refusal.message);
     const { accepted, conflicts } = received.store(laneId, good);
     return { status: 200, body: { accepted, rejected: [...rejected, ...conflicts] } };
   }

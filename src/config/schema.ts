@@ -553,7 +553,7 @@ export const LaneConfigSchema = z
           .refine(isBaseUrl, {
             error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
           }),
-        /** records per upload POST */
+        /** records per upload POST (halved while the same batch keeps failing: docs/station-api.md) */
         batchSize: int(1, 5000, "a record count").default(500),
         /** per request */
         requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),

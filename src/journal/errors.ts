@@ -29,7 +29,7 @@ export const JournalErrorCodes = {
   StationUnreachable: "E611_STATION_UNREACHABLE",
   /** The station answered with something we cannot use (4xx, malformed JSON, wrong shape). */
   StationProtocol: "E612_STATION_PROTOCOL",
-  /** The station refused individual records (listed in the response); they stay queued. */
+  /** The station refused records: held out of the upload queue until an operator requeues them. */
   StationRejected: "E613_STATION_REJECTED",
   /** A status-list bundle failed its length or SHA-256 check, or the sink refused it. */
   StatusListBundle: "E614_STATUS_LIST_BUNDLE",

@@ -2,7 +2,8 @@
  * HTTP(S) client for the station API (docs/station-api.md). Every request, with the reading of its answer,
  * has a timeout (a timer that aborts it: see request).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
- * E612 when it answers with something unusable (other 4xx, malformed body). A bundle's pages are put
+ * `details.timeout` true for a timeout; E612 when it answers with something unusable (other 4xx, with
+ * `details.status`, or a malformed body). A bundle's pages are put
  * together and checked by ./bundle-download.ts (E614 for a bad bundle).
  */
 import { z } from "zod";
@@ -130,14 +131,16 @@ export class StationClient {
 
   private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
     const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    const timeout = err?.name === "TimeoutError";
     let why: string;
-    if (err?.name === "TimeoutError") why = `no answer within ${timeoutMs} ms`;
+    if (timeout) why = `no answer within ${timeoutMs} ms`;
     else if (err?.name === "AbortError") why = "aborted (uplink stopping)";
     else why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+    // `timeout`: the request's own deadline passed (the uplink halves a batch that keeps missing it)
     return new EtcError(
       JournalErrorCodes.StationUnreachable,
       `station ${what}: ${why}`,
-      { cause: why },
+      { cause: why, ...(timeout ? { timeout: true } : {}) },
       { cause: e },
     );
   }

@@ -6,13 +6,19 @@
  * Never loses and never double-counts: a record leaves the outbox only when the station's answer names
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
  * One request is in flight at a time, so the upload order is the journal's sequence order.
+ *
+ * A batch that keeps failing in a way the batch itself may cause (the station refuses the request with
+ * 400 or 413, answers something unusable, or does not answer within the request timeout) is halved, down
+ * to one record; one record whose request the station keeps refusing is held for an operator, as a record
+ * the station names in `rejected` is, so that the queue behind it drains (batchFailed,
+ * docs/station-api.md "A batch the station does not take").
  */
 import { tmpdir } from "node:os";
 import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { Outbox } from "../journal/outbox.js";
+import type { HoldItem, Outbox } from "../journal/outbox.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
@@ -43,6 +49,31 @@ export interface AuditSink {
 }
 
 export type UplinkState = "online" | "degraded" | "offline";
+
+/**
+ * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
+ * halve the batch; at one record, the station's refusals of the request (400, 413) that hold it.
+ */
+export const BATCH_STRIKES = 2;
+
+/**
+ * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP 400
+ * or 413), as it will refuse the same records again. "unusable": the request failed in a way the batch may
+ * cause (an answer that is not JSON, not of the shape or naming none of the batch; no answer within the
+ * request timeout, as a large batch on a slow link). null: it says nothing about the batch (a refused or
+ * reset connection, 5xx, 408, 429: the station is away; another 4xx, as a bad token, refuses any request
+ * alike; the uplink stopping).
+ */
+function batchFault(e: unknown): "refused" | "unusable" | null {
+  if (!isEtcError(e)) return null;
+  const status = e.details?.status;
+  if (e.code === JournalErrorCodes.StationProtocol) {
+    if (status === undefined) return "unusable";
+    return status === 400 || status === 413 ? "refused" : null;
+  }
+  if (e.code === JournalErrorCodes.StationUnreachable && e.details?.timeout === true) return "unusable";
+  return null;
+}
 
 /**
  * The outbox failed: it could not be read (a damaged journal, an I/O error), or it could not record what
@@ -113,7 +144,10 @@ export interface UplinkOptions {
   /** the audit trail's checkpoints, sent when no records wait (src/uplink/audit-checkpoints.ts) */
   auditCheckpoints?: WitnessOutbox;
   logger?: Logger;
-  /** records per POST, 1..5000; default 500 */
+  /**
+   * records per POST, 1..5000; default 500. Halved while the same batch keeps failing in a way it may
+   * cause (BATCH_STRIKES), restored after the next upload the station answers
+   */
   batchSize?: number;
   /** per request, 100..300 000 ms; default 10 000 */
   requestTimeoutMs?: number;
@@ -169,6 +203,10 @@ export class Uplink {
   private readonly now: () => number;
   private readonly mono: () => number;
   private readonly batchSize: number;
+  /** the records per POST now: batchSize, halved by batchFailed, restored by batchWent */
+  private batchLimit: number;
+  /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
+  private strikes: { seq: number; limit: number; failures: number; refusals: number } | null = null;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
@@ -216,6 +254,7 @@ export class Uplink {
     this.now = opts.now ?? Date.now;
     this.mono = opts.monotonicNow ?? (() => globalThis.performance.now());
     this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
+    this.batchLimit = this.batchSize;
     const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
     const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
     this.heartbeatMs = checkRange("heartbeatIntervalMs", opts.heartbeatIntervalMs ?? 10_000, 0, 3_600_000);
@@ -297,6 +336,9 @@ export class Uplink {
     }
     this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
     this.outboxRead("status");
+    // no record is held any more (an operator requeued them, or a settlement queued them again): the
+    // station's refusal no longer stands as the last error
+    if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
     return f;
   }
 
@@ -568,7 +610,12 @@ export class Uplink {
     }
     this.uploadNext = false;
     if (batch.length > 0) {
-      await this.uploadBatch(batch);
+      try {
+        await this.uploadBatch(batch);
+      } catch (e) {
+        throw e instanceof OutboxFailed ? e : await this.batchFailed(batch, e);
+      }
+      this.batchWent();
       return true;
     }
     // records wait that could not be read: after the heartbeat and the poll that were due, the backoff
@@ -588,7 +635,7 @@ export class Uplink {
   private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
     if (!this.recordsToSend()) return { batch: [], unread: null };
     try {
-      const batch = this.outbox.pending(this.batchSize);
+      const batch = this.outbox.pending(this.batchLimit);
       this.outboxRead("pending");
       return { batch, unread: null };
     } catch (e) {
@@ -667,40 +714,17 @@ export class Uplink {
     const refused = res.rejected.filter(
       (r) => r.tradeId !== null && sent.has(r.tradeId) && !ackedIds.has(r.tradeId),
     );
-    let held = 0;
     if (refused.length > 0) {
       // keep the queue moving: the refused records are held (kept, never pruned) for an operator
       // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
-      held = this.fromOutbox("hold", () =>
-        this.outbox.hold(
-          refused.map((r) => ({
-            tradeId: r.tradeId!,
-            code: r.code,
-            message: r.message ?? "",
-            revision: sent.get(r.tradeId!)!,
-          })),
-          new Date(this.now()),
-        ),
+      this.holdRefused(
+        refused.map((r) => ({
+          tradeId: r.tradeId!,
+          code: r.code,
+          message: r.message ?? "",
+          revision: sent.get(r.tradeId!)!,
+        })),
       );
-      this.counters.rejected += held;
-      const first = refused[0]!;
-      this.lastError = {
-        code: JournalErrorCodes.StationRejected,
-        message: `station refused ${refused.length} record(s), first ${first.tradeId}: ${first.code} ${first.message ?? ""}`,
-        at: new Date(this.now()).toISOString(),
-      };
-      this.log.error({ refused: refused.slice(0, 10) }, "station refused records: held out of the queue");
-      // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
-      if (held > 0 && !this.outbox.bindsAudit)
-        this.auditSafe({
-          type: "uplink.records-held",
-          severity: "alarm",
-          message: `station refused ${refused.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
-          data: {
-            tradeIds: refused.slice(0, 50).map((r) => r.tradeId),
-            codes: [...new Set(refused.map((r) => r.code))],
-          },
-        });
     }
     if (acked.length === 0 && refused.length === 0) {
       throw new EtcError(
@@ -708,6 +732,96 @@ export class Uplink {
         `station acknowledged none of ${batch.length} records`,
       );
     }
+  }
+
+  /**
+   * Holds records the station refused (kept, never pruned, out of the queue until an operator requeues
+   * them): E613 as the last error, logged, and an `uplink.records-held` alarm. Returns how many were held:
+   * none when each refused revision has been replaced meanwhile (a settlement; the new one goes next).
+   */
+  private holdRefused(items: HoldItem[]): number {
+    const held = this.fromOutbox("hold", () => this.outbox.hold(items, new Date(this.now())));
+    this.counters.rejected += held;
+    const first = items[0]!;
+    if (held === 0) {
+      this.log.warn(
+        { refused: items.slice(0, 10) },
+        "station refused revisions the records have since replaced: nothing held",
+      );
+      return 0;
+    }
+    this.lastError = {
+      code: JournalErrorCodes.StationRejected,
+      message: `station refused ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
+      at: new Date(this.now()).toISOString(),
+    };
+    this.log.error({ refused: items.slice(0, 10), held }, "station refused records: held out of the queue");
+    // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
+    if (!this.outbox.bindsAudit)
+      this.auditSafe({
+        type: "uplink.records-held",
+        severity: "alarm",
+        message: `station refused ${items.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
+        data: {
+          tradeIds: items.slice(0, 50).map((r) => r.tradeId),
+          codes: [...new Set(items.map((r) => r.code))],
+        },
+      });
+    return held;
+  }
+
+  /**
+   * An upload failed (not the outbox: the station, or no answer). A failure of the batch's kind (batchFault)
+   * counts against the head of the queue at this batch limit: at BATCH_STRIKES of them a batch of more than
+   * one record is halved; a batch of one record whose request the station refused (400, 413) BATCH_STRIKES
+   * times is held, as a record the station names in `rejected` is, so that the queue behind it drains.
+   * A failure of any other kind neither counts nor resets the count: the station being away for a while
+   * says nothing about the batch. Returns the error to report: E613 naming the record it held, else `e`.
+   */
+  private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
+    const fault = batchFault(e);
+    if (fault === null) return e;
+    const head = batch[0]!;
+    let s = this.strikes;
+    if (s === null || s.seq !== head.seq || s.limit !== this.batchLimit) {
+      s = { seq: head.seq, limit: this.batchLimit, failures: 0, refusals: 0 };
+      this.strikes = s;
+    }
+    s.failures++;
+    if (fault === "refused") s.refusals++;
+    const err = e as EtcError;
+    if (batch.length > 1) {
+      if (s.failures < BATCH_STRIKES) return e;
+      this.batchLimit = Math.floor(batch.length / 2);
+      this.strikes = null;
+      this.log.warn(
+        { head: head.tradeId, seq: head.seq, from: batch.length, to: this.batchLimit, err: err.message },
+        "the same upload batch failed again: halved",
+      );
+      return e;
+    }
+    if (s.refusals < BATCH_STRIKES) return e;
+    this.strikes = null;
+    const status = err.details?.status as number;
+    await this.outbox.recordsWritten?.(); // as before any hold (uploadBatch)
+    const held = this.holdRefused([
+      { tradeId: head.tradeId, code: `HTTP_${status}`, message: err.message, revision: head.revision },
+    ]);
+    if (held === 0) return e;
+    return new EtcError(
+      JournalErrorCodes.StationRejected,
+      `station refused the request of record ${head.tradeId} (seq ${head.seq}) alone ${s.refusals} times: held for an operator (${err.message})`,
+      { status, tradeId: head.tradeId, seq: head.seq },
+      { cause: e },
+    );
+  }
+
+  /** The station answered an upload about its records: the batch size is the configured one again. */
+  private batchWent(): void {
+    this.strikes = null;
+    if (this.batchLimit === this.batchSize) return;
+    this.log.info({ from: this.batchLimit, to: this.batchSize }, "upload batch size restored");
+    this.batchLimit = this.batchSize;
   }
 
   /** Returns true if more bundles are waiting (poll again at once). */

@@ -3,7 +3,7 @@ import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { statusWhere } from "./rig.js";
+import { makeRig, stationMatchesJournal, statusWhere } from "./rig.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -12,7 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them", async () => {
+it("records the station refuses are held (kept, never pruned) and do not block the queue; requeue sends them and clears E613", async () => {
   let t = Date.parse("2026-01-01T00:00:00Z");
   const journal = Journal.open({
     dataDir: dir,
@@ -70,7 +70,53 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   await uplink.whenDrained();
   await statusWhere(uplink, (s) => s.state === "online", "online again");
   expect(journal.heldCount()).toBe(0);
+  expect(uplink.status().lastError).toBeNull(); // no record is held: the refusal no longer stands
   expect(journal.get(recs[2]!.tradeId)?.uploadedAt).not.toBeNull();
   await uplink.stop();
   await journal.close();
+});
+
+it("a record the station's parser chokes on (400 for any request carrying it, station simulator): halved down to it, held alone, the queue behind it drains; requeue sends it", async () => {
+  let poison = "";
+  const sizes: number[] = [];
+  const audit: { type: string; severity: string; data?: object }[] = [];
+  const rig = await makeRig(
+    { batchSize: 8, audit: { append: (e) => audit.push(e) } },
+    {
+      refuseUpload: (ids) => {
+        sizes.push(ids.length);
+        return ids.includes(poison) ? { status: 400, message: "record 5 does not parse" } : null;
+      },
+    },
+  );
+  try {
+    const ids = rig.commit(20);
+    poison = ids[4]!;
+    rig.uplink.start();
+    await statusWhere(rig.uplink, (s) => s.queueDepth === 0 && s.held === 1, "the queue drained, one held");
+    expect(sizes).toEqual([
+      ...[8, 8, 4], // refused twice, halved: the 4 records before the poison one go, the size is restored
+      ...[8, 8, 4, 4, 2, 2, 1, 1], // the poison record at the head: halved down to it, refused alone twice
+      ...[1, 8, 6], // the next record alone goes, then batches of 8 again
+    ]);
+    // held, never acknowledged, visible as a refused record is; every other record at the station once
+    expect(rig.journal.get(poison)).toMatchObject({ uploadedAt: null, held: { code: "HTTP_400" } });
+    expect(rig.station.received().map((r) => [r.tradeId, r.arrivals])).toEqual(
+      ids.filter((id) => id !== poison).map((id) => [id, 1]),
+    );
+    expect(rig.uplink.status()).toMatchObject({ held: 1, queueDepth: 0, counters: { rejected: 1 } });
+    expect(rig.uplink.status().lastError).toMatchObject({ code: "E613_STATION_REJECTED" });
+    expect(rig.uplink.status().lastError?.message).toContain(poison);
+    expect(audit.filter((e) => e.type === "uplink.records-held")).toEqual([
+      expect.objectContaining({ severity: "alarm", data: expect.objectContaining({ tradeIds: [poison] }) }),
+    ]);
+
+    poison = ""; // the station's parser is fixed
+    expect(rig.journal.requeueHeld()).toBe(1);
+    await statusWhere(rig.uplink, (s) => s.queueDepth === 0 && s.held === 0, "the requeued record sent");
+    expect(stationMatchesJournal(rig).ok).toBe(true);
+    expect(rig.uplink.status().lastError).toBeNull();
+  } finally {
+    await rig.close();
+  }
 });

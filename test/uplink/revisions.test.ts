@@ -88,7 +88,7 @@ it("settled while its first revision is on the way: the late acknowledgement doe
   expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
 });
 
-it("settled while its first revision is on the way: the station refusing that revision does not hold the new one", async () => {
+it("settled while its first revision is on the way: the station refusing that revision does not hold the new one, nor reports E613", async () => {
   let refusedTradeId = "";
   // revision 1 is on its way until the suspect is settled; then the station refuses it
   const g = gateFirstUpload(
@@ -112,6 +112,9 @@ it("settled while its first revision is on the way: the station refusing that re
   await r.uplink.whenDrained();
   // revision 2 was not held with revision 1's refusal: it went to the station, which stored it
   expect(r.journal.heldCount()).toBe(0);
+  // nothing was held: no E613 (src/uplink/uplink.ts uploadBatch), no record counted as rejected
+  expect(r.uplink.status().lastError).toBeNull();
+  expect(r.uplink.status().counters.rejected).toBe(0);
   expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision])).toEqual([
     [suspect.tradeId, "transaction", 2],
   ]);
