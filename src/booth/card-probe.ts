@@ -14,7 +14,7 @@ import type { CardIssuance, EntryExitRecord } from "../rsu/driver.js";
 import { issuanceOf } from "../rsu/driver-common.js";
 import { CARD, type Detail0018, expectData, parse0018, parseInit, parseProve, swOf } from "./apdus.js";
 import { BoothErrorCodes } from "./errors.js";
-import { type Attempt, type CardEvidence, needsOlderDetail } from "./evidence.js";
+import { type Attempt, type CardEvidence, MAX_DETAILS, needsOlderDetail } from "./evidence.js";
 import { decodeRecord, type Layout0019, type Layout0019Name, layoutFor, readApdu } from "./record-0019.js";
 
 export interface CardRead {
@@ -81,7 +81,7 @@ export async function gatherEvidence(
   const nextSerial = parseInit(init ?? Buffer.alloc(0)).offlineSerial;
   const details: Detail0018[] = [];
   let complete = false;
-  for (let n = 1; n <= 10; n++) {
+  for (let n = 1; n <= MAX_DETAILS; n++) {
     const r = await reader.cardApdu(CARD.read0018(n), signal);
     const d = parse0018(r);
     if (!d) {
@@ -99,6 +99,14 @@ export async function gatherEvidence(
     ev.proof = { offlineSerial: newest.offlineSerial, ...p };
   }
   return ev;
+}
+
+/** The card's newest 0018 record (null when it has none: "record not found"). */
+export async function readNewestDetail(reader: CardReader, signal?: AbortSignal): Promise<Detail0018 | null> {
+  const r = await reader.cardApdu(CARD.read0018(1), signal);
+  const d = parse0018(r);
+  if (!d && swOf(r) !== "6a83") throw cardAnswer("READ RECORD 0018 record 1", r);
+  return d;
 }
 
 function cardAnswer(what: string, r: Buffer | undefined): EtcError {

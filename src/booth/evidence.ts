@@ -66,16 +66,23 @@ export function isAttempt(a: Attempt, d: Detail0018): boolean {
   );
 }
 
+/** The most 0018 records the booth reads (the file's usual depth). */
+export const MAX_DETAILS = 10;
+
 /**
- * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched,
- * the oldest one read is not older than the attempt, and the card has more.
+ * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched and
+ * the card has more. With the attempt's offline serial known, the records are ordered by it (each purchase
+ * takes the next serial): reading stops at the first record whose serial is not above it. Never by the
+ * records' times: each is the clock of the terminal that wrote it, and a purchase after the attempt on a
+ * terminal whose clock is behind would stop the reading before the attempt's record. Without the serial
+ * every record up to MAX_DETAILS is read (judge then needs them all).
  */
 export function needsOlderDetail(a: Attempt, details: Detail0018[], complete: boolean): boolean {
-  if (complete || details.length >= 10) return false;
+  if (complete || details.length >= MAX_DETAILS) return false;
   if (details.some((d) => isAttempt(a, d))) return false;
-  if (a.offlineSerial !== null && details.some((d) => d.offlineSerial === a.offlineSerial)) return false;
-  const oldest = details[details.length - 1];
-  return oldest !== undefined && oldest.transTime >= a.transTime;
+  const s = a.offlineSerial;
+  if (s === null) return true;
+  return !details.some((d) => d.offlineSerial <= s);
 }
 
 export function judge(a: Attempt, ev: CardEvidence): Verdict {
@@ -123,14 +130,28 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
       };
   }
   const oldest = ev.details[ev.details.length - 1];
-  const covered = ev.detailsComplete || (oldest !== undefined && oldest.transTime < a.transTime);
+  if (s !== null) {
+    // the serial moved on past the attempt's, and no record read has it: a purchase took serial s (only a
+    // committed DEBIT moves it), so its record is missing or not read yet; the card does not say whose
+    return {
+      kind: "unknown",
+      why:
+        `a new INIT returns offline serial ${ev.nextSerial}, past the attempt's ${s}, and no 0018 record read ` +
+        `(${ev.details.length}) has serial ${s}`,
+    };
+  }
+  // no serial known: every record the card keeps was read, or MAX_DETAILS of them and the oldest older than
+  // the attempt (the attempt's record, had it been written, would be among the newest)
+  const covered =
+    ev.detailsComplete ||
+    (ev.details.length >= MAX_DETAILS && oldest !== undefined && oldest.transTime < a.transTime);
   if (covered) {
     return {
       kind: "not-debited",
       why:
         ev.details.length === 0
           ? "the card has no transaction details: it never paid"
-          : `no 0018 record is this purchase, and the records read reach back before it (${oldest?.transTime})`,
+          : `no 0018 record is this purchase, and the ${ev.details.length} records read reach back before it (${oldest?.transTime})`,
     };
   }
   return {

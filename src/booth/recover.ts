@@ -28,11 +28,11 @@ import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
-import { type CardRead, gatherEvidence, readCard } from "./card-probe.js";
+import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { keepPaidInIntent, refuse } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
-import { type Attempt, judge } from "./evidence.js";
+import { type Attempt, isAttempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
 import { evidenceData, listedNow } from "./settle.js";
 
@@ -175,7 +175,12 @@ async function onOriginal(
   const p = pd.payload;
   const s = p.prepared.offlineSerial;
   const proof = parseProve(await ctx.reader.cardApdu(CARD.prove(s, p.prepared.transType), signal));
-  if ("tac" in proof) {
+  // GET TRANSACTION PROVE names a transaction by offline serial and type only: had this DEBIT never reached
+  // the card, another terminal's purchase since would have taken serial s and would prove. The TAC is this
+  // debit's only when the card's newest 0018 record is this purchase (serial, amount, terminal, time).
+  const newest = "tac" in proof ? await readNewestDetail(ctx.reader, signal) : null;
+  const ownProof = newest !== null && isAttempt(attemptOf(p), newest);
+  if ("tac" in proof && ownProof) {
     const sameProcess = p.process === ctx.process;
     const check = await ctx.psam.verifyMac2(proof.mac2, sameProcess ? p.mac1Ref : undefined, signal);
     const rec = paidRecord(
@@ -213,7 +218,13 @@ async function onOriginal(
     signal,
   );
   const v = judge(attempt, ev);
-  const data = { intentId: pd.intentId, proveSw: proof.sw, ...evidenceData(ev, v), why: v.why };
+  const data = {
+    intentId: pd.intentId,
+    // a proof of another purchase under the same serial (ownProof false) is no answer for this one
+    proveSw: "tac" in proof ? `TAC ${proof.tac}, not this purchase's` : proof.sw,
+    ...evidenceData(ev, v),
+    why: v.why,
+  };
   if (v.kind === "not-debited") {
     // proven: the card never took this debit. The intent goes; the case may pay once, afresh.
     try {
@@ -236,7 +247,9 @@ async function onOriginal(
   return unconfirmed(
     ctx,
     pd,
-    v.kind === "debited" ? `the card shows the debit but GET TRANSACTION PROVE answered ${proof.sw}` : v.why,
+    v.kind === "debited"
+      ? `the card shows the debit but GET TRANSACTION PROVE answered ${data.proveSw}`
+      : v.why,
     data,
   );
 }

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { loadCardKeys } from "../../sim/card/crypto/keys.js";
+import { createPsam } from "../../sim/card/sim-psam.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
@@ -202,6 +204,35 @@ describe("the booth over ptys", () => {
         t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
       ).toHaveLength(2);
       t.expectRecordsMatchLedger();
+    });
+  });
+
+  // review: GET TRANSACTION PROVE names a transaction by offline serial and type only. A DEBIT that never
+  // reached the card, then a purchase on another terminal under the same serial: that purchase's MAC2 and
+  // TAC were taken as this debit's, a paid record for a debit that did not happen
+  it("the card removed before DEBIT, then paid elsewhere under the same serial: that proof is not taken, not debited here, one fresh purchase", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A3", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-before-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      // a purchase elsewhere that leaves the card's entry record (0019) as it was
+      const card = t.store.get(CARD)!;
+      const elsewhere = card.purchase(createPsam({ terminalNo: "440100000001", keys: loadCardKeys() }), {
+        amount: 500,
+        transTime: "20250301120500",
+        record0019: card.snapshot().file0019,
+      });
+      expect(elsewhere.kind).toBe("done");
+      const otherTac = elsewhere.kind === "done" ? elsewhere.result.tac : "";
+      t.reader.present(CARD);
+      await t.prompt("NOT_DEBITED");
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const paid = t.records().filter((r) => r.kind === "transaction");
+      expect(paid.map((r) => [r.outcome, r.amount])).toEqual([["BOOTH_EXIT_DEBIT", 1425]]);
+      expect(paid[0]!.tac).not.toBe(otherTac);
+      expect(t.ledger().map((e) => [e.path, e.amount, e.outcome])).toEqual([["booth", 1425, "done"]]);
     });
   });
 

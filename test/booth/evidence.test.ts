@@ -79,12 +79,52 @@ describe("judge: did the debit happen?", () => {
     expect(v.why).toMatch(/used by another purchase/);
   });
 
-  it("no serial known (B5 missing): the 0018 records reach back before the attempt without it: not debited", () => {
+  it("no serial known (B5 missing): ten 0018 records read without it, reaching back before the attempt: not debited", () => {
+    const a = { ...attempt, offlineSerial: null, psamNo: null };
+    const details = Array.from({ length: 10 }, (_, i) =>
+      detail({ offlineSerial: 12 - i, transTime: `202512020${8 - Math.floor(i / 5)}0000`, amount: 100 + i }),
+    );
+    expect(needsOlderDetail(a, details.slice(0, 9), false)).toBe(true);
+    expect(needsOlderDetail(a, details, false)).toBe(false);
+    expect(judge(a, ev({ details })).kind).toBe("not-debited");
+  });
+
+  // review: the records were read back until one was stamped before the attempt, but each record carries
+  // the clock of the terminal that wrote it: a purchase after the attempt on a terminal whose clock was
+  // behind stopped the reading before the attempt's record, which was judged "not debited" (the booth then
+  // deleted its intent and charged the card again)
+  it("a later purchase stamped before the attempt (a terminal clock behind): read on by serial, the attempt found", () => {
+    const a: Attempt = { ...attempt, offlineSerial: 3, transTime: "20250301120000", amount: 1250 };
+    const later = detail({
+      offlineSerial: 4,
+      transTime: "20250301115900",
+      amount: 500,
+      terminalNo: "440100000001",
+    });
+    const ours = detail({ offlineSerial: 3, transTime: "20250301120000", amount: 1250 });
+    expect(needsOlderDetail(a, [later], false)).toBe(true);
+    expect(judge(a, ev({ nextSerial: 5, details: [later] }))).toMatchObject({ kind: "unknown" });
+    expect(needsOlderDetail(a, [later, ours], false)).toBe(false);
+    expect(judge(a, ev({ nextSerial: 5, details: [later, ours] }))).toMatchObject({
+      kind: "debited",
+      offlineSerial: 3,
+      tac: null,
+    });
+  });
+
+  it("the serial moved past the attempt's and no record has it although older ones were read: unknown, never not debited", () => {
+    const details = [detail({ offlineSerial: 8, amount: 1 }), detail({ offlineSerial: 6, amount: 2 })];
+    expect(needsOlderDetail(attempt, details, false)).toBe(false);
+    expect(judge(attempt, ev({ nextSerial: 9, details })).kind).toBe("unknown");
+    expect(judge(attempt, ev({ nextSerial: 9, details: [], detailsComplete: true })).kind).toBe("unknown");
+  });
+
+  it("no serial known and one older record read (the card has more): unknown, a terminal's clock may be behind", () => {
     const v = judge(
       { ...attempt, offlineSerial: null, psamNo: null },
       ev({ details: [detail({ offlineSerial: 3, transTime: "20251202080000" })] }),
     );
-    expect(v.kind).toBe("not-debited");
+    expect(v.kind).toBe("unknown");
   });
 
   it("no serial known and the records read are all newer than the attempt: unknown (read further)", () => {

@@ -51,7 +51,16 @@ function rig(o: { listed: boolean }) {
     noteDebit: () => undefined,
   };
   const proveAnswer = Buffer.from("0102030411223344" + "9000", "hex"); // MAC2 ‖ TAC, 9000
-  const reader = { cardApdu: async () => proveAnswer } as unknown as CardReader;
+  // the card's newest 0018 record is this purchase (recover.ts checks it before it takes the proof):
+  // serial 3, 1425 fen, type 09, the PSAM's terminal, the purchase time
+  const newest0018 = Buffer.from(
+    `0003000000${(1425).toString(16).padStart(8, "0")}09430100000001202512031015009000`,
+    "hex",
+  );
+  const reader = {
+    cardApdu: async (apdu: Buffer) =>
+      apdu.subarray(0, 2).toString("hex") === "00b2" ? newest0018 : proveAnswer,
+  } as unknown as CardReader;
   const ctx = {
     reader,
     dialect: {},
@@ -140,7 +149,13 @@ const payload = {
     stageTimes: {},
     extra: { booth: {} },
   },
-  prepared: { amount: 1425, offlineSerial: 3, transType: 9 },
+  prepared: {
+    amount: 1425,
+    offlineSerial: 3,
+    transType: 9,
+    transTime: "20251203101500",
+    psamNo: "430100000001",
+  },
   mac1Ref: { epoch: 1, mac1: 1 },
   process: "this",
   write: null,
