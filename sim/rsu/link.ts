@@ -19,7 +19,13 @@ export interface Pending {
   frame: Frame;
   seq: number;
   raw: Buffer;
+  /** Transmissions so far, damaged ones included. */
   sends: number;
+  /**
+   * Copies that went out intact (a duplicate fault's second copy included): a lane that deduplicates
+   * answers one of them and resends its cached answer for each other one it receives after answering.
+   */
+  intact: number;
   timer: unknown;
   obuId: string | undefined;
   v: VState | undefined;
@@ -64,8 +70,13 @@ export class RsuLinkSide {
   private seq: number;
   /** The information frame awaiting an answer (one at a time). */
   pending: Pending | undefined;
-  /** The lane's answer to the previous frame, to recognise its repeats. */
-  private lastAnswer: { seq: number; type: string; obuId: string | undefined } | undefined;
+  /**
+   * The lane's answer to the previous frame while the lane may still repeat it: that frame went out intact
+   * more than once, and `repeatsLeft` of those further copies may each bring a repeat.
+   */
+  private lastAnswer:
+    | { seq: number; type: string; obuId: string | undefined; repeatsLeft: number }
+    | undefined;
 
   constructor(
     private readonly ctx: SimContext,
@@ -145,7 +156,7 @@ export class RsuLinkSide {
         detail: frame.type,
       });
     }
-    const p: Pending = { frame, seq, raw, sends: 0, timer: undefined, obuId, v, faults };
+    const p: Pending = { frame, seq, raw, sends: 0, intact: 0, timer: undefined, obuId, v, faults };
     this.pending = p;
     this.transmit(p);
   }
@@ -157,9 +168,12 @@ export class RsuLinkSide {
     else {
       if (t.kind === "noise-first") this.write(t.noise, undefined, 0, "noise");
       this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined);
+      p.intact++;
     }
-    if (n === 0 && p.faults.some((f) => f.kind === "duplicate"))
+    if (n === 0 && p.faults.some((f) => f.kind === "duplicate")) {
       this.write(p.raw, p.frame, p.seq, "duplicate");
+      p.intact++;
+    }
     p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
   }
 
@@ -170,6 +184,8 @@ export class RsuLinkSide {
       return;
     }
     this.pending = undefined;
+    // Nothing answered this frame: what answered the one before it is no longer worth remembering.
+    this.lastAnswer = undefined;
     this.onGiveUp(p);
   }
 
@@ -203,20 +219,19 @@ export class RsuLinkSide {
   }
 
   /**
-   * A repeat of the lane's answer to the previous frame (the lane re-sent its cached reply because it
-   * took our frame for a retransmission): ignored, not taken as the answer to the current frame.
+   * A repeat of the lane's answer to the previous frame: the same type, OBUID and RSCTL/SEQ as that answer
+   * while the frame it answered went out more than once (a deduplicating lane resends its cached answer
+   * for every copy it gets after answering, docs/protocol.md §5). Ignored, not taken as the answer to the
+   * current frame, at most once per further copy: after that the same bytes are a new answer (a lane that
+   * sends every frame with one RSCTL/SEQ, accepted as docs/simulator.md "Sequence numbers" says).
    */
-  isRepeatOfLastAnswer(f: Frame, seq: number): boolean {
+  takeRepeatOfLastAnswer(f: Frame, seq: number): boolean {
     const la = this.lastAnswer;
     const fObu = "obuId" in f ? (f.obuId as string) : undefined;
-    return (
-      la !== undefined &&
-      f.type !== "ACK" &&
-      f.type === la.type &&
-      seq === la.seq &&
-      fObu === la.obuId &&
-      (!this.pending || seq !== replySeq(this.pending.seq))
-    );
+    if (la === undefined || f.type !== la.type || seq !== la.seq || fObu !== la.obuId) return false;
+    la.repeatsLeft--;
+    if (la.repeatsLeft <= 0) this.lastAnswer = undefined;
+    return true;
   }
 
   /**
@@ -241,7 +256,8 @@ export class RsuLinkSide {
     if (!p || !answers(p, f)) return undefined;
     this.dropPending();
     const obuId = "obuId" in f ? (f.obuId as string) : undefined;
-    this.lastAnswer = seq === replySeq(p.seq) ? { seq, type: f.type, obuId } : undefined;
+    // Sent once, the frame gives the lane no reason to send its answer again.
+    this.lastAnswer = p.intact > 1 ? { seq, type: f.type, obuId, repeatsLeft: p.intact - 1 } : undefined;
     return p;
   }
 }

@@ -430,7 +430,8 @@ class SimulatedRsu implements RsuSimulator {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
     if (!this.initialised) return `ignored: RSU not initialised (needs C0), got ${f.type}`;
-    if (this.link.isRepeatOfLastAnswer(f, seq)) return "ignored: repeat of the answer to the previous frame";
+    if (this.link.takeRepeatOfLastAnswer(f, seq))
+      return "ignored: repeat of the answer to the previous frame";
     // Only a frame the transaction accepts stops the repetition of the pending frame it answers (each
     // handler takes the answer once it has checked the frame): one it ignores leaves it repeating.
     const answer = this.link.answerOf(f, seq);
