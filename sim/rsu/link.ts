@@ -77,6 +77,8 @@ export class RsuLinkSide {
   private lastAnswer:
     | { seq: number; type: string; obuId: string | undefined; repeatsLeft: number }
     | undefined;
+  /** The RSCTL/SEQ of the last heartbeat, until an empty ack acknowledges it. */
+  private heartbeatSeq: number | undefined;
 
   constructor(
     private readonly ctx: SimContext,
@@ -100,6 +102,7 @@ export class RsuLinkSide {
   reset(): void {
     this.seq = this.initialSeq();
     this.lastAnswer = undefined;
+    this.heartbeatSeq = undefined;
   }
 
   private nextSeq(): number {
@@ -129,10 +132,30 @@ export class RsuLinkSide {
     });
   }
 
-  /** A frame that is not retransmitted (heartbeats, the reboot B0). */
-  sendPlain(frame: Frame, note?: string): void {
+  /** A frame that is not retransmitted (the reboot B0; heartbeats go through `sendHeartbeat`). */
+  sendPlain(frame: Frame, note?: string): number {
     const seq = this.nextSeq();
     this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
+    return seq;
+  }
+
+  /** A heartbeat (legacy B2 heartbeat, national B1): not retransmitted; the lane may acknowledge it. */
+  sendHeartbeat(frame: Frame): void {
+    this.heartbeatSeq = this.sendPlain(frame);
+  }
+
+  /**
+   * An empty ack with the reply RSCTL/SEQ of the last heartbeat acknowledges that heartbeat (once), not
+   * the frame awaiting an answer, unless it is also that frame's reply RSCTL/SEQ: a heartbeat can go out
+   * while a frame awaits its answer (national B1), or just before one (legacy), and the lane's ack to it
+   * arrives after.
+   */
+  takeHeartbeatAck(f: Frame, seq: number): boolean {
+    const hb = this.heartbeatSeq;
+    if (f.type !== "ACK" || hb === undefined || seq !== replySeq(hb)) return false;
+    if (this.pending && seq === replySeq(this.pending.seq)) return false;
+    this.heartbeatSeq = undefined;
+    return true;
   }
 
   /** Junk bytes on the line between frames. */
@@ -248,7 +271,8 @@ export class RsuLinkSide {
   }
 
   /**
-   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything),
+   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything, the
+   * heartbeat's ack having been told apart before, `takeHeartbeatAck`),
    * the repetition stops and the pending frame is returned.
    */
   private takeAnswer(f: Frame, seq: number): Pending | undefined {

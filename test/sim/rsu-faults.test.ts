@@ -454,6 +454,34 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     await until(lane.expectFrame("B0"));
     await until(lane.expectFrame("HB", 1000));
   });
+
+  it("an empty ack to a heartbeat acknowledges the heartbeat: the B2 awaiting its answer goes on being repeated", async () => {
+    // The OBU comes after the first heartbeat (legacy: one goes out only while no OBU is served); national
+    // also sends it while the B2 awaits its answer.
+    const at = protocol === "legacy" ? 1100 : 900;
+    const { lane, sim, frameLog } = await setup(protocol, oneCar([], { at }), 1000);
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    await until(lane.init());
+    const hb = await until(lane.expectFrame("HB"));
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    // The lane acknowledges the heartbeat (reply RSCTL/SEQ) while the B2 still awaits its answer.
+    await lane.send({ type: "ACK" }, hb);
+    expect(await until(gaveUp)).toMatchObject({ frame: "B2", obuId });
+    expect(
+      sent(frameLog, "B2")
+        .filter((r) => r.frame?.obuId === obuId)
+        .map((r) => [r.hex, r.note]),
+    ).toEqual([
+      [b2.wire.raw.toString("hex"), undefined],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+    ]);
+    expect(
+      frameLog.records.filter((r) => r.dir === "rx" && r.frame?.type === "ACK").map((r) => r.handling),
+    ).toEqual(["acknowledges B0", "acknowledges the heartbeat"]);
+  });
 });
 
 describe("illegal frames", () => {
