@@ -26,6 +26,10 @@ export interface Pending {
    * answers one of them and resends its cached answer for each other one it receives after answering.
    */
   intact: number;
+  /** The schedule slot of the last transmission: 0 the first, n the n-th repeat (at most `retries`). */
+  slot: number;
+  /** When the last transmission went out; the next slot falls due `retransmitMs` later. */
+  lastAt: number;
   timer: unknown;
   obuId: string | undefined;
   v: VState | undefined;
@@ -179,12 +183,27 @@ export class RsuLinkSide {
         detail: frame.type,
       });
     }
-    const p: Pending = { frame, seq, raw, sends: 0, intact: 0, timer: undefined, obuId, v, faults };
+    const p: Pending = {
+      frame,
+      seq,
+      raw,
+      sends: 0,
+      intact: 0,
+      slot: 0,
+      lastAt: 0,
+      timer: undefined,
+      obuId,
+      v,
+      faults,
+    };
     this.pending = p;
-    this.transmit(p);
+    this.transmit(p, 0);
   }
 
-  private transmit(p: Pending): void {
+  /** Schedule slot `slot` of `p` goes out now; the next one falls due `retransmitMs` later. */
+  private transmit(p: Pending, slot: number): void {
+    p.slot = slot;
+    p.lastAt = this.ctx.clock.now();
     const n = p.sends++;
     const t = this.wire.transmission(p.faults, n, p.raw);
     if (t.kind === "damaged") this.write(t.bytes, p.frame, p.seq, t.note);
@@ -202,10 +221,12 @@ export class RsuLinkSide {
 
   private onRetransmitTimer(p: Pending): void {
     if (this.pending !== p) return;
-    if (p.sends <= this.ctx.timing.retries) {
-      this.transmit(p);
-      return;
-    }
+    if (p.slot < this.ctx.timing.retries) this.transmit(p, p.slot + 1);
+    else this.giveUp(p);
+  }
+
+  private giveUp(p: Pending): void {
+    if (this.pending !== p) return;
     this.pending = undefined;
     // Nothing answered this frame: what answered the one before it is no longer worth remembering.
     this.lastAnswer = undefined;
@@ -220,7 +241,7 @@ export class RsuLinkSide {
 
   /**
    * The pending frame stops being repeated for now and is returned as it is (its RSCTL/SEQ, bytes and
-   * the repeats already made), for `resumePending` (a transaction set aside for a C8, ./transaction.ts).
+   * schedule), for `resumePending` (a transaction set aside for a C8, ./transaction.ts).
    */
   suspendPending(): Pending | undefined {
     const p = this.pending;
@@ -231,14 +252,29 @@ export class RsuLinkSide {
   }
 
   /**
-   * A suspended frame is pending again: its repetition goes on where it stopped (the same RSCTL/SEQ and
-   * bytes, a retransmission now), then it is given up as any other.
+   * A suspended frame is pending again on its own schedule, as if it had never been suspended except that
+   * the repeats that fell due meanwhile are not sent: the next one goes out at its time (the same
+   * RSCTL/SEQ and bytes), or, the schedule having run out, the frame is given up at its time (at once if
+   * that has passed). So no copy comes later than an uninterrupted schedule would send it, inside the
+   * window in which a lane takes it for a repeat (docs/protocol.md §5): taken up again after that, a
+   * frame sent under its old RSCTL/SEQ would reach the lane as a new frame with the same content.
    */
   resumePending(p: Pending): void {
     if (this.pending) this.dropPending();
     this.pending = p;
-    if (p.sends <= this.ctx.timing.retries) this.transmit(p);
-    else p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
+    const retransmitMs = this.ctx.timing.retransmitMs;
+    const now = this.ctx.clock.now();
+    // The first slot after p's last transmission that is not already past.
+    const k = Math.max(1, Math.ceil((now - p.lastAt) / retransmitMs));
+    const slot = p.slot + k;
+    if (slot <= this.ctx.timing.retries) {
+      p.timer = this.ctx.after(p.lastAt + k * retransmitMs - now, () => {
+        if (this.pending === p) this.transmit(p, slot);
+      });
+      return;
+    }
+    const giveUpAt = p.lastAt + (this.ctx.timing.retries + 1 - p.slot) * retransmitMs;
+    p.timer = this.ctx.after(Math.max(0, giveUpAt - now), () => this.giveUp(p));
   }
 
   /**
