@@ -19,7 +19,17 @@ export interface Pending {
   frame: Frame;
   seq: number;
   raw: Buffer;
+  /** Transmissions so far, damaged ones included. */
   sends: number;
+  /**
+   * Copies that went out intact (a duplicate fault's second copy included): a lane that deduplicates
+   * answers one of them and resends its cached answer for each other one it receives after answering.
+   */
+  intact: number;
+  /** The schedule slot of the last transmission: 0 the first, n the n-th repeat (at most `retries`). */
+  slot: number;
+  /** When the last transmission went out; the next slot falls due `retransmitMs` later. */
+  lastAt: number;
   timer: unknown;
   obuId: string | undefined;
   v: VState | undefined;
@@ -64,8 +74,15 @@ export class RsuLinkSide {
   private seq: number;
   /** The information frame awaiting an answer (one at a time). */
   pending: Pending | undefined;
-  /** The lane's answer to the previous frame, to recognise its repeats. */
-  private lastAnswer: { seq: number; type: string; obuId: string | undefined } | undefined;
+  /**
+   * The lane's answer to the previous frame while the lane may still repeat it: that frame went out intact
+   * more than once, and `repeatsLeft` of those further copies may each bring a repeat.
+   */
+  private lastAnswer:
+    | { seq: number; type: string; obuId: string | undefined; repeatsLeft: number }
+    | undefined;
+  /** The RSCTL/SEQ of the last heartbeat, until an empty ack acknowledges it. */
+  private heartbeatSeq: number | undefined;
 
   constructor(
     private readonly ctx: SimContext,
@@ -89,6 +106,7 @@ export class RsuLinkSide {
   reset(): void {
     this.seq = this.initialSeq();
     this.lastAnswer = undefined;
+    this.heartbeatSeq = undefined;
   }
 
   private nextSeq(): number {
@@ -118,10 +136,30 @@ export class RsuLinkSide {
     });
   }
 
-  /** A frame that is not retransmitted (heartbeats, the reboot B0). */
-  sendPlain(frame: Frame, note?: string): void {
+  /** A frame that is not retransmitted (the reboot B0; heartbeats go through `sendHeartbeat`). */
+  sendPlain(frame: Frame, note?: string): number {
     const seq = this.nextSeq();
     this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
+    return seq;
+  }
+
+  /** A heartbeat (legacy B2 heartbeat, national B1): not retransmitted; the lane may acknowledge it. */
+  sendHeartbeat(frame: Frame): void {
+    this.heartbeatSeq = this.sendPlain(frame);
+  }
+
+  /**
+   * An empty ack with the reply RSCTL/SEQ of the last heartbeat acknowledges that heartbeat (once), not
+   * the frame awaiting an answer, unless it is also that frame's reply RSCTL/SEQ: a heartbeat can go out
+   * while a frame awaits its answer (national B1), or just before one (legacy), and the lane's ack to it
+   * arrives after.
+   */
+  takeHeartbeatAck(f: Frame, seq: number): boolean {
+    const hb = this.heartbeatSeq;
+    if (f.type !== "ACK" || hb === undefined || seq !== replySeq(hb)) return false;
+    if (this.pending && seq === replySeq(this.pending.seq)) return false;
+    this.heartbeatSeq = undefined;
+    return true;
   }
 
   /** Junk bytes on the line between frames. */
@@ -145,31 +183,53 @@ export class RsuLinkSide {
         detail: frame.type,
       });
     }
-    const p: Pending = { frame, seq, raw, sends: 0, timer: undefined, obuId, v, faults };
+    const p: Pending = {
+      frame,
+      seq,
+      raw,
+      sends: 0,
+      intact: 0,
+      slot: 0,
+      lastAt: 0,
+      timer: undefined,
+      obuId,
+      v,
+      faults,
+    };
     this.pending = p;
-    this.transmit(p);
+    this.transmit(p, 0);
   }
 
-  private transmit(p: Pending): void {
+  /** Schedule slot `slot` of `p` goes out now; the next one falls due `retransmitMs` later. */
+  private transmit(p: Pending, slot: number): void {
+    p.slot = slot;
+    p.lastAt = this.ctx.clock.now();
     const n = p.sends++;
     const t = this.wire.transmission(p.faults, n, p.raw);
     if (t.kind === "damaged") this.write(t.bytes, p.frame, p.seq, t.note);
     else {
       if (t.kind === "noise-first") this.write(t.noise, undefined, 0, "noise");
       this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined);
+      p.intact++;
     }
-    if (n === 0 && p.faults.some((f) => f.kind === "duplicate"))
+    if (n === 0 && p.faults.some((f) => f.kind === "duplicate")) {
       this.write(p.raw, p.frame, p.seq, "duplicate");
+      p.intact++;
+    }
     p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
   }
 
   private onRetransmitTimer(p: Pending): void {
     if (this.pending !== p) return;
-    if (p.sends <= this.ctx.timing.retries) {
-      this.transmit(p);
-      return;
-    }
+    if (p.slot < this.ctx.timing.retries) this.transmit(p, p.slot + 1);
+    else this.giveUp(p);
+  }
+
+  private giveUp(p: Pending): void {
+    if (this.pending !== p) return;
     this.pending = undefined;
+    // Nothing answered this frame: what answered the one before it is no longer worth remembering.
+    this.lastAnswer = undefined;
     this.onGiveUp(p);
   }
 
@@ -181,7 +241,7 @@ export class RsuLinkSide {
 
   /**
    * The pending frame stops being repeated for now and is returned as it is (its RSCTL/SEQ, bytes and
-   * the repeats already made), for `resumePending` (a transaction set aside for a C8, ./transaction.ts).
+   * schedule), for `resumePending` (a transaction set aside for a C8, ./transaction.ts).
    */
   suspendPending(): Pending | undefined {
     const p = this.pending;
@@ -192,31 +252,45 @@ export class RsuLinkSide {
   }
 
   /**
-   * A suspended frame is pending again: its repetition goes on where it stopped (the same RSCTL/SEQ and
-   * bytes, a retransmission now), then it is given up as any other.
+   * A suspended frame is pending again on its own schedule, as if it had never been suspended except that
+   * the repeats that fell due meanwhile are not sent: the next one goes out at its time (the same
+   * RSCTL/SEQ and bytes), or, the schedule having run out, the frame is given up at its time (at once if
+   * that has passed). So no copy comes later than an uninterrupted schedule would send it, inside the
+   * window in which a lane takes it for a repeat (docs/protocol.md §5): taken up again after that, a
+   * frame sent under its old RSCTL/SEQ would reach the lane as a new frame with the same content.
    */
   resumePending(p: Pending): void {
     if (this.pending) this.dropPending();
     this.pending = p;
-    if (p.sends <= this.ctx.timing.retries) this.transmit(p);
-    else p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
+    const retransmitMs = this.ctx.timing.retransmitMs;
+    const now = this.ctx.clock.now();
+    // The first slot after p's last transmission that is not already past.
+    const k = Math.max(1, Math.ceil((now - p.lastAt) / retransmitMs));
+    const slot = p.slot + k;
+    if (slot <= this.ctx.timing.retries) {
+      p.timer = this.ctx.after(p.lastAt + k * retransmitMs - now, () => {
+        if (this.pending === p) this.transmit(p, slot);
+      });
+      return;
+    }
+    const giveUpAt = p.lastAt + (this.ctx.timing.retries + 1 - p.slot) * retransmitMs;
+    p.timer = this.ctx.after(Math.max(0, giveUpAt - now), () => this.giveUp(p));
   }
 
   /**
-   * A repeat of the lane's answer to the previous frame (the lane re-sent its cached reply because it
-   * took our frame for a retransmission): ignored, not taken as the answer to the current frame.
+   * A repeat of the lane's answer to the previous frame: the same type, OBUID and RSCTL/SEQ as that answer
+   * while the frame it answered went out more than once (a deduplicating lane resends its cached answer
+   * for every copy it gets after answering, docs/protocol.md §5). Ignored, not taken as the answer to the
+   * current frame, at most once per further copy: after that the same bytes are a new answer (a lane that
+   * sends every frame with one RSCTL/SEQ, accepted as docs/simulator.md "Sequence numbers" says).
    */
-  isRepeatOfLastAnswer(f: Frame, seq: number): boolean {
+  takeRepeatOfLastAnswer(f: Frame, seq: number): boolean {
     const la = this.lastAnswer;
     const fObu = "obuId" in f ? (f.obuId as string) : undefined;
-    return (
-      la !== undefined &&
-      f.type !== "ACK" &&
-      f.type === la.type &&
-      seq === la.seq &&
-      fObu === la.obuId &&
-      (!this.pending || seq !== replySeq(this.pending.seq))
-    );
+    if (la === undefined || f.type !== la.type || seq !== la.seq || fObu !== la.obuId) return false;
+    la.repeatsLeft--;
+    if (la.repeatsLeft <= 0) this.lastAnswer = undefined;
+    return true;
   }
 
   /**
@@ -233,7 +307,8 @@ export class RsuLinkSide {
   }
 
   /**
-   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything),
+   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything, the
+   * heartbeat's ack having been told apart before, `takeHeartbeatAck`),
    * the repetition stops and the pending frame is returned.
    */
   private takeAnswer(f: Frame, seq: number): Pending | undefined {
@@ -241,7 +316,8 @@ export class RsuLinkSide {
     if (!p || !answers(p, f)) return undefined;
     this.dropPending();
     const obuId = "obuId" in f ? (f.obuId as string) : undefined;
-    this.lastAnswer = seq === replySeq(p.seq) ? { seq, type: f.type, obuId } : undefined;
+    // Sent once, the frame gives the lane no reason to send its answer again.
+    this.lastAnswer = p.intact > 1 ? { seq, type: f.type, obuId, repeatsLeft: p.intact - 1 } : undefined;
     return p;
   }
 }

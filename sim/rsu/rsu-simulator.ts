@@ -311,7 +311,7 @@ class SimulatedRsu implements RsuSimulator {
     // Legacy: the B2 heartbeat goes out only while no OBU is being served and nothing awaits an answer.
     if (this.dialect.variant === "legacy" && (this.txn.active || this.link.pending || this.txn.onTheAir))
       return;
-    this.link.sendPlain(
+    this.link.sendHeartbeat(
       heartbeatFrame(this.dialect, this.identity, {
         pllChannelId: this.c0?.pllChannelId ?? 1,
         txPower: this.c0?.txPower ?? 0x1f,
@@ -430,7 +430,9 @@ class SimulatedRsu implements RsuSimulator {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
     if (!this.initialised) return `ignored: RSU not initialised (needs C0), got ${f.type}`;
-    if (this.link.isRepeatOfLastAnswer(f, seq)) return "ignored: repeat of the answer to the previous frame";
+    if (this.link.takeRepeatOfLastAnswer(f, seq))
+      return "ignored: repeat of the answer to the previous frame";
+    if (this.link.takeHeartbeatAck(f, seq)) return "acknowledges the heartbeat";
     // Only a frame the transaction accepts stops the repetition of the pending frame it answers (each
     // handler takes the answer once it has checked the frame): one it ignores leaves it repeating.
     const answer = this.link.answerOf(f, seq);

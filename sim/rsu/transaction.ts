@@ -251,9 +251,10 @@ export class DsrcTransactions {
   }
 
   /**
-   * The transaction set aside for a C8 is current again: its frame awaiting an answer goes on being
-   * repeated (the same RSCTL/SEQ and bytes), or, its OBU having left meanwhile, it ends as it would have
-   * then. False when none was set aside.
+   * The transaction set aside for a C8 is current again: its frame awaiting an answer goes on on its own
+   * schedule (the same RSCTL/SEQ and bytes; given up if the schedule ran out meanwhile, ./link.ts
+   * `resumePending`), or, its OBU having left meanwhile, it ends as it would have then. False when none
+   * was set aside.
    */
   private resume(): boolean {
     const aside = this.aside;

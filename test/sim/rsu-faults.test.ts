@@ -219,10 +219,12 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     const b8 = await until(lane.expectFrame("B8"));
     expect(b8.frame).toMatchObject({ obuId: lostObu, errorCode: 0 });
     await lane.send(lane.c1(lostObu), b8);
-    // The B5 00 goes on being repeated (same RSCTL/SEQ and bytes) and the lane's C1 ends that trade.
+    // The B5 00 goes on being repeated (same RSCTL/SEQ and bytes, at the next time of its own schedule)
+    // and the lane's C1 ends that trade.
     const again = await until(lane.expectFrame("B5", 2000, (f) => f.obuId === paidObu));
     expect(again.wire.seq).toBe(b5paid.wire.seq);
     expect(again.wire.raw).toEqual(b5paid.wire.raw);
+    expect(again.at - b5paid.at).toBe(120);
     await lane.send(lane.c1(paidObu), again);
     expect(await until(paidEnded)).toMatchObject({ outcome: "traded", detail: "C1 after B5" });
     // Until both OBUs have left, no B2 for the paid OBU again and no second debit of its card.
@@ -236,6 +238,47 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
       ["lost", "gave-up", "no answer to B5"],
       ["lost", "traded", "C1 after B8"],
       ["paid", "traded", "C1 after B5"],
+    ]);
+  });
+
+  it("a B5 00 set aside for a C8 whose schedule ran out meanwhile is given up when taken up again, never sent again", async () => {
+    const scenario = lostB5Then("paid");
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const { obuId: lostObu, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 700, PT), last);
+    const b5lost = await until(lane.expectFrame("B5"));
+    const paidObu = sim.vehicles().find((v) => v.id === "paid")?.obuId as string;
+    const b2 = await until(lane.expectFrame("B2"));
+    await lane.send(lane.c1(paidObu), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(paidObu), b3);
+    const b4 = await until(lane.expectFrame("B4"));
+    await lane.send(lane.c6(b4.frame, 300, PT), b4);
+    const isPaid = (f: Record<string, unknown>) => f.obuId === paidObu;
+    const b5paid = await until(lane.expectFrame("B5", 2000, isPaid));
+    expect(b5paid.frame.errorCode).toBe(0);
+    await until(lane.expectFrame("B5", 2000, isPaid));
+    await until(lane.expectFrame("B5", 2000, isPaid));
+    const paidGaveUp = next(sim.events$, (e) => e.type === "gaveUp" && e.obuId === paidObu);
+    const paidEnded = next(sim.events$, (e) => e.type === "ended" && e.vehicleId === "paid");
+    // After the third copy of the B5 00, the C8 for the first OBU; the lane answers the B8 only at its
+    // last repeat, when the B5 00's schedule (3 repeats, then give-up 120 ms after the last) has run out.
+    await lane.send(lane.c8(lostObu, b5lost.frame.iccPaySerial as number));
+    const b8 = await until(lane.expectFrame("B8"));
+    for (let i = 0; i < 3; i++) expect((await until(lane.expectFrame("B8"))).wire.raw).toEqual(b8.wire.raw);
+    await lane.send(lane.c1(lostObu), b8);
+    expect(await until(paidGaveUp)).toMatchObject({ frame: "B5", obuId: paidObu });
+    expect(await until(paidEnded)).toMatchObject({ outcome: "traded", detail: "no answer to B5" });
+    await until(sim.done);
+    // Three copies, all before the C8: none after it, so none a lane could take for a new frame.
+    expect(
+      sent(frameLog, "B5")
+        .filter((r) => r.frame?.obuId === paidObu)
+        .map((r) => [r.hex, r.note]),
+    ).toEqual([
+      [b5paid.wire.raw.toString("hex"), undefined],
+      [b5paid.wire.raw.toString("hex"), "retransmit"],
+      [b5paid.wire.raw.toString("hex"), "retransmit"],
     ]);
   });
 
@@ -453,6 +496,34 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     await lane.send(lane.c0());
     await until(lane.expectFrame("B0"));
     await until(lane.expectFrame("HB", 1000));
+  });
+
+  it("an empty ack to a heartbeat acknowledges the heartbeat: the B2 awaiting its answer goes on being repeated", async () => {
+    // The OBU comes after the first heartbeat (legacy: one goes out only while no OBU is served); national
+    // also sends it while the B2 awaits its answer.
+    const at = protocol === "legacy" ? 1100 : 900;
+    const { lane, sim, frameLog } = await setup(protocol, oneCar([], { at }), 1000);
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    await until(lane.init());
+    const hb = await until(lane.expectFrame("HB"));
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    // The lane acknowledges the heartbeat (reply RSCTL/SEQ) while the B2 still awaits its answer.
+    await lane.send({ type: "ACK" }, hb);
+    expect(await until(gaveUp)).toMatchObject({ frame: "B2", obuId });
+    expect(
+      sent(frameLog, "B2")
+        .filter((r) => r.frame?.obuId === obuId)
+        .map((r) => [r.hex, r.note]),
+    ).toEqual([
+      [b2.wire.raw.toString("hex"), undefined],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+      [b2.wire.raw.toString("hex"), "retransmit"],
+    ]);
+    expect(
+      frameLog.records.filter((r) => r.dir === "rx" && r.frame?.type === "ACK").map((r) => r.handling),
+    ).toEqual(["acknowledges B0", "acknowledges the heartbeat"]);
   });
 });
 

@@ -311,3 +311,47 @@ describe("legacy RSU: C3 entry write", () => {
     expect(card?.file0019).toMatchObject({ status: 3, station: "0301", lane: 2, reserved: "00000000" });
   });
 });
+
+describe("legacy RSU: a lane that sends every frame with RSCTL 0x80 (lane frames are accepted with any RSCTL)", () => {
+  const FIXED = 0x80;
+
+  /** C0, B0 answered, C4 01, all at RSCTL 0x80; the first OBU's B2 (RSCTL 08, whose reply is 80 too). */
+  async function fixedLaneToB2(lane: LaneDriver) {
+    await lane.send(lane.c0(), FIXED);
+    const b0 = await until(lane.expectFrame("B0"));
+    await lane.send({ type: "ACK" }, FIXED);
+    await lane.send(lane.c4(true), FIXED);
+    const b2 = await until(lane.expectFrame("B2"));
+    return { b0, b2, obuId: b2.frame.obuId as string };
+  }
+
+  it("its C1 to a B3 is taken though its C1 to the B2 before (sent once) carried the B2's reply RSCTL by chance", async () => {
+    const { lane, frameLog } = await setup("legacy");
+    const { b0, b2, obuId } = await fixedLaneToB2(lane);
+    expect([b0.wire.seq, b2.wire.seq]).toEqual([0x98, 0x08]);
+    await lane.send(lane.c1(obuId), FIXED);
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.wire.seq).toBe(0x18);
+    await lane.send(lane.c1(obuId), FIXED);
+    expect((await until(lane.expectFrame("B4"))).frame.obuId).toBe(obuId);
+    expect(sentTo(frameLog, "B3", obuId)).toHaveLength(1);
+    expect(frameLog.records.filter((r) => r.handling?.startsWith("ignored"))).toEqual([]);
+  });
+
+  it("a B2 that went out twice: the lane's repeat of its C1 is ignored once, then its C1 to the B3 is taken", async () => {
+    const { lane, frameLog } = await setup("legacy");
+    const { b2, obuId } = await fixedLaneToB2(lane);
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.wire.raw.equals(b2.wire.raw)).toBe(true);
+    // A deduplicating lane answers the B2 and resends its cached C1 for the repeat.
+    await lane.send(lane.c1(obuId), FIXED);
+    await lane.send(lane.c1(obuId), FIXED);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(obuId), FIXED);
+    expect((await until(lane.expectFrame("B4"))).frame.obuId).toBe(obuId);
+    expect(sentTo(frameLog, "B3", obuId).map((r) => r.hex)).toEqual([b3.wire.raw.toString("hex")]);
+    expect(
+      frameLog.records.filter((r) => r.dir === "rx" && r.frame?.type === "C1").map((r) => r.handling),
+    ).toEqual([undefined, "ignored: repeat of the answer to the previous frame", undefined]);
+  });
+});
