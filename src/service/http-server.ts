@@ -200,6 +200,18 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     send(res, status, "text/html; charset=utf-8", body);
 
   const guard = new LoginGuard({ now });
+  const names = hostNames(deps.listenHost);
+  /**
+   * Whose guesses a request's token counts with: its address, and apart from them the same address's
+   * requests that name another Host than this service's (hostRefusal). A DNS-rebinding page in a browser on
+   * the lane computer sends from 127.0.0.1 under its own name: its wrong tokens must not lock out the
+   * scrapers and checks that send the right one to 127.0.0.1. Two counts per address, not one per Host: a
+   * guesser that varies the Host gets no more tries.
+   */
+  const clientOf = (req: IncomingMessage): string => {
+    const addr = req.socket.remoteAddress ?? "unknown";
+    return hostRefusal(req, names) === null ? addr : `${addr} (under another Host)`;
+  };
   const refusedLogin = (addr: string): void => {
     const line = guard.refused(addr);
     if (line)
@@ -231,7 +243,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     if (bearer !== "") tokens.push(bearer);
     if (cookie !== undefined && cookie !== "") tokens.push(cookie);
     if (tokens.length === 0) return "none";
-    const addr = req.socket.remoteAddress ?? "unknown";
+    const addr = clientOf(req);
     const wait = guard.waitMs(addr);
     if (wait > 0) {
       refusedLogin(addr);
@@ -245,7 +257,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
   };
 
   const login = (req: IncomingMessage, res: ServerResponse): void => {
-    const addr = req.socket.remoteAddress ?? "unknown";
+    const addr = clientOf(req);
     const wait = guard.waitMs(addr);
     if (wait > 0) {
       // too many wrong tokens: not even checked until the address's minute has passed
@@ -331,7 +343,6 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     );
   };
 
-  const names = hostNames(deps.listenHost);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // without a token nothing but the Host header tells this service from a rebound attacker's name
     const wrongHost = expected === null ? hostRefusal(req, names) : null;

@@ -5,6 +5,7 @@
  * test's.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -107,6 +108,41 @@ describe("bearer tokens and the sign-in cookie", () => {
     await res.text();
     return { status: res.status, retryAfter: res.headers.get("retry-after") };
   };
+
+  // review: a DNS-rebinding page in a browser on the lane computer sends from 127.0.0.1 under its own name;
+  // its five wrong tokens locked out every client of 127.0.0.1, the scraper with the right token included
+  it("wrong tokens sent under another Host (a rebinding page) do not lock out the same address under the service's own", async () => {
+    const t = Date.UTC(2026, 10, 26);
+    const r = await tokenRig(() => t, silentLogger);
+    rig = r;
+    const u = new URL(r.service.url);
+    const get = (host: string, token: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            host: u.hostname,
+            port: u.port,
+            path: "/status",
+            headers: { host, authorization: `Bearer ${token}` },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    const rebound = `rebind.example:${u.port}`;
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) codes.push(await get(rebound, `guess-${i}`));
+    expect(codes).toEqual([401, 401, 401, 401, 401, 429]);
+    expect(await get(rebound, TOKEN)).toBe(429);
+    // the same address under the service's own name: not locked out
+    expect(await get(u.host, TOKEN)).toBe(200);
+    // and a guesser that varies the Host shares one count: no more tries
+    expect(await get(`other.example:${u.port}`, "guess-9")).toBe(429);
+  });
 
   it("count in the same limits as the sign-in form: after 5 different wrong tokens, 429 for the minute, the right one too", async () => {
     let t = Date.UTC(2026, 10, 26);
