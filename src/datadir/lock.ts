@@ -167,28 +167,35 @@ function readHolder(path: string): DataDirHolder | null {
 
 /**
  * The pid the kernel names as the owner of the POSIX lock on `path` (Linux /proc/locks), or null where
- * that is not available. Lines read `1: POSIX  ADVISORY  WRITE 1234 fe:00:2147480 1073741824 1073742335`;
- * matched on the inode number (and the device where its numbers agree).
+ * that is not available. Lines read `1: POSIX  ADVISORY  WRITE 1234 fe:00:2147480 1073741824 1073742335`
+ * (device major and minor in hex, inode): a lock on the file's inode whose device is the file's is taken
+ * first; else one on its inode alone (on btrfs, stat's device is the subvolume's, not the one the kernel
+ * prints).
  */
 export function kernelLockOwner(path: string): number | null {
-  let ino: number;
+  let st: { ino: number; dev: number };
   let locks: string;
   try {
-    ino = statSync(path).ino;
+    st = statSync(path);
     locks = readFileSync("/proc/locks", "utf8");
   } catch {
     return null;
   }
+  // st_dev as glibc's major()/minor() read it
+  const major = ((st.dev / 256) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff);
+  const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & ~0xff);
+  let inodeOnly: number | null = null;
   for (const line of locks.split("\n")) {
     const f = line.trim().split(/\s+/);
     // "->" lines are waiters, not owners
     if (f[1] !== "POSIX" || f[3] !== "WRITE") continue;
     const pid = Number(f[4]);
-    const lastColon = (f[5] ?? "").lastIndexOf(":");
-    if (lastColon < 0 || Number((f[5] as string).slice(lastColon + 1)) !== ino) continue;
-    if (Number.isInteger(pid) && pid > 0) return pid;
+    const [maj, min, ino] = (f[5] ?? "").split(":");
+    if (ino === undefined || Number(ino) !== st.ino || !Number.isInteger(pid) || pid <= 0) continue;
+    if (Number.parseInt(maj ?? "", 16) === major && Number.parseInt(min ?? "", 16) === minor) return pid;
+    inodeOnly ??= pid;
   }
-  return null;
+  return inodeOnly;
 }
 
 /**
