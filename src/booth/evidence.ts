@@ -66,8 +66,40 @@ export function isAttempt(a: Attempt, d: Detail0018): boolean {
   );
 }
 
+/**
+ * A 0018 record that is this purchase in everything but the offline serial (type, time, amount, terminal):
+ * the serial the attempt carries may not be its own (a B5 that disagreed with the lane reported it), so
+ * such a record is never taken as another purchase: the card cannot be said not to have paid.
+ */
+function nearAttempt(a: Attempt, d: Detail0018): boolean {
+  return (
+    a.offlineSerial !== null &&
+    isAttempt({ ...a, offlineSerial: null }, d) &&
+    d.offlineSerial !== a.offlineSerial
+  );
+}
+
 /** The most 0018 records the booth reads (the file's usual depth). */
 export const MAX_DETAILS = 10;
+
+/**
+ * Without the attempt's serial, how much older than the attempt the oldest of MAX_DETAILS records read must
+ * be stamped for "the attempt's record would be among them" (each record carries the clock of the terminal
+ * that wrote it, which may be behind the lane's).
+ */
+export const NO_SERIAL_CLOCK_MARGIN_MS = 24 * 3600_000;
+
+/** A yyyymmddhhmmss stamp as ms on a clock without zone (only differences of two stamps are used). */
+function stampMs(t: string): number {
+  return Date.UTC(
+    +t.slice(0, 4),
+    +t.slice(4, 6) - 1,
+    +t.slice(6, 8),
+    +t.slice(8, 10),
+    +t.slice(10, 12),
+    +t.slice(12, 14),
+  );
+}
 
 /**
  * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched and
@@ -79,7 +111,7 @@ export const MAX_DETAILS = 10;
  */
 export function needsOlderDetail(a: Attempt, details: Detail0018[], complete: boolean): boolean {
   if (complete || details.length >= MAX_DETAILS) return false;
-  if (details.some((d) => isAttempt(a, d))) return false;
+  if (details.some((d) => isAttempt(a, d) || nearAttempt(a, d))) return false;
   const s = a.offlineSerial;
   if (s === null) return true;
   return !details.some((d) => d.offlineSerial <= s);
@@ -104,6 +136,12 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
         (proved ? "; GET TRANSACTION PROVE gave its TAC" : last ? "" : "; newer transactions followed it"),
     };
   }
+  const near = ev.details.find((d) => nearAttempt(a, d));
+  if (near)
+    return {
+      kind: "unknown",
+      why: `0018 record serial ${near.offlineSerial} is this purchase's time, amount and terminal, not its serial ${a.offlineSerial}`,
+    };
   const wrote = a.write !== null && sameStationWrite(ev.record0019, a.write);
   if (wrote) {
     // 0019 is written only by the DEBIT that commits it; without its 0018 record the two disagree.
@@ -140,11 +178,14 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
         `(${ev.details.length}) has serial ${s}`,
     };
   }
-  // no serial known: every record the card keeps was read, or MAX_DETAILS of them and the oldest older than
-  // the attempt (the attempt's record, had it been written, would be among the newest)
+  // no serial known: every record the card keeps was read, or MAX_DETAILS of them and the oldest stamped a
+  // day or more before the attempt (the attempt's record, had it been written, would be among the newest,
+  // unless ten purchases since were stamped that far behind)
   const covered =
     ev.detailsComplete ||
-    (ev.details.length >= MAX_DETAILS && oldest !== undefined && oldest.transTime < a.transTime);
+    (ev.details.length >= MAX_DETAILS &&
+      oldest !== undefined &&
+      stampMs(a.transTime) - stampMs(oldest.transTime) >= NO_SERIAL_CLOCK_MARGIN_MS);
   if (covered) {
     return {
       kind: "not-debited",

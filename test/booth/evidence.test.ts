@@ -119,6 +119,33 @@ describe("judge: did the debit happen?", () => {
     expect(judge(attempt, ev({ nextSerial: 9, details: [], detailsComplete: true })).kind).toBe("unknown");
   });
 
+  // review: ten records without the attempt, the oldest stamped an hour before it: ten purchases since the
+  // attempt, the first on a terminal whose clock is behind, would look the same (the attempt as record 11)
+  it("no serial known, ten records read, the oldest stamped less than a day before the attempt: unknown", () => {
+    const a = { ...attempt, offlineSerial: null, psamNo: null };
+    const details = Array.from({ length: 10 }, (_, i) =>
+      detail({
+        offlineSerial: 20 - i,
+        transTime: i === 9 ? "20251203091500" : "20251203120000",
+        amount: 100 + i,
+      }),
+    );
+    expect(judge(a, ev({ details })).kind).toBe("unknown");
+  });
+
+  // review: a suspect whose B5 reported another serial than the purchase took (B5_MISMATCH) carries the B5's;
+  // reading on to an older purchase under that serial judged "another purchase used it": not debited
+  it("a record that is the attempt but for its serial: unknown, never another purchase's serial", () => {
+    const ours = detail({ offlineSerial: 6 });
+    const older = detail({ offlineSerial: 7, amount: 300, transTime: "20251201080000" });
+    const newer = detail({ offlineSerial: 8, amount: 1, transTime: "20251203130000" });
+    expect(needsOlderDetail(attempt, [newer, ours], false)).toBe(false);
+    expect(judge(attempt, ev({ nextSerial: 9, details: [newer, ours] }))).toMatchObject({ kind: "unknown" });
+    expect(judge(attempt, ev({ nextSerial: 9, details: [newer, ours, older] }))).toMatchObject({
+      kind: "unknown",
+    });
+  });
+
   it("no serial known and one older record read (the card has more): unknown, a terminal's clock may be behind", () => {
     const v = judge(
       { ...attempt, offlineSerial: null, psamNo: null },
