@@ -57,6 +57,13 @@ export type UplinkState = "online" | "degraded" | "offline";
 export const BATCH_STRIKES = 2;
 
 /**
+ * Uploads the station answers in a row, at a batch size batchFailed lowered, before the size doubles again
+ * (up to `batchSize`). Not at once: a link too slow for the configured size would time out twice after every
+ * batch that passes, each failed request a whole timeout with its bytes sent for nothing.
+ */
+export const BATCH_GROW_AFTER = 16;
+
+/**
  * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP 400
  * or 413), as it will refuse the same records again. "unusable": the request failed in a way the batch may
  * cause (an answer that is not JSON, not of the shape or naming none of the batch; no answer within the
@@ -146,7 +153,7 @@ export interface UplinkOptions {
   logger?: Logger;
   /**
    * records per POST, 1..5000; default 500. Halved while the same batch keeps failing in a way it may
-   * cause (BATCH_STRIKES), restored after the next upload the station answers
+   * cause (BATCH_STRIKES), doubled again after BATCH_GROW_AFTER uploads the station answered
    */
   batchSize?: number;
   /** per request, 100..300 000 ms; default 10 000 */
@@ -203,8 +210,10 @@ export class Uplink {
   private readonly now: () => number;
   private readonly mono: () => number;
   private readonly batchSize: number;
-  /** the records per POST now: batchSize, halved by batchFailed, restored by batchWent */
+  /** the records per POST now: batchSize, halved by batchFailed, doubled back by batchWent */
   private batchLimit: number;
+  /** uploads answered in a row at this batchLimit below batchSize (batchWent) */
+  private answeredAtLimit = 0;
   /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
   private strikes: { seq: number; limit: number; failures: number; refusals: number } | null = null;
   private readonly heartbeatMs: number;
@@ -793,6 +802,7 @@ export class Uplink {
     if (batch.length > 1) {
       if (s.failures < BATCH_STRIKES) return e;
       this.batchLimit = Math.floor(batch.length / 2);
+      this.answeredAtLimit = 0;
       this.strikes = null;
       this.log.warn(
         { head: head.tradeId, seq: head.seq, from: batch.length, to: this.batchLimit, err: err.message },
@@ -816,12 +826,18 @@ export class Uplink {
     );
   }
 
-  /** The station answered an upload about its records: the batch size is the configured one again. */
+  /**
+   * The station answered an upload about its records. Below the configured size, BATCH_GROW_AFTER answers
+   * in a row double the batch size (up to `batchSize`); a batch that fails again is halved again.
+   */
   private batchWent(): void {
     this.strikes = null;
-    if (this.batchLimit === this.batchSize) return;
-    this.log.info({ from: this.batchLimit, to: this.batchSize }, "upload batch size restored");
-    this.batchLimit = this.batchSize;
+    if (this.batchLimit >= this.batchSize) return;
+    if (++this.answeredAtLimit < BATCH_GROW_AFTER) return;
+    const to = Math.min(this.batchSize, this.batchLimit * 2);
+    this.log.info({ from: this.batchLimit, to }, "upload batch size doubled");
+    this.batchLimit = to;
+    this.answeredAtLimit = 0;
   }
 
   /** Returns true if more bundles are waiting (poll again at once). */

@@ -6,7 +6,7 @@
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
-import { Uplink } from "../../src/uplink/uplink.js";
+import { BATCH_GROW_AFTER, Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { tempDirOnFakeTimers } from "./rig.js";
@@ -70,14 +70,16 @@ it.each([
   ["answers naming none of the batch", "names-none"],
   ["answers something that is not JSON", "not-json"],
 ] as const)(
-  "a station that %s for batches of more than 3 records: the batch is halved until it goes, restored after, nothing held",
+  "a station that %s for batches of more than 3 records: the batch is halved until it goes, doubled after 16 that went, nothing held",
   async (_what, fault) => {
     const st = stubStation((_n, ids) => (ids.length > 3 ? fault : "store"));
-    const { journal, uplink, ids } = openLane(st.fetch, 10);
+    const { journal, uplink, ids } = openLane(st.fetch, 40);
     uplink.start();
     await vi.advanceTimersByTimeAsync(3_600_000);
-    // two failures at each size, halved until a batch goes; the next batch is of 8 again
-    expect(st.sizes).toEqual([8, 8, 4, 4, 2, 8, 8, 4, 4, 2, 6, 6, 3, 3]);
+    // two failures at each size, halved until a batch goes; doubled after BATCH_GROW_AFTER (16) batches
+    // that went, and halved again when that size fails twice again
+    expect(BATCH_GROW_AFTER).toBe(16);
+    expect(st.sizes).toEqual([8, 8, 4, 4, ...Array(16).fill(2), 4, 4, 2, 2, 2, 2]);
     expect([...st.stored]).toEqual(ids.map((id) => [id, 1]));
     expect(journal.queueDepth()).toBe(0);
     expect(journal.heldCount()).toBe(0);
@@ -109,8 +111,7 @@ it.each(["400", "413"] as const)(
       ...[8, 8, 4, 4, 2, 2, 1], // refused: halved after each second refusal, then the record alone once
       ...[1, 1, 1, 1, 1], // away: no shrink, no hold
       1, // refused alone a second time: held
-      1, // the next record alone goes: the batch size is restored
-      8,
+      ...Array(9).fill(1), // the other nine records alone: fewer than BATCH_GROW_AFTER answers, no doubling
     ]);
     // the poison record is held, never acknowledged; every other record stored once
     expect(journal.get(poison)).toMatchObject({ uploadedAt: null, held: { code: `HTTP_${status}` } });

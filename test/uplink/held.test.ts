@@ -95,9 +95,9 @@ it("a record the station's parser chokes on (400 for any request carrying it, st
     rig.uplink.start();
     await statusWhere(rig.uplink, (s) => s.queueDepth === 0 && s.held === 1, "the queue drained, one held");
     expect(sizes).toEqual([
-      ...[8, 8, 4], // refused twice, halved: the 4 records before the poison one go, the size is restored
-      ...[8, 8, 4, 4, 2, 2, 1, 1], // the poison record at the head: halved down to it, refused alone twice
-      ...[1, 8, 6], // the next record alone goes, then batches of 8 again
+      ...[8, 8, 4], // refused twice, halved: the 4 records before the poison one go
+      ...[4, 4, 2, 2, 1, 1], // the poison record at the head: halved down to it, refused alone twice
+      ...Array(15).fill(1), // the fifteen after it alone (16 answers in a row before the size doubles)
     ]);
     // held, never acknowledged, visible as a refused record is; every other record at the station once
     expect(rig.journal.get(poison)).toMatchObject({ uploadedAt: null, held: { code: "HTTP_400" } });
