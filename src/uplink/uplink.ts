@@ -215,7 +215,13 @@ export class Uplink {
   /** uploads answered in a row at this batchLimit below batchSize (batchWent) */
   private answeredAtLimit = 0;
   /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
-  private strikes: { seq: number; limit: number; failures: number; refusals: number } | null = null;
+  private strikes: {
+    seq: number;
+    revision: number;
+    limit: number;
+    failures: number;
+    refusals: number;
+  } | null = null;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
@@ -792,8 +798,9 @@ export class Uplink {
     if (fault === null) return e;
     const head = batch[0]!;
     let s = this.strikes;
-    if (s === null || s.seq !== head.seq || s.limit !== this.batchLimit) {
-      s = { seq: head.seq, limit: this.batchLimit, failures: 0, refusals: 0 };
+    // a settled suspect comes back at the head as another revision: its refusals start again
+    if (s === null || s.seq !== head.seq || s.revision !== head.revision || s.limit !== this.batchLimit) {
+      s = { seq: head.seq, revision: head.revision, limit: this.batchLimit, failures: 0, refusals: 0 };
       this.strikes = s;
     }
     s.failures++;
