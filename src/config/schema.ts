@@ -580,7 +580,8 @@ export const LaneConfigSchema = z
     log: z
       .strictObject({
         level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
-        file: z.string().optional(),
+        // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
+        file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
       })
       .prefault({}),
     service: ServiceSection.prefault({}),

@@ -52,6 +52,14 @@ describe("config field messages", () => {
     );
   });
 
+  // review: `log.file: ""` was taken and meant stderr, silently
+  it("log.file: a path, never an empty one (left out, the log goes to stderr)", () => {
+    expect(errorOf({ ...minimal, log: { file: "" } })).toMatch(
+      /log\.file: expected the path of the log file/,
+    );
+    expect(parseLaneConfig({ ...minimal, log: {} }).log.file).toBeUndefined();
+  });
+
   it("lane.station's example is a station number, lane.network's a network number", () => {
     expect(errorOf({ ...minimal, lane: { ...minimal.lane, station: "01XZ" } })).toMatch(
       /lane\.station: expected the station number as 4 hex digits as on the wire, e\.g\. "0102"/,
