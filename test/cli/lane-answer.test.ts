@@ -115,6 +115,14 @@ describe("a lane that does not answer within --timeout", () => {
       expect(io.err).toContain("--timeout: expected seconds to wait for the lane");
     }
   });
+
+  // review: the socket refused a reason over 500 characters while the direct path took it
+  it("lane close --reason over 500 characters: a usage error, nothing asked of the lane or the data directory", async () => {
+    const lane = await silentLane();
+    expect(await etcLane(["lane", "close", "--data-dir", dataDir, "--reason", "x".repeat(501)])).toBe(1);
+    expect(io.err).toContain("--reason: at most 500 characters, got 501");
+    expect(lane.requests).toEqual([]);
+  });
 });
 
 describe("status when nothing answers on the control socket", () => {

@@ -314,11 +314,14 @@ describe("control socket", () => {
     );
     await send(JSON.stringify({ v: 1, action: "lane.explode", user }));
     await send("{ not json");
+    // a relative bundle path would be read from the lane's working directory, not the caller's
+    await send(JSON.stringify({ v: 1, action: "status-list.import", user, file: "delta.bundle" }));
     expect(operator.calls).toHaveLength(0);
     expect(audit.entries.map((e) => [e.type, (e.data as { ok: boolean }).ok])).toEqual([
       ["operator.lane.close", false],
       ["operator.lane.explode", false],
       ["operator.bad-request", false],
+      ["operator.status-list.import", false],
     ]);
     expect(audit.entries[2]).toMatchObject({
       message: "an unnamed client sent a request the lane refused: bad request: not JSON",

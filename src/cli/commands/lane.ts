@@ -52,6 +52,9 @@ export function registerLane(program: Command): void {
   ).action(async (o: Opts) => {
     const reason = (o.reason ?? "").trim();
     if (!reason) throw new UsageError("--reason: say why the lane closes (it goes into the audit trail)");
+    // the control socket takes at most 500 characters (src/service/control/protocol.ts): the same limit
+    // without a running lane, so a reason is never taken by one path and refused by the other
+    if (reason.length > 500) throw new UsageError(`--reason: at most 500 characters, got ${reason.length}`);
     printOutcome(
       await operatorCall(
         locateLane(o),

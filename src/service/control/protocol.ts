@@ -45,8 +45,12 @@ export const ControlRequest = z.discriminatedUnion("action", [
     v: z.literal(1),
     action: z.literal("status-list.import"),
     user: User,
-    /** absolute path of the bundle, readable by the lane's user */
-    file: z.string().min(1).max(4096),
+    /** absolute path of the bundle, readable by the lane's user (the lane's working directory is not the caller's) */
+    file: z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((f) => f.startsWith("/"), "expected an absolute path"),
   }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.requeue-held"), user: User }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.retention"), user: User }),
