@@ -73,6 +73,9 @@ export interface JournalBindingView {
   uploadRows?(): Iterable<UploadRow>;
 }
 
+/** How far a lane's wall clock may step back between planning a retention run and writing its entry. */
+const RETENTION_CLOCK_SLACK_MS = 60_000;
+
 export interface VerifyOptions {
   /** the trail directory, `<dataDir>/audit` */
   dir: string;
@@ -214,7 +217,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   // Read in one snapshot with the spool (the CLI does), the rows are judged against the entries up to the
   // newest entry the snapshot knows of; later ones against a fresh read (./verify-journal.ts).
   const journal = new JournalBindingCheck(o.journal ?? null, o.freshJournal ?? null, headCopy, problems);
-  const auditRetentions: (At & { deletedThrough: number | null })[] = [];
+  const auditRetentions: (At & { deletedThrough: number | null; timeMs: number })[] = [];
 
   /** The checks of an entry's kind, in chain order (not called for an `audit.gap` entry). */
   const entryChecks = (e: AuditEntry, file: string, lineNo: number): void => {
@@ -239,6 +242,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
           file,
           line: lineNo,
           deletedThrough: typeof d?.deletedThrough === "number" ? d.deletedThrough : null,
+          timeMs: Date.parse(e.utc),
         });
         journal.statement(e, file, lineNo);
         return;
@@ -385,6 +389,25 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
       1,
       `the trail begins at seq ${rep.retainedFrom} but no audit.retention entry ${sealedNone}names the deletion of entries ..${rep.retainedFrom - 1}: files were deleted`,
     );
+  } else if (rep.retainedFrom !== null && walk.first !== null) {
+    // Retention deletes a file only once its last entry (the checkpoint that closed it, the anchor the
+    // oldest kept file begins with) is older than audit.retentionDays (./retention.ts). The anchor's time is
+    // under the checkpoint chain the station witnessed: an audit.retention entry naming younger files is no
+    // retention, whoever signed it (a forged one, written to delete fresh records with their files).
+    const cut = auditRetentions.find(
+      (r) => sealed(r.seq) && (r.deletedThrough ?? 0) >= rep.retainedFrom! - 1,
+    )!;
+    const days = o.tailLimits?.retentionDays ?? 1;
+    const anchorMs = Date.parse(walk.first.utc);
+    if (!(anchorMs < cut.timeMs - days * 86_400_000 + RETENTION_CLOCK_SLACK_MS))
+      note(
+        cut.seq,
+        cut.file,
+        cut.line,
+        `this audit.retention entry (${new Date(cut.timeMs).toISOString()}) deleted the files through seq ` +
+          `${rep.retainedFrom - 1}, whose last entry (${walk.first.utc}) was not ${days} day(s) old then ` +
+          `(audit.retentionDays${o.tailLimits?.retentionDays === undefined ? ": the least any config allows, no config given" : ""}): files were deleted that retention keeps`,
+      );
   }
 
   // the journal's binding, the settlements' order and the rows (./verify-journal.ts)

@@ -51,6 +51,7 @@ export async function serveLane(
       tailLimits: {
         checkpointEvery: c.audit.checkpointEvery,
         checkpointIntervalSeconds: c.audit.checkpointIntervalSeconds,
+        retentionDays: c.audit.retentionDays,
       },
       ...(o.verifyFirstAfterMs !== undefined ? { firstAfterMs: o.verifyFirstAfterMs } : {}),
     },

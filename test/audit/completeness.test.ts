@@ -22,6 +22,7 @@ import { BACKGROUND_NICE } from "../../src/threads.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
   allLines,
+  forgeAppend,
   laneKey,
   openBoundTrail,
   openTrail,
@@ -216,6 +217,84 @@ describe("a journal bound to a trail", () => {
     expect(types).not.toContain("journal.bound");
     expect(types).toContain("audit.retention");
     expect(verifyLane(dir)).toMatchObject({ ok: true, problems: [] });
+  });
+});
+
+// review: an audit.retention entry appended by hand (the lane seals one at once at its next start), then the
+// files it names and their journal rows deleted: fresh, never acknowledged records and an unsettled suspect
+// were gone with nothing to say so, to verify or to the station (whose checkpoint chain still extends)
+describe("an audit.retention entry that deletes files retention keeps", () => {
+  it("is refused: the files it names were closed less than audit.retentionDays before it", async () => {
+    const t = { now: T0 };
+    const opts = {
+      now: () => t.now,
+      witness: false,
+      checkpointEvery: 5,
+      segmentMaxBytes: 1500,
+      retentionDays: 30,
+    };
+    let lane = openBoundTrail(dir, opts, { now: () => new Date(t.now) });
+    const events = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        lane.trail.events.alarm("X", `alarm ${i}`);
+        await lane.trail.flush();
+      }
+    };
+    await events(6);
+    lane.journal.commit(sampleRecord(1));
+    lane.journal.commit(sampleRecord(2, "suspect"));
+    lane.journal.commit(sampleRecord(3));
+    await events(12);
+    lane.journal.commit(sampleRecord(4));
+    await events(6);
+    await lane.close();
+    // the files through the one holding record 3's entry, as retention would name them
+    const lines = allLines(dir).map((l) => ({ ...l, e: JSON.parse(l.text) as AuditEntry }));
+    const files = [...new Set(lines.map((l) => l.file))];
+    const last = lines.find(
+      (l) => l.e.type === "record.commit" && (l.e.data as { rec: { jseq: number } }).rec.jseq === 3,
+    )!;
+    const cutAt = files.indexOf(last.file);
+    const firstKept = lines.find((l) => l.file === files[cutAt + 1])!;
+    const bound = lines.find((l) => l.e.type === "journal.bound")!.e;
+    forgeAppend(
+      dir,
+      {
+        type: "audit.retention",
+        severity: "info",
+        message: "retention",
+        data: {
+          files: files.slice(0, cutAt + 1).map((file) => ({ file })),
+          deletedThrough: firstKept.e.seq, // the anchor the next file begins with: the last deleted entry
+          bound: { boundFrom: (bound.data as { boundFrom: number }).boundFrom, seq: bound.seq },
+        },
+      },
+      t.now,
+    );
+    t.now += 5000;
+    lane = openBoundTrail(dir, opts, { now: () => new Date(t.now) }); // seals the entry at its start
+    await events(3);
+    await lane.close();
+    for (const f of files.slice(0, cutAt + 1)) rmSync(join(auditDir(dir), f));
+    const db = new Database(join(dir, JOURNAL_FILE));
+    for (const table of ["records", "outbox", "held", "acks"])
+      db.prepare(`DELETE FROM ${table} WHERE seq <= 3`).run();
+    db.close();
+
+    const r = verifyLane(dir);
+    expect(r.ok).toBe(false);
+    expect(whats(r)).toContainEqual(
+      expect.stringMatching(
+        /^this audit\.retention entry .* deleted the files through seq \d+, whose last entry .* was not 1 day\(s\) old then/,
+      ),
+    );
+    // with the lane's own retention from its config
+    const own = verifyLaneDataDir(dir, laneKey(dir), {
+      tailLimits: { checkpointEvery: 5, checkpointIntervalSeconds: 60, retentionDays: 30 },
+    }).report;
+    expect(whats(own)).toContainEqual(
+      expect.stringMatching(/was not 30 day\(s\) old then \(audit\.retentionDays\)/),
+    );
   });
 });
 

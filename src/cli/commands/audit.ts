@@ -461,6 +461,7 @@ export function registerAudit(program: Command): void {
       ? {
           checkpointEvery: loc.config.audit.checkpointEvery,
           checkpointIntervalSeconds: loc.config.audit.checkpointIntervalSeconds,
+          retentionDays: loc.config.audit.retentionDays,
         }
       : null;
     const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
