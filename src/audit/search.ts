@@ -142,11 +142,13 @@ export const SINCE_CLOCK_SLACK_MS = 12 * 3_600_000;
 /**
  * Every entry in order, oldest first, with its raw line. A file whose successor's anchor (its closing
  * checkpoint) is older than `sinceMs` by more than SINCE_CLOCK_SLACK_MS is skipped without being read.
- * Stops quietly at a line that is not an entry (a torn tail).
+ * A torn last line is not read (readSegment); a whole line that is not an entry (damage the lane kept as
+ * evidence, src/audit/recovery.ts, with the chain going on after it) is skipped and told to `onDamaged`,
+ * never the end of the reading: the entries after it are as much the trail's.
  */
 export function* readTrail(
   dir: string,
-  o: { sinceMs?: number } = {},
+  o: { sinceMs?: number; onDamaged?: (file: string, lineNo: number) => void } = {},
 ): Generator<{ entry: AuditEntry; line: Buffer }> {
   const segs = listSegments(dir);
   let last = 0;
@@ -159,9 +161,12 @@ export function* readTrail(
       if (e && Date.parse(e.utc) < o.sinceMs - SINCE_CLOCK_SLACK_MS) continue;
     }
     const { lines } = readSegment(seg.path);
-    for (const line of lines) {
+    for (const [i, line] of lines.entries()) {
       const entry = parseEntry(line.toString("utf8"));
-      if (!entry) return;
+      if (!entry) {
+        o.onDamaged?.(seg.name, i + 1);
+        continue;
+      }
       if (entry.seq <= last) continue; // an anchor repeats the previous file's last line
       last = entry.seq;
       yield { entry, line };

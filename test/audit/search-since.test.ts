@@ -4,6 +4,7 @@
  * sinceMs, which skips whole files) find every entry at or after `since` that reading the whole trail
  * finds, not only those after the step.
  */
+import { appendFileSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { matches, readTrail, type SearchFilter, toRow } from "../../src/audit/search.js";
@@ -95,5 +96,33 @@ describe("since after a step back of the clock", () => {
     expect(page.scanned).toBeLessThan(all * 0.5);
     const cliRead = [...readTrail(dir, { sinceMs: since })].length;
     expect(cliRead).toBeLessThan(all * 0.5);
+  });
+});
+
+// review: readTrail stopped at the first whole line that is not an entry (damage the lane keeps as evidence,
+// its chain going on after it), so search and export left out everything written after a disk fault
+describe("a damaged line in the middle of the trail", () => {
+  it("readTrail skips it, says where, and reads the entries after it", async () => {
+    const t = tempDir("etc-search-damaged-");
+    cleanup = t.cleanup;
+    const append = (trail: ReturnType<typeof openTrail>, m: string) =>
+      trail.append({ type: "lane.mark", severity: "info", message: m });
+    let trail = openTrail(t.dir, undefined, { now: () => T });
+    append(trail, "before 1");
+    append(trail, "before 2");
+    await trail.close();
+    const seg = listSegments(auditDir(t.dir))[0]!;
+    const lineNo = readFileSync(seg.path, "utf8").split("\n").length; // the line the damage becomes
+    appendFileSync(seg.path, `${"\u0000".repeat(40)}\n`);
+    trail = openTrail(t.dir, undefined, { now: () => T + MIN });
+    append(trail, "after 1");
+    await trail.close();
+    const damaged: string[] = [];
+    const read = [...readTrail(auditDir(t.dir), { onDamaged: (f, n) => damaged.push(`${f}:${n}`) })];
+    expect(read.map((r) => r.entry.message)).toEqual(
+      expect.arrayContaining(["before 1", "before 2", "after 1"]),
+    );
+    expect(read.map((r) => r.entry.type)).toContain("audit.damaged");
+    expect(damaged).toEqual([`${seg.name}:${lineNo}`]);
   });
 });

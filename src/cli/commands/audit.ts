@@ -318,6 +318,20 @@ function formatReport(
   return `${lines.map(terminalSafe).join("\n")}\n`;
 }
 
+/**
+ * readTrail's options for search and export: from `since`, and a line that is not an entry (damage the lane
+ * kept as evidence) told on stderr, once each, while the entries after it are read on.
+ */
+function trailReading(since: number | undefined): Parameters<typeof readTrail>[1] {
+  return {
+    ...(since !== undefined ? { sinceMs: since } : {}),
+    onDamaged: (file, lineNo) =>
+      process.stderr.write(
+        `etc-lane: ${file} line ${lineNo} is not an audit entry (damaged): skipped, the entries after it are read; audit verify tells more\n`,
+      ),
+  };
+}
+
 export function registerAudit(program: Command): void {
   const audit = program
     .command("audit")
@@ -364,7 +378,7 @@ export function registerAudit(program: Command): void {
     // JSON lines go out as they are found; a table is sized to what was found, so it waits for all of it
     const found: AuditEntry[] = [];
     const json = o.json ? emitAll([], o, null) : null;
-    for (const { entry } of readTrail(dir, f.since !== undefined ? { sinceMs: f.since } : {})) {
+    for (const { entry } of readTrail(dir, trailReading(f.since))) {
       if (!matches(entry, toRow(entry), f)) continue;
       if (json) json(entry);
       else found.push(entry);
@@ -397,7 +411,7 @@ export function registerAudit(program: Command): void {
       out(
         "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash\n",
       );
-    for (const { entry, line } of readTrail(dir, f.since !== undefined ? { sinceMs: f.since } : {})) {
+    for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
       const r = toRow(entry);
       if (!matches(entry, r, f)) continue;
       if (o.format === "json") out(`${full ? line.toString("utf8") : maskCardIds(line.toString("utf8"))}\n`);
