@@ -44,9 +44,13 @@ export function compareVersions(a: string, b: string): number {
 
 export class BundleStore {
   private readonly cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+  /** `.bundle` files already told to `onSkipped` (once each) */
+  private readonly skipped = new Set<string>();
   constructor(
     readonly dir: string | undefined,
     readonly pageSize: number,
+    /** a `.bundle` file whose name is neither full-<version> nor delta-<base>-<version>: never served */
+    private readonly onSkipped?: (name: string) => void,
   ) {}
 
   list(): BundleInfo[] {
@@ -61,7 +65,13 @@ export class BundleStore {
     for (const name of names) {
       const f = FULL_RE.exec(name);
       const d = f ? null : DELTA_RE.exec(name);
-      if (!f && !d) continue;
+      if (!f && !d) {
+        if (name.endsWith(".bundle") && !this.skipped.has(name)) {
+          this.skipped.add(name);
+          this.onSkipped?.(name);
+        }
+        continue;
+      }
       const st = statSync(join(this.dir, name));
       let c = this.cache.get(name);
       if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {

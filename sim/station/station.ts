@@ -80,7 +80,12 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const log = (opts.logger ?? silentLogger).child({ module: "station-sim" });
   const host = opts.host ?? "127.0.0.1";
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
-  const bundles = new BundleStore(opts.statusListDir, opts.pageSize ?? 1024 * 1024);
+  const bundles = new BundleStore(opts.statusListDir, opts.pageSize ?? 1024 * 1024, (name) =>
+    log.warn(
+      { file: name, dir: opts.statusListDir },
+      "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",
+    ),
+  );
   const db = new Database(opts.dbPath ?? ":memory:");
   if (opts.dbPath) {
     db.pragma("journal_mode = WAL");

@@ -258,6 +258,23 @@ describe("station simulator", () => {
 });
 
 describe("the station's status-list manifest (BundleStore.manifest)", () => {
+  // review: a bundle written as full.bundle (as the README's example had it) was left out without a word
+  it("tells once of a .bundle file whose name does not carry its versions, and never serves it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      writeFileSync(join(dir, "full.bundle"), Buffer.alloc(10, 1));
+      writeFileSync(join(dir, "notes.txt"), "not a bundle");
+      writeFileSync(join(dir, "full-202611230000.bundle"), Buffer.alloc(10, 1));
+      const skipped: string[] = [];
+      const store = new BundleStore(dir, 1000, (name) => skipped.push(name));
+      expect(store.manifest({ full: null, delta: null }).full?.name).toBe("full-202611230000.bundle");
+      store.manifest({ full: null, delta: null });
+      expect(skipped).toEqual(["full.bundle"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("offers a full list only when it is newer than the version the lane holds, its delta's included", () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
     try {

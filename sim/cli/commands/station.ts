@@ -32,7 +32,11 @@ export function registerStation(program: Command): void {
     .description(
       "station server simulator: transaction uploads (idempotent), status-list bundles, fault injection",
     )
-    .option("--listen <host:port>", "address to listen on", "127.0.0.1:8480")
+    .option(
+      "--listen <host:port>",
+      "address to listen on (config/lane.example.yaml's station.url)",
+      "127.0.0.1:8640",
+    )
     .option("--db <file>", "SQLite file for received records (default: in memory)")
     .option("--fault <mode>", `start in this fault mode: ${FAULT_MODES.join(", ")}`, "none")
     .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
