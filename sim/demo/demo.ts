@@ -242,7 +242,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     write(`booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: no card came to the booth for it`);
   write(
     `summary: ${dsrc.length} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
-      `${result.boothPaid} at the booth), ${result.stops} stopped, ${result.suspects} suspect; ` +
+      `${result.boothPaid} at the booth), ${result.stops} stopped at the antenna` +
+      `${result.boothPaid > 0 ? ` (the booth's ${result.boothPaid} among them)` : ""}, ${result.suspects} suspect; ` +
       `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
       `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
   );
