@@ -95,11 +95,15 @@ function movedOn(a: Attempt, ev: CardEvidence): boolean {
 export function attemptOf(s: CommittedRecord, role: "entry" | "exit"): Attempt {
   const extra = (s.extra ?? {}) as { purchaseTimeMs?: unknown; balanceBefore?: unknown };
   const purchaseTimeMs = typeof extra.purchaseTimeMs === "number" ? extra.purchaseTimeMs : null;
+  // a B5 that contradicted the debit sent (B5_MISMATCH: another time, another balance) may describe
+  // another purchase: its serial and PSAM terminal are not this attempt's, and judged by them a card that
+  // paid could read as "serial used by another purchase" (evidence.ts). The attempt is judged without them.
+  const b5Trusted = s.outcome !== "B5_MISMATCH";
   return {
-    offlineSerial: s.iccPaySerial !== null ? Number.parseInt(s.iccPaySerial, 16) : null,
+    offlineSerial: b5Trusted && s.iccPaySerial !== null ? Number.parseInt(s.iccPaySerial, 16) : null,
     transTime: s.transTime ?? "",
     amount: s.amount,
-    psamNo: s.psamNo,
+    psamNo: b5Trusted ? s.psamNo : null,
     balanceBefore: s.balanceBefore,
     write:
       purchaseTimeMs === null

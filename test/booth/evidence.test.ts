@@ -9,6 +9,7 @@ import { CARD, type Detail0018 } from "../../src/booth/apdus.js";
 import { type BoothCase, BoothCases, rebuildCases } from "../../src/booth/cases.js";
 import { type Attempt, type CardEvidence, judge, needsOlderDetail } from "../../src/booth/evidence.js";
 import { decodeRecord, encodeRecord, LAYOUTS_0019, layoutFor } from "../../src/booth/record-0019.js";
+import { attemptOf } from "../../src/booth/settle.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
@@ -223,6 +224,51 @@ describe("0019 layouts by card version (after the public ETC SDK)", () => {
     expect(encodeRecord(LAYOUTS_0019.aa43, w, DEFAULT_LEGACY_DIALECT).subarray(0, 3).toString("hex")).toBe(
       "aa2900",
     );
+  });
+});
+
+// review: a B5_MISMATCH suspect carried the contradicting B5's serial and PSAM: with the B5's serial above
+// the purchase's and two purchases elsewhere since, reading stopped at the other purchase under that serial
+// ("used by another purchase": not debited) before the attempt's own record, and the card paid twice
+describe("a suspect's attempt (settle.ts attemptOf)", () => {
+  const suspect = (outcome: string): CommittedRecord =>
+    ({
+      ...sampleRecord(1, "suspect"),
+      outcome,
+      amount: 1425,
+      seq: 1,
+      tradeId: "T1",
+      createdAt: "2025-12-03T10:15:00+08:00",
+      revision: 1,
+      lane: { network: "4301", station: "0102", lane: 3 },
+      transTime: "20251203101500",
+      iccPaySerial: "0007",
+      psamNo: "430100000001",
+    }) as CommittedRecord;
+
+  it("B5_MISMATCH: judged without the B5's serial and PSAM; the purchase under the B5's serial is no proof it did not pay", () => {
+    const a = attemptOf(suspect("B5_MISMATCH"), "exit");
+    expect(a).toMatchObject({ offlineSerial: null, psamNo: null, transTime: "20251203101500", amount: 1425 });
+    const elsewhere = [
+      detail({ offlineSerial: 8, amount: 100, terminalNo: "440100000001", transTime: "20251203120000" }),
+      detail({ offlineSerial: 7, amount: 200, terminalNo: "440100000001", transTime: "20251203110000" }),
+    ];
+    expect(needsOlderDetail(a, elsewhere, false)).toBe(true); // read on: the attempt may be older
+    expect(judge(a, ev({ nextSerial: 9, details: elsewhere })).kind).toBe("unknown");
+    // the attempt's own record (serial 6) among them: debited
+    expect(
+      judge(a, ev({ nextSerial: 9, details: [...elsewhere, detail({ offlineSerial: 6 })] })),
+    ).toMatchObject({
+      kind: "debited",
+      offlineSerial: 6,
+    });
+  });
+
+  it("another suspect keeps the serial and PSAM its B5 reported", () => {
+    expect(attemptOf(suspect("B5_NO_DSRC"), "exit")).toMatchObject({
+      offlineSerial: 7,
+      psamNo: "430100000001",
+    });
   });
 });
 
