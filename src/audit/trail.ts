@@ -792,7 +792,8 @@ export class AuditTrail {
         type: "audit.retention",
         severity: "info",
         message: `retention deletes ${plan.files.length} segment file(s), entries ${plan.files[0]!.from}..${plan.deletedThrough}`,
-        data: bound ? { ...plan, bound } : plan,
+        // the retention in force, which audit verify judges this cut by (never a later config's)
+        data: { ...(bound ? { ...plan, bound } : plan), retentionDays: this.retentionMs / 86_400_000 },
       });
       await this.sealThrough(at.seq);
       if (this.lastCp.to < at.seq) {

@@ -26,11 +26,6 @@ import type { AuditHead, AuditSpoolView, WitnessRecord } from "./spool.js";
 export interface TailLimits {
   checkpointEvery: number;
   checkpointIntervalSeconds: number;
-  /**
-   * `audit.retentionDays`: a trail cut by retention must have been cut of files this old (verify.ts).
-   * Without the config, 1 day, the least any config allows (never a false alarm, a weaker check).
-   */
-  retentionDays?: number;
 }
 
 /** The config's defaults (src/config/schema.ts AuditSection), for a verify without the lane's config. */

@@ -217,7 +217,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   // Read in one snapshot with the spool (the CLI does), the rows are judged against the entries up to the
   // newest entry the snapshot knows of; later ones against a fresh read (./verify-journal.ts).
   const journal = new JournalBindingCheck(o.journal ?? null, o.freshJournal ?? null, headCopy, problems);
-  const auditRetentions: (At & { deletedThrough: number | null; timeMs: number })[] = [];
+  const auditRetentions: (At & { deletedThrough: number | null; timeMs: number; days: number | null })[] = [];
 
   /** The checks of an entry's kind, in chain order (not called for an `audit.gap` entry). */
   const entryChecks = (e: AuditEntry, file: string, lineNo: number): void => {
@@ -236,13 +236,14 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         rep.tornRepaired++;
         return;
       case "audit.retention": {
-        const d = e.data as { deletedThrough?: unknown } | undefined;
+        const d = e.data as { deletedThrough?: unknown; retentionDays?: unknown } | undefined;
         auditRetentions.push({
           seq: e.seq,
           file,
           line: lineNo,
           deletedThrough: typeof d?.deletedThrough === "number" ? d.deletedThrough : null,
           timeMs: Date.parse(e.utc),
+          days: Number.isInteger(d?.retentionDays) ? (d!.retentionDays as number) : null,
         });
         journal.statement(e, file, lineNo);
         return;
@@ -391,13 +392,15 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     );
   } else if (rep.retainedFrom !== null && walk.first !== null) {
     // Retention deletes a file only once its last entry (the checkpoint that closed it, the anchor the
-    // oldest kept file begins with) is older than audit.retentionDays (./retention.ts). The anchor's time is
-    // under the checkpoint chain the station witnessed: an audit.retention entry naming younger files is no
-    // retention, whoever signed it (a forged one, written to delete fresh records with their files).
+    // oldest kept file begins with) is older than audit.retentionDays (./retention.ts), the value the
+    // audit.retention entry states (written by the lane since it states it; a later config may differ). The
+    // anchor's time is under the checkpoint chain the station witnessed: an entry naming files younger than
+    // a day (the least any config allows) is no retention, whoever signed it (a forged one, written to
+    // delete fresh records with their files).
     const cut = auditRetentions.find(
       (r) => sealed(r.seq) && (r.deletedThrough ?? 0) >= rep.retainedFrom! - 1,
     )!;
-    const days = o.tailLimits?.retentionDays ?? 1;
+    const days = Math.max(1, cut.days ?? 1);
     const anchorMs = Date.parse(walk.first.utc);
     if (!(anchorMs < cut.timeMs - days * 86_400_000 + RETENTION_CLOCK_SLACK_MS))
       note(
@@ -406,7 +409,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
         cut.line,
         `this audit.retention entry (${new Date(cut.timeMs).toISOString()}) deleted the files through seq ` +
           `${rep.retainedFrom - 1}, whose last entry (${walk.first.utc}) was not ${days} day(s) old then ` +
-          `(audit.retentionDays${o.tailLimits?.retentionDays === undefined ? ": the least any config allows, no config given" : ""}): files were deleted that retention keeps`,
+          `(${cut.days === null ? "the least audit.retentionDays any config allows; the entry states none" : "the entry's audit.retentionDays"}): files were deleted that retention keeps`,
       );
   }
 

@@ -51,7 +51,6 @@ export async function serveLane(
       tailLimits: {
         checkpointEvery: c.audit.checkpointEvery,
         checkpointIntervalSeconds: c.audit.checkpointIntervalSeconds,
-        retentionDays: c.audit.retentionDays,
       },
       ...(o.verifyFirstAfterMs !== undefined ? { firstAfterMs: o.verifyFirstAfterMs } : {}),
     },

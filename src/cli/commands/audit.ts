@@ -475,7 +475,6 @@ export function registerAudit(program: Command): void {
       ? {
           checkpointEvery: loc.config.audit.checkpointEvery,
           checkpointIntervalSeconds: loc.config.audit.checkpointIntervalSeconds,
-          retentionDays: loc.config.audit.retentionDays,
         }
       : null;
     const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
