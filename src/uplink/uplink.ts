@@ -57,8 +57,8 @@ export type UplinkState = "online" | "degraded" | "offline";
 export const BATCH_STRIKES = 2;
 
 /**
- * Uploads the station answers in a row, at a batch size batchFailed lowered, before the size doubles again
- * (up to `batchSize`). Not at once: a link too slow for the configured size would time out twice after every
+ * Uploads the station answers at a batch size batchFailed lowered, with no failure of the batch's kind
+ * between (batchFault), before the size doubles again (up to `batchSize`). Not at once: a link too slow for the configured size would time out twice after every
  * batch that passes, each failed request a whole timeout with its bytes sent for nothing.
  */
 export const BATCH_GROW_AFTER = 16;
@@ -212,7 +212,7 @@ export class Uplink {
   private readonly batchSize: number;
   /** the records per POST now: batchSize, halved by batchFailed, doubled back by batchWent */
   private batchLimit: number;
-  /** uploads answered in a row at this batchLimit below batchSize (batchWent) */
+  /** below batchSize: uploads answered since the last failure of the batch's kind (batchWent, batchFailed) */
   private answeredAtLimit = 0;
   /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
   private strikes: {
@@ -796,6 +796,7 @@ export class Uplink {
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
     const fault = batchFault(e);
     if (fault === null) return e;
+    this.answeredAtLimit = 0; // the answers that double the size must come with no such failure between
     const head = batch[0]!;
     let s = this.strikes;
     // a settled suspect comes back at the head as another revision: its refusals start again
@@ -835,7 +836,8 @@ export class Uplink {
 
   /**
    * The station answered an upload about its records. Below the configured size, BATCH_GROW_AFTER answers
-   * in a row double the batch size (up to `batchSize`); a batch that fails again is halved again.
+   * with no failure of the batch's kind between double the batch size (up to `batchSize`); a batch that
+   * fails again is halved again.
    */
   private batchWent(): void {
     this.strikes = null;
