@@ -243,7 +243,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   write(
     `summary: ${dsrc.length} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
       `${result.boothPaid} at the booth), ${result.stops} stopped at the antenna` +
-      `${result.boothPaid > 0 ? ` (the booth's ${result.boothPaid} among them)` : ""}, ${result.suspects} suspect; ` +
+      `${result.boothPaid > 0 ? " (one the booth then charged counts in both)" : ""}, ${result.suspects} suspect; ` +
       `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
       `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
   );
