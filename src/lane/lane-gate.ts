@@ -229,12 +229,18 @@ export class LaneGate {
       };
     }
     this.operator = null;
-    this.d.notice("LANE_OPENED_BY_OPERATOR", `operator ${user.name} lifted the close by ${was.user}`, {
-      user: user.name,
-      uid: user.uid,
-      closedBy: was.user,
-      closedAt: was.at,
-    });
+    this.d.notice(
+      "LANE_OPENED_BY_OPERATOR",
+      was.user === user.name
+        ? `operator ${user.name} lifted their own close`
+        : `operator ${user.name} lifted the close ${was.user} made`,
+      {
+        user: user.name,
+        uid: user.uid,
+        closedBy: was.user,
+        closedAt: was.at,
+      },
+    );
     return { ok: true, message: `close lifted by ${user.name}`, data: { closedBy: was.user } };
   }
 
