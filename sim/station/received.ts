@@ -161,6 +161,42 @@ export class ReceivedStore {
     };
   }
 
+  /**
+   * Per lane, what its journal sequence numbers say (every record a lane commits takes the next `seq`, and
+   * it uploads every one, in order): the seqs missing between the lowest and the highest received (a record
+   * held by the lane for an operator, or one lost), and seqs received under more than one trade id (a lane
+   * whose data directory was put back from an older copy numbers its records again). `missing` lists at
+   * most `max` of them; `missingCount` counts them all.
+   */
+  gaps(
+    max = 1000,
+  ): Record<
+    string,
+    { lowest: number; highest: number; missingCount: number; missing: number[]; reused: number[] }
+  > {
+    const rows = this.db
+      .prepare(
+        "SELECT lane, seq, COUNT(DISTINCT trade_id) AS ids FROM received GROUP BY lane, seq ORDER BY lane, seq",
+      )
+      .all() as { lane: string; seq: number; ids: number }[];
+    const out: ReturnType<ReceivedStore["gaps"]> = {};
+    for (const r of rows) {
+      let g = out[r.lane];
+      if (!g) {
+        g = { lowest: r.seq, highest: r.seq, missingCount: 0, missing: [], reused: [] };
+        out[r.lane] = g;
+      } else {
+        for (let s = g.highest + 1; s < r.seq; s++) {
+          g.missingCount++;
+          if (g.missing.length < max) g.missing.push(s);
+        }
+        g.highest = r.seq;
+      }
+      if (r.ids > 1) g.reused.push(r.seq);
+    }
+    return out;
+  }
+
   /** Keep a lane's last heartbeat body (already checked to be JSON). */
   heartbeat(lane: string, at: number, body: string): void {
     this.db.prepare("INSERT OR REPLACE INTO heartbeats (lane, at, body) VALUES (?,?,?)").run(lane, at, body);

@@ -70,6 +70,8 @@ export interface StationHandle {
   stats(): StationStats;
   /** the last heartbeat body per lane id */
   heartbeats(): Record<string, unknown>;
+  /** per lane, journal seqs missing or received under two trade ids (sim/station/received.ts gaps) */
+  gaps(): ReturnType<ReceivedStore["gaps"]>;
   /** the last audit checkpoint per lane id (sim/station/audit-witness.ts) */
   auditCheckpoints(): Record<string, WitnessedCheckpoint>;
   /** forget a lane's audit checkpoints (an operator accepting a restore) */
@@ -192,6 +194,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       return sendJson(res, 200, { count: handle_.received().length, records: handle_.received() });
     }
     if (req.method === "GET" && url.pathname === "/admin/stats") return sendJson(res, 200, handle_.stats());
+    if (req.method === "GET" && url.pathname === "/admin/gaps") return sendJson(res, 200, handle_.gaps());
     const rw = /^\/admin\/audit-witness\/([^/]+)\/reset$/.exec(url.pathname);
     if (req.method === "POST" && rw) {
       witness.reset(rw[1]!);
@@ -296,6 +299,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     auditCheckpoints: () => witness.all(),
     resetAuditWitness: (laneId) => witness.reset(laneId),
     heartbeats: () => received.heartbeats(),
+    gaps: () => received.gaps(),
   };
   return handle_;
 }

@@ -195,6 +195,20 @@ describe("station simulator", () => {
     expect(st.received().map((x) => x.tradeId)).toEqual([id]);
   });
 
+  it("tells per lane the journal seqs missing below the highest received and those received under two trade ids", async () => {
+    st = await startStation();
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (seq: number, second = 14) =>
+      `4301010203202611231859${String(second).padStart(2, "0")}${String(seq).padStart(6, "0")}`;
+    // records 1, 2, 4 and 5 (3 held by the lane, or lost), then 4 again under another trade id (a lane put
+    // back on an older copy of its data directory numbers its records again)
+    await post(`${st.url}/api/v1/transactions`, { lane, records: [1, 2, 4, 5].map((s) => rec(id(s), s)) });
+    await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(id(4, 30), 4)] });
+    const gaps = { "4301010203": { lowest: 1, highest: 5, missingCount: 1, missing: [3], reused: [4] } };
+    expect(st.gaps()).toEqual(gaps);
+    expect(await (await fetch(`${st.url}/admin/gaps`)).json()).toEqual(gaps);
+  });
+
   it("a database written before revisions opens with every record at revision 1", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
