@@ -197,6 +197,13 @@ export interface StationProc {
   setFault(mode: "none" | "down" | "slow" | "500s" | "timeouts" | "reset" | "ack-lost"): Promise<void>;
   transactions(): Promise<StationTxn[]>;
   stats(): Promise<{ distinct: number; arrivals: number; duplicates: number; uploadRequests: number }>;
+  /** per lane id, the journal seqs missing or received under two trade ids (sim/station/received.ts gaps) */
+  gaps(): Promise<
+    Record<
+      string,
+      { lowest: number; highest: number; missingCount: number; missing: number[]; reused: number[] }
+    >
+  >;
   stop(): Promise<void>;
 }
 
@@ -248,6 +255,7 @@ export async function startStation(opts: {
       return (await getJson<{ records: StationTxn[] }>(`${adminUrl}/transactions`)).records;
     },
     stats: () => getJson(`${adminUrl}/admin/stats`),
+    gaps: () => getJson(`${adminUrl}/admin/gaps`),
     stop: () => proc.stop(),
   };
 }

@@ -42,6 +42,10 @@ it(
     // no debit left as an open intent; every record reached the station
     expect(r.pending).toBe(0);
     expect(r.stationRecords).toBe(r.records.length);
+    // the station has every record number from the first to the last, each under one trade id
+    expect(Object.values(r.stationGaps).map((g) => [g.lowest, g.highest, g.missingCount, g.reused])).toEqual([
+      [1, r.records.length, 0, []],
+    ]);
   },
   // a safety net, not a timing check: every kill is followed by a restart and a recovery from the card,
   // about 4 s each on a quiet host and several times that when other suites load the machine

@@ -41,6 +41,10 @@ it(
     // the outbox drained: every journal record is at the station, once
     expect(r.journal.pending).toBe(0);
     expect(c.stationRecords).toBe(r.journal.records);
+    // the station has every record number from the first to the last, each under one trade id
+    expect(Object.values(r.stationGaps).map((g) => [g.lowest, g.highest, g.missingCount, g.reused])).toEqual([
+      [1, r.journal.records, 0, []],
+    ]);
     // zero received twice as distinct records, zero the card never made
     expect(c.duplicates).toEqual([]);
     expect(c.extras.map((e) => e.tradeId)).toEqual([]);

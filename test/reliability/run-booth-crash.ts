@@ -64,6 +64,8 @@ export interface BoothCrashResult {
   ledger: LedgerEntry[];
   records: StoredRecord[];
   stationRecords: number;
+  /** the station's view of the lane's record numbers (GET /admin/gaps) */
+  stationGaps: Awaited<ReturnType<StationProc["gaps"]>>;
   pending: number;
   /** ledger debits with no record, or with more than one */
   lost: LedgerEntry[];
@@ -279,6 +281,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
         ledger,
         records,
         stationRecords: stationTx.length,
+        stationGaps: await station.gaps(),
         pending: journal.stats().pending,
         ...rec,
         recovered: records.filter((r) => r.outcome.endsWith("_PROVED")).length,

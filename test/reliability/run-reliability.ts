@@ -94,6 +94,8 @@ export interface ReliabilityResult {
     restartsBetween: number;
   };
   stationOutages: number;
+  /** the station's view of the lane's record numbers (GET /admin/gaps) */
+  stationGaps: Awaited<ReturnType<StationProc["gaps"]>>;
   /** kill -> the restarted lane's "lane status open" log line (its own clock), ms */
   recoveriesMs: number[];
   /** kill -> the restarted lane's "lane status starting" (process start, modules, journal/list/audit open) */
@@ -495,6 +497,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
               : frames.slice(c6a, b2b).filter((f) => f.dir === "rx" && f.frame?.type === "C0").length,
         },
         stationOutages: outages,
+        stationGaps: await station.gaps(),
         recoveriesMs,
         startupMs,
         journal: {

@@ -42,7 +42,10 @@ export function registerStation(program: Command): void {
     .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
     .option("--slow-ms <ms>", "delay of the slow fault", "3000")
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
-    .option("--admin-listen <host:port>", "separate admin address (GET/POST /admin/fault, GET /transactions)")
+    .option(
+      "--admin-listen <host:port>",
+      "separate admin address (GET/POST /admin/fault, GET /transactions, /admin/stats, /admin/gaps)",
+    )
     .action(async (o: Opts) => {
       if (!isFaultMode(o.fault))
         throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
@@ -74,6 +77,7 @@ export function registerStation(program: Command): void {
           if (req.url === "/transactions" && req.method === "GET")
             return send(200, { count: st.received().length, records: st.received() });
           if (req.url === "/admin/stats") return send(200, st.stats());
+          if (req.url === "/admin/gaps") return send(200, st.gaps());
           if (req.url !== "/admin/fault") return send(404, { error: "NOT_FOUND" });
           if (req.method !== "POST") return send(200, { mode: st.fault() });
           let body = "";
