@@ -11,8 +11,12 @@ export function maskCardId(id: string | null): string {
   return `${id.slice(0, 4)}${"*".repeat(id.length - 8)}${id.slice(-4)}`;
 }
 
-/** 20-digit card ids (network 4 + serial 16) standing alone, not inside a longer id or hash. */
-const CARD_RE = /(?<![0-9A-Za-z])(\d{4})\d{12}(\d{4})(?![0-9A-Za-z])/g;
+/**
+ * 20-character card ids (network 4 + serial 16) standing alone, not inside a longer id or hash: digits, and
+ * hex letters too (a card whose 0015 is not BCD is read as hex, src/rsu/driver-common.ts, and is still a
+ * card number to keep off a screen).
+ */
+const CARD_RE = /(?<![0-9A-Za-z])([0-9A-Fa-f]{4})[0-9A-Fa-f]{12}([0-9A-Fa-f]{4})(?![0-9A-Za-z])/g;
 
 /**
  * Every card id in a text masked as maskCardId does ("4301************9001"): the messages the lane writes

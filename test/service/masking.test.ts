@@ -27,6 +27,8 @@ describe("maskCardIds", () => {
     const tradeId = "430101020320261126080000001234";
     expect(maskCardIds(`trade ${tradeId}`)).toBe(`trade ${tradeId}`);
     expect(maskCardIds(`sha ab${CARD}cd`)).toBe(`sha ab${CARD}cd`);
+    // review: a card whose 0015 is not BCD is read as hex: it was shown in full
+    expect(maskCardIds(`{"cardId":"4301000000a0b0c0d001"}`)).toBe(`{"cardId":"4301************d001"}`);
   });
 });
 
