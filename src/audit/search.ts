@@ -109,7 +109,7 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
   const t = Date.parse(e.utc);
   if (f.since !== undefined && !(t >= f.since)) return false;
   if (f.until !== undefined && !(t < f.until)) return false;
-  if (f.card !== undefined && row.card !== f.card) return false;
+  if (f.card !== undefined && !eq(row.card, f.card)) return false; // a card read as hex: either case
   if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu)) return false;
   if (f.plate !== undefined && !(row.plate ?? "").toLowerCase().includes(f.plate.toLowerCase())) return false;
   if (f.reason !== undefined && !eq(row.reason, f.reason)) return false;
