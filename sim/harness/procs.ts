@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import type { ReceivedRecord, ReceivedStore } from "../station/received.js";
 import { TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 
 /** The package root (from the sources and from dist/: the test key lives in <root>/config/keys). */
@@ -175,19 +176,10 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 
 // ---- the station ----------------------------------------------------------------------------------
 
-export interface StationTxn {
-  tradeId: string;
-  lane: string;
-  seq: number;
-  kind: string;
-  /** the revision the station holds (2 for a suspect the lane settled) */
-  revision: number;
-  /** arrivals of this trade id, any revision */
-  arrivals: number;
-  /** arrivals that replaced the held record with a higher revision (not re-sends) */
-  updates: number;
+/** A record as `GET /transactions` answers it (sim/station/received.ts), its `record` an object; the times left out. */
+export type StationTxn = Omit<ReceivedRecord, "record" | "firstReceivedAt" | "lastReceivedAt"> & {
   record: Record<string, unknown>;
-}
+};
 
 export interface StationProc {
   readonly proc: Proc;
@@ -198,12 +190,7 @@ export interface StationProc {
   transactions(): Promise<StationTxn[]>;
   stats(): Promise<{ distinct: number; arrivals: number; duplicates: number; uploadRequests: number }>;
   /** per lane id, the journal seqs missing or received under two trade ids (sim/station/received.ts gaps) */
-  gaps(): Promise<
-    Record<
-      string,
-      { lowest: number; highest: number; missingCount: number; missing: number[]; reused: number[] }
-    >
-  >;
+  gaps(): Promise<ReturnType<ReceivedStore["gaps"]>>;
   stop(): Promise<void>;
 }
 
