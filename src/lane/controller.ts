@@ -181,6 +181,8 @@ export class LaneController {
   private stopRequested = false;
   /** the link's loss (or, since start, its not coming up) was reported; cleared when it is up */
   private downReported = false;
+  /** the journal's health as its health$ last said (null: a journal without one) */
+  private journalHealthy: boolean | null = null;
   private machineCtx: MachineCtx | undefined;
 
   constructor(opts: LaneControllerOptions) {
@@ -356,6 +358,7 @@ export class LaneController {
     if (journalHealth)
       this.subs.push(
         journalHealth.subscribe((h) => {
+          this.journalHealthy = h.healthy; // at once: a commit that fails turns it before its caller hears
           if (!h.healthy) this.queue.enqueue(() => this.journalFailed(undefined, ""));
           else this.queue.enqueue(() => this.journalWritable());
         }),
@@ -690,7 +693,9 @@ export class LaneController {
   }
 
   private async journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void> {
-    const first = this.gate.journalFailedNow();
+    // a journal still healthy refused the record (E605: one the lane built wrong), it did not fail a write
+    const refused = this.journalHealthy === true;
+    const first = this.gate.journalFailedNow(refused);
     if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
     if (!first) {
       await this.updateLane(); // a status that said "writable again" says the failure again
@@ -698,7 +703,9 @@ export class LaneController {
     }
     this.alarm(
       "JOURNAL_FAILED",
-      "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
+      refused
+        ? "the journal refused a record the lane built (the record is in the log): ETC trading stopped, no barrier opens without a record"
+        : "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
     );
     await this.updateLane();
   }

@@ -93,6 +93,8 @@ export class LaneGate {
   private journalBroken = false;
   /** the journal recovered after journalBroken: the lane waits for a restart (journalWritableNow) */
   private journalWritableAgain = false;
+  /** journalBroken because the healthy journal refused a record, not because a write failed */
+  private journalRefused = false;
   private stoppingFlag = false;
   private stoppedFlag = false;
   private operator: OperatorClose | null = null;
@@ -137,10 +139,15 @@ export class LaneGate {
     if (lost) this.antennaOn = false; // a restarted or faulty RSU has its antenna off
   }
 
-  journalFailedNow(): boolean {
+  /**
+   * A record was not written. `refused`: the journal, still healthy, refused it (E605, a record the lane
+   * built wrong: a fault of the lane, not of the disk); else the write failed.
+   */
+  journalFailedNow(refused = false): boolean {
     const first = !this.journalBroken;
     this.journalBroken = true;
     this.journalWritableAgain = false;
+    if (first) this.journalRefused = refused;
     return first;
   }
 
@@ -258,9 +265,11 @@ export class LaneGate {
     if (this.journalBroken)
       return closed(
         "journal",
-        this.journalWritableAgain
-          ? "journal write failed; the journal is writable again: restart the lane to record what the failure left and open"
-          : "journal write failed",
+        this.journalRefused
+          ? "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane"
+          : this.journalWritableAgain
+            ? "journal write failed; the journal is writable again: restart the lane to record what the failure left and open"
+            : "journal write failed",
       );
     if (this.operator) return closed("operator", operatorDetail(this.operator));
     if (!this.up) return closed("rsu-down", this.linkDetail);

@@ -224,7 +224,10 @@ export class FakeJournal implements JournalPort {
   nextIntent = 1;
   /** called at each commit/settle (tests check what had been sent by then) */
   onWrite: (() => void) | undefined;
+  /** commits fail as the real journal's do on a full disk: health$ turns unhealthy, then E601 is thrown */
   failCommits = false;
+  /** commits are refused as a record the journal will not take (E605): the journal stays healthy */
+  refuseCommits = false;
   /** intent writes fail (a rewrite before C8 included) */
   failIntents = false;
   /** what intentDurable() answers: the fdatasync of the intents written so far (tests hold or fail it) */
@@ -234,8 +237,19 @@ export class FakeJournal implements JournalPort {
 
   constructor(private readonly wallNow: () => number = () => Date.now()) {}
 
+  private failIfAsked(): void {
+    if (this.refuseCommits)
+      throw new EtcError(
+        JournalErrorCodes.JournalRecordInvalid,
+        "record invalid: tac: expected 8 hex digits",
+      );
+    if (!this.failCommits) return;
+    if (this.health$.value.healthy) this.health$.next({ healthy: false });
+    throw new EtcError(JournalErrorCodes.JournalWrite, "SQLITE_FULL: database or disk is full");
+  }
+
   commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord {
-    if (this.failCommits) throw new Error("SQLITE_FULL");
+    this.failIfAsked();
     this.onWrite?.();
     const seq = this.records.length + 1;
     const c = {
@@ -315,7 +329,7 @@ export class FakeJournal implements JournalPort {
   }
 
   writeSetting(key: string, value: string | null): void {
-    if (this.failCommits) throw new Error("SQLITE_FULL");
+    this.failIfAsked();
     if (value === null) this.settings.delete(key);
     else this.settings.set(key, value);
   }

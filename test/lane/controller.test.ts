@@ -313,6 +313,39 @@ describe("reply, commit, barrier", () => {
     expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
   });
 
+  // review: a record the journal refused as invalid (E605, the journal still healthy) closed the lane as
+  // "journal write failed", which nothing then cleared: the status named the disk for a fault of the lane
+  it("a record the healthy journal refuses (E605): no barrier, lane closed naming the refusal, not a write failure", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.journal.refuseCommits = true;
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.status).toEqual({
+      status: "closed",
+      reason: "journal",
+      detail:
+        "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane",
+    });
+    expect(
+      r.outputs
+        .filter((o) => o.type === "alarm" && o.code === "JOURNAL_FAILED")
+        .map((o) => (o as { message: string }).message),
+    ).toEqual([
+      "the journal refused a record the lane built (the record is in the log): ETC trading stopped, no barrier opens without a record",
+    ]);
+    // a write that fails (a full disk): the failure, as before
+    const w = rig();
+    await open(w);
+    await toDebit(w);
+    w.journal.failCommits = true;
+    w.link.frame(ev.b5());
+    await w.settle();
+    expect(w.ctl.status).toEqual({ status: "closed", reason: "journal", detail: "journal write failed" });
+  });
+
   // review: the journal turned unhealthy with no vehicle's write (the uplink's) and the lane stayed open
   // until a vehicle's intent failed (that vehicle stopped)
   it("the journal turning unhealthy with no vehicle's write: the lane closes at once, alarm", async () => {
@@ -1089,6 +1122,7 @@ describe("crash recovery: debit intents a killed process left", () => {
     ]);
     expect(j.records).toEqual([]);
     j.failCommits = false;
+    j.health$.next({ healthy: true }); // the restarted process opens a writable journal
     const r = rig({ journal: j });
     await r.ctl.start();
     await r.settle();
