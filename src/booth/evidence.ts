@@ -8,6 +8,7 @@
  * amount, PSAM terminal all known) and a DSRC suspect settled at the booth (the serial and PSAM only when
  * a B5 reported them). Pure: the booth gathers the evidence (card-probe.ts), this decides.
  */
+import { DEFAULT_NATIONAL_DIALECT, fromBcdDateTime } from "../../firmware-bridge/frames/dialect.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
 import { type Detail0018, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { sameStationWrite } from "./record-0019.js";
@@ -89,17 +90,8 @@ export const MAX_DETAILS = 10;
  */
 export const NO_SERIAL_CLOCK_MARGIN_MS = 24 * 3600_000;
 
-/** A yyyymmddhhmmss stamp as ms on a clock without zone (only differences of two stamps are used). */
-function stampMs(t: string): number {
-  return Date.UTC(
-    +t.slice(0, 4),
-    +t.slice(4, 6) - 1,
-    +t.slice(6, 8),
-    +t.slice(8, 10),
-    +t.slice(10, 12),
-    +t.slice(12, 14),
-  );
-}
+/** A yyyymmddhhmmss stamp as ms (NaN when it is none); only differences of two stamps are used. */
+const stampMs = (t: string): number => fromBcdDateTime(DEFAULT_NATIONAL_DIALECT, t);
 
 /**
  * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched and

@@ -82,6 +82,15 @@ export interface LaneGateDeps {
   listCloses(): string | null;
 }
 
+/** The status detail of a lane closed for its journal, by what happened to it (LaneGate.journal). */
+const JOURNAL_CLOSED_DETAIL = {
+  failed: "journal write failed",
+  refused:
+    "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane",
+  "writable-again":
+    "journal write failed; the journal is writable again: restart the lane to record what the failure left and open",
+} as const;
+
 export class LaneGate {
   private readonly statusSubject = new BehaviorSubject<LaneStatus>({ status: "starting" });
   readonly status$: Observable<LaneStatus> = this.statusSubject.asObservable();
@@ -90,11 +99,11 @@ export class LaneGate {
   private portOpen = false;
   private linkDetail = "RSU link not up yet";
   private sessionLost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined;
-  private journalBroken = false;
-  /** the journal recovered after journalBroken: the lane waits for a restart (journalWritableNow) */
-  private journalWritableAgain = false;
-  /** journalBroken because the healthy journal refused a record, not because a write failed */
-  private journalRefused = false;
+  /**
+   * "ok" until a record is not written: "failed" (a write failed), "refused" (the healthy journal refused
+   * it), "writable-again" (failed, and the journal recovered since: the lane waits for a restart)
+   */
+  private journal: "ok" | "failed" | "refused" | "writable-again" = "ok";
   private stoppingFlag = false;
   private stoppedFlag = false;
   private operator: OperatorClose | null = null;
@@ -120,7 +129,7 @@ export class LaneGate {
    * for C0 says nothing until it gets one), the journal writable, the controller not stopping.
    */
   get mayInit(): boolean {
-    return (this.up || this.portOpen) && !this.journalBroken && !this.stoppingFlag && !this.stoppedFlag;
+    return (this.up || this.portOpen) && this.journal === "ok" && !this.stoppingFlag && !this.stoppedFlag;
   }
 
   // ---- inputs ------------------------------------------------------------------------------------
@@ -144,10 +153,9 @@ export class LaneGate {
    * built wrong: a fault of the lane, not of the disk); else the write failed.
    */
   journalFailedNow(refused = false): boolean {
-    const first = !this.journalBroken;
-    this.journalBroken = true;
-    this.journalWritableAgain = false;
-    if (first) this.journalRefused = refused;
+    const first = this.journal === "ok";
+    if (first) this.journal = refused ? "refused" : "failed";
+    else if (this.journal === "writable-again") this.journal = "failed";
     return first;
   }
 
@@ -155,11 +163,12 @@ export class LaneGate {
    * The journal is writable again after a failure that closed the lane. The lane stays closed: what the
    * failure left (a debit whose record was refused, an intent without its answer) is recorded by the
    * restart, which reads the intents and seeds the holds again; the status now says so. True when the
-   * lane was closed for the journal (the change is worth telling).
+   * lane was closed for a failed write (the change is worth telling; a refused record's status already
+   * asks for the restart).
    */
   journalWritableNow(): boolean {
-    if (!this.journalBroken || this.journalWritableAgain) return false;
-    this.journalWritableAgain = true;
+    if (this.journal !== "failed") return false;
+    this.journal = "writable-again";
     return true;
   }
 
@@ -262,15 +271,7 @@ export class LaneGate {
     if (this.stoppedFlag) return closed("stopped", "controller stopped");
     if (this.stoppingFlag)
       return closed("stopping", "controller stopping: answers of debits in flight awaited");
-    if (this.journalBroken)
-      return closed(
-        "journal",
-        this.journalRefused
-          ? "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane"
-          : this.journalWritableAgain
-            ? "journal write failed; the journal is writable again: restart the lane to record what the failure left and open"
-            : "journal write failed",
-      );
+    if (this.journal !== "ok") return closed("journal", JOURNAL_CLOSED_DETAIL[this.journal]);
     if (this.operator) return closed("operator", operatorDetail(this.operator));
     if (!this.up) return closed("rsu-down", this.linkDetail);
     if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);
