@@ -10,7 +10,6 @@
 
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
-import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import {
   BOOTH_INTENT_PREFIX,
@@ -137,14 +136,12 @@ export async function charge(
    */
   caseOpen: () => boolean,
   /** when the booth began reading the card, and the reader clock then (the transaction's timing) */
-  start: { at: number; readerWaitMs: number; bytes: number | null } = {
+  start: ChargeStart = {
     at: ctx.now(),
     readerWaitMs: ctx.clock.waitMs,
     bytes: ctx.lineBytes(),
   },
 ): Promise<ChargeResult> {
-  const t0 = start.at;
-  const reader0 = start.readerWaitMs;
   const chk = checkCard(c, card, {
     lane: ctx.rec.lane,
     utcOffsetMinutes: ctx.rec.utcOffsetMinutes,
@@ -155,25 +152,94 @@ export async function charge(
     wallNow: ctx.wallNow(),
   });
   if (!chk.ok) return refuse(ctx, c, chk.code, chk.detail);
-  const { price, versions, warnings, unchecked, write } = chk;
-  const transTime = localStamp(write.timeMs, ctx.rec.utcOffsetMinutes);
+  const { price, write } = chk;
   const record = encodeRecord(card.layout, write, ctx.dialect);
   const key = { cardId: card.cardId, obuSerial: c.obuSerial };
   ctx.lane.guards.hold(key); // no DSRC debit of this card or OBU while the booth debits it
   ctx.show(PROMPTS.paying(price.amount), c);
-  const stages: Record<string, number> = { cardRead: t0, boothStart: ctx.now() };
-  let intentId: number | undefined;
-  let payload: BoothIntentPayload | undefined;
-  const beforeDebit = async (p: PreparedDebit): Promise<void> => {
+  const stages: Record<string, number> = { cardRead: start.at, boothStart: ctx.now() };
+  const intent = new DebitIntent(ctx, c, card, chk, stages, signal, caseOpen);
+  try {
+    const done = await runPurchase(
+      ctx.reader,
+      ctx.psam,
+      card,
+      {
+        amount: price.amount,
+        transTime: localStamp(write.timeMs, ctx.rec.utcOffsetMinutes),
+        layout: card.layout,
+        record,
+      },
+      (p) => intent.writeBeforeDebit(p),
+      signal,
+    );
+    stages.debitDone = ctx.now();
+    return await recordPaid(ctx, c, card, intent.written(), done, { key, price, write, stages, start });
+  } catch (e) {
+    if (e instanceof DebitLost && intent.id !== undefined && intent.payload) {
+      ctx.log.warn(
+        { err: errText(e.cause), intentId: intent.id, cardId: card.cardId },
+        "booth DEBIT answer lost: recovering from the card",
+      );
+      return { kind: "lost", intentId: intent.id, payload: intent.payload, cause: e.cause };
+    }
+    ctx.lane.guards.release(key);
+    if (e instanceof DebitRefused && intent.id !== undefined) dropIntent(ctx, intent.id);
+    return notDebited(ctx, c, e, {
+      price,
+      layout: card.layout.name,
+      aborted: signal.aborted,
+      cardId: card.cardId,
+    });
+  }
+}
+
+/** When the booth began reading the card, the reader clock then and the line's byte count (the timing). */
+interface ChargeStart {
+  at: number;
+  readerWaitMs: number;
+  bytes: number | null;
+}
+
+type CardChecked = Extract<ReturnType<typeof checkCard>, { ok: true }>;
+
+/**
+ * The write-ahead debit intent of one charge: written after MAC1 and before DEBIT (runPurchase's
+ * beforeDebit), on disk before DEBIT goes out; its id and payload are what a lost answer is recovered from.
+ */
+class DebitIntent {
+  id: number | undefined;
+  payload: BoothIntentPayload | undefined;
+
+  constructor(
+    private readonly ctx: BoothContext,
+    private readonly c: BoothCase,
+    private readonly card: CardRead,
+    private readonly chk: CardChecked,
+    private readonly stages: Record<string, number>,
+    private readonly signal: AbortSignal,
+    private readonly caseOpen: () => boolean,
+  ) {}
+
+  /** The intent and its payload once DEBIT has answered (written before it, or DEBIT never went out). */
+  written(): { id: number; payload: BoothIntentPayload } {
+    if (this.id === undefined || this.payload === undefined)
+      throw new Error("DEBIT answered without an intent");
+    return { id: this.id, payload: this.payload };
+  }
+
+  async writeBeforeDebit(p: PreparedDebit): Promise<void> {
+    const { ctx, c, card, chk, stages } = this;
     // a case cancelled, or work stopped, up to now is not charged (checked again after the intent's fsync)
-    if (signal.aborted || !caseOpen()) throw new CaseClosed();
+    if (this.signal.aborted || !this.caseOpen()) throw new CaseClosed();
     stages.mac1Done = ctx.now();
+    const { price, versions, warnings, unchecked, write } = chk;
     const draft = draftRecord(ctx.rec, c, card, price, { versions, warnings, unchecked }, p, write, {
       port: ctx.readerPort,
       psamSlot: ctx.options.psamSlot,
     });
     const { mac1Ref, ...prepared } = p;
-    payload = {
+    const payload: BoothIntentPayload = {
       v: 1,
       path: "booth",
       case: caseLink(c),
@@ -186,10 +252,11 @@ export async function charge(
       write,
       layout: card.layout.name,
     };
+    this.payload = payload;
     // the write-ahead note, on disk: no DEBIT without it (a throw here stops the purchase before DEBIT)
     stages.intentWrite = ctx.now();
     try {
-      intentId = ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${card.cardId}`, JSON.stringify(payload));
+      this.id = ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${card.cardId}`, JSON.stringify(payload));
     } catch (e) {
       throw new IntentNotWritten(errText(e));
     }
@@ -197,144 +264,143 @@ export async function charge(
       throw new IntentNotWritten("the fdatasync of the journal's WAL failed: the intent is not on disk");
     stages.intent = ctx.now();
     // nothing is awaited from here to DEBIT: closed during the fsync, the case is not charged either
-    if (signal.aborted || !caseOpen()) {
-      dropIntent(ctx, intentId);
-      intentId = undefined;
+    if (this.signal.aborted || !this.caseOpen()) {
+      dropIntent(ctx, this.id);
+      this.id = undefined;
       throw new CaseClosed();
     }
+  }
+}
+
+/**
+ * DEBIT answered with its TAC: the paid record is committed (deleting the intent in the same transaction),
+ * or, if the journal refuses it, kept in the intent (unrecorded). Nothing here throws once the record is
+ * committed: charge's catch reads an exception as "nothing debited".
+ */
+async function recordPaid(
+  ctx: BoothContext,
+  c: BoothCase,
+  card: CardRead,
+  intent: { id: number; payload: BoothIntentPayload },
+  done: Awaited<ReturnType<typeof runPurchase>>,
+  o: {
+    key: { cardId: string; obuSerial: string | null };
+    price: CardChecked["price"];
+    write: CardChecked["write"];
+    stages: Record<string, number>;
+    start: ChargeStart;
+  },
+): Promise<ChargeResult> {
+  const rec = paidRecord(
+    intent.payload.draft,
+    done.tac,
+    { mac2: done.mac2, check: done.mac2Check },
+    { ...o.stages, journalCommit: ctx.now() },
+  );
+  const preMs = ctx.now() - o.start.at;
+  const readerMs = ctx.clock.waitMs - o.start.readerWaitMs;
+  const b1 = ctx.lineBytes();
+  const bytes = b1 !== null && o.start.bytes !== null ? b1 - o.start.bytes : null;
+  // in the record: card read -> record ready (the commit that writes it cannot be in it)
+  (rec.extra as { booth: Record<string, unknown> }).booth.timing = {
+    totalMs: round(preMs),
+    readerMs: round(readerMs),
+    laneMs: round(preMs - readerMs),
+    bytes,
   };
+  const committed = await ctx.tryCommit(rec, intent.id);
+  if (!committed) return unrecorded(ctx, card.cardId, intent.id, intent.payload, rec);
+  // from here the debit is recorded: nothing below may reach charge's catch, which reads an exception as
+  // "nothing debited" (the case would stay open and the card could pay again)
   try {
-    const done = await runPurchase(
-      ctx.reader,
-      ctx.psam,
-      card,
-      { amount: price.amount, transTime, layout: card.layout, record },
-      beforeDebit,
-      signal,
-    );
-    stages.debitDone = ctx.now();
-    const draft = (payload as BoothIntentPayload).draft;
-    const rec = paidRecord(
-      draft,
-      done.tac,
-      { mac2: done.mac2, check: done.mac2Check },
-      {
-        ...stages,
-        journalCommit: ctx.now(),
-      },
-    );
-    const preMs = ctx.now() - t0;
-    const readerMs = ctx.clock.waitMs - reader0;
-    const b1 = ctx.lineBytes();
-    const bytes = b1 !== null && start.bytes !== null ? b1 - start.bytes : null;
-    // in the record: card read -> record ready (the commit that writes it cannot be in it)
-    (rec.extra as { booth: Record<string, unknown> }).booth.timing = {
-      totalMs: round(preMs),
-      readerMs: round(readerMs),
-      laneMs: round(preMs - readerMs),
+    const { quietMs, commitMs } = ctx.lastCommit;
+    // the whole time, the quiet wait included (reported on its own, never hidden from the total)
+    const totalMs = ctx.now() - o.start.at;
+    const intentMs = (o.stages.intent ?? 0) - (o.stages.intentWrite ?? 0);
+    ctx.lastTiming = {
+      totalMs,
+      readerMs,
+      laneMs: totalMs - readerMs - quietMs,
+      commitMs,
+      intentMs,
+      quietMs,
       bytes,
     };
-    const committed = await ctx.tryCommit(rec, intentId);
-    if (!committed)
-      return unrecorded(ctx, card.cardId, intentId as number, payload as BoothIntentPayload, rec);
-    // from here the debit is recorded: nothing below may reach the catch, which reads an exception as
-    // "nothing debited" (the case would stay open and the card could pay again)
-    const paidAfterCommit = (committed: CommittedRecord): void => {
-      const { quietMs, commitMs } = ctx.lastCommit;
-      // the whole time, the quiet wait included (reported on its own, never hidden from the total)
-      const totalMs = ctx.now() - t0;
-      const intentMs = (stages.intent ?? 0) - (stages.intentWrite ?? 0);
-      ctx.lastTiming = {
-        totalMs,
-        readerMs,
-        laneMs: totalMs - readerMs - quietMs,
-        commitMs,
-        intentMs,
-        quietMs,
-        bytes,
-      };
-      ctx.counters.transactions++;
-      ctx.lane.guards.release(key);
-      ctx.lane.guards.rememberTraded(key);
-      if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
-      ctx.recorded(committed, true, commitMs);
-      if (done.mac2Check.result === "rejected")
-        ctx.alarm(
-          "BOOTH_MAC2_REJECTED",
-          `PSAM rejected the card's MAC2 (${done.mac2Check.sw}); the card has debited`,
-        );
-      ctx.show(
-        PROMPTS.paid(
-          price.amount,
-          card.issuance.cardType === 0x16 ? committed.balanceAfter : null,
-          write.status === 3,
-        ),
-        c,
+    ctx.counters.transactions++;
+    ctx.lane.guards.release(o.key);
+    ctx.lane.guards.rememberTraded(o.key);
+    if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
+    ctx.recorded(committed, true, commitMs);
+    if (done.mac2Check.result === "rejected")
+      ctx.alarm(
+        "BOOTH_MAC2_REJECTED",
+        `PSAM rejected the card's MAC2 (${done.mac2Check.sw}); the card has debited`,
       );
-    };
-    try {
-      paidAfterCommit(committed);
-    } catch (e) {
-      ctx.log.error(
-        { err: errText(e), seq: committed.seq, tradeId: committed.tradeId },
-        "booth: an error after the record was committed (the record stands)",
-      );
-    }
-    return { kind: "paid" };
-  } catch (e) {
-    if (e instanceof DebitLost && intentId !== undefined && payload) {
-      ctx.log.warn(
-        { err: errText(e.cause), intentId, cardId: card.cardId },
-        "booth DEBIT answer lost: recovering from the card",
-      );
-      return { kind: "lost", intentId, payload, cause: e.cause };
-    }
-    ctx.lane.guards.release(key);
-    if (e instanceof DebitRefused) {
-      // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; the intent goes
-      // (durably) with nothing to record. Any other status word came here as a DebitLost, above.
-      if (intentId !== undefined) dropIntent(ctx, intentId);
-      return refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
-    }
-    if (e instanceof InitRefused)
-      return e.sw === "9401"
-        ? refuse(ctx, c, "INSUFFICIENT_BALANCE", { balance: e.balance, charge: price.amount, sw: e.sw })
-        : refuse(ctx, c, "CARD_REFUSED", { step: "INIT", sw: e.sw });
-    if (e instanceof UpdateRefused)
-      return refuse(ctx, c, "CARD_REFUSED", {
-        step: "UPDATE CAPP DATA CACHE",
-        sw: e.sw,
-        layout: card.layout.name,
-      });
-    if (e instanceof EtcError && e.code === BoothErrorCodes.Psam) {
-      ctx.counters.psamErrors++;
-      ctx.psam.invalidate();
-      ctx.show(PROMPTS.psamError(e.message), c);
-      ctx.alarm("BOOTH_PSAM_FAULT", `booth: ${e.message}; no debit was sent`);
-      return { kind: "psam-error" };
-    }
-    if (e instanceof CaseClosed) {
-      ctx.audit(
-        "booth.refused",
-        "warn",
-        `booth: case ${c.id} closed before DEBIT (${signal.aborted ? "its work stopped" : "cancelled"}); nothing debited`,
-        { case: caseLink(c), code: "CASE_CLOSED", cardId: card.cardId },
-      );
-      return { kind: "case-closed" };
-    }
-    if (e instanceof IntentNotWritten) {
-      // the intent could not be written (journal): no DEBIT went out
-      refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
-      return { kind: "journal-failed" };
-    }
-    ctx.counters.cardErrors++;
-    ctx.log.info(
-      { err: errText(e), mayHaveRun: commandMayHaveRun(e), case: c.id },
-      "booth: card or reader error before DEBIT: nothing debited",
+    ctx.show(
+      PROMPTS.paid(
+        o.price.amount,
+        card.issuance.cardType === 0x16 ? committed.balanceAfter : null,
+        o.write.status === 3,
+      ),
+      c,
     );
-    ctx.show(PROMPTS.cardError(errText(e)), c);
-    return { kind: "card-error", error: e };
+  } catch (e) {
+    ctx.log.error(
+      { err: errText(e), seq: committed.seq, tradeId: committed.tradeId },
+      "booth: an error after the record was committed (the record stands)",
+    );
   }
+  return { kind: "paid" };
+}
+
+/**
+ * The purchase stopped before the card debited (DEBIT refused, an earlier step refused or failed, the case
+ * closed, the intent not written): what the booth says and does for each. A lost DEBIT answer never comes
+ * here (charge returns "lost" for it).
+ */
+function notDebited(
+  ctx: BoothContext,
+  c: BoothCase,
+  e: unknown,
+  o: { price: CardChecked["price"]; layout: string; aborted: boolean; cardId: string },
+): ChargeResult {
+  // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; its intent was
+  // dropped (durably) with nothing to record. Any other status word came as a DebitLost.
+  if (e instanceof DebitRefused) return refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
+  if (e instanceof InitRefused)
+    return e.sw === "9401"
+      ? refuse(ctx, c, "INSUFFICIENT_BALANCE", { balance: e.balance, charge: o.price.amount, sw: e.sw })
+      : refuse(ctx, c, "CARD_REFUSED", { step: "INIT", sw: e.sw });
+  if (e instanceof UpdateRefused)
+    return refuse(ctx, c, "CARD_REFUSED", { step: "UPDATE CAPP DATA CACHE", sw: e.sw, layout: o.layout });
+  if (e instanceof EtcError && e.code === BoothErrorCodes.Psam) {
+    ctx.counters.psamErrors++;
+    ctx.psam.invalidate();
+    ctx.show(PROMPTS.psamError(e.message), c);
+    ctx.alarm("BOOTH_PSAM_FAULT", `booth: ${e.message}; no debit was sent`);
+    return { kind: "psam-error" };
+  }
+  if (e instanceof CaseClosed) {
+    ctx.audit(
+      "booth.refused",
+      "warn",
+      `booth: case ${c.id} closed before DEBIT (${o.aborted ? "its work stopped" : "cancelled"}); nothing debited`,
+      { case: caseLink(c), code: "CASE_CLOSED", cardId: o.cardId },
+    );
+    return { kind: "case-closed" };
+  }
+  if (e instanceof IntentNotWritten) {
+    // the intent could not be written (journal): no DEBIT went out
+    refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
+    return { kind: "journal-failed" };
+  }
+  ctx.counters.cardErrors++;
+  ctx.log.info(
+    { err: errText(e), mayHaveRun: commandMayHaveRun(e), case: c.id },
+    "booth: card or reader error before DEBIT: nothing debited",
+  );
+  ctx.show(PROMPTS.cardError(errText(e)), c);
+  return { kind: "card-error", error: e };
 }
 
 class IntentNotWritten extends Error {}
