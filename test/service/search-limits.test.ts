@@ -4,7 +4,7 @@
  * one the test finishes itself, so nothing here depends on timing.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { SEARCH_BUSY } from "../../src/service/http-server.js";
+import { SEARCH_BUSY } from "../../src/service/http/search.js";
 import type { LaneView, TrailQuery, TrailSearchResult } from "../../src/service/lane-view.js";
 import { type Rig, startRig } from "./harness.js";
 
