@@ -1,5 +1,5 @@
 /**
- * The page's searches over HTTP (src/service/http-server.ts): one at a time, a second answered 503 with
+ * The page's searches over HTTP (src/service/http/search.ts): one at a time, a second answered 503 with
  * why; a search whose client has gone is told to stop (its AbortSignal). The lane's search is replaced by
  * one the test finishes itself, so nothing here depends on timing.
  */

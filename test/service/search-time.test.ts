@@ -1,5 +1,5 @@
 /**
- * The page's search times (src/service/http-server.ts `parseSearchTime`): what `audit search` takes
+ * The page's search times (src/service/http/search.ts `parseSearchTime`): what `audit search` takes
  * (src/audit/time.ts), read in the lane's UTC offset; a time that names no real moment is refused.
  */
 import { describe, expect, it } from "vitest";
