@@ -1,5 +1,5 @@
 /**
- * The limits on guessing the service's token (./http-server.ts), wherever a token is presented: the
+ * The limits on guessing the service's token (./http/token-auth.ts), wherever a token is presented: the
  * sign-in form (POST /login), a bearer token, the sign-in cookie. An address that sent `maxFailures`
  * different wrong tokens within a window of `windowMs` (from its first wrong token) is answered 429
  * until that window ends, whatever it sends, the right token too; the same wrong token again (a stale

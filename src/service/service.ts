@@ -20,7 +20,7 @@ import { startControlServer } from "./control/server.js";
 import { FeedPump } from "./feed-pump.js";
 import { maskCardIds } from "./format.js";
 import { History } from "./history.js";
-import { createServiceHttpServer } from "./http-server.js";
+import { createServiceHttpServer } from "./http/server.js";
 import type { LaneFeedEvent, LaneOperator, LaneView } from "./lane-view.js";
 import { LaneMetrics } from "./metrics.js";
 import { vehicleRow } from "./page/render.js";

@@ -1,5 +1,5 @@
 /**
- * The tokenless loopback service answers only requests that name it (src/service/http-server.ts):
+ * The tokenless loopback service answers only requests that name it (src/service/http/host-origin.ts):
  * a DNS-rebinding page's Host is refused 421, another site's page's requests 403; scripts (curl,
  * Prometheus) and the page itself are served.
  */

@@ -1,5 +1,5 @@
 /**
- * Malformed requests a client without the token can send (src/service/http-server.ts): each is answered
+ * Malformed requests a client without the token can send (src/service/http/router.ts): each is answered
  * as the client's mistake (400, 401, 421), and none makes the service write a line to the lane's log.
  * A request that does fail (500) is logged at most once a minute. The service's clock is the test's.
  */

@@ -1,10 +1,10 @@
 /**
- * The page's searches over HTTP (src/service/http-server.ts): one at a time, a second answered 503 with
+ * The page's searches over HTTP (src/service/http/search.ts): one at a time, a second answered 503 with
  * why; a search whose client has gone is told to stop (its AbortSignal). The lane's search is replaced by
  * one the test finishes itself, so nothing here depends on timing.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { SEARCH_BUSY } from "../../src/service/http-server.js";
+import { SEARCH_BUSY } from "../../src/service/http/search.js";
 import type { LaneView, TrailQuery, TrailSearchResult } from "../../src/service/lane-view.js";
 import { type Rig, startRig } from "./harness.js";
 

@@ -1,9 +1,9 @@
 /**
- * The page's search times (src/service/http-server.ts `parseSearchTime`): what `audit search` takes
+ * The page's search times (src/service/http/search.ts `parseSearchTime`): what `audit search` takes
  * (src/audit/time.ts), read in the lane's UTC offset; a time that names no real moment is refused.
  */
 import { describe, expect, it } from "vitest";
-import { parseSearchTime } from "../../src/service/http-server.js";
+import { parseSearchTime } from "../../src/service/http/search.js";
 
 const OFFSET = 480; // UTC+08:00
 

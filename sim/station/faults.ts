@@ -1,0 +1,75 @@
+/**
+ * The station simulator's injected faults (docs/station-api.md, "The station simulator"): the modes, and
+ * how an /api/* request is answered under each. Switching the mode (and "down", which closes the
+ * listener) is the station handle's setFault (./station.ts).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type ApiResult, sendApiResult } from "./api-routes.js";
+import { sendJson } from "./http.js";
+
+export const FAULT_MODES = ["none", "down", "slow", "500s", "timeouts", "reset", "ack-lost"] as const;
+export type FaultMode = (typeof FAULT_MODES)[number];
+
+export function isFaultMode(s: string): s is FaultMode {
+  return (FAULT_MODES as readonly string[]).includes(s);
+}
+
+/** The current fault and the /api/* requests it holds unanswered. */
+export class FaultInjector {
+  /** the responses the "timeouts" fault never answers */
+  private readonly held = new Set<ServerResponse>();
+
+  constructor(
+    public mode: FaultMode,
+    /** delay of the "slow" fault */
+    public slowMs: number,
+    /** the station's counters (stats()): each request a fault changed is counted */
+    private readonly counters: { faultedRequests: number },
+  ) {}
+
+  /**
+   * Answers an /api/* request (`api` does the work and says the answer) under the mode current as it
+   * arrived: "500s" answers 500 without the work, "timeouts" never answers, "slow" waits slowMs first,
+   * "ack-lost" does the work and destroys the socket, "reset" does it and sends half the answer.
+   */
+  async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    api: (req: IncomingMessage, url: URL) => Promise<ApiResult>,
+  ): Promise<void> {
+    const m = this.mode;
+    if (m === "500s") {
+      this.counters.faultedRequests++;
+      req.resume();
+      return sendJson(res, 500, { error: "INJECTED_500", message: "fault mode 500s" });
+    }
+    if (m === "timeouts") {
+      this.counters.faultedRequests++;
+      req.resume();
+      this.held.add(res);
+      res.on("close", () => this.held.delete(res));
+      return; // never answer
+    }
+    if (m === "slow") await new Promise((r) => setTimeout(r, this.slowMs));
+    const result = await api(req, url);
+    if (m === "ack-lost") {
+      this.counters.faultedRequests++;
+      req.socket.destroy(); // the work is done, the answer never arrives
+      return;
+    }
+    if (m === "reset") {
+      this.counters.faultedRequests++;
+      const text = result.raw ?? Buffer.from(JSON.stringify(result.body));
+      res.writeHead(result.status, { "content-type": "application/json", "content-length": text.length });
+      res.write(text.subarray(0, Math.max(1, Math.floor(text.length / 2))), () => req.socket.destroy());
+      return;
+    }
+    sendApiResult(res, result);
+  }
+
+  /** Destroys the responses "timeouts" holds (leaving that mode, or the listener closing). */
+  releaseHeld(): void {
+    for (const r of this.held) r.destroy();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Every request to the station simulator: the admin routes (./admin-routes.ts) first, then the API
+ * (./api-routes.ts) through the current fault (./faults.ts); anything else 404. An HttpError thrown on
+ * the way is answered with its status (BAD_REQUEST), anything else 500 (INTERNAL) and logged.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { AdminHandler } from "./admin-routes.js";
+import type { ApiResult } from "./api-routes.js";
+import type { FaultInjector } from "./faults.js";
+import { HttpError, sendJson } from "./http.js";
+
+export interface StationRouterDeps {
+  admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
+  api: (req: IncomingMessage, url: URL) => Promise<ApiResult>;
+  faults: FaultInjector;
+  log: Logger;
+}
+
+/** The station's node:http request listener. */
+export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://station");
+    const admin = d.admin(req, url);
+    if (admin) return admin(req, res);
+    if (!url.pathname.startsWith("/api/")) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    return d.faults.serve(req, res, url, d.api);
+  }
+
+  return (req, res) => {
+    route(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      const message = e instanceof Error ? e.message : String(e);
+      if (status === 500) d.log.error({ err: message }, "station error");
+      if (!res.headersSent && !res.destroyed)
+        sendJson(res, status, { error: status === 500 ? "INTERNAL" : "BAD_REQUEST", message });
+    });
+  };
+}

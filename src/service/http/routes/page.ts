@@ -1,0 +1,55 @@
+/**
+ * The maintenance page's routes: GET / (the page), GET /search?... (the page with a trail search's
+ * results, ../search.ts) and GET /fragment/state (the page's state panels, which its script swaps in).
+ * The HTML is rendered by ../../page/render.ts.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { History } from "../../history.js";
+import type { LaneView } from "../../lane-view.js";
+import { EMPTY_FORM, renderPage, renderState } from "../../page/render.js";
+import { html, send } from "../respond.js";
+import type { RouteHandler } from "../router.js";
+import type { SearchAnswer, TrailSearches } from "../search.js";
+
+export interface PageRoutes {
+  /** GET / */
+  page: RouteHandler;
+  /** GET /search */
+  search: RouteHandler;
+  /** GET /fragment/state */
+  state: RouteHandler;
+}
+
+export function pageRoutes(view: LaneView, history: History, searches: TrailSearches): PageRoutes {
+  /** The page, with the results of the search `params` ask for when they are given. */
+  const page = async (res: ServerResponse, params: URLSearchParams | null): Promise<void> => {
+    const snapshot = view.snapshot();
+    let search: SearchAnswer | undefined;
+    if (params) {
+      const answered = await searches.answer(res, params, snapshot.lane.utcOffsetMinutes);
+      if (answered === null) return; // the asker has gone: nothing to answer
+      search = answered;
+    }
+    send(
+      res,
+      search?.status ?? 200,
+      "text/html; charset=utf-8",
+      renderPage({
+        snapshot,
+        history: history.list(),
+        verify: view.lastVerify(),
+        form: search?.form ?? EMPTY_FORM,
+        results: search?.results ?? null,
+      }),
+      search?.extra ?? {},
+    );
+  };
+  return {
+    page: (_req: IncomingMessage, res: ServerResponse) => page(res, null),
+    search: (_req: IncomingMessage, res: ServerResponse, url: URL) => page(res, url.searchParams),
+    state: (_req: IncomingMessage, res: ServerResponse) => {
+      const s = view.snapshot();
+      html(res, 200, renderState(s, history.list(), view.lastVerify()));
+    },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The service's token (docs/maintenance.md, "Configuration"): with one configured (required off
+ * loopback), every request must carry `Authorization: Bearer <token>` or the cookie the page's sign-in
+ * form (POST /login, answered here) sets. Tokens are compared in constant time; wrong ones, wherever
+ * presented, are counted per client by ../login-guard.ts, and a client that sent too many is answered
+ * 429 until its window has passed. ./router.ts decides when each check runs.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../../../firmware-bridge/log.js";
+import { LoginGuard } from "../login-guard.js";
+import type { Asset } from "../page/assets.js";
+import { renderLogin } from "../page/render.js";
+import { hostRefusal } from "./host-origin.js";
+import { html, PLAIN, send } from "./respond.js";
+
+const COOKIE = "etc_lane_token";
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/** Constant-time comparison of a presented token with the configured one. */
+function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
+  if (presented === undefined || presented === "") return false;
+  return timingSafeEqual(digest(presented), expected);
+}
+
+/**
+ * The cookie `name`'s value, decoded; undefined without one. A value that does not decode (`%`, `%E0%A4`)
+ * is returned as null: the sign-in form sets the token URI-encoded, so such a cookie is a wrong token.
+ */
+function cookieValue(req: IncomingMessage, name: string): string | null | undefined {
+  const h = req.headers.cookie;
+  if (!h) return undefined;
+  for (const part of h.split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return null;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What a request's token says (TokenAuth.access): "ok" (the right token, or none is configured), "none"
+ * (it presents no token), "wrong" (a wrong one) or, while its client has sent too many wrong tokens, the
+ * ms it must wait.
+ */
+export type Access = "ok" | "none" | "wrong" | number;
+
+export interface TokenAuthOptions {
+  /** null: no authentication (loopback only; config validation enforces it) */
+  token: string | null;
+  /** wall clock for the guessing limits */
+  now: () => number;
+  /** the names the service answers to in a Host header (./host-origin.ts hostNames) */
+  hostNames: ReadonlySet<string>;
+  log: Logger;
+}
+
+export class TokenAuth {
+  private readonly expected: Buffer | null;
+  private readonly guard: LoginGuard;
+  private readonly names: ReadonlySet<string>;
+  private readonly log: Logger;
+
+  constructor(o: TokenAuthOptions) {
+    this.expected = o.token === null ? null : digest(o.token);
+    this.guard = new LoginGuard({ now: o.now });
+    this.names = o.hostNames;
+    this.log = o.log;
+  }
+
+  /** Whether a token is configured: without one, every request is "ok" and POST /login is not served. */
+  get required(): boolean {
+    return this.expected !== null;
+  }
+
+  /**
+   * Whose guesses a request's token counts with: its address, and apart from them the same address's
+   * requests that name another Host than this service's (hostRefusal). A DNS-rebinding page in a browser on
+   * the lane computer sends from 127.0.0.1 under its own name: its wrong tokens must not lock out the
+   * scrapers and checks that send the right one to 127.0.0.1. Two counts per address, not one per Host: a
+   * guesser that varies the Host gets no more tries.
+   */
+  private clientOf(req: IncomingMessage): string {
+    const addr = req.socket.remoteAddress ?? "unknown";
+    return hostRefusal(req, this.names) === null ? addr : `${addr} (under another Host)`;
+  }
+
+  private refusedLogin(addr: string): void {
+    const line = this.guard.refused(addr);
+    if (line)
+      this.log.warn(
+        line,
+        `maintenance page: ${line.refused} refused sign-in(s) and request(s) with a wrong token since the last such line (wrong token or too many)`,
+      );
+  }
+
+  /**
+   * Whether `req` may be answered (Access). A wrong token is counted like a wrong sign-in
+   * (../login-guard.ts); while its client has sent too many, no token is checked, the right one neither.
+   * The right token does not clear the address's count (POST /login's does): on an address many clients
+   * share, a scraper's requests would otherwise reset a guesser's count every few seconds.
+   */
+  access(req: IncomingMessage): Access {
+    const expected = this.expected;
+    if (expected === null) return "ok";
+    const h = req.headers.authorization;
+    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : "";
+    const cookie = cookieValue(req, COOKIE);
+    const tokens: (string | null)[] = [];
+    if (bearer !== "") tokens.push(bearer);
+    if (cookie !== undefined && cookie !== "") tokens.push(cookie);
+    if (tokens.length === 0) return "none";
+    const addr = this.clientOf(req);
+    const wait = this.guard.waitMs(addr);
+    if (wait > 0) {
+      this.refusedLogin(addr);
+      return wait;
+    }
+    if (tokens.some((t) => t !== null && tokenMatches(t, expected))) return "ok";
+    // a cookie that does not decode is never the token: all such count as one wrong token
+    for (const t of tokens) this.guard.failed(addr, t ?? "\u0000undecodable cookie");
+    this.refusedLogin(addr);
+    return "wrong";
+  }
+
+  /** POST /login: the sign-in form's token; the right one is set as the cookie and the page opened (303). */
+  login(req: IncomingMessage, res: ServerResponse): void {
+    const addr = this.clientOf(req);
+    const wait = this.guard.waitMs(addr);
+    if (wait > 0) {
+      // too many wrong tokens: not even checked until the address's minute has passed
+      this.refusedLogin(addr);
+      req.resume();
+      tooManyWrongTokens(res, wait);
+      return;
+    }
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => {
+      body += d;
+      if (body.length > 4096) req.destroy();
+    });
+    req.on("end", () => {
+      const token = new URLSearchParams(body).get("token") ?? "";
+      if (this.expected !== null && tokenMatches(token, this.expected)) {
+        this.guard.succeeded(addr);
+        send(res, 303, PLAIN, "signed in\n", {
+          location: "./",
+          "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+        });
+      } else {
+        this.guard.failed(addr, token);
+        this.refusedLogin(addr);
+        html(res, 401, renderLogin(true));
+      }
+    });
+  }
+}
+
+/** 429 with Retry-After: the client sent too many wrong tokens and must wait `waitMs`. */
+export function tooManyWrongTokens(res: ServerResponse, waitMs: number): void {
+  const s = Math.ceil(waitMs / 1000);
+  send(res, 429, PLAIN, `too many wrong tokens; try again in ${s} s\n`, {
+    "retry-after": String(s),
+  });
+}
+
+/**
+ * A request without the right token (none, or a wrong one): the page's paths get the sign-in form, the
+ * stylesheet is served (the form uses it), anything else a 401 asking for the bearer token.
+ */
+export function refuseUnauthorised(
+  res: ServerResponse,
+  path: string,
+  assets: ReadonlyMap<string, Asset>,
+): void {
+  if (path === "/" || path === "/search" || path === "/login") {
+    html(res, 401, renderLogin(false));
+    return;
+  }
+  const asset = assets.get(path);
+  if (asset && path.endsWith(".css")) {
+    send(res, 200, asset.type, asset.body);
+    return;
+  }
+  send(res, 401, PLAIN, "authorisation required (Bearer token)\n", {
+    "www-authenticate": 'Bearer realm="etc-lane"',
+  });
+}
