@@ -280,7 +280,8 @@ export class SegmentWriter {
     const path = join(this.o.dir, name);
     // the file appears under its name with its anchor already in it (rename), so a reader never sees a
     // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
-    // lane rewrites a missing anchor at start, ./recovery.ts)
+    // lane rewrites a missing anchor at start, ./recovery.ts, and `audit verify` before that start reports
+    // it without failing, ./verify-walk.ts anchorNotOnDisk)
     const tmp = join(this.o.dir, `.${name}.tmp`);
     let fd = -1;
     try {

@@ -4,8 +4,8 @@
  * inside the entries since the previous checkpoint, the head it names is the chain's hash at that seq, it
  * names the previous checkpoint's hash, names the lane, and is signed with the key verify was given
  * (Ed25519). A trail that retention cut begins with an anchor: the checkpoint the deleted entries ended
- * with, whose signature is checked and from which the chain goes on. The checkpoint the station knows
- * (the witness) must be the one in the trail.
+ * with, whose lane and signature are checked and from which the chain goes on. The checkpoint the station
+ * knows (the witness) must be the one in the trail, the anchor included.
  */
 import { type KeyObject, verify as verifySig } from "node:crypto";
 import {
@@ -77,17 +77,18 @@ export class CheckpointChain {
     const cp = e.data as unknown as SignedCheckpoint;
     if (statementProblem(cp?.checkpoint) !== null)
       this.problems.stop(e.seq, file, 1, "the anchor checkpoint is malformed");
+    const s = cp.checkpoint;
+    const where = `the anchor checkpoint #${s.n}`;
+    if (this.laneId !== null && s.lane !== this.laneId)
+      this.problems.stop(e.seq, file, 1, `${where} names lane ${s.lane}, not ${this.laneId}`);
     if (this.key && !this.sigOk(cp))
-      this.problems.stop(
-        e.seq,
-        file,
-        1,
-        `the anchor checkpoint #${cp.checkpoint.n}: the signature does not verify with key ${this.keyId}`,
-      );
-    this.last = { n: cp.checkpoint.n, to: cp.checkpoint.to, hash: checkpointHash(cp.checkpoint) };
-    this.laneId ??= cp.checkpoint.lane;
+      this.problems.stop(e.seq, file, 1, `${where}: the signature does not verify with key ${this.keyId}`);
+    const h = checkpointHash(s);
+    this.witnessed(s.n, h, where, e.seq, file, 1);
+    this.last = { n: s.n, to: s.to, hash: h };
+    this.laneId ??= s.lane;
     this.sealed(e);
-    return cp.checkpoint.to;
+    return s.to;
   }
 
   /** A checkpoint entry met in the chain; returns the seq it seals through. */
@@ -123,21 +124,29 @@ export class CheckpointChain {
       else if (!this.sigOk(cp)) stop(`${where}: the signature does not verify with key ${this.keyId}`);
     }
     const h = checkpointHash(s);
-    const w = this.witness;
-    if (w && s.n === w.n) {
-      this.witnessAt = h;
-      if (h !== w.hash)
-        this.problems.note(
-          e.seq,
-          file,
-          lineNo,
-          `${where} differs from the checkpoint #${w.n} the station ${w.state === "acknowledged" ? "acknowledged" : "holds"} ` +
-            "(the trail was replaced or re-sealed after it)",
-        );
-    }
+    this.witnessed(s.n, h, where, e.seq, file, lineNo);
     this.last = { n: s.n, to: s.to, hash: h };
     this.sealed(e);
     return s.to;
+  }
+
+  /**
+   * Checkpoint `n` (hash `h`) met in the trail: when the station's last word names that number, its
+   * checkpoint must be this one (by its hash, which covers every member of the statement, the lane's id
+   * included).
+   */
+  private witnessed(n: number, h: string, where: string, seq: number, file: string, lineNo: number): void {
+    const w = this.witness;
+    if (!w || n !== w.n) return;
+    this.witnessAt = h;
+    if (h !== w.hash)
+      this.problems.note(
+        seq,
+        file,
+        lineNo,
+        `${where} differs from the checkpoint #${w.n} the station ${w.state === "acknowledged" ? "acknowledged" : "holds"} ` +
+          "(the trail was replaced or re-sealed after it)",
+      );
   }
 
   private sealed(e: AuditEntry): void {

@@ -16,7 +16,8 @@
  * - ./verify-guards.ts: the trail's completeness: an unsealed tail no longer than the lane leaves one, a
  *   trail wherever journal.db shows a bound journal, and a key given with --key that checked a signature.
  * Here: incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the
- * station); the file's end against the head copy and the spool (truncation); the station's last word
+ * station); the file's end against the head copy and the spool (truncation: also of a newest file the
+ * walk takes for a rotation a power cut left without its anchor); the station's last word
  * (witness); a first kept file that begins with an anchor only when an `audit.retention` entry names the
  * deletion.
  *
@@ -119,6 +120,13 @@ export interface VerifyReport {
   /** an incomplete last line in the newest file right now (a write cut short; the lane cuts it at start) */
   torn: { file: string; bytes: number; afterSeq: number } | null;
   /**
+   * the newest file holds no line, as a power cut during a rotation leaves it (./verify-walk.ts
+   * anchorNotOnDisk): its anchor, the copy of the checkpoint at `seq` that ends `prevFile`, had not reached
+   * the disk; the lane writes it again at its next start. Not a failure by itself: entries the file held
+   * after it that the spool and the rows cannot give back are (the head copy, the station)
+   */
+  anchorMissing: { file: string; prevFile: string; seq: number } | null;
+  /**
    * lines the file lacks that the spool holds or, for a journal record, its row gives (a running lane
    * writes them within milliseconds, a stopped one at its next start)
    */
@@ -205,6 +213,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     unsealed: { count: 0, since: 0 },
     unsealedTail: { entries: 0, spanSeconds: 0, limits: complete.limits },
     torn: null,
+    anchorMissing: null,
     pendingFromSpool: null,
     tornRepaired: 0,
     retainedFrom: null,
@@ -263,6 +272,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   const { first, last, head } = walk;
   rep.entries = walk.entries;
   rep.torn = walk.torn;
+  rep.anchorMissing = walk.anchorMissing;
   rep.retainedFrom = walk.retainedFrom;
   const lastSeq = walk.expect - 1;
   if (first && last)

@@ -16,8 +16,18 @@ import { type AuditEntry, GENESIS } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
+import { verifyTrail } from "../../src/audit/verify.js";
 import { CheckpointWitness } from "../../src/audit/witness.js";
-import { allLines, binding, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
+import {
+  allLines,
+  binding,
+  forgeAppend,
+  laneKey,
+  openTrail,
+  segmentPaths,
+  tempDir,
+  verify,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -216,6 +226,48 @@ describe("rotation and retention", () => {
       `${kept - 1}: the trail begins at seq ${kept} but no audit.retention entry that a checkpoint seals names the deletion of entries ..${kept - 1}: files were deleted`,
       `${forged.seq}: this audit.retention entry is not sealed yet (no checkpoint covers it): the deletion of the files it names is not accepted until one does. The lane seals one at once: with the lane stopped, it was appended after the last checkpoint`,
     ]);
+  });
+
+  it("a kept trail's anchor is held to the station's checkpoint of its number and to the lane, as every checkpoint is", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const spool = new MemoryAuditSpool();
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, spool, opts);
+    await fill(t, 30);
+    clock += 40 * 86_400_000;
+    await fill(t, 3, 30);
+    expect(await t.runRetention()).not.toBeNull();
+    await t.close();
+    const kept = segmentPaths(dir)[0]!;
+    const anchor = JSON.parse(readFileSync(kept, "utf8").split("\n")[0]!) as AuditEntry;
+    const stmt = (anchor.data as unknown as SignedCheckpoint).checkpoint;
+    const station = (s: typeof stmt) => ({
+      state: "acknowledged" as const,
+      n: s.n,
+      to: s.to,
+      head: s.head,
+      hash: checkpointHash(s),
+      at: new Date(clock).toISOString(),
+    });
+    const at = { seq: anchor.seq, file: kept.split("/").pop(), line: 1 };
+    // the station acknowledged the anchor itself: nothing to say
+    spool.setWitness(station(stmt));
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+    // it acknowledged another checkpoint of that number (another lane's; or this trail was re-sealed after)
+    spool.setWitness(station({ ...stmt, lane: "4301010204" }));
+    const other = verify(dir, spool);
+    expect(other.ok).toBe(false);
+    expect(other.problems[0]).toEqual({
+      ...at,
+      what: `the anchor checkpoint #${stmt.n} differs from the checkpoint #${stmt.n} the station acknowledged (the trail was replaced or re-sealed after it)`,
+    });
+    // the lane the config names is not the anchor's
+    const foreign = verifyTrail({ dir: auditDir(dir), key: laneKey(dir), spool: null, laneId: "4301010204" });
+    expect(foreign.ok).toBe(false);
+    expect(foreign.problems[0]).toEqual({
+      ...at,
+      what: `the anchor checkpoint #${stmt.n} names lane ${stmt.lane}, not 4301010204`,
+    });
   });
 
   it("the lane's audit.retention entry is sealed before any file is deleted: verify beside the open trail accepts the deletion", async () => {

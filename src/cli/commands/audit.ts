@@ -285,6 +285,12 @@ function formatReport(
     lines.push(
       `torn tail: ${r.torn.bytes} bytes after seq ${r.torn.afterSeq} in ${r.torn.file} (a write cut short; the lane cuts it at its next start)`,
     );
+  if (r.anchorMissing)
+    lines.push(
+      `anchor not on the disk: ${r.anchorMissing.file} ${r.torn ? "holds no complete line" : "is empty"}: its first line, ` +
+        `the copy of seq ${r.anchorMissing.seq} (the last line of ${r.anchorMissing.prevFile}), had not reached the disk, ` +
+        "as a power cut during a rotation leaves it (not a failure; the lane writes it again at its next start)",
+    );
   if (r.tornRepaired > 0)
     lines.push(`torn tails cut at earlier starts: ${r.tornRepaired} (audit.torn-tail entries)`);
   if (r.pendingFromSpool)
