@@ -18,7 +18,7 @@ import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, typ
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { HoldItem, Outbox } from "../journal/outbox.js";
+import type { HoldItem, Outbox, QueueAge } from "../journal/outbox.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
@@ -101,6 +101,12 @@ export interface UplinkStatus {
   queueDepth: number;
   /** records the station refused, held out of the queue for an operator (see Journal.requeueHeld) */
   held: number;
+  /**
+   * how long the queue has waited: since the record queued earliest joined the queue (a settled record
+   * joins it again when settled), on the wall clock, and never less than the time this process has seen
+   * the head of the queue waiting on the monotonic clock (a wall clock set back hides nothing); null when
+   * nothing is queued. Beyond `staleAfterMs` the state is "degraded".
+   */
   oldestPendingAgeMs: number | null;
   consecutiveFailures: number;
   lastSuccessAt: string | null;
@@ -176,7 +182,10 @@ export interface UplinkOptions {
   heartbeatIntervalMs?: number;
   /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
   statusListPollMs?: number;
-  /** queue age beyond which the state is "degraded" even if the station answers; default 300 000 ms */
+  /**
+   * queue age (`UplinkStatus.oldestPendingAgeMs`) beyond which the state is "degraded" even if the station
+   * answers; default 300 000 ms
+   */
   staleAfterMs?: number;
   authToken?: string;
   /** app version reported in heartbeats */
@@ -185,8 +194,9 @@ export interface UplinkOptions {
   /** the wall clock, for the times the uplink reports and records; default Date.now */
   now?: () => number;
   /**
-   * the clock of the breaker's cool-down and of the heartbeat and status-list schedules, in ms: one that
-   * never steps (a wall clock set back an hour would hold them for the hour); default performance.now
+   * the clock of the breaker's cool-down, of the heartbeat and status-list schedules and of how long the
+   * head of the queue has waited, in ms: one that never steps (a wall clock set back an hour would hold them
+   * for the hour); default performance.now
    */
   monotonicNow?: () => number;
   random?: () => number;
@@ -247,6 +257,11 @@ export class Uplink {
   private outboxErrorOp: "status" | "pending" | null = null;
   /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
   private lastFigures = { queueDepth: 0, held: 0 };
+  /**
+   * The head of the queue this process watches wait (`seq`), and the monotonic instant from which it has
+   * waited (queueAgeMs); null while nothing is queued.
+   */
+  private headSeen: { seq: number; since: number } | null = null;
   private clock: UplinkStatus["clock"] = null;
   private readonly counters: UplinkStatus["counters"] = {
     batches: 0,
@@ -344,7 +359,7 @@ export class Uplink {
     try {
       f.queueDepth = this.outbox.queueDepth();
       f.held = this.outbox.heldCount();
-      f.oldestPendingAgeMs = this.outbox.oldestPendingAgeMs(now);
+      f.oldestPendingAgeMs = this.queueAgeMs(this.outbox.queueAge(now));
     } catch (e) {
       this.outboxFailed("status", e);
       return f;
@@ -355,6 +370,26 @@ export class Uplink {
     // station's refusal no longer stands as the last error
     if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
     return f;
+  }
+
+  /**
+   * The queue's age for the status: the outbox's, on the wall clock (QueueAge.oldestMs: from when the
+   * record queued earliest joined the queue), or, when larger, how long this process has seen the head of
+   * the queue wait on the monotonic clock, so that a wall clock set back does not hide a queue that does
+   * not move. The head is first seen at its wall-clock age; a new one is watched once the one watched has
+   * left the queue (the head's seq is then higher: the lowest seq queued). A record that joins ahead of it
+   * (a settled record queued again under its seq) does not restart the count: the one watched still waits
+   * behind it (had it gone between two statuses, the count goes on until the record ahead goes too).
+   */
+  private queueAgeMs(q: QueueAge | null): number | null {
+    if (q === null) {
+      this.headSeen = null;
+      return null;
+    }
+    const mono = this.mono();
+    if (this.headSeen === null || q.head.seq > this.headSeen.seq)
+      this.headSeen = { seq: q.head.seq, since: mono - q.head.ageMs };
+    return Math.max(q.oldestMs, mono - this.headSeen.since);
   }
 
   /** The outbox could not be read: noted for the status, logged when it starts or its reason changes. */
