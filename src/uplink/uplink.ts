@@ -50,6 +50,9 @@ export interface AuditSink {
 
 export type UplinkState = "online" | "degraded" | "offline";
 
+/** What a station request is for (a step makes one). */
+type RequestKind = "upload" | "heartbeat" | "status-list" | "checkpoints";
+
 /**
  * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
  * halve the batch; at one record, the station's refusals of the request (400, 413) that hold it.
@@ -110,6 +113,12 @@ export interface UplinkStatus {
   oldestPendingAgeMs: number | null;
   consecutiveFailures: number;
   lastSuccessAt: string | null;
+  /**
+   * the last station request that failed, while what it reports stands: E611 (the station could not be
+   * reached, or did not answer in time) until the station answers a request; E612 (it answered something
+   * the lane could not use, or refused the request) until it answers a request of the same kind (an
+   * upload, a heartbeat) usably; E613 (records held) until no record is held. null: none, or it is over.
+   */
   lastError: { code: string; message: string; at: string } | null;
   /**
    * the outbox could not be read (a damaged journal, an I/O error: the journal turns unhealthy and says
@@ -253,6 +262,10 @@ export class Uplink {
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
+  /** the kind of request whose failure `lastError` reports (answered) */
+  private lastErrorKind: RequestKind | null = null;
+  /** the kind of request the step under way makes */
+  private requestKind: RequestKind | null = null;
   private outboxError: UplinkStatus["outboxError"] = null;
   private outboxErrorOp: "status" | "pending" | null = null;
   /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
@@ -589,6 +602,7 @@ export class Uplink {
         this.backoff.reset();
         this.contacted = true;
         this.lastSuccessAt = new Date(this.now()).toISOString();
+        this.answered();
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
       }
@@ -610,6 +624,7 @@ export class Uplink {
     const message = e instanceof Error ? e.message : String(e);
     this.counters.failures++;
     this.lastError = { code, message, at: new Date(this.now()).toISOString() };
+    this.lastErrorKind = this.requestKind;
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
@@ -617,6 +632,23 @@ export class Uplink {
       { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
       "station request failed",
     );
+  }
+
+  /**
+   * The station answered the step's request (it worked): the failure `lastError` reports is over when it
+   * is E611 (the station is reached again) or an E612 of a request of this kind (it now answers that
+   * request usably). An E613 stays until no record is held (outboxFigures), an E612 of another kind of
+   * request until that kind is answered.
+   */
+  private answered(): void {
+    const code = this.lastError?.code;
+    if (
+      code === JournalErrorCodes.StationUnreachable ||
+      (code === JournalErrorCodes.StationProtocol && this.lastErrorKind === this.requestKind)
+    ) {
+      this.lastError = null;
+      this.lastErrorKind = null;
+    }
   }
 
   /**
@@ -632,8 +664,10 @@ export class Uplink {
     const now = this.mono();
     const { batch, unread } = this.nextBatch();
     const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
+    this.requestKind = null;
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
       this.uploadNext = true;
+      this.requestKind = "heartbeat";
       try {
         await this.sendHeartbeat();
       } finally {
@@ -643,6 +677,7 @@ export class Uplink {
     }
     if (this.sl && now >= this.nextPollAt && !uploadFirst) {
       this.uploadNext = true;
+      this.requestKind = "status-list";
       let more = false;
       try {
         more = await this.pollStatusList();
@@ -660,6 +695,7 @@ export class Uplink {
     }
     this.uploadNext = false;
     if (batch.length > 0) {
+      this.requestKind = "upload";
       try {
         await this.uploadBatch(batch);
       } catch (e) {
@@ -672,6 +708,7 @@ export class Uplink {
     if (unread) throw unread;
     const cps = this.opts.auditCheckpoints;
     if (cps?.due()) {
+      this.requestKind = "checkpoints";
       await sendCheckpoints(this.client, cps);
       return true;
     }
