@@ -30,6 +30,7 @@ import {
   importRefusedMessage,
   importResultData,
 } from "../status-list/import-message.js";
+import type { UplinkStatus } from "../uplink/uplink.js";
 import {
   flattenCounters,
   type ImportProgress,
@@ -43,12 +44,28 @@ import {
   SEARCH_SCAN_BUDGET,
   type TrailQuery,
   type TrailSearchResult,
+  type UplinkView,
   type VehicleRecordView,
   type VerifyView,
   vehicleStages,
 } from "./lane-view.js";
 
 type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+
+/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink.ts): times as epoch ms. */
+export function uplinkView(up: UplinkStatus): UplinkView {
+  return {
+    state: up.state,
+    queueDepth: up.queueDepth + up.held,
+    held: up.held,
+    oldestPendingAgeMs: up.oldestPendingAgeMs,
+    batch: { size: up.batch.size, max: up.batch.max },
+    lastSuccessAt: up.lastSuccessAt ? Date.parse(up.lastSuccessAt) : null,
+    lastError: up.lastError
+      ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
+      : null,
+  };
+}
 
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
@@ -338,7 +355,6 @@ export class LaneRuntimeView implements LaneView {
       this.listAppliedAt = info.importedAt ? Date.parse(info.importedAt) : null;
     }
     const up = rt.uplink?.status() ?? null;
-    const iso = (t: string | null | undefined): number | null => (t ? Date.parse(t) : null);
     const reader = this.readerOf();
     const booth = this.boothOf();
     const audit = rt.audit.status();
@@ -378,21 +394,13 @@ export class LaneRuntimeView implements LaneView {
         download: up?.statusList?.download ?? null,
       },
       uplink: up
-        ? {
-            state: up.state,
-            queueDepth: up.queueDepth + up.held,
-            held: up.held,
-            oldestPendingAgeMs: up.oldestPendingAgeMs,
-            lastSuccessAt: iso(up.lastSuccessAt),
-            lastError: up.lastError
-              ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
-              : null,
-          }
+        ? uplinkView(up)
         : {
             state: "disabled",
             queueDepth: j.queueDepth() + j.heldCount(),
             held: j.heldCount(),
             oldestPendingAgeMs: j.oldestPendingAgeMs(),
+            batch: null,
             lastSuccessAt: null,
             lastError: null,
           },

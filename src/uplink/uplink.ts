@@ -111,6 +111,12 @@ export interface UplinkStatus {
    * nothing is queued. Beyond `staleAfterMs` the state is "degraded".
    */
   oldestPendingAgeMs: number | null;
+  /**
+   * records per upload: `size`, the batch size in use; `max`, the configured `batchSize`. Below `max` after
+   * failures the batch may cause (halved down to 1, BATCH_STRIKES), doubled back after BATCH_GROW_AFTER
+   * uploads the station answered (docs/station-api.md, "A batch the station does not take")
+   */
+  batch: { size: number; max: number };
   consecutiveFailures: number;
   lastSuccessAt: string | null;
   /**
@@ -433,6 +439,7 @@ export class Uplink {
       queueDepth: f.queueDepth,
       held: f.held,
       oldestPendingAgeMs: f.oldestPendingAgeMs,
+      batch: { size: this.batchLimit, max: this.batchSize },
       consecutiveFailures: this.breaker.consecutiveFailures,
       lastSuccessAt: this.lastSuccessAt,
       lastError: this.lastError,
