@@ -4,10 +4,11 @@
  * actions of the control socket). `etc-lane run`, the demo and the service benchmark all use these.
  *
  * The snapshot is built from what the lane keeps in memory (counters, the link's and the uplink's state,
- * the status list's health), plus the journal's one indexed oldest-pending probe (through the uplink's
- * status, or the journal when there is no station); the status list's counts are read again only when its
- * versions change. Nothing here runs on the decision path: the view subscribes to the lane's observables
- * with subscribers that keep a value or push to the feed.
+ * the status list's health), plus the journal's read of the queue's age (the outbox's first row and one
+ * index probe, through the uplink's status, or the journal when there is no station: src/journal/outbox.ts
+ * queueAge); the status list's counts are read again only when its versions change. Nothing here runs on
+ * the decision path: the view subscribes to the lane's observables with subscribers that keep a value or
+ * push to the feed.
  *
  * With a `reader` section the lane has a booth: `runtime.reader` (firmware-bridge/reader: its `state$`
  * and counters) and `runtime.booth` (src/booth/booth.ts: its `cases()` and the `booth` events of its
