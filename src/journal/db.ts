@@ -23,7 +23,7 @@ export const JOURNAL_FILE = "journal.db";
  * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
  */
 export const DAMAGED_FILE = "journal.db.damaged";
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
 
@@ -116,6 +116,17 @@ CREATE TABLE booth_closed (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, why 
    */
   6: `
 ALTER TABLE records ADD COLUMN audit_ms INTEGER;
+`,
+  /**
+   * 7: when each queued record joined the upload queue (`outbox.queued_at_ms`, the journal's wall clock):
+   * the uplink's queue age counts from it, not from the record's creation (a suspect settled a day later is
+   * queued again, and has not waited a day). Rows queued before take their record's creation time, what
+   * the age counted from until then. The index gives the earliest at any queue depth (./outbox.ts).
+   */
+  7: `
+ALTER TABLE outbox ADD COLUMN queued_at_ms INTEGER;
+UPDATE outbox SET queued_at_ms = (SELECT r.created_at_ms FROM records r WHERE r.seq = outbox.seq);
+CREATE INDEX outbox_queued ON outbox(queued_at_ms);
 `,
 };
 

@@ -26,7 +26,14 @@ import {
 import { JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
-import { type HoldItem, JournalOutbox, type Outbox, OutboxQueries, type UploadAck } from "./outbox.js";
+import {
+  type HoldItem,
+  JournalOutbox,
+  type Outbox,
+  OutboxQueries,
+  type QueueAge,
+  type UploadAck,
+} from "./outbox.js";
 import { type ListQuery, RecordQueries, Records } from "./records.js";
 import { laneKey } from "./trade-id.js";
 import type {
@@ -55,7 +62,7 @@ export {
 } from "./db.js";
 export type { IntegrityResult } from "./integrity-check.js";
 export { BOOTH_INTENT_PREFIX, type DebitIntent } from "./intents.js";
-export type { HoldItem, Outbox, UploadAck } from "./outbox.js";
+export type { HoldItem, Outbox, QueueAge, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
 export type {
   RetentionCounters,
@@ -485,8 +492,8 @@ export class Journal implements Outbox {
     return this.outbox.hold(items, at);
   }
 
-  requeueHeld(): number {
-    return this.outbox.requeueHeld();
+  requeueHeld(at?: Date): number {
+    return this.outbox.requeueHeld(at);
   }
 
   heldCount(): number {
@@ -495,6 +502,10 @@ export class Journal implements Outbox {
 
   queueDepth(): number {
     return this.outbox.queueDepth();
+  }
+
+  queueAge(now?: Date): QueueAge | null {
+    return this.outbox.queueAge(now ?? this.h.now());
   }
 
   oldestPendingAgeMs(now?: Date): number | null {

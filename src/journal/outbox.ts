@@ -11,6 +11,11 @@
  * `uplink.records-requeued`, each naming the journal seqs it moved (docs/audit.md, "Journal binding").
  * The records to move are picked before the transaction (the lane's thread is the journal's only writer,
  * so nothing changes in between): the entry must name them before the transaction writes it.
+ *
+ * Each queued row keeps when it joined the queue (`queued_at_ms`, the journal's wall clock; schema 7 in
+ * ./db.ts): a commit, a settlement of a record no longer queued (acknowledged or held) and an operator's
+ * requeue stamp it; a settlement of a record still queued keeps the stamp it has (its data has waited
+ * since then). The queue's age (queueAge) counts from it, not from the record's creation.
  */
 import type Database from "better-sqlite3";
 import { type Observable, Subject } from "rxjs";
@@ -47,7 +52,8 @@ export interface Outbox {
   hold(items: readonly HoldItem[], at: Date): number;
   queueDepth(): number;
   heldCount(): number;
-  oldestPendingAgeMs(now?: Date): number | null;
+  /** how long the queue has waited, on the wall clock; null when nothing is queued (QueueAge) */
+  queueAge(now?: Date): QueueAge | null;
   /**
    * false while the journal records nothing (disk full, write failure: until recover()); it could not record
    * the station's acknowledgement then, so the uplink sends no records (absent: always healthy)
@@ -72,6 +78,17 @@ export interface Outbox {
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
 }
 
+/**
+ * How long the queue has waited, measured on the wall clock at `now` from when each record joined it
+ * (`queued_at_ms`); a stamp later than `now` (the clock set back since) counts as 0.
+ */
+export interface QueueAge {
+  /** the record queued earliest: how long it has waited (the age of the queue) */
+  oldestMs: number;
+  /** the record that goes next (the lowest seq) and how long it has waited */
+  head: { seq: number; ageMs: number };
+}
+
 /** Where a record is, for a move: picked before the move's transaction. */
 type PlaceRow = { seq: number; revision: number; queued: number; held: number };
 type Move = { seq: number; from: "outbox" | "held" };
@@ -92,25 +109,54 @@ type PendingRow = {
 export type ReadGuard = <T>(op: string, f: () => T) => T;
 export const unguarded: ReadGuard = (_op, f) => f();
 
+/**
+ * The queue's head and its earliest stamp: the first row of the outbox b-tree and one probe of the
+ * `outbox_queued` index. A journal before schema 7 (`audit verify` opens any version read-only) has no
+ * stamp: its head's creation time stands for both, what the age counted from before (and what migration
+ * 7 stamps).
+ */
+const QUEUE_AGE_SQL = {
+  stamped:
+    "SELECT o.seq, o.queued_at_ms AS head_ms, (SELECT MIN(queued_at_ms) FROM outbox) AS oldest_ms " +
+    "FROM outbox o ORDER BY o.seq LIMIT 1",
+  unstamped:
+    "SELECT o.seq, r.created_at_ms AS head_ms, r.created_at_ms AS oldest_ms " +
+    "FROM outbox o JOIN records r ON r.seq = o.seq ORDER BY o.seq LIMIT 1",
+} as const;
+
+type QueueAgeRow = { seq: number; head_ms: number | null; oldest_ms: number | null };
+
 /** Read-only outbox figures, on any handle (the CLI's too). */
 export class OutboxQueries {
-  private readonly stmtOldest: Database.Statement<[], { created_at_ms: number }>;
+  private readonly stmtQueueAge: Database.Statement<[], QueueAgeRow>;
 
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
     protected readonly guard: ReadGuard = unguarded,
   ) {
-    this.stmtOldest = db.prepare(
-      "SELECT r.created_at_ms FROM outbox o JOIN records r ON r.seq = o.seq ORDER BY o.seq LIMIT 1",
-    ) as Database.Statement<[], { created_at_ms: number }>;
+    const stamped = db
+      .prepare("SELECT 1 AS x FROM pragma_table_info('outbox') WHERE name = 'queued_at_ms'")
+      .get();
+    this.stmtQueueAge = db.prepare(
+      stamped ? QUEUE_AGE_SQL.stamped : QUEUE_AGE_SQL.unstamped,
+    ) as Database.Statement<[], QueueAgeRow>;
   }
 
-  /** Age of the oldest record waiting in the queue, or null if none. One index probe. */
-  oldestPendingAgeMs(now: Date = new Date()): number | null {
+  /** How long the queue has waited at `now` (QueueAge), or null when nothing is queued. O(1). */
+  queueAge(now: Date = new Date()): QueueAge | null {
     this.assertOpen();
-    const r = this.guard("oldestPendingAgeMs", () => this.stmtOldest.get());
-    return r ? Math.max(0, now.getTime() - r.created_at_ms) : null;
+    const r = this.guard("queueAge", () => this.stmtQueueAge.get());
+    if (!r) return null;
+    const t = now.getTime();
+    const age = (ms: number | null): number => (ms === null ? 0 : Math.max(0, t - ms));
+    const head = { seq: r.seq, ageMs: age(r.head_ms) };
+    return { oldestMs: Math.max(age(r.oldest_ms), head.ageMs), head };
+  }
+
+  /** How long the record queued earliest has waited (QueueAge.oldestMs), or null when none is queued. */
+  oldestPendingAgeMs(now: Date = new Date()): number | null {
+    return this.queueAge(now)?.oldestMs ?? null;
   }
 
   /** Counted on disk (a scan of the narrow tables): for open, recover() and the CLI. */
@@ -144,7 +190,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     at: number,
     bound?: BoundEntry,
   ) => void;
-  private readonly txRequeue: (seqs: readonly number[], bound?: BoundEntry) => number;
+  private readonly txRequeue: (seqs: readonly number[], at: number, bound?: BoundEntry) => number;
   /** runs a move's picking reads in one read transaction (one lock, not one per statement) */
   private readonly inRead: (f: () => unknown) => unknown;
 
@@ -161,9 +207,12 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.pendingCount = c.queued;
     this.heldCountMem = c.held;
     const db = h.db;
-    this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq) VALUES (?)");
+    this.stmtOutboxAdd = db.prepare("INSERT INTO outbox (seq, queued_at_ms) VALUES (?, ?)");
     this.stmtAckDel = db.prepare("DELETE FROM acks WHERE seq = ?");
-    this.stmtOutboxAddIfMissing = db.prepare("INSERT OR IGNORE INTO outbox (seq) VALUES (?)");
+    // a record still queued keeps its stamp (the class comment says why)
+    this.stmtOutboxAddIfMissing = db.prepare(
+      "INSERT OR IGNORE INTO outbox (seq, queued_at_ms) VALUES (?, ?)",
+    );
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
@@ -202,10 +251,10 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
         putEntry(bound);
       },
     ).immediate;
-    this.txRequeue = db.transaction((seqs: readonly number[], bound?: BoundEntry) => {
+    this.txRequeue = db.transaction((seqs: readonly number[], at: number, bound?: BoundEntry) => {
       let n = 0;
       for (const seq of seqs) {
-        n += this.stmtOutboxAddIfMissing.run(seq).changes;
+        n += this.stmtOutboxAddIfMissing.run(seq, at).changes;
         this.stmtHeldDel.run(seq);
       }
       putEntry(bound);
@@ -251,9 +300,9 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     }
   }
 
-  /** Inside the records' commit transaction: queue a new record. */
-  enqueueInTx(seq: number): void {
-    this.stmtOutboxAdd.run(seq);
+  /** Inside the records' commit transaction: queue a new record, committed at `atMs`. */
+  enqueueInTx(seq: number, atMs: number): void {
+    this.stmtOutboxAdd.run(seq, atMs);
   }
 
   /** After that transaction committed: count the records and wake the uplink. */
@@ -264,12 +313,13 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
 
   /**
    * Inside a settlement's transaction: the changed record must reach the station again, wherever it was
-   * (acknowledged, held or still queued). Returns what moved, for requeued().
+   * (acknowledged, held or still queued), queued at `atMs` unless it still is. Returns what moved, for
+   * requeued().
    */
-  requeueInTx(seq: number): { added: number; fromHeld: number } {
+  requeueInTx(seq: number, atMs: number): { added: number; fromHeld: number } {
     this.stmtAckDel.run(seq);
     const fromHeld = this.stmtHeldDel.run(seq).changes;
-    const added = this.stmtOutboxAddIfMissing.run(seq).changes;
+    const added = this.stmtOutboxAddIfMissing.run(seq, atMs).changes;
     return { added, fromHeld };
   }
 
@@ -385,15 +435,18 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     return n;
   }
 
-  /** The operator's action: puts every held record back into the upload queue (in sequence order). */
-  requeueHeld(): number {
+  /**
+   * The operator's action: puts every held record back into the upload queue (in sequence order), queued
+   * at `at`.
+   */
+  requeueHeld(at: Date = this.h.now()): number {
     this.h.assertWritable();
     const seqs = this.picked("requeueHeld", () => this.stmtHeldSeqs.all());
     if (seqs.length === 0) return 0;
     const n = this.bound(
       "requeueHeld",
       () => uplinkRequeuedEvent({ requeued: seqRanges(seqs), count: seqs.length }),
-      (b) => this.txRequeue(seqs, b),
+      (b) => this.txRequeue(seqs, at.getTime(), b),
     );
     this.pendingCount += n;
     this.heldCountMem = 0;

@@ -293,7 +293,7 @@ export class RecordQueries {
   }
 }
 
-type Row = { params: unknown[]; seq: number; committed: CommittedRecord; json: string };
+type Row = { params: unknown[]; seq: number; atMs: number; committed: CommittedRecord; json: string };
 type Requeued = ReturnType<JournalOutbox["requeueInTx"]>;
 
 const SETTLED_BY: readonly Settlement["settledBy"][] = ["b5", "b8", "booth-prove", "booth-card", "operator"];
@@ -418,7 +418,7 @@ export class Records extends RecordQueries {
       .transaction((rows: Row[], intentId?: number, slot?: RecordSlot) => {
         for (const r of rows) {
           this.stmtInsert.run(...r.params, slot?.seq ?? null, slot?.ms ?? null);
-          this.outbox.enqueueInTx(r.seq);
+          this.outbox.enqueueInTx(r.seq, r.atMs);
         }
         this.stmtSetSeq.run(String(rows[rows.length - 1]!.seq));
         if (intentId !== undefined) this.intents.deleteInTx(intentId);
@@ -452,7 +452,7 @@ export class Records extends RecordQueries {
             fromRevision,
           ).changes;
           if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
-          const moved = this.outbox.requeueInTx(next.seq);
+          const moved = this.outbox.requeueInTx(next.seq, this.h.now().getTime());
           if (intentId !== undefined) this.intents.deleteInTx(intentId);
           if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
           return moved;
@@ -530,7 +530,7 @@ export class Records extends RecordQueries {
       rec.transTime,
       json,
     ];
-    return { params, seq, committed, json };
+    return { params, seq, atMs: at.getTime(), committed, json };
   }
 
   /**

@@ -82,6 +82,11 @@ export interface UplinkView {
   queueDepth: number;
   held: number;
   oldestPendingAgeMs: number | null;
+  /**
+   * records per upload: the batch size in use and the configured one (the uplink halves it while batches
+   * fail and doubles it back: docs/station-api.md, "A batch the station does not take"); null: no station
+   */
+  batch: { size: number; max: number } | null;
   lastSuccessAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
 }

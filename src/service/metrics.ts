@@ -195,7 +195,7 @@ export class LaneMetrics {
     });
     new Gauge({
       name: "etc_lane_uplink_oldest_pending_seconds",
-      help: "age of the oldest record not acknowledged by the station (0 when none)",
+      help: "how long the upload queue has waited: since its earliest record was queued (0 when none)",
       registers,
       collect() {
         this.set((snap().uplink.oldestPendingAgeMs ?? 0) / 1000);

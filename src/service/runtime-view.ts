@@ -4,10 +4,11 @@
  * actions of the control socket). `etc-lane run`, the demo and the service benchmark all use these.
  *
  * The snapshot is built from what the lane keeps in memory (counters, the link's and the uplink's state,
- * the status list's health), plus the journal's one indexed oldest-pending probe (through the uplink's
- * status, or the journal when there is no station); the status list's counts are read again only when its
- * versions change. Nothing here runs on the decision path: the view subscribes to the lane's observables
- * with subscribers that keep a value or push to the feed.
+ * the status list's health), plus the journal's read of the queue's age (the outbox's first row and one
+ * index probe, through the uplink's status, or the journal when there is no station: src/journal/outbox.ts
+ * queueAge); the status list's counts are read again only when its versions change. Nothing here runs on
+ * the decision path: the view subscribes to the lane's observables with subscribers that keep a value or
+ * push to the feed.
  *
  * With a `reader` section the lane has a booth: `runtime.reader` (firmware-bridge/reader: its `state$`
  * and counters) and `runtime.booth` (src/booth/booth.ts: its `cases()` and the `booth` events of its
@@ -30,6 +31,7 @@ import {
   importRefusedMessage,
   importResultData,
 } from "../status-list/import-message.js";
+import type { UplinkStatus } from "../uplink/uplink.js";
 import {
   flattenCounters,
   type ImportProgress,
@@ -43,12 +45,28 @@ import {
   SEARCH_SCAN_BUDGET,
   type TrailQuery,
   type TrailSearchResult,
+  type UplinkView,
   type VehicleRecordView,
   type VerifyView,
   vehicleStages,
 } from "./lane-view.js";
 
 type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+
+/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink.ts): times as epoch ms. */
+export function uplinkView(up: UplinkStatus): UplinkView {
+  return {
+    state: up.state,
+    queueDepth: up.queueDepth + up.held,
+    held: up.held,
+    oldestPendingAgeMs: up.oldestPendingAgeMs,
+    batch: { size: up.batch.size, max: up.batch.max },
+    lastSuccessAt: up.lastSuccessAt ? Date.parse(up.lastSuccessAt) : null,
+    lastError: up.lastError
+      ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
+      : null,
+  };
+}
 
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
@@ -338,7 +356,6 @@ export class LaneRuntimeView implements LaneView {
       this.listAppliedAt = info.importedAt ? Date.parse(info.importedAt) : null;
     }
     const up = rt.uplink?.status() ?? null;
-    const iso = (t: string | null | undefined): number | null => (t ? Date.parse(t) : null);
     const reader = this.readerOf();
     const booth = this.boothOf();
     const audit = rt.audit.status();
@@ -378,21 +395,13 @@ export class LaneRuntimeView implements LaneView {
         download: up?.statusList?.download ?? null,
       },
       uplink: up
-        ? {
-            state: up.state,
-            queueDepth: up.queueDepth + up.held,
-            held: up.held,
-            oldestPendingAgeMs: up.oldestPendingAgeMs,
-            lastSuccessAt: iso(up.lastSuccessAt),
-            lastError: up.lastError
-              ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
-              : null,
-          }
+        ? uplinkView(up)
         : {
             state: "disabled",
             queueDepth: j.queueDepth() + j.heldCount(),
             held: j.heldCount(),
             oldestPendingAgeMs: j.oldestPendingAgeMs(),
+            batch: null,
             lastSuccessAt: null,
             lastError: null,
           },

@@ -18,7 +18,7 @@ import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, typ
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { HoldItem, Outbox } from "../journal/outbox.js";
+import type { HoldItem, Outbox, QueueAge } from "../journal/outbox.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
@@ -49,6 +49,9 @@ export interface AuditSink {
 }
 
 export type UplinkState = "online" | "degraded" | "offline";
+
+/** What a station request is for (a step makes one). */
+type RequestKind = "upload" | "heartbeat" | "status-list" | "checkpoints";
 
 /**
  * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
@@ -101,9 +104,27 @@ export interface UplinkStatus {
   queueDepth: number;
   /** records the station refused, held out of the queue for an operator (see Journal.requeueHeld) */
   held: number;
+  /**
+   * how long the queue has waited: since the record queued earliest joined the queue (a settled record
+   * joins it again when settled), on the wall clock, and never less than the time this process has seen
+   * the head of the queue waiting on the monotonic clock (a wall clock set back hides nothing); null when
+   * nothing is queued. Beyond `staleAfterMs` the state is "degraded".
+   */
   oldestPendingAgeMs: number | null;
+  /**
+   * records per upload: `size`, the batch size in use; `max`, the configured `batchSize`. Below `max` after
+   * failures the batch may cause (halved down to 1, BATCH_STRIKES), doubled back after BATCH_GROW_AFTER
+   * uploads the station answered (docs/station-api.md, "A batch the station does not take")
+   */
+  batch: { size: number; max: number };
   consecutiveFailures: number;
   lastSuccessAt: string | null;
+  /**
+   * the last station request that failed, while what it reports stands: E611 (the station could not be
+   * reached, or did not answer in time) until the station answers a request; E612 (it answered something
+   * the lane could not use, or refused the request) until it answers a request of the same kind (an
+   * upload, a heartbeat) usably; E613 (records held) until no record is held. null: none, or it is over.
+   */
   lastError: { code: string; message: string; at: string } | null;
   /**
    * the outbox could not be read (a damaged journal, an I/O error: the journal turns unhealthy and says
@@ -176,7 +197,10 @@ export interface UplinkOptions {
   heartbeatIntervalMs?: number;
   /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
   statusListPollMs?: number;
-  /** queue age beyond which the state is "degraded" even if the station answers; default 300 000 ms */
+  /**
+   * queue age (`UplinkStatus.oldestPendingAgeMs`) beyond which the state is "degraded" even if the station
+   * answers; default 300 000 ms
+   */
   staleAfterMs?: number;
   authToken?: string;
   /** app version reported in heartbeats */
@@ -185,8 +209,9 @@ export interface UplinkOptions {
   /** the wall clock, for the times the uplink reports and records; default Date.now */
   now?: () => number;
   /**
-   * the clock of the breaker's cool-down and of the heartbeat and status-list schedules, in ms: one that
-   * never steps (a wall clock set back an hour would hold them for the hour); default performance.now
+   * the clock of the breaker's cool-down, of the heartbeat and status-list schedules and of how long the
+   * head of the queue has waited, in ms: one that never steps (a wall clock set back an hour would hold them
+   * for the hour); default performance.now
    */
   monotonicNow?: () => number;
   random?: () => number;
@@ -243,10 +268,19 @@ export class Uplink {
   private contacted = false;
   private lastSuccessAt: string | null = null;
   private lastError: UplinkStatus["lastError"] = null;
+  /** the kind of request whose failure `lastError` reports (answered) */
+  private lastErrorKind: RequestKind | null = null;
+  /** the kind of request the step under way makes */
+  private requestKind: RequestKind | null = null;
   private outboxError: UplinkStatus["outboxError"] = null;
   private outboxErrorOp: "status" | "pending" | null = null;
   /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
   private lastFigures = { queueDepth: 0, held: 0 };
+  /**
+   * The head of the queue this process watches wait (`seq`), and the monotonic instant from which it has
+   * waited (queueAgeMs); null while nothing is queued.
+   */
+  private headSeen: { seq: number; since: number } | null = null;
   private clock: UplinkStatus["clock"] = null;
   private readonly counters: UplinkStatus["counters"] = {
     batches: 0,
@@ -344,7 +378,7 @@ export class Uplink {
     try {
       f.queueDepth = this.outbox.queueDepth();
       f.held = this.outbox.heldCount();
-      f.oldestPendingAgeMs = this.outbox.oldestPendingAgeMs(now);
+      f.oldestPendingAgeMs = this.queueAgeMs(this.outbox.queueAge(now));
     } catch (e) {
       this.outboxFailed("status", e);
       return f;
@@ -355,6 +389,26 @@ export class Uplink {
     // station's refusal no longer stands as the last error
     if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
     return f;
+  }
+
+  /**
+   * The queue's age for the status: the outbox's, on the wall clock (QueueAge.oldestMs: from when the
+   * record queued earliest joined the queue), or, when larger, how long this process has seen the head of
+   * the queue wait on the monotonic clock, so that a wall clock set back does not hide a queue that does
+   * not move. The head is first seen at its wall-clock age; a new one is watched once the one watched has
+   * left the queue (the head's seq is then higher: the lowest seq queued). A record that joins ahead of it
+   * (a settled record queued again under its seq) does not restart the count: the one watched still waits
+   * behind it (had it gone between two statuses, the count goes on until the record ahead goes too).
+   */
+  private queueAgeMs(q: QueueAge | null): number | null {
+    if (q === null) {
+      this.headSeen = null;
+      return null;
+    }
+    const mono = this.mono();
+    if (this.headSeen === null || q.head.seq > this.headSeen.seq)
+      this.headSeen = { seq: q.head.seq, since: mono - q.head.ageMs };
+    return Math.max(q.oldestMs, mono - this.headSeen.since);
   }
 
   /** The outbox could not be read: noted for the status, logged when it starts or its reason changes. */
@@ -385,6 +439,7 @@ export class Uplink {
       queueDepth: f.queueDepth,
       held: f.held,
       oldestPendingAgeMs: f.oldestPendingAgeMs,
+      batch: { size: this.batchLimit, max: this.batchSize },
       consecutiveFailures: this.breaker.consecutiveFailures,
       lastSuccessAt: this.lastSuccessAt,
       lastError: this.lastError,
@@ -554,6 +609,7 @@ export class Uplink {
         this.backoff.reset();
         this.contacted = true;
         this.lastSuccessAt = new Date(this.now()).toISOString();
+        this.answered();
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
       }
@@ -575,6 +631,7 @@ export class Uplink {
     const message = e instanceof Error ? e.message : String(e);
     this.counters.failures++;
     this.lastError = { code, message, at: new Date(this.now()).toISOString() };
+    this.lastErrorKind = this.requestKind;
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
@@ -582,6 +639,23 @@ export class Uplink {
       { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
       "station request failed",
     );
+  }
+
+  /**
+   * The station answered the step's request (it worked): the failure `lastError` reports is over when it
+   * is E611 (the station is reached again) or an E612 of a request of this kind (it now answers that
+   * request usably). An E613 stays until no record is held (outboxFigures), an E612 of another kind of
+   * request until that kind is answered.
+   */
+  private answered(): void {
+    const code = this.lastError?.code;
+    if (
+      code === JournalErrorCodes.StationUnreachable ||
+      (code === JournalErrorCodes.StationProtocol && this.lastErrorKind === this.requestKind)
+    ) {
+      this.lastError = null;
+      this.lastErrorKind = null;
+    }
   }
 
   /**
@@ -597,8 +671,10 @@ export class Uplink {
     const now = this.mono();
     const { batch, unread } = this.nextBatch();
     const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
+    this.requestKind = null;
     if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
       this.uploadNext = true;
+      this.requestKind = "heartbeat";
       try {
         await this.sendHeartbeat();
       } finally {
@@ -608,6 +684,7 @@ export class Uplink {
     }
     if (this.sl && now >= this.nextPollAt && !uploadFirst) {
       this.uploadNext = true;
+      this.requestKind = "status-list";
       let more = false;
       try {
         more = await this.pollStatusList();
@@ -625,6 +702,7 @@ export class Uplink {
     }
     this.uploadNext = false;
     if (batch.length > 0) {
+      this.requestKind = "upload";
       try {
         await this.uploadBatch(batch);
       } catch (e) {
@@ -637,6 +715,7 @@ export class Uplink {
     if (unread) throw unread;
     const cps = this.opts.auditCheckpoints;
     if (cps?.due()) {
+      this.requestKind = "checkpoints";
       await sendCheckpoints(this.client, cps);
       return true;
     }

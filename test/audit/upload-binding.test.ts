@@ -20,7 +20,7 @@ import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { localIso } from "../../src/local-time.js";
 import { Uplink } from "../../src/uplink/uplink.js";
-import { acksOf } from "../journal/helpers.js";
+import { acksOf, asSchemaVersion6 } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
   allLines,
@@ -309,6 +309,29 @@ describe("a journal an earlier version bound (acknowledgements without entries)"
         `queued when the upload state was bound (at seq ${bound.seq}) and no uplink.acked entry names it since: an ` +
         "acknowledgement that is not in the trail (the station may never have got the record)",
     ]);
+  });
+});
+
+describe("a data directory of schema version 6 (the outbox without queued_at_ms)", () => {
+  it("verifies as it is (read-only, not migrated) and once the lane has migrated it; the new column is in no entry", async () => {
+    const recs = await sixRecords();
+    asSchemaVersion6(dir);
+    expect(verifyLane(dir).ok).toBe(true);
+    expect(problems()).toEqual([]);
+    // `audit verify` reads the file as it is: still version 6
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    expect(Number(ro.pragma("user_version", { simple: true }))).toBe(6);
+    ro.close();
+
+    t += DAY;
+    const lane = openLane(); // migrates to version 7: the queued rows stamped with their records' creation
+    expect(lane.journal.queueAge()).toEqual({ oldestMs: DAY, head: { seq: 3, ageMs: DAY } });
+    expect(lane.journal.markUploaded(acksOf(recs[4]!), new Date(t))).toBe(1);
+    await lane.close();
+    expect(verifyLane(dir).ok).toBe(true);
+    expect(problems()).toEqual([]);
+    // what the trail holds of the upload state is seqs, never a queued time
+    expect(JSON.stringify(entries())).not.toMatch(/queued_?at/i);
   });
 });
 

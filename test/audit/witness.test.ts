@@ -216,7 +216,7 @@ function emptyOutbox(): Outbox {
     hold: () => 0,
     queueDepth: () => 0,
     heldCount: () => 0,
-    oldestPendingAgeMs: () => null,
+    queueAge: () => null,
     commits$: new Subject(),
   };
 }

@@ -23,3 +23,17 @@ it("card numbers in the lane's free text are masked as in their columns, unless 
   expect(text).toContain("station refused record of card 4301************9001");
   expect(formatStatus(s, { fullIds: true })).toContain(`uncertain debit on card ${card}`);
 });
+
+const uploadRow = (text: string): string => text.split("\n").find((l) => l.startsWith("Upload queue")) ?? "";
+
+it("the upload-queue row names the batch size in use, and the configured one when failed uploads reduced it", () => {
+  const s = baseSnapshot();
+  expect(uploadRow(formatStatus(s))).toMatch(/3 pending \(0 held\), oldest 1 s; batch 500; last success /);
+  s.uplink.batch = { size: 62, max: 500 };
+  expect(uploadRow(formatStatus(s))).toMatch(
+    /; batch 62 of 500 \(reduced after failed uploads\); last success /,
+  );
+  // no station: no batch
+  s.uplink = { ...s.uplink, state: "disabled", batch: null };
+  expect(uploadRow(formatStatus(s))).not.toContain("batch");
+});

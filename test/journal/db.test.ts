@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
-import { acksOf, LANE, useJournalDir } from "./helpers.js";
+import { acksOf, asSchemaVersion6, LANE, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
 const jd = useJournalDir();
@@ -110,10 +110,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 6: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept", () => {
+  it("a version 1 journal opens at version 7: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept and stamped", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(6);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(7);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -149,12 +149,29 @@ describe("schema migrations", () => {
       [3, 1],
       [4, 1],
     ]);
+    // version 7: each queued row says when it joined the queue; the rows queued before it, their record's
+    // creation time (records 2-4, a minute apart from t0), what the queue's age counted from before
+    const stamps = j["h"].db.prepare("SELECT seq, queued_at_ms FROM outbox ORDER BY seq").all();
+    expect(stamps).toEqual([
+      { seq: 2, queued_at_ms: t0 + 60_000 },
+      { seq: 3, queued_at_ms: t0 + 120_000 },
+      { seq: 4, queued_at_ms: t0 + 180_000 },
+    ]);
+    expect(j.oldestPendingAgeMs(new Date(t0 + 600_000))).toBe(540_000);
+    expect(j.queueAge(new Date(t0 + 600_000))).toEqual({
+      oldestMs: 540_000,
+      head: { seq: 2, ageMs: 540_000 },
+    });
+    const plan = j["h"].db.prepare("EXPLAIN QUERY PLAN SELECT MIN(queued_at_ms) FROM outbox").all() as {
+      detail: string;
+    }[];
+    expect(plan.map((p) => p.detail).join(" | ")).toMatch(/USING COVERING INDEX outbox_queued/);
     expect(j.commit(sampleRecord(5)).seq).toBe(5);
     // version 6: a record's row can hold its audit entry's time (audit_ms; null for rows before and unbound ones)
     const cols = j["h"].db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
     expect(cols).toContain("audit_ms");
     j.close();
-    // reopening a version 6 file changes nothing
+    // reopening a version 7 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(again.closedCasesSince(new Date(t0))).toEqual([2]);
@@ -172,13 +189,13 @@ describe("schema migrations", () => {
   // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
   // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
   it.each(["5453b21", "48d0279", "8626220"] as const)(
-    "a version 1 journal as the code of %s wrote it opens at version 6, its queue and acknowledgements kept",
+    "a version 1 journal as the code of %s wrote it opens at version 7, its queue and acknowledgements kept",
     (schema) => {
       const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
       writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
       const j = openJournal();
       const db = j["h"].db;
-      expect(Number(db.pragma("user_version", { simple: true }))).toBe(6);
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(7);
       const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
       expect(cols).not.toContain("uploaded_at_ms");
       expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
@@ -236,11 +253,36 @@ describe("schema migrations", () => {
     expect(j.get(1)?.uploadedAt).toBe(new Date(t0 + 5_000).toISOString());
   });
 
+  it("a version 6 journal opens at version 7: its queued records stamped with their creation, a record settled after at its settlement", () => {
+    let t = t0;
+    const first = openJournal({ now: () => new Date(t) });
+    const suspect = first.commit(sampleRecord(1, "suspect"));
+    t += 60_000;
+    const waiting = first.commit(sampleRecord(2));
+    expect(first.markUploaded(acksOf(suspect))).toBe(1);
+    first.close();
+    asSchemaVersion6(jd.dir());
+    t += 86_400_000;
+    const j = openJournal({ now: () => new Date(t) });
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(7);
+    expect(j["h"].db.prepare("SELECT seq, queued_at_ms FROM outbox").all()).toEqual([
+      { seq: waiting.seq, queued_at_ms: t0 + 60_000 },
+    ]);
+    expect(j.queueAge()).toEqual({ oldestMs: 86_400_000, head: { seq: waiting.seq, ageMs: 86_400_000 } });
+    j.settle(suspect.seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    });
+    expect(j.queueAge()).toEqual({ oldestMs: 86_400_000, head: { seq: suspect.seq, ageMs: 0 } });
+  });
+
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 7");
+    raw.pragma("user_version = 8");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 7 is newer than this software \(6\)/);
+    expect(() => openJournal()).toThrow(/schema version 8 is newer than this software \(7\)/);
   });
 });

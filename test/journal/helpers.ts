@@ -75,3 +75,18 @@ export function damagePage(dir: string, at: { table: string; leaf: number }): nu
   }
   return page;
 }
+
+/**
+ * Turns the closed journal in `dir` back into schema version 6, as the code before version 7 left it: the
+ * outbox without `queued_at_ms` and its index (src/journal/db.ts, migration 7).
+ */
+export function asSchemaVersion6(dir: string): void {
+  const db = new Database(join(dir, JOURNAL_FILE));
+  try {
+    db.exec(
+      "DROP INDEX outbox_queued; ALTER TABLE outbox DROP COLUMN queued_at_ms; PRAGMA user_version = 6;",
+    );
+  } finally {
+    db.close();
+  }
+}

@@ -73,3 +73,87 @@ describe("outbox", () => {
     expect(j.queueDepth()).toBe(0);
   });
 });
+
+describe("the queue's age counts from when a record joined the queue (outbox.queued_at_ms)", () => {
+  const t0 = Date.parse("2026-11-20T08:00:00Z");
+  const MIN = 60_000;
+  const DAY = 86_400_000;
+  const settlement = {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "b5",
+    fields: { tac: "0A0B0C0D" },
+  } as const;
+
+  it("a commit stamps its commit time; the oldest is the record queued earliest, the head the next to go", () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t) });
+    expect(j.queueAge()).toBeNull();
+    j.commit(sampleRecord(1));
+    t += MIN;
+    j.commit(sampleRecord(2));
+    t += MIN;
+    expect(j.queueAge()).toEqual({ oldestMs: 2 * MIN, head: { seq: 1, ageMs: 2 * MIN } });
+    expect(j.oldestPendingAgeMs()).toBe(2 * MIN);
+    // the wall clock set back an hour: a stamp in the future counts as 0, not negative
+    expect(j.queueAge(new Date(t0 - 3_600_000))).toEqual({ oldestMs: 0, head: { seq: 1, ageMs: 0 } });
+  });
+
+  it("a suspect acknowledged yesterday and settled today is queued at the settlement, not at its creation", () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t) });
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    expect(j.markUploaded(acksOf(suspect))).toBe(1);
+    expect(j.queueAge()).toBeNull();
+    t += DAY;
+    j.settle(suspect.seq, settlement);
+    expect(j.queueAge()).toEqual({ oldestMs: 0, head: { seq: suspect.seq, ageMs: 0 } });
+    t += MIN;
+    expect(j.oldestPendingAgeMs()).toBe(MIN);
+  });
+
+  it("a suspect settled while still queued keeps its stamp: its data has waited since then", () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t) });
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    t += 10 * MIN;
+    j.settle(suspect.seq, settlement);
+    expect(j.pending(10).map((p) => [p.seq, p.revision])).toEqual([[suspect.seq, 2]]);
+    expect(j.queueAge()).toEqual({ oldestMs: 10 * MIN, head: { seq: suspect.seq, ageMs: 10 * MIN } });
+  });
+
+  it("a record settled ahead of an older queue is its head; the age is the older record's", () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t) });
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    j.markUploaded(acksOf(suspect));
+    t += MIN;
+    const waiting = j.commit(sampleRecord(2));
+    t += 30 * MIN;
+    j.settle(suspect.seq, settlement);
+    expect(j.pending(10).map((p) => p.seq)).toEqual([suspect.seq, waiting.seq]);
+    expect(j.queueAge()).toEqual({ oldestMs: 30 * MIN, head: { seq: suspect.seq, ageMs: 0 } });
+  });
+
+  it("a held record the operator requeues is queued at the requeue; a settlement of a held record at the settlement", () => {
+    let t = t0;
+    const j = openJournal({ now: () => new Date(t) });
+    const a = j.commit(sampleRecord(1));
+    const suspect = j.commit(sampleRecord(2, "suspect"));
+    t += MIN;
+    expect(
+      j.hold([
+        { tradeId: a.tradeId, code: "X", message: "refused" },
+        { tradeId: suspect.tradeId, code: "X", message: "refused" },
+      ]),
+    ).toBe(2);
+    expect(j.queueAge()).toBeNull();
+    t += DAY;
+    j.settle(suspect.seq, settlement);
+    t += 5 * MIN;
+    expect(j.queueAge()).toEqual({ oldestMs: 5 * MIN, head: { seq: suspect.seq, ageMs: 5 * MIN } });
+    expect(j.requeueHeld()).toBe(1);
+    t += MIN;
+    expect(j.queueAge()).toEqual({ oldestMs: 6 * MIN, head: { seq: a.seq, ageMs: MIN } });
+  });
+});

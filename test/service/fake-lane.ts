@@ -71,6 +71,7 @@ export function baseSnapshot(at = T0): LaneSnapshot {
       queueDepth: 3,
       held: 0,
       oldestPendingAgeMs: 1200,
+      batch: { size: 500, max: 500 },
       lastSuccessAt: at - 2000,
       lastError: null,
     },

@@ -2,7 +2,13 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { Journal } from "../../src/journal/journal.js";
 import type { LaneSnapshot } from "../../src/service/lane-view.js";
+import { uplinkView } from "../../src/service/runtime-view.js";
+import { Uplink } from "../../src/uplink/uplink.js";
+import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { statusWhere } from "../uplink/rig.js";
 import { type Rig, startRig } from "./harness.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
@@ -43,6 +49,33 @@ describe("GET /health and /status", () => {
     expect(snap.uplink.queueDepth).toBe(3);
     expect(snap.statusList.versions).toEqual({ full: "202611260000", delta: "202611260755" });
     expect(snap.clock.skewToStationMs).toBe(-35);
+  });
+
+  it("carries the uplink's batch size in use and the configured one (src/service/runtime-view.ts uplinkView)", async () => {
+    // a real uplink whose station answers every upload unusably: two failures halve its batch of 4
+    const { dir, cleanup } = tempDir("etc-svc-uplink-");
+    const journal = Journal.open({ dataDir: dir, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+    journal.commitMany(Array.from({ length: 4 }, (_, i) => sampleRecord(i)));
+    const uplink = new Uplink({
+      stationUrl: "http://station.invalid:1",
+      outbox: journal,
+      lane: LANE,
+      fetch: (async () => new Response("<html>bad gateway</html>", { status: 200 })) as typeof fetch,
+      batchSize: 4,
+      heartbeatIntervalMs: 0,
+      backoff: { initialMs: 1, maxMs: 1, jitter: 0 },
+    });
+    expect(uplink.status().batch).toEqual({ size: 4, max: 4 });
+    uplink.start();
+    const halved = await statusWhere(uplink, (st) => st.batch.size < 4, "a halved batch");
+    await uplink.stop();
+    await journal.close();
+    cleanup();
+    rig = await startRig();
+    rig.lane.state = { ...rig.lane.state, uplink: uplinkView(halved) };
+    const snap = (await (await rig.get("/status")).json()) as LaneSnapshot;
+    expect(snap.uplink).toMatchObject({ queueDepth: 4, batch: { size: 2, max: 4 } });
+    expect(snap.uplink.lastError?.code).toBe("E612_STATION_PROTOCOL");
   });
 
   it("is read-only: anything but GET/HEAD is 405", async () => {

@@ -74,6 +74,11 @@ it.each([
   async (_what, fault) => {
     const st = stubStation((_n, ids) => (ids.length > 3 ? fault : "store"));
     const { journal, uplink, ids } = openLane(st.fetch, 40);
+    // the batch size in use, as each status the uplink published says it
+    const sizes: number[] = [];
+    uplink.status$.subscribe((s) => {
+      if (sizes.at(-1) !== s.batch.size) sizes.push(s.batch.size);
+    });
     uplink.start();
     await vi.advanceTimersByTimeAsync(3_600_000);
     // two failures at each size, halved until a batch goes; doubled after BATCH_GROW_AFTER (16) batches
@@ -84,6 +89,8 @@ it.each([
     expect(journal.queueDepth()).toBe(0);
     expect(journal.heldCount()).toBe(0);
     expect(uplink.status()).toMatchObject({ state: "online", held: 0, counters: { rejected: 0 } });
+    expect(sizes).toEqual([8, 4, 2, 4, 2]);
+    expect(uplink.status().batch).toEqual({ size: 2, max: 8 });
     await uplink.stop();
     await journal.close();
   },

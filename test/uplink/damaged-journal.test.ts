@@ -1,10 +1,10 @@
 /**
  * The uplink on a journal that cannot be read (review): pending() threw SQLITE_CORRUPT inside the loop's
  * step, and the uplink counted it as the station's failure (E611_STATION_UNREACHABLE: database disk
- * image is malformed) and opened its breaker; oldestPendingAgeMs() throwing inside the status a commit
- * publishes (setImmediate) crashed the process, and in the constructor failed the lane's start. An outbox
- * that cannot be read is the journal's failure: not counted, not for the breaker, never thrown out of a
- * status (`outboxError` says it).
+ * image is malformed) and opened its breaker; the queue's age (then oldestPendingAgeMs(), now queueAge())
+ * throwing inside the status a commit publishes (setImmediate) crashed the process, and in the
+ * constructor failed the lane's start. An outbox that cannot be read is the journal's failure: not
+ * counted, not for the breaker, never thrown out of a status (`outboxError` says it).
  */
 import { Subject } from "rxjs";
 import { expect, it, vi } from "vitest";
@@ -84,7 +84,7 @@ it("an outbox whose reads throw: the constructor, status(), the status a commit 
   const commits$ = new Subject<{ seq: number; tradeId: string }>();
   const outbox: Outbox = {
     pending: corrupt,
-    oldestPendingAgeMs: corrupt,
+    queueAge: corrupt,
     markUploaded: () => 0,
     hold: () => 0,
     queueDepth: () => 7,

@@ -80,7 +80,7 @@ describe("the station's clock", () => {
         hold: () => 0,
         queueDepth: () => 0,
         heldCount: () => 0,
-        oldestPendingAgeMs: () => null,
+        queueAge: () => null,
         commits$: new Subject(),
       },
       lane: { network: "4301", station: "0102", lane: 3 },

@@ -93,10 +93,15 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
         : ""),
   );
   const u = s.uplink;
+  // the batch size in use: below the configured one after uploads that failed (docs/station-api.md, "A
+  // batch the station does not take")
+  const batch = u.batch
+    ? `; batch ${u.batch.size}${u.batch.size < u.batch.max ? ` of ${u.batch.max} (reduced after failed uploads)` : ""}`
+    : "";
   row(
     "Upload queue",
     u.state,
-    `${u.queueDepth} pending (${u.held} held), oldest ${duration(u.oldestPendingAgeMs)}; last success ${t(u.lastSuccessAt)}` +
+    `${u.queueDepth} pending (${u.held} held), oldest ${duration(u.oldestPendingAgeMs)}${batch}; last success ${t(u.lastSuccessAt)}` +
       (u.lastError ? `; last error ${u.lastError.code}: ${u.lastError.message}` : ""),
   );
   row(

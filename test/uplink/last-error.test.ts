@@ -1,0 +1,137 @@
+/**
+ * The uplink's `lastError` once what it reports is over (src/uplink/uplink.ts answered): E611 (the station
+ * could not be reached) until the station answers a request, E612 (an answer the lane cannot use) until
+ * a request of the same kind is answered usably; E613 keeps its rule (until no record is held:
+ * test/uplink/batch-fault.test.ts). On fake time, against a stub station.
+ */
+import { expect, it, vi } from "vitest";
+import { Journal } from "../../src/journal/journal.js";
+import { Uplink, type UplinkStatus } from "../../src/uplink/uplink.js";
+import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
+
+const dir = tempDirOnFakeTimers("etc-last-error-");
+
+type Answer = "ok" | "refused" | "not-json" | "401";
+
+/** The station: `upload(n)` and `heartbeat(n)` pick what the n-th request of each kind (from 0) gets. */
+function stubStation(o: { upload: (n: number) => Answer; heartbeat?: (n: number) => Answer }) {
+  const n = { upload: 0, heartbeat: 0 };
+  const f = (async (url: string, init: { body: string }) => {
+    const kind = new URL(url).pathname.endsWith("/heartbeat") ? "heartbeat" : "upload";
+    const a = kind === "heartbeat" ? (o.heartbeat?.(n.heartbeat++) ?? "ok") : o.upload(n.upload++);
+    switch (a) {
+      case "refused":
+        throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+      case "not-json":
+        return new Response("<html>bad gateway</html>", { status: 200 });
+      case "401":
+        return new Response(JSON.stringify({ error: "UNAUTHORISED" }), { status: 401 });
+      default:
+        return kind === "heartbeat" ? new Response("{}", { status: 200 }) : storedAll(init.body);
+    }
+  }) as unknown as typeof fetch;
+  return f;
+}
+
+/**
+ * A lane with `records` queued and an uplink on the stub; `seen` is every status the uplink published, as
+ * [uploads answered, heartbeats answered, lastError's code].
+ */
+function openLane(f: typeof fetch, records: number, heartbeatIntervalMs = 0) {
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  for (let i = 0; i < records; i++) journal.commit(sampleRecord(i));
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    heartbeatIntervalMs,
+    random: () => 0,
+  });
+  const seen: [number, number, string | null][] = [];
+  const note = (s: UplinkStatus): void => {
+    const row: [number, number, string | null] = [
+      s.counters.batches,
+      s.counters.heartbeats,
+      s.lastError?.code ?? null,
+    ];
+    const last = seen.at(-1);
+    if (!last || last.some((x, i) => x !== row[i])) seen.push(row);
+  };
+  uplink.status$.subscribe(note);
+  return {
+    journal,
+    uplink,
+    seen,
+    async close() {
+      await uplink.stop();
+      await journal.close();
+    },
+  };
+}
+
+it("E611 from uploads is cleared when an upload goes again", async () => {
+  const lane = openLane(stubStation({ upload: (n) => (n < 2 ? "refused" : "ok") }), 3);
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(60_000);
+  expect(lane.journal.queueDepth()).toBe(0);
+  expect(lane.uplink.status()).toMatchObject({ state: "online", lastError: null, counters: { failures: 2 } });
+  // [uploads answered, heartbeats answered, last error]: the E611 stood until the upload that went
+  expect(lane.seen).toEqual([
+    [0, 0, null],
+    [0, 0, "E611_STATION_UNREACHABLE"],
+    [1, 0, null],
+  ]);
+  await lane.close();
+});
+
+it("E612 from uploads (an answer that is not JSON) is cleared when an upload is answered usably", async () => {
+  const lane = openLane(stubStation({ upload: (n) => (n < 2 ? "not-json" : "ok") }), 1);
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(60_000);
+  expect(lane.journal.queueDepth()).toBe(0);
+  expect(lane.uplink.status()).toMatchObject({ state: "online", lastError: null, counters: { failures: 2 } });
+  expect(lane.seen).toEqual([
+    [0, 0, null],
+    [0, 0, "E612_STATION_PROTOCOL"],
+    [1, 0, null],
+  ]);
+  await lane.close();
+});
+
+it("E611 from a heartbeat is cleared by the upload the station answers next: it is reached again", async () => {
+  const lane = openLane(
+    stubStation({ upload: () => "ok", heartbeat: (n) => (n < 1 ? "refused" : "ok") }),
+    3,
+    10_000,
+  );
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(15_000);
+  expect(lane.seen).toEqual([
+    [0, 0, null],
+    [0, 0, "E611_STATION_UNREACHABLE"],
+    [1, 0, null], // the upload after the failed heartbeat
+    [1, 1, null],
+  ]);
+  await lane.close();
+});
+
+it("E612 from a heartbeat stands while uploads go, until a heartbeat is answered usably", async () => {
+  const lane = openLane(
+    stubStation({ upload: () => "ok", heartbeat: (n) => (n < 1 ? "401" : "ok") }),
+    3,
+    10_000,
+  );
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(15_000);
+  expect(lane.seen).toEqual([
+    [0, 0, null],
+    [0, 0, "E612_STATION_PROTOCOL"],
+    [1, 0, "E612_STATION_PROTOCOL"], // the upload went: the heartbeat is still refused
+    [1, 1, null], // the next heartbeat, 10 s after the refused one, is answered
+  ]);
+  expect(lane.uplink.status()).toMatchObject({ state: "online", lastError: null });
+  await lane.close();
+});
