@@ -1,26 +1,18 @@
 import { defineConfig } from "vitest/config";
-
-const exclude = ["test/bench/**", "node_modules/**", "dist/**"];
+import LongestFirstSequencer from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/bench/**", "node_modules/**", "dist/**"],
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // 2-core machine: integration tests open ptys and spawn processes; keep the run predictable.
     maxWorkers: 2,
+    // the system tests (test/reliability/system.test.ts: several processes each, SIGKILLs; recovery times
+    // are printed, never asserted) are one file, so never beside each other; started first, beside the rest
+    sequence: { sequencer: LongestFirstSequencer },
     reporters: ["default", "./test/summary-reporter.ts"],
-    projects: [
-      {
-        extends: true,
-        test: { name: "suite", include: ["test/**/*.test.ts"], exclude: [...exclude, "test/reliability/**"] },
-      },
-      // the system tests (several processes each, SIGKILLs; recovery times are printed, never asserted) one at a time,
-      // beside the rest of the suite, never beside each other
-      {
-        extends: true,
-        test: { name: "system", include: ["test/reliability/**/*.test.ts"], exclude, fileParallelism: false },
-      },
-    ],
   },
 });
