@@ -3,7 +3,7 @@
  * the lane stopped (the RSU got C2) that carries a card is handed over, in the order they were stopped;
  * the collector puts the card on the reader, and takes it off when the reader beeps: green (done) moves
  * on to the next card; red (refused) tries the same card again after a pause, a few times, then moves on.
- * For system tests that run the lane's booth without a person (test/reliability/booth-crash.test.ts),
+ * For system tests that run the lane's booth without a person (test/reliability/system/booth-crash-run.ts),
  * and the demo (sim/demo/demo.ts), whose collector takes only the cards of vehicles the booth has a case
  * for (`takes`).
  */

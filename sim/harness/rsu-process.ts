@@ -2,7 +2,7 @@
  * The simulated RSU in its own process (./rsu-child.ts), zero air time by default and traffic as fast
  * as the lane answers, on a pseudo-terminal the child makes in process: the caller opens `lanePath`
  * with its lane. Used by the lane benchmark (test/bench/lane.ts) and the station-outage scenario
- * (./station-outage.ts: test/bench/outage.ts, test/reliability/outage.test.ts). The CLI
+ * (./station-outage.ts: test/bench/outage.ts, test/reliability/system/outage-run.ts). The CLI
  * (`etc-sim rsu`) keeps the real DSRC times; this serves back to back.
  */
 import { type ChildProcess, fork } from "node:child_process";

@@ -1,5 +1,5 @@
 /**
- * The station-outage scenario (issue 6), shared by the suite's test (test/reliability/outage.test.ts) and
+ * The station-outage scenario (issue 6), shared by the suite's test (test/reliability/system/outage-run.ts) and
  * the `outage` benchmark (test/bench/outage.ts): the lane keeps deciding while the station is down for N
  * transactions, then the station returns and the queue drains.
  *

@@ -1,7 +1,7 @@
 /**
  * Station outage (issue 6), the benchmark: the scenario (the lane keeps deciding while the station is
  * down for N transactions, then the station returns and the queue drains in order) is
- * sim/harness/station-outage.ts, shared with test/reliability/outage.test.ts; this adds the figures.
+ * sim/harness/station-outage.ts, shared with test/reliability/system/outage-run.ts; this adds the figures.
  * 100,000 transactions x scale, with the lane's default 30 s breaker cool-down.
  *
  * Decision latency comes from each record's stage times (monotonic stamps the controller takes when a

@@ -7,7 +7,7 @@
  * - after C6: the intent is written and the C6 handed to the line, the B5 not yet received;
  * - after a good B5's C1, before its commit: the C1 is handed to the line (the RSU is answered and does
  *   not repeat its B5), the record is not written.
- * The real SIGKILL version of this runs in test/reliability/reliability.test.ts.
+ * The real SIGKILL version of this runs in test/reliability/system/kill-run.ts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
