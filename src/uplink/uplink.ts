@@ -270,6 +270,8 @@ export class Uplink {
   private lastError: UplinkStatus["lastError"] = null;
   /** the kind of request whose failure `lastError` reports (answered) */
   private lastErrorKind: RequestKind | null = null;
+  /** lastError is an E611 for a request that timed out (answered() clears it only for its kind) */
+  private lastErrorTimedOut = false;
   /** the kind of request the step under way makes */
   private requestKind: RequestKind | null = null;
   private outboxError: UplinkStatus["outboxError"] = null;
@@ -632,6 +634,9 @@ export class Uplink {
     this.counters.failures++;
     this.lastError = { code, message, at: new Date(this.now()).toISOString() };
     this.lastErrorKind = this.requestKind;
+    // a request that timed out reached the station, which then did not answer that request in time: over
+    // only once a request of its kind is answered (a heartbeat says nothing of a batch that times out)
+    this.lastErrorTimedOut = isEtcError(e) && e.details?.timeout === true;
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
@@ -643,15 +648,16 @@ export class Uplink {
 
   /**
    * The station answered the step's request (it worked): the failure `lastError` reports is over when it
-   * is E611 (the station is reached again) or an E612 of a request of this kind (it now answers that
-   * request usably). An E613 stays until no record is held (outboxFigures), an E612 of another kind of
-   * request until that kind is answered.
+   * is E611 (the station is reached again) but a timeout, or a timeout or an E612 of a request of this
+   * kind (it now answers that request usably). An E613 stays until no record is held (outboxFigures), a
+   * timeout or an E612 of another kind of request until that kind is answered.
    */
   private answered(): void {
     const code = this.lastError?.code;
+    const sameKind = this.lastErrorKind === this.requestKind;
     if (
-      code === JournalErrorCodes.StationUnreachable ||
-      (code === JournalErrorCodes.StationProtocol && this.lastErrorKind === this.requestKind)
+      (code === JournalErrorCodes.StationUnreachable && (!this.lastErrorTimedOut || sameKind)) ||
+      (code === JournalErrorCodes.StationProtocol && sameKind)
     ) {
       this.lastError = null;
       this.lastErrorKind = null;

@@ -1,7 +1,7 @@
 /**
  * The uplink's `lastError` once what it reports is over (src/uplink/uplink.ts answered): E611 (the station
- * could not be reached) until the station answers a request, E612 (an answer the lane cannot use) until
- * a request of the same kind is answered usably; E613 keeps its rule (until no record is held:
+ * could not be reached) until the station answers a request, but a request that timed out and E612 (an
+ * answer the lane cannot use) until a request of the same kind is answered usably; E613 keeps its rule (until no record is held:
  * test/uplink/batch-fault.test.ts). On fake time, against a stub station.
  */
 import { expect, it, vi } from "vitest";
@@ -13,7 +13,7 @@ import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
 const dir = tempDirOnFakeTimers("etc-last-error-");
 
-type Answer = "ok" | "refused" | "not-json" | "401";
+type Answer = "ok" | "refused" | "timeout" | "not-json" | "401";
 
 /** The station: `upload(n)` and `heartbeat(n)` pick what the n-th request of each kind (from 0) gets. */
 function stubStation(o: { upload: (n: number) => Answer; heartbeat?: (n: number) => Answer }) {
@@ -24,6 +24,12 @@ function stubStation(o: { upload: (n: number) => Answer; heartbeat?: (n: number)
     switch (a) {
       case "refused":
         throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+      case "timeout": {
+        // what fetch throws when the request's AbortSignal.timeout passes
+        const e = new Error("The operation was aborted due to timeout");
+        e.name = "TimeoutError";
+        throw e;
+      }
       case "not-json":
         return new Response("<html>bad gateway</html>", { status: 200 });
       case "401":
@@ -133,5 +139,20 @@ it("E612 from a heartbeat stands while uploads go, until a heartbeat is answered
     [1, 1, null], // the next heartbeat, 10 s after the refused one, is answered
   ]);
   expect(lane.uplink.status()).toMatchObject({ state: "online", lastError: null });
+  await lane.close();
+});
+
+it("E611 of an upload that timed out stands while heartbeats are answered, until an upload is answered", async () => {
+  const lane = openLane(stubStation({ upload: (n) => (n < 3 ? "timeout" : "ok") }), 3, 1_000);
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(120_000);
+  expect(lane.journal.queueDepth()).toBe(0);
+  expect(lane.uplink.status()).toMatchObject({ state: "online", lastError: null });
+  // [uploads answered, heartbeats answered, last error] before the first upload went, after the first
+  // timeout: the E611 stands, heartbeats answered meanwhile (a heartbeat says nothing of the batch)
+  const firstTimeout = lane.seen.findIndex(([, , code]) => code !== null);
+  const beforeUpload = lane.seen.slice(firstTimeout).filter(([uploads]) => uploads === 0);
+  expect(beforeUpload.map(([, , code]) => code)).toEqual(beforeUpload.map(() => "E611_STATION_UNREACHABLE"));
+  expect(Math.max(...beforeUpload.map(([, heartbeats]) => heartbeats))).toBeGreaterThan(0);
   await lane.close();
 });
