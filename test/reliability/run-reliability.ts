@@ -39,9 +39,13 @@ export interface ReliabilityOptions {
   vehicles: number;
   /** offered arrivals per minute (the simulated RSU with real air times serves about 10 vehicles/s) */
   ratePerMinute: number;
-  /** kills: the controller runs a uniform random [minUpMs, maxUpMs] after each "lane open" */
+  /**
+   * kills: the controller runs a uniform random [minUpMs, maxUpMs] after each "lane open", or minUpMs
+   * while the kills are behind `minKills` spread over the traffic (a slow, loaded host restarts slowly)
+   */
   minUpMs: number;
   maxUpMs: number;
+  minKills: number;
   /** station outages: at these fractions of the traffic, each `outageMs` long */
   outagesAt: number[];
   outageMs: number;
@@ -353,7 +357,8 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     // the scripted vehicles come first: only their SIGTERMs until they have all left the zone
     const scriptedDone = (): boolean => left() >= SCRIPTED.vehicles.length;
     while (!trafficDone()) {
-      const up = o.minUpMs + random() * (o.maxUpMs - o.minUpMs);
+      const behind = kills < (o.minKills * left()) / total;
+      const up = behind ? o.minUpMs : o.minUpMs + random() * (o.maxUpMs - o.minUpMs);
       const deadline = Date.now() + up;
       await until(
         () => termDue() || (scriptedDone() && Date.now() >= deadline) || trafficDone(),

@@ -20,8 +20,9 @@ export function killRun(): void {
       const r = await runReliability({
         vehicles,
         ratePerMinute: 700,
-        minUpMs: 2500,
-        maxUpMs: 7000,
+        minUpMs: 2000,
+        maxUpMs: 6000,
+        minKills: Math.floor(vehicles / 100) + 5,
         outagesAt: soak ? [0.1, 0.3, 0.5, 0.7] : [0.2, 0.55],
         outageMs: 20_000,
         seed: Number(process.env.ETC_RELIABILITY_SEED ?? 6),
