@@ -100,7 +100,9 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
     lock: (command) => dataDirLock(dataDir, command),
     open() {
       if (!existsSync(join(dataDir, JOURNAL_FILE))) throw noJournal(dataDir);
-      const reader = JournalReader.openReadOnly(dataDir);
+      // any schema version: Journal.open below migrates an older one as the lane's start does (and refuses
+      // a newer one, E602), so an action on a stopped lane is not sent to start the lane first
+      const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
       const laneIdentity = reader.identity();
       reader.close();
       if (!laneIdentity)

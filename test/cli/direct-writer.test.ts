@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
@@ -16,10 +17,11 @@ import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import { checkDataDirWriter, userNameOf } from "../../src/datadir/writer.js";
+import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { openBoundTrail } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { ROOT } from "../integration/harness.js";
-import { tempDir } from "../journal/helpers.js";
+import { asSchemaVersion6, tempDir } from "../journal/helpers.js";
 import { bundleFile } from "../status-list/helpers.js";
 
 const CARD = "43010000000000007777"; // the one card the bundles list
@@ -196,5 +198,20 @@ describe("a data directory that does not exist, or that no lane has run in (a mi
       expect(io.err).toContain(`no data directory ${typo}`);
     }
     expect(existsSync(join(t.dir, "var"))).toBe(false);
+  });
+});
+
+describe("a data directory an older version left (journal schema 6)", () => {
+  it("lane close and journal requeue-held migrate it as the lane's start does, and act", async () => {
+    const dataDir = join(t.dir, "data");
+    const lane = openBoundTrail(dataDir);
+    await lane.close();
+    asSchemaVersion6(dataDir);
+    const cfg = laneConfigFile(dataDir);
+    expect(await etcLane(["journal", "requeue-held", "--config", cfg])).toBe(0);
+    expect(await etcLane(["lane", "close", "--reason", "barrier maintenance", "--config", cfg])).toBe(0);
+    const db = new Database(join(dataDir, JOURNAL_FILE), { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(7);
+    db.close();
   });
 });
