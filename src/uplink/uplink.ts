@@ -400,8 +400,18 @@ export class Uplink {
    * not move. The head is first seen at its wall-clock age; a new one is watched once the one watched has
    * left the queue (the head's seq is then higher: the lowest seq queued). A record that joins ahead of it
    * (a settled record queued again under its seq) does not restart the count: the one watched still waits
-   * behind it (had it gone between two statuses, the count goes on until the record ahead goes too).
+   * behind it; once it is acknowledged or held (leftQueue), the head is seen anew.
    */
+  /**
+   * Records of `batch` left the queue (acknowledged or held): the head watched (queueAgeMs), if it was one of them,
+   * is no longer watched, so a record queued again ahead of it meanwhile (a settlement) is seen at its own
+   * age, not at the time the one that went had waited.
+   */
+  private leftQueue(batch: readonly { seq: number }[]): void {
+    const seen = this.headSeen;
+    if (seen !== null && batch.some((r) => r.seq === seen.seq)) this.headSeen = null;
+  }
+
   private queueAgeMs(q: QueueAge | null): number | null {
     if (q === null) {
       this.headSeen = null;
@@ -826,6 +836,7 @@ export class Uplink {
         })),
       );
     }
+    if (acked.length > 0 || refused.length > 0) this.leftQueue(batch);
     if (acked.length === 0 && refused.length === 0) {
       throw new EtcError(
         JournalErrorCodes.StationProtocol,

@@ -157,3 +157,37 @@ it("the wall clock set back, then a record settled ahead of the queue: the head 
   mono += 21_000;
   expect(uplink.status()).toMatchObject({ state: "degraded", oldestPendingAgeMs: 61_000 });
 });
+
+it("the head the uplink watched is acknowledged after a record was settled ahead of it: the queue's age is that record's", async () => {
+  // the first upload waits for release(); the next gets no answer (the status is read while it waits)
+  let release: (() => void) | null = null;
+  let uploads = 0;
+  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
+    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
+    const n = uploads++;
+    return new Promise<Response>((resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
+      if (n === 0) release = () => resolve(storedAll(init.body));
+    });
+  }) as unknown as typeof fetch;
+  const { journal, uplink } = openLane(f);
+  const suspect = journal.commit(sampleRecord(1, "suspect"));
+  expect(journal.markUploaded(acksOf(suspect))).toBe(1);
+  const rec = journal.commit(sampleRecord(2));
+  uplink.start();
+  await until(() => release !== null);
+  wall += 50_000;
+  mono += 50_000;
+  expect(uplink.status()).toMatchObject({ oldestPendingAgeMs: 50_000 }); // the uplink watches rec
+  journal.settle(suspect.seq, settlement); // queued again, ahead of rec
+  (release as unknown as () => void)();
+  await until(() => uploads === 2); // rec acknowledged; the settled suspect's upload is on its way
+  expect(journal.queueAge()).toEqual({ oldestMs: 0, head: { seq: suspect.seq, ageMs: 0 } });
+  expect(uplink.status()).toMatchObject({ state: "online", queueDepth: 1, oldestPendingAgeMs: 0 });
+});
+
+/** Resolves once `cond()` holds, checking after each turn of the event loop (no timer: fake-free). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  expect(cond()).toBe(true);
+}
