@@ -173,7 +173,7 @@ it("the head the uplink watched is acknowledged after a record was settled ahead
   const { journal, uplink } = openLane(f);
   const suspect = journal.commit(sampleRecord(1, "suspect"));
   expect(journal.markUploaded(acksOf(suspect))).toBe(1);
-  const rec = journal.commit(sampleRecord(2));
+  journal.commit(sampleRecord(2)); // the head the uplink watches
   uplink.start();
   await until(() => release !== null);
   wall += 50_000;
