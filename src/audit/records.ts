@@ -55,9 +55,10 @@ export interface RecordEntryData {
 
 /**
  * Given to a record's commit or settle transaction: the row stores `seq` (audit_seq) and `ms` (audit_ms),
- * nothing else. The entry's line is built after the transaction, off the lane thread when a worker builds
- * record lines (./record-lines.ts), and can always be built again from the row alone (recordLineOfRow):
- * docs/audit.md, "Journal binding".
+ * nothing else of its entry. The entry's line is built after the transaction, off the lane thread when a
+ * worker builds record lines (./record-lines.ts), and can always be built again from the row alone
+ * (recordLineOfRow): docs/audit.md, "Journal binding". When `spool` is given the transaction also spools
+ * those lines and the head copy: entries before this one that nothing durable holds yet.
  */
 export interface RecordSlot {
   /** the audit seq reserved for the record's entry */
@@ -65,8 +66,10 @@ export interface RecordSlot {
   /** the entry's time, wall ms */
   ms: number;
   /**
-   * a settlement whose record's commit line is not known fsynced yet: that line, to spool in the
-   * settlement's transaction (`spool.put(spool, head)`), since the row it was built from changes
+   * lines to spool in this transaction with the head copy (`spool.put(lines, head)`): the event lines the
+   * trail has not spooled yet (their batch is up to spoolBatchMs away, and the row names the entry after
+   * them), and for a settlement whose record's commit line is not known fsynced yet, that line, since the
+   * row it was built from changes
    */
   spool?: { lines: SpooledLine[]; head: AuditHead };
 }

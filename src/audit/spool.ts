@@ -203,9 +203,17 @@ export class MemoryAuditSpool implements AuditSpool {
   setWitness(w: WitnessRecord): void {
     this.witnessRecord = { ...w };
   }
-  /** What journal row `jseq` stores of its record's entry (src/journal/records.ts does it in the commit). */
-  putRow(jseq: number, slot: { seq: number; ms: number }, json: string): void {
+  /**
+   * What journal row `jseq` stores of its record's entry, and the lines its slot spools (src/journal/records.ts
+   * does both in the commit).
+   */
+  putRow(
+    jseq: number,
+    slot: { seq: number; ms: number; spool?: { lines: readonly SpooledLine[]; head: AuditHead } },
+    json: string,
+  ): void {
     this.rows.set(jseq, { seq: slot.seq, ms: slot.ms, json });
+    if (slot.spool) this.put(slot.spool.lines, slot.spool.head);
   }
   rowRecords(fromSeq: number): RowRecord[] {
     return [...this.rows.values()].filter((r) => r.seq >= fromSeq).sort((a, b) => a.seq - b.seq);

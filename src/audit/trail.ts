@@ -8,7 +8,9 @@
  * slow runs elsewhere: Ed25519 signing of checkpoints and fdatasync of the file run in libuv's thread pool
  * (but for one fdatasync per rotation: ./segment-writer.ts); the spool (lines not yet known fsynced + the
  * head copy) is written in batches, or inside a journal transaction for an entry committed with it
- * (bindEvent).
+ * (bindEvent). Nothing durable names an entry the spool or the file cannot give back after a power cut:
+ * a record's commit or settlement that comes before the batch of the event lines waiting for it spools
+ * them in its transaction (bindRecord).
  *
  * A write that fails (disk full, I/O error) never throws at the caller: the line stays in memory and in the
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
@@ -187,6 +189,11 @@ export class AuditTrail {
   private pendingSpool: SpooledLine[] = [];
   private spoolTimer: NodeJS.Timeout | null = null;
   private spoolError: string | null = null;
+  /**
+   * a record's transaction spooled the waiting event lines (bindRecord): their batch still comes, and
+   * writes the head copy as of then, as it would have
+   */
+  private headBehind = false;
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
   private retentionRunning: Promise<RetentionPlan | null> | null = null;
@@ -496,15 +503,22 @@ export class AuditTrail {
    * for this record's entry, which the row stores (./records.ts RecordSlot). When `tx` returns the entry
    * is the chain's (its seq is taken) and its line is built afterwards (./record-queue.ts), from the
    * committed row; when it throws nothing changed in the chain. A settlement first settles the waiting records: the commit entry of the
-   * record it settles must be built before the row it is built from changes.
+   * record it settles must be built before the row it is built from changes. Event lines still waiting
+   * for their spool batch are spooled in `tx` (RecordSlot.spool), with a settled record's commit line.
    */
   bindRecord<T>(b: RecordBinding, tx: (slot: RecordSlot) => T): T {
     this.assertOpen();
-    let spool: RecordSlot["spool"];
+    let superseded: SpooledLine | null = null;
     if (b.op === "settle") {
       this.records.settle();
-      spool = this.supersededLine(b.supersedes);
+      superseded = this.supersededLine(b.supersedes);
     }
+    // Event lines whose spool batch is not written yet: the row this transaction makes durable names the
+    // entry after them, and the chain through it needs their lines, so they are spooled in it (a power cut
+    // before their batch, or before an fdatasync of the file, would otherwise leave a gap the rows name).
+    // Nothing when none waits: one length read.
+    const pending = this.pendingSpool.length;
+    const spool = pending > 0 || superseded !== null ? this.recordSpool(superseded) : undefined;
     const seq = this.nextSeq;
     const ms = this.wallNow();
     // before the commit: after it (the fsync's wait) the lane thread does nothing more for the entry
@@ -519,6 +533,7 @@ export class AuditTrail {
       throw e;
     }
     this.nextSeq = seq + 1;
+    if (pending > 0) this.spooledWith(pending);
     return result;
   }
 
@@ -528,14 +543,37 @@ export class AuditTrail {
    * the next start can put it back (./recovery.ts). Read back from the file (or the backlog of a failed
    * write), where the settle before it has just put it.
    */
-  private supersededLine(seq: number | null | undefined): RecordSlot["spool"] {
-    if (seq === null || seq === undefined || seq <= this.file.syncedSeq) return undefined;
+  private supersededLine(seq: number | null | undefined): SpooledLine | null {
+    if (seq === null || seq === undefined || seq <= this.file.syncedSeq) return null;
     const line = this.file.lineAt(seq);
     if (line === null) {
       this.log.error({ seq }, "audit: the line of a settled record's commit entry was not found to spool");
-      return undefined;
+      return null;
     }
-    return { lines: [{ seq, line }], head: { seq: this.builtSeq, hash: this.head } };
+    return { seq, line };
+  }
+
+  /**
+   * What a record's transaction spools (RecordSlot.spool): the event lines waiting for their batch, a
+   * settled record's commit line, and the head copy, as the batch would write it.
+   */
+  private recordSpool(superseded: SpooledLine | null): NonNullable<RecordSlot["spool"]> {
+    const lines = this.pendingSpool.slice();
+    if (superseded !== null) {
+      lines.push(superseded);
+      lines.sort((a, b) => a.seq - b.seq);
+    }
+    return { lines, head: { seq: this.builtSeq, hash: this.head } };
+  }
+
+  /**
+   * The first `n` waiting event lines were spooled with a record's transaction. Their batch (already
+   * scheduled) still writes the head copy, then naming the records built since too.
+   */
+  private spooledWith(n: number): void {
+    this.pendingSpool = n >= this.pendingSpool.length ? [] : this.pendingSpool.slice(n);
+    this.headBehind = true;
+    this.scheduleSpool();
   }
 
   /** Resolves once every record committed so far has its line built and written (at once when so). */
@@ -577,6 +615,7 @@ export class AuditTrail {
       head: { seq: built.seq, hash: built.hash },
     });
     this.pendingSpool = [];
+    this.headBehind = false;
     if (this.spoolTimer) {
       clearTimeout(this.spoolTimer);
       this.spoolTimer = null;
@@ -627,12 +666,16 @@ export class AuditTrail {
     this.spoolTimer.unref();
   }
 
-  /** Puts pending event lines and the head copy into the spool now (one transaction). */
+  /**
+   * Puts pending event lines and the head copy into the spool now (one transaction); the head copy alone
+   * when a record's transaction took the lines (bindRecord).
+   */
   flushSpool(): void {
-    if (this.pendingSpool.length === 0) return;
+    if (this.pendingSpool.length === 0 && !this.headBehind) return;
     try {
       this.spool.put(this.pendingSpool, { seq: this.builtSeq, hash: this.head });
       this.pendingSpool = [];
+      this.headBehind = false;
       this.spoolError = null;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

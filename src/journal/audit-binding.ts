@@ -9,11 +9,13 @@
  *   fdatasync and the witness record are written without an fsync of their own (as markBarrier): a kill
  *   loses nothing, a power cut can only make the head copy older, never a false alarm; the next commit's
  *   fsync covers them. `putInTx` is the same insert inside the caller's transaction (a retention batch, a
- *   move of the upload state). `rowRecords` gives the rows whose entry's line is built from them.
+ *   move of the upload state, a record's commit or settle). `rowRecords` gives the rows whose entry's
+ *   line is built from them.
  * - `AuditBinder`: what the journal calls (the AuditTrail implements it). commit and settle run their
  *   transaction inside `bindRecord` (the row stores the seq and time of its entry, `audit_seq` and
- *   `audit_ms`; the line is built from the row afterwards), retention batches and upload moves inside
- *   `bindEvent` (the line and the head copy go into the spool in that transaction).
+ *   `audit_ms`; the line is built from the row afterwards; event lines whose batch is not written yet, and
+ *   a settled record's unsynced commit line, go into the spool in that transaction), retention batches and
+ *   upload moves inside `bindEvent` (the line and the head copy go into the spool in that transaction).
  * - `JournalBindingRows`: what `audit verify` reads of the journal (src/audit/verify.ts
  *   `JournalBindingView`), on any handle (the CLI's read-only one too): the rows with the audit seq and
  *   hash they name, the stored JSON, whether the row's columns still say what its JSON says, and each

@@ -422,6 +422,8 @@ export class Records extends RecordQueries {
         }
         this.stmtSetSeq.run(String(rows[rows.length - 1]!.seq));
         if (intentId !== undefined) this.intents.deleteInTx(intentId);
+        // event lines the trail had not spooled yet: the row names the entry after them
+        if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
       })
       .immediate.bind(null) as (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
     this.stmtSettleRead = h.db.prepare(
