@@ -179,7 +179,7 @@ describe("status-list delta overlay", () => {
     );
     expect(merged.length).toBeGreaterThan(0);
     expect(merged.map((m) => m.main)).toEqual(merged.map((m) => m.model));
-  });
+  }, 300_000); // a hang guard, not a timing check: 25 runs of opened lists took 22-51 s on the loaded 2-core VM
 
   it("writes deltas to the overlay, leaves the main tables alone, and merges them in batches past the limit", async () => {
     const fullRows: ListRow[] = [];
