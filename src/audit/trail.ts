@@ -452,7 +452,7 @@ export class AuditTrail {
    * never alarms), once it is in the chain, on the appender's thread: keep `f` to a push into a buffer.
    * Every alarm the lane raises is such an entry (the controller's, the booth's, the trail's own, a
    * refused status list, the journal's and the disk's errors, the service's HTTP side...): the status
-   * service counts and shows alarms from here (src/service/runtime-view.ts). The alarm entries appended
+   * service counts and shows alarms from here (src/service/runtime-feed.ts). The alarm entries appended
    * while nobody listened (those of the lane's start: a gap or rollback found at open, a journal
    * recovered, a list refused, a link down, before the service subscribes) are handed to `f` first, in
    * order, and to no later listener. Returns the unsubscribe.

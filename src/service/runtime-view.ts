@@ -14,59 +14,55 @@
  * and counters) and `runtime.booth` (src/booth/booth.ts: its `cases()` and the `booth` events of its
  * `events$`). The controller's operator gate: `controller.openLane(user)`, `controller.closeLane(user,
  * reason)` and `controller.operatorClosed` (who closed the lane, why, when).
+ *
+ * Where each part is: the feed's sources in ./runtime-feed.ts, the snapshot's parts in
+ * ./runtime-snapshot.ts, what the view keeps from the lane's streams between two snapshots (and the
+ * vehicle and status-list events it pushes to the feed) in ./runtime-tracker.ts; the background verify,
+ * the trail search and the operator actions here.
  */
-import { performance } from "node:perf_hooks";
-import { filter, map, merge, Observable, Subject, type Subscription } from "rxjs";
+import { type Observable, Subject } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { BackgroundVerify } from "../audit/background-verify.js";
 import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
-import type { BoothStatus } from "../booth/view.js";
-import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import {
   importAppliedMessage,
   importRefusedMessage,
   importResultData,
 } from "../status-list/import-message.js";
-import type { UplinkStatus } from "../uplink/uplink.js";
 import {
-  flattenCounters,
   type ImportProgress,
   type LaneFeedEvent,
   type LaneOperator,
   type LaneSnapshot,
-  type LaneStateView,
   type LaneView,
-  type LinkView,
   type OperatorUser,
   SEARCH_SCAN_BUDGET,
   type TrailQuery,
   type TrailSearchResult,
-  type UplinkView,
-  type VehicleRecordView,
   type VerifyView,
-  vehicleStages,
 } from "./lane-view.js";
+import { runtimeFeed } from "./runtime-feed.js";
+import {
+  auditView,
+  boothView,
+  clockView,
+  disabledUplinkView,
+  journalView,
+  laneStateOf,
+  processView,
+  readerView,
+  rsuView,
+  statusListView,
+  uplinkView,
+} from "./runtime-snapshot.js";
+import { RuntimeTracker } from "./runtime-tracker.js";
 
-type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
-
-/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink.ts): times as epoch ms. */
-export function uplinkView(up: UplinkStatus): UplinkView {
-  return {
-    state: up.state,
-    queueDepth: up.queueDepth + up.held,
-    held: up.held,
-    oldestPendingAgeMs: up.oldestPendingAgeMs,
-    batch: { size: up.batch.size, max: up.batch.max },
-    lastSuccessAt: up.lastSuccessAt ? Date.parse(up.lastSuccessAt) : null,
-    lastError: up.lastError
-      ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
-      : null,
-  };
-}
+/** the snapshot's `uplink` part, built in ./runtime-snapshot.ts (exported here as it always was) */
+export { uplinkView };
 
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
@@ -77,26 +73,17 @@ export interface RuntimeViewOptions {
   now?: () => number;
 }
 
-const LAST = 20;
-
 export class LaneRuntimeView implements LaneView {
+  /** the feed: its sources are in ./runtime-feed.ts */
   readonly events$: Observable<LaneFeedEvent>;
   private readonly now: () => number;
-  private readonly subs: Subscription[] = [];
   private readonly startedAt: number;
-  private readonly recent: VehicleRecordView[] = [];
-  private lastCommitMs: number | null = null;
-  private stateSince: number;
-  private stateKey = "";
-  private rsuSince: number | null = null;
-  private reader: { status: LinkView["status"]; reason: string | null; since: number | null } | null = null;
-  private listCounts: { cards: number; obus: number } | null = null;
-  private listAppliedAt: number | null = null;
-  /** the list's counts and import time are read again (a few small queries) only after its versions change */
-  private listInfoStale = true;
-  private listKey: string | null = null;
-  private readonly extra = new Subject<LaneFeedEvent>();
+  /** what the view keeps from the lane's streams, and the events it pushes on `vehicles` and `extra` */
+  private readonly tracker: RuntimeTracker;
+  /** the feed's vehicles and settlements (pushed by the tracker) */
   private readonly vehicles = new Subject<LaneFeedEvent>();
+  /** the feed's status-list changes (the tracker, an operator's import) and a failed verify's alarm */
+  private readonly extra = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
 
   constructor(
@@ -105,207 +92,21 @@ export class LaneRuntimeView implements LaneView {
   ) {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now() - Math.round(process.uptime() * 1000);
-    this.stateSince = this.now();
-    const c = rt.controller;
-    // one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on
-    const recordView = (r: VehicleOutcome["record"], decisionMs: number | null): VehicleRecordView => ({
-      seq: r.seq,
-      tradeId: r.tradeId,
-      at: Date.parse(r.createdAt),
-      kind: r.kind,
-      outcome: r.outcome,
-      obuId: r.obuId,
-      obuSerial: r.obuSerial,
-      cardId: r.cardId,
-      plate: r.plate,
-      vehicleClass: r.vehicleClass,
-      amount: r.amount,
-      decisionMs,
+    this.events$ = runtimeFeed(rt, this.now, { vehicles: this.vehicles, extra: this.extra });
+    this.tracker = new RuntimeTracker(rt, this.now, {
+      vehicle: (e) => this.vehicles.next(e),
+      extra: (e) => this.extra.next(e),
     });
-    const toVehicle = (v: VehicleOutcome): LaneFeedEvent => {
-      const record = recordView(v.record, v.decisionMs);
-      return {
-        type: "vehicle" as const,
-        at: record.at,
-        record,
-        stages: vehicleStages(v.record.stageTimes, v.barrierAt),
-        commitMs: v.commitMs,
-      };
-    };
-    /**
-     * A suspect settled after its vehicle finished: the controller emits it on outcomes$ again, the same
-     * seq in a new revision (decisionMs 0, commitMs null; src/lane/late-answers.ts settle, the operator's
-     * settleSuspect in src/lane/controller.ts). Its row among the last vehicles is replaced in place (it
-     * keeps the vehicle's decision time); the last commit time stays the last vehicle's.
-     */
-    const toSettlement = (v: VehicleOutcome): LaneFeedEvent => {
-      const i = this.recent.findIndex((x) => x.seq === v.record.seq);
-      const record = recordView(v.record, i >= 0 ? this.recent[i]!.decisionMs : null);
-      if (i >= 0) this.recent[i] = record;
-      const by = (v.record.extra?.settlement as { settledBy?: unknown } | undefined)?.settledBy;
-      return {
-        type: "settlement",
-        at: this.now(),
-        record,
-        settledBy: typeof by === "string" ? by : null,
-      };
-    };
-    const lane$: Observable<LaneFeedEvent> = c.status$.pipe(
-      map((s) => {
-        const st = this.stateOf(s);
-        return {
-          type: "lane" as const,
-          at: this.now(),
-          status: st.status,
-          canTrade: st.canTrade,
-          reason: st.reason,
-          detail: st.detail,
-        };
-      }),
-    );
-    const rsuLink$: Observable<LaneFeedEvent> = c.events$.pipe(
-      filter((e) => e.type === "link"),
-      map((e): LaneFeedEvent => {
-        const l = e as { status: string; reason?: string };
-        return { type: "link", at: this.now(), link: "rsu", status: l.status, reason: l.reason ?? null };
-      }),
-    );
-    // the alarms: every entry of alarm severity the lane writes to its trail, whoever wrote it (the
-    // controller's and the booth's lane.alarm, the trail's own audit.*, status-list.refused, service.http,
-    // uplink.records-held, journal.error, disk.error, lane.closed, a link down...), each once, from the
-    // lane's start: the trail holds those written before anyone listened for the first subscriber (the
-    // feed pump, ./feed-pump.ts), so an alarm of the start (a gap found at open) is counted too. A booth.*
-    // entry of alarm severity (booth.refused, booth.recovery, booth.evidence) is the detail of the alarm
-    // the booth raises with it, as a lane.alarm entry (BoothEffects.alarm, src/booth/effects.ts): that
-    // one is the alarm.
-    const alarms$ = new Observable<LaneFeedEvent>((sub) =>
-      rt.audit.onAlarmEntry((a) => {
-        if (!a.type.startsWith("booth."))
-          sub.next({ type: "alarm", at: a.at, code: a.code, message: a.message });
-      }),
-    );
-    const sources: Observable<LaneFeedEvent>[] = [this.vehicles, lane$, rsuLink$, alarms$, this.extra];
-    if (rt.uplink)
-      sources.push(
-        rt.uplink.state$.pipe(
-          map((s) => ({
-            type: "link" as const,
-            at: this.now(),
-            link: "station" as const,
-            status: s,
-            reason: null,
-          })),
-        ),
-      );
-    const reader = this.readerOf();
-    if (reader)
-      sources.push(
-        reader.state$.pipe(
-          map((s) => ({
-            type: "link" as const,
-            at: this.now(),
-            link: "reader" as const,
-            status: s.status,
-            reason: s.reason ?? null,
-          })),
-        ),
-      );
-    const booth = this.boothOf();
-    if (booth)
-      sources.push(
-        booth.events$.pipe(
-          filter((b) => b.type === "booth"),
-          map((b) => ({ type: "booth" as const, at: this.now(), action: b.action, case: b.case })),
-        ),
-      );
-    this.events$ = merge(...sources);
-
-    // what the snapshot keeps from the streams
-    this.subs.push(
-      c.outcomes$.subscribe((v) => {
-        if (v.record.revision > 1) {
-          this.vehicles.next(toSettlement(v));
-          return;
-        }
-        this.lastCommitMs = v.commitMs;
-        const e = toVehicle(v);
-        if (e.type === "vehicle") {
-          this.recent.unshift(e.record);
-          if (this.recent.length > LAST) this.recent.pop();
-        }
-        this.vehicles.next(e);
-      }),
-      c.status$.subscribe((s) => {
-        const key = s.status === "closed" ? `closed:${s.reason}` : s.status;
-        if (key !== this.stateKey) {
-          this.stateKey = key;
-          this.stateSince = this.now();
-        }
-      }),
-      c.events$.subscribe((e) => {
-        if (e.type === "link") this.rsuSince = this.now();
-      }),
-      rt.statusList.health$.subscribe((h) => {
-        const key = `${h.versions.full}/${h.versions.delta}`;
-        if (key !== this.listKey) {
-          const first = this.listKey === null;
-          this.listKey = key;
-          this.listInfoStale = true;
-          if (!first)
-            this.extra.next({
-              type: "status-list",
-              at: this.now(),
-              action: "applied",
-              versions: h.versions,
-              reason: null,
-            });
-        }
-      }),
-    );
-    if (rt.uplink) {
-      let lastError: string | null = null;
-      this.subs.push(
-        rt.uplink.status$.subscribe((s) => {
-          const e = s.statusList?.lastError ?? null;
-          const key = e ? `${e.at} ${e.message}` : null;
-          if (key !== null && key !== lastError)
-            this.extra.next({
-              type: "status-list",
-              at: this.now(),
-              action: "rejected",
-              versions: { full: s.statusList?.full ?? null, delta: s.statusList?.delta ?? null },
-              reason: e!.message,
-            });
-          lastError = key;
-        }),
-      );
-    }
-    if (reader)
-      this.subs.push(
-        reader.state$.subscribe((s) => {
-          this.reader = { status: linkStatus(s.status), reason: s.reason ?? null, since: this.now() };
-        }),
-      );
     this.verifier =
       o.verify != null
-        ? new BackgroundVerify({
-            dataDir: this.dataDir,
-            laneId: o.verify.laneId,
-            ...(o.verify.tailLimits ? { tailLimits: o.verify.tailLimits } : {}),
-            intervalMs: o.verify.intervalMs,
-            ...(o.verify.firstAfterMs !== undefined ? { firstAfterMs: o.verify.firstAfterMs } : {}),
-            ...(o.logger ? { logger: o.logger } : {}),
-            // a failed verify is not written to the trail: its alarm goes to the feed from here
-            onResult: (s) => {
-              if (!s.ok)
-                this.extra.next({
-                  type: "alarm",
-                  at: this.now(),
-                  code: "AUDIT_VERIFY_FAILED",
-                  message: `audit verify failed: ${s.problem ?? "?"}`,
-                });
-            },
-          })
+        ? backgroundVerify(this.dataDir, o.verify, o.logger, (problem) =>
+            this.extra.next({
+              type: "alarm",
+              at: this.now(),
+              code: "AUDIT_VERIFY_FAILED",
+              message: `audit verify failed: ${problem ?? "?"}`,
+            }),
+          )
         : null;
   }
 
@@ -313,118 +114,34 @@ export class LaneRuntimeView implements LaneView {
     return this.rt.journal.path.replace(/[/\\][^/\\]+$/, "");
   }
 
-  private readerOf(): LaneRuntime["reader"] {
-    return this.rt.reader;
-  }
-
-  private boothOf(): LaneRuntime["booth"] {
-    return this.rt.booth;
-  }
-
-  private stateOf(s: LaneRuntime["controller"]["status"]): Omit<LaneStateView, "since" | "operatorClosed"> {
-    if (s.status === "open")
-      return { status: "open", canTrade: true, reason: null, detail: `RSU ${s.rsu.rsuId} v${s.rsu.version}` };
-    if (s.status === "closed") {
-      const stopping = s.reason === "stopping" || s.reason === "stopped";
-      return {
-        status: stopping ? "stopping" : "closed",
-        canTrade: false,
-        reason: s.reason,
-        detail: s.detail,
-      };
-    }
-    return { status: "starting", canTrade: false, reason: "starting", detail: "the lane is starting" };
-  }
-
-  /** Wall ms of a monotonic instant (performance.now() clock). */
-  private wallOf(mono: number): number {
-    return Math.round(this.now() - (performance.now() - mono));
-  }
-
+  /** Each part is built in ./runtime-snapshot.ts from the runtime and the tracker's values. */
   snapshot(): LaneSnapshot {
     const rt = this.rt;
     const now = this.now();
     const c = rt.controller;
-    const j = rt.journal;
-    const link = rt.link.state;
-    const mem = process.memoryUsage();
+    const t = this.tracker;
+    // read in this order, each once: the list's health, its counts (after a change of versions), the
+    // uplink's status (one read of the queue's age: src/journal/outbox.ts queueAge)
     const health = rt.statusList.health();
-    if (this.listInfoStale) {
-      this.listInfoStale = false;
-      const info = rt.statusList.info();
-      this.listCounts = info.versions.full ? { cards: info.counts.cards, obus: info.counts.obus } : null;
-      this.listAppliedAt = info.importedAt ? Date.parse(info.importedAt) : null;
-    }
+    const listInfo = t.statusListInfo();
     const up = rt.uplink?.status() ?? null;
-    const reader = this.readerOf();
-    const booth = this.boothOf();
-    const audit = rt.audit.status();
-    const closedBy = this.rt.controller.operatorClosed;
     return {
       v: 1,
       at: now,
       lane: this.o.lane,
-      state: { ...this.stateOf(c.status), since: this.stateSince, operatorClosed: closedBy },
-      rsu: {
-        status: linkStatus(link.status),
-        reason: link.reason ?? null,
-        since: this.rsuSince ?? this.wallOf(link.since),
-        counters: flattenCounters(rt.link.counters as unknown as CounterMap),
-        device:
-          c.status.status === "open"
-            ? { rsuId: c.status.rsu.rsuId, version: c.status.rsu.version, psams: c.status.rsu.psams }
-            : null,
-      },
-      reader: reader
-        ? {
-            status: this.reader?.status ?? "connecting",
-            reason: this.reader?.reason ?? null,
-            since: this.reader?.since ?? null,
-            counters: reader.counters ? flattenCounters(reader.counters) : {},
-          }
-        : null,
+      state: { ...laneStateOf(c.status), since: t.stateSince, operatorClosed: c.operatorClosed },
+      rsu: rsuView(rt, t.rsuSince, this.now),
+      reader: readerView(rt.reader, t.reader),
       counters: { ...c.counters },
       inFlight: c.inFlight(),
-      statusList: {
-        state: health.state,
-        reason: health.reason,
-        versions: health.versions,
-        ages: { fullMs: health.ages.fullMs, deltaMs: health.versions.delta ? health.ages.newestMs : null },
-        appliedAt: this.listAppliedAt,
-        counts: this.listCounts,
-        download: up?.statusList?.download ?? null,
-      },
-      uplink: up
-        ? uplinkView(up)
-        : {
-            state: "disabled",
-            queueDepth: j.queueDepth() + j.heldCount(),
-            held: j.heldCount(),
-            oldestPendingAgeMs: j.oldestPendingAgeMs(),
-            batch: null,
-            lastSuccessAt: null,
-            lastError: null,
-          },
-      journal: { healthy: j.healthy, lastSeq: j.lastSeq(), lastCommitMs: this.lastCommitMs },
-      booth: booth ? boothView(booth.status()) : { cases: [], desk: null },
-      lastTransactions: this.recent.slice(),
-      process: {
-        pid: process.pid,
-        startedAt: this.startedAt,
-        uptimeMs: now - this.startedAt,
-        node: process.version,
-        rssBytes: mem.rss,
-        heapUsedBytes: mem.heapUsed,
-      },
-      clock: up?.clock
-        ? { skewToStationMs: up.clock.skewMs, measuredAt: Date.parse(up.clock.measuredAt) }
-        : { skewToStationMs: null, measuredAt: null },
-      audit: {
-        lastSeq: audit.lastSeq > 0 ? audit.lastSeq : null,
-        lastCheckpoint: audit.lastCheckpoint
-          ? { n: audit.lastCheckpoint.n, at: audit.lastCheckpoint.at ?? 0, to: audit.lastCheckpoint.to }
-          : null,
-      },
+      statusList: statusListView(health, listInfo, up),
+      uplink: up ? uplinkView(up) : disabledUplinkView(rt.journal),
+      journal: journalView(rt.journal, t.lastCommitMs),
+      booth: boothView(rt.booth),
+      lastTransactions: t.recent.slice(),
+      process: processView(this.startedAt, now),
+      clock: clockView(up),
+      audit: auditView(rt.audit.status()),
     };
   }
 
@@ -455,12 +172,34 @@ export class LaneRuntimeView implements LaneView {
   }
 
   async close(): Promise<void> {
-    for (const s of this.subs) s.unsubscribe();
-    this.subs.length = 0;
+    this.tracker.close();
     await this.verifier?.close();
     this.extra.complete();
     this.vehicles.complete();
   }
+}
+
+/**
+ * The lane's background `audit verify` (src/audit/background-verify.ts) over the trail in `dataDir`. A
+ * failed verify is not written to the trail: `onFailed` puts its alarm on the feed.
+ */
+function backgroundVerify(
+  dataDir: string,
+  v: NonNullable<RuntimeViewOptions["verify"]>,
+  logger: Logger | undefined,
+  onFailed: (problem: string | null) => void,
+): BackgroundVerify {
+  return new BackgroundVerify({
+    dataDir,
+    laneId: v.laneId,
+    ...(v.tailLimits ? { tailLimits: v.tailLimits } : {}),
+    intervalMs: v.intervalMs,
+    ...(v.firstAfterMs !== undefined ? { firstAfterMs: v.firstAfterMs } : {}),
+    ...(logger ? { logger } : {}),
+    onResult: (s) => {
+      if (!s.ok) onFailed(s.problem);
+    },
+  });
 }
 
 /**
@@ -509,10 +248,6 @@ export async function searchTrailDir(
   };
 }
 
-function linkStatus(s: string): LinkView["status"] {
-  return s === "up" || s === "down" || s === "stopped" || s === "connecting" ? s : "down";
-}
-
 /**
  * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
  * is an `operator.*` entry naming the user. An import goes through the runtime's applyStatusList, which
@@ -557,22 +292,6 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
           ...(a ? { auditDeletedThrough: a.deletedThrough } : {}),
         },
       };
-    },
-  };
-}
-
-/** The booth's part of the snapshot from its status() (one call: cheap, no journal access). */
-function boothView(b: BoothStatus): LaneSnapshot["booth"] {
-  const t = b.lastTiming;
-  return {
-    cases: b.cases,
-    desk: {
-      screen: b.screen,
-      counters: { ...b.counters },
-      recovering: b.recovering,
-      lastTiming: t
-        ? { totalMs: t.totalMs, readerMs: t.readerMs, laneMs: t.laneMs, commitMs: t.commitMs }
-        : null,
     },
   };
 }

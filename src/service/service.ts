@@ -8,23 +8,26 @@
  * the address is not up yet) the service starts without HTTP, reports it once (`onUnavailable`: the lane
  * writes a `service.http` alarm entry) and tries again every `listenRetryMs`; the control socket works
  * meanwhile.
+ *
+ * Where each piece is: the feed's consumers and the chart's timer in ./service-feed.ts, HTTP's listening
+ * and retries in ./http-listener.ts (the routes in ./http/), the control socket in ./control/server.ts;
+ * the config checks, the order of start and stop, and the start's log line here (startLaneService).
  */
-import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { isLoopbackHost, listenHost } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath, type RefusedRequest } from "./control/protocol.js";
-import { startControlServer } from "./control/server.js";
-import { FeedPump } from "./feed-pump.js";
-import { maskCardIds } from "./format.js";
-import { History } from "./history.js";
+import { type ControlServer, startControlServer } from "./control/server.js";
+import type { FeedPump } from "./feed-pump.js";
+import type { History } from "./history.js";
 import { createServiceHttpServer } from "./http/server.js";
-import type { LaneFeedEvent, LaneOperator, LaneView } from "./lane-view.js";
-import { LaneMetrics } from "./metrics.js";
-import { vehicleRow } from "./page/render.js";
-import { SseHub } from "./sse.js";
+import { HttpListener } from "./http-listener.js";
+import type { LaneOperator, LaneView } from "./lane-view.js";
+import type { LaneMetrics } from "./metrics.js";
+import { type ServiceFeed, startServiceFeed } from "./service-feed.js";
+import type { SseHub } from "./sse.js";
 
 export interface ServiceConfig {
   listen: string;
@@ -86,179 +89,139 @@ export interface LaneService {
   close(): Promise<void>;
 }
 
+/**
+ * Starts the service, in this order: the feed's consumers (metrics, chart history, live feed:
+ * ./service-feed.ts), HTTP on `service.listen` (./http-listener.ts: listening, or trying again), the
+ * control socket. `close()` stops the control socket, then the listener's retries, the feed, and the HTTP
+ * server. A config error throws before anything starts; a failure to start HTTP (with no retry) or the
+ * control socket stops what had started and throws.
+ */
 export async function startLaneService(o: LaneServiceOptions): Promise<LaneService> {
   const log = (o.logger ?? silentLogger).child({ ch: "SERVICE" });
   const now = o.now ?? Date.now;
-  const hp = listenHost(o.config.listen);
-  if (!hp)
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.listen: expected host:port, got "${o.config.listen}"`,
-    );
-  const loopback = isLoopbackHost(hp.host);
-  if (!loopback && o.config.tokenFile === undefined)
-    throw new EtcError(
-      ErrorCodes.ConfigInvalid,
-      `service.tokenFile: required when service.listen is not a loopback address (got "${o.config.listen}")`,
-    );
-  const token =
-    o.config.tokenFile !== undefined ? readTokenFile(o.config.tokenFile, "service.tokenFile") : null;
+  const { address, token } = listenAndToken(o.config);
 
-  const sse = new SseHub({ maxClients: o.config.maxLiveFeeds ?? DEFAULT_MAX_LIVE_FEEDS });
-  const history = new History(
-    Math.max(1, Math.round((o.config.historyMinutes * 60) / o.config.historyIntervalSeconds)),
-  );
-  let pump: FeedPump | undefined;
-  const metrics = new LaneMetrics(o.view, {
-    ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
-    serviceState: () => ({ sseClients: sse.size, feedDropped: pump?.dropped ?? 0 }),
-  });
-  const historySink = (batch: readonly LaneFeedEvent[]): void => {
-    for (const ev of batch) if (ev.type === "vehicle") history.addVehicle(ev.record.decisionMs);
-  };
-  let offset: number | null = null;
-  const sseSink = (batch: readonly LaneFeedEvent[]): void => {
-    if (sse.size === 0) return; // no page open: nothing to render
-    const events: { event: string; data: string }[] = [];
-    for (const ev of batch) {
-      if (ev.type === "vehicle" || ev.type === "settlement") {
-        // the row rendered (card masked); a settlement's replaces the row of its seq on the page
-        // (assets/page.js), never adds a vehicle
-        offset ??= o.view.snapshot().lane.utcOffsetMinutes;
-        events.push({
-          event: ev.type,
-          data: JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }),
-        });
-      } else {
-        // the event as JSON, every card id in it masked: an alarm's message ("uncertain debit ... on
-        // card <id>"), a booth case's card and detail; /status keeps them in full for scripts
-        events.push({ event: ev.type, data: maskCardIds(JSON.stringify(ev)) });
-      }
-    }
-    sse.broadcast(events);
-  };
-  pump = new FeedPump(o.view.events$, [(b) => metrics.onEvents(b), historySink, sseSink], {
-    onSinkError: (e) =>
-      log.warn({ err: e instanceof Error ? e.message : String(e) }, "service feed sink failed"),
-  });
-  pump.start();
-  const sampleHistory = (): void => {
-    try {
-      // the vehicles that finished before the tick and still wait in the feed's batch belong to this point
-      pump?.drain();
-      history.tick(now(), o.view.snapshot().uplink.queueDepth);
-    } catch (e) {
-      log.warn({ err: e instanceof Error ? e.message : String(e) }, "history sample failed");
-    }
-  };
-  const timer = setInterval(sampleHistory, o.config.historyIntervalSeconds * 1000);
-  timer.unref();
-
-  const server = createServiceHttpServer({
-    view: o.view,
-    metrics,
-    sse,
-    history,
-    token,
-    listenHost: hp.host,
+  const feed = startServiceFeed(o.view, {
+    maxLiveFeeds: o.config.maxLiveFeeds ?? DEFAULT_MAX_LIVE_FEEDS,
+    historyIntervalSeconds: o.config.historyIntervalSeconds,
+    historyMinutes: o.config.historyMinutes,
+    processMetrics: o.processMetrics,
     now,
-    logger: o.logger ?? silentLogger,
+    log,
   });
-  // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
-  server.maxConnections = o.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const { metrics, history, pump, sse } = feed;
+
+  const http = httpListener(o, feed, { address, token, now, log });
+  // the feed, then the HTTP server: after a first attempt that failed without retry, and at the end of stop
   const cleanup = async (): Promise<void> => {
-    clearInterval(timer);
-    pump?.stop();
-    sse.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    feed.stop();
+    await http.closeServer();
   };
-  const listen = (): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(hp.port, hp.host, () => {
-        server.off("error", reject);
-        const a = server.address() as AddressInfo;
-        resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`);
-      });
-    });
-  const cannotListen = (e: unknown): string =>
-    `service.listen: cannot listen on ${o.config.listen} (${e instanceof Error ? e.message : String(e)})`;
-  const retryMs = o.listenRetryMs ?? 10_000;
-  let url: string | null = null;
-  const configured = `http://${hp.host.includes(":") ? `[${hp.host}]` : hp.host}:${hp.port}/`;
-  let retry: NodeJS.Timeout | null = null;
-  let closed = false;
   try {
-    url = await listen();
+    await http.start();
   } catch (e) {
-    if (retryMs <= 0) {
-      await cleanup().catch(() => undefined);
-      throw new EtcError(ErrorCodes.ConfigInvalid, cannotListen(e));
-    }
-    const message = `${cannotListen(e)}; the lane trades without its status service and page, trying again every ${retryMs / 1000} s`;
-    log.error(message);
-    o.onUnavailable?.(message);
-    const again = (): void => {
-      retry = null;
-      listen().then(
-        (u) => {
-          if (closed) {
-            server.close();
-            return;
-          }
-          url = u;
-          log.info({ url: u }, "lane status service listening again");
-          o.onAvailable?.(u);
-        },
-        () => {
-          if (!closed) retry = setTimeout(again, retryMs).unref();
-        },
-      );
-    };
-    retry = setTimeout(again, retryMs).unref();
+    await cleanup().catch(() => undefined);
+    throw e;
   }
+  // no more attempts to listen, then as cleanup: a failed control socket, and close() after the socket
   const stop = async (): Promise<void> => {
-    closed = true;
-    if (retry) clearTimeout(retry);
+    http.stopRetrying();
     await cleanup();
   };
-  let control: Awaited<ReturnType<typeof startControlServer>>;
+
+  let control: ControlServer;
   try {
-    control = await startControlServer({
-      path: controlSocketPath(o.dataDir),
-      view: o.view,
-      operator: o.operator,
-      ...(o.booth ? { booth: o.booth } : {}),
-      ...(o.logger ? { logger: o.logger } : {}),
-      ...(o.onRefusedRequest ? { onRefused: o.onRefusedRequest } : {}),
-    });
+    control = await startControlSocket(o);
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;
   }
   log.info(
-    { url, auth: token ? "bearer token" : "none (loopback)", control: control.path },
-    url === null
+    { url: http.boundUrl, auth: token ? "bearer token" : "none (loopback)", control: control.path },
+    http.boundUrl === null
       ? "lane status service: control socket only, HTTP not listening"
       : "lane status service listening",
   );
   return {
     get url() {
-      return url ?? configured;
+      return http.boundUrl ?? http.configuredUrl;
     },
     get listening() {
-      return url !== null;
+      return http.boundUrl !== null;
     },
     controlPath: control.path,
     metrics,
     history,
     pump,
     sse,
-    sampleHistory,
+    sampleHistory: feed.sampleHistory,
     async close() {
       await control.close();
       await stop();
     },
   };
+}
+
+/** The HTTP server (./http/server.ts) over the feed's metrics, history and live feed, not yet listening. */
+function httpListener(
+  o: LaneServiceOptions,
+  feed: ServiceFeed,
+  h: { address: { host: string; port: number }; token: string | null; now: () => number; log: Logger },
+): HttpListener {
+  const server = createServiceHttpServer({
+    view: o.view,
+    metrics: feed.metrics,
+    sse: feed.sse,
+    history: feed.history,
+    token: h.token,
+    listenHost: h.address.host,
+    now: h.now,
+    logger: o.logger ?? silentLogger,
+  });
+  // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
+  server.maxConnections = o.config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  return new HttpListener(server, {
+    listen: o.config.listen,
+    address: h.address,
+    retryMs: o.listenRetryMs ?? 10_000,
+    log: h.log,
+    onUnavailable: o.onUnavailable,
+    onAvailable: o.onAvailable,
+  });
+}
+
+/**
+ * `service.listen` parsed, and the token (`service.tokenFile`, read now): required when the address is not
+ * a loopback one. Throws a config error.
+ */
+function listenAndToken(config: ServiceConfig): {
+  address: { host: string; port: number };
+  token: string | null;
+} {
+  const hp = listenHost(config.listen);
+  if (!hp)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.listen: expected host:port, got "${config.listen}"`,
+    );
+  const loopback = isLoopbackHost(hp.host);
+  if (!loopback && config.tokenFile === undefined)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `service.tokenFile: required when service.listen is not a loopback address (got "${config.listen}")`,
+    );
+  const token = config.tokenFile !== undefined ? readTokenFile(config.tokenFile, "service.tokenFile") : null;
+  return { address: hp, token };
+}
+
+/** The control socket in the data directory (./control/server.ts): the operator's and the booth's actions. */
+function startControlSocket(o: LaneServiceOptions): Promise<ControlServer> {
+  return startControlServer({
+    path: controlSocketPath(o.dataDir),
+    view: o.view,
+    operator: o.operator,
+    ...(o.booth ? { booth: o.booth } : {}),
+    ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.onRefusedRequest ? { onRefused: o.onRefusedRequest } : {}),
+  });
 }

@@ -1,0 +1,195 @@
+/**
+ * The parts of the running lane's snapshot (`LaneSnapshot` in ./lane-view.ts), one builder a part, each
+ * from what the lane keeps in memory. `LaneRuntimeView.snapshot()` (./runtime-view.ts) puts them
+ * together in the snapshot's order; what it keeps from the lane's streams (since when the lane is in its
+ * state, the RSU and reader links' last changes, the last vehicles, the status list's counts) comes from
+ * ./runtime-tracker.ts.
+ */
+import { performance } from "node:perf_hooks";
+import type { BoothStatus } from "../booth/view.js";
+import type { LaneRuntime } from "../lane/runtime.js";
+import type { UplinkStatus } from "../uplink/uplink.js";
+import {
+  type AuditView,
+  type ClockView,
+  flattenCounters,
+  type JournalView,
+  type LaneSnapshot,
+  type LaneStateView,
+  type LinkView,
+  type ProcessView,
+  type RsuView,
+  type StatusListView,
+  type UplinkView,
+} from "./lane-view.js";
+
+type CounterMap = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+
+/** The reader link as the view last saw it on the reader's `state$` (./runtime-tracker.ts). */
+export interface ReaderLinkState {
+  status: LinkView["status"];
+  reason: string | null;
+  since: number | null;
+}
+
+/** The status list's counts and import time, read again only after its versions change. */
+export interface StatusListInfo {
+  counts: { cards: number; obus: number } | null;
+  appliedAt: number | null;
+}
+
+/** `state` without its `since` and `operatorClosed`, from the controller's status (the feed's `lane` too). */
+export function laneStateOf(
+  s: LaneRuntime["controller"]["status"],
+): Omit<LaneStateView, "since" | "operatorClosed"> {
+  if (s.status === "open")
+    return { status: "open", canTrade: true, reason: null, detail: `RSU ${s.rsu.rsuId} v${s.rsu.version}` };
+  if (s.status === "closed") {
+    const stopping = s.reason === "stopping" || s.reason === "stopped";
+    return {
+      status: stopping ? "stopping" : "closed",
+      canTrade: false,
+      reason: s.reason,
+      detail: s.detail,
+    };
+  }
+  return { status: "starting", canTrade: false, reason: "starting", detail: "the lane is starting" };
+}
+
+/** A link's status as the snapshot names it: anything else is "down". */
+export function linkStatus(s: string): LinkView["status"] {
+  return s === "up" || s === "down" || s === "stopped" || s === "connecting" ? s : "down";
+}
+
+/** Wall ms of a monotonic instant (performance.now() clock). */
+function wallOf(mono: number, now: () => number): number {
+  return Math.round(now() - (performance.now() - mono));
+}
+
+/**
+ * `rsu`: the RSU link's state and counters; `since` the view's own time of the link's last change, else
+ * the link's monotonic one; the device from the last B0 while the lane is open.
+ */
+export function rsuView(rt: LaneRuntime, rsuSince: number | null, now: () => number): RsuView {
+  const link = rt.link.state;
+  const s = rt.controller.status;
+  return {
+    status: linkStatus(link.status),
+    reason: link.reason ?? null,
+    since: rsuSince ?? wallOf(link.since, now),
+    counters: flattenCounters(rt.link.counters as unknown as CounterMap),
+    device: s.status === "open" ? { rsuId: s.rsu.rsuId, version: s.rsu.version, psams: s.rsu.psams } : null,
+  };
+}
+
+/** `reader`: null without a reader; its state as last seen (connecting before any) and its counters. */
+export function readerView(reader: LaneRuntime["reader"], seen: ReaderLinkState | null): LinkView | null {
+  return reader
+    ? {
+        status: seen?.status ?? "connecting",
+        reason: seen?.reason ?? null,
+        since: seen?.since ?? null,
+        counters: reader.counters ? flattenCounters(reader.counters) : {},
+      }
+    : null;
+}
+
+/** `statusList`: the list's health, its counts and import time, the uplink's download. */
+export function statusListView(
+  health: ReturnType<LaneRuntime["statusList"]["health"]>,
+  info: StatusListInfo,
+  up: UplinkStatus | null,
+): StatusListView {
+  return {
+    state: health.state,
+    reason: health.reason,
+    versions: health.versions,
+    ages: { fullMs: health.ages.fullMs, deltaMs: health.versions.delta ? health.ages.newestMs : null },
+    appliedAt: info.appliedAt,
+    counts: info.counts,
+    download: up?.statusList?.download ?? null,
+  };
+}
+
+/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink.ts): times as epoch ms. */
+export function uplinkView(up: UplinkStatus): UplinkView {
+  return {
+    state: up.state,
+    queueDepth: up.queueDepth + up.held,
+    held: up.held,
+    oldestPendingAgeMs: up.oldestPendingAgeMs,
+    batch: { size: up.batch.size, max: up.batch.max },
+    lastSuccessAt: up.lastSuccessAt ? Date.parse(up.lastSuccessAt) : null,
+    lastError: up.lastError
+      ? { code: up.lastError.code, message: up.lastError.message, at: Date.parse(up.lastError.at) }
+      : null,
+  };
+}
+
+/** `uplink` without a station: the journal's queue (held records included), state "disabled". */
+export function disabledUplinkView(j: LaneRuntime["journal"]): UplinkView {
+  return {
+    state: "disabled",
+    queueDepth: j.queueDepth() + j.heldCount(),
+    held: j.heldCount(),
+    oldestPendingAgeMs: j.oldestPendingAgeMs(),
+    batch: null,
+    lastSuccessAt: null,
+    lastError: null,
+  };
+}
+
+/** `journal`: its health, last seq, and the last vehicle's durable commit time. */
+export function journalView(j: LaneRuntime["journal"], lastCommitMs: number | null): JournalView {
+  return { healthy: j.healthy, lastSeq: j.lastSeq(), lastCommitMs };
+}
+
+/** `booth`: the booth's part of the snapshot from its status() (one call: cheap, no journal access). */
+export function boothView(booth: LaneRuntime["booth"]): LaneSnapshot["booth"] {
+  return booth ? boothDeskView(booth.status()) : { cases: [], desk: null };
+}
+
+function boothDeskView(b: BoothStatus): LaneSnapshot["booth"] {
+  const t = b.lastTiming;
+  return {
+    cases: b.cases,
+    desk: {
+      screen: b.screen,
+      counters: { ...b.counters },
+      recovering: b.recovering,
+      lastTiming: t
+        ? { totalMs: t.totalMs, readerMs: t.readerMs, laneMs: t.laneMs, commitMs: t.commitMs }
+        : null,
+    },
+  };
+}
+
+/** `process`: this process, `now` the snapshot's time. */
+export function processView(startedAt: number, now: number): ProcessView {
+  const mem = process.memoryUsage();
+  return {
+    pid: process.pid,
+    startedAt,
+    uptimeMs: now - startedAt,
+    node: process.version,
+    rssBytes: mem.rss,
+    heapUsedBytes: mem.heapUsed,
+  };
+}
+
+/** `clock`: the station's clock minus the lane's at the uplink's last heartbeat. */
+export function clockView(up: UplinkStatus | null): ClockView {
+  return up?.clock
+    ? { skewToStationMs: up.clock.skewMs, measuredAt: Date.parse(up.clock.measuredAt) }
+    : { skewToStationMs: null, measuredAt: null };
+}
+
+/** `audit`: the trail's last seq (null before the first entry) and last checkpoint. */
+export function auditView(audit: ReturnType<LaneRuntime["audit"]["status"]>): AuditView {
+  return {
+    lastSeq: audit.lastSeq > 0 ? audit.lastSeq : null,
+    lastCheckpoint: audit.lastCheckpoint
+      ? { n: audit.lastCheckpoint.n, at: audit.lastCheckpoint.at ?? 0, to: audit.lastCheckpoint.to }
+      : null,
+  };
+}

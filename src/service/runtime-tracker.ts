@@ -1,0 +1,183 @@
+/**
+ * The running lane view's own subscribers to the lane, made when the view is built (./runtime-view.ts):
+ * they keep what the snapshot needs between two snapshots and push to the feed what is not one of the
+ * lane's streams (./runtime-feed.ts). Each keeps a value or pushes an event; none runs on the decision
+ * path longer than that.
+ *
+ * - the controller's `outcomes$`: the last 20 vehicles (`lastTransactions`), the last commit time, each
+ *   vehicle's feed event built once; a settlement (a later revision of a vehicle's record) replaces its
+ *   row in place;
+ * - its `status$`: since when the lane is in its state (`state.since`);
+ * - its `events$`: when the RSU link last changed (`rsu.since`);
+ * - the status list's `health$`: a change of versions marks the list's counts to be read again and, after
+ *   the first, is a status-list `applied` event;
+ * - the uplink's `status$` (a station): the list it refused, a status-list `rejected` event;
+ * - the reader's `state$` (a booth): the reader link's state (`reader`).
+ */
+import type { Subscription } from "rxjs";
+import type { VehicleOutcome } from "../lane/controller.js";
+import type { LaneRuntime } from "../lane/runtime.js";
+import type { LaneFeedEvent, VehicleRecordView } from "./lane-view.js";
+import { type SettlementEvent, settlementEvent, vehicleEvent } from "./runtime-feed.js";
+import { linkStatus, type ReaderLinkState, type StatusListInfo } from "./runtime-snapshot.js";
+
+/** the snapshot's `lastTransactions` */
+const LAST = 20;
+
+/** Where the tracker's events go: the feed's subjects (./runtime-feed.ts runtimeFeed). */
+export interface TrackerFeed {
+  /** a vehicle or a settlement */
+  vehicle(e: LaneFeedEvent): void;
+  /** a status-list change */
+  extra(e: LaneFeedEvent): void;
+}
+
+export class RuntimeTracker {
+  /** the last vehicles, newest first, at most 20 */
+  readonly recent: VehicleRecordView[] = [];
+  /** the last vehicle's durable commit, ms */
+  lastCommitMs: number | null = null;
+  /** when the lane entered its state (wall ms) */
+  stateSince: number;
+  /** when the RSU link last changed (wall ms); null: not since the view was built */
+  rsuSince: number | null = null;
+  /** the reader link as last seen; null before its first state */
+  reader: ReaderLinkState | null = null;
+  private stateKey = "";
+  private listKey: string | null = null;
+  /** the list's counts and import time are read again (a few small queries) only after its versions change */
+  private listInfoStale = true;
+  private list: StatusListInfo = { counts: null, appliedAt: null };
+  private readonly subs: Subscription[] = [];
+
+  constructor(
+    private readonly rt: LaneRuntime,
+    private readonly now: () => number,
+    private readonly feed: TrackerFeed,
+  ) {
+    this.stateSince = now();
+    this.trackVehicles();
+    this.trackLaneState();
+    this.trackRsuLink();
+    this.trackStatusListVersions();
+    if (rt.uplink) this.trackStatusListRefusals(rt.uplink);
+    if (rt.reader) this.trackReaderLink(rt.reader);
+  }
+
+  /** The status list's counts and import time: read from the list only after its versions changed. */
+  statusListInfo(): StatusListInfo {
+    if (this.listInfoStale) {
+      this.listInfoStale = false;
+      const info = this.rt.statusList.info();
+      this.list = {
+        counts: info.versions.full ? { cards: info.counts.cards, obus: info.counts.obus } : null,
+        appliedAt: info.importedAt ? Date.parse(info.importedAt) : null,
+      };
+    }
+    return this.list;
+  }
+
+  close(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs.length = 0;
+  }
+
+  /** one subscriber builds each vehicle's feed event once, keeps what the snapshot needs, and passes it on */
+  private trackVehicles(): void {
+    this.subs.push(
+      this.rt.controller.outcomes$.subscribe((v) => {
+        if (v.record.revision > 1) {
+          this.feed.vehicle(this.settled(v));
+          return;
+        }
+        this.lastCommitMs = v.commitMs;
+        const e = vehicleEvent(v);
+        this.recent.unshift(e.record);
+        if (this.recent.length > LAST) this.recent.pop();
+        this.feed.vehicle(e);
+      }),
+    );
+  }
+
+  /**
+   * A suspect settled after its vehicle finished: the controller emits it on outcomes$ again, the same
+   * seq in a new revision (decisionMs 0, commitMs null; src/lane/late-answers.ts settle, the operator's
+   * settleSuspect in src/lane/controller.ts). Its row among the last vehicles is replaced in place (it
+   * keeps the vehicle's decision time); the last commit time stays the last vehicle's.
+   */
+  private settled(v: VehicleOutcome): SettlementEvent {
+    const i = this.recent.findIndex((x) => x.seq === v.record.seq);
+    const e = settlementEvent(v, i >= 0 ? this.recent[i]!.decisionMs : null, this.now());
+    if (i >= 0) this.recent[i] = e.record;
+    return e;
+  }
+
+  private trackLaneState(): void {
+    this.subs.push(
+      this.rt.controller.status$.subscribe((s) => {
+        const key = s.status === "closed" ? `closed:${s.reason}` : s.status;
+        if (key !== this.stateKey) {
+          this.stateKey = key;
+          this.stateSince = this.now();
+        }
+      }),
+    );
+  }
+
+  private trackRsuLink(): void {
+    this.subs.push(
+      this.rt.controller.events$.subscribe((e) => {
+        if (e.type === "link") this.rsuSince = this.now();
+      }),
+    );
+  }
+
+  private trackStatusListVersions(): void {
+    this.subs.push(
+      this.rt.statusList.health$.subscribe((h) => {
+        const key = `${h.versions.full}/${h.versions.delta}`;
+        if (key !== this.listKey) {
+          const first = this.listKey === null;
+          this.listKey = key;
+          this.listInfoStale = true;
+          if (!first)
+            this.feed.extra({
+              type: "status-list",
+              at: this.now(),
+              action: "applied",
+              versions: h.versions,
+              reason: null,
+            });
+        }
+      }),
+    );
+  }
+
+  /** a list the uplink fetched and refused: once per error (its time and message) */
+  private trackStatusListRefusals(uplink: NonNullable<LaneRuntime["uplink"]>): void {
+    let lastError: string | null = null;
+    this.subs.push(
+      uplink.status$.subscribe((s) => {
+        const e = s.statusList?.lastError ?? null;
+        const key = e ? `${e.at} ${e.message}` : null;
+        if (key !== null && key !== lastError)
+          this.feed.extra({
+            type: "status-list",
+            at: this.now(),
+            action: "rejected",
+            versions: { full: s.statusList?.full ?? null, delta: s.statusList?.delta ?? null },
+            reason: e!.message,
+          });
+        lastError = key;
+      }),
+    );
+  }
+
+  private trackReaderLink(reader: NonNullable<LaneRuntime["reader"]>): void {
+    this.subs.push(
+      reader.state$.subscribe((s) => {
+        this.reader = { status: linkStatus(s.status), reason: s.reason ?? null, since: this.now() };
+      }),
+    );
+  }
+}
