@@ -1,6 +1,6 @@
 /**
  * Card numbers on the page and its live feed (src/service/format.ts maskCardIds, src/service/page/render.ts,
- * the service's SSE sink in src/service/service.ts): masked in their columns and in the free text the lane
+ * the service's SSE sink, liveFeedSink in src/service/service-feed.ts): masked in their columns and in the free text the lane
  * wrote (a suspect's alarm "uncertain debit ... on card <id>", a booth case's detail), in the trail search's
  * results, the booth queue and the `alarm` and `booth` events; /status keeps them in full for scripts.
  */
