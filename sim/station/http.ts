@@ -1,10 +1,30 @@
-/** The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer. */
+/**
+ * The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer, and
+ * the `error` code of each status (docs/station-api.md, "Common rules").
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+/** The code an error answer of each status carries in its `error` field. */
+export const ERROR_CODES = {
+  400: "BAD_REQUEST",
+  404: "NOT_FOUND",
+  413: "TOO_LARGE",
+  422: "UNPROCESSABLE",
+  500: "INTERNAL",
+} as const;
+export type ErrorStatus = keyof typeof ERROR_CODES;
+
+/** The JSON body of an error answer: `{ error: CODE, message }`. */
+export function errorBody(status: ErrorStatus, message: string): { error: string; message: string } {
+  return { error: ERROR_CODES[status], message };
+}
+
+/** A request refused with `status` (a 4xx); `headers` go with the answer. */
 export class HttpError extends Error {
   constructor(
-    readonly status: number,
+    readonly status: Exclude<ErrorStatus, 500>,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -28,8 +48,17 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }

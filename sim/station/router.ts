@@ -1,14 +1,15 @@
 /**
  * Every request to the station simulator: the admin routes (./admin-routes.ts) first, then the API
  * (./api-routes.ts) through the current fault (./faults.ts); anything else 404. An HttpError thrown on
- * the way is answered with its status (BAD_REQUEST), anything else 500 (INTERNAL) and logged.
+ * the way is answered with its status and that status's code (./http.ts ERROR_CODES), anything else 500
+ * (INTERNAL) and logged.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { AdminHandler } from "./admin-routes.js";
 import type { ApiResult } from "./api-routes.js";
 import type { FaultInjector } from "./faults.js";
-import { HttpError, sendJson } from "./http.js";
+import { errorBody, HttpError, sendJson } from "./http.js";
 
 export interface StationRouterDeps {
   admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
@@ -33,7 +34,7 @@ export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res:
       const message = e instanceof Error ? e.message : String(e);
       if (status === 500) d.log.error({ err: message }, "station error");
       if (!res.headersSent && !res.destroyed)
-        sendJson(res, status, { error: status === 500 ? "INTERNAL" : "BAD_REQUEST", message });
+        sendJson(res, status, errorBody(status, message), e instanceof HttpError ? e.headers : {});
     });
   };
 }

@@ -1,0 +1,76 @@
+/**
+ * The station simulator answers like a well-behaved server (sim/station/router.ts, http.ts,
+ * admin-routes.ts, api-routes.ts): a client's mistake gets a 4xx with its own error code and is not
+ * logged; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
+
+let st: StationHandle | undefined;
+afterEach(async () => {
+  await st?.close();
+  st = undefined;
+});
+
+/** A station whose error lines the test reads. */
+async function station(o: StationOptions = {}): Promise<{ st: StationHandle; errors: unknown[] }> {
+  const errors: unknown[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    error: (obj, msg) => errors.push({ obj, msg }),
+    child: () => logger,
+  };
+  st = await startStation({ ...o, logger });
+  return { st, errors };
+}
+
+async function answer(res: Promise<Response>): Promise<{ status: number; body: unknown }> {
+  const r = await res;
+  return { status: r.status, body: await r.json() };
+}
+
+const lane = { network: "4301", station: "0102", lane: 3 };
+const tradeId = "430101020320261123185914000001";
+const upload = { lane, records: [{ tradeId, seq: 1, kind: "stop", record: {} }] };
+
+describe("the station's error answers", () => {
+  it("give each status its own code: 400 BAD_REQUEST, 404 NOT_FOUND, 413 TOO_LARGE", async () => {
+    let refuse: 400 | 413 = 413;
+    const { st, errors } = await station({ refuseUpload: () => ({ status: refuse, message: "choked" }) });
+    const post = (body: unknown) =>
+      fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(body) });
+    expect(await answer(post(upload))).toEqual({
+      status: 413,
+      body: { error: "TOO_LARGE", message: "choked" },
+    });
+    refuse = 400;
+    expect(await answer(post(upload))).toEqual({
+      status: 400,
+      body: { error: "BAD_REQUEST", message: "choked" },
+    });
+    expect(await answer(post([]))).toMatchObject({ status: 400, body: { error: "BAD_REQUEST" } });
+    for (const path of ["/nowhere", "/api/v2/transactions", "/api/v1/status-list/bundles/full-1.bundle"])
+      expect(await answer(fetch(`${st.url}${path}`)), path).toMatchObject({
+        status: 404,
+        body: { error: "NOT_FOUND" },
+      });
+    expect(await answer(fetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints/latest`))).toMatchObject({
+      status: 404,
+      body: { error: "NOT_FOUND" },
+    });
+    const checkpoints = (body: unknown) =>
+      answer(
+        fetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints`, {
+          method: "POST",
+          body: JSON.stringify(body),
+        }),
+      );
+    expect(await checkpoints({ publicKey: "not a key", checkpoints: [{}] })).toMatchObject({
+      status: 422,
+      body: { error: "UNPROCESSABLE" },
+    });
+    expect(await checkpoints(null)).toMatchObject({ status: 400, body: { error: "BAD_REQUEST" } });
+    expect(errors).toEqual([]);
+  });
+});
