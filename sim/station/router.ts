@@ -1,8 +1,8 @@
 /**
- * Every request to the station simulator: the admin routes (./admin-routes.ts) first, then the API
- * (./api-routes.ts) through the current fault (./faults.ts); anything else 404. An HttpError thrown on
- * the way is answered with its status and that status's code (./http.ts ERROR_CODES), anything else 500
- * (INTERNAL) and logged.
+ * Every request to the station simulator: a request target that is not a URL (`//[x`) 400, then the admin
+ * routes (./admin-routes.ts), then the API (./api-routes.ts) through the current fault (./faults.ts);
+ * anything else 404. An HttpError thrown on the way is answered with its status and that status's code
+ * (./http.ts ERROR_CODES), anything else 500 (INTERNAL) and logged.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -21,7 +21,12 @@ export interface StationRouterDeps {
 /** The station's node:http request listener. */
 export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://station");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://station");
+    } catch {
+      throw new HttpError(400, "request target is not a URL");
+    }
     const admin = d.admin(req, url);
     if (admin) return admin(req, res);
     if (!url.pathname.startsWith("/api/")) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);

@@ -3,6 +3,7 @@
  * admin-routes.ts, api-routes.ts): a client's mistake gets a 4xx with its own error code and is not
  * logged; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
  */
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
@@ -28,6 +29,21 @@ async function station(o: StationOptions = {}): Promise<{ st: StationHandle; err
 async function answer(res: Promise<Response>): Promise<{ status: number; body: unknown }> {
   const r = await res;
   return { status: r.status, body: await r.json() };
+}
+
+/** Sends `head` (request line and headers) and `body` over a socket; the answer as the client read it. */
+function raw(url: string, head: string, body = ""): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(u.port), u.hostname, () => s.end(`${head}\r\n\r\n${body}`));
+    let text = "";
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      text += d;
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0), text }));
+  });
 }
 
 const lane = { network: "4301", station: "0102", lane: 3 };
@@ -71,6 +87,22 @@ describe("the station's error answers", () => {
       body: { error: "UNPROCESSABLE" },
     });
     expect(await checkpoints(null)).toMatchObject({ status: 400, body: { error: "BAD_REQUEST" } });
+    expect(errors).toEqual([]);
+  });
+
+  it("answer a request target that does not parse, or a bundle name with a bad % escape, 400 without logging", async () => {
+    const { st, errors } = await station();
+    const host = new URL(st.url).host;
+    for (const target of ["//[x", "http://[x/api/v1/transactions"]) {
+      const got = await raw(st.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close`);
+      expect(got.status, target).toBe(400);
+      expect(got.text).toContain('"error":"BAD_REQUEST"');
+    }
+    for (const name of ["%E0%A4%A", "full-1%.bundle", "%"])
+      expect(await answer(fetch(`${st.url}/api/v1/status-list/bundles/${name}`)), name).toMatchObject({
+        status: 400,
+        body: { error: "BAD_REQUEST" },
+      });
     expect(errors).toEqual([]);
   });
 });
