@@ -30,19 +30,26 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The request's body, at most `max` bytes. A longer one is refused with HttpError 413 as soon as it passes
+ * `max`, with `Connection: close`: the router (./router.ts) answers it, and what the client still sends is
+ * not kept (node:http reads it off the socket until the answer is out, then closes the connection).
+ */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > max) {
-        reject(new HttpError(413, `request body larger than ${max} bytes`));
-        req.destroy();
+      if (size <= max) {
+        chunks.push(c);
         return;
       }
-      chunks.push(c);
-    });
+      chunks.length = 0;
+      req.off("data", onData);
+      reject(new HttpError(413, `request body larger than ${max} bytes`, { connection: "close" }));
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });

@@ -105,4 +105,25 @@ describe("the station's error answers", () => {
       });
     expect(errors).toEqual([]);
   });
+
+  it("answer a body over the limit 413 TOO_LARGE, which the client sees (not a reset), and go on serving", async () => {
+    const { st, errors } = await station({ maxBodyBytes: 1024 });
+    const big = (bytes: number) =>
+      answer(fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: "x".repeat(bytes) }));
+    for (const bytes of [1025, 64 * 1024, 4 * 1024 * 1024])
+      expect(await big(bytes), String(bytes)).toMatchObject({ status: 413, body: { error: "TOO_LARGE" } });
+    // the heartbeat's own limit (1 MiB)
+    expect(
+      await answer(
+        fetch(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {
+          method: "POST",
+          body: `"${"x".repeat(2 * 1024 * 1024)}"`,
+        }),
+      ),
+    ).toMatchObject({ status: 413, body: { error: "TOO_LARGE" } });
+    const ok = await fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(upload) });
+    expect(ok.status).toBe(200);
+    expect(st.received().map((r) => r.tradeId)).toEqual([tradeId]);
+    expect(errors).toEqual([]);
+  });
 });
