@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditWitness } from "./audit-witness.js";
-import { FAULT_MODES, type FaultInjector, isFaultMode } from "./faults.js";
+import { FAULT_MODES, type FaultInjector, type FaultMode, faultMs, isFaultMode } from "./faults.js";
 import { HttpError, readBody, sendJson } from "./http.js";
 import type { StationHandle } from "./station.js";
 
@@ -23,20 +23,52 @@ export interface AdminRoutesDeps {
   witness: AuditWitness;
 }
 
+/** POST /admin/fault's body read; throws HttpError 400 saying what is wrong. */
+function faultRequest(raw: Buffer): { mode: FaultMode; opts: { slowMs?: number; durationMs?: number } } {
+  const text = raw.toString("utf8");
+  let body: unknown;
+  try {
+    body = text === "" ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "body is not JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new HttpError(400, 'body must be a JSON object {"mode", "slowMs"?, "durationMs"?}');
+  const b = body as Record<string, unknown>;
+  if (typeof b.mode !== "string" || !isFaultMode(b.mode))
+    throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
+  try {
+    const slowMs = faultMs("slowMs", b.slowMs);
+    const durationMs = faultMs("durationMs", b.durationMs);
+    return {
+      mode: b.mode,
+      opts: {
+        ...(slowMs === undefined ? {} : { slowMs }),
+        ...(durationMs === undefined ? {} : { durationMs }),
+      },
+    };
+  } catch (e) {
+    throw new HttpError(400, (e as Error).message);
+  }
+}
+
 /** The admin routes: the handler of `req`, or null when it is not one of them. */
 export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, url: URL) => AdminHandler | null {
   const fault: AdminHandler = async (req, res) => {
     if (req.method === "POST") {
-      const body = JSON.parse((await readBody(req, 65536)).toString("utf8") || "{}") as {
-        mode?: string;
-        slowMs?: number;
-        durationMs?: number;
-      };
-      if (!body.mode || !isFaultMode(body.mode))
-        throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
-      sendJson(res, 200, { mode: body.mode });
-      await d.station().setFault(body.mode, body);
-      return;
+      const { mode, opts } = faultRequest(await readBody(req, 65536));
+      if (mode === "down") {
+        // "down" destroys every open connection, this one too: the answer goes out first, and the
+        // listener's stop (./listener.ts) cannot fail
+        await new Promise((resolve) => {
+          res.once("close", resolve);
+          sendJson(res, 200, { mode }, { connection: "close" });
+        });
+        await d.station().setFault(mode, opts);
+        return;
+      }
+      await d.station().setFault(mode, opts);
+      return sendJson(res, 200, { mode });
     }
     return sendJson(res, 200, { mode: d.faults.mode, slowMs: d.faults.slowMs });
   };

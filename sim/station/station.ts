@@ -19,7 +19,7 @@ import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore } from "./bundles.js";
 import { openStationDb } from "./db.js";
-import { FaultInjector, type FaultMode } from "./faults.js";
+import { FaultInjector, type FaultMode, faultMs } from "./faults.js";
 import { StationListener } from "./listener.js";
 import { type ReceivedRecord, ReceivedStore } from "./received.js";
 import { stationRouter } from "./router.js";
@@ -68,6 +68,7 @@ export interface StationHandle {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
+  /** slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError */
   setFault(mode: FaultMode, opts?: { slowMs?: number; durationMs?: number }): Promise<void>;
   fault(): FaultMode;
   received(): ReceivedRecord[];
@@ -135,9 +136,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       db.close();
     },
     async setFault(next, o = {}) {
+      const slowMs = faultMs("slowMs", o.slowMs);
+      faultMs("durationMs", o.durationMs);
       if (revertTimer) clearTimeout(revertTimer);
       revertTimer = undefined;
-      if (o.slowMs !== undefined) faults.slowMs = o.slowMs;
+      if (slowMs !== undefined) faults.slowMs = slowMs;
       const prev = faults.mode;
       faults.mode = next;
       if (next === "down" && prev !== "down") await stopListening();

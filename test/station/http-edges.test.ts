@@ -4,7 +4,7 @@
  * logged; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
  */
 import { connect } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
 
@@ -125,5 +125,83 @@ describe("the station's error answers", () => {
     expect(ok.status).toBe(200);
     expect(st.received().map((r) => r.tradeId)).toEqual([tradeId]);
     expect(errors).toEqual([]);
+  });
+});
+
+describe("POST /admin/fault", () => {
+  const fault = (st: StationHandle, body: string, method = "POST") =>
+    fetch(`${st.url}/admin/fault`, { method, body, headers: { "content-type": "application/json" } });
+
+  it("answers a body that is not a JSON object 400 BAD_REQUEST, without logging, and changes nothing", async () => {
+    const { st, errors } = await station();
+    for (const body of ["{nope", "null", "42", '"slow"', '["slow"]'])
+      expect(await answer(fault(st, body)), body).toMatchObject({
+        status: 400,
+        body: { error: "BAD_REQUEST" },
+      });
+    expect(st.fault()).toBe("none");
+    expect(errors).toEqual([]);
+  });
+
+  it("answers slowMs or durationMs that is not a whole number of ms from 0 to 2^31-1 400 naming the field", async () => {
+    const { st, errors } = await station();
+    for (const [field, v] of [
+      ["slowMs", "abc"],
+      ["slowMs", -1],
+      ["slowMs", 1.5],
+      ["slowMs", null],
+      ["durationMs", "1000"],
+      ["durationMs", -5],
+      ["durationMs", 2 ** 31],
+    ] as const) {
+      const got = await answer(fault(st, JSON.stringify({ mode: "slow", [field]: v })));
+      expect(got, `${field} ${v}`).toEqual({
+        status: 400,
+        body: {
+          error: "BAD_REQUEST",
+          message: `${field}: expected a whole number of milliseconds from 0 to 2147483647, got ${JSON.stringify(v)}`,
+        },
+      });
+    }
+    expect(st.fault()).toBe("none");
+    // the handle checks the same
+    await expect(st.setFault("slow", { slowMs: -1 })).rejects.toThrow(/^slowMs: expected a whole number/);
+    await expect(st.setFault("slow", { durationMs: Number.NaN })).rejects.toThrow(/^durationMs: expected/);
+    expect(st.fault()).toBe("none");
+    expect(await answer(fault(st, JSON.stringify({ mode: "slow", slowMs: 0, durationMs: 60_000 })))).toEqual({
+      status: 200,
+      body: { mode: "slow" },
+    });
+    expect(await answer(fetch(`${st.url}/admin/fault`))).toEqual({
+      status: 200,
+      body: { mode: "slow", slowMs: 0 },
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it("answers once the fault is switched: a switch that fails is 500, not 200", async () => {
+    const { st, errors } = await station();
+    vi.spyOn(st, "setFault").mockRejectedValueOnce(new Error("listen EADDRINUSE"));
+    expect(await answer(fault(st, JSON.stringify({ mode: "500s" })))).toEqual({
+      status: 500,
+      body: { error: "INTERNAL", message: "listen EADDRINUSE" },
+    });
+    expect(errors).toEqual([{ obj: { err: "listen EADDRINUSE" }, msg: "station error" }]);
+    expect(await answer(fault(st, JSON.stringify({ mode: "500s" })))).toEqual({
+      status: 200,
+      body: { mode: "500s" },
+    });
+    expect(st.fault()).toBe("500s");
+  });
+
+  it('"down" is answered before it closes the connection it came on, then refuses connections', async () => {
+    const { st } = await station();
+    const res = await fault(st, JSON.stringify({ mode: "down" }));
+    expect(res.headers.get("connection")).toBe("close");
+    expect(await res.json()).toEqual({ mode: "down" });
+    expect(st.fault()).toBe("down");
+    await expect(fetch(`${st.url}/admin/fault`)).rejects.toThrow();
+    await st.setFault("none");
+    expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
   });
 });
