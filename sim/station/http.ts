@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 export const ERROR_CODES = {
   400: "BAD_REQUEST",
   404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
   413: "TOO_LARGE",
   422: "UNPROCESSABLE",
   500: "INTERNAL",

@@ -204,4 +204,28 @@ describe("POST /admin/fault", () => {
     await st.setFault("none");
     expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
   });
+
+  it("reads the fault with GET (and HEAD) and answers any other method 405 with Allow", async () => {
+    const { st } = await station();
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      const res = await fetch(`${st.url}/admin/fault`, { method, body: method === "DELETE" ? null : "{}" });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+      expect(await res.json()).toMatchObject({ error: "METHOD_NOT_ALLOWED" });
+    }
+    const head = await fetch(`${st.url}/admin/fault`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
+    expect(st.fault()).toBe("none");
+    // the other admin paths alike
+    for (const [method, path, allow] of [
+      ["POST", "/transactions", "GET, HEAD"],
+      ["DELETE", "/admin/stats", "GET, HEAD"],
+      ["PUT", "/admin/gaps", "GET, HEAD"],
+      ["GET", "/admin/audit-witness/4301010203/reset", "POST"],
+    ] as const) {
+      const res = await fetch(`${st.url}${path}`, { method });
+      expect([res.status, res.headers.get("allow")], `${method} ${path}`).toEqual([405, allow]);
+      await res.body?.cancel();
+    }
+  });
 });
