@@ -73,8 +73,10 @@ export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, url: URL
     await d.station().setFault(mode, opts);
     sendJson(res, 200, { mode });
   };
-  const transactions: AdminHandler = (_req, res) =>
-    sendJson(res, 200, { count: d.station().received().length, records: d.station().received() });
+  const transactions: AdminHandler = (_req, res) => {
+    const records = d.station().received();
+    sendJson(res, 200, { count: records.length, records });
+  };
   const stats: AdminHandler = (_req, res) => sendJson(res, 200, d.station().stats());
   const gaps: AdminHandler = (_req, res) => sendJson(res, 200, d.station().gaps());
   const resetWitness =

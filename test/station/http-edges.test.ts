@@ -229,3 +229,16 @@ describe("POST /admin/fault", () => {
     }
   });
 });
+
+describe("GET /transactions", () => {
+  it("reads the records received once, and counts what it lists", async () => {
+    const { st } = await station();
+    await fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(upload) });
+    const read = vi.spyOn(st, "received");
+    expect(await answer(fetch(`${st.url}/transactions`))).toMatchObject({
+      status: 200,
+      body: { count: 1, records: [{ tradeId }] },
+    });
+    expect(read).toHaveBeenCalledTimes(1);
+  });
+});
