@@ -148,6 +148,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
       if (o.durationMs !== undefined && next !== "none") {
         revertTimer = setTimeout(() => void handle.setFault("none"), o.durationMs);
+        revertTimer.unref(); // a fault due to end keeps no process alive
       }
       log.info({ mode: next }, "station fault mode");
     },

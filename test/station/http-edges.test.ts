@@ -10,6 +10,7 @@ import { type StationHandle, type StationOptions, startStation } from "../../sim
 
 let st: StationHandle | undefined;
 afterEach(async () => {
+  vi.restoreAllMocks();
   await st?.close();
   st = undefined;
 });
@@ -240,5 +241,17 @@ describe("GET /transactions", () => {
       body: { count: 1, records: [{ tradeId }] },
     });
     expect(read).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("a fault with durationMs", () => {
+  it("is reverted by a timer that keeps no process alive (unref'd)", async () => {
+    const { st } = await station();
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    await st.setFault("500s", { durationMs: 600_000 });
+    const revert = timers.mock.calls.findIndex((c) => c[1] === 600_000);
+    expect(revert).toBeGreaterThanOrEqual(0);
+    expect((timers.mock.results[revert]!.value as NodeJS.Timeout).hasRef()).toBe(false);
+    expect(st.fault()).toBe("500s");
   });
 });

@@ -102,8 +102,12 @@ export function registerStation(program: Command): void {
         await new Promise<void>((resolve) => admin.listen(a.port, a.host, resolve));
         process.stdout.write(`admin on http://${a.host}:${a.port}\n`);
       }
+      // runs until SIGINT or SIGTERM, listening or not: a "down" fault closes the main listener, and the
+      // timer that ends it keeps no process alive (sim/station/station.ts setFault)
+      const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
+          clearInterval(keepAlive);
           void st.close().then(resolve);
         };
         process.once("SIGINT", stop);
