@@ -140,14 +140,25 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       faultMs("durationMs", o.durationMs);
       if (revertTimer) clearTimeout(revertTimer);
       revertTimer = undefined;
-      if (slowMs !== undefined) faults.slowMs = slowMs;
       const prev = faults.mode;
+      // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
+      // station stays down, saying so
+      if (next !== "down" && prev === "down") port = await listener.listen(port);
+      if (slowMs !== undefined) faults.slowMs = slowMs;
       faults.mode = next;
       if (next === "down" && prev !== "down") await stopListening();
-      if (next !== "down" && prev === "down") port = await listener.listen(port);
       if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
       if (o.durationMs !== undefined && next !== "none") {
-        revertTimer = setTimeout(() => void handle.setFault("none"), o.durationMs);
+        revertTimer = setTimeout(() => {
+          handle
+            .setFault("none")
+            .catch((e: unknown) =>
+              log.error(
+                { mode: next, port, err: e instanceof Error ? e.message : String(e) },
+                "station fault not ended after durationMs",
+              ),
+            );
+        }, o.durationMs);
         revertTimer.unref(); // a fault due to end keeps no process alive
       }
       log.info({ mode: next }, "station fault mode");

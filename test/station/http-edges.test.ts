@@ -3,6 +3,7 @@
  * admin-routes.ts, api-routes.ts): a client's mistake gets a 4xx with its own error code and is not
  * logged; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
  */
+import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -253,5 +254,50 @@ describe("a fault with durationMs", () => {
     expect(revert).toBeGreaterThanOrEqual(0);
     expect((timers.mock.results[revert]!.value as NodeJS.Timeout).hasRef()).toBe(false);
     expect(st.fault()).toBe("500s");
+  });
+});
+
+/** A server that takes `port` on 127.0.0.1 (the station's, while it is down). */
+function squat(port: number): Promise<Server> {
+  const s = createServer();
+  return new Promise((resolve, reject) => {
+    s.once("error", reject);
+    s.listen(port, "127.0.0.1", () => resolve(s));
+  });
+}
+
+describe("leaving down when the port is taken", () => {
+  it("setFault rejects and the station stays down, saying so; it comes back once the port is free", async () => {
+    const { st } = await station();
+    await st.setFault("down");
+    const squatter = await squat(st.port);
+    await expect(st.setFault("none")).rejects.toThrow(/EADDRINUSE/);
+    expect(st.fault()).toBe("down");
+    await new Promise((resolve) => squatter.close(resolve));
+    await st.setFault("none");
+    expect(st.fault()).toBe("none");
+    expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
+  });
+
+  it("the durationMs timer that cannot end a down fault logs why and leaves it down (no unhandled rejection)", async () => {
+    const { st, errors } = await station();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await st.setFault("down", { durationMs: 1000 });
+      const squatter = await squat(st.port);
+      vi.advanceTimersByTime(1000);
+      await expect
+        .poll(() => errors)
+        .toEqual([
+          {
+            obj: { mode: "down", port: st.port, err: expect.stringMatching(/EADDRINUSE/) },
+            msg: "station fault not ended after durationMs",
+          },
+        ]);
+      expect(st.fault()).toBe("down");
+      await new Promise((resolve) => squatter.close(resolve));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
