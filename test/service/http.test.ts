@@ -249,6 +249,23 @@ describe("authentication off loopback", () => {
     expect(bad.status).toBe(401);
   });
 
+  // RFC 7235: the auth scheme is case-insensitive, and one or more spaces follow it
+  it("takes the bearer token whatever the case of Bearer, and refuses another scheme", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "s3cret-token-0123456789\n");
+    chmodSync(tokenFile, 0o600);
+    rig = await startRig({ tokenFile });
+    const r = rig;
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR", "Bearer  "])
+      expect(
+        (await r.get("/status", { authorization: `${scheme} s3cret-token-0123456789` })).status,
+        scheme,
+      ).toBe(200);
+    for (const authorization of ["Basic s3cret-token-0123456789", "Bearers3cret-token-0123456789"])
+      expect((await r.get("/status", { authorization })).status, authorization).toBe(401);
+  });
+
   it("refuses to start on a non-loopback address without a token file, naming service.tokenFile", async () => {
     await expect(startRig({ listen: "0.0.0.0:0" })).rejects.toThrow(/service\.tokenFile: required/);
   });

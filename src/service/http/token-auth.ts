@@ -47,6 +47,15 @@ function cookieValue(req: IncomingMessage, name: string): string | null | undefi
 }
 
 /**
+ * The token of an `Authorization: Bearer <token>` header, "" without one. The scheme's name is
+ * case-insensitive (RFC 7235, 2.1): `bearer <token>` is the same.
+ */
+function bearerToken(h: string | undefined): string {
+  const m = h === undefined ? null : /^bearer +(.*)$/i.exec(h);
+  return m ? (m[1] ?? "").trim() : "";
+}
+
+/**
  * What a request's token says (TokenAuth.access): "ok" (the right token, or none is configured), "none"
  * (it presents no token), "wrong" (a wrong one) or, while its client has sent too many wrong tokens, the
  * ms it must wait.
@@ -111,8 +120,7 @@ export class TokenAuth {
   access(req: IncomingMessage): Access {
     const expected = this.expected;
     if (expected === null) return "ok";
-    const h = req.headers.authorization;
-    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : "";
+    const bearer = bearerToken(req.headers.authorization);
     const cookie = cookieValue(req, COOKIE);
     const tokens: (string | null)[] = [];
     if (bearer !== "") tokens.push(bearer);
