@@ -175,6 +175,22 @@ describe("the page over HTTP", () => {
   });
 });
 
+describe("GET /search", () => {
+  it("shows the lane's state as it is after the search, not as it was before", async () => {
+    rig = await startRig();
+    const lane = rig.lane;
+    const search = lane.searchTrail.bind(lane);
+    // the lane closes while the search reads the trail
+    lane.searchTrail = (q) => {
+      lane.setState("closed", "rsu-down", "RSU link down: while the search read");
+      return search(q);
+    };
+    const res = await rig.get("/search?kind=alarm");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("RSU link down: while the search read");
+  });
+});
+
 describe("the hour's chart", () => {
   it("counts in each point the vehicles that finished before its tick, also those still in the feed's batch", async () => {
     rig = await startRig();
