@@ -13,8 +13,11 @@ import { errorBody, HttpError, sendJson } from "./http.js";
 
 export interface StationRouterDeps {
   admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
-  api: (req: IncomingMessage, url: URL) => Promise<ApiResult>;
-  faults: FaultInjector;
+  /**
+   * the API and the faults it goes through; null: the admin routes alone, /api/* is 404 too (the
+   * --admin-listen address, ./station.ts StationHandle.serveAdmin)
+   */
+  api: { routes: (req: IncomingMessage, url: URL) => Promise<ApiResult>; faults: FaultInjector } | null;
   log: Logger;
 }
 
@@ -29,8 +32,9 @@ export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res:
     }
     const admin = d.admin(req, url);
     if (admin) return admin(req, res);
-    if (!url.pathname.startsWith("/api/")) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-    return d.faults.serve(req, res, url, d.api);
+    if (!d.api || !url.pathname.startsWith("/api/"))
+      throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    return d.api.faults.serve(req, res, url, d.api.routes);
   }
 
   return (req, res) => {

@@ -13,6 +13,7 @@
  *   ./db.ts, ./received.ts, ./audit-witness.ts, ./bundles.ts   what the station keeps and serves
  * This file starts them and is the handle's side: setFault, close, the readers.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
@@ -81,6 +82,11 @@ export interface StationHandle {
   auditCheckpoints(): Record<string, WitnessedCheckpoint>;
   /** forget a lane's audit checkpoints (an operator accepting a restore) */
   resetAuditWitness(laneId: string): void;
+  /**
+   * A node:http request listener that serves the admin routes alone, as the main listener does
+   * (./admin-routes.ts), /api/* not: for an address of their own (etc-sim station --admin-listen)
+   */
+  readonly serveAdmin: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export async function startStation(opts: StationOptions = {}): Promise<StationHandle> {
@@ -99,22 +105,16 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const faults = new FaultInjector(opts.fault ?? "none", opts.slowMs ?? 3000, counters);
   let revertTimer: NodeJS.Timeout | undefined;
 
-  const listener = new StationListener(
-    host,
-    stationRouter({
-      admin: adminRoutes({ station: () => handle, faults, witness }),
-      api: apiRoutes({
-        received,
-        witness,
-        bundles,
-        counters,
-        maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
-        refuseUpload: opts.refuseUpload,
-      }),
-      faults,
-      log,
-    }),
-  );
+  const admin = adminRoutes({ station: () => handle, faults, witness });
+  const api = apiRoutes({
+    received,
+    witness,
+    bundles,
+    counters,
+    maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    refuseUpload: opts.refuseUpload,
+  });
+  const listener = new StationListener(host, stationRouter({ admin, api: { routes: api, faults }, log }));
   const stopListening = (): Promise<void> => {
     faults.releaseHeld();
     return listener.stop();
@@ -170,6 +170,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     resetAuditWitness: (laneId) => witness.reset(laneId),
     heartbeats: () => received.heartbeats(),
     gaps: () => received.gaps(),
+    serveAdmin: stationRouter({ admin, api: null, log }),
   };
   return handle;
 }
