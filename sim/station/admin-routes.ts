@@ -98,7 +98,8 @@ export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, url: URL
     const rw = /^\/admin\/audit-witness\/([^/]+)\/reset$/.exec(p);
     const methods = rw ? { POST: resetWitness(rw[1]!) } : table.get(p);
     if (!methods) return null;
-    const handler = methods[req.method === "HEAD" ? "GET" : (req.method as keyof Methods)];
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const handler = method === "GET" || method === "POST" ? methods[method] : undefined;
     if (handler) return handler;
     const allow = (Object.keys(methods) as (keyof Methods)[])
       .flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
