@@ -77,7 +77,13 @@ export function apiRoutes(d: ApiRoutesDeps): (req: IncomingMessage, url: URL) =>
 
   function bundlePage(url: URL, name: string): ApiResult {
     const page = Number(url.searchParams.get("page") ?? "0");
-    const got = bundles.page(decodeURIComponent(name), page);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(name);
+    } catch {
+      throw new HttpError(400, `bundle name ${name} has a bad % escape`);
+    }
+    const got = bundles.page(decoded, page);
     if (!got) throw new HttpError(404, `no bundle page ${name} #${page}`);
     return {
       status: 200,

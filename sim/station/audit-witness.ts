@@ -17,6 +17,7 @@ import {
   statementProblem,
   verifyStatement,
 } from "../../src/audit/checkpoint.js";
+import { errorBody } from "./http.js";
 
 /** How many recent checkpoint hashes per lane are kept to recognise a re-sent batch. */
 const HISTORY = 1000;
@@ -80,13 +81,15 @@ export class AuditWitness {
 
   /** POST /api/v1/lanes/{laneId}/audit-checkpoints with `{ publicKey, checkpoints: [...] }`. */
   submit(laneId: string, raw: Buffer): WitnessAnswer {
-    let body: { publicKey?: unknown; checkpoints?: unknown };
+    let body: { publicKey?: unknown; checkpoints?: unknown } | null;
     try {
       body = JSON.parse(raw.toString("utf8")) as typeof body;
     } catch {
       return bad(400, "body is not JSON");
     }
     if (
+      typeof body !== "object" ||
+      body === null ||
       typeof body.publicKey !== "string" ||
       !Array.isArray(body.checkpoints) ||
       body.checkpoints.length === 0
@@ -214,6 +217,6 @@ export class AuditWitness {
   }
 }
 
-function bad(status: number, message: string): WitnessAnswer {
-  return { status, body: { error: status === 404 ? "NOT_FOUND" : "BAD_REQUEST", message } };
+function bad(status: 400 | 404 | 422, message: string): WitnessAnswer {
+  return { status, body: errorBody(status, message) };
 }

@@ -14,6 +14,21 @@ export function isFaultMode(s: string): s is FaultMode {
   return (FAULT_MODES as readonly string[]).includes(s);
 }
 
+/** The longest timer Node keeps (a longer setTimeout fires after 1 ms): the most slowMs and durationMs take. */
+export const MAX_FAULT_MS = 2 ** 31 - 1;
+
+/**
+ * `slowMs` or `durationMs` (`field`) of a fault as given, undefined when not; throws RangeError naming
+ * `field` when it is not a whole number of milliseconds from 0 to MAX_FAULT_MS.
+ */
+export function faultMs(field: "slowMs" | "durationMs", v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_FAULT_MS) return v;
+  throw new RangeError(
+    `${field}: expected a whole number of milliseconds from 0 to ${MAX_FAULT_MS}, got ${JSON.stringify(v)}`,
+  );
+}
+
 /** The current fault and the /api/* requests it holds unanswered. */
 export class FaultInjector {
   /** the responses the "timeouts" fault never answers */

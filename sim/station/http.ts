@@ -1,35 +1,72 @@
-/** The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer. */
+/**
+ * The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer, and
+ * the `error` code of each status (docs/station-api.md, "Common rules").
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
+/** The code an error answer of each status carries in its `error` field. */
+export const ERROR_CODES = {
+  400: "BAD_REQUEST",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  413: "TOO_LARGE",
+  422: "UNPROCESSABLE",
+  500: "INTERNAL",
+} as const;
+export type ErrorStatus = keyof typeof ERROR_CODES;
+
+/** The JSON body of an error answer: `{ error: CODE, message }`. */
+export function errorBody(status: ErrorStatus, message: string): { error: string; message: string } {
+  return { error: ERROR_CODES[status], message };
+}
+
+/** A request refused with `status` (a 4xx); `headers` go with the answer. */
 export class HttpError extends Error {
   constructor(
-    readonly status: number,
+    readonly status: Exclude<ErrorStatus, 500>,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
+/**
+ * The request's body, at most `max` bytes. A longer one is refused with HttpError 413 as soon as it passes
+ * `max`, with `Connection: close`: the router (./router.ts) answers it, and what the client still sends is
+ * not kept (node:http reads it off the socket until the answer is out, then closes the connection).
+ */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > max) {
-        reject(new HttpError(413, `request body larger than ${max} bytes`));
-        req.destroy();
+      if (size <= max) {
+        chunks.push(c);
         return;
       }
-      chunks.push(c);
-    });
+      chunks.length = 0;
+      req.off("data", onData);
+      reject(new HttpError(413, `request body larger than ${max} bytes`, { connection: "close" }));
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }

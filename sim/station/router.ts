@@ -1,30 +1,40 @@
 /**
- * Every request to the station simulator: the admin routes (./admin-routes.ts) first, then the API
- * (./api-routes.ts) through the current fault (./faults.ts); anything else 404. An HttpError thrown on
- * the way is answered with its status (BAD_REQUEST), anything else 500 (INTERNAL) and logged.
+ * Every request to the station simulator: a request target that is not a URL (`//[x`) 400, then the admin
+ * routes (./admin-routes.ts), then the API (./api-routes.ts) through the current fault (./faults.ts);
+ * anything else 404. An HttpError thrown on the way is answered with its status and that status's code
+ * (./http.ts ERROR_CODES), anything else 500 (INTERNAL) and logged.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { AdminHandler } from "./admin-routes.js";
 import type { ApiResult } from "./api-routes.js";
 import type { FaultInjector } from "./faults.js";
-import { HttpError, sendJson } from "./http.js";
+import { errorBody, HttpError, sendJson } from "./http.js";
 
 export interface StationRouterDeps {
   admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
-  api: (req: IncomingMessage, url: URL) => Promise<ApiResult>;
-  faults: FaultInjector;
+  /**
+   * the API and the faults it goes through; null: the admin routes alone, /api/* is 404 too (the
+   * --admin-listen address, ./station.ts StationHandle.serveAdmin)
+   */
+  api: { routes: (req: IncomingMessage, url: URL) => Promise<ApiResult>; faults: FaultInjector } | null;
   log: Logger;
 }
 
 /** The station's node:http request listener. */
 export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res: ServerResponse) => void {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://station");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://station");
+    } catch {
+      throw new HttpError(400, "request target is not a URL");
+    }
     const admin = d.admin(req, url);
     if (admin) return admin(req, res);
-    if (!url.pathname.startsWith("/api/")) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-    return d.faults.serve(req, res, url, d.api);
+    if (!d.api || !url.pathname.startsWith("/api/"))
+      throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    return d.api.faults.serve(req, res, url, d.api.routes);
   }
 
   return (req, res) => {
@@ -33,7 +43,7 @@ export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res:
       const message = e instanceof Error ? e.message : String(e);
       if (status === 500) d.log.error({ err: message }, "station error");
       if (!res.headersSent && !res.destroyed)
-        sendJson(res, status, { error: status === 500 ? "INTERNAL" : "BAD_REQUEST", message });
+        sendJson(res, status, errorBody(status, message), e instanceof HttpError ? e.headers : {});
     });
   };
 }

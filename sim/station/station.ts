@@ -13,13 +13,14 @@
  *   ./db.ts, ./received.ts, ./audit-witness.ts, ./bundles.ts   what the station keeps and serves
  * This file starts them and is the handle's side: setFault, close, the readers.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore } from "./bundles.js";
 import { openStationDb } from "./db.js";
-import { FaultInjector, type FaultMode } from "./faults.js";
+import { FaultInjector, type FaultMode, faultMs } from "./faults.js";
 import { StationListener } from "./listener.js";
 import { type ReceivedRecord, ReceivedStore } from "./received.js";
 import { stationRouter } from "./router.js";
@@ -68,6 +69,7 @@ export interface StationHandle {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
+  /** slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError */
   setFault(mode: FaultMode, opts?: { slowMs?: number; durationMs?: number }): Promise<void>;
   fault(): FaultMode;
   received(): ReceivedRecord[];
@@ -80,6 +82,11 @@ export interface StationHandle {
   auditCheckpoints(): Record<string, WitnessedCheckpoint>;
   /** forget a lane's audit checkpoints (an operator accepting a restore) */
   resetAuditWitness(laneId: string): void;
+  /**
+   * A node:http request listener that serves the admin routes alone, as the main listener does
+   * (./admin-routes.ts), /api/* not: for an address of their own (etc-sim station --admin-listen)
+   */
+  readonly serveAdmin: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export async function startStation(opts: StationOptions = {}): Promise<StationHandle> {
@@ -98,22 +105,16 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const faults = new FaultInjector(opts.fault ?? "none", opts.slowMs ?? 3000, counters);
   let revertTimer: NodeJS.Timeout | undefined;
 
-  const listener = new StationListener(
-    host,
-    stationRouter({
-      admin: adminRoutes({ station: () => handle, faults, witness }),
-      api: apiRoutes({
-        received,
-        witness,
-        bundles,
-        counters,
-        maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
-        refuseUpload: opts.refuseUpload,
-      }),
-      faults,
-      log,
-    }),
-  );
+  const admin = adminRoutes({ station: () => handle, faults, witness });
+  const api = apiRoutes({
+    received,
+    witness,
+    bundles,
+    counters,
+    maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    refuseUpload: opts.refuseUpload,
+  });
+  const listener = new StationListener(host, stationRouter({ admin, api: { routes: api, faults }, log }));
   const stopListening = (): Promise<void> => {
     faults.releaseHeld();
     return listener.stop();
@@ -135,16 +136,30 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       db.close();
     },
     async setFault(next, o = {}) {
+      const slowMs = faultMs("slowMs", o.slowMs);
+      faultMs("durationMs", o.durationMs);
       if (revertTimer) clearTimeout(revertTimer);
       revertTimer = undefined;
-      if (o.slowMs !== undefined) faults.slowMs = o.slowMs;
       const prev = faults.mode;
+      // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
+      // station stays down, saying so
+      if (next !== "down" && prev === "down") port = await listener.listen(port);
+      if (slowMs !== undefined) faults.slowMs = slowMs;
       faults.mode = next;
       if (next === "down" && prev !== "down") await stopListening();
-      if (next !== "down" && prev === "down") port = await listener.listen(port);
       if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
       if (o.durationMs !== undefined && next !== "none") {
-        revertTimer = setTimeout(() => void handle.setFault("none"), o.durationMs);
+        revertTimer = setTimeout(() => {
+          handle
+            .setFault("none")
+            .catch((e: unknown) =>
+              log.error(
+                { mode: next, port, err: e instanceof Error ? e.message : String(e) },
+                "station fault not ended after durationMs",
+              ),
+            );
+        }, o.durationMs);
+        revertTimer.unref(); // a fault due to end keeps no process alive
       }
       log.info({ mode: next }, "station fault mode");
     },
@@ -155,6 +170,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     resetAuditWitness: (laneId) => witness.reset(laneId),
     heartbeats: () => received.heartbeats(),
     gaps: () => received.gaps(),
+    serveAdmin: stationRouter({ admin, api: null, log }),
   };
   return handle;
 }

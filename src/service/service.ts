@@ -56,7 +56,10 @@ export interface LaneServiceOptions {
   logger?: Logger;
   /** process_* / nodejs_* metrics; default true (tests that start several services turn them off) */
   processMetrics?: boolean;
-  /** wall clock for the history points; default Date.now */
+  /**
+   * wall clock for the history points, the sign-in limits and the page's relative search times ("-2h");
+   * default Date.now
+   */
   now?: () => number;
   /**
    * After `service.listen` could not be bound, try again this often; default 10 000 ms. 0: no retry,

@@ -175,6 +175,22 @@ describe("the page over HTTP", () => {
   });
 });
 
+describe("GET /search", () => {
+  it("shows the lane's state as it is after the search, not as it was before", async () => {
+    rig = await startRig();
+    const lane = rig.lane;
+    const search = lane.searchTrail.bind(lane);
+    // the lane closes while the search reads the trail
+    lane.searchTrail = (q) => {
+      lane.setState("closed", "rsu-down", "RSU link down: while the search read");
+      return search(q);
+    };
+    const res = await rig.get("/search?kind=alarm");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("RSU link down: while the search read");
+  });
+});
+
 describe("the hour's chart", () => {
   it("counts in each point the vehicles that finished before its tick, also those still in the feed's batch", async () => {
     rig = await startRig();
@@ -247,6 +263,23 @@ describe("authentication off loopback", () => {
       redirect: "manual",
     });
     expect(bad.status).toBe(401);
+  });
+
+  // RFC 7235: the auth scheme is case-insensitive, and one or more spaces follow it
+  it("takes the bearer token whatever the case of Bearer, and refuses another scheme", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, "s3cret-token-0123456789\n");
+    chmodSync(tokenFile, 0o600);
+    rig = await startRig({ tokenFile });
+    const r = rig;
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR", "Bearer  "])
+      expect(
+        (await r.get("/status", { authorization: `${scheme} s3cret-token-0123456789` })).status,
+        scheme,
+      ).toBe(200);
+    for (const authorization of ["Basic s3cret-token-0123456789", "Bearers3cret-token-0123456789"])
+      expect((await r.get("/status", { authorization })).status, authorization).toBe(401);
   });
 
   it("refuses to start on a non-loopback address without a token file, naming service.tokenFile", async () => {

@@ -69,6 +69,38 @@ describe("POST /login limits", () => {
     expect(refusalLines()[1]?.obj).toMatchObject({ from: [expect.stringMatching(/127\.0\.0\.1/)] });
   });
 
+  it("answers a form over 4096 bytes (UTF-8, not characters) 413, without counting it as a guess", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-login-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    chmodSync(tokenFile, 0o600);
+    const { logger, warns } = capture();
+    rig = await startRig({ tokenFile }, false, { now: () => Date.UTC(2026, 10, 26), logger });
+    const url = new URL("/login", rig.service.url);
+    const login = async (body: string) => {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body,
+        redirect: "manual",
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    // 1406 characters, 4206 bytes
+    const wide = `token=${"中".repeat(1400)}`;
+    for (const body of [wide, `token=${"x".repeat(4091)}`, `token=${"x".repeat(1 << 20)}`])
+      expect(await login(body), `${Buffer.byteLength(body)} bytes`).toEqual({
+        status: 413,
+        text: "sign-in form larger than 4096 bytes\n",
+      });
+    // at the limit: read, a wrong token
+    expect((await login(`token=${"x".repeat(4090)}`)).status).toBe(401);
+    // more oversized forms than wrong guesses allowed: none counted, the right token still signs in
+    for (let i = 0; i < 5; i++) expect((await login(`${wide}${i}`)).status).toBe(413);
+    expect((await login(`token=${TOKEN}`)).status).toBe(303);
+    expect(warns.map((w) => (w.obj as { refused: number }).refused)).toEqual([1]);
+  });
+
   it("counts each address on its own and forgets an address once its minute has passed", () => {
     let t = 0;
     const g = new LoginGuard({ now: () => t, maxFailures: 2, windowMs: 60_000, maxAddresses: 2 });

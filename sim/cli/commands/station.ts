@@ -44,7 +44,7 @@ export function registerStation(program: Command): void {
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
     .option(
       "--admin-listen <host:port>",
-      "separate admin address (GET/POST /admin/fault, GET /transactions, /admin/stats, /admin/gaps)",
+      "separate admin address (GET/POST /admin/fault, GET /transactions, /admin/stats, /admin/gaps, POST /admin/audit-witness/LANE/reset)",
     )
     .action(async (o: Opts) => {
       if (!isFaultMode(o.fault))
@@ -69,41 +69,17 @@ export function registerStation(program: Command): void {
       process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
       if (o.adminListen) {
         const a = parseHostPort(o.adminListen, "--admin-listen");
-        const admin = createServer((req, res) => {
-          const send = (status: number, body: unknown): void => {
-            res.writeHead(status, { "content-type": "application/json" });
-            res.end(JSON.stringify(body));
-          };
-          if (req.url === "/transactions" && req.method === "GET")
-            return send(200, { count: st.received().length, records: st.received() });
-          if (req.url === "/admin/stats") return send(200, st.stats());
-          if (req.url === "/admin/gaps") return send(200, st.gaps());
-          if (req.url !== "/admin/fault") return send(404, { error: "NOT_FOUND" });
-          if (req.method !== "POST") return send(200, { mode: st.fault() });
-          let body = "";
-          req.on("data", (c: Buffer) => {
-            body += c.toString();
-          });
-          req.on("end", () => {
-            let m: { mode?: string; slowMs?: number; durationMs?: number };
-            try {
-              m = JSON.parse(body || "{}") as typeof m;
-            } catch {
-              return send(400, { error: "BAD_REQUEST", message: "body is not JSON" });
-            }
-            if (!m.mode || !isFaultMode(m.mode))
-              return send(400, { error: "BAD_REQUEST", message: `mode: ${FAULT_MODES.join(", ")}` });
-            st.setFault(m.mode, m).then(
-              () => send(200, { mode: st.fault() }),
-              (e: unknown) => send(500, { error: "INTERNAL", message: String(e) }),
-            );
-          });
-        });
+        // the main listener's admin routes (sim/station/admin-routes.ts), /api/* not
+        const admin = createServer(st.serveAdmin);
         await new Promise<void>((resolve) => admin.listen(a.port, a.host, resolve));
         process.stdout.write(`admin on http://${a.host}:${a.port}\n`);
       }
+      // runs until SIGINT or SIGTERM, listening or not: a "down" fault closes the main listener, and the
+      // timer that ends it keeps no process alive (sim/station/station.ts setFault)
+      const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
+          clearInterval(keepAlive);
           void st.close().then(resolve);
         };
         process.once("SIGINT", stop);

@@ -40,12 +40,14 @@ export interface RouterDeps {
   auth: TokenAuth;
   /** the names the service answers to in a Host header (./host-origin.ts hostNames) */
   hostNames: ReadonlySet<string>;
+  /** the service's wall clock: the page's relative search times ("-2h") count from it */
+  now: () => number;
 }
 
 export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { auth, assets } = d;
   const status = statusRoutes(d.view, d.metrics);
-  const page = pageRoutes(d.view, d.history, new TrailSearches(d.view));
+  const page = pageRoutes(d.view, d.history, new TrailSearches(d.view, d.now));
   /** path -> handler, for GET and HEAD */
   const routes: ReadonlyMap<string, RouteHandler> = new Map([
     ["/health", status.health],

@@ -29,7 +29,7 @@ export function parseSearchTime(
   v: string,
   utcOffsetMinutes: number,
   field: string,
-  nowMs = Date.now(),
+  nowMs: number,
 ): number | undefined {
   if (v === "") return undefined;
   const t = parseTimeArg(v, utcOffsetMinutes, nowMs);
@@ -37,15 +37,17 @@ export function parseSearchTime(
   throw new RangeError(`${field}: expected a date and time such as 2026-11-26T08:00, got "${v}"`);
 }
 
+/** The form's fields and the query they ask for; relative times ("-2h", "now", "today") count from `nowMs`. */
 export function searchFromParams(
   p: URLSearchParams,
   utcOffsetMinutes: number,
+  nowMs: number,
 ): { form: SearchForm; query: TrailQuery } {
   const form: SearchForm = { ...EMPTY_FORM };
   for (const k of Object.keys(form) as (keyof SearchForm)[]) form[k] = (p.get(k) ?? "").trim().slice(0, 100);
   const query: TrailQuery = { limit: SEARCH_LIMIT };
-  const since = parseSearchTime(form.since, utcOffsetMinutes, "since");
-  const until = parseSearchTime(form.until, utcOffsetMinutes, "until");
+  const since = parseSearchTime(form.since, utcOffsetMinutes, "since", nowMs);
+  const until = parseSearchTime(form.until, utcOffsetMinutes, "until", nowMs);
   if (since !== undefined) query.since = since;
   if (until !== undefined) query.until = until;
   if (form.card) query.card = form.card;
@@ -68,7 +70,11 @@ export interface SearchAnswer {
 export class TrailSearches {
   private running = 0;
 
-  constructor(private readonly view: LaneView) {}
+  constructor(
+    private readonly view: LaneView,
+    /** the service's wall clock (./server.ts ServiceHttpDeps.now): relative search times count from it */
+    private readonly now: () => number,
+  ) {}
 
   /**
    * The search `params` ask for, answered for the page: a form that does not parse and a search that
@@ -82,7 +88,7 @@ export class TrailSearches {
   ): Promise<SearchAnswer | null> {
     let parsed: ReturnType<typeof searchFromParams>;
     try {
-      parsed = searchFromParams(params, utcOffsetMinutes);
+      parsed = searchFromParams(params, utcOffsetMinutes, this.now());
     } catch (e) {
       const results = renderSearchResults({ limit: SEARCH_LIMIT }, { error: (e as Error).message }, 0);
       return { form: EMPTY_FORM, results, status: 200, extra: {} };

@@ -33,7 +33,10 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
-  /** wall clock for the sign-in form's limits and the failed-request log line's; default Date.now */
+  /**
+   * wall clock for the sign-in form's limits, the failed-request log line's and the page's relative search
+   * times ("-2h"); default Date.now
+   */
   now?: () => number;
   /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
   listenHost: string;
@@ -52,6 +55,7 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     assets: loadAssets(),
     auth: new TokenAuth({ token: deps.token, now, hostNames: names, log }),
     hostNames: names,
+    now,
   });
   const requestFailed = failedRequestLogger(log, now);
 

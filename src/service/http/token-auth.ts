@@ -15,6 +15,8 @@ import { hostRefusal } from "./host-origin.js";
 import { html, PLAIN, send } from "./respond.js";
 
 const COOKIE = "etc_lane_token";
+/** The largest sign-in form POST /login reads, in bytes; a larger one is answered 413. */
+export const MAX_LOGIN_BYTES = 4096;
 
 function digest(s: string): Buffer {
   return createHash("sha256").update(s).digest();
@@ -44,6 +46,15 @@ function cookieValue(req: IncomingMessage, name: string): string | null | undefi
     }
   }
   return undefined;
+}
+
+/**
+ * The token of an `Authorization: Bearer <token>` header, "" without one. The scheme's name is
+ * case-insensitive (RFC 7235, 2.1): `bearer <token>` is the same.
+ */
+function bearerToken(h: string | undefined): string {
+  const m = h === undefined ? null : /^bearer +(.*)$/i.exec(h);
+  return m ? (m[1] ?? "").trim() : "";
 }
 
 /**
@@ -111,8 +122,7 @@ export class TokenAuth {
   access(req: IncomingMessage): Access {
     const expected = this.expected;
     if (expected === null) return "ok";
-    const h = req.headers.authorization;
-    const bearer = h?.startsWith("Bearer ") ? h.slice(7).trim() : "";
+    const bearer = bearerToken(req.headers.authorization);
     const cookie = cookieValue(req, COOKIE);
     const tokens: (string | null)[] = [];
     if (bearer !== "") tokens.push(bearer);
@@ -142,14 +152,24 @@ export class TokenAuth {
       tooManyWrongTokens(res, wait);
       return;
     }
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (d: string) => {
-      body += d;
-      if (body.length > 4096) req.destroy();
-    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (d: Buffer): void => {
+      size += d.length;
+      if (size <= MAX_LOGIN_BYTES) {
+        chunks.push(d);
+        return;
+      }
+      // answered at once, not a guess; what the client still sends is read and dropped until the answer
+      // is out, then the connection is closed
+      req.off("data", onData);
+      chunks.length = 0;
+      send(res, 413, PLAIN, `sign-in form larger than ${MAX_LOGIN_BYTES} bytes\n`, { connection: "close" });
+    };
+    req.on("data", onData);
     req.on("end", () => {
-      const token = new URLSearchParams(body).get("token") ?? "";
+      if (size > MAX_LOGIN_BYTES) return;
+      const token = new URLSearchParams(Buffer.concat(chunks).toString("utf8")).get("token") ?? "";
       if (this.expected !== null && tokenMatches(token, this.expected)) {
         this.guard.succeeded(addr);
         send(res, 303, PLAIN, "signed in\n", {

@@ -23,13 +23,15 @@ export interface PageRoutes {
 export function pageRoutes(view: LaneView, history: History, searches: TrailSearches): PageRoutes {
   /** The page, with the results of the search `params` ask for when they are given. */
   const page = async (res: ServerResponse, params: URLSearchParams | null): Promise<void> => {
-    const snapshot = view.snapshot();
     let search: SearchAnswer | undefined;
     if (params) {
-      const answered = await searches.answer(res, params, snapshot.lane.utcOffsetMinutes);
+      const offset = view.snapshot().lane.utcOffsetMinutes;
+      const answered = await searches.answer(res, params, offset);
       if (answered === null) return; // the asker has gone: nothing to answer
       search = answered;
     }
+    // read after the search, which may take seconds: the state panels show the lane as it is now
+    const snapshot = view.snapshot();
     send(
       res,
       search?.status ?? 200,

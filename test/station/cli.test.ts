@@ -1,0 +1,88 @@
+/**
+ * `etc-sim station` (sim/cli/commands/station.ts) as docs/station-api.md, "The station simulator", has it
+ * used: with only the main listener, a "down" fault with durationMs comes back by itself. The process runs
+ * until SIGINT or SIGTERM, listening or not: the timer that ends the fault keeps no process alive
+ * (sim/station/station.ts setFault). Its --admin-listen address answers as the admin routes of the main
+ * one do (sim/station/admin-routes.ts).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort, type Proc, spawnCli } from "../../sim/harness/procs.js";
+
+let proc: Proc | undefined;
+afterEach(async () => {
+  await proc?.stop();
+  proc = undefined;
+});
+
+describe("etc-sim station", () => {
+  it('with only the main listener, "down" with durationMs comes back on the same port; SIGTERM ends it', async () => {
+    const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0"], {
+      name: "station",
+      env: { ETC_LOG_LEVEL: "warn" },
+    });
+    proc = p;
+    const first = await p.waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line");
+    const url = /on (http:\/\/\S+)/.exec(first.text)?.[1] ?? "";
+    const down = await fetch(`${url}/admin/fault`, {
+      method: "POST",
+      body: JSON.stringify({ mode: "down", durationMs: 300 }),
+    });
+    expect(await down.json()).toEqual({ mode: "down" });
+    const mode = () =>
+      fetch(`${url}/admin/fault`).then(
+        (r) => r.json(),
+        () => "refused",
+      );
+    await expect.poll(mode, { timeout: 20_000 }).toEqual({ mode: "none", slowMs: 3000 });
+    expect(p.running).toBe(true);
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe("etc-sim station --admin-listen", () => {
+  it("answers as the main listener's admin routes: 400 naming the field, 405 with Allow, /api/* not served", async () => {
+    const adminPort = await freePort();
+    const p = spawnCli(
+      "etc-sim",
+      ["station", "--listen", "127.0.0.1:0", "--admin-listen", `127.0.0.1:${adminPort}`],
+      {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      },
+    );
+    proc = p;
+    await p.waitLine((l) => l.text.startsWith("admin on "), 20_000, "admin line");
+    const admin = `http://127.0.0.1:${adminPort}`;
+    const answer = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${admin}${path}`, init);
+      return { status: res.status, allow: res.headers.get("allow"), body: (await res.json()) as unknown };
+    };
+    const post = (body: string): RequestInit => ({ method: "POST", body });
+    expect(await answer("/admin/fault", post('{"mode":"slow","slowMs":"abc"}'))).toEqual({
+      status: 400,
+      allow: null,
+      body: {
+        error: "BAD_REQUEST",
+        message: 'slowMs: expected a whole number of milliseconds from 0 to 2147483647, got "abc"',
+      },
+    });
+    expect(await answer("/admin/fault", { method: "PUT", body: "{}" })).toMatchObject({
+      status: 405,
+      allow: "GET, HEAD, POST",
+    });
+    expect(await answer("/admin/fault", post('{"mode":"500s"}'))).toMatchObject({
+      status: 200,
+      body: { mode: "500s" },
+    });
+    expect(await answer("/admin/fault?read")).toMatchObject({
+      status: 200,
+      body: { mode: "500s", slowMs: 3000 },
+    });
+    expect(await answer("/transactions")).toMatchObject({ status: 200, body: { count: 0, records: [] } });
+    expect(await answer("/api/v1/status-list/manifest")).toMatchObject({
+      status: 404,
+      body: { error: "NOT_FOUND" },
+    });
+  });
+});
