@@ -31,15 +31,23 @@ export class HttpError extends Error {
   }
 }
 
+/** What a body over the limit may still send, read and dropped, before it is answered all the same. */
+export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+
 /**
- * The request's body, at most `max` bytes. A longer one is refused with HttpError 413 as soon as it passes
- * `max`, with `Connection: close`: the router (./router.ts) answers it, and what the client still sends is
- * not kept (node:http reads it off the socket until the answer is out, then closes the connection).
+ * The request's body, at most `max` bytes. A longer one is refused with HttpError 413 and `Connection:
+ * close`, answered by the router (./router.ts) once the client has sent the rest of it (read and dropped):
+ * a client that is still sending when the connection closes gets a reset, which can lose the answer.
+ * One that sends more than DISCARD_MAX_BYTES beyond it is answered at that point (and the connection
+ * then closed under what it sends); one that never ends is stopped by the listener's request timeout
+ * (./listener.ts).
  */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = (): HttpError =>
+      new HttpError(413, `request body larger than ${max} bytes`, { connection: "close" });
     const onData = (c: Buffer): void => {
       size += c.length;
       if (size <= max) {
@@ -47,11 +55,13 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
         return;
       }
       chunks.length = 0;
-      req.off("data", onData);
-      reject(new HttpError(413, `request body larger than ${max} bytes`, { connection: "close" }));
+      if (size > max + DISCARD_MAX_BYTES) {
+        req.off("data", onData);
+        reject(tooLarge());
+      }
     };
     req.on("data", onData);
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("end", () => (size > max ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on("error", reject);
   });
 }

@@ -6,6 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
+/** How long a request (headers and body) may take to arrive. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
 export class StationListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -16,6 +19,9 @@ export class StationListener {
   ) {
     this.server = createServer(onRequest);
     this.server.keepAliveTimeout = 5000;
+    // a request's headers and body must all arrive within this (node:http's default is 300 s): a client
+    // that sends a body without end does not keep the station reading it
+    this.server.requestTimeout = REQUEST_TIMEOUT_MS;
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));

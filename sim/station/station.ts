@@ -92,6 +92,7 @@ export interface StationHandle {
 export async function startStation(opts: StationOptions = {}): Promise<StationHandle> {
   const log = (opts.logger ?? silentLogger).child({ module: "station-sim" });
   const host = opts.host ?? "127.0.0.1";
+  const slowMs = faultMs("slowMs", opts.slowMs) ?? 3000; // checked as POST /admin/fault checks it
   const bundles = new BundleStore(opts.statusListDir, opts.pageSize ?? 1024 * 1024, (name) =>
     log.warn(
       { file: name, dir: opts.statusListDir },
@@ -102,7 +103,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const received = new ReceivedStore(db);
   const witness = new AuditWitness(db);
   const counters = { uploadRequests: 0, faultedRequests: 0, heartbeats: 0 };
-  const faults = new FaultInjector(opts.fault ?? "none", opts.slowMs ?? 3000, counters);
+  const faults = new FaultInjector(opts.fault ?? "none", slowMs, counters);
   let revertTimer: NodeJS.Timeout | undefined;
 
   const admin = adminRoutes({ station: () => handle, faults, witness });
@@ -138,12 +139,12 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     async setFault(next, o = {}) {
       const slowMs = faultMs("slowMs", o.slowMs);
       faultMs("durationMs", o.durationMs);
-      if (revertTimer) clearTimeout(revertTimer);
-      revertTimer = undefined;
       const prev = faults.mode;
       // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
-      // station stays down, saying so
+      // station stays down, saying so, its end after durationMs still due
       if (next !== "down" && prev === "down") port = await listener.listen(port);
+      if (revertTimer) clearTimeout(revertTimer);
+      revertTimer = undefined;
       if (slowMs !== undefined) faults.slowMs = slowMs;
       faults.mode = next;
       if (next === "down" && prev !== "down") await stopListening();

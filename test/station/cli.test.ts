@@ -5,6 +5,7 @@
  * (sim/station/station.ts setFault). Its --admin-listen address answers as the admin routes of the main
  * one do (sim/station/admin-routes.ts).
  */
+import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort, type Proc, spawnCli } from "../../sim/harness/procs.js";
 
@@ -84,5 +85,31 @@ describe("etc-sim station --admin-listen", () => {
       status: 404,
       body: { error: "NOT_FOUND" },
     });
+  });
+});
+
+describe("etc-sim station --admin-listen on a port that is taken", () => {
+  it("fails naming the option and the reason, exit 1, the station closed (the process ends)", async () => {
+    const taken = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const p = spawnCli(
+        "etc-sim",
+        ["station", "--listen", "127.0.0.1:0", "--admin-listen", `127.0.0.1:${port}`],
+        { name: "station", env: { ETC_LOG_LEVEL: "warn" } },
+      );
+      proc = p;
+      expect(await p.exited).toEqual({ code: 1, signal: null });
+      expect(p.lines.map((l) => l.text)).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`--admin-listen 127\\.0\\.0\\.1:${port}: cannot listen \\(.*EADDRINUSE`),
+        ),
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

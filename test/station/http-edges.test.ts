@@ -108,6 +108,36 @@ describe("the station's error answers", () => {
     expect(errors).toEqual([]);
   });
 
+  it("read a body over the limit to its end before the 413, so a client still sending it gets the answer, not a reset", async () => {
+    const { st } = await station({ maxBodyBytes: 1024 });
+    const u = new URL(st.url);
+    const bytes = 16 * 1024 * 1024;
+    const got = await new Promise<{ status: number; error: string | null }>((resolve) => {
+      const s = connect(Number(u.port), u.hostname);
+      let text = "";
+      let error: string | null = null;
+      s.setEncoding("utf8");
+      s.on("data", (d: string) => {
+        text += d;
+      });
+      s.on("error", (e: NodeJS.ErrnoException) => {
+        error = e.code ?? e.message;
+      });
+      s.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0), error }));
+      s.write(`POST /api/v1/transactions HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: ${bytes}\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 0x78);
+      let sent = 0;
+      const more = (): void => {
+        while (sent < bytes) {
+          sent += chunk.length;
+          if (!s.write(chunk)) return void s.once("drain", more);
+        }
+      };
+      more();
+    });
+    expect(got).toEqual({ status: 413, error: null });
+  });
+
   it("answer a body over the limit 413 TOO_LARGE, which the client sees (not a reset), and go on serving", async () => {
     const { st, errors } = await station({ maxBodyBytes: 1024 });
     const big = (bytes: number) =>
@@ -179,6 +209,13 @@ describe("POST /admin/fault", () => {
       body: { mode: "slow", slowMs: 0 },
     });
     expect(errors).toEqual([]);
+  });
+
+  it("startStation checks slowMs as POST /admin/fault does: a RangeError naming it", async () => {
+    for (const slowMs of [1.5, -1, 2 ** 31])
+      await expect(startStation({ slowMs, logger: silentLogger }), String(slowMs)).rejects.toThrow(
+        expect.objectContaining({ name: "RangeError", message: expect.stringContaining("slowMs") }),
+      );
   });
 
   it("answers once the fault is switched: a switch that fails is 500, not 200", async () => {
@@ -277,6 +314,22 @@ describe("leaving down when the port is taken", () => {
     await st.setFault("none");
     expect(st.fault()).toBe("none");
     expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
+  });
+
+  it("a switch out of down that failed leaves the down fault's end after durationMs due", async () => {
+    const { st } = await station();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await st.setFault("down", { durationMs: 1000 });
+      const squatter = await squat(st.port);
+      await expect(st.setFault("none")).rejects.toThrow(/EADDRINUSE/);
+      await new Promise((resolve) => squatter.close(resolve));
+      vi.advanceTimersByTime(1000);
+      await expect.poll(() => st?.fault()).toBe("none");
+      expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("the durationMs timer that cannot end a down fault logs why and leaves it down (no unhandled rejection)", async () => {

@@ -71,7 +71,15 @@ export function registerStation(program: Command): void {
         const a = parseHostPort(o.adminListen, "--admin-listen");
         // the main listener's admin routes (sim/station/admin-routes.ts), /api/* not
         const admin = createServer(st.serveAdmin);
-        await new Promise<void>((resolve) => admin.listen(a.port, a.host, resolve));
+        try {
+          await new Promise<void>((resolve, reject) => {
+            admin.once("error", reject);
+            admin.listen(a.port, a.host, resolve);
+          });
+        } catch (e) {
+          await st.close(); // nothing keeps running: the command failed
+          throw new Error(`--admin-listen ${o.adminListen}: cannot listen (${(e as Error).message})`);
+        }
         process.stdout.write(`admin on http://${a.host}:${a.port}\n`);
       }
       // runs until SIGINT or SIGTERM, listening or not: a "down" fault closes the main listener, and the
