@@ -225,3 +225,21 @@ export function forgeAppend(
   }
   return { seq: b.seq, hash: b.hash };
 }
+
+/** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
+export function entries(dataDir: string): AuditEntry[] {
+  const bySeq = new Map<number, AuditEntry>();
+  for (const l of allLines(dataDir)) {
+    const e = JSON.parse(l.text) as AuditEntry;
+    bySeq.set(e.seq, e);
+  }
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/** The next start on `dataDir` (its recovery), closed again: the alarms it raised. */
+export async function restartAlarms(dataDir: string): Promise<string[]> {
+  const alarms: string[] = [];
+  const again = openBoundTrail(dataDir, { onAlarm: (c) => alarms.push(c) });
+  await again.close();
+  return alarms;
+}

@@ -9,7 +9,6 @@ import { cpSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
-import type { AuditEntry } from "../../src/audit/entry.js";
 import { FileShare, LANE, WORKER } from "../../src/audit/file-share.js";
 import { LATE_MS, type RecordChain, RecordLineQueue } from "../../src/audit/record-queue.js";
 import { recordBinding, recordLine, recordLineOfRow } from "../../src/audit/records.js";
@@ -17,7 +16,7 @@ import { EntryTimes } from "../../src/audit/time.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, binding, openBoundTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+import { binding, entries, openBoundTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
 
 /**
  * A copy of the data directory as it is now (as a kill -9, or a power cut once its files are cut back,
@@ -29,16 +28,6 @@ function copyOfDataDir(): string {
   const copy = join(other.dir, "data");
   cpSync(dir, copy, { recursive: true });
   return copy;
-}
-
-/** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
-function entries(dataDir: string): AuditEntry[] {
-  const bySeq = new Map<number, AuditEntry>();
-  for (const l of allLines(dataDir)) {
-    const e = JSON.parse(l.text) as AuditEntry;
-    bySeq.set(e.seq, e);
-  }
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
 let dir: string;

@@ -24,7 +24,15 @@ import type { AuditEntry } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, openBoundTrail, runEtcLane, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+import {
+  entries,
+  openBoundTrail,
+  restartAlarms,
+  runEtcLane,
+  segmentPaths,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -105,24 +113,6 @@ async function verifyCli(dataDir: string): Promise<{ out: string; code: number }
   return { out: r.out, code: r.code };
 }
 
-/** The next start on `dataDir` (its recovery), closed again: the alarms it raised. */
-async function restart(dataDir: string): Promise<string[]> {
-  const alarms: string[] = [];
-  const again = openBoundTrail(dataDir, { onAlarm: (c) => alarms.push(c) });
-  await again.close();
-  return alarms;
-}
-
-/** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
-function entries(dataDir: string): AuditEntry[] {
-  const bySeq = new Map<number, AuditEntry>();
-  for (const l of allLines(dataDir)) {
-    const e = JSON.parse(l.text) as AuditEntry;
-    bySeq.set(e.seq, e);
-  }
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-}
-
 const anchorNote = (file: string, what: string, seq: number, prevFile: string): string =>
   `anchor not on the disk: ${file} ${what}: its first line, the copy of seq ${seq} (the last line of ${prevFile}), ` +
   "had not reached the disk, as a power cut during a rotation leaves it (not a failure; the lane writes it again at its next start)";
@@ -153,7 +143,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
     expect(r.out).toContain(pendingNote(syncedSeq + 1, syncedSeq + 1, 1));
     expect(r.out).not.toContain("anchor not on the disk");
     expect(r.out).toMatch(/OK: the trail is intact\n$/);
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
   });
 
@@ -170,7 +160,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
     expect(r.out).toContain("(1 file(s), ");
     expect(r.out).toContain(pendingNote(cpSeq + 1, last, 1));
     expect(r.out).toMatch(/OK: the trail is intact\n$/);
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
     expect(entries(copy).map((e) => e.seq)).toContain(last);
   });
@@ -185,7 +175,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
     expect(r.out).toContain(anchorNote(name(second), "is empty", cpSeq, name(first)));
     expect(r.out).not.toContain("torn tail:");
     expect(r.out).toMatch(/OK: the trail is intact\n$/);
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(readFileSync(second, "utf8").split("\n")[0]).toBe(
       readFileSync(first, "utf8").trimEnd().split("\n").at(-1),
     );
@@ -204,7 +194,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
     expect(r.out).toContain(anchorNote(name(second), "is empty", cpSeq, name(first)));
     expect(r.out).toContain(pendingNote(cpSeq + 1, last, 1));
     expect(r.out).toMatch(/OK: the trail is intact\n$/);
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
     // the same entries, byte for byte, as the lane wrote before the power failed
     expect(entries(copy).slice(0, before.length)).toEqual(before);
@@ -230,7 +220,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
       expect(r.out).toContain(anchorNote(name(second), "holds no complete line", cpSeq, name(first)));
       expect(r.out).toContain(pendingNote(cpSeq + 1, last, 1));
       expect(r.out).toMatch(/OK: the trail is intact\n$/);
-      expect(await restart(state)).toEqual([]);
+      expect(await restartAlarms(state)).toEqual([]);
       expect(verifyLane(state)).toMatchObject({ ok: true, problems: [], torn: null, tornRepaired: 1 });
     }
   });
@@ -245,7 +235,7 @@ describe("a power cut during a rotation: audit verify before the next start, and
     expect(r.code).toBe(0);
     expect(r.out).toContain(pendingNote(cpSeq + 1, last, 1));
     expect(r.out).not.toContain("anchor not on the disk");
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
   });
 });

@@ -17,7 +17,15 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vit
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, openBoundTrail, segmentPaths, tempDir, verifyLane } from "./helpers.js";
+import {
+  allLines,
+  entries,
+  openBoundTrail,
+  restartAlarms,
+  segmentPaths,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -65,24 +73,6 @@ function powerCut(durable: number): string {
   return copy;
 }
 
-/** The next start on `dataDir` (its recovery), closed again: the alarms it raised. */
-async function restart(dataDir: string): Promise<string[]> {
-  const alarms: string[] = [];
-  const again = openBoundTrail(dataDir, { onAlarm: (c) => alarms.push(c) });
-  await again.close();
-  return alarms;
-}
-
-/** Every entry of the trail in `dataDir` once (an anchor repeats the checkpoint before it). */
-function entries(dataDir: string): AuditEntry[] {
-  const bySeq = new Map<number, AuditEntry>();
-  for (const l of allLines(dataDir)) {
-    const e = JSON.parse(l.text) as AuditEntry;
-    bySeq.set(e.seq, e);
-  }
-  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
-}
-
 /** The raw line of entry `seq` in the trail of `dataDir`. */
 function lineOf(dataDir: string, seq: number): string | undefined {
   return allLines(dataDir).find((l) => l.text.startsWith(`{"seq":${seq},`))?.text;
@@ -119,7 +109,7 @@ describe("a power cut within spoolBatchMs of an event that a durable journal com
       problems: [],
       pendingFromSpool: { from: evSeq, to: last, fromRows: 1 },
     });
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(lineOf(copy, evSeq)).toBe(evLine);
     const after = entries(copy);
     expect(after.map((e) => e.type)).not.toContain("audit.gap");
@@ -146,7 +136,7 @@ describe("a power cut within spoolBatchMs of an event that a durable journal com
     expect(lineOf(copy, cpSeq)).toBeUndefined();
 
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(lineOf(copy, cpSeq)).toBe(lineOf(dir, cpSeq));
     const after = entries(copy);
     expect(after.map((e) => e.type)).not.toContain("audit.gap");
@@ -185,7 +175,7 @@ describe("a power cut within spoolBatchMs of an event that a durable journal com
     const copy = powerCut(durable);
 
     expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
-    expect(await restart(copy)).toEqual([]);
+    expect(await restartAlarms(copy)).toEqual([]);
     expect(lineOf(copy, evSeq)).toBe(lineOf(dir, evSeq));
     const recs = entries(copy).filter((e) => e.seq <= last && e.type.startsWith("record."));
     expect(recs.map((e) => [e.type, jseqOf(e)])).toEqual([
