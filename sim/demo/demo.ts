@@ -243,10 +243,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   write(
     `summary: ${dsrc.length} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
       `${result.boothPaid} at the booth), ${result.stops} stopped at the antenna` +
-      `${result.boothPaid > 0 ? " (one the booth then charged counts in both)" : ""}, ${result.suspects} suspect; ` +
+      `${boothBoth(result.boothPaid)}, ${result.suspects} suspect; ` +
       `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
       `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
   );
   if (temp) rmSync(dataDir, { recursive: true, force: true });
   return result;
+}
+
+/** The vehicles stopped at the antenna and then charged at the booth are in both counts of the summary. */
+function boothBoth(boothPaid: number): string {
+  if (boothPaid === 0) return "";
+  return boothPaid === 1
+    ? " (the one the booth then charged counts in both)"
+    : ` (the ${boothPaid} the booth then charged count in both)`;
 }

@@ -299,6 +299,7 @@ export class CaseDesk {
       reason: c.reason,
       seq: c.seq,
       obuId: c.obuId,
+      obuSerial: c.obuSerial,
       cardId: c.cardId,
       plate: c.plate,
     });

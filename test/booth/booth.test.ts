@@ -153,6 +153,16 @@ describe("the booth over ptys", () => {
       // the barrier opened after the durable record; the reader beeped green
       expect(t.outputs.some((o) => o.type === "barrier" && o.seq === paid.seq)).toBe(true);
       await t.readerEvent((e) => e.type === "signal" && e.led === "green", "a green LED on the reader");
+      // the case's audit entry names the OBU by its contract serial too, so `audit search --obu SERIAL`
+      // finds it beside the stop (before: only the MAC id)
+      await t.lane.audit.flush();
+      const opened = [...readTrail(auditDir(t.lane.journal.path.replace(/\/journal\.db$/, "")))]
+        .map((x) => x.entry)
+        .filter((e) => e.type === "booth.case");
+      expect(opened.map((e) => e.data)).toEqual([
+        expect.objectContaining({ case: id, obuSerial: records[0]!.obuSerial, obuId: records[0]!.obuId }),
+      ]);
+      expect(records[0]!.obuSerial).toMatch(/^[0-9A-F]{16}$/i);
     });
   });
 
