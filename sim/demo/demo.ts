@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { fileDigest } from "../../src/audit/events.js";
 import { loadLaneConfig } from "../../src/config/load.js";
-import { ReaderSection } from "../../src/config/schema.js";
+import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
@@ -71,6 +72,11 @@ export interface DemoResult {
 /** Waits for the booth side this long at most (the collector's pauses and reader exchanges included). */
 const BOOTH_WAIT_MS = 60_000;
 
+type DemoLane = Awaited<ReturnType<typeof openLane>>;
+type DemoDesk = Awaited<ReturnType<typeof startDemoReader>>;
+type DemoSim = ReturnType<typeof createRsuSimulator>;
+type Write = (line: string) => void;
+
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
   const config = loadLaneConfig(opts.config);
@@ -81,6 +87,86 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
   const store = new CardStore({ seed: scenario.seed ?? 1 });
   const desk = await startDemoReader(store);
+  const { lane, booth, served } = await openDemoLane(opts, config, dataDir, pair.lane, desk, write);
+  await applyDemoStatusList(lane);
+  const sim = createRsuSimulator({
+    transport: pair.device,
+    protocol: config.rsu.protocol,
+    scenario,
+    cable: pair,
+    cards: store.environment(),
+    ledger: store.ledgerSink("dsrc"),
+  });
+  const table = demoTable(sim, scenario, config, write);
+  write(
+    `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
+      `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
+      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
+  );
+  if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
+  write(headerLine());
+  lane.controller.outcomes$.subscribe((o) => table.show(o.record, "dsrc", o.decisionMs));
+  booth.outcomes$.subscribe((o) => table.show(o.record, "booth", null));
+  let collector: DemoCollector | undefined;
+  let boothCasesOpen: DemoResult["boothCasesOpen"] = [];
+  let paidRecords = 0;
+  try {
+    collector = startDemoCollector(sim, desk.reader, lane);
+    if (opts.verbose) showCollector(collector, write);
+    await runScenario(sim, lane, booth, collector);
+    boothCasesOpen = booth.cases().map((c) => ({
+      id: c.id,
+      reason: c.reason,
+      vehicle: c.obuId ? table.idOf(c.obuId) : (c.plate ?? "-"),
+    }));
+    paidRecords = lane.journal.list({ kinds: ["transaction"] }).length;
+    if (served && opts.stayUntil) {
+      write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
+      await opts.stayUntil;
+    }
+  } finally {
+    collector?.stop();
+    await served?.close();
+    await lane.close();
+    await sim.stop();
+    await desk.stop();
+    store.close();
+  }
+  const c = lane.controller.counters;
+  const lines = table.lines;
+  const ds = lines
+    .filter((l) => l.path === "dsrc")
+    .map((l) => l.decisionMs ?? 0)
+    .sort((a, b) => a - b);
+  const result: DemoResult = {
+    lines,
+    ledgerDebits: store.ledger().length,
+    paidRecords,
+    transactions: c.transactions,
+    stops: c.stops,
+    suspects: c.suspects,
+    boothPaid: lines.filter((l) => l.path === "booth" && l.kind === "transaction").length,
+    boothCasesOpen,
+    decisionMs: { p50: ds[Math.floor(ds.length / 2)] ?? 0, max: ds[ds.length - 1] ?? 0 },
+    dataDir,
+  };
+  writeSummary(result, write);
+  if (temp) rmSync(dataDir, { recursive: true, force: true });
+  return result;
+}
+
+/**
+ * The production lane on the demo's data directory, its RSU and reader links in process, and (unless
+ * `serve: false`) its status service and page; on a failure, what was opened is closed again.
+ */
+async function openDemoLane(
+  opts: DemoOptions,
+  config: LaneConfig,
+  dataDir: string,
+  rsuTransport: Transport,
+  desk: DemoDesk,
+  write: Write,
+): Promise<{ lane: DemoLane; booth: NonNullable<DemoLane["booth"]>; served: ServedLane | null }> {
   const outputs = (e: LaneOutputEvent): void => {
     if (opts.verbose && e.type !== "light") write(`    ${JSON.stringify(e)}`);
   };
@@ -93,10 +179,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     // whatever station key the config names
     statusList: { ...config.statusList, publicKey: TEST_PUBLIC_KEY_PATH, allowTestKey: true },
   };
-  let lane: Awaited<ReturnType<typeof openLane>>;
+  let lane: DemoLane;
   try {
     lane = await openLane(laneConfig, {
-      transport: pair.lane,
+      transport: rsuTransport,
       readerTransport: desk.laneEnd,
       outputs: { emit: outputs },
       uplink: false,
@@ -121,7 +207,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       throw e;
     }
   }
-  // through the lane, so its trail records the list (status-list.applied, source "demo")
+  return { lane, booth, served };
+}
+
+/** The demo's status list, applied through the lane so that its trail records it (status-list.applied, source "demo"). */
+async function applyDemoStatusList(lane: DemoLane): Promise<void> {
   await lane.applyStatusList(
     buildBundle({
       kind: "full",
@@ -131,14 +221,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }),
     "demo",
   );
-  const sim = createRsuSimulator({
-    transport: pair.device,
-    protocol: config.rsu.protocol,
-    scenario,
-    cable: pair,
-    cards: store.environment(),
-    ledger: store.ledgerSink("dsrc"),
-  });
+}
+
+/** The printed table: a line per record, named by the scenario's vehicle ids and plates. */
+function demoTable(
+  sim: DemoSim,
+  scenario: ReturnType<typeof parseScenarioYaml>,
+  config: LaneConfig,
+  write: Write,
+): {
+  lines: DemoLine[];
+  show: (r: CommittedRecord, path: DemoLine["path"], decisionMs: number | null) => void;
+  idOf: (obuId: string) => string;
+} {
   const idOf = (obuId: string): string =>
     sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
   const plateOf = (r: CommittedRecord): string =>
@@ -159,96 +254,67 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     lines.push(line);
     write(tableLine(line));
   };
-  write(
-    `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
-      `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
-      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
+  return { lines, show, idOf };
+}
+
+/** `--verbose`: the simulated collector's actions. */
+function showCollector(collector: DemoCollector, write: Write): void {
+  collector.collector.events$.subscribe((e) => {
+    if (e.type === "handed") write(`    collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
+    else if (e.type === "present") write(`    collector: present ${e.cardId} (attempt ${e.attempt})`);
+    else if (e.type === "done") write(`    collector: took ${e.cardId} back (${e.led})`);
+    else write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+  });
+}
+
+/**
+ * The scenario from the lane's opening to its end: every vehicle decided, every in-flight transaction
+ * ended, and every card the collector was handed done (or given up) with the booth idle.
+ */
+async function runScenario(
+  sim: DemoSim,
+  lane: DemoLane,
+  booth: NonNullable<DemoLane["booth"]>,
+  collector: DemoCollector,
+): Promise<void> {
+  await sim.start();
+  await lane.controller.start();
+  await firstValueFrom(
+    lane.controller.status$.pipe(
+      filter((s) => s.status === "open"),
+      timeout(10_000),
+    ),
   );
-  if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
-  write(headerLine());
-  lane.controller.outcomes$.subscribe((o) => show(o.record, "dsrc", o.decisionMs));
-  booth.outcomes$.subscribe((o) => show(o.record, "booth", null));
-  let collector: DemoCollector | undefined;
-  let boothCasesOpen: DemoResult["boothCasesOpen"] = [];
-  let paidRecords = 0;
-  try {
-    collector = startDemoCollector(sim, desk.reader, lane);
-    if (opts.verbose)
-      collector.collector.events$.subscribe((e) => {
-        if (e.type === "handed") write(`    collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
-        else if (e.type === "present") write(`    collector: present ${e.cardId} (attempt ${e.attempt})`);
-        else if (e.type === "done") write(`    collector: took ${e.cardId} back (${e.led})`);
-        else write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
-      });
-    await sim.start();
-    await lane.controller.start();
-    await firstValueFrom(
-      lane.controller.status$.pipe(
-        filter((s) => s.status === "open"),
-        timeout(10_000),
-      ),
-    );
-    await sim.done;
+  await sim.done;
+  await lane.controller.idle();
+  while (lane.controller.inFlight().length > 0) {
+    await firstValueFrom(lane.controller.outcomes$.pipe(timeout(10_000)));
     await lane.controller.idle();
-    while (lane.controller.inFlight().length > 0) {
-      await firstValueFrom(lane.controller.outcomes$.pipe(timeout(10_000)));
-      await lane.controller.idle();
-    }
-    // the booth: every card the collector was handed is done (or given up), and the booth is idle
-    await Promise.race([
-      collector.collector.idle().then(() => booth.idle()),
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () => reject(new Error(`the booth's cases were not worked within ${BOOTH_WAIT_MS} ms`)),
-          BOOTH_WAIT_MS,
-        ).unref(),
-      ),
-    ]);
-    boothCasesOpen = booth.cases().map((c) => ({
-      id: c.id,
-      reason: c.reason,
-      vehicle: c.obuId ? idOf(c.obuId) : (c.plate ?? "-"),
-    }));
-    paidRecords = lane.journal.list({ kinds: ["transaction"] }).length;
-    if (served && opts.stayUntil) {
-      write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
-      await opts.stayUntil;
-    }
-  } finally {
-    collector?.stop();
-    await served?.close();
-    await lane.close();
-    await sim.stop();
-    await desk.stop();
-    store.close();
   }
-  const c = lane.controller.counters;
-  const dsrc = lines.filter((l) => l.path === "dsrc");
-  const ds = dsrc.map((l) => l.decisionMs ?? 0).sort((a, b) => a - b);
-  const result: DemoResult = {
-    lines,
-    ledgerDebits: store.ledger().length,
-    paidRecords,
-    transactions: c.transactions,
-    stops: c.stops,
-    suspects: c.suspects,
-    boothPaid: lines.filter((l) => l.path === "booth" && l.kind === "transaction").length,
-    boothCasesOpen,
-    decisionMs: { p50: ds[Math.floor(ds.length / 2)] ?? 0, max: ds[ds.length - 1] ?? 0 },
-    dataDir,
-  };
-  const charged = lines.reduce((n, l) => n + l.charged, 0);
-  for (const o of boothCasesOpen)
+  await Promise.race([
+    collector.collector.idle().then(() => booth.idle()),
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`the booth's cases were not worked within ${BOOTH_WAIT_MS} ms`)),
+        BOOTH_WAIT_MS,
+      ).unref(),
+    ),
+  ]);
+}
+
+/** The cases still open and the summary line: the journal's paid records against the ledger's debits. */
+function writeSummary(result: DemoResult, write: Write): void {
+  const dsrcVehicles = result.lines.filter((l) => l.path === "dsrc").length;
+  const charged = result.lines.reduce((n, l) => n + l.charged, 0);
+  for (const o of result.boothCasesOpen)
     write(`booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: no card came to the booth for it`);
   write(
-    `summary: ${dsrc.length} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
+    `summary: ${dsrcVehicles} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
       `${result.boothPaid} at the booth), ${result.stops} stopped at the antenna` +
       `${boothBoth(result.boothPaid)}, ${result.suspects} suspect; ` +
       `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
       `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
   );
-  if (temp) rmSync(dataDir, { recursive: true, force: true });
-  return result;
 }
 
 /** The vehicles stopped at the antenna and then charged at the booth are in both counts of the summary. */
