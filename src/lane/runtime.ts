@@ -145,15 +145,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
     late.audit = audit;
     cleanups.unshift(() => audit.close());
-    audit.events.laneStarted({
-      version: deps.appVersion ?? APP_VERSION,
-      pid: process.pid,
-      lane: audit.laneId,
-      role: c.lane.role,
-      config: deps.configFile ?? null,
-    });
-    if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
-    audit.events.statusListLoaded(statusList.versions());
+    recordLaneStart(audit, c, deps, tariff, statusList);
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
@@ -162,65 +154,49 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       logger,
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
-    const controller = new LaneController({
-      lane: c.lane,
+    const controller = newLaneController(c, deps, {
       link,
-      codec: createRsuCodec(dialect, resultCodeTable(c.rsu.protocol, c.rsu.dialect.resultCodes)),
+      dialect,
       journal,
       statusList,
-      statusListPolicy: {
-        whenMissing: c.statusList.whenMissing,
-        whenPastHardAge: c.statusList.whenPastHardAge,
-        alarmRepeatMs: c.statusList.alarmRepeatSeconds * 1000,
-      },
       tariff,
       outputs,
-      boothConfigured: c.reader !== undefined,
-      c0: c.rsu.c0,
-      timing: c.rsu.timing,
-      transaction: c.transaction,
-      entryWrite: c.rsu.entryWrite,
-      alreadyTradedStopType: c.rsu.alreadyTradedStopType,
-      logger,
       audit,
-      ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
+      logger,
     });
     late.controller = controller;
     // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
-    let booth: BoothWiring | null = null;
-    if (c.reader) {
-      booth = await openBooth(c, {
-        controller,
-        journal,
-        tariff,
-        dialect,
-        outputs,
-        audit,
-        logger,
-        capture,
-        ...(deps.readerTransport ? { transport: deps.readerTransport } : {}),
-        ...(deps.readerOptions ? { readerOptions: deps.readerOptions } : {}),
-        ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
-      });
-      const b = booth;
-      cleanups.unshift(() => b.close());
-    }
+    const booth = c.reader
+      ? await openBooth(c, {
+          controller,
+          journal,
+          tariff,
+          dialect,
+          outputs,
+          audit,
+          logger,
+          capture,
+          ...(deps.readerTransport ? { transport: deps.readerTransport } : {}),
+          ...(deps.readerOptions ? { readerOptions: deps.readerOptions } : {}),
+          ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
+        })
+      : null;
+    if (booth) cleanups.unshift(() => booth.close());
     // the lane's events into the trail (src/audit/lane-trail.ts); the booth writes its reader's link
     const laneTrail = connectLaneTrail(audit.events, { controller, journal, rsuPort: c.rsu.port }, logger);
     cleanups.unshift(() => laneTrail.unsubscribe());
-    let uplink: Uplink | null = null;
-    if (c.station && deps.uplink !== false) {
-      uplink = startUplink(c.station, c.dataDir, stationToken, {
-        appVersion: deps.appVersion ?? APP_VERSION,
-        journal,
-        laneIdentity,
-        statusList,
-        audit,
-        logger,
-      });
-      const u = uplink;
-      cleanups.unshift(() => u.stop());
-    }
+    const uplink =
+      c.station && deps.uplink !== false
+        ? startUplink(c.station, c.dataDir, stationToken, {
+            appVersion: deps.appVersion ?? APP_VERSION,
+            journal,
+            laneIdentity,
+            statusList,
+            audit,
+            logger,
+          })
+        : null;
+    if (uplink) cleanups.unshift(() => uplink.stop());
     return {
       controller,
       link,
@@ -233,7 +209,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
       applyStatusList: statusListApplier(statusList, audit, logger),
-      async close() {
+      close: async () => {
         await booth?.close();
         await controller.stop();
         try {
@@ -241,26 +217,90 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
         } catch (e) {
           logger.warn({ err: (e as Error).message }, "audit append failed");
         }
-        for (const f of cleanups) {
-          try {
-            await f();
-          } catch (e) {
-            logger.warn({ err: (e as Error).message }, "close step failed");
-          }
-        }
+        await runCleanups(cleanups, (e) => logger.warn({ err: (e as Error).message }, "close step failed"));
       },
     };
   } catch (e) {
-    // every step, even when one throws (synchronously or not): the data-directory lock is the last
-    for (const f of cleanups) {
-      try {
-        await f();
-      } catch {
-        // the original error is the one to report
-      }
-    }
+    // the original error is the one to report
+    await runCleanups(cleanups, () => {});
     throw e;
   }
+}
+
+/**
+ * Every close step in order, even when one throws (synchronously or not): the data-directory lock, added
+ * first, is the last.
+ */
+async function runCleanups(
+  cleanups: readonly (() => Promise<void> | void)[],
+  onError: (e: unknown) => void,
+): Promise<void> {
+  for (const f of cleanups) {
+    try {
+      await f();
+    } catch (e) {
+      onError(e);
+    }
+  }
+}
+
+/** The trail's first entries of a run: `lane.start`, the tariff's digest and version, the list's versions. */
+function recordLaneStart(
+  audit: AuditTrail,
+  c: LaneConfig,
+  deps: LaneRuntimeDeps,
+  tariff: Tariff | null,
+  statusList: StatusListCache,
+): void {
+  audit.events.laneStarted({
+    version: deps.appVersion ?? APP_VERSION,
+    pid: process.pid,
+    lane: audit.laneId,
+    role: c.lane.role,
+    config: deps.configFile ?? null,
+  });
+  if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
+  audit.events.statusListLoaded(statusList.versions());
+}
+
+/** The controller (the OBU transactions: src/lane/controller.ts) with its config sections. */
+function newLaneController(
+  c: LaneConfig,
+  deps: LaneRuntimeDeps,
+  d: {
+    link: RsuLink;
+    dialect: ReturnType<typeof dialectFromConfig>;
+    journal: Journal;
+    statusList: StatusListCache;
+    tariff: Tariff | null;
+    outputs: LaneOutputs;
+    audit: AuditTrail;
+    logger: Logger;
+  },
+): LaneController {
+  return new LaneController({
+    lane: c.lane,
+    link: d.link,
+    codec: createRsuCodec(d.dialect, resultCodeTable(c.rsu.protocol, c.rsu.dialect.resultCodes)),
+    journal: d.journal,
+    statusList: d.statusList,
+    statusListPolicy: {
+      whenMissing: c.statusList.whenMissing,
+      whenPastHardAge: c.statusList.whenPastHardAge,
+      alarmRepeatMs: c.statusList.alarmRepeatSeconds * 1000,
+    },
+    tariff: d.tariff,
+    outputs: d.outputs,
+    boothConfigured: c.reader !== undefined,
+    c0: c.rsu.c0,
+    timing: c.rsu.timing,
+    transaction: c.transaction,
+    entryWrite: c.rsu.entryWrite,
+    alreadyTradedStopType: c.rsu.alreadyTradedStopType,
+    logger: d.logger,
+    audit: d.audit,
+    ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),
+  });
 }
 
 function readStatusListKey(c: LaneConfig): string {
