@@ -108,6 +108,43 @@ describe("the station's error answers", () => {
     expect(errors).toEqual([]);
   });
 
+  it("answer a method an /api/v1 path does not take 405 with Allow, an unknown path 404, a HEAD as the GET", async () => {
+    const { st, errors } = await station();
+    const lanePath = "/api/v1/lanes/4301010203";
+    for (const [method, path, allow] of [
+      ["GET", "/api/v1/transactions", "POST"],
+      ["PUT", "/api/v1/transactions", "POST"],
+      ["GET", `${lanePath}/heartbeat`, "POST"],
+      ["GET", `${lanePath}/audit-checkpoints`, "POST"],
+      ["POST", `${lanePath}/audit-checkpoints/latest`, "GET, HEAD"],
+      ["POST", "/api/v1/status-list/manifest", "GET, HEAD"],
+      ["DELETE", "/api/v1/status-list/bundles/full-202611260800.bundle", "GET, HEAD"],
+    ] as const) {
+      const res = await fetch(`${st.url}${path}`, { method, ...(method === "PUT" ? { body: "{}" } : {}) });
+      expect([res.status, res.headers.get("allow")], `${method} ${path}`).toEqual([405, allow]);
+      expect(await res.json()).toEqual({
+        error: "METHOD_NOT_ALLOWED",
+        message: `${method} ${path}: the methods allowed are ${allow}`,
+      });
+    }
+    // nothing was done for them
+    expect(st.stats()).toMatchObject({ uploadRequests: 0, heartbeats: 0 });
+    // paths the API does not have stay 404, whatever the method
+    for (const [method, path] of [
+      ["GET", "/api/v1/nowhere"],
+      ["POST", "/api/v1/transactions/extra"],
+      ["POST", `${lanePath}/heartbeats`],
+      ["GET", "/api/v1/status-list/bundles/"],
+    ] as const)
+      expect(await answer(fetch(`${st.url}${path}`, { method })), `${method} ${path}`).toMatchObject({
+        status: 404,
+        body: { error: "NOT_FOUND" },
+      });
+    const head = await fetch(`${st.url}/api/v1/status-list/manifest`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
+    expect(errors).toEqual([]);
+  });
+
   it("read a body over the limit to its end before the 413, so a client still sending it gets the answer, not a reset", async () => {
     const { st } = await station({ maxBodyBytes: 1024 });
     const u = new URL(st.url);
