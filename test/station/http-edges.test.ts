@@ -331,6 +331,60 @@ describe("a fault with durationMs", () => {
   });
 });
 
+describe("fault switches at once", () => {
+  it("out of down and back into it at once: the second waits for the first, and the last one holds", async () => {
+    const { st, errors } = await station();
+    await st.setFault("down");
+    const switches = await Promise.allSettled([st.setFault("none"), st.setFault("down")]);
+    expect(switches.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("down");
+    await expect(fetch(`${st.url}/admin/fault`)).rejects.toThrow();
+    // and out of it twice at once: listened once, the last mode holds
+    const again = await Promise.allSettled([st.setFault("none"), st.setFault("500s")]);
+    expect(again.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("500s");
+    expect(await answer(fetch(`${st.url}/admin/fault`))).toEqual({
+      status: 200,
+      body: { mode: "500s", slowMs: 3000 },
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it("into down and out of it at once: the second waits until the listener has closed, then listens again", async () => {
+    const { st } = await station();
+    const switches = await Promise.allSettled([st.setFault("down"), st.setFault("none")]);
+    expect(switches.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("none");
+    expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
+  });
+
+  it("the end of a durationMs that comes while another switch is under way is dropped: that switch holds", async () => {
+    const { st } = await station();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await st.setFault("500s", { durationMs: 1000 });
+      const down = st.setFault("down");
+      vi.advanceTimersByTime(1000); // the 500s fault's end is due now, behind the switch to down
+      await down;
+      await st.close(); // in its turn, after every switch asked before it
+      expect(st.fault()).toBe("down");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("close() during a switch out of down waits for it, and nothing is left listening", async () => {
+    const { st } = await station();
+    await st.setFault("down");
+    const port = st.port;
+    const switched = st.setFault("none");
+    await st.close();
+    await switched;
+    const squatter = await squat(port);
+    await new Promise((resolve) => squatter.close(resolve));
+  });
+});
+
 /** A server that takes `port` on 127.0.0.1 (the station's, while it is down). */
 function squat(port: number): Promise<Server> {
   const s = createServer();
