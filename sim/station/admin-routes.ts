@@ -11,11 +11,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditWitness } from "./audit-witness.js";
 import { FAULT_MODES, type FaultInjector, type FaultMode, faultMs, isFaultMode } from "./faults.js";
-import { HttpError, readBody, sendJson } from "./http.js";
+import { HttpError, handlerFor, methodNotAllowed, type RouteMethod, readBody, sendJson } from "./http.js";
 import type { StationHandle } from "./station.js";
 
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-type Methods = Partial<Record<"GET" | "POST", AdminHandler>>;
+type Methods = Partial<Record<RouteMethod, AdminHandler>>;
 
 export interface AdminRoutesDeps {
   /** the station's handle (./station.ts), once it is started */
@@ -98,14 +98,11 @@ export function adminRoutes(d: AdminRoutesDeps): (req: IncomingMessage, url: URL
     const rw = /^\/admin\/audit-witness\/([^/]+)\/reset$/.exec(p);
     const methods = rw ? { POST: resetWitness(rw[1]!) } : table.get(p);
     if (!methods) return null;
-    const method = req.method === "HEAD" ? "GET" : req.method;
-    const handler = method === "GET" || method === "POST" ? methods[method] : undefined;
+    const handler = handlerFor(req, methods);
     if (handler) return handler;
-    const allow = (Object.keys(methods) as (keyof Methods)[])
-      .flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
-      .join(", ");
+    const refused = methodNotAllowed(req, p, methods);
     return () => {
-      throw new HttpError(405, `${req.method} ${p}: the methods allowed are ${allow}`, { allow });
+      throw refused;
     };
   };
 }

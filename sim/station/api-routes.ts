@@ -6,12 +6,13 @@
  *   GET  lanes/:lane/audit-checkpoints/latest  the last checkpoint witnessed
  *   GET  status-list/manifest?full=&delta=     the bundles to fetch (./bundles.ts)
  *   GET  status-list/bundles/:name?page=       a page of a bundle
- * anything else under /api/ is 404. The faults (./faults.ts) apply to these routes only.
+ * another method on these paths is answered 405 with Allow (HEAD is answered as GET), anything else under
+ * /api/ 404. The faults (./faults.ts) apply to these routes only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditWitness } from "./audit-witness.js";
 import type { BundleStore } from "./bundles.js";
-import { HttpError, readBody, sendJson } from "./http.js";
+import { HttpError, handlerFor, methodNotAllowed, type RouteMethod, readBody, sendJson } from "./http.js";
 import type { ReceivedStore } from "./received.js";
 import { parseUpload } from "./upload.js";
 
@@ -22,6 +23,9 @@ export interface ApiResult {
   raw?: Buffer;
   headers?: Record<string, string>;
 }
+
+/** One API route's work for one method: the request, its URL and the path's captures. */
+type ApiHandler = (req: IncomingMessage, url: URL, ...captures: string[]) => Promise<ApiResult>;
 
 export function sendApiResult(res: ServerResponse, r: ApiResult): void {
   if (r.raw) {
@@ -99,18 +103,37 @@ export function apiRoutes(d: ApiRoutesDeps): (req: IncomingMessage, url: URL) =>
     };
   }
 
+  /** path -> method -> handler (the path's captures after the request); a HEAD is answered as the GET */
+  const table: { path: RegExp; methods: Partial<Record<RouteMethod, ApiHandler>> }[] = [
+    { path: /^\/api\/v1\/transactions$/, methods: { POST: (req) => upload(req) } },
+    {
+      path: /^\/api\/v1\/lanes\/([^/]+)\/heartbeat$/,
+      methods: { POST: (req, _u, lane) => heartbeat(req, lane!) },
+    },
+    {
+      path: /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints$/,
+      methods: { POST: async (req, _u, lane) => witness.submit(lane!, await readBody(req, 8 * 1024 * 1024)) },
+    },
+    {
+      path: /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints\/latest$/,
+      methods: { GET: async (_req, _u, lane) => witness.latest(lane!) },
+    },
+    { path: /^\/api\/v1\/status-list\/manifest$/, methods: { GET: async (_req, url) => manifest(url) } },
+    {
+      path: /^\/api\/v1\/status-list\/bundles\/([^/]+)$/,
+      methods: { GET: async (_req, url, name) => bundlePage(url, name!) },
+    },
+  ];
+
   return async (req, url) => {
     const p = url.pathname;
-    if (req.method === "POST" && p === "/api/v1/transactions") return upload(req);
-    const hb = /^\/api\/v1\/lanes\/([^/]+)\/heartbeat$/.exec(p);
-    if (req.method === "POST" && hb) return heartbeat(req, hb[1]!);
-    const aw = /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints(\/latest)?$/.exec(p);
-    if (aw && req.method === "POST" && !aw[2])
-      return witness.submit(aw[1]!, await readBody(req, 8 * 1024 * 1024));
-    if (aw && req.method === "GET" && aw[2]) return witness.latest(aw[1]!);
-    if (req.method === "GET" && p === "/api/v1/status-list/manifest") return manifest(url);
-    const b = /^\/api\/v1\/status-list\/bundles\/([^/]+)$/.exec(p);
-    if (req.method === "GET" && b) return bundlePage(url, b[1]!);
+    for (const route of table) {
+      const m = route.path.exec(p);
+      if (!m) continue;
+      const handler = handlerFor(req, route.methods);
+      if (!handler) throw methodNotAllowed(req, p, route.methods);
+      return handler(req, url, ...m.slice(1));
+    }
     throw new HttpError(404, `no route ${req.method} ${p}`);
   };
 }

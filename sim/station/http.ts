@@ -31,6 +31,30 @@ export class HttpError extends Error {
   }
 }
 
+/** The methods a route of the simulator takes (its own and the API's). */
+export type RouteMethod = "GET" | "POST";
+
+/**
+ * The handler `methods` has for the request's method, a HEAD looked up as the GET (node:http sends a
+ * HEAD's answer without its body); undefined when the path does not take that method.
+ */
+export function handlerFor<H>(req: IncomingMessage, methods: Partial<Record<RouteMethod, H>>): H | undefined {
+  const method = req.method === "HEAD" ? "GET" : req.method;
+  return method === "GET" || method === "POST" ? methods[method] : undefined;
+}
+
+/** The 405 for a method `path` does not take, with `Allow` naming those it does (a GET brings HEAD). */
+export function methodNotAllowed(
+  req: IncomingMessage,
+  path: string,
+  methods: Partial<Record<RouteMethod, unknown>>,
+): HttpError {
+  const allow = (Object.keys(methods) as RouteMethod[])
+    .flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m]))
+    .join(", ");
+  return new HttpError(405, `${req.method} ${path}: the methods allowed are ${allow}`, { allow });
+}
+
 /** What a body over the limit may still send, read and dropped, before it is answered all the same. */
 export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
 

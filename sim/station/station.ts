@@ -69,7 +69,10 @@ export interface StationHandle {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
-  /** slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError */
+  /**
+   * slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError at once.
+   * Switches (and close()) take turns: one asked while another is under way starts when that one ended.
+   */
   setFault(mode: FaultMode, opts?: { slowMs?: number; durationMs?: number }): Promise<void>;
   fault(): FaultMode;
   received(): ReceivedRecord[];
@@ -121,48 +124,70 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return listener.stop();
   };
 
+  // fault switches and close() one at a time, each after the one before has ended (resolved or not): a
+  // switch reads the mode it leaves, and leaving or entering "down" opens or closes the listener over
+  // several turns of the event loop; two at once would both listen, or act on a mode about to change
+  let pending: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const turn = pending.then(fn, fn);
+    pending = turn.catch(() => undefined);
+    return turn;
+  };
+
   let port = await listener.listen(opts.port ?? 0);
   if (faults.mode === "down") await stopListening();
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url, mode: faults.mode }, "station simulator listening");
+
+  /** One switch, in its turn (inTurn): the mode it leaves is the one the switch before it left. */
+  async function switchFault(next: FaultMode, slowMs: number | undefined, durationMs: number | undefined) {
+    if (closed) throw new Error("station simulator closed: no fault switch");
+    const prev = faults.mode;
+    // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
+    // station stays down, saying so, its end after durationMs still due
+    if (next !== "down" && prev === "down") port = await listener.listen(port);
+    if (revertTimer) clearTimeout(revertTimer);
+    revertTimer = undefined;
+    if (slowMs !== undefined) faults.slowMs = slowMs;
+    faults.mode = next;
+    if (next === "down" && prev !== "down") await stopListening();
+    if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
+    if (durationMs !== undefined && next !== "none") {
+      revertTimer = setTimeout(() => {
+        const due = revertTimer;
+        // in its turn too; a switch made before that turn came replaced this end
+        inTurn(async () => {
+          if (revertTimer === due) await switchFault("none", undefined, undefined);
+        }).catch((e: unknown) =>
+          log.error(
+            { mode: next, port, err: e instanceof Error ? e.message : String(e) },
+            "station fault not ended after durationMs",
+          ),
+        );
+      }, durationMs);
+      revertTimer.unref(); // a fault due to end keeps no process alive
+    }
+    log.info({ mode: next }, "station fault mode");
+  }
 
   const handle: StationHandle = {
     url,
     get port() {
       return port;
     },
-    async close() {
-      if (revertTimer) clearTimeout(revertTimer);
-      await stopListening();
-      db.close();
-    },
+    close: () =>
+      inTurn(async () => {
+        closed = true;
+        if (revertTimer) clearTimeout(revertTimer);
+        await stopListening();
+        db.close();
+      }),
     async setFault(next, o = {}) {
+      // refused at once, without waiting for a switch in progress
       const slowMs = faultMs("slowMs", o.slowMs);
       faultMs("durationMs", o.durationMs);
-      const prev = faults.mode;
-      // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
-      // station stays down, saying so, its end after durationMs still due
-      if (next !== "down" && prev === "down") port = await listener.listen(port);
-      if (revertTimer) clearTimeout(revertTimer);
-      revertTimer = undefined;
-      if (slowMs !== undefined) faults.slowMs = slowMs;
-      faults.mode = next;
-      if (next === "down" && prev !== "down") await stopListening();
-      if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
-      if (o.durationMs !== undefined && next !== "none") {
-        revertTimer = setTimeout(() => {
-          handle
-            .setFault("none")
-            .catch((e: unknown) =>
-              log.error(
-                { mode: next, port, err: e instanceof Error ? e.message : String(e) },
-                "station fault not ended after durationMs",
-              ),
-            );
-        }, o.durationMs);
-        revertTimer.unref(); // a fault due to end keeps no process alive
-      }
-      log.info({ mode: next }, "station fault mode");
+      return inTurn(() => switchFault(next, slowMs, o.durationMs));
     },
     fault: () => faults.mode,
     received: () => received.all(),

@@ -18,6 +18,7 @@ import { acquireDataDirLock } from "../datadir/lock.js";
 import { checkDataDirWriter } from "../datadir/writer.js";
 import { JOURNAL_FILE, Journal, JournalReader } from "../journal/journal.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
+import type { RetentionReport } from "../journal/upkeep.js";
 import {
   OPERATOR_CLOSE_SETTING,
   type OperatorClose,
@@ -28,6 +29,7 @@ import { operatorSettlement, settledResult } from "../lane/operator-settlement.j
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
+import { runRetentionNow } from "../service/retention-now.js";
 import {
   importAppliedMessage,
   importRefusedMessage,
@@ -43,7 +45,8 @@ export interface DataDirLockLike {
 export interface DirectLaneSession {
   journal: {
     requeueHeld(): number;
-    runRetention(): Promise<{ deleted: number; cutoff: string }>;
+    /** never throws: a run that stopped early has its `error` */
+    runRetention(): Promise<Pick<RetentionReport, "deleted" | "cutoff" | "error">>;
     get(seq: number): CommittedRecord | null;
     /** durable on return; refused (E607) when the record is no longer an unsettled suspect */
     settle(seq: number, s: Settlement): CommittedRecord;
@@ -222,12 +225,13 @@ export async function runDirect(
               message:
                 "retention deletes records: give --config FILE (the lane's config) so it keeps the lane's journal.retentionDays",
             };
-          const r = await j.runRetention();
-          return {
-            ok: true,
-            message: `retention: ${r.deleted} acknowledged record(s) older than ${r.cutoff} deleted`,
-            data: { deleted: r.deleted, cutoff: r.cutoff },
-          };
+          // a journal run that stopped with an error is a failure (src/service/retention-now.ts)
+          return runRetentionNow({
+            journal: j,
+            audit: {
+              notRun: "without a running lane only the journal's runs (the lane runs the trail's every hour)",
+            },
+          });
         },
         async settleSuspect(req, user) {
           if (!d.config)

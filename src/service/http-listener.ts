@@ -4,7 +4,8 @@
  * taken, the address is not up yet) the first attempt reports it once (an error log line and
  * `onUnavailable`) and the listener tries again every `retryMs` until it listens (`onAvailable`) or is
  * closed. With `retryMs` 0 the first failure is thrown instead (the demo falls back to a free port).
- * startLaneService (./service.ts) starts it after the feed and closes it last.
+ * startLaneService (./service.ts) starts it after the feed; its close() closes it last, a failed start
+ * before the feed.
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";

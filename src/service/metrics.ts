@@ -202,6 +202,17 @@ export class LaneMetrics {
       },
     });
     new Gauge({
+      name: "etc_lane_uplink_batch_size",
+      help: "records per upload in use: the configured station.batchSize, less after uploads that failed in a way their batch may cause (absent without a station)",
+      registers,
+      collect() {
+        const b = snap().uplink.batch;
+        // a gauge without labels reads 0 once reset: removed, it has no sample
+        if (b === null) this.remove();
+        else this.set(b.size);
+      },
+    });
+    new Gauge({
       name: "etc_lane_uplink_state",
       help: "the station uplink's state: 1 for the current one",
       labelNames: ["state"],

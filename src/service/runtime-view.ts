@@ -45,6 +45,7 @@ import {
   type TrailSearchResult,
   type VerifyView,
 } from "./lane-view.js";
+import { runRetentionNow } from "./retention-now.js";
 import { runtimeFeed } from "./runtime-feed.js";
 import {
   auditView,
@@ -275,23 +276,7 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
       const n = rt.journal.requeueHeld();
       return { ok: true, message: `${n} held record(s) back in the upload queue`, data: { requeued: n } };
     },
-    async runRetention() {
-      const j = await rt.journal.runRetention();
-      const a = await rt.audit.runRetention();
-      const failed = j.error !== null;
-      return {
-        ok: !failed,
-        message: failed
-          ? `journal retention stopped after ${j.deleted} record(s): ${j.error!.message}`
-          : `retention: ${j.deleted} acknowledged record(s) older than ${j.cutoff} deleted` +
-            (a ? `; ${a.files.length} audit segment file(s) through seq ${a.deletedThrough}` : ""),
-        data: {
-          deleted: j.deleted,
-          cutoff: j.cutoff,
-          auditFilesDeleted: a?.files.length ?? 0,
-          ...(a ? { auditDeletedThrough: a.deletedThrough } : {}),
-        },
-      };
-    },
+    // the journal's, then the trail's only after a journal run that completed (./retention-now.ts)
+    runRetention: () => runRetentionNow({ journal: rt.journal, audit: rt.audit }),
   };
 }

@@ -2,7 +2,8 @@
  * The status service's side of the lane's feed (`LaneView.events$`): the one FeedPump (./feed-pump.ts)
  * and its three sinks, the metrics (./metrics.ts), the chart's history (./history.ts) and the pages' live
  * feed (./sse.ts), plus the timer that closes a point of the chart every `historyIntervalSeconds`.
- * startLaneService (./service.ts) starts it first and stops it before the HTTP server closes.
+ * startLaneService (./service.ts) starts it first; its close() stops it before the HTTP server closes, a
+ * failed start after (the reverse of the start's order).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import { FeedPump, type FeedSink } from "./feed-pump.js";

@@ -94,75 +94,86 @@ export interface LaneService {
 
 /**
  * Starts the service, in this order: the feed's consumers (metrics, chart history, live feed:
- * ./service-feed.ts), HTTP on `service.listen` (./http-listener.ts: listening, or trying again), the
- * control socket. `close()` stops the control socket, then the listener's retries, the feed, and the HTTP
- * server. A config error throws before anything starts; a failure to start HTTP (with no retry) or the
- * control socket stops what had started and throws.
+ * ./service-feed.ts), HTTP on `service.listen` (./http-listener.ts: its server made, the page's files read,
+ * then listening or trying again), the control socket. A config error throws before anything starts. A
+ * start that fails after that (the page's files cannot be read, HTTP cannot listen with no retry, the
+ * control socket cannot start) undoes what it had set up, in the reverse order (the control socket, HTTP's
+ * retries and server, the feed), and throws the error it met.
+ *
+ * `close()` stops the control socket, then the listener's retries, the feed, and the HTTP server: the feed
+ * before the server so that open pages get the feed's last batch and the end of their live feed before
+ * their connections are dropped.
  */
 export async function startLaneService(o: LaneServiceOptions): Promise<LaneService> {
   const log = (o.logger ?? silentLogger).child({ ch: "SERVICE" });
   const now = o.now ?? Date.now;
   const { address, token } = listenAndToken(o.config);
 
-  const feed = startServiceFeed(o.view, {
-    maxLiveFeeds: o.config.maxLiveFeeds ?? DEFAULT_MAX_LIVE_FEEDS,
-    historyIntervalSeconds: o.config.historyIntervalSeconds,
-    historyMinutes: o.config.historyMinutes,
-    processMetrics: o.processMetrics,
-    now,
-    log,
-  });
-  const { metrics, history, pump, sse } = feed;
-
-  const http = httpListener(o, feed, { address, token, now, log });
-  // the feed, then the HTTP server: after a first attempt that failed without retry, and at the end of stop
-  const cleanup = async (): Promise<void> => {
-    feed.stop();
-    await http.closeServer();
-  };
+  // what has been set up so far, each with its undo: undone from the last on a failed start
+  const started: (() => void | Promise<void>)[] = [];
   try {
+    const feed = startServiceFeed(o.view, {
+      maxLiveFeeds: o.config.maxLiveFeeds ?? DEFAULT_MAX_LIVE_FEEDS,
+      historyIntervalSeconds: o.config.historyIntervalSeconds,
+      historyMinutes: o.config.historyMinutes,
+      processMetrics: o.processMetrics,
+      now,
+      log,
+    });
+    started.push(() => feed.stop());
+    const http = httpListener(o, feed, { address, token, now, log });
+    // after a first attempt that failed (no retry) the server is not listening: closing it is harmless
+    started.push(async () => {
+      http.stopRetrying();
+      await http.closeServer();
+    });
     await http.start();
+    const control = await startControlSocket(o);
+    started.push(() => control.close());
+    log.info(
+      { url: http.boundUrl, auth: token ? "bearer token" : "none (loopback)", control: control.path },
+      http.boundUrl === null
+        ? "lane status service: control socket only, HTTP not listening"
+        : "lane status service listening",
+    );
+    return {
+      get url() {
+        return http.boundUrl ?? http.configuredUrl;
+      },
+      get listening() {
+        return http.boundUrl !== null;
+      },
+      controlPath: control.path,
+      metrics: feed.metrics,
+      history: feed.history,
+      pump: feed.pump,
+      sse: feed.sse,
+      sampleHistory: feed.sampleHistory,
+      async close() {
+        await control.close();
+        http.stopRetrying();
+        feed.stop();
+        await http.closeServer();
+      },
+    };
   } catch (e) {
-    await cleanup().catch(() => undefined);
+    await undoInReverse(started, log);
     throw e;
   }
-  // no more attempts to listen, then as cleanup: a failed control socket, and close() after the socket
-  const stop = async (): Promise<void> => {
-    http.stopRetrying();
-    await cleanup();
-  };
+}
 
-  let control: ControlServer;
-  try {
-    control = await startControlSocket(o);
-  } catch (e) {
-    await stop().catch(() => undefined);
-    throw e;
+/**
+ * Runs each undo from the last set up to the first; one that fails is logged and the others still run
+ * (the start's own error is the one its caller gets).
+ */
+async function undoInReverse(started: (() => void | Promise<void>)[], log: Logger): Promise<void> {
+  for (const undo of started.reverse()) {
+    try {
+      await undo();
+    } catch (e) {
+      log.warn({ err: e instanceof Error ? e.message : String(e) }, "failed start: an undo failed");
+    }
   }
-  log.info(
-    { url: http.boundUrl, auth: token ? "bearer token" : "none (loopback)", control: control.path },
-    http.boundUrl === null
-      ? "lane status service: control socket only, HTTP not listening"
-      : "lane status service listening",
-  );
-  return {
-    get url() {
-      return http.boundUrl ?? http.configuredUrl;
-    },
-    get listening() {
-      return http.boundUrl !== null;
-    },
-    controlPath: control.path,
-    metrics,
-    history,
-    pump,
-    sse,
-    sampleHistory: feed.sampleHistory,
-    async close() {
-      await control.close();
-      await stop();
-    },
-  };
 }
 
 /** The HTTP server (./http/server.ts) over the feed's metrics, history and live feed, not yet listening. */

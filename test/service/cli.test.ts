@@ -301,7 +301,7 @@ describe("operator actions without a running lane (the data directory, under its
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(
-        /^retention: 2 acknowledged record\(s\) older than \S+ deleted \[data directory \(no lane running\)\]\n$/,
+        /^journal retention: 2 acknowledged record\(s\) older than \S+ deleted; audit retention not run: without a running lane only the journal's runs \(the lane runs the trail's every hour\) \[data directory \(no lane running\)\]\n$/,
       );
       const reader = JournalReader.openReadOnly(dataDir);
       expect(reader.list().map((x) => x.seq)).toEqual([3]);

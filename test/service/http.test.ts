@@ -175,6 +175,38 @@ describe("the page over HTTP", () => {
   });
 });
 
+describe("the uplink's batch size in use", () => {
+  it("is a gauge in /metrics and a line of the page's upload queue, with the configured size when smaller", async () => {
+    rig = await startRig();
+    const r = rig;
+    const withBatch = (batch: LaneSnapshot["uplink"]["batch"]): void => {
+      r.lane.state = { ...r.lane.state, uplink: { ...r.lane.state.uplink, batch } };
+    };
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    const pageBatch = async (): Promise<string | undefined> =>
+      /<span data-testid="uplink-batch">(.*?)<\/span>/.exec(
+        await (await r.get("/fragment/state")).text(),
+      )?.[1];
+
+    // as configured (the fake lane's 500)
+    const full = await scrape();
+    expect(full.get("etc_lane_uplink_batch_size")?.type).toBe("gauge");
+    expect(sampleValue(full, "etc_lane_uplink_batch_size")).toBe(500);
+    expect(await pageBatch()).toBe("500");
+
+    // halved after failed uploads: the size in use, and the page says of how many
+    withBatch({ size: 125, max: 500 });
+    expect(sampleValue(await scrape(), "etc_lane_uplink_batch_size")).toBe(125);
+    expect(await pageBatch()).toBe("125 of 500 (reduced after failed uploads)");
+
+    // no station: no sample, and a dash on the page
+    withBatch(null);
+    const none = await scrape();
+    expect(none.get("etc_lane_uplink_batch_size")?.samples ?? []).toEqual([]);
+    expect(await pageBatch()).toBe("-");
+  });
+});
+
 describe("GET /search", () => {
   it("shows the lane's state as it is after the search, not as it was before", async () => {
     rig = await startRig();

@@ -108,6 +108,43 @@ describe("the station's error answers", () => {
     expect(errors).toEqual([]);
   });
 
+  it("answer a method an /api/v1 path does not take 405 with Allow, an unknown path 404, a HEAD as the GET", async () => {
+    const { st, errors } = await station();
+    const lanePath = "/api/v1/lanes/4301010203";
+    for (const [method, path, allow] of [
+      ["GET", "/api/v1/transactions", "POST"],
+      ["PUT", "/api/v1/transactions", "POST"],
+      ["GET", `${lanePath}/heartbeat`, "POST"],
+      ["GET", `${lanePath}/audit-checkpoints`, "POST"],
+      ["POST", `${lanePath}/audit-checkpoints/latest`, "GET, HEAD"],
+      ["POST", "/api/v1/status-list/manifest", "GET, HEAD"],
+      ["DELETE", "/api/v1/status-list/bundles/full-202611260800.bundle", "GET, HEAD"],
+    ] as const) {
+      const res = await fetch(`${st.url}${path}`, { method, ...(method === "PUT" ? { body: "{}" } : {}) });
+      expect([res.status, res.headers.get("allow")], `${method} ${path}`).toEqual([405, allow]);
+      expect(await res.json()).toEqual({
+        error: "METHOD_NOT_ALLOWED",
+        message: `${method} ${path}: the methods allowed are ${allow}`,
+      });
+    }
+    // nothing was done for them
+    expect(st.stats()).toMatchObject({ uploadRequests: 0, heartbeats: 0 });
+    // paths the API does not have stay 404, whatever the method
+    for (const [method, path] of [
+      ["GET", "/api/v1/nowhere"],
+      ["POST", "/api/v1/transactions/extra"],
+      ["POST", `${lanePath}/heartbeats`],
+      ["GET", "/api/v1/status-list/bundles/"],
+    ] as const)
+      expect(await answer(fetch(`${st.url}${path}`, { method })), `${method} ${path}`).toMatchObject({
+        status: 404,
+        body: { error: "NOT_FOUND" },
+      });
+    const head = await fetch(`${st.url}/api/v1/status-list/manifest`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
+    expect(errors).toEqual([]);
+  });
+
   it("read a body over the limit to its end before the 413, so a client still sending it gets the answer, not a reset", async () => {
     const { st } = await station({ maxBodyBytes: 1024 });
     const u = new URL(st.url);
@@ -291,6 +328,60 @@ describe("a fault with durationMs", () => {
     expect(revert).toBeGreaterThanOrEqual(0);
     expect((timers.mock.results[revert]!.value as NodeJS.Timeout).hasRef()).toBe(false);
     expect(st.fault()).toBe("500s");
+  });
+});
+
+describe("fault switches at once", () => {
+  it("out of down and back into it at once: the second waits for the first, and the last one holds", async () => {
+    const { st, errors } = await station();
+    await st.setFault("down");
+    const switches = await Promise.allSettled([st.setFault("none"), st.setFault("down")]);
+    expect(switches.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("down");
+    await expect(fetch(`${st.url}/admin/fault`)).rejects.toThrow();
+    // and out of it twice at once: listened once, the last mode holds
+    const again = await Promise.allSettled([st.setFault("none"), st.setFault("500s")]);
+    expect(again.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("500s");
+    expect(await answer(fetch(`${st.url}/admin/fault`))).toEqual({
+      status: 200,
+      body: { mode: "500s", slowMs: 3000 },
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it("into down and out of it at once: the second waits until the listener has closed, then listens again", async () => {
+    const { st } = await station();
+    const switches = await Promise.allSettled([st.setFault("down"), st.setFault("none")]);
+    expect(switches.map((s) => s.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(st.fault()).toBe("none");
+    expect((await fetch(`${st.url}/admin/fault`)).status).toBe(200);
+  });
+
+  it("the end of a durationMs that comes while another switch is under way is dropped: that switch holds", async () => {
+    const { st } = await station();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await st.setFault("500s", { durationMs: 1000 });
+      const down = st.setFault("down");
+      vi.advanceTimersByTime(1000); // the 500s fault's end is due now, behind the switch to down
+      await down;
+      await st.close(); // in its turn, after every switch asked before it
+      expect(st.fault()).toBe("down");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("close() during a switch out of down waits for it, and nothing is left listening", async () => {
+    const { st } = await station();
+    await st.setFault("down");
+    const port = st.port;
+    const switched = st.setFault("none");
+    await st.close();
+    await switched;
+    const squatter = await squat(port);
+    await new Promise((resolve) => squatter.close(resolve));
   });
 });
 

@@ -96,6 +96,16 @@ function kv(rows: [string, string][]): string {
   return `<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>`;
 }
 
+/**
+ * Records per upload in use, with the configured number when smaller (the uplink halves it after uploads
+ * that failed in a way their batch may cause: docs/station-api.md, "A batch the station does not take");
+ * "-" without a station. As `etc-lane status` says it (src/cli/commands/status.ts).
+ */
+function batchText(b: LaneSnapshot["uplink"]["batch"]): string {
+  if (b === null) return "-";
+  return b.size < b.max ? `${b.size} of ${b.max} (reduced after failed uploads)` : String(b.size);
+}
+
 export function renderState(
   s: LaneSnapshot,
   history: readonly HistoryPoint[],
@@ -174,6 +184,7 @@ export function renderState(
       [bi("待上传", "pending"), `<b data-testid="queue-depth">${esc(u.queueDepth)}</b>`],
       [bi("挂起", "held"), esc(u.held)],
       [bi("最早待传", "oldest"), esc(duration(u.oldestPendingAgeMs))],
+      [bi("每批", "batch"), `<span data-testid="uplink-batch">${esc(batchText(u.batch))}</span>`],
       [bi("上次成功", "last ok"), esc(localTime(u.lastSuccessAt, off))],
       [
         bi("错误", "error"),

@@ -1,0 +1,82 @@
+/**
+ * The operator's "run retention now" (LaneOperator.runRetention; the control socket's `journal.retention`,
+ * `etc-lane journal retention --now`): the journal's retention, then the audit trail's, and one result
+ * that says what each part did. The running lane runs both (./runtime-view.ts); without a running lane the
+ * CLI runs the journal's only (src/cli/direct-lane.ts).
+ *
+ * The order and the guard: audit retention keeps every segment file holding an entry a kept journal row
+ * is bound to, a floor it reads from the journal (docs/audit.md, "Rotation and retention";
+ * src/audit/retention.ts). It runs after the journal's, whose deletions raise that floor, and only when
+ * the journal's completed: a journal run that stopped with an error (an unhealthy journal, a batch that
+ * failed: docs/journal.md, "Retention and the other upkeep") leaves a journal whose floor is not to be
+ * trusted, and a deleted trail file cannot be brought back, so the trail deletes nothing then (its own
+ * hourly run tries again).
+ */
+import type { RetentionPlan } from "../audit/retention.js";
+import type { RetentionReport } from "../journal/upkeep.js";
+import type { OperatorResult } from "./lane-view.js";
+
+export interface RetentionParts {
+  journal: { runRetention(): Promise<Pick<RetentionReport, "deleted" | "cutoff" | "error">> };
+  /** the trail's retention (AuditTrail.runRetention), or why it is not run here */
+  audit: { runRetention(): Promise<RetentionPlan | null> } | { notRun: string };
+}
+
+/** What the trail's part did, in the result's `data.audit`. */
+type AuditPart =
+  | { ok: true; ran: true; filesDeleted: number; deletedThrough?: number }
+  | { ok: boolean; ran: false; filesDeleted: 0; reason: string }
+  | { ok: false; ran: true; filesDeleted: 0; error: string };
+
+const JOURNAL_INCOMPLETE = "the journal retention did not complete";
+
+/** Runs the journal's retention, then (see above) the trail's; never throws: a failure is in the result. */
+export async function runRetentionNow(parts: RetentionParts): Promise<OperatorResult> {
+  const j = await parts.journal.runRetention();
+  const journalOk = j.error === null;
+  const journalText = journalOk
+    ? `journal retention: ${j.deleted} acknowledged record(s) older than ${j.cutoff} deleted`
+    : `journal retention stopped after ${j.deleted} record(s) deleted: ${j.error!.message}`;
+
+  let audit: AuditPart;
+  let auditText: string;
+  if (!journalOk) {
+    audit = { ok: false, ran: false, filesDeleted: 0, reason: JOURNAL_INCOMPLETE };
+    auditText = "audit retention not run: it runs only after a journal retention that completed";
+  } else if ("notRun" in parts.audit) {
+    audit = { ok: true, ran: false, filesDeleted: 0, reason: parts.audit.notRun };
+    auditText = `audit retention not run: ${parts.audit.notRun}`;
+  } else {
+    try {
+      const a = await parts.audit.runRetention();
+      // null: none due, or its entry could not be sealed (the trail logs that): nothing deleted either way
+      audit = a
+        ? { ok: true, ran: true, filesDeleted: a.files.length, deletedThrough: a.deletedThrough }
+        : { ok: true, ran: true, filesDeleted: 0 };
+      auditText = a
+        ? `audit retention: ${a.files.length} segment file(s) deleted, entries through seq ${a.deletedThrough}`
+        : "audit retention: no segment file deleted";
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      audit = { ok: false, ran: true, filesDeleted: 0, error: message };
+      auditText = `audit retention failed: ${message}`;
+    }
+  }
+
+  return {
+    ok: journalOk && audit.ok,
+    message: `${journalText}; ${auditText}`,
+    data: {
+      // the journal's, as before the parts were reported apart
+      deleted: j.deleted,
+      cutoff: j.cutoff,
+      journal: {
+        ok: journalOk,
+        deleted: j.deleted,
+        cutoff: j.cutoff,
+        ...(j.error ? { error: { code: j.error.code, message: j.error.message } } : {}),
+      },
+      audit,
+    },
+  };
+}
