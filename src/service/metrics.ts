@@ -265,9 +265,10 @@ export class LaneMetrics {
       help: "station clock minus lane clock at the uplink's last exchange (absent until measured)",
       registers,
       collect() {
-        this.reset();
         const k = snap().clock.skewToStationMs;
-        if (k !== null) this.set(k / 1000);
+        // a gauge without labels reads 0 once reset: removed, it has no sample
+        if (k === null) this.remove();
+        else this.set(k / 1000);
       },
     });
     const serviceState = opts.serviceState;

@@ -207,6 +207,20 @@ describe("the uplink's batch size in use", () => {
   });
 });
 
+describe("the clock skew to the station", () => {
+  it("has no sample in /metrics until the uplink has measured it", async () => {
+    rig = await startRig();
+    const r = rig;
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    expect(sampleValue(await scrape(), "etc_lane_clock_skew_seconds")).toBe(-0.035);
+    // not measured (no station, or no exchange yet): absent, as its help says, not 0 (before: 0)
+    r.lane.state = { ...r.lane.state, clock: { skewToStationMs: null, measuredAt: null } };
+    const none = await scrape();
+    expect(none.get("etc_lane_clock_skew_seconds")?.type).toBe("gauge");
+    expect(none.get("etc_lane_clock_skew_seconds")?.samples ?? []).toEqual([]);
+  });
+});
+
 describe("GET /search", () => {
   it("shows the lane's state as it is after the search, not as it was before", async () => {
     rig = await startRig();
