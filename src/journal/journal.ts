@@ -327,9 +327,14 @@ export class Journal implements Outbox {
     this.audit.spool.markBoundAt(seq);
   }
 
-  /** The lowest audit seq a kept row is bound to, or null: audit retention keeps that entry's segment. */
+  /**
+   * The lowest audit seq a kept row is bound to, or null when no row is kept: audit retention keeps that
+   * entry's segment. A closed journal throws (JournalClosed) rather than answer null, which would let every file past
+   * its age go.
+   */
   auditFloor(): number | null {
-    return this.h.closed ? null : this.audit.spool.floor();
+    this.h.assertOpen();
+    return this.audit.spool.floor();
   }
 
   auditSpoolView(): JournalAuditSpoolView {

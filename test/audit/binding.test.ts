@@ -449,3 +449,14 @@ describe("entries appended after the last checkpoint, to excuse an edit", () => 
     await lane.close();
   });
 });
+
+describe("the floor the trail's retention keeps (Journal.auditFloor)", () => {
+  it("is the lowest entry a kept row is bound to, and a closed journal gives none rather than 'no row kept'", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    expect(lane.journal.auditFloor()).toBe(entryOf.get("commit:1"));
+    await lane.close();
+    // before: null, which the trail's retention reads as "no kept row is bound to any entry": every file
+    // past its age could go. Now it throws, so a retention that asks a closed journal deletes nothing.
+    expect(() => lane.journal.auditFloor()).toThrow(/closed/);
+  });
+});
