@@ -18,6 +18,11 @@ export interface BoothJournal {
   intentDurable(): Promise<boolean>;
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
+  /**
+   * an intent whose DEBIT was never sent: deleted durably now, or by the journal's recover() while it
+   * cannot be written ("pending"); meanwhile it holds nothing (openBoothIntentOf)
+   */
+  withdrawIntent(id: number): "deleted" | "pending";
   /** an open booth intent naming this card id or OBU contract serial (its id), or null: it holds them */
   openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */

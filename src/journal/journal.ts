@@ -224,7 +224,7 @@ export class Journal implements Outbox {
     this.outbox = new JournalOutbox(h, this.audit);
     this.intents = new Intents(h);
     this.records = new Records(h, this.outbox, this.intents, this.audit);
-    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, opts);
+    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, this.intents, opts);
     this.health$ = h.health$;
     this.commits$ = this.outbox.commits$;
   }
@@ -451,6 +451,14 @@ export class Journal implements Outbox {
 
   deleteIntent(id: number): void {
     this.intents.deleteIntent(id);
+  }
+
+  /**
+   * Drops an intent whose debit command was never sent: durably now, or, while the journal cannot be
+   * written, by recover() before it is healthy again (intents.ts withdraw). "pending": not deleted yet.
+   */
+  withdrawIntent(id: number): "deleted" | "pending" {
+    return this.intents.withdraw(id);
   }
 
   // ---- lane settings ------------------------------------------------------------------------------

@@ -200,3 +200,56 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     expect(j.openIntents().map((i) => i.id)).toEqual([id]);
   });
 });
+
+describe("withdrawIntent: an intent whose debit command was never sent", () => {
+  const CARD = "43012200000000000001";
+  const eio = (): SyncFile => (_fd, cb) =>
+    cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+
+  it("is deleted durably at once while the journal can be written", async () => {
+    const j = openJournal();
+    const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(j.withdrawIntent(id)).toBe("deleted");
+    expect(j.openIntents()).toEqual([]);
+    await j.close();
+    expect(openJournal().openIntents()).toEqual([]);
+  });
+
+  it("after a failed fdatasync: kept while the journal is unhealthy (holding nothing), deleted by recover() before it says healthy", async () => {
+    const j = openJournal({ syncFile: eio(), recoverProbeMs: 0 });
+    const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.withdrawIntent(id)).toBe("pending");
+    // nothing can be written now: the row stays, but it stands for no debit and holds no card
+    expect(j.openIntents().map((i) => i.id)).toEqual([id]);
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBeNull();
+    const atHealthy: number[][] = [];
+    const sub = j.health$.subscribe((h) => {
+      if (h.healthy) atHealthy.push(j.openIntents().map((i) => i.id));
+    });
+    expect(j.recover()).toBe(true);
+    sub.unsubscribe();
+    // the first "healthy" is the one health$ replays on subscription (the journal was unhealthy then: none)
+    expect(atHealthy).toEqual([[]]);
+    expect(j.openIntents()).toEqual([]);
+    await j.close();
+    expect(openJournal().openIntents()).toEqual([]);
+  });
+
+  it("another intent, not withdrawn, still holds its card and stays", async () => {
+    let fail = false;
+    const j = openJournal({
+      syncFile: (fd, cb) => (fail ? eio()(fd, cb) : fdatasync(fd, cb)),
+      recoverProbeMs: 0,
+    });
+    const a = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(true); // its debit may have gone out
+    fail = true;
+    const b = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.withdrawIntent(b)).toBe("pending");
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(a);
+    expect(j.recover()).toBe(true);
+    expect(j.openIntents().map((i) => i.id)).toEqual([a]);
+  });
+});
