@@ -25,6 +25,11 @@ export interface BoothJournal {
   withdrawIntent(id: number): "deleted" | "pending";
   /** an open booth intent naming this card id or OBU contract serial (its id), or null: it holds them */
   openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+  /**
+   * an unsettled suspect naming this card id or OBU contract serial whose debit no card has shown (its
+   * seq), or null: it holds them, as it does over DSRC (src/lane/controller.ts journalHolds)
+   */
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */
   findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
   /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
