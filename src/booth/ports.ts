@@ -41,6 +41,16 @@ export interface BoothJournal {
   noteCaseClosed(seq: number, why: string): boolean;
   /** the records created at or after `since` whose case noteCaseClosed noted */
   closedCasesSince(since: Date): number[];
+  /**
+   * the newest record of one purchase (card, PSAM terminal and PSAM transaction serial) created at or after
+   * sinceMs (wall ms), or null: what resolved a booth intent that is gone (gone-intent.ts)
+   */
+  purchaseRecord(q: {
+    cardId: string;
+    psamNo: string;
+    psamTransSerial: string;
+    sinceMs: number;
+  }): CommittedRecord | null;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */

@@ -7,7 +7,9 @@
  * in recover()).
  */
 import type Database from "better-sqlite3";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { JournalDb } from "./db.js";
+import { JournalErrorCodes } from "./errors.js";
 import type { OpenIntent } from "./types.js";
 
 /** An open intent as openIntents() returns it: its id, key, creation time and payload as written. */
@@ -165,8 +167,17 @@ export class Intents {
     for (const id of ids) this.withdrawn.delete(id);
   }
 
-  /** Inside a record's commit transaction: the intent that record settles. */
+  /**
+   * Inside a record's commit transaction: the intent that record settles. Throws E609 when there is no
+   * intent `id` (resolved already: its record committed, or deleted as no debit), which rolls the
+   * transaction back: a record naming a gone intent would record its debit a second time.
+   */
   deleteInTx(id: number): void {
-    this.stmtDel.run(id);
+    if (this.stmtDel.run(id).changes !== 1)
+      throw new EtcError(
+        JournalErrorCodes.JournalIntentGone,
+        `debit intent ${id} is not in the journal (resolved already): nothing recorded`,
+        { intentId: id },
+      );
   }
 }

@@ -397,6 +397,19 @@ export class Journal implements Outbox {
     return this.records.findOpenSuspect(q);
   }
 
+  /**
+   * The newest record of one card purchase (card, PSAM terminal and PSAM transaction serial) created at or
+   * after sinceMs (wall ms), or null: what resolved a gone intent (RecordQueries).
+   */
+  purchaseRecord(q: {
+    cardId: string;
+    psamNo: string;
+    psamTransSerial: string;
+    sinceMs: number;
+  }): StoredRecord | null {
+    return this.records.purchaseRecord(q);
+  }
+
   /** An unsettled suspect naming this card id or OBU contract serial (its seq), or null (RecordQueries). */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     return this.records.openSuspectOf(k);
