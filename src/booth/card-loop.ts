@@ -274,16 +274,21 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 
   /**
-   * The card (or its case's OBU) is held as unsettled: by the lane's trade guards (their memory), or by an
-   * open booth debit intent naming it in the journal, however long ago it was left (one no recovery drives
-   * here: a payload the booth cannot read, recovery-book.ts holdUnreadable; the recoveries run before any
-   * card is read). A journal that cannot answer holds (never "none": that could charge a card twice).
+   * The card (or its case's OBU) is held as unsettled: by the lane's trade guards (their memory, asked
+   * with `guards`), or by the journal, however long ago the debit was left, as the DSRC path asks it
+   * (src/lane/controller.ts `journalHolds`): an unsettled suspect naming the card or the OBU whose debit no
+   * card has shown (`openSuspectOf`: the guards hold one only for `unsettledHoldMs`), or an open booth
+   * debit intent naming either (one no recovery drives here: a payload the booth cannot read,
+   * recovery-book.ts holdUnreadable; the recoveries run before any card is read). A journal that cannot
+   * answer holds (never "none": that could charge a card twice).
    */
-  private held(cardId: string, obuSerial: string | null): boolean {
+  private held(cardId: string, obuSerial: string | null, guards: boolean): boolean {
     const g = this.d.ctx.lane.guards;
-    if (g.isHeld(cardId) || (obuSerial !== null && g.isHeld(obuSerial))) return true;
+    if (guards && (g.isHeld(cardId) || (obuSerial !== null && g.isHeld(obuSerial)))) return true;
+    const k = { cardId, obuSerial };
     try {
-      return this.d.ctx.journal.openBoothIntentOf({ cardId, obuSerial }) !== null;
+      const j = this.d.ctx.journal;
+      return j.openSuspectOf(k) !== null || j.openBoothIntentOf(k) !== null;
     } catch (e) {
       this.d.log.error(
         { err: errText(e), cardId, obuSerial },
@@ -441,11 +446,13 @@ export class CardLoop implements DeskWork, RecoverySlot {
       }
       if (r === "paid-earlier") c = this.laterTrip(open, c, picked);
     }
-    // a card or OBU held by an unsettled debit (the guards, an open booth intent) is not charged: asked when
-    // no suspect was settled, and when the case to charge is not the one settled (laterTrip: another
-    // vehicle's case, its OBU maybe held by a debit of its own); the settled case's own OBU the settlement
-    // released
-    if ((!open || c !== settling) && this.held(card.cardId, c.obuSerial)) {
+    // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
+    // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
+    // settled no longer holds anything there, another one still does. The guards' memory is asked when no
+    // suspect was settled, and when the case to charge is not the one settled (laterTrip: another
+    // vehicle's case, its OBU maybe held by a debit of its own); on the settled case the settlement
+    // released its card and OBU from it
+    if (this.held(card.cardId, c.obuSerial, !open || c !== settling)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         cardId: card.cardId,

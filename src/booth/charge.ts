@@ -260,8 +260,14 @@ class DebitIntent {
     } catch (e) {
       throw new IntentNotWritten(errText(e));
     }
-    if (!(await ctx.journal.intentDurable()))
+    if (!(await ctx.journal.intentDurable())) {
+      // no DEBIT: the intent, maybe on disk and maybe not, stands for no debit. Withdrawn (deleted once
+      // the journal can be written again), or the next start would recover it as a DEBIT whose answer
+      // was lost: a BOOTH_DEBIT_UNCONFIRMED suspect holding a card never debited
+      dropIntent(ctx, this.id);
+      this.id = undefined;
       throw new IntentNotWritten("the fdatasync of the journal's WAL failed: the intent is not on disk");
+    }
     stages.intent = ctx.now();
     // nothing is awaited from here to DEBIT: closed during the fsync, the case is not charged either
     if (this.signal.aborted || !this.caseOpen()) {
@@ -405,10 +411,15 @@ function notDebited(
 
 class IntentNotWritten extends Error {}
 
-/** Deletes (durably) the intent of a DEBIT that was not sent or not done; the next start settles it if not. */
+/**
+ * Withdraws the intent of a DEBIT that was not sent, or that the card refused (9302, 6901: not debited):
+ * deleted durably now, or, while the journal cannot be written, by its recover() (src/journal/intents.ts
+ * withdraw). A process that ends before that leaves it, and the next start recovers it from the card.
+ */
 function dropIntent(ctx: BoothContext, intentId: number): void {
   try {
-    ctx.journal.deleteIntent(intentId);
+    if (ctx.journal.withdrawIntent(intentId) === "pending")
+      ctx.log.warn({ intentId }, "booth intent withdrawn: deleted once the journal can be written");
   } catch (err) {
     ctx.log.error({ err: errText(err), intentId }, "booth intent not deleted (the next start settles it)");
   }

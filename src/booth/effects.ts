@@ -2,9 +2,11 @@
  * What the booth does outside the reader (docs/booth.md §6-§8): the collector's screen (an output event
  * and a booth event), the reader's beeper and LED, the barrier after a durable record, alarms, audit
  * entries, and the journal writes, each one after a moment with no DSRC transaction open. Where a booth
- * record is committed: tryCommit / trySettle, called by charge.ts, recover.ts and settle.ts.
+ * record is committed: tryCommit / trySettle, called by charge.ts, recover.ts and settle.ts (a record whose
+ * intent is gone: gone-intent.ts).
  */
 import { firstValueFrom, of, type Subject, timeout } from "rxjs";
+import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { JournalErrorCodes } from "../journal/errors.js";
@@ -13,6 +15,7 @@ import type { AuditPort, Settlement } from "../lane/ports.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
 import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
+import { recordWithGoneIntent } from "./gone-intent.js";
 import type { BoothJournal, BoothLaneHook } from "./ports.js";
 import { PROMPTS, type Prompt } from "./prompts.js";
 import type { BoothEvent } from "./view.js";
@@ -119,9 +122,21 @@ export class BoothEffects {
     return this.d.now() - t0;
   }
 
+  /**
+   * Commits `rec`, deleting its debit intent `intentId` in the same transaction. An intent the journal no
+   * longer has (E609: resolved already, nothing written) is resolved by gone-intent.ts: the purchase's
+   * record if it is there (a suspect of it settled with the TAC of a paid one), else `rec` without the
+   * intent; never a second record of one debit, never a debit without one.
+   */
   tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
     try {
-      return this.d.journal.commit(rec, intentId === undefined ? undefined : { intentId });
+      if (intentId === undefined) return this.d.journal.commit(rec);
+      try {
+        return this.d.journal.commit(rec, { intentId });
+      } catch (e) {
+        if (!isEtcError(e, JournalErrorCodes.JournalIntentGone)) throw e;
+        return recordWithGoneIntent(this.d.journal, rec, intentId, this.d.log);
+      }
     } catch (e) {
       this.d.counters.journalFailures++;
       this.d.log.error({ err: errText(e), record: rec }, "BOOTH JOURNAL COMMIT FAILED");

@@ -18,8 +18,18 @@ export interface BoothJournal {
   intentDurable(): Promise<boolean>;
   openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
   deleteIntent(id: number): void;
+  /**
+   * an intent whose DEBIT was never sent: deleted durably now, or by the journal's recover() while it
+   * cannot be written ("pending"); meanwhile it holds nothing (openBoothIntentOf)
+   */
+  withdrawIntent(id: number): "deleted" | "pending";
   /** an open booth intent naming this card id or OBU contract serial (its id), or null: it holds them */
   openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+  /**
+   * an unsettled suspect naming this card id or OBU contract serial whose debit no card has shown (its
+   * seq), or null: it holds them, as it does over DSRC (src/lane/controller.ts journalHolds)
+   */
+  openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */
   findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
   /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
@@ -31,6 +41,16 @@ export interface BoothJournal {
   noteCaseClosed(seq: number, why: string): boolean;
   /** the records created at or after `since` whose case noteCaseClosed noted */
   closedCasesSince(since: Date): number[];
+  /**
+   * the newest record of one purchase (card, PSAM terminal and PSAM transaction serial) created at or after
+   * sinceMs (wall ms), or null: what resolved a booth intent that is gone (gone-intent.ts)
+   */
+  purchaseRecord(q: {
+    cardId: string;
+    psamNo: string;
+    psamTransSerial: string;
+    sinceMs: number;
+  }): CommittedRecord | null;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */

@@ -327,8 +327,9 @@ export const TransactionSection = z.strictObject({
   repeatedB5WindowMs: int(60_000, 86_400_000, "milliseconds").default(300_000),
   /**
    * After a restart that found debits in flight (the previous process died between C6 and recording the
-   * answer): listen for the RSU's B5 retransmissions before C0 resets the RSU, until this long after the
-   * newest debit was sent (B5 after the air time, then 3 repeats 120 ms apart: over within about 500 ms).
+   * answer): listen for the RSU's B5 (or B8) retransmissions before C0 resets the RSU, until this long after
+   * the newest debit command was sent, its C6 or the C8 after it (the answer after the air time, then 3
+   * repeats 120 ms apart: over within about 500 ms).
    */
   recoveryListenMs: int(0, 5000, "milliseconds").default(800),
   /**

@@ -25,6 +25,11 @@ export const JournalErrorCodes = {
   JournalSettleRefused: "E607_JOURNAL_SETTLE_REFUSED",
   /** A query was called without what it needs (e.g. findOpenSuspect with neither an OBU nor a card id). */
   JournalQueryInvalid: "E608_JOURNAL_QUERY_INVALID",
+  /**
+   * commit() or settle() named a debit intent (`intentId`) that is not in the journal: resolved already
+   * (its record committed, or deleted as no debit). Nothing was written; the journal stays healthy.
+   */
+  JournalIntentGone: "E609_JOURNAL_INTENT_GONE",
   /** The station could not be reached: connection refused or reset, timeout, 5xx. */
   StationUnreachable: "E611_STATION_UNREACHABLE",
   /** The station answered with something we cannot use (4xx, malformed JSON, wrong shape). */

@@ -2,10 +2,14 @@
  * Debit intents: the write-ahead note the lane writes before a debit command (C6/C3, or the C8 after it),
  * so that a process that dies before recording the answer leaves a trace the next start can settle. The
  * journal stores a key and a payload as given; the record (or settlement) that resolves an intent deletes
- * it in its own commit transaction (records.ts), and deleteIntent() drops one that needs no record.
+ * it in its own commit transaction (records.ts), deleteIntent() drops one that needs no record, and
+ * withdraw() drops one whose debit command was never sent, when the journal can be written (at once, or
+ * in recover()).
  */
 import type Database from "better-sqlite3";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { JournalDb } from "./db.js";
+import { JournalErrorCodes } from "./errors.js";
 import type { OpenIntent } from "./types.js";
 
 /** An open intent as openIntents() returns it: its id, key, creation time and payload as written. */
@@ -26,13 +30,15 @@ export const BOOTH_INTENT_PREFIX = "booth:";
 const BOOTH_INTENT_OF =
   "SELECT id FROM intents WHERE substr(key, 1, length(@prefix)) = @prefix AND (key = @prefix || @card " +
   "OR CASE WHEN json_valid(payload) THEN json_extract(payload, '$.cardId') = @card " +
-  "OR json_extract(payload, '$.obuSerial') = @obu END) ORDER BY id LIMIT 1";
+  "OR json_extract(payload, '$.obuSerial') = @obu END) ORDER BY id";
 
 export class Intents {
   private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
   private stmtBoothOf: Database.Statement | undefined;
   private readonly stmtDel: Database.Statement;
   private lastSync: Promise<boolean> = Promise.resolve(true);
+  /** intents withdrawn while the journal could not be written: recover() deletes them (deleteWithdrawn) */
+  private readonly withdrawn = new Set<number>();
 
   constructor(private readonly h: JournalDb) {
     this.stmtDel = h.db.prepare("DELETE FROM intents WHERE id = ?");
@@ -102,10 +108,13 @@ export class Intents {
     if (card === null && obu === null) return null;
     this.stmtBoothOf ??= this.h.db.prepare(BOOTH_INTENT_OF);
     const st = this.stmtBoothOf;
-    const hit = this.h.read("openBoothIntentOf", () => st.get({ prefix: BOOTH_INTENT_PREFIX, card, obu })) as
-      | { id: number }
-      | undefined;
-    return hit?.id ?? null;
+    const hits = this.h.read("openBoothIntentOf", () =>
+      st.all({ prefix: BOOTH_INTENT_PREFIX, card, obu }),
+    ) as {
+      id: number;
+    }[];
+    // a withdrawn intent stands for no debit (withdraw): it holds nothing, though its row waits for recover()
+    return hits.find((h) => !this.withdrawn.has(h.id))?.id ?? null;
   }
 
   /**
@@ -121,8 +130,54 @@ export class Intents {
     }
   }
 
-  /** Inside a record's commit transaction: the intent that record settles. */
+  /**
+   * Drops intent `id` whose debit command was never sent: the caller knows it (the fdatasync it waited for
+   * failed, or the vehicle's case closed, before the command), and an intent left in the journal would be
+   * taken at the next start for a debit whose answer was lost (a suspect holding a card never debited).
+   * Deleted durably now when the journal can be written; else (unhealthy: its writes refused until
+   * recover()) remembered, held as nothing by openBoothIntentOf, and deleted by recover() in a durable write
+   * before the journal is healthy again (deleteWithdrawn). A process that ends before that leaves the row
+   * (it may or may not be on disk after a failed fdatasync): the next start takes it for a debit that may
+   * have happened, the safe way round. Never for an intent whose command went out: a debit that may have
+   * happened keeps its intent until its record is written.
+   */
+  withdraw(id: number): "deleted" | "pending" {
+    if (this.h.healthy) {
+      try {
+        this.deleteIntent(id);
+        return "deleted";
+      } catch {
+        // the delete failed: the journal is unhealthy now (fail()), and recover() deletes it
+      }
+    }
+    this.withdrawn.add(id);
+    return "pending";
+  }
+
+  /**
+   * Inside recover(), once its probe wrote durably: the intents withdrawn meanwhile, deleted in one durable
+   * transaction (synchronous=FULL). Throws as the probe does when the disk still fails; they stay withdrawn.
+   */
+  deleteWithdrawn(): void {
+    if (this.withdrawn.size === 0) return;
+    const ids = [...this.withdrawn];
+    this.h.db.transaction(() => {
+      for (const id of ids) this.stmtDel.run(id);
+    })();
+    for (const id of ids) this.withdrawn.delete(id);
+  }
+
+  /**
+   * Inside a record's commit transaction: the intent that record settles. Throws E609 when there is no
+   * intent `id` (resolved already: its record committed, or deleted as no debit), which rolls the
+   * transaction back: a record naming a gone intent would record its debit a second time.
+   */
   deleteInTx(id: number): void {
-    this.stmtDel.run(id);
+    if (this.stmtDel.run(id).changes !== 1)
+      throw new EtcError(
+        JournalErrorCodes.JournalIntentGone,
+        `debit intent ${id} is not in the journal (resolved already): nothing recorded`,
+        { intentId: id },
+      );
   }
 }

@@ -224,7 +224,7 @@ export class Journal implements Outbox {
     this.outbox = new JournalOutbox(h, this.audit);
     this.intents = new Intents(h);
     this.records = new Records(h, this.outbox, this.intents, this.audit);
-    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, opts);
+    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, this.intents, opts);
     this.health$ = h.health$;
     this.commits$ = this.outbox.commits$;
   }
@@ -402,6 +402,19 @@ export class Journal implements Outbox {
     return this.records.findOpenSuspect(q);
   }
 
+  /**
+   * The newest record of one card purchase (card, PSAM terminal and PSAM transaction serial) created at or
+   * after sinceMs (wall ms), or null: what resolved a gone intent (RecordQueries).
+   */
+  purchaseRecord(q: {
+    cardId: string;
+    psamNo: string;
+    psamTransSerial: string;
+    sinceMs: number;
+  }): StoredRecord | null {
+    return this.records.purchaseRecord(q);
+  }
+
   /** An unsettled suspect naming this card id or OBU contract serial (its seq), or null (RecordQueries). */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     return this.records.openSuspectOf(k);
@@ -456,6 +469,14 @@ export class Journal implements Outbox {
 
   deleteIntent(id: number): void {
     this.intents.deleteIntent(id);
+  }
+
+  /**
+   * Drops an intent whose debit command was never sent: durably now, or, while the journal cannot be
+   * written, by recover() before it is healthy again (intents.ts withdraw). "pending": not deleted yet.
+   */
+  withdrawIntent(id: number): "deleted" | "pending" {
+    return this.intents.withdraw(id);
   }
 
   // ---- lane settings ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type RecordSlot, recordBinding } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import type { JournalAudit } from "./audit-binding.js";
@@ -224,6 +224,32 @@ export class RecordQueries {
           .get(...params) as RawRow | undefined,
     );
     return r ? toStored(r) : null;
+  }
+
+  /**
+   * The newest record of one card purchase: its card, PSAM terminal number and PSAM transaction serial
+   * (one MAC1, so one DEBIT), created at or after `sinceMs` (wall ms), whatever its kind; null if none.
+   * What a caller whose commit met a gone intent (E609) looks for (src/booth/gone-intent.ts): a range of
+   * records_created and the matching rows' columns, no record JSON parsed but the one returned.
+   */
+  purchaseRecord(q: {
+    cardId: string;
+    psamNo: string;
+    psamTransSerial: string;
+    sinceMs: number;
+  }): StoredRecord | null {
+    this.assertOpen();
+    const hit = this.guard(
+      "purchaseRecord",
+      () =>
+        this.db
+          .prepare(
+            "SELECT seq FROM records INDEXED BY records_created WHERE created_at_ms >= ? AND card_id = ? " +
+              "AND psam_no = ? AND psam_trans_serial = ? ORDER BY seq DESC LIMIT 1",
+          )
+          .get(q.sinceMs, q.cardId, q.psamNo, q.psamTransSerial) as { seq: number } | undefined,
+    );
+    return hit ? this.get(hit.seq) : null;
   }
 
   /**
@@ -540,7 +566,8 @@ export class Records extends RecordQueries {
    * the record is in the fsync'd WAL. Throws E601_JOURNAL_WRITE (nothing recorded, journal now unhealthy) or
    * E605_JOURNAL_RECORD_INVALID (nothing recorded, journal still healthy). `opts.intentId` names the debit
    * intent (writeIntent) this record settles: it is deleted in the same transaction, so exactly one of the
-   * two is on disk at any instant.
+   * two is on disk at any instant; an intent that is not there (resolved already) is E609_JOURNAL_INTENT_GONE,
+   * nothing recorded, the journal healthy (the caller finds what resolved it: src/booth/gone-intent.ts).
    */
   commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord {
     this.h.assertWritable();
@@ -559,8 +586,9 @@ export class Records extends RecordQueries {
         this.txCommit([row], opts?.intentId);
       }
     } catch (e) {
-      // the trail refused before the transaction (closed): nothing written, the disk is not at fault
-      if (!inTx) throw e;
+      // the trail refused before the transaction (closed), or the intent is gone (E609, rolled back):
+      // nothing written, the disk is not at fault
+      if (!inTx || isEtcError(e, JournalErrorCodes.JournalIntentGone)) throw e;
       throw this.h.fail("commit", e);
     }
     this.lastSeqMem = seq;
@@ -661,7 +689,8 @@ export class Records extends RecordQueries {
    * which also deletes the debit intent `opts.intentId`.
    *
    * Refused with E607_JOURNAL_SETTLE_REFUSED (nothing changed) for a record that does not exist or is not
-   * an unsettled suspect, and with E605 for a settlement that is not valid (a settled transaction needs
+   * an unsettled suspect, with E609 (nothing changed) when `opts.intentId` is not in the journal, and with
+   * E605 for a settlement that is not valid (a settled transaction needs
    * what clearing needs: TAC, card offline serial, PSAM number and serial, transaction time).
    */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
@@ -698,7 +727,7 @@ export class Records extends RecordQueries {
         moved = this.txSettle(next, json, cur.revision, opts?.intentId);
       }
     } catch (e) {
-      if (!inTx) throw e;
+      if (!inTx || isEtcError(e, JournalErrorCodes.JournalIntentGone)) throw e;
       throw this.h.fail("settle", e);
     }
     this.outbox.requeued(moved, seq, next.tradeId);

@@ -8,7 +8,9 @@
  *   when a trail is bound; each run is reported (log line, counters, the injected onRetention callback). A
  *   record still queued, held, or an unsettled suspect is never deleted.
  * - recovery: while the journal is unhealthy after a write failure, a probe tries recover() on a timer, so
- *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane.
+ *   the journal turns healthy by itself once the cause (a full disk) is gone; health$ tells the lane. Its
+ *   durable write also deletes the debit intents withdrawn meanwhile (intents.ts withdraw), before health$
+ *   says healthy.
  * - WAL checkpoints: a worker thread with its own connection (checkpointer.ts).
  * - the integrity check after open: SQLite's quick_check in a worker thread (integrity-check.ts).
  */
@@ -23,6 +25,7 @@ import { Checkpointer } from "./checkpointer.js";
 import { type JournalDb, probeWrite, sqliteCodeOf } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { IntegrityCheck, type IntegrityResult } from "./integrity-check.js";
+import type { Intents } from "./intents.js";
 import type { JournalOutbox } from "./outbox.js";
 import type { Records } from "./records.js";
 
@@ -173,6 +176,7 @@ export class Upkeep {
     private readonly records: Records,
     private readonly outbox: JournalOutbox,
     private readonly audit: JournalAudit,
+    private readonly intents: Intents,
     opts: UpkeepOptions,
   ) {
     const r = opts.retention ?? {};
@@ -392,6 +396,8 @@ export class Upkeep {
       if (db.inTransaction) db.exec("ROLLBACK");
       // a durable write the size of a lane record and more: room for the next commit, not just a byte
       probeWrite(db, this.h.now());
+      // intents whose debit was never sent, withdrawn while nothing could be written (intents.ts withdraw)
+      this.intents.deleteWithdrawn();
       this.records.reload();
       this.outbox.reload();
     } catch (e) {

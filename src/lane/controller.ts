@@ -270,6 +270,7 @@ export class LaneController {
         log: this.log,
         counters: this.counters,
         now: this.now,
+        wallNow: this.wallNow,
       }),
       runner: this.runner,
       schedule,

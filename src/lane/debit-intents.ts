@@ -35,6 +35,8 @@ export interface DebitIntentDeps {
   counters: { journalFailures: number };
   /** monotonic ms (the stage times') */
   now: () => number;
+  /** wall ms: when the intent was last written, for the listen window after a restart (recovery.ts) */
+  wallNow: () => number;
 }
 
 export class DebitIntents {
@@ -46,7 +48,10 @@ export class DebitIntents {
    */
   async write(m: IntentSubject): Promise<boolean> {
     try {
-      const payload = JSON.stringify({ state: m.state, stage: m.stage });
+      // writtenAtMs: the command this write precedes (the C6, or the C8 that rewrites it) leaves now, and
+      // the RSU repeats its answer on a schedule that starts then (recovery.ts listens from it); the
+      // intent's createdAtMs stays the C6's
+      const payload = JSON.stringify({ state: m.state, stage: m.stage, writtenAtMs: this.d.wallNow() });
       m.intentId = this.d.journal.writeIntent(m.obuId, payload, m.intentId);
       m.intentPayload = payload;
     } catch (e) {

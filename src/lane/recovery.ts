@@ -2,9 +2,12 @@
  * Crash recovery: debits a killed process sent and never recorded (docs/lane.md "Debits in flight when
  * the process dies"). At start every open debit intent becomes a machine again, its OBU and card held as
  * unsettled, with a CRASH_RECOVERY alarm. When the link first comes up the lane listens before its C0
- * (C0 resets the RSU, which repeats an unanswered B5 three times 120 ms apart until then) until
- * `recoveryListenMs` after the newest intent was written: a B5 that arrives settles its debit as an
- * ordinary transaction; whatever is still open when the window closes becomes a CRASH_RECOVERED suspect.
+ * (C0 resets the RSU, which repeats an unanswered B5 or B8 three times 120 ms apart, then gives up) until
+ * `recoveryListenMs` after the newest intent was last written (before its C6, or before the C8 that
+ * rewrote it: the RSU's repeats follow that command, so the window counts from it, not from when this
+ * process starts listening, when an old intent's answer is long given up): a B5 (or B8) that arrives
+ * settles its debit as an ordinary transaction; whatever is still open when the window closes becomes a
+ * CRASH_RECOVERED suspect.
  * An intent that holds its answer (the previous process received the B5/B8 that ended the debit, wrote it
  * into the intent and replied, and died before its commit) needs no listening: the controller records the
  * debit from that answer at start, as the dead process would have.
@@ -42,6 +45,18 @@ export interface IntentPayload {
   state: ObuState;
   stage: Record<string, number>;
   answer?: DebitAnswer;
+  /**
+   * wall ms of the write, just before its command (the C6, or the C8 whose rewrite this is): the RSU's
+   * repeats of the answer follow that command. Absent in intents an earlier version wrote (createdAtMs,
+   * the C6's, stands for it then).
+   */
+  writtenAtMs?: number;
+}
+
+/** When the intent's last command left (wall ms): its last write (writtenAtMs), else its creation (the C6). */
+function lastCommandAt(createdAtMs: number, p: IntentPayload): number {
+  const w = p.writtenAtMs;
+  return typeof w === "number" && Number.isFinite(w) ? Math.max(createdAtMs, w) : createdAtMs;
 }
 
 export interface RestoredDebit {
@@ -126,8 +141,9 @@ export class Recovery {
         continue;
       }
       const d = state.debit;
-      // only a debit still waiting for its answer is worth listening for
-      if (!p.answer) this.newestIntentAt = Math.max(this.newestIntentAt, it.createdAtMs);
+      // only a debit still waiting for its answer is worth listening for, from its last command: the
+      // intent's creation is its C6's, and a C8 after it rewrote the intent up to b5TimeoutMs later
+      if (!p.answer) this.newestIntentAt = Math.max(this.newestIntentAt, lastCommandAt(it.createdAtMs, p));
       out.push({
         // the OBU MAC as its frames carried it (the intent's key may be in another case: older journals)
         obuId: d.obu.obuId,

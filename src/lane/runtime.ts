@@ -29,6 +29,7 @@ import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal } from "../journal/index.js";
 import type { LaneIdentity } from "../journal/types.js";
+import type { SyncFile } from "../journal/wal-sync.js";
 import { consoleOutputs, guardedOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
@@ -61,6 +62,8 @@ export interface LaneRuntimeDeps {
   readerTransport?: Transport;
   /** extra reader driver options (tests shorten timeouts, turn pings off) */
   readerOptions?: ReaderOptionsInput;
+  /** the fdatasync that makes a debit intent durable (src/journal/wal-sync.ts); tests make it fail */
+  journalSyncFile?: SyncFile;
 }
 
 export interface LaneRuntime {
@@ -123,7 +126,14 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   // the journal's retention reports to the trail and asks the controller, both opened after it
   const late: { audit?: AuditTrail; controller?: LaneController } = {};
   try {
-    const journal = openLaneJournal(c, laneIdentity, dialect.utcOffsetMinutes, logger, late);
+    const journal = openLaneJournal(
+      c,
+      laneIdentity,
+      dialect.utcOffsetMinutes,
+      logger,
+      late,
+      deps.journalSyncFile,
+    );
     cleanups.unshift(() => journal.close());
     const statusList = await StatusListCache.open({
       dataDir: c.dataDir,
@@ -321,8 +331,10 @@ function openLaneJournal(
   utcOffsetMinutes: number,
   logger: Logger,
   late: { audit?: AuditTrail; controller?: LaneController },
+  syncFile: SyncFile | undefined,
 ): Journal {
   return Journal.open({
+    ...(syncFile ? { syncFile } : {}),
     dataDir: c.dataDir,
     laneIdentity,
     utcOffsetMinutes,

@@ -27,6 +27,7 @@ import type { BoothEvent } from "../../src/booth/booth.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfigInput } from "../../src/config/schema.js";
 import type { StoredRecord } from "../../src/journal/types.js";
+import type { SyncFile } from "../../src/journal/wal-sync.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { createLogger } from "../../src/log.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
@@ -68,6 +69,8 @@ export interface BoothTestOptions {
   recordLog?: boolean;
   /** the lane's wire capture on (config capture.enabled) */
   capture?: boolean;
+  /** the fdatasync of the journal's WAL for debit intents (every lane the test opens): tests make it fail */
+  journalSyncFile?: SyncFile;
   debug?: boolean;
 }
 
@@ -154,6 +157,7 @@ export async function boothTest(
       outputs: { emit: (e) => outputs.push(e) },
       uplink: false,
       ...(logger ? { logger } : {}),
+      ...(o.journalSyncFile ? { journalSyncFile: o.journalSyncFile } : {}),
     });
     if (!o.noList && lane.statusList.info().versions.full === null)
       await loadStatusList(lane, o.listed ?? []);

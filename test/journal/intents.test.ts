@@ -2,6 +2,7 @@ import { fdatasync, fstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SyncFile } from "../../src/journal/wal-sync.js";
+import { openBoundTrail, tempDir, verifyLane } from "../audit/helpers.js";
 import { useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -198,5 +199,109 @@ describe("a debit intent is made durable by an fdatasync of the WAL in the threa
     expect(j.health()).toMatchObject({ healthy: false, error: { message: expect.stringMatching(/EIO/) } });
     expect(() => j.writeIntent("0000beef", "C6 sent")).toThrow(/unhealthy/);
     expect(j.openIntents().map((i) => i.id)).toEqual([id]);
+  });
+});
+
+describe("withdrawIntent: an intent whose debit command was never sent", () => {
+  const CARD = "43012200000000000001";
+  const eio = (): SyncFile => (_fd, cb) =>
+    cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+
+  it("is deleted durably at once while the journal can be written", async () => {
+    const j = openJournal();
+    const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(j.withdrawIntent(id)).toBe("deleted");
+    expect(j.openIntents()).toEqual([]);
+    await j.close();
+    expect(openJournal().openIntents()).toEqual([]);
+  });
+
+  it("after a failed fdatasync: kept while the journal is unhealthy (holding nothing), deleted by recover() before it says healthy", async () => {
+    const j = openJournal({ syncFile: eio(), recoverProbeMs: 0 });
+    const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.withdrawIntent(id)).toBe("pending");
+    // nothing can be written now: the row stays, but it stands for no debit and holds no card
+    expect(j.openIntents().map((i) => i.id)).toEqual([id]);
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBeNull();
+    const atHealthy: number[][] = [];
+    const sub = j.health$.subscribe((h) => {
+      if (h.healthy) atHealthy.push(j.openIntents().map((i) => i.id));
+    });
+    expect(j.recover()).toBe(true);
+    sub.unsubscribe();
+    // the first "healthy" is the one health$ replays on subscription (the journal was unhealthy then: none)
+    expect(atHealthy).toEqual([[]]);
+    expect(j.openIntents()).toEqual([]);
+    await j.close();
+    expect(openJournal().openIntents()).toEqual([]);
+  });
+
+  it("another intent, not withdrawn, still holds its card and stays", async () => {
+    let fail = false;
+    const j = openJournal({
+      syncFile: (fd, cb) => (fail ? eio()(fd, cb) : fdatasync(fd, cb)),
+      recoverProbeMs: 0,
+    });
+    const a = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(true); // its debit may have gone out
+    fail = true;
+    const b = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.withdrawIntent(b)).toBe("pending");
+    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(a);
+    expect(j.recover()).toBe(true);
+    expect(j.openIntents().map((i) => i.id)).toEqual([a]);
+  });
+});
+
+describe("a commit or settlement naming a debit intent that is gone (resolved already)", () => {
+  it("commit: E609, nothing recorded (no seq used, nothing queued), the journal healthy", () => {
+    const j = openJournal();
+    const id = j.writeIntent("a1b2c3d4", "C6 sent");
+    const first = j.commit(sampleRecord(1), { intentId: id });
+    // the same intent again (before: the record was inserted, a second record of one debit)
+    expect(() => j.commit(sampleRecord(2), { intentId: id })).toThrow(
+      expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }),
+    );
+    expect(j.healthy).toBe(true);
+    expect(j.list().map((r) => r.seq)).toEqual([first.seq]);
+    expect(j.queueDepth()).toBe(1);
+    // an id never written is the same
+    expect(() => j.commit(sampleRecord(3), { intentId: 999 })).toThrow(/intent 999 is not in the journal/);
+    expect(j.commit(sampleRecord(4)).seq).toBe(first.seq + 1);
+  });
+
+  it("settle: E609, the suspect unchanged, the journal healthy", () => {
+    const j = openJournal();
+    const s = j.commit(sampleRecord(1, "suspect"));
+    expect(() =>
+      j.settle(
+        s.seq,
+        { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", settledBy: "booth-card", fields: {} },
+        { intentId: 42 },
+      ),
+    ).toThrow(expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }));
+    expect(j.healthy).toBe(true);
+    expect(j.get(s.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+  });
+
+  it("bound to the audit trail: nothing recorded, the trail's chain verifies and goes on", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const lane = openBoundTrail(dir);
+      const id = lane.journal.writeIntent("a1b2c3d4", "C6 sent");
+      lane.journal.commit(sampleRecord(1), { intentId: id });
+      expect(() => lane.journal.commit(sampleRecord(2), { intentId: id })).toThrow(
+        expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }),
+      );
+      lane.journal.commit(sampleRecord(3));
+      await lane.close();
+      const r = verifyLane(dir);
+      expect(r.problems).toEqual([]);
+      expect(r.journal).toMatchObject({ checkedRows: 2 });
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -1143,6 +1143,48 @@ describe("crash recovery: debit intents a killed process left", () => {
     expect(r.link.inits()).toBe(1); // nothing to listen for: C0 at once
   });
 
+  it("killed after a C8 sent past its C6's window: the restart listens from the C8's intent write, and the B8 the RSU repeats records the debit", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    await first.advance(900); // the B5 comes late, within b5TimeoutMs (1000), and is uncertain:
+    first.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain" }))); // the intent rewritten, C8
+    await first.settle();
+    expect(first.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    // killed here, restarted at once: the RSU repeats the B8 (3 times 120 ms apart) until C0 resets it
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    // before: the window counted from the intent's creation, its C6 900 ms ago (window 800): C0 at once,
+    // the B8 reset away, a CRASH_RECOVERED suspect for a debit whose TAC was on its way
+    expect(r.link.inits()).toBe(0);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(j.records[0]).toMatchObject({ tac: "0badcafe" });
+    expect(j.intents.size).toBe(0);
+    expect(r.link.inits()).toBe(1); // all settled: C0
+  });
+
+  it("restarted past the window of the newest intent's last write: nothing listens, C0 at once", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    await first.advance(900);
+    first.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain" }))); // C8
+    await first.settle();
+    vi.setSystemTime(Date.now() + 801); // the RSU's B8 repeats are over
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1);
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+  });
+
   it("a B5 heard in the listen window after a restart ends the hold on the card", async () => {
     const j = new FakeJournal();
     const first = rig({ journal: j });
