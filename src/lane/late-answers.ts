@@ -4,6 +4,8 @@
  *   settle: one debit, one record, with both the amount and the TAC); the hold on the card ends.
  * - A B5 repeating a debit already recorded (matched by OBU, TAC and serials: the RSU repeats its B5
  *   when our C1 was lost, e.g. across a restart) is answered C1 and recorded nowhere.
+ * - The B5 an open suspect recorded (one that did not prove it), sent again, is acknowledged and recorded
+ *   nowhere: that record is its one record.
  * - A B5 that may have moved money for a debit the lane cannot place is an ORPHAN_B5 suspect record, made
  *   durable before the B5 is acknowledged; a repeat of that same B5 is acknowledged and recorded nowhere.
  *   An ORPHAN_B5 is never settled here (its card and amount are unknown: the station settles it).
@@ -44,6 +46,27 @@ export interface LateAnswerDeps {
 
 const hex = (n: number | null, w: number): string | null =>
   n === null ? null : n.toString(16).padStart(w, "0");
+
+/**
+ * Whether `b5` is a B5 suspect `r` recorded (one that did not prove its debit): the same bytes, or (a new
+ * frame of it: another RSCTL) the same TAC, card offline serial, PSAM number and PSAM serial as the B5 the
+ * record's serials come from. A suspect that recorded no TAC of its B5 (written before the lane kept one)
+ * matches on bytes only.
+ */
+function ownB5(r: CommittedRecord, b5: TradeResult, raw: string): boolean {
+  // the bytes of its B5, or of the contradicting B5 that ended its C8 (obu-machine.ts onAwaitB8)
+  if (r.rawB5 === raw || r.extra?.contradictingB5 === raw) return true;
+  const tac = r.extra?.b5Tac;
+  return (
+    typeof tac === "string" &&
+    tac === b5.tac &&
+    r.iccPaySerial !== null &&
+    r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
+    r.psamNo === b5.psamNo &&
+    r.psamTransSerial !== null &&
+    r.psamTransSerial === hex(b5.psamTransSerial, 8)
+  );
+}
 
 export class LateAnswers {
   constructor(private readonly d: LateAnswerDeps) {}
@@ -114,6 +137,17 @@ export class LateAnswers {
             obuId: b5.obuId,
             divFactor: divFactorOf(open.cardIssuer),
           });
+        return;
+      }
+      if (ownB5(open, b5, raw)) {
+        // the B5 whose disagreement made this record a suspect, sent again (e.g. after a link blip): it
+        // has its one record already, and a second (an ORPHAN_B5 with its TAC) would count the money twice
+        this.d.counters.repeatedB5++;
+        this.d.log.info(
+          { obuId: b5.obuId, seq: open.seq, mismatch: v.problem },
+          "B5 repeats the one its open suspect recorded: acknowledged, not recorded again",
+        );
+        await inc.ack().catch(() => undefined);
         return;
       }
       this.d.log.warn(

@@ -276,8 +276,10 @@ export function suspect(
       b8ErrorCode: b8?.errorCode ?? null,
       balanceBefore: d.card.balance,
       // the uncertain B5's own TransTime (transTime above is the one sent): a B8 after the suspect proves
-      // the purchase that B5 reported, and is judged against it as in time (debit-agreement.ts)
-      ...(b5 ? { b5TransTime: b5.transTime } : {}),
+      // the purchase that B5 reported, and is judged against it as in time (debit-agreement.ts); and its
+      // TAC (never in the tac column: it proves nothing here), so the RSU sending that B5 again is known as
+      // this record's own B5, not a new one (late-answers.ts)
+      ...(b5 ? { b5TransTime: b5.transTime, b5Tac: b5.tac } : {}),
       ...(b5 && b5.result === "ok" ? { b5Missing: missingClearingFields(b5) } : {}),
       ...(b8 && b8.result === "ok" ? { b8: { tac: b8.tac, mac: b8.mac, balance: b8.balance } } : {}),
       ...(problem ? { problem } : {}),

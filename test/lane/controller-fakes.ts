@@ -168,8 +168,8 @@ export class FakeLink {
     return { at: Date.now() };
   }
 
-  /** An RSU frame carrying `ev`. */
-  frame(ev: RsuEvent, opts: { rebooted?: boolean } = {}): void {
+  /** An RSU frame carrying `ev` (`raw`: its bytes as hex, as the record keeps them; default ffff). */
+  frame(ev: RsuEvent, opts: { rebooted?: boolean; raw?: string } = {}): void {
     const answer = async (f: Frame | "ACK"): Promise<{ at: number }> => {
       const refused = f === "ACK" ? undefined : this.refuseReply?.((f as unknown as { cmd: RsuCommand }).cmd);
       if (refused) throw refused;
@@ -184,7 +184,7 @@ export class FakeLink {
     };
     const inc = {
       frame: { type: "EV", ev } as unknown as Frame,
-      wire: { seq: 0x18, raw: Buffer.from("ffff", "hex") } as unknown as WireFrame,
+      wire: { seq: 0x18, raw: Buffer.from(opts.raw ?? "ffff", "hex") } as unknown as WireFrame,
       at: Date.now(),
       answered: false,
       ...(opts.rebooted ? { rsuRebooted: true } : {}),

@@ -1057,6 +1057,53 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.journal.records[1]).toMatchObject({ revision: 1, kind: "suspect", amount: 0 });
   });
 
+  it("the B5 of a B5_MISMATCH suspect sent again after its machine ended (a link blip): acknowledged, counted, not a second record", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    // complete, but its balance after is not balance before - amount: C8, no B8, a B5_MISMATCH suspect
+    const bad = b5({ balanceAfter: 8574 });
+    r.link.frame(ev.b5(bad), { raw: "ffff18aa" });
+    await r.settle();
+    await r.advance(1000); // b8TimeoutMs
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    // the RSU sends that same B5 again as a new frame (another RSCTL, so other bytes): before, an ORPHAN_B5
+    // with its TAC beside the suspect
+    r.link.frame(ev.b5(bad), { raw: "ffff28bb" });
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH"]);
+    expect(r.journal.records[0]).toMatchObject({ revision: 1, tac: null });
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, "ACK"]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "ORPHAN_B5")).toBe(false);
+    // a B5 of the same serials with another TAC is not that B5: money may have moved, an ORPHAN_B5
+    r.link.frame(ev.b5({ ...bad, tac: "0badcafe" }), { raw: "ffff38cc" });
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISMATCH", "suspect:ORPHAN_B5"]);
+  });
+
+  it("the B5 of a CRASH_RECOVERED suspect that kept its serial, sent again after the listen window: not a second record", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    const bad = b5({ balanceAfter: 8574 });
+    first.link.frame(ev.b5(bad)); // C8 out, killed while it waits for the B8
+    await first.settle();
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    await r.advance(800); // recoveryListenMs: nothing came
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(j.records[0]).toMatchObject({ iccPaySerial: "0011", psamTransSerial: "00000063" });
+    r.link.frame(ev.b5(bad));
+    await r.settle();
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+  });
+
   it("SIGTERM: no new OBU, the B5 of the debit in flight is recorded as paid, then antenna off", async () => {
     const r = rig();
     await open(r);
