@@ -13,7 +13,8 @@
  *   - effect-runner.ts  reply, commit, barrier, in that order;
  * - trade-guards.ts   recent-trade and unsettled holds (durable: seeded from the journal);
  * - recovery.ts       debits a killed process left (intents), the B5 listen window before C0;
- * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5;
+ * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5
+ *                     (late-b5.ts: where a late B5 belongs, read from the journal);
  * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
  * - drain.ts          graceful stop.
  *

@@ -9,17 +9,19 @@
  * - A B5 that may have moved money for a debit the lane cannot place is an ORPHAN_B5 suspect record, made
  *   durable before the B5 is acknowledged; a repeat of that same B5 is acknowledged and recorded nowhere.
  *   An ORPHAN_B5 is never settled here (its card and amount are unknown: the station settles it).
+ * - A B5 the lane cannot place because a journal read fails is an ORPHAN_B5 too (alarm); one the journal
+ *   cannot record either is logged in full (decoded and raw) and left unanswered, and the lane closes.
  * - B3/B4 get C2 (search again); anything else an empty acknowledgement.
  * Settling never opens the barrier: the vehicle was already sent to manual handling when its debit
  * became a suspect, and a late barrier could let the next vehicle through.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { CommittedRecord } from "../journal/types.js";
 import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
-import { b5Verdict, b8Problem, purchaseOfSuspect, sentBySuspect } from "./debit-agreement.js";
+import { b8Problem, purchaseOfSuspect, sentBySuspect } from "./debit-agreement.js";
 import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
+import { type B5Place, hex, orphanRecord, placeB5 } from "./late-b5.js";
 import type { ObuEvent } from "./obu-machine-types.js";
-import { missingClearingFields } from "./obu-outcomes.js";
 import type { JournalPort, Settlement } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 
@@ -44,29 +46,7 @@ export interface LateAnswerDeps {
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
 }
 
-const hex = (n: number | null, w: number): string | null =>
-  n === null ? null : n.toString(16).padStart(w, "0");
-
-/**
- * Whether `b5` is a B5 suspect `r` recorded (one that did not prove its debit): the same bytes, or (a new
- * frame of it: another RSCTL) the same TAC, card offline serial, PSAM number and PSAM serial as the B5 the
- * record's serials come from. A suspect that recorded no TAC of its B5 (written before the lane kept one)
- * matches on bytes only.
- */
-function ownB5(r: CommittedRecord, b5: TradeResult, raw: string): boolean {
-  // the bytes of its B5, or of the contradicting B5 that ended its C8 (obu-machine.ts onAwaitB8)
-  if (r.rawB5 === raw || r.extra?.contradictingB5 === raw) return true;
-  const tac = r.extra?.b5Tac;
-  return (
-    typeof tac === "string" &&
-    tac === b5.tac &&
-    r.iccPaySerial !== null &&
-    r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
-    r.psamNo === b5.psamNo &&
-    r.psamTransSerial !== null &&
-    r.psamTransSerial === hex(b5.psamTransSerial, 8)
-  );
-}
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export class LateAnswers {
   constructor(private readonly d: LateAnswerDeps) {}
@@ -74,7 +54,7 @@ export class LateAnswers {
   async onFrame(inc: IncomingFrameLike, ev: ObuEvent): Promise<void> {
     this.d.counters.orphanFrames++;
     if (ev.kind === "trade") return this.onB5(inc, ev.info, ev.raw);
-    if (ev.kind === "tac") return this.onB8(inc, ev.info);
+    if (ev.kind === "tac") return this.onB8(inc, ev.info, ev.raw);
     if (ev.kind === "vehicle" || ev.kind === "card") {
       await this.d.runner.reply(inc, { kind: "stop", obuId: ev.info.obuId, stopType: 1 });
       return;
@@ -83,134 +63,134 @@ export class LateAnswers {
   }
 
   private async onB5(inc: IncomingFrameLike, b5: TradeResult, raw: string): Promise<void> {
-    const complete = b5.result === "ok" && missingClearingFields(b5).length === 0;
-    const recorded = complete ? this.recordedDebit(b5) : undefined;
-    if (recorded) {
-      this.d.counters.repeatedB5++;
-      this.d.log.info(
-        { obuId: b5.obuId, tac: b5.tac, seq: recorded.seq },
-        "B5 repeats a debit already recorded: C1, not recorded again",
+    let place: B5Place;
+    try {
+      place = placeB5(this.d.journal, this.d.guards, b5, raw);
+    } catch (e) {
+      // whether it repeats a recorded debit or proves an open suspect is unknown: money may have moved
+      this.d.log.error({ err: errText(e), obuId: b5.obuId }, "journal read failed on a late B5");
+      return this.recordOrphan(
+        inc,
+        b5,
+        raw,
+        `B5 from OBU ${b5.obuId} (ErrorCode ${b5.errorCode}) could not be placed, the journal read failed (${errText(e)})`,
+        "B5 the lane could not place (the journal read failed): it may repeat a recorded debit or prove an open suspect; amount unknown, settle at the station",
       );
-      await this.d.runner.reply(inc, {
-        kind: "continue",
-        obuId: b5.obuId,
-        divFactor: divFactorOf(recorded.cardIssuer),
-      });
-      return;
     }
-    if (b5.result === "failed") {
-      await inc.ack().catch(() => undefined);
-      return;
-    }
-    const orphan = this.recordedOrphan(b5);
-    if (orphan) {
-      this.d.counters.repeatedB5++;
-      this.d.log.info(
-        { obuId: b5.obuId, seq: orphan.seq },
-        "B5 repeats one already recorded as ORPHAN_B5: acknowledged, not recorded again",
-      );
-      await inc.ack().catch(() => undefined);
-      return;
-    }
-    const open = this.d.journal.findOpenSuspect({ obuId: b5.obuId });
-    if (open && complete) {
-      const v = b5Verdict(sentBySuspect(open), b5);
-      if (v.proves) {
-        const fields: Settlement["fields"] = {
-          tac: b5.tac,
-          iccPaySerial: hex(b5.iccPaySerial, 4),
-          psamNo: b5.psamNo,
-          psamTransSerial: hex(b5.psamTransSerial, 8),
-          balanceAfter: b5.balanceAfter,
-          transTime: b5.transTime,
-          transType: hex(b5.transType, 2),
-          algFlag: hex(b5.algFlag, 2),
-          keyVersion: hex(b5.keyVersion, 2),
-          rawB5: raw,
-        };
-        // settled before the C1 goes out (as a debit's answer is kept before its reply): a kill in between
-        // leaves the RSU repeating a B5 the restarted lane finds recorded
-        const settled = await this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
-        if (settled)
-          await this.d.runner.reply(inc, {
-            kind: "continue",
-            obuId: b5.obuId,
-            divFactor: divFactorOf(open.cardIssuer),
-          });
+    switch (place.kind) {
+      case "recorded":
+        this.d.counters.repeatedB5++;
+        this.d.log.info(
+          { obuId: b5.obuId, tac: b5.tac, seq: place.record.seq },
+          "B5 repeats a debit already recorded: C1, not recorded again",
+        );
+        await this.d.runner.reply(inc, {
+          kind: "continue",
+          obuId: b5.obuId,
+          divFactor: divFactorOf(place.record.cardIssuer),
+        });
         return;
-      }
-      if (ownB5(open, b5, raw)) {
+      case "no-money":
+        await inc.ack().catch(() => undefined);
+        return;
+      case "orphan-repeat":
+        this.d.counters.repeatedB5++;
+        this.d.log.info(
+          { obuId: b5.obuId, seq: place.record.seq },
+          "B5 repeats one already recorded as ORPHAN_B5: acknowledged, not recorded again",
+        );
+        await inc.ack().catch(() => undefined);
+        return;
+      case "own":
         // the B5 whose disagreement made this record a suspect, sent again (e.g. after a link blip): it
         // has its one record already, and a second (an ORPHAN_B5 with its TAC) would count the money twice
         this.d.counters.repeatedB5++;
         this.d.log.info(
-          { obuId: b5.obuId, seq: open.seq, mismatch: v.problem },
+          { obuId: b5.obuId, seq: place.open.seq, mismatch: place.problem },
           "B5 repeats the one its open suspect recorded: acknowledged, not recorded again",
         );
         await inc.ack().catch(() => undefined);
         return;
+      case "evidence":
+        // Evidence, not proof: the suspect record stays as it is (one debit, one record).
+        this.d.log.warn(
+          { obuId: b5.obuId, seq: place.open.seq, errorCode: b5.errorCode },
+          "late B5 for an open suspect does not prove it",
+        );
+        await inc.ack().catch(() => undefined);
+        return;
+      case "proves":
+        return this.settleByB5(inc, place.open, b5, raw);
+      case "orphan": {
+        const open = place.open;
+        if (open)
+          this.d.log.warn(
+            { obuId: b5.obuId, seq: open.seq, mismatch: place.problem },
+            "late B5 does not match the open suspect",
+          );
+        // Money may have moved for a debit this lane cannot place: keep everything.
+        return this.recordOrphan(
+          inc,
+          b5,
+          raw,
+          open
+            ? `B5 from OBU ${b5.obuId} does not match its open suspect #${open.seq} (ErrorCode ${b5.errorCode})`
+            : `B5 for unknown OBU ${b5.obuId} (ErrorCode ${b5.errorCode})`,
+          open
+            ? `B5 that does not match the OBU's open suspect #${open.seq}: amount unknown, settle at the station`
+            : "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
+        );
       }
-      this.d.log.warn(
-        { obuId: b5.obuId, seq: open.seq, mismatch: v.problem },
-        "late B5 does not match the open suspect",
-      );
-    } else if (open) {
-      // Evidence, not proof: the suspect record stays as it is (one debit, one record).
-      this.d.log.warn(
-        { obuId: b5.obuId, seq: open.seq, errorCode: b5.errorCode },
-        "late B5 for an open suspect does not prove it",
-      );
-      await inc.ack().catch(() => undefined);
-      return;
     }
-    // Money may have moved for a debit this lane cannot place: keep everything.
-    this.d.alarm(
-      "ORPHAN_B5",
-      open
-        ? `B5 from OBU ${b5.obuId} does not match its open suspect #${open.seq} (ErrorCode ${b5.errorCode})`
-        : `B5 for unknown OBU ${b5.obuId} (ErrorCode ${b5.errorCode})`,
-    );
-    const rec: NewLaneRecord = {
-      kind: "suspect",
-      outcome: "ORPHAN_B5",
-      obuId: b5.obuId,
-      obuSerial: null,
-      cardId: null,
-      cardType: null,
-      cardIssuer: null,
-      cardNetwork: null,
-      vehicleClass: null,
-      plate: null,
-      plateColor: null,
-      entry: null,
-      amountDue: null,
-      discountPercent: null,
-      amount: 0,
-      balanceBefore: null,
-      balanceAfter: b5.balanceAfter,
+  }
+
+  private async settleByB5(
+    inc: IncomingFrameLike,
+    open: CommittedRecord,
+    b5: TradeResult,
+    raw: string,
+  ): Promise<void> {
+    const fields: Settlement["fields"] = {
       tac: b5.tac,
       iccPaySerial: hex(b5.iccPaySerial, 4),
       psamNo: b5.psamNo,
       psamTransSerial: hex(b5.psamTransSerial, 8),
+      balanceAfter: b5.balanceAfter,
       transTime: b5.transTime,
       transType: hex(b5.transType, 2),
-      statusListVersions: { full: null, delta: null },
-      tariffVersion: null,
-      stageTimes: { b5In: inc.at },
-      rawB4: null,
+      algFlag: hex(b5.algFlag, 2),
+      keyVersion: hex(b5.keyVersion, 2),
       rawB5: raw,
-      rsuProtocol: this.d.rsuProtocol,
-      extra: {
-        errorCode: b5.errorCode,
-        amountUnknown: true,
-        note: open
-          ? `B5 that does not match the OBU's open suspect #${open.seq}: amount unknown, settle at the station`
-          : "B5 without a transaction or an open suspect in this lane: amount unknown, settle at the station",
-      },
     };
-    // durable before the RSU hears that its B5 arrived: a kill in between leaves the RSU repeating it
-    const c = this.d.runner.tryCommit(rec);
-    if (!c) return this.d.journalFailed(undefined, b5.obuId);
+    // settled before the C1 goes out (as a debit's answer is kept before its reply): a kill in between
+    // leaves the RSU repeating a B5 the restarted lane finds recorded
+    const settled = await this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
+    if (settled)
+      await this.d.runner.reply(inc, {
+        kind: "continue",
+        obuId: b5.obuId,
+        divFactor: divFactorOf(open.cardIssuer),
+      });
+  }
+
+  /**
+   * An ORPHAN_B5 suspect of `b5`, with the ORPHAN_B5 alarm (`alarm`), made durable before the B5 is
+   * acknowledged: a kill in between leaves the RSU repeating it. A journal that cannot record it: the B5
+   * is logged in full (decoded and raw), left unanswered (the RSU repeats it), and the lane closes.
+   */
+  private async recordOrphan(
+    inc: IncomingFrameLike,
+    b5: TradeResult,
+    raw: string,
+    alarm: string,
+    note: string,
+  ): Promise<void> {
+    this.d.alarm("ORPHAN_B5", alarm);
+    const c = this.d.runner.tryCommit(orphanRecord(b5, raw, inc.at, this.d.rsuProtocol, note));
+    if (!c) {
+      this.d.log.error({ b5, rawB5: raw, why: alarm }, "LATE B5 NOT RECORDED: the journal failed");
+      return this.d.journalFailed(undefined, b5.obuId);
+    }
     await inc.ack().catch(() => undefined);
     this.d.guards.noteDebit(b5.obuId, c.seq);
     this.d.counters.suspects++;
@@ -218,10 +198,25 @@ export class LateAnswers {
   }
 
   /** A late B8 (its machine gave up) proves the OBU's open suspect when it carries everything. */
-  private async onB8(inc: IncomingFrameLike, b8: TacResult): Promise<void> {
+  private async onB8(inc: IncomingFrameLike, b8: TacResult, raw: string): Promise<void> {
     await inc.ack().catch(() => undefined);
     if (b8.result !== "ok" || b8.tac === null || b8.balance === null) return;
-    const open = this.d.journal.findOpenSuspect({ obuId: b8.obuId });
+    let open: CommittedRecord | null;
+    try {
+      open = this.d.journal.findOpenSuspect({ obuId: b8.obuId });
+    } catch (e) {
+      // a B8 moves no money (its debit's suspect is recorded and stays open): kept in the log, with an
+      // alarm, for the station to settle that suspect with
+      this.d.log.error(
+        { err: errText(e), b8, rawB8: raw },
+        "LATE B8 NOT PLACED: the journal read failed (its suspect stays open)",
+      );
+      this.d.alarm(
+        "LATE_B8_UNPLACED",
+        `B8 from OBU ${b8.obuId} with TAC ${b8.tac} could not be matched to its suspect, the journal read failed (${errText(e)}): the B8 is in the log`,
+      );
+      return;
+    }
     if (!open) return;
     const problem = b8Problem(sentBySuspect(open), purchaseOfSuspect(open), b8);
     if (problem !== null) {
@@ -271,39 +266,5 @@ export class LateAnswers {
     });
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
     return true;
-  }
-
-  /** This OBU's ORPHAN_B5 recorded within `repeatedB5WindowMs` from the same B5 (every field it kept). */
-  private recordedOrphan(b5: TradeResult): CommittedRecord | undefined {
-    return this.recentRecord(
-      b5,
-      (r) =>
-        r.kind === "suspect" &&
-        r.outcome === "ORPHAN_B5" &&
-        r.extra?.errorCode === b5.errorCode &&
-        r.psamNo === b5.psamNo &&
-        r.transTime === b5.transTime &&
-        r.balanceAfter === b5.balanceAfter,
-    );
-  }
-
-  private recordedDebit(b5: TradeResult): CommittedRecord | undefined {
-    return this.recentRecord(b5, (r) => r.kind === "transaction");
-  }
-
-  /** A record of this B5's OBU within `repeatedB5WindowMs` with its TAC and serials, and `also`. */
-  private recentRecord(b5: TradeResult, also: (r: CommittedRecord) => boolean): CommittedRecord | undefined {
-    for (const seq of this.d.guards.recentDebits(b5.obuId)) {
-      const r = this.d.journal.get(seq);
-      if (
-        r &&
-        r.tac === b5.tac &&
-        r.iccPaySerial === hex(b5.iccPaySerial, 4) &&
-        r.psamTransSerial === hex(b5.psamTransSerial, 8) &&
-        also(r)
-      )
-        return r;
-    }
-    return undefined;
   }
 }

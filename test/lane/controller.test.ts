@@ -1137,6 +1137,82 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   });
 });
 
+describe("a journal read that fails on the late path (review finding 2)", () => {
+  const readFails = (): never => {
+    throw new Error("SQLITE_CORRUPT: database disk image is malformed");
+  };
+
+  // before, the exception went to the queue's "lane loop error" (its message only): no reply, no record,
+  // the B5 nowhere in the log
+  it.each([
+    ["the record of the OBU's recent debit (journal.get)", "get"],
+    ["the OBU's open suspect (findOpenSuspect)", "findOpenSuspect"],
+  ] as const)(
+    "a late B5 whose read of %s throws: an ORPHAN_B5 recorded before the acknowledgement, alarm",
+    async (_, read) => {
+      const r = rig();
+      await open(r);
+      await toDebit(r);
+      r.link.frame(ev.b5());
+      await r.settle();
+      expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+      r.journal[read] = readFails;
+      r.link.frame(ev.b5(b5({ tac: "deadbeef" })));
+      await r.settle();
+      expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT", "suspect:ORPHAN_B5"]);
+      expect(r.journal.records[1]).toMatchObject({
+        tac: "deadbeef",
+        amount: 0,
+        rawB5: "ffff",
+        extra: { amountUnknown: true, note: expect.stringContaining("the journal read failed") },
+      });
+      expect(r.link.answers.filter((a) => a.to === "trade").at(-1)).toMatchObject({
+        cmd: "ACK",
+        recordsAtReply: 2,
+      });
+      const alarms = r.outputs.flatMap((o) => (o.type === "alarm" ? [o] : []));
+      expect(alarms.at(-1)).toMatchObject({
+        code: "ORPHAN_B5",
+        message: expect.stringContaining("SQLITE_CORRUPT"),
+      });
+    },
+  );
+
+  it("the read fails and the ORPHAN_B5 cannot be committed: the B5 decoded and raw in the error log, no answer, lane closed", async () => {
+    const lines: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(lines) });
+    await open(r);
+    r.journal.findOpenSuspect = readFails;
+    r.journal.failCommits = true;
+    const late = b5({ obuId: "0000f00d" });
+    r.link.frame(ev.b5(late), { raw: "ffff18c0ffee" });
+    await r.settle();
+    expect(r.journal.records).toEqual([]);
+    expect(r.link.answersTo("trade")).toEqual([]); // the RSU repeats it to the restarted lane
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(lines.filter((l) => l.level === "error" && l.msg.includes("LATE B5 NOT RECORDED"))).toEqual([
+      expect.objectContaining({ obj: expect.objectContaining({ b5: late, rawB5: "ffff18c0ffee" }) }),
+    ]);
+  });
+
+  it("a late B8 whose suspect cannot be read: the B8 in the error log and an alarm, its suspect left open", async () => {
+    const lines: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(lines) });
+    await open(r);
+    await toSuspect(r);
+    r.journal.findOpenSuspect = readFails;
+    r.link.frame(ev.b8(), { raw: "ffff18b8" });
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.link.answersTo("tac")).toEqual(["ACK"]);
+    expect(lines.filter((l) => l.level === "error" && l.msg.includes("LATE B8 NOT PLACED"))).toEqual([
+      expect.objectContaining({ obj: expect.objectContaining({ b8: b8(), rawB8: "ffff18b8" }) }),
+    ]);
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "LATE_B8_UNPLACED")).toBe(true);
+    expect(r.ctl.counters.journalFailures).toBe(0);
+  });
+});
+
 describe("crash recovery: debit intents a killed process left", () => {
   it("an intent keyed in upper case (a journal from before version 2) is matched by the B5's lower-case OBU id", async () => {
     const j = new FakeJournal();
