@@ -13,13 +13,40 @@
  *   (23) reports a notional balance that clearing does not use (docs/card-crypto.md), so its balance
  *   is not compared.
  * A field the lane does not know (no serial before any B5) is not compared; a field the answer lacks is
- * a missing clearing field, not a disagreement.
+ * a missing clearing field, not a disagreement. A TAC of all zeros is a missing one (tacMissing).
  */
 import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import type { TacResult, TradeResult } from "../rsu/driver.js";
 import { CARD_STORED_VALUE, type DebitFacts } from "./obu-machine-types.js";
-import { missingClearingFields } from "./obu-outcomes.js";
+
+/**
+ * Whether a TAC proves nothing: none, or all zeros (decided, docs/protocol.md §6). A computed TAC of all
+ * zeros is a 1 in 2^32 chance; a field an RSU or a card left unfilled is far likelier, so an answer
+ * carrying one does not prove its debit (a suspect, never a paid record). The card offline serial and the
+ * PSAM serial may be 0 and are taken as reported.
+ */
+export function tacMissing(tac: string | null): boolean {
+  return tac === null || /^0+$/.test(tac);
+}
+
+/** Fields a record needs to be cleared (docs/protocol.md §6); a B5 "ok" without one is not a success. */
+export const CLEARING_FIELDS = [
+  "tac",
+  "iccPaySerial",
+  "psamNo",
+  "psamTransSerial",
+  "balanceAfter",
+  "transTime",
+] as const satisfies readonly (keyof TradeResult)[];
+
+/** The clearing fields a B5 lacks (empty: complete); an all-zero TAC is a missing one (tacMissing). */
+export function missingClearingFields(b5: TradeResult): string[] {
+  return CLEARING_FIELDS.filter((k) => (k === "tac" ? tacMissing(b5.tac) : b5[k] === null));
+}
+
+/** How a missing TAC is named in a problem: a zero one is said to be zeros. */
+const tacName = (tac: string | null): string => (tac === null ? "tac" : `tac (${tac}: all zeros)`);
 
 /** What the lane knows of the debit it sent. */
 export interface SentDebit {
@@ -86,7 +113,7 @@ export type B5Verdict =
 
 /** Whether a B5 ErrorCode 00 proves debit `d`. */
 export function b5Verdict(d: SentDebit, b5: TradeResult): B5Verdict {
-  const missing = missingClearingFields(b5);
+  const missing = missingClearingFields(b5).map((f) => (f === "tac" ? tacName(b5.tac) : f));
   if (missing.length > 0)
     return { proves: false, why: "incomplete", problem: `B5 ErrorCode 00 without ${missing.join(", ")}` };
   const problem = disagreement(d, b5);
@@ -130,7 +157,7 @@ export function purchaseOfSuspect(r: CommittedRecord): ProvedPurchase {
  */
 export function b8Problem(d: SentDebit, p: ProvedPurchase, b8: TacResult): string | null {
   const missing = [
-    ...(b8.tac === null ? ["TAC"] : []),
+    ...(tacMissing(b8.tac) ? [b8.tac === null ? "TAC" : `TAC (${b8.tac}: all zeros)`] : []),
     ...(b8.balance === null ? ["balance after"] : []),
     ...(p.iccPaySerial === null ? ["card offline serial"] : []),
     ...(p.psamNo === null ? ["PSAM terminal number"] : []),

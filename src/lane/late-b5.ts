@@ -5,8 +5,7 @@
  */
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { TradeResult } from "../rsu/driver.js";
-import { b5Verdict, sentBySuspect } from "./debit-agreement.js";
-import { missingClearingFields } from "./obu-outcomes.js";
+import { b5Verdict, missingClearingFields, sentBySuspect } from "./debit-agreement.js";
 import type { JournalPort } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
 

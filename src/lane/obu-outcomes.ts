@@ -8,6 +8,7 @@
 import { type NewLaneRecord, NO_DEBIT_FIELDS, type StatusListVersionsUsed } from "../journal/types.js";
 import { localIsoSeconds, localStamp } from "../local-time.js";
 import type { EntryExitRecord, TacResult, TradeResult } from "../rsu/driver.js";
+import { missingClearingFields } from "./debit-agreement.js";
 import {
   CARD_STORED_VALUE,
   type CardFacts,
@@ -21,21 +22,6 @@ import {
   type VehicleFacts,
 } from "./obu-machine-types.js";
 import { STOP_REASONS, type StopReason, type SuspectReason } from "./stop-reasons.js";
-
-/** Fields a record needs to be cleared (docs/protocol.md §6); a B5 "ok" without one is not a success. */
-export const CLEARING_FIELDS = [
-  "tac",
-  "iccPaySerial",
-  "psamNo",
-  "psamTransSerial",
-  "balanceAfter",
-  "transTime",
-] as const satisfies readonly (keyof TradeResult)[];
-
-/** The clearing fields a B5 lacks (empty: complete). */
-export function missingClearingFields(b5: TradeResult): string[] {
-  return CLEARING_FIELDS.filter((k) => b5[k] === null);
-}
 
 const yuan = (fen: number): string => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}元`;
 const NO_VERSIONS: StatusListVersionsUsed = { full: null, delta: null };

@@ -127,6 +127,8 @@ export function operatorSettlement(
     if (form === undefined) return refuse(`${f} is not a field of a debit's proof`);
     const v = raw.trim().toLowerCase();
     if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
+    // decided (docs/protocol.md §6): an all-zero TAC proves nothing; the journal would refuse it (E605)
+    if (f === "tac" && /^0+$/.test(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
     const have = rec[f];
     if (have !== null && have !== undefined && have.toLowerCase() !== v)
       return refuse(

@@ -377,6 +377,8 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     ["a blank TAC", { tac: "   " }, /malformed tac " {3}"/],
     ["a TAC of 6 hex digits", { tac: "12AB34" }, /malformed tac "12AB34"/],
     ["a TAC that is not hex", { tac: "12AB34CG" }, /malformed tac "12AB34CG"/],
+    // decided (docs/protocol.md §6): a TAC of zeros proves nothing
+    ["a TAC of all zeros", { tac: "00000000" }, /tac "00000000" is all zeros \(proves nothing\)$/],
     [
       "a TAC that is a number",
       { tac: 0 as unknown as string },
@@ -478,6 +480,12 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     );
     expect(() => j.settle(suspect.seq, { ...debited, fields: { tac: "   " } })).toThrow(
       /malformed tac " {3}"/,
+    );
+    expect(() => j.settle(suspect.seq, { ...debited, fields: { tac: "00000000" } })).toThrow(
+      expect.objectContaining({
+        code: "E605_JOURNAL_RECORD_INVALID",
+        message: expect.stringMatching(/all zeros/),
+      }),
     );
     // a stop's fields are not clearing proof, but they are columns: a boolean would fail the bind
     expect(() =>

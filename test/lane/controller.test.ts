@@ -1137,6 +1137,25 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
   });
 });
 
+describe("a TAC of all zeros proves nothing (decided, docs/protocol.md §6)", () => {
+  it("a late B5 00 or B8 00 whose TAC is all zeros does not settle the open suspect; a B5 with one after them does", async () => {
+    const r = rig();
+    await open(r);
+    await toSuspect(r);
+    r.link.frame(ev.b5(b5({ tac: "00000000" })));
+    await r.settle();
+    r.link.frame(ev.b8(b8({ tac: "00000000" })));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["suspect:B5_MISSING"]);
+    expect(r.journal.records[0]).toMatchObject({ revision: 1, tac: null });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.link.answersTo("trade")).toEqual(["ACK"]);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
+  });
+});
+
 describe("a journal read that fails on the late path (review finding 2)", () => {
   const readFails = (): never => {
     throw new Error("SQLITE_CORRUPT: database disk image is malformed");

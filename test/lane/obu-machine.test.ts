@@ -482,6 +482,24 @@ describe("OBU machine: a paid record needs everything clearing needs (defect 1)"
     });
   }
 
+  // decided (docs/protocol.md §6): a TAC of zeros is no TAC; serials of 0 are taken as reported
+  it("B5 ErrorCode 00 whose TAC is all zeros: C8 with its serial (0 too), never a paid record; a B8 with a TAC proves it", () => {
+    const zeros = b5({ tac: "00000000", iccPaySerial: 0, psamTransSerial: 0 });
+    const r = run(exit, [...upToB5, E.trade(zeros)]);
+    expect(r.state.phase).toBe("await-b8");
+    expect(r.steps[3]).toEqual([
+      { kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 0 }, stage: "c8Out" },
+    ]);
+    const gone = run(exit, [...upToB5, E.trade(zeros), E.timeout]);
+    expect(gone.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_INCOMPLETE" });
+    const rec = commits(gone.effects)[0]!;
+    expect(rec).toMatchObject({ tac: null, iccPaySerial: "0000", psamTransSerial: "00000000" });
+    expect(rec.extra).toMatchObject({ b5Missing: ["tac"], problem: expect.stringContaining("all zeros") });
+    const proved = run(exit, [...upToB5, E.trade(zeros), E.tac()]);
+    expect(proved.state).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_TAC_REFETCHED" });
+    expect(commits(proved.effects)[0]).toMatchObject({ tac: "0badcafe", iccPaySerial: "0000" });
+  });
+
   it("B5 ErrorCode 00 without the card offline serial: C2 and a suspect (nothing to ask C8 for)", () => {
     const r = run(exit, [...upToB5, E.trade(b5({ iccPaySerial: null, tac: null }))]);
     expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "B5_INCOMPLETE" });
@@ -516,9 +534,9 @@ describe("OBU machine: a paid record needs everything clearing needs (defect 1)"
     expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
   });
 
-  it("a B8 'ok' without a TAC or a balance is a suspect", () => {
+  it("a B8 'ok' without a TAC, with a TAC of zeros, or without a balance is a suspect", () => {
     const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
-    for (const over of [{ tac: null }, { balance: null }]) {
+    for (const over of [{ tac: null }, { tac: "00000000" }, { balance: null }]) {
       const r = run(exit, [...upToB5, uncertainB5, E.tac(b8(over))]);
       expect(r.state).toMatchObject({ kind: "suspect", outcome: "B5_NO_DSRC" });
     }

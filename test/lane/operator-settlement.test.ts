@@ -142,6 +142,10 @@ describe("operatorSettlement", () => {
     expect(bad({ seq: 7, verdict: "debited", reason: "r", proof: { tac: "12AB34" } })).toBe(
       'suspect 7 not settled: --tac must be 8 hex digits, got "12AB34"',
     );
+    // decided (docs/protocol.md §6): an all-zero TAC proves nothing (the journal would refuse it, E605)
+    expect(bad({ seq: 7, verdict: "debited", reason: "r", proof: { tac: "00000000" } })).toBe(
+      "suspect 7 not settled: --tac 00000000 is all zeros: it proves no debit",
+    );
     expect(bad({ seq: 7, verdict: "not-debited", reason: "r", proof: { tac: "12AB34CD" } })).toContain(
       "--tac is for --debited",
     );
