@@ -44,7 +44,7 @@ import {
   type Transition,
   type VehicleFacts,
 } from "./obu-machine-types.js";
-import { debitParts, listOf, type RecordParts, stop, success, suspect } from "./obu-outcomes.js";
+import { debitParts, listOf, type RecordParts, stop, success, suspect, untouched } from "./obu-outcomes.js";
 import type { SuspectReason } from "./stop-reasons.js";
 
 const STATUS_ETC_ENTRY = 0x03;
@@ -443,8 +443,7 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
     return uncertain(s, v.why === "incomplete" ? "B5_INCOMPLETE" : "B5_MISMATCH", b5, ev.raw, ctx, v.problem);
   }
   if (b5.result === "uncertain") return uncertain(s, "B5_NO_DSRC", b5, ev.raw, ctx);
-  const d = s.debit;
-  return stop("TRADE_FAILED", { ...debitParts(d, s, ev.raw), extra: { errorCode: b5.errorCode } }, ctx);
+  return untouched(s, ev.raw, { errorCode: b5.errorCode }, ctx);
 }
 
 /**
@@ -465,16 +464,13 @@ function replayAnswer(
     const rawB5 = answer.kind === "trade" ? answer.raw : s.phase === "await-b8" ? s.rawB5 : null;
     return suspect(s, "CRASH_RECOVERED", b5, rawB5, null, false, ctx);
   }
+  // the card was held as unsettled since the restart: a paid or a proven-untouched ending releases it
+  // itself (success, untouched in obu-outcomes.ts), and its "remember" effects are kept
   const effects = t.effects.flatMap((e): Effect[] => {
     if (e.kind === "commit")
       return [{ ...e, record: { ...e.record, extra: { ...e.record.extra, recoveredFrom: "intent" } } }];
     return e.kind === "remember" || e.kind === "alarm" ? [e] : [];
   });
-  // the card was held as unsettled since the restart: a paid or a proven-untouched debit ends the hold
-  if (t.state.kind !== "suspect") {
-    const k = { obuSerial: s.debit.obu.obuSerial, cardId: s.debit.card.cardId };
-    effects.push({ kind: "remember", released: k });
-  }
   return { state: t.state, effects };
 }
 
@@ -511,14 +507,7 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
   }
   if (b8.result === "failed") {
     // the RSU's result-code table says this B8 code means the card was not debited (docs/protocol.md §6)
-    return stop(
-      "TRADE_FAILED",
-      {
-        ...debitParts(s.debit, s, s.rawB5),
-        extra: { b5ErrorCode: s.b5.errorCode, b8ErrorCode: b8.errorCode },
-      },
-      ctx,
-    );
+    return untouched(s, s.rawB5, { b5ErrorCode: s.b5.errorCode, b8ErrorCode: b8.errorCode }, ctx);
   }
   return suspect(s, s.why, s.b5, s.rawB5, b8, true, ctx, s.problem);
 }

@@ -119,6 +119,24 @@ export function stop(
   return { state: { phase: "done", kind: "stop", outcome: reason }, effects };
 }
 
+/**
+ * The RSU's result-code table says the card was untouched (a B5 or B8 code classed failed,
+ * docs/protocol.md §6): a TRADE_FAILED stop, no money moved. The hold a debit restored after a restart put
+ * on its card and OBU (recovery.ts) ends here, as a paid ending's does (success); a debit that was never
+ * held loses nothing by it.
+ */
+export function untouched(
+  s: { debit: DebitFacts } & Common,
+  rawB5: string | null,
+  extra: Record<string, unknown>,
+  ctx: MachineCtx,
+): Transition {
+  const d = s.debit;
+  const t = stop("TRADE_FAILED", { ...debitParts(d, s, rawB5), extra }, ctx);
+  t.effects.push({ kind: "remember", released: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } });
+  return t;
+}
+
 /** The status-list part of a record from a state: the versions used, and whether every lookup was checked. */
 export function listOf(s: Common): {
   versions: StatusListVersionsUsed;

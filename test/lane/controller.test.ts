@@ -1345,6 +1345,53 @@ describe("crash recovery: debit intents a killed process left", () => {
   });
 });
 
+describe("a restored debit that a live answer proves untouched (review finding 4)", () => {
+  // before, the hold placed at start stayed for unsettledHoldMs (24 h) after the TRADE_FAILED stop
+  it.each([
+    ["a B5 classed failed, in await-b5", false],
+    ["a B8 classed failed, in await-b8", true],
+  ] as const)("%s: a TRADE_FAILED stop, the card and OBU no longer held", async (_, viaC8) => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    if (viaC8) {
+      first.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null }))); // C8 out
+      await first.settle();
+    }
+    // killed here: the intent stays
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    r.link.frame(
+      viaC8
+        ? ev.b8(b8({ errorCode: 0x42, result: "failed", tac: null }))
+        : ev.b5(b5({ errorCode: 6, result: "failed", tac: null })),
+    );
+    await r.settle();
+    expect(kinds(j)).toEqual(["stop:TRADE_FAILED"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+  });
+
+  it("no answer in the listen window: a CRASH_RECOVERED suspect, the card and OBU stay held", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    await r.advance(800); // recoveryListenMs
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+  });
+});
+
 describe("a booth debit left uncertain, the lane restarted without a booth", () => {
   /** the intent a booth left when its DEBIT's answer was lost (src/booth/charge.ts) */
   const boothIntent = (j: FakeJournal, obuSerial: string | null, payload?: string): number =>
