@@ -1,7 +1,8 @@
 /**
  * Frames for an OBU the lane has no open transaction with: late answers (docs/lane.md "Late answers").
  * - A complete B5 (or a proving B8) for the OBU's unsettled suspect settles that record in place (journal
- *   settle: one debit, one record, with both the amount and the TAC); the hold on the card ends.
+ *   settle: one debit, one record, with both the amount and the TAC); the hold on the card ends. If the
+ *   journal refuses because the record was settled meanwhile as not debited, that answer is an ORPHAN_B5.
  * - A B5 repeating a debit already recorded (matched by OBU, TAC and serials: the RSU repeats its B5
  *   when our C1 was lost, e.g. across a restart) is answered C1 and recorded nowhere.
  * - The B5 an open suspect recorded (one that did not prove it), sent again, is acknowledged and recorded
@@ -16,11 +17,11 @@
  * became a suspect, and a late barrier could let the next vehicle through.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { CommittedRecord } from "../journal/types.js";
+import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
 import { b8Problem, purchaseOfSuspect, sentBySuspect } from "./debit-agreement.js";
 import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
-import { type B5Place, hex, orphanRecord, placeB5 } from "./late-b5.js";
+import { type B5Place, hex, type OrphanProof, orphanRecord, placeB5, proofOfB5 } from "./late-b5.js";
 import type { ObuEvent } from "./obu-machine-types.js";
 import type { JournalPort, Settlement } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
@@ -69,7 +70,7 @@ export class LateAnswers {
     } catch (e) {
       // whether it repeats a recorded debit or proves an open suspect is unknown: money may have moved
       this.d.log.error({ err: errText(e), obuId: b5.obuId }, "journal read failed on a late B5");
-      return this.recordOrphan(
+      return this.orphanB5(
         inc,
         b5,
         raw,
@@ -129,7 +130,7 @@ export class LateAnswers {
             "late B5 does not match the open suspect",
           );
         // Money may have moved for a debit this lane cannot place: keep everything.
-        return this.recordOrphan(
+        return this.orphanB5(
           inc,
           b5,
           raw,
@@ -164,35 +165,61 @@ export class LateAnswers {
     };
     // settled before the C1 goes out (as a debit's answer is kept before its reply): a kill in between
     // leaves the RSU repeating a B5 the restarted lane finds recorded
-    const settled = await this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
-    if (settled)
+    const r = await this.settle(inc, open, "b5", fields, { b5ErrorCode: b5.errorCode, at: inc.at });
+    if (r === "settled")
       await this.d.runner.reply(inc, {
         kind: "continue",
         obuId: b5.obuId,
         divFactor: divFactorOf(open.cardIssuer),
       });
+    else if (r !== "failed")
+      await this.orphanB5(
+        inc,
+        b5,
+        raw,
+        `B5 from OBU ${b5.obuId} proves suspect #${open.seq}, but ${r.unplaced}: recorded as ORPHAN_B5`,
+        `B5 that proves suspect #${open.seq}, but ${r.unplaced}: the money may have moved after all; amount unknown, settle at the station`,
+        { provesSuspect: open.seq },
+      );
   }
 
-  /**
-   * An ORPHAN_B5 suspect of `b5`, with the ORPHAN_B5 alarm (`alarm`), made durable before the B5 is
-   * acknowledged: a kill in between leaves the RSU repeating it. A journal that cannot record it: the B5
-   * is logged in full (decoded and raw), left unanswered (the RSU repeats it), and the lane closes.
-   */
-  private async recordOrphan(
+  /** An ORPHAN_B5 suspect of `b5` (everything it carries), with the ORPHAN_B5 alarm `alarm`. */
+  private orphanB5(
     inc: IncomingFrameLike,
     b5: TradeResult,
     raw: string,
     alarm: string,
     note: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    const rec = orphanRecord(b5.obuId, proofOfB5(b5), raw, { b5In: inc.at }, this.d.rsuProtocol, {
+      note,
+      ...extra,
+    });
+    return this.recordOrphan(inc, "B5", rec, alarm, { b5, rawB5: raw });
+  }
+
+  /**
+   * Commits ORPHAN_B5 `rec`, with the ORPHAN_B5 alarm (`alarm`), durable before the answer is acknowledged
+   * (a late B8 was acknowledged as it came): a kill in between leaves the RSU repeating it. A journal that
+   * cannot record it: the answer (`frame`, decoded and raw) is logged in full, left unanswered (the RSU
+   * repeats it), and the lane closes.
+   */
+  private async recordOrphan(
+    inc: IncomingFrameLike,
+    what: "B5" | "B8",
+    rec: NewLaneRecord,
+    alarm: string,
+    frame: Record<string, unknown>,
   ): Promise<void> {
     this.d.alarm("ORPHAN_B5", alarm);
-    const c = this.d.runner.tryCommit(orphanRecord(b5, raw, inc.at, this.d.rsuProtocol, note));
+    const c = this.d.runner.tryCommit(rec);
     if (!c) {
-      this.d.log.error({ b5, rawB5: raw, why: alarm }, "LATE B5 NOT RECORDED: the journal failed");
-      return this.d.journalFailed(undefined, b5.obuId);
+      this.d.log.error({ ...frame, why: alarm }, `LATE ${what} NOT RECORDED: the journal failed`);
+      return this.d.journalFailed(undefined, rec.obuId);
     }
-    await inc.ack().catch(() => undefined);
-    this.d.guards.noteDebit(b5.obuId, c.seq);
+    if (!inc.answered) await inc.ack().catch(() => undefined);
+    this.d.guards.noteDebit(rec.obuId, c.seq);
     this.d.counters.suspects++;
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
   }
@@ -223,22 +250,53 @@ export class LateAnswers {
       this.d.log.warn({ obuId: b8.obuId, seq: open.seq, problem }, "late B8 does not prove the open suspect");
       return;
     }
-    await this.settle(
+    const r = await this.settle(
       inc,
       open,
       "b8",
       { tac: b8.tac, balanceAfter: b8.balance },
       { b8Mac: b8.mac, at: inc.at },
     );
+    if (typeof r !== "object") return;
+    // the purchase the suspect recorded, proved by this B8's TAC and balance after
+    const proof: OrphanProof = {
+      tac: b8.tac,
+      balanceAfter: b8.balance,
+      iccPaySerial: open.iccPaySerial,
+      psamNo: open.psamNo,
+      psamTransSerial: open.psamTransSerial,
+      transTime: purchaseOfSuspect(open).transTime ?? open.transTime,
+      transType: open.transType,
+      errorCode: b8.errorCode,
+    };
+    const rec = orphanRecord(b8.obuId, proof, open.rawB5, { b8In: inc.at }, this.d.rsuProtocol, {
+      note: `B8 that proves suspect #${open.seq}, but ${r.unplaced}: the money may have moved after all; amount unknown, settle at the station`,
+      provesSuspect: open.seq,
+      b8Mac: b8.mac,
+      rawB8: raw,
+    });
+    await this.recordOrphan(
+      inc,
+      "B8",
+      rec,
+      `B8 from OBU ${b8.obuId} proves suspect #${open.seq}, but ${r.unplaced}: recorded as ORPHAN_B5`,
+      { b8, rawB8: raw },
+    );
   }
 
+  /**
+   * Settles `open` as the debit the late answer proves. "settled": it has its one record (settled now, or
+   * as paid meanwhile); "failed": the journal failed (the lane closes); `unplaced`: the journal refused
+   * the settlement and the record is not a transaction now (settled as not debited meanwhile, or a re-read
+   * that failed): the answer has no record, and says why.
+   */
   private async settle(
     inc: IncomingFrameLike,
     open: CommittedRecord,
     by: "b5" | "b8",
     fields: Settlement["fields"],
     evidence: Record<string, unknown>,
-  ): Promise<boolean> {
+  ): Promise<"settled" | "failed" | { unplaced: string }> {
     const outcome = this.d.role === "entry" ? "ENTRY_WRITE_SETTLED" : "EXIT_DEBIT_SETTLED";
     const c = this.d.runner.trySettle(open.seq, {
       kind: "transaction",
@@ -247,11 +305,10 @@ export class LateAnswers {
       fields,
       evidence,
     });
-    // settled meanwhile (the booth, while this answer was on its way): it already has its one record
-    if (c === "refused") return true;
+    if (c === "refused") return this.settledMeanwhile(open);
     if (!c) {
       await this.d.journalFailed(inc.answered ? undefined : inc, open.obuId);
-      return false;
+      return "failed";
     }
     this.d.counters.settled++;
     const k = { obuSerial: open.obuSerial, cardId: open.cardId };
@@ -265,6 +322,24 @@ export class LateAnswers {
       amount: open.amount,
     });
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
-    return true;
+    return "settled";
+  }
+
+  /** The journal refused to settle `open` (no longer an open suspect): what it became, read again. */
+  private settledMeanwhile(open: CommittedRecord): "settled" | { unplaced: string } {
+    let now: CommittedRecord | null;
+    try {
+      now = this.d.journal.get(open.seq);
+    } catch (e) {
+      return { unplaced: `its settlement was refused and the journal read failed (${errText(e)})` };
+    }
+    // settled as paid meanwhile (the booth, while this answer was on its way): it has its one record
+    if (now?.kind === "transaction") return "settled";
+    // settled as not debited meanwhile (an operator, the booth): this answer says the money moved
+    return {
+      unplaced: now
+        ? `it was settled meanwhile as a ${now.kind} (${now.outcome})`
+        : "it is no longer in the journal",
+    };
   }
 }

@@ -104,21 +104,50 @@ function ownB5(r: CommittedRecord, b5: TradeResult, raw: string): boolean {
   );
 }
 
+/** What an ORPHAN_B5 keeps of the answer: the purchase's serials and time, the TAC and the balance after. */
+export interface OrphanProof {
+  tac: string | null;
+  iccPaySerial: string | null;
+  psamNo: string | null;
+  psamTransSerial: string | null;
+  transTime: string | null;
+  transType: string | null;
+  balanceAfter: number | null;
+  /** the answer's ErrorCode (the B5's; a B8's for one made from a B8) */
+  errorCode: number;
+}
+
+/** Everything a B5 carries, as an ORPHAN_B5 keeps it. */
+export function proofOfB5(b5: TradeResult): OrphanProof {
+  return {
+    tac: b5.tac,
+    iccPaySerial: hex(b5.iccPaySerial, 4),
+    psamNo: b5.psamNo,
+    psamTransSerial: hex(b5.psamTransSerial, 8),
+    transTime: b5.transTime,
+    transType: hex(b5.transType, 2),
+    balanceAfter: b5.balanceAfter,
+    errorCode: b5.errorCode,
+  };
+}
+
 /**
- * The ORPHAN_B5 suspect of a B5 that may have moved money for a debit the lane cannot place: everything the
- * B5 carries, its amount unknown (`note` says why it could not be placed).
+ * The ORPHAN_B5 suspect of an answer that may have moved money for a debit the lane cannot place (or that
+ * was settled as not debited): what the answer proves (`p`), its amount unknown; `extra.note` says why it
+ * could not be placed.
  */
 export function orphanRecord(
-  b5: TradeResult,
-  raw: string,
-  at: number,
+  obuId: string,
+  p: OrphanProof,
+  rawB5: string | null,
+  stageTimes: Record<string, number>,
   rsuProtocol: string,
-  note: string,
+  extra: { note: string } & Record<string, unknown>,
 ): NewLaneRecord {
   return {
     kind: "suspect",
     outcome: "ORPHAN_B5",
-    obuId: b5.obuId,
+    obuId,
     obuSerial: null,
     cardId: null,
     cardType: null,
@@ -132,19 +161,19 @@ export function orphanRecord(
     discountPercent: null,
     amount: 0,
     balanceBefore: null,
-    balanceAfter: b5.balanceAfter,
-    tac: b5.tac,
-    iccPaySerial: hex(b5.iccPaySerial, 4),
-    psamNo: b5.psamNo,
-    psamTransSerial: hex(b5.psamTransSerial, 8),
-    transTime: b5.transTime,
-    transType: hex(b5.transType, 2),
+    balanceAfter: p.balanceAfter,
+    tac: p.tac,
+    iccPaySerial: p.iccPaySerial,
+    psamNo: p.psamNo,
+    psamTransSerial: p.psamTransSerial,
+    transTime: p.transTime,
+    transType: p.transType,
     statusListVersions: { full: null, delta: null },
     tariffVersion: null,
-    stageTimes: { b5In: at },
+    stageTimes,
     rawB4: null,
-    rawB5: raw,
+    rawB5,
     rsuProtocol,
-    extra: { errorCode: b5.errorCode, amountUnknown: true, note },
+    extra: { errorCode: p.errorCode, amountUnknown: true, ...extra },
   };
 }

@@ -899,6 +899,67 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
   });
 
+  // before, every refused settlement was taken for "it already has its one record": the B5 was answered C1
+  // and recorded nowhere, though the record said no money moved
+  it("a late B5 for a suspect settled not debited while it was on its way: an ORPHAN_B5 with its TAC and an alarm", async () => {
+    const r = rig();
+    await open(r);
+    await toSuspect(r);
+    const notDebited = (seq: number): void => {
+      r.journal.beforeSettle = undefined;
+      r.journal.settle(seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 0 },
+      });
+    };
+    r.journal.beforeSettle = notDebited;
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:SUSPECT_NOT_DEBITED", "suspect:ORPHAN_B5"]);
+    expect(r.journal.records[1]).toMatchObject({
+      tac: "a1b2c3d4",
+      iccPaySerial: "0011",
+      extra: { amountUnknown: true, provesSuspect: 1, note: expect.stringContaining("SUSPECT_NOT_DEBITED") },
+    });
+    expect(r.link.answers.filter((a) => a.to === "trade")).toEqual([
+      expect.objectContaining({ cmd: "ACK", recordsAtReply: 2 }),
+    ]);
+    const alarms = r.outputs.flatMap((o) => (o.type === "alarm" ? [o] : []));
+    expect(alarms.at(-1)).toMatchObject({ code: "ORPHAN_B5", message: expect.stringContaining("#1") });
+  });
+
+  it("a late B8 for a suspect settled not debited while it was checked: an ORPHAN_B5 with the B8's TAC and the suspect's serials", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b5(b5({ errorCode: 1, result: "uncertain", tac: null }))); // C8 out
+    await r.settle();
+    await r.advance(1000); // b8TimeoutMs: a B5_NO_DSRC suspect with the B5's serials
+    expect(kinds(r.journal)).toEqual(["suspect:B5_NO_DSRC"]);
+    r.journal.beforeSettle = (seq) => {
+      r.journal.beforeSettle = undefined;
+      r.journal.settle(seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        settledBy: "operator",
+        fields: { amount: 0 },
+      });
+    };
+    r.link.frame(ev.b8(), { raw: "ffff18b8" });
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:SUSPECT_NOT_DEBITED", "suspect:ORPHAN_B5"]);
+    expect(r.journal.records[1]).toMatchObject({
+      tac: "0badcafe",
+      balanceAfter: 8575,
+      iccPaySerial: "0011",
+      psamTransSerial: "00000063",
+      extra: { provesSuspect: 1, rawB8: "ffff18b8" },
+    });
+    expect(r.outputs.some((o) => o.type === "alarm" && o.code === "ORPHAN_B5")).toBe(true);
+  });
+
   // with recentTradeWindowMs 0 too: the repeat has its own window (repeatedB5WindowMs); before, with 0 it
   // was not matched to the debit and became a second record (an ORPHAN_B5)
   it.each([
