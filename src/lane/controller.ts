@@ -630,6 +630,17 @@ export class LaneController {
       );
       return;
     }
+    if (obuEvent.kind === "trade" && this.guards.recordedB5(obuEvent.info)) {
+      // the B5 of a debit of this OBU already recorded (the RSU repeating it while the next debit waits):
+      // not this debit's answer, which it would prove with another purchase's TAC; no reply, as for any
+      // frame the transaction does not wait for, and not a stage time
+      this.counters.repeatedB5++;
+      this.log.warn(
+        { obuId, phase: m.state.phase, tac: obuEvent.info.tac },
+        "a B5 repeating a debit already recorded, while the OBU's next debit waits: not its answer, ignored",
+      );
+      return;
+    }
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);

@@ -207,7 +207,7 @@ export class EffectRunner {
           m.intentPayload = undefined;
           if (rec.kind === "transaction") {
             this.d.counters.transactions++;
-            this.d.guards.noteDebit(rec.obuId, committed.seq);
+            this.d.guards.noteRecorded(committed);
           } else if (rec.kind === "stop") this.d.counters.stops++;
           else this.d.counters.suspects++;
           break;

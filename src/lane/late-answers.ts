@@ -219,7 +219,7 @@ export class LateAnswers {
       return this.d.journalFailed(undefined, rec.obuId);
     }
     if (!inc.answered) await inc.ack().catch(() => undefined);
-    this.d.guards.noteDebit(rec.obuId, c.seq);
+    this.d.guards.noteRecorded(c);
     this.d.counters.suspects++;
     this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
   }
@@ -314,7 +314,7 @@ export class LateAnswers {
     const k = { obuSerial: open.obuSerial, cardId: open.cardId };
     this.d.guards.release(k);
     this.d.guards.rememberTraded(k);
-    this.d.guards.noteDebit(open.obuId, open.seq);
+    this.d.guards.noteRecorded(c);
     this.d.notice("SUSPECT_SETTLED", `suspect ${open.tradeId} settled by a late ${by.toUpperCase()}`, {
       seq: open.seq,
       tradeId: open.tradeId,

@@ -14,7 +14,10 @@
  * window nor the unsettled hold: a lane that lets a card trade again at once (`recentTradeWindowMs: 0`) or
  * holds it only briefly in memory (`unsettledHoldMs: 0`) must still know the B5 the RSU repeats is one it
  * recorded (a transaction or a suspect, an ORPHAN_B5 above all), or that debit would be recorded twice.
+ * A debit this process recorded is kept with its B5's TAC and serials (recordedB5): that B5 repeated while
+ * the OBU's next debit waits for its answer is not that answer.
  */
+import type { TradeResult } from "../rsu/driver.js";
 import type { GuardKey } from "./obu-machine-types.js";
 import type { GuardRow } from "./ports.js";
 
@@ -26,6 +29,16 @@ export interface TradeGuardOptions {
   /** monotonic ms */
   now: () => number;
 }
+
+/** What identifies the B5 of a recorded debit: its TAC and serials, as a record keeps them (hex). */
+interface ProofFields {
+  tac: string | null;
+  iccPaySerial: string | null;
+  psamTransSerial: string | null;
+}
+
+const proofKey = (r: ProofFields): string | null =>
+  r.tac === null ? null : `${r.tac}|${r.iccPaySerial}|${r.psamTransSerial}`.toLowerCase();
 
 const keysOf = (k: GuardKey): string[] => [
   ...(k.obuSerial ? [`o:${k.obuSerial}`] : []),
@@ -76,8 +89,11 @@ export class TradeGuards {
   private readonly held: Window;
   /** keys pin() holds for the life of the process */
   private readonly pinned = new Set<string>();
-  /** OBU MAC id (upper case) -> recent debits recorded for it */
-  private readonly debits = new Map<string, { seq: number; at: number }[]>();
+  /**
+   * OBU MAC id (upper case) -> recent debits recorded for it; `proof`: the TAC and serials of the B5 that
+   * recorded it (proofKey), when noted by this process (noteRecorded; a seeded one has none)
+   */
+  private readonly debits = new Map<string, { seq: number; at: number; proof: string | null }[]>();
 
   constructor(private readonly o: TradeGuardOptions) {
     this.traded = new Window(o.recentTradeWindowMs, o.now);
@@ -154,10 +170,39 @@ export class TradeGuards {
    * it ran).
    */
   noteDebit(obuId: string, seq: number, at = this.o.now()): void {
+    this.note(obuId, seq, at, null);
+  }
+
+  /**
+   * A debit this process just recorded (a transaction, a settled suspect, an ORPHAN_B5), noted with the TAC
+   * and serials it carries, so that its B5 repeated while the OBU's next debit waits for its answer is
+   * known for what it is (recordedB5), without a journal read.
+   */
+  noteRecorded(r: ProofFields & { obuId: string; seq: number }): void {
+    this.note(r.obuId, r.seq, this.o.now(), proofKey(r));
+  }
+
+  /**
+   * Whether this B5 (TAC, card offline serial, PSAM serial) is that of a debit of its OBU recorded within
+   * `repeatedB5WindowMs` by this process (noteRecorded): one Map lookup, nothing for an OBU without one.
+   */
+  recordedB5(b5: TradeResult): boolean {
+    const list = this.debits.get(b5.obuId.toUpperCase());
+    if (!list || b5.tac === null) return false;
+    const key = proofKey({
+      tac: b5.tac,
+      iccPaySerial: b5.iccPaySerial === null ? null : b5.iccPaySerial.toString(16).padStart(4, "0"),
+      psamTransSerial: b5.psamTransSerial === null ? null : b5.psamTransSerial.toString(16).padStart(8, "0"),
+    });
+    const cutoff = this.o.now() - this.o.repeatedB5WindowMs;
+    return list.some((d) => d.proof === key && d.at >= cutoff);
+  }
+
+  private note(obuId: string, seq: number, at: number, proof: string | null): void {
     const id = obuId.toUpperCase();
     const cutoff = this.o.now() - this.o.repeatedB5WindowMs;
     const list = (this.debits.get(id) ?? []).filter((d) => d.at >= cutoff);
-    list.push({ seq, at });
+    list.push({ seq, at, proof });
     this.debits.delete(id);
     this.debits.set(id, list);
     for (const [k, v] of this.debits) {

@@ -1052,6 +1052,39 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.ctl.counters.repeatedB5).toBe(1);
   });
 
+  // before, on an entry lane (amount 0: the balance after is the balance before) the previous debit's B5,
+  // sent again within the same second, proved the new debit with the old TAC
+  it("with recentTradeWindowMs 0, the previous debit's B5 sent again while the OBU's next debit waits is not its answer", async () => {
+    const r = rig({
+      lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+      transaction: { recentTradeWindowMs: 0 },
+    });
+    await open(r);
+    const entry = b4({ entry: { status: 0x04 } }); // the card's last record: an exit
+    await toDebit(r, b2(), entry);
+    const first = b5({ balanceAfter: 10_000 });
+    r.link.frame(ev.b5(first));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:ENTRY_WRITE"]);
+    // the same OBU again within the second, its card unchanged; the RSU repeats the first B5 while the C6 waits
+    await vi.advanceTimersByTimeAsync(10);
+    await toDebit(r, b2(), entry);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    r.link.frame(ev.b5(first));
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:ENTRY_WRITE"]);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b5" }]);
+    expect(r.ctl.counters.repeatedB5).toBe(1);
+    expect(r.link.answersTo("trade")).toHaveLength(1); // the first B5's C1: the repeat gets no reply
+    // the new debit's own B5 is its answer
+    r.link.frame(
+      ev.b5(b5({ balanceAfter: 10_000, tac: "11223344", iccPaySerial: 18, psamTransSerial: 100 })),
+    );
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:ENTRY_WRITE", "transaction:ENTRY_WRITE"]);
+    expect(r.journal.records[1]).toMatchObject({ tac: "11223344", iccPaySerial: "0012" });
+  });
+
   it("a B5 that may have debited for an OBU this lane has no transaction of: an ORPHAN_B5 suspect, acked, alarm", async () => {
     const r = rig();
     await open(r);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TradeGuards } from "../../src/lane/trade-guards.js";
+import { b5 } from "./machine-fixtures.js";
 
 function guards(repeatedB5WindowMs = 60_000) {
   const clock = { now: 1_000_000 };
@@ -61,5 +62,26 @@ describe("TradeGuards: the recorded debits of each OBU (the RSU repeating a B5)"
     clock.now += 10_001;
     expect(g.recentDebits("late")).toEqual([]);
     expect(g.recentDebits("other")).toEqual([8]);
+  });
+
+  it("knows the B5 of a debit this process recorded (TAC and serials, any case) within the window, not another's", () => {
+    const { g, clock } = guards(60_000);
+    const rec = {
+      obuId: "A1B2C3D4",
+      seq: 1,
+      tac: "A1B2C3D4",
+      iccPaySerial: "0011",
+      psamTransSerial: "00000063",
+    };
+    g.noteRecorded(rec);
+    g.noteDebit("a1b2c3d4", 2); // seeded: no TAC known
+    expect(g.recordedB5(b5())).toBe(true); // TAC a1b2c3d4, serials 0x11 and 0x63, OBU a1b2c3d4
+    expect(g.recordedB5(b5({ tac: "a1b2c3d5" }))).toBe(false);
+    expect(g.recordedB5(b5({ iccPaySerial: 0x12 }))).toBe(false);
+    expect(g.recordedB5(b5({ psamTransSerial: 0x64 }))).toBe(false);
+    expect(g.recordedB5(b5({ obuId: "0000f00d" }))).toBe(false);
+    expect(g.recordedB5(b5({ tac: null }))).toBe(false);
+    clock.now += 60_001;
+    expect(g.recordedB5(b5())).toBe(false);
   });
 });
