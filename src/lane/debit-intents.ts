@@ -30,7 +30,7 @@ export interface IntentSubject {
 }
 
 export interface DebitIntentDeps {
-  journal: Pick<JournalPort, "writeIntent" | "intentDurable">;
+  journal: Pick<JournalPort, "writeIntent" | "intentDurable" | "withdrawIntent">;
   log: Logger;
   counters: { journalFailures: number };
   /** monotonic ms (the stage times') */
@@ -47,6 +47,8 @@ export class DebitIntents {
    * take it or make it durable (then the debit is not sent).
    */
   async write(m: IntentSubject): Promise<boolean> {
+    // the first write precedes the debit command itself (C6/C3); a later one its C8, after the debit went out
+    const first = m.intentId === undefined;
     try {
       // writtenAtMs: the command this write precedes (the C6, or the C8 that rewrites it) leaves now, and
       // the RSU repeats its answer on a schedule that starts then (recovery.ts listens from it); the
@@ -72,7 +74,29 @@ export class DebitIntents {
       { obuId: m.obuId },
       "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
     );
+    if (first) this.withdraw(m);
     return false;
+  }
+
+  /**
+   * The first intent of a debit that will not be sent: withdrawn (src/journal/intents.ts `withdraw`), so
+   * that the next start does not take it for a debit whose answer was lost (a CRASH_RECOVERED suspect
+   * holding a card never debited). A rewrite before C8 is never withdrawn: its C6 may have debited.
+   */
+  private withdraw(m: IntentSubject): void {
+    const id = m.intentId;
+    if (id === undefined) return;
+    m.intentId = undefined;
+    m.intentPayload = undefined;
+    try {
+      this.d.journal.withdrawIntent(id);
+    } catch (e) {
+      // left in the journal: the next start recovers it as a debit that may have happened, the safe way round
+      this.d.log.error(
+        { err: (e as Error).message, obuId: m.obuId, intentId: id },
+        "debit intent not withdrawn",
+      );
+    }
   }
 
   /**

@@ -47,6 +47,11 @@ export interface JournalPort {
   writeIntent(key: string, payload: string, id?: number): number;
   /** true once the intents written so far are on disk (an fdatasync in the thread pool), false if it failed */
   intentDurable(): Promise<boolean>;
+  /**
+   * drops an intent whose debit command was never sent: durably now, or by the journal's recover() before it
+   * is healthy again (src/journal/intents.ts `withdraw`)
+   */
+  withdrawIntent(id: number): "deleted" | "pending";
   /** intents no record settled: debits a previous process sent and never recorded */
   openIntents(): DebitIntentRow[];
   /** suspects not settled, created at or after sinceMs (wall ms) */

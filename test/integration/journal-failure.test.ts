@@ -46,6 +46,28 @@ describe("journal write failure", () => {
     );
   });
 
+  it("the debit's intent not durable (its fdatasync failed): no C6, the lane closes, and the intent is withdrawn, not left for the restart", async () => {
+    await laneTest(
+      { protocol: "legacy", scenario: { defaults: { zoneMs: 1500 }, traffic: { gapMs: 300, vehicles } } },
+      async (t) => {
+        const j = t.lane.journal;
+        const durable = j.intentDurable.bind(j);
+        let calls = 0;
+        // the second vehicle's intent: its fdatasync fails
+        j.intentDurable = () => (++calls === 2 ? Promise.resolve(false) : durable());
+        await t.settle();
+        expect(t.records().map((r) => `${r.plate}:${r.kind}:${r.outcome}`)).toEqual([
+          "湘F00001:transaction:EXIT_DEBIT",
+        ]);
+        expect(t.sim.ledger()).toHaveLength(1);
+        expect(t.lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
+        // before: the intent stayed, and the next start took it for a C6 whose answer was lost (a
+        // CRASH_RECOVERED suspect holding a card that was never debited)
+        expect(j.openIntents()).toEqual([]);
+      },
+    );
+  });
+
   it("after the debit: no barrier, lane closed, and the debit's intent stays on disk for the restart", async () => {
     await laneTest(
       { protocol: "legacy", scenario: { defaults: { zoneMs: 1500 }, traffic: { gapMs: 300, vehicles } } },

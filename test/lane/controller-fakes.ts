@@ -304,6 +304,11 @@ export class FakeJournal implements JournalPort {
     return [...this.intents.values()];
   }
 
+  withdrawIntent(id: number): "deleted" | "pending" {
+    this.intents.delete(id);
+    return "deleted";
+  }
+
   private rows(kind: "transaction" | "suspect", sinceMs: number): GuardRow[] {
     return this.records
       .filter((r) => r.kind === kind && !r.settled && Date.parse(r.createdAt) >= sinceMs)

@@ -500,6 +500,23 @@ describe("the debit intent is on disk before the debit command leaves (src/journ
     expect(r.link.answersTo("card").map((c) => (c === "ACK" ? c : c.kind))).not.toContain("debit");
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    // withdrawn: before, it stayed, and the next start recorded a CRASH_RECOVERED suspect holding the card
+    // for a C6 that was never sent
+    expect(r.journal.intents.size).toBe(0);
+  });
+
+  it("a C8's rewrite whose fdatasync failed: the intent stays (its C6 may have debited), the card held", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.journal.durable = () => Promise.resolve(false);
+    r.link.frame(ev.b5(b5({ balanceAfter: 9000 }))); // does not prove the debit: C8 follows its rewrite
+    await r.settle();
+    // no C8 (the B5 is answered with the lane's stop)
+    expect(r.link.answersTo("trade").map((c) => (c === "ACK" ? c : c.kind))).not.toContain("fetch-tac");
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.journal.intents.size).toBe(1);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
   });
 });
 
