@@ -36,7 +36,8 @@ export class ChainWalk {
    * new file's data reached the disk (anchorNotOnDisk): its anchor, the copy of the checkpoint at `seq`
    * that ends `prevFile`, is missing. Not a problem by itself: the lane writes the anchor again at its next
    * start (./recovery.ts); what else the trail held after it is judged against the head copy, the spool,
-   * the journal's rows and the station (./verify.ts), as for any newest file.
+   * the journal's rows (./verify-file-end.ts) and the station (./verify-checkpoints.ts checkStationWord),
+   * as for any newest file.
    */
   anchorMissing: { file: string; prevFile: string; seq: number } | null = null;
 
