@@ -3,8 +3,10 @@
  * in order.
  *
  * 1. A partial last line (a write cut short by kill -9 or a power cut) is cut off and reported as a torn
- *    tail (cutTornTail, noteTornTail): an `audit.torn-tail` entry naming the bytes, never an alarm of
- *    tampering. A newest file that is then empty after an older one gets its anchor again (restoreAnchor).
+ *    tail (cutTail, noteTornTail): an `audit.torn-tail` entry naming the bytes, never an alarm of
+ *    tampering. Only what `audit verify` takes for one (./torn-tail.ts): other bytes without a newline are
+ *    moved aside whole and alarmed (keepNotTorn: `audit.damaged`). A newest file that is then empty after
+ *    an older one gets its anchor again (restoreAnchor).
  * 2. What the file lacks past its last intact entry (lastIntactEntry: damaged lines at the end are kept
  *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
  *    a journal transaction), and the line of each journal record whose row names the next seq, built from
@@ -24,6 +26,7 @@
  */
 import {
   closeSync,
+  fdatasyncSync,
   fstatSync,
   ftruncateSync,
   openSync,
@@ -44,8 +47,10 @@ import {
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { recordLineOfRow } from "./records.js";
+import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
+import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 
 export interface LastCheckpoint {
   n: number;
@@ -189,7 +194,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   const rec: Recorded = { notes: [], alarms: [] };
   removeUnrenamedRotations(dir);
   const segments = segmentsOrFirst(dir);
-  const torn = cutTornTail(segments[segments.length - 1]!);
+  const torn = cutTail(segments, dir, rec);
   const seg = restoreAnchor(segments);
   const fileEnd = lastIntactEntry(seg, rec);
   const fill = fillFromSpoolAndRows(seg, spool, fileEnd, utcOffsetMinutes, rec);
@@ -225,8 +230,9 @@ function segmentsOrFirst(dir: string): SegmentFile[] {
   return listSegments(dir);
 }
 
-/** Step 1: cuts a partial last line (a write cut short) off the newest file; returns what it cut, or null. */
-function cutTornTail(seg: SegmentFile): TornTail | null {
+/** Step 1: cuts the bytes after the newest file's last newline; returns them when a torn tail, else null. */
+function cutTail(segments: readonly SegmentFile[], dir: string, rec: Recorded): TornTail | null {
+  const seg = segments[segments.length - 1]!;
   const fd = openSync(seg.path, "r+");
   try {
     const size = fstatSync(fd).size;
@@ -234,11 +240,69 @@ function cutTornTail(seg: SegmentFile): TornTail | null {
     if (keep >= size) return null;
     const frag = readRange(fd, keep, size);
     const torn = { bytes: frag.length, sha256: sha256hex(frag), file: seg.name };
+    // only what `audit verify` takes for a write cut short (./torn-tail.ts); anything else is evidence,
+    // kept whole beside the trail before the file is cut back
+    const isTorn = isTornTail(tailOf(segments, frag, keep > 0));
+    if (!isTorn) keepNotTorn(seg, frag, torn, dir, segments.length > 1, rec);
     ftruncateSync(fd, keep);
-    return torn;
+    return isTorn ? torn : null;
   } finally {
     closeSync(fd);
   }
+}
+
+/** The newest file's end as ./torn-tail.ts judges it: `frag` after its last newline, and what precedes it. */
+function tailOf(segments: readonly SegmentFile[], frag: Buffer, hasLine: boolean): NewestFileTail {
+  const seg = segments[segments.length - 1]!;
+  const prev = segments.length > 1 ? segments[segments.length - 2]! : null;
+  const last = prev ? linesBackwards(prev.path).next() : null;
+  const prevLast = last && !last.done ? last.value.line : null;
+  const r = prevLast ? checkLine(prevLast) : null;
+  return {
+    firstSeq: seg.firstSeq,
+    fragment: frag,
+    hasLine,
+    afterOlder: prev !== null,
+    prevLast,
+    prevEntry: r && "entry" in r ? r.entry : null,
+  };
+}
+
+/** Step 1, for bytes that are no torn tail: kept whole in `<file>.damaged-<hash>`; audit.damaged, alarm. */
+function keepNotTorn(
+  seg: SegmentFile,
+  frag: Buffer,
+  what: TornTail,
+  dir: string,
+  afterOlder: boolean,
+  rec: Recorded,
+): void {
+  // fdatasync'ed, and the directory, before the file is cut back; verify reports the entry for ever
+  const keptAs = `${seg.name}.damaged-${what.sha256.slice(0, 16)}`;
+  const fd = openSync(join(dir, keptAs), "w", 0o640);
+  try {
+    let off = 0;
+    while (off < frag.length) off += writeSync(fd, frag, off);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  syncDirNow(dir);
+  const why = afterOlder
+    ? "not its anchor, whole or as zeros, as a power cut during a rotation leaves it"
+    : "the oldest kept file begins with its anchor";
+  rec.notes.push({
+    type: "audit.damaged",
+    severity: "alarm",
+    message:
+      `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
+      `which no write cut short leaves (${why}): not cut as a torn tail but moved to ${keptAs}`,
+    data: { file: seg.name, bytes: frag.length, sha256: what.sha256, keptAs },
+  });
+  rec.alarms.push({
+    code: "AUDIT_DAMAGED",
+    message: `audit trail ${seg.name}: ${frag.length} bytes at its end are not a torn write (kept in ${keptAs})`,
+  });
 }
 
 /** Step 1: a newest file left empty after an older one gets its anchor again; returns the one to go on in. */

@@ -292,7 +292,7 @@ export class SegmentWriter {
     // the file appears under its name with its anchor already in it (rename), so a reader never sees a
     // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
     // lane rewrites a missing anchor at start, ./recovery.ts, and `audit verify` before that start reports
-    // it without failing, ./verify-walk.ts anchorNotOnDisk)
+    // it without failing, ./torn-tail.ts anchorNotOnDisk)
     const tmp = join(this.o.dir, `.${name}.tmp`);
     let fd = -1;
     try {
@@ -349,7 +349,7 @@ export class SegmentWriter {
 }
 
 /** syncDir on the calling thread. */
-function syncDirNow(dir: string): void {
+export function syncDirNow(dir: string): void {
   let fd = -1;
   try {
     fd = openSync(dir, "r");

@@ -126,7 +126,7 @@ export interface VerifyReport {
   /** an incomplete last line in the newest file right now (a write cut short; the lane cuts it at start) */
   torn: { file: string; bytes: number; afterSeq: number } | null;
   /**
-   * the newest file holds no line, as a power cut during a rotation leaves it (./verify-walk.ts
+   * the newest file holds no line, as a power cut during a rotation leaves it (./torn-tail.ts
    * anchorNotOnDisk): its anchor, the copy of the checkpoint at `seq` that ends `prevFile`, had not reached
    * the disk; the lane writes it again at its next start. Not a failure by itself: entries the file held
    * after it that the spool and the rows cannot give back are (the head copy, the station)
