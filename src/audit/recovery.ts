@@ -1,24 +1,32 @@
 /**
- * Opening a trail after a stop or a crash (docs/audit.md, "After a crash"):
+ * Opening a trail after a stop or a crash (docs/audit.md, "After a crash"): recoverTrail runs these steps
+ * in order.
  *
  * 1. A partial last line (a write cut short by kill -9 or a power cut) is cut off and reported as a torn
- *    tail: an `audit.torn-tail` entry naming the bytes, never an alarm of tampering.
- * 2. What the file lacks past its end is appended: spooled lines byte-exactly (an entry committed with a
- *    journal transaction), and the line of each journal record whose row names the next seq, built from
+ *    tail (cutTail, noteTornTail): an `audit.torn-tail` entry naming the bytes, never an alarm of
+ *    tampering. Only what `audit verify` takes for one (./torn-tail.ts): other bytes without a newline are
+ *    moved aside whole and alarmed (keepNotTorn: `audit.damaged`). A newest file that is then empty after
+ *    an older one gets its anchor again (restoreAnchor).
+ * 2. What the file lacks past its last intact entry (lastIntactEntry: damaged lines at the end are kept
+ *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
+ *    a journal transaction), and the line of each journal record whose row names the next seq, built from
  *    the row (a record committed before the process died whose line was not written, or not fsynced:
  *    its row holds its entry's seq and time, ./records.ts recordLineOfRow).
- * 3. The file's end is compared with the head copy. A file that ends BEFORE the head copy and that the
- *    spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range and the head copy,
- *    and continues the chain from the head copy (seq and hash), so `audit verify` fails on it for ever. A
- *    file whose entry at the head copy's seq has another hash: `audit.head-mismatch`, likewise.
- * 4. The last checkpoint is found by reading the newest segment backwards, and whether an entry after its
- *    range is one `audit verify` accepts only sealed (a retention entry the lane wrote just before it died,
- *    before its checkpoint): the trail then seals at once.
+ * 3. The file's end is compared with the head copy (compareWithHeadCopy). A file that ends BEFORE the head
+ *    copy and that the spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range
+ *    and the head copy, and continues the chain from the head copy (seq and hash), so `audit verify` fails
+ *    on it for ever. A file whose entry at the head copy's seq has another hash: `audit.head-mismatch`,
+ *    likewise.
+ * 4. The last checkpoint is found by reading the newest segment backwards (findLastCheckpoint), and
+ *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
+ *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
+ *    once.
  *
  * Side effects on the files happen here, once, before the lane takes traffic.
  */
 import {
   closeSync,
+  fdatasyncSync,
   fstatSync,
   ftruncateSync,
   openSync,
@@ -39,8 +47,10 @@ import {
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { recordLineOfRow } from "./records.js";
+import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
+import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 
 export interface LastCheckpoint {
   n: number;
@@ -160,52 +170,160 @@ export function hashAt(segments: readonly SegmentFile[], seq: number): string | 
   return null;
 }
 
+/** What recovery records, in order: the entries to append at once and the alarms to raise. */
+interface Recorded {
+  notes: AuditEventInput[];
+  alarms: { code: string; message: string }[];
+}
+
+/** The chain's end: the seq and hash of the last entry. */
+interface ChainEnd {
+  seq: number;
+  head: string;
+}
+
+/** A partial last line cut off (a write cut short). */
+interface TornTail {
+  bytes: number;
+  sha256: string;
+  file: string;
+}
+
+/** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const notes: AuditEventInput[] = [];
-  const alarms: { code: string; message: string }[] = [];
-  // a rotation cut short before its rename: the file never became a segment
+  const rec: Recorded = { notes: [], alarms: [] };
+  removeUnrenamedRotations(dir);
+  const segments = segmentsOrFirst(dir);
+  const torn = cutTail(segments, dir, rec);
+  const seg = restoreAnchor(segments);
+  const fileEnd = lastIntactEntry(seg, rec);
+  const fill = fillFromSpoolAndRows(seg, spool, fileEnd, utcOffsetMinutes, rec);
+  if (torn) noteTornTail(torn, fill, rec);
+  const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill.end, rec);
+  const kept = listSegments(dir);
+  const lastCheckpoint = findLastCheckpoint(kept);
+  return {
+    segment: seg,
+    nextSeq,
+    head,
+    lastCheckpoint,
+    notes: rec.notes,
+    alarms: rec.alarms,
+    filled: fill.filled,
+    rebuilt: fill.rebuilt,
+    unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
+  };
+}
+
+/** Removes the temporary file of a rotation cut short before its rename (it never became a segment). */
+function removeUnrenamedRotations(dir: string): void {
   for (const name of readdirSync(dir))
     if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) unlinkSync(join(dir, name));
-  let segments = listSegments(dir);
-  if (segments.length === 0) {
-    const name = segmentName(1);
-    closeSync(openSync(join(dir, name), "a", 0o640));
-    segments = listSegments(dir);
-  }
-  let seg = segments[segments.length - 1]!;
+}
 
-  // 1. torn tail
-  let torn: { bytes: number; sha256: string; file: string } | null = null;
-  {
-    const fd = openSync(seg.path, "r+");
-    try {
-      const size = fstatSync(fd).size;
-      const keep = completeLength(fd, size);
-      if (keep < size) {
-        const frag = readRange(fd, keep, size);
-        torn = { bytes: frag.length, sha256: sha256hex(frag), file: seg.name };
-        ftruncateSync(fd, keep);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
+/** The segment files, oldest first; the first one created when there is none. */
+function segmentsOrFirst(dir: string): SegmentFile[] {
+  const segments = listSegments(dir);
+  if (segments.length > 0) return segments;
+  const name = segmentName(1);
+  closeSync(openSync(join(dir, name), "a", 0o640));
+  return listSegments(dir);
+}
 
-  // an empty segment after the first: its anchor never reached the disk; rewrite it or drop the file
-  if (segments.length > 1 && statSync(seg.path).size === 0) {
-    const prev = segments[segments.length - 2]!;
-    const last = linesBackwards(prev.path).next();
-    const e = last.done ? null : parseEntry(last.value.line.toString("utf8"));
-    if (!last.done && e && e.seq === seg.firstSeq - 1 && e.type === "audit.checkpoint") {
-      appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
-    } else {
-      unlinkSync(seg.path);
-      segments = segments.slice(0, -1);
-      seg = prev;
-    }
+/** Step 1: cuts the bytes after the newest file's last newline; returns them when a torn tail, else null. */
+function cutTail(segments: readonly SegmentFile[], dir: string, rec: Recorded): TornTail | null {
+  const seg = segments[segments.length - 1]!;
+  const fd = openSync(seg.path, "r+");
+  try {
+    const size = fstatSync(fd).size;
+    const keep = completeLength(fd, size);
+    if (keep >= size) return null;
+    const frag = readRange(fd, keep, size);
+    const torn = { bytes: frag.length, sha256: sha256hex(frag), file: seg.name };
+    // only what `audit verify` takes for a write cut short (./torn-tail.ts); anything else is evidence,
+    // kept whole beside the trail before the file is cut back
+    const isTorn = isTornTail(tailOf(segments, frag, keep > 0));
+    if (!isTorn) keepNotTorn(seg, frag, torn, dir, segments.length > 1, rec);
+    ftruncateSync(fd, keep);
+    return isTorn ? torn : null;
+  } finally {
+    closeSync(fd);
   }
+}
 
-  // 2. the file's last intact entry
+/** The newest file's end as ./torn-tail.ts judges it: `frag` after its last newline, and what precedes it. */
+function tailOf(segments: readonly SegmentFile[], frag: Buffer, hasLine: boolean): NewestFileTail {
+  const seg = segments[segments.length - 1]!;
+  const prev = segments.length > 1 ? segments[segments.length - 2]! : null;
+  const last = prev ? linesBackwards(prev.path).next() : null;
+  const prevLast = last && !last.done ? last.value.line : null;
+  const r = prevLast ? checkLine(prevLast) : null;
+  return {
+    firstSeq: seg.firstSeq,
+    fragment: frag,
+    hasLine,
+    afterOlder: prev !== null,
+    prevLast,
+    prevEntry: r && "entry" in r ? r.entry : null,
+  };
+}
+
+/** Step 1, for bytes that are no torn tail: kept whole in `<file>.damaged-<hash>`; audit.damaged, alarm. */
+function keepNotTorn(
+  seg: SegmentFile,
+  frag: Buffer,
+  what: TornTail,
+  dir: string,
+  afterOlder: boolean,
+  rec: Recorded,
+): void {
+  // fdatasync'ed, and the directory, before the file is cut back; verify reports the entry for ever
+  const keptAs = `${seg.name}.damaged-${what.sha256.slice(0, 16)}`;
+  const fd = openSync(join(dir, keptAs), "w", 0o640);
+  try {
+    let off = 0;
+    while (off < frag.length) off += writeSync(fd, frag, off);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  syncDirNow(dir);
+  const why = afterOlder
+    ? "not its anchor, whole or as zeros, as a power cut during a rotation leaves it"
+    : "the oldest kept file begins with its anchor";
+  rec.notes.push({
+    type: "audit.damaged",
+    severity: "alarm",
+    message:
+      `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
+      `which no write cut short leaves (${why}): not cut as a torn tail but moved to ${keptAs}`,
+    data: { file: seg.name, bytes: frag.length, sha256: what.sha256, keptAs },
+  });
+  rec.alarms.push({
+    code: "AUDIT_DAMAGED",
+    message: `audit trail ${seg.name}: ${frag.length} bytes at its end are not a torn write (kept in ${keptAs})`,
+  });
+}
+
+/** Step 1: a newest file left empty after an older one gets its anchor again; returns the one to go on in. */
+function restoreAnchor(segments: readonly SegmentFile[]): SegmentFile {
+  const seg = segments[segments.length - 1]!;
+  if (segments.length <= 1 || statSync(seg.path).size !== 0) return seg;
+  // its anchor never reached the disk: rewrite it, or drop the file when the older one does not end with
+  // the checkpoint it copies
+  const prev = segments[segments.length - 2]!;
+  const last = linesBackwards(prev.path).next();
+  const e = last.done ? null : parseEntry(last.value.line.toString("utf8"));
+  if (!last.done && e && e.seq === seg.firstSeq - 1 && e.type === "audit.checkpoint") {
+    appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
+    return seg;
+  }
+  unlinkSync(seg.path);
+  return prev;
+}
+
+/** Step 2: the file's last intact entry; damaged lines after it are kept and recorded (audit.damaged). */
+function lastIntactEntry(seg: SegmentFile, rec: Recorded): ChainEnd {
   let fileSeq = 0;
   let head = GENESIS;
   let damaged = 0;
@@ -226,13 +344,13 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     const e = parseEntry(raw.toString("utf8"));
     fileSeq = Math.max(fileSeq + damaged, e?.seq ?? 0);
     head = sha256hex(raw);
-    notes.push({
+    rec.notes.push({
       type: "audit.damaged",
       severity: "alarm",
       message: `the last ${damaged} line(s) of ${seg.name} do not check; the chain continues after them`,
       data: { file: seg.name, lines: damaged, continuesFrom: { seq: fileSeq, hash: head } },
     });
-    alarms.push({
+    rec.alarms.push({
       code: "AUDIT_DAMAGED",
       message: `audit trail ${seg.name}: ${damaged} damaged line(s) at the end`,
     });
@@ -241,8 +359,19 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     // only possible for a first kept segment without its anchor: continue after the name's seq
     fileSeq = seg.firstSeq - 1;
   }
+  return { seq: fileSeq, head };
+}
 
-  // 3. fill from the spool and the journal's rows
+/** Step 2: appends the spooled lines and the rows' record lines that continue the file's chain. */
+function fillFromSpoolAndRows(
+  seg: SegmentFile,
+  spool: AuditSpool,
+  fileEnd: ChainEnd,
+  utcOffsetMinutes: number,
+  rec: Recorded,
+): { end: ChainEnd; filled: number; rebuilt: number } {
+  let fileSeq = fileEnd.seq;
+  let head = fileEnd.head;
   let filled = 0;
   let rebuilt = 0;
   const fromSpool = spool.tail(fileSeq + 1);
@@ -257,13 +386,13 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     const raw = Buffer.from(l.line.endsWith("\n") ? l.line.slice(0, -1) : l.line);
     const r = checkLine(raw);
     if ("problem" in r || r.entry.seq !== next || r.entry.prev !== head) {
-      notes.push({
+      rec.notes.push({
         type: "audit.head-mismatch",
         severity: "alarm",
         message: `spooled line ${next} does not continue the file's chain; it was not appended`,
         data: { seq: next, fileEnd: { seq: fileSeq, hash: head }, spooled: sha256hex(raw) },
       });
-      alarms.push({
+      rec.alarms.push({
         code: "AUDIT_HEAD_MISMATCH",
         message: `audit spool line ${next} does not continue the file`,
       });
@@ -276,25 +405,37 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     filled++;
   }
   if (fillBufs.length > 0) appendBytes(seg.path, Buffer.concat(fillBufs));
-  if (torn) {
-    notes.push({
-      type: "audit.torn-tail",
-      severity: "warn",
-      message:
-        `an incomplete last line (${torn.bytes} bytes) of ${torn.file} was cut off at start-up` +
-        (filled > 0 ? `; ${filled} line(s) restored from the spool and the journal` : ""),
-      data: { ...torn, afterSeq: fileSeq - filled, restoredFromSpool: filled },
-    });
-  }
+  return { end: { seq: fileSeq, head }, filled, rebuilt };
+}
 
-  // 4. compare with the head copy, and with the highest seq a journal row names (a record's commit stores
-  // its entry's seq, not the head copy): entries up to them that the file and the spool lack are lost,
-  // and their seqs are never given out again
-  let nextSeq = fileSeq + 1;
+/** Step 1's entry: `audit.torn-tail` (warn) naming the bytes cut and the lines restored after them. */
+function noteTornTail(torn: TornTail, fill: { end: ChainEnd; filled: number }, rec: Recorded): void {
+  const { filled } = fill;
+  rec.notes.push({
+    type: "audit.torn-tail",
+    severity: "warn",
+    message:
+      `an incomplete last line (${torn.bytes} bytes) of ${torn.file} was cut off at start-up` +
+      (filled > 0 ? `; ${filled} line(s) restored from the spool and the journal` : ""),
+    data: { ...torn, afterSeq: fill.end.seq - filled, restoredFromSpool: filled },
+  });
+}
+
+/** Step 3: the file's end against the head copy and the rows' highest seq; returns where to go on. */
+function compareWithHeadCopy(
+  dir: string,
+  spool: AuditSpool,
+  end: ChainEnd,
+  rec: Recorded,
+): { nextSeq: number; head: string } {
+  // and against the highest seq a journal row names (a record's commit stores its entry's seq, not the
+  // head copy): entries up to them that the file and the spool lack are lost, and their seqs are never
+  // given out again
+  const { seq: fileSeq, head } = end;
   const hc = spool.head();
   const rowMax = spool.maxRowSeq?.() ?? 0;
   if (rowMax > fileSeq && rowMax > (hc?.seq ?? 0)) {
-    notes.unshift({
+    rec.notes.unshift({
       type: "audit.gap",
       severity: "alarm",
       message:
@@ -307,13 +448,14 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
         rowsName: rowMax,
       },
     });
-    alarms.push({
+    rec.alarms.push({
       code: "AUDIT_GAP",
       message: `audit trail entries ${fileSeq + 1}..${rowMax} are missing (a journal row names entry ${rowMax})`,
     });
-    nextSeq = rowMax + 1;
-  } else if (hc && hc.seq > fileSeq) {
-    notes.unshift({
+    return { nextSeq: rowMax + 1, head };
+  }
+  if (hc && hc.seq > fileSeq) {
+    rec.notes.unshift({
       type: "audit.gap",
       severity: "alarm",
       message:
@@ -325,41 +467,28 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
         headCopy: hc,
       },
     });
-    alarms.push({
+    rec.alarms.push({
       code: "AUDIT_GAP",
       message: `audit trail entries ${fileSeq + 1}..${hc.seq} are missing (the head copy names seq ${hc.seq})`,
     });
-    nextSeq = hc.seq + 1;
-    head = hc.hash;
-  } else if (hc && hc.seq >= 1) {
+    return { nextSeq: hc.seq + 1, head: hc.hash };
+  }
+  if (hc && hc.seq >= 1) {
     const at = hc.seq === fileSeq ? head : hashAt(listSegments(dir), hc.seq);
     if (at !== null && at !== hc.hash) {
-      notes.push({
+      rec.notes.push({
         type: "audit.head-mismatch",
         severity: "alarm",
         message: `entry ${hc.seq} in the file differs from the head copy (the trail was changed or replaced)`,
         data: { seq: hc.seq, file: at, headCopy: hc },
       });
-      alarms.push({
+      rec.alarms.push({
         code: "AUDIT_HEAD_MISMATCH",
         message: `audit entry ${hc.seq} differs from the head copy`,
       });
     }
   }
-
-  segments = listSegments(dir);
-  const lastCheckpoint = findLastCheckpoint(segments);
-  return {
-    segment: seg,
-    nextSeq,
-    head,
-    lastCheckpoint,
-    notes,
-    alarms,
-    filled,
-    rebuilt,
-    unsealedExcuse: unsealedExcuse(segments, lastCheckpoint.to),
-  };
+  return { nextSeq: fileSeq + 1, head };
 }
 
 /**

@@ -52,6 +52,8 @@ export class SegmentWriter {
   private bytes: number;
   private written: number;
   private synced = 0;
+  /** the last seq the fdatasync of a rotation covered: the segments it closed (rotate) */
+  private rotatedSynced = 0;
   private syncInFlight: Promise<void> | null = null;
   private retiring: Promise<void> = Promise.resolve();
   /**
@@ -94,6 +96,15 @@ export class SegmentWriter {
    */
   get syncedSeq(): number {
     return Math.max(this.synced, this.o.writtenSeq);
+  }
+
+  /**
+   * Whether the line of entry `seq` is known to be on the disk: an fdatasync of this process covered it
+   * (syncedSeq), also the one a rotation runs on the segment it closes before the new one exists (rotate),
+   * whose report syncedSeq does not wait for.
+   */
+  durable(seq: number): boolean {
+    return seq <= Math.max(this.syncedSeq, this.rotatedSynced);
   }
 
   /**
@@ -281,7 +292,7 @@ export class SegmentWriter {
     // the file appears under its name with its anchor already in it (rename), so a reader never sees a
     // newest file without one; its data reaches the disk with the next fdatasync (after a power cut the
     // lane rewrites a missing anchor at start, ./recovery.ts, and `audit verify` before that start reports
-    // it without failing, ./verify-walk.ts anchorNotOnDisk)
+    // it without failing, ./torn-tail.ts anchorNotOnDisk)
     const tmp = join(this.o.dir, `.${name}.tmp`);
     let fd = -1;
     try {
@@ -290,8 +301,10 @@ export class SegmentWriter {
       // its anchor while the old one lost the lines before it. One fdatasync on the lane thread per
       // rotation (once per segmentMaxBytes of trail), and a directory fsync when the old segment's name is
       // not yet known durable.
+      const through = this.written;
       fdatasyncSync(this.fd);
       if (!this.nameDurable) syncDirNow(this.o.dir);
+      this.rotatedSynced = through;
       rmSync(tmp, { force: true });
       fd = openSync(tmp, "a", 0o640);
       const n = writeSync(fd, anchor);
@@ -336,7 +349,7 @@ export class SegmentWriter {
 }
 
 /** syncDir on the calling thread. */
-function syncDirNow(dir: string): void {
+export function syncDirNow(dir: string): void {
   let fd = -1;
   try {
     fd = openSync(dir, "r");

@@ -541,10 +541,11 @@ export class AuditTrail {
    * A settlement changes the row its record's commit entry was built from: if that entry's line is not
    * known fsynced (a power cut could still lose it), it is spooled in the settlement's transaction, so
    * the next start can put it back (./recovery.ts). Read back from the file (or the backlog of a failed
-   * write), where the settle before it has just put it.
+   * write), where the settle before it has just put it. A line in a segment a rotation closed is on the
+   * disk, though no sync has reported back since (./segment-writer.ts durable).
    */
   private supersededLine(seq: number | null | undefined): SpooledLine | null {
-    if (seq === null || seq === undefined || seq <= this.file.syncedSeq) return null;
+    if (seq === null || seq === undefined || this.file.durable(seq)) return null;
     const line = this.file.lineAt(seq);
     if (line === null) {
       this.log.error({ seq }, "audit: the line of a settled record's commit entry was not found to spool");

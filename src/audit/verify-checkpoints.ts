@@ -5,7 +5,8 @@
  * names the previous checkpoint's hash, names the lane, and is signed with the key verify was given
  * (Ed25519). A trail that retention cut begins with an anchor: the checkpoint the deleted entries ended
  * with, whose lane and signature are checked and from which the chain goes on. The checkpoint the station
- * knows (the witness) must be the one in the trail, the anchor included.
+ * knows (the witness) must be the one in the trail, the anchor included; after the walk, the station's last
+ * word against the trail's checkpoints (checkStationWord).
  */
 import { type KeyObject, verify as verifySig } from "node:crypto";
 import {
@@ -165,4 +166,39 @@ export class CheckpointChain {
     }
     return ok;
   }
+}
+
+/** The station's last word against the trail's checkpoints as the file walk left them (`last`). */
+export function checkStationWord(
+  witness: WitnessRecord | null,
+  last: Cp | null,
+  witnessAt: string | null,
+  retainedFrom: number | null,
+  problems: Problems,
+): void {
+  // a conflict the station reported; checkpoints ending before the one it knows (rolled back or truncated);
+  // the one it knows (`witnessAt`: the hash of the trail's checkpoint of that number) missing from a trail
+  // that reaches it (not deleted by retention, from `retainedFrom` on)
+  if (!witness) return;
+  if (witness.state === "conflict")
+    problems.note(null, null, null, `the station refused this lane's checkpoints; it holds #${witness.n}`);
+  if (last && last.n < witness.n)
+    problems.note(
+      null,
+      null,
+      null,
+      `the station ${witness.state === "acknowledged" ? "acknowledged" : "holds"} checkpoint #${witness.n} but this trail's checkpoints end at #${last.n}: it was rolled back or truncated`,
+    );
+  if (
+    witnessAt === null &&
+    last &&
+    last.n >= witness.n &&
+    (retainedFrom === null || witness.to >= retainedFrom)
+  )
+    problems.note(
+      null,
+      null,
+      null,
+      `checkpoint #${witness.n}, which the station knows, is not in this trail`,
+    );
 }

@@ -248,7 +248,7 @@ export class JournalBindingCheck {
    */
   decideBinding(sealed: (seq: number) => boolean): void {
     for (const b of this.statements) {
-      if (b.type === "audit.retention" && !sealed(b.seq)) continue; // named by ./verify.ts
+      if (b.type === "audit.retention" && !sealed(b.seq)) continue; // named by ./verify-retention.ts
       if (b.type === "journal.bound" && b.recordBefore && b.recordBefore.jseq >= b.mark.boundFrom)
         this.problems.note(
           b.seq,

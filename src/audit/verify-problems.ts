@@ -20,7 +20,7 @@ export interface At {
   line: number;
 }
 
-/** Thrown by `Problems.stop`; caught where the walk ends (./verify-walk.ts, ./verify.ts). */
+/** Thrown by `Problems.stop`; caught where the walk ends (./verify-walk.ts, ./verify-file-end.ts). */
 export class Stop extends Error {}
 
 export class Problems {

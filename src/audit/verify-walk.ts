@@ -5,13 +5,14 @@
  * after the first beginning with a byte-exact copy of the previous one's last line, the oldest kept file
  * of a trail retention cut beginning with its anchor checkpoint, and only the newest file ending with an
  * incomplete line (a torn write). The newest file may also hold no line at all when that is what a power
- * cut leaves of a rotation (anchorNotOnDisk). Each entry is handed to the checks of its kind (./verify.ts)
+ * cut leaves of a rotation (./torn-tail.ts anchorNotOnDisk; the next start cuts as torn only what this walk
+ * takes for torn, ./torn-tail.ts isTornTail). Each entry is handed to the checks of its kind (./verify.ts)
  * in chain order; the first problem that breaks the chain ends the walk.
  */
 import { readFileSync } from "node:fs";
-import { CHECKPOINT_TYPE } from "./checkpoint.js";
 import { type AuditEntry, checkLine, GENESIS } from "./entry.js";
 import { type SegmentFile, splitLines } from "./segments.js";
+import { anchorNotOnDisk } from "./torn-tail.js";
 import type { CheckpointChain } from "./verify-checkpoints.js";
 import type { TrailCompleteness } from "./verify-guards.js";
 import { type Problems, Stop } from "./verify-problems.js";
@@ -33,10 +34,11 @@ export class ChainWalk {
   headCopyAt: string | null = null;
   /**
    * the newest file holds no line, and what it holds is what a power cut leaves of a rotation before the
-   * new file's data reached the disk (anchorNotOnDisk): its anchor, the copy of the checkpoint at `seq`
-   * that ends `prevFile`, is missing. Not a problem by itself: the lane writes the anchor again at its next
-   * start (./recovery.ts); what else the trail held after it is judged against the head copy, the spool,
-   * the journal's rows and the station (./verify.ts), as for any newest file.
+   * new file's data reached the disk (./torn-tail.ts anchorNotOnDisk): its anchor, the copy of the
+   * checkpoint at `seq` that ends `prevFile`, is missing. Not a problem by itself: the lane writes the
+   * anchor again at its next start (./recovery.ts); what else the trail held after it is judged against
+   * the head copy, the spool, the journal's rows (./verify-file-end.ts) and the station
+   * (./verify-checkpoints.ts checkStationWord), as for any newest file.
    */
   anchorMissing: { file: string; prevFile: string; seq: number } | null = null;
 
@@ -77,7 +79,11 @@ export class ChainWalk {
               `file ${seg.name} starts at seq ${seg.firstSeq}, but seq ${this.expect} comes next: entries or files are missing`,
             );
           const a = lines[0];
-          if (a === undefined && fi === segs.length - 1 && this.anchorNotOnDisk(seg, fragment, prevLastLine))
+          if (
+            a === undefined &&
+            fi === segs.length - 1 &&
+            anchorNotOnDisk(seg.firstSeq, fragment, prevLastLine, this.last)
+          )
             this.anchorMissing = { file: seg.name, prevFile: segs[fi - 1]!.name, seq: seg.firstSeq - 1 };
           else if (!a || !prevLastLine || !a.equals(prevLastLine))
             this.problems.stop(
@@ -98,31 +104,6 @@ export class ChainWalk {
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
       return false;
-    }
-    return true;
-  }
-
-  /**
-   * Whether the newest file `seg`, which holds no complete line (only `fragment`, or nothing), is what a
-   * power cut can leave of a rotation (./segment-writer.ts rotate): the anchor is written under a temporary
-   * name and renamed in, and the new file's data reaches the disk only with the next fdatasync, so the
-   * name can be on the disk while the data is not. Only right after a checkpoint: the previous file's last
-   * line (`prevLast`, walked as the last entry) is the checkpoint at the seq before the file's name. Then
-   * the file is empty, or as long as the disk recorded it with each byte either the anchor's own at its
-   * place or zero (a block whose data never reached the disk reads as zeros; lines appended after the
-   * anchor had not reached it either, or the anchor's newline would be there). A file shorter than its
-   * anchor but not empty, or with any other byte, was cut or written by someone: not this.
-   */
-  private anchorNotOnDisk(seg: SegmentFile, fragment: Buffer | null, prevLast: Buffer | null): boolean {
-    const last = this.last;
-    if (prevLast === null || last === null || last.type !== CHECKPOINT_TYPE || last.seq !== seg.firstSeq - 1)
-      return false;
-    if (fragment === null) return true;
-    // the anchor is prevLast and its newline: the fragment has none, so that byte is a zero
-    if (fragment.length <= prevLast.length) return false;
-    for (let i = 0; i < fragment.length; i++) {
-      const b = fragment[i]!;
-      if (b !== 0 && (i >= prevLast.length || b !== prevLast[i])) return false;
     }
     return true;
   }

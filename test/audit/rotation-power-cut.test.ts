@@ -16,7 +16,16 @@
  * not as tampering, and the next start repairs it (src/audit/recovery.ts). The newest file emptied when
  * the head copy or the station's acknowledged checkpoint proves it held entries is still tampering.
  */
-import { cpSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
@@ -282,6 +291,41 @@ describe("the newest file emptied or rewritten, where a power cut cannot explain
     expect(r.out).toContain(
       "FAILED: the station acknowledged checkpoint #2 but this trail's checkpoints end at #1: it was rolled back or truncated",
     );
+  });
+
+  it("cut shorter than its anchor or holding another byte: the next start does not cut the bytes as a torn tail but keeps them, with AUDIT_DAMAGED; verify fails for ever", async () => {
+    const { cpSeq } = await rotatedLane();
+    const before = copyOfDataDir();
+    const anchor = readFileSync(segmentPaths(before)[1]!);
+    const changed = Buffer.from(anchor);
+    changed[anchor.length - 1] = 0; // its newline never reached the disk...
+    changed[10] = changed[10]! ^ 0x01; // ...and a byte that no disk gave back
+    for (const content of [anchor.subarray(0, anchor.length >> 1), changed]) {
+      const state = copyOfDataDir(before);
+      const [first, second] = segmentPaths(state) as [string, string];
+      writeFileSync(second, content);
+      expect(await restartAlarms(state)).toEqual(["AUDIT_DAMAGED"]);
+      const sha = createHash("sha256").update(content).digest("hex");
+      const keptAs = `${name(second)}.damaged-${sha.slice(0, 16)}`;
+      expect(readdirSync(auditDir(state)).filter((n) => n.startsWith(`${name(second)}.`))).toEqual([keptAs]);
+      expect(readFileSync(join(auditDir(state), keptAs))).toEqual(content);
+      const after = entries(state);
+      expect(after.map((e) => e.type)).not.toContain("audit.torn-tail");
+      const damaged = after.find((e) => e.type === "audit.damaged")!;
+      expect(damaged).toMatchObject({
+        seq: cpSeq + 1,
+        severity: "alarm",
+        data: { file: name(second), bytes: content.length, sha256: sha, keptAs },
+      });
+      // the chain goes on from the anchor, written again
+      expect(readFileSync(second, "utf8").split("\n")[0]).toBe(
+        readFileSync(first, "utf8").trimEnd().split("\n").at(-1),
+      );
+      expect(verifyLane(state)).toMatchObject({
+        ok: false,
+        problems: [{ seq: damaged.seq, what: `the lane recorded: ${damaged.message}` }],
+      });
+    }
   });
 
   it("cut shorter than its anchor, holding another byte, or named after an entry that is not a checkpoint", async () => {

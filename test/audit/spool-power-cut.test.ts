@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vit
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import {
   allLines,
   entries,
@@ -221,5 +222,48 @@ describe("what a record's transaction spools", () => {
     await lane.trail.recordsWritten();
     lane.trail.flushSpool();
     expect(spooled()).toEqual({ seqs: [a.seq, b.seq], head: r3 });
+  });
+});
+
+describe("a settlement right after a rotation", () => {
+  it("its record's commit line, which the rotation fdatasync'ed in the old file, is not spooled, no error is logged, nothing is lost", async () => {
+    const log: LogLine[] = [];
+    const lane = openBoundTrail(dir, {
+      segmentMaxBytes: 1, // every checkpoint starts a new file
+      spoolBatchMs: 600_000,
+      syncIntervalMs: 600_000,
+      logger: recordingLogger(log),
+    });
+    lanes.push(lane);
+    await lane.trail.witness.ready;
+    const s = lane.journal.commit(sampleRecord(1, "suspect"));
+    await lane.trail.recordsWritten();
+    const commitSeq = lane.trail.status().lastSeq;
+    await lane.trail.checkpointNow();
+    // still in the turn of the rotation: the fdatasync started after the checkpoint has not reported back
+    expect(segmentPaths(dir)).toHaveLength(2);
+    expect(readFileSync(segmentPaths(dir)[0]!, "utf8")).toContain(`{"seq":${commitSeq},`);
+    lane.journal.settle(s.seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    });
+    expect(log.filter((l) => l.level === "error")).toEqual([]);
+    const db = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const spooledSeqs = db.prepare("SELECT seq FROM audit_tail").pluck().all();
+    db.close();
+    expect(spooledSeqs).not.toContain(commitSeq);
+    await lane.trail.recordsWritten();
+    // a power cut now: the new file's data never reached the disk
+    const copy = powerCut(0);
+    expect(await restartAlarms(copy)).toEqual([]);
+    const recs = entries(copy).filter((e) => e.type.startsWith("record."));
+    expect(recs.map((e) => [e.type, jseqOf(e)])).toEqual([
+      ["record.commit", s.seq],
+      ["record.settle", s.seq],
+    ]);
+    expect(lineOf(copy, commitSeq)).toBe(lineOf(dir, commitSeq));
+    expect(verifyLane(copy)).toMatchObject({ ok: true, problems: [] });
   });
 });

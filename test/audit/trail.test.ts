@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   appendFileSync,
   mkdirSync,
@@ -205,6 +206,30 @@ describe("rotation and retention", () => {
     const r = verify(dir);
     expect(r.ok).toBe(false);
     expect(r.problems[0]!.what).toMatch(/no audit.retention entry names the deletion/);
+  });
+
+  it("bytes without a newline that no write cut short leaves (a kept trail's only file, without its anchor) are kept, not cut as torn: AUDIT_DAMAGED", async () => {
+    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+    await fill(t, 30);
+    await t.close();
+    const files = segmentPaths(dir);
+    for (const f of files.slice(0, -1)) unlinkSync(f);
+    const kept = files[files.length - 1]!;
+    const fragment = readFileSync(kept).subarray(0, 40); // part of its anchor, no newline
+    writeFileSync(kept, fragment);
+    expect(verify(dir).problems[0]!.what).toBe("the oldest kept file has no anchor line");
+    const alarms: string[] = [];
+    const again = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+    await again.close();
+    expect(alarms).toEqual(["AUDIT_DAMAGED"]);
+    const keptAs = `${kept.split("/").pop()}.damaged-${createHash("sha256").update(fragment).digest("hex").slice(0, 16)}`;
+    expect(readFileSync(join(auditDir(dir), keptAs))).toEqual(fragment);
+    expect(entries().map((e) => e.type)).not.toContain("audit.torn-tail");
+    expect(entries().find((e) => e.type === "audit.damaged")).toMatchObject({
+      severity: "alarm",
+      data: { bytes: 40, keptAs },
+    });
+    expect(verify(dir).ok).toBe(false);
   });
 
   it("files deleted and an audit.retention entry naming them appended after the last checkpoint: the entry excuses nothing and is named as not sealed", async () => {
