@@ -1,7 +1,8 @@
 /**
  * The simulated reader's RF field: which card is in it, whether it is activated, and the card side of
  * an exchange, where the card faults apply (removal before or after the card runs an APDU, a mute
- * card). Card commits made during an exchange are collected for the ledger.
+ * card, a TAC of all zeros in an answer). Card commits made during an exchange are collected for the
+ * ledger.
  */
 import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import { CARD_ACTIVATE, type CardActivation } from "../../firmware-bridge/reader/commands.js";
@@ -116,6 +117,7 @@ export class CardField {
           if (e instanceof T0AnswerLost) return end(ReaderStatus.cardMute);
           throw e;
         }
+        if (carriesTac(apdu, r) && this.faults.takeZeroTac(apdu)) r = withZeroTac(apdu, r);
         results.push(r);
         if (!isOk(r)) break;
       }
@@ -124,6 +126,18 @@ export class CardField {
     }
     return list ? end(ReaderStatus.ok) : outcome(ReaderStatus.ok, { data: results[0], commits, ins });
   }
+}
+
+/** DEBIT (INS 54) or GET TRANSACTION PROVE (INS 5A) answered 9000 with its 8 bytes: a TAC is in it. */
+function carriesTac(apdu: Buffer, r: Buffer): boolean {
+  return (apdu[1] === 0x54 || apdu[1] === 0x5a) && r.length === 10 && r[8] === 0x90 && r[9] === 0x00;
+}
+
+/** The answer with its TAC zeroed (the card-zero-tac fault): DEBIT answers TAC ‖ MAC2, PROVE MAC2 ‖ TAC. */
+function withZeroTac(apdu: Buffer, r: Buffer): Buffer {
+  const z = Buffer.from(r);
+  z.fill(0, apdu[1] === 0x54 ? 0 : 4, apdu[1] === 0x54 ? 4 : 8);
+  return z;
 }
 
 /** The card runs the APDU; its answer is dropped (a removal or mute fault after the card ran it). */

@@ -6,6 +6,8 @@ import { type ApduMatch, matches, type ReaderFault } from "./faults.js";
 import { hex2 } from "./outcome.js";
 
 type Armed = ReaderFault & { left: number };
+/** The commands whose answer carries a TAC, by INS: DEBIT FOR CAPP PURCHASE and GET TRANSACTION PROVE. */
+const ZERO_TAC_ON: Readonly<Record<number, "debit" | "prove">> = { 84: "debit", 90: "prove" };
 type OfKind<K extends ReaderFault["kind"]> = Extract<ReaderFault, { kind: K }>;
 
 export class FaultBook {
@@ -52,6 +54,19 @@ export class FaultBook {
     for (let i = this.armed.length - 1; i >= 0; i--)
       if ((this.armed[i] as Armed).kind === kind) this.armed.splice(i, 1);
     return before - this.armed.length;
+  }
+
+  /**
+   * Whether an armed card-zero-tac applies to this card APDU (DEBIT, INS 54, or GET TRANSACTION PROVE,
+   * INS 5A, as its `on` says); consumed once when it does. Asked only for an answer that carries a TAC.
+   */
+  takeZeroTac(apdu: Buffer): boolean {
+    const on = ZERO_TAC_ON[apdu[1] as number];
+    if (on === undefined) return false;
+    const i = this.armed.findIndex((f) => f.kind === "card-zero-tac" && (f.on === undefined || f.on === on));
+    if (i < 0) return false;
+    this.consume(i, `applied at card INS ${hex2(apdu[1] as number)}`);
+    return true;
   }
 
   /** A card removal due at this card APDU: before the card runs it (commit false) or after (true). */

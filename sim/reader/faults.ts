@@ -48,6 +48,18 @@ export const readerFaultSchema = z.discriminatedUnion("kind", [
     commit: z.boolean().default(false),
     times,
   }),
+  /**
+   * The card runs the next DEBIT (card INS 54) or GET TRANSACTION PROVE (INS 5A) as usual (a DEBIT
+   * commits; the ledger has its real TAC), and its answer carries a TAC of all zeros, MAC2 as computed: a
+   * card or reader that left the field unfilled (docs/protocol.md §6: such a TAC proves nothing). `on`:
+   * DEBIT only, PROVE only, or either (absent). Only an answer that carries a TAC (9000) is changed and
+   * counted.
+   */
+  z.strictObject({
+    kind: z.literal("card-zero-tac"),
+    on: z.enum(["debit", "prove"]).optional(),
+    times,
+  }),
   /** The PSAM answers matching APDUs with this status word instead of running them. */
   z.strictObject({
     kind: z.literal("psam-error"),

@@ -6,9 +6,11 @@
  *
  * The same judgement serves the booth's own DEBIT whose answer was lost (an intent: serial, time,
  * amount, PSAM terminal all known) and a DSRC suspect settled at the booth (the serial and PSAM only when
- * a B5 reported them). Pure: the booth gathers the evidence (card-probe.ts), this decides.
+ * a B5 reported them). A TAC of all zeros from GET TRANSACTION PROVE is no TAC (docs/protocol.md §6).
+ * Pure: the booth gathers the evidence (card-probe.ts), this decides.
  */
 import { DEFAULT_NATIONAL_DIALECT, fromBcdDateTime } from "../../firmware-bridge/frames/dialect.js";
+import { tacMissing } from "../lane/debit-agreement.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
 import { type Detail0018, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { sameStationWrite } from "./record-0019.js";
@@ -45,8 +47,13 @@ export type Verdict =
   | {
       kind: "debited";
       offlineSerial: number;
-      /** the TAC when GET TRANSACTION PROVE gave it (only while the debit is the card's last) */
+      /**
+       * the TAC when GET TRANSACTION PROVE gave it (only while the debit is the card's last); never one of
+       * all zeros (a missing TAC, docs/protocol.md §6)
+       */
       tac: string | null;
+      /** why `tac` is null (null when there is one): what a suspect left unsettled says (settle.ts) */
+      noTac: string | null;
       mac2: Buffer | null;
       /** the balance after it, when it is the card's last transaction */
       balanceAfter: number | null;
@@ -115,7 +122,10 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
     const d = ev.details[idx] as Detail0018;
     const last = idx === 0;
     const p = ev.proof;
-    const proved = last && p && p.offlineSerial === d.offlineSerial && "tac" in p ? p : null;
+    const answered = last && p && p.offlineSerial === d.offlineSerial && "tac" in p ? p : null;
+    // a TAC of all zeros is no TAC (decided, docs/protocol.md §6, src/lane/debit-agreement.ts)
+    const zeroTac = answered !== null && tacMissing(answered.tac);
+    const proved = zeroTac ? null : answered;
     return {
       kind: "debited",
       offlineSerial: d.offlineSerial,
@@ -123,9 +133,20 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
       mac2: proved ? proved.mac2 : null,
       balanceAfter: last ? ev.balance : null,
       psamNo: d.terminalNo,
+      noTac: proved
+        ? null
+        : zeroTac
+          ? `GET TRANSACTION PROVE gave TAC ${answered.tac}, all zeros: it proves nothing`
+          : "the TAC cannot be proved any more (newer transactions followed)",
       why:
         `0018 record ${idx + 1} is this purchase (serial ${d.offlineSerial}, ${d.amount} fen at ${d.transTime})` +
-        (proved ? "; GET TRANSACTION PROVE gave its TAC" : last ? "" : "; newer transactions followed it"),
+        (proved
+          ? "; GET TRANSACTION PROVE gave its TAC"
+          : zeroTac
+            ? `; GET TRANSACTION PROVE gave TAC ${answered.tac} (all zeros: proves nothing)`
+            : last
+              ? ""
+              : "; newer transactions followed it"),
     };
   }
   const near = ev.details.find((d) => nearAttempt(a, d));

@@ -7,10 +7,12 @@
  *
  * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
  * the caller recovers from the card (recover.ts), and so is any status word that does not say the card
- * did not debit (DEBIT_NOT_DEBITED). Everything before it moves no money.
+ * did not debit (DEBIT_NOT_DEBITED), and a 9000 whose TAC is all zeros (a missing TAC, decided:
+ * docs/protocol.md §6, src/lane/debit-agreement.ts tacMissing). Everything before it moves no money.
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import { tacMissing } from "../lane/debit-agreement.js";
 import { CARD, parseDebit, parseInit, swOf, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import type { CardRead } from "./card-probe.js";
 import { BoothErrorCodes } from "./errors.js";
@@ -72,8 +74,8 @@ export class UpdateRefused extends Error {
 }
 
 /**
- * DEBIT got no usable answer (none, a malformed one, or a status word outside DEBIT_NOT_DEBITED): it may
- * have run. Never resend; recover from the card.
+ * DEBIT got no usable answer (none, a malformed one, a status word outside DEBIT_NOT_DEBITED, or a TAC of
+ * all zeros): it may have run. Never resend; recover from the card.
  */
 export class DebitLost extends Error {
   constructor(
@@ -177,6 +179,17 @@ export async function runPurchase(
   } catch (e) {
     throw new DebitLost(prepared, e);
   }
+  // the card says it debited, but a TAC of all zeros is no TAC: no record from it (the journal refuses
+  // one, E605); GET TRANSACTION PROVE may still give the real one, else the debit is unconfirmed
+  if (tacMissing(d.tac))
+    throw new DebitLost(
+      prepared,
+      new EtcError(
+        BoothErrorCodes.CardAnswer,
+        `DEBIT answered 9000 with TAC ${d.tac}: a TAC of all zeros proves nothing`,
+        { sw, step: "DEBIT", tac: d.tac },
+      ),
+    );
   const mac2Check = await psam.verifyMac2(d.mac2, m1.ref);
   return { ...prepared, tac: d.tac, mac2: d.mac2.toString("hex"), mac2Check };
 }

@@ -6,7 +6,8 @@
  *      card back", for at most `originalCardWaitMs`;
  *   2. sends GET TRANSACTION PROVE for the intent's offline serial. MAC2 ‖ TAC: the debit happened; MAC2
  *      is verified on the PSAM while the session of its MAC1 lives, and the TAC is recorded exactly as a
- *      normal debit's (the intent deleted in the same transaction);
+ *      normal debit's (the intent deleted in the same transaction). A TAC of all zeros is no TAC
+ *      (docs/protocol.md §6): step 3;
  *   3. otherwise confirms from the card (balance, a new INIT's offline serial, the 0018 records): not
  *      debited -> the intent goes and the case pays once, afresh; the card cannot tell -> a
  *      BOOTH_DEBIT_UNCONFIRMED suspect (the intent deleted in the same transaction), card held;
@@ -26,6 +27,7 @@
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import type { CommittedRecord } from "../journal/types.js";
+import { tacMissing } from "../lane/debit-agreement.js";
 import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
@@ -82,6 +84,7 @@ export async function recover(
   watch: CardWatch,
   signal: AbortSignal,
 ): Promise<RecoverResult> {
+  dropZeroTacPaid(ctx, pd);
   const p = pd.payload;
   const c = pd.case;
   // DEBIT answered and only its record is missing: commit it as it is, no card needed
@@ -165,6 +168,22 @@ export async function recover(
   }
 }
 
+/**
+ * A paid record whose TAC is all zeros, kept in its intent by a version that took such a DEBIT answer for
+ * a TAC, is no proof (docs/protocol.md §6): the journal refuses it (E605) at every try. It is dropped (in
+ * this process; the intent keeps it until the debit is recorded) and the debit recovered from the card as
+ * a lost answer is.
+ */
+function dropZeroTacPaid(ctx: BoothContext, pd: PendingDebit): void {
+  const { paid, ...withoutPaid } = pd.payload;
+  if (!paid || !tacMissing(paid.tac)) return;
+  ctx.log.warn(
+    { intentId: pd.intentId, cardId: pd.payload.cardId, tac: paid.tac },
+    "booth paid record with a TAC of all zeros (proves nothing): recovering the debit from the card",
+  );
+  pd.payload = withoutPaid;
+}
+
 async function onOriginal(
   ctx: BoothContext,
   pd: PendingDebit,
@@ -175,10 +194,12 @@ async function onOriginal(
   const p = pd.payload;
   const s = p.prepared.offlineSerial;
   const proof = parseProve(await ctx.reader.cardApdu(CARD.prove(s, p.prepared.transType), signal));
+  // a TAC of all zeros is no TAC (decided, docs/protocol.md §6): no proof, the card's evidence judges
+  const zeroTac = "tac" in proof && tacMissing(proof.tac);
   // GET TRANSACTION PROVE names a transaction by offline serial and type only: had this DEBIT never reached
   // the card, another terminal's purchase since would have taken serial s and would prove. The TAC is this
   // debit's only when the card's newest 0018 record is this purchase (serial, amount, terminal, time).
-  const newest = "tac" in proof ? await readNewestDetail(ctx.reader, signal) : null;
+  const newest = "tac" in proof && !zeroTac ? await readNewestDetail(ctx.reader, signal) : null;
   const ownProof = newest !== null && isAttempt(attemptOf(p), newest);
   if ("tac" in proof && ownProof) {
     const sameProcess = p.process === ctx.process;
@@ -220,8 +241,13 @@ async function onOriginal(
   const v = judge(attempt, ev);
   const data = {
     intentId: pd.intentId,
-    // a proof of another purchase under the same serial (ownProof false) is no answer for this one
-    proveSw: "tac" in proof ? `TAC ${proof.tac}, not this purchase's` : proof.sw,
+    // a proof of another purchase under the same serial (ownProof false) is no answer for this one, nor
+    // is a TAC of all zeros
+    proveSw: !("tac" in proof)
+      ? proof.sw
+      : zeroTac
+        ? `TAC ${proof.tac} (all zeros: proves nothing)`
+        : `TAC ${proof.tac}, not this purchase's`,
     ...evidenceData(ev, v),
     why: v.why,
   };

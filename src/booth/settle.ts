@@ -5,9 +5,9 @@
  *
  * - debited, GET TRANSACTION PROVE gave the TAC, and the record knows the PSAM serial the TAC covers:
  *   settled as the transaction (settledBy booth-prove); the vehicle has paid.
- * - debited but the record cannot become a transaction (a newer transaction hides the TAC, or no frame
- *   reported the PSAM serial): nothing is charged, the evidence goes to the audit trail, the record
- *   stays a suspect for the back office.
+ * - debited but the record cannot become a transaction (a newer transaction hides the TAC, 805A gave a
+ *   TAC of all zeros, which proves nothing (evidence.ts), or no frame reported the PSAM serial): nothing
+ *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
  *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
@@ -190,10 +190,7 @@ export async function settleSuspect(
   }
   if (v.kind === "debited") {
     ctx.counters.paidUnsettled++;
-    const why =
-      v.tac === null
-        ? "the TAC cannot be proved any more (newer transactions followed)"
-        : "no frame reported the PSAM serial the TAC covers";
+    const why = v.noTac ?? "no frame reported the PSAM serial the TAC covers";
     ctx.audit(
       "booth.evidence",
       "warn",

@@ -24,7 +24,8 @@ import { CARD_STORED_VALUE, type DebitFacts } from "./obu-machine-types.js";
  * Whether a TAC proves nothing: none, or all zeros (decided, docs/protocol.md §6). A computed TAC of all
  * zeros is a 1 in 2^32 chance; a field an RSU or a card left unfilled is far likelier, so an answer
  * carrying one does not prove its debit (a suspect, never a paid record). The card offline serial and the
- * PSAM serial may be 0 and are taken as reported.
+ * PSAM serial may be 0 and are taken as reported. The booth asks it of every TAC it reads from a card
+ * (src/booth/purchase.ts DEBIT, recover.ts and evidence.ts GET TRANSACTION PROVE).
  */
 export function tacMissing(tac: string | null): boolean {
   return tac === null || /^0+$/.test(tac);

@@ -47,6 +47,21 @@ describe("judge: did the debit happen?", () => {
     expect(v).toMatchObject({ kind: "debited", offlineSerial: 7, tac: "a1b2c3d4", balanceAfter: 8575 });
   });
 
+  it("the attempt is the newest 0018 record but GET TRANSACTION PROVE gave TAC 00000000: debited without a TAC, saying why (a TAC of all zeros proves nothing)", () => {
+    const v = judge(
+      attempt,
+      ev({ proof: { offlineSerial: 7, tac: "00000000", mac2: Buffer.from("01020304", "hex") } }),
+    );
+    expect(v).toMatchObject({
+      kind: "debited",
+      offlineSerial: 7,
+      tac: null,
+      mac2: null,
+      balanceAfter: 8575,
+      noTac: "GET TRANSACTION PROVE gave TAC 00000000, all zeros: it proves nothing",
+    });
+  });
+
   it("the attempt is an older 0018 record: debited, but no TAC (the card proves its last transaction only)", () => {
     const v = judge(
       attempt,

@@ -1,7 +1,7 @@
 /**
  * The simulated reader (sim/reader) against the host driver over an in-process pair, with fake timers:
  * the composite purchase end to end (TAC verifies), 61xx resolved on the reader side, and every fault:
- * card removed before / after DEBIT commits, card mute, PSAM error / absent / mute, bad checksum,
+ * card removed before / after DEBIT commits, card mute, a TAC of all zeros, PSAM error / absent / mute, bad checksum,
  * garbled bytes, slow reader with WAIT frames, BUSY, NAK, unplug and replug, noise, a hold until release;
  * the scripted mode.
  */
@@ -274,6 +274,33 @@ describe("card and PSAM faults", () => {
     const [entry] = r.store.ledger();
     expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 300 });
     expect(await prove(r.reader, intent!.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
+  });
+
+  it("card-zero-tac: DEBIT commits and answers TAC 00000000 (MAC2 as computed, verified); GET TRANSACTION PROVE gives the real TAC; on prove, PROVE answers zeros", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    r.sim.inject({ kind: "card-zero-tac", on: "debit" });
+    const done = await purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019());
+    const [entry] = r.store.ledger();
+    expect(entry).toMatchObject({ outcome: "done", amount: 300 });
+    expect(entry!.tac).not.toBe("00000000");
+    expect([done.tac, done.mac2, done.mac2Verified]).toEqual(["00000000", entry!.mac2, true]);
+    // the fault was used up at DEBIT: PROVE answers the card's TAC
+    expect(await prove(r.reader, done.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
+    r.sim.inject({ kind: "card-zero-tac", on: "prove", times: 2 });
+    // a PROVE without a TAC (9406: not the card's last transaction) is left alone and not counted
+    expect(await prove(r.reader, done.offlineSerial + 5)).toEqual({ sw: "9406" });
+    expect(await prove(r.reader, done.offlineSerial)).toEqual({ tac: "00000000", mac2: entry!.mac2 });
+    expect(await prove(r.reader, done.offlineSerial)).toEqual({ tac: "00000000", mac2: entry!.mac2 });
+    expect(await prove(r.reader, done.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
+    const applied = r.events.filter((e) => e.type === "fault" && e.detail?.startsWith("applied"));
+    expect(applied.map((e) => e.type === "fault" && e.detail)).toEqual([
+      "applied at card INS 54",
+      "applied at card INS 5a",
+      "applied at card INS 5a",
+    ]);
   });
 
   it("PSAM error at MAC1: the SW comes back, nothing is debited", async () => {
