@@ -10,7 +10,7 @@
  * Pure: the booth gathers the evidence (card-probe.ts), this decides.
  */
 import { DEFAULT_NATIONAL_DIALECT, fromBcdDateTime } from "../../firmware-bridge/frames/dialect.js";
-import { tacMissing } from "../lane/debit-agreement.js";
+import { tacMissing } from "../journal/tac.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
 import { type Detail0018, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { sameStationWrite } from "./record-0019.js";

@@ -8,11 +8,11 @@
  * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
  * the caller recovers from the card (recover.ts), and so is any status word that does not say the card
  * did not debit (DEBIT_NOT_DEBITED), and a 9000 whose TAC is all zeros (a missing TAC, decided:
- * docs/protocol.md §6, src/lane/debit-agreement.ts tacMissing). Everything before it moves no money.
+ * docs/protocol.md §6, src/journal/tac.ts). Everything before it moves no money.
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
-import { tacMissing } from "../lane/debit-agreement.js";
+import { tacMissing } from "../journal/tac.js";
 import { CARD, parseDebit, parseInit, swOf, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import type { CardRead } from "./card-probe.js";
 import { BoothErrorCodes } from "./errors.js";

@@ -26,8 +26,8 @@
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord } from "../journal/types.js";
-import { tacMissing } from "../lane/debit-agreement.js";
 import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";

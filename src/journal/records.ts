@@ -14,6 +14,7 @@ import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import type { Intents } from "./intents.js";
 import { type JournalOutbox, type ReadGuard, unguarded } from "./outbox.js";
+import { tacMissing } from "./tac.js";
 import { formatTradeId } from "./trade-id.js";
 import {
   type CommittedRecord,
@@ -382,8 +383,8 @@ function clearingRefusal(rec: Pick<NewLaneRecord, ClearingField>): string | null
   const malformed = CLEARING_FIELDS.filter((f) => !CLEARING_FORMS[f].re.test(rec[f] as string));
   if (malformed.length > 0)
     return `malformed ${malformed.map((f) => `${f} ${JSON.stringify(rec[f])} (${CLEARING_FORMS[f].expected})`).join(", ")}`;
-  // decided (docs/protocol.md §6, src/lane/debit-agreement.ts tacMissing): a TAC of zeros proves nothing
-  if (/^0+$/.test(rec.tac as string)) return `tac ${JSON.stringify(rec.tac)} is all zeros (proves nothing)`;
+  // decided (docs/protocol.md §6, ./tac.ts): a TAC of zeros proves nothing
+  if (tacMissing(rec.tac)) return `tac ${JSON.stringify(rec.tac)} is all zeros (proves nothing)`;
   return null;
 }
 

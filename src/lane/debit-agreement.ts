@@ -13,23 +13,13 @@
  *   (23) reports a notional balance that clearing does not use (docs/card-crypto.md), so its balance
  *   is not compared.
  * A field the lane does not know (no serial before any B5) is not compared; a field the answer lacks is
- * a missing clearing field, not a disagreement. A TAC of all zeros is a missing one (tacMissing).
+ * a missing clearing field, not a disagreement. A TAC of all zeros is a missing one (src/journal/tac.ts).
  */
+import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import type { TacResult, TradeResult } from "../rsu/driver.js";
 import { CARD_STORED_VALUE, type DebitFacts } from "./obu-machine-types.js";
-
-/**
- * Whether a TAC proves nothing: none, or all zeros (decided, docs/protocol.md §6). A computed TAC of all
- * zeros is a 1 in 2^32 chance; a field an RSU or a card left unfilled is far likelier, so an answer
- * carrying one does not prove its debit (a suspect, never a paid record). The card offline serial and the
- * PSAM serial may be 0 and are taken as reported. The booth asks it of every TAC it reads from a card
- * (src/booth/purchase.ts DEBIT, recover.ts and evidence.ts GET TRANSACTION PROVE).
- */
-export function tacMissing(tac: string | null): boolean {
-  return tac === null || /^0+$/.test(tac);
-}
 
 /** Fields a record needs to be cleared (docs/protocol.md §6); a B5 "ok" without one is not a success. */
 export const CLEARING_FIELDS = [
@@ -41,7 +31,7 @@ export const CLEARING_FIELDS = [
   "transTime",
 ] as const satisfies readonly (keyof TradeResult)[];
 
-/** The clearing fields a B5 lacks (empty: complete); an all-zero TAC is a missing one (tacMissing). */
+/** The clearing fields a B5 lacks (empty: complete); an all-zero TAC is a missing one (src/journal/tac.ts). */
 export function missingClearingFields(b5: TradeResult): string[] {
   return CLEARING_FIELDS.filter((k) => (k === "tac" ? tacMissing(b5.tac) : b5[k] === null));
 }

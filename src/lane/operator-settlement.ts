@@ -14,6 +14,7 @@
  * Both need a reason; the settlement keeps it with the operator's name in `extra.settlement.evidence`, and
  * the action's own audit record names them too (src/service/operator-audit.ts).
  */
+import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
 
 export const SETTLE_VERDICTS = ["debited", "not-debited"] as const;
@@ -128,7 +129,7 @@ export function operatorSettlement(
     const v = raw.trim().toLowerCase();
     if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
     // decided (docs/protocol.md §6): an all-zero TAC proves nothing; the journal would refuse it (E605)
-    if (f === "tac" && /^0+$/.test(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
+    if (f === "tac" && tacMissing(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
     const have = rec[f];
     if (have !== null && have !== undefined && have.toLowerCase() !== v)
       return refuse(
