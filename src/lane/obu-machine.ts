@@ -22,7 +22,7 @@
  * written (the record and the effects around its commit) is in obu-outcomes.ts.
  */
 import { localDay } from "../local-time.js";
-import type { ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
+import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
 import { b5Verdict, b8Problem, sentByMachine } from "./debit-agreement.js";
@@ -213,26 +213,23 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   };
 }
 
-function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
+type AwaitB4 = Extract<ObuState, { phase: "await-b4" }>;
+/** A step of B4's checks: the vehicle's stop, or what the next step needs. */
+type B4Step<T> = { stop: Transition } | { ok: T };
+
+/**
+ * B4 (the card): in order, the card read complete (one C2 resend), the card's own checks, the recent-trade
+ * window, the status list, the fee (exit) or the entry already open (entry), then the debit command.
+ */
+function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B4", ctx);
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B4", ctx);
   if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;
-  const obuId = s.obu.obuId;
-  const p: RecordParts = { obuId, obu: s.obu, vehicle: s.vehicle, ...listOf(s), rawB4: ev.raw };
+  const p: RecordParts = { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle, ...listOf(s), rawB4: ev.raw };
   if (c.errorCode !== 0) return stop("CARD_READ_FAILED", { ...p, extra: { errorCode: c.errorCode } }, ctx);
   const iss = c.issuance;
-  if (iss === null || c.lastRecord === null || c.balance === null) {
-    if (s.resends === 0) {
-      return {
-        state: { ...s, resends: 1 },
-        effects: [{ kind: "reply", command: { kind: "stop", obuId, stopType: 2 }, stage: "c2Resend" }],
-        timeoutMs: ctx.options.obuTimeoutMs,
-      };
-    }
-    return stop("FRAME_INCOMPLETE", { ...p, stage: "B4" }, ctx);
-  }
-  const digitsOk = /^\d{4}$/.test(iss.cardNetwork) && /^\d{16}$/.test(iss.cardSerial);
+  if (iss === null || c.lastRecord === null || c.balance === null) return incompleteB4(s, p, ctx);
   const card: CardFacts = {
     cardId: `${iss.cardNetwork}${iss.cardSerial}`,
     cardType: iss.cardType,
@@ -241,8 +238,43 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
     balance: c.balance,
     lastRecord: c.lastRecord,
   };
+  const refused = cardRefusal(s, iss, card, p, ctx);
+  if (refused) return refused;
+  if (ctx.recentlyTraded({ cardId: card.cardId })) return alreadyTraded(s.obu.obuId, card, ctx);
+  const listed = listAtB4(s, card, { ...p, card }, ctx);
+  if ("stop" in listed) return listed.stop;
+  const priced = priceAtB4(s, card, listed.ok.parts, ctx);
+  if ("stop" in priced) return priced.stop;
+  return debitAtB4(s, card, priced.ok, listed.ok, ev.raw, ctx);
+}
+
+/** A B4 without the card's files: one C2 resend asks the RSU again, then FRAME_INCOMPLETE. */
+function incompleteB4(s: AwaitB4, p: RecordParts, ctx: MachineCtx): Transition {
+  if (s.resends === 0) {
+    return {
+      state: { ...s, resends: 1 },
+      effects: [
+        { kind: "reply", command: { kind: "stop", obuId: s.obu.obuId, stopType: 2 }, stage: "c2Resend" },
+      ],
+      timeoutMs: ctx.options.obuTimeoutMs,
+    };
+  }
+  return stop("FRAME_INCOMPLETE", { ...p, stage: "B4" }, ctx);
+}
+
+/**
+ * The card's own checks, in order: its number's digits, type, validity dates, issuer against the OBU's, an
+ * unsettled debit's hold, its bound plate against the OBU's vehicle. The stop, or null when it passes.
+ */
+function cardRefusal(
+  s: AwaitB4,
+  iss: NonNullable<CardInfo["issuance"]>,
+  card: CardFacts,
+  p: RecordParts,
+  ctx: MachineCtx,
+): Transition | null {
   const pc: RecordParts = { ...p, card };
-  if (!digitsOk) {
+  if (!/^\d{4}$/.test(iss.cardNetwork) || !/^\d{16}$/.test(iss.cardSerial)) {
     return stop(
       "CARD_DATA_INVALID",
       { ...p, extra: { cardNetwork: iss.cardNetwork, cardSerial: iss.cardSerial } },
@@ -275,79 +307,115 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       ctx,
     );
   }
-  if (ctx.recentlyTraded({ cardId: card.cardId })) {
-    return {
-      state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
-      effects: [
-        {
-          kind: "reply",
-          command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs },
-          stage: "c2Out",
-        },
-        {
-          kind: "note",
-          code: "ALREADY_TRADED",
-          message: `card ${card.cardId} re-read within the recent-trade window`,
-        },
-      ],
-    };
-  }
-  // The card and the OBU again, in one lookup (one snapshot of the list): a delta applied since B2 that
-  // lists the OBU stops it here, and the versions the record names judged both ids.
+  return null;
+}
+
+/** A card re-read within the recent-trade window: the configured C2, no record (a note). */
+function alreadyTraded(obuId: string, card: CardFacts, ctx: MachineCtx): Transition {
+  return {
+    state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
+    effects: [
+      {
+        kind: "reply",
+        command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs },
+        stage: "c2Out",
+      },
+      {
+        kind: "note",
+        code: "ALREADY_TRADED",
+        message: `card ${card.cardId} re-read within the recent-trade window`,
+      },
+    ],
+  };
+}
+
+interface ListedAtB4 {
+  versions: StatusListAnswer["versions"];
+  warnings: string[];
+  unchecked: true | undefined;
+  /** the record's parts from here on: the card, the list's versions, unchecked and warnings */
+  parts: RecordParts;
+}
+
+/**
+ * The card and the OBU again, in one lookup (one snapshot of the list): a delta applied since B2 that
+ * lists the OBU stops it here, and the versions the record names judged both ids.
+ */
+function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx): B4Step<ListedAtB4> {
   let a: StatusListAnswer;
   try {
     a = ctx.lookup({ cardId: card.cardId, obuId: s.obu.obuSerial });
   } catch (e) {
-    return stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx);
+    return { stop: stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx) };
   }
   const versions = a.versions;
   // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so
   const unchecked = s.unchecked || a.checked === false ? (true as const) : undefined;
   if (a.listed) {
     const reason = a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST";
-    return stop(reason, { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx);
+    return { stop: stop(reason, { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx) };
   }
   const warnings =
     a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
       ? [...s.warnings, listHealthCode(a.health)]
       : s.warnings;
-  const pv: RecordParts = { ...pc, versions, unchecked, warnings };
-  const last = c.lastRecord;
-  let price: Price;
-  if (ctx.lane.role === "exit") {
-    if (last.status !== STATUS_ETC_ENTRY)
-      return stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx);
-    if (ctx.options.maxTripHours > 0 && ctx.nowMs - last.timeMs > ctx.options.maxTripHours * 3_600_000) {
-      return stop("TIMEOUT_VEHICLE", pv, ctx);
-    }
-    const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
-    if (!f.ok) {
-      return stop(
+  return { ok: { versions, warnings, unchecked, parts: { ...pc, versions, unchecked, warnings } } };
+}
+
+/**
+ * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry within
+ * maxTripHours, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
+ * unless the card shows an entry still open.
+ */
+function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx): B4Step<Price> {
+  const last = card.lastRecord;
+  if (ctx.lane.role !== "exit") {
+    if (last.status === STATUS_ETC_ENTRY || last.status === STATUS_MTC_ENTRY)
+      return { stop: stop("ENTRY_ALREADY_OPEN", { ...pv, extra: { entryStatus: last.status } }, ctx) };
+    return { ok: { amountDue: 0, discountPercent: null, amount: 0 } };
+  }
+  if (last.status !== STATUS_ETC_ENTRY)
+    return { stop: stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx) };
+  if (ctx.options.maxTripHours > 0 && ctx.nowMs - last.timeMs > ctx.options.maxTripHours * 3_600_000)
+    return { stop: stop("TIMEOUT_VEHICLE", pv, ctx) };
+  const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
+  if (!f.ok) {
+    return {
+      stop: stop(
         f.reason,
         { ...pv, extra: { route: `${last.network}-${last.station}`, vehicleClass: s.vehicle.vehicleClass } },
         ctx,
-      );
-    }
-    price = { amountDue: f.fee, discountPercent: f.discountPercent, amount: f.amount };
-    if (iss.cardType === CARD_STORED_VALUE && c.balance < f.amount) {
-      return stop(
-        "INSUFFICIENT_BALANCE",
-        { ...pv, price, extra: { balance: c.balance, charge: f.amount } },
-        ctx,
-      );
-    }
-  } else {
-    if (last.status === STATUS_ETC_ENTRY || last.status === STATUS_MTC_ENTRY) {
-      return stop("ENTRY_ALREADY_OPEN", { ...pv, extra: { entryStatus: last.status } }, ctx);
-    }
-    price = { amountDue: 0, discountPercent: null, amount: 0 };
+      ),
+    };
   }
+  const price: Price = { amountDue: f.fee, discountPercent: f.discountPercent, amount: f.amount };
+  if (card.cardType === CARD_STORED_VALUE && card.balance < f.amount) {
+    return {
+      stop: stop(
+        "INSUFFICIENT_BALANCE",
+        { ...pv, price, extra: { balance: card.balance, charge: f.amount } },
+        ctx,
+      ),
+    };
+  }
+  return { ok: price };
+}
+
+/** The debit command (C6, or an entry lane's write) and the await-b5 state that waits for its B5. */
+function debitAtB4(
+  s: AwaitB4,
+  card: CardFacts,
+  price: Price,
+  listed: ListedAtB4,
+  rawB4: string,
+  ctx: MachineCtx,
+): Transition {
   const purchaseTimeMs = Math.floor(ctx.nowMs / 1000) * 1000;
   const command: Extract<RsuCommand, { kind: "debit" }> = {
     kind: "debit",
     via: ctx.lane.role === "entry" ? ctx.entryWrite : "c6",
-    obuId,
-    divFactor: divFactorOf(iss.issuerId),
+    obuId: s.obu.obuId,
+    divFactor: divFactorOf(card.issuerId),
     amount: price.amount,
     purchaseTimeMs,
     write: {
@@ -360,15 +428,8 @@ function onAwaitB4(s: Extract<ObuState, { phase: "await-b4" }>, ev: ObuEvent, ct
       plate: s.vehicle.plate,
     },
   };
-  const debit: DebitFacts = {
-    obu: s.obu,
-    vehicle: s.vehicle,
-    card,
-    price,
-    purchaseTimeMs,
-    command,
-    rawB4: ev.raw,
-  };
+  const debit: DebitFacts = { obu: s.obu, vehicle: s.vehicle, card, price, purchaseTimeMs, command, rawB4 };
+  const { versions, warnings, unchecked } = listed;
   return {
     state: { phase: "await-b5", debit, versions, warnings, ...(unchecked ? { unchecked } : {}) },
     effects: [{ kind: "reply", command, stage: "c6Out" }],
