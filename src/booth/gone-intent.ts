@@ -11,7 +11,9 @@
  *   over a suspect of the purchase settles that suspect with the TAC instead (booth-prove, in place);
  * - there is none: the record is committed without the intent.
  *
- * A suspect written for a purchase whose paid record is there already returns that paid record.
+ * A suspect written for a purchase whose paid record is there already returns that paid record. A paid
+ * record whose purchase's suspect was settled "not debited" meanwhile is written beside that stop (the
+ * card proved the debit: never dropped).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
@@ -42,6 +44,16 @@ export function recordWithGoneIntent(
       "booth intent gone, its purchase recorded as a suspect: settled with the TAC",
     );
     return journal.settle(found.seq, settlementOf(rec, intentId));
+  }
+  if (found.kind === "stop" && rec.kind === "transaction") {
+    // its suspect was settled "not debited" (an operator, as the back office saw it) while the card now
+    // proves the debit with its TAC: the money moved, so the paid record is written beside that stop
+    // (as the lane records a late B5 proving a suspect settled not debited: an ORPHAN_B5, src/lane/late-b5.ts)
+    log.error(
+      { intentId, seq: found.seq, tradeId: found.tradeId, outcome: rec.outcome, recorded: found.outcome },
+      "booth intent gone, its purchase settled as not debited, and the card proves the debit: recorded",
+    );
+    return journal.commit({ ...rec, extra: { ...rec.extra, settledNotDebited: found.seq } });
   }
   log.warn(
     { intentId, seq: found.seq, tradeId: found.tradeId, outcome: rec.outcome, recorded: found.outcome },

@@ -39,6 +39,14 @@ export class Intents {
   private lastSync: Promise<boolean> = Promise.resolve(true);
   /** intents withdrawn while the journal could not be written: recover() deletes them (deleteWithdrawn) */
   private readonly withdrawn = new Set<number>();
+  /**
+   * The next new intent's id: never one given out before in this process. The table's own rowid would be
+   * MAX(id) + 1, so 1 again whenever it is empty (most of the time on a quiet lane), and a caller holding a
+   * resolved intent's id (a retried commit, a rewrite) would name another debit's intent: the commit's
+   * delete would take that intent with it (no E609), and the other debit's own commit then fail. Seeded
+   * from the rows at the first write; ids held in memory do not outlive the process.
+   */
+  private nextId: number | undefined;
 
   constructor(private readonly h: JournalDb) {
     this.stmtDel = h.db.prepare("DELETE FROM intents WHERE id = ?");
@@ -54,7 +62,7 @@ export class Intents {
   writeIntent(key: string, payload: string, id?: number): number {
     this.h.assertWritable();
     this.stmts ??= {
-      insert: this.h.db.prepare("INSERT INTO intents (key, created_at_ms, payload) VALUES (?, ?, ?)"),
+      insert: this.h.db.prepare("INSERT INTO intents (id, key, created_at_ms, payload) VALUES (?, ?, ?, ?)"),
       update: this.h.db.prepare("UPDATE intents SET payload = ? WHERE id = ?"),
     };
     const st = this.stmts;
@@ -62,7 +70,9 @@ export class Intents {
     try {
       written = this.h.withoutOwnFsync(() => {
         if (id !== undefined && st.update.run(payload, id).changes === 1) return id;
-        return Number(st.insert.run(key, this.h.now().getTime(), payload).lastInsertRowid);
+        const fresh = this.freshId();
+        st.insert.run(fresh, key, this.h.now().getTime(), payload);
+        return fresh;
       });
     } catch (e) {
       throw this.h.fail("writeIntent", e);
@@ -70,6 +80,13 @@ export class Intents {
     // on disk one fdatasync from now, in the thread pool (./wal-sync.ts); durable() waits for it
     this.lastSync = this.h.walSync.request();
     return written;
+  }
+
+  /** An id no intent of this process has had, above every row's. */
+  private freshId(): number {
+    this.nextId ??=
+      (this.h.db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM intents").get() as { m: number }).m + 1;
+    return this.nextId++;
   }
 
   /**

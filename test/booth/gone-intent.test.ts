@@ -91,6 +91,25 @@ describe("recordWithGoneIntent on a real journal", () => {
     expect(j.list().map((x) => [x.seq, x.kind])).toEqual([[s.seq, "transaction"]]);
   });
 
+  it("a suspect of the purchase settled 'not debited' meanwhile (an operator), and now its TAC: the paid record is written beside the stop, never dropped", () => {
+    const j = jd.open();
+    const id = j.writeIntent(`booth:${paid.cardId}`, "{}");
+    const s = j.commit(suspect, { intentId: id });
+    j.settle(s.seq, { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", settledBy: "operator", fields: {} });
+    const r = recordWithGoneIntent(j, paid, id, silentLogger);
+    // before: the stop was returned as the debit's record, and the TAC the card proved was recorded nowhere
+    expect(r).toMatchObject({
+      seq: s.seq + 1,
+      kind: "transaction",
+      tac: paid.tac,
+      extra: { settledNotDebited: s.seq },
+    });
+    expect(j.list().map((x) => [x.seq, x.kind, x.outcome])).toEqual([
+      [s.seq, "stop", "SUSPECT_NOT_DEBITED"],
+      [r.seq, "transaction", paid.outcome],
+    ]);
+  });
+
   it("no record of the purchase (another purchase of the card is no match): committed without the intent", () => {
     const j = jd.open();
     const other = j.commit({ ...paid, psamTransSerial: "0000FFFF" });

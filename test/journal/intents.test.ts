@@ -272,6 +272,31 @@ describe("a commit or settlement naming a debit intent that is gone (resolved al
     expect(j.commit(sampleRecord(4)).seq).toBe(first.seq + 1);
   });
 
+  it("an id is never given out twice in a process: a commit naming a resolved intent is E609, never another debit's intent taken with it", () => {
+    const j = openJournal();
+    const booth = j.writeIntent("booth:43010000000000000001", "DEBIT sent");
+    const first = j.commit(sampleRecord(1), { intentId: booth });
+    // the table is empty again; the next debit's intent (before: the table's rowid, MAX(id) + 1 = the same id)
+    const dsrc = j.writeIntent("a1b2c3d4", "C6 sent");
+    expect(dsrc).not.toBe(booth);
+    // a retry naming the resolved intent (its commit had landed but threw): refused, the other intent kept
+    expect(() => j.commit(sampleRecord(2), { intentId: booth })).toThrow(
+      expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }),
+    );
+    // nor does a rewrite naming it overwrite the other debit's payload
+    const again = j.writeIntent("booth:43010000000000000001", "kept answer", booth);
+    expect(again).not.toBe(dsrc);
+    expect(j.openIntents().find((i) => i.id === dsrc)?.payload).toBe("C6 sent");
+    expect(j.list().map((r) => r.seq)).toEqual([first.seq]);
+    // the other debit's own commit takes its own intent
+    j.commit(sampleRecord(3), { intentId: dsrc });
+    expect(j.openIntents().map((i) => i.id)).toEqual([again]);
+    j.close();
+    // a new process starts above every row left
+    const j2 = openJournal();
+    expect(j2.writeIntent("k", "p")).toBeGreaterThan(again);
+  });
+
   it("settle: E609, the suspect unchanged, the journal healthy", () => {
     const j = openJournal();
     const s = j.commit(sampleRecord(1, "suspect"));
