@@ -21,8 +21,11 @@ import type { Settlement } from "../lane/ports.js";
 import { BOOTH_OUTCOMES } from "./booth-records.js";
 import type { BoothJournal } from "./ports.js";
 
-/** The journal's createdAt may be behind the purchase time by a wall-clock step back: look this far before it. */
-const CLOCK_SLACK_MS = 3_600_000;
+/**
+ * The journal's createdAt may be behind the purchase time by a wall-clock step back: look this far before
+ * it (a day: an RTC reset's step is hours; the search, over the creation-time index, runs only on an E609).
+ */
+const CLOCK_SLACK_MS = 86_400_000;
 
 export function recordWithGoneIntent(
   journal: Pick<BoothJournal, "commit" | "settle" | "purchaseRecord">,
