@@ -109,23 +109,8 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (b2.dateOfExpire < today) return stop("OBU_EXPIRED", p, ctx);
   if (/^0+$/.test(issuerId) || /^f+$/i.test(issuerId)) return stop("OBU_ISSUER_INVALID", p, ctx);
   if (ctx.unsettled({ obuSerial: contractSerial })) return stop("UNSETTLED_DEBIT", p, ctx);
-  if (ctx.recentlyTraded({ obuSerial: contractSerial })) {
-    return {
-      state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
-      effects: [
-        {
-          kind: "reply",
-          command: { kind: "stop", obuId, stopType: ctx.alreadyTradedStopType, timeMs: ctx.nowMs },
-          stage: "c2Out",
-        },
-        {
-          kind: "note",
-          code: "ALREADY_TRADED",
-          message: `OBU ${contractSerial} re-read within the recent-trade window`,
-        },
-      ],
-    };
-  }
+  if (ctx.recentlyTraded({ obuSerial: contractSerial }))
+    return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
   let a: StatusListAnswer;
   try {
     a = ctx.lookup({ obuId: contractSerial });
@@ -240,7 +225,8 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   };
   const refused = cardRefusal(s, iss, card, p, ctx);
   if (refused) return refused;
-  if (ctx.recentlyTraded({ cardId: card.cardId })) return alreadyTraded(s.obu.obuId, card, ctx);
+  if (ctx.recentlyTraded({ cardId: card.cardId }))
+    return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
   const listed = listAtB4(s, card, { ...p, card }, ctx);
   if ("stop" in listed) return listed.stop;
   const priced = priceAtB4(s, card, listed.ok.parts, ctx);
@@ -310,8 +296,8 @@ function cardRefusal(
   return null;
 }
 
-/** A card re-read within the recent-trade window: the configured C2, no record (a note). */
-function alreadyTraded(obuId: string, card: CardFacts, ctx: MachineCtx): Transition {
+/** An OBU (at B2) or a card (at B4) re-read within the recent-trade window: the configured C2, no record (a note). */
+function alreadyTraded(obuId: string, what: string, ctx: MachineCtx): Transition {
   return {
     state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
     effects: [
@@ -323,7 +309,7 @@ function alreadyTraded(obuId: string, card: CardFacts, ctx: MachineCtx): Transit
       {
         kind: "note",
         code: "ALREADY_TRADED",
-        message: `card ${card.cardId} re-read within the recent-trade window`,
+        message: `${what} re-read within the recent-trade window`,
       },
     ],
   };
