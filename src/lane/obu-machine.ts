@@ -171,18 +171,8 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   const v = ev.info;
   const p = { obuId: s.obu.obuId, obu: s.obu, ...listOf(s) };
   if (v.errorCode !== 0) return stop("VEHICLE_READ_FAILED", { ...p, extra: { errorCode: v.errorCode } }, ctx);
-  if (v.vehicleClass === null || v.plate === null || v.plateColor === null) {
-    if (s.resends === 0) {
-      return {
-        state: { ...s, resends: 1 },
-        effects: [
-          { kind: "reply", command: { kind: "stop", obuId: s.obu.obuId, stopType: 2 }, stage: "c2Resend" },
-        ],
-        timeoutMs: ctx.options.obuTimeoutMs,
-      };
-    }
-    return stop("FRAME_INCOMPLETE", { ...p, stage: "B3" }, ctx);
-  }
+  if (v.vehicleClass === null || v.plate === null || v.plateColor === null)
+    return incompleteRead(s, p, "B3", ctx);
   const vehicle: VehicleFacts = { plate: v.plate, plateColor: v.plateColor, vehicleClass: v.vehicleClass };
   if (!isVehicleClass(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
@@ -214,7 +204,7 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   const p: RecordParts = { obuId: s.obu.obuId, obu: s.obu, vehicle: s.vehicle, ...listOf(s), rawB4: ev.raw };
   if (c.errorCode !== 0) return stop("CARD_READ_FAILED", { ...p, extra: { errorCode: c.errorCode } }, ctx);
   const iss = c.issuance;
-  if (iss === null || c.lastRecord === null || c.balance === null) return incompleteB4(s, p, ctx);
+  if (iss === null || c.lastRecord === null || c.balance === null) return incompleteRead(s, p, "B4", ctx);
   const card: CardFacts = {
     cardId: `${iss.cardNetwork}${iss.cardSerial}`,
     cardType: iss.cardType,
@@ -234,8 +224,16 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   return debitAtB4(s, card, priced.ok, listed.ok, ev.raw, ctx);
 }
 
-/** A B4 without the card's files: one C2 resend asks the RSU again, then FRAME_INCOMPLETE. */
-function incompleteB4(s: AwaitB4, p: RecordParts, ctx: MachineCtx): Transition {
+/**
+ * A B3 without the vehicle file, or a B4 without the card's files: one C2 resend asks the RSU again, then
+ * FRAME_INCOMPLETE.
+ */
+function incompleteRead(
+  s: Extract<ObuState, { phase: "await-b3" | "await-b4" }>,
+  p: RecordParts,
+  stage: "B3" | "B4",
+  ctx: MachineCtx,
+): Transition {
   if (s.resends === 0) {
     return {
       state: { ...s, resends: 1 },
@@ -245,7 +243,7 @@ function incompleteB4(s: AwaitB4, p: RecordParts, ctx: MachineCtx): Transition {
       timeoutMs: ctx.options.obuTimeoutMs,
     };
   }
-  return stop("FRAME_INCOMPLETE", { ...p, stage: "B4" }, ctx);
+  return stop("FRAME_INCOMPLETE", { ...p, stage }, ctx);
 }
 
 /**
