@@ -17,21 +17,12 @@ import { auditDir } from "../../src/audit/segments.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { exitRecord0019 } from "../reader/booth-purchase.js";
-import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
+import { type BoothTestContext, b5LostVehicle, boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
 /** A DSRC debit whose B5 is lost: the card paid, the lane holds a B5_NO_DSRC suspect. */
-const B5_LOST = {
-  id: "B1",
-  plate: "湘AB0001",
-  class: 1,
-  at: 200,
-  zoneMs: 3000,
-  entryStation: "0101",
-  card: { serial: SERIAL },
-  faults: [{ kind: "b5-lost", lingerMs: 0 }],
-};
+const B5_LOST = b5LostVehicle(SERIAL);
 
 /** The journal refuses the booth's next `n` records (a full disk); returns how many it refused so far. */
 function refuseBoothRecords(t: BoothTestContext, n: number): () => number {

@@ -273,6 +273,20 @@ export async function boothTest(
   }
 }
 
+/** A DSRC debit whose B5 is lost (vehicle B1): the card paid, the lane holds a B5_NO_DSRC suspect. */
+export function b5LostVehicle(serial: string) {
+  return {
+    id: "B1",
+    plate: "湘AB0001",
+    class: 1,
+    at: 200,
+    zoneMs: 3000,
+    entryStation: "0101",
+    card: { serial },
+    faults: [{ kind: "b5-lost", lingerMs: 0 }],
+  };
+}
+
 /** An exit-lane vehicle whose OBU has no card: the driver hands the card over at the booth. */
 export function noCardVehicle(id: string, serial: string, at = 200): Record<string, unknown> {
   return {

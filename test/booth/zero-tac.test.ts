@@ -8,23 +8,14 @@
 import { describe, expect, it } from "vitest";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
-import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
+import { type BoothTestContext, b5LostVehicle, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
 const ZERO = "00000000";
 
-/** A DSRC debit whose B5 is lost: the card paid, the lane holds a B5_NO_DSRC suspect (as in booth.test.ts). */
-const B5_LOST = {
-  id: "B1",
-  plate: "湘AB0001",
-  class: 1,
-  at: 200,
-  zoneMs: 3000,
-  entryStation: "0101",
-  card: { serial: SERIAL },
-  faults: [{ kind: "b5-lost", lingerMs: 0 }],
-};
+/** A DSRC debit whose B5 is lost: the card paid, the lane holds a B5_NO_DSRC suspect. */
+const B5_LOST = b5LostVehicle(SERIAL);
 
 const alarms = (t: BoothTestContext, code: string): string[] =>
   (t.outputs as { type: string }[])
