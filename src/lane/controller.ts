@@ -40,6 +40,7 @@ import {
 } from "./lane-gate.js";
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
+import { LoopErrors } from "./loop-errors.js";
 import { isDebit, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
 import {
@@ -130,6 +131,8 @@ export interface LaneCounters {
   journalFailures: number;
   inits: number;
   rsuReboots: number;
+  /** tasks of the lane's queue (a frame, a timer, a link change) that threw: a defect, each one alarmed */
+  loopErrors: number;
 }
 
 type FrameIn = IncomingFrameLike & { readonly rsuRebooted?: boolean };
@@ -166,6 +169,7 @@ export class LaneController {
     journalFailures: 0,
     inits: 0,
     rsuReboots: 0,
+    loopErrors: 0,
   };
   /** the recent-trade and unsettled holds (isHeld for the booth) */
   readonly guards: TradeGuards;
@@ -193,9 +197,16 @@ export class LaneController {
     this.log = (opts.logger ?? silentLogger).child({ ch: "LANE" });
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
-    this.queue = new SerialQueue(this.log);
-    const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const alarm = (code: string, message: string): void => this.alarm(code, message);
+    const loopErrors = new LoopErrors({
+      log: this.log,
+      alarm,
+      now: this.now,
+      repeatMs: opts.statusListPolicy.alarmRepeatMs ?? 60_000,
+      counters: this.counters,
+    });
+    this.queue = new SerialQueue((e, context) => loopErrors.report(e, context));
+    const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const notice = (code: string, message: string, data: Record<string, unknown>): void =>
       this.notice(code, message, data);
     this.guards = new TradeGuards({
@@ -373,7 +384,12 @@ export class LaneController {
           await this.maybeInit();
         }),
       ),
-      this.o.link.incoming$.subscribe((inc) => this.queue.enqueue(() => this.onFrame(inc))),
+      this.o.link.incoming$.subscribe((inc) =>
+        this.queue.enqueue(
+          () => this.onFrame(inc),
+          () => ({ frame: inc.frame.type, raw: inc.wire.raw.toString("hex") }),
+        ),
+      ),
       this.o.link.state$.subscribe((s) =>
         this.queue.enqueue(() => this.onLinkState(s.status, s.reason, s.portOpen === true)),
       ),

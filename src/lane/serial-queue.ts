@@ -1,16 +1,19 @@
 /**
  * The lane's one serial queue: every RSU frame, link change, timer, operator action and stop request is
  * a task run after the previous one finished, so a vehicle's frames and timers are handled one at a time
- * and in order. A task that throws is logged and does not stop the queue. Closed at the end of a stop:
- * later tasks are dropped (operator actions are refused).
+ * and in order. A queued task that throws goes to `failed` with what the task was (the controller logs it
+ * with its stack and raises an alarm) and does not stop the queue; a `run` task's error goes to its
+ * caller only. Closed at the end of a stop: later tasks are dropped (operator actions are refused).
  */
-import type { Logger } from "../../firmware-bridge/log.js";
+
+/** What a task was about, for the report of its failure (a frame's type and bytes, say). */
+export type TaskContext = Readonly<Record<string, unknown>>;
 
 export class SerialQueue {
   private tail: Promise<void> = Promise.resolve();
   private closedFlag = false;
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly failed: (e: unknown, context: TaskContext | undefined) => void) {}
 
   get closed(): boolean {
     return this.closedFlag;
@@ -25,9 +28,9 @@ export class SerialQueue {
     return this.tail;
   }
 
-  enqueue(fn: () => Promise<void> | void): void {
+  enqueue(fn: () => Promise<void> | void, context?: () => TaskContext): void {
     if (this.closedFlag) return;
-    this.tail = this.tail.then(fn).catch((e: unknown) => this.failed(e));
+    this.tail = this.tail.then(fn).catch((e: unknown) => this.report(e, context));
   }
 
   /** Queue `fn` and resolve with its result (rejects if it throws, or if the queue is closed). */
@@ -36,7 +39,7 @@ export class SerialQueue {
     const r = this.tail.then(fn);
     this.tail = r.then(
       () => undefined,
-      (e: unknown) => this.failed(e),
+      () => undefined,
     );
     return r;
   }
@@ -52,7 +55,17 @@ export class SerialQueue {
     };
   }
 
-  private failed(e: unknown): void {
-    this.log.error({ err: e instanceof Error ? e.message : String(e) }, "lane loop error");
+  private report(e: unknown, context: (() => TaskContext) | undefined): void {
+    let c: TaskContext | undefined;
+    try {
+      c = context?.();
+    } catch {
+      c = undefined;
+    }
+    try {
+      this.failed(e, c);
+    } catch {
+      // the report failing must not stop the queue: a rejected tail would skip every later task
+    }
   }
 }

@@ -1866,3 +1866,25 @@ describe("crash recovery: a debit intent the lane cannot read", () => {
     },
   );
 });
+
+describe("a frame whose handling throws (a defect, not a state the lane knows)", () => {
+  it("is counted and alarmed with the frame's type, and the next vehicle trades", async () => {
+    const r = rig();
+    await open(r);
+    // a B3 whose event has no vehicle information: reading its OBU id throws a TypeError in the handling
+    r.link.frame({ kind: "vehicle" } as unknown as RsuEvent, { raw: "ffb3" });
+    await r.settle();
+    expect(r.ctl.counters.loopErrors).toBe(1);
+    expect(r.outputs).toContainEqual(
+      expect.objectContaining({
+        type: "alarm",
+        code: "LANE_LOOP_ERROR",
+        message: expect.stringMatching(/^a EV frame's handling threw: Cannot read properties of undefined/),
+      }),
+    );
+    await toDebit(r);
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+  });
+});
