@@ -8,10 +8,11 @@
  * checkpoint and fsyncs it before deleting anything; `audit verify` accepts a trail that begins after
  * `deletedThrough` only when such a sealed entry says so. The entry also restates the journal's binding
  * (./binding-mark.ts): the newest one the deleted files state, so it outlives the file of the
- * `journal.bound` entry.
+ * `journal.bound` entry. Bytes that recovery kept beside a deleted file (`<file>.damaged-<hash>`,
+ * ./recovery.ts keepNotTorn) go with it, named in the entry (`sideFiles`): evidence of that file only.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, readdirSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type BindingMark, newestBindingMark } from "./binding-mark.js";
 import { parseEntry } from "./entry.js";
@@ -28,6 +29,8 @@ export interface RetentionPlan {
    * it (null: they state none); the trail writes the one it carries into the entry
    */
   bound?: BindingMark | null;
+  /** the bytes recovery kept beside the deleted files (`<file>.damaged-<hash>`), deleted with them */
+  sideFiles: string[];
 }
 
 /**
@@ -82,10 +85,18 @@ export async function planRetention(
     });
   }
   if (files.length === 0) return null;
+  const deleted = new Set(files.map((f) => `${f.file}.damaged-`));
+  const sideFiles = readdirSync(dir)
+    .filter((n) => {
+      const i = n.indexOf(".damaged-");
+      return i > 0 && deleted.has(n.slice(0, i + ".damaged-".length));
+    })
+    .sort();
   return {
     files,
     deletedThrough: files[files.length - 1]!.to,
     cutoff: new Date(cutoffMs).toISOString(),
     bound,
+    sideFiles,
   };
 }

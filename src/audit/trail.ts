@@ -848,6 +848,7 @@ export class AuditTrail {
       this.flushSpool();
       await this.sync();
       for (const f of plan.files) await unlink(join(this.dir, f.file));
+      for (const f of plan.sideFiles) await unlink(join(this.dir, f)).catch(() => undefined);
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
       return { ...plan, bound };

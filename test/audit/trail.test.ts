@@ -197,6 +197,32 @@ describe("rotation and retention", () => {
     expect(r.retainedFrom).toBe((retention[1]!.data as { deletedThrough: number }).deletedThrough + 1);
   });
 
+  it("bytes recovery kept beside a deleted file (FILE.damaged-...) go with it, named in the entry; a kept file's stay", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    const oldFiles = segmentPaths(dir).slice(0, -1);
+    const oldest = oldFiles[0]!;
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const newest = segmentPaths(dir).at(-1)!;
+    const sideOfOldest = `${oldest}.damaged-0123456789abcdef`;
+    const sideOfNewest = `${newest}.damaged-fedcba9876543210`;
+    writeFileSync(sideOfOldest, "kept bytes");
+    writeFileSync(sideOfNewest, "kept bytes");
+    const plan = await t.runRetention();
+    await t.close();
+    expect(plan!.files.map((f) => f.file)).toEqual(oldFiles.map((p) => p.split("/").pop()));
+    expect(plan!.sideFiles).toEqual([sideOfOldest.split("/").pop()]);
+    expect(() => statSync(sideOfOldest)).toThrow();
+    expect(readFileSync(sideOfNewest, "utf8")).toBe("kept bytes");
+    expect(entries().find((e) => e.type === "audit.retention")?.data).toMatchObject({
+      sideFiles: [sideOfOldest.split("/").pop()],
+    });
+    expect(verify(dir)).toMatchObject({ ok: true, problems: [] });
+  });
+
   it("a file deleted without an audit.retention entry is detected", async () => {
     const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
     await fill(t, 30);

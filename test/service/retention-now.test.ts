@@ -40,6 +40,7 @@ const PLAN: RetentionPlan = {
     { file: "000501.log", from: 501, to: 900, bytes: 800, sha256: "b".repeat(64), lastTime: "t2" },
   ],
   deletedThrough: 900,
+  sideFiles: [],
   cutoff: "2025-10-30T02:00:00.000Z",
   bound: null,
 };
