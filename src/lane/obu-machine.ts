@@ -109,8 +109,7 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (b2.dateOfExpire < today) return stop("OBU_EXPIRED", p, ctx);
   if (/^0+$/.test(issuerId) || /^f+$/i.test(issuerId)) return stop("OBU_ISSUER_INVALID", p, ctx);
   if (ctx.unsettled({ obuSerial: contractSerial })) return stop("UNSETTLED_DEBIT", p, ctx);
-  if (ctx.recentlyTraded({ obuSerial: contractSerial }))
-    return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
+  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never waved on
   let a: StatusListAnswer;
   try {
     a = ctx.lookup({ obuId: contractSerial });
@@ -121,6 +120,8 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (a.listed) {
     return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
   }
+  if (ctx.recentlyTraded({ obuSerial: contractSerial }))
+    return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   if (a.health) warnings.push(listHealthCode(a.health));
   return {
@@ -215,10 +216,12 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   };
   const refused = cardRefusal(s, iss, card, p, ctx);
   if (refused) return refused;
-  if (ctx.recentlyTraded({ cardId: card.cardId }))
-    return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
+  // the list before the recent-trade pass: a card listed since it paid here (in this OBU or, as the pass
+  // matches the card alone, in another) is stopped, never waved on
   const listed = listAtB4(s, card, { ...p, card }, ctx);
   if ("stop" in listed) return listed.stop;
+  if (ctx.recentlyTraded({ cardId: card.cardId }))
+    return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
   const priced = priceAtB4(s, card, listed.ok.parts, ctx);
   if ("stop" in priced) return priced.stop;
   return debitAtB4(s, card, priced.ok, listed.ok, ev.raw, ctx);

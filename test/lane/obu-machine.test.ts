@@ -346,6 +346,23 @@ describe("OBU machine: every stop case", () => {
     expect(byCard.state).toMatchObject({ outcome: "ALREADY_TRADED" });
   });
 
+  // review finding (status list): the recent-trade pass ran before the lookup, so a card or OBU listed
+  // since it paid here was waved on (请通行) within recentTradeWindowMs: in another OBU too, as the card
+  // pass matches the card alone
+  it("an OBU or card listed since it traded here is stopped as listed, not waved on as already traded", () => {
+    const obu = run(ctxFor("exit", { traded: new Set([OBU_SERIAL]), listedObu: new Set([OBU_SERIAL]) }), [
+      E.obu(),
+    ]);
+    expect(obu.state).toMatchObject({ phase: "done", outcome: "OBU_ON_STATUS_LIST" });
+    const card = run(ctxFor("exit", { traded: new Set([CARD_ID]), listedCard: new Set([CARD_ID]) }), [
+      E.obu(),
+      E.veh(),
+      E.card(),
+    ]);
+    expect(card.state).toMatchObject({ phase: "done", outcome: "CARD_ON_STATUS_LIST" });
+    expect(commits(card.effects)).toMatchObject([{ kind: "stop", outcome: "CARD_ON_STATUS_LIST" }]);
+  });
+
   it("a heartbeat-like or unrelated event in idle does nothing", () => {
     expect(transition({ phase: "idle" }, E.timeout, exit)).toEqual({ state: { phase: "idle" }, effects: [] });
     expect(transition({ phase: "idle" }, E.trade(), exit).effects).toEqual([]);
