@@ -351,20 +351,7 @@ export function registerAudit(program: Command): void {
       .option("-f, --follow", "keep printing entries as the lane writes them (Ctrl-C ends)")
       .option("--json", "one JSON object per line")
       .option("--full-ids", "show card numbers in full"),
-  ).action(async (o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean }) => {
-    const n = Number(o.lines);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
-    const loc = locateLane(o);
-    const dir = trailDir(loc);
-    const entries = lastEntries(dir, n);
-    const emit = emitAll(
-      entries.map((x) => x.entry),
-      o,
-      o.json ? null : laneOffset(loc, dir),
-    );
-    if (o.follow)
-      await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, emit);
-  });
+  ).action(tailAction);
 
   addFilterOptions(
     addLaneOptions(
@@ -375,25 +362,7 @@ export function registerAudit(program: Command): void {
         .option("--json", "one JSON object per line")
         .option("--full-ids", "show card numbers in full"),
     ),
-  ).action((o: LaneLocationOptions & OutputOpts & FilterOpts) => {
-    checkAuditFilters(o);
-    const loc = locateLane(o);
-    const dir = trailDir(loc);
-    const offset = laneOffset(loc, dir);
-    const f = filterFrom(o, offset);
-    // JSON lines go out as they are found; a table is sized to what was found, so it waits for all of it
-    const found: AuditEntry[] = [];
-    const json = o.json ? emitAll([], o, null) : null;
-    for (const { entry } of readTrail(dir, trailReading(f.since))) {
-      if (!matches(entry, toRow(entry), f)) continue;
-      if (json) json(entry);
-      else found.push(entry);
-    }
-    if (!json) {
-      emitAll(found, o, offset);
-      process.stderr.write(`${found.length} entr${found.length === 1 ? "y" : "ies"}\n`);
-    }
-  });
+  ).action(searchAction);
 
   addFilterOptions(
     addLaneOptions(
@@ -405,46 +374,7 @@ export function registerAudit(program: Command): void {
         .requiredOption("--format <format>", "csv or json")
         .option("--full-ids", "card numbers in full (and, for json, the lines exactly as in the trail)"),
     ),
-  ).action((o: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }) => {
-    if (o.format !== "csv" && o.format !== "json")
-      throw new UsageError(`--format: expected csv or json, got "${o.format}"`);
-    checkAuditFilters(o);
-    const loc = locateLane(o);
-    const dir = trailDir(loc);
-    const f = filterFrom(o, laneOffset(loc, dir));
-    const full = !!o.fullIds;
-    if (o.format === "csv")
-      out(
-        "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash\n",
-      );
-    for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
-      const r = toRow(entry);
-      if (!matches(entry, r, f)) continue;
-      if (o.format === "json") out(`${full ? line.toString("utf8") : maskCardIds(line.toString("utf8"))}\n`);
-      else {
-        const m = (s: string | null): string | null => (s === null || full ? s : maskCardIds(s));
-        const cells = [
-          r.seq,
-          r.time,
-          r.utc,
-          r.severity,
-          r.type,
-          r.kind,
-          r.reason,
-          m(r.card),
-          r.obu,
-          r.obuId,
-          r.plate,
-          r.amount,
-          r.tradeId,
-          m(r.message),
-          entry.data === undefined ? null : m(JSON.stringify(entry.data)),
-          entry.hash,
-        ];
-        out(`${cells.map(csvCell).join(",")}\n`);
-      }
-    }
-  });
+  ).action(exportAction);
 
   addLaneOptions(
     audit
@@ -455,45 +385,139 @@ export function registerAudit(program: Command): void {
         "the lane's public key (PEM) from an independent copy; default the one beside the log",
       )
       .option("--json", "the report as JSON"),
-  ).action((o: LaneLocationOptions & { key?: string; json?: boolean }) => {
-    const loc = locateLane(o);
-    const dir = auditDir(loc.dataDir);
-    let key = null;
-    let keyNote: string;
-    if (o.key !== undefined) {
-      key = publicKeyFromPem(readKeyFile(o.key), `--key ${o.key}`);
-      keyNote = `${o.key} (given with --key)`;
-    } else {
-      const beside = join(loc.dataDir, AUDIT_PUBLIC_KEY_FILE);
-      let pem: Buffer | null = null;
-      try {
-        pem = readFileSync(beside);
-      } catch {
-        pem = null;
+  ).action(verifyAction);
+}
+
+/** `audit tail [-n N] [-f]`: the newest entries, then (with -f) each new one as the lane writes it. */
+async function tailAction(
+  o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean },
+): Promise<void> {
+  const n = Number(o.lines);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
+  const loc = locateLane(o);
+  const dir = trailDir(loc);
+  const entries = lastEntries(dir, n);
+  const emit = emitAll(
+    entries.map((x) => x.entry),
+    o,
+    o.json ? null : laneOffset(loc, dir),
+  );
+  if (o.follow) await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, emit);
+}
+
+/** `audit search`: the entries matching the filters, oldest first, as a table or JSON lines. */
+function searchAction(o: LaneLocationOptions & OutputOpts & FilterOpts): void {
+  checkAuditFilters(o);
+  const loc = locateLane(o);
+  const dir = trailDir(loc);
+  const offset = laneOffset(loc, dir);
+  const f = filterFrom(o, offset);
+  // JSON lines go out as they are found; a table is sized to what was found, so it waits for all of it
+  const found: AuditEntry[] = [];
+  const json = o.json ? emitAll([], o, null) : null;
+  for (const { entry } of readTrail(dir, trailReading(f.since))) {
+    if (!matches(entry, toRow(entry), f)) continue;
+    if (json) json(entry);
+    else found.push(entry);
+  }
+  if (!json) {
+    emitAll(found, o, offset);
+    process.stderr.write(`${found.length} entr${found.length === 1 ? "y" : "ies"}\n`);
+  }
+}
+
+/** `audit export --format csv|json`: the entries matching the filters, one line each. */
+function exportAction(o: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
+  if (o.format !== "csv" && o.format !== "json")
+    throw new UsageError(`--format: expected csv or json, got "${o.format}"`);
+  checkAuditFilters(o);
+  const loc = locateLane(o);
+  const dir = trailDir(loc);
+  const f = filterFrom(o, laneOffset(loc, dir));
+  const full = !!o.fullIds;
+  if (o.format === "csv")
+    out(
+      "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash\n",
+    );
+  for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
+    const r = toRow(entry);
+    if (!matches(entry, r, f)) continue;
+    if (o.format === "json") out(`${full ? line.toString("utf8") : maskCardIds(line.toString("utf8"))}\n`);
+    else out(`${csvLine(entry, r, full)}\n`);
+  }
+}
+
+/** One entry as a CSV line, card numbers masked unless `full`. */
+function csvLine(entry: AuditEntry, r: ReturnType<typeof toRow>, full: boolean): string {
+  const m = (s: string | null): string | null => (s === null || full ? s : maskCardIds(s));
+  const cells = [
+    r.seq,
+    r.time,
+    r.utc,
+    r.severity,
+    r.type,
+    r.kind,
+    r.reason,
+    m(r.card),
+    r.obu,
+    r.obuId,
+    r.plate,
+    r.amount,
+    r.tradeId,
+    m(r.message),
+    entry.data === undefined ? null : m(JSON.stringify(entry.data)),
+    entry.hash,
+  ];
+  return cells.map(csvCell).join(",");
+}
+
+/** `audit verify [--key FILE]`: the whole trail checked; exit 1 naming the first bad record. */
+function verifyAction(o: LaneLocationOptions & { key?: string; json?: boolean }): void {
+  const loc = locateLane(o);
+  const dir = auditDir(loc.dataDir);
+  const { key, keyNote } = verifyKey(loc.dataDir, o.key);
+  // the unsealed tail is judged by the lane's own checkpoint settings when its config is known
+  const tailLimits: TailLimits | null = loc.config
+    ? {
+        checkpointEvery: loc.config.audit.checkpointEvery,
+        checkpointIntervalSeconds: loc.config.audit.checkpointIntervalSeconds,
       }
-      key = pem ? publicKeyFromPem(pem, beside) : null;
-      keyNote = pem
-        ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
-        : `none: ${beside} is missing and no --key was given, so nothing can be trusted`;
-    }
-    // the unsealed tail is judged by the lane's own checkpoint settings when its config is known
-    const tailLimits: TailLimits | null = loc.config
-      ? {
-          checkpointEvery: loc.config.audit.checkpointEvery,
-          checkpointIntervalSeconds: loc.config.audit.checkpointIntervalSeconds,
-        }
-      : null;
-    const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
-      laneId: loc.config ? laneIdFromConfig(loc) : null,
-      givenKey: o.key !== undefined,
-      ...(tailLimits ? { tailLimits } : {}),
-    });
-    const limitsNote = tailLimits
-      ? `from the config (${loc.how})`
-      : "the defaults: no config given, give --config for the lane's own";
-    out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir, journalNote, limitsNote));
-    if (!r.ok) process.exitCode = 1;
+    : null;
+  const { report: r, journalNote } = verifyLaneDataDir(loc.dataDir, key, {
+    laneId: loc.config ? laneIdFromConfig(loc) : null,
+    givenKey: o.key !== undefined,
+    ...(tailLimits ? { tailLimits } : {}),
   });
+  const limitsNote = tailLimits
+    ? `from the config (${loc.how})`
+    : "the defaults: no config given, give --config for the lane's own";
+  out(o.json ? `${JSON.stringify(r)}\n` : formatReport(r, keyNote, dir, journalNote, limitsNote));
+  if (!r.ok) process.exitCode = 1;
+}
+
+/** The key verify checks against (--key, else the one beside the log, else none) and what the report says of it. */
+function verifyKey(
+  dataDir: string,
+  given: string | undefined,
+): { key: ReturnType<typeof publicKeyFromPem> | null; keyNote: string } {
+  if (given !== undefined)
+    return {
+      key: publicKeyFromPem(readKeyFile(given), `--key ${given}`),
+      keyNote: `${given} (given with --key)`,
+    };
+  const beside = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
+  let pem: Buffer | null = null;
+  try {
+    pem = readFileSync(beside);
+  } catch {
+    pem = null;
+  }
+  return {
+    key: pem ? publicKeyFromPem(pem, beside) : null,
+    keyNote: pem
+      ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
+      : `none: ${beside} is missing and no --key was given, so nothing can be trusted`,
+  };
 }
 
 function readKeyFile(path: string): Buffer {
