@@ -150,7 +150,7 @@ export class RsuSession {
         // lane mode: the lane closes, and C0 goes out again.
         this.st = "idle";
         if (rebooted) {
-          // A legacy reboot (RSCTL 9X): nothing it had in flight will be answered; C0 at once.
+          // A legacy reboot (RSCTL 98): nothing it had in flight will be answered; C0 at once.
           this.d.counters.rsuReboots++;
           this.d.log.warn("unsolicited B0: RSU rebooted; sending C0 again");
           await this.begin();

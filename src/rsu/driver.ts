@@ -100,7 +100,7 @@ export interface RsuStatus {
   manuId: number;
   rsuId: string;
   version: string;
-  /** legacy RSCTL 9X: the RSU powered on since it last spoke */
+  /** legacy RSCTL 98 (firmware-bridge/framing/legacy.ts isRebootB0): the RSU powered on since it last spoke */
   rebooted: boolean;
 }
 
