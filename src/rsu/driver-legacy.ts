@@ -32,6 +32,7 @@ export function createLegacyCodec(
               rsuId: frame.rsuId,
               version: frame.rsuVersion,
               rebooted: isRebootB0(frame.type, wire.seq),
+              ...(frame.extra ? { undecoded: frame.extra } : {}),
             },
           };
         case "B2":

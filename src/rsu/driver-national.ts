@@ -44,6 +44,7 @@ export function createNationalCodec(
               rsuId: frame.rsuId,
               version: frame.rsuVersion,
               rebooted: false,
+              ...(frame.extra ? { undecoded: frame.extra } : {}),
             },
           };
         case "B2":
