@@ -124,7 +124,10 @@ export function decodeData(data: Buffer, d: Dialect): DecodeResult {
   return { ok: true, frame: frame as unknown as Frame };
 }
 
-/** Encode a frame to DATA (type byte first). Throws EtcError naming the bad field. */
+/**
+ * Encode a frame to DATA (type byte first). Throws EtcError naming the bad field; never returns a byte
+ * it did not write (a size that disagrees with what was written throws instead).
+ */
 export function encodeData(frame: Frame, d: Dialect): Buffer {
   if (frame.type === "ACK") return Buffer.alloc(0);
   const def = catalogueFor(d.variant).byType.get(frame.type);
@@ -146,7 +149,14 @@ export function encodeData(frame: Frame, d: Dialect): Buffer {
     if (e instanceof EtcError) throw new EtcError(e.code, `${def.type}.${e.message}`);
     throw e;
   }
-  if (extra) extra.copy(out, o);
+  if (extra) o += extra.copy(out, o);
+  if (o !== n) {
+    // out is allocUnsafe: bytes not written would be whatever the heap held
+    throw new EtcError(
+      ErrorCodes.FieldValue,
+      `${def.type}: encoded ${o} of the ${n} bytes its fields count; not sending it`,
+    );
+  }
   return out;
 }
 

@@ -339,7 +339,19 @@ export function struct<F extends readonly AnyField[]>(fields: F): FieldCodec<Val
       if ("missing" in r) return undefined;
       return [r.value as ValuesOf<F>, r.next];
     },
-    encode: (v, buf, off, d) => encodeFields(fields, v as Record<string, unknown>, buf, off, d),
+    encode(v, buf, off, d) {
+      const rec = v as Record<string, unknown>;
+      // A record of fixed width is sized by its width, not its value (sizeFields): it must carry every
+      // field its dialect has, or bytes counted for a missing one would go out unwritten.
+      if (fixedWidth(d) !== undefined) {
+        for (const f of fields) {
+          if (presentIn(f, d) && rec[f.name] === undefined) {
+            throw bad(`field "${f.name}" is required in this dialect (a ${fixedWidth(d)}-byte record)`);
+          }
+        }
+      }
+      return encodeFields(fields, rec, buf, off, d);
+    },
   };
 }
 

@@ -93,7 +93,9 @@ export const C8 = defineFrame({
   fields: [
     field("obuId", hex(4)),
     field("epSerial", u16),
-    optional("ef04CmdType", u8), // 00 TAC only, 01 TAC and write EF04 (the EF04 data follows)
+    // 00 TAC only, 01 TAC and write EF04 (the EF04 data follows). The lane's TAC-only C8 leaves it out
+    // (7 bytes with the type byte, docs/protocol.md §7).
+    optional("ef04CmdType", u8),
     optional("ef04Info", hex(91)),
     optional("ef04Info2", hex(5)),
   ],

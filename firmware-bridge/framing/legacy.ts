@@ -19,6 +19,15 @@ export const LANE_INITIATED_RSCTL = 0x80;
 /** RSCTL of the B0 an RSU sends after a reboot. */
 export const RSU_REBOOT_RSCTL = 0x98;
 
+/**
+ * Whether a legacy frame is the B0 an RSU sends after a reboot or power-on: type B0 with RSCTL exactly 0x98
+ * (docs/protocol.md §1). The one rule the link (answer-cache.ts) and the lane's codec (src/rsu/driver-legacy.ts)
+ * both use; another 9X is no RSCTL an RSU sends, and marks nothing.
+ */
+export function isRebootB0(type: string, rsctl: number): boolean {
+  return type === "B0" && rsctl === RSU_REBOOT_RSCTL;
+}
+
 /** A lane reply mirrors the RSU's RSCTL with its nibbles swapped: X8 -> 8X. */
 export function swapNibbles(rsctl: number): number {
   return ((rsctl & 0x0f) << 4) | ((rsctl >> 4) & 0x0f);

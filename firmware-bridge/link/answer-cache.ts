@@ -20,7 +20,7 @@ import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.j
 import { answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
-import { RSU_REBOOT_RSCTL, swapNibbles } from "../framing/legacy.js";
+import { isRebootB0, swapNibbles } from "../framing/legacy.js";
 import { replySeq } from "../framing/national.js";
 import type { WireFrame } from "../framing/types.js";
 import type { Logger } from "../log.js";
@@ -185,11 +185,13 @@ export class AnswerCache {
   receive(rf: ReceivedFrame): IncomingFrame | undefined {
     const { frame, wire } = rf;
     const informational = needsAnswer(frame, this.dialect.variant);
-    const rebooted = this.legacy && frame.type === "B0" && wire.seq === RSU_REBOOT_RSCTL;
-    // A reboot B0 is never taken for a repeat: a second reboot looks byte-identical to a retransmitted
-    // first one, and answering it with C0 again is harmless while missing a reboot leaves the RSU
-    // uninitialised.
-    if (informational && !rebooted) {
+    const rebooted = this.legacy && isRebootB0(frame.type, wire.seq);
+    // A reboot B0 is deduplicated like any information frame: byte-identical within dedupeWindowMs of its
+    // first sighting it is the RSU repeating it (our ACK lost), not a second reboot, which takes longer
+    // than the window. Delivered again, it would reach the controller while it waits for the answer to the
+    // C0 the first one caused, and be taken for that answer (docs/link.md "Receiving, acknowledging,
+    // deduplicating").
+    if (informational) {
       const prev = this.recent.get(wire.seq);
       if (prev !== undefined && this.isRepeat(prev, rf)) {
         this.repeat(prev);

@@ -48,11 +48,12 @@ export interface RsuStatusInfo {
   txPower: number;
 }
 
-export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
+/** `rsuStatus`: 00 OK; national 03 is an initialisation error (a C0 the RSU cannot take). */
+export function b0Frame(d: Dialect, id: RsuIdentity, rsuStatus = 0): Frame {
   if (d.variant === "legacy") {
     return {
       type: "B0",
-      rsuStatus: 0,
+      rsuStatus,
       psamNum: id.psamTerminalIds.length,
       rsuTerminalId1: id.psamTerminalIds[0] ?? "000000000000",
       rsuTerminalId2: id.psamTerminalIds[1] ?? "000000000000",
@@ -65,7 +66,7 @@ export function b0Frame(d: Dialect, id: RsuIdentity): Frame {
   }
   return {
     type: "B0",
-    rsuStatus: 0,
+    rsuStatus,
     psamNum: id.psamTerminalIds.length,
     psams: id.psamTerminalIds.map((terminalId, i) => ({
       channel: i + 1,
@@ -100,8 +101,9 @@ export function heartbeatFrame(d: Dialect, id: RsuIdentity, s: RsuStatusInfo): F
     psams2: [],
     antennaNum: 1,
     workingAntennaNum: 1,
-    // B1 antenna channel: 00 channel 1, 01 channel 2 (C0 PLLChannelID counts from 01).
-    antennas: [{ antennaId: 1, status: 0, channel: Math.max(0, s.pllChannelId - 1), power: s.txPower }],
+    // B1 antenna channel: 00 channel 1, 01 channel 2; C0 PLLChannelID 01H channel 1, 02H channel 2 (a C0
+    // with another value is refused: rsu-simulator.ts onC0).
+    antennas: [{ antennaId: 1, status: 0, channel: s.pllChannelId - 1, power: s.txPower }],
   };
 }
 

@@ -463,6 +463,18 @@ class SimulatedRsu implements RsuSimulator {
   }
 
   private onC0(f: Extract<Frame, { type: "C0" }>): string | undefined {
+    // National PLLChannelID: the reference defines 01H (channel 1) and 02H (channel 2) only. Another value
+    // is a C0 the RSU cannot take: B0 RSUStatus 03 (initialisation error), and it stays uninitialised.
+    if (this.dialect.variant === "national" && f.pllChannelId !== 1 && f.pllChannelId !== 2) {
+      this.powerOff("C0 refused");
+      this.heartbeat.disarm();
+      this.c0 = undefined;
+      this.txn.air(this.ctx.timing.dsrcMs.init, () =>
+        this.link.sendInfo(b0Frame(this.dialect, this.identity, 0x03), undefined, undefined),
+      );
+      const pll = f.pllChannelId.toString(16).padStart(2, "0");
+      return `refused: PLLChannelID ${pll} is no channel (01H channel 1, 02H channel 2): B0 RSUStatus 03`;
+    }
     const laneMode = f.laneMode;
     const waitTime = "waitTime" in f ? (f.waitTime as number) : 0;
     this.c0 = { laneMode, waitTime, pllChannelId: f.pllChannelId, txPower: f.txPower };

@@ -98,11 +98,23 @@ export const RsuTimingSection = z.strictObject({
   initRetryMs: int(10, 600_000, "milliseconds").default(3000),
 });
 
+/**
+ * C0 PLLChannelID by protocol: legacy 0 or 1; national 01H (channel 1) or 02H (channel 2), the only values
+ * the national reference defines. The default is the first of each.
+ */
+const PLL_CHANNELS = { legacy: [0, 1], national: [1, 2] } as const;
+const PLL_EXPECTED = { legacy: "0 or 1", national: "1 (01H, channel 1) or 2 (02H, channel 2)" } as const;
+
 export const C0Section = z.strictObject({
-  /** Minimum re-read time for the same OBU (unit per dialect); national C0 sends it as BSTInterval. */
+  /**
+   * Legacy: C0 WaitTime, the minimum time before the RSU trades the same OBU again (unit per dialect).
+   * National: sent as C0 BSTInterval, which the reference defines as the interval in ms between the BST
+   * beacons the RSU sends by itself.
+   */
   waitTime: int(0, 255).default(1),
   txPower: int(0, 31).default(21),
-  pllChannelId: int(0, 2).default(0),
+  /** Checked and defaulted by protocol (PLL_CHANNELS, in RsuSection below). */
+  pllChannelId: int(0, 255).optional(),
   /** Variant A: 0 traditional, 1 composite for both card kinds, 2 credit traditional + stored-value composite. */
   transClass: int(0, 2).default(1),
   /** Variant B: 01 composite. */
@@ -159,42 +171,56 @@ const RSU_PORT_ERROR = "expected a serial device path or tcp://host:port";
 const BARE_HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const READER_PORT_ERROR = "expected a serial device path (the booth reader is on a serial port, no network)";
 
-export const RsuSection = z.strictObject({
-  /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
-  port: z
-    .string({ error: RSU_PORT_ERROR })
-    .min(1, { error: RSU_PORT_ERROR })
-    .superRefine((p, ctx) => {
-      if (p.startsWith("tcp:")) {
-        if (rsuTcpPort(p) === null)
+export const RsuSection = z
+  .strictObject({
+    /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
+    port: z
+      .string({ error: RSU_PORT_ERROR })
+      .min(1, { error: RSU_PORT_ERROR })
+      .superRefine((p, ctx) => {
+        if (p.startsWith("tcp:")) {
+          if (rsuTcpPort(p) === null)
+            ctx.addIssue({
+              code: "custom",
+              message: `expected tcp://host:port with a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
+            });
+        } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
           ctx.addIssue({
             code: "custom",
-            message: `expected tcp://host:port with a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
+            message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
           });
-      } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
-        });
-      } else if (BARE_HOST_PORT.test(p)) {
-        // a serial path has no host:port shape: this one was meant as a network address
-        ctx.addIssue({
-          code: "custom",
-          message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
-        });
-      }
-    }),
-  baudRate: baudRate.default(115_200),
-  protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
-  dialect: DialectSection.default({}),
-  timing: RsuTimingSection.prefault({}),
-  c0: C0Section.prefault({}),
-  link: RsuLinkSection.prefault({}),
-  /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
-  entryWrite: z.enum(["c6", "c3"], { error: 'expected "c6" or "c3"' }).default("c6"),
-  /** C2 StopType for an OBU that already traded here recently: 1 (search again) or 3 (lane dialect). */
-  alreadyTradedStopType: z.union([z.literal(1), z.literal(3)], { error: "expected 1 or 3" }).default(1),
-});
+        } else if (BARE_HOST_PORT.test(p)) {
+          // a serial path has no host:port shape: this one was meant as a network address
+          ctx.addIssue({
+            code: "custom",
+            message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
+          });
+        }
+      }),
+    baudRate: baudRate.default(115_200),
+    protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
+    dialect: DialectSection.default({}),
+    timing: RsuTimingSection.prefault({}),
+    c0: C0Section.prefault({}),
+    link: RsuLinkSection.prefault({}),
+    /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
+    entryWrite: z.enum(["c6", "c3"], { error: 'expected "c6" or "c3"' }).default("c6"),
+    /** C2 StopType for an OBU that already traded here recently: 1 (search again) or 3 (lane dialect). */
+    alreadyTradedStopType: z.union([z.literal(1), z.literal(3)], { error: "expected 1 or 3" }).default(1),
+  })
+  .superRefine((r, ctx) => {
+    const p = r.c0.pllChannelId;
+    if (p !== undefined && !(PLL_CHANNELS[r.protocol] as readonly number[]).includes(p))
+      ctx.addIssue({
+        code: "custom",
+        path: ["c0", "pllChannelId"],
+        message: `expected ${PLL_EXPECTED[r.protocol]} with protocol ${r.protocol}, got ${p}`,
+      });
+  })
+  .transform((r) => ({
+    ...r,
+    c0: { ...r.c0, pllChannelId: r.c0.pllChannelId ?? PLL_CHANNELS[r.protocol][0] },
+  }));
 
 /**
  * The booth card reader on the lane computer's second serial port (docs/reader.md). The timeouts and

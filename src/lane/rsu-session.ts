@@ -150,7 +150,7 @@ export class RsuSession {
         // lane mode: the lane closes, and C0 goes out again.
         this.st = "idle";
         if (rebooted) {
-          // A legacy reboot (RSCTL 9X): nothing it had in flight will be answered; C0 at once.
+          // A legacy reboot (RSCTL 98): nothing it had in flight will be answered; C0 at once.
           this.d.counters.rsuReboots++;
           this.d.log.warn("unsolicited B0: RSU rebooted; sending C0 again");
           await this.begin();
@@ -184,10 +184,20 @@ export class RsuSession {
     if (st.psams.length === 0) problems.push("no PSAM");
     if (st.psams.length > 0 && !st.psams.some((p) => p.authorised)) problems.push("no PSAM authorised");
     if (st.psams.some((p) => /^0+$/.test(p.terminalId))) problems.push("PSAM terminal id is zero");
+    const undecoded = undecodedNote(st);
+    if (undecoded) this.d.log.warn({ undecoded: st.undecoded }, `B0 ${undecoded}`);
     if (problems.length) {
-      this.d.alarm("RSU_FAULT", `RSU not ready: ${problems.join(", ")}`);
+      // "no PSAM" from a B0 that does carry one, where the declaration cannot place it, would mislead: the
+      // bytes left over are named, and where no PSAM was decoded, the layout that leaves them so.
+      const detail =
+        problems.join(", ") +
+        (undecoded ? `; the B0 ${undecoded}` : "") +
+        (undecoded && st.psams.length === 0
+          ? " (the public national samples read so: their PSAMNum 00 does not count the PSAM entry that follows it, docs/protocol.md §7, B0)"
+          : "");
+      this.d.alarm("RSU_FAULT", `RSU not ready: ${detail}`);
       this.retryLater();
-      await this.d.onLost("rsu-fault", problems.join(", "));
+      await this.d.onLost("rsu-fault", detail);
       return undefined;
     }
     this.st = "ready";
@@ -225,4 +235,10 @@ export class RsuSession {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
   }
+}
+
+/** "carries N bytes after its declared fields, not decoded: <hex>", or undefined when the B0 fitted. */
+function undecodedNote(st: RsuStatus): string | undefined {
+  if (!st.undecoded) return undefined;
+  return `carries ${st.undecoded.length / 2} bytes after its declared fields, not decoded: ${st.undecoded}`;
 }

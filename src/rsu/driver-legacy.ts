@@ -2,6 +2,7 @@
 import { type Frame, isHeartbeat, type LegacyFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
+import { isRebootB0 } from "../../firmware-bridge/framing/legacy.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
 import type { RsuCodec, RsuCommand, RsuEvent } from "./driver.js";
 import { issuanceOf, nullable, recordOf, stationBody } from "./driver-common.js";
@@ -30,7 +31,8 @@ export function createLegacyCodec(
               manuId: frame.rsuManuId,
               rsuId: frame.rsuId,
               version: frame.rsuVersion,
-              rebooted: (wire.seq & 0xf0) === 0x90,
+              rebooted: isRebootB0(frame.type, wire.seq),
+              ...(frame.extra ? { undecoded: frame.extra } : {}),
             },
           };
         case "B2":

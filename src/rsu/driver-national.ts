@@ -44,6 +44,7 @@ export function createNationalCodec(
               rsuId: frame.rsuId,
               version: frame.rsuVersion,
               rebooted: false,
+              ...(frame.extra ? { undecoded: frame.extra } : {}),
             },
           };
         case "B2":
@@ -162,7 +163,9 @@ export function createNationalCodec(
             ef04Info: EMPTY_EF04,
           };
         case "fetch-tac":
-          return { type: "C8", obuId: cmd.obuId, epSerial: cmd.epSerial, ef04CmdType: 0 };
+          // TAC only: OBUID + Epserial, no EF04CmdType (7 bytes with the type byte, the form the gantry
+          // parser accepts besides 22; docs/protocol.md §7).
+          return { type: "C8", obuId: cmd.obuId, epSerial: cmd.epSerial };
       }
     },
   };

@@ -100,8 +100,13 @@ export interface RsuStatus {
   manuId: number;
   rsuId: string;
   version: string;
-  /** legacy RSCTL 9X: the RSU powered on since it last spoke */
+  /** legacy RSCTL 98 (firmware-bridge/framing/legacy.ts isRebootB0): the RSU powered on since it last spoke */
   rebooted: boolean;
+  /**
+   * Hex of the bytes after the B0's declared fields (the frame's `extra`), when there are any: a layout the
+   * declaration does not fit, e.g. a PSAMNum that does not count its PSAM entries (docs/protocol.md §7, B0).
+   */
+  undecoded?: string;
 }
 
 export type RsuEvent =

@@ -45,7 +45,9 @@ export const DEFAULT_RESULT_CODES: Readonly<Record<Variant, Defaults>> = {
       7: U, // MAC2 verify failed: the card has already debited
       8: U, // TAC failed: after the DEBIT
       9: F, // OBU external authentication failed: before the purchase
-      10: F, // OBU record update (0019 cache) != 9000: before the DEBIT
+      // a single-chip OBU's transaction-record file update != 9000: the reference does not place it
+      // relative to the purchase, and the lane takes single-chip OBUs, so it cannot say "nothing happened"
+      10: U,
       11: F, // 0B-0F: CPC writes (no money)
       12: F,
       13: F,

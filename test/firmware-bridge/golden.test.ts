@@ -1,5 +1,6 @@
 /** Golden vectors: exact hex in and out. */
 import { assert, describe, expect, it } from "vitest";
+import { ErrorCodes } from "../../firmware-bridge/errors.js";
 import {
   DEFAULT_LEGACY_DIALECT,
   DEFAULT_NATIONAL_DIALECT,
@@ -124,6 +125,34 @@ describe("legacy framing golden vectors", () => {
       ok: true,
       frame: { type: "B2", obuId: "00000000", errorCode: 0x80 },
     });
+  });
+});
+
+describe("encodeData writes every byte it sends", () => {
+  const sample = (): FrameOf<LegacyFrame, "C6"> => {
+    const wire = onlyFrame(new LegacyDeframer().push(fromHex(C6_SAMPLE), 0));
+    const r = decodeData(wire.data, DEFAULT_LEGACY_DIALECT);
+    assert(r.ok && r.frame.type === "C6", "the sample decodes");
+    return r.frame as FrameOf<LegacyFrame, "C6">;
+  };
+
+  it("a C6 Station without the reserve its 40-byte dialect has is refused, naming the field", () => {
+    const { reserved: _, ...station } = sample().station;
+    const f = { ...sample(), station } as Frame;
+    expect(() => encodeData(f, DEFAULT_LEGACY_DIALECT)).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.FieldValue,
+        message: expect.stringMatching(/^C6\.station: .*"reserved"/),
+      }),
+    );
+    // where the dialect has no reserve (36-byte Station), the same frame is whole: 1 + 27 + 36 bytes
+    expect(encodeData(f, { ...DEFAULT_LEGACY_DIALECT, stationLength: 36 })).toHaveLength(64);
+  });
+
+  it("a national C3 Station (always 40 bytes) without its reserve is refused", () => {
+    const { reserved: _, ...station } = sample().station;
+    const c3 = { type: "C3", obuId: "01020304", station, enTime: "20250102100000" } as Frame;
+    expect(() => encodeData(c3, DEFAULT_NATIONAL_DIALECT)).toThrow(/C3\.station: .*"reserved"/);
   });
 });
 

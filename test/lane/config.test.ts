@@ -95,6 +95,23 @@ describe("lane config", () => {
     expect(d.stationLength).toBe(40);
   });
 
+  it("C0 PLLChannelID per protocol: legacy 0 or 1 (default 0), national 1 or 2 (01H/02H, default 1)", () => {
+    const withC0 = (protocol: "legacy" | "national", c0?: object) => ({
+      ...minimal,
+      rsu: { ...minimal.rsu, protocol, ...(c0 ? { c0 } : {}) },
+    });
+    const pll = (protocol: "legacy" | "national", c0?: object) =>
+      parseLaneConfig(withC0(protocol, c0)).rsu.c0.pllChannelId;
+    expect([pll("legacy"), pll("national")]).toEqual([0, 1]);
+    expect([pll("legacy", { pllChannelId: 1 }), pll("national", { pllChannelId: 2 })]).toEqual([1, 2]);
+    expect(errorOf(withC0("national", { pllChannelId: 0 }))).toMatch(
+      /rsu\.c0\.pllChannelId: expected 1 \(01H, channel 1\) or 2 \(02H, channel 2\) with protocol national, got 0/,
+    );
+    expect(errorOf(withC0("legacy", { pllChannelId: 2 }))).toMatch(
+      /rsu\.c0\.pllChannelId: expected 0 or 1 with protocol legacy, got 2/,
+    );
+  });
+
   it("loads the shipped example and reports YAML syntax errors with the file name", () => {
     const c = loadLaneConfig(join(import.meta.dirname, "../../config/lane.example.yaml"));
     expect(c.lane.role).toBe("exit");

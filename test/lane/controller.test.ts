@@ -115,6 +115,41 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
   });
 });
 
+describe("a B0 with bytes after its declared fields (docs/protocol.md §7, B0)", () => {
+  it("no PSAM decoded: the RSU_FAULT alarm and the closed reason name the undecoded bytes", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    // the public samples' layout: PSAMNum 00, then a 9-byte PSAM entry the declaration cannot place
+    r.link.frame(ev.b0({ psams: [], undecoded: "090000000000000000" }));
+    await r.settle();
+    const alarms = r.outputs.flatMap((o) => (o.type === "alarm" ? [o] : []));
+    const detail =
+      "no PSAM; the B0 carries 9 bytes after its declared fields, not decoded: 090000000000000000 " +
+      "(the public national samples read so: their PSAMNum 00 does not count the PSAM entry that follows it, docs/protocol.md §7, B0)";
+    expect(alarms.at(-1)).toMatchObject({ code: "RSU_FAULT", message: `RSU not ready: ${detail}` });
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-fault", detail });
+  });
+
+  it("a B0 that is ready: the lane opens, the undecoded bytes only logged", async () => {
+    const log: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(log) });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b0({ undecoded: "aabb" }));
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(log).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        msg: "B0 carries 2 bytes after its declared fields, not decoded: aabb",
+      }),
+    );
+  });
+});
+
 describe("an unsolicited B0 while open", () => {
   it("without a reboot mark while a debit waits for its B5: lane closed, no C0 until the B5 recorded the debit", async () => {
     const r = rig();

@@ -40,6 +40,11 @@ describe("B5/B8 result codes", () => {
     for (const code of [1, 2, 3, 4, 5]) expect(classOf("national", "B8", code)).toBe("uncertain");
   });
 
+  it("national 0A (a single-chip OBU's transaction-record update != 9000, not placed before the purchase) is uncertain; config can class it failed", () => {
+    expect(classOf("national", "B5", 0x0a)).toBe("uncertain");
+    expect(classOf("national", "B5", 0x0a, { b5: { "0x0A": "failed" } })).toBe("failed");
+  });
+
   it("legacy defaults: purchase init and MAC1 failures failed, purchase/MAC2 failures uncertain", () => {
     expect(classOf("legacy", "B5", 0x06)).toBe("failed");
     expect(classOf("legacy", "B5", 0x10)).toBe("failed");

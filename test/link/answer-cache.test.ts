@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
 import { L, linksPerTest, N, type Rig, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
@@ -339,7 +340,29 @@ describe("RsuLink RSU reboot", () => {
     expect(r.link.counters.rsuReboots).toBe(1);
   });
 
-  it("a second identical reboot B0 is never swallowed as a repeat: each one is delivered", async () => {
+  it("a reboot B0 repeated within the dedupe window (its ACK lost) is a repeat: the ACK is resent, the controller sees one", async () => {
+    const r = await rig("legacy");
+    const reboots: IncomingFrame[] = [];
+    r.link.rsuRebooted$.subscribe((f) => {
+      reboots.push(f);
+      void f.ack();
+    });
+    const all: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    await r.rsu(0x98, L.b0);
+    await settle();
+    await vi.advanceTimersByTimeAsync(120);
+    await r.rsu(0x98, L.b0); // byte-identical, 120 ms later: the RSU's retransmission
+    await settle();
+    expect([all.length, reboots.length]).toEqual([1, 1]);
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([
+      ["ACK", 0x89],
+      ["ACK", 0x89],
+    ]);
+    expect(r.link.counters).toMatchObject({ duplicates: 1, resentReplies: 1, rsuReboots: 1 });
+  });
+
+  it("the same reboot B0 after the dedupe window is a second reboot, delivered again", async () => {
     const r = await rig("legacy");
     const reboots: IncomingFrame[] = [];
     r.link.rsuRebooted$.subscribe((f) => {
@@ -348,10 +371,30 @@ describe("RsuLink RSU reboot", () => {
     });
     await r.rsu(0x98, L.b0);
     await settle();
-    await r.rsu(0x98, L.b0); // within the dedupe window, byte-identical
+    await vi.advanceTimersByTimeAsync(resolveRsuLinkOptions({}).dedupeWindowMs + 1);
+    await r.rsu(0x98, L.b0);
     await settle();
     expect(reboots).toHaveLength(2);
-    expect(r.link.counters.duplicates).toBe(0);
-    expect(r.link.counters.rsuReboots).toBe(2);
+    expect(r.link.counters).toMatchObject({ duplicates: 0, rsuReboots: 2 });
+  });
+
+  it("only RSCTL 0x98 marks a reboot, for the link and the legacy codec alike", async () => {
+    const r = await rig("legacy");
+    const codec = createLegacyCodec(r.dialect);
+    const seen: [number, boolean, boolean][] = [];
+    r.link.incoming$.subscribe((f) => {
+      const ev = codec.decode(f.frame, f.wire);
+      seen.push([f.wire.seq, f.rsuRebooted, ev?.kind === "rsu-status" && ev.status.rebooted]);
+    });
+    for (const rsctl of [0x08, 0x90, 0x98, 0x9f]) {
+      await r.rsu(rsctl, L.b0);
+      await settle();
+    }
+    expect(seen).toEqual([
+      [0x08, false, false],
+      [0x90, false, false],
+      [0x98, true, true],
+      [0x9f, false, false],
+    ]);
   });
 });

@@ -130,12 +130,9 @@ export class LaneDriver {
     return { type: "C4", controlType: on ? 1 : 0 } as Frame;
   }
 
+  /** TAC only, in both variants OBUID + EpSerial (national: no EF04CmdType, as the lane sends it). */
   c8(obuId: string, epSerial: number): Frame {
-    return (
-      this.variant === "legacy"
-        ? { type: "C8", obuId, epSerial }
-        : { type: "C8", obuId, epSerial, ef04CmdType: 0 }
-    ) as Frame;
+    return { type: "C8", obuId, epSerial } as Frame;
   }
 
   /** C6 for the card in a B4: exit at `station` with `amount` fen. */

@@ -290,6 +290,41 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
   });
 });
 
+describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel 1, 02H channel 2)", () => {
+  const c0With = (lane: LaneDriver, pllChannelId: number): Frame =>
+    ({ ...(lane.c0() as object), pllChannelId }) as Frame;
+
+  it("02: initialised, its heartbeat's antenna on channel 2 (B1 channel 01)", async () => {
+    const { lane } = await setup("national", { name: "empty" }, { timing: { heartbeatMs: 100 } });
+    await lane.send(c0With(lane, 2));
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.frame.rsuStatus).toBe(0);
+    const hb = await until(lane.expectFrame("HB"));
+    expect((hb.frame as unknown as { antennas: unknown }).antennas).toEqual([
+      { antennaId: 1, status: 0, channel: 1, power: 0x15 },
+    ]);
+  });
+
+  it("00 is no channel: B0 RSUStatus 03 (initialisation error), the RSU stays uninitialised", async () => {
+    const { lane, sim, frameLog } = await setup(
+      "national",
+      { name: "empty" },
+      { timing: { heartbeatMs: 100 } },
+    );
+    await lane.send(c0With(lane, 0));
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.frame.rsuStatus).toBe(3);
+    expect(frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "C0")?.handling).toBe(
+      "refused: PLLChannelID 00 is no channel (01H channel 1, 02H channel 2): B0 RSUStatus 03",
+    );
+    await lane.send({ type: "ACK" }, b0);
+    const c4 = next(sim.events$, (e) => e.type === "illegal" && e.frame === "C4");
+    await lane.send(lane.c4(true));
+    expect(await until(c4)).toMatchObject({ handling: "ignored: RSU not initialised (needs C0), got C4" });
+    expect(sim.mode).toBe("off");
+  });
+});
+
 describe("legacy RSU: C3 entry write", () => {
   it("takes the C3 the lane sends (Station 36 bytes, in the default 40-byte Station dialect): B5 00, the card holds the entry", async () => {
     const { lane, sim, frameLog } = await setup("legacy");
