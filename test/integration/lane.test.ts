@@ -217,7 +217,7 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
             vehicles: [
               v("湘D00001", { faults: [{ kind: "duplicate", frame: "B4" }] }),
               v("湘D00002", { faults: [{ kind: "duplicate", frame: "B5" }] }),
-              // after the link's 2 s dedupe window: the post-reboot B0 must not look like a repeat
+              // well after the link's dedupe window (rsu.link.dedupeWindowMs, 480 ms by default): the post-reboot B0 is no repeat
               v("湘D00003", { at: 2600, faults: [{ kind: "reboot", before: "B3", bootMs: 150 }] }),
               v("湘D00004", { at: 4000 }),
             ],
