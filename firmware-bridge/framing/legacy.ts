@@ -33,12 +33,6 @@ export function swapNibbles(rsctl: number): number {
   return ((rsctl & 0x0f) << 4) | ((rsctl >> 4) & 0x0f);
 }
 
-/** True for RSCTL values an RSU may send: low nibble 8, high nibble 0..7 or 9. */
-export function isRsuRsctl(rsctl: number): boolean {
-  const hi = rsctl >> 4;
-  return (rsctl & 0x0f) === 8 && (hi <= 7 || hi === 9);
-}
-
 /** The RSU's RSCTL sequence: 08, 18, ... 78, 08 ...; after power-on it starts at 98. */
 export function nextRsuRsctl(prev: number): number {
   const hi = prev >> 4;
