@@ -88,7 +88,11 @@ async function applyChecked(
     if (kind === "delta") {
       const a = life.active;
       if (!a)
-        throw slError(StatusListErrors.NoFullList, "delta refused: no full list is active to apply it to");
+        throw slError(
+          StatusListErrors.NoFullList,
+          // why none is: the list on disk not served (damaged, missing, another key), or no list yet
+          `delta refused: no full list is active to apply it to (${life.notServed ?? "no full list imported yet"})`,
+        );
       const job = runJob<DeltaResult>(
         {
           type: "delta",

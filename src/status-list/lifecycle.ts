@@ -71,7 +71,8 @@ export class ListLifecycle {
    * Clean up (owner only), start the worker (owner only), and activate the list `current` names. A list
    * that cannot be served (its pointer or database unreadable or missing, or another key signed it) does
    * not stop the open: no list is served (`notServed` says why; health is missing, so the lane goes by
-   * statusList.whenMissing), and a full list replaces it (store.ts activeVersions).
+   * statusList.whenMissing), and a full list at least as new as the one `current` names replaces it (any
+   * full list when the pointer names none or another key signed it: version-order.ts checkFullOrder).
    */
   start(): void {
     const dir = this.dir;
@@ -102,9 +103,14 @@ export class ListLifecycle {
       });
     }
     if (unreadable !== null) {
+      // a pointer naming a missing database still names its version; one that cannot be read names none
+      const named = parsed(dir);
       this.refuse(
-        parsedName(dir),
-        `${(unreadable as Error).message}: no status list is served; a newer full list replaces it`,
+        named?.db ?? null,
+        `${(unreadable as Error).message}: no status list is served; ` +
+          (named
+            ? `a full list at least as new as ${named.fullVersion} replaces it`
+            : "any full list replaces it"),
         unreadable,
       );
       return;
@@ -120,7 +126,7 @@ export class ListLifecycle {
           isEtcError(e) && e.code === StatusListErrors.BadSignature
             ? e.message
             : `status list ${pointer.db} (full ${pointer.fullVersion}) cannot be opened: ${(e as Error).message}: ` +
-                "not served; a newer full list replaces it",
+                `not served; a full list at least as new as ${pointer.fullVersion} replaces it`,
           e,
         );
         return;
@@ -483,10 +489,10 @@ export class ListLifecycle {
   }
 }
 
-/** The database `current` names, if the pointer can be read at all (its database may be missing). */
-function parsedName(dir: string): string | null {
+/** What `current` names, if the pointer can be read at all (its database may be missing). */
+function parsed(dir: string): Pointer | null {
   try {
-    return parsePointer(dir)?.db ?? null;
+    return parsePointer(dir);
   } catch {
     return null;
   }
