@@ -89,13 +89,16 @@ export function* syntheticRecords(
       }
     }
   }
-  const avgGap = Math.max(2, Math.floor(2 ** 51 / Math.max(1, o.obus)));
+  // OBU ids are contract serials: 16 decimal digits, stored as their 8 BCD bytes (the digits read as
+  // hex; docs/status-list.md section 2), the only OBU ids a lane ever looks up. Ascending serials with
+  // random gaps (as the cards': even n maximal gaps stay below 9 * 10^15 < 2^53), so ascending keys.
+  const obuGap = Math.max(2, Math.floor(4.5e15 / Math.max(1, o.obus)));
   let cur = 0;
   for (let j = 0; j < o.obus; j++) {
-    cur += 1 + Math.floor(rnd() * (2 * avgGap - 1));
-    // spread over the 64-bit space: cur (< 2^53) shifted left by 11 bits plus 11 random bits
-    const hi = Math.floor(cur / 2 ** 21);
-    const lo = (cur - hi * 2 ** 21) * 2048 + Math.floor(rnd() * 2048);
+    cur += 1 + Math.floor(rnd() * (2 * obuGap - 1));
+    const hi8 = Math.floor(cur / 1e8);
+    const hi = bcd8(hi8);
+    const lo = bcd8(cur - hi8 * 1e8);
     rec.kind = 2;
     rec.net = 0;
     rec.hi32 = hi;
@@ -105,6 +108,18 @@ export function* syntheticRecords(
     yield wantId(i) ? { rec, id: formatObuId((BigInt(hi) << 32n) | BigInt(lo)) } : { rec };
     i++;
   }
+}
+
+/** The 4 BCD bytes of an 8-digit decimal number, as a 32-bit integer (12345678 -> 0x12345678). */
+export function bcd8(x: number): number {
+  let r = 0;
+  let m = 1;
+  for (let k = 0; k < 8; k++) {
+    r += (x % 10) * m;
+    x = Math.floor(x / 10);
+    m *= 16;
+  }
+  return r;
 }
 
 export interface GenerateResult {
@@ -184,11 +199,12 @@ export async function demoStatusList(
   const rows: ListRow[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 3 === 2) {
-      const hi = Math.floor(rnd() * 2 ** 32);
-      const lo = Math.floor(rnd() * 2 ** 32);
+      // a contract serial: 16 decimal digits (a lane looks up no other OBU id)
+      const hi = Math.floor(rnd() * 1e8);
+      const lo = Math.floor(rnd() * 1e8);
       rows.push({
         kind: "obu",
-        id: formatObuId((BigInt(hi) << 32n) | BigInt(lo)),
+        id: `${String(hi).padStart(8, "0")}${String(lo).padStart(8, "0")}`,
         listType: 1 + (i % 2),
         reason: SYNTHETIC_REASONS[i % 8] as string,
       });

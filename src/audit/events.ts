@@ -36,7 +36,11 @@ export interface LaneEventData {
   /** the status service's HTTP side: down when service.listen cannot be bound, up once it is again */
   "service.http": { state: LinkState; listen: string; reason?: string; url?: string };
   "status-list.loaded": { full: string | null; delta: string | null };
-  /** source: "station" (the uplink) or "operator" (an import through the lane) */
+  /**
+   * source: "station" (the uplink) or "operator" (an import through the lane). `failure`: the job failed
+   * but changed the list served all the same (src/status-list/apply-change.ts); kind and version are then
+   * the change's, `before` the versions served before it
+   */
   "status-list.applied": {
     kind: "full" | "delta";
     version: string;
@@ -44,6 +48,8 @@ export interface LaneEventData {
     bytes?: number;
     source?: string;
     versions?: { full: string | null; delta: string | null };
+    before?: { full: string | null; delta: string | null };
+    failure?: { reason: string; code?: string };
   };
   "status-list.refused": {
     bundle: string;
@@ -320,6 +326,13 @@ export class LaneEvents {
     );
   }
   statusListApplied(d: LaneEventData["status-list.applied"]): unknown {
+    if (d.failure)
+      return this.emit(
+        "status-list.applied",
+        "warn",
+        `status-list ${d.kind} ${d.version} applied, though its job failed: ${d.failure.reason}`,
+        d,
+      );
     return this.emit("status-list.applied", "info", `status-list ${d.kind} ${d.version} applied`, d);
   }
   statusListRefused(d: LaneEventData["status-list.refused"]): unknown {

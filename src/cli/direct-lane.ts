@@ -26,15 +26,12 @@ import {
   parseOperatorClose,
 } from "../lane/lane-gate.js";
 import { operatorSettlement, settledResult } from "../lane/operator-settlement.js";
+import { auditApplied, auditApplyFailed } from "../lane/status-list-audit.js";
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { auditedOperator, type OperatorAuditPort } from "../service/operator-audit.js";
 import { runRetentionNow } from "../service/retention-now.js";
-import {
-  importAppliedMessage,
-  importRefusedMessage,
-  importResultData,
-} from "../status-list/import-message.js";
+import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
 import type { ApplyResult } from "../status-list/types.js";
 
 export interface DataDirLockLike {
@@ -288,7 +285,7 @@ export async function importStatusListDirect(
         const r = await apply(onProgress);
         result = { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
       } catch (e) {
-        result = { ok: false, message: importRefusedMessage(e) };
+        result = importFailedResult(e);
       }
       return { result, recorded: false };
     }
@@ -306,22 +303,10 @@ export async function importStatusListDirect(
           try {
             applied = await apply(progress);
           } catch (e) {
-            const code = (e as { code?: unknown } | null)?.code;
-            events.statusListRefused({
-              bundle: f,
-              reason: e instanceof Error ? e.message : String(e),
-              ...(typeof code === "string" ? { code } : {}),
-              source: "operator",
-            });
-            return { ok: false, message: importRefusedMessage(e) };
+            auditApplyFailed(events, e, f, "operator");
+            return importFailedResult(e);
           }
-          events.statusListApplied({
-            kind: applied.kind,
-            version: applied.version,
-            bundle: f,
-            source: "operator",
-            versions: applied.versions,
-          });
+          auditApplied(events, applied, f, "operator");
           return { ok: true, message: importAppliedMessage(applied), data: importResultData(applied) };
         },
       };

@@ -43,6 +43,7 @@ import { Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { APP_VERSION } from "../version.js";
 import { LaneController } from "./controller.js";
+import { auditApplied, auditApplyFailed } from "./status-list-audit.js";
 
 export interface LaneRuntimeDeps {
   /** overrides rsu.port (the demo's in-process pair, a test pty) */
@@ -458,7 +459,11 @@ function startUplink(
   return uplink;
 }
 
-/** LaneRuntime.applyStatusList: the bundle applied, and `status-list.applied` or `.refused` in the trail. */
+/**
+ * LaneRuntime.applyStatusList: the bundle applied, and `status-list.applied` or `.refused` in the trail
+ * (./status-list-audit.ts: a failed job that changed the list served is an `applied` naming the failure).
+ * Rejects as the list did.
+ */
 function statusListApplier(
   statusList: StatusListCache,
   audit: AuditTrail,
@@ -470,27 +475,15 @@ function statusListApplier(
     try {
       r = await statusList.applyBundle(bundle, opts);
     } catch (e) {
-      const code = (e as { code?: unknown } | null)?.code;
       try {
-        audit.events.statusListRefused({
-          bundle: name,
-          reason: e instanceof Error ? e.message : String(e),
-          ...(typeof code === "string" ? { code } : {}),
-          source,
-        });
+        auditApplyFailed(audit.events, e, name, source);
       } catch (ae) {
         logger.error({ err: (ae as Error).message }, "audit append failed");
       }
       throw e;
     }
     try {
-      audit.events.statusListApplied({
-        kind: r.kind,
-        version: r.version,
-        bundle: name,
-        source,
-        versions: r.versions,
-      });
+      auditApplied(audit.events, r, name, source);
     } catch (ae) {
       logger.error({ err: (ae as Error).message }, "audit append failed");
     }

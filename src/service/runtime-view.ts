@@ -28,11 +28,8 @@ import { auditDir } from "../audit/segments.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
 import type { LaneRuntime } from "../lane/runtime.js";
-import {
-  importAppliedMessage,
-  importRefusedMessage,
-  importResultData,
-} from "../status-list/import-message.js";
+import { listChangeOf } from "../status-list/apply-change.js";
+import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
 import {
   type ImportProgress,
   type LaneFeedEvent,
@@ -253,8 +250,10 @@ export async function searchTrailDir(
  * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
  * is an `operator.*` entry naming the user. An import goes through the runtime's applyStatusList, which
  * also writes what it did to the list as `status-list.applied` / `status-list.refused` (source
- * "operator"), as the uplink does for the lists it fetches: the trail's status-list entries are every
- * change of the list, whoever asked.
+ * "operator"; src/lane/status-list-audit.ts), as the uplink does for the lists it fetches: the trail's
+ * status-list entries are every change of the list, whoever asked. A failed import that changed the list
+ * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
+ * and the operator is told both (ok: false).
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
   const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
@@ -268,8 +267,10 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): La
         view?.notifyStatusList("applied", null);
         return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
       } catch (e) {
-        view?.notifyStatusList("rejected", e instanceof Error ? e.message : String(e));
-        return { ok: false, message: importRefusedMessage(e) };
+        // a failed job that changed the list served all the same is a change of the list for the page
+        const result = importFailedResult(e);
+        view?.notifyStatusList(listChangeOf(e) ? "applied" : "rejected", result.message);
+        return result;
       }
     },
     async requeueHeld() {

@@ -2,7 +2,8 @@
  * Applying a bundle, lane-thread side: hand it to the worker (as a file: bytes above a few hundred KB are
  * written to one first, not copied in a message), then install the result: a full list is swapped in, a
  * delta's versions taken (lifecycle.ts). A job that fails after it wrote the list leaves the lane on what
- * the disk holds (lifecycle.ts resyncAfterFailedDelta, resyncAfterFailedFull). The verification, the
+ * the disk holds (lifecycle.ts resyncAfterFailedDelta, resyncAfterFailedFull), and its error says what
+ * changed (apply-change.ts). The verification, the
  * version order and the writing happen in the worker (full-build.ts, delta-apply.ts, version-order.ts).
  * Serialised on the life cycle's queue.
  */
@@ -12,6 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { withListChange } from "./apply-change.js";
 import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
@@ -84,11 +86,16 @@ async function applyChecked(
       log.info({ phase: p.phase, done: p.done, total: p.total }, `status-list ${p.phase} ${decile * 10}%`);
     }
   };
+  const before = ctx.versions();
   try {
     if (kind === "delta") {
       const a = life.active;
       if (!a)
-        throw slError(StatusListErrors.NoFullList, "delta refused: no full list is active to apply it to");
+        throw slError(
+          StatusListErrors.NoFullList,
+          // why none is: the list on disk not served (damaged, missing, another key), or no list yet
+          `delta refused: no full list is active to apply it to (${life.notServed ?? "no full list imported yet"})`,
+        );
       const job = runJob<DeltaResult>(
         {
           type: "delta",
@@ -162,7 +169,8 @@ async function applyChecked(
     };
   } catch (e) {
     if (isEtcError(e)) log.warn({ code: e.code }, e.message);
-    throw e;
+    // a failed job may have changed the list served (the resyncs above): the error says so
+    throw withListChange(e, before, ctx.versions());
   }
 }
 

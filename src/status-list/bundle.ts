@@ -268,7 +268,9 @@ export function recordProblem(r: RawRecord, kind: BundleKind, reasonCount: numbe
   if (r.op !== OP_ADD && r.op !== OP_REMOVE) return `op ${r.op} (1 = add, 2 = remove)`;
   if (kind === "full" && r.op !== OP_ADD) return "a full list may only add";
   if (r.listType < 1) return "list type 0";
-  if (r.reason >= reasonCount && !(r.op === OP_REMOVE && r.reason === 0)) {
+  // a remove's reason index is ignored, whatever it holds (docs/status-list.md section 2): a remove
+  // refused for it would stop the whole delta and the ones chained after it
+  if (r.op === OP_ADD && r.reason >= reasonCount) {
     return `reason index ${r.reason} outside the ${reasonCount}-entry reason table`;
   }
   if (r.kind === 1) {

@@ -1,6 +1,6 @@
 /**
  * The overlay merge job (worker thread): move a batch of delta-overlay rows into the main tables. The
- * lane thread decides when and how often (lifecycle.ts, OverlayCompaction); docs/status-list.md section 4.
+ * lane thread decides when and how often (overlay-merge.ts, OverlayCompaction); docs/status-list.md section 4.
  */
 import type Database from "better-sqlite3";
 import { hasOverlay, openWriter, overlayRows } from "./store.js";

@@ -20,9 +20,18 @@ import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
 import { CARD_KEY_LEN, obuKeyValue, writeCardKey } from "./ids.js";
-import { activeVersions, fsyncDir, fsyncFile, listDir, parsePointer, SCHEMA, writePointer } from "./store.js";
+import {
+  fsyncDir,
+  fsyncFile,
+  type ListOnDisk,
+  listDir,
+  listOnDisk,
+  parsePointer,
+  SCHEMA,
+  writePointer,
+} from "./store.js";
 import type { Progress } from "./types.js";
-import { checkNewer, checkNotAhead } from "./version-order.js";
+import { checkFullOrder, checkNotAhead } from "./version-order.js";
 
 export interface BuildResult {
   db: string;
@@ -41,7 +50,8 @@ const BATCH = 64;
  * A failure after the rename (the directory's fsync) throws too, but keeps the files `current` names.
  * The steps, in order: check the bundle's header, signature, clock and version; load it into a new
  * database in one transaction; leave it ready to serve (WAL) and closed; make it and its filter durable;
- * check the version again against the list `current` names and switch the pointer.
+ * check the version again against the list `current` names and switch the pointer. `current` is the
+ * versions the lane serves (null, null when it serves none); the version order is checkFullOrder's.
  */
 export function buildFull(
   dataDir: string,
@@ -58,7 +68,7 @@ export function buildFull(
   let dbName = "";
   let db: Database.Database | null = null;
   try {
-    checkFullAccepted(header, current, now);
+    checkFullAccepted(header, current, listOnDisk(dir, trustedKeyId), now);
     dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
     db = new Database(join(dir, dbName));
     const loaded = loadList(db, reader, header, trustedKeyId, onProgress, now);
@@ -66,7 +76,7 @@ export function buildFull(
     closeForServing(db);
     db = null;
     makeDurable(dir, dbName, loaded.filter, header.version);
-    switchPointer(dir, dbName, header, trustedKeyId);
+    switchPointer(dir, dbName, header, current, trustedKeyId);
     return buildResult(dbName, header, loaded, t0);
   } catch (e) {
     if (db?.open) db.close();
@@ -76,15 +86,20 @@ export function buildFull(
   }
 }
 
-/** Before anything is written: a full list, not made ahead of the clock, newer than the caller's versions. */
+/**
+ * Before anything is written: a full list, not made ahead of the clock, in the version order against the
+ * versions the lane serves and the list `current` names (the same rule as at the swap, so a list the swap
+ * would refuse is never downloaded into a database first).
+ */
 function checkFullAccepted(
   header: BundleHeader,
   current: { full: string | null; delta: string | null },
+  onDisk: ListOnDisk,
   now: number,
 ): void {
   if (header.kind !== "full") throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
   checkNotAhead(header, now);
-  checkNewer(header, current);
+  checkFullOrder(header, current, onDisk);
 }
 
 interface Loaded {
@@ -225,9 +240,15 @@ function makeDurable(dir: string, dbName: string, filter: BloomFilter, fullVersi
 }
 
 /** Make the new database the list: the version checked again, then the pointer renamed over `current`. */
-function switchPointer(dir: string, dbName: string, header: BundleHeader, trustedKeyId: string): void {
-  // the authoritative check, against the list the pointer names now, not the caller's view of it
-  checkNewer(header, activeVersions(dir, trustedKeyId));
+function switchPointer(
+  dir: string,
+  dbName: string,
+  header: BundleHeader,
+  current: { full: string | null; delta: string | null },
+  trustedKeyId: string,
+): void {
+  // the authoritative check, against the list the pointer names now
+  checkFullOrder(header, current, listOnDisk(dir, trustedKeyId));
   writePointer(dir, { db: dbName, fullVersion: header.version });
 }
 

@@ -6,8 +6,9 @@
  *   numeric order (and so card id order). One 9-byte column instead of two integers (2 + 8 bytes and a
  *   record-header byte) saves 2 bytes of every card row. Lists built before this layout (user_version
  *   0) stored (net INTEGER, serial INTEGER) and are still read (see `CardLayout` in store.ts).
- * - OBU id: contract serial, 16 hex digits = 64 bits. Stored as a signed 64-bit integer with the top
- *   bit flipped (key = id XOR 2^63) so SQLite's signed order equals the unsigned id order.
+ * - OBU id: the contract serial's 8 BCD bytes (B2 SerialNumber) as 16 hex digits = 64 bits; the lane
+ *   looks up only decimal ones (docs/status-list.md section 1). Stored as a signed 64-bit integer with
+ *   the top bit flipped (key = id XOR 2^63) so SQLite's signed order equals the unsigned id order.
  *
  * The in-memory filter hashes three 32-bit words per id (see `filterWords`), computed without BigInt.
  */

@@ -3,17 +3,46 @@
  * (src/service/runtime-view.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
  * `etc-lane status-list import` prints the same line either way.
  */
-import type { ApplyResult } from "./types.js";
+import { type ListChange, listChangeOf } from "./apply-change.js";
+import type { ApplyResult, ListVersions } from "./types.js";
 
 export function importAppliedMessage(r: Pick<ApplyResult, "kind" | "version" | "adds" | "removes">): string {
   return `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`;
 }
 
-/** The list's refusal (nothing applied), with its code when it has one. */
+/** The list's refusal (the list served unchanged), with its code when it has one. */
 export function importRefusedMessage(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
   return `status-list bundle refused: ${message}${typeof code === "string" ? ` [${code}]` : ""}`;
+}
+
+/**
+ * A failed import that changed the list served all the same (apply-change.ts): what the lane serves now,
+ * what it served before, and the failure with its code.
+ */
+export function importChangedMessage(e: unknown, c: ListChange): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return (
+    `status-list import failed, but the list served changed to ${held(c.versions)} (was ${held(c.before)}): ` +
+    `${message}${typeof code === "string" ? ` [${code}]` : ""}`
+  );
+}
+
+function held(v: ListVersions): string {
+  if (v.full === null) return "no list";
+  return v.delta === null ? `full ${v.full}` : `delta ${v.delta} on full ${v.full}`;
+}
+
+/**
+ * A failed import as the operator is told (ok: false, the command exits 1, no apply result): refused, or,
+ * when the job changed the list served all the same, that change (the trail's `status-list.applied`
+ * entry holds it as data).
+ */
+export function importFailedResult(e: unknown): { ok: false; message: string } {
+  const change = listChangeOf(e);
+  return { ok: false, message: change ? importChangedMessage(e, change) : importRefusedMessage(e) };
 }
 
 /** The apply result as the import reports it (JSON: `ms` rounded). */

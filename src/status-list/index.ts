@@ -1,5 +1,6 @@
 /** Public API of the status-list cache. */
 
+export { type ListChange, listChangeOf } from "./apply-change.js";
 export { type BundleHeader, type BundleKind, decodeHeader, isValidVersion } from "./bundle.js";
 export { openStatusListFromOptions, StatusListCache, type StatusListOpenOptions } from "./cache.js";
 export { type StatusListErrorCode, StatusListErrors } from "./errors.js";

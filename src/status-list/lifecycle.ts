@@ -2,9 +2,10 @@
  * The life cycle of the active list on the lane thread: open (leftover cleanup, the worker started early,
  * the list `current` names), activation and swap (a new database, its statements and filter in one
  * assignment; the old one closed and deleted), what follows a delta (snapshot renewal, WAL checkpoint),
- * the filter rebuild, the overlay merge schedule, and the one queue that serialises every worker job.
- * One process writes a data directory (src/datadir/lock.ts); only that owner cleans up, migrates and
- * compacts. The jobs themselves run in the worker (worker.ts); lookups are lookup.ts.
+ * the filter rebuild. The overlay merge schedule is overlay-merge.ts, the one queue that serialises every
+ * worker job job-queue.ts. One process writes a data directory (src/datadir/lock.ts); only that owner
+ * cleans up, migrates and compacts. The jobs themselves run in the worker (worker.ts); lookups are
+ * lookup.ts.
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -12,13 +13,14 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { CompactResult } from "./compaction.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import { replayAdded } from "./filter-fill.js";
 import type { BuildResult } from "./full-build.js";
+import { JobQueue } from "./job-queue.js";
 import { type ActiveList, beginSnapshot, loadReasons, prepareLookups, renewSnapshot } from "./lookup.js";
+import { OverlayMergeSchedule } from "./overlay-merge.js";
 import { type RunningJob, runJob } from "./run-worker.js";
 import {
   cardLayout,
@@ -44,13 +46,9 @@ export class ListLifecycle {
   /** the database `current` names while notServed says why it is not served */
   private notServedDb: string | null = null;
   closed = false;
-  private queue: Promise<unknown> = Promise.resolve();
-  private running: RunningJob<unknown> | null = null;
+  private readonly jobs = new JobQueue();
+  private readonly merges: OverlayMergeSchedule;
   private filterPromise: Promise<void> = Promise.resolve();
-  private compacting = false;
-  private compactTimer: NodeJS.Timeout | null = null;
-  private compactDone: Promise<void> = Promise.resolve();
-  private compactEnd: () => void = () => undefined;
   /** the deletions of replaced lists' files still running (activate); never rejects */
   private removals: Promise<void> = Promise.resolve();
 
@@ -65,13 +63,26 @@ export class ListLifecycle {
     private readonly onChange: () => void,
     /** the id (hex) of the station key the lane trusts: a list another key signed is never served */
     private readonly trustedKeyId: string,
-  ) {}
+  ) {
+    this.merges = new OverlayMergeSchedule({
+      dir,
+      log,
+      owner,
+      compaction,
+      now,
+      jobs: this.jobs,
+      active: () => this.active,
+      closed: () => this.closed,
+      checkpointSoon: (a) => this.checkpointSoon(a),
+    });
+  }
 
   /**
    * Clean up (owner only), start the worker (owner only), and activate the list `current` names. A list
    * that cannot be served (its pointer or database unreadable or missing, or another key signed it) does
    * not stop the open: no list is served (`notServed` says why; health is missing, so the lane goes by
-   * statusList.whenMissing), and a full list replaces it (store.ts activeVersions).
+   * statusList.whenMissing), and a full list at least as new as the one `current` names replaces it (any
+   * full list when the pointer names none or another key signed it: version-order.ts checkFullOrder).
    */
   start(): void {
     const dir = this.dir;
@@ -102,9 +113,14 @@ export class ListLifecycle {
       });
     }
     if (unreadable !== null) {
+      // a pointer naming a missing database still names its version; one that cannot be read names none
+      const named = parsed(dir);
       this.refuse(
-        parsedName(dir),
-        `${(unreadable as Error).message}: no status list is served; a newer full list replaces it`,
+        named?.db ?? null,
+        `${(unreadable as Error).message}: no status list is served; ` +
+          (named
+            ? `a full list at least as new as ${named.fullVersion} replaces it`
+            : "any full list replaces it"),
         unreadable,
       );
       return;
@@ -120,7 +136,7 @@ export class ListLifecycle {
           isEtcError(e) && e.code === StatusListErrors.BadSignature
             ? e.message
             : `status list ${pointer.db} (full ${pointer.fullVersion}) cannot be opened: ${(e as Error).message}: ` +
-                "not served; a newer full list replaces it",
+                `not served; a full list at least as new as ${pointer.fullVersion} replaces it`,
           e,
         );
         return;
@@ -369,75 +385,19 @@ export class ListLifecycle {
     });
   }
 
-  /**
-   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`; it runs
-   * in batches until the overlay is empty (see OverlayCompaction). Only the owner compacts.
-   */
+  /** Start merging the overlay when it has grown past its limit (overlay-merge.ts). */
   private compactIfDue(a: ActiveList): void {
-    if (!this.owner || this.compacting || !a.overlay || a.overlayRows <= this.compaction.maxRows) return;
-    this.compacting = true;
-    this.compactDone = new Promise((resolve) => {
-      this.compactEnd = resolve;
-    });
-    const finish = (): void => {
-      this.compacting = false;
-      this.compactEnd();
-    };
-    this.log.info(
-      { db: a.name, overlayRows: a.overlayRows, batchRows: this.compaction.batchRows },
-      "status-list overlay past its limit: merging it into the main tables in batches",
-    );
-    const t0 = this.now();
-    let merged = 0;
-    const step = (): void => {
-      this.compactTimer = null;
-      this.enqueue(async () => {
-        if (this.active !== a || this.closed) return null;
-        const r = await this.track(
-          runJob<CompactResult>({
-            type: "compact",
-            dbPath: join(this.dir, a.name),
-            maxRows: this.compaction.batchRows,
-          }),
-        );
-        return r;
-      })
-        .then((r) => {
-          if (r === null || this.active !== a || this.closed) {
-            finish();
-            return;
-          }
-          merged += r.merged;
-          a.overlayRows = r.left;
-          this.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
-          if (r.left > 0 && r.merged > 0) {
-            this.compactTimer = setTimeout(step, this.compaction.pauseMs);
-            this.compactTimer.unref();
-          } else {
-            finish();
-            this.log.info(
-              { db: a.name, merged, seconds: Math.round((this.now() - t0) / 1000) },
-              "status-list overlay merged",
-            );
-          }
-        })
-        .catch((e: unknown) => {
-          finish();
-          if (!this.closed)
-            this.log.warn({ err: e }, "status-list overlay merge failed (tried again after the next delta)");
-        });
-    };
-    step();
+    this.merges.compactIfDue(a);
   }
 
   /** whether an overlay merge is running */
   get merging(): boolean {
-    return this.compacting;
+    return this.merges.merging;
   }
 
   /** Resolves when the overlay merge in progress (if any) has ended. */
   compactionIdle(): Promise<void> {
-    return this.compactDone;
+    return this.merges.idle();
   }
 
   /** Resolves when the in-memory filter is in place (after open or a rebuild). */
@@ -450,43 +410,31 @@ export class ListLifecycle {
     return this.removals;
   }
 
-  /** Run `fn` after every job queued before it (applies, checkpoints, merges, filter rebuilds). */
+  /** Run `fn` after every job queued before it (job-queue.ts). */
   enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => undefined);
-    return p;
+    return this.jobs.enqueue(fn);
   }
 
-  /** Await a worker job, remembered so close() can abandon it. */
-  async track<T>(job: RunningJob<T>): Promise<T> {
-    this.running = job as RunningJob<unknown>;
-    try {
-      return await job.result;
-    } finally {
-      this.running = null;
-    }
+  /** Await a worker job, remembered so close() can abandon it (job-queue.ts). */
+  track<T>(job: RunningJob<T>): Promise<T> {
+    return this.jobs.track(job);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.compactTimer) clearTimeout(this.compactTimer);
-    if (this.compacting) {
-      this.compacting = false;
-      this.compactEnd();
-    }
-    await this.running?.terminate();
-    await this.queue;
+    this.merges.stop();
+    await this.jobs.close();
     await this.removals;
     this.active?.db.close();
     this.active = null;
   }
 }
 
-/** The database `current` names, if the pointer can be read at all (its database may be missing). */
-function parsedName(dir: string): string | null {
+/** What `current` names, if the pointer can be read at all (its database may be missing). */
+function parsed(dir: string): Pointer | null {
   try {
-    return parsePointer(dir)?.db ?? null;
+    return parsePointer(dir);
   } catch {
     return null;
   }

@@ -258,37 +258,38 @@ export function checkpoint(dbPath: string): unknown {
 }
 
 /**
- * The versions of the list `current` names, read from its database (null, null with no list): the
- * authoritative state a full build is checked against just before its pointer swap. A database that
- * cannot be read or is missing (it failed: that is when a new full list is needed most) is stood in for by
- * the full version the pointer names, so a broken list can always be replaced by a newer full list; a
- * pointer that cannot be read names no version, and any full list replaces it. A list that
- * another key signed than `trustedKeyId` (hex) is no list: any full list the lane's key signed replaces it,
- * whatever version the other one claims (docs/status-list.md section 3).
+ * The list `current` names, as a full build judges its version against it (version-order.ts
+ * checkFullOrder): `none` with no pointer, a pointer that cannot be read (it names no version), or a list
+ * another key signed than `trustedKeyId` (hex; such a list is no list, docs/status-list.md section 3);
+ * `readable` with the versions its database holds; `unreadable` when that database cannot be read or is
+ * missing (it failed: that is when a new full list is needed most), with the full version the pointer names.
  */
-export function activeVersions(
-  dir: string,
-  trustedKeyId: string,
-): { full: string | null; delta: string | null } {
+export type ListOnDisk =
+  | { state: "none" }
+  | { state: "readable"; db: string; full: string; delta: string | null }
+  | { state: "unreadable"; db: string; full: string };
+
+/** What `current` names now (ListOnDisk), read from the pointer and its database. */
+export function listOnDisk(dir: string, trustedKeyId: string): ListOnDisk {
   let p: Pointer | null;
   try {
     p = parsePointer(dir);
   } catch {
-    return { full: null, delta: null }; // the lane serves no list (lifecycle.ts start)
+    return { state: "none" }; // the lane serves no list (lifecycle.ts start)
   }
-  if (!p) return { full: null, delta: null };
+  if (!p) return { state: "none" };
   let db: Database.Database | null = null;
   try {
     db = new Database(join(dir, p.db), { readonly: true, fileMustExist: true });
     const m = db.prepare("SELECT full_version, delta_version, key_id FROM meta WHERE id = 1").get() as
       | Pick<MetaRow, "full_version" | "delta_version" | "key_id">
       | undefined;
-    if (m && m.key_id !== trustedKeyId) return { full: null, delta: null };
-    if (m) return { full: m.full_version, delta: m.delta_version };
+    if (m && m.key_id !== trustedKeyId) return { state: "none" };
+    if (m) return { state: "readable", db: p.db, full: m.full_version, delta: m.delta_version };
   } catch {
     // unreadable: the pointer's version below
   } finally {
     db?.close();
   }
-  return { full: p.fullVersion, delta: null };
+  return { state: "unreadable", db: p.db, full: p.fullVersion };
 }

@@ -5,6 +5,7 @@
  */
 import type { BundleHeader } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
+import type { ListOnDisk } from "./store.js";
 
 /** How far ahead of the lane's clock a bundle's creation time may be (clocks a little apart). */
 export const CREATED_AHEAD_MAX_MS = 60 * 60_000;
@@ -73,6 +74,37 @@ export function checkNewer(h: BundleHeader, current: { full: string | null; delt
       StatusListErrors.NotChaining,
       `delta ${h.version} applies on ${h.base}, but the lane holds ${holds}: refused (does not chain)`,
       { version: h.version, base: h.base, holds },
+    );
+  }
+}
+
+/**
+ * A full list's place in the order, judged before its build starts and again just before its pointer
+ * swap (full-build.ts): newer than what the lane serves (`served`, null, null when it serves none), and
+ * than the list `current` names (`onDisk`). While the lane serves a list, newer than both (checkNewer). While
+ * it serves none although `current` names a list (its database damaged or missing, or it failed to open),
+ * that list holds nothing the lane can use: a full list at least as new as the full version it names
+ * replaces it (the station's current full list, offered again, repairs the lane), never an older one.
+ * With no list on disk (or only one another key signed, or a pointer that cannot be read) any full list
+ * is accepted. Throws E506 naming why.
+ */
+export function checkFullOrder(
+  h: BundleHeader,
+  served: { full: string | null; delta: string | null },
+  onDisk: ListOnDisk,
+): void {
+  checkNewer(h, served);
+  if (onDisk.state === "none") return;
+  if (served.full !== null) {
+    checkNewer(h, { full: onDisk.full, delta: onDisk.state === "readable" ? onDisk.delta : null });
+    return;
+  }
+  if (h.version < onDisk.full) {
+    throw slError(
+      StatusListErrors.NotNewer,
+      `full list ${h.version} is older than the list the pointer names (${onDisk.db}, full ${onDisk.full}), ` +
+        `which the lane does not serve: refused; a full list at least as new as ${onDisk.full} replaces it`,
+      { version: h.version, pointer: onDisk.full, db: onDisk.db },
     );
   }
 }

@@ -18,7 +18,7 @@ import { transition } from "../../src/lane/obu-machine.js";
 import type { Effect, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import type { StatusListPolicy } from "../../src/lane/ports.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
-import { card, full, sampleRows, stationPub, tempDir } from "../status-list/helpers.js";
+import { card, delta, full, sampleRows, stationPub, tempDir } from "../status-list/helpers.js";
 import { b2, b3, b4, b5, CARD_ID, ctxFor, OBU_SERIAL } from "./machine-fixtures.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -111,6 +111,38 @@ describe("a listed vehicle never passes because of the list's state", () => {
     expect(records[0]!.extra?.statusListChecked).toBeUndefined();
     expect(records[0]!.extra?.warnings).toBeUndefined();
   });
+});
+
+describe("every list type stops the vehicle (docs/status-list.md section 1)", () => {
+  // green-channel and emergency-rescue are exemption lists, yet an id on them is stopped as listed: the
+  // lane cannot check the exemption's conditions (cargo, the rescue), so it fails closed: the vehicle
+  // goes to the manual lane, where staff check the exemption
+  it.each([
+    [3, "green-channel"],
+    [4, "emergency-rescue"],
+    [5, "two-passenger-one-hazard"],
+    [6, "other"],
+    [200, "type-200"],
+  ])(
+    "list type %i (%s): the OBU is stopped OBU_ON_STATUS_LIST, the card CARD_ON_STATUS_LIST",
+    async (listType, name) => {
+      const { policy } = policyOver({ whenMissing: "close", whenPastHardAge: "close" });
+      await cache.applyBundle(full("202507310000", [{ kind: "obu", id: OBU_SERIAL, listType, reason: "x" }]));
+      policy.onHealth(cache.health());
+      const byObu = vehicle(policy, PAYS).records;
+      expect(byObu.map((r) => r.outcome)).toEqual(["OBU_ON_STATUS_LIST"]);
+      expect(byObu[0]!.extra?.statusList).toMatchObject({ kind: "obu", listType, listTypeName: name });
+      await cache.applyBundle(
+        delta("202507310005", "202507310000", [
+          { kind: "obu", id: OBU_SERIAL, listType, reason: "", op: "remove" },
+          { kind: "card", id: CARD_ID, listType, reason: "x" },
+        ]),
+      );
+      const byCard = vehicle(policy, PAYS).records;
+      expect(byCard.map((r) => r.outcome)).toEqual(["CARD_ON_STATUS_LIST"]);
+      expect(byCard[0]!.extra?.statusList).toMatchObject({ kind: "card", listType, listTypeName: name });
+    },
+  );
 });
 
 describe("a list whose lookup failed and which then passes its hard age", () => {

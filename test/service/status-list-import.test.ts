@@ -4,7 +4,7 @@
  * through its control socket (the lane applies it and records who asked), and without a lane applied to
  * the data directory under its lock and recorded in the lane's trail with `via: "direct"`.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -14,7 +14,10 @@ import { auditDir } from "../../src/audit/segments.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { loadLaneConfig } from "../../src/config/load.js";
+import { auditedOperator } from "../../src/service/operator-audit.js";
+import { type LaneRuntimeView, laneRuntimeOperator } from "../../src/service/runtime-view.js";
 import { serveLane } from "../../src/service/serve-lane.js";
+import { buildFull } from "../../src/status-list/full-build.js";
 import { openBoundTrail, verifyLane } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { laneTest, ROOT } from "../integration/harness.js";
@@ -195,6 +198,71 @@ describe("status-list import, lookup and info by the lane's config", () => {
       } finally {
         await served.close();
       }
+    });
+  });
+
+  it("a failed import that changed the list served all the same: the trail says applied (the failure named), the operator and the page are told the change", async () => {
+    await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+      const before = t.lane.statusList.versions();
+      const file = bundleFile(t.dir, CARD, "full", "202507170000");
+      // a full job whose worker switched `current` to the new list and died before its answer
+      // (src/status-list/full-build.ts): the lane still serves the old list
+      buildFull(
+        dataDir,
+        { path: file },
+        readFileSync(TEST_PUBLIC_KEY_PATH, "utf8"),
+        before,
+        () => {},
+        Date.now(),
+      );
+      expect(t.lane.statusList.versions()).toEqual(before);
+      // the operator imports that same list: refused as held (E506), and the lane now serves it
+      const page: [string, string | null][] = [];
+      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
+      const op = auditedOperator(
+        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
+        t.lane.audit,
+      );
+      const r = await op.importStatusList(file, { name: "op", uid: 1000, pid: 1, via: "socket" });
+      const change = {
+        kind: "full",
+        version: "202507170000",
+        before,
+        versions: { full: "202507170000", delta: null },
+      };
+      expect(r).toEqual({
+        ok: false,
+        message: expect.stringMatching(
+          new RegExp(
+            `^status-list import failed, but the list served changed to full 202507170000 \\(was full ${before.full}\\): ` +
+              "full list 202507170000 is not newer .* \\[E506_BUNDLE_NOT_NEWER\\]$",
+          ),
+        ),
+      });
+      expect(t.lane.statusList.versions()).toEqual(change.versions);
+      expect(page).toEqual([["applied", r.message]]);
+      const es = operatorEntries(dataDir).filter((e) => e.type !== "status-list.loaded");
+      expect(es.map((e) => [e.type, e.severity])).toEqual([
+        ["status-list.applied", "info"], // the harness's own list
+        ["status-list.applied", "warn"],
+        ["operator.status-list.import", "warn"],
+      ]);
+      expect(es[1]!.data).toEqual({
+        kind: "full",
+        version: "202507170000",
+        bundle: file,
+        source: "operator",
+        versions: change.versions,
+        before,
+        failure: {
+          code: "E506_BUNDLE_NOT_NEWER",
+          reason: expect.stringMatching(/^full list 202507170000 is not newer/),
+        },
+      });
+      expect(es[1]!.message).toMatch(
+        /^status-list full 202507170000 applied, though its job failed: full list/,
+      );
     });
   });
 });

@@ -5,7 +5,15 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HEADER_LEN, signHeader } from "../../src/status-list/bundle.js";
+import {
+  decodeHeader,
+  encodeHeader,
+  HEADER_LEN,
+  PREFIX_LEN,
+  RECORD_LEN,
+  sha256,
+  signHeader,
+} from "../../src/status-list/bundle.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import {
   card,
@@ -101,7 +109,49 @@ describe("StatusListCache: deltas", () => {
     expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
     expect(cache.info().recentDeltas.map((d) => d.version)).toEqual([D2, D1]);
   });
+
+  it("ignores a remove's reason index, whatever it holds (docs/status-list.md section 2)", async () => {
+    // a delta that lists a new card and removes card(3), the remove's reason field 0xFFFF with one
+    // reason in the table: before, the whole delta was refused E502 and the chain stuck on it
+    const d = withReasonField(
+      delta(D1, V2, [
+        { kind: "card", id: card(9_000_001), listType: 1, reason: "挂失" },
+        { kind: "card", id: card(3), listType: 2, reason: "挂失", op: "remove" },
+      ]),
+      1,
+      0xffff,
+    );
+    expect(cache.lookup({ cardId: card(3) }).listed).toBe(true);
+    await expect(cache.applyBundle(d)).resolves.toMatchObject({ version: D1, adds: 1, removes: 1 });
+    expect(cache.lookup({ cardId: card(3) }).listed).toBe(false);
+    expect(cache.lookup({ cardId: card(9_000_001) }).entry?.reason).toBe("挂失");
+  });
+
+  it("refuses an add whose reason index is outside the reason table, naming it", async () => {
+    const d = withReasonField(
+      delta(D1, V2, [{ kind: "card", id: card(9_000_001), listType: 1, reason: "挂失" }]),
+      0,
+      1,
+    );
+    await expect(cache.applyBundle(d)).rejects.toMatchObject({
+      code: StatusListErrors.Malformed,
+      message: expect.stringMatching(/reason index 1 outside the 1-entry reason table/),
+    });
+    expect(cache.versions()).toEqual({ full: V2, delta: null });
+  });
 });
+
+/** `b` with record `i`'s reason field set to `reason`, its digest and signature made again. */
+function withReasonField(b: Buffer, i: number, reason: number): Buffer {
+  const c = Buffer.from(b);
+  const h = decodeHeader(c, c.length);
+  const records = PREFIX_LEN + h.bodyLength - h.recordCount * RECORD_LEN;
+  c.writeUInt16BE(reason, records + i * RECORD_LEN + 6);
+  const header = encodeHeader({ ...h, digest: sha256().update(c.subarray(PREFIX_LEN)).digest() });
+  header.copy(c, 0);
+  signHeader(header, stationKey).copy(c, HEADER_LEN);
+  return c;
+}
 
 describe("StatusListCache: every rejection leaves the active list exactly as it was", () => {
   const probes = [

@@ -180,7 +180,9 @@ describe("status-list CLIs", () => {
     const lines = readFileSync(c, "utf8").trim().split("\n");
     expect(lines).toHaveLength(61);
     expect(lines[1]).toMatch(/^card,\d{20},[12],/);
-    expect(lines.at(-1)).toMatch(/^obu,[0-9A-F]{16},[12],/);
+    // OBU ids are contract serials, 16 decimal digits: the only OBU ids a lane looks up
+    expect(lines.filter((l) => l.startsWith("obu,") && !/^obu,\d{16},[12],/.test(l))).toEqual([]);
+    expect(lines.at(-1)).toMatch(/^obu,\d{16},[12],/);
     const b = join(tmp.dir, "g.bin");
     await run("sim", [
       "generate",
@@ -219,6 +221,8 @@ describe("demoStatusList", () => {
     const now = Date.now();
     const demo = await demoStatusList(dataDir, { now });
     expect(demo.listedCards.length + demo.listedObus.length).toBeGreaterThan(250);
+    // contract serials, as a lane presents them (16 decimal digits)
+    expect(demo.listedObus.filter((id) => !/^\d{16}$/.test(id))).toEqual([]);
     const cache = await StatusListCache.open({ dataDir, publicKeyPem: stationPub });
     try {
       expect(cache.versions()).toEqual(demo.versions);

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { applyDelta } from "../../src/status-list/delta-apply.js";
-import { StatusListCache } from "../../src/status-list/index.js";
+import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
 import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
 
@@ -39,7 +39,15 @@ it("a delta committed without its answer: the lane takes the database's versions
     Date.now(),
   );
   // the station offers the same delta again (the lane asked with its old versions): refused as applied
-  await expect(cache.applyBundle(d1)).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  const e = await cache.applyBundle(d1).catch((x: unknown) => x);
+  expect(e).toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  // the refusal says the list served moved all the same (src/status-list/apply-change.ts)
+  expect(listChangeOf(e)).toEqual({
+    kind: "delta",
+    version: "202611230005",
+    before: { full: "202611230000", delta: null },
+    versions: { full: "202611230000", delta: "202611230005" },
+  });
   expect(cache.versions()).toEqual({ full: "202611230000", delta: "202611230005" });
   expect(cache.lookup({ cardId: listed })).toMatchObject({
     listed: true,

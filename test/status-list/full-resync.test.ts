@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { buildFull } from "../../src/status-list/full-build.js";
-import { StatusListCache } from "../../src/status-list/index.js";
+import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
 import type { LogLine } from "../reader/harness.js";
@@ -63,7 +63,15 @@ it("a full list committed without its answer: the lane serves the list `current`
   const F2 = newer();
   const built = buildLosingTheAnswer(F2);
   // the station offers the same full list again (the lane asked with its old versions): refused as held
-  await expect(cache.applyBundle(F2)).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  const e = await cache.applyBundle(F2).catch((x: unknown) => x);
+  expect(e).toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  // and the refusal says the list served changed all the same (src/status-list/apply-change.ts)
+  expect(listChangeOf(e)).toEqual({
+    kind: "full",
+    version: V2,
+    before: { full: V1, delta: D1 },
+    versions: { full: V2, delta: null },
+  });
   expect(cache.versions()).toEqual({ full: V2, delta: null });
   expect(cache.info().db).toBe(built);
   expect(cache.lookup({ cardId: X })).toMatchObject({ listed: true, versions: { full: V2, delta: null } });
@@ -89,7 +97,9 @@ it("a full job whose result cannot be activated on the lane thread: the list `cu
       throw new Error("EMFILE: too many open files");
     })
     .mockImplementation(real);
-  await expect(cache.applyBundle(newer())).rejects.toThrow(/EMFILE/);
+  const e = await cache.applyBundle(newer()).catch((x: unknown) => x);
+  expect(e).toMatchObject({ code: "E511_STORE", message: expect.stringMatching(/EMFILE/) });
+  expect(listChangeOf(e)).toMatchObject({ kind: "full", version: V2, before: { full: V1, delta: D1 } });
   expect(cache.versions()).toEqual({ full: V2, delta: null });
   expect(cache.lookup({ cardId: X }).listed).toBe(true);
   expect(cache.health().state).toBe("ok");
@@ -98,7 +108,9 @@ it("a full job whose result cannot be activated on the lane thread: the list `cu
 it("when the list `current` names cannot be served, the lane keeps its list, every id on it listed, and says why", async () => {
   const built = buildLosingTheAnswer(newer());
   writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41)); // not a database
-  await expect(cache.applyBundle(newer())).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  const e = await cache.applyBundle(newer()).catch((x: unknown) => x);
+  expect(e).toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  expect(listChangeOf(e)).toBeNull(); // a refusal: the list served did not move
   expect(cache.versions()).toEqual({ full: V1, delta: D1 });
   expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
   expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);

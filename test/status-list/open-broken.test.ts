@@ -2,8 +2,9 @@
  * A list on disk that cannot be opened (its database cut to nothing, overwritten, missing; its pointer
  * unreadable) does not stop the cache from opening (src/status-list/lifecycle.ts start): no list is served,
  * every lookup says so (`noList`, never a plain "not listed"), health is missing with the reason (the lane
- * goes by statusList.whenMissing), nothing on disk is deleted, and a newer full list replaces it, also
- * through `etc-lane status-list import` (src/cli/commands/status-list.ts).
+ * goes by statusList.whenMissing), nothing on disk is deleted, and a full list at least as new as the one
+ * the pointer names replaces it (any full list when the pointer cannot be read; version-order.ts
+ * checkFullOrder), also through `etc-lane status-list import` (src/cli/commands/status-list.ts).
  */
 import { existsSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
 import { captureOutput } from "../helpers/cli.js";
-import { card, full, sampleRows, stationPub, tempDir } from "./helpers.js";
+import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V1 = "202611230000";
 const V2 = "202611240000";
@@ -40,21 +41,26 @@ const damage: [string, () => void, RegExp, boolean][] = [
   [
     "its database cut to nothing",
     () => truncateSync(db, 0),
-    /cannot be opened: .*no such table: meta/,
+    /cannot be opened: .*no such table: meta: not served; a full list at least as new as 202611230000 replaces it$/,
     false,
   ],
   [
     "its database overwritten",
     () => writeFileSync(db, Buffer.alloc(8192, 0x41)),
-    /cannot be opened: file is not a database/,
+    /cannot be opened: file is not a database: not served; a full list at least as new as 202611230000 replaces it$/,
     false,
   ],
-  ["its database missing", () => rmSync(db), /names sl-\d{12}-[0-9a-f]{8}\.db, which does not exist/, false],
+  [
+    "its database missing",
+    () => rmSync(db),
+    /names sl-\d{12}-[0-9a-f]{8}\.db, which does not exist: no status list is served; a full list at least as new as 202611230000 replaces it$/,
+    false,
+  ],
   [
     // with no readable pointer nothing says which file was the list: kept until the next open
     "its pointer unreadable",
     () => writeFileSync(join(listDir(tmp.dir), "current"), "{not json"),
-    /pointer .*current is unreadable/,
+    /pointer .*current is unreadable: .*: no status list is served; any full list replaces it$/,
     true,
   ],
 ];
@@ -71,7 +77,6 @@ it.each(damage)(
       const h = cache.health();
       expect(h.state).toBe("missing");
       expect(h.reason).toMatch(why);
-      expect(h.reason).toMatch(/a newer full list replaces it$/);
       expect(existsSync(db)).toBe(before); // nothing deleted at open
       await cache.applyBundle(
         full(V2, [...sampleRows(20), { kind: "card", id: X, listType: 1, reason: "挂失" }]),
@@ -94,6 +99,73 @@ it.each(damage)(
     }
   },
 );
+
+// the station's current full list is the one the lane already had: until its next full list (up to a day)
+// it is the only one that can repair the lane. Before, it was loaded whole, then refused at the swap as
+// "not newer than the version the lane holds (full V1)" although the lane held nothing.
+it.each(damage.slice(0, 3))(
+  "a list with %s: the station's same full list replaces it; an older one is refused before its build, saying why; a delta meanwhile says why it is refused",
+  async (_, harm, why) => {
+    harm();
+    const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    try {
+      const phases = new Set<string>();
+      const older = await cache
+        .applyBundle(full("202611220000", sampleRows(20)), { onProgress: (p) => phases.add(p.phase) })
+        .catch((e: unknown) => e);
+      expect(older).toMatchObject({
+        code: "E506_BUNDLE_NOT_NEWER",
+        message: expect.stringMatching(
+          /^full list 202611220000 is older than the list the pointer names \(sl-\d{12}-[0-9a-f]{8}\.db, full 202611230000\), which the lane does not serve: refused; a full list at least as new as 202611230000 replaces it$/,
+        ),
+      });
+      expect([...phases]).toEqual([]); // refused before anything was loaded
+      expect(cache.health().reason).toMatch(why);
+      await expect(
+        cache.applyBundle(delta("202611230005", V1, [{ kind: "card", id: X, listType: 1, reason: "x" }])),
+      ).rejects.toMatchObject({
+        code: "E508_NO_FULL_LIST",
+        message: `delta refused: no full list is active to apply it to (${cache.health().reason})`,
+      });
+      expect(cache.health().state).toBe("missing");
+      await expect(
+        cache.applyBundle(
+          full(V1, [...sampleRows(20), { kind: "card", id: X, listType: 1, reason: "挂失" }]),
+        ),
+      ).resolves.toMatchObject({ kind: "full", version: V1 });
+      expect(cache.versions()).toEqual({ full: V1, delta: null });
+      expect(cache.lookup({ cardId: X }).listed).toBe(true);
+      expect(cache.health().state).toBe("ok");
+      // now served: the same full list again is held, refused as before
+      await expect(cache.applyBundle(full(V1, sampleRows(20)))).rejects.toMatchObject({
+        code: "E506_BUNDLE_NOT_NEWER",
+        message: expect.stringMatching(/not newer than the version the lane holds \(full 202611230000\)/),
+      });
+    } finally {
+      await cache.close();
+    }
+    const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    try {
+      expect(again.versions()).toEqual({ full: V1, delta: null });
+      expect(again.lookup({ cardId: X }).listed).toBe(true);
+      expect(existsSync(db)).toBe(false);
+    } finally {
+      await again.close();
+    }
+  },
+);
+
+it("a list whose pointer cannot be read: any full list replaces it, an older one too (the pointer names no version)", async () => {
+  writeFileSync(join(listDir(tmp.dir), "current"), "{not json");
+  const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    await cache.applyBundle(full("202611220000", [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
+    expect(cache.versions()).toEqual({ full: "202611220000", delta: null });
+    expect(cache.lookup({ cardId: X }).listed).toBe(true);
+  } finally {
+    await cache.close();
+  }
+});
 
 it("etc-lane status-list import replaces a list whose database is damaged", async () => {
   writeFileSync(db, Buffer.alloc(8192, 0x41));

@@ -1,0 +1,119 @@
+/**
+ * The overlay-merge schedule on the lane thread: once the active list's delta overlay has grown past
+ * `compaction.maxRows`, merge it into the main tables in batches of `batchRows` (compaction.ts, in the
+ * worker), one every `pauseMs`, each through the job queue and followed by a WAL checkpoint, until it is
+ * empty (docs/status-list.md section 4). Only the owner of the data directory merges. Used by lifecycle.ts.
+ */
+import { join } from "node:path";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { CompactResult } from "./compaction.js";
+import type { JobQueue } from "./job-queue.js";
+import type { ActiveList } from "./lookup.js";
+import { runJob } from "./run-worker.js";
+import type { OverlayCompaction } from "./types.js";
+
+export interface OverlayMergeDeps {
+  dir: string;
+  log: Logger;
+  /** this process owns the directory: only the owner compacts */
+  owner: boolean;
+  compaction: OverlayCompaction;
+  now: () => number;
+  jobs: JobQueue;
+  /** the list lookups answer from now (a merge stops when it is replaced) */
+  active: () => ActiveList | null;
+  closed: () => boolean;
+  /** queue a WAL checkpoint of `a` (lets the lane's snapshot move on and the WAL restart) */
+  checkpointSoon: (a: ActiveList) => void;
+}
+
+export class OverlayMergeSchedule {
+  private compacting = false;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private compactDone: Promise<void> = Promise.resolve();
+  private compactEnd: () => void = () => undefined;
+
+  constructor(private readonly d: OverlayMergeDeps) {}
+
+  /**
+   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`; it runs
+   * in batches until the overlay is empty (see OverlayCompaction). Only the owner compacts.
+   */
+  compactIfDue(a: ActiveList): void {
+    const { d } = this;
+    if (!d.owner || this.compacting || !a.overlay || a.overlayRows <= d.compaction.maxRows) return;
+    this.compacting = true;
+    this.compactDone = new Promise((resolve) => {
+      this.compactEnd = resolve;
+    });
+    const finish = (): void => {
+      this.compacting = false;
+      this.compactEnd();
+    };
+    d.log.info(
+      { db: a.name, overlayRows: a.overlayRows, batchRows: d.compaction.batchRows },
+      "status-list overlay past its limit: merging it into the main tables in batches",
+    );
+    const t0 = d.now();
+    let merged = 0;
+    const step = (): void => {
+      this.compactTimer = null;
+      d.jobs
+        .enqueue(async () => {
+          if (d.active() !== a || d.closed()) return null;
+          const r = await d.jobs.track(
+            runJob<CompactResult>({
+              type: "compact",
+              dbPath: join(d.dir, a.name),
+              maxRows: d.compaction.batchRows,
+            }),
+          );
+          return r;
+        })
+        .then((r) => {
+          if (r === null || d.active() !== a || d.closed()) {
+            finish();
+            return;
+          }
+          merged += r.merged;
+          a.overlayRows = r.left;
+          d.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
+          if (r.left > 0 && r.merged > 0) {
+            this.compactTimer = setTimeout(step, d.compaction.pauseMs);
+            this.compactTimer.unref();
+          } else {
+            finish();
+            d.log.info(
+              { db: a.name, merged, seconds: Math.round((d.now() - t0) / 1000) },
+              "status-list overlay merged",
+            );
+          }
+        })
+        .catch((e: unknown) => {
+          finish();
+          if (!d.closed())
+            d.log.warn({ err: e }, "status-list overlay merge failed (tried again after the next delta)");
+        });
+    };
+    step();
+  }
+
+  /** whether an overlay merge is running */
+  get merging(): boolean {
+    return this.compacting;
+  }
+
+  /** Resolves when the overlay merge in progress (if any) has ended. */
+  idle(): Promise<void> {
+    return this.compactDone;
+  }
+
+  /** At close: no further batch; a merge in progress counts as ended. */
+  stop(): void {
+    if (this.compactTimer) clearTimeout(this.compactTimer);
+    if (this.compacting) {
+      this.compacting = false;
+      this.compactEnd();
+    }
+  }
+}
