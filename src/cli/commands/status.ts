@@ -41,48 +41,82 @@ function counterLine(c: Record<string, number>): string {
     .join(", ");
 }
 
-/** The human form of a snapshot: one aligned block, then the last transactions. */
+/** How the formatter shows a time and a card number. */
+interface Show {
+  t(ms: number | null): string;
+  card(id: string | null): string;
+}
+type Row = string[];
+
+/** The human form of a snapshot: one aligned block, then the booth queue and the last transactions. */
 export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
   const off = s.lane.utcOffsetMinutes;
-  const t = (ms: number | null): string => localTime(ms, off);
-  const card = (id: string | null): string => (o.fullIds ? (id ?? "-") : maskCardId(id));
+  const show: Show = {
+    t: (ms) => localTime(ms, off),
+    card: (id) => (o.fullIds ? (id ?? "-") : maskCardId(id)),
+  };
+  const rows = [
+    ...laneRows(s, show),
+    ...deviceRows(s),
+    ...queueRows(s, show),
+    ...boothRows(s),
+    ...processRows(s, show),
+  ];
+  const out = [
+    `etc-lane status at ${show.t(s.at)} (UTC${offsetLabel(off)})`,
+    "",
+    ...table(rows),
+    ...boothCasesBlock(s, show),
+    ...lastTransactionsBlock(s, show),
+  ];
+  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
+  // may name a card: masked as the page masks it (src/service/page/render.ts)
+  const text = `${out.join("\n")}\n`;
+  return o.fullIds ? text : maskCardIds(text);
+}
+
+/** The lane's state, why, and who closed it. */
+function laneRows(s: LaneSnapshot, { t }: Show): Row[] {
   const lane = `${s.lane.network}-${s.lane.station}-${String(s.lane.lane).padStart(2, "0")}`;
   const st = LANE_STATUS_LABEL[s.state.status] ?? { zh: s.state.status, en: s.state.status };
-  const rows: string[][] = [];
-  const row = (k: string, ...v: string[]): void => {
-    rows.push([k, ...v]);
-  };
-  row(
-    `Lane ${lane} (${s.lane.role})`,
-    `${st.en} ${st.zh}`,
-    `${s.state.canTrade ? "trading" : `NOT trading${s.state.reason ? ` [${s.state.reason}]` : ""}`}, since ${t(s.state.since)}`,
-  );
-  if (s.state.detail) row("  why", "", s.state.detail);
-  if (s.state.operatorClosed) {
-    const oc = s.state.operatorClosed;
-    row("  closed by", "", `${oc.user} (uid ${oc.uid}) at ${t(oc.at)}: ${oc.reason}`);
-  }
-  const dev = s.rsu.device;
-  row(
-    "RSU link",
-    s.rsu.status,
+  const rows: Row[] = [
     [
-      s.rsu.reason,
-      dev ? `RSU ${dev.rsuId} v${dev.version}` : null,
-      dev
-        ? `PSAM ${dev.psams.map((p) => `${p.terminalId}${p.authorised ? "" : " (not authorised)"}`).join(", ") || "none"}`
-        : null,
-    ]
-      .filter((x) => x)
-      .join("; "),
-  );
-  row("  counters", "", counterLine(s.rsu.counters));
+      `Lane ${lane} (${s.lane.role})`,
+      `${st.en} ${st.zh}`,
+      `${s.state.canTrade ? "trading" : `NOT trading${s.state.reason ? ` [${s.state.reason}]` : ""}`}, since ${t(s.state.since)}`,
+    ],
+  ];
+  if (s.state.detail) rows.push(["  why", "", s.state.detail]);
+  const oc = s.state.operatorClosed;
+  if (oc) rows.push(["  closed by", "", `${oc.user} (uid ${oc.uid}) at ${t(oc.at)}: ${oc.reason}`]);
+  return rows;
+}
+
+/** The RSU and card reader links with their counters, and the status list. */
+function deviceRows(s: LaneSnapshot): Row[] {
+  const dev = s.rsu.device;
+  const rows: Row[] = [
+    [
+      "RSU link",
+      s.rsu.status,
+      [
+        s.rsu.reason,
+        dev ? `RSU ${dev.rsuId} v${dev.version}` : null,
+        dev
+          ? `PSAM ${dev.psams.map((p) => `${p.terminalId}${p.authorised ? "" : " (not authorised)"}`).join(", ") || "none"}`
+          : null,
+      ]
+        .filter((x) => x)
+        .join("; "),
+    ],
+    ["  counters", "", counterLine(s.rsu.counters)],
+  ];
   if (s.reader) {
-    row("Card reader", s.reader.status, s.reader.reason ?? "");
-    row("  counters", "", counterLine(s.reader.counters));
-  } else row("Card reader", "-", "not configured");
+    rows.push(["Card reader", s.reader.status, s.reader.reason ?? ""]);
+    rows.push(["  counters", "", counterLine(s.reader.counters)]);
+  } else rows.push(["Card reader", "-", "not configured"]);
   const sl = s.statusList;
-  row(
+  rows.push([
     "Status list",
     sl.state,
     `full ${sl.versions.full ?? "-"} (${duration(sl.ages.fullMs)}), delta ${sl.versions.delta ?? "-"} (${duration(sl.ages.deltaMs)})` +
@@ -91,99 +125,122 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
       (sl.download
         ? `; downloading ${sl.download.name}, page ${sl.download.pagesDone}/${sl.download.pages}`
         : ""),
-  );
+  ]);
+  return rows;
+}
+
+/** The upload queue, the journal and the vehicles in flight. */
+function queueRows(s: LaneSnapshot, { t }: Show): Row[] {
   const u = s.uplink;
   // the batch size in use: below the configured one after uploads that failed (docs/station-api.md, "A
   // batch the station does not take")
   const batch = u.batch
     ? `; batch ${u.batch.size}${u.batch.size < u.batch.max ? ` of ${u.batch.max} (reduced after failed uploads)` : ""}`
     : "";
-  row(
-    "Upload queue",
-    u.state,
-    `${u.queueDepth} pending (${u.held} held), oldest ${duration(u.oldestPendingAgeMs)}${batch}; last success ${t(u.lastSuccessAt)}` +
-      (u.lastError ? `; last error ${u.lastError.code}: ${u.lastError.message}` : ""),
-  );
-  row(
-    "Journal",
-    s.journal.healthy ? "healthy" : "FAILED",
-    `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}`,
-  );
-  row("In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", "));
-  row("Booth queue", String(s.booth.cases.length), s.booth.cases.length ? "case(s) waiting" : "");
+  return [
+    [
+      "Upload queue",
+      u.state,
+      `${u.queueDepth} pending (${u.held} held), oldest ${duration(u.oldestPendingAgeMs)}${batch}; last success ${t(u.lastSuccessAt)}` +
+        (u.lastError ? `; last error ${u.lastError.code}: ${u.lastError.message}` : ""),
+    ],
+    [
+      "Journal",
+      s.journal.healthy ? "healthy" : "FAILED",
+      `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}`,
+    ],
+    ["In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", ")],
+  ];
+}
+
+/** The booth queue's length and the booth desk's counters. */
+function boothRows(s: LaneSnapshot): Row[] {
+  const rows: Row[] = [
+    ["Booth queue", String(s.booth.cases.length), s.booth.cases.length ? "case(s) waiting" : ""],
+  ];
   const desk = s.booth.desk;
   if (desk) {
     const n = (k: string): number => desk.counters[k] ?? 0;
     const last = desk.lastTiming;
-    row(
+    rows.push([
       "Booth",
       desk.screen ? `${desk.screen.step} ${desk.screen.text}` : "-",
       `${n("transactions")} paid, ${n("refusals")} refused, ${n("recoveries")} recovered, ${n("cancelled")} cancelled` +
         (desk.recovering ? `; ${desk.recovering} debit(s) being recovered` : "") +
         (last ? `; last ${ms3(last.totalMs)} (reader ${ms3(last.readerMs)}, lane ${ms3(last.laneMs)})` : ""),
-    );
+    ]);
   }
-  row("Lane counters", "", counterLine(s.counters));
-  row(
-    "Clock skew",
-    s.clock.skewToStationMs === null ? "-" : `${s.clock.skewToStationMs} ms`,
-    s.clock.measuredAt === null ? "not measured yet" : `station - lane, measured ${t(s.clock.measuredAt)}`,
-  );
-  row(
-    "Process",
-    `pid ${s.process.pid}`,
-    `up ${duration(s.process.uptimeMs)} (since ${t(s.process.startedAt)}), Node ${s.process.node}, rss ${Math.round(s.process.rssBytes / 1048576)} MiB`,
-  );
+  return rows;
+}
+
+/** The lane's counters, the clock skew, the process and the audit trail. */
+function processRows(s: LaneSnapshot, { t }: Show): Row[] {
   const cp = s.audit.lastCheckpoint;
-  row(
-    "Audit trail",
-    s.audit.lastSeq === null ? "empty" : `seq ${s.audit.lastSeq}`,
-    cp ? `last checkpoint #${cp.n} (to ${cp.to}) at ${t(cp.at)}` : "no checkpoint yet",
-  );
-  const out = [`etc-lane status at ${t(s.at)} (UTC${offsetLabel(off)})`, "", ...table(rows)];
-  if (s.booth.cases.length) {
-    out.push("", "Booth queue");
-    out.push(
-      ...table([
-        ["OPENED", "KIND", "REASON", "CARD", "OBU", "PLATE", "DETAIL"],
-        ...s.booth.cases.map((b) => [
-          t(b.openedAt).slice(11),
-          b.kind,
-          b.reason,
-          card(b.cardId),
-          b.obuId ?? "-",
-          b.plate ?? "-",
-          b.detail,
+  return [
+    ["Lane counters", "", counterLine(s.counters)],
+    [
+      "Clock skew",
+      s.clock.skewToStationMs === null ? "-" : `${s.clock.skewToStationMs} ms`,
+      s.clock.measuredAt === null ? "not measured yet" : `station - lane, measured ${t(s.clock.measuredAt)}`,
+    ],
+    [
+      "Process",
+      `pid ${s.process.pid}`,
+      `up ${duration(s.process.uptimeMs)} (since ${t(s.process.startedAt)}), Node ${s.process.node}, rss ${Math.round(s.process.rssBytes / 1048576)} MiB`,
+    ],
+    [
+      "Audit trail",
+      s.audit.lastSeq === null ? "empty" : `seq ${s.audit.lastSeq}`,
+      cp ? `last checkpoint #${cp.n} (to ${cp.to}) at ${t(cp.at)}` : "no checkpoint yet",
+    ],
+  ];
+}
+
+/** The booth cases waiting, one line each (nothing when none waits). */
+function boothCasesBlock(s: LaneSnapshot, { t, card }: Show): string[] {
+  if (!s.booth.cases.length) return [];
+  return [
+    "",
+    "Booth queue",
+    ...table([
+      ["OPENED", "KIND", "REASON", "CARD", "OBU", "PLATE", "DETAIL"],
+      ...s.booth.cases.map((b) => [
+        t(b.openedAt).slice(11),
+        b.kind,
+        b.reason,
+        card(b.cardId),
+        b.obuId ?? "-",
+        b.plate ?? "-",
+        b.detail,
+      ]),
+    ]).map((l) => `  ${l}`),
+  ];
+}
+
+/** The last transactions, newest first. */
+function lastTransactionsBlock(s: LaneSnapshot, { t, card }: Show): string[] {
+  if (!s.lastTransactions.length) return ["", "No transaction yet"];
+  return [
+    "",
+    "Last transactions (newest first)",
+    ...table(
+      [
+        ["TIME", "SEQ", "KIND", "OUTCOME/REASON", "CARD", "OBU", "PLATE", "YUAN", "DECISION"],
+        ...s.lastTransactions.map((r) => [
+          t(r.at),
+          String(r.seq),
+          KIND_LABEL[r.kind]?.en ?? r.kind,
+          r.outcome,
+          card(r.cardId),
+          r.obuId,
+          r.plate ?? "-",
+          yuan(r.kind === "stop" ? null : r.amount),
+          ms3(r.decisionMs),
         ]),
-      ]).map((l) => `  ${l}`),
-    );
-  }
-  out.push("", s.lastTransactions.length ? "Last transactions (newest first)" : "No transaction yet");
-  if (s.lastTransactions.length) {
-    out.push(
-      ...table(
-        [
-          ["TIME", "SEQ", "KIND", "OUTCOME/REASON", "CARD", "OBU", "PLATE", "YUAN", "DECISION"],
-          ...s.lastTransactions.map((r) => [
-            t(r.at),
-            String(r.seq),
-            KIND_LABEL[r.kind]?.en ?? r.kind,
-            r.outcome,
-            card(r.cardId),
-            r.obuId,
-            r.plate ?? "-",
-            yuan(r.kind === "stop" ? null : r.amount),
-            ms3(r.decisionMs),
-          ]),
-        ],
-        new Set([1, 7, 8]),
-      ).map((l) => `  ${l}`),
-    );
-  }
-  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
-  // may name a card: masked as the page masks it (src/service/page/render.ts)
-  const text = `${out.join("\n")}\n`;
-  return o.fullIds ? text : maskCardIds(text);
+      ],
+      new Set([1, 7, 8]),
+    ).map((l) => `  ${l}`),
+  ];
 }
 
 /** What the data directory shows when no lane is running (the journal, read-only). */
