@@ -1,11 +1,15 @@
 /**
- * 61xx and 6Cxx are resolved by the reader, never by the host (docs/reader.md §5): a CARD_APDU or
- * PSAM_APDU reply always carries the final R-APDU. This is the procedure a reader runs around each
+ * 61xx, and 6Cxx to a case-2 APDU, are resolved by the reader, never by the host (docs/reader.md §5):
+ * a CARD_APDU or PSAM_APDU reply carries the final R-APDU. This is the procedure a reader runs around each
  * APDU it passes to a card or PSAM, ISO 7816-4's T=0 rules at APDU level:
  *
  *  - SW 61xx: xx more bytes are waiting: send GET RESPONSE `00 C0 00 00 xx` and append its data;
  *    repeated while the answer is 61xx again (at most `maxGetResponse` times), the last SW is final;
- *  - SW 6Cxx: wrong Le: send the same command once more with Le = xx, and take that answer.
+ *  - SW 6Cxx to a case-2 APDU (header + Le, 5 bytes): wrong Le: send the same command once more with
+ *    Le = xx, and take that answer. ISO 7816-3 defines this resend for case 2 only. A 6Cxx to any other
+ *    APDU is passed on as the answer, never answered by sending the command again: a case-4 command
+ *    (DEBIT) that a non-conforming card ran before answering 6Cxx would run twice. The booth takes a
+ *    DEBIT answer it cannot use for a lost answer and recovers it from the card (docs/booth.md §2).
  *
  * A 61xx says the command ran and its answer waits. When that answer cannot be fetched (GET RESPONSE
  * answered neither 9000 nor 61xx, or 61xx still after `maxGetResponse` rounds) the card's or PSAM's
@@ -49,12 +53,9 @@ export function exchangeResolvingT0(
 ): Buffer {
   let answer = send(apdu);
   let sw1 = swOf(answer)[0];
-  if (sw1 === 0x6c) {
-    const retry = withLe(apdu, swOf(answer)[1]);
-    if (retry) {
-      answer = send(retry);
-      sw1 = swOf(answer)[0];
-    }
+  if (sw1 === 0x6c && apdu.length === 5) {
+    answer = send(Buffer.concat([apdu.subarray(0, 4), Buffer.from([swOf(answer)[1]])]));
+    sw1 = swOf(answer)[0];
   }
   const max = opts.maxGetResponse ?? 16;
   const announced = hex(answer.subarray(Math.max(0, answer.length - 2)));
@@ -80,16 +81,3 @@ function swOf(r: Buffer): [number, number] {
 }
 
 const hex = (b: Buffer): string => b.toString("hex").toUpperCase();
-
-/**
- * The command with its Le replaced (case 2 and case 4 short APDUs); undefined for a command without Le,
- * where a 6Cxx makes no sense and is passed on as it is.
- */
-function withLe(apdu: Buffer, le: number): Buffer | undefined {
-  if (apdu.length === 5) return Buffer.concat([apdu.subarray(0, 4), Buffer.from([le])]);
-  if (apdu.length > 5) {
-    const lc = apdu[4] as number;
-    if (lc > 0 && apdu.length === 6 + lc) return Buffer.concat([apdu.subarray(0, 5 + lc), Buffer.from([le])]);
-  }
-  return undefined;
-}

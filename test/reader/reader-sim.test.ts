@@ -276,6 +276,28 @@ describe("card and PSAM faults", () => {
     expect(await prove(r.reader, intent!.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
   });
 
+  it("a card that commits DEBIT and answers 6C08 gets DEBIT once: the host sees 6C08, never a second DEBIT's 6901", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const sim = r.store.get(CARD_A)!;
+    const run = sim.apdu.bind(sim);
+    const debits: string[] = [];
+    sim.apdu = (c: Buffer): Buffer => {
+      if (c[0] === 0x80 && c[1] === 0x54) {
+        debits.push(c.toString("hex"));
+        const answer = run(c); // the first commits; a second finds no purchase initialised: 6901
+        return sw(answer) === "9000" ? h("6c08") : answer;
+      }
+      return run(c);
+    };
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err.message).toBe("DEBIT: 6c08");
+    expect(debits).toHaveLength(1);
+    expect(r.store.ledger()).toHaveLength(1);
+  });
+
   it("card-zero-tac: DEBIT commits and answers TAC 00000000 (MAC2 as computed, verified); GET TRANSACTION PROVE gives the real TAC; on prove, PROVE answers zeros", async () => {
     const r = await rig();
     r.sim.present(CARD_A);
