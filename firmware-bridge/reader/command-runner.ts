@@ -316,6 +316,12 @@ export class CommandRunner {
     job.timer = setTimeout(() => this.onTimeout(job), Math.max(0, deadline - this.i.now()));
   }
 
+  /**
+   * The command got no reply in time: it fails (E806), then the silence is counted, and only then is the
+   * next queued command sent. Counting first matters: when the count trips `silentLimit` the link goes
+   * down and everything queued fails unsent (E807, executed no); sending first would write the next
+   * command (a DEBIT) to a port that is closing and fail it "unknown".
+   */
   private onTimeout(job: Job): void {
     job.timer = undefined;
     if (job.settled) return;
@@ -336,6 +342,8 @@ export class CommandRunner {
           "unknown",
           { seq: job.seq, writePending: true },
         ),
+        undefined,
+        false,
       );
     } else {
       const waited = Math.round(now - job.writtenAt);
@@ -348,9 +356,12 @@ export class CommandRunner {
           "unknown",
           { seq: job.seq },
         ),
+        undefined,
+        false,
       );
     }
     this.i.onSilence();
+    this.pump();
   }
 
   private abort(job: Job): void {
@@ -362,7 +373,8 @@ export class CommandRunner {
     this.finish(job, readerError(ReaderErrorCodes.Aborted, `${this.i.name}: ${job.label} aborted`, executed));
   }
 
-  private finish(job: Job, err: EtcError | undefined, frame?: ReaderWireFrame): void {
+  /** Settles the job; then the next queued command is sent, unless `next` is false (the caller pumps). */
+  private finish(job: Job, err: EtcError | undefined, frame?: ReaderWireFrame, next = true): void {
     if (job.settled) return;
     job.settled = true;
     if (job.timer) clearTimeout(job.timer);
@@ -371,6 +383,6 @@ export class CommandRunner {
     if (this.current === job) this.current = undefined;
     if (frame) job.resolve(frame);
     else job.reject(err ?? new EtcError(ErrorCodes.LinkAborted, "reader command ended without a result"));
-    this.pump();
+    if (next) this.pump();
   }
 }

@@ -472,6 +472,38 @@ describe("unplug and replug", () => {
     expect(r.reader.state.status).toBe("up");
   });
 
+  it("a timeout that trips silentLimit takes the link down before the next queued command is sent: a queued DEBIT is never written (E807, executed no)", async () => {
+    const r = await rig({
+      timeouts: { cardApduMs: 200 },
+      silentLimit: 1,
+      reconnect: { initialDelayMs: 1000, jitter: 0 },
+    });
+    const debit = h("805401000f 00000001 20250102 100005 11223344 08");
+    const a = outcome(r.reader.cardApdu(h("0084000004")));
+    const b = outcome(r.reader.cardApdu(debit));
+    await settle();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(a.error).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+    expect(b.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "no" } });
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason: "reader silent: 1 command(s) in a row unanswered",
+    });
+    expect(r.device.nonInfo.map((f) => f.data.toString("hex"))).toEqual(["0084000004"]);
+  });
+
+  it("a timeout that does not trip silentLimit sends the next queued command", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 200 }, silentLimit: 2 });
+    const a = outcome(r.reader.cardApdu(h("0084000004")));
+    const b = outcome(r.reader.cardApdu(h("0084000008")));
+    await settle();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(a.error?.code).toBe(ReaderErrorCodes.Timeout);
+    expect(b.done).toBe(false);
+    expect(r.device.nonInfo.map((f) => f.data.toString("hex"))).toEqual(["0084000004", "0084000008"]);
+    expect(r.reader.state.status).toBe("up");
+  });
+
   it("any reply clears the silence count", async () => {
     const r = await rig({ timeouts: { cardApduMs: 200 }, silentLimit: 2 });
     const a = outcome(r.reader.cardApdu(h("0084000004")));
