@@ -4,8 +4,9 @@
  * the deadline starts once the transport took the bytes; a write the transport has not completed within
  * the command's timeout plus the same again (never more than `maxCommandMs`; a reader that stopped
  * reading, a port pushing back) times the command out as a lost reply would; a WAIT frame for that SEQ
- * moves the deadline (never past `maxCommandMs` from the write); a reply must echo SEQ and CMD, anything
- * else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
+ * moves the deadline (never past `maxCommandMs` from the write), also when it arrives before the
+ * write's promise resolved (the reader has the frame, whatever the port's drain says); a reply must echo
+ * SEQ and CMD, anything else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
  * frame corrupted and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal
  * ends the wait at once. No command is ever resent for any other reason: a reply lost on the line is a
  * timeout. A write that failed is "not executed" only when the transport says no byte went out
@@ -86,6 +87,8 @@ interface Job {
   /** Write time of the current attempt; undefined until the transport took it. */
   writtenAt: number | undefined;
   deadline: number;
+  /** The latest deadline a WAIT asked for in the current attempt; the write's completion keeps it. */
+  waitUntil: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   settled: boolean;
   onAbort: (() => void) | undefined;
@@ -137,6 +140,7 @@ export class CommandRunner {
         handedAt: 0,
         writtenAt: undefined,
         deadline: 0,
+        waitUntil: undefined,
         timer: undefined,
         settled: false,
         onAbort: undefined,
@@ -173,15 +177,19 @@ export class CommandRunner {
     const f = rf.frame;
     const job = this.current;
     if (f.cmd === WAIT.code) {
-      if (!job || f.seq !== job.seq || job.writtenAt === undefined) {
+      if (!job || f.seq !== job.seq) {
         this.c.strayWaits++;
         this.i.log.info({ seq: f.seq, current: job?.seq }, "WAIT for no command in flight: dropped");
         return;
       }
       this.c.waits++;
       const hint = WAIT.decode(f.data) ?? 0;
-      const hardEnd = job.writtenAt + this.i.options.maxCommandMs;
+      // A WAIT before the write's promise resolved (a drain that reports late): the reader has the frame,
+      // so it counts; the cap runs from when the frame was handed to the port, which is no later than
+      // the write, so it never goes past maxCommandMs after the write either.
+      const hardEnd = (job.writtenAt ?? job.handedAt) + this.i.options.maxCommandMs;
       const wanted = Math.min(hardEnd, rf.at + Math.max(this.i.options.stillWorkingMs, hint));
+      job.waitUntil = Math.max(job.waitUntil ?? 0, wanted);
       if (wanted > job.deadline) this.arm(job, wanted);
       return;
     }
@@ -253,6 +261,7 @@ export class CommandRunner {
     this.seq = nextCommandSeq(this.seq);
     job.seq = this.seq;
     job.writtenAt = undefined;
+    job.waitUntil = undefined;
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
     let raw: Buffer;
@@ -284,7 +293,8 @@ export class CommandRunner {
       (at) => {
         if (job.settled || job.seq !== seq) return;
         job.writtenAt = at;
-        this.arm(job, at + job.req.timeoutMs);
+        // a WAIT that came before this point keeps the deadline it asked for
+        this.arm(job, Math.max(at + job.req.timeoutMs, job.waitUntil ?? 0));
       },
       (err: unknown) => {
         if (job.settled || job.seq !== seq) return;
@@ -338,7 +348,9 @@ export class CommandRunner {
         job,
         readerError(
           ReaderErrorCodes.Timeout,
-          `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the port did not take the frame (the reader is not reading)`,
+          job.waitUntil === undefined
+            ? `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the port did not take the frame (the reader is not reading)`
+            : `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the reader sent WAIT, then no reply (the port never reported the write complete)`,
           "unknown",
           { seq: job.seq, writePending: true },
         ),
