@@ -7,12 +7,14 @@
  * This file is the protocol side: frames in, one command at a time (BUSY while a slow one works,
  * WAIT frames meanwhile), BAD_CHECKSUM for a corrupted command, replies out (with the line faults),
  * card events, unplug. The card side is card-field.ts, the PSAM side psam-slots.ts, and which fault
- * applies where is fault-book.ts. 61xx/6Cxx are resolved on this, the reader's, side
+ * applies where is fault-book.ts; a slow command's WAIT frames, its delay and the card it arrived for
+ * are slow-command.ts. 61xx/6Cxx are resolved on this, the reader's, side
  * (firmware-bridge/reader/t0.ts).
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
+import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import {
   type AnyReaderCommand,
   CARD_ACTIVATE,
@@ -43,6 +45,7 @@ import { FaultBook } from "./fault-book.js";
 import { parseReaderFault, type ReaderFault, type ReaderFaultInput } from "./faults.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { DEFAULT_SIM_PSAM, type PsamSlotSpec, PsamSlots } from "./psam-slots.js";
+import { SlowCommand } from "./slow-command.js";
 
 export { DEFAULT_SIM_PSAM, type PsamSlotSpec } from "./psam-slots.js";
 
@@ -87,8 +90,8 @@ export class ReaderSimulator {
   private readonly eventsSubject = new Subject<ReaderSimEvent>();
   /** What the reader does: commands, replies, card events, faults, debits. */
   readonly events$: Observable<ReaderSimEvent> = this.eventsSubject.asObservable();
-  /** A slow command in progress: its timers (WAIT frames, the reply). */
-  private working: { timers: ReturnType<typeof setTimeout>[] } | undefined;
+  /** A slow command in progress (slow-command.ts). */
+  private working: SlowCommand | undefined;
   private subs: Subscription[] = [];
   private started = false;
   private unplugged = false;
@@ -169,12 +172,28 @@ export class ReaderSimulator {
     this.sendEvent(CARD_EVENT.inserted);
   }
 
-  /** The card leaves the field (power lost: selection and any open purchase are gone). */
+  /**
+   * The card leaves the field (power lost: selection and any open purchase are gone). A slow card
+   * command working on it is answered CARD_REMOVED now (it never ran), and the CARD_EVENT follows that
+   * reply (docs/reader.md §3.1).
+   */
   remove(why?: string): void {
+    const w = this.working;
+    const lostBy = w?.arrivedFor?.cardId !== undefined && this.field.isStill(w.arrivedFor) ? w : undefined;
     const cardId = this.field.leave();
     if (!cardId) return;
     this.emit({ type: "card", kind: "removed", cardId, ...(why ? { why } : {}) });
-    this.sendEvent(CARD_EVENT.removed);
+    if (!lostBy) {
+      this.sendEvent(CARD_EVENT.removed);
+      return;
+    }
+    this.stopWorking();
+    const list = lostBy.def.code === CARD_APDU_LIST.code ? { data: encodeApduList([]) } : {};
+    this.reply(
+      lostBy.frame,
+      lostBy.def,
+      outcome(ReaderStatus.cardRemoved, { ins: insOf(lostBy.def, lostBy.frame), removed: cardId, ...list }),
+    );
   }
 
   /** The card in the field, if any. */
@@ -265,25 +284,27 @@ export class ReaderSimulator {
       this.answer(f, def);
       return;
     }
-    // Still working: WAIT frames until the reply, BUSY for anything else meanwhile.
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    this.working = { timers };
-    if (slow.waitEveryMs > 0) {
-      for (let t = slow.waitEveryMs; t < slow.delayMs; t += slow.waitEveryMs) {
-        const left = slow.delayMs - t;
-        timers.push(
-          setTimeout(() => {
-            const wait = encodeReaderFrame(f.seq, WAIT.code, 0, WAIT.encode(left));
-            void this.channel.write(wait, undefined, "WAIT").catch(() => {});
-          }, t),
-        );
-      }
-    }
-    timers.push(
-      setTimeout(() => {
+    // Still working: WAIT frames until the reply, BUSY for anything else meanwhile. A card command
+    // runs on the card that was in the field when it arrived (remove() answers it if that card leaves).
+    const w = new SlowCommand(f, def, NEEDS_CARD.has(def.code) ? this.field.presence : undefined);
+    this.working = w;
+    w.start(
+      slow,
+      (left) => {
+        const wait = encodeReaderFrame(f.seq, WAIT.code, 0, WAIT.encode(left));
+        void this.channel.write(wait, undefined, "WAIT").catch(() => {});
+      },
+      () => {
         this.stopWorking();
+        if (w.arrivedFor && !this.field.isStill(w.arrivedFor)) {
+          // no card when it arrived, one since: NO_CARD, never run on the newcomer (a card that left
+          // was answered by remove(); CARD_REMOVED covers any other way it went)
+          const status = w.arrivedFor.cardId === undefined ? ReaderStatus.noCard : ReaderStatus.cardRemoved;
+          this.reply(f, def, outcome(status, { ins: insOf(def, f) }));
+          return;
+        }
         this.answer(f, def);
-      }, slow.delayMs),
+      },
     );
   }
 
@@ -420,7 +441,7 @@ export class ReaderSimulator {
   }
 
   private stopWorking(): void {
-    for (const t of this.working?.timers ?? []) clearTimeout(t);
+    this.working?.cancel();
     this.working = undefined;
   }
 
@@ -452,6 +473,9 @@ export class ReaderSimulator {
     this.eventsSubject.next(e);
   }
 }
+
+/** The commands that need the card in the field (CARD_HALT answers OK without one). */
+const NEEDS_CARD: ReadonlySet<number> = new Set([CARD_ACTIVATE.code, CARD_APDU.code, CARD_APDU_LIST.code]);
 
 function nameOf(def: AnyReaderCommand | undefined, cmd: number): string {
   return def?.name ?? `0x${cmd.toString(16)}`;

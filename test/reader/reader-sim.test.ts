@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
-import { CARD_APDU, INFO } from "../../firmware-bridge/reader/commands.js";
+import { CARD_APDU, CARD_EVENT, INFO, WAIT } from "../../firmware-bridge/reader/commands.js";
 import { ReaderDeframer } from "../../firmware-bridge/reader/deframer.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
@@ -75,6 +75,15 @@ async function fail(p: Promise<unknown>): Promise<EtcError> {
     },
     (e: EtcError) => e,
   );
+}
+
+/** The error a promise rejects with once it has, read without awaiting it (no hang when it never does). */
+function settled(p: Promise<unknown>): { error?: EtcError } {
+  const o: { error?: EtcError } = {};
+  p.catch((e: EtcError) => {
+    o.error = e;
+  });
+  return o;
 }
 
 describe("the composite purchase through the simulated reader", () => {
@@ -492,6 +501,50 @@ describe("line faults", () => {
     expect(sw(got)).toBe("9000");
     expect(r.reader.counters.waits).toBe(7);
     expect(r.reader.counters.timeouts).toBe(0);
+  });
+
+  it("the card removed while a slow card command works: CARD_REMOVED (executed unknown) first, CARD_EVENT removed after it; nothing ran", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 } });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    const wire: string[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now()))
+        if (e.kind === "frame" && e.frame.cmd !== WAIT.code)
+          wire.push(`${e.frame.cmd.toString(16)}/${e.frame.p}`);
+    });
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const p = settled(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(150);
+    r.sim.remove("collector took it");
+    await settle();
+    expect(p.error).toMatchObject({ code: ReaderErrorCodes.CardRemoved, details: { executed: "unknown" } });
+    expect(wire).toEqual([`${CARD_APDU.code.toString(16)}/2`, `${CARD_EVENT.code.toString(16)}/0`]);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(wire).toHaveLength(2);
+    expect(r.store.ledger()).toEqual([]);
+  });
+
+  it("a slow CARD_ACTIVATE runs on the card that was there when it arrived: none then, NO_CARD; a card swapped in is not activated", async () => {
+    const r = await rig({ timeouts: { activateMs: 300 }, stillWorkingMs: 500 });
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const none = fail(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(100);
+    r.sim.present(CARD_A);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await none).toMatchObject({ code: ReaderErrorCodes.NoCard, details: { executed: "no" } });
+    // A present, B swapped in during the delay: CARD_REMOVED, and B was never activated.
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const swapped = settled(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(100);
+    r.sim.present(CARD_B);
+    await settle();
+    expect(swapped.error).toMatchObject({ code: ReaderErrorCodes.CardRemoved });
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await fail(r.reader.cardApdu(h("00a40000021001")))).toMatchObject({
+      code: ReaderErrorCodes.CardMute,
+    });
   });
 
   it("slow reader without WAIT: the host times out, aborts nothing on the reader; the late reply is stale; BUSY meanwhile", async () => {
