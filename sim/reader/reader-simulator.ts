@@ -62,6 +62,12 @@ export interface ReaderSimulatorOptions {
   cable?: { unplug(): void; replug(): void };
   /** Largest frame the reader accepts (default 1024). */
   maxFrameLength?: number;
+  /**
+   * Every command is answered this long after it arrived, without WAIT frames (a real desk reader and
+   * card take tens of ms); default 0, at once. A setting, not a fault: an armed `slow` fault takes
+   * precedence for the commands it covers, with its own delay and WAIT frames.
+   */
+  latencyMs?: number;
 }
 
 export type ReaderSimEvent =
@@ -279,7 +285,8 @@ export class ReaderSimulator {
       this.reply(f, def, outcome(ReaderStatus.unknownCommand));
       return;
     }
-    const slow = this.faults.take("slow");
+    const latency = this.opts.latencyMs ?? 0;
+    const slow = this.faults.take("slow") ?? (latency > 0 ? { delayMs: latency, waitEveryMs: 0 } : undefined);
     if (!slow) {
       this.answer(f, def);
       return;

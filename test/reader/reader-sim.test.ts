@@ -18,7 +18,7 @@ import { CardStore } from "../../sim/card/card-store.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
-import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
+import { ReaderSimulator, type ReaderSimulatorOptions } from "../../sim/reader/reader-simulator.js";
 import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
@@ -47,12 +47,15 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function rig(options: ReaderOptionsInput = {}): Promise<Rig> {
+async function rig(
+  options: ReaderOptionsInput = {},
+  simOptions: Partial<ReaderSimulatorOptions> = {},
+): Promise<Rig> {
   const pair = createTransportPair({ names: ["pair:lane-reader", "pair:sim-reader"] });
   const store = new CardStore({ seed: 7, ledger: memoryLedger() });
   store.fromSpec({ cardId: CARD_A, province: "湖南", balance: 10_000, offlineSerial: 3 });
   store.fromSpec({ cardId: CARD_B, province: "湖南", balance: 500 });
-  const sim = new ReaderSimulator({ transport: pair.device, store, cable: pair });
+  const sim = new ReaderSimulator({ transport: pair.device, store, cable: pair, ...simOptions });
   const events: ReaderSimEvent[] = [];
   sim.events$.subscribe((e) => events.push(e));
   await sim.start();
@@ -62,7 +65,9 @@ async function rig(options: ReaderOptionsInput = {}): Promise<Rig> {
     now: () => Date.now(),
     random: () => 0.5,
   });
-  await reader.open();
+  const opening = reader.open();
+  await vi.advanceTimersByTimeAsync(simOptions.latencyMs ?? 0); // INFO is answered after the latency
+  await opening;
   const r = { pair, store, sim, reader, events };
   rigs.push(r);
   return r;
@@ -545,6 +550,36 @@ describe("line faults", () => {
     expect(await fail(r.reader.cardApdu(h("00a40000021001")))).toMatchObject({
       code: ReaderErrorCodes.CardMute,
     });
+  });
+
+  it("latencyMs answers every command that long after it arrived; a slow fault armed later applies with its own delay, then the latency again", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 1000 }, stillWorkingMs: 1000 }, { latencyMs: 25 });
+    r.sim.present(CARD_A);
+    const activated = settled(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(24);
+    expect(r.events.some((e) => e.type === "reply" && e.name === "CARD_ACTIVATE")).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(r.events.some((e) => e.type === "reply" && e.name === "CARD_ACTIVATE")).toBe(true);
+    await settle();
+    expect(activated.error).toBeUndefined();
+    r.sim.inject({ kind: "slow", delayMs: 3000, waitEveryMs: 300 });
+    let got: Buffer | undefined;
+    void r.reader.cardApdu(h("00a40000021001")).then((b) => {
+      got = b;
+    });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(got).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sw(got)).toBe("9000");
+    expect(r.reader.counters.waits).toBe(9);
+    got = undefined;
+    void r.reader.cardApdu(h("00a40000021001")).then((b) => {
+      got = b;
+    });
+    await vi.advanceTimersByTimeAsync(24);
+    expect(got).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sw(got)).toBe("9000");
   });
 
   it("slow reader without WAIT: the host times out, aborts nothing on the reader; the late reply is stale; BUSY meanwhile", async () => {
