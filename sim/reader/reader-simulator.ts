@@ -148,7 +148,7 @@ export class ReaderSimulator {
       this.channel.frames$.subscribe((rf) => this.onFrame(rf.frame)),
       this.channel.discards$.subscribe((d) => {
         this.emit({ type: "discarded", reason: d.reason, bytes: d.bytes.length });
-        if (d.reason === "checksum" && d.header) this.nak(d.header);
+        if (d.reason === "checksum" && d.header) this.onCorrupted(d.header);
       }),
     ];
     this.channel.start();
@@ -429,6 +429,15 @@ export class ReaderSimulator {
       this.announceField = false;
       if (this.field.cardId) this.sendEvent(CARD_EVENT.inserted);
     }
+  }
+
+  /** A command that arrived with a wrong CRC: BAD_CHECKSUM, unless a `hold` answers nothing now. */
+  private onCorrupted(header: Buffer): void {
+    if (this.holding) {
+      this.holding.unanswered++;
+      return;
+    }
+    this.nak(header);
   }
 
   /** BAD_CHECKSUM for a command that arrived with a wrong CRC, echoing its SEQ and CMD as received. */

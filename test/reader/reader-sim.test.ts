@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
-import { CARD_APDU, CARD_EVENT, INFO, WAIT } from "../../firmware-bridge/reader/commands.js";
+import { CARD_APDU, CARD_EVENT, INFO, PSAM_RESET, WAIT } from "../../firmware-bridge/reader/commands.js";
 import { ReaderDeframer } from "../../firmware-bridge/reader/deframer.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
@@ -404,8 +404,19 @@ describe("hold: the command runs, nothing is answered until release", () => {
     const q = fail(r.reader.cardApdu(h("00a40000021001")));
     await vi.advanceTimersByTimeAsync(300);
     expect((await q).code).toBe(ReaderErrorCodes.Timeout);
+    // and a command that reaches the reader corrupted gets no BAD_CHECKSUM either (§8.4: nothing is answered)
+    const bad = Buffer.from(encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001")));
+    bad[7] = (bad[7] as number) ^ 0xff;
+    const naks: number[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now())) if (e.kind === "frame") naks.push(e.frame.seq);
+    });
+    await r.pair.lane.write(bad);
+    await settle();
+    expect(naks).toEqual([]);
     await runScript(r.sim, [step("release")]);
-    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 2, disarmed: 0 });
+    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 3, disarmed: 0 });
     // answered again; the card (still in the field) proves the debit whose answer never came
     expect(await prove(r.reader, intent?.offlineSerial ?? -1)).toEqual({
       tac: entry?.tac,
@@ -480,6 +491,19 @@ describe("line faults", () => {
     await settle();
     expect(replies).toEqual([encodeReaderFrame(0x42, CARD_APDU.code, 0x06).toString("hex")]);
     expect(r.reader.counters.staleReplies).toBe(1); // the host had no command 0x42 in flight
+  });
+
+  it("a PSAM command for slot 0 (no such slot) gets PSAM_ABSENT, as docs/reader.md §4 says", async () => {
+    const r = await rig();
+    const replies: number[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now()))
+        if (e.kind === "frame" && e.frame.seq === 0x43) replies.push(e.frame.p);
+    });
+    await r.pair.lane.write(encodeReaderFrame(0x43, PSAM_RESET.code, 0, PSAM_RESET.request.encode("auto")));
+    await settle();
+    expect(replies).toEqual([0x04]);
   });
 
   it("reader-nak: the reader says it got the command corrupted; the host resends it and succeeds", async () => {
