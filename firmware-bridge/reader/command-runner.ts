@@ -16,6 +16,7 @@
 import { ErrorCodes, EtcError, wroteNothing } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type AnyReaderCommand, WAIT } from "./commands.js";
+import type { ReaderDiscardReason } from "./deframer.js";
 import { type Executed, ReaderErrorCodes, readerError } from "./errors.js";
 import { encodeReaderFrame, nextCommandSeq, type ReaderWireFrame } from "./frame.js";
 import type { ReaderOptions } from "./options.js";
@@ -65,8 +66,11 @@ export interface CommandRunnerInit {
   canSend(whileConnecting: boolean): boolean;
   /** Why nothing can be sent, for the LinkDown message. */
   downReason(): string;
-  /** A command got no reply in time. */
-  onSilence(): void;
+  /**
+   * A command got no reply in time; `discardedBytes`: bytes from the reader dropped as not frames
+   * (a bad checksum, oversize, ...) while it waited (0: the reader said nothing usable or nothing).
+   */
+  onSilence(discardedBytes: number): void;
   /** A valid frame arrived from the reader. */
   onAlive(): void;
   /** Name of the port, for messages. */
@@ -87,6 +91,8 @@ interface Job {
   /** Write time of the current attempt; undefined until the transport took it. */
   writtenAt: number | undefined;
   deadline: number;
+  /** Bytes from the reader dropped as not frames during the current attempt's wait, by reason. */
+  discarded: Map<ReaderDiscardReason, number>;
   /** The latest deadline a WAIT asked for in the current attempt; the write's completion keeps it. */
   waitUntil: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -140,6 +146,7 @@ export class CommandRunner {
         handedAt: 0,
         writtenAt: undefined,
         deadline: 0,
+        discarded: new Map(),
         waitUntil: undefined,
         timer: undefined,
         settled: false,
@@ -169,6 +176,16 @@ export class CommandRunner {
       if (code === ReaderErrorCodes.Aborted) this.c.aborted++;
       this.finish(job, readerError(code, `${this.i.name}: ${job.label} not answered: ${why}`, executed));
     }
+  }
+
+  /**
+   * Bytes from the reader that were not a frame (reader-channel.ts discards$): counted against the command
+   * in flight, so its timeout says a reply may have come and been dropped, rather than "no reply".
+   */
+  onDiscard(reason: ReaderDiscardReason, bytes: number): void {
+    const job = this.current;
+    if (!job?.written) return;
+    job.discarded.set(reason, (job.discarded.get(reason) ?? 0) + bytes);
   }
 
   /** Offer a frame from the reader; CARD_EVENT frames are the owner's, everything else ends here. */
@@ -262,6 +279,7 @@ export class CommandRunner {
     job.seq = this.seq;
     job.writtenAt = undefined;
     job.waitUntil = undefined;
+    job.discarded.clear();
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
     let raw: Buffer;
@@ -359,20 +377,26 @@ export class CommandRunner {
       );
     } else {
       const waited = Math.round(now - job.writtenAt);
-      this.i.log.warn({ cmd: job.label, seq: job.seq, waitedMs: waited }, "reader command timed out");
+      const dropped = discardedText(job.discarded);
+      this.i.log.warn(
+        { cmd: job.label, seq: job.seq, waitedMs: waited, ...(dropped ? { discarded: dropped } : {}) },
+        "reader command timed out",
+      );
       this.finish(
         job,
         readerError(
           ReaderErrorCodes.Timeout,
-          `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
+          dropped
+            ? `${this.i.name}: ${job.label} (seq ${job.seq}) got no usable reply after ${waited} ms: ${dropped} from the reader discarded meanwhile (a reply may have come corrupted or too long)`
+            : `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
           "unknown",
-          { seq: job.seq },
+          { seq: job.seq, ...(dropped ? { discarded: Object.fromEntries(job.discarded) } : {}) },
         ),
         undefined,
         false,
       );
     }
-    this.i.onSilence();
+    this.i.onSilence(discardedTotal(job.discarded));
     this.pump();
   }
 
@@ -397,4 +421,18 @@ export class CommandRunner {
     else job.reject(err ?? new EtcError(ErrorCodes.LinkAborted, "reader command ended without a result"));
     if (next) this.pump();
   }
+}
+
+function discardedTotal(d: ReadonlyMap<ReaderDiscardReason, number>): number {
+  let n = 0;
+  for (const b of d.values()) n += b;
+  return n;
+}
+
+/** "612 byte(s) (oversize 600, checksum 12)", or "" when nothing was discarded. */
+export function discardedText(d: ReadonlyMap<ReaderDiscardReason, number>): string {
+  const n = discardedTotal(d);
+  if (n === 0) return "";
+  const parts = [...d].map(([reason, bytes]) => `${reason} ${bytes}`);
+  return `${n} byte(s) (${parts.join(", ")})`;
 }

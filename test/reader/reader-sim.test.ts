@@ -452,6 +452,37 @@ describe("line faults", () => {
     expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
   });
 
+  it("replies dropped for a bad checksum: the timeout names the bytes discarded, and the link goes down as 'no usable reply', not 'reader silent'", async () => {
+    const r = await rig({
+      timeouts: { cardApduMs: 300, infoMs: 300 },
+      silentLimit: 2,
+      reconnect: { initialDelayMs: 1000, jitter: 0 },
+    });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "bad-checksum", times: 2 });
+    const a = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    const e = await a;
+    expect(e).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+    // the corrupted reply is discarded: its candidate for the checksum, the rest rescanned as noise and the like
+    const discarded = (e.details as { discarded?: Record<string, number> }).discarded ?? {};
+    expect(discarded.checksum).toBeGreaterThan(0);
+    const bytes = Object.values(discarded).reduce((x, y) => x + y, 0);
+    expect(e.message).toMatch(
+      new RegExp(
+        `got no usable reply after 300 ms: ${bytes} byte\\(s\\) \\(checksum \\d+.*\\) from the reader discarded meanwhile`,
+      ),
+    );
+    const b = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await b).code).toBe(ReaderErrorCodes.Timeout);
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason: `no usable reply: 2 command(s) in a row unanswered, ${2 * bytes} byte(s) from the reader discarded meanwhile (corrupted or too long)`,
+    });
+  });
+
   it("garbled bytes: the reply is lost (timeout); junk before a reply does not stop it arriving", async () => {
     const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
     r.sim.present(CARD_A);
