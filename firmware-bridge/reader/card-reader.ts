@@ -4,7 +4,8 @@
  * another vendor's reader implements the same interface beside it.
  *
  * Contract for every implementation:
- *  - APDU replies are final R-APDUs (data ‖ SW1 SW2): 61xx and 6Cxx never reach the caller;
+ *  - APDU replies are final R-APDUs (data ‖ SW1 SW2): 61xx never reaches the caller, nor 6Cxx to a
+ *    case-2 APDU (a 6Cxx to any other APDU is its answer: the command is never sent twice, t0.ts);
  *  - one command at a time: calls queue and run in order;
  *  - failures are EtcErrors with the ReaderErrorCodes (firmware-bridge/reader/errors.ts), each with
  *    `details.executed` "no" (the card/PSAM never got it) or "unknown" (it may have run);

@@ -4,8 +4,9 @@
  * the deadline starts once the transport took the bytes; a write the transport has not completed within
  * the command's timeout plus the same again (never more than `maxCommandMs`; a reader that stopped
  * reading, a port pushing back) times the command out as a lost reply would; a WAIT frame for that SEQ
- * moves the deadline (never past `maxCommandMs` from the write); a reply must echo SEQ and CMD, anything
- * else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
+ * moves the deadline (never past `maxCommandMs` from the write), also when it arrives before the
+ * write's promise resolved (the reader has the frame, whatever the port's drain says); a reply must echo
+ * SEQ and CMD, anything else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
  * frame corrupted and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal
  * ends the wait at once. No command is ever resent for any other reason: a reply lost on the line is a
  * timeout. A write that failed is "not executed" only when the transport says no byte went out
@@ -15,6 +16,7 @@
 import { ErrorCodes, EtcError, wroteNothing } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type AnyReaderCommand, WAIT } from "./commands.js";
+import type { ReaderDiscardReason } from "./deframer.js";
 import { type Executed, ReaderErrorCodes, readerError } from "./errors.js";
 import { encodeReaderFrame, nextCommandSeq, type ReaderWireFrame } from "./frame.js";
 import type { ReaderOptions } from "./options.js";
@@ -64,8 +66,11 @@ export interface CommandRunnerInit {
   canSend(whileConnecting: boolean): boolean;
   /** Why nothing can be sent, for the LinkDown message. */
   downReason(): string;
-  /** A command got no reply in time. */
-  onSilence(): void;
+  /**
+   * A command got no reply in time; `discardedBytes`: bytes from the reader dropped as not frames
+   * (a bad checksum, oversize, ...) while it waited (0: the reader said nothing usable or nothing).
+   */
+  onSilence(discardedBytes: number): void;
   /** A valid frame arrived from the reader. */
   onAlive(): void;
   /** Name of the port, for messages. */
@@ -86,6 +91,10 @@ interface Job {
   /** Write time of the current attempt; undefined until the transport took it. */
   writtenAt: number | undefined;
   deadline: number;
+  /** Bytes from the reader dropped as not frames during the current attempt's wait, by reason. */
+  discarded: Map<ReaderDiscardReason, number>;
+  /** The latest deadline a WAIT asked for in the current attempt; the write's completion keeps it. */
+  waitUntil: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   settled: boolean;
   onAbort: (() => void) | undefined;
@@ -137,6 +146,8 @@ export class CommandRunner {
         handedAt: 0,
         writtenAt: undefined,
         deadline: 0,
+        discarded: new Map(),
+        waitUntil: undefined,
         timer: undefined,
         settled: false,
         onAbort: undefined,
@@ -167,21 +178,35 @@ export class CommandRunner {
     }
   }
 
+  /**
+   * Bytes from the reader that were not a frame (reader-channel.ts discards$): counted against the command
+   * in flight, so its timeout says a reply may have come and been dropped, rather than "no reply".
+   */
+  onDiscard(reason: ReaderDiscardReason, bytes: number): void {
+    const job = this.current;
+    if (!job?.written) return;
+    job.discarded.set(reason, (job.discarded.get(reason) ?? 0) + bytes);
+  }
+
   /** Offer a frame from the reader; CARD_EVENT frames are the owner's, everything else ends here. */
   onFrame(rf: ReceivedReaderFrame): void {
     this.i.onAlive();
     const f = rf.frame;
     const job = this.current;
     if (f.cmd === WAIT.code) {
-      if (!job || f.seq !== job.seq || job.writtenAt === undefined) {
+      if (!job || f.seq !== job.seq) {
         this.c.strayWaits++;
         this.i.log.info({ seq: f.seq, current: job?.seq }, "WAIT for no command in flight: dropped");
         return;
       }
       this.c.waits++;
       const hint = WAIT.decode(f.data) ?? 0;
-      const hardEnd = job.writtenAt + this.i.options.maxCommandMs;
+      // A WAIT before the write's promise resolved (a drain that reports late): the reader has the frame,
+      // so it counts; the cap runs from when the frame was handed to the port, which is no later than
+      // the write, so it never goes past maxCommandMs after the write either.
+      const hardEnd = (job.writtenAt ?? job.handedAt) + this.i.options.maxCommandMs;
       const wanted = Math.min(hardEnd, rf.at + Math.max(this.i.options.stillWorkingMs, hint));
+      job.waitUntil = Math.max(job.waitUntil ?? 0, wanted);
       if (wanted > job.deadline) this.arm(job, wanted);
       return;
     }
@@ -253,6 +278,8 @@ export class CommandRunner {
     this.seq = nextCommandSeq(this.seq);
     job.seq = this.seq;
     job.writtenAt = undefined;
+    job.waitUntil = undefined;
+    job.discarded.clear();
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
     let raw: Buffer;
@@ -284,7 +311,8 @@ export class CommandRunner {
       (at) => {
         if (job.settled || job.seq !== seq) return;
         job.writtenAt = at;
-        this.arm(job, at + job.req.timeoutMs);
+        // a WAIT that came before this point keeps the deadline it asked for
+        this.arm(job, Math.max(at + job.req.timeoutMs, job.waitUntil ?? 0));
       },
       (err: unknown) => {
         if (job.settled || job.seq !== seq) return;
@@ -316,6 +344,12 @@ export class CommandRunner {
     job.timer = setTimeout(() => this.onTimeout(job), Math.max(0, deadline - this.i.now()));
   }
 
+  /**
+   * The command got no reply in time: it fails (E806), then the silence is counted, and only then is the
+   * next queued command sent. Counting first matters: when the count trips `silentLimit` the link goes
+   * down and everything queued fails unsent (E807, executed no); sending first would write the next
+   * command (a DEBIT) to a port that is closing and fail it "unknown".
+   */
   private onTimeout(job: Job): void {
     job.timer = undefined;
     if (job.settled) return;
@@ -332,25 +366,38 @@ export class CommandRunner {
         job,
         readerError(
           ReaderErrorCodes.Timeout,
-          `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the port did not take the frame (the reader is not reading)`,
+          job.waitUntil === undefined
+            ? `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the port did not take the frame (the reader is not reading)`
+            : `${this.i.name}: ${job.label} (seq ${job.seq}) timed out after ${waited} ms: the reader sent WAIT, then no reply (the port never reported the write complete)`,
           "unknown",
           { seq: job.seq, writePending: true },
         ),
+        undefined,
+        false,
       );
     } else {
       const waited = Math.round(now - job.writtenAt);
-      this.i.log.warn({ cmd: job.label, seq: job.seq, waitedMs: waited }, "reader command timed out");
+      const dropped = discardedText(job.discarded);
+      this.i.log.warn(
+        { cmd: job.label, seq: job.seq, waitedMs: waited, ...(dropped ? { discarded: dropped } : {}) },
+        "reader command timed out",
+      );
       this.finish(
         job,
         readerError(
           ReaderErrorCodes.Timeout,
-          `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
+          dropped
+            ? `${this.i.name}: ${job.label} (seq ${job.seq}) got no usable reply after ${waited} ms: ${dropped} from the reader discarded meanwhile (a reply may have come corrupted or too long)`
+            : `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
           "unknown",
-          { seq: job.seq },
+          { seq: job.seq, ...(dropped ? { discarded: Object.fromEntries(job.discarded) } : {}) },
         ),
+        undefined,
+        false,
       );
     }
-    this.i.onSilence();
+    this.i.onSilence(discardedTotal(job.discarded));
+    this.pump();
   }
 
   private abort(job: Job): void {
@@ -362,7 +409,8 @@ export class CommandRunner {
     this.finish(job, readerError(ReaderErrorCodes.Aborted, `${this.i.name}: ${job.label} aborted`, executed));
   }
 
-  private finish(job: Job, err: EtcError | undefined, frame?: ReaderWireFrame): void {
+  /** Settles the job; then the next queued command is sent, unless `next` is false (the caller pumps). */
+  private finish(job: Job, err: EtcError | undefined, frame?: ReaderWireFrame, next = true): void {
     if (job.settled) return;
     job.settled = true;
     if (job.timer) clearTimeout(job.timer);
@@ -371,6 +419,20 @@ export class CommandRunner {
     if (this.current === job) this.current = undefined;
     if (frame) job.resolve(frame);
     else job.reject(err ?? new EtcError(ErrorCodes.LinkAborted, "reader command ended without a result"));
-    this.pump();
+    if (next) this.pump();
   }
+}
+
+function discardedTotal(d: ReadonlyMap<ReaderDiscardReason, number>): number {
+  let n = 0;
+  for (const b of d.values()) n += b;
+  return n;
+}
+
+/** "612 byte(s) (oversize 600, checksum 12)", or "" when nothing was discarded. */
+export function discardedText(d: ReadonlyMap<ReaderDiscardReason, number>): string {
+  const n = discardedTotal(d);
+  if (n === 0) return "";
+  const parts = [...d].map(([reason, bytes]) => `${reason} ${bytes}`);
+  return `${n} byte(s) (${parts.join(", ")})`;
 }

@@ -60,7 +60,11 @@ export interface ReaderDeframerCounters {
 }
 
 export interface ReaderDeframerOptions {
-  /** Largest frame accepted, STX..ETX. Default 1024; 64..65544 (LEN is 16 bits). */
+  /**
+   * Largest frame accepted, STX..ETX. Default 1024. The driver's options allow
+   * MIN_READER_FRAME_LENGTH (512)..65544 (options.ts; 65544: LEN's 65535 and the 9 bytes around DATA);
+   * the deframer takes the value it is given.
+   */
   maxFrameLength?: number;
   /** A half frame is dropped after this much silence (ms). Default 50. */
   interByteTimeoutMs?: number;

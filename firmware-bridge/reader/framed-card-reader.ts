@@ -112,7 +112,7 @@ export class FramedCardReader implements CardReader {
         const s = this.supervisor.state;
         return `reader link is ${s.status}${s.reason ? ` (${s.reason})` : ""}`;
       },
-      onSilence: () => this.supervisor.silence(),
+      onSilence: (discarded) => this.supervisor.silence(discarded),
       onAlive: () => this.supervisor.alive(),
       name: init.transport.name,
     });
@@ -157,6 +157,7 @@ export class FramedCardReader implements CardReader {
         }
         this.runner.onFrame(rf);
       });
+      this.sub.add(this.channel.discards$.subscribe((d) => this.runner.onDiscard(d.reason, d.bytes.length)));
       this.channel.start();
     }
     return this.supervisor.start();

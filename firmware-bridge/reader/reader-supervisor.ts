@@ -56,6 +56,8 @@ export class ReaderSupervisor {
   private hadLoss = false;
   private attempt = 0;
   private silent = 0;
+  /** Bytes from the reader discarded during the unanswered commands of the current silent run. */
+  private silentDiscards = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private sub: Subscription | undefined;
@@ -131,15 +133,23 @@ export class ReaderSupervisor {
   /** A valid frame arrived. */
   alive(): void {
     this.silent = 0;
+    this.silentDiscards = 0;
   }
 
-  /** A command got no reply in time. */
-  silence(): void {
+  /**
+   * A command got no reply in time; `discardedBytes` from the reader were dropped as not frames while it
+   * waited: then the reader may be answering, and the reason says so.
+   */
+  silence(discardedBytes = 0): void {
     if (!this.running || !this.open || this.state.status !== "up") return;
     this.silent++;
+    this.silentDiscards += discardedBytes;
     if (this.silent < this.i.options.silentLimit) return;
     this.c.silentTrips++;
-    const reason = `reader silent: ${this.silent} command(s) in a row unanswered`;
+    const reason =
+      this.silentDiscards > 0
+        ? `no usable reply: ${this.silent} command(s) in a row unanswered, ${this.silentDiscards} byte(s) from the reader discarded meanwhile (corrupted or too long)`
+        : `reader silent: ${this.silent} command(s) in a row unanswered`;
     this.i.log.warn({ silentLimit: this.i.options.silentLimit }, reason);
     this.open = false;
     void this.i.transport.close().catch(() => {});
@@ -208,6 +218,7 @@ export class ReaderSupervisor {
     }
     this.open = true;
     this.silent = 0;
+    this.silentDiscards = 0;
     this.i.onOpened();
     let info: ReaderInfo;
     try {

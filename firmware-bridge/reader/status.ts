@@ -11,7 +11,7 @@ export const ReaderStatus = {
   cardRemoved: 0x02,
   /** the card did not answer in the reader's own time limit: the APDU may have run */
   cardMute: 0x03,
-  /** no PSAM in that slot, or no such slot */
+  /** no PSAM in that slot, or no such slot (slot 0 too: P is the slot, docs/reader.md §4) */
   psamAbsent: 0x04,
   /** the PSAM did not answer */
   psamMute: 0x05,
@@ -21,7 +21,7 @@ export const ReaderStatus = {
   busy: 0x07,
   /** the reader does not know this command; it did nothing */
   unknownCommand: 0x08,
-  /** the data is malformed for this command (APDU, list, slot 0); it did nothing */
+  /** the data is malformed for this command (an APDU, a list); it did nothing */
   badRequest: 0x09,
 } as const;
 

@@ -92,6 +92,9 @@ export async function startReaderBeside(
     store,
     ...(scenario?.psams ? { psams: scenario.psams } : {}),
     ...(scenario?.reader ? { info: scenario.reader } : {}),
+    // every command answered after this long (a real desk reader and card take tens of ms); a `slow`
+    // fault armed on stdin still applies to the commands it covers
+    ...(latencyMs ? { latencyMs } : {}),
     logger,
   });
   reader.events$.subscribe((e) => {
@@ -99,8 +102,6 @@ export async function startReaderBeside(
     if (line) write(line);
   });
   await reader.start();
-  // every command answered after this long (a real desk reader and card take tens of ms)
-  if (latencyMs) reader.inject({ kind: "slow", delayMs: latencyMs, waitEveryMs: 0, times: 1_000_000 });
   let collector: SimCollector | undefined;
   if (o.collector) {
     collector = new SimCollector(rsu, reader, pauseMs !== undefined ? { pauseMs } : {});

@@ -14,6 +14,15 @@ import { hex2, isOk, type Outcome, outcome } from "./outcome.js";
 
 const ATS = Buffer.from("0578807002", "hex");
 
+/**
+ * Which card the field holds, as a moment's snapshot: `token` changes whenever a card enters or leaves,
+ * so the same card removed and presented again is a different presence.
+ */
+export interface FieldPresence {
+  readonly token: number;
+  readonly cardId: string | undefined;
+}
+
 interface Present {
   cardId: string;
   card: SimCard;
@@ -24,6 +33,7 @@ interface Present {
 export class CardField {
   private present: Present | undefined;
   private commits: CardCommit[] | undefined;
+  private token = 0;
 
   /** `removed(cardId, why)` hears of a removal a fault caused during an exchange. */
   constructor(
@@ -35,12 +45,22 @@ export class CardField {
     return this.present?.cardId;
   }
 
+  get presence(): FieldPresence {
+    return { token: this.token, cardId: this.present?.cardId };
+  }
+
+  /** `p` still describes the field: no card entered or left since. */
+  isStill(p: FieldPresence): boolean {
+    return p.token === this.token;
+  }
+
   /** The card enters the field, powered off (not activated). */
   enter(cardId: string, card: SimCard): void {
     this.leave();
     card.reset();
     const off = card.onCommit((c) => this.commits?.push(c));
     this.present = { cardId, card, activated: false, off };
+    this.token++;
   }
 
   /** The card leaves: it loses power (selection and any open purchase). Returns its id. */
@@ -48,6 +68,7 @@ export class CardField {
     const p = this.present;
     if (!p) return undefined;
     this.present = undefined;
+    this.token++;
     p.off();
     p.card.reset();
     return p.cardId;

@@ -7,12 +7,14 @@
  * This file is the protocol side: frames in, one command at a time (BUSY while a slow one works,
  * WAIT frames meanwhile), BAD_CHECKSUM for a corrupted command, replies out (with the line faults),
  * card events, unplug. The card side is card-field.ts, the PSAM side psam-slots.ts, and which fault
- * applies where is fault-book.ts. 61xx/6Cxx are resolved on this, the reader's, side
+ * applies where is fault-book.ts; a slow command's WAIT frames, its delay and the card it arrived for
+ * are slow-command.ts. 61xx/6Cxx are resolved on this, the reader's, side
  * (firmware-bridge/reader/t0.ts).
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
+import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import {
   type AnyReaderCommand,
   CARD_ACTIVATE,
@@ -43,6 +45,7 @@ import { FaultBook } from "./fault-book.js";
 import { parseReaderFault, type ReaderFault, type ReaderFaultInput } from "./faults.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { DEFAULT_SIM_PSAM, type PsamSlotSpec, PsamSlots } from "./psam-slots.js";
+import { SlowCommand } from "./slow-command.js";
 
 export { DEFAULT_SIM_PSAM, type PsamSlotSpec } from "./psam-slots.js";
 
@@ -59,6 +62,12 @@ export interface ReaderSimulatorOptions {
   cable?: { unplug(): void; replug(): void };
   /** Largest frame the reader accepts (default 1024). */
   maxFrameLength?: number;
+  /**
+   * Every command is answered this long after it arrived, without WAIT frames (a real desk reader and
+   * card take tens of ms); default 0, at once. A setting, not a fault: an armed `slow` fault takes
+   * precedence for the commands it covers, with its own delay and WAIT frames.
+   */
+  latencyMs?: number;
 }
 
 export type ReaderSimEvent =
@@ -87,8 +96,8 @@ export class ReaderSimulator {
   private readonly eventsSubject = new Subject<ReaderSimEvent>();
   /** What the reader does: commands, replies, card events, faults, debits. */
   readonly events$: Observable<ReaderSimEvent> = this.eventsSubject.asObservable();
-  /** A slow command in progress: its timers (WAIT frames, the reply). */
-  private working: { timers: ReturnType<typeof setTimeout>[] } | undefined;
+  /** A slow command in progress (slow-command.ts). */
+  private working: SlowCommand | undefined;
   private subs: Subscription[] = [];
   private started = false;
   private unplugged = false;
@@ -139,7 +148,7 @@ export class ReaderSimulator {
       this.channel.frames$.subscribe((rf) => this.onFrame(rf.frame)),
       this.channel.discards$.subscribe((d) => {
         this.emit({ type: "discarded", reason: d.reason, bytes: d.bytes.length });
-        if (d.reason === "checksum" && d.header) this.nak(d.header);
+        if (d.reason === "checksum" && d.header) this.onCorrupted(d.header);
       }),
     ];
     this.channel.start();
@@ -169,12 +178,28 @@ export class ReaderSimulator {
     this.sendEvent(CARD_EVENT.inserted);
   }
 
-  /** The card leaves the field (power lost: selection and any open purchase are gone). */
+  /**
+   * The card leaves the field (power lost: selection and any open purchase are gone). A slow card
+   * command working on it is answered CARD_REMOVED now (it never ran), and the CARD_EVENT follows that
+   * reply (docs/reader.md §3.1).
+   */
   remove(why?: string): void {
+    const w = this.working;
+    const lostBy = w?.arrivedFor?.cardId !== undefined && this.field.isStill(w.arrivedFor) ? w : undefined;
     const cardId = this.field.leave();
     if (!cardId) return;
     this.emit({ type: "card", kind: "removed", cardId, ...(why ? { why } : {}) });
-    this.sendEvent(CARD_EVENT.removed);
+    if (!lostBy) {
+      this.sendEvent(CARD_EVENT.removed);
+      return;
+    }
+    this.stopWorking();
+    const list = lostBy.def.code === CARD_APDU_LIST.code ? { data: encodeApduList([]) } : {};
+    this.reply(
+      lostBy.frame,
+      lostBy.def,
+      outcome(ReaderStatus.cardRemoved, { ins: insOf(lostBy.def, lostBy.frame), removed: cardId, ...list }),
+    );
   }
 
   /** The card in the field, if any. */
@@ -260,30 +285,33 @@ export class ReaderSimulator {
       this.reply(f, def, outcome(ReaderStatus.unknownCommand));
       return;
     }
-    const slow = this.faults.take("slow");
+    const latency = this.opts.latencyMs ?? 0;
+    const slow = this.faults.take("slow") ?? (latency > 0 ? { delayMs: latency, waitEveryMs: 0 } : undefined);
     if (!slow) {
       this.answer(f, def);
       return;
     }
-    // Still working: WAIT frames until the reply, BUSY for anything else meanwhile.
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    this.working = { timers };
-    if (slow.waitEveryMs > 0) {
-      for (let t = slow.waitEveryMs; t < slow.delayMs; t += slow.waitEveryMs) {
-        const left = slow.delayMs - t;
-        timers.push(
-          setTimeout(() => {
-            const wait = encodeReaderFrame(f.seq, WAIT.code, 0, WAIT.encode(left));
-            void this.channel.write(wait, undefined, "WAIT").catch(() => {});
-          }, t),
-        );
-      }
-    }
-    timers.push(
-      setTimeout(() => {
+    // Still working: WAIT frames until the reply, BUSY for anything else meanwhile. A card command
+    // runs on the card that was in the field when it arrived (remove() answers it if that card leaves).
+    const w = new SlowCommand(f, def, NEEDS_CARD.has(def.code) ? this.field.presence : undefined);
+    this.working = w;
+    w.start(
+      slow,
+      (left) => {
+        const wait = encodeReaderFrame(f.seq, WAIT.code, 0, WAIT.encode(left));
+        void this.channel.write(wait, undefined, "WAIT").catch(() => {});
+      },
+      () => {
         this.stopWorking();
+        if (w.arrivedFor && !this.field.isStill(w.arrivedFor)) {
+          // no card when it arrived, one since: NO_CARD, never run on the newcomer (a card that left
+          // was answered by remove(); CARD_REMOVED covers any other way it went)
+          const status = w.arrivedFor.cardId === undefined ? ReaderStatus.noCard : ReaderStatus.cardRemoved;
+          this.reply(f, def, outcome(status, { ins: insOf(def, f) }));
+          return;
+        }
         this.answer(f, def);
-      }, slow.delayMs),
+      },
     );
   }
 
@@ -403,6 +431,15 @@ export class ReaderSimulator {
     }
   }
 
+  /** A command that arrived with a wrong CRC: BAD_CHECKSUM, unless a `hold` answers nothing now. */
+  private onCorrupted(header: Buffer): void {
+    if (this.holding) {
+      this.holding.unanswered++;
+      return;
+    }
+    this.nak(header);
+  }
+
   /** BAD_CHECKSUM for a command that arrived with a wrong CRC, echoing its SEQ and CMD as received. */
   private nak(header: Buffer): void {
     const seq = header[3] as number;
@@ -420,7 +457,7 @@ export class ReaderSimulator {
   }
 
   private stopWorking(): void {
-    for (const t of this.working?.timers ?? []) clearTimeout(t);
+    this.working?.cancel();
     this.working = undefined;
   }
 
@@ -452,6 +489,9 @@ export class ReaderSimulator {
     this.eventsSubject.next(e);
   }
 }
+
+/** The commands that need the card in the field (CARD_HALT answers OK without one). */
+const NEEDS_CARD: ReadonlySet<number> = new Set([CARD_ACTIVATE.code, CARD_APDU.code, CARD_APDU_LIST.code]);
 
 function nameOf(def: AnyReaderCommand | undefined, cmd: number): string {
   return def?.name ?? `0x${cmd.toString(16)}`;

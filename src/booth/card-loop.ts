@@ -26,6 +26,7 @@ import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
 import { BoothErrorCodes } from "./errors.js";
 import { PROMPTS } from "./prompts.js";
+import { readerUnfit } from "./reader-fit.js";
 import { sameStationWrite } from "./record-0019.js";
 import type { CardWatch, PendingDebit } from "./recover.js";
 import type { RecoverySlot } from "./recovery-book.js";
@@ -75,6 +76,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
   readonly watch: CardWatch = { state: "unknown" };
   private linkState: ReaderLinkState = { status: "stopped", since: 0 };
   private readerInfo: ReaderInfo | undefined;
+  /** The reader that came up cannot serve the booth (reader-fit.ts): why; the booth works no card then. */
+  private unfit: string | undefined;
   private active: { c: BoothCase; abort: AbortController; money: boolean } | undefined;
   private loop: Promise<void> | undefined;
   private dirty = false;
@@ -231,6 +234,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
       ctx.psam.invalidate(); // a reconnected reader has its PSAM unpowered
       if (this.watch.state !== "present") this.watch.state = "unknown";
       ctx.audit("reader.link", "info", "card reader link up", { state: "up", port: ctx.readerPort });
+      this.unfit = this.readerInfo ? readerUnfit(this.readerInfo, ctx.options.psamSlot) : undefined;
+      if (this.unfit) {
+        ctx.alarm("BOOTH_READER_UNFIT", `booth not ready: card reader on ${ctx.readerPort}: ${this.unfit}`);
+        ctx.show(PROMPTS.readerUnfit(this.unfit), this.active?.c ?? null);
+      }
       this.d.wakeup.wake();
       if (!this.recovering()) this.kick();
     } else if (s.status === "down" && was === "up") {
@@ -257,6 +265,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (this.linkState.status !== "up") {
       if (this.d.desk.size > 0)
         this.d.ctx.show(PROMPTS.readerDown(this.linkState.reason ?? this.linkState.status), null);
+      return;
+    }
+    if (this.unfit) {
+      // a reader this booth cannot use (its INFO, at link-up): no card is read or charged on it
+      this.d.ctx.show(PROMPTS.readerUnfit(this.unfit), null);
       return;
     }
     if (this.watch.state === "absent" || this.watch.state === "done") {

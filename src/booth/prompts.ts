@@ -38,6 +38,7 @@ export const PROMPTS = {
   waitCard: (who: string, why: string) =>
     p("WAIT_CARD", "请刷卡", `${who} ${why}：请将卡片放在读卡器上`, "info"),
   readerDown: (why: string) => p("READER_DOWN", "读卡器未连接", `请检查读卡器连线（${why}）`, "warn"),
+  readerUnfit: (why: string) => p("READER_UNFIT", "读卡器不可用", `请检查读卡器或配置（${why}）`, "warn"),
   reading: () => p("READING", "读卡中", "请勿移动卡片", "info"),
   cardError: (why: string) => p("CARD_ERROR", "读卡失败", `请重新放卡（${why}）`, "warn", "refused"),
   noCase: (cardId: string) =>

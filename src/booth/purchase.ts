@@ -95,9 +95,10 @@ export class DebitLost extends Error {
  *    reset or another command came between INIT and DEBIT).
  *
  * Both are DEBIT's own refusals, and neither is an answer a GET RESPONSE gives, so neither can be a T=0
- * step's status word passed on in DEBIT's place. Any other status word (61xx or 6Cxx a reader failed to
- * resolve, 6F00, 6581 memory failure, 6700, 6985, ...) does not say that nothing moved: DebitLost, and
- * the booth asks the card (recover.ts), as for an answer that never came.
+ * step's status word passed on in DEBIT's place. Any other status word (61xx a reader failed to resolve;
+ * 6Cxx, which a reader passes on for a case-4 command such as DEBIT; 6F00, 6581 memory failure, 6700,
+ * 6985, ...) does not say that nothing moved: DebitLost, and the booth asks the card (recover.ts), as
+ * for an answer that never came.
  */
 export const DEBIT_NOT_DEBITED: ReadonlySet<string> = new Set(["9302", "6901"]);
 

@@ -472,6 +472,38 @@ describe("unplug and replug", () => {
     expect(r.reader.state.status).toBe("up");
   });
 
+  it("a timeout that trips silentLimit takes the link down before the next queued command is sent: a queued DEBIT is never written (E807, executed no)", async () => {
+    const r = await rig({
+      timeouts: { cardApduMs: 200 },
+      silentLimit: 1,
+      reconnect: { initialDelayMs: 1000, jitter: 0 },
+    });
+    const debit = h("805401000f 00000001 20250102 100005 11223344 08");
+    const a = outcome(r.reader.cardApdu(h("0084000004")));
+    const b = outcome(r.reader.cardApdu(debit));
+    await settle();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(a.error).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+    expect(b.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "no" } });
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason: "reader silent: 1 command(s) in a row unanswered",
+    });
+    expect(r.device.nonInfo.map((f) => f.data.toString("hex"))).toEqual(["0084000004"]);
+  });
+
+  it("a timeout that does not trip silentLimit sends the next queued command", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 200 }, silentLimit: 2 });
+    const a = outcome(r.reader.cardApdu(h("0084000004")));
+    const b = outcome(r.reader.cardApdu(h("0084000008")));
+    await settle();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(a.error?.code).toBe(ReaderErrorCodes.Timeout);
+    expect(b.done).toBe(false);
+    expect(r.device.nonInfo.map((f) => f.data.toString("hex"))).toEqual(["0084000004", "0084000008"]);
+    expect(r.reader.state.status).toBe("up");
+  });
+
   it("any reply clears the silence count", async () => {
     const r = await rig({ timeouts: { cardApduMs: 200 }, silentLimit: 2 });
     const a = outcome(r.reader.cardApdu(h("0084000004")));
@@ -491,12 +523,18 @@ describe("unplug and replug", () => {
  * The reader's port as the driver sees it, with its writes made to misbehave: "hang" never completes and
  * passes nothing on (the reader stopped reading, a port pushing back); "fail-after" passes every byte on
  * and then rejects, unmarked (serial.ts's drain that failed after the write); "refuse" rejects before any
- * byte, marked nothingWritten (a port that is not open).
+ * byte, marked nothingWritten (a port that is not open); "drain-late" passes every byte on and resolves
+ * only when the test calls `drained()` (a drain that reports late).
  */
 class FaultyWrites implements Transport {
-  mode: "pass" | "hang" | "fail-after" | "refuse" = "pass";
+  mode: "pass" | "hang" | "fail-after" | "refuse" | "drain-late" = "pass";
   /** Frames the driver handed to write() while hanging. */
   readonly hung: Buffer[] = [];
+  private readonly draining: (() => void)[] = [];
+  /** Resolves the "drain-late" writes made so far. */
+  drained(): void {
+    for (const done of this.draining.splice(0)) done();
+  }
   constructor(private readonly inner: Transport) {}
   get name(): string {
     return this.inner.name;
@@ -525,6 +563,10 @@ class FaultyWrites implements Transport {
       throw new EtcError(ErrorCodes.PortClosed, `${this.name}: write while closed`, NOTHING_WRITTEN);
     }
     await this.inner.write(bytes);
+    if (this.mode === "drain-late") {
+      await new Promise<void>((resolve) => this.draining.push(resolve));
+      return;
+    }
     if (this.mode === "fail-after") {
       throw new EtcError(ErrorCodes.PortClosed, `${this.name}: drain failed: Port is not open`);
     }
@@ -547,6 +589,23 @@ async function faultyRig(
 const DEBIT = h("805401000F 00000001 20250102100005 11223344 08");
 
 describe("writes that never complete or fail", () => {
+  it("a WAIT that arrives before the write's promise resolved moves the deadline; the write's completion keeps it", async () => {
+    const r = await faultyRig({ timeouts: { cardApduMs: 1000 }, stillWorkingMs: 1000 });
+    r.port.mode = "drain-late";
+    const debit = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    const cmd = r.device.nonInfo[0]!;
+    r.device.raw(encodeReaderFrame(cmd.seq, WAIT.code, 0, WAIT.encode(3000))); // at 0: deadline 3000
+    await vi.advanceTimersByTimeAsync(500);
+    r.port.drained(); // written at 500: its own deadline would be 1500
+    await vi.advanceTimersByTimeAsync(2999 - 500);
+    expect(debit.done).toBe(false);
+    r.device.reply(cmd, 0, h("11223344 55667788 9000"));
+    await settle();
+    expect(debit.value).toEqual(h("11223344 55667788 9000"));
+    expect(r.reader.counters).toMatchObject({ waits: 1, strayWaits: 0, timeouts: 0 });
+  });
+
   it("a DEBIT whose write never completes times out (E806, executed unknown) at twice its timeout and counts as silence", async () => {
     const r = await faultyRig({
       timeouts: { cardApduMs: 400, infoMs: 200 },

@@ -193,3 +193,47 @@ describe("etc-sim reader --pty", () => {
     expect(verifyTac(entries[0]!, loadCardKeys()).ok).toBe(true);
   });
 });
+
+describe("etc-sim rsu --reader-pty --reader-latency-ms", () => {
+  it("the latency is a setting, not a fault: a slow fault armed on stdin applies (its WAIT frames reach the host)", async () => {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--pty", "--reader-pty", "--reader-latency-ms", "25"],
+      { cwd: PROJECT_ROOT, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const gone = exited.then((code) => {
+      throw new Error(`etc-sim rsu exited (${code}); stdout: ${lines.join(" | ")}`);
+    });
+    gone.catch(() => {});
+    cleanup.push(async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    });
+    const lines: string[] = [];
+    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+    createInterface({ input: child.stdout! }).on("line", (l) => {
+      lines.push(l);
+      const i = waiters.findIndex((w) => w.re.test(l));
+      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l);
+    });
+    const line = (re: RegExp): Promise<string> => {
+      const seen = lines.find((l) => re.test(l));
+      if (seen) return Promise.resolve(seen);
+      return Promise.race([new Promise<string>((resolve) => waiters.push({ re, resolve })), gone]);
+    };
+    const where = await line(/^reader-port: /);
+    const reader = new FramedCardReader({
+      transport: createSerialTransport({ path: where.slice("reader-port: ".length), lock: false }),
+      options: { pingIntervalMs: 0, stillWorkingMs: 5000 },
+    });
+    cleanup.push(() => reader.close());
+    await reader.open();
+    child.stdin!.write("{fault: {kind: slow, delayMs: 600, waitEveryMs: 200}}\n");
+    await line(/^reader: fault slow armed/);
+    await reader.signal({ beep: 0 });
+    expect(reader.counters.waits).toBe(2);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
-import { CARD_APDU, INFO } from "../../firmware-bridge/reader/commands.js";
+import { CARD_APDU, CARD_EVENT, INFO, PSAM_RESET, WAIT } from "../../firmware-bridge/reader/commands.js";
 import { ReaderDeframer } from "../../firmware-bridge/reader/deframer.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
@@ -18,7 +18,7 @@ import { CardStore } from "../../sim/card/card-store.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
-import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
+import { ReaderSimulator, type ReaderSimulatorOptions } from "../../sim/reader/reader-simulator.js";
 import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
@@ -47,12 +47,15 @@ afterEach(async () => {
   vi.useRealTimers();
 });
 
-async function rig(options: ReaderOptionsInput = {}): Promise<Rig> {
+async function rig(
+  options: ReaderOptionsInput = {},
+  simOptions: Partial<ReaderSimulatorOptions> = {},
+): Promise<Rig> {
   const pair = createTransportPair({ names: ["pair:lane-reader", "pair:sim-reader"] });
   const store = new CardStore({ seed: 7, ledger: memoryLedger() });
   store.fromSpec({ cardId: CARD_A, province: "湖南", balance: 10_000, offlineSerial: 3 });
   store.fromSpec({ cardId: CARD_B, province: "湖南", balance: 500 });
-  const sim = new ReaderSimulator({ transport: pair.device, store, cable: pair });
+  const sim = new ReaderSimulator({ transport: pair.device, store, cable: pair, ...simOptions });
   const events: ReaderSimEvent[] = [];
   sim.events$.subscribe((e) => events.push(e));
   await sim.start();
@@ -62,7 +65,9 @@ async function rig(options: ReaderOptionsInput = {}): Promise<Rig> {
     now: () => Date.now(),
     random: () => 0.5,
   });
-  await reader.open();
+  const opening = reader.open();
+  await vi.advanceTimersByTimeAsync(simOptions.latencyMs ?? 0); // INFO is answered after the latency
+  await opening;
   const r = { pair, store, sim, reader, events };
   rigs.push(r);
   return r;
@@ -75,6 +80,15 @@ async function fail(p: Promise<unknown>): Promise<EtcError> {
     },
     (e: EtcError) => e,
   );
+}
+
+/** The error a promise rejects with once it has, read without awaiting it (no hang when it never does). */
+function settled(p: Promise<unknown>): { error?: EtcError } {
+  const o: { error?: EtcError } = {};
+  p.catch((e: EtcError) => {
+    o.error = e;
+  });
+  return o;
 }
 
 describe("the composite purchase through the simulated reader", () => {
@@ -276,6 +290,28 @@ describe("card and PSAM faults", () => {
     expect(await prove(r.reader, intent!.offlineSerial)).toEqual({ tac: entry!.tac, mac2: entry!.mac2 });
   });
 
+  it("a card that commits DEBIT and answers 6C08 gets DEBIT once: the host sees 6C08, never a second DEBIT's 6901", async () => {
+    const r = await rig();
+    r.sim.present(CARD_A);
+    const psam = await preparePsam(r.reader, 1);
+    const card = await readCard(r.reader);
+    const sim = r.store.get(CARD_A)!;
+    const run = sim.apdu.bind(sim);
+    const debits: string[] = [];
+    sim.apdu = (c: Buffer): Buffer => {
+      if (c[0] === 0x80 && c[1] === 0x54) {
+        debits.push(c.toString("hex"));
+        const answer = run(c); // the first commits; a second finds no purchase initialised: 6901
+        return sw(answer) === "9000" ? h("6c08") : answer;
+      }
+      return run(c);
+    };
+    const err = await fail(purchase(r.reader, 1, psam, card, 300, TIME, exitRecord0019()));
+    expect(err.message).toBe("DEBIT: 6c08");
+    expect(debits).toHaveLength(1);
+    expect(r.store.ledger()).toHaveLength(1);
+  });
+
   it("card-zero-tac: DEBIT commits and answers TAC 00000000 (MAC2 as computed, verified); GET TRANSACTION PROVE gives the real TAC; on prove, PROVE answers zeros", async () => {
     const r = await rig();
     r.sim.present(CARD_A);
@@ -368,8 +404,19 @@ describe("hold: the command runs, nothing is answered until release", () => {
     const q = fail(r.reader.cardApdu(h("00a40000021001")));
     await vi.advanceTimersByTimeAsync(300);
     expect((await q).code).toBe(ReaderErrorCodes.Timeout);
+    // and a command that reaches the reader corrupted gets no BAD_CHECKSUM either (§8.4: nothing is answered)
+    const bad = Buffer.from(encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001")));
+    bad[7] = (bad[7] as number) ^ 0xff;
+    const naks: number[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now())) if (e.kind === "frame") naks.push(e.frame.seq);
+    });
+    await r.pair.lane.write(bad);
+    await settle();
+    expect(naks).toEqual([]);
     await runScript(r.sim, [step("release")]);
-    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 2, disarmed: 0 });
+    expect(r.events.at(-1)).toEqual({ type: "released", dropped: 3, disarmed: 0 });
     // answered again; the card (still in the field) proves the debit whose answer never came
     expect(await prove(r.reader, intent?.offlineSerial ?? -1)).toEqual({
       tac: entry?.tac,
@@ -403,6 +450,37 @@ describe("line faults", () => {
     expect((await p).code).toBe(ReaderErrorCodes.Timeout);
     expect(r.reader.counters.checksumErrors).toBe(1);
     expect(sw(await r.reader.cardApdu(h("00a40000021001")))).toBe("9000");
+  });
+
+  it("replies dropped for a bad checksum: the timeout names the bytes discarded, and the link goes down as 'no usable reply', not 'reader silent'", async () => {
+    const r = await rig({
+      timeouts: { cardApduMs: 300, infoMs: 300 },
+      silentLimit: 2,
+      reconnect: { initialDelayMs: 1000, jitter: 0 },
+    });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    r.sim.inject({ kind: "bad-checksum", times: 2 });
+    const a = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    const e = await a;
+    expect(e).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+    // the corrupted reply is discarded: its candidate for the checksum, the rest rescanned as noise and the like
+    const discarded = (e.details as { discarded?: Record<string, number> }).discarded ?? {};
+    expect(discarded.checksum).toBeGreaterThan(0);
+    const bytes = Object.values(discarded).reduce((x, y) => x + y, 0);
+    expect(e.message).toMatch(
+      new RegExp(
+        `got no usable reply after 300 ms: ${bytes} byte\\(s\\) \\(checksum \\d+.*\\) from the reader discarded meanwhile`,
+      ),
+    );
+    const b = fail(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(300);
+    expect((await b).code).toBe(ReaderErrorCodes.Timeout);
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason: `no usable reply: 2 command(s) in a row unanswered, ${2 * bytes} byte(s) from the reader discarded meanwhile (corrupted or too long)`,
+    });
   });
 
   it("garbled bytes: the reply is lost (timeout); junk before a reply does not stop it arriving", async () => {
@@ -446,6 +524,19 @@ describe("line faults", () => {
     expect(r.reader.counters.staleReplies).toBe(1); // the host had no command 0x42 in flight
   });
 
+  it("a PSAM command for slot 0 (no such slot) gets PSAM_ABSENT, as docs/reader.md §4 says", async () => {
+    const r = await rig();
+    const replies: number[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now()))
+        if (e.kind === "frame" && e.frame.seq === 0x43) replies.push(e.frame.p);
+    });
+    await r.pair.lane.write(encodeReaderFrame(0x43, PSAM_RESET.code, 0, PSAM_RESET.request.encode("auto")));
+    await settle();
+    expect(replies).toEqual([0x04]);
+  });
+
   it("reader-nak: the reader says it got the command corrupted; the host resends it and succeeds", async () => {
     const r = await rig();
     r.sim.present(CARD_A);
@@ -470,6 +561,80 @@ describe("line faults", () => {
     expect(sw(got)).toBe("9000");
     expect(r.reader.counters.waits).toBe(7);
     expect(r.reader.counters.timeouts).toBe(0);
+  });
+
+  it("the card removed while a slow card command works: CARD_REMOVED (executed unknown) first, CARD_EVENT removed after it; nothing ran", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 300 } });
+    r.sim.present(CARD_A);
+    await r.reader.activate();
+    const wire: string[] = [];
+    const d = new ReaderDeframer();
+    r.pair.lane.data$.subscribe((c) => {
+      for (const e of d.push(c, Date.now()))
+        if (e.kind === "frame" && e.frame.cmd !== WAIT.code)
+          wire.push(`${e.frame.cmd.toString(16)}/${e.frame.p}`);
+    });
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const p = settled(r.reader.cardApdu(h("00a40000021001")));
+    await vi.advanceTimersByTimeAsync(150);
+    r.sim.remove("collector took it");
+    await settle();
+    expect(p.error).toMatchObject({ code: ReaderErrorCodes.CardRemoved, details: { executed: "unknown" } });
+    expect(wire).toEqual([`${CARD_APDU.code.toString(16)}/2`, `${CARD_EVENT.code.toString(16)}/0`]);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(wire).toHaveLength(2);
+    expect(r.store.ledger()).toEqual([]);
+  });
+
+  it("a slow CARD_ACTIVATE runs on the card that was there when it arrived: none then, NO_CARD; a card swapped in is not activated", async () => {
+    const r = await rig({ timeouts: { activateMs: 300 }, stillWorkingMs: 500 });
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const none = fail(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(100);
+    r.sim.present(CARD_A);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await none).toMatchObject({ code: ReaderErrorCodes.NoCard, details: { executed: "no" } });
+    // A present, B swapped in during the delay: CARD_REMOVED, and B was never activated.
+    r.sim.inject({ kind: "slow", delayMs: 500, waitEveryMs: 100 });
+    const swapped = settled(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(100);
+    r.sim.present(CARD_B);
+    await settle();
+    expect(swapped.error).toMatchObject({ code: ReaderErrorCodes.CardRemoved });
+    await vi.advanceTimersByTimeAsync(400);
+    expect(await fail(r.reader.cardApdu(h("00a40000021001")))).toMatchObject({
+      code: ReaderErrorCodes.CardMute,
+    });
+  });
+
+  it("latencyMs answers every command that long after it arrived; a slow fault armed later applies with its own delay, then the latency again", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 1000 }, stillWorkingMs: 1000 }, { latencyMs: 25 });
+    r.sim.present(CARD_A);
+    const activated = settled(r.reader.activate());
+    await vi.advanceTimersByTimeAsync(24);
+    expect(r.events.some((e) => e.type === "reply" && e.name === "CARD_ACTIVATE")).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(r.events.some((e) => e.type === "reply" && e.name === "CARD_ACTIVATE")).toBe(true);
+    await settle();
+    expect(activated.error).toBeUndefined();
+    r.sim.inject({ kind: "slow", delayMs: 3000, waitEveryMs: 300 });
+    let got: Buffer | undefined;
+    void r.reader.cardApdu(h("00a40000021001")).then((b) => {
+      got = b;
+    });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(got).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sw(got)).toBe("9000");
+    expect(r.reader.counters.waits).toBe(9);
+    got = undefined;
+    void r.reader.cardApdu(h("00a40000021001")).then((b) => {
+      got = b;
+    });
+    await vi.advanceTimersByTimeAsync(24);
+    expect(got).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sw(got)).toBe("9000");
   });
 
   it("slow reader without WAIT: the host times out, aborts nothing on the reader; the late reply is stale; BUSY meanwhile", async () => {

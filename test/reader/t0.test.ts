@@ -33,13 +33,21 @@ describe("61xx / 6Cxx resolved by the reader", () => {
     expect(d.sent.slice(1)).toEqual(["00c0000004", "00c0000002"]);
   });
 
-  it("6Cxx: the same command once more with Le = xx (case 2 and case 4)", () => {
+  it("6Cxx to a case-2 APDU (header + Le): the same command once more with Le = xx", () => {
     const d = device(["6c2b", `${"00".repeat(43)}9000`]);
     expect(exchangeResolvingT0(d.send, h("00b0950030")).length).toBe(45);
     expect(d.sent).toEqual(["00b0950030", "00b095002b"]);
-    const d4 = device(["6c08", "01020304050607089000"]);
-    exchangeResolvingT0(d4.send, h("805a0009020003 10"));
-    expect(d4.sent).toEqual(["805a000902000310", "805a000902000308"]);
+  });
+
+  it("6Cxx to a case-4 APDU is its answer: a DEBIT answered 6C08 is sent once, never twice", () => {
+    const debit = h(`805401000f${"00".repeat(15)}08`);
+    // a non-conforming card that committed the DEBIT, answered 6C08, and would answer a second DEBIT 6901
+    const d = device(["6c08", "6901"]);
+    expect(exchangeResolvingT0(d.send, debit).toString("hex")).toBe("6c08");
+    expect(d.sent).toEqual([debit.toString("hex")]);
+    const prove = device(["6c08", "01020304050607089000"]);
+    expect(exchangeResolvingT0(prove.send, h("805a0009020003 10")).toString("hex")).toBe("6c08");
+    expect(prove.sent).toEqual(["805a000902000310"]);
   });
 
   it("6Cxx to a command without Le is passed on as it is; the command's own error SW is final", () => {
