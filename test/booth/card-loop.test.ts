@@ -6,11 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { silentLogger } from "../../firmware-bridge/log.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
-import { CardLoop, type CardLoopDeps } from "../../src/booth/card-loop.js";
-import type { BoothContext } from "../../src/booth/context.js";
+import { CardLoop } from "../../src/booth/card-loop.js";
+import { cardLoopDeps } from "./card-loop-rig.js";
 
 function rig(activate: (loop: CardLoop) => Promise<never>) {
   const reads: number[] = [];
@@ -22,29 +21,7 @@ function rig(activate: (loop: CardLoop) => Promise<never>) {
       return activate(loop as CardLoop);
     },
   } as unknown as CardReader;
-  const ctx = {
-    reader,
-    now: () => 0,
-    clock: { waitMs: 0 },
-    lineBytes: () => null,
-    psam: { invalidate: () => undefined },
-    audit: () => undefined,
-    show: () => undefined,
-    readerPort: "test",
-    options: {},
-  } as unknown as BoothContext;
-  const deps: CardLoopDeps = {
-    ctx,
-    reader,
-    wakeup: { wake: () => undefined } as unknown as CardLoopDeps["wakeup"],
-    desk: {
-      size: 0,
-      showWaiting: () => shown.push("waiting"),
-      takenVehicleClass: () => undefined,
-    } as unknown as CardLoopDeps["desk"],
-    recoveries: { next: () => undefined } as unknown as CardLoopDeps["recoveries"],
-    log: silentLogger,
-  };
+  const deps = cardLoopDeps(reader, {}, shown);
   loop = new CardLoop(deps);
   return { loop, reads, shown };
 }

@@ -6,12 +6,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { silentLogger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderInfo } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
-import { CardLoop, type CardLoopDeps } from "../../src/booth/card-loop.js";
-import type { BoothContext } from "../../src/booth/context.js";
+import { CardLoop } from "../../src/booth/card-loop.js";
 import type { Prompt } from "../../src/booth/prompts.js";
+import { cardLoopDeps } from "./card-loop-rig.js";
 
 const INFO: ReaderInfo = {
   protocolVersion: 1,
@@ -34,30 +33,16 @@ function rig(info: ReaderInfo, psamSlot: number) {
       return Promise.reject(new EtcError(ReaderErrorCodes.NoCard, "no card on the reader"));
     },
   } as unknown as CardReader;
-  const ctx = {
+  const deps = cardLoopDeps(
     reader,
-    now: () => 0,
-    clock: { waitMs: 0 },
-    lineBytes: () => null,
-    psam: { invalidate: () => undefined },
-    audit: () => undefined,
-    alarm: (code: string, message: string) => alarms.push({ code, message }),
-    show: (p: Prompt) => shown.push(`${p.step} ${p.detail}`),
-    readerPort: "/dev/ttyUSB1",
-    options: { psamSlot },
-  } as unknown as BoothContext;
-  const deps: CardLoopDeps = {
-    ctx,
-    reader,
-    wakeup: { wake: () => undefined } as unknown as CardLoopDeps["wakeup"],
-    desk: {
-      size: 0,
-      showWaiting: () => shown.push("waiting"),
-      takenVehicleClass: () => undefined,
-    } as unknown as CardLoopDeps["desk"],
-    recoveries: { next: () => undefined } as unknown as CardLoopDeps["recoveries"],
-    log: silentLogger,
-  };
+    {
+      alarm: (code: string, message: string) => alarms.push({ code, message }),
+      show: (p: Prompt) => shown.push(`${p.step} ${p.detail}`),
+      readerPort: "/dev/ttyUSB1",
+      options: { psamSlot },
+    },
+    shown,
+  );
   return { loop: new CardLoop(deps), reads, shown, alarms };
 }
 

@@ -27,6 +27,47 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
+/**
+ * `etc-sim ARGS` as a child process (killed at the end of the test), its stdout as lines: `line(re)` is
+ * the first line matching `re`, and fails at once if the program exits first.
+ */
+function spawnSim(
+  args: string[],
+  name: string,
+): {
+  child: ChildProcess;
+  lines: string[];
+  line: (re: RegExp) => Promise<string>;
+  exited: Promise<number | null>;
+} {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "sim/cli/etc-sim.ts", ...args], {
+    cwd: PROJECT_ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const gone = exited.then((code) => {
+    throw new Error(`${name} exited (${code}); stdout: ${lines.join(" | ")}`);
+  });
+  gone.catch(() => {});
+  cleanup.push(async () => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await exited;
+  });
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    lines.push(l);
+    const i = waiters.findIndex((w) => w.re.test(l));
+    if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l);
+  });
+  const line = (re: RegExp): Promise<string> => {
+    const seen = lines.find((l) => re.test(l));
+    if (seen) return Promise.resolve(seen);
+    return Promise.race([new Promise<string>((resolve) => waiters.push({ re, resolve })), gone]);
+  };
+  return { child, lines, line, exited };
+}
+
 describe("etc-sim reader: stdout lines", () => {
   it("a fault when armed and when it fires, also one that fires on an APDU", () => {
     const fault = (detail: string) => describeEvent({ type: "fault", fault: "card-mute", detail });
@@ -121,43 +162,10 @@ describe("etc-sim reader --pty", () => {
   it("prints lane-port first, takes steps on stdin, runs a booth purchase, writes the ledger", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-sim-reader-"));
     const ledger = join(dir, "ledger.jsonl");
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "sim/cli/etc-sim.ts",
-        "reader",
-        "--pty",
-        "--scenario",
-        "config/scenarios/reader-booth.yaml",
-        "--ledger",
-        ledger,
-      ],
-      { cwd: PROJECT_ROOT, stdio: ["pipe", "pipe", "inherit"] },
+    const { child, lines, line, exited } = spawnSim(
+      ["reader", "--pty", "--scenario", "config/scenarios/reader-booth.yaml", "--ledger", ledger],
+      "etc-sim reader",
     );
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    const gone = exited.then((code) => {
-      throw new Error(`etc-sim reader exited (${code}); stdout: ${lines.join(" | ")}`);
-    });
-    gone.catch(() => {});
-    cleanup.push(async () => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-      await exited;
-    });
-    const lines: string[] = [];
-    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-    createInterface({ input: child.stdout! }).on("line", (l) => {
-      lines.push(l);
-      const i = waiters.findIndex((w) => w.re.test(l));
-      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l);
-    });
-    /** The first stdout line matching `re`; fails at once if the program exits first. */
-    const line = (re: RegExp): Promise<string> => {
-      const seen = lines.find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      return Promise.race([new Promise<string>((resolve) => waiters.push({ re, resolve })), gone]);
-    };
     const first = await line(/^lane-port: /);
     expect(lines[0]).toBe(first);
     const lanePath = first.slice("lane-port: ".length);
@@ -196,32 +204,10 @@ describe("etc-sim reader --pty", () => {
 
 describe("etc-sim rsu --reader-pty --reader-latency-ms", () => {
   it("the latency is a setting, not a fault: a slow fault armed on stdin applies (its WAIT frames reach the host)", async () => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--pty", "--reader-pty", "--reader-latency-ms", "25"],
-      { cwd: PROJECT_ROOT, stdio: ["pipe", "pipe", "inherit"] },
+    const { child, line, exited } = spawnSim(
+      ["rsu", "--pty", "--reader-pty", "--reader-latency-ms", "25"],
+      "etc-sim rsu",
     );
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    const gone = exited.then((code) => {
-      throw new Error(`etc-sim rsu exited (${code}); stdout: ${lines.join(" | ")}`);
-    });
-    gone.catch(() => {});
-    cleanup.push(async () => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-      await exited;
-    });
-    const lines: string[] = [];
-    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-    createInterface({ input: child.stdout! }).on("line", (l) => {
-      lines.push(l);
-      const i = waiters.findIndex((w) => w.re.test(l));
-      if (i >= 0) waiters.splice(i, 1)[0]!.resolve(l);
-    });
-    const line = (re: RegExp): Promise<string> => {
-      const seen = lines.find((l) => re.test(l));
-      if (seen) return Promise.resolve(seen);
-      return Promise.race([new Promise<string>((resolve) => waiters.push({ re, resolve })), gone]);
-    };
     const where = await line(/^reader-port: /);
     const reader = new FramedCardReader({
       transport: createSerialTransport({ path: where.slice("reader-port: ".length), lock: false }),
