@@ -1,7 +1,7 @@
 /**
  * The station uplink: drains the journal's outbox to the station in sequence order, in batches, with
  * retries (capped exponential backoff + jitter) and a circuit breaker; sends heartbeats with the lane's
- * status-list versions; polls the station for status-list bundles and hands them to a StatusListSink.
+ * status-list versions; has the station polled for status-list bundles (./status-list-poller.ts).
  *
  * Never loses and never double-counts: a record leaves the outbox only when the station's answer names
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
@@ -21,8 +21,8 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import type { HoldItem, Outbox, QueueAge } from "../journal/outbox.js";
 import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
+import { type AuditEvent, type AuditSink, appendSafe } from "./audit-sink.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
-import { BundleDownload } from "./bundle-download.js";
 import {
   type BreakerOptions,
   type BreakerState,
@@ -30,23 +30,10 @@ import {
   DEFAULT_BREAKER,
 } from "./circuit-breaker.js";
 import { StationClient } from "./station-client.js";
+import { StatusListPoller, type StatusListSink, type StatusListStatus } from "./status-list-poller.js";
 
-/** What the uplink needs from the status-list cache (src/status-list implements it). */
-export interface StatusListSink {
-  versions(): { full: string | null; delta: string | null };
-  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
-  applyBundle(file: string): Promise<unknown>;
-}
-
-/** Where state changes go (src/audit AuditTrail implements it). */
-export interface AuditSink {
-  append(event: {
-    type: string;
-    severity: "info" | "warn" | "alarm";
-    message: string;
-    data?: object;
-  }): unknown;
-}
+export type { AuditSink } from "./audit-sink.js";
+export type { StatusListSink, StatusListStatus } from "./status-list-poller.js";
 
 export type UplinkState = "online" | "degraded" | "offline";
 
@@ -150,17 +137,8 @@ export interface UplinkStatus {
    * as half the round trip, so the error is at most half of `roundTripMs`). null until measured.
    */
   clock: { skewMs: number; roundTripMs: number; measuredAt: string } | null;
-  statusList: {
-    full: string | null;
-    delta: string | null;
-    /** the station said "nothing newer" at this time (the list is confirmed current) */
-    confirmedAt: string | null;
-    lastPollAt: string | null;
-    bundlesApplied: number;
-    /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
-    download: { name: string; pages: number; pagesDone: number } | null;
-    lastError: { code: string; message: string; at: string } | null;
-  } | null;
+  /** the status-list polls (./status-list-poller.ts); null without a status-list sink */
+  statusList: StatusListStatus | null;
 }
 
 export interface UplinkOptions {
@@ -250,8 +228,6 @@ export class Uplink {
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
-  private readonly pagesPerStep: number;
-  private readonly downloads: BundleDownload;
   private readonly abort = new AbortController();
   private readonly statusSubject: BehaviorSubject<UplinkStatus>;
   readonly status$: Observable<UplinkStatus>;
@@ -295,7 +271,7 @@ export class Uplink {
     bytesSent: 0,
     heartbeats: 0,
   };
-  private sl: NonNullable<UplinkStatus["statusList"]> | null;
+  private readonly poller: StatusListPoller | null;
   private commitSub: { unsubscribe(): void } | null = null;
   private checkpointUnsub: (() => void) | null = null;
 
@@ -327,7 +303,7 @@ export class Uplink {
         `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`,
       );
     }
-    this.pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
+    const pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
     this.backoff = new Backoff(bo, opts.random);
     this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
@@ -341,16 +317,16 @@ export class Uplink {
       },
       this.abort.signal,
     );
-    this.downloads = new BundleDownload(opts.downloadDir ?? tmpdir(), this.client, this.log);
-    this.sl = opts.statusList
-      ? {
-          ...opts.statusList.versions(),
-          confirmedAt: null,
-          lastPollAt: null,
-          bundlesApplied: 0,
-          download: null,
-          lastError: null,
-        }
+    this.poller = opts.statusList
+      ? new StatusListPoller({
+          sink: opts.statusList,
+          client: this.client,
+          downloadDir: opts.downloadDir ?? tmpdir(),
+          pagesPerStep,
+          now: this.now,
+          log: this.log,
+          ...(opts.audit ? { audit: opts.audit } : {}),
+        })
       : null;
     this.statusSubject = new BehaviorSubject(this.snapshot());
     this.status$ = this.statusSubject.asObservable();
@@ -458,7 +434,7 @@ export class Uplink {
       outboxError: this.outboxError,
       counters: { ...this.counters, breakerOpens: this.breaker.opens },
       clock: this.clock,
-      statusList: this.sl ? { ...this.sl } : null,
+      statusList: this.poller?.status() ?? null,
     };
   }
 
@@ -498,15 +474,8 @@ export class Uplink {
   }
 
   /** The audit trail must never stop the uplink: a failed append is logged and dropped. */
-  private auditSafe(ev: Parameters<AuditSink["append"]>[0]): void {
-    try {
-      this.opts.audit?.append(ev);
-    } catch (e) {
-      this.log.error(
-        { err: e instanceof Error ? e.message : String(e), event: ev.type },
-        "audit append failed",
-      );
-    }
+  private auditSafe(ev: AuditEvent): void {
+    appendSafe(this.opts.audit, this.log, ev);
   }
 
   status(): UplinkStatus {
@@ -630,7 +599,7 @@ export class Uplink {
         const now = this.mono();
         const due = Math.min(
           this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
-          this.sl ? this.nextPollAt : Number.POSITIVE_INFINITY,
+          this.poller ? this.nextPollAt : Number.POSITIVE_INFINITY,
           now + 60_000,
         );
         await this.sleep(due - now, true);
@@ -698,21 +667,11 @@ export class Uplink {
       }
       return true;
     }
-    if (this.sl && now >= this.nextPollAt && !uploadFirst) {
+    if (this.poller && now >= this.nextPollAt && !uploadFirst) {
       this.uploadNext = true;
       this.requestKind = "status-list";
-      let more = false;
-      try {
-        more = await this.pollStatusList();
-      } catch (e) {
-        // station unreachable: a link failure like any other (tried again after the backoff, an upload
-        // batch first if one waits). Anything else (bad manifest, bad bundle): note it and try again at
-        // the next poll.
-        if (!isEtcError(e) || e.code === JournalErrorCodes.StationUnreachable) throw e;
-        const message = e.message;
-        this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
-        this.log.error({ code: e.code, err: message }, "status-list poll failed");
-      }
+      // throws when the station cannot be reached (then polled again after the backoff)
+      const more = await this.poller.poll();
       this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
       return true;
     }
@@ -782,8 +741,8 @@ export class Uplink {
       statusList: this.opts.statusList
         ? {
             ...this.opts.statusList.versions(),
-            confirmedAt: this.sl?.confirmedAt ?? null,
-            lastError: this.sl?.lastError ?? null,
+            confirmedAt: s.statusList?.confirmedAt ?? null,
+            lastError: s.statusList?.lastError ?? null,
           }
         : null,
     });
@@ -943,73 +902,5 @@ export class Uplink {
     this.log.info({ from: this.batchLimit, to }, "upload batch size doubled");
     this.batchLimit = to;
     this.answeredAtLimit = 0;
-  }
-
-  /** Returns true if more bundles are waiting (poll again at once). */
-  private async pollStatusList(): Promise<boolean> {
-    const sink = this.opts.statusList!;
-    const sl = this.sl!;
-    const held = sink.versions();
-    const m = await this.client.manifest(held);
-    sl.lastPollAt = new Date(this.now()).toISOString();
-    const todo = [...(m.full ? [m.full] : []), ...m.deltas];
-    if (todo.length === 0) {
-      await this.downloads.abandon();
-      sl.download = null;
-      sl.confirmedAt = sl.lastPollAt;
-      sl.lastError = null;
-      Object.assign(sl, held);
-      return false;
-    }
-    // one bundle per poll, and at most bundlePagesPerStep of its pages: an upload batch may go between two
-    // bundles of a chain and between two parts of a long bundle (step); a failed page is asked for again
-    const b = todo[0]!;
-    const file = await this.downloads.step(b, this.pagesPerStep); // E611 here counts as a station failure
-    sl.download = this.downloads.progress;
-    if (file === null) return true;
-    try {
-      await sink.applyBundle(file);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
-      sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
-      this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
-      this.auditSafe({
-        type: "status-list.refused",
-        severity: "alarm",
-        message: `status-list bundle ${b.name} refused: ${message}`,
-        data: {
-          bundle: b.name,
-          kind: b.kind,
-          version: b.version,
-          code,
-          reason: message,
-          source: "station",
-        },
-      });
-      Object.assign(sl, sink.versions());
-      return false; // retry at the next poll
-    } finally {
-      await this.downloads.finish();
-      sl.download = null;
-    }
-    sl.bundlesApplied++;
-    Object.assign(sl, sink.versions());
-    this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
-    this.auditSafe({
-      type: "status-list.applied",
-      severity: "info",
-      message: `status-list ${b.kind} ${b.version} applied`,
-      data: {
-        bundle: b.name,
-        kind: b.kind,
-        version: b.version,
-        bytes: b.bytes,
-        source: "station",
-        versions: sink.versions(),
-      },
-    });
-    sl.lastError = null;
-    return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
   }
 }
