@@ -29,7 +29,12 @@ export interface StatusListStatus {
   bundlesApplied: number;
   /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
   download: { name: string; pages: number; pagesDone: number } | null;
-  lastError: { code: string; message: string; at: string } | null;
+  /**
+   * the last poll's failure, until a poll goes through: the station's (a bad manifest, a bad bundle, the
+   * sink's refusal) or, `local` true, the lane's own (E615: the download directory cannot be written, the
+   * disk is full or too full for the bundle; never counted against the station)
+   */
+  lastError: { code: string; message: string; at: string; local: boolean } | null;
 }
 
 export interface StatusListPollerDeps {
@@ -68,17 +73,21 @@ export class StatusListPoller {
   /**
    * One poll. Returns true if more bundles are waiting (poll again at once). Throws when the station cannot
    * be reached (E611): a link failure like any other (tried again after the backoff, an upload batch first
-   * if one waits). Anything else (bad manifest, bad bundle) is noted in `lastError` and tried again at the
-   * next poll.
+   * if one waits). Anything else is noted in `lastError` and tried again at the next poll: the station's
+   * (a bad manifest, a bad bundle), or the lane's own (E615 from the download, or any error that is not an
+   * EtcError: a local error, neither the station's `lastError` nor a failure for its breaker).
    */
   async poll(): Promise<boolean> {
     try {
       return await this.pollOnce();
     } catch (e) {
-      if (!isEtcError(e) || e.code === JournalErrorCodes.StationUnreachable) throw e;
-      const message = e.message;
-      this.sl.lastError = { code: String(e.code), message, at: new Date(this.d.now()).toISOString() };
-      this.d.log.error({ code: e.code, err: message }, "status-list poll failed");
+      if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
+      const local = !isEtcError(e) || e.code === JournalErrorCodes.StatusListLocal;
+      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal;
+      const message = e instanceof Error ? e.message : String(e);
+      this.sl.download = this.downloads.progress;
+      this.sl.lastError = { code, message, at: new Date(this.d.now()).toISOString(), local };
+      this.d.log.error({ code, err: message, local }, "status-list poll failed");
       return false;
     }
   }
@@ -110,7 +119,12 @@ export class StatusListPoller {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
-      sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.d.now()).toISOString() };
+      sl.lastError = {
+        code,
+        message: `${b.name}: ${message}`,
+        at: new Date(this.d.now()).toISOString(),
+        local: false,
+      };
       this.d.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
       appendSafe(this.d.audit, this.d.log, {
         type: "status-list.refused",
