@@ -53,6 +53,13 @@ export interface StatusListPollerDeps {
 export class StatusListPoller {
   private readonly sl: StatusListStatus;
   private readonly downloads: BundleDownload;
+  /**
+   * The last bundle the sink refused (its name and SHA-256): not fetched again while the manifest offers
+   * it first, since the sink would refuse the same bytes again (a bad signature, a key the lane does not
+   * have), each time after downloading all of it (a full list is about 480 MB). Forgotten when the manifest
+   * offers another bundle or none, and at restart.
+   */
+  private refused: { name: string; sha256: string } | null = null;
 
   constructor(private readonly d: StatusListPollerDeps) {
     this.downloads = new BundleDownload(d.downloadDir, d.client, d.log);
@@ -99,6 +106,12 @@ export class StatusListPoller {
     const m = await this.d.client.manifest(held);
     sl.lastPollAt = new Date(this.d.now()).toISOString();
     const todo = [...(m.full ? [m.full] : []), ...m.deltas];
+    const first = todo[0];
+    if (this.refused && (first?.name !== this.refused.name || first.sha256 !== this.refused.sha256)) {
+      this.d.log.info({ refused: this.refused.name, next: first?.name ?? null }, "the manifest changed");
+      this.refused = null;
+    }
+    if (this.refused) return false; // lastError still names the refusal; nothing fetched, nothing alarmed
     if (todo.length === 0) {
       await this.downloads.abandon();
       sl.download = null;
@@ -117,6 +130,7 @@ export class StatusListPoller {
     try {
       await sink.applyBundle(file);
     } catch (e) {
+      this.refused = { name: b.name, sha256: b.sha256 };
       const message = e instanceof Error ? e.message : String(e);
       const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
       sl.lastError = {
@@ -140,7 +154,7 @@ export class StatusListPoller {
         },
       });
       Object.assign(sl, sink.versions());
-      return false; // retry at the next poll
+      return false; // not fetched again until the manifest offers another bundle (refused)
     } finally {
       await this.downloads.finish();
       sl.download = null;
