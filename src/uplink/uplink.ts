@@ -14,7 +14,7 @@
  * docs/station-api.md "A batch the station does not take").
  */
 import { tmpdir } from "node:os";
-import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
+import { filter, firstValueFrom, type Observable } from "rxjs";
 import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
@@ -23,22 +23,15 @@ import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { type AuditEvent, type AuditSink, appendSafe } from "./audit-sink.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
-import {
-  type BreakerOptions,
-  type BreakerState,
-  CircuitBreaker,
-  DEFAULT_BREAKER,
-} from "./circuit-breaker.js";
+import { type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from "./circuit-breaker.js";
 import { StationClient } from "./station-client.js";
-import { StatusListPoller, type StatusListSink, type StatusListStatus } from "./status-list-poller.js";
+import { StatusListPoller, type StatusListSink } from "./status-list-poller.js";
+import { type RequestKind, type UplinkState, type UplinkStatus, UplinkStatusBoard } from "./uplink-status.js";
 
 export type { AuditSink } from "./audit-sink.js";
 export type { StatusListSink, StatusListStatus } from "./status-list-poller.js";
 
-export type UplinkState = "online" | "degraded" | "offline";
-
-/** What a station request is for (a step makes one). */
-type RequestKind = "upload" | "heartbeat" | "status-list" | "checkpoints";
+export type { UplinkState, UplinkStatus } from "./uplink-status.js";
 
 /**
  * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
@@ -83,62 +76,6 @@ class OutboxFailed extends Error {
   ) {
     super(error instanceof Error ? error.message : String(error));
   }
-}
-
-export interface UplinkStatus {
-  state: UplinkState;
-  breaker: BreakerState;
-  queueDepth: number;
-  /** records the station refused, held out of the queue for an operator (see Journal.requeueHeld) */
-  held: number;
-  /**
-   * how long the queue has waited: since the record queued earliest joined the queue (a settled record
-   * joins it again when settled), on the wall clock, and never less than the time this process has seen
-   * the head of the queue waiting on the monotonic clock (a wall clock set back hides nothing); null when
-   * nothing is queued. Beyond `staleAfterMs` the state is "degraded".
-   */
-  oldestPendingAgeMs: number | null;
-  /**
-   * records per upload: `size`, the batch size in use; `max`, the configured `batchSize`. Below `max` after
-   * failures the batch may cause (halved down to 1, BATCH_STRIKES), doubled back after BATCH_GROW_AFTER
-   * uploads the station answered (docs/station-api.md, "A batch the station does not take")
-   */
-  batch: { size: number; max: number };
-  consecutiveFailures: number;
-  lastSuccessAt: string | null;
-  /**
-   * the last station request that failed, while what it reports stands: E611 (the station could not be
-   * reached, or did not answer in time) until the station answers a request; E612 (it answered something
-   * the lane could not use, or refused the request) until it answers a request of the same kind (an
-   * upload, a heartbeat) usably; E613 (records held) until no record is held. null: none, or it is over.
-   */
-  lastError: { code: string; message: string; at: string } | null;
-  /**
-   * the outbox could not be read (a damaged journal, an I/O error: the journal turns unhealthy and says
-   * so), at the last attempt: the journal's failure, never in `lastError` nor counted against the station;
-   * null once a read works again. The figures it could not read are the last known (the age null).
-   */
-  outboxError: { message: string; at: string } | null;
-  counters: {
-    batches: number;
-    recordsAcked: number;
-    duplicatesAcked: number;
-    /** records the station replaced with a higher revision (a settled suspect) */
-    updatesAcked: number;
-    rejected: number;
-    failures: number;
-    breakerOpens: number;
-    bytesSent: number;
-    heartbeats: number;
-  };
-  /**
-   * The station's clock against the lane's at the last heartbeat the station answered with its time:
-   * `skewMs` = station time - the lane's clock at the middle of the exchange (the one-way delay is taken
-   * as half the round trip, so the error is at most half of `roundTripMs`). null until measured.
-   */
-  clock: { skewMs: number; roundTripMs: number; measuredAt: string } | null;
-  /** the status-list polls (./status-list-poller.ts); null without a status-list sink */
-  statusList: StatusListStatus | null;
 }
 
 export interface UplinkOptions {
@@ -229,7 +166,7 @@ export class Uplink {
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
   private readonly abort = new AbortController();
-  private readonly statusSubject: BehaviorSubject<UplinkStatus>;
+  private readonly board: UplinkStatusBoard;
   readonly status$: Observable<UplinkStatus>;
   readonly state$: Observable<UplinkState>;
   private loop: Promise<void> | null = null;
@@ -241,36 +178,13 @@ export class Uplink {
   private nextPollAt = 0;
   /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (step) */
   private uploadNext = false;
-  private contacted = false;
-  private lastSuccessAt: string | null = null;
-  private lastError: UplinkStatus["lastError"] = null;
-  /** the kind of request whose failure `lastError` reports (answered) */
-  private lastErrorKind: RequestKind | null = null;
-  /** lastError is an E611 for a request that timed out (answered() clears it only for its kind) */
-  private lastErrorTimedOut = false;
   /** the kind of request the step under way makes */
   private requestKind: RequestKind | null = null;
-  private outboxError: UplinkStatus["outboxError"] = null;
-  private outboxErrorOp: "status" | "pending" | null = null;
-  /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
-  private lastFigures = { queueDepth: 0, held: 0 };
   /**
    * The head of the queue this process watches wait (`seq`), and the monotonic instant from which it has
    * waited (queueAgeMs); null while nothing is queued.
    */
   private headSeen: { seq: number; since: number } | null = null;
-  private clock: UplinkStatus["clock"] = null;
-  private readonly counters: UplinkStatus["counters"] = {
-    batches: 0,
-    recordsAcked: 0,
-    duplicatesAcked: 0,
-    updatesAcked: 0,
-    rejected: 0,
-    failures: 0,
-    breakerOpens: 0,
-    bytesSent: 0,
-    heartbeats: 0,
-  };
   private readonly poller: StatusListPoller | null;
   private commitSub: { unsubscribe(): void } | null = null;
   private checkpointUnsub: (() => void) | null = null;
@@ -328,45 +242,19 @@ export class Uplink {
           ...(opts.audit ? { audit: opts.audit } : {}),
         })
       : null;
-    this.statusSubject = new BehaviorSubject(this.snapshot());
-    this.status$ = this.statusSubject.asObservable();
-    this.state$ = this.status$.pipe(
-      map((s) => s.state),
-      distinctUntilChanged(),
-    );
-  }
-
-  private computeState(f: { held: number; oldestPendingAgeMs: number | null }): UplinkState {
-    const b = this.breaker.state;
-    if (b !== "closed" || !this.contacted) return "offline";
-    if (this.breaker.consecutiveFailures > 0) return "degraded";
-    if (f.held > 0) return "degraded";
-    const age = f.oldestPendingAgeMs;
-    if (age !== null && age > this.staleAfterMs) return "degraded";
-    return "online";
-  }
-
-  /**
-   * The outbox's figures for a status. Never throws: a status is built inside the commit's wake-up and on
-   * every step, and an outbox that cannot be read (a damaged journal) must not end the loop or the
-   * process; what it could not read is the last known figure (the age null), and `outboxError` says why.
-   */
-  private outboxFigures(now: Date): { queueDepth: number; held: number; oldestPendingAgeMs: number | null } {
-    const f = { ...this.lastFigures, oldestPendingAgeMs: null as number | null };
-    try {
-      f.queueDepth = this.outbox.queueDepth();
-      f.held = this.outbox.heldCount();
-      f.oldestPendingAgeMs = this.queueAgeMs(this.outbox.queueAge(now));
-    } catch (e) {
-      this.outboxFailed("status", e);
-      return f;
-    }
-    this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
-    this.outboxRead("status");
-    // no record is held any more (an operator requeued them, or a settlement queued them again): the
-    // station's refusal no longer stands as the last error
-    if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
-    return f;
+    this.board = new UplinkStatusBoard({
+      outbox: this.outbox,
+      breaker: this.breaker,
+      now: this.now,
+      staleAfterMs: this.staleAfterMs,
+      queueAgeMs: (q) => this.queueAgeMs(q),
+      batch: () => ({ size: this.batchLimit, max: this.batchSize }),
+      statusList: () => this.poller?.status() ?? null,
+      log: this.log,
+      ...(opts.audit ? { audit: opts.audit } : {}),
+    });
+    this.status$ = this.board.status$;
+    this.state$ = this.board.state$;
   }
 
   /**
@@ -399,87 +287,13 @@ export class Uplink {
     return Math.max(q.oldestMs, mono - this.headSeen.since);
   }
 
-  /** The outbox could not be read: noted for the status, logged when it starts or its reason changes. */
-  private outboxFailed(op: "status" | "pending", e: unknown): void {
-    const message = e instanceof Error ? e.message : String(e);
-    if (this.outboxError?.message !== message)
-      this.log.error(
-        { op, err: message },
-        "the outbox cannot be read: the journal's failure, not the station's",
-      );
-    this.outboxError = { message, at: new Date(this.now()).toISOString() };
-    this.outboxErrorOp = op;
-  }
-
-  /** A read of the kind that failed worked: the outbox error is over. */
-  private outboxRead(op: "status" | "pending"): void {
-    if (this.outboxErrorOp !== op) return;
-    this.outboxError = null;
-    this.outboxErrorOp = null;
-  }
-
-  private snapshot(): UplinkStatus {
-    const now = new Date(this.now());
-    const f = this.outboxFigures(now);
-    return {
-      state: this.computeState(f),
-      breaker: this.breaker.state,
-      queueDepth: f.queueDepth,
-      held: f.held,
-      oldestPendingAgeMs: f.oldestPendingAgeMs,
-      batch: { size: this.batchLimit, max: this.batchSize },
-      consecutiveFailures: this.breaker.consecutiveFailures,
-      lastSuccessAt: this.lastSuccessAt,
-      lastError: this.lastError,
-      outboxError: this.outboxError,
-      counters: { ...this.counters, breakerOpens: this.breaker.opens },
-      clock: this.clock,
-      statusList: this.poller?.status() ?? null,
-    };
-  }
-
-  /** Publishes the status (and an audit entry when the state changed). Never throws (snapshot). */
-  private publish(): void {
-    try {
-      this.publishNow();
-    } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink status not published");
-    }
-  }
-
-  private publishNow(): void {
-    const prev = this.statusSubject.value;
-    const next = this.snapshot();
-    if (prev.state !== next.state) {
-      const severity = next.state === "offline" ? "alarm" : next.state === "degraded" ? "warn" : "info";
-      this.log[severity === "info" ? "info" : "warn"](
-        { from: prev.state, to: next.state, queueDepth: next.queueDepth, lastError: next.lastError?.message },
-        "uplink state",
-      );
-      this.auditSafe({
-        type: "uplink.state",
-        severity,
-        message: `station uplink ${prev.state} -> ${next.state}`,
-        data: {
-          from: prev.state,
-          to: next.state,
-          queueDepth: next.queueDepth,
-          oldestPendingAgeMs: next.oldestPendingAgeMs,
-          breaker: next.breaker,
-          lastError: next.lastError,
-        },
-      });
-    }
-    this.statusSubject.next(next);
-  }
-
   /** The audit trail must never stop the uplink: a failed append is logged and dropped. */
   private auditSafe(ev: AuditEvent): void {
     appendSafe(this.opts.audit, this.log, ev);
   }
 
   status(): UplinkStatus {
-    return this.snapshot();
+    return this.board.snapshot();
   }
 
   start(): void {
@@ -491,7 +305,7 @@ export class Uplink {
         this.publishQueued = true;
         setImmediate(() => {
           this.publishQueued = false;
-          if (!this.stopping) this.publish();
+          if (!this.stopping) this.board.publish();
         });
       }
     });
@@ -514,7 +328,7 @@ export class Uplink {
     this.checkpointUnsub?.();
     await this.loop;
     this.loop = null;
-    this.statusSubject.complete();
+    this.board.complete();
   }
 
   /** Resolves when the outbox is empty (or rejects after timeoutMs). */
@@ -559,7 +373,7 @@ export class Uplink {
   private async run(): Promise<void> {
     while (!this.stopping) {
       if (!this.breaker.tryAcquire()) {
-        this.publish();
+        this.board.publish();
         await this.sleep(this.breaker.msUntilProbe(), false);
         continue;
       }
@@ -576,25 +390,23 @@ export class Uplink {
           // a read's failure is in the status already (nextBatch)
           if (e.op !== "pending")
             this.log.error({ err: e.message }, "the journal failed to record the station's answer");
-          this.publish();
+          this.board.publish();
           await this.sleep(this.backoff.next(), false);
           continue;
         }
         this.onFailure(e);
-        this.publish();
+        this.board.publish();
         await this.sleep(this.backoff.next(), false);
         continue;
       }
       if (worked) {
         this.breaker.onSuccess();
         this.backoff.reset();
-        this.contacted = true;
-        this.lastSuccessAt = new Date(this.now()).toISOString();
-        this.answered();
+        this.board.answered(this.requestKind);
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
       }
-      this.publish();
+      this.board.publish();
       if (!worked) {
         const now = this.mono();
         const due = Math.min(
@@ -607,15 +419,9 @@ export class Uplink {
     }
   }
 
+  /** A station request failed: in the status (the last error), for the breaker, logged. */
   private onFailure(e: unknown): void {
-    const code = isEtcError(e) ? String(e.code) : "E611_STATION_UNREACHABLE";
-    const message = e instanceof Error ? e.message : String(e);
-    this.counters.failures++;
-    this.lastError = { code, message, at: new Date(this.now()).toISOString() };
-    this.lastErrorKind = this.requestKind;
-    // a request that timed out reached the station, which then did not answer that request in time: over
-    // only once a request of its kind is answered (a heartbeat says nothing of a batch that times out)
-    this.lastErrorTimedOut = isEtcError(e) && e.details?.timeout === true;
+    const { code, message } = this.board.failed(e, this.requestKind);
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
@@ -623,24 +429,6 @@ export class Uplink {
       { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
       "station request failed",
     );
-  }
-
-  /**
-   * The station answered the step's request (it worked): the failure `lastError` reports is over when it
-   * is E611 (the station is reached again) but a timeout, or a timeout or an E612 of a request of this
-   * kind (it now answers that request usably). An E613 stays until no record is held (outboxFigures), a
-   * timeout or an E612 of another kind of request until that kind is answered.
-   */
-  private answered(): void {
-    const code = this.lastError?.code;
-    const sameKind = this.lastErrorKind === this.requestKind;
-    if (
-      (code === JournalErrorCodes.StationUnreachable && (!this.lastErrorTimedOut || sameKind)) ||
-      (code === JournalErrorCodes.StationProtocol && sameKind)
-    ) {
-      this.lastError = null;
-      this.lastErrorKind = null;
-    }
   }
 
   /**
@@ -705,10 +493,10 @@ export class Uplink {
     if (!this.recordsToSend()) return { batch: [], unread: null };
     try {
       const batch = this.outbox.pending(this.batchLimit);
-      this.outboxRead("pending");
+      this.board.outboxRead("pending");
       return { batch, unread: null };
     } catch (e) {
-      this.outboxFailed("pending", e);
+      this.board.outboxFailed("pending", e);
       return { batch: [], unread: new OutboxFailed("pending", e) };
     }
   }
@@ -731,7 +519,7 @@ export class Uplink {
   }
 
   private async sendHeartbeat(): Promise<void> {
-    const s = this.snapshot();
+    const s = this.board.snapshot();
     const sentAt = this.now();
     const answer = await this.client.heartbeat({
       lane: this.client.lane,
@@ -746,10 +534,10 @@ export class Uplink {
           }
         : null,
     });
-    this.counters.heartbeats++;
+    this.board.counters.heartbeats++;
     if (answer.serverTimeMs !== null) {
       const back = this.now();
-      this.clock = {
+      this.board.clock = {
         skewMs: answer.serverTimeMs - (sentAt + back) / 2,
         roundTripMs: back - sentAt,
         measuredAt: new Date(back).toISOString(),
@@ -759,8 +547,8 @@ export class Uplink {
 
   private async uploadBatch(batch: ReturnType<Outbox["pending"]>): Promise<void> {
     const res = await this.client.upload(batch);
-    this.counters.batches++;
-    this.counters.bytesSent += res.bytes;
+    this.board.counters.batches++;
+    this.board.counters.bytesSent += res.bytes;
     // each acknowledgement is for the revision this batch carried (a record settled meanwhile stays queued)
     const sent = new Map(batch.map((r) => [r.tradeId, r.revision]));
     const acked = res.accepted
@@ -776,9 +564,9 @@ export class Uplink {
       acked.length > 0
         ? this.fromOutbox("markUploaded", () => this.outbox.markUploaded(acked, new Date(this.now())))
         : 0;
-    this.counters.recordsAcked += n;
-    this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
-    this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
+    this.board.counters.recordsAcked += n;
+    this.board.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
+    this.board.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
     const ackedIds = new Set(acked.map((a) => a.tradeId));
     const refused = res.rejected.filter(
       (r) => r.tradeId !== null && sent.has(r.tradeId) && !ackedIds.has(r.tradeId),
@@ -811,7 +599,7 @@ export class Uplink {
    */
   private holdRefused(items: HoldItem[]): number {
     const held = this.fromOutbox("hold", () => this.outbox.hold(items, new Date(this.now())));
-    this.counters.rejected += held;
+    this.board.counters.rejected += held;
     const first = items[0]!;
     if (held === 0) {
       this.log.warn(
@@ -820,11 +608,9 @@ export class Uplink {
       );
       return 0;
     }
-    this.lastError = {
-      code: JournalErrorCodes.StationRejected,
-      message: `station refused ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
-      at: new Date(this.now()).toISOString(),
-    };
+    this.board.held(
+      `station refused ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
+    );
     this.log.error({ refused: items.slice(0, 10), held }, "station refused records: held out of the queue");
     // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
     if (!this.outbox.bindsAudit)
