@@ -43,7 +43,9 @@ export interface UplinkStatus {
    * the last station request that failed, while what it reports stands: E611 (the station could not be
    * reached, or did not answer in time) until the station answers a request; E612 (it answered something
    * the lane could not use, or refused the request) until it answers a request of the same kind (an
-   * upload, a heartbeat) usably; E613 (records held) until no record is held. null: none, or it is over.
+   * upload, a heartbeat) usably; E613 (records held) until no record is held, and whenever records are
+   * held and no other failure is current (after one that is over, and from the start of a process that
+   * finds records held). null: none, or it is over.
    */
   lastError: { code: string; message: string; at: string } | null;
   /**
@@ -103,6 +105,11 @@ export class UplinkStatusBoard {
   private lastErrorKind: RequestKind | null = null;
   /** lastError is an E611 for a request that timed out (answered() clears it only for its kind) */
   private lastErrorTimedOut = false;
+  /**
+   * The E613 that stands while records are held: the last hold's (held), or, for records held before
+   * this process started, one naming how many (outboxFigures); the last error whenever no other is.
+   */
+  private heldError: UplinkStatus["lastError"] = null;
   private outboxError: UplinkStatus["outboxError"] = null;
   private outboxErrorOp: "status" | "pending" | null = null;
   /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
@@ -157,9 +164,22 @@ export class UplinkStatusBoard {
     }
     this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
     this.outboxRead("status");
-    // no record is held any more (an operator requeued them, or a settlement queued them again): the
-    // station's refusal no longer stands as the last error
-    if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
+    if (f.held === 0) {
+      // no record is held any more (an operator requeued them, or a settlement queued them again): the
+      // station's refusal no longer stands as the last error
+      this.heldError = null;
+      if (this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
+    } else if (this.lastError === null) {
+      // records are held and no other failure is current (it is over, or this process started with them
+      // held): E613 stands
+      this.heldError ??= {
+        code: JournalErrorCodes.StationRejected,
+        message: `${f.held} record(s) held for an operator (etc-lane journal requeue-held)`,
+        at: now.toISOString(),
+      };
+      this.lastError = this.heldError;
+      this.lastErrorKind = null;
+    }
     return f;
   }
 
@@ -261,11 +281,12 @@ export class UplinkStatusBoard {
 
   /** The station refused records, held for an operator: E613 (`message`) is the last error. */
   held(message: string): void {
-    this.lastError = {
+    this.heldError = {
       code: JournalErrorCodes.StationRejected,
       message,
       at: new Date(this.d.now()).toISOString(),
     };
+    this.lastError = this.heldError;
   }
 
   /**
