@@ -33,7 +33,7 @@ export interface UplinkStatus {
   oldestPendingAgeMs: number | null;
   /**
    * records per upload: `size`, the batch size in use; `max`, the configured `batchSize`. Below `max` after
-   * failures the batch may cause (halved down to 1, BATCH_STRIKES in ./uplink.ts), doubled back after BATCH_GROW_AFTER
+   * failures the batch may cause (halved down to 1, BATCH_STRIKES in ./batch-sizer.ts), doubled back after BATCH_GROW_AFTER
    * uploads the station answered (docs/station-api.md, "A batch the station does not take")
    */
   batch: { size: number; max: number };

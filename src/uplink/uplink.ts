@@ -10,12 +10,12 @@
  * A batch that keeps failing in a way the batch itself may cause (the station refuses the request with
  * 400 or 413, answers something unusable, or does not answer within the request timeout) is halved, down
  * to one record; one record whose request the station keeps refusing is held for an operator, as a record
- * the station names in `rejected` is, so that the queue behind it drains (batchFailed,
+ * the station names in `rejected` is, so that the queue behind it drains (./batch-sizer.ts, batchFailed,
  * docs/station-api.md "A batch the station does not take").
  */
 import { tmpdir } from "node:os";
 import { filter, firstValueFrom, type Observable } from "rxjs";
-import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { HoldItem, Outbox, QueueAge } from "../journal/outbox.js";
@@ -23,47 +23,17 @@ import type { LaneIdentity, PendingRecord } from "../journal/types.js";
 import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
 import { type AuditEvent, type AuditSink, appendSafe } from "./audit-sink.js";
 import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { BatchSizer } from "./batch-sizer.js";
 import { type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from "./circuit-breaker.js";
 import { StationClient } from "./station-client.js";
 import { StatusListPoller, type StatusListSink } from "./status-list-poller.js";
 import { type RequestKind, type UplinkState, type UplinkStatus, UplinkStatusBoard } from "./uplink-status.js";
 
 export type { AuditSink } from "./audit-sink.js";
+export { BATCH_GROW_AFTER, BATCH_STRIKES } from "./batch-sizer.js";
 export type { StatusListSink, StatusListStatus } from "./status-list-poller.js";
 
 export type { UplinkState, UplinkStatus } from "./uplink-status.js";
-
-/**
- * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
- * halve the batch; at one record, the station's refusals of the request (400, 413) that hold it.
- */
-export const BATCH_STRIKES = 2;
-
-/**
- * Uploads the station answers at a batch size batchFailed lowered, with no failure of the batch's kind
- * between (batchFault), before the size doubles again (up to `batchSize`). Not at once: a link too slow for the configured size would time out twice after every
- * batch that passes, each failed request a whole timeout with its bytes sent for nothing.
- */
-export const BATCH_GROW_AFTER = 16;
-
-/**
- * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP 400
- * or 413), as it will refuse the same records again. "unusable": the request failed in a way the batch may
- * cause (an answer that is not JSON, not of the shape or naming none of the batch; no answer within the
- * request timeout, as a large batch on a slow link). null: it says nothing about the batch (a refused or
- * reset connection, 5xx, 408, 429: the station is away; another 4xx, as a bad token, refuses any request
- * alike; the uplink stopping).
- */
-function batchFault(e: unknown): "refused" | "unusable" | null {
-  if (!isEtcError(e)) return null;
-  const status = e.details?.status;
-  if (e.code === JournalErrorCodes.StationProtocol) {
-    if (status === undefined) return "unusable";
-    return status === 400 || status === 413 ? "refused" : null;
-  }
-  if (e.code === JournalErrorCodes.StationUnreachable && e.details?.timeout === true) return "unusable";
-  return null;
-}
 
 /**
  * The outbox failed: it could not be read (a damaged journal, an I/O error), or it could not record what
@@ -149,19 +119,8 @@ export class Uplink {
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
   private readonly mono: () => number;
-  private readonly batchSize: number;
-  /** the records per POST now: batchSize, halved by batchFailed, doubled back by batchWent */
-  private batchLimit: number;
-  /** below batchSize: uploads answered since the last failure of the batch's kind (batchWent, batchFailed) */
-  private answeredAtLimit = 0;
-  /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
-  private strikes: {
-    seq: number;
-    revision: number;
-    limit: number;
-    failures: number;
-    refusals: number;
-  } | null = null;
+  /** the records per POST (./batch-sizer.ts) */
+  private readonly sizer: BatchSizer;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
@@ -194,8 +153,7 @@ export class Uplink {
     this.outbox = opts.outbox;
     this.now = opts.now ?? Date.now;
     this.mono = opts.monotonicNow ?? (() => globalThis.performance.now());
-    this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
-    this.batchLimit = this.batchSize;
+    const batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
     const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
     const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
     this.heartbeatMs = checkRange("heartbeatIntervalMs", opts.heartbeatIntervalMs ?? 10_000, 0, 3_600_000);
@@ -218,6 +176,7 @@ export class Uplink {
       );
     }
     const pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
+    this.sizer = new BatchSizer(batchSize, this.log);
     this.backoff = new Backoff(bo, opts.random);
     this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
@@ -248,7 +207,7 @@ export class Uplink {
       now: this.now,
       staleAfterMs: this.staleAfterMs,
       queueAgeMs: (q) => this.queueAgeMs(q),
-      batch: () => ({ size: this.batchLimit, max: this.batchSize }),
+      batch: () => ({ size: this.sizer.limit, max: this.sizer.max }),
       statusList: () => this.poller?.status() ?? null,
       log: this.log,
       ...(opts.audit ? { audit: opts.audit } : {}),
@@ -471,7 +430,7 @@ export class Uplink {
       } catch (e) {
         throw e instanceof OutboxFailed ? e : await this.batchFailed(batch, e);
       }
-      this.batchWent();
+      this.sizer.went();
       return true;
     }
     // records wait that could not be read: after the heartbeat and the poll that were due, the backoff
@@ -492,7 +451,7 @@ export class Uplink {
   private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
     if (!this.recordsToSend()) return { batch: [], unread: null };
     try {
-      const batch = this.outbox.pending(this.batchLimit);
+      const batch = this.outbox.pending(this.sizer.limit);
       this.board.outboxRead("pending");
       return { batch, unread: null };
     } catch (e) {
@@ -627,40 +586,16 @@ export class Uplink {
   }
 
   /**
-   * An upload failed (not the outbox: the station, or no answer). A failure of the batch's kind (batchFault)
-   * counts against the head of the queue at this batch limit: at BATCH_STRIKES of them a batch of more than
-   * one record is halved; a batch of one record whose request the station refused (400, 413) BATCH_STRIKES
-   * times is held, as a record the station names in `rejected` is, so that the queue behind it drains.
-   * A failure of any other kind neither counts nor resets the count: the station being away for a while
-   * says nothing about the batch. Returns the error to report: E613 naming the record it held, else `e`.
+   * An upload failed (not the outbox: the station, or no answer): the sizer (./batch-sizer.ts) decides
+   * whether the batch is halved or its one record held; a hold is done here, as a record the station names
+   * in `rejected` is held, so that the queue behind it drains. Returns the error to report: E613 naming
+   * the record it held, else `e`.
    */
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
-    const fault = batchFault(e);
-    if (fault === null) return e;
-    this.answeredAtLimit = 0; // the answers that double the size must come with no such failure between
+    const d = this.sizer.failed(batch, e);
+    if (!d.hold) return e;
     const head = batch[0]!;
-    let s = this.strikes;
-    // a settled suspect comes back at the head as another revision: its refusals start again
-    if (s === null || s.seq !== head.seq || s.revision !== head.revision || s.limit !== this.batchLimit) {
-      s = { seq: head.seq, revision: head.revision, limit: this.batchLimit, failures: 0, refusals: 0 };
-      this.strikes = s;
-    }
-    s.failures++;
-    if (fault === "refused") s.refusals++;
     const err = e as EtcError;
-    if (batch.length > 1) {
-      if (s.failures < BATCH_STRIKES) return e;
-      this.batchLimit = Math.floor(batch.length / 2);
-      this.answeredAtLimit = 0;
-      this.strikes = null;
-      this.log.warn(
-        { head: head.tradeId, seq: head.seq, from: batch.length, to: this.batchLimit, err: err.message },
-        "the same upload batch failed again: halved",
-      );
-      return e;
-    }
-    if (s.refusals < BATCH_STRIKES) return e;
-    this.strikes = null;
     const status = err.details?.status as number;
     await this.outbox.recordsWritten?.(); // as before any hold (uploadBatch)
     const held = this.holdRefused([
@@ -669,24 +604,9 @@ export class Uplink {
     if (held === 0) return e;
     return new EtcError(
       JournalErrorCodes.StationRejected,
-      `station refused the request of record ${head.tradeId} (seq ${head.seq}) alone ${s.refusals} times: held for an operator (${err.message})`,
+      `station refused the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.refusals} times: held for an operator (${err.message})`,
       { status, tradeId: head.tradeId, seq: head.seq },
       { cause: e },
     );
-  }
-
-  /**
-   * The station answered an upload about its records. Below the configured size, BATCH_GROW_AFTER answers
-   * with no failure of the batch's kind between double the batch size (up to `batchSize`); a batch that
-   * fails again is halved again.
-   */
-  private batchWent(): void {
-    this.strikes = null;
-    if (this.batchLimit >= this.batchSize) return;
-    if (++this.answeredAtLimit < BATCH_GROW_AFTER) return;
-    const to = Math.min(this.batchSize, this.batchLimit * 2);
-    this.log.info({ from: this.batchLimit, to }, "upload batch size doubled");
-    this.batchLimit = to;
-    this.answeredAtLimit = 0;
   }
 }
