@@ -15,28 +15,42 @@ import { JournalErrorCodes } from "../journal/errors.js";
 export const BATCH_STRIKES = 2;
 
 /**
+ * At one record, the station's failures of the request (5xx, or no answer in time) while it answers other
+ * requests (each failure counted only after another request of the lane was answered since the one before:
+ * `stationAnswered`) that hold it: a record the station cannot take (its handler crashes on it), which
+ * would otherwise block the queue for ever.
+ */
+export const BATCH_ERROR_STRIKES = 3;
+
+/**
  * Uploads the station answers at a batch size batchFailed lowered, with no failure of the batch's kind
  * between (batchFault), before the size doubles again (up to `batchSize`). Not at once: a link too slow
- * for the configured size would time out twice after every batch that passes, each failed request a whole timeout with its bytes sent for nothing.
+ * for the configured size would time out twice after every batch that passes, each failed request a whole
+ * timeout with its bytes sent for nothing.
  */
 export const BATCH_GROW_AFTER = 16;
 
 /**
- * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP 400
- * or 413), as it will refuse the same records again. "unusable": the request failed in a way the batch may
- * cause (an answer that is not JSON, not of the shape or naming none of the batch; no answer within the
- * request timeout, as a large batch on a slow link). null: it says nothing about the batch (a refused or
- * reset connection, 5xx, 408, 429: the station is away; another 4xx, as a bad token, refuses any request
- * alike; the uplink stopping).
+ * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP
+ * 400 or 413), as it will refuse the same records again. "unusable": it answered in a way the batch may
+ * cause (an answer that is not JSON, not of the shape or naming none of the batch). "timeout": no answer
+ * within the request timeout (a large batch on a slow link, or a station whose handler hangs on a record).
+ * "server": HTTP 5xx (the station is away, or fails on a record of the batch: only the station answering
+ * other requests tells which, BatchSizer.failed). null: it says nothing about the batch (a refused or reset
+ * connection, 408, 429: the station is away; another 4xx, as a bad token, refuses any request alike; the
+ * uplink stopping).
  */
-export function batchFault(e: unknown): "refused" | "unusable" | null {
+export function batchFault(e: unknown): "refused" | "unusable" | "timeout" | "server" | null {
   if (!isEtcError(e)) return null;
   const status = e.details?.status;
   if (e.code === JournalErrorCodes.StationProtocol) {
     if (status === undefined) return "unusable";
     return status === 400 || status === 413 ? "refused" : null;
   }
-  if (e.code === JournalErrorCodes.StationUnreachable && e.details?.timeout === true) return "unusable";
+  if (e.code === JournalErrorCodes.StationUnreachable) {
+    if (e.details?.timeout === true) return "timeout";
+    if (typeof status === "number" && status >= 500) return "server";
+  }
   return null;
 }
 
@@ -47,8 +61,16 @@ export interface BatchHead {
   tradeId: string;
 }
 
-/** What to do after a failed upload: nothing more (the batch, maybe halved, goes again), or hold its record. */
-export type BatchDecision = { hold: false } | { hold: true; refusals: number };
+/**
+ * What to do after a failed upload. `hold`: hold the one record of the batch (`code`, as `HTTP_400` or
+ * `TIMEOUT`; `count`: the failures that decided it; `verb`: the station "refused" the request, or
+ * "failed" it while answering others). `askStation`: the failure is one
+ * the station answering another request would make count (5xx, timeout): ask it (a heartbeat) before the
+ * batch goes again.
+ */
+export type BatchDecision =
+  | { hold: false; askStation: boolean }
+  | { hold: true; askStation: boolean; code: string; count: number; verb: "refused" | "failed" };
 
 export class BatchSizer {
   /** the records per POST now: `max`, halved by failed, doubled back by went */
@@ -62,7 +84,11 @@ export class BatchSizer {
     limit: number;
     failures: number;
     refusals: number;
+    /** 5xx and timeouts counted while the station answered other requests */
+    errors: number;
   } | null = null;
+  /** the station answered a request other than an upload since the last upload's 5xx or timeout */
+  private witness = false;
 
   constructor(
     /** the configured `batchSize` */
@@ -77,29 +103,41 @@ export class BatchSizer {
     return this.size;
   }
 
+  /** The station answered a request other than an upload (a heartbeat, a status-list poll, checkpoints). */
+  stationAnswered(): void {
+    this.witness = true;
+  }
+
   /**
    * An upload of `batch` failed with `e` (the station, or no answer; not the outbox). A failure of the
    * batch's kind (batchFault) counts against the head of the queue at this batch limit: at BATCH_STRIKES
    * of them a batch of more than one record is halved; a batch of one record whose request the station
-   * refused (400, 413) BATCH_STRIKES times is to be held. A failure of any other kind neither counts nor
-   * resets the count: the station being away for a while says nothing about the batch.
+   * refused (400, 413) BATCH_STRIKES times, or failed (5xx, timeout) BATCH_ERROR_STRIKES times while
+   * answering other requests, is to be held. A 5xx counts only when the station answered another request
+   * since the upload's last 5xx or timeout (`stationAnswered`): otherwise the station is away, as it is
+   * for a failure of no kind of the batch's, which neither counts nor resets the count.
    */
   failed(batch: readonly BatchHead[], e: unknown): BatchDecision {
     const fault = batchFault(e);
-    if (fault === null) return { hold: false };
+    if (fault === null) return { hold: false, askStation: false };
+    const askStation = fault === "server" || fault === "timeout";
+    const witnessed = askStation && this.witness;
+    if (askStation) this.witness = false;
+    if (fault === "server" && !witnessed) return { hold: false, askStation };
     this.answeredAtLimit = 0; // the answers that double the size must come with no such failure between
     const head = batch[0]!;
     let s = this.strikes;
     // a settled suspect comes back at the head as another revision: its refusals start again
     if (s === null || s.seq !== head.seq || s.revision !== head.revision || s.limit !== this.size) {
-      s = { seq: head.seq, revision: head.revision, limit: this.size, failures: 0, refusals: 0 };
+      s = { seq: head.seq, revision: head.revision, limit: this.size, failures: 0, refusals: 0, errors: 0 };
       this.strikes = s;
     }
     s.failures++;
     if (fault === "refused") s.refusals++;
+    if (witnessed) s.errors++;
     const err = e as EtcError;
     if (batch.length > 1) {
-      if (s.failures < BATCH_STRIKES) return { hold: false };
+      if (s.failures < BATCH_STRIKES) return { hold: false, askStation };
       this.size = Math.floor(batch.length / 2);
       this.answeredAtLimit = 0;
       this.strikes = null;
@@ -107,11 +145,19 @@ export class BatchSizer {
         { head: head.tradeId, seq: head.seq, from: batch.length, to: this.size, err: err.message },
         "the same upload batch failed again: halved",
       );
-      return { hold: false };
+      return { hold: false, askStation };
     }
-    if (s.refusals < BATCH_STRIKES) return { hold: false };
-    this.strikes = null;
-    return { hold: true, refusals: s.refusals };
+    const status = err.details?.status;
+    const code = fault === "timeout" ? "TIMEOUT" : `HTTP_${status}`;
+    if (s.refusals >= BATCH_STRIKES) {
+      this.strikes = null;
+      return { hold: true, askStation, code, count: s.refusals, verb: "refused" };
+    }
+    if (s.errors >= BATCH_ERROR_STRIKES) {
+      this.strikes = null;
+      return { hold: true, askStation, code, count: s.errors, verb: "failed" };
+    }
+    return { hold: false, askStation };
   }
 
   /**

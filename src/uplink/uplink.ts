@@ -8,10 +8,11 @@
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  *
  * A batch that keeps failing in a way the batch itself may cause (the station refuses the request with
- * 400 or 413, answers something unusable, or does not answer within the request timeout) is halved, down
- * to one record; one record whose request the station keeps refusing is held for an operator, as a record
- * the station names in `rejected` is, so that the queue behind it drains (./batch-sizer.ts, batchFailed,
- * docs/station-api.md "A batch the station does not take").
+ * 400 or 413, answers something unusable, does not answer within the request timeout, or answers 5xx while
+ * it answers the heartbeat sent after each such failure) is halved, down to one record; one record whose
+ * request the station keeps refusing, or keeps failing while it answers heartbeats, is held for an
+ * operator, as a record the station names in `rejected` is, so that the queue behind it drains
+ * (./batch-sizer.ts, batchFailed, docs/station-api.md "A batch the station does not take").
  */
 import { tmpdir } from "node:os";
 import { filter, firstValueFrom, type Observable } from "rxjs";
@@ -359,6 +360,9 @@ export class Uplink {
         continue;
       }
       if (worked) {
+        // the station answers other requests: a 5xx or a timeout of an upload after this says something
+        // about the batch (./batch-sizer.ts)
+        if (this.requestKind !== "upload") this.sizer.stationAnswered();
         this.breaker.onSuccess();
         this.backoff.reset();
         this.board.answered(this.requestKind);
@@ -593,19 +597,22 @@ export class Uplink {
    */
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
     const d = this.sizer.failed(batch, e);
+    // a 5xx or a timeout: is the station up? A heartbeat goes before the batch goes again
+    if (d.askStation && this.heartbeatMs > 0) this.nextHeartbeatAt = 0;
     if (!d.hold) return e;
     const head = batch[0]!;
     const err = e as EtcError;
-    const status = err.details?.status as number;
+    const status = err.details?.status;
     await this.outbox.recordsWritten?.(); // as before any hold (uploadBatch)
     const held = this.holdRefused([
-      { tradeId: head.tradeId, code: `HTTP_${status}`, message: err.message, revision: head.revision },
+      { tradeId: head.tradeId, code: d.code, message: err.message, revision: head.revision },
     ]);
     if (held === 0) return e;
     return new EtcError(
       JournalErrorCodes.StationRejected,
-      `station refused the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.refusals} times: held for an operator (${err.message})`,
-      { status, tradeId: head.tradeId, seq: head.seq },
+      `station ${d.verb} the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.count} times` +
+        `${d.verb === "failed" ? " while answering other requests" : ""}: held for an operator (${err.message})`,
+      { ...(status !== undefined ? { status } : {}), tradeId: head.tradeId, seq: head.seq },
       { cause: e },
     );
   }
