@@ -83,7 +83,7 @@ export interface UplinkStatusDeps {
   now: () => number;
   /** beyond this queue age the state is "degraded" */
   staleAfterMs: number;
-  /** the queue's age for the status from the outbox's (./uplink.ts queueAgeMs) */
+  /** the queue's age for the status from the outbox's (./queue-age.ts QueueAgeWatch.ageMs) */
   queueAgeMs: (q: QueueAge | null) => number | null;
   /** the batch size in use and the configured one */
   batch: () => { size: number; max: number };
