@@ -42,6 +42,8 @@ export interface ApiRoutesDeps {
   counters: { uploadRequests: number; heartbeats: number };
   /** max upload body */
   maxBodyBytes: number;
+  /** the "record-500" fault (./faults.ts FaultInjector.failUpload): an upload's answer, or null */
+  failUpload?: (tradeIds: readonly string[]) => ApiResult | null;
   /** StationOptions.refuseUpload (./station.ts) */
   refuseUpload?: (tradeIds: readonly string[]) => { status: 400 | 413; message: string } | null;
 }
@@ -53,6 +55,8 @@ export function apiRoutes(d: ApiRoutesDeps): (req: IncomingMessage, url: URL) =>
   async function upload(req: IncomingMessage): Promise<ApiResult> {
     counters.uploadRequests++;
     const { laneId, good, rejected } = parseUpload(await readBody(req, d.maxBodyBytes));
+    const failed = d.failUpload?.(good.map((g) => g.tradeId));
+    if (failed) return failed;
     const refusal = d.refuseUpload?.(good.map((g) => g.tradeId));
     if (refusal) throw new HttpError(refusal.status, refusal.message);
     const { accepted, conflicts } = received.store(laneId, good);

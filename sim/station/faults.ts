@@ -7,7 +7,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApiResult, sendApiResult } from "./api-routes.js";
 import { sendJson } from "./http.js";
 
-export const FAULT_MODES = ["none", "down", "slow", "500s", "timeouts", "reset", "ack-lost"] as const;
+export const FAULT_MODES = [
+  "none",
+  "down",
+  "slow",
+  "500s",
+  "timeouts",
+  "reset",
+  "ack-lost",
+  "record-500",
+] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
 
 export function isFaultMode(s: string): s is FaultMode {
@@ -16,6 +25,21 @@ export function isFaultMode(s: string): s is FaultMode {
 
 /** The longest timer Node keeps (a longer setTimeout fires after 1 ms): the most slowMs and durationMs take. */
 export const MAX_FAULT_MS = 2 ** 31 - 1;
+
+/**
+ * The trade id "record-500" fails uploads for, as given (it names one record, a string of 1 to 64
+ * characters); throws RangeError when it is missing for that mode or not such a string.
+ */
+export function faultTradeId(mode: FaultMode, v: unknown): string | undefined {
+  if (mode !== "record-500") {
+    if (v === undefined) return undefined;
+    throw new RangeError(`tradeId: only for the record-500 fault, not ${mode}`);
+  }
+  if (typeof v === "string" && v.length >= 1 && v.length <= 64) return v;
+  throw new RangeError(
+    `tradeId: the record-500 fault needs the trade id of the record it fails, got ${JSON.stringify(v)}`,
+  );
+}
 
 /**
  * `slowMs` or `durationMs` (`field`) of a fault as given, undefined when not; throws RangeError naming
@@ -34,6 +58,9 @@ export class FaultInjector {
   /** the responses the "timeouts" fault never answers */
   private readonly held = new Set<ServerResponse>();
 
+  /** the record the "record-500" fault fails uploads for */
+  tradeId: string | null = null;
+
   constructor(
     public mode: FaultMode,
     /** delay of the "slow" fault */
@@ -45,7 +72,8 @@ export class FaultInjector {
   /**
    * Answers an /api/* request (`api` does the work and says the answer) under the mode current as it
    * arrived: "500s" answers 500 without the work, "timeouts" never answers, "slow" waits slowMs first,
-   * "ack-lost" does the work and destroys the socket, "reset" does it and sends half the answer.
+   * "ack-lost" does the work and destroys the socket, "reset" does it and sends half the answer;
+   * "record-500" lets the API answer (its upload route asks failUpload).
    */
   async serve(
     req: IncomingMessage,
@@ -81,6 +109,20 @@ export class FaultInjector {
       return;
     }
     sendApiResult(res, result);
+  }
+
+  /**
+   * Under "record-500", the answer to an upload that carries the named record (`tradeIds`: those of its
+   * well-formed records): 500 without storing anything, as a station whose handler fails on that record
+   * while it answers every other request. null: the upload goes on.
+   */
+  failUpload(tradeIds: readonly string[]): ApiResult | null {
+    if (this.mode !== "record-500" || this.tradeId === null || !tradeIds.includes(this.tradeId)) return null;
+    this.counters.faultedRequests++;
+    return {
+      status: 500,
+      body: { error: "INJECTED_500", message: `fault mode record-500: record ${this.tradeId}` },
+    };
   }
 
   /** Destroys the responses "timeouts" holds (leaving that mode, or the listener closing). */

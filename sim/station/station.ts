@@ -20,7 +20,7 @@ import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore } from "./bundles.js";
 import { openStationDb } from "./db.js";
-import { FaultInjector, type FaultMode, faultMs } from "./faults.js";
+import { FaultInjector, type FaultMode, faultMs, faultTradeId } from "./faults.js";
 import { StationListener } from "./listener.js";
 import { type ReceivedRecord, ReceivedStore } from "./received.js";
 import { stationRouter } from "./router.js";
@@ -70,10 +70,11 @@ export interface StationHandle {
   readonly port: number;
   close(): Promise<void>;
   /**
-   * slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError at once.
+   * slowMs and durationMs: whole ms from 0 to 2^31 - 1 (./faults.ts faultMs), else a RangeError at once;
+   * tradeId: the record "record-500" fails uploads for, needed by that mode alone (./faults.ts faultTradeId).
    * Switches (and close()) take turns: one asked while another is under way starts when that one ended.
    */
-  setFault(mode: FaultMode, opts?: { slowMs?: number; durationMs?: number }): Promise<void>;
+  setFault(mode: FaultMode, opts?: { slowMs?: number; durationMs?: number; tradeId?: string }): Promise<void>;
   fault(): FaultMode;
   received(): ReceivedRecord[];
   stats(): StationStats;
@@ -96,6 +97,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const log = (opts.logger ?? silentLogger).child({ module: "station-sim" });
   const host = opts.host ?? "127.0.0.1";
   const slowMs = faultMs("slowMs", opts.slowMs) ?? 3000; // checked as POST /admin/fault checks it
+  if (opts.fault === "record-500")
+    throw new RangeError("fault record-500: switched to at run time, with the trade id (setFault)");
   const bundles = new BundleStore(opts.statusListDir, opts.pageSize ?? 1024 * 1024, (name) =>
     log.warn(
       { file: name, dir: opts.statusListDir },
@@ -116,6 +119,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     bundles,
     counters,
     maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    failUpload: (ids) => faults.failUpload(ids),
     refuseUpload: opts.refuseUpload,
   });
   const listener = new StationListener(host, stationRouter({ admin, api: { routes: api, faults }, log }));
@@ -141,7 +145,12 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   log.info({ url, mode: faults.mode }, "station simulator listening");
 
   /** One switch, in its turn (inTurn): the mode it leaves is the one the switch before it left. */
-  async function switchFault(next: FaultMode, slowMs: number | undefined, durationMs: number | undefined) {
+  async function switchFault(
+    next: FaultMode,
+    slowMs: number | undefined,
+    durationMs: number | undefined,
+    tradeId?: string,
+  ) {
     if (closed) throw new Error("station simulator closed: no fault switch");
     const prev = faults.mode;
     // out of "down" the listener opens first: when the port was taken meanwhile this rejects and the
@@ -150,6 +159,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     if (revertTimer) clearTimeout(revertTimer);
     revertTimer = undefined;
     if (slowMs !== undefined) faults.slowMs = slowMs;
+    faults.tradeId = tradeId ?? null;
     faults.mode = next;
     if (next === "down" && prev !== "down") await stopListening();
     if (prev === "timeouts" && next !== "timeouts") faults.releaseHeld();
@@ -187,7 +197,8 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       // refused at once, without waiting for a switch in progress
       const slowMs = faultMs("slowMs", o.slowMs);
       faultMs("durationMs", o.durationMs);
-      return inTurn(() => switchFault(next, slowMs, o.durationMs));
+      const tradeId = faultTradeId(next, o.tradeId);
+      return inTurn(() => switchFault(next, slowMs, o.durationMs, tradeId));
     },
     fault: () => faults.mode,
     received: () => received.all(),

@@ -13,7 +13,7 @@
  * Written elsewhere, not here: the card reader's link (`reader.link`, by the booth, src/booth/card-loop.ts,
  * which knows a normal stop from a lost link), the controller's alarms (`lane.alarm`, the controller's AuditPort), the
  * journal's records and retention (bound in its transactions), the uplink's state changes and the status
- * lists it applies or refuses (src/uplink/uplink.ts), operator actions (src/service/operator-audit.ts),
+ * lists it applies or refuses (src/uplink/status-list-poller.ts), operator actions (src/service/operator-audit.ts),
  * lane.start/stop with the config and tariff digests (src/lane/runtime.ts), the trail's own entries.
  */
 import type { Observable } from "rxjs";

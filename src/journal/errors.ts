@@ -38,6 +38,12 @@ export const JournalErrorCodes = {
   StationRejected: "E613_STATION_REJECTED",
   /** A status-list bundle failed its length or SHA-256 check, or the sink refused it. */
   StatusListBundle: "E614_STATUS_LIST_BUNDLE",
+  /**
+   * A status-list poll failed on the lane's side, not the station's: the download directory cannot be
+   * written or a file of the download went (ENOTDIR, EACCES, ENOENT), the disk is full (ENOSPC), or it has
+   * too little free space for the rest of the bundle and the margin kept free (src/uplink/bundle-download.ts).
+   */
+  StatusListLocal: "E615_STATUS_LIST_LOCAL",
   /** The audit log cannot be written. */
   AuditWrite: "E621_AUDIT_WRITE",
   /** The audit log (or its key) cannot be read. */

@@ -379,7 +379,7 @@ export interface LaneOperator {
     user: OperatorUser,
     onProgress?: (p: ImportProgress) => void,
   ): Promise<OperatorResult>;
-  /** Put every record the station refused back into the upload queue. */
+  /** Put every held record (the station refused it, or failed on it) back into the upload queue. */
   requeueHeld(user: OperatorUser): Promise<OperatorResult>;
   /** Run the journal (and trail) retention now instead of at its next scheduled time. */
   runRetention(user: OperatorUser): Promise<OperatorResult>;

@@ -111,7 +111,7 @@ export function statusListView(
   };
 }
 
-/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink.ts): times as epoch ms. */
+/** The snapshot's `uplink` from the uplink's status (src/uplink/uplink-status.ts): times as epoch ms. */
 export function uplinkView(up: UplinkStatus): UplinkView {
   return {
     state: up.state,

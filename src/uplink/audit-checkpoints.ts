@@ -3,7 +3,9 @@
  * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/audit.md, "The station as witness"). The uplink sends them in order
  * when no records are waiting; what the station answers goes back to the outbox (src/audit/witness.ts
  * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
- * rollback or a fork; the lane raises AUDIT_ROLLBACK), or refused otherwise (noted, asked again later).
+ * rollback or a fork; the lane raises AUDIT_ROLLBACK), or refused otherwise (noted, asked again later). A
+ * 409 lists in `accepted` the checkpoints of the request the station stored (or already held) before the
+ * one it refused: those are acknowledged first, so that the refusal names the first one it did not take.
  * A station that cannot be reached is a link failure like any other.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
@@ -31,8 +33,8 @@ export async function sendCheckpoints(client: StationClient, outbox: WitnessOutb
   if (b.checkpoints.length === 0) return;
   try {
     const r = await client.auditCheckpoints(b);
+    if (r.accepted.length > 0) outbox.acknowledged(Math.max(...r.accepted.map((a) => a.n)));
     if (r.status === "conflict") outbox.refused(r.current, r.message);
-    else outbox.acknowledged(Math.max(...r.accepted.map((a) => a.n)));
   } catch (e) {
     if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
     outbox.failed(e instanceof Error ? e.message : String(e));

@@ -11,14 +11,21 @@
  * Neither is fsynced: they are a cache. A progress file that does not match the manifest's bundle, or a
  * file shorter than the progress says, starts the download again; whatever the file holds, the bundle is
  * used only once its length and SHA-256 match the manifest's (and the status-list worker then checks its
- * signature).
+ * signature). Every page is written whole (a short write is continued) before it counts.
+ *
+ * The directory is on the lane's data disk, beside the journal: a download starts or goes on only while
+ * the disk has room for the rest of the bundle and FREE_SPACE_MARGIN more, and a disk that fills up anyway
+ * (ENOSPC) discards the download, so that a bundle never keeps the journal's disk full. The lane's own
+ * failures (those, or a directory that cannot be written, a file of the download deleted) are
+ * E615_STATUS_LIST_LOCAL, not the station's; the download is then taken up again from its files at the
+ * next step (from page 0 when they are gone).
  */
 import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, statfs, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { BundleInfo } from "./station-client.js";
@@ -57,6 +64,36 @@ const PROGRESS_SUFFIX = ".download.json";
 const OURS = /^(full|delta)-[0-9A-Za-z_.-]+\.bundle(\.\d+)?\.download(\.json(\.tmp)?)?$/;
 /** pages are hashed in slices of this, with a turn of the event loop between them */
 const HASH_SLICE = 256 * 1024;
+/**
+ * Free space kept on the download directory's disk (the lane's data disk: the journal's) beyond the rest of
+ * the bundle: a download neither starts nor goes on with less.
+ */
+export const FREE_SPACE_MARGIN = 256 * 1024 * 1024;
+
+export interface BundleDownloadOptions {
+  /** default FREE_SPACE_MARGIN */
+  freeSpaceMargin?: number;
+  /** the free space of the directory's disk; default node:fs/promises statfs */
+  statfs?: (dir: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }>;
+}
+
+/** Errors of a full disk. */
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/**
+ * Writes the whole of `buf` at `pos`: FileHandle.write may write fewer bytes than asked, without an error
+ * (a disk filling up); the rest is written on, and a write of nothing is taken as a full disk.
+ */
+async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
+  for (let o = 0; o < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, o, buf.length - o, pos + o);
+    if (!(bytesWritten > 0))
+      throw Object.assign(new Error(`wrote none of the ${buf.length - o} bytes left at ${pos + o}`), {
+        code: "ENOSPC",
+      });
+    o += bytesWritten;
+  }
+}
 
 const sameBundle = (
   a: Pick<BundleInfo, "name" | "bytes" | "sha256" | "pageSize" | "pages">,
@@ -74,12 +111,18 @@ const pageLength = (info: BundleInfo, p: number): number =>
 
 export class BundleDownload {
   private cur: Current | null = null;
+  private readonly margin: number;
+  private readonly statfs: NonNullable<BundleDownloadOptions["statfs"]>;
 
   constructor(
     private readonly dir: string,
     private readonly source: PageSource,
     private readonly log: Logger,
-  ) {}
+    opts: BundleDownloadOptions = {},
+  ) {
+    this.margin = opts.freeSpaceMargin ?? FREE_SPACE_MARGIN;
+    this.statfs = opts.statfs ?? ((d) => statfs(d));
+  }
 
   /** The download under way: its bundle and how many of its pages are in (null: none). */
   get progress(): { name: string; pages: number; pagesDone: number } | null {
@@ -92,13 +135,26 @@ export class BundleDownload {
    * process or from the files a previous one left) and discarding that of any other. Returns the bundle's
    * file once every page is in and its length and SHA-256 match the manifest; null while pages remain.
    * A page the station fails to give throws (E611) and is asked for again at the next call; a page of the
-   * wrong length, or a whole that does not match the manifest, throws E614 and discards the download.
+   * wrong length, or a whole that does not match the manifest, throws E614 and discards the download. The
+   * lane's own failure throws E615 (module comment): too little free space or a full disk discard the
+   * download; any other (a directory that cannot be written, a file deleted) drops it from memory, to be
+   * taken up from its files at the next call.
    */
   async step(info: BundleInfo, maxPages: number): Promise<string | null> {
+    try {
+      return await this.stepOn(info, maxPages);
+    } catch (e) {
+      if (isEtcError(e)) throw e;
+      throw await this.localFailure(info, e);
+    }
+  }
+
+  private async stepOn(info: BundleInfo, maxPages: number): Promise<string | null> {
     if (this.cur && !sameBundle(this.cur.info, info)) await this.discard();
     const c = this.cur ?? (await this.begin(info));
     const file = this.fileOf(info);
     if (c.pagesDone < info.pages) {
+      await this.ensureRoom(c);
       const fh = await open(file, "r+");
       try {
         for (let n = 0; n < maxPages && c.pagesDone < info.pages; n++) await this.page(c, fh);
@@ -118,6 +174,39 @@ export class BundleDownload {
       );
     }
     return file;
+  }
+
+  /**
+   * The disk must have room for the rest of the bundle and the margin; if not, the download is discarded
+   * (its pages would hold the room the journal needs until the disk is freed) and E615 thrown.
+   */
+  private async ensureRoom(c: Current): Promise<void> {
+    const s = await this.statfs(this.dir);
+    const free = Number(s.bavail) * Number(s.bsize);
+    const rest = c.info.bytes - c.fileBytes;
+    if (free >= rest + this.margin) return;
+    await this.discard();
+    throw new EtcError(
+      JournalErrorCodes.StatusListLocal,
+      `status-list bundle ${c.info.name}: ${free} bytes free in ${this.dir}, the ${rest} bytes left of the ` +
+        `bundle and ${this.margin} kept free need more: not downloaded`,
+      { name: c.info.name, free, rest, margin: this.margin },
+    );
+  }
+
+  /** The lane's own failure `e` (not an EtcError): the download discarded (a full disk) or dropped. */
+  private async localFailure(info: BundleInfo, e: unknown): Promise<EtcError> {
+    const errno = (e as NodeJS.ErrnoException | null)?.code;
+    const full = typeof errno === "string" && DISK_FULL.has(errno);
+    if (full) await this.discard();
+    else this.cur = null;
+    const message = e instanceof Error ? e.message : String(e);
+    return new EtcError(
+      JournalErrorCodes.StatusListLocal,
+      `status-list bundle ${info.name}: ${full ? "the disk is full, download discarded" : "download failed on the lane's disk"}: ${message}`,
+      { name: info.name, errno: errno ?? null },
+      { cause: e },
+    );
   }
 
   /** The bundle was applied or refused: its file and progress go. */
@@ -154,14 +243,14 @@ export class BundleDownload {
         { name: info.name, page: p },
       );
     }
-    // the hash and the counts move only once the page is written: a write that fails (a full disk) leaves
-    // the download as it was, and the page is asked for again
+    // the hash and the counts move only once the whole page is written: a write that fails leaves them
+    // as they were (step then discards the download or drops it, module comment)
     const hash = c.hash.copy();
     for (let o = 0; o < page.length; o += HASH_SLICE) {
       hash.update(page.subarray(o, o + HASH_SLICE));
       if (o + HASH_SLICE < page.length) await nextTurn();
     }
-    await fh.write(page, 0, page.length, c.fileBytes);
+    await writeAll(fh, page, c.fileBytes);
     c.hash = hash;
     c.fileBytes += page.length;
     c.pagesDone++;

@@ -53,7 +53,12 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 const CheckpointAccepted = z.object({
   accepted: z.array(z.object({ n: z.number().int(), status: z.enum(["stored", "duplicate"]) })).min(1),
 });
-const CheckpointConflict = z.object({ message: z.string(), current: z.unknown() });
+/** a 409: `accepted`, the checkpoints of the request the station stored (or held) before the one it refused */
+const CheckpointConflict = z.object({
+  message: z.string(),
+  current: z.unknown(),
+  accepted: CheckpointAccepted.shape.accepted.element.array().default([]),
+});
 
 export class StationClient {
   private readonly base: string;
@@ -211,12 +216,14 @@ export class StationClient {
    * POST /api/v1/lanes/{laneId}/audit-checkpoints: the station keeps the last checkpoint per lane and
    * answers 409 with it when ours does not extend it (docs/audit.md, "The station as witness").
    */
-  async auditCheckpoints(body: {
-    publicKeyPem: string;
-    checkpoints: unknown[];
-  }): Promise<
+  async auditCheckpoints(body: { publicKeyPem: string; checkpoints: unknown[] }): Promise<
     | { status: "accepted"; accepted: { n: number; status: "stored" | "duplicate" }[] }
-    | { status: "conflict"; current: unknown; message: string }
+    | {
+        status: "conflict";
+        current: unknown;
+        message: string;
+        accepted: { n: number; status: "stored" | "duplicate" }[];
+      }
   > {
     const what = "audit checkpoints";
     return this.request(
@@ -230,7 +237,12 @@ export class StationClient {
       async (res) => {
         if (res.status === 409) {
           const c = await this.readJson(what, res, CheckpointConflict);
-          return { status: "conflict" as const, current: c.current, message: c.message };
+          return {
+            status: "conflict" as const,
+            current: c.current,
+            message: c.message,
+            accepted: c.accepted,
+          };
         }
         const ok = await this.readJson(what, res, CheckpointAccepted);
         return { status: "accepted" as const, accepted: ok.accepted };

@@ -1,230 +1,47 @@
 /**
  * The station uplink: drains the journal's outbox to the station in sequence order, in batches, with
  * retries (capped exponential backoff + jitter) and a circuit breaker; sends heartbeats with the lane's
- * status-list versions; polls the station for status-list bundles and hands them to a StatusListSink.
+ * status-list versions; has the station polled for status-list bundles. This file is the scheduler: the
+ * loop (run), the turn order of a step, sleeping and waking, start/stop/whenDrained, the breaker and the
+ * backoff. The rest: ./uplink-options.ts (options, ranges, defaults), ./record-upload.ts (an upload and
+ * its answer, holds), ./batch-sizer.ts (the batch size), ./heartbeat.ts, ./status-list-poller.ts,
+ * ./queue-age.ts, ./uplink-status.ts (the status, the last error, the uplink.state entries).
  *
  * Never loses and never double-counts: a record leaves the outbox only when the station's answer names
  * its trade id; re-sends after a lost answer are harmless because the station stores by trade id.
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  *
  * A batch that keeps failing in a way the batch itself may cause (the station refuses the request with
- * 400 or 413, answers something unusable, or does not answer within the request timeout) is halved, down
- * to one record; one record whose request the station keeps refusing is held for an operator, as a record
- * the station names in `rejected` is, so that the queue behind it drains (batchFailed,
- * docs/station-api.md "A batch the station does not take").
+ * 400 or 413, answers something unusable, does not answer within the request timeout, or answers 5xx while
+ * it answers the heartbeat sent after each such failure) is halved, down to one record; one record whose
+ * request the station keeps refusing, or keeps failing while it answers heartbeats, is held for an
+ * operator, as a record the station names in `rejected` is, so that the queue behind it drains
+ * (./batch-sizer.ts, batchFailed, docs/station-api.md "A batch the station does not take").
  */
 import { tmpdir } from "node:os";
-import { BehaviorSubject, distinctUntilChanged, filter, firstValueFrom, map, type Observable } from "rxjs";
-import { ErrorCodes, EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { filter, firstValueFrom, type Observable } from "rxjs";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { HoldItem, Outbox, QueueAge } from "../journal/outbox.js";
-import type { LaneIdentity, PendingRecord } from "../journal/types.js";
-import { sendCheckpoints, type WitnessOutbox } from "./audit-checkpoints.js";
-import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
-import { BundleDownload } from "./bundle-download.js";
-import {
-  type BreakerOptions,
-  type BreakerState,
-  CircuitBreaker,
-  DEFAULT_BREAKER,
-} from "./circuit-breaker.js";
+import type { Outbox } from "../journal/outbox.js";
+import type { PendingRecord } from "../journal/types.js";
+import { sendCheckpoints } from "./audit-checkpoints.js";
+import { Backoff } from "./backoff.js";
+import { BatchSizer } from "./batch-sizer.js";
+import { CircuitBreaker } from "./circuit-breaker.js";
+import { sendHeartbeat } from "./heartbeat.js";
+import { QueueAgeWatch } from "./queue-age.js";
+import { OutboxFailed, RecordUpload } from "./record-upload.js";
 import { StationClient } from "./station-client.js";
+import { StatusListPoller } from "./status-list-poller.js";
+import { checkedOptions, type UplinkOptions } from "./uplink-options.js";
+import { type RequestKind, type UplinkState, type UplinkStatus, UplinkStatusBoard } from "./uplink-status.js";
 
-/** What the uplink needs from the status-list cache (src/status-list implements it). */
-export interface StatusListSink {
-  versions(): { full: string | null; delta: string | null };
-  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
-  applyBundle(file: string): Promise<unknown>;
-}
-
-/** Where state changes go (src/audit AuditTrail implements it). */
-export interface AuditSink {
-  append(event: {
-    type: string;
-    severity: "info" | "warn" | "alarm";
-    message: string;
-    data?: object;
-  }): unknown;
-}
-
-export type UplinkState = "online" | "degraded" | "offline";
-
-/** What a station request is for (a step makes one). */
-type RequestKind = "upload" | "heartbeat" | "status-list" | "checkpoints";
-
-/**
- * Failures of the batch's kind (batchFault), for the same head of the queue at the same batch size, that
- * halve the batch; at one record, the station's refusals of the request (400, 413) that hold it.
- */
-export const BATCH_STRIKES = 2;
-
-/**
- * Uploads the station answers at a batch size batchFailed lowered, with no failure of the batch's kind
- * between (batchFault), before the size doubles again (up to `batchSize`). Not at once: a link too slow for the configured size would time out twice after every
- * batch that passes, each failed request a whole timeout with its bytes sent for nothing.
- */
-export const BATCH_GROW_AFTER = 16;
-
-/**
- * What an upload's failure says about its batch. "refused": the station refused the request itself (HTTP 400
- * or 413), as it will refuse the same records again. "unusable": the request failed in a way the batch may
- * cause (an answer that is not JSON, not of the shape or naming none of the batch; no answer within the
- * request timeout, as a large batch on a slow link). null: it says nothing about the batch (a refused or
- * reset connection, 5xx, 408, 429: the station is away; another 4xx, as a bad token, refuses any request
- * alike; the uplink stopping).
- */
-function batchFault(e: unknown): "refused" | "unusable" | null {
-  if (!isEtcError(e)) return null;
-  const status = e.details?.status;
-  if (e.code === JournalErrorCodes.StationProtocol) {
-    if (status === undefined) return "unusable";
-    return status === 400 || status === 413 ? "refused" : null;
-  }
-  if (e.code === JournalErrorCodes.StationUnreachable && e.details?.timeout === true) return "unusable";
-  return null;
-}
-
-/**
- * The outbox failed: it could not be read (a damaged journal, an I/O error), or it could not record what
- * the station answered. The journal's failure, not the station's: no E611, nothing for the breaker.
- */
-class OutboxFailed extends Error {
-  constructor(
-    readonly op: string,
-    readonly error: unknown,
-  ) {
-    super(error instanceof Error ? error.message : String(error));
-  }
-}
-
-export interface UplinkStatus {
-  state: UplinkState;
-  breaker: BreakerState;
-  queueDepth: number;
-  /** records the station refused, held out of the queue for an operator (see Journal.requeueHeld) */
-  held: number;
-  /**
-   * how long the queue has waited: since the record queued earliest joined the queue (a settled record
-   * joins it again when settled), on the wall clock, and never less than the time this process has seen
-   * the head of the queue waiting on the monotonic clock (a wall clock set back hides nothing); null when
-   * nothing is queued. Beyond `staleAfterMs` the state is "degraded".
-   */
-  oldestPendingAgeMs: number | null;
-  /**
-   * records per upload: `size`, the batch size in use; `max`, the configured `batchSize`. Below `max` after
-   * failures the batch may cause (halved down to 1, BATCH_STRIKES), doubled back after BATCH_GROW_AFTER
-   * uploads the station answered (docs/station-api.md, "A batch the station does not take")
-   */
-  batch: { size: number; max: number };
-  consecutiveFailures: number;
-  lastSuccessAt: string | null;
-  /**
-   * the last station request that failed, while what it reports stands: E611 (the station could not be
-   * reached, or did not answer in time) until the station answers a request; E612 (it answered something
-   * the lane could not use, or refused the request) until it answers a request of the same kind (an
-   * upload, a heartbeat) usably; E613 (records held) until no record is held. null: none, or it is over.
-   */
-  lastError: { code: string; message: string; at: string } | null;
-  /**
-   * the outbox could not be read (a damaged journal, an I/O error: the journal turns unhealthy and says
-   * so), at the last attempt: the journal's failure, never in `lastError` nor counted against the station;
-   * null once a read works again. The figures it could not read are the last known (the age null).
-   */
-  outboxError: { message: string; at: string } | null;
-  counters: {
-    batches: number;
-    recordsAcked: number;
-    duplicatesAcked: number;
-    /** records the station replaced with a higher revision (a settled suspect) */
-    updatesAcked: number;
-    rejected: number;
-    failures: number;
-    breakerOpens: number;
-    bytesSent: number;
-    heartbeats: number;
-  };
-  /**
-   * The station's clock against the lane's at the last heartbeat the station answered with its time:
-   * `skewMs` = station time - the lane's clock at the middle of the exchange (the one-way delay is taken
-   * as half the round trip, so the error is at most half of `roundTripMs`). null until measured.
-   */
-  clock: { skewMs: number; roundTripMs: number; measuredAt: string } | null;
-  statusList: {
-    full: string | null;
-    delta: string | null;
-    /** the station said "nothing newer" at this time (the list is confirmed current) */
-    confirmedAt: string | null;
-    lastPollAt: string | null;
-    bundlesApplied: number;
-    /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
-    download: { name: string; pages: number; pagesDone: number } | null;
-    lastError: { code: string; message: string; at: string } | null;
-  } | null;
-}
-
-export interface UplinkOptions {
-  stationUrl: string;
-  outbox: Outbox;
-  lane: LaneIdentity;
-  statusList?: StatusListSink;
-  audit?: AuditSink;
-  /** the audit trail's checkpoints, sent when no records wait (src/uplink/audit-checkpoints.ts) */
-  auditCheckpoints?: WitnessOutbox;
-  logger?: Logger;
-  /**
-   * records per POST, 1..5000; default 500. Halved while the same batch keeps failing in a way it may
-   * cause (BATCH_STRIKES), doubled again after BATCH_GROW_AFTER uploads the station answered
-   */
-  batchSize?: number;
-  /** per request, 100..300 000 ms; default 10 000 */
-  requestTimeoutMs?: number;
-  /** per bundle page; default 60 000 */
-  bundleTimeoutMs?: number;
-  backoff?: Partial<BackoffOptions>;
-  breaker?: Partial<BreakerOptions>;
-  /**
-   * where status-list bundles are downloaded before they are applied (a full list is about 480 MB: use
-   * the lane's data disk, not a RAM-backed /tmp); default the OS temp directory
-   */
-  downloadDir?: string;
-  /**
-   * pages of a status-list bundle per poll, 1..10 000 (between two, an upload batch that waits goes first);
-   * default 8 (8 MiB in the station's default 1 MiB pages)
-   */
-  bundlePagesPerStep?: number;
-  /** default 10 000 ms; 0 disables heartbeats */
-  heartbeatIntervalMs?: number;
-  /** status-list manifest poll interval; default 150 000 ms (2.5 min) */
-  statusListPollMs?: number;
-  /**
-   * queue age (`UplinkStatus.oldestPendingAgeMs`) beyond which the state is "degraded" even if the station
-   * answers; default 300 000 ms
-   */
-  staleAfterMs?: number;
-  authToken?: string;
-  /** app version reported in heartbeats */
-  appVersion?: string;
-  fetch?: typeof fetch;
-  /** the wall clock, for the times the uplink reports and records; default Date.now */
-  now?: () => number;
-  /**
-   * the clock of the breaker's cool-down, of the heartbeat and status-list schedules and of how long the
-   * head of the queue has waited, in ms: one that never steps (a wall clock set back an hour would hold them
-   * for the hour); default performance.now
-   */
-  monotonicNow?: () => number;
-  random?: () => number;
-}
-
-function checkRange(name: string, v: number, min: number, max: number): number {
-  if (!Number.isFinite(v) || v < min || v > max) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `uplink option ${name}: expected ${min}..${max}, got ${v}`, {
-      option: name,
-    });
-  }
-  return v;
-}
+export type { AuditSink } from "./audit-sink.js";
+export { BATCH_GROW_AFTER, BATCH_STRIKES } from "./batch-sizer.js";
+export type { StatusListSink, StatusListStatus } from "./status-list-poller.js";
+export type { UplinkOptions } from "./uplink-options.js";
+export type { UplinkState, UplinkStatus } from "./uplink-status.js";
 
 export class Uplink {
   private readonly log: Logger;
@@ -234,26 +51,15 @@ export class Uplink {
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
   private readonly mono: () => number;
-  private readonly batchSize: number;
-  /** the records per POST now: batchSize, halved by batchFailed, doubled back by batchWent */
-  private batchLimit: number;
-  /** below batchSize: uploads answered since the last failure of the batch's kind (batchWent, batchFailed) */
-  private answeredAtLimit = 0;
-  /** the failures of the batch's kind at this head of the queue and batch limit (batchFailed) */
-  private strikes: {
-    seq: number;
-    revision: number;
-    limit: number;
-    failures: number;
-    refusals: number;
-  } | null = null;
+  /** an upload and its answer (./record-upload.ts) */
+  private readonly records: RecordUpload;
+  /** the records per POST (./batch-sizer.ts) */
+  private readonly sizer: BatchSizer;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
   private readonly staleAfterMs: number;
-  private readonly pagesPerStep: number;
-  private readonly downloads: BundleDownload;
   private readonly abort = new AbortController();
-  private readonly statusSubject: BehaviorSubject<UplinkStatus>;
+  private readonly board: UplinkStatusBoard;
   readonly status$: Observable<UplinkStatus>;
   readonly state$: Observable<UplinkState>;
   private loop: Promise<void> | null = null;
@@ -265,37 +71,11 @@ export class Uplink {
   private nextPollAt = 0;
   /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (step) */
   private uploadNext = false;
-  private contacted = false;
-  private lastSuccessAt: string | null = null;
-  private lastError: UplinkStatus["lastError"] = null;
-  /** the kind of request whose failure `lastError` reports (answered) */
-  private lastErrorKind: RequestKind | null = null;
-  /** lastError is an E611 for a request that timed out (answered() clears it only for its kind) */
-  private lastErrorTimedOut = false;
   /** the kind of request the step under way makes */
   private requestKind: RequestKind | null = null;
-  private outboxError: UplinkStatus["outboxError"] = null;
-  private outboxErrorOp: "status" | "pending" | null = null;
-  /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
-  private lastFigures = { queueDepth: 0, held: 0 };
-  /**
-   * The head of the queue this process watches wait (`seq`), and the monotonic instant from which it has
-   * waited (queueAgeMs); null while nothing is queued.
-   */
-  private headSeen: { seq: number; since: number } | null = null;
-  private clock: UplinkStatus["clock"] = null;
-  private readonly counters: UplinkStatus["counters"] = {
-    batches: 0,
-    recordsAcked: 0,
-    duplicatesAcked: 0,
-    updatesAcked: 0,
-    rejected: 0,
-    failures: 0,
-    breakerOpens: 0,
-    bytesSent: 0,
-    heartbeats: 0,
-  };
-  private sl: NonNullable<UplinkStatus["statusList"]> | null;
+  /** how long the queue has waited (./queue-age.ts) */
+  private readonly queueAge: QueueAgeWatch;
+  private readonly poller: StatusListPoller | null;
   private commitSub: { unsubscribe(): void } | null = null;
   private checkpointUnsub: (() => void) | null = null;
 
@@ -304,30 +84,12 @@ export class Uplink {
     this.outbox = opts.outbox;
     this.now = opts.now ?? Date.now;
     this.mono = opts.monotonicNow ?? (() => globalThis.performance.now());
-    this.batchSize = checkRange("batchSize", opts.batchSize ?? 500, 1, 5000);
-    this.batchLimit = this.batchSize;
-    const requestTimeoutMs = checkRange("requestTimeoutMs", opts.requestTimeoutMs ?? 10_000, 100, 300_000);
-    const bundleTimeoutMs = checkRange("bundleTimeoutMs", opts.bundleTimeoutMs ?? 60_000, 100, 3_600_000);
-    this.heartbeatMs = checkRange("heartbeatIntervalMs", opts.heartbeatIntervalMs ?? 10_000, 0, 3_600_000);
-    this.pollMs = checkRange("statusListPollMs", opts.statusListPollMs ?? 150_000, 10, 86_400_000);
-    this.staleAfterMs = checkRange("staleAfterMs", opts.staleAfterMs ?? 300_000, 1000, 30 * 86_400_000);
-    const bo = { ...DEFAULT_BACKOFF, ...opts.backoff };
-    checkRange("backoff.initialMs", bo.initialMs, 1, 600_000);
-    checkRange("backoff.maxMs", bo.maxMs, bo.initialMs, 3_600_000);
-    checkRange("backoff.jitter", bo.jitter, 0, 1);
-    const br = { ...DEFAULT_BREAKER, ...opts.breaker };
-    checkRange("breaker.failureThreshold", br.failureThreshold, 1, 1000);
-    checkRange("breaker.coolDownMs", br.coolDownMs, 1, 3_600_000);
-    try {
-      const u = new URL(opts.stationUrl);
-      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
-    } catch {
-      throw new EtcError(
-        ErrorCodes.ConfigInvalid,
-        `uplink option stationUrl: not an http(s) URL: "${opts.stationUrl}"`,
-      );
-    }
-    this.pagesPerStep = checkRange("bundlePagesPerStep", opts.bundlePagesPerStep ?? 8, 1, 10_000);
+    const { batchSize, requestTimeoutMs, bundleTimeoutMs, bo, br, pagesPerStep, ...o } = checkedOptions(opts);
+    this.heartbeatMs = o.heartbeatMs;
+    this.pollMs = o.pollMs;
+    this.staleAfterMs = o.staleAfterMs;
+    this.sizer = new BatchSizer(batchSize, this.log);
+    this.queueAge = new QueueAgeWatch(this.mono);
     this.backoff = new Backoff(bo, opts.random);
     this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
@@ -341,176 +103,43 @@ export class Uplink {
       },
       this.abort.signal,
     );
-    this.downloads = new BundleDownload(opts.downloadDir ?? tmpdir(), this.client, this.log);
-    this.sl = opts.statusList
-      ? {
-          ...opts.statusList.versions(),
-          confirmedAt: null,
-          lastPollAt: null,
-          bundlesApplied: 0,
-          download: null,
-          lastError: null,
-        }
+    this.poller = opts.statusList
+      ? new StatusListPoller({
+          sink: opts.statusList,
+          client: this.client,
+          downloadDir: opts.downloadDir ?? tmpdir(),
+          pagesPerStep,
+          now: this.now,
+          log: this.log,
+          ...(opts.audit ? { audit: opts.audit } : {}),
+        })
       : null;
-    this.statusSubject = new BehaviorSubject(this.snapshot());
-    this.status$ = this.statusSubject.asObservable();
-    this.state$ = this.status$.pipe(
-      map((s) => s.state),
-      distinctUntilChanged(),
-    );
-  }
-
-  private computeState(f: { held: number; oldestPendingAgeMs: number | null }): UplinkState {
-    const b = this.breaker.state;
-    if (b !== "closed" || !this.contacted) return "offline";
-    if (this.breaker.consecutiveFailures > 0) return "degraded";
-    if (f.held > 0) return "degraded";
-    const age = f.oldestPendingAgeMs;
-    if (age !== null && age > this.staleAfterMs) return "degraded";
-    return "online";
-  }
-
-  /**
-   * The outbox's figures for a status. Never throws: a status is built inside the commit's wake-up and on
-   * every step, and an outbox that cannot be read (a damaged journal) must not end the loop or the
-   * process; what it could not read is the last known figure (the age null), and `outboxError` says why.
-   */
-  private outboxFigures(now: Date): { queueDepth: number; held: number; oldestPendingAgeMs: number | null } {
-    const f = { ...this.lastFigures, oldestPendingAgeMs: null as number | null };
-    try {
-      f.queueDepth = this.outbox.queueDepth();
-      f.held = this.outbox.heldCount();
-      f.oldestPendingAgeMs = this.queueAgeMs(this.outbox.queueAge(now));
-    } catch (e) {
-      this.outboxFailed("status", e);
-      return f;
-    }
-    this.lastFigures = { queueDepth: f.queueDepth, held: f.held };
-    this.outboxRead("status");
-    // no record is held any more (an operator requeued them, or a settlement queued them again): the
-    // station's refusal no longer stands as the last error
-    if (f.held === 0 && this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
-    return f;
-  }
-
-  /**
-   * The queue's age for the status: the outbox's, on the wall clock (QueueAge.oldestMs: from when the
-   * record queued earliest joined the queue), or, when larger, how long this process has seen the head of
-   * the queue wait on the monotonic clock, so that a wall clock set back does not hide a queue that does
-   * not move. The head is first seen at its wall-clock age; a new one is watched once the one watched has
-   * left the queue (the head's seq is then higher: the lowest seq queued). A record that joins ahead of it
-   * (a settled record queued again under its seq) does not restart the count: the one watched still waits
-   * behind it; once it is acknowledged or held (leftQueue), the head is seen anew.
-   */
-  /**
-   * Records of `batch` left the queue (acknowledged or held): the head watched (queueAgeMs), if it was one of them,
-   * is no longer watched, so a record queued again ahead of it meanwhile (a settlement) is seen at its own
-   * age, not at the time the one that went had waited.
-   */
-  private leftQueue(batch: readonly { seq: number }[]): void {
-    const seen = this.headSeen;
-    if (seen !== null && batch.some((r) => r.seq === seen.seq)) this.headSeen = null;
-  }
-
-  private queueAgeMs(q: QueueAge | null): number | null {
-    if (q === null) {
-      this.headSeen = null;
-      return null;
-    }
-    const mono = this.mono();
-    if (this.headSeen === null || q.head.seq > this.headSeen.seq)
-      this.headSeen = { seq: q.head.seq, since: mono - q.head.ageMs };
-    return Math.max(q.oldestMs, mono - this.headSeen.since);
-  }
-
-  /** The outbox could not be read: noted for the status, logged when it starts or its reason changes. */
-  private outboxFailed(op: "status" | "pending", e: unknown): void {
-    const message = e instanceof Error ? e.message : String(e);
-    if (this.outboxError?.message !== message)
-      this.log.error(
-        { op, err: message },
-        "the outbox cannot be read: the journal's failure, not the station's",
-      );
-    this.outboxError = { message, at: new Date(this.now()).toISOString() };
-    this.outboxErrorOp = op;
-  }
-
-  /** A read of the kind that failed worked: the outbox error is over. */
-  private outboxRead(op: "status" | "pending"): void {
-    if (this.outboxErrorOp !== op) return;
-    this.outboxError = null;
-    this.outboxErrorOp = null;
-  }
-
-  private snapshot(): UplinkStatus {
-    const now = new Date(this.now());
-    const f = this.outboxFigures(now);
-    return {
-      state: this.computeState(f),
-      breaker: this.breaker.state,
-      queueDepth: f.queueDepth,
-      held: f.held,
-      oldestPendingAgeMs: f.oldestPendingAgeMs,
-      batch: { size: this.batchLimit, max: this.batchSize },
-      consecutiveFailures: this.breaker.consecutiveFailures,
-      lastSuccessAt: this.lastSuccessAt,
-      lastError: this.lastError,
-      outboxError: this.outboxError,
-      counters: { ...this.counters, breakerOpens: this.breaker.opens },
-      clock: this.clock,
-      statusList: this.sl ? { ...this.sl } : null,
-    };
-  }
-
-  /** Publishes the status (and an audit entry when the state changed). Never throws (snapshot). */
-  private publish(): void {
-    try {
-      this.publishNow();
-    } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "uplink status not published");
-    }
-  }
-
-  private publishNow(): void {
-    const prev = this.statusSubject.value;
-    const next = this.snapshot();
-    if (prev.state !== next.state) {
-      const severity = next.state === "offline" ? "alarm" : next.state === "degraded" ? "warn" : "info";
-      this.log[severity === "info" ? "info" : "warn"](
-        { from: prev.state, to: next.state, queueDepth: next.queueDepth, lastError: next.lastError?.message },
-        "uplink state",
-      );
-      this.auditSafe({
-        type: "uplink.state",
-        severity,
-        message: `station uplink ${prev.state} -> ${next.state}`,
-        data: {
-          from: prev.state,
-          to: next.state,
-          queueDepth: next.queueDepth,
-          oldestPendingAgeMs: next.oldestPendingAgeMs,
-          breaker: next.breaker,
-          lastError: next.lastError,
-        },
-      });
-    }
-    this.statusSubject.next(next);
-  }
-
-  /** The audit trail must never stop the uplink: a failed append is logged and dropped. */
-  private auditSafe(ev: Parameters<AuditSink["append"]>[0]): void {
-    try {
-      this.opts.audit?.append(ev);
-    } catch (e) {
-      this.log.error(
-        { err: e instanceof Error ? e.message : String(e), event: ev.type },
-        "audit append failed",
-      );
-    }
+    this.board = new UplinkStatusBoard({
+      outbox: this.outbox,
+      breaker: this.breaker,
+      now: this.now,
+      staleAfterMs: this.staleAfterMs,
+      queueAgeMs: (q) => this.queueAge.ageMs(q),
+      batch: () => ({ size: this.sizer.limit, max: this.sizer.max }),
+      statusList: () => this.poller?.status() ?? null,
+      log: this.log,
+      ...(opts.audit ? { audit: opts.audit } : {}),
+    });
+    this.records = new RecordUpload({
+      client: this.client,
+      outbox: this.outbox,
+      board: this.board,
+      queueAge: this.queueAge,
+      now: this.now,
+      log: this.log,
+      ...(opts.audit ? { audit: opts.audit } : {}),
+    });
+    this.status$ = this.board.status$;
+    this.state$ = this.board.state$;
   }
 
   status(): UplinkStatus {
-    return this.snapshot();
+    return this.board.snapshot();
   }
 
   start(): void {
@@ -522,7 +151,7 @@ export class Uplink {
         this.publishQueued = true;
         setImmediate(() => {
           this.publishQueued = false;
-          if (!this.stopping) this.publish();
+          if (!this.stopping) this.board.publish();
         });
       }
     });
@@ -545,7 +174,7 @@ export class Uplink {
     this.checkpointUnsub?.();
     await this.loop;
     this.loop = null;
-    this.statusSubject.complete();
+    this.board.complete();
   }
 
   /** Resolves when the outbox is empty (or rejects after timeoutMs). */
@@ -590,7 +219,7 @@ export class Uplink {
   private async run(): Promise<void> {
     while (!this.stopping) {
       if (!this.breaker.tryAcquire()) {
-        this.publish();
+        this.board.publish();
         await this.sleep(this.breaker.msUntilProbe(), false);
         continue;
       }
@@ -607,30 +236,31 @@ export class Uplink {
           // a read's failure is in the status already (nextBatch)
           if (e.op !== "pending")
             this.log.error({ err: e.message }, "the journal failed to record the station's answer");
-          this.publish();
+          this.board.publish();
           await this.sleep(this.backoff.next(), false);
           continue;
         }
         this.onFailure(e);
-        this.publish();
+        this.board.publish();
         await this.sleep(this.backoff.next(), false);
         continue;
       }
       if (worked) {
+        // the station answers other requests: a 5xx or a timeout of an upload after this says something
+        // about the batch (./batch-sizer.ts)
+        if (this.requestKind !== "upload") this.sizer.stationAnswered();
         this.breaker.onSuccess();
         this.backoff.reset();
-        this.contacted = true;
-        this.lastSuccessAt = new Date(this.now()).toISOString();
-        this.answered();
+        this.board.answered(this.requestKind);
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
       }
-      this.publish();
+      this.board.publish();
       if (!worked) {
         const now = this.mono();
         const due = Math.min(
           this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
-          this.sl ? this.nextPollAt : Number.POSITIVE_INFINITY,
+          this.poller ? this.nextPollAt : Number.POSITIVE_INFINITY,
           now + 60_000,
         );
         await this.sleep(due - now, true);
@@ -638,15 +268,9 @@ export class Uplink {
     }
   }
 
+  /** A station request failed: in the status (the last error), for the breaker, logged. */
   private onFailure(e: unknown): void {
-    const code = isEtcError(e) ? String(e.code) : "E611_STATION_UNREACHABLE";
-    const message = e instanceof Error ? e.message : String(e);
-    this.counters.failures++;
-    this.lastError = { code, message, at: new Date(this.now()).toISOString() };
-    this.lastErrorKind = this.requestKind;
-    // a request that timed out reached the station, which then did not answer that request in time: over
-    // only once a request of its kind is answered (a heartbeat says nothing of a batch that times out)
-    this.lastErrorTimedOut = isEtcError(e) && e.details?.timeout === true;
+    const { code, message } = this.board.failed(e, this.requestKind);
     const before = this.breaker.opens;
     this.breaker.onFailure();
     const level = this.breaker.opens > before ? "error" : "warn";
@@ -654,24 +278,6 @@ export class Uplink {
       { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
       "station request failed",
     );
-  }
-
-  /**
-   * The station answered the step's request (it worked): the failure `lastError` reports is over when it
-   * is E611 (the station is reached again) but a timeout, or a timeout or an E612 of a request of this
-   * kind (it now answers that request usably). An E613 stays until no record is held (outboxFigures), a
-   * timeout or an E612 of another kind of request until that kind is answered.
-   */
-  private answered(): void {
-    const code = this.lastError?.code;
-    const sameKind = this.lastErrorKind === this.requestKind;
-    if (
-      (code === JournalErrorCodes.StationUnreachable && (!this.lastErrorTimedOut || sameKind)) ||
-      (code === JournalErrorCodes.StationProtocol && sameKind)
-    ) {
-      this.lastError = null;
-      this.lastErrorKind = null;
-    }
   }
 
   /**
@@ -692,27 +298,26 @@ export class Uplink {
       this.uploadNext = true;
       this.requestKind = "heartbeat";
       try {
-        await this.sendHeartbeat();
+        const s = this.board.snapshot();
+        const clock = await sendHeartbeat(
+          this.client,
+          s,
+          this.opts.statusList,
+          this.opts.appVersion,
+          this.now,
+        );
+        this.board.counters.heartbeats++;
+        if (clock !== null) this.board.clock = clock;
       } finally {
         this.nextHeartbeatAt = this.mono() + this.heartbeatMs;
       }
       return true;
     }
-    if (this.sl && now >= this.nextPollAt && !uploadFirst) {
+    if (this.poller && now >= this.nextPollAt && !uploadFirst) {
       this.uploadNext = true;
       this.requestKind = "status-list";
-      let more = false;
-      try {
-        more = await this.pollStatusList();
-      } catch (e) {
-        // station unreachable: a link failure like any other (tried again after the backoff, an upload
-        // batch first if one waits). Anything else (bad manifest, bad bundle): note it and try again at
-        // the next poll.
-        if (!isEtcError(e) || e.code === JournalErrorCodes.StationUnreachable) throw e;
-        const message = e.message;
-        this.sl.lastError = { code: String(e.code), message, at: new Date(this.now()).toISOString() };
-        this.log.error({ code: e.code, err: message }, "status-list poll failed");
-      }
+      // throws when the station cannot be reached (then polled again after the backoff)
+      const more = await this.poller.poll();
       this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
       return true;
     }
@@ -720,11 +325,11 @@ export class Uplink {
     if (batch.length > 0) {
       this.requestKind = "upload";
       try {
-        await this.uploadBatch(batch);
+        await this.records.upload(batch);
       } catch (e) {
         throw e instanceof OutboxFailed ? e : await this.batchFailed(batch, e);
       }
-      this.batchWent();
+      this.sizer.went();
       return true;
     }
     // records wait that could not be read: after the heartbeat and the poll that were due, the backoff
@@ -745,11 +350,11 @@ export class Uplink {
   private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
     if (!this.recordsToSend()) return { batch: [], unread: null };
     try {
-      const batch = this.outbox.pending(this.batchLimit);
-      this.outboxRead("pending");
+      const batch = this.outbox.pending(this.sizer.limit);
+      this.board.outboxRead("pending");
       return { batch, unread: null };
     } catch (e) {
-      this.outboxFailed("pending", e);
+      this.board.outboxFailed("pending", e);
       return { batch: [], unread: new OutboxFailed("pending", e) };
     }
   }
@@ -762,254 +367,31 @@ export class Uplink {
     return this.outbox.healthy !== false && this.outbox.queueDepth() > 0;
   }
 
-  /** An outbox read or write; its failure is the journal's, not the station's. */
-  private fromOutbox<T>(op: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      throw new OutboxFailed(op, e);
-    }
-  }
-
-  private async sendHeartbeat(): Promise<void> {
-    const s = this.snapshot();
-    const sentAt = this.now();
-    const answer = await this.client.heartbeat({
-      lane: this.client.lane,
-      time: new Date(this.now()).toISOString(),
-      appVersion: this.opts.appVersion ?? null,
-      uplink: { state: s.state, queueDepth: s.queueDepth, oldestPendingAgeMs: s.oldestPendingAgeMs },
-      statusList: this.opts.statusList
-        ? {
-            ...this.opts.statusList.versions(),
-            confirmedAt: this.sl?.confirmedAt ?? null,
-            lastError: this.sl?.lastError ?? null,
-          }
-        : null,
-    });
-    this.counters.heartbeats++;
-    if (answer.serverTimeMs !== null) {
-      const back = this.now();
-      this.clock = {
-        skewMs: answer.serverTimeMs - (sentAt + back) / 2,
-        roundTripMs: back - sentAt,
-        measuredAt: new Date(back).toISOString(),
-      };
-    }
-  }
-
-  private async uploadBatch(batch: ReturnType<Outbox["pending"]>): Promise<void> {
-    const res = await this.client.upload(batch);
-    this.counters.batches++;
-    this.counters.bytesSent += res.bytes;
-    // each acknowledgement is for the revision this batch carried (a record settled meanwhile stays queued)
-    const sent = new Map(batch.map((r) => [r.tradeId, r.revision]));
-    const acked = res.accepted
-      .filter((a) => sent.has(a.tradeId))
-      .map((a) => ({ tradeId: a.tradeId, revision: sent.get(a.tradeId)! }));
-    // the acknowledgement's audit entry follows the records' own: let their lines land first (built off
-    // the lane thread, within about TAKE_EVERY_MS, at most about LATE_MS + TAKE_EVERY_MS in
-    // src/audit/record-queue.ts), so that the entry does not make the lane thread build them. A crash
-    // meanwhile loses only this answer: the batch is sent again and the station answers duplicate.
-    if (acked.length > 0 || res.rejected.length > 0) await this.outbox.recordsWritten?.();
-    // the station's answer is durable at the station; record it durably here before anything else
-    const n =
-      acked.length > 0
-        ? this.fromOutbox("markUploaded", () => this.outbox.markUploaded(acked, new Date(this.now())))
-        : 0;
-    this.counters.recordsAcked += n;
-    this.counters.duplicatesAcked += res.accepted.filter((a) => a.status === "duplicate").length;
-    this.counters.updatesAcked += res.accepted.filter((a) => a.status === "updated").length;
-    const ackedIds = new Set(acked.map((a) => a.tradeId));
-    const refused = res.rejected.filter(
-      (r) => r.tradeId !== null && sent.has(r.tradeId) && !ackedIds.has(r.tradeId),
-    );
-    if (refused.length > 0) {
-      // keep the queue moving: the refused records are held (kept, never pruned) for an operator
-      // each refusal is of the revision this batch carried: a record settled meanwhile stays queued
-      this.holdRefused(
-        refused.map((r) => ({
-          tradeId: r.tradeId!,
-          code: r.code,
-          message: r.message ?? "",
-          revision: sent.get(r.tradeId!)!,
-        })),
-      );
-    }
-    if (acked.length > 0 || refused.length > 0) this.leftQueue(batch);
-    if (acked.length === 0 && refused.length === 0) {
-      throw new EtcError(
-        JournalErrorCodes.StationProtocol,
-        `station acknowledged none of ${batch.length} records`,
-      );
-    }
-  }
-
   /**
-   * Holds records the station refused (kept, never pruned, out of the queue until an operator requeues
-   * them): E613 as the last error, logged, and an `uplink.records-held` alarm. Returns how many were held:
-   * none when each refused revision has been replaced meanwhile (a settlement; the new one goes next).
-   */
-  private holdRefused(items: HoldItem[]): number {
-    const held = this.fromOutbox("hold", () => this.outbox.hold(items, new Date(this.now())));
-    this.counters.rejected += held;
-    const first = items[0]!;
-    if (held === 0) {
-      this.log.warn(
-        { refused: items.slice(0, 10) },
-        "station refused revisions the records have since replaced: nothing held",
-      );
-      return 0;
-    }
-    this.lastError = {
-      code: JournalErrorCodes.StationRejected,
-      message: `station refused ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
-      at: new Date(this.now()).toISOString(),
-    };
-    this.log.error({ refused: items.slice(0, 10), held }, "station refused records: held out of the queue");
-    // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
-    if (!this.outbox.bindsAudit)
-      this.auditSafe({
-        type: "uplink.records-held",
-        severity: "alarm",
-        message: `station refused ${items.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
-        data: {
-          tradeIds: items.slice(0, 50).map((r) => r.tradeId),
-          codes: [...new Set(items.map((r) => r.code))],
-        },
-      });
-    return held;
-  }
-
-  /**
-   * An upload failed (not the outbox: the station, or no answer). A failure of the batch's kind (batchFault)
-   * counts against the head of the queue at this batch limit: at BATCH_STRIKES of them a batch of more than
-   * one record is halved; a batch of one record whose request the station refused (400, 413) BATCH_STRIKES
-   * times is held, as a record the station names in `rejected` is, so that the queue behind it drains.
-   * A failure of any other kind neither counts nor resets the count: the station being away for a while
-   * says nothing about the batch. Returns the error to report: E613 naming the record it held, else `e`.
+   * An upload failed (not the outbox: the station, or no answer): the sizer (./batch-sizer.ts) decides
+   * whether the batch is halved or its one record held; a hold is done here, as a record the station names
+   * in `rejected` is held, so that the queue behind it drains. Returns the error to report: E613 naming
+   * the record it held, else `e`.
    */
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
-    const fault = batchFault(e);
-    if (fault === null) return e;
-    this.answeredAtLimit = 0; // the answers that double the size must come with no such failure between
+    const d = this.sizer.failed(batch, e);
+    // a 5xx or a timeout: is the station up? A heartbeat goes before the batch goes again
+    if (d.askStation && this.heartbeatMs > 0) this.nextHeartbeatAt = 0;
+    if (!d.hold) return e;
     const head = batch[0]!;
-    let s = this.strikes;
-    // a settled suspect comes back at the head as another revision: its refusals start again
-    if (s === null || s.seq !== head.seq || s.revision !== head.revision || s.limit !== this.batchLimit) {
-      s = { seq: head.seq, revision: head.revision, limit: this.batchLimit, failures: 0, refusals: 0 };
-      this.strikes = s;
-    }
-    s.failures++;
-    if (fault === "refused") s.refusals++;
     const err = e as EtcError;
-    if (batch.length > 1) {
-      if (s.failures < BATCH_STRIKES) return e;
-      this.batchLimit = Math.floor(batch.length / 2);
-      this.answeredAtLimit = 0;
-      this.strikes = null;
-      this.log.warn(
-        { head: head.tradeId, seq: head.seq, from: batch.length, to: this.batchLimit, err: err.message },
-        "the same upload batch failed again: halved",
-      );
-      return e;
-    }
-    if (s.refusals < BATCH_STRIKES) return e;
-    this.strikes = null;
-    const status = err.details?.status as number;
+    const status = err.details?.status;
     await this.outbox.recordsWritten?.(); // as before any hold (uploadBatch)
-    const held = this.holdRefused([
-      { tradeId: head.tradeId, code: `HTTP_${status}`, message: err.message, revision: head.revision },
+    const held = this.records.hold([
+      { tradeId: head.tradeId, code: d.code, message: err.message, revision: head.revision },
     ]);
     if (held === 0) return e;
     return new EtcError(
       JournalErrorCodes.StationRejected,
-      `station refused the request of record ${head.tradeId} (seq ${head.seq}) alone ${s.refusals} times: held for an operator (${err.message})`,
-      { status, tradeId: head.tradeId, seq: head.seq },
+      `station ${d.verb} the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.count} times` +
+        `${d.verb === "failed" ? " while answering other requests" : ""}: held for an operator (${err.message})`,
+      { ...(status !== undefined ? { status } : {}), tradeId: head.tradeId, seq: head.seq },
       { cause: e },
     );
-  }
-
-  /**
-   * The station answered an upload about its records. Below the configured size, BATCH_GROW_AFTER answers
-   * with no failure of the batch's kind between double the batch size (up to `batchSize`); a batch that
-   * fails again is halved again.
-   */
-  private batchWent(): void {
-    this.strikes = null;
-    if (this.batchLimit >= this.batchSize) return;
-    if (++this.answeredAtLimit < BATCH_GROW_AFTER) return;
-    const to = Math.min(this.batchSize, this.batchLimit * 2);
-    this.log.info({ from: this.batchLimit, to }, "upload batch size doubled");
-    this.batchLimit = to;
-    this.answeredAtLimit = 0;
-  }
-
-  /** Returns true if more bundles are waiting (poll again at once). */
-  private async pollStatusList(): Promise<boolean> {
-    const sink = this.opts.statusList!;
-    const sl = this.sl!;
-    const held = sink.versions();
-    const m = await this.client.manifest(held);
-    sl.lastPollAt = new Date(this.now()).toISOString();
-    const todo = [...(m.full ? [m.full] : []), ...m.deltas];
-    if (todo.length === 0) {
-      await this.downloads.abandon();
-      sl.download = null;
-      sl.confirmedAt = sl.lastPollAt;
-      sl.lastError = null;
-      Object.assign(sl, held);
-      return false;
-    }
-    // one bundle per poll, and at most bundlePagesPerStep of its pages: an upload batch may go between two
-    // bundles of a chain and between two parts of a long bundle (step); a failed page is asked for again
-    const b = todo[0]!;
-    const file = await this.downloads.step(b, this.pagesPerStep); // E611 here counts as a station failure
-    sl.download = this.downloads.progress;
-    if (file === null) return true;
-    try {
-      await sink.applyBundle(file);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
-      sl.lastError = { code, message: `${b.name}: ${message}`, at: new Date(this.now()).toISOString() };
-      this.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
-      this.auditSafe({
-        type: "status-list.refused",
-        severity: "alarm",
-        message: `status-list bundle ${b.name} refused: ${message}`,
-        data: {
-          bundle: b.name,
-          kind: b.kind,
-          version: b.version,
-          code,
-          reason: message,
-          source: "station",
-        },
-      });
-      Object.assign(sl, sink.versions());
-      return false; // retry at the next poll
-    } finally {
-      await this.downloads.finish();
-      sl.download = null;
-    }
-    sl.bundlesApplied++;
-    Object.assign(sl, sink.versions());
-    this.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
-    this.auditSafe({
-      type: "status-list.applied",
-      severity: "info",
-      message: `status-list ${b.kind} ${b.version} applied`,
-      data: {
-        bundle: b.name,
-        kind: b.kind,
-        version: b.version,
-        bytes: b.bytes,
-        source: "station",
-        versions: sink.versions(),
-      },
-    });
-    sl.lastError = null;
-    return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
   }
 }

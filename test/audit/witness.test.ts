@@ -21,6 +21,8 @@ import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
 import { CheckpointWitness } from "../../src/audit/witness.js";
 import type { Outbox } from "../../src/journal/journal.js";
+import { sendCheckpoints } from "../../src/uplink/audit-checkpoints.js";
+import { StationClient } from "../../src/uplink/station-client.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { allLines, LANE, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
@@ -364,5 +366,39 @@ describe("asking the station again after a refusal", () => {
     expect(w.due()).toBe(false);
     mono += 1;
     expect(w.due()).toBe(true);
+  });
+});
+
+describe("a 409 after checkpoints of the same request were stored", () => {
+  it("acknowledges those the station lists in `accepted` and names the first it did not take (#8 of 5-8)", async () => {
+    const k = keyPair();
+    const cps = chain(k.priv, 7);
+    expect((await post(k.pem, cps.slice(0, 4))).status).toBe(200); // the station holds #1..#4
+    // #8 forks: it does not name #7 as its predecessor
+    const fork8 = chain(k.priv, 1, { n: 7, to: 70, hash: checkpointHash(cps[5]!.checkpoint) }, "b")[0]!;
+    const conflicts: { message: string; data: { ours: { n: number } | null } }[] = [];
+    const w = new CheckpointWitness({
+      dir,
+      spool: new MemoryAuditSpool(),
+      publicKeyPem: k.pem,
+      now: Date.now,
+      max: 10,
+      enabled: true,
+      onConflict: (message, data) =>
+        conflicts.push({ message, data: data as { ours: { n: number } | null } }),
+      onBehind: () => undefined,
+    });
+    for (const cp of [...cps.slice(4), fork8]) w.add(cp);
+    const client = new StationClient(
+      { baseUrl: station.url, lane: LANE, requestTimeoutMs: 5_000, bundleTimeoutMs: 5_000 },
+      new AbortController().signal,
+    );
+    await sendCheckpoints(client, w);
+    // the station stored #5..#7 in the request's transaction and refused #8
+    expect(station.auditCheckpoints()[LANE_ID]).toMatchObject({ n: 7 });
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]!.data.ours?.n).toBe(8);
+    expect(conflicts[0]!.message).toMatch(/refused checkpoint #8: it holds #7/);
+    expect(w.status().queued).toBe(1); // #8 alone waits; #5..#7 acknowledged
   });
 });

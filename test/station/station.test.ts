@@ -246,6 +246,36 @@ describe("station simulator", () => {
     expect((await fetch(`${st.url}/transactions`)).status).toBe(200);
   });
 
+  it("record-500 answers 500 to an upload carrying the named record (nothing stored) and takes every other", async () => {
+    st = await startStation();
+    const a = "430101020320261123185914000001";
+    const b = "430101020320261123185914000002";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const upload = (records: object[]) => post(`${st!.url}/api/v1/transactions`, { lane, records });
+    // a trade id is needed, and only by this mode: refused, nothing changes
+    expect((await post(`${st.url}/admin/fault`, { mode: "record-500" })).status).toBe(400);
+    expect((await post(`${st.url}/admin/fault`, { mode: "500s", tradeId: b })).status).toBe(400);
+    await expect(st.setFault("record-500")).rejects.toThrow(RangeError);
+    expect(st.fault()).toBe("none");
+    const res = await post(`${st.url}/admin/fault`, { mode: "record-500", tradeId: b });
+    expect(await res.json()).toEqual({ mode: "record-500" });
+    expect(await (await fetch(`${st.url}/admin/fault`)).json()).toMatchObject({
+      mode: "record-500",
+      tradeId: b,
+    });
+    const failed = await upload([rec(a, 1), rec(b, 2)]);
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toMatchObject({ error: "INJECTED_500" });
+    expect(st.received()).toEqual([]);
+    expect((await upload([rec(a, 1)])).status).toBe(200);
+    const beat = await post(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {});
+    expect(beat.status).toBe(200);
+    expect(st.received().map((r) => r.tradeId)).toEqual([a]);
+    expect(st.stats().faultedRequests).toBe(1);
+    await st.setFault("none");
+    expect((await upload([rec(b, 2)])).status).toBe(200);
+  });
+
   it("serves bundles by page with length and SHA-256 headers, and refuses names outside the pattern", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;

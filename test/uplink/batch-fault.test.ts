@@ -1,6 +1,6 @@
 /**
- * A batch the station does not take (src/uplink/uplink.ts batchFailed, docs/station-api.md "A batch the
- * station does not take"): failures the batch may cause halve it down to one record, a record whose request
+ * A batch the station does not take (src/uplink/batch-sizer.ts, src/uplink/uplink.ts batchFailed,
+ * docs/station-api.md "A batch the station does not take"): failures the batch may cause halve it down to one record, a record whose request
  * the station refuses alone (400, 413) is held, and a station that is away changes neither. On fake time,
  * with the default backoff and breaker, against a stub station that stores by trade id.
  */

@@ -3,8 +3,8 @@
  * (src/uplink/bundle-download.ts): the pages from a source that serves `body`, failing where a test says.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
@@ -172,23 +172,103 @@ it("a page of the wrong length is refused (E614) at once and the download discar
   expect(readdirSync(d)).toEqual([]);
 });
 
-it("a page whose write fails (a full disk) is asked for again and the bundle still checks out", async () => {
+/** Makes FileHandle.write do `impl` (given the real write) until restored. */
+async function spyWrite(d: string, impl: (real: FileHandle["write"], ...a: unknown[]) => unknown) {
+  const probe = await open(join(d, "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as { write: FileHandle["write"] };
+  await probe.close();
+  rmSync(join(d, "probe"));
+  const real = proto.write;
+  return vi.spyOn(proto, "write").mockImplementation(function (this: FileHandle, ...a: unknown[]) {
+    return impl(real.bind(this), ...a) as ReturnType<FileHandle["write"]>;
+  });
+}
+
+it("a page whose write fails (an I/O error) is asked for again, from the files, and the bundle still checks out", async () => {
   const d = dir();
   const { s, asked } = source(body, PAGE);
   const dl = new BundleDownload(d, s, silentLogger);
   const b = info(body, PAGE);
   await dl.step(b, 1);
-  const probe = await open(join(d, `${b.name}.download`), "r");
-  const write = vi
-    .spyOn(Object.getPrototypeOf(probe), "write")
-    .mockRejectedValueOnce(Object.assign(new Error("no space left on device"), { code: "ENOSPC" }));
-  await probe.close();
-  expect(await errorOf(dl.step(b, 1))).toMatchObject({ code: "ENOSPC" });
+  const write = await spyWrite(d, () =>
+    Promise.reject(Object.assign(new Error("i/o error"), { code: "EIO" })),
+  );
+  const e = await errorOf(dl.step(b, 1));
   write.mockRestore();
-  expect(dl.progress?.pagesDone).toBe(1);
+  // the lane's disk, not the station: E615, the download dropped from memory and taken up from its files
+  expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "EIO" } });
+  expect(dl.progress).toBeNull();
   const file = await dl.step(b, 10);
   expect(asked).toEqual([0, 1, 1, 2]);
   expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("a full disk (ENOSPC) discards the download: its files go, the next step starts again from page 0", async () => {
+  const d = dir();
+  const { s, asked } = source(body, PAGE);
+  const dl = new BundleDownload(d, s, silentLogger);
+  const b = info(body, PAGE);
+  await dl.step(b, 1);
+  const write = await spyWrite(d, () =>
+    Promise.reject(Object.assign(new Error("no space left on device"), { code: "ENOSPC" })),
+  );
+  const e = await errorOf(dl.step(b, 1));
+  write.mockRestore();
+  expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "ENOSPC" } });
+  expect(dl.progress).toBeNull();
+  expect(readdirSync(d)).toEqual([]);
+  const file = await dl.step(b, 10);
+  expect(asked).toEqual([0, 1, 0, 1, 2]);
+  expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("a short write (fewer bytes than asked, no error) is written on: the file holds the whole page", async () => {
+  const d = dir();
+  const dl = new BundleDownload(d, source(body, PAGE).s, silentLogger);
+  let shortened = 0;
+  const write = await spyWrite(d, (real, buf, off, len, pos) => {
+    // the first write of each page writes a third of it, as a disk filling up may
+    if ((len as number) === PAGE || (len as number) === body.length - 2 * PAGE) {
+      shortened++;
+      return real(buf as Buffer, off as number, Math.floor((len as number) / 3), pos as number);
+    }
+    return real(buf as Buffer, off as number, len as number, pos as number);
+  });
+  const file = await dl.step(info(body, PAGE), 10);
+  write.mockRestore();
+  expect(shortened).toBe(3);
+  expect(readFileSync(file!).equals(body)).toBe(true);
+});
+
+it("a write of nothing is a full disk: E615, the download discarded", async () => {
+  const d = dir();
+  const dl = new BundleDownload(d, source(body, PAGE).s, silentLogger);
+  const write = await spyWrite(d, () => Promise.resolve({ bytesWritten: 0, buffer: Buffer.alloc(0) }));
+  const e = await errorOf(dl.step(info(body, PAGE), 10));
+  write.mockRestore();
+  expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "ENOSPC" } });
+  expect(readdirSync(d)).toEqual([]);
+});
+
+it("no page is fetched without room for the rest of the bundle and the margin; one that is short discards the download", async () => {
+  const d = dir();
+  const b = info(body, PAGE);
+  let free = body.length + 1000; // bytes free on the disk
+  const statfs = async () => ({ bavail: free, bsize: 1 });
+  const { s, asked } = source(body, PAGE);
+  const dl = new BundleDownload(d, s, silentLogger, { freeSpaceMargin: 1000, statfs });
+  expect(await dl.step(b, 1)).toBeNull(); // exactly the bundle and the margin: it goes
+  free = body.length - PAGE + 999; // the rest of the bundle and the margin, less one byte
+  const e = await errorOf(dl.step(b, 1));
+  expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { rest: body.length - PAGE } });
+  expect(asked).toEqual([0]);
+  expect(readdirSync(d)).toEqual([]);
+  expect(dl.progress).toBeNull();
+  // on the real disk (statfs): a margin no disk has stops the download before its first page
+  const none = source(body, PAGE);
+  const huge = new BundleDownload(dir(), none.s, silentLogger, { freeSpaceMargin: 2 ** 60 });
+  expect(await errorOf(huge.step(b, 10))).toMatchObject({ code: "E615_STATUS_LIST_LOCAL" });
+  expect(none.asked).toEqual([]);
 });
 
 it("abandon removes a download left unfinished, by this process or an earlier one", async () => {

@@ -120,3 +120,56 @@ it("a record the station's parser chokes on (400 for any request carrying it, st
     await rig.close();
   }
 });
+
+it("a record the station fails on (500 for any upload carrying it, record-500) while it answers heartbeats: halved down to it, held alone, the queue behind it drains", async () => {
+  const audit: { type: string; severity: string; data?: object }[] = [];
+  // heartbeats an hour apart: those that go are the uplink asking the station after a failed upload
+  const rig = await makeRig({
+    batchSize: 10,
+    heartbeatIntervalMs: 3_600_000,
+    audit: { append: (e) => audit.push(e) },
+  });
+  try {
+    const ids = rig.commit(10);
+    const poison = ids[3]!;
+    await rig.station.setFault("record-500", { tradeId: poison });
+    rig.uplink.start();
+    const s = await statusWhere(
+      rig.uplink,
+      (x) => x.queueDepth === 0 && x.held === 1,
+      "the queue drained, one held",
+    );
+    // held as a refused record is (visible, alarmed, requeue-able), and the nine others at the station once
+    expect(rig.journal.get(poison)).toMatchObject({ uploadedAt: null, held: { code: "HTTP_500" } });
+    expect(rig.station.received().map((r) => [r.tradeId, r.arrivals])).toEqual(
+      ids.filter((id) => id !== poison).map((id) => [id, 1]),
+    );
+    expect(s.lastError).toMatchObject({ code: "E613_STATION_REJECTED" });
+    expect(s.lastError?.message).toContain(poison);
+    expect(audit.filter((e) => e.type === "uplink.records-held")).toEqual([
+      expect.objectContaining({ severity: "alarm", data: expect.objectContaining({ tradeIds: [poison] }) }),
+    ]);
+    await rig.station.setFault("none");
+    expect(rig.journal.requeueHeld()).toBe(1);
+    await statusWhere(rig.uplink, (x) => x.queueDepth === 0 && x.held === 0, "the requeued record sent");
+    expect(stationMatchesJournal(rig).ok).toBe(true);
+  } finally {
+    await rig.close();
+  }
+});
+
+it("a station that answers 500 to every request, heartbeats too: the batch is kept whole, nothing held", async () => {
+  const rig = await makeRig({ batchSize: 10, heartbeatIntervalMs: 3_600_000 });
+  try {
+    rig.commit(10);
+    await rig.station.setFault("500s");
+    rig.uplink.start();
+    const s = await statusWhere(rig.uplink, (x) => x.counters.failures >= 12, "twelve failed requests");
+    expect(s).toMatchObject({ held: 0, queueDepth: 10, batch: { size: 10, max: 10 } });
+    await rig.station.setFault("none");
+    await rig.uplink.whenDrained();
+    expect(stationMatchesJournal(rig).ok).toBe(true);
+  } finally {
+    await rig.close();
+  }
+});

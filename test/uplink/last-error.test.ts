@@ -1,8 +1,9 @@
 /**
- * The uplink's `lastError` once what it reports is over (src/uplink/uplink.ts answered): E611 (the station
- * could not be reached) until the station answers a request, but a request that timed out and E612 (an
- * answer the lane cannot use) until a request of the same kind is answered usably; E613 keeps its rule (until no record is held:
- * test/uplink/batch-fault.test.ts). On fake time, against a stub station.
+ * The uplink's `lastError` once what it reports is over (src/uplink/uplink-status.ts answered): E611 (the
+ * station could not be reached) until the station answers a request, but a request that timed out and E612
+ * (an answer the lane cannot use) until a request of the same kind is answered usably; E613 until no record
+ * is held (test/uplink/batch-fault.test.ts), and whenever records are held and no other failure is current
+ * (the last test). On fake time, against a stub station.
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
@@ -155,4 +156,59 @@ it("E611 of an upload that timed out stands while heartbeats are answered, until
   expect(beforeUpload.map(([, , code]) => code)).toEqual(beforeUpload.map(() => "E611_STATION_UNREACHABLE"));
   expect(Math.max(...beforeUpload.map(([, heartbeats]) => heartbeats))).toBeGreaterThan(0);
   await lane.close();
+});
+
+it("E613 stands whenever records are held and no other failure is current: after an E611 is over, and after a restart", async () => {
+  // the station refuses record 1 (held), then is away (refused connections) for a while, then back
+  let away = false;
+  let refusedId = "";
+  const f = (async (url: string, init: { body: string }) => {
+    if (away) throw new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } });
+    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
+    const ids = (JSON.parse(init.body) as { records: { tradeId: string }[] }).records.map((r) => r.tradeId);
+    return new Response(
+      JSON.stringify({
+        accepted: ids.filter((id) => id !== refusedId).map((tradeId) => ({ tradeId, status: "stored" })),
+        rejected: ids
+          .filter((id) => id === refusedId)
+          .map((tradeId) => ({ tradeId, code: "BAD_RECORD", message: "no" })),
+      }),
+    );
+  }) as unknown as typeof fetch;
+  const lane = openLane(f, 3, 1_000);
+  refusedId = lane.journal.list()[1]!.tradeId;
+  lane.uplink.start();
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(lane.uplink.status()).toMatchObject({ held: 1, queueDepth: 0 });
+  expect(lane.uplink.status().lastError?.code).toBe("E613_STATION_REJECTED");
+  away = true;
+  await vi.advanceTimersByTimeAsync(3_000);
+  expect(lane.uplink.status().lastError?.code).toBe("E611_STATION_UNREACHABLE");
+  away = false;
+  await vi.advanceTimersByTimeAsync(60_000); // the breaker's cool-down, and heartbeats answered
+  expect(lane.uplink.status()).toMatchObject({ held: 1, breaker: "closed" });
+  expect(lane.uplink.status().lastError).toMatchObject({
+    code: "E613_STATION_REJECTED",
+    message: expect.stringContaining(refusedId),
+  });
+  await lane.uplink.stop();
+  // a restarted uplink finds the record held: E613 from its first status
+  const again = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: lane.journal,
+    lane: LANE,
+    fetch: f,
+  });
+  expect(again.status().lastError).toMatchObject({
+    code: "E613_STATION_REJECTED",
+    message: "1 record(s) held for an operator (etc-lane journal requeue-held)",
+  });
+  // requeued by an operator and sent: the E613 is over
+  lane.journal.requeueHeld();
+  refusedId = "";
+  again.start();
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(again.status()).toMatchObject({ held: 0, queueDepth: 0, lastError: null });
+  await again.stop();
+  await lane.journal.close();
 });

@@ -112,7 +112,7 @@ it("settled while its first revision is on the way: the station refusing that re
   await r.uplink.whenDrained();
   // revision 2 was not held with revision 1's refusal: it went to the station, which stored it
   expect(r.journal.heldCount()).toBe(0);
-  // nothing was held: no E613 (src/uplink/uplink.ts uploadBatch), no record counted as rejected
+  // nothing was held: no E613 (src/uplink/record-upload.ts upload), no record counted as rejected
   expect(r.uplink.status().lastError).toBeNull();
   expect(r.uplink.status().counters.rejected).toBe(0);
   expect(r.station.received().map((x) => [x.tradeId, x.kind, x.revision])).toEqual([

@@ -23,12 +23,15 @@ class FakeSink implements StatusListSink {
   delta: string | null = null;
   applied: { name: string; sha: string; bytes: number }[] = [];
   refuse: string | null = null;
+  /** every bundle handed to applyBundle, by name */
+  tried: string[] = [];
   versions(): { full: string | null; delta: string | null } {
     return { full: this.full, delta: this.delta };
   }
   async applyBundle(file: string): Promise<unknown> {
     const bytes = readFileSync(file);
     const name = bytes.subarray(0, bytes.indexOf(10)).toString();
+    this.tried.push(name);
     if (name === this.refuse) throw new Error("bad signature");
     const f = /^full-(\d+)\.bundle$/.exec(name);
     const d = /^delta-(\d+)-(\d+)\.bundle$/.exec(name);
@@ -99,7 +102,8 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
     statusList: { full: "20261123", delta: "202611230010" },
   });
 
-  // a new delta appears; the sink refuses it: recorded, uploads keep going, retried at the next poll
+  // a new delta appears; the sink refuses it: recorded, uploads keep going, not fetched again while the
+  // manifest offers the same bundle
   const next = "delta-202611230010-202611230015.bundle";
   sink.refuse = next;
   writeFileSync(join(dir, next), bundle(next, 100));
@@ -130,11 +134,24 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   rig.commit(3);
   await rig.uplink.whenDrained();
   expect(rig.station.stats().distinct).toBe(8);
+  // three more polls (every 50 ms) offer the same bundle: it is neither fetched nor handed to the sink
+  // again, and the refusal is alarmed once
+  const polls = new Set<string | null>();
+  const later = await statusWhere(
+    rig.uplink,
+    (s) => polls.add(s.statusList?.lastPollAt ?? null).size > 3,
+    "three more polls",
+  );
+  expect(sink.tried.filter((n) => n === next)).toEqual([next]);
+  expect(audited.filter((e) => e.type === "status-list.refused")).toHaveLength(1);
+  expect(later.statusList?.lastError?.message).toMatch(/bad signature/);
+  // the station offers another bundle under that name (signed again: other bytes, another SHA-256): fetched
   sink.refuse = null;
+  writeFileSync(join(dir, next), bundle(next, 120));
   const retried = await statusWhere(
     rig.uplink,
     (s) => s.statusList?.delta === "202611230015",
-    "delta applied on retry",
+    "delta applied once the manifest changed",
   );
   expect(sink.delta).toBe("202611230015");
   expect(retried.statusList?.lastError).toBeNull(); // cleared by the same poll

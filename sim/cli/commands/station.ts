@@ -38,7 +38,11 @@ export function registerStation(program: Command): void {
       "127.0.0.1:8640",
     )
     .option("--db <file>", "SQLite file for received records (default: in memory)")
-    .option("--fault <mode>", `start in this fault mode: ${FAULT_MODES.join(", ")}`, "none")
+    .option(
+      "--fault <mode>",
+      `start in this fault mode: ${FAULT_MODES.filter((m) => m !== "record-500").join(", ")} (record-500 at run time)`,
+      "none",
+    )
     .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
     .option("--slow-ms <ms>", "delay of the slow fault", "3000")
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
@@ -49,6 +53,10 @@ export function registerStation(program: Command): void {
     .action(async (o: Opts) => {
       if (!isFaultMode(o.fault))
         throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
+      if (o.fault === "record-500")
+        throw new UsageError(
+          '--fault: record-500 names a record: switch to it at run time (POST /admin/fault {"mode": "record-500", "tradeId": "..."})',
+        );
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = Number(o.slowMs);
       const pageSize = Number(o.pageSize);

@@ -61,7 +61,9 @@ export function registerJournal(program: Command): void {
   addOperatorOptions(
     journal
       .command("requeue-held")
-      .description("put every record the station refused (held) back into the upload queue")
+      .description(
+        "put every record held (the station refused it, or failed on it) back into the upload queue",
+      )
       .option("--json", "print the result as JSON"),
   ).action(async (o: Opts) => {
     printOutcome(

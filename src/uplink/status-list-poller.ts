@@ -1,0 +1,181 @@
+/**
+ * The uplink's status-list polls (docs/station-api.md "Status lists"): asks the station's manifest for
+ * what is newer than the lists the sink holds, downloads one bundle a few pages per poll (the
+ * BundleDownload it owns, ./bundle-download.ts), hands it to the sink, and records `status-list.applied`
+ * and `status-list.refused` in the audit trail. Its view (`status()`) is the uplink status's `statusList`.
+ * When to poll is the uplink's (./uplink.ts step).
+ */
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import { type AuditSink, appendSafe } from "./audit-sink.js";
+import { BundleDownload } from "./bundle-download.js";
+import type { StationClient } from "./station-client.js";
+
+/** What the uplink needs from the status-list cache (src/status-list implements it). */
+export interface StatusListSink {
+  versions(): { full: string | null; delta: string | null };
+  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
+  applyBundle(file: string): Promise<unknown>;
+}
+
+/** The uplink status's `statusList`. */
+export interface StatusListStatus {
+  full: string | null;
+  delta: string | null;
+  /** the station said "nothing newer" at this time (the list is confirmed current) */
+  confirmedAt: string | null;
+  lastPollAt: string | null;
+  bundlesApplied: number;
+  /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
+  download: { name: string; pages: number; pagesDone: number } | null;
+  /**
+   * the last poll's failure, until a poll goes through: the station's (a bad manifest, a bad bundle, the
+   * sink's refusal) or, `local` true, the lane's own (E615: the download directory cannot be written, the
+   * disk is full or too full for the bundle; never counted against the station)
+   */
+  lastError: { code: string; message: string; at: string; local: boolean } | null;
+}
+
+export interface StatusListPollerDeps {
+  sink: StatusListSink;
+  client: Pick<StationClient, "manifest" | "bundlePage">;
+  /** where bundles are downloaded */
+  downloadDir: string;
+  /** pages of a bundle per poll */
+  pagesPerStep: number;
+  /** the wall clock, for the times reported */
+  now: () => number;
+  log: Logger;
+  audit?: AuditSink;
+}
+
+export class StatusListPoller {
+  private readonly sl: StatusListStatus;
+  private readonly downloads: BundleDownload;
+  /**
+   * The last bundle the sink refused (its name and SHA-256): not fetched again while the manifest offers
+   * it first, since the sink would refuse the same bytes again (a bad signature, a key the lane does not
+   * have), each time after downloading all of it (a full list is about 480 MB). Forgotten when the manifest
+   * offers another bundle or none, and at restart.
+   */
+  private refused: { name: string; sha256: string } | null = null;
+
+  constructor(private readonly d: StatusListPollerDeps) {
+    this.downloads = new BundleDownload(d.downloadDir, d.client, d.log);
+    this.sl = {
+      ...d.sink.versions(),
+      confirmedAt: null,
+      lastPollAt: null,
+      bundlesApplied: 0,
+      download: null,
+      lastError: null,
+    };
+  }
+
+  status(): StatusListStatus {
+    return { ...this.sl };
+  }
+
+  /**
+   * One poll. Returns true if more bundles are waiting (poll again at once). Throws when the station cannot
+   * be reached (E611): a link failure like any other (tried again after the backoff, an upload batch first
+   * if one waits). Anything else is noted in `lastError` and tried again at the next poll: the station's
+   * (a bad manifest, a bad bundle), or the lane's own (E615 from the download, or any error that is not an
+   * EtcError: a local error, neither the station's `lastError` nor a failure for its breaker).
+   */
+  async poll(): Promise<boolean> {
+    try {
+      return await this.pollOnce();
+    } catch (e) {
+      if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
+      const local = !isEtcError(e) || e.code === JournalErrorCodes.StatusListLocal;
+      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal;
+      const message = e instanceof Error ? e.message : String(e);
+      this.sl.download = this.downloads.progress;
+      this.sl.lastError = { code, message, at: new Date(this.d.now()).toISOString(), local };
+      this.d.log.error({ code, err: message, local }, "status-list poll failed");
+      return false;
+    }
+  }
+
+  private async pollOnce(): Promise<boolean> {
+    const sink = this.d.sink;
+    const sl = this.sl;
+    const held = sink.versions();
+    const m = await this.d.client.manifest(held);
+    sl.lastPollAt = new Date(this.d.now()).toISOString();
+    const todo = [...(m.full ? [m.full] : []), ...m.deltas];
+    const first = todo[0];
+    if (this.refused && (first?.name !== this.refused.name || first.sha256 !== this.refused.sha256)) {
+      this.d.log.info({ refused: this.refused.name, next: first?.name ?? null }, "the manifest changed");
+      this.refused = null;
+    }
+    if (this.refused) return false; // lastError still names the refusal; nothing fetched, nothing alarmed
+    if (todo.length === 0) {
+      await this.downloads.abandon();
+      sl.download = null;
+      sl.confirmedAt = sl.lastPollAt;
+      sl.lastError = null;
+      Object.assign(sl, held);
+      return false;
+    }
+    // one bundle per poll, and at most pagesPerStep of its pages: an upload batch may go between two
+    // bundles of a chain and between two parts of a long bundle (./uplink.ts step); a failed page is asked
+    // for again
+    const b = todo[0]!;
+    const file = await this.downloads.step(b, this.d.pagesPerStep); // E611 here counts as a station failure
+    sl.download = this.downloads.progress;
+    if (file === null) return true;
+    try {
+      await sink.applyBundle(file);
+    } catch (e) {
+      this.refused = { name: b.name, sha256: b.sha256 };
+      const message = e instanceof Error ? e.message : String(e);
+      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
+      sl.lastError = {
+        code,
+        message: `${b.name}: ${message}`,
+        at: new Date(this.d.now()).toISOString(),
+        local: false,
+      };
+      this.d.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
+      appendSafe(this.d.audit, this.d.log, {
+        type: "status-list.refused",
+        severity: "alarm",
+        message: `status-list bundle ${b.name} refused: ${message}`,
+        data: {
+          bundle: b.name,
+          kind: b.kind,
+          version: b.version,
+          code,
+          reason: message,
+          source: "station",
+        },
+      });
+      Object.assign(sl, sink.versions());
+      return false; // not fetched again until the manifest offers another bundle (refused)
+    } finally {
+      await this.downloads.finish();
+      sl.download = null;
+    }
+    sl.bundlesApplied++;
+    Object.assign(sl, sink.versions());
+    this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+    appendSafe(this.d.audit, this.d.log, {
+      type: "status-list.applied",
+      severity: "info",
+      message: `status-list ${b.kind} ${b.version} applied`,
+      data: {
+        bundle: b.name,
+        kind: b.kind,
+        version: b.version,
+        bytes: b.bytes,
+        source: "station",
+        versions: sink.versions(),
+      },
+    });
+    sl.lastError = null;
+    return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
+  }
+}
