@@ -8,6 +8,7 @@
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
+import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
 import type { StationClient } from "./station-client.js";
@@ -130,9 +131,11 @@ export class StatusListPoller {
     try {
       await sink.applyBundle(file);
     } catch (e) {
-      this.refused = { name: b.name, sha256: b.sha256 };
       const message = e instanceof Error ? e.message : String(e);
       const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
+      const change = listChangeOf(e);
+      if (change) return this.changedThoughFailed(b, change, code, message, sl, sink);
+      this.refused = { name: b.name, sha256: b.sha256 };
       sl.lastError = {
         code,
         message: `${b.name}: ${message}`,
@@ -177,5 +180,42 @@ export class StatusListPoller {
     });
     sl.lastError = null;
     return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
+  }
+
+  /**
+   * A job that failed but changed the list served all the same (src/status-list/apply-change.ts): a change
+   * of the list, `status-list.applied` with the failure named, not a refusal; the next poll asks with the
+   * versions the lane now holds.
+   */
+  private changedThoughFailed(
+    b: { name: string; bytes: number },
+    change: ListChange,
+    code: string,
+    message: string,
+    sl: StatusListStatus,
+    sink: StatusListSink,
+  ): boolean {
+    this.d.log.warn(
+      { bundle: b.name, code, err: message, versions: change.versions },
+      "status-list job failed but changed the list served",
+    );
+    appendSafe(this.d.audit, this.d.log, {
+      type: "status-list.applied",
+      severity: "warn",
+      message: `status-list ${change.kind} ${change.version} applied, though its job failed: ${message}`,
+      data: {
+        bundle: b.name,
+        kind: change.kind,
+        version: change.version,
+        bytes: b.bytes,
+        source: "station",
+        versions: change.versions,
+        before: change.before,
+        failure: { reason: message, code },
+      },
+    });
+    sl.bundlesApplied++;
+    Object.assign(sl, sink.versions());
+    return false;
   }
 }

@@ -157,3 +157,61 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   expect(retried.statusList?.lastError).toBeNull(); // cleared by the same poll
   t.cleanup();
 });
+
+it("a job that failed but changed the list served is a change (status-list.applied with its failure), not a refusal", async () => {
+  const { tempDir } = await import("../journal/helpers.js");
+  const { withListChange } = await import("../../src/status-list/apply-change.js");
+  const { EtcError } = await import("../../firmware-bridge/errors.js");
+  const t = tempDir("etc-bundles-");
+  const dir = join(t.dir, "lists");
+  mkdirSync(dir);
+  const name = "full-20261123.bundle";
+  writeFileSync(join(dir, name), bundle(name, 1500));
+  // the full list is in place (the pointer switched) but its job failed afterwards (E511 "is in place")
+  class FailsAfterSwitch extends FakeSink {
+    override async applyBundle(file: string): Promise<unknown> {
+      const before = this.versions();
+      await super.applyBundle(file);
+      throw withListChange(
+        new EtcError("E511_STATUS_LIST_STORE", "filter not written: EIO"),
+        before,
+        this.versions(),
+      );
+    }
+  }
+  const sink = new FailsAfterSwitch();
+  const audited: { type: string; severity?: string; data?: object }[] = [];
+  rig = await makeRig(
+    {
+      statusList: sink,
+      statusListPollMs: 50,
+      heartbeatIntervalMs: 40,
+      downloadDir: join(t.dir, "dl"),
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: dir, pageSize: 1024 },
+  );
+  rig.uplink.start();
+  await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
+  expect(audited.filter((e) => e.type.startsWith("status-list."))).toEqual([
+    expect.objectContaining({
+      type: "status-list.applied",
+      severity: "warn",
+      data: expect.objectContaining({
+        bundle: name,
+        kind: "full",
+        version: "20261123",
+        before: { full: null, delta: null },
+        versions: { full: "20261123", delta: null },
+        failure: { reason: "filter not written: EIO", code: "E511_STATUS_LIST_STORE" },
+      }),
+    }),
+  ]);
+  expect(rig.uplink.status().statusList).toMatchObject({
+    full: "20261123",
+    bundlesApplied: 1,
+    lastError: null,
+  });
+  expect(sink.tried).toEqual([name]);
+  t.cleanup();
+});
