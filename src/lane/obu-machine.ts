@@ -109,19 +109,21 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (b2.dateOfExpire < today) return stop("OBU_EXPIRED", p, ctx);
   if (/^0+$/.test(issuerId) || /^f+$/i.test(issuerId)) return stop("OBU_ISSUER_INVALID", p, ctx);
   if (ctx.unsettled({ obuSerial: contractSerial })) return stop("UNSETTLED_DEBIT", p, ctx);
-  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never waved on
+  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never waved on;
+  // a lookup that fails does not turn a vehicle that just paid into a stop (it passed its check then)
+  const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
   let a: StatusListAnswer;
   try {
     a = ctx.lookup({ obuId: contractSerial });
   } catch (e) {
+    if (traded) return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
     return stop("STATUS_LIST_FAILED", { ...p, extra: lookupFailure(e, "obu") }, ctx);
   }
   const versions = a.versions;
   if (a.listed) {
     return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
   }
-  if (ctx.recentlyTraded({ obuSerial: contractSerial }))
-    return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
+  if (traded) return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   if (a.health) warnings.push(listHealthCode(a.health));
   return {
@@ -191,7 +193,8 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
 
 type AwaitB4 = Extract<ObuState, { phase: "await-b4" }>;
 /** A step of B4's checks: the vehicle's stop, or what the next step needs. */
-type B4Step<T> = { stop: Transition } | { ok: T };
+/** `lookupFailed`: the stop is STATUS_LIST_FAILED (the list could not be asked), not a listing */
+type B4Step<T> = { stop: Transition; lookupFailed?: true } | { ok: T };
 
 /**
  * B4 (the card): in order, the card read complete (one C2 resend), the card's own checks, the recent-trade
@@ -217,11 +220,15 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   const refused = cardRefusal(s, iss, card, p, ctx);
   if (refused) return refused;
   // the list before the recent-trade pass: a card listed since it paid here (in this OBU or, as the pass
-  // matches the card alone, in another) is stopped, never waved on
+  // matches the card alone, in another) is stopped, never waved on; a lookup that fails does not turn a
+  // card that just paid into a stop
+  const traded = ctx.recentlyTraded({ cardId: card.cardId });
   const listed = listAtB4(s, card, { ...p, card }, ctx);
-  if ("stop" in listed) return listed.stop;
-  if (ctx.recentlyTraded({ cardId: card.cardId }))
-    return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
+  if ("stop" in listed)
+    return traded && listed.lookupFailed
+      ? alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx)
+      : listed.stop;
+  if (traded) return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
   const priced = priceAtB4(s, card, listed.ok.parts, ctx);
   if ("stop" in priced) return priced.stop;
   return debitAtB4(s, card, priced.ok, listed.ok, ev.raw, ctx);
@@ -333,7 +340,10 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
   try {
     a = ctx.lookup({ cardId: card.cardId, obuId: s.obu.obuSerial });
   } catch (e) {
-    return { stop: stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx) };
+    return {
+      stop: stop("STATUS_LIST_FAILED", { ...pc, extra: lookupFailure(e, "card") }, ctx),
+      lookupFailed: true,
+    };
   }
   const versions = a.versions;
   // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so

@@ -788,6 +788,25 @@ describe("OBU machine: status-list failures are not bad card data (defect 12)", 
     expect(replies(r.effects).some((c) => c.kind === "debit")).toBe(false);
   });
 
+  // review of this session's change (the lookup before the recent-trade pass): a lookup that fails must
+  // not stop, and journal, a vehicle that just paid here and is re-read in the zone
+  it("a vehicle that just paid, re-read while the lookup fails: ALREADY_TRADED as before, no stop recorded", () => {
+    const obu = run(ctxFor("exit", { traded: new Set([OBU_SERIAL]) }, { lookup: () => boom() }), [E.obu()]);
+    expect(obu.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
+    expect(commits(obu.effects)).toEqual([]);
+    const cardOnly = (q: { cardId?: string }) => {
+      if (q.cardId !== undefined) boom();
+      return { listed: false, versions: { full: "f", delta: null } };
+    };
+    const card = run(ctxFor("exit", { traded: new Set([CARD_ID]) }, { lookup: cardOnly }), [
+      E.obu(),
+      E.veh(),
+      E.card(),
+    ]);
+    expect(card.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
+    expect(commits(card.effects)).toEqual([]);
+  });
+
   it("an unhealthy list traded under the 'trade' policy leaves a warning on the record", () => {
     const ctx = ctxFor(
       "exit",
