@@ -204,6 +204,7 @@ export class LaneController {
       now: this.now,
       repeatMs: opts.statusListPolicy.alarmRepeatMs ?? 60_000,
       counters: this.counters,
+      schedule: (ms, fn) => schedule(ms, fn),
     });
     this.queue = new SerialQueue((e, context) => loopErrors.report(e, context));
     const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);

@@ -60,6 +60,7 @@ describe("LoopErrors: logged in full, counted, alarmed at most every repeatMs", 
       now: () => now,
       repeatMs: 60_000,
       counters,
+      schedule: () => undefined,
     });
     const e = new TypeError("Cannot read properties of undefined (reading 'obuId')");
     le.report(e, { frame: "B5", raw: "ffee" });
@@ -76,5 +77,37 @@ describe("LoopErrors: logged in full, counted, alarmed at most every repeatMs", 
     const errs = lines.filter((l) => l.msg === "lane loop error");
     expect(errs).toHaveLength(4);
     expect(errs[0]?.obj).toMatchObject({ err: e, frame: "B5", raw: "ffee" });
+  });
+
+  it("failures the window held back are alarmed when it ends, also when none follows them", () => {
+    let now = 0;
+    const alarms: string[] = [];
+    const timers: { at: number; fn: () => void }[] = [];
+    const counters = { loopErrors: 0 };
+    const le = new LoopErrors({
+      log: recordingLogger([]),
+      alarm: (code, message) => alarms.push(`${code}: ${message}`),
+      now: () => now,
+      repeatMs: 60_000,
+      counters,
+      schedule: (ms, fn) => timers.push({ at: now + ms, fn }),
+    });
+    le.report(new Error("first"), undefined);
+    now = 1_000;
+    le.report(new Error("second"), undefined);
+    now = 2_000;
+    le.report(new Error("third"), { frame: "B4" });
+    expect(alarms).toHaveLength(1);
+    expect(timers.map((t) => t.at)).toEqual([60_000]); // one timer for the window, at its end
+    now = 60_000;
+    timers[0]!.fn();
+    expect(alarms[1]).toBe(
+      "LANE_LOOP_ERROR: a B4 frame's handling threw: third (2 failures since the last alarm); the log has the details (a defect: please report it)",
+    );
+    // the next failure opens a new window from that alarm
+    now = 61_000;
+    le.report(new Error("fourth"), undefined);
+    expect(alarms).toHaveLength(2);
+    expect(timers.map((t) => t.at)).toEqual([60_000, 120_000]);
   });
 });
