@@ -848,7 +848,13 @@ export class AuditTrail {
       this.flushSpool();
       await this.sync();
       for (const f of plan.files) await unlink(join(this.dir, f.file));
-      for (const f of plan.sideFiles) await unlink(join(this.dir, f)).catch(() => undefined);
+      for (const f of plan.sideFiles)
+        await unlink(join(this.dir, f)).catch((e: unknown) =>
+          this.log.warn(
+            { file: f, err: e instanceof Error ? e.message : String(e) },
+            "audit retention: a side file of a deleted segment was not deleted; remove it by hand",
+          ),
+        );
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
       return { ...plan, bound };
