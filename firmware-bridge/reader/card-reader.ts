@@ -43,6 +43,11 @@ export interface CardReader {
    * background until close() (watch state$). Idempotent while open.
    */
   open(): Promise<ReaderInfo>;
+  /**
+   * What the reader answered to INFO at the latest link-up (a reconnect asks again), undefined before
+   * the first; the link reports "up" only once it has it.
+   */
+  readonly info?: ReaderInfo | undefined;
   /** Stops reconnecting, fails queued and pending commands (E811), closes the port. Idempotent. */
   close(): Promise<void>;
   /** Current state first, then every change. */

@@ -110,6 +110,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
   async open(port: string): Promise<void> {
     try {
       this.readerInfo = await this.d.reader.open();
+      // a reader whose link came up before its INFO was known (an implementation without `info`)
+      if (this.linkState.status === "up" && this.unfit === undefined) this.checkFit();
     } catch (e) {
       this.d.log.warn({ err: errText(e), port }, "card reader not reachable yet; reconnecting");
     }
@@ -223,6 +225,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
     return this.active?.c.kind === "recovery";
   }
 
+  /** The reader's INFO against the booth's settings (./reader-fit.ts): an unfit reader is alarmed and shown. */
+  private checkFit(): void {
+    const ctx = this.d.ctx;
+    this.unfit = this.readerInfo ? readerUnfit(this.readerInfo, ctx.options.psamSlot) : undefined;
+    if (this.unfit) {
+      ctx.alarm("BOOTH_READER_UNFIT", `booth not ready: card reader on ${ctx.readerPort}: ${this.unfit}`);
+      ctx.show(PROMPTS.readerUnfit(this.unfit), this.active?.c ?? null);
+    }
+  }
+
   onLink(s: ReaderLinkState): void {
     const ctx = this.d.ctx;
     const was = this.linkState.status;
@@ -230,15 +242,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (s.status === was) return;
     this.d.log.info({ status: s.status, reason: s.reason }, "card reader link");
     if (s.status === "up") {
-      this.readerInfo = (this.d.reader as { info?: ReaderInfo }).info ?? this.readerInfo;
+      this.readerInfo = this.d.reader.info ?? this.readerInfo;
       ctx.psam.invalidate(); // a reconnected reader has its PSAM unpowered
       if (this.watch.state !== "present") this.watch.state = "unknown";
       ctx.audit("reader.link", "info", "card reader link up", { state: "up", port: ctx.readerPort });
-      this.unfit = this.readerInfo ? readerUnfit(this.readerInfo, ctx.options.psamSlot) : undefined;
-      if (this.unfit) {
-        ctx.alarm("BOOTH_READER_UNFIT", `booth not ready: card reader on ${ctx.readerPort}: ${this.unfit}`);
-        ctx.show(PROMPTS.readerUnfit(this.unfit), this.active?.c ?? null);
-      }
+      this.checkFit();
       this.d.wakeup.wake();
       if (!this.recovering()) this.kick();
     } else if (s.status === "down" && was === "up") {

@@ -22,12 +22,13 @@ const INFO: ReaderInfo = {
   serial: "1",
 };
 
-function rig(info: ReaderInfo, psamSlot: number) {
+function rig(info: ReaderInfo | undefined, psamSlot: number, opened: ReaderInfo = INFO) {
   const reads: number[] = [];
   const shown: string[] = [];
   const alarms: { code: string; message: string }[] = [];
   const reader = {
     info,
+    open: () => Promise.resolve(opened),
     activate: () => {
       reads.push(reads.length + 1);
       return Promise.reject(new EtcError(ReaderErrorCodes.NoCard, "no card on the reader"));
@@ -93,5 +94,18 @@ describe("the reader's INFO checked at link-up", () => {
     await again.loop.idle();
     expect(again.reads).toEqual([1]);
     await again.loop.stop();
+  });
+
+  it("a reader without INFO at link-up (its `info` not given) is checked with what open() answered", async () => {
+    const r = rig(undefined, 2);
+    r.loop.onLink({ status: "up", since: 0 }); // before open() resolved: INFO not known yet
+    await r.loop.idle();
+    expect(r.alarms).toEqual([]);
+    const readsBefore = r.reads.length;
+    await r.loop.open("/dev/ttyUSB1");
+    await r.loop.idle();
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_READER_UNFIT"]);
+    expect(r.reads).toHaveLength(readsBefore); // nothing read once the reader is known unfit
+    await r.loop.stop();
   });
 });
