@@ -84,7 +84,7 @@ export interface LaneRuntime {
    * Applies a signed bundle (a path or its bytes) that does not come from the station's uplink (an
    * operator's import, a demo's list) and records it in the trail: `status-list.applied` with the versions
    * the lane then holds, or `status-list.refused` with the reason (and rethrows). The uplink records the
-   * lists it fetches itself (src/uplink/uplink.ts), with the bundle's name and size.
+   * lists it fetches itself (src/uplink/status-list-poller.ts), with the bundle's name and size.
    */
   applyStatusList(bundle: string | Uint8Array, source: string, opts?: ApplyOptions): Promise<ApplyResult>;
   close(): Promise<void>;

@@ -153,12 +153,15 @@ export class RuntimeTracker {
     );
   }
 
-  /** a list the uplink fetched and refused: once per error (its time and message) */
+  /**
+   * a list the uplink fetched and refused: once per error (its time and message); a poll that failed on
+   * the lane's own side (`local`, E615: a full disk) refused no list and is not one (the status shows it)
+   */
   private trackStatusListRefusals(uplink: NonNullable<LaneRuntime["uplink"]>): void {
     let lastError: string | null = null;
     this.subs.push(
       uplink.status$.subscribe((s) => {
-        const e = s.statusList?.lastError ?? null;
+        const e = s.statusList?.lastError?.local ? null : (s.statusList?.lastError ?? null);
         const key = e ? `${e.at} ${e.message}` : null;
         if (key !== null && key !== lastError)
           this.feed.extra({

@@ -1,0 +1,39 @@
+/**
+ * The status service's tracker (src/service/runtime-tracker.ts): a status-list bundle the uplink fetched
+ * and refused goes to the live feed as "rejected", once per error; a poll that failed on the lane's own
+ * side (local, E615: a full disk) refused no list and is not fed as one.
+ */
+import { BehaviorSubject, Subject } from "rxjs";
+import { expect, it } from "vitest";
+import type { LaneRuntime } from "../../src/lane/runtime.js";
+import type { LaneFeedEvent } from "../../src/service/lane-view.js";
+import { RuntimeTracker } from "../../src/service/runtime-tracker.js";
+
+it("the uplink's status-list lastError: a refusal is fed once as rejected; a local failure is not", () => {
+  const uplinkStatus = new Subject<{ statusList: unknown }>();
+  const rt = {
+    controller: { outcomes$: new Subject(), status$: new Subject(), events$: new Subject() },
+    statusList: {
+      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
+      info: () => ({ counts: null, appliedAt: null }),
+    },
+    uplink: { status$: uplinkStatus },
+    reader: null,
+  } as unknown as LaneRuntime;
+  const fed: LaneFeedEvent[] = [];
+  new RuntimeTracker(rt, () => 1000, { vehicle: () => undefined, extra: (e) => fed.push(e) });
+  const rejected = () => fed.filter((e) => e.type === "status-list" && e.action === "rejected");
+  const status = (lastError: object | null) =>
+    uplinkStatus.next({ statusList: { full: "f1", delta: null, lastError } });
+  status({ code: "E615_STATUS_LIST_LOCAL", message: "ENOSPC: no space left", at: "t1", local: true });
+  expect(rejected()).toEqual([]);
+  const refusal = {
+    code: "E501_SIGNATURE",
+    message: "delta-2.bundle: bad signature",
+    at: "t2",
+    local: false,
+  };
+  status(refusal);
+  status(refusal);
+  expect(rejected()).toEqual([expect.objectContaining({ reason: "delta-2.bundle: bad signature" })]);
+});
