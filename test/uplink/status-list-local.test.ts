@@ -61,23 +61,35 @@ function lane(): { dir: string; journal: Journal } {
   return { dir: t.dir, journal };
 }
 
-it("a download directory that cannot be created: a local error, not the station's; the poll waits its interval", async () => {
-  const { dir, journal } = lane();
-  writeFileSync(join(dir, "not-a-dir"), "x");
-  const { f, calls } = station(() => false);
+/** An uplink of `journal` to the fake station `f`, no heartbeats, fast backoff; stopped after the test. */
+function uplinkOf(
+  journal: ConstructorParameters<typeof Uplink>[0]["outbox"],
+  f: ConstructorParameters<typeof Uplink>[0]["fetch"],
+  over: Partial<ConstructorParameters<typeof Uplink>[0]>,
+): Uplink {
   const uplink = new Uplink({
     stationUrl: "http://station.invalid",
     outbox: journal,
     lane: LANE,
     fetch: f,
     heartbeatIntervalMs: 0,
+    backoff: { initialMs: 5, maxMs: 20 },
+    ...over,
+  });
+  cleanups.push(() => uplink.stop());
+  return uplink;
+}
+
+it("a download directory that cannot be created: a local error, not the station's; the poll waits its interval", async () => {
+  const { dir, journal } = lane();
+  writeFileSync(join(dir, "not-a-dir"), "x");
+  const { f, calls } = station(() => false);
+  const uplink = uplinkOf(journal, f, {
     statusListPollMs: 3_600_000,
     downloadDir: join(dir, "not-a-dir", "downloads"), // ENOTDIR
-    backoff: { initialMs: 5, maxMs: 20 },
     breaker: { failureThreshold: 3, coolDownMs: 30 },
     statusList: { versions: () => ({ full: null, delta: null }), applyBundle: async () => {} },
   });
-  cleanups.push(() => uplink.stop());
   journal.commitMany(Array.from({ length: 5 }, (_, i) => sampleRecord(i)));
   uplink.start();
   const s = await statusWhere(uplink, (x) => x.statusList?.lastError != null, "the poll's error", 5_000);
@@ -108,16 +120,10 @@ it("the half-done download deleted (an operator freeing the disk): the next poll
       }
     },
   );
-  const uplink = new Uplink({
-    stationUrl: "http://station.invalid",
-    outbox: journal,
-    lane: LANE,
-    fetch: f,
-    heartbeatIntervalMs: 0,
+  const uplink = uplinkOf(journal, f, {
     statusListPollMs: 20,
     downloadDir: dl,
     bundlePagesPerStep: 4,
-    backoff: { initialMs: 5, maxMs: 20 },
     breaker: { failureThreshold: 1000, coolDownMs: 30 },
     statusList: {
       versions: () => ({ full: applied ? info.version : null, delta: null }),
@@ -126,7 +132,6 @@ it("the half-done download deleted (an operator freeing the disk): the next poll
       },
     },
   });
-  cleanups.push(() => uplink.stop());
   uplink.start();
   const e = await statusWhere(uplink, (x) => x.statusList?.lastError != null, "the poll's error", 5_000);
   expect(e.statusList?.lastError).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", local: true });

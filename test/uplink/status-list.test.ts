@@ -46,6 +46,25 @@ class FakeSink implements StatusListSink {
   }
 }
 
+/** The uplink against a station serving the bundles of `dir` in pages of 1 KiB, polling every 50 ms. */
+function listRig(
+  sink: StatusListSink,
+  dir: string,
+  downloadDir: string,
+  audited: { type: string; data?: object }[],
+): Promise<Rig> {
+  return makeRig(
+    {
+      statusList: sink,
+      statusListPollMs: 50,
+      heartbeatIntervalMs: 40,
+      downloadDir,
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: dir, pageSize: 1024 },
+  );
+}
+
 it("fetches the newest full list (paged) and the delta chain, confirms it is current, reports versions", async () => {
   const { tempDir } = await import("../journal/helpers.js");
   const t = tempDir("etc-bundles-");
@@ -64,16 +83,7 @@ it("fetches the newest full list (paged) and the delta chain, confirms it is cur
   }
   const sink = new FakeSink();
   const audited: { type: string; data?: object }[] = [];
-  rig = await makeRig(
-    {
-      statusList: sink,
-      statusListPollMs: 50,
-      heartbeatIntervalMs: 40,
-      downloadDir: join(t.dir, "dl"),
-      audit: { append: (e) => audited.push(e) },
-    },
-    { statusListDir: dir, pageSize: 1024 },
-  );
+  rig = await listRig(sink, dir, join(t.dir, "dl"), audited);
   rig.commit(5);
   rig.uplink.start();
   await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
@@ -181,16 +191,7 @@ it("a job that failed but changed the list served is a change (status-list.appli
   }
   const sink = new FailsAfterSwitch();
   const audited: { type: string; severity?: string; data?: object }[] = [];
-  rig = await makeRig(
-    {
-      statusList: sink,
-      statusListPollMs: 50,
-      heartbeatIntervalMs: 40,
-      downloadDir: join(t.dir, "dl"),
-      audit: { append: (e) => audited.push(e) },
-    },
-    { statusListDir: dir, pageSize: 1024 },
-  );
+  rig = await listRig(sink, dir, join(t.dir, "dl"), audited);
   rig.uplink.start();
   await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
   expect(audited.filter((e) => e.type.startsWith("status-list."))).toEqual([
