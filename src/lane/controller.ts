@@ -131,7 +131,7 @@ export interface LaneCounters {
   journalFailures: number;
   inits: number;
   rsuReboots: number;
-  /** tasks of the lane's queue (a frame, a timer, a link change) that threw: a defect, each one alarmed */
+  /** tasks of the lane's queue (a frame, a timer, a link change) that threw: a defect (./loop-errors.ts) */
   loopErrors: number;
 }
 
@@ -198,16 +198,17 @@ export class LaneController {
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
     const alarm = (code: string, message: string): void => this.alarm(code, message);
+    // timers run on the queue (built next): called only once it exists
+    const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const loopErrors = new LoopErrors({
       log: this.log,
       alarm,
       now: this.now,
       repeatMs: opts.statusListPolicy.alarmRepeatMs ?? 60_000,
       counters: this.counters,
-      schedule: (ms, fn) => schedule(ms, fn),
+      schedule,
     });
     this.queue = new SerialQueue((e, context) => loopErrors.report(e, context));
-    const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const notice = (code: string, message: string, data: Record<string, unknown>): void =>
       this.notice(code, message, data);
     this.guards = new TradeGuards({
