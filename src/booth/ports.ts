@@ -4,7 +4,7 @@
  * (`BoothLaneHook`: its outcomes, its trade guards and its status-list policy). Tests pass fakes.
  */
 import type { Observable } from "rxjs";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
 
@@ -45,12 +45,7 @@ export interface BoothJournal {
    * the newest record of one purchase (card, PSAM terminal and PSAM transaction serial) created at or after
    * sinceMs (wall ms), or null: what resolved a booth intent that is gone (gone-intent.ts)
    */
-  purchaseRecord(q: {
-    cardId: string;
-    psamNo: string;
-    psamTransSerial: string;
-    sinceMs: number;
-  }): CommittedRecord | null;
+  purchaseRecord(q: PurchaseQuery): CommittedRecord | null;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */

@@ -43,6 +43,7 @@ import type {
   LaneIdentity,
   NewLaneRecord,
   PendingRecord,
+  PurchaseQuery,
   Settlement,
   StoredRecord,
 } from "./types.js";
@@ -406,12 +407,7 @@ export class Journal implements Outbox {
    * The newest record of one card purchase (card, PSAM terminal and PSAM transaction serial) created at or
    * after sinceMs (wall ms), or null: what resolved a gone intent (RecordQueries).
    */
-  purchaseRecord(q: {
-    cardId: string;
-    psamNo: string;
-    psamTransSerial: string;
-    sinceMs: number;
-  }): StoredRecord | null {
+  purchaseRecord(q: PurchaseQuery): StoredRecord | null {
     return this.records.purchaseRecord(q);
   }
 

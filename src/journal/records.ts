@@ -20,6 +20,7 @@ import {
   type CommittedRecord,
   type GuardRow,
   type NewLaneRecord,
+  type PurchaseQuery,
   RECORD_KINDS,
   type RecordKind,
   type Settlement,
@@ -233,12 +234,7 @@ export class RecordQueries {
    * What a caller whose commit met a gone intent (E609) looks for (src/booth/gone-intent.ts): a range of
    * records_created and the matching rows' columns, no record JSON parsed but the one returned.
    */
-  purchaseRecord(q: {
-    cardId: string;
-    psamNo: string;
-    psamTransSerial: string;
-    sinceMs: number;
-  }): StoredRecord | null {
+  purchaseRecord(q: PurchaseQuery): StoredRecord | null {
     this.assertOpen();
     const hit = this.guard(
       "purchaseRecord",

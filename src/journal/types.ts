@@ -222,3 +222,15 @@ export interface JournalStats {
   healthy: boolean;
   dbBytes: number;
 }
+
+/**
+ * One card purchase (card, PSAM terminal number and PSAM transaction serial: one MAC1, so one DEBIT), its
+ * records created at or after `sinceMs` (wall ms): what a commit that met a gone intent looks for
+ * (Journal.purchaseRecord).
+ */
+export interface PurchaseQuery {
+  cardId: string;
+  psamNo: string;
+  psamTransSerial: string;
+  sinceMs: number;
+}

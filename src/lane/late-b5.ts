@@ -105,17 +105,13 @@ function ownB5(r: CommittedRecord, b5: TradeResult, raw: string): boolean {
 }
 
 /** What an ORPHAN_B5 keeps of the answer: the purchase's serials and time, the TAC and the balance after. */
-export interface OrphanProof {
-  tac: string | null;
-  iccPaySerial: string | null;
-  psamNo: string | null;
-  psamTransSerial: string | null;
-  transTime: string | null;
-  transType: string | null;
-  balanceAfter: number | null;
+export type OrphanProof = Pick<
+  NewLaneRecord,
+  "tac" | "iccPaySerial" | "psamNo" | "psamTransSerial" | "transTime" | "transType" | "balanceAfter"
+> & {
   /** the answer's ErrorCode (the B5's; a B8's for one made from a B8) */
   errorCode: number;
-}
+};
 
 /** Everything a B5 carries, as an ORPHAN_B5 keeps it. */
 export function proofOfB5(b5: TradeResult): OrphanProof {
