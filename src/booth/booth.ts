@@ -258,6 +258,7 @@ export class Booth {
     return {
       link: this.loop.link,
       reader: this.loop.info ?? null,
+      readerUnfit: this.loop.unfitReason ?? null,
       port: this.init.readerPort,
       cases: this.cases(),
       screen: p

@@ -104,6 +104,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     return this.readerInfo;
   }
 
+  /** why the reader's INFO at its last link-up does not fit the booth's settings; undefined when it fits */
+  get unfitReason(): string | undefined {
+    return this.unfit;
+  }
+
   // ---- life cycle ----------------------------------------------------------------------------------
 
   /** Opens the reader (its first attempt may fail: the link keeps reconnecting) and starts working. */

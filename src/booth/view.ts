@@ -13,6 +13,8 @@ export interface BoothStatus {
   link: ReaderLinkState;
   /** the reader's INFO (vendor, model, firmware, serial, PSAM slots), once it answered */
   reader: ReaderInfo | null;
+  /** why that reader cannot serve this booth (./reader-fit.ts: PSAM slot, frame length); null when it can */
+  readerUnfit: string | null;
   port: string;
   cases: BoothCaseView[];
   /** the collector's screen now */

@@ -106,6 +106,8 @@ export interface BoothDeskView {
   counters: Record<string, number>;
   /** lost DEBIT answers being recovered from their cards now */
   recovering: number;
+  /** why the card reader cannot serve the booth (its INFO at link-up against the settings); null when it can */
+  readerUnfit: string | null;
   /** the last booth transaction: card read to durable record, of which the reader, the lane, the commit (ms) */
   lastTiming: { totalMs: number; readerMs: number; laneMs: number; commitMs: number } | null;
 }

@@ -157,6 +157,7 @@ function boothDeskView(b: BoothStatus): LaneSnapshot["booth"] {
       screen: b.screen,
       counters: { ...b.counters },
       recovering: b.recovering,
+      readerUnfit: b.readerUnfit,
       lastTiming: t
         ? { totalMs: t.totalMs, readerMs: t.readerMs, laneMs: t.laneMs, commitMs: t.commitMs }
         : null,

@@ -138,6 +138,7 @@ describe("the booth over ptys", () => {
         cases: [],
         counters: { transactions: 1, refusals: 0 },
         recovering: 0,
+        readerUnfit: null,
       });
       expect(st.readerCounters.frames).toBeGreaterThan(0);
       expect(st.lastTiming!.totalMs).toBeGreaterThanOrEqual(st.lastTiming!.readerMs);

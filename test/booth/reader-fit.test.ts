@@ -62,6 +62,8 @@ describe("the reader's INFO checked at link-up", () => {
     ]);
     expect(r.shown.every((s) => s.startsWith("READER_UNFIT "))).toBe(true);
     expect(r.shown.length).toBeGreaterThan(0);
+    // what Booth.status() shows the status service and the page (src/booth/booth.ts)
+    expect(r.loop.unfitReason).toBe("reader.psamSlot is 2 but the reader's INFO says it has 1 PSAM slot(s)");
     await r.loop.stop();
   });
 
@@ -88,11 +90,13 @@ describe("the reader's INFO checked at link-up", () => {
     again.loop.onLink({ status: "up", since: 0 });
     await again.loop.idle();
     expect(again.reads).toEqual([]);
+    expect(again.loop.unfitReason).toMatch(/^reader\.psamSlot is 2/);
     again.loop.onLink({ status: "down", since: 1, reason: "unplugged" });
     info.psamSlots = 2; // the reader was swapped for one with two slots
     again.loop.onLink({ status: "up", since: 2 });
     await again.loop.idle();
     expect(again.reads).toEqual([1]);
+    expect(again.loop.unfitReason).toBeUndefined();
     await again.loop.stop();
   });
 

@@ -1,6 +1,7 @@
 /** `etc-lane status` for a person (src/cli/commands/status.ts formatStatus): the status-list row. */
 import { expect, it } from "vitest";
 import { formatStatus } from "../../src/cli/commands/status.js";
+import { renderState } from "../../src/service/page/render.js";
 import { baseSnapshot } from "../service/fake-lane.js";
 
 const listRow = (text: string): string => text.split("\n").find((l) => l.startsWith("Status list")) ?? "";
@@ -36,4 +37,32 @@ it("the upload-queue row names the batch size in use, and the configured one whe
   // no station: no batch
   s.uplink = { ...s.uplink, state: "disabled", batch: null };
   expect(uploadRow(formatStatus(s))).not.toContain("batch");
+});
+
+it("a card reader the booth cannot use (its INFO at link-up) is named under the reader's row, nothing when it fits", () => {
+  const s = baseSnapshot();
+  s.reader = { status: "up", reason: null, since: s.at, counters: {} };
+  expect(formatStatus(s)).not.toContain("unfit");
+  s.booth.desk = {
+    ...s.booth.desk!,
+    readerUnfit: "reader.psamSlot is 2 but the reader's INFO says it has 1 PSAM slot(s)",
+  };
+  const lines = formatStatus(s).split("\n");
+  const at = lines.findIndex((l) => l.startsWith("Card reader"));
+  expect(lines[at + 1]).toMatch(
+    /^ {2}unfit +booth not ready +reader\.psamSlot is 2 but the reader's INFO says/,
+  );
+});
+
+it("the page's card-reader card names why the booth cannot use the reader (src/service/page/render.ts)", () => {
+  const s = baseSnapshot();
+  s.reader = { status: "up", reason: null, since: s.at, counters: {} };
+  expect(renderState(s, [], null)).not.toContain("unfit");
+  s.booth.desk = {
+    ...s.booth.desk!,
+    readerUnfit: "the reader's INFO says it takes frames of at most 256 bytes",
+  };
+  expect(renderState(s, [], null)).toMatch(
+    /unfit<\/span> the reader&#39;s INFO says it takes frames of at most 256 bytes/,
+  );
 });

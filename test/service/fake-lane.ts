@@ -94,6 +94,7 @@ export function baseSnapshot(at = T0): LaneSnapshot {
         screen: { step: "READY", text: "请放卡", detail: "", caseId: null, at: at - 5000 },
         counters: { transactions: 7, refusals: 1, recoveries: 1, cancelled: 0 },
         recovering: 0,
+        readerUnfit: null,
         lastTiming: { totalMs: 51.2, readerMs: 48.9, laneMs: 2.3, commitMs: 1.1 },
       },
     },

@@ -113,6 +113,8 @@ function deviceRows(s: LaneSnapshot): Row[] {
   ];
   if (s.reader) {
     rows.push(["Card reader", s.reader.status, s.reader.reason ?? ""]);
+    const unfit = s.booth.desk?.readerUnfit;
+    if (unfit) rows.push(["  unfit", "booth not ready", unfit]);
     rows.push(["  counters", "", counterLine(s.reader.counters)]);
   } else rows.push(["Card reader", "-", "not configured"]);
   const sl = s.statusList;

@@ -152,6 +152,14 @@ export function renderState(
             bi("链路", "link"),
             linkBadge(s.reader.status) + (s.reader.reason ? ` ${esc(s.reader.reason)}` : ""),
           ],
+          ...(s.booth.desk?.readerUnfit
+            ? [
+                [
+                  bi("人工处理", "booth"),
+                  `<span class="badge bad">${esc("不可用 unfit")}</span> ${esc(s.booth.desk.readerUnfit)}`,
+                ] as [string, string],
+              ]
+            : []),
         ]),
         "reader",
       )
