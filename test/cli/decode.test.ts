@@ -380,6 +380,37 @@ describe("etc-lane decode --capture: the deframer limits", () => {
     }
   });
 
+  it("refuses a --max-frame-length a port of the capture could not have run with, naming the port", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decode-limits-"));
+    const w = new CaptureWriter({ dir, prefix: "r", now: () => 0, wallNow: () => Date.UTC(2026, 11, 2) });
+    const rsu = w.addPort(
+      "rsu",
+      "etc-lane t rsu port x protocol=national inter-byte-ms=50 max-frame-length=1024",
+    );
+    w.addPort(
+      "reader",
+      "etc-lane t reader port y protocol=etc-reader inter-byte-ms=50 max-frame-length=1024",
+    );
+    w.record(rsu, RTAC_EVENT.dataRx, encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex")));
+    w.close();
+    const file = join(dir, readdirSync(dir)[0] as string);
+    try {
+      const small = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "100"]);
+      expect(small.stderr).toContain(
+        '--max-frame-length: the capture\'s reader port "reader" takes 512..65544 (reader.link.maxFrameLength), got "100"',
+      );
+      expect(small.code).toBe(1);
+      const big = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "65540"]);
+      expect(big.stderr).toContain('--max-frame-length: the capture\'s RSU port "rsu" takes 64..65536');
+      expect(big.code).toBe(1);
+      const fits = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "600"]);
+      expect(jsonLines(fits.stdout).map((l) => l.type)).toEqual(["B2"]);
+      expect(fits.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a value out of range, and the options without --capture", async () => {
     const bad = await runCli("etc-lane", ["decode", "--capture", "x.pcapng", "--max-frame-length", "10"]);
     expect(bad.stderr).toContain('--max-frame-length: expected an integer 64..65544, got "10"');

@@ -12,6 +12,8 @@ import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
 import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import type { Variant } from "../../../firmware-bridge/framing/types.js";
+import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
+import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
 import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
 import { UsageError } from "../run-cli.js";
@@ -48,6 +50,30 @@ function limitsFromOptions(o: DecodeOpts): TimelineOptions {
       ? { maxFrameLength: num("--max-frame-length", o.maxFrameLength, 64, 65_544, true) }
       : {}),
   };
+}
+
+/**
+ * `--max-frame-length` applies to every port of the capture: each port's kind has its own range, the one
+ * the lane's config accepts for it (the reader's `reader.link.maxFrameLength` 512..65544, src/config/schema.ts;
+ * the RSU link's `deframer.maxFrameLength` 64..65536, firmware-bridge/link/options.ts). A value no lane could
+ * have run that port with is refused, naming the port.
+ */
+function checkFrameLimitPerPort(
+  ports: readonly { name: string; speaks?: string }[],
+  max: number | undefined,
+  given: string | undefined,
+): void {
+  if (max === undefined) return;
+  for (const p of ports) {
+    const reader = p.speaks === READER_CAPTURE_PROTOCOL;
+    const [lo, hi, setting] = reader
+      ? [MIN_READER_FRAME_LENGTH, MAX_READER_FRAME_LENGTH, "reader.link.maxFrameLength"]
+      : [64, 65_536, "the RSU link's deframer.maxFrameLength"];
+    if (max < lo || max > hi)
+      throw new UsageError(
+        `--max-frame-length: the capture's ${reader ? "reader" : "RSU"} port "${p.name}" takes ${lo}..${hi} (${setting}), got "${given}"`,
+      );
+  }
 }
 
 export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol: string }): Dialect {
@@ -217,6 +243,7 @@ export function registerDecode(program: Command): void {
 function decodeCapture(files: string[], opts: DecodeOpts): void {
   const limits = limitsFromOptions(opts);
   const cap = readCapture(files);
+  checkFrameLimitPerPort(cap.ports, limits.maxFrameLength, opts.maxFrameLength);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
   const timeline = captureTimeline(
