@@ -195,7 +195,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   removeUnrenamedRotations(dir);
   const segments = segmentsOrFirst(dir);
   const torn = cutTail(segments, dir, rec);
-  const seg = restoreAnchor(segments);
+  const seg = restoreAnchor(segments, rec);
   const fileEnd = lastIntactEntry(seg, rec);
   const fill = fillFromSpoolAndRows(seg, spool, fileEnd, utcOffsetMinutes, rec);
   if (torn) noteTornTail(torn, fill, rec);
@@ -305,8 +305,12 @@ function keepNotTorn(
   });
 }
 
-/** Step 1: a newest file left empty after an older one gets its anchor again; returns the one to go on in. */
-function restoreAnchor(segments: readonly SegmentFile[]): SegmentFile {
+/**
+ * Step 1: a newest file left empty after an older one gets its anchor again; returns the one to go on in.
+ * An empty file after an entry that is not a checkpoint (no rotation starts a file there) is removed and
+ * recorded: audit.damaged, alarm, so that verify fails on it for ever as it did on the file itself.
+ */
+function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): SegmentFile {
   const seg = segments[segments.length - 1]!;
   if (segments.length <= 1 || statSync(seg.path).size !== 0) return seg;
   // its anchor never reached the disk: rewrite it, or drop the file when the older one does not end with
@@ -319,6 +323,19 @@ function restoreAnchor(segments: readonly SegmentFile[]): SegmentFile {
     return seg;
   }
   unlinkSync(seg.path);
+  const after = e ? `entry ${e.seq} (${e.type})` : "no intact entry";
+  rec.notes.push({
+    type: "audit.damaged",
+    severity: "alarm",
+    message:
+      `${seg.name} was empty after ${prev.name}, which ends with ${after}, not the checkpoint at seq ` +
+      `${seg.firstSeq - 1} that a rotation starts a file after: removed`,
+    data: { file: seg.name, bytes: 0, after: prev.name, removed: true },
+  });
+  rec.alarms.push({
+    code: "AUDIT_DAMAGED",
+    message: `audit trail ${seg.name}: an empty file no rotation leaves (after ${after} of ${prev.name}): removed`,
+  });
   return prev;
 }
 

@@ -359,5 +359,21 @@ describe("the newest file emptied or rewritten, where a power cut cannot explain
     expect(r.out).toContain(
       `FAILED at seq ${last}, ${name(empty)} line 1: the first line of ${name(empty)} is not a copy of the last line of ${name(newest)}`,
     );
+    // the next start removes the empty file and records it: verify goes on failing, on that entry
+    expect(await restartAlarms(other)).toEqual(["AUDIT_DAMAGED"]);
+    expect(readdirSync(auditDir(other))).not.toContain(name(empty));
+    const damaged = entries(other).find((e) => e.type === "audit.damaged")!;
+    expect(damaged).toMatchObject({
+      seq: last + 1,
+      severity: "alarm",
+      data: { file: name(empty), bytes: 0, after: name(newest), removed: true },
+    });
+    expect(damaged.message).toContain(
+      `${name(empty)} was empty after ${name(newest)}, which ends with entry ${last} (`,
+    );
+    expect(verifyLane(other)).toMatchObject({
+      ok: false,
+      problems: [{ seq: damaged.seq, what: `the lane recorded: ${damaged.message}` }],
+    });
   });
 });
