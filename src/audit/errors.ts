@@ -11,6 +11,11 @@ export const AuditErrorCodes = {
   AuditKey: "E623_AUDIT_KEY",
   /** The trail was closed. */
   AuditClosed: "E624_AUDIT_CLOSED",
+  /**
+   * Retention deleted nothing: its `audit.retention` entry could not be sealed (signing failed), or the
+   * journal whose kept rows bound the files it may delete is not healthy.
+   */
+  AuditRetention: "E625_AUDIT_RETENTION",
 } as const;
 
 export type AuditErrorCode = (typeof AuditErrorCodes)[keyof typeof AuditErrorCodes];

@@ -36,6 +36,8 @@ export interface TrailHost {
     recordsWritten(): Promise<void>;
     bindEvent<T>(ev: AuditEventInput, tx: (bound: BoundEntry) => T): T;
   }): void;
+  /** false once the journal failed (a write, a flush, a damaged file): its rows are not to be trusted */
+  readonly healthy: boolean;
   auditFloor(): number | null;
   /** the first journal seq bound to the trail, or null once the `journal.bound` entry is written */
   auditBoundFrom(): number | null;
@@ -61,7 +63,12 @@ export function openJournalTrail(
   const trail = AuditTrail.open({
     ...opts,
     spool: journal.auditSpool,
-    boundFloor: () => journal.auditFloor(),
+    // an unhealthy journal's rows are not to be trusted to say which trail files they are bound to: a
+    // deleted trail file cannot be brought back, so retention deletes nothing then (trail.ts runRetention)
+    boundFloor: () => {
+      if (!journal.healthy) throw new Error("the journal is not healthy");
+      return journal.auditFloor();
+    },
   });
   const boundFrom = journal.auditBoundFrom();
   const uploads = journal.auditUploadsToBind();

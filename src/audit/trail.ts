@@ -398,7 +398,14 @@ export class AuditTrail {
       this.retryUnwritten();
       if (this.file.unsynced()) void this.sync();
     });
-    every(this.opts.retentionCheckMs ?? 3_600_000, () => void this.runRetention().catch(() => undefined));
+    every(this.opts.retentionCheckMs ?? 3_600_000, () => {
+      void this.runRetention().catch((e: unknown) =>
+        this.log.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          "audit retention: nothing deleted this hour",
+        ),
+      );
+    });
   }
 
   private alarm(code: string, message: string): void {
@@ -810,14 +817,23 @@ export class AuditTrail {
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
    * them, and restating the journal's binding (the newest the deleted files state, else the trail's),
-   * is written, sealed by a checkpoint and fsynced before any file is deleted; if it cannot be sealed
-   * (signing failed), nothing is deleted this time.
+   * is written, sealed by a checkpoint and fsynced before any file is deleted. Resolves null when nothing
+   * is due (or the trail closed meanwhile); rejects E625 when its entry cannot be sealed (signing failed)
+   * or `boundFloor` cannot be read (an unhealthy journal): nothing is deleted then.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
     const p = (async () => {
       if (this.state !== "open") return null;
-      const floor = this.opts.boundFloor?.() ?? null;
+      let floor: number | null;
+      try {
+        floor = this.opts.boundFloor?.() ?? null;
+      } catch (e) {
+        throw new EtcError(
+          AuditErrorCodes.AuditRetention,
+          `audit retention: the lowest entry a kept journal row is bound to cannot be read (${e instanceof Error ? e.message : String(e)}); nothing deleted`,
+        );
+      }
       const found = await planRetention(this.dir, this.now() - this.retentionMs, floor);
       if (found === null || this.state !== "open") return null;
       const { bound: inFiles, ...plan } = found;
@@ -841,9 +857,11 @@ export class AuditTrail {
       });
       await this.sealThrough(at.seq);
       if (this.lastCp.to < at.seq) {
-        if (this.state === "open")
-          this.log.warn({ seq: at.seq }, "audit retention: its entry could not be sealed; nothing deleted");
-        return null;
+        if (this.state !== "open") return null;
+        throw new EtcError(
+          AuditErrorCodes.AuditRetention,
+          `audit retention: its entry (seq ${at.seq}) could not be sealed by a checkpoint (signing failed: see the log); nothing deleted`,
+        );
       }
       this.flushSpool();
       await this.sync();

@@ -273,6 +273,33 @@ describe("audit retention and the journal", () => {
     expect(r.ok).toBe(true);
   });
 
+  it("deletes nothing while the journal is unhealthy: its rows are not trusted to say what they are bound to (E625)", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const lane = openBoundTrail(
+      dir,
+      { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock },
+      { now: () => new Date(clock), retention: { days: 10 } },
+    );
+    const { journal, trail } = lane;
+    await fill(trail, 30);
+    clock += 40 * 86_400_000;
+    await fill(trail, 30);
+    const before = segmentPaths(dir);
+    edit("CREATE TRIGGER no_records BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'no'); END");
+    expect(() => journal.commit(sampleRecord(1))).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    expect(journal.healthy).toBe(false);
+    await expect(trail.runRetention()).rejects.toMatchObject({
+      code: "E625_AUDIT_RETENTION",
+      message:
+        "audit retention: the lowest entry a kept journal row is bound to cannot be read (the journal is not healthy); nothing deleted",
+    });
+    expect(segmentPaths(dir)).toEqual(before);
+    await lane.close();
+    edit("DROP TRIGGER no_records");
+  });
+
   it("a settled suspect whose commit entry's file retention deleted (its row names the settle entry) verifies", async () => {
     let clock = Date.UTC(2026, 0, 1);
     const lane = openBoundTrail(

@@ -197,6 +197,49 @@ describe("rotation and retention", () => {
     expect(r.retainedFrom).toBe((retention[1]!.data as { deletedThrough: number }).deletedThrough + 1);
   });
 
+  it("deletes nothing and rejects E625, naming why, when its entry cannot be sealed or the journal's floor cannot be read", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    let floorFails = true;
+    const opts = {
+      checkpointEvery: 5,
+      segmentMaxBytes: 1500,
+      retentionDays: 30,
+      now: () => clock,
+      boundFloor: (): number | null => {
+        if (floorFails) throw new Error("the journal is not healthy");
+        return null;
+      },
+    };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const before = segmentPaths(dir);
+    await expect(t.runRetention()).rejects.toMatchObject({
+      code: "E625_AUDIT_RETENTION",
+      message:
+        "audit retention: the lowest entry a kept journal row is bound to cannot be read (the journal is not healthy); nothing deleted",
+    });
+    floorFails = false;
+    // signing fails: a public key where the private key belongs
+    const key = t.key as { privateKey: unknown; publicKey: unknown };
+    const privateKey = key.privateKey;
+    key.privateKey = key.publicKey;
+    await expect(t.runRetention()).rejects.toMatchObject({
+      code: "E625_AUDIT_RETENTION",
+      message: expect.stringMatching(
+        /^audit retention: its entry \(seq \d+\) could not be sealed by a checkpoint \(signing failed: see the log\); nothing deleted$/,
+      ),
+    });
+    expect(segmentPaths(dir)).toEqual(before);
+    key.privateKey = privateKey;
+    // once it can be sealed, the files are deleted
+    expect((await t.runRetention())!.files.length).toBeGreaterThan(0);
+    await t.close();
+    expect(segmentPaths(dir).length).toBeLessThan(before.length);
+    expect(verify(dir)).toMatchObject({ ok: true, problems: [] });
+  });
+
   it("bytes recovery kept beside a deleted file (FILE.damaged-...) go with it, named in the entry; a kept file's stay", async () => {
     let clock = Date.UTC(2026, 0, 1);
     const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
