@@ -1,0 +1,51 @@
+/**
+ * Does a lane config name the lane whose journal is in a data directory? The journal keeps the identity of
+ * the lane that created it (meta `lane_identity`, src/journal/db.ts), and the config supplies everything
+ * else a command acts with: the role a hand settlement is recorded under, the retention days, the
+ * status-list key, the audit checkpoint settings. One lane's config applied to another lane's journal
+ * (a `--data-dir` of another lane, or a copied config whose `dataDir` was not changed) would record a paid
+ * exit debit as an entry write, or delete records earlier than that lane keeps them.
+ */
+import { resolve } from "node:path";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { JournalErrorCodes } from "../journal/errors.js";
+import { canonicalLane } from "../journal/trade-id.js";
+import type { LaneIdentity } from "../journal/types.js";
+import type { LaneConfig } from "./schema.js";
+
+/** A lane as people read it: "4301-0102-03". */
+export function laneLabel(id: LaneIdentity): string {
+  const c = canonicalLane(id);
+  return `${c.network}-${c.station}-${String(c.lane).padStart(2, "0")}`;
+}
+
+/**
+ * null when `stored` (a journal's lane identity) is the lane `c.lane` names; otherwise what differs, naming
+ * the config's `lane.*` fields and the journal's lane.
+ */
+export function journalOwnerMismatch(c: LaneConfig, stored: LaneIdentity): string | null {
+  const want = canonicalLane(c.lane);
+  const have = canonicalLane(stored);
+  if (want.network === have.network && want.station === have.station && want.lane === have.lane) return null;
+  return (
+    `its journal belongs to lane ${laneLabel(have)}, but the config names lane ${laneLabel(want)} ` +
+    `(lane.network "${c.lane.network}", lane.station "${c.lane.station}", lane.lane ${c.lane.lane})`
+  );
+}
+
+/**
+ * Throws E604 (JournalIdentity) when the journal in `dataDir`, whose identity is `stored`, is not the lane
+ * `c` names: a maintenance command given `c` must not act on it. The message names the data directory as
+ * the command got it: the config's `dataDir`, or `--data-dir` when it overrode it (src/cli/lane-locate.ts).
+ */
+export function refuseForeignJournal(c: LaneConfig, dataDir: string, stored: LaneIdentity): void {
+  const mismatch = journalOwnerMismatch(c, stored);
+  if (mismatch === null) return;
+  const field = resolve(dataDir) === resolve(c.dataDir) ? "dataDir" : "--data-dir";
+  throw new EtcError(
+    JournalErrorCodes.JournalIdentity,
+    `${field} ${dataDir}: ${mismatch}: refusing to act on one lane's journal with another lane's config ` +
+      "(its role, retention, keys); give that lane's own config, or the config's own dataDir",
+    { dataDir, stored: canonicalLane(stored), configLane: canonicalLane(c.lane) },
+  );
+}
