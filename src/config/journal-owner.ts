@@ -8,7 +8,9 @@
  */
 import { resolve } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { SCHEMA_VERSION } from "../journal/db.js";
 import { JournalErrorCodes } from "../journal/errors.js";
+import { inspectJournal } from "../journal/inspect.js";
 import { canonicalLane } from "../journal/trade-id.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { LaneConfig } from "./schema.js";
@@ -48,4 +50,40 @@ export function refuseForeignJournal(c: LaneConfig, dataDir: string, stored: Lan
       "(its role, retention, keys); give that lane's own config, or the config's own dataDir",
     { dataDir, stored: canonicalLane(stored), configLane: canonicalLane(c.lane) },
   );
+}
+
+/**
+ * Why the lane `c` could not use the journal already in `c.dataDir`, each as a message under the field
+ * `dataDir` (src/config/preflight.ts); none when there is no journal there yet. Refused at start as well
+ * (src/journal/db.ts: E604 another lane's, E602 a damaged or a newer one); here the config check names
+ * `dataDir` and the config's `lane.*` before anything is opened. Reads only (src/journal/inspect.ts).
+ */
+export function dataDirJournalProblems(c: LaneConfig): string[] {
+  let facts: ReturnType<typeof inspectJournal>;
+  try {
+    facts = inspectJournal(c.dataDir);
+  } catch (e) {
+    return [
+      `cannot read the journal in ${c.dataDir} (${e instanceof Error ? e.message : String(e)}): the lane could not open it`,
+    ];
+  }
+  if (facts === null) return [];
+  if (facts.damaged !== null)
+    return [
+      `the journal in ${c.dataDir} was found damaged ${facts.damaged.what}: the lane does not use it. Repair or ` +
+        `replace it, then delete ${facts.damaged.file} (docs/journal.md, "A damaged journal")`,
+    ];
+  const problems: string[] = [];
+  const mismatch = facts.identity === null ? null : journalOwnerMismatch(c, facts.identity);
+  if (mismatch !== null)
+    problems.push(
+      `${c.dataDir} holds another lane's journal: ${mismatch}; the lane refuses it (is dataDir right, ` +
+        "as in a copied config, or lane.*?)",
+    );
+  if (facts.schemaVersion > SCHEMA_VERSION)
+    problems.push(
+      `the journal in ${c.dataDir} has schema version ${facts.schemaVersion}, newer than this software's ` +
+        `(${SCHEMA_VERSION}): a newer etc-lane wrote it, and this one does not open it`,
+    );
+  return problems;
 }

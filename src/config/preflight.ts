@@ -6,7 +6,8 @@
  * `etc-lane run` calls it before it opens anything (log file, data directory, journal), and
  * `etc-lane run --check` calls the same function, so a config that passes --check is not refused by run
  * for any of these, except a log.file only its open can refuse (src/log.ts; run names log.file then).
- * It only reads: it creates no directory, takes no lock, opens no database. Every problem is reported at
+ * It only reads: it creates no directory, takes no lock, writes no database (a journal already in dataDir
+ * is read for its lane, schema version and damage note: ./journal-owner.ts). Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
 import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from "node:fs";
@@ -16,6 +17,7 @@ import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../serv
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
+import { dataDirJournalProblems } from "./journal-owner.js";
 import type { LaneConfig } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
 
@@ -124,6 +126,8 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         ? `expected a directory, but ${c.dataDir} is a symbolic link to a path that does not exist`
         : creatableProblem(c.dataDir);
     if (problem !== null) add("dataDir", problem);
+    // a journal there already: this lane's, not damaged, not newer than this software
+    for (const p of dataDirJournalProblems(c)) add("dataDir", p);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {

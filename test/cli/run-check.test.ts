@@ -9,6 +9,7 @@ import {
   chmodSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -16,13 +17,17 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { Command } from "commander";
 import { afterAll, assert, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { DAMAGED_FILE, JOURNAL_FILE, SCHEMA_VERSION } from "../../src/journal/db.js";
+import { Journal } from "../../src/journal/journal.js";
 import { captureOutput } from "../helpers/cli.js";
+import { sampleRecord } from "../journal/sample-record.js";
 
 let dir: string;
 const TARIFF = join(ROOT, "config/tariff.example.yaml");
@@ -318,6 +323,82 @@ describe("etc-lane run --check", () => {
       }),
     );
     expect(r.ok).toBe(true);
+  });
+
+  describe("a journal already in dataDir", () => {
+    const withDataDir = (d: string): Cfg =>
+      config((c) => {
+        c.dataDir = d;
+      });
+
+    /** A data directory holding a stopped lane's journal (lane `lane` of station 4301-0102). */
+    async function dataDirOf(lane: number): Promise<string> {
+      const d = mkdtempSync(join(dir, "data-"));
+      const j = Journal.open({
+        dataDir: d,
+        laneIdentity: { network: "4301", station: "0102", lane },
+        utcOffsetMinutes: 480,
+        integrityCheck: false,
+        checkpointIntervalMs: 0,
+      });
+      j.commit(sampleRecord(1));
+      await j.close();
+      return d;
+    }
+
+    it("passes the lane's own journal, and leaves the data directory as it was", async () => {
+      const d = await dataDirOf(3);
+      const before = readdirSync(d).sort();
+      const r = await check(withDataDir(d));
+      expect(r.ok).toBe(true);
+      expect(readdirSync(d).sort()).toEqual(before);
+    });
+
+    it("refuses another lane's journal (a copied config), naming dataDir and lane.*, and writes nothing", async () => {
+      const d = await dataDirOf(4);
+      const before = readdirSync(d).sort();
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed lane 3's config on lane 4's data directory");
+      expect(r.err).toMatch(
+        /\n {2}dataDir: \S+ holds another lane's journal: its journal belongs to lane 4301-0102-04, but the config names lane 4301-0102-03 \(lane\.network "4301", lane\.station "0102", lane\.lane 3\); the lane refuses it/,
+      );
+      expect(readdirSync(d).sort()).toEqual(before);
+    });
+
+    it("refuses a journal found damaged (its note), naming dataDir and the note", async () => {
+      const d = await dataDirOf(3);
+      writeFileSync(
+        join(d, DAMAGED_FILE),
+        `${JSON.stringify({ at: "2026-12-01T10:00:00.000Z", op: "retention", sqliteCode: "SQLITE_CORRUPT", message: "x" })}\n`,
+      );
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a damaged journal");
+      expect(r.err).toMatch(
+        /\n {2}dataDir: the journal in \S+ was found damaged at 2026-12-01T10:00:00\.000Z \(retention: SQLITE_CORRUPT\): the lane does not use it\. Repair or replace it, then delete \S+journal\.db\.damaged/,
+      );
+    });
+
+    it("refuses a journal newer than this software, naming dataDir", async () => {
+      const d = await dataDirOf(3);
+      const raw = new Database(join(d, JOURNAL_FILE));
+      raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+      raw.close();
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a newer journal");
+      expect(r.err).toMatch(
+        new RegExp(
+          `\\n {2}dataDir: the journal in \\S+ has schema version ${SCHEMA_VERSION + 1}, newer than this software's \\(${SCHEMA_VERSION}\\)`,
+        ),
+      );
+    });
+
+    it("refuses a journal.db that is not a database, naming dataDir", async () => {
+      const d = mkdtempSync(join(dir, "data-"));
+      writeFileSync(join(d, JOURNAL_FILE), "not a database, just text long enough to be a header ".repeat(4));
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a file that is not a journal");
+      expect(r.err).toMatch(/\n {2}dataDir: cannot read the journal in \S+ \(file is not a database\)/);
+    });
   });
 
   it("the built CLI exits non-zero with the field on stderr, and 0 for a good config", () => {
