@@ -1,6 +1,7 @@
 /**
  * The checks of a lane config that look past the YAML: the files it names (station key, tariff, token
- * files, the log file) and the limits of the paths it derives (the control socket in dataDir). The schema
+ * files, the log file, the serial ports' devices) and the limits of the paths it derives (the control
+ * socket in dataDir). The schema
  * (./schema.ts) checks each value on its own; this checks what those values point at.
  *
  * `etc-lane run` calls it before it opens anything (log file, data directory, journal), and
@@ -10,7 +11,7 @@
  * is read for its lane, schema version and damage note: ./journal-owner.ts). Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
@@ -83,6 +84,11 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     }
   }
 
+  // reader.port: another device than rsu.port, also when one of them names it through a link
+  // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written
+  const samePort = sameDevice(c);
+  if (samePort !== null) add("reader.port", samePort);
+
   // token files: one token of >= 16 characters, mode 0600 (src/config/token-file.ts)
   if (c.station?.tokenFile !== undefined && opts.uplink !== false) {
     try {
@@ -135,6 +141,30 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     if (problem !== null) add("log.file", problem);
   }
   return problems;
+}
+
+/**
+ * Why `reader.port` is the device `rsu.port` is, through a symbolic link, or null: both resolved with
+ * realpath when both exist (a port that does not exist yet is waited for by its link, as at run). Each
+ * port is opened exclusively: the second open fails, and the RSU link or the booth never comes up.
+ */
+function sameDevice(c: LaneConfig): string | null {
+  if (!c.reader || c.rsu.port.startsWith("tcp:")) return null;
+  let rsu: string;
+  let reader: string;
+  try {
+    rsu = realpathSync(c.rsu.port);
+    reader = realpathSync(c.reader.port);
+  } catch {
+    return null;
+  }
+  if (rsu !== reader) return null;
+  const via = (p: string): string => (p === rsu ? p : `${p} is ${rsu}`);
+  return (
+    `expected another device than rsu.port (${c.rsu.port}): ${via(c.reader.port)} too` +
+    `${c.rsu.port === rsu ? "" : ` (rsu.port ${via(c.rsu.port)})`}; the RSU and the booth reader each need ` +
+    "their own serial port"
+  );
 }
 
 /**

@@ -66,6 +66,7 @@ interface Cfg {
   dataDir: string;
   tariff: string;
   log?: Section;
+  reader?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -323,6 +324,35 @@ describe("etc-lane run --check", () => {
       }),
     );
     expect(r.ok).toBe(true);
+  });
+
+  describe("rsu.port and reader.port", () => {
+    it("refuses one device named through a link (/dev/serial/by-id/...), naming both fields", async () => {
+      const link = join(dir, "usb-FTDI_FT232R-if00-port0");
+      if (!existsSync(link)) symlinkSync("/dev/null", link); // stands for ../../ttyUSB0
+      const r = await check(
+        config((c) => {
+          c.rsu.port = "/dev/null";
+          c.reader = { port: link };
+        }),
+      );
+      assert(!r.ok, "check passed one device for the RSU and the reader");
+      expect(r.err).toMatch(
+        /\n {2}reader\.port: expected another device than rsu\.port \(\/dev\/null\): \S+usb-FTDI_FT232R-if00-port0 is \/dev\/null too/,
+      );
+    });
+
+    it("passes two devices, and a port that does not exist yet (the lane waits for it)", async () => {
+      for (const reader of ["/dev/zero", join(dir, "no-such-tty")]) {
+        const r = await check(
+          config((c) => {
+            c.rsu.port = "/dev/null";
+            c.reader = { port: reader };
+          }),
+        );
+        expect(r.ok, reader).toBe(true);
+      }
+    });
   });
 
   describe("a journal already in dataDir", () => {
