@@ -19,7 +19,7 @@ import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
 import { dataDirJournalProblems } from "./journal-owner.js";
-import type { LaneConfig } from "./schema.js";
+import { ignoredTariff, type LaneConfig, laneTariffPath } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
 
 export interface LaneConfigProblem {
@@ -75,10 +75,11 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     }
   }
 
-  // tariff: an exit lane charges with it (an entry lane does not load it)
-  if (c.lane.role === "exit") {
+  // tariff: an exit lane charges with it (an entry lane does not load it: laneConfigNotes)
+  const tariff = laneTariffPath(c);
+  if (tariff !== null) {
     try {
-      Tariff.loadFor(c.tariff, c.lane);
+      Tariff.loadFor(tariff, c.lane);
     } catch (e) {
       add("tariff", reason(e));
     }
@@ -227,6 +228,22 @@ function creatableProblem(path: string): string | null {
     return `cannot create ${path}: ${dir} is not writable (${reason(e)})`;
   }
   return null;
+}
+
+/**
+ * What `c` holds that the lane does not use, each as `field: why` (not a problem: `run` says it in its log,
+ * `run --check` on stderr): an entry lane's `tariff`.
+ */
+export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
+  const tariff = ignoredTariff(c);
+  return tariff === null
+    ? []
+    : [
+        {
+          path: "tariff",
+          message: `ignored: an entry lane charges nothing and does not read it (${tariff}); leave it out`,
+        },
+      ];
 }
 
 /**

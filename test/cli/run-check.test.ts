@@ -92,13 +92,13 @@ function write(c: Cfg): string {
 }
 
 /** `etc-lane run --check --config FILE` through the command's own action, in this process. */
-async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
+async function check(c: Cfg): Promise<{ ok: true; out: string; err: string } | { ok: false; err: string }> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
   const io = captureOutput();
   try {
     await program.parseAsync(["node", "etc-lane", "run", "--check", "--config", write(c)]);
-    return { ok: true, out: io.out };
+    return { ok: true, out: io.out, err: io.err };
   } catch (e) {
     return { ok: false, err: (e as Error).message };
   } finally {
@@ -109,7 +109,11 @@ async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; e
 describe("etc-lane run --check", () => {
   it("passes a good config and writes nothing (no data directory)", async () => {
     const r = await check(config());
-    expect(r).toEqual({ ok: true, out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/) });
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      err: "",
+    });
     expect(existsSync(join(dir, "data-never-created"))).toBe(false);
   });
 
@@ -316,14 +320,34 @@ describe("etc-lane run --check", () => {
     expect(existsSync(join(dir, "logs-never-created"))).toBe(false);
   });
 
-  it("reads the key of an entry lane but not its tariff (run does not load it)", async () => {
+  it("reads the key of an entry lane but not its tariff (run does not load it), and says the tariff is ignored", async () => {
     const r = await check(
       config((c) => {
         c.lane.role = "entry";
         c.tariff = join(dir, "nope.yaml");
       }),
     );
-    expect(r.ok).toBe(true);
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      err: expect.stringMatching(
+        /^\S+: note: tariff: ignored: an entry lane charges nothing and does not read it \(.*nope\.yaml\); leave it out\n$/,
+      ),
+    });
+  });
+
+  it("passes an entry lane without a tariff, without a note", async () => {
+    const r = await check(
+      config((c) => {
+        c.lane.role = "entry";
+        delete (c as Partial<Cfg>).tariff;
+      }),
+    );
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      err: "",
+    });
   });
 
   describe("rsu.port and reader.port", () => {
