@@ -77,8 +77,8 @@ export function dataDirJournalProblems(c: LaneConfig): string[] {
   const mismatch = facts.identity === null ? null : journalOwnerMismatch(c, facts.identity);
   if (mismatch !== null)
     problems.push(
-      `${c.dataDir} holds another lane's journal: ${mismatch}; the lane refuses it (is dataDir right, ` +
-        "as in a copied config, or lane.*?)",
+      `${c.dataDir} holds another lane's journal: ${mismatch}; the lane refuses it (a copied config ` +
+        "whose dataDir was not changed, or a wrong lane.*?)",
     );
   if (facts.schemaVersion > SCHEMA_VERSION)
     problems.push(

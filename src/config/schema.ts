@@ -635,6 +635,11 @@ export const LaneConfigSchema = z
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneConfig = z.output<typeof LaneConfigSchema>;
 export type LaneRole = LaneConfig["lane"]["role"];
+export type TransactionOptions = LaneConfig["transaction"];
+export type ReaderConfig = NonNullable<LaneConfig["reader"]>;
+export type BoothConfig = LaneConfig["booth"];
+
+export type JournalConfig = LaneConfig["journal"];
 
 /**
  * The tariff file the lane reads: an exit lane's (the schema requires it there), null for an entry lane,
@@ -648,8 +653,3 @@ export function laneTariffPath(c: LaneConfig): string | null {
 export function ignoredTariff(c: LaneConfig): string | null {
   return c.lane.role === "entry" ? (c.tariff ?? null) : null;
 }
-export type TransactionOptions = LaneConfig["transaction"];
-export type ReaderConfig = NonNullable<LaneConfig["reader"]>;
-export type BoothConfig = LaneConfig["booth"];
-
-export type JournalConfig = LaneConfig["journal"];
