@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { LaneEvents, openJournalTrail } from "../audit/index.js";
+import { refuseForeignJournal } from "../config/journal-owner.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { acquireDataDirLock } from "../datadir/lock.js";
@@ -110,6 +111,8 @@ export function directDeps(dataDir: string, config: LaneConfig | null = null): D
           ErrorCodes.ConfigInvalid,
           `${dataDir}: the journal has no lane identity; is this a lane data directory?`,
         );
+      // another lane's config is never applied to this journal (its role, retention, keys): nothing written yet
+      if (config) refuseForeignJournal(config, dataDir, laneIdentity);
       // the lane's own offset and retention when its config is known; requeueing needs neither
       const utcOffsetMinutes = config ? dialectFromConfig(config).utcOffsetMinutes : 480;
       const journal = Journal.open({

@@ -46,7 +46,7 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
   return {
     ...c,
     dataDir: abs(c.dataDir),
-    tariff: abs(c.tariff),
+    ...(c.tariff !== undefined ? { tariff: abs(c.tariff) } : {}),
     statusList: { ...c.statusList, publicKey: abs(c.statusList.publicKey) },
     log: c.log.file ? { ...c.log, file: abs(c.log.file) } : c.log,
     service: c.service.tokenFile ? { ...c.service, tokenFile: abs(c.service.tokenFile) } : c.service,

@@ -1,22 +1,25 @@
 /**
  * The checks of a lane config that look past the YAML: the files it names (station key, tariff, token
- * files, the log file) and the limits of the paths it derives (the control socket in dataDir). The schema
+ * files, the log file, the serial ports' devices) and the limits of the paths it derives (the control
+ * socket in dataDir). The schema
  * (./schema.ts) checks each value on its own; this checks what those values point at.
  *
  * `etc-lane run` calls it before it opens anything (log file, data directory, journal), and
  * `etc-lane run --check` calls the same function, so a config that passes --check is not refused by run
  * for any of these, except a log.file only its open can refuse (src/log.ts; run names log.file then).
- * It only reads: it creates no directory, takes no lock, opens no database. Every problem is reported at
+ * It only reads: it creates no directory, takes no lock, writes no database (a journal already in dataDir
+ * is read for its lane, schema version and damage note: ./journal-owner.ts). Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
-import type { LaneConfig } from "./schema.js";
+import { dataDirJournalProblems } from "./journal-owner.js";
+import { ignoredTariff, type LaneConfig, laneTariffPath } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
 
 export interface LaneConfigProblem {
@@ -72,14 +75,20 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     }
   }
 
-  // tariff: an exit lane charges with it (an entry lane does not load it)
-  if (c.lane.role === "exit") {
+  // tariff: an exit lane charges with it (an entry lane does not load it: laneConfigNotes)
+  const tariff = laneTariffPath(c);
+  if (tariff !== null) {
     try {
-      Tariff.loadFor(c.tariff, c.lane);
+      Tariff.loadFor(tariff, c.lane);
     } catch (e) {
       add("tariff", reason(e));
     }
   }
+
+  // reader.port: another device than rsu.port, also when one of them names it through a link
+  // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written
+  const samePort = sameDevice(c);
+  if (samePort !== null) add("reader.port", samePort);
 
   // token files: one token of >= 16 characters, mode 0600 (src/config/token-file.ts)
   if (c.station?.tokenFile !== undefined && opts.uplink !== false) {
@@ -124,6 +133,8 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         ? `expected a directory, but ${c.dataDir} is a symbolic link to a path that does not exist`
         : creatableProblem(c.dataDir);
     if (problem !== null) add("dataDir", problem);
+    // a journal there already: this lane's, not damaged, not newer than this software
+    for (const p of dataDirJournalProblems(c)) add("dataDir", p);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
@@ -131,6 +142,30 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     if (problem !== null) add("log.file", problem);
   }
   return problems;
+}
+
+/**
+ * Why `reader.port` is the device `rsu.port` is, through a symbolic link, or null: both resolved with
+ * realpath when both exist (a port that does not exist yet is waited for by its link, as at run). Each
+ * port is opened exclusively: the second open fails, and the RSU link or the booth never comes up.
+ */
+function sameDevice(c: LaneConfig): string | null {
+  if (!c.reader || c.rsu.port.startsWith("tcp:")) return null;
+  let rsu: string;
+  let reader: string;
+  try {
+    rsu = realpathSync(c.rsu.port);
+    reader = realpathSync(c.reader.port);
+  } catch {
+    return null;
+  }
+  if (rsu !== reader) return null;
+  const via = (p: string): string => (p === rsu ? p : `${p} is ${rsu}`);
+  return (
+    `expected another device than rsu.port (${c.rsu.port}): ${via(c.reader.port)} too` +
+    `${c.rsu.port === rsu ? "" : ` (rsu.port ${via(c.rsu.port)})`}; the RSU and the booth reader each need ` +
+    "their own serial port"
+  );
 }
 
 /**
@@ -193,6 +228,22 @@ function creatableProblem(path: string): string | null {
     return `cannot create ${path}: ${dir} is not writable (${reason(e)})`;
   }
   return null;
+}
+
+/**
+ * What `c` holds that the lane does not use, each as `field: why` (not a problem: `run` says it in its log,
+ * `run --check` on stderr): an entry lane's `tariff`.
+ */
+export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
+  const tariff = ignoredTariff(c);
+  return tariff === null
+    ? []
+    : [
+        {
+          path: "tariff",
+          message: `ignored: an entry lane charges nothing and does not read it (${tariff}); leave it out`,
+        },
+      ];
 }
 
 /**

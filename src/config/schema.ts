@@ -563,6 +563,8 @@ function isBaseUrl(u: string): boolean {
   return url.username === "" && url.password === "" && !u.includes("?") && !u.includes("#");
 }
 
+const TARIFF_ERROR = "expected the path of the tariff YAML file";
+
 export const LaneConfigSchema = z
   .strictObject({
     lane: LaneSection,
@@ -595,7 +597,8 @@ export const LaneConfigSchema = z
     statusList: StatusListSection,
     dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
     journal: JournalSection.prefault({}),
-    tariff: z.string({ error: "expected the path of the tariff YAML file" }).min(1),
+    /** an exit lane's fares (required there: the superRefine below); an entry lane charges nothing and ignores it */
+    tariff: z.string({ error: TARIFF_ERROR }).min(1, { error: TARIFF_ERROR }).optional(),
     transaction: TransactionSection.prefault({}),
     capture: CaptureSection.prefault({}),
     outputs: z
@@ -614,6 +617,12 @@ export const LaneConfigSchema = z
     service: ServiceSection.prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.lane.role === "exit" && c.tariff === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["tariff"],
+        message: `${TARIFF_ERROR}: an exit lane charges with it`,
+      });
     // one serial device cannot carry both links: each would read the other's frames
     if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
       ctx.addIssue({
@@ -631,3 +640,16 @@ export type ReaderConfig = NonNullable<LaneConfig["reader"]>;
 export type BoothConfig = LaneConfig["booth"];
 
 export type JournalConfig = LaneConfig["journal"];
+
+/**
+ * The tariff file the lane reads: an exit lane's (the schema requires it there), null for an entry lane,
+ * which charges nothing and ignores a `tariff` given (`ignoredTariff`).
+ */
+export function laneTariffPath(c: LaneConfig): string | null {
+  return c.lane.role === "exit" ? (c.tariff ?? null) : null;
+}
+
+/** An entry lane's `tariff`, which it never reads (run and run --check say so), or null. */
+export function ignoredTariff(c: LaneConfig): string | null {
+  return c.lane.role === "entry" ? (c.tariff ?? null) : null;
+}

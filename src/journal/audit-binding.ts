@@ -143,20 +143,35 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
     this.setMeta.run(AUDIT_META.head, JSON.stringify(head));
   }
 
+  /**
+   * The spool's own writes on the lane's handle: a failure (a damaged page, an I/O error, a full disk) is
+   * the journal's failure, as for every other write (JournalDb.fail: unhealthy, the damage note), thrown
+   * as its E601; the trail keeps the lines in memory and tries again (src/audit/trail.ts).
+   */
+  private write(op: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      throw this.h.fail(`audit spool ${op}`, e);
+    }
+  }
+
   /** Event lines and the head copy, one transaction without an fsync of its own. */
   put(lines: readonly SpooledLine[], head: AuditHead): void {
     this.h.assertOpen();
-    this.h.withoutOwnFsync(() => this.txPut(lines, head));
+    this.write("put", () => this.h.withoutOwnFsync(() => this.txPut(lines, head)));
   }
 
   syncedUpTo(seq: number): void {
     this.h.assertOpen();
-    this.h.withoutOwnFsync(() => this.delUpTo.run(seq));
+    this.write("syncedUpTo", () => this.h.withoutOwnFsync(() => this.delUpTo.run(seq)));
   }
 
   setWitness(w: WitnessRecord): void {
     this.h.assertOpen();
-    this.h.withoutOwnFsync(() => this.setMeta.run(AUDIT_META.witness, JSON.stringify(w)));
+    this.write("setWitness", () =>
+      this.h.withoutOwnFsync(() => this.setMeta.run(AUDIT_META.witness, JSON.stringify(w))),
+    );
   }
 
   /**
@@ -185,17 +200,19 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
    */
   markBound(bound: BoundEntry, uploads = false): void {
     this.h.assertWritable();
-    this.h.db.transaction(() => {
-      this.putInTx(bound.spool, bound.head);
-      this.setMeta.run(AUDIT_META.boundEntry, String(bound.seq));
-      if (uploads) this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
-    })();
+    this.write("markBound", () =>
+      this.h.db.transaction(() => {
+        this.putInTx(bound.spool, bound.head);
+        this.setMeta.run(AUDIT_META.boundEntry, String(bound.seq));
+        if (uploads) this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
+      })(),
+    );
   }
 
   /** The marker alone: the trail holds the `journal.bound` entry at `seq` already (src/audit/journal-trail.ts). */
   markBoundAt(seq: number): void {
     this.h.assertWritable();
-    this.setMeta.run(AUDIT_META.boundEntry, String(seq));
+    this.write("markBoundAt", () => this.setMeta.run(AUDIT_META.boundEntry, String(seq)));
   }
 
   /**
@@ -219,10 +236,12 @@ export class JournalAuditSpool extends JournalAuditSpoolView implements AuditSpo
   /** The `uplink.bound` entry's line and head copy, with the marker that it was written (one transaction). */
   markUploadsBound(bound: BoundEntry): void {
     this.h.assertWritable();
-    this.h.db.transaction(() => {
-      this.putInTx(bound.spool, bound.head);
-      this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
-    })();
+    this.write("markUploadsBound", () =>
+      this.h.db.transaction(() => {
+        this.putInTx(bound.spool, bound.head);
+        this.setMeta.run(AUDIT_META.uploadsBoundEntry, String(bound.seq));
+      })(),
+    );
   }
 
   /** The lowest audit seq a kept row is bound to (audit retention keeps every segment from it on). */

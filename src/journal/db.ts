@@ -251,20 +251,19 @@ export class JournalDb {
     try {
       enforceDurability(db, path);
       db.pragma("busy_timeout = 5000");
-      migrate(db, path, opts.log);
+      // the identity before the migrations: another lane's journal is refused as it is (an older one is
+      // not migrated, which would leave its own lane's software refusing it as newer)
       const want = JSON.stringify(normaliseLane(opts.laneIdentity));
-      const have = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as
-        | { value: string }
-        | undefined;
-      if (!have) {
-        db.prepare("INSERT INTO meta (key, value) VALUES ('lane_identity', ?), ('last_seq', '0')").run(want);
-      } else if (have.value !== want) {
+      const have = storedIdentity(db);
+      if (have !== undefined && have !== want)
         throw new EtcError(
           JournalErrorCodes.JournalIdentity,
-          `journal ${path} belongs to lane ${have.value}, not ${want}: refusing to mix lanes in one journal`,
-          { path, stored: have.value, wanted: want },
+          `journal ${path} belongs to lane ${have}, not ${want}: refusing to mix lanes in one journal`,
+          { path, stored: have, wanted: want },
         );
-      }
+      migrate(db, path, opts.log);
+      if (have === undefined)
+        db.prepare("INSERT INTO meta (key, value) VALUES ('lane_identity', ?), ('last_seq', '0')").run(want);
       if (opts.maxSizeBytes !== undefined) {
         const pageSize = Number(db.pragma("page_size", { simple: true }));
         db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxSizeBytes / pageSize))}`);
@@ -467,15 +466,18 @@ export class JournalDb {
   }
 }
 
-/** E602 when DAMAGED_FILE says the journal was found damaged: the lane does not use it (docs/journal.md). */
-function refuseIfDamaged(dataDir: string, path: string): void {
+/**
+ * The note DAMAGED_FILE in `dataDir`, its `what` as messages show it ("at <time> (<op>: <code>)", or the
+ * text of a note that is not JSON), or null when there is none; throws (E602) when it cannot be read.
+ */
+export function readDamageNote(dataDir: string): { file: string; what: string } | null {
   const file = join(dataDir, DAMAGED_FILE);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw openError(path, `cannot read ${file}`, e);
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw openError(join(dataDir, JOURNAL_FILE), `cannot read ${file}`, e);
   }
   let what = text.trim();
   try {
@@ -484,6 +486,14 @@ function refuseIfDamaged(dataDir: string, path: string): void {
   } catch {
     // a note by hand, or cut short: shown as it is
   }
+  return { file, what };
+}
+
+/** E602 when DAMAGED_FILE says the journal was found damaged: the lane does not use it (docs/journal.md). */
+function refuseIfDamaged(dataDir: string, path: string): void {
+  const note = readDamageNote(dataDir);
+  if (note === null) return;
+  const { file, what } = note;
   throw new EtcError(
     JournalErrorCodes.JournalOpen,
     `journal ${path} was found damaged ${what}: the lane does not use it. Repair or replace it, then ` +
@@ -513,6 +523,19 @@ export function probeWrite(db: Database.Database, now: Date): void {
 
 export function readMeta(db: Database.Database, key: string): string | undefined {
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+/**
+ * The lane identity the file stores (meta `lane_identity`, JSON), or undefined for a new file (no `meta`
+ * table yet: every schema version has it) or one that has none.
+ */
+function storedIdentity(db: Database.Database): string | undefined {
+  const meta = db.prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get();
+  if (meta === undefined) return undefined;
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'lane_identity'").get() as
+    | { value: string }
+    | undefined;
   return row?.value;
 }
 

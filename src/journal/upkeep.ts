@@ -247,6 +247,10 @@ export class Upkeep {
    * in the same transaction: `audit verify` then knows each missing row was deleted by retention. The
    * batch is picked before its transaction (the lane's thread is the journal's only writer, so nothing
    * changes in between): the entry must name the rows before the transaction writes it.
+   * The pick is a read of the lane's handle (JournalDb.read) and the transaction a write: a damaged page
+   * or an I/O error met by either, and any failure of the transaction, is the journal's failure
+   * (JournalDb.fail: unhealthy, the damage note), as for a commit. A trail that refuses before the
+   * transaction (it is closed) is not: its error is thrown as it is, nothing deleted.
    */
   private batch(cutoffMs: number, cutoff: string, limit: number): number {
     this.stmts ??= {
@@ -255,7 +259,7 @@ export class Upkeep {
       delAck: this.h.db.prepare(RETENTION_SQL.deleteAck),
     };
     const st = this.stmts;
-    const seqs = st.pick.all(cutoffMs, limit) as number[];
+    const seqs = this.h.read("retention", () => st.pick.all(cutoffMs, limit) as number[]);
     if (seqs.length === 0) return 0;
     const tx = this.h.db.transaction((bound?: BoundEntry): void => {
       for (const seq of seqs) {
@@ -265,14 +269,26 @@ export class Upkeep {
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
     const binder = this.audit.binder;
-    this.h.withoutOwnFsync(() => {
-      if (binder)
-        binder.bindEvent(
-          journalRetentionEvent({ deleted: seqRanges(seqs), count: seqs.length, cutoff }),
-          (b) => tx.immediate(b),
-        );
-      else tx.immediate();
-    });
+    let inTx = false;
+    try {
+      this.h.withoutOwnFsync(() => {
+        if (binder)
+          binder.bindEvent(
+            journalRetentionEvent({ deleted: seqRanges(seqs), count: seqs.length, cutoff }),
+            (b) => {
+              inTx = true;
+              tx.immediate(b);
+            },
+          );
+        else {
+          inTx = true;
+          tx.immediate();
+        }
+      });
+    } catch (e) {
+      if (!inTx) throw e;
+      throw this.h.fail("retention", e);
+    }
     return seqs.length;
   }
 
@@ -280,17 +296,21 @@ export class Upkeep {
    * The notes on records no longer kept, in one small transaction without an fsync of its own (as a
    * batch): the booth's that a case was closed (booth_closed) and the card's evidence on a suspect
    * (suspect_evidence). A record's seq is never given out again (meta.last_seq), so a note can only ever
-   * name the record it was written for.
+   * name the record it was written for. A failure is the journal's (JournalDb.fail), as a batch's.
    */
   private sweepNotes(): void {
     const db = this.h.db;
-    this.h.withoutOwnFsync(() =>
-      db
-        .transaction(() => {
-          for (const sql of RETENTION_SQL.sweepNotes) db.prepare(sql).run();
-        })
-        .immediate(),
-    );
+    try {
+      this.h.withoutOwnFsync(() =>
+        db
+          .transaction(() => {
+            for (const sql of RETENTION_SQL.sweepNotes) db.prepare(sql).run();
+          })
+          .immediate(),
+      );
+    } catch (e) {
+      throw this.h.fail("retention (notes)", e);
+    }
   }
 
   /** Resolves once the lane has nothing in flight (at once if it has nothing now); the ms waited. */

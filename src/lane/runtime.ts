@@ -23,7 +23,7 @@ import {
 import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
-import { type LaneConfig, rsuTcpPort } from "../config/schema.js";
+import { type LaneConfig, laneTariffPath, rsuTcpPort } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
@@ -109,7 +109,8 @@ export function transportFor(c: LaneConfig): Transport {
 export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promise<LaneRuntime> {
   const logger = deps.logger ?? silentLogger;
   const dialect = dialectFromConfig(c);
-  const tariff = c.lane.role === "exit" ? Tariff.loadFor(c.tariff, c.lane) : null;
+  const tariffPath = laneTariffPath(c);
+  const tariff = tariffPath !== null ? Tariff.loadFor(tariffPath, c.lane) : null;
   // read before anything is opened or written: a bad key or token file is a config error with no side effect
   const publicKeyPem = readStatusListKey(c);
   const stationToken =
@@ -270,7 +271,8 @@ function recordLaneStart(
     role: c.lane.role,
     config: deps.configFile ?? null,
   });
-  if (tariff) audit.events.tariffLoaded(fileDigest(c.tariff), tariff.version);
+  const tariffPath = laneTariffPath(c);
+  if (tariff && tariffPath !== null) audit.events.tariffLoaded(fileDigest(tariffPath), tariff.version);
   audit.events.statusListLoaded(statusList.versions());
 }
 

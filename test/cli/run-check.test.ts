@@ -9,6 +9,7 @@ import {
   chmodSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -16,13 +17,17 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { Command } from "commander";
 import { afterAll, assert, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { DAMAGED_FILE, JOURNAL_FILE, SCHEMA_VERSION } from "../../src/journal/db.js";
+import { Journal } from "../../src/journal/journal.js";
 import { captureOutput } from "../helpers/cli.js";
+import { sampleRecord } from "../journal/sample-record.js";
 
 let dir: string;
 const TARIFF = join(ROOT, "config/tariff.example.yaml");
@@ -61,6 +66,7 @@ interface Cfg {
   dataDir: string;
   tariff: string;
   log?: Section;
+  reader?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -86,13 +92,13 @@ function write(c: Cfg): string {
 }
 
 /** `etc-lane run --check --config FILE` through the command's own action, in this process. */
-async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
+async function check(c: Cfg): Promise<{ ok: true; out: string; err: string } | { ok: false; err: string }> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
   const io = captureOutput();
   try {
     await program.parseAsync(["node", "etc-lane", "run", "--check", "--config", write(c)]);
-    return { ok: true, out: io.out };
+    return { ok: true, out: io.out, err: io.err };
   } catch (e) {
     return { ok: false, err: (e as Error).message };
   } finally {
@@ -103,7 +109,11 @@ async function check(c: Cfg): Promise<{ ok: true; out: string } | { ok: false; e
 describe("etc-lane run --check", () => {
   it("passes a good config and writes nothing (no data directory)", async () => {
     const r = await check(config());
-    expect(r).toEqual({ ok: true, out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/) });
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      err: "",
+    });
     expect(existsSync(join(dir, "data-never-created"))).toBe(false);
   });
 
@@ -310,14 +320,139 @@ describe("etc-lane run --check", () => {
     expect(existsSync(join(dir, "logs-never-created"))).toBe(false);
   });
 
-  it("reads the key of an entry lane but not its tariff (run does not load it)", async () => {
+  it("reads the key of an entry lane but not its tariff (run does not load it), and says the tariff is ignored", async () => {
     const r = await check(
       config((c) => {
         c.lane.role = "entry";
         c.tariff = join(dir, "nope.yaml");
       }),
     );
-    expect(r.ok).toBe(true);
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      err: expect.stringMatching(
+        /^\S+: note: tariff: ignored: an entry lane charges nothing and does not read it \(.*nope\.yaml\); leave it out\n$/,
+      ),
+    });
+  });
+
+  it("passes an entry lane without a tariff, without a note", async () => {
+    const r = await check(
+      config((c) => {
+        c.lane.role = "entry";
+        delete (c as Partial<Cfg>).tariff;
+      }),
+    );
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      err: "",
+    });
+  });
+
+  describe("rsu.port and reader.port", () => {
+    it("refuses one device named through a link (/dev/serial/by-id/...), naming both fields", async () => {
+      const link = join(dir, "usb-FTDI_FT232R-if00-port0");
+      if (!existsSync(link)) symlinkSync("/dev/null", link); // stands for ../../ttyUSB0
+      const r = await check(
+        config((c) => {
+          c.rsu.port = "/dev/null";
+          c.reader = { port: link };
+        }),
+      );
+      assert(!r.ok, "check passed one device for the RSU and the reader");
+      expect(r.err).toMatch(
+        /\n {2}reader\.port: expected another device than rsu\.port \(\/dev\/null\): \S+usb-FTDI_FT232R-if00-port0 is \/dev\/null too/,
+      );
+    });
+
+    it("passes two devices, and a port that does not exist yet (the lane waits for it)", async () => {
+      for (const reader of ["/dev/zero", join(dir, "no-such-tty")]) {
+        const r = await check(
+          config((c) => {
+            c.rsu.port = "/dev/null";
+            c.reader = { port: reader };
+          }),
+        );
+        expect(r.ok, reader).toBe(true);
+      }
+    });
+  });
+
+  describe("a journal already in dataDir", () => {
+    const withDataDir = (d: string): Cfg =>
+      config((c) => {
+        c.dataDir = d;
+      });
+
+    /** A data directory holding a stopped lane's journal (lane `lane` of station 4301-0102). */
+    async function dataDirOf(lane: number): Promise<string> {
+      const d = mkdtempSync(join(dir, "data-"));
+      const j = Journal.open({
+        dataDir: d,
+        laneIdentity: { network: "4301", station: "0102", lane },
+        utcOffsetMinutes: 480,
+        integrityCheck: false,
+        checkpointIntervalMs: 0,
+      });
+      j.commit(sampleRecord(1));
+      await j.close();
+      return d;
+    }
+
+    it("passes the lane's own journal, and leaves the data directory as it was", async () => {
+      const d = await dataDirOf(3);
+      const before = readdirSync(d).sort();
+      const r = await check(withDataDir(d));
+      expect(r.ok).toBe(true);
+      expect(readdirSync(d).sort()).toEqual(before);
+    });
+
+    it("refuses another lane's journal (a copied config), naming dataDir and lane.*, and writes nothing", async () => {
+      const d = await dataDirOf(4);
+      const before = readdirSync(d).sort();
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed lane 3's config on lane 4's data directory");
+      expect(r.err).toMatch(
+        /\n {2}dataDir: \S+ holds another lane's journal: its journal belongs to lane 4301-0102-04, but the config names lane 4301-0102-03 \(lane\.network "4301", lane\.station "0102", lane\.lane 3\); the lane refuses it/,
+      );
+      expect(readdirSync(d).sort()).toEqual(before);
+    });
+
+    it("refuses a journal found damaged (its note), naming dataDir and the note", async () => {
+      const d = await dataDirOf(3);
+      writeFileSync(
+        join(d, DAMAGED_FILE),
+        `${JSON.stringify({ at: "2026-12-01T10:00:00.000Z", op: "retention", sqliteCode: "SQLITE_CORRUPT", message: "x" })}\n`,
+      );
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a damaged journal");
+      expect(r.err).toMatch(
+        /\n {2}dataDir: the journal in \S+ was found damaged at 2026-12-01T10:00:00\.000Z \(retention: SQLITE_CORRUPT\): the lane does not use it\. Repair or replace it, then delete \S+journal\.db\.damaged/,
+      );
+    });
+
+    it("refuses a journal newer than this software, naming dataDir", async () => {
+      const d = await dataDirOf(3);
+      const raw = new Database(join(d, JOURNAL_FILE));
+      raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+      raw.close();
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a newer journal");
+      expect(r.err).toMatch(
+        new RegExp(
+          `\\n {2}dataDir: the journal in \\S+ has schema version ${SCHEMA_VERSION + 1}, newer than this software's \\(${SCHEMA_VERSION}\\)`,
+        ),
+      );
+    });
+
+    it("refuses a journal.db that is not a database, naming dataDir", async () => {
+      const d = mkdtempSync(join(dir, "data-"));
+      writeFileSync(join(d, JOURNAL_FILE), "not a database, just text long enough to be a header ".repeat(4));
+      const r = await check(withDataDir(d));
+      assert(!r.ok, "check passed a file that is not a journal");
+      expect(r.err).toMatch(/\n {2}dataDir: cannot read the journal in \S+ \(file is not a database\)/);
+    });
   });
 
   it("the built CLI exits non-zero with the field on stderr, and 0 for a good config", () => {

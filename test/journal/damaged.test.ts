@@ -124,3 +124,123 @@ describe("a read on the lane's handle that meets the damage is the journal's fai
     expect(j.healthy).toBe(true);
   });
 });
+
+describe("retention and the audit spool's writes go the journal's failure path too", () => {
+  const DAY_MS = 86_400_000;
+
+  /** 300 transactions acknowledged 200 days ago (all due for retention), then a leaf page of `records` damaged. */
+  async function oldAckedDamaged(): Promise<void> {
+    const then = new Date(Date.now() - 200 * DAY_MS);
+    const j = jd.open({ integrityCheck: false, checkpointIntervalMs: 0, now: () => then });
+    const recs = j.commitMany(Array.from({ length: 300 }, (_, i) => sampleRecord(i)));
+    j.markUploaded(
+      recs.map((r) => ({ tradeId: r.tradeId, revision: 1 })),
+      then,
+    );
+    await j.close();
+    damagePage(jd.dir(), { table: "records", leaf: 20 });
+  }
+
+  it("a retention run that meets a damaged page: unhealthy for good, the note written, the next open refused", async () => {
+    await oldAckedDamaged();
+    const j = jd.open({ integrityCheck: false, checkpointIntervalMs: 0, recoverProbeMs: 0 });
+    const health: boolean[] = [];
+    j.health$.subscribe((h) => health.push(h.healthy));
+    const r = await j.runRetention();
+    expect(r.error).toMatchObject({
+      code: "E601_JOURNAL_WRITE",
+      message: expect.stringMatching(/^journal retention failed \(SQLITE_CORRUPT\)/),
+    });
+    expectDamaged(j);
+    expect(health).toEqual([true, false]);
+    expect(JSON.parse(readFileSync(join(jd.dir(), DAMAGED_FILE), "utf8"))).toMatchObject({
+      op: "retention",
+      sqliteCode: expect.stringMatching(/^SQLITE_CORRUPT/),
+    });
+    expect(() => j.commit(sampleRecord(999))).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    await j.close();
+    expect(() => jd.open()).toThrow(expect.objectContaining({ code: "E602_JOURNAL_OPEN" }));
+  });
+
+  /** Makes the next run of `stmt` (a prepared statement of the lane's handle) fail with `code`. */
+  function failNext(owner: object, key: string, method: "run" | "all", code: string): void {
+    const o = owner as Record<string, Record<string, (...a: unknown[]) => unknown>>;
+    const real = o[key]!;
+    o[key] = new Proxy(real, {
+      get(target, prop) {
+        if (prop === method)
+          return () => {
+            o[key] = real;
+            throw Object.assign(new Error(`injected ${code}`), { code });
+          };
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+  }
+
+  it("an I/O error inside a retention batch: unhealthy (not damaged, no note), nothing of the batch deleted, recover() makes it healthy", async () => {
+    const then = new Date(Date.now() - 200 * DAY_MS);
+    const j = jd.open({
+      integrityCheck: false,
+      checkpointIntervalMs: 0,
+      recoverProbeMs: 0,
+      now: () => then,
+      retention: { batchBudgetMs: 0 },
+    });
+    const recs = [1, 2, 3].map((i) => j.commit(sampleRecord(i)));
+    j.markUploaded(
+      recs.map((r) => ({ tradeId: r.tradeId, revision: 1 })),
+      then,
+    );
+    // the statements are prepared by the first batch: a run with nothing due prepares them
+    expect((await j.runRetention(then)).deleted).toBe(0);
+    const stmts = (j.upkeep as unknown as { stmts: object }).stmts;
+    failNext(stmts, "delAck", "run", "SQLITE_IOERR_WRITE");
+    const r = await j.runRetention(new Date());
+    expect(r).toMatchObject({ deleted: 0, error: { code: "E601_JOURNAL_WRITE" } });
+    expect(j.healthy).toBe(false);
+    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_WRITE" });
+    expect(j.health().error?.damaged).toBeUndefined();
+    expect(existsSync(join(jd.dir(), DAMAGED_FILE))).toBe(false);
+    expect(j.recover()).toBe(true);
+    expect(j.list().map((x) => x.seq)).toEqual([1, 2, 3]);
+    expect((await j.runRetention(new Date())).deleted).toBe(3);
+  });
+
+  it("an audit spool write (put, syncedUpTo, markBoundAt, setWitness) that fails turns the journal unhealthy; damage writes the note", () => {
+    const j = jd.open({ integrityCheck: false, checkpointIntervalMs: 0, recoverProbeMs: 0 });
+    const spool = j.auditSpool;
+    failNext(spool, "insLine", "run", "SQLITE_IOERR_WRITE");
+    expect(() => spool.put([{ seq: 1, line: "{}" }], { seq: 1, hash: "00" })).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_WRITE" });
+    expect(j.recover()).toBe(true);
+    failNext(spool, "delUpTo", "run", "SQLITE_IOERR_WRITE");
+    expect(() => spool.syncedUpTo(1)).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    expect(j.healthy).toBe(false);
+    expect(j.recover()).toBe(true);
+    failNext(spool, "setMeta", "run", "SQLITE_IOERR_WRITE");
+    expect(() => spool.markBoundAt(1)).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    expect(j.healthy).toBe(false);
+    expect(j.recover()).toBe(true);
+    failNext(spool, "setMeta", "run", "SQLITE_CORRUPT");
+    expect(() =>
+      spool.setWitness({
+        state: "acknowledged",
+        n: 1,
+        to: 1,
+        head: "00",
+        hash: "00",
+        at: new Date().toISOString(),
+      }),
+    ).toThrow(expect.objectContaining({ code: "E601_JOURNAL_WRITE" }));
+    expectDamaged(j);
+    expect(JSON.parse(readFileSync(join(jd.dir(), DAMAGED_FILE), "utf8"))).toMatchObject({
+      op: "audit spool setWitness",
+    });
+  });
+});

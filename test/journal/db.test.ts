@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import { journalSchemaVersion } from "../../src/journal/db.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
 import { acksOf, asSchemaVersion6, LANE, useJournalDir } from "./helpers.js";
@@ -36,6 +37,28 @@ describe("journal durability settings", () => {
       err = e;
     }
     expect(isEtcError(err, "E604_JOURNAL_IDENTITY")).toBe(true);
+  });
+
+  // review: the identity was checked after migrate(): a lane started by mistake on another lane's older
+  // journal upgraded it, then refused it, and the journal's own (older) lane then refused it as newer (E602)
+  it("refuses another lane's older journal before migrating it: the file keeps its version", () => {
+    openJournal().close();
+    asSchemaVersion6(jd.dir());
+    expect(() => openJournal({ laneIdentity: { ...LANE, lane: 4 } })).toThrow(
+      expect.objectContaining({ code: "E604_JOURNAL_IDENTITY" }),
+    );
+    expect(journalSchemaVersion(jd.dir())).toBe(6);
+    // its own lane still opens it, and migrates it
+    openJournal().close();
+    expect(journalSchemaVersion(jd.dir())).toBe(7);
+  });
+
+  it("refuses another lane's version 1 journal (the first release's) before migrating it", () => {
+    writeV1Journal(jd.dir(), [sampleRecord(1)], { startMs: Date.UTC(2026, 10, 23) });
+    expect(() => openJournal({ laneIdentity: { ...LANE, lane: 4 } })).toThrow(
+      expect.objectContaining({ code: "E604_JOURNAL_IDENTITY" }),
+    );
+    expect(journalSchemaVersion(jd.dir())).toBe(1);
   });
 
   it("refuses an invalid lane identity", () => {

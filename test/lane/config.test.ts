@@ -79,8 +79,23 @@ describe("lane config", () => {
   });
 
   it("reports a missing section", () => {
-    const { tariff: _t, ...rest } = minimal;
-    expect(errorOf(rest)).toMatch(/tariff:/);
+    const { rsu: _r, ...rest } = minimal;
+    expect(errorOf(rest)).toMatch(/rsu:/);
+  });
+
+  // review: an entry lane had to name a tariff file it never reads (any string was taken, never checked)
+  it("tariff: required for an exit lane (it charges with it), optional for an entry lane", () => {
+    const { tariff: _t, ...noTariff } = minimal;
+    expect(errorOf(noTariff)).toMatch(
+      /\n {2}tariff: expected the path of the tariff YAML file: an exit lane charges with it/,
+    );
+    const entry = parseLaneConfig(
+      { ...noTariff, lane: { ...minimal.lane, role: "entry" } },
+      "lane.yaml",
+      "/etc",
+    );
+    expect(entry.tariff).toBeUndefined();
+    expect(entry.lane.role).toBe("entry");
   });
 
   it("builds the dialect from the protocol defaults plus overrides", () => {

@@ -9,7 +9,7 @@
 import type { Command } from "commander";
 import { fileDigest } from "../../audit/events.js";
 import { loadLaneConfig } from "../../config/load.js";
-import { checkLaneConfig } from "../../config/preflight.js";
+import { checkLaneConfig, laneConfigNotes } from "../../config/preflight.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
@@ -28,10 +28,13 @@ export function registerRun(program: Command): void {
       const config = loadLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       checkLaneConfig(config, opts.config);
+      // what the config holds that the lane does not use (an entry lane's tariff): said, not refused
+      const notes = laneConfigNotes(config);
       if (opts.check) {
         process.stdout.write(
           `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
         );
+        for (const n of notes) process.stderr.write(`${opts.config}: note: ${n.path}: ${n.message}\n`);
         return;
       }
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
@@ -40,6 +43,7 @@ export function registerRun(program: Command): void {
         { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
         opts.config,
       );
+      for (const n of notes) logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
