@@ -112,6 +112,28 @@ export interface UploadsBound {
 
 export type LaneEventKind = keyof LaneEventData;
 
+/**
+ * The card and OBU an event is about, in its data under the names the record entries use (cardId,
+ * obuSerial, obuId): `etc-lane audit search --card/--obu`, its export and the page's search find the event
+ * by them, and its CARD and OBU columns show them (src/audit/search.ts toRow). The lane's alarms about a
+ * vehicle's debit (lane.alarm SUSPECT_*, CRASH_RECOVERY, ...) and the booth's recovery and settlement
+ * entries carry them.
+ */
+export interface EntryIds {
+  cardId?: string | null;
+  obuSerial?: string | null;
+  obuId?: string | null;
+}
+
+/** The ids of `ids` that are known (a null or empty one is left out), for an entry's data. */
+export function idsData(ids: EntryIds | undefined): { cardId?: string; obuSerial?: string; obuId?: string } {
+  const out: { cardId?: string; obuSerial?: string; obuId?: string } = {};
+  if (ids?.cardId) out.cardId = ids.cardId;
+  if (ids?.obuSerial) out.obuSerial = ids.obuSerial;
+  if (ids?.obuId) out.obuId = ids.obuId;
+  return out;
+}
+
 export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "lane.start",
   "lane.stop",

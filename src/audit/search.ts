@@ -105,12 +105,44 @@ export interface SearchFilter {
 
 const eq = (a: string | null, b: string): boolean => a !== null && a.toLowerCase() === b.toLowerCase();
 
+/** The forms of a card number (network 4 + serial 16, hex as the card's files are read) and an OBU id. */
+const CARD_ID = /^[0-9A-Fa-f]{20}$/;
+const OBU_ID = /^(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})$/;
+
+/** A letter or digit (lower case: the text is lowered first). */
+const wordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 122);
+
+/**
+ * Whether `text` names `id` as a word of its own, in any case: no letter or digit right before or after
+ * it (the way maskCardIds in src/service/format.ts finds card numbers), so one id is never found inside a
+ * longer one (a trade id, a hash).
+ */
+export function namesId(text: string, id: string): boolean {
+  const hay = text.toLowerCase();
+  const needle = id.toLowerCase();
+  for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + 1))
+    if (!wordChar(hay.charCodeAt(i - 1)) && !wordChar(hay.charCodeAt(i + needle.length))) return true;
+  return false;
+}
+
+/**
+ * An entry about the card or OBU `id` that names it only in its message: the lane's alarms and the booth's
+ * entries written before they carried the ids in their data (src/audit/events.ts EntryIds), and those
+ * naming several cards (an unreadable intent's). Only an id of its own form is looked for (a value from
+ * the page's form may be anything).
+ */
+function messageNames(e: AuditEntry, id: string, form: RegExp): boolean {
+  return typeof e.message === "string" && form.test(id) && namesId(e.message, id);
+}
+
 export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boolean {
   const t = Date.parse(e.utc);
   if (f.since !== undefined && !(t >= f.since)) return false;
   if (f.until !== undefined && !(t < f.until)) return false;
-  if (f.card !== undefined && !eq(row.card, f.card)) return false; // a card read as hex: either case
-  if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu)) return false;
+  // a card read as hex: either case
+  if (f.card !== undefined && !eq(row.card, f.card) && !messageNames(e, f.card, CARD_ID)) return false;
+  if (f.obu !== undefined && !eq(row.obu, f.obu) && !eq(row.obuId, f.obu) && !messageNames(e, f.obu, OBU_ID))
+    return false;
   if (f.plate !== undefined && !(row.plate ?? "").toLowerCase().includes(f.plate.toLowerCase())) return false;
   if (f.reason !== undefined && !eq(row.reason, f.reason)) return false;
   if (f.severity !== undefined && e.severity !== f.severity) return false;

@@ -7,6 +7,7 @@
  * trySettle), for charge.ts, recover.ts, settle.ts and the collector's cancel (case-desk.ts).
  */
 
+import type { EntryIds } from "../audit/events.js";
 import { BOOTH_INTENT_PREFIX } from "../journal/intents.js";
 import {
   type CommittedRecord,
@@ -61,6 +62,11 @@ export interface BoothIntentPayload {
    * commits it as it is, without the card (recover.ts). Absent while the DEBIT's answer is unknown.
    */
   paid?: NewLaneRecord;
+}
+
+/** The card and OBU of an intent's debit, for the audit entries about it (src/audit/events.ts EntryIds). */
+export function intentIds(p: BoothIntentPayload): EntryIds {
+  return { cardId: p.cardId, obuSerial: p.obuSerial, obuId: p.draft.obuId };
 }
 
 export interface RecordContext {

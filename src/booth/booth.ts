@@ -132,7 +132,7 @@ export class Booth {
       show: (p, c) => this.fx.show(p, c),
       signal: (kind) => this.fx.signal(kind),
       audit: (type, severity, message, data) => this.fx.appendAudit(type, severity, message, data),
-      alarm: (code, message) => this.fx.alarm(code, message),
+      alarm: (code, message, ids) => this.fx.alarm(code, message, ids),
       recorded: (rec, barrier, commitMs) => this.fx.recorded(rec, barrier, commitMs),
       lastCommit: { quietMs: 0, commitMs: 0 },
       tryCommit: async (rec, intentId) => {

@@ -9,6 +9,7 @@ import type { EtcError } from "../../firmware-bridge/errors.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import type { EntryIds } from "../audit/events.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
 import type { Tariff } from "../tariff/tariff.js";
@@ -110,7 +111,8 @@ export interface BoothContext {
     message: string,
     data?: Record<string, unknown>,
   ): void;
-  alarm(code: string, message: string): void;
+  /** `ids`: the card and OBU the alarm is about, in its audit entry's data */
+  alarm(code: string, message: string, ids?: EntryIds): void;
   /** a durable record of this booth: audit, outcome, counters */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void;
   /**

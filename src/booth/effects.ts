@@ -9,6 +9,7 @@ import { firstValueFrom, of, type Subject, timeout } from "rxjs";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
+import { type EntryIds, idsData } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
@@ -168,11 +169,12 @@ export class BoothEffects {
     }
   }
 
-  alarm(code: string, message: string): void {
+  /** `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds) */
+  alarm(code: string, message: string, ids?: EntryIds): void {
     const at = this.d.now();
     this.d.outputs.emit({ type: "alarm", code, message, at });
     this.d.log.warn({ code }, message);
-    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth" });
+    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth", ...idsData(ids) });
   }
 
   appendAudit(

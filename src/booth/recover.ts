@@ -26,10 +26,11 @@
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { idsData } from "../audit/events.js";
 import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
-import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
+import { type BoothIntentPayload, intentIds, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { keepPaidInIntent, refuse } from "./charge.js";
@@ -143,6 +144,8 @@ export async function recover(
         `booth recovery: card ${card.cardId} is not the original card ${p.cardId}: refused`,
         {
           intentId: pd.intentId,
+          // the original card (the debit's); the one presented is named apart
+          ...idsData(intentIds(p)),
           presented: card.cardId,
         },
       );
@@ -261,12 +264,10 @@ async function onOriginal(
       return "journal-failed";
     }
     ctx.lane.guards.release({ cardId: p.cardId, obuSerial: p.obuSerial });
-    ctx.audit(
-      "booth.recovery",
-      "info",
-      `booth DEBIT of card ${p.cardId} not taken by the card: ${v.why}`,
-      data,
-    );
+    ctx.audit("booth.recovery", "info", `booth DEBIT of card ${p.cardId} not taken by the card: ${v.why}`, {
+      ...data,
+      ...idsData(intentIds(p)),
+    });
     ctx.show(PROMPTS.notDebited(), pd.case);
     return "not-debited";
   }
@@ -307,10 +308,12 @@ async function unconfirmed(
   ctx.audit("booth.recovery", "alarm", `booth DEBIT of card ${p.cardId} unconfirmed: ${why}`, {
     intentId: pd.intentId,
     ...data,
+    ...idsData(intentIds(p)),
   });
   ctx.alarm(
     "BOOTH_DEBIT_UNCONFIRMED",
     `booth debit of ${p.prepared.amount} fen on card ${p.cardId} unconfirmed: ${why}`,
+    intentIds(p),
   );
   ctx.show(PROMPTS.unconfirmed(p.cardId), pd.case);
   return "unconfirmed";
@@ -416,7 +419,7 @@ function recordedPaid(
       "booth.recovery",
       "warn",
       `booth debit of card ${p.cardId} recorded from its intent without the card on the reader: the barrier stays closed`,
-      { intentId: pd.intentId, seq: committed.seq, tradeId: committed.tradeId },
+      { intentId: pd.intentId, seq: committed.seq, tradeId: committed.tradeId, ...idsData(intentIds(p)) },
     );
     ctx.show(PROMPTS.recordedNoCard(p.prepared.amount, p.cardId), pd.case);
     return "recorded-no-card";

@@ -10,6 +10,7 @@ import {
   BOOTH_INTENT_PREFIX,
   type BoothIntentPayload,
   type BoothIntentRead,
+  intentIds,
   readBoothIntent,
 } from "./booth-records.js";
 import type { BoothCase } from "./cases.js";
@@ -88,6 +89,7 @@ export class RecoveryBook {
       this.d.fx.alarm(
         "BOOTH_CRASH_RECOVERY",
         `booth debit of ${p.prepared.amount} fen on card ${p.cardId} was in flight when the previous process stopped`,
+        intentIds(p),
       );
     }
   }

@@ -13,6 +13,7 @@
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
+import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
@@ -66,6 +67,10 @@ export function listedNow(
     detail: { statusList: a.entry ?? null },
   };
 }
+
+/** A suspect's card and OBU, for the audit entries about its settlement (src/audit/events.ts EntryIds). */
+const recordIds = (s: CommittedRecord): ReturnType<typeof idsData> =>
+  idsData({ cardId: s.cardId, obuSerial: s.obuSerial, obuId: s.obuId });
 
 /** The paid vehicle's prompt, or its refusal when listedNow finds its card or OBU listed. */
 function paidOrListed(
@@ -164,6 +169,8 @@ export async function settleSuspect(
       : {}),
   };
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
+  // the entries about this settlement name its card and OBU (the settlement's evidence, `data`, does not)
+  const about = { ...data, ...recordIds(s) };
   if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
     if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
@@ -178,13 +185,18 @@ export async function settleSuspect(
         "booth.settled",
         "info",
         `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`,
-        data,
+        about,
       );
       return "paid-earlier";
     }
     const bar = listedNow(ctx, card, s);
     ctx.recorded(settled, bar === null, null);
-    ctx.audit("booth.settled", "info", `suspect ${s.tradeId} settled at the booth: debited (${v.why})`, data);
+    ctx.audit(
+      "booth.settled",
+      "info",
+      `suspect ${s.tradeId} settled at the booth: debited (${v.why})`,
+      about,
+    );
     if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "debited");
   }
@@ -196,7 +208,7 @@ export async function settleSuspect(
       "warn",
       `suspect ${s.tradeId}: the card shows the debit, but ${why}; not charged again`,
       {
-        ...data,
+        ...about,
         tac: v.tac,
       },
     );
@@ -226,7 +238,7 @@ export async function settleSuspect(
       "booth.settled",
       "info",
       `suspect ${s.tradeId} settled at the booth: not debited (${v.why})`,
-      data,
+      about,
     );
     ctx.show(PROMPTS.notDebited(), c);
     return "not-debited";
@@ -235,9 +247,9 @@ export async function settleSuspect(
     "booth.evidence",
     "alarm",
     `suspect ${s.tradeId}: the card cannot say whether it was debited (${v.why})`,
-    data,
+    about,
   );
-  ctx.alarm("BOOTH_SUSPECT_UNKNOWN", `suspect ${s.tradeId} on card ${s.cardId}: ${v.why}`);
+  ctx.alarm("BOOTH_SUSPECT_UNKNOWN", `suspect ${s.tradeId} on card ${s.cardId}: ${v.why}`, recordIds(s));
   ctx.show(PROMPTS.unknown(), c);
   return "unknown";
 }
@@ -263,6 +275,7 @@ function settledMeanwhile(
     `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing`,
     {
       ...data,
+      ...recordIds(s),
       settledMeanwhile: now ? { kind: now.kind, outcome: now.outcome, revision: now.revision } : null,
     },
   );

@@ -24,6 +24,7 @@
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { type EntryIds, idsData } from "../audit/events.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuEvent } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
@@ -197,7 +198,7 @@ export class LaneController {
     this.log = (opts.logger ?? silentLogger).child({ ch: "LANE" });
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
-    const alarm = (code: string, message: string): void => this.alarm(code, message);
+    const alarm = (code: string, message: string, ids?: EntryIds): void => this.alarm(code, message, ids);
     // timers run on the queue (built next): called only once it exists
     const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const loopErrors = new LoopErrors({
@@ -752,13 +753,19 @@ export class LaneController {
     await this.updateLane();
   }
 
-  private alarm(code: string, message: string): void {
+  /** `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds) */
+  private alarm(code: string, message: string, ids?: EntryIds): void {
     const at = this.now();
     this.o.outputs.emit({ type: "alarm", code, message, at });
     this.eventsSubject.next({ type: "alarm", code, message, at });
     this.log.warn({ code }, message);
     try {
-      this.o.audit?.append({ type: "lane.alarm", severity: "alarm", message, data: { code } });
+      this.o.audit?.append({
+        type: "lane.alarm",
+        severity: "alarm",
+        message,
+        data: { code, ...idsData(ids) },
+      });
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "audit append failed");
     }

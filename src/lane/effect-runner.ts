@@ -11,6 +11,7 @@
  */
 import { type EtcError, wroteNothing } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { EntryIds } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
@@ -61,7 +62,8 @@ export interface EffectRunnerDeps {
   /** monotonic ms */
   now: () => number;
   counters: RunnerCounters;
-  alarm(code: string, message: string): void;
+  /** `ids`: the card and OBU the alarm is about (its audit entry's data) */
+  alarm(code: string, message: string, ids?: EntryIds): void;
   /** a commit failed: answer `inc` (C2) if it is still unanswered, close the lane */
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
   outcome(o: VehicleOutcome): void;
@@ -249,7 +251,7 @@ export class EffectRunner {
           if (e.unsettled) this.d.guards.hold(e.unsettled);
           break;
         case "alarm":
-          this.d.alarm(e.code, e.message);
+          this.d.alarm(e.code, e.message, e.ids);
           break;
         case "note":
           if (e.code === "ALREADY_TRADED") this.d.counters.alreadyTraded++;

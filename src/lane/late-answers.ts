@@ -17,6 +17,7 @@
  * became a suspect, and a late barrier could let the next vehicle through.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { EntryIds } from "../audit/events.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { divFactorOf, type IncomingFrameLike, type TacResult, type TradeResult } from "../rsu/driver.js";
 import { b8Problem, purchaseOfSuspect, sentBySuspect } from "./debit-agreement.js";
@@ -41,7 +42,8 @@ export interface LateAnswerDeps {
   rsuProtocol: string;
   log: Logger;
   counters: LateAnswerCounters;
-  alarm(code: string, message: string): void;
+  /** `ids`: the card and OBU the alarm is about (its audit entry's data) */
+  alarm(code: string, message: string, ids?: EntryIds): void;
   notice(code: string, message: string, data: Record<string, unknown>): void;
   outcome(o: VehicleOutcome): void;
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
@@ -212,7 +214,7 @@ export class LateAnswers {
     alarm: string,
     frame: Record<string, unknown>,
   ): Promise<void> {
-    this.d.alarm("ORPHAN_B5", alarm);
+    this.d.alarm("ORPHAN_B5", alarm, { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId: rec.obuId });
     const c = this.d.runner.tryCommit(rec);
     if (!c) {
       this.d.log.error({ ...frame, why: alarm }, `LATE ${what} NOT RECORDED: the journal failed`);
@@ -241,6 +243,7 @@ export class LateAnswers {
       this.d.alarm(
         "LATE_B8_UNPLACED",
         `B8 from OBU ${b8.obuId} with TAC ${b8.tac} could not be matched to its suspect, the journal read failed (${errText(e)}): the B8 is in the log`,
+        { obuId: b8.obuId },
       );
       return;
     }

@@ -3,6 +3,7 @@
  * (`MachineCtx`), the states a vehicle's transaction passes through, the events that move it and the
  * effects a transition asks the lane to run (effect-runner.ts runs them).
  */
+import type { EntryIds } from "../audit/events.js";
 import type { NewLaneRecord, StatusListVersionsUsed } from "../journal/types.js";
 import type {
   CardInfo,
@@ -192,7 +193,8 @@ export type Effect =
   | { kind: "display"; display: Display }
   /** guard updates: traded (recent-trade window), unsettled (hold), released (a hold ends: the debit is known) */
   | { kind: "remember"; traded?: GuardKey; unsettled?: GuardKey; released?: GuardKey }
-  | { kind: "alarm"; code: string; message: string }
+  /** `ids`: the card and OBU it is about, in its audit entry's data (src/audit/events.ts EntryIds) */
+  | { kind: "alarm"; code: string; message: string; ids?: EntryIds }
   /** counted and logged, not journaled (a re-read of a vehicle that already paid) */
   | { kind: "note"; code: string; message: string };
 

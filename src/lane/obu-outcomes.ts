@@ -115,7 +115,12 @@ export function stop(
   effects.push({ kind: "commit", record: baseRecord("stop", reason, { ...p, extra }, ctx) });
   effects.push({ kind: "display", display: { text: info.message, detail: info.direction, tone: "stop" } });
   if (info.alarm)
-    effects.push({ kind: "alarm", code: reason, message: `${reason}: ${info.title} (OBU ${p.obuId})` });
+    effects.push({
+      kind: "alarm",
+      code: reason,
+      message: `${reason}: ${info.title} (OBU ${p.obuId})`,
+      ids: { cardId: p.card?.cardId ?? null, obuSerial: p.obu?.obuSerial ?? null, obuId: p.obuId },
+    });
   return { state: { phase: "done", kind: "stop", outcome: reason }, effects };
 }
 
@@ -309,6 +314,7 @@ export function suspect(
       message:
         `uncertain debit of ${d.price.amount} fen on card ${d.card.cardId} (OBU ${d.obu.obuId})` +
         (problem ? `: ${problem}` : ""),
+      ids: { cardId: d.card.cardId, obuSerial: d.obu.obuSerial, obuId: d.obu.obuId },
     },
   );
   return { state: { phase: "done", kind: "suspect", outcome: why }, effects };

@@ -24,6 +24,7 @@
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { EntryIds } from "../audit/events.js";
 import {
   BOOTH_INTENT_PREFIX,
   type BoothIntentPayload,
@@ -92,7 +93,8 @@ export interface RecoveryDeps {
   /** wall clock ms (intents carry wall times) */
   wallNow: () => number;
   schedule(ms: number, fn: () => Promise<void> | void): () => void;
-  alarm(code: string, message: string): void;
+  /** `ids`: the card and OBU the alarm is about (its audit entry's data) */
+  alarm(code: string, message: string, ids?: EntryIds): void;
   /** the window is over (or was never needed): end what is still open, then C0 may go out */
   onWindowOver(why: string): Promise<void>;
 }
@@ -161,6 +163,7 @@ export class Recovery {
           (p.answer
             ? `previous process stopped, its ${p.answer.kind === "trade" ? "B5" : "B8"} already received: recorded from it`
             : "previous process stopped"),
+        { cardId: d.card.cardId, obuSerial: d.obu.obuSerial, obuId: d.obu.obuId },
       );
     }
     if (out.some((r) => !r.answer)) this.phase = "pending";
@@ -234,6 +237,7 @@ export class Recovery {
   private async recordBoothDebit(b: BoothDebitLeft): Promise<void> {
     const p = b.payload;
     const key = { cardId: p.cardId, obuSerial: p.obuSerial };
+    const ids: EntryIds = { ...key, obuId: p.draft.obuId };
     const what = `a booth debit of ${p.prepared.amount} fen on card ${p.cardId}${p.obuSerial ? ` (OBU ${p.obuSerial})` : ""}`;
     const rec: NewLaneRecord =
       p.paid ??
@@ -255,6 +259,7 @@ export class Recovery {
         "BOOTH_DEBIT_UNSETTLED",
         `${what} was left unsettled and this lane has no reader section; its record was not written ` +
           `(${(e as Error).message}): intent ${b.intentId} kept, the card held (no DSRC debit) for as long as it is`,
+        ids,
       );
       if (!invalid) await this.d.journalFailed();
       return;
@@ -268,6 +273,7 @@ export class Recovery {
       this.d.alarm(
         "BOOTH_CRASH_RECOVERY",
         `${what} was in flight when the previous process stopped, its DEBIT answered: recorded from its intent (${c.tradeId})`,
+        ids,
       );
       return;
     }
@@ -276,6 +282,7 @@ export class Recovery {
       `${what} was left unsettled and this lane has no reader section: recorded as suspect ${c.seq} ` +
         `(${c.tradeId}, BOOTH_DEBIT_UNCONFIRMED); the card is held (no DSRC debit) until it is settled, ` +
         `from the card at a booth or by hand (etc-lane journal settle ${c.seq})`,
+      ids,
     );
   }
 

@@ -29,6 +29,66 @@ afterEach(() => cleanup());
 
 const data = (): string => join(dir, "data");
 
+/** Bytes a process has read through read(2) and its kin so far (Linux: /proc/PID/io `rchar`). */
+function bytesRead(pid: number): number {
+  const m = /^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+  if (!m) throw new Error(`no rchar in /proc/${pid}/io`);
+  return Number(m[1]);
+}
+
+/** `etc-lane audit tail -f -n 1 --json` on data() in a child process: what it printed, waited for. */
+function followCli(): {
+  pid: number;
+  seen(text: string): Promise<void>;
+  messages(): string[];
+  stop(): Promise<void>;
+} {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/etc-lane.ts",
+      "audit",
+      "tail",
+      "-f",
+      "-n",
+      "1",
+      "--data-dir",
+      data(),
+      "--json",
+    ],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  let waiting: { text: string; resolve: () => void } | null = null;
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (waiting && out.includes(waiting.text)) waiting.resolve();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", r));
+  return {
+    pid: child.pid!,
+    seen: (text) =>
+      Promise.race([
+        new Promise<void>((resolve) => {
+          waiting = { text, resolve };
+          if (out.includes(text)) resolve();
+        }),
+        exited.then((c) => Promise.reject(new Error(`tail exited (${c}) before printing ${text}: ${out}`))),
+      ]),
+    messages: () =>
+      out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { message: string }).message),
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 /**
  * A lane's journal and trail: the journal bound (seq 1, `journal.bound`), a start, a record committed
  * through the binding, an alarm, the seal.
@@ -243,53 +303,43 @@ describe("audit tail and search output", () => {
   it("tail -f prints entries as the lane writes them", async () => {
     const t = openTrail(data());
     t.append({ type: "lane.alarm", severity: "alarm", message: "first", data: { code: "A1" } });
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/etc-lane.ts",
-        "audit",
-        "tail",
-        "-f",
-        "-n",
-        "1",
-        "--data-dir",
-        data(),
-        "--json",
-      ],
-      { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let waiting: { text: string; resolve: () => void } | null = null;
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (waiting && out.includes(waiting.text)) waiting.resolve();
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", r));
-    const seen = (text: string): Promise<void> =>
-      Promise.race([
-        new Promise<void>((resolve) => {
-          waiting = { text, resolve };
-          if (out.includes(text)) resolve();
-        }),
-        exited.then((c) => Promise.reject(new Error(`tail exited (${c}) before printing ${text}: ${out}`))),
-      ]);
+    const f = followCli();
     try {
-      await seen('"message":"first"');
+      await f.seen('"message":"first"');
       t.append({ type: "lane.alarm", severity: "alarm", message: "second", data: { code: "A2" } });
-      await seen('"message":"second"');
+      await f.seen('"message":"second"');
     } finally {
-      child.kill("SIGTERM");
-      await exited;
+      await f.stop();
       await t.close();
     }
-    expect(
-      out
-        .trim()
-        .split("\n")
-        .map((l) => (JSON.parse(l) as { message: string }).message),
-    ).toEqual(["first", "second"]);
+    expect(f.messages()).toEqual(["first", "second"]);
+  });
+
+  // review: each poll of tail -f read and parsed the newest segment file and the one before it whole
+  // (every 250 ms: about a core with 16 MiB segments, beside the running lane); it reads what was appended
+  it("tail -f reads only what was appended since its last poll, not the whole segment again", async () => {
+    const t = openTrail(data());
+    const big = "x".repeat(2000);
+    // 900 entries, 2 MB: below checkpointEvery (1000), so "first" is the newest entry
+    for (let i = 0; i < 900; i++)
+      t.append({ type: "lane.alarm", severity: "info", message: `filler ${i} ${big}`, data: { code: "F" } });
+    t.append({ type: "lane.alarm", severity: "alarm", message: "first", data: { code: "A1" } });
+    await t.flush();
+    const f = followCli();
+    try {
+      await f.seen('"message":"first"');
+      t.append({ type: "lane.alarm", severity: "alarm", message: "second", data: { code: "A2" } });
+      await f.seen('"message":"second"'); // a poll found it: the follower knows where the file ends
+      const before = bytesRead(f.pid);
+      t.append({ type: "lane.alarm", severity: "alarm", message: "third", data: { code: "A3" } });
+      await f.seen('"message":"third"');
+      // the segment is over 2 MB; the poll that printed "third" (and any poll between) read its line
+      expect(bytesRead(f.pid) - before).toBeLessThan(64 * 1024);
+    } finally {
+      await f.stop();
+      await t.close();
+    }
+    expect(f.messages()).toEqual(["first", "second", "third"]);
   });
 
   it("says which lane it looked in when there is no trail", async () => {

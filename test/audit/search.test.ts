@@ -29,6 +29,7 @@ interface Out {
   seq: number;
   type: string;
   tradeId: string | null;
+  card: string | null;
 }
 
 async function search(dataDir: string, args: string[]): Promise<Out[]> {
@@ -103,10 +104,35 @@ describe("search and export over a simulated run", () => {
             )
             .map((x) => x.e.seq),
         );
-        await only(
+        // a card's records and the lane's alarms about it (its stop on the list, its uncertain debit), the
+        // card in their data: the CARD column shows it
+        const alarmsOf = (code: string): number[] =>
+          entries
+            .filter((x) => x.e.type === "lane.alarm" && (x.e.data as { code: string }).code === code)
+            .map((x) => x.e.seq);
+        const withAlarms = async (
+          args: string[],
+          want: StoredRecord[],
+          alarmSeqs: number[],
+        ): Promise<void> => {
+          expect(want.length, `expected records for ${args.join(" ")}`).toBeGreaterThan(0);
+          expect(alarmSeqs.length, `expected alarms for ${args.join(" ")}`).toBeGreaterThan(0);
+          const got = await search(dataDir, args);
+          expect(recordIds(got), args.join(" ")).toEqual(tradeIds(want));
+          const events = got.filter((x) => !x.type.startsWith("record."));
+          expect(
+            events.map((x) => [x.seq, x.type, x.card]),
+            args.join(" "),
+          ).toEqual(alarmSeqs.map((seq) => [seq, "lane.alarm", want[0]!.cardId]));
+        };
+        await withAlarms(
           ["--card", BLACK_CARD],
           recs.filter((r) => r.cardId === BLACK_CARD),
+          alarmsOf("CARD_ON_STATUS_LIST"),
         );
+        const uncertain = recs.find((r) => r.kind === "suspect")!;
+        await withAlarms(["--card", uncertain.cardId!], [uncertain], alarmsOf("SUSPECT_B5_NO_DSRC"));
+        await withAlarms(["--obu", uncertain.obuSerial!], [uncertain], alarmsOf("SUSPECT_B5_NO_DSRC"));
         const paid = recs.find((r) => r.kind === "transaction")!;
         await only(["--card", paid.cardId!], [paid]);
         await only(

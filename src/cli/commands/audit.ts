@@ -19,6 +19,7 @@ import {
 } from "../../audit/search.js";
 import { auditDir, listSegments } from "../../audit/segments.js";
 import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
+import { TrailFollower } from "../../audit/trail-follower.js";
 import type { VerifyReport } from "../../audit/verify.js";
 import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "../../audit/verify-guards.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
@@ -206,33 +207,20 @@ function addFilterOptions(cmd: Command): Command {
     );
 }
 
+/**
+ * `tail -f`: every 250 ms, the entries appended since the last poll (src/audit/trail-follower.ts reads
+ * only the bytes appended, never the segment files again), until SIGINT or SIGTERM.
+ */
 async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => void): Promise<void> {
-  let printed = lastSeq;
+  const follower = new TrailFollower(dir, lastSeq, {
+    onShrunk: (file, size, read) =>
+      process.stderr.write(
+        `etc-lane: ${file} is now ${size} bytes, shorter than the ${read} already read (or another file): ` +
+          `following on after seq ${follower.lastSeq}; audit verify tells more\n`,
+      ),
+  });
   const poll = (): void => {
-    const segs = listSegments(dir);
-    const from = segs.findIndex((s, i) => s.firstSeq > printed || i === segs.length - 1);
-    for (const s of segs.slice(Math.max(0, from - 1))) {
-      let text: string;
-      try {
-        text = readFileSync(s.path, "utf8");
-      } catch {
-        continue; // deleted by retention meanwhile
-      }
-      const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-      for (const line of complete.split("\n")) {
-        if (!line) continue;
-        let e: AuditEntry;
-        try {
-          e = JSON.parse(line) as AuditEntry;
-        } catch {
-          continue;
-        }
-        if (e.seq > printed) {
-          emit(e);
-          printed = e.seq;
-        }
-      }
-    }
+    for (const e of follower.poll()) emit(e);
   };
   await new Promise<void>((resolve) => {
     const t = setInterval(poll, 250);

@@ -1,0 +1,216 @@
+/**
+ * Following the trail as the lane writes it (`etc-lane audit tail -f`): each poll reads only the bytes
+ * appended since the last one. The follower remembers the segment file it is in and the offset of the end
+ * of the last complete line it read there; a poll that finds the file as long as the last one read nothing.
+ * Reading never checks hashes: that is `audit verify`.
+ *
+ * - A partial last line (a write in progress, or a torn tail the lane cuts at its next start) is not an
+ *   entry yet: the offset stays at the line's start, and the bytes are read again once the file has grown
+ *   (never more than that line, and only when the file's size changed).
+ * - Rotation: a newer segment file exists only once the one before it ends with its last line (the
+ *   checkpoint the new file's anchor copies, ./segment-writer.ts rotate), so the follower reads the
+ *   current file to its end and moves on to the next one from its first byte; the anchor repeats an entry
+ *   already returned and is skipped by its seq.
+ * - A file shorter than the offset read (lines removed: the lane never does that, only a torn fragment
+ *   after the last newline is cut) or replaced by another file (another inode): the place is found again
+ *   by seq, after the last entry at or below the newest one returned, and `onShrunk` is told.
+ * - A file deleted meanwhile (retention deletes old ones; the lane's start removes an empty newest one):
+ *   the next one is read, or the place is found again at the next poll.
+ */
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { type AuditEntry, parseEntry } from "./entry.js";
+import { listSegments, type SegmentFile } from "./segments.js";
+
+/** How the follower reads the trail directory: node:fs (nodeFollowFs), or a test's counting wrapper. */
+export interface FollowFs {
+  /** the segment files, oldest first (./segments.ts listSegments) */
+  list(dir: string): SegmentFile[];
+  /** the file's size and inode, or null when there is no such file */
+  stat(path: string): { size: number; ino: number } | null;
+  /** up to `length` bytes from `position` (fewer at the file's end); null when there is no such file */
+  read(path: string, position: number, length: number): Buffer | null;
+}
+
+const missing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === "ENOENT";
+
+export const nodeFollowFs: FollowFs = {
+  list: (dir) => listSegments(dir),
+  stat(path) {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st ? { size: st.size, ino: st.ino } : null;
+  },
+  read(path, position, length) {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (e) {
+      if (missing(e)) return null;
+      throw e;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, position + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  },
+};
+
+/** How much is read at a time, forwards and backwards. */
+export const FOLLOW_CHUNK_BYTES = 64 * 1024;
+
+interface Place {
+  seg: SegmentFile;
+  /** the file's inode once seen (null: not yet) */
+  ino: number | null;
+  /** the end of the last complete line read (its newline included) */
+  lineEnd: number;
+  /** the file's size at the last read: a poll that finds it unchanged reads nothing */
+  seen: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class TrailFollower {
+  private at: Place | null = null;
+
+  /**
+   * `after`: the seq of the newest entry already shown; entries after it are returned. `onShrunk`: a file
+   * was found shorter than the bytes read from it, or replaced (see the file's comment).
+   */
+  constructor(
+    private readonly dir: string,
+    private after: number,
+    private readonly o: {
+      fs?: FollowFs;
+      onShrunk?: (file: string, size: number, read: number) => void;
+    } = {},
+  ) {}
+
+  private get fs(): FollowFs {
+    return this.o.fs ?? nodeFollowFs;
+  }
+
+  /** The newest entry returned so far (or the one given at construction). */
+  get lastSeq(): number {
+    return this.after;
+  }
+
+  /** The entries written since the last poll, oldest first. */
+  poll(): AuditEntry[] {
+    const out: AuditEntry[] = [];
+    const segs = this.fs.list(this.dir);
+    let located = false; // the place is found again at most once a poll
+    for (;;) {
+      if (this.at === null) {
+        if (located) return out;
+        located = true;
+        this.at = this.locate(segs);
+        if (this.at === null) return out;
+      }
+      const at = this.at;
+      const next = segs.find((s) => s.firstSeq > at.seg.firstSeq);
+      const st = this.fs.stat(at.seg.path);
+      if (st !== null && ((at.ino !== null && st.ino !== at.ino) || st.size < at.lineEnd)) {
+        this.o.onShrunk?.(at.seg.name, st.size, at.lineEnd);
+        this.at = null;
+        continue;
+      }
+      if (st !== null) {
+        at.ino = st.ino;
+        if (st.size !== at.seen) this.readOn(at, st.size, out);
+      }
+      if (next === undefined) {
+        if (st === null) this.at = null; // deleted meanwhile: the place is found again at the next poll
+        return out;
+      }
+      // a newer file exists, so this one had ended before it was created: read to its end just now (or
+      // deleted meanwhile by retention), on to the next one
+      this.at = { seg: next, ino: null, lineEnd: 0, seen: 0 };
+    }
+  }
+
+  /** Reads `at`'s file from the end of its last complete line to `size`, returning new entries. */
+  private readOn(at: Place, size: number, out: AuditEntry[]): void {
+    let pos = at.lineEnd;
+    let rest: Buffer = EMPTY;
+    while (pos < size) {
+      const chunk = this.fs.read(at.seg.path, pos, Math.min(FOLLOW_CHUNK_BYTES, size - pos));
+      if (chunk === null || chunk.length === 0) break; // deleted or shorter meanwhile: the next poll sees
+      pos += chunk.length;
+      const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      const start = pos - data.length; // the file offset of data[0]
+      let from = 0;
+      for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, from)) {
+        this.take(data.subarray(from, nl), out);
+        from = nl + 1;
+      }
+      at.lineEnd = start + from;
+      rest = Buffer.from(data.subarray(from));
+    }
+    at.seen = pos;
+  }
+
+  private take(line: Buffer, out: AuditEntry[]): void {
+    const e = parseEntry(line.toString("utf8"));
+    // a line that is not an entry (damage the lane kept) is not shown; an anchor repeats the entry before it
+    if (!e || e.seq <= this.after) return;
+    out.push(e);
+    this.after = e.seq;
+  }
+
+  /**
+   * Where the entries after `after` begin: after the last complete line at or below it, searched from the
+   * newest file backwards (at the start, the newest file's last line); the oldest file's start when no line
+   * is at or below it.
+   */
+  private locate(segs: SegmentFile[]): Place | null {
+    for (let i = segs.length - 1; i >= 0; i--) {
+      const seg = segs[i]!;
+      const st = this.fs.stat(seg.path);
+      if (st === null) continue;
+      const end = this.endAfter(seg.path, st.size);
+      if (end !== null) return { seg, ino: st.ino, lineEnd: end, seen: end };
+    }
+    const first = segs[0];
+    return first ? { seg: first, ino: null, lineEnd: 0, seen: 0 } : null;
+  }
+
+  /** The end of the last complete line of the file whose entry is at or below `after`, or null. */
+  private endAfter(path: string, size: number): number | null {
+    let pos = size;
+    // bytes from `pos` on not yet split into lines: the start of a line, or (before the first newline is
+    // found) the fragment after the last newline, which is not a line
+    let rest: Buffer = EMPTY;
+    let lineEnd: number | null = null; // the offset of the newline ending the line being assembled
+    while (pos > 0) {
+      const len = Math.min(FOLLOW_CHUNK_BYTES, pos);
+      const chunk = this.fs.read(path, pos - len, len);
+      if (chunk === null || chunk.length < len) return null;
+      pos -= len;
+      const data = rest.length > 0 ? Buffer.concat([chunk, rest]) : chunk;
+      let upTo = data.length; // data[0, upTo) still to split
+      for (let nl = upTo > 0 ? data.lastIndexOf(10, upTo - 1) : -1; nl >= 0; ) {
+        if (lineEnd !== null && this.atOrBelow(data.subarray(nl + 1, lineEnd - pos))) return lineEnd + 1;
+        lineEnd = pos + nl;
+        upTo = nl;
+        nl = upTo > 0 ? data.lastIndexOf(10, upTo - 1) : -1;
+      }
+      rest = Buffer.from(data.subarray(0, upTo));
+    }
+    // the file's first line
+    if (lineEnd !== null && this.atOrBelow(rest)) return lineEnd + 1;
+    return null;
+  }
+
+  private atOrBelow(line: Buffer): boolean {
+    const e = parseEntry(line.toString("utf8"));
+    return e !== null && e.seq <= this.after;
+  }
+}
