@@ -81,6 +81,11 @@ export interface JournalBindingView {
   bindingMarks?(): JournalBindingMarks;
   /** each record row's place in outbox, held and acks, in seq order (./verify-uploads.ts) */
   uploadRows?(): Iterable<UploadRow>;
+  /**
+   * meta `last_seq` as stored (the journal's last record seq; text), or null when absent: held to the rows
+   * and the commit entries (./verify-journal-seqs.ts)
+   */
+  journalLastSeq?(): unknown;
 }
 
 export interface VerifyOptions {
@@ -258,6 +263,7 @@ function entryChecks(v: Verification): (e: AuditEntry, file: string, lineNo: num
         complete.sealed(checkpoints.check(e, file, lineNo));
         return;
       case "audit.gap":
+      case "audit.journal-gap":
       case "audit.head-mismatch":
       case "audit.damaged":
       case "audit.rollback":

@@ -25,6 +25,7 @@ import type Database from "better-sqlite3";
 import type { AuditEventInput } from "../audit/entry.js";
 import type { UploadsBound } from "../audit/events.js";
 import type { BoundEntry, RecordBinding, RecordSlot } from "../audit/records.js";
+import type { JournalSeqs } from "../audit/recovery-journal-seqs.js";
 import type {
   AuditHead,
   AuditSpool,
@@ -101,6 +102,17 @@ export class JournalAuditSpoolView implements AuditSpoolView {
   maxRowSeq(): number {
     const r = this.db.prepare("SELECT MAX(audit_seq) AS m FROM records").get() as { m: number | null };
     return r.m ?? 0;
+  }
+
+  journalSeqs(): JournalSeqs {
+    const r = this.db
+      .prepare(
+        "SELECT (SELECT value FROM meta WHERE key = 'last_seq') AS last, (SELECT MAX(seq) FROM records) AS high",
+      )
+      .get() as { last: unknown; high: number | null };
+    const last = Number(r.last);
+    // a last_seq that is not a number names nothing here (audit verify names it)
+    return { lastSeq: Number.isSafeInteger(last) ? last : 0, highestRow: r.high ?? 0 };
   }
 
   rowRecords(fromSeq: number): RowRecord[] {
@@ -357,6 +369,13 @@ export class JournalBindingRows implements JournalBindingView {
       // a last_seq that is not a number is not a journal the lane left either: counted as bound
       lastSeq: Number.isFinite(last) ? last : 1,
     };
+  }
+
+  journalLastSeq(): unknown {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+      | { value: unknown }
+      | undefined;
+    return r === undefined ? null : r.value;
   }
 
   /** Each record row's place in outbox, held and acks, in seq order (src/audit/verify-uploads.ts). */
