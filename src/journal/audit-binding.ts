@@ -35,6 +35,7 @@ import type {
   WitnessRecord,
 } from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
+import type { EvidenceRow } from "../audit/verify-evidence.js";
 import type { JournalBindingMarks } from "../audit/verify-guards.js";
 import type { UploadRow } from "../audit/verify-uploads.js";
 import type { JournalDb } from "./db.js";
@@ -369,6 +370,25 @@ export class JournalBindingRows implements JournalBindingView {
       // a last_seq that is not a number is not a journal the lane left either: counted as bound
       lastSeq: Number.isFinite(last) ? last : 1,
     };
+  }
+
+  *evidenceRows(): Iterable<EvidenceRow> {
+    // a journal from before schema 4 (`audit verify` reads any version) has no suspect_evidence
+    const has = this.db
+      .prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'suspect_evidence'")
+      .get();
+    if (!has) return;
+    const it = this.db
+      .prepare(
+        "SELECT e.seq, r.kind, r.audit_seq, r.trade_id FROM suspect_evidence e LEFT JOIN records r ON r.seq = e.seq ORDER BY e.seq",
+      )
+      .iterate() as IterableIterator<{
+      seq: number;
+      kind: string | null;
+      audit_seq: number | null;
+      trade_id: string | null;
+    }>;
+    for (const r of it) yield { jseq: r.seq, kind: r.kind, auditSeq: r.audit_seq, tradeId: r.trade_id };
   }
 
   journalLastSeq(): unknown {
