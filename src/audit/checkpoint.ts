@@ -1,5 +1,6 @@
 /**
- * Checkpoints: signed statements over the chain, and the lane's Ed25519 key.
+ * Checkpoints: signed statements over the chain, and the lane's Ed25519 key's id and public form (the key
+ * files in the data directory: ./lane-key.ts).
  *
  * A checkpoint statement names its number `n` (1, 2, 3... by sequence, never by wall-clock epochs), the
  * range of entries it covers (`from`..`to`, contiguous with the previous checkpoint's range), the chain's
@@ -9,16 +10,7 @@
  * idle interval is sealed too (CVE-2023-31438). The statement is signed as fixed bytes (below), so the
  * station and `etc-lane audit verify` rebuild exactly what was signed from the fields.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { laneKey } from "../journal/trade-id.js";
 import { GENESIS, sha256hex } from "./entry.js";
@@ -157,41 +149,4 @@ export function publicKeyFromPem(pem: string | Buffer, source: string): KeyObjec
       source,
     });
   return k;
-}
-
-export interface LaneKey {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  publicKeyPem: string;
-  keyId: string;
-}
-
-/**
- * The lane's signing key in the data directory: created on first start (private key mode 0600, public
- * key beside it for the station and maintenance staff), loaded afterwards. Throws E623 if unreadable.
- */
-export function loadOrCreateLaneKey(dataDir: string): LaneKey {
-  const privPath = join(dataDir, AUDIT_KEY_FILE);
-  const pubPath = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
-  try {
-    let privateKey: KeyObject;
-    if (existsSync(privPath)) privateKey = createPrivateKey(readFileSync(privPath));
-    else {
-      privateKey = generateKeyPairSync("ed25519").privateKey;
-      writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
-        mode: 0o600,
-        flag: "wx",
-      });
-      chmodSync(privPath, 0o600);
-    }
-    if (privateKey.asymmetricKeyType !== "ed25519") throw new Error(`not an Ed25519 key`);
-    const publicKey = createPublicKey(privateKey);
-    const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
-    if (!existsSync(pubPath)) writeFileSync(pubPath, publicKeyPem, { mode: 0o644 });
-    return { privateKey, publicKey, publicKeyPem, keyId: keyIdOf(publicKey) };
-  } catch (e) {
-    throw new EtcError(AuditErrorCodes.AuditKey, `audit key ${privPath}: ${(e as Error).message}`, {
-      path: privPath,
-    });
-  }
 }

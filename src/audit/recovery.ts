@@ -17,6 +17,9 @@
  *    and the head copy, and continues the chain from the head copy (seq and hash), so `audit verify` fails
  *    on it for ever. A file whose entry at the head copy's seq has another hash: `audit.head-mismatch`,
  *    likewise.
+ *    And journal.db's last record seq against its rows and the trail (./recovery-journal-seqs.ts): the
+ *    newest records deleted with their lines (which the head copy does not cover: a record's commit never
+ *    moves it) are an `audit.journal-gap` alarm entry.
  * 4. The last checkpoint is found by reading the newest segment backwards (findLastCheckpoint), and
  *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
  *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
@@ -47,6 +50,7 @@ import {
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { recordLineOfRow } from "./records.js";
+import { journalGap } from "./recovery-journal-seqs.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -201,6 +205,12 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   if (torn) noteTornTail(torn, fill, rec);
   const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill.end, rec);
   const kept = listSegments(dir);
+  const js = spool.journalSeqs?.();
+  const missing = js ? journalGap(kept, js) : null;
+  if (missing) {
+    rec.notes.push(missing.note);
+    rec.alarms.push(missing.alarm);
+  }
   const lastCheckpoint = findLastCheckpoint(kept);
   return {
     segment: seg,

@@ -18,6 +18,7 @@ import Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { AuditErrorCodes } from "./errors.js";
+import type { JournalSeqs } from "./recovery-journal-seqs.js";
 import { auditDir } from "./segments.js";
 
 export interface AuditHead {
@@ -71,6 +72,11 @@ export interface AuditSpool {
   rowRecords?(fromSeq: number): RowRecord[];
   /** The highest audit seq any journal row names (0: none): the trail never gives a seq out again below it. */
   maxRowSeq?(): number;
+  /**
+   * The journal's last record seq (meta `last_seq`) and its highest row: records above every row were
+   * deleted, by the journal's retention or with their entries (./recovery-journal-seqs.ts)
+   */
+  journalSeqs?(): JournalSeqs;
 }
 
 /** Read-only view for `audit verify` (the same data, opened by another process). */

@@ -26,9 +26,7 @@ import {
   CHECKPOINT_TYPE,
   type CheckpointStatement,
   checkpointHash,
-  type LaneKey,
   laneIdOf,
-  loadOrCreateLaneKey,
   type SignedCheckpoint,
   signStatement,
 } from "./checkpoint.js";
@@ -36,6 +34,7 @@ import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { LaneEvents } from "./events.js";
 import { FileShare } from "./file-share.js";
+import { type LaneKey, loadOrCreateLaneKey, priorKeyInTrail } from "./lane-key.js";
 import { RecordLineWorker } from "./record-lines.js";
 import { type RecordChain, RecordLineQueue, type RecordQueueCounts } from "./record-queue.js";
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
@@ -346,7 +345,8 @@ export class AuditTrail {
         },
       );
     }
-    const key = loadOrCreateLaneKey(opts.dataDir);
+    // a missing key beside one the trail, the public key file or the station shows is refused (E623)
+    const key = loadOrCreateLaneKey(opts.dataDir, () => priorKeyInTrail(dir, opts.spool));
     try {
       rec = recoverTrail(dir, opts.spool, opts.utcOffsetMinutes);
       fd = openSync(rec.segment.path, "a", 0o640);

@@ -5,7 +5,7 @@
  * against the sealed `journal.retention` entries that could have deleted it, a `record.settle` entry
  * only after its record's suspect entry, the journal's binding as the trail states it (`journal.bound`,
  * or a sealed `audit.retention` entry restating it), and each row's place in the upload state
- * (./verify-uploads.ts).
+ * (./verify-uploads.ts), and that no record went missing with its entry (./verify-journal-seqs.ts).
  *
  * Entries are seen during the walk in chain order (./verify.ts hands each over); what depends on the
  * whole trail (which entries are sealed, the binding, which rows no entry matched) is judged after it.
@@ -15,6 +15,7 @@ import { type AuditEntry, sha256hex } from "./entry.js";
 import type { RecordEntryData } from "./records.js";
 import type { AuditHead } from "./spool.js";
 import type { JournalBindingView } from "./verify.js";
+import { JournalSeqCheck } from "./verify-journal-seqs.js";
 import type { At, Problems } from "./verify-problems.js";
 import { UploadStates } from "./verify-uploads.js";
 
@@ -114,6 +115,8 @@ export class JournalBindingCheck {
   private readonly late: RecordAt[] = [];
   private readonly records = new RecordStates();
   private readonly badSettles: BadSettle[] = [];
+  /** the commit entries' journal seqs, in chain order, against journal.db's last_seq */
+  private readonly seqs = new JournalSeqCheck();
 
   constructor(
     private readonly journal: JournalBindingView | null,
@@ -354,6 +357,15 @@ export class JournalBindingCheck {
         );
     }
     this.deletedRows(t);
+    this.seqs.judge(
+      {
+        boundFrom: this.binding?.boundFrom ?? null,
+        lastSeq: journal.journalLastSeq?.() ?? null,
+        highestRow: rows.jseq.length > 0 ? rows.jseq[rows.jseq.length - 1]! : 0,
+        retainedFrom: t.retainedFrom,
+      },
+      this.problems,
+    );
     return { bound: this.bound, checkedRows: checked, legacyRows: legacy };
   }
 
@@ -427,6 +439,7 @@ export class JournalBindingCheck {
    */
   private recordStep(e: AuditEntry, d: RecordEntryData, file: string, lineNo: number): void {
     const { jseq, revision, tradeId } = d.rec;
+    if (e.type === "record.commit") this.seqs.commit(jseq, { seq: e.seq, file, line: lineNo });
     const highest = this.highestRecord;
     if (highest === null || jseq >= highest.jseq) this.highestRecord = { jseq, seq: e.seq };
     const records = this.records;

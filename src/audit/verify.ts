@@ -19,6 +19,8 @@
  * - ./verify-journal.ts: each journal row against the entry bound to it (changed, deleted or inserted
  *   rows), a settlement only after its suspect, the journal's binding, and with ./verify-uploads.ts each
  *   row's place in the upload state (outbox, held, acks) against the trail's upload entries;
+ * - ./verify-evidence.ts: each suspect_evidence row of an unsettled suspect (it no longer holds its card)
+ *   against the booth.evidence entry that commits with it;
  * - ./verify-guards.ts: the trail's completeness: an unsealed tail no longer than the lane leaves one, a
  *   trail wherever journal.db shows a bound journal, and a key given with --key that checked a signature.
  * Here: incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the
@@ -38,6 +40,7 @@ import { isRecordType } from "./records.js";
 import { listSegments, type SegmentFile } from "./segments.js";
 import type { AuditHead, AuditSpoolView, SpooledLine, WitnessRecord } from "./spool.js";
 import { CheckpointChain, type Cp, checkStationWord } from "./verify-checkpoints.js";
+import { EvidenceCheck, type EvidenceRow } from "./verify-evidence.js";
 import { checkHeadCopy, checkLinesPastEnd, type FileEnd } from "./verify-file-end.js";
 import {
   type JournalBindingMarks,
@@ -81,6 +84,13 @@ export interface JournalBindingView {
   bindingMarks?(): JournalBindingMarks;
   /** each record row's place in outbox, held and acks, in seq order (./verify-uploads.ts) */
   uploadRows?(): Iterable<UploadRow>;
+  /**
+   * meta `last_seq` as stored (the journal's last record seq; text), or null when absent: held to the rows
+   * and the commit entries (./verify-journal-seqs.ts)
+   */
+  journalLastSeq?(): unknown;
+  /** each suspect_evidence row with its record's kind and entry (./verify-evidence.ts) */
+  evidenceRows?(): Iterable<EvidenceRow>;
 }
 
 export interface VerifyOptions {
@@ -157,6 +167,8 @@ interface Verification {
   checkpoints: CheckpointChain;
   complete: TrailCompleteness;
   journal: JournalBindingCheck;
+  /** journal.db's suspect_evidence against the booth.evidence entries */
+  evidence: EvidenceCheck;
   /** the audit.retention entries met, in chain order */
   auditRetentions: AuditRetentionAt[];
   rep: VerifyReport;
@@ -190,6 +202,8 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
     v.problems,
   );
   v.rep.journal = judgeJournal(v, sealed, lastAuditRetention);
+  const evidence = o.journal?.evidenceRows?.();
+  if (evidence) v.evidence.judge(evidence, v.rep.retainedFrom, v.problems);
   completenessChecks(v.complete, o, v.rep);
   return finish(v);
 }
@@ -243,6 +257,7 @@ function startVerification(o: VerifyOptions): Verification {
     checkpoints,
     complete,
     journal,
+    evidence: new EvidenceCheck(),
     auditRetentions: [],
     rep,
   };
@@ -253,11 +268,13 @@ function entryChecks(v: Verification): (e: AuditEntry, file: string, lineNo: num
   const { journal, checkpoints, complete, problems, rep } = v;
   return (e, file, lineNo) => {
     journal.entry(e);
+    v.evidence.entry(e);
     switch (e.type) {
       case "audit.checkpoint":
         complete.sealed(checkpoints.check(e, file, lineNo));
         return;
       case "audit.gap":
+      case "audit.journal-gap":
       case "audit.head-mismatch":
       case "audit.damaged":
       case "audit.rollback":

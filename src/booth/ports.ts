@@ -4,6 +4,7 @@
  * (`BoothLaneHook`: its outcomes, its trade guards and its status-list policy). Tests pass fakes.
  */
 import type { Observable } from "rxjs";
+import type { AuditEventInput } from "../audit/entry.js";
 import type { CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
@@ -32,8 +33,13 @@ export interface BoothJournal {
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** `exceptShown`: not a suspect whose debit a card has shown already (noteDebitShown) */
   findOpenSuspect(q: { obuId?: string; cardId?: string; exceptShown?: boolean }): CommittedRecord | null;
-  /** the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more */
-  noteDebitShown(seq: number): boolean;
+  /**
+   * the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more.
+   * `entry`, the booth's `booth.evidence` entry saying so, commits with the note (the journal bound to the
+   * trail the booth's audit writes to, as the lane runs them: src/lane/runtime.ts); false when `seq` is not
+   * an unsettled suspect (nothing noted, the entry not written)
+   */
+  noteDebitShown(seq: number, entry: AuditEventInput): boolean;
   /**
    * the booth closed the case of record `seq` with no record naming it (a vehicle that paid): the queue
    * rebuilt at start leaves it out; false when there is no such record

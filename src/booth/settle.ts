@@ -203,25 +203,27 @@ export async function settleSuspect(
   if (v.kind === "debited") {
     ctx.counters.paidUnsettled++;
     const why = v.noTac ?? "no frame reported the PSAM serial the TAC covers";
-    ctx.audit(
-      "booth.evidence",
-      "warn",
-      `suspect ${s.tradeId}: the card shows the debit, but ${why}; not charged again`,
-      {
-        ...about,
-        tac: v.tac,
-      },
-    );
+    const evidence = {
+      type: "booth.evidence",
+      severity: "warn",
+      message: `suspect ${s.tradeId}: the card shows the debit, but ${why}; not charged again`,
+      data: { ...about, tac: v.tac },
+    } as const;
     // the debit is known to have happened: the card and OBU are no longer held for it (the record stays a
-    // suspect for the back office); a journal that cannot note it keeps the hold, never the other way
+    // suspect for the back office). The note commits with this entry (its binding to the trail: docs/audit.md,
+    // "Journal binding"); a journal that cannot note it keeps the hold, never the other way, and the entry
+    // is written alone
+    let noted = false;
     try {
-      if (ctx.journal.noteDebitShown(s.seq)) ctx.lane.guards.release(key);
+      noted = ctx.journal.noteDebitShown(s.seq, evidence);
     } catch (e) {
       ctx.log.warn(
         { err: errText(e), seq: s.seq },
         "booth: could not note the card's evidence; the hold stays",
       );
     }
+    if (noted) ctx.lane.guards.release(key);
+    else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
     if (later) return "paid-earlier";
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);

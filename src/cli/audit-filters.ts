@@ -57,6 +57,7 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   "audit.head-mismatch",
   "audit.torn-tail",
   "audit.gap",
+  "audit.journal-gap",
   // the booth (src/booth/)
   "booth.case",
   "booth.evidence",

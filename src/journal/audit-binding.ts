@@ -25,6 +25,7 @@ import type Database from "better-sqlite3";
 import type { AuditEventInput } from "../audit/entry.js";
 import type { UploadsBound } from "../audit/events.js";
 import type { BoundEntry, RecordBinding, RecordSlot } from "../audit/records.js";
+import type { JournalSeqs } from "../audit/recovery-journal-seqs.js";
 import type {
   AuditHead,
   AuditSpool,
@@ -34,6 +35,7 @@ import type {
   WitnessRecord,
 } from "../audit/spool.js";
 import type { JournalBindingView } from "../audit/verify.js";
+import type { EvidenceRow } from "../audit/verify-evidence.js";
 import type { JournalBindingMarks } from "../audit/verify-guards.js";
 import type { UploadRow } from "../audit/verify-uploads.js";
 import type { JournalDb } from "./db.js";
@@ -101,6 +103,17 @@ export class JournalAuditSpoolView implements AuditSpoolView {
   maxRowSeq(): number {
     const r = this.db.prepare("SELECT MAX(audit_seq) AS m FROM records").get() as { m: number | null };
     return r.m ?? 0;
+  }
+
+  journalSeqs(): JournalSeqs {
+    const r = this.db
+      .prepare(
+        "SELECT (SELECT value FROM meta WHERE key = 'last_seq') AS last, (SELECT MAX(seq) FROM records) AS high",
+      )
+      .get() as { last: unknown; high: number | null };
+    const last = Number(r.last);
+    // a last_seq that is not a number names nothing here (audit verify names it)
+    return { lastSeq: Number.isSafeInteger(last) ? last : 0, highestRow: r.high ?? 0 };
   }
 
   rowRecords(fromSeq: number): RowRecord[] {
@@ -376,6 +389,32 @@ export class JournalBindingRows implements JournalBindingView {
       // a last_seq that is not a number is not a journal the lane left either: counted as bound
       lastSeq: Number.isFinite(last) ? last : 1,
     };
+  }
+
+  *evidenceRows(): Iterable<EvidenceRow> {
+    // a journal from before schema 4 (`audit verify` reads any version) has no suspect_evidence
+    const has = this.db
+      .prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'suspect_evidence'")
+      .get();
+    if (!has) return;
+    const it = this.db
+      .prepare(
+        "SELECT e.seq, r.kind, r.audit_seq, r.trade_id FROM suspect_evidence e LEFT JOIN records r ON r.seq = e.seq ORDER BY e.seq",
+      )
+      .iterate() as IterableIterator<{
+      seq: number;
+      kind: string | null;
+      audit_seq: number | null;
+      trade_id: string | null;
+    }>;
+    for (const r of it) yield { jseq: r.seq, kind: r.kind, auditSeq: r.audit_seq, tradeId: r.trade_id };
+  }
+
+  journalLastSeq(): unknown {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = 'last_seq'").get() as
+      | { value: unknown }
+      | undefined;
+    return r === undefined ? null : r.value;
   }
 
   /** Each record row's place in outbox, held and acks, in seq order (src/audit/verify-uploads.ts). */

@@ -15,6 +15,7 @@ import type Database from "better-sqlite3";
 import type { Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import type { AuditEventInput } from "../audit/entry.js";
 import {
   type AuditBinder,
   type BoundEntry,
@@ -353,9 +354,12 @@ export class Journal implements Outbox {
     return this.records.commit(rec, opts);
   }
 
-  /** The card showed suspect `seq`'s debit without its TAC: it stays a suspect and holds nothing (Records). */
-  noteDebitShown(seq: number): boolean {
-    return this.records.noteDebitShown(seq, this.h.now());
+  /**
+   * The card showed suspect `seq`'s debit without its TAC: it stays a suspect and holds nothing; `entry`
+   * (the booth's `booth.evidence` entry) commits with the note when a trail is bound (Records).
+   */
+  noteDebitShown(seq: number, entry?: AuditEventInput): boolean {
+    return this.records.noteDebitShown(seq, this.h.now(), entry);
   }
 
   /** The booth closed the case of record `seq` with no record naming it: not rebuilt at start (Records). */

@@ -7,7 +7,8 @@
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
-import { type RecordSlot, recordBinding } from "../audit/records.js";
+import type { AuditEventInput } from "../audit/entry.js";
+import { type BoundEntry, type RecordSlot, recordBinding } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
@@ -400,6 +401,7 @@ export class Records extends RecordQueries {
   private readonly stmtInsert: Database.Statement;
   private readonly stmtSetSeq: Database.Statement;
   private stmtBarrier: Database.Statement | undefined;
+  private stmtNoteShown: Database.Statement | undefined;
   private readonly txCommit: (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
@@ -622,21 +624,43 @@ export class Records extends RecordQueries {
 
   /**
    * The card showed the debit of suspect `seq` (its transaction detail) but not its TAC: the record stays a
-   * suspect for the back office, and no longer holds its card and OBU (openSuspectOf). Written without an
-   * fsync of its own (a power cut can only lose the note, and the hold with it comes back: never the other
-   * way). False when `seq` is not an unsettled suspect.
+   * suspect for the back office, and no longer holds its card and OBU (openSuspectOf). `entry` is the
+   * booth's `booth.evidence` entry saying so (verdict `debited`, `seq`): with a trail bound it commits in
+   * the note's transaction (AuditTrail.bindEvent), which is the note's binding (`audit verify` holds each
+   * suspect_evidence row of an unsettled suspect to such an entry: src/audit/verify-evidence.ts); unbound
+   * (tools, tests) the note is written alone. Written without an fsync of its own (a power cut can only
+   * lose the note with its entry, and the hold comes back: never the other way). False when `seq` is not
+   * an unsettled suspect (nothing written, the entry neither). A trail that refuses the entry before the
+   * transaction (closed) throws as it is, nothing written, the journal healthy.
    */
-  noteDebitShown(seq: number, at: Date): boolean {
+  noteDebitShown(seq: number, at: Date, entry?: AuditEventInput): boolean {
     this.h.assertWritable();
     const cur = this.h.read("noteDebitShown", () => this.stmtSettleRead.get(seq));
     if (cur?.kind !== "suspect") return false;
+    this.stmtNoteShown ??= this.h.db.prepare(
+      "INSERT OR IGNORE INTO suspect_evidence (seq, at_ms, verdict) VALUES (?, ?, 'debited')",
+    );
+    const st = this.stmtNoteShown;
+    const tx = this.h.db.transaction((bound?: BoundEntry) => {
+      st.run(seq, at.getTime());
+      if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
+    });
+    const binder = entry ? this.audit.binder : null;
+    let inTx = false;
     try {
-      this.h.withoutOwnFsync(() =>
-        this.h.db
-          .prepare("INSERT OR IGNORE INTO suspect_evidence (seq, at_ms, verdict) VALUES (?, ?, 'debited')")
-          .run(seq, at.getTime()),
-      );
+      this.h.withoutOwnFsync(() => {
+        if (binder && entry)
+          binder.bindEvent(entry, (bound) => {
+            inTx = true;
+            tx.immediate(bound);
+          });
+        else {
+          inTx = true;
+          tx.immediate();
+        }
+      });
     } catch (e) {
+      if (!inTx) throw e; // the trail refused before the transaction: nothing written
       throw this.h.fail("noteDebitShown", e); // a write that failed turns the journal unhealthy, as every other
     }
     return true;

@@ -158,6 +158,7 @@ describe("journal rows bound to the trail (the real journal)", () => {
     expect(problems()).toEqual([
       `${alarm}: journal record 6 names audit entry ${alarm}, which is not an entry for that record (a row was inserted or altered)`,
       "null: journal record 5 is not in the audit trail (a row was inserted)",
+      "null: journal record 6 has a row above journal.db's meta.last_seq (4): a row was inserted, or the counter set back (the lane would give seq 5 out again)",
     ]);
   });
 
@@ -214,6 +215,7 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
       `${entryOf.get("commit:3")}: journal record 3 (trade ${trade(3)}) was changed: its row no longer matches this entry's digest`,
       `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
       "null: journal record 99 is not in the audit trail (a row was inserted)",
+      "null: journal record 99 has a row above journal.db's meta.last_seq (4): a row was inserted, or the counter set back (the lane would give seq 5 out again)",
     ]);
   });
 

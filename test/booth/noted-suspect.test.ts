@@ -6,8 +6,11 @@
  * trip it is judged again as before (paid, not charged again). Over the booth harness: a DSRC debit whose
  * B5 never came (B5_MISSING), its card then put on the booth's reader.
  */
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SimCard } from "../../sim/card/sim-card.js";
+import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
+import { laneKey } from "../audit/helpers.js";
 import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -146,6 +149,11 @@ describe("a suspect whose debit the card showed (noted)", () => {
       const seq = await notedSuspect(t);
       await t.restartLane();
       expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      // the note is bound to the trail: the booth's evidence entry committed with it, and the trail verifies
+      // (a note inserted from outside does not: test/audit/evidence-binding.test.ts)
+      expect(verifyLaneDataDir(join(t.dir, "data"), laneKey(join(t.dir, "data"))).report.problems).toEqual(
+        [],
+      );
       laterTrips(t, seq, 1);
       const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: USER });
       expect(take.ok).toBe(true);

@@ -1,0 +1,147 @@
+/**
+ * The lane's Ed25519 audit key in its data directory (docs/audit.md, "Keys"): `audit-key.pem` (PKCS#8,
+ * mode 0600) and its public key `audit-key.pub.pem` (SPKI), created on the first start, loaded afterwards.
+ *
+ * Fails closed (E623) rather than start a second key beside the first: a new key would sign every later
+ * checkpoint with a key that neither the public key staff keep, nor the station (which pins the key at the
+ * first checkpoint it sees), nor `audit verify` knows, so the trail would never verify again and the
+ * station would refuse every checkpoint, raising alarms that point at a rollback. So:
+ * - `audit-key.pem` missing while `audit-key.pub.pem` is there, or while the trail holds a checkpoint (or
+ *   the station's word on one), is refused, naming the missing file and the key id to restore;
+ * - `audit-key.pem` whose public key is not `audit-key.pub.pem`'s is refused too (one of them was replaced),
+ *   as is a key file that cannot be read (as before).
+ * A key is created only where nothing shows one existed: the data directory's first start.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import {
+  AUDIT_KEY_FILE,
+  AUDIT_PUBLIC_KEY_FILE,
+  type CheckpointStatement,
+  keyIdOf,
+  publicKeyFromPem,
+} from "./checkpoint.js";
+import { parseEntry } from "./entry.js";
+import { AuditErrorCodes } from "./errors.js";
+import { findLastCheckpoint } from "./recovery.js";
+import { listSegments } from "./segments.js";
+import type { AuditSpool } from "./spool.js";
+
+export interface LaneKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicKeyPem: string;
+  keyId: string;
+}
+
+/** Where the data directory shows that a lane key signed already, besides `audit-key.pub.pem`. */
+export interface PriorKey {
+  /** the key id it names, when it names one */
+  keyId: string | null;
+  where: string;
+}
+
+/**
+ * The newest checkpoint in the trail `dir` (its key id), else the station's word on one in the spool: a
+ * key signed already. Read only when `audit-key.pem` is missing.
+ */
+export function priorKeyInTrail(dir: string, spool: Pick<AuditSpool, "witness">): PriorKey | null {
+  const cp = findLastCheckpoint(listSegments(dir));
+  if (cp.n > 0 && cp.line !== null) {
+    const s = (parseEntry(cp.line.trimEnd())?.data as { checkpoint?: CheckpointStatement } | undefined)
+      ?.checkpoint;
+    return {
+      keyId: typeof s?.keyId === "string" ? s.keyId : null,
+      where: `the trail's checkpoint #${cp.n} (seq ${cp.seq})`,
+    };
+  }
+  let n: number | null = null;
+  try {
+    n = spool.witness()?.n ?? null;
+  } catch {
+    n = null; // a witness record that is not JSON: audit verify names it
+  }
+  return n === null
+    ? null
+    : { keyId: null, where: `the station's word on checkpoint #${n} (journal.db meta.audit_witness)` };
+}
+
+function refuse(path: string, message: string): EtcError {
+  return new EtcError(AuditErrorCodes.AuditKey, message, { path });
+}
+
+/**
+ * The lane's key in `dataDir`: loaded, or created on the first start (nothing shows a key: no public key
+ * file and `prior()` null). Throws E623 naming the file when the key is missing beside an older one,
+ * does not match the public key beside it, or cannot be read.
+ */
+export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | null = () => null): LaneKey {
+  const privPath = join(dataDir, AUDIT_KEY_FILE);
+  const pubPath = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
+  const besideId = existsSync(pubPath) ? publicKeyIdIn(pubPath) : null;
+  let privateKey: KeyObject;
+  if (existsSync(privPath)) privateKey = readPrivateKey(privPath);
+  else {
+    const shown: PriorKey | null = besideId !== null ? { keyId: besideId, where: pubPath } : prior();
+    if (shown !== null)
+      throw refuse(
+        privPath,
+        `audit key ${privPath} is missing, but ${shown.where} shows the lane's key` +
+          `${shown.keyId ? ` (id ${shown.keyId})` : ""}: restore ${AUDIT_KEY_FILE} from its backup` +
+          `${shown.keyId ? ` (the key of id ${shown.keyId})` : ""}. The lane does not start with a new key beside it: ` +
+          "its checkpoints would verify with neither the public key kept for the lane nor the one the station pinned " +
+          '(docs/audit.md, "Keys")',
+      );
+    privateKey = generateKeyPairSync("ed25519").privateKey;
+    try {
+      writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
+        mode: 0o600,
+        flag: "wx",
+      });
+      chmodSync(privPath, 0o600);
+    } catch (e) {
+      throw refuse(privPath, `audit key ${privPath}: ${(e as Error).message}`);
+    }
+  }
+  const publicKey = createPublicKey(privateKey);
+  const keyId = keyIdOf(publicKey);
+  const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
+  if (besideId !== null && besideId !== keyId)
+    throw refuse(
+      privPath,
+      `audit key ${privPath} is key ${keyId}, but ${pubPath} holds key ${besideId}: one of them was replaced; ` +
+        'put back the pair the trail\'s checkpoints are signed with (docs/audit.md, "Keys")',
+    );
+  if (besideId === null) {
+    try {
+      writeFileSync(pubPath, publicKeyPem, { mode: 0o644 });
+    } catch (e) {
+      throw refuse(pubPath, `audit key ${pubPath}: ${(e as Error).message}`);
+    }
+  }
+  return { privateKey, publicKey, publicKeyPem, keyId };
+}
+
+function publicKeyIdIn(path: string): string {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (e) {
+    throw refuse(path, `audit key ${path}: ${(e as Error).message}`);
+  }
+  return keyIdOf(publicKeyFromPem(pem, path));
+}
+
+function readPrivateKey(path: string): KeyObject {
+  let k: KeyObject;
+  try {
+    k = createPrivateKey(readFileSync(path));
+  } catch (e) {
+    throw refuse(path, `audit key ${path}: ${(e as Error).message}`);
+  }
+  if (k.asymmetricKeyType !== "ed25519")
+    throw refuse(path, `audit key ${path}: not an Ed25519 key (${k.asymmetricKeyType})`);
+  return k;
+}

@@ -1,0 +1,93 @@
+/**
+ * A step of opening the trail (./recovery.ts): the newest journal records deleted with their entries.
+ * A record's commit raises journal.db's meta `last_seq` and stores its entry's seq in its row in one
+ * transaction, and never moves the head copy: so when the newest records' rows are deleted and their
+ * lines cut off the end of the trail at a line boundary, neither the head copy nor the rows show it, but
+ * `last_seq` still names them. When `last_seq` is above every row, the kept trail is read backwards for
+ * what explains it: a `journal.retention` entry naming that seq (the journal's retention deleted the
+ * newest records, on a lane idle longer than journal.retentionDays; `audit verify` judges each deletion),
+ * or a `record.commit` entry for it (its row alone is gone: `audit verify` names it). A commit entry of an
+ * older record found first (or the `journal.bound` entry, with no commit since) means the records after it
+ * have no entry: an `audit.journal-gap` entry (alarm `AUDIT_GAP`) names them, and `audit verify` fails on
+ * it for ever (./verify-journal-seqs.ts names the same from the files).
+ *
+ * The read happens only when `last_seq` is above every row: at most once per start, and it ends at the
+ * first entry that decides (the newest records' own lines, or the retention entry that deleted them).
+ */
+import type { AuditEventInput } from "./entry.js";
+import { parseEntry } from "./entry.js";
+import { linesBackwards, type SegmentFile } from "./segments.js";
+
+/** What journal.db says of its records (src/journal/audit-binding.ts). */
+export interface JournalSeqs {
+  /** meta `last_seq`: the last record seq the journal gave out */
+  lastSeq: number;
+  /** the highest seq with a row (0: none) */
+  highestRow: number;
+}
+
+const MARKS = ['"type":"record.commit"', '"type":"journal.retention"', '"type":"journal.bound"'];
+
+/** The `audit.journal-gap` entry and its alarm, or null when nothing is missing (or nothing can tell). */
+export function journalGap(
+  segments: readonly SegmentFile[],
+  js: JournalSeqs,
+): { note: AuditEventInput; alarm: { code: string; message: string } } | null {
+  const { lastSeq, highestRow } = js;
+  if (!(lastSeq > highestRow)) return null;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    for (const { line } of linesBackwards(segments[i]!.path)) {
+      if (!MARKS.some((m) => line.includes(m))) continue;
+      const e = parseEntry(line.toString("utf8"));
+      if (!e) continue;
+      const d = e.data as Record<string, unknown> | undefined;
+      if (e.type === "journal.retention") {
+        if (covers(d?.deleted, lastSeq)) return null;
+      } else if (e.type === "record.commit") {
+        const jseq = (d?.rec as { jseq?: unknown } | undefined)?.jseq;
+        if (typeof jseq !== "number" || !Number.isSafeInteger(jseq)) continue;
+        if (jseq >= lastSeq) return null;
+        return gap(js, Math.max(jseq, highestRow) + 1, { jseq, seq: e.seq });
+      } else if (e.type === "journal.bound") {
+        const from = d?.boundFrom;
+        if (typeof from !== "number" || lastSeq < from) return null;
+        return gap(js, Math.max(from, highestRow + 1), null);
+      }
+    }
+  }
+  return null; // the kept trail names none of them (audit retention deleted what did)
+}
+
+function covers(ranges: unknown, seq: number): boolean {
+  if (!Array.isArray(ranges)) return false;
+  return ranges.some(
+    (r) =>
+      Array.isArray(r) && typeof r[0] === "number" && typeof r[1] === "number" && r[0] <= seq && seq <= r[1],
+  );
+}
+
+function gap(
+  js: JournalSeqs,
+  from: number,
+  newestCommit: { jseq: number; seq: number } | null,
+): { note: AuditEventInput; alarm: { code: string; message: string } } {
+  const { lastSeq, highestRow } = js;
+  const what = from === lastSeq ? `record ${from}` : `records ${from}..${lastSeq}`;
+  const newest = newestCommit
+    ? `the newest record.commit entry (seq ${newestCommit.seq}) is journal record ${newestCommit.jseq}`
+    : "the trail has no record.commit entry since it bound the journal";
+  return {
+    note: {
+      type: "audit.journal-gap",
+      severity: "alarm",
+      message:
+        `journal.db's last record is seq ${lastSeq}, but its newest row is ${highestRow} and ${newest}: ` +
+        `journal ${what} ${from === lastSeq ? "was" : "were"} deleted with ${from === lastSeq ? "its entry" : "their entries"} (the rows and the end of the trail)`,
+      data: { missing: [from, lastSeq], lastSeq, newestRow: highestRow, newestCommit },
+    },
+    alarm: {
+      code: "AUDIT_GAP",
+      message: `journal ${what} and ${from === lastSeq ? "its" : "their"} audit entries are missing (journal.db's last record is seq ${lastSeq})`,
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * The lane's audit key in its data directory (src/audit/lane-key.ts, docs/audit.md "Keys"): created on the
+ * first start only. A missing audit-key.pem beside the public key, or beside a trail that holds a
+ * checkpoint (or the station's word on one), is refused with E623 naming the file and the key id to
+ * restore: before, the lane silently made a new key, kept the old public key beside it, and every later
+ * checkpoint failed `audit verify` and was refused by the station (AUDIT_ROLLBACK every 10 minutes).
+ */
+
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { AUDIT_KEY_FILE, AUDIT_PUBLIC_KEY_FILE } from "../../src/audit/checkpoint.js";
+import { AuditErrorCodes } from "../../src/audit/errors.js";
+import { openJournalTrail } from "../../src/audit/journal-trail.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { LANE, openBoundTrail, openLaneJournal, openTrail, tempDir, verifyLane } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-key-"));
+});
+
+afterEach(() => cleanup());
+
+/** What opening the lane's trail in `dir` throws (null: it opened, and is closed again). */
+async function openError(): Promise<Error | null> {
+  const journal = openLaneJournal(dir);
+  try {
+    const trail = openJournalTrail(journal, {
+      dataDir: dir,
+      lane: LANE,
+      utcOffsetMinutes: 480,
+      checkpointIntervalMs: 0,
+      retentionCheckMs: 0,
+    });
+    await trail.close();
+    return null;
+  } catch (e) {
+    return e as Error;
+  } finally {
+    await journal.close();
+  }
+}
+
+/** A lane that ran and sealed a checkpoint; returns its key id. */
+async function ranOnce(): Promise<string> {
+  const l = openBoundTrail(dir);
+  l.trail.append({ type: "lane.notice", severity: "info", message: "one" });
+  await l.trail.checkpointNow();
+  const id = l.trail.key.keyId;
+  await l.close();
+  expect(verifyLane(dir).ok).toBe(true);
+  return id;
+}
+
+const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+
+describe("the lane's audit key", () => {
+  it("audit-key.pem missing beside its public key: the start is refused with E623 naming the file and the key id, nothing is written", async () => {
+    const id = await ranOnce();
+    const pub = read(AUDIT_PUBLIC_KEY_FILE);
+    rmSync(join(dir, AUDIT_KEY_FILE));
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toContain(
+      `audit key ${join(dir, AUDIT_KEY_FILE)} is missing, but ${join(dir, AUDIT_PUBLIC_KEY_FILE)} shows the lane's key (id ${id})`,
+    );
+    expect(e?.message).toContain(`restore ${AUDIT_KEY_FILE} from its backup (the key of id ${id})`);
+    expect(read(AUDIT_PUBLIC_KEY_FILE)).toBe(pub);
+    expect(() => read(AUDIT_KEY_FILE)).toThrow();
+    expect(verifyLane(dir).ok).toBe(true);
+  });
+
+  it("both key files missing while the trail holds a checkpoint: refused, naming the checkpoint's key id", async () => {
+    const id = await ranOnce();
+    rmSync(join(dir, AUDIT_KEY_FILE));
+    rmSync(join(dir, AUDIT_PUBLIC_KEY_FILE));
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toMatch(
+      new RegExp(
+        `is missing, but the trail's checkpoint #\\d+ \\(seq \\d+\\) shows the lane's key \\(id ${id}\\)`,
+      ),
+    );
+  });
+
+  it("both key files missing, no checkpoint in the files, but the station's word on one in the spool: refused", () => {
+    const spool = new MemoryAuditSpool();
+    spool.setWitness({
+      state: "acknowledged",
+      n: 3,
+      to: 10,
+      head: "a".repeat(64),
+      hash: "b".repeat(64),
+      at: new Date().toISOString(),
+    });
+    expect(() => openTrail(dir, spool)).toThrow(
+      /is missing, but the station's word on checkpoint #3 \(journal\.db meta\.audit_witness\) shows the lane's key/,
+    );
+  });
+
+  it("restored from its backup, the lane starts again with the same key and the trail verifies", async () => {
+    const id = await ranOnce();
+    const backup = join(dir, "backup.pem");
+    renameSync(join(dir, AUDIT_KEY_FILE), backup);
+    expect(await openError()).not.toBeNull();
+    renameSync(backup, join(dir, AUDIT_KEY_FILE));
+    const l = openBoundTrail(dir);
+    expect(l.trail.key.keyId).toBe(id);
+    await l.trail.checkpointNow();
+    await l.close();
+    expect(verifyLane(dir).ok).toBe(true);
+  });
+
+  it("audit-key.pem replaced by another key beside the old public key: refused, naming both ids", async () => {
+    const id = await ranOnce();
+    const other = generateKeyPairSync("ed25519").privateKey;
+    writeFileSync(join(dir, AUDIT_KEY_FILE), other.export({ type: "pkcs8", format: "pem" }));
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toMatch(
+      new RegExp(
+        `is key [0-9a-f]{16}, but .*${AUDIT_PUBLIC_KEY_FILE} holds key ${id}: one of them was replaced`,
+      ),
+    );
+  });
+
+  it("the first start creates both files; a public key file deleted alone is written again from the private key", async () => {
+    const id = await ranOnce();
+    expect(read(AUDIT_KEY_FILE)).toContain("PRIVATE KEY");
+    rmSync(join(dir, AUDIT_PUBLIC_KEY_FILE));
+    const l = openBoundTrail(dir);
+    expect(l.trail.key.keyId).toBe(id);
+    await l.close();
+    expect(read(AUDIT_PUBLIC_KEY_FILE)).toContain("PUBLIC KEY");
+    expect(verifyLane(dir).ok).toBe(true);
+  });
+});
