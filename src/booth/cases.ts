@@ -125,16 +125,30 @@ export class BoothCases {
     return this.byId.get(id);
   }
 
-  /** Adds a case at the tail; false when it is there already. The oldest goes when the queue is full. */
-  add(c: BoothCase): { added: boolean; dropped: BoothCase | undefined } {
-    if (this.byId.has(c.id)) return { added: false, dropped: undefined };
+  /**
+   * Adds a case at the tail; `added` false when it is there already. When the queue is full, the oldest
+   * case that may leave (`dropped`) makes room: never a debit being recovered, nor a case in `keep` (the
+   * one being worked on, the one the collector took, one being cancelled: case-desk.ts). When none may
+   * leave, the new case is not added (`full`).
+   */
+  add(
+    c: BoothCase,
+    keep: ReadonlySet<string> = new Set(),
+  ): { added: boolean; dropped: BoothCase | undefined; full: boolean } {
+    if (this.byId.has(c.id)) return { added: false, dropped: undefined, full: false };
     let dropped: BoothCase | undefined;
     if (this.byId.size >= this.max) {
-      dropped = [...this.byId.values()].find((x) => x.kind !== "recovery");
-      if (dropped) this.byId.delete(dropped.id);
+      dropped = [...this.byId.values()].find((x) => x.kind !== "recovery" && !keep.has(x.id));
+      if (!dropped) return { added: false, dropped: undefined, full: true };
+      this.byId.delete(dropped.id);
     }
     this.byId.set(c.id, c);
-    return { added: true, dropped };
+    return { added: true, dropped, full: false };
+  }
+
+  /** The cases opened before `before` (wall ms) that may leave (not a recovery, none in `keep`), oldest first. */
+  olderThan(before: number, keep: ReadonlySet<string>): BoothCase[] {
+    return this.list().filter((c) => c.kind !== "recovery" && !keep.has(c.id) && c.openedAt < before);
   }
 
   /** Puts a case at the head (a debit to recover comes before everything). */

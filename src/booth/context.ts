@@ -25,9 +25,16 @@ export interface BoothOptions {
   psamSlot: number;
   /** how long the booth waits for the original card after a DEBIT whose answer was lost */
   originalCardWaitMs: number;
-  /** cases older than this leave the queue (and are not rebuilt at start) */
+  /**
+   * cases opened longer ago than this leave the queue while the lane runs (checked when a case arrives
+   * and every minute: case-desk.ts expire) and are not rebuilt at start (cases.ts rebuildCases), so both
+   * follow one rule; the case being worked on, the taken one and a debit being recovered stay
+   */
   caseMaxAgeMinutes: number;
-  /** at most this many cases wait; the oldest goes first */
+  /**
+   * at most this many cases wait; a case arriving at a full queue pushes out the oldest waiting one (never
+   * the case being worked on, the taken one, one being cancelled or a recovery), with an alarm
+   */
   queueMax: number;
   /** stop reasons that make a booth case */
   offerFor: readonly string[];

@@ -312,11 +312,14 @@ export const BoothSection = z.strictObject({
   /** After a DEBIT whose answer was lost: wait this long for the original card, then record it unconfirmed. */
   originalCardWaitMs: int(1000, 3_600_000, "milliseconds").default(120_000),
   /**
-   * At start, the queue is rebuilt from the journal records of the last this many minutes; while the lane
-   * runs, a case stays until it closes or the full queue pushes it out, whatever its age.
+   * A case opened longer ago than this leaves the queue while the lane runs, and at start the queue is
+   * rebuilt from the journal records of the last this many minutes (docs/booth.md §4).
    */
   caseMaxAgeMinutes: int(1, 1440, "minutes").default(120),
-  /** At most this many cases wait; beyond, the oldest that is not a debit being recovered leaves. */
+  /**
+   * At most this many cases wait; beyond, the oldest waiting case leaves (alarm BOOTH_QUEUE_FULL), never the
+   * one being worked on, the taken one or a debit being recovered (docs/booth.md §4).
+   */
   queueMax: int(1, 1000, "a case count").default(100),
   /** Stop reasons that send a vehicle to the booth (suspect debits always do). */
   offerFor: z
