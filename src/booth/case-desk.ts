@@ -324,6 +324,14 @@ export class CaseDesk {
   }
 
   /**
+   * A suspect the booth wrote (BOOTH_DEBIT_UNCONFIRMED, recovery-book.ts) becomes a case as it is written,
+   * as every suspect naming a card is, and as the queue rebuilt at start has it.
+   */
+  queueSuspect(s: CommittedRecord): void {
+    this.add(this.suspectCase(s));
+  }
+
+  /**
    * Cases opened more than `caseMaxAgeMinutes` ago leave the queue (an event and an audit entry), as they
    * are not rebuilt at start: the queue while the lane runs and the one rebuilt from the journal follow
    * one rule. The case being worked on, the taken one, one being cancelled and a recovery stay. Run when a

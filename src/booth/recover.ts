@@ -48,6 +48,8 @@ export interface PendingDebit {
   case: BoothCase;
   /** monotonic ms: the original card must be back by then */
   deadline: number;
+  /** the BOOTH_DEBIT_UNCONFIRMED suspect the recovery wrote ("unconfirmed"): a case from then on */
+  unconfirmed?: CommittedRecord;
 }
 
 export type RecoverResult =
@@ -301,6 +303,7 @@ async function unconfirmed(
   const rec = unconfirmedRecord(p.draft, why, { journalCommit: ctx.now() });
   const committed = await ctx.tryCommit(rec, pd.intentId);
   if (!committed) return "journal-failed";
+  pd.unconfirmed = committed;
   ctx.counters.unconfirmed++;
   ctx.lane.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
   ctx.recorded(committed, false, null);
