@@ -116,7 +116,10 @@ export class Booth {
     this.ctx = {
       reader,
       clock,
-      psam: new PsamSession(reader, init.options.psamSlot),
+      psam: new PsamSession(reader, init.options.psamSlot, {
+        keyIndex: init.options.keyIndex,
+        levels: init.options.diversificationLevels,
+      }),
       journal: init.journal,
       lane: init.lane,
       tariff: init.tariff,

@@ -38,6 +38,10 @@ export interface BoothOptions {
   queueMax: number;
   /** stop reasons that make a booth case */
   offerFor: readonly string[];
+  /** the key index INIT names (the cards' purchase key; 1 on national ETC cards) */
+  keyIndex: number;
+  /** MAC1's diversification levels: 2 (issuer divisor, card serial; national ETC cards) or 1 (card serial) */
+  diversificationLevels: 1 | 2;
   /** the 0019 layout: by card version ("auto") or one for every card */
   layout0019: "auto" | Layout0019Name;
   /** exit: entries older than this are "timeout vehicles"; 0 disables the check */

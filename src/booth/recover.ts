@@ -237,6 +237,7 @@ async function onOriginal(
     ctx.reader,
     attempt,
     Buffer.from(p.prepared.psamNo, "hex"),
+    ctx.psam.keys.keyIndex,
     card.last,
     signal,
   );

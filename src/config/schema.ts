@@ -330,6 +330,18 @@ export const BoothSection = z.strictObject({
       }),
     )
     .default([...DEFAULT_BOOTH_REASONS]),
+  /**
+   * The key index INIT FOR PURCHASE names: the cards' purchase key (01 on national ETC cards). A bench
+   * whose simulated cards use another key file says that file's `keyIndex` here (docs/booth.md §2).
+   */
+  keyIndex: int(0, 255, "a key index").default(1),
+  /**
+   * The purchase key's diversification levels, which decide MAC1's data: 2 (issuer divisor and card serial,
+   * Lc 24; national ETC cards) or 1 (card serial only, Lc 1C), as the key file's `diversificationLevels`.
+   */
+  diversificationLevels: z
+    .union([z.literal(1), z.literal(2)], { error: "expected 1 or 2 (diversification levels)" })
+    .default(2),
   /** The 0019 record layout: by card version and network ("auto"), or one layout for every card. */
   layout0019: z
     .enum(["auto", "aa43", "guangdong60", "legacy63"], {
