@@ -32,7 +32,7 @@ import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import { keepPaidInIntent, refuse } from "./charge.js";
+import { keepPaidInIntent, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
@@ -259,8 +259,9 @@ async function onOriginal(
     try {
       ctx.journal.deleteIntent(pd.intentId);
     } catch (e) {
-      ctx.counters.journalFailures++;
-      ctx.alarm("BOOTH_JOURNAL_FAILED", `booth: intent ${pd.intentId} not deleted (${errText(e)})`);
+      // the card stays held by the intent, and the recovery book tries again later: the screen says why
+      // nothing is charged now
+      refuseForJournal(ctx, pd.case, `booth: intent ${pd.intentId} not deleted (${errText(e)})`);
       return "journal-failed";
     }
     ctx.lane.guards.release({ cardId: p.cardId, obuSerial: p.obuSerial });
