@@ -171,7 +171,7 @@ export class CaseDesk {
    * stop record linking the case. Refused while a debit of it may have happened.
    */
   async cancel(o: { id?: string; reason: string; user: BoothUser }): Promise<BoothOperatorResult> {
-    const c = o.id ? this.queue.get(o.id) : this.taken ? this.queue.get(this.taken.id) : this.queue.list()[0];
+    const c = o.id ? this.queue.get(o.id) : this.current();
     if (!c) return { ok: false, message: o.id ? `no booth case ${o.id}` : "no booth case to cancel" };
     if (c.kind === "recovery")
       return {
@@ -286,10 +286,18 @@ export class CaseDesk {
 
   /** The screen while no card is on the reader: the taken case, else the head, else idle. */
   showWaiting(): void {
-    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
-    const head = t ?? this.queue.list().find((c) => c.kind !== "recovery");
+    const head = this.current();
     if (head) this.d.fx.show(PROMPTS.waitCard(who(head), caseText(head)), head);
     else this.d.fx.show(PROMPTS.idle(), null);
+  }
+
+  /**
+   * The case the collector is on: the taken one while it is queued, else the first that is not a debit
+   * being recovered (the waiting screen's, and `cancel`'s without an id, as `take`'s without one).
+   */
+  private current(): BoothCase | undefined {
+    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
+    return t ?? this.queue.list().find((c) => c.kind !== "recovery");
   }
 
   // ---- opening and closing cases -------------------------------------------------------------------
@@ -392,10 +400,11 @@ export class CaseDesk {
     };
   }
 
-  /** The case leaves the queue (paid, settled, cancelled...): an event. */
+  /** The case leaves the queue (paid, settled, cancelled...): an event; taken, it is no longer. */
   remove(c: BoothCase, why: string): void {
     if (!this.queue.remove(c.id)) return;
     this.closedEvent(c, why);
+    this.release(c);
   }
 
   /**

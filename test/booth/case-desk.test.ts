@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { CaseDesk } from "../../src/booth/case-desk.js";
-import type { CommittedRecord } from "../../src/journal/types.js";
+import type { CommittedRecord, NewLaneRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 const T0 = Date.parse("2025-12-03T10:00:00+08:00");
@@ -60,7 +60,9 @@ function rig(o: { queueMax: number; active?: () => string | null; records?: Comm
       alarm: (code: string, message: string) => {
         alarms.push({ code, message });
       },
-      tryCommit: () => undefined,
+      // a cancel's BOOTH_CANCELLED record, "committed"
+      tryCommit: (rec: NewLaneRecord) =>
+        ({ ...rec, seq: 100, tradeId: "T100", revision: 1 }) as CommittedRecord,
       recorded: () => undefined,
     },
     events: {
@@ -161,3 +163,52 @@ describe("a case's age", () => {
     expect(r.alarms).toEqual([]);
   });
 });
+
+describe("cancel without a case id", () => {
+  const paid = (seq: number, obuSerial: string): CommittedRecord =>
+    ({ ...stop(seq, obuSerial), kind: "transaction", outcome: "EXIT_DEBIT" }) as CommittedRecord;
+
+  it("after the taken case was paid over DSRC: the first waiting case, not 'no booth case to cancel'", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.onLaneRecord(stop(2, "B"));
+    expect((await r.desk.take({ id: "s1", user: OP })).ok).toBe(true);
+    r.desk.onLaneRecord(paid(3, "A")); // s1's vehicle paid over DSRC: its case closes
+    expect(r.ids()).toEqual(["s2"]);
+    expect(await r.desk.cancel({ reason: "sent on", user: OP })).toEqual({
+      ok: true,
+      message: "case s2 cancelled",
+    });
+    expect(r.ids()).toEqual([]);
+  });
+
+  it("with a debit being recovered at the head: the first case that is not the recovery", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.openRecovery({ ...stop1Case(), id: "r7", kind: "recovery", reason: "BOOTH_RECOVERY" }, undefined);
+    expect(r.ids()).toEqual(["r7", "s1"]);
+    expect(await r.desk.cancel({ reason: "sent on", user: OP })).toEqual({
+      ok: true,
+      message: "case s1 cancelled",
+    });
+    expect(r.ids()).toEqual(["r7"]);
+  });
+});
+
+function stop1Case() {
+  return {
+    id: "s1",
+    kind: "stop" as const,
+    reason: "OBU_NO_CARD",
+    openedAt: T0,
+    seq: 1,
+    tradeId: "T1",
+    obuId: null,
+    obuSerial: "A",
+    cardId: null,
+    plate: null,
+    plateColor: null,
+    vehicleClass: null,
+    amount: null,
+  };
+}
