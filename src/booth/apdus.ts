@@ -22,6 +22,20 @@ const u32 = (n: number): Buffer => {
   return b;
 };
 
+/**
+ * The purchase keys the booth's PSAM and the cards share, as a key file states them for the simulator's
+ * cards and PSAMs (docs/card-crypto.md §1.1, sim/card/crypto/keys.ts): the key index INIT names, and how
+ * many diversification levels MAC1 carries (2: issuer divisor and card serial, Lc 24; 1: the card serial
+ * only, Lc 1C). The booth's settings `booth.keyIndex` and `booth.diversificationLevels`.
+ */
+export interface PurchaseKeys {
+  keyIndex: number;
+  levels: 1 | 2;
+}
+
+/** The national ETC cards' purchase keys: key index 01, two diversification levels. */
+export const DEFAULT_PURCHASE_KEYS: PurchaseKeys = { keyIndex: 1, levels: 2 };
+
 /** Transaction type of a composite purchase (复合消费). */
 export const TRANS_TYPE_COMPOSITE = 0x09;
 
@@ -36,9 +50,9 @@ export const CARD = {
   read0019: (record: number, le: number): Buffer => apdu(`00b2${hex2(record)}cc`, undefined, le),
   /** READ RECORD `record` of 0018 (the EP transaction details, newest first), 23 bytes. */
   read0018: (record = 1): Buffer => apdu(`00b2${hex2(record)}c4`, undefined, 0x17),
-  /** INITIALIZE FOR CAPP PURCHASE: key index 01, amount, PSAM terminal number; Le 0F. */
-  initCapp: (amount: number, terminalNo: Buffer): Buffer =>
-    apdu("80500302", Buffer.concat([Buffer.from([0x01]), u32(amount), terminalNo]), 0x0f),
+  /** INITIALIZE FOR CAPP PURCHASE: the key index, amount, PSAM terminal number; Le 0F. */
+  initCapp: (amount: number, terminalNo: Buffer, keyIndex: number): Buffer =>
+    apdu("80500302", Buffer.concat([Buffer.from([keyIndex]), u32(amount), terminalNo]), 0x0f),
   /** UPDATE CAPP DATA CACHE: P1 = the record identifier, P2 = C8 (SFI 19); data = the whole record. */
   updateCapp: (recordId: number, record: Buffer): Buffer => apdu(`80dc${hex2(recordId)}c8`, record),
   /** DEBIT FOR CAPP PURCHASE: PSAM transaction serial, date, time, MAC1; Le 08. */
@@ -58,8 +72,11 @@ export const PSAM = {
   terminalNo: (): Buffer => apdu("00b09600", undefined, 0x06),
   /** SELECT the purchase application DF01. */
   selectDf01: (): Buffer => apdu("00a40000", Buffer.from("df01", "hex")),
-  /** MAC1 (8070): the PSAM checks nothing here; it answers its transaction serial and MAC1. */
-  mac1: (i: Mac1Input): Buffer =>
+  /**
+   * MAC1 (8070): the PSAM checks nothing here; it answers its transaction serial and MAC1. The card
+   * serial, then the issuer divisor when the keys have two diversification levels (Lc 24; one level: Lc 1C).
+   */
+  mac1: (i: Mac1Input, levels: 1 | 2): Buffer =>
     apdu(
       "80700000",
       Buffer.concat([
@@ -70,7 +87,7 @@ export const PSAM = {
         Buffer.from(i.transTime, "hex"),
         Buffer.from([i.keyVersion, i.algId]),
         Buffer.from(i.cardSerial, "hex"),
-        divisor(i.issuerId),
+        ...(levels === 2 ? [divisor(i.issuerId)] : []),
       ]),
       0x08,
     ),

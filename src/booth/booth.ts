@@ -67,6 +67,9 @@ export interface BoothInit {
   readerCounters?: () => Readonly<Record<string, number | Readonly<Record<string, number>>>>;
 }
 
+/** How often the queue is checked for cases past `caseMaxAgeMinutes` (ms). */
+const AGE_CHECK_MS = 60_000;
+
 /** The booth's state (runtime.booth.status(), read by the status service once per snapshot). */
 export class Booth {
   readonly events$: Observable<BoothEvent>;
@@ -82,6 +85,8 @@ export class Booth {
   private readonly book: RecoveryBook;
   private readonly loop: CardLoop;
   private subs: Subscription[] = [];
+  /** cases past `caseMaxAgeMinutes` leave the queue (case-desk.ts expire), looked for every minute */
+  private ageTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly init: BoothInit) {
     this.log = (init.logger ?? silentLogger).child({ ch: "BOOTH" });
@@ -111,7 +116,10 @@ export class Booth {
     this.ctx = {
       reader,
       clock,
-      psam: new PsamSession(reader, init.options.psamSlot),
+      psam: new PsamSession(reader, init.options.psamSlot, {
+        keyIndex: init.options.keyIndex,
+        levels: init.options.diversificationLevels,
+      }),
       journal: init.journal,
       lane: init.lane,
       tariff: init.tariff,
@@ -211,11 +219,14 @@ export class Booth {
       this.init.reader.state$.subscribe((s) => this.loop.onLink(s)),
       this.init.reader.cardEvents$.subscribe((e) => this.loop.onCardEvent(e)),
     );
+    this.ageTimer = setInterval(() => this.desk.expire(), AGE_CHECK_MS);
+    this.ageTimer.unref?.();
     await this.loop.open(this.init.readerPort);
   }
 
   async close(): Promise<void> {
     if (this.loop.closed()) return;
+    clearInterval(this.ageTimer);
     await this.loop.stop();
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];

@@ -471,6 +471,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
         return;
       }
       if (r === "paid-earlier") c = this.laterTrip(open, c, picked);
+      else this.notDebitedOn(open, c);
     }
     // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
     // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
@@ -559,6 +560,21 @@ export class CardLoop implements DeskWork, RecoverySlot {
       }
     if (this.active) this.active.c = pay;
     return pay;
+  }
+
+  /**
+   * The suspect was settled "not debited" on case `c` (settle.ts): `c` stays until this vehicle pays, also
+   * after a restart (the settlement names it and closes nothing: cases.ts linkOf). When `c` is another case
+   * of the same vehicle than the suspect's own, `c` stands for the vehicle: the suspect's own case closes
+   * for good (noted, so the queue rebuilt at start, which does not take a settled record back unless it
+   * was worked on its own case, agrees).
+   */
+  private notDebitedOn(open: CommittedRecord, c: BoothCase): void {
+    const own = this.d.desk.get(`s${open.seq}`);
+    if (own && own.id !== c.id) {
+      this.d.desk.release(own);
+      this.d.desk.closeForGood(own, `suspect ${open.tradeId} settled not debited on case ${c.id}`);
+    }
   }
 
   private async money<T>(f: () => Promise<T>): Promise<T> {

@@ -73,10 +73,15 @@ export async function gatherEvidence(
   reader: CardReader,
   attempt: Attempt,
   terminalNo: Buffer,
+  /** the key index INIT names (the booth's purchase keys, apdus.ts PurchaseKeys) */
+  keyIndex: number,
   record0019: EntryExitRecord | null,
   signal?: AbortSignal,
 ): Promise<CardEvidence> {
-  const [bal, init] = await reader.cardApduList([CARD.balance(), CARD.initCapp(0, terminalNo)], signal);
+  const [bal, init] = await reader.cardApduList(
+    [CARD.balance(), CARD.initCapp(0, terminalNo, keyIndex)],
+    signal,
+  );
   const balance = expectData("GET BALANCE", bal ?? Buffer.alloc(0), 4).readUInt32BE(0);
   const nextSerial = parseInit(init ?? Buffer.alloc(0)).offlineSerial;
   const details: Detail0018[] = [];

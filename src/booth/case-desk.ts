@@ -47,7 +47,7 @@ export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
   journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince">;
   rec: RecordContext;
-  fx: Pick<BoothEffects, "show" | "appendAudit" | "tryCommit" | "recorded">;
+  fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded">;
   events: { next(e: BoothEvent): void };
   counters: Pick<BoothCounters, "cancelled">;
   log: Logger;
@@ -82,13 +82,19 @@ export class CaseDesk {
     return this.cancelling.has(id) ? undefined : this.queue.get(id);
   }
 
-  /** The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start). */
+  /**
+   * The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start), by the rule the
+   * running desk follows: a case older than that has left (`expire`), and a full queue makes room as `add`
+   * does (a case pushed out is noted closed, so it does not come back at the next start either).
+   */
   restore(): void {
     const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
     try {
       const records = this.d.journal.list({ since });
-      for (const c of rebuildCases(records, this.reasons, this.d.journal.closedCasesSince(since)))
-        this.queue.add(c);
+      for (const c of rebuildCases(records, this.reasons, this.d.journal.closedCasesSince(since))) {
+        const { dropped } = this.queue.add(c, this.kept());
+        if (dropped) this.pushedOut(dropped, c);
+      }
     } catch (e) {
       this.d.log.error({ err: errText(e) }, "booth queue not rebuilt from the journal");
     }
@@ -165,7 +171,7 @@ export class CaseDesk {
    * stop record linking the case. Refused while a debit of it may have happened.
    */
   async cancel(o: { id?: string; reason: string; user: BoothUser }): Promise<BoothOperatorResult> {
-    const c = o.id ? this.queue.get(o.id) : this.taken ? this.queue.get(this.taken.id) : this.queue.list()[0];
+    const c = o.id ? this.queue.get(o.id) : this.current();
     if (!c) return { ok: false, message: o.id ? `no booth case ${o.id}` : "no booth case to cancel" };
     if (c.kind === "recovery")
       return {
@@ -280,21 +286,110 @@ export class CaseDesk {
 
   /** The screen while no card is on the reader: the taken case, else the head, else idle. */
   showWaiting(): void {
-    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
-    const head = t ?? this.queue.list().find((c) => c.kind !== "recovery");
+    const head = this.current();
     if (head) this.d.fx.show(PROMPTS.waitCard(who(head), caseText(head)), head);
     else this.d.fx.show(PROMPTS.idle(), null);
   }
 
+  /**
+   * The case the collector is on: the taken one while it is queued, else the first that is not a debit
+   * being recovered (the waiting screen's, and `cancel`'s without an id, as `take`'s without one).
+   */
+  private current(): BoothCase | undefined {
+    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
+    return t ?? this.queue.list().find((c) => c.kind !== "recovery");
+  }
+
   // ---- opening and closing cases -------------------------------------------------------------------
 
-  /** A case at the tail of the queue (the oldest leaves when it is full): an event and an audit entry. */
+  /**
+   * A case at the tail of the queue: an event and an audit entry. Cases past `caseMaxAgeMinutes` leave
+   * first (`expire`); a queue still full (`queueMax`) pushes out its oldest waiting case, never the one
+   * being worked on, the one the collector took, one being cancelled or a debit being recovered (`kept`):
+   * an alarm and an audit entry name it (`pushedOut`). When every case is one of those, the new case is
+   * refused with the alarm instead (docs/booth.md §4).
+   */
   add(c: BoothCase): void {
-    const { added, dropped } = this.queue.add(c);
-    if (dropped) this.closedEvent(dropped, "queue full: the oldest case left the queue");
+    this.expire();
+    const { added, dropped, full } = this.queue.add(c, this.kept());
+    if (dropped) this.pushedOut(dropped, c);
+    if (full) {
+      this.d.fx.alarm(
+        "BOOTH_QUEUE_FULL",
+        `booth queue full (${this.d.options.queueMax} cases, none of which may leave): case ${c.id} (${c.reason}, ${caseText(c)}) not queued`,
+      );
+      this.d.fx.appendAudit("booth.case", "warn", `booth case ${c.id} not queued: the queue is full`, {
+        ...this.auditData(c),
+        closed: "queue-full",
+      });
+      return;
+    }
     if (!added) return;
     this.d.events.next({ type: "booth", at: this.d.wallNow(), action: "opened", case: this.view(c) });
-    this.d.fx.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, {
+    this.d.fx.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, this.auditData(c));
+    if (this.d.work.activeId() === null && this.queue.size === 1 && !this.d.work.cardPresent())
+      this.showWaiting();
+  }
+
+  /**
+   * A suspect the booth wrote (BOOTH_DEBIT_UNCONFIRMED, recovery-book.ts) becomes a case as it is written,
+   * as every suspect naming a card is, and as the queue rebuilt at start has it.
+   */
+  queueSuspect(s: CommittedRecord): void {
+    this.add(this.suspectCase(s));
+  }
+
+  /**
+   * Cases opened more than `caseMaxAgeMinutes` ago leave the queue (an event and an audit entry), as they
+   * are not rebuilt at start: the queue while the lane runs and the one rebuilt from the journal follow
+   * one rule. The case being worked on, the taken one, one being cancelled and a recovery stay. Run when a
+   * case arrives and every minute (booth.ts).
+   */
+  expire(): void {
+    const before = this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000;
+    for (const c of this.queue.olderThan(before, this.kept())) {
+      this.queue.remove(c.id);
+      const why = `older than caseMaxAgeMinutes (${this.d.options.caseMaxAgeMinutes})`;
+      this.closedEvent(c, why);
+      this.d.fx.appendAudit("booth.case", "info", `booth case ${c.id} left the queue: ${why}`, {
+        ...this.auditData(c),
+        closed: "aged-out",
+      });
+    }
+  }
+
+  /** Cases that never leave to make room or for their age: the active one, the taken one, those being cancelled. */
+  private kept(): ReadonlySet<string> {
+    const keep = new Set(this.cancelling);
+    const active = this.d.work.activeId();
+    if (active !== null) keep.add(active);
+    if (this.taken) keep.add(this.taken.id);
+    return keep;
+  }
+
+  /**
+   * `dropped` left a full queue to make room for `c`: an alarm and an audit entry name it, and the journal
+   * notes it closed (closeForGood's note), so the queue rebuilt at start does not take it back in place of
+   * a newer one. Its vehicle, if it is still there, is a walk-up (`booth take --walk-up`); its suspect, if it
+   * is one, stays open and is settled from its card whatever the queue holds (card-loop.ts).
+   */
+  private pushedOut(dropped: BoothCase, c: BoothCase): void {
+    const why = `queue full (${this.d.options.queueMax}): pushed out by case ${c.id}`;
+    this.noteClosed(dropped, why);
+    this.closedEvent(dropped, why);
+    this.d.fx.alarm(
+      "BOOTH_QUEUE_FULL",
+      `booth queue full (${this.d.options.queueMax} cases): case ${dropped.id} (${dropped.reason}, ${caseText(dropped)}) left the queue for case ${c.id}`,
+    );
+    this.d.fx.appendAudit("booth.case", "warn", `booth case ${dropped.id} left the queue: ${why}`, {
+      ...this.auditData(dropped),
+      closed: "queue-full",
+      for: c.id,
+    });
+  }
+
+  private auditData(c: BoothCase): Record<string, unknown> {
+    return {
       case: c.id,
       reason: c.reason,
       seq: c.seq,
@@ -302,15 +397,14 @@ export class CaseDesk {
       obuSerial: c.obuSerial,
       cardId: c.cardId,
       plate: c.plate,
-    });
-    if (this.d.work.activeId() === null && this.queue.size === 1 && !this.d.work.cardPresent())
-      this.showWaiting();
+    };
   }
 
-  /** The case leaves the queue (paid, settled, cancelled...): an event. */
+  /** The case leaves the queue (paid, settled, cancelled...): an event; taken, it is no longer. */
   remove(c: BoothCase, why: string): void {
     if (!this.queue.remove(c.id)) return;
     this.closedEvent(c, why);
+    this.release(c);
   }
 
   /**
@@ -321,7 +415,13 @@ export class CaseDesk {
    * never the other way.
    */
   closeForGood(c: BoothCase, why: string): void {
-    if (c.seq !== null && this.queue.get(c.id)) {
+    if (this.queue.get(c.id)) this.noteClosed(c, why);
+    this.remove(c, why);
+  }
+
+  /** The journal notes the case closed (its booth_closed); a journal that cannot is logged, never thrown. */
+  private noteClosed(c: BoothCase, why: string): void {
+    if (c.seq !== null) {
       try {
         if (!this.d.journal.noteCaseClosed(c.seq, why))
           this.d.log.warn({ case: c.id, seq: c.seq }, "booth: no record to note the case closed on");
@@ -332,7 +432,6 @@ export class CaseDesk {
         );
       }
     }
-    this.remove(c, why);
   }
 
   /** The collector's choice of this case is over (it was paid, cancelled or became a recovery). */

@@ -4,10 +4,12 @@
  * booth may handle, or a suspect debit to settle), plus the booth's own unconfirmed debits (recovery) and
  * vehicles the collector takes without a DSRC attempt (walk-up).
  *
- * The queue is rebuilt from the journal at start: every booth record names the case it closed
- * (`extra.booth.case.seq`), and a case closed with no record naming it is noted in the journal (its
- * booth_closed), so the cases are the eligible records of the last `caseMaxAgeMinutes` that no later
- * record closed and the booth did not note closed.
+ * The queue is rebuilt from the journal at start by the rule the running desk follows (case-desk.ts): a
+ * booth record that closed a case names it (`extra.booth.case`, or a settlement's `evidence.boothCase`),
+ * and a case closed with no record naming it is noted in the journal (its booth_closed), so the cases are
+ * the eligible records of the last `caseMaxAgeMinutes` that no later record closed and the booth did not
+ * note closed. A suspect the booth settled "not debited" closes nothing: the case it was worked on still
+ * has to pay (card-loop.ts), and when that is the suspect's own case, the settled record is still a case.
  */
 import type { CommittedRecord } from "../journal/types.js";
 
@@ -100,12 +102,51 @@ export function caseOf(r: CommittedRecord, reasons: ReadonlySet<string>): BoothC
   };
 }
 
-/** The case a booth record closed, if it closed one. */
+interface SettlementExtra {
+  settlement?: {
+    settledBy?: string;
+    previous?: { kind?: string; outcome?: string; amount?: number };
+    evidence?: { boothCase?: CaseLink };
+  };
+}
+
+/**
+ * The case a booth record closed, if it closed one. A booth settlement "not debited" (settledBy
+ * booth-card) closes none: it names the case it was worked on, whose vehicle then pays afresh.
+ */
 export function linkOf(r: CommittedRecord): CaseLink | null {
   const b = (r.extra as { booth?: { case?: CaseLink } } | undefined)?.booth;
   if (b?.case && typeof b.case.id === "string") return b.case;
-  const s = (r.extra as { settlement?: { evidence?: { boothCase?: CaseLink } } } | undefined)?.settlement;
+  const s = (r.extra as SettlementExtra | undefined)?.settlement;
+  if (s?.settledBy === "booth-card") return null;
   return s?.evidence?.boothCase ?? null;
+}
+
+/**
+ * A suspect the booth settled "not debited" on its own case: that case, as the running desk keeps it (the
+ * suspect's, card-loop.ts), with the outcome and amount the record had before (extra.settlement.previous).
+ * Null for any other record: one settled "not debited" on another case of its vehicle has that case stand
+ * for it, and its own was closed for good (card-loop.ts).
+ */
+function notDebitedOwnCase(r: CommittedRecord): BoothCase | null {
+  const s = (r.extra as SettlementExtra | undefined)?.settlement;
+  if (r.kind !== "stop" || s?.settledBy !== "booth-card" || s.evidence?.boothCase?.seq !== r.seq) return null;
+  const prev = s.previous;
+  return {
+    id: `s${r.seq}`,
+    kind: "suspect",
+    reason: prev?.outcome ?? r.outcome,
+    openedAt: Date.parse(r.createdAt),
+    seq: r.seq,
+    tradeId: r.tradeId,
+    obuId: r.obuId || null,
+    obuSerial: r.obuSerial,
+    cardId: r.cardId,
+    plate: r.plate,
+    plateColor: r.plateColor,
+    vehicleClass: r.vehicleClass,
+    amount: prev?.amount ?? null,
+  };
 }
 
 export class BoothCases {
@@ -125,16 +166,30 @@ export class BoothCases {
     return this.byId.get(id);
   }
 
-  /** Adds a case at the tail; false when it is there already. The oldest goes when the queue is full. */
-  add(c: BoothCase): { added: boolean; dropped: BoothCase | undefined } {
-    if (this.byId.has(c.id)) return { added: false, dropped: undefined };
+  /**
+   * Adds a case at the tail; `added` false when it is there already. When the queue is full, the oldest
+   * case that may leave (`dropped`) makes room: never a debit being recovered, nor a case in `keep` (the
+   * one being worked on, the one the collector took, one being cancelled: case-desk.ts). When none may
+   * leave, the new case is not added (`full`).
+   */
+  add(
+    c: BoothCase,
+    keep: ReadonlySet<string> = new Set(),
+  ): { added: boolean; dropped: BoothCase | undefined; full: boolean } {
+    if (this.byId.has(c.id)) return { added: false, dropped: undefined, full: false };
     let dropped: BoothCase | undefined;
     if (this.byId.size >= this.max) {
-      dropped = [...this.byId.values()].find((x) => x.kind !== "recovery");
-      if (dropped) this.byId.delete(dropped.id);
+      dropped = [...this.byId.values()].find((x) => x.kind !== "recovery" && !keep.has(x.id));
+      if (!dropped) return { added: false, dropped: undefined, full: true };
+      this.byId.delete(dropped.id);
     }
     this.byId.set(c.id, c);
-    return { added: true, dropped };
+    return { added: true, dropped, full: false };
+  }
+
+  /** The cases opened before `before` (wall ms) that may leave (not a recovery, none in `keep`), oldest first. */
+  olderThan(before: number, keep: ReadonlySet<string>): BoothCase[] {
+    return this.list().filter((c) => c.kind !== "recovery" && !keep.has(c.id) && c.openedAt < before);
   }
 
   /** Puts a case at the head (a debit to recover comes before everything). */
@@ -195,7 +250,7 @@ export function rebuildCases(
       continue;
     }
     if (closed.has(r.seq)) continue;
-    const c = caseOf(r, reasons);
+    const c = caseOf(r, reasons) ?? notDebitedOwnCase(r);
     if (c) out.push(c);
   }
   return out;

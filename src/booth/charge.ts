@@ -387,6 +387,9 @@ function notDebited(
     return { kind: "psam-error" };
   }
   if (e instanceof CaseClosed) {
+    // the case left the desk before DEBIT (a cancel under way shows CANCELLED itself; work stopped with the
+    // booth closing shows nothing more): the screen says that nothing was debited and the card goes back
+    if (!o.aborted) ctx.show(PROMPTS.caseClosed(), c);
     ctx.audit(
       "booth.refused",
       "warn",

@@ -26,12 +26,23 @@ export interface BoothOptions {
   psamSlot: number;
   /** how long the booth waits for the original card after a DEBIT whose answer was lost */
   originalCardWaitMs: number;
-  /** cases older than this leave the queue (and are not rebuilt at start) */
+  /**
+   * cases opened longer ago than this leave the queue while the lane runs (checked when a case arrives
+   * and every minute: case-desk.ts expire) and are not rebuilt at start (cases.ts rebuildCases), so both
+   * follow one rule; the case being worked on, the taken one and a debit being recovered stay
+   */
   caseMaxAgeMinutes: number;
-  /** at most this many cases wait; the oldest goes first */
+  /**
+   * at most this many cases wait; a case arriving at a full queue pushes out the oldest waiting one (never
+   * the case being worked on, the taken one, one being cancelled or a recovery), with an alarm
+   */
   queueMax: number;
   /** stop reasons that make a booth case */
   offerFor: readonly string[];
+  /** the key index INIT names (the cards' purchase key; 1 on national ETC cards) */
+  keyIndex: number;
+  /** MAC1's diversification levels: 2 (issuer divisor, card serial; national ETC cards) or 1 (card serial) */
+  diversificationLevels: 1 | 2;
   /** the 0019 layout: by card version ("auto") or one for every card */
   layout0019: "auto" | Layout0019Name;
   /** exit: entries older than this are "timeout vehicles"; 0 disables the check */

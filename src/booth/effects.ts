@@ -149,7 +149,8 @@ export class BoothEffects {
 
   /**
    * "refused": the record is no longer an open suspect (the lane settled it meanwhile from a late B5):
-   * nothing changed and the journal is healthy, so no alarm. undefined: the journal failed (alarm).
+   * nothing changed and the journal is healthy, so no alarm. undefined: the journal failed (alarm, and the
+   * screen says so as for a record not written: nothing is charged after it).
    */
   trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | "refused" | undefined {
     try {
@@ -165,6 +166,7 @@ export class BoothEffects {
       this.d.counters.journalFailures++;
       this.d.log.error({ err: errText(e), seq, settlement: s }, "BOOTH JOURNAL SETTLE FAILED");
       this.alarm("BOOTH_JOURNAL_FAILED", `booth settlement of record ${seq} not written: ${errText(e)}`);
+      this.show(PROMPTS.refused("SYSTEM", "系统故障", "记录未写入：请联系维护人员"), null);
       return undefined;
     }
   }

@@ -112,4 +112,5 @@ export const PROMPTS = {
   psamError: (what: string) =>
     p("PSAM_ERROR", "PSAM故障，未扣款", `${what}：请检查PSAM卡后重试`, "stop", "refused"),
   cancelled: () => p("CANCELLED", "已取消", "该车辆已转人工处理", "info"),
+  caseClosed: () => p("CASE_CLOSED", "未扣款", "该车辆的待处理记录已关闭：请取回卡片", "warn", "refused"),
 } as const;

@@ -7,7 +7,16 @@
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
-import { dataOf, expectData, type Mac1Input, PSAM, parseMac1, swOf } from "./apdus.js";
+import {
+  DEFAULT_PURCHASE_KEYS,
+  dataOf,
+  expectData,
+  type Mac1Input,
+  PSAM,
+  type PurchaseKeys,
+  parseMac1,
+  swOf,
+} from "./apdus.js";
 import { BoothErrorCodes } from "./errors.js";
 
 /** Names one MAC1 of this process: its PSAM session lives while `current(ref)` is true. */
@@ -27,6 +36,8 @@ export class PsamSession {
   constructor(
     private readonly reader: CardReader,
     readonly slot: number,
+    /** the purchase keys this PSAM and the cards share: INIT's key index, MAC1's diversification levels */
+    readonly keys: PurchaseKeys = DEFAULT_PURCHASE_KEYS,
   ) {}
 
   get ready(): boolean {
@@ -77,7 +88,7 @@ export class PsamSession {
   ): Promise<{ psamTransSerial: number; mac1: Buffer; ref: Mac1Ref }> {
     let r: Buffer;
     try {
-      r = await this.reader.psamApdu(this.slot, PSAM.mac1(i), signal);
+      r = await this.reader.psamApdu(this.slot, PSAM.mac1(i, this.keys.levels), signal);
     } catch (e) {
       if (!isEtcError(e, ReaderErrorCodes.PsamMute)) throw psamError("MAC1", e);
       const before = this.terminalNo;
@@ -91,7 +102,7 @@ export class PsamSession {
           ),
         );
       try {
-        r = await this.reader.psamApdu(this.slot, PSAM.mac1(i), signal);
+        r = await this.reader.psamApdu(this.slot, PSAM.mac1(i, this.keys.levels), signal);
       } catch (e2) {
         throw psamError("MAC1", e2);
       }

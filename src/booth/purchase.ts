@@ -122,7 +122,10 @@ export async function runPurchase(
 ): Promise<PurchaseDone> {
   const terminalNo = await psam.prepare(signal);
   const [ri, ru] = await reader.cardApduList(
-    [CARD.initCapp(req.amount, terminalNo), CARD.updateCapp(req.layout.recordId, req.record)],
+    [
+      CARD.initCapp(req.amount, terminalNo, psam.keys.keyIndex),
+      CARD.updateCapp(req.layout.recordId, req.record),
+    ],
     signal,
   );
   if (!ri || swOf(ri) !== "9000") throw new InitRefused(ri ? swOf(ri) : "", card.balance);

@@ -33,7 +33,7 @@ import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, intentIds, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import { keepPaidInIntent, refuse } from "./charge.js";
+import { keepPaidInIntent, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
@@ -49,6 +49,8 @@ export interface PendingDebit {
   case: BoothCase;
   /** monotonic ms: the original card must be back by then */
   deadline: number;
+  /** the BOOTH_DEBIT_UNCONFIRMED suspect the recovery wrote ("unconfirmed"): a case from then on */
+  unconfirmed?: CommittedRecord;
 }
 
 export type RecoverResult =
@@ -238,6 +240,7 @@ async function onOriginal(
     ctx.reader,
     attempt,
     Buffer.from(p.prepared.psamNo, "hex"),
+    ctx.psam.keys.keyIndex,
     card.last,
     signal,
   );
@@ -259,8 +262,9 @@ async function onOriginal(
     try {
       ctx.journal.deleteIntent(pd.intentId);
     } catch (e) {
-      ctx.counters.journalFailures++;
-      ctx.alarm("BOOTH_JOURNAL_FAILED", `booth: intent ${pd.intentId} not deleted (${errText(e)})`);
+      // the card stays held by the intent, and the recovery book tries again later: the screen says why
+      // nothing is charged now
+      refuseForJournal(ctx, pd.case, `booth: intent ${pd.intentId} not deleted (${errText(e)})`);
       return "journal-failed";
     }
     ctx.lane.guards.release({ cardId: p.cardId, obuSerial: p.obuSerial });
@@ -302,6 +306,7 @@ async function unconfirmed(
   const rec = unconfirmedRecord(p.draft, why, { journalCommit: ctx.now() });
   const committed = await ctx.tryCommit(rec, pd.intentId);
   if (!committed) return "journal-failed";
+  pd.unconfirmed = committed;
   ctx.counters.unconfirmed++;
   ctx.lane.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
   ctx.recorded(committed, false, null);

@@ -6,6 +6,7 @@
  * (card-loop.ts), each reached through a narrow interface.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { CommittedRecord } from "../journal/types.js";
 import {
   BOOTH_INTENT_PREFIX,
   type BoothIntentPayload,
@@ -25,6 +26,7 @@ export interface RecoveryDesk {
   openRecovery(c: BoothCase, linked: BoothCase | undefined): void;
   remove(c: BoothCase, why: string): void;
   reopenTaken(c: BoothCase): void;
+  queueSuspect(s: CommittedRecord): void;
 }
 
 /** What a recovery needs of the work on the reader (card-loop.ts), lent for one run. */
@@ -155,6 +157,8 @@ export class RecoveryBook {
     }
     this.pending.delete(pd.case.id);
     this.d.desk.remove(pd.case, `recovery: ${r}`);
+    // the unconfirmed suspect is a case from now on, as the queue rebuilt at start has it (cases.ts)
+    if (r === "unconfirmed" && pd.unconfirmed) this.d.desk.queueSuspect(pd.unconfirmed);
     if (r === "not-debited") {
       // proven not debited: the case goes back to the head and the card (still there) pays once, afresh
       const p = pd.payload;

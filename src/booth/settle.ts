@@ -155,7 +155,7 @@ export async function settleSuspect(
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
   const terminalNo = await ctx.psam.prepare(signal);
-  const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, card.last, signal);
+  const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
   const later = v.kind === "debited" && movedOn(attempt, ev);
   const data = {

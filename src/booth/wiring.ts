@@ -87,6 +87,8 @@ export async function openBooth(c: LaneConfig, d: BoothWiringDeps): Promise<Boot
       queueMax: c.booth.queueMax,
       offerFor: c.booth.offerFor,
       layout0019: c.booth.layout0019,
+      keyIndex: c.booth.keyIndex,
+      diversificationLevels: c.booth.diversificationLevels,
       maxTripHours: c.transaction.maxTripHours,
     },
     audit: d.audit,

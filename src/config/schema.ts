@@ -312,11 +312,14 @@ export const BoothSection = z.strictObject({
   /** After a DEBIT whose answer was lost: wait this long for the original card, then record it unconfirmed. */
   originalCardWaitMs: int(1000, 3_600_000, "milliseconds").default(120_000),
   /**
-   * At start, the queue is rebuilt from the journal records of the last this many minutes; while the lane
-   * runs, a case stays until it closes or the full queue pushes it out, whatever its age.
+   * A case opened longer ago than this leaves the queue while the lane runs, and at start the queue is
+   * rebuilt from the journal records of the last this many minutes (docs/booth.md §4).
    */
   caseMaxAgeMinutes: int(1, 1440, "minutes").default(120),
-  /** At most this many cases wait; beyond, the oldest that is not a debit being recovered leaves. */
+  /**
+   * At most this many cases wait; beyond, the oldest waiting case leaves (alarm BOOTH_QUEUE_FULL), never the
+   * one being worked on, the taken one or a debit being recovered (docs/booth.md §4).
+   */
   queueMax: int(1, 1000, "a case count").default(100),
   /** Stop reasons that send a vehicle to the booth (suspect debits always do). */
   offerFor: z
@@ -327,6 +330,18 @@ export const BoothSection = z.strictObject({
       }),
     )
     .default([...DEFAULT_BOOTH_REASONS]),
+  /**
+   * The key index INIT FOR PURCHASE names: the cards' purchase key (01 on national ETC cards). A bench
+   * whose simulated cards use another key file says that file's `keyIndex` here (docs/booth.md §2).
+   */
+  keyIndex: int(0, 255, "a key index").default(1),
+  /**
+   * The purchase key's diversification levels, which decide MAC1's data: 2 (issuer divisor and card serial,
+   * Lc 24; national ETC cards) or 1 (card serial only, Lc 1C), as the key file's `diversificationLevels`.
+   */
+  diversificationLevels: z
+    .union([z.literal(1), z.literal(2)], { error: "expected 1 or 2 (diversification levels)" })
+    .default(2),
   /** The 0019 record layout: by card version and network ("auto"), or one layout for every card. */
   layout0019: z
     .enum(["auto", "aa43", "guangdong60", "legacy63"], {

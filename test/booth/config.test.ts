@@ -25,6 +25,8 @@ describe("booth config", () => {
       queueMax: 100,
       offerFor: [...DEFAULT_BOOTH_REASONS],
       layout0019: "auto",
+      keyIndex: 1,
+      diversificationLevels: 2,
     });
   });
 
@@ -37,6 +39,12 @@ describe("booth config", () => {
     );
     expect(errorOf({ ...minimal, booth: { layout0019: "aa44" } })).toMatch(
       /booth\.layout0019: expected "auto"/,
+    );
+    expect(errorOf({ ...minimal, booth: { diversificationLevels: 3 } })).toMatch(
+      /booth\.diversificationLevels: expected 1 or 2/,
+    );
+    expect(errorOf({ ...minimal, booth: { keyIndex: 256 } })).toMatch(
+      /booth\.keyIndex: expected a key index/,
     );
     expect(
       parseLaneConfig({ ...minimal, booth: { offerFor: ["LANE_CLOSED"] } }, "l", "/").booth.offerFor,

@@ -328,6 +328,54 @@ describe("the booth queue", () => {
     ]);
   });
 
+  it("rebuilt from the journal: a suspect the booth settled not debited closes no case; on its own case it is still a case (as the suspect it was) until its vehicle pays", () => {
+    const notDebited = (seq: number, obuSerial: string, cardId: string, on: { id: string; seq: number }) =>
+      rec(seq, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        amount: 0,
+        obuSerial,
+        cardId,
+        extra: {
+          settlement: {
+            settledBy: "booth-card",
+            previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: 1425, revision: 1 },
+            evidence: { boothCase: { ...on, reason: "B5_NO_DSRC" } },
+          },
+        },
+      });
+    const records = [
+      // settled on its own case, its fresh charge refused: the vehicle has not paid
+      notDebited(1, "A", "C1", { id: "s1", seq: 1 }),
+      // settled on its vehicle's later stop (s3): s3 stands for the vehicle, s2 is not a case
+      notDebited(2, "B", "C2", { id: "s3", seq: 3 }),
+      rec(3, { kind: "stop", outcome: "OBU_NO_CARD", obuSerial: "B", cardId: null }),
+      // settled on its own case, then paid at the booth on it
+      notDebited(4, "D", "C4", { id: "s4", seq: 4 }),
+      rec(5, {
+        kind: "transaction",
+        outcome: "BOOTH_EXIT_DEBIT",
+        obuSerial: "D",
+        cardId: "C4",
+        extra: { booth: { case: { id: "s4", seq: 4, reason: "B5_NO_DSRC" } } },
+      }),
+      // settled not debited by hand: no case (the running desk closes it too)
+      rec(6, {
+        kind: "stop",
+        outcome: "SUSPECT_NOT_DEBITED",
+        obuSerial: "E",
+        cardId: "C6",
+        extra: {
+          settlement: { settledBy: "operator", previous: { kind: "suspect", outcome: "B5_NO_DSRC" } },
+        },
+      }),
+    ];
+    expect(rebuildCases(records, reasons).map((c) => [c.id, c.kind, c.reason, c.cardId, c.amount])).toEqual([
+      ["s1", "suspect", "B5_NO_DSRC", "C1", 1425],
+      ["s3", "stop", "OBU_NO_CARD", null, null],
+    ]);
+  });
+
   it("rebuilt from the journal: a case the booth noted closed with no record naming it (booth_closed) stays closed; the others come back", () => {
     const records = [
       rec(1, { kind: "suspect", outcome: "B5_MISSING", obuSerial: "A", cardId: "C1" }),

@@ -4,7 +4,7 @@
  * debited over DSRC is the same card at the booth; one ledger has every debit of both paths). The lane
  * opens the reader by its pty path, as it opens a serial port.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, type Observable, ReplaySubject, timeout } from "rxjs";
@@ -13,6 +13,7 @@ import { openPty } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { CardStore } from "../../sim/card/card-store.js";
+import { defaultCardKeysPath, parseCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { type LedgerEntry, memoryLedger } from "../../sim/ledger/ledger.js";
 import {
@@ -55,6 +56,8 @@ export function boothCard(
 export interface BoothTestOptions {
   scenario?: ScenarioInput;
   role?: "entry" | "exit";
+  /** fields over the test key file (config/keys/card-test-keys.json) the simulated cards and PSAMs use */
+  cardKeys?: Record<string, unknown>;
   /** cards put in the store before the simulators start (card-spec objects) */
   cards?: Record<string, unknown>[];
   booth?: LaneConfigInput["booth"];
@@ -109,7 +112,18 @@ export async function boothTest(
   body: (t: BoothTestContext) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "booth-it-"));
-  const store = new CardStore({ seed: 11, ledger: memoryLedger() });
+  const store = new CardStore({
+    seed: 11,
+    ledger: memoryLedger(),
+    ...(o.cardKeys
+      ? {
+          keys: parseCardKeys({
+            ...JSON.parse(readFileSync(defaultCardKeysPath(), "utf8")),
+            ...o.cardKeys,
+          }),
+        }
+      : {}),
+  });
   for (const c of o.cards ?? []) store.fromSpec(c);
   const rsuPty = await openPty();
   const readerPty = await openPty();

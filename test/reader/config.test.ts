@@ -107,7 +107,7 @@ describe("reader config", () => {
         frame(
           CARD_APDU_LIST.code,
           CARD_APDU_LIST.request.encode([
-            CARD.initCapp(100_000, Buffer.alloc(6)),
+            CARD.initCapp(100_000, Buffer.alloc(6), 1),
             CARD.updateCapp(l.recordId, Buffer.alloc(l.length)),
           ]),
         ),

@@ -125,7 +125,7 @@ export function registerBooth(program: Command): void {
     booth
       .command("cancel [case]")
       .description(
-        "close a case without a card payment (cash, sent on); default: the taken case, else the head",
+        "close a case without a card payment (cash, sent on); default: the taken case, else the first that is not a debit being recovered",
       )
       .requiredOption("--reason <text>", "why, for the journal and the audit trail")
       .option("--json", "print the result as JSON"),

@@ -1,0 +1,214 @@
+/**
+ * The case desk's queue rules (src/booth/case-desk.ts, docs/booth.md §4): a full queue never pushes out
+ * the case being worked on, the case the collector took or a debit being recovered; it pushes out the
+ * oldest waiting case with an alarm and an audit entry naming it, or refuses the new case when none may
+ * leave; cases past `caseMaxAgeMinutes` leave while the lane runs as they do at start.
+ */
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import { CaseDesk } from "../../src/booth/case-desk.js";
+import type { CommittedRecord, NewLaneRecord } from "../../src/journal/types.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+const T0 = Date.parse("2025-12-03T10:00:00+08:00");
+const OP = { name: "op", uid: 1 };
+
+const stop = (seq: number, obuSerial: string, minutes = 0): CommittedRecord =>
+  ({
+    ...sampleRecord(seq),
+    seq,
+    tradeId: `T${seq}`,
+    kind: "stop",
+    outcome: "OBU_NO_CARD",
+    obuSerial,
+    cardId: null,
+    createdAt: new Date(T0 + minutes * 60_000).toISOString(),
+    revision: 1,
+  }) as CommittedRecord;
+
+function rig(o: { queueMax: number; active?: () => string | null; records?: CommittedRecord[] }) {
+  const alarms: { code: string; message: string }[] = [];
+  const audits: { type: string; message: string; data: Record<string, unknown> | undefined }[] = [];
+  const noted: { seq: number; why: string }[] = [];
+  const closed: { id: string; why: string }[] = [];
+  let now = T0;
+  const desk = new CaseDesk({
+    options: {
+      queueMax: o.queueMax,
+      offerFor: ["OBU_NO_CARD"],
+      caseMaxAgeMinutes: 120,
+      originalCardWaitMs: 1000,
+    },
+    journal: {
+      list: () => o.records ?? [],
+      noteCaseClosed: (seq, why) => {
+        noted.push({ seq, why });
+        return true;
+      },
+      closedCasesSince: () => [],
+    },
+    rec: {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      utcOffsetMinutes: 480,
+      tariffVersion: null,
+    },
+    fx: {
+      show: () => undefined,
+      appendAudit: (type: string, _s: string, message: string, data?: Record<string, unknown>) => {
+        audits.push({ type, message, data });
+      },
+      alarm: (code: string, message: string) => {
+        alarms.push({ code, message });
+      },
+      // a cancel's BOOTH_CANCELLED record, "committed"
+      tryCommit: (rec: NewLaneRecord) =>
+        ({ ...rec, seq: 100, tradeId: "T100", revision: 1 }) as CommittedRecord,
+      recorded: () => undefined,
+    },
+    events: {
+      next: (e) => {
+        if (e.type === "booth" && e.action === "closed") closed.push({ id: e.case.id, why: e.why ?? "" });
+      },
+    },
+    counters: { cancelled: 0 },
+    log: silentLogger,
+    wallNow: () => now,
+    work: {
+      closed: () => false,
+      activeId: o.active ?? (() => null),
+      cardPresent: () => false,
+      stopIfActive: () => "idle",
+      rearmCard: () => undefined,
+      kick: () => undefined,
+    },
+  });
+  return {
+    desk,
+    alarms,
+    audits,
+    noted,
+    closed,
+    ids: () => desk.views().map((c) => c.id),
+    at: (minutes: number) => {
+      now = T0 + minutes * 60_000;
+    },
+  };
+}
+
+describe("a full booth queue", () => {
+  it("keeps the case being charged and pushes out the oldest waiting one, naming it in an alarm and the audit trail", () => {
+    const r = rig({ queueMax: 2, active: () => "s1" });
+    r.desk.onLaneRecord(stop(1, "A")); // the card on the reader is being charged on s1
+    r.desk.onLaneRecord(stop(2, "B"));
+    r.desk.onLaneRecord(stop(3, "C"));
+    expect(r.desk.get("s1")).toBeDefined(); // charge.ts caseOpen() asks this right before DEBIT
+    expect(r.ids()).toEqual(["s1", "s3"]);
+    expect(r.closed).toEqual([{ id: "s2", why: "queue full (2): pushed out by case s3" }]);
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
+    expect(r.alarms[0]?.message).toContain("case s2 (OBU_NO_CARD");
+    const entry = r.audits.find((a) => a.data?.closed === "queue-full");
+    expect(entry?.type).toBe("booth.case");
+    expect(entry?.data).toMatchObject({ case: "s2", seq: 2, obuSerial: "B", for: "s3" });
+    // noted closed: the queue rebuilt at start does not take it back in place of a newer case
+    expect(r.noted.map((n) => n.seq)).toEqual([2]);
+  });
+
+  it("keeps the case the collector took: a card put on next is charged on it, not on another vehicle's", async () => {
+    const r = rig({ queueMax: 2 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.onLaneRecord(stop(2, "B"));
+    expect((await r.desk.take({ id: "s1", user: OP })).ok).toBe(true);
+    r.desk.onLaneRecord(stop(3, "C"));
+    expect(r.desk.pick("43012200000000000001")?.id).toBe("s1");
+    expect(r.ids()).toEqual(["s1", "s3"]);
+  });
+
+  it("refuses the new case with the alarm when every queued case must stay", () => {
+    const r = rig({ queueMax: 1, active: () => "s1" });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.onLaneRecord(stop(2, "B"));
+    expect(r.ids()).toEqual(["s1"]);
+    expect(r.closed).toEqual([]);
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
+    expect(r.alarms[0]?.message).toContain("case s2 (OBU_NO_CARD");
+    expect(r.audits.find((a) => a.data?.closed === "queue-full")?.data).toMatchObject({ case: "s2" });
+  });
+
+  it("rebuilt at start beyond queueMax, keeps the newest and notes the pushed-out ones closed", () => {
+    const r = rig({ queueMax: 2, records: [stop(1, "A"), stop(2, "B"), stop(3, "C")] });
+    r.desk.restore();
+    expect(r.ids()).toEqual(["s2", "s3"]);
+    expect(r.noted.map((n) => n.seq)).toEqual([1]);
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
+  });
+});
+
+describe("a case's age", () => {
+  it("past caseMaxAgeMinutes, a waiting case leaves the queue while the lane runs (as it is not rebuilt at start); the taken one stays", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A", 0));
+    r.desk.onLaneRecord(stop(2, "B", 10));
+    r.desk.onLaneRecord(stop(3, "C", 30));
+    expect((await r.desk.take({ id: "s2", user: OP })).ok).toBe(true);
+    r.at(125);
+    r.desk.expire();
+    expect(r.ids()).toEqual(["s2", "s3"]);
+    expect(r.closed).toEqual([{ id: "s1", why: "older than caseMaxAgeMinutes (120)" }]);
+    expect(r.audits.find((a) => a.data?.closed === "aged-out")?.data).toMatchObject({ case: "s1" });
+    expect(r.noted).toEqual([]); // the rebuild's window leaves it out already
+    // a new case arriving ages the queue first: no alarm for a queue full of old cases
+    r.at(200);
+    r.desk.onLaneRecord(stop(4, "D", 200));
+    expect(r.ids()).toEqual(["s2", "s4"]);
+    expect(r.alarms).toEqual([]);
+  });
+});
+
+describe("cancel without a case id", () => {
+  const paid = (seq: number, obuSerial: string): CommittedRecord =>
+    ({ ...stop(seq, obuSerial), kind: "transaction", outcome: "EXIT_DEBIT" }) as CommittedRecord;
+
+  it("after the taken case was paid over DSRC: the first waiting case, not 'no booth case to cancel'", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.onLaneRecord(stop(2, "B"));
+    expect((await r.desk.take({ id: "s1", user: OP })).ok).toBe(true);
+    r.desk.onLaneRecord(paid(3, "A")); // s1's vehicle paid over DSRC: its case closes
+    expect(r.ids()).toEqual(["s2"]);
+    expect(await r.desk.cancel({ reason: "sent on", user: OP })).toEqual({
+      ok: true,
+      message: "case s2 cancelled",
+    });
+    expect(r.ids()).toEqual([]);
+  });
+
+  it("with a debit being recovered at the head: the first case that is not the recovery", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    r.desk.openRecovery({ ...stop1Case(), id: "r7", kind: "recovery", reason: "BOOTH_RECOVERY" }, undefined);
+    expect(r.ids()).toEqual(["r7", "s1"]);
+    expect(await r.desk.cancel({ reason: "sent on", user: OP })).toEqual({
+      ok: true,
+      message: "case s1 cancelled",
+    });
+    expect(r.ids()).toEqual(["r7"]);
+  });
+});
+
+function stop1Case() {
+  return {
+    id: "s1",
+    kind: "stop" as const,
+    reason: "OBU_NO_CARD",
+    openedAt: T0,
+    seq: 1,
+    tradeId: "T1",
+    obuId: null,
+    obuSerial: "A",
+    cardId: null,
+    plate: null,
+    plateColor: null,
+    vehicleClass: null,
+    amount: null,
+  };
+}
