@@ -93,6 +93,11 @@ export interface UplinkView {
 
 export interface JournalView {
   healthy: boolean;
+  /**
+   * why the journal is not healthy (a write that failed, or a read that met a damaged file or an I/O error:
+   * src/journal/db.ts JournalHealth), `at` as epoch ms; null while healthy
+   */
+  error: { code: string; message: string; at: number } | null;
   lastSeq: number;
   /** the last durable commit's duration, ms (WAL + FULL: one fsync) */
   lastCommitMs: number | null;

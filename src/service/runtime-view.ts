@@ -119,10 +119,13 @@ export class LaneRuntimeView implements LaneView {
     const c = rt.controller;
     const t = this.tracker;
     // read in this order, each once: the list's health, its counts (after a change of versions), the
-    // uplink's status (one read of the queue's age: src/journal/outbox.ts queueAge)
+    // uplink's status or, without a station, the journal's queue (one read of the queue's age:
+    // src/journal/outbox.ts queueAge). The reads come before the lane's state: a read that finds the
+    // journal failed closes the lane (src/journal/db.ts read()), and this snapshot then says so.
     const health = rt.statusList.health();
     const listInfo = t.statusListInfo();
     const up = rt.uplink?.status() ?? null;
+    const uplink = up ? uplinkView(up) : disabledUplinkView(rt.journal, this.now);
     return {
       v: 1,
       at: now,
@@ -133,7 +136,7 @@ export class LaneRuntimeView implements LaneView {
       counters: { ...c.counters },
       inFlight: c.inFlight(),
       statusList: statusListView(health, listInfo, up),
-      uplink: up ? uplinkView(up) : disabledUplinkView(rt.journal),
+      uplink,
       journal: journalView(rt.journal, t.lastCommitMs),
       booth: boothView(rt.booth),
       lastTransactions: t.recent.slice(),

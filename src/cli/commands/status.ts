@@ -149,7 +149,8 @@ function queueRows(s: LaneSnapshot, { t }: Show): Row[] {
     [
       "Journal",
       s.journal.healthy ? "healthy" : "FAILED",
-      `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}`,
+      `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}` +
+        (s.journal.error ? `; ${s.journal.error.code}: ${s.journal.error.message}` : ""),
     ],
     ["In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", ")],
   ];

@@ -224,7 +224,10 @@ export function renderState(
     kv([
       [
         bi("日志", "journal"),
-        `${j.healthy ? '<span class="badge ok">正常 ok</span>' : '<span class="badge bad">故障 FAILED</span>'} seq ${esc(j.lastSeq)}`,
+        `${j.healthy ? '<span class="badge ok">正常 ok</span>' : '<span class="badge bad">故障 FAILED</span>'} seq ${esc(j.lastSeq)}` +
+          (j.error
+            ? ` <span class="code" data-testid="journal-error">${esc(maskCardIds(`${j.error.code}: ${j.error.message}`))}</span>`
+            : ""),
       ],
       [bi("在途", "in flight"), esc(s.inFlight.length)],
       [bi("车辆", "vehicles"), esc(s.counters.vehicles ?? "-")],
