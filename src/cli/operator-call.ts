@@ -12,7 +12,7 @@ import {
   LaneTimeout,
 } from "../service/control/client.js";
 import type { ControlReply } from "../service/control/protocol.js";
-import { controlSocketPath } from "../service/control/protocol.js";
+import { controlSocketPath, OPERATOR_REASON_MAX } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
 import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
@@ -43,6 +43,15 @@ export function answerTimeoutMs(o: { timeout?: string }): number {
       `--timeout: expected seconds to wait for the lane (0 for no limit, at most 86400), got "${o.timeout}"`,
     );
   return Math.round(s * 1000);
+}
+
+/**
+ * `--reason` no longer than the control socket takes (OPERATOR_REASON_MAX): run before the command asks the
+ * lane or opens the data directory, so the lane and the direct path take the same reasons.
+ */
+export function checkReasonLength(reason: string): void {
+  if (reason.length > OPERATOR_REASON_MAX)
+    throw new UsageError(`--reason: at most ${OPERATOR_REASON_MAX} characters, got ${reason.length}`);
 }
 
 /**
