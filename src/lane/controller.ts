@@ -25,7 +25,7 @@ import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
-import type { IncomingFrameLike, RsuCodec, RsuEvent } from "../rsu/driver.js";
+import type { IncomingFrameLike, RsuCodec, RsuEvent, RsuStatus } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
 import { DebitIntents } from "./debit-intents.js";
 import { Drain } from "./drain.js";
@@ -331,6 +331,11 @@ export class LaneController {
 
   get status(): LaneStatus {
     return this.gate.status;
+  }
+
+  /** The RSU's last B0 (id, version, PSAMs) whatever the lane's state, or null before the first. */
+  get lastB0(): RsuStatus | null {
+    return this.session.lastB0 ?? null;
   }
 
   /** An operator's close in force (kept across restarts), or null. */

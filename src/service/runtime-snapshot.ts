@@ -69,17 +69,18 @@ function wallOf(mono: number, now: () => number): number {
 
 /**
  * `rsu`: the RSU link's state and counters; `since` the view's own time of the link's last change, else
- * the link's monotonic one; the device from the last B0 while the lane is open.
+ * the link's monotonic one; the device from the last B0 whatever the lane's state (closed by an operator,
+ * by the list, or by that B0 itself: which PSAM is not authorised is what keeps the lane closed).
  */
 export function rsuView(rt: LaneRuntime, rsuSince: number | null, now: () => number): RsuView {
   const link = rt.link.state;
-  const s = rt.controller.status;
+  const b0 = rt.controller.lastB0;
   return {
     status: linkStatus(link.status),
     reason: link.reason ?? null,
     since: rsuSince ?? wallOf(link.since, now),
     counters: flattenCounters(rt.link.counters as unknown as CounterMap),
-    device: s.status === "open" ? { rsuId: s.rsu.rsuId, version: s.rsu.version, psams: s.rsu.psams } : null,
+    device: b0 ? { rsuId: b0.rsuId, version: b0.version, psams: b0.psams } : null,
   };
 }
 
