@@ -37,6 +37,7 @@ import {
   type OperatorClose,
   type OperatorOutcome,
   type OperatorRef,
+  operatorLabel,
 } from "./lane-gate.js";
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
@@ -511,14 +512,19 @@ export class LaneController {
           this.wallNow(),
         );
       const still = this.journalHolds(k);
-      this.notice("SUSPECT_SETTLED", `suspect ${c.tradeId} settled by hand by ${user.name}: ${req.verdict}`, {
-        seq: c.seq,
-        tradeId: c.tradeId,
-        cardId: c.cardId,
-        amount: c.amount,
-        verdict: req.verdict,
-        operator: user.name,
-      });
+      this.notice(
+        "SUSPECT_SETTLED",
+        `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
+        {
+          seq: c.seq,
+          tradeId: c.tradeId,
+          cardId: c.cardId,
+          amount: c.amount,
+          verdict: req.verdict,
+          operator: user.name,
+          ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
+        },
+      );
       this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
       return settledResult(
         c,

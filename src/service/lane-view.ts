@@ -35,7 +35,14 @@ export interface LaneStateView {
   /** when the lane entered this status */
   since: number;
   /** set while an operator's close holds the lane closed */
-  operatorClosed: { user: string; uid: number; reason: string; at: number } | null;
+  operatorClosed: {
+    user: string;
+    uid: number;
+    /** the person behind `sudo -u <user>` who closed it, absent when the account acted itself */
+    sudoUser?: string;
+    reason: string;
+    at: number;
+  } | null;
 }
 
 /** A link the lane depends on (RSU, card reader, station). */

@@ -27,6 +27,7 @@ import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
+import type { OperatorRef } from "../lane/lane-gate.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
 import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
@@ -259,7 +260,12 @@ export async function searchTrailDir(
  * and the operator is told both (ok: false).
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
-  const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
+  // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
+  const ref = (u: OperatorUser): OperatorRef => ({
+    name: u.name,
+    uid: u.uid,
+    ...(u.sudoUser ? { sudoUser: u.sudoUser } : {}),
+  });
   return {
     openLane: (user) => rt.controller.openLane(ref(user)),
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),

@@ -5,6 +5,8 @@
  * card numbers are masked, in their columns (maskCardId) and in the free text the lane wrote (maskCardIds:
  * trail messages, booth case details, the lane's and the uplink's error texts).
  */
+
+import { operatorLabel } from "../../lane/lane-gate.js";
 import {
   duration,
   KIND_LABEL,
@@ -120,7 +122,7 @@ export function renderState(
     `<div class="why">${esc(maskCardIds(s.state.detail) || (trade ? "可以交易 trading" : ""))}` +
     `${s.state.reason ? ` <span class="code">[${esc(s.state.reason)}]</span>` : ""}</div>` +
     `<div class="since">${bi("自", "since")} ${esc(localTime(s.state.since, off))}` +
-    `${s.state.operatorClosed ? ` · ${bi("操作员关闭", "closed by operator")} ${esc(s.state.operatorClosed.user)}` : ""}</div>` +
+    `${s.state.operatorClosed ? ` · ${bi("操作员关闭", "closed by operator")} ${esc(operatorLabel(s.state.operatorClosed.user, s.state.operatorClosed.sudoUser))}` : ""}</div>` +
     "</section>";
 
   const c = s.rsu.counters;
