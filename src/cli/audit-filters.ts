@@ -1,118 +1,15 @@
 /**
- * The id and kind filters of `etc-lane audit search|export`, checked before the trail is read: a value
- * no entry can have (a 3-digit card, a kind nobody writes) is a usage error naming the option and what
- * was expected, never a quiet "0 entries".
- *
- * The kinds are those src/audit/search.ts `matches` knows: a record kind, "record", "event", an entry
- * type, or the first part(s) of one before a dot ("uplink" for uplink.state, "operator.booth"). The entry
- * types are the ones the lane writes: AUDIT_ENTRY_TYPES lists them by writer; test/cli/audit-filters.test.ts
- * checks that every type written in src/ is listed.
+ * The id and kind filters of `etc-lane audit search|export`, checked before the trail is read
+ * (src/service/trail-filters.ts, which the page's search runs too): a value no entry can have is a usage
+ * error naming the option and what was expected, never a quiet "0 entries".
  */
-import { CHECKPOINT_TYPE } from "../audit/checkpoint.js";
-import { LANE_EVENT_KINDS } from "../audit/events.js";
-import { RECORD_TYPES } from "../audit/records.js";
-import { RECORD_KINDS } from "../journal/types.js";
-import type { OperatorAction } from "../service/lane-view.js";
+import { trailFilterProblem } from "../service/trail-filters.js";
 import { UsageError } from "./run-cli.js";
 
-/**
- * The operator actions written as `operator.<action>` (src/service/operator-audit.ts, control/booth-actions.ts),
- * and those a refused request may name besides (`auditRefusedRequest`: status, booth.list, bad-request).
- */
-const OPERATOR_ACTIONS: readonly (
-  | OperatorAction
-  | "booth.take"
-  | "booth.cancel"
-  | "booth.list"
-  | "status"
-  | "bad-request"
-)[] = [
-  "lane.open",
-  "lane.close",
-  "status-list.import",
-  "journal.requeue-held",
-  "journal.retention",
-  "journal.settle",
-  "booth.take",
-  "booth.cancel",
-  "booth.list",
-  "status",
-  "bad-request",
-];
-
-/** `operator.` + what a refused request named as its action (src/service/control/protocol.ts refusedRequest). */
-const REFUSED_OPERATOR_TYPE = /^operator\.[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/;
-
-/** Every entry type of the trail. */
-export const AUDIT_ENTRY_TYPES: readonly string[] = [
-  ...Object.values(RECORD_TYPES),
-  ...LANE_EVENT_KINDS,
-  // the lane controller (src/lane/controller.ts)
-  "lane.notice",
-  // the trail itself (src/audit/trail.ts, recovery.ts, checkpoint.ts)
-  CHECKPOINT_TYPE,
-  "audit.rollback",
-  "audit.retention",
-  "audit.damaged",
-  "audit.head-mismatch",
-  "audit.torn-tail",
-  "audit.gap",
-  "audit.journal-gap",
-  // the booth (src/booth/)
-  "booth.case",
-  "booth.evidence",
-  "booth.recovery",
-  "booth.refused",
-  "booth.settled",
-  ...OPERATOR_ACTIONS.map((a) => `operator.${a}`),
-];
-
-/** The words `--kind` takes besides the entry types. */
-export const AUDIT_KIND_WORDS: readonly string[] = [...RECORD_KINDS, "record", "event"];
-
-/** The first parts of the entry types ("operator", "operator.booth", "uplink"): `--kind` takes these too. */
-function typePrefixes(): Set<string> {
-  const s = new Set<string>();
-  for (const t of AUDIT_ENTRY_TYPES) {
-    const parts = t.split(".");
-    for (let i = 1; i < parts.length; i++) s.add(parts.slice(0, i).join("."));
-  }
-  return s;
-}
-
-/** Is `k` a `--kind` that can match an entry, exactly as src/audit/search.ts `matches` compares it? */
-export function isAuditKind(k: string): boolean {
-  // a record's kind is compared without case (the row's kind); the rest exactly
-  return (
-    (RECORD_KINDS as readonly string[]).includes(k.toLowerCase()) ||
-    k === "record" ||
-    k === "event" ||
-    AUDIT_ENTRY_TYPES.includes(k) ||
-    typePrefixes().has(k) ||
-    (k.length <= 49 && REFUSED_OPERATOR_TYPE.test(k))
-  );
-}
-
-// network 4 + serial 16: digits on every card seen; hex allowed, as the card's files are read
-const CARD_RE = /^[0-9A-Fa-f]{20}$/;
-const OBU_RE = /^(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})$/;
+export { AUDIT_ENTRY_TYPES, AUDIT_KIND_WORDS, isAuditKind } from "../service/trail-filters.js";
 
 /** Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry. */
 export function checkAuditFilters(o: { card?: string; obu?: string; kind?: string[] }): void {
-  if (o.card !== undefined && !CARD_RE.test(o.card))
-    throw new UsageError(
-      `--card: expected a card number of 20 (hex) digits (network 4 + serial 16), got ${JSON.stringify(o.card)}`,
-    );
-  if (o.obu !== undefined && !OBU_RE.test(o.obu))
-    throw new UsageError(
-      `--obu: expected an OBU contract serial of 16 hex digits or its MAC id of 8 hex digits, got ${JSON.stringify(o.obu)}`,
-    );
-  const bad = (o.kind ?? []).filter((k) => !isAuditKind(k));
-  if (bad.length > 0) {
-    const prefixes = [...typePrefixes()].filter((p) => !p.includes(".")).sort();
-    throw new UsageError(
-      `--kind: unknown ${bad.map((k) => JSON.stringify(k)).join(", ")}; expected ${AUDIT_KIND_WORDS.join(", ")}, ` +
-        `an entry type (${AUDIT_ENTRY_TYPES.join(", ")}) or its first part (${prefixes.join(", ")})`,
-    );
-  }
+  const p = trailFilterProblem(o);
+  if (p) throw new UsageError(`--${p.field}: ${p.message}`);
 }

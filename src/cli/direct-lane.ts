@@ -22,8 +22,10 @@ import type { CommittedRecord, Settlement } from "../journal/types.js";
 import type { RetentionReport } from "../journal/upkeep.js";
 import {
   OPERATOR_CLOSE_SETTING,
-  type OperatorClose,
+  openedData,
+  operatorCloseBy,
   operatorDetail,
+  operatorLabel,
   parseOperatorClose,
 } from "../lane/lane-gate.js";
 import { operatorSettlement, settledResult } from "../lane/operator-settlement.js";
@@ -191,8 +193,8 @@ export async function runDirect(
           j.writeSetting(OPERATOR_CLOSE_SETTING, null);
           return {
             ok: true,
-            message: `close lifted by ${user.name}; the lane opens when it starts (RSU up, journal writable)`,
-            data: { closedBy: was.user },
+            message: `close lifted by ${operatorLabel(user.name, user.sudoUser)}; the lane opens when it starts (RSU up, journal writable)`,
+            data: openedData(was),
           };
         },
         async closeLane(user, reason) {
@@ -201,7 +203,7 @@ export async function runDirect(
             const cur = parseOperatorClose(v);
             return { ok: true, message: `lane already ${operatorDetail(cur)}`, data: { ...cur } };
           }
-          const close: OperatorClose = { user: user.name, uid: user.uid, reason, at: Date.now() };
+          const close = operatorCloseBy(user, reason, Date.now());
           j.writeSetting(OPERATOR_CLOSE_SETTING, JSON.stringify(close));
           return {
             ok: true,

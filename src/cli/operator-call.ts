@@ -12,7 +12,7 @@ import {
   LaneTimeout,
 } from "../service/control/client.js";
 import type { ControlReply } from "../service/control/protocol.js";
-import { controlSocketPath } from "../service/control/protocol.js";
+import { controlSocketPath, OPERATOR_REASON_MAX } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
 import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
@@ -29,20 +29,34 @@ export function addOperatorOptions(cmd: Command): Command {
 export function addTimeoutOption(cmd: Command): Command {
   return cmd.option(
     "--timeout <seconds>",
-    `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit. ` +
+    `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit, else at least 0.001. ` +
       `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run)`,
   );
 }
 
-/** The answer timeout in ms from `--timeout SECONDS`; a UsageError for anything but a number >= 0. */
+/**
+ * The answer timeout in ms from `--timeout SECONDS`; a UsageError for anything but 0 (no limit) or a
+ * number of seconds from 0.001 to 86400. A positive value that would round to 0 ms is refused: 0 means no
+ * limit, the opposite of what was asked.
+ */
 export function answerTimeoutMs(o: { timeout?: string }): number {
   if (o.timeout === undefined) return DEFAULT_ANSWER_TIMEOUT_MS;
   const s = Number(o.timeout);
-  if (o.timeout.trim() === "" || !Number.isFinite(s) || s < 0 || s > 86_400)
+  const ms = Math.round(s * 1000);
+  if (o.timeout.trim() === "" || !Number.isFinite(s) || s < 0 || s > 86_400 || (s > 0 && ms === 0))
     throw new UsageError(
-      `--timeout: expected seconds to wait for the lane (0 for no limit, at most 86400), got "${o.timeout}"`,
+      `--timeout: expected seconds to wait for the lane (0 for no limit, else 0.001 to 86400), got "${o.timeout}"`,
     );
-  return Math.round(s * 1000);
+  return ms;
+}
+
+/**
+ * `--reason` no longer than the control socket takes (OPERATOR_REASON_MAX): run before the command asks the
+ * lane or opens the data directory, so the lane and the direct path take the same reasons.
+ */
+export function checkReasonLength(reason: string): void {
+  if (reason.length > OPERATOR_REASON_MAX)
+    throw new UsageError(`--reason: at most ${OPERATOR_REASON_MAX} characters, got ${reason.length}`);
 }
 
 /**

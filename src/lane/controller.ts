@@ -26,7 +26,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { type EntryIds, idsData } from "../audit/events.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
-import type { IncomingFrameLike, RsuCodec, RsuEvent } from "../rsu/driver.js";
+import type { IncomingFrameLike, RsuCodec, RsuEvent, RsuStatus } from "../rsu/driver.js";
 import type { Tariff } from "../tariff/tariff.js";
 import { DebitIntents } from "./debit-intents.js";
 import { Drain } from "./drain.js";
@@ -38,6 +38,7 @@ import {
   type OperatorClose,
   type OperatorOutcome,
   type OperatorRef,
+  operatorLabel,
 } from "./lane-gate.js";
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
@@ -334,6 +335,11 @@ export class LaneController {
     return this.gate.status;
   }
 
+  /** The RSU's last B0 (id, version, PSAMs) whatever the lane's state, or null before the first. */
+  get lastB0(): RsuStatus | null {
+    return this.session.lastB0 ?? null;
+  }
+
   /** An operator's close in force (kept across restarts), or null. */
   get operatorClosed(): OperatorClose | null {
     return this.gate.operatorClosed;
@@ -507,14 +513,19 @@ export class LaneController {
           this.wallNow(),
         );
       const still = this.journalHolds(k);
-      this.notice("SUSPECT_SETTLED", `suspect ${c.tradeId} settled by hand by ${user.name}: ${req.verdict}`, {
-        seq: c.seq,
-        tradeId: c.tradeId,
-        cardId: c.cardId,
-        amount: c.amount,
-        verdict: req.verdict,
-        operator: user.name,
-      });
+      this.notice(
+        "SUSPECT_SETTLED",
+        `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
+        {
+          seq: c.seq,
+          tradeId: c.tradeId,
+          cardId: c.cardId,
+          amount: c.amount,
+          verdict: req.verdict,
+          operator: user.name,
+          ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
+        },
+      );
       this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
       return settledResult(
         c,

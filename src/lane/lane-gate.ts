@@ -43,14 +43,42 @@ export type LaneEvent =
 export interface OperatorRef {
   name: string;
   uid: number;
+  /**
+   * the person behind `sudo -u <name> etc-lane ...` (SUDO_USER, as the client reported it): docs/maintenance.md
+   * "Who did it" has each person run the commands so, as the lane's account
+   */
+  sudoUser?: string | undefined;
 }
 
 /** An operator's close in force: who, why, when (wall ms since the epoch). */
 export interface OperatorClose {
   user: string;
   uid: number;
+  /** the person behind `sudo -u` (OperatorRef.sudoUser), absent when the account acted itself */
+  sudoUser?: string;
   reason: string;
   at: number;
+}
+
+/** The close `user` makes now: the person behind sudo kept with the account. */
+export function operatorCloseBy(user: OperatorRef, reason: string, at: number): OperatorClose {
+  return {
+    user: user.name,
+    uid: user.uid,
+    ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
+    reason,
+    at,
+  };
+}
+
+/** The person who acted: the sudo login when there was one, else the account ("wang"). */
+export function operatorPerson(name: string, sudoUser?: string): string {
+  return sudoUser || name;
+}
+
+/** Who acted, as the lane's notices and answers name them: "wang (as etclane)", or "etclane" without sudo. */
+export function operatorLabel(name: string, sudoUser?: string): string {
+  return sudoUser && sudoUser !== name ? `${sudoUser} (as ${name})` : name;
 }
 
 /** The answer to an operator action (the maintenance service's OperatorResult has this shape). */
@@ -212,7 +240,7 @@ export class LaneGate {
         message: `lane already ${operatorDetail(this.operator)}`,
         data: { ...this.operator },
       };
-    const close: OperatorClose = { user: user.name, uid: user.uid, reason, at: this.d.wallNow() };
+    const close = operatorCloseBy(user, reason, this.d.wallNow());
     this.operator = close;
     let persisted = true;
     let err = "";
@@ -245,19 +273,23 @@ export class LaneGate {
       };
     }
     this.operator = null;
+    const by = operatorLabel(user.name, user.sudoUser);
+    // the persons, not the account they share through sudo: li lifting wang's close is not "their own"
     this.d.notice(
       "LANE_OPENED_BY_OPERATOR",
-      was.user === user.name
-        ? `operator ${user.name} lifted their own close`
-        : `operator ${user.name} lifted the close ${was.user} made`,
+      operatorPerson(was.user, was.sudoUser) === operatorPerson(user.name, user.sudoUser)
+        ? `operator ${by} lifted their own close`
+        : `operator ${by} lifted the close ${operatorLabel(was.user, was.sudoUser)} made`,
       {
         user: user.name,
         uid: user.uid,
+        ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
         closedBy: was.user,
+        ...(was.sudoUser ? { closedBySudoUser: was.sudoUser } : {}),
         closedAt: was.at,
       },
     );
-    return { ok: true, message: `close lifted by ${user.name}`, data: { closedBy: was.user } };
+    return { ok: true, message: `close lifted by ${by}`, data: openedData(was) };
   }
 
   // ---- the decision ------------------------------------------------------------------------------
@@ -377,7 +409,15 @@ export function parseOperatorClose(v: string): OperatorClose {
   }
 }
 
-/** "closed by operator NAME (uid N): REASON", as the lane's notices and answers say it. */
+/**
+ * "closed by operator NAME (uid N): REASON", "closed by operator wang (as etclane) (uid 998): REASON" after
+ * `sudo -u etclane`, as the lane's notices and answers say it.
+ */
 export function operatorDetail(o: OperatorClose): string {
-  return `closed by operator ${o.user} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
+  return `closed by operator ${operatorLabel(o.user, o.sudoUser)} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
+}
+
+/** The data of the answer to a lift of close `was`: who had closed the lane. */
+export function openedData(was: OperatorClose): Record<string, unknown> {
+  return { closedBy: was.user, ...(was.sudoUser ? { closedBySudoUser: was.sudoUser } : {}) };
 }

@@ -46,6 +46,8 @@ export interface OperatorSettleRequest {
 export interface SettlingUser {
   name: string;
   uid: number;
+  /** the person behind `sudo -u <name>` (SUDO_USER): kept in the settlement's evidence with the account */
+  sudoUser?: string | undefined;
   via?: string | undefined;
 }
 
@@ -99,6 +101,7 @@ export function operatorSettlement(
     reason: req.reason,
     operator: user.name,
     uid: user.uid,
+    ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
     ...(user.via !== undefined ? { via: user.via } : {}),
   };
   const given = Object.entries(req.proof ?? {}).filter(([, v]) => v !== undefined) as [ProofField, string][];

@@ -52,6 +52,8 @@ export class RsuSession {
   /** C0s sent since the last B0 that made the session ready (their log lines are thinned out: loud()) */
   private unanswered = 0;
   private lastStatus: RsuStatus | undefined;
+  /** the last B0 received, whatever it said and whatever the session made of it */
+  private lastB0Status: RsuStatus | undefined;
 
   constructor(private readonly d: RsuSessionDeps) {}
 
@@ -61,6 +63,15 @@ export class RsuSession {
 
   get status(): RsuStatus | undefined {
     return this.st === "ready" ? this.lastStatus : undefined;
+  }
+
+  /**
+   * The last B0 the RSU sent (its id, version, PSAMs), kept whatever the lane's state: one that kept the
+   * lane closed (no PSAM authorised, RSUStatus not 0) is what a maintainer needs to see. undefined before
+   * the first.
+   */
+  get lastB0(): RsuStatus | undefined {
+    return this.lastB0Status;
   }
 
   /** The link is up; C0 waits until `begin()` (the controller may listen for B5 repeats first). */
@@ -133,6 +144,7 @@ export class RsuSession {
    * in flight.
    */
   async onB0(st: RsuStatus, rebootedFrame: boolean): Promise<"restarted" | undefined> {
+    this.lastB0Status = st;
     const rebooted = st.rebooted || rebootedFrame;
     switch (this.st) {
       case "down":

@@ -46,17 +46,22 @@ export function yuan(fen: number | null): string {
   return fen === null ? "-" : (fen / 100).toFixed(2);
 }
 
-/** ms -> "3 h 12 min", "45 s", "850 ms" */
+/**
+ * ms -> "3 h 12 min", "45 s", "850 ms". The value is rounded to the smaller unit shown before it is split,
+ * and a unit that rounds up to a whole larger one moves to the next form ("2 min 0 s", never "1 min 60 s").
+ */
 export function duration(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return "-";
   const a = Math.abs(ms);
   const sign = ms < 0 ? "-" : "";
-  if (a < 1000) return `${sign}${Math.round(a)} ms`;
-  if (a < 60_000) return `${sign}${Math.round(a / 1000)} s`;
-  if (a < 3_600_000) return `${sign}${Math.floor(a / 60_000)} min ${Math.round((a % 60_000) / 1000)} s`;
-  if (a < 86_400_000)
-    return `${sign}${Math.floor(a / 3_600_000)} h ${Math.round((a % 3_600_000) / 60_000)} min`;
-  return `${sign}${Math.floor(a / 86_400_000)} d ${Math.round((a % 86_400_000) / 3_600_000)} h`;
+  if (Math.round(a) < 1000) return `${sign}${Math.round(a)} ms`;
+  const s = Math.round(a / 1000);
+  if (s < 60) return `${sign}${s} s`;
+  if (s < 3600) return `${sign}${Math.floor(s / 60)} min ${s % 60} s`;
+  const min = Math.round(a / 60_000);
+  if (min < 24 * 60) return `${sign}${Math.floor(min / 60)} h ${min % 60} min`;
+  const h = Math.round(a / 3_600_000);
+  return `${sign}${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 /** ms with three significant digits: "0.412 ms", "12.3 ms" */

@@ -35,7 +35,14 @@ export interface LaneStateView {
   /** when the lane entered this status */
   since: number;
   /** set while an operator's close holds the lane closed */
-  operatorClosed: { user: string; uid: number; reason: string; at: number } | null;
+  operatorClosed: {
+    user: string;
+    uid: number;
+    /** the person behind `sudo -u <user>` who closed it, absent when the account acted itself */
+    sudoUser?: string;
+    reason: string;
+    at: number;
+  } | null;
 }
 
 /** A link the lane depends on (RSU, card reader, station). */
@@ -93,6 +100,11 @@ export interface UplinkView {
 
 export interface JournalView {
   healthy: boolean;
+  /**
+   * why the journal is not healthy (a write that failed, or a read that met a damaged file or an I/O error:
+   * src/journal/db.ts JournalHealth), `at` as epoch ms; null while healthy
+   */
+  error: { code: string; message: string; at: number } | null;
   lastSeq: number;
   /** the last durable commit's duration, ms (WAL + FULL: one fsync) */
   lastCommitMs: number | null;

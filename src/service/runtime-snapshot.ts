@@ -7,6 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { BoothStatus } from "../booth/view.js";
+import { JournalErrorCodes } from "../journal/errors.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import type { UplinkStatus } from "../uplink/uplink.js";
 import {
@@ -68,17 +69,18 @@ function wallOf(mono: number, now: () => number): number {
 
 /**
  * `rsu`: the RSU link's state and counters; `since` the view's own time of the link's last change, else
- * the link's monotonic one; the device from the last B0 while the lane is open.
+ * the link's monotonic one; the device from the last B0 whatever the lane's state (closed by an operator,
+ * by the list, or by that B0 itself: which PSAM is not authorised is what keeps the lane closed).
  */
 export function rsuView(rt: LaneRuntime, rsuSince: number | null, now: () => number): RsuView {
   const link = rt.link.state;
-  const s = rt.controller.status;
+  const b0 = rt.controller.lastB0;
   return {
     status: linkStatus(link.status),
     reason: link.reason ?? null,
     since: rsuSince ?? wallOf(link.since, now),
     counters: flattenCounters(rt.link.counters as unknown as CounterMap),
-    device: s.status === "open" ? { rsuId: s.rsu.rsuId, version: s.rsu.version, psams: s.rsu.psams } : null,
+    device: b0 ? { rsuId: b0.rsuId, version: b0.version, psams: b0.psams } : null,
   };
 }
 
@@ -126,22 +128,51 @@ export function uplinkView(up: UplinkStatus): UplinkView {
   };
 }
 
-/** `uplink` without a station: the journal's queue (held records included), state "disabled". */
-export function disabledUplinkView(j: LaneRuntime["journal"]): UplinkView {
+/**
+ * `uplink` without a station: the journal's queue (held records included), state "disabled". Never throws,
+ * as the uplink's own status does not (src/uplink/uplink-status.ts outboxFigures): the queue's age is a
+ * read of journal.db, and a damaged file or an I/O error there (the journal's failure, which closes the
+ * lane) must not take /health, /status, /metrics, the page and `etc-lane status` with it. The age is then
+ * unknown (null) and `lastError` says why; the counts are the journal's own, kept in memory.
+ */
+export function disabledUplinkView(j: LaneRuntime["journal"], now: () => number): UplinkView {
+  let oldestPendingAgeMs: number | null = null;
+  let lastError: UplinkView["lastError"] = null;
+  try {
+    oldestPendingAgeMs = j.oldestPendingAgeMs();
+  } catch (e) {
+    lastError = {
+      code: errorCode(e) ?? JournalErrorCodes.JournalWrite,
+      message: `the upload queue's age could not be read from the journal: ${e instanceof Error ? e.message : String(e)}`,
+      at: now(),
+    };
+  }
   return {
     state: "disabled",
     queueDepth: j.queueDepth() + j.heldCount(),
     held: j.heldCount(),
-    oldestPendingAgeMs: j.oldestPendingAgeMs(),
+    oldestPendingAgeMs,
     batch: null,
     lastSuccessAt: null,
-    lastError: null,
+    lastError,
   };
 }
 
-/** `journal`: its health, last seq, and the last vehicle's durable commit time. */
+function errorCode(e: unknown): string | null {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === "string" ? c : null;
+}
+
+/** `journal`: its health (and why not), last seq, and the last vehicle's durable commit time. */
 export function journalView(j: LaneRuntime["journal"], lastCommitMs: number | null): JournalView {
-  return { healthy: j.healthy, lastSeq: j.lastSeq(), lastCommitMs };
+  const h = j.health();
+  const e = h.healthy ? null : (h.error ?? null);
+  return {
+    healthy: h.healthy,
+    error: e ? { code: e.code, message: e.message, at: Date.parse(e.at) } : null,
+    lastSeq: j.lastSeq(),
+    lastCommitMs,
+  };
 }
 
 /** `booth`: the booth's part of the snapshot from its status() (one call: cheap, no journal access). */

@@ -64,11 +64,20 @@ export class RuntimeTracker {
     if (rt.reader) this.trackReaderLink(rt.reader);
   }
 
-  /** The status list's counts and import time: read from the list only after its versions changed. */
+  /**
+   * The status list's counts and import time: read from the list only after its versions changed. Never
+   * throws: a read that fails (the list's database damaged, an I/O error) leaves the last figures read and
+   * is tried again at the next snapshot; the flag is cleared only by a read that worked.
+   */
   statusListInfo(): StatusListInfo {
     if (this.listInfoStale) {
+      let info: ReturnType<LaneRuntime["statusList"]["info"]>;
+      try {
+        info = this.rt.statusList.info();
+      } catch {
+        return this.list;
+      }
       this.listInfoStale = false;
-      const info = this.rt.statusList.info();
       this.list = {
         counts: info.versions.full ? { cards: info.counts.cards, obus: info.counts.obus } : null,
         appliedAt: info.importedAt ? Date.parse(info.importedAt) : null,

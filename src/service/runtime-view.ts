@@ -27,6 +27,7 @@ import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
+import type { OperatorRef } from "../lane/lane-gate.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
 import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
@@ -119,10 +120,13 @@ export class LaneRuntimeView implements LaneView {
     const c = rt.controller;
     const t = this.tracker;
     // read in this order, each once: the list's health, its counts (after a change of versions), the
-    // uplink's status (one read of the queue's age: src/journal/outbox.ts queueAge)
+    // uplink's status or, without a station, the journal's queue (one read of the queue's age:
+    // src/journal/outbox.ts queueAge). The reads come before the lane's state: a read that finds the
+    // journal failed closes the lane (src/journal/db.ts read()), and this snapshot then says so.
     const health = rt.statusList.health();
     const listInfo = t.statusListInfo();
     const up = rt.uplink?.status() ?? null;
+    const uplink = up ? uplinkView(up) : disabledUplinkView(rt.journal, this.now);
     return {
       v: 1,
       at: now,
@@ -133,7 +137,7 @@ export class LaneRuntimeView implements LaneView {
       counters: { ...c.counters },
       inFlight: c.inFlight(),
       statusList: statusListView(health, listInfo, up),
-      uplink: up ? uplinkView(up) : disabledUplinkView(rt.journal),
+      uplink,
       journal: journalView(rt.journal, t.lastCommitMs),
       booth: boothView(rt.booth),
       lastTransactions: t.recent.slice(),
@@ -256,7 +260,12 @@ export async function searchTrailDir(
  * and the operator is told both (ok: false).
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
-  const ref = (u: OperatorUser): { name: string; uid: number } => ({ name: u.name, uid: u.uid });
+  // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
+  const ref = (u: OperatorUser): OperatorRef => ({
+    name: u.name,
+    uid: u.uid,
+    ...(u.sudoUser ? { sudoUser: u.sudoUser } : {}),
+  });
   return {
     openLane: (user) => rt.controller.openLane(ref(user)),
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),

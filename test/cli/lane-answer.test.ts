@@ -6,7 +6,7 @@
  * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
  * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -109,7 +109,10 @@ describe("a lane that does not answer within --timeout", () => {
     expect(DEFAULT_ANSWER_TIMEOUT_MS).toBe(10_000);
     expect(answerTimeoutMs({ timeout: "2.5" })).toBe(2500);
     expect(answerTimeoutMs({ timeout: "0" })).toBe(0);
-    for (const bad of ["abc", "-1", ""]) {
+    expect(answerTimeoutMs({ timeout: "0.001" })).toBe(1);
+    expect(answerTimeoutMs({ timeout: "0.0005" })).toBe(1);
+    // review: a positive value that rounds to 0 ms meant "no limit", the opposite of what was asked
+    for (const bad of ["abc", "-1", "", "0.0004", "1e-9"]) {
       io.err = "";
       expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", bad])).toBe(1);
       expect(io.err).toContain("--timeout: expected seconds to wait for the lane");
@@ -122,6 +125,35 @@ describe("a lane that does not answer within --timeout", () => {
     expect(await etcLane(["lane", "close", "--data-dir", dataDir, "--reason", "x".repeat(501)])).toBe(1);
     expect(io.err).toContain("--reason: at most 500 characters, got 501");
     expect(lane.requests).toEqual([]);
+  });
+
+  // review: journal settle was left out of that fix: refused by the lane's socket, written without a lane
+  it("journal settle --reason over 500 characters: the same usage error with and without a lane, nothing asked of either", async () => {
+    const settle = [
+      "journal",
+      "settle",
+      "1",
+      "--not-debited",
+      "--data-dir",
+      dataDir,
+      "--reason",
+      "x".repeat(501),
+    ];
+    expect(await etcLane(settle)).toBe(1);
+    expect(io.err).toContain("--reason: at most 500 characters, got 501");
+    expect(readdirSync(dataDir)).toEqual([]); // no lock taken, no journal opened
+    io.err = "";
+    const lane = await silentLane();
+    expect(await etcLane(settle)).toBe(1);
+    expect(io.err).toContain("--reason: at most 500 characters, got 501");
+    expect(lane.requests).toEqual([]);
+    // 500 is taken: asked of the lane (which does not answer here)
+    expect(await etcLane([...settle.slice(0, -1), "x".repeat(500), "--timeout", "0.05"])).toBe(
+      EXIT_NO_ANSWER_IN_TIME,
+    );
+    expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
+      "journal.settle",
+    ]);
   });
 });
 

@@ -12,7 +12,13 @@ import {
 } from "../../lane/operator-settlement.js";
 import type { LaneLocationOptions } from "../lane-locate.js";
 import { locateLane } from "../lane-locate.js";
-import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
+import {
+  addOperatorOptions,
+  answerTimeoutMs,
+  checkReasonLength,
+  operatorCall,
+  printOutcome,
+} from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
@@ -42,6 +48,8 @@ export function settleRequest(seqArg: string, o: SettleOpts): OperatorSettleRequ
     throw new UsageError(
       "give --reason TEXT: what the back office established (kept with the record and in the audit trail)",
     );
+  // the same limit with and without a running lane (src/service/control/protocol.ts OPERATOR_REASON_MAX)
+  checkReasonLength(o.reason);
   const proof: Partial<Record<ProofField, string>> = {};
   for (const f of PROOF_FIELDS) if (o[f] !== undefined) proof[f] = o[f];
   return {

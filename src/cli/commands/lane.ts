@@ -7,7 +7,13 @@
 import type { Command } from "commander";
 import type { LaneLocationOptions } from "../lane-locate.js";
 import { locateLane } from "../lane-locate.js";
-import { addOperatorOptions, answerTimeoutMs, operatorCall, printOutcome } from "../operator-call.js";
+import {
+  addOperatorOptions,
+  answerTimeoutMs,
+  checkReasonLength,
+  operatorCall,
+  printOutcome,
+} from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
@@ -52,9 +58,8 @@ export function registerLane(program: Command): void {
   ).action(async (o: Opts) => {
     const reason = (o.reason ?? "").trim();
     if (!reason) throw new UsageError("--reason: say why the lane closes (it goes into the audit trail)");
-    // the control socket takes at most 500 characters (src/service/control/protocol.ts): the same limit
-    // without a running lane, so a reason is never taken by one path and refused by the other
-    if (reason.length > 500) throw new UsageError(`--reason: at most 500 characters, got ${reason.length}`);
+    // the same limit with and without a running lane (src/service/control/protocol.ts OPERATOR_REASON_MAX)
+    checkReasonLength(reason);
     printOutcome(
       await operatorCall(
         locateLane(o),

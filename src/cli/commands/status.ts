@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { type DataDirHolder, dataDirHolder } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
+import { operatorLabel } from "../../lane/lane-gate.js";
 import { LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {
@@ -88,7 +89,12 @@ function laneRows(s: LaneSnapshot, { t }: Show): Row[] {
   ];
   if (s.state.detail) rows.push(["  why", "", s.state.detail]);
   const oc = s.state.operatorClosed;
-  if (oc) rows.push(["  closed by", "", `${oc.user} (uid ${oc.uid}) at ${t(oc.at)}: ${oc.reason}`]);
+  if (oc)
+    rows.push([
+      "  closed by",
+      "",
+      `${operatorLabel(oc.user, oc.sudoUser)} (uid ${oc.uid}) at ${t(oc.at)}: ${oc.reason}`,
+    ]);
   return rows;
 }
 
@@ -149,7 +155,8 @@ function queueRows(s: LaneSnapshot, { t }: Show): Row[] {
     [
       "Journal",
       s.journal.healthy ? "healthy" : "FAILED",
-      `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}`,
+      `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}` +
+        (s.journal.error ? `; ${s.journal.error.code}: ${s.journal.error.message}` : ""),
     ],
     ["In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", ")],
   ];

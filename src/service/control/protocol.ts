@@ -16,6 +16,13 @@ export const CONTROL_SOCKET_FILE = "control.sock";
 export const MAX_REQUEST_LINE = 64 * 1024;
 export const MAX_ANSWER_LINE = 16 * 1024 * 1024;
 /** The actions that only read (nothing to record when one is not run) */
+/**
+ * The longest reason an operator may give (`lane close`, `journal settle`): the socket refuses a longer one,
+ * and the CLI refuses it before asking either the lane or the data directory (src/cli/operator-call.ts
+ * checkReasonLength), so no reason is taken by one path and refused by the other.
+ */
+export const OPERATOR_REASON_MAX = 500;
+
 export const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set(["status", "booth.list"]);
 /** sun_path holds 108 bytes on Linux, the terminating NUL included */
 export const MAX_SOCKET_PATH = 107;
@@ -39,7 +46,7 @@ export const ControlRequest = z.discriminatedUnion("action", [
     v: z.literal(1),
     action: z.literal("lane.close"),
     user: User,
-    reason: z.string().min(1).max(500),
+    reason: z.string().min(1).max(OPERATOR_REASON_MAX),
   }),
   z.strictObject({
     v: z.literal(1),
@@ -60,7 +67,7 @@ export const ControlRequest = z.discriminatedUnion("action", [
     user: User,
     seq: z.number().int().min(1),
     verdict: z.enum(SETTLE_VERDICTS),
-    reason: z.string().min(1).max(500),
+    reason: z.string().min(1).max(OPERATOR_REASON_MAX),
     /** checked against the suspect by the lane (src/lane/operator-settlement.ts) */
     proof: z.partialRecord(z.enum(PROOF_FIELDS), z.string().max(32)).optional(),
   }),

@@ -8,6 +8,7 @@ import type { ServerResponse } from "node:http";
 import { parseTimeArg } from "../../audit/time.js";
 import type { LaneView, TrailQuery } from "../lane-view.js";
 import { EMPTY_FORM, renderSearchResults, type SearchForm } from "../page/render.js";
+import { trailFilterProblem } from "../trail-filters.js";
 
 /** The most rows a search shows; the CLI exports everything. */
 export const SEARCH_LIMIT = 200;
@@ -37,7 +38,11 @@ export function parseSearchTime(
   throw new RangeError(`${field}: expected a date and time such as 2026-11-26T08:00, got "${v}"`);
 }
 
-/** The form's fields and the query they ask for; relative times ("-2h", "now", "today") count from `nowMs`. */
+/**
+ * The form's fields and the query they ask for; relative times ("-2h", "now", "today") count from `nowMs`.
+ * Throws a RangeError naming the field for a time that names no moment and for a card, OBU or kind that
+ * `etc-lane audit search` refuses.
+ */
 export function searchFromParams(
   p: URLSearchParams,
   utcOffsetMinutes: number,
@@ -50,6 +55,18 @@ export function searchFromParams(
   const until = parseSearchTime(form.until, utcOffsetMinutes, "until", nowMs);
   if (since !== undefined) query.since = since;
   if (until !== undefined) query.until = until;
+  // the checks `etc-lane audit search` runs (../trail-filters.ts): a card, OBU or kind no entry can have,
+  // a masked card number copied from the page above all, is refused naming the field, not "0 rows"
+  const problem = trailFilterProblem(
+    {
+      ...(form.card ? { card: form.card } : {}),
+      ...(form.obu ? { obu: form.obu } : {}),
+      ...(form.kind ? { kind: [form.kind] } : {}),
+      // the page's "alarm": every entry of severity alarm (../runtime-view.ts searchTrailDir)
+    },
+    ["alarm"],
+  );
+  if (problem) throw new RangeError(`${problem.field}: ${problem.message}`);
   if (form.card) query.card = form.card;
   if (form.obu) query.obu = form.obu;
   if (form.plate) query.plate = form.plate;

@@ -5,6 +5,8 @@
  * card numbers are masked, in their columns (maskCardId) and in the free text the lane wrote (maskCardIds:
  * trail messages, booth case details, the lane's and the uplink's error texts).
  */
+
+import { operatorLabel } from "../../lane/lane-gate.js";
 import {
   duration,
   KIND_LABEL,
@@ -16,7 +18,7 @@ import {
   offsetLabel,
   yuan,
 } from "../format.js";
-import type { HistoryPoint } from "../history.js";
+import { CHART_COLUMNS, type ChartColumn, type Extent } from "../history.js";
 import type {
   LaneSnapshot,
   TrailQuery,
@@ -108,7 +110,7 @@ function batchText(b: LaneSnapshot["uplink"]["batch"]): string {
 
 export function renderState(
   s: LaneSnapshot,
-  history: readonly HistoryPoint[],
+  chart: readonly ChartColumn[],
   verify: VerifyView | null,
 ): string {
   const off = s.lane.utcOffsetMinutes;
@@ -120,7 +122,7 @@ export function renderState(
     `<div class="why">${esc(maskCardIds(s.state.detail) || (trade ? "可以交易 trading" : ""))}` +
     `${s.state.reason ? ` <span class="code">[${esc(s.state.reason)}]</span>` : ""}</div>` +
     `<div class="since">${bi("自", "since")} ${esc(localTime(s.state.since, off))}` +
-    `${s.state.operatorClosed ? ` · ${bi("操作员关闭", "closed by operator")} ${esc(s.state.operatorClosed.user)}` : ""}</div>` +
+    `${s.state.operatorClosed ? ` · ${bi("操作员关闭", "closed by operator")} ${esc(operatorLabel(s.state.operatorClosed.user, s.state.operatorClosed.sudoUser))}` : ""}</div>` +
     "</section>";
 
   const c = s.rsu.counters;
@@ -198,7 +200,7 @@ export function renderState(
         bi("错误", "error"),
         u.lastError ? esc(maskCardIds(`${u.lastError.code}: ${u.lastError.message}`)) : "-",
       ],
-    ]) + renderCharts(history, off),
+    ]) + renderCharts(chart, off),
     "uplink",
   );
   const v = verify;
@@ -224,7 +226,10 @@ export function renderState(
     kv([
       [
         bi("日志", "journal"),
-        `${j.healthy ? '<span class="badge ok">正常 ok</span>' : '<span class="badge bad">故障 FAILED</span>'} seq ${esc(j.lastSeq)}`,
+        `${j.healthy ? '<span class="badge ok">正常 ok</span>' : '<span class="badge bad">故障 FAILED</span>'} seq ${esc(j.lastSeq)}` +
+          (j.error
+            ? ` <span class="code" data-testid="journal-error">${esc(maskCardIds(`${j.error.code}: ${j.error.message}`))}</span>`
+            : ""),
       ],
       [bi("在途", "in flight"), esc(s.inFlight.length)],
       [bi("车辆", "vehicles"), esc(s.counters.vehicles ?? "-")],
@@ -264,18 +269,37 @@ function renderBooth(s: LaneSnapshot): string {
 
 // ---- the chart: inline SVG, no library --------------------------------------------------------------
 
-function polyline(values: (number | null)[], w: number, h: number, max: number, cls: string): string {
-  if (values.length === 0 || max <= 0) return "";
-  const step = values.length > 1 ? w / (values.length - 1) : 0;
+/**
+ * The chart's polyline(s) for one series, from the history's columns (History.chart(): at most one per
+ * pixel, whatever `service.historyMinutes` and `service.historyIntervalSeconds` make the number of points),
+ * so the string built and the work on the lane's thread are bounded by the chart's width. A column is one
+ * vertex when its lowest and highest value are equal (always so for a column of one point), else both in
+ * the order they came, so a peak narrower than a pixel is still drawn; a column without the series is a gap.
+ */
+function polyline(
+  columns: readonly ChartColumn[],
+  pick: (c: ChartColumn) => Extent | null,
+  w: number,
+  h: number,
+  max: number,
+  cls: string,
+): string {
+  if (columns.length === 0 || max <= 0) return "";
+  const step = columns.length > 1 ? w / (columns.length - 1) : 0;
+  const y = (v: number): string => (h - (Math.min(v, max) / max) * h).toFixed(1);
   const segs: string[] = [];
   let cur: string[] = [];
-  values.forEach((v, i) => {
-    if (v === null) {
+  columns.forEach((c, i) => {
+    const e = pick(c);
+    if (e === null) {
       if (cur.length) segs.push(cur.join(" "));
       cur = [];
       return;
     }
-    cur.push(`${(i * step).toFixed(1)},${(h - (Math.min(v, max) / max) * h).toFixed(1)}`);
+    const x = (i * step).toFixed(1);
+    if (e.lo === e.hi) cur.push(`${x},${y(e.lo)}`);
+    else if (e.loFirst) cur.push(`${x},${y(e.lo)}`, `${x},${y(e.hi)}`);
+    else cur.push(`${x},${y(e.hi)}`, `${x},${y(e.lo)}`);
   });
   if (cur.length) segs.push(cur.join(" "));
   return segs.map((p) => `<polyline class="${cls}" points="${p}"/>`).join("");
@@ -288,16 +312,16 @@ function niceMax(v: number): number {
   return 10 * e;
 }
 
-export function renderCharts(points: readonly HistoryPoint[], utcOffsetMinutes: number): string {
-  const W = 360;
+export function renderCharts(columns: readonly ChartColumn[], utcOffsetMinutes: number): string {
+  const W = CHART_COLUMNS;
   const H = 70;
-  if (points.length === 0)
+  if (columns.length === 0)
     return `<p class="muted chart-empty">${bi("图表在第一个采样点后显示", "the chart starts after the first sample")}</p>`;
-  const first = points[0] as HistoryPoint;
-  const last = points[points.length - 1] as HistoryPoint;
-  const span = `${localTime(first.at, utcOffsetMinutes).slice(11, 16)} – ${localTime(last.at, utcOffsetMinutes).slice(11, 16)}`;
-  const qMax = niceMax(Math.max(...points.map((p) => p.queueDepth)));
-  const lMax = niceMax(Math.max(0, ...points.map((p) => p.decisionMaxMs ?? 0)));
+  const first = columns[0] as ChartColumn;
+  const last = columns[columns.length - 1] as ChartColumn;
+  const span = `${localTime(first.from, utcOffsetMinutes).slice(11, 16)} – ${localTime(last.to, utcOffsetMinutes).slice(11, 16)}`;
+  const qMax = niceMax(Math.max(...columns.map((c) => c.queueDepth.hi)));
+  const lMax = niceMax(Math.max(0, ...columns.map((c) => c.decisionMaxMs?.hi ?? 0)));
   const svg = (title: string, body: string, max: string, testId: string): string =>
     `<figure class="chart" data-testid="${testId}"><figcaption>${title} <span class="muted">(max ${esc(max)}, ${esc(span)})</span></figcaption>` +
     `<svg viewBox="-1 -1 ${W + 2} ${H + 2}" width="${W}" height="${H}" role="img" aria-label="${esc(testId)}">` +
@@ -305,32 +329,14 @@ export function renderCharts(points: readonly HistoryPoint[], utcOffsetMinutes: 
   return (
     svg(
       bi("队列深度", "queue depth"),
-      polyline(
-        points.map((p) => p.queueDepth),
-        W,
-        H,
-        qMax,
-        "s-queue",
-      ),
+      polyline(columns, (c) => c.queueDepth, W, H, qMax, "s-queue"),
       String(qMax),
       "chart-queue",
     ) +
     svg(
       `${bi("决策时延", "decision latency")} <span class="legend"><i class="s-max"></i>max <i class="s-p50"></i>p50</span>`,
-      polyline(
-        points.map((p) => p.decisionMaxMs),
-        W,
-        H,
-        lMax,
-        "s-max",
-      ) +
-        polyline(
-          points.map((p) => p.decisionP50Ms),
-          W,
-          H,
-          lMax,
-          "s-p50",
-        ),
+      polyline(columns, (c) => c.decisionMaxMs, W, H, lMax, "s-max") +
+        polyline(columns, (c) => c.decisionP50Ms, W, H, lMax, "s-p50"),
       `${lMax} ms`,
       "chart-latency",
     )
@@ -408,7 +414,8 @@ export function renderSearchResults(
 
 export interface PageParts {
   snapshot: LaneSnapshot;
-  history: readonly HistoryPoint[];
+  /** the history's chart columns (History.chart()) */
+  chart: readonly ChartColumn[];
   verify: VerifyView | null;
   form: SearchForm;
   /** rendered results when the page answers a search */
@@ -435,7 +442,7 @@ export function renderPage(p: PageParts): string {
 <div class="meta">${bi("只读", "read-only")} · ${bi("时区", "time zone")} UTC${esc(offsetLabel(off))} · <span id="live" class="badge muted" data-testid="live">${bi("实时连接中", "connecting")}</span> · <a href="status">/status</a> · <a href="metrics">/metrics</a></div>
 </header>
 <main>
-<div id="state">${renderState(s, p.history, p.verify)}</div>
+<div id="state">${renderState(s, p.chart, p.verify)}</div>
 <section class="wide" data-testid="feed-section"><h2>${bi("实时过车", "live vehicles")} <span class="count" id="feed-count">${esc(s.lastTransactions.length)}</span></h2>
 <table><thead>${FEED_HEAD}</thead><tbody id="feed" data-testid="feed">${feed}</tbody></table></section>
 <section class="wide" id="search" data-testid="search"><h2>${bi("审计查询", "trail search")}</h2>

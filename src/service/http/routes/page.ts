@@ -38,7 +38,7 @@ export function pageRoutes(view: LaneView, history: History, searches: TrailSear
       "text/html; charset=utf-8",
       renderPage({
         snapshot,
-        history: history.list(),
+        chart: history.chart(),
         verify: view.lastVerify(),
         form: search?.form ?? EMPTY_FORM,
         results: search?.results ?? null,
@@ -51,7 +51,7 @@ export function pageRoutes(view: LaneView, history: History, searches: TrailSear
     search: (_req: IncomingMessage, res: ServerResponse, url: URL) => page(res, url.searchParams),
     state: (_req: IncomingMessage, res: ServerResponse) => {
       const s = view.snapshot();
-      html(res, 200, renderState(s, history.list(), view.lastVerify()));
+      html(res, 200, renderState(s, history.chart(), view.lastVerify()));
     },
   };
 }
