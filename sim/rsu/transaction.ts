@@ -131,12 +131,17 @@ export class DsrcTransactions {
     this.busy = undefined;
   }
 
-  /** C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. */
+  /**
+   * C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. One whose B5 00
+   * (or B8 00) already went out has done its work whatever ends it: it ends `traded` (or `ef04-written`)
+   * and its OBU goes on the recent-success list, so it is not traded again. Only one that did nothing
+   * ends `aborted`, its OBU served again.
+   */
   abort(reason: string): void {
     const aside = this.aside;
     this.aside = undefined;
-    if (aside) this.close(aside.txn, "aborted", reason);
-    if (this.cur) this.end("aborted", reason);
+    if (aside) this.close(aside.txn, this.settled(aside.txn, "aborted"), reason);
+    if (this.cur) this.end(this.settled(this.cur, "aborted"), reason);
   }
 
   /** How a transaction that may have done its work ends: traded, EF04 written, else `otherwise`. */

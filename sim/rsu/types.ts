@@ -102,7 +102,7 @@ export type VehicleOutcome =
   | "missed"
   /** The OBU left while the RSU waited for the lane's decision. */
   | "abandoned"
-  /** C0, C4 00 or a reboot cut the transaction short (it may be traded again). */
+  /** C0, C4 00 or a reboot cut the transaction short before it paid (it may be traded again). */
   | "aborted";
 
 export type SimEvent =
