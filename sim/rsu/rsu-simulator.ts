@@ -367,7 +367,14 @@ class SimulatedRsu implements RsuSimulator {
       vehicleId: p.v?.m.id,
       obuId: p.obuId,
     });
-    if (p.frame.type === "B0") {
+    if (p.frame.type === "B0" && !this.initialised) {
+      // The B0 RSUStatus 03 refusing a C0 (onC0): the RSU stays off whether answered or not.
+      const status = (p.frame as Extract<Frame, { type: "B0" }>).rsuStatus.toString(16).padStart(2, "0");
+      this.notice(
+        "b0-unanswered",
+        `the lane never answered B0 RSUStatus ${status} (expected ${waitedFor}); the RSU is not initialised: only a C0 is answered`,
+      );
+    } else if (p.frame.type === "B0") {
       // A lane that never answers B0 still gets an RSU that works: it carries on as initialised.
       this.notice(
         "b0-unanswered",
@@ -429,7 +436,7 @@ class SimulatedRsu implements RsuSimulator {
   private handle(f: Frame, seq: number): string | undefined {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
-    if (!this.initialised) return `ignored: RSU not initialised (needs C0), got ${f.type}`;
+    if (!this.initialised) return this.whileOff(f, seq);
     if (this.link.takeRepeatOfLastAnswer(f, seq))
       return "ignored: repeat of the answer to the previous frame";
     if (this.link.takeHeartbeatAck(f, seq)) return "acknowledges the heartbeat";
@@ -460,6 +467,20 @@ class SimulatedRsu implements RsuSimulator {
       default:
         return `ignored: ${f.type} is not a lane command`;
     }
+  }
+
+  /**
+   * Not initialised: only C0 is served. The B0 RSUStatus 03 that refused a C0 (onC0) is an information
+   * frame like any B0, so the lane's answer to it (an empty ack, or C1) stops its repetition; the RSU
+   * stays off.
+   */
+  private whileOff(f: Frame, seq: number): string {
+    if (f.type === "ACK" || f.type === "C1") {
+      const answer = this.link.answerOf(f, seq);
+      if (answer.pending?.frame.type === "B0" && answer.take())
+        return "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)";
+    }
+    return `ignored: RSU not initialised (needs C0), got ${f.type}`;
   }
 
   private onC0(f: Extract<Frame, { type: "C0" }>): string | undefined {

@@ -354,6 +354,40 @@ describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel
   });
 });
 
+describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any B0", () => {
+  const refusingC0 = (lane: LaneDriver): Frame => ({ ...(lane.c0() as object), pllChannelId: 0 }) as Frame;
+
+  it("the lane's empty ack to it stops its repetition: one B0, no give-up, no notice", async () => {
+    const { lane, sim, frameLog, events } = await setup("national", { name: "empty" });
+    await lane.send(refusingC0(lane));
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.frame.rsuStatus).toBe(3);
+    await lane.send({ type: "ACK" }, b0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(frameLog.records.filter((r) => r.dir === "tx" && r.frame?.type === "B0")).toHaveLength(1);
+    expect(frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "ACK")?.handling).toBe(
+      "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)",
+    );
+    expect(events.filter((e) => e.type === "gaveUp" || e.type === "notice" || e.type === "illegal")).toEqual(
+      [],
+    );
+    expect(sim.mode).toBe("off");
+  });
+
+  it("left unanswered, it is given up and the notice says the RSU is not initialised", async () => {
+    const { lane, sim, events } = await setup("national", { name: "empty" });
+    const notice = next(sim.events$, (e) => e.type === "notice");
+    await lane.send(refusingC0(lane));
+    expect(await until(notice)).toMatchObject({
+      code: "b0-unanswered",
+      message:
+        "the lane never answered B0 RSUStatus 03 (expected C1 or an empty ack (or a new C0)); the RSU is not initialised: only a C0 is answered",
+    });
+    expect(events.filter((e) => e.type === "gaveUp")).toMatchObject([{ frame: "B0" }]);
+    expect(sim.mode).toBe("off");
+  });
+});
+
 describe("legacy RSU: C3 entry write", () => {
   it("takes the C3 the lane sends (Station 36 bytes, in the default 40-byte Station dialect): B5 00, the card holds the entry", async () => {
     const { lane, sim, frameLog } = await setup("legacy");
