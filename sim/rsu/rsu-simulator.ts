@@ -94,6 +94,8 @@ class SimulatedRsu implements RsuSimulator {
   private readonly modeSubject = new BehaviorSubject<RsuMode>("off");
   private readonly subs: Subscription[] = [];
   private started = false;
+  /** `announcePowerOn: "first-frame"` and no lane frame handled yet. */
+  private announceBeforeFirstFrame = false;
 
   // RSU state (the rest lives in the parts)
   private initialised = false;
@@ -214,7 +216,14 @@ class SimulatedRsu implements RsuSimulator {
       { protocol: this.dialect.variant, transport: this.transport.name },
       "RSU powered on, waiting for C0",
     );
-    if (this.opts.announcePowerOn) this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on");
+    if (this.opts.announcePowerOn === true) this.announce();
+    this.announceBeforeFirstFrame = this.opts.announcePowerOn === "first-frame";
+  }
+
+  announce(): boolean {
+    if (!this.started || this.ctx.stopped || !this.link.unspent) return false;
+    this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on");
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -414,6 +423,12 @@ class SimulatedRsu implements RsuSimulator {
   private onLaneFrame(rf: ReceivedFrame): void {
     const f = rf.frame;
     const seq = rf.wire.seq;
+    if (this.announceBeforeFirstFrame) {
+      // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
+      // is the first frame it gets anyway.
+      this.announceBeforeFirstFrame = false;
+      if (f.type !== "C0") this.announce();
+    }
     let handling: string | undefined;
     try {
       handling = this.handle(f, seq);
