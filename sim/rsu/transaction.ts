@@ -430,11 +430,11 @@ export class DsrcTransactions {
       return;
     }
     // 00 and 01 write the C6's EF04Info to the OBU's EF04 first; 02 (and legacy C6, C3) leave it alone.
-    if (
-      (trade === OBU_TRADE_TYPE.ef04AndPurchase || trade === OBU_TRADE_TYPE.ef04Only) &&
-      req.ef04 !== undefined
-    )
-      this.purchases.writeEf04(obuId, req.ef04);
+    const ef04 =
+      trade === OBU_TRADE_TYPE.ef04AndPurchase || trade === OBU_TRADE_TYPE.ef04Only ? req.ef04 : undefined;
+    if (ef04 !== undefined) this.purchases.writeEf04(obuId, ef04);
+    // A refused purchase after the EF04 was written says so (12), else purchase-only failed (11).
+    const refused = ef04 !== undefined ? RSU_ERR.ef04WrittenPurchaseRefused : RSU_ERR.purchaseRefused;
     if (trade === OBU_TRADE_TYPE.ef04Only) {
       // No purchase: the card is not touched (no INIT, no PSAM serial, no ledger line), B5 00 without a TAC.
       this.ctx.log.info({ obuId }, "C6 EF04 only: EF04 written, no purchase");
@@ -445,7 +445,7 @@ export class DsrcTransactions {
       return;
     }
     if (!card || !psam) {
-      fail(RSU_ERR.purchaseRefused, "no card");
+      fail(refused, "no card");
       return;
     }
     let tear: TearPoint = "none";
@@ -469,7 +469,7 @@ export class DsrcTransactions {
     } catch (e) {
       // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.
       const mac1Refused = isEtcError(e, CardErrorCodes.CardRefused) && e.details?.sw === swHex(SW.macInvalid);
-      fail(mac1Refused ? RSU_ERR.mac1Rejected : RSU_ERR.purchaseRefused, (e as Error).message);
+      fail(mac1Refused ? RSU_ERR.mac1Rejected : refused, (e as Error).message);
       return;
     }
     if (outcome.kind === "torn") {
