@@ -42,7 +42,7 @@ import { Purchases } from "./purchase.js";
 import { RsuFaults } from "./rsu-faults.js";
 import { b0Frame, DEFAULT_IDENTITY, heartbeatFrame, type RsuIdentity } from "./rsu-frames.js";
 import { Traffic } from "./traffic.js";
-import { DsrcTransactions } from "./transaction.js";
+import { type C8Ef04, DsrcTransactions } from "./transaction.js";
 import {
   DEFAULT_TIMING,
   type NoticeCode,
@@ -70,6 +70,12 @@ export type {
   VehicleStatus,
 } from "./types.js";
 export { DEFAULT_TIMING } from "./types.js";
+
+/** A national C8's EF04CmdType (00 TAC only, 01 TAC and write EF04) and the EF04Info it writes. */
+function c8Ef04(f: Extract<Frame, { type: "C8" }>): C8Ef04 | undefined {
+  const g = f as { ef04CmdType?: number; ef04Info?: string };
+  return g.ef04CmdType === undefined ? undefined : { cmdType: g.ef04CmdType, ef04Info: g.ef04Info };
+}
 
 export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
   return new SimulatedRsu(opts);
@@ -476,7 +482,7 @@ class SimulatedRsu implements RsuSimulator {
       case "C4":
         return this.onC4(f.controlType);
       case "C8":
-        return this.txn.onC8(f.obuId, f.epSerial, answer);
+        return this.txn.onC8(f.obuId, f.epSerial, answer, "ef04CmdType" in f ? c8Ef04(f) : undefined);
       case "CF":
         return undefined;
       default:

@@ -49,6 +49,15 @@ interface Txn {
   ef04Only: boolean;
 }
 
+/** A national C8's EF04 request: EF04CmdType 00 TAC only, 01 TAC and write `ef04Info` to the OBU's EF04. */
+export interface C8Ef04 {
+  cmdType: number;
+  ef04Info: string | undefined;
+}
+
+/** C8 EF04CmdType: 00 TAC only, 01 TAC and write the EF04 (docs/protocol.md §7). */
+const C8_EF04_WRITE = 0x01;
+
 /** What the transaction needs from the rest of the RSU. */
 export interface TransactionHost {
   /** Initialised, not rebooting, antenna open: the RSU may search for OBUs. */
@@ -498,7 +507,7 @@ export class DsrcTransactions {
     this.link.sendInfo(t.frame, v, obuId);
   }
 
-  onC8(obuId: string, epSerial: number, answer: LaneAnswer): string | undefined {
+  onC8(obuId: string, epSerial: number, answer: LaneAnswer, ef04?: C8Ef04): string | undefined {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     const cur = this.cur;
     // The current transaction's OBU even when it has left (a purchase torn before the debit), else an
@@ -536,6 +545,10 @@ export class DsrcTransactions {
       if (this.cur !== t) return;
       if (this.preSendFaults(v, "B8")) return;
       const card = this.purchases.cardOf(v);
+      // EF04CmdType 01 writes the C8's EF04Info to the OBU first (as a C6 00/01 does); a failed TAC then
+      // answers 03, "EF04 written but TAC failed" (docs/protocol.md §6).
+      if (v.phase === "in-zone" && ef04?.cmdType === C8_EF04_WRITE && ef04.ef04Info !== undefined)
+        this.purchases.writeEf04(obuId, ef04.ef04Info);
       const proof = v.phase === "in-zone" ? card?.transactionProve(epSerial) : undefined;
       if (!card || v.phase !== "in-zone") {
         t.error = true;

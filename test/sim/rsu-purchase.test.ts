@@ -258,6 +258,35 @@ describe("national C6 OBUTradeType", () => {
     expect(sim.ef04(obuId)).toBeUndefined();
   });
 
+  describe("C8 EF04CmdType 01 (TAC and write EF04)", () => {
+    const EF04_C8 = "22".repeat(91);
+    const c8 = (obuId: string, epSerial: number, ef04CmdType: number) =>
+      ({ type: "C8", obuId, epSerial, ef04CmdType, ef04Info: EF04_C8, ef04Info2: "00".repeat(5) }) as never;
+
+    it("after a paid C6 02: B8 00 with the TAC, and the C8's EF04Info is written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, b5.frame.iccPaySerial as number, 1), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toMatchObject({ obuId, errorCode: 0, tac: b5.frame.tac });
+      expect(sim.ef04(obuId)).toBe(EF04_C8);
+    });
+
+    it("no purchase with that serial: B8 03 (EF04 written but TAC failed), the EF04 written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, 99, 1), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toEqual({ type: "B8", obuId, errorCode: 3 });
+      expect(sim.ef04(obuId)).toBe(EF04_C8);
+    });
+
+    it("EF04CmdType 00 (TAC only) with EF04 data: B8 00, the EF04 not written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, b5.frame.iccPaySerial as number, 0), b5);
+      expect((await until(lane.expectFrame("B8"))).frame).toMatchObject({ errorCode: 0 });
+      expect(sim.ef04(obuId)).toBeUndefined();
+    });
+  });
+
   it.each([0x03, 0xff])(
     "%i is no trade type: B5 ErrorCode 02 (decode error), nothing written or debited",
     async (t) => {
