@@ -120,7 +120,10 @@ export type SimEvent =
 
 export type NoticeCode = "antenna-closed" | "b0-unanswered";
 
-/** Faults injected at run time (tests, the CLI's stdin). */
+/**
+ * Faults injected at run time through `inject()` (tests, embedding code). `etc-sim rsu` reads none from
+ * stdin: there, RSU faults come from the scenario (`faults.events`, per-vehicle `faults`).
+ */
 export type RsuFault =
   | { kind: "reboot"; bootMs?: number }
   | { kind: "unplug"; durationMs?: number }
@@ -131,7 +134,11 @@ export type RsuFault =
   | { kind: "garble"; mode?: "bytes" | "noise"; times?: number }
   | { kind: "bad-checksum"; times?: number }
   | { kind: "duplicate" }
-  /** Delay before every answer until cleared with delayMs 0. */
+  /**
+   * Extra delay before every frame of an OBU's transaction (B2..B5, the B8 for an OBU in range, a C2
+   * resend) until set back to delayMs 0; not the B0 answering C0, a B8 01 for an OBU out of range, or
+   * heartbeats.
+   */
   | { kind: "slow"; delayMs: number };
 
 export interface VehicleStatus {
