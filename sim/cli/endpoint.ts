@@ -3,6 +3,7 @@
  * listener (one lane at a time). Shared by `etc-sim rsu` and `etc-sim replay`; the first stdout line
  * of both says where the lane connects.
  */
+import { Subject } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { openPty } from "../../firmware-bridge/transport/pty.js";
@@ -20,8 +21,14 @@ export interface EndpointOptions {
 
 export interface Endpoint {
   transport: Transport;
+  kind: "pty" | "tcp" | "port";
   /** the first stdout line: `lane-port: /dev/pts/N`, `tcp: HOST:PORT` or `port: PATH` */
   where: string;
+  /**
+   * TCP only: `fn` runs now if a lane is connected, then at every lane that connects. A pty or serial
+   * port has no such event: the device cannot see the lane open its end.
+   */
+  whenLaneConnects?(fn: () => void): void;
   /** closes the pty or the listener (the transport is closed by its user) */
   close(): Promise<void>;
 }
@@ -31,7 +38,12 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
   if (modes !== 1) throw new UsageError("give exactly one of --port PATH, --pty, --tcp HOST:PORT");
   if (o.pty) {
     const pty = await openPty();
-    return { transport: pty.device, where: `lane-port: ${pty.lanePath}`, close: () => pty.close() };
+    return {
+      transport: pty.device,
+      kind: "pty",
+      where: `lane-port: ${pty.lanePath}`,
+      close: () => pty.close(),
+    };
   }
   if (o.tcp) {
     const m = /^(.+):(\d{1,5})$/.exec(o.tcp);
@@ -58,18 +70,26 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
       throw new UsageError(`--tcp ${o.tcp}: cannot listen: ${(e as Error).message}`);
     }
     const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
+    const connected = new Subject<void>();
     server.connections$.subscribe((c) => {
       logger.info({ conn: c.name }, "lane connected");
       sw.attach(c);
+      connected.next();
     });
     return {
       transport: sw,
+      kind: "tcp",
+      whenLaneConnects(fn) {
+        if (sw.connected) fn();
+        connected.subscribe(fn);
+      },
       where: `tcp: ${server.address.host}:${server.address.port}`,
       close: () => server.close(),
     };
   }
   return {
     transport: createSerialTransport({ path: o.port as string }),
+    kind: "port",
     where: `port: ${o.port}`,
     close: async () => {},
   };

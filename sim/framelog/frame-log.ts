@@ -15,7 +15,11 @@ export interface FrameLogRecord {
   hex: string;
   /** Decoded frame (frameToJson), absent for bytes that are not a frame. */
   frame?: Record<string, unknown>;
-  /** tx: "retransmit", "duplicate", "garbled", "bad-checksum", "noise", "resend"; rx: problems. */
+  /**
+   * tx: "retransmit", "duplicate", "garbled", "bad-checksum", "noise", "power-on"; rx: problems. The resend
+   * a C2 stop type 2 asks for is a new frame (new RSCTL/SEQ) with no note; the C2's `handling` says
+   * "resend current frame".
+   */
   note?: string;
   /** rx: what the RSU did with it when it was not a normal step ("illegal in mode wait-b4", "wrong OBU"...). */
   handling?: string;

@@ -109,6 +109,11 @@ export class RsuLinkSide {
     this.heartbeatSeq = undefined;
   }
 
+  /** Nothing sent since power-on or reboot: the next frame carries the power-on mark (legacy 0x98). */
+  get unspent(): boolean {
+    return this.seq === this.initialSeq();
+  }
+
   private nextSeq(): number {
     if (this.ctx.dialect.variant === "legacy") {
       this.seq = this.seq < 0 ? RSU_REBOOT_RSCTL : nextRsuRsctl(this.seq);

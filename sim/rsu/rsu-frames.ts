@@ -35,6 +35,11 @@ export const RSU_ERR = {
   tacNotFound: 0x03,
   /** B5: the card refused the purchase (stored-value balance too low, card error). */
   purchaseRefused: 0x11,
+  /**
+   * B5 (national, OBUTradeType 00): the EF04 was written, then the card refused the purchase
+   * (docs/protocol.md §6: 12 "EF04 written but purchase failed"; 11 is purchase-only failed).
+   */
+  ef04WrittenPurchaseRefused: 0x12,
   /** B5: the card refused DEBIT's MAC1 (9302), e.g. the lane's divisor factor is not the card issuer's. */
   mac1Rejected: 0x06,
   /** B5 (national): the RSU did not run a C6 it cannot read: an OBUTradeType none of 00, 01, 02. */

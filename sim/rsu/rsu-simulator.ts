@@ -42,7 +42,7 @@ import { Purchases } from "./purchase.js";
 import { RsuFaults } from "./rsu-faults.js";
 import { b0Frame, DEFAULT_IDENTITY, heartbeatFrame, type RsuIdentity } from "./rsu-frames.js";
 import { Traffic } from "./traffic.js";
-import { DsrcTransactions } from "./transaction.js";
+import { type C8Ef04, DsrcTransactions } from "./transaction.js";
 import {
   DEFAULT_TIMING,
   type NoticeCode,
@@ -71,6 +71,12 @@ export type {
 } from "./types.js";
 export { DEFAULT_TIMING } from "./types.js";
 
+/** A national C8's EF04CmdType (00 TAC only, 01 TAC and write EF04) and the EF04Info it writes. */
+function c8Ef04(f: Extract<Frame, { type: "C8" }>): C8Ef04 | undefined {
+  const g = f as { ef04CmdType?: number; ef04Info?: string };
+  return g.ef04CmdType === undefined ? undefined : { cmdType: g.ef04CmdType, ef04Info: g.ef04Info };
+}
+
 export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
   return new SimulatedRsu(opts);
 }
@@ -94,6 +100,8 @@ class SimulatedRsu implements RsuSimulator {
   private readonly modeSubject = new BehaviorSubject<RsuMode>("off");
   private readonly subs: Subscription[] = [];
   private started = false;
+  /** `announcePowerOn: "first-frame"` and no lane frame handled yet. */
+  private announceBeforeFirstFrame = false;
 
   // RSU state (the rest lives in the parts)
   private initialised = false;
@@ -214,7 +222,14 @@ class SimulatedRsu implements RsuSimulator {
       { protocol: this.dialect.variant, transport: this.transport.name },
       "RSU powered on, waiting for C0",
     );
-    if (this.opts.announcePowerOn) this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on");
+    if (this.opts.announcePowerOn === true) this.announce();
+    this.announceBeforeFirstFrame = this.opts.announcePowerOn === "first-frame";
+  }
+
+  announce(): boolean {
+    if (!this.started || this.ctx.stopped || !this.link.unspent) return false;
+    this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on");
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -367,7 +382,14 @@ class SimulatedRsu implements RsuSimulator {
       vehicleId: p.v?.m.id,
       obuId: p.obuId,
     });
-    if (p.frame.type === "B0") {
+    if (p.frame.type === "B0" && !this.initialised) {
+      // The B0 RSUStatus 03 refusing a C0 (onC0): the RSU stays off whether answered or not.
+      const status = (p.frame as Extract<Frame, { type: "B0" }>).rsuStatus.toString(16).padStart(2, "0");
+      this.notice(
+        "b0-unanswered",
+        `the lane never answered B0 RSUStatus ${status} (expected ${waitedFor}); the RSU is not initialised: only a C0 is answered`,
+      );
+    } else if (p.frame.type === "B0") {
       // A lane that never answers B0 still gets an RSU that works: it carries on as initialised.
       this.notice(
         "b0-unanswered",
@@ -407,6 +429,12 @@ class SimulatedRsu implements RsuSimulator {
   private onLaneFrame(rf: ReceivedFrame): void {
     const f = rf.frame;
     const seq = rf.wire.seq;
+    if (this.announceBeforeFirstFrame) {
+      // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
+      // is the first frame it gets anyway.
+      this.announceBeforeFirstFrame = false;
+      if (f.type !== "C0") this.announce();
+    }
     let handling: string | undefined;
     try {
       handling = this.handle(f, seq);
@@ -429,7 +457,7 @@ class SimulatedRsu implements RsuSimulator {
   private handle(f: Frame, seq: number): string | undefined {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
-    if (!this.initialised) return `ignored: RSU not initialised (needs C0), got ${f.type}`;
+    if (!this.initialised) return this.whileOff(f, seq);
     if (this.link.takeRepeatOfLastAnswer(f, seq))
       return "ignored: repeat of the answer to the previous frame";
     if (this.link.takeHeartbeatAck(f, seq)) return "acknowledges the heartbeat";
@@ -454,12 +482,26 @@ class SimulatedRsu implements RsuSimulator {
       case "C4":
         return this.onC4(f.controlType);
       case "C8":
-        return this.txn.onC8(f.obuId, f.epSerial, answer);
+        return this.txn.onC8(f.obuId, f.epSerial, answer, "ef04CmdType" in f ? c8Ef04(f) : undefined);
       case "CF":
         return undefined;
       default:
         return `ignored: ${f.type} is not a lane command`;
     }
+  }
+
+  /**
+   * Not initialised: only C0 is served. The B0 RSUStatus 03 that refused a C0 (onC0) is an information
+   * frame like any B0, so the lane's answer to it (an empty ack, or C1) stops its repetition; the RSU
+   * stays off.
+   */
+  private whileOff(f: Frame, seq: number): string {
+    if (f.type === "ACK" || f.type === "C1") {
+      const answer = this.link.answerOf(f, seq);
+      if (answer.pending?.frame.type === "B0" && answer.take())
+        return "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)";
+    }
+    return `ignored: RSU not initialised (needs C0), got ${f.type}`;
   }
 
   private onC0(f: Extract<Frame, { type: "C0" }>): string | undefined {

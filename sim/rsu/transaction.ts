@@ -49,6 +49,15 @@ interface Txn {
   ef04Only: boolean;
 }
 
+/** A national C8's EF04 request: EF04CmdType 00 TAC only, 01 TAC and write `ef04Info` to the OBU's EF04. */
+export interface C8Ef04 {
+  cmdType: number;
+  ef04Info: string | undefined;
+}
+
+/** C8 EF04CmdType: 00 TAC only, 01 TAC and write the EF04 (docs/protocol.md §7). */
+const C8_EF04_WRITE = 0x01;
+
 /** What the transaction needs from the rest of the RSU. */
 export interface TransactionHost {
   /** Initialised, not rebooting, antenna open: the RSU may search for OBUs. */
@@ -131,12 +140,17 @@ export class DsrcTransactions {
     this.busy = undefined;
   }
 
-  /** C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. */
+  /**
+   * C0 on an initialised RSU, C4 00, a reboot: the transaction in progress is cut short. One whose B5 00
+   * (or B8 00) already went out has done its work whatever ends it: it ends `traded` (or `ef04-written`)
+   * and its OBU goes on the recent-success list, so it is not traded again. Only one that did nothing
+   * ends `aborted`, its OBU served again.
+   */
   abort(reason: string): void {
     const aside = this.aside;
     this.aside = undefined;
-    if (aside) this.close(aside.txn, "aborted", reason);
-    if (this.cur) this.end("aborted", reason);
+    if (aside) this.close(aside.txn, this.settled(aside.txn, "aborted"), reason);
+    if (this.cur) this.end(this.settled(this.cur, "aborted"), reason);
   }
 
   /** How a transaction that may have done its work ends: traded, EF04 written, else `otherwise`. */
@@ -425,11 +439,11 @@ export class DsrcTransactions {
       return;
     }
     // 00 and 01 write the C6's EF04Info to the OBU's EF04 first; 02 (and legacy C6, C3) leave it alone.
-    if (
-      (trade === OBU_TRADE_TYPE.ef04AndPurchase || trade === OBU_TRADE_TYPE.ef04Only) &&
-      req.ef04 !== undefined
-    )
-      this.purchases.writeEf04(obuId, req.ef04);
+    const ef04 =
+      trade === OBU_TRADE_TYPE.ef04AndPurchase || trade === OBU_TRADE_TYPE.ef04Only ? req.ef04 : undefined;
+    if (ef04 !== undefined) this.purchases.writeEf04(obuId, ef04);
+    // A refused purchase after the EF04 was written says so (12), else purchase-only failed (11).
+    const refused = ef04 !== undefined ? RSU_ERR.ef04WrittenPurchaseRefused : RSU_ERR.purchaseRefused;
     if (trade === OBU_TRADE_TYPE.ef04Only) {
       // No purchase: the card is not touched (no INIT, no PSAM serial, no ledger line), B5 00 without a TAC.
       this.ctx.log.info({ obuId }, "C6 EF04 only: EF04 written, no purchase");
@@ -440,7 +454,7 @@ export class DsrcTransactions {
       return;
     }
     if (!card || !psam) {
-      fail(RSU_ERR.purchaseRefused, "no card");
+      fail(refused, "no card");
       return;
     }
     let tear: TearPoint = "none";
@@ -464,7 +478,7 @@ export class DsrcTransactions {
     } catch (e) {
       // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.
       const mac1Refused = isEtcError(e, CardErrorCodes.CardRefused) && e.details?.sw === swHex(SW.macInvalid);
-      fail(mac1Refused ? RSU_ERR.mac1Rejected : RSU_ERR.purchaseRefused, (e as Error).message);
+      fail(mac1Refused ? RSU_ERR.mac1Rejected : refused, (e as Error).message);
       return;
     }
     if (outcome.kind === "torn") {
@@ -493,7 +507,7 @@ export class DsrcTransactions {
     this.link.sendInfo(t.frame, v, obuId);
   }
 
-  onC8(obuId: string, epSerial: number, answer: LaneAnswer): string | undefined {
+  onC8(obuId: string, epSerial: number, answer: LaneAnswer, ef04?: C8Ef04): string | undefined {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     const cur = this.cur;
     // The current transaction's OBU even when it has left (a purchase torn before the debit), else an
@@ -531,6 +545,10 @@ export class DsrcTransactions {
       if (this.cur !== t) return;
       if (this.preSendFaults(v, "B8")) return;
       const card = this.purchases.cardOf(v);
+      // EF04CmdType 01 writes the C8's EF04Info to the OBU first (as a C6 00/01 does); a failed TAC then
+      // answers 03, "EF04 written but TAC failed" (docs/protocol.md §6).
+      if (v.phase === "in-zone" && ef04?.cmdType === C8_EF04_WRITE && ef04.ef04Info !== undefined)
+        this.purchases.writeEf04(obuId, ef04.ef04Info);
       const proof = v.phase === "in-zone" ? card?.transactionProve(epSerial) : undefined;
       if (!card || v.phase !== "in-zone") {
         t.error = true;

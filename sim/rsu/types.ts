@@ -102,7 +102,7 @@ export type VehicleOutcome =
   | "missed"
   /** The OBU left while the RSU waited for the lane's decision. */
   | "abandoned"
-  /** C0, C4 00 or a reboot cut the transaction short (it may be traded again). */
+  /** C0, C4 00 or a reboot cut the transaction short before it paid (it may be traded again). */
   | "aborted";
 
 export type SimEvent =
@@ -120,7 +120,10 @@ export type SimEvent =
 
 export type NoticeCode = "antenna-closed" | "b0-unanswered";
 
-/** Faults injected at run time (tests, the CLI's stdin). */
+/**
+ * Faults injected at run time through `inject()` (tests, embedding code). `etc-sim rsu` reads none from
+ * stdin: there, RSU faults come from the scenario (`faults.events`, per-vehicle `faults`).
+ */
 export type RsuFault =
   | { kind: "reboot"; bootMs?: number }
   | { kind: "unplug"; durationMs?: number }
@@ -131,7 +134,11 @@ export type RsuFault =
   | { kind: "garble"; mode?: "bytes" | "noise"; times?: number }
   | { kind: "bad-checksum"; times?: number }
   | { kind: "duplicate" }
-  /** Delay before every answer until cleared with delayMs 0. */
+  /**
+   * Extra delay before every frame of an OBU's transaction (B2..B5, the B8 for an OBU in range, a C2
+   * resend) until set back to delayMs 0; not the B0 answering C0, a B8 01 for an OBU out of range, or
+   * heartbeats.
+   */
   | { kind: "slow"; delayMs: number };
 
 export interface VehicleStatus {
@@ -164,8 +171,15 @@ export interface RsuSimulatorOptions {
   cards?: CardEnvironment;
   /** Wall clock (epoch ms) entry times count from; default the scenario's startTime, else Date.now(). */
   wallClockStart?: number;
-  /** Send the power-on B0 (RSCTL 0x98) as soon as the port opens. Default false. */
-  announcePowerOn?: boolean;
+  /**
+   * Send the power-on B0 unasked (legacy RSCTL 0x98, the power-on mark; national SEQ 01). `true`: at
+   * start(), for a transport whose lane end is there from the start (a pair, a serial cable).
+   * `"first-frame"`: just before the lane's first frame is handled, unless that frame is a C0 (the B0
+   * answering it is then the first frame and carries the mark): for a pty, whose lane end the RSU cannot
+   * see being opened, and which a lane's open flushes. Otherwise only when `announce()` is called (a TCP
+   * lane connecting). Default false.
+   */
+  announcePowerOn?: boolean | "first-frame";
   /**
    * How the unplug fault pulls the cable. Default: close the transport and reopen it. An in-process
    * pair passes its unplug/replug so the lane end sees the disconnect too.
@@ -197,6 +211,11 @@ export interface RsuSimulator {
   /** A vehicle entering `spec.at` ms from now (default now); defaults of the scenario apply. */
   addVehicle(spec?: VehicleSpecInput): VehicleModel;
   inject(fault: RsuFault): void;
+  /**
+   * Sends the power-on B0 unasked if the RSU has sent nothing since it powered on (so it carries the
+   * power-on mark); true when it went out. Call it when a lane is there to hear it (a TCP lane connecting).
+   */
+  announce(): boolean;
   /** The frame channel on the transport (counters, raw frames). */
   readonly channel: FrameChannel;
   readonly dialect: Dialect;

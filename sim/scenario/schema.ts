@@ -27,6 +27,12 @@ const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v
   }
   return s.toLowerCase();
 });
+/**
+ * The card network: 4 decimal digits, as it goes into the card and OBU serials built from it when they
+ * are not given (sim/vehicles/vehicles.ts), which are decimal (BCD on the wire).
+ */
+const BCD4_MESSAGE = 'expected 4 decimal digits (BCD, e.g. "4301"): it makes the card and OBU serials';
+const cardNetwork = code4.refine((s) => /^\d{4}$/.test(s), { message: BCD4_MESSAGE });
 const ms = z.number().nonnegative();
 
 /**
@@ -130,7 +136,7 @@ const CardSchema = z.strictObject({
   /** 22 stored value (储值卡), 23 credit (记账卡). */
   type: z.union([z.literal(22), z.literal(23)]).optional(),
   balance: z.number().int().nonnegative().optional(),
-  network: code4.optional(),
+  network: cardNetwork.optional(),
   serial: digits(16).optional(),
   issuer: hexN(8).optional(),
   version: z.number().int().min(0).max(255).optional(),
@@ -176,6 +182,31 @@ const VehicleFields = {
   retradeWhileInZone: z.boolean().optional(),
 };
 export const VehicleSpecSchema = z.strictObject(VehicleFields);
+
+type PartialVehicle = { card?: { network?: string }; entry?: { network?: string } | null } | undefined;
+
+/**
+ * A vehicle without card.network takes its entry.network for its card network, and so for its card and
+ * OBU serials (sim/vehicles/vehicles.ts): that one must then be decimal too. `specs` are the specs a
+ * vehicle is merged from, first to last (later wins), with the path each was given at; the issue names
+ * the entry.network that is used. Undefined when there is nothing wrong.
+ */
+export function entryNetworkIssue(
+  specs: { spec: PartialVehicle; path: (string | number)[] }[],
+): { path: (string | number)[]; message: string } | undefined {
+  let network: { value: string; path: (string | number)[] } | undefined;
+  for (const { spec, path } of specs) {
+    if (spec?.card?.network !== undefined) return undefined;
+    if (spec?.entry === null) network = undefined;
+    else if (spec?.entry?.network !== undefined)
+      network = { value: spec.entry.network, path: [...path, "entry", "network"] };
+  }
+  if (!network || /^\d{4}$/.test(network.value)) return undefined;
+  return {
+    path: network.path,
+    message: `the card network too (no card.network): ${BCD4_MESSAGE}; give card.network, got "${network.value}"`,
+  };
+}
 export type VehicleSpec = z.infer<typeof VehicleSpecSchema>;
 export type VehicleSpecInput = z.input<typeof VehicleSpecSchema>;
 
@@ -201,62 +232,76 @@ export const RsuEventSchema = z.discriminatedUnion("kind", [
 ]);
 export type RsuEvent = z.infer<typeof RsuEventSchema>;
 
-export const ScenarioSchema = z.strictObject({
-  name: z.string().default("scenario"),
-  description: z.string().optional(),
-  /** Used when neither the CLI nor the API gives a seed. */
-  seed: z.number().int().optional(),
-  /** Wall-clock start (ISO). Entry times are relative to it; default: the real time at start. */
-  startTime: z.string().datetime({ offset: true }).optional(),
-  rsu: z
-    .strictObject({
-      /** PSAM terminal numbers (12 hex digits), first is the one that trades; 1 or 2. */
-      psamTerminalIds: z.array(hexN(6)).min(1).max(2).optional(),
-      manufacturerId: z.number().int().min(0).max(255).optional(),
-      rsuId: hexN(3).optional(),
-      version: hexN(2).optional(),
-      algId: z.number().int().min(0).max(255).optional(),
-      /** How long a traded OBU is not traded again (ms); legacy C0 WaitTime (seconds) overrides when > 0. */
-      recentSuccessMs: ms.optional(),
-      /** Antenna open without C4 01 (some RSUs open it on C0). Default false. */
-      antennaOnAtInit: z.boolean().optional(),
-    })
-    .optional(),
-  /** Defaults applied to every vehicle (explicit and random). */
-  defaults: z.strictObject(VehicleFields).optional(),
-  traffic: z
-    .strictObject({
-      /** Gap between explicit vehicles without `at` (ms). */
-      gapMs: ms.optional(),
-      vehicles: z.array(VehicleSpecSchema).optional(),
-      /** Poisson arrivals after the explicit vehicles. */
-      random: z
-        .strictObject({
-          ratePerMinute: z.number().positive(),
-          /** How many random vehicles; unbounded (the run never "finishes") when omitted. */
-          count: z.number().int().nonnegative().optional(),
-          /** Fields for every random vehicle (over `defaults`). */
-          template: z.strictObject(VehicleFields).optional(),
-          /** Random balance range in fen, [min, max]. */
-          balance: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
-          /** Share of credit (23) cards, 0..1. */
-          creditShare: z.number().min(0).max(1).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-  faults: z
-    .strictObject({
-      /**
-       * Per-vehicle probabilities, drawn from the seed for every scenario vehicle with no faults of its
-       * own, in `defaults` or in the random template (not for `addVehicle`).
-       */
-      random: RandomFaultRates.optional(),
-      /** RSU-level faults at times (ms after the antenna first opens). */
-      events: z.array(RsuEventSchema).optional(),
-    })
-    .optional(),
-});
+export const ScenarioSchema = z
+  .strictObject({
+    name: z.string().default("scenario"),
+    description: z.string().optional(),
+    /** Used when neither the CLI nor the API gives a seed. */
+    seed: z.number().int().optional(),
+    /** Wall-clock start (ISO). Entry times are relative to it; default: the real time at start. */
+    startTime: z.string().datetime({ offset: true }).optional(),
+    rsu: z
+      .strictObject({
+        /** PSAM terminal numbers (12 hex digits), first is the one that trades; 1 or 2. */
+        psamTerminalIds: z.array(hexN(6)).min(1).max(2).optional(),
+        manufacturerId: z.number().int().min(0).max(255).optional(),
+        rsuId: hexN(3).optional(),
+        version: hexN(2).optional(),
+        algId: z.number().int().min(0).max(255).optional(),
+        /** How long a traded OBU is not traded again (ms); legacy C0 WaitTime (seconds) overrides when > 0. */
+        recentSuccessMs: ms.optional(),
+        /** Antenna open without C4 01 (some RSUs open it on C0). Default false. */
+        antennaOnAtInit: z.boolean().optional(),
+      })
+      .optional(),
+    /** Defaults applied to every vehicle (explicit and random). */
+    defaults: z.strictObject(VehicleFields).optional(),
+    traffic: z
+      .strictObject({
+        /** Gap between explicit vehicles without `at` (ms). */
+        gapMs: ms.optional(),
+        vehicles: z.array(VehicleSpecSchema).optional(),
+        /** Poisson arrivals after the explicit vehicles. */
+        random: z
+          .strictObject({
+            ratePerMinute: z.number().positive(),
+            /** How many random vehicles; unbounded (the run never "finishes") when omitted. */
+            count: z.number().int().nonnegative().optional(),
+            /** Fields for every random vehicle (over `defaults`). */
+            template: z.strictObject(VehicleFields).optional(),
+            /** Random balance range in fen, [min, max]. */
+            balance: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
+            /** Share of credit (23) cards, 0..1. */
+            creditShare: z.number().min(0).max(1).optional(),
+          })
+          .optional(),
+      })
+      .optional(),
+    faults: z
+      .strictObject({
+        /**
+         * Per-vehicle probabilities, drawn from the seed for every scenario vehicle with no faults of its
+         * own, in `defaults` or in the random template (not for `addVehicle`).
+         */
+        random: RandomFaultRates.optional(),
+        /** RSU-level faults at times (ms after the antenna first opens). */
+        events: z.array(RsuEventSchema).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    const defaults = { spec: s.defaults, path: ["defaults"] };
+    const merged = (s.traffic?.vehicles ?? []).map((v, i) => [
+      defaults,
+      { spec: v, path: ["traffic", "vehicles", i] },
+    ]);
+    if (s.traffic?.random)
+      merged.push([defaults, { spec: s.traffic.random.template, path: ["traffic", "random", "template"] }]);
+    for (const specs of merged) {
+      const issue = entryNetworkIssue(specs);
+      if (issue) ctx.addIssue({ code: "custom", ...issue });
+    }
+  });
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 

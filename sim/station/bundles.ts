@@ -8,7 +8,7 @@
  * The bytes are opaque here: the lane's status-list module verifies their signature.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, type Stats, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const FULL_RE = /^full-([0-9A-Za-z_.]+)\.bundle$/;
@@ -72,27 +72,33 @@ export class BundleStore {
         }
         continue;
       }
-      const st = statSync(join(this.dir, name));
-      let c = this.cache.get(name);
-      if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {
-        const sha256 = createHash("sha256")
-          .update(readFileSync(join(this.dir, name)))
-          .digest("hex");
-        c = { mtimeMs: st.mtimeMs, size: st.size, sha256 };
-        this.cache.set(name, c);
-      }
-      out.push({
-        name,
-        kind: f ? "full" : "delta",
-        base: d ? d[1]! : null,
-        version: f ? f[1]! : d![2]!,
-        bytes: st.size,
-        sha256: c.sha256,
-        pageSize: this.pageSize,
-        pages: Math.max(1, Math.ceil(st.size / this.pageSize)),
-      });
+      out.push(this.info(this.dir, name, statSync(join(this.dir, name))));
     }
     return out;
+  }
+
+  /** A bundle file's info; its sha256 is computed once per file version (mtime and size). */
+  private info(dir: string, name: string, st: Stats): BundleInfo {
+    const f = FULL_RE.exec(name);
+    const d = f ? null : DELTA_RE.exec(name);
+    let c = this.cache.get(name);
+    if (!c || c.mtimeMs !== st.mtimeMs || c.size !== st.size) {
+      const sha256 = createHash("sha256")
+        .update(readFileSync(join(dir, name)))
+        .digest("hex");
+      c = { mtimeMs: st.mtimeMs, size: st.size, sha256 };
+      this.cache.set(name, c);
+    }
+    return {
+      name,
+      kind: f ? "full" : "delta",
+      base: d ? d[1]! : null,
+      version: f ? f[1]! : d![2]!,
+      bytes: st.size,
+      sha256: c.sha256,
+      pageSize: this.pageSize,
+      pages: Math.max(1, Math.ceil(st.size / this.pageSize)),
+    };
   }
 
   manifest(held: { full: string | null; delta: string | null }, maxDeltas = 100): Manifest {
@@ -134,12 +140,36 @@ export class BundleStore {
     return { full, deltas: chain, latest: { full: latestFull?.version ?? null, delta: latestDelta } };
   }
 
-  /** One page of a bundle, or null if there is no such bundle/page. */
+  /**
+   * One page of a bundle, or null if there is no such bundle/page. Only that bundle is looked at (not the
+   * directory), and only the page's bytes are read, at their offset: a full list of hundreds of MB is
+   * served page by page without reading it whole for each page.
+   */
   page(name: string, page: number): { data: Buffer; info: BundleInfo } | null {
     if (!this.dir || (!FULL_RE.test(name) && !DELTA_RE.test(name))) return null;
-    const info = this.list().find((b) => b.name === name);
-    if (!info || !Number.isInteger(page) || page < 0 || page >= info.pages) return null;
-    const all = readFileSync(join(this.dir, name));
-    return { data: all.subarray(page * this.pageSize, (page + 1) * this.pageSize), info };
+    const path = join(this.dir, name);
+    let st: Stats;
+    try {
+      st = statSync(path);
+    } catch {
+      return null;
+    }
+    if (!st.isFile()) return null;
+    const info = this.info(this.dir, name, st);
+    if (!Number.isInteger(page) || page < 0 || page >= info.pages) return null;
+    const start = page * this.pageSize;
+    const data = Buffer.alloc(Math.max(0, Math.min(this.pageSize, st.size - start)));
+    const fd = openSync(path, "r");
+    try {
+      let got = 0;
+      while (got < data.length) {
+        const n = readSync(fd, data, got, data.length - got, start + got);
+        if (n === 0) break; // the file shrank meanwhile
+        got += n;
+      }
+      return { data: data.subarray(0, got), info };
+    } finally {
+      closeSync(fd);
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -8,7 +8,7 @@ import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
-import { LaneDriver } from "./lane-driver.js";
+import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
 const running = simulatorsOnFakeTime();
@@ -279,6 +279,35 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(sim.vehicles()[0]?.outcome).toBeUndefined();
   });
 
+  it.each(["C4 00 then C4 01", "C0"] as const)(
+    "a paid transaction cut short by %s ends traded: the OBU is not served again, one debit",
+    async (cut) => {
+      const scenario: ScenarioInput = {
+        ...ONE,
+        traffic: { vehicles: [{ id: "car", balance: 5000, zoneMs: 5000 }] },
+      };
+      const { lane, sim, frameLog, events } = await setup(protocol, scenario);
+      const { b4, obuId } = await walkToB4(lane);
+      await lane.send(lane.c6(b4.frame, 800, PURCHASE_TIME), b4);
+      const b5 = await until(lane.expectFrame("B5"));
+      expect(b5.frame.errorCode).toBe(0);
+      // Instead of C1 the lane closes and reopens the antenna, or re-initialises; from then on it
+      // answers every frame (and pays for any OBU it is offered).
+      const stop = autoExitLane(lane, 800, "20250102100105");
+      if (cut === "C0") await lane.send(lane.c0());
+      else {
+        await lane.send(lane.c4(false));
+        await lane.send(lane.c4(true));
+      }
+      await vi.advanceTimersByTimeAsync(5000);
+      stop();
+      expect(sim.ledger().map((e) => [e.obuId, e.amount])).toEqual([[obuId, 800]]);
+      expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+      expect(events.filter((e) => e.type === "ended")).toMatchObject([{ outcome: "traded", obuId }]);
+      expect(sim.vehicles()[0]?.outcome).toBe("traded");
+    },
+  );
+
   it("an empty ack stops the retransmission", async () => {
     const { lane, sim, frameLog } = await setup(protocol);
     const left = next(sim.events$, (e) => e.type === "left");
@@ -321,6 +350,40 @@ describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel
     const c4 = next(sim.events$, (e) => e.type === "illegal" && e.frame === "C4");
     await lane.send(lane.c4(true));
     expect(await until(c4)).toMatchObject({ handling: "ignored: RSU not initialised (needs C0), got C4" });
+    expect(sim.mode).toBe("off");
+  });
+});
+
+describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any B0", () => {
+  const refusingC0 = (lane: LaneDriver): Frame => ({ ...(lane.c0() as object), pllChannelId: 0 }) as Frame;
+
+  it("the lane's empty ack to it stops its repetition: one B0, no give-up, no notice", async () => {
+    const { lane, sim, frameLog, events } = await setup("national", { name: "empty" });
+    await lane.send(refusingC0(lane));
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.frame.rsuStatus).toBe(3);
+    await lane.send({ type: "ACK" }, b0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(frameLog.records.filter((r) => r.dir === "tx" && r.frame?.type === "B0")).toHaveLength(1);
+    expect(frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "ACK")?.handling).toBe(
+      "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)",
+    );
+    expect(events.filter((e) => e.type === "gaveUp" || e.type === "notice" || e.type === "illegal")).toEqual(
+      [],
+    );
+    expect(sim.mode).toBe("off");
+  });
+
+  it("left unanswered, it is given up and the notice says the RSU is not initialised", async () => {
+    const { lane, sim, events } = await setup("national", { name: "empty" });
+    const notice = next(sim.events$, (e) => e.type === "notice");
+    await lane.send(refusingC0(lane));
+    expect(await until(notice)).toMatchObject({
+      code: "b0-unanswered",
+      message:
+        "the lane never answered B0 RSUStatus 03 (expected C1 or an empty ack (or a new C0)); the RSU is not initialised: only a C0 is answered",
+    });
+    expect(events.filter((e) => e.type === "gaveUp")).toMatchObject([{ frame: "B0" }]);
     expect(sim.mode).toBe("off");
   });
 });

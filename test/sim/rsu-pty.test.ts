@@ -5,8 +5,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { filter, firstValueFrom } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
+import { RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { openPty, type PtyDevice } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
+import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
+import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
@@ -141,4 +144,65 @@ describe("etc-sim rsu --pty (the CLI)", () => {
     expect(frames.filter((f) => f.dir === "tx" && f.frame?.type === "B5")).toHaveLength(4);
     expect(lines.at(-1)).toMatch(/^stopped: 4 purchase\(s\), 3200 fen$/);
   }, 40_000);
+});
+
+/** `etc-sim rsu ARGS` from source; resolves with its first stdout line (where the lane connects). */
+async function rsuCli(args: string[]): Promise<string> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--protocol", "legacy", ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  cleanup.push(() => {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  });
+  const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  return new Promise<string>((resolve, reject) => {
+    rl.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`etc-sim exited early (${code})`)));
+  });
+}
+
+async function laneOn(transport: Transport): Promise<LaneDriver> {
+  const lane = new LaneDriver(transport, "legacy");
+  await lane.open();
+  cleanup.push(async () => {
+    lane.close();
+    await lane.transport.close();
+  });
+  return lane;
+}
+
+describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane", () => {
+  it("--tcp: the lane that connects gets it unasked, then its C0's B0 is 0x08", async () => {
+    const first = await rsuCli(["--tcp", "127.0.0.1:0", "--announce"]);
+    const [host, port] = first.slice("tcp: ".length).split(":");
+    const lane = await laneOn(createTcpClientTransport({ host: host as string, port: Number(port) }));
+    const b0 = await lane.expectFrame("B0", 5000);
+    expect([b0.wire.seq, b0.frame.rsuStatus]).toEqual([RSU_REBOOT_RSCTL, 0]);
+    await lane.send(lane.c0());
+    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(0x08);
+  }, 20_000);
+
+  it("--pty, a lane whose first frame is C0: the B0 answering it is the first the lane sees and carries 0x98", async () => {
+    const first = await rsuCli(["--pty", "--announce"]);
+    const lane = await laneOn(
+      createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }),
+    );
+    await lane.send(lane.c0());
+    const b0 = await lane.expectFrame("B0", 5000);
+    expect(b0.wire.seq).toBe(RSU_REBOOT_RSCTL);
+    expect(lane.received.map((r) => [r.frame.type, r.wire.seq])).toEqual([["B0", RSU_REBOOT_RSCTL]]);
+  }, 20_000);
+
+  it("--pty, a lane whose first frame is not C0: the power-on B0 goes out unasked before it is handled", async () => {
+    const first = await rsuCli(["--pty", "--announce"]);
+    const lane = await laneOn(
+      createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }),
+    );
+    await lane.send(lane.c4(true));
+    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(RSU_REBOOT_RSCTL);
+    await lane.send(lane.c0());
+    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(0x08);
+  }, 20_000);
 });

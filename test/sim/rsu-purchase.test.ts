@@ -175,11 +175,12 @@ describe("national C6 OBUTradeType", () => {
   /** The C6's EF04Info: what 00 and 01 write to the OBU's EF04. */
   const EF04 = "a5".repeat(91);
 
-  async function tradeType(obuTradeType: number, o: { recentSuccessMs?: number } = {}) {
+  async function tradeType(obuTradeType: number, o: { recentSuccessMs?: number; amount?: number } = {}) {
     const s = await setup("national", o);
     const cardBefore = s.sim.cards()[0];
     const serialBefore = s.psam.nextSerial;
-    const f = { ...(c6(s.lane, s.b4) as Record<string, unknown>), obuTradeType, ef04Info: EF04 };
+    const f: Record<string, unknown> = { ...(c6(s.lane, s.b4) as object), obuTradeType, ef04Info: EF04 };
+    if (o.amount !== undefined) f.consumeMoney = o.amount;
     await s.lane.send(f as never, s.b4);
     const b5 = await until(s.lane.expectFrame("B5"));
     return { ...s, b5, cardBefore, serialBefore, obuId: s.b4.frame.obuId as string };
@@ -241,6 +242,49 @@ describe("national C6 OBUTradeType", () => {
     expect(b5.frame).toMatchObject({ errorCode: 0, tac: expect.stringMatching(/^[0-9a-f]{8}$/) });
     expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
     expect(sim.ef04(obuId)).toBe(EF04);
+  });
+
+  it("00 EF04 + purchase, the card refuses the purchase (balance too low): B5 12, EF04 written but purchase failed", async () => {
+    const { sim, b5, cardBefore, psam, obuId } = await tradeType(0x00, { amount: 999_999 });
+    expect(b5.frame).toEqual(shortB5("national", obuId, 0x12, psam.terminalNo));
+    expect(sim.ef04(obuId)).toBe(EF04);
+    expect(sim.ledger()).toEqual([]);
+    expect(sim.cards()[0]?.balance).toBe(cardBefore?.balance);
+  });
+
+  it("02 purchase only, the card refuses the purchase: B5 11 (purchase-only failed), no EF04 written", async () => {
+    const { sim, b5, psam, obuId } = await tradeType(0x02, { amount: 999_999 });
+    expect(b5.frame).toEqual(shortB5("national", obuId, 0x11, psam.terminalNo));
+    expect(sim.ef04(obuId)).toBeUndefined();
+  });
+
+  describe("C8 EF04CmdType 01 (TAC and write EF04)", () => {
+    const EF04_C8 = "22".repeat(91);
+    const c8 = (obuId: string, epSerial: number, ef04CmdType: number) =>
+      ({ type: "C8", obuId, epSerial, ef04CmdType, ef04Info: EF04_C8, ef04Info2: "00".repeat(5) }) as never;
+
+    it("after a paid C6 02: B8 00 with the TAC, and the C8's EF04Info is written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, b5.frame.iccPaySerial as number, 1), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toMatchObject({ obuId, errorCode: 0, tac: b5.frame.tac });
+      expect(sim.ef04(obuId)).toBe(EF04_C8);
+    });
+
+    it("no purchase with that serial: B8 03 (EF04 written but TAC failed), the EF04 written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, 99, 1), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toEqual({ type: "B8", obuId, errorCode: 3 });
+      expect(sim.ef04(obuId)).toBe(EF04_C8);
+    });
+
+    it("EF04CmdType 00 (TAC only) with EF04 data: B8 00, the EF04 not written", async () => {
+      const { sim, lane, b5, obuId } = await tradeType(0x02);
+      await lane.send(c8(obuId, b5.frame.iccPaySerial as number, 0), b5);
+      expect((await until(lane.expectFrame("B8"))).frame).toMatchObject({ errorCode: 0 });
+      expect(sim.ef04(obuId)).toBeUndefined();
+    });
   });
 
   it.each([0x03, 0xff])(

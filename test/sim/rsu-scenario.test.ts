@@ -93,6 +93,38 @@ describe("scenario files", () => {
     ).toThrow(/traffic\.vehicles\[0\]\.faults\[0\]\.frame/);
   });
 
+  it("a card network that is not 4 decimal digits is refused at load, naming the field (it makes the card and OBU serials)", () => {
+    const bad = (input: unknown) => () => parseScenario(input);
+    expect(bad({ traffic: { vehicles: [{ card: { network: "43a1" } }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.card\.network: expected 4 decimal digits/,
+    );
+    expect(bad({ defaults: { card: { network: "abcd" } } })).toThrow(
+      /defaults\.card\.network: expected 4 decimal/,
+    );
+    expect(
+      bad({ traffic: { random: { ratePerMinute: 1, template: { card: { network: "4x01" } } } } }),
+    ).toThrow(/traffic\.random\.template\.card\.network/);
+    // entry.network stands in for the card's when card.network is not given
+    expect(bad({ traffic: { vehicles: [{ entry: { network: "43a1" } }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.entry\.network: the card network too \(no card\.network\): expected 4 decimal digits/,
+    );
+    expect(bad({ defaults: { entry: { network: "43a1" } }, traffic: { vehicles: [{}] } })).toThrow(
+      /defaults\.entry\.network: the card network too/,
+    );
+    // with a decimal card network, the entry network and station may stay hex; a number is padded
+    expect(
+      parseScenario({
+        defaults: { card: { network: 4301 } },
+        traffic: { vehicles: [{ entry: { network: "43a1", station: "0a0b" } }] },
+      }).defaults?.card?.network,
+    ).toBe("4301");
+    const sim = createRsuSimulator({ transport: createTransportPair().device, protocol: "legacy" });
+    expect(() => sim.addVehicle({ card: { network: "43a1" } })).toThrow(/card\.network: expected 4 decimal/);
+    expect(() => sim.addVehicle({ entry: { network: "43a1" } })).toThrow(
+      /entry\.network: the card network too/,
+    );
+  });
+
   it("defaults.faults reach every vehicle without faults of its own; its own (even []) win, random draws last", async () => {
     const scenario = parseScenario({
       defaults: { faults: ["leave-before-b3"] },

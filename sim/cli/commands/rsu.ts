@@ -127,7 +127,10 @@ export function registerRsu(program: Command): void {
     .option("--heartbeat-s <n>", "heartbeat period in seconds (legacy 3-60, default 10)")
     .option("--time-scale <x>", "run scenario traffic x times faster (protocol timing stays real)")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
-    .option("--announce", "send the power-on B0 (RSCTL 0x98) as soon as the port is open")
+    .option(
+      "--announce",
+      "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty before the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
+    )
     .option("--exit-when-done", "exit once every scenario vehicle has passed")
     .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
     .option(
@@ -181,7 +184,8 @@ export function registerRsu(program: Command): void {
             ...(o.ledger ? { ledger: o.ledger } : {}),
           })
         : undefined;
-      const { transport, where, close: closeEndpoint } = await openEndpoint(o, logger);
+      const endpoint = await openEndpoint(o, logger);
+      const { transport, where, close: closeEndpoint } = endpoint;
 
       const sim = createRsuSimulator({
         transport,
@@ -195,7 +199,15 @@ export function registerRsu(program: Command): void {
         timing: { ...(hb ? { heartbeatMs: hb * 1000 } : {}), ...(timeScale ? { timeScale } : {}) },
         cards: store ? store.environment() : cardEnvironment(keys),
         logger,
-        announcePowerOn: o.announce === true,
+        // The power-on B0 goes out when a lane is there to hear it, so that it is the first frame the
+        // lane sees (docs/simulator.md "Sequence numbers"): a serial cable is there from the start; a
+        // TCP lane connects (below); a pty's lane end opens unseen, its open flushing what was written
+        // before, so its first frame says it is there.
+        announcePowerOn: !o.announce
+          ? false
+          : endpoint.kind === "pty"
+            ? "first-frame"
+            : endpoint.kind === "port",
       });
 
       let beside: ReaderBeside | undefined;
@@ -241,6 +253,7 @@ export function registerRsu(program: Command): void {
       });
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
       process.stdout.write(`${where}\n`);
+      if (o.announce) endpoint.whenLaneConnects?.(() => sim.announce());
       if (beside) process.stdout.write(`${beside.where}\n`);
       for (const l of held ?? []) process.stdout.write(`${l}\n`);
       held = undefined;
