@@ -85,10 +85,20 @@ export function caseOf(r: CommittedRecord, reasons: ReadonlySet<string>): BoothC
   const suspect = r.kind === "suspect" && (SUSPECT_CASES as readonly string[]).includes(r.outcome);
   const stop = r.kind === "stop" && reasons.has(r.outcome);
   if (!suspect && !stop) return null;
+  return recordCase(r, suspect ? "suspect" : "stop", r.outcome, suspect ? r.amount : null);
+}
+
+/** The case of record `r`: its id, time and vehicle from the record, the rest as given. */
+function recordCase(
+  r: CommittedRecord,
+  kind: "suspect" | "stop",
+  reason: string,
+  amount: number | null,
+): BoothCase {
   return {
     id: `s${r.seq}`,
-    kind: suspect ? "suspect" : "stop",
-    reason: r.outcome,
+    kind,
+    reason,
     openedAt: Date.parse(r.createdAt),
     seq: r.seq,
     tradeId: r.tradeId,
@@ -98,7 +108,7 @@ export function caseOf(r: CommittedRecord, reasons: ReadonlySet<string>): BoothC
     plate: r.plate,
     plateColor: r.plateColor,
     vehicleClass: r.vehicleClass,
-    amount: suspect ? r.amount : null,
+    amount,
   };
 }
 
@@ -132,21 +142,7 @@ function notDebitedOwnCase(r: CommittedRecord): BoothCase | null {
   const s = (r.extra as SettlementExtra | undefined)?.settlement;
   if (r.kind !== "stop" || s?.settledBy !== "booth-card" || s.evidence?.boothCase?.seq !== r.seq) return null;
   const prev = s.previous;
-  return {
-    id: `s${r.seq}`,
-    kind: "suspect",
-    reason: prev?.outcome ?? r.outcome,
-    openedAt: Date.parse(r.createdAt),
-    seq: r.seq,
-    tradeId: r.tradeId,
-    obuId: r.obuId || null,
-    obuSerial: r.obuSerial,
-    cardId: r.cardId,
-    plate: r.plate,
-    plateColor: r.plateColor,
-    vehicleClass: r.vehicleClass,
-    amount: prev?.amount ?? null,
-  };
+  return recordCase(r, "suspect", prev?.outcome ?? r.outcome, prev?.amount ?? null);
 }
 
 export class BoothCases {

@@ -17,7 +17,14 @@ import { auditDir } from "../../src/audit/segments.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { exitRecord0019 } from "../reader/booth-purchase.js";
-import { type BoothTestContext, b5LostVehicle, boothCard, boothTest, noCardVehicle } from "./harness.js";
+import {
+  type BoothTestContext,
+  b5LostVehicle,
+  boothCard,
+  boothTest,
+  noCardVehicle,
+  tornBeforeDebitVehicle,
+} from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -744,16 +751,7 @@ describe("the booth over ptys", () => {
   });
 
   it("a DSRC debit torn before DEBIT: the booth proves it did not happen (settled as a stop), then charges once", async () => {
-    const vehicle = {
-      id: "B3",
-      plate: "湘AB0003",
-      class: 1,
-      at: 200,
-      zoneMs: 3000,
-      entryStation: "0101",
-      card: { serial: SERIAL },
-      faults: [{ kind: "leave-during-debit" }],
-    };
+    const vehicle = tornBeforeDebitVehicle(SERIAL);
     await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
       await t.caseQueued("B5_NO_DSRC");
       t.reader.present(CARD);

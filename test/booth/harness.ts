@@ -301,6 +301,23 @@ export function b5LostVehicle(serial: string) {
   };
 }
 
+/**
+ * A DSRC debit torn before DEBIT (vehicle B3 leaves during it): the lane holds a B5_NO_DSRC suspect whose
+ * card was not debited.
+ */
+export function tornBeforeDebitVehicle(serial: string) {
+  return {
+    id: "B3",
+    plate: "湘AB0003",
+    class: 1,
+    at: 200,
+    zoneMs: 3000,
+    entryStation: "0101",
+    card: { serial },
+    faults: [{ kind: "leave-during-debit" }],
+  };
+}
+
 /** An exit-lane vehicle whose OBU has no card: the driver hands the card over at the booth. */
 export function noCardVehicle(id: string, serial: string, at = 200): Record<string, unknown> {
   return {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { sampleRecord } from "../journal/sample-record.js";
 import type { BoothTestContext } from "./harness.js";
-import { boothTest, noCardVehicle } from "./harness.js";
+import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -72,16 +72,7 @@ describe("the booth holds a case whose OBU has an unsettled suspect in the journ
   });
 
   it("on the suspect's own case, after the card proved it not debited: another suspect naming the OBU still holds it", async () => {
-    const torn = {
-      id: "B3",
-      plate: "湘AB0003",
-      class: 1,
-      at: 200,
-      zoneMs: 3000,
-      entryStation: "0101",
-      card: { serial: SERIAL },
-      faults: [{ kind: "leave-during-debit" }],
-    };
+    const torn = tornBeforeDebitVehicle(SERIAL);
     await boothTest(
       { transaction: { unsettledHoldMs: 0 }, scenario: { traffic: { vehicles: [torn] } } },
       async (t) => {

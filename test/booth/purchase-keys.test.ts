@@ -6,7 +6,7 @@
  * otherwise paid over DSRC and failed every booth case.
  */
 import { expect, it } from "vitest";
-import { boothTest, noCardVehicle } from "./harness.js";
+import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -34,16 +34,7 @@ it("cards and PSAM diversified once (diversificationLevels 1): the booth's MAC1 
 });
 
 it("cards whose purchase key is key index 2: INIT names it, when the booth settles a suspect from the card (its INIT of amount 0) and when it charges", async () => {
-  const vehicle = {
-    id: "B3",
-    plate: "湘AB0003",
-    class: 1,
-    at: 200,
-    zoneMs: 3000,
-    entryStation: "0101",
-    card: { serial: SERIAL },
-    faults: [{ kind: "leave-during-debit" }],
-  };
+  const vehicle = tornBeforeDebitVehicle(SERIAL);
   await boothTest(
     { cardKeys: { keyIndex: 2 }, booth: { keyIndex: 2 }, scenario: { traffic: { vehicles: [vehicle] } } },
     async (t) => {

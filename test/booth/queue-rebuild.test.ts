@@ -5,22 +5,13 @@
  * writes is a case as soon as it is written, not only after a restart.
  */
 import { expect, it } from "vitest";
-import { boothTest, noCardVehicle } from "./harness.js";
+import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
 
 it("a DSRC suspect settled not debited whose fresh charge then fails (PSAM error) is a case while the lane runs and after a restart; the card then pays once on it", async () => {
-  const vehicle = {
-    id: "B3",
-    plate: "湘AB0003",
-    class: 1,
-    at: 200,
-    zoneMs: 3000,
-    entryStation: "0101",
-    card: { serial: SERIAL },
-    faults: [{ kind: "leave-during-debit" }],
-  };
+  const vehicle = tornBeforeDebitVehicle(SERIAL);
   await boothTest({ scenario: { traffic: { vehicles: [vehicle] } } }, async (t) => {
     const id = await t.caseQueued("B5_NO_DSRC");
     t.reader.inject({ kind: "psam-error", when: { target: "psam", ins: "70" }, sw: "6581" });
