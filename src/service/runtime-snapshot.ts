@@ -57,6 +57,25 @@ export function laneStateOf(
   return { status: "starting", canTrade: false, reason: "starting", detail: "the lane is starting" };
 }
 
+/**
+ * `state` as /health answers it: the controller's, but closed for the journal as soon as the journal is
+ * unhealthy. A failed read closes the lane on the controller's queue (src/lane/lane-gate.ts), after the
+ * snapshot whose read found it: that snapshot must not say the lane can trade.
+ */
+export function tradingState(
+  s: LaneRuntime["controller"]["status"],
+  journalHealthy: boolean,
+): Omit<LaneStateView, "since" | "operatorClosed"> {
+  const st = laneStateOf(s);
+  if (journalHealthy || !st.canTrade) return st;
+  return {
+    status: "closed",
+    canTrade: false,
+    reason: "journal",
+    detail: "journal failed: the lane is closing",
+  };
+}
+
 /** A link's status as the snapshot names it: anything else is "down". */
 export function linkStatus(s: string): LinkView["status"] {
   return s === "up" || s === "down" || s === "stopped" || s === "connecting" ? s : "down";

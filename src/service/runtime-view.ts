@@ -51,11 +51,11 @@ import {
   clockView,
   disabledUplinkView,
   journalView,
-  laneStateOf,
   processView,
   readerView,
   rsuView,
   statusListView,
+  tradingState,
   uplinkView,
 } from "./runtime-snapshot.js";
 import { RuntimeTracker } from "./runtime-tracker.js";
@@ -122,7 +122,8 @@ export class LaneRuntimeView implements LaneView {
     // read in this order, each once: the list's health, its counts (after a change of versions), the
     // uplink's status or, without a station, the journal's queue (one read of the queue's age:
     // src/journal/outbox.ts queueAge). The reads come before the lane's state: a read that finds the
-    // journal failed closes the lane (src/journal/db.ts read()), and this snapshot then says so.
+    // journal failed closes the lane (src/journal/db.ts read()) on the controller's queue, later than this
+    // snapshot: tradingState says "closed" for an unhealthy journal at once.
     const health = rt.statusList.health();
     const listInfo = t.statusListInfo();
     const up = rt.uplink?.status() ?? null;
@@ -131,7 +132,11 @@ export class LaneRuntimeView implements LaneView {
       v: 1,
       at: now,
       lane: this.o.lane,
-      state: { ...laneStateOf(c.status), since: t.stateSince, operatorClosed: c.operatorClosed },
+      state: {
+        ...tradingState(c.status, rt.journal.healthy),
+        since: t.stateSince,
+        operatorClosed: c.operatorClosed,
+      },
       rsu: rsuView(rt, t.rsuSince, this.now),
       reader: readerView(rt.reader, t.reader),
       counters: { ...c.counters },

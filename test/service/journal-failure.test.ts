@@ -90,4 +90,34 @@ describe("a journal read that fails", () => {
       },
     );
   });
+
+  it("the very request whose read finds the journal failed does not say the lane can trade (503, canTrade false)", async () => {
+    await laneTest(
+      { protocol: "legacy", scenario: { defaults: { zoneMs: 2500 }, traffic: { gapMs: 200, vehicles: [] } } },
+      async (t) => {
+        const served = await serveLane(t.lane, servedLaneConfig(t.lane), {
+          processMetrics: false,
+          verifyFirstAfterMs: 3_600_000,
+        });
+        const url = (p: string): URL => new URL(p, served.service.url);
+        try {
+          expect((await fetch(url("/health"))).status).toBe(200);
+          const stmt = (t.lane.journal.outbox as unknown as { stmtQueueAge: { get: () => unknown } })
+            .stmtQueueAge;
+          stmt.get = () => {
+            throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR_READ" });
+          };
+          // no wait for the controller's close: this request's own snapshot meets the failure
+          const h = await fetch(url("/health"));
+          expect(h.status).toBe(503);
+          expect(await h.json()).toMatchObject({ ok: false, reason: "journal" });
+          const s = served.view.snapshot();
+          expect(s.state).toMatchObject({ canTrade: false, reason: "journal" });
+          expect(s.journal.healthy).toBe(false);
+        } finally {
+          await served.close();
+        }
+      },
+    );
+  });
 });
