@@ -44,6 +44,7 @@ export type LoopDesk = Pick<
   | "get"
   | "pick"
   | "suspectCase"
+  | "ownCase"
   | "add"
   | "remove"
   | "closeForGood"
@@ -608,7 +609,7 @@ function onItsTrip(
 
 /** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */
 function ownCase(desk: LoopDesk, picked: BoothCase | undefined, open: CommittedRecord): BoothCase {
-  const own = desk.get(`s${open.seq}`) ?? desk.suspectCase(open);
+  const own = desk.ownCase(open);
   if (!picked || picked.id === own.id) return own;
   const same =
     (picked.cardId !== null && picked.cardId === open.cardId) ||

@@ -251,8 +251,27 @@ export class CaseDesk {
     return this.queue.forCard(cardId, this.cancelling);
   }
 
-  /** The case of an unsettled suspect found on a card that no case in the queue names. */
+  /**
+   * The case of an unsettled suspect found on a card that no case in the queue names; its age counts from
+   * now (`queuedAt`), not from the suspect's record, which may be days old: settled "not debited", its
+   * vehicle still owes this trip and the case stays for `caseMaxAgeMinutes` from here (docs/booth.md §4).
+   */
   suspectCase(s: CommittedRecord): BoothCase {
+    return { ...this.suspectRecordCase(s), queuedAt: this.d.wallNow() };
+  }
+
+  /**
+   * The suspect's own case, its card on the reader now: the one queued (its age counting from now: the
+   * vehicle is at the booth again), else a new one (suspectCase).
+   */
+  ownCase(s: CommittedRecord): BoothCase {
+    const queued = this.queue.get(`s${s.seq}`);
+    if (!queued) return this.suspectCase(s);
+    queued.queuedAt = this.d.wallNow();
+    return queued;
+  }
+
+  private suspectRecordCase(s: CommittedRecord): BoothCase {
     return (
       caseOf(s, this.reasons) ?? {
         id: `s${s.seq}`,

@@ -72,6 +72,11 @@ export interface BoothCase {
   vehicleClass: number | null;
   /** suspects: the amount in question */
   amount: number | null;
+  /**
+   * wall ms: when it joined this process's queue, when that is later than `openedAt` (the case of an old
+   * suspect found on its card: case-desk.ts suspectCase); its age for `caseMaxAgeMinutes` counts from here
+   */
+  queuedAt?: number;
 }
 
 /** What a booth record keeps about the case it closes (record.extra.booth.case). */
@@ -183,9 +188,14 @@ export class BoothCases {
     return { added: true, dropped, full: false };
   }
 
-  /** The cases opened before `before` (wall ms) that may leave (not a recovery, none in `keep`), oldest first. */
+  /**
+   * The cases opened (or queued, `queuedAt`) before `before` (wall ms) that may leave (not a recovery, none
+   * in `keep`), oldest first.
+   */
   olderThan(before: number, keep: ReadonlySet<string>): BoothCase[] {
-    return this.list().filter((c) => c.kind !== "recovery" && !keep.has(c.id) && c.openedAt < before);
+    return this.list().filter(
+      (c) => c.kind !== "recovery" && !keep.has(c.id) && Math.max(c.openedAt, c.queuedAt ?? 0) < before,
+    );
   }
 
   /** Puts a case at the head (a debit to recover comes before everything). */

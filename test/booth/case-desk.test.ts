@@ -162,6 +162,31 @@ describe("a case's age", () => {
     expect(r.ids()).toEqual(["s2", "s4"]);
     expect(r.alarms).toEqual([]);
   });
+
+  it("the case of a suspect whose card is at the booth counts its age from then, not from the suspect's record", () => {
+    const r = rig({ queueMax: 10 });
+    const suspect = {
+      ...stop(1, "A"),
+      kind: "suspect",
+      outcome: "B5_NO_DSRC",
+      cardId: "43012200000000000001",
+    } as CommittedRecord;
+    // days later its card is on the reader: settled "not debited", its fresh charge then failed
+    r.at(3 * 24 * 60);
+    r.desk.add(r.desk.ownCase(suspect));
+    r.at(3 * 24 * 60 + 119);
+    r.desk.expire();
+    expect(r.ids()).toEqual(["s1"]); // the vehicle still owes this trip
+    // a queued case whose card comes again: its age starts again too
+    r.desk.ownCase(suspect);
+    r.at(3 * 24 * 60 + 200);
+    r.desk.expire();
+    expect(r.ids()).toEqual(["s1"]);
+    r.at(3 * 24 * 60 + 240);
+    r.desk.expire();
+    expect(r.ids()).toEqual([]);
+    expect(r.closed).toEqual([{ id: "s1", why: "older than caseMaxAgeMinutes (120)" }]);
+  });
 });
 
 describe("cancel without a case id", () => {
