@@ -13,7 +13,7 @@
  * A key is created only where nothing shows one existed: the data directory's first start.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import {
@@ -80,9 +80,13 @@ function refuse(path: string, message: string): EtcError {
 export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | null = () => null): LaneKey {
   const privPath = join(dataDir, AUDIT_KEY_FILE);
   const pubPath = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
-  const besideId = existsSync(pubPath) ? publicKeyIdIn(pubPath) : null;
+  // an empty file is what a power cut during its first write leaves (written without a flush): absent. An
+  // empty public key file is written again from the private key; an empty private key file is made again
+  // only while nothing shows a key signed (below)
+  const present = (path: string): boolean => existsSync(path) && statSync(path).size > 0;
+  const besideId = present(pubPath) ? publicKeyIdIn(pubPath) : null;
   let privateKey: KeyObject;
-  if (existsSync(privPath)) privateKey = readPrivateKey(privPath);
+  if (present(privPath)) privateKey = readPrivateKey(privPath);
   else {
     const shown: PriorKey | null = besideId !== null ? { keyId: besideId, where: pubPath } : prior();
     if (shown !== null)
@@ -96,6 +100,7 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
       );
     privateKey = generateKeyPairSync("ed25519").privateKey;
     try {
+      if (existsSync(privPath)) unlinkSync(privPath); // empty: the first start's write cut short
       writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
         mode: 0o600,
         flag: "wx",

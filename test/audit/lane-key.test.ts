@@ -139,4 +139,25 @@ describe("the lane's audit key", () => {
     expect(read(AUDIT_PUBLIC_KEY_FILE)).toContain("PUBLIC KEY");
     expect(verifyLane(dir).ok).toBe(true);
   });
+
+  it("an empty key file (a power cut during its first write) is written again: the public one from the private key; the private one while nothing shows a key signed", async () => {
+    const id = await ranOnce();
+    writeFileSync(join(dir, AUDIT_PUBLIC_KEY_FILE), "");
+    const l = openBoundTrail(dir);
+    expect(l.trail.key.keyId).toBe(id);
+    await l.close();
+    expect(read(AUDIT_PUBLIC_KEY_FILE)).toContain("PUBLIC KEY");
+    expect(verifyLane(dir).ok).toBe(true);
+    // a first start cut short: an empty private key file, no public key, no checkpoint
+    const fresh = tempDir("etc-audit-key-fresh-");
+    try {
+      writeFileSync(join(fresh.dir, AUDIT_KEY_FILE), "");
+      const again = openBoundTrail(fresh.dir);
+      expect(again.trail.key.keyId).toMatch(/\S/);
+      await again.close();
+      expect(readFileSync(join(fresh.dir, AUDIT_KEY_FILE), "utf8")).toContain("PRIVATE KEY");
+    } finally {
+      fresh.cleanup();
+    }
+  });
 });
