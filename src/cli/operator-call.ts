@@ -36,14 +36,14 @@ export function addTimeoutOption(cmd: Command): Command {
 
 /**
  * The answer timeout in ms from `--timeout SECONDS`; a UsageError for anything but 0 (no limit) or a
- * number of seconds from 0.001 to 86400. A positive value that would round to 0 ms is refused: 0 means no
- * limit, the opposite of what was asked.
+ * number of seconds from 0.001 to 86400. A positive value below 0.001 is refused (it would round to 0 ms or
+ * near it, and 0 means no limit, the opposite of what was asked).
  */
 export function answerTimeoutMs(o: { timeout?: string }): number {
   if (o.timeout === undefined) return DEFAULT_ANSWER_TIMEOUT_MS;
   const s = Number(o.timeout);
   const ms = Math.round(s * 1000);
-  if (o.timeout.trim() === "" || !Number.isFinite(s) || s < 0 || s > 86_400 || (s > 0 && ms === 0))
+  if (o.timeout.trim() === "" || !Number.isFinite(s) || s < 0 || s > 86_400 || (s > 0 && s < 0.001))
     throw new UsageError(
       `--timeout: expected seconds to wait for the lane (0 for no limit, else 0.001 to 86400), got "${o.timeout}"`,
     );
