@@ -5,8 +5,10 @@
  * the work on the reader only through `DeskWork` (card-loop.ts implements it) and of the recovery only
  * through the cases the recovery book opens and closes here (recovery-book.ts).
  */
+
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord } from "../journal/types.js";
+import { operatorLabel } from "../lane/lane-gate.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
 import { type BoothCase, BoothCases, caseOf, rebuildCases } from "./cases.js";
@@ -192,7 +194,12 @@ export class CaseDesk {
         // ownCase): then it is being debited, and the cancel is refused as above
         if (this.d.work.stopIfActive(c.id) === "money") return debiting;
         const rec = this.d.fx.tryCommit(
-          cancelledRecord(this.d.rec, c, `${o.user.name} (uid ${o.user.uid})`, o.reason),
+          cancelledRecord(
+            this.d.rec,
+            c,
+            `${operatorLabel(o.user.name, o.user.sudoUser)} (uid ${o.user.uid})`,
+            o.reason,
+          ),
         );
         if (!rec) return { ok: false, message: "the journal cannot be written: case not cancelled" };
         this.d.fx.recorded(rec, false, null);
@@ -202,7 +209,7 @@ export class CaseDesk {
     }
     this.d.counters.cancelled++;
     this.release(c);
-    this.remove(c, `cancelled by ${o.user.name}: ${o.reason}`);
+    this.remove(c, `cancelled by ${operatorLabel(o.user.name, o.user.sudoUser)}: ${o.reason}`);
     this.d.fx.show(PROMPTS.cancelled(), c);
     this.d.work.kick();
     return { ok: true, message: `case ${c.id} cancelled` };

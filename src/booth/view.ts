@@ -115,4 +115,6 @@ export function who(c: BoothCase): string {
 export interface BoothUser {
   name: string;
   uid: number;
+  /** the person behind `sudo -u <lane user>` (the control socket's OperatorUser.sudoUser) */
+  sudoUser?: string;
 }

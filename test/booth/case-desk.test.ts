@@ -31,6 +31,7 @@ function rig(o: { queueMax: number; active?: () => string | null; records?: Comm
   const audits: { type: string; message: string; data: Record<string, unknown> | undefined }[] = [];
   const noted: { seq: number; why: string }[] = [];
   const closed: { id: string; why: string }[] = [];
+  const committed: NewLaneRecord[] = [];
   let now = T0;
   const desk = new CaseDesk({
     options: {
@@ -61,8 +62,10 @@ function rig(o: { queueMax: number; active?: () => string | null; records?: Comm
         alarms.push({ code, message });
       },
       // a cancel's BOOTH_CANCELLED record, "committed"
-      tryCommit: (rec: NewLaneRecord) =>
-        ({ ...rec, seq: 100, tradeId: "T100", revision: 1 }) as CommittedRecord,
+      tryCommit: (rec: NewLaneRecord) => {
+        committed.push(rec);
+        return { ...rec, seq: 100, tradeId: "T100", revision: 1 } as CommittedRecord;
+      },
       recorded: () => undefined,
     },
     events: {
@@ -88,6 +91,7 @@ function rig(o: { queueMax: number; active?: () => string | null; records?: Comm
     audits,
     noted,
     closed,
+    committed,
     ids: () => desk.views().map((c) => c.id),
     at: (minutes: number) => {
       now = T0 + minutes * 60_000;
@@ -205,6 +209,17 @@ describe("cancel without a case id", () => {
       message: "case s2 cancelled",
     });
     expect(r.ids()).toEqual([]);
+  });
+
+  it("through sudo -u: the BOOTH_CANCELLED record and the closed event name the person, not only the lane's account", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(1, "A"));
+    const user = { name: "etclane", uid: 998, sudoUser: "wang" };
+    expect((await r.desk.cancel({ reason: "paid in cash", user })).ok).toBe(true);
+    expect(
+      r.committed.map((c) => (c.extra as { booth?: { cancelledBy?: string } }).booth?.cancelledBy),
+    ).toEqual(["wang (as etclane) (uid 998)"]);
+    expect(r.closed).toEqual([{ id: "s1", why: "cancelled by wang (as etclane): paid in cash" }]);
   });
 
   it("with a debit being recovered at the head: the first case that is not the recovery", async () => {
