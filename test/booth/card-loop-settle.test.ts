@@ -56,6 +56,7 @@ describe("the booth's card watch around a settlement", () => {
         size: 1,
         pick: () => kase,
         get: () => kase,
+        ownCase: () => kase,
         remove: () => undefined,
         release: () => undefined,
         showWaiting: () => shown.push("waiting"),
