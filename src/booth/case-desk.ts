@@ -11,7 +11,7 @@ import type { CommittedRecord } from "../journal/types.js";
 import { operatorLabel } from "../lane/lane-gate.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
-import { type BoothCase, BoothCases, caseOf, rebuildCases } from "./cases.js";
+import { type BoothCase, BoothCases, caseOf, rebuildCases, recordCase } from "./cases.js";
 import { type BoothCounters, type BoothOptions, errText } from "./context.js";
 import { type BoothEffects, yieldToIo } from "./effects.js";
 import type { BoothJournal } from "./ports.js";
@@ -264,7 +264,8 @@ export class CaseDesk {
    * vehicle still owes this trip and the case stays for `caseMaxAgeMinutes` from here (docs/booth.md §4).
    */
   suspectCase(s: CommittedRecord): BoothCase {
-    return { ...this.suspectRecordCase(s), queuedAt: this.d.wallNow() };
+    // an unsettled suspect's case whatever its outcome (caseOf offers only SUSPECT_CASES to the booth)
+    return { ...recordCase(s, "suspect", s.outcome, s.amount), queuedAt: this.d.wallNow() };
   }
 
   /**
@@ -276,26 +277,6 @@ export class CaseDesk {
     if (!queued) return this.suspectCase(s);
     queued.queuedAt = this.d.wallNow();
     return queued;
-  }
-
-  private suspectRecordCase(s: CommittedRecord): BoothCase {
-    return (
-      caseOf(s, this.reasons) ?? {
-        id: `s${s.seq}`,
-        kind: "suspect",
-        reason: s.outcome,
-        openedAt: Date.parse(s.createdAt),
-        seq: s.seq,
-        tradeId: s.tradeId,
-        obuId: s.obuId || null,
-        obuSerial: s.obuSerial,
-        cardId: s.cardId,
-        plate: s.plate,
-        plateColor: s.plateColor,
-        vehicleClass: s.vehicleClass,
-        amount: s.amount,
-      }
-    );
   }
 
   /** The class the collector gave with `take --class N`, if any. */

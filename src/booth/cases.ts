@@ -94,7 +94,7 @@ export function caseOf(r: CommittedRecord, reasons: ReadonlySet<string>): BoothC
 }
 
 /** The case of record `r`: its id, time and vehicle from the record, the rest as given. */
-function recordCase(
+export function recordCase(
   r: CommittedRecord,
   kind: "suspect" | "stop",
   reason: string,
