@@ -504,7 +504,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
       // again by itself; the collector puts the card on again to try once more
       const { sw } = this.unclearDebit;
       this.unclearDebit = undefined;
-      refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw, recovered: "not debited" });
+      refuse(ctx, c, card.cardId, "CARD_REFUSED", { step: "DEBIT", sw, recovered: "not debited" });
       await ctx.signal("refused");
       return;
     }

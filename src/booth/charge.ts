@@ -10,6 +10,7 @@
 
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import { idsData } from "../audit/events.js";
 import { localStamp } from "../local-time.js";
 import {
   BOOTH_INTENT_PREFIX,
@@ -53,14 +54,20 @@ export function refuseForJournal(ctx: BoothContext, c: BoothCase | null, message
   ctx.show(PROMPTS.refused("SYSTEM", "系统故障", "未扣款：请人工处理"), c);
 }
 
-/** Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. */
+/**
+ * Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. The entry and the alarm
+ * name the card on the reader and the case's OBU in their data, so `audit search --card/--obu` finds them
+ * (src/audit/search.ts).
+ */
 export function refuse(
   ctx: BoothContext,
   c: BoothCase,
+  cardId: string | null,
   code: RefusalCode,
   detail: Record<string, unknown>,
 ): ChargeResult {
   const [text, what] = REFUSALS[code];
+  const ids = { cardId, obuSerial: c.obuSerial, obuId: c.obuId };
   ctx.counters.refusals++;
   ctx.show(PROMPTS.refused(code, text, what), c);
   ctx.audit(
@@ -70,11 +77,12 @@ export function refuse(
     {
       case: caseLink(c),
       code,
+      ...idsData(ids),
       ...detail,
     },
   );
   if (ALARM_REFUSALS.has(code))
-    ctx.alarm(code, `booth: ${code} (case ${c.id}${c.obuId ? `, OBU ${c.obuId}` : ""})`);
+    ctx.alarm(code, `booth: ${code} (case ${c.id}${c.obuId ? `, OBU ${c.obuId}` : ""})`, ids);
   return { kind: "refused", code };
 }
 
@@ -151,7 +159,7 @@ export async function charge(
     vehicleClass,
     wallNow: ctx.wallNow(),
   });
-  if (!chk.ok) return refuse(ctx, c, chk.code, chk.detail);
+  if (!chk.ok) return refuse(ctx, c, card.cardId, chk.code, chk.detail);
   const { price, write } = chk;
   const record = encodeRecord(card.layout, write, ctx.dialect);
   const key = { cardId: card.cardId, obuSerial: c.obuSerial };
@@ -372,13 +380,21 @@ function notDebited(
 ): ChargeResult {
   // the card answered 9302 or 6901 (purchase.ts DEBIT_NOT_DEBITED): it did not debit; its intent was
   // dropped (durably) with nothing to record. Any other status word came as a DebitLost.
-  if (e instanceof DebitRefused) return refuse(ctx, c, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
+  if (e instanceof DebitRefused) return refuse(ctx, c, o.cardId, "CARD_REFUSED", { step: "DEBIT", sw: e.sw });
   if (e instanceof InitRefused)
     return e.sw === "9401"
-      ? refuse(ctx, c, "INSUFFICIENT_BALANCE", { balance: e.balance, charge: o.price.amount, sw: e.sw })
-      : refuse(ctx, c, "CARD_REFUSED", { step: "INIT", sw: e.sw });
+      ? refuse(ctx, c, o.cardId, "INSUFFICIENT_BALANCE", {
+          balance: e.balance,
+          charge: o.price.amount,
+          sw: e.sw,
+        })
+      : refuse(ctx, c, o.cardId, "CARD_REFUSED", { step: "INIT", sw: e.sw });
   if (e instanceof UpdateRefused)
-    return refuse(ctx, c, "CARD_REFUSED", { step: "UPDATE CAPP DATA CACHE", sw: e.sw, layout: o.layout });
+    return refuse(ctx, c, o.cardId, "CARD_REFUSED", {
+      step: "UPDATE CAPP DATA CACHE",
+      sw: e.sw,
+      layout: o.layout,
+    });
   if (e instanceof EtcError && e.code === BoothErrorCodes.Psam) {
     ctx.counters.psamErrors++;
     ctx.psam.invalidate();

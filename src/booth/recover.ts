@@ -416,7 +416,11 @@ function recordedPaid(
   const bar = listedNow(ctx, card ?? { cardId: p.cardId }, committed);
   ctx.recorded(committed, card !== null && bar === null, commitMs);
   if (bar) {
-    refuse(ctx, pd.case, bar.code, { ...bar.detail, recorded: committed.tradeId, intentId: pd.intentId });
+    refuse(ctx, pd.case, p.cardId, bar.code, {
+      ...bar.detail,
+      recorded: committed.tradeId,
+      intentId: pd.intentId,
+    });
     return "recorded-listed";
   }
   if (!card) {

@@ -81,7 +81,7 @@ function paidOrListed(
   paid: SettleResult,
 ): SettleResult {
   if (!bar) return paid;
-  refuse(ctx, c, bar.code, { ...bar.detail, settled: s.tradeId, settledAs: paid });
+  refuse(ctx, c, s.cardId, bar.code, { ...bar.detail, settled: s.tradeId, settledAs: paid });
   return "paid-listed";
 }
 

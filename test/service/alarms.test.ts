@@ -176,6 +176,8 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
             ["booth.refused", "CARD_ON_STATUS_LIST"],
             ["lane.alarm", "CARD_ON_STATUS_LIST"],
           ]);
+          // both name the card in their data, as `audit search --card` reads it (src/audit/search.ts)
+          expect(entries.map((e) => (e.data as { cardId?: string }).cardId)).toEqual([card, card]);
           expect(await alarmsCounted(served)).toEqual({ ...atStart, CARD_ON_STATUS_LIST: 1 });
           expect(feed.map((a) => a.code)).toEqual(["CARD_ON_STATUS_LIST"]);
         } finally {
