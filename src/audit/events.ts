@@ -59,7 +59,8 @@ export interface LaneEventData {
     code?: string;
     source?: string;
   };
-  "journal.error": { code: string; message: string; sqliteCode?: string; op?: string };
+  /** `read`: a read of the journal failed (a damaged file or an I/O error), not a write */
+  "journal.error": { code: string; message: string; sqliteCode?: string; op?: string; read?: true };
   "journal.recovered": { lastSeq?: number };
   /** deleted journal record seqs as [from, to] ranges: `audit verify` accepts a missing row they cover */
   "journal.retention": { deleted: [number, number][]; count: number; cutoff: string };
@@ -366,7 +367,12 @@ export class LaneEvents {
     );
   }
   journalError(d: LaneEventData["journal.error"]): unknown {
-    return this.emit("journal.error", "alarm", `journal write failed: ${d.message}`, d);
+    return this.emit(
+      "journal.error",
+      "alarm",
+      `journal ${d.read ? "read" : "write"} failed: ${d.message}`,
+      d,
+    );
   }
   journalRecovered(lastSeq?: number): unknown {
     return this.emit(

@@ -7,7 +7,7 @@
  *   to open at start); a stop closes the gate too, but `lane.stop` says so (written by the runtime at
  *   close), so the stopping and stopped states are not repeated;
  * - the RSU link (the controller's `events$` link events): `rsu.link` up/down with the reason;
- * - the journal's health: `journal.error` when a write fails, `journal.recovered` when it is writable
+ * - the journal's health: `journal.error` when a write or a read fails, `journal.recovered` when it is writable
  *   again.
  *
  * Written elsewhere, not here: the card reader's link (`reader.link`, by the booth, src/booth/card-loop.ts,
@@ -32,7 +32,7 @@ export interface GateSource {
 export interface JournalHealthSource {
   readonly health$: Observable<{
     healthy: boolean;
-    error?: { code: string; sqliteCode?: string; message: string } | undefined;
+    error?: { code: string; sqliteCode?: string; message: string; op?: string; read?: true } | undefined;
   }>;
   lastSeq(): number;
 }
@@ -87,7 +87,9 @@ export function connectLaneTrail(events: LaneEvents, s: LaneTrailSources, log: L
           events.journalError({
             code: err.code,
             message: err.message,
+            ...(err.op ? { op: err.op } : {}),
             ...(err.sqliteCode ? { sqliteCode: err.sqliteCode } : {}),
+            ...(err.read ? { read: true as const } : {}),
           }),
         );
       } else if (h.healthy && unhealthy)

@@ -136,7 +136,17 @@ export interface JournalHealth {
    * the failure that made the journal unhealthy: a write, or a read that met a damaged file or an I/O
    * error; `damaged`: SQLite reported the file damaged, and recover() cannot help (DAMAGED_FILE)
    */
-  error?: { code: string; sqliteCode?: string; message: string; at: string; damaged?: true };
+  error?: {
+    code: string;
+    sqliteCode?: string;
+    message: string;
+    at: string;
+    damaged?: true;
+    /** the journal operation that failed (`commit`, `settle`, `meta`, ...) */
+    op: string;
+    /** the failure was a read's (read()), not a write's */
+    read?: true;
+  };
 }
 
 export function sqliteCodeOf(e: unknown): string | undefined {
@@ -325,7 +335,7 @@ export class JournalDb {
    * (health$ emits), and return the E601 to throw. SQLite reporting the file damaged (isDamage) is kept:
    * DAMAGED_FILE is written, and recover() no longer makes the journal healthy.
    */
-  fail(op: string, e: unknown): EtcError {
+  fail(op: string, e: unknown, read = false): EtcError {
     const sqliteCode = sqliteCodeOf(e);
     let message = e instanceof Error ? e.message : String(e);
     if (this.db.inTransaction) {
@@ -349,6 +359,8 @@ export class JournalDb {
         ...(sqliteCode ? { sqliteCode } : {}),
         message,
         at,
+        op,
+        ...(read ? { read: true as const } : {}),
         // a failure after the damage was noted (an I/O error, say) does not make it whole
         ...(this.damageNote ? { damaged: true as const } : {}),
       },
@@ -370,7 +382,7 @@ export class JournalDb {
     try {
       return f();
     } catch (e) {
-      if (isFileFault(sqliteCodeOf(e)) && !this.closedFlag) throw this.fail(op, e);
+      if (isFileFault(sqliteCodeOf(e)) && !this.closedFlag) throw this.fail(op, e, true);
       throw e;
     }
   }

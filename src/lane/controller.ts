@@ -190,6 +190,8 @@ export class LaneController {
   private downReported = false;
   /** the journal's health as its health$ last said (null: a journal without one) */
   private journalHealthy: boolean | null = null;
+  /** the journal's last failure was a read's (its health says so), not a write's */
+  private journalReadFailed = false;
   private machineCtx: MachineCtx | undefined;
 
   constructor(opts: LaneControllerOptions) {
@@ -381,6 +383,7 @@ export class LaneController {
       this.subs.push(
         journalHealth.subscribe((h) => {
           this.journalHealthy = h.healthy; // at once: a commit that fails turns it before its caller hears
+          if (!h.healthy) this.journalReadFailed = h.error?.read === true;
           if (!h.healthy) this.queue.enqueue(() => this.journalFailed(undefined, ""));
           else this.queue.enqueue(() => this.journalWritable());
         }),
@@ -738,7 +741,8 @@ export class LaneController {
   private async journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void> {
     // a journal still healthy refused the record (E605: one the lane built wrong), it did not fail a write
     const refused = this.journalHealthy === true;
-    const first = this.gate.journalFailedNow(refused);
+    const failure = this.journalReadFailed ? "read" : "write";
+    const first = this.gate.journalFailedNow(refused, failure);
     if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
     if (!first) {
       await this.updateLane(); // a status that said "writable again" says the failure again
@@ -748,7 +752,9 @@ export class LaneController {
       "JOURNAL_FAILED",
       refused
         ? "the journal refused a record the lane built (the record is in the log): ETC trading stopped, no barrier opens without a record"
-        : "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
+        : failure === "read"
+          ? "the journal cannot be read: ETC trading stopped, no barrier opens without a record"
+          : "the journal cannot be written: ETC trading stopped, no barrier opens without a record",
     );
     await this.updateLane();
   }

@@ -110,14 +110,19 @@ export interface LaneGateDeps {
   listCloses(): string | null;
 }
 
-/** The status detail of a lane closed for its journal, by what happened to it (LaneGate.journal). */
-const JOURNAL_CLOSED_DETAIL = {
-  failed: "journal write failed",
-  refused:
-    "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane",
-  "writable-again":
-    "journal write failed; the journal is writable again: restart the lane to record what the failure left and open",
-} as const;
+/**
+ * The status detail of a lane closed for its journal, by what happened to it (LaneGate.journal) and, for a
+ * failure, whether a write or a read failed (a read that met a damaged file or an I/O error).
+ */
+function journalClosedDetail(
+  state: "failed" | "refused" | "writable-again",
+  failed: "write" | "read",
+): string {
+  if (state === "refused")
+    return "the journal refused a record the lane built (a fault of the lane, the record in its log): restart the lane";
+  if (state === "failed") return `journal ${failed} failed`;
+  return `journal ${failed} failed; the journal is writable again: restart the lane to record what the failure left and open`;
+}
 
 export class LaneGate {
   private readonly statusSubject = new BehaviorSubject<LaneStatus>({ status: "starting" });
@@ -132,6 +137,8 @@ export class LaneGate {
    * it), "writable-again" (failed, and the journal recovered since: the lane waits for a restart)
    */
   private journal: "ok" | "failed" | "refused" | "writable-again" = "ok";
+  /** what failed when `journal` turned "failed": a write, or a read */
+  private journalFailure: "write" | "read" = "write";
   private stoppingFlag = false;
   private stoppedFlag = false;
   private operator: OperatorClose | null = null;
@@ -178,10 +185,12 @@ export class LaneGate {
 
   /**
    * A record was not written. `refused`: the journal, still healthy, refused it (E605, a record the lane
-   * built wrong: a fault of the lane, not of the disk); else the write failed.
+   * built wrong: a fault of the lane, not of the disk); else the journal failed: `failure` says whether a
+   * write or a read did (the journal's health names the operation).
    */
-  journalFailedNow(refused = false): boolean {
+  journalFailedNow(refused = false, failure: "write" | "read" = "write"): boolean {
     const first = this.journal === "ok";
+    if (first || this.journal === "writable-again") this.journalFailure = failure;
     if (first) this.journal = refused ? "refused" : "failed";
     else if (this.journal === "writable-again") this.journal = "failed";
     return first;
@@ -303,7 +312,8 @@ export class LaneGate {
     if (this.stoppedFlag) return closed("stopped", "controller stopped");
     if (this.stoppingFlag)
       return closed("stopping", "controller stopping: answers of debits in flight awaited");
-    if (this.journal !== "ok") return closed("journal", JOURNAL_CLOSED_DETAIL[this.journal]);
+    if (this.journal !== "ok")
+      return closed("journal", journalClosedDetail(this.journal, this.journalFailure));
     if (this.operator) return closed("operator", operatorDetail(this.operator));
     if (!this.up) return closed("rsu-down", this.linkDetail);
     if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);

@@ -79,7 +79,7 @@ export interface JournalPort {
    * (JOURNAL_FAILED), whatever made it so, a vehicle's write or not (the uplink's, the booth's, a read
    * that met a damaged file, the quick_check after open)
    */
-  readonly health$?: Observable<{ healthy: boolean }>;
+  readonly health$?: Observable<{ healthy: boolean; error?: { read?: true } }>;
 }
 
 export type StatusListState = "ok" | "stale" | "missing" | "past-hard-age" | "failed";

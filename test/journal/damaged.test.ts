@@ -104,7 +104,8 @@ describe("a read on the lane's handle that meets the damage is the journal's fai
     };
     expect(() => j.pending(10)).toThrow(/journal pending failed \(SQLITE_IOERR_READ\): disk I\/O error$/);
     expect(j.healthy).toBe(false);
-    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_READ" });
+    // a read's failure, named as such (the lane's status says "journal read failed", src/lane/lane-gate.ts)
+    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_READ", op: "pending", read: true });
     expect(j.health().error?.damaged).toBeUndefined();
     expect(existsSync(join(jd.dir(), DAMAGED_FILE))).toBe(false);
     st.stmtPending = real; // the disk answers again
@@ -202,7 +203,8 @@ describe("retention and the audit spool's writes go the journal's failure path t
     const r = await j.runRetention(new Date());
     expect(r).toMatchObject({ deleted: 0, error: { code: "E601_JOURNAL_WRITE" } });
     expect(j.healthy).toBe(false);
-    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_WRITE" });
+    expect(j.health().error).toMatchObject({ sqliteCode: "SQLITE_IOERR_WRITE", op: "retention" });
+    expect(j.health().error?.read).toBeUndefined();
     expect(j.health().error?.damaged).toBeUndefined();
     expect(existsSync(join(jd.dir(), DAMAGED_FILE))).toBe(false);
     expect(j.recover()).toBe(true);

@@ -233,7 +233,7 @@ export class FakeJournal implements JournalPort {
   /** what intentDurable() answers: the fdatasync of the intents written so far (tests hold or fail it) */
   durable: () => Promise<boolean> = () => Promise.resolve(true);
   /** the journal's health, as the journal's health$ (tests turn it unhealthy) */
-  readonly health$ = new BehaviorSubject<{ healthy: boolean }>({ healthy: true });
+  readonly health$ = new BehaviorSubject<{ healthy: boolean; error?: { read?: true } }>({ healthy: true });
 
   constructor(private readonly wallNow: () => number = () => Date.now()) {}
 

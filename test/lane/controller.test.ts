@@ -434,6 +434,28 @@ describe("reply, commit, barrier", () => {
     expect(opened.message).toContain("lane still closed: journal write failed");
   });
 
+  // the status said "journal write failed" and the alarm "cannot be written" when a read met a damaged file
+  it("a journal read that failed: the status and the alarm say read, not write", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.health$.next({ healthy: false, error: { read: true } });
+    await r.settle();
+    expect(r.ctl.status).toEqual({ status: "closed", reason: "journal", detail: "journal read failed" });
+    expect(
+      r.outputs.flatMap((o) => (o.type === "alarm" && o.code === "JOURNAL_FAILED" ? [o.message] : [])),
+    ).toEqual(["the journal cannot be read: ETC trading stopped, no barrier opens without a record"]);
+    r.journal.health$.next({ healthy: true });
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({
+      detail:
+        "journal read failed; the journal is writable again: restart the lane to record what the failure left and open",
+    });
+    // a write failing after it: the detail names the write
+    r.journal.health$.next({ healthy: false, error: {} });
+    await r.settle();
+    expect(r.ctl.status).toEqual({ status: "closed", reason: "journal", detail: "journal write failed" });
+  });
+
   it("an uncertain B5 whose intent cannot be rewritten before C8: no C8, lane closed, the card and OBU held", async () => {
     const r = rig();
     await open(r);
