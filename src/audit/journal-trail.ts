@@ -17,7 +17,7 @@
  * entry of its own; from then on every move of the upload state (acknowledged, held, requeued) writes its
  * own entry (src/journal/outbox.ts), and `audit verify` holds journal.db's outbox, held and acks tables to
  * them (./verify-uploads.ts). Its marker (meta.audit_uploads_bound_entry) commits with the statement.
- * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-lane.ts) both
+ * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-session.ts) both
  * open it so.
  */
 import { silentLogger } from "../../firmware-bridge/log.js";

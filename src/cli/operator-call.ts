@@ -1,6 +1,6 @@
 /**
  * An operator command: through the running lane's control socket when one answers, otherwise (for the
- * actions that make sense without a lane) on the data directory directly, under its lock (direct-lane.ts).
+ * actions that make sense without a lane) on the data directory directly, under its lock (stopped-lane-operator.ts).
  * Prints the result line (or JSON with --json); a refused or failed action exits 1.
  */
 import type { Command } from "commander";
@@ -14,11 +14,12 @@ import {
 import type { ControlReply } from "../service/control/protocol.js";
 import { controlSocketPath, OPERATOR_REASON_MAX } from "../service/control/protocol.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
-import { type DirectLaneDeps, directDeps, runDirect } from "./direct-lane.js";
+import { type DirectLaneDeps, directDeps } from "./direct-session.js";
 import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
 import { terminalSafe } from "./format.js";
 import { addLaneOptions, type LaneLocation } from "./lane-locate.js";
 import { CommandExit, UsageError } from "./run-cli.js";
+import { runDirect } from "./stopped-lane-operator.js";
 
 /** The options of a command that asks the running lane: --config, --data-dir (lane-locate.ts), --timeout. */
 export function addOperatorOptions(cmd: Command): Command {

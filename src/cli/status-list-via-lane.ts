@@ -3,7 +3,7 @@
  * applies the bundle itself, versions, filter and cache included, and records who asked); the
  * status-list command calls `importStatusListThroughLane` first, and `null` means no lane answered: the
  * command then applies the bundle to the data directory itself, under the data-directory lock
- * (../direct-lane.ts). Either way `printImportOutcome` prints it the same: the result line (the lane's
+ * (./status-list-direct.ts). Either way `printImportOutcome` prints it the same: the result line (the lane's
  * words, src/status-list/import-message.ts, then where it was applied), or with --json one envelope
  * `{"via":"lane"|"direct","ok","message","result"}`, `result` being the apply result or null (a refusal).
  */

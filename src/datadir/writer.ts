@@ -1,6 +1,6 @@
 /**
  * May this process write the lane's data directory? The maintenance commands that act without a running
- * lane (src/cli/direct-lane.ts) ask before they take the data-directory lock, so that a refusal leaves
+ * lane (src/cli/data-dir-access.ts) ask before they take the data-directory lock, so that a refusal leaves
  * nothing behind:
  *
  * - the directory must exist, unless the command may create it (`status-list import --init`): a mistyped

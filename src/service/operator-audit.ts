@@ -92,25 +92,38 @@ export async function auditedAction(
   return r;
 }
 
+/**
+ * One operator action of the LaneOperator's, audited as auditedOperator audits it: for a path that offers
+ * only some of the actions (the status-list import without a lane, src/cli/status-list-direct.ts).
+ */
+export function auditedOperatorAction(
+  audit: OperatorAuditPort,
+  action: OperatorAction,
+  user: OperatorUser,
+  args: Record<string, unknown>,
+  fn: () => Promise<OperatorResult>,
+): Promise<OperatorResult> {
+  return auditedAction(
+    audit,
+    // a close and a settlement by hand are always worth a look
+    {
+      action,
+      verb: VERB[action],
+      user,
+      args,
+      warnAlways: action === "lane.close" || action === "journal.settle",
+    },
+    fn,
+  );
+}
+
 export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): LaneOperator {
   const act = (
     action: OperatorAction,
     user: OperatorUser,
     args: Record<string, unknown>,
     fn: () => Promise<OperatorResult>,
-  ): Promise<OperatorResult> =>
-    auditedAction(
-      audit,
-      // a close and a settlement by hand are always worth a look
-      {
-        action,
-        verb: VERB[action],
-        user,
-        args,
-        warnAlways: action === "lane.close" || action === "journal.settle",
-      },
-      fn,
-    );
+  ): Promise<OperatorResult> => auditedOperatorAction(audit, action, user, args, fn);
   return {
     openLane: (user) => act("lane.open", user, {}, () => inner.openLane(user)),
     closeLane: (user, reason) => act("lane.close", user, { reason }, () => inner.closeLane(user, reason)),

@@ -1,6 +1,6 @@
 /**
  * A maintenance command on a stopped lane acts on the journal of the data directory it was given with the
- * config it was given (src/cli/direct-lane.ts): the two must name the same lane. A config of lane 3 (an
+ * config it was given (src/cli/direct-session.ts): the two must name the same lane. A config of lane 3 (an
  * entry lane) with the data directory of lane 4 (an exit lane) is refused, naming the config's lane.* and
  * the journal's lane and data directory, before anything is written: no settle recorded with lane 3's role,
  * no retention with its retentionDays, no status list imported with its key.
@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { auditDir } from "../../src/audit/index.js";
-import { directDeps, importStatusListDirect, runDirect } from "../../src/cli/direct-lane.js";
+import { directDeps } from "../../src/cli/direct-session.js";
+import { importStatusListDirect } from "../../src/cli/status-list-direct.js";
+import { runDirect } from "../../src/cli/stopped-lane-operator.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
 import { Journal, JournalReader } from "../../src/journal/journal.js";

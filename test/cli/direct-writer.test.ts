@@ -1,6 +1,6 @@
 /**
  * The maintenance commands that write the data directory without a running lane (`status-list import`,
- * `lane open|close`, `journal requeue-held|retention|settle`; src/cli/direct-lane.ts) refuse to when they
+ * `lane open|close`, `journal requeue-held|retention|settle`; src/cli/data-dir-access.ts) refuse to when they
  * run as another user than the data directory's owner (src/datadir/writer.ts), naming the owner to run
  * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
  * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.

@@ -1,13 +1,14 @@
 /**
  * The operator's "run retention now" (LaneOperator.runRetention), through the running lane
- * (laneRuntimeOperator, src/service/runtime-view.ts) and without one (runDirect, src/cli/direct-lane.ts):
+ * (laneRuntimeOperator, src/service/runtime-view.ts) and without one (runDirect, src/cli/stopped-lane-operator.ts):
  * the journal's retention first, the audit trail's only after a journal run that completed (the trail
  * keeps the files the journal's kept rows are bound to, read from the journal: docs/audit.md "Rotation
  * and retention"), and a result that says what each part did.
  */
 import { expect, it, vi } from "vitest";
 import type { RetentionPlan } from "../../src/audit/retention.js";
-import { type DirectLaneDeps, runDirect } from "../../src/cli/direct-lane.js";
+import type { DirectLaneDeps } from "../../src/cli/direct-session.js";
+import { runDirect } from "../../src/cli/stopped-lane-operator.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { RetentionReport } from "../../src/journal/upkeep.js";
 import type { LaneRuntime } from "../../src/lane/runtime.js";

@@ -1,7 +1,7 @@
 /**
  * `etc-lane lane open|close`: an operator opens or closes the lane, through the running lane's control
  * socket; the lane records who did it in its audit trail. Without a running lane, on the data directory
- * under its lock (../direct-lane.ts): the close is the journal setting the lane reads when it starts, so a
+ * under its lock (../stopped-lane-operator.ts): the close is the journal setting the lane reads when it starts, so a
  * lane started later stays closed until `lane open`; recorded in the trail with `via: "direct"`.
  */
 import type { Command } from "commander";

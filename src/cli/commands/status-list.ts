@@ -7,7 +7,7 @@
  * `import` goes through the running lane when one answers on its control socket: the lane verifies and
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
- * in the lane's trail (../direct-lane.ts); a data directory no lane has run in (no journal, or none at
+ * in the lane's trail (../status-list-direct.ts); a data directory no lane has run in (no journal, or none at
  * all: a mistyped --data-dir) only with `--init`, before the lane's first start. `lookup` and `info` only read,
  * without the lock, and work beside a running lane.
  */
@@ -23,10 +23,10 @@ import {
   type StatusListCache,
   statusListTuning,
 } from "../../status-list/index.js";
-import { importStatusListDirect } from "../direct-lane.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
+import { importStatusListDirect } from "../status-list-direct.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
