@@ -214,6 +214,15 @@ export class BundleDownload {
     await this.discard();
   }
 
+  /**
+   * The bundle could not be applied for the lane's own reason and is to be tried again: its files stay,
+   * dropped from memory, so the next step takes them up as after a restart (the progress matched, the
+   * file's length and SHA-256 checked again; from page 0 when they are gone).
+   */
+  release(): void {
+    this.cur = null;
+  }
+
   /** The station has nothing newer: a download left unfinished (by this process or an earlier one) goes. */
   async abandon(): Promise<void> {
     await this.discard();
