@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { FREE_SPACE_MARGIN } from "../datadir/free-space.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { BundleInfo } from "./station-client.js";
 
@@ -64,14 +65,13 @@ const PROGRESS_SUFFIX = ".download.json";
 const OURS = /^(full|delta)-[0-9A-Za-z_.-]+\.bundle(\.\d+)?\.download(\.json(\.tmp)?)?$/;
 /** pages are hashed in slices of this, with a turn of the event loop between them */
 const HASH_SLICE = 256 * 1024;
-/**
- * Free space kept on the download directory's disk (the lane's data disk: the journal's) beyond the rest of
- * the bundle: a download neither starts nor goes on with less.
- */
-export const FREE_SPACE_MARGIN = 256 * 1024 * 1024;
 
 export interface BundleDownloadOptions {
-  /** default FREE_SPACE_MARGIN */
+  /**
+   * free space kept on the download directory's disk (the lane's data disk: the journal's) beyond the rest
+   * of the bundle: a download neither starts nor goes on with less; default FREE_SPACE_MARGIN
+   * (src/datadir/free-space.ts, the margin a full list's build keeps too)
+   */
   freeSpaceMargin?: number;
   /** the free space of the directory's disk; default node:fs/promises statfs */
   statfs?: (dir: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }>;
