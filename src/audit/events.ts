@@ -51,6 +51,7 @@ export interface LaneEventData {
     before?: { full: string | null; delta: string | null };
     failure?: { reason: string; code?: string };
   };
+  /** `local`: a bundle from the station the lane failed to apply for its own reason (tried again) */
   "status-list.refused": {
     bundle: string;
     kind?: string;
@@ -58,6 +59,7 @@ export interface LaneEventData {
     reason?: string;
     code?: string;
     source?: string;
+    local?: true;
   };
   /** `read`: a read of the journal failed (a damaged file or an I/O error), not a write */
   "journal.error": { code: string; message: string; sqliteCode?: string; op?: string; read?: true };

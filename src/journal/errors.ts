@@ -36,12 +36,14 @@ export const JournalErrorCodes = {
   StationProtocol: "E612_STATION_PROTOCOL",
   /** The station refused records: held out of the upload queue until an operator requeues them. */
   StationRejected: "E613_STATION_REJECTED",
-  /** A status-list bundle failed its length or SHA-256 check, or the sink refused it. */
+  /** A status-list bundle failed its length or SHA-256 check against the manifest (or a page its length). */
   StatusListBundle: "E614_STATUS_LIST_BUNDLE",
   /**
    * A status-list poll failed on the lane's side, not the station's: the download directory cannot be
    * written or a file of the download went (ENOTDIR, EACCES, ENOENT), the disk is full (ENOSPC), or it has
-   * too little free space for the rest of the bundle and the margin kept free (src/uplink/bundle-download.ts).
+   * too little free space for the rest of the bundle and the margin kept free (src/uplink/bundle-download.ts);
+   * or the status-list cache failed to apply a bundle with an error without a code
+   * (src/uplink/bundle-failures.ts).
    */
   StatusListLocal: "E615_STATUS_LIST_LOCAL",
   /** The audit log cannot be written. */

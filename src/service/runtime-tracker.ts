@@ -164,7 +164,8 @@ export class RuntimeTracker {
 
   /**
    * a list the uplink fetched and refused: once per error (its time and message); a poll that failed on
-   * the lane's own side (`local`, E615: a full disk) refused no list and is not one (the status shows it)
+   * the lane's own side (`local`: E615, a full disk; or a bundle the lane failed to apply for its own
+   * reason, src/uplink/bundle-failures.ts) refused no list and is not one (the status shows it)
    */
   private trackStatusListRefusals(uplink: NonNullable<LaneRuntime["uplink"]>): void {
     let lastError: string | null = null;

@@ -38,6 +38,12 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
+/** The filter's size for `expected` entries: 16 bits each rounded up to a power of two, 2^20 to 2^32 bits. */
+function log2BitsFor(expected: number): number {
+  const want = Math.max(2 ** 20, expected * 16);
+  return Math.min(32, Math.ceil(Math.log2(want)));
+}
+
 export interface FilterTag {
   /** the database file this filter was built for */
   db: string;
@@ -67,9 +73,13 @@ export class BloomFilter {
 
   /** About 16 bits per expected entry (false positives about 0.1% with k = 7), at least 2^20 bits. */
   static create(expected: number): BloomFilter {
-    const want = Math.max(2 ** 20, expected * 16);
-    const log2Bits = Math.min(32, Math.ceil(Math.log2(want)));
+    const log2Bits = log2BitsFor(expected);
     return new BloomFilter(new SharedArrayBuffer(2 ** log2Bits / 8), log2Bits);
+  }
+
+  /** The size of the file `save` writes for the filter `create(expected)` makes. */
+  static fileBytes(expected: number): number {
+    return FILE_HEADER + 2 ** log2BitsFor(expected) / 8;
   }
 
   get bytes(): number {

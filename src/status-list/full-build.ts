@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { freeBytesSync } from "../datadir/free-space.js";
+import { checkBuildRoom } from "./build-room.js";
 import { type BundleHeader, compareRecords, type RawRecord, recordProblem } from "./bundle.js";
 import {
   BodyStream,
@@ -48,7 +50,8 @@ const BATCH = 64;
  * Build a full list into a new database beside the live one and switch the pointer to it.
  * Throws (after deleting the build file) on any problem; the active list is untouched until the rename.
  * A failure after the rename (the directory's fsync) throws too, but keeps the files `current` names.
- * The steps, in order: check the bundle's header, signature, clock and version; load it into a new
+ * The steps, in order: check the bundle's header, signature, clock and version, and the room on the disk
+ * for the build (build-room.ts); load it into a new
  * database in one transaction; leave it ready to serve (WAL) and closed; make it and its filter durable;
  * check the version again against the list `current` names and switch the pointer. `current` is the
  * versions the lane serves (null, null when it serves none); the version order is checkFullOrder's.
@@ -60,6 +63,8 @@ export function buildFull(
   current: { full: string | null; delta: string | null },
   onProgress: (p: Progress) => void,
   now: number,
+  /** the free bytes of a directory's disk (build-room.ts; tests inject one) */
+  freeBytes: (dir: string) => number = freeBytesSync,
 ): BuildResult {
   const t0 = performance.now();
   const dir = listDir(dataDir);
@@ -69,6 +74,7 @@ export function buildFull(
   let db: Database.Database | null = null;
   try {
     checkFullAccepted(header, current, listOnDisk(dir, trustedKeyId), now);
+    checkBuildRoom(dir, header, freeBytes);
     dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
     db = new Database(join(dir, dbName));
     const loaded = loadList(db, reader, header, trustedKeyId, onProgress, now);

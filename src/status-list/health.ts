@@ -19,6 +19,11 @@ import { CREATED_AHEAD_MAX_MS } from "./version-order.js";
 
 /** A lookup result's staleness state is shared (frozen) for up to this long. */
 const STALE_REUSE_MS = 1000;
+/**
+ * While the newest update is ahead of the lane's clock (past CREATED_AHEAD_MAX_MS), health is judged again
+ * this often: a clock put right (NTP stepping it forward) is seen within it, with no lookup or update.
+ */
+const CLOCK_RECHECK_MS = 60_000;
 
 export function hours(ms: number): string {
   return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
@@ -146,11 +151,17 @@ export class ListHealth {
       const newest = st.deltaAgeMs as number;
       const since = this.sinceTaken(a);
       const what = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
-      if (newest > limits.hardMaxAgeMs)
+      if (newest < -CREATED_AHEAD_MAX_MS)
+        // the lane's clock is behind the list (an RTC reset at boot, a clock set back): how old the list is
+        // cannot be told, and the monotonic measure knows only this process's time; taken as too old
+        pastHardAge =
+          `the newest update, ${what}, is ${hours(-newest)} ahead of the lane's clock: its age is unknown ` +
+          `(the lane's clock is wrong: an RTC reset?), taken as past the hard limit (${hours(limits.hardMaxAgeMs)})`;
+      else if (newest > limits.hardMaxAgeMs)
         pastHardAge = `the newest update, ${what}, is ${hours(newest)} old (hard limit ${hours(limits.hardMaxAgeMs)})`;
       else if (since > limits.hardMaxAgeMs)
-        // the wall clock went back (an RTC reset, an NTP step): the time the lane has gone without an
-        // update still counts, on the monotonic clock
+        // the wall clock went back while the lane runs (an NTP step), not so far that the list is ahead
+        // of it: the time the lane has gone without an update still counts, on the monotonic clock
         pastHardAge =
           `the newest update, ${what}, came ${hours(since)} ago by the lane's monotonic clock ` +
           `(hard limit ${hours(limits.hardMaxAgeMs)}; the lane's wall clock went back)`;
@@ -220,11 +231,13 @@ export class ListHealth {
     const now = this.now();
     // the ages' starting points as staleness() takes them: the earlier of made and applied
     const { full, newest } = ageBases(a);
+    const behind = newest - CREATED_AHEAD_MAX_MS - now; // > 0: the lane's clock is behind the list
     const wait = [
       full + this.limits.fullMaxAgeMs - now,
       newest + this.limits.deltaMaxAgeMs - now,
       newest + this.limits.hardMaxAgeMs - now,
-      newest - CREATED_AHEAD_MAX_MS - now, // where a lane clock that went back is no longer behind the list
+      behind, // where a lane clock that went back is no longer behind the list
+      behind > 0 ? CLOCK_RECHECK_MS : -1, // or is put right (a step of the wall clock moves no timer)
       this.limits.hardMaxAgeMs - this.sinceTaken(a), // the hard age on the monotonic clock
     ]
       .filter((t) => t >= 0)

@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { FREE_SPACE_MARGIN } from "../datadir/free-space.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { BundleInfo } from "./station-client.js";
 
@@ -64,14 +65,13 @@ const PROGRESS_SUFFIX = ".download.json";
 const OURS = /^(full|delta)-[0-9A-Za-z_.-]+\.bundle(\.\d+)?\.download(\.json(\.tmp)?)?$/;
 /** pages are hashed in slices of this, with a turn of the event loop between them */
 const HASH_SLICE = 256 * 1024;
-/**
- * Free space kept on the download directory's disk (the lane's data disk: the journal's) beyond the rest of
- * the bundle: a download neither starts nor goes on with less.
- */
-export const FREE_SPACE_MARGIN = 256 * 1024 * 1024;
 
 export interface BundleDownloadOptions {
-  /** default FREE_SPACE_MARGIN */
+  /**
+   * free space kept on the download directory's disk (the lane's data disk: the journal's) beyond the rest
+   * of the bundle: a download neither starts nor goes on with less; default FREE_SPACE_MARGIN
+   * (src/datadir/free-space.ts, the margin a full list's build keeps too)
+   */
   freeSpaceMargin?: number;
   /** the free space of the directory's disk; default node:fs/promises statfs */
   statfs?: (dir: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }>;
@@ -212,6 +212,15 @@ export class BundleDownload {
   /** The bundle was applied or refused: its file and progress go. */
   async finish(): Promise<void> {
     await this.discard();
+  }
+
+  /**
+   * The bundle could not be applied for the lane's own reason and is to be tried again: its files stay,
+   * dropped from memory, so the next step takes them up as after a restart (the progress matched, the
+   * file's length and SHA-256 checked again; from page 0 when they are gone).
+   */
+  release(): void {
+    this.cur = null;
   }
 
   /** The station has nothing newer: a download left unfinished (by this process or an earlier one) goes. */

@@ -11,12 +11,16 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
-import type { StationClient } from "./station-client.js";
+import { BundleFailures, isBundleRefusal } from "./bundle-failures.js";
+import type { BundleInfo, StationClient } from "./station-client.js";
 
 /** What the uplink needs from the status-list cache (src/status-list implements it). */
 export interface StatusListSink {
   versions(): { full: string | null; delta: string | null };
-  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
+  /**
+   * the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it once applied or refused,
+   * and keeps it for another try after the lane's own failure (./bundle-failures.ts)
+   */
   applyBundle(file: string): Promise<unknown>;
 }
 
@@ -32,8 +36,9 @@ export interface StatusListStatus {
   download: { name: string; pages: number; pagesDone: number } | null;
   /**
    * the last poll's failure, until a poll goes through: the station's (a bad manifest, a bad bundle, the
-   * sink's refusal) or, `local` true, the lane's own (E615: the download directory cannot be written, the
-   * disk is full or too full for the bundle; never counted against the station)
+   * sink's refusal of the bundle itself) or, `local` true, the lane's own (E615: the download directory
+   * cannot be written, the disk is full or too full for the bundle; or the sink failed to apply it for a
+   * reason of the lane's, ./bundle-failures.ts; never counted against the station)
    */
   lastError: { code: string; message: string; at: string; local: boolean } | null;
 }
@@ -54,13 +59,8 @@ export interface StatusListPollerDeps {
 export class StatusListPoller {
   private readonly sl: StatusListStatus;
   private readonly downloads: BundleDownload;
-  /**
-   * The last bundle the sink refused (its name and SHA-256): not fetched again while the manifest offers
-   * it first, since the sink would refuse the same bytes again (a bad signature, a key the lane does not
-   * have), each time after downloading all of it (a full list is about 480 MB). Forgotten when the manifest
-   * offers another bundle or none, and at restart.
-   */
-  private refused: { name: string; sha256: string } | null = null;
+  /** the bundle the sink did not apply, refused or to be tried again (./bundle-failures.ts) */
+  private readonly failures = new BundleFailures();
 
   constructor(private readonly d: StatusListPollerDeps) {
     this.downloads = new BundleDownload(d.downloadDir, d.client, d.log);
@@ -107,12 +107,10 @@ export class StatusListPoller {
     const m = await this.d.client.manifest(held);
     sl.lastPollAt = new Date(this.d.now()).toISOString();
     const todo = [...(m.full ? [m.full] : []), ...m.deltas];
-    const first = todo[0];
-    if (this.refused && (first?.name !== this.refused.name || first.sha256 !== this.refused.sha256)) {
-      this.d.log.info({ refused: this.refused.name, next: first?.name ?? null }, "the manifest changed");
-      this.refused = null;
-    }
-    if (this.refused) return false; // lastError still names the refusal; nothing fetched, nothing alarmed
+    const forgot = (f: { name: string }): void =>
+      this.d.log.info({ failed: f.name, next: todo[0]?.name ?? null }, "the manifest changed");
+    // lastError still names the failure; nothing fetched, nothing alarmed (./bundle-failures.ts)
+    if (this.failures.holdsBack(todo[0], forgot)) return false;
     if (todo.length === 0) {
       await this.downloads.abandon();
       sl.download = null;
@@ -131,37 +129,22 @@ export class StatusListPoller {
     try {
       await sink.applyBundle(file);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
       const change = listChangeOf(e);
-      if (change) return this.changedThoughFailed(b, change, code, message, sl, sink);
-      this.refused = { name: b.name, sha256: b.sha256 };
-      sl.lastError = {
-        code,
-        message: `${b.name}: ${message}`,
-        at: new Date(this.d.now()).toISOString(),
-        local: false,
-      };
-      this.d.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
-      appendSafe(this.d.audit, this.d.log, {
-        type: "status-list.refused",
-        severity: "alarm",
-        message: `status-list bundle ${b.name} refused: ${message}`,
-        data: {
-          bundle: b.name,
-          kind: b.kind,
-          version: b.version,
-          code,
-          reason: message,
-          source: "station",
-        },
-      });
+      if (change) {
+        await this.finishDownload();
+        this.failures.clear();
+        const { code, message } = errorOf(e);
+        return this.changedThoughFailed(b, change, code, message, sl, sink);
+      }
+      if (isBundleRefusal(e)) {
+        await this.finishDownload();
+        this.refused(b, e);
+      } else this.failedLocally(b, e); // the download is kept for the next try
       Object.assign(sl, sink.versions());
-      return false; // not fetched again until the manifest offers another bundle (refused)
-    } finally {
-      await this.downloads.finish();
-      sl.download = null;
+      return false;
     }
+    await this.finishDownload();
+    this.failures.clear();
     sl.bundlesApplied++;
     Object.assign(sl, sink.versions());
     this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
@@ -180,6 +163,72 @@ export class StatusListPoller {
     });
     sl.lastError = null;
     return true; // ask again (the rest of the chain): the station says "nothing newer" once we are current
+  }
+
+  /** The bundle was applied or refused: its download goes. */
+  private async finishDownload(): Promise<void> {
+    await this.downloads.finish();
+    this.sl.download = null;
+  }
+
+  /**
+   * The sink refused the bundle itself (./bundle-failures.ts): not fetched again while the manifest offers
+   * it first; its one `status-list.refused` alarm.
+   */
+  private refused(b: BundleInfo, e: unknown): void {
+    const { code, message } = errorOf(e);
+    this.failures.refused(b);
+    this.sl.lastError = {
+      code,
+      message: `${b.name}: ${message}`,
+      at: new Date(this.d.now()).toISOString(),
+      local: false,
+    };
+    this.d.log.error({ bundle: b.name, code, err: message }, "status-list bundle refused by the sink");
+    this.auditRefused(b, code, message, false);
+  }
+
+  /**
+   * The lane failed to apply the bundle (./bundle-failures.ts: its disk or store, its worker, its clock):
+   * the downloaded file is kept and the bundle tried again after a few polls, from that file (checked
+   * again, ./bundle-download.ts release), not fetched from the station again; `lastError`
+   * is `local`, and the first failure of a bundle is its one `status-list.refused` alarm (`local: true`).
+   */
+  private failedLocally(b: BundleInfo, e: unknown): void {
+    const { code, message } = errorOf(e);
+    const { failures, nextTryInPolls } = this.failures.failedLocally(b);
+    this.downloads.release();
+    this.sl.download = null;
+    this.sl.lastError = {
+      code,
+      message: `${b.name}: ${message}`,
+      at: new Date(this.d.now()).toISOString(),
+      local: true,
+    };
+    this.d.log.error(
+      { bundle: b.name, code, err: message, failures, nextTryInPolls },
+      "status-list bundle not applied: the lane's own failure, tried again",
+    );
+    if (failures === 1) this.auditRefused(b, code, message, true);
+  }
+
+  private auditRefused(b: BundleInfo, code: string, message: string, local: boolean): void {
+    appendSafe(this.d.audit, this.d.log, {
+      type: "status-list.refused",
+      severity: "alarm",
+      message: local
+        ? `status-list bundle ${b.name} not applied (the lane's own failure, tried again): ${message}`
+        : `status-list bundle ${b.name} refused: ${message}`,
+      data: {
+        bundle: b.name,
+        kind: b.kind,
+        version: b.version,
+        code,
+        reason: message,
+        source: "station",
+        ...(local ? { local: true } : {}),
+      },
+    });
   }
 
   /**
@@ -218,4 +267,12 @@ export class StatusListPoller {
     Object.assign(sl, sink.versions());
     return false;
   }
+}
+
+/** An error's code (E615, the lane's own, for one without a code) and message. */
+function errorOf(e: unknown): { code: string; message: string } {
+  return {
+    code: isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal,
+    message: e instanceof Error ? e.message : String(e),
+  };
 }

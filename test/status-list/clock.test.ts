@@ -1,7 +1,8 @@
 /**
  * A listed card never passes because of when a list was made: a bundle made (or versioned) ahead of the
  * lane's clock is refused (E509, src/status-list/version-order.ts checkNotAhead), a list a little ahead
- * ages from when the lane applied it (health.ts), and a lane clock that went back is a stale alarm.
+ * ages from when the lane applied it (health.ts), and a lane clock that went back behind its list leaves
+ * the list's age unknown: past its hard age.
  */
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { StatusListHealth } from "../../src/status-list/index.js";
@@ -60,13 +61,20 @@ it("a list made a little ahead (within the hour) ages from when the lane applied
   expect(cache.health().state).toBe("past-hard-age");
 });
 
-it("a lane clock that went back behind its list is a stale alarm naming the clock", async () => {
+it("a lane clock that went back behind its list: the list's age is unknown, past its hard age; the staleness names the clock", async () => {
   await cache.applyBundle(full("202611222300", [], { createdAt: T0 - HOUR }));
   await cache.applyBundle(delta("202611230000", "202611222300", [], { createdAt: T0 }));
   now = T0 - 5 * 24 * HOUR; // an RTC reset
   const h = cache.health();
-  expect(h.state).toBe("stale");
-  expect(h.reason).toMatch(/120\.0 h ahead of the lane's clock \(the lane's clock went back\)/);
+  expect(h.state).toBe("past-hard-age");
+  expect(h.reason).toMatch(
+    /^the newest update, delta 202611230000, is 120\.0 h ahead of the lane's clock: its age is unknown/,
+  );
+  expect(h.staleReasons).toEqual([
+    expect.stringMatching(/120\.0 h ahead of the lane's clock \(the lane's clock went back\)/),
+  ]);
+  now = T0 - 50 * 60_000; // within the hour allowed: judged by its age (at least since it was applied)
+  expect(cache.health().state).toBe("ok");
 });
 
 it("health$ pushes stale and past-hard-age on time for a list made ahead (what the lane's close policy acts on)", async () => {

@@ -179,16 +179,83 @@ describe("StatusListCache health", () => {
       cache.health$.subscribe((h) => seen.push(h));
       const states = (): string[] => seen.map((h) => h.state);
       expect(states()).toEqual(["ok"]);
-      wall -= 72 * 3600_000; // the lane's clock is set back three days (an RTC reset)
+      wall -= 50 * 60_000; // the lane's clock is set back 50 min (an NTP step; within the hour allowed)
       pass(31 * 60_000);
+      expect(states()).toEqual(["ok"]); // -19 min by the wall clock
+      pass(60 * 60_000); // 41 min by the wall clock
       expect(states()).toEqual(["ok", "stale"]);
-      expect(seen[1]?.reason).toMatch(/ahead of the lane's clock \(the lane's clock went back\)/);
-      pass(90 * 60_000); // 121 min without an update, by the monotonic clock
+      pass(30 * 60_000); // 121 min without an update by the monotonic clock, 71 min by the wall clock
       expect(states()).toEqual(["ok", "stale", "past-hard-age"]);
+      expect(seen[1]?.reason).toMatch(
+        /^no delta since full list 202507310000, which is 41 min old \(limit 30 min\)$/,
+      );
       expect(seen[2]?.reason).toBe(
         "the newest update, full list 202507310000, came 2.0 h ago by the lane's monotonic clock " +
           "(hard limit 2.0 h; the lane's wall clock went back)",
       );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("an RTC reset at boot: a list 30 h old, reopened with the clock 26 years back and a new process's monotonic clock, is past its hard age (its age unknown)", async () => {
+    const t0 = Date.parse("2026-11-23T00:00:00Z");
+    let wall = t0;
+    let mono = 1_000;
+    const open = () =>
+      StatusListCache.open({
+        dataDir: tmp.dir,
+        publicKeyPem: stationPub,
+        now: () => wall,
+        monotonicNow: () => mono,
+      });
+    await cache.close();
+    cache = await open();
+    await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
+    wall += 30 * 3600_000;
+    mono += 30 * 3600_000;
+    expect(cache.health().state).toBe("past-hard-age");
+    await cache.close();
+    wall = Date.parse("2000-01-01T00:00:00Z"); // the lane computer reboots with its RTC reset
+    mono = 1_000;
+    cache = await open();
+    const h = cache.health();
+    expect(h.state).toBe("past-hard-age");
+    expect(h.pastHardAge).toBe(
+      "the newest update, full list 202507310000, is 235752.0 h ahead of the lane's clock: its age is " +
+        "unknown (the lane's clock is wrong: an RTC reset?), taken as past the hard limit (24.0 h)",
+    );
+    expect(h.reason).toBe(h.pastHardAge);
+    expect(h.staleReasons).toEqual([
+      expect.stringMatching(/ahead of the lane's clock \(the lane's clock went back\)/),
+    ]);
+  });
+
+  it("a list ahead of a reset clock is past its hard age until the clock is put right: then health$ says ok within a minute, with no lookup or update", async () => {
+    const t0 = Date.parse("2026-11-23T00:00:00Z");
+    let wall = t0;
+    await cache.close();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const open = () =>
+        StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, now: () => wall });
+      cache = await open();
+      await cache.applyBundle(full(V2, sampleRows(10), { createdAt: t0 }));
+      await cache.close();
+      wall = Date.parse("2000-01-01T00:00:00Z"); // reboot, RTC reset, 10 min after the list came
+      cache = await open();
+      const seen: StatusListHealth[] = [];
+      cache.health$.subscribe((h) => seen.push(h));
+      expect(seen.map((h) => h.state)).toEqual(["past-hard-age"]);
+      vi.advanceTimersByTime(5 * 60_000);
+      expect(seen.map((h) => h.state)).toEqual(["past-hard-age"]); // still wrong: still unknown
+      wall = t0 + 10 * 60_000; // NTP steps the clock right
+      vi.advanceTimersByTime(60_000);
+      expect(seen.map((h) => h.state)).toEqual(["past-hard-age", "ok"]);
+      expect(seen[1]).toMatchObject({
+        pastHardAge: null,
+        reason: "full list 202507310000, newest update 10 min old",
+      });
     } finally {
       vi.useRealTimers();
     }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { StatusListSink } from "../../src/uplink/uplink.js";
 import { makeRig, type Rig, statusWhere } from "./rig.js";
 
@@ -32,7 +33,7 @@ class FakeSink implements StatusListSink {
     const bytes = readFileSync(file);
     const name = bytes.subarray(0, bytes.indexOf(10)).toString();
     this.tried.push(name);
-    if (name === this.refuse) throw new Error("bad signature");
+    if (name === this.refuse) throw new EtcError("E504_BUNDLE_BAD_SIGNATURE", "bad signature");
     const f = /^full-(\d+)\.bundle$/.exec(name);
     const d = /^delta-(\d+)-(\d+)\.bundle$/.exec(name);
     if (f) {
@@ -40,7 +41,8 @@ class FakeSink implements StatusListSink {
       this.delta = null;
     } else if (d && d[1] === (this.delta ?? this.full)) {
       this.delta = d[2]!;
-    } else throw new Error(`${name} does not apply on ${this.full}/${this.delta}`);
+    } else
+      throw new EtcError("E507_BUNDLE_NOT_CHAINING", `${name} does not apply on ${this.full}/${this.delta}`);
     this.applied.push({ name, sha: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length });
     return { ok: true };
   }
