@@ -7,7 +7,8 @@
  *   time, the queries;
  * - outbox.ts: what the station has not acknowledged (pending, markUploaded, hold, requeueHeld);
  * - intents.ts: the write-ahead notes of debits in flight;
- * - upkeep.ts: retention, recovery after a write failure, WAL checkpoints.
+ * - upkeep.ts: retention, recovery after a write failure, WAL checkpoints;
+ * - ack-clock.ts: the acknowledgements' stamps and retention's cutoff, against steps of the wall clock.
  * The lane, the uplink and the CLI call the facade; the parts are exposed for tools and tests.
  */
 import { statSync } from "node:fs";
@@ -16,6 +17,7 @@ import type { Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { AuditEventInput } from "../audit/entry.js";
+import { AckClock } from "./ack-clock.js";
 import {
   type AuditBinder,
   type BoundEntry,
@@ -48,7 +50,7 @@ import type {
   Settlement,
   StoredRecord,
 } from "./types.js";
-import { type RetentionReport, Upkeep, type UpkeepOptions } from "./upkeep.js";
+import { type RetentionReport, retentionMsOf, Upkeep, type UpkeepOptions } from "./upkeep.js";
 import type { SyncFile, WalSyncCounters } from "./wal-sync.js";
 
 export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
@@ -88,6 +90,12 @@ export interface JournalOptions extends UpkeepOptions {
   maxSizeBytes?: number;
   /** wall clock, injectable for tests */
   now?: () => Date;
+  /**
+   * monotonic clock, ms, against which steps of the wall clock are seen (./ack-clock.ts); injectable for
+   * tests. Default performance.now, or, when `now` is given without it, `now` itself (no step can be seen:
+   * tests and tools that move the wall clock to age records)
+   */
+  monotonicNow?: () => number;
   /** the fdatasync that makes a debit intent durable (./wal-sync.ts); tests pass a spy */
   syncFile?: SyncFile;
 }
@@ -214,6 +222,8 @@ export class Journal implements Outbox {
   readonly health$: Observable<JournalHealth>;
   readonly commits$: Observable<{ seq: number; tradeId: string }>;
   private readonly audit: JournalAudit;
+  /** the acknowledgements' stamps and retention's cutoff, against steps of the wall clock */
+  private readonly ackClock: AckClock;
   private closing: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -223,10 +233,13 @@ export class Journal implements Outbox {
     this.lane = h.lane;
     this.path = h.path;
     this.audit = new JournalAudit(h);
-    this.outbox = new JournalOutbox(h, this.audit);
+    const now = opts.now;
+    const mono = opts.monotonicNow ?? (now ? () => now().getTime() : () => performance.now());
+    this.ackClock = new AckClock(h, mono, retentionMsOf(opts));
+    this.outbox = new JournalOutbox(h, this.audit, this.ackClock);
     this.intents = new Intents(h);
     this.records = new Records(h, this.outbox, this.intents, this.audit);
-    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, this.intents, opts);
+    this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, this.intents, this.ackClock, opts);
     this.health$ = h.health$;
     this.commits$ = this.outbox.commits$;
   }
@@ -581,6 +594,8 @@ export class Journal implements Outbox {
    */
   close(): Promise<void> {
     if (this.h.closed) return this.closing;
+    // a step of the wall clock since the last look, kept for the next process (./ack-clock.ts)
+    if (this.h.healthy) this.ackClock.check();
     this.outbox.close();
     this.closing = this.upkeep.close();
     this.h.close();

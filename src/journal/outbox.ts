@@ -23,6 +23,7 @@ import type { AuditEventInput } from "../audit/entry.js";
 import { uplinkAckedEvent, uplinkRecordsHeldEvent, uplinkRequeuedEvent } from "../audit/events.js";
 import type { BoundEntry } from "../audit/records.js";
 import { localIso } from "../local-time.js";
+import type { AckClock } from "./ack-clock.js";
 import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import type { PendingRecord, RecordKind } from "./types.js";
@@ -197,6 +198,8 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   constructor(
     private readonly h: JournalDb,
     private readonly audit: JournalAudit,
+    /** the acknowledgements' stamps (./ack-clock.ts) */
+    private readonly clock: AckClock,
   ) {
     super(
       h.db,
@@ -354,7 +357,9 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
    * Marks records the station has acknowledged, each with the revision that was sent. Unknown or already
    * acknowledged trade ids are ignored, and so is the acknowledgement of a revision older than the record's
    * current one (it was settled while the older revision was on its way): the record stays queued.
-   * Returns how many records changed from pending to acknowledged.
+   * The acknowledgement is stamped `ackTime`, or the newest stamp stored when that is later (a clock set
+   * back does not backdate it: ./ack-clock.ts). Returns how many records changed from pending to
+   * acknowledged.
    */
   markUploaded(acks: readonly UploadAck[], ackTime: Date = this.h.now()): number {
     this.h.assertWritable();
@@ -374,7 +379,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       return out;
     });
     if (moves.length === 0) return 0;
-    const at = ackTime.getTime();
+    const at = this.clock.stamp(ackTime.getTime());
     this.bound(
       "markUploaded",
       () =>

@@ -1,6 +1,7 @@
 /**
  * Upkeep of the journal, all of it off the lane's hot path:
- * - retention: on a schedule, deletes records the station acknowledged more than `retention.days` ago, in
+ * - retention: on a schedule, deletes records the station acknowledged more than `retention.days` ago (by
+ *   the acknowledgements' stamps, with the lag a step of the wall clock adds: ./ack-clock.ts), in
  *   small transactions (sized to about `batchBudgetMs` of work, at most `batchSize` rows) with a turn of the
  *   event loop between them, only while the lane has no vehicle in flight (the `busy` hook), and without an
  *   fsync of their own (synchronous=NORMAL for the batch: the next durable commit or WAL checkpoint flushes
@@ -20,6 +21,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import { journalRetentionEvent } from "../audit/events.js";
 import type { BoundEntry } from "../audit/records.js";
 import { localIso } from "../local-time.js";
+import type { AckClock } from "./ack-clock.js";
 import { type JournalAudit, seqRanges } from "./audit-binding.js";
 import { Checkpointer } from "./checkpointer.js";
 import { type JournalDb, probeWrite, sqliteCodeOf } from "./db.js";
@@ -30,6 +32,7 @@ import type { JournalOutbox } from "./outbox.js";
 import type { Records } from "./records.js";
 
 const DAY_MS = 86_400_000;
+const DEFAULT_RETENTION_DAYS = 90;
 /** the first scheduled run comes this long after open (or after the interval, if that is shorter) */
 const FIRST_RUN_MS = 5 * 60_000;
 /** the first batch of a run, before a time per record is measured (with a batch budget) */
@@ -88,13 +91,21 @@ export interface UpkeepOptions {
   integrityCheck?: boolean;
 }
 
+/** How long records are kept after their acknowledgement, ms (`retention.days`, default 90). */
+export function retentionMsOf(opts: UpkeepOptions): number {
+  return (opts.retention?.days ?? DEFAULT_RETENTION_DAYS) * DAY_MS;
+}
+
 /** What one retention run did. */
 export interface RetentionReport {
   /** "schedule", or "now" for runRetention() called directly (an operator, a test) */
   trigger: "schedule" | "now";
   /** ISO 8601 at the lane's UTC offset */
   startedAt: string;
-  /** records acknowledged before this instant (ISO 8601, lane offset) were eligible */
+  /**
+   * records acknowledged before this instant (ISO 8601, lane offset) were eligible: `retention.days` before
+   * the start, and the retention lag before that after a step of the wall clock (./ack-clock.ts)
+   */
   cutoff: string;
   deleted: number;
   batches: number;
@@ -139,7 +150,6 @@ export const RETENTION_SQL = {
 } as const;
 
 export class Upkeep {
-  private readonly retentionMs: number;
   private readonly intervalMs: number;
   private readonly batchSize: number;
   private readonly batchBudgetMs: number;
@@ -177,10 +187,11 @@ export class Upkeep {
     private readonly outbox: JournalOutbox,
     private readonly audit: JournalAudit,
     private readonly intents: Intents,
+    /** the acknowledgements' clock: retention's cutoff (./ack-clock.ts) */
+    private readonly clock: AckClock,
     opts: UpkeepOptions,
   ) {
     const r = opts.retention ?? {};
-    this.retentionMs = (r.days ?? 90) * DAY_MS;
     this.intervalMs = r.intervalMs ?? 3_600_000;
     this.batchSize = r.batchSize ?? 100;
     this.batchBudgetMs = r.batchBudgetMs ?? 1;
@@ -189,7 +200,7 @@ export class Upkeep {
     this.onRetention = r.onRetention;
     this.recoverProbeMs = opts.recoverProbeMs ?? 30_000;
     this.settings = {
-      retentionDays: r.days ?? 90,
+      retentionDays: r.days ?? DEFAULT_RETENTION_DAYS,
       retentionIntervalMs: this.intervalMs,
       batchSize: this.batchSize,
       batchBudgetMs: this.batchBudgetMs,
@@ -324,7 +335,7 @@ export class Upkeep {
 
   private async retain(trigger: RetentionReport["trigger"], now: Date): Promise<RetentionReport> {
     const t0 = performance.now();
-    const cutoffMs = now.getTime() - this.retentionMs;
+    const cutoffMs = this.clock.cutoffMs(now.getTime());
     const report: RetentionReport = {
       trigger,
       startedAt: localIso(now.getTime(), this.h.utcOffsetMinutes),

@@ -1,7 +1,9 @@
 /**
  * Circuit breaker for the station link: after `failureThreshold` consecutive failures it opens and no
- * request is made for `coolDownMs`; then one probe is allowed (half-open). The probe's success closes it,
- * its failure opens it again for another cool-down. Pure: time comes from the injected clock, a monotonic
+ * request it guards is made for `coolDownMs`; then one probe is allowed (half-open). The probe's success
+ * closes it, its failure opens it again for another cool-down. What it guards, and which request is the
+ * probe, is the uplink's (./uplink.ts run and turn: its status-list polls go beside an open breaker and are
+ * not reported to it). Pure: time comes from the injected clock, a monotonic
  * one (the uplink's is performance.now: a step of the wall clock neither holds the breaker open nor ends
  * its cool-down early).
  */

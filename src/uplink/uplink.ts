@@ -69,8 +69,14 @@ export class Uplink {
   private publishQueued = false;
   private nextHeartbeatAt = 0;
   private nextPollAt = 0;
-  /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (step) */
+  /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (turn) */
   private uploadNext = false;
+  /**
+   * an upload got a 5xx or no answer in time, and the sizer asks whether the station is up: the heartbeat
+   * goes next, before the batch goes again, as the breaker's probe too when it opened (turn; heartbeats on
+   * only; cleared when a heartbeat goes)
+   */
+  private askStation = false;
   /** the kind of request the step under way makes */
   private requestKind: RequestKind | null = null;
   /** how long the queue has waited (./queue-age.ts) */
@@ -219,8 +225,10 @@ export class Uplink {
   private async run(): Promise<void> {
     while (!this.stopping) {
       if (!this.breaker.tryAcquire()) {
+        // open: no upload and no heartbeat until the cool-down ends; a status-list poll keeps its schedule
+        if (this.pollDue(this.mono())) await this.pollBesideBreaker();
         this.board.publish();
-        await this.sleep(this.breaker.msUntilProbe(), false);
+        await this.sleep(this.msUntilProbeOrPoll(), false);
         continue;
       }
       let worked: boolean;
@@ -268,6 +276,37 @@ export class Uplink {
     }
   }
 
+  /**
+   * A status-list poll while the breaker is open, beside it: a failing upload endpoint must not stop list
+   * updates (docs/station-api.md "Status lists"). Neither the breaker's probe nor counted by it (the probe
+   * is what reopens or closes it, turn); its answer witnesses the station for the sizer (a 5xx of the next
+   * upload counts, ./batch-sizer.ts) and is in the status, as its failure is (the next poll due an interval
+   * later, poll).
+   */
+  private async pollBesideBreaker(): Promise<void> {
+    try {
+      await this.poll(true);
+    } catch (e) {
+      if (this.stopping) return;
+      const { code, message } = this.board.failed(e, "status-list");
+      this.log.warn({ code, err: message, breaker: this.breaker.state }, "station request failed");
+      return;
+    }
+    this.sizer.stationAnswered();
+    this.board.answered("status-list");
+  }
+
+  /** A status-list poll is due (there is a status list to poll). */
+  private pollDue(now: number): boolean {
+    return this.poller !== null && now >= this.nextPollAt;
+  }
+
+  /** While the breaker is open: ms until its probe may go or the next status-list poll is due. */
+  private msUntilProbeOrPoll(): number {
+    const probe = this.breaker.msUntilProbe();
+    return this.poller ? Math.min(probe, this.nextPollAt - this.mono()) : probe;
+  }
+
   /** A station request failed: in the status (the last error), for the breaker, logged. */
   private onFailure(e: unknown): void {
     const { code, message } = this.board.failed(e, this.requestKind);
@@ -282,20 +321,15 @@ export class Uplink {
 
   /**
    * One unit of work. Returns false when nothing was sent (nothing to do). Throws on station failure.
-   * Nothing the station fails at holds up the uploads: while records wait, an upload batch goes after each
-   * heartbeat and each status-list poll (one bundle each), whatever they met, so neither a heartbeat
-   * endpoint that fails or never answers nor a failing or long bundle chain starves the uploads, and an
-   * upload backlog starves neither of them; a heartbeat's next one is due an interval after it ended. While
-   * records wait, the breaker's probe is an upload batch: what the station does with heartbeats or
-   * status lists says nothing about whether it takes records.
+   * What goes is `turn`'s choice.
    */
   private async step(): Promise<boolean> {
-    const now = this.mono();
     const { batch, unread } = this.nextBatch();
-    const uploadFirst = batch.length > 0 && (this.uploadNext || this.breaker.state === "half-open");
     this.requestKind = null;
-    if (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt && !uploadFirst) {
+    const turn = this.turn(this.mono(), batch.length > 0);
+    if (turn === "heartbeat") {
       this.uploadNext = true;
+      this.askStation = false;
       this.requestKind = "heartbeat";
       try {
         const s = this.board.snapshot();
@@ -313,16 +347,9 @@ export class Uplink {
       }
       return true;
     }
-    if (this.poller && now >= this.nextPollAt && !uploadFirst) {
-      this.uploadNext = true;
-      this.requestKind = "status-list";
-      // throws when the station cannot be reached (then polled again after the backoff)
-      const more = await this.poller.poll();
-      this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
-      return true;
-    }
+    if (turn === "status-list") return this.poll(false);
     this.uploadNext = false;
-    if (batch.length > 0) {
+    if (turn === "upload") {
       this.requestKind = "upload";
       try {
         await this.records.upload(batch);
@@ -341,6 +368,48 @@ export class Uplink {
       return true;
     }
     return false;
+  }
+
+  /**
+   * What this step sends (the breaker closed or half-open; open, only a poll goes, run). Nothing the station
+   * fails at holds up the uploads: while records wait, an upload batch goes after each heartbeat and each
+   * status-list poll (one bundle each), whatever they met, so neither a heartbeat endpoint that fails or
+   * never answers nor a failing or long bundle chain starves the uploads, and an upload backlog starves
+   * neither of them; a heartbeat's next one is due an interval after it ended, or at once after an upload's
+   * 5xx or timeout (`askStation`: is the station up? Its answer witnesses it, ./batch-sizer.ts). While
+   * records wait, the breaker's probe is that heartbeat when an upload's 5xx or timeout asked for it, else an
+   * upload batch: the probes alternate while both fail so, and neither a heartbeat endpoint that keeps
+   * failing nor an upload that keeps failing holds up the other (a station that refuses or rate-limits
+   * uploads, 400, 413, 429, is asked nothing and gets one upload per cool-down). Heartbeats off, the probe is
+   * the upload.
+   */
+  private turn(now: number, records: boolean): "heartbeat" | "status-list" | "upload" | null {
+    if (records) {
+      if (this.breaker.state === "half-open") return this.askStation ? "heartbeat" : "upload";
+      if (this.uploadNext) return "upload";
+    }
+    if (this.askStation || (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt)) return "heartbeat";
+    if (this.pollDue(now)) return "status-list";
+    return records ? "upload" : null;
+  }
+
+  /**
+   * One status-list poll (one bundle). Throws when the station cannot be reached: tried again after the
+   * backoff, or, the poll having gone while the breaker was open (`breakerOpen`), at its interval.
+   */
+  private async poll(breakerOpen: boolean): Promise<boolean> {
+    const poller = this.poller!;
+    this.uploadNext = true;
+    this.requestKind = "status-list";
+    let more: boolean;
+    try {
+      more = await poller.poll();
+    } catch (e) {
+      if (breakerOpen) this.nextPollAt = this.mono() + this.pollMs;
+      throw e;
+    }
+    this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
+    return true;
   }
 
   /**
@@ -376,7 +445,7 @@ export class Uplink {
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
     const d = this.sizer.failed(batch, e);
     // a 5xx or a timeout: is the station up? A heartbeat goes before the batch goes again
-    if (d.askStation && this.heartbeatMs > 0) this.nextHeartbeatAt = 0;
+    if (d.askStation && this.heartbeatMs > 0) this.askStation = true;
     if (!d.hold) return e;
     const head = batch[0]!;
     const err = e as EtcError;

@@ -1,9 +1,10 @@
 /**
  * A heartbeat endpoint that never answers (a gateway in front of the station whose heartbeat route hangs
- * until the lane's timeout) does not hold up the uploads (src/uplink/uplink.ts step): the next heartbeat is
- * due an interval after the last one ended, a waiting batch goes between two heartbeats, and while records
- * wait the breaker's probe is an upload batch, not a heartbeat. Fake timers: the request timeout, backoff,
- * cool-down and heartbeat interval are all timers of the uplink.
+ * until the lane's timeout) does not hold up the uploads (src/uplink/uplink.ts step and turn): the next
+ * heartbeat is due an interval after the last one ended, a waiting batch goes between two heartbeats, and
+ * while records wait the breaker's probes alternate (the heartbeat after an upload that timed out, an upload
+ * batch after a failed heartbeat), so a heartbeat that never answers costs the uploads one probe. Fake
+ * timers: the request timeout, backoff, cool-down and heartbeat interval are all timers of the uplink.
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
@@ -55,7 +56,7 @@ it("a heartbeat that never answers: the waiting batches go between heartbeats (i
   await journal.close();
 });
 
-it("while records wait, the breaker's probe is an upload batch, not a heartbeat", async () => {
+it("while records wait, the breaker's probes alternate: a heartbeat that never answers, then the upload batch", async () => {
   const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { g, f } = gateway();
   g.uploadsUp = false;
@@ -75,8 +76,9 @@ it("while records wait, the breaker's probe is an upload batch, not a heartbeat"
   expect(uplink.status().breaker).toBe("open");
   g.uploadsUp = true; // the station takes records again; its heartbeat route still hangs
   g.calls.length = 0;
-  for (let t = 0; t < 60; t++) await vi.advanceTimersByTimeAsync(100); // the cool-down, and a second
-  expect(g.calls[0]).toBe("upload");
+  // the cool-down, the heartbeat probe (after the failed upload) timing out, a second cool-down, the upload
+  for (let t = 0; t < 120; t++) await vi.advanceTimersByTimeAsync(100);
+  expect(g.calls.slice(0, 2)).toEqual(["heartbeat", "upload"]);
   expect(journal.queueDepth()).toBe(0);
   expect(uplink.status().breaker).toBe("closed");
   await uplink.stop();
