@@ -48,12 +48,14 @@ export interface RsuLinkCounters {
   malformed: number;
   /** RSU repeats of a frame already received (not delivered again). */
   duplicates: number;
-  /** Cached replies resent because of a repeat. */
+  /** Cached replies written again because of a repeat. */
   resentReplies: number;
-  /** Empty ACKs the link sent because the application missed answerDeadlineMs (B0 only). */
+  /** Empty ACKs the link wrote because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
   /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
   autoAnswers: Readonly<Record<string, number>>;
+  /** The link's own answers (CF, automatic ACK, cached reply resent) whose write the transport rejected. */
+  failedAnswerWrites: number;
   /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
   lateAnswers: Readonly<Record<string, number>>;
   /** request() timeouts. */
@@ -203,6 +205,7 @@ export class RsuLink {
       resentReplies: a.resentReplies,
       autoAcks: a.autoAcks,
       autoAnswers: { ...a.autoAnswers },
+      failedAnswerWrites: a.failedAnswerWrites,
       lateAnswers: { ...a.lateAnswers },
       timeouts: this.c.timeouts,
       watchdogTrips: s.watchdogTrips,

@@ -1,13 +1,15 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
 import { describe, expect, it, vi } from "vitest";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
-import { L, linksPerTest, N, type Rig, settle } from "./harness.js";
+import { frameBytes, L, linksPerTest, N, type Rig, ScriptedTransport, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
-const { rig } = linksPerTest();
+const { rig, scriptedLink } = linksPerTest();
 
 function collect(r: Rig): IncomingFrame[] {
   const got: IncomingFrame[] = [];
@@ -396,5 +398,61 @@ describe("RsuLink RSU reboot", () => {
       [0x98, true, true],
       [0x9f, false, false],
     ]);
+  });
+});
+
+describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", () => {
+  /** E205 as the serial transport rejects a failed write or drain: not marked nothing written. */
+  const WRITE_FAILED = new EtcError(ErrorCodes.PortClosed, "scripted:rsu: write failed: EIO");
+
+  async function scripted(variant: "legacy" | "national", options: RsuLinkOptionsInput = {}) {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t, options, defaultDialect(variant));
+    await link.start();
+    const rsu = async (seq: number, dataHex: string): Promise<void> => {
+      t.data.next(frameBytes(variant, seq, dataHex));
+      await settle();
+    };
+    return { t, link, rsu };
+  }
+
+  it("a CF to a national B1 whose write failed is not counted as written, but as a failed answer write", async () => {
+    const s = await scripted("national");
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x05, N.b1);
+    expect(s.link.counters.heartbeats).toBe(1);
+    expect(s.link.counters.autoAnswers).toEqual({});
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+    s.t.failWrites = undefined;
+    await s.rsu(0x06, N.b1);
+    expect(s.link.counters.autoAnswers).toEqual({ B1: 1 });
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+  });
+
+  it("an automatic ACK to a late B0 whose write failed counts in neither autoAcks nor autoAnswers", async () => {
+    const s = await scripted("legacy", { answerDeadlineMs: 100 });
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x38, L.b0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(s.link.counters.lateAnswers).toEqual({ B0: 1 });
+    expect(s.link.counters.autoAcks).toBe(0);
+    expect(s.link.counters.autoAnswers).toEqual({});
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+  });
+
+  it("a cached reply resent for a repeat whose write failed is not counted in resentReplies", async () => {
+    const s = await scripted("legacy");
+    s.link.incoming$.subscribe((f) => void f.reply(C1));
+    await s.rsu(0x18, L.b2);
+    s.t.failWrites = WRITE_FAILED;
+    await vi.advanceTimersByTimeAsync(120);
+    await s.rsu(0x18, L.b2);
+    expect(s.link.counters.duplicates).toBe(1);
+    expect(s.link.counters.resentReplies).toBe(0);
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+    s.t.failWrites = undefined;
+    await vi.advanceTimersByTimeAsync(120);
+    await s.rsu(0x18, L.b2);
+    expect(s.link.counters.resentReplies).toBe(1);
   });
 });
