@@ -2,11 +2,16 @@
  * A frame channel: one transport, one deframer, the codec, counters and the wire log, with no
  * protocol policy. The lane's RsuLink (ack, dedupe, watchdog, reconnect) and the simulated RSU
  * (retransmission, mode machine) both sit on top of it.
+ *
+ * One rule comes from the frame declarations (firmware-bridge/frames/), not from policy: a frame
+ * declared for the direction the channel sends itself is its own side's frame coming back (an echo on
+ * the line), never a frame of the peer.
  */
 import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
-import { decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
+import { catalogueFor, decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
+import type { Direction } from "../frames/frame-def.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
@@ -30,7 +35,9 @@ export interface SentFrame {
 
 export type ChannelProblem =
   | Exclude<DeframerEvent, { kind: "frame" }>
-  | { readonly kind: "decode-error"; readonly error: EtcError; readonly wire: WireFrame };
+  | { readonly kind: "decode-error"; readonly error: EtcError; readonly wire: WireFrame }
+  /** A frame declared for the direction this channel sends (its own side's, come back): not delivered. */
+  | { readonly kind: "echo"; readonly type: string; readonly wire: WireFrame };
 
 export interface ChannelCounters {
   framesIn: number;
@@ -46,11 +53,20 @@ export interface ChannelCounters {
   tooLong: number;
   /** Frame candidates with a bad escape, a bad length field or too short a body. */
   malformed: number;
+  /** Frames declared for the direction this channel sends (an echo of its own side's frames): not delivered. */
+  echoes: number;
 }
 
 export interface FrameChannelOptions {
   transport: Transport;
   dialect: Dialect;
+  /**
+   * The direction of the frames the peer sends: "rsu-to-lane" for the lane's link, "lane-to-rsu" for the
+   * simulated RSU. A frame declared the other way is this side's own frame coming back (an RS-485 adapter
+   * with local echo, a TX/RX loopback, a tty not set raw): counted in `echoes`, reported on `problems$`
+   * as `echo`, logged once per channel, never on `frames$`. An empty acknowledgement has no direction.
+   */
+  receives: Direction;
   /** Wire-log channel name: "RSU", "LANE", "READER". */
   channel?: string;
   logger?: Logger;
@@ -62,6 +78,7 @@ export interface FrameChannelOptions {
 export class FrameChannel {
   readonly transport: Transport;
   readonly dialect: Dialect;
+  readonly receives: Direction;
   private readonly deframer: Deframer;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -71,6 +88,8 @@ export class FrameChannel {
   readonly frames$ = this.framesSubject.asObservable();
   readonly sent$ = this.sentSubject.asObservable();
   readonly problems$ = this.problemsSubject.asObservable();
+  /** The first echo was logged at warn level: later ones go to the debug wire log only. */
+  private echoLogged = false;
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -85,11 +104,13 @@ export class FrameChannel {
     timeouts: 0,
     tooLong: 0,
     malformed: 0,
+    echoes: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
     this.transport = opts.transport;
     this.dialect = opts.dialect;
+    this.receives = opts.receives;
     this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
     this.now = opts.now ?? (() => performance.now());
@@ -157,9 +178,16 @@ export class FrameChannel {
   }
 
   private emitAll(events: DeframerEvent[], at = this.now()): void {
+    const catalogue = catalogueFor(this.dialect.variant);
     for (const ev of events) {
       if (ev.kind === "frame") {
-        const r = decodeData(ev.frame.data, this.dialect);
+        const data = ev.frame.data;
+        const def = data.length > 0 ? catalogue.byCode.get(data[0] as number) : undefined;
+        if (def !== undefined && def.direction !== this.receives) {
+          this.onEcho(def.type, ev.frame);
+          continue;
+        }
+        const r = decodeData(data, this.dialect);
         if (!r.ok) {
           this.c.decodeErrors++;
           this.log.warn(
@@ -192,5 +220,21 @@ export class FrameChannel {
         this.problemsSubject.next(ev);
       }
     }
+  }
+
+  private onEcho(type: string, wire: WireFrame): void {
+    this.c.echoes++;
+    const fields = { dir: "<-", type, hex: wire.raw.toString("hex") };
+    if (!this.echoLogged) {
+      this.echoLogged = true;
+      const own = this.receives === "rsu-to-lane" ? "lane -> RSU" : "RSU -> lane";
+      this.log.warn(
+        fields,
+        `${type} received, a frame of our own side (${own}): an echo on the line (RS-485 local echo, a loopback, a tty not set raw)? Not taken as the peer's; each one is counted in echoes, this is logged once`,
+      );
+    } else if (this.wireLog()) {
+      this.log.debug(fields, "echo of our own frame");
+    }
+    this.problemsSubject.next({ kind: "echo", type, wire });
   }
 }

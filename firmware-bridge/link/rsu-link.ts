@@ -5,10 +5,12 @@
  *  - `answer-cache.ts`: retransmission dedupe, the reply cached per received frame and resent for its
  *    repeats, and what the link answers by itself;
  *  - `link-supervisor.ts`: open, backoff, watchdog, the reconnect policy per transport;
- *  - here: heartbeats go to `heartbeat$`, every other distinct frame once to `incoming$`; lane-initiated
- *    frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ 10..90 (national); `request()`
- *    registers its waiter before the write, starts the timer after the write resolved, runs one at a
- *    time, fails fast when the transport is not open, and honours an AbortSignal.
+ *  - here: heartbeats go to `heartbeat$`, every other distinct frame once to `incoming$`; only frames of
+ *    the RSU re-arm the watchdog (an echo of our own is not one, ./frame-channel.ts); lane-initiated
+ *    frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ
+ *    10..90 (national); `request()` registers its waiter before the write, starts the timer after the
+ *    write resolved, runs one at a time, fails fast when the transport is not open, and honours an
+ *    AbortSignal.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
@@ -46,6 +48,8 @@ export interface RsuLinkCounters {
   tooLong: number;
   /** Frame candidates with a bad escape, a bad length field or too short a body. */
   malformed: number;
+  /** Frames of the lane's own direction received (an echo on the line): not delivered, no re-arm. */
+  echoes: number;
   /** RSU repeats of a frame already received (not delivered again). */
   duplicates: number;
   /** Cached replies written again because of a repeat. */
@@ -146,6 +150,7 @@ export class RsuLink {
     this.channel = new FrameChannel({
       transport: init.transport,
       dialect: init.dialect,
+      receives: "rsu-to-lane",
       channel: ch,
       logger: init.logger,
       deframer: this.options.deframer,
@@ -201,6 +206,7 @@ export class RsuLink {
       halfFrameTimeouts: ch.timeouts,
       tooLong: ch.tooLong,
       malformed: ch.malformed,
+      echoes: ch.echoes,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
       autoAcks: a.autoAcks,
@@ -227,6 +233,7 @@ export class RsuLink {
     if (this.supervisor.isRunning) return Promise.resolve();
     this.subs = [
       this.channel.frames$.subscribe((rf) => this.onFrame(rf)),
+      // an echo of the lane's own frame is no sign of the RSU: it re-arms nothing
       this.channel.problems$.subscribe((p) => {
         if (p.kind === "decode-error") this.supervisor.alive(); // a good envelope: the RSU is talking
       }),
