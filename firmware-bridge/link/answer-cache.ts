@@ -174,11 +174,13 @@ export class AnswerCache {
     return this.c;
   }
 
-  /** A heartbeat (never delivered on incoming$): answered at once where its rule says so (national B1 -> CF). */
-  heartbeat(rf: ReceivedFrame): void {
-    const type = rf.frame.type;
+  /**
+   * A heartbeat of frame type `type` and RSCTL/SEQ `seq` (never delivered on incoming$): answered at once
+   * where its rule says so (national B1 -> CF, whatever its body).
+   */
+  heartbeat(type: string, seq: number): void {
     if (!this.options.answerHeartbeat || answerRule(type, this.dialect.variant) !== "heartbeat-cf") return;
-    this.channel.send(CF_RECEIVED, this.replySeqFor(rf.wire.seq)).then(
+    this.channel.send(CF_RECEIVED, this.replySeqFor(seq)).then(
       () => bump(this.c.autoAnswers, type),
       (e: unknown) => this.writeFailed(e, "heartbeat answer not sent"),
     );

@@ -3,13 +3,14 @@
  * protocol policy. The lane's RsuLink (ack, dedupe, watchdog, reconnect) and the simulated RSU
  * (retransmission, mode machine) both sit on top of it.
  *
- * One rule comes from the frame declarations (firmware-bridge/frames/), not from policy: a frame
+ * Two rules come from the frame declarations (firmware-bridge/frames/), not from policy: a frame
  * declared for the direction the channel sends itself is its own side's frame coming back (an echo on
- * the line), never a frame of the peer.
+ * the line), never a frame of the peer; and a type declared a heartbeat whatever its body (national B1)
+ * whose body does not fit goes to `misfitHeartbeats$` with its partial decode, not to the decode errors.
  */
 import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
-import { catalogueFor, decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
+import { catalogueFor, decodeData, encodeFrame, type Frame, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import type { Direction } from "../frames/frame-def.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
@@ -39,6 +40,15 @@ export type ChannelProblem =
   /** A frame declared for the direction this channel sends (its own side's, come back): not delivered. */
   | { readonly kind: "echo"; readonly type: string; readonly wire: WireFrame };
 
+/** A good envelope of a type that is a heartbeat whatever its body (national B1) whose body does not fit. */
+export interface MisfitHeartbeat {
+  /** What could be read: the fields before the misfit, the undecoded rest and why. */
+  readonly partial: PartialFrame;
+  readonly wire: WireFrame;
+  /** Monotonic ms when the chunk completing this frame arrived from the transport. */
+  readonly at: number;
+}
+
 export interface ChannelCounters {
   framesIn: number;
   framesOut: number;
@@ -55,6 +65,8 @@ export interface ChannelCounters {
   malformed: number;
   /** Frames declared for the direction this channel sends (an echo of its own side's frames): not delivered. */
   echoes: number;
+  /** Heartbeats whatever their body (national B1) whose body did not fit: on misfitHeartbeats$. */
+  misfitHeartbeats: number;
 }
 
 export interface FrameChannelOptions {
@@ -85,11 +97,16 @@ export class FrameChannel {
   private readonly framesSubject = new Subject<ReceivedFrame>();
   private readonly sentSubject = new Subject<SentFrame>();
   private readonly problemsSubject = new Subject<ChannelProblem>();
+  private readonly misfitSubject = new Subject<MisfitHeartbeat>();
   readonly frames$ = this.framesSubject.asObservable();
   readonly sent$ = this.sentSubject.asObservable();
   readonly problems$ = this.problemsSubject.asObservable();
+  /** Heartbeats whatever their body (national B1) whose body did not fit the declaration. */
+  readonly misfitHeartbeats$ = this.misfitSubject.asObservable();
   /** The first echo was logged at warn level: later ones go to the debug wire log only. */
   private echoLogged = false;
+  /** Heartbeat types whose first misfit was logged at warn level: later ones go to the debug wire log only. */
+  private readonly misfitLogged = new Set<string>();
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -105,6 +122,7 @@ export class FrameChannel {
     tooLong: 0,
     malformed: 0,
     echoes: 0,
+    misfitHeartbeats: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
@@ -188,6 +206,10 @@ export class FrameChannel {
           continue;
         }
         const r = decodeData(data, this.dialect);
+        if (!r.ok && def?.heartbeat === true) {
+          this.onMisfitHeartbeat(r.partial, r.error, ev.frame, at);
+          continue;
+        }
         if (!r.ok) {
           this.c.decodeErrors++;
           this.log.warn(
@@ -236,5 +258,20 @@ export class FrameChannel {
       this.log.debug(fields, "echo of our own frame");
     }
     this.problemsSubject.next({ kind: "echo", type, wire });
+  }
+
+  private onMisfitHeartbeat(partial: PartialFrame, error: EtcError, wire: WireFrame, at: number): void {
+    this.c.misfitHeartbeats++;
+    const fields = { dir: "<-", hex: wire.raw.toString("hex"), err: error.message };
+    if (!this.misfitLogged.has(partial.type)) {
+      this.misfitLogged.add(partial.type);
+      this.log.warn(
+        fields,
+        `${partial.type} heartbeat body does not fit its declared layout (${partial.reason}): taken as a heartbeat all the same (only its arrival matters); each one is counted in misfitHeartbeats, this is logged once`,
+      );
+    } else if (this.wireLog()) {
+      this.log.debug(fields, `${partial.type} heartbeat body does not fit its declared layout`);
+    }
+    this.misfitSubject.next({ partial, wire, at });
   }
 }

@@ -4,7 +4,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
-import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import type { Heartbeat, IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
 import { frameBytes, L, linksPerTest, N, type Rig, ScriptedTransport, settle } from "./harness.js";
 
@@ -324,6 +324,64 @@ describe("RsuLink heartbeats", () => {
     expect(quiet.laneWrites).toHaveLength(0);
     expect(quiet.link.counters.heartbeats).toBe(1);
     expect(quiet.link.counters.autoAnswers).toEqual({});
+  });
+});
+
+describe("RsuLink: a national B1 is a heartbeat whatever its body (docs/protocol.md §3, §7)", () => {
+  /** The public sample B1 (docs/protocol.md §7): read by the reference layout, it ends before antennaNum. */
+  const SAMPLE_B1 = "b1 00 11 01 00 03 00 01 00 01 00 01 00 00 02";
+  const MISFIT_WARNING = /does not fit/;
+
+  it("the public sample B1, every 10 s: counted, on heartbeat$ with its partial decode, answered with CF, misfit logged once", async () => {
+    const r = await rig("national");
+    const beats: Heartbeat[] = [];
+    r.link.heartbeat$.subscribe((h) => beats.push(h));
+    for (const seq of [0x01, 0x02, 0x03]) {
+      await r.rsu(seq, SAMPLE_B1);
+      await settle();
+      await vi.advanceTimersByTimeAsync(10_000);
+    }
+    expect(r.link.state.status).toBe("up"); // 30 s of B1s only: the watchdog never tripped
+    expect(r.link.counters).toMatchObject({
+      heartbeats: 3,
+      misfitHeartbeats: 3,
+      decodeErrors: 0,
+      watchdogTrips: 0,
+      autoAnswers: { B1: 3 },
+    });
+    expect(r.laneWrites.map((w) => [w.frame, w.seq])).toEqual([
+      [{ type: "CF", status: 0 }, 0x10],
+      [{ type: "CF", status: 0 }, 0x20],
+      [{ type: "CF", status: 0 }, 0x30],
+    ]);
+    expect(beats).toHaveLength(3);
+    expect(beats[0]?.frame).toBeUndefined();
+    expect(beats[0]?.partial).toMatchObject({
+      type: "B1",
+      known: true,
+      missingField: "antennaNum",
+      fields: { controller1Status: 0, controller2Status: 0x11, linkStatus: 1, psamNum1: 0, psamNum2: 3 },
+    });
+    expect(beats[0]?.wire.seq).toBe(0x01);
+    expect(r.warnings.filter((w) => MISFIT_WARNING.test(w))).toHaveLength(1);
+    expect(r.warnings.filter((w) => w.includes("undecodable"))).toEqual([]);
+  });
+
+  it("a misfit B1 gets no CF when answerHeartbeat is off, and is still a heartbeat", async () => {
+    const r = await rig("national", { answerHeartbeat: false });
+    await r.rsu(0x01, SAMPLE_B1);
+    await settle();
+    expect(r.laneWrites).toEqual([]);
+    expect(r.link.counters).toMatchObject({ heartbeats: 1, misfitHeartbeats: 1, autoAnswers: {} });
+  });
+
+  it("a B1 that fits is not a misfit; a B2 cut short is still an undecodable frame", async () => {
+    const r = await rig("national");
+    await r.rsu(0x01, N.b1);
+    await r.rsu(0x02, "b2 0102");
+    await settle();
+    expect(r.link.counters).toMatchObject({ heartbeats: 1, misfitHeartbeats: 0, decodeErrors: 1 });
+    expect(r.warnings.filter((w) => MISFIT_WARNING.test(w))).toEqual([]);
   });
 });
 
