@@ -3,7 +3,7 @@
  * every `FF FF` inside its body starts a nested candidate. One that fails and ends inside the outer one is
  * part of that bad frame: not counted, no event of its own, its bytes keep the outer reason. Only a nested
  * candidate reaching beyond the outer one is judged on its own (it may be a real frame the outer LEN
- * swallowed). The reviewer's cases (/tmp/s25/link-findings.md, finding 3).
+ * swallowed; docs/link.md "Receiving, acknowledging, deduplicating").
  */
 import { describe, expect, it } from "vitest";
 import { createDeframer, type DeframerEvent, encodeNational } from "../../firmware-bridge/framing/index.js";

@@ -2,7 +2,7 @@
  * A frame declared for the other direction coming back on the line (an RS-485 adapter with local echo, a
  * TX/RX loopback, a tty not set raw) is not a frame of the peer: counted in `echoes`, logged once per run,
  * not delivered, and for the lane's link it neither re-arms the watchdog nor brings the link up
- * (/tmp/s25/link-findings.md, finding 1; docs/link.md "Receiving, acknowledging, deduplicating").
+ * (docs/link.md "Receiving, acknowledging, deduplicating").
  */
 import { describe, expect, it, vi } from "vitest";
 import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
