@@ -48,6 +48,11 @@ export interface FieldDef<N extends string, T, O extends boolean> {
   readonly presentIn?: (d: Dialect) => boolean;
   /** The last field of the frame's short error form (`errorFormEnd`). */
   readonly endsErrorForm?: boolean;
+  /**
+   * Decoded only when whole (`reserveOrExtra`): with fewer bytes left than it needs, the frame's fields
+   * end before it and those bytes are trailing bytes (`extra`), not a field cut short.
+   */
+  readonly wholeOrExtra?: boolean;
 }
 // biome-ignore lint/suspicious/noExplicitAny: the union of all field definitions
 export type AnyField = FieldDef<string, any, boolean>;
@@ -86,6 +91,15 @@ export function dialectField<N extends string, T>(
   presentIn: (d: Dialect) => boolean,
 ): FieldDef<N, T, true> {
   return { name, codec, optional: true, presentIn };
+}
+
+/**
+ * A trailing reserve of exactly `bytes` bytes (hex) that takes 0 or `bytes` bytes: present when at least
+ * `bytes` bytes are left, and otherwise absent, the 1..bytes-1 bytes left kept as `extra` (docs/protocol.md
+ * §3, "Trailing bytes ... never an error"). Optional like any trailing field.
+ */
+export function reserveOrExtra<N extends string>(name: N, bytes: number): FieldDef<N, string, true> {
+  return { name, codec: hex(bytes), optional: true, wholeOrExtra: true };
 }
 
 /**
@@ -261,13 +275,19 @@ export function decodeFields(
     const c = f.codec;
     const w = c.read !== undefined && c.fixed !== undefined ? c.fixed(d) : undefined;
     if (w !== undefined) {
-      if (o + w > end) return { missing: f.name, at: o };
+      if (o + w > end) {
+        if (f.wholeOrExtra) break;
+        return { missing: f.name, at: o };
+      }
       out[f.name] = (c.read as NonNullable<typeof c.read>)(buf, o, d);
       o += w;
       continue;
     }
     const r = c.decode(buf, o, end, d, out);
-    if (!r) return { missing: f.name, at: o };
+    if (!r) {
+      if (f.wholeOrExtra) break;
+      return { missing: f.name, at: o };
+    }
     out[f.name] = r[0];
     o = r[1];
   }

@@ -16,6 +16,13 @@ export interface FrameDef<T extends string = string, F extends readonly AnyField
   readonly replies: readonly string[];
   /** An RSU information frame that the RSU retransmits until it is answered. */
   readonly informational?: boolean;
+  /**
+   * A heartbeat whatever its body (the national B1): only its arrival matters to the lane
+   * (docs/protocol.md §3), so a good envelope of this type whose body does not fit the declaration is
+   * still a heartbeat, taken with what could be decoded (firmware-bridge/link/frame-channel.ts
+   * `misfitHeartbeats$`), not an undecodable frame.
+   */
+  readonly heartbeat?: boolean;
 }
 
 export function defineFrame<const T extends string, const F extends readonly AnyField[]>(

@@ -2,7 +2,19 @@
  * Variant A (legacy BCC protocol) frame catalogue (docs/protocol.md §3). Where vendors differ in a field's
  * width, the field follows `Dialect` (docs/protocol.md §4).
  */
-import { bcd, errorFormEnd, field, hex, hexUpTo, optional, text, u8, u16, u32 } from "./fields.js";
+import {
+  bcd,
+  errorFormEnd,
+  field,
+  hex,
+  hexUpTo,
+  optional,
+  reserveOrExtra,
+  text,
+  u8,
+  u16,
+  u32,
+} from "./fields.js";
 import { defineFrame } from "./frame-def.js";
 import { file0015, file0019, station0019, station0019Short } from "./records.js";
 
@@ -169,7 +181,7 @@ export const B4 = defineFrame({
     optional("cardId", hex(4)), // physical UID, may be 0
     optional("issuerInfo", file0015),
     optional("lastStation", file0019),
-    optional("reserved", hex(4)),
+    reserveOrExtra("reserved", 4), // 0 or 4 bytes: 1-3 trailing bytes are `extra` (docs/protocol.md §3)
   ],
 });
 

@@ -159,6 +159,7 @@ export const B1 = defineFrame({
   direction: "rsu-to-lane",
   title: "heartbeat",
   replies: ["CF"],
+  heartbeat: true, // whatever its body: the public sample does not fit this layout (docs/protocol.md §7)
   fields: [
     field("controller1Status", u8), // 00 master OK, 01 master fault, 02 standby OK, 03 standby fault
     field("controller2Status", u8), // same values

@@ -10,7 +10,10 @@
  * always inside the candidate (variant B rescans from STX+1), so a frame is lost only when
  * corruption touches its own bytes. Bytes of a failed candidate that turn out to be noise when
  * rescanned carry the candidate's reason (as the reader's deframer does, docs/reader.md §2.2), so one
- * bad frame is one discarded run, not a checksum failure followed by the same bytes as noise.
+ * bad frame is one discarded run, not a checksum failure followed by the same bytes as noise. A candidate
+ * nested in a failed one (an `FF FF` inside a national body) that fails and ends inside it is part of that
+ * bad frame too: not counted, no event, its bytes under the outer reason; only a nested candidate
+ * reaching beyond the failed one is judged on its own.
  */
 import type {
   Deframer,
@@ -163,6 +166,17 @@ export abstract class StreamDeframer implements Deframer {
         }
         continue;
       }
+      const rescanAt = Math.max(1, r.rescanAt);
+      const end = r.end ?? rescanAt;
+      if (this.blame !== undefined && end <= this.blame.bytes) {
+        // A candidate nested in a failed one (national: an FF FF inside its body) that fails and ends
+        // inside it is part of that bad frame: no count, no event, its bytes keep the outer reason. One
+        // that reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below.
+        this.discard(events, rescanAt, this.blame.reason);
+        if (r.keepLast && this.buf.length > 0) this.freeLead = 1;
+        if (!flush) this.pendingReason = undefined;
+        continue;
+      }
       if (r.checksum) {
         this.c.checksumErrors++;
         events.push({
@@ -176,10 +190,9 @@ export abstract class StreamDeframer implements Deframer {
       } else if (r.reason === "malformed") {
         this.c.malformed++;
       }
-      const rescanAt = Math.max(1, r.rescanAt);
       this.discard(events, rescanAt, r.reason, false);
       if (r.keepLast && this.buf.length > 0) this.freeLead = 1;
-      const rest = Math.max(0, (r.end ?? rescanAt) - rescanAt);
+      const rest = Math.max(0, end - rescanAt);
       if (rest > 0) this.blame = { reason: r.reason, bytes: Math.max(rest, this.blame?.bytes ?? 0) };
       if (!flush) this.pendingReason = undefined;
     }

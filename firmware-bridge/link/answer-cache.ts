@@ -59,14 +59,19 @@ export interface IncomingFrame {
 export interface AnswerCacheCounters {
   /** RSU repeats of a frame already received (not delivered again). */
   duplicates: number;
-  /** Cached replies resent because of a repeat. */
+  /** Cached replies written again because of a repeat. */
   resentReplies: number;
-  /** Empty ACKs the link sent because the application missed answerDeadlineMs (B0 only). */
+  /** Empty ACKs the link wrote because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
   /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
   autoAnswers: Record<string, number>;
   /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
   lateAnswers: Record<string, number>;
+  /**
+   * Writes of the link's own answers (CF, automatic ACK, cached reply resent) that the transport rejected:
+   * counted here instead of in autoAnswers/autoAcks/resentReplies, which count written answers only.
+   */
+  failedAnswerWrites: number;
 }
 
 const ACK: Frame = { type: "ACK" };
@@ -152,6 +157,7 @@ export class AnswerCache {
     autoAcks: 0,
     autoAnswers: {},
     lateAnswers: {},
+    failedAnswerWrites: 0,
   };
 
   constructor(init: AnswerCacheInit) {
@@ -168,14 +174,16 @@ export class AnswerCache {
     return this.c;
   }
 
-  /** A heartbeat (never delivered on incoming$): answered at once where its rule says so (national B1 -> CF). */
-  heartbeat(rf: ReceivedFrame): void {
-    const type = rf.frame.type;
+  /**
+   * A heartbeat of frame type `type` and RSCTL/SEQ `seq` (never delivered on incoming$): answered at once
+   * where its rule says so (national B1 -> CF, whatever its body).
+   */
+  heartbeat(type: string, seq: number): void {
     if (!this.options.answerHeartbeat || answerRule(type, this.dialect.variant) !== "heartbeat-cf") return;
-    this.channel
-      .send(CF_RECEIVED, this.replySeqFor(rf.wire.seq))
-      .catch((e: unknown) => this.log.warn({ err: String(e) }, "heartbeat answer not sent"));
-    bump(this.c.autoAnswers, type);
+    this.channel.send(CF_RECEIVED, this.replySeqFor(seq)).then(
+      () => bump(this.c.autoAnswers, type),
+      (e: unknown) => this.writeFailed(e, "heartbeat answer not sent"),
+    );
   }
 
   /**
@@ -300,10 +308,12 @@ export class AnswerCache {
     this.c.duplicates++;
     const cached = prev.cached;
     if (cached) {
-      this.c.resentReplies++;
-      this.channel
-        .sendEncoded(cached.frame, cached.seq, cached.raw)
-        .catch((e: unknown) => this.log.warn({ err: String(e) }, "cached reply not resent"));
+      this.channel.sendEncoded(cached.frame, cached.seq, cached.raw).then(
+        () => {
+          this.c.resentReplies++;
+        },
+        (e: unknown) => this.writeFailed(e, "cached reply not resent"),
+      );
       this.log.info(
         { type: prev.frame.type, seq: prev.wire.seq, reply: cached.frame.type },
         "RSU repeat: cached reply resent",
@@ -311,6 +321,12 @@ export class AnswerCache {
     } else {
       this.log.info({ type: prev.frame.type, seq: prev.wire.seq }, "RSU repeat while the answer is pending");
     }
+  }
+
+  /** A write of the link's own answer was rejected: counted apart from the written ones, and logged. */
+  private writeFailed(e: unknown, what: string): void {
+    this.c.failedAnswerWrites++;
+    this.log.warn({ err: String(e) }, what);
   }
 
   private replySeqFor(seq: number): number {
@@ -338,11 +354,13 @@ export class AnswerCache {
     const seq = this.replySeqFor(inc.wire.seq);
     const raw = encodeFrame(ACK, seq, this.dialect);
     inc.cached = { frame: ACK, seq, raw };
-    this.channel
-      .sendEncoded(ACK, seq, raw)
-      .catch((e: unknown) => this.log.warn({ err: String(e) }, "auto-ACK not sent"));
-    this.c.autoAcks++;
-    bump(this.c.autoAnswers, type);
+    this.channel.sendEncoded(ACK, seq, raw).then(
+      () => {
+        this.c.autoAcks++;
+        bump(this.c.autoAnswers, type);
+      },
+      (e: unknown) => this.writeFailed(e, "auto-ACK not sent"),
+    );
     this.log.warn(
       { type, seq: inc.wire.seq, deadlineMs },
       `no answer to ${type} within ${deadlineMs} ms: empty ACK sent`,

@@ -2,11 +2,17 @@
  * A frame channel: one transport, one deframer, the codec, counters and the wire log, with no
  * protocol policy. The lane's RsuLink (ack, dedupe, watchdog, reconnect) and the simulated RSU
  * (retransmission, mode machine) both sit on top of it.
+ *
+ * Two rules come from the frame declarations (firmware-bridge/frames/), not from policy: a frame
+ * declared for the direction the channel sends itself is its own side's frame coming back (an echo on
+ * the line), never a frame of the peer; and a type declared a heartbeat whatever its body (national B1)
+ * whose body does not fit goes to `misfitHeartbeats$` with its partial decode, not to the decode errors.
  */
 import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
-import { decodeData, encodeFrame, type Frame } from "../frames/catalogue.js";
+import { catalogueFor, decodeData, encodeFrame, type Frame, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
+import type { Direction } from "../frames/frame-def.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
@@ -30,7 +36,18 @@ export interface SentFrame {
 
 export type ChannelProblem =
   | Exclude<DeframerEvent, { kind: "frame" }>
-  | { readonly kind: "decode-error"; readonly error: EtcError; readonly wire: WireFrame };
+  | { readonly kind: "decode-error"; readonly error: EtcError; readonly wire: WireFrame }
+  /** A frame declared for the direction this channel sends (its own side's, come back): not delivered. */
+  | { readonly kind: "echo"; readonly type: string; readonly wire: WireFrame };
+
+/** A good envelope of a type that is a heartbeat whatever its body (national B1) whose body does not fit. */
+export interface MisfitHeartbeat {
+  /** What could be read: the fields before the misfit, the undecoded rest and why. */
+  readonly partial: PartialFrame;
+  readonly wire: WireFrame;
+  /** Monotonic ms when the chunk completing this frame arrived from the transport. */
+  readonly at: number;
+}
 
 export interface ChannelCounters {
   framesIn: number;
@@ -46,11 +63,22 @@ export interface ChannelCounters {
   tooLong: number;
   /** Frame candidates with a bad escape, a bad length field or too short a body. */
   malformed: number;
+  /** Frames declared for the direction this channel sends (an echo of its own side's frames): not delivered. */
+  echoes: number;
+  /** Heartbeats whatever their body (national B1) whose body did not fit: on misfitHeartbeats$. */
+  misfitHeartbeats: number;
 }
 
 export interface FrameChannelOptions {
   transport: Transport;
   dialect: Dialect;
+  /**
+   * The direction of the frames the peer sends: "rsu-to-lane" for the lane's link, "lane-to-rsu" for the
+   * simulated RSU. A frame declared the other way is this side's own frame coming back (an RS-485 adapter
+   * with local echo, a TX/RX loopback, a tty not set raw): counted in `echoes`, reported on `problems$`
+   * as `echo`, logged once per channel, never on `frames$`. An empty acknowledgement has no direction.
+   */
+  receives: Direction;
   /** Wire-log channel name: "RSU", "LANE", "READER". */
   channel?: string;
   logger?: Logger;
@@ -62,15 +90,23 @@ export interface FrameChannelOptions {
 export class FrameChannel {
   readonly transport: Transport;
   readonly dialect: Dialect;
+  readonly receives: Direction;
   private readonly deframer: Deframer;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly framesSubject = new Subject<ReceivedFrame>();
   private readonly sentSubject = new Subject<SentFrame>();
   private readonly problemsSubject = new Subject<ChannelProblem>();
+  private readonly misfitSubject = new Subject<MisfitHeartbeat>();
   readonly frames$ = this.framesSubject.asObservable();
   readonly sent$ = this.sentSubject.asObservable();
   readonly problems$ = this.problemsSubject.asObservable();
+  /** Heartbeats whatever their body (national B1) whose body did not fit the declaration. */
+  readonly misfitHeartbeats$ = this.misfitSubject.asObservable();
+  /** The first echo was logged at warn level: later ones go to the debug wire log only. */
+  private echoLogged = false;
+  /** Heartbeat types whose first misfit was logged at warn level: later ones go to the debug wire log only. */
+  private readonly misfitLogged = new Set<string>();
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -85,11 +121,14 @@ export class FrameChannel {
     timeouts: 0,
     tooLong: 0,
     malformed: 0,
+    echoes: 0,
+    misfitHeartbeats: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
     this.transport = opts.transport;
     this.dialect = opts.dialect;
+    this.receives = opts.receives;
     this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
     this.now = opts.now ?? (() => performance.now());
@@ -157,9 +196,20 @@ export class FrameChannel {
   }
 
   private emitAll(events: DeframerEvent[], at = this.now()): void {
+    const catalogue = catalogueFor(this.dialect.variant);
     for (const ev of events) {
       if (ev.kind === "frame") {
-        const r = decodeData(ev.frame.data, this.dialect);
+        const data = ev.frame.data;
+        const def = data.length > 0 ? catalogue.byCode.get(data[0] as number) : undefined;
+        if (def !== undefined && def.direction !== this.receives) {
+          this.onEcho(def.type, ev.frame);
+          continue;
+        }
+        const r = decodeData(data, this.dialect);
+        if (!r.ok && def?.heartbeat === true) {
+          this.onMisfitHeartbeat(r.partial, r.error, ev.frame, at);
+          continue;
+        }
         if (!r.ok) {
           this.c.decodeErrors++;
           this.log.warn(
@@ -192,5 +242,36 @@ export class FrameChannel {
         this.problemsSubject.next(ev);
       }
     }
+  }
+
+  private onEcho(type: string, wire: WireFrame): void {
+    this.c.echoes++;
+    const fields = { dir: "<-", type, hex: wire.raw.toString("hex") };
+    if (!this.echoLogged) {
+      this.echoLogged = true;
+      const own = this.receives === "rsu-to-lane" ? "lane -> RSU" : "RSU -> lane";
+      this.log.warn(
+        fields,
+        `${type} received, a frame of our own side (${own}): an echo on the line (RS-485 local echo, a loopback, a tty not set raw)? Not taken as the peer's; each one is counted in echoes, this is logged once`,
+      );
+    } else if (this.wireLog()) {
+      this.log.debug(fields, "echo of our own frame");
+    }
+    this.problemsSubject.next({ kind: "echo", type, wire });
+  }
+
+  private onMisfitHeartbeat(partial: PartialFrame, error: EtcError, wire: WireFrame, at: number): void {
+    this.c.misfitHeartbeats++;
+    const fields = { dir: "<-", hex: wire.raw.toString("hex"), err: error.message };
+    if (!this.misfitLogged.has(partial.type)) {
+      this.misfitLogged.add(partial.type);
+      this.log.warn(
+        fields,
+        `${partial.type} heartbeat body does not fit its declared layout (${partial.reason}): taken as a heartbeat all the same (only its arrival matters); each one is counted in misfitHeartbeats, this is logged once`,
+      );
+    } else if (this.wireLog()) {
+      this.log.debug(fields, `${partial.type} heartbeat body does not fit its declared layout`);
+    }
+    this.misfitSubject.next({ partial, wire, at });
   }
 }

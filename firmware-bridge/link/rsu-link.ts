@@ -5,26 +5,48 @@
  *  - `answer-cache.ts`: retransmission dedupe, the reply cached per received frame and resent for its
  *    repeats, and what the link answers by itself;
  *  - `link-supervisor.ts`: open, backoff, watchdog, the reconnect policy per transport;
- *  - here: heartbeats go to `heartbeat$`, every other distinct frame once to `incoming$`; lane-initiated
- *    frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ 10..90 (national); `request()`
- *    registers its waiter before the write, starts the timer after the write resolved, runs one at a
- *    time, fails fast when the transport is not open, and honours an AbortSignal.
+ *  - here: heartbeats go to `heartbeat$` (a national B1 whatever its body), every other distinct frame
+ *    once to `incoming$`; only frames of the RSU re-arm the watchdog (an echo of our own is not one,
+ *    ./frame-channel.ts); lane-initiated frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ
+ *    10..90 (national); `request()` registers its waiter before the write, starts the timer after the
+ *    write resolved, runs one at a time, fails fast when the transport is not open, and honours an
+ *    AbortSignal.
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
-import { type Frame, frameDef, isHeartbeat } from "../frames/catalogue.js";
+import { type Frame, frameDef, isHeartbeat, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { LANE_INITIATED_RSCTL } from "../framing/legacy.js";
 import { nextLaneSeq } from "../framing/national.js";
+import type { WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
 import { AnswerCache, type IncomingFrame } from "./answer-cache.js";
-import { type ChannelProblem, FrameChannel, type ReceivedFrame, type SentFrame } from "./frame-channel.js";
+import {
+  type ChannelProblem,
+  FrameChannel,
+  type MisfitHeartbeat,
+  type ReceivedFrame,
+  type SentFrame,
+} from "./frame-channel.js";
 import { type LinkState, LinkSupervisor } from "./link-supervisor.js";
 import { type RsuLinkOptions, type RsuLinkOptionsInput, resolveRsuLinkOptions } from "./options.js";
 
 export type { IncomingFrame } from "./answer-cache.js";
 export type { LinkState, LinkStatus } from "./link-supervisor.js";
+
+/**
+ * A heartbeat received: decoded (`frame`), or a national B1 whose body does not fit the declared layout,
+ * with what could be read of it (`partial`; docs/protocol.md §7 has the public sample that does so).
+ */
+export type Heartbeat =
+  | (ReceivedFrame & { readonly partial?: undefined })
+  | {
+      readonly frame?: undefined;
+      readonly partial: PartialFrame;
+      readonly wire: WireFrame;
+      readonly at: number;
+    };
 
 /** Link-layer error codes (kept as an alias of the entries in errors.ts). */
 export const LinkErrorCodes = {
@@ -46,14 +68,20 @@ export interface RsuLinkCounters {
   tooLong: number;
   /** Frame candidates with a bad escape, a bad length field or too short a body. */
   malformed: number;
+  /** Frames of the lane's own direction received (an echo on the line): not delivered, no re-arm. */
+  echoes: number;
+  /** National B1s whose body did not fit the declared layout (counted in heartbeats too). */
+  misfitHeartbeats: number;
   /** RSU repeats of a frame already received (not delivered again). */
   duplicates: number;
-  /** Cached replies resent because of a repeat. */
+  /** Cached replies written again because of a repeat. */
   resentReplies: number;
-  /** Empty ACKs the link sent because the application missed answerDeadlineMs (B0 only). */
+  /** Empty ACKs the link wrote because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
   /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
   autoAnswers: Readonly<Record<string, number>>;
+  /** The link's own answers (CF, automatic ACK, cached reply resent) whose write the transport rejected. */
+  failedAnswerWrites: number;
   /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
   lateAnswers: Readonly<Record<string, number>>;
   /** request() timeouts. */
@@ -114,14 +142,14 @@ export class RsuLink {
   private readonly answers: AnswerCache;
 
   private readonly incomingSubject = new Subject<IncomingFrame>();
-  private readonly heartbeatSubject = new Subject<ReceivedFrame>();
+  private readonly heartbeatSubject = new Subject<Heartbeat>();
   private readonly rebootSubject = new Subject<IncomingFrame>();
   /** Link state: current value first, then every change. */
   readonly state$: Observable<LinkState>;
   /** Each distinct non-heartbeat RSU frame, once (frames that satisfy a request() are emitted too). */
   readonly incoming$: Observable<IncomingFrame>;
-  /** Every heartbeat (legacy B2 0x80/0x08, national B1), repeats included. */
-  readonly heartbeat$: Observable<ReceivedFrame>;
+  /** Every heartbeat (legacy B2 0x80/0x08, national B1 whatever its body), repeats included. */
+  readonly heartbeat$: Observable<Heartbeat>;
   /** B0 with RSCTL 0x98: the RSU rebooted and needs C0 again. Also emitted on incoming$. */
   readonly rsuRebooted$: Observable<IncomingFrame>;
   /** Malformed input (bad checksum, noise, timeouts, undecodable frames): counted, logged, skipped. */
@@ -144,6 +172,7 @@ export class RsuLink {
     this.channel = new FrameChannel({
       transport: init.transport,
       dialect: init.dialect,
+      receives: "rsu-to-lane",
       channel: ch,
       logger: init.logger,
       deframer: this.options.deframer,
@@ -199,10 +228,13 @@ export class RsuLink {
       halfFrameTimeouts: ch.timeouts,
       tooLong: ch.tooLong,
       malformed: ch.malformed,
+      echoes: ch.echoes,
+      misfitHeartbeats: ch.misfitHeartbeats,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
       autoAcks: a.autoAcks,
       autoAnswers: { ...a.autoAnswers },
+      failedAnswerWrites: a.failedAnswerWrites,
       lateAnswers: { ...a.lateAnswers },
       timeouts: this.c.timeouts,
       watchdogTrips: s.watchdogTrips,
@@ -224,6 +256,8 @@ export class RsuLink {
     if (this.supervisor.isRunning) return Promise.resolve();
     this.subs = [
       this.channel.frames$.subscribe((rf) => this.onFrame(rf)),
+      this.channel.misfitHeartbeats$.subscribe((m) => this.onMisfitHeartbeat(m)),
+      // an echo of the lane's own frame is no sign of the RSU: it re-arms nothing
       this.channel.problems$.subscribe((p) => {
         if (p.kind === "decode-error") this.supervisor.alive(); // a good envelope: the RSU is talking
       }),
@@ -348,9 +382,7 @@ export class RsuLink {
   private onFrame(rf: ReceivedFrame): void {
     this.supervisor.alive();
     if (isHeartbeat(rf.frame)) {
-      this.c.heartbeats++;
-      this.heartbeatSubject.next(rf);
-      this.answers.heartbeat(rf);
+      this.onHeartbeat(rf, rf.frame.type);
       return;
     }
     const inc = this.answers.receive(rf);
@@ -362,6 +394,18 @@ export class RsuLink {
     if (this.waiters.size > 0) this.offerToWaiters(inc);
     this.incomingSubject.next(inc);
     if (inc.rsuRebooted) this.rebootSubject.next(inc);
+  }
+
+  /** A national B1 whose body does not fit the declared layout: a heartbeat all the same. */
+  private onMisfitHeartbeat(m: MisfitHeartbeat): void {
+    this.supervisor.alive();
+    this.onHeartbeat({ partial: m.partial, wire: m.wire, at: m.at }, m.partial.type);
+  }
+
+  private onHeartbeat(h: Heartbeat, type: string): void {
+    this.c.heartbeats++;
+    this.heartbeatSubject.next(h);
+    this.answers.heartbeat(type, h.wire.seq);
   }
 
   private offerToWaiters(inc: IncomingFrame): void {

@@ -150,7 +150,13 @@ export class CaptureReplay {
   private purchaseTime: string | null = null;
 
   constructor(private readonly opts: ReplayOptions) {
-    this.channel = new FrameChannel({ transport: opts.transport, dialect: opts.dialect, channel: "REPLAY" });
+    // the replay plays the RSU: it receives the lane under test's frames (an RSU frame back is an echo)
+    this.channel = new FrameChannel({
+      transport: opts.transport,
+      dialect: opts.dialect,
+      receives: "lane-to-rsu",
+      channel: "REPLAY",
+    });
   }
 
   private rel(): number {

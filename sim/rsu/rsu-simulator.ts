@@ -145,6 +145,7 @@ class SimulatedRsu implements RsuSimulator {
     this.channel = new FrameChannel({
       transport: this.transport,
       dialect: this.dialect,
+      receives: "lane-to-rsu", // an RSU frame coming back is an echo on the line, never a lane frame
       channel: "SIM-RSU",
       logger: opts.logger,
       now: () => this.ctx.clock.now(),
@@ -420,6 +421,14 @@ class SimulatedRsu implements RsuSimulator {
         hex: p.candidate.toString("hex"),
         note: "bad-checksum",
         handling: "discarded",
+      });
+    } else if (p.kind === "echo") {
+      // the channel counted it (echoes) and logged the first one
+      this.ctx.logFrame({
+        dir: "rx",
+        hex: p.wire.raw.toString("hex"),
+        note: "echo",
+        handling: `ignored: ${p.type} is an RSU frame coming back (an echo on the line), not a lane frame`,
       });
     } else {
       this.ctx.logFrame({ dir: "rx", hex: p.bytes.toString("hex"), note: p.reason, handling: "discarded" });

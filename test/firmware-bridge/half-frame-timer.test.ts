@@ -148,7 +148,13 @@ describe.each([
 
   function rsuChannel() {
     const t = fakeTransport();
-    const ch = new FrameChannel({ transport: t, dialect, now, deframer: { interByteTimeoutMs: 50 } });
+    const ch = new FrameChannel({
+      transport: t,
+      dialect,
+      receives: "lane-to-rsu", // the RSU's end: it receives the C4 below
+      now,
+      deframer: { interByteTimeoutMs: 50 },
+    });
     const frames: string[] = [];
     const problems: string[] = [];
     ch.frames$.subscribe((f) => frames.push(f.wire.raw.toString("hex")));

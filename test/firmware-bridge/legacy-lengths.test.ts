@@ -3,12 +3,15 @@
  * "Frame lengths"): B0 of 28 and 29 bytes, C3 with its 36-byte Station in every dialect, and the B4
  * lengths we decode.
  */
-import { describe, expect, it } from "vitest";
+import { assert, describe, expect, it } from "vitest";
 import { decodeData, encodeData, encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy, LegacyDeframer } from "../../firmware-bridge/framing/legacy.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
 import { RsuLink } from "../../firmware-bridge/link/rsu-link.js";
+import type { CardSnapshot } from "../../sim/card/types.js";
+import { b4Frame } from "../../sim/rsu/rsu-frames.js";
+import type { ObuModel } from "../../sim/vehicles/vehicles.js";
 import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
 import { ScriptedTransport } from "../link/harness.js";
 
@@ -235,4 +238,60 @@ describe("legacy B4 lengths (decided: docs/protocol.md §3, no 98-byte layout)",
       expect((r as { error: Error }).error.message).toContain('"lastStation"');
     }
   });
+});
+
+describe("legacy B4 trailing bytes after LastStation (docs/protocol.md §3: kept as extra, never an error)", () => {
+  const card = {
+    balance: 12345,
+    cardId: "43010000000000009001",
+    file0015: {
+      issuerId: "c9bdb6ab37010001",
+      cardType: 0x16,
+      cardVersion: 0x40,
+      cardNetwork: "3701",
+      cardSerial: "0000000000000001",
+      startDate: "20200101",
+      expireDate: "20300101",
+      plate: "A12345",
+      userType: 0,
+      plateColor: 0,
+      vehicleClass: 1,
+    },
+    file0019: { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0, ...STATION, reserved: undefined },
+  } as unknown as CardSnapshot;
+  const simB4 = (d: Dialect): Frame => b4Frame(d, { obuId: "01020304" } as ObuModel, card);
+  const HEAD =
+    "ffff18b401020304000000100000303900009001c9bdb6ab370100011640370100000000000000012020010120300101413132333435000000000000000001aa290043010001025f46a22e010300000000000000000000000000413132333435000000000000";
+
+  it("the simulator encodes its B4 byte for byte as before, LastStation 43 and 39", () => {
+    expect(encodeFrame(simB4(L), 0x18, L).toString("hex")).toBe(`${HEAD}000000005bff`);
+    const d39: Dialect = { ...L, lastStationLength: 39 };
+    expect(encodeFrame(simB4(d39), 0x18, d39).toString("hex")).toBe(`${HEAD}5bff`);
+  });
+
+  it("a B4 with its 4-byte Reserved encodes as before", () => {
+    const f = { ...(simB4(L) as object), reserved: "a1b2c3d4" } as unknown as Frame;
+    expect(encodeFrame(f, 0x18, L).toString("hex")).toBe(`${HEAD}00000000a1b2c3d45fff`);
+  });
+
+  it.each([
+    [0, {}],
+    [1, { extra: "01" }],
+    [2, { extra: "0102" }],
+    [3, { extra: "010203" }],
+    [4, { reserved: "01020304" }],
+    [5, { reserved: "01020304", extra: "05" }],
+    [7, { reserved: "01020304", extra: "050607" }],
+  ])(
+    "%i byte(s) after LastStation: Reserved takes 0 or 4, the rest is extra, and it re-encodes to the same bytes",
+    (n, tail) => {
+      const body = encodeData(simB4(L), L);
+      const data = Buffer.concat([body, Buffer.from([1, 2, 3, 4, 5, 6, 7].slice(0, n))]);
+      const r = decodeData(data, L);
+      assert(r.ok, `decodes: ${r.ok ? "" : r.error.message}`);
+      const { reserved, extra } = r.frame as { reserved?: string; extra?: string };
+      expect({ reserved, extra }).toEqual({ reserved: undefined, extra: undefined, ...tail });
+      expect(encodeData(r.frame, L).toString("hex")).toBe(data.toString("hex"));
+    },
+  );
 });

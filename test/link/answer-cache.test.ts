@@ -1,13 +1,15 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
 import { describe, expect, it, vi } from "vitest";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
-import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
+import type { Heartbeat, IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
-import { L, linksPerTest, N, type Rig, settle } from "./harness.js";
+import { frameBytes, L, linksPerTest, N, type Rig, ScriptedTransport, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
-const { rig } = linksPerTest();
+const { rig, scriptedLink } = linksPerTest();
 
 function collect(r: Rig): IncomingFrame[] {
   const got: IncomingFrame[] = [];
@@ -325,6 +327,64 @@ describe("RsuLink heartbeats", () => {
   });
 });
 
+describe("RsuLink: a national B1 is a heartbeat whatever its body (docs/protocol.md §3, §7)", () => {
+  /** The public sample B1 (docs/protocol.md §7): read by the reference layout, it ends before antennaNum. */
+  const SAMPLE_B1 = "b1 00 11 01 00 03 00 01 00 01 00 01 00 00 02";
+  const MISFIT_WARNING = /does not fit/;
+
+  it("the public sample B1, every 10 s: counted, on heartbeat$ with its partial decode, answered with CF, misfit logged once", async () => {
+    const r = await rig("national");
+    const beats: Heartbeat[] = [];
+    r.link.heartbeat$.subscribe((h) => beats.push(h));
+    for (const seq of [0x01, 0x02, 0x03]) {
+      await r.rsu(seq, SAMPLE_B1);
+      await settle();
+      await vi.advanceTimersByTimeAsync(10_000);
+    }
+    expect(r.link.state.status).toBe("up"); // 30 s of B1s only: the watchdog never tripped
+    expect(r.link.counters).toMatchObject({
+      heartbeats: 3,
+      misfitHeartbeats: 3,
+      decodeErrors: 0,
+      watchdogTrips: 0,
+      autoAnswers: { B1: 3 },
+    });
+    expect(r.laneWrites.map((w) => [w.frame, w.seq])).toEqual([
+      [{ type: "CF", status: 0 }, 0x10],
+      [{ type: "CF", status: 0 }, 0x20],
+      [{ type: "CF", status: 0 }, 0x30],
+    ]);
+    expect(beats).toHaveLength(3);
+    expect(beats[0]?.frame).toBeUndefined();
+    expect(beats[0]?.partial).toMatchObject({
+      type: "B1",
+      known: true,
+      missingField: "antennaNum",
+      fields: { controller1Status: 0, controller2Status: 0x11, linkStatus: 1, psamNum1: 0, psamNum2: 3 },
+    });
+    expect(beats[0]?.wire.seq).toBe(0x01);
+    expect(r.warnings.filter((w) => MISFIT_WARNING.test(w))).toHaveLength(1);
+    expect(r.warnings.filter((w) => w.includes("undecodable"))).toEqual([]);
+  });
+
+  it("a misfit B1 gets no CF when answerHeartbeat is off, and is still a heartbeat", async () => {
+    const r = await rig("national", { answerHeartbeat: false });
+    await r.rsu(0x01, SAMPLE_B1);
+    await settle();
+    expect(r.laneWrites).toEqual([]);
+    expect(r.link.counters).toMatchObject({ heartbeats: 1, misfitHeartbeats: 1, autoAnswers: {} });
+  });
+
+  it("a B1 that fits is not a misfit; a B2 cut short is still an undecodable frame", async () => {
+    const r = await rig("national");
+    await r.rsu(0x01, N.b1);
+    await r.rsu(0x02, "b2 0102");
+    await settle();
+    expect(r.link.counters).toMatchObject({ heartbeats: 1, misfitHeartbeats: 0, decodeErrors: 1 });
+    expect(r.warnings.filter((w) => MISFIT_WARNING.test(w))).toEqual([]);
+  });
+});
+
 describe("RsuLink RSU reboot", () => {
   it("B0 with RSCTL 0x98 is flagged and emitted on rsuRebooted$", async () => {
     const r = await rig("legacy");
@@ -396,5 +456,61 @@ describe("RsuLink RSU reboot", () => {
       [0x98, true, true],
       [0x9f, false, false],
     ]);
+  });
+});
+
+describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", () => {
+  /** E205 as the serial transport rejects a failed write or drain: not marked nothing written. */
+  const WRITE_FAILED = new EtcError(ErrorCodes.PortClosed, "scripted:rsu: write failed: EIO");
+
+  async function scripted(variant: "legacy" | "national", options: RsuLinkOptionsInput = {}) {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t, options, defaultDialect(variant));
+    await link.start();
+    const rsu = async (seq: number, dataHex: string): Promise<void> => {
+      t.data.next(frameBytes(variant, seq, dataHex));
+      await settle();
+    };
+    return { t, link, rsu };
+  }
+
+  it("a CF to a national B1 whose write failed is not counted as written, but as a failed answer write", async () => {
+    const s = await scripted("national");
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x05, N.b1);
+    expect(s.link.counters.heartbeats).toBe(1);
+    expect(s.link.counters.autoAnswers).toEqual({});
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+    s.t.failWrites = undefined;
+    await s.rsu(0x06, N.b1);
+    expect(s.link.counters.autoAnswers).toEqual({ B1: 1 });
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+  });
+
+  it("an automatic ACK to a late B0 whose write failed counts in neither autoAcks nor autoAnswers", async () => {
+    const s = await scripted("legacy", { answerDeadlineMs: 100 });
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x38, L.b0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(s.link.counters.lateAnswers).toEqual({ B0: 1 });
+    expect(s.link.counters.autoAcks).toBe(0);
+    expect(s.link.counters.autoAnswers).toEqual({});
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+  });
+
+  it("a cached reply resent for a repeat whose write failed is not counted in resentReplies", async () => {
+    const s = await scripted("legacy");
+    s.link.incoming$.subscribe((f) => void f.reply(C1));
+    await s.rsu(0x18, L.b2);
+    s.t.failWrites = WRITE_FAILED;
+    await vi.advanceTimersByTimeAsync(120);
+    await s.rsu(0x18, L.b2);
+    expect(s.link.counters.duplicates).toBe(1);
+    expect(s.link.counters.resentReplies).toBe(0);
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+    s.t.failWrites = undefined;
+    await vi.advanceTimersByTimeAsync(120);
+    await s.rsu(0x18, L.b2);
+    expect(s.link.counters.resentReplies).toBe(1);
   });
 });

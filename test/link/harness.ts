@@ -131,7 +131,7 @@ export async function makeRig(
 
 /**
  * A scripted transport: `respond` runs synchronously inside write(), before the write resolves, and may
- * push bytes back at once; `writeDelayMs` delays the write's resolution; `hangOpen` never resolves open();
+ * push bytes back at once; `writeDelayMs` delays the write's resolution; `failWrites` rejects them; `hangOpen` never resolves open();
  * `kind` plays a medium ("tcp", "serial").
  */
 export class ScriptedTransport implements Transport {
@@ -144,6 +144,11 @@ export class ScriptedTransport implements Transport {
   readonly state$ = this.stateS.asObservable();
   respond: ((bytes: Buffer) => void) | undefined;
   writeDelayMs = 0;
+  /**
+   * While set, every write is rejected with this error after the port took it (a stuck tx path: the port
+   * stays open, the bytes may or may not be out), as the serial transport's failed write or drain is.
+   */
+  failWrites: EtcError | undefined;
   hangOpen = false;
   opens = 0;
   get status(): TransportStatus {
@@ -158,6 +163,7 @@ export class ScriptedTransport implements Transport {
   write(bytes: Buffer): Promise<void> {
     if (this.status !== "open") return Promise.reject(new EtcError(ErrorCodes.PortClosed, "closed"));
     this.respond?.(bytes);
+    if (this.failWrites) return Promise.reject(this.failWrites);
     if (this.writeDelayMs === 0) return Promise.resolve();
     return new Promise((r) => setTimeout(r, this.writeDelayMs));
   }
@@ -185,11 +191,11 @@ export const N = {
 
 /**
  * Fake timers for each test of the calling file; after each test the links it made with `rig()` (a rig of
- * makeRig) and `scriptedLink()` (a legacy link on a ScriptedTransport) are stopped, then real timers return.
+ * makeRig) and `scriptedLink()` (a link on a ScriptedTransport, legacy unless a dialect is given) are stopped, then real timers return.
  */
 export function linksPerTest(): {
   rig: (...args: Parameters<typeof makeRig>) => Promise<Rig>;
-  scriptedLink: (t: ScriptedTransport, options?: RsuLinkOptionsInput) => RsuLink;
+  scriptedLink: (t: ScriptedTransport, options?: RsuLinkOptionsInput, dialect?: Dialect) => RsuLink;
 } {
   const rigs: Rig[] = [];
   const links: RsuLink[] = [];
@@ -207,10 +213,10 @@ export function linksPerTest(): {
       rigs.push(r);
       return r;
     },
-    scriptedLink: (t, options = {}) => {
+    scriptedLink: (t, options = {}, dialect = DEFAULT_LEGACY_DIALECT) => {
       const link = new RsuLink({
         transport: t,
-        dialect: DEFAULT_LEGACY_DIALECT,
+        dialect,
         options,
         now: () => Date.now(),
       });

@@ -32,7 +32,12 @@ export class LaneDriver {
     readonly variant: Variant,
   ) {
     this.dialect = defaultDialect(variant);
-    this.ch = new FrameChannel({ transport, dialect: this.dialect, channel: "TEST-LANE" });
+    this.ch = new FrameChannel({
+      transport,
+      dialect: this.dialect,
+      receives: "rsu-to-lane",
+      channel: "TEST-LANE",
+    });
     this.ch.frames$.subscribe((r) => {
       this.received.push(r);
       const i = this.waiters.findIndex((w) => w.pred(r));

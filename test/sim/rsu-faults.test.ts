@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { isHeartbeat } from "../../firmware-bridge/frames/catalogue.js";
+import { encodeFrame, type Frame, isHeartbeat } from "../../firmware-bridge/frames/catalogue.js";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
@@ -528,6 +529,22 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
 });
 
 describe("illegal frames", () => {
+  it.each(["legacy", "national"] as const)(
+    "%s: an RSU frame coming back to the simulator (an echo on the line) is counted as an echo, never handled as a lane frame",
+    async (protocol) => {
+      const { pair, sim, frameLog, events } = await setup(protocol, oneCar([]));
+      const dialect = defaultDialect(protocol);
+      const b2 = encodeFrame({ type: "B2", obuId: "01020304", errorCode: 0 } as Frame, 0x18, dialect);
+      await pair.lane.write(b2);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sim.channel.counters.echoes).toBe(1);
+      expect(events.filter((e) => e.type === "illegal")).toEqual([]);
+      expect(frameLog.records.filter((r) => r.dir === "rx").map((r) => [r.note, r.hex])).toEqual([
+        ["echo", b2.toString("hex")],
+      ]);
+    },
+  );
+
   it("C6 in the wrong mode and C1 for another OBU get nothing and are logged; retransmission goes on", async () => {
     const { lane, frameLog, events, sim } = await setup("legacy", oneCar([]));
     const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
