@@ -1888,6 +1888,12 @@ describe("crash recovery: a debit intent the lane cannot read", () => {
   const alarmsOf = (r: Rig, code: string) =>
     r.outputs.flatMap((o) => (o.type === "alarm" && o.code === code ? [o.message] : []));
   const debits = (r: Rig) => r.link.answersTo("card").filter((c) => c !== "ACK" && c.kind === "debit");
+  /** the payload with a field of its debit removed */
+  const without = (p: string, drop: (debit: Record<string, Record<string, unknown>>) => void): string => {
+    const o = JSON.parse(p) as { state: { debit: Record<string, Record<string, unknown>> } };
+    drop(o.state.debit);
+    return JSON.stringify(o);
+  };
 
   it.each([
     ["not JSON", (p: string) => p.slice(0, p.length - 40)],
@@ -1896,6 +1902,12 @@ describe("crash recovery: a debit intent the lane cannot read", () => {
       (p: string) =>
         JSON.stringify({ ...JSON.parse(p), state: { ...JSON.parse(p).state, phase: "await-b9" } }),
     ],
+    // valid JSON in the phase and with the ids this version writes, without a field the restore or its
+    // records read (another version's payload): before, start() threw a TypeError and the lane never opened
+    ["state.debit.price missing", (p: string) => without(p, (d) => delete d.price)],
+    ["state.debit.obu.obuId missing", (p: string) => without(p, (d) => delete d.obu?.obuId)],
+    ["state.debit.card.balance missing", (p: string) => without(p, (d) => delete d.card?.balance)],
+    ["state.debit.purchaseTimeMs missing", (p: string) => without(p, (d) => delete d.purchaseTimeMs)],
   ])(
     "%s: kept, DEBIT_INTENT_UNREADABLE names it and its card, the card held past the guards' memory, no C6 for it",
     async (why, damage) => {
