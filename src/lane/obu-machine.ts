@@ -101,7 +101,12 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (!status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
   if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
   if (status.locked) return stop("OBU_LOCKED", p, ctx);
-  if (status.tampered) return stop("OBU_TAMPERED", p, ctx);
+  // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
+  // (ESAM system info byte 27), nonzero; null when the B2 has no such byte (docs/protocol.md §3, "The B2
+  // tamper byte")
+  const tamperByte = b2.tamperByte;
+  if (status.tampered || (tamperByte !== null && tamperByte !== 0))
+    return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
   if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
   if (!validDay(b2.dateOfIssue) || !validDay(b2.dateOfExpire)) return stop("OBU_DATA_INVALID", p, ctx);
   const today = localDay(ctx.nowMs, ctx.utcOffsetMinutes);

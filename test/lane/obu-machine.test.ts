@@ -194,6 +194,7 @@ describe("OBU machine: every stop case", () => {
     ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
     ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
     ["OBU_TAMPERED", exit, [E.obu(b2({ bits: { tampered: true } }))]],
+    ["OBU_TAMPERED", exit, [E.obu(b2({ tamperByte: 1 }))]],
     ["OBU_EXPIRED", exit, [E.obu(b2({ dateOfExpire: "20250715" }))]],
     ["OBU_NOT_YET_VALID", exit, [E.obu(b2({ dateOfIssue: "20250717" }))]],
     ["OBU_ISSUER_INVALID", exit, [E.obu(b2({ issuerId: "0000000000000000" }))]],
@@ -271,6 +272,19 @@ describe("OBU machine: every stop case", () => {
     expect(held.state).toMatchObject({ outcome: "UNSETTLED_DEBIT" });
     const traded = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), other4]);
     expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
+  });
+
+  it("the B2 tamper byte (ESAM system info byte 27) nonzero, OBUStatus bit 1 clear: OBU_TAMPERED with its alarm, the record naming the byte; 0 or absent (a B2 without it) trades", () => {
+    for (const tamperByte of [1, 0x5a, 0xff]) {
+      const r = run(exit, [E.obu(b2({ tamperByte }))]);
+      expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: "OBU_TAMPERED" });
+      expect(commits(r.effects)[0]!.extra).toMatchObject({ tamperByte, obuStatusTampered: false });
+      expect(r.effects.filter((e) => e.kind === "alarm").map((e) => e.code)).toEqual(["OBU_TAMPERED"]);
+    }
+    const bit = run(exit, [E.obu(b2({ bits: { tampered: true } }))]);
+    expect(commits(bit.effects)[0]!.extra).toMatchObject({ tamperByte: 0, obuStatusTampered: true });
+    expect(run(exit, [E.obu(b2({ tamperByte: 0 }))]).state.phase).toBe("await-b3");
+    expect(run(exit, [E.obu(b2({ tamperByte: null }))]).state.phase).toBe("await-b3");
   });
 
   it("exactly the balance is enough", () => {
