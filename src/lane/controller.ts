@@ -480,7 +480,7 @@ export class LaneController {
   /**
    * An operator settles a suspect by hand (`etc-lane journal settle`; the request is checked and turned
    * into the settlement in ./operator-settlement.ts), in the queue like a frame. On success the hold on its
-   * card and OBU ends, unless another open suspect or booth intent names them (journalHolds still holds those).
+   * card and OBU ends, unless another open suspect or debit intent names them (journalHolds still holds those).
    */
   settleSuspect(req: OperatorSettleRequest, user: SettlingUser): Promise<OperatorOutcome> {
     return this.queue.run(async () => {
@@ -533,7 +533,7 @@ export class LaneController {
       return settledResult(
         c,
         still
-          ? "its card or OBU stays held: another unsettled suspect (or an open booth debit) names it"
+          ? "its card or OBU stays held: another unsettled suspect (or an open debit intent) names it"
           : "its card and OBU are no longer held here",
         { stillHeld: still },
       );
@@ -720,15 +720,16 @@ export class LaneController {
   }
 
   /**
-   * An unsettled suspect in the journal names this card or OBU, or an open booth debit intent does (a booth
-   * debit whose outcome is not recorded yet: the booth recovering it, a lane without a booth, a payload no
-   * one can read): the hold lasts until the suspect is settled or the intent resolved, whatever the guards'
-   * memory (`unsettledHoldMs`, a restart) or a release by another debit of the same card says. A journal
-   * that cannot answer holds (never "none": that could debit a card twice).
+   * An unsettled suspect in the journal names this card or OBU, or an open debit intent does (a debit whose
+   * outcome is not recorded yet: a booth debit the booth is recovering, on a lane without a booth, or with a
+   * payload no one can read; an RSU debit whose record the journal did not take, which the restart records
+   * from its intent): the hold lasts until the suspect is settled or the intent resolved, whatever the
+   * guards' memory (`unsettledHoldMs`, a restart) or a release by another debit of the same card says. A
+   * journal that cannot answer holds (never "none": that could debit a card twice).
    */
   private journalHolds(k: GuardKey): boolean {
     try {
-      return this.o.journal.openSuspectOf(k) !== null || this.o.journal.openBoothIntentOf(k) !== null;
+      return this.o.journal.openSuspectOf(k) !== null || this.o.journal.openIntentOf(k) !== null;
     } catch (e) {
       this.log.error(
         { err: e instanceof Error ? e.message : String(e), ...k },

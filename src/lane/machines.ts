@@ -38,7 +38,7 @@ export interface MachinesDeps {
   /** after a machine's deadline ran out and it stepped */
   afterTimeout(): Promise<void>;
   /** holds a card and OBU whose debit could not be followed (its intent could not be rewritten) */
-  guards: Pick<TradeGuards, "hold">;
+  guards: Pick<TradeGuards, "pin">;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
@@ -120,9 +120,10 @@ export class Machines {
     if (entered && isDebit(t.state) && !(await this.d.intents.write(m))) {
       // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either. When a
       // debit was already out (await-b5 -> await-b8: the note could not be rewritten before C8) the card
-      // may have paid: it and the OBU are held until the restart records the debit from its first note.
+      // may have paid: it and the OBU are held (for the life of the process, and by the first note in the
+      // journal) until the restart records the debit from that note.
       if (isDebit(before))
-        this.d.guards.hold({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
+        this.d.guards.pin({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
       this.map.delete(key(m.obuId));
       await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);

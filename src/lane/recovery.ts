@@ -20,7 +20,7 @@
  * failed), else a BOOTH_DEBIT_UNCONFIRMED suspect, which holds the card and OBU until it is settled (from
  * the card at a booth configured later, or by hand) and goes to the station. An intent it cannot read is
  * kept as it is (BOOTH_INTENT_UNREADABLE). While a booth intent is open, the journal holds the cards and the
- * OBU it names (controller.ts `journalHolds`, journal openBoothIntentOf), however long that is.
+ * OBU it names (controller.ts `journalHolds`, journal openIntentOf), however long that is.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -170,7 +170,7 @@ export class Recovery {
   /**
    * A booth intent on a lane without a booth: one it can read is recorded by recordBoothDebits; one it
    * cannot is kept as it is for the back office, its cards and OBU held (in memory here; by the journal's
-   * openBoothIntentOf for as long as it is open), with the alarm the booth raises for it
+   * openIntentOf for as long as it is open), with the alarm the booth raises for it
    * (src/booth/recovery-book.ts holdUnreadable).
    */
   private boothDebit(id: number, key: string, text: string): void {
