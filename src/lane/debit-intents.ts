@@ -82,11 +82,14 @@ export class DebitIntents {
   }
 
   /**
-   * The first intent of a debit that will not be sent: withdrawn (src/journal/intents.ts `withdraw`), so
-   * that the next start does not take it for a debit whose answer was lost (a CRASH_RECOVERED suspect
-   * holding a card never debited). A rewrite before C8 is never withdrawn: its C6 may have debited.
+   * The first intent of a debit that was not sent: withdrawn (src/journal/intents.ts `withdraw`: deleted
+   * now, or by the journal's recover() once it can be written again), so that the next start does not take
+   * it for a debit whose answer was lost (a CRASH_RECOVERED suspect holding a card never debited). Its
+   * fdatasync failed (write, above), or the link refused the C6/C3 before writing a byte and the
+   * DEBIT_NOT_SENT stop that would have deleted it could not be committed (machines.ts). A rewrite before
+   * C8 is never withdrawn: its C6 may have debited.
    */
-  private withdraw(m: IntentSubject): void {
+  withdraw(m: IntentSubject): void {
     const id = m.intentId;
     if (id === undefined) return;
     m.intentId = undefined;

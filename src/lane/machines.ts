@@ -133,8 +133,11 @@ export class Machines {
     if (ran.debitNotSent !== undefined && m.state === t.state && t.state.phase === "await-b5") {
       // The link refused the C6/C3 before writing a byte: no debit happened. The machine ends as a
       // DEBIT_NOT_SENT stop whose commit deletes the intent, instead of waiting for a B5 that cannot come
-      // (it would have become a B5_MISSING suspect holding the card for a debit that never was).
+      // (it would have become a B5_MISSING suspect holding the card for a debit that never was). When that
+      // commit fails (the lane closes) the intent is still there: withdrawn all the same, since the debit
+      // provably did not go out, or the next start would record a CRASH_RECOVERED suspect and hold the card.
       await this.step(m, { kind: "not-sent", code: ran.debitNotSent }, undefined);
+      if (m.intentId !== undefined) this.d.intents.withdraw(m);
       return;
     }
     const current = this.map.get(key(m.obuId)) === m;

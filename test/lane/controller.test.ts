@@ -733,6 +733,33 @@ describe("a debit command the link refuses (review finding 3)", () => {
     expect(kinds(r.journal)).toEqual(["stop:DEBIT_NOT_SENT", "transaction:EXIT_DEBIT"]);
   });
 
+  // review: nothing withdrew the intent when the stop's commit failed: the next start took it for a debit
+  // whose answer was lost, a CRASH_RECOVERED suspect holding a card that was never debited
+  it("refused before a byte was written, the DEBIT_NOT_SENT stop's commit failing: the intent is withdrawn, the lane closes, and a restart records nothing and holds nothing", async () => {
+    const j = new FakeJournal();
+    const r = rig({ journal: j });
+    await open(r);
+    r.link.refuseReply = refuseDebit(
+      new EtcError(ErrorCodes.LinkDown, "B4 received before the RSU link was lost", NOTHING_WRITTEN),
+    );
+    j.failCommits = true; // the disk fills between the intent's write and the stop's commit
+    await toDebit(r);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(j.records).toEqual([]);
+    expect(j.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+    // restarted on the same journal, writable again
+    j.failCommits = false;
+    j.health$.next({ healthy: true });
+    const again = rig({ journal: j });
+    await open(again); // nothing to listen for: C0 at once
+    await again.advance(2000);
+    expect(j.records).toEqual([]);
+    expect(again.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(again.outputs.some((o) => o.type === "alarm" && o.code === "CRASH_RECOVERY")).toBe(false);
+  });
+
   it("a write that failed after it may have started (E205 write failed, not marked nothing-written): the debit may be out, a suspect as before", async () => {
     const r = rig();
     await open(r);
