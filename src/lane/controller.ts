@@ -43,7 +43,7 @@ import {
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { LoopErrors } from "./loop-errors.js";
-import { isDebit, Machines } from "./machines.js";
+import { isDebit, type Machine, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
 import {
   type OperatorSettleRequest,
@@ -639,14 +639,20 @@ export class LaneController {
               ? { kind: "trade", info: ev.info, raw: raw() }
               : { kind: "tac", info: ev.info, raw: raw() };
     let m = this.machines.get(obuId);
+    /** the OBU's transaction before its debit that this B2 supersedes: ended once the B2 is answered */
+    let restarted: Machine | undefined;
     if (obuEvent.kind === "obu") {
-      if (m) {
-        await this.machines.step(m, { kind: "superseded" }, undefined);
-        m = undefined;
-      }
+      // The RSU started over with this OBU. A debit in flight ends first: its suspect and the hold it leaves
+      // (guards, journal) are what stop this B2 (UNSETTLED_DEBIT), so this B2's reply waits for that commit
+      // (docs/lane.md "Per-OBU state machine"). A transaction before its debit holds nothing this one must
+      // meet: it ends (OBU_LEFT) after this B2's reply, so the RSU does not wait on that fsync.
+      if (m && isDebit(m.state)) await this.machines.step(m, { kind: "superseded" }, undefined);
+      else restarted = m;
+      m = undefined;
       if (this.status.status !== "open") {
         this.counters.laneClosedRefusals++;
         await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+        if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
         await this.afterSteps();
         return;
       }
@@ -677,6 +683,7 @@ export class LaneController {
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
+    if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
     if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
     await this.afterSteps();
   }

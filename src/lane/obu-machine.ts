@@ -172,8 +172,22 @@ function laneClosed(
   );
 }
 
+/**
+ * The RSU started over with this OBU (a new B2) before its debit: recorded as OBU_LEFT, without a display
+ * (the vehicle is still in the zone, and the new transaction, answered first, owns the display).
+ */
+function restarted(
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
+  stage: string,
+  ctx: MachineCtx,
+): Transition {
+  const t = obuLeft(s, stage, ctx);
+  return { ...t, effects: t.effects.filter((e) => e.kind !== "display") };
+}
+
 function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B3", ctx);
+  if (ev.kind === "timeout") return obuLeft(s, "B3", ctx);
+  if (ev.kind === "superseded") return restarted(s, "B3", ctx);
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B3", ctx);
   if (ev.kind !== "vehicle") return { state: s, effects: [] };
   const v = ev.info;
@@ -206,7 +220,8 @@ type B4Step<T> = { stop: Transition; lookupFailed?: true } | { ok: T };
  * window, the status list, the fee (exit) or the entry already open (entry), then the debit command.
  */
 function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B4", ctx);
+  if (ev.kind === "timeout") return obuLeft(s, "B4", ctx);
+  if (ev.kind === "superseded") return restarted(s, "B4", ctx);
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B4", ctx);
   if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;

@@ -773,6 +773,50 @@ describe("a debit command the link refuses (review finding 3)", () => {
   });
 });
 
+describe("a B2 from an OBU that has a transaction (the RSU started over with it)", () => {
+  // review: the old transaction's record was committed (one fsync) before the new B2 got its C1
+  it("before its debit: the new B2 is answered C1 before the OBU_LEFT is committed, which shows nothing; the new transaction pays once", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle(); // await-b4
+    r.link.frame(ev.b2());
+    await r.settle();
+    const c1s = r.link.answers.filter((a) => a.to === "obu");
+    expect(c1s.map((a) => [a.cmd !== "ACK" && a.cmd.kind, a.recordsAtReply])).toEqual([
+      ["continue", 0],
+      ["continue", 0],
+    ]);
+    expect(kinds(r.journal)).toEqual(["stop:OBU_LEFT"]);
+    expect(r.journal.records[0]?.extra).toMatchObject({ stage: "B4" });
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b3" }]);
+    expect(r.outputs.some((o) => o.type === "display")).toBe(false);
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.link.frame(ev.b4());
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:OBU_LEFT", "transaction:EXIT_DEBIT"]);
+    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+  });
+
+  it("during its debit: the SUPERSEDED suspect is committed first, and its hold stops the new B2 (C2 UNSETTLED_DEBIT, no barrier)", async () => {
+    const r = rig({ transaction: { unsettledHoldMs: 0 } }); // the journal's suspect holds, not the memory
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    const [, again] = r.link.answers.filter((a) => a.to === "obu");
+    expect(again).toMatchObject({ cmd: { kind: "stop", stopType: 1 }, recordsAtReply: 1 });
+    expect(kinds(r.journal)).toEqual(["suspect:SUPERSEDED", "stop:UNSETTLED_DEBIT"]);
+    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.ctl.inFlight()).toEqual([]);
+  });
+});
+
 describe("frames a transaction does not wait for get no reply (docs/protocol.md §5)", () => {
   it("a B3 in await-b4, a B3/B4/B8 in await-b5, a B3/B4 and an incomplete or uncertain B5 in await-b8: no reply, the deadline kept", async () => {
     const r = rig();
