@@ -16,6 +16,7 @@
  * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5
  *                     (late-b5.ts: where a late B5 belongs, read from the journal);
  * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
+ * - suspect-settled.ts      what a settled suspect does (hold, trade memory, notice), however it was settled;
  * - drain.ts          graceful stop.
  *
  * C0 is held while a debit is in flight (after the link returns, while the RSU is silent on an open port,
@@ -55,6 +56,7 @@ import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListP
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
 import { SerialQueue } from "./serial-queue.js";
+import { type SuspectSettledDeps, suspectSettled } from "./suspect-settled.js";
 import { TradeGuards } from "./trade-guards.js";
 
 export type { VehicleOutcome } from "./effect-runner.js";
@@ -181,6 +183,8 @@ export class LaneController {
   private readonly runner: EffectRunner;
   private readonly recovery: Recovery;
   private readonly late: LateAnswers;
+  /** what a suspect settled by hand needs (suspect-settled.ts, as the late answers' settlements) */
+  private readonly settledDeps: SuspectSettledDeps;
   private readonly drain: Drain;
   private readonly machines: Machines;
   private readonly queue: SerialQueue;
@@ -325,7 +329,9 @@ export class LaneController {
       notice,
       outcome,
       journalFailed,
+      wallNow: this.wallNow,
     });
+    this.settledDeps = { guards: this.guards, notice, outcome, wallNow: this.wallNow };
     this.drain = new Drain({
       timeoutMs: opts.transaction.drainTimeoutMs,
       inFlight: () => this.machines.debitsInFlight(),
@@ -507,29 +513,16 @@ export class LaneController {
           message: `suspect ${req.seq} not settled: the journal cannot be written (nothing changed; the lane closed: JOURNAL_FAILED)`,
         };
       }
-      const k = { obuSerial: c.obuSerial, cardId: c.cardId };
-      this.guards.release(k);
       // a debit now recorded: its trade is recent if it was, and the RSU repeating its B5 is recognised
-      if (c.kind === "transaction")
-        this.guards.recordedDebit(
-          { seq: c.seq, obuId: c.obuId, ...k, createdAtMs: Date.parse(c.createdAt) },
-          this.wallNow(),
-        );
-      const still = this.journalHolds(k);
-      this.notice(
-        "SUSPECT_SETTLED",
-        `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
-        {
-          seq: c.seq,
-          tradeId: c.tradeId,
-          cardId: c.cardId,
-          amount: c.amount,
+      suspectSettled(this.settledDeps, c, "trade-time", {
+        message: `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
+        data: {
           verdict: req.verdict,
           operator: user.name,
           ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
         },
-      );
-      this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+      });
+      const still = this.journalHolds({ obuSerial: c.obuSerial, cardId: c.cardId });
       return settledResult(
         c,
         still
