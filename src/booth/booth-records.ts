@@ -26,7 +26,7 @@ import { LAYOUTS_0019, type Layout0019Name } from "./record-0019.js";
 
 /**
  * Intent keys of the booth, `booth:<card id>`: never an OBU MAC id, so never the RSU path's. Declared with
- * the journal's intents, which find the open ones naming a card or OBU (openBoothIntentOf).
+ * the journal's intents, which find the open ones naming a card or OBU (openIntentOf).
  */
 export { BOOTH_INTENT_PREFIX };
 

@@ -304,10 +304,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
    * The card (or its case's OBU) is held as unsettled: by the lane's trade guards (their memory, asked
    * with `guards`), or by the journal, however long ago the debit was left, as the DSRC path asks it
    * (src/lane/controller.ts `journalHolds`): an unsettled suspect naming the card or the OBU whose debit no
-   * card has shown (`openSuspectOf`: the guards hold one only for `unsettledHoldMs`), or an open booth
-   * debit intent naming either (one no recovery drives here: a payload the booth cannot read,
-   * recovery-book.ts holdUnreadable; the recoveries run before any card is read). A journal that cannot
-   * answer holds (never "none": that could charge a card twice).
+   * card has shown (`openSuspectOf`: the guards hold one only for `unsettledHoldMs`), or an open debit
+   * intent naming either (`openIntentOf`): a booth one no recovery drives here (a payload the booth cannot
+   * read, recovery-book.ts holdUnreadable; the recoveries run before any card is read), or an RSU debit's
+   * whose record the journal did not take (the restart records it). A journal that cannot answer holds
+   * (never "none": that could charge a card twice).
    */
   private held(cardId: string, obuSerial: string | null, guards: boolean): boolean {
     const g = this.d.ctx.lane.guards;
@@ -315,11 +316,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const k = { cardId, obuSerial };
     try {
       const j = this.d.ctx.journal;
-      return j.openSuspectOf(k) !== null || j.openBoothIntentOf(k) !== null;
+      return j.openSuspectOf(k) !== null || j.openIntentOf(k) !== null;
     } catch (e) {
       this.d.log.error(
         { err: errText(e), cardId, obuSerial },
-        "booth: the journal cannot say whether the card has an open booth debit: held",
+        "booth: the journal cannot say whether the card has an open debit: held",
       );
       return true;
     }

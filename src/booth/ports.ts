@@ -21,11 +21,14 @@ export interface BoothJournal {
   deleteIntent(id: number): void;
   /**
    * an intent whose DEBIT was never sent: deleted durably now, or by the journal's recover() while it
-   * cannot be written ("pending"); meanwhile it holds nothing (openBoothIntentOf)
+   * cannot be written ("pending"); meanwhile it holds nothing (openIntentOf)
    */
   withdrawIntent(id: number): "deleted" | "pending";
-  /** an open booth intent naming this card id or OBU contract serial (its id), or null: it holds them */
-  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+  /**
+   * an open debit intent (a booth one, or an RSU debit's whose record is not written) naming this card id or
+   * OBU contract serial (its id), or null: it holds them
+   */
+  openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /**
    * an unsettled suspect naming this card id or OBU contract serial whose debit no card has shown (its
    * seq), or null: it holds them, as it does over DSRC (src/lane/controller.ts journalHolds)

@@ -99,7 +99,7 @@ export class RecoveryBook {
   /**
    * A booth intent the booth cannot drive: nothing is sent to the card for it, the intent stays, the card
    * and OBU it names are held (no DSRC debit, `存在未确认交易` at the booth) for as long as it is in the
-   * journal (the guards here; past their memory the journal's openBoothIntentOf, asked by the controller
+   * journal (the guards here; past their memory the journal's openIntentOf, asked by the controller
    * and card-loop.ts), and an alarm names it (as src/lane/recovery.ts does for a lane without a booth). An
    * intent is not a record: `etc-lane journal settle` cannot settle it.
    */

@@ -381,8 +381,8 @@ export const TransactionSection = z.strictObject({
   drainTimeoutMs: int(0, 60_000, "milliseconds").default(3000),
   /**
    * A suspect's card and OBU are held in memory this long (the fast path); past it the lane asks the
-   * journal, which holds them until the suspect is settled (and those of an open booth debit intent for
-   * as long as it is open).
+   * journal, which holds them until the suspect is settled (and those of an open debit intent, the booth's
+   * or an RSU debit's, for as long as it is open).
    */
   unsettledHoldMs: int(0, 7 * 86_400_000, "milliseconds").default(86_400_000),
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */

@@ -17,24 +17,28 @@ export type DebitIntent = OpenIntent;
 
 /**
  * The key prefix of the booth's debit intents, `booth:<card id>` (src/booth/charge.ts writes them): never
- * an OBU MAC id, so never the RSU path's. openBoothIntentOf reads these.
+ * an OBU MAC id, so never the RSU path's (keyed by the OBU MAC id: src/lane/debit-intents.ts).
  */
 export const BOOTH_INTENT_PREFIX = "booth:";
 
 /**
- * An open booth intent naming the card (its key, or its payload's `cardId`) or the OBU contract serial (its
- * payload's `obuSerial`). A payload that is not JSON still names its card by its key (json_extract would
- * fail on it: the CASE reads only a valid one). The table holds only the debits whose record is not
- * written yet (each intent leaves in its record's transaction), a handful at most: a scan, no index.
+ * An open debit intent naming the card or the OBU contract serial: a booth intent by its key's card, or its
+ * payload's `cardId` or `obuSerial` (src/booth/booth-records.ts); an RSU debit's (any other key: the OBU MAC
+ * id) by its payload's `state.debit.card.cardId` or `state.debit.obu.obuSerial` (src/lane/intent-payload.ts).
+ * A payload that is not JSON still names a booth intent's card by its key (json_extract would fail on it:
+ * the CASE reads only a valid one). The table holds only the debits whose record is not written yet (each
+ * intent leaves in its record's transaction), a handful at most: a scan, no index.
  */
-const BOOTH_INTENT_OF =
-  "SELECT id FROM intents WHERE substr(key, 1, length(@prefix)) = @prefix AND (key = @prefix || @card " +
-  "OR CASE WHEN json_valid(payload) THEN json_extract(payload, '$.cardId') = @card " +
-  "OR json_extract(payload, '$.obuSerial') = @obu END) ORDER BY id";
+const INTENT_OF =
+  "SELECT id FROM intents WHERE CASE WHEN substr(key, 1, length(@prefix)) = @prefix " +
+  "THEN key = @prefix || @card OR CASE WHEN json_valid(payload) THEN json_extract(payload, '$.cardId') = @card " +
+  "OR json_extract(payload, '$.obuSerial') = @obu END " +
+  "ELSE CASE WHEN json_valid(payload) THEN json_extract(payload, '$.state.debit.card.cardId') = @card " +
+  "OR json_extract(payload, '$.state.debit.obu.obuSerial') = @obu END END ORDER BY id";
 
 export class Intents {
   private stmts: { insert: Database.Statement; update: Database.Statement } | undefined;
-  private stmtBoothOf: Database.Statement | undefined;
+  private stmtIntentOf: Database.Statement | undefined;
   private readonly stmtDel: Database.Statement;
   private lastSync: Promise<boolean> = Promise.resolve(true);
   /** intents withdrawn while the journal could not be written: recover() deletes them (deleteWithdrawn) */
@@ -113,21 +117,20 @@ export class Intents {
   }
 
   /**
-   * The id of an open booth debit intent (BOOTH_INTENT_PREFIX) naming this card id or this OBU contract
-   * serial, or null. A booth debit whose outcome is not recorded yet holds its card and OBU for as long as
-   * its intent is open, whatever the trade guards' memory says (src/lane/controller.ts `journalHolds`,
-   * src/booth/card-loop.ts): the booth recovering it, a lane without a booth, a payload no one can read.
+   * The id of an open debit intent (INTENT_OF: the booth's or an RSU debit's) naming this card id or this
+   * OBU contract serial, or null. A debit whose outcome is not recorded yet holds its card and OBU for as
+   * long as its intent is open, whatever the trade guards' memory says (src/lane/controller.ts
+   * `journalHolds`, src/booth/card-loop.ts): the booth recovering it, a lane without a booth, a payload no
+   * one can read, an RSU debit whose record the journal did not take (the restart records it).
    */
-  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+  openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     this.h.assertOpen();
     const card = k.cardId || null;
     const obu = k.obuSerial || null;
     if (card === null && obu === null) return null;
-    this.stmtBoothOf ??= this.h.db.prepare(BOOTH_INTENT_OF);
-    const st = this.stmtBoothOf;
-    const hits = this.h.read("openBoothIntentOf", () =>
-      st.all({ prefix: BOOTH_INTENT_PREFIX, card, obu }),
-    ) as {
+    this.stmtIntentOf ??= this.h.db.prepare(INTENT_OF);
+    const st = this.stmtIntentOf;
+    const hits = this.h.read("openIntentOf", () => st.all({ prefix: BOOTH_INTENT_PREFIX, card, obu })) as {
       id: number;
     }[];
     // a withdrawn intent stands for no debit (withdraw): it holds nothing, though its row waits for recover()
@@ -152,7 +155,7 @@ export class Intents {
    * failed, or the vehicle's case closed, before the command), and an intent left in the journal would be
    * taken at the next start for a debit whose answer was lost (a suspect holding a card never debited).
    * Deleted durably now when the journal can be written; else (unhealthy: its writes refused until
-   * recover()) remembered, held as nothing by openBoothIntentOf, and deleted by recover() in a durable write
+   * recover()) remembered, held as nothing by openIntentOf, and deleted by recover() in a durable write
    * before the journal is healthy again (deleteWithdrawn). A process that ends before that leaves the row
    * (it may or may not be on disk after a failed fdatasync): the next start takes it for a debit that may
    * have happened, the safe way round. Never for an intent whose command went out: a debit that may have

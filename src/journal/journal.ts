@@ -475,9 +475,9 @@ export class Journal implements Outbox {
     return this.intents.openIntents();
   }
 
-  /** An open booth debit intent naming this card id or OBU contract serial (its id), or null (intents.ts). */
-  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
-    return this.intents.openBoothIntentOf(k);
+  /** An open debit intent (the booth's or an RSU debit's) naming this card id or OBU contract serial (its id), or null (intents.ts). */
+  openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    return this.intents.openIntentOf(k);
   }
 
   deleteIntent(id: number): void {

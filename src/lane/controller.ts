@@ -16,6 +16,7 @@
  * - late-answers.ts   frames without a machine: settle a suspect, recognise a repeated B5, ORPHAN_B5
  *                     (late-b5.ts: where a late B5 belongs, read from the journal);
  * - operator-settlement.ts  a suspect settled by hand (etc-lane journal settle);
+ * - suspect-settled.ts      what a settled suspect does (hold, trade memory, notice), however it was settled;
  * - drain.ts          graceful stop.
  *
  * C0 is held while a debit is in flight (after the link returns, while the RSU is silent on an open port,
@@ -43,7 +44,7 @@ import {
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { LoopErrors } from "./loop-errors.js";
-import { isDebit, Machines } from "./machines.js";
+import { isDebit, type Machine, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
 import {
   type OperatorSettleRequest,
@@ -55,6 +56,7 @@ import type { AuditPort, JournalPort, RsuLinkPort, StatusListPolicy, StatusListP
 import { Recovery } from "./recovery.js";
 import { RsuSession } from "./rsu-session.js";
 import { SerialQueue } from "./serial-queue.js";
+import { type SuspectSettledDeps, suspectSettled } from "./suspect-settled.js";
 import { TradeGuards } from "./trade-guards.js";
 
 export type { VehicleOutcome } from "./effect-runner.js";
@@ -181,6 +183,8 @@ export class LaneController {
   private readonly runner: EffectRunner;
   private readonly recovery: Recovery;
   private readonly late: LateAnswers;
+  /** what a suspect settled by hand needs (suspect-settled.ts, as the late answers' settlements) */
+  private readonly settledDeps: SuspectSettledDeps;
   private readonly drain: Drain;
   private readonly machines: Machines;
   private readonly queue: SerialQueue;
@@ -325,7 +329,9 @@ export class LaneController {
       notice,
       outcome,
       journalFailed,
+      wallNow: this.wallNow,
     });
+    this.settledDeps = { guards: this.guards, notice, outcome, wallNow: this.wallNow };
     this.drain = new Drain({
       timeoutMs: opts.transaction.drainTimeoutMs,
       inFlight: () => this.machines.debitsInFlight(),
@@ -480,7 +486,7 @@ export class LaneController {
   /**
    * An operator settles a suspect by hand (`etc-lane journal settle`; the request is checked and turned
    * into the settlement in ./operator-settlement.ts), in the queue like a frame. On success the hold on its
-   * card and OBU ends, unless another open suspect or booth intent names them (journalHolds still holds those).
+   * card and OBU ends, unless another open suspect or debit intent names them (journalHolds still holds those).
    */
   settleSuspect(req: OperatorSettleRequest, user: SettlingUser): Promise<OperatorOutcome> {
     return this.queue.run(async () => {
@@ -507,33 +513,20 @@ export class LaneController {
           message: `suspect ${req.seq} not settled: the journal cannot be written (nothing changed; the lane closed: JOURNAL_FAILED)`,
         };
       }
-      const k = { obuSerial: c.obuSerial, cardId: c.cardId };
-      this.guards.release(k);
       // a debit now recorded: its trade is recent if it was, and the RSU repeating its B5 is recognised
-      if (c.kind === "transaction")
-        this.guards.recordedDebit(
-          { seq: c.seq, obuId: c.obuId, ...k, createdAtMs: Date.parse(c.createdAt) },
-          this.wallNow(),
-        );
-      const still = this.journalHolds(k);
-      this.notice(
-        "SUSPECT_SETTLED",
-        `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
-        {
-          seq: c.seq,
-          tradeId: c.tradeId,
-          cardId: c.cardId,
-          amount: c.amount,
+      suspectSettled(this.settledDeps, c, "trade-time", {
+        message: `suspect ${c.tradeId} settled by hand by ${operatorLabel(user.name, user.sudoUser)}: ${req.verdict}`,
+        data: {
           verdict: req.verdict,
           operator: user.name,
           ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
         },
-      );
-      this.outcomesSubject.next({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
+      });
+      const still = this.journalHolds({ obuSerial: c.obuSerial, cardId: c.cardId });
       return settledResult(
         c,
         still
-          ? "its card or OBU stays held: another unsettled suspect (or an open booth debit) names it"
+          ? "its card or OBU stays held: another unsettled suspect (or an open debit intent) names it"
           : "its card and OBU are no longer held here",
         { stillHeld: still },
       );
@@ -639,14 +632,20 @@ export class LaneController {
               ? { kind: "trade", info: ev.info, raw: raw() }
               : { kind: "tac", info: ev.info, raw: raw() };
     let m = this.machines.get(obuId);
+    /** the OBU's transaction before its debit that this B2 supersedes: ended once the B2 is answered */
+    let restarted: Machine | undefined;
     if (obuEvent.kind === "obu") {
-      if (m) {
-        await this.machines.step(m, { kind: "superseded" }, undefined);
-        m = undefined;
-      }
+      // The RSU started over with this OBU. A debit in flight ends first: its suspect and the hold it leaves
+      // (guards, journal) are what stop this B2 (UNSETTLED_DEBIT), so this B2's reply waits for that commit
+      // (docs/lane.md "Per-OBU state machine"). A transaction before its debit holds nothing this one must
+      // meet: it ends (OBU_LEFT) after this B2's reply, so the RSU does not wait on that fsync.
+      if (m && isDebit(m.state)) await this.machines.step(m, { kind: "superseded" }, undefined);
+      else restarted = m;
+      m = undefined;
       if (this.status.status !== "open") {
         this.counters.laneClosedRefusals++;
         await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+        if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
         await this.afterSteps();
         return;
       }
@@ -677,6 +676,7 @@ export class LaneController {
     const stageIn = STAGE_IN[obuEvent.kind];
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
+    if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
     if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
     await this.afterSteps();
   }
@@ -720,15 +720,16 @@ export class LaneController {
   }
 
   /**
-   * An unsettled suspect in the journal names this card or OBU, or an open booth debit intent does (a booth
-   * debit whose outcome is not recorded yet: the booth recovering it, a lane without a booth, a payload no
-   * one can read): the hold lasts until the suspect is settled or the intent resolved, whatever the guards'
-   * memory (`unsettledHoldMs`, a restart) or a release by another debit of the same card says. A journal
-   * that cannot answer holds (never "none": that could debit a card twice).
+   * An unsettled suspect in the journal names this card or OBU, or an open debit intent does (a debit whose
+   * outcome is not recorded yet: a booth debit the booth is recovering, on a lane without a booth, or with a
+   * payload no one can read; an RSU debit whose record the journal did not take, which the restart records
+   * from its intent): the hold lasts until the suspect is settled or the intent resolved, whatever the
+   * guards' memory (`unsettledHoldMs`, a restart) or a release by another debit of the same card says. A
+   * journal that cannot answer holds (never "none": that could debit a card twice).
    */
   private journalHolds(k: GuardKey): boolean {
     try {
-      return this.o.journal.openSuspectOf(k) !== null || this.o.journal.openBoothIntentOf(k) !== null;
+      return this.o.journal.openSuspectOf(k) !== null || this.o.journal.openIntentOf(k) !== null;
     } catch (e) {
       this.log.error(
         { err: e instanceof Error ? e.message : String(e), ...k },

@@ -13,9 +13,11 @@
  * kill). `keepAnswer` does not wait for its fdatasync: a power cut before it leaves the intent as written
  * before the command, which the next start records as a CRASH_RECOVERED suspect (uncertain, never lost).
  * The record that settles the debit deletes its
- * intent in its own commit transaction (effect-runner.ts passes `intentId`).
+ * intent in its own commit transaction (effect-runner.ts passes `intentId`). The payload's shape, and the
+ * check a restart reads it back with, are in intent-payload.ts.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import type { IntentPayload } from "./intent-payload.js";
 import type { DebitAnswer, ObuState } from "./obu-machine-types.js";
 import type { JournalPort } from "./ports.js";
 
@@ -53,7 +55,8 @@ export class DebitIntents {
       // writtenAtMs: the command this write precedes (the C6, or the C8 that rewrites it) leaves now, and
       // the RSU repeats its answer on a schedule that starts then (recovery.ts listens from it); the
       // intent's createdAtMs stays the C6's
-      const payload = JSON.stringify({ state: m.state, stage: m.stage, writtenAtMs: this.d.wallNow() });
+      const written: IntentPayload = { state: m.state, stage: m.stage, writtenAtMs: this.d.wallNow() };
+      const payload = JSON.stringify(written);
       m.intentId = this.d.journal.writeIntent(m.obuId, payload, m.intentId);
       m.intentPayload = payload;
     } catch (e) {
@@ -79,11 +82,14 @@ export class DebitIntents {
   }
 
   /**
-   * The first intent of a debit that will not be sent: withdrawn (src/journal/intents.ts `withdraw`), so
-   * that the next start does not take it for a debit whose answer was lost (a CRASH_RECOVERED suspect
-   * holding a card never debited). A rewrite before C8 is never withdrawn: its C6 may have debited.
+   * The first intent of a debit that was not sent: withdrawn (src/journal/intents.ts `withdraw`: deleted
+   * now, or by the journal's recover() once it can be written again), so that the next start does not take
+   * it for a debit whose answer was lost (a CRASH_RECOVERED suspect holding a card never debited). Its
+   * fdatasync failed (write, above), or the link refused the C6/C3 before writing a byte and the
+   * DEBIT_NOT_SENT stop that would have deleted it could not be committed (machines.ts). A rewrite before
+   * C8 is never withdrawn: its C6 may have debited.
    */
-  private withdraw(m: IntentSubject): void {
+  withdraw(m: IntentSubject): void {
     const id = m.intentId;
     if (id === undefined) return;
     m.intentId = undefined;

@@ -198,9 +198,11 @@ export class EffectRunner {
           committed = this.tryCommit(rec, m.intentId);
           commitMs = this.d.now() - (rec.stageTimes.journalCommit as number);
           if (!committed) {
-            // a debit left without its record (paid or suspect): the card and the OBU are held, so nothing
-            // in this process (the booth) charges them again before the restart records it from its intent
-            if (rec.kind !== "stop") this.d.guards.hold({ obuSerial: rec.obuSerial, cardId: rec.cardId });
+            // a debit left without its record (paid or suspect): the card and the OBU are held for the life
+            // of the process (past unsettledHoldMs), so nothing in it (the booth) charges them again before
+            // the restart records the debit from its intent; the intent, still open, holds them in the
+            // journal too (controller.ts journalHolds, journal openIntentOf)
+            if (rec.kind !== "stop") this.d.guards.pin({ obuSerial: rec.obuSerial, cardId: rec.cardId });
             await this.d.journalFailed(inc, m.obuId);
             await Promise.all(pending);
             return {}; // nothing after a failed commit: no barrier without a record

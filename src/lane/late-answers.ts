@@ -25,6 +25,7 @@ import type { EffectRunner, VehicleOutcome } from "./effect-runner.js";
 import { type B5Place, hex, type OrphanProof, orphanRecord, placeB5, proofOfB5 } from "./late-b5.js";
 import type { ObuEvent } from "./obu-machine-types.js";
 import type { JournalPort, Settlement } from "./ports.js";
+import { suspectSettled } from "./suspect-settled.js";
 import type { TradeGuards } from "./trade-guards.js";
 
 export interface LateAnswerCounters {
@@ -47,6 +48,8 @@ export interface LateAnswerDeps {
   notice(code: string, message: string, data: Record<string, unknown>): void;
   outcome(o: VehicleOutcome): void;
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
+  /** wall clock ms */
+  wallNow: () => number;
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -314,17 +317,9 @@ export class LateAnswers {
       return "failed";
     }
     this.d.counters.settled++;
-    const k = { obuSerial: open.obuSerial, cardId: open.cardId };
-    this.d.guards.release(k);
-    this.d.guards.rememberTraded(k);
-    this.d.guards.noteRecorded(c);
-    this.d.notice("SUSPECT_SETTLED", `suspect ${open.tradeId} settled by a late ${by.toUpperCase()}`, {
-      seq: open.seq,
-      tradeId: open.tradeId,
-      cardId: open.cardId,
-      amount: open.amount,
+    suspectSettled(this.d, c, "answer", {
+      message: `suspect ${open.tradeId} settled by a late ${by.toUpperCase()}`,
     });
-    this.d.outcome({ record: c, decisionMs: 0, barrierAt: null, commitMs: null });
     return "settled";
   }
 

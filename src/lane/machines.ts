@@ -38,7 +38,7 @@ export interface MachinesDeps {
   /** after a machine's deadline ran out and it stepped */
   afterTimeout(): Promise<void>;
   /** holds a card and OBU whose debit could not be followed (its intent could not be rewritten) */
-  guards: Pick<TradeGuards, "hold">;
+  guards: Pick<TradeGuards, "pin">;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
@@ -120,9 +120,10 @@ export class Machines {
     if (entered && isDebit(t.state) && !(await this.d.intents.write(m))) {
       // No write-ahead note, no debit: the journal is failing, so nothing could be recorded either. When a
       // debit was already out (await-b5 -> await-b8: the note could not be rewritten before C8) the card
-      // may have paid: it and the OBU are held until the restart records the debit from its first note.
+      // may have paid: it and the OBU are held (for the life of the process, and by the first note in the
+      // journal) until the restart records the debit from that note.
       if (isDebit(before))
-        this.d.guards.hold({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
+        this.d.guards.pin({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
       this.map.delete(key(m.obuId));
       await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);
@@ -132,8 +133,11 @@ export class Machines {
     if (ran.debitNotSent !== undefined && m.state === t.state && t.state.phase === "await-b5") {
       // The link refused the C6/C3 before writing a byte: no debit happened. The machine ends as a
       // DEBIT_NOT_SENT stop whose commit deletes the intent, instead of waiting for a B5 that cannot come
-      // (it would have become a B5_MISSING suspect holding the card for a debit that never was).
+      // (it would have become a B5_MISSING suspect holding the card for a debit that never was). When that
+      // commit fails (the lane closes) the intent is still there: withdrawn all the same, since the debit
+      // provably did not go out, or the next start would record a CRASH_RECOVERED suspect and hold the card.
       await this.step(m, { kind: "not-sent", code: ran.debitNotSent }, undefined);
+      if (m.intentId !== undefined) this.d.intents.withdraw(m);
       return;
     }
     const current = this.map.get(key(m.obuId)) === m;

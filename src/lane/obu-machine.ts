@@ -101,7 +101,12 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (!status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
   if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
   if (status.locked) return stop("OBU_LOCKED", p, ctx);
-  if (status.tampered) return stop("OBU_TAMPERED", p, ctx);
+  // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
+  // (ESAM system info byte 27), nonzero; null when the B2 has no such byte (docs/protocol.md §3, "The B2
+  // tamper byte")
+  const tamperByte = b2.tamperByte;
+  if (status.tampered || (tamperByte !== null && tamperByte !== 0))
+    return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
   if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
   if (!validDay(b2.dateOfIssue) || !validDay(b2.dateOfExpire)) return stop("OBU_DATA_INVALID", p, ctx);
   const today = localDay(ctx.nowMs, ctx.utcOffsetMinutes);
@@ -167,8 +172,22 @@ function laneClosed(
   );
 }
 
+/**
+ * The RSU started over with this OBU (a new B2) before its debit: recorded as OBU_LEFT, without a display
+ * (the vehicle is still in the zone, and the new transaction, answered first, owns the display).
+ */
+function restarted(
+  s: { obu: ObuFacts; vehicle?: VehicleFacts } & Common,
+  stage: string,
+  ctx: MachineCtx,
+): Transition {
+  const t = obuLeft(s, stage, ctx);
+  return { ...t, effects: t.effects.filter((e) => e.kind !== "display") };
+}
+
 function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B3", ctx);
+  if (ev.kind === "timeout") return obuLeft(s, "B3", ctx);
+  if (ev.kind === "superseded") return restarted(s, "B3", ctx);
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B3", ctx);
   if (ev.kind !== "vehicle") return { state: s, effects: [] };
   const v = ev.info;
@@ -201,7 +220,8 @@ type B4Step<T> = { stop: Transition; lookupFailed?: true } | { ok: T };
  * window, the status list, the fee (exit) or the entry already open (entry), then the debit command.
  */
 function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
-  if (ev.kind === "timeout" || ev.kind === "superseded") return obuLeft(s, "B4", ctx);
+  if (ev.kind === "timeout") return obuLeft(s, "B4", ctx);
+  if (ev.kind === "superseded") return restarted(s, "B4", ctx);
   if (ev.kind === "lane-closed" || ev.kind === "lane-stopped") return laneClosed(s, "B4", ctx);
   if (ev.kind !== "card") return { state: s, effects: [] };
   const c = ev.info;

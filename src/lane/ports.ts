@@ -64,10 +64,11 @@ export interface JournalPort {
    */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /**
-   * an open booth debit intent (key `booth:<card id>`) naming this card id or OBU contract serial (its id),
-   * or null: a booth debit whose outcome is not recorded yet holds them as long as its intent is open
+   * an open debit intent (a booth one, key `booth:<card id>`, or an RSU debit's, keyed by OBU MAC id) naming
+   * this card id or OBU contract serial (its id), or null: a debit whose outcome is not recorded yet holds
+   * them as long as its intent is open (src/journal/intents.ts openIntentOf)
    */
-  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+  openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
   /** the newest unsettled suspect for this OBU MAC id or card id */
   findOpenSuspect(q: { obuId?: string; cardId?: string }): CommittedRecord | null;
   /** a lane setting kept across restarts (the lane gate's operator close), null when absent */

@@ -20,7 +20,7 @@
  * failed), else a BOOTH_DEBIT_UNCONFIRMED suspect, which holds the card and OBU until it is settled (from
  * the card at a booth configured later, or by hand) and goes to the station. An intent it cannot read is
  * kept as it is (BOOTH_INTENT_UNREADABLE). While a booth intent is open, the journal holds the cards and the
- * OBU it names (controller.ts `journalHolds`, journal openBoothIntentOf), however long that is.
+ * OBU it names (controller.ts `journalHolds`, journal openIntentOf), however long that is.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -33,26 +33,10 @@ import {
 } from "../booth/booth-records.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import { type IntentPayload, readIntentPayload } from "./intent-payload.js";
 import type { DebitAnswer, ObuState } from "./obu-machine-types.js";
 import type { JournalPort } from "./ports.js";
 import type { TradeGuards } from "./trade-guards.js";
-
-/**
- * What an intent holds: enough to rebuild the machine in a new process. `answer` is written (over the same
- * intent, before the reply goes out) when a B5 or B8 ends the debit: a process killed between that reply
- * and its commit leaves the answer itself, and the next start records the debit from it.
- */
-export interface IntentPayload {
-  state: ObuState;
-  stage: Record<string, number>;
-  answer?: DebitAnswer;
-  /**
-   * wall ms of the write, just before its command (the C6, or the C8 whose rewrite this is): the RSU's
-   * repeats of the answer follow that command. Absent in intents an earlier version wrote (createdAtMs,
-   * the C6's, stands for it then).
-   */
-  writtenAtMs?: number;
-}
 
 /** When the intent's last command left (wall ms): its last write (writtenAtMs), else its creation (the C6). */
 function lastCommandAt(createdAtMs: number, p: IntentPayload): number {
@@ -120,28 +104,15 @@ export class Recovery {
         if (!this.d.boothConfigured) this.boothDebit(it.id, it.key, it.payload);
         continue;
       }
-      let p: IntentPayload;
-      try {
-        p = JSON.parse(it.payload) as IntentPayload;
-      } catch (e) {
-        this.unreadable(it.id, it.key, it.payload, `not JSON: ${(e as Error).message}`);
+      // every intent not keyed booth: is an RSU debit's (debit-intents.ts), written before its C6 or C8;
+      // one without a field the restored machine or its records read is not restored (intent-payload.ts)
+      const read = readIntentPayload(it.payload);
+      if (!read.ok) {
+        this.unreadable(it.id, it.key, it.payload, read.why);
         continue;
       }
-      // every intent not keyed booth: is an RSU debit's (debit-intents.ts), written before its C6 or C8
-      const state = p?.state;
-      if (
-        (state?.phase !== "await-b5" && state?.phase !== "await-b8") ||
-        typeof state.debit?.card?.cardId !== "string" ||
-        typeof state.debit.obu?.obuSerial !== "string"
-      ) {
-        this.unreadable(
-          it.id,
-          it.key,
-          it.payload,
-          "not a debit waiting for its answer as this version writes one",
-        );
-        continue;
-      }
+      const p = read.payload;
+      const state = p.state;
       const d = state.debit;
       // only a debit still waiting for its answer is worth listening for, from its last command: the
       // intent's creation is its C6's, and a C8 after it rewrote the intent up to b5TimeoutMs later
@@ -199,7 +170,7 @@ export class Recovery {
   /**
    * A booth intent on a lane without a booth: one it can read is recorded by recordBoothDebits; one it
    * cannot is kept as it is for the back office, its cards and OBU held (in memory here; by the journal's
-   * openBoothIntentOf for as long as it is open), with the alarm the booth raises for it
+   * openIntentOf for as long as it is open), with the alarm the booth raises for it
    * (src/booth/recovery-book.ts holdUnreadable).
    */
   private boothDebit(id: number, key: string, text: string): void {

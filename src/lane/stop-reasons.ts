@@ -130,14 +130,16 @@ export function stopInfo(reason: StopReason): StopReasonInfo {
  * - LANE_STOPPED: graceful stop, and the answer did not come within transaction.drainTimeoutMs;
  * - CRASH_RECOVERED: the process that sent the debit died before it recorded the answer (debit intent).
  */
-export type SuspectReason =
-  | "B5_NO_DSRC"
-  | "B5_INCOMPLETE"
-  | "B5_MISMATCH"
-  | "B5_MISSING"
-  | "SUPERSEDED"
-  | "LANE_STOPPED"
-  | "CRASH_RECOVERED";
+export const SUSPECT_REASONS = [
+  "B5_NO_DSRC",
+  "B5_INCOMPLETE",
+  "B5_MISMATCH",
+  "B5_MISSING",
+  "SUPERSEDED",
+  "LANE_STOPPED",
+  "CRASH_RECOVERED",
+] as const;
+export type SuspectReason = (typeof SUSPECT_REASONS)[number];
 
 /** Outcome codes of successful records. */
 export type SuccessOutcome =

@@ -3,7 +3,7 @@
  * `recentTradeWindowMs` is not traded again (ALREADY_TRADED), and one with an unsettled debit is held
  * (UNSETTLED_DEBIT): in memory for `unsettledHoldMs`, seeded at start from the journal's recent
  * transactions and unsettled suspects. The memory is the fast path: the controller also asks the journal
- * for an unsettled suspect or an open booth debit intent of a card or OBU the memory does not hold
+ * for an unsettled suspect or an open debit intent of a card or OBU the memory does not hold
  * (controller.ts `journalHolds`), so a hold lasts until its suspect is settled or its intent resolved, as
  * long as that takes. Windows run on the monotonic
  * clock (a wall-clock step never opens or extends a hold); seeding converts the journal's wall times once.
@@ -226,8 +226,9 @@ export class TradeGuards {
 
   /**
    * Held for the life of the process, past `unsettledHoldMs` and whatever release() says: what a debit
-   * intent no one can read names (recovery.ts). The intent stays in the journal, so every start pins it
-   * again until the back office removes it.
+   * intent no one can read names (recovery.ts; the intent stays in the journal, so every start pins it
+   * again until the back office removes it), and a debit whose record or intent rewrite the journal did
+   * not take (effect-runner.ts, machines.ts; the lane stays closed until a restart records it).
    */
   pin(k: GuardKey): void {
     for (const key of keysOf(k)) this.pinned.add(key);

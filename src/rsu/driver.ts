@@ -43,7 +43,10 @@ export interface ObuInfo {
   dateOfIssue: string | null; // yyyymmdd
   dateOfExpire: string | null;
   status: ObuStatusBits | null;
-  /** Tamper byte (ESAM system info byte 27); nonzero = removed, where the dialect sends it. */
+  /**
+   * Tamper byte (ESAM system info byte 27), where the dialect sends it; nonzero = removed: an OBU_TAMPERED
+   * stop, as OBUStatus bit 1 (docs/protocol.md §3)
+   */
   tamperByte: number | null;
   deviceType: number | null; // national: 01 dual-chip, 02 single-chip, 03 CPC
 }

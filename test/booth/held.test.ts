@@ -1,7 +1,7 @@
 /**
  * Before a booth DEBIT the booth asks the journal what the DSRC path asks (src/lane/controller.ts
- * `journalHolds`): an unsettled suspect or an open booth debit intent naming the card or the case's OBU
- * (contract serial) holds them, however long ago it was written, not only for the trade guards' memory
+ * `journalHolds`): an unsettled suspect or an open debit intent (the booth's or an RSU debit's) naming the
+ * card or the case's OBU (contract serial) holds them, however long ago it was written, not only for the trade guards' memory
  * (`unsettledHoldMs`) (src/booth/card-loop.ts `held`). Over the booth harness (real lane, simulated reader
  * on a pseudo-terminal, one card store).
  */
@@ -66,6 +66,38 @@ describe("the booth holds a case whose OBU has an unsettled suspect in the journ
           ["stop", "SUSPECT_NOT_DEBITED"],
           ["transaction", "BOOTH_EXIT_DEBIT"],
         ]);
+        t.expectRecordsMatchLedger();
+      },
+    );
+  });
+
+  it("an open RSU debit intent naming the card (a DSRC debit whose record the journal did not take): refused as held, no DEBIT; once its intent is resolved the card pays once", async () => {
+    await boothTest(
+      {
+        transaction: { unsettledHoldMs: 0 },
+        scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        // the intent src/lane/debit-intents.ts writes before a C6 of this card in another OBU, left open
+        const debit = { card: { cardId: CARD }, obu: { obuId: "0badcafe", obuSerial: "4301000000000999" } };
+        const id = t.lane.journal.writeIntent(
+          "0badcafe",
+          JSON.stringify({ state: { phase: "await-b5", debit } }),
+        );
+        expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+        t.reader.present(CARD);
+        // before: the journal was asked only for booth intents: PAID, a second debit of a card whose
+        // first one the restart was still to record
+        await t.prompt("HELD");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(0);
+        expect(t.ledger()).toEqual([]);
+        t.lane.journal.deleteIntent(id);
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(1);
         t.expectRecordsMatchLedger();
       },
     );

@@ -40,6 +40,8 @@ const EXIT_VEHICLES: ScenarioVehicle[] = [
   v("湘A00015", { card: { network: "4301", serial: BLACK_CARD.slice(4) } }),
   v("湘A00016", { obu: { serial: BLACK_OBU } }),
   v("湘A00017", { obu: { status: { cardError: true } } }),
+  // OBUStatus bit 1 clear, the B2's tamper byte (ESAM system info byte 27) set: removed all the same
+  v("湘A00018", { obu: { tamper: 1 } }),
 ];
 const EXIT_EXPECTED: Record<string, string[]> = {
   湘A00001: ["transaction:EXIT_DEBIT"],
@@ -59,6 +61,7 @@ const EXIT_EXPECTED: Record<string, string[]> = {
   湘A00015: ["stop:CARD_ON_STATUS_LIST"],
   湘A00016: ["stop:OBU_ON_STATUS_LIST"],
   湘A00017: ["stop:OBU_CARD_ERROR"],
+  湘A00018: ["stop:OBU_TAMPERED"],
 };
 
 describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {

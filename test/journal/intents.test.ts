@@ -59,41 +59,59 @@ describe("debit intents (write-ahead note of a debit in flight)", () => {
   });
 });
 
-describe("openBoothIntentOf: an open booth debit intent holds the card and OBU it names", () => {
+describe("openIntentOf: an open debit intent (the booth's or an RSU debit's) holds the card and OBU it names", () => {
   const CARD = "43012200000000000001";
   const OTHER = "43012200000000000002";
   const SERIAL = "4301000000000042";
 
   it("finds the intent by its key's card, its payload's card or its payload's OBU serial, until its record deletes it", () => {
     const j = openJournal();
-    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+    expect(j.openIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
     const id = j.writeIntent(`booth:${CARD}`, JSON.stringify({ v: 1, cardId: CARD, obuSerial: SERIAL }));
-    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(id);
-    expect(j.openBoothIntentOf({ cardId: null, obuSerial: SERIAL })).toBe(id);
-    expect(j.openBoothIntentOf({ cardId: OTHER, obuSerial: "4301000000000099" })).toBeNull();
-    expect(j.openBoothIntentOf({})).toBeNull();
+    expect(j.openIntentOf({ cardId: CARD })).toBe(id);
+    expect(j.openIntentOf({ cardId: null, obuSerial: SERIAL })).toBe(id);
+    expect(j.openIntentOf({ cardId: OTHER, obuSerial: "4301000000000099" })).toBeNull();
+    expect(j.openIntentOf({})).toBeNull();
     j.commit(sampleRecord(1), { intentId: id });
-    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+    expect(j.openIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
   });
 
   it("an unreadable payload still names its card by its key; a payload naming another card names that one too", () => {
     const j = openJournal();
     const notJson = j.writeIntent(`booth:${CARD}`, "{");
-    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(notJson);
-    expect(j.openBoothIntentOf({ obuSerial: SERIAL })).toBeNull(); // no error from json_extract either
+    expect(j.openIntentOf({ cardId: CARD })).toBe(notJson);
+    expect(j.openIntentOf({ obuSerial: SERIAL })).toBeNull(); // no error from json_extract either
     j.deleteIntent(notJson);
     const other = j.writeIntent(`booth:${CARD}`, JSON.stringify({ v: 2, cardId: OTHER }));
-    expect(j.openBoothIntentOf({ cardId: OTHER })).toBe(other);
+    expect(j.openIntentOf({ cardId: OTHER })).toBe(other);
     j.deleteIntent(other);
     j.writeIntent(`booth:${CARD}`, "[1,2]"); // valid JSON, not an object
-    expect(j.openBoothIntentOf({ cardId: OTHER, obuSerial: SERIAL })).toBeNull();
+    expect(j.openIntentOf({ cardId: OTHER, obuSerial: SERIAL })).toBeNull();
   });
 
-  it("never an RSU debit's intent (keyed by OBU MAC id), whatever its payload names", () => {
+  it("an RSU debit's intent (keyed by OBU MAC id) by the card and OBU of its state's debit, until its record deletes it; a booth payload's fields in it name nothing", () => {
     const j = openJournal();
-    j.writeIntent("a1b2c3d4", JSON.stringify({ cardId: CARD, obuSerial: SERIAL }));
-    j.writeIntent(`BOOTH:${CARD}`, "{}"); // the prefix is exact
-    expect(j.openBoothIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+    // as src/lane/debit-intents.ts writes it (the fields that name the debit; the rest does not matter here)
+    const rsu = (card: string, obu: string): string =>
+      JSON.stringify({
+        state: {
+          phase: "await-b5",
+          debit: { card: { cardId: card }, obu: { obuId: "a1b2c3d4", obuSerial: obu } },
+        },
+        stage: {},
+      });
+    // before: only booth: intents were read, so a DSRC debit whose record the journal did not take held its
+    // card nowhere once the guards' memory (unsettledHoldMs) forgot it
+    const id = j.writeIntent("a1b2c3d4", rsu(CARD, SERIAL));
+    expect(j.openIntentOf({ cardId: CARD })).toBe(id);
+    expect(j.openIntentOf({ cardId: null, obuSerial: SERIAL })).toBe(id);
+    expect(j.openIntentOf({ cardId: OTHER, obuSerial: "4301000000000099" })).toBeNull();
+    j.commit(sampleRecord(1), { intentId: id });
+    expect(j.openIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
+    j.writeIntent("a1b2c3d5", JSON.stringify({ cardId: CARD, obuSerial: SERIAL })); // top-level: a booth's shape
+    j.writeIntent("a1b2c3d6", "C6 sent"); // not JSON: no error from json_extract
+    j.writeIntent(`BOOTH:${CARD}`, "{}"); // the prefix is exact: an RSU key, naming nothing
+    expect(j.openIntentOf({ cardId: CARD, obuSerial: SERIAL })).toBeNull();
   });
 });
 
@@ -223,7 +241,7 @@ describe("withdrawIntent: an intent whose debit command was never sent", () => {
     expect(j.withdrawIntent(id)).toBe("pending");
     // nothing can be written now: the row stays, but it stands for no debit and holds no card
     expect(j.openIntents().map((i) => i.id)).toEqual([id]);
-    expect(j.openBoothIntentOf({ cardId: CARD })).toBeNull();
+    expect(j.openIntentOf({ cardId: CARD })).toBeNull();
     const atHealthy: number[][] = [];
     const sub = j.health$.subscribe((h) => {
       if (h.healthy) atHealthy.push(j.openIntents().map((i) => i.id));
@@ -249,7 +267,7 @@ describe("withdrawIntent: an intent whose debit command was never sent", () => {
     const b = j.writeIntent(`booth:${CARD}`, JSON.stringify({ cardId: CARD }));
     expect(await j.intentDurable()).toBe(false);
     expect(j.withdrawIntent(b)).toBe("pending");
-    expect(j.openBoothIntentOf({ cardId: CARD })).toBe(a);
+    expect(j.openIntentOf({ cardId: CARD })).toBe(a);
     expect(j.recover()).toBe(true);
     expect(j.openIntents().map((i) => i.id)).toEqual([a]);
   });

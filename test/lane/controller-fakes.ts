@@ -349,18 +349,24 @@ export class FakeJournal implements JournalPort {
     return hit?.seq ?? null;
   }
 
-  /** as the journal's (src/journal/intents.ts): a `booth:` intent naming the card (key or payload) or the OBU serial */
-  openBoothIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+  /**
+   * as the journal's (src/journal/intents.ts): a `booth:` intent naming the card (key or payload) or the OBU
+   * serial; an RSU debit's (any other key) naming them in its state's debit
+   */
+  openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
+    type Names = { cardId?: unknown; obuSerial?: unknown } | null | undefined;
     const names = (i: DebitIntentRow): boolean => {
-      if (!i.key.startsWith("booth:")) return false;
-      if (k.cardId && i.key === `booth:${k.cardId}`) return true;
-      let p: { cardId?: unknown; obuSerial?: unknown } | null;
+      const booth = i.key.startsWith("booth:");
+      if (booth && k.cardId && i.key === `booth:${k.cardId}`) return true;
+      let p: Names & { state?: { debit?: { card?: Names; obu?: Names } } };
       try {
-        p = JSON.parse(i.payload) as { cardId?: unknown; obuSerial?: unknown } | null;
+        p = JSON.parse(i.payload) as typeof p;
       } catch {
         return false;
       }
-      return (!!k.cardId && p?.cardId === k.cardId) || (!!k.obuSerial && p?.obuSerial === k.obuSerial);
+      const card = booth ? p?.cardId : p?.state?.debit?.card?.cardId;
+      const obu = booth ? p?.obuSerial : p?.state?.debit?.obu?.obuSerial;
+      return (!!k.cardId && card === k.cardId) || (!!k.obuSerial && obu === k.obuSerial);
     };
     return [...this.intents.values()].find(names)?.id ?? null;
   }

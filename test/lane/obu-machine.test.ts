@@ -43,7 +43,7 @@ function boom(): never {
 function expectStop(
   r: ReturnType<typeof run>,
   reason: string,
-  opts: { reply?: boolean; stopType?: number } = {},
+  opts: { reply?: boolean; stopType?: number; display?: false } = {},
 ): NewLaneRecord {
   expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: reason });
   const recs = commits(r.effects);
@@ -65,9 +65,16 @@ function expectStop(
   // a stop replies before it commits (the RSU is not kept waiting on the disk)
   expect(stopReply ? last.indexOf(stopReply) : -1).toBeLessThan(last.findIndex((e) => e.kind === "commit"));
   const display = last.find((e) => e.kind === "display");
-  expect(display).toMatchObject({
-    display: { text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message, tone: "stop" },
-  });
+  expect(display).toEqual(
+    opts.display === false
+      ? undefined
+      : expect.objectContaining({
+          display: expect.objectContaining({
+            text: STOP_REASONS[reason as keyof typeof STOP_REASONS].message,
+            tone: "stop",
+          }),
+        }),
+  );
   return rec;
 }
 
@@ -186,61 +193,77 @@ describe("OBU machine: the happy paths", () => {
 
 describe("OBU machine: every stop case", () => {
   const exit = ctxFor("exit");
-  const cases: [string, MachineCtx, ObuEvent[], { reply?: boolean; stopType?: number }?][] = [
-    ["OBU_READ_FAILED", exit, [E.obu(b2({ errorCode: 0x01 }))]],
-    ["OBU_DATA_INVALID", exit, [E.obu(b2({ contractSerial: null }))]],
-    ["OBU_DATA_INVALID", exit, [E.obu(b2({ dateOfExpire: "20331399" }))]],
-    ["OBU_NO_CARD", exit, [E.obu(b2({ bits: { cardPresent: false } }))]],
-    ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
-    ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
-    ["OBU_TAMPERED", exit, [E.obu(b2({ bits: { tampered: true } }))]],
-    ["OBU_EXPIRED", exit, [E.obu(b2({ dateOfExpire: "20250715" }))]],
-    ["OBU_NOT_YET_VALID", exit, [E.obu(b2({ dateOfIssue: "20250717" }))]],
-    ["OBU_ISSUER_INVALID", exit, [E.obu(b2({ issuerId: "0000000000000000" }))]],
-    ["OBU_ON_STATUS_LIST", ctxFor("exit", { listedObu: new Set([OBU_SERIAL]) }), [E.obu()]],
-    ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([OBU_SERIAL]) }), [E.obu()]],
-    ["VEHICLE_READ_FAILED", exit, [E.obu(), E.veh(b3({ errorCode: 0x01 }))]],
-    ["VEHICLE_CLASS_INVALID", exit, [E.obu(), E.veh(b3({ vehicleClass: 7 }))]],
+  const cases: [string, MachineCtx, ObuEvent[], { reply?: boolean; stopType?: number; display?: false }?][] =
     [
-      "FRAME_INCOMPLETE",
-      exit,
-      [E.obu(), E.veh(b3({ vehicleClass: null })), E.veh(b3({ vehicleClass: null }))],
-    ],
-    ["CARD_READ_FAILED", exit, [E.obu(), E.veh(), E.card(b4({ errorCode: 0x01 }))]],
-    ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardSerial: "00000000000012ab" } }))]],
-    ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "00000000" } }))]],
-    ["CARD_TYPE_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardType: 0x15 } }))]],
-    ["CARD_EXPIRED", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "20250715" } }))]],
-    ["CARD_NOT_YET_VALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { startDate: "20250717" } }))]],
-    ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { issuerId: "b1b1bea9b1b1bea9" } }))]],
-    ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]],
-    ["CARD_ON_STATUS_LIST", ctxFor("exit", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
-    ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
-    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]],
-    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x04 } }))]],
-    ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01 } }))]],
-    ["ENTRY_ALREADY_OPEN", ctxFor("entry"), [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x03 } }))]],
-    [
-      "TIMEOUT_VEHICLE",
-      ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
-      [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW - 49 * 3_600_000 } }))],
-    ],
-    ["UNKNOWN_ROUTE", exit, [E.obu(), E.veh(), E.card(b4({ entry: { station: "0999" } }))]],
-    ["UNKNOWN_CLASS", exit, [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card()]],
-    ["INSUFFICIENT_BALANCE", exit, [E.obu(), E.veh(), E.card(b4({ balance: 1424 }))]],
-    ["TRADE_FAILED", exit, [E.obu(), E.veh(), E.card(), E.trade(b5({ errorCode: 0x06, result: "failed" }))]],
-    ["OBU_LEFT", exit, [E.obu(), E.timeout], { reply: false }],
-    ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
-    ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false }],
-    ["LANE_CLOSED", exit, [E.obu(), E.veh(), { kind: "lane-closed" }], { reply: false }],
-    [
-      "DEBIT_NOT_SENT",
-      exit,
-      [E.obu(), E.veh(), E.card(), { kind: "not-sent", code: "E302_LINK_DOWN" }],
-      { reply: false },
-    ],
-    ["STATUS_LIST_FAILED", ctxFor("exit", {}, { lookup: () => boom() }), [E.obu()]],
-  ];
+      ["OBU_READ_FAILED", exit, [E.obu(b2({ errorCode: 0x01 }))]],
+      ["OBU_DATA_INVALID", exit, [E.obu(b2({ contractSerial: null }))]],
+      ["OBU_DATA_INVALID", exit, [E.obu(b2({ dateOfExpire: "20331399" }))]],
+      ["OBU_NO_CARD", exit, [E.obu(b2({ bits: { cardPresent: false } }))]],
+      ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
+      ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
+      ["OBU_TAMPERED", exit, [E.obu(b2({ bits: { tampered: true } }))]],
+      ["OBU_TAMPERED", exit, [E.obu(b2({ tamperByte: 1 }))]],
+      ["OBU_EXPIRED", exit, [E.obu(b2({ dateOfExpire: "20250715" }))]],
+      ["OBU_NOT_YET_VALID", exit, [E.obu(b2({ dateOfIssue: "20250717" }))]],
+      ["OBU_ISSUER_INVALID", exit, [E.obu(b2({ issuerId: "0000000000000000" }))]],
+      ["OBU_ON_STATUS_LIST", ctxFor("exit", { listedObu: new Set([OBU_SERIAL]) }), [E.obu()]],
+      ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([OBU_SERIAL]) }), [E.obu()]],
+      ["VEHICLE_READ_FAILED", exit, [E.obu(), E.veh(b3({ errorCode: 0x01 }))]],
+      ["VEHICLE_CLASS_INVALID", exit, [E.obu(), E.veh(b3({ vehicleClass: 7 }))]],
+      [
+        "FRAME_INCOMPLETE",
+        exit,
+        [E.obu(), E.veh(b3({ vehicleClass: null })), E.veh(b3({ vehicleClass: null }))],
+      ],
+      ["CARD_READ_FAILED", exit, [E.obu(), E.veh(), E.card(b4({ errorCode: 0x01 }))]],
+      [
+        "CARD_DATA_INVALID",
+        exit,
+        [E.obu(), E.veh(), E.card(b4({ card: { cardSerial: "00000000000012ab" } }))],
+      ],
+      ["CARD_DATA_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "00000000" } }))]],
+      ["CARD_TYPE_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { cardType: 0x15 } }))]],
+      ["CARD_EXPIRED", exit, [E.obu(), E.veh(), E.card(b4({ card: { expireDate: "20250715" } }))]],
+      ["CARD_NOT_YET_VALID", exit, [E.obu(), E.veh(), E.card(b4({ card: { startDate: "20250717" } }))]],
+      ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { issuerId: "b1b1bea9b1b1bea9" } }))]],
+      ["CARD_OBU_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]],
+      [
+        "CARD_ON_STATUS_LIST",
+        ctxFor("exit", { listedCard: new Set([CARD_ID]) }),
+        [E.obu(), E.veh(), E.card()],
+      ],
+      ["UNSETTLED_DEBIT", ctxFor("exit", { unsettled: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]],
+      ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0 } }))]],
+      ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x04 } }))]],
+      ["NO_ENTRY_INFO", exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01 } }))]],
+      ["ENTRY_ALREADY_OPEN", ctxFor("entry"), [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x03 } }))]],
+      [
+        "TIMEOUT_VEHICLE",
+        ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
+        [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW - 49 * 3_600_000 } }))],
+      ],
+      ["UNKNOWN_ROUTE", exit, [E.obu(), E.veh(), E.card(b4({ entry: { station: "0999" } }))]],
+      ["UNKNOWN_CLASS", exit, [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card()]],
+      ["INSUFFICIENT_BALANCE", exit, [E.obu(), E.veh(), E.card(b4({ balance: 1424 }))]],
+      [
+        "TRADE_FAILED",
+        exit,
+        [E.obu(), E.veh(), E.card(), E.trade(b5({ errorCode: 0x06, result: "failed" }))],
+      ],
+      ["OBU_LEFT", exit, [E.obu(), E.timeout], { reply: false }],
+      ["OBU_LEFT", exit, [E.obu(), E.veh(), E.timeout], { reply: false }],
+      // superseded: the vehicle is still in the zone, its new transaction (answered first) owns the display
+      ["OBU_LEFT", exit, [E.obu(), E.superseded], { reply: false, display: false }],
+      ["OBU_LEFT", exit, [E.obu(), E.veh(), E.superseded], { reply: false, display: false }],
+      ["LANE_CLOSED", exit, [E.obu(), E.veh(), { kind: "lane-closed" }], { reply: false }],
+      [
+        "DEBIT_NOT_SENT",
+        exit,
+        [E.obu(), E.veh(), E.card(), { kind: "not-sent", code: "E302_LINK_DOWN" }],
+        { reply: false },
+      ],
+      ["STATUS_LIST_FAILED", ctxFor("exit", {}, { lookup: () => boom() }), [E.obu()]],
+    ];
   for (const [reason, ctx, events, opts] of cases) {
     it(`${reason} after ${events.map((e) => e.kind).join(",")}`, () => {
       const rec = expectStop(run(ctx, events), reason, opts);
@@ -271,6 +294,19 @@ describe("OBU machine: every stop case", () => {
     expect(held.state).toMatchObject({ outcome: "UNSETTLED_DEBIT" });
     const traded = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), other4]);
     expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
+  });
+
+  it("the B2 tamper byte (ESAM system info byte 27) nonzero, OBUStatus bit 1 clear: OBU_TAMPERED with its alarm, the record naming the byte; 0 or absent (a B2 without it) trades", () => {
+    for (const tamperByte of [1, 0x5a, 0xff]) {
+      const r = run(exit, [E.obu(b2({ tamperByte }))]);
+      expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: "OBU_TAMPERED" });
+      expect(commits(r.effects)[0]!.extra).toMatchObject({ tamperByte, obuStatusTampered: false });
+      expect(r.effects.filter((e) => e.kind === "alarm").map((e) => e.code)).toEqual(["OBU_TAMPERED"]);
+    }
+    const bit = run(exit, [E.obu(b2({ bits: { tampered: true } }))]);
+    expect(commits(bit.effects)[0]!.extra).toMatchObject({ tamperByte: 0, obuStatusTampered: true });
+    expect(run(exit, [E.obu(b2({ tamperByte: 0 }))]).state.phase).toBe("await-b3");
+    expect(run(exit, [E.obu(b2({ tamperByte: null }))]).state.phase).toBe("await-b3");
   });
 
   it("exactly the balance is enough", () => {
