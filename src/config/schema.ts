@@ -389,6 +389,17 @@ export const TransactionSection = z.strictObject({
   maxTripHours: int(0, 24 * 30, "hours").default(0),
   /** OBU battery low: "warn" trades and shows a notice; "stop" sends the vehicle to manual. */
   lowBattery: z.enum(["warn", "stop"], { error: 'expected "warn" or "stop"' }).default("warn"),
+  /**
+   * The B2 tamper byte (ESAM system info byte 27, after OBUStatus): no reference gives its values, so the
+   * lane judges it only when told how this lane's OBUs encode it: "ignore" (OBUStatus bit 1 alone, the
+   * RSU's own verdict), "stop-nonzero" (0 intact, anything else removed), "stop-zero" (0 removed). A
+   * removed OBU is an OBU_TAMPERED stop (docs/protocol.md §3, "The B2 tamper byte").
+   */
+  tamperByte: z
+    .enum(["ignore", "stop-nonzero", "stop-zero"], {
+      error: 'expected "ignore", "stop-nonzero" or "stop-zero"',
+    })
+    .default("ignore"),
 });
 
 /** "host:port" or "[v6]:port"; the port may be 0 (any free port, for tests). */

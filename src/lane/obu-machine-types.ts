@@ -53,6 +53,8 @@ export interface MachineCtx {
     b8TimeoutMs: number;
     maxTripHours: number;
     lowBattery: "warn" | "stop";
+    /** how the B2 tamper byte reads (config transaction.tamperByte) */
+    tamperByte: "ignore" | "stop-nonzero" | "stop-zero";
   };
   entryWrite: "c6" | "c3";
   alreadyTradedStopType: 1 | 3;

@@ -83,6 +83,12 @@ function lookupFailure(e: unknown, id: "obu" | "card"): Record<string, unknown> 
   return { lookupError: (e as Error).message, ...(typeof code === "string" ? { lookupCode: code } : {}), id };
 }
 
+/** Whether the B2 tamper byte says the OBU was removed, read as `policy` says (config transaction.tamperByte). */
+function tamperByteRemoved(b: number | null, policy: MachineCtx["options"]["tamperByte"]): boolean {
+  if (b === null || policy === "ignore") return false;
+  return policy === "stop-nonzero" ? b !== 0 : b === 0;
+}
+
 function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const obuId = b2.obuId;
   if (b2.errorCode !== 0) return stop("OBU_READ_FAILED", { obuId, extra: { errorCode: b2.errorCode } }, ctx);
@@ -102,10 +108,10 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
   if (status.locked) return stop("OBU_LOCKED", p, ctx);
   // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
-  // (ESAM system info byte 27), nonzero; null when the B2 has no such byte (docs/protocol.md §3, "The B2
-  // tamper byte")
+  // (ESAM system info byte 27) read as the config says (null when the B2 has no such byte;
+  // docs/protocol.md §3, "The B2 tamper byte")
   const tamperByte = b2.tamperByte;
-  if (status.tampered || (tamperByte !== null && tamperByte !== 0))
+  if (status.tampered || tamperByteRemoved(tamperByte, ctx.options.tamperByte))
     return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
   if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
   if (!validDay(b2.dateOfIssue) || !validDay(b2.dateOfExpire)) return stop("OBU_DATA_INVALID", p, ctx);

@@ -47,7 +47,12 @@ export const STOP_REASONS = {
   }),
   OBU_CARD_ERROR: r("B2", "卡片异常", "OBUStatus bit 3: IC card error"),
   OBU_LOCKED: r("B2", "标签已锁定", "OBUStatus bit 2: OBU locked", { alarm: true }),
-  OBU_TAMPERED: r("B2", "标签已拆卸", "OBUStatus bit 1 or tamper byte: OBU removed", { alarm: true }),
+  OBU_TAMPERED: r(
+    "B2",
+    "标签已拆卸",
+    "OBUStatus bit 1, or the tamper byte as transaction.tamperByte reads it: OBU removed",
+    { alarm: true },
+  ),
   OBU_BATTERY_LOW: r("B2", "标签电量低", "OBUStatus bit 0 with lowBattery: stop"),
   OBU_EXPIRED: r("B2", "标签已过期", "OBU expiry date before today"),
   OBU_NOT_YET_VALID: r("B2", "标签未启用", "OBU issue date after today"),

@@ -44,8 +44,8 @@ export interface ObuInfo {
   dateOfExpire: string | null;
   status: ObuStatusBits | null;
   /**
-   * Tamper byte (ESAM system info byte 27), where the dialect sends it; nonzero = removed: an OBU_TAMPERED
-   * stop, as OBUStatus bit 1 (docs/protocol.md §3)
+   * Tamper byte (ESAM system info byte 27), where the dialect sends it; its values are not in the
+   * references: the lane reads it as config transaction.tamperByte says (docs/protocol.md §3)
    */
   tamperByte: number | null;
   deviceType: number | null; // national: 01 dual-chip, 02 single-chip, 03 CPC

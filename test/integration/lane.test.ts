@@ -69,6 +69,8 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
     await laneTest(
       {
         protocol,
+        // the tamper byte judged (湘A00018): 0 intact, anything else removed
+        transaction: { tamperByte: "stop-nonzero" },
         scenario: { defaults: { zoneMs: 400 }, traffic: { gapMs: 150, vehicles: EXIT_VEHICLES } },
         listed: [
           { kind: "card", id: BLACK_CARD },

@@ -443,6 +443,7 @@ export function rig(
       b8TimeoutMs: 1000,
       maxTripHours: 0,
       lowBattery: "warn",
+      tamperByte: "ignore",
       recentTradeWindowMs: 300_000,
       repeatedB5WindowMs: 300_000,
       unsettledHoldMs: 86_400_000,

@@ -49,6 +49,7 @@ export function ctxFor(role: "entry" | "exit", f: Fakes = {}, over: Partial<Mach
       b8TimeoutMs: 1000,
       maxTripHours: 0,
       lowBattery: "warn",
+      tamperByte: "ignore",
     },
     entryWrite: "c6",
     alreadyTradedStopType: 1,

@@ -202,7 +202,6 @@ describe("OBU machine: every stop case", () => {
       ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
       ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
       ["OBU_TAMPERED", exit, [E.obu(b2({ bits: { tampered: true } }))]],
-      ["OBU_TAMPERED", exit, [E.obu(b2({ tamperByte: 1 }))]],
       ["OBU_EXPIRED", exit, [E.obu(b2({ dateOfExpire: "20250715" }))]],
       ["OBU_NOT_YET_VALID", exit, [E.obu(b2({ dateOfIssue: "20250717" }))]],
       ["OBU_ISSUER_INVALID", exit, [E.obu(b2({ issuerId: "0000000000000000" }))]],
@@ -296,17 +295,31 @@ describe("OBU machine: every stop case", () => {
     expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
   });
 
-  it("the B2 tamper byte (ESAM system info byte 27) nonzero, OBUStatus bit 1 clear: OBU_TAMPERED with its alarm, the record naming the byte; 0 or absent (a B2 without it) trades", () => {
-    for (const tamperByte of [1, 0x5a, 0xff]) {
-      const r = run(exit, [E.obu(b2({ tamperByte }))]);
+  it("the B2 tamper byte (ESAM system info byte 27), OBUStatus bit 1 clear: judged as transaction.tamperByte says; OBU_TAMPERED with its alarm, the record naming the byte", () => {
+    const policy = (tamperByte: "ignore" | "stop-nonzero" | "stop-zero") => ({
+      ...exit,
+      options: { ...exit.options, tamperByte },
+    });
+    const stopped = (ctx: typeof exit, tamperByte: number) => {
+      const r = run(ctx, [E.obu(b2({ tamperByte }))]);
       expect(r.state).toEqual({ phase: "done", kind: "stop", outcome: "OBU_TAMPERED" });
       expect(commits(r.effects)[0]!.extra).toMatchObject({ tamperByte, obuStatusTampered: false });
       expect(r.effects.filter((e) => e.kind === "alarm").map((e) => e.code)).toEqual(["OBU_TAMPERED"]);
-    }
+    };
+    const trades = (ctx: typeof exit, tamperByte: number | null) =>
+      expect(run(ctx, [E.obu(b2({ tamperByte }))]).state.phase).toBe("await-b3");
+    // "stop-nonzero": 0 intact, anything else removed
+    for (const b of [1, 0x5a, 0xff]) stopped(policy("stop-nonzero"), b);
+    trades(policy("stop-nonzero"), 0);
+    // "stop-zero": 0 removed (an encoding where 01 says fitted)
+    stopped(policy("stop-zero"), 0);
+    trades(policy("stop-zero"), 1);
+    // "ignore" (the default: no reference gives the byte's values): any value trades, bit 1 still stops
+    for (const b of [0, 1, 0xff]) trades(exit, b);
     const bit = run(exit, [E.obu(b2({ bits: { tampered: true } }))]);
     expect(commits(bit.effects)[0]!.extra).toMatchObject({ tamperByte: 0, obuStatusTampered: true });
-    expect(run(exit, [E.obu(b2({ tamperByte: 0 }))]).state.phase).toBe("await-b3");
-    expect(run(exit, [E.obu(b2({ tamperByte: null }))]).state.phase).toBe("await-b3");
+    // a B2 without the byte is judged on bit 1 alone, whatever the setting
+    for (const p of ["ignore", "stop-nonzero", "stop-zero"] as const) trades(policy(p), null);
   });
 
   it("exactly the balance is enough", () => {
