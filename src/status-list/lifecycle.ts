@@ -73,7 +73,7 @@ export class ListLifecycle {
       jobs: this.jobs,
       active: () => this.active,
       closed: () => this.closed,
-      checkpointSoon: (a) => this.checkpointSoon(a),
+      batchMerged: (a) => this.batchMerged(a),
     });
   }
 
@@ -311,6 +311,20 @@ export class ListLifecycle {
     a.overlayRows = r.overlayRows;
     this.compactIfDue(a);
     this.onChange();
+  }
+
+  /**
+   * An overlay-merge batch has committed to `a` (overlay-merge.ts). As after a delta: the snapshot moves
+   * past the batch first (a merged row answers as before, so lookups cannot tell), then the checkpoint
+   * and the renewal after it are queued. A checkpoint queued while the snapshot still stood before the
+   * batch could not copy the batch's pages (the snapshot reads the WAL frames before them), so the WAL
+   * would never be wholly checkpointed and each batch would append to it: the WAL would grow to the pages
+   * of the whole merge (test/status-list/wal.test.ts).
+   */
+  private batchMerged(a: ActiveList): void {
+    if (this.active !== a || this.closed) return;
+    renewSnapshot(a.db);
+    this.checkpointSoon(a);
   }
 
   /**

@@ -1,8 +1,10 @@
 /**
  * The overlay-merge schedule on the lane thread: once the active list's delta overlay has grown past
  * `compaction.maxRows`, merge it into the main tables in batches of `batchRows` (compaction.ts, in the
- * worker), one every `pauseMs`, each through the job queue and followed by a WAL checkpoint, until it is
- * empty (docs/status-list.md section 4). Only the owner of the data directory merges. Used by lifecycle.ts.
+ * worker), one every `pauseMs`, each through the job queue and followed, as a delta is, by a renewal of
+ * the lane's snapshot and a WAL checkpoint, so the WAL restarts at every batch instead of growing to the
+ * pages of the whole merge, until it is empty (docs/status-list.md section 4). Only the owner of the data
+ * directory merges. Used by lifecycle.ts.
  */
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -23,8 +25,11 @@ export interface OverlayMergeDeps {
   /** the list lookups answer from now (a merge stops when it is replaced) */
   active: () => ActiveList | null;
   closed: () => boolean;
-  /** queue a WAL checkpoint of `a` (lets the lane's snapshot move on and the WAL restart) */
-  checkpointSoon: (a: ActiveList) => void;
+  /**
+   * a batch has committed to `a`: move the lane's snapshot past it, then queue the WAL checkpoint and the
+   * renewal after it (lifecycle.ts batchMerged), so the next batch restarts the WAL
+   */
+  batchMerged: (a: ActiveList) => void;
 }
 
 export class OverlayMergeSchedule {
@@ -77,7 +82,7 @@ export class OverlayMergeSchedule {
           }
           merged += r.merged;
           a.overlayRows = r.left;
-          d.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
+          d.batchMerged(a); // the snapshot past the batch, then the checkpoint: the WAL restarts
           if (r.left > 0 && r.merged > 0) {
             this.compactTimer = setTimeout(step, d.compaction.pauseMs);
             this.compactTimer.unref();
