@@ -50,7 +50,8 @@ export interface StatusListOpenOptions {
   monotonicNow?: () => number;
   /**
    * Delete leftovers of crashed builds on open (default true). Read-only tools that may run beside the
-   * lane process (CLI lookup/info) pass false. The owner (true) must hold the data-directory lock
+   * lane process (CLI lookup/info) pass false: they answer from SQLite, with no filter (never loaded, never
+   * rebuilt, its file never written). The owner (true) must hold the data-directory lock
    * (src/datadir/lock.ts): the lane and `etc-lane status-list import` do.
    */
   cleanup?: boolean;

@@ -4,7 +4,8 @@
  * assignment; the old one closed and deleted), what follows a delta (snapshot renewal, WAL checkpoint),
  * the filter rebuild. The overlay merge schedule is overlay-merge.ts, the one queue that serialises every
  * worker job job-queue.ts. One process writes a data directory (src/datadir/lock.ts); only that owner
- * cleans up, migrates and compacts. The jobs themselves run in the worker (worker.ts); lookups are
+ * cleans up, migrates, compacts and loads or rebuilds the filter (a read-only tool answers from SQLite).
+ * The jobs themselves run in the worker (worker.ts); lookups are
  * lookup.ts.
  */
 import { existsSync } from "node:fs";
@@ -183,7 +184,9 @@ export class ListLifecycle {
           { keyId: meta.key_id, trusted: this.trustedKeyId },
         );
       let filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
-      if (!filter) {
+      // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
+      // rebuilds it (a rebuild writes the file the running lane loads)
+      if (!filter && this.owner) {
         filter = BloomFilter.load(`${path}.filter`, { db: name, fullVersion: meta.full_version });
         if (filter) replayAdded(db, filter);
       }
@@ -245,7 +248,7 @@ export class ListLifecycle {
       }
     }
     this.removals = Promise.all(removals).then(() => undefined);
-    if (!next.filter) this.startFilterRebuild();
+    if (!next.filter && this.owner) this.startFilterRebuild();
     this.compactIfDue(next);
     this.onChange();
   }

@@ -103,6 +103,43 @@ describe("StatusListCache: the filter on open", () => {
   });
 });
 
+describe("StatusListCache: a read-only open (cleanup: false, as `status-list info` and `lookup`)", () => {
+  it("never rebuilds nor writes the lane's filter file: it answers from SQLite, with no filter", async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+    await cache.applyBundle(delta(D1, V2, [{ kind: "obu", id: obu(0xfeed), listType: 1, reason: "x" }]));
+    const filter = join(cache.dir, `${cache.info().db}.filter`);
+    await cache.close();
+    rmSync(filter);
+    const ro = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, cleanup: false });
+    try {
+      await ro.filterReady();
+      expect(existsSync(filter)).toBe(false);
+      expect(readdirSync(cache.dir).filter((f) => f.includes(".filter"))).toEqual([]);
+      expect(ro.info().filter).toEqual({ loaded: false, bytes: 0 });
+      expect(ro.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
+      expect(ro.lookup({ cardId: card(10) }).listed).toBe(true);
+      expect(ro.lookup({ cardId: card(999_999) }).listed).toBe(false);
+    } finally {
+      await ro.close();
+    }
+  });
+
+  it("does not read the lane's filter file either (no filter to complete from the database)", async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+    const filter = join(cache.dir, `${cache.info().db}.filter`);
+    await cache.close();
+    const ro = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, cleanup: false });
+    try {
+      await ro.filterReady();
+      expect(existsSync(filter)).toBe(true);
+      expect(ro.info().filter.loaded).toBe(false);
+      expect(ro.lookup({ cardId: card(10) }).listed).toBe(true);
+    } finally {
+      await ro.close();
+    }
+  });
+});
+
 describe("StatusListCache: in a process started with --input-type=module -e", () => {
   it("starts its worker anyway (the worker does not inherit --input-type) and imports a list", () => {
     const bundle = join(tmp.dir, "full.bin");
