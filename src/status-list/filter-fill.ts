@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import type { RawRecord } from "./bundle.js";
 import { BloomFilter } from "./filter.js";
 import { cardWordA, decodeCardKey, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
-import { cardLayout, FILTER_TMP_SUFFIX, fsyncDir, type MetaRow } from "./store.js";
+import { cardLayout, filterTempName, fsyncDir, type MetaRow } from "./store.js";
 
 export function addToFilter(f: BloomFilter, r: RawRecord): void {
   if (r.kind === 1) {
@@ -21,8 +21,9 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
 }
 
 /**
- * Rebuild a filter from a database (when its filter file is missing or stale) and save it beside it:
- * a temporary file, synced, renamed over `<db>.filter`, then the directory synced.
+ * Rebuild a filter from a database (when its filter file is missing, stale or damaged) and save it beside
+ * it: a temporary file of its own name (store.ts filterTempName), synced, renamed over `<db>.filter`, then
+ * the directory synced.
  */
 export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
   const db = new Database(join(dir, dbName), { readonly: true });
@@ -48,7 +49,7 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
     // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
     // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
     const path = join(dir, `${dbName}.filter`);
-    const tmp = `${path}${FILTER_TMP_SUFFIX}`;
+    const tmp = join(dir, filterTempName(dbName));
     try {
       f.save(tmp, { db: dbName, fullVersion });
       renameSync(tmp, path);
