@@ -111,7 +111,7 @@ async function applyChecked(
       try {
         r = await life.track(job);
       } catch (e) {
-        life.resyncAfterFailedDelta(a);
+        await life.resyncAfterFailedDelta(a);
         throw e;
       }
       life.deltaApplied(a, r);

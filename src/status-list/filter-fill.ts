@@ -1,7 +1,10 @@
 /**
- * Which keys go into a list's Bloom filter (filter.ts): a bundle record's, every row of a database (a
- * rebuild, in the worker), and the keys deltas added since the full list (the saved filter holds the full
- * list only). Invariant: every row in the active database has its bits set.
+ * Which keys go into a list's Bloom filter (filter.ts), in the worker: a bundle record's, every row of a
+ * database's main tables (a rebuild), and the keys deltas added since the full list (the `added` table:
+ * the saved filter holds the main tables' keys as of when it was written, and the overlay's are not
+ * there). The lane thread only installs what the worker returns (lifecycle.ts): it never loops over
+ * `added`, which grows with every delta until the next full list. Invariant: every row in the active
+ * database has its bits set.
  */
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -21,9 +24,46 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
 }
 
 /**
+ * The filter of an active list as the lane installs it (the worker's "filter" job): its saved file when
+ * that can be used (filter.ts read), else one rebuilt from the database (rebuildFilter); either way
+ * completed with the keys in `added`. Run in the job queue, so no delta commits meanwhile. `refused`:
+ * why the file was not used (it was rebuilt), or null.
+ */
+export function openFilter(
+  dir: string,
+  dbName: string,
+  fullVersion: string,
+): { filter: BloomFilter; refused: string | null } {
+  const saved = BloomFilter.read(join(dir, `${dbName}.filter`), { db: dbName, fullVersion });
+  if (!("filter" in saved))
+    return { filter: rebuildFilter(dir, dbName, fullVersion), refused: saved.refused };
+  const db = new Database(join(dir, dbName), { readonly: true });
+  try {
+    replayAdded(db, saved.filter);
+  } finally {
+    db.close();
+  }
+  return { filter: saved.filter, refused: null };
+}
+
+/**
+ * Re-add the keys in `added` to a filter the lane is using (the worker's "replay" job, after a delta job
+ * that failed after its commit: lifecycle.ts resyncAfterFailedDelta). Returns how many rows it read.
+ */
+export function replayAddedInto(dbPath: string, f: BloomFilter): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return replayAdded(db, f);
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * Rebuild a filter from a database (when its filter file is missing, stale or damaged) and save it beside
  * it: a temporary file of its own name (store.ts filterTempName), synced, renamed over `<db>.filter`, then
- * the directory synced.
+ * the directory synced. The file holds the main tables' keys; the filter returned also the keys in
+ * `added` (the overlay's adds).
  */
 export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
   const db = new Database(join(dir, dbName), { readonly: true });
@@ -58,6 +98,7 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
       throw e;
     }
     fsyncDir(dir);
+    replayAdded(db, f);
     return f;
   } finally {
     db.close();
@@ -76,8 +117,8 @@ function addObuKey(f: BloomFilter, key: bigint): void {
   f.add(OBU_WORD_A, Number(u >> 32n), Number(u & 0xffffffffn));
 }
 
-/** Re-add the keys deltas added since the full list (the saved filter holds the full list only). */
-export function replayAdded(db: Database.Database, f: BloomFilter): number {
+/** Re-add the keys deltas added since the full list (worker only: `added` can hold millions of rows). */
+function replayAdded(db: Database.Database, f: BloomFilter): number {
   let n = 0;
   for (const row of db
     .prepare("SELECT kind, net, key FROM added")

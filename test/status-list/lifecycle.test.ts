@@ -82,6 +82,7 @@ describe("StatusListCache: the filter on open", () => {
     );
     await cache.close();
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await cache.filterReady();
     expect(cache.info().filter.loaded).toBe(true);
     expect(cache.lookup({ cardId: card(777_777, 6501) })).toMatchObject({
       listed: true,
