@@ -12,7 +12,7 @@ import Database from "better-sqlite3";
 import type { RawRecord } from "./bundle.js";
 import { BloomFilter } from "./filter.js";
 import { cardWordA, decodeCardKey, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
-import { cardLayout, filterTempName, fsyncDir, type MetaRow } from "./store.js";
+import { cardLayout, filterTempName, fsyncDir, type MetaRow, openWriter, overlayRows } from "./store.js";
 
 export function addToFilter(f: BloomFilter, r: RawRecord): void {
   if (r.kind === 1) {
@@ -60,6 +60,44 @@ export function replayAddedInto(dbPath: string, f: BloomFilter): number {
 }
 
 /**
+ * After an overlay merge that emptied the overlay (the worker's "prune" job, overlay-merge.ts): save the
+ * filter the lane uses as the list's filter file, then empty `added`. Safe because that filter holds every
+ * key the database lists (the filter's invariant), and with the overlay empty every listed row is in the
+ * main tables: the file then holds every key `added` named that is still listed, and a rebuild reads the
+ * main tables. The file is complete (renamed, directory synced) before the delete commits, so a crash
+ * between the two leaves `added` as it was. Nothing is pruned while the overlay holds rows (a delta came
+ * in between): a rebuild needs their keys from `added`. Returns the rows deleted.
+ */
+export function pruneAdded(dir: string, dbName: string, fullVersion: string, f: BloomFilter): number {
+  const db = openWriter(join(dir, dbName));
+  try {
+    if (overlayRows(db) > 0) return 0;
+    saveFilter(dir, dbName, fullVersion, f);
+    return db
+      .transaction(() => (overlayRows(db) > 0 ? 0 : db.prepare("DELETE FROM added").run().changes))
+      .immediate();
+  } finally {
+    db.close();
+  }
+}
+
+/** Save `f` as `<db>.filter`: its own temporary name, synced, renamed, the directory synced. */
+function saveFilter(dir: string, dbName: string, fullVersion: string, f: BloomFilter): void {
+  // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
+  // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
+  const path = join(dir, `${dbName}.filter`);
+  const tmp = join(dir, filterTempName(dbName));
+  try {
+    f.save(tmp, { db: dbName, fullVersion });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+/**
  * Rebuild a filter from a database (when its filter file is missing, stale or damaged) and save it beside
  * it: a temporary file of its own name (store.ts filterTempName), synced, renamed over `<db>.filter`, then
  * the directory synced. The file holds the main tables' keys; the filter returned also the keys in
@@ -86,18 +124,7 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
     >) {
       addObuKey(f, row[0]);
     }
-    // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
-    // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
-    const path = join(dir, `${dbName}.filter`);
-    const tmp = join(dir, filterTempName(dbName));
-    try {
-      f.save(tmp, { db: dbName, fullVersion });
-      renameSync(tmp, path);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw e;
-    }
-    fsyncDir(dir);
+    saveFilter(dir, dbName, fullVersion, f);
     replayAdded(db, f);
     return f;
   } finally {

@@ -4,7 +4,7 @@
  * worker), one every `pauseMs`, each through the job queue and followed, as a delta is, by a renewal of
  * the lane's snapshot and a WAL checkpoint, so the WAL restarts at every batch instead of growing to the
  * pages of the whole merge, until it is empty (docs/status-list.md section 4). Only the owner of the data
- * directory merges. Used by lifecycle.ts.
+ * directory merges. Once the overlay is empty, `added` is emptied (pruneAdded). Used by lifecycle.ts.
  */
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -87,11 +87,12 @@ export class OverlayMergeSchedule {
             this.compactTimer = setTimeout(step, d.compaction.pauseMs);
             this.compactTimer.unref();
           } else {
-            finish();
             d.log.info(
               { db: a.name, merged, seconds: Math.round((d.now() - t0) / 1000) },
               "status-list overlay merged",
             );
+            if (r.left === 0) this.pruneAdded(a).finally(finish);
+            else finish();
           }
         })
         .catch((e: unknown) => {
@@ -101,6 +102,34 @@ export class OverlayMergeSchedule {
         });
     };
     step();
+  }
+
+  /**
+   * After a merge that emptied the overlay: the worker saves the filter the lane uses as the list's filter
+   * file and empties `added` (filter-fill.ts pruneAdded says why that is safe), so `added`, which the
+   * worker replays at every open, does not grow until the next full list. Not with no filter in use
+   * (loading or being rebuilt). Never rejects.
+   */
+  private pruneAdded(a: ActiveList): Promise<void> {
+    const { d } = this;
+    return d.jobs
+      .enqueue(async () => {
+        const f = a.filter;
+        if (d.active() !== a || d.closed() || !f) return;
+        const pruned = await d.jobs.track(
+          runJob<number>({
+            type: "prune",
+            dir: d.dir,
+            dbName: a.name,
+            fullVersion: a.full,
+            filter: { buffer: f.buffer, log2Bits: f.log2Bits },
+          }),
+        );
+        d.log.info({ db: a.name, pruned }, "status-list filter saved; `added` emptied after the merge");
+      })
+      .catch((e: unknown) => {
+        if (!d.closed()) d.log.warn({ err: e }, "status-list `added` not pruned after the merge");
+      });
   }
 
   /** whether an overlay merge is running */

@@ -6,14 +6,14 @@
  * commit. The lane thread's SQL is watched through better-sqlite3's prepare in this thread (the worker
  * loads its own copy of the module).
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RawRecord } from "../../src/status-list/bundle.js";
 import { applyDelta } from "../../src/status-list/delta-apply.js";
 import { BloomFilter } from "../../src/status-list/filter.js";
-import { addToFilter, openFilter, rebuildFilter } from "../../src/status-list/filter-fill.js";
+import { addToFilter, openFilter, pruneAdded, rebuildFilter } from "../../src/status-list/filter-fill.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
@@ -125,5 +125,58 @@ describe("the lane thread", () => {
     } finally {
       await cache.close();
     }
+  });
+});
+
+describe("`added` after an overlay merge", () => {
+  const addedRows = (): number => {
+    const d = new Database(join(dir, db), { readonly: true });
+    try {
+      return d.prepare("SELECT count(*) FROM added").pluck().get() as number;
+    } finally {
+      d.close();
+    }
+  };
+
+  it("is emptied once the merge has emptied the overlay, the lane's filter saved first; the ids stay listed", async () => {
+    expect(addedRows()).toBe(2);
+    const cache = await StatusListCache.open({
+      dataDir: tmp.dir,
+      publicKeyPem: stationPub,
+      compaction: { maxRows: 1, batchRows: 1, pauseMs: 0 },
+    });
+    try {
+      await cache.compactionIdle();
+      expect(cache.info().overlay.rows).toBe(0);
+    } finally {
+      await cache.close();
+    }
+    expect(addedRows()).toBe(0);
+    const saved = BloomFilter.load(join(dir, `${db}.filter`), { db, fullVersion: V }) as BloomFilter;
+    expect([holds(saved, cardRecord), holds(saved, obuRecord)]).toEqual([true, true]);
+    // reopened: the filter loaded from that file, then rebuilt from the database (the rows are in the
+    // main tables now)
+    const listedAfterOpen = async (): Promise<boolean[]> => {
+      const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+      try {
+        await again.filterReady();
+        expect(again.info().filter.loaded).toBe(true);
+        return [again.lookup({ cardId: ADDED_CARD }).listed, again.lookup({ obuId: ADDED_OBU }).listed];
+      } finally {
+        await again.close();
+      }
+    };
+    expect(await listedAfterOpen()).toEqual([true, true]);
+    rmSync(join(dir, `${db}.filter`));
+    expect(await listedAfterOpen()).toEqual([true, true]);
+  });
+
+  it("is kept while the overlay holds rows (a rebuild needs their keys), and the filter file is left alone", () => {
+    const file = join(dir, `${db}.filter`);
+    const before = readFileSync(file);
+    const f = BloomFilter.create(1000);
+    expect(pruneAdded(dir, db, V, f)).toBe(0);
+    expect(addedRows()).toBe(2);
+    expect(readFileSync(file).equals(before)).toBe(true);
   });
 });
