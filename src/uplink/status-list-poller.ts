@@ -9,6 +9,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
+import { obusNotDecimalMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
 import type { StationClient } from "./station-client.js";
@@ -16,7 +17,11 @@ import type { StationClient } from "./station-client.js";
 /** What the uplink needs from the status-list cache (src/status-list implements it). */
 export interface StatusListSink {
   versions(): { full: string | null; delta: string | null };
-  /** the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards */
+  /**
+   * the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it afterwards. Answers
+   * what it applied (the list's ApplyResult): its `obusNotDecimal`, when a number above 0, makes the
+   * `status-list.applied` entry an alarm
+   */
   applyBundle(file: string): Promise<unknown>;
 }
 
@@ -128,8 +133,9 @@ export class StatusListPoller {
     const file = await this.downloads.step(b, this.d.pagesPerStep); // E611 here counts as a station failure
     sl.download = this.downloads.progress;
     if (file === null) return true;
+    let applied: unknown;
     try {
-      await sink.applyBundle(file);
+      applied = await sink.applyBundle(file);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListBundle;
@@ -165,10 +171,14 @@ export class StatusListPoller {
     sl.bundlesApplied++;
     Object.assign(sl, sink.versions());
     this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+    const notDecimal = obusNotDecimalOf(applied);
     appendSafe(this.d.audit, this.d.log, {
       type: "status-list.applied",
-      severity: "info",
-      message: `status-list ${b.kind} ${b.version} applied`,
+      severity: notDecimal > 0 ? "alarm" : "info",
+      message:
+        notDecimal > 0
+          ? `status-list ${b.kind} ${b.version} applied; ${obusNotDecimalMessage(notDecimal)}`
+          : `status-list ${b.kind} ${b.version} applied`,
       data: {
         bundle: b.name,
         kind: b.kind,
@@ -176,6 +186,7 @@ export class StatusListPoller {
         bytes: b.bytes,
         source: "station",
         versions: sink.versions(),
+        ...(notDecimal > 0 ? { obusNotDecimal: notDecimal } : {}),
       },
     });
     sl.lastError = null;
@@ -218,4 +229,10 @@ export class StatusListPoller {
     Object.assign(sl, sink.versions());
     return false;
   }
+}
+
+/** The OBU entries with a digit A-F an apply reports (ApplyResult.obusNotDecimal), 0 when it says none. */
+function obusNotDecimalOf(applied: unknown): number {
+  const n = (applied as { obusNotDecimal?: unknown } | null | undefined)?.obusNotDecimal;
+  return typeof n === "number" && n > 0 ? n : 0;
 }
