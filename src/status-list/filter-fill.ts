@@ -1,10 +1,10 @@
 /**
  * Which keys go into a list's Bloom filter (filter.ts), in the worker: a bundle record's, every row of a
- * database's main tables (a rebuild), and the keys deltas added since the full list (the `added` table:
- * the saved filter holds the main tables' keys as of when it was written, and the overlay's are not
- * there). The lane thread only installs what the worker returns (lifecycle.ts): it never loops over
- * `added`, which grows with every delta until the next full list. Invariant: every row in the active
- * database has its bits set.
+ * database's main tables (a rebuild), and the keys deltas added since the full list or the last overlay
+ * merge that emptied the overlay (the `added` table: the saved filter holds the main tables' keys as of
+ * when it was written, and the overlay's are not there). The lane thread only installs what the worker
+ * returns (lifecycle.ts): it never loops over `added`, which grows with every delta in between.
+ * Invariant: every row in the active database has its bits set.
  */
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -144,7 +144,7 @@ function addObuKey(f: BloomFilter, key: bigint): void {
   f.add(OBU_WORD_A, Number(u >> 32n), Number(u & 0xffffffffn));
 }
 
-/** Re-add the keys deltas added since the full list (worker only: `added` can hold millions of rows). */
+/** Re-add the keys in `added` (worker only: it can hold millions of rows). */
 function replayAdded(db: Database.Database, f: BloomFilter): number {
   let n = 0;
   for (const row of db

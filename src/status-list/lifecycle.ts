@@ -1,12 +1,12 @@
 /**
  * The life cycle of the active list on the lane thread: open (leftover cleanup, the worker started early,
  * the list `current` names), activation and swap (a new database, its statements and filter in one
- * assignment; the old one closed and deleted), what follows a delta (snapshot renewal, WAL checkpoint),
- * the filter installed once the worker has loaded or rebuilt it. The overlay merge schedule is overlay-merge.ts, the one queue that serialises every
- * worker job job-queue.ts. One process writes a data directory (src/datadir/lock.ts); only that owner
- * cleans up, migrates, compacts and loads or rebuilds the filter (a read-only tool answers from SQLite).
- * The jobs themselves run in the worker (worker.ts); lookups are
- * lookup.ts.
+ * assignment; the old one closed and deleted), what follows a delta or a merge batch (snapshot renewal,
+ * WAL checkpoint), the filter installed once the worker has loaded or rebuilt it. The overlay merge
+ * schedule is overlay-merge.ts, the one queue that serialises every worker job job-queue.ts. One process
+ * writes a data directory (src/datadir/lock.ts); only that owner cleans up, migrates, compacts and loads or
+ * rebuilds the filter (a read-only tool answers from SQLite). The jobs themselves run in the worker
+ * (worker.ts); lookups are lookup.ts.
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";

@@ -107,8 +107,8 @@ export class OverlayMergeSchedule {
   /**
    * After a merge that emptied the overlay: the worker saves the filter the lane uses as the list's filter
    * file and empties `added` (filter-fill.ts pruneAdded says why that is safe), so `added`, which the
-   * worker replays at every open, does not grow until the next full list. Not with no filter in use
-   * (loading or being rebuilt). Never rejects.
+   * worker replays at every open, does not keep growing until the next full list. Not while no filter is
+   * in use (loading or being rebuilt). Never rejects.
    */
   private pruneAdded(a: ActiveList): Promise<void> {
     const { d } = this;
