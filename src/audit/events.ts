@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { obusNotDecimalMessage } from "../status-list/import-message.js";
 import type { AuditEventInput, AuditSeverity } from "./entry.js";
 
 /** A file the lane loaded, with the SHA-256 of its bytes (compare with `sha256sum FILE`). */
@@ -39,7 +40,8 @@ export interface LaneEventData {
   /**
    * source: "station" (the uplink) or "operator" (an import through the lane). `failure`: the job failed
    * but changed the list served all the same (src/status-list/apply-change.ts); kind and version are then
-   * the change's, `before` the versions served before it
+   * the change's, `before` the versions served before it. `obusNotDecimal`, only when there are any: the
+   * bundle's OBU entries whose id has a digit A-F, which no lane matches (an alarm)
    */
   "status-list.applied": {
     kind: "full" | "delta";
@@ -50,6 +52,7 @@ export interface LaneEventData {
     versions?: { full: string | null; delta: string | null };
     before?: { full: string | null; delta: string | null };
     failure?: { reason: string; code?: string };
+    obusNotDecimal?: number;
   };
   /** `local`: a bundle from the station the lane failed to apply for its own reason (tried again) */
   "status-list.refused": {
@@ -356,6 +359,13 @@ export class LaneEvents {
         "status-list.applied",
         "warn",
         `status-list ${d.kind} ${d.version} applied, though its job failed: ${d.failure.reason}`,
+        d,
+      );
+    if (d.obusNotDecimal)
+      return this.emit(
+        "status-list.applied",
+        "alarm",
+        `status-list ${d.kind} ${d.version} applied; ${obusNotDecimalMessage(d.obusNotDecimal)}`,
         d,
       );
     return this.emit("status-list.applied", "info", `status-list ${d.kind} ${d.version} applied`, d);

@@ -11,9 +11,19 @@ import type { ApplyResult } from "../status-list/types.js";
 
 type StatusListEvents = Pick<LaneEvents, "statusListApplied" | "statusListRefused">;
 
-/** An accepted bundle: `status-list.applied` with the versions the lane holds after it. */
+/**
+ * An accepted bundle: `status-list.applied` with the versions the lane holds after it; an alarm, with
+ * `obusNotDecimal`, when it lists OBU ids no lane matches.
+ */
 export function auditApplied(events: StatusListEvents, r: ApplyResult, bundle: string, source: string): void {
-  events.statusListApplied({ kind: r.kind, version: r.version, bundle, source, versions: r.versions });
+  events.statusListApplied({
+    kind: r.kind,
+    version: r.version,
+    bundle,
+    source,
+    versions: r.versions,
+    ...(r.obusNotDecimal > 0 ? { obusNotDecimal: r.obusNotDecimal } : {}),
+  });
 }
 
 /**

@@ -18,6 +18,7 @@ import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { BuildResult } from "./full-build.js";
+import { obusNotDecimalMessage } from "./import-message.js";
 import type { ListLifecycle } from "./lifecycle.js";
 import { runJob } from "./run-worker.js";
 import type { ApplyOptions, ApplyResult, ListVersions, Progress } from "./types.js";
@@ -111,7 +112,7 @@ async function applyChecked(
       try {
         r = await life.track(job);
       } catch (e) {
-        life.resyncAfterFailedDelta(a);
+        await life.resyncAfterFailedDelta(a);
         throw e;
       }
       life.deltaApplied(a, r);
@@ -119,6 +120,7 @@ async function applyChecked(
         { version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) },
         "status-list delta applied",
       );
+      warnNotDecimal(log, kind, r.version, r.obusNotDecimal);
       return {
         kind,
         version: r.version,
@@ -127,6 +129,7 @@ async function applyChecked(
         removes: r.removes,
         cards: r.cards,
         obus: r.obus,
+        obusNotDecimal: r.obusNotDecimal,
         ms: r.ms,
         versions: ctx.versions(),
       };
@@ -156,6 +159,7 @@ async function applyChecked(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },
       "status-list full list active",
     );
+    warnNotDecimal(log, kind, r.header.version, r.obusNotDecimal);
     return {
       kind,
       version: r.header.version,
@@ -164,6 +168,7 @@ async function applyChecked(
       removes: 0,
       cards: r.cards,
       obus: r.obus,
+      obusNotDecimal: r.obusNotDecimal,
       ms: r.ms,
       versions: ctx.versions(),
     };
@@ -172,6 +177,11 @@ async function applyChecked(
     // a failed job may have changed the list served (the resyncs above): the error says so
     throw withListChange(e, before, ctx.versions());
   }
+}
+
+/** A bundle that lists OBU ids no lane matches (ApplyResult.obusNotDecimal): said in the log. */
+function warnNotDecimal(log: Logger, kind: "full" | "delta", version: string, n: number): void {
+  if (n > 0) log.warn({ kind, version, obusNotDecimal: n }, obusNotDecimalMessage(n));
 }
 
 function peekKind(src: BundleSource): "full" | "delta" {

@@ -50,7 +50,8 @@ export interface StatusListOpenOptions {
   monotonicNow?: () => number;
   /**
    * Delete leftovers of crashed builds on open (default true). Read-only tools that may run beside the
-   * lane process (CLI lookup/info) pass false. The owner (true) must hold the data-directory lock
+   * lane process (CLI lookup/info) pass false: they answer from SQLite, with no filter (never loaded, never
+   * rebuilt, its file never written). The owner (true) must hold the data-directory lock
    * (src/datadir/lock.ts): the lane and `etc-lane status-list import` do.
    */
   cleanup?: boolean;
@@ -242,6 +243,7 @@ export class StatusListCache {
       deltaCreatedAt: iso(meta?.delta_created),
       importedAt: iso(meta?.imported_at),
       counts: { cards, obus, total: cards + obus },
+      obusNotDecimal: meta?.obus_not_decimal ?? null,
       overlay: { enabled: a?.overlay ?? false, rows: a?.overlayRows ?? 0, merging: this.life.merging },
       filter: { loaded: a?.filter != null, bytes: a?.filter?.bytes ?? 0 },
       staleness: st,

@@ -17,9 +17,11 @@ export interface CompactResult {
  * Merge up to `maxRows` overlay rows into the main tables, in key order, in one transaction: a listed
  * row replaces the main row, a tombstone deletes it, and the overlay row goes. A lookup reads the same
  * answer before and after (the overlay row and the main row it becomes say the same), so the lane needs
- * no new snapshot for correctness, only to let the WAL be checkpointed. Key order keeps neighbouring
- * rows in the same leaves; the cache calls this in small batches with pauses between them, so the
- * merge never floods the disk the way one big rewrite would.
+ * no new snapshot for correctness, only to let the WAL be checkpointed: after each batch it renews its
+ * snapshot, then checkpoints (lifecycle.ts batchMerged), so the next batch restarts the WAL and the WAL
+ * holds about one batch's pages. Key order keeps neighbouring rows in the same leaves; the cache calls
+ * this in small batches with pauses between them, so the merge never floods the disk the way one big
+ * rewrite would.
  */
 export function compactOverlay(dbPath: string, maxRows: number): CompactResult {
   const t0 = performance.now();

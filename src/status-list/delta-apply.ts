@@ -17,7 +17,7 @@ import { BodyStream, type BundleSource, openAndCheck, recordError } from "./bund
 import { StatusListErrors, slError } from "./errors.js";
 import type { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
-import { CARD_KEY_LEN, cardSerialValue, obuKeyValue, writeCardKey } from "./ids.js";
+import { CARD_KEY_LEN, cardSerialValue, obuIdNotDecimal, obuKeyValue, writeCardKey } from "./ids.js";
 import {
   type CardLayout,
   cardIdCondition,
@@ -42,6 +42,8 @@ export interface DeltaResult {
   removes: number;
   cards: number;
   obus: number;
+  /** this delta's OBU adds whose id has a digit A-F: no lane matches them (ids.ts obuIdNotDecimal) */
+  obusNotDecimal: number;
   ms: number;
 }
 
@@ -140,7 +142,7 @@ function checkVersionsInTransaction(db: Database.Database, header: BundleHeader)
 function recordDelta(
   db: Database.Database,
   header: BundleHeader,
-  counts: { cards: number; obus: number; adds: number; removes: number },
+  counts: { cards: number; obus: number; adds: number; removes: number; listObusNotDecimal: number | null },
   now: number,
 ): void {
   db.prepare("UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1").run(
@@ -149,6 +151,9 @@ function recordDelta(
     counts.cards,
     counts.obus,
   );
+  // a list stored before the count was kept has no column for it (and no count to carry on)
+  if (counts.listObusNotDecimal !== null)
+    db.prepare("UPDATE meta SET obus_not_decimal = ? WHERE id = 1").run(counts.listObusNotDecimal);
   db.prepare("INSERT INTO delta_log VALUES (?, ?, ?, ?, ?, ?)").run(
     header.version,
     header.base,
@@ -177,6 +182,7 @@ function deltaResult(
     removes: writer.removes,
     cards: writer.cards,
     obus: writer.obus,
+    obusNotDecimal: writer.obusNotDecimal,
     ms: performance.now() - t0,
   };
 }
@@ -194,6 +200,10 @@ class DeltaWriter {
   obus: number;
   adds = 0;
   removes = 0;
+  /** OBU add records of this delta whose id has a digit A-F (ids.ts obuIdNotDecimal) */
+  obusNotDecimal = 0;
+  /** OBU entries of the list whose id has a digit A-F, as the records leave them; null: not counted */
+  listObusNotDecimal: number | null;
   private readonly layout: CardLayout;
   // parameter arrays reused for every record (SQLite copies bound values): id, then list type [, reason]
   private readonly key = Buffer.alloc(CARD_KEY_LEN);
@@ -252,6 +262,7 @@ class DeltaWriter {
       : null;
     this.cards = meta.cards;
     this.obus = meta.obus;
+    this.listObusNotDecimal = meta.obus_not_decimal ?? null;
   }
 
   /** Apply the records in file order, reporting progress every 5%. Runs inside the write transaction. */
@@ -316,16 +327,21 @@ class DeltaWriter {
     const ov = this.obuOv?.get(k, r.listType) as number | undefined;
     const inMain = ov === undefined || r.op !== OP_ADD ? this.obuHas.get(k, r.listType) !== undefined : false;
     const had = ov === undefined ? inMain : ov === 1;
+    // counted as `obus` is: an entry the list gains or loses
+    const notDecimal = obuIdNotDecimal(r.hi32, r.lo32) ? 1 : 0;
     if (r.op === OP_ADD) {
       if (this.filter) addToFilter(this.filter, r);
       this.obuPut.get(k, r.listType, reasonId(r.reason));
       this.addedIns.get(2, 0, k);
       if (!had) this.obus++;
+      if (!had && this.listObusNotDecimal !== null) this.listObusNotDecimal += notDecimal;
+      this.obusNotDecimal += notDecimal;
       this.adds++;
     } else {
       if (this.overlay && inMain) this.obuPut.get(k, r.listType, null);
       else if (this.overlay ? ov !== undefined : had) this.obuDel.get(k, r.listType);
       if (had) this.obus--;
+      if (had && this.listObusNotDecimal !== null) this.listObusNotDecimal -= notDecimal;
       this.removes++;
     }
   }

@@ -1,7 +1,10 @@
 /**
- * Which keys go into a list's Bloom filter (filter.ts): a bundle record's, every row of a database (a
- * rebuild, in the worker), and the keys deltas added since the full list (the saved filter holds the full
- * list only). Invariant: every row in the active database has its bits set.
+ * Which keys go into a list's Bloom filter (filter.ts), in the worker: a bundle record's, every row of a
+ * database's main tables (a rebuild), and the keys deltas added since the full list or the last overlay
+ * merge that emptied the overlay (the `added` table: the saved filter holds the main tables' keys as of
+ * when it was written, and the overlay's are not there). The lane thread only installs what the worker
+ * returns (lifecycle.ts): it never loops over `added`, which grows with every delta in between.
+ * Invariant: every row in the active database has its bits set.
  */
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -9,7 +12,7 @@ import Database from "better-sqlite3";
 import type { RawRecord } from "./bundle.js";
 import { BloomFilter } from "./filter.js";
 import { cardWordA, decodeCardKey, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
-import { cardLayout, FILTER_TMP_SUFFIX, fsyncDir, type MetaRow } from "./store.js";
+import { cardLayout, filterTempName, fsyncDir, type MetaRow, openWriter, overlayRows } from "./store.js";
 
 export function addToFilter(f: BloomFilter, r: RawRecord): void {
   if (r.kind === 1) {
@@ -21,8 +24,84 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
 }
 
 /**
- * Rebuild a filter from a database (when its filter file is missing or stale) and save it beside it:
- * a temporary file, synced, renamed over `<db>.filter`, then the directory synced.
+ * The filter of an active list as the lane installs it (the worker's "filter" job): its saved file when
+ * that can be used (filter.ts read), else one rebuilt from the database (rebuildFilter); either way
+ * completed with the keys in `added`. Run in the job queue, so no delta commits meanwhile. `refused`:
+ * why the file was not used (it was rebuilt), or null.
+ */
+export function openFilter(
+  dir: string,
+  dbName: string,
+  fullVersion: string,
+): { filter: BloomFilter; refused: string | null } {
+  const saved = BloomFilter.read(join(dir, `${dbName}.filter`), { db: dbName, fullVersion });
+  if (!("filter" in saved))
+    return { filter: rebuildFilter(dir, dbName, fullVersion), refused: saved.refused };
+  const db = new Database(join(dir, dbName), { readonly: true });
+  try {
+    replayAdded(db, saved.filter);
+  } finally {
+    db.close();
+  }
+  return { filter: saved.filter, refused: null };
+}
+
+/**
+ * Re-add the keys in `added` to a filter the lane is using (the worker's "replay" job, after a delta job
+ * that failed after its commit: lifecycle.ts resyncAfterFailedDelta). Returns how many rows it read.
+ */
+export function replayAddedInto(dbPath: string, f: BloomFilter): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return replayAdded(db, f);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * After an overlay merge that emptied the overlay (the worker's "prune" job, overlay-merge.ts): save the
+ * filter the lane uses as the list's filter file, then empty `added`. Safe because that filter holds every
+ * key the database lists (the filter's invariant), and with the overlay empty every listed row is in the
+ * main tables: the file then holds every key `added` named that is still listed, and a rebuild reads the
+ * main tables. The file is complete (renamed, directory synced) before the delete commits, so a crash
+ * between the two leaves `added` as it was. Nothing is pruned while the overlay holds rows (a delta came
+ * in between): a rebuild needs their keys from `added`. Returns the rows deleted.
+ */
+export function pruneAdded(dir: string, dbName: string, fullVersion: string, f: BloomFilter): number {
+  const db = openWriter(join(dir, dbName));
+  try {
+    if (overlayRows(db) > 0) return 0;
+    saveFilter(dir, dbName, fullVersion, f);
+    return db
+      .transaction(() => (overlayRows(db) > 0 ? 0 : db.prepare("DELETE FROM added").run().changes))
+      .immediate();
+  } finally {
+    db.close();
+  }
+}
+
+/** Save `f` as `<db>.filter`: its own temporary name, synced, renamed, the directory synced. */
+function saveFilter(dir: string, dbName: string, fullVersion: string, f: BloomFilter): void {
+  // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
+  // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
+  const path = join(dir, `${dbName}.filter`);
+  const tmp = join(dir, filterTempName(dbName));
+  try {
+    f.save(tmp, { db: dbName, fullVersion });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
+}
+
+/**
+ * Rebuild a filter from a database (when its filter file is missing, stale or damaged) and save it beside
+ * it: a temporary file of its own name (store.ts filterTempName), synced, renamed over `<db>.filter`, then
+ * the directory synced. The file holds the main tables' keys; the filter returned also the keys in
+ * `added` (the overlay's adds).
  */
 export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
   const db = new Database(join(dir, dbName), { readonly: true });
@@ -45,18 +124,8 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
     >) {
       addObuKey(f, row[0]);
     }
-    // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
-    // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
-    const path = join(dir, `${dbName}.filter`);
-    const tmp = `${path}${FILTER_TMP_SUFFIX}`;
-    try {
-      f.save(tmp, { db: dbName, fullVersion });
-      renameSync(tmp, path);
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw e;
-    }
-    fsyncDir(dir);
+    saveFilter(dir, dbName, fullVersion, f);
+    replayAdded(db, f);
     return f;
   } finally {
     db.close();
@@ -75,8 +144,8 @@ function addObuKey(f: BloomFilter, key: bigint): void {
   f.add(OBU_WORD_A, Number(u >> 32n), Number(u & 0xffffffffn));
 }
 
-/** Re-add the keys deltas added since the full list (the saved filter holds the full list only). */
-export function replayAdded(db: Database.Database, f: BloomFilter): number {
+/** Re-add the keys in `added` (worker only: it can hold millions of rows). */
+function replayAdded(db: Database.Database, f: BloomFilter): number {
   let n = 0;
   for (const row of db
     .prepare("SELECT kind, net, key FROM added")

@@ -6,9 +6,16 @@
  *
  * Invariant: every row in the active database has its bits set in the filter in use.
  */
+import { createHash } from "node:crypto";
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 
-const FILE_MAGIC = Buffer.from("ETCSLBF1", "ascii");
+/**
+ * The filter file: a 4096-byte header (this magic, a 4-byte length, then JSON: the tag, the hash layout,
+ * log2Bits, k and the SHA-256 of the body), then the bit array. Format 2 added the body's SHA-256, checked
+ * at load: a block of zeros (a torn write, a damaged disk) would rule listed ids out without it. A file of
+ * format 1 (no checksum) is refused, so rebuilt.
+ */
+const FILE_MAGIC = Buffer.from("ETCSLBF2", "ascii");
 const FILE_HEADER = 4096;
 
 export const FILTER_K = 7;
@@ -115,12 +122,16 @@ export class BloomFilter {
     return true;
   }
 
-  /** Write to `path` (the caller renames or names it so a partial file is never taken as valid) + fsync. */
+  /**
+   * Write to `path` (the caller renames or names it so a partial file is never taken as valid) + fsync.
+   * Run by the one thread that sets bits (the worker), so the body does not change while it is hashed.
+   */
   save(path: string, tag: FilterTag): void {
     const head = Buffer.alloc(FILE_HEADER);
     FILE_MAGIC.copy(head, 0);
+    const sha256 = createHash("sha256").update(new Uint8Array(this.buffer)).digest("hex");
     const json = Buffer.from(
-      JSON.stringify({ ...tag, layout: LAYOUT, log2Bits: this.log2Bits, k: this.k }),
+      JSON.stringify({ ...tag, layout: LAYOUT, log2Bits: this.log2Bits, k: this.k, sha256 }),
       "utf8",
     );
     head.writeUInt32BE(json.length, 8);
@@ -137,43 +148,60 @@ export class BloomFilter {
     }
   }
 
-  /** Load a saved filter if it exists, is complete and carries `tag`; otherwise null. */
+  /** Load a saved filter if it exists, is complete, intact and carries `tag`; otherwise null (see read). */
   static load(path: string, tag: FilterTag): BloomFilter | null {
+    const r = BloomFilter.read(path, tag);
+    return "filter" in r ? r.filter : null;
+  }
+
+  /**
+   * Read a saved filter: the filter, or why the file cannot be used (missing, another list's, another
+   * format or hash layout, cut short, or its body does not match its checksum). A file refused is rebuilt
+   * from the database (filter-fill.ts), never trusted.
+   */
+  static read(path: string, tag: FilterTag): { filter: BloomFilter } | { refused: string } {
     let fd: number;
     try {
       fd = openSync(path, "r");
-    } catch {
-      return null;
+    } catch (e) {
+      return { refused: `no filter file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }
     try {
       const head = Buffer.alloc(FILE_HEADER);
-      if (readSync(fd, head, 0, FILE_HEADER, 0) !== FILE_HEADER) return null;
-      if (!head.subarray(0, 8).equals(FILE_MAGIC)) return null;
+      if (readSync(fd, head, 0, FILE_HEADER, 0) !== FILE_HEADER) return { refused: "header cut short" };
+      if (!head.subarray(0, 8).equals(FILE_MAGIC))
+        return { refused: `not a filter file of format 2 (magic ${head.toString("latin1", 0, 8)})` };
       const len = head.readUInt32BE(8);
-      if (len > FILE_HEADER - 12) return null;
+      if (len > FILE_HEADER - 12) return { refused: "header length out of range" };
       const meta = JSON.parse(head.toString("utf8", 12, 12 + len)) as FilterTag & {
         layout: string;
         log2Bits: number;
         k: number;
+        sha256: string;
       };
-      if (meta.db !== tag.db || meta.fullVersion !== tag.fullVersion) return null;
+      if (meta.db !== tag.db || meta.fullVersion !== tag.fullVersion)
+        return { refused: `built for another list (${meta.db}, full ${meta.fullVersion})` };
       // another hash layout (a file written by an older version): its bits are elsewhere, so it would
       // answer "not listed" for listed ids; refused, and rebuilt from the database
-      if (meta.layout !== LAYOUT) return null;
-      if (!(meta.log2Bits >= 20 && meta.log2Bits <= 32) || meta.k !== FILTER_K) return null;
+      if (meta.layout !== LAYOUT) return { refused: `hash layout ${meta.layout}, not ${LAYOUT}` };
+      if (!(meta.log2Bits >= 20 && meta.log2Bits <= 32) || meta.k !== FILTER_K)
+        return { refused: `size 2^${meta.log2Bits} bits or k ${meta.k} out of range` };
+      if (typeof meta.sha256 !== "string") return { refused: "no checksum in its header" };
       const bytes = 2 ** meta.log2Bits / 8;
-      if (fstatSync(fd).size !== FILE_HEADER + bytes) return null;
+      if (fstatSync(fd).size !== FILE_HEADER + bytes) return { refused: "not the length its header says" };
       const f = new BloomFilter(new SharedArrayBuffer(bytes), meta.log2Bits, meta.k);
       const view = new Uint8Array(f.buffer);
       let off = 0;
       while (off < bytes) {
         const n = readSync(fd, view, off, Math.min(1 << 24, bytes - off), FILE_HEADER + off);
-        if (n <= 0) return null;
+        if (n <= 0) return { refused: "cut short" };
         off += n;
       }
-      return f;
-    } catch {
-      return null;
+      if (createHash("sha256").update(view).digest("hex") !== meta.sha256)
+        return { refused: "its bits do not match its checksum (damaged)" };
+      return { filter: f };
+    } catch (e) {
+      return { refused: `unreadable: ${(e as Error).message}` };
     } finally {
       closeSync(fd);
     }

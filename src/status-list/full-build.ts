@@ -21,7 +21,7 @@ import {
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
-import { CARD_KEY_LEN, obuKeyValue, writeCardKey } from "./ids.js";
+import { CARD_KEY_LEN, obuIdNotDecimal, obuKeyValue, writeCardKey } from "./ids.js";
 import {
   fsyncDir,
   fsyncFile,
@@ -40,6 +40,8 @@ export interface BuildResult {
   header: Omit<BundleHeader, "digest" | "keyId">;
   cards: number;
   obus: number;
+  /** OBU entries whose id has a digit A-F: no lane matches them (ids.ts obuIdNotDecimal) */
+  obusNotDecimal: number;
   filter: { buffer: SharedArrayBuffer; log2Bits: number };
   ms: number;
 }
@@ -111,6 +113,7 @@ function checkFullAccepted(
 interface Loaded {
   cards: number;
   obus: number;
+  obusNotDecimal: number;
   filter: BloomFilter;
 }
 
@@ -141,11 +144,12 @@ function loadList(
   loadRecords(body, header, rows, filter, onProgress);
   rows.flush();
   db.prepare(
-    `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id)
-     VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?)`,
-  ).run(header.version, header.createdAt, rows.cards, rows.obus, now, trustedKeyId);
+    `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id,
+       obus_not_decimal)
+     VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)`,
+  ).run(header.version, header.createdAt, rows.cards, rows.obus, now, trustedKeyId, rows.obusNotDecimal);
   db.exec("COMMIT");
-  return { cards: rows.cards, obus: rows.obus, filter };
+  return { cards: rows.cards, obus: rows.obus, obusNotDecimal: rows.obusNotDecimal, filter };
 }
 
 /**
@@ -178,11 +182,12 @@ function loadRecords(
 
 /**
  * The rows of a full list, inserted in batches of 64 (one multi-value statement each) as they come in
- * key order; `flush` inserts the rest one by one. Counts the cards and OBUs.
+ * key order; `flush` inserts the rest one by one. Counts the cards and OBUs, and the OBUs no lane matches.
  */
 class RowBatches {
   cards = 0;
   obus = 0;
+  obusNotDecimal = 0;
   private readonly cardOne: Database.Statement;
   private readonly obuOne: Database.Statement;
   private readonly cardMany: Database.Statement;
@@ -216,6 +221,7 @@ class RowBatches {
     } else {
       obuParams.push(obuKeyValue(r.hi32, r.lo32), r.listType, r.reason);
       this.obus++;
+      if (obuIdNotDecimal(r.hi32, r.lo32)) this.obusNotDecimal++;
       if (obuParams.length === BATCH * 3) {
         this.obuMany.run(obuParams);
         obuParams.length = 0;
@@ -265,6 +271,7 @@ function buildResult(dbName: string, header: BundleHeader, loaded: Loaded, t0: n
     header: h,
     cards: loaded.cards,
     obus: loaded.obus,
+    obusNotDecimal: loaded.obusNotDecimal,
     filter: { buffer: loaded.filter.buffer, log2Bits: loaded.filter.log2Bits },
     ms: performance.now() - t0,
   };

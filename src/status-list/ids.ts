@@ -151,6 +151,20 @@ export function serialHalvesToDecimal(hi32: number, lo32: number): { hi8: number
   return { hi8, lo8 };
 }
 
+/**
+ * Whether an OBU id (its two 32-bit halves) has a digit A-F: not the 16 BCD digits of a contract serial,
+ * so no lane ever matches it (the lane looks up decimal serials only). A station that wrote OBU serials as
+ * integers, as for cards, makes such ids (docs/status-list.md section 2).
+ */
+export function obuIdNotDecimal(hi32: number, lo32: number): boolean {
+  return notDecimalWord(hi32) || notDecimalWord(lo32);
+}
+
+function notDecimalWord(w: number): boolean {
+  for (let s = 0; s < 32; s += 4) if (((w >>> s) & 0xf) > 9) return true;
+  return false;
+}
+
 /** The three 32-bit words the filter hashes for an id. */
 export function cardWordA(net: number): number {
   return (KIND_CARD << 16) | net;

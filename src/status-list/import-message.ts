@@ -1,13 +1,29 @@
 /**
  * The words of an operator's status-list import, the same whether the running lane applied the bundle
  * (src/service/runtime-view.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
- * `etc-lane status-list import` prints the same line either way.
+ * `etc-lane status-list import` prints the same line either way; and the alarm of a bundle listing OBU
+ * ids no lane matches, in those words, the log's and the audit's (`status-list.applied`).
  */
 import { type ListChange, listChangeOf } from "./apply-change.js";
 import type { ApplyResult, ListVersions } from "./types.js";
 
-export function importAppliedMessage(r: Pick<ApplyResult, "kind" | "version" | "adds" | "removes">): string {
-  return `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`;
+export function importAppliedMessage(
+  r: Pick<ApplyResult, "kind" | "version" | "adds" | "removes"> & { obusNotDecimal?: number },
+): string {
+  const applied = `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`;
+  return r.obusNotDecimal ? `${applied}; ${obusNotDecimalMessage(r.obusNotDecimal)}` : applied;
+}
+
+/**
+ * Why a bundle's OBU entries with a digit A-F (ApplyResult.obusNotDecimal) are an alarm: no lane matches
+ * them, so the OBUs they list pass.
+ */
+export function obusNotDecimalMessage(n: number): string {
+  return (
+    `${n} OBU ${n === 1 ? "entry has an id" : "entries have ids"} with a digit A-F, which no lane matches ` +
+    "(an OBU id is its contract serial's 16 BCD digits; a station that writes serials as integers makes " +
+    "them): those OBUs pass"
+  );
 }
 
 /** The list's refusal (the list served unchanged), with its code when it has one. */

@@ -1,11 +1,12 @@
 /**
  * The life cycle of the active list on the lane thread: open (leftover cleanup, the worker started early,
  * the list `current` names), activation and swap (a new database, its statements and filter in one
- * assignment; the old one closed and deleted), what follows a delta (snapshot renewal, WAL checkpoint),
- * the filter rebuild. The overlay merge schedule is overlay-merge.ts, the one queue that serialises every
- * worker job job-queue.ts. One process writes a data directory (src/datadir/lock.ts); only that owner
- * cleans up, migrates and compacts. The jobs themselves run in the worker (worker.ts); lookups are
- * lookup.ts.
+ * assignment; the old one closed and deleted), what follows a delta or a merge batch (snapshot renewal,
+ * WAL checkpoint), the filter installed once the worker has loaded or rebuilt it. The overlay merge
+ * schedule is overlay-merge.ts, the one queue that serialises every worker job job-queue.ts. One process
+ * writes a data directory (src/datadir/lock.ts); only that owner cleans up, migrates, compacts and loads or
+ * rebuilds the filter (a read-only tool answers from SQLite). The jobs themselves run in the worker
+ * (worker.ts); lookups are lookup.ts.
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -16,7 +17,6 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
-import { replayAdded } from "./filter-fill.js";
 import type { BuildResult } from "./full-build.js";
 import { JobQueue } from "./job-queue.js";
 import { type ActiveList, beginSnapshot, loadReasons, prepareLookups, renewSnapshot } from "./lookup.js";
@@ -34,6 +34,7 @@ import {
   readPointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
+import type { FilterJobResult } from "./worker.js";
 
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
@@ -73,7 +74,7 @@ export class ListLifecycle {
       jobs: this.jobs,
       active: () => this.active,
       closed: () => this.closed,
-      checkpointSoon: (a) => this.checkpointSoon(a),
+      batchMerged: (a) => this.batchMerged(a),
     });
   }
 
@@ -156,8 +157,10 @@ export class ListLifecycle {
   }
 
   /**
-   * Open a database file and make it active; the filter comes from the build, its file, or a rebuild.
-   * All or nothing: if it throws, the list served and every other field are as they were.
+   * Open a database file and make it active; the filter comes from the build, or (owner only) from the
+   * worker, which loads its file or rebuilds it and completes it with `added` (startFilterLoad); lookups
+   * query SQLite until it is in place. All or nothing: if it throws, the list served and every other
+   * field are as they were.
    */
   activate(name: string, built: BuildResult["filter"] | null): void {
     const path = join(this.dir, name);
@@ -182,11 +185,8 @@ export class ListLifecycle {
             `key this lane trusts (${this.trustedKeyId}): not served; a full list signed by the lane's key replaces it`,
           { keyId: meta.key_id, trusted: this.trustedKeyId },
         );
-      let filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
-      if (!filter) {
-        filter = BloomFilter.load(`${path}.filter`, { db: name, fullVersion: meta.full_version });
-        if (filter) replayAdded(db, filter);
-      }
+      // a new full list's (its `added` is empty); any other comes from the worker (startFilterLoad)
+      const filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
       beginSnapshot(db);
       const layout = cardLayout(db);
       if (layout !== "key9")
@@ -245,7 +245,9 @@ export class ListLifecycle {
       }
     }
     this.removals = Promise.all(removals).then(() => undefined);
-    if (!next.filter) this.startFilterRebuild();
+    // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
+    // rebuilds it (a rebuild writes the file the running lane loads)
+    if (!next.filter && this.owner) this.startFilterLoad();
     this.compactIfDue(next);
     this.onChange();
   }
@@ -314,11 +316,26 @@ export class ListLifecycle {
   }
 
   /**
+   * An overlay-merge batch has committed to `a` (overlay-merge.ts). As after a delta: the snapshot moves
+   * past the batch first (a merged row answers as before, so lookups cannot tell), then the checkpoint
+   * and the renewal after it are queued. A checkpoint queued while the snapshot still stood before the
+   * batch could not copy the batch's pages (the snapshot reads the WAL frames before them), so the WAL
+   * would never be wholly checkpointed and each batch would append to it: the WAL would grow to the pages
+   * of the whole merge (test/status-list/wal.test.ts).
+   */
+  private batchMerged(a: ActiveList): void {
+    if (this.active !== a || this.closed) return;
+    renewSnapshot(a.db);
+    this.checkpointSoon(a);
+  }
+
+  /**
    * A delta job failed. If the database moved anyway (the worker died after its commit, before its
    * answer), take what it holds now, as after a delta: the lane's versions and snapshot never stay behind
-   * the list on disk (the uplink asks the station with them). Returns whether it had moved.
+   * the list on disk (the uplink asks the station with them). Resolves (never rejects) with whether it
+   * had moved, once the filter is complete again.
    */
-  resyncAfterFailedDelta(a: ActiveList): boolean {
+  async resyncAfterFailedDelta(a: ActiveList): Promise<boolean> {
     if (this.active !== a || this.closed) return false;
     renewSnapshot(a.db);
     const m = a.db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
@@ -328,8 +345,11 @@ export class ListLifecycle {
       "status-list delta job failed after its commit: the list's versions are taken from its database",
     );
     // the worker sets a delta's filter bits before its commit; whatever it managed, every key the deltas
-    // added goes into the filter again, so no listed id is ruled out by it
-    if (a.filter) replayAdded(a.db, a.filter);
+    // added goes into the filter again, by the worker (this thread never loops over `added`, which can
+    // hold millions of rows). Until then the filter is out of use and lookups query SQLite, so no id the
+    // snapshot now lists is ruled out by it
+    const f = a.filter;
+    a.filter = null;
     this.deltaApplied(a, {
       version: m.delta_version,
       createdAt: m.delta_created ?? a.fullCreated,
@@ -338,33 +358,65 @@ export class ListLifecycle {
       obus: m.obus,
       overlayRows: overlayRows(a.db),
     });
+    if (f) await this.refill(a, f);
     return true;
   }
 
-  private startFilterRebuild(): void {
+  /**
+   * The worker re-adds the keys in `added` to `f` (filter-fill.ts replayAddedInto), then `f` is the
+   * filter again. Called inside a queued job (an apply): run at once, not queued. If it fails, a new filter
+   * is loaded (startFilterLoad) and lookups query SQLite until it is in place.
+   */
+  private async refill(a: ActiveList, f: BloomFilter): Promise<void> {
+    try {
+      await this.track(
+        runJob<number>({
+          type: "replay",
+          dbPath: join(this.dir, a.name),
+          filter: { buffer: f.buffer, log2Bits: f.log2Bits },
+        }),
+      );
+    } catch (e) {
+      if (this.closed || this.active !== a) return;
+      this.log.error({ err: e }, "status-list filter replay failed: lookups query SQLite; loading it again");
+      this.startFilterLoad();
+      return;
+    }
+    if (this.active === a && !this.closed && a.filter === null) a.filter = f;
+  }
+
+  /**
+   * The worker loads the active list's filter file (its checksum checked) or, when it cannot be used,
+   * rebuilds it from the database and saves it; either way it completes it with the keys in `added`
+   * before it answers (filter-fill.ts openFilter). In the job queue, so no delta commits between that
+   * replay and the filter's installation here; a delta queued before it ran with no filter and its keys
+   * are in `added`. Lookups query SQLite until then.
+   */
+  private startFilterLoad(): void {
     const a = this.active;
     if (!a) return;
-    this.log.warn(
-      { db: a.name },
-      "status-list filter missing or stale: rebuilding (lookups query SQLite meanwhile)",
-    );
     this.filterPromise = this.enqueue(async () => {
-      const job = runJob<{ buffer: SharedArrayBuffer; log2Bits: number }>({
+      if (this.active !== a || this.closed) return;
+      const job = runJob<FilterJobResult>({
         type: "filter",
         dir: this.dir,
         dbName: a.name,
         fullVersion: a.full,
       });
       const r = await this.track(job);
-      if (this.active === a) {
+      if (this.active === a && !this.closed) {
         const f = new BloomFilter(r.buffer, r.log2Bits);
-        replayAdded(a.db, f);
         a.filter = f;
-        this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter rebuilt");
+        if (r.refused === null) this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter loaded");
+        else
+          this.log.warn(
+            { db: a.name, bytes: f.bytes, refused: r.refused },
+            "status-list filter file not usable: rebuilt from the database (lookups queried SQLite meanwhile)",
+          );
       }
     }).catch((e: unknown) => {
       if (!this.closed)
-        this.log.error({ err: e }, "status-list filter rebuild failed; lookups keep querying SQLite");
+        this.log.error({ err: e }, "status-list filter load failed; lookups keep querying SQLite");
     });
   }
 

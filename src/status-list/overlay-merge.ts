@@ -1,8 +1,10 @@
 /**
  * The overlay-merge schedule on the lane thread: once the active list's delta overlay has grown past
  * `compaction.maxRows`, merge it into the main tables in batches of `batchRows` (compaction.ts, in the
- * worker), one every `pauseMs`, each through the job queue and followed by a WAL checkpoint, until it is
- * empty (docs/status-list.md section 4). Only the owner of the data directory merges. Used by lifecycle.ts.
+ * worker), one every `pauseMs`, each through the job queue and followed, as a delta is, by a renewal of
+ * the lane's snapshot and a WAL checkpoint, so the WAL restarts at every batch instead of growing to the
+ * pages of the whole merge, until it is empty (docs/status-list.md section 4). Only the owner of the data
+ * directory merges. Once the overlay is empty, `added` is emptied (pruneAdded). Used by lifecycle.ts.
  */
 import { join } from "node:path";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -23,8 +25,11 @@ export interface OverlayMergeDeps {
   /** the list lookups answer from now (a merge stops when it is replaced) */
   active: () => ActiveList | null;
   closed: () => boolean;
-  /** queue a WAL checkpoint of `a` (lets the lane's snapshot move on and the WAL restart) */
-  checkpointSoon: (a: ActiveList) => void;
+  /**
+   * a batch has committed to `a`: move the lane's snapshot past it, then queue the WAL checkpoint and the
+   * renewal after it (lifecycle.ts batchMerged), so the next batch restarts the WAL
+   */
+  batchMerged: (a: ActiveList) => void;
 }
 
 export class OverlayMergeSchedule {
@@ -77,16 +82,17 @@ export class OverlayMergeSchedule {
           }
           merged += r.merged;
           a.overlayRows = r.left;
-          d.checkpointSoon(a); // lets the lane's snapshot move on and the WAL restart
+          d.batchMerged(a); // the snapshot past the batch, then the checkpoint: the WAL restarts
           if (r.left > 0 && r.merged > 0) {
             this.compactTimer = setTimeout(step, d.compaction.pauseMs);
             this.compactTimer.unref();
           } else {
-            finish();
             d.log.info(
               { db: a.name, merged, seconds: Math.round((d.now() - t0) / 1000) },
               "status-list overlay merged",
             );
+            if (r.left === 0) this.pruneAdded(a).finally(finish);
+            else finish();
           }
         })
         .catch((e: unknown) => {
@@ -96,6 +102,34 @@ export class OverlayMergeSchedule {
         });
     };
     step();
+  }
+
+  /**
+   * After a merge that emptied the overlay: the worker saves the filter the lane uses as the list's filter
+   * file and empties `added` (filter-fill.ts pruneAdded says why that is safe), so `added`, which the
+   * worker replays at every open, does not keep growing until the next full list. Not while no filter is
+   * in use (loading or being rebuilt). Never rejects.
+   */
+  private pruneAdded(a: ActiveList): Promise<void> {
+    const { d } = this;
+    return d.jobs
+      .enqueue(async () => {
+        const f = a.filter;
+        if (d.active() !== a || d.closed() || !f) return;
+        const pruned = await d.jobs.track(
+          runJob<number>({
+            type: "prune",
+            dir: d.dir,
+            dbName: a.name,
+            fullVersion: a.full,
+            filter: { buffer: f.buffer, log2Bits: f.log2Bits },
+          }),
+        );
+        d.log.info({ db: a.name, pruned }, "status-list filter saved; `added` emptied after the merge");
+      })
+      .catch((e: unknown) => {
+        if (!d.closed()) d.log.warn({ err: e }, "status-list `added` not pruned after the merge");
+      });
   }
 
   /** whether an overlay merge is running */

@@ -6,13 +6,15 @@
  *   sl-<version>-<rand>.db     one SQLite database per full list (+ -wal, -shm while open)
  *   sl-<version>-<rand>.db.filter   its Bloom filter (rebuilt from the database when missing or stale)
  * Anything else matching these names and not named by `current` is a leftover of a crashed build and is
- * deleted on open, as is a `<db>.filter.tmp` (a filter rebuild cut short). The pointer is replaced by
+ * deleted on open, as is a `<db>.filter.<rand>.tmp` (a filter rebuild cut short; `<db>.filter.tmp` from
+ * earlier versions). The pointer is replaced by
  * write-temp + fsync + rename + fsync(dir), so after a crash it names either the old or the new, complete
  * database, never a half-built one.
  *
  * Also here: the schema, the card-key layouts, the overlay tables, and the worker's write connection. The
  * jobs themselves are in full-build.ts, delta-apply.ts, compaction.ts and filter-fill.ts (run by worker.ts).
  */
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -31,9 +33,15 @@ import { StatusListErrors, slError } from "./errors.js";
 export const SUBDIR = "status-list";
 const POINTER = "current";
 const DB_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db(-wal|-shm|-journal|\.filter)?$/;
-/** a filter being rebuilt is written under its name plus this, then renamed (filter-fill.ts) */
-export const FILTER_TMP_SUFFIX = ".tmp";
-const FILTER_TMP_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db\.filter\.tmp$/;
+/**
+ * The name a filter being rebuilt is written under, then renamed over `<db>.filter` (filter-fill.ts):
+ * unique per rebuild, so a writer never truncates a file another one is writing
+ */
+export function filterTempName(dbName: string): string {
+  return `${dbName}.filter.${randomBytes(4).toString("hex")}.tmp`;
+}
+// with the random part, or without it (the one name earlier versions wrote)
+const FILTER_TMP_RE = /^sl-[0-9]{12}-[0-9a-f]{8}\.db\.filter(\.[0-9a-f]{8})?\.tmp$/;
 
 export interface Pointer {
   db: string;
@@ -207,7 +215,8 @@ CREATE TABLE meta (
   full_version TEXT NOT NULL, full_created INTEGER NOT NULL,
   delta_version TEXT, delta_created INTEGER,
   cards INTEGER NOT NULL, obus INTEGER NOT NULL,
-  imported_at INTEGER NOT NULL, key_id TEXT NOT NULL
+  imported_at INTEGER NOT NULL, key_id TEXT NOT NULL,
+  obus_not_decimal INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE card (
@@ -235,6 +244,11 @@ export interface MetaRow {
   obus: number;
   imported_at: number;
   key_id: string;
+  /**
+   * OBU entries whose id has a digit A-F (ids.ts obuIdNotDecimal): no lane matches them. Absent from a
+   * list stored before this count was kept (not counted)
+   */
+  obus_not_decimal?: number;
 }
 
 /** Open the live database for writing from a worker: WAL, FULL sync, waits on a busy reader briefly. */

@@ -120,6 +120,11 @@ export interface ApplyResult {
   removes: number;
   cards: number;
   obus: number;
+  /**
+   * the bundle's OBU entries (a delta's adds) whose id has a digit A-F: not a contract serial's 16 BCD
+   * digits, so no lane matches them and those OBUs pass (docs/status-list.md section 2); any is an alarm
+   */
+  obusNotDecimal: number;
   ms: number;
   versions: ListVersions;
 }
@@ -144,6 +149,11 @@ export interface StatusListInfo {
   deltaCreatedAt: string | null;
   importedAt: string | null;
   counts: { cards: number; obus: number; total: number };
+  /**
+   * the list's OBU entries whose id has a digit A-F (no lane matches them); null with no list, or for a
+   * list stored before this count was kept (the next full list has it)
+   */
+  obusNotDecimal: number | null;
   /** the delta overlay: entries deltas changed since the full list, and whether a merge is running */
   overlay: { enabled: boolean; rows: number; merging: boolean };
   filter: { loaded: boolean; bytes: number };

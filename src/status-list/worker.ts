@@ -1,7 +1,8 @@
 /**
- * Worker-thread entry: runs one status-list job (full build, delta apply, filter rebuild, WAL checkpoint,
- * overlay compaction) off the lane
- * thread and reports progress, the result, or the error (code + message) to the parent.
+ * Worker-thread entry: runs one status-list job (full build, delta apply, the filter loaded or rebuilt and
+ * completed from `added`, `added` replayed into the lane's filter, WAL checkpoint, overlay compaction,
+ * `added` emptied after a merge) off the lane thread and reports progress, the result, or the error
+ * (code + message) to the parent.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { isEtcError } from "../../firmware-bridge/errors.js";
@@ -10,7 +11,7 @@ import type { BundleSource } from "./bundle-stream.js";
 import { compactOverlay } from "./compaction.js";
 import { applyDelta } from "./delta-apply.js";
 import { BloomFilter } from "./filter.js";
-import { rebuildFilter } from "./filter-fill.js";
+import { openFilter, pruneAdded, replayAddedInto } from "./filter-fill.js";
 import { buildFull } from "./full-build.js";
 import { checkpoint } from "./store.js";
 import type { Progress } from "./types.js";
@@ -33,9 +34,27 @@ export type Job =
       now: number;
     }
   | { type: "filter"; dir: string; dbName: string; fullVersion: string }
+  | { type: "replay"; dbPath: string; filter: { buffer: SharedArrayBuffer; log2Bits: number } }
+  | {
+      type: "prune";
+      dir: string;
+      dbName: string;
+      fullVersion: string;
+      filter: { buffer: SharedArrayBuffer; log2Bits: number };
+    }
   | { type: "checkpoint"; dbPath: string }
   | { type: "compact"; dbPath: string; maxRows: number }
   | { type: "ready" };
+
+/**
+ * The "filter" job's answer: the filter's bits (shared with the lane thread), completed with `added`;
+ * `refused`: why its saved file was not used (then it was rebuilt and saved), or null
+ */
+export interface FilterJobResult {
+  buffer: SharedArrayBuffer;
+  log2Bits: number;
+  refused: string | null;
+}
 
 export type WorkerMessage =
   | { type: "progress"; progress: Progress }
@@ -59,8 +78,14 @@ function run(job: Job, id: number): unknown {
     case "ready":
       return true; // the worker is up and its modules loaded
     case "filter": {
-      const f = rebuildFilter(job.dir, job.dbName, job.fullVersion);
-      return { buffer: f.buffer, log2Bits: f.log2Bits };
+      const { filter: f, refused } = openFilter(job.dir, job.dbName, job.fullVersion);
+      return { buffer: f.buffer, log2Bits: f.log2Bits, refused } satisfies FilterJobResult;
+    }
+    case "replay":
+      return replayAddedInto(job.dbPath, new BloomFilter(job.filter.buffer, job.filter.log2Bits));
+    case "prune": {
+      const f = new BloomFilter(job.filter.buffer, job.filter.log2Bits);
+      return pruneAdded(job.dir, job.dbName, job.fullVersion, f);
     }
   }
 }

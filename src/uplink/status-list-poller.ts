@@ -9,6 +9,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
+import { obusNotDecimalMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
 import { BundleFailures, isBundleRefusal } from "./bundle-failures.js";
@@ -19,7 +20,9 @@ export interface StatusListSink {
   versions(): { full: string | null; delta: string | null };
   /**
    * the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it once applied or refused,
-   * and keeps it for another try after the lane's own failure (./bundle-failures.ts)
+   * and keeps it for another try after the lane's own failure (./bundle-failures.ts). Answers what it
+   * applied (the list's ApplyResult): its `obusNotDecimal`, when a number above 0, makes the
+   * `status-list.applied` entry an alarm
    */
   applyBundle(file: string): Promise<unknown>;
 }
@@ -126,8 +129,9 @@ export class StatusListPoller {
     const file = await this.downloads.step(b, this.d.pagesPerStep); // E611 here counts as a station failure
     sl.download = this.downloads.progress;
     if (file === null) return true;
+    let applied: unknown;
     try {
-      await sink.applyBundle(file);
+      applied = await sink.applyBundle(file);
     } catch (e) {
       const change = listChangeOf(e);
       if (change) {
@@ -148,10 +152,14 @@ export class StatusListPoller {
     sl.bundlesApplied++;
     Object.assign(sl, sink.versions());
     this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
+    const notDecimal = obusNotDecimalOf(applied);
     appendSafe(this.d.audit, this.d.log, {
       type: "status-list.applied",
-      severity: "info",
-      message: `status-list ${b.kind} ${b.version} applied`,
+      severity: notDecimal > 0 ? "alarm" : "info",
+      message:
+        notDecimal > 0
+          ? `status-list ${b.kind} ${b.version} applied; ${obusNotDecimalMessage(notDecimal)}`
+          : `status-list ${b.kind} ${b.version} applied`,
       data: {
         bundle: b.name,
         kind: b.kind,
@@ -159,6 +167,7 @@ export class StatusListPoller {
         bytes: b.bytes,
         source: "station",
         versions: sink.versions(),
+        ...(notDecimal > 0 ? { obusNotDecimal: notDecimal } : {}),
       },
     });
     sl.lastError = null;
@@ -275,4 +284,10 @@ function errorOf(e: unknown): { code: string; message: string } {
     code: isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal,
     message: e instanceof Error ? e.message : String(e),
   };
+}
+
+/** The OBU entries with a digit A-F an apply reports (ApplyResult.obusNotDecimal), 0 when it says none. */
+function obusNotDecimalOf(applied: unknown): number {
+  const n = (applied as { obusNotDecimal?: unknown } | null | undefined)?.obusNotDecimal;
+  return typeof n === "number" && n > 0 ? n : 0;
 }

@@ -16,6 +16,7 @@ import type { AuditEventInput } from "../../src/audit/entry.js";
 import { fileDigest, LaneEvents } from "../../src/audit/events.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { openLane } from "../../src/lane/runtime.js";
+import { auditApplied } from "../../src/lane/status-list-audit.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 import { allLines, tempDir, verify } from "./helpers.js";
 
@@ -41,6 +42,35 @@ describe("lane events", () => {
       port: "/dev/ttyUSB0",
     });
     expect(got[2]!.message).toBe("lane closed: rsu-down (RSU link down: watchdog)");
+  });
+
+  it("status-list.applied is an alarm naming them when the bundle lists OBU ids no lane matches (digits A-F)", () => {
+    const got: AuditEventInput[] = [];
+    const ev = new LaneEvents({ append: (e) => got.push(e) });
+    const applied = {
+      kind: "full" as const,
+      version: "202611230000",
+      base: null,
+      adds: 5,
+      removes: 0,
+      cards: 2,
+      obus: 3,
+      ms: 1,
+      versions: { full: "202611230000", delta: null },
+    };
+    auditApplied(ev, { ...applied, obusNotDecimal: 0 }, "full.bundle", "operator");
+    auditApplied(ev, { ...applied, obusNotDecimal: 2 }, "full.bundle", "operator");
+    expect(got.map((e) => [e.type, e.severity])).toEqual([
+      ["status-list.applied", "info"],
+      ["status-list.applied", "alarm"],
+    ]);
+    expect(got[0]!.data).not.toHaveProperty("obusNotDecimal");
+    expect(got[1]!.data).toMatchObject({ version: "202611230000", source: "operator", obusNotDecimal: 2 });
+    expect(got[1]!.message).toBe(
+      "status-list full 202611230000 applied; 2 OBU entries have ids with a digit A-F, which no lane matches " +
+        "(an OBU id is its contract serial's 16 BCD digits; a station that writes serials as integers makes " +
+        "them): those OBUs pass",
+    );
   });
 
   it("an RSU port that never opens: one rsu.link down alarm with why (not one per attempt), the lane closed", async () => {

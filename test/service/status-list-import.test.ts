@@ -63,7 +63,18 @@ function laneConfigFile(dir: string, dataDir: string): string {
 
 /** `status-list import --json`: one envelope, through the lane or not; its result, the apply result */
 const ENVELOPE_KEYS = ["message", "ok", "result", "via"];
-const RESULT_KEYS = ["adds", "base", "cards", "kind", "ms", "obus", "removes", "version", "versions"];
+const RESULT_KEYS = [
+  "adds",
+  "base",
+  "cards",
+  "kind",
+  "ms",
+  "obus",
+  "obusNotDecimal",
+  "removes",
+  "version",
+  "versions",
+];
 
 const operatorEntries = (dataDir: string) =>
   [...readTrail(auditDir(dataDir))]

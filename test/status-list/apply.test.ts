@@ -4,6 +4,7 @@
  */
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   decodeHeader,
@@ -14,6 +15,7 @@ import {
   sha256,
   signHeader,
 } from "../../src/status-list/bundle.js";
+import { importAppliedMessage } from "../../src/status-list/import-message.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import {
   card,
@@ -152,6 +154,63 @@ function withReasonField(b: Buffer, i: number, reason: number): Buffer {
   signHeader(header, stationKey).copy(c, HEADER_LEN);
   return c;
 }
+
+describe("StatusListCache: OBU ids with a digit A-F (no lane matches them; docs/status-list.md section 2)", () => {
+  // serial 3201230100004567 written as the integer it is, as for a card: the mistake section 2 describes
+  const asInteger = "000B5F8076F47ED7";
+  const decimal = "3201230100004567";
+
+  it("counts them in the apply result and in info(), as the list gains and loses them", async () => {
+    const r = await cache.applyBundle(
+      full(V2, [
+        { kind: "card", id: card(1), listType: 1, reason: "r" },
+        { kind: "obu", id: decimal, listType: 1, reason: "r" },
+        { kind: "obu", id: asInteger, listType: 1, reason: "r" },
+        { kind: "obu", id: asInteger, listType: 2, reason: "r" },
+      ]),
+    );
+    expect(r).toMatchObject({ kind: "full", obus: 3, obusNotDecimal: 2 });
+    expect(cache.info().obusNotDecimal).toBe(2);
+    // the operator's import says so on its line
+    expect(importAppliedMessage(r)).toBe(
+      `status-list full ${V2} applied (4 added, 0 removed); 2 OBU entries have ids with a digit A-F, which ` +
+        "no lane matches (an OBU id is its contract serial's 16 BCD digits; a station that writes serials as " +
+        "integers makes them): those OBUs pass",
+    );
+    // a delta: one more added (and one re-added, already listed), one removed, a decimal one added
+    const d = await cache.applyBundle(
+      delta(D1, V2, [
+        { kind: "obu", id: "00000000000000FF", listType: 1, reason: "r" },
+        { kind: "obu", id: asInteger, listType: 1, reason: "again" },
+        { kind: "obu", id: asInteger, listType: 2, reason: "", op: "remove" },
+        { kind: "obu", id: "3201230100004568", listType: 1, reason: "r" },
+      ]),
+    );
+    expect(d).toMatchObject({ kind: "delta", adds: 3, removes: 1, obus: 4, obusNotDecimal: 2 });
+    expect(cache.info().obusNotDecimal).toBe(2); // 00..FF and one list type of asInteger
+    const none = await cache.applyBundle(
+      delta(D2, D1, [{ kind: "obu", id: "3201230100004569", listType: 1, reason: "r" }]),
+    );
+    expect(none.obusNotDecimal).toBe(0);
+    expect(cache.info().obusNotDecimal).toBe(2);
+  });
+
+  it("a list stored before the count was kept says null (not counted), and its deltas leave it so", async () => {
+    await cache.applyBundle(full(V2, [{ kind: "obu", id: asInteger, listType: 1, reason: "r" }]));
+    const path = join(cache.dir, cache.info().db as string);
+    await cache.close();
+    const old = new Database(path);
+    old.exec("ALTER TABLE meta DROP COLUMN obus_not_decimal");
+    old.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.info().obusNotDecimal).toBeNull();
+    const d = await cache.applyBundle(
+      delta(D1, V2, [{ kind: "obu", id: "00000000000000FF", listType: 1, reason: "r" }]),
+    );
+    expect(d.obusNotDecimal).toBe(1);
+    expect(cache.info().obusNotDecimal).toBeNull();
+  });
+});
 
 describe("StatusListCache: every rejection leaves the active list exactly as it was", () => {
   const probes = [

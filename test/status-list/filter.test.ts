@@ -70,4 +70,56 @@ describe("blocked Bloom filter", () => {
       tmp.cleanup();
     }
   });
+
+  it("refuses a saved filter whose bits do not match its checksum (a zeroed 4 KB block would rule listed keys out)", () => {
+    const tmp = tempDir();
+    try {
+      const f = BloomFilter.create(100_000);
+      for (let i = 0; i < 1000; i++) f.add(7, i, i * 3);
+      const path = join(tmp.dir, "x.filter");
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000" };
+      f.save(path, tag);
+      expect(BloomFilter.read(path, tag)).toEqual({ filter: expect.any(BloomFilter) });
+      // the 4 KB block of the body that holds key (7, 0, 0)'s bits, zeroed: same length, same header
+      const probe = new BloomFilter(new SharedArrayBuffer(f.bytes), f.log2Bits);
+      probe.add(7, 0, 0);
+      const at = new Uint8Array(probe.buffer).findIndex((b) => b !== 0);
+      const bytes = readFileSync(path);
+      bytes.fill(0, 4096 + at - (at % 4096), 4096 + at - (at % 4096) + 4096);
+      writeFileSync(path, bytes);
+      const zeroed = new BloomFilter(new SharedArrayBuffer(f.bytes), f.log2Bits);
+      new Uint8Array(zeroed.buffer).set(bytes.subarray(4096));
+      expect(zeroed.mayContain(7, 0, 0)).toBe(false); // what trusting the file would answer
+      expect(BloomFilter.read(path, tag)).toEqual({
+        refused: "its bits do not match its checksum (damaged)",
+      });
+      expect(BloomFilter.load(path, tag)).toBeNull();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("refuses a filter file of format 1 (no checksum: written by an earlier version), so it is rebuilt", () => {
+    const tmp = tempDir();
+    try {
+      const f = BloomFilter.create(100);
+      f.add(1, 2, 3);
+      const path = join(tmp.dir, "x.filter");
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000" };
+      f.save(path, tag);
+      // the same file as format 1 wrote it: magic ETCSLBF1, the header's JSON without sha256
+      const bytes = readFileSync(path);
+      const len = bytes.readUInt32BE(8);
+      const { sha256: _, ...meta } = JSON.parse(bytes.toString("utf8", 12, 12 + len)) as { sha256: string };
+      const v1 = Buffer.from(JSON.stringify(meta), "utf8");
+      bytes.fill(0, 0, 4096);
+      bytes.write("ETCSLBF1", 0, "ascii");
+      bytes.writeUInt32BE(v1.length, 8);
+      v1.copy(bytes, 12);
+      writeFileSync(path, bytes);
+      expect(BloomFilter.load(path, tag)).toBeNull();
+    } finally {
+      tmp.cleanup();
+    }
+  });
 });

@@ -5,7 +5,16 @@
  * under the filter's name (src/status-list/filter-fill.ts).
  */
 import type * as Fs from "node:fs";
-import { existsSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { BloomFilter } from "../../src/status-list/filter.js";
@@ -106,7 +115,7 @@ it("a filter rebuild cut short (its file's fsync fails) leaves no file under the
   const filterFds = new Set<number>();
   vi.mocked(openSync).mockImplementation((path, flags, mode) => {
     const fd = real.openSync(path, flags, mode);
-    if (/\.filter(\.tmp)?$/.test(String(path))) filterFds.add(fd);
+    if (/\.filter(\.[0-9a-f]{8}\.tmp)?$/.test(String(path))) filterFds.add(fd);
     return fd;
   });
   vi.mocked(fsyncSync).mockImplementation((fd) => {
@@ -115,17 +124,40 @@ it("a filter rebuild cut short (its file's fsync fails) leaves no file under the
   });
   expect(() => rebuildFilter(dir, db, V1)).toThrow(/EIO/);
   expect(existsSync(filter)).toBe(false);
-  expect(existsSync(`${filter}.tmp`)).toBe(false);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   vi.mocked(fsyncSync).mockImplementation(real.fsyncSync);
   const f = rebuildFilter(dir, db, V1);
   expect(BloomFilter.load(filter, { db, fullVersion: V1 })?.words).toEqual(f.words);
-  // a rebuild's temporary file left by a crash is deleted when the list is opened
+  // a rebuild's temporary file left by a crash is deleted when the list is opened (the name earlier
+  // versions wrote too)
+  writeFileSync(`${filter}.0badf00d.tmp`, "half a filter");
   writeFileSync(`${filter}.tmp`, "half a filter");
   const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
   try {
+    expect(existsSync(`${filter}.0badf00d.tmp`)).toBe(false);
     expect(existsSync(`${filter}.tmp`)).toBe(false);
     expect(again.lookup({ cardId: X }).listed).toBe(true);
   } finally {
     await again.close();
   }
+});
+
+it("each filter rebuild writes a temporary file of its own name: one never truncates a file another is writing", async () => {
+  const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  await cache.applyBundle(full(V1, [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
+  await cache.close();
+  const dir = listDir(tmp.dir);
+  const db = readPointer(dir)?.db as string;
+  const written: string[] = [];
+  vi.mocked(openSync).mockImplementation((path, flags, mode) => {
+    if (flags === "w" && String(path).includes(".filter")) written.push(String(path));
+    return real.openSync(path, flags, mode);
+  });
+  rebuildFilter(dir, db, V1);
+  rebuildFilter(dir, db, V1);
+  expect(written).toHaveLength(2);
+  for (const p of written)
+    expect(p).toMatch(new RegExp(`/${db.replace(/\./g, "\\.")}\\.filter\\.[0-9a-f]{8}\\.tmp$`));
+  expect(written[0]).not.toBe(written[1]);
+  expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
 });

@@ -4,11 +4,13 @@
  * start, and the options open refuses.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { workerExecArgv } from "../../src/module-worker.js";
+import { BloomFilter } from "../../src/status-list/filter.js";
+import { addToFilter } from "../../src/status-list/filter-fill.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
 
@@ -80,6 +82,7 @@ describe("StatusListCache: the filter on open", () => {
     );
     await cache.close();
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await cache.filterReady();
     expect(cache.info().filter.loaded).toBe(true);
     expect(cache.lookup({ cardId: card(777_777, 6501) })).toMatchObject({
       listed: true,
@@ -100,6 +103,73 @@ describe("StatusListCache: the filter on open", () => {
     expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
     expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
     expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true);
+  });
+});
+
+describe("StatusListCache: a damaged filter file", () => {
+  it("is refused at open (its checksum) and rebuilt: a listed id whose bits were zeroed stays listed", async () => {
+    const rows = Array.from({ length: 2000 }, (_, i) => ({
+      kind: "card" as const,
+      id: card(i * 7),
+      listType: 1,
+      reason: "r",
+    }));
+    await cache.applyBundle(full(V2, rows));
+    const path = join(cache.dir, `${cache.info().db}.filter`);
+    await cache.close();
+    // zero the 4 KB block of the file's body that holds card(700)'s bits (the file keeps its length)
+    const before = readFileSync(path);
+    const log2Bits = Math.log2((before.length - 4096) * 8);
+    const probe = new BloomFilter(new SharedArrayBuffer(before.length - 4096), log2Bits);
+    addToFilter(probe, { kind: 1, op: 1, listType: 1, net: 3201, reason: 0, hi32: 0, lo32: 700 });
+    const at = new Uint8Array(probe.buffer).findIndex((b) => b !== 0);
+    const block = 4096 + at - (at % 4096);
+    writeFileSync(
+      path,
+      Buffer.concat([before.subarray(0, block), Buffer.alloc(4096), before.subarray(block + 4096)]),
+    );
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await cache.filterReady();
+    expect(cache.info().filter.loaded).toBe(true);
+    expect(cache.lookup({ cardId: card(700) }).listed).toBe(true);
+    expect(readFileSync(path).equals(before)).toBe(true); // rebuilt from the database: the same bits
+  });
+});
+
+describe("StatusListCache: a read-only open (cleanup: false, as `status-list info` and `lookup`)", () => {
+  it("never rebuilds nor writes the lane's filter file: it answers from SQLite, with no filter", async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+    await cache.applyBundle(delta(D1, V2, [{ kind: "obu", id: obu(0xfeed), listType: 1, reason: "x" }]));
+    const filter = join(cache.dir, `${cache.info().db}.filter`);
+    await cache.close();
+    rmSync(filter);
+    const ro = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, cleanup: false });
+    try {
+      await ro.filterReady();
+      expect(existsSync(filter)).toBe(false);
+      expect(readdirSync(cache.dir).filter((f) => f.includes(".filter"))).toEqual([]);
+      expect(ro.info().filter).toEqual({ loaded: false, bytes: 0 });
+      expect(ro.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
+      expect(ro.lookup({ cardId: card(10) }).listed).toBe(true);
+      expect(ro.lookup({ cardId: card(999_999) }).listed).toBe(false);
+    } finally {
+      await ro.close();
+    }
+  });
+
+  it("does not read the lane's filter file either (no filter to complete from the database)", async () => {
+    await cache.applyBundle(full(V2, sampleRows(100)));
+    const filter = join(cache.dir, `${cache.info().db}.filter`);
+    await cache.close();
+    const ro = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, cleanup: false });
+    try {
+      await ro.filterReady();
+      expect(existsSync(filter)).toBe(true);
+      expect(ro.info().filter.loaded).toBe(false);
+      expect(ro.lookup({ cardId: card(10) }).listed).toBe(true);
+    } finally {
+      await ro.close();
+    }
   });
 });
 

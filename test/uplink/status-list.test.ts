@@ -218,3 +218,40 @@ it("a job that failed but changed the list served is a change (status-list.appli
   expect(sink.tried).toEqual([name]);
   t.cleanup();
 });
+
+it("a list with OBU ids no lane matches (digits A-F) is applied, and its status-list.applied is an alarm naming them", async () => {
+  const { tempDir } = await import("../journal/helpers.js");
+  const t = tempDir("etc-bundles-");
+  const dir = join(t.dir, "lists");
+  mkdirSync(dir);
+  const name = "full-20261123.bundle";
+  writeFileSync(join(dir, name), bundle(name, 1500));
+  // the list's answer (src/status-list ApplyResult): 3 of its OBU entries have a digit A-F
+  class ListsNotDecimal extends FakeSink {
+    override async applyBundle(file: string): Promise<unknown> {
+      await super.applyBundle(file);
+      return { kind: "full", version: "20261123", obusNotDecimal: 3 };
+    }
+  }
+  const sink = new ListsNotDecimal();
+  const audited: { type: string; severity?: string; message?: string; data?: object }[] = [];
+  rig = await listRig(sink, dir, join(t.dir, "dl"), audited);
+  rig.uplink.start();
+  await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
+  expect(audited.filter((e) => e.type.startsWith("status-list."))).toEqual([
+    expect.objectContaining({
+      type: "status-list.applied",
+      severity: "alarm",
+      message: expect.stringMatching(
+        /^status-list full 20261123 applied; 3 OBU entries have ids with a digit A-F/,
+      ),
+      data: expect.objectContaining({
+        bundle: name,
+        version: "20261123",
+        source: "station",
+        obusNotDecimal: 3,
+      }),
+    }),
+  ]);
+  t.cleanup();
+});
