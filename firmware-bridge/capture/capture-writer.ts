@@ -15,11 +15,30 @@
  * slow handler) can take milliseconds, and `etc-sim replay` (sim/replay/replay.ts) plays bytes read
  * less than 1 ms apart as one write and the rest at their recorded gap: a frame and its duplicate
  * would go out as two writes, the second after the lane under test had answered the first.
+ *
+ * The files hold what crossed the port: a B4 carries the card's number, plate and balance, a B5 its TAC.
+ * They are the lane user's alone, as the data directory is (src/datadir/create.ts): the directory is
+ * created 0700 and each file 0600. A directory that already exists keeps its mode (it may be shared, or
+ * opened on purpose); one that other users can enter or read gets a warning, and the earlier capture
+ * files of this prefix in it (this writer's own kind) are made 0600.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
-import { basename, join } from "node:path";
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
 import { interfaceDescription, packet, RTAC_EVENT, sectionHeader } from "./pcapng.js";
+
+/** The capture directory's mode when the writer creates it, and every capture file's. */
+export const CAPTURE_DIR_MODE = 0o700;
+export const CAPTURE_FILE_MODE = 0o600;
 
 export interface CaptureWriterOptions {
   dir: string;
@@ -54,6 +73,8 @@ export class CaptureWriter {
   private readonly mono0: number;
   private readonly wall0Us: bigint;
   private readonly stamp: string;
+  /** the names of this prefix's capture files: the start stamp (1), the file number (2) */
+  private readonly names: RegExp;
   private readonly ports: Port[] = [];
   private fd: number | undefined;
   private fileBytes = 0;
@@ -82,11 +103,47 @@ export class CaptureWriter {
     const wall = (opts.wallNow ?? Date.now)();
     this.wall0Us = BigInt(Math.round(wall)) * 1000n;
     this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
+    this.names = new RegExp(`^${escapeRegExp(this.prefix)}-(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`);
     try {
-      mkdirSync(this.dir, { recursive: true });
+      this.makeDir();
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /**
+   * Creates the directory 0700 (its parents, when missing too, with the ordinary mode). An existing one
+   * keeps its mode: open to other users, it gets a warning, and the earlier files of this prefix in it
+   * are made 0600.
+   */
+  private makeDir(): void {
+    mkdirSync(dirname(this.dir), { recursive: true });
+    try {
+      mkdirSync(this.dir, { mode: CAPTURE_DIR_MODE });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const mode = statSync(this.dir).mode & 0o777;
+    if ((mode & 0o077) !== 0)
+      this.log.warn(
+        { dir: this.dir, mode: mode.toString(8).padStart(4, "0") },
+        "wire capture directory is open to other users (capture files hold card numbers): its files are written 0600; chmod 700 the directory",
+      );
+    for (const f of readdirSync(this.dir)) {
+      if (!this.isMine(f)) continue;
+      const file = join(this.dir, f);
+      try {
+        if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, CAPTURE_FILE_MODE);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, file }, "wire capture file could not be made 0600");
+      }
+    }
+  }
+
+  /** A capture file this writer's prefix names (written by this run or an earlier one). */
+  private isMine(f: string): boolean {
+    return this.names.test(f);
   }
 
   /** A port captured from now on; returns its interface number. */
@@ -176,7 +233,7 @@ export class CaptureWriter {
       this.dir,
       `${this.prefix}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
     );
-    this.fd = openSync(this.current, "wx");
+    this.fd = openSync(this.current, "wx", CAPTURE_FILE_MODE);
     const head = Buffer.concat([
       sectionHeader(
         this.application,
@@ -197,11 +254,10 @@ export class CaptureWriter {
    * file number read as a number (`-1000` comes after `-999`); the file being written is never deleted.
    */
   private prune(): void {
-    const name = new RegExp(`^${escapeRegExp(this.prefix)}-(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`);
     const current = this.current === undefined ? undefined : basename(this.current);
     const mine = readdirSync(this.dir)
       .flatMap((f) => {
-        const m = name.exec(f);
+        const m = this.names.exec(f);
         return m ? [{ f, stamp: m[1] as string, n: Number(m[2]) }] : [];
       })
       .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n));

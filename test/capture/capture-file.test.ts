@@ -4,7 +4,17 @@
  * pruning, a file cut short by a crash read up to its last whole block, and a write that failed after its
  * bytes may have left recorded with why.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -157,6 +167,78 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     const f = join(dir, "x.pcapng");
     writeFileSync(f, "not a capture");
     expect(() => readCapture([f])).toThrow(/not a pcapng capture/);
+  });
+});
+
+describe("capture files hold card numbers: the lane user's alone", () => {
+  const mode = (path: string): number => statSync(path).mode & 0o777;
+  /** `fn` under the usual umask 022, which alone leaves a directory 0755 and a file 0644 */
+  function underUmask022(fn: () => void): void {
+    const before = process.umask(0o022);
+    try {
+      fn();
+    } finally {
+      process.umask(before);
+    }
+  }
+
+  it("a directory the writer creates is 0700 (its missing parent keeps the ordinary mode), each file 0600", () => {
+    const base = tmp();
+    const dir = join(base, "lane3", "capture");
+    underUmask022(() => {
+      const { w } = writer(dir, { maxFileBytes: 1 });
+      const rsu = w.addPort("rsu", "protocol=legacy");
+      for (let i = 0; i < 2; i++) {
+        w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i]));
+        w.flush();
+      }
+      w.close();
+    });
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(base, "lane3"))).toBe(0o755);
+    const written = files(dir);
+    expect(written).toHaveLength(2);
+    expect(written.map(mode)).toEqual([0o600, 0o600]);
+  });
+
+  it("an existing directory open to others keeps its mode with a warning; the earlier capture files in it are made 0600", () => {
+    const dir = join(tmp(), "capture");
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const earlier = join(dir, "t-20261125T080000.000-001.pcapng");
+    const foreign = join(dir, "notes.txt");
+    for (const f of [earlier, foreign]) {
+      writeFileSync(f, "");
+      chmodSync(f, 0o644);
+    }
+    const log: LogLine[] = [];
+    underUmask022(() => {
+      const { w } = writer(dir, { logger: recordingLogger(log) });
+      w.record(w.addPort("rsu", "protocol=legacy"), RTAC_EVENT.dataRx, Buffer.from([1]));
+      w.close();
+    });
+    expect(log.filter((l) => l.level === "warn")).toEqual([
+      {
+        level: "warn",
+        msg: "wire capture directory is open to other users (capture files hold card numbers): its files are written 0600; chmod 700 the directory",
+        obj: { dir, mode: "0755" },
+      },
+    ]);
+    expect(mode(dir)).toBe(0o755);
+    expect(mode(earlier)).toBe(0o600);
+    expect(mode(foreign)).toBe(0o644); // not a capture file of this writer's: left as it is
+    const mine = files(dir).filter((f) => f !== earlier && f !== foreign);
+    expect(mine.map(mode)).toEqual([0o600]);
+  });
+
+  it("an existing directory of mode 0700 gets no warning", () => {
+    const dir = join(tmp(), "capture");
+    mkdirSync(dir, { mode: 0o700 });
+    const log: LogLine[] = [];
+    const { w } = writer(dir, { logger: recordingLogger(log) });
+    w.record(w.addPort("rsu", "protocol=legacy"), RTAC_EVENT.dataRx, Buffer.from([1]));
+    w.close();
+    expect(log.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
   });
 });
 
