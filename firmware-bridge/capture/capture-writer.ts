@@ -4,6 +4,14 @@
  * they never go backwards, whatever NTP does to the wall clock). A file is closed and the next one
  * started past `maxFileBytes`; only the newest `maxFiles` capture files in the directory are kept.
  *
+ * Which files are newest is told by the run number in their names, not by the wall clock: each writer
+ * (each start of the lane) takes the number after the highest one of its prefix's files in the directory,
+ * and numbers its files within the run. The start stamp in the name is the wall clock, which a computer
+ * booted with its clock behind (no RTC battery, NTP not yet synced) reads years early: ordered by it, a
+ * run's own files came before an earlier run's, and pruning deleted them while keeping the stale ones. A
+ * file's mtime follows the same wall clock, so it is no better. Files named before the run number (no
+ * `r<run>`) count as older than every numbered run.
+ *
  * Off the hot path: `record()` only queues the block; the queue is written on the next event-loop turn
  * (after the handler that took the frame has written its reply), and on `close()`. A capture that
  * cannot be written logs once and stops capturing; it never stops the lane.
@@ -42,7 +50,9 @@ export const CAPTURE_FILE_MODE = 0o600;
 
 export interface CaptureWriterOptions {
   dir: string;
-  /** File names: `<prefix>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture". */
+  /**
+   * File names: `<prefix>-r<run, 6 digits>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture".
+   */
   prefix?: string;
   /** Start a new file past this size. Default 16 MiB. */
   maxFileBytes?: number;
@@ -73,8 +83,13 @@ export class CaptureWriter {
   private readonly mono0: number;
   private readonly wall0Us: bigint;
   private readonly stamp: string;
-  /** the names of this prefix's capture files: the start stamp (1), the file number (2) */
+  /**
+   * the names of this prefix's capture files: the run number (1, absent in a name written before it),
+   * the start stamp (2), the file number (3)
+   */
   private readonly names: RegExp;
+  /** this writer's run number: one past the highest of its prefix's files in the directory at the start */
+  private run = 1;
   private readonly ports: Port[] = [];
   private fd: number | undefined;
   private fileBytes = 0;
@@ -103,9 +118,12 @@ export class CaptureWriter {
     const wall = (opts.wallNow ?? Date.now)();
     this.wall0Us = BigInt(Math.round(wall)) * 1000n;
     this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
-    this.names = new RegExp(`^${escapeRegExp(this.prefix)}-(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`);
+    this.names = new RegExp(
+      `^${escapeRegExp(this.prefix)}-(?:r(\\d+)-)?(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`,
+    );
     try {
       this.makeDir();
+      this.run = 1 + Math.max(0, ...this.files().map((f) => f.run));
     } catch (e) {
       this.fail(e);
     }
@@ -231,7 +249,7 @@ export class CaptureWriter {
     this.fileIndex++;
     this.current = join(
       this.dir,
-      `${this.prefix}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
+      `${this.prefix}-r${String(this.run).padStart(6, "0")}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
     );
     this.fd = openSync(this.current, "wx", CAPTURE_FILE_MODE);
     const head = Buffer.concat([
@@ -249,18 +267,24 @@ export class CaptureWriter {
     this.log.info({ file: this.current }, "wire capture file started");
   }
 
+  /** This prefix's capture files in the directory (a name without a run number: run 0). */
+  private files(): { f: string; run: number; stamp: string; n: number }[] {
+    return readdirSync(this.dir).flatMap((f) => {
+      const m = this.names.exec(f);
+      return m ? [{ f, run: Number(m[1] ?? 0), stamp: m[2] as string, n: Number(m[3]) }] : [];
+    });
+  }
+
   /**
-   * Keeps the newest `maxFiles` capture files of this prefix, oldest first by start stamp, then by the
-   * file number read as a number (`-1000` comes after `-999`); the file being written is never deleted.
+   * Keeps the newest `maxFiles` capture files of this prefix, oldest first by run number, then (among
+   * files named before the run number) by start stamp, then by the file number read as a number (`-1000`
+   * comes after `-999`); the file being written is never deleted.
    */
   private prune(): void {
     const current = this.current === undefined ? undefined : basename(this.current);
-    const mine = readdirSync(this.dir)
-      .flatMap((f) => {
-        const m = this.names.exec(f);
-        return m ? [{ f, stamp: m[1] as string, n: Number(m[2]) }] : [];
-      })
-      .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n));
+    const mine = this.files().sort(
+      (a, b) => a.run - b.run || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0) || a.n - b.n,
+    );
     for (const { f } of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
       if (f === current) continue;
       try {

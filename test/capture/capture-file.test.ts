@@ -73,7 +73,7 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     w.record(reader, RTAC_EVENT.statusChange, Buffer.alloc(0), "disconnected: unplugged");
     w.close();
     const [file] = files(dir);
-    expect(file).toMatch(/t-20261126T080000\.000-001\.pcapng$/);
+    expect(file).toMatch(/t-r000001-20261126T080000\.000-001\.pcapng$/);
     const parsed = parsePcapng(readFileSync(file as string));
     expect(parsed.application).toBe("etc-lane");
     expect(parsed.interfaces.map((i) => [i.name, i.linkType])).toEqual([
@@ -121,7 +121,7 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
 
   it("rotating past file 999 keeps the file being written and prunes by number (-1000 after -999)", () => {
     const dir = tmp();
-    // An earlier run of the same lane (an older start stamp) and another prefix's file in the directory.
+    // An earlier run of the same lane (named before run numbers) and another prefix's file in the directory.
     writeFileSync(join(dir, "t-20261125T080000.000-1000.pcapng"), "");
     writeFileSync(join(dir, "other-20261125T080000.000-001.pcapng"), "");
     const { w } = writer(dir, { maxFileBytes: 1, maxFiles: 3 });
@@ -130,21 +130,64 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
       w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i & 0xff]));
       w.flush();
     }
-    expect(w.current).toMatch(/t-20261126T080000\.000-1002\.pcapng$/);
+    expect(w.current).toMatch(/t-r000001-20261126T080000\.000-1002\.pcapng$/);
     w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([0xee]));
     w.close();
     expect(readdirSync(dir).sort()).toEqual([
       "other-20261125T080000.000-001.pcapng",
-      "t-20261126T080000.000-1001.pcapng",
-      "t-20261126T080000.000-1002.pcapng",
-      "t-20261126T080000.000-1003.pcapng",
+      "t-r000001-20261126T080000.000-1001.pcapng",
+      "t-r000001-20261126T080000.000-1002.pcapng",
+      "t-r000001-20261126T080000.000-1003.pcapng",
     ]);
     // Every chunk went to a file of its own (each flush found the file full): none was lost.
     const read = (n: number) =>
-      readCapture([join(dir, `t-20261126T080000.000-${n}.pcapng`)]).records.map((r) =>
+      readCapture([join(dir, `t-r000001-20261126T080000.000-${n}.pcapng`)]).records.map((r) =>
         r.bytes.toString("hex"),
       );
     expect([read(1001), read(1002), read(1003)]).toEqual([["e8"], ["e9"], ["ee"]]);
+  });
+
+  it("prunes by run, not by the wall clock: a run started with the clock years behind keeps its own files", () => {
+    const dir = tmp();
+    /**
+     * One start of the lane: a writer whose wall clock reads `wall` at its start, rotating `rotations`
+     * times; the files then in the directory as `<start date>-<file number>`.
+     */
+    const run = (wall: number, rotations: number): string[] => {
+      let mono = 0;
+      const w = new CaptureWriter({
+        dir,
+        prefix: "t",
+        maxFileBytes: 1,
+        maxFiles: 3,
+        now: () => mono,
+        wallNow: () => wall,
+      });
+      const rsu = w.addPort("rsu", "protocol=legacy");
+      for (let i = 0; i < rotations; i++) {
+        w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i]));
+        w.flush();
+        mono += 10;
+      }
+      w.close();
+      return readdirSync(dir)
+        .sort()
+        .map((f) => f.replace(/^t-(?:r\d+-)?(\d{8})T\d{6}\.\d{3}-(\d+)\.pcapng$/, "$1-$2"));
+    };
+    // A file of a run before run numbers, then a run with the clock right: three files kept.
+    writeFileSync(join(dir, "t-20261130T080000.000-001.pcapng"), "");
+    expect(run(Date.UTC(2026, 11, 1, 8), 3)).toEqual(["20261201-001", "20261201-002", "20261201-003"]);
+    // The lane restarted on a computer whose clock reads 2020: its newest three files are kept, not the
+    // earlier run's (by the start stamp, its own came first and only the file being written survived).
+    expect(run(Date.UTC(2020, 0, 1), 4)).toEqual(["20200101-002", "20200101-003", "20200101-004"]);
+    // The clock right again: the 2020 run is the older one.
+    expect(run(Date.UTC(2026, 11, 2, 8), 2)).toEqual(["20200101-004", "20261202-001", "20261202-002"]);
+    // each start took the next run number
+    expect(readdirSync(dir).sort()).toEqual([
+      "t-r000002-20200101T000000.000-004.pcapng",
+      "t-r000003-20261202T080000.000-001.pcapng",
+      "t-r000003-20261202T080000.000-002.pcapng",
+    ]);
   });
 
   it("a file cut short by a crash reads up to its last whole block and says so", () => {
