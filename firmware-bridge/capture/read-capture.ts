@@ -43,7 +43,9 @@ export interface Capture {
   readonly records: CaptureRecord[];
   /**
    * files read only up to a block whose length cannot be right or that is cut short (the process died
-   * while writing), each `FILE: why`, naming the byte offset
+   * while writing), each `FILE: why`, naming the byte offset; and files cut before their section header
+   * was whole (empty, ended inside it, only zero bytes: nothing in them is read), each `FILE: why`. The
+   * other files are read.
    */
   readonly truncated: string[];
   /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
