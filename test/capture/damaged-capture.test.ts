@@ -92,6 +92,12 @@ describe("a damaged capture", () => {
       `${file}: the block at byte ${at} gives its length as 0, which no block has: the ${buf.length - at} byte(s) from there are not read`,
     ]);
     expect(parsePcapng(buf).skipped).toEqual([]);
+    // etc-lane decode --capture prints the three frames, says the file was not read to its end, exits 1
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(3);
+    expect(r.stderr).toContain(`${file}: the block at byte ${at} gives its length as 0`);
+    expect(r.stderr).toContain("1 capture file(s) not read to their end");
+    expect(r.code).toBe(1);
   });
 
   it("a length at a block's start that its end does not repeat stops the reading there", async () => {
@@ -141,6 +147,8 @@ describe("a damaged capture", () => {
         .map((l) => (JSON.parse(l) as { type?: string }).type),
     ).toEqual(["B1", "B1", "B1", "B1", "B1", "B1"]);
     expect(decoded.stderr).toContain(named);
+    expect(decoded.stderr).toContain("1 capture file(s) not read to their end");
+    expect(decoded.code).toBe(1);
     // the replay: a capture whose RSU port only opened (nothing to send, no lane frame to wait for)
     const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
     dirs.push(dir);

@@ -3,7 +3,8 @@
  * Hex from the arguments (one stream), from stdin (one stream, however it is wrapped into lines; with
  * `--per-line` each line a stream of its own), or a
  * wire capture (`--capture FILE...`, docs/capture.md); one JSON object per frame found, whatever its
- * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully.
+ * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully (and, for a capture, when
+ * nothing was discarded, no block skipped and every file read to its end).
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
@@ -270,5 +271,11 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${cap.skipped.length} capture block(s) skipped (not readable; the blocks after them were read)\n`,
     );
-  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0) process.exitCode = 1;
+  // A file whose reading stopped early may hold much more than was printed (a bad length word mid-file).
+  if (cap.truncated.length > 0)
+    process.stderr.write(
+      `${cap.truncated.length} capture file(s) not read to their end (what comes after the place named above is not shown)\n`,
+    );
+  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0 || cap.truncated.length > 0)
+    process.exitCode = 1;
 }
