@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Variant } from "../framing/types.js";
+import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
 
 export interface CapturePort {
@@ -17,6 +18,11 @@ export interface CapturePort {
   readonly interByteMs?: number;
   /** the largest frame the port's deframer accepted: the description's "max-frame-length=N", when it says */
   readonly maxFrameLength?: number;
+  /**
+   * the dialect settings the port's description records (station-length=..., ./dialect-terms.ts), when it
+   * records any: the ones it does not record are the protocol's defaults
+   */
+  readonly dialect?: RecordedDialect;
 }
 
 export interface CaptureRecord {
@@ -83,6 +89,7 @@ export function readCapture(files: string[]): Capture {
       const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
       const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(i.description)?.[1];
       const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(i.description)?.[1];
+      const dialect = dialectFromTerms(i.description);
       ports.set(i.name, {
         name: i.name,
         description: i.description,
@@ -90,6 +97,7 @@ export function readCapture(files: string[]): Capture {
         speaks,
         ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
         ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
+        ...(Object.keys(dialect).length > 0 ? { dialect } : {}),
       });
     }
     for (const p of parsed.packets) {

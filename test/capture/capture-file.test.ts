@@ -285,6 +285,49 @@ describe("capture files hold card numbers: the lane user's alone", () => {
   });
 });
 
+describe("the lane's RSU port in the capture", () => {
+  it("records the lane's dialect (the settings that change frame layouts and times) in its description", async () => {
+    const base = tmp();
+    const rt = await openLane(
+      parseLaneConfig(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+          rsu: {
+            port: "/dev/ttyUSB0",
+            protocol: "legacy",
+            dialect: { stationLength: 36, lastStationLength: 39, timeBase: "utc", utcOffsetMinutes: 540 },
+          },
+          statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+          dataDir: join(base, "data"),
+          tariff: "tariff.yaml",
+          capture: { enabled: true },
+        },
+        "lane.yaml",
+        base,
+      ),
+      { transport: createTransportPair().lane, outputs: { emit: () => {} }, uplink: false },
+    );
+    await rt.close();
+    const cap = readCapture(files(join(base, "data", "capture")));
+    expect(cap.ports.map((p) => [p.name, p.dialect])).toEqual([
+      [
+        "rsu",
+        {
+          stationLength: 36,
+          lastStationLength: 39,
+          b4Ef04: false,
+          b2AntennaId: false,
+          timeBase: "utc",
+          utcOffsetMinutes: 540,
+        },
+      ],
+    ]);
+    expect(cap.ports[0]?.description).toContain(
+      "protocol=legacy station-length=36 last-station-length=39 ef04=0 b2-antenna-id=0 time-base=utc utc-offset=540",
+    );
+  });
+});
+
 describe("a capture directory that cannot be made", () => {
   it("logs one error and captures nothing; the port works and a lane with it opens", async () => {
     const base = tmp();
