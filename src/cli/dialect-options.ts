@@ -3,14 +3,17 @@
  * protocol's defaults, then what a capture's port recorded (firmware-bridge/capture/dialect-terms.ts),
  * then the options given, each checked and named when it is wrong.
  */
-import type { Command } from "commander";
 import type { RecordedDialect } from "../../firmware-bridge/capture/dialect-terms.js";
 import type { CapturePort } from "../../firmware-bridge/capture/read-capture.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Variant } from "../../firmware-bridge/framing/types.js";
 import { UsageError } from "./run-cli.js";
 
-/** The dialect options as commander gives them. */
+/**
+ * The dialect options as commander gives them: each one undefined unless given (a command that reads a
+ * capture declares `--ef04` before `--no-ef04`, so that commander gives `ef04` no default, which would
+ * override what the capture recorded).
+ */
 export interface DialectOptions {
   stationLength?: string;
   lastStationLength?: string;
@@ -65,14 +68,6 @@ export function dialectFromOptions(
     b4Ef04: o.ef04 ?? base.b4Ef04,
     b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
   };
-}
-
-/**
- * `o` with only the dialect options given on the command line: `--no-ef04` makes commander default `ef04`
- * to true, which would override a capture's recorded `ef04=0`.
- */
-export function givenDialectOptions<T extends DialectOptions>(o: T, command: Command): T {
-  return command.getOptionValueSource("ef04") === "cli" ? o : { ...o, ef04: undefined };
 }
 
 /**

@@ -181,7 +181,7 @@ describe("etc-sim replay and the dialect the capture recorded", () => {
     expect(r.got).toBe(b5(RECORDED).toString("hex"));
     expect(r.lines.filter((l) => l.includes("does not decode"))).toEqual([
       expect.stringMatching(
-        /the lane's C6 does not decode with the replay's dialect \(.+\): its PurchaseTime cannot be read, so B5s answering such frames go out with their recorded TransTime \(said once; give the lane's dialect: --station-length, --last-station-length, --no-ef04, --b2-antenna-id\)$/,
+        /the lane's C6 does not decode with the replay's dialect \(.+\): its PurchaseTime cannot be read, so B5s answering such frames go out with their recorded TransTime \(said once; give the lane's dialect: --station-length, --last-station-length, --\[no-\]ef04, --\[no-\]b2-antenna-id\)$/,
       ),
     ]);
     expect(r.lines.some((l) => l.includes("B5 TransTime"))).toBe(false);

@@ -477,7 +477,7 @@ describe("etc-lane decode --capture: the lane's dialect, as the capture recorded
     expect(old.code).toBe(1);
   });
 
-  it("a national lane without EF04 and with the B2 AntennaID: its B2 and B4 decode fully, --no-ef04's default does not override", async () => {
+  it("a national lane without EF04 and with the B2 AntennaID: its B2 and B4 decode fully; --ef04 and --no-b2-antenna-id override", async () => {
     const b2 =
       "ffff000200000025b2652bc7a3000101c9bdb6ab370100010100370101202310915520201124203011241020011ae3";
     const b4 =
@@ -495,6 +495,17 @@ describe("etc-lane decode --capture: the lane's dialect, as the capture recorded
     ]);
     expect(r.frames[0]).toMatchObject({ antennaId: 1 });
     expect(r.code).toBe(0);
+    // each recorded setting can be turned the other way
+    const over = await decode(
+      await capture("etc-lane t rsu port x protocol=national ef04=0 b2-antenna-id=1 time-base=utc", frames),
+      "--ef04",
+      "--no-b2-antenna-id",
+    );
+    expect(over.frames.map((f) => [f.type, "reason" in f])).toEqual([
+      ["B2", true],
+      ["B4", true],
+    ]);
+    expect(over.code).toBe(1);
   });
 
   it("the recorded UTC offset reads the 4-byte times; --utc-offset overrides it", async () => {

@@ -8,11 +8,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
-import {
-  capturePortDialect,
-  type DialectOptions,
-  givenDialectOptions,
-} from "../../../src/cli/dialect-options.js";
+import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CaptureReplay, replayScript } from "../../replay/replay.js";
 import { openEndpoint } from "../endpoint.js";
@@ -56,11 +52,14 @@ export function registerReplay(program: Command): void {
       "--last-station-length <n>",
       "legacy B4 LastStation width: 43 or 39 (default: what the capture recorded, else 43)",
     )
-    .option("--no-ef04", "national B4 without the 91-byte EF04 block (default: what the capture recorded)")
+    // --ef04 first: commander then gives ef04 no default, which would override what the capture recorded
+    .option("--ef04", "national B4 with the 91-byte EF04 block (default: what the capture recorded, else on)")
+    .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option(
       "--b2-antenna-id",
-      "national B2 with the 1-byte AntennaID after ErrorCode (default: what the capture recorded)",
+      "national B2 with the 1-byte AntennaID after ErrorCode (default: what the capture recorded, else off)",
     )
+    .option("--no-b2-antenna-id", "national B2 without the AntennaID")
     .option("--capture-port <name>", "the captured port to replay", "rsu")
     .option("--rsu-side <dir>", "rx: the lane took the capture (default); tx: the RSU side did", "rx")
     .option("--speed <x>", "play x times faster than recorded", "1")
@@ -70,8 +69,7 @@ export function registerReplay(program: Command): void {
       "send every byte as recorded (default: a lone B5 frame gets the TransTime of the lane's last C6/C3)",
     )
     .option("--log-level <level>", "stderr log level", "warn")
-    .action(async (files: string[], given: ReplayOpts, command: Command) => {
-      const o = givenDialectOptions(given, command);
+    .action(async (files: string[], o: ReplayOpts) => {
       if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
@@ -111,7 +109,7 @@ export function registerReplay(program: Command): void {
           );
         else if (e.type === "unread")
           process.stdout.write(
-            `${t} the lane's ${e.frame} does not decode with the replay's dialect (${e.why}): its PurchaseTime cannot be read, so B5s answering such frames go out with their recorded TransTime (said once; give the lane's dialect: --station-length, --last-station-length, --no-ef04, --b2-antenna-id)\n`,
+            `${t} the lane's ${e.frame} does not decode with the replay's dialect (${e.why}): its PurchaseTime cannot be read, so B5s answering such frames go out with their recorded TransTime (said once; give the lane's dialect: --station-length, --last-station-length, --[no-]ef04, --[no-]b2-antenna-id)\n`,
           );
         else if (e.type === "skipped")
           process.stdout.write(

@@ -14,12 +14,7 @@ import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.j
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
 import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
-import {
-  capturePortDialect,
-  type DialectOptions,
-  dialectFromOptions,
-  givenDialectOptions,
-} from "../dialect-options.js";
+import { capturePortDialect, type DialectOptions, dialectFromOptions } from "../dialect-options.js";
 import { UsageError } from "../run-cli.js";
 
 interface DecodeOpts extends DialectOptions {
@@ -114,10 +109,13 @@ export function registerDecode(program: Command): void {
     )
     .option(
       "--utc-offset <minutes>",
-      "the RSU's local time for local-as-utc: minutes east of UTC (default 480)",
+      "the RSU's local time for local-as-utc: minutes east of UTC (default 480, or what a capture recorded)",
     )
+    // --ef04 first: commander then gives ef04 no default, which would override what a capture recorded
+    .option("--ef04", "national B4 with the 91-byte EF04 block (the national default)")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .option("--no-b2-antenna-id", "national B2 without the AntennaID (the default)")
     .option(
       "--inter-byte-ms <ms>",
       "with --capture: a half frame is dropped after this silence (default: what the capture recorded, else 50)",
@@ -131,8 +129,7 @@ export function registerDecode(program: Command): void {
       "stdin: decode each line as a stream of its own (default: all of stdin as one stream)",
     )
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
-    .action(async (hexArgs: string[], given: DecodeOpts, command: Command) => {
-      const opts = givenDialectOptions(given, command);
+    .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
         if (hexArgs.length > 0) throw new UsageError("give either hex or --capture, not both");
         decodeCapture(opts.capture, opts);
