@@ -4,6 +4,14 @@
  * they never go backwards, whatever NTP does to the wall clock). A file is closed and the next one
  * started past `maxFileBytes`; only the newest `maxFiles` capture files in the directory are kept.
  *
+ * Which files are newest is told by the run number in their names, not by the wall clock: each writer
+ * (each start of the lane) takes the number after the highest one of its prefix's files in the directory,
+ * and numbers its files within the run. The start stamp in the name is the wall clock, which a computer
+ * booted with its clock behind (no RTC battery, NTP not yet synced) reads years early: ordered by it, a
+ * run's own files came before an earlier run's, and pruning deleted them while keeping the stale ones. A
+ * file's mtime follows the same wall clock, so it is no better. Files named before the run number (no
+ * `r<run>`) count as older than every numbered run.
+ *
  * Off the hot path: `record()` only queues the block; the queue is written on the next event-loop turn
  * (after the handler that took the frame has written its reply), and on `close()`. A capture that
  * cannot be written logs once and stops capturing; it never stops the lane.
@@ -15,15 +23,36 @@
  * slow handler) can take milliseconds, and `etc-sim replay` (sim/replay/replay.ts) plays bytes read
  * less than 1 ms apart as one write and the rest at their recorded gap: a frame and its duplicate
  * would go out as two writes, the second after the lane under test had answered the first.
+ *
+ * The files hold what crossed the port: a B4 carries the card's number, plate and balance, a B5 its TAC.
+ * They are the lane user's alone, as the data directory is (src/datadir/create.ts): the directory is
+ * created 0700 and each file 0600. A directory that already exists keeps its mode (it may be shared, or
+ * opened on purpose); one that other users can enter or read gets a warning, and the earlier capture
+ * files of this prefix in it (this writer's own kind) are made 0600.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
-import { basename, join } from "node:path";
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
 import { interfaceDescription, packet, RTAC_EVENT, sectionHeader } from "./pcapng.js";
 
+/** The capture directory's mode when the writer creates it, and every capture file's. */
+export const CAPTURE_DIR_MODE = 0o700;
+export const CAPTURE_FILE_MODE = 0o600;
+
 export interface CaptureWriterOptions {
   dir: string;
-  /** File names: `<prefix>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture". */
+  /**
+   * File names: `<prefix>-r<run, 6 digits>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture".
+   */
   prefix?: string;
   /** Start a new file past this size. Default 16 MiB. */
   maxFileBytes?: number;
@@ -54,6 +83,13 @@ export class CaptureWriter {
   private readonly mono0: number;
   private readonly wall0Us: bigint;
   private readonly stamp: string;
+  /**
+   * the names of this prefix's capture files: the run number (1, absent in a name written before it),
+   * the start stamp (2), the file number (3)
+   */
+  private readonly names: RegExp;
+  /** this writer's run number: one past the highest of its prefix's files in the directory at the start */
+  private run = 1;
   private readonly ports: Port[] = [];
   private fd: number | undefined;
   private fileBytes = 0;
@@ -82,11 +118,50 @@ export class CaptureWriter {
     const wall = (opts.wallNow ?? Date.now)();
     this.wall0Us = BigInt(Math.round(wall)) * 1000n;
     this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
+    this.names = new RegExp(
+      `^${escapeRegExp(this.prefix)}-(?:r(\\d+)-)?(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`,
+    );
     try {
-      mkdirSync(this.dir, { recursive: true });
+      this.makeDir();
+      this.run = 1 + Math.max(0, ...this.files().map((f) => f.run));
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /**
+   * Creates the directory 0700 (its parents, when missing too, with the ordinary mode). An existing one
+   * keeps its mode: open to other users, it gets a warning, and the earlier files of this prefix in it
+   * are made 0600.
+   */
+  private makeDir(): void {
+    mkdirSync(dirname(this.dir), { recursive: true });
+    try {
+      mkdirSync(this.dir, { mode: CAPTURE_DIR_MODE });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const mode = statSync(this.dir).mode & 0o777;
+    if ((mode & 0o077) !== 0)
+      this.log.warn(
+        { dir: this.dir, mode: mode.toString(8).padStart(4, "0") },
+        "wire capture directory is open to other users (capture files hold card numbers): its files are written 0600; chmod 700 the directory",
+      );
+    for (const f of readdirSync(this.dir)) {
+      if (!this.isMine(f)) continue;
+      const file = join(this.dir, f);
+      try {
+        if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, CAPTURE_FILE_MODE);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, file }, "wire capture file could not be made 0600");
+      }
+    }
+  }
+
+  /** A capture file this writer's prefix names (written by this run or an earlier one). */
+  private isMine(f: string): boolean {
+    return this.names.test(f);
   }
 
   /** A port captured from now on; returns its interface number. */
@@ -174,9 +249,9 @@ export class CaptureWriter {
     this.fileIndex++;
     this.current = join(
       this.dir,
-      `${this.prefix}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
+      `${this.prefix}-r${String(this.run).padStart(6, "0")}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
     );
-    this.fd = openSync(this.current, "wx");
+    this.fd = openSync(this.current, "wx", CAPTURE_FILE_MODE);
     const head = Buffer.concat([
       sectionHeader(
         this.application,
@@ -192,19 +267,24 @@ export class CaptureWriter {
     this.log.info({ file: this.current }, "wire capture file started");
   }
 
+  /** This prefix's capture files in the directory (a name without a run number: run 0). */
+  private files(): { f: string; run: number; stamp: string; n: number }[] {
+    return readdirSync(this.dir).flatMap((f) => {
+      const m = this.names.exec(f);
+      return m ? [{ f, run: Number(m[1] ?? 0), stamp: m[2] as string, n: Number(m[3]) }] : [];
+    });
+  }
+
   /**
-   * Keeps the newest `maxFiles` capture files of this prefix, oldest first by start stamp, then by the
-   * file number read as a number (`-1000` comes after `-999`); the file being written is never deleted.
+   * Keeps the newest `maxFiles` capture files of this prefix, oldest first by run number, then (among
+   * files named before the run number) by start stamp, then by the file number read as a number (`-1000`
+   * comes after `-999`); the file being written is never deleted.
    */
   private prune(): void {
-    const name = new RegExp(`^${escapeRegExp(this.prefix)}-(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`);
     const current = this.current === undefined ? undefined : basename(this.current);
-    const mine = readdirSync(this.dir)
-      .flatMap((f) => {
-        const m = name.exec(f);
-        return m ? [{ f, stamp: m[1] as string, n: Number(m[2]) }] : [];
-      })
-      .sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.n - b.n));
+    const mine = this.files().sort(
+      (a, b) => a.run - b.run || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0) || a.n - b.n,
+    );
     for (const { f } of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
       if (f === current) continue;
       try {

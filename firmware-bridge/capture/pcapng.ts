@@ -186,7 +186,26 @@ function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<nu
 }
 
 /**
- * Parses a pcapng capture. Throws when the file is not pcapng at all. A block whose length is sound but
+ * Why a file that does not start with a whole section header is still taken for a capture file that was
+ * cut short, not for another format: it is empty, it ends inside the header (every byte it has is the
+ * section header's type), or it holds only zero bytes (a crash after its size, not its data, reached the
+ * disk). Undefined for anything else.
+ */
+function cutBeforeItsHeader(buf: Buffer): string | undefined {
+  if (buf.length === 0) return "the file is empty (cut before its section header was written)";
+  const type = Buffer.alloc(4);
+  type.writeUInt32LE(BLOCK_SHB, 0);
+  if (buf.length < 12 && buf.subarray(0, 4).equals(type.subarray(0, Math.min(4, buf.length))))
+    return `the file ends inside its section header (${buf.length} byte(s))`;
+  if (buf.every((b) => b === 0))
+    return `the file holds only zero bytes (${buf.length}): what was written to it never reached the disk`;
+  return undefined;
+}
+
+/**
+ * Parses a pcapng capture. Throws when the file is not pcapng at all. A file cut before its section
+ * header was whole (empty, ended inside the header, or only zero bytes) is returned with nothing in it
+ * and `truncated` saying so. A block whose length is sound but
  * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
  * can hold, a section header with a bad byte-order magic after the first) is skipped and listed in
  * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
@@ -194,6 +213,8 @@ function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<nu
  * `truncated` says where and why, and every block before it is returned.
  */
 export function parsePcapng(buf: Buffer): ParsedCapture {
+  const cut = cutBeforeItsHeader(buf);
+  if (cut !== undefined) return { application: "", interfaces: [], packets: [], skipped: [], truncated: cut };
   if (buf.length < 12 || buf.readUInt32LE(0) !== BLOCK_SHB) {
     throw new Error("not a pcapng capture (no section header block at the start)");
   }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Variant } from "../framing/types.js";
+import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
 
 export interface CapturePort {
@@ -17,6 +18,11 @@ export interface CapturePort {
   readonly interByteMs?: number;
   /** the largest frame the port's deframer accepted: the description's "max-frame-length=N", when it says */
   readonly maxFrameLength?: number;
+  /**
+   * the dialect settings the port's description records (station-length=..., ./dialect-terms.ts), when it
+   * records any: the ones it does not record are the protocol's defaults
+   */
+  readonly dialect?: RecordedDialect;
 }
 
 export interface CaptureRecord {
@@ -43,7 +49,9 @@ export interface Capture {
   readonly records: CaptureRecord[];
   /**
    * files read only up to a block whose length cannot be right or that is cut short (the process died
-   * while writing), each `FILE: why`, naming the byte offset
+   * while writing), each `FILE: why`, naming the byte offset; and files cut before their section header
+   * was whole (empty, ended inside it, only zero bytes: nothing in them is read), each `FILE: why`. The
+   * other files are read.
    */
   readonly truncated: string[];
   /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
@@ -81,6 +89,7 @@ export function readCapture(files: string[]): Capture {
       const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
       const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(i.description)?.[1];
       const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(i.description)?.[1];
+      const dialect = dialectFromTerms(i.description);
       ports.set(i.name, {
         name: i.name,
         description: i.description,
@@ -88,6 +97,7 @@ export function readCapture(files: string[]): Capture {
         speaks,
         ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
         ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
+        ...(Object.keys(dialect).length > 0 ? { dialect } : {}),
       });
     }
     for (const p of parsed.packets) {

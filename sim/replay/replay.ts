@@ -105,6 +105,11 @@ export type ReplayEvent =
   /** an RSU repeat left out: the lane under test had already sent `answer` (a real RSU stops repeating then) */
   | { type: "skipped"; at: number; step: number; recordedT: number; frames: string[]; answer: string }
   | { type: "echoed"; at: number; step: number; recorded: string; sent: string }
+  /**
+   * a C6/C3 of the lane under test that does not decode with the replay's dialect (`why`): its PurchaseTime
+   * cannot be read, so the B5 that answers it goes out with its recorded TransTime. Once per replay.
+   */
+  | { type: "unread"; at: number; frame: string; why: string }
   | { type: "lane"; at: number; frame: string; expected: boolean }
   | { type: "diverged"; at: number; message: string };
 
@@ -146,8 +151,12 @@ export class CaptureReplay {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   /** the pending sleeps of run(), each with its resolve: stop() ends them */
   private readonly sleeps = new Map<ReturnType<typeof setTimeout>, () => void>();
-  /** the PurchaseTime (or national C3 EnTime) of the last C6/C3 the lane under test sent */
+  /**
+   * the PurchaseTime (or national C3 EnTime) of the last C6/C3 the lane under test sent; null before the
+   * first and after one that does not decode (an earlier vehicle's time is never echoed)
+   */
   private purchaseTime: string | null = null;
+  private unreadSaid = false;
 
   constructor(private readonly opts: ReplayOptions) {
     // the replay plays the RSU: it receives the lane under test's frames (an RSU frame back is an echo)
@@ -182,7 +191,16 @@ export class CaptureReplay {
     );
     this.subs.push(
       this.channel.problems$.subscribe((p) => {
-        if (p.kind === "decode-error") this.onLaneFrame(frameType(p.wire.data, this.opts.dialect));
+        if (p.kind !== "decode-error") return;
+        const type = frameType(p.wire.data, this.opts.dialect);
+        if (type === "C6" || type === "C3") {
+          this.purchaseTime = null;
+          if (!this.unreadSaid) {
+            this.unreadSaid = true;
+            this.events.next({ type: "unread", at: this.rel(), frame: type, why: p.error.message });
+          }
+        }
+        this.onLaneFrame(type);
       }),
     );
     this.channel.start();
@@ -252,7 +270,8 @@ export class CaptureReplay {
    * exactly one B5 frame (re-encoding the recorded frame gives back the recorded bytes: no noise, no
    * second frame, no damage) whose TransTime differs goes out with the lane's PurchaseTime in its place,
    * re-encoded under its recorded sequence number; its TAC, serials and balance stay as recorded. Any
-   * other step, and a B5 before any C6/C3, goes out as recorded.
+   * other step, a B5 before any C6/C3, and a B5 after a C6/C3 that does not decode with the replay's
+   * dialect (its PurchaseTime unread: an "unread" event says so), goes out as recorded.
    */
   private echoPurchaseTime(bytes: Buffer, step: number): Buffer {
     const t = this.purchaseTime;

@@ -6,6 +6,8 @@
 import { join } from "node:path";
 import { capturingTransport } from "../../firmware-bridge/capture/capture-transport.js";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { dialectTerms } from "../../firmware-bridge/capture/dialect-terms.js";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { LaneConfig } from "../config/schema.js";
@@ -18,10 +20,17 @@ export interface CaptureFraming {
 
 export interface WireCapture {
   /**
-   * `inner` captured as port `port` ("rsu", "reader"); `protocol` and the deframer's limits (`framing`)
-   * go into the port's description.
+   * `inner` captured as port `port` ("rsu", "reader"); `protocol`, the RSU dialect the port speaks
+   * (`dialect`: the settings that change frame layouts and times, firmware-bridge/capture/dialect-terms.ts)
+   * and the deframer's limits (`framing`) go into the port's description.
    */
-  wrap(inner: Transport, port: string, protocol?: string, framing?: CaptureFraming): Transport;
+  wrap(
+    inner: Transport,
+    port: string,
+    protocol?: string,
+    framing?: CaptureFraming,
+    dialect?: Dialect,
+  ): Transport;
   /** The file being written now. */
   readonly current: string | undefined;
   close(): void;
@@ -40,14 +49,14 @@ export function openWireCapture(c: LaneConfig, logger?: Logger): WireCapture | u
     ...(logger ? { logger } : {}),
   });
   return {
-    wrap: (inner, port, protocol, framing) =>
+    wrap: (inner, port, protocol, framing, dialect) =>
       capturingTransport(
         inner,
         writer,
         port,
         `etc-lane ${lane} ${port} port ${inner.name}${protocol ? ` protocol=${protocol}` : ""}${
-          framing ? ` inter-byte-ms=${framing.interByteMs} max-frame-length=${framing.maxFrameLength}` : ""
-        }`,
+          dialect ? ` ${dialectTerms(dialect)}` : ""
+        }${framing ? ` inter-byte-ms=${framing.interByteMs} max-frame-length=${framing.maxFrameLength}` : ""}`,
       ),
     get current() {
       return writer.current;

@@ -415,14 +415,18 @@ function openRsuLink(
     deframer: { interByteTimeoutMs: c.rsu.link.interByteTimeoutMs },
     ...deps.link,
   };
-  // The capture records the limits the link's deframer applies, so `decode --capture` applies them too.
+  // The capture records the limits the link's deframer applies and the dialect the link speaks, so
+  // `decode --capture` and `etc-sim replay` read the capture as the lane did.
   const limits = capture ? resolveRsuLinkOptions(linkOptions).deframer : undefined;
   const transport =
     capture && limits
-      ? capture.wrap(port, "rsu", c.rsu.protocol, {
-          interByteMs: limits.interByteTimeoutMs,
-          maxFrameLength: limits.maxFrameLength,
-        })
+      ? capture.wrap(
+          port,
+          "rsu",
+          c.rsu.protocol,
+          { interByteMs: limits.interByteTimeoutMs, maxFrameLength: limits.maxFrameLength },
+          dialect,
+        )
       : port;
   return new RsuLink({ transport, dialect, logger, options: linkOptions });
 }

@@ -4,7 +4,17 @@
  * pruning, a file cut short by a crash read up to its last whole block, and a write that failed after its
  * bytes may have left recorded with why.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -63,7 +73,7 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     w.record(reader, RTAC_EVENT.statusChange, Buffer.alloc(0), "disconnected: unplugged");
     w.close();
     const [file] = files(dir);
-    expect(file).toMatch(/t-20261126T080000\.000-001\.pcapng$/);
+    expect(file).toMatch(/t-r000001-20261126T080000\.000-001\.pcapng$/);
     const parsed = parsePcapng(readFileSync(file as string));
     expect(parsed.application).toBe("etc-lane");
     expect(parsed.interfaces.map((i) => [i.name, i.linkType])).toEqual([
@@ -111,7 +121,7 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
 
   it("rotating past file 999 keeps the file being written and prunes by number (-1000 after -999)", () => {
     const dir = tmp();
-    // An earlier run of the same lane (an older start stamp) and another prefix's file in the directory.
+    // An earlier run of the same lane (named before run numbers) and another prefix's file in the directory.
     writeFileSync(join(dir, "t-20261125T080000.000-1000.pcapng"), "");
     writeFileSync(join(dir, "other-20261125T080000.000-001.pcapng"), "");
     const { w } = writer(dir, { maxFileBytes: 1, maxFiles: 3 });
@@ -120,21 +130,64 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
       w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i & 0xff]));
       w.flush();
     }
-    expect(w.current).toMatch(/t-20261126T080000\.000-1002\.pcapng$/);
+    expect(w.current).toMatch(/t-r000001-20261126T080000\.000-1002\.pcapng$/);
     w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([0xee]));
     w.close();
     expect(readdirSync(dir).sort()).toEqual([
       "other-20261125T080000.000-001.pcapng",
-      "t-20261126T080000.000-1001.pcapng",
-      "t-20261126T080000.000-1002.pcapng",
-      "t-20261126T080000.000-1003.pcapng",
+      "t-r000001-20261126T080000.000-1001.pcapng",
+      "t-r000001-20261126T080000.000-1002.pcapng",
+      "t-r000001-20261126T080000.000-1003.pcapng",
     ]);
     // Every chunk went to a file of its own (each flush found the file full): none was lost.
     const read = (n: number) =>
-      readCapture([join(dir, `t-20261126T080000.000-${n}.pcapng`)]).records.map((r) =>
+      readCapture([join(dir, `t-r000001-20261126T080000.000-${n}.pcapng`)]).records.map((r) =>
         r.bytes.toString("hex"),
       );
     expect([read(1001), read(1002), read(1003)]).toEqual([["e8"], ["e9"], ["ee"]]);
+  });
+
+  it("prunes by run, not by the wall clock: a run started with the clock years behind keeps its own files", () => {
+    const dir = tmp();
+    /**
+     * One start of the lane: a writer whose wall clock reads `wall` at its start, rotating `rotations`
+     * times; the files then in the directory as `<start date>-<file number>`.
+     */
+    const run = (wall: number, rotations: number): string[] => {
+      let mono = 0;
+      const w = new CaptureWriter({
+        dir,
+        prefix: "t",
+        maxFileBytes: 1,
+        maxFiles: 3,
+        now: () => mono,
+        wallNow: () => wall,
+      });
+      const rsu = w.addPort("rsu", "protocol=legacy");
+      for (let i = 0; i < rotations; i++) {
+        w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i]));
+        w.flush();
+        mono += 10;
+      }
+      w.close();
+      return readdirSync(dir)
+        .sort()
+        .map((f) => f.replace(/^t-(?:r\d+-)?(\d{8})T\d{6}\.\d{3}-(\d+)\.pcapng$/, "$1-$2"));
+    };
+    // A file of a run before run numbers, then a run with the clock right: three files kept.
+    writeFileSync(join(dir, "t-20261130T080000.000-001.pcapng"), "");
+    expect(run(Date.UTC(2026, 11, 1, 8), 3)).toEqual(["20261201-001", "20261201-002", "20261201-003"]);
+    // The lane restarted on a computer whose clock reads 2020: its newest three files are kept, not the
+    // earlier run's (by the start stamp, its own came first and only the file being written survived).
+    expect(run(Date.UTC(2020, 0, 1), 4)).toEqual(["20200101-002", "20200101-003", "20200101-004"]);
+    // The clock right again: the 2020 run is the older one.
+    expect(run(Date.UTC(2026, 11, 2, 8), 2)).toEqual(["20200101-004", "20261202-001", "20261202-002"]);
+    // each start took the next run number
+    expect(readdirSync(dir).sort()).toEqual([
+      "t-r000002-20200101T000000.000-004.pcapng",
+      "t-r000003-20261202T080000.000-001.pcapng",
+      "t-r000003-20261202T080000.000-002.pcapng",
+    ]);
   });
 
   it("a file cut short by a crash reads up to its last whole block and says so", () => {
@@ -157,6 +210,121 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     const f = join(dir, "x.pcapng");
     writeFileSync(f, "not a capture");
     expect(() => readCapture([f])).toThrow(/not a pcapng capture/);
+  });
+});
+
+describe("capture files hold card numbers: the lane user's alone", () => {
+  const mode = (path: string): number => statSync(path).mode & 0o777;
+  /** `fn` under the usual umask 022, which alone leaves a directory 0755 and a file 0644 */
+  function underUmask022(fn: () => void): void {
+    const before = process.umask(0o022);
+    try {
+      fn();
+    } finally {
+      process.umask(before);
+    }
+  }
+
+  it("a directory the writer creates is 0700 (its missing parent keeps the ordinary mode), each file 0600", () => {
+    const base = tmp();
+    const dir = join(base, "lane3", "capture");
+    underUmask022(() => {
+      const { w } = writer(dir, { maxFileBytes: 1 });
+      const rsu = w.addPort("rsu", "protocol=legacy");
+      for (let i = 0; i < 2; i++) {
+        w.record(rsu, RTAC_EVENT.dataRx, Buffer.from([i]));
+        w.flush();
+      }
+      w.close();
+    });
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(base, "lane3"))).toBe(0o755);
+    const written = files(dir);
+    expect(written).toHaveLength(2);
+    expect(written.map(mode)).toEqual([0o600, 0o600]);
+  });
+
+  it("an existing directory open to others keeps its mode with a warning; the earlier capture files in it are made 0600", () => {
+    const dir = join(tmp(), "capture");
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const earlier = join(dir, "t-20261125T080000.000-001.pcapng");
+    const foreign = join(dir, "notes.txt");
+    for (const f of [earlier, foreign]) {
+      writeFileSync(f, "");
+      chmodSync(f, 0o644);
+    }
+    const log: LogLine[] = [];
+    underUmask022(() => {
+      const { w } = writer(dir, { logger: recordingLogger(log) });
+      w.record(w.addPort("rsu", "protocol=legacy"), RTAC_EVENT.dataRx, Buffer.from([1]));
+      w.close();
+    });
+    expect(log.filter((l) => l.level === "warn")).toEqual([
+      {
+        level: "warn",
+        msg: "wire capture directory is open to other users (capture files hold card numbers): its files are written 0600; chmod 700 the directory",
+        obj: { dir, mode: "0755" },
+      },
+    ]);
+    expect(mode(dir)).toBe(0o755);
+    expect(mode(earlier)).toBe(0o600);
+    expect(mode(foreign)).toBe(0o644); // not a capture file of this writer's: left as it is
+    const mine = files(dir).filter((f) => f !== earlier && f !== foreign);
+    expect(mine.map(mode)).toEqual([0o600]);
+  });
+
+  it("an existing directory of mode 0700 gets no warning", () => {
+    const dir = join(tmp(), "capture");
+    mkdirSync(dir, { mode: 0o700 });
+    const log: LogLine[] = [];
+    const { w } = writer(dir, { logger: recordingLogger(log) });
+    w.record(w.addPort("rsu", "protocol=legacy"), RTAC_EVENT.dataRx, Buffer.from([1]));
+    w.close();
+    expect(log.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
+  });
+});
+
+describe("the lane's RSU port in the capture", () => {
+  it("records the lane's dialect (the settings that change frame layouts and times) in its description", async () => {
+    const base = tmp();
+    const rt = await openLane(
+      parseLaneConfig(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+          rsu: {
+            port: "/dev/ttyUSB0",
+            protocol: "legacy",
+            dialect: { stationLength: 36, lastStationLength: 39, timeBase: "utc", utcOffsetMinutes: 540 },
+          },
+          statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+          dataDir: join(base, "data"),
+          tariff: "tariff.yaml",
+          capture: { enabled: true },
+        },
+        "lane.yaml",
+        base,
+      ),
+      { transport: createTransportPair().lane, outputs: { emit: () => {} }, uplink: false },
+    );
+    await rt.close();
+    const cap = readCapture(files(join(base, "data", "capture")));
+    expect(cap.ports.map((p) => [p.name, p.dialect])).toEqual([
+      [
+        "rsu",
+        {
+          stationLength: 36,
+          lastStationLength: 39,
+          b4Ef04: false,
+          b2AntennaId: false,
+          timeBase: "utc",
+          utcOffsetMinutes: 540,
+        },
+      ],
+    ]);
+    expect(cap.ports[0]?.description).toContain(
+      "protocol=legacy station-length=36 last-station-length=39 ef04=0 b2-antenna-id=0 time-base=utc utc-offset=540",
+    );
   });
 });
 

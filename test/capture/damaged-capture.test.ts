@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
@@ -92,6 +92,12 @@ describe("a damaged capture", () => {
       `${file}: the block at byte ${at} gives its length as 0, which no block has: the ${buf.length - at} byte(s) from there are not read`,
     ]);
     expect(parsePcapng(buf).skipped).toEqual([]);
+    // etc-lane decode --capture prints the three frames, says the file was not read to its end, exits 1
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(3);
+    expect(r.stderr).toContain(`${file}: the block at byte ${at} gives its length as 0`);
+    expect(r.stderr).toContain("1 capture file(s) not read to their end");
+    expect(r.code).toBe(1);
   });
 
   it("a length at a block's start that its end does not repeat stops the reading there", async () => {
@@ -104,6 +110,65 @@ describe("a damaged capture", () => {
     expect(readCapture([file]).truncated).toEqual([
       expect.stringContaining(`the block at byte ${at} gives its length as ${len + 8} at its start and`),
     ]);
+  });
+
+  it("a file of a rotated capture cut before its section header was whole is named, and the other files are read", async () => {
+    const { file } = await capture();
+    const dir = dirname(file);
+    const empty = join(dir, "d-r000001-20261202T000000.000-002.pcapng"); // disk full at the rotation
+    writeFileSync(empty, "");
+    const half = join(dir, "d-r000001-20261202T000000.000-003.pcapng"); // killed inside the header write
+    writeFileSync(half, Buffer.from("0a0d0d0a1c000000", "hex"));
+    const zeros = join(dir, "d-r000001-20261202T000000.000-004.pcapng"); // its size reached the disk, not its data
+    writeFileSync(zeros, Buffer.alloc(64));
+    const cap = readCapture([file, empty, half, zeros]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(cap.truncated).toEqual([
+      `${empty}: the file is empty (cut before its section header was written)`,
+      `${half}: the file ends inside its section header (8 byte(s))`,
+      `${zeros}: the file holds only zero bytes (64): what was written to it never reached the disk`,
+    ]);
+    // a file of another kind still stops the reading, naming it
+    const text = join(dir, "notes.pcapng");
+    writeFileSync(text, "not a capture");
+    expect(() => readCapture([file, text])).toThrow(`${text}: not a pcapng capture`);
+  });
+
+  it("etc-lane decode --capture and etc-sim replay read the other files of a rotated capture with an empty one", async () => {
+    const { file } = await capture();
+    const empty = join(dirname(file), "d-r000001-20261202T000000.000-002.pcapng");
+    writeFileSync(empty, "");
+    const named = `${empty}: the file is empty (cut before its section header was written)`;
+    const decoded = await runCli("etc-lane", ["decode", "--capture", file, empty]);
+    expect(
+      decoded.stdout
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { type?: string }).type),
+    ).toEqual(["B1", "B1", "B1", "B1", "B1", "B1"]);
+    expect(decoded.stderr).toContain(named);
+    expect(decoded.stderr).toContain("1 capture file(s) not read to their end");
+    expect(decoded.code).toBe(1);
+    // the replay: a capture whose RSU port only opened (nothing to send, no lane frame to wait for)
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const w = new CaptureWriter({ dir, prefix: "d", wallNow: () => Date.UTC(2026, 11, 2) });
+    w.record(
+      w.addPort("rsu", "etc-lane test rsu port x protocol=legacy"),
+      RTAC_EVENT.statusChange,
+      Buffer.alloc(0),
+      "open",
+    );
+    w.close();
+    const opened = join(dir, readdirSync(dir)[0] as string);
+    const emptyToo = join(dir, "d-r000001-20261202T000000.000-002.pcapng");
+    writeFileSync(emptyToo, "");
+    const replayed = await runCli("etc-sim", ["replay", "--tcp", "127.0.0.1:0", opened, emptyToo]);
+    expect(replayed.stderr).toContain(
+      `${emptyToo}: the file is empty (cut before its section header was written)`,
+    );
+    expect(replayed.stdout).toContain("replayed: 0 RSU write(s); the lane sent 0 of the 0 frame(s)");
+    expect(replayed.code).toBe(0);
   });
 
   it("etc-lane decode --capture prints every frame it could read, names each skipped block, exits 1", async () => {

@@ -12,6 +12,7 @@ import {
 } from "../../firmware-bridge/frames/index.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import { legacyC6 } from "../capture/c6-frame.js";
 import { runCli } from "../helpers/cli.js";
 
 const C6_SAMPLE =
@@ -425,5 +426,99 @@ describe("etc-lane decode --capture: the deframer limits", () => {
     ]);
     expect(hex.stderr).toContain("--inter-byte-ms and --max-frame-length go with --capture");
     expect(hex.code).not.toBe(0);
+  });
+});
+
+describe("etc-lane decode --capture: the lane's dialect, as the capture recorded it", () => {
+  /** A one-port capture with `description`: each of `frames` read (rx) or written (tx) on its own. */
+  async function capture(
+    description: string,
+    frames: { dir: "tx" | "rx"; bytes: Buffer }[],
+  ): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), "decode-dialect-"));
+    let mono = 0;
+    const w = new CaptureWriter({ dir, prefix: "d", now: () => mono, wallNow: () => Date.UTC(2026, 11, 2) });
+    const rsu = w.addPort("rsu", description);
+    for (const f of frames) {
+      w.record(rsu, f.dir === "tx" ? RTAC_EVENT.dataTx : RTAC_EVENT.dataRx, f.bytes);
+      mono += 10;
+      await Promise.resolve();
+    }
+    w.close();
+    return join(dir, readdirSync(dir)[0] as string);
+  }
+  const decode = async (file: string, ...opts: string[]) => {
+    const r = await runCli("etc-lane", ["decode", "--capture", file, ...opts]);
+    rmSync(dirname(file), { recursive: true, force: true });
+    return { ...r, frames: jsonLines(r.stdout) };
+  };
+
+  it("a 36-byte C6 Station recorded: the C6 decodes fully; --station-length overrides it", async () => {
+    const c6 = [{ dir: "tx" as const, bytes: legacyC6(36, "20261202162412") }];
+    const lane =
+      "etc-lane t rsu port x protocol=legacy station-length=36 last-station-length=43 ef04=0 b2-antenna-id=0 time-base=local-as-utc utc-offset=480";
+    const recorded = await decode(await capture(lane, c6));
+    expect(recorded.frames).toEqual([
+      expect.objectContaining({
+        type: "C6",
+        purchaseTime: "20261202162412",
+        hex: c6[0]?.bytes.toString("hex"),
+      }),
+    ]);
+    expect(recorded.frames[0]).not.toHaveProperty("reason");
+    expect(recorded.stderr).toBe("");
+    expect(recorded.code).toBe(0);
+    const overridden = await decode(await capture(lane, c6), "--station-length", "40");
+    expect(overridden.frames[0]).toHaveProperty("reason");
+    expect(overridden.code).toBe(1);
+    // a capture written before the lane recorded its dialect: the protocol's defaults (a 40-byte Station)
+    const old = await decode(await capture("etc-lane t rsu port x protocol=legacy", c6));
+    expect(old.frames[0]).toHaveProperty("reason");
+    expect(old.code).toBe(1);
+  });
+
+  it("a national lane without EF04 and with the B2 AntennaID: its B2 and B4 decode fully; --ef04 and --no-b2-antenna-id override", async () => {
+    const b2 =
+      "ffff000200000025b2652bc7a3000101c9bdb6ab370100010100370101202310915520201124203011241020011ae3";
+    const b4 =
+      "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
+      "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
+      "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
+      "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb";
+    const frames = [b2, b4].map((h) => ({ dir: "rx" as const, bytes: Buffer.from(h, "hex") }));
+    const r = await decode(
+      await capture("etc-lane t rsu port x protocol=national ef04=0 b2-antenna-id=1 time-base=utc", frames),
+    );
+    expect(r.frames.map((f) => [f.type, "reason" in f])).toEqual([
+      ["B2", false],
+      ["B4", false],
+    ]);
+    expect(r.frames[0]).toMatchObject({ antennaId: 1 });
+    expect(r.code).toBe(0);
+    // each recorded setting can be turned the other way
+    const over = await decode(
+      await capture("etc-lane t rsu port x protocol=national ef04=0 b2-antenna-id=1 time-base=utc", frames),
+      "--ef04",
+      "--no-b2-antenna-id",
+    );
+    expect(over.frames.map((f) => [f.type, "reason" in f])).toEqual([
+      ["B2", true],
+      ["B4", true],
+    ]);
+    expect(over.code).toBe(1);
+  });
+
+  it("the recorded UTC offset reads the 4-byte times; --utc-offset overrides it", async () => {
+    // the C6 sample's station time 5f46a22e is 2020-08-26 17:55:58 read as UTC
+    const c6 = [{ dir: "tx" as const, bytes: Buffer.from(C6_SAMPLE, "hex") }];
+    const lane = "etc-lane t rsu port x protocol=legacy time-base=local-as-utc utc-offset=-300";
+    const times = (r: { frames: Record<string, unknown>[] }) =>
+      (r.frames[0]?.derived as { times?: unknown } | undefined)?.times;
+    expect(times(await decode(await capture(lane, c6)))).toEqual({
+      "station.time": "2020-08-26T22:55:58.000Z",
+    });
+    expect(times(await decode(await capture(lane, c6), "--utc-offset", "480"))).toEqual({
+      "station.time": "2020-08-26T09:55:58.000Z",
+    });
   });
 });

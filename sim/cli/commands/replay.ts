@@ -7,13 +7,16 @@
 import type { Command } from "commander";
 import pino from "pino";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
-import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
+import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CaptureReplay, replayScript } from "../../replay/replay.js";
 import { openEndpoint } from "../endpoint.js";
 
-interface ReplayOpts {
+/** The dialect options that change frame layouts (times are not read by a replay). */
+type LayoutOptions = Pick<DialectOptions, "stationLength" | "lastStationLength" | "ef04" | "b2AntennaId">;
+
+interface ReplayOpts extends LayoutOptions {
   port?: string;
   pty?: boolean;
   tcp?: string;
@@ -41,6 +44,22 @@ export function registerReplay(program: Command): void {
     .option("--pty", "create a pseudo-terminal for the lane; prints `lane-port: /dev/pts/N` first")
     .option("--tcp <host:port>", "listen; the lane connects as client")
     .option("--protocol <variant>", "legacy or national (default: what the capture says)")
+    .option(
+      "--station-length <n>",
+      "legacy C6 Station width the lane sends: 40 or 36 (default: what the capture recorded, else 40)",
+    )
+    .option(
+      "--last-station-length <n>",
+      "legacy B4 LastStation width: 43 or 39 (default: what the capture recorded, else 43)",
+    )
+    // --ef04 first: commander then gives ef04 no default, which would override what the capture recorded
+    .option("--ef04", "national B4 with the 91-byte EF04 block (default: what the capture recorded, else on)")
+    .option("--no-ef04", "national B4 without the 91-byte EF04 block")
+    .option(
+      "--b2-antenna-id",
+      "national B2 with the 1-byte AntennaID after ErrorCode (default: what the capture recorded, else off)",
+    )
+    .option("--no-b2-antenna-id", "national B2 without the AntennaID")
     .option("--capture-port <name>", "the captured port to replay", "rsu")
     .option("--rsu-side <dir>", "rx: the lane took the capture (default); tx: the RSU side did", "rx")
     .option("--speed <x>", "play x times faster than recorded", "1")
@@ -63,11 +82,10 @@ export function registerReplay(program: Command): void {
           `the capture has no port "${o.capturePort}" (it has: ${cap.ports.map((p) => p.name).join(", ") || "none"})`,
         );
       }
-      const protocol = o.protocol ?? port.protocol;
-      if (protocol !== "legacy" && protocol !== "national") {
+      const dialect = capturePortDialect(port, o.protocol, o);
+      if (dialect === undefined) {
         throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
       }
-      const dialect = defaultDialect(protocol);
       const script = replayScript(cap, dialect, port.name, o.rsuSide);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
       const endpoint = await openEndpoint(o, logger);
@@ -88,6 +106,10 @@ export function registerReplay(program: Command): void {
         else if (e.type === "echoed")
           process.stdout.write(
             `${t} B5 TransTime ${e.recorded} -> ${e.sent} (the PurchaseTime of the lane's last C6/C3)\n`,
+          );
+        else if (e.type === "unread")
+          process.stdout.write(
+            `${t} the lane's ${e.frame} does not decode with the replay's dialect (${e.why}): its PurchaseTime cannot be read, so B5s answering such frames go out with their recorded TransTime (said once; give the lane's dialect: --station-length, --last-station-length, --[no-]ef04, --[no-]b2-antenna-id)\n`,
           );
         else if (e.type === "skipped")
           process.stdout.write(

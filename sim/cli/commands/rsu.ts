@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
-import { dialectFromOptions } from "../../../src/cli/commands/decode.js";
+import { dialectFromOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";

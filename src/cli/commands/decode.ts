@@ -3,30 +3,23 @@
  * Hex from the arguments (one stream), from stdin (one stream, however it is wrapped into lines; with
  * `--per-line` each line a stream of its own), or a
  * wire capture (`--capture FILE...`, docs/capture.md); one JSON object per frame found, whatever its
- * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully.
+ * body (src/rsu/analyse.ts). Exit status 0 only when every frame decoded fully (and, for a capture, when
+ * nothing was discarded, no block skipped and every file read to its end).
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
-import type { Dialect } from "../../../firmware-bridge/frames/dialect.js";
-import { defaultDialect } from "../../../firmware-bridge/frames/dialect.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
-import type { Variant } from "../../../firmware-bridge/framing/types.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
 import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
+import { capturePortDialect, type DialectOptions, dialectFromOptions } from "../dialect-options.js";
 import { UsageError } from "../run-cli.js";
 
-interface DecodeOpts {
+interface DecodeOpts extends DialectOptions {
   protocol?: string;
   capture?: string[];
-  stationLength?: string;
-  lastStationLength?: string;
-  timeBase?: string;
-  utcOffset?: string;
-  ef04?: boolean;
-  b2AntennaId?: boolean;
   interByteMs?: string;
   maxFrameLength?: string;
   perLine?: boolean;
@@ -76,46 +69,6 @@ function checkFrameLimitPerPort(
   }
 }
 
-export function dialectFromOptions(o: Omit<DecodeOpts, "protocol"> & { protocol: string }): Dialect {
-  if (o.protocol !== "legacy" && o.protocol !== "national") {
-    throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
-  }
-  const base = defaultDialect(o.protocol as Variant);
-  const pick = <T extends number>(name: string, v: string | undefined, allowed: readonly T[], dflt: T): T => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!allowed.includes(n as T))
-      throw new UsageError(`${name}: expected one of ${allowed.join(", ")}, got "${v}"`);
-    return n as T;
-  };
-  if (o.timeBase !== undefined && o.timeBase !== "utc" && o.timeBase !== "local-as-utc") {
-    throw new UsageError(`--time-base: expected "utc" or "local-as-utc", got "${o.timeBase}"`);
-  }
-  const offset = o.utcOffset === undefined ? base.utcOffsetMinutes : Number(o.utcOffset);
-  if (
-    o.utcOffset !== undefined &&
-    (!Number.isInteger(offset) || offset < -720 || offset > 840 || o.utcOffset.trim() === "")
-  ) {
-    throw new UsageError(
-      `--utc-offset: expected minutes east of UTC, an integer -720..840, got "${o.utcOffset}"`,
-    );
-  }
-  return {
-    ...base,
-    stationLength: pick("--station-length", o.stationLength, [36, 40] as const, base.stationLength),
-    lastStationLength: pick(
-      "--last-station-length",
-      o.lastStationLength,
-      [39, 43] as const,
-      base.lastStationLength,
-    ),
-    timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
-    utcOffsetMinutes: offset,
-    b4Ef04: o.ef04 ?? base.b4Ef04,
-    b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,
-  };
-}
-
 /** Prints frames on stdout and problems on stderr; returns how many lines were not a complete frame. */
 function emit(lines: DecodedLine[], where: string): number {
   let problems = 0;
@@ -143,7 +96,10 @@ export function registerDecode(program: Command): void {
     .description(
       "decode RSU frames from hex (arguments, or stdin as one stream; --per-line: each line on its own) or from a wire capture to JSON, one object per frame",
     )
-    .option("--protocol <variant>", "wire format: legacy (BCC) or national (CRC16); a capture says its own")
+    .option(
+      "--protocol <variant>",
+      "wire format: legacy (BCC) or national (CRC16); a capture says its own, and the lane's dialect (the options below override it)",
+    )
     .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
     .option("--station-length <n>", "legacy C6 Station width: 40 or 36 (C3 Station is always 36)")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
@@ -153,10 +109,13 @@ export function registerDecode(program: Command): void {
     )
     .option(
       "--utc-offset <minutes>",
-      "the RSU's local time for local-as-utc: minutes east of UTC (default 480)",
+      "the RSU's local time for local-as-utc: minutes east of UTC (default 480, or what a capture recorded)",
     )
+    // --ef04 first: commander then gives ef04 no default, which would override what a capture recorded
+    .option("--ef04", "national B4 with the 91-byte EF04 block (the national default)")
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
+    .option("--no-b2-antenna-id", "national B2 without the AntennaID (the default)")
     .option(
       "--inter-byte-ms <ms>",
       "with --capture: a half frame is dropped after this silence (default: what the capture recorded, else 50)",
@@ -249,10 +208,10 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   const timeline = captureTimeline(
     cap,
     (port) => {
-      const protocol = opts.protocol ?? port.protocol;
-      if (protocol === undefined)
+      const d = capturePortDialect(port, opts.protocol, opts);
+      if (d === undefined)
         throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
-      return dialectFromOptions({ ...opts, protocol });
+      return d;
     },
     limits,
   );
@@ -270,5 +229,11 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${cap.skipped.length} capture block(s) skipped (not readable; the blocks after them were read)\n`,
     );
-  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0) process.exitCode = 1;
+  // A file whose reading stopped early may hold much more than was printed (a bad length word mid-file).
+  if (cap.truncated.length > 0)
+    process.stderr.write(
+      `${cap.truncated.length} capture file(s) not read to their end (what comes after the place named above is not shown)\n`,
+    );
+  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0 || cap.truncated.length > 0)
+    process.exitCode = 1;
 }
