@@ -16,8 +16,9 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
-import type { BoothIntentPayload } from "./booth-records.js";
+import { type BoothIntentPayload, caseLink } from "./booth-records.js";
 import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
@@ -484,8 +485,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (this.held(card.cardId, c.obuSerial, !open || c !== settling)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
-        cardId: card.cardId,
+        case: caseLink(c),
         code: "HELD",
+        ...idsData({ cardId: card.cardId, obuSerial: c.obuSerial, obuId: c.obuId }),
       });
       await ctx.signal("refused");
       return;

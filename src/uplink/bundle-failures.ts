@@ -6,7 +6,7 @@
  *   again until the manifest offers another;
  * - any other failure is the lane's (its disk or store full, its worker died, the cache closed, the bundle
  *   ahead of the lane's clock, an error without a code): the bundle is tried again, the first time at the
- *   next poll, then after 2, 4, 8 and 16 polls, then every RETRY_MAX_POLLS polls, so a local condition that
+ *   next poll, then after 2 and 4 polls, then every RETRY_MAX_POLLS (8) polls, so a local condition that
  *   lasts neither stops the list's updates nor has the lane try the bundle at every poll.
  * Forgotten when the manifest offers another bundle first (or none), and at restart.
  */
@@ -25,8 +25,12 @@ export const BUNDLE_REFUSALS: ReadonlySet<string> = new Set<string>([
   StatusListErrors.NoFullList,
 ]);
 
-/** The most polls between two tries of a bundle the lane failed to apply (an hour at the default 2.5 min). */
-export const RETRY_MAX_POLLS = 24;
+/**
+ * The most polls between two tries of a bundle the lane failed to apply: 20 minutes at the default 2.5 min,
+ * under the default delta age limit (statusList.deltaMaxAgeMinutes, 30), so a list whose cause is gone
+ * moves on before a fresh one is overdue.
+ */
+export const RETRY_MAX_POLLS = 8;
 
 /** Whether the sink's error `e` refuses the bundle itself (else the failure is the lane's). */
 export function isBundleRefusal(e: unknown): boolean {

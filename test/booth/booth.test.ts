@@ -490,7 +490,13 @@ describe("the booth over ptys", () => {
           .map((x) => x.entry)
           .filter((e) => e.type === "booth.refused");
         expect(refusals.map((e) => e.data)).toEqual([
-          expect.objectContaining({ cardId: CARD, code: "HELD" }),
+          // the case and its OBU named too, so `audit search --obu` finds the refusal
+          expect.objectContaining({
+            cardId: CARD,
+            code: "HELD",
+            obuSerial: stop.obuSerial,
+            case: expect.objectContaining({ id: atBooth, seq: stop.seq }),
+          }),
         ]);
         // the earlier trip is paid (its case closed, its suspect as settle.ts leaves it); the taken case waits
         expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
