@@ -54,6 +54,15 @@ export class AckClock {
       return row.at;
     });
     this.lag = parseLag(h.meta(RETENTION_LAG_KEY));
+    // a stored stamp ahead of the clock: the clock is behind (an RTC reset), or the stamp was made while
+    // the clock ran ahead; either way acknowledgements are stamped with it until real time reaches it, so
+    // retention keeps them that much longer (never deletes early): said, since it can be years
+    const ahead = this.newest === null ? 0 : this.newest - this.h.now().getTime();
+    if (ahead > CLOCK_STEP_TOLERANCE_MS)
+      h.log.warn(
+        { newestAckAt: new Date(this.newest as number).toISOString(), aheadMs: ahead },
+        "the newest acknowledgement's stamp is ahead of the wall clock: new acknowledgements take that stamp, and retention keeps them until it is past",
+      );
   }
 
   /** The lag in force (for a report), or 0. */

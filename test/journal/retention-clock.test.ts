@@ -7,6 +7,7 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import type { Journal } from "../../src/journal/journal.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -133,5 +134,31 @@ describe("retention and the wall clock", () => {
     j = openOn(k);
     expect((await j.runRetention()).deleted).toBe(0);
     expect(j.get(rec.seq)).not.toBeNull();
+  });
+  it("a stamp made while the clock ran ahead stays the newest after the clock is put right: later acknowledgements take it, and the open says so", async () => {
+    // the clock a year ahead (NTP or GPS misconfigured) when a record was acknowledged
+    let k = clocks(Date.parse("2027-12-05T10:00:00Z"));
+    let j = openOn(k);
+    const first = j.commit(sampleRecord(1));
+    j.markUploaded(acksOf(first), new Date(k.c.wall));
+    await j.close();
+    // restarted with the clock right: the open warns, and the next acknowledgement takes the stored stamp
+    k = clocks(Date.parse("2026-12-05T10:00:00Z"));
+    const log: LogLine[] = [];
+    j = jd.open({
+      now: () => new Date(k.c.wall),
+      monotonicNow: () => k.c.mono,
+      retention: { days: 90, intervalMs: 0 },
+      logger: recordingLogger(log),
+    });
+    expect(log.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
+      "the newest acknowledgement's stamp is ahead of the wall clock: new acknowledgements take that stamp, and retention keeps them until it is past",
+    ]);
+    const second = j.commit(sampleRecord(2));
+    j.markUploaded(acksOf(second), new Date(k.c.wall));
+    // 91 days of real time later both are kept (never deleted early; kept longer, as docs/journal.md says)
+    k.pass(91 * DAY);
+    expect((await j.runRetention()).deleted).toBe(0);
+    expect(j.get(second.seq)).not.toBeNull();
   });
 });
