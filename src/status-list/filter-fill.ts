@@ -10,9 +10,18 @@ import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { RawRecord } from "./bundle.js";
-import { BloomFilter } from "./filter.js";
+import { BloomFilter, type FilterTag } from "./filter.js";
 import { cardWordA, decodeCardKey, OBU_WORD_A, serialHalvesToDecimal } from "./ids.js";
-import { cardLayout, filterTempName, fsyncDir, type MetaRow, openWriter, overlayRows } from "./store.js";
+import {
+  cardLayout,
+  filterGeneration,
+  filterTempName,
+  fsyncDir,
+  type MetaRow,
+  openWriter,
+  overlayRows,
+  raiseFilterGeneration,
+} from "./store.js";
 
 export function addToFilter(f: BloomFilter, r: RawRecord): void {
   if (r.kind === 1) {
@@ -25,25 +34,30 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
 
 /**
  * The filter of an active list as the lane installs it (the worker's "filter" job): its saved file when
- * that can be used (filter.ts read), else one rebuilt from the database (rebuildFilter); either way
- * completed with the keys in `added`. Run in the job queue, so no delta commits meanwhile. `refused`:
- * why the file was not used (it was rebuilt), or null.
+ * that can be used (filter.ts read: of this list and of the database's filter generation, intact), else
+ * one rebuilt from the database (rebuildFilter); either way completed with the keys in `added`. Run in
+ * the job queue, so no delta commits meanwhile. `refused`: why the file was not used (it was rebuilt),
+ * or null.
  */
 export function openFilter(
   dir: string,
   dbName: string,
   fullVersion: string,
 ): { filter: BloomFilter; refused: string | null } {
-  const saved = BloomFilter.read(join(dir, `${dbName}.filter`), { db: dbName, fullVersion });
-  if (!("filter" in saved))
-    return { filter: rebuildFilter(dir, dbName, fullVersion), refused: saved.refused };
   const db = new Database(join(dir, dbName), { readonly: true });
+  let refused: string;
   try {
-    replayAdded(db, saved.filter);
+    const tag = { db: dbName, fullVersion, generation: filterGeneration(db) };
+    const saved = BloomFilter.read(join(dir, `${dbName}.filter`), tag);
+    if ("filter" in saved) {
+      replayAdded(db, saved.filter);
+      return { filter: saved.filter, refused: null };
+    }
+    refused = saved.refused;
   } finally {
     db.close();
   }
-  return { filter: saved.filter, refused: null };
+  return { filter: rebuildFilter(dir, dbName, fullVersion), refused };
 }
 
 /**
@@ -67,12 +81,21 @@ export function replayAddedInto(dbPath: string, f: BloomFilter): number {
  * main tables. The file is complete (renamed, directory synced) before the delete commits, so a crash
  * between the two leaves `added` as it was. Nothing is pruned while the overlay holds rows (a delta came
  * in between): a rebuild needs their keys from `added`. Returns the rows deleted.
+ *
+ * A file written before the delete lacks the keys it took from `added`, so the filter generation
+ * (store.ts) is raised and committed first, and the file saved here carries the new one: every earlier
+ * file (one restored from a backup, copied back by hand) is refused at load and rebuilt (filter.ts read).
+ * Raised before the save, not with the delete: a number saved in a file whose delete then never commits
+ * (a crash, a failed write) is never handed to another file, so a copy of that file cannot match a later
+ * delete's generation. A crash between the raise and the save leaves the database a generation past its
+ * file: the file is rebuilt at the next open (a cost, never a missing key).
  */
 export function pruneAdded(dir: string, dbName: string, fullVersion: string, f: BloomFilter): number {
   const db = openWriter(join(dir, dbName));
   try {
     if (overlayRows(db) > 0) return 0;
-    saveFilter(dir, dbName, fullVersion, f);
+    const generation = raiseFilterGeneration(db);
+    saveFilter(dir, { db: dbName, fullVersion, generation }, f);
     return db
       .transaction(() => (overlayRows(db) > 0 ? 0 : db.prepare("DELETE FROM added").run().changes))
       .immediate();
@@ -81,14 +104,14 @@ export function pruneAdded(dir: string, dbName: string, fullVersion: string, f: 
   }
 }
 
-/** Save `f` as `<db>.filter`: its own temporary name, synced, renamed, the directory synced. */
-function saveFilter(dir: string, dbName: string, fullVersion: string, f: BloomFilter): void {
+/** Save `f` as `<tag.db>.filter`: its own temporary name, synced, renamed, the directory synced. */
+function saveFilter(dir: string, tag: FilterTag, f: BloomFilter): void {
   // written whole under a temporary name, synced, then renamed (filter.ts save): a file under the
   // filter's name is always complete, never one a crash cut short or left with unwritten (zero) bits
-  const path = join(dir, `${dbName}.filter`);
-  const tmp = join(dir, filterTempName(dbName));
+  const path = join(dir, `${tag.db}.filter`);
+  const tmp = join(dir, filterTempName(tag.db));
   try {
-    f.save(tmp, { db: dbName, fullVersion });
+    f.save(tmp, tag);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
@@ -124,7 +147,8 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
     >) {
       addObuKey(f, row[0]);
     }
-    saveFilter(dir, dbName, fullVersion, f);
+    // the generation the database is at: the file holds the main tables' keys as they are now
+    saveFilter(dir, { db: dbName, fullVersion, generation: filterGeneration(db) }, f);
     replayAdded(db, f);
     return f;
   } finally {

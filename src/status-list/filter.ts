@@ -12,10 +12,12 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "
 /**
  * The filter file: a 4096-byte header (this magic, a 4-byte length, then JSON: the tag, the hash layout,
  * log2Bits, k and the SHA-256 of the body), then the bit array. Format 2 added the body's SHA-256, checked
- * at load: a block of zeros (a torn write, a damaged disk) would rule listed ids out without it. A file of
- * format 1 (no checksum) is refused, so rebuilt.
+ * at load: a block of zeros (a torn write, a damaged disk) would rule listed ids out without it. Format 3
+ * added the tag's filter generation (FilterTag): a file written before `added` was last emptied lacks keys
+ * only `added` held. A file of format 1 or 2 is refused, so rebuilt: format 2 has no generation, and
+ * nothing tells whether it was written before or after that delete.
  */
-const FILE_MAGIC = Buffer.from("ETCSLBF2", "ascii");
+const FILE_MAGIC = Buffer.from("ETCSLBF3", "ascii");
 const FILE_HEADER = 4096;
 
 export const FILTER_K = 7;
@@ -55,6 +57,12 @@ export interface FilterTag {
   /** the database file this filter was built for */
   db: string;
   fullVersion: string;
+  /**
+   * the database's filter generation when the file was written (store.ts filterGeneration). It is raised
+   * before each save that precedes a delete of `added` (filter-fill.ts pruneAdded), so a file of another
+   * generation than its database's is refused: it may lack keys that only `added` held
+   */
+  generation: number;
 }
 
 /**
@@ -155,9 +163,9 @@ export class BloomFilter {
   }
 
   /**
-   * Read a saved filter: the filter, or why the file cannot be used (missing, another list's, another
-   * format or hash layout, cut short, or its body does not match its checksum). A file refused is rebuilt
-   * from the database (filter-fill.ts), never trusted.
+   * Read a saved filter: the filter, or why the file cannot be used (missing, another list's or another
+   * filter generation's, another format or hash layout, cut short, or its body does not match its
+   * checksum). A file refused is rebuilt from the database (filter-fill.ts), never trusted.
    */
   static read(path: string, tag: FilterTag): { filter: BloomFilter } | { refused: string } {
     let fd: number;
@@ -170,7 +178,7 @@ export class BloomFilter {
       const head = Buffer.alloc(FILE_HEADER);
       if (readSync(fd, head, 0, FILE_HEADER, 0) !== FILE_HEADER) return { refused: "header cut short" };
       if (!head.subarray(0, 8).equals(FILE_MAGIC))
-        return { refused: `not a filter file of format 2 (magic ${head.toString("latin1", 0, 8)})` };
+        return { refused: `not a filter file of format 3 (magic ${head.toString("latin1", 0, 8)})` };
       const len = head.readUInt32BE(8);
       if (len > FILE_HEADER - 12) return { refused: "header length out of range" };
       const meta = JSON.parse(head.toString("utf8", 12, 12 + len)) as FilterTag & {
@@ -181,6 +189,11 @@ export class BloomFilter {
       };
       if (meta.db !== tag.db || meta.fullVersion !== tag.fullVersion)
         return { refused: `built for another list (${meta.db}, full ${meta.fullVersion})` };
+      if (typeof meta.generation !== "number") return { refused: "no filter generation in its header" };
+      // written before `added` was last emptied (a file restored or copied back): the keys deltas added
+      // before that delete may be missing from it, and `added` no longer names them
+      if (meta.generation !== tag.generation)
+        return { refused: `of filter generation ${meta.generation}, the database is at ${tag.generation}` };
       // another hash layout (a file written by an older version): its bits are elsewhere, so it would
       // answer "not listed" for listed ids; refused, and rebuilt from the database
       if (meta.layout !== LAYOUT) return { refused: `hash layout ${meta.layout}, not ${LAYOUT}` };

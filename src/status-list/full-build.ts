@@ -247,7 +247,8 @@ function closeForServing(db: Database.Database): void {
 function makeDurable(dir: string, dbName: string, filter: BloomFilter, fullVersion: string): void {
   const dbPath = join(dir, dbName);
   fsyncFile(dbPath);
-  filter.save(`${dbPath}.filter`, { db: dbName, fullVersion });
+  // a new database: at filter generation 0 (the schema's default), `added` never emptied
+  filter.save(`${dbPath}.filter`, { db: dbName, fullVersion, generation: 0 });
   fsyncDir(dir);
 }
 

@@ -108,7 +108,8 @@ export class OverlayMergeSchedule {
    * After a merge that emptied the overlay: the worker saves the filter the lane uses as the list's filter
    * file and empties `added` (filter-fill.ts pruneAdded says why that is safe), so `added`, which the
    * worker replays at every open, does not keep growing until the next full list. Not while no filter is
-   * in use (loading or being rebuilt). Never rejects.
+   * in use (loading or being rebuilt), nor by the worker when a delta reached the overlay first: then it is
+   * tried again at the end of the next merge that empties the overlay. Never rejects.
    */
   private pruneAdded(a: ActiveList): Promise<void> {
     const { d } = this;

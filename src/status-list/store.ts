@@ -216,7 +216,8 @@ CREATE TABLE meta (
   delta_version TEXT, delta_created INTEGER,
   cards INTEGER NOT NULL, obus INTEGER NOT NULL,
   imported_at INTEGER NOT NULL, key_id TEXT NOT NULL,
-  obus_not_decimal INTEGER NOT NULL DEFAULT 0
+  obus_not_decimal INTEGER NOT NULL DEFAULT 0,
+  filter_gen INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE card (
@@ -249,6 +250,37 @@ export interface MetaRow {
    * list stored before this count was kept (not counted)
    */
   obus_not_decimal?: number;
+  /** the filter generation (filterGeneration); absent from a list stored before the column (0) */
+  filter_gen?: number;
+}
+
+/**
+ * The list's filter generation: raised (raiseFilterGeneration) each time the worker is about to save the
+ * lane's filter as the filter file and empty `added` (filter-fill.ts pruneAdded). A filter file carries
+ * the generation it was written at (filter.ts), and only a file of the database's generation is loaded:
+ * one written before `added` was last emptied lacks the keys that delete took away. 0 for a new list and
+ * for a list stored before the column.
+ */
+export function filterGeneration(db: Database.Database): number {
+  const m = db.prepare("SELECT * FROM meta WHERE id = 1").get() as MetaRow | undefined;
+  return m?.filter_gen ?? 0;
+}
+
+/**
+ * Raise the filter generation by one and commit (a list stored before the column gets it, in the same
+ * transaction); returns the new generation.
+ */
+export function raiseFilterGeneration(db: Database.Database): number {
+  return db
+    .transaction(() => {
+      const columns = db.prepare("SELECT name FROM pragma_table_info('meta')").pluck().all() as string[];
+      if (!columns.includes("filter_gen"))
+        db.exec("ALTER TABLE meta ADD COLUMN filter_gen INTEGER NOT NULL DEFAULT 0");
+      const next = filterGeneration(db) + 1;
+      db.prepare("UPDATE meta SET filter_gen = ? WHERE id = 1").run(next);
+      return next;
+    })
+    .immediate();
 }
 
 /** Open the live database for writing from a worker: WAL, FULL sync, waits on a busy reader briefly. */

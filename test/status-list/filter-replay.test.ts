@@ -6,16 +6,17 @@
  * commit. The lane thread's SQL is watched through better-sqlite3's prepare in this thread (the worker
  * loads its own copy of the module).
  */
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RawRecord } from "../../src/status-list/bundle.js";
+import { compactOverlay } from "../../src/status-list/compaction.js";
 import { applyDelta } from "../../src/status-list/delta-apply.js";
 import { BloomFilter } from "../../src/status-list/filter.js";
 import { addToFilter, openFilter, pruneAdded, rebuildFilter } from "../../src/status-list/filter-fill.js";
 import { StatusListCache } from "../../src/status-list/index.js";
-import { listDir, readPointer } from "../../src/status-list/store.js";
+import { filterGeneration, listDir, readPointer } from "../../src/status-list/store.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V = "202611230000";
@@ -61,7 +62,11 @@ afterEach(() => {
 
 describe("the filter the worker returns", () => {
   it("holds the ids deltas added, loaded from its file (which holds the full list's only)", () => {
-    const saved = BloomFilter.load(join(dir, `${db}.filter`), { db, fullVersion: V }) as BloomFilter;
+    const saved = BloomFilter.load(join(dir, `${db}.filter`), {
+      db,
+      fullVersion: V,
+      generation: 0,
+    }) as BloomFilter;
     expect([holds(saved, cardRecord), holds(saved, obuRecord)]).toEqual([false, false]);
     const { filter, refused } = openFilter(dir, db, V);
     expect(refused).toBeNull();
@@ -137,6 +142,28 @@ describe("`added` after an overlay merge", () => {
       d.close();
     }
   };
+  const generation = (): number => {
+    const d = new Database(join(dir, db), { readonly: true });
+    try {
+      return filterGeneration(d);
+    } finally {
+      d.close();
+    }
+  };
+  /** Open with merges due at once, wait for the merge (and the prune after it), close. */
+  const mergeAndPrune = async (): Promise<void> => {
+    const cache = await StatusListCache.open({
+      dataDir: tmp.dir,
+      publicKeyPem: stationPub,
+      compaction: { maxRows: 1, batchRows: 1, pauseMs: 0 },
+    });
+    try {
+      await cache.compactionIdle();
+      expect(cache.info().overlay.rows).toBe(0);
+    } finally {
+      await cache.close();
+    }
+  };
 
   it("is emptied once the merge has emptied the overlay, the lane's filter saved first; the ids stay listed", async () => {
     expect(addedRows()).toBe(2);
@@ -152,7 +179,12 @@ describe("`added` after an overlay merge", () => {
       await cache.close();
     }
     expect(addedRows()).toBe(0);
-    const saved = BloomFilter.load(join(dir, `${db}.filter`), { db, fullVersion: V }) as BloomFilter;
+    expect(generation()).toBe(1);
+    const saved = BloomFilter.load(join(dir, `${db}.filter`), {
+      db,
+      fullVersion: V,
+      generation: 1,
+    }) as BloomFilter;
     expect([holds(saved, cardRecord), holds(saved, obuRecord)]).toEqual([true, true]);
     // reopened: the filter loaded from that file, then rebuilt from the database (the rows are in the
     // main tables now)
@@ -177,6 +209,79 @@ describe("`added` after an overlay merge", () => {
     const f = BloomFilter.create(1000);
     expect(pruneAdded(dir, db, V, f)).toBe(0);
     expect(addedRows()).toBe(2);
+    expect(generation()).toBe(0);
     expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it.each([
+    ["", (): void => undefined],
+    [
+      " (a list stored before the filter generation: the prune adds it)",
+      (): void => {
+        const d = new Database(join(dir, db));
+        try {
+          d.exec("ALTER TABLE meta DROP COLUMN filter_gen");
+        } finally {
+          d.close();
+        }
+      },
+    ],
+  ])(
+    "leaves a filter file saved before it refused when it comes back (a restored backup)%s: the ids deltas added stay listed",
+    async (_, before) => {
+      before();
+      const file = join(dir, `${db}.filter`);
+      const old = readFileSync(file); // the full list's keys only: the ids deltas added are in `added`
+      await mergeAndPrune();
+      expect(addedRows()).toBe(0);
+      writeFileSync(file, old);
+      const again = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+      try {
+        await again.filterReady();
+        expect(again.info().filter.loaded).toBe(true);
+        expect(again.lookup({ cardId: ADDED_CARD }).listed).toBe(true);
+        expect(again.lookup({ obuId: ADDED_OBU }).listed).toBe(true);
+      } finally {
+        await again.close();
+      }
+      expect(readFileSync(file).equals(old)).toBe(false); // rebuilt
+      // why: the prune raised the database's filter generation, and the old file names the one before
+      expect(generation()).toBe(1);
+      writeFileSync(file, old);
+      expect(openFilter(dir, db, V).refused).toBe("of filter generation 0, the database is at 1");
+    },
+  );
+
+  it("never gives a later prune's number to the file of a prune whose delete failed", async () => {
+    // a prune saves its file, then the delete of `added` fails (as a crash there would leave it)
+    compactOverlay(join(dir, db), 1000);
+    const f = openFilter(dir, db, V).filter;
+    const prepare = Database.prototype.prepare;
+    const spy = vi.spyOn(Database.prototype, "prepare").mockImplementation(function (
+      this: Database.Database,
+      sql: string,
+    ) {
+      if (/^DELETE FROM added/.test(sql)) throw new Error("disk I/O error");
+      return prepare.call(this, sql);
+    });
+    expect(() => pruneAdded(dir, db, V, f)).toThrow(/disk I\/O error/);
+    spy.mockRestore();
+    expect(addedRows()).toBe(2);
+    const file = join(dir, `${db}.filter`);
+    const failedPrunes = readFileSync(file); // a copy of it (a backup taken now)
+    // a delta adds a card (its bits set in the lane's filter, its row in `added`), then a merge and a
+    // prune that goes through
+    const later = card(9_000_003, 4401);
+    const d2 = delta("202611230010", D1, [{ kind: "card", id: later, listType: 1, reason: "挂失" }]);
+    applyDelta(join(dir, db), { bytes: d2 }, stationPub.toString(), f, () => undefined, Date.now());
+    compactOverlay(join(dir, db), 1000);
+    expect(pruneAdded(dir, db, V, f)).toBe(3);
+    const laterRecord: RawRecord = { ...cardRecord, lo32: 9_000_003 };
+    expect(holds(openFilter(dir, db, V).filter, laterRecord)).toBe(true);
+    // the failed prune's file back: it lacks the later card, which `added` no longer names
+    writeFileSync(file, failedPrunes);
+    const { filter, refused } = openFilter(dir, db, V);
+    expect(refused).toBe("of filter generation 1, the database is at 2");
+    expect(holds(filter, laterRecord)).toBe(true);
   });
 });

@@ -54,7 +54,7 @@ describe("blocked Bloom filter", () => {
       const f = BloomFilter.create(100);
       f.add(1, 2, 3);
       const path = join(tmp.dir, "x.filter");
-      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000" };
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000", generation: 0 };
       f.save(path, tag);
       expect(BloomFilter.load(path, tag)?.mayContain(1, 2, 3)).toBe(true);
       const bytes = readFileSync(path);
@@ -77,7 +77,7 @@ describe("blocked Bloom filter", () => {
       const f = BloomFilter.create(100_000);
       for (let i = 0; i < 1000; i++) f.add(7, i, i * 3);
       const path = join(tmp.dir, "x.filter");
-      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000" };
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000", generation: 0 };
       f.save(path, tag);
       expect(BloomFilter.read(path, tag)).toEqual({ filter: expect.any(BloomFilter) });
       // the 4 KB block of the body that holds key (7, 0, 0)'s bits, zeroed: same length, same header
@@ -105,7 +105,7 @@ describe("blocked Bloom filter", () => {
       const f = BloomFilter.create(100);
       f.add(1, 2, 3);
       const path = join(tmp.dir, "x.filter");
-      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000" };
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000", generation: 0 };
       f.save(path, tag);
       // the same file as format 1 wrote it: magic ETCSLBF1, the header's JSON without sha256
       const bytes = readFileSync(path);
@@ -118,6 +118,49 @@ describe("blocked Bloom filter", () => {
       v1.copy(bytes, 12);
       writeFileSync(path, bytes);
       expect(BloomFilter.load(path, tag)).toBeNull();
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  /** `path`'s header JSON rewritten by `edit`, under `magic`. */
+  function rewriteHeader(path: string, magic: string, edit: (meta: Record<string, unknown>) => object): void {
+    const bytes = readFileSync(path);
+    const meta = JSON.parse(bytes.toString("utf8", 12, 12 + bytes.readUInt32BE(8))) as Record<
+      string,
+      unknown
+    >;
+    const json = Buffer.from(JSON.stringify(edit(meta)), "utf8");
+    bytes.fill(0, 0, 4096);
+    bytes.write(magic, 0, "ascii");
+    bytes.writeUInt32BE(json.length, 8);
+    json.copy(bytes, 12);
+    writeFileSync(path, bytes);
+  }
+
+  it("refuses a filter file of another filter generation, of format 2 (none), or of format 3 without one", () => {
+    const tmp = tempDir();
+    try {
+      const f = BloomFilter.create(100);
+      f.add(1, 2, 3);
+      const path = join(tmp.dir, "x.filter");
+      const tag = { db: "sl-202507310000-00000000.db", fullVersion: "202507310000", generation: 4 };
+      f.save(path, tag);
+      expect(BloomFilter.read(path, tag)).toEqual({ filter: expect.any(BloomFilter) });
+      // written before `added` was last emptied (the database's generation raised since)
+      expect(BloomFilter.read(path, { ...tag, generation: 5 })).toEqual({
+        refused: "of filter generation 4, the database is at 5",
+      });
+      // the same file as format 2 wrote it: magic ETCSLBF2, no generation (nothing says when it was written)
+      rewriteHeader(path, "ETCSLBF2", ({ generation: _, ...meta }) => meta);
+      expect(BloomFilter.read(path, { ...tag, generation: 0 })).toEqual({
+        refused: "not a filter file of format 3 (magic ETCSLBF2)",
+      });
+      // format 3's magic without the field: never read as generation 0
+      rewriteHeader(path, "ETCSLBF3", (meta) => meta);
+      expect(BloomFilter.read(path, { ...tag, generation: 0 })).toEqual({
+        refused: "no filter generation in its header",
+      });
     } finally {
       tmp.cleanup();
     }
