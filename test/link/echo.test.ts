@@ -5,37 +5,14 @@
  * (docs/link.md "Receiving, acknowledging, deduplicating").
  */
 import { describe, expect, it, vi } from "vitest";
-import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { encodeFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { type ChannelProblem, FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { frameBytes, L, linksPerTest, N, settle } from "./harness.js";
+import { C0_FRAME, frameBytes, L, linksPerTest, N, settle } from "./harness.js";
 
-const C0_BY_VARIANT = {
-  legacy: {
-    type: "C0",
-    unixTime: 0,
-    dateTime: "20250101000000",
-    laneMode: 4,
-    waitTime: 1,
-    txPower: 10,
-    pllChannelId: 1,
-    transClass: 0,
-  },
-  national: {
-    type: "C0",
-    unixTime: 0,
-    dateTime: "20250101000000",
-    laneMode: 4,
-    bstInterval: 10,
-    txPower: 10,
-    pllChannelId: 1,
-    transMode: 1,
-    flagId: "000000",
-    reserved: "0000",
-  },
-} as unknown as Record<"legacy" | "national", Frame>;
+const C0_BY_VARIANT = C0_FRAME;
 const { rig } = linksPerTest();
 const ECHO_WARNING = /own side/;
 

@@ -172,6 +172,32 @@ export class ScriptedTransport implements Transport {
   }
 }
 
+/** A C0 the lane sends, per variant (the link's own frames the tests send). */
+export const C0_FRAME = {
+  legacy: {
+    type: "C0",
+    unixTime: 0,
+    dateTime: "20250101000000",
+    laneMode: 4,
+    waitTime: 1,
+    txPower: 10,
+    pllChannelId: 1,
+    transClass: 0,
+  } as Frame,
+  national: {
+    type: "C0",
+    unixTime: 0,
+    dateTime: "20250101000000",
+    laneMode: 4,
+    bstInterval: 10,
+    txPower: 10,
+    pllChannelId: 1,
+    transMode: 1,
+    flagId: "000000",
+    reserved: "0000",
+  } as Frame,
+};
+
 // Frame payloads (DATA, type byte first) the device side writes.
 export const L = {
   /** legacy B2 OBU information, OBUID 01020304, ErrorCode 0 */

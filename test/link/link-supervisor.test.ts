@@ -5,18 +5,9 @@ import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { ON_SILENCE, silenceAction } from "../../firmware-bridge/link/link-supervisor.js";
 import { backoffDelay, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { frameBytes, L, linksPerTest, type Rig, ScriptedTransport, settle } from "./harness.js";
+import { C0_FRAME, frameBytes, L, linksPerTest, type Rig, ScriptedTransport, settle } from "./harness.js";
 
-const C0: Frame = {
-  type: "C0",
-  unixTime: 0,
-  dateTime: "20250101000000",
-  laneMode: 4,
-  waitTime: 1,
-  txPower: 10,
-  pllChannelId: 1,
-  transClass: 0,
-} as Frame;
+const C0 = C0_FRAME.legacy;
 const { rig, scriptedLink } = linksPerTest();
 
 /** Times (ms since t0) at which the link began an open attempt. */

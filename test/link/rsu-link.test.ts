@@ -5,18 +5,9 @@ import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { frameBytes, L, linksPerTest, N, ScriptedTransport, settle } from "./harness.js";
+import { C0_FRAME, frameBytes, L, linksPerTest, N, ScriptedTransport, settle } from "./harness.js";
 
-const C0: Frame = {
-  type: "C0",
-  unixTime: 0,
-  dateTime: "20250101000000",
-  laneMode: 4,
-  waitTime: 1,
-  txPower: 10,
-  pllChannelId: 1,
-  transClass: 0,
-} as Frame;
+const C0 = C0_FRAME.legacy;
 const isB0 = (f: Frame): boolean => f.type === "B0";
 const { rig, scriptedLink } = linksPerTest();
 
@@ -99,18 +90,7 @@ describe("RsuLink request()", () => {
       // answer each C0 with a B0 after 30 ms
       setTimeout(() => void r.rsu(n, N.b0), 30);
     });
-    const C0n = {
-      type: "C0",
-      unixTime: 0,
-      dateTime: "20250101000000",
-      laneMode: 4,
-      bstInterval: 10,
-      txPower: 10,
-      pllChannelId: 1,
-      transMode: 1,
-      flagId: "000000",
-      reserved: "0000",
-    } as Frame;
+    const C0n = C0_FRAME.national;
     const a = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`a:${f.wire.seq}`));
     const b = r.link.request(C0n, isB0, { timeoutMs: 1000 }).then((f) => order.push(`b:${f.wire.seq}`));
     await vi.advanceTimersByTimeAsync(100);
