@@ -12,6 +12,7 @@
  * has to pay (card-loop.ts), and when that is the suspect's own case, the settled record is still a case.
  */
 import type { CommittedRecord } from "../journal/types.js";
+import { SUSPECT_REASONS } from "../lane/stop-reasons.js";
 
 /**
  * Stop reasons the booth takes by default: the card itself may pay, only the DSRC path failed. Reasons
@@ -40,16 +41,7 @@ export const DEFAULT_BOOTH_REASONS = [
 ] as const;
 
 /** Suspect outcomes settled at the booth from card evidence (ORPHAN_B5 names no card: not a case). */
-export const SUSPECT_CASES = [
-  "B5_NO_DSRC",
-  "B5_INCOMPLETE",
-  "B5_MISMATCH",
-  "B5_MISSING",
-  "SUPERSEDED",
-  "LANE_STOPPED",
-  "CRASH_RECOVERED",
-  "BOOTH_DEBIT_UNCONFIRMED",
-] as const;
+export const SUSPECT_CASES = [...SUSPECT_REASONS, "BOOTH_DEBIT_UNCONFIRMED"] as const;
 
 export type BoothCaseKind = "stop" | "suspect" | "recovery" | "walk-up";
 
