@@ -134,7 +134,7 @@ describe("a damaged capture", () => {
     expect(() => readCapture([file, text])).toThrow(`${text}: not a pcapng capture`);
   });
 
-  it("etc-lane decode --capture and etc-sim replay read the other files of a rotated capture with an empty one", async () => {
+  it("etc-lane decode --capture and etc-sim replay read the other files of a rotated capture with an empty one, and exit 1", async () => {
     const { file } = await capture();
     const empty = join(dirname(file), "d-r000001-20261202T000000.000-002.pcapng");
     writeFileSync(empty, "");
@@ -167,8 +167,17 @@ describe("a damaged capture", () => {
     expect(replayed.stderr).toContain(
       `${emptyToo}: the file is empty (cut before its section header was written)`,
     );
-    expect(replayed.stdout).toContain("replayed: 0 RSU write(s); the lane sent 0 of the 0 frame(s)");
-    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toContain(
+      "replayed: 0 RSU write(s); the lane sent 0 of the 0 frame(s) the recorded lane sent; 0 difference(s) (only what was read was replayed: 1 capture file(s) not read to their end)",
+    );
+    // replayed in part: not a pass
+    expect(replayed.code).toBe(1);
+    // the same capture without the empty file replays whole
+    const whole = await runCli("etc-sim", ["replay", "--tcp", "127.0.0.1:0", opened]);
+    expect(whole.stdout).toContain(
+      "replayed: 0 RSU write(s); the lane sent 0 of the 0 frame(s) the recorded lane sent; 0 difference(s)\n",
+    );
+    expect(whole.code).toBe(0);
   });
 
   it("etc-lane decode --capture prints every frame it could read, names each skipped block, exits 1", async () => {

@@ -2,7 +2,8 @@
  * `etc-sim replay FILE...`: plays a wire capture's RSU side back against a lane (ours or anyone's),
  * at the recorded pace, over a serial port, a pseudo-terminal or TCP (docs/capture.md). stdout: where
  * the lane connects, then one line per RSU frame sent and per place where the lane differs from the
- * recorded one, then a summary. Exit status 0 when the lane sent every frame the recorded lane sent.
+ * recorded one, then a summary. Exit status 0 when the lane sent every frame the recorded lane sent and the
+ * capture was read whole.
  */
 import type { Command } from "commander";
 import pino from "pino";
@@ -130,9 +131,17 @@ export function registerReplay(program: Command): void {
       const r = await replay.run();
       await replay.stop();
       await endpoint.close();
+      // A capture not read whole (a file cut short or empty, a block skipped) was replayed only in part:
+      // the summary says so and the exit status is 1, as `etc-lane decode --capture` does.
+      const unread = [
+        ...(cap.truncated.length > 0
+          ? [`${cap.truncated.length} capture file(s) not read to their end`]
+          : []),
+        ...(cap.skipped.length > 0 ? [`${cap.skipped.length} block(s) skipped`] : []),
+      ];
       process.stdout.write(
-        `replayed: ${r.steps} RSU write(s); the lane sent ${r.matched} of the ${r.expected} frame(s) the recorded lane sent; ${r.divergences.length} difference(s)${interrupted ? " (interrupted)" : ""}\n`,
+        `replayed: ${r.steps} RSU write(s); the lane sent ${r.matched} of the ${r.expected} frame(s) the recorded lane sent; ${r.divergences.length} difference(s)${interrupted ? " (interrupted)" : ""}${unread.length > 0 ? ` (only what was read was replayed: ${unread.join(", ")})` : ""}\n`,
       );
-      process.exitCode = r.matched === r.expected && !interrupted ? 0 : 1;
+      process.exitCode = r.matched === r.expected && !interrupted && unread.length === 0 ? 0 : 1;
     });
 }
