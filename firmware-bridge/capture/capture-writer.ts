@@ -208,7 +208,7 @@ export class CaptureWriter {
       if (this.fd === undefined || this.fileBytes >= this.maxFileBytes) this.rotate();
       const chunk = Buffer.concat(this.queue);
       this.queue = [];
-      writeSync(this.fd as number, chunk);
+      writeAll(this.fd as number, chunk);
       this.fileBytes += chunk.length;
     } catch (e) {
       this.fail(e);
@@ -259,7 +259,7 @@ export class CaptureWriter {
       ),
       ...this.ports.map((p) => interfaceDescription(p.name, p.description)),
     ]);
-    writeSync(this.fd, head);
+    writeAll(this.fd, head);
     this.fileBytes = head.length;
     // The queue may start with interface blocks for ports added before this file: the header has them.
     this.queue = this.queue.filter((b) => b.readUInt32LE(0) !== 0x00000001);
@@ -293,6 +293,20 @@ export class CaptureWriter {
         // already gone
       }
     }
+  }
+}
+
+/**
+ * Writes the whole buffer: a write to a file may take fewer bytes than asked (a disk filling up takes
+ * what fits, and the next write throws ENOSPC); the rest is written after them, never a block cut in
+ * the middle of the file with the next one appended after it (a reader stops at such a block).
+ */
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = writeSync(fd, buf, off, buf.length - off);
+    if (n <= 0) throw new Error(`write took ${n} of ${buf.length - off} byte(s)`);
+    off += n;
   }
 }
 
