@@ -66,3 +66,13 @@ it("the page's card-reader card names why the booth cannot use the reader (src/s
     /unfit<\/span> the reader&#39;s INFO says it takes frames of at most 256 bytes/,
   );
 });
+
+it("the page's RSU frames line names echoes of the lane's own frames and answers it could not write, only when there were any", () => {
+  const s = baseSnapshot();
+  s.rsu.counters = { ...s.rsu.counters, framesIn: 9, checksumErrors: 1, decodeErrors: 1 };
+  const quiet = renderState(s, [], null);
+  expect(quiet).toMatch(/in 9 \/ out \d+ · dup \d+ · bad 2 · reconnects \d+</);
+  expect(quiet).not.toContain("echoes");
+  s.rsu.counters = { ...s.rsu.counters, echoes: 4, failedAnswerWrites: 2 };
+  expect(renderState(s, [], null)).toMatch(/· bad 2 · reconnects \d+ · echoes 4 · answers not written 2</);
+});

@@ -140,7 +140,10 @@ export function renderState(
       [
         bi("帧", "frames"),
         esc(
-          `in ${c.framesIn ?? 0} / out ${c.framesOut ?? 0} · dup ${c.duplicates ?? 0} · bad ${(c.checksumErrors ?? 0) + (c.decodeErrors ?? 0)} · reconnects ${c.reconnects ?? 0}`,
+          `in ${c.framesIn ?? 0} / out ${c.framesOut ?? 0} · dup ${c.duplicates ?? 0} · bad ${(c.checksumErrors ?? 0) + (c.decodeErrors ?? 0)} · reconnects ${c.reconnects ?? 0}` +
+            // the line's own trouble, named only when it happened (firmware-bridge/link/rsu-link.ts)
+            (c.echoes ? ` · echoes ${c.echoes}` : "") +
+            (c.failedAnswerWrites ? ` · answers not written ${c.failedAnswerWrites}` : ""),
         ),
       ],
     ]),
