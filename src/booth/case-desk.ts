@@ -8,7 +8,7 @@
 
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CommittedRecord } from "../journal/types.js";
-import { operatorLabel } from "../lane/lane-gate.js";
+import { operatorLabel } from "../lane/operator-close.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
 import { type BoothCase, BoothCases, caseOf, rebuildCases, recordCase } from "./cases.js";

@@ -14,7 +14,7 @@ import {
   operatorDetail,
   operatorLabel,
   parseOperatorClose,
-} from "../lane/lane-gate.js";
+} from "../lane/operator-close.js";
 import { operatorSettlement, settledResult } from "../lane/operator-settlement.js";
 import { currentUser } from "../service/control/client.js";
 import type { LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";

@@ -3,7 +3,8 @@
  * and stop request passes, so a vehicle's frames and timers are handled one at a time and in order. It
  * composes:
  *
- * - lane-gate.ts      whether the lane is open (and the antenna with it), the operator's close;
+ * - lane-gate.ts      whether the lane is open (and the antenna with it);
+ * - operator-close.ts an operator's close, kept in the journal across restarts;
  * - list-policy.ts    the status-list policy: closing the lane, and every lookup;
  * - rsu-session.ts    C0 -> B0 (checked), RSU reboot, the one start-up timer;
  * - machines.ts       the machines in flight (one per OBU MAC id) and the step that moves one:
@@ -32,20 +33,19 @@ import type { Tariff } from "../tariff/tariff.js";
 import { DebitIntents } from "./debit-intents.js";
 import { Drain } from "./drain.js";
 import { EffectRunner, type VehicleOutcome } from "./effect-runner.js";
-import {
-  type LaneEvent,
-  LaneGate,
-  type LaneStatus,
-  type OperatorClose,
-  type OperatorOutcome,
-  type OperatorRef,
-  operatorLabel,
-} from "./lane-gate.js";
+import { type LaneEvent, LaneGate, type LaneStatus } from "./lane-gate.js";
 import { LateAnswers } from "./late-answers.js";
 import { ListPolicy } from "./list-policy.js";
 import { LoopErrors } from "./loop-errors.js";
 import { isDebit, type Machine, Machines } from "./machines.js";
 import type { GuardKey, MachineCtx, ObuEvent, ObuState, StatusListAnswer } from "./obu-machine-types.js";
+import {
+  type OperatorClose,
+  OperatorCloseKeeper,
+  type OperatorOutcome,
+  type OperatorRef,
+  operatorLabel,
+} from "./operator-close.js";
 import {
   type OperatorSettleRequest,
   operatorSettlement,
@@ -60,14 +60,8 @@ import { type SuspectSettledDeps, suspectSettled } from "./suspect-settled.js";
 import { TradeGuards } from "./trade-guards.js";
 
 export type { VehicleOutcome } from "./effect-runner.js";
-export type {
-  LaneClosedReason,
-  LaneEvent,
-  LaneStatus,
-  OperatorClose,
-  OperatorOutcome,
-  OperatorRef,
-} from "./lane-gate.js";
+export type { LaneClosedReason, LaneEvent, LaneStatus } from "./lane-gate.js";
+export type { OperatorClose, OperatorOutcome, OperatorRef } from "./operator-close.js";
 export type {
   AuditPort,
   GuardRow,
@@ -178,6 +172,7 @@ export class LaneController {
   /** the recent-trade and unsettled holds (isHeld for the booth) */
   readonly guards: TradeGuards;
   private readonly gate: LaneGate;
+  private readonly operatorClose: OperatorCloseKeeper;
   private readonly listPolicy: ListPolicy;
   private readonly session: RsuSession;
   private readonly runner: EffectRunner;
@@ -254,19 +249,24 @@ export class LaneController {
         await this.updateLane();
       },
     });
+    this.operatorClose = new OperatorCloseKeeper({
+      journal: opts.journal,
+      log: this.log,
+      wallNow: this.wallNow,
+      notice,
+    });
     this.gate = new LaneGate({
       link: opts.link,
       codec: opts.codec,
       outputs: opts.outputs,
-      journal: opts.journal,
       log: this.log,
       now: this.now,
-      wallNow: this.wallNow,
       alarm,
       notice,
       event: (e) => this.eventsSubject.next(e),
       rsu: () => this.session.status,
       listCloses: () => this.listPolicy.closes(),
+      operatorClosed: () => this.operatorClose.current,
     });
     this.status$ = this.gate.status$;
     const journalFailed = (inc: IncomingFrameLike | undefined, obuId: string) =>
@@ -350,7 +350,7 @@ export class LaneController {
 
   /** An operator's close in force (kept across restarts), or null. */
   get operatorClosed(): OperatorClose | null {
-    return this.gate.operatorClosed;
+    return this.operatorClose.current;
   }
 
   /**
@@ -373,7 +373,7 @@ export class LaneController {
       { traded: j.tradedSince(since.traded), unsettled: j.unsettledSince(since.unsettled) },
       this.wallNow(),
     );
-    this.gate.restoreOperatorClose();
+    this.operatorClose.restore();
     for (const r of this.recovery.restore()) {
       const m = this.machines.restore(r);
       // the previous process had the answer and replied to it: record the debit from it now
@@ -465,7 +465,7 @@ export class LaneController {
    */
   closeLane(user: OperatorRef, reason: string): Promise<OperatorOutcome> {
     return this.queue.run(async () => {
-      const r = this.gate.operatorClose(user, reason);
+      const r = this.operatorClose.close(user, reason);
       await this.updateLane();
       return r;
     });
@@ -474,7 +474,7 @@ export class LaneController {
   /** An operator lifts their close; the lane opens when it can (RSU ready, link up, journal writable...). */
   openLane(user: OperatorRef): Promise<OperatorOutcome> {
     return this.queue.run(async () => {
-      const r = this.gate.operatorOpen(user);
+      const r = this.operatorClose.open(user);
       await this.updateLane();
       const s = this.status;
       return r.ok && s.status === "closed"

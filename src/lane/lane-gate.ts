@@ -1,10 +1,9 @@
 /**
  * The lane gate: whether the lane is open, and the antenna with it. The lane is open only when the RSU
  * session is ready, the link is up, the journal is writable, the status list is usable under its policy
- * (list-policy.ts), the controller is not stopping, and no operator closed it. Everything that can close
- * the lane is an input here; `desired()` is the one place that decides. An operator's close is kept in the
- * journal (a lane setting, durable before the close is reported done), so it survives a restart: the lane
- * stays closed until an operator opens it.
+ * (list-policy.ts), the controller is not stopping, and no operator closed it (operator-close.ts keeps
+ * that close in the journal, across restarts). Everything that can close the lane is an input here;
+ * `desired()` is the one place that decides.
  *
  * The gate owns the antenna (C4): on when the lane opens; off at once when the journal fails (no trading
  * without a record), for the status-list policy or an operator's close once no debit is in flight (the
@@ -14,7 +13,8 @@ import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { RsuCodec, RsuStatus } from "../rsu/driver.js";
-import type { JournalPort, RsuLinkPort } from "./ports.js";
+import { type OperatorClose, operatorDetail } from "./operator-close.js";
+import type { RsuLinkPort } from "./ports.js";
 import { STOP_REASONS } from "./stop-reasons.js";
 
 export type LaneClosedReason =
@@ -39,68 +39,13 @@ export type LaneEvent =
   | { type: "alarm"; code: string; message: string; at: number }
   | { type: "notice"; code: string; message: string; at: number };
 
-/** Who asked (the maintenance service's OperatorUser carries at least these). */
-export interface OperatorRef {
-  name: string;
-  uid: number;
-  /**
-   * the person behind `sudo -u <name> etc-lane ...` (SUDO_USER, as the client reported it): docs/maintenance.md
-   * "Who did it" has each person run the commands so, as the lane's account
-   */
-  sudoUser?: string | undefined;
-}
-
-/** An operator's close in force: who, why, when (wall ms since the epoch). */
-export interface OperatorClose {
-  user: string;
-  uid: number;
-  /** the person behind `sudo -u` (OperatorRef.sudoUser), absent when the account acted itself */
-  sudoUser?: string;
-  reason: string;
-  at: number;
-}
-
-/** The close `user` makes now: the person behind sudo kept with the account. */
-export function operatorCloseBy(user: OperatorRef, reason: string, at: number): OperatorClose {
-  return {
-    user: user.name,
-    uid: user.uid,
-    ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
-    reason,
-    at,
-  };
-}
-
-/** The person who acted: the sudo login when there was one, else the account ("wang"). */
-export function operatorPerson(name: string, sudoUser?: string): string {
-  return sudoUser || name;
-}
-
-/** Who acted, as the lane's notices and answers name them: "wang (as etclane)", or "etclane" without sudo. */
-export function operatorLabel(name: string, sudoUser?: string): string {
-  return sudoUser && sudoUser !== name ? `${sudoUser} (as ${name})` : name;
-}
-
-/** The answer to an operator action (the maintenance service's OperatorResult has this shape). */
-export interface OperatorOutcome {
-  ok: boolean;
-  message: string;
-  data?: Record<string, unknown>;
-}
-
-/** The journal setting that keeps an operator's close across restarts. */
-export const OPERATOR_CLOSE_SETTING = "lane.operator-close";
-
 export interface LaneGateDeps {
   link: RsuLinkPort;
   codec: RsuCodec;
   outputs: LaneOutputs;
-  journal: Pick<JournalPort, "readSetting" | "writeSetting">;
   log: Logger;
   /** monotonic ms */
   now: () => number;
-  /** wall ms (when an operator closed the lane) */
-  wallNow: () => number;
   alarm(code: string, message: string): void;
   notice(code: string, message: string, data: Record<string, unknown>): void;
   event(e: LaneEvent): void;
@@ -108,6 +53,8 @@ export interface LaneGateDeps {
   rsu(): RsuStatus | undefined;
   /** why the status-list policy keeps the lane closed now, or null */
   listCloses(): string | null;
+  /** an operator's close in force (./operator-close.ts), or null */
+  operatorClosed(): OperatorClose | null;
 }
 
 /**
@@ -141,7 +88,6 @@ export class LaneGate {
   private journalFailure: "write" | "read" = "write";
   private stoppingFlag = false;
   private stoppedFlag = false;
-  private operator: OperatorClose | null = null;
   private antennaOn = false;
 
   constructor(private readonly d: LaneGateDeps) {}
@@ -152,11 +98,6 @@ export class LaneGate {
 
   get linkUp(): boolean {
     return this.up;
-  }
-
-  /** The operator's close in force, or null. */
-  get operatorClosed(): OperatorClose | null {
-    return this.operator;
   }
 
   /**
@@ -217,90 +158,6 @@ export class LaneGate {
     this.stoppedFlag = true;
   }
 
-  /** At start: an operator's close kept in the journal still holds. */
-  restoreOperatorClose(): void {
-    let v: string | null;
-    try {
-      v = this.d.journal.readSetting(OPERATOR_CLOSE_SETTING);
-    } catch (e) {
-      this.d.log.error({ err: (e as Error).message }, "operator close setting unreadable");
-      return;
-    }
-    if (v === null) return;
-    const o = parseOperatorClose(v);
-    this.operator = o;
-    this.d.notice(
-      "LANE_CLOSED_BY_OPERATOR",
-      `lane stays closed: ${operatorDetail(o)} (kept across the restart)`,
-      {
-        ...o,
-      },
-    );
-  }
-
-  /**
-   * An operator closes the lane. The close is written to the journal first (durable); if it cannot be,
-   * the lane closes all the same (the safe side) and the answer says it would not survive a restart.
-   */
-  operatorClose(user: OperatorRef, reason: string): OperatorOutcome {
-    if (this.operator)
-      return {
-        ok: true,
-        message: `lane already ${operatorDetail(this.operator)}`,
-        data: { ...this.operator },
-      };
-    const close = operatorCloseBy(user, reason, this.d.wallNow());
-    this.operator = close;
-    let persisted = true;
-    let err = "";
-    try {
-      this.d.journal.writeSetting(OPERATOR_CLOSE_SETTING, JSON.stringify(close));
-    } catch (e) {
-      persisted = false;
-      err = (e as Error).message;
-    }
-    this.d.notice("LANE_CLOSED_BY_OPERATOR", `lane ${operatorDetail(close)}`, { ...close, persisted });
-    if (!persisted)
-      return {
-        ok: false,
-        message: `lane closed, but the close could not be recorded in the journal (${err}): a restart would open it`,
-        data: { ...close },
-      };
-    return { ok: true, message: `lane ${operatorDetail(close)}`, data: { ...close } };
-  }
-
-  /** An operator lifts their close. Written to the journal first; if it cannot be, the lane stays closed. */
-  operatorOpen(user: OperatorRef): OperatorOutcome {
-    const was = this.operator;
-    if (!was) return { ok: true, message: "the lane was not closed by an operator" };
-    try {
-      this.d.journal.writeSetting(OPERATOR_CLOSE_SETTING, null);
-    } catch (e) {
-      return {
-        ok: false,
-        message: `the journal cannot be written (${(e as Error).message}): the lane stays closed`,
-      };
-    }
-    this.operator = null;
-    const by = operatorLabel(user.name, user.sudoUser);
-    // the persons, not the account they share through sudo: li lifting wang's close is not "their own"
-    this.d.notice(
-      "LANE_OPENED_BY_OPERATOR",
-      operatorPerson(was.user, was.sudoUser) === operatorPerson(user.name, user.sudoUser)
-        ? `operator ${by} lifted their own close`
-        : `operator ${by} lifted the close ${operatorLabel(was.user, was.sudoUser)} made`,
-      {
-        user: user.name,
-        uid: user.uid,
-        ...(user.sudoUser ? { sudoUser: user.sudoUser } : {}),
-        closedBy: was.user,
-        ...(was.sudoUser ? { closedBySudoUser: was.sudoUser } : {}),
-        closedAt: was.at,
-      },
-    );
-    return { ok: true, message: `close lifted by ${by}`, data: openedData(was) };
-  }
-
   // ---- the decision ------------------------------------------------------------------------------
 
   desired(): LaneStatus {
@@ -314,7 +171,8 @@ export class LaneGate {
       return closed("stopping", "controller stopping: answers of debits in flight awaited");
     if (this.journal !== "ok")
       return closed("journal", journalClosedDetail(this.journal, this.journalFailure));
-    if (this.operator) return closed("operator", operatorDetail(this.operator));
+    const operator = this.d.operatorClosed();
+    if (operator) return closed("operator", operatorDetail(operator));
     if (!this.up) return closed("rsu-down", this.linkDetail);
     if (this.sessionLost) return closed(this.sessionLost.reason, this.sessionLost.detail);
     const list = this.d.listCloses();
@@ -408,26 +266,4 @@ export class LaneGate {
       this.d.log.warn({ err: (e as Error).message, on }, "C4 could not be sent");
     }
   }
-}
-
-/** The operator close kept in the journal setting; an unreadable one still closes (an operator opens it). */
-export function parseOperatorClose(v: string): OperatorClose {
-  try {
-    return JSON.parse(v) as OperatorClose;
-  } catch {
-    return { user: "?", uid: -1, reason: `unreadable setting: ${v.slice(0, 80)}`, at: 0 };
-  }
-}
-
-/**
- * "closed by operator NAME (uid N): REASON", "closed by operator wang (as etclane) (uid 998): REASON" after
- * `sudo -u etclane`, as the lane's notices and answers say it.
- */
-export function operatorDetail(o: OperatorClose): string {
-  return `closed by operator ${operatorLabel(o.user, o.sudoUser)} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
-}
-
-/** The data of the answer to a lift of close `was`: who had closed the lane. */
-export function openedData(was: OperatorClose): Record<string, unknown> {
-  return { closedBy: was.user, ...(was.sudoUser ? { closedBySudoUser: was.sudoUser } : {}) };
 }

@@ -27,7 +27,7 @@ import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
-import type { OperatorRef } from "../lane/lane-gate.js";
+import type { OperatorRef } from "../lane/operator-close.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
 import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import { type DataDirHolder, dataDirHolder } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
-import { operatorLabel } from "../../lane/lane-gate.js";
+import { operatorLabel } from "../../lane/operator-close.js";
 import { LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {

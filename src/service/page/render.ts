@@ -6,7 +6,7 @@
  * trail messages, booth case details, the lane's and the uplink's error texts).
  */
 
-import { operatorLabel } from "../../lane/lane-gate.js";
+import { operatorLabel } from "../../lane/operator-close.js";
 import {
   duration,
   KIND_LABEL,
