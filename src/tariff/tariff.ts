@@ -4,10 +4,11 @@
  * answer ("no fee"), never a guess.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { feeSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
@@ -150,16 +151,39 @@ export class Tariff {
   }
 
   static load(file: string): Tariff {
-    let raw: unknown;
+    let text: string;
     try {
-      raw = parseYaml(readFileSync(file, "utf8"));
+      text = readFileSync(file, "utf8");
     } catch (e) {
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         `${file}: cannot read the tariff (${(e as Error).message})`,
       );
     }
-    return Tariff.parse(raw, file);
+    return Tariff.fromYaml(text, file);
+  }
+
+  /**
+   * The tariff in YAML `text`. Beyond the schema, a fee must be written as a plain integer of fen
+   * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen.
+   */
+  static fromYaml(text: string, source = "tariff"): Tariff {
+    const doc = parseDocument(text);
+    const bad = doc.errors[0];
+    if (bad)
+      throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
+    const r = TariffSchema.safeParse(doc.toJS());
+    const schemaIssues = r.success ? [] : r.error.issues;
+    const named = new Set(schemaIssues.map((i) => i.path.map(String).join(".")));
+    const sourceIssues = feeSourceIssues(doc)
+      .filter((i) => !named.has(i.path.join(".")))
+      .map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }));
+    if (!r.success || sourceIssues.length > 0)
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
+      );
+    return new Tariff(r.data);
   }
 
   /** Routes as "nnnn-ssss" keys (lower-case hex). */
