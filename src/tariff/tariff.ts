@@ -8,8 +8,12 @@ import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { applyDiscount } from "./discount.js";
 import { feeSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
+import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
+
+export { applyDiscount } from "./discount.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
@@ -40,6 +44,11 @@ export const TariffSchema = z
       .min(0, { error: "expected a whole percent 0..100" })
       .max(100, { error: "expected a whole percent 0..100" })
       .default(5),
+    /**
+     * true: a fee charged as 0 fen (a fee of 0, or one the discount brings to 0) is free passage on purpose
+     * (a holiday); without it such a fee is refused (./zero-fee.ts).
+     */
+    allowZeroFee: z.boolean({ error: "expected true or false" }).default(false),
     routes: z.array(
       z.strictObject({
         from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
@@ -89,6 +98,23 @@ export const TariffSchema = z
         classes.set(n, key);
       }
     });
+    // a charge of 0 fen is free passage: only when the tariff says so (./zero-fee.ts)
+    if (t.allowZeroFee) return;
+    const opt = "or allowZeroFee: true at the top of the tariff for free passage (e.g. a holiday)";
+    if (t.etcDiscountPercent === 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["etcDiscountPercent"],
+        message: `a discount of 100 % charges every route and class 0 fen; expected less than 100, ${opt}`,
+      });
+      return;
+    }
+    for (const z0 of zeroCharges(t.routes, t.etcDiscountPercent))
+      ctx.addIssue({
+        code: "custom",
+        path: ["routes", z0.route, "fees", z0.key],
+        message: `${zeroChargeText(z0.fee, t.etcDiscountPercent)}: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}`,
+      });
   });
 
 export type TariffInput = z.input<typeof TariffSchema>;
@@ -97,28 +123,22 @@ export type FeeResult =
   | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
   | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
 
-/** fen x (100 - percent) / 100, rounded half up, in integers only. */
-export function applyDiscount(feeFen: number, discountPercent: number): number {
-  if (!Number.isSafeInteger(feeFen) || feeFen < 0)
-    throw new RangeError(`fee must be whole fen >= 0, got ${feeFen}`);
-  if (!Number.isInteger(discountPercent) || discountPercent < 0 || discountPercent > 100) {
-    throw new RangeError(`discount must be a whole percent 0..100, got ${discountPercent}`);
-  }
-  const scaled = feeFen * (100 - discountPercent); // <= 1e8 * 100: exact in a double
-  return Math.floor((scaled + 50) / 100);
-}
-
 export class Tariff {
   /** the exit station it is for, "nnnn-ssss" (lower-case hex) */
   readonly station: string;
   readonly version: string;
   readonly etcDiscountPercent: number;
+  /** the tariff lets a route and class be charged 0 fen (`allowZeroFee: true`): see freePassage() */
+  readonly allowZeroFee: boolean;
+  private readonly freeCharges: readonly ZeroCharge[];
   private readonly table: ReadonlyMap<string, ReadonlyMap<number, number>>;
 
   private constructor(input: z.output<typeof TariffSchema>) {
     this.station = input.station.toLowerCase();
     this.version = input.version;
     this.etcDiscountPercent = input.etcDiscountPercent;
+    this.allowZeroFee = input.allowZeroFee;
+    this.freeCharges = zeroCharges(input.routes, input.etcDiscountPercent);
     const m = new Map<string, Map<number, number>>();
     for (const r of input.routes) {
       const fees = new Map<number, number>();
@@ -184,6 +204,17 @@ export class Tariff {
         formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
       );
     return new Tariff(r.data);
+  }
+
+  /**
+   * What this tariff charges 0 fen (only with `allowZeroFee: true`; otherwise it was refused), as
+   * "NNNN-SSSS class C (a fee of 0 fen)" phrases, in table order; empty when nothing is free.
+   */
+  freePassage(): string[] {
+    return this.freeCharges.map(
+      (z0) =>
+        `${z0.from.toUpperCase()} class ${Number(z0.key)} (${zeroChargeText(z0.fee, this.etcDiscountPercent)})`,
+    );
   }
 
   /** Routes as "nnnn-ssss" keys (lower-case hex). */
