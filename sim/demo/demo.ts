@@ -12,7 +12,7 @@ import { filter, firstValueFrom, timeout } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { fileDigest } from "../../src/audit/events.js";
-import { loadLaneConfig } from "../../src/config/load.js";
+import { dialectFromConfig, loadLaneConfig } from "../../src/config/load.js";
 import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
@@ -92,6 +92,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const sim = createRsuSimulator({
     transport: pair.device,
     protocol: config.rsu.protocol,
+    // the config's dialect (its rsu.dialect over the protocol's defaults): the RSU speaks what the lane reads
+    dialect: dialectFromConfig(config),
     scenario,
     cable: pair,
     cards: store.environment(),

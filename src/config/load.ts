@@ -84,7 +84,6 @@ export function dialectFromConfig(c: LaneConfig): Dialect {
     ...base,
     ...(o.stationLength !== undefined ? { stationLength: o.stationLength } : {}),
     ...(o.lastStationLength !== undefined ? { lastStationLength: o.lastStationLength } : {}),
-    ...(o.heartbeatCode !== undefined ? { heartbeatCode: o.heartbeatCode } : {}),
     ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
     ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
     ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),

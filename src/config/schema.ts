@@ -88,9 +88,16 @@ export const DialectSection = z.strictObject({
   stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
   /** Variant A B4 LastStation width. */
   lastStationLength: z.union([z.literal(39), z.literal(43)], { error: "expected 39 or 43" }).optional(),
-  /** ErrorCode of a heartbeat B2 (both are accepted on receive). */
+  /**
+   * Not a lane option: the ErrorCode the simulated RSU sends in its heartbeat B2 (sim/rsu/rsu-frames.ts).
+   * The lane sends no heartbeat and takes 0x80 and 0x08 alike, so a config naming it is refused, said so.
+   */
   heartbeatCode: z
-    .union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" })
+    .never({
+      error:
+        "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends), not a lane one: the lane " +
+        "sends no heartbeat and takes 0x80 and 0x08 alike; remove it from the lane config",
+    })
     .optional(),
   timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
   /** every zone's offset is a whole quarter hour */

@@ -169,4 +169,11 @@ describe("config field messages", () => {
       "0x2b": "failed",
     });
   });
+  // review: rsu.dialect.heartbeatCode was taken and changed nothing (only the simulator sends a heartbeat)
+  it("rsu.dialect.heartbeatCode: refused, named as a simulator option", () => {
+    for (const heartbeatCode of [0x80, 0x08])
+      expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode } } })).toMatch(
+        /\n {2}rsu\.dialect\.heartbeatCode: a simulator option \(the heartbeat B2 ErrorCode the simulated RSU sends\), not a lane one: the lane sends no heartbeat and takes 0x80 and 0x08 alike; remove it from the lane config$/,
+      );
+  });
 });
