@@ -3,8 +3,8 @@
  * schema, then the files and paths it names (src/config/preflight.ts: station key, tariff, token files,
  * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
- * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM, closing the service and then
- * the lane (antenna off) on the way out.
+ * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
+ * trades: ../stop-signals.ts), closing the service and then the lane (antenna off) on the way out.
  */
 import type { Command } from "commander";
 import { fileDigest } from "../../audit/events.js";
@@ -14,6 +14,7 @@ import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
+import { takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
   program
@@ -48,36 +49,44 @@ export function registerRun(program: Command): void {
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      let served: ServedLane;
+      // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
+      // starts closes them in order once that is done (or failed), never ends the process midway
+      const stop = takeStopSignals();
       try {
-        await lane.controller.start();
-        // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
-        // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
-        const { serveLane } = await import("../../service/serve-lane.js");
-        served = await serveLane(lane, config, { logger });
-      } catch (e) {
+        let served: ServedLane | null = null;
+        try {
+          await lane.controller.start();
+          if (!stop.requested) {
+            // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
+            // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
+            const { serveLane } = await import("../../service/serve-lane.js");
+            served = await serveLane(lane, config, { logger });
+          }
+        } catch (e) {
+          await lane.close();
+          throw e;
+        }
+        if (served !== null && !stop.requested)
+          logger.info(
+            {
+              rsu: config.rsu.port,
+              protocol: config.rsu.protocol,
+              page: served.service.listening
+                ? served.service.url
+                : `${served.service.url} (not listening yet: retrying)`,
+            },
+            "lane controller running",
+          );
+        await stop.stopped;
+        logger.info(
+          served !== null
+            ? "stopping: closing the status service, then the lane"
+            : "stopping: closing the lane",
+        );
+        await served?.close();
         await lane.close();
-        throw e;
+      } finally {
+        stop.dispose();
       }
-      // SIGINT/SIGTERM are taken from before the "running" line: a stop sent on seeing it closes the lane
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-      logger.info(
-        {
-          rsu: config.rsu.port,
-          protocol: config.rsu.protocol,
-          page: served.service.listening
-            ? served.service.url
-            : `${served.service.url} (not listening yet: retrying)`,
-        },
-        "lane controller running",
-      );
-      await stopped;
-      logger.info("stopping: closing the status service, then the lane");
-      await served.close();
-      await lane.close();
     });
 }
