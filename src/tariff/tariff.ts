@@ -8,6 +8,7 @@ import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
 import { feeSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
@@ -123,7 +124,15 @@ export type FeeResult =
   | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
   | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
 
+/** A tariff read from a file: `file` holds the digest of the bytes it was parsed from. */
+export type LoadedTariff = Tariff & { readonly file: FileDigest };
+
 export class Tariff {
+  /**
+   * The file it was loaded from, with the SHA-256 of the bytes parsed (the trail's `tariff.loaded`
+   * records it); null for a tariff parsed from an object or a text.
+   */
+  readonly file: FileDigest | null;
   /** the exit station it is for, "nnnn-ssss" (lower-case hex) */
   readonly station: string;
   readonly version: string;
@@ -133,7 +142,8 @@ export class Tariff {
   private readonly freeCharges: readonly ZeroCharge[];
   private readonly table: ReadonlyMap<string, ReadonlyMap<number, number>>;
 
-  private constructor(input: z.output<typeof TariffSchema>) {
+  private constructor(input: z.output<typeof TariffSchema>, file: FileDigest | null = null) {
+    this.file = file;
     this.station = input.station.toLowerCase();
     this.version = input.version;
     this.etcDiscountPercent = input.etcDiscountPercent;
@@ -158,7 +168,7 @@ export class Tariff {
    * The tariff in `file` for the exit lane of `lane`: refused (E401, naming the file's `station`) when it
    * is another station's table, whose fares this lane would charge.
    */
-  static loadFor(file: string, lane: { network: string; station: string }): Tariff {
+  static loadFor(file: string, lane: { network: string; station: string }): LoadedTariff {
     const t = Tariff.load(file);
     const here = `${lane.network}-${lane.station}`.toLowerCase();
     if (t.station !== here)
@@ -170,24 +180,25 @@ export class Tariff {
     return t;
   }
 
-  static load(file: string): Tariff {
-    let text: string;
+  /** The tariff in `file`, read once: its digest is that of the bytes parsed, never of a second read. */
+  static load(file: string): LoadedTariff {
+    let bytes: Buffer;
     try {
-      text = readFileSync(file, "utf8");
+      bytes = readFileSync(file);
     } catch (e) {
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         `${file}: cannot read the tariff (${(e as Error).message})`,
       );
     }
-    return Tariff.fromYaml(text, file);
+    return Tariff.fromYaml(bytes.toString("utf8"), file, digestOf(file, bytes)) as LoadedTariff;
   }
 
   /**
    * The tariff in YAML `text`. Beyond the schema, a fee must be written as a plain integer of fen
    * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen.
    */
-  static fromYaml(text: string, source = "tariff"): Tariff {
+  static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
     const bad = doc.errors[0];
     if (bad)
@@ -203,7 +214,7 @@ export class Tariff {
         ErrorCodes.ConfigInvalid,
         formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
       );
-    return new Tariff(r.data);
+    return new Tariff(r.data, file);
   }
 
   /**

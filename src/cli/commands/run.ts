@@ -7,8 +7,7 @@
  * trades: ../stop-signals.ts), closing the service and then the lane (antenna off) on the way out.
  */
 import type { Command } from "commander";
-import { fileDigest } from "../../audit/events.js";
-import { loadLaneConfig } from "../../config/load.js";
+import { readLaneConfig } from "../../config/load.js";
 import { checkLaneConfig, laneConfigNotes } from "../../config/preflight.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
@@ -26,7 +25,8 @@ export function registerRun(program: Command): void {
       "validate the config as run does before it starts (fields, key, tariff, token files, dataDir) and exit; writes nothing",
     )
     .action(async (opts: { config: string; check?: boolean }) => {
-      const config = loadLaneConfig(opts.config);
+      // the config and the digest of the bytes it was parsed from, for the trail's lane.start
+      const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       checkLaneConfig(config, opts.config);
       // what the config holds that the lane does not use (an entry lane's tariff): said, not refused
@@ -47,7 +47,7 @@ export function registerRun(program: Command): void {
       for (const n of notes) logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
-      const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
+      const lane = await openLane(config, { logger, configFile });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
       // starts closes them in order once that is done (or failed), never ends the process midway
