@@ -1,5 +1,5 @@
 /** The process logger: pino, configured once by the CLI entry point and injected everywhere else. */
-import { existsSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { existsSync, fstatSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { destination, pino } from "pino";
 import { ErrorCodes, EtcError } from "../firmware-bridge/errors.js";
@@ -7,13 +7,22 @@ import type { Logger } from "../firmware-bridge/log.js";
 
 export interface LogOptions {
   level?: string;
-  /** Write to this file instead of stderr (appended to; its missing directories are created). */
+  /**
+   * Write to this file instead of stderr (appended to; created 0600, its missing directories 0700: its
+   * lines may name card ids, as the data directory's files do).
+   */
   file?: string;
 }
 
+/** A log file's mode when the lane creates it, and its missing directories': the lane user's alone. */
+export const LOG_FILE_MODE = 0o600;
+export const LOG_DIR_MODE = 0o700;
+
 /**
  * The logger on stderr, or appending to `opts.file`. The file is opened here, synchronously: one that
- * cannot be opened throws (openLogger names `log.file` for `etc-lane run`). A write error later never
+ * cannot be opened throws (openLogger names `log.file` for `etc-lane run`). A file it creates is 0600 and
+ * the directories it creates 0700; an existing file that group or others can read keeps its mode, with
+ * one warning as the log's first line. A write error later never
  * ends the process from an unhandled 'error' event: it is reported on stderr once, and the log goes on
  * on stderr.
  */
@@ -23,7 +32,9 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
   if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
   const file = opts.file;
   makeDirectories(dirname(file));
-  const dest = destination({ dest: openSync(file, "a"), sync: false });
+  const fd = openSync(file, "a", LOG_FILE_MODE);
+  const readable = readableByOthers(fd);
+  const dest = destination({ dest: fd, sync: false });
   dest.once("error", (err: Error) => {
     // the lines the failed write held and those queued behind it go to stderr first: on a full disk one
     // of them may be the only copy of a record the journal refused ("JOURNAL COMMIT FAILED")
@@ -52,7 +63,21 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     });
     dest.on("error", () => {}); // a write already under way may fail too
   });
-  return pino(options, dest) as unknown as Logger;
+  const logger = pino(options, dest) as unknown as Logger;
+  if (readable !== null)
+    logger.warn(
+      { field: "log.file", file, mode: readable },
+      `log.file ${file} is readable by group or others (mode ${readable}): its lines may name card ids ` +
+        `(a record the journal refused, a failing frame); make it the lane user's alone (chmod 600 ${file})`,
+    );
+  return logger;
+}
+
+/** The mode ("0644") of the regular file open on `fd` when group or others may read it, else null. */
+function readableByOthers(fd: number): string | null {
+  const st = fstatSync(fd);
+  if (!st.isFile() || (st.mode & 0o044) === 0) return null;
+  return `0${(st.mode & 0o777).toString(8)}`;
 }
 
 /**
@@ -85,7 +110,7 @@ export function openLogger(name: string, opts: LogOptions, source = "config"): L
 }
 
 /**
- * Creates the missing directories of `dir`, one level at a time. Not mkdir's `recursive`: on Node 20 a
+ * Creates the missing directories of `dir`, one level at a time, each 0700. Not mkdir's `recursive`: on Node 20 a
  * recursive mkdir under /proc never returns, and the lane would hang before its first log line.
  */
 function makeDirectories(dir: string): void {
@@ -95,5 +120,5 @@ function makeDirectories(dir: string): void {
     missing.unshift(d);
     d = dirname(d);
   }
-  for (const m of missing) mkdirSync(m);
+  for (const m of missing) mkdirSync(m, { mode: LOG_DIR_MODE });
 }

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
-import { fileDigest } from "../../src/audit/events.js";
-import { loadLaneConfig } from "../../src/config/load.js";
+import { dialectFromConfig, readLaneConfig } from "../../src/config/load.js";
 import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
+import type { FileDigest } from "../../src/file-digest.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
@@ -79,7 +79,7 @@ type Write = (line: string) => void;
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const config = loadLaneConfig(opts.config);
+  const { config, file: configFile } = readLaneConfig(opts.config);
   const scenario = parseScenarioYaml(readFileSync(opts.scenario, "utf8"), opts.scenario);
   const temp = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etc-lane-demo-"));
@@ -87,11 +87,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
   const store = new CardStore({ seed: scenario.seed ?? 1 });
   const desk = await startDemoReader(store);
-  const { lane, booth, served } = await openDemoLane(opts, config, dataDir, pair.lane, desk, write);
+  const { lane, booth, served } = await openDemoLane(
+    opts,
+    { config, configFile },
+    dataDir,
+    pair.lane,
+    desk,
+    write,
+  );
   await applyDemoStatusList(lane);
   const sim = createRsuSimulator({
     transport: pair.device,
     protocol: config.rsu.protocol,
+    // the config's dialect (its rsu.dialect over the protocol's defaults): the RSU speaks what the lane reads
+    dialect: dialectFromConfig(config),
     scenario,
     cable: pair,
     cards: store.environment(),
@@ -161,7 +170,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
  */
 async function openDemoLane(
   opts: DemoOptions,
-  config: LaneConfig,
+  { config, configFile }: { config: LaneConfig; configFile: FileDigest },
   dataDir: string,
   rsuTransport: Transport,
   desk: DemoDesk,
@@ -186,7 +195,7 @@ async function openDemoLane(
       readerTransport: desk.laneEnd,
       outputs: { emit: outputs },
       uplink: false,
-      configFile: fileDigest(opts.config),
+      configFile, // the digest of the bytes the config was parsed from
     });
   } catch (e) {
     await desk.stop();

@@ -3,21 +3,19 @@
  * `LaneEvents` turns a typed call into an entry on any sink with `append` (the AuditTrail; a test array).
  * Journal records are not events: they enter the trail through AuditTrail.bindRecord (./records.ts).
  */
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { digestOf, type FileDigest } from "../file-digest.js";
 import { obusNotDecimalMessage } from "../status-list/import-message.js";
 import type { AuditEventInput, AuditSeverity } from "./entry.js";
 
-/** A file the lane loaded, with the SHA-256 of its bytes (compare with `sha256sum FILE`). */
-export interface FileDigest {
-  path: string;
-  sha256: string;
-  bytes: number;
-}
+export type { FileDigest } from "../file-digest.js";
 
+/**
+ * The digest of the file at `path` as it is now. The lane records the digest of the bytes it parsed
+ * instead (src/config/load.ts readLaneConfig, src/tariff/tariff.ts Tariff.load).
+ */
 export function fileDigest(path: string): FileDigest {
-  const b = readFileSync(path);
-  return { path, sha256: createHash("sha256").update(b).digest("hex"), bytes: b.length };
+  return digestOf(path, readFileSync(path));
 }
 
 export type LinkState = "up" | "down";

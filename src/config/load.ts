@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { digestOf, type FileDigest } from "../file-digest.js";
 import { type LaneConfig, LaneConfigSchema } from "./schema.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
@@ -58,9 +59,17 @@ export function parseLaneConfig(raw: unknown, source = "config", baseDir = proce
 }
 
 export function loadLaneConfig(file: string): LaneConfig {
-  let text: string;
+  return readLaneConfig(file).config;
+}
+
+/**
+ * The config in `file`, with the digest of the bytes it was parsed from (the lane's `lane.start` entry
+ * records it: a file replaced after this read is not the one the lane runs with).
+ */
+export function readLaneConfig(file: string): { config: LaneConfig; file: FileDigest } {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (e) {
     throw new EtcError(
       ErrorCodes.ConfigInvalid,
@@ -69,11 +78,11 @@ export function loadLaneConfig(file: string): LaneConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseYaml(bytes.toString("utf8"));
   } catch (e) {
     throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: not valid YAML: ${(e as Error).message}`);
   }
-  return parseLaneConfig(raw, file, dirname(resolve(file)));
+  return { config: parseLaneConfig(raw, file, dirname(resolve(file))), file: digestOf(file, bytes) };
 }
 
 /** The wire dialect the config selects: the variant's defaults with the configured overrides. */
@@ -84,7 +93,6 @@ export function dialectFromConfig(c: LaneConfig): Dialect {
     ...base,
     ...(o.stationLength !== undefined ? { stationLength: o.stationLength } : {}),
     ...(o.lastStationLength !== undefined ? { lastStationLength: o.lastStationLength } : {}),
-    ...(o.heartbeatCode !== undefined ? { heartbeatCode: o.heartbeatCode } : {}),
     ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
     ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
     ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),

@@ -231,17 +231,34 @@ function creatableProblem(path: string): string | null {
 }
 
 /**
- * What `c` holds that the lane does not use, each as `field: why` (not a problem: `run` says it in its log,
- * `run --check` on stderr): an entry lane's `tariff`.
+ * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run` says it in its log
+ * at start, `run --check` on stderr): an entry lane's `tariff`, which the lane does not use; an exit
+ * lane's tariff that charges some route and class 0 fen, which it allows with `allowZeroFee: true`
+ * (src/tariff/zero-fee.ts), naming them.
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const tariff = ignoredTariff(c);
-  return tariff === null
+  const ignored = ignoredTariff(c);
+  if (ignored !== null)
+    return [
+      {
+        path: "tariff",
+        message: `ignored: an entry lane charges nothing and does not read it (${ignored}); leave it out`,
+      },
+    ];
+  const file = laneTariffPath(c);
+  if (file === null) return [];
+  let free: string[];
+  try {
+    free = Tariff.loadFor(file, c.lane).freePassage();
+  } catch {
+    return []; // a problem, named by laneConfigProblems
+  }
+  return free.length === 0
     ? []
     : [
         {
           path: "tariff",
-          message: `ignored: an entry lane charges nothing and does not read it (${tariff}); leave it out`,
+          message: `allowZeroFee: true in ${file}: free passage (charged 0 fen) for ${free.join(", ")}`,
         },
       ];
 }

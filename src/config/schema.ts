@@ -41,18 +41,38 @@ export const LaneSection = z.strictObject({
   role: z.enum(["entry", "exit"], { error: 'expected "entry" or "exit"' }),
 });
 
-const resultCodeClasses = z.record(
-  z.string().regex(/^0x(?!00$)[0-9a-fA-F]{2}$/),
-  z.enum(["failed", "uncertain"], {
-    error: 'expected "failed" (card untouched) or "uncertain" (the debit may have happened)',
-  }),
-  {
-    error: (i) =>
-      i.code === "invalid_key"
-        ? 'expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF" (00 is success)'
-        : undefined,
-  },
-);
+const RESULT_CODE_KEY = /^0x(?!00$)[0-9a-fA-F]{2}$/;
+
+const resultCodeClasses = z
+  .record(
+    z.string().regex(RESULT_CODE_KEY),
+    z.enum(["failed", "uncertain"], {
+      error: 'expected "failed" (card untouched) or "uncertain" (the debit may have happened)',
+    }),
+    {
+      error: (i) =>
+        i.code === "invalid_key"
+          ? 'expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF" (00 is success)'
+          : undefined,
+    },
+  )
+  .superRefine((codes, ctx) => {
+    // "0x2a" and "0x2A" are two YAML keys for one code: the table would keep whichever came last
+    // (src/rsu/result-codes.ts), and "failed" where "uncertain" was meant lets the booth debit the card again.
+    const seen = new Map<number, string>();
+    for (const key of Object.keys(codes)) {
+      if (!RESULT_CODE_KEY.test(key)) continue; // the key schema has named it
+      const code = Number.parseInt(key.slice(2), 16);
+      const other = seen.get(code);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `code 0x${code.toString(16).toUpperCase().padStart(2, "0")} listed twice (as "${other}" and "${key}"); expected one class per code`,
+        });
+      seen.set(code, key);
+    }
+  });
 
 /**
  * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).
@@ -68,9 +88,16 @@ export const DialectSection = z.strictObject({
   stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
   /** Variant A B4 LastStation width. */
   lastStationLength: z.union([z.literal(39), z.literal(43)], { error: "expected 39 or 43" }).optional(),
-  /** ErrorCode of a heartbeat B2 (both are accepted on receive). */
+  /**
+   * Not a lane option: the ErrorCode the simulated RSU sends in its heartbeat B2 (sim/rsu/rsu-frames.ts).
+   * The lane sends no heartbeat and takes 0x80 and 0x08 alike, so a config naming it is refused, said so.
+   */
   heartbeatCode: z
-    .union([z.literal(0x80), z.literal(0x08)], { error: "expected 128 (0x80) or 8" })
+    .never({
+      error:
+        "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends), not a lane one: the lane " +
+        "sends no heartbeat and takes 0x80 and 0x08 alike; remove it from the lane config",
+    })
     .optional(),
   timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
   /** every zone's offset is a whole quarter hour */

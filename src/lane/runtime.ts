@@ -13,13 +13,7 @@ import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
-import {
-  type AuditTrail,
-  connectLaneTrail,
-  type FileDigest,
-  fileDigest,
-  openJournalTrail,
-} from "../audit/index.js";
+import { type AuditTrail, connectLaneTrail, type FileDigest, openJournalTrail } from "../audit/index.js";
 import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
@@ -39,7 +33,7 @@ import {
   StatusListCache,
   statusListTuning,
 } from "../status-list/index.js";
-import { Tariff } from "../tariff/tariff.js";
+import { type LoadedTariff, Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { APP_VERSION } from "../version.js";
 import { LaneController } from "./controller.js";
@@ -261,7 +255,7 @@ function recordLaneStart(
   audit: AuditTrail,
   c: LaneConfig,
   deps: LaneRuntimeDeps,
-  tariff: Tariff | null,
+  tariff: LoadedTariff | null,
   statusList: StatusListCache,
 ): void {
   audit.events.laneStarted({
@@ -271,8 +265,8 @@ function recordLaneStart(
     role: c.lane.role,
     config: deps.configFile ?? null,
   });
-  const tariffPath = laneTariffPath(c);
-  if (tariff && tariffPath !== null) audit.events.tariffLoaded(fileDigest(tariffPath), tariff.version);
+  // the digest of the bytes the tariff was parsed from (a file replaced since is not the table charged)
+  if (tariff) audit.events.tariffLoaded(tariff.file, tariff.version);
   audit.events.statusListLoaded(statusList.versions());
 }
 

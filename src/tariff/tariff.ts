@@ -4,11 +4,17 @@
  * answer ("no fee"), never a guess.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
+import { digestOf, type FileDigest } from "../file-digest.js";
+import { applyDiscount } from "./discount.js";
+import { feeSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
+import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
+
+export { applyDiscount } from "./discount.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
@@ -39,6 +45,11 @@ export const TariffSchema = z
       .min(0, { error: "expected a whole percent 0..100" })
       .max(100, { error: "expected a whole percent 0..100" })
       .default(5),
+    /**
+     * true: a fee charged as 0 fen (a fee of 0, or one the discount brings to 0) is free passage on purpose
+     * (a holiday); without it such a fee is refused (./zero-fee.ts).
+     */
+    allowZeroFee: z.boolean({ error: "expected true or false" }).default(false),
     routes: z.array(
       z.strictObject({
         from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
@@ -88,6 +99,23 @@ export const TariffSchema = z
         classes.set(n, key);
       }
     });
+    // a charge of 0 fen is free passage: only when the tariff says so (./zero-fee.ts)
+    if (t.allowZeroFee) return;
+    const opt = "or allowZeroFee: true at the top of the tariff for free passage (e.g. a holiday)";
+    if (t.etcDiscountPercent === 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["etcDiscountPercent"],
+        message: `a discount of 100 % charges every route and class 0 fen; expected less than 100, ${opt}`,
+      });
+      return;
+    }
+    for (const z0 of zeroCharges(t.routes, t.etcDiscountPercent))
+      ctx.addIssue({
+        code: "custom",
+        path: ["routes", z0.route, "fees", z0.key],
+        message: `${zeroChargeText(z0.fee, t.etcDiscountPercent)}: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}`,
+      });
   });
 
 export type TariffInput = z.input<typeof TariffSchema>;
@@ -96,28 +124,31 @@ export type FeeResult =
   | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
   | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
 
-/** fen x (100 - percent) / 100, rounded half up, in integers only. */
-export function applyDiscount(feeFen: number, discountPercent: number): number {
-  if (!Number.isSafeInteger(feeFen) || feeFen < 0)
-    throw new RangeError(`fee must be whole fen >= 0, got ${feeFen}`);
-  if (!Number.isInteger(discountPercent) || discountPercent < 0 || discountPercent > 100) {
-    throw new RangeError(`discount must be a whole percent 0..100, got ${discountPercent}`);
-  }
-  const scaled = feeFen * (100 - discountPercent); // <= 1e8 * 100: exact in a double
-  return Math.floor((scaled + 50) / 100);
-}
+/** A tariff read from a file: `file` holds the digest of the bytes it was parsed from. */
+export type LoadedTariff = Tariff & { readonly file: FileDigest };
 
 export class Tariff {
+  /**
+   * The file it was loaded from, with the SHA-256 of the bytes parsed (the trail's `tariff.loaded`
+   * records it); null for a tariff parsed from an object or a text.
+   */
+  readonly file: FileDigest | null;
   /** the exit station it is for, "nnnn-ssss" (lower-case hex) */
   readonly station: string;
   readonly version: string;
   readonly etcDiscountPercent: number;
+  /** the tariff lets a route and class be charged 0 fen (`allowZeroFee: true`): see freePassage() */
+  readonly allowZeroFee: boolean;
+  private readonly freeCharges: readonly ZeroCharge[];
   private readonly table: ReadonlyMap<string, ReadonlyMap<number, number>>;
 
-  private constructor(input: z.output<typeof TariffSchema>) {
+  private constructor(input: z.output<typeof TariffSchema>, file: FileDigest | null = null) {
+    this.file = file;
     this.station = input.station.toLowerCase();
     this.version = input.version;
     this.etcDiscountPercent = input.etcDiscountPercent;
+    this.allowZeroFee = input.allowZeroFee;
+    this.freeCharges = zeroCharges(input.routes, input.etcDiscountPercent);
     const m = new Map<string, Map<number, number>>();
     for (const r of input.routes) {
       const fees = new Map<number, number>();
@@ -137,7 +168,7 @@ export class Tariff {
    * The tariff in `file` for the exit lane of `lane`: refused (E401, naming the file's `station`) when it
    * is another station's table, whose fares this lane would charge.
    */
-  static loadFor(file: string, lane: { network: string; station: string }): Tariff {
+  static loadFor(file: string, lane: { network: string; station: string }): LoadedTariff {
     const t = Tariff.load(file);
     const here = `${lane.network}-${lane.station}`.toLowerCase();
     if (t.station !== here)
@@ -149,17 +180,52 @@ export class Tariff {
     return t;
   }
 
-  static load(file: string): Tariff {
-    let raw: unknown;
+  /** The tariff in `file`, read once: its digest is that of the bytes parsed, never of a second read. */
+  static load(file: string): LoadedTariff {
+    let bytes: Buffer;
     try {
-      raw = parseYaml(readFileSync(file, "utf8"));
+      bytes = readFileSync(file);
     } catch (e) {
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         `${file}: cannot read the tariff (${(e as Error).message})`,
       );
     }
-    return Tariff.parse(raw, file);
+    return Tariff.fromYaml(bytes.toString("utf8"), file, digestOf(file, bytes)) as LoadedTariff;
+  }
+
+  /**
+   * The tariff in YAML `text`. Beyond the schema, a fee must be written as a plain integer of fen
+   * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen.
+   */
+  static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
+    const doc = parseDocument(text);
+    const bad = doc.errors[0];
+    if (bad)
+      throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
+    const r = TariffSchema.safeParse(doc.toJS());
+    const schemaIssues = r.success ? [] : r.error.issues;
+    const named = new Set(schemaIssues.map((i) => i.path.map(String).join(".")));
+    const sourceIssues = feeSourceIssues(doc)
+      .filter((i) => !named.has(i.path.join(".")))
+      .map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }));
+    if (!r.success || sourceIssues.length > 0)
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
+      );
+    return new Tariff(r.data, file);
+  }
+
+  /**
+   * What this tariff charges 0 fen (only with `allowZeroFee: true`; otherwise it was refused), as
+   * "NNNN-SSSS class C (a fee of 0 fen)" phrases, in table order; empty when nothing is free.
+   */
+  freePassage(): string[] {
+    return this.freeCharges.map(
+      (z0) =>
+        `${z0.from.toUpperCase()} class ${Number(z0.key)} (${zeroChargeText(z0.fee, this.etcDiscountPercent)})`,
+    );
   }
 
   /** Routes as "nnnn-ssss" keys (lower-case hex). */

@@ -350,6 +350,47 @@ describe("etc-lane run --check", () => {
     });
   });
 
+  // review: a fee charged as 0 fen passed --check with no word
+  it("refuses a tariff that charges 0 fen, naming the fee; with allowZeroFee: true, passes with a note naming it", async () => {
+    const tariff = (name: string, lines: string[]): string => {
+      const path = join(dir, name);
+      writeFileSync(
+        path,
+        [
+          'station: "4301-0102"',
+          'version: "free-1"',
+          ...lines,
+          'routes: [{ from: "4301-0101", fees: { "1": 1500, "2": 0 } }]',
+          "",
+        ].join("\n"),
+      );
+      return path;
+    };
+    const refused = await check(
+      config((c) => {
+        c.tariff = tariff("zero-fee.yaml", []);
+      }),
+    );
+    expect(refused).toEqual({
+      ok: false,
+      err: expect.stringMatching(
+        /\n {2}tariff: .*zero-fee\.yaml: invalid configuration\n {4}routes\.0\.fees\.2: a fee of 0 fen: that vehicle would pass free; .*allowZeroFee: true/,
+      ),
+    });
+    const file = tariff("holiday.yaml", ["allowZeroFee: true"]);
+    expect(
+      await check(
+        config((c) => {
+          c.tariff = file;
+        }),
+      ),
+    ).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      err: `${join(dir, `lane-${n}.yaml`)}: note: tariff: allowZeroFee: true in ${file}: free passage (charged 0 fen) for 4301-0101 class 2 (a fee of 0 fen)\n`,
+    });
+  });
+
   describe("rsu.port and reader.port", () => {
     it("refuses one device named through a link (/dev/serial/by-id/...), naming both fields", async () => {
       const link = join(dir, "usb-FTDI_FT232R-if00-port0");

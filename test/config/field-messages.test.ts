@@ -3,6 +3,7 @@
  * station.url http(s) only with one message, and a station example that is a station number.
  */
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "./helpers.js";
 
@@ -141,5 +142,38 @@ describe("config field messages", () => {
     expect(empty.station).toBeUndefined();
     // a required field left empty is reported as one not given, naming it
     expect(errorOf({ ...minimal, dataDir: null })).toMatch(/\n {2}dataDir: expected a directory path$/);
+  });
+  // review: "0x2a" and "0x2A" are two YAML keys for one ErrorCode, and the table kept the last one silently
+  it("rsu.dialect.resultCodes: a code named twice, in any case spelling, is refused naming both keys", () => {
+    const raw = parseYaml(
+      ["rsu:", "  dialect:", "    resultCodes:", '      b5: { "0x2a": uncertain, "0x2A": failed }'].join(
+        "\n",
+      ),
+    ) as { rsu: object };
+    const m = errorOf({ ...minimal, rsu: { ...minimal.rsu, ...raw.rsu } });
+    expect(m).toMatch(
+      /rsu\.dialect\.resultCodes\.b5\.0x2A: code 0x2A listed twice \(as "0x2a" and "0x2A"\); expected one class per code/,
+    );
+    expect(
+      errorOf({
+        ...minimal,
+        rsu: { ...minimal.rsu, dialect: { resultCodes: { b8: { "0x0b": "failed", "0x0B": "failed" } } } },
+      }),
+    ).toMatch(/rsu\.dialect\.resultCodes\.b8\.0x0B: code 0x0B listed twice \(as "0x0b" and "0x0B"\)/);
+    const one = {
+      ...minimal,
+      rsu: { ...minimal.rsu, dialect: { resultCodes: { b5: { "0x2a": "uncertain", "0x2b": "failed" } } } },
+    };
+    expect(parseLaneConfig(one).rsu.dialect.resultCodes?.b5).toEqual({
+      "0x2a": "uncertain",
+      "0x2b": "failed",
+    });
+  });
+  // review: rsu.dialect.heartbeatCode was taken and changed nothing (only the simulator sends a heartbeat)
+  it("rsu.dialect.heartbeatCode: refused, named as a simulator option", () => {
+    for (const heartbeatCode of [0x80, 0x08])
+      expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode } } })).toMatch(
+        /\n {2}rsu\.dialect\.heartbeatCode: a simulator option \(the heartbeat B2 ErrorCode the simulated RSU sends\), not a lane one: the lane sends no heartbeat and takes 0x80 and 0x08 alike; remove it from the lane config$/,
+      );
   });
 });

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -131,5 +133,100 @@ describe("tariff", () => {
   it("loads the shipped example tariff", () => {
     const t = Tariff.load(join(import.meta.dirname, "../../config/tariff.example.yaml"));
     expect(t.routes().length).toBeGreaterThan(0);
+  });
+  // review: `15.00` (a fare in yuan) is the number 15 once parsed, and was charged as 15 fen
+  it("refuses a fee not written as a plain integer of fen (15.00, 1.5e3), naming the field, from the YAML text", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const load = (lines: string[]): Tariff => {
+      const file = join(dir, "t.yaml");
+      writeFileSync(
+        file,
+        ['station: "4301-0102"', 'version: "v"', "routes:", '  - from: "4301-0101"', ...lines].join("\n"),
+      );
+      return Tariff.load(file);
+    };
+    try {
+      expect(() => load(['    fees: { "1": 15.00, "2": 23.0, "3": 1.5e3, "4": 1500 }'])).toThrow(
+        new RegExp(
+          [
+            "t\\.yaml: invalid configuration",
+            "  routes\\.0\\.fees\\.1: expected whole fen as an integer, e\\.g\\. 1500 for 15\\.00 yuan; got 15\\.00",
+            "  routes\\.0\\.fees\\.2: expected whole fen as an integer, e\\.g\\. 1500 for 15\\.00 yuan; got 23\\.0",
+            "  routes\\.0\\.fees\\.3: expected whole fen as an integer, e\\.g\\. 1500 for 15\\.00 yuan; got 1\\.5e3$",
+          ].join("\\n"),
+        ),
+      );
+      // an unquoted key in block style: the same field named
+      expect(() => load(["    fees:", "      11: 17.00"])).toThrow(
+        /routes\.0\.fees\.11: expected whole fen as an integer, e\.g\. 1500 for 15\.00 yuan; got 17\.00/,
+      );
+      // a fee with real cents is named once, by the schema
+      expect(() => load(['    fees: { "1": 15.50 }'])).toThrow(
+        /t\.yaml: invalid configuration\n {2}routes\.0\.fees\.1: expected a fee in whole fen \(integer\)$/,
+      );
+      expect(load(['    fees: { "1": 1500, "11": 1710 }']).fee("4301", "0101", 11)).toMatchObject({
+        ok: true,
+        fee: 1710,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  // review: a fee of 0, or one the discount brought to 0, was a paid exit debit of 0 fen with no word
+  it("refuses a fee charged as 0 fen (0, or 0 after the ETC discount), every route and class, unless allowZeroFee", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const load = (lines: string[]): Tariff => {
+      const file = join(dir, "t.yaml");
+      writeFileSync(file, ['station: "4301-0102"', 'version: "v"', ...lines].join("\n"));
+      return Tariff.load(file);
+    };
+    const routes = [
+      "routes:",
+      '  - from: "4301-0101"',
+      '    fees: { "1": 1500, "2": 0 }',
+      '  - from: "4301-0105"',
+      '    fees: { "1": 1, "11": 2 }',
+    ];
+    const opt = "or allowZeroFee: true at the top of the tariff for free passage \\(e\\.g\\. a holiday\\)";
+    try {
+      expect(() => load(["etcDiscountPercent: 60", ...routes])).toThrow(
+        new RegExp(
+          [
+            "t\\.yaml: invalid configuration",
+            `  routes\\.0\\.fees\\.2: a fee of 0 fen: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}`,
+            `  routes\\.1\\.fees\\.1: fee 1 fen, 0 fen after the 60 % ETC discount: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}$`,
+          ].join("\\n"),
+        ),
+      );
+      expect(() =>
+        load(["etcDiscountPercent: 100", 'routes: [{ from: "4301-0101", fees: { "1": 1500 } }]']),
+      ).toThrow(
+        new RegExp(
+          `t\\.yaml: invalid configuration\\n {2}etcDiscountPercent: a discount of 100 % charges every route and class 0 fen; expected less than 100, ${opt}$`,
+        ),
+      );
+      // opted in: loaded, charged 0, and named
+      const free = load(["allowZeroFee: true", "etcDiscountPercent: 60", ...routes]);
+      expect(free.allowZeroFee).toBe(true);
+      expect(free.fee("4301", "0101", 2)).toMatchObject({ ok: true, fee: 0, amount: 0 });
+      expect(free.fee("4301", "0105", 1)).toMatchObject({ ok: true, fee: 1, amount: 0 });
+      expect(free.freePassage()).toEqual([
+        "4301-0101 class 2 (a fee of 0 fen)",
+        "4301-0105 class 1 (fee 1 fen, 0 fen after the 60 % ETC discount)",
+      ]);
+      expect(
+        load([
+          "allowZeroFee: true",
+          "etcDiscountPercent: 100",
+          'routes: [{ from: "4301-0101", fees: { "1": 1500 } }]',
+        ]).freePassage(),
+      ).toEqual(["4301-0101 class 1 (fee 1500 fen, 0 fen after the 100 % ETC discount)"]);
+      // nothing free: nothing named
+      expect(
+        load(["etcDiscountPercent: 50", ...routes.slice(0, 2), '    fees: { "1": 1 }']).freePassage(),
+      ).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

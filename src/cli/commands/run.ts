@@ -3,17 +3,17 @@
  * schema, then the files and paths it names (src/config/preflight.ts: station key, tariff, token files,
  * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
- * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM, closing the service and then
- * the lane (antenna off) on the way out.
+ * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
+ * trades: ../stop-signals.ts), closing the service and then the lane (antenna off) on the way out.
  */
 import type { Command } from "commander";
-import { fileDigest } from "../../audit/events.js";
-import { loadLaneConfig } from "../../config/load.js";
+import { readLaneConfig } from "../../config/load.js";
 import { checkLaneConfig, laneConfigNotes } from "../../config/preflight.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
+import { takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
   program
@@ -25,7 +25,8 @@ export function registerRun(program: Command): void {
       "validate the config as run does before it starts (fields, key, tariff, token files, dataDir) and exit; writes nothing",
     )
     .action(async (opts: { config: string; check?: boolean }) => {
-      const config = loadLaneConfig(opts.config);
+      // the config and the digest of the bytes it was parsed from, for the trail's lane.start
+      const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       checkLaneConfig(config, opts.config);
       // what the config holds that the lane does not use (an entry lane's tariff): said, not refused
@@ -46,38 +47,46 @@ export function registerRun(program: Command): void {
       for (const n of notes) logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
-      const lane = await openLane(config, { logger, configFile: fileDigest(opts.config) });
+      const lane = await openLane(config, { logger, configFile });
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      let served: ServedLane;
+      // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
+      // starts closes them in order once that is done (or failed), never ends the process midway
+      const stop = takeStopSignals();
       try {
-        await lane.controller.start();
-        // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
-        // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
-        const { serveLane } = await import("../../service/serve-lane.js");
-        served = await serveLane(lane, config, { logger });
-      } catch (e) {
+        let served: ServedLane | null = null;
+        try {
+          await lane.controller.start();
+          if (!stop.requested) {
+            // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
+            // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
+            const { serveLane } = await import("../../service/serve-lane.js");
+            served = await serveLane(lane, config, { logger });
+          }
+        } catch (e) {
+          await lane.close();
+          throw e;
+        }
+        if (served !== null && !stop.requested)
+          logger.info(
+            {
+              rsu: config.rsu.port,
+              protocol: config.rsu.protocol,
+              page: served.service.listening
+                ? served.service.url
+                : `${served.service.url} (not listening yet: retrying)`,
+            },
+            "lane controller running",
+          );
+        await stop.stopped;
+        logger.info(
+          served !== null
+            ? "stopping: closing the status service, then the lane"
+            : "stopping: closing the lane",
+        );
+        await served?.close();
         await lane.close();
-        throw e;
+      } finally {
+        stop.dispose();
       }
-      // SIGINT/SIGTERM are taken from before the "running" line: a stop sent on seeing it closes the lane
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-      logger.info(
-        {
-          rsu: config.rsu.port,
-          protocol: config.rsu.protocol,
-          page: served.service.listening
-            ? served.service.url
-            : `${served.service.url} (not listening yet: retrying)`,
-        },
-        "lane controller running",
-      );
-      await stopped;
-      logger.info("stopping: closing the status service, then the lane");
-      await served.close();
-      await lane.close();
     });
 }

@@ -1,0 +1,38 @@
+/**
+ * SIGINT and SIGTERM taken by a long-running command (`etc-lane run`) from the moment it asks: the first
+ * one resolves `stopped` and sets `requested`, so one that comes while the command is still starting is
+ * kept for its orderly close instead of Node's default action (the process ended at once). Each is
+ * taken once: the same signal again gets the default action. `dispose` gives both signals back.
+ */
+export interface StopSignals {
+  /** resolves on the first SIGINT or SIGTERM */
+  readonly stopped: Promise<void>;
+  /** one came */
+  readonly requested: boolean;
+  dispose(): void;
+}
+
+export function takeStopSignals(signals: NodeJS.EventEmitter = process): StopSignals {
+  let requested = false;
+  let resolve!: () => void;
+  const stopped = new Promise<void>((r) => {
+    resolve = r;
+  });
+  const stop = (): void => {
+    requested = true;
+    resolve();
+  };
+  // once each: a second Ctrl-C while the close hangs gets Node's default action, as before
+  signals.once("SIGINT", stop);
+  signals.once("SIGTERM", stop);
+  return {
+    stopped,
+    get requested() {
+      return requested;
+    },
+    dispose() {
+      signals.off("SIGINT", stop);
+      signals.off("SIGTERM", stop);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * `etc-lane run` takes SIGINT/SIGTERM from before the lane trades (src/cli/commands/run.ts,
+ * src/cli/stop-signals.ts): a stop that comes while the lane or its status service is still starting
+ * closes them in order once that is done (or failed), never leaves the process to Node's default action.
+ * The lane, its service and the process tuning are stubs; the signals are emitted on this process (no
+ * listener of vitest's own takes them).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { Subject } from "rxjs";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { ROOT } from "../../sim/harness/procs.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { registerRun } from "../../src/cli/commands/run.js";
+
+const h = vi.hoisted(() => ({
+  steps: [] as string[],
+  /** SIGTERM listeners when the lane started trading */
+  listenersAtStart: -1,
+  start: async (): Promise<void> => {},
+  serve: async (): Promise<unknown> => undefined,
+}));
+
+vi.mock("../../src/lane/process-tuning.js", () => ({ tuneLaneProcess: async () => ({}) }));
+vi.mock("../../src/lane/runtime.js", () => ({
+  openLane: async () => ({
+    controller: {
+      status$: new Subject(),
+      start: async () => {
+        h.steps.push("lane.start");
+        h.listenersAtStart = process.listenerCount("SIGTERM");
+        await h.start();
+      },
+    },
+    close: async () => {
+      h.steps.push("lane.close");
+    },
+  }),
+}));
+vi.mock("../../src/service/serve-lane.js", () => ({ serveLane: () => h.serve() }));
+
+let dir: string;
+let config: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-run-signals-"));
+  config = join(dir, "lane.yaml");
+  writeFileSync(
+    config,
+    stringify({
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "/dev/ttyUSB9", protocol: "legacy" },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH, allowTestKey: true },
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      log: { file: join(dir, "lane.log") },
+    }),
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeEach(() => {
+  h.steps = [];
+  h.listenersAtStart = -1;
+  h.start = async () => {};
+});
+afterEach(() => {
+  // nothing of run's is left on the process
+  expect([process.listenerCount("SIGINT"), process.listenerCount("SIGTERM")]).toEqual([0, 0]);
+});
+
+function run(): Promise<unknown> {
+  const program = new Command("etc-lane").exitOverride();
+  registerRun(program);
+  return program.parseAsync(["node", "etc-lane", "run", "--config", config]);
+}
+
+/** A status service whose start the test ends (`up` or `fail`), with `started` once run asked for it. */
+function pendingService(): { started: Promise<void>; up: () => void; fail: (e: Error) => void } {
+  let started!: () => void;
+  const s = {
+    started: new Promise<void>((r) => {
+      started = r;
+    }),
+    up: () => {},
+    fail: (_e: Error) => {},
+  };
+  h.serve = () =>
+    new Promise((resolve, reject) => {
+      h.steps.push("service.start");
+      s.up = () =>
+        resolve({
+          service: { listening: true, url: "http://127.0.0.1:9641/" },
+          close: async () => {
+            h.steps.push("service.close");
+          },
+        });
+      s.fail = reject;
+      started();
+    });
+  return s;
+}
+
+// review: the handlers were installed only after the status service was up, the lane trading before that
+it("a SIGTERM while the status service starts: the service, then the lane, closed once it is up", async () => {
+  const service = pendingService();
+  const done = run();
+  await service.started;
+  expect(h.listenersAtStart).toBe(1);
+  process.emit("SIGTERM", "SIGTERM");
+  h.steps.push("SIGTERM");
+  service.up();
+  await done;
+  expect(h.steps).toEqual(["lane.start", "service.start", "SIGTERM", "service.close", "lane.close"]);
+});
+
+it("a SIGINT while the status service starts and it fails: the lane closed, run fails with the service's error", async () => {
+  const service = pendingService();
+  const done = run();
+  await service.started;
+  process.emit("SIGINT", "SIGINT");
+  service.fail(new Error("listen EADDRINUSE"));
+  await expect(done).rejects.toThrow("listen EADDRINUSE");
+  expect(h.steps).toEqual(["lane.start", "service.start", "lane.close"]);
+});
+
+it("a SIGTERM while the lane starts: no status service, the lane closed once it is started", async () => {
+  h.serve = async () => {
+    h.steps.push("service.start");
+    throw new Error("the status service was started after the stop");
+  };
+  h.start = async () => {
+    process.emit("SIGTERM", "SIGTERM");
+    h.steps.push("SIGTERM");
+  };
+  await run();
+  expect(h.steps).toEqual(["lane.start", "SIGTERM", "lane.close"]);
+});
