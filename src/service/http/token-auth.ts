@@ -169,6 +169,14 @@ export class TokenAuth {
     req.on("data", onData);
     req.on("end", () => {
       if (size > MAX_LOGIN_BYTES) return;
+      // checked again now that the body is in: sign-ins sent at once all passed the check above before the
+      // first of them was counted, and would each be compared
+      const waitNow = this.guard.waitMs(addr);
+      if (waitNow > 0) {
+        this.refusedLogin(addr);
+        tooManyWrongTokens(res, waitNow);
+        return;
+      }
       const token = new URLSearchParams(Buffer.concat(chunks).toString("utf8")).get("token") ?? "";
       if (this.expected !== null && tokenMatches(token, this.expected)) {
         this.guard.succeeded(addr);
