@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
+import { logServerErrors } from "../server-errors.js";
 import { type BoothOperator, isBoothRequest, NO_BOOTH, runBoothAction } from "./booth-actions.js";
 import {
   type ControlReply,
@@ -126,6 +127,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     chmodSync(bound, 0o600);
     renameSync(bound, o.path);
     ino = lstatSync(o.path).ino;
+    // from here on an error (a connection it could not accept) is logged, never thrown
+    logServerErrors(server, { what: "control socket", log });
   } catch (e) {
     server.close();
     throw e;
