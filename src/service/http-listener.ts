@@ -11,6 +11,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { logServerErrors } from "./server-errors.js";
 
 export interface HttpListenerOptions {
   /** service.listen as configured, for the messages */
@@ -24,6 +25,8 @@ export interface HttpListenerOptions {
   onUnavailable?: ((message: string) => void) | undefined;
   /** HTTP listens after having been unavailable */
   onAvailable?: ((url: string) => void) | undefined;
+  /** wall clock for the rate of the server's error lines (./server-errors.ts); default Date.now */
+  now?: (() => number) | undefined;
 }
 
 export class HttpListener {
@@ -33,6 +36,7 @@ export class HttpListener {
   readonly configuredUrl: string;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  private errorsLogged = false;
 
   constructor(
     private readonly server: Server,
@@ -76,6 +80,15 @@ export class HttpListener {
       server.once("error", reject);
       server.listen(this.o.address.port, this.o.address.host, () => {
         server.off("error", reject);
+        // from here on an error (a connection it could not accept) is logged, never thrown
+        if (!this.errorsLogged) {
+          this.errorsLogged = true;
+          logServerErrors(server, {
+            what: "lane status service (HTTP)",
+            log: this.o.log,
+            ...(this.o.now ? { now: this.o.now } : {}),
+          });
+        }
         const a = server.address() as AddressInfo;
         resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`);
       });

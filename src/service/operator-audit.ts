@@ -4,6 +4,7 @@
  * so no action path can forget it. A failing action is recorded too (ok: false, with the error), and its
  * error is returned as the result rather than thrown, so the record is always written.
  */
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type {
   ImportProgress,
   LaneOperator,
@@ -39,7 +40,8 @@ function who(u: { name: string; uid: number; sudoUser?: string | undefined }): s
 /**
  * Runs one operator action and writes its audit record (`operator.<action>`): the user, the arguments,
  * ok and the result, `warn` for a refused action and for `warnAlways` ones. A thrown error becomes the
- * result (ok: false); a record that cannot be written turns the result into a failure that says so.
+ * result (ok: false); a record that cannot be written turns the result into a failure that says so, and is
+ * logged at error level on `log` (the client may be gone: a lane that stops drops its connections).
  */
 export async function auditedAction(
   audit: OperatorAuditPort,
@@ -57,6 +59,7 @@ export async function auditedAction(
     warnAlways?: boolean;
   },
   fn: () => Promise<OperatorResult>,
+  log: Logger = silentLogger,
 ): Promise<OperatorResult> {
   let r: OperatorResult;
   try {
@@ -83,11 +86,12 @@ export async function auditedAction(
       },
     });
   } catch (e) {
-    return {
-      ...r,
-      ok: false,
-      message: `${r.message}; but the audit record was NOT written: ${e instanceof Error ? e.message : String(e)}`,
-    };
+    const err = e instanceof Error ? e.message : String(e);
+    log.error(
+      { err, action: a.action, user: a.user.name, uid: a.user.uid, ok: r.ok, result: r.message },
+      `operator action's audit record NOT written (${a.verb})`,
+    );
+    return { ...r, ok: false, message: `${r.message}; but the audit record was NOT written: ${err}` };
   }
   return r;
 }
@@ -102,6 +106,7 @@ export function auditedOperatorAction(
   user: OperatorUser,
   args: Record<string, unknown>,
   fn: () => Promise<OperatorResult>,
+  log?: Logger,
 ): Promise<OperatorResult> {
   return auditedAction(
     audit,
@@ -114,16 +119,18 @@ export function auditedOperatorAction(
       warnAlways: action === "lane.close" || action === "journal.settle",
     },
     fn,
+    log,
   );
 }
 
-export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort): LaneOperator {
+/** `log`: where a record that cannot be written is logged (auditedAction). */
+export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort, log?: Logger): LaneOperator {
   const act = (
     action: OperatorAction,
     user: OperatorUser,
     args: Record<string, unknown>,
     fn: () => Promise<OperatorResult>,
-  ): Promise<OperatorResult> => auditedOperatorAction(audit, action, user, args, fn);
+  ): Promise<OperatorResult> => auditedOperatorAction(audit, action, user, args, fn, log);
   return {
     openLane: (user) => act("lane.open", user, {}, () => inner.openLane(user)),
     closeLane: (user, reason) => act("lane.close", user, { reason }, () => inner.closeLane(user, reason)),

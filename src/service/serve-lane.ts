@@ -63,9 +63,10 @@ export async function serveLane(
       config: { ...c.service, ...(o.listen ? { listen: o.listen } : {}) },
       dataDir: c.dataDir,
       view,
-      operator: auditedOperator(laneRuntimeOperator(rt, view), rt.audit),
+      // a record that cannot be written is logged at error level (the client may not see the answer)
+      operator: auditedOperator(laneRuntimeOperator(rt, view), rt.audit, o.logger),
       // the collector's booth.list / take / cancel, each take and cancel an audit entry naming the user
-      ...(rt.booth ? { booth: auditedBooth(rt.booth, rt.audit) } : {}),
+      ...(rt.booth ? { booth: auditedBooth(rt.booth, rt.audit, o.logger) } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
       ...(o.processMetrics !== undefined ? { processMetrics: o.processMetrics } : {}),
       ...(o.listenRetryMs !== undefined ? { listenRetryMs: o.listenRetryMs } : {}),

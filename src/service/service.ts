@@ -201,6 +201,7 @@ function httpListener(
     log: h.log,
     onUnavailable: o.onUnavailable,
     onAvailable: o.onAvailable,
+    now: h.now,
   });
 }
 

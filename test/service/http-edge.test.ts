@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { signInCookieName } from "../../src/service/http/token-auth.js";
 import { type Rig, startRig } from "./harness.js";
 
 let rig: Rig | undefined;
@@ -64,7 +65,8 @@ describe("malformed requests without the token", () => {
     const { logger, lines } = capture();
     rig = await startRig({ tokenFile: tokenFile() }, false, { logger });
     const host = new URL(rig.service.url).host;
-    for (const cookie of ["etc_lane_token=%", "etc_lane_token=%E0%A4%A", "a=1; etc_lane_token=%zz"])
+    const name = signInCookieName(Number(new URL(rig.service.url).port));
+    for (const cookie of [`${name}=%`, `${name}=%E0%A4%A`, `a=1; ${name}=%zz`])
       expect(
         await raw(rig.service.url, `GET /status HTTP/1.1\r\nHost: ${host}\r\nCookie: ${cookie}`),
         cookie,

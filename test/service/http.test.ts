@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -301,7 +302,7 @@ describe("authentication off loopback", () => {
     });
     expect(login.status).toBe(303);
     const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] as string;
-    expect(cookie).toMatch(/^etc_lane_token=/);
+    expect(cookie).toMatch(new RegExp(`^etc_lane_${new URL(r.service.url).port}=`));
     expect((await r.get("/", { cookie })).status).toBe(200);
     const bad = await fetch(new URL("/login", r.service.url), {
       method: "POST",
@@ -309,6 +310,38 @@ describe("authentication off loopback", () => {
       redirect: "manual",
     });
     expect(bad.status).toBe(401);
+  });
+
+  // review: the cookie held the token itself, and browsers send a host's cookies to all its ports
+  it("the sign-in cookie holds HMAC-SHA256 of the token, not the token, under a name carrying the port; the token in it is refused", async () => {
+    const token = "s3cret-token-0123456789";
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${token}\n`);
+    chmodSync(tokenFile, 0o600);
+    rig = await startRig({ tokenFile });
+    const r = rig;
+    const port = new URL(r.service.url).port;
+    const login = await fetch(new URL("/login", r.service.url), {
+      method: "POST",
+      body: new URLSearchParams({ token }),
+      redirect: "manual",
+    });
+    expect(login.status).toBe(303);
+    const derived = createHmac("sha256", token).update("etc-lane page cookie").digest("base64url");
+    expect(login.headers.get("set-cookie")).toBe(
+      `etc_lane_${port}=${derived}; HttpOnly; SameSite=Strict; Path=/`,
+    );
+    expect((await r.get("/", { cookie: `etc_lane_${port}=${derived}` })).status).toBe(200);
+    // the token itself as the cookie, the cookie of another port, the old name: not signed in
+    for (const cookie of [
+      `etc_lane_${port}=${token}`,
+      `etc_lane_${Number(port) + 1}=${derived}`,
+      `etc_lane_token=${token}`,
+    ])
+      expect((await r.get("/status", { cookie })).status, cookie).toBe(401);
+    // the cookie's value is no bearer token
+    expect((await r.get("/status", { authorization: `Bearer ${derived}` })).status).toBe(401);
   });
 
   // RFC 7235: the auth scheme is case-insensitive, and one or more spaces follow it

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { signInCookieName, signInCookieValue } from "../../src/service/http/token-auth.js";
 import { LoginGuard } from "../../src/service/login-guard.js";
 import { type Rig, startRig } from "./harness.js";
 
@@ -135,6 +136,9 @@ describe("bearer tokens and the sign-in cookie", () => {
     chmodSync(tokenFile, 0o600);
     return startRig({ tokenFile }, false, { now, logger });
   }
+  /** `value` as the sign-in cookie of `r`'s service (named after its port) */
+  const cookie = (r: Rig, value: string) =>
+    `${signInCookieName(Number(new URL(r.service.url).port))}=${value}`;
   const status = async (r: Rig, headers: Record<string, string>) => {
     const res = await r.get("/status", headers);
     await res.text();
@@ -184,13 +188,13 @@ describe("bearer tokens and the sign-in cookie", () => {
     const codes: number[] = [];
     for (let i = 0; i < 3; i++) codes.push((await status(r, { authorization: `Bearer guess-${i}` })).status);
     t += 4000;
-    codes.push((await status(r, { cookie: "etc_lane_token=guess-3" })).status);
-    codes.push((await status(r, { cookie: "etc_lane_token=%" })).status);
+    codes.push((await status(r, { cookie: cookie(r, "guess-3") })).status);
+    codes.push((await status(r, { cookie: cookie(r, "%") })).status);
     expect(codes).toEqual([401, 401, 401, 401, 401]);
     expect(await status(r, { authorization: "Bearer guess-5" })).toEqual({ status: 429, retryAfter: "56" });
-    expect((await status(r, { cookie: "etc_lane_token=guess-6" })).status).toBe(429);
+    expect((await status(r, { cookie: cookie(r, "guess-6") })).status).toBe(429);
     expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(429);
-    expect((await status(r, { cookie: `etc_lane_token=${TOKEN}` })).status).toBe(429);
+    expect((await status(r, { cookie: cookie(r, signInCookieValue(TOKEN)) })).status).toBe(429);
     const login = await fetch(new URL("/login", r.service.url), {
       method: "POST",
       body: new URLSearchParams({ token: TOKEN }),
@@ -217,10 +221,10 @@ describe("bearer tokens and the sign-in cookie", () => {
     const codes = new Set<number>();
     for (let i = 0; i < 20; i++) {
       codes.add((await status(r, { authorization: "Bearer old-token-0123456789" })).status);
-      codes.add((await status(r, { cookie: "etc_lane_token=old-token-9876543210" })).status);
+      codes.add((await status(r, { cookie: cookie(r, "old-token-9876543210") })).status);
     }
     expect([...codes]).toEqual([401]);
     expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
-    expect((await status(r, { cookie: `etc_lane_token=${TOKEN}` })).status).toBe(200);
+    expect((await status(r, { cookie: cookie(r, signInCookieValue(TOKEN)) })).status).toBe(200);
   });
 });

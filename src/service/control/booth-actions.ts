@@ -7,6 +7,7 @@
  * (`operator.booth.take`, `operator.booth.cancel`), refused ones too.
  */
 import { z } from "zod";
+import type { Logger } from "../../../firmware-bridge/log.js";
 import type { OperatorResult, OperatorUser } from "../lane-view.js";
 import { auditedAction, type OperatorAuditPort } from "../operator-audit.js";
 import type { ControlReply } from "./protocol.js";
@@ -43,7 +44,7 @@ export interface BoothOperator {
 }
 
 /** Every take and cancel becomes one audit record naming the action, the user and what came of it. */
-export function auditedBooth(inner: BoothOperator, audit: OperatorAuditPort): BoothOperator {
+export function auditedBooth(inner: BoothOperator, audit: OperatorAuditPort, log?: Logger): BoothOperator {
   const act = (
     action: "booth.take" | "booth.cancel",
     user: BoothUser & Partial<Pick<OperatorUser, "pid" | "via">>,
@@ -60,6 +61,7 @@ export function auditedBooth(inner: BoothOperator, audit: OperatorAuditPort): Bo
         warnAlways: action === "booth.cancel",
       },
       fn,
+      log,
     );
   return {
     cases: () => inner.cases(),

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../../firmware-bridge/log.js";
 import type { LaneOperator, LaneView, OperatorResult, OperatorUser } from "../lane-view.js";
+import { logServerErrors } from "../server-errors.js";
 import { type BoothOperator, isBoothRequest, NO_BOOTH, runBoothAction } from "./booth-actions.js";
 import {
   type ControlReply,
@@ -52,6 +53,11 @@ export interface ControlServerOptions {
 
 export interface ControlServer {
   readonly path: string;
+  /**
+   * Stops taking connections, refuses a request that arrives meanwhile (STOPPING, recorded like a refused
+   * one), waits for the actions it had taken to end (their answers sent, their audit records written),
+   * then drops the connections.
+   */
   close(): Promise<void>;
 }
 
@@ -96,10 +102,11 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     );
   await removeStale(o.path);
   const sockets = new Set<Socket>();
+  const requests: Requests = { closing: false, inFlight: new Set() };
   const server: Server = createServer((sock) => {
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
-    handle(sock, o, log);
+    handle(sock, o, log, requests);
   });
   // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
   // then renamed into place: it is never reachable by others with a looser mode, and the process umask
@@ -120,6 +127,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     chmodSync(bound, 0o600);
     renameSync(bound, o.path);
     ino = lstatSync(o.path).ino;
+    // from here on an error (a connection it could not accept) is logged, never thrown
+    logServerErrors(server, { what: "control socket", log });
   } catch (e) {
     server.close();
     throw e;
@@ -127,24 +136,46 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     rmSync(privateDir, { recursive: true, force: true });
   }
   log.info({ path: o.path }, "control socket listening (mode 0600)");
+  let closed: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    requests.closing = true;
+    // no new connection from here on
+    const stopped = new Promise<void>((resolve) => {
+      server.close(() => {
+        // the server unlinks the path it bound (gone since the rename): the socket file is removed here,
+        // if it is still this server's
+        try {
+          if (lstatSync(o.path).ino === ino) unlinkSync(o.path);
+        } catch {
+          // already gone
+        }
+        resolve();
+      });
+    });
+    // the actions already taken run to their end and are recorded: the lane is still open while its
+    // service closes (src/service/serve-lane.ts closes it first), so each is bounded; a request that
+    // arrives meanwhile is refused (handle)
+    while (requests.inFlight.size > 0) await Promise.all(requests.inFlight);
+    for (const s of sockets) s.destroy();
+    await stopped;
+  };
   return {
     path: o.path,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => {
-          // the server unlinks the path it bound (gone since the rename): the socket file is removed here,
-          // if it is still this server's
-          try {
-            if (lstatSync(o.path).ino === ino) unlinkSync(o.path);
-          } catch {
-            // already gone
-          }
-          resolve();
-        });
-      }),
+    close: () => {
+      closed ??= close();
+      return closed;
+    },
   };
 }
+
+/** The requests taken and not yet answered, which close() waits for; `closing`: no new one is taken. */
+interface Requests {
+  closing: boolean;
+  inFlight: Set<Promise<void>>;
+}
+
+/** What a request that arrives while the lane stops is answered (and, for an action, recorded with). */
+export const STOPPING = "not run: the lane is stopping";
 
 /** Hands a refused request to the lane's trail; a failure to record it is logged, never thrown. */
 function recordRefused(o: ControlServerOptions, r: RefusedRequest): void {
@@ -158,7 +189,7 @@ function recordRefused(o: ControlServerOptions, r: RefusedRequest): void {
   }
 }
 
-function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
+function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Requests): void {
   let buf = "";
   // what `buf` holds, in bytes (MAX_REQUEST_LINE counts bytes)
   let bytes = 0;
@@ -221,29 +252,41 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger): void {
       );
     }
     const req: ControlRequest = parsed.data;
-    afterNextPoll(() => {
-      // a client that gave up (the lane was stopped or busy past its timeout) is not acted for: it was told
-      // the action may still run, but nobody waits for it now; a started action runs to its end
-      if (gone) {
-        log.warn(
-          { action: req.action, user: req.user.name, pid: req.user.pid },
-          `control request ${ABANDONED}`,
-        );
-        if (!READ_ONLY_ACTIONS.has(req.action))
-          recordRefused(o, { action: req.action, user: req.user, message: ABANDONED });
-        return;
-      }
-      run(req, o, reply).then(
-        (r) => finish(r),
-        (e: unknown) => {
-          log.error(
-            { err: e instanceof Error ? e.message : String(e), action: req.action },
-            "control action failed",
+    if (requests.closing) {
+      finish({ kind: "error", code: "STOPPING", message: STOPPING });
+      if (!READ_ONLY_ACTIONS.has(req.action))
+        recordRefused(o, { action: req.action, user: req.user, message: STOPPING });
+      return;
+    }
+    const taken = new Promise<void>((settled) => {
+      afterNextPoll(() => {
+        // a client that gave up (the lane was stopped or busy past its timeout) is not acted for: it was
+        // told the action may still run, but nobody waits for it now; a started action runs to its end
+        if (gone) {
+          log.warn(
+            { action: req.action, user: req.user.name, pid: req.user.pid },
+            `control request ${ABANDONED}`,
           );
-          finish({ kind: "error", code: "FAILED", message: e instanceof Error ? e.message : String(e) });
-        },
-      );
+          if (!READ_ONLY_ACTIONS.has(req.action))
+            recordRefused(o, { action: req.action, user: req.user, message: ABANDONED });
+          return settled();
+        }
+        run(req, o, reply)
+          .then(
+            (r) => finish(r),
+            (e: unknown) => {
+              log.error(
+                { err: e instanceof Error ? e.message : String(e), action: req.action },
+                "control action failed",
+              );
+              finish({ kind: "error", code: "FAILED", message: e instanceof Error ? e.message : String(e) });
+            },
+          )
+          .finally(settled);
+      });
     });
+    requests.inFlight.add(taken);
+    void taken.then(() => requests.inFlight.delete(taken));
   });
 }
 

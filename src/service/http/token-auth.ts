@@ -4,8 +4,13 @@
  * form (POST /login, answered here) sets. Tokens are compared in constant time; wrong ones, wherever
  * presented, are counted per client by ../login-guard.ts, and a client that sent too many is answered
  * 429 until its window has passed. ./router.ts decides when each check runs.
+ *
+ * The cookie holds a value derived from the token (signInCookieValue), never the token: browsers send a
+ * host's cookies to every port of it (RFC 6265 §8.5), so any other HTTP service on the lane computer sees
+ * it. What it learns opens this page, not the bearer token's other uses (Prometheus); a new token
+ * invalidates it. Its name carries the service's port, so two lanes on one host keep their own.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../../firmware-bridge/log.js";
 import { LoginGuard } from "../login-guard.js";
@@ -14,7 +19,19 @@ import { renderLogin } from "../page/render.js";
 import { hostRefusal } from "./host-origin.js";
 import { html, PLAIN, send } from "./respond.js";
 
-const COOKIE = "etc_lane_token";
+/** The sign-in cookie's name for the service on `port` (the port the request came in on). */
+export function signInCookieName(port: number | undefined): string {
+  return `etc_lane_${port ?? 0}`;
+}
+
+/** HMAC-SHA256 keyed by the token over this label: what the sign-in cookie holds. */
+const COOKIE_LABEL = "etc-lane page cookie";
+
+/** The sign-in cookie's value for `token` (base64url, needs no encoding in a cookie). */
+export function signInCookieValue(token: string): string {
+  return createHmac("sha256", token).update(COOKIE_LABEL).digest("base64url");
+}
+
 /** The largest sign-in form POST /login reads, in bytes; a larger one is answered 413. */
 export const MAX_LOGIN_BYTES = 4096;
 
@@ -22,7 +39,7 @@ function digest(s: string): Buffer {
   return createHash("sha256").update(s).digest();
 }
 
-/** Constant-time comparison of a presented token with the configured one. */
+/** Constant-time comparison of a presented token (or cookie value) with the digest of the expected one. */
 function tokenMatches(presented: string | undefined, expected: Buffer): boolean {
   if (presented === undefined || presented === "") return false;
   return timingSafeEqual(digest(presented), expected);
@@ -30,7 +47,7 @@ function tokenMatches(presented: string | undefined, expected: Buffer): boolean 
 
 /**
  * The cookie `name`'s value, decoded; undefined without one. A value that does not decode (`%`, `%E0%A4`)
- * is returned as null: the sign-in form sets the token URI-encoded, so such a cookie is a wrong token.
+ * is returned as null: the sign-in form never sets such a value, so such a cookie is a wrong one.
  */
 function cookieValue(req: IncomingMessage, name: string): string | null | undefined {
   const h = req.headers.cookie;
@@ -76,12 +93,16 @@ export interface TokenAuthOptions {
 
 export class TokenAuth {
   private readonly expected: Buffer | null;
+  /** the sign-in cookie's value (signInCookieValue), and its digest for the comparison */
+  private readonly cookie: { value: string; digest: Buffer } | null;
   private readonly guard: LoginGuard;
   private readonly names: ReadonlySet<string>;
   private readonly log: Logger;
 
   constructor(o: TokenAuthOptions) {
     this.expected = o.token === null ? null : digest(o.token);
+    const value = o.token === null ? null : signInCookieValue(o.token);
+    this.cookie = value === null ? null : { value, digest: digest(value) };
     this.guard = new LoginGuard({ now: o.now });
     this.names = o.hostNames;
     this.log = o.log;
@@ -121,22 +142,26 @@ export class TokenAuth {
    */
   access(req: IncomingMessage): Access {
     const expected = this.expected;
-    if (expected === null) return "ok";
+    const expectedCookie = this.cookie;
+    if (expected === null || expectedCookie === null) return "ok";
     const bearer = bearerToken(req.headers.authorization);
-    const cookie = cookieValue(req, COOKIE);
-    const tokens: (string | null)[] = [];
-    if (bearer !== "") tokens.push(bearer);
-    if (cookie !== undefined && cookie !== "") tokens.push(cookie);
-    if (tokens.length === 0) return "none";
+    const cookie = cookieValue(req, signInCookieName(req.socket.localPort));
+    // what each presented, with the digest it must match: the token for a bearer, its derived value for
+    // the cookie (the token itself in the cookie is a wrong one)
+    const presented: { value: string | null; expected: Buffer }[] = [];
+    if (bearer !== "") presented.push({ value: bearer, expected });
+    if (cookie !== undefined && cookie !== "")
+      presented.push({ value: cookie, expected: expectedCookie.digest });
+    if (presented.length === 0) return "none";
     const addr = this.clientOf(req);
     const wait = this.guard.waitMs(addr);
     if (wait > 0) {
       this.refusedLogin(addr);
       return wait;
     }
-    if (tokens.some((t) => t !== null && tokenMatches(t, expected))) return "ok";
-    // a cookie that does not decode is never the token: all such count as one wrong token
-    for (const t of tokens) this.guard.failed(addr, t ?? "\u0000undecodable cookie");
+    if (presented.some((p) => p.value !== null && tokenMatches(p.value, p.expected))) return "ok";
+    // a cookie that does not decode is never the right one: all such count as one wrong token
+    for (const p of presented) this.guard.failed(addr, p.value ?? "\u0000undecodable cookie");
     this.refusedLogin(addr);
     return "wrong";
   }
@@ -169,12 +194,20 @@ export class TokenAuth {
     req.on("data", onData);
     req.on("end", () => {
       if (size > MAX_LOGIN_BYTES) return;
+      // checked again now that the body is in: sign-ins sent at once all passed the check above before the
+      // first of them was counted, and would each be compared
+      const waitNow = this.guard.waitMs(addr);
+      if (waitNow > 0) {
+        this.refusedLogin(addr);
+        tooManyWrongTokens(res, waitNow);
+        return;
+      }
       const token = new URLSearchParams(Buffer.concat(chunks).toString("utf8")).get("token") ?? "";
-      if (this.expected !== null && tokenMatches(token, this.expected)) {
+      if (this.expected !== null && this.cookie !== null && tokenMatches(token, this.expected)) {
         this.guard.succeeded(addr);
         send(res, 303, PLAIN, "signed in\n", {
           location: "./",
-          "set-cookie": `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+          "set-cookie": `${signInCookieName(req.socket.localPort)}=${this.cookie.value}; HttpOnly; SameSite=Strict; Path=/`,
         });
       } else {
         this.guard.failed(addr, token);
