@@ -11,7 +11,8 @@
  *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
  *    a journal transaction), and the line of each journal record whose row names the next seq, built from
  *    the row (a record committed before the process died whose line was not written, or not fsynced:
- *    its row holds its entry's seq and time, ./records.ts recordLineOfRow).
+ *    its row holds its entry's seq and time, ./records.ts recordLineOfRow). A `record.commit` line for a
+ *    record the kept trail committed already is not appended: `audit.head-mismatch`, alarm.
  * 3. The file's end is compared with the head copy (compareWithHeadCopy). A file that ends BEFORE the head
  *    copy and that the spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range
  *    and the head copy, and continues the chain from the head copy (seq and hash), so `audit verify` fails
@@ -49,8 +50,8 @@ import {
   statementProblem,
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
-import { recordLineOfRow } from "./records.js";
-import { journalGap } from "./recovery-journal-seqs.js";
+import { RECORD_TYPES, recordLineOfRow } from "./records.js";
+import { commitJseq, journalGap, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -201,7 +202,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   const torn = cutTail(segments, dir, rec);
   const seg = restoreAnchor(segments, rec);
   const fileEnd = lastIntactEntry(seg, rec);
-  const fill = fillFromSpoolAndRows(seg, spool, fileEnd, utcOffsetMinutes, rec);
+  const fill = fillFromSpoolAndRows(dir, seg, spool, fileEnd, utcOffsetMinutes, rec);
   if (torn) noteTornTail(torn, fill, rec);
   const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill.end, rec);
   const kept = listSegments(dir);
@@ -389,8 +390,14 @@ function lastIntactEntry(seg: SegmentFile, rec: Recorded): ChainEnd {
   return { seq: fileSeq, head };
 }
 
-/** Step 2: appends the spooled lines and the rows' record lines that continue the file's chain. */
+/**
+ * Step 2: appends the spooled lines and the rows' record lines that continue the file's chain. A
+ * `record.commit` line among them must follow the kept trail's newest commit in journal-seq order
+ * (commitOutOfOrder): a record is committed once, so one for a record the trail committed already comes
+ * from a changed row (or spool) and is not appended.
+ */
 function fillFromSpoolAndRows(
+  dir: string,
   seg: SegmentFile,
   spool: AuditSpool,
   fileEnd: ChainEnd,
@@ -404,6 +411,8 @@ function fillFromSpoolAndRows(
   const fromSpool = spool.tail(fileSeq + 1);
   const fromRows = spool.rowRecords?.(fileSeq + 1) ?? [];
   const fillBufs: Buffer[] = [];
+  // the newest commit so far: read from the kept trail at the first commit line to append (undefined before)
+  let newest: NewestCommit | null | undefined;
   for (let si = 0, ri = 0; ; ) {
     const next = fileSeq + 1;
     while (si < fromSpool.length && fromSpool[si]!.seq < next) si++;
@@ -425,6 +434,15 @@ function fillFromSpoolAndRows(
       });
       break;
     }
+    if (r.entry.type === RECORD_TYPES.commit) {
+      newest ??= newestCommit(listSegments(dir));
+      const jseq = commitJseq(r.entry.data);
+      if (jseq !== null && newest !== null && jseq <= newest.jseq) {
+        commitOutOfOrder(next, jseq, newest, l.rebuilt, raw, { seq: fileSeq, head }, rec);
+        break;
+      }
+      if (jseq !== null) newest = { jseq, seq: next };
+    }
     if (l.rebuilt) rebuilt++;
     fillBufs.push(raw, Buffer.from("\n"));
     fileSeq = next;
@@ -433,6 +451,44 @@ function fillFromSpoolAndRows(
   }
   if (fillBufs.length > 0) appendBytes(seg.path, Buffer.concat(fillBufs));
   return { end: { seq: fileSeq, head }, filled, rebuilt };
+}
+
+/**
+ * Step 2: a `record.commit` line for a record the kept trail committed already (or one older than its
+ * newest commit): never a line the lane wrote or lost (records get their entry's seq in journal-seq
+ * order, src/journal/records.ts Records.commit; a settlement's line is a record.settle). Its row (or
+ * spooled line) was changed to name a second entry: the lane does not write and seal it, and records
+ * `audit.head-mismatch` (alarm). The row still names that seq: step 3 records the gap to it.
+ */
+function commitOutOfOrder(
+  seq: number,
+  jseq: number,
+  newest: NewestCommit,
+  fromRow: boolean,
+  raw: Buffer,
+  fileEnd: ChainEnd,
+  rec: Recorded,
+): void {
+  const from = fromRow ? "the row of journal record" : "the spooled line of journal record";
+  rec.notes.push({
+    type: "audit.head-mismatch",
+    severity: "alarm",
+    message:
+      `${from} ${jseq} gives entry ${seq} as its record.commit, but the trail committed journal records up to ` +
+      `${newest.jseq} by its entry at seq ${newest.seq}: a record is committed once, in journal-seq order, so ` +
+      `${fromRow ? "the row" : "the spool"} was changed; the line was not appended`,
+    data: {
+      seq,
+      jseq,
+      newestCommit: newest,
+      fileEnd: { seq: fileEnd.seq, hash: fileEnd.head },
+      [fromRow ? "row" : "spooled"]: sha256hex(raw),
+    },
+  });
+  rec.alarms.push({
+    code: "AUDIT_HEAD_MISMATCH",
+    message: `audit entry ${seq} would commit journal record ${jseq} again (${fromRow ? "its row" : "the spool"} was changed): not appended`,
+  });
 }
 
 /** Step 1's entry: `audit.torn-tail` (warn) naming the bytes cut and the lines restored after them. */

@@ -366,7 +366,7 @@ function judgeJournal(
 ): VerifyReport["journal"] {
   const after = { sealed, retainedFrom: v.rep.retainedFrom, lastAuditRetention };
   v.journal.decideBinding(sealed);
-  v.journal.settleProblems(after);
+  v.journal.orderProblems(after);
   return v.journal.judgeRows(after);
 }
 
