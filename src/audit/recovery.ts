@@ -25,6 +25,8 @@
  *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
  *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
  *    once.
+ * 5. The newest segment is fdatasync'ed, and the directory when a file changed here (makeDurable): what
+ *    the file holds at open counts as synced from then on.
  *
  * Side effects on the files happen here, once, before the lane takes traffic.
  */
@@ -85,6 +87,8 @@ export interface RecoveredTrail {
   rebuilt: number;
   /** an entry after the last checkpoint's range is one of SEAL_AT_ONCE */
   unsealedExcuse: boolean;
+  /** the fdatasync of the newest segment at the end failed: its error (null: done) */
+  syncFailed: string | null;
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -179,6 +183,8 @@ export function hashAt(segments: readonly SegmentFile[], seq: number): string | 
 interface Recorded {
   notes: AuditEventInput[];
   alarms: { code: string; message: string }[];
+  /** a file was created, appended to, restored or removed here: the directory is synced at the end */
+  changed: boolean;
 }
 
 /** The chain's end: the seq and hash of the last entry. */
@@ -196,9 +202,9 @@ interface TornTail {
 
 /** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const rec: Recorded = { notes: [], alarms: [] };
-  removeUnrenamedRotations(dir);
-  const segments = segmentsOrFirst(dir);
+  const rec: Recorded = { notes: [], alarms: [], changed: false };
+  removeUnrenamedRotations(dir, rec);
+  const segments = segmentsOrFirst(dir, rec);
   const torn = cutTail(segments, dir, rec);
   const seg = restoreAnchor(segments, rec);
   const fileEnd = lastIntactEntry(seg, rec);
@@ -213,6 +219,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rec.alarms.push(missing.alarm);
   }
   const lastCheckpoint = findLastCheckpoint(kept);
+  const syncFailed = makeDurable(dir, seg, rec);
   return {
     segment: seg,
     nextSeq,
@@ -223,22 +230,55 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     filled: fill.filled,
     rebuilt: fill.rebuilt,
     unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
+    syncFailed,
   };
 }
 
 /** Removes the temporary file of a rotation cut short before its rename (it never became a segment). */
-function removeUnrenamedRotations(dir: string): void {
+function removeUnrenamedRotations(dir: string, rec: Recorded): void {
   for (const name of readdirSync(dir))
-    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) unlinkSync(join(dir, name));
+    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) {
+      unlinkSync(join(dir, name));
+      rec.changed = true;
+    }
 }
 
 /** The segment files, oldest first; the first one created when there is none. */
-function segmentsOrFirst(dir: string): SegmentFile[] {
+function segmentsOrFirst(dir: string, rec: Recorded): SegmentFile[] {
   const segments = listSegments(dir);
   if (segments.length > 0) return segments;
   const name = segmentName(1);
   closeSync(openSync(join(dir, name), "a", 0o640));
+  rec.changed = true;
   return listSegments(dir);
+}
+
+/**
+ * The last step: the newest segment fdatasync'ed, and the directory fsynced when a file was created,
+ * appended to, restored or removed here. The trail takes what the file holds at open as synced
+ * (./segment-writer.ts syncedSeq, `writtenSeq`): the witness queues its checkpoints for the station at
+ * once (./witness.ts recover), and a settlement does not spool a synced commit line (./trail.ts
+ * supersededLine). Neither the lines a killed process wrote before its fdatasync nor those appended here
+ * were synced yet; a power cut could take them after the station holds a checkpoint among them (a false
+ * AUDIT_ROLLBACK) or after a settlement left no copy of its record's commit line (a false AUDIT_GAP).
+ * Once per start, before the lane takes traffic; older segments were synced by the rotation that closed
+ * them (./segment-writer.ts rotate).
+ */
+function makeDurable(dir: string, seg: SegmentFile, rec: Recorded): string | null {
+  let failed: string | null = null;
+  let fd = -1;
+  try {
+    fd = openSync(seg.path, "r+");
+    fdatasyncSync(fd);
+  } catch (e) {
+    // a disk that refuses it never stops the trail from opening (its writes fail and are kept, as ever):
+    // the trail logs it, and the file counts as synced as before this step
+    failed = e instanceof Error ? e.message : String(e);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  if (rec.changed) syncDirNow(dir);
+  return failed;
 }
 
 /** Step 1: cuts the bytes after the newest file's last newline; returns them when a torn tail, else null. */
@@ -329,6 +369,7 @@ function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): Segment
   const prev = segments[segments.length - 2]!;
   const last = linesBackwards(prev.path).next();
   const e = last.done ? null : parseEntry(last.value.line.toString("utf8"));
+  rec.changed = true;
   if (!last.done && e && e.seq === seg.firstSeq - 1 && e.type === "audit.checkpoint") {
     appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
     return seg;
@@ -449,7 +490,10 @@ function fillFromSpoolAndRows(
     head = r.entry.hash;
     filled++;
   }
-  if (fillBufs.length > 0) appendBytes(seg.path, Buffer.concat(fillBufs));
+  if (fillBufs.length > 0) {
+    appendBytes(seg.path, Buffer.concat(fillBufs));
+    rec.changed = true;
+  }
   return { end: { seq: fileSeq, head }, filled, rebuilt };
 }
 

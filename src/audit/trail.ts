@@ -362,6 +362,11 @@ export class AuditTrail {
       );
     }
     const t = new AuditTrail(opts, key, rec, fd, size);
+    if (rec.syncFailed !== null)
+      t.log.error(
+        { err: rec.syncFailed, segment: rec.segment.path },
+        "audit: fdatasync of the newest segment at open failed; what it holds counts as synced",
+      );
     void t.witness.recover(t.lastCp);
     for (const n of rec.notes) t.append(n);
     for (const a of rec.alarms) t.alarm(a.code, a.message);
