@@ -911,6 +911,15 @@ export class AuditTrail {
   }
 
   /**
+   * Resolves once the seal under way for entries sealed at once (SEAL_AT_ONCE: a retention entry) is done,
+   * also when it failed; at once when none is. The lane's background verify waits for it before it runs
+   * again (./background-verify.ts).
+   */
+  sealPending(): Promise<void> {
+    return this.sealing?.catch(() => undefined) ?? Promise.resolve();
+  }
+
+  /**
    * Waits for a seal under way (an entry sealed at once), a checkpoint in flight, the spool batch and an
    * fdatasync of everything written.
    */
