@@ -4,6 +4,13 @@
  * connections (./verify-worker.ts), so the lane's thread never waits for it. The last result is what the
  * maintenance page shows as "last verify". It uses the public key stored beside the log: an independent
  * check is still `etc-lane audit verify --key` with a copy kept off the lane.
+ *
+ * A retention entry counts only sealed, and verify names one no checkpoint covers yet (./verify-retention.ts),
+ * also one the running lane wrote milliseconds before the end of the walk and is sealing at once
+ * (./trail.ts sealThrough): a run that failed with such an entry runs once more after the trail's seal
+ * under way is done (`sealPending`), and only that run's result counts (an entry the lane is not sealing,
+ * one appended by someone else, is named again). Verify itself excuses nothing for it: anyone can set
+ * the head copy back.
  */
 import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -36,6 +43,13 @@ export function verifyInWorker(job: VerifyJob): Promise<VerifySummary> {
 }
 
 export interface BackgroundVerifyOptions extends VerifyJob {
+  /**
+   * resolves once the trail's seal under way (an entry sealed at once) is done, at once when none
+   * (AuditTrail.sealPending); absent: a failed run is final
+   */
+  sealPending?: () => Promise<void>;
+  /** one verification (tests); default verifyInWorker */
+  run?: (job: VerifyJob) => Promise<VerifySummary>;
   /** the first run this long after start; default 60 000 ms */
   firstAfterMs?: number;
   /** then every this often; 0: only the first and runNow() */
@@ -72,13 +86,31 @@ export class BackgroundVerify {
     return this.lastResult;
   }
 
-  /** Runs a verification now (a run under way is joined); null if it could not run. */
-  runNow(): Promise<VerifySummary | null> {
-    this.running ??= verifyInWorker({
+  /**
+   * One verification, and once more after the seal under way when it failed with a retention entry not
+   * sealed yet (the lane's own, sealed at once; see the file comment).
+   */
+  private async verify(): Promise<VerifySummary> {
+    const job: VerifyJob = {
       dataDir: this.o.dataDir,
       laneId: this.o.laneId,
       ...(this.o.tailLimits ? { tailLimits: this.o.tailLimits } : {}),
-    })
+    };
+    const run = this.o.run ?? verifyInWorker;
+    const first = await run(job);
+    const sealPending = this.o.sealPending;
+    if (first.ok || first.unsealedExcuses === 0 || !sealPending) return first;
+    this.log.info(
+      { problem: first.problem, unsealedExcuses: first.unsealedExcuses },
+      "audit verify: a retention entry not sealed yet; verifying again once the trail's seal under way is done",
+    );
+    await sealPending();
+    return run(job);
+  }
+
+  /** Runs a verification now (a run under way is joined); null if it could not run. */
+  runNow(): Promise<VerifySummary | null> {
+    this.running ??= this.verify()
       .then((s) => {
         this.lastResult = s;
         if (s.ok) this.log.info({ range: s.range, ms: Math.round(s.ms) }, "audit verify: intact");

@@ -13,6 +13,9 @@
  *
  * The read happens only when `last_seq` is above every row: at most once per start, and it ends at the
  * first entry that decides (the newest records' own lines, or the retention entry that deleted them).
+ *
+ * And the newest commit entry (newestCommit), which a `record.commit` line that recovery appends must
+ * follow in journal-seq order (./recovery.ts): a record is committed once.
  */
 import type { AuditEventInput } from "./entry.js";
 import { parseEntry } from "./entry.js";
@@ -44,8 +47,8 @@ export function journalGap(
       if (e.type === "journal.retention") {
         if (covers(d?.deleted, lastSeq)) return null;
       } else if (e.type === "record.commit") {
-        const jseq = (d?.rec as { jseq?: unknown } | undefined)?.jseq;
-        if (typeof jseq !== "number" || !Number.isSafeInteger(jseq)) continue;
+        const jseq = commitJseq(d);
+        if (jseq === null) continue;
         if (jseq >= lastSeq) return null;
         return gap(js, Math.max(jseq, highestRow) + 1, { jseq, seq: e.seq });
       } else if (e.type === "journal.bound") {
@@ -56,6 +59,42 @@ export function journalGap(
     }
   }
   return null; // the kept trail names none of them (audit retention deleted what did)
+}
+
+/** The newest commit in the kept trail: its journal seq and entry seq. */
+export interface NewestCommit {
+  jseq: number;
+  seq: number;
+}
+
+/**
+ * The newest `record.commit` entry of the kept trail, read backwards from its end: the first commit entry,
+ * or the `journal.bound` entry with no commit since (as a commit of the record before its `boundFrom`:
+ * the records from it on are committed after it); null when the kept trail names neither (audit
+ * retention deleted what did). What a record.commit line appended at start must follow (./recovery.ts).
+ */
+export function newestCommit(segments: readonly SegmentFile[]): NewestCommit | null {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    for (const { line } of linesBackwards(segments[i]!.path)) {
+      if (!line.includes(MARKS[0]!) && !line.includes(MARKS[2]!)) continue;
+      const e = parseEntry(line.toString("utf8"));
+      if (!e) continue;
+      if (e.type === "record.commit") {
+        const jseq = commitJseq(e.data);
+        if (jseq !== null) return { jseq, seq: e.seq };
+      } else if (e.type === "journal.bound") {
+        const from = (e.data as { boundFrom?: unknown } | undefined)?.boundFrom;
+        if (typeof from === "number" && Number.isSafeInteger(from)) return { jseq: from - 1, seq: e.seq };
+      }
+    }
+  }
+  return null;
+}
+
+/** The journal seq a record entry's data names, or null. */
+export function commitJseq(data: unknown): number | null {
+  const jseq = ((data as { rec?: unknown } | undefined)?.rec as { jseq?: unknown } | undefined)?.jseq;
+  return typeof jseq === "number" && Number.isSafeInteger(jseq) ? jseq : null;
 }
 
 function covers(ranges: unknown, seq: number): boolean {

@@ -11,7 +11,8 @@
  *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
  *    a journal transaction), and the line of each journal record whose row names the next seq, built from
  *    the row (a record committed before the process died whose line was not written, or not fsynced:
- *    its row holds its entry's seq and time, ./records.ts recordLineOfRow).
+ *    its row holds its entry's seq and time, ./records.ts recordLineOfRow). A `record.commit` line for a
+ *    record the kept trail committed already is not appended: `audit.head-mismatch`, alarm.
  * 3. The file's end is compared with the head copy (compareWithHeadCopy). A file that ends BEFORE the head
  *    copy and that the spool cannot fill was truncated: an `audit.gap` alarm entry names the missing range
  *    and the head copy, and continues the chain from the head copy (seq and hash), so `audit verify` fails
@@ -24,6 +25,8 @@
  *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
  *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
  *    once.
+ * 5. The newest segment is fdatasync'ed, and the directory when a file changed here (makeDurable): what
+ *    the file holds at open counts as synced from then on.
  *
  * Side effects on the files happen here, once, before the lane takes traffic.
  */
@@ -49,8 +52,8 @@ import {
   statementProblem,
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
-import { recordLineOfRow } from "./records.js";
-import { journalGap } from "./recovery-journal-seqs.js";
+import { RECORD_TYPES, recordLineOfRow } from "./records.js";
+import { commitJseq, journalGap, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -84,6 +87,8 @@ export interface RecoveredTrail {
   rebuilt: number;
   /** an entry after the last checkpoint's range is one of SEAL_AT_ONCE */
   unsealedExcuse: boolean;
+  /** the fdatasync of the newest segment at the end failed: its error (null: done) */
+  syncFailed: string | null;
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -178,6 +183,8 @@ export function hashAt(segments: readonly SegmentFile[], seq: number): string | 
 interface Recorded {
   notes: AuditEventInput[];
   alarms: { code: string; message: string }[];
+  /** a file was created, appended to, restored or removed here: the directory is synced at the end */
+  changed: boolean;
 }
 
 /** The chain's end: the seq and hash of the last entry. */
@@ -195,13 +202,13 @@ interface TornTail {
 
 /** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const rec: Recorded = { notes: [], alarms: [] };
-  removeUnrenamedRotations(dir);
-  const segments = segmentsOrFirst(dir);
+  const rec: Recorded = { notes: [], alarms: [], changed: false };
+  removeUnrenamedRotations(dir, rec);
+  const segments = segmentsOrFirst(dir, rec);
   const torn = cutTail(segments, dir, rec);
   const seg = restoreAnchor(segments, rec);
   const fileEnd = lastIntactEntry(seg, rec);
-  const fill = fillFromSpoolAndRows(seg, spool, fileEnd, utcOffsetMinutes, rec);
+  const fill = fillFromSpoolAndRows(dir, seg, spool, fileEnd, utcOffsetMinutes, rec);
   if (torn) noteTornTail(torn, fill, rec);
   const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill.end, rec);
   const kept = listSegments(dir);
@@ -212,6 +219,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rec.alarms.push(missing.alarm);
   }
   const lastCheckpoint = findLastCheckpoint(kept);
+  const syncFailed = makeDurable(dir, seg, rec);
   return {
     segment: seg,
     nextSeq,
@@ -222,22 +230,55 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     filled: fill.filled,
     rebuilt: fill.rebuilt,
     unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
+    syncFailed,
   };
 }
 
 /** Removes the temporary file of a rotation cut short before its rename (it never became a segment). */
-function removeUnrenamedRotations(dir: string): void {
+function removeUnrenamedRotations(dir: string, rec: Recorded): void {
   for (const name of readdirSync(dir))
-    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) unlinkSync(join(dir, name));
+    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) {
+      unlinkSync(join(dir, name));
+      rec.changed = true;
+    }
 }
 
 /** The segment files, oldest first; the first one created when there is none. */
-function segmentsOrFirst(dir: string): SegmentFile[] {
+function segmentsOrFirst(dir: string, rec: Recorded): SegmentFile[] {
   const segments = listSegments(dir);
   if (segments.length > 0) return segments;
   const name = segmentName(1);
   closeSync(openSync(join(dir, name), "a", 0o640));
+  rec.changed = true;
   return listSegments(dir);
+}
+
+/**
+ * The last step: the newest segment fdatasync'ed, and the directory fsynced when a file was created,
+ * appended to, restored or removed here. The trail takes what the file holds at open as synced
+ * (./segment-writer.ts syncedSeq, `writtenSeq`): the witness queues its checkpoints for the station at
+ * once (./witness.ts recover), and a settlement does not spool a synced commit line (./trail.ts
+ * supersededLine). Neither the lines a killed process wrote before its fdatasync nor those appended here
+ * were synced yet; a power cut could take them after the station holds a checkpoint among them (a false
+ * AUDIT_ROLLBACK) or after a settlement left no copy of its record's commit line (a false AUDIT_GAP).
+ * Once per start, before the lane takes traffic; older segments were synced by the rotation that closed
+ * them (./segment-writer.ts rotate).
+ */
+function makeDurable(dir: string, seg: SegmentFile, rec: Recorded): string | null {
+  let failed: string | null = null;
+  let fd = -1;
+  try {
+    fd = openSync(seg.path, "r+");
+    fdatasyncSync(fd);
+  } catch (e) {
+    // a disk that refuses it never stops the trail from opening (its writes fail and are kept, as ever):
+    // the trail logs it, and the file counts as synced as before this step
+    failed = e instanceof Error ? e.message : String(e);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  if (rec.changed) syncDirNow(dir);
+  return failed;
 }
 
 /** Step 1: cuts the bytes after the newest file's last newline; returns them when a torn tail, else null. */
@@ -328,6 +369,7 @@ function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): Segment
   const prev = segments[segments.length - 2]!;
   const last = linesBackwards(prev.path).next();
   const e = last.done ? null : parseEntry(last.value.line.toString("utf8"));
+  rec.changed = true;
   if (!last.done && e && e.seq === seg.firstSeq - 1 && e.type === "audit.checkpoint") {
     appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
     return seg;
@@ -389,8 +431,14 @@ function lastIntactEntry(seg: SegmentFile, rec: Recorded): ChainEnd {
   return { seq: fileSeq, head };
 }
 
-/** Step 2: appends the spooled lines and the rows' record lines that continue the file's chain. */
+/**
+ * Step 2: appends the spooled lines and the rows' record lines that continue the file's chain. A
+ * `record.commit` line among them must follow the kept trail's newest commit in journal-seq order
+ * (commitOutOfOrder): a record is committed once, so one for a record the trail committed already comes
+ * from a changed row (or spool) and is not appended.
+ */
 function fillFromSpoolAndRows(
+  dir: string,
   seg: SegmentFile,
   spool: AuditSpool,
   fileEnd: ChainEnd,
@@ -404,6 +452,8 @@ function fillFromSpoolAndRows(
   const fromSpool = spool.tail(fileSeq + 1);
   const fromRows = spool.rowRecords?.(fileSeq + 1) ?? [];
   const fillBufs: Buffer[] = [];
+  // the newest commit so far: read from the kept trail at the first commit line to append (undefined before)
+  let newest: NewestCommit | null | undefined;
   for (let si = 0, ri = 0; ; ) {
     const next = fileSeq + 1;
     while (si < fromSpool.length && fromSpool[si]!.seq < next) si++;
@@ -425,14 +475,64 @@ function fillFromSpoolAndRows(
       });
       break;
     }
+    if (r.entry.type === RECORD_TYPES.commit) {
+      newest ??= newestCommit(listSegments(dir));
+      const jseq = commitJseq(r.entry.data);
+      if (jseq !== null && newest !== null && jseq <= newest.jseq) {
+        commitOutOfOrder(next, jseq, newest, l.rebuilt, raw, { seq: fileSeq, head }, rec);
+        break;
+      }
+      if (jseq !== null) newest = { jseq, seq: next };
+    }
     if (l.rebuilt) rebuilt++;
     fillBufs.push(raw, Buffer.from("\n"));
     fileSeq = next;
     head = r.entry.hash;
     filled++;
   }
-  if (fillBufs.length > 0) appendBytes(seg.path, Buffer.concat(fillBufs));
+  if (fillBufs.length > 0) {
+    appendBytes(seg.path, Buffer.concat(fillBufs));
+    rec.changed = true;
+  }
   return { end: { seq: fileSeq, head }, filled, rebuilt };
+}
+
+/**
+ * Step 2: a `record.commit` line for a record the kept trail committed already (or one older than its
+ * newest commit): never a line the lane wrote or lost (records get their entry's seq in journal-seq
+ * order, src/journal/records.ts Records.commit; a settlement's line is a record.settle). Its row (or
+ * spooled line) was changed to name a second entry: the lane does not write and seal it, and records
+ * `audit.head-mismatch` (alarm). The row still names that seq: step 3 records the gap to it.
+ */
+function commitOutOfOrder(
+  seq: number,
+  jseq: number,
+  newest: NewestCommit,
+  fromRow: boolean,
+  raw: Buffer,
+  fileEnd: ChainEnd,
+  rec: Recorded,
+): void {
+  const from = fromRow ? "the row of journal record" : "the spooled line of journal record";
+  rec.notes.push({
+    type: "audit.head-mismatch",
+    severity: "alarm",
+    message:
+      `${from} ${jseq} gives entry ${seq} as its record.commit, but the trail committed journal records up to ` +
+      `${newest.jseq} by its entry at seq ${newest.seq}: a record is committed once, in journal-seq order, so ` +
+      `${fromRow ? "the row" : "the spool"} was changed; the line was not appended`,
+    data: {
+      seq,
+      jseq,
+      newestCommit: newest,
+      fileEnd: { seq: fileEnd.seq, hash: fileEnd.head },
+      [fromRow ? "row" : "spooled"]: sha256hex(raw),
+    },
+  });
+  rec.alarms.push({
+    code: "AUDIT_HEAD_MISMATCH",
+    message: `audit entry ${seq} would commit journal record ${jseq} again (${fromRow ? "its row" : "the spool"} was changed): not appended`,
+  });
 }
 
 /** Step 1's entry: `audit.torn-tail` (warn) naming the bytes cut and the lines restored after them. */

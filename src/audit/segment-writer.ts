@@ -92,7 +92,9 @@ export class SegmentWriter {
 
   /**
    * The last seq an fdatasync of this process covered; what the file held when the trail opened counts as
-   * covered (the witness reads those at start as they are: src/audit/witness.ts).
+   * covered: the trail's recovery fdatasync'ed it (./recovery.ts makeDurable), the lines a killed process
+   * wrote and those recovery appended included (the witness reads those at start as they are:
+   * ./witness.ts).
    */
   get syncedSeq(): number {
     return Math.max(this.synced, this.o.writtenSeq);

@@ -362,6 +362,11 @@ export class AuditTrail {
       );
     }
     const t = new AuditTrail(opts, key, rec, fd, size);
+    if (rec.syncFailed !== null)
+      t.log.error(
+        { err: rec.syncFailed, segment: rec.segment.path },
+        "audit: fdatasync of the newest segment at open failed; what it holds counts as synced",
+      );
     void t.witness.recover(t.lastCp);
     for (const n of rec.notes) t.append(n);
     for (const a of rec.alarms) t.alarm(a.code, a.message);
@@ -903,6 +908,15 @@ export class AuditTrail {
   private unsealedCount(): number {
     const after = this.nextSeq - 1 - this.lastCp.to;
     return this.lastCp.seq > this.lastCp.to ? after - 1 : after;
+  }
+
+  /**
+   * Resolves once the seal under way for entries sealed at once (SEAL_AT_ONCE: a retention entry) is done,
+   * also when it failed; at once when none is. The lane's background verify waits for it before it runs
+   * again (./background-verify.ts).
+   */
+  sealPending(): Promise<void> {
+    return this.sealing?.catch(() => undefined) ?? Promise.resolve();
   }
 
   /**

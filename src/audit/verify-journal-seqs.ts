@@ -11,6 +11,9 @@
  * - `last_seq` above the newest record any row or commit entry names;
  * - a row above `last_seq` (inserted, or the counter set back: the lane would give the seq out again).
  *
+ * And, needing no journal.db, that the commit entries come in journal-seq order (orderProblems): one out
+ * of order was added to the trail.
+ *
  * Only records from the trail's binding on (`boundFrom`) are judged: an older version wrote its entries
  * after the commit and could lose one. When audit retention deleted the files that held every commit
  * entry, the newest one cannot be known (its row may be gone by the journal's retention, its entry with
@@ -50,18 +53,51 @@ interface Gap extends At {
   after: Commit;
 }
 
+/** a commit entry whose journal seq is not above the one of the commit before it */
+interface Disorder extends At {
+  jseq: number;
+  after: Commit;
+}
+
 export class JournalSeqCheck {
   /** the commit entry with the highest journal seq so far */
   private newest: Commit | null = null;
   private readonly gaps: Gap[] = [];
+  private readonly disorders: Disorder[] = [];
 
-  /** A `record.commit` entry, in chain order (file lines, then the lines past the file's end). */
+  /**
+   * A `record.commit` entry, in chain order (file lines, then the lines past the file's end), of a
+   * record with no entry before it in the kept trail (./verify-journal.ts names a second commit itself).
+   */
   commit(jseq: number, at: At): void {
     const newest = this.newest;
-    if (newest !== null && jseq <= newest.jseq) return;
+    if (newest !== null && jseq <= newest.jseq) {
+      this.disorders.push({ ...at, jseq, after: newest });
+      return;
+    }
     if (newest !== null && jseq > newest.jseq + 1)
       this.gaps.push({ ...at, from: newest.jseq + 1, to: jseq - 1, after: newest });
     this.newest = { jseq, seq: at.seq };
+  }
+
+  /**
+   * After the walk: commit entries out of journal-seq order, from the binding (`boundFrom`) on. Records
+   * get their entry's seq in commit order on one thread (src/journal/records.ts Records.commit, inside
+   * AuditTrail.bindRecord), so a commit of an older record after a newer one's was added to the trail
+   * (its own earlier entry, if it had one, in a file audit retention deleted). Needs no journal.db.
+   */
+  orderProblems(boundFrom: number | null, problems: Problems): void {
+    if (boundFrom === null) return;
+    for (const d of this.disorders) {
+      if (d.jseq < boundFrom) continue;
+      problems.note(
+        d.seq,
+        d.file,
+        d.line,
+        `record.commit for journal record ${d.jseq} comes after the commit of journal record ${d.after.jseq} ` +
+          `(seq ${d.after.seq}): records are committed in journal-seq order, so this entry was added`,
+      );
+    }
   }
 
   /** After the walk: the gaps, and journal.db's last_seq against the rows and the commit entries. */

@@ -3,7 +3,8 @@
  * against the journal.db row of its journal seq (the row names the entry's seq and its JSON matches the
  * entry's digest), each row against the trail (a row no entry names was inserted), a row that is gone
  * against the sealed `journal.retention` entries that could have deleted it, a `record.settle` entry
- * only after its record's suspect entry, the journal's binding as the trail states it (`journal.bound`,
+ * only after its record's suspect entry, a `record.commit` entry only once per record and in journal-seq
+ * order, the journal's binding as the trail states it (`journal.bound`,
  * or a sealed `audit.retention` entry restating it), and each row's place in the upload state
  * (./verify-uploads.ts), and that no record went missing with its entry (./verify-journal-seqs.ts).
  *
@@ -115,6 +116,8 @@ export class JournalBindingCheck {
   private readonly late: RecordAt[] = [];
   private readonly records = new RecordStates();
   private readonly badSettles: BadSettle[] = [];
+  /** record.commit entries for a record the kept trail has an entry for already; decided after the walk */
+  private readonly recommits: (At & { jseq: number; what: string })[] = [];
   /** the commit entries' journal seqs, in chain order, against journal.db's last_seq */
   private readonly seqs = new JournalSeqCheck();
 
@@ -281,8 +284,17 @@ export class JournalBindingCheck {
     }
   }
 
-  /** After decideBinding: settlements that do not follow their record's suspect entry. */
-  settleProblems(t: TrailAfterWalk): void {
+  /**
+   * After decideBinding: the order of each record's entries. Settlements that do not follow their
+   * record's suspect entry, commits of a record the trail has an entry for already, and commits out of
+   * journal-seq order (./verify-journal-seqs.ts). An older version's entries, before the binding, for
+   * records before it are counted, not judged.
+   */
+  orderProblems(t: TrailAfterWalk): void {
+    for (const r of this.recommits)
+      if (!(this.beforeBound(r.seq) && this.isLegacy(r.jseq)))
+        this.problems.note(r.seq, r.file, r.line, r.what);
+    this.seqs.orderProblems(this.binding?.boundFrom ?? null, this.problems);
     for (const b of this.badSettles) {
       // an older version's entries, before the binding, are counted, not judged
       if (this.beforeBound(b.seq) && this.isLegacy(b.jseq)) continue;
@@ -432,18 +444,36 @@ export class JournalBindingCheck {
   }
 
   /**
-   * A record's entries in order: a commit, then at most one settle, which must follow the suspect entry
+   * A record's entries in order: one commit, then at most one settle, which must follow the suspect entry
    * of the revision before it (the journal settles only an unsettled suspect, raising its revision by 1).
-   * A settle that does not is decided after the walk (an older version's entries before the binding are
-   * not judged; the record's earlier entries may be in files retention deleted).
+   * A commit after an entry for the same record, or a settle that does not follow its suspect, is decided
+   * after the walk (an older version's entries before the binding are not judged; the record's earlier
+   * entries may be in files retention deleted).
+   *
+   * A record is committed once: the journal gives each commit the next journal seq (src/journal/records.ts
+   * Records.commit, its row an INSERT), and a settlement is a record.settle entry (its revision above 1).
+   * A second commit entry is one someone added, with the row pointed at it: the row then matches that
+   * entry, and the first one (sealed, maybe witnessed) is no longer judged against it (judgeRecord).
    */
   private recordStep(e: AuditEntry, d: RecordEntryData, file: string, lineNo: number): void {
     const { jseq, revision, tradeId } = d.rec;
-    if (e.type === "record.commit") this.seqs.commit(jseq, { seq: e.seq, file, line: lineNo });
-    const highest = this.highestRecord;
-    if (highest === null || jseq >= highest.jseq) this.highestRecord = { jseq, seq: e.seq };
     const records = this.records;
     const was = records.get(jseq);
+    if (e.type === "record.commit") {
+      if (was === RecordStates.NONE) this.seqs.commit(jseq, { seq: e.seq, file, line: lineNo });
+      else
+        this.recommits.push({
+          seq: e.seq,
+          file,
+          line: lineNo,
+          jseq,
+          what:
+            `record.commit for journal record ${jseq} (trade ${tradeId}) comes after an entry for that record ` +
+            "in the trail: a record is committed once (a settlement is a record.settle entry), so this entry was added and its row pointed at it",
+        });
+    }
+    const highest = this.highestRecord;
+    if (highest === null || jseq >= highest.jseq) this.highestRecord = { jseq, seq: e.seq };
     if (e.type !== "record.settle") {
       if (d.kind === "suspect") {
         records.set(jseq, RecordStates.SUSPECT);

@@ -34,16 +34,21 @@ export function auditRetentionAt(e: AuditEntry, file: string, line: number): Aud
   };
 }
 
-/** Every `journal.retention` and `audit.retention` entry must be sealed to excuse anything. */
+/**
+ * Every `journal.retention` and `audit.retention` entry must be sealed to excuse anything. Returns the
+ * seqs of those that are not, in seq order.
+ */
 export function checkExcusesSealed(
   journalRetentions: readonly At[],
   auditRetentions: readonly AuditRetentionAt[],
   sealed: (seq: number) => boolean,
   problems: Problems,
-): void {
+): number[] {
+  const seqs: number[] = [];
   // lines appended after the last checkpoint need no key. The lane seals such an entry at once
   // (src/audit/recovery.ts SEAL_AT_ONCE)
-  const unsealed = (type: string, at: At, what: string): void =>
+  const unsealed = (type: string, at: At, what: string): void => {
+    seqs.push(at.seq);
     problems.note(
       at.seq,
       at.file,
@@ -51,10 +56,12 @@ export function checkExcusesSealed(
       `this ${type} entry is not sealed yet (no checkpoint covers it): ${what} not accepted until one does. ` +
         "The lane seals one at once: with the lane stopped, it was appended after the last checkpoint",
     );
+  };
   for (const r of journalRetentions)
     if (!sealed(r.seq)) unsealed("journal.retention", r, "the journal rows it names as deleted are");
   for (const r of auditRetentions)
     if (!sealed(r.seq)) unsealed("audit.retention", r, "the deletion of the files it names is");
+  return seqs.sort((a, b) => a - b);
 }
 
 /** A kept trail's deleted files against the sealed audit.retention entries; returns the last's seq. */

@@ -28,6 +28,11 @@ export interface VerifySummary {
   /** the first problem ("seq 12, audit-...log line 12: ..."), or null */
   problem: string | null;
   journalRows: number | null;
+  /**
+   * retention entries no checkpoint seals yet (VerifyReport.unsealedExcuses): beside the running lane,
+   * maybe one it is sealing at once (./background-verify.ts runs again once that seal is done)
+   */
+  unsealedExcuses: number;
   ms: number;
   /**
    * the nice value of the thread that verified (Linux; null elsewhere): BACKGROUND_NICE, so that a
@@ -60,6 +65,7 @@ function run(job: VerifyJob): VerifySummary {
     entries: r.entries,
     problem: p ? `${where ? `${where}: ` : ""}${p.what}` : null,
     journalRows: r.journal?.checkedRows ?? null,
+    unsealedExcuses: r.unsealedExcuses.length,
     ms: performance.now() - t0,
     nice,
   };

@@ -147,6 +147,12 @@ export interface VerifyReport {
    * writes them within milliseconds, a stopped one at its next start)
    */
   pendingFromSpool: { from: number; to: number; fromRows: number } | null;
+  /**
+   * the seqs of the `journal.retention` and `audit.retention` entries no checkpoint seals yet (each a
+   * failure: ./verify-retention.ts). Beside a running lane, one it wrote and is sealing at once (the
+   * lane's own background verify runs again once that seal is done: ./background-verify.ts)
+   */
+  unsealedExcuses: number[];
   /** torn tails the lane cut at earlier starts */
   tornRepaired: number;
   retainedFrom: number | null;
@@ -192,7 +198,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   if (!checkFileEnd(v, w)) return v.rep;
   checkStationWord(v.witness, w.cpInFiles, v.checkpoints.witnessAt, v.rep.retainedFrom, v.problems);
   const sealed = sealedByCheckpoints(v.checkpoints);
-  checkExcusesSealed(v.journal.retentions, v.auditRetentions, sealed, v.problems);
+  v.rep.unsealedExcuses = checkExcusesSealed(v.journal.retentions, v.auditRetentions, sealed, v.problems);
   const lastAuditRetention = checkDeletedFiles(
     v.auditRetentions,
     sealed,
@@ -237,6 +243,7 @@ function startVerification(o: VerifyOptions): Verification {
     torn: null,
     anchorMissing: null,
     pendingFromSpool: null,
+    unsealedExcuses: [],
     tornRepaired: 0,
     retainedFrom: null,
     journal: null,
@@ -366,7 +373,7 @@ function judgeJournal(
 ): VerifyReport["journal"] {
   const after = { sealed, retainedFrom: v.rep.retainedFrom, lastAuditRetention };
   v.journal.decideBinding(sealed);
-  v.journal.settleProblems(after);
+  v.journal.orderProblems(after);
   return v.journal.judgeRows(after);
 }
 

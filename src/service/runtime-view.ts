@@ -66,7 +66,14 @@ export { uplinkView };
 export interface RuntimeViewOptions {
   lane: LaneSnapshot["lane"];
   /** the lane's background `audit verify` (audit.verifyIntervalMinutes); absent: none */
-  verify?: { intervalMs: number; firstAfterMs?: number; laneId: string; tailLimits?: TailLimits } | null;
+  verify?: {
+    intervalMs: number;
+    firstAfterMs?: number;
+    laneId: string;
+    tailLimits?: TailLimits;
+    /** the trail's seal under way (AuditTrail.sealPending): a run failed on an entry it seals runs again after it */
+    sealPending?: () => Promise<void>;
+  } | null;
   logger?: Logger;
   /** wall clock, ms */
   now?: () => number;
@@ -202,6 +209,7 @@ function backgroundVerify(
     ...(v.tailLimits ? { tailLimits: v.tailLimits } : {}),
     intervalMs: v.intervalMs,
     ...(v.firstAfterMs !== undefined ? { firstAfterMs: v.firstAfterMs } : {}),
+    ...(v.sealPending ? { sealPending: v.sealPending } : {}),
     ...(logger ? { logger } : {}),
     onResult: (s) => {
       if (!s.ok) onFailed(s.problem);

@@ -46,6 +46,8 @@ export async function serveLane(
     },
     verify: {
       laneId: rt.audit.laneId,
+      // a run that met a retention entry the trail is sealing at once runs again after that seal
+      sealPending: () => rt.audit.sealPending(),
       intervalMs: c.audit.verifyIntervalMinutes * 60_000,
       // the unsealed tail is judged by the checkpoint settings the lane runs with
       tailLimits: {

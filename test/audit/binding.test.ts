@@ -14,16 +14,27 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
-import { journalBoundEvent, journalRetentionEvent } from "../../src/audit/events.js";
+import { journalBoundEvent, journalRetentionEvent, uplinkAckedEvent } from "../../src/audit/events.js";
 import { recordBinding, recordEvent } from "../../src/audit/records.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { verifyTrail } from "../../src/audit/verify.js";
+import { JournalSeqCheck } from "../../src/audit/verify-journal-seqs.js";
+import { Problems, type VerifyProblem } from "../../src/audit/verify-problems.js";
 import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { allLines, forgeAppend, laneKey, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import {
+  allLines,
+  entries,
+  forgeAppend,
+  laneKey,
+  openBoundTrail,
+  restartAlarms,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -449,6 +460,137 @@ describe("entries appended after the last checkpoint, to excuse an edit", () => 
     expect(r.problems).toEqual([]);
     expect(r.sealed!.to).toBeGreaterThanOrEqual(entry.seq);
     await lane.close();
+  });
+});
+
+describe("a record is committed once: a second record.commit entry for a record is named", () => {
+  /** record `jseq`'s row changed by `change` and pointed at entry `seq` (time `t`), as an outsider would */
+  function repoint(jseq: number, seq: number, change: Partial<CommittedRecord>): void {
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const row = ro.prepare("SELECT record FROM records WHERE seq = ?").get(jseq) as { record: string };
+    ro.close();
+    const changed = { ...(JSON.parse(row.record) as CommittedRecord), ...change };
+    // the columns too, as the row's JSON says (verify compares them)
+    edit(
+      "UPDATE records SET record = ?, kind = ?, outcome = ?, amount = ?, audit_seq = ?, audit_ms = ? WHERE seq = ?",
+      JSON.stringify(changed),
+      changed.kind,
+      changed.outcome,
+      changed.amount,
+      seq,
+      t,
+      jseq,
+    );
+  }
+  /** the second commit entry of record `jseq` forged: a chain-valid line appended, its row pointed at it */
+  function forgeCommit(jseq: number, change: Partial<CommittedRecord>): number {
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const row = ro.prepare("SELECT record FROM records WHERE seq = ?").get(jseq) as { record: string };
+    ro.close();
+    const changed = { ...(JSON.parse(row.record) as CommittedRecord), ...change };
+    t += 1000;
+    const forged = forgeAppend(
+      dir,
+      recordEvent(recordBinding("commit", changed, JSON.stringify(changed))),
+      t,
+    );
+    repoint(jseq, forged.seq, change);
+    return forged.seq;
+  }
+  const headCopy = (): number => {
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const spool = new JournalAuditSpoolView(ro);
+    const seq = spool.head()!.seq;
+    ro.close();
+    return seq;
+  };
+  const again = (seq: number, jseq: number): string =>
+    `${seq}: record.commit for journal record ${jseq} (trade ${trade(jseq)}) comes after an entry for that record in the trail: a record is committed once (a settlement is a record.settle entry), so this entry was added and its row pointed at it`;
+  const commitsOf = (jseq: number): number[] =>
+    entries(dir)
+      .filter((e) => e.type === "record.commit" && (e.data as { rec: { jseq: number } }).rec.jseq === jseq)
+      .map((e) => e.seq);
+
+  it("journal.db alone edited (a row changed and pointed at the entry after the trail's end): verify names it, and the next start neither builds nor seals that entry but raises the alarm", async () => {
+    const next = headCopy() + 1;
+    t += 1000;
+    repoint(3, next, { amount: 1 });
+    // verify builds the entry from the row, as the lane would: a second commit of record 3
+    expect(problems()).toEqual([again(next, 3)]);
+    expect(await restartAlarms(dir)).toEqual(["AUDIT_HEAD_MISMATCH", "AUDIT_GAP"]);
+    expect(commitsOf(3)).toEqual([entryOf.get("commit:3")]);
+    const after = problems();
+    expect(after).toEqual([
+      `${next}: journal record 3 names audit entry ${next}, which is not an entry for that record (a row was inserted or altered)`,
+      expect.stringMatching(
+        new RegExp(
+          `^${next + 1}: the lane recorded: the trail ends at seq ${next - 1} but a journal row names entry ${next}`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^${next + 2}: the lane recorded: the row of journal record 3 gives entry ${next} as its record.commit, but the trail committed journal records up to 4`,
+        ),
+      ),
+    ]);
+  });
+
+  it("a second commit entry appended to the file with its row pointed at it: named before and after the next start", async () => {
+    const forged = forgeCommit(3, { amount: 1 });
+    expect(problems()).toEqual([again(forged, 3)]);
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    await lane.close();
+    expect(verifyLane(dir).sealed!.to).toBeGreaterThanOrEqual(forged);
+    expect(problems()).toEqual([again(forged, 3)]);
+  });
+
+  it("an acknowledged record, its acknowledgement forged again after the second commit entry: named", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    lane.journal.markUploaded(acksOf(recs[0]!, recs[2]!, recs[3]!), new Date(t));
+    await lane.close();
+    expect(problems()).toEqual([]);
+    const forged = forgeCommit(3, { amount: 1 });
+    const ro = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const ack = ro.prepare("SELECT at_ms FROM acks WHERE seq = 3").get() as { at_ms: number };
+    ro.close();
+    t += 1000;
+    forgeAppend(
+      dir,
+      uplinkAckedEvent({ acked: [[3, 3]], count: 1, at: new Date(ack.at_ms).toISOString() }),
+      t,
+    );
+    expect(problems()).toEqual([again(forged, 3)]);
+    const next = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    await next.close();
+    expect(problems()).toEqual([again(forged, 3)]);
+  });
+
+  it("an unsettled suspect rewritten as a stop at revision 1 (journal.db alone): named, and not sealed by the next start", async () => {
+    const lane = openBoundTrail(dir, { now: () => t }, { now: () => new Date(t) });
+    recs.push(lane.journal.commit(sampleRecord(5, "suspect")));
+    await lane.close();
+    const next = headCopy() + 1;
+    t += 1000;
+    repoint(5, next, { kind: "stop", outcome: "CARD_ON_STATUS_LIST" });
+    expect(problems()).toEqual([again(next, 5)]);
+    expect(await restartAlarms(dir)).toEqual(["AUDIT_HEAD_MISMATCH", "AUDIT_GAP"]);
+    expect(commitsOf(5)).toHaveLength(1);
+    expect(verifyLane(dir).ok).toBe(false);
+  });
+
+  it("a commit of an older record after a newer one's (its first entry in a file audit retention deleted) is named, from the binding on", () => {
+    const check = new JournalSeqCheck();
+    const at = (seq: number) => ({ seq, file: "audit-000000000001.log", line: seq });
+    check.commit(5, at(10));
+    check.commit(6, at(11));
+    check.commit(3, at(12));
+    check.commit(1, at(13)); // below the binding: an older version's, not judged
+    check.commit(7, at(14));
+    const list: VerifyProblem[] = [];
+    check.orderProblems(2, new Problems(list));
+    expect(list.map((p) => `${p.seq}: ${p.what}`)).toEqual([
+      "12: record.commit for journal record 3 comes after the commit of journal record 6 (seq 11): records are committed in journal-seq order, so this entry was added",
+    ]);
   });
 });
 

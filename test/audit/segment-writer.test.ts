@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../firmware-bridge/log.js";
+import { type AuditEntry, buildLine } from "../../src/audit/entry.js";
 import { SegmentWriter } from "../../src/audit/segment-writer.js";
 import { segmentName } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
@@ -72,6 +73,18 @@ vi.mock("node:fs", async (importOriginal) => {
         process.nextTick(() => cb(Object.assign(new Error("EIO: i/o error"), { code: "EIO" })));
       else real.fdatasync(fd, cb);
     },
+  };
+});
+
+// the witness reads the segment files with readFile at start (src/audit/witness.ts): logged beside the syncs
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs/promises")>();
+  return {
+    ...real,
+    readFile: ((path: unknown, ...rest: unknown[]) => {
+      if (io.on) io.log.push(`readFile ${String(path).split("/").pop()}`);
+      return (real.readFile as (...a: unknown[]) => Promise<unknown>)(path, ...rest);
+    }) as typeof real.readFile,
   };
 });
 
@@ -161,6 +174,63 @@ describe("a checkpoint and the station", () => {
     await t.flush();
     expect(t.witness.batch(100).checkpoints).toEqual([cp]);
     await t.close();
+  });
+});
+
+describe("the trail's recovery at open", () => {
+  const seg1 = segmentName(1);
+  /** what the start did to the files, in order, until the witness has read them */
+  async function openLogged(spool: MemoryAuditSpool): Promise<string[]> {
+    io.on = true;
+    const t = openTrail(dir, spool);
+    await t.witness.ready;
+    io.on = false;
+    // up to the witness's read (the trail's own writes after it, a checkpoint sealing what the start found, left out)
+    const log = io.log.slice(0, io.log.findIndex((l) => l.startsWith("readFile")) + 1);
+    io.log = [];
+    await t.close();
+    return log;
+  }
+
+  it("fdatasyncs the newest segment before the witness reads it: the lines a killed lane wrote without its fdatasync, and a file it created, with the directory", async () => {
+    const spool = new MemoryAuditSpool();
+    expect(await openLogged(spool)).toEqual([
+      `fdatasyncSync ${seg1}`,
+      `fsyncSync ${basename(join(dir, "audit"))}`,
+      `readFile ${seg1}`,
+    ]);
+    // a checkpoint in the file at the next start is queued for the station at once: a lane killed after
+    // its write(2), before its fdatasync, leaves these same bytes (here a lane closed)
+    const t = openTrail(dir, spool);
+    t.append({ type: "lane.alarm", severity: "alarm", message: "a", data: { code: "X" } });
+    await t.checkpointNow();
+    await t.close();
+    expect(await openLogged(spool)).toEqual([`fdatasyncSync ${seg1}`, `readFile ${seg1}`]);
+  });
+
+  it("fdatasyncs the lines it appends from the spool, and the directory, before the witness reads them", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    t.append({ type: "lane.alarm", severity: "alarm", message: "a", data: { code: "X" } });
+    await t.close();
+    // an entry committed with a journal transaction whose line the killed lane never wrote
+    const path = join(dir, "audit", seg1);
+    const last = JSON.parse(fs.readFileSync(path, "utf8").trimEnd().split("\n").pop()!) as AuditEntry;
+    const b = buildLine(
+      last.seq + 1,
+      "2026-11-20T08:00:00.000+08:00",
+      "2026-11-20T00:00:00.000Z",
+      { type: "lane.alarm", severity: "alarm", message: "b", data: { code: "Y" } },
+      last.hash,
+    );
+    spool.put([{ seq: b.seq, line: b.line }], { seq: b.seq, hash: b.hash });
+    expect(await openLogged(spool)).toEqual([
+      `writeSync ${seg1}`,
+      `fdatasyncSync ${seg1}`,
+      `fsyncSync ${basename(join(dir, "audit"))}`,
+      `readFile ${seg1}`,
+    ]);
+    expect(fs.readFileSync(path, "utf8")).toContain(b.line);
   });
 });
 

@@ -1,0 +1,135 @@
+/**
+ * The lane's background verify and a retention entry it wrote itself (src/audit/background-verify.ts):
+ * verify names a `journal.retention` or `audit.retention` entry no checkpoint covers yet, also one the
+ * running lane wrote just before the end of the walk and is sealing at once. Such a run is verified again
+ * once the trail's seal under way is done (AuditTrail.sealPending), and only that run's result counts
+ * (raises AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BackgroundVerify } from "../../src/audit/background-verify.js";
+import { journalRetentionEvent } from "../../src/audit/events.js";
+import type { VerifyJob, VerifySummary } from "../../src/audit/verify-worker.js";
+import { forgeAppend, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-bgverify-"));
+});
+afterEach(() => cleanup());
+
+const summary = (over: Partial<VerifySummary>): VerifySummary => ({
+  ok: true,
+  at: 0,
+  range: { from: 1, to: 9 },
+  unsealed: 0,
+  entries: 9,
+  problem: null,
+  journalRows: 0,
+  unsealedExcuses: 0,
+  ms: 1,
+  nice: null,
+  ...over,
+});
+const notSealed = summary({
+  ok: false,
+  problem: "seq 9: this journal.retention entry is not sealed yet (no checkpoint covers it): ...",
+  unsealedExcuses: 1,
+});
+const changedRow = summary({
+  ok: false,
+  problem: "seq 4: journal record 3 ... was changed",
+  unsealedExcuses: 0,
+});
+
+/** A promise and its resolve. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A BackgroundVerify whose runs answer `answers` in turn, with a seal under way the test ends. */
+function verifier(answers: VerifySummary[]) {
+  const runs: VerifyJob[] = [];
+  const results: VerifySummary[] = [];
+  const seal = deferred();
+  const asked = deferred();
+  let sealAsked = 0;
+  const v = new BackgroundVerify({
+    dataDir: dir,
+    laneId: null,
+    intervalMs: 0,
+    firstAfterMs: 3_600_000,
+    run: async (job) => {
+      runs.push(job);
+      return answers[runs.length - 1]!;
+    },
+    sealPending: () => {
+      sealAsked++;
+      asked.resolve();
+      return seal.promise;
+    },
+    onResult: (s) => results.push(s),
+  });
+  return { v, runs, results, seal, asked, sealAsked: () => sealAsked };
+}
+
+describe("the background verify and a retention entry not sealed yet", () => {
+  it("runs again once the trail's seal under way is done; the failure before it raises nothing", async () => {
+    const { v, runs, results, seal, asked } = verifier([notSealed, summary({})]);
+    const done = v.runNow();
+    await asked.promise;
+    // the first run failed on the entry: nothing reported, and no second run before the seal is done
+    expect(runs).toHaveLength(1);
+    expect(results).toEqual([]);
+    seal.resolve();
+    expect(await done).toMatchObject({ ok: true });
+    expect(runs).toHaveLength(2);
+    expect(results).toEqual([summary({})]);
+    expect(v.last()).toMatchObject({ ok: true });
+    await v.close();
+  });
+
+  it("still not sealed after the seal under way (not the lane's own entry): the second run's failure counts", async () => {
+    const { v, runs, results, seal } = verifier([notSealed, notSealed]);
+    seal.resolve();
+    expect(await v.runNow()).toEqual(notSealed);
+    expect(runs).toHaveLength(2);
+    expect(results).toEqual([notSealed]);
+    await v.close();
+  });
+
+  it("a failure without such an entry counts at once: no second run, no wait", async () => {
+    const { v, runs, results, sealAsked } = verifier([changedRow, summary({})]);
+    expect(await v.runNow()).toEqual(changedRow);
+    expect(runs).toHaveLength(1);
+    expect(results).toEqual([changedRow]);
+    expect(sealAsked()).toBe(0);
+    await v.close();
+  });
+});
+
+describe("what the retry relies on", () => {
+  it("verify counts the retention entries not sealed yet; the trail's sealPending resolves once the seal it started at once covers its own", async () => {
+    const lane = openBoundTrail(dir);
+    // nothing under way: at once
+    await lane.trail.sealPending();
+    const e = lane.trail.append(
+      journalRetentionEvent({ deleted: [], count: 0, cutoff: "2026-01-01T08:00:00.000+08:00" }),
+    );
+    await lane.trail.sealPending();
+    expect(lane.trail.status().lastCheckpoint!.to).toBeGreaterThanOrEqual(e.seq);
+    await lane.trail.flush();
+    expect(verifyLane(dir)).toMatchObject({ ok: true, unsealedExcuses: [] });
+    await lane.close();
+    // one appended by someone else is named (and counted) until a checkpoint seals it
+    const forged = forgeAppend(
+      dir,
+      journalRetentionEvent({ deleted: [], count: 0, cutoff: "2026-01-01T08:00:00.000+08:00" }),
+    );
+    expect(verifyLane(dir)).toMatchObject({ ok: false, unsealedExcuses: [forged.seq] });
+  });
+});
