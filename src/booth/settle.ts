@@ -10,7 +10,8 @@
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
  *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
- * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
+ * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
+ *   ("not-debited-later" when the card has moved on since: the vehicle at hand pays its later trip).
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
@@ -43,7 +44,12 @@ export type SettleResult =
    * the vehicle has paid (any of the three above), but its card or OBU is on the status list now (or the
    * list cannot say): settled as the card shows, the barrier stays closed, the collector is told why
    */
-  | "paid-listed";
+  | "paid-listed"
+  /**
+   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is a
+   * later write than the attempt's): the vehicle at hand is on a later trip, and pays for it now
+   */
+  | "not-debited-later";
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
@@ -157,7 +163,8 @@ export async function settleSuspect(
   const terminalNo = await ctx.psam.prepare(signal);
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
-  const later = v.kind === "debited" && movedOn(attempt, ev);
+  // whatever the verdict: a card proved not debited on a trip it has left is on a later one now too
+  const later = movedOn(attempt, ev);
   const data = {
     seq: s.seq,
     tradeId: s.tradeId,
@@ -243,7 +250,7 @@ export async function settleSuspect(
       about,
     );
     ctx.show(PROMPTS.notDebited(), c);
-    return "not-debited";
+    return later ? "not-debited-later" : "not-debited";
   }
   ctx.audit(
     "booth.evidence",
