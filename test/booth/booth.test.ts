@@ -319,6 +319,38 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("a MAC1 answered 9000 with a malformed length: a PSAM fault (no DEBIT, the PSAM screen and alarm), the PSAM prepared again, and the case pays at the next attempt", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      // the PSAM's next MAC1 answers two bytes and 9000 (8 bytes expected: serial and MAC1)
+      const psam = t.reader.psam(1)!;
+      const run = psam.apdu.bind(psam);
+      let malformed = 1;
+      psam.apdu = (c: Buffer): Buffer =>
+        c[0] === 0x80 && c[1] === 0x70 && malformed-- > 0 ? Buffer.from("a1b29000", "hex") : run(c);
+      const resets = (): number =>
+        t.readerEvents.filter((x) => x.type === "command" && x.name === "PSAM_RESET").length;
+      t.reader.present(CARD);
+      // before: a card error (读卡失败 / 请重新放卡), no alarm, the PSAM not prepared again
+      const e = await t.prompt("PSAM_ERROR");
+      expect(e.type === "prompt" && `${e.prompt.text} ${e.prompt.detail}`).toMatch(/PSAM故障，未扣款.*MAC1/);
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(
+        t.readerEvents.some((x) => x.type === "command" && x.name === "CARD_APDU" && x.ins[0] === 0x54),
+      ).toBe(false);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_PSAM_FAULT")).toBe(true);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+      const before = resets();
+      t.reader.present(CARD); // the collector tries again: the PSAM is reset and answers
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(resets()).toBe(before + 1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("the reader unplugged while the card commits DEBIT: the reply never comes; after the replug the TAC is proved, one record", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A6", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
