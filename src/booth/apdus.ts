@@ -39,6 +39,17 @@ export const DEFAULT_PURCHASE_KEYS: PurchaseKeys = { keyIndex: 1, levels: 2 };
 /** Transaction type of a composite purchase (复合消费). */
 export const TRANS_TYPE_COMPOSITE = 0x09;
 
+/**
+ * 0018 transaction types whose 2-byte serial is the card's offline serial (PBOC): ED purchase (05), EP
+ * purchase (06), composite purchase (09). A load (01 ED, 02 EP: 圈存) or any other type carries the online
+ * serial there, another counter.
+ */
+const PURCHASE_TRANS_TYPES: ReadonlySet<number> = new Set([0x05, 0x06, TRANS_TYPE_COMPOSITE]);
+
+/** Whether a 0018 record's serial is an offline serial (a purchase's), comparable with INIT's. */
+export const isPurchaseDetail = (d: Pick<Detail0018, "transType">): boolean =>
+  PURCHASE_TRANS_TYPES.has(d.transType);
+
 export const CARD = {
   /** SELECT the ETC application by FID 1001. */
   selectEtc: (): Buffer => apdu("00a40000", Buffer.from("1001", "hex")),
@@ -172,8 +183,12 @@ export function parseProve(r: Buffer): { tac: string; mac2: Buffer } | { sw: str
   return { mac2: Buffer.from(d.subarray(0, 4)), tac: d.subarray(4, 8).toString("hex") };
 }
 
-/** One 0018 record (23 bytes): the EP transaction detail a card keeps of each purchase. */
+/** One 0018 record (23 bytes): the transaction detail a card keeps of each purchase (and load). */
 export interface Detail0018 {
+  /**
+   * the record's 2-byte serial: the offline serial on a purchase (isPurchaseDetail), the online serial on
+   * a load or another type (PBOC): compare it with INIT's offline serial only on a purchase
+   */
   offlineSerial: number;
   amount: number;
   transType: number;

@@ -281,7 +281,8 @@ export function debitedSettlement(
     fields: {
       tac: v.tac,
       iccPaySerial: hex(v.offlineSerial, 4),
-      psamNo: s.psamNo ?? v.psamNo,
+      // the terminal the card's own record of the purchase names (what its TAC covers), not a B5's
+      psamNo: v.psamNo,
       balanceAfter,
       transType: s.transType ?? "09",
     },

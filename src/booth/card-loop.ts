@@ -53,6 +53,7 @@ export type LoopDesk = Pick<
   | "showWaiting"
   | "noCasePrompt"
   | "takenVehicleClass"
+  | "isTaken"
 >;
 
 /** The recovery book's side the loop uses (recovery-book.ts). */
@@ -469,17 +470,29 @@ export class CardLoop implements DeskWork, RecoverySlot {
         return;
       }
       // not debited, or debited on an earlier trip (the card has moved on since): this vehicle pays now
-      if (r !== "not-debited" && r !== "paid-earlier") {
+      if (r !== "not-debited" && r !== "not-debited-later" && r !== "paid-earlier") {
         await ctx.signal("refused");
         return;
       }
-      if (r === "paid-earlier") c = this.laterTrip(open, c, picked);
-      else this.notDebitedOn(open, c);
+      if (r === "paid-earlier")
+        c = this.payingCase(open, c, picked, `paid on an earlier trip: suspect ${open.tradeId}`);
+      else {
+        // not debited: the vehicle at the booth pays on the case the collector took for it, or, once the
+        // card has moved on (a later trip), on the case picked for it, as for a debit on an earlier trip;
+        // else on the case settled (the queue's pick for a card nobody named is another vehicle's)
+        const other = r === "not-debited-later" || (picked !== undefined && desk.isTaken(picked.id));
+        c = this.payingCase(
+          open,
+          c,
+          other ? picked : undefined,
+          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${other && picked ? `case ${picked.id}` : "it"}`,
+        );
+      }
     }
     // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
     // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
     // settled no longer holds anything there, another one still does. The guards' memory is asked when no
-    // suspect was settled, and when the case to charge is not the one settled (laterTrip: another
+    // suspect was settled, and when the case to charge is not the one settled (payingCase: another
     // vehicle's case, its OBU maybe held by a debit of its own); on the settled case the settlement
     // released its card and OBU from it
     if (this.held(card.cardId, c.obuSerial, !open || c !== settling)) {
@@ -545,40 +558,40 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 
   /**
-   * The suspect's debit happened on an earlier trip (settle.ts "paid-earlier"): that trip is paid, so its
-   * case (`settled`, and the suspect's own when another was settled) leaves the queue; the vehicle at the
-   * booth is on a later trip and pays it on the case picked for it (the collector's take, else the desk's
-   * pick), with that case's class and OBU, when that is not the earlier trip's case; else on the earlier
-   * trip's case, as the vehicle taken to be the same. The case to charge becomes the active one, so a
-   * cancel of it is refused while it may be debited. When it is another case, `handle` asks whether its
-   * OBU is held (held()) before charging it.
+   * The case the vehicle at the booth pays on, once the suspect `open` was settled on case `settled`:
+   * `picked` (the case the collector took, else the desk's pick) when it is given and is not the suspect's
+   * trip's (`settled`, the suspect's own), with that case's class and OBU; else `settled`, as the vehicle
+   * taken to be the suspect's own. The suspect's trip's cases other than that one close for good (`why`;
+   * noted, so the queue rebuilt at start agrees: it takes a record settled "not debited" back only when it
+   * was worked on its own case, cases.ts).
+   *
+   * - debited on an earlier trip (settle.ts "paid-earlier"): that trip is paid; `picked` is given, as the
+   *   vehicle at the booth is on a later trip.
+   * - not debited: `settled` stays until this vehicle pays, also after a restart (the settlement names it
+   *   and closes nothing: cases.ts linkOf); when it is another case of the same vehicle than the suspect's
+   *   own, it stands for the vehicle. `picked` is given when the collector took it, or when the card has
+   *   moved on since ("not-debited-later"): the suspect's trip is one the card has left.
+   *
+   * The case to charge becomes the active one, so a cancel of it is refused while it may be debited. When
+   * it is another case, `handle` asks whether its OBU is held (held()) before charging it, and the checks
+   * look its OBU up on the status list.
    */
-  private laterTrip(open: CommittedRecord, settled: BoothCase, picked: BoothCase | undefined): BoothCase {
+  private payingCase(
+    open: CommittedRecord,
+    settled: BoothCase,
+    picked: BoothCase | undefined,
+    why: string,
+  ): BoothCase {
     const desk = this.d.desk;
     const earlier = new Set([settled.id, `s${open.seq}`]);
     const pay = picked && !earlier.has(picked.id) ? picked : settled;
     for (const x of [settled, desk.get(`s${open.seq}`)])
       if (x && x.id !== pay.id) {
         desk.release(x);
-        desk.closeForGood(x, `paid on an earlier trip: suspect ${open.tradeId}`);
+        desk.closeForGood(x, why);
       }
     if (this.active) this.active.c = pay;
     return pay;
-  }
-
-  /**
-   * The suspect was settled "not debited" on case `c` (settle.ts): `c` stays until this vehicle pays, also
-   * after a restart (the settlement names it and closes nothing: cases.ts linkOf). When `c` is another case
-   * of the same vehicle than the suspect's own, `c` stands for the vehicle: the suspect's own case closes
-   * for good (noted, so the queue rebuilt at start, which does not take a settled record back unless it
-   * was worked on its own case, agrees).
-   */
-  private notDebitedOn(open: CommittedRecord, c: BoothCase): void {
-    const own = this.d.desk.get(`s${open.seq}`);
-    if (own && own.id !== c.id) {
-      this.d.desk.release(own);
-      this.d.desk.closeForGood(own, `suspect ${open.tradeId} settled not debited on case ${c.id}`);
-    }
   }
 
   private async money<T>(f: () => Promise<T>): Promise<T> {

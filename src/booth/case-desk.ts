@@ -279,6 +279,11 @@ export class CaseDesk {
     return queued;
   }
 
+  /** Whether `id` is the case the collector took (`booth take`). */
+  isTaken(id: string): boolean {
+    return this.taken?.id === id;
+  }
+
   /** The class the collector gave with `take --class N`, if any. */
   takenVehicleClass(): number | undefined {
     return this.taken?.vehicleClass;

@@ -136,11 +136,14 @@ export interface BoothContext {
   /** as tryCommit; "refused": the suspect was settled meanwhile (nothing changed, no alarm) */
   trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | "refused" | undefined>;
   /**
-   * Wait on the reader's and the operator's events: resolves on the next one, at once when one came
-   * since generation `since` (see gen()), or after `ms`.
+   * Wait on the reader's events: resolves on the next one, at once when one came since generation `since`
+   * (see gen()), or after `ms`.
    */
   wait(ms: number, signal?: AbortSignal, since?: number): Promise<void>;
-  /** the event generation now (it counts card events, link changes, operator actions) */
+  /**
+   * the event generation now: it counts the reader's card events and link changes (card-loop.ts) and the
+   * booth's stop; not the collector's take or cancel (neither applies to a debit being recovered)
+   */
   gen(): number;
   /** bytes the reader link carried so far, both directions; null when the driver does not count them */
   lineBytes(): number | null;
@@ -169,7 +172,7 @@ export function processToken(): string {
   return `${process.pid}-${randomUUID()}`;
 }
 
-/** Wakes whoever waits on the booth's events (card inserted/removed, link change, operator action). */
+/** Wakes whoever waits on the booth's events (card inserted/removed, reader link change, the booth's stop). */
 export class Wakeup {
   private readonly s = new Subject<void>();
   private n = 0;

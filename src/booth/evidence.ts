@@ -12,7 +12,7 @@
 import { DEFAULT_NATIONAL_DIALECT, fromBcdDateTime } from "../../firmware-bridge/frames/dialect.js";
 import { tacMissing } from "../journal/tac.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
-import { type Detail0018, TRANS_TYPE_COMPOSITE } from "./apdus.js";
+import { type Detail0018, isPurchaseDetail, TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { sameStationWrite } from "./record-0019.js";
 
 /** The debit attempt in question, as the lane knows it. */
@@ -102,8 +102,9 @@ const stampMs = (t: string): number => fromBcdDateTime(DEFAULT_NATIONAL_DIALECT,
 
 /**
  * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched and
- * the card has more. With the attempt's offline serial known, the records are ordered by it (each purchase
- * takes the next serial): reading stops at the first record whose serial is not above it. Never by the
+ * the card has more. With the attempt's offline serial known, the purchases are ordered by it (each takes
+ * the next serial): reading stops at the first purchase whose serial is not above it. A load's serial is
+ * the online serial, another counter (apdus.ts isPurchaseDetail): it is read past. Never by the
  * records' times: each is the clock of the terminal that wrote it, and a purchase after the attempt on a
  * terminal whose clock is behind would stop the reading before the attempt's record. Without the serial
  * every record up to MAX_DETAILS is read (judge then needs them all).
@@ -113,7 +114,7 @@ export function needsOlderDetail(a: Attempt, details: Detail0018[], complete: bo
   if (details.some((d) => isAttempt(a, d) || nearAttempt(a, d))) return false;
   const s = a.offlineSerial;
   if (s === null) return true;
-  return !details.some((d) => d.offlineSerial <= s);
+  return !details.some((d) => isPurchaseDetail(d) && d.offlineSerial <= s);
 }
 
 export function judge(a: Attempt, ev: CardEvidence): Verdict {
@@ -173,7 +174,8 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
         why: `a new INIT returns offline serial ${s}: no purchase has used it (balance ${ev.balance})`,
       };
     }
-    const other = ev.details.find((d) => d.offlineSerial === s);
+    // a purchase's: a load's serial is the online serial, which may equal s by chance
+    const other = ev.details.find((d) => isPurchaseDetail(d) && d.offlineSerial === s);
     if (other)
       return {
         kind: "not-debited",

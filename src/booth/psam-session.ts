@@ -109,7 +109,13 @@ export class PsamSession {
     }
     this.mac1Count++;
     if (swOf(r) !== "9000") throw psamError("MAC1 (8070)", undefined, swOf(r));
-    const m = parseMac1(r);
+    let m: ReturnType<typeof parseMac1>;
+    try {
+      m = parseMac1(r);
+    } catch (e) {
+      // 9000 with another length than serial and MAC1: the PSAM's fault, not the card's (no DEBIT was sent)
+      throw psamError("MAC1 (8070)", e);
+    }
     return { ...m, ref: { epoch: this.epoch, mac1: this.mac1Count } };
   }
 

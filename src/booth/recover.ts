@@ -41,6 +41,12 @@ import { evidenceData, listedNow } from "./settle.js";
 
 /** A card read that failed for another reason than "no card" is tried again after this long (ms). */
 const RETRY_MS = 200;
+/**
+ * While the original card is waited for, the reader is asked this often whether a card lies on it (ms):
+ * card events are hints (docs/reader.md §3.1), and one lost on the line must not leave the card put back
+ * unseen until the deadline.
+ */
+export const POLL_MS = 1000;
 
 export interface PendingDebit {
   intentId: number;
@@ -94,6 +100,8 @@ export async function recover(
   if (p.paid) return commitPaid(ctx, pd, p.paid, watch, signal);
   ctx.counters.recoveries++;
   const t0 = ctx.now();
+  /** the screen shows the wait for the card already (shown once as it begins, not at every poll) */
+  let waiting = false;
   for (;;) {
     if (signal.aborted) return "closed";
     const gen = ctx.gen(); // an event from now on ends a wait below at once
@@ -106,10 +114,14 @@ export async function recover(
       );
     const secs = Math.ceil(left / 1000);
     if (watch.state === "absent" || watch.state === "done") {
-      ctx.show(PROMPTS.putBack(p.cardId, secs), c);
-      await ctx.wait(left, signal, gen);
+      if (!waiting) ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+      waiting = true;
+      // a card event ends the wait at once; without one, the reader is asked again every POLL_MS
+      await ctx.wait(Math.min(POLL_MS, left), signal, gen);
+      if (ctx.gen() === gen && !signal.aborted) await pollReader(ctx, watch, gen, signal);
       continue;
     }
+    waiting = false;
     let card: CardRead;
     try {
       card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
@@ -171,6 +183,33 @@ export async function recover(
       if (watch.state === "unknown") await ctx.wait(Math.min(RETRY_MS, left), signal, gen);
     }
   }
+}
+
+/**
+ * Whether a card lies on the reader, asked with a bare activate (nothing is read or sent to the card): a
+ * card found where the watch says "absent" is read (the watch "unknown"); "no card" where it says "done"
+ * (a card that was not the original lay there) means that card has left ("absent"), so the next card put
+ * on is found and read. Another card still lying there stays "done" (it was refused once: not read and
+ * refused again at every poll). An answer with a card event since `gen` is stale and changes nothing;
+ * any other failure (the link down, a busy reader) leaves the watch as it is until the next poll.
+ */
+async function pollReader(
+  ctx: BoothContext,
+  watch: CardWatch,
+  gen: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let found: boolean;
+  try {
+    await ctx.reader.activate(signal);
+    found = true;
+  } catch (e) {
+    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return;
+    found = false;
+  }
+  if (ctx.gen() !== gen) return;
+  if (found && watch.state === "absent") watch.state = "unknown";
+  else if (!found && watch.state === "done") watch.state = "absent";
 }
 
 /**

@@ -6,11 +6,13 @@
  * - debited, GET TRANSACTION PROVE gave the TAC, and the record knows the PSAM serial the TAC covers:
  *   settled as the transaction (settledBy booth-prove); the vehicle has paid.
  * - debited but the record cannot become a transaction (a newer transaction hides the TAC, 805A gave a
- *   TAC of all zeros, which proves nothing (evidence.ts), or no frame reported the PSAM serial): nothing
+ *   TAC of all zeros, which proves nothing (evidence.ts), or the PSAM serial is unknown: no frame reported
+ *   it, or only a B5 that contradicted the debit and is not shown to be this purchase): nothing
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
  *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
- * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once.
+ * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
+ *   ("not-debited-later" when the card has moved on since: the vehicle at hand pays its later trip).
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
@@ -43,7 +45,12 @@ export type SettleResult =
    * the vehicle has paid (any of the three above), but its card or OBU is on the status list now (or the
    * list cannot say): settled as the card shows, the barrier stays closed, the collector is told why
    */
-  | "paid-listed";
+  | "paid-listed"
+  /**
+   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is a
+   * later write than the attempt's): the vehicle at hand is on a later trip, and pays for it now
+   */
+  | "not-debited-later";
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
@@ -94,6 +101,38 @@ function paidOrListed(
 function movedOn(a: Attempt, ev: CardEvidence): boolean {
   const now = ev.record0019;
   return a.write !== null && now !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
+}
+
+/**
+ * Why the PSAM transaction serial the card's TAC covers is unknown for suspect `s`, debited as `v` says;
+ * null when it is known (the record's `psamTransSerial`). The TAC covers the PSAM terminal and that serial
+ * (docs/card-crypto.md §1.3); the card's 0018 record holds the terminal, not the serial, which only a B5
+ * reported. A B5 that contradicted the debit (B5_MISMATCH) may describe another purchase (attemptOf): its
+ * serial is this purchase's only when the B5 is shown to be this purchase, its TransTime the purchase time
+ * sent and its PSAM terminal and card offline serial those of the card's record (only the balance
+ * disagreed). Otherwise a settlement would pair the card's TAC with another purchase's PSAM fields, which
+ * clearing cannot verify.
+ */
+export function psamSerialUnknown(
+  s: CommittedRecord,
+  v: Pick<Extract<Verdict, { kind: "debited" }>, "offlineSerial" | "psamNo">,
+): string | null {
+  if (s.psamTransSerial === null) return "no frame reported the PSAM serial the TAC covers";
+  if (s.outcome !== "B5_MISMATCH") return null;
+  const b5Time = (s.extra as { b5TransTime?: unknown } | null)?.b5TransTime;
+  const thisPurchase =
+    b5Time === s.transTime &&
+    s.psamNo !== null &&
+    s.psamNo.toLowerCase() === v.psamNo.toLowerCase() &&
+    s.iccPaySerial !== null &&
+    Number.parseInt(s.iccPaySerial, 16) === v.offlineSerial;
+  if (thisPurchase) return null;
+  return (
+    `the B5 that reported PSAM serial ${s.psamTransSerial} contradicted the debit (B5_MISMATCH) and is not shown ` +
+    `to be this purchase (B5: TransTime ${typeof b5Time === "string" ? b5Time : "not recorded"}, PSAM ${s.psamNo}, ` +
+    `card serial ${s.iccPaySerial}; the card's record: ${s.transTime}, terminal ${v.psamNo}, serial ` +
+    `${v.offlineSerial}): the PSAM serial the TAC covers is unknown`
+  );
 }
 
 /** The attempt a suspect record describes, as evidence.ts judges it. */
@@ -157,7 +196,8 @@ export async function settleSuspect(
   const terminalNo = await ctx.psam.prepare(signal);
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
-  const later = v.kind === "debited" && movedOn(attempt, ev);
+  // whatever the verdict: a card proved not debited on a trip it has left is on a later one now too
+  const later = movedOn(attempt, ev);
   const data = {
     seq: s.seq,
     tradeId: s.tradeId,
@@ -171,7 +211,8 @@ export async function settleSuspect(
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   // the entries about this settlement name its card and OBU (the settlement's evidence, `data`, does not)
   const about = { ...data, ...recordIds(s) };
-  if (v.kind === "debited" && v.tac !== null && s.psamTransSerial !== null) {
+  const psamUnknown = v.kind === "debited" ? psamSerialUnknown(s, v) : null;
+  if (v.kind === "debited" && v.tac !== null && psamUnknown === null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
     if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
     if (!settled) return "journal-failed";
@@ -202,7 +243,7 @@ export async function settleSuspect(
   }
   if (v.kind === "debited") {
     ctx.counters.paidUnsettled++;
-    const why = v.noTac ?? "no frame reported the PSAM serial the TAC covers";
+    const why = v.noTac ?? psamUnknown ?? "the record cannot become a transaction";
     const evidence = {
       type: "booth.evidence",
       severity: "warn",
@@ -243,7 +284,7 @@ export async function settleSuspect(
       about,
     );
     ctx.show(PROMPTS.notDebited(), c);
-    return "not-debited";
+    return later ? "not-debited-later" : "not-debited";
   }
   ctx.audit(
     "booth.evidence",

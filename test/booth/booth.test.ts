@@ -105,6 +105,25 @@ async function laterTripTaken(t: BoothTestContext) {
   return { earlier, atBooth, suspect: suspect!, stop: stop! };
 }
 
+/**
+ * A DSRC debit torn before DEBIT (B3: the card did not pay) and A1_CLASS_2 queued; the card used again
+ * (cardMovesOn) when `movesOn`; the collector takes A1's case with class 2. The card on the reader then
+ * settles B3's suspect "not debited" on B3's own case, and the vehicle at the booth pays its trip.
+ */
+async function notDebitedTaken(t: BoothTestContext, movesOn: boolean) {
+  const earlier = await t.caseQueued("B5_NO_DSRC");
+  const atBooth = await t.caseQueued("OBU_NO_CARD");
+  const [suspect, stop] = t.records();
+  expect(suspect).toMatchObject({ kind: "suspect", vehicleClass: 1 });
+  expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+  expect(stop!.obuSerial).toBeTruthy();
+  expect(stop!.obuSerial).not.toBe(suspect!.obuSerial);
+  if (movesOn) cardMovesOn(t);
+  const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+  expect(take.ok).toBe(true);
+  return { earlier, atBooth, suspect: suspect!, stop: stop! };
+}
+
 describe("the booth over ptys", () => {
   it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
@@ -300,6 +319,38 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("a MAC1 answered 9000 with a malformed length: a PSAM fault (no DEBIT, the PSAM screen and alarm), the PSAM prepared again, and the case pays at the next attempt", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      // the PSAM's next MAC1 answers two bytes and 9000 (8 bytes expected: serial and MAC1)
+      const psam = t.reader.psam(1)!;
+      const run = psam.apdu.bind(psam);
+      let malformed = 1;
+      psam.apdu = (c: Buffer): Buffer =>
+        c[0] === 0x80 && c[1] === 0x70 && malformed-- > 0 ? Buffer.from("a1b29000", "hex") : run(c);
+      const resets = (): number =>
+        t.readerEvents.filter((x) => x.type === "command" && x.name === "PSAM_RESET").length;
+      t.reader.present(CARD);
+      // before: a card error (读卡失败 / 请重新放卡), no alarm, the PSAM not prepared again
+      const e = await t.prompt("PSAM_ERROR");
+      expect(e.type === "prompt" && `${e.prompt.text} ${e.prompt.detail}`).toMatch(/PSAM故障，未扣款.*MAC1/);
+      await t.boothIdle();
+      expect(t.ledger()).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(
+        t.readerEvents.some((x) => x.type === "command" && x.name === "CARD_APDU" && x.ins[0] === 0x54),
+      ).toBe(false);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_PSAM_FAULT")).toBe(true);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+      const before = resets();
+      t.reader.present(CARD); // the collector tries again: the PSAM is reset and answers
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(resets()).toBe(before + 1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("the reader unplugged while the card commits DEBIT: the reply never comes; after the replug the TAC is proved, one record", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A6", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
@@ -444,6 +495,76 @@ describe("the booth over ptys", () => {
       expect(closed.sort()).toEqual([atBooth, earlier].sort());
       t.expectRecordsMatchLedger();
     });
+  });
+
+  it.each([
+    ["that has moved on (a later entry in its 0019)", true],
+    ["still on its trip", false],
+  ])(
+    "a suspect's card proved not debited, %s, put on for the vehicle the collector took: that vehicle's case pays with its own class and OBU, the suspect's own case closes, and neither comes back after a restart",
+    async (_, movesOn) => {
+      await boothTest(
+        { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+        async (t) => {
+          const { earlier, atBooth, suspect, stop } = await notDebitedTaken(t, movesOn);
+          t.reader.present(CARD);
+          await t.prompt("NOT_DEBITED");
+          await t.prompt("PAID");
+          await t.boothIdle();
+          const records = t.records();
+          expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+            [suspect.seq, "stop", "SUSPECT_NOT_DEBITED"],
+            [stop.seq, "stop", "OBU_NO_CARD"],
+            [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+          ]);
+          // before: charged on the suspect's own case, with its class 1 fee and its OBU, the taken case left open
+          const paid = records[2]!;
+          expect(paid).toMatchObject({
+            cardId: CARD,
+            vehicleClass: 2,
+            obuId: stop.obuId,
+            obuSerial: stop.obuSerial,
+            extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
+          });
+          expect(paid.amount).not.toBe(suspect.amount);
+          expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["booth", paid.amount]]);
+          expect(t.lane.booth?.cases()).toEqual([]);
+          const closed = t.boothEvents.flatMap((e) =>
+            e.type === "booth" && e.action === "closed" ? [e.case.id] : [],
+          );
+          expect(closed.sort()).toEqual([atBooth, earlier].sort());
+          t.expectRecordsMatchLedger();
+          t.reader.remove();
+          await t.restartLane();
+          expect(t.lane.booth?.cases()).toEqual([]);
+        },
+      );
+    },
+  );
+
+  it("a suspect's card proved not debited that has moved on, put on for the vehicle the collector took while the lane's trade guards hold its OBU: refused as held, no DEBIT, the taken case waits", async () => {
+    await boothTest(
+      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+      async (t) => {
+        const { atBooth, suspect, stop } = await notDebitedTaken(t, true);
+        t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
+        t.reader.present(CARD);
+        await t.prompt("NOT_DEBITED");
+        // before: the hold on the taken vehicle's OBU was never asked (the suspect's OBU was): PAID
+        const held = await t.prompt("HELD");
+        expect(held).toMatchObject({ caseId: atBooth });
+        await t.boothIdle();
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(0);
+        expect(t.records().map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+          [suspect.seq, "stop", "SUSPECT_NOT_DEBITED"],
+          [stop.seq, "stop", "OBU_NO_CARD"],
+        ]);
+        expect(t.ledger()).toEqual([]);
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+      },
+    );
   });
 
   it.each([

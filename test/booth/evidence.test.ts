@@ -201,6 +201,49 @@ describe("judge: did the debit happen?", () => {
     ).toBe("unknown");
   });
 
+  describe("a load (圈存) among the 0018 records: its 2-byte serial is the online serial (PBOC), not a purchase's offline serial", () => {
+    // the attempt used offline serial 100; purchases since took 101 and 102; a load in between
+    const a: Attempt = { ...attempt, offlineSerial: 100 };
+    const own = detail({ offlineSerial: 100 });
+    const later = [
+      detail({ offlineSerial: 102, amount: 300, terminalNo: "440100000001", transTime: "20251203130000" }),
+      detail({ offlineSerial: 101, amount: 200, terminalNo: "440100000001", transTime: "20251203120000" }),
+    ];
+    const load = (online: number): Detail0018 =>
+      detail({
+        offlineSerial: online,
+        amount: 10_000,
+        transType: 0x02,
+        terminalNo: "000000000001",
+        transTime: "20251203110000",
+      });
+
+    it('a load whose online serial equals the attempt\'s offline serial: read past, the attempt found: debited, never "used by another purchase"', () => {
+      const read = [...later, load(100)];
+      expect(needsOlderDetail(a, read, false)).toBe(true);
+      expect(judge(a, ev({ nextSerial: 103, details: read })).kind).not.toBe("not-debited");
+      expect(judge(a, ev({ nextSerial: 103, details: [...read, own] }))).toMatchObject({
+        kind: "debited",
+        offlineSerial: 100,
+      });
+    });
+
+    it("a load whose online serial is below the attempt's: read past, the attempt found: debited, not unknown", () => {
+      const read = [...later, load(40)];
+      expect(needsOlderDetail(a, read, false)).toBe(true);
+      expect(judge(a, ev({ nextSerial: 103, details: [...read, own] })).kind).toBe("debited");
+    });
+
+    it("an ED purchase (05) and an EP purchase (06) carry the offline serial: the attempt's serial on one is another purchase's: not debited", () => {
+      for (const transType of [0x05, 0x06]) {
+        const other = detail({ offlineSerial: 100, amount: 500, transType, terminalNo: "440100000001" });
+        const read = [...later, other];
+        expect(needsOlderDetail(a, read, false)).toBe(false);
+        expect(judge(a, ev({ nextSerial: 103, details: read })).kind).toBe("not-debited");
+      }
+    });
+  });
+
   it("a card that never paid (no 0018 record at all) did not pay this", () => {
     expect(judge({ ...attempt, offlineSerial: null }, ev({ details: [], detailsComplete: true })).kind).toBe(
       "not-debited",

@@ -6,18 +6,22 @@
  * answer: it must not mark the card absent (the booth then showed 请放回原卡 with the card on the reader
  * and wrote BOOTH_DEBIT_UNCONFIRMED at the deadline instead of proving the debit).
  *
+ * And the card event that put the card back (or took the other card away) lost on the line: while it
+ * waits, the recovery asks the reader every second (a bare activate) whether a card lies on it (before,
+ * it waited for an event until the deadline and wrote BOOTH_DEBIT_UNCONFIRMED with the card on the reader).
+ *
  * readCard is stubbed (the card's id is all recover.ts reads of it before the evidence); the clock is a
  * counter that a wait moves forward by its whole length unless an event came since its generation, as
- * context.ts Wakeup resolves it.
+ * context.ts Wakeup resolves it, or, for the polling, fake timers under the booth's own Wakeup.
  */
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import type { BoothIntentPayload } from "../../src/booth/booth-records.js";
 import { type CardRead, readCard } from "../../src/booth/card-probe.js";
-import type { BoothContext } from "../../src/booth/context.js";
-import { type CardWatch, type PendingDebit, recover } from "../../src/booth/recover.js";
+import { type BoothContext, Wakeup } from "../../src/booth/context.js";
+import { type CardWatch, type PendingDebit, POLL_MS, recover } from "../../src/booth/recover.js";
 
 vi.mock("../../src/booth/card-probe.js", async (orig) => ({
   ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
@@ -30,9 +34,17 @@ const WAIT_MS = 120_000;
 
 const err = (code: string) => new EtcError(code, code);
 
-function rig() {
+/**
+ * `wakeup`: the booth's own (real waits, under fake timers, Date.now the clock); else a counter clock that
+ * a wait moves forward by its whole length. The reader answers a bare activate (the polling) with
+ * `activate`, "no card" unless a test says otherwise.
+ */
+function rig(wakeup?: Wakeup) {
   let clock = 0;
   let generation = 0;
+  const activate = vi.fn(async (): Promise<unknown> => {
+    throw err(ReaderErrorCodes.NoCard);
+  });
   const watch: CardWatch = { state: "unknown" };
   const abort = new AbortController();
   const shown: string[] = [];
@@ -42,22 +54,35 @@ function rig() {
   const cardEvent = (kind: "inserted" | "removed"): void => {
     watch.state = kind === "inserted" ? "present" : "absent";
     generation++;
+    wakeup?.wake();
   };
   const apdus: ((s: AbortSignal) => Promise<Buffer>)[] = [];
   const ctx = {
     reader: {
+      activate,
       cardApdu: (_a: Buffer, s: AbortSignal) => (apdus.shift() as (s: AbortSignal) => Promise<Buffer>)(s),
     },
     dialect: {},
     options: { originalCardWaitMs: WAIT_MS },
     process: "this",
-    now: () => clock,
-    gen: () => generation,
-    wait: async (ms: number, signal?: AbortSignal, since = generation) => {
-      if (signal?.aborted || since !== generation) return;
-      waits.push(ms);
-      clock += ms;
-    },
+    ...(wakeup
+      ? {
+          now: () => Date.now(),
+          gen: () => wakeup.generation,
+          wait: (ms: number, signal?: AbortSignal, since?: number) => {
+            waits.push(ms);
+            return wakeup.wait(ms, signal, since);
+          },
+        }
+      : {
+          now: () => clock,
+          gen: () => generation,
+          wait: async (ms: number, signal?: AbortSignal, since = generation) => {
+            if (signal?.aborted || since !== generation) return;
+            waits.push(ms);
+            clock += ms;
+          },
+        }),
     show: (p: { step: string }) => shown.push(p.step),
     signal: async () => undefined,
     audit: () => undefined,
@@ -85,9 +110,14 @@ function rig() {
     write: {},
     layout: "aa43",
   } as unknown as BoothIntentPayload;
-  const pd: PendingDebit = { intentId: 1, payload, case: { id: "r1" } as never, deadline: WAIT_MS };
+  const pd: PendingDebit = {
+    intentId: 1,
+    payload,
+    case: { id: "r1" } as never,
+    deadline: (wakeup ? Date.now() : 0) + WAIT_MS,
+  };
   const run = () => recover(ctx, pd, watch, abort.signal);
-  return { watch, abort, shown, committed, waits, cardEvent, apdus, run };
+  return { watch, abort, shown, committed, waits, cardEvent, apdus, activate, run };
 }
 
 const card = (cardId: string) => ({ cardId, last: null }) as unknown as CardRead;
@@ -112,7 +142,7 @@ describe("the card watch during a recovery", () => {
     expect(r.shown).not.toContain("UNCONFIRMED");
   });
 
-  it("a 'no card' answer with no card event since the read began: the card is waited for (and unconfirmed at the deadline)", async () => {
+  it("a 'no card' answer with no card event since the read began: the card is waited for, the reader asked every second (still no card: unconfirmed at the deadline)", async () => {
     const r = rig();
     reads.mockImplementationOnce(async () => {
       throw err(ReaderErrorCodes.NoCard);
@@ -120,7 +150,10 @@ describe("the card watch during a recovery", () => {
     expect(await r.run()).toBe("unconfirmed");
     expect(reads).toHaveBeenCalledTimes(1);
     expect(r.watch.state).toBe("absent");
-    expect(r.waits).toEqual([WAIT_MS]);
+    expect(r.waits).toEqual(Array(WAIT_MS / POLL_MS).fill(POLL_MS));
+    expect(r.activate).toHaveBeenCalledTimes(WAIT_MS / POLL_MS);
+    // the screen asks for the card once, as the wait begins (not at every poll)
+    expect(r.shown).toEqual(["PUT_BACK", "UNCONFIRMED"]);
     expect(r.committed).toEqual(["BOOTH_DEBIT_UNCONFIRMED"]);
   });
 
@@ -156,6 +189,63 @@ describe("the card watch during a recovery", () => {
     });
     expect(await r.run()).toBe("closed");
     expect(reads).toHaveBeenCalledTimes(2);
+    expect(r.committed).toEqual([]);
+  });
+});
+
+describe("the reader polled while a recovery waits for the original card (its card event lost)", () => {
+  const reads = vi.mocked(readCard);
+  beforeEach(() => {
+    reads.mockReset();
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("the original card put back with its card-inserted event lost: found by the next poll and read, not waited for until the deadline", async () => {
+    const r = rig(new Wakeup());
+    r.watch.state = "absent"; // lifted after DEBIT: the answer lost
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort(); // the read of the card put back: the test ends here
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(3 * POLL_MS + POLL_MS / 2);
+    // every second a bare activate, answered "no card"; nothing read
+    expect(r.activate).toHaveBeenCalledTimes(3);
+    expect(reads).not.toHaveBeenCalled();
+    // the card put back; its CARD_EVENT dropped on the line (no card event, no wake)
+    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    expect(r.activate).toHaveBeenCalledTimes(4);
+    // before: no read until the deadline (two minutes), then BOOTH_DEBIT_UNCONFIRMED
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(await result).toBe("closed");
+    expect(r.committed).toEqual([]);
+    expect(r.shown).not.toContain("UNCONFIRMED");
+  });
+
+  it("another card refused, lifted and the original put on, both card events lost: the poll sees the reader empty, then the original, and reads it", async () => {
+    const r = rig(new Wakeup());
+    reads.mockResolvedValueOnce(card(OTHER));
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort();
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    // the other card still lies there at the first poll (refused once: not read again), gone at the second
+    r.activate.mockResolvedValueOnce({ uid: Buffer.from("0a0b0c0d", "hex") });
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(2 * POLL_MS + POLL_MS / 2);
+    expect(r.shown).toEqual(["NOT_ORIGINAL", "PUT_BACK"]);
+    expect(r.activate).toHaveBeenCalledTimes(2);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(r.watch.state).toBe("absent");
+    // the original put on
+    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(await result).toBe("closed");
     expect(r.committed).toEqual([]);
   });
 });

@@ -1,0 +1,160 @@
+/**
+ * A suspect proved debited at the booth (src/booth/settle.ts settleSuspect) becomes a transaction only
+ * with the PSAM fields its TAC covers: for a B5_MISMATCH suspect (its B5 contradicted the debit and may
+ * describe another purchase) only when that B5 is shown to be this purchase; otherwise the PSAM serial is
+ * unknown, and the suspect is left as the card shows it (paid, unsettled), as for a B5_MISSING one.
+ *
+ * The card's evidence is stubbed (card-probe.ts gatherEvidence): this is the settlement, not the reading.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { silentLogger } from "../../firmware-bridge/log.js";
+import type { Detail0018 } from "../../src/booth/apdus.js";
+import { type CardRead, gatherEvidence } from "../../src/booth/card-probe.js";
+import type { BoothCase } from "../../src/booth/cases.js";
+import type { BoothContext } from "../../src/booth/context.js";
+import type { CardEvidence } from "../../src/booth/evidence.js";
+import { settleSuspect } from "../../src/booth/settle.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import type { Settlement } from "../../src/lane/ports.js";
+import { sampleRecord } from "../journal/sample-record.js";
+
+vi.mock("../../src/booth/card-probe.js", async (orig) => ({
+  ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
+  gatherEvidence: vi.fn(),
+}));
+
+const CARD_ID = "43012200000000000001";
+const SENT = "20251203101500";
+
+/** The card's record of the lane's purchase (serial 100, PSAM terminal ...01), proved by 805A. */
+const purchase: Detail0018 = {
+  offlineSerial: 100,
+  amount: 1425,
+  transType: 9,
+  terminalNo: "430100000001",
+  transTime: SENT,
+};
+const evidence: CardEvidence = {
+  balance: 3575,
+  nextSerial: 101,
+  details: [purchase],
+  detailsComplete: false,
+  record0019: null,
+  proof: { offlineSerial: 100, tac: "a1b2c3d4", mac2: Buffer.alloc(4) },
+};
+
+/** A B5_MISMATCH suspect whose B5 reported these clearing fields. */
+function mismatch(b5: {
+  transTime: string;
+  psamNo: string;
+  iccPaySerial: string;
+  psamTransSerial: string;
+}): CommittedRecord {
+  return {
+    ...sampleRecord(1, "suspect"),
+    kind: "suspect",
+    outcome: "B5_MISMATCH",
+    seq: 1,
+    tradeId: "T1",
+    revision: 1,
+    cardId: CARD_ID,
+    amount: 1425,
+    balanceBefore: 5000,
+    lane: { network: "4301", station: "0102", lane: 3 },
+    transTime: SENT,
+    iccPaySerial: b5.iccPaySerial,
+    psamNo: b5.psamNo,
+    psamTransSerial: b5.psamTransSerial,
+    transType: "09",
+    createdAt: "2025-12-03T10:15:00+08:00",
+    extra: { uncertain: true, purchaseTimeMs: null, b5TransTime: b5.transTime },
+  } as CommittedRecord;
+}
+
+async function settle(s: CommittedRecord) {
+  vi.mocked(gatherEvidence).mockResolvedValue(evidence);
+  const settled: Settlement[] = [];
+  const noted: { message: string }[] = [];
+  const ctx = {
+    rec: { lane: { role: "exit" } },
+    reader: {},
+    psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
+    trySettle: async (_seq: number, x: Settlement) => {
+      settled.push(x);
+      return { ...s, kind: "transaction", revision: 2 };
+    },
+    journal: {
+      noteDebitShown: (_seq: number, e: { message: string }) => {
+        noted.push(e);
+        return true;
+      },
+    },
+    counters: { settledDebited: 0, paidUnsettled: 0 },
+    lane: {
+      guards: { release: () => undefined, rememberTraded: () => undefined, noteDebit: () => undefined },
+      statusList: { lookup: () => ({ listed: false }) },
+    },
+    recorded: () => undefined,
+    audit: () => undefined,
+    alarm: () => undefined,
+    show: () => undefined,
+    log: silentLogger,
+  } as unknown as BoothContext;
+  const c = { id: "s1", seq: 1, reason: "B5_MISMATCH" } as BoothCase;
+  const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
+  const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
+  return { r, settled, noted, counters: ctx.counters };
+}
+
+describe("a B5_MISMATCH suspect the card proves debited (settle.ts)", () => {
+  it("its B5 another purchase (another time, another PSAM): not settled with that B5's PSAM serial beside the card's TAC; paid, left unsettled, noted", async () => {
+    const { r, settled, noted, counters } = await settle(
+      mismatch({
+        transTime: "20251203094000",
+        psamNo: "430100000002",
+        iccPaySerial: "0063",
+        psamTransSerial: "00001234",
+      }),
+    );
+    // before: settled booth-prove with TAC a1b2c3d4, PSAM 430100000002 and the B5's serial 00001234
+    expect(settled).toEqual([]);
+    expect(r).toBe("paid-unsettled");
+    expect(counters).toEqual({ settledDebited: 0, paidUnsettled: 1 });
+    expect(noted).toHaveLength(1);
+    expect(noted[0]!.message).toContain("B5_MISMATCH");
+    expect(noted[0]!.message).toContain("the PSAM serial the TAC covers is unknown");
+  });
+
+  it("its B5 the same time and PSAM, another card serial: not shown to be this purchase, left unsettled", async () => {
+    const { r, settled } = await settle(
+      mismatch({
+        transTime: SENT,
+        psamNo: "430100000001",
+        iccPaySerial: "0063",
+        psamTransSerial: "00001234",
+      }),
+    );
+    expect(settled).toEqual([]);
+    expect(r).toBe("paid-unsettled");
+  });
+
+  it("its B5 this purchase (the time sent, the card's terminal and serial: only the balance disagreed): settled with the card's TAC and that B5's PSAM serial", async () => {
+    const { r, settled } = await settle(
+      mismatch({
+        transTime: SENT,
+        psamNo: "430100000001",
+        iccPaySerial: "0064",
+        psamTransSerial: "00001234",
+      }),
+    );
+    expect(r).toBe("debited");
+    expect(settled).toHaveLength(1);
+    expect(settled[0]).toMatchObject({
+      kind: "transaction",
+      settledBy: "booth-prove",
+      fields: { tac: "a1b2c3d4", iccPaySerial: "0064", psamNo: "430100000001" },
+    });
+    // the record keeps its PSAM serial (the B5's, shown to be this purchase's)
+    expect(settled[0]!.fields).not.toHaveProperty("psamTransSerial");
+  });
+});
