@@ -1,8 +1,10 @@
-import { firstValueFrom, timeout } from "rxjs";
+import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { silentLogger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
+import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { Rng } from "../../sim/rsu/clock.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
@@ -304,5 +306,54 @@ describe("TCP", () => {
     await lane.init();
     const hb = await lane.expectFrame("HB", 1000);
     expect((hb.frame as { type: string }).type).toBe("B1");
+  });
+
+  it("unplug over TCP: a lane reconnecting during the unplug is dropped, nothing it sends is handled", async () => {
+    const ep = await openEndpoint({ tcp: "127.0.0.1:0" }, silentLogger);
+    const frameLog = memoryFrameLog();
+    const sim = createRsuSimulator({
+      transport: ep.transport,
+      protocol: "legacy",
+      frameLog,
+      timing: { heartbeatMs: 60_000 },
+    });
+    await sim.start();
+    const lanes: LaneDriver[] = [];
+    cleanup.push(async () => {
+      for (const l of lanes) {
+        l.close();
+        await l.transport.close();
+      }
+      await sim.stop();
+      await ep.close();
+    });
+    const port = Number(/:(\d+)$/.exec(ep.where)?.[1]);
+    const connect = async (): Promise<LaneDriver> => {
+      const lane = new LaneDriver(createTcpClientTransport({ host: "127.0.0.1", port }), "legacy");
+      lanes.push(lane);
+      await lane.open();
+      return lane;
+    };
+    // resolves once the RSU's end has closed the connection (the bound only keeps a failure short)
+    const droppedOf = (lane: LaneDriver) =>
+      firstValueFrom(
+        lane.transport.state$.pipe(
+          filter((s) => s.status === "disconnected"),
+          timeout(10_000),
+        ),
+      );
+    const first = await connect();
+    await first.init();
+    sim.inject({ kind: "unplug", durationMs: 600_000 });
+    await droppedOf(first);
+    let connects = 0;
+    ep.whenLaneConnects?.(() => connects++);
+    const unpluggedAt = frameLog.records.length;
+    // the lane reconnects at once: the RSU, with no line, drops the connection instead of taking it
+    const again = await connect();
+    await droppedOf(again);
+    await expect(again.send(again.c0())).rejects.toThrow(/write while disconnected/);
+    expect(connects).toBe(0);
+    expect(frameLog.records.slice(unpluggedAt).filter((r) => r.dir === "rx")).toEqual([]);
   });
 });
