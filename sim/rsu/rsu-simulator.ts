@@ -243,6 +243,8 @@ class SimulatedRsu implements RsuSimulator {
     } catch {
       // closing a port that went away is not an error here
     }
+    // a B5 whose fate is still open gets its ledger line before the ledger closes
+    await this.link.settleFates();
     this.purchases.close();
     this.ctx.close();
     this.modeSubject.complete();

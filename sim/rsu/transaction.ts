@@ -149,6 +149,7 @@ export class DsrcTransactions {
   abort(reason: string): void {
     const aside = this.aside;
     this.aside = undefined;
+    if (aside?.pending) this.link.discard(aside.pending);
     if (aside) this.close(aside.txn, this.settled(aside.txn, "aborted"), reason);
     if (this.cur) this.end(this.settled(this.cur, "aborted"), reason);
   }
@@ -500,11 +501,15 @@ export class DsrcTransactions {
       return;
     }
     const r = outcome.result;
-    this.purchases.record(v, command, r, req.record, "done");
     t.paid = true;
     t.error = false;
     t.frame = b5Frame(this.ctx.dialect, obuId, r, wrFileTime);
-    this.link.sendInfo(t.frame, v, obuId);
+    // The ledger line waits for the B5's fate (./link.ts `Fate`): `done` once a copy of it went out
+    // intact; `torn-after-debit` when none did (every copy damaged, or written to a closed port or to no
+    // lane), as for a lane that never got it the debit is torn.
+    this.link.sendInfo(t.frame, v, obuId, (delivered) =>
+      this.purchases.record(v, command, r, req.record, delivered ? "done" : "torn-after-debit"),
+    );
   }
 
   onC8(obuId: string, epSerial: number, answer: LaneAnswer, ef04?: C8Ef04): string | undefined {
