@@ -52,6 +52,12 @@ export interface PurchaseRequest {
   transTime: string;
   /** The new 0019 image the purchase writes (UPDATE CAPP DATA CACHE). */
   record0019: Card0019;
+  /**
+   * The same 43-byte AA image as bytes, given to the card as they are (a terminal passing on what the
+   * lane sent: the card checks the header, a plate keeps bytes no GBK character has). Default
+   * `record0019` encoded.
+   */
+  record0019Bytes?: Buffer;
   transType?: number; // default 0x09 composite
   /**
    * 16 hex: the first-level divisor the terminal gives the PSAM for MAC1 when keys are two-level (the

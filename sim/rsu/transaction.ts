@@ -389,6 +389,8 @@ export class DsrcTransactions {
     f: Extract<Frame, { type: "C6" | "C3" }>,
     mode: RsuMode,
     answer: LaneAnswer,
+    /** The frame's DATA as received: its Station goes to the card as the lane sent it. */
+    data: Buffer,
   ): string | undefined {
     const t = this.cur;
     if (!t) return `ignored: ${f.type} with no OBU in transaction`;
@@ -400,7 +402,7 @@ export class DsrcTransactions {
     answer.take();
     const v = t.v;
     t.step = "b5";
-    const req = this.purchases.request(f);
+    const req = this.purchases.request(f, data);
     this.air(this.ctx.timing.dsrcMs.b5 + this.slowFor(v, "B5"), () => this.purchase(v, f.type, req));
     return undefined;
   }

@@ -4,17 +4,23 @@
  * transaction serial is used) and the card refuses DEBIT with 9302, so B5 carries ErrorCode 06 and
  * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
+
+import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
+import { encodeData } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
-import type { SimPsamApi } from "../../sim/card/types.js";
+import type { SimCard } from "../../sim/card/sim-card.js";
+import type { SimCardApi, SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
-import { LaneDriver } from "./lane-driver.js";
+import { LaneDriver, swap } from "./lane-driver.js";
 
 const keys = loadCardKeys();
 const PT = "20250102100005";
@@ -31,6 +37,7 @@ async function setup(
   const pair = createTransportPair();
   const env = cardEnvironment(o.keys ?? keys);
   const psams: SimPsamApi[] = [];
+  const cards: SimCardApi[] = [];
   const sim = createRsuSimulator({
     transport: pair.device,
     protocol,
@@ -38,7 +45,11 @@ async function setup(
     cable: pair,
     ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
     cards: {
-      createCard: env.createCard,
+      createCard: (spec, random) => {
+        const c = env.createCard(spec, random);
+        cards.push(c);
+        return c;
+      },
       createPsam: (terminalNo) => {
         const p = env.createPsam(terminalNo);
         psams.push(p);
@@ -59,7 +70,7 @@ async function setup(
   running.push({ sim, lane });
   const { b4 } = await walkToB4(lane);
   const psam = psams.at(-1) as SimPsamApi;
-  return { sim, lane, b4, psam };
+  return { sim, lane, b4, psam, card: cards.at(-1) as SimCard };
 }
 
 /** The lane's C6 for the B4, with `div` as its divisor factor (undefined: the card issuer's). */
@@ -122,6 +133,60 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
     expect(b5.frame.errorCode).toBe(0);
     expect(sim.cards()[0]?.balance).toBe(8000 - 700);
     expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+  });
+});
+
+/**
+ * Sends `frame` answering `to` with its DATA changed by `patch` first: bytes the frame encoder would not
+ * write (a plate padded with FF, which is no GB2312 text).
+ */
+async function sendPatched(
+  lane: LaneDriver,
+  frame: never,
+  to: { wire: { seq: number } },
+  patch: (data: Buffer) => void,
+): Promise<void> {
+  const data = encodeData(frame, lane.dialect);
+  patch(data);
+  const seq = swap(to.wire.seq);
+  const raw = lane.variant === "legacy" ? encodeLegacy(seq, data) : encodeNational(seq, data);
+  await lane.ch.sendEncoded(frame, seq, raw);
+}
+
+describe.each(["legacy", "national"] as const)("%s C6 0019 bytes", (protocol) => {
+  it("the card gets the C6's 0019 byte for byte: a plate padded with FF keeps its FF", async () => {
+    const { lane, b4, card } = await setup(protocol);
+    const plate = iconv.encode("湘A54321", "gbk"); // 8 of the 12 bytes; the encoder pads with 00
+    await sendPatched(lane, c6(lane, b4), b4, (data) => {
+      const at = data.indexOf(plate);
+      data.fill(0xff, at + plate.length, at + 12);
+    });
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    // the AA record: header 3, network 2, station 2, lane 1, time 4, class 1, status 1, flags 9,
+    // collector 3, shift 1, then the plate 12
+    const stored = card.files().file0019;
+    expect(stored.subarray(0, 3).toString("hex")).toBe("aa2900");
+    expect(stored.subarray(27, 39).toString("hex")).toBe(`${plate.toString("hex")}ffffffff`);
+  });
+});
+
+describe("national C6 0019 header", () => {
+  it("a Station whose header is not AA 29: the card refuses UPDATE CAPP DATA CACHE, B5 11, nothing debited", async () => {
+    const { sim, lane, b4, psam, card } = await setup("national");
+    const before = card.files().file0019;
+    const balance = sim.cards()[0]?.balance;
+    const serialBefore = psam.nextSerial;
+    const f = c6(lane, b4) as unknown as { station: Record<string, unknown> };
+    f.station = { ...f.station, applicationType: 0, recordLength: 0 };
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame).toEqual(shortB5("national", b4.frame.obuId, 0x11, psam.terminalNo));
+    // UPDATE comes before MAC1: no PSAM serial used, the card untouched, no ledger line
+    expect(psam.nextSerial).toBe(serialBefore);
+    expect(sim.cards()[0]?.balance).toBe(balance);
+    expect(card.files().file0019).toEqual(before);
+    expect(sim.ledger()).toEqual([]);
   });
 });
 

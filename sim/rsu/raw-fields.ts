@@ -1,0 +1,34 @@
+/**
+ * Frame fields as the bytes on the wire, where the decoded value would not give them back: GB2312 text
+ * (a plate) holding bytes that are no GBK character decodes to U+FFFD, which encodes back as 3F. A real
+ * RSU passes the 0019 record through untouched: the C6/C3 Station to the card (UPDATE CAPP DATA CACHE).
+ * The decoded values stay what logs show.
+ */
+import { catalogueFor } from "../../firmware-bridge/frames/catalogue.js";
+import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { type AnyField, decodeFields } from "../../firmware-bridge/frames/fields.js";
+
+/** Where field `name` of a frame's DATA (type byte first) lies; undefined when it has none or is cut short. */
+export function fieldSpan(
+  data: Buffer,
+  d: Dialect,
+  name: string,
+): { start: number; end: number } | undefined {
+  const def = data.length > 0 ? catalogueFor(d.variant).byCode.get(data[0] as number) : undefined;
+  if (!def) return undefined;
+  const fields = def.fields as readonly AnyField[];
+  const i = fields.findIndex((f) => f.name === name);
+  const f = fields[i];
+  if (!f || (f.presentIn !== undefined && !f.presentIn(d))) return undefined;
+  const before = decodeFields(fields.slice(0, i), data, 1, data.length, d);
+  if ("missing" in before) return undefined;
+  const it = decodeFields([f], data, before.next, data.length, d);
+  if ("missing" in it || it.next === before.next) return undefined;
+  return { start: before.next, end: it.next };
+}
+
+/** The bytes of field `name` of a frame's DATA, as the lane sent them (a copy). */
+export function fieldBytes(data: Buffer, d: Dialect, name: string): Buffer | undefined {
+  const s = fieldSpan(data, d, name);
+  return s ? Buffer.from(data.subarray(s.start, s.end)) : undefined;
+}
