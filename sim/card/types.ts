@@ -116,6 +116,8 @@ export interface SimCardApi {
   transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined;
   /** APDU-level access (command bytes in, response data + SW1 SW2 out); sim/card's SimCard has it. */
   apdu?(command: Buffer): Buffer;
+  /** 0015 and the 43-byte AA view of 0019 as bytes (what an RSU reads and puts in B4); SimCard has it. */
+  files?(): { file0015: Buffer; file0019: Buffer };
 }
 
 export interface SimPsamApi {

@@ -11,6 +11,7 @@ import type { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { frameToJson } from "../../src/rsu/analyse.js";
 import type { SimContext } from "./context.js";
+import { encodeFrameRaw } from "./raw-fields.js";
 import type { VState } from "./traffic.js";
 import type { WireFault, WireFaults } from "./wire-faults.js";
 
@@ -210,7 +211,8 @@ export class RsuLinkSide {
   ): void {
     if (this.pending) this.dropPending();
     const seq = this.nextSeq();
-    const raw = encodeFrame(frame, seq, this.ctx.dialect);
+    // with the fields the RSU passes on byte for byte (B4 LastStation: the card's 0019, ./raw-fields.ts)
+    const raw = encodeFrameRaw(frame, seq, this.ctx.dialect);
     const faults = [...this.wire.takeInjected(), ...(v ? this.vehicleWireFaults(v, frame.type) : [])];
     for (const f of faults) {
       this.ctx.event({

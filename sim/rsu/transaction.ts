@@ -18,6 +18,7 @@ import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
 import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
+import { withRawField } from "./raw-fields.js";
 import {
   type B5ShortFacts,
   b2Frame,
@@ -212,6 +213,10 @@ export class DsrcTransactions {
         error = true;
       } else {
         frame = b4Frame(d, obu, card.snapshot(), this.purchases.ef04(obu.obuId));
+        // LastStation is the card's 0019 as read, byte for byte (its decoded view loses bytes that are no
+        // GB2312 text, e.g. a plate padded with FF)
+        const f19 = card.files?.().file0019;
+        if (f19) withRawField(frame, "lastStation", f19);
       }
     }
     t.frame = frame;

@@ -169,6 +169,23 @@ describe.each(["legacy", "national"] as const)("%s C6 0019 bytes", (protocol) =>
     expect(stored.subarray(0, 3).toString("hex")).toBe("aa2900");
     expect(stored.subarray(27, 39).toString("hex")).toBe(`${plate.toString("hex")}ffffffff`);
   });
+
+  it("B4 LastStation is the card's 0019 as read: the FF padding a lane wrote comes back to the next lane", async () => {
+    const { sim, lane, b4, card } = await setup(protocol);
+    const plate = iconv.encode("湘A54321", "gbk");
+    await sendPatched(lane, c6(lane, b4), b4, (data) => {
+      const at = data.indexOf(plate);
+      data.fill(0xff, at + plate.length, at + 12);
+    });
+    const b5 = await until(lane.expectFrame("B5"));
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await lane.send(lane.c1(b4.frame.obuId as string), b5);
+    await until(ended);
+    // the same card in another vehicle: the RSU reads its 0019 into B4
+    sim.addVehicle({ at: 10, plate: "湘A54321", zoneMs: 5000, card: { serial: card.cardId.slice(4) } });
+    const again = await walkToB4(lane);
+    expect(again.b4.wire.data.toString("hex")).toContain(`${plate.toString("hex")}ffffffff`);
+  });
 });
 
 describe("national C6 0019 header", () => {
