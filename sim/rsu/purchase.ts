@@ -67,7 +67,12 @@ export class Purchases {
     private readonly env: CardEnvironment,
     private readonly cardRng: Rng,
     private readonly sink: LedgerSink | undefined,
-    private readonly checkDivFactor: boolean,
+    /**
+     * The lane's divisor factors are used as hardware uses them: a C6/C3's goes to the PSAM for MAC1, and
+     * a C1's must be the OBU issuer's for the RSU to read the vehicle file (./transaction.ts). False: the
+     * RSU uses the right ones whatever the frames carry.
+     */
+    readonly checkDivFactor: boolean,
   ) {}
 
   /** Powers the PSAM up (the RSU's first terminal id trades). */

@@ -487,7 +487,7 @@ class SimulatedRsu implements RsuSimulator {
     const mode = this.mode;
     switch (f.type) {
       case "C1":
-        return this.txn.onC1(f.obuId, answer);
+        return this.txn.onC1(f.obuId, answer, f.obuDivFactor);
       case "C2":
         return this.txn.onC2(f.obuId, f.stopType, mode, answer);
       case "C3":

@@ -184,8 +184,11 @@ export class DsrcTransactions {
     this.air(this.ctx.timing.dsrcMs.b2 + this.slowFor(v, "B2"), () => this.emitObuFrame("B2"));
   }
 
-  /** Build and send the current step's frame for the current OBU (after its DSRC time). */
-  private emitObuFrame(type: "B2" | "B3" | "B4"): void {
+  /**
+   * Build and send the current step's frame for the current OBU (after its DSRC time); `errorCode`: the
+   * error form with that code instead (an OBU in range).
+   */
+  private emitObuFrame(type: "B2" | "B3" | "B4", errorCode?: number): void {
     const t = this.cur;
     if (!t) return;
     const v = t.v;
@@ -203,6 +206,9 @@ export class DsrcTransactions {
       frame = b2Frame(d, obu);
     } else if (v.phase !== "in-zone") {
       frame = errorFrame(type, obu.obuId, RSU_ERR.noDsrc);
+      error = true;
+    } else if (errorCode !== undefined) {
+      frame = errorFrame(type, obu.obuId, errorCode);
       error = true;
     } else if (type === "B3") {
       frame = b3Frame(d, obu);
@@ -317,7 +323,8 @@ export class DsrcTransactions {
     else this.trySearch();
   }
 
-  onC1(obuId: string, answer: LaneAnswer): string | undefined {
+  /** `divFactor`: the C1's OBUDivFactor (checked on the C1 to B2, which makes the RSU read the vehicle file). */
+  onC1(obuId: string, answer: LaneAnswer, divFactor: string): string | undefined {
     if (answer.pending?.frame.type === "B0") {
       answer.take();
       this.trySearch();
@@ -341,12 +348,19 @@ export class DsrcTransactions {
     const v = t.v;
     const dsrcMs = this.ctx.timing.dsrcMs;
     switch (t.step) {
-      case "b2":
+      case "b2": {
         answer.take();
         t.step = "b3";
-        this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
+        // The RSU authenticates the OBU and reads its vehicle file with the OBU key diversified by the
+        // C1's divisor: another issuer's (or zeros) fails, B3 ErrorCode 09 (docs/simulator.md, C1 row).
+        const head = v.m.obu.issuer.slice(0, 8).toLowerCase();
+        const wrongDiv = this.purchases.checkDivFactor && divFactor.toLowerCase() !== `${head}${head}`;
+        this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () =>
+          this.emitObuFrame("B3", wrongDiv ? RSU_ERR.obuAuthFailed : undefined),
+        );
         if (this.traffic.fault(v, "leave-before-b3")) this.traffic.leave(v);
-        return undefined;
+        return wrongDiv ? `C1 OBUDivFactor ${divFactor} is not the OBU issuer's (${head}${head})` : undefined;
+      }
       case "b3":
         answer.take();
         t.step = "b4";

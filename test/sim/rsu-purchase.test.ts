@@ -207,6 +207,68 @@ describe("national C6 0019 header", () => {
   });
 });
 
+describe.each(["legacy", "national"] as const)("%s C1 divisor factor", (protocol) => {
+  /** What B3 carries of the vehicle file: legacy plate and more, national the whole file. */
+  const vehicleFile =
+    protocol === "legacy"
+      ? { plateNumber: "湘A54321" }
+      : { vehicleInfo: expect.objectContaining({ plate: "湘A54321" }) };
+  /** The RSU up to the first OBU's B2 (whose issuer the C1 divisor must come from). */
+  async function toB2(checkDivFactor?: boolean) {
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({
+      transport: pair.device,
+      protocol,
+      seed: 3,
+      ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
+      scenario: {
+        startTime: "2025-01-02T10:00:00+08:00",
+        traffic: { vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000 }] },
+      } as ScenarioInput,
+    });
+    const lane = new LaneDriver(pair.lane, protocol);
+    await lane.open();
+    await sim.start();
+    running.push({ sim, lane });
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    return { sim, lane, b2, obuId: b2.frame.obuId as string };
+  }
+
+  it.each([
+    ["zeros", "00".repeat(8)],
+    ["another issuer's", WRONG_DIV],
+  ])(
+    "%s: B3 ErrorCode 09 (OBUID + ErrorCode), no vehicle file; the lane's C1 ends the transaction",
+    async (_, div) => {
+      const { sim, lane, b2, obuId } = await toB2();
+      expect((b2.frame.issuerIdentifier as string).slice(0, 8)).not.toBe(div.slice(0, 8));
+      await lane.send(lane.c1(obuId, div), b2);
+      const b3 = await until(lane.expectFrame("B3"));
+      expect(b3.frame).toEqual({ type: "B3", obuId, errorCode: 0x09 });
+      const ended = next(sim.events$, (e) => e.type === "ended");
+      await lane.send(lane.c1(obuId), b3);
+      expect(await until(ended)).toMatchObject({ outcome: "failed", detail: "C1 after B3 error" });
+      expect(sim.ledger()).toEqual([]);
+    },
+  );
+
+  it("the OBU issuer's first 4 bytes twice: B3 with the vehicle file", async () => {
+    const { lane, b2, obuId } = await toB2();
+    const head = (b2.frame.issuerIdentifier as string).slice(0, 8);
+    await lane.send(lane.c1(obuId, `${head}${head}`), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.frame).toMatchObject({ obuId, errorCode: 0, ...vehicleFile });
+  });
+
+  it("checkDivFactor false: a zero divisor still gets B3 with the vehicle file", async () => {
+    const { lane, b2, obuId } = await toB2(false);
+    await lane.send(lane.c1(obuId, "00".repeat(8)), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.frame).toMatchObject({ obuId, errorCode: 0, ...vehicleFile });
+  });
+});
+
 describe.each(["legacy", "national"] as const)("%s C6 PurchaseTime", (protocol) => {
   it("not a calendar date-time: the RSU refuses it before INIT, B5 ErrorCode 11, no PSAM serial used", async () => {
     const { sim, lane, b4, psam } = await setup(protocol);
