@@ -19,6 +19,7 @@ import type { SimCardApi, SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { CREDIT_NOTIONAL_BALANCE } from "../../sim/vehicles/vehicles.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { LaneDriver, swap } from "./lane-driver.js";
 
@@ -31,7 +32,14 @@ const running = simulatorsOnFakeTime();
 
 async function setup(
   protocol: "legacy" | "national",
-  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[]; recentSuccessMs?: number } = {},
+  o: {
+    checkDivFactor?: boolean;
+    keys?: CardKeys;
+    faults?: unknown[];
+    recentSuccessMs?: number;
+    /** fields over the one vehicle's */
+    vehicle?: Record<string, unknown>;
+  } = {},
 ) {
   const { checkDivFactor } = o;
   const pair = createTransportPair();
@@ -60,7 +68,9 @@ async function setup(
       startTime: "2025-01-02T10:00:00+08:00",
       ...(o.recentSuccessMs === undefined ? {} : { rsu: { recentSuccessMs: o.recentSuccessMs } }),
       traffic: {
-        vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [] }],
+        vehicles: [
+          { id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [], ...o.vehicle },
+        ],
       },
     } as ScenarioInput,
   });
@@ -266,6 +276,17 @@ describe.each(["legacy", "national"] as const)("%s C1 divisor factor", (protocol
     await lane.send(lane.c1(obuId, "00".repeat(8)), b2);
     const b3 = await until(lane.expectFrame("B3"));
     expect(b3.frame).toMatchObject({ obuId, errorCode: 0, ...vehicleFile });
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s credit card", (protocol) => {
+  it("a credit card the scenario gives no balance pays a 150-yuan toll from its notional balance", async () => {
+    const { sim, lane, b4 } = await setup(protocol, { vehicle: { balance: undefined, cardType: 23 } });
+    expect(b4.frame.cardRestMoney).toBe(CREDIT_NOTIONAL_BALANCE);
+    await lane.send(lane.c6(b4.frame, 15_000, PT), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    expect(sim.ledger()).toMatchObject([{ cardType: 23, amount: 15_000, outcome: "done" }]);
   });
 });
 

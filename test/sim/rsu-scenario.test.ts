@@ -15,7 +15,7 @@ import {
   parseScenarioYaml,
   type ScenarioInput,
 } from "../../sim/scenario/schema.js";
-import { TrafficPlan } from "../../sim/vehicles/vehicles.js";
+import { CREDIT_NOTIONAL_BALANCE, TrafficPlan } from "../../sim/vehicles/vehicles.js";
 import { Tariff } from "../../src/tariff/tariff.js";
 import { until } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
@@ -125,6 +125,37 @@ describe("scenario files", () => {
     expect(() => sim.addVehicle({ entry: { network: "43a1" } })).toThrow(
       /entry\.network: the card network too/,
     );
+  });
+
+  it("a credit card (23) has a large notional balance unless the scenario gives one; the random balance range is for stored-value cards", () => {
+    const plan = new TrafficPlan(
+      parseScenario({
+        traffic: {
+          vehicles: [
+            { id: "credit", cardType: 23 },
+            { id: "credit-given", cardType: 23, balance: 500 },
+            { id: "stored" },
+          ],
+          random: { ratePerMinute: 60, count: 40, balance: [500, 600], creditShare: 0.5 },
+        },
+      }),
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    );
+    const all: { id: string; type: number | undefined; balance: number | undefined }[] = [];
+    for (let m = plan.next(); m; m = plan.next())
+      all.push({ id: m.id, type: m.card?.file0015.cardType, balance: m.card?.balance });
+    expect(all.slice(0, 3)).toEqual([
+      { id: "credit", type: 23, balance: CREDIT_NOTIONAL_BALANCE },
+      { id: "credit-given", type: 23, balance: 500 },
+      { id: "stored", type: 22, balance: 10_000 },
+    ]);
+    const random = all.slice(3);
+    const credit = random.filter((x) => x.type === 23);
+    const stored = random.filter((x) => x.type === 22);
+    expect([credit.length > 0, stored.length > 0, credit.length + stored.length]).toEqual([true, true, 40]);
+    expect(credit.map((x) => x.balance)).toEqual(credit.map(() => CREDIT_NOTIONAL_BALANCE));
+    expect(stored.filter((x) => (x.balance ?? 0) < 500 || (x.balance ?? 0) > 600)).toEqual([]);
   });
 
   it("defaults.faults reach every vehicle without faults of its own; its own (even []) win, random draws last", async () => {
