@@ -545,7 +545,15 @@ export class SimCard implements SimCardApi {
     if (!Number.isInteger(req.amount) || req.amount < 0 || req.amount > 0xffffffff) {
       throw new EtcError(CardErrorCodes.CryptoInput, `amount: expected 0..4294967295 fen, got ${req.amount}`);
     }
-    const image = transType === TRANS_TYPE.compositePurchase ? encode0019(req.record0019) : undefined;
+    const image =
+      transType === TRANS_TYPE.compositePurchase
+        ? (req.record0019Bytes ?? encode0019(req.record0019))
+        : undefined;
+    if (image && image.length !== FILE_0019_LENGTH)
+      throw new EtcError(
+        CardErrorCodes.CryptoInput,
+        `record0019Bytes: expected 43 bytes, got ${image.length}`,
+      );
     const f15 = decode0015(this.file0015);
     const firstDivisor =
       req.issuerDivisor === undefined
@@ -582,7 +590,9 @@ export class SimCard implements SimCardApi {
     // 4. UPDATE CAPP DATA CACHE (composite only)
     if (image) {
       const l = this.layout0019;
-      const record = inLayout(l, image);
+      // The 43-byte AA record goes as it is (the card checks its header); an older layout's record is
+      // the AA image's lock byte and body under that layout's header.
+      const record = l.length === FILE_0019_LENGTH ? image : inLayout(l, image);
       const up = this.send(buildCommand(`80dc${hex2(l.recordId)}${hex2(SFI_0019 << 3)}`, record));
       if (up.sw !== SW.ok) throw refused(CardErrorCodes.CardRefused, "UPDATE CAPP DATA CACHE", up.sw);
     }

@@ -52,6 +52,12 @@ export interface PurchaseRequest {
   transTime: string;
   /** The new 0019 image the purchase writes (UPDATE CAPP DATA CACHE). */
   record0019: Card0019;
+  /**
+   * The same 43-byte AA image as bytes, given to the card as they are (a terminal passing on what the
+   * lane sent: the card checks the header, a plate keeps bytes no GBK character has). Default
+   * `record0019` encoded.
+   */
+  record0019Bytes?: Buffer;
   transType?: number; // default 0x09 composite
   /**
    * 16 hex: the first-level divisor the terminal gives the PSAM for MAC1 when keys are two-level (the
@@ -110,6 +116,8 @@ export interface SimCardApi {
   transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined;
   /** APDU-level access (command bytes in, response data + SW1 SW2 out); sim/card's SimCard has it. */
   apdu?(command: Buffer): Buffer;
+  /** 0015 and the 43-byte AA view of 0019 as bytes (what an RSU reads and puts in B4); SimCard has it. */
+  files?(): { file0015: Buffer; file0019: Buffer };
 }
 
 export interface SimPsamApi {

@@ -72,8 +72,12 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
     const sw = new SwitchTransport(`tcp-server:${server.address.host}:${server.address.port}`);
     const connected = new Subject<void>();
     server.connections$.subscribe((c) => {
+      // closed (not yet started, or the unplug fault): the RSU has no line, the connection is dropped
+      if (!sw.attach(c)) {
+        logger.info({ conn: c.name }, "lane connection refused: the RSU's port is closed (unplugged)");
+        return;
+      }
       logger.info({ conn: c.name }, "lane connected");
-      sw.attach(c);
       connected.next();
     });
     return {

@@ -41,8 +41,9 @@ export interface LedgerEntry {
   /** What caused it: the lane's C6/C3 over DSRC, or the DEBIT APDU the lane sent through the booth reader. */
   command: "C6" | "C3" | "DEBIT";
   /**
-   * "done": the answer went back (B5, or the reader's reply to DEBIT); "torn-after-debit": the card paid
-   * but the answer was lost (OBU left, card pulled, reply dropped).
+   * "done": the answer went back (a copy of the B5 written intact, or the reader's reply to DEBIT);
+   * "torn-after-debit": the card paid but the answer was lost (OBU left, card pulled, reply dropped, every
+   * copy of the B5 damaged or written to a closed port).
    */
   outcome: "done" | "torn-after-debit";
   /** Which path: "dsrc" (RSU) or "booth" (reader). Set by the shared card store's ledger. */

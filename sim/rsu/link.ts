@@ -11,6 +11,7 @@ import type { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { frameToJson } from "../../src/rsu/analyse.js";
 import type { SimContext } from "./context.js";
+import { encodeFrameRaw } from "./raw-fields.js";
 import type { VState } from "./traffic.js";
 import type { WireFault, WireFaults } from "./wire-faults.js";
 
@@ -34,6 +35,23 @@ export interface Pending {
   obuId: string | undefined;
   v: VState | undefined;
   faults: WireFault[];
+  /** Told once whether a copy of the frame reached the line intact (see `Fate`). */
+  fate: Fate | undefined;
+}
+
+/**
+ * What became of an information frame whose sender must know it (the B5 of a debit: the ledger's
+ * `done` or `torn-after-debit`, sim/ledger/ledger.ts). Delivered as soon as one intact copy has been
+ * written; not delivered once the frame is over (answered, given up, dropped) with every intact write
+ * failed, or none made (every copy damaged, the port closed).
+ */
+interface Fate {
+  tell: (delivered: boolean) => void;
+  /** Writes of intact copies not settled yet. */
+  inflight: Set<Promise<boolean>>;
+  /** The frame is no longer repeated: no further copy will be written. */
+  over: boolean;
+  told: boolean;
 }
 
 /** A lane frame as the answer to the pending frame (see `RsuLinkSide.answerOf`). */
@@ -83,6 +101,8 @@ export class RsuLinkSide {
     | undefined;
   /** The RSCTL/SEQ of the last heartbeat, until an empty ack acknowledges it. */
   private heartbeatSeq: number | undefined;
+  /** Fates not told yet (`settleFates` tells them when the RSU stops). */
+  private readonly untold = new Set<Fate>();
 
   constructor(
     private readonly ctx: SimContext,
@@ -123,8 +143,11 @@ export class RsuLinkSide {
     return this.seq;
   }
 
-  /** Writes bytes (a frame, a damaged frame, noise) and logs them; a failed write is logged as lost. */
-  private write(raw: Buffer, frame: Frame | undefined, seq: number, note?: string): void {
+  /**
+   * Writes bytes (a frame, a damaged frame, noise) and logs them; a failed write is logged as lost.
+   * Resolves true once written, false when the write failed.
+   */
+  private write(raw: Buffer, frame: Frame | undefined, seq: number, note?: string): Promise<boolean> {
     this.ctx.logFrame({
       dir: "tx",
       hex: raw.toString("hex"),
@@ -132,19 +155,23 @@ export class RsuLinkSide {
       ...(note ? { note } : {}),
     });
     const p = frame ? this.channel.sendEncoded(frame, seq, raw) : this.transport.write(raw);
-    p.catch((e: unknown) => {
-      this.ctx.log.warn(
-        { err: (e as Error).message, hex: raw.toString("hex") },
-        "write failed (port closed?)",
-      );
-      this.ctx.logFrame({ dir: "tx", hex: "", note: `lost: ${(e as Error).message}` });
-    });
+    return p.then(
+      () => true,
+      (e: unknown) => {
+        this.ctx.log.warn(
+          { err: (e as Error).message, hex: raw.toString("hex") },
+          "write failed (port closed?)",
+        );
+        this.ctx.logFrame({ dir: "tx", hex: "", note: `lost: ${(e as Error).message}` });
+        return false;
+      },
+    );
   }
 
   /** A frame that is not retransmitted (the reboot B0; heartbeats go through `sendHeartbeat`). */
   sendPlain(frame: Frame, note?: string): number {
     const seq = this.nextSeq();
-    this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
+    void this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
     return seq;
   }
 
@@ -169,14 +196,23 @@ export class RsuLinkSide {
 
   /** Junk bytes on the line between frames. */
   sendNoise(n: number): void {
-    this.write(this.wire.noise(n), undefined, 0, "noise");
+    void this.write(this.wire.noise(n), undefined, 0, "noise");
   }
 
-  /** An information frame: repeated until answered, then given up. */
-  sendInfo(frame: Frame, v: VState | undefined, obuId: string | undefined): void {
+  /**
+   * An information frame: repeated until answered, then given up. `fate`, if given, is told once whether
+   * a copy of it reached the line intact (`Fate`).
+   */
+  sendInfo(
+    frame: Frame,
+    v: VState | undefined,
+    obuId: string | undefined,
+    fate?: (delivered: boolean) => void,
+  ): void {
     if (this.pending) this.dropPending();
     const seq = this.nextSeq();
-    const raw = encodeFrame(frame, seq, this.ctx.dialect);
+    // with the fields the RSU passes on byte for byte (B4 LastStation: the card's 0019, ./raw-fields.ts)
+    const raw = encodeFrameRaw(frame, seq, this.ctx.dialect);
     const faults = [...this.wire.takeInjected(), ...(v ? this.vehicleWireFaults(v, frame.type) : [])];
     for (const f of faults) {
       this.ctx.event({
@@ -200,7 +236,9 @@ export class RsuLinkSide {
       obuId,
       v,
       faults,
+      fate: fate ? { tell: fate, inflight: new Set(), over: false, told: false } : undefined,
     };
+    if (p.fate) this.untold.add(p.fate);
     this.pending = p;
     this.transmit(p, 0);
   }
@@ -211,17 +249,64 @@ export class RsuLinkSide {
     p.lastAt = this.ctx.clock.now();
     const n = p.sends++;
     const t = this.wire.transmission(p.faults, n, p.raw);
-    if (t.kind === "damaged") this.write(t.bytes, p.frame, p.seq, t.note);
+    if (t.kind === "damaged") void this.write(t.bytes, p.frame, p.seq, t.note);
     else {
-      if (t.kind === "noise-first") this.write(t.noise, undefined, 0, "noise");
-      this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined);
+      if (t.kind === "noise-first") void this.write(t.noise, undefined, 0, "noise");
+      this.track(p, this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined));
       p.intact++;
     }
     if (n === 0 && p.faults.some((f) => f.kind === "duplicate")) {
-      this.write(p.raw, p.frame, p.seq, "duplicate");
+      this.track(p, this.write(p.raw, p.frame, p.seq, "duplicate"));
       p.intact++;
     }
     p.timer = this.ctx.after(this.ctx.timing.retransmitMs, () => this.onRetransmitTimer(p));
+  }
+
+  /** An intact copy of `p` is being written: its fate is known once it is, or once all such writes failed. */
+  private track(p: Pending, written: Promise<boolean>): void {
+    const f = p.fate;
+    if (!f || f.told) return;
+    f.inflight.add(written);
+    void written.then((ok) => {
+      f.inflight.delete(written);
+      if (ok) this.tell(f, true);
+      else if (f.over && f.inflight.size === 0) this.tell(f, false);
+    });
+  }
+
+  /** `p` is repeated no more: not delivered, unless a write of an intact copy succeeds (or did). */
+  private over(p: Pending): void {
+    const f = p.fate;
+    if (!f || f.told) return;
+    f.over = true;
+    if (f.inflight.size === 0) this.tell(f, false);
+  }
+
+  private tell(f: Fate, delivered: boolean): void {
+    if (f.told) return;
+    f.told = true;
+    this.untold.delete(f);
+    f.tell(delivered);
+  }
+
+  /** A suspended frame (`suspendPending`) that will not be resumed (its transaction was aborted). */
+  discard(p: Pending): void {
+    if (this.pending === p) this.dropPending();
+    else this.over(p);
+  }
+
+  /**
+   * The RSU stops: every frame whose fate is not told yet is over; waits for the writes of intact copies
+   * still under way, so each is told before the ledger closes.
+   */
+  async settleFates(): Promise<void> {
+    const fates = [...this.untold];
+    for (const f of fates) {
+      f.over = true;
+      if (f.inflight.size === 0) this.tell(f, false);
+    }
+    await Promise.all(fates.flatMap((f) => [...f.inflight]));
+    for (const f of fates) this.tell(f, false);
   }
 
   private onRetransmitTimer(p: Pending): void {
@@ -235,13 +320,16 @@ export class RsuLinkSide {
     this.pending = undefined;
     // Nothing answered this frame: what answered the one before it is no longer worth remembering.
     this.lastAnswer = undefined;
+    this.over(p);
     this.onGiveUp(p);
   }
 
   dropPending(): void {
-    if (!this.pending) return;
-    this.ctx.cancel(this.pending.timer);
+    const p = this.pending;
+    if (!p) return;
+    this.ctx.cancel(p.timer);
     this.pending = undefined;
+    this.over(p);
   }
 
   /**

@@ -5,6 +5,7 @@
  * whole run, so a card's balance, offline serial and 0019 move on with every purchase.
  */
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { FILE_0019_LENGTH } from "../card/card-files.js";
 import type {
   Card0019,
   CardSnapshot,
@@ -19,13 +20,21 @@ import type { VehicleModel } from "../vehicles/vehicles.js";
 import type { CardEnvironment } from "./cards.js";
 import type { Rng } from "./clock.js";
 import type { SimContext } from "./context.js";
+import { fieldBytes } from "./raw-fields.js";
 import type { VState } from "./traffic.js";
 
 /** What a C6 or C3 asks the card to do. */
 export interface PurchaseRequest {
   amount: number;
   transTime: string;
+  /** The 0019 the C6/C3 carries, decoded (for the ledger and logs). */
   record: Card0019;
+  /**
+   * The same as the 43-byte AA record the card is given, byte for byte as the lane sent it: a national
+   * C6's 43 bytes; else `AA 29 00` + the Station body (a 36-byte one with a zero reserve). The card
+   * checks its header (UPDATE CAPP DATA CACHE answers 6A80 to anything but `AA 29`).
+   */
+  recordBytes: Buffer | undefined;
   /**
    * The first-level divisor the RSU gives the PSAM for MAC1: the lane's C6/C3 divisor factor, or the
    * card's own when the check is off or the frame has none. A wrong one makes the card refuse DEBIT.
@@ -39,6 +48,9 @@ export interface PurchaseRequest {
   /** The EF04Info (91 bytes, hex) a national C6 carries: what 00 and 01 write to the OBU's EF04. */
   ef04: string | undefined;
 }
+
+/** The 0019 header a Station without one is given: application type AA, record length 41, unlocked. */
+const AA_HEADER = Buffer.from([0xaa, 0x29, 0x00]);
 
 /** National C6 OBUTradeType values (firmware-bridge/frames/national-frames.ts C6). */
 export const OBU_TRADE_TYPE = { ef04AndPurchase: 0x00, ef04Only: 0x01, purchaseOnly: 0x02 } as const;
@@ -55,7 +67,12 @@ export class Purchases {
     private readonly env: CardEnvironment,
     private readonly cardRng: Rng,
     private readonly sink: LedgerSink | undefined,
-    private readonly checkDivFactor: boolean,
+    /**
+     * The lane's divisor factors are used as hardware uses them: a C6/C3's goes to the PSAM for MAC1, and
+     * a C1's must be the OBU issuer's for the RSU to read the vehicle file (./transaction.ts). False: the
+     * RSU uses the right ones whatever the frames carry.
+     */
+    readonly checkDivFactor: boolean,
   ) {}
 
   /** Powers the PSAM up (the RSU's first terminal id trades). */
@@ -104,8 +121,11 @@ export class Purchases {
     this.ef04ByObu.set(obuId, ef04);
   }
 
-  /** The amount, time, 0019 image, divisor factor, trade type and EF04 data a C6 or C3 carries. */
-  request(f: Extract<Frame, { type: "C6" | "C3" }>): PurchaseRequest {
+  /**
+   * The amount, time, 0019 image, divisor factor, trade type and EF04 data a C6 or C3 carries; `data` is
+   * the frame's DATA as received, where the 0019 bytes are taken from.
+   */
+  request(f: Extract<Frame, { type: "C6" | "C3" }>, data: Buffer): PurchaseRequest {
     const hdr = { applicationType: 0xaa, recordLength: 0x29, lockFlag: 0x00 };
     let div: string | undefined;
     let amount = 0;
@@ -128,7 +148,20 @@ export class Purchases {
       record = { ...hdr, ...(f.station as object) } as unknown as Card0019;
     }
     record.reserved ??= "00000000";
-    return { amount, transTime, record, divisor: this.checkDivFactor ? div : undefined, tradeType, ef04 };
+    const station = fieldBytes(data, this.ctx.dialect, "station");
+    const recordBytes =
+      station === undefined || station.length === FILE_0019_LENGTH
+        ? station
+        : Buffer.concat([AA_HEADER, station, Buffer.alloc(FILE_0019_LENGTH - 3 - station.length)]);
+    return {
+      amount,
+      transTime,
+      record,
+      recordBytes,
+      divisor: this.checkDivFactor ? div : undefined,
+      tradeType,
+      ef04,
+    };
   }
 
   /** The card and PSAM run the composite purchase; `tear` cuts it before or after the debit. */
@@ -139,6 +172,7 @@ export class Purchases {
         amount: req.amount,
         transTime: req.transTime,
         record0019: req.record,
+        ...(req.recordBytes === undefined ? {} : { record0019Bytes: req.recordBytes }),
         ...(req.divisor === undefined ? {} : { issuerDivisor: req.divisor }),
       },
       tear,

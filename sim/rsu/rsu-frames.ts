@@ -44,6 +44,11 @@ export const RSU_ERR = {
   mac1Rejected: 0x06,
   /** B5 (national): the RSU did not run a C6 it cannot read: an OBUTradeType none of 00, 01, 02. */
   decodeError: 0x02,
+  /**
+   * B3: the RSU could not authenticate the OBU or read its vehicle file securely: the C1's OBUDivFactor
+   * is not the OBU issuer's (national list: 09 OBU external authentication failed).
+   */
+  obuAuthFailed: 0x09,
   /** B4: the OBU holds no card. */
   noCard: 0x11,
 } as const;

@@ -243,6 +243,8 @@ class SimulatedRsu implements RsuSimulator {
     } catch {
       // closing a port that went away is not an error here
     }
+    // a B5 whose fate is still open gets its ledger line before the ledger closes
+    await this.link.settleFates();
     this.purchases.close();
     this.ctx.close();
     this.modeSubject.complete();
@@ -446,7 +448,7 @@ class SimulatedRsu implements RsuSimulator {
     }
     let handling: string | undefined;
     try {
-      handling = this.handle(f, seq);
+      handling = this.handle(f, seq, rf.wire.data);
     } catch (e) {
       handling = `error: ${(e as Error).message}`;
       this.ctx.log.error({ err: (e as Error).message, type: f.type }, "handling a lane frame failed");
@@ -462,8 +464,11 @@ class SimulatedRsu implements RsuSimulator {
     this.updateMode();
   }
 
-  /** Returns how the frame was handled when that is worth logging ("ignored: ..." for illegal frames). */
-  private handle(f: Frame, seq: number): string | undefined {
+  /**
+   * Returns how the frame was handled when that is worth logging ("ignored: ..." for illegal frames).
+   * `data` is the frame's DATA as received (a C6/C3's 0019 goes to the card byte for byte).
+   */
+  private handle(f: Frame, seq: number, data: Buffer): string | undefined {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
     if (!this.initialised) return this.whileOff(f, seq);
@@ -482,12 +487,12 @@ class SimulatedRsu implements RsuSimulator {
     const mode = this.mode;
     switch (f.type) {
       case "C1":
-        return this.txn.onC1(f.obuId, answer);
+        return this.txn.onC1(f.obuId, answer, f.obuDivFactor);
       case "C2":
         return this.txn.onC2(f.obuId, f.stopType, mode, answer);
       case "C3":
       case "C6":
-        return this.txn.onPurchase(f, mode, answer);
+        return this.txn.onPurchase(f, mode, answer, data);
       case "C4":
         return this.onC4(f.controlType);
       case "C8":

@@ -1,7 +1,10 @@
 /**
  * A Transport that stands for "whichever lane is connected right now": the TCP server hands each
  * accepted connection to it, the simulated RSU keeps one identity (cards, ledger, mode) across
- * reconnects. While no lane is connected, writes fail as they would on an unplugged line.
+ * reconnects. While no lane is connected, writes fail as they would on an unplugged line. While the
+ * switch itself is closed (before the RSU opens it, and during the unplug fault) it refuses connections:
+ * an RSU that has lost its line hears nothing, so a lane reconnecting then must not have its frames
+ * handled.
  */
 import { BehaviorSubject, type Observable, Subject, type Subscription } from "rxjs";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
@@ -21,8 +24,15 @@ export class SwitchTransport implements Transport {
     return this.stateSubject.value.status;
   }
 
-  /** The connection the RSU now talks to; a previous one is closed (an RSU serves one lane). */
-  attach(t: Transport): void {
+  /**
+   * The connection the RSU now talks to; a previous one is closed (an RSU serves one lane). While the
+   * switch is closed (unplugged) the connection is closed at once instead and false comes back.
+   */
+  attach(t: Transport): boolean {
+    if (this.status !== "open") {
+      void t.close().catch(() => {});
+      return false;
+    }
     this.detach();
     this.current = t;
     this.subs.push(t.data$.subscribe((b) => this.dataSubject.next(b)));
@@ -31,6 +41,7 @@ export class SwitchTransport implements Transport {
         if (this.current === t && s.status !== "open" && s.status !== "opening") this.detach();
       }),
     );
+    return true;
   }
 
   get connected(): Transport | undefined {
@@ -56,7 +67,10 @@ export class SwitchTransport implements Transport {
     await this.current.write(bytes);
   }
 
-  /** Drops the connected lane (the unplug fault over TCP) and stops accepting writes until open(). */
+  /**
+   * Drops the connected lane (the unplug fault over TCP) and stops accepting writes and connections
+   * until open().
+   */
   async close(): Promise<void> {
     this.detach();
     if (this.status !== "closed") this.stateSubject.next({ status: "closed" });

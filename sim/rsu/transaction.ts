@@ -18,6 +18,7 @@ import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
 import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
+import { withRawField } from "./raw-fields.js";
 import {
   type B5ShortFacts,
   b2Frame,
@@ -149,6 +150,7 @@ export class DsrcTransactions {
   abort(reason: string): void {
     const aside = this.aside;
     this.aside = undefined;
+    if (aside?.pending) this.link.discard(aside.pending);
     if (aside) this.close(aside.txn, this.settled(aside.txn, "aborted"), reason);
     if (this.cur) this.end(this.settled(this.cur, "aborted"), reason);
   }
@@ -182,8 +184,11 @@ export class DsrcTransactions {
     this.air(this.ctx.timing.dsrcMs.b2 + this.slowFor(v, "B2"), () => this.emitObuFrame("B2"));
   }
 
-  /** Build and send the current step's frame for the current OBU (after its DSRC time). */
-  private emitObuFrame(type: "B2" | "B3" | "B4"): void {
+  /**
+   * Build and send the current step's frame for the current OBU (after its DSRC time); `errorCode`: the
+   * error form with that code instead (an OBU in range).
+   */
+  private emitObuFrame(type: "B2" | "B3" | "B4", errorCode?: number): void {
     const t = this.cur;
     if (!t) return;
     const v = t.v;
@@ -202,6 +207,9 @@ export class DsrcTransactions {
     } else if (v.phase !== "in-zone") {
       frame = errorFrame(type, obu.obuId, RSU_ERR.noDsrc);
       error = true;
+    } else if (errorCode !== undefined) {
+      frame = errorFrame(type, obu.obuId, errorCode);
+      error = true;
     } else if (type === "B3") {
       frame = b3Frame(d, obu);
     } else {
@@ -211,6 +219,10 @@ export class DsrcTransactions {
         error = true;
       } else {
         frame = b4Frame(d, obu, card.snapshot(), this.purchases.ef04(obu.obuId));
+        // LastStation is the card's 0019 as read, byte for byte (its decoded view loses bytes that are no
+        // GB2312 text, e.g. a plate padded with FF)
+        const f19 = card.files?.().file0019;
+        if (f19) withRawField(frame, "lastStation", f19);
       }
     }
     t.frame = frame;
@@ -311,7 +323,8 @@ export class DsrcTransactions {
     else this.trySearch();
   }
 
-  onC1(obuId: string, answer: LaneAnswer): string | undefined {
+  /** `divFactor`: the C1's OBUDivFactor (checked on the C1 to B2, which makes the RSU read the vehicle file). */
+  onC1(obuId: string, answer: LaneAnswer, divFactor: string): string | undefined {
     if (answer.pending?.frame.type === "B0") {
       answer.take();
       this.trySearch();
@@ -335,12 +348,19 @@ export class DsrcTransactions {
     const v = t.v;
     const dsrcMs = this.ctx.timing.dsrcMs;
     switch (t.step) {
-      case "b2":
+      case "b2": {
         answer.take();
         t.step = "b3";
-        this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () => this.emitObuFrame("B3"));
+        // The RSU authenticates the OBU and reads its vehicle file with the OBU key diversified by the
+        // C1's divisor: another issuer's (or zeros) fails, B3 ErrorCode 09 (docs/simulator.md, C1 row).
+        const head = v.m.obu.issuer.slice(0, 8).toLowerCase();
+        const wrongDiv = this.purchases.checkDivFactor && divFactor.toLowerCase() !== `${head}${head}`;
+        this.air(dsrcMs.b3 + this.slowFor(v, "B3"), () =>
+          this.emitObuFrame("B3", wrongDiv ? RSU_ERR.obuAuthFailed : undefined),
+        );
         if (this.traffic.fault(v, "leave-before-b3")) this.traffic.leave(v);
-        return undefined;
+        return wrongDiv ? `C1 OBUDivFactor ${divFactor} is not the OBU issuer's (${head}${head})` : undefined;
+      }
       case "b3":
         answer.take();
         t.step = "b4";
@@ -388,6 +408,8 @@ export class DsrcTransactions {
     f: Extract<Frame, { type: "C6" | "C3" }>,
     mode: RsuMode,
     answer: LaneAnswer,
+    /** The frame's DATA as received: its Station goes to the card as the lane sent it. */
+    data: Buffer,
   ): string | undefined {
     const t = this.cur;
     if (!t) return `ignored: ${f.type} with no OBU in transaction`;
@@ -399,7 +421,7 @@ export class DsrcTransactions {
     answer.take();
     const v = t.v;
     t.step = "b5";
-    const req = this.purchases.request(f);
+    const req = this.purchases.request(f, data);
     this.air(this.ctx.timing.dsrcMs.b5 + this.slowFor(v, "B5"), () => this.purchase(v, f.type, req));
     return undefined;
   }
@@ -500,11 +522,15 @@ export class DsrcTransactions {
       return;
     }
     const r = outcome.result;
-    this.purchases.record(v, command, r, req.record, "done");
     t.paid = true;
     t.error = false;
     t.frame = b5Frame(this.ctx.dialect, obuId, r, wrFileTime);
-    this.link.sendInfo(t.frame, v, obuId);
+    // The ledger line waits for the B5's fate (./link.ts `Fate`): `done` once a copy of it went out
+    // intact; `torn-after-debit` when none did (every copy damaged, or written to a closed port or to no
+    // lane), as for a lane that never got it the debit is torn.
+    this.link.sendInfo(t.frame, v, obuId, (delivered) =>
+      this.purchases.record(v, command, r, req.record, delivered ? "done" : "torn-after-debit"),
+    );
   }
 
   onC8(obuId: string, epSerial: number, answer: LaneAnswer, ef04?: C8Ef04): string | undefined {

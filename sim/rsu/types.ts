@@ -186,9 +186,10 @@ export interface RsuSimulatorOptions {
    */
   cable?: { unplug(): void; replug(): void };
   /**
-   * Give the PSAM the C6/C3 divisor factor for MAC1, as hardware does: a wrong one still uses a PSAM
-   * serial, the card refuses DEBIT (9302) and B5 carries ErrorCode 06. False: the card's own divisor,
-   * whatever the frame carries. Default true.
+   * Use the lane's divisor factors as hardware does: the C6/C3's goes to the PSAM for MAC1 (a wrong one
+   * still uses a PSAM serial, the card refuses DEBIT with 9302 and B5 carries ErrorCode 06), and the C1
+   * to B2 must carry the OBU issuer's (else B3 ErrorCode 09). False: the right divisors whatever the
+   * frames carry. Default true.
    */
   checkDivFactor?: boolean;
 }

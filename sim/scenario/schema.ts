@@ -269,7 +269,7 @@ export const ScenarioSchema = z
             count: z.number().int().nonnegative().optional(),
             /** Fields for every random vehicle (over `defaults`). */
             template: z.strictObject(VehicleFields).optional(),
-            /** Random balance range in fen, [min, max]. */
+            /** Random balance range in fen, [min, max], of stored-value cards (credit cards: notional). */
             balance: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
             /** Share of credit (23) cards, 0..1. */
             creditShare: z.number().min(0).max(1).optional(),

@@ -61,6 +61,12 @@ export interface VehicleModel {
 export const DEFAULT_ZONE_MS = 3000;
 export const DEFAULT_GAP_MS = 4000;
 export const DEFAULT_BALANCE = 10_000;
+/**
+ * A credit card's (type 23, 记账卡) balance when the scenario gives it none: a large notional balance,
+ * so that no ordinary toll is refused for want of money (docs/card-crypto.md §4).
+ */
+export const CREDIT_NOTIONAL_BALANCE = 1_999_918_332;
+const CREDIT_CARD = 23;
 const DEFAULT_PROVINCE = "湖南";
 const DEFAULT_NETWORK = "4301";
 
@@ -184,7 +190,7 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
     card = {
       file0015,
       file0019: entryRecord(spec, plate, vehicleClass, network, ctx),
-      balance: spec.card?.balance ?? DEFAULT_BALANCE,
+      balance: spec.card?.balance ?? (cardType === CREDIT_CARD ? CREDIT_NOTIONAL_BALANCE : DEFAULT_BALANCE),
       offlineSerial: spec.card?.offlineSerial ?? 1,
     };
     cardId = `${network}${serial}`;
@@ -313,9 +319,11 @@ export class TrafficPlan {
       ? this.fieldRng.int(r.balance[0], Math.max(r.balance[0], r.balance[1]))
       : undefined;
     const credit = r.creditShare !== undefined && this.fieldRng.chance(r.creditShare);
+    // The balance range is for stored-value cards: a credit card keeps its notional balance (drawn all
+    // the same, so a seed gives the same traffic as before).
     const spec = mergeSpecs(this.scenario.defaults as Partial<Fields>, r.template as Partial<Fields>, {
-      ...(balance !== undefined ? { balance } : {}),
-      ...(credit ? { cardType: 23 as const } : {}),
+      ...(balance !== undefined && !credit ? { balance } : {}),
+      ...(credit ? { cardType: CREDIT_CARD } : {}),
     });
     if (!spec.faults) spec.faults = drawRandomFaults(this.scenario.faults?.random, this.faultRng);
     const v = buildVehicle(spec, this.index, Math.round(this.lastAt), this.ctx);

@@ -26,6 +26,8 @@ export class LaneDriver {
   readonly received: ReceivedFrame[] = [];
   private readonly queue: ReceivedFrame[] = [];
   private waiters: { pred: (r: ReceivedFrame) => boolean; resolve: (r: ReceivedFrame) => void }[] = [];
+  /** Each OBU's divisor factor (its issuer's first 4 bytes twice, docs/protocol.md §8), from its B2. */
+  private readonly divFactors = new Map<string, string>();
   /** Auto-answer nothing; tests decide. */
   constructor(
     readonly transport: Transport,
@@ -40,6 +42,11 @@ export class LaneDriver {
     });
     this.ch.frames$.subscribe((r) => {
       this.received.push(r);
+      const f = r.frame as AnyFrame;
+      if (f.type === "B2" && typeof f.issuerIdentifier === "string" && typeof f.obuId === "string") {
+        const head = f.issuerIdentifier.slice(0, 8);
+        this.divFactors.set(f.obuId, `${head}${head}`);
+      }
       const i = this.waiters.findIndex((w) => w.pred(r));
       if (i >= 0) {
         const [w] = this.waiters.splice(i, 1);
@@ -123,7 +130,8 @@ export class LaneDriver {
     } as Frame;
   }
 
-  c1(obuId: string, divFactor = "00".repeat(8)): Frame {
+  /** C1 with the OBU issuer's divisor factor, from that OBU's B2 (zeros for an OBU never seen). */
+  c1(obuId: string, divFactor = this.divFactors.get(obuId) ?? "00".repeat(8)): Frame {
     return { type: "C1", obuId, obuDivFactor: divFactor } as Frame;
   }
 

@@ -362,6 +362,50 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(sent(frameLog, "B5")).toHaveLength(0);
   });
 
+  it("every copy of the B5 00 damaged: the card paid, the lane got no B5, the ledger says torn-after-debit", async () => {
+    const { lane, sim, frameLog } = await setup(
+      protocol,
+      oneCar([{ kind: "bad-checksum", frame: "B5", times: 4 }]),
+    );
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "no answer to B5" });
+    expect(sent(frameLog, "B5").map((r) => r.note)).toEqual(Array(4).fill("bad-checksum"));
+    expect(lane.received.filter((r) => r.frame.type === "B5")).toHaveLength(0);
+    expect(sim.cards()[0]).toMatchObject({ balance: 8000 - 650 });
+    const [entry] = sim.ledger();
+    expect(entry).toMatchObject({ outcome: "torn-after-debit", amount: 650, iccPaySerial: 1 });
+    // what the lane does for a torn debit: C8 while the OBU is in range brings the TAC
+    await lane.send(lane.c8(obuId, 1));
+    const b8 = await until(lane.expectFrame("B8"));
+    expect(b8.frame).toMatchObject({ errorCode: 0, tac: entry?.tac });
+  });
+
+  it("the last repeat of the B5 00 intact: the lane got it, the ledger says done", async () => {
+    const { lane, sim } = await setup(protocol, oneCar([{ kind: "bad-checksum", frame: "B5", times: 3 }]));
+    const { last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    expect(sim.ledger().map((e) => e.outcome)).toEqual(["done"]);
+  });
+
+  it("unplug before B5: the debit is made, its B5 goes to a closed port, the ledger says torn-after-debit", async () => {
+    const { lane, sim, pair } = await setup(
+      protocol,
+      oneCar([{ kind: "unplug", before: "B5", durationMs: 2000 }]),
+    );
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const down = next(pair.lane.state$, (st) => st.status === "disconnected");
+    const { last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    await until(down);
+    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "no answer to B5" });
+    expect(lane.received.filter((r) => r.frame.type === "B5")).toHaveLength(0);
+    expect(sim.ledger().map((e) => [e.amount, e.outcome])).toEqual([[650, "torn-after-debit"]]);
+  });
+
   it("bad checksum on B2: the lane discards it, the retransmission (same RSCTL/SEQ) is clean", async () => {
     const { lane, problems, frameLog } = await setup(
       protocol,

@@ -4,17 +4,24 @@
  * transaction serial is used) and the card refuses DEBIT with 9302, so B5 carries ErrorCode 06 and
  * nothing is debited. An uncertain B5 reports the key version and algorithm the card's INIT gave.
  */
+
+import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
+import { encodeData } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
-import type { SimPsamApi } from "../../sim/card/types.js";
+import type { SimCard } from "../../sim/card/sim-card.js";
+import type { SimCardApi, SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
+import { CREDIT_NOTIONAL_BALANCE } from "../../sim/vehicles/vehicles.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
-import { LaneDriver } from "./lane-driver.js";
+import { LaneDriver, swap } from "./lane-driver.js";
 
 const keys = loadCardKeys();
 const PT = "20250102100005";
@@ -25,12 +32,20 @@ const running = simulatorsOnFakeTime();
 
 async function setup(
   protocol: "legacy" | "national",
-  o: { checkDivFactor?: boolean; keys?: CardKeys; faults?: unknown[]; recentSuccessMs?: number } = {},
+  o: {
+    checkDivFactor?: boolean;
+    keys?: CardKeys;
+    faults?: unknown[];
+    recentSuccessMs?: number;
+    /** fields over the one vehicle's */
+    vehicle?: Record<string, unknown>;
+  } = {},
 ) {
   const { checkDivFactor } = o;
   const pair = createTransportPair();
   const env = cardEnvironment(o.keys ?? keys);
   const psams: SimPsamApi[] = [];
+  const cards: SimCardApi[] = [];
   const sim = createRsuSimulator({
     transport: pair.device,
     protocol,
@@ -38,7 +53,11 @@ async function setup(
     cable: pair,
     ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
     cards: {
-      createCard: env.createCard,
+      createCard: (spec, random) => {
+        const c = env.createCard(spec, random);
+        cards.push(c);
+        return c;
+      },
       createPsam: (terminalNo) => {
         const p = env.createPsam(terminalNo);
         psams.push(p);
@@ -49,7 +68,9 @@ async function setup(
       startTime: "2025-01-02T10:00:00+08:00",
       ...(o.recentSuccessMs === undefined ? {} : { rsu: { recentSuccessMs: o.recentSuccessMs } }),
       traffic: {
-        vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [] }],
+        vehicles: [
+          { id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000, faults: o.faults ?? [], ...o.vehicle },
+        ],
       },
     } as ScenarioInput,
   });
@@ -59,7 +80,7 @@ async function setup(
   running.push({ sim, lane });
   const { b4 } = await walkToB4(lane);
   const psam = psams.at(-1) as SimPsamApi;
-  return { sim, lane, b4, psam };
+  return { sim, lane, b4, psam, card: cards.at(-1) as SimCard };
 }
 
 /** The lane's C6 for the B4, with `div` as its divisor factor (undefined: the card issuer's). */
@@ -122,6 +143,150 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
     expect(b5.frame.errorCode).toBe(0);
     expect(sim.cards()[0]?.balance).toBe(8000 - 700);
     expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
+  });
+});
+
+/**
+ * Sends `frame` answering `to` with its DATA changed by `patch` first: bytes the frame encoder would not
+ * write (a plate padded with FF, which is no GB2312 text).
+ */
+async function sendPatched(
+  lane: LaneDriver,
+  frame: never,
+  to: { wire: { seq: number } },
+  patch: (data: Buffer) => void,
+): Promise<void> {
+  const data = encodeData(frame, lane.dialect);
+  patch(data);
+  const seq = swap(to.wire.seq);
+  const raw = lane.variant === "legacy" ? encodeLegacy(seq, data) : encodeNational(seq, data);
+  await lane.ch.sendEncoded(frame, seq, raw);
+}
+
+describe.each(["legacy", "national"] as const)("%s C6 0019 bytes", (protocol) => {
+  it("the card gets the C6's 0019 byte for byte: a plate padded with FF keeps its FF", async () => {
+    const { lane, b4, card } = await setup(protocol);
+    const plate = iconv.encode("湘A54321", "gbk"); // 8 of the 12 bytes; the encoder pads with 00
+    await sendPatched(lane, c6(lane, b4), b4, (data) => {
+      const at = data.indexOf(plate);
+      data.fill(0xff, at + plate.length, at + 12);
+    });
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    // the AA record: header 3, network 2, station 2, lane 1, time 4, class 1, status 1, flags 9,
+    // collector 3, shift 1, then the plate 12
+    const stored = card.files().file0019;
+    expect(stored.subarray(0, 3).toString("hex")).toBe("aa2900");
+    expect(stored.subarray(27, 39).toString("hex")).toBe(`${plate.toString("hex")}ffffffff`);
+  });
+
+  it("B4 LastStation is the card's 0019 as read: the FF padding a lane wrote comes back to the next lane", async () => {
+    const { sim, lane, b4, card } = await setup(protocol);
+    const plate = iconv.encode("湘A54321", "gbk");
+    await sendPatched(lane, c6(lane, b4), b4, (data) => {
+      const at = data.indexOf(plate);
+      data.fill(0xff, at + plate.length, at + 12);
+    });
+    const b5 = await until(lane.expectFrame("B5"));
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await lane.send(lane.c1(b4.frame.obuId as string), b5);
+    await until(ended);
+    // the same card in another vehicle: the RSU reads its 0019 into B4
+    sim.addVehicle({ at: 10, plate: "湘A54321", zoneMs: 5000, card: { serial: card.cardId.slice(4) } });
+    const again = await walkToB4(lane);
+    expect(again.b4.wire.data.toString("hex")).toContain(`${plate.toString("hex")}ffffffff`);
+  });
+});
+
+describe("national C6 0019 header", () => {
+  it("a Station whose header is not AA 29: the card refuses UPDATE CAPP DATA CACHE, B5 11, nothing debited", async () => {
+    const { sim, lane, b4, psam, card } = await setup("national");
+    const before = card.files().file0019;
+    const balance = sim.cards()[0]?.balance;
+    const serialBefore = psam.nextSerial;
+    const f = c6(lane, b4) as unknown as { station: Record<string, unknown> };
+    f.station = { ...f.station, applicationType: 0, recordLength: 0 };
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame).toEqual(shortB5("national", b4.frame.obuId, 0x11, psam.terminalNo));
+    // UPDATE comes before MAC1: no PSAM serial used, the card untouched, no ledger line
+    expect(psam.nextSerial).toBe(serialBefore);
+    expect(sim.cards()[0]?.balance).toBe(balance);
+    expect(card.files().file0019).toEqual(before);
+    expect(sim.ledger()).toEqual([]);
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s C1 divisor factor", (protocol) => {
+  /** What B3 carries of the vehicle file: legacy plate and more, national the whole file. */
+  const vehicleFile =
+    protocol === "legacy"
+      ? { plateNumber: "湘A54321" }
+      : { vehicleInfo: expect.objectContaining({ plate: "湘A54321" }) };
+  /** The RSU up to the first OBU's B2 (whose issuer the C1 divisor must come from). */
+  async function toB2(checkDivFactor?: boolean) {
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({
+      transport: pair.device,
+      protocol,
+      seed: 3,
+      ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
+      scenario: {
+        startTime: "2025-01-02T10:00:00+08:00",
+        traffic: { vehicles: [{ id: "car", plate: "湘A54321", balance: 8000, zoneMs: 5000 }] },
+      } as ScenarioInput,
+    });
+    const lane = new LaneDriver(pair.lane, protocol);
+    await lane.open();
+    await sim.start();
+    running.push({ sim, lane });
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    return { sim, lane, b2, obuId: b2.frame.obuId as string };
+  }
+
+  it.each([
+    ["zeros", "00".repeat(8)],
+    ["another issuer's", WRONG_DIV],
+  ])(
+    "%s: B3 ErrorCode 09 (OBUID + ErrorCode), no vehicle file; the lane's C1 ends the transaction",
+    async (_, div) => {
+      const { sim, lane, b2, obuId } = await toB2();
+      expect((b2.frame.issuerIdentifier as string).slice(0, 8)).not.toBe(div.slice(0, 8));
+      await lane.send(lane.c1(obuId, div), b2);
+      const b3 = await until(lane.expectFrame("B3"));
+      expect(b3.frame).toEqual({ type: "B3", obuId, errorCode: 0x09 });
+      const ended = next(sim.events$, (e) => e.type === "ended");
+      await lane.send(lane.c1(obuId), b3);
+      expect(await until(ended)).toMatchObject({ outcome: "failed", detail: "C1 after B3 error" });
+      expect(sim.ledger()).toEqual([]);
+    },
+  );
+
+  it("the OBU issuer's first 4 bytes twice: B3 with the vehicle file", async () => {
+    const { lane, b2, obuId } = await toB2();
+    const head = (b2.frame.issuerIdentifier as string).slice(0, 8);
+    await lane.send(lane.c1(obuId, `${head}${head}`), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.frame).toMatchObject({ obuId, errorCode: 0, ...vehicleFile });
+  });
+
+  it("checkDivFactor false: a zero divisor still gets B3 with the vehicle file", async () => {
+    const { lane, b2, obuId } = await toB2(false);
+    await lane.send(lane.c1(obuId, "00".repeat(8)), b2);
+    const b3 = await until(lane.expectFrame("B3"));
+    expect(b3.frame).toMatchObject({ obuId, errorCode: 0, ...vehicleFile });
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s credit card", (protocol) => {
+  it("a credit card the scenario gives no balance pays a 150-yuan toll from its notional balance", async () => {
+    const { sim, lane, b4 } = await setup(protocol, { vehicle: { balance: undefined, cardType: 23 } });
+    expect(b4.frame.cardRestMoney).toBe(CREDIT_NOTIONAL_BALANCE);
+    await lane.send(lane.c6(b4.frame, 15_000, PT), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    expect(sim.ledger()).toMatchObject([{ cardType: 23, amount: 15_000, outcome: "done" }]);
   });
 });
 

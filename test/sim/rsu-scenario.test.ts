@@ -1,8 +1,10 @@
-import { firstValueFrom, timeout } from "rxjs";
+import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { silentLogger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
+import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { Rng } from "../../sim/rsu/clock.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
@@ -13,7 +15,7 @@ import {
   parseScenarioYaml,
   type ScenarioInput,
 } from "../../sim/scenario/schema.js";
-import { TrafficPlan } from "../../sim/vehicles/vehicles.js";
+import { CREDIT_NOTIONAL_BALANCE, TrafficPlan } from "../../sim/vehicles/vehicles.js";
 import { Tariff } from "../../src/tariff/tariff.js";
 import { until } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
@@ -123,6 +125,37 @@ describe("scenario files", () => {
     expect(() => sim.addVehicle({ entry: { network: "43a1" } })).toThrow(
       /entry\.network: the card network too/,
     );
+  });
+
+  it("a credit card (23) has a large notional balance unless the scenario gives one; the random balance range is for stored-value cards", () => {
+    const plan = new TrafficPlan(
+      parseScenario({
+        traffic: {
+          vehicles: [
+            { id: "credit", cardType: 23 },
+            { id: "credit-given", cardType: 23, balance: 500 },
+            { id: "stored" },
+          ],
+          random: { ratePerMinute: 60, count: 40, balance: [500, 600], creditShare: 0.5 },
+        },
+      }),
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    );
+    const all: { id: string; type: number | undefined; balance: number | undefined }[] = [];
+    for (let m = plan.next(); m; m = plan.next())
+      all.push({ id: m.id, type: m.card?.file0015.cardType, balance: m.card?.balance });
+    expect(all.slice(0, 3)).toEqual([
+      { id: "credit", type: 23, balance: CREDIT_NOTIONAL_BALANCE },
+      { id: "credit-given", type: 23, balance: 500 },
+      { id: "stored", type: 22, balance: 10_000 },
+    ]);
+    const random = all.slice(3);
+    const credit = random.filter((x) => x.type === 23);
+    const stored = random.filter((x) => x.type === 22);
+    expect([credit.length > 0, stored.length > 0, credit.length + stored.length]).toEqual([true, true, 40]);
+    expect(credit.map((x) => x.balance)).toEqual(credit.map(() => CREDIT_NOTIONAL_BALANCE));
+    expect(stored.filter((x) => (x.balance ?? 0) < 500 || (x.balance ?? 0) > 600)).toEqual([]);
   });
 
   it("defaults.faults reach every vehicle without faults of its own; its own (even []) win, random draws last", async () => {
@@ -304,5 +337,54 @@ describe("TCP", () => {
     await lane.init();
     const hb = await lane.expectFrame("HB", 1000);
     expect((hb.frame as { type: string }).type).toBe("B1");
+  });
+
+  it("unplug over TCP: a lane reconnecting during the unplug is dropped, nothing it sends is handled", async () => {
+    const ep = await openEndpoint({ tcp: "127.0.0.1:0" }, silentLogger);
+    const frameLog = memoryFrameLog();
+    const sim = createRsuSimulator({
+      transport: ep.transport,
+      protocol: "legacy",
+      frameLog,
+      timing: { heartbeatMs: 60_000 },
+    });
+    await sim.start();
+    const lanes: LaneDriver[] = [];
+    cleanup.push(async () => {
+      for (const l of lanes) {
+        l.close();
+        await l.transport.close();
+      }
+      await sim.stop();
+      await ep.close();
+    });
+    const port = Number(/:(\d+)$/.exec(ep.where)?.[1]);
+    const connect = async (): Promise<LaneDriver> => {
+      const lane = new LaneDriver(createTcpClientTransport({ host: "127.0.0.1", port }), "legacy");
+      lanes.push(lane);
+      await lane.open();
+      return lane;
+    };
+    // resolves once the RSU's end has closed the connection (the bound only keeps a failure short)
+    const droppedOf = (lane: LaneDriver) =>
+      firstValueFrom(
+        lane.transport.state$.pipe(
+          filter((s) => s.status === "disconnected"),
+          timeout(10_000),
+        ),
+      );
+    const first = await connect();
+    await first.init();
+    sim.inject({ kind: "unplug", durationMs: 600_000 });
+    await droppedOf(first);
+    let connects = 0;
+    ep.whenLaneConnects?.(() => connects++);
+    const unpluggedAt = frameLog.records.length;
+    // the lane reconnects at once: the RSU, with no line, drops the connection instead of taking it
+    const again = await connect();
+    await droppedOf(again);
+    await expect(again.send(again.c0())).rejects.toThrow(/write while disconnected/);
+    expect(connects).toBe(0);
+    expect(frameLog.records.slice(unpluggedAt).filter((r) => r.dir === "rx")).toEqual([]);
   });
 });

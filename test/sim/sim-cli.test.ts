@@ -15,6 +15,7 @@ import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { ROOT } from "../../sim/harness/procs.js";
 import { CaptureReplay, type ReplayScript } from "../../sim/replay/replay.js";
 import { UsageError } from "../../src/cli/run-cli.js";
+import { runCli } from "../helpers/cli.js";
 
 describe("etc-sim --tcp", () => {
   it("refuses a port out of range or no port, naming --tcp and what it takes", async () => {
@@ -40,6 +41,17 @@ describe("etc-sim --tcp", () => {
     } finally {
       await ep.close();
     }
+  });
+});
+
+describe("etc-sim demo --stay --no-serve", () => {
+  it("is refused as a usage error before the demo runs: staying keeps the page --no-serve turns off", async () => {
+    const r = await runCli("etc-sim", ["demo", "--stay", "--no-serve"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "etc-sim: --stay keeps the lane and its maintenance page running after the scenario, and --no-serve turns the page off: give one of them\n",
+    );
+    expect(r.stdout).toBe("");
   });
 });
 

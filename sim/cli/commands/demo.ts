@@ -1,6 +1,7 @@
 /** `etc-sim demo`: the lane controller against the embedded simulator (what `npm start` runs). */
 import { dirname, join } from "node:path";
 import type { Command } from "commander";
+import { UsageError } from "../../../src/cli/run-cli.js";
 import { tuneLaneProcess } from "../../../src/lane/process-tuning.js";
 import { runDemo } from "../../demo/demo.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../status-list/bundle-builder.js";
@@ -24,7 +25,7 @@ export function registerDemo(program: Command): void {
     .option("--no-serve", "no status service and maintenance page")
     .option(
       "--stay",
-      "after the scenario keep the lane and its maintenance page running until Ctrl-C (default on a terminal)",
+      "after the scenario keep the lane and its maintenance page running until Ctrl-C (default on a terminal; not with --no-serve)",
     )
     .option("--no-stay", "end after the scenario")
     .action(
@@ -36,7 +37,14 @@ export function registerDemo(program: Command): void {
         serve: boolean;
         stay?: boolean;
       }) => {
+        // Staying keeps the lane and its maintenance page up after the scenario (docs/simulator.md): without
+        // the page there is nothing to stay for, so asking for both is refused rather than ignored.
+        if (o.stay === true && !o.serve)
+          throw new UsageError(
+            "--stay keeps the lane and its maintenance page running after the scenario, and --no-serve turns the page off: give one of them",
+          );
         await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
+        // on a terminal the demo stays by default, when it serves the page
         const stay = o.serve && (o.stay ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
         await runDemo({
           config: o.config,

@@ -142,7 +142,7 @@ export function registerRsu(program: Command): void {
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option(
       "--no-div-check",
-      "give the PSAM the card's own divisor, not the C6/C3 one (default: a wrong C6/C3 divisor gets a MAC1 the card refuses, B5 06)",
+      "use the right divisors whatever the lane sends (default: a wrong C6/C3 divisor gets a MAC1 the card refuses, B5 06; a C1 to B2 whose divisor is not the OBU issuer's gets B3 09)",
     )
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .option(
