@@ -290,6 +290,9 @@ export class DsrcTransactions {
     this.cur = t;
     this.ctx.log.info({ obuId: t.v.m.obu.obuId, step: t.step }, "transaction set aside for a C8 goes on");
     if (t.v.phase === "left") {
+      // Its frame is repeated no more: a B5 00 of which no copy went out intact has its fate (the ledger's
+      // torn-after-debit) decided now, as when it is given up, not when the RSU stops.
+      if (aside.pending) this.link.discard(aside.pending);
       this.end(this.settled(t, "abandoned"), "OBU left");
       return true;
     }
