@@ -17,6 +17,7 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import type { SimCardApi, SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
+import { fieldBytes } from "../../sim/rsu/raw-fields.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { CREDIT_NOTIONAL_BALANCE } from "../../sim/vehicles/vehicles.js";
@@ -214,6 +215,36 @@ describe("national C6 0019 header", () => {
     expect(sim.cards()[0]?.balance).toBe(balance);
     expect(card.files().file0019).toEqual(before);
     expect(sim.ledger()).toEqual([]);
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s card older than version 0x40", (protocol) => {
+  it.each([
+    ["legacy63", { version: 0x30 }, "c13d00"],
+    ["guangdong60", { version: 0x30, network: "4401" }, "443a00"],
+  ] as const)(
+    "%s: B4 LastStation is its 0019 as read, the first 43 bytes of the record under the card's own header",
+    async (_, cardSpec, header) => {
+      const { lane, b4, card } = await setup(protocol, { vehicle: { card: cardSpec } });
+      const record = card.record0019();
+      expect(record.subarray(0, 3).toString("hex")).toBe(header);
+      expect(fieldBytes(b4.wire.data, lane.dialect, "lastStation")).toEqual(record.subarray(0, 43));
+    },
+  );
+
+  it("a C6's 0019 goes in as the lock byte and body under the card's own header, whatever header the lane sent", async () => {
+    const { sim, lane, b4, card } = await setup(protocol, { vehicle: { card: { version: 0x30 } } });
+    const f = c6(lane, b4) as unknown as { station: Record<string, unknown> };
+    // national: a header a card of version 0x40 would refuse (6A80); legacy C6 carries none
+    if (protocol === "national") f.station = { ...f.station, applicationType: 0, recordLength: 0 };
+    const sent = fieldBytes(encodeData(f as never, lane.dialect), lane.dialect, "station") as Buffer;
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const body = protocol === "national" ? sent.subarray(3) : sent;
+    const record = card.record0019();
+    expect(record.toString("hex")).toBe(`c13d00${body.toString("hex")}${"00".repeat(20)}`);
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
   });
 });
 
