@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import type { LedgerEntry, LedgerSink } from "../../sim/ledger/ledger.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
@@ -18,7 +21,7 @@ const PT = "20250102100005";
 async function setup(
   protocol: "legacy" | "national",
   vehicles: Record<string, unknown>[],
-  o: { retransmitMs?: number } = {},
+  o: { retransmitMs?: number; ledger?: LedgerSink } = {},
 ) {
   const pair = createTransportPair();
   const sim = createRsuSimulator({
@@ -29,6 +32,7 @@ async function setup(
       heartbeatMs: 60_000,
       ...(o.retransmitMs === undefined ? {} : { retransmitMs: o.retransmitMs }),
     },
+    ...(o.ledger ? { ledger: o.ledger } : {}),
     scenario: { startTime: "2025-01-02T10:00:00+08:00", traffic: { vehicles } } as ScenarioInput,
   });
   const lane = new LaneDriver(pair.lane, protocol);
@@ -94,5 +98,69 @@ describe.each(["legacy", "national"] as const)("%s ledger fate", (protocol) => {
     expect(
       events.filter((e) => e.type === "ledger").map((e) => e.type === "ledger" && e.entry.vehicleId),
     ).toEqual(["A", "C"]);
+  });
+  it("the RSU stops while a B5 00 of which no copy went out intact is still repeated: its line, torn-after-debit, is written before the ledger closes", async () => {
+    const calls: string[] = [];
+    const sink: LedgerSink = {
+      append: (e: LedgerEntry) => calls.push(`append ${e.vehicleId} ${e.outcome}`),
+      close: () => calls.push("close"),
+    };
+    const { sim, lane } = await setup(
+      protocol,
+      [{ id: "A", balance: 5000, zoneMs: 60_000, faults: badB5(4) }],
+      {
+        ledger: sink,
+      },
+    );
+    await until(lane.init());
+    const a = await walkFromB2(lane);
+    const damaged = next(sim.events$, (e) => e.type === "fault" && e.fault === "bad-checksum");
+    await lane.send(lane.c6(a.b4.frame, 700, PT), a.b4);
+    await until(damaged);
+    expect(calls).toEqual([]);
+    await sim.stop();
+    expect(calls).toEqual(["append A torn-after-debit", "close"]);
+    expect(sim.ledger().map((e) => [e.vehicleId, e.outcome, e.seq])).toEqual([["A", "torn-after-debit", 1]]);
+  });
+
+  it("over TCP, the lane's connection closed before the B5 00: every copy is written to no lane, torn-after-debit", async () => {
+    // What the TCP listener hands the RSU (sim/cli/endpoint.ts): a switch to whichever connection is there,
+    // here one end of an in-process pair standing for the lane's socket.
+    const pair = createTransportPair();
+    const sw = new SwitchTransport("tcp-server:test");
+    const frameLog = memoryFrameLog();
+    const sim = createRsuSimulator({
+      transport: sw,
+      protocol,
+      seed: 3,
+      frameLog,
+      timing: { heartbeatMs: 60_000 },
+      scenario: {
+        startTime: "2025-01-02T10:00:00+08:00",
+        traffic: { vehicles: [{ id: "A", balance: 5000, zoneMs: 60_000 }] },
+      } as ScenarioInput,
+    });
+    const lane = new LaneDriver(pair.lane, protocol);
+    await lane.open();
+    await sim.start();
+    running.push({ sim, lane });
+    await pair.device.open();
+    expect(sw.attach(pair.device)).toBe(true);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await until(lane.init());
+    const a = await walkFromB2(lane);
+    // the RSU has taken the C6 and is on the air for the purchase when the connection closes
+    const onAir = next(sim.events$, (e) => e.type === "mode" && e.mode === "dsrc");
+    await lane.send(lane.c6(a.b4.frame, 700, PT), a.b4);
+    await until(onAir);
+    await pair.device.close();
+    expect(sw.connected).toBeUndefined();
+    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "no answer to B5" });
+    expect(sim.cards()[0]).toMatchObject({ balance: 5000 - 700 });
+    expect(sim.ledger().map((e) => [e.vehicleId, e.amount, e.outcome])).toEqual([
+      ["A", 700, "torn-after-debit"],
+    ]);
+    const lost = frameLog.records.filter((r) => r.note?.startsWith("lost:"));
+    expect(lost.map((r) => r.note)).toEqual(Array(4).fill("lost: tcp-server:test: no lane connected"));
   });
 });
