@@ -116,8 +116,13 @@ export interface SimCardApi {
   transactionProve(offlineSerial: number): { tac: string; mac2: string } | undefined;
   /** APDU-level access (command bytes in, response data + SW1 SW2 out); sim/card's SimCard has it. */
   apdu?(command: Buffer): Buffer;
-  /** 0015 and the 43-byte AA view of 0019 as bytes (what an RSU reads and puts in B4); SimCard has it. */
+  /** 0015 and the 43-byte AA view of 0019 as bytes (what snapshots decode); SimCard has it. */
   files?(): { file0015: Buffer; file0019: Buffer };
+  /**
+   * The whole 0019 record in the card's layout, as READ RECORD gives it (header included: `AA 29`, or an
+   * older card's own, docs/card-crypto.md §4); SimCard has it. An RSU puts its first 43 bytes in B4.
+   */
+  record0019?(): Buffer;
 }
 
 export interface SimPsamApi {

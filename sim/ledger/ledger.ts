@@ -41,7 +41,8 @@ export interface LedgerEntry {
   /** What caused it: the lane's C6/C3 over DSRC, or the DEBIT APDU the lane sent through the booth reader. */
   command: "C6" | "C3" | "DEBIT";
   /**
-   * "done": the answer went back (a copy of the B5 written intact, or the reader's reply to DEBIT);
+   * "done": the answer left (a copy of the B5 taken intact by the port or socket, whether or not a lane
+   * read it, which the RSU cannot know; or the reader's reply to DEBIT);
    * "torn-after-debit": the card paid but the answer was lost (OBU left, card pulled, reply dropped, every
    * copy of the B5 damaged or written to a closed port).
    */

@@ -11,6 +11,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { SW, swHex } from "../card/apdu.js";
+import { FILE_0019_LENGTH } from "../card/card-files.js";
 import { CardErrorCodes } from "../card/crypto/errors.js";
 import { TRANS_TYPE } from "../card/sim-card.js";
 import type { PurchaseOutcome, TearPoint } from "../card/types.js";
@@ -220,8 +221,9 @@ export class DsrcTransactions {
       } else {
         frame = b4Frame(d, obu, card.snapshot(), this.purchases.ef04(obu.obuId));
         // LastStation is the card's 0019 as read, byte for byte (its decoded view loses bytes that are no
-        // GB2312 text, e.g. a plate padded with FF)
-        const f19 = card.files?.().file0019;
+        // GB2312 text, e.g. a plate padded with FF): its first 43 bytes, under the card's own header (a card
+        // older than version 0x40: C1 3D or 44 3A, docs/card-crypto.md §4), not the AA view snapshots show
+        const f19 = card.record0019?.().subarray(0, FILE_0019_LENGTH);
         if (f19) withRawField(frame, "lastStation", f19);
       }
     }
@@ -290,6 +292,9 @@ export class DsrcTransactions {
     this.cur = t;
     this.ctx.log.info({ obuId: t.v.m.obu.obuId, step: t.step }, "transaction set aside for a C8 goes on");
     if (t.v.phase === "left") {
+      // Its frame is repeated no more: a B5 00 of which no copy went out intact has its fate (the ledger's
+      // torn-after-debit) decided now, as when it is given up, not when the RSU stops.
+      if (aside.pending) this.link.discard(aside.pending);
       this.end(this.settled(t, "abandoned"), "OBU left");
       return true;
     }

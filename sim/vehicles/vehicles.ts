@@ -319,12 +319,16 @@ export class TrafficPlan {
       ? this.fieldRng.int(r.balance[0], Math.max(r.balance[0], r.balance[1]))
       : undefined;
     const credit = r.creditShare !== undefined && this.fieldRng.chance(r.creditShare);
-    // The balance range is for stored-value cards: a credit card keeps its notional balance (drawn all
-    // the same, so a seed gives the same traffic as before).
-    const spec = mergeSpecs(this.scenario.defaults as Partial<Fields>, r.template as Partial<Fields>, {
-      ...(balance !== undefined && !credit ? { balance } : {}),
-      ...(credit ? { cardType: CREDIT_CARD } : {}),
-    });
+    const merged = mergeSpecs(
+      this.scenario.defaults as Partial<Fields>,
+      r.template as Partial<Fields>,
+      credit ? { cardType: CREDIT_CARD } : {},
+    );
+    // The balance range is for stored-value cards: a credit card, by the type the merged spec gives it
+    // (`creditShare`, the template's or the defaults' cardType 23), keeps its notional balance. Drawn all
+    // the same, so a seed gives the same traffic as before.
+    const spec =
+      balance !== undefined && merged.card?.type !== CREDIT_CARD ? mergeSpecs(merged, { balance }) : merged;
     if (!spec.faults) spec.faults = drawRandomFaults(this.scenario.faults?.random, this.faultRng);
     const v = buildVehicle(spec, this.index, Math.round(this.lastAt), this.ctx);
     this.index++;

@@ -8,7 +8,7 @@
 import iconv from "iconv-lite";
 import { describe, expect, it } from "vitest";
 import { encodeData } from "../../firmware-bridge/frames/catalogue.js";
-import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -17,6 +17,7 @@ import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import type { SimCardApi, SimPsamApi } from "../../sim/card/types.js";
 import { cardEnvironment } from "../../sim/rsu/cards.js";
+import { fieldBytes } from "../../sim/rsu/raw-fields.js";
 import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { CREDIT_NOTIONAL_BALANCE } from "../../sim/vehicles/vehicles.js";
@@ -39,6 +40,8 @@ async function setup(
     recentSuccessMs?: number;
     /** fields over the one vehicle's */
     vehicle?: Record<string, unknown>;
+    /** the RSU's vendor dialect over the protocol's default */
+    dialect?: Partial<Omit<Dialect, "variant">>;
   } = {},
 ) {
   const { checkDivFactor } = o;
@@ -52,6 +55,7 @@ async function setup(
     seed: 3,
     cable: pair,
     ...(checkDivFactor === undefined ? {} : { checkDivFactor }),
+    ...(o.dialect ? { dialect: o.dialect } : {}),
     cards: {
       createCard: (spec, random) => {
         const c = env.createCard(spec, random);
@@ -148,19 +152,22 @@ describe.each(["legacy", "national"] as const)("%s C6 divisor factor", (protocol
 
 /**
  * Sends `frame` answering `to` with its DATA changed by `patch` first: bytes the frame encoder would not
- * write (a plate padded with FF, which is no GB2312 text).
+ * write (a plate padded with FF, which is no GB2312 text). Encoded in `dialect` (default the lane's);
+ * returns the DATA sent.
  */
 async function sendPatched(
   lane: LaneDriver,
   frame: never,
   to: { wire: { seq: number } },
   patch: (data: Buffer) => void,
-): Promise<void> {
-  const data = encodeData(frame, lane.dialect);
+  dialect: Dialect = lane.dialect,
+): Promise<Buffer> {
+  const data = encodeData(frame, dialect);
   patch(data);
   const seq = swap(to.wire.seq);
   const raw = lane.variant === "legacy" ? encodeLegacy(seq, data) : encodeNational(seq, data);
   await lane.ch.sendEncoded(frame, seq, raw);
+  return data;
 }
 
 describe.each(["legacy", "national"] as const)("%s C6 0019 bytes", (protocol) => {
@@ -214,6 +221,102 @@ describe("national C6 0019 header", () => {
     expect(sim.cards()[0]?.balance).toBe(balance);
     expect(card.files().file0019).toEqual(before);
     expect(sim.ledger()).toEqual([]);
+  });
+});
+
+/** The plate the scenario's card carries, padded with FF where the encoder pads with 00 (no GB2312 text). */
+const PLATE = iconv.encode("湘A54321", "gbk");
+function padPlateWithFF(data: Buffer): void {
+  const at = data.indexOf(PLATE);
+  data.fill(0xff, at + PLATE.length, at + 12);
+}
+
+/** The lane's C3 for the B4 (legacy: a 36-byte Station, national: a 40-byte one with `reserved`). */
+function c3(lane: LaneDriver, b4: Awaited<ReturnType<typeof setup>>["b4"], reserved = "00000000") {
+  const f6 = lane.c6(b4.frame, 0, PT) as unknown as Record<string, unknown>;
+  const { applicationType, recordLength, lockFlag, ...body } = f6.station as Record<string, unknown>;
+  if (lane.variant === "legacy")
+    return {
+      type: "C3",
+      obuId: f6.obuId,
+      cardDivFactor: f6.cardDivFactor,
+      transSerial: 0,
+      purchaseTime: PT,
+      station: body,
+    } as never;
+  return { type: "C3", obuId: f6.obuId, station: { ...body, reserved }, enTime: PT } as never;
+}
+
+describe("0019 bytes of a Station without its header", () => {
+  it("legacy C6 with stationLength 36: the card gets AA 29 00, the 36 bytes as sent, a zero reserve", async () => {
+    const dialect = { stationLength: 36 } as const;
+    const { sim, lane, b4, card } = await setup("legacy", { dialect });
+    const data = await sendPatched(lane, c6(lane, b4), b4, padPlateWithFF, { ...lane.dialect, ...dialect });
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const station = fieldBytes(data, { ...lane.dialect, ...dialect }, "station") as Buffer;
+    expect([station.length, station.includes(Buffer.concat([PLATE, Buffer.alloc(4, 0xff)]))]).toEqual([
+      36,
+      true,
+    ]);
+    expect(card.files().file0019.toString("hex")).toBe(`aa2900${station.toString("hex")}00000000`);
+    expect(sim.ledger()).toMatchObject([{ command: "C6", amount: 700, outcome: "done" }]);
+  });
+
+  it("legacy C3 (36 bytes in every dialect): the card gets AA 29 00, the 36 bytes as sent, a zero reserve", async () => {
+    const { sim, lane, b4, card } = await setup("legacy");
+    const data = await sendPatched(lane, c3(lane, b4), b4, padPlateWithFF);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const station = fieldBytes(data, lane.dialect, "station") as Buffer;
+    expect([station.length, station.includes(Buffer.concat([PLATE, Buffer.alloc(4, 0xff)]))]).toEqual([
+      36,
+      true,
+    ]);
+    expect(card.files().file0019.toString("hex")).toBe(`aa2900${station.toString("hex")}00000000`);
+    expect(sim.ledger()).toMatchObject([{ command: "C3", amount: 0, outcome: "done" }]);
+  });
+
+  it("national C3 (a 40-byte Station): the card gets AA 29 00 and the 40 bytes as sent, its reserve included", async () => {
+    const { sim, lane, b4, card } = await setup("national");
+    const data = await sendPatched(lane, c3(lane, b4, "01020304"), b4, padPlateWithFF);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const station = fieldBytes(data, lane.dialect, "station") as Buffer;
+    expect([station.length, station.subarray(36).toString("hex")]).toEqual([40, "01020304"]);
+    expect(station.includes(Buffer.concat([PLATE, Buffer.alloc(4, 0xff)]))).toBe(true);
+    expect(card.files().file0019.toString("hex")).toBe(`aa2900${station.toString("hex")}`);
+    expect(sim.ledger()).toMatchObject([{ command: "C3", amount: 0, outcome: "done" }]);
+  });
+});
+
+describe.each(["legacy", "national"] as const)("%s card older than version 0x40", (protocol) => {
+  it.each([
+    ["legacy63", { version: 0x30 }, "c13d00"],
+    ["guangdong60", { version: 0x30, network: "4401" }, "443a00"],
+  ] as const)(
+    "%s: B4 LastStation is its 0019 as read, the first 43 bytes of the record under the card's own header",
+    async (_, cardSpec, header) => {
+      const { lane, b4, card } = await setup(protocol, { vehicle: { card: cardSpec } });
+      const record = card.record0019();
+      expect(record.subarray(0, 3).toString("hex")).toBe(header);
+      expect(fieldBytes(b4.wire.data, lane.dialect, "lastStation")).toEqual(record.subarray(0, 43));
+    },
+  );
+
+  it("a C6's 0019 goes in as the lock byte and body under the card's own header, whatever header the lane sent", async () => {
+    const { sim, lane, b4, card } = await setup(protocol, { vehicle: { card: { version: 0x30 } } });
+    const f = c6(lane, b4) as unknown as { station: Record<string, unknown> };
+    // national: a header a card of version 0x40 would refuse (6A80); legacy C6 carries none
+    if (protocol === "national") f.station = { ...f.station, applicationType: 0, recordLength: 0 };
+    const sent = fieldBytes(encodeData(f as never, lane.dialect), lane.dialect, "station") as Buffer;
+    await lane.send(f as never, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const body = protocol === "national" ? sent.subarray(3) : sent;
+    const record = card.record0019();
+    expect(record.toString("hex")).toBe(`c13d00${body.toString("hex")}${"00".repeat(20)}`);
+    expect(sim.ledger()).toMatchObject([{ outcome: "done", amount: 700 }]);
   });
 });
 

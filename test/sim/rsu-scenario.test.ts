@@ -158,6 +158,28 @@ describe("scenario files", () => {
     expect(stored.filter((x) => (x.balance ?? 0) < 500 || (x.balance ?? 0) > 600)).toEqual([]);
   });
 
+  it.each([
+    ["template cardType", { template: { cardType: 23 } }, undefined],
+    ["template card.type", { template: { card: { type: 23 } } }, undefined],
+    ["defaults cardType", {}, { cardType: 23 }],
+  ] as const)(
+    "random cards made credit cards by the %s keep their notional balance: the balance range is not applied to them",
+    (_, random, defaults) => {
+      const plan = new TrafficPlan(
+        parseScenario({
+          ...(defaults ? { defaults } : {}),
+          traffic: { random: { ratePerMinute: 60, count: 10, balance: [500, 600], ...random } },
+        }),
+        { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+        new Rng(1).fork("traffic"),
+      );
+      const all: { type: number | undefined; balance: number | undefined }[] = [];
+      for (let m = plan.next(); m; m = plan.next())
+        all.push({ type: m.card?.file0015.cardType, balance: m.card?.balance });
+      expect(all).toEqual(Array(10).fill({ type: 23, balance: CREDIT_NOTIONAL_BALANCE }));
+    },
+  );
+
   it("defaults.faults reach every vehicle without faults of its own; its own (even []) win, random draws last", async () => {
     const scenario = parseScenario({
       defaults: { faults: ["leave-before-b3"] },
