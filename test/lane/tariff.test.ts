@@ -197,6 +197,32 @@ describe("tariff", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // second review: the YAML's conversion ran outside the try that names the file: a bare ReferenceError
+  it("a table past yaml's alias limit (120 routes sharing one fee map) is an E401 naming the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const file = join(dir, "t.yaml");
+    const routes = Array.from(
+      { length: 120 },
+      (_, i) =>
+        `  - from: "4301-${(0x0200 + i).toString(16).padStart(4, "0")}"\n` +
+        `    fees: ${i === 0 ? '&std { "1": 1500 }' : "*std"}`,
+    );
+    writeFileSync(file, ['station: "4301-0102"', 'version: "v"', "routes:", ...routes].join("\n"));
+    try {
+      let err: unknown;
+      try {
+        Tariff.load(file);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({
+        code: "E401_CONFIG_INVALID",
+        message: `${file}: cannot read the tariff (Excessive alias count indicates a resource exhaustion attack)`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   // review: a fee of 0, or one the discount brought to 0, was a paid exit debit of 0 fen with no word
   it("refuses a fee charged as 0 fen (0, or 0 after the ETC discount), every route and class, unless allowZeroFee", () => {
     const dir = mkdtempSync(join(tmpdir(), "tariff-"));
