@@ -232,35 +232,41 @@ function creatableProblem(path: string): string | null {
 
 /**
  * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run` says it in its log
- * at start, `run --check` on stderr): an entry lane's `tariff`, which the lane does not use; an exit
- * lane's tariff that charges some route and class 0 fen, which it allows with `allowZeroFee: true`
- * (src/tariff/zero-fee.ts), naming them.
+ * at start, `run --check` on stderr): `rsu.dialect.heartbeatCode`, a simulator option earlier examples set,
+ * which the lane ignores; an entry lane's `tariff`, which the lane does not use; an exit lane's tariff that
+ * charges some route and class 0 fen, which it allows with `allowZeroFee: true` (src/tariff/zero-fee.ts),
+ * naming them.
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
+  const notes: LaneConfigProblem[] = [];
+  if (c.rsu.dialect.heartbeatCode !== undefined)
+    notes.push({
+      path: "rsu.dialect.heartbeatCode",
+      message:
+        "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
+    });
   const ignored = ignoredTariff(c);
-  if (ignored !== null)
-    return [
-      {
-        path: "tariff",
-        message: `ignored: an entry lane charges nothing and does not read it (${ignored}); leave it out`,
-      },
-    ];
+  if (ignored !== null) {
+    notes.push({
+      path: "tariff",
+      message: `ignored: an entry lane charges nothing and does not read it (${ignored}); leave it out`,
+    });
+    return notes;
+  }
   const file = laneTariffPath(c);
-  if (file === null) return [];
+  if (file === null) return notes;
   let free: string[];
   try {
     free = Tariff.loadFor(file, c.lane).freePassage();
   } catch {
-    return []; // a problem, named by laneConfigProblems
+    return notes; // a problem, named by laneConfigProblems
   }
-  return free.length === 0
-    ? []
-    : [
-        {
-          path: "tariff",
-          message: `allowZeroFee: true in ${file}: free passage (charged 0 fen) for ${free.join(", ")}`,
-        },
-      ];
+  if (free.length > 0)
+    notes.push({
+      path: "tariff",
+      message: `allowZeroFee: true in ${file}: free passage (charged 0 fen) for ${free.join(", ")}`,
+    });
+  return notes;
 }
 
 /**
