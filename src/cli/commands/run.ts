@@ -4,7 +4,9 @@
  * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts), closing the service and then the lane (antenna off) on the way out.
+ * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
+ * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
+ * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
  */
 import type { Command } from "commander";
 import { readLaneConfig } from "../../config/load.js";
@@ -80,11 +82,15 @@ export function registerRun(program: Command): void {
         await stop.stopped;
         logger.info(
           served !== null
-            ? "stopping: closing the status service, then the lane"
+            ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
             : "stopping: closing the lane",
         );
-        await served?.close();
+        // the lane stops trading now, not once the service's wait for operator actions is over (an import,
+        // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
+        // while vehicles pass. The actions still need the journal and trail, which close after both.
+        const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
         await lane.close();
+        for (const e of ends) if (e.status === "rejected") throw e.reason;
       } finally {
         stop.dispose();
       }
