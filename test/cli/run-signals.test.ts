@@ -42,6 +42,7 @@ vi.mock("../../src/lane/runtime.js", () => ({
         await h.stop();
       },
     },
+    tariff: null,
     close: async () => {
       h.steps.push("lane.close");
     },

@@ -1,7 +1,8 @@
 /**
  * What `etc-lane run` says in its log at start about the config (src/cli/commands/run.ts, the notes of
- * src/config/preflight.ts): each a warn line naming the field. The lane, its service, the process tuning
- * and the logger are stubs; the lane is stopped by a SIGTERM as it starts.
+ * src/config/preflight.ts): each a warn line naming the field; a tariff's free passage from the tariff the
+ * lane opened. The lane, its service, the process tuning and the logger are stubs; the lane is stopped by a
+ * SIGTERM as it starts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,8 @@ import { registerRun } from "../../src/cli/commands/run.js";
 
 const h = vi.hoisted(() => ({
   warns: [] as { obj: unknown; msg: string | undefined }[],
+  /** the tariff the lane opened (src/lane/runtime.ts), the one it charges */
+  tariff: null as { freePassage(): string[] } | null,
 }));
 
 vi.mock("../../src/log.js", () => {
@@ -42,7 +45,7 @@ vi.mock("../../src/lane/runtime.js", () => ({
       },
       stop: async () => {},
     },
-    tariff: null,
+    tariff: h.tariff,
     close: async () => {},
   }),
 }));
@@ -59,6 +62,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => {
   h.warns = [];
+  h.tariff = null;
 });
 
 let n = 0;
@@ -96,4 +100,31 @@ it("rsu.dialect.heartbeatCode: run starts, with a warn line that the lane ignore
       msg: "rsu.dialect.heartbeatCode: a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
     },
   ]);
+});
+
+// second review: the free-passage warning came from a read of the tariff of its own, not from the table the
+// lane charges: a file replaced between the two named another table's free routes
+it("a tariff's free passage: named from the tariff the lane opened and charges, not from another read of the file", async () => {
+  const example = join(ROOT, "config/tariff.example.yaml");
+  h.tariff = { freePassage: () => ["4301-0101 class 2 (a fee of 0 fen)"] };
+  await run(configWith({}));
+  expect(h.warns.map((w) => w.msg)).toEqual([
+    `tariff: allowZeroFee: true in ${example}: free passage (charged 0 fen) for 4301-0101 class 2 (a fee of 0 fen)`,
+  ]);
+  // the file says free passage, the table the lane charges does not: no word of it
+  const holiday = join(dir, "holiday.yaml");
+  writeFileSync(
+    holiday,
+    [
+      'station: "4301-0102"',
+      'version: "holiday-1"',
+      "allowZeroFee: true",
+      'routes: [{ from: "4301-0101", fees: { "1": 0 } }]',
+      "",
+    ].join("\n"),
+  );
+  h.warns = [];
+  h.tariff = { freePassage: () => [] };
+  await run(configWith({ tariff: holiday }));
+  expect(h.warns).toEqual([]);
 });

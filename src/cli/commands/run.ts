@@ -10,7 +10,14 @@
  */
 import type { Command } from "commander";
 import { readLaneConfig } from "../../config/load.js";
-import { checkLaneConfig, laneConfigNotes } from "../../config/preflight.js";
+import {
+  checkLaneConfig,
+  configNotes,
+  freePassageNotes,
+  type LaneConfigProblem,
+  laneConfigNotes,
+} from "../../config/preflight.js";
+import { laneTariffPath } from "../../config/schema.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
@@ -31,9 +38,10 @@ export function registerRun(program: Command): void {
       const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       checkLaneConfig(config, opts.config);
-      // what the config holds that the lane does not use (an entry lane's tariff): said, not refused
-      const notes = laneConfigNotes(config);
       if (opts.check) {
+        // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
+        // passage: said, not refused
+        const notes = laneConfigNotes(config);
         process.stdout.write(
           `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
         );
@@ -46,10 +54,17 @@ export function registerRun(program: Command): void {
         { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
         opts.config,
       );
-      for (const n of notes) logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+      const note = (n: LaneConfigProblem): void =>
+        logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+      for (const n of configNotes(config)) note(n);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile });
+      // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
+      // read of its own: a file replaced meanwhile would be another table
+      const tariffFile = laneTariffPath(config);
+      if (lane.tariff !== null && tariffFile !== null)
+        for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
       // starts closes them in order once that is done (or failed), never ends the process midway
