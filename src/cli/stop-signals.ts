@@ -22,7 +22,9 @@ export function takeStopSignals(signals: NodeJS.EventEmitter = process): StopSig
     requested = true;
     resolve();
   };
-  // once each: a second Ctrl-C while the close hangs gets Node's default action, as before
+  // once each: a second Ctrl-C while the close goes on gets Node's default action, as before (the close is
+  // bounded: the drain by transaction.drainTimeoutMs, the wait for operator actions by the control socket's
+  // STOP_WAIT_MS, src/service/control/server.ts)
   signals.once("SIGINT", stop);
   signals.once("SIGTERM", stop);
   return {

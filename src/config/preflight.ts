@@ -231,28 +231,51 @@ function creatableProblem(path: string): string | null {
 }
 
 /**
- * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run` says it in its log
- * at start, `run --check` on stderr): an entry lane's `tariff`, which the lane does not use; an exit
- * lane's tariff that charges some route and class 0 fen, which it allows with `allowZeroFee: true`
- * (src/tariff/zero-fee.ts), naming them.
+ * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run --check` says them
+ * on stderr): configNotes's, and an exit lane's tariff that charges some route and class 0 fen, which it
+ * allows with `allowZeroFee: true` (src/tariff/zero-fee.ts), naming them (freePassageNotes on the file read
+ * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
+  const notes = configNotes(c);
+  const file = laneTariffPath(c);
+  if (file === null) return notes;
+  try {
+    return [...notes, ...freePassageNotes(file, Tariff.loadFor(file, c.lane))];
+  } catch {
+    return notes; // a problem, named by laneConfigProblems
+  }
+}
+
+/**
+ * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
+ * examples set, which the lane ignores; an entry lane's `tariff`, which the lane does not use. `run` logs
+ * them at start, before it opens the lane.
+ */
+export function configNotes(c: LaneConfig): LaneConfigProblem[] {
+  const notes: LaneConfigProblem[] = [];
+  if (c.rsu.dialect.heartbeatCode !== undefined)
+    notes.push({
+      path: "rsu.dialect.heartbeatCode",
+      message:
+        "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
+    });
   const ignored = ignoredTariff(c);
   if (ignored !== null)
-    return [
-      {
-        path: "tariff",
-        message: `ignored: an entry lane charges nothing and does not read it (${ignored}); leave it out`,
-      },
-    ];
-  const file = laneTariffPath(c);
-  if (file === null) return [];
-  let free: string[];
-  try {
-    free = Tariff.loadFor(file, c.lane).freePassage();
-  } catch {
-    return []; // a problem, named by laneConfigProblems
-  }
+    notes.push({
+      path: "tariff",
+      message: `ignored: an entry lane charges nothing and does not read it (${ignored}); leave it out`,
+    });
+  return notes;
+}
+
+/**
+ * The note on `tariff` (read from `file`) when it charges some route and class 0 fen (allowed by its
+ * `allowZeroFee: true`), naming them; none otherwise. `run` takes it from the tariff the lane opened and
+ * charges (src/lane/runtime.ts), not from a read of its own.
+ */
+export function freePassageNotes(file: string, tariff: Tariff): LaneConfigProblem[] {
+  const free = tariff.freePassage();
   return free.length === 0
     ? []
     : [

@@ -186,3 +186,34 @@ export function auditRefusedRequest(
     },
   });
 }
+
+/**
+ * The record of an operator action the lane stopped waiting for when it stopped (the control socket's
+ * STOP_WAIT_MS, src/service/control/server.ts): `operator.<action>`, warn, ok false, result the cut-short
+ * message, with the user. The action's own record follows only if it ends while the trail is still open.
+ */
+export function auditCutShort(
+  audit: OperatorAuditPort,
+  r: {
+    action: string;
+    user: { name: string; uid: number; pid: number; sudoUser?: string | undefined };
+    message: string;
+  },
+): void {
+  const verb = (VERB as Record<string, string | undefined>)[r.action] ?? r.action;
+  audit.append({
+    type: `operator.${r.action}`,
+    severity: "warn",
+    message: `${who(r.user)} asked to ${verb}: ${r.message}`,
+    data: {
+      action: r.action,
+      user: r.user.name,
+      uid: r.user.uid,
+      pid: r.user.pid,
+      ...(r.user.sudoUser !== undefined ? { sudoUser: r.user.sudoUser } : {}),
+      via: "socket",
+      ok: false,
+      result: r.message,
+    },
+  });
+}

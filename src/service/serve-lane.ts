@@ -11,14 +11,18 @@ import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { auditedBooth } from "./control/booth-actions.js";
-import { auditedOperator, auditRefusedRequest } from "./operator-audit.js";
+import { auditCutShort, auditedOperator, auditRefusedRequest } from "./operator-audit.js";
 import { LaneRuntimeView, laneRuntimeOperator } from "./runtime-view.js";
 import { type LaneService, startLaneService } from "./service.js";
 
 export interface ServedLane {
   readonly service: LaneService;
   readonly view: LaneRuntimeView;
-  /** the service first (no request reaches a closing lane), then the view's background verify */
+  /**
+   * the service (its control socket waits, at most STOP_WAIT_MS, for the operator actions it had taken),
+   * then the view's background verify; `etc-lane run` stops the lane controller meanwhile and closes the
+   * lane's journal and trail after both
+   */
   close(): Promise<void>;
 }
 
@@ -77,6 +81,8 @@ export async function serveLane(
       onAvailable: (url) => rt.audit.events.serviceHttp("up", listen, url),
       // a request the control socket refuses before any action is in the trail too
       onRefusedRequest: (r) => auditRefusedRequest(rt.audit, r),
+      // and an action the stop stopped waiting for (the trail is still open then: src/cli/commands/run.ts)
+      onCutShortAction: (r) => auditCutShort(rt.audit, r),
     });
   } catch (e) {
     await view.close();

@@ -19,7 +19,7 @@ import { isLoopbackHost, listenHost } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import type { BoothOperator } from "./control/booth-actions.js";
 import { controlSocketPath, type RefusedRequest } from "./control/protocol.js";
-import { type ControlServer, startControlServer } from "./control/server.js";
+import { type ControlServer, type CutShortAction, startControlServer } from "./control/server.js";
 import type { FeedPump } from "./feed-pump.js";
 import type { History } from "./history.js";
 import { createServiceHttpServer } from "./http/server.js";
@@ -72,6 +72,8 @@ export interface LaneServiceOptions {
   onAvailable?: (url: string) => void;
   /** a control request refused before any action (control/server.ts): the lane's trail records it */
   onRefusedRequest?: (r: RefusedRequest) => void;
+  /** an operator action still running when the stop stopped waiting for it (control/server.ts) */
+  onCutShortAction?: (r: CutShortAction) => void;
 }
 
 export interface LaneService {
@@ -100,7 +102,8 @@ export interface LaneService {
  * control socket cannot start) undoes what it had set up, in the reverse order (the control socket, HTTP's
  * retries and server, the feed), and throws the error it met.
  *
- * `close()` stops the control socket, then the listener's retries, the feed, and the HTTP server: the feed
+ * `close()` stops the control socket (which waits, at most control/server.ts STOP_WAIT_MS, for the operator
+ * actions it had taken), then the listener's retries, the feed, and the HTTP server: the feed
  * before the server so that open pages get the feed's last batch and the end of their live feed before
  * their connections are dropped.
  */
@@ -238,5 +241,6 @@ function startControlSocket(o: LaneServiceOptions): Promise<ControlServer> {
     ...(o.booth ? { booth: o.booth } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
     ...(o.onRefusedRequest ? { onRefused: o.onRefusedRequest } : {}),
+    ...(o.onCutShortAction ? { onCutShort: o.onCutShortAction } : {}),
   });
 }

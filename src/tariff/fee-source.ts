@@ -1,8 +1,9 @@
 /**
  * A tariff fee as written in its YAML. The unit is whole fen, and YAML reads `15.00` (a fare in yuan, as
  * fares are often published) as the number 15, which the schema alone would take as 15 fen: 1/100 of the
- * fare. So a fee must be written as a plain integer; a decimal point, an exponent or a hex or octal
- * form is refused, naming the field.
+ * fare. So a fee must be written as a plain integer (digits, a leading `+` allowed) that YAML reads as the
+ * number those digits say; a decimal point, an exponent, a hex form, or a form YAML reads as another number
+ * (`01500` under `%YAML 1.1` is octal: 832) is refused, naming the field.
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
 
@@ -11,14 +12,17 @@ export interface FeeSourceIssue {
   message: string;
 }
 
-const PLAIN_INTEGER = /^[0-9]+$/;
+const PLAIN_INTEGER = /^\+?[0-9]+$/;
 
 /** An alias (`fees: *common`) stands for the node it names. */
 function deref(doc: Document, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node;
 }
 
-/** Every `routes.N.fees.<class>` whose number is not written as a plain integer. */
+/**
+ * Every `routes.N.fees.<class>` whose number is not written as a plain integer, or is read as another number
+ * than the decimal digits written.
+ */
 export function feeSourceIssues(doc: Document): FeeSourceIssue[] {
   const issues: FeeSourceIssue[] = [];
   const routes = deref(doc, isMap(doc.contents) ? doc.contents.get("routes", true) : undefined);
@@ -32,11 +36,14 @@ export function feeSourceIssues(doc: Document): FeeSourceIssue[] {
       const value = deref(doc, pair.value as Node | null);
       if (!isScalar(value) || typeof value.value !== "number") continue; // the schema names a non-number
       const written = value.source ?? String(value.value);
-      if (PLAIN_INTEGER.test(written)) continue;
+      const plain = PLAIN_INTEGER.test(written);
+      if (plain && Number(written) === value.value) continue;
       const key = deref(doc, pair.key);
       issues.push({
         path: ["routes", i, "fees", String(isScalar(key) ? key.value : key)],
-        message: `expected whole fen as an integer, e.g. 1500 for 15.00 yuan; got ${written}`,
+        message: plain
+          ? `expected whole fen as a decimal integer; got ${written}, which this YAML reads as ${value.value} (an octal form under %YAML 1.1): write it without leading zeros`
+          : `expected whole fen as an integer, e.g. 1500 for 15.00 yuan; got ${written}`,
       });
     }
   });

@@ -203,7 +203,17 @@ export class Tariff {
     const bad = doc.errors[0];
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
-    const r = TariffSchema.safeParse(doc.toJS());
+    // the conversion can fail too (more aliases than yaml's limit): named like a parse error, with the file
+    let js: unknown;
+    try {
+      js = doc.toJS();
+    } catch (e) {
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `${source}: cannot read the tariff (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+    const r = TariffSchema.safeParse(js);
     const schemaIssues = r.success ? [] : r.error.issues;
     const named = new Set(schemaIssues.map((i) => i.path.map(String).join(".")));
     const sourceIssues = feeSourceIssues(doc)

@@ -336,6 +336,20 @@ describe("etc-lane run --check", () => {
     });
   });
 
+  // second review: the key the earlier example set was refused, and a lane made from it would not start
+  it("passes rsu.dialect.heartbeatCode (the earlier example's 0x80) with a note that the lane ignores it", async () => {
+    const r = await check(
+      config((c) => {
+        c.rsu.dialect = { stationLength: 40, heartbeatCode: 0x80 };
+      }),
+    );
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      err: `${join(dir, `lane-${n}.yaml`)}: note: rsu.dialect.heartbeatCode: a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it\n`,
+    });
+  });
+
   it("passes an entry lane without a tariff, without a note", async () => {
     const r = await check(
       config((c) => {

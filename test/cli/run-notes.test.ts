@@ -1,7 +1,7 @@
 /**
- * `etc-lane run` logs the config's notes at start (src/config/preflight.ts laneConfigNotes, the same ones
- * `run --check` prints on stderr): here a tariff that charges some route and class 0 fen, allowed with
- * `allowZeroFee: true`, named in a warn line before the lane trades.
+ * `etc-lane run` logs the config's notes at start (src/config/preflight.ts configNotes and, from the tariff
+ * the lane opened, freePassageNotes: the ones `run --check` prints on stderr): here a tariff that charges
+ * some route and class 0 fen, allowed with `allowZeroFee: true`, named in a warn line before the lane trades.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

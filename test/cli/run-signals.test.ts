@@ -1,7 +1,8 @@
 /**
  * `etc-lane run` takes SIGINT/SIGTERM from before the lane trades (src/cli/commands/run.ts,
  * src/cli/stop-signals.ts): a stop that comes while the lane or its status service is still starting
- * closes them in order once that is done (or failed), never leaves the process to Node's default action.
+ * closes them in order once that is done (or failed), never leaves the process to Node's default action;
+ * the lane controller stops (no new vehicles, drain) beside the service's close, the lane closes after both.
  * The lane, its service and the process tuning are stubs; the signals are emitted on this process (no
  * listener of vitest's own takes them).
  */
@@ -21,6 +22,8 @@ const h = vi.hoisted(() => ({
   /** SIGTERM listeners when the lane started trading */
   listenersAtStart: -1,
   start: async (): Promise<void> => {},
+  /** the lane controller's graceful stop (no new vehicles, drain, antenna off) */
+  stop: async (): Promise<void> => {},
   serve: async (): Promise<unknown> => undefined,
 }));
 
@@ -34,7 +37,12 @@ vi.mock("../../src/lane/runtime.js", () => ({
         h.listenersAtStart = process.listenerCount("SIGTERM");
         await h.start();
       },
+      stop: async () => {
+        h.steps.push("controller.stop");
+        await h.stop();
+      },
     },
+    tariff: null,
     close: async () => {
       h.steps.push("lane.close");
     },
@@ -65,6 +73,7 @@ beforeEach(() => {
   h.steps = [];
   h.listenersAtStart = -1;
   h.start = async () => {};
+  h.stop = async () => {};
 });
 afterEach(() => {
   // nothing of run's is left on the process
@@ -77,8 +86,16 @@ function run(): Promise<unknown> {
   return program.parseAsync(["node", "etc-lane", "run", "--config", config]);
 }
 
-/** A status service whose start the test ends (`up` or `fail`), with `started` once run asked for it. */
-function pendingService(): { started: Promise<void>; up: () => void; fail: (e: Error) => void } {
+/**
+ * A status service whose start the test ends (`up` or `fail`), with `started` once run asked for it; its
+ * close is `close` (set before `up` to hold it).
+ */
+function pendingService(): {
+  started: Promise<void>;
+  up: () => void;
+  fail: (e: Error) => void;
+  close: () => Promise<void>;
+} {
   let started!: () => void;
   const s = {
     started: new Promise<void>((r) => {
@@ -86,6 +103,7 @@ function pendingService(): { started: Promise<void>; up: () => void; fail: (e: E
     }),
     up: () => {},
     fail: (_e: Error) => {},
+    close: async () => {},
   };
   h.serve = () =>
     new Promise((resolve, reject) => {
@@ -95,6 +113,7 @@ function pendingService(): { started: Promise<void>; up: () => void; fail: (e: E
           service: { listening: true, url: "http://127.0.0.1:9641/" },
           close: async () => {
             h.steps.push("service.close");
+            await s.close();
           },
         });
       s.fail = reject;
@@ -113,7 +132,56 @@ it("a SIGTERM while the status service starts: the service, then the lane, close
   h.steps.push("SIGTERM");
   service.up();
   await done;
-  expect(h.steps).toEqual(["lane.start", "service.start", "SIGTERM", "service.close", "lane.close"]);
+  expect(h.steps).toEqual([
+    "lane.start",
+    "service.start",
+    "SIGTERM",
+    "service.close",
+    "controller.stop",
+    "lane.close",
+  ]);
+});
+
+// second review: the lane traded on while the service waited for operator actions, and closed only after
+it("a SIGTERM: the lane controller stops at once, beside the service's wait; the lane closes after both", async () => {
+  const service = pendingService();
+  let serviceClosed!: () => void;
+  const serviceWait = new Promise<void>((r) => {
+    serviceClosed = r;
+  });
+  let stopAsked!: () => void;
+  const stopCalled = new Promise<void>((r) => {
+    stopAsked = r;
+  });
+  let stopped!: () => void;
+  h.stop = () => {
+    stopAsked();
+    return new Promise<void>((r) => {
+      stopped = r;
+    });
+  };
+  const done = run();
+  await service.started;
+  service.close = async () => {
+    await serviceWait;
+    h.steps.push("service closed");
+  };
+  process.emit("SIGTERM", "SIGTERM");
+  service.up();
+  // the service still waits (an import, a retention run) while the lane stops trading
+  await stopCalled;
+  expect(h.steps).toEqual(["lane.start", "service.start", "service.close", "controller.stop"]);
+  serviceClosed();
+  stopped();
+  await done;
+  expect(h.steps).toEqual([
+    "lane.start",
+    "service.start",
+    "service.close",
+    "controller.stop",
+    "service closed",
+    "lane.close",
+  ]);
 });
 
 it("a SIGINT while the status service starts and it fails: the lane closed, run fails with the service's error", async () => {
@@ -136,5 +204,5 @@ it("a SIGTERM while the lane starts: no status service, the lane closed once it 
     h.steps.push("SIGTERM");
   };
   await run();
-  expect(h.steps).toEqual(["lane.start", "SIGTERM", "lane.close"]);
+  expect(h.steps).toEqual(["lane.start", "SIGTERM", "controller.stop", "lane.close"]);
 });

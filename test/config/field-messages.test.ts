@@ -169,11 +169,16 @@ describe("config field messages", () => {
       "0x2b": "failed",
     });
   });
-  // review: rsu.dialect.heartbeatCode was taken and changed nothing (only the simulator sends a heartbeat)
-  it("rsu.dialect.heartbeatCode: refused, named as a simulator option", () => {
+  // review: rsu.dialect.heartbeatCode was taken and changed nothing (only the simulator sends a heartbeat);
+  // second review: refusing it stopped every lane whose config came from the earlier example, which set it
+  it("rsu.dialect.heartbeatCode: taken as before (0x80 or 0x08) and ignored; another value named as a simulator option", () => {
     for (const heartbeatCode of [0x80, 0x08])
-      expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode } } })).toMatch(
-        /\n {2}rsu\.dialect\.heartbeatCode: a simulator option \(the heartbeat B2 ErrorCode the simulated RSU sends\), not a lane one: the lane sends no heartbeat and takes 0x80 and 0x08 alike; remove it from the lane config$/,
-      );
+      expect(
+        parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode } } }).rsu.dialect
+          .heartbeatCode,
+      ).toBe(heartbeatCode);
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode: 0x81 } } })).toMatch(
+      /\n {2}rsu\.dialect\.heartbeatCode: expected 128 \(0x80\) or 8; a simulator option the lane ignores: remove it$/,
+    );
   });
 });

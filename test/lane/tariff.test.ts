@@ -172,6 +172,57 @@ describe("tariff", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // second review: the check read the text only: under %YAML 1.1 `01500` passed and was charged as octal 832,
+  // and `+1500`, a YAML integer, was refused as not one
+  it("takes a fee by the number YAML reads: +1500 is 1500, an octal 01500 under %YAML 1.1 is refused, naming the field", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const load = (fees: string, head: string[] = []): Tariff => {
+      const file = join(dir, "t.yaml");
+      writeFileSync(
+        file,
+        [...head, 'station: "4301-0102"', 'version: "v"', "routes:", '  - from: "4301-0101"', fees].join(
+          "\n",
+        ),
+      );
+      return Tariff.load(file);
+    };
+    try {
+      expect(load('    fees: { "1": +1500 }').fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 1500 });
+      // YAML 1.2 reads leading zeros as decimal: the number written
+      expect(load('    fees: { "1": 01500 }').fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 1500 });
+      expect(() => load('    fees: { "1": 01500, "2": 1500 }', ["%YAML 1.1", "---"])).toThrow(
+        /t\.yaml: invalid configuration\n {2}routes\.0\.fees\.1: expected whole fen as a decimal integer; got 01500, which this YAML reads as 832 \(an octal form under %YAML 1\.1\): write it without leading zeros$/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  // second review: the YAML's conversion ran outside the try that names the file: a bare ReferenceError
+  it("a table past yaml's alias limit (120 routes sharing one fee map) is an E401 naming the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const file = join(dir, "t.yaml");
+    const routes = Array.from(
+      { length: 120 },
+      (_, i) =>
+        `  - from: "4301-${(0x0200 + i).toString(16).padStart(4, "0")}"\n` +
+        `    fees: ${i === 0 ? '&std { "1": 1500 }' : "*std"}`,
+    );
+    writeFileSync(file, ['station: "4301-0102"', 'version: "v"', "routes:", ...routes].join("\n"));
+    try {
+      let err: unknown;
+      try {
+        Tariff.load(file);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({
+        code: "E401_CONFIG_INVALID",
+        message: `${file}: cannot read the tariff (Excessive alias count indicates a resource exhaustion attack)`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   // review: a fee of 0, or one the discount brought to 0, was a paid exit debit of 0 fen with no word
   it("refuses a fee charged as 0 fen (0, or 0 after the ETC discount), every route and class, unless allowZeroFee", () => {
     const dir = mkdtempSync(join(tmpdir(), "tariff-"));

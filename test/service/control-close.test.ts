@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { callLane } from "../../src/service/control/client.js";
-import { STOPPING, startControlServer } from "../../src/service/control/server.js";
+import { CUT_SHORT, STOP_WAIT_MS, STOPPING, startControlServer } from "../../src/service/control/server.js";
 import type { OperatorResult } from "../../src/service/lane-view.js";
-import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
+import { auditCutShort, auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
 import { FakeLane, FakeOperator } from "./fake-lane.js";
 
 let dir: string;
@@ -21,18 +21,45 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "etc-ctl-close-"));
 });
 afterEach(() => {
+  vi.useRealTimers();
   rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 /** The lane's trail as the operator sees it: it refuses entries once the lane has closed it (E624). */
 class ClosingAudit {
   readonly types: string[] = [];
+  readonly entries: { type: string; severity: string; message: string; data?: unknown }[] = [];
   closed = false;
-  append(e: { type: string }): unknown {
+  append(e: { type: string; severity: string; message: string; data?: unknown }): unknown {
     if (this.closed) throw new Error("E624 audit trail is closed");
     this.types.push(e.type);
+    this.entries.push(e);
     return e;
   }
+}
+
+/** A logger that keeps what it is given at info, warn and error; `errorLogged` once it logs at error. */
+function recordingLogger(): {
+  logger: Logger;
+  lines: { level: string; obj: unknown; msg: string | undefined }[];
+  errorLogged: Promise<void>;
+} {
+  const lines: { level: string; obj: unknown; msg: string | undefined }[] = [];
+  let logged!: () => void;
+  const errorLogged = new Promise<void>((r) => {
+    logged = r;
+  });
+  const logger: Logger = {
+    ...silentLogger,
+    info: (obj, msg) => lines.push({ level: "info", obj, msg }),
+    warn: (obj, msg) => lines.push({ level: "warn", obj, msg }),
+    error: (obj, msg) => {
+      lines.push({ level: "error", obj, msg });
+      logged();
+    },
+    child: () => logger,
+  };
+  return { logger, lines, errorLogged };
 }
 
 /** A FakeOperator whose import waits until the test releases it. */
@@ -54,7 +81,7 @@ class SlowImport extends FakeOperator {
   }
 }
 
-async function start() {
+async function start(logger: Logger = silentLogger) {
   const lane = new FakeLane();
   const operator = new SlowImport(lane);
   const audit = new ClosingAudit();
@@ -62,8 +89,10 @@ async function start() {
   const server = await startControlServer({
     path,
     view: lane,
-    operator: auditedOperator(operator, audit),
+    operator: auditedOperator(operator, audit, logger),
     onRefused: (r) => auditRefusedRequest(audit, r),
+    onCutShort: (r) => auditCutShort(audit, r),
+    logger,
   });
   return { operator, audit, path, server };
 }
@@ -124,6 +153,70 @@ describe("control socket close", () => {
     await closed;
     expect(audit.types).toEqual(["operator.lane.close", "operator.status-list.import"]);
     expect(await importing).toMatchObject({ kind: "result", ok: true });
+  });
+
+  // second review: the wait had no limit, and the lane traded on while an import or a retention run went on
+  it("waits at most STOP_WAIT_MS, saying for what; an action still running then is logged and recorded as cut short", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const { logger, lines, errorLogged } = recordingLogger();
+    const { operator, audit, path, server } = await start(logger);
+    const user = { name: "wang", uid: 1000, pid: 4711 };
+    const client = await connected(path);
+    client.on("error", () => undefined);
+    const importing = ask(client, {
+      v: 1,
+      action: "status-list.import",
+      file: "/tmp/full.bundle",
+      user,
+    }).catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    await operator.started;
+    let closed = false;
+    const closing = server.close().then(() => {
+      closed = true;
+    });
+    expect(lines.filter((l) => l.level === "info" && l.msg?.startsWith("stopping:"))).toEqual([
+      {
+        level: "info",
+        obj: { actions: [{ action: "status-list.import", user: "wang", pid: 4711 }] },
+        msg: "stopping: waiting for 1 operator action(s) to end, at most 30 s: status-list.import by wang",
+      },
+    ]);
+    await vi.advanceTimersByTimeAsync(STOP_WAIT_MS - 1);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await closing;
+    expect(audit.entries).toEqual([
+      {
+        type: "operator.status-list.import",
+        severity: "warn",
+        message: `wang (uid 1000) asked to import a status-list bundle: ${CUT_SHORT}`,
+        data: {
+          action: "status-list.import",
+          user: "wang",
+          uid: 1000,
+          pid: 4711,
+          via: "socket",
+          ok: false,
+          result: CUT_SHORT,
+        },
+      },
+    ]);
+    expect(lines.filter((l) => l.level === "warn")).toEqual([
+      {
+        level: "warn",
+        obj: { action: "status-list.import", user: "wang", pid: 4711 },
+        msg: `control request ${CUT_SHORT}`,
+      },
+    ]);
+    // the client's connection is dropped; the lane closes its trail, then the import ends: its own record
+    // cannot be written, which is logged at error
+    expect(await importing).toBe("closed without an answer");
+    audit.closed = true;
+    operator.release({ ok: true, message: "full 202611260800 applied" });
+    await errorLogged;
+    expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+      "operator action's audit record NOT written (import a status-list bundle)",
+    ]);
   });
 });
 

@@ -13,6 +13,10 @@ import { statusWhere } from "../uplink/rig.js";
 import { type Rig, startRig } from "./harness.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
+/** The Set-Cookie that drops the earlier versions' cookie, which held the token itself. */
+const CLEAR_OLD =
+  "etc_lane_token=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict; Path=/";
+
 let rig: Rig | undefined;
 afterEach(async () => {
   await rig?.close();
@@ -329,9 +333,10 @@ describe("authentication off loopback", () => {
     });
     expect(login.status).toBe(303);
     const derived = createHmac("sha256", token).update("etc-lane page cookie").digest("base64url");
-    expect(login.headers.get("set-cookie")).toBe(
+    expect(login.headers.getSetCookie()).toEqual([
       `etc_lane_${port}=${derived}; HttpOnly; SameSite=Strict; Path=/`,
-    );
+      CLEAR_OLD,
+    ]);
     expect((await r.get("/", { cookie: `etc_lane_${port}=${derived}` })).status).toBe(200);
     // the token itself as the cookie, the cookie of another port, the old name: not signed in
     for (const cookie of [
@@ -342,6 +347,35 @@ describe("authentication off loopback", () => {
       expect((await r.get("/status", { cookie })).status, cookie).toBe(401);
     // the cookie's value is no bearer token
     expect((await r.get("/status", { authorization: `Bearer ${derived}` })).status).toBe(401);
+  });
+
+  // second review: the earlier versions' cookie (the token itself) was ignored but kept, and browsers went on
+  // sending it to every port of the host
+  it("clears the earlier versions' cookie etc_lane_token on every answer to a request that carries it", async () => {
+    const token = "s3cret-token-0123456789";
+    const dir = mkdtempSync(join(tmpdir(), "etc-tok-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, `${token}\n`);
+    chmodSync(tokenFile, 0o600);
+    rig = await startRig({ tokenFile });
+    const r = rig;
+    const port = new URL(r.service.url).port;
+    const derived = createHmac("sha256", token).update("etc-lane page cookie").digest("base64url");
+    const old = `etc_lane_token=${token}`;
+    // the sign-in form, a refused request, the page and /status signed in, the stylesheet
+    for (const [path, cookie, status] of [
+      ["/", old, 401],
+      ["/metrics", old, 401],
+      ["/", `${old}; etc_lane_${port}=${derived}`, 200],
+      ["/status", `etc_lane_${port}=${derived}; ${old}`, 200],
+      ["/assets/page.css", old, 200],
+    ] as const) {
+      const res = await r.get(path, { cookie });
+      expect([res.status, res.headers.getSetCookie()], `${path} ${cookie}`).toEqual([status, [CLEAR_OLD]]);
+    }
+    // without it, nothing is set
+    const plain = await r.get("/", { cookie: `etc_lane_${port}=${derived}` });
+    expect([plain.status, plain.headers.getSetCookie()]).toEqual([200, []]);
   });
 
   // RFC 7235: the auth scheme is case-insensitive, and one or more spaces follow it

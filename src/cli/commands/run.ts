@@ -4,11 +4,20 @@
  * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts), closing the service and then the lane (antenna off) on the way out.
+ * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
+ * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
+ * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
  */
 import type { Command } from "commander";
 import { readLaneConfig } from "../../config/load.js";
-import { checkLaneConfig, laneConfigNotes } from "../../config/preflight.js";
+import {
+  checkLaneConfig,
+  configNotes,
+  freePassageNotes,
+  type LaneConfigProblem,
+  laneConfigNotes,
+} from "../../config/preflight.js";
+import { laneTariffPath } from "../../config/schema.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
@@ -29,9 +38,10 @@ export function registerRun(program: Command): void {
       const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       checkLaneConfig(config, opts.config);
-      // what the config holds that the lane does not use (an entry lane's tariff): said, not refused
-      const notes = laneConfigNotes(config);
       if (opts.check) {
+        // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
+        // passage: said, not refused
+        const notes = laneConfigNotes(config);
         process.stdout.write(
           `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
         );
@@ -44,10 +54,17 @@ export function registerRun(program: Command): void {
         { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
         opts.config,
       );
-      for (const n of notes) logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+      const note = (n: LaneConfigProblem): void =>
+        logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+      for (const n of configNotes(config)) note(n);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile });
+      // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
+      // read of its own: a file replaced meanwhile would be another table
+      const tariffFile = laneTariffPath(config);
+      if (lane.tariff !== null && tariffFile !== null)
+        for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
       // starts closes them in order once that is done (or failed), never ends the process midway
@@ -80,11 +97,15 @@ export function registerRun(program: Command): void {
         await stop.stopped;
         logger.info(
           served !== null
-            ? "stopping: closing the status service, then the lane"
+            ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
             : "stopping: closing the lane",
         );
-        await served?.close();
+        // the lane stops trading now, not once the service's wait for operator actions is over (an import,
+        // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
+        // while vehicles pass. The actions still need the journal and trail, which close after both.
+        const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
         await lane.close();
+        for (const e of ends) if (e.status === "rejected") throw e.reason;
       } finally {
         stop.dispose();
       }

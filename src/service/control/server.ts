@@ -49,14 +49,38 @@ export interface ControlServerOptions {
   logger?: Logger;
   /** a request refused before any action (malformed, a bad argument): the lane records it in its trail */
   onRefused?: (r: RefusedRequest) => void;
+  /**
+   * an action still running when close() stopped waiting for it (STOP_WAIT_MS): the lane records it in its
+   * trail (src/service/operator-audit.ts auditCutShort); one that cannot be recorded is logged at error
+   */
+  onCutShort?: (r: CutShortAction) => void;
 }
+
+/** An operator action a stop did not wait for to its end (ControlServerOptions.onCutShort). */
+export interface CutShortAction {
+  action: string;
+  user: ControlRequest["user"];
+  /** CUT_SHORT */
+  message: string;
+}
+
+/**
+ * How long close() waits for the actions it had taken (an import, a retention run) before it goes on: the
+ * lane is closed to new vehicles and drains meanwhile (src/cli/commands/run.ts), and its journal and trail
+ * close only after this wait (docs/maintenance.md, "The control socket and its security").
+ */
+export const STOP_WAIT_MS = 30_000;
+
+/** What the trail and the log say of an action still running when the stop stopped waiting for it. */
+export const CUT_SHORT = `cut short by the stop: still running after ${STOP_WAIT_MS / 1000} s when the lane stopped waiting for it (it may not have ended; the lane closed its journal and trail)`;
 
 export interface ControlServer {
   readonly path: string;
   /**
-   * Stops taking connections, refuses a request that arrives meanwhile (STOPPING, recorded like a refused
-   * one), waits for the actions it had taken to end (their answers sent, their audit records written),
-   * then drops the connections.
+   * Stops taking connections, refuses a request that arrives meanwhile on a connection it had accepted
+   * (STOPPING, recorded like a refused one), waits for the actions it had taken to end (their answers sent,
+   * their audit records written), at most STOP_WAIT_MS (then each still running is logged and recorded as
+   * CUT_SHORT), then drops the connections.
    */
   close(): Promise<void>;
 }
@@ -102,7 +126,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     );
   await removeStale(o.path);
   const sockets = new Set<Socket>();
-  const requests: Requests = { closing: false, inFlight: new Set() };
+  const requests: Requests = { closing: false, inFlight: new Map() };
   const server: Server = createServer((sock) => {
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
@@ -152,10 +176,10 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
         resolve();
       });
     });
-    // the actions already taken run to their end and are recorded: the lane is still open while its
-    // service closes (src/service/serve-lane.ts closes it first), so each is bounded; a request that
-    // arrives meanwhile is refused (handle)
-    while (requests.inFlight.size > 0) await Promise.all(requests.inFlight);
+    // the actions already taken run to their end and are recorded (the lane's journal and trail close
+    // after this: src/cli/commands/run.ts), for at most STOP_WAIT_MS; a request that arrives meanwhile is
+    // refused (handle)
+    await waitForTaken(requests, o, log);
     for (const s of sockets) s.destroy();
     await stopped;
   };
@@ -168,10 +192,48 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   };
 }
 
-/** The requests taken and not yet answered, which close() waits for; `closing`: no new one is taken. */
+/**
+ * The requests taken and not yet answered, which close() waits for, each with what it asked; `closing`: no
+ * new one is taken.
+ */
 interface Requests {
   closing: boolean;
-  inFlight: Set<Promise<void>>;
+  inFlight: Map<Promise<void>, { action: string; user: ControlRequest["user"] }>;
+}
+
+/**
+ * close()'s wait for the requests taken: said at info level (which actions, whose), at most STOP_WAIT_MS;
+ * each one still running then is logged at warn and, when it is an action, recorded as CUT_SHORT.
+ */
+async function waitForTaken(requests: Requests, o: ControlServerOptions, log: Logger): Promise<void> {
+  if (requests.inFlight.size === 0) return;
+  const taken = [...requests.inFlight.values()];
+  log.info(
+    { actions: taken.map((t) => ({ action: t.action, user: t.user.name, pid: t.user.pid })) },
+    `stopping: waiting for ${taken.length} operator action(s) to end, at most ${STOP_WAIT_MS / 1000} s: ` +
+      taken.map((t) => `${t.action} by ${t.user.name}`).join(", "),
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<"cut">((resolve) => {
+    timer = setTimeout(() => resolve("cut"), STOP_WAIT_MS);
+  });
+  // no request is added once closing: the ones taken are all in the map
+  const ended = Promise.all(requests.inFlight.keys()).then(() => "ended" as const);
+  const r = await Promise.race([ended, limit]);
+  clearTimeout(timer);
+  if (r === "ended") return;
+  for (const t of requests.inFlight.values()) {
+    log.warn({ action: t.action, user: t.user.name, pid: t.user.pid }, `control request ${CUT_SHORT}`);
+    if (READ_ONLY_ACTIONS.has(t.action)) continue;
+    try {
+      o.onCutShort?.({ action: t.action, user: t.user, message: CUT_SHORT });
+    } catch (e) {
+      log.error(
+        { err: e instanceof Error ? e.message : String(e), action: t.action, user: t.user.name },
+        "operator action cut short by the stop: its record NOT written",
+      );
+    }
+  }
 }
 
 /** What a request that arrives while the lane stops is answered (and, for an action, recorded with). */
@@ -285,7 +347,7 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
           .finally(settled);
       });
     });
-    requests.inFlight.add(taken);
+    requests.inFlight.set(taken, { action: req.action, user: req.user });
     void taken.then(() => requests.inFlight.delete(taken));
   });
 }

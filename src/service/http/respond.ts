@@ -20,7 +20,7 @@ export function send(
   status: number,
   type: string,
   body: string | Buffer,
-  extra: Record<string, string> = {},
+  extra: Record<string, string | string[]> = {},
 ): void {
   res.writeHead(status, { ...SECURITY_HEADERS, "content-type": type, ...extra });
   res.end(res.req.method === "HEAD" ? undefined : body);

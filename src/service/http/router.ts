@@ -1,6 +1,7 @@
 /**
  * Every request to the status service goes through `createRouter`'s `route`, which makes the checks in
- * this order and then looks the path up in its table:
+ * this order and then looks the path up in its table (whatever the answer, a request that still carries the
+ * earlier versions' cookie, which held the token, is told to drop it: ./token-auth.ts clearOldCookie):
  *   1. without a token: the Host header must name the service, else 421 (./host-origin.ts hostRefusal)
  *   2. a request target that is not a URL: 400, not logged
  *   3. a request another site's page makes: 403 (./host-origin.ts crossSiteRefusal)
@@ -26,7 +27,7 @@ import { eventsRoute } from "./routes/events.js";
 import { pageRoutes } from "./routes/page.js";
 import { statusRoutes } from "./routes/status.js";
 import { TrailSearches } from "./search.js";
-import { refuseUnauthorised, type TokenAuth, tooManyWrongTokens } from "./token-auth.js";
+import { clearOldCookie, refuseUnauthorised, type TokenAuth, tooManyWrongTokens } from "./token-auth.js";
 
 /** A route's handler: called once the request passed every check; `url` is its parsed target. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -60,6 +61,8 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
   ]);
 
   return async (req, res) => {
+    // a browser still sending the earlier versions' cookie (the token itself) is told to drop it
+    clearOldCookie(req, res);
     // without a token nothing but the Host header tells this service from a rebound attacker's name
     const wrongHost = auth.required ? null : hostRefusal(req, d.hostNames);
     if (wrongHost !== null) return send(res, 421, PLAIN, `${wrongHost}\n`);

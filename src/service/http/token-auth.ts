@@ -7,8 +7,11 @@
  *
  * The cookie holds a value derived from the token (signInCookieValue), never the token: browsers send a
  * host's cookies to every port of it (RFC 6265 §8.5), so any other HTTP service on the lane computer sees
- * it. What it learns opens this page, not the bearer token's other uses (Prometheus); a new token
- * invalidates it. Its name carries the service's port, so two lanes on one host keep their own.
+ * it. What it learns opens every path of this service (the page, /status, /metrics), not the bearer
+ * token's other uses (scripts' and Prometheus's requests to other services); a new token invalidates it.
+ * Its name carries the service's port, so two lanes on one host keep their own. The cookie of earlier
+ * versions (OLD_COOKIE), which held the token itself, is not read and is cleared wherever a browser still
+ * sends it (clearOldCookie) and at each sign-in.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -23,6 +26,12 @@ import { html, PLAIN, send } from "./respond.js";
 export function signInCookieName(port: number | undefined): string {
   return `etc_lane_${port ?? 0}`;
 }
+
+/** The sign-in cookie of earlier versions: it held the token itself (sent to every port of the host). */
+export const OLD_COOKIE = "etc_lane_token";
+
+/** A Set-Cookie that makes a browser drop OLD_COOKIE (set with Path=/, as earlier versions did). */
+export const CLEAR_OLD_COOKIE = `${OLD_COOKIE}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict; Path=/`;
 
 /** HMAC-SHA256 keyed by the token over this label: what the sign-in cookie holds. */
 const COOKIE_LABEL = "etc-lane page cookie";
@@ -63,6 +72,15 @@ function cookieValue(req: IncomingMessage, name: string): string | null | undefi
     }
   }
   return undefined;
+}
+
+/**
+ * A request that carries OLD_COOKIE gets CLEAR_OLD_COOKIE on its answer, whatever the answer is: the browser
+ * stops sending the token to this host's other ports. (A handler's own Set-Cookie replaces this header: the
+ * sign-in's carries CLEAR_OLD_COOKIE itself.)
+ */
+export function clearOldCookie(req: IncomingMessage, res: ServerResponse): void {
+  if (cookieValue(req, OLD_COOKIE) !== undefined) res.setHeader("set-cookie", CLEAR_OLD_COOKIE);
 }
 
 /**
@@ -207,7 +225,11 @@ export class TokenAuth {
         this.guard.succeeded(addr);
         send(res, 303, PLAIN, "signed in\n", {
           location: "./",
-          "set-cookie": `${signInCookieName(req.socket.localPort)}=${this.cookie.value}; HttpOnly; SameSite=Strict; Path=/`,
+          // and the earlier versions' cookie, the token itself, dropped
+          "set-cookie": [
+            `${signInCookieName(req.socket.localPort)}=${this.cookie.value}; HttpOnly; SameSite=Strict; Path=/`,
+            CLEAR_OLD_COOKIE,
+          ],
         });
       } else {
         this.guard.failed(addr, token);

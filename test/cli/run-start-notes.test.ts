@@ -1,0 +1,130 @@
+/**
+ * What `etc-lane run` says in its log at start about the config (src/cli/commands/run.ts, the notes of
+ * src/config/preflight.ts): each a warn line naming the field; a tariff's free passage from the tariff the
+ * lane opened. The lane, its service, the process tuning and the logger are stubs; the lane is stopped by a
+ * SIGTERM as it starts.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { Subject } from "rxjs";
+import { afterAll, beforeAll, beforeEach, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { ROOT } from "../../sim/harness/procs.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { registerRun } from "../../src/cli/commands/run.js";
+
+const h = vi.hoisted(() => ({
+  warns: [] as { obj: unknown; msg: string | undefined }[],
+  /** the tariff the lane opened (src/lane/runtime.ts), the one it charges */
+  tariff: null as { freePassage(): string[] } | null,
+}));
+
+vi.mock("../../src/log.js", () => {
+  const logger = {
+    level: "info",
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (obj: unknown, msg?: string) => h.warns.push({ obj, msg }),
+    error: () => {},
+    fatal: () => {},
+    child: () => logger,
+  };
+  return { openLogger: () => logger };
+});
+vi.mock("../../src/lane/process-tuning.js", () => ({ tuneLaneProcess: async () => ({}) }));
+vi.mock("../../src/lane/runtime.js", () => ({
+  openLane: async () => ({
+    controller: {
+      status$: new Subject(),
+      // stopped as it starts: no status service
+      start: async () => {
+        process.emit("SIGTERM", "SIGTERM");
+      },
+      stop: async () => {},
+    },
+    tariff: h.tariff,
+    close: async () => {},
+  }),
+}));
+vi.mock("../../src/service/serve-lane.js", () => ({
+  serveLane: () => {
+    throw new Error("the status service was started after the stop");
+  },
+}));
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-run-start-notes-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeEach(() => {
+  h.warns = [];
+  h.tariff = null;
+});
+
+let n = 0;
+function configWith(over: Record<string, unknown>): string {
+  const file = join(dir, `lane-${++n}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      rsu: { port: "/dev/ttyUSB9", protocol: "legacy" },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH, allowTestKey: true },
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+      ...over,
+    }),
+  );
+  return file;
+}
+
+function run(config: string): Promise<unknown> {
+  const program = new Command("etc-lane").exitOverride();
+  registerRun(program);
+  return program.parseAsync(["node", "etc-lane", "run", "--config", config]);
+}
+
+// second review: the key the earlier example set was refused, and a lane made from it would not start
+it("rsu.dialect.heartbeatCode: run starts, with a warn line that the lane ignores it", async () => {
+  const config = configWith({
+    rsu: { port: "/dev/ttyUSB9", protocol: "legacy", dialect: { heartbeatCode: 0x80 } },
+  });
+  await run(config);
+  expect(h.warns).toEqual([
+    {
+      obj: { field: "rsu.dialect.heartbeatCode", config },
+      msg: "rsu.dialect.heartbeatCode: a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
+    },
+  ]);
+});
+
+// second review: the free-passage warning came from a read of the tariff of its own, not from the table the
+// lane charges: a file replaced between the two named another table's free routes
+it("a tariff's free passage: named from the tariff the lane opened and charges, not from another read of the file", async () => {
+  const example = join(ROOT, "config/tariff.example.yaml");
+  h.tariff = { freePassage: () => ["4301-0101 class 2 (a fee of 0 fen)"] };
+  await run(configWith({}));
+  expect(h.warns.map((w) => w.msg)).toEqual([
+    `tariff: allowZeroFee: true in ${example}: free passage (charged 0 fen) for 4301-0101 class 2 (a fee of 0 fen)`,
+  ]);
+  // the file says free passage, the table the lane charges does not: no word of it
+  const holiday = join(dir, "holiday.yaml");
+  writeFileSync(
+    holiday,
+    [
+      'station: "4301-0102"',
+      'version: "holiday-1"',
+      "allowZeroFee: true",
+      'routes: [{ from: "4301-0101", fees: { "1": 0 } }]',
+      "",
+    ].join("\n"),
+  );
+  h.warns = [];
+  h.tariff = { freePassage: () => [] };
+  await run(configWith({ tariff: holiday }));
+  expect(h.warns).toEqual([]);
+});
