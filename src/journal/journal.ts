@@ -591,6 +591,11 @@ export class Journal implements Outbox {
     return this.upkeep.runRetention(now);
   }
 
+  /** Resolves once no retention run is under way, at once when none is (Upkeep.retentionIdle). */
+  retentionIdle(): Promise<void> {
+    return this.upkeep.retentionIdle();
+  }
+
   checkpoint(): void {
     this.upkeep.checkpoint();
   }
