@@ -7,10 +7,13 @@
  *
  * A retention entry counts only sealed, and verify names one no checkpoint covers yet (./verify-retention.ts),
  * also one the running lane wrote milliseconds before the end of the walk and is sealing at once
- * (./trail.ts sealThrough): a run that failed with such an entry runs once more after the trail's seal
- * under way is done (`sealPending`), and only that run's result counts (an entry the lane is not sealing,
- * one appended by someone else, is named again). Verify itself excuses nothing for it: anyone can set
- * the head copy back.
+ * (./trail.ts sealThrough). The journal's retention writes one such entry per batch, batch after batch
+ * for as long as a run lasts (minutes for a backlog), so no walk starts while a retention run is under
+ * way (`retentionIdle`); a run that failed with such an entry all the same (a retention run, or the
+ * trail's own, began during the walk) runs again once that retention run has ended and the trail's seal
+ * under way is done (`sealPending`), up to VERIFY_RUNS_MAX runs, and only the last run's result counts
+ * (an entry the lane is not sealing, one appended by someone else, is named again each time). Verify
+ * itself excuses nothing for it: anyone can set the head copy back.
  */
 import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -42,12 +45,20 @@ export function verifyInWorker(job: VerifyJob): Promise<VerifySummary> {
   });
 }
 
+/** The runs of one verification at most: the first, and the runs again after a retention entry not sealed yet. */
+export const VERIFY_RUNS_MAX = 4;
+
 export interface BackgroundVerifyOptions extends VerifyJob {
   /**
    * resolves once the trail's seal under way (an entry sealed at once) is done, at once when none
    * (AuditTrail.sealPending); absent: a failed run is final
    */
   sealPending?: () => Promise<void>;
+  /**
+   * resolves once no journal retention run is under way, at once when none (Journal.retentionIdle): no
+   * walk starts before; absent: none waited for
+   */
+  retentionIdle?: () => Promise<void>;
   /** one verification (tests); default verifyInWorker */
   run?: (job: VerifyJob) => Promise<VerifySummary>;
   /** the first run this long after start; default 60 000 ms */
@@ -64,10 +75,16 @@ export class BackgroundVerify {
   private running: Promise<VerifySummary | null> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** resolves at close: a wait for the retention run ends then */
+  private readonly closing: Promise<void>;
+  private endWait: () => void = () => undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: BackgroundVerifyOptions) {
     this.log = (o.logger ?? silentLogger).child({ module: "audit-verify" });
+    this.closing = new Promise<void>((resolve) => {
+      this.endWait = resolve;
+    });
     this.schedule(o.firstAfterMs ?? 60_000);
   }
 
@@ -87,31 +104,37 @@ export class BackgroundVerify {
   }
 
   /**
-   * One verification, and once more after the seal under way when it failed with a retention entry not
-   * sealed yet (the lane's own, sealed at once; see the file comment).
+   * One verification: each walk once no retention run is under way, and again after the seal under way
+   * when it failed with a retention entry not sealed yet (the lane's own, sealed at once; see the file
+   * comment), up to VERIFY_RUNS_MAX walks. null: closed before a walk.
    */
-  private async verify(): Promise<VerifySummary> {
+  private async verify(): Promise<VerifySummary | null> {
     const job: VerifyJob = {
       dataDir: this.o.dataDir,
       laneId: this.o.laneId,
       ...(this.o.tailLimits ? { tailLimits: this.o.tailLimits } : {}),
     };
     const run = this.o.run ?? verifyInWorker;
-    const first = await run(job);
     const sealPending = this.o.sealPending;
-    if (first.ok || first.unsealedExcuses === 0 || !sealPending) return first;
-    this.log.info(
-      { problem: first.problem, unsealedExcuses: first.unsealedExcuses },
-      "audit verify: a retention entry not sealed yet; verifying again once the trail's seal under way is done",
-    );
-    await sealPending();
-    return run(job);
+    for (let n = 1; ; n++) {
+      const idle = this.o.retentionIdle;
+      if (idle) await Promise.race([idle(), this.closing]);
+      if (this.closed) return null;
+      const s = await run(job);
+      if (s.ok || s.unsealedExcuses === 0 || !sealPending || n >= VERIFY_RUNS_MAX) return s;
+      this.log.info(
+        { problem: s.problem, unsealedExcuses: s.unsealedExcuses, run: n },
+        "audit verify: a retention entry not sealed yet; verifying again once retention is idle and the trail's seal under way is done",
+      );
+      await sealPending();
+    }
   }
 
   /** Runs a verification now (a run under way is joined); null if it could not run. */
   runNow(): Promise<VerifySummary | null> {
     this.running ??= this.verify()
       .then((s) => {
+        if (s === null) return null; // closed first
         this.lastResult = s;
         if (s.ok) this.log.info({ range: s.range, ms: Math.round(s.ms) }, "audit verify: intact");
         else this.log.error({ problem: s.problem }, "audit verify FAILED");
@@ -134,6 +157,7 @@ export class BackgroundVerify {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.endWait();
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }

@@ -17,6 +17,10 @@
  * entry of its own; from then on every move of the upload state (acknowledged, held, requeued) writes its
  * own entry (src/journal/outbox.ts), and `audit verify` holds journal.db's outbox, held and acks tables to
  * them (./verify-uploads.ts). Its marker (meta.audit_uploads_bound_entry) commits with the statement.
+ * Last, a journal.db found behind the trail at the start (./recovery-journal-seqs.ts journalBehind:
+ * restored from a backup or copied back) is refused: its last seq raised past what the trail committed,
+ * and the journal unhealthy with its damage note, so the lane closes and its next start refuses the file
+ * until an operator acts (docs/journal.md, "A damaged journal").
  * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-session.ts) both
  * open it so.
  */
@@ -52,6 +56,12 @@ export interface TrailHost {
   auditUploadsToBind(): UploadsBound | null;
   /** stores the `uplink.bound` entry's line and head copy and that it was written, in one transaction */
   markAuditUploadsBound(bound: BoundEntry): void;
+  /**
+   * journal.db is behind the trail (its last record seq `lastSeq` below the trail's newest commit,
+   * `trailJseq`: ./recovery-journal-seqs.ts journalBehind): the journal raises its last seq to `trailJseq`
+   * and refuses itself as a damaged journal is refused (unhealthy now, its note refusing the next open)
+   */
+  refuseBehindTrail(b: { lastSeq: number; trailJseq: number }): void;
 }
 
 export function openJournalTrail(
@@ -98,5 +108,10 @@ export function openJournalTrail(
   if (uploads !== null && !uploadsStated)
     trail.bindEvent(uplinkBoundEvent(uploads), (bound) => journal.markAuditUploadsBound(bound));
   journal.bindAudit(trail);
+  // journal.db behind the trail (the start recorded audit.journal-behind): the lane does not trade on it
+  // until an operator acts, and none of the seqs the trail holds is given out again
+  const behind = trail.journalBehind;
+  if (behind !== null)
+    journal.refuseBehindTrail({ lastSeq: behind.lastSeq, trailJseq: behind.newestCommit.jseq });
   return trail;
 }

@@ -16,6 +16,15 @@
  *
  * And the newest commit entry (newestCommit), which a `record.commit` line that recovery appends must
  * follow in journal-seq order (./recovery.ts): a record is committed once.
+ *
+ * And journal.db behind the trail (journalBehind): its `last_seq` below the journal seq of the kept
+ * trail's newest commit entry. A record's entry is built from its committed row, and the row and
+ * `last_seq` commit in one transaction, so no crash leaves the trail ahead of the journal: journal.db was
+ * restored from a backup or copied back (a copy of the data directory taken journal.db first), and the
+ * records after its `last_seq` are missing from it. Left so, the lane would give their seqs out again,
+ * and `audit verify` would take each reused seq's second commit entry for an added one. An
+ * `audit.journal-behind` entry (alarm `AUDIT_JOURNAL_BEHIND`) names both numbers; the journal is then
+ * refused (./journal-trail.ts, src/journal/journal.ts refuseBehindTrail).
  */
 import type { AuditEventInput } from "./entry.js";
 import { parseEntry } from "./entry.js";
@@ -23,8 +32,10 @@ import { linesBackwards, type SegmentFile } from "./segments.js";
 
 /** What journal.db says of its records (src/journal/audit-binding.ts). */
 export interface JournalSeqs {
-  /** meta `last_seq`: the last record seq the journal gave out */
+  /** meta `last_seq`: the last record seq the journal gave out (0 when it is not a whole number) */
   lastSeq: number;
+  /** meta `last_seq` is not a whole number (`audit verify` names it): nothing is judged by it here */
+  lastSeqMalformed?: boolean;
   /** the highest seq with a row (0: none) */
   highestRow: number;
 }
@@ -37,7 +48,7 @@ export function journalGap(
   js: JournalSeqs,
 ): { note: AuditEventInput; alarm: { code: string; message: string } } | null {
   const { lastSeq, highestRow } = js;
-  if (!(lastSeq > highestRow)) return null;
+  if (js.lastSeqMalformed || !(lastSeq > highestRow)) return null;
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       if (!MARKS.some((m) => line.includes(m))) continue;
@@ -89,6 +100,48 @@ export function newestCommit(segments: readonly SegmentFile[]): NewestCommit | n
     }
   }
   return null;
+}
+
+/** journal.db behind the trail: its `last_seq`, and the kept trail's newest commit entry above it. */
+export interface JournalBehind {
+  lastSeq: number;
+  newestCommit: NewestCommit;
+}
+
+/**
+ * The `audit.journal-behind` entry and its alarm when journal.db's `last_seq` is below the newest commit
+ * the kept trail holds (`newest`: newestCommit of the kept files, which the caller reads once); null
+ * otherwise, and when the kept trail names no commit (audit retention deleted what did).
+ */
+export function journalBehind(
+  newest: NewestCommit | null,
+  js: JournalSeqs,
+): { behind: JournalBehind; note: AuditEventInput; alarm: { code: string; message: string } } | null {
+  if (newest === null || js.lastSeqMalformed || js.lastSeq >= newest.jseq) return null;
+  const { lastSeq } = js;
+  const what =
+    newest.jseq === lastSeq + 1 ? `record ${newest.jseq} is` : `records ${lastSeq + 1}..${newest.jseq} are`;
+  return {
+    behind: { lastSeq, newestCommit: newest },
+    note: {
+      type: "audit.journal-behind",
+      severity: "alarm",
+      message:
+        `journal behind the audit trail: journal.db's last record is seq ${lastSeq}, but the trail committed ` +
+        `journal records up to ${newest.jseq} (its record.commit entry at seq ${newest.seq}): records after ` +
+        `${lastSeq} are missing from the journal (journal.db was restored from a backup or copied back, ` +
+        `older than the trail); journal ${what} in the trail only, and the lane does not use this journal ` +
+        "until an operator acts",
+      data: { missing: [lastSeq + 1, newest.jseq], lastSeq, newestCommit: newest },
+    },
+    alarm: {
+      code: "AUDIT_JOURNAL_BEHIND",
+      message:
+        `journal behind the audit trail: records after ${lastSeq} are missing from the journal ` +
+        `(journal.db's last record is seq ${lastSeq}, the trail committed up to ${newest.jseq}): ` +
+        "the lane does not trade on it until an operator acts",
+    },
+  };
 }
 
 /** The journal seq a record entry's data names, or null. */

@@ -20,7 +20,9 @@
  *    likewise.
  *    And journal.db's last record seq against its rows and the trail (./recovery-journal-seqs.ts): the
  *    newest records deleted with their lines (which the head copy does not cover: a record's commit never
- *    moves it) are an `audit.journal-gap` alarm entry.
+ *    moves it) are an `audit.journal-gap` alarm entry; a last record seq below the trail's newest commit
+ *    (journal.db restored from a backup or copied back) an `audit.journal-behind` alarm entry, and the
+ *    journal is refused (./journal-trail.ts).
  * 4. The last checkpoint is found by reading the newest segment backwards (findLastCheckpoint), and
  *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
  *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
@@ -53,7 +55,14 @@ import {
 } from "./checkpoint.js";
 import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { RECORD_TYPES, recordLineOfRow } from "./records.js";
-import { commitJseq, journalGap, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
+import {
+  commitJseq,
+  type JournalBehind,
+  journalBehind,
+  journalGap,
+  type NewestCommit,
+  newestCommit,
+} from "./recovery-journal-seqs.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -89,6 +98,11 @@ export interface RecoveredTrail {
   unsealedExcuse: boolean;
   /** the fdatasync of the newest segment at the end failed: its error (null: done) */
   syncFailed: string | null;
+  /**
+   * journal.db's last record seq is below the trail's newest commit (restored from a backup or copied
+   * back): recorded as `audit.journal-behind`; the journal is to be refused (./journal-trail.ts)
+   */
+  journalBehind: JournalBehind | null;
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -218,6 +232,11 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rec.notes.push(missing.note);
     rec.alarms.push(missing.alarm);
   }
+  const behind = js ? journalBehind(newestCommit(kept), js) : null;
+  if (behind) {
+    rec.notes.push(behind.note);
+    rec.alarms.push(behind.alarm);
+  }
   const lastCheckpoint = findLastCheckpoint(kept);
   const syncFailed = makeDurable(dir, seg, rec);
   return {
@@ -231,6 +250,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rebuilt: fill.rebuilt,
     unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
     syncFailed,
+    journalBehind: behind?.behind ?? null,
   };
 }
 

@@ -39,6 +39,7 @@ import { RecordLineWorker } from "./record-lines.js";
 import { type RecordChain, RecordLineQueue, type RecordQueueCounts } from "./record-queue.js";
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
+import type { JournalBehind } from "./recovery-journal-seqs.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
 import { auditDir } from "./segments.js";
@@ -90,7 +91,7 @@ export interface AuditTrailOptions {
    * performance.now(), or `now` itself when only `now` is given (a test's clock: then no step is seen)
    */
   monotonicNow?: () => number;
-  /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_ROLLBACK */
+  /** lane alarms: AUDIT_WRITE, AUDIT_GAP, AUDIT_HEAD_MISMATCH, AUDIT_DAMAGED, AUDIT_JOURNAL_BEHIND, AUDIT_ROLLBACK */
   onAlarm?: (code: string, message: string) => void;
   /**
    * build journal records' lines in a worker thread that reads each committed row from this journal file
@@ -159,6 +160,11 @@ export class AuditTrail {
   readonly laneId: string;
   readonly events: LaneEvents;
   readonly witness: CheckpointWitness;
+  /**
+   * what the start found: journal.db's last record seq below the trail's newest commit (./recovery.ts,
+   * recorded as `audit.journal-behind`); the journal is then refused (./journal-trail.ts)
+   */
+  readonly journalBehind: JournalBehind | null;
   private readonly log: Logger;
   private readonly spool: AuditSpool;
   private readonly now: () => number;
@@ -221,6 +227,7 @@ export class AuditTrail {
   ) {
     this.dir = auditDir(opts.dataDir);
     this.key = key;
+    this.journalBehind = rec.journalBehind;
     this.laneId = laneIdOf(opts.lane);
     this.log = (opts.logger ?? silentLogger).child({ module: "audit" });
     this.spool = opts.spool;

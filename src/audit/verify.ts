@@ -282,6 +282,7 @@ function entryChecks(v: Verification): (e: AuditEntry, file: string, lineNo: num
         return;
       case "audit.gap":
       case "audit.journal-gap":
+      case "audit.journal-behind":
       case "audit.head-mismatch":
       case "audit.damaged":
       case "audit.rollback":

@@ -113,7 +113,8 @@ export class JournalAuditSpoolView implements AuditSpoolView {
       .get() as { last: unknown; high: number | null };
     const last = Number(r.last);
     // a last_seq that is not a number names nothing here (audit verify names it)
-    return { lastSeq: Number.isSafeInteger(last) ? last : 0, highestRow: r.high ?? 0 };
+    if (!Number.isSafeInteger(last)) return { lastSeq: 0, lastSeqMalformed: true, highestRow: r.high ?? 0 };
+    return { lastSeq: last, highestRow: r.high ?? 0 };
   }
 
   rowRecords(fromSeq: number): RowRecord[] {

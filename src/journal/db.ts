@@ -387,9 +387,26 @@ export class JournalDb {
     }
   }
 
-  /** What made the journal damaged (SQLite said so), or null. */
+  /** What made the journal damaged (SQLite said so, or refuse()), or null. */
   get damage(): DamageNote | null {
     return this.damageNote;
+  }
+
+  /**
+   * The journal is not to be used for a reason SQLite cannot see (journal.db behind the audit trail:
+   * ./journal.ts refuseBehindTrail): handled as damage, as fail() handles SQLite's. The note DAMAGED_FILE
+   * (`code` in place of the SQLite code) refuses the next open, and the journal is unhealthy for good:
+   * the lane closes now (JOURNAL_FAILED) and recover() cannot make it healthy.
+   */
+  refuse(op: string, code: string, message: string): void {
+    const at = this.now().toISOString();
+    const wasHealthy = this.healthy;
+    this.noteDamage({ at, op, sqliteCode: code, message });
+    this.healthSubject.next({
+      healthy: false,
+      error: { code: JournalErrorCodes.JournalWrite, message, at, op, damaged: true },
+    });
+    if (wasHealthy) this.log.error({ op, code, err: message }, "journal refused: journal unhealthy");
   }
 
   /** The file is damaged: kept in memory and in DAMAGED_FILE (the next open refuses the journal). */
@@ -494,7 +511,9 @@ export function readDamageNote(dataDir: string): { file: string; what: string } 
   let what = text.trim();
   try {
     const n = JSON.parse(text) as Partial<DamageNote>;
-    what = `at ${n.at} (${n.op}: ${n.sqliteCode})`;
+    // a refusal of the lane's own (JournalDb.refuse: no SQLite code) says why
+    const why = n.sqliteCode?.startsWith("SQLITE_") === false && n.message ? `; ${n.message}` : "";
+    what = `at ${n.at} (${n.op}: ${n.sqliteCode}${why})`;
   } catch {
     // a note by hand, or cut short: shown as it is
   }

@@ -26,7 +26,7 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
-import { JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
+import { DAMAGED_FILE, JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
 import {
@@ -337,6 +337,39 @@ export class Journal implements Outbox {
     this.audit.spool.markUploadsBound(bound);
   }
 
+  /**
+   * journal.db is behind the audit trail: its last record seq `lastSeq` is below `trailJseq`, the
+   * journal seq of the trail's newest `record.commit` entry (the trail's start found it and recorded
+   * `audit.journal-behind`: src/audit/recovery-journal-seqs.ts). No crash leaves that (a record's entry is
+   * built from its committed row): the file was restored from a backup or copied back, and records
+   * `lastSeq + 1..trailJseq` are missing from it. `last_seq` is raised to `trailJseq` first, so that none
+   * of those seqs is given out again (`audit verify` would take a second commit entry for one of them for
+   * an added one); then the journal is refused as a damaged one is (JournalDb.refuse: unhealthy for good,
+   * the lane closes; the note journal.db.damaged refuses the next open until an operator puts back the
+   * journal.db that holds those records, or deletes the note to go on with this one: docs/journal.md, "A
+   * damaged journal").
+   */
+  refuseBehindTrail(b: { lastSeq: number; trailJseq: number }): void {
+    this.h.assertOpen();
+    try {
+      this.records.raiseLastSeq(b.trailJseq);
+    } catch {
+      // the journal is unhealthy now (E601, logged); it is refused all the same
+    }
+    const missing =
+      b.trailJseq === b.lastSeq + 1 ? `record ${b.trailJseq}` : `records ${b.lastSeq + 1}..${b.trailJseq}`;
+    this.h.refuse(
+      "audit trail check at start",
+      "JOURNAL_BEHIND_TRAIL",
+      `journal behind the audit trail: records after ${b.lastSeq} are missing from the journal (journal.db's ` +
+        `last record was seq ${b.lastSeq}, the trail committed up to ${b.trailJseq}: journal ${missing} ` +
+        `${b.trailJseq === b.lastSeq + 1 ? "is" : "are"} in the trail only); journal.db was restored from a ` +
+        `backup or copied back. Its last seq is raised to ${b.trailJseq}; the lane does not use it until an ` +
+        `operator puts back the journal.db that holds those records, or deletes ${DAMAGED_FILE} to go on ` +
+        `with this one (docs/journal.md, "A damaged journal")`,
+    );
+  }
+
   /** Puts back the marker that the `journal.bound` entry (at audit seq `seq`) was written. */
   restoreAuditBoundMarker(seq: number): void {
     this.audit.spool.markBoundAt(seq);
@@ -556,6 +589,11 @@ export class Journal implements Outbox {
   /** Runs retention now (an operator's "run retention now"); the schedule runs it on its own. */
   runRetention(now?: Date): Promise<RetentionReport> {
     return this.upkeep.runRetention(now);
+  }
+
+  /** Resolves once no retention run is under way, at once when none is (Upkeep.retentionIdle). */
+  retentionIdle(): Promise<void> {
+    return this.upkeep.retentionIdle();
   }
 
   checkpoint(): void {

@@ -500,6 +500,21 @@ export class Records extends RecordQueries {
     this.lastSeqMem = this.lastSeqOnDisk();
   }
 
+  /**
+   * Raises the counter to `to` (never lowers it), durably: seqs up to it are never given out (./journal.ts
+   * refuseBehindTrail: the audit trail holds records up to it that this file lacks). E601 on failure.
+   */
+  raiseLastSeq(to: number): void {
+    this.h.assertWritable();
+    if (!(to > this.lastSeqMem)) return;
+    try {
+      this.stmtSetSeq.run(String(to));
+    } catch (e) {
+      throw this.h.fail("raise last_seq", e);
+    }
+    this.lastSeqMem = to;
+  }
+
   private static validate(rec: NewLaneRecord): string | null {
     if (!RECORD_KINDS.includes(rec.kind))
       return `kind must be one of ${RECORD_KINDS.join(", ")}, got "${String(rec.kind)}"`;

@@ -241,6 +241,15 @@ export class Upkeep {
     return this.run("now", now);
   }
 
+  /**
+   * Resolves once no retention run is under way (at once when none is): each batch writes a
+   * `journal.retention` entry the trail seals at once, and the lane's background verify starts no walk
+   * while such entries keep coming (src/audit/background-verify.ts). A run started meanwhile is not waited for.
+   */
+  retentionIdle(): Promise<void> {
+    return this.running?.then(() => undefined) ?? Promise.resolve();
+  }
+
   private run(trigger: RetentionReport["trigger"], now: Date = this.h.now()): Promise<RetentionReport> {
     this.running ??= this.retain(trigger, now).finally(() => {
       this.running = null;

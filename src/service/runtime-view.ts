@@ -73,6 +73,8 @@ export interface RuntimeViewOptions {
     tailLimits?: TailLimits;
     /** the trail's seal under way (AuditTrail.sealPending): a run failed on an entry it seals runs again after it */
     sealPending?: () => Promise<void>;
+    /** the journal's retention run under way (Journal.retentionIdle): no walk starts before it ends */
+    retentionIdle?: () => Promise<void>;
   } | null;
   logger?: Logger;
   /** wall clock, ms */
@@ -210,6 +212,7 @@ function backgroundVerify(
     intervalMs: v.intervalMs,
     ...(v.firstAfterMs !== undefined ? { firstAfterMs: v.firstAfterMs } : {}),
     ...(v.sealPending ? { sealPending: v.sealPending } : {}),
+    ...(v.retentionIdle ? { retentionIdle: v.retentionIdle } : {}),
     ...(logger ? { logger } : {}),
     onResult: (s) => {
       if (!s.ok) onFailed(s.problem);

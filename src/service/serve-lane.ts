@@ -52,6 +52,8 @@ export async function serveLane(
       laneId: rt.audit.laneId,
       // a run that met a retention entry the trail is sealing at once runs again after that seal
       sealPending: () => rt.audit.sealPending(),
+      // nor does a walk start while the journal's retention run writes an entry per batch
+      retentionIdle: () => rt.journal.retentionIdle(),
       intervalMs: c.audit.verifyIntervalMinutes * 60_000,
       // the unsealed tail is judged by the checkpoint settings the lane runs with
       tailLimits: {

@@ -58,6 +58,7 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   "audit.torn-tail",
   "audit.gap",
   "audit.journal-gap",
+  "audit.journal-behind",
   // the booth (src/booth/)
   "booth.case",
   "booth.evidence",

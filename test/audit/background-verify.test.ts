@@ -1,14 +1,18 @@
 /**
  * The lane's background verify and a retention entry it wrote itself (src/audit/background-verify.ts):
  * verify names a `journal.retention` or `audit.retention` entry no checkpoint covers yet, also one the
- * running lane wrote just before the end of the walk and is sealing at once. Such a run is verified again
- * once the trail's seal under way is done (AuditTrail.sealPending), and only that run's result counts
- * (raises AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing.
+ * running lane wrote just before the end of the walk and is sealing at once. No walk starts while the
+ * journal's retention run (an entry per batch) is under way (Journal.retentionIdle); a run that failed
+ * with such an entry is verified again once retention is idle and the trail's seal under way is done
+ * (AuditTrail.sealPending), up to VERIFY_RUNS_MAX runs, and only the last run's result counts (raises
+ * AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BackgroundVerify } from "../../src/audit/background-verify.js";
+import { BackgroundVerify, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
 import { journalRetentionEvent } from "../../src/audit/events.js";
 import type { VerifyJob, VerifySummary } from "../../src/audit/verify-worker.js";
+import { acksOf } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
 import { forgeAppend, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
@@ -93,12 +97,23 @@ describe("the background verify and a retention entry not sealed yet", () => {
     await v.close();
   });
 
-  it("still not sealed after the seal under way (not the lane's own entry): the second run's failure counts", async () => {
-    const { v, runs, results, seal } = verifier([notSealed, notSealed]);
+  it("still not sealed after each seal under way (not the lane's own entry): the last of VERIFY_RUNS_MAX runs counts", async () => {
+    const { v, runs, results, seal, sealAsked } = verifier(Array(VERIFY_RUNS_MAX).fill(notSealed));
     seal.resolve();
     expect(await v.runNow()).toEqual(notSealed);
-    expect(runs).toHaveLength(2);
+    expect(runs).toHaveLength(VERIFY_RUNS_MAX);
+    expect(sealAsked()).toBe(VERIFY_RUNS_MAX - 1);
     expect(results).toEqual([notSealed]);
+    await v.close();
+  });
+
+  it("a long retention run (an entry per batch): a run that meets a newer entry not sealed yet runs again; the run that passes counts, nothing is raised before", async () => {
+    // before: only one run more, whose failure on the next batch's entry raised AUDIT_VERIFY_FAILED
+    const { v, runs, results, seal } = verifier([notSealed, notSealed, summary({})]);
+    seal.resolve();
+    expect(await v.runNow()).toMatchObject({ ok: true });
+    expect(runs).toHaveLength(3);
+    expect(results).toEqual([summary({})]);
     await v.close();
   });
 
@@ -109,6 +124,94 @@ describe("the background verify and a retention entry not sealed yet", () => {
     expect(results).toEqual([changedRow]);
     expect(sealAsked()).toBe(0);
     await v.close();
+  });
+});
+
+/** A BackgroundVerify whose runs answer `answers` in turn, beside a journal retention run the test ends. */
+function verifierBesideRetention(answers: VerifySummary[]) {
+  const runs: VerifyJob[] = [];
+  const results: VerifySummary[] = [];
+  const events: string[] = [];
+  const retention = deferred();
+  const idleAsked = deferred();
+  const v = new BackgroundVerify({
+    dataDir: dir,
+    laneId: null,
+    intervalMs: 0,
+    firstAfterMs: 3_600_000,
+    run: async (job) => {
+      runs.push(job);
+      events.push("run");
+      return answers[runs.length - 1]!;
+    },
+    sealPending: async () => {
+      events.push("seal");
+    },
+    retentionIdle: () => {
+      events.push("idle?");
+      idleAsked.resolve();
+      return retention.promise;
+    },
+    onResult: (s) => results.push(s),
+  });
+  return { v, runs, results, events, retention, idleAsked };
+}
+
+describe("the background verify and the journal's retention run under way", () => {
+  it("no walk starts while a retention run is under way; each run again waits for it too", async () => {
+    const { v, runs, results, events, retention, idleAsked } = verifierBesideRetention([
+      notSealed,
+      summary({}),
+    ]);
+    const done = v.runNow();
+    await idleAsked.promise;
+    expect(runs).toHaveLength(0);
+    retention.resolve();
+    expect(await done).toMatchObject({ ok: true });
+    expect(events).toEqual(["idle?", "run", "seal", "idle?", "run"]);
+    expect(results).toEqual([summary({})]);
+    await v.close();
+  });
+
+  it("closed while it waits for the retention run: no walk, no result", async () => {
+    const { v, runs, results, idleAsked } = verifierBesideRetention([summary({})]);
+    const done = v.runNow();
+    await idleAsked.promise;
+    await v.close();
+    expect(await done).toBeNull();
+    expect(runs).toHaveLength(0);
+    expect(results).toEqual([]);
+    expect(v.last()).toBeNull();
+  });
+
+  it("Journal.retentionIdle resolves at once with no run, and only once the run under way has ended", async () => {
+    let now = Date.UTC(2026, 10, 20);
+    let inFlight = true;
+    const lane = openBoundTrail(
+      dir,
+      {},
+      { now: () => new Date(now), retention: { days: 1, busy: () => inFlight, busyRetryMs: 1 } },
+    );
+    try {
+      await lane.journal.retentionIdle();
+      const recs = [1, 2].map((i) => lane.journal.commit(sampleRecord(i)));
+      lane.journal.markUploaded(acksOf(...recs), new Date(now));
+      now += 2 * 86_400_000;
+      const order: string[] = [];
+      // the run waits for the lane (a vehicle in flight) before its first batch
+      const run = lane.journal.runRetention().then((r) => {
+        order.push(`run ended (${r.deleted} deleted)`);
+      });
+      const idle = lane.journal.retentionIdle().then(() => {
+        order.push("idle");
+      });
+      inFlight = false;
+      await idle;
+      await run;
+      expect(order).toEqual(["run ended (2 deleted)", "idle"]);
+    } finally {
+      await lane.close();
+    }
   });
 });
 

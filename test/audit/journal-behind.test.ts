@@ -1,0 +1,174 @@
+/**
+ * journal.db behind the audit trail (docs/audit.md, "After a crash", step 3; docs/journal.md, "A damaged
+ * journal"): restored from a backup, or copied back from a copy of the data directory taken journal.db
+ * first. Its last record seq is below the journal seq of the trail's newest `record.commit` entry, which
+ * no crash leaves (a record's entry is built from its committed row). The start records an
+ * `audit.journal-behind` entry (alarm AUDIT_JOURNAL_BEHIND) naming both numbers, raises the journal's
+ * last seq past the trail's (none of those seqs is given out again) and refuses the journal as a damaged
+ * one: unhealthy now (the lane closes), its note refusing the next open until an operator acts.
+ */
+import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import { JournalErrorCodes } from "../../src/journal/errors.js";
+import { DAMAGED_FILE } from "../../src/journal/journal.js";
+import { openLane } from "../../src/lane/runtime.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { entries, openBoundTrail, restartAlarms, tempDir, verifyLane } from "./helpers.js";
+
+let dir: string;
+let cleanup: () => void;
+let backup: { dir: string; cleanup: () => void };
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir("etc-audit-behind-"));
+  backup = tempDir("etc-audit-behind-backup-");
+});
+
+afterEach(() => {
+  cleanup();
+  backup.cleanup();
+});
+
+/** journal.db and its WAL files of `from`, copied to `to` (what was there removed first). */
+function copyJournal(from: string, to: string): void {
+  for (const n of readdirSync(to)) if (/^journal\.db(-wal|-shm)?$/.test(n)) rmSync(join(to, n));
+  for (const n of readdirSync(from))
+    if (/^journal\.db(-wal|-shm)?$/.test(n)) copyFileSync(join(from, n), join(to, n));
+}
+
+/** A lane that committed `before` records, was backed up, committed `after` more; then the backup put back. */
+async function restoredFromBackup(data: string, before: number, after: number): Promise<void> {
+  let l = openBoundTrail(data);
+  for (let i = 1; i <= before; i++) l.journal.commit(sampleRecord(i));
+  await l.close();
+  copyJournal(data, backup.dir);
+  l = openBoundTrail(data);
+  for (let i = before + 1; i <= before + after; i++) l.journal.commit(sampleRecord(i));
+  await l.close();
+  copyJournal(backup.dir, data);
+}
+
+describe("journal.db behind the audit trail", () => {
+  it("the start records audit.journal-behind (AUDIT_JOURNAL_BEHIND) naming both numbers, raises last_seq past the trail's and refuses the journal", async () => {
+    await restoredFromBackup(dir, 2, 2);
+    const alarms: { code: string; message: string }[] = [];
+    const l = openBoundTrail(dir, { onAlarm: (code, message) => alarms.push({ code, message }) });
+    expect(alarms).toEqual([
+      {
+        code: "AUDIT_JOURNAL_BEHIND",
+        message:
+          "journal behind the audit trail: records after 2 are missing from the journal (journal.db's last " +
+          "record is seq 2, the trail committed up to 4): the lane does not trade on it until an operator acts",
+      },
+    ]);
+    const behind = entries(dir).filter((e) => e.type === "audit.journal-behind");
+    expect(behind).toHaveLength(1);
+    expect(behind[0]).toMatchObject({
+      severity: "alarm",
+      data: { missing: [3, 4], lastSeq: 2, newestCommit: { jseq: 4 } },
+    });
+    expect(behind[0]!.message).toMatch(
+      /^journal behind the audit trail: journal\.db's last record is seq 2, but the trail committed journal records up to 4 \(its record\.commit entry at seq \d+\): records after 2 are missing from the journal/,
+    );
+    // the lane does not trade on it: unhealthy for good (the controller closes the lane), and no seq the
+    // trail holds is given out again
+    expect(l.journal.healthy).toBe(false);
+    expect(l.journal.health().error).toMatchObject({ damaged: true, op: "audit trail check at start" });
+    expect(l.journal.lastSeq()).toBe(4);
+    expect(l.journal.recover()).toBe(false);
+    expect(() => l.journal.commit(sampleRecord(5))).toThrow(
+      expect.objectContaining({ code: JournalErrorCodes.JournalWrite }),
+    );
+    await l.close();
+    expect(existsSync(join(dir, DAMAGED_FILE))).toBe(true);
+
+    // the next start refuses the journal until an operator acts
+    expect(() => openBoundTrail(dir)).toThrow(
+      expect.objectContaining({
+        code: JournalErrorCodes.JournalOpen,
+        message: expect.stringContaining(
+          "JOURNAL_BEHIND_TRAIL; journal behind the audit trail: records after 2",
+        ),
+      }),
+    );
+
+    // the operator goes on with this journal: the note deleted, the lane starts without a new alarm and
+    // gives out seq 5; verify names the records the journal lacks and the lane's record of it, never a
+    // second commit of a record
+    rmSync(join(dir, DAMAGED_FILE));
+    expect(await restartAlarms(dir)).toEqual([]);
+    const again = openBoundTrail(dir);
+    expect(again.journal.healthy).toBe(true);
+    expect(again.journal.commit(sampleRecord(5)).seq).toBe(5);
+    await again.close();
+    const problems = verifyLane(dir).problems.map((p) => p.what);
+    expect(problems).toContainEqual(
+      expect.stringContaining(
+        "the lane recorded: journal behind the audit trail: journal.db's last record is seq 2",
+      ),
+    );
+    expect(problems.filter((p) => /committed again|comes after|was added/.test(p))).toEqual([]);
+  });
+
+  it("one record behind: named as a record, not a range", async () => {
+    await restoredFromBackup(dir, 3, 1);
+    expect(await restartAlarms(dir)).toEqual(["AUDIT_JOURNAL_BEHIND"]);
+    expect(entries(dir).find((e) => e.type === "audit.journal-behind")?.data).toMatchObject({
+      missing: [4, 4],
+      lastSeq: 3,
+    });
+  });
+
+  it("a journal.db that is not behind (a kill, a stop, a restart) raises nothing and trades on", async () => {
+    const l = openBoundTrail(dir);
+    for (let i = 1; i <= 3; i++) l.journal.commit(sampleRecord(i));
+    await l.close();
+    expect(await restartAlarms(dir)).toEqual([]);
+    const again = openBoundTrail(dir);
+    expect(again.journal.healthy).toBe(true);
+    expect(again.journal.commit(sampleRecord(4)).seq).toBe(4);
+    await again.close();
+    expect(existsSync(join(dir, DAMAGED_FILE))).toBe(false);
+  });
+
+  it("the lane opened on it stays closed (journal), and its next start is refused", async () => {
+    const root = join(import.meta.dirname, "../..");
+    const data = join(dir, "data");
+    const c = parseLaneConfig(
+      {
+        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+        rsu: { port: "in-process", protocol: "legacy" },
+        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+        dataDir: data,
+        tariff: join(root, "config/tariff.example.yaml"),
+        outputs: { sink: "log" },
+      },
+      "lane.yaml",
+      dir,
+    );
+    let lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    lane.journal.commit(sampleRecord(1));
+    await lane.close();
+    copyJournal(data, backup.dir);
+    lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    lane.journal.commit(sampleRecord(2));
+    await lane.close();
+    copyJournal(backup.dir, data);
+
+    lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    try {
+      await lane.controller.start();
+      expect(lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
+      expect(lane.journal.lastSeq()).toBe(2);
+    } finally {
+      await lane.close();
+    }
+    await expect(openLane(c, { transport: createTransportPair().lane, uplink: false })).rejects.toThrow(
+      /journal behind the audit trail/,
+    );
+  });
+});
