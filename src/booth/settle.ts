@@ -7,7 +7,7 @@
  *   settled as the transaction (settledBy booth-prove); the vehicle has paid.
  * - debited but the record cannot become a transaction (a newer transaction hides the TAC, 805A gave a
  *   TAC of all zeros, which proves nothing (evidence.ts), or the PSAM serial is unknown: no frame reported
- *   it, or only a B5 that contradicted the debit and is not shown to be this purchase): nothing
+ *   it, or only a B5 the lane did not verify that is not shown to be this purchase): nothing
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
  *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
@@ -17,7 +17,7 @@
  */
 import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
-import { debitedSettlement, notDebitedSettlement } from "./booth-records.js";
+import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { refuse } from "./charge.js";
@@ -107,18 +107,20 @@ function movedOn(a: Attempt, ev: CardEvidence): boolean {
  * Why the PSAM transaction serial the card's TAC covers is unknown for suspect `s`, debited as `v` says;
  * null when it is known (the record's `psamTransSerial`). The TAC covers the PSAM terminal and that serial
  * (docs/card-crypto.md §1.3); the card's 0018 record holds the terminal, not the serial, which only a B5
- * reported. A B5 that contradicted the debit (B5_MISMATCH) may describe another purchase (attemptOf): its
- * serial is this purchase's only when the B5 is shown to be this purchase, its TransTime the purchase time
- * sent and its PSAM terminal and card offline serial those of the card's record (only the balance
- * disagreed). Otherwise a settlement would pair the card's TAC with another purchase's PSAM fields, which
- * clearing cannot verify.
+ * reported. A DSRC suspect's B5 is one the lane did not verify (it would be a transaction otherwise:
+ * B5_MISMATCH contradicted the debit, B5_INCOMPLETE lacked a clearing field, B5_NO_DSRC was not a success,
+ * and the suspects a B8 wait ended keep such a B5), so it may describe another purchase: its serial is this
+ * purchase's only when the B5 is shown to be this purchase, its TransTime the purchase time sent and its
+ * PSAM terminal and card offline serial those of the card's record. Otherwise a settlement would pair the
+ * card's TAC with another purchase's PSAM fields, which clearing cannot verify. The booth's own unconfirmed
+ * debit (BOOTH_DEBIT_UNCONFIRMED) has the serial of its own PSAM's MAC1 for this purchase.
  */
 export function psamSerialUnknown(
   s: CommittedRecord,
   v: Pick<Extract<Verdict, { kind: "debited" }>, "offlineSerial" | "psamNo">,
 ): string | null {
   if (s.psamTransSerial === null) return "no frame reported the PSAM serial the TAC covers";
-  if (s.outcome !== "B5_MISMATCH") return null;
+  if (s.outcome === BOOTH_OUTCOMES.unconfirmed) return null;
   const b5Time = (s.extra as { b5TransTime?: unknown } | null)?.b5TransTime;
   const thisPurchase =
     b5Time === s.transTime &&
@@ -128,7 +130,7 @@ export function psamSerialUnknown(
     Number.parseInt(s.iccPaySerial, 16) === v.offlineSerial;
   if (thisPurchase) return null;
   return (
-    `the B5 that reported PSAM serial ${s.psamTransSerial} contradicted the debit (B5_MISMATCH) and is not shown ` +
+    `the B5 that reported PSAM serial ${s.psamTransSerial} (${s.outcome}: not verified by the lane) is not shown ` +
     `to be this purchase (B5: TransTime ${typeof b5Time === "string" ? b5Time : "not recorded"}, PSAM ${s.psamNo}, ` +
     `card serial ${s.iccPaySerial}; the card's record: ${s.transTime}, terminal ${v.psamNo}, serial ` +
     `${v.offlineSerial}): the PSAM serial the TAC covers is unknown`
