@@ -216,7 +216,7 @@ export async function settleSuspect(
   const psamUnknown = v.kind === "debited" ? psamSerialUnknown(s, v) : null;
   if (v.kind === "debited" && v.tac !== null && psamUnknown === null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later, true);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
@@ -274,7 +274,7 @@ export async function settleSuspect(
   }
   if (v.kind === "not-debited") {
     const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later, false);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -301,8 +301,11 @@ export async function settleSuspect(
 
 /**
  * The journal refused the booth's settlement: the suspect was settled meanwhile (the lane, from a late B5).
- * Settled as paid: the vehicle has paid, nothing is charged. Anything else: the case is refused with what
- * the record says now, and nothing is charged either (the card's evidence and the record disagree).
+ * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left: it pays its
+ * current one). Anything else: the case is refused with what the record says now, and nothing is charged
+ * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
+ * and the record disagree: a record settled otherwise than as paid, or settled as paid by a late B5 while
+ * the card says it was not debited.
  */
 function settledMeanwhile(
   ctx: BoothContext,
@@ -311,13 +314,15 @@ function settledMeanwhile(
   card: CardRead,
   data: Record<string, unknown>,
   later: boolean,
+  cardDebited: boolean,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
   const paid = now?.kind === "transaction";
   ctx.audit(
     "booth.evidence",
-    paid ? "info" : "warn",
-    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing`,
+    paid && cardDebited ? "info" : "warn",
+    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing` +
+      (paid && !cardDebited ? "; the card shows it was not debited" : ""),
     {
       ...data,
       ...recordIds(s),
