@@ -12,7 +12,8 @@
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
  *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
- *   ("not-debited-later" when the card has moved on since: the vehicle at hand pays its later trip).
+ *   ("not-debited-later" when the card has moved on since, its 0019 neither the attempt's write nor the
+ *   entry it held then: the vehicle at hand pays its later trip).
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
@@ -25,7 +26,7 @@ import type { RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
-import { sameStationWrite } from "./record-0019.js";
+import { sameEntry, sameStationWrite } from "./record-0019.js";
 
 export type SettleResult =
   | "debited"
@@ -47,8 +48,9 @@ export type SettleResult =
    */
   | "paid-listed"
   /**
-   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is a
-   * later write than the attempt's): the vehicle at hand is on a later trip, and pays for it now
+   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is
+   * neither the attempt's write nor the entry it held at the attempt: movedOn): the vehicle at hand is on a
+   * later trip, and pays for it now
    */
   | "not-debited-later";
 
@@ -93,14 +95,23 @@ function paidOrListed(
 }
 
 /**
- * The card has moved on since the attempt: its 0019 is no longer the attempt's write but a later one (a new
- * entry, another exit). A card still on the attempt's trip shows that write: a debit commits it with the
- * 0019 (UPDATE CAPP DATA CACHE). Without the attempt's write or a readable 0019, the card has not (the
- * vehicle is taken to be the suspect's own, as before).
+ * The card has moved on since the attempt of suspect `s`: its 0019 is a write made after the attempt (a new
+ * entry, another exit), judged without comparing the clocks of different stations.
+ * - debited: the debit committed the attempt's write with it (UPDATE CAPP DATA CACHE), so a card still on
+ *   the attempt's trip shows that write; a later one means it has moved on.
+ * - not debited: the attempt's write never reached the card, so a card still on the trip shows what it
+ *   showed at the attempt: the entry the suspect kept (`s.entry`, another station's write, stamped by that
+ *   station's clock). The card has moved on only when its 0019 is neither that entry nor the attempt's
+ *   write. Before, a later time than the attempt's said so, and an entry station whose clock ran ahead by
+ *   more than the trip made a card still on its trip read as moved on (charged on another vehicle's case).
+ * Without the attempt's write (debited) or a 0019 on the card, it has not: the vehicle is taken to be the
+ * suspect's own, as before.
  */
-function movedOn(a: Attempt, ev: CardEvidence): boolean {
+function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, debited: boolean): boolean {
   const now = ev.record0019;
-  return a.write !== null && now !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
+  if (now === null || now.status === 0) return false;
+  if (debited) return a.write !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
+  return !(a.write !== null && sameStationWrite(now, a.write)) && !sameEntry(now, s.entry);
 }
 
 /**
@@ -199,7 +210,7 @@ export async function settleSuspect(
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
   // whatever the verdict: a card proved not debited on a trip it has left is on a later one now too
-  const later = movedOn(attempt, ev);
+  const later = movedOn(s, attempt, ev, v.kind === "debited");
   const data = {
     seq: s.seq,
     tradeId: s.tradeId,
@@ -207,7 +218,12 @@ export async function settleSuspect(
     ...evidenceData(ev, v),
     why: v.why,
     ...(later
-      ? { movedOn: "the card's 0019 is a later write than the attempt's: the vehicle pays this trip" }
+      ? {
+          movedOn:
+            v.kind === "debited"
+              ? "the card's 0019 is a later write than the attempt's: the vehicle pays this trip"
+              : "the card's 0019 is neither the attempt's write nor the entry it held at the attempt: the vehicle pays this trip",
+        }
       : {}),
   };
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };

@@ -106,6 +106,42 @@ async function settle(s: CommittedRecord, ev: CardEvidence, meanwhile?: Partial<
   return { r, audits };
 }
 
+// review: for "not debited" the card's 0019 is still the entry it held at the attempt (another station's
+// write): "moved on" rested only on that station's clock being later than this lane's attempt
+describe("a suspect the card proves not debited: has the card moved on since? (settle.ts movedOn)", () => {
+  it.each([
+    [
+      "the entry it held at the attempt, stamped after the attempt by an entry station whose clock runs ahead",
+      "not-debited",
+      entryAt("0101", "10:30:00"),
+      entryAt("0101", "10:30:00"),
+    ],
+    [
+      "the entry it held at the attempt, stamped before it",
+      "not-debited",
+      entryAt("0101", "09:00:00"),
+      entryAt("0101", "09:00:00"),
+    ],
+    [
+      "a new entry, stamped before the attempt by a station whose clock runs behind",
+      "not-debited-later",
+      entryAt("0101", "09:00:00"),
+      entryAt("0105", "10:00:00"),
+    ],
+    [
+      "a new entry at the same station and lane, stamped after the attempt",
+      "not-debited-later",
+      entryAt("0101", "09:00:00"),
+      entryAt("0101", "11:30:00"),
+    ],
+    ["none, as at the attempt", "not-debited", null, null],
+    ["an entry, where it held none at the attempt", "not-debited-later", null, entryAt("0105", "11:30:00")],
+  ] as const)("its 0019 %s: %s", async (_, expected, atAttempt, now) => {
+    const { r } = await settle(suspect(atAttempt), notDebited(now));
+    expect(r).toBe(expected);
+  });
+});
+
 describe("a suspect the lane settled as paid from a late B5 while the card says it was not debited (settle.ts)", () => {
   const paidByB5 = { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED", revision: 2 } as const;
 
