@@ -444,8 +444,18 @@ export class CardLoop implements DeskWork, RecoverySlot {
       this.setMoney(true);
       const events = this.cardEvents;
       let r: Awaited<ReturnType<typeof settleSuspect>>;
+      // not debited: the vehicle at the booth pays on the case the collector took for it, or, once the
+      // card has moved on (a later trip), on the case picked for it, as for a debit on an earlier trip;
+      // else on the case settled (the queue's pick for a card nobody named is another vehicle's). Decided
+      // before the settlement is written, which names it (settle.ts payOn)
+      let pay: BoothCase | undefined;
+      const payOn = (later: boolean): BoothCase => {
+        const other = later || (picked !== undefined && desk.isTaken(picked.id));
+        pay = payCaseOf(open, c, other ? picked : undefined);
+        return pay;
+      };
       try {
-        r = await settleSuspect(ctx, open, c, card, signal);
+        r = await settleSuspect(ctx, open, c, card, signal, payOn);
       } catch (e) {
         // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
         // journal is written only once the evidence is in); the collector puts the card back
@@ -475,17 +485,20 @@ export class CardLoop implements DeskWork, RecoverySlot {
         return;
       }
       if (r === "paid-earlier")
-        c = this.payingCase(open, c, picked, `paid on an earlier trip: suspect ${open.tradeId}`);
-      else {
-        // not debited: the vehicle at the booth pays on the case the collector took for it, or, once the
-        // card has moved on (a later trip), on the case picked for it, as for a debit on an earlier trip;
-        // else on the case settled (the queue's pick for a card nobody named is another vehicle's)
-        const other = r === "not-debited-later" || (picked !== undefined && desk.isTaken(picked.id));
         c = this.payingCase(
           open,
           c,
-          other ? picked : undefined,
-          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${other && picked ? `case ${picked.id}` : "it"}`,
+          payCaseOf(open, c, picked),
+          `paid on an earlier trip: suspect ${open.tradeId}`,
+        );
+      else {
+        // not debited: on the case the settlement named (payOn)
+        const p = pay ?? c;
+        c = this.payingCase(
+          open,
+          c,
+          p,
+          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
         );
       }
     }
@@ -558,33 +571,22 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 
   /**
-   * The case the vehicle at the booth pays on, once the suspect `open` was settled on case `settled`:
-   * `picked` (the case the collector took, else the desk's pick) when it is given and is not the suspect's
-   * trip's (`settled`, the suspect's own), with that case's class and OBU; else `settled`, as the vehicle
-   * taken to be the suspect's own. The suspect's trip's cases other than that one close for good (`why`;
-   * noted, so the queue rebuilt at start agrees: it takes a record settled "not debited" back only when it
-   * was worked on its own case, cases.ts).
+   * The vehicle at the booth pays on `pay` (payCaseOf), once the suspect `open` was settled on case
+   * `settled`: the suspect's trip's cases other than that one close for good (`why`; noted, so the queue
+   * rebuilt at start agrees, cases.ts; a "not debited" settlement that named another case to pay closes the
+   * suspect's own there by itself: the note is a second line of defence).
    *
-   * - debited on an earlier trip (settle.ts "paid-earlier"): that trip is paid; `picked` is given, as the
-   *   vehicle at the booth is on a later trip.
-   * - not debited: `settled` stays until this vehicle pays, also after a restart (the settlement names it
-   *   and closes nothing: cases.ts linkOf); when it is another case of the same vehicle than the suspect's
-   *   own, it stands for the vehicle. `picked` is given when the collector took it, or when the card has
-   *   moved on since ("not-debited-later"): the suspect's trip is one the card has left.
+   * - debited on an earlier trip (settle.ts "paid-earlier"): that trip is paid.
+   * - not debited: `pay` is the case the settlement named, which stays until this vehicle pays, also after a
+   *   restart (the settlement closes nothing: cases.ts linkOf); when it is another case of the same vehicle
+   *   than the suspect's own, it stands for the vehicle.
    *
    * The case to charge becomes the active one, so a cancel of it is refused while it may be debited. When
    * it is another case, `handle` asks whether its OBU is held (held()) before charging it, and the checks
    * look its OBU up on the status list.
    */
-  private payingCase(
-    open: CommittedRecord,
-    settled: BoothCase,
-    picked: BoothCase | undefined,
-    why: string,
-  ): BoothCase {
+  private payingCase(open: CommittedRecord, settled: BoothCase, pay: BoothCase, why: string): BoothCase {
     const desk = this.d.desk;
-    const earlier = new Set([settled.id, `s${open.seq}`]);
-    const pay = picked && !earlier.has(picked.id) ? picked : settled;
     for (const x of [settled, desk.get(`s${open.seq}`)])
       if (x && x.id !== pay.id) {
         desk.release(x);
@@ -621,6 +623,18 @@ function onItsTrip(
 ): CommittedRecord | null {
   const write = s ? attemptOf(s, role).write : null;
   return write !== null && sameStationWrite(card.last, write) ? s : null;
+}
+
+/**
+ * The case the vehicle at the booth pays on, once the suspect `open` was settled on case `settled`:
+ * `picked` (the case the collector took, else the desk's pick) when it is given and is not the suspect's
+ * trip's (`settled`, the suspect's own), with that case's class and OBU; else `settled`, as the vehicle
+ * taken to be the suspect's own. `picked` is given for a debit on an earlier trip (the vehicle at the booth
+ * is on a later one), and for "not debited" when the collector took it or the card has moved on since.
+ */
+function payCaseOf(open: CommittedRecord, settled: BoothCase, picked: BoothCase | undefined): BoothCase {
+  const earlier = new Set([settled.id, `s${open.seq}`]);
+  return picked && !earlier.has(picked.id) ? picked : settled;
 }
 
 /** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */

@@ -197,12 +197,20 @@ export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unkno
   };
 }
 
+/**
+ * Settles suspect `s` from the card on the reader, worked on case `c` (its own vehicle's). `payOn`: for a
+ * "not debited" verdict, the case the vehicle at the booth will pay on, given whether the card has moved
+ * on since (card-loop.ts payingCase); the settlement names it (`evidence.boothCase`), so a restart rebuilds
+ * the suspect's own case only when that case is the one to pay (cases.ts notDebitedOwnCase): the settlement
+ * alone closes it otherwise, in the same write. Default: `c`.
+ */
 export async function settleSuspect(
   ctx: BoothContext,
   s: CommittedRecord,
   c: BoothCase,
   card: CardRead,
   signal: AbortSignal,
+  payOn: (later: boolean) => BoothCase = () => c,
 ): Promise<SettleResult> {
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
@@ -289,7 +297,7 @@ export async function settleSuspect(
     return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
-    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
+    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, payOn(later), data));
     if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later, false);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;

@@ -567,6 +567,43 @@ describe("the booth over ptys", () => {
     );
   });
 
+  // review: the settlement named the suspect's own case, and only the note written after it closed that case;
+  // a restart between the two brought it back, and the card then paid on it with the suspect's class and OBU
+  it.each([
+    ["that has moved on (a later entry in its 0019)", true],
+    ["still on its trip", false],
+  ])(
+    "a suspect's card proved not debited, %s, put on for the vehicle the collector took, and the lane restarted before the suspect's own case was noted closed: the settlement names the taken case, the suspect's own case does not come back",
+    async (_, movesOn) => {
+      await boothTest(
+        { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+        async (t) => {
+          const { atBooth, suspect, stop } = await notDebitedTaken(t, movesOn);
+          // the lane dies right after the settlement's commit: the note closing the suspect's own case is
+          // never written, and the charge never runs (here: refused, the taken vehicle's OBU held)
+          t.lane.journal.noteCaseClosed = () => {
+            throw new Error("the lane died before the note");
+          };
+          t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
+          t.reader.present(CARD);
+          await t.prompt("NOT_DEBITED");
+          await t.prompt("HELD");
+          await t.boothIdle();
+          expect(t.lane.journal.get(suspect.seq)).toMatchObject({
+            kind: "stop",
+            outcome: "SUSPECT_NOT_DEBITED",
+            extra: { settlement: { evidence: { boothCase: { id: atBooth, seq: stop.seq } } } },
+          });
+          t.reader.remove();
+          await t.restartLane();
+          // before: the suspect's own case came back beside the taken one (the settlement named it)
+          expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+          expect(t.ledger()).toEqual([]);
+        },
+      );
+    },
+  );
+
   it.each([
     [
       "the lane's trade guards hold its OBU",
