@@ -504,11 +504,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     }
     // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
     // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
-    // settled no longer holds anything there, another one still does. The guards' memory is asked when no
-    // suspect was settled, and when the case to charge is not the one settled (payingCase: another
-    // vehicle's case, its OBU maybe held by a debit of its own); on the settled case the settlement
-    // released its card and OBU from it
-    if (this.held(card.cardId, c.obuSerial, !open || c !== settling)) {
+    // settled no longer holds anything there, another one still does. The guards' memory is asked too,
+    // unless the case's OBU is the settled suspect's own, which the settlement released from it (with the
+    // suspect's card): another vehicle's case (payingCase), or one that names the suspect's card with
+    // another OBU, may have its OBU held by a debit of its own
+    if (this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         case: caseLink(c),
