@@ -444,18 +444,19 @@ export class CardLoop implements DeskWork, RecoverySlot {
       this.setMoney(true);
       const events = this.cardEvents;
       let r: Awaited<ReturnType<typeof settleSuspect>>;
-      // not debited: the vehicle at the booth pays on the case the collector took for it, or, once the
-      // card has moved on (a later trip), on the case picked for it, as for a debit on an earlier trip;
-      // else on the case settled (the queue's pick for a card nobody named is another vehicle's). Decided
-      // before the settlement is written, which names it (settle.ts payOn)
+      // the vehicle at the booth is on the case the collector took for it, or, once the card has moved on
+      // (a later trip), on the case picked for it, as for a debit on an earlier trip; else on the case
+      // settled (the queue's pick for a card nobody named is another vehicle's). Not debited: it pays
+      // there, decided before the settlement is written, which names it; debited on this trip with another
+      // vehicle's case taken: that vehicle is not passed on the debit and pays there (settle.ts atBooth)
       let pay: BoothCase | undefined;
-      const payOn = (later: boolean): BoothCase => {
+      const atBooth = (later: boolean): BoothCase => {
         const other = later || (picked !== undefined && desk.isTaken(picked.id));
         pay = payCaseOf(open, c, other ? picked : undefined);
         return pay;
       };
       try {
-        r = await settleSuspect(ctx, open, c, card, signal, payOn);
+        r = await settleSuspect(ctx, open, c, card, signal, atBooth);
       } catch (e) {
         // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
         // journal is written only once the evidence is in); the collector puts the card back
@@ -479,8 +480,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
       }
-      // not debited, or debited on an earlier trip (the card has moved on since): this vehicle pays now
-      if (r !== "not-debited" && r !== "not-debited-later" && r !== "paid-earlier") {
+      // not debited, or debited on an earlier trip (the card has moved on since), or debited on this trip
+      // with another vehicle's case taken for the card: this vehicle pays now
+      if (r !== "not-debited" && r !== "not-debited-later" && r !== "paid-earlier" && r !== "paid-other") {
         await ctx.signal("refused");
         return;
       }
@@ -492,13 +494,15 @@ export class CardLoop implements DeskWork, RecoverySlot {
           `paid on an earlier trip: suspect ${open.tradeId}`,
         );
       else {
-        // not debited: on the case the settlement named (payOn)
+        // on the case atBooth gave (for "not debited": the one the settlement named)
         const p = pay ?? c;
         c = this.payingCase(
           open,
           c,
           p,
-          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
+          r === "paid-other"
+            ? `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`
+            : `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
         );
       }
     }
@@ -576,7 +580,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
    * rebuilt at start agrees, cases.ts; a "not debited" settlement that named another case to pay closes the
    * suspect's own there by itself: the note is a second line of defence).
    *
-   * - debited on an earlier trip (settle.ts "paid-earlier"): that trip is paid.
+   * - debited on an earlier trip (settle.ts "paid-earlier"), or on this trip with another vehicle's case
+   *   taken for the card ("paid-other": `pay` is that case): the suspect's trip is paid.
    * - not debited: `pay` is the case the settlement named, which stays until this vehicle pays, also after a
    *   restart (the settlement closes nothing: cases.ts linkOf); when it is another case of the same vehicle
    *   than the suspect's own, it stands for the vehicle.

@@ -52,7 +52,15 @@ export type SettleResult =
    * neither the attempt's write nor the entry it held at the attempt: movedOn): the vehicle at hand is on a
    * later trip, and pays for it now
    */
-  | "not-debited-later";
+  | "not-debited-later"
+  /**
+   * the suspect's debit happened on the card's current trip, but the collector took another vehicle's case
+   * for the card: that vehicle is not passed on it (no barrier) and pays its own trip on its case
+   */
+  | "paid-other";
+
+/** Where the vehicle at the booth goes on from a suspect whose debit happened; null: it has paid. */
+type Onward = Extract<SettleResult, "paid-earlier" | "paid-other"> | null;
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
@@ -198,11 +206,15 @@ export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unkno
 }
 
 /**
- * Settles suspect `s` from the card on the reader, worked on case `c` (its own vehicle's). `payOn`: for a
- * "not debited" verdict, the case the vehicle at the booth will pay on, given whether the card has moved
- * on since (card-loop.ts payingCase); the settlement names it (`evidence.boothCase`), so a restart rebuilds
- * the suspect's own case only when that case is the one to pay (cases.ts notDebitedOwnCase): the settlement
- * alone closes it otherwise, in the same write. Default: `c`.
+ * Settles suspect `s` from the card on the reader, worked on case `c` (its own vehicle's). `atBooth`: the
+ * case of the vehicle at the booth, given whether the card has moved on since (card-loop.ts payCaseOf);
+ * default `c`.
+ * - not debited: the case the vehicle pays on. The settlement names it (`evidence.boothCase`), so a restart
+ *   rebuilds the suspect's own case only when that case is the one to pay (cases.ts notDebitedOwnCase):
+ *   the settlement alone closes it otherwise, in the same write.
+ * - debited on the card's current trip: a case other than `c` is another vehicle's, the one the collector
+ *   took for this card. That vehicle is not passed on the suspect's debit ("paid-other"): no barrier, and
+ *   it pays its own trip on its case (card-loop.ts: its OBU held- and list-checked before any charge).
  */
 export async function settleSuspect(
   ctx: BoothContext,
@@ -210,7 +222,7 @@ export async function settleSuspect(
   c: BoothCase,
   card: CardRead,
   signal: AbortSignal,
-  payOn: (later: boolean) => BoothCase = () => c,
+  atBooth: (later: boolean) => BoothCase = () => c,
 ): Promise<SettleResult> {
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
@@ -234,27 +246,32 @@ export async function settleSuspect(
         }
       : {}),
   };
+  /** the suspect's debit happened: the vehicle at the booth is on a later trip, or another vehicle; null: it has paid */
+  const onward = (): Onward => (later ? "paid-earlier" : atBooth(false).id !== c.id ? "paid-other" : null);
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   // the entries about this settlement name its card and OBU (the settlement's evidence, `data`, does not)
   const about = { ...data, ...recordIds(s) };
   const psamUnknown = v.kind === "debited" ? psamSerialUnknown(s, v) : null;
   if (v.kind === "debited" && v.tac !== null && psamUnknown === null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later, true);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
-    if (later) {
+    const on = onward();
+    if (on) {
       ctx.recorded(settled, false, null);
       ctx.audit(
         "booth.settled",
         "info",
-        `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`,
+        on === "paid-earlier"
+          ? `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`
+          : `suspect ${s.tradeId} settled at the booth: debited (${v.why}); the collector took another vehicle's case for the card: not passed on this debit`,
         about,
       );
-      return "paid-earlier";
+      return on;
     }
     const bar = listedNow(ctx, card, s);
     ctx.recorded(settled, bar === null, null);
@@ -291,14 +308,15 @@ export async function settleSuspect(
     }
     if (noted) ctx.lane.guards.release(key);
     else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
-    if (later) return "paid-earlier";
+    const on = onward();
+    if (on) return on;
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
-    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, payOn(later), data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later, false);
+    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, atBooth(later), data));
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, false);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -325,8 +343,8 @@ export async function settleSuspect(
 
 /**
  * The journal refused the booth's settlement: the suspect was settled meanwhile (the lane, from a late B5).
- * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left: it pays its
- * current one). Anything else: the case is refused with what the record says now, and nothing is charged
+ * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
+ * vehicle's case taken for the card: that vehicle pays its own trip, `onward`). Anything else: the case is refused with what the record says now, and nothing is charged
  * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
  * and the record disagree: a record settled otherwise than as paid, or settled as paid by a late B5 while
  * the card says it was not debited.
@@ -337,7 +355,7 @@ function settledMeanwhile(
   c: BoothCase,
   card: CardRead,
   data: Record<string, unknown>,
-  later: boolean,
+  onward: () => Onward,
   cardDebited: boolean,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
@@ -355,7 +373,8 @@ function settledMeanwhile(
   );
   if (!paid) return "unknown";
   ctx.lane.guards.release({ cardId: s.cardId, obuSerial: s.obuSerial });
-  if (later) return "paid-earlier";
+  const on = onward();
+  if (on) return on;
   const bar = listedNow(ctx, card, s);
   if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
   return paidOrListed(ctx, s, c, bar, "settled-meanwhile");

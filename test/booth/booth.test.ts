@@ -719,6 +719,46 @@ describe("the booth over ptys", () => {
     );
   });
 
+  // review: the paid branch closed the suspect's cases and opened the barrier for whoever stood there; the
+  // case the collector took for the card stayed taken, its OBU never looked up
+  it.each([
+    ["", "REFUSED_NO_ENTRY_INFO", false],
+    [" while the lane's trade guards hold its OBU", "HELD", true],
+  ])(
+    "a suspect's card that paid on the trip it is still on, put on for another vehicle the collector took%s: that vehicle is not passed on the suspect's debit (no barrier), its case is refused (%s) and stays taken; the suspect's case closes",
+    async (_, step, hold) => {
+      await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
+        const earlier = await t.caseQueued("B5_NO_DSRC");
+        const atBooth = await t.caseQueued("OBU_NO_CARD");
+        const [suspect, stop] = t.records();
+        expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+        const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        if (hold) t.lane.controller.guards.hold({ obuSerial: stop!.obuSerial! });
+        t.reader.present(CARD);
+        // before: SETTLED, the barrier opened for the vehicle at the booth, its case left taken
+        const refused = await t.prompt(step);
+        expect(refused).toMatchObject({ caseId: atBooth });
+        await t.boothIdle();
+        // the card paid the suspect's trip: that record is settled as the card proves it
+        expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          extra: { settlement: { settledBy: "booth-prove", evidence: { boothCase: { id: earlier } } } },
+        });
+        expect(t.outputs.filter((o) => o.type === "barrier")).toEqual([]);
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(0);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+        expect(t.lane.booth?.cases().map((c) => [c.id, c.status])).toEqual([[atBooth, "taken"]]);
+        t.reader.remove();
+        await t.restartLane();
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+      });
+    },
+  );
+
   it("a suspect's card that has moved on, refused as held on the vehicle the collector took: after a lane restart the earlier trip's case stays closed, the taken case is back", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
       const { atBooth, stop } = await laterTripTaken(t);
