@@ -472,9 +472,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
       }
       this.setMoney(false);
       if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile" || r === "paid-listed") {
-        // the vehicle has paid: its cases close (the suspect's own and the one at hand); a card or OBU on
-        // the status list now keeps the barrier closed (settle.ts listedNow) and the beep says refused
-        for (const x of [c, desk.get(`s${open.seq}`)])
+        // the vehicle has paid: its cases close (the suspect's own, the one at hand, and a case the
+        // collector took for the card that names no OBU: taken to be this vehicle, settle.ts onward); a
+        // card or OBU on the status list now keeps the barrier closed (settle.ts listedNow) and the beep
+        // says refused
+        for (const x of new Set([c, desk.get(`s${open.seq}`), pay]))
           if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");

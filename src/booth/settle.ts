@@ -246,8 +246,16 @@ export async function settleSuspect(
         }
       : {}),
   };
-  /** the suspect's debit happened: the vehicle at the booth is on a later trip, or another vehicle; null: it has paid */
-  const onward = (): Onward => (later ? "paid-earlier" : atBooth(false).id !== c.id ? "paid-other" : null);
+  /**
+   * the suspect's debit happened: the vehicle at the booth is on a later trip, or another vehicle (the case
+   * taken for the card names another OBU than the suspect's); null: it has paid. A case taken that names no
+   * OBU (a walk-up, an OBU not read) may be the suspect's vehicle itself: taken to be it, as before
+   */
+  const onward = (): Onward => {
+    if (later) return "paid-earlier";
+    const b = atBooth(false);
+    return b.id !== c.id && b.obuSerial !== null ? "paid-other" : null;
+  };
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   // the entries about this settlement name its card and OBU (the settlement's evidence, `data`, does not)
   const about = { ...data, ...recordIds(s) };

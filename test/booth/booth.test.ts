@@ -759,6 +759,26 @@ describe("the booth over ptys", () => {
     },
   );
 
+  it("a suspect's card that paid on the trip it is still on, put on for a walk-up the collector took (no OBU: maybe the suspect's vehicle itself): taken to be it, settled and passed; the walk-up closes with the suspect's case", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+      });
+      expect(t.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+      // before: the walk-up stayed taken, and the next card put on was charged on it
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("a suspect's card that has moved on, refused as held on the vehicle the collector took: after a lane restart the earlier trip's case stays closed, the taken case is back", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
       const { atBooth, stop } = await laterTripTaken(t);
