@@ -100,8 +100,12 @@ export async function recover(
   if (p.paid) return commitPaid(ctx, pd, p.paid, watch, signal);
   ctx.counters.recoveries++;
   const t0 = ctx.now();
-  /** the screen shows the wait for the card already (shown once as it begins, not at every poll) */
+  /** the wait screen is up: shown as the wait begins, then refreshed only after a poll the reader answered */
   let waiting = false;
+  /** the reader answered the last poll, with no event since: the wait screen's seconds may move on */
+  let polled = false;
+  /** a card was refused as not the original (NOT_ORIGINAL stays while the watch says "done") */
+  let refused = false;
   for (;;) {
     if (signal.aborted) return "closed";
     const gen = ctx.gen(); // an event from now on ends a wait below at once
@@ -114,11 +118,21 @@ export async function recover(
       );
     const secs = Math.ceil(left / 1000);
     if (watch.state === "absent" || watch.state === "done") {
-      if (!waiting) ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+      // "not the original" while the card refused lies on the reader, else "put the original back"; the
+      // seconds left count down at each poll the reader answered (effects.ts drops a screen shown again
+      // unchanged). Not after an event: a screen it put up (the link down) stays until the reader answers
+      if (!waiting || polled)
+        ctx.show(
+          watch.state === "done" && refused
+            ? PROMPTS.notOriginal(p.cardId, secs)
+            : PROMPTS.putBack(p.cardId, secs),
+          c,
+        );
       waiting = true;
+      polled = false;
       // a card event ends the wait at once; without one, the reader is asked again every POLL_MS
       await ctx.wait(Math.min(POLL_MS, left), signal, gen);
-      if (ctx.gen() === gen && !signal.aborted) await pollReader(ctx, watch, gen, signal);
+      if (ctx.gen() === gen && !signal.aborted) polled = await pollReader(ctx, watch, gen, signal);
       continue;
     }
     waiting = false;
@@ -150,7 +164,10 @@ export async function recover(
       // nothing more with this card until one is put on the reader again, unless that happened already
       // while it was read (the original put back in its place: read at once)
       if (ctx.gen() === gen) watch.state = "done";
+      refused = true;
       ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
+      // that screen stays while the card lies there (the wait does not put "put back" over it at once)
+      waiting = true;
       await ctx.signal("refused");
       ctx.audit(
         "booth.recovery",
@@ -186,30 +203,32 @@ export async function recover(
 }
 
 /**
- * Whether a card lies on the reader, asked with a bare activate (nothing is read or sent to the card): a
- * card found where the watch says "absent" is read (the watch "unknown"); "no card" where it says "done"
- * (a card that was not the original lay there) means that card has left ("absent"), so the next card put
- * on is found and read. Another card still lying there stays "done" (it was refused once: not read and
- * refused again at every poll). An answer with a card event since `gen` is stale and changes nothing;
- * any other failure (the link down, a busy reader) leaves the watch as it is until the next poll.
+ * Whether a card lies on the reader, asked with a bare activate (the card powered and activated: no APDU,
+ * nothing that moves money): a card found where the watch says "absent" is read (the watch "unknown");
+ * "no card" where it says "done" (a card that was not the original lay there) means that card has left
+ * ("absent"), so the next card put on is found and read. Another card still lying there stays "done" (it
+ * was refused once: not read and refused again at every poll). True when the reader answered (a card or
+ * none) with no card event since `gen`; an answer after one is stale and changes nothing, and any other
+ * failure (the link down, a busy reader) leaves the watch as it is until the next poll: false.
  */
 async function pollReader(
   ctx: BoothContext,
   watch: CardWatch,
   gen: number,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   let found: boolean;
   try {
     await ctx.reader.activate(signal);
     found = true;
   } catch (e) {
-    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return;
+    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return false;
     found = false;
   }
-  if (ctx.gen() !== gen) return;
+  if (ctx.gen() !== gen) return false;
   if (found && watch.state === "absent") watch.state = "unknown";
   else if (!found && watch.state === "done") watch.state = "absent";
+  return true;
 }
 
 /**
