@@ -126,7 +126,14 @@ function rig(wakeup?: Wakeup) {
   return { watch, abort, shown, seconds, committed, waits, cardEvent, apdus, activate, run };
 }
 
-const card = (cardId: string) => ({ cardId, last: null }) as unknown as CardRead;
+/** The UIDs the cards answer an activate with. */
+const UID: Record<string, Buffer> = {
+  [ORIGINAL]: Buffer.from("01020304", "hex"),
+  [OTHER]: Buffer.from("0a0b0c0d", "hex"),
+};
+
+const card = (cardId: string) =>
+  ({ cardId, last: null, activation: { uid: UID[cardId] } }) as unknown as CardRead;
 
 describe("the card watch during a recovery", () => {
   const reads = vi.mocked(readCard);
@@ -224,7 +231,7 @@ describe("the reader polled while a recovery waits for the original card (its ca
     expect(r.activate).toHaveBeenCalledTimes(3);
     expect(reads).not.toHaveBeenCalled();
     // the card put back; its CARD_EVENT dropped on the line (no card event, no wake)
-    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
     await vi.advanceTimersByTimeAsync(POLL_MS);
     expect(r.activate).toHaveBeenCalledTimes(4);
     // before: no read until the deadline (two minutes), then BOOTH_DEBIT_UNCONFIRMED
@@ -242,7 +249,7 @@ describe("the reader polled while a recovery waits for the original card (its ca
       throw err(ReaderErrorCodes.Aborted);
     });
     // the other card still lies there at the first poll (refused once: not read again), gone at the second
-    r.activate.mockResolvedValueOnce({ uid: Buffer.from("0a0b0c0d", "hex") });
+    r.activate.mockResolvedValueOnce({ uid: UID[OTHER] });
     const result = r.run();
     await vi.advanceTimersByTimeAsync(2 * POLL_MS + POLL_MS / 2);
     // NOT_ORIGINAL stays (counting down) while the other card lies there, PUT_BACK once it has left
@@ -253,7 +260,7 @@ describe("the reader polled while a recovery waits for the original card (its ca
     expect(reads).toHaveBeenCalledTimes(1);
     expect(r.watch.state).toBe("absent");
     // the original put on
-    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
     await vi.advanceTimersByTimeAsync(POLL_MS);
     expect(reads).toHaveBeenCalledTimes(2);
     expect(await result).toBe("closed");
@@ -280,5 +287,29 @@ describe("the reader polled while a recovery waits for the original card (its ca
     expect(r.seconds).toEqual([120, 116]);
     r.abort.abort();
     expect(await result).toBe("closed");
+  });
+
+  // review: in "done" a poll that found a card kept "done", whichever card it was
+  it("another card refused, then swapped for the original within one poll, both card events lost: the poll finds a card with another UID than the one refused, and reads it", async () => {
+    const r = rig(new Wakeup());
+    reads.mockResolvedValueOnce(card(OTHER));
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort();
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    // the other card still lies there at the first poll (refused once: not read again)
+    r.activate.mockResolvedValue({ uid: UID[OTHER] });
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(POLL_MS + POLL_MS / 2);
+    expect(r.activate).toHaveBeenCalledTimes(1);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(r.watch.state).toBe("done");
+    // lifted and the original put on between two polls: the reader never seen empty
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    // before: "done" kept until the deadline, then BOOTH_DEBIT_UNCONFIRMED with the original on the reader
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(await result).toBe("closed");
+    expect(r.committed).toEqual([]);
   });
 });
