@@ -10,7 +10,9 @@
  *   it, or only a B5 the lane did not verify that is not shown to be this purchase): nothing
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
- *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
+ *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier"); still on
+ *   that trip, but the collector took another vehicle's case for the card (one naming another OBU): that
+ *   vehicle is not passed on the debit and pays its own trip ("paid-other").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
  *   ("not-debited-later" when the card has moved on since, its 0019 neither the attempt's write nor the
  *   entry it held then: the vehicle at hand pays its later trip).
