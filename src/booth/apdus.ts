@@ -40,13 +40,14 @@ export const DEFAULT_PURCHASE_KEYS: PurchaseKeys = { keyIndex: 1, levels: 2 };
 export const TRANS_TYPE_COMPOSITE = 0x09;
 
 /**
- * 0018 transaction types whose 2-byte serial is the card's offline serial (PBOC): ED purchase (05), EP
- * purchase (06), composite purchase (09). A load (01 ED, 02 EP: 圈存) or any other type carries the online
- * serial there, another counter.
+ * 0018 transaction types whose 2-byte serial is the EP's offline serial, the counter INIT returns
+ * (`CARD.initCapp` is 805003 02: P2 02, the EP): EP purchase (06), composite purchase (09). PBOC keeps
+ * separate online and offline counters for the ED and the EP: an ED purchase (05) carries the ED's offline
+ * serial, and a load (01 ED, 02 EP: 圈存) or any other type an online serial, each another counter.
  */
-const PURCHASE_TRANS_TYPES: ReadonlySet<number> = new Set([0x05, 0x06, TRANS_TYPE_COMPOSITE]);
+const PURCHASE_TRANS_TYPES: ReadonlySet<number> = new Set([0x06, TRANS_TYPE_COMPOSITE]);
 
-/** Whether a 0018 record's serial is an offline serial (a purchase's), comparable with INIT's. */
+/** Whether a 0018 record's serial is the EP's offline serial (an EP purchase's), comparable with INIT's. */
 export const isPurchaseDetail = (d: Pick<Detail0018, "transType">): boolean =>
   PURCHASE_TRANS_TYPES.has(d.transType);
 
@@ -186,8 +187,9 @@ export function parseProve(r: Buffer): { tac: string; mac2: Buffer } | { sw: str
 /** One 0018 record (23 bytes): the transaction detail a card keeps of each purchase (and load). */
 export interface Detail0018 {
   /**
-   * the record's 2-byte serial: the offline serial on a purchase (isPurchaseDetail), the online serial on
-   * a load or another type (PBOC): compare it with INIT's offline serial only on a purchase
+   * the record's 2-byte serial: the EP's offline serial on an EP purchase (isPurchaseDetail), another
+   * counter on an ED purchase, a load or another type (PBOC): compare it with INIT's offline serial only on
+   * an EP purchase
    */
   offlineSerial: number;
   amount: number;

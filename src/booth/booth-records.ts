@@ -290,7 +290,10 @@ export function debitedSettlement(
   };
 }
 
-/** A suspect proven not debited by the card: a stop, amount 0; the vehicle may then pay once. */
+/**
+ * A suspect proven not debited by the card: a stop, amount 0; the vehicle may then pay once, on case `c`
+ * (the one the settlement names: the case it pays on, cases.ts notDebitedOwnCase).
+ */
 export function notDebitedSettlement(
   why: string,
   c: BoothCase,

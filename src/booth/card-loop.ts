@@ -444,8 +444,19 @@ export class CardLoop implements DeskWork, RecoverySlot {
       this.setMoney(true);
       const events = this.cardEvents;
       let r: Awaited<ReturnType<typeof settleSuspect>>;
+      // the vehicle at the booth is on the case the collector took for it, or, once the card has moved on
+      // (a later trip), on the case picked for it, as for a debit on an earlier trip; else on the case
+      // settled (the queue's pick for a card nobody named is another vehicle's). Not debited: it pays
+      // there, decided before the settlement is written, which names it; debited on this trip with another
+      // vehicle's case taken: that vehicle is not passed on the debit and pays there (settle.ts atBooth)
+      let pay: BoothCase | undefined;
+      const atBooth = (later: boolean): BoothCase => {
+        const other = later || (picked !== undefined && desk.isTaken(picked.id));
+        pay = payCaseOf(open, c, other ? picked : undefined);
+        return pay;
+      };
       try {
-        r = await settleSuspect(ctx, open, c, card, signal);
+        r = await settleSuspect(ctx, open, c, card, signal, atBooth);
       } catch (e) {
         // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
         // journal is written only once the evidence is in); the collector puts the card back
@@ -461,41 +472,49 @@ export class CardLoop implements DeskWork, RecoverySlot {
       }
       this.setMoney(false);
       if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile" || r === "paid-listed") {
-        // the vehicle has paid: its cases close (the suspect's own and the one at hand); a card or OBU on
-        // the status list now keeps the barrier closed (settle.ts listedNow) and the beep says refused
-        for (const x of [c, desk.get(`s${open.seq}`)])
+        // the vehicle has paid: its cases close (the suspect's own, the one at hand, and a case the
+        // collector took for the card that names no OBU: taken to be this vehicle, settle.ts onward); a
+        // card or OBU on the status list now keeps the barrier closed (settle.ts listedNow) and the beep
+        // says refused
+        for (const x of new Set([c, desk.get(`s${open.seq}`), pay]))
           if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
       }
-      // not debited, or debited on an earlier trip (the card has moved on since): this vehicle pays now
-      if (r !== "not-debited" && r !== "not-debited-later" && r !== "paid-earlier") {
+      // not debited, or debited on an earlier trip (the card has moved on since), or debited on this trip
+      // with another vehicle's case taken for the card: this vehicle pays now
+      if (r !== "not-debited" && r !== "not-debited-later" && r !== "paid-earlier" && r !== "paid-other") {
         await ctx.signal("refused");
         return;
       }
       if (r === "paid-earlier")
-        c = this.payingCase(open, c, picked, `paid on an earlier trip: suspect ${open.tradeId}`);
-      else {
-        // not debited: the vehicle at the booth pays on the case the collector took for it, or, once the
-        // card has moved on (a later trip), on the case picked for it, as for a debit on an earlier trip;
-        // else on the case settled (the queue's pick for a card nobody named is another vehicle's)
-        const other = r === "not-debited-later" || (picked !== undefined && desk.isTaken(picked.id));
         c = this.payingCase(
           open,
           c,
-          other ? picked : undefined,
-          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${other && picked ? `case ${picked.id}` : "it"}`,
+          payCaseOf(open, c, picked),
+          `paid on an earlier trip: suspect ${open.tradeId}`,
+        );
+      else {
+        // on the case atBooth gave (for "not debited": the one the settlement named)
+        const p = pay ?? c;
+        c = this.payingCase(
+          open,
+          c,
+          p,
+          r === "paid-other"
+            ? `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`
+            : `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
         );
       }
     }
     // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
     // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
-    // settled no longer holds anything there, another one still does. The guards' memory is asked when no
-    // suspect was settled, and when the case to charge is not the one settled (payingCase: another
-    // vehicle's case, its OBU maybe held by a debit of its own); on the settled case the settlement
-    // released its card and OBU from it
-    if (this.held(card.cardId, c.obuSerial, !open || c !== settling)) {
+    // settled no longer holds anything there, another one still does. The guards' memory is asked too,
+    // unless the case's OBU is the settled suspect's own, which the settlement released from it (with the
+    // suspect's card): another vehicle's case (payingCase), or one that names the suspect's card with
+    // another OBU, may have its OBU held by a debit of its own
+    if (this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
       ctx.show(PROMPTS.held(), c);
       ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
         case: caseLink(c),
@@ -558,33 +577,23 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 
   /**
-   * The case the vehicle at the booth pays on, once the suspect `open` was settled on case `settled`:
-   * `picked` (the case the collector took, else the desk's pick) when it is given and is not the suspect's
-   * trip's (`settled`, the suspect's own), with that case's class and OBU; else `settled`, as the vehicle
-   * taken to be the suspect's own. The suspect's trip's cases other than that one close for good (`why`;
-   * noted, so the queue rebuilt at start agrees: it takes a record settled "not debited" back only when it
-   * was worked on its own case, cases.ts).
+   * The vehicle at the booth pays on `pay` (payCaseOf), once the suspect `open` was settled on case
+   * `settled`: the suspect's trip's cases other than that one close for good (`why`; noted, so the queue
+   * rebuilt at start agrees, cases.ts; a "not debited" settlement that named another case to pay closes the
+   * suspect's own there by itself: the note is a second line of defence).
    *
-   * - debited on an earlier trip (settle.ts "paid-earlier"): that trip is paid; `picked` is given, as the
-   *   vehicle at the booth is on a later trip.
-   * - not debited: `settled` stays until this vehicle pays, also after a restart (the settlement names it
-   *   and closes nothing: cases.ts linkOf); when it is another case of the same vehicle than the suspect's
-   *   own, it stands for the vehicle. `picked` is given when the collector took it, or when the card has
-   *   moved on since ("not-debited-later"): the suspect's trip is one the card has left.
+   * - debited on an earlier trip (settle.ts "paid-earlier"), or on this trip with another vehicle's case
+   *   taken for the card ("paid-other": `pay` is that case): the suspect's trip is paid.
+   * - not debited: `pay` is the case the settlement named, which stays until this vehicle pays, also after a
+   *   restart (the settlement closes nothing: cases.ts linkOf); when it is another case of the same vehicle
+   *   than the suspect's own, it stands for the vehicle.
    *
    * The case to charge becomes the active one, so a cancel of it is refused while it may be debited. When
    * it is another case, `handle` asks whether its OBU is held (held()) before charging it, and the checks
    * look its OBU up on the status list.
    */
-  private payingCase(
-    open: CommittedRecord,
-    settled: BoothCase,
-    picked: BoothCase | undefined,
-    why: string,
-  ): BoothCase {
+  private payingCase(open: CommittedRecord, settled: BoothCase, pay: BoothCase, why: string): BoothCase {
     const desk = this.d.desk;
-    const earlier = new Set([settled.id, `s${open.seq}`]);
-    const pay = picked && !earlier.has(picked.id) ? picked : settled;
     for (const x of [settled, desk.get(`s${open.seq}`)])
       if (x && x.id !== pay.id) {
         desk.release(x);
@@ -621,6 +630,18 @@ function onItsTrip(
 ): CommittedRecord | null {
   const write = s ? attemptOf(s, role).write : null;
   return write !== null && sameStationWrite(card.last, write) ? s : null;
+}
+
+/**
+ * The case the vehicle at the booth pays on, once the suspect `open` was settled on case `settled`:
+ * `picked` (the case the collector took, else the desk's pick) when it is given and is not the suspect's
+ * trip's (`settled`, the suspect's own), with that case's class and OBU; else `settled`, as the vehicle
+ * taken to be the suspect's own. `picked` is given for a debit on an earlier trip (the vehicle at the booth
+ * is on a later one), and for "not debited" when the collector took it or the card has moved on since.
+ */
+function payCaseOf(open: CommittedRecord, settled: BoothCase, picked: BoothCase | undefined): BoothCase {
+  const earlier = new Set([settled.id, `s${open.seq}`]);
+  return picked && !earlier.has(picked.id) ? picked : settled;
 }
 
 /** The case of the vehicle whose suspect `open` is: `picked` if it is that vehicle's, else the suspect's own. */

@@ -8,8 +8,9 @@
  * booth record that closed a case names it (`extra.booth.case`, or a settlement's `evidence.boothCase`),
  * and a case closed with no record naming it is noted in the journal (its booth_closed), so the cases are
  * the eligible records of the last `caseMaxAgeMinutes` that no later record closed and the booth did not
- * note closed. A suspect the booth settled "not debited" closes nothing: the case it was worked on still
- * has to pay (card-loop.ts), and when that is the suspect's own case, the settled record is still a case.
+ * note closed. A suspect the booth settled "not debited" closes nothing by a link: its settlement names
+ * the case the vehicle at the booth pays on (card-loop.ts payingCase), which still has to pay, and when
+ * that is the suspect's own case, the settled record is still a case (notDebitedOwnCase).
  */
 import type { CommittedRecord } from "../journal/types.js";
 import { SUSPECT_REASONS } from "../lane/stop-reasons.js";
@@ -119,7 +120,7 @@ interface SettlementExtra {
 
 /**
  * The case a booth record closed, if it closed one. A booth settlement "not debited" (settledBy
- * booth-card) closes none: it names the case it was worked on, whose vehicle then pays afresh.
+ * booth-card) closes none: it names the case the vehicle at the booth pays on, afresh.
  */
 export function linkOf(r: CommittedRecord): CaseLink | null {
   const b = (r.extra as { booth?: { case?: CaseLink } } | undefined)?.booth;
@@ -130,10 +131,11 @@ export function linkOf(r: CommittedRecord): CaseLink | null {
 }
 
 /**
- * A suspect the booth settled "not debited" on its own case: that case, as the running desk keeps it (the
- * suspect's, card-loop.ts), with the outcome and amount the record had before (extra.settlement.previous).
- * Null for any other record: one settled "not debited" on another case of its vehicle has that case stand
- * for it, and its own was closed for good (card-loop.ts).
+ * A suspect the booth settled "not debited" whose settlement names its own case (the case to pay on): that
+ * case, as the running desk keeps it (the suspect's, card-loop.ts), with the outcome and amount the record
+ * had before (extra.settlement.previous). Null for any other record: one whose settlement names another case
+ * (of its vehicle, standing for it, or another vehicle's the card pays on) has its own closed by that
+ * settlement, in the same write as the verdict (card-loop.ts payingCase notes it too).
  */
 function notDebitedOwnCase(r: CommittedRecord): BoothCase | null {
   const s = (r.extra as SettlementExtra | undefined)?.settlement;

@@ -103,8 +103,9 @@ const stampMs = (t: string): number => fromBcdDateTime(DEFAULT_NATIONAL_DIALECT,
 /**
  * True when the details read so far cannot decide yet and the next 0018 record could: nothing matched and
  * the card has more. With the attempt's offline serial known, the purchases are ordered by it (each takes
- * the next serial): reading stops at the first purchase whose serial is not above it. A load's serial is
- * the online serial, another counter (apdus.ts isPurchaseDetail): it is read past. Never by the
+ * the next serial): reading stops at the first EP purchase whose serial is not above it. A load's serial is
+ * the online serial, an ED purchase's the ED's offline serial, other counters (apdus.ts isPurchaseDetail):
+ * they are read past. Never by the
  * records' times: each is the clock of the terminal that wrote it, and a purchase after the attempt on a
  * terminal whose clock is behind would stop the reading before the attempt's record. Without the serial
  * every record up to MAX_DETAILS is read (judge then needs them all).
@@ -174,7 +175,8 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
         why: `a new INIT returns offline serial ${s}: no purchase has used it (balance ${ev.balance})`,
       };
     }
-    // a purchase's: a load's serial is the online serial, which may equal s by chance
+    // an EP purchase's: a load's serial is the online serial, an ED purchase's the ED's offline serial,
+    // either of which may equal s by chance
     const other = ev.details.find((d) => isPurchaseDetail(d) && d.offlineSerial === s);
     if (other)
       return {

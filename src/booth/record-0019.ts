@@ -18,6 +18,7 @@
 
 import { DEFAULT_NATIONAL_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { file0019Full } from "../../firmware-bridge/frames/records.js";
+import type { EntryInfo } from "../journal/types.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
 import { recordOf, stationBody } from "../rsu/driver-common.js";
 import { CARD } from "./apdus.js";
@@ -93,5 +94,21 @@ export function sameStationWrite(rec: EntryExitRecord | null, w: StationWrite): 
     rec.lane === w.lane &&
     Math.floor(rec.timeMs / 1000) === Math.floor(w.timeMs / 1000) &&
     rec.status === w.status
+  );
+}
+
+/**
+ * Whether a 0019 record read from the card is the entry a journal record kept of it (`entry`: the card's
+ * 0019 at that attempt, obu-outcomes.ts and booth-records.ts entryOf): the same station, lane and time, the
+ * time to the second as the card holds it. A kept time that cannot be read compares by place alone.
+ */
+export function sameEntry(rec: EntryExitRecord | null, entry: EntryInfo | null): boolean {
+  if (rec === null || entry === null) return false;
+  const t = Date.parse(entry.time);
+  return (
+    rec.network.toLowerCase() === entry.network.toLowerCase() &&
+    rec.station.toLowerCase() === entry.station.toLowerCase() &&
+    rec.lane === entry.lane &&
+    (Number.isNaN(t) || Math.floor(t / 1000) === Math.floor(rec.timeMs / 1000))
   );
 }

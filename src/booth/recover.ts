@@ -25,6 +25,7 @@
  * closed, and the screen tells the collector to release the vehicle by hand if it is still there.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
+import type { CardActivation } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
 import { tacMissing } from "../journal/tac.js";
@@ -100,8 +101,15 @@ export async function recover(
   if (p.paid) return commitPaid(ctx, pd, p.paid, watch, signal);
   ctx.counters.recoveries++;
   const t0 = ctx.now();
-  /** the screen shows the wait for the card already (shown once as it begins, not at every poll) */
+  /** the wait screen is up: shown as the wait begins, then refreshed only after a poll the reader answered */
   let waiting = false;
+  /** the reader answered the last poll, with no event since: the wait screen's seconds may move on */
+  let polled = false;
+  /**
+   * the UID of the card last refused as not the original (NOT_ORIGINAL stays while the watch says "done";
+   * a contact card's is empty)
+   */
+  let refusedUid: Buffer | undefined;
   for (;;) {
     if (signal.aborted) return "closed";
     const gen = ctx.gen(); // an event from now on ends a wait below at once
@@ -114,11 +122,22 @@ export async function recover(
       );
     const secs = Math.ceil(left / 1000);
     if (watch.state === "absent" || watch.state === "done") {
-      if (!waiting) ctx.show(PROMPTS.putBack(p.cardId, secs), c);
+      // "not the original" while the card refused lies on the reader, else "put the original back"; the
+      // seconds left count down at each poll the reader answered (effects.ts drops a screen shown again
+      // unchanged). Not after an event: a screen it put up (the link down) stays until the reader answers
+      if (!waiting || polled)
+        ctx.show(
+          watch.state === "done" && refusedUid !== undefined
+            ? PROMPTS.notOriginal(p.cardId, secs)
+            : PROMPTS.putBack(p.cardId, secs),
+          c,
+        );
       waiting = true;
+      polled = false;
       // a card event ends the wait at once; without one, the reader is asked again every POLL_MS
       await ctx.wait(Math.min(POLL_MS, left), signal, gen);
-      if (ctx.gen() === gen && !signal.aborted) await pollReader(ctx, watch, gen, signal);
+      if (ctx.gen() === gen && !signal.aborted)
+        polled = await pollReader(ctx, watch, gen, refusedUid, signal);
       continue;
     }
     waiting = false;
@@ -150,7 +169,10 @@ export async function recover(
       // nothing more with this card until one is put on the reader again, unless that happened already
       // while it was read (the original put back in its place: read at once)
       if (ctx.gen() === gen) watch.state = "done";
+      refusedUid = card.activation.uid;
       ctx.show(PROMPTS.notOriginal(p.cardId, secs), c);
+      // that screen stays while the card lies there (the wait does not put "put back" over it at once)
+      waiting = true;
       await ctx.signal("refused");
       ctx.audit(
         "booth.recovery",
@@ -186,30 +208,35 @@ export async function recover(
 }
 
 /**
- * Whether a card lies on the reader, asked with a bare activate (nothing is read or sent to the card): a
- * card found where the watch says "absent" is read (the watch "unknown"); "no card" where it says "done"
- * (a card that was not the original lay there) means that card has left ("absent"), so the next card put
- * on is found and read. Another card still lying there stays "done" (it was refused once: not read and
- * refused again at every poll). An answer with a card event since `gen` is stale and changes nothing;
- * any other failure (the link down, a busy reader) leaves the watch as it is until the next poll.
+ * Whether a card lies on the reader, asked with a bare activate (the card powered and activated: no APDU,
+ * nothing that moves money): a card found where the watch says "absent" is read (the watch "unknown");
+ * "no card" where it says "done" (a card that was not the original lay there) means that card has left
+ * ("absent"), so the next card put on is found and read. A card found where it says "done" is read when
+ * its UID is not the one refused (`refusedUid`: another card put on in its place within one poll, both
+ * card events lost); the card refused still lying there stays "done" (not read and refused again at every
+ * poll; a contact card has no UID to tell two apart). True when the reader answered (a card or none) with no card event since `gen`; an answer after one is stale and changes nothing, and any other
+ * failure (the link down, a busy reader) leaves the watch as it is until the next poll: false.
  */
 async function pollReader(
   ctx: BoothContext,
   watch: CardWatch,
   gen: number,
+  refusedUid: Buffer | undefined,
   signal: AbortSignal,
-): Promise<void> {
-  let found: boolean;
+): Promise<boolean> {
+  let found: CardActivation | null;
   try {
-    await ctx.reader.activate(signal);
-    found = true;
+    found = await ctx.reader.activate(signal);
   } catch (e) {
-    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return;
-    found = false;
+    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return false;
+    found = null;
   }
-  if (ctx.gen() !== gen) return;
+  if (ctx.gen() !== gen) return false;
   if (found && watch.state === "absent") watch.state = "unknown";
   else if (!found && watch.state === "done") watch.state = "absent";
+  else if (found && watch.state === "done" && refusedUid !== undefined && !found.uid.equals(refusedUid))
+    watch.state = "unknown";
+  return true;
 }
 
 /**

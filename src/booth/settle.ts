@@ -7,17 +7,20 @@
  *   settled as the transaction (settledBy booth-prove); the vehicle has paid.
  * - debited but the record cannot become a transaction (a newer transaction hides the TAC, 805A gave a
  *   TAC of all zeros, which proves nothing (evidence.ts), or the PSAM serial is unknown: no frame reported
- *   it, or only a B5 that contradicted the debit and is not shown to be this purchase): nothing
+ *   it, or only a B5 the lane did not verify that is not shown to be this purchase): nothing
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
  * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
- *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier").
+ *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier"); still on
+ *   that trip, but the collector took another vehicle's case for the card (one naming another OBU): that
+ *   vehicle is not passed on the debit and pays its own trip ("paid-other").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
- *   ("not-debited-later" when the card has moved on since: the vehicle at hand pays its later trip).
+ *   ("not-debited-later" when the card has moved on since, its 0019 neither the attempt's write nor the
+ *   entry it held then: the vehicle at hand pays its later trip).
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
-import { debitedSettlement, notDebitedSettlement } from "./booth-records.js";
+import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { refuse } from "./charge.js";
@@ -25,7 +28,7 @@ import type { RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
-import { sameStationWrite } from "./record-0019.js";
+import { sameEntry, sameStationWrite } from "./record-0019.js";
 
 export type SettleResult =
   | "debited"
@@ -47,10 +50,19 @@ export type SettleResult =
    */
   | "paid-listed"
   /**
-   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is a
-   * later write than the attempt's): the vehicle at hand is on a later trip, and pays for it now
+   * the suspect's debit did not happen (settled as a stop), and the card has moved on since (its 0019 is
+   * neither the attempt's write nor the entry it held at the attempt: movedOn): the vehicle at hand is on a
+   * later trip, and pays for it now
    */
-  | "not-debited-later";
+  | "not-debited-later"
+  /**
+   * the suspect's debit happened on the card's current trip, but the collector took another vehicle's case
+   * for the card: that vehicle is not passed on it (no barrier) and pays its own trip on its case
+   */
+  | "paid-other";
+
+/** Where the vehicle at the booth goes on from a suspect whose debit happened; null: it has paid. */
+type Onward = Extract<SettleResult, "paid-earlier" | "paid-other"> | null;
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
@@ -93,32 +105,43 @@ function paidOrListed(
 }
 
 /**
- * The card has moved on since the attempt: its 0019 is no longer the attempt's write but a later one (a new
- * entry, another exit). A card still on the attempt's trip shows that write: a debit commits it with the
- * 0019 (UPDATE CAPP DATA CACHE). Without the attempt's write or a readable 0019, the card has not (the
- * vehicle is taken to be the suspect's own, as before).
+ * The card has moved on since the attempt of suspect `s`: its 0019 is a write made after the attempt (a new
+ * entry, another exit), judged without comparing the clocks of different stations.
+ * - debited: the debit committed the attempt's write with it (UPDATE CAPP DATA CACHE), so a card still on
+ *   the attempt's trip shows that write; a later one means it has moved on.
+ * - not debited: the attempt's write never reached the card, so a card still on the trip shows what it
+ *   showed at the attempt: the entry the suspect kept (`s.entry`, another station's write, stamped by that
+ *   station's clock). The card has moved on only when its 0019 is neither that entry nor the attempt's
+ *   write. Before, a later time than the attempt's said so, and an entry station whose clock ran ahead by
+ *   more than the trip made a card still on its trip read as moved on (charged on another vehicle's case).
+ * Without the attempt's write (debited) or a 0019 on the card, it has not: the vehicle is taken to be the
+ * suspect's own, as before.
  */
-function movedOn(a: Attempt, ev: CardEvidence): boolean {
+function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, debited: boolean): boolean {
   const now = ev.record0019;
-  return a.write !== null && now !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
+  if (now === null || now.status === 0) return false;
+  if (debited) return a.write !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
+  return !(a.write !== null && sameStationWrite(now, a.write)) && !sameEntry(now, s.entry);
 }
 
 /**
  * Why the PSAM transaction serial the card's TAC covers is unknown for suspect `s`, debited as `v` says;
  * null when it is known (the record's `psamTransSerial`). The TAC covers the PSAM terminal and that serial
  * (docs/card-crypto.md §1.3); the card's 0018 record holds the terminal, not the serial, which only a B5
- * reported. A B5 that contradicted the debit (B5_MISMATCH) may describe another purchase (attemptOf): its
- * serial is this purchase's only when the B5 is shown to be this purchase, its TransTime the purchase time
- * sent and its PSAM terminal and card offline serial those of the card's record (only the balance
- * disagreed). Otherwise a settlement would pair the card's TAC with another purchase's PSAM fields, which
- * clearing cannot verify.
+ * reported. A DSRC suspect's B5 is one the lane did not verify (it would be a transaction otherwise:
+ * B5_MISMATCH contradicted the debit, B5_INCOMPLETE lacked a clearing field, B5_NO_DSRC was not a success,
+ * and the suspects a B8 wait ended keep such a B5), so it may describe another purchase: its serial is this
+ * purchase's only when the B5 is shown to be this purchase, its TransTime the purchase time sent and its
+ * PSAM terminal and card offline serial those of the card's record. Otherwise a settlement would pair the
+ * card's TAC with another purchase's PSAM fields, which clearing cannot verify. The booth's own unconfirmed
+ * debit (BOOTH_DEBIT_UNCONFIRMED) has the serial of its own PSAM's MAC1 for this purchase.
  */
 export function psamSerialUnknown(
   s: CommittedRecord,
   v: Pick<Extract<Verdict, { kind: "debited" }>, "offlineSerial" | "psamNo">,
 ): string | null {
   if (s.psamTransSerial === null) return "no frame reported the PSAM serial the TAC covers";
-  if (s.outcome !== "B5_MISMATCH") return null;
+  if (s.outcome === BOOTH_OUTCOMES.unconfirmed) return null;
   const b5Time = (s.extra as { b5TransTime?: unknown } | null)?.b5TransTime;
   const thisPurchase =
     b5Time === s.transTime &&
@@ -128,7 +151,7 @@ export function psamSerialUnknown(
     Number.parseInt(s.iccPaySerial, 16) === v.offlineSerial;
   if (thisPurchase) return null;
   return (
-    `the B5 that reported PSAM serial ${s.psamTransSerial} contradicted the debit (B5_MISMATCH) and is not shown ` +
+    `the B5 that reported PSAM serial ${s.psamTransSerial} (${s.outcome}: not verified by the lane) is not shown ` +
     `to be this purchase (B5: TransTime ${typeof b5Time === "string" ? b5Time : "not recorded"}, PSAM ${s.psamNo}, ` +
     `card serial ${s.iccPaySerial}; the card's record: ${s.transTime}, terminal ${v.psamNo}, serial ` +
     `${v.offlineSerial}): the PSAM serial the TAC covers is unknown`
@@ -184,12 +207,24 @@ export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unkno
   };
 }
 
+/**
+ * Settles suspect `s` from the card on the reader, worked on case `c` (its own vehicle's). `atBooth`: the
+ * case of the vehicle at the booth, given whether the card has moved on since (card-loop.ts payCaseOf);
+ * default `c`.
+ * - not debited: the case the vehicle pays on. The settlement names it (`evidence.boothCase`), so a restart
+ *   rebuilds the suspect's own case only when that case is the one to pay (cases.ts notDebitedOwnCase):
+ *   the settlement alone closes it otherwise, in the same write.
+ * - debited on the card's current trip: a case other than `c` is another vehicle's, the one the collector
+ *   took for this card. That vehicle is not passed on the suspect's debit ("paid-other"): no barrier, and
+ *   it pays its own trip on its case (card-loop.ts: its OBU held- and list-checked before any charge).
+ */
 export async function settleSuspect(
   ctx: BoothContext,
   s: CommittedRecord,
   c: BoothCase,
   card: CardRead,
   signal: AbortSignal,
+  atBooth: (later: boolean) => BoothCase = () => c,
 ): Promise<SettleResult> {
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
@@ -197,7 +232,7 @@ export async function settleSuspect(
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
   // whatever the verdict: a card proved not debited on a trip it has left is on a later one now too
-  const later = movedOn(attempt, ev);
+  const later = movedOn(s, attempt, ev, v.kind === "debited");
   const data = {
     seq: s.seq,
     tradeId: s.tradeId,
@@ -205,8 +240,23 @@ export async function settleSuspect(
     ...evidenceData(ev, v),
     why: v.why,
     ...(later
-      ? { movedOn: "the card's 0019 is a later write than the attempt's: the vehicle pays this trip" }
+      ? {
+          movedOn:
+            v.kind === "debited"
+              ? "the card's 0019 is a later write than the attempt's: the vehicle pays this trip"
+              : "the card's 0019 is neither the attempt's write nor the entry it held at the attempt: the vehicle pays this trip",
+        }
       : {}),
+  };
+  /**
+   * the suspect's debit happened: the vehicle at the booth is on a later trip, or another vehicle (the case
+   * taken for the card names another OBU than the suspect's); null: it has paid. A case taken that names no
+   * OBU (a walk-up, an OBU not read) may be the suspect's vehicle itself: taken to be it, as before
+   */
+  const onward = (): Onward => {
+    if (later) return "paid-earlier";
+    const b = atBooth(false);
+    return b.id !== c.id && b.obuSerial !== null ? "paid-other" : null;
   };
   const key = { cardId: s.cardId, obuSerial: s.obuSerial };
   // the entries about this settlement name its card and OBU (the settlement's evidence, `data`, does not)
@@ -214,21 +264,24 @@ export async function settleSuspect(
   const psamUnknown = v.kind === "debited" ? psamSerialUnknown(s, v) : null;
   if (v.kind === "debited" && v.tac !== null && psamUnknown === null) {
     const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true);
     if (!settled) return "journal-failed";
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
-    if (later) {
+    const on = onward();
+    if (on) {
       ctx.recorded(settled, false, null);
       ctx.audit(
         "booth.settled",
         "info",
-        `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`,
+        on === "paid-earlier"
+          ? `suspect ${s.tradeId} settled at the booth: debited on an earlier trip (${v.why})`
+          : `suspect ${s.tradeId} settled at the booth: debited (${v.why}); the collector took another vehicle's case for the card: not passed on this debit`,
         about,
       );
-      return "paid-earlier";
+      return on;
     }
     const bar = listedNow(ctx, card, s);
     ctx.recorded(settled, bar === null, null);
@@ -265,14 +318,15 @@ export async function settleSuspect(
     }
     if (noted) ctx.lane.guards.release(key);
     else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
-    if (later) return "paid-earlier";
+    const on = onward();
+    if (on) return on;
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
-    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, c, data));
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, later);
+    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, atBooth(later), data));
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, false);
     if (!settled) return "journal-failed";
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
@@ -299,8 +353,11 @@ export async function settleSuspect(
 
 /**
  * The journal refused the booth's settlement: the suspect was settled meanwhile (the lane, from a late B5).
- * Settled as paid: the vehicle has paid, nothing is charged. Anything else: the case is refused with what
- * the record says now, and nothing is charged either (the card's evidence and the record disagree).
+ * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
+ * vehicle's case taken for the card: that vehicle pays its own trip, `onward`). Anything else: the case is refused with what the record says now, and nothing is charged
+ * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
+ * and the record disagree: a record settled otherwise than as paid, or settled as paid by a late B5 while
+ * the card says it was not debited.
  */
 function settledMeanwhile(
   ctx: BoothContext,
@@ -308,14 +365,16 @@ function settledMeanwhile(
   c: BoothCase,
   card: CardRead,
   data: Record<string, unknown>,
-  later: boolean,
+  onward: () => Onward,
+  cardDebited: boolean,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
   const paid = now?.kind === "transaction";
   ctx.audit(
     "booth.evidence",
-    paid ? "info" : "warn",
-    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing`,
+    paid && cardDebited ? "info" : "warn",
+    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing` +
+      (paid && !cardDebited ? "; the card shows it was not debited" : ""),
     {
       ...data,
       ...recordIds(s),
@@ -324,7 +383,8 @@ function settledMeanwhile(
   );
   if (!paid) return "unknown";
   ctx.lane.guards.release({ cardId: s.cardId, obuSerial: s.obuSerial });
-  if (later) return "paid-earlier";
+  const on = onward();
+  if (on) return on;
   const bar = listedNow(ctx, card, s);
   if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
   return paidOrListed(ctx, s, c, bar, "settled-meanwhile");

@@ -567,6 +567,43 @@ describe("the booth over ptys", () => {
     );
   });
 
+  // review: the settlement named the suspect's own case, and only the note written after it closed that case;
+  // a restart between the two brought it back, and the card then paid on it with the suspect's class and OBU
+  it.each([
+    ["that has moved on (a later entry in its 0019)", true],
+    ["still on its trip", false],
+  ])(
+    "a suspect's card proved not debited, %s, put on for the vehicle the collector took, and the lane restarted before the suspect's own case was noted closed: the settlement names the taken case, the suspect's own case does not come back",
+    async (_, movesOn) => {
+      await boothTest(
+        { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+        async (t) => {
+          const { atBooth, suspect, stop } = await notDebitedTaken(t, movesOn);
+          // the lane dies right after the settlement's commit: the note closing the suspect's own case is
+          // never written, and the charge never runs (here: refused, the taken vehicle's OBU held)
+          t.lane.journal.noteCaseClosed = () => {
+            throw new Error("the lane died before the note");
+          };
+          t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
+          t.reader.present(CARD);
+          await t.prompt("NOT_DEBITED");
+          await t.prompt("HELD");
+          await t.boothIdle();
+          expect(t.lane.journal.get(suspect.seq)).toMatchObject({
+            kind: "stop",
+            outcome: "SUSPECT_NOT_DEBITED",
+            extra: { settlement: { evidence: { boothCase: { id: atBooth, seq: stop.seq } } } },
+          });
+          t.reader.remove();
+          await t.restartLane();
+          // before: the suspect's own case came back beside the taken one (the settlement named it)
+          expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+          expect(t.ledger()).toEqual([]);
+        },
+      );
+    },
+  );
+
   it.each([
     [
       "the lane's trade guards hold its OBU",
@@ -650,6 +687,97 @@ describe("the booth over ptys", () => {
       });
     },
   );
+
+  // review: held() skipped the guards' memory for the settled case, also when that case (naming the suspect's
+  // card) carried another OBU than the suspect's, which the settlement did not release
+  it("a suspect's card proved not debited, put on for the same card's later vehicle the collector took, whose own OBU the lane's trade guards hold: refused as held, no DEBIT, that case waits", async () => {
+    const again = { ...tornBeforeDebitVehicle(SERIAL), id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
+    await boothTest(
+      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), again] } } },
+      async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        const later = await t.caseQueued("UNSETTLED_DEBIT");
+        const [suspect, stop] = t.records();
+        expect(stop).toMatchObject({ kind: "stop", outcome: "UNSETTLED_DEBIT", cardId: CARD });
+        expect(stop!.obuSerial).toBeTruthy();
+        expect(stop!.obuSerial).not.toBe(suspect!.obuSerial);
+        const take = await t.lane.booth!.take({ id: later, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        t.lane.controller.guards.hold({ obuSerial: stop!.obuSerial! });
+        t.reader.present(CARD);
+        await t.prompt("NOT_DEBITED");
+        // before: the guards were not asked on the case settled, its OBU not the suspect's: PAID, a DEBIT sent
+        const held = await t.prompt("HELD");
+        expect(held).toMatchObject({ caseId: later });
+        await t.boothIdle();
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(0);
+        expect(t.ledger()).toEqual([]);
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([later]);
+      },
+    );
+  });
+
+  // review: the paid branch closed the suspect's cases and opened the barrier for whoever stood there; the
+  // case the collector took for the card stayed taken, its OBU never looked up
+  it.each([
+    ["", "REFUSED_NO_ENTRY_INFO", false],
+    [" while the lane's trade guards hold its OBU", "HELD", true],
+  ])(
+    "a suspect's card that paid on the trip it is still on, put on for another vehicle the collector took%s: that vehicle is not passed on the suspect's debit (no barrier), its case is refused (%s) and stays taken; the suspect's case closes",
+    async (_, step, hold) => {
+      await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
+        const earlier = await t.caseQueued("B5_NO_DSRC");
+        const atBooth = await t.caseQueued("OBU_NO_CARD");
+        const [suspect, stop] = t.records();
+        expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+        const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        if (hold) t.lane.controller.guards.hold({ obuSerial: stop!.obuSerial! });
+        t.reader.present(CARD);
+        // before: SETTLED, the barrier opened for the vehicle at the booth, its case left taken
+        const refused = await t.prompt(step);
+        expect(refused).toMatchObject({ caseId: atBooth });
+        await t.boothIdle();
+        // the card paid the suspect's trip: that record is settled as the card proves it
+        expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          extra: { settlement: { settledBy: "booth-prove", evidence: { boothCase: { id: earlier } } } },
+        });
+        expect(t.outputs.filter((o) => o.type === "barrier")).toEqual([]);
+        expect(
+          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+        ).toHaveLength(0);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+        expect(t.lane.booth?.cases().map((c) => [c.id, c.status])).toEqual([[atBooth, "taken"]]);
+        t.reader.remove();
+        await t.restartLane();
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+      });
+    },
+  );
+
+  it("a suspect's card that paid on the trip it is still on, put on for a walk-up the collector took (no OBU: maybe the suspect's vehicle itself): taken to be it, settled and passed; the walk-up closes with the suspect's case", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+      });
+      expect(t.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+      // before: the walk-up stayed taken, and the next card put on was charged on it
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
 
   it("a suspect's card that has moved on, refused as held on the vehicle the collector took: after a lane restart the earlier trip's case stays closed, the taken case is back", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {

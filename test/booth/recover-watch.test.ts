@@ -48,6 +48,8 @@ function rig(wakeup?: Wakeup) {
   const watch: CardWatch = { state: "unknown" };
   const abort = new AbortController();
   const shown: string[] = [];
+  /** the seconds left each PUT_BACK / NOT_ORIGINAL screen said, in order */
+  const seconds: number[] = [];
   const committed: string[] = [];
   const waits: number[] = [];
   /** card-loop.ts onCardEvent, as far as recover.ts sees it */
@@ -83,7 +85,11 @@ function rig(wakeup?: Wakeup) {
             clock += ms;
           },
         }),
-    show: (p: { step: string }) => shown.push(p.step),
+    show: (p: { step: string; detail: string }) => {
+      shown.push(p.step);
+      const left = /剩余 (\d+) 秒/.exec(p.detail);
+      if (left) seconds.push(Number(left[1]));
+    },
     signal: async () => undefined,
     audit: () => undefined,
     alarm: () => undefined,
@@ -117,10 +123,17 @@ function rig(wakeup?: Wakeup) {
     deadline: (wakeup ? Date.now() : 0) + WAIT_MS,
   };
   const run = () => recover(ctx, pd, watch, abort.signal);
-  return { watch, abort, shown, committed, waits, cardEvent, apdus, activate, run };
+  return { watch, abort, shown, seconds, committed, waits, cardEvent, apdus, activate, run };
 }
 
-const card = (cardId: string) => ({ cardId, last: null }) as unknown as CardRead;
+/** The UIDs the cards answer an activate with. */
+const UID: Record<string, Buffer> = {
+  [ORIGINAL]: Buffer.from("01020304", "hex"),
+  [OTHER]: Buffer.from("0a0b0c0d", "hex"),
+};
+
+const card = (cardId: string) =>
+  ({ cardId, last: null, activation: { uid: UID[cardId] } }) as unknown as CardRead;
 
 describe("the card watch during a recovery", () => {
   const reads = vi.mocked(readCard);
@@ -152,8 +165,10 @@ describe("the card watch during a recovery", () => {
     expect(r.watch.state).toBe("absent");
     expect(r.waits).toEqual(Array(WAIT_MS / POLL_MS).fill(POLL_MS));
     expect(r.activate).toHaveBeenCalledTimes(WAIT_MS / POLL_MS);
-    // the screen asks for the card once, as the wait begins (not at every poll)
-    expect(r.shown).toEqual(["PUT_BACK", "UNCONFIRMED"]);
+    // the screen asks for the card, its seconds left counting down at each poll (before: shown once, the
+    // seconds never moved)
+    expect(r.shown).toEqual([...Array(WAIT_MS / POLL_MS).fill("PUT_BACK"), "UNCONFIRMED"]);
+    expect(r.seconds).toEqual(Array.from({ length: WAIT_MS / POLL_MS }, (_, i) => WAIT_MS / 1000 - i));
     expect(r.committed).toEqual(["BOOTH_DEBIT_UNCONFIRMED"]);
   });
 
@@ -216,7 +231,7 @@ describe("the reader polled while a recovery waits for the original card (its ca
     expect(r.activate).toHaveBeenCalledTimes(3);
     expect(reads).not.toHaveBeenCalled();
     // the card put back; its CARD_EVENT dropped on the line (no card event, no wake)
-    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
     await vi.advanceTimersByTimeAsync(POLL_MS);
     expect(r.activate).toHaveBeenCalledTimes(4);
     // before: no read until the deadline (two minutes), then BOOTH_DEBIT_UNCONFIRMED
@@ -234,16 +249,65 @@ describe("the reader polled while a recovery waits for the original card (its ca
       throw err(ReaderErrorCodes.Aborted);
     });
     // the other card still lies there at the first poll (refused once: not read again), gone at the second
-    r.activate.mockResolvedValueOnce({ uid: Buffer.from("0a0b0c0d", "hex") });
+    r.activate.mockResolvedValueOnce({ uid: UID[OTHER] });
     const result = r.run();
     await vi.advanceTimersByTimeAsync(2 * POLL_MS + POLL_MS / 2);
-    expect(r.shown).toEqual(["NOT_ORIGINAL", "PUT_BACK"]);
+    // NOT_ORIGINAL stays (counting down) while the other card lies there, PUT_BACK once it has left
+    // (before: NOT_ORIGINAL was put over with PUT_BACK at once)
+    expect(r.shown).toEqual(["NOT_ORIGINAL", "NOT_ORIGINAL", "PUT_BACK"]);
+    expect(r.seconds).toEqual([120, 119, 118]);
     expect(r.activate).toHaveBeenCalledTimes(2);
     expect(reads).toHaveBeenCalledTimes(1);
     expect(r.watch.state).toBe("absent");
     // the original put on
-    r.activate.mockResolvedValue({ uid: Buffer.from("01020304", "hex") });
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
     await vi.advanceTimersByTimeAsync(POLL_MS);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(await result).toBe("closed");
+    expect(r.committed).toEqual([]);
+  });
+
+  it("the reader not answering (its link down, a screen of its own up): the wait screen is not put over it; the countdown goes on once the reader answers again", async () => {
+    const wakeup = new Wakeup();
+    const r = rig(wakeup);
+    r.watch.state = "absent";
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(POLL_MS / 2);
+    expect(r.shown).toEqual(["PUT_BACK"]);
+    // the link goes down (card-loop.ts shows READER_DOWN and wakes the booth): the polls fail
+    r.activate.mockRejectedValue(err(ReaderErrorCodes.LinkDown));
+    wakeup.wake();
+    await vi.advanceTimersByTimeAsync(3 * POLL_MS);
+    expect(r.activate).toHaveBeenCalledTimes(3);
+    expect(r.shown).toEqual(["PUT_BACK"]);
+    // the reader answers again ("no card"): the countdown goes on
+    r.activate.mockRejectedValue(err(ReaderErrorCodes.NoCard));
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    expect(r.shown).toEqual(["PUT_BACK", "PUT_BACK"]);
+    expect(r.seconds).toEqual([120, 116]);
+    r.abort.abort();
+    expect(await result).toBe("closed");
+  });
+
+  // review: in "done" a poll that found a card kept "done", whichever card it was
+  it("another card refused, then swapped for the original within one poll, both card events lost: the poll finds a card with another UID than the one refused, and reads it", async () => {
+    const r = rig(new Wakeup());
+    reads.mockResolvedValueOnce(card(OTHER));
+    reads.mockImplementationOnce(async () => {
+      r.abort.abort();
+      throw err(ReaderErrorCodes.Aborted);
+    });
+    // the other card still lies there at the first poll (refused once: not read again)
+    r.activate.mockResolvedValue({ uid: UID[OTHER] });
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(POLL_MS + POLL_MS / 2);
+    expect(r.activate).toHaveBeenCalledTimes(1);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(r.watch.state).toBe("done");
+    // lifted and the original put on between two polls: the reader never seen empty
+    r.activate.mockResolvedValue({ uid: UID[ORIGINAL] });
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    // before: "done" kept until the deadline, then BOOTH_DEBIT_UNCONFIRMED with the original on the reader
     expect(reads).toHaveBeenCalledTimes(2);
     expect(await result).toBe("closed");
     expect(r.committed).toEqual([]);

@@ -43,17 +43,20 @@ const evidence: CardEvidence = {
   proof: { offlineSerial: 100, tac: "a1b2c3d4", mac2: Buffer.alloc(4) },
 };
 
-/** A B5_MISMATCH suspect whose B5 reported these clearing fields. */
-function mismatch(b5: {
-  transTime: string;
-  psamNo: string;
-  iccPaySerial: string;
-  psamTransSerial: string;
-}): CommittedRecord {
+/** A suspect (B5_MISMATCH unless `outcome` says) whose B5 reported these clearing fields. */
+function mismatch(
+  b5: {
+    transTime: string | null;
+    psamNo: string;
+    iccPaySerial: string | null;
+    psamTransSerial: string;
+  },
+  outcome = "B5_MISMATCH",
+): CommittedRecord {
   return {
     ...sampleRecord(1, "suspect"),
     kind: "suspect",
-    outcome: "B5_MISMATCH",
+    outcome,
     seq: 1,
     tradeId: "T1",
     revision: 1,
@@ -156,5 +159,60 @@ describe("a B5_MISMATCH suspect the card proves debited (settle.ts)", () => {
     });
     // the record keeps its PSAM serial (the B5's, shown to be this purchase's)
     expect(settled[0]!.fields).not.toHaveProperty("psamTransSerial");
+  });
+});
+
+// review: the rule above covered B5_MISMATCH only; a B5_INCOMPLETE or B5_NO_DSRC suspect's B5 the lane did not
+// verify either, and one whose card serial is missing is tied to this purchase by nothing
+describe("a suspect with another B5 the lane did not verify (B5_INCOMPLETE, B5_NO_DSRC) the card proves debited (settle.ts)", () => {
+  it.each([
+    ["B5_INCOMPLETE", "without the card serial", { transTime: SENT, iccPaySerial: null }],
+    ["B5_NO_DSRC", "without the card serial", { transTime: SENT, iccPaySerial: null }],
+    ["B5_INCOMPLETE", "with another TransTime", { transTime: "20251203094000", iccPaySerial: "0064" }],
+    ["B5_NO_DSRC", "without its TransTime", { transTime: null, iccPaySerial: "0064" }],
+  ])(
+    "%s, its B5 %s: not shown to be this purchase, its PSAM serial not put beside the card's TAC; paid, left unsettled, noted",
+    async (outcome, _, b5) => {
+      const { r, settled, noted } = await settle(
+        mismatch({ ...b5, psamNo: "430100000001", psamTransSerial: "00001234" }, outcome),
+      );
+      // before: settled booth-prove with TAC a1b2c3d4 and that B5's PSAM serial 00001234
+      expect(settled).toEqual([]);
+      expect(r).toBe("paid-unsettled");
+      expect(noted).toHaveLength(1);
+      expect(noted[0]!.message).toContain(outcome);
+      expect(noted[0]!.message).toContain("the PSAM serial the TAC covers is unknown");
+    },
+  );
+
+  it.each(["B5_INCOMPLETE", "B5_NO_DSRC"])(
+    "%s, its B5 this purchase (the time sent, the card's terminal and serial): settled with the card's TAC and that B5's PSAM serial",
+    async (outcome) => {
+      const { r, settled } = await settle(
+        mismatch(
+          { transTime: SENT, psamNo: "430100000001", iccPaySerial: "0064", psamTransSerial: "00001234" },
+          outcome,
+        ),
+      );
+      expect(r).toBe("debited");
+      expect(settled).toEqual([
+        expect.objectContaining({
+          kind: "transaction",
+          settledBy: "booth-prove",
+          fields: expect.objectContaining({ tac: "a1b2c3d4", iccPaySerial: "0064" }),
+        }),
+      ]);
+    },
+  );
+
+  it("the booth's own unconfirmed debit (BOOTH_DEBIT_UNCONFIRMED, no B5): its PSAM serial is its own PSAM's for this purchase, settled with the card's TAC", async () => {
+    const { r, settled } = await settle(
+      mismatch(
+        { transTime: null, psamNo: "430100000001", iccPaySerial: "0064", psamTransSerial: "00001234" },
+        "BOOTH_DEBIT_UNCONFIRMED",
+      ),
+    );
+    expect(r).toBe("debited");
+    expect(settled).toHaveLength(1);
   });
 });
