@@ -37,6 +37,21 @@ function who(u: { name: string; uid: number; sudoUser?: string | undefined }): s
   return `${u.name} (uid ${u.uid}${u.sudoUser !== undefined ? `, sudo by ${u.sudoUser}` : ""})`;
 }
 
+/** The user fields of an operator record, in the order every record has them. */
+function userFields(u: {
+  name: string;
+  uid: number;
+  pid?: number | undefined;
+  sudoUser?: string | undefined;
+}): Record<string, unknown> {
+  return {
+    user: u.name,
+    uid: u.uid,
+    ...(u.pid !== undefined ? { pid: u.pid } : {}),
+    ...(u.sudoUser !== undefined ? { sudoUser: u.sudoUser } : {}),
+  };
+}
+
 /**
  * Runs one operator action and writes its audit record (`operator.<action>`): the user, the arguments,
  * ok and the result, `warn` for a refused action and for `warnAlways` ones. A thrown error becomes the
@@ -74,10 +89,7 @@ export async function auditedAction(
       message: `${who(a.user)} asked to ${a.verb}: ${r.message}`,
       data: {
         action: a.action,
-        user: a.user.name,
-        uid: a.user.uid,
-        ...(a.user.pid !== undefined ? { pid: a.user.pid } : {}),
-        ...(a.user.sudoUser !== undefined ? { sudoUser: a.user.sudoUser } : {}),
+        ...userFields(a.user),
         ...(a.user.via !== undefined ? { via: a.user.via } : {}),
         ...a.args,
         ok: r.ok,
@@ -172,14 +184,7 @@ export function auditRefusedRequest(
     message: `${r.user ? who(r.user) : "an unnamed client"} sent a request the lane refused: ${r.message}`,
     data: {
       action: r.action,
-      ...(r.user
-        ? {
-            user: r.user.name,
-            uid: r.user.uid,
-            pid: r.user.pid,
-            ...(r.user.sudoUser !== undefined ? { sudoUser: r.user.sudoUser } : {}),
-          }
-        : {}),
+      ...(r.user ? userFields(r.user) : {}),
       via: "socket",
       ok: false,
       result: r.message,
@@ -207,10 +212,7 @@ export function auditCutShort(
     message: `${who(r.user)} asked to ${verb}: ${r.message}`,
     data: {
       action: r.action,
-      user: r.user.name,
-      uid: r.user.uid,
-      pid: r.user.pid,
-      ...(r.user.sudoUser !== undefined ? { sudoUser: r.user.sudoUser } : {}),
+      ...userFields(r.user),
       via: "socket",
       ok: false,
       result: r.message,
