@@ -194,8 +194,7 @@ export function verifyTrail(o: VerifyOptions): VerifyReport {
   const v = startVerification(o);
   const w = walkFiles(v);
   // the chain broke: what follows the first bad record cannot be judged
-  if (!w.intact) return v.rep;
-  if (!checkFileEnd(v, w)) return v.rep;
+  if (!w.intact || !checkFileEnd(v, w)) return finish(v);
   checkStationWord(v.witness, w.cpInFiles, v.checkpoints.witnessAt, v.rep.retainedFrom, v.problems);
   const sealed = sealedByCheckpoints(v.checkpoints);
   v.rep.unsealedExcuses = checkExcusesSealed(v.journal.retentions, v.auditRetentions, sealed, v.problems);

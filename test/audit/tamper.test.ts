@@ -328,6 +328,23 @@ describe("re-sealing and keys", () => {
     );
   });
 
+  it("with no key and a changed byte, the first problem is still the changed record, the key's absence after it", () => {
+    const f = fx.files[1]!;
+    const layout = where(fx.dir)[1]!;
+    const b = Buffer.from(f.bytes);
+    const at = layout.starts[1]! + 3;
+    b[at] = b[at]! ^ 0x01;
+    writeFileSync(f.path, b);
+    try {
+      const r = verify(fx.dir, fx.spool, { key: null, cache });
+      expect(r.ok).toBe(false);
+      expect(r.problems[0]).toMatchObject({ file: layout.file, line: 2 });
+      expect(r.problems.at(-1)!.what).toBe("no public key: the checkpoints' signatures cannot be checked");
+    } finally {
+      restore();
+    }
+  });
+
   it("a trail re-signed with a substituted key passes with the key beside it, fails with the lane's real key", async () => {
     const { dir, cleanup } = tempDir("etc-audit-subst-");
     try {
