@@ -224,7 +224,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
   const fileEnd = lastIntactEntry(seg, rec);
   const fill = fillFromSpoolAndRows(dir, seg, spool, fileEnd, utcOffsetMinutes, rec);
   if (torn) noteTornTail(torn, fill, rec);
-  const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill.end, rec);
+  const { nextSeq, head } = compareWithHeadCopy(dir, spool, fill, rec);
   const kept = listSegments(dir);
   const js = spool.journalSeqs?.();
   const missing = js ? journalGap(kept, js) : null;
@@ -464,11 +464,12 @@ function fillFromSpoolAndRows(
   fileEnd: ChainEnd,
   utcOffsetMinutes: number,
   rec: Recorded,
-): { end: ChainEnd; filled: number; rebuilt: number } {
+): Filled {
   let fileSeq = fileEnd.seq;
   let head = fileEnd.head;
   let filled = 0;
   let rebuilt = 0;
+  let refused: Filled["refused"] = null;
   const fromSpool = spool.tail(fileSeq + 1);
   const fromRows = spool.rowRecords?.(fileSeq + 1) ?? [];
   const fillBufs: Buffer[] = [];
@@ -493,6 +494,7 @@ function fillFromSpoolAndRows(
         code: "AUDIT_HEAD_MISMATCH",
         message: `audit spool line ${next} does not continue the file`,
       });
+      refused = { seq: next, why: "it does not continue the file's chain" };
       break;
     }
     if (r.entry.type === RECORD_TYPES.commit) {
@@ -500,6 +502,7 @@ function fillFromSpoolAndRows(
       const jseq = commitJseq(r.entry.data);
       if (jseq !== null && newest !== null && jseq <= newest.jseq) {
         commitOutOfOrder(next, jseq, newest, l.rebuilt, raw, { seq: fileSeq, head }, rec);
+        refused = { seq: next, why: `it would commit journal record ${jseq} a second time` };
         break;
       }
       if (jseq !== null) newest = { jseq, seq: next };
@@ -514,7 +517,15 @@ function fillFromSpoolAndRows(
     appendBytes(seg.path, Buffer.concat(fillBufs));
     rec.changed = true;
   }
-  return { end: { seq: fileSeq, head }, filled, rebuilt };
+  return { end: { seq: fileSeq, head }, filled, rebuilt, refused };
+}
+
+/** What step 2 appended, and the line it refused (an `audit.head-mismatch` entry names it), if any. */
+interface Filled {
+  end: ChainEnd;
+  filled: number;
+  rebuilt: number;
+  refused: { seq: number; why: string } | null;
 }
 
 /**
@@ -572,22 +583,28 @@ function noteTornTail(torn: TornTail, fill: { end: ChainEnd; filled: number }, r
 function compareWithHeadCopy(
   dir: string,
   spool: AuditSpool,
-  end: ChainEnd,
+  fill: Filled,
   rec: Recorded,
 ): { nextSeq: number; head: string } {
+  const { end, refused } = fill;
   // and against the highest seq a journal row names (a record's commit stores its entry's seq, not the
   // head copy): entries up to them that the file and the spool lack are lost, and their seqs are never
   // given out again
   const { seq: fileSeq, head } = end;
   const hc = spool.head();
   const rowMax = spool.maxRowSeq?.() ?? 0;
+  // the first missing entry is one step 2 refused (its audit.head-mismatch entry says why), not a loss
+  const why = (lost: string): string =>
+    refused?.seq === fileSeq + 1
+      ? `(entry ${refused.seq} was refused at start-up: ${refused.why})`
+      : `(${lost})`;
   if (rowMax > fileSeq && rowMax > (hc?.seq ?? 0)) {
     rec.notes.unshift({
       type: "audit.gap",
       severity: "alarm",
       message:
         `the trail ends at seq ${fileSeq} but a journal row names entry ${rowMax}: entries ${fileSeq + 1}..${rowMax} ` +
-        "are missing (the file was truncated or lost unsynced lines the spool and the rows cannot give back)",
+        `are missing ${why("the file was truncated or lost unsynced lines the spool and the rows cannot give back")}`,
       data: {
         missing: { from: fileSeq + 1, to: rowMax },
         fileEnd: { seq: fileSeq, hash: head },
@@ -607,7 +624,7 @@ function compareWithHeadCopy(
       severity: "alarm",
       message:
         `the trail ends at seq ${fileSeq} but the head copy names seq ${hc.seq}: entries ${fileSeq + 1}..${hc.seq} ` +
-        "are missing (the file was truncated or replaced)",
+        `are missing ${why("the file was truncated or replaced")}`,
       data: {
         missing: { from: fileSeq + 1, to: hc.seq },
         fileEnd: { seq: fileSeq, hash: head },

@@ -524,7 +524,7 @@ describe("a record is committed once: a second record.commit entry for a record 
       `${next}: journal record 3 names audit entry ${next}, which is not an entry for that record (a row was inserted or altered)`,
       expect.stringMatching(
         new RegExp(
-          `^${next + 1}: the lane recorded: the trail ends at seq ${next - 1} but a journal row names entry ${next}`,
+          `^${next + 1}: the lane recorded: the trail ends at seq ${next - 1} but a journal row names entry ${next}: entries ${next}..${next} are missing \\(entry ${next} was refused at start-up: it would commit journal record 3 a second time\\)$`,
         ),
       ),
       expect.stringMatching(
