@@ -17,6 +17,7 @@ import { describeTuning, tuneLaneProcess } from "../../src/lane/process-tuning.j
 import { StatusListCache } from "../../src/status-list/index.js";
 import { nowUs, percentiles } from "./harness.js";
 import { gcRecorder, queryReader } from "./lane-like.js";
+import { SlowLookupAccounting } from "./slow-lookups.js";
 
 interface Args {
   dataDir: string;
@@ -38,6 +39,10 @@ const during = new Float64Array(2_000_000);
 const trace = process.env.ETC_BENCH_TRACE === "1";
 const startedAt = trace ? new Float64Array(2_000_000) : null;
 const events: [number, string][] = [];
+/** a lookup slower than this is accounted for (./slow-lookups.ts); ETC_BENCH_SLOW_US to look lower */
+const SLOW_US = Number(process.env.ETC_BENCH_SLOW_US ?? 1000);
+/** the performance timeline (ms) from nowUs()'s clock (µs) */
+const perfOffsetUs = performance.now() * 1000 - nowUs();
 const tuning = args.untuned ? null : await tuneLaneProcess();
 const v8Flags = tuning ? describeTuning(tuning) : [];
 // the traffic, one query built per lookup from a compact buffer (lane-like.ts)
@@ -58,20 +63,31 @@ for (let i = 0; i < 200_000; i++) cache.lookup(query(i));
 const control = new Float64Array(1_000_000);
 let nc = 0;
 const controlGc = gcRecorder();
+const controlSlow = new SlowLookupAccounting(SLOW_US, performance.now());
 {
   const end = performance.now() + 1000;
   let i = 0;
   while (performance.now() < end && nc < control.length) {
+    controlSlow.startBatch();
+    let worst = 0;
+    let worstAt = 0;
     for (let j = 0; j < 500 && nc < control.length; j++, i++) {
       const q = query(i);
       const t0 = nowUs();
       cache.lookup(q);
-      control[nc++] = nowUs() - t0;
+      const us = nowUs() - t0;
+      control[nc++] = us;
+      if (us > worst) {
+        worst = us;
+        worstAt = t0;
+      }
     }
+    controlSlow.endBatch(worst, (worstAt + perfOffsetUs) / 1000);
     await yieldLoop();
   }
 }
 await controlGc.stop();
+const controlSlowest = controlSlow.finish();
 
 let n = 0;
 let done = false;
@@ -87,6 +103,7 @@ function diskReadBytes(): number | null {
 }
 const read0 = diskReadBytes();
 const t = performance.now();
+const deltaSlow = new SlowLookupAccounting(SLOW_US, t);
 const tMono = Number(process.hrtime.bigint()) / 1e9; // CLOCK_MONOTONIC, to line slow lookups up with perf
 const applying = cache
   .applyBundle(args.deltaPath, {
@@ -99,13 +116,22 @@ const applying = cache
   });
 let i = 0;
 while (!done) {
+  deltaSlow.startBatch();
+  let worst = 0;
+  let worstAt = 0;
   for (let j = 0; j < 500 && n < during.length; j++, i++) {
     const q = query(i);
     const t0 = nowUs();
     cache.lookup(q);
     if (startedAt) startedAt[n] = t0; // monotonic µs (hrtime), as perf's -k CLOCK_MONOTONIC
-    during[n++] = nowUs() - t0;
+    const us = nowUs() - t0;
+    during[n++] = us;
+    if (us > worst) {
+      worst = us;
+      worstAt = t0;
+    }
   }
+  deltaSlow.endBatch(worst, (worstAt + perfOffsetUs) / 1000);
   await yieldLoop();
 }
 const dr = await applying;
@@ -123,6 +149,7 @@ if (startedAt) {
   for (const [at, what] of events) process.stderr.write(`event ${at.toFixed(1)} ms ${what}\n`);
 }
 await deltaGc.stop();
+const deltaSlowest = deltaSlow.finish();
 if (cache.lookup({ cardId: args.removedCard }).listed)
   throw new Error("an entry removed by the delta is still listed");
 
@@ -205,6 +232,7 @@ process.stdout.write(
       gcPauses: controlGc.stats.pauses,
       gcMaxUs: controlGc.stats.maxUs,
       gc: Object.fromEntries(controlGc.byKind),
+      slow: controlSlowest,
     },
     deltaSeconds: deltaMs / 1000,
     adds: dr.adds,
@@ -214,6 +242,7 @@ process.stdout.write(
     // includes the worker's reads of the delta file and the list (one process)
     diskReadKB: read0 === null || read1 === null ? null : (read1 - read0) / 1024,
     gc: Object.fromEntries(deltaGc.byKind),
+    slow: deltaSlowest,
     probe,
     v8Flags,
   })}\n`,

@@ -19,6 +19,7 @@ import { formatCardId, formatObuId } from "../../src/status-list/ids.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { type BenchContext, type Benchmark, type BenchResult, nowUs, percentiles } from "./harness.js";
 import { type Query, writeQueries } from "./lane-like.js";
+import { describeSlow, type SlowLookup } from "./slow-lookups.js";
 
 function randomMisses(n: number, seed: number): Query[] {
   const rnd = prng(seed);
@@ -101,6 +102,7 @@ interface DuringDelta {
     gcPauses: number;
     gcMaxUs: number;
     gc: GcByKind;
+    slow: SlowLookup[];
   };
   diskReadKB: number | null;
   deltaSeconds: number;
@@ -109,6 +111,7 @@ interface DuringDelta {
   gcPauses: number;
   gcMaxUs: number;
   gc: GcByKind;
+  slow: SlowLookup[];
   probe: {
     seconds: number;
     reads: number;
@@ -351,12 +354,12 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
       ctx.log,
     );
     cache = await StatusListCache.open({ dataDir, publicKeyPem: pub });
-    const { gc: controlGc, ...control } = d.control;
+    const { gc: controlGc, slow: controlSlow, ...control } = d.control;
     results.push({
       name: `${name}.lookup.no-delta-control`,
       unit: "us",
       figures: control,
-      notes: `the same process and loop for 1 s just before the delta, no delta: what this machine and the lane's own GC do anyway; its GC pauses: ${gcText(controlGc)}`,
+      notes: `the same process and loop for 1 s just before the delta, no delta: what this machine and the lane's own GC do anyway; its GC pauses: ${gcText(controlGc)}; lookups over 1 ms (${controlSlow.length}), the slowest: ${describeSlow(controlSlow)}`,
     });
     results.push({
       name: `${name}.lookup.during-delta`,
@@ -373,7 +376,7 @@ async function run(ctx: BenchContext, cards: number, obus: number, name: string)
         gcMaxUs: d.gcMaxUs,
         ...(d.diskReadKB === null ? {} : { diskReadKB: d.diskReadKB }),
       },
-      notes: `a lane-like process (list open, tuning: ${d.v8Flags.join(", ") || "none"}); delta +${d.adds} -${d.removes}; its GC pauses in the window: ${gcText(d.gc)}; target p99 <= 50 us, max <= 2000 us`,
+      notes: `a lane-like process (list open, tuning: ${d.v8Flags.join(", ") || "none"}); delta +${d.adds} -${d.removes}; its GC pauses in the window: ${gcText(d.gc)}; lookups over 1 ms (${d.slow.length}), the slowest: ${describeSlow(d.slow)}; target p99 <= 50 us, max <= 2000 us`,
     });
     if (d.probe) {
       const { gc: probeGc, ...probe } = d.probe;
