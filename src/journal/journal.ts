@@ -385,8 +385,8 @@ export class Journal implements Outbox {
           : "the trail shows no unsettled suspect among them; ") +
         (intents.length
           ? `its debit intent${intents.length > 1 ? "s" : ""} (id ${seqs(intents.map((i) => i.id))}), which a ` +
-            "missing record may have resolved, are not recovered: kept for the back office, their card and OBU " +
-            "held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start"
+            `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
+            "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start"
           : "it holds no debit intent")
       : "What going on with it needs could not be written (the journal failed): the next start finds it " +
         "behind again and refuses it again";

@@ -246,7 +246,7 @@ describe("journal.db behind the audit trail", () => {
 
     lane = await open();
     expect(lane.journal.health().error?.message).toContain(
-      `its debit intent (id ${intentId}), which a missing record may have resolved, are not recovered`,
+      `its debit intent (id ${intentId}), which a missing record may have resolved, is not recovered`,
     );
     await lane.close();
     rmSync(join(data, DAMAGED_FILE));
