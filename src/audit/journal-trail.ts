@@ -20,7 +20,9 @@
  * Last, a journal.db found behind the trail at the start (./recovery-journal-seqs.ts journalBehind:
  * restored from a backup or copied back) is refused: its last seq raised past what the trail committed,
  * and the journal unhealthy with its damage note, so the lane closes and its next start refuses the file
- * until an operator acts (docs/journal.md, "A damaged journal").
+ * until an operator acts; it keeps first what a lane going on with it needs: the trail's unsettled
+ * suspects it lacks, whose cards and OBUs it holds, and its open debit intents, which are not recovered
+ * (docs/journal.md, "A journal behind the audit trail").
  * The lane (src/lane/runtime.ts) and the operator commands without a lane (src/cli/direct-session.ts) both
  * open it so.
  */
@@ -31,6 +33,7 @@ import { journalBoundEvent, type UploadsBound, uplinkBoundEvent } from "./events
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type AuditSpool, absorbLegacySpool } from "./spool.js";
 import { AuditTrail, type AuditTrailOptions } from "./trail.js";
+import type { TrailOnlySuspect } from "./trail-only-suspects.js";
 
 /** What the trail needs of the journal (src/journal/journal.ts Journal). */
 export interface TrailHost {
@@ -58,10 +61,12 @@ export interface TrailHost {
   markAuditUploadsBound(bound: BoundEntry): void;
   /**
    * journal.db is behind the trail (its last record seq `lastSeq` below the trail's newest commit,
-   * `trailJseq`: ./recovery-journal-seqs.ts journalBehind): the journal raises its last seq to `trailJseq`
-   * and refuses itself as a damaged journal is refused (unhealthy now, its note refusing the next open)
+   * `trailJseq`: ./recovery-journal-seqs.ts journalBehind): the journal keeps `suspects` (the trail's
+   * unsettled suspects it lacks: ./trail-only-suspects.ts) and its open debit intents for the lane that
+   * goes on with it, raises its last seq to `trailJseq` and refuses itself as a damaged journal is refused
+   * (unhealthy now, its note refusing the next open)
    */
-  refuseBehindTrail(b: { lastSeq: number; trailJseq: number }): void;
+  refuseBehindTrail(b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] }): void;
 }
 
 export function openJournalTrail(
@@ -112,6 +117,10 @@ export function openJournalTrail(
   // until an operator acts, and none of the seqs the trail holds is given out again
   const behind = trail.journalBehind;
   if (behind !== null)
-    journal.refuseBehindTrail({ lastSeq: behind.lastSeq, trailJseq: behind.newestCommit.jseq });
+    journal.refuseBehindTrail({
+      lastSeq: behind.lastSeq,
+      trailJseq: behind.newestCommit.jseq,
+      suspects: behind.suspects,
+    });
   return trail;
 }

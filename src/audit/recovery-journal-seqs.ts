@@ -29,6 +29,7 @@
 import type { AuditEventInput } from "./entry.js";
 import { parseEntry } from "./entry.js";
 import { linesBackwards, type SegmentFile } from "./segments.js";
+import type { TrailOnlySuspect } from "./trail-only-suspects.js";
 
 /** What journal.db says of its records (src/journal/audit-binding.ts). */
 export interface JournalSeqs {
@@ -106,6 +107,11 @@ export function newestCommit(segments: readonly SegmentFile[]): NewestCommit | n
 export interface JournalBehind {
   lastSeq: number;
   newestCommit: NewestCommit;
+  /**
+   * the unsettled suspects among the records journal.db lacks, as their entries in the kept trail name
+   * them (./trail-only-suspects.ts; filled by ./recovery.ts)
+   */
+  suspects: TrailOnlySuspect[];
 }
 
 /**
@@ -116,7 +122,11 @@ export interface JournalBehind {
 export function journalBehind(
   newest: NewestCommit | null,
   js: JournalSeqs,
-): { behind: JournalBehind; note: AuditEventInput; alarm: { code: string; message: string } } | null {
+): {
+  behind: Omit<JournalBehind, "suspects">;
+  note: AuditEventInput;
+  alarm: { code: string; message: string };
+} | null {
   if (newest === null || js.lastSeqMalformed || js.lastSeq >= newest.jseq) return null;
   const { lastSeq } = js;
   const what =

@@ -67,6 +67,7 @@ import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
+import { trailOnlySuspects } from "./trail-only-suspects.js";
 
 export interface LastCheckpoint {
   n: number;
@@ -250,7 +251,9 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rebuilt: fill.rebuilt,
     unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
     syncFailed,
-    journalBehind: behind?.behind ?? null,
+    journalBehind: behind
+      ? { ...behind.behind, suspects: trailOnlySuspects(kept, behind.behind.lastSeq) }
+      : null,
   };
 }
 

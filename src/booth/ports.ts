@@ -17,7 +17,8 @@ export interface BoothJournal {
   writeIntent(key: string, payload: string, id?: number): number;
   /** true once the intents written so far are on disk (an fdatasync in the thread pool), false if it failed */
   intentDurable(): Promise<boolean>;
-  openIntents(): { id: number; key: string; createdAtMs: number; payload: string }[];
+  /** `keptBehindTrail`: not to be recovered (src/journal/behind-trail.ts) */
+  openIntents(): { id: number; key: string; createdAtMs: number; payload: string; keptBehindTrail?: true }[];
   deleteIntent(id: number): void;
   /**
    * an intent whose DEBIT was never sent: deleted durably now, or by the journal's recover() while it

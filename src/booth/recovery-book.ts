@@ -87,6 +87,10 @@ export class RecoveryBook {
         continue;
       }
       const p = r.payload;
+      if (it.keptBehindTrail) {
+        this.holdBehindTrail(it.id, it.key, p);
+        continue;
+      }
       this.add(it.id, p);
       this.d.fx.alarm(
         "BOOTH_CRASH_RECOVERY",
@@ -112,6 +116,25 @@ export class RecoveryBook {
       "BOOTH_INTENT_UNREADABLE",
       `booth debit intent ${id} (${key}) cannot be recovered (${why}): kept for the back office; card ` +
         `${cards.length ? cards.join(", ") : "(unknown card)"}${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
+    );
+  }
+
+  /**
+   * A booth intent journal.db held when it was found behind the audit trail (src/journal/behind-trail.ts):
+   * a record the file lacks may have resolved it, so the booth does not recover it (neither the paid record
+   * it may hold nor what the card says is recorded: that could record the debit twice). As an unreadable
+   * one: kept for the back office, its card and OBU held for as long as it is in the journal, an alarm.
+   */
+  private holdBehindTrail(id: number, key: string, p: BoothIntentPayload): void {
+    this.d.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
+    this.d.log.error({ id, key }, "booth debit intent older than the audit trail's records: kept as it is");
+    this.d.fx.alarm(
+      "DEBIT_INTENT_BEHIND_TRAIL",
+      `booth debit intent ${id} (${key}) was in journal.db when it was found behind the audit trail: a record ` +
+        "missing from journal.db may have resolved it, so it is not recovered (no record made from it): kept " +
+        `for the back office; card ${p.cardId}${p.obuSerial ? ` and OBU ${p.obuSerial}` : ""} held (no debit) ` +
+        "for as long as the intent is in the journal",
+      intentIds(p),
     );
   }
 

@@ -26,6 +26,7 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
+import { BehindTrail, type TrailOnlySuspect } from "./behind-trail.js";
 import { DAMAGED_FILE, JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
@@ -54,6 +55,7 @@ import { type RetentionReport, retentionMsOf, Upkeep, type UpkeepOptions } from 
 import type { SyncFile, WalSyncCounters } from "./wal-sync.js";
 
 export type { AuditBinder, JournalAuditSpool } from "./audit-binding.js";
+export type { TrailOnlySuspect } from "./behind-trail.js";
 export {
   AUDIT_BINDING_SINCE,
   DAMAGED_FILE,
@@ -224,6 +226,8 @@ export class Journal implements Outbox {
   private readonly audit: JournalAudit;
   /** the acknowledgements' stamps and retention's cutoff, against steps of the wall clock */
   private readonly ackClock: AckClock;
+  /** what a file found behind the audit trail keeps for the lane that goes on with it (./behind-trail.ts) */
+  private readonly behind: BehindTrail;
   private closing: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -242,6 +246,7 @@ export class Journal implements Outbox {
     this.upkeep = new Upkeep(h, this.records, this.outbox, this.audit, this.intents, this.ackClock, opts);
     this.health$ = h.health$;
     this.commits$ = this.outbox.commits$;
+    this.behind = new BehindTrail(h);
   }
 
   /** Opens (creating if needed) the lane journal in dataDir; throws E602 / E604 if it cannot be used safely. */
@@ -342,31 +347,58 @@ export class Journal implements Outbox {
    * journal seq of the trail's newest `record.commit` entry (the trail's start found it and recorded
    * `audit.journal-behind`: src/audit/recovery-journal-seqs.ts). No crash leaves that (a record's entry is
    * built from its committed row): the file was restored from a backup or copied back, and records
-   * `lastSeq + 1..trailJseq` are missing from it. `last_seq` is raised to `trailJseq` first, so that none
-   * of those seqs is given out again (`audit verify` would take a second commit entry for one of them for
-   * an added one); then the journal is refused as a damaged one is (JournalDb.refuse: unhealthy for good,
-   * the lane closes; the note journal.db.damaged refuses the next open until an operator puts back the
+   * `lastSeq + 1..trailJseq` are missing from it. First the journal keeps what going on with the file
+   * needs (./behind-trail.ts): `suspects`, the trail's unsettled suspects among the missing records
+   * (src/audit/trail-only-suspects.ts), whose cards and OBUs it holds from then on, and the debit intents
+   * open in the file, which are not recovered. Then `last_seq` is raised to `trailJseq`, so that none of
+   * those seqs is given out again (`audit verify` would take a second commit entry for one of them for an
+   * added one). Then the journal is refused as a damaged one is (JournalDb.refuse: unhealthy for good, the
+   * lane closes; the note journal.db.damaged refuses the next open until an operator puts back the
    * journal.db that holds those records, or deletes the note to go on with this one: docs/journal.md, "A
-   * damaged journal").
+   * journal behind the audit trail"). A write that fails leaves `last_seq` where it was: the next start
+   * finds the file behind again and does all this again.
    */
-  refuseBehindTrail(b: { lastSeq: number; trailJseq: number }): void {
+  refuseBehindTrail(b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] }): void {
     this.h.assertOpen();
+    let intents: { id: number; createdAtMs: number }[] = [];
+    let kept = false;
     try {
+      intents = this.intents.openIntents().map((i) => ({ id: i.id, createdAtMs: i.createdAtMs }));
+      this.behind.note(b.suspects, intents);
       this.records.raiseLastSeq(b.trailJseq);
+      kept = true;
     } catch {
-      // the journal is unhealthy now (E601, logged); it is refused all the same
+      // the journal is unhealthy now (E601, logged); it is refused all the same, and the next start finds
+      // it behind again (last_seq not raised)
     }
     const missing =
       b.trailJseq === b.lastSeq + 1 ? `record ${b.trailJseq}` : `records ${b.lastSeq + 1}..${b.trailJseq}`;
+    const seqs = (l: readonly number[]): string => l.join(", ");
+    const suspects = b.suspects.map((s) => s.jseq);
+    const goingOn = kept
+      ? "Going on with it: the missing records stay missing from it (it cannot upload or settle them; the " +
+        "trail has only their summary); " +
+        (suspects.length
+          ? `the card and OBU of the trail's unsettled suspect${suspects.length > 1 ? "s" : ""} among them ` +
+            `(seq ${seqs(suspects)}) stay held at this lane (no debit) for as long as this journal.db is used ` +
+            "(nothing here settles them: the records are the station's); "
+          : "the trail shows no unsettled suspect among them; ") +
+        (intents.length
+          ? `its debit intent${intents.length > 1 ? "s" : ""} (id ${seqs(intents.map((i) => i.id))}), which a ` +
+            `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
+            "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start"
+          : "it holds no debit intent")
+      : "What going on with it needs could not be written (the journal failed): the next start finds it " +
+        "behind again and refuses it again";
     this.h.refuse(
       "audit trail check at start",
       "JOURNAL_BEHIND_TRAIL",
       `journal behind the audit trail: records after ${b.lastSeq} are missing from the journal (journal.db's ` +
         `last record was seq ${b.lastSeq}, the trail committed up to ${b.trailJseq}: journal ${missing} ` +
         `${b.trailJseq === b.lastSeq + 1 ? "is" : "are"} in the trail only); journal.db was restored from a ` +
-        `backup or copied back. Its last seq is raised to ${b.trailJseq}; the lane does not use it until an ` +
+        `backup or copied back. ${kept ? `Its last seq is raised to ${b.trailJseq}; the` : "The"} lane does not use it until an ` +
         `operator puts back the journal.db that holds those records, or deletes ${DAMAGED_FILE} to go on ` +
-        `with this one (docs/journal.md, "A damaged journal")`,
+        `with this one. ${goingOn} (docs/journal.md, "A journal behind the audit trail")`,
     );
   }
 
@@ -463,7 +495,8 @@ export class Journal implements Outbox {
 
   /** An unsettled suspect naming this card id or OBU contract serial (its seq), or null (RecordQueries). */
   openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
-    return this.records.openSuspectOf(k);
+    // a suspect the audit trail holds and this file lacks (restored behind the trail) holds too
+    return this.records.openSuspectOf(k) ?? this.behind.suspectOf(k);
   }
 
   /**
@@ -504,8 +537,11 @@ export class Journal implements Outbox {
     return { counters: { ...this.h.walSync.counters }, idle: () => this.h.walSync.idle() };
   }
 
+  /** The open debit intents; those the file held when found behind the audit trail are marked `keptBehindTrail`. */
   openIntents(): DebitIntent[] {
-    return this.intents.openIntents();
+    return this.intents
+      .openIntents()
+      .map((i) => (this.behind.keeps(i) ? { ...i, keptBehindTrail: true as const } : i));
   }
 
   /** An open debit intent (the booth's or an RSU debit's) naming this card id or OBU contract serial (its id), or null (intents.ts). */

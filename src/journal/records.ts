@@ -816,10 +816,13 @@ export class Records extends RecordQueries {
    * Notes when the barrier opened, in its own column: the record JSON stays exactly as committed (its
    * SHA-256 is the digest its audit entry carries); reads put the time into `stageTimes.barrier`. Not
    * needed for durability, so it is written without an fsync of its own (a second fsync per vehicle on
-   * the lane's thread would delay the next vehicle's frames). Returns false if the update failed.
+   * the lane's thread would delay the next vehicle's frames). Returns false if the update failed, and,
+   * without writing, while the journal is unhealthy (as every other write: a file found damaged is not
+   * written to at all).
    */
   markBarrier(seq: number, time: number | string): boolean {
     this.h.assertOpen();
+    if (!this.h.healthy) return false;
     try {
       this.stmtBarrier ??= this.h.db.prepare("UPDATE records SET barrier_at = ? WHERE seq = ?");
       const st = this.stmtBarrier;

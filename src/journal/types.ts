@@ -189,6 +189,11 @@ export interface OpenIntent {
   createdAtMs: number;
   /** what the lane stored with it, as given */
   payload: string;
+  /**
+   * the intent was in journal.db when the file was found behind the audit trail: a record the file lacks
+   * may have resolved it, so it is not recovered (./behind-trail.ts); kept for the back office
+   */
+  keptBehindTrail?: true;
 }
 
 /** A committed record as stored, with its upload state. */

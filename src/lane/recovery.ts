@@ -21,6 +21,10 @@
  * the card at a booth configured later, or by hand) and goes to the station. An intent it cannot read is
  * kept as it is (BOOTH_INTENT_UNREADABLE). While a booth intent is open, the journal holds the cards and the
  * OBU it names (controller.ts `journalHolds`, journal openIntentOf), however long that is.
+ *
+ * An intent journal.db held when it was found behind the audit trail (`keptBehindTrail`:
+ * src/journal/behind-trail.ts) is restored by no one, RSU or booth one: a record the file lacks may have
+ * resolved it, so it is kept as an unreadable one is, with DEBIT_INTENT_BEHIND_TRAIL.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
@@ -101,7 +105,13 @@ export class Recovery {
     const out: RestoredDebit[] = [];
     for (const it of this.d.journal.openIntents()) {
       if (it.key.startsWith(BOOTH_INTENT_PREFIX)) {
-        if (!this.d.boothConfigured) this.boothDebit(it.id, it.key, it.payload);
+        if (this.d.boothConfigured) continue; // the booth's (src/booth/recovery-book.ts)
+        if (it.keptBehindTrail) this.keptBehindTrail(it.id, it.key, it.payload);
+        else this.boothDebit(it.id, it.key, it.payload);
+        continue;
+      }
+      if (it.keptBehindTrail) {
+        this.keptBehindTrail(it.id, it.key, it.payload);
         continue;
       }
       // every intent not keyed booth: is an RSU debit's (debit-intents.ts), written before its C6 or C8;
@@ -149,6 +159,18 @@ export class Recovery {
    * the other cards trade.
    */
   private unreadable(id: number, key: string, text: string, why: string): void {
+    const { cards, obus } = this.pinNamed(text);
+    this.d.log.error({ id, key, cards, obus, why }, "debit intent not readable: kept as it is");
+    this.d.alarm(
+      "DEBIT_INTENT_UNREADABLE",
+      `debit intent ${id} (OBU ${key}) cannot be recovered (${why}): kept for the back office; ` +
+        `${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
+        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) while this process runs, and again at every start while the intent is in the journal`,
+    );
+  }
+
+  /** Pins every card id and OBU contract serial an intent's text names (TradeGuards.pin). */
+  private pinNamed(text: string): { cards: string[]; obus: string[] } {
     const named = (field: string, digits: number): string[] => [
       ...new Set(
         [...text.matchAll(new RegExp(`"${field}"\\s*:\\s*"(\\d{${digits}})"`, "g"))].map((m) => m[1]!),
@@ -158,12 +180,29 @@ export class Recovery {
     const obus = named("obuSerial", 16);
     for (const cardId of cards) this.d.guards.pin({ cardId, obuSerial: null });
     for (const obuSerial of obus) this.d.guards.pin({ cardId: null, obuSerial });
-    this.d.log.error({ id, key, cards, obus, why }, "debit intent not readable: kept as it is");
+    return { cards, obus };
+  }
+
+  /**
+   * An intent journal.db held when it was found behind the audit trail (src/journal/behind-trail.ts): a
+   * record the file lacks may have resolved it, so recovering it (its answer recorded, or a suspect) could
+   * record that debit twice. Nothing is sent or recorded for it, the intent stays for the back office,
+   * every card id and OBU contract serial its text names is held (pinned here; the journal's openIntentOf
+   * for as long as it is open), and the alarm DEBIT_INTENT_BEHIND_TRAIL names it, at every start.
+   */
+  private keptBehindTrail(id: number, key: string, text: string): void {
+    const { cards, obus } = this.pinNamed(text);
+    this.d.log.error(
+      { id, key, cards, obus },
+      "debit intent older than the audit trail's records: kept as it is",
+    );
     this.d.alarm(
-      "DEBIT_INTENT_UNREADABLE",
-      `debit intent ${id} (OBU ${key}) cannot be recovered (${why}): kept for the back office; ` +
-        `${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
-        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) while this process runs, and again at every start while the intent is in the journal`,
+      "DEBIT_INTENT_BEHIND_TRAIL",
+      `debit intent ${id} (${key}) was in journal.db when it was found behind the audit trail: a record ` +
+        "missing from journal.db may have resolved it, so it is not recovered (no record made from it): kept " +
+        `for the back office; ${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
+        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) for as long as the intent is in the journal`,
+      { cardId: cards[0] ?? null, obuSerial: obus[0] ?? null },
     );
   }
 

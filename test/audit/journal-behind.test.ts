@@ -5,7 +5,9 @@
  * no crash leaves (a record's entry is built from its committed row). The start records an
  * `audit.journal-behind` entry (alarm AUDIT_JOURNAL_BEHIND) naming both numbers, raises the journal's
  * last seq past the trail's (none of those seqs is given out again) and refuses the journal as a damaged
- * one: unhealthy now (the lane closes), its note refusing the next open until an operator acts.
+ * one: unhealthy now (the lane closes), its note refusing the next open until an operator acts. Going on
+ * with it (the note deleted) holds the cards and OBUs of the trail's unsettled suspects the file lacks, and
+ * recovers none of the debit intents the file held (a record it lacks may have resolved them).
  */
 import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +19,7 @@ import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { boothIntentPayload } from "../lane/controller-fakes.js";
 import { entries, openBoundTrail, restartAlarms, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
@@ -135,6 +138,45 @@ describe("journal.db behind the audit trail", () => {
     expect(existsSync(join(dir, DAMAGED_FILE))).toBe(false);
   });
 
+  it("going on with it: a suspect in the trail only still holds its card and OBU, at every start; a settled one does not", async () => {
+    let l = openBoundTrail(dir);
+    for (let i = 1; i <= 2; i++) l.journal.commit(sampleRecord(i));
+    await l.close();
+    copyJournal(dir, backup.dir);
+    l = openBoundTrail(dir);
+    // after the backup: a suspect left unsettled (seq 3), a suspect settled (seq 4), a transaction (seq 5)
+    l.journal.commit(sampleRecord(3, "suspect"));
+    l.journal.commit(sampleRecord(4, "suspect"));
+    l.journal.settle(4, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "booth-card",
+      fields: {},
+    });
+    l.journal.commit(sampleRecord(5));
+    await l.close();
+    copyJournal(backup.dir, dir);
+
+    const refused = openBoundTrail(dir);
+    expect(refused.journal.health().error?.message).toContain(
+      "the card and OBU of the trail's unsettled suspect among them (seq 3) stay held at this lane (no debit) for as long as this journal.db is used",
+    );
+    await refused.close();
+    rmSync(join(dir, DAMAGED_FILE));
+
+    const again = openBoundTrail(dir);
+    const s3 = sampleRecord(3, "suspect");
+    const s4 = sampleRecord(4, "suspect");
+    expect(again.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
+    expect(again.journal.openSuspectOf({ obuSerial: s3.obuSerial })).toBe(3);
+    expect(again.journal.openSuspectOf({ cardId: s4.cardId, obuSerial: s4.obuSerial })).toBeNull();
+    await again.close();
+    // and at every later start
+    const third = openBoundTrail(dir);
+    expect(third.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
+    await third.close();
+  });
+
   it("the lane opened on it stays closed (journal), and its next start is refused", async () => {
     const root = join(import.meta.dirname, "../..");
     const data = join(dir, "data");
@@ -170,5 +212,60 @@ describe("journal.db behind the audit trail", () => {
     await expect(openLane(c, { transport: createTransportPair().lane, uplink: false })).rejects.toThrow(
       /journal behind the audit trail/,
     );
+  });
+
+  it("going on with it: a booth debit intent a lost record resolved is not recorded a second time, its card held", async () => {
+    const root = join(import.meta.dirname, "../..");
+    const data = join(dir, "data");
+    const c = parseLaneConfig(
+      {
+        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+        rsu: { port: "in-process", protocol: "legacy" },
+        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+        dataDir: data,
+        tariff: join(root, "config/tariff.example.yaml"),
+        outputs: { sink: "log" },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const CARD = "43011234567890123456";
+    const OBU = "4301000000000077";
+    const payload = boothIntentPayload(CARD, OBU, "a1b2c3d4");
+    let lane = await open();
+    lane.journal.commit(sampleRecord(1));
+    const intentId = lane.journal.writeIntent(`booth:${CARD}`, payload);
+    await lane.close();
+    copyJournal(data, backup.dir);
+    // after the backup the debit was recorded (its paid record, the intent deleted with its commit)
+    lane = await open();
+    const paid = lane.journal.commit(JSON.parse(payload).paid, { intentId });
+    await lane.close();
+    copyJournal(backup.dir, data);
+
+    lane = await open();
+    expect(lane.journal.health().error?.message).toContain(
+      `its debit intent (id ${intentId}), which a missing record may have resolved, is not recovered`,
+    );
+    await lane.close();
+    rmSync(join(data, DAMAGED_FILE));
+
+    lane = await open();
+    try {
+      await lane.controller.start();
+      const purchase = { cardId: CARD, psamNo: "010203040506", psamTransSerial: "00000100", sinceMs: 0 };
+      expect(lane.journal.purchaseRecord(purchase)).toBeNull();
+      expect(lane.journal.lastSeq()).toBe(paid.seq);
+      expect(lane.journal.openIntents().map((i) => i.id)).toEqual([intentId]);
+      expect(lane.journal.openIntentOf({ cardId: CARD })).toBe(intentId);
+    } finally {
+      await lane.close();
+    }
+    expect(
+      entries(data)
+        .filter((e) => e.type === "lane.alarm")
+        .map((e) => e.data),
+    ).toContainEqual({ code: "DEBIT_INTENT_BEHIND_TRAIL", cardId: CARD, obuSerial: OBU });
   });
 });

@@ -63,6 +63,21 @@ describe("sequence numbers and trade ids", () => {
     expect(j.get(c.seq)?.stageTimes.barrier).toBe(123.5);
   });
 
+  it("notes no barrier time while the journal is unhealthy (a failed fdatasync of the WAL): nothing written", async () => {
+    const j = openJournal({ syncFile: (_fd, cb) => cb(Object.assign(new Error("EIO"), { code: "EIO" })) });
+    const c = j.commit(sampleRecord(7));
+    j.writeIntent("A1000008", "{}");
+    expect(await j.intentDurable()).toBe(false);
+    expect(j.healthy).toBe(false);
+    expect(j.markBarrier(c.seq, 123)).toBe(false);
+    const r = JournalReader.openReadOnly(jd.dir());
+    try {
+      expect(r.get(c.seq)?.stageTimes.barrier).toBeUndefined();
+    } finally {
+      r.close();
+    }
+  });
+
   it("rejects an invalid record without recording it and stays healthy", () => {
     const j = openJournal();
     const bad = { ...sampleRecord(1), amount: -5 };

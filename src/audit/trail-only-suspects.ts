@@ -1,0 +1,73 @@
+/**
+ * A step of opening the trail (./recovery.ts), only when journal.db is behind the trail
+ * (./recovery-journal-seqs.ts journalBehind): which of the records journal.db lacks are suspects not
+ * settled. A record's entry (`record.commit`, then one `record.settle` per settlement: ./records.ts
+ * RecordEntryData) carries its journal seq, trade id, kind, outcome, card id, OBU contract serial and MAC
+ * id and amount, not the record itself (only its digest): the record cannot be put back from it, but its
+ * newest entry says whether it is a suspect still (a settlement changes its kind), and which card and OBU
+ * that suspect holds. The journal keeps what is found here and holds those cards and OBUs after an
+ * operator goes on with the file (src/journal/behind-trail.ts).
+ *
+ * The kept trail is read backwards from its end, up to the commit entry of the last record journal.db
+ * holds (record commits are in journal-seq order), or the `journal.bound` entry at or before the first
+ * missing seq: the newest entry of each missing record is the first one met.
+ */
+import { parseEntry } from "./entry.js";
+import { commitJseq } from "./recovery-journal-seqs.js";
+import { linesBackwards, type SegmentFile } from "./segments.js";
+
+/** A suspect the trail holds and journal.db does not, unsettled as of the trail's newest entry of it. */
+export interface TrailOnlySuspect {
+  jseq: number;
+  tradeId: string;
+  outcome: string;
+  cardId: string | null;
+  obuSerial: string | null;
+  obuId: string | null;
+  amount: number;
+}
+
+const RECORD_MARK = '"type":"record.';
+const BOUND_MARK = '"type":"journal.bound"';
+
+/** The unsettled suspects among journal records after `lastSeq` in the kept trail, oldest first. */
+export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: number): TrailOnlySuspect[] {
+  const seen = new Set<number>();
+  const out: TrailOnlySuspect[] = [];
+  for (let i = segments.length - 1; i >= 0; i--) {
+    for (const { line } of linesBackwards(segments[i]!.path)) {
+      const isRecord = line.includes(RECORD_MARK);
+      if (!isRecord && !line.includes(BOUND_MARK)) continue;
+      const e = parseEntry(line.toString("utf8"));
+      if (!e) continue;
+      if (e.type === "journal.bound") {
+        const from = (e.data as { boundFrom?: unknown } | undefined)?.boundFrom;
+        if (typeof from === "number" && from <= lastSeq + 1) return byJseq(out);
+        continue;
+      }
+      if (e.type !== "record.commit" && e.type !== "record.settle") continue;
+      const jseq = commitJseq(e.data);
+      if (jseq === null) continue;
+      if (jseq <= lastSeq) {
+        if (e.type === "record.commit") return byJseq(out);
+        continue;
+      }
+      if (seen.has(jseq)) continue;
+      seen.add(jseq);
+      const d = e.data as Record<string, unknown> & { rec: { tradeId?: unknown } };
+      if (d.kind !== "suspect") continue;
+      out.push({
+        jseq,
+        tradeId: typeof d.rec.tradeId === "string" ? d.rec.tradeId : "",
+        outcome: typeof d.outcome === "string" ? d.outcome : "",
+        cardId: typeof d.cardId === "string" && d.cardId !== "" ? d.cardId : null,
+        obuSerial: typeof d.obuSerial === "string" && d.obuSerial !== "" ? d.obuSerial : null,
+        obuId: typeof d.obuId === "string" && d.obuId !== "" ? d.obuId : null,
+        amount: typeof d.amount === "number" ? d.amount : 0,
+      });
+    }
+  }
+  return byJseq(out);
+}
+
+const byJseq = (l: TrailOnlySuspect[]): TrailOnlySuspect[] => l.sort((a, b) => a.jseq - b.jseq);
