@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
-import { decodeHeader } from "../../src/status-list/bundle.js";
+import { decodeHeader, loadPublicKey } from "../../src/status-list/bundle.js";
 import { holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
-import { tempDir } from "./helpers.js";
+import { full, otherKeyPair, tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
 let io: CapturedOutput;
@@ -93,6 +93,63 @@ describe("status-list CLIs", () => {
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("lookup fails, naming why, when it could not check: no such data directory, no list, a list of another key", async () => {
+    const missing = join(tmp.dir, "nonexist");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    io.out = "";
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", missing, ...key]),
+    ).rejects.toThrow(
+      new RegExp(`no data directory ${missing} .*is --data-dir \\(or the config's dataDir\\) right\\?`),
+    );
+    expect(existsSync(missing)).toBe(false);
+    // a data directory holding no list
+    const empty = join(tmp.dir, "empty");
+    mkdirSync(empty);
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", empty, ...key]),
+    ).rejects.toThrow(
+      /status list not checked \(.*empty, lane found by --data-dir .*\): no status list loaded; whether it is listed is unknown/,
+    );
+    // a list another key signed than the one given
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const f = join(tmp.dir, "other.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }], {
+        key: other.privateKeyPem,
+      }),
+    );
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
+    const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
+    io.out = "";
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", data, ...key]),
+    ).rejects.toThrow(
+      new RegExp(
+        `status list not checked .*signed by key ${otherId}, not by the station key this lane trusts \\(${testId}\\)`,
+      ),
+    );
+    expect(io.out).toBe(""); // no answer that could read as "not listed"
+    // with its own key it answers
+    await run("lane", [
+      "lookup",
+      "--card",
+      "32010000000000000001",
+      "--data-dir",
+      data,
+      "--public-key",
+      otherPub,
+    ]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
+    // info refuses a missing data directory as well
+    await expect(run("lane", ["info", "--data-dir", missing, ...key])).rejects.toThrow(/no data directory/);
   });
 
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {
