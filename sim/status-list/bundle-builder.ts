@@ -301,7 +301,11 @@ export function parseListCsv(text: string): ListRow[] {
         reason: cells[3] as string,
         op,
       };
-      rowToRecord(row, 0); // validate the id now, with the line number
+      // validate the id now, with the line number; a card's network 0000 every lane refuses (src/status-list/bundle.ts recordProblem)
+      if (rowToRecord(row, 0).net === 0 && kind === "card")
+        throw new RangeError(
+          `card ${row.id}: network 0000 (a card id is its 0015 network, 4 digits, then its 16-digit serial; every lane refuses an entry without the network)`,
+        );
       rows.push(row);
     } catch (e) {
       throw new RangeError(`CSV line ${i + 1}: ${(e as Error).message}`);
