@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { BundleFileWriter, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
-import { decodeHeader, loadPublicKey } from "../../src/status-list/bundle.js";
+import { decodeHeader, loadPublicKey, MAX_REASONS } from "../../src/status-list/bundle.js";
 import { holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { full, otherKeyPair, tempDir } from "./helpers.js";
@@ -150,6 +150,40 @@ describe("status-list CLIs", () => {
     expect(JSON.parse(io.out)).toMatchObject({ listed: true });
     // info refuses a missing data directory as well
     await expect(run("lane", ["info", "--data-dir", missing, ...key])).rejects.toThrow(/no data directory/);
+  });
+
+  it("etc-sim status-list build names the CSV line of a duplicate, an over-long reason and a card without its network; refuses more than 65,535 reasons", async () => {
+    const csv = join(tmp.dir, "bad.csv");
+    const out = join(tmp.dir, "bad.bin");
+    const build = () => run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", out]);
+    writeFileSync(
+      csv,
+      "kind,id,listType,reason\ncard,32010000000000000001,1,x\nobu,3201230100004567,1,y\ncard,32010000000000000001,status,z\n",
+    );
+    await expect(build()).rejects.toThrow(
+      "CSV lines 2 and 4: card 32010000000000000001 list type 1 appears twice (a full list names each entry once)",
+    );
+    writeFileSync(
+      csv,
+      `card,32010000000000000001,1,x\n# a comment\ncard,32010000000000000003,1,${"x".repeat(300)}\n`,
+    );
+    await expect(build()).rejects.toThrow("CSV line 3: reason longer than 255 bytes (300)");
+    writeFileSync(csv, "card,32010000000000000001,1,x\ncard,00001234567890123456,1,serial only\n");
+    await expect(build()).rejects.toThrow(/^CSV line 2: card 00001234567890123456: network 0000 /);
+    // the bundle format holds at most 65,535 distinct reasons: refused at build, not by every lane
+    const lines: string[] = [];
+    for (let i = 0; i <= MAX_REASONS; i++) lines.push(`card,3201${String(i).padStart(16, "0")},1,r${i}`);
+    writeFileSync(csv, `${lines.join("\n")}\n`);
+    await expect(build()).rejects.toThrow(
+      `CSV line ${MAX_REASONS + 1}: more than ${MAX_REASONS} distinct reasons`,
+    );
+    expect(existsSync(out)).toBe(false);
+    const reasons = Array.from({ length: MAX_REASONS + 1 }, (_, i) => `r${i}`);
+    expect(
+      () =>
+        new BundleFileWriter(out, { kind: "full", version: "202507310000", privateKeyPem: null }, reasons),
+    ).toThrow(`${MAX_REASONS + 1} distinct reasons, more than the ${MAX_REASONS} a bundle holds`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {
