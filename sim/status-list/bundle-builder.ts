@@ -13,6 +13,8 @@ import {
   encodeReasons,
   HEADER_LEN,
   isValidVersion,
+  MAX_REASON_BYTES,
+  MAX_REASONS,
   OP_ADD,
   OP_REMOVE,
   PREFIX_LEN,
@@ -50,6 +52,8 @@ export interface ListRow {
   reason: string;
   /** deltas only; default add */
   op?: "add" | "remove";
+  /** the CSV line it was read from (parseListCsv), named in buildBundle's errors; else "row N" */
+  line?: number;
 }
 
 export interface BundleSpec {
@@ -117,16 +121,32 @@ function finishHeader(
   return Buffer.concat([header, sig]);
 }
 
-/** Build a signed bundle in memory. Full lists are sorted; a duplicate (kind, id, list type) is an error. */
+/** How buildBundle's errors name a row: its CSV line, else its place in `rows` (from 1). */
+function rowName(row: ListRow, i: number): string {
+  return row.line === undefined ? `row ${i + 1}` : `CSV line ${row.line}`;
+}
+
+/**
+ * Build a signed bundle in memory. Full lists are sorted; a duplicate (kind, id, list type) is an error,
+ * as are a reason longer than MAX_REASON_BYTES and more than MAX_REASONS distinct reasons (every lane
+ * refuses such a bundle); each names the row (its CSV line when it has one).
+ */
 export function buildBundle(spec: BundleSpec & { rows: readonly ListRow[] }): Buffer {
   checkSpec(spec);
   const reasons: string[] = [];
   const reasonIdx = new Map<string, number>();
-  const recs = spec.rows.map((row, i) => {
+  let recs = spec.rows.map((row, i) => {
     if (spec.kind === "full" && row.op === "remove")
-      throw new RangeError(`row ${i + 1}: a full list cannot remove`);
+      throw new RangeError(`${rowName(row, i)}: a full list cannot remove`);
     let idx = reasonIdx.get(row.reason);
     if (idx === undefined) {
+      const bytes = Buffer.byteLength(row.reason, "utf8");
+      if (bytes > MAX_REASON_BYTES)
+        throw new RangeError(`${rowName(row, i)}: reason longer than ${MAX_REASON_BYTES} bytes (${bytes})`);
+      if (reasons.length === MAX_REASONS)
+        throw new RangeError(
+          `${rowName(row, i)}: more than ${MAX_REASONS} distinct reasons, the most a bundle holds`,
+        );
       idx = reasons.length;
       reasons.push(row.reason);
       reasonIdx.set(row.reason, idx);
@@ -134,16 +154,30 @@ export function buildBundle(spec: BundleSpec & { rows: readonly ListRow[] }): Bu
     try {
       return rowToRecord(row, idx);
     } catch (e) {
-      throw new RangeError(`row ${i + 1}: ${(e as Error).message}`);
+      throw new RangeError(`${rowName(row, i)}: ${(e as Error).message}`);
     }
   });
   if (spec.kind === "full") {
-    recs.sort(compareRecords);
-    for (let i = 1; i < recs.length; i++) {
-      if (compareRecords(recs[i - 1] as RawRecord, recs[i] as RawRecord) === 0) {
-        throw new RangeError(`duplicate entry in a full list (kind, id and list type appear twice)`);
+    // sorted by index, so a duplicate names both rows
+    const order = recs.map((_, i) => i);
+    order.sort((a, b) => compareRecords(recs[a] as RawRecord, recs[b] as RawRecord) || a - b);
+    for (let k = 1; k < order.length; k++) {
+      const a = order[k - 1] as number;
+      const b = order[k] as number;
+      if (compareRecords(recs[a] as RawRecord, recs[b] as RawRecord) === 0) {
+        const ra = spec.rows[a] as ListRow;
+        const rb = spec.rows[b] as ListRow;
+        const where =
+          ra.line !== undefined && rb.line !== undefined
+            ? `CSV lines ${ra.line} and ${rb.line}`
+            : `${rowName(ra, a)} and ${rowName(rb, b)}`;
+        throw new RangeError(
+          `${where}: ${ra.kind} ${ra.id} list type ${ra.listType} appears twice (a full list names each entry once)`,
+        );
       }
     }
+    const unsorted = recs;
+    recs = order.map((i) => unsorted[i] as RawRecord);
   }
   const reasonBytes = encodeReasons(reasons);
   const body = Buffer.alloc(reasonBytes.length + recs.length * RECORD_LEN);
@@ -178,6 +212,8 @@ export class BundleFileWriter {
     private readonly reasons: readonly string[],
   ) {
     checkSpec(spec);
+    if (reasons.length > MAX_REASONS)
+      throw new RangeError(`${reasons.length} distinct reasons, more than the ${MAX_REASONS} a bundle holds`);
     this.fd = openSync(path, "w");
     writeSync(this.fd, Buffer.alloc(PREFIX_LEN), 0, PREFIX_LEN, 0);
     this.push(encodeReasons(reasons));
@@ -300,8 +336,16 @@ export function parseListCsv(text: string): ListRow[] {
         listType: parseListType(cells[2] as string),
         reason: cells[3] as string,
         op,
+        line: i + 1,
       };
-      rowToRecord(row, 0); // validate the id now, with the line number
+      const reasonBytes = Buffer.byteLength(row.reason, "utf8");
+      if (reasonBytes > MAX_REASON_BYTES)
+        throw new RangeError(`reason longer than ${MAX_REASON_BYTES} bytes (${reasonBytes})`);
+      // validate the id now, with the line number; a card's network 0000 every lane refuses (src/status-list/bundle.ts recordProblem)
+      if (rowToRecord(row, 0).net === 0 && kind === "card")
+        throw new RangeError(
+          `card ${row.id}: network 0000 (a card id is its 0015 network, 4 digits, then its 16-digit serial; every lane refuses an entry without the network)`,
+        );
       rows.push(row);
     } catch (e) {
       throw new RangeError(`CSV line ${i + 1}: ${(e as Error).message}`);

@@ -317,6 +317,23 @@ export type ListOnDisk =
 
 /** What `current` names now (ListOnDisk), read from the pointer and its database. */
 export function listOnDisk(dir: string, trustedKeyId: string): ListOnDisk {
+  const l = signedListOnDisk(dir);
+  if (l.state === "readable" && l.keyId !== trustedKeyId) return { state: "none" };
+  if (l.state === "readable") return { state: "readable", db: l.db, full: l.full, delta: l.delta };
+  return l;
+}
+
+/**
+ * What `current` names now, whichever key signed it: as ListOnDisk, a readable list with the id (hex) of
+ * the key its signature verified with (`meta.key_id`). For the import without a lane
+ * (src/cli/status-list-direct-check.ts), which must not take another key's list for no list.
+ */
+export type SignedListOnDisk =
+  | { state: "none" }
+  | { state: "readable"; db: string; full: string; delta: string | null; keyId: string }
+  | { state: "unreadable"; db: string; full: string };
+
+export function signedListOnDisk(dir: string): SignedListOnDisk {
   let p: Pointer | null;
   try {
     p = parsePointer(dir);
@@ -330,8 +347,8 @@ export function listOnDisk(dir: string, trustedKeyId: string): ListOnDisk {
     const m = db.prepare("SELECT full_version, delta_version, key_id FROM meta WHERE id = 1").get() as
       | Pick<MetaRow, "full_version" | "delta_version" | "key_id">
       | undefined;
-    if (m && m.key_id !== trustedKeyId) return { state: "none" };
-    if (m) return { state: "readable", db: p.db, full: m.full_version, delta: m.delta_version };
+    if (m)
+      return { state: "readable", db: p.db, full: m.full_version, delta: m.delta_version, keyId: m.key_id };
   } catch {
     // unreadable: the pointer's version below
   } finally {

@@ -335,6 +335,31 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       StatusListErrors.NotChaining,
       /applies on 202507310010, but the lane holds 202507310005/,
     ],
+    [
+      // a station listing cards by their 16-digit serial alone, the network left 0: no card matches it
+      "a full list with a card entry of network 0000",
+      () =>
+        full("202508010000", [
+          ...sampleRows(4, 3),
+          { kind: "card", id: "00001234567890123456", listType: 1, reason: "x" },
+        ]),
+      StatusListErrors.Malformed,
+      /record \d+: card network 0000 \(no card carries it/,
+    ],
+    [
+      "a delta adding a card of network 0000",
+      () =>
+        delta(D2, D1, [...addRows, { kind: "card", id: "00001234567890123456", listType: 1, reason: "x" }]),
+      StatusListErrors.Malformed,
+      /record 2: card network 0000/,
+    ],
+    [
+      "a delta removing a card of network 0000",
+      () =>
+        delta(D2, D1, [{ kind: "card", id: "00000000000000000002", listType: 2, reason: "", op: "remove" }]),
+      StatusListErrors.Malformed,
+      /record 0: card network 0000/,
+    ],
   ];
   // records out of order in a signed list: its own test below (it needs the bundle re-signed)
 

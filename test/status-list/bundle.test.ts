@@ -141,7 +141,7 @@ describe("bundle format", () => {
         rows: [rows[0]!, rows[0]!],
         privateKeyPem: stationKey,
       }),
-    ).toThrow(/duplicate/);
+    ).toThrow(/^row 1 and row 2: card \d{20} list type \d+ appears twice/);
     expect(() =>
       buildBundle({
         kind: "full",
@@ -214,8 +214,8 @@ describe("CSV rows", () => {
       'kind,id,listType,reason,op\n# comment\ncard,32010000000000000001,status,挂失\nobu,00112233aabbccdd,2,"欠费, 3 次",remove\n\n',
     );
     expect(rows).toEqual([
-      { kind: "card", id: "32010000000000000001", listType: 1, reason: "挂失", op: "add" },
-      { kind: "obu", id: "00112233aabbccdd", listType: 2, reason: "欠费, 3 次", op: "remove" },
+      { kind: "card", id: "32010000000000000001", listType: 1, reason: "挂失", op: "add", line: 3 },
+      { kind: "obu", id: "00112233aabbccdd", listType: 2, reason: "欠费, 3 次", op: "remove", line: 4 },
     ]);
   });
 

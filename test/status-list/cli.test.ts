@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { BundleFileWriter, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
-import { decodeHeader } from "../../src/status-list/bundle.js";
+import { decodeHeader, loadPublicKey, MAX_REASONS } from "../../src/status-list/bundle.js";
 import { holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
-import { tempDir } from "./helpers.js";
+import { full, otherKeyPair, tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
 let io: CapturedOutput;
@@ -93,6 +93,97 @@ describe("status-list CLIs", () => {
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("lookup fails, naming why, when it could not check: no such data directory, no list, a list of another key", async () => {
+    const missing = join(tmp.dir, "nonexist");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    io.out = "";
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", missing, ...key]),
+    ).rejects.toThrow(
+      new RegExp(`no data directory ${missing} .*is --data-dir \\(or the config's dataDir\\) right\\?`),
+    );
+    expect(existsSync(missing)).toBe(false);
+    // a data directory holding no list
+    const empty = join(tmp.dir, "empty");
+    mkdirSync(empty);
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", empty, ...key]),
+    ).rejects.toThrow(
+      /status list not checked \(.*empty, lane found by --data-dir .*\): no status list loaded; whether it is listed is unknown/,
+    );
+    // a list another key signed than the one given
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const f = join(tmp.dir, "other.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }], {
+        key: other.privateKeyPem,
+      }),
+    );
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
+    const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
+    io.out = "";
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", data, ...key]),
+    ).rejects.toThrow(
+      new RegExp(
+        `status list not checked .*signed by key ${otherId}, not by the station key this lane trusts \\(${testId}\\)`,
+      ),
+    );
+    expect(io.out).toBe(""); // no answer that could read as "not listed"
+    // with its own key it answers
+    await run("lane", [
+      "lookup",
+      "--card",
+      "32010000000000000001",
+      "--data-dir",
+      data,
+      "--public-key",
+      otherPub,
+    ]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
+    // info refuses a missing data directory as well
+    await expect(run("lane", ["info", "--data-dir", missing, ...key])).rejects.toThrow(/no data directory/);
+  });
+
+  it("etc-sim status-list build names the CSV line of a duplicate, an over-long reason and a card without its network; refuses more than 65,535 reasons", async () => {
+    const csv = join(tmp.dir, "bad.csv");
+    const out = join(tmp.dir, "bad.bin");
+    const build = () => run("sim", ["build", "--from", csv, "--version", "202507310000", "--out", out]);
+    writeFileSync(
+      csv,
+      "kind,id,listType,reason\ncard,32010000000000000001,1,x\nobu,3201230100004567,1,y\ncard,32010000000000000001,status,z\n",
+    );
+    await expect(build()).rejects.toThrow(
+      "CSV lines 2 and 4: card 32010000000000000001 list type 1 appears twice (a full list names each entry once)",
+    );
+    writeFileSync(
+      csv,
+      `card,32010000000000000001,1,x\n# a comment\ncard,32010000000000000003,1,${"x".repeat(300)}\n`,
+    );
+    await expect(build()).rejects.toThrow("CSV line 3: reason longer than 255 bytes (300)");
+    writeFileSync(csv, "card,32010000000000000001,1,x\ncard,00001234567890123456,1,serial only\n");
+    await expect(build()).rejects.toThrow(/^CSV line 2: card 00001234567890123456: network 0000 /);
+    // the bundle format holds at most 65,535 distinct reasons: refused at build, not by every lane
+    const lines: string[] = [];
+    for (let i = 0; i <= MAX_REASONS; i++) lines.push(`card,3201${String(i).padStart(16, "0")},1,r${i}`);
+    writeFileSync(csv, `${lines.join("\n")}\n`);
+    await expect(build()).rejects.toThrow(
+      `CSV line ${MAX_REASONS + 1}: more than ${MAX_REASONS} distinct reasons`,
+    );
+    expect(existsSync(out)).toBe(false);
+    const reasons = Array.from({ length: MAX_REASONS + 1 }, (_, i) => `r${i}`);
+    expect(
+      () =>
+        new BundleFileWriter(out, { kind: "full", version: "202507310000", privateKeyPem: null }, reasons),
+    ).toThrow(`${MAX_REASONS + 1} distinct reasons, more than the ${MAX_REASONS} a bundle holds`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {

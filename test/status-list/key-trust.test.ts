@@ -3,16 +3,23 @@
  * the lane trusts (imported with `--public-key OTHER`, or by a lane configured with another key) is never
  * served (src/status-list/lifecycle.ts), never blocks a list of the lane's key by its version (store.ts
  * activeVersions), never takes a delta (delta-apply.ts), and `etc-lane status-list import` refuses a key
- * that is not the lane's (src/cli/commands/status-list.ts).
+ * that is not the lane's (src/cli/commands/status-list.ts), and without a lane never replaces a list of
+ * another key than the one it was given unless the config names it, nor by an older list
+ * (src/cli/status-list-direct-check.ts).
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { controlSocketPath } from "../../src/service/control/protocol.js";
+import { startControlServer } from "../../src/service/control/server.js";
+import { loadPublicKey } from "../../src/status-list/bundle.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { captureOutput } from "../helpers/cli.js";
+import { FakeLane, FakeOperator } from "../service/fake-lane.js";
 import { card, delta, full, otherKeyPair, stationPub, tempDir } from "./helpers.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -119,4 +126,142 @@ it("etc-lane status-list import refuses a --public-key that is not the key the l
     ["status-list", "import", own, "--init", "--config", config, "--public-key", TEST_PUBLIC_KEY_PATH],
     { from: "user" },
   );
+});
+
+/** `etc-lane status-list import|lookup ...` in this process: its exit status (errors become status 1). */
+async function etcLane(args: string[]): Promise<number> {
+  const program = new Command("etc-lane");
+  registerStatusList(program);
+  process.exitCode = undefined;
+  await runCli(program, ["node", "etc-lane", "status-list", ...args]);
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = undefined;
+  return code;
+}
+
+/** A data directory whose list (full 202612060000, listing LISTED) the key `lane` signed; its key file. */
+async function laneListOnDisk(dataDir: string, lane: { privateKeyPem: string; publicKeyPem: string }) {
+  const laneKey = join(tmp.dir, "lane.pub.pem");
+  writeFileSync(laneKey, lane.publicKeyPem);
+  const f = join(tmp.dir, "lane-full.bundle");
+  writeFileSync(
+    f,
+    full("202612060000", [{ kind: "card", id: LISTED, listType: 1, reason: "lost" }], {
+      key: lane.privateKeyPem,
+    }),
+  );
+  expect(await etcLane(["import", f, "--init", "--data-dir", dataDir, "--public-key", laneKey])).toBe(0);
+  return laneKey;
+}
+
+/** Whether LISTED is listed in `dataDir`'s list, opened with `publicKeyPem` (as the lane opens it). */
+async function listedWith(dataDir: string, publicKeyPem: string | Buffer): Promise<unknown> {
+  const c = await StatusListCache.open({ dataDir, publicKeyPem });
+  try {
+    return { versions: c.versions(), listed: c.lookup({ cardId: LISTED }).listed };
+  } finally {
+    await c.close();
+  }
+}
+
+it("an import without the lane's config never replaces the list of another key than the one it was given: refused, naming both keys", async () => {
+  const io = captureOutput();
+  const dataDir = join(tmp.dir, "data");
+  const lane = otherKeyPair();
+  await laneListOnDisk(dataDir, lane);
+  // an older full list, signed by the test key, not listing the card; imported with --data-dir alone
+  const old = join(tmp.dir, "old.bundle");
+  writeFileSync(old, full("202601010000", [{ kind: "card", id: card(8), listType: 1, reason: "x" }]));
+  io.err = "";
+  expect(
+    await etcLane(["import", old, "--init", "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]),
+  ).toBe(1);
+  const laneId = loadPublicKey(lane.publicKeyPem).keyId.toString("hex");
+  const testId = loadPublicKey(stationPub).keyId.toString("hex");
+  expect(io.err).toMatch(
+    new RegExp(
+      `status-list bundle refused: the list in .* \\(full 202612060000\\) was signed by key ${laneId}; ` +
+        `this import was given key ${testId} .*give --config FILE .*\\[E504_BUNDLE_BAD_SIGNATURE\\]`,
+    ),
+  );
+  // a newer one of that key is refused the same way
+  const newer = join(tmp.dir, "newer.bundle");
+  writeFileSync(newer, full("202612060100", []));
+  expect(
+    await etcLane(["import", newer, "--init", "--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH]),
+  ).toBe(1);
+  // the lane's list is there, whole, for the lane's key
+  expect(await listedWith(dataDir, lane.publicKeyPem)).toEqual({
+    versions: { full: "202612060000", delta: null },
+    listed: true,
+  });
+});
+
+it("with the lane's config naming the key, another key's list is replaced only by a newer full list, never an older one", async () => {
+  captureOutput();
+  const dataDir = join(tmp.dir, "data");
+  const other = otherKeyPair();
+  await laneListOnDisk(dataDir, other); // a list of a key the config does not name
+  const config = join(tmp.dir, "lane.yaml");
+  writeFileSync(
+    config,
+    [
+      "lane: { network: '4301', station: '0102', lane: 3, role: entry }",
+      "tariff: /dev/null",
+      "rsu: { port: /dev/null, protocol: legacy }",
+      `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+      `dataDir: ${dataDir}`,
+      "",
+    ].join("\n"),
+  );
+  const old = join(tmp.dir, "old.bundle");
+  writeFileSync(old, full("202601010000", []));
+  expect(await etcLane(["import", old, "--init", "--config", config, "--json"])).toBe(1);
+  expect(await listedWith(dataDir, other.publicKeyPem)).toMatchObject({ listed: true });
+  const newer = join(tmp.dir, "newer.bundle");
+  writeFileSync(newer, full("202612060100", [{ kind: "card", id: LISTED, listType: 1, reason: "挂失" }]));
+  expect(await etcLane(["import", newer, "--init", "--config", config])).toBe(0);
+  expect(await listedWith(dataDir, stationPub)).toEqual({
+    versions: { full: "202612060100", delta: null },
+    listed: true,
+  });
+});
+
+it("a --public-key that is not the config's is refused before a running lane is asked (the lane would use its own)", async () => {
+  captureOutput();
+  const dataDir = join(tmp.dir, "data");
+  mkdirSync(dataDir);
+  const laneView = new FakeLane();
+  const operator = new FakeOperator(laneView);
+  const server = await startControlServer({ path: controlSocketPath(dataDir), view: laneView, operator });
+  try {
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const config = join(tmp.dir, "lane.yaml");
+    writeFileSync(
+      config,
+      [
+        "lane: { network: '4301', station: '0102', lane: 3, role: entry }",
+        "tariff: /dev/null",
+        "rsu: { port: /dev/null, protocol: legacy }",
+        `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+        `dataDir: ${dataDir}`,
+        "",
+      ].join("\n"),
+    );
+    const program = new Command("etc-lane").exitOverride();
+    registerStatusList(program);
+    await expect(
+      program.parseAsync(
+        ["status-list", "import", "x.bundle", "--config", config, "--public-key", otherPub],
+        {
+          from: "user",
+        },
+      ),
+    ).rejects.toThrow(/--public-key .*other\.pub\.pem is not the key this lane trusts/);
+    expect(operator.calls).toEqual([]);
+  } finally {
+    await server.close();
+  }
 });

@@ -7,14 +7,19 @@
  * `import` goes through the running lane when one answers on its control socket: the lane verifies and
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
- * in the lane's trail (../status-list-direct.ts); a data directory no lane has run in (no journal, or none at
- * all: a mistyped --data-dir) only with `--init`, before the lane's first start. `lookup` and `info` only read,
- * without the lock, and work beside a running lane.
+ * in the lane's trail (../status-list-direct.ts), never over a list another key signed unless the config
+ * names the key, nor over a newer list (../status-list-direct-check.ts); a data directory no lane has run
+ * in (no journal, or none at all: a mistyped --data-dir) only with `--init`, before the lane's first start.
+ * With a config, a `--public-key` other than its key is refused before anything. `lookup` and `info` only
+ * read, without the lock, and work beside a running lane; a data directory that does not exist is refused,
+ * and a lookup that could not check (no list served) fails with the reason instead of answering.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
+import { DataDirErrors } from "../../datadir/lock.js";
 import { createLogger } from "../../log.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import {
@@ -27,6 +32,7 @@ import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
+import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
@@ -54,6 +60,20 @@ function keyIdOfFile(path: string): string {
   return loadPublicKey(pem).keyId.toString("hex");
 }
 
+/**
+ * With a config, a `--public-key` that is not the key the config names is refused: the lane serves only
+ * lists its own key signed.
+ */
+function checkKeyIsTheLanes(o: StoreOpts, loc: LaneLocation): void {
+  const laneKey = loc.config?.statusList.publicKey;
+  if (o.publicKey === undefined || laneKey === undefined || o.publicKey === laneKey) return;
+  if (keyIdOfFile(o.publicKey) === keyIdOfFile(laneKey)) return;
+  throw new UsageError(
+    `--public-key ${o.publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
+      "the lane serves only lists its own key signed; leave --public-key out",
+  );
+}
+
 /** The data directory and the station key: from the options, else from the lane's config. */
 function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
   const loc = locateLane(o);
@@ -63,6 +83,30 @@ function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
       `which key signs the lists? give --public-key FILE, or --config FILE (its statusList.publicKey); lane found by ${loc.how}`,
     );
   return { loc, publicKey };
+}
+
+/**
+ * `lookup` and `info` only read: a data directory that does not exist (or is no directory) is a mistyped
+ * --data-dir (or config dataDir), refused (E412) rather than opened as one holding no list.
+ */
+function checkDataDirExists(loc: LaneLocation): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(loc.dataDir).isDirectory();
+  } catch (e) {
+    throw new EtcError(
+      DataDirErrors.Missing,
+      `no data directory ${loc.dataDir} (lane found by ${loc.how}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; ` +
+        "is --data-dir (or the config's dataDir) right?",
+      { dataDir: loc.dataDir },
+    );
+  }
+  if (!isDir)
+    throw new EtcError(
+      DataDirErrors.Missing,
+      `${loc.dataDir} is not a directory (lane found by ${loc.how}): is --data-dir (or the config's dataDir) right?`,
+      { dataDir: loc.dataDir },
+    );
 }
 
 /**
@@ -156,6 +200,10 @@ export function registerStatusList(program: Command): void {
   ).action(async (file: string, o: StoreOpts) => {
     const loc = locateLane(o);
     const timeoutMs = answerTimeoutMs(o);
+    // the list is imported for the lane: never with another key than the one the lane trusts (the lane
+    // would not serve it: src/status-list/lifecycle.ts); checked before a running lane is asked too, which
+    // verifies with its own key whatever --public-key says
+    checkKeyIsTheLanes(o, loc);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
     const viaLane = await importStatusListThroughLane(loc, file, {
@@ -168,14 +216,6 @@ export function registerStatusList(program: Command): void {
       return;
     }
     const { publicKey } = store(o);
-    // the list is imported for the lane: never with another key than the one the lane trusts (the lane
-    // would not serve it: src/status-list/lifecycle.ts)
-    const laneKey = loc.config?.statusList.publicKey;
-    if (laneKey !== undefined && publicKey !== laneKey && keyIdOfFile(publicKey) !== keyIdOfFile(laneKey))
-      throw new UsageError(
-        `--public-key ${publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
-          "the lane serves only lists its own key signed; leave --public-key out",
-      );
     const created = o.init === true && !existsSync(loc.dataDir);
     let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
@@ -183,10 +223,14 @@ export function registerStatusList(program: Command): void {
         loc.dataDir,
         loc.config,
         file,
-        (onProgress) =>
-          withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
+        async (onProgress) => {
+          // under the lock: a list another key signed is not replaced by this import's key unless the
+          // config names it, nor by an older list (../status-list-direct-check.ts)
+          checkAgainstListOnDisk(loc.dataDir, file, { path: publicKey, fromLaneConfig: loc.config !== null });
+          return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
-          ),
+          );
+        },
         progress.onProgress,
         { init: o.init === true },
       );
@@ -213,11 +257,19 @@ export function registerStatusList(program: Command): void {
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     const { loc, publicKey } = store(o);
+    checkDataDirExists(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
       if (o.obu !== undefined) q.obuId = o.obu;
-      process.stdout.write(`${JSON.stringify(cache.lookup(q))}\n`);
+      const answer = cache.lookup(q);
+      // "not checked" must not read as "not listed": no answer, the reason, exit 1
+      if (answer.noList)
+        throw new Error(
+          `status list not checked (${loc.dataDir}, lane found by ${loc.how}): ${cache.health().reason}; ` +
+            "whether it is listed is unknown",
+        );
+      process.stdout.write(`${JSON.stringify(answer)}\n`);
     });
   });
 
@@ -230,6 +282,7 @@ export function registerStatusList(program: Command): void {
       ),
   ).action(async (o: StoreOpts) => {
     const { loc, publicKey } = store(o);
+    checkDataDirExists(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });
