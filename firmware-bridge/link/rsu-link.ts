@@ -70,6 +70,8 @@ export interface RsuLinkCounters {
   malformed: number;
   /** Frames of the lane's own direction received (an echo on the line): not delivered, no re-arm. */
   echoes: number;
+  /** Frames longer than their declaration, delivered with the surplus as `extra` (warned once per type). */
+  framesWithExtra: number;
   /** National B1s whose body did not fit the declared layout (counted in heartbeats too). */
   misfitHeartbeats: number;
   /** RSU repeats of a frame already received (not delivered again). */
@@ -229,6 +231,7 @@ export class RsuLink {
       tooLong: ch.tooLong,
       malformed: ch.malformed,
       echoes: ch.echoes,
+      framesWithExtra: ch.framesWithExtra,
       misfitHeartbeats: ch.misfitHeartbeats,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
