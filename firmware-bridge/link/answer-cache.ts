@@ -296,6 +296,20 @@ export class AnswerCache {
    * could have gone round (while an RSU repeats a frame it sends no other one, so once a whole cycle of
    * other information frames came in, the same RSCTL/SEQ is a new frame however soon it comes).
    */
+  /**
+   * An information frame with RSCTL/SEQ `seq` was received recently enough that a frame arriving now
+   * with that RSCTL/SEQ and the same DATA would be taken for its repeat (the rule of isRepeat). The link
+   * numbers its own frames so that an RSU answering with the swapped number never falls under it.
+   */
+  repeatable(seq: number): boolean {
+    const prev = this.recent.get(seq);
+    return (
+      prev !== undefined &&
+      this.now() - prev.at <= this.options.dedupeWindowMs &&
+      this.received - prev.ordinal < this.seqCycle
+    );
+  }
+
   private isRepeat(prev: Incoming, rf: ReceivedFrame): boolean {
     return (
       rf.at - prev.at <= this.options.dedupeWindowMs &&

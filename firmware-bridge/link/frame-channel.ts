@@ -7,11 +7,15 @@
  * declared for the direction the channel sends itself is its own side's frame coming back (an echo on
  * the line), never a frame of the peer; and a type declared a heartbeat whatever its body (national B1)
  * whose body does not fit goes to `misfitHeartbeats$` with its partial decode, not to the decode errors.
+ * A frame longer than its declaration is delivered with the surplus as `extra` (docs/protocol.md §2), and
+ * counted in `framesWithExtra` and warned about once per type, naming the dialect setting that would make
+ * it fit exactly, if one does (firmware-bridge/frames/dialect-fit.ts).
  */
 import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
 import { catalogueFor, decodeData, encodeFrame, type Frame, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
+import { dialectsFitting, fitHint } from "../frames/dialect-fit.js";
 import type { Direction } from "../frames/frame-def.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
@@ -67,6 +71,8 @@ export interface ChannelCounters {
   echoes: number;
   /** Heartbeats whatever their body (national B1) whose body did not fit: on misfitHeartbeats$. */
   misfitHeartbeats: number;
+  /** Frames delivered with bytes after their last declared field (`extra`). */
+  framesWithExtra: number;
 }
 
 export interface FrameChannelOptions {
@@ -107,6 +113,8 @@ export class FrameChannel {
   private echoLogged = false;
   /** Heartbeat types whose first misfit was logged at warn level: later ones go to the debug wire log only. */
   private readonly misfitLogged = new Set<string>();
+  /** Types whose first frame with `extra` was logged at warn level: later ones go to the debug wire log only. */
+  private readonly extraLogged = new Set<string>();
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -123,6 +131,7 @@ export class FrameChannel {
     malformed: 0,
     echoes: 0,
     misfitHeartbeats: 0,
+    framesWithExtra: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
@@ -220,6 +229,8 @@ export class FrameChannel {
           continue;
         }
         this.c.framesIn++;
+        if (r.frame.type !== "ACK" && r.frame.extra !== undefined)
+          this.onExtra(r.frame.type, r.frame.extra, ev.frame);
         if (this.wireLog()) {
           this.log.debug(
             { dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type },
@@ -258,6 +269,27 @@ export class FrameChannel {
       this.log.debug(fields, "echo of our own frame");
     }
     this.problemsSubject.next({ kind: "echo", type, wire });
+  }
+
+  /** A frame longer than its declaration: delivered as it is (with `extra`), but never silently. */
+  private onExtra(type: string, extra: string, wire: WireFrame): void {
+    this.c.framesWithExtra++;
+    if (this.extraLogged.has(type)) {
+      if (this.wireLog()) this.log.debug({ dir: "<-", type, extra }, `${type} longer than its declaration`);
+      return;
+    }
+    this.extraLogged.add(type);
+    const fits = dialectsFitting(wire.data, this.dialect);
+    this.log.warn(
+      {
+        dir: "<-",
+        type,
+        extra,
+        hex: wire.raw.toString("hex"),
+        ...(fits.length > 0 ? { dialectSetting: fits.map((f) => f.setting) } : {}),
+      },
+      `${type} is ${extra.length / 2} byte(s) longer than its declaration (extra ${extra}); ${fitHint(fits)}; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type`,
+    );
   }
 
   private onMisfitHeartbeat(partial: PartialFrame, error: EtcError, wire: WireFrame, at: number): void {

@@ -17,7 +17,7 @@ import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import { type Frame, frameDef, isHeartbeat, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { LANE_INITIATED_RSCTL } from "../framing/legacy.js";
-import { nextLaneSeq } from "../framing/national.js";
+import { nextLaneSeq, replySeq } from "../framing/national.js";
 import type { WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
@@ -31,6 +31,9 @@ import {
 } from "./frame-channel.js";
 import { type LinkState, LinkSupervisor } from "./link-supervisor.js";
 import { type RsuLinkOptions, type RsuLinkOptionsInput, resolveRsuLinkOptions } from "./options.js";
+
+/** National lane SEQs 10, 20 ... 90. */
+const LANE_SEQS = 9;
 
 export type { IncomingFrame } from "./answer-cache.js";
 export type { LinkState, LinkStatus } from "./link-supervisor.js";
@@ -70,6 +73,8 @@ export interface RsuLinkCounters {
   malformed: number;
   /** Frames of the lane's own direction received (an echo on the line): not delivered, no re-arm. */
   echoes: number;
+  /** Frames longer than their declaration, delivered with the surplus as `extra` (warned once per type). */
+  framesWithExtra: number;
   /** National B1s whose body did not fit the declared layout (counted in heartbeats too). */
   misfitHeartbeats: number;
   /** RSU repeats of a frame already received (not delivered again). */
@@ -229,6 +234,7 @@ export class RsuLink {
       tooLong: ch.tooLong,
       malformed: ch.malformed,
       echoes: ch.echoes,
+      framesWithExtra: ch.framesWithExtra,
       misfitHeartbeats: ch.misfitHeartbeats,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,
@@ -293,7 +299,15 @@ export class RsuLink {
     if (!this.supervisor.isOpen) return Promise.reject(this.downError(frame.type));
     let seq = LANE_INITIATED_RSCTL;
     if (!this.legacy) {
-      this.laneSeq = nextLaneSeq(this.laneSeq);
+      // An RSU may number the frame answering ours (the B0 answering C0) with our SEQ swapped, as the
+      // lane numbers its replies (docs/protocol.md §1). Should that number be the SEQ of an information
+      // frame received within the dedupe window, an answer with the same DATA (a B0 repeating the status
+      // the RSU announced itself with) would be absorbed as that frame's repeat: such a SEQ is skipped.
+      // The dedupe itself is unchanged, so a true retransmission is never taken for an answer.
+      for (let i = 0; i < LANE_SEQS; i++) {
+        this.laneSeq = nextLaneSeq(this.laneSeq);
+        if (!this.answers.repeatable(replySeq(this.laneSeq))) break;
+      }
       seq = this.laneSeq;
     }
     return this.channel.send(frame, seq);

@@ -11,7 +11,10 @@
  * ends the wait at once. No command is ever resent for any other reason: a reply lost on the line is a
  * timeout. A write that failed is "not executed" only when the transport says no byte went out
  * (`details.nothingWritten`, firmware-bridge/errors.ts); any other write failure may have come after the
- * frame reached the reader.
+ * frame reached the reader. A frame from the reader byte-identical to one the host wrote lately is the
+ * line echoing the host (a loopback plug, RS-485 local echo), never a reply: counted in `echoes`, logged
+ * once, and it re-arms nothing; the one exception is a command whose OK reply is necessarily its request's
+ * bytes (CARD_HALT: P 0, no DATA either way), where taking the echo as the reply changes nothing.
  */
 import { ErrorCodes, EtcError, wroteNothing } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -50,6 +53,8 @@ export interface CommandRunnerCounters {
   staleReplies: number;
   /** Replies with the right SEQ and the wrong CMD. */
   mismatchedReplies: number;
+  /** Frames byte-identical to one the host wrote lately: the line echoing the host, not replies. */
+  echoes: number;
   /** Commands resent after a BAD_CHECKSUM status. */
   nakResends: number;
   aborted: number;
@@ -68,9 +73,10 @@ export interface CommandRunnerInit {
   downReason(): string;
   /**
    * A command got no reply in time; `discardedBytes`: bytes from the reader dropped as not frames
-   * (a bad checksum, oversize, ...) while it waited (0: the reader said nothing usable or nothing).
+   * (a bad checksum, oversize, ...) while it waited (0: the reader said nothing usable or nothing);
+   * `echoes`: frames that were its own bytes coming back (the line echoes the host).
    */
-  onSilence(discardedBytes: number): void;
+  onSilence(discardedBytes: number, echoes: number): void;
   /** A valid frame arrived from the reader. */
   onAlive(): void;
   /** Name of the port, for messages. */
@@ -95,6 +101,8 @@ interface Job {
   discarded: Map<ReaderDiscardReason, number>;
   /** The latest deadline a WAIT asked for in the current attempt; the write's completion keeps it. */
   waitUntil: number | undefined;
+  /** Echoes of this job's own frames received during the current attempt's wait. */
+  echoes: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   settled: boolean;
   onAbort: (() => void) | undefined;
@@ -105,6 +113,10 @@ export class CommandRunner {
   private readonly queue: Job[] = [];
   private current: Job | undefined;
   private seq = 0;
+  /** The last frames written (newest last), to tell the line's echo of them from a reply. */
+  private readonly recent: Buffer[] = [];
+  /** The first echo was logged at warn level: later ones go to the debug log only. */
+  private echoLogged = false;
   private readonly c: CommandRunnerCounters = {
     commands: 0,
     replies: 0,
@@ -113,6 +125,7 @@ export class CommandRunner {
     strayWaits: 0,
     staleReplies: 0,
     mismatchedReplies: 0,
+    echoes: 0,
     nakResends: 0,
     aborted: 0,
     statuses: {},
@@ -148,6 +161,7 @@ export class CommandRunner {
         deadline: 0,
         discarded: new Map(),
         waitUntil: undefined,
+        echoes: 0,
         timer: undefined,
         settled: false,
         onAbort: undefined,
@@ -190,9 +204,13 @@ export class CommandRunner {
 
   /** Offer a frame from the reader; CARD_EVENT frames are the owner's, everything else ends here. */
   onFrame(rf: ReceivedReaderFrame): void {
-    this.i.onAlive();
     const f = rf.frame;
     const job = this.current;
+    if (this.recent.some((b) => b.equals(f.raw))) {
+      this.onEcho(f, job);
+      return;
+    }
+    this.i.onAlive();
     if (f.cmd === WAIT.code) {
       if (!job || f.seq !== job.seq) {
         this.c.strayWaits++;
@@ -255,6 +273,22 @@ export class CommandRunner {
     );
   }
 
+  /** The host's own frame came back: not the reader's, so no reply and no sign of life. */
+  private onEcho(f: ReaderWireFrame, job: Job | undefined): void {
+    this.c.echoes++;
+    if (job?.written && f.seq === job.seq) job.echoes++;
+    const fields = { seq: f.seq, cmd: f.cmd, hex: f.raw.toString("hex") };
+    if (!this.echoLogged) {
+      this.echoLogged = true;
+      this.i.log.warn(
+        fields,
+        "the reader line echoes our own frames (a loopback plug, RS-485 local echo, a tty not set raw?): a frame byte-identical to the command we sent came back; not taken as a reply; each one is counted in echoes, this is logged once",
+      );
+    } else {
+      this.i.log.debug(fields, "echo of our own frame: dropped");
+    }
+  }
+
   private pump(): void {
     if (this.current || this.queue.length === 0) return;
     const job = this.queue.shift() as Job;
@@ -279,6 +313,7 @@ export class CommandRunner {
     job.seq = this.seq;
     job.writtenAt = undefined;
     job.waitUntil = undefined;
+    job.echoes = 0;
     job.discarded.clear();
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
@@ -295,6 +330,10 @@ export class CommandRunner {
         ),
       );
       return;
+    }
+    if (!okReplyIsRequest(job.req)) {
+      this.recent.push(raw);
+      if (this.recent.length > RECENT_FRAMES) this.recent.shift();
     }
     const seq = job.seq;
     // From here the reader may execute it: a frame cut short on the line fails the reader's CRC and is
@@ -378,8 +417,18 @@ export class CommandRunner {
     } else {
       const waited = Math.round(now - job.writtenAt);
       const dropped = discardedText(job.discarded);
+      const echoed =
+        job.echoes > 0
+          ? `; our own frame came back ${job.echoes} time(s): the line echoes what we send (a loopback plug, RS-485 local echo?)`
+          : "";
       this.i.log.warn(
-        { cmd: job.label, seq: job.seq, waitedMs: waited, ...(dropped ? { discarded: dropped } : {}) },
+        {
+          cmd: job.label,
+          seq: job.seq,
+          waitedMs: waited,
+          ...(dropped ? { discarded: dropped } : {}),
+          ...(job.echoes > 0 ? { echoes: job.echoes } : {}),
+        },
         "reader command timed out",
       );
       this.finish(
@@ -387,16 +436,20 @@ export class CommandRunner {
         readerError(
           ReaderErrorCodes.Timeout,
           dropped
-            ? `${this.i.name}: ${job.label} (seq ${job.seq}) got no usable reply after ${waited} ms: ${dropped} from the reader discarded meanwhile (a reply may have come corrupted or too long)`
-            : `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms`,
+            ? `${this.i.name}: ${job.label} (seq ${job.seq}) got no usable reply after ${waited} ms: ${dropped} from the reader discarded meanwhile (a reply may have come corrupted or too long)${echoed}`
+            : `${this.i.name}: ${job.label} (seq ${job.seq}) got no reply after ${waited} ms${echoed}`,
           "unknown",
-          { seq: job.seq, ...(dropped ? { discarded: Object.fromEntries(job.discarded) } : {}) },
+          {
+            seq: job.seq,
+            ...(dropped ? { discarded: Object.fromEntries(job.discarded) } : {}),
+            ...(job.echoes > 0 ? { echoes: job.echoes } : {}),
+          },
         ),
         undefined,
         false,
       );
     }
-    this.i.onSilence(discardedTotal(job.discarded));
+    this.i.onSilence(discardedTotal(job.discarded), job.echoes);
     this.pump();
   }
 
@@ -421,6 +474,17 @@ export class CommandRunner {
     else job.reject(err ?? new EtcError(ErrorCodes.LinkAborted, "reader command ended without a result"));
     if (next) this.pump();
   }
+}
+
+/** How many written frames are kept to recognise their echo (an echo comes back while the next is unsent). */
+const RECENT_FRAMES = 4;
+
+/**
+ * The command's OK reply is necessarily byte-identical to the request (P 0 and no DATA either way:
+ * CARD_HALT), so its echo cannot be told from that reply; taking the echo as the reply is harmless there.
+ */
+function okReplyIsRequest(req: CommandRequest): boolean {
+  return req.p === 0 && req.data.length === 0 && req.def.reply.decode(Buffer.alloc(0)) !== undefined;
 }
 
 function discardedTotal(d: ReadonlyMap<ReaderDiscardReason, number>): number {

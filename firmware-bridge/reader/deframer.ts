@@ -62,7 +62,7 @@ export interface ReaderDeframerCounters {
 export interface ReaderDeframerOptions {
   /**
    * Largest frame accepted, STX..ETX. Default 1024. The driver's options allow
-   * MIN_READER_FRAME_LENGTH (512)..65544 (options.ts; 65544: LEN's 65535 and the 9 bytes around DATA);
+   * MIN_READER_FRAME_LENGTH (512)..65544 (options.ts; the largest frame LEN can describe is 65541);
    * the deframer takes the value it is given.
    */
   maxFrameLength?: number;

@@ -112,7 +112,7 @@ export class FramedCardReader implements CardReader {
         const s = this.supervisor.state;
         return `reader link is ${s.status}${s.reason ? ` (${s.reason})` : ""}`;
       },
-      onSilence: (discarded) => this.supervisor.silence(discarded),
+      onSilence: (discarded, echoes) => this.supervisor.silence(discarded, echoes),
       onAlive: () => this.supervisor.alive(),
       name: init.transport.name,
     });

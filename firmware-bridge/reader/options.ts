@@ -70,7 +70,11 @@ export interface ReaderOptionsInput {
  * reader's replies are dropped as oversize and no card can pay.
  */
 export const MIN_READER_FRAME_LENGTH = 512;
-/** The largest `maxFrameLength`: LEN's 65535 and the 6 header and 3 trailer bytes. */
+/**
+ * The largest `maxFrameLength`. The largest frame is 65541 bytes: a frame is LEN + 6 (STX, the two LEN
+ * bytes, CRC 2, ETX; LEN already counts SEQ, CMD and P: docs/reader.md §2.1), LEN at most 65535. The bound
+ * is 3 bytes above that, which admits no larger frame (LEN cannot say more) and is harmless.
+ */
 export const MAX_READER_FRAME_LENGTH = 65_544;
 
 export const DEFAULT_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze({

@@ -58,6 +58,8 @@ export class ReaderSupervisor {
   private silent = 0;
   /** Bytes from the reader discarded during the unanswered commands of the current silent run. */
   private silentDiscards = 0;
+  /** Echoes of the host's own frames during the unanswered commands of the current silent run. */
+  private silentEchoes = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setTimeout> | undefined;
   private sub: Subscription | undefined;
@@ -134,22 +136,29 @@ export class ReaderSupervisor {
   alive(): void {
     this.silent = 0;
     this.silentDiscards = 0;
+    this.silentEchoes = 0;
   }
 
   /**
    * A command got no reply in time; `discardedBytes` from the reader were dropped as not frames while it
-   * waited: then the reader may be answering, and the reason says so.
+   * waited: then the reader may be answering, and the reason says so; `echoes` of the command's own frame
+   * came back meanwhile: then the line echoes the host, and the reason says that.
    */
-  silence(discardedBytes = 0): void {
+  silence(discardedBytes = 0, echoes = 0): void {
     if (!this.running || !this.open || this.state.status !== "up") return;
     this.silent++;
     this.silentDiscards += discardedBytes;
+    this.silentEchoes += echoes;
     if (this.silent < this.i.options.silentLimit) return;
     this.c.silentTrips++;
+    const echoed =
+      this.silentEchoes > 0
+        ? `; our own frames came back ${this.silentEchoes} time(s): the line echoes what we send (a loopback plug, RS-485 local echo?)`
+        : "";
     const reason =
-      this.silentDiscards > 0
+      (this.silentDiscards > 0
         ? `no usable reply: ${this.silent} command(s) in a row unanswered, ${this.silentDiscards} byte(s) from the reader discarded meanwhile (corrupted or too long)`
-        : `reader silent: ${this.silent} command(s) in a row unanswered`;
+        : `reader silent: ${this.silent} command(s) in a row unanswered`) + echoed;
     this.i.log.warn({ silentLimit: this.i.options.silentLimit }, reason);
     this.open = false;
     void this.i.transport.close().catch(() => {});
@@ -219,6 +228,7 @@ export class ReaderSupervisor {
     this.open = true;
     this.silent = 0;
     this.silentDiscards = 0;
+    this.silentEchoes = 0;
     this.i.onOpened();
     let info: ReaderInfo;
     try {

@@ -3,12 +3,17 @@ import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { RsuCodec } from "./driver.js";
 import { createLegacyCodec } from "./driver-legacy.js";
 import { createNationalCodec } from "./driver-national.js";
+import { withLayoutCheck } from "./layout-check.js";
 import { type ResultCodeTable, resultCodeTable } from "./result-codes.js";
 
-/** `codes`: the B5/B8 ErrorCode classes (default: the variant's table in result-codes.ts). */
+/**
+ * `codes`: the B5/B8 ErrorCode classes (default: the variant's table in result-codes.ts). A frame whose
+ * length fits another value of one layout setting exactly gives no value that reading would change
+ * (./layout-check.ts).
+ */
 export function createRsuCodec(dialect: Dialect, codes?: ResultCodeTable): RsuCodec {
   const table = codes ?? resultCodeTable(dialect.variant);
-  return dialect.variant === "legacy"
-    ? createLegacyCodec(dialect, table)
-    : createNationalCodec(dialect, table);
+  const plain = (d: Dialect): RsuCodec =>
+    d.variant === "legacy" ? createLegacyCodec(d, table) : createNationalCodec(d, table);
+  return withLayoutCheck(plain(dialect), plain);
 }

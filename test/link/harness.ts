@@ -80,8 +80,8 @@ export async function makeRig(
   options: RsuLinkOptionsInput = {},
   pairOptions: PairOptions = {},
   start = true,
+  dialect: Dialect = defaultDialect(variant),
 ): Promise<Rig> {
-  const dialect = defaultDialect(variant);
   const pair = createTransportPair(pairOptions);
   const warnings: string[] = [];
   const link = new RsuLink({

@@ -804,6 +804,71 @@ describe("bad input on the reader port", () => {
   });
 });
 
+describe("a line that echoes what the host writes (loopback plug, RS-485 local echo)", () => {
+  /** Every byte the host writes comes back to it, ahead of any reply; `reader`: the device answers too. */
+  function echoLine(r: ReaderRig, reader: boolean): void {
+    r.device.answerInfo = false;
+    r.device.onCommand = reader
+      ? (f) => {
+          // the reader's reply follows the echo on the line
+          void Promise.resolve().then(() => {
+            if (f.cmd === INFO.code) r.device.reply(f, 0, INFO.reply.encode(SIM_INFO));
+            else if (f.cmd === PSAM_APDU.code) r.device.reply(f, 0, h("9000"));
+          });
+        }
+      : undefined;
+    r.pair.device.data$.subscribe((b) => r.device.raw(Buffer.from(b)));
+  }
+
+  it("no reader behind it: the echoed INFO is not taken as its reply; open fails naming the echo", async () => {
+    const r = await rig({ timeouts: { infoMs: 300 }, reconnect: { initialDelayMs: 100, jitter: 0 } }, false);
+    echoLine(r, false);
+    const o = outcome(r.reader.open());
+    await vi.advanceTimersByTimeAsync(300);
+    expect(o.error?.code).toBe(ReaderErrorCodes.LinkDown);
+    expect(o.error?.message).toMatch(
+      /did not answer INFO: .*our own frame came back 1 time\(s\): the line echoes/,
+    );
+    expect(o.error?.message).not.toMatch(/malformed/);
+    expect(r.reader.counters).toMatchObject({ echoes: 1, replies: 0, staleReplies: 0 });
+    expect(r.reader.state.reason).toMatch(/line echoes what we send/);
+    const warns = r.log.filter((l) => l.level === "warn" && /echoes our own frames/.test(l.msg));
+    expect(warns).toHaveLength(1);
+  });
+
+  it("a reader behind it: its replies are taken, the echoes dropped; a PSAM slot 1 echo is not read as NO_CARD", async () => {
+    const r = await rig({}, false);
+    echoLine(r, true);
+    const p = r.reader.open();
+    await settle();
+    await expect(p).resolves.toEqual(SIM_INFO);
+    await expect(r.reader.psamApdu(1, h("00b0960006"))).resolves.toEqual(h("9000"));
+    expect(r.reader.counters).toMatchObject({ echoes: 2, replies: 2, staleReplies: 0, statuses: {} });
+    expect(r.log.filter((l) => l.level === "warn" && /echoes our own frames/.test(l.msg))).toHaveLength(1);
+  });
+
+  it("an echo that starts while up: the silent link goes down with a reason naming the echo", async () => {
+    const r = await rig({
+      timeouts: { cardApduMs: 200 },
+      silentLimit: 2,
+      reconnect: { initialDelayMs: 100 },
+    });
+    echoLine(r, false);
+    const a = outcome(r.reader.cardApdu(h("0084000004")));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(a.error?.code).toBe(ReaderErrorCodes.Timeout);
+    expect(a.error?.message).toMatch(/got no reply after 200 ms; our own frame came back 1 time\(s\)/);
+    const b = outcome(r.reader.cardApdu(h("0084000004")));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(b.error?.code).toBe(ReaderErrorCodes.Timeout);
+    expect(r.reader.state).toMatchObject({
+      status: "down",
+      reason:
+        "reader silent: 2 command(s) in a row unanswered; our own frames came back 2 time(s): the line echoes what we send (a loopback plug, RS-485 local echo?)",
+    });
+  });
+});
+
 describe("open() while opening", () => {
   it("a second open() during the first attempt shares it; once up it returns the info at once", async () => {
     const r = await rig({}, false);
