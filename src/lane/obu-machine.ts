@@ -284,7 +284,8 @@ function incompleteRead(
 
 /**
  * The card's own checks, in order: its number's digits, type, validity dates, issuer against the OBU's, an
- * unsettled debit's hold, its bound plate against the OBU's vehicle. The stop, or null when it passes.
+ * unsettled debit's hold (of the card or, again since B2, of the OBU), its bound plate against the OBU's
+ * vehicle. The stop, or null when it passes.
  */
 function cardRefusal(
   s: AwaitB4,
@@ -314,7 +315,10 @@ function cardRefusal(
       ctx,
     );
   }
-  if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
+  // the card, and the OBU again: a hold taken since B2 (the booth charging this vehicle's case holds the
+  // case's OBU, src/booth/charge.ts) must stop the debit here, before the C6
+  if (ctx.unsettled({ cardId: card.cardId, obuSerial: s.obu.obuSerial }))
+    return stop("UNSETTLED_DEBIT", pc, ctx);
   // the card's bound plate (0015) against the OBU's vehicle file (B3): another vehicle's card would pay
   // at this OBU's class, or pass as already traded. After the unsettled hold (a card with an uncertain
   // debit is held whatever vehicle carries it: the booth settles that first). A card bound to no plate

@@ -295,6 +295,19 @@ describe("OBU machine: every stop case", () => {
     expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
   });
 
+  it("an OBU held after its B2 (the booth charging its case) is asked again at B4: UNSETTLED_DEBIT, no C6", () => {
+    const unsettled = new Set<string>();
+    const ctx = ctxFor("exit", { unsettled });
+    let t = transition({ phase: "idle" }, E.obu(), ctx);
+    t = transition(t.state, E.veh(), ctx);
+    expect(t.state.phase).toBe("await-b4");
+    unsettled.add(OBU_SERIAL); // the booth's hold on its case's OBU, taken between B2 and B4
+    t = transition(t.state, E.card(), ctx);
+    expect(t.state).toEqual({ phase: "done", kind: "stop", outcome: "UNSETTLED_DEBIT" });
+    expect(replies(t.effects).map((c) => c.kind)).toEqual(["stop"]);
+    expect(commits(t.effects)[0]).toMatchObject({ outcome: "UNSETTLED_DEBIT", cardId: CARD_ID });
+  });
+
   it("the B2 tamper byte (ESAM system info byte 27), OBUStatus bit 1 clear: judged as transaction.tamperByte says; OBU_TAMPERED with its alarm, the record naming the byte", () => {
     const policy = (tamperByte: "ignore" | "stop-nonzero" | "stop-zero") => ({
       ...exit,
