@@ -610,9 +610,11 @@ export class LaneController {
     if (ev.kind === "rsu-status") {
       await inc.ack().catch(() => undefined);
       if ((await this.session.onB0(ev.status, inc.rsuRebooted === true)) === "restarted") {
-        // The RSU restarted while C0 was held: nothing it had in flight will be answered any more.
+        // The RSU restarted while C0 was held: nothing it had in flight will be answered any more. Ending a
+        // crash-recovery listen window sends C0 itself (onWindowOver -> maybeInit) when nothing else is in
+        // flight: one C0 for one reboot, not a second one whose B0 would close the lane again.
         await this.recovery.end("the RSU restarted");
-        await this.session.begin();
+        if (this.session.state === "idle") await this.session.begin();
       }
       // an unsolicited B0 without a reboot mark left the session idle: C0 once no debit is in flight (the
       // lane may already have been closed for another reason, so no gate change brings this call)

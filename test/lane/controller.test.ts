@@ -204,6 +204,31 @@ describe("an unsolicited B0 while open", () => {
   });
 });
 
+describe("a reboot B0 during the crash-recovery listen window (review finding 2)", () => {
+  it("one C0 for the reboot: its B0 opens the lane, and no second C0 (whose B0 would close it again) follows", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(0); // listening for the B5 the RSU may repeat
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    // before: the window's end sent C0, and then the reboot branch sent another
+    expect(r.link.inits()).toBe(1);
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    await r.advance(10_000);
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.status.status).toBe("open");
+  });
+});
+
 describe("a silent RSU on an open port (serial or pty watchdog trip, docs/link.md States)", () => {
   it("C0 goes on every initTimeoutMs + initRetryMs while the port is open; the B0 that answers one reopens the lane", async () => {
     const r = rig();
