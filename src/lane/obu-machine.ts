@@ -25,7 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
-import { b5Verdict, b8Problem, sentByMachine } from "./debit-agreement.js";
+import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
   CARD_CREDIT,
@@ -577,6 +577,8 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     // is the purchase the C8 asks about (its serial, the PurchaseTime, the balance).
     const late = ev.info;
     if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
+    // the B5 the C8 answered, sent again (another frame of it): not a contradiction, keeps waiting for the B8
+    if (sameB5(late, s.b5)) return { state: s, effects: [] };
     const v = b5Verdict(sent, late);
     if (v.proves) return success(s, late, ev.raw, null, ctx);
     if (v.why === "incomplete") return { state: s, effects: [] }; // keeps waiting for the B8

@@ -728,6 +728,20 @@ describe("OBU machine: an answer proves only the debit it agrees with (review fi
     expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
   });
 
+  it("in await-b8 after a B5_MISMATCH, the same B5 again (another frame of it): ignored, the C8 keeps waiting for its B8", () => {
+    const bad = b5({ balanceAfter: 8500 });
+    const r = run(exit, [...upToB5, E.trade(bad)]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+    // another RSCTL/SEQ: other bytes on the wire, the same answer
+    const again = transition(r.state, { kind: "trade", info: { ...bad }, raw: "b5raw-seq2" }, exit);
+    expect(again.state).toBe(r.state);
+    expect(again.effects).toEqual([]);
+    // the very same bytes, too
+    expect(transition(r.state, E.trade(bad), exit).effects).toEqual([]);
+    // ... and the B8 it waited for still settles it
+    expect(transition(again.state, E.tac(), exit).state).toMatchObject({ kind: "transaction" });
+  });
+
   it("in await-b8, a complete B5 00 of the serial asked about whose balance disagrees: a suspect, never paid", () => {
     const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
     const r = run(exit, [...upToB5, uncertainB5, E.trade(b5({ balanceAfter: 1 }))]);
