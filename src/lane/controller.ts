@@ -314,7 +314,8 @@ export class LaneController {
       onWindowOver: async () => {
         for (const m of this.machines.all())
           if (m.recovered) await this.machines.step(m, { kind: "recovered" }, undefined);
-        await this.maybeInit();
+        // as after any steps: a stop draining these debits ends now, and C0 once nothing is in flight
+        await this.afterSteps();
       },
     });
     this.late = new LateAnswers({
@@ -438,6 +439,9 @@ export class LaneController {
     );
     if (drained === "timeout") {
       this.queue.enqueue(async () => {
+        // debits a killed process left (the listen window still open, e.g. the link never came up) end as
+        // what they are, CRASH_RECOVERED suspects; the debits this process sent, LANE_STOPPED ones
+        await this.recovery.end("the lane stopped");
         for (const m of this.machines.all())
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
       });

@@ -1660,6 +1660,51 @@ describe("crash recovery: debit intents a killed process left", () => {
   });
 });
 
+describe("a stop while restored debits wait for the listen window (review finding 4)", () => {
+  /** A debit in flight when the process was killed: its intent stays for the next start. */
+  async function killedWithDebit(j: FakeJournal): Promise<void> {
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+  }
+
+  it("the link never up (RSU unplugged at the restart): the restored debit ends CRASH_RECOVERED at the drain timeout, not LANE_STOPPED", async () => {
+    const j = new FakeJournal();
+    await killedWithDebit(j);
+    const r = rig({ journal: j, transaction: { drainTimeoutMs: 500 } });
+    await r.ctl.start();
+    await r.settle();
+    const stopped = r.ctl.stop();
+    await r.advance(500);
+    await stopped;
+    // before: suspect:LANE_STOPPED, the reason of a debit this process sent and the stop cut short
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(j.intents.size).toBe(0);
+    expect(r.link.stopped).toBe(true);
+  });
+
+  it("the link up and listening: the stop ends with the window (CRASH_RECOVERED), not at drainTimeoutMs", async () => {
+    const j = new FakeJournal();
+    await killedWithDebit(j);
+    const r = rig({ journal: j }); // recoveryListenMs 800, drainTimeoutMs 3000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    let done = false;
+    const stopped = r.ctl.stop().then(() => {
+      done = true;
+    });
+    await r.settle();
+    expect(done).toBe(false);
+    await r.advance(800); // the listen window's end
+    // before: the window's end did not tell the drain, which waited for its timeout (3000)
+    expect(done).toBe(true);
+    await stopped;
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(r.link.stopped).toBe(true);
+  });
+});
+
 describe("a restored debit that a live answer proves untouched (review finding 4)", () => {
   // before, the hold placed at start stayed for unsettledHoldMs (24 h) after the TRADE_FAILED stop
   it.each([
