@@ -120,8 +120,9 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (b2.dateOfExpire < today) return stop("OBU_EXPIRED", p, ctx);
   if (/^0+$/.test(issuerId) || /^f+$/i.test(issuerId)) return stop("OBU_ISSUER_INVALID", p, ctx);
   if (ctx.unsettled({ obuSerial: contractSerial })) return stop("UNSETTLED_DEBIT", p, ctx);
-  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never waved on;
-  // a lookup that fails does not turn a vehicle that just paid into a stop (it passed its check then)
+  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never passed as
+  // already traded; a lookup that fails does not turn a vehicle that just paid into a stop (it passed its
+  // check then)
   const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
   let a: StatusListAnswer;
   try {
@@ -246,8 +247,8 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   const refused = cardRefusal(s, iss, card, p, ctx);
   if (refused) return refused;
   // the list before the recent-trade pass: a card listed since it paid here (in this OBU or, as the pass
-  // matches the card alone, in another) is stopped, never waved on; a lookup that fails does not turn a
-  // card that just paid into a stop
+  // matches the card alone, in another) is stopped, never passed as already traded; a lookup that fails
+  // does not turn a card that just paid into a stop
   const traded = ctx.recentlyTraded({ cardId: card.cardId });
   const listed = listAtB4(s, card, { ...p, card }, ctx);
   if ("stop" in listed)

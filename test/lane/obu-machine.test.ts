@@ -406,6 +406,10 @@ describe("OBU machine: every stop case", () => {
     expect(commits(r.effects)).toEqual([]);
     const byCard = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]);
     expect(byCard.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+    // the C2 and a note only (docs/lane.md "Stop reasons"): no display, no barrier (no transaction in this
+    // step), so a card paid here and read in another OBU lets no second vehicle through
+    expect(r.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
+    expect(byCard.steps[2]!.map((e) => e.kind)).toEqual(["reply", "note"]);
   });
 
   // review finding (status list): the recent-trade pass ran before the lookup, so a card or OBU listed
