@@ -16,9 +16,8 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
-import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
-import { type BoothIntentPayload, caseLink } from "./booth-records.js";
+import type { BoothIntentPayload } from "./booth-records.js";
 import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
@@ -26,6 +25,7 @@ import { charge, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
 import { BoothErrorCodes } from "./errors.js";
+import { journalHolds, showHeld } from "./journal-holds.js";
 import { PROMPTS } from "./prompts.js";
 import { readerUnfit } from "./reader-fit.js";
 import { sameStationWrite } from "./record-0019.js";
@@ -315,17 +315,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
   private held(cardId: string, obuSerial: string | null, guards: boolean): boolean {
     const g = this.d.ctx.lane.guards;
     if (guards && (g.isHeld(cardId) || (obuSerial !== null && g.isHeld(obuSerial)))) return true;
-    const k = { cardId, obuSerial };
-    try {
-      const j = this.d.ctx.journal;
-      return j.openSuspectOf(k) !== null || j.openIntentOf(k) !== null;
-    } catch (e) {
-      this.d.log.error(
-        { err: errText(e), cardId, obuSerial },
-        "booth: the journal cannot say whether the card has an open debit: held",
-      );
-      return true;
-    }
+    return journalHolds(this.d.ctx.journal, this.d.log, { cardId, obuSerial });
   }
 
   /** Work again after a short pause (a busy reader), unless an event comes first. */
@@ -515,12 +505,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // suspect's card): another vehicle's case (payingCase), or one that names the suspect's card with
     // another OBU, may have its OBU held by a debit of its own
     if (this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
-      ctx.show(PROMPTS.held(), c);
-      ctx.audit("booth.refused", "warn", `booth: card ${card.cardId} is held by an unsettled debit`, {
-        case: caseLink(c),
-        code: "HELD",
-        ...idsData({ cardId: card.cardId, obuSerial: c.obuSerial, obuId: c.obuId }),
-      });
+      showHeld(ctx, c, card.cardId);
       await ctx.signal("refused");
       return;
     }

@@ -24,6 +24,7 @@ import type { BoothCase } from "./cases.js";
 import { ALARM_REFUSALS, checkCard, REFUSALS, type RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { BoothErrorCodes } from "./errors.js";
+import { journalHolds, showHeld } from "./journal-holds.js";
 import { PROMPTS } from "./prompts.js";
 import {
   DebitLost,
@@ -164,6 +165,13 @@ export async function charge(
   const record = encodeRecord(card.layout, write, ctx.dialect);
   const key = { cardId: card.cardId, obuSerial: c.obuSerial };
   ctx.lane.guards.hold(key); // no DSRC debit of this card or OBU while the booth debits it
+  // the journal again, now that the hold is taken: a DSRC debit of this card or of the case's OBU decided
+  // since the booth's check (card-loop.ts held) wrote its intent with that decision (src/lane/machines.ts),
+  // and one decided from now on meets the hold at its B4 (src/lane/obu-machine.ts cardRefusal)
+  if (journalHolds(ctx.journal, ctx.log, key)) {
+    ctx.lane.guards.release(key);
+    return heldElsewhere(ctx, c, card.cardId);
+  }
   ctx.show(PROMPTS.paying(price.amount), c);
   const stages: Record<string, number> = { cardRead: start.at, boothStart: ctx.now() };
   const intent = new DebitIntent(ctx, c, card, chk, stages, signal, caseOpen);
@@ -246,6 +254,12 @@ class DebitIntent {
       port: ctx.readerPort,
       psamSlot: ctx.options.psamSlot,
     });
+    // and once more right before this booth's own intent (which names the card and OBU itself): an RSU
+    // debit decided after the hold while the guards' memory did not keep it (unsettledHoldMs 0) has its
+    // intent open now; from this intent on the DSRC path meets the booth's (src/lane/controller.ts
+    // journalHolds)
+    if (journalHolds(ctx.journal, ctx.log, { cardId: card.cardId, obuSerial: c.obuSerial }))
+      throw new HeldElsewhere();
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,
@@ -414,6 +428,7 @@ function notDebited(
     );
     return { kind: "case-closed" };
   }
+  if (e instanceof HeldElsewhere) return heldElsewhere(ctx, c, o.cardId);
   if (e instanceof IntentNotWritten) {
     // the intent could not be written (journal): no DEBIT went out
     refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
@@ -429,6 +444,15 @@ function notDebited(
 }
 
 class IntentNotWritten extends Error {}
+
+/** Right before the booth's intent, the journal held the card or the case's OBU (an RSU debit's intent). */
+class HeldElsewhere extends Error {}
+
+/** A debit elsewhere holds the card or the case's OBU: `存在未确认交易`, nothing charged, the case stays. */
+function heldElsewhere(ctx: BoothContext, c: BoothCase, cardId: string): ChargeResult {
+  showHeld(ctx, c, cardId);
+  return { kind: "refused", code: "HELD" };
+}
 
 /**
  * Withdraws the intent of a DEBIT that was not sent, or that the card refused (9302, 6901: not debited):

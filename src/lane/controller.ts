@@ -314,7 +314,8 @@ export class LaneController {
       onWindowOver: async () => {
         for (const m of this.machines.all())
           if (m.recovered) await this.machines.step(m, { kind: "recovered" }, undefined);
-        await this.maybeInit();
+        // as after any steps: a stop draining these debits ends now, and C0 once nothing is in flight
+        await this.afterSteps();
       },
     });
     this.late = new LateAnswers({
@@ -438,6 +439,9 @@ export class LaneController {
     );
     if (drained === "timeout") {
       this.queue.enqueue(async () => {
+        // debits a killed process left (the listen window still open, e.g. the link never came up) end as
+        // what they are, CRASH_RECOVERED suspects; the debits this process sent, LANE_STOPPED ones
+        await this.recovery.end("the lane stopped");
         for (const m of this.machines.all())
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
       });
@@ -610,9 +614,11 @@ export class LaneController {
     if (ev.kind === "rsu-status") {
       await inc.ack().catch(() => undefined);
       if ((await this.session.onB0(ev.status, inc.rsuRebooted === true)) === "restarted") {
-        // The RSU restarted while C0 was held: nothing it had in flight will be answered any more.
+        // The RSU restarted while C0 was held: nothing it had in flight will be answered any more. Ending a
+        // crash-recovery listen window sends C0 itself (onWindowOver -> maybeInit) when nothing else is in
+        // flight: one C0 for one reboot, not a second one whose B0 would close the lane again.
         await this.recovery.end("the RSU restarted");
-        await this.session.begin();
+        if (this.session.state === "idle") await this.session.begin();
       }
       // an unsolicited B0 without a reboot mark left the session idle: C0 once no debit is in flight (the
       // lane may already have been closed for another reason, so no gate change brings this call)

@@ -111,6 +111,23 @@ export function b5Verdict(d: SentDebit, b5: TradeResult): B5Verdict {
   return problem === null ? { proves: true } : { proves: false, why: "mismatch", problem: `B5 ${problem}` };
 }
 
+/**
+ * Whether two B5s are the same answer: the RSU sending one again under another RSCTL/SEQ (outside the link's
+ * deduplication, e.g. after a link blip) repeats every field. Not a judgement of either against the debit.
+ */
+export function sameB5(a: TradeResult, b: TradeResult): boolean {
+  return (
+    a.errorCode === b.errorCode &&
+    a.tac === b.tac &&
+    a.iccPaySerial === b.iccPaySerial &&
+    a.psamNo === b.psamNo &&
+    a.psamTransSerial === b.psamTransSerial &&
+    a.transTime === b.transTime &&
+    a.transType === b.transType &&
+    a.balanceAfter === b.balanceAfter
+  );
+}
+
 /** What the B5 that named the serial (or the suspect recording it) reported of the purchase. */
 export interface ProvedPurchase {
   iccPaySerial: number | null;

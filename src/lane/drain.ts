@@ -2,7 +2,8 @@
  * Graceful stop (SIGTERM/SIGINT, `LaneRuntime.close()`): the lane stops taking new OBUs (B2 gets C2,
  * vehicles before their debit are stopped LANE_CLOSED) but keeps its antenna on and its link open while
  * debits are in flight, so their B5 (or B8) can still come and be recorded as usual. It waits at most
- * `transaction.drainTimeoutMs`; a debit still unanswered then becomes a LANE_STOPPED suspect. Then the
+ * `transaction.drainTimeoutMs`; a debit still unanswered then becomes a LANE_STOPPED suspect (one a killed
+ * process left, restored at start, a CRASH_RECOVERED one: controller.ts stop). Then the
  * antenna goes off and the link stops.
  */
 export interface DrainDeps {

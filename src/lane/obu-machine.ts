@@ -25,7 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
-import { b5Verdict, b8Problem, sentByMachine } from "./debit-agreement.js";
+import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
   CARD_CREDIT,
@@ -120,8 +120,9 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   if (b2.dateOfExpire < today) return stop("OBU_EXPIRED", p, ctx);
   if (/^0+$/.test(issuerId) || /^f+$/i.test(issuerId)) return stop("OBU_ISSUER_INVALID", p, ctx);
   if (ctx.unsettled({ obuSerial: contractSerial })) return stop("UNSETTLED_DEBIT", p, ctx);
-  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never waved on;
-  // a lookup that fails does not turn a vehicle that just paid into a stop (it passed its check then)
+  // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never passed as
+  // already traded; a lookup that fails does not turn a vehicle that just paid into a stop (it passed its
+  // check then)
   const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
   let a: StatusListAnswer;
   try {
@@ -246,8 +247,8 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   const refused = cardRefusal(s, iss, card, p, ctx);
   if (refused) return refused;
   // the list before the recent-trade pass: a card listed since it paid here (in this OBU or, as the pass
-  // matches the card alone, in another) is stopped, never waved on; a lookup that fails does not turn a
-  // card that just paid into a stop
+  // matches the card alone, in another) is stopped, never passed as already traded; a lookup that fails
+  // does not turn a card that just paid into a stop
   const traded = ctx.recentlyTraded({ cardId: card.cardId });
   const listed = listAtB4(s, card, { ...p, card }, ctx);
   if ("stop" in listed)
@@ -284,7 +285,8 @@ function incompleteRead(
 
 /**
  * The card's own checks, in order: its number's digits, type, validity dates, issuer against the OBU's, an
- * unsettled debit's hold, its bound plate against the OBU's vehicle. The stop, or null when it passes.
+ * unsettled debit's hold (of the card or, again since B2, of the OBU), its bound plate against the OBU's
+ * vehicle. The stop, or null when it passes.
  */
 function cardRefusal(
   s: AwaitB4,
@@ -314,7 +316,10 @@ function cardRefusal(
       ctx,
     );
   }
-  if (ctx.unsettled({ cardId: card.cardId })) return stop("UNSETTLED_DEBIT", pc, ctx);
+  // the card, and the OBU again: a hold taken since B2 (the booth charging this vehicle's case holds the
+  // case's OBU, src/booth/charge.ts) must stop the debit here, before the C6
+  if (ctx.unsettled({ cardId: card.cardId, obuSerial: s.obu.obuSerial }))
+    return stop("UNSETTLED_DEBIT", pc, ctx);
   // the card's bound plate (0015) against the OBU's vehicle file (B3): another vehicle's card would pay
   // at this OBU's class, or pass as already traded. After the unsettled hold (a card with an uncertain
   // debit is held whatever vehicle carries it: the booth settles that first). A card bound to no plate
@@ -573,6 +578,8 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     // is the purchase the C8 asks about (its serial, the PurchaseTime, the balance).
     const late = ev.info;
     if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
+    // the B5 the C8 answered, sent again (another frame of it): not a contradiction, keeps waiting for the B8
+    if (sameB5(late, s.b5)) return { state: s, effects: [] };
     const v = b5Verdict(sent, late);
     if (v.proves) return success(s, late, ev.raw, null, ctx);
     if (v.why === "incomplete") return { state: s, effects: [] }; // keeps waiting for the B8

@@ -123,7 +123,9 @@ export function operatorSettlement(
   }
   if (rec.outcome === "ORPHAN_B5")
     return refuse(
-      "an ORPHAN_B5 names no card and no amount: only the station can settle it as debited (--not-debited releases its OBU here)",
+      // it holds nothing (no card, no OBU serial: late-b5.ts orphanRecord), so no verdict frees anything:
+      // settling it --not-debited to release a vehicle would only hide a B5 that may have moved money
+      "an ORPHAN_B5 names no card and no amount: only the station can settle it as debited; it holds no card or OBU here",
     );
   const fields: Partial<Record<ProofField, string>> = {};
   for (const [f, raw] of given) {

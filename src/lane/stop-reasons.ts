@@ -2,7 +2,8 @@
  * Why the lane stops a transaction (docs/lane.md "Stop reasons": the conditions on which a lane answers C2,
  * and the special situations (特情) lane software records). Each reason has a short Chinese display text,
  * where the driver goes, and two flags: `toManual` (the vehicle must be handled at an MTC/manual lane or by
- * staff) and `barrierMayOpen` (a stop that does not by itself forbid opening: the vehicle already paid here).
+ * staff) and `alarm`. No stop opens the barrier: it opens only after the commit of a transaction in the same
+ * step (effect-runner.ts).
  */
 export type StopStage = "B2" | "B3" | "B4" | "B5" | "lane";
 
@@ -13,7 +14,6 @@ export interface StopReasonInfo {
   /** where to go / what to do, Chinese */
   readonly direction: string;
   readonly toManual: boolean;
-  readonly barrierMayOpen: boolean;
   /** raise an operator alarm (status list hits, tampering, system faults) */
   readonly alarm: boolean;
   readonly title: string;
@@ -25,7 +25,7 @@ function r(
   stage: StopStage,
   message: string,
   title: string,
-  opts: { direction?: string; toManual?: boolean; barrierMayOpen?: boolean; alarm?: boolean } = {},
+  opts: { direction?: string; toManual?: boolean; alarm?: boolean } = {},
 ): StopReasonInfo {
   return {
     stage,
@@ -33,7 +33,6 @@ function r(
     title,
     direction: opts.direction ?? manual,
     toManual: opts.toManual ?? true,
-    barrierMayOpen: opts.barrierMayOpen ?? false,
     alarm: opts.alarm ?? false,
   };
 }
@@ -58,10 +57,12 @@ export const STOP_REASONS = {
   OBU_NOT_YET_VALID: r("B2", "标签未启用", "OBU issue date after today"),
   OBU_ISSUER_INVALID: r("B2", "标签发行方无效", "OBU issuer id empty or all FF"),
   OBU_ON_STATUS_LIST: r("B2", "标签状态名单", "OBU contract serial on the status list", { alarm: true }),
+  // never displayed nor recorded: obu-machine.ts alreadyTraded answers the C2 (rsu.alreadyTradedStopType;
+  // StopType 3 makes the OBU beep "already traded") and counts it. The screen keeps what it showed; the barrier
+  // does not open (no transaction in this step), so a card that paid here, read in another OBU, passes no one
   ALREADY_TRADED: r("B2", "已交易", "OBU or card traded in this lane within the recent-trade window", {
-    direction: "请通行",
+    direction: "",
     toManual: false,
-    barrierMayOpen: true,
   }),
   UNSETTLED_DEBIT: r("B2", "存在未确认交易", "OBU or card has an unsettled (suspect) debit here", {
     alarm: true,

@@ -5,7 +5,7 @@
  * (`unsettledHoldMs`) (src/booth/card-loop.ts `held`). Over the booth harness (real lane, simulated reader
  * on a pseudo-terminal, one card store).
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sampleRecord } from "../journal/sample-record.js";
 import type { BoothTestContext } from "./harness.js";
 import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
@@ -130,6 +130,100 @@ describe("the booth holds a case whose OBU has an unsettled suspect in the journ
         expect(debitsSent(t)).toBe(1);
         expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["booth", 1425]]);
         t.expectRecordsMatchLedger();
+      },
+    );
+  });
+});
+
+/**
+ * A DSRC debit of the case's OBU (the same vehicle, another card in its OBU) decided while the booth charges
+ * the case: the booth asks the journal again after its hold and right before its own intent
+ * (src/booth/charge.ts), so the RSU debit's intent (written with its B4 decision, before its C6:
+ * src/lane/machines.ts) stops the booth's DEBIT. One trip, one debit.
+ */
+describe("the booth asks the journal again after its hold: a DSRC debit of the case's OBU decided meanwhile", () => {
+  /** The intent src/lane/debit-intents.ts writes before a C6 of card OTHER in the case's OBU. */
+  const rsuIntent = (t: BoothTestContext, obuSerial: string): number =>
+    t.lane.journal.writeIntent(
+      "0badcafe",
+      JSON.stringify({
+        state: {
+          phase: "await-b5",
+          debit: { card: { cardId: OTHER }, obu: { obuId: "0badcafe", obuSerial } },
+        },
+      }),
+    );
+
+  it("decided between the booth's check and its hold, recorded before the booth's intent: refused as held at the hold, no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      const j = t.lane.journal;
+      const original = j.openIntentOf.bind(j);
+      let id: number | undefined;
+      // the booth's check (card-loop.ts held) finds nothing; the RSU's B4 decision for the vehicle's OBU
+      // comes right after it, before the booth takes its hold
+      const spy = vi.spyOn(j, "openIntentOf").mockImplementation((k) => {
+        const r = original(k);
+        if (id === undefined && k.cardId === CARD) id = rsuIntent(t, obuSerial);
+        return r;
+      });
+      // that debit is recorded while the booth talks to the card (its commit deletes its intent): asked
+      // only right before the booth's own intent, the journal would hold nothing any more
+      const sub = t.reader.events$.subscribe((e) => {
+        if (
+          id !== undefined &&
+          e.type === "command" &&
+          e.name.startsWith("CARD_APDU") &&
+          e.ins.includes(0x50)
+        )
+          j.deleteIntent(id);
+      });
+      t.reader.present(CARD);
+      // before: the hold was taken and nothing asked again: PAID, the trip debited on two cards
+      await t.prompt("HELD");
+      await t.boothIdle();
+      spy.mockRestore();
+      sub.unsubscribe();
+      expect(id).toBeDefined();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+      expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["OBU_NO_CARD"]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false); // the booth's own hold was given back
+    });
+  });
+
+  it("decided after the hold with no hold in the guards' memory (unsettledHoldMs 0), before the booth's intent: refused as held, no DEBIT", async () => {
+    await boothTest(
+      {
+        transaction: { unsettledHoldMs: 0 },
+        scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const obuSerial = t.records()[0]!.obuSerial!;
+        let id: number | undefined;
+        // MAC1 answered: the booth is past its hold and about to write its intent and send DEBIT
+        const sub = t.reader.events$.subscribe((e) => {
+          if (
+            id === undefined &&
+            e.type === "reply" &&
+            e.name.startsWith("PSAM_APDU") &&
+            e.ins.includes(0x70)
+          )
+            id = rsuIntent(t, obuSerial);
+        });
+        t.reader.present(CARD);
+        // before: nothing asked the journal after the hold: PAID
+        await t.prompt("HELD");
+        await t.boothIdle();
+        sub.unsubscribe();
+        expect(id).toBeDefined();
+        expect(debitsSent(t)).toBe(0);
+        expect(t.ledger()).toEqual([]);
+        // no booth intent left behind: the refusal came before it
+        expect(t.lane.journal.openIntents().map((i) => i.id)).toEqual([id]);
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["OBU_NO_CARD"]);
       },
     );
   });

@@ -204,6 +204,31 @@ describe("an unsolicited B0 while open", () => {
   });
 });
 
+describe("a reboot B0 during the crash-recovery listen window (review finding 2)", () => {
+  it("one C0 for the reboot: its B0 opens the lane, and no second C0 (whose B0 would close it again) follows", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const r = rig({ journal: j });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(0); // listening for the B5 the RSU may repeat
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    // before: the window's end sent C0, and then the reboot branch sent another
+    expect(r.link.inits()).toBe(1);
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    await r.advance(10_000);
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.status.status).toBe("open");
+  });
+});
+
 describe("a silent RSU on an open port (serial or pty watchdog trip, docs/link.md States)", () => {
   it("C0 goes on every initTimeoutMs + initRetryMs while the port is open; the B0 that answers one reopens the lane", async () => {
     const r = rig();
@@ -1632,6 +1657,51 @@ describe("crash recovery: debit intents a killed process left", () => {
     expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
     expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(false);
+  });
+});
+
+describe("a stop while restored debits wait for the listen window (review finding 4)", () => {
+  /** A debit in flight when the process was killed: its intent stays for the next start. */
+  async function killedWithDebit(j: FakeJournal): Promise<void> {
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+  }
+
+  it("the link never up (RSU unplugged at the restart): the restored debit ends CRASH_RECOVERED at the drain timeout, not LANE_STOPPED", async () => {
+    const j = new FakeJournal();
+    await killedWithDebit(j);
+    const r = rig({ journal: j, transaction: { drainTimeoutMs: 500 } });
+    await r.ctl.start();
+    await r.settle();
+    const stopped = r.ctl.stop();
+    await r.advance(500);
+    await stopped;
+    // before: suspect:LANE_STOPPED, the reason of a debit this process sent and the stop cut short
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(j.intents.size).toBe(0);
+    expect(r.link.stopped).toBe(true);
+  });
+
+  it("the link up and listening: the stop ends with the window (CRASH_RECOVERED), not at drainTimeoutMs", async () => {
+    const j = new FakeJournal();
+    await killedWithDebit(j);
+    const r = rig({ journal: j }); // recoveryListenMs 800, drainTimeoutMs 3000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    let done = false;
+    const stopped = r.ctl.stop().then(() => {
+      done = true;
+    });
+    await r.settle();
+    expect(done).toBe(false);
+    await r.advance(800); // the listen window's end
+    // before: the window's end did not tell the drain, which waited for its timeout (3000)
+    expect(done).toBe(true);
+    await stopped;
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(r.link.stopped).toBe(true);
   });
 });
 

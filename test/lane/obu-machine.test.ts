@@ -295,6 +295,19 @@ describe("OBU machine: every stop case", () => {
     expect(traded.state).toMatchObject({ outcome: "CARD_OBU_MISMATCH" });
   });
 
+  it("an OBU held after its B2 (the booth charging its case) is asked again at B4: UNSETTLED_DEBIT, no C6", () => {
+    const unsettled = new Set<string>();
+    const ctx = ctxFor("exit", { unsettled });
+    let t = transition({ phase: "idle" }, E.obu(), ctx);
+    t = transition(t.state, E.veh(), ctx);
+    expect(t.state.phase).toBe("await-b4");
+    unsettled.add(OBU_SERIAL); // the booth's hold on its case's OBU, taken between B2 and B4
+    t = transition(t.state, E.card(), ctx);
+    expect(t.state).toEqual({ phase: "done", kind: "stop", outcome: "UNSETTLED_DEBIT" });
+    expect(replies(t.effects).map((c) => c.kind)).toEqual(["stop"]);
+    expect(commits(t.effects)[0]).toMatchObject({ outcome: "UNSETTLED_DEBIT", cardId: CARD_ID });
+  });
+
   it("the B2 tamper byte (ESAM system info byte 27), OBUStatus bit 1 clear: judged as transaction.tamperByte says; OBU_TAMPERED with its alarm, the record naming the byte", () => {
     const policy = (tamperByte: "ignore" | "stop-nonzero" | "stop-zero") => ({
       ...exit,
@@ -393,6 +406,10 @@ describe("OBU machine: every stop case", () => {
     expect(commits(r.effects)).toEqual([]);
     const byCard = run(ctxFor("exit", { traded: new Set([CARD_ID]) }), [E.obu(), E.veh(), E.card()]);
     expect(byCard.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+    // the C2 and a note only (docs/lane.md "Stop reasons"): no display, no barrier (no transaction in this
+    // step), so a card paid here and read in another OBU lets no second vehicle through
+    expect(r.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
+    expect(byCard.steps[2]!.map((e) => e.kind)).toEqual(["reply", "note"]);
   });
 
   // review finding (status list): the recent-trade pass ran before the lookup, so a card or OBU listed
@@ -713,6 +730,20 @@ describe("OBU machine: an answer proves only the debit it agrees with (review fi
     expect(rec.extra).toMatchObject({ contradictingB5: "otherb5" });
     expect(String(rec.extra?.problem)).toMatch(/card offline serial 0005 is not 0011/);
     expect(r.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+  });
+
+  it("in await-b8 after a B5_MISMATCH, the same B5 again (another frame of it): ignored, the C8 keeps waiting for its B8", () => {
+    const bad = b5({ balanceAfter: 8500 });
+    const r = run(exit, [...upToB5, E.trade(bad)]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_MISMATCH" });
+    // another RSCTL/SEQ: other bytes on the wire, the same answer
+    const again = transition(r.state, { kind: "trade", info: { ...bad }, raw: "b5raw-seq2" }, exit);
+    expect(again.state).toBe(r.state);
+    expect(again.effects).toEqual([]);
+    // the very same bytes, too
+    expect(transition(r.state, E.trade(bad), exit).effects).toEqual([]);
+    // ... and the B8 it waited for still settles it
+    expect(transition(again.state, E.tac(), exit).state).toMatchObject({ kind: "transaction" });
   });
 
   it("in await-b8, a complete B5 00 of the serial asked about whose balance disagrees: a suspect, never paid", () => {

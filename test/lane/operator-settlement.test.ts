@@ -160,7 +160,9 @@ describe("operatorSettlement", () => {
         },
         suspect({ outcome: "ORPHAN_B5" }),
       ),
-    ).toContain("only the station can settle it as debited");
+    ).toBe(
+      "suspect 7 not settled: an ORPHAN_B5 names no card and no amount: only the station can settle it as debited; it holds no card or OBU here",
+    );
     expect(bad({ seq: 7, verdict: "not-debited", reason: "r" }, suspect({ outcome: "ORPHAN_B5" }))).toBe(
       "accepted",
     );
