@@ -8,8 +8,16 @@ import { UsageError } from "./run-cli.js";
 
 export { AUDIT_ENTRY_TYPES, AUDIT_KIND_WORDS, isAuditKind } from "../service/trail-filters.js";
 
-/** Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry. */
-export function checkAuditFilters(o: { card?: string; obu?: string; kind?: string[] }): void {
+/**
+ * Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry; a refused
+ * --card is quoted masked unless --full-ids.
+ */
+export function checkAuditFilters(o: {
+  card?: string;
+  obu?: string;
+  kind?: string[];
+  fullIds?: boolean;
+}): void {
   const p = trailFilterProblem(o);
   if (p) throw new UsageError(`--${p.field}: ${p.message}`);
 }
