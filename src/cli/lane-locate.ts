@@ -30,6 +30,8 @@ export interface LaneLocation {
   config: LaneConfig | null;
   /** how the lane was found, for messages: "--config lane.yaml", "ETC_LANE_CONFIG=...", ... */
   how: string;
+  /** where `dataDir` came from, for messages: "--data-dir", "ETC_LANE_DATA_DIR", "the config's dataDir" */
+  dataDirFrom: string;
 }
 
 /** Adds `--config FILE` and `--data-dir DIR` to a command. */
@@ -52,15 +54,34 @@ export function locateLane(
 ): LaneLocation {
   const fromConfig = (path: string, how: string): LaneLocation => {
     const config = loadLaneConfig(path);
-    return { dataDir: o.dataDir ?? config.dataDir, configPath: path, config, how };
+    return {
+      dataDir: o.dataDir ?? config.dataDir,
+      configPath: path,
+      config,
+      how,
+      dataDirFrom: o.dataDir !== undefined ? "--data-dir" : "the config's dataDir",
+    };
   };
   if (o.config !== undefined) return fromConfig(o.config, `--config ${o.config}`);
   if (o.dataDir !== undefined)
-    return { dataDir: o.dataDir, configPath: null, config: null, how: `--data-dir ${o.dataDir}` };
+    return {
+      dataDir: o.dataDir,
+      configPath: null,
+      config: null,
+      how: `--data-dir ${o.dataDir}`,
+      dataDirFrom: "--data-dir",
+    };
   const envConfig = env.ETC_LANE_CONFIG;
   if (envConfig) return fromConfig(envConfig, `ETC_LANE_CONFIG=${envConfig}`);
   const envDir = env.ETC_LANE_DATA_DIR;
-  if (envDir) return { dataDir: envDir, configPath: null, config: null, how: `ETC_LANE_DATA_DIR=${envDir}` };
+  if (envDir)
+    return {
+      dataDir: envDir,
+      configPath: null,
+      config: null,
+      how: `ETC_LANE_DATA_DIR=${envDir}`,
+      dataDirFrom: "ETC_LANE_DATA_DIR",
+    };
   if (existsSync(defaultConfig)) return fromConfig(defaultConfig, defaultConfig);
   throw new UsageError(
     "which lane? give --config FILE (the file the lane runs with) or --data-dir DIR, or set ETC_LANE_CONFIG " +

@@ -29,6 +29,7 @@ import { maskCardIds } from "../../service/format.js";
 import { checkAuditFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 
 interface OutputOpts {
@@ -462,6 +463,8 @@ function csvLine(entry: AuditEntry, r: ReturnType<typeof toRow>, full: boolean):
 /** `audit verify [--key FILE]`: the whole trail checked; exit 1 naming the first bad record. */
 function verifyAction(o: LaneLocationOptions & { key?: string; json?: boolean }): void {
   const loc = locateLane(o);
+  // a mistyped --data-dir is refused, not reported as a trail without its key and journal
+  requireDataDir(loc);
   const dir = auditDir(loc.dataDir);
   const { key, keyNote } = verifyKey(loc.dataDir, o.key);
   // the unsealed tail is judged by the lane's own checkpoint settings when its config is known
