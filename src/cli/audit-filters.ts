@@ -8,8 +8,33 @@ import { UsageError } from "./run-cli.js";
 
 export { AUDIT_ENTRY_TYPES, AUDIT_KIND_WORDS, isAuditKind } from "../service/trail-filters.js";
 
-/** Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry. */
-export function checkAuditFilters(o: { card?: string; obu?: string; kind?: string[] }): void {
+/**
+ * Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry; a refused
+ * --card is quoted masked unless --full-ids.
+ */
+export function checkAuditFilters(o: {
+  card?: string;
+  obu?: string;
+  kind?: string[];
+  fullIds?: boolean;
+}): void {
   const p = trailFilterProblem(o);
   if (p) throw new UsageError(`--${p.field}: ${p.message}`);
+}
+
+/**
+ * The options with --card, --obu, --plate, --reason and each --kind trimmed of surrounding white space, as
+ * the page's search trims its fields (src/service/http/search.ts): a number pasted with a trailing space
+ * finds what it finds there.
+ */
+export function trimmedFilters<
+  T extends { card?: string; obu?: string; plate?: string; reason?: string; kind?: string[] },
+>(o: T): T {
+  const t: T = { ...o };
+  if (t.card !== undefined) t.card = t.card.trim();
+  if (t.obu !== undefined) t.obu = t.obu.trim();
+  if (t.plate !== undefined) t.plate = t.plate.trim();
+  if (t.reason !== undefined) t.reason = t.reason.trim();
+  if (t.kind !== undefined) t.kind = t.kind.map((k) => k.trim());
+  return t;
 }

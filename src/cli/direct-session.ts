@@ -5,6 +5,7 @@
  * data-directory lock (./data-dir-access.ts). The concrete parts are opened here and only here.
  */
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { openJournalTrail } from "../audit/index.js";
 import { refuseForeignJournal } from "../config/journal-owner.js";
 import { dialectFromConfig } from "../config/load.js";
@@ -14,6 +15,7 @@ import type { CommittedRecord, Settlement } from "../journal/types.js";
 import type { RetentionReport } from "../journal/upkeep.js";
 import type { OperatorAuditPort } from "../service/operator-audit.js";
 import { type DataDirLockLike, dataDirLock, hasJournal, noJournal } from "./data-dir-access.js";
+import { storedLaneOffset } from "./stored-offset.js";
 
 /** The journal and the trail bound to it, as the lane has them, for one action. */
 export interface DirectLaneSession {
@@ -56,8 +58,14 @@ function openDirectSession(dataDir: string, config: LaneConfig | null): DirectLa
   // any schema version: Journal.open below migrates an older one as the lane's start does (and refuses
   // a newer one, E602), so an action on a stopped lane is not sent to start the lane first
   const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
-  const laneIdentity = reader.identity();
-  reader.close();
+  let laneIdentity: ReturnType<JournalReader["identity"]>;
+  let storedOffset: number | null;
+  try {
+    laneIdentity = reader.identity();
+    storedOffset = config ? null : storedLaneOffset(dataDir, reader);
+  } finally {
+    reader.close();
+  }
   if (!laneIdentity)
     throw new EtcError(
       ErrorCodes.ConfigInvalid,
@@ -65,8 +73,13 @@ function openDirectSession(dataDir: string, config: LaneConfig | null): DirectLa
     );
   // another lane's config is never applied to this journal (its role, retention, keys): nothing written yet
   if (config) refuseForeignJournal(config, dataDir, laneIdentity);
-  // the lane's own offset and retention when its config is known; requeueing needs neither
-  const utcOffsetMinutes = config ? dialectFromConfig(config).utcOffsetMinutes : 480;
+  // the lane's own offset and retention when its config is known; requeueing needs neither. Without the
+  // config, the offset the lane wrote its newest record or trail entry in (the operator entry written
+  // here is read by `audit search` in the lane's offset); the dialects' default (480) for a lane that
+  // wrote neither
+  const utcOffsetMinutes = config
+    ? dialectFromConfig(config).utcOffsetMinutes
+    : (storedOffset ?? DEFAULT_LEGACY_DIALECT.utcOffsetMinutes);
   const journal = Journal.open({
     dataDir,
     laneIdentity,

@@ -39,14 +39,17 @@ export function terminalSafe(s: string): string {
 }
 
 /**
- * One CSV cell. A text cell starting with = + - @ TAB or CR, which a spreadsheet would read as a
- * formula, gets a leading single quote ("'=1+2"); numbers are written as they are.
+ * One CSV cell. Control characters in text are shown as `\xNN`, as terminalSafe shows them (the CSV
+ * goes to terminals as well as to files, and a cell with ESC in it is no use in a spreadsheet either); a
+ * text cell then starting with = + - or @, which a spreadsheet would read as a formula, gets a leading
+ * single quote ("'=1+2"); numbers are written as they are.
  */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return "";
-  let s = typeof v === "string" ? v : typeof v === "number" ? String(v) : JSON.stringify(v);
-  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof v === "number") return String(v);
+  let s = terminalSafe(typeof v === "string" ? v : JSON.stringify(v));
+  if (typeof v === "string" && /^[=+\-@]/.test(s)) s = `'${s}`;
+  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));

@@ -7,11 +7,13 @@
  *   3. `ETC_LANE_CONFIG`: a config file, as --config;
  *   4. `ETC_LANE_DATA_DIR`: a data directory, as --data-dir;
  *   5. `/etc/etc-lane/lane.yaml`, if it exists.
- * Otherwise the command stops with a message saying all of this. Use `addLaneOptions(cmd)` when
+ * Otherwise the command stops with a message saying all of this. A config from ETC_LANE_CONFIG or the
+ * default path that does not load is refused saying where its path came from. Use `addLaneOptions(cmd)` when
  * declaring a command and `locateLane(opts)` in its action.
  */
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import { loadLaneConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { UsageError } from "./run-cli.js";
@@ -30,6 +32,8 @@ export interface LaneLocation {
   config: LaneConfig | null;
   /** how the lane was found, for messages: "--config lane.yaml", "ETC_LANE_CONFIG=...", ... */
   how: string;
+  /** where `dataDir` came from, for messages: "--data-dir", "ETC_LANE_DATA_DIR", "the config's dataDir" */
+  dataDirFrom: string;
 }
 
 /** Adds `--config FILE` and `--data-dir DIR` to a command. */
@@ -50,18 +54,54 @@ export function locateLane(
   env: NodeJS.ProcessEnv = process.env,
   defaultConfig: string = DEFAULT_LANE_CONFIG,
 ): LaneLocation {
-  const fromConfig = (path: string, how: string): LaneLocation => {
-    const config = loadLaneConfig(path);
-    return { dataDir: o.dataDir ?? config.dataDir, configPath: path, config, how };
+  /** `whence`: why this file was read, added to its error when it was not given with --config */
+  const fromConfig = (path: string, how: string, whence?: string): LaneLocation => {
+    let config: LaneConfig;
+    try {
+      config = loadLaneConfig(path);
+    } catch (e) {
+      if (whence === undefined || !(e instanceof EtcError)) throw e;
+      throw new EtcError(e.code, `${e.message}; ${whence}`, e.details, { cause: e });
+    }
+    return {
+      dataDir: o.dataDir ?? config.dataDir,
+      configPath: path,
+      config,
+      how,
+      dataDirFrom: o.dataDir !== undefined ? "--data-dir" : "the config's dataDir",
+    };
   };
   if (o.config !== undefined) return fromConfig(o.config, `--config ${o.config}`);
   if (o.dataDir !== undefined)
-    return { dataDir: o.dataDir, configPath: null, config: null, how: `--data-dir ${o.dataDir}` };
+    return {
+      dataDir: o.dataDir,
+      configPath: null,
+      config: null,
+      how: `--data-dir ${o.dataDir}`,
+      dataDirFrom: "--data-dir",
+    };
   const envConfig = env.ETC_LANE_CONFIG;
-  if (envConfig) return fromConfig(envConfig, `ETC_LANE_CONFIG=${envConfig}`);
+  if (envConfig)
+    return fromConfig(
+      envConfig,
+      `ETC_LANE_CONFIG=${envConfig}`,
+      "this config file is named by ETC_LANE_CONFIG in the environment (neither --config nor --data-dir was given): fix or unset it, or give --config FILE or --data-dir DIR",
+    );
   const envDir = env.ETC_LANE_DATA_DIR;
-  if (envDir) return { dataDir: envDir, configPath: null, config: null, how: `ETC_LANE_DATA_DIR=${envDir}` };
-  if (existsSync(defaultConfig)) return fromConfig(defaultConfig, defaultConfig);
+  if (envDir)
+    return {
+      dataDir: envDir,
+      configPath: null,
+      config: null,
+      how: `ETC_LANE_DATA_DIR=${envDir}`,
+      dataDirFrom: "ETC_LANE_DATA_DIR",
+    };
+  if (existsSync(defaultConfig))
+    return fromConfig(
+      defaultConfig,
+      defaultConfig,
+      "this is the default config file (none of --config, --data-dir, ETC_LANE_CONFIG, ETC_LANE_DATA_DIR was given): fix it, or give --config FILE or --data-dir DIR",
+    );
   throw new UsageError(
     "which lane? give --config FILE (the file the lane runs with) or --data-dir DIR, or set ETC_LANE_CONFIG " +
       `(a config file) or ETC_LANE_DATA_DIR (a data directory); ${defaultConfig} does not exist`,

@@ -1,6 +1,11 @@
-/** Shared by both CLIs: run a commander program and turn any error into one line on stderr. */
+/**
+ * Shared by both CLIs: run a commander program and turn any error into one line on stderr, with every card
+ * number in it masked (src/service/format.ts maskCardIds, as in the commands' output) unless the command
+ * was given --full-ids.
+ */
 import { type Command, CommanderError } from "commander";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { maskCardIds } from "../service/format.js";
 
 export class UsageError extends Error {}
 
@@ -18,6 +23,11 @@ export class CommandExit extends EtcError {
 export async function runCli(program: Command, argv: string[]): Promise<void> {
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // masked until a command that was given --full-ids starts (an error before that is masked too)
+  let fullIds = false;
+  program.hook("preAction", (_program, command) => {
+    fullIds = command.opts().fullIds === true;
+  });
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -27,10 +37,11 @@ export async function runCli(program: Command, argv: string[]): Promise<void> {
       return;
     }
     const name = program.name();
-    if (e instanceof EtcError) process.stderr.write(`${name}: ${e.message} [${e.code}]\n`);
-    else if (e instanceof Error) process.stderr.write(`${name}: ${e.message}\n`);
-    else process.stderr.write(`${name}: ${String(e)}\n`);
-    if (process.env.ETC_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    const shown = (text: string): string => (fullIds ? text : maskCardIds(text));
+    if (e instanceof EtcError) process.stderr.write(`${name}: ${shown(e.message)} [${e.code}]\n`);
+    else if (e instanceof Error) process.stderr.write(`${name}: ${shown(e.message)}\n`);
+    else process.stderr.write(`${name}: ${shown(String(e))}\n`);
+    if (process.env.ETC_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${shown(e.stack)}\n`);
     process.exitCode =
       e instanceof CommandExit
         ? e.exitCode

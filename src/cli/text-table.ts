@@ -35,14 +35,30 @@ export function padDisplay(s: string, width: number, align: "left" | "right" = "
  * characters in a cell are shown escaped (./format.ts terminalSafe).
  */
 export function table(cells: string[][], right: ReadonlySet<number> = new Set()): string[] {
-  const rows = cells.map((r) => r.map(terminalSafe));
-  const widths: number[] = [];
+  const widths = columnWidths(cells);
+  return cells.map((r) => tableLine(r, widths, right));
+}
+
+/**
+ * The width of each column of `rows` as table() sizes it (the widest cell, escaped), grown from `widths`:
+ * for a table too long to hold in memory, measured in a first pass over its rows and printed row by row
+ * with tableLine in a second.
+ */
+export function columnWidths(rows: Iterable<readonly string[]>, widths: number[] = []): number[] {
   for (const r of rows)
-    for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i] ?? 0, displayWidth(r[i] as string));
-  return rows.map((r) =>
-    r
-      .map((c, i) => padDisplay(c, widths[i] ?? 0, right.has(i) ? "right" : "left"))
-      .join("  ")
-      .trimEnd(),
-  );
+    for (let i = 0; i < r.length; i++)
+      widths[i] = Math.max(widths[i] ?? 0, displayWidth(terminalSafe(r[i] as string)));
+  return widths;
+}
+
+/** One row of a table whose columns are `widths` wide; a wider cell is never cut (it pushes the rest right). */
+export function tableLine(
+  cells: readonly string[],
+  widths: readonly number[],
+  right: ReadonlySet<number> = new Set(),
+): string {
+  return cells
+    .map((c, i) => padDisplay(terminalSafe(c), widths[i] ?? 0, right.has(i) ? "right" : "left"))
+    .join("  ")
+    .trimEnd();
 }

@@ -27,6 +27,25 @@ export function maskCardIds(text: string): string {
   return text.replace(CARD_RE, (_m, a: string, b: string) => `${a}${"*".repeat(12)}${b}`);
 }
 
+/**
+ * A card number as someone typed it (the page's search field, `--card`), masked for showing back: when
+ * it holds more than 8 hex digits, every hex digit but the first 4 and the last 4 becomes "*", and the
+ * rest (a comma, a space, a letter past f) stays where it was, so a refusal can still show what is wrong
+ * with it: "43010000000000009001,43010000000000009002" -> "4301****************,****************9002",
+ * "4301 0000 0000 0000 9001" -> "4301 **** **** **** 9001". A valid number comes out as maskCardId shows
+ * it. maskCardIds alone would leave a number inside a longer run, or split by spaces, in full.
+ */
+export function maskTypedCard(value: string): string {
+  const hex = /[0-9A-Fa-f]/g;
+  const total = value.match(hex)?.length ?? 0;
+  if (total <= 8) return value;
+  let i = 0;
+  return value.replace(hex, (d) => {
+    i++;
+    return i <= 4 || i > total - 4 ? d : "*";
+  });
+}
+
 /** Wall ms -> "2026-11-26 08:15:02" in the given UTC offset (minutes east of UTC). */
 export function localTime(ms: number | null, utcOffsetMinutes: number): string {
   if (ms === null || !Number.isFinite(ms)) return "-";

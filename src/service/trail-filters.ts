@@ -13,6 +13,7 @@ import { CHECKPOINT_TYPE } from "../audit/checkpoint.js";
 import { LANE_EVENT_KINDS } from "../audit/events.js";
 import { RECORD_TYPES } from "../audit/records.js";
 import { RECORD_KINDS } from "../journal/types.js";
+import { maskTypedCard } from "./format.js";
 import type { OperatorAction } from "./lane-view.js";
 
 /**
@@ -107,13 +108,16 @@ export interface TrailFilterProblem {
 /**
  * The first filter among card, obu and kinds that cannot match any entry, or null when all can.
  * `moreKinds`: words the asker takes as kinds besides these (the page's "alarm": every entry of severity
- * alarm, src/service/runtime-view.ts searchTrailDir), accepted and named in the refusal.
+ * alarm, src/service/runtime-view.ts searchTrailDir), accepted and named in the refusal. A refused card is
+ * quoted masked (./format.ts maskTypedCard), as card numbers are everywhere on the page and in the CLI's
+ * output, unless `fullIds` (`etc-lane audit search|export --full-ids`).
  */
 export function trailFilterProblem(
   o: {
     card?: string;
     obu?: string;
     kind?: readonly string[];
+    fullIds?: boolean;
   },
   moreKinds: readonly string[] = [],
 ): TrailFilterProblem | null {
@@ -121,7 +125,7 @@ export function trailFilterProblem(
     return {
       field: "card",
       message:
-        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${JSON.stringify(o.card)}` +
+        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${JSON.stringify(o.fullIds ? o.card : maskTypedCard(o.card))}` +
         (o.card.includes("*")
           ? "; a masked number (as the page and etc-lane status show it) cannot be searched: give it in full"
           : ""),

@@ -26,11 +26,22 @@ describe("CSV cells", () => {
     expect(csvCell("+86")).toBe("'+86");
     expect(csvCell("-1")).toBe("'-1");
     expect(csvCell("@SUM(A1)")).toBe("'@SUM(A1)");
-    expect(csvCell("\tx")).toBe("'\tx");
-    expect(csvCell("\rx")).toBe(`"'\rx"`);
+    // a leading tab or carriage return is shown as \xNN (below): no longer a formula
+    expect(csvCell("\tx")).toBe("\\x09x");
+    expect(csvCell("\rx")).toBe("\\x0dx");
     expect(csvCell('=1,"a"')).toBe(`"'=1,""a"""`);
     expect(csvCell("湘A12345")).toBe("湘A12345");
     expect(csvCell(-1500)).toBe("-1500");
+  });
+});
+
+describe("CSV cells' control characters", () => {
+  // review: csvCell passed ESC through, so `audit export --format csv` drove the terminal it printed to
+  it("are shown as \\xNN, in text and in a value written as JSON", () => {
+    expect(csvCell(`${ESC}[31mRED${ESC}[0m`)).toBe("\\x1b[31mRED\\x1b[0m");
+    expect(csvCell("a\nb,c")).toBe('"a\\x0ab,c"');
+    expect(csvCell({ plate: `\u009b2J\u007f` })).toBe('"{""plate"":""\\x9b2J\\x7f""}"');
+    expect(csvCell(`=1${ESC}`)).toBe("'=1\\x1b");
   });
 });
 
@@ -67,7 +78,7 @@ describe("terminal text", () => {
     expect(booth).toContain("a1\\x1b[5m");
   });
 
-  it("audit search prints them as text and audit export --format csv neutralises a formula plate", async () => {
+  it("audit search and audit export --format csv print them as text; the export neutralises a formula plate", async () => {
     const t = tempDir("etc-cli-neutralise-");
     cleanup = t.cleanup;
     const trail = openTrail(t.dir);
@@ -94,6 +105,9 @@ describe("terminal text", () => {
       "lane.notice",
     ]);
     expect(csv.code, csv.err).toBe(0);
+    expect(csv.out).not.toContain(ESC);
+    expect(csv.out).not.toContain("\u0007");
+    expect(csv.out).toContain("\\x1b]0;owned\\x07");
     expect(csv.out).toContain(",'=1+2,");
     expect(csv.out).not.toMatch(/,=1\+2,/);
   });

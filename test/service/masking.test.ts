@@ -2,10 +2,11 @@
  * Card numbers on the page and its live feed (src/service/format.ts maskCardIds, src/service/page/render.ts,
  * the service's SSE sink, liveFeedSink in src/service/service-feed.ts): masked in their columns and in the free text the lane
  * wrote (a suspect's alarm "uncertain debit ... on card <id>", a booth case's detail), in the trail search's
- * results, the booth queue and the `alarm` and `booth` events; /status keeps them in full for scripts.
+ * results, the booth queue and the `alarm` and `booth` events; in the search form's card field and the
+ * search's errors (maskTypedCard); /status keeps them in full for scripts.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { maskCardIds } from "../../src/service/format.js";
+import { maskCardIds, maskTypedCard } from "../../src/service/format.js";
 import type { BoothCaseView } from "../../src/service/lane-view.js";
 import { type Rig, startRig } from "./harness.js";
 
@@ -29,6 +30,60 @@ describe("maskCardIds", () => {
     expect(maskCardIds(`sha ab${CARD}cd`)).toBe(`sha ab${CARD}cd`);
     // review: a card whose 0015 is not BCD is read as hex: it was shown in full
     expect(maskCardIds(`{"cardId":"4301000000a0b0c0d001"}`)).toBe(`{"cardId":"4301************d001"}`);
+  });
+});
+
+describe("maskTypedCard", () => {
+  it("masks every hex digit but the first and last 4 of a typed card value, keeping the rest in place", () => {
+    expect(maskTypedCard(CARD)).toBe(MASKED);
+    expect(maskTypedCard(`${CARD},43010000000000009002`)).toBe("4301****************,****************9002");
+    expect(maskTypedCard("4301 0000 0001 2345 6789")).toBe("4301 **** **** **** 6789");
+    expect(maskTypedCard(`${CARD}1`)).toBe("4301*************3451");
+    // nothing to hide: short values and a masked number stay as typed
+    expect(maskTypedCard("123")).toBe("123");
+    expect(maskTypedCard(MASKED)).toBe(MASKED);
+    expect(maskTypedCard("")).toBe("");
+  });
+});
+
+describe("the page's trail search masks the card numbers it was given", () => {
+  const searchError = (html: string): string | undefined =>
+    /<p class="error" data-testid="search-error">(.*?)<\/p>/.exec(html)?.[1];
+
+  // review: the form's card field echoed the number searched for, in full
+  it("in the form's card field after a search by a full number; sent again, it is refused", async () => {
+    rig = await startRig();
+    const html = await (await rig.get(`/search?card=${CARD}`)).text();
+    expect(html).toMatch(
+      new RegExp(`<input type="text" name="card" value="${MASKED.replace(/\*/g, "\\*")}"`),
+    );
+    expect(html).not.toContain(CARD);
+    expect(rig.lane.searches.at(-1)).toMatchObject({ card: CARD });
+    // the form sent back as shown: refused, saying to give the number in full, and nothing searched
+    const again = await (await rig.get(`/search?card=${encodeURIComponent(MASKED)}`)).text();
+    expect(searchError(again)).toMatch(/a masked number .*cannot be searched: give it in full/);
+    expect(rig.lane.searches).toHaveLength(1);
+  });
+
+  // review: "card: expected ..., got "<A>,<B>"" quoted both numbers in full
+  it("in a refused card value, and in a search's failure", async () => {
+    rig = await startRig();
+    const other = "43010000000000009002";
+    const html = await (await rig.get(`/search?card=${CARD},${other}`)).text();
+    const error = searchError(html);
+    expect(error).toMatch(/^card: expected a card number of 20/);
+    expect(error).toContain("4301****************,****************9002");
+    expect(html).not.toContain(CARD);
+    expect(html).not.toContain(other);
+    rig.lane.searchTrail = () => {
+      throw new Error(`trail unreadable near the record of card ${other}`);
+    };
+    const failed = await (await rig.get(`/search?card=${CARD}`)).text();
+    expect(searchError(failed)).toBe(
+      "search failed: trail unreadable near the record of card 4301************9002",
+    );
+    expect(failed).not.toContain(other);
+    expect(failed).not.toContain(CARD);
   });
 });
 

@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import type { Logger } from "../../../firmware-bridge/log.js";
+import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CaptureReplay, replayScript } from "../../replay/replay.js";
@@ -81,6 +82,16 @@ export function registerReplay(program: Command): void {
       if (!port) {
         throw new UsageError(
           `the capture has no port "${o.capturePort}" (it has: ${cap.ports.map((p) => p.name).join(", ") || "none"})`,
+        );
+      }
+      // a port that says it speaks something else (the booth card reader's etc-reader) is no RSU port:
+      // no --protocol makes its frames RSU frames
+      if (port.protocol === undefined && port.speaks !== undefined) {
+        const rsuPorts = cap.ports.filter((p) => p.protocol !== undefined).map((p) => p.name);
+        const what = port.speaks === READER_CAPTURE_PROTOCOL ? "the booth card reader's" : "not an RSU's";
+        throw new UsageError(
+          `--capture-port: port "${port.name}" is ${what} (protocol=${port.speaks}); the replay plays an RSU port ` +
+            `(this capture has: ${rsuPorts.join(", ") || "none"})`,
         );
       }
       const dialect = capturePortDialect(port, o.protocol, o);

@@ -26,9 +26,10 @@ import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
 import { maskCardIds } from "../../service/format.js";
-import { checkAuditFilters } from "../audit-filters.js";
+import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 
 interface OutputOpts {
@@ -394,7 +395,8 @@ async function tailAction(
 }
 
 /** `audit search`: the entries matching the filters, oldest first, as a table or JSON lines. */
-function searchAction(o: LaneLocationOptions & OutputOpts & FilterOpts): void {
+function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): void {
+  const o = trimmedFilters(given);
   checkAuditFilters(o);
   const loc = locateLane(o);
   const dir = trailDir(loc);
@@ -415,9 +417,10 @@ function searchAction(o: LaneLocationOptions & OutputOpts & FilterOpts): void {
 }
 
 /** `audit export --format csv|json`: the entries matching the filters, one line each. */
-function exportAction(o: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
-  if (o.format !== "csv" && o.format !== "json")
-    throw new UsageError(`--format: expected csv or json, got "${o.format}"`);
+function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
+  if (given.format !== "csv" && given.format !== "json")
+    throw new UsageError(`--format: expected csv or json, got "${given.format}"`);
+  const o = trimmedFilters(given);
   checkAuditFilters(o);
   const loc = locateLane(o);
   const dir = trailDir(loc);
@@ -462,6 +465,8 @@ function csvLine(entry: AuditEntry, r: ReturnType<typeof toRow>, full: boolean):
 /** `audit verify [--key FILE]`: the whole trail checked; exit 1 naming the first bad record. */
 function verifyAction(o: LaneLocationOptions & { key?: string; json?: boolean }): void {
   const loc = locateLane(o);
+  // a mistyped --data-dir is refused, not reported as a trail without its key and journal
+  requireDataDir(loc);
   const dir = auditDir(loc.dataDir);
   const { key, keyNote } = verifyKey(loc.dataDir, o.key);
   // the unsealed tail is judged by the lane's own checkpoint settings when its config is known

@@ -26,6 +26,7 @@ import type { LaneSnapshot } from "../../service/lane-view.js";
 import { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../exit-codes.js";
 import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { table } from "../text-table.js";
 
 export { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING };
@@ -327,6 +328,8 @@ export function registerStatus(program: Command): void {
       .option("--full-ids", "show card numbers in full (masked by default)"),
   ).action(async (o: StatusOpts) => {
     const loc = locateLane(o);
+    // a mistyped --data-dir is refused (exit 1), not answered "lane not running" (exit 3)
+    requireDataDir(loc);
     const timeoutMs = answerTimeoutMs(o);
     const path = controlSocketPath(loc.dataDir);
     let snapshot: LaneSnapshot;

@@ -1,7 +1,7 @@
 /**
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
- * object per line with --json. Card numbers are masked (network and last four digits kept) unless
+ * object per line with --json (a table's columns as wide as their widest cell, formatTable). Card numbers are masked (network and last four digits kept) unless
  * --full-ids, as in `status` and `audit`: in the JSON also inside the raw B4 frame (../mask-frames.ts). Reads the journal read-only, so it works while the lane is running. Finds
  * the lane by its config like every maintenance command (../lane-locate.ts). `--since` reads a time in the
  * lane's UTC offset, as the audit commands do (journalOffset, parseSince).
@@ -15,6 +15,7 @@ import { maskCardId, maskCardIds } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { maskFrameCards } from "../mask-frames.js";
 import { UsageError } from "../run-cli.js";
+import { columnWidths, tableLine } from "../text-table.js";
 
 interface ListOpts extends LaneLocationOptions {
   json?: boolean;
@@ -92,8 +93,15 @@ export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
   return `${maskCardIds(JSON.stringify(masked))}\n`;
 }
 
+/**
+ * The records `read` yields as a table: each column as wide as its widest cell (heading included), nothing
+ * cut, as `status` and `audit` print theirs (../text-table.ts). The widths are measured in a first
+ * `read()` and the rows printed in a second, so a journal of any length is listed in constant memory; the
+ * second stops after the last record the first saw (one the lane commits meanwhile waits for the next
+ * listing). A record settled between the two reads into a longer outcome keeps it whole on its line.
+ */
 export function formatTable(
-  records: Iterable<StoredRecord>,
+  read: () => Iterable<StoredRecord>,
   write: (s: string) => void,
   fullIds = false,
 ): number {
@@ -110,16 +118,17 @@ export function formatTable(
     "CARD SN",
     "UPLOAD",
   ];
-  const widths = [6, 30, 19, 11, 20, 20, 8, 8, 8, 7, 7];
-  const fmt = (cells: string[]): string =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  write(`${fmt(head)}\n`);
+  const widths = columnWidths([head]);
+  let lastSeq = 0;
+  for (const r of read()) {
+    columnWidths([row(r, fullIds)], widths);
+    lastSeq = r.seq;
+  }
+  write(`${tableLine(head, widths)}\n`);
   let n = 0;
-  for (const r of records) {
-    write(`${fmt(row(r, fullIds))}\n`);
+  for (const r of read()) {
+    if (r.seq > lastSeq) break;
+    write(`${tableLine(row(r, fullIds), widths)}\n`);
     n++;
   }
   return n;
@@ -167,7 +176,7 @@ export function registerTransactions(program: Command): void {
         const full = o.fullIds === true;
         if (o.json) for (const r of j.iterate(q)) out(jsonRecordLine(r, full));
         else {
-          const n = formatTable(j.iterate(q), out, full);
+          const n = formatTable(() => j.iterate(q), out, full);
           process.stderr.write(`${n} record(s); ${j.stats().pending} awaiting upload\n`);
         }
       } finally {

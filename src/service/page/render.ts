@@ -2,8 +2,9 @@
  * The maintenance page, rendered on the server as plain HTML (no framework, no build step). The page's
  * script (assets/page.js) only swaps in fresh fragments and prepends live-feed rows, both rendered here,
  * so there is one place that decides how a value is shown. Every value from the lane goes through esc();
- * card numbers are masked, in their columns (maskCardId) and in the free text the lane wrote (maskCardIds:
- * trail messages, booth case details, the lane's and the uplink's error texts).
+ * card numbers are masked, in their columns (maskCardId), in the free text the lane wrote (maskCardIds:
+ * trail messages, booth case details, the lane's and the uplink's error texts), in the search's errors and
+ * in the search form's card field (maskTypedCard).
  */
 
 import { operatorLabel } from "../../lane/operator-close.js";
@@ -14,6 +15,7 @@ import {
   localTime,
   maskCardId,
   maskCardIds,
+  maskTypedCard,
   ms3,
   offsetLabel,
   yuan,
@@ -368,9 +370,14 @@ export const EMPTY_FORM: SearchForm = {
   kind: "",
 };
 
+/**
+ * The search form, filled with what was searched for; the card number masked as everywhere on the page
+ * (the URL keeps what was typed). Sent again unchanged, the masked number is refused, saying to give it in
+ * full (src/service/trail-filters.ts): a search never widens to every card without saying so.
+ */
 function renderSearchForm(f: SearchForm): string {
   const input = (name: keyof SearchForm, label: string, type = "text", extra = ""): string =>
-    `<label>${label}<input type="${type}" name="${name}" value="${esc(f[name])}" ${extra}></label>`;
+    `<label>${label}<input type="${type}" name="${name}" value="${esc(name === "card" ? maskTypedCard(f[name]) : f[name])}" ${extra}></label>`;
   const kinds = ["", "transaction", "stop", "suspect", "lane", "alarm", "operator", "status-list", "uplink"];
   return (
     `<form class="search" method="get" action="search" data-testid="search-form">` +
@@ -394,7 +401,7 @@ export function renderSearchResults(
   r: TrailSearchResult | { error: string },
   utcOffsetMinutes: number,
 ): string {
-  if ("error" in r) return `<p class="error" data-testid="search-error">${esc(r.error)}</p>`;
+  if ("error" in r) return `<p class="error" data-testid="search-error">${esc(maskCardIds(r.error))}</p>`;
   const rows = r.rows
     .map(
       (x) =>

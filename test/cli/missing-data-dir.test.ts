@@ -1,0 +1,82 @@
+/**
+ * A read-only maintenance command given a data directory that does not exist (a mistyped --data-dir, a
+ * config whose dataDir is wrong) refuses it, exit 1 with E412 naming the directory and where it came from
+ * (src/cli/require-data-dir.ts), as the commands that write do, instead of answering as if a lane had
+ * run there: `audit verify` ("FAILED: no public key"), `status` ("lane not running", exit 3).
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { registerAudit } from "../../src/cli/commands/audit.js";
+import { registerStatus } from "../../src/cli/commands/status.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { tempDir, writeLaneConfig } from "../audit/helpers.js";
+import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
+
+let io: CapturedOutput;
+let t: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  t = tempDir("etc-missing-data-dir-");
+  io = captureOutput();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  process.exitCode = undefined;
+  t.cleanup();
+});
+
+async function etcLane(args: string[]): Promise<number> {
+  const program = new Command("etc-lane");
+  registerAudit(program);
+  registerStatus(program);
+  process.exitCode = undefined;
+  await runCli(program, ["node", "etc-lane", ...args]);
+  return Number(process.exitCode ?? 0);
+}
+
+describe("a data directory that does not exist", () => {
+  // review: verify said "FAILED: no public key ... also: no journal", status "lane not running" (exit 3)
+  it("audit verify and status refuse it, naming --data-dir, and create nothing", async () => {
+    const typo = join(t.dir, "var", "lane3");
+    for (const cmd of [["audit", "verify"], ["status"], ["status", "--json"]]) {
+      io.err = "";
+      io.out = "";
+      expect(await etcLane([...cmd, "--data-dir", typo])).toBe(1);
+      expect(io.err).toBe(
+        `etc-lane: no data directory ${typo} (lane found by --data-dir ${typo}): is --data-dir right? [E412_DATA_DIR_MISSING]\n`,
+      );
+      expect(io.out).toBe("");
+    }
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
+  });
+
+  it("names the config's dataDir or ETC_LANE_DATA_DIR when the directory came from there", async () => {
+    const cfg = writeLaneConfig(t.dir, "no-such-data");
+    expect(await etcLane(["audit", "verify", "--config", cfg])).toBe(1);
+    expect(io.err).toContain(
+      `no data directory ${resolve(t.dir, "no-such-data")} (lane found by --config ${cfg})`,
+    );
+    expect(io.err).toContain("is the config's dataDir right?");
+    io.err = "";
+    vi.stubEnv("ETC_LANE_DATA_DIR", join(t.dir, "nope"));
+    vi.stubEnv("ETC_LANE_CONFIG", "");
+    expect(await etcLane(["status"])).toBe(1);
+    expect(io.err).toContain("is ETC_LANE_DATA_DIR right?");
+  });
+
+  it("refuses a file given as the data directory", async () => {
+    const file = join(t.dir, "lane.yaml");
+    writeFileSync(file, "");
+    expect(await etcLane(["audit", "verify", "--data-dir", file])).toBe(1);
+    expect(io.err).toContain(
+      `${file} is not a directory (lane found by --data-dir ${file}): is --data-dir right?`,
+    );
+  });
+
+  it("an existing directory no lane ran in still gets status's answer: not running, exit 3", async () => {
+    expect(await etcLane(["status", "--data-dir", t.dir])).toBe(3);
+    expect(io.out).toMatch(/^lane not running: nothing answers on /);
+  });
+});
