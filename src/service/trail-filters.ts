@@ -33,6 +33,7 @@ const OPERATOR_ACTIONS: readonly (
   "journal.requeue-held",
   "journal.retention",
   "journal.settle",
+  "journal.resolve-intent",
   "booth.take",
   "booth.cancel",
   "booth.list",
