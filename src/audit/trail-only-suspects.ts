@@ -24,7 +24,13 @@ export interface TrailOnlySuspect {
   cardId: string | null;
   obuSerial: string | null;
   obuId: string | null;
+  plate: string | null;
   amount: number;
+  /** the suspect's revision and the SHA-256 of its JSON at it, as the entry names them (`rec`) */
+  revision: number;
+  digest: string;
+  /** the entry's time (the lane's local time with its offset): when the suspect was recorded */
+  recordedAt: string;
 }
 
 const RECORD_MARK = '"type":"record.';
@@ -54,7 +60,9 @@ export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: num
       }
       if (seen.has(jseq)) continue;
       seen.add(jseq);
-      const d = e.data as Record<string, unknown> & { rec: { tradeId?: unknown } };
+      const d = e.data as Record<string, unknown> & {
+        rec: { tradeId?: unknown; revision?: unknown; digest?: unknown };
+      };
       if (d.kind !== "suspect") continue;
       out.push({
         jseq,
@@ -63,7 +71,11 @@ export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: num
         cardId: typeof d.cardId === "string" && d.cardId !== "" ? d.cardId : null,
         obuSerial: typeof d.obuSerial === "string" && d.obuSerial !== "" ? d.obuSerial : null,
         obuId: typeof d.obuId === "string" && d.obuId !== "" ? d.obuId : null,
+        plate: typeof d.plate === "string" && d.plate !== "" ? d.plate : null,
         amount: typeof d.amount === "number" ? d.amount : 0,
+        revision: typeof d.rec.revision === "number" ? d.rec.revision : 1,
+        digest: typeof d.rec.digest === "string" ? d.rec.digest : "",
+        recordedAt: e.time,
       });
     }
   }

@@ -123,7 +123,8 @@ export class RecoveryBook {
    * A booth intent journal.db held when it was found behind the audit trail (src/journal/behind-trail.ts):
    * a record the file lacks may have resolved it, so the booth does not recover it (neither the paid record
    * it may hold nor what the card says is recorded: that could record the debit twice). As an unreadable
-   * one: kept for the back office, its card and OBU held for as long as it is in the journal, an alarm.
+   * one: kept for the back office, its card and OBU held for as long as it is in the journal and kept, an
+   * alarm naming what resolves it (src/cli/kept-intent.ts).
    */
   private holdBehindTrail(id: number, key: string, p: BoothIntentPayload): void {
     this.d.guards.hold({ cardId: p.cardId, obuSerial: p.obuSerial });
@@ -133,7 +134,8 @@ export class RecoveryBook {
       `booth debit intent ${id} (${key}) was in journal.db when it was found behind the audit trail: a record ` +
         "missing from journal.db may have resolved it, so it is not recovered (no record made from it): kept " +
         `for the back office; card ${p.cardId}${p.obuSerial ? ` and OBU ${p.obuSerial}` : ""} held (no debit) ` +
-        "for as long as the intent is in the journal",
+        "for as long as the intent is in the journal and kept: an operator resolves it on the stopped lane " +
+        `(etc-lane journal resolve-intent ${id} --resolved or --recover)`,
       intentIds(p),
     );
   }

@@ -24,6 +24,13 @@ export interface DirectLaneSession {
     /** never throws: a run that stopped early has its `error` */
     runRetention(): Promise<Pick<RetentionReport, "deleted" | "cutoff" | "error">>;
     get(seq: number): CommittedRecord | null;
+    /** a suspect journal.db lacks, kept from the audit trail, rebuilt (src/journal/rebuilt-suspect.ts), or null */
+    keptSuspect(seq: number): CommittedRecord | null;
+    /**
+     * an open debit intent kept when journal.db was found behind the audit trail, resolved by an operator
+     * (src/journal/journal.ts resolveKeptIntent); durable on return, E607 for any other id
+     */
+    resolveKeptIntent(id: number, how: "resolved" | "recover"): { id: number; key: string; payload: string };
     /** durable on return; refused (E607) when the record is no longer an unsettled suspect */
     settle(seq: number, s: Settlement): CommittedRecord;
     /** lane settings (the operator's close, OPERATOR_CLOSE_SETTING): durable on return */

@@ -97,7 +97,8 @@ export function stoppedLaneOperator(
           message:
             "settling by hand names the lane's role (an entry write or an exit debit): give --config FILE (the lane's config)",
         };
-      const plan = operatorSettlement(j.get(req.seq), req, config.lane.role, user);
+      // a suspect journal.db lacks, kept from the audit trail, is settled from its rebuilt record
+      const plan = operatorSettlement(j.get(req.seq) ?? j.keptSuspect(req.seq), req, config.lane.role, user);
       if (!plan.ok) return plan;
       return settledResult(
         j.settle(req.seq, plan.settlement),

@@ -7,19 +7,28 @@
  *
  * - a suspect among them that the trail shows unsettled (src/audit/trail-only-suspects.ts) is not in the
  *   file, so nothing would hold its card and OBU: kept here, openSuspectOf answers its seq for them (the
- *   lane's and the booth's holds ask it) for as long as this file is used (no settlement reaches a record
- *   the file lacks: the station's back office settles it);
+ *   lane's and the booth's holds ask it) until an operator settles it (`etc-lane journal settle`: the
+ *   record rebuilt from the trail's entry, ./rebuilt-suspect.ts, and settled as revision + 1, which drops
+ *   it from here in the same transaction: ./records.ts settleRebuilt). No late B5, B8 or card at the booth
+ *   reaches a record the file lacks;
  * - the debit intents the file holds were written before the backup, and a record it lacks may have
  *   resolved them: recovering one (recording its answer, or a CRASH_RECOVERED / BOOTH_DEBIT_UNCONFIRMED
  *   suspect) could record that debit a second time under a new seq. Kept here by id and creation time:
  *   openIntents() marks them (`keptBehindTrail`) and the lane and the booth leave them as they are, for
- *   the back office, their card and OBU held by openIntentOf for as long as they are open.
+ *   the back office, their card and OBU held by openIntentOf for as long as they are open, until an
+ *   operator resolves one (`etc-lane journal resolve-intent`, on the stopped lane: ./journal.ts
+ *   resolveKeptIntent): deleted (a missing record resolved it) or no longer kept (none did: the lane's next
+ *   start recovers it as any open intent).
  *
  * Stored in meta `behind_trail` (JSON), written before `last_seq` is raised: a start that finds the file
  * behind again (the raise not made) writes it again, merged with what is there.
  */
+
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { TrailOnlySuspect } from "../audit/trail-only-suspects.js";
 import type { JournalDb } from "./db.js";
+import { JournalErrorCodes } from "./errors.js";
+import type { DebitIntent, Intents } from "./intents.js";
 
 export type { TrailOnlySuspect };
 
@@ -41,6 +50,52 @@ export class BehindTrail {
     const raw = h.meta(META_KEY);
     this.stored = raw === undefined ? { v: 1, suspects: [], intents: [] } : parse(raw);
     this.index();
+  }
+
+  /** The kept suspect `seq` (one the file lacks), or null. */
+  suspect(seq: number): TrailOnlySuspect | null {
+    return this.stored.suspects.find((x) => x.jseq === seq) ?? null;
+  }
+
+  /**
+   * Inside the transaction that settles kept suspect `seq` (its rebuilt record now a row): the meta row
+   * without it. Returns what makes memory follow once that transaction committed.
+   */
+  dropSuspectInTx(seq: number): () => void {
+    return this.writeInTx({ ...this.stored, suspects: this.stored.suspects.filter((x) => x.jseq !== seq) });
+  }
+
+  /**
+   * An operator resolves kept intent `id` (./journal.ts resolveKeptIntent): `resolved` deletes it,
+   * `recover` only stops keeping it; either way it leaves meta.behind_trail in the same transaction.
+   * Durable on return; E607 (nothing changed) for an id that is not a kept open intent, E601 on failure.
+   */
+  resolveIntent(intents: Intents, id: number, how: "resolved" | "recover"): DebitIntent {
+    this.h.assertWritable();
+    const open = intents.openIntents();
+    const it = open.find((i) => i.id === id);
+    if (it === undefined || !this.keeps(it)) {
+      const kept = open.filter((i) => this.keeps(i)).map((i) => i.id);
+      throw new EtcError(
+        JournalErrorCodes.JournalSettleRefused,
+        `debit intent ${id} not resolved: ${it === undefined ? "there is no open intent" : "it is an open intent the lane recovers at start, not one"} ` +
+          `kept when journal.db was found behind the audit trail (kept: ${kept.length ? kept.join(", ") : "none"}); nothing changed`,
+        { id },
+      );
+    }
+    let after: () => void = () => {};
+    try {
+      this.h.db
+        .transaction(() => {
+          if (how === "resolved") intents.deleteInTx(id);
+          after = this.writeInTx({ ...this.stored, intents: this.stored.intents.filter((i) => i.id !== id) });
+        })
+        .immediate();
+    } catch (e) {
+      throw this.h.fail("resolve kept intent", e);
+    }
+    after();
+    return it;
   }
 
   /** The trail-only suspects kept, oldest first. */
@@ -77,6 +132,18 @@ export class BehindTrail {
     this.index();
   }
 
+  private writeInTx(next: Stored): () => void {
+    this.h.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(META_KEY, JSON.stringify(next));
+    return () => {
+      this.stored = next;
+      this.index();
+    };
+  }
+
   private index(): void {
     this.byCard = new Map();
     this.byObu = new Map();
@@ -92,5 +159,15 @@ function parse(raw: string): Stored {
   const v = JSON.parse(raw) as Partial<Stored> | null;
   if (v?.v !== 1 || !Array.isArray(v.suspects) || !Array.isArray(v.intents))
     throw new Error(`meta ${META_KEY} is not what this version writes`);
-  return { v: 1, suspects: v.suspects, intents: v.intents };
+  // a suspect kept before its entry's revision, digest, plate and time were kept: what rebuilding it needs
+  const suspects = (v.suspects as Partial<TrailOnlySuspect>[]).map(
+    (x): TrailOnlySuspect => ({
+      ...(x as TrailOnlySuspect),
+      plate: x.plate ?? null,
+      revision: x.revision ?? 1,
+      digest: x.digest ?? "",
+      recordedAt: x.recordedAt ?? "",
+    }),
+  );
+  return { v: 1, suspects, intents: v.intents };
 }

@@ -38,6 +38,7 @@ import {
   type QueueAge,
   type UploadAck,
 } from "./outbox.js";
+import { rebuiltSuspect } from "./rebuilt-suspect.js";
 import { type ListQuery, RecordQueries, Records } from "./records.js";
 import { laneKey } from "./trade-id.js";
 import type {
@@ -376,17 +377,18 @@ export class Journal implements Outbox {
     const seqs = (l: readonly number[]): string => l.join(", ");
     const suspects = b.suspects.map((s) => s.jseq);
     const goingOn = kept
-      ? "Going on with it: the missing records stay missing from it (it cannot upload or settle them; the " +
-        "trail has only their summary); " +
+      ? "Going on with it: the missing records stay missing from it (it cannot upload them; the trail has " +
+        "only their summary); " +
         (suspects.length
           ? `the card and OBU of the trail's unsettled suspect${suspects.length > 1 ? "s" : ""} among them ` +
-            `(seq ${seqs(suspects)}) stay held at this lane (no debit) for as long as this journal.db is used ` +
-            "(nothing here settles them: the records are the station's); "
+            `(seq ${seqs(suspects)}) stay held at this lane (no debit) until an operator settles ` +
+            `${suspects.length > 1 ? "each" : "it"} (etc-lane journal settle SEQ: its record rebuilt from the trail); `
           : "the trail shows no unsettled suspect among them; ") +
         (intents.length
           ? `its debit intent${intents.length > 1 ? "s" : ""} (id ${seqs(intents.map((i) => i.id))}), which a ` +
             `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
-            "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start"
+            "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start, until " +
+            "an operator resolves it (etc-lane journal resolve-intent ID, on the stopped lane)"
           : "it holds no debit intent")
       : "What going on with it needs could not be written (the journal failed): the next start finds it " +
         "behind again and refuses it again";
@@ -450,9 +452,41 @@ export class Journal implements Outbox {
     return this.records.closedCasesSince(since);
   }
 
-  /** Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). */
+  /**
+   * Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). A
+   * suspect this file lacks that it keeps from the audit trail (./behind-trail.ts; keptSuspect) is settled
+   * from its rebuilt record: the settlement becomes its row (Records.settleRebuilt) and it holds nothing
+   * more.
+   */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+    const kept = this.keptSuspect(seq);
+    if (kept !== null && opts?.intentId === undefined && this.records.get(seq) === null)
+      return this.records.settleRebuilt(kept, s, () => this.behind.dropSuspectInTx(seq));
     return this.records.settle(seq, s, opts);
+  }
+
+  /**
+   * A suspect this file lacks and keeps from the audit trail (found behind it: ./behind-trail.ts), as the
+   * lane rebuilds it from the trail's entry (./rebuilt-suspect.ts: its clearing fields and the rest null),
+   * or null. What `etc-lane journal settle` settles when get(seq) has no row.
+   */
+  keptSuspect(seq: number): CommittedRecord | null {
+    this.h.assertOpen();
+    const k = this.behind.suspect(seq);
+    return k === null ? null : rebuiltSuspect(k, this.h.lane, this.h.utcOffsetMinutes);
+  }
+
+  /**
+   * An operator resolves an open debit intent the file held when it was found behind the audit trail
+   * (`etc-lane journal resolve-intent`, on the stopped lane; docs/journal.md, "A journal behind the audit
+   * trail"): `resolved`, a record the file lacks resolved it (the trail names it): the intent is deleted,
+   * nothing recorded, and it holds nothing more; `recover`, no missing record resolved it: it is no longer
+   * kept (openIntents() no longer marks it), and the lane's next start recovers it as any open intent,
+   * recording its debit once (its answer, or a suspect). Durable on return, in one transaction with
+   * meta.behind_trail. Refused (E607, nothing changed) for an id that is not such an intent.
+   */
+  resolveKeptIntent(id: number, how: "resolved" | "recover"): DebitIntent {
+    return this.behind.resolveIntent(this.intents, id, how);
   }
 
   commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {

@@ -402,6 +402,7 @@ export class Records extends RecordQueries {
   private readonly stmtSetSeq: Database.Statement;
   private stmtBarrier: Database.Statement | undefined;
   private stmtNoteShown: Database.Statement | undefined;
+  private stmtInsertAt: Database.Statement | undefined;
   private readonly txCommit: (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
@@ -769,6 +770,84 @@ export class Records extends RecordQueries {
       throw this.h.fail("settle", e);
     }
     this.outbox.requeued(moved, seq, next.tradeId);
+    return next;
+  }
+
+  /**
+   * Settles a suspect journal.db lacks: `prev` is the record rebuilt from the audit trail's entry of it
+   * (./rebuilt-suspect.ts; the file was found behind the trail, ./behind-trail.ts), at the revision that
+   * entry names. The settlement is built as settle() builds it (revision + 1, `extra.settlement`, the same
+   * refusals) and inserted as the record's row, queued for the station (the same trade id and seq at a
+   * higher revision: the station replaces what it holds of it, or stores it), and bound to a
+   * `record.settle` entry after the trail's commit entry of it. `inTx` runs in the same transaction (the
+   * kept suspect dropped from meta.behind_trail); what it returns runs once the transaction committed.
+   * Refused with E607 (nothing changed) when journal.db has a row `prev.seq`.
+   */
+  settleRebuilt(prev: CommittedRecord, s: Settlement, inTx: () => () => void): CommittedRecord {
+    this.h.assertWritable();
+    const cur = this.h.read("settle", () => this.stmtSettleRead.get(prev.seq));
+    if (cur) throw settleRefused(prev.seq, `record ${prev.seq} is in journal.db: it is settled from its row`);
+    const next = this.settledRecord(prev, prev.revision, s);
+    const bad = Records.validate(next);
+    if (bad)
+      throw new EtcError(
+        JournalErrorCodes.JournalRecordInvalid,
+        `journal settle of record ${prev.seq}: ${bad}`,
+      );
+    const json = JSON.stringify(next);
+    const now = this.h.now().getTime();
+    const createdMs = Date.parse(next.createdAt);
+    this.stmtInsertAt ??= this.h.db.prepare(
+      "INSERT INTO records (seq, trade_id, kind, outcome, created_at_ms, obu_id, obu_serial, card_id, amount, " +
+        "tac, icc_pay_serial, psam_no, psam_trans_serial, trans_time, revision, record, audit_seq, audit_ms) " +
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    );
+    const st = this.stmtInsertAt;
+    let after: () => void = () => {};
+    const tx = this.h.db.transaction((slot?: RecordSlot) => {
+      st.run(
+        next.seq,
+        next.tradeId,
+        next.kind,
+        next.outcome,
+        Number.isFinite(createdMs) ? createdMs : now,
+        next.obuId.toUpperCase(),
+        next.obuSerial,
+        next.cardId,
+        next.amount,
+        next.tac,
+        next.iccPaySerial,
+        next.psamNo,
+        next.psamTransSerial,
+        next.transTime,
+        next.revision,
+        json,
+        slot?.seq ?? null,
+        slot?.ms ?? null,
+      );
+      this.outbox.enqueueInTx(next.seq, now);
+      after = inTx();
+      if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
+    });
+    const binder = this.audit.binder;
+    let inTxNow = false;
+    try {
+      if (binder)
+        // the commit entry's line is the trail's already (it is ahead of this file): nothing superseded
+        binder.bindRecord({ ...recordBinding("settle", next, json), supersedes: null }, (slot) => {
+          inTxNow = true;
+          tx.immediate(slot);
+        });
+      else {
+        inTxNow = true;
+        tx.immediate();
+      }
+    } catch (e) {
+      if (!inTxNow) throw e;
+      throw this.h.fail("settle", e);
+    }
+    after();
+    this.outbox.enqueued(1, next.seq, next.tradeId);
     return next;
   }
 

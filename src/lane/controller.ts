@@ -496,7 +496,8 @@ export class LaneController {
     return this.queue.run(async () => {
       let rec: ReturnType<JournalPort["get"]>;
       try {
-        rec = this.o.journal.get(req.seq);
+        // a suspect journal.db lacks, kept from the audit trail, is settled from its rebuilt record
+        rec = this.o.journal.get(req.seq) ?? this.o.journal.keptSuspect(req.seq);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         return { ok: false, message: `suspect ${req.seq} not settled: the journal cannot be read (${msg})` };

@@ -41,6 +41,11 @@ export interface JournalPort {
   /** update an unsettled suspect record in place (durable on return) */
   settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord;
   get(seq: number): CommittedRecord | null;
+  /**
+   * a suspect journal.db lacks and keeps from the audit trail (found behind it), rebuilt from the trail's
+   * entry, or null: what an operator settles by hand when get(seq) has no row (src/journal/rebuilt-suspect.ts)
+   */
+  keptSuspect(seq: number): CommittedRecord | null;
   /** when the barrier opened (not fsync'd on its own) */
   markBarrier?(seq: number, time: number | string): boolean;
   /** write-ahead note of a debit in flight, before C6/C3/C8 (no fsync of its own); returns its id */

@@ -201,7 +201,8 @@ export class Recovery {
       `debit intent ${id} (${key}) was in journal.db when it was found behind the audit trail: a record ` +
         "missing from journal.db may have resolved it, so it is not recovered (no record made from it): kept " +
         `for the back office; ${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
-        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) for as long as the intent is in the journal`,
+        `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) for as long as the intent is in the journal ` +
+        `and kept: an operator resolves it on the stopped lane (etc-lane journal resolve-intent ${id} --resolved or --recover)`,
       { cardId: cards[0] ?? null, obuSerial: obus[0] ?? null },
     );
   }

@@ -407,7 +407,9 @@ export type OperatorAction =
   | "status-list.import"
   | "journal.requeue-held"
   | "journal.retention"
-  | "journal.settle";
+  | "journal.settle"
+  /** on a stopped lane only (src/cli/kept-intent.ts) */
+  | "journal.resolve-intent";
 
 // ---- helpers for the implementer ---------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ const VERB: Record<OperatorAction, string> = {
   "journal.requeue-held": "requeue held records",
   "journal.retention": "run retention now",
   "journal.settle": "settle a suspect by hand",
+  "journal.resolve-intent": "resolve a debit intent kept behind the audit trail",
 };
 
 /** "wang (uid 1000)"; under sudo "etclane (uid 998, sudo by wang)" */
@@ -122,13 +123,14 @@ export function auditedOperatorAction(
 ): Promise<OperatorResult> {
   return auditedAction(
     audit,
-    // a close and a settlement by hand are always worth a look
+    // a close, a settlement by hand and a kept intent resolved are always worth a look
     {
       action,
       verb: VERB[action],
       user,
       args,
-      warnAlways: action === "lane.close" || action === "journal.settle",
+      warnAlways:
+        action === "lane.close" || action === "journal.settle" || action === "journal.resolve-intent",
     },
     fn,
     log,

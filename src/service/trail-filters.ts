@@ -34,6 +34,7 @@ const OPERATOR_ACTIONS: readonly (
   "journal.requeue-held",
   "journal.retention",
   "journal.settle",
+  "journal.resolve-intent",
   "booth.take",
   "booth.cancel",
   "booth.list",

@@ -159,7 +159,7 @@ describe("journal.db behind the audit trail", () => {
 
     const refused = openBoundTrail(dir);
     expect(refused.journal.health().error?.message).toContain(
-      "the card and OBU of the trail's unsettled suspect among them (seq 3) stay held at this lane (no debit) for as long as this journal.db is used",
+      "the card and OBU of the trail's unsettled suspect among them (seq 3) stay held at this lane (no debit) until an operator settles it (etc-lane journal settle SEQ: its record rebuilt from the trail)",
     );
     await refused.close();
     rmSync(join(dir, DAMAGED_FILE));

@@ -4,6 +4,8 @@
  */
 
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readBoothIntent } from "../../src/booth/booth-records.js";
@@ -215,6 +217,59 @@ describe("booth debit intents of another shape", () => {
       expect(t.store.get(CARD)?.snapshot().balance).toBe(10_000);
       expect(t.lane.journal.openIntents().map((i) => i.id)).toEqual([id]);
     });
+  });
+
+  it("an intent journal.db held when it was found behind the audit trail (keptBehindTrail) is not recovered: no case, no record, its card held, DEBIT_INTENT_BEHIND_TRAIL naming what resolves it", async () => {
+    await boothTest(
+      {
+        scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } },
+        transaction: { unsettledHoldMs: 0 },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.inject({ kind: "card-removed-after-debit" });
+        t.reader.present(CARD);
+        await t.prompt("PUT_BACK");
+        const [intent] = t.lane.journal.openIntents();
+        expect(intent).toMatchObject({ key: KEY });
+        const records = t.records().length;
+        // what the journal keeps when it is found behind the trail (src/journal/behind-trail.ts): this intent
+        const db = new Database(join(t.dir, "data", "journal.db"));
+        db.prepare("INSERT INTO meta (key, value) VALUES ('behind_trail', ?)").run(
+          JSON.stringify({
+            v: 1,
+            suspects: [],
+            intents: [{ id: intent!.id, createdAtMs: intent!.createdAtMs }],
+          }),
+        );
+        db.close();
+        const before = t.outputs.length;
+        await t.restartLane();
+        expect(t.lane.journal.openIntents()).toEqual([
+          expect.objectContaining({ id: intent!.id, keptBehindTrail: true }),
+        ]);
+        const [message] = alarms(t.outputs.slice(before), "DEBIT_INTENT_BEHIND_TRAIL");
+        expect(message).toContain(
+          `booth debit intent ${intent!.id} (${KEY}) was in journal.db when it was found behind the audit trail`,
+        );
+        expect(message).toContain(`etc-lane journal resolve-intent ${intent!.id} --resolved or --recover`);
+        expect(alarms(t.outputs.slice(before), "BOOTH_CRASH_RECOVERY")).toEqual([]);
+        // not a recovery the booth drives: no recovery case (the vehicle's own case stays), nothing recorded
+        // from it, its card held at the booth
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["OBU_NO_CARD"]);
+        expect(t.lane.booth?.status().recovering).toBe(0);
+        // held for as long as the intent is open (the guards' own hold is 0 ms here)
+        expect(t.lane.journal.openIntentOf({ cardId: CARD })).toBe(intent!.id);
+        const user = { name: "op", uid: 1 };
+        expect(await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user })).toMatchObject({ ok: true });
+        t.reader.present(CARD);
+        await t.prompt("HELD");
+        await t.boothIdle();
+        expect(t.records()).toHaveLength(records);
+        expect(t.ledger()).toHaveLength(1); // the debit of the intent only
+        expect(t.lane.journal.openIntents().map((i) => i.id)).toEqual([intent!.id]);
+      },
+    );
   });
 
   it("the payload charge.ts writes is read back; the same payload with a field missing or of another type is not, and names its card", async () => {

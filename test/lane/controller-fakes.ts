@@ -284,6 +284,11 @@ export class FakeJournal implements JournalPort {
     return this.records.find((x) => x.seq === seq) ?? null;
   }
 
+  /** no suspect kept from the audit trail (the real journal's: test/audit/journal-behind.test.ts) */
+  keptSuspect(_seq: number): CommittedRecord | null {
+    return null;
+  }
+
   intentDurable(): Promise<boolean> {
     return this.durable();
   }

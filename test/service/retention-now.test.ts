@@ -167,6 +167,10 @@ async function direct(journalRun: () => Promise<RetentionReport>) {
         requeueHeld: () => 0,
         runRetention: journalRun,
         get: () => null,
+        keptSuspect: () => null,
+        resolveKeptIntent: () => {
+          throw new Error("not used");
+        },
         settle: () => {
           throw new Error("not used");
         },

@@ -2,6 +2,7 @@
  * `etc-lane journal requeue-held`, `etc-lane journal retention --now` and `etc-lane journal settle`:
  * operator actions on the journal. Through the running lane when one answers (the lane does it and records it); otherwise on the
  * data directory directly, under the data-directory lock, recorded in the audit trail the same way.
+ * `etc-lane journal resolve-intent` on the data directory only (../kept-intent.ts).
  */
 import type { Command } from "commander";
 import {
@@ -10,8 +11,10 @@ import {
   PROOF_FORMS,
   type ProofField,
 } from "../../lane/operator-settlement.js";
+import { directDeps } from "../direct-session.js";
+import { type ResolveIntentRequest, resolveKeptIntentDirect } from "../kept-intent.js";
 import type { LaneLocationOptions } from "../lane-locate.js";
-import { locateLane } from "../lane-locate.js";
+import { addLaneOptions, locateLane } from "../lane-locate.js";
 import {
   addOperatorOptions,
   answerTimeoutMs,
@@ -58,6 +61,30 @@ export function settleRequest(seqArg: string, o: SettleOpts): OperatorSettleRequ
     reason: o.reason,
     ...(Object.keys(proof).length > 0 ? { proof } : {}),
   };
+}
+
+interface ResolveIntentOpts extends LaneLocationOptions {
+  json?: boolean;
+  resolved?: boolean;
+  recover?: boolean;
+  reason?: string;
+}
+
+/** The request `journal resolve-intent` makes, from its arguments; a UsageError names what is wrong. */
+export function resolveIntentRequest(idArg: string, o: ResolveIntentOpts): ResolveIntentRequest {
+  const id = Number(idArg);
+  if (!/^\d+$/.test(idArg) || !Number.isSafeInteger(id) || id < 1)
+    throw new UsageError(
+      `ID must be the debit intent's id (a whole number >= 1, as DEBIT_INTENT_BEHIND_TRAIL names it), got "${idArg}"`,
+    );
+  if (o.resolved === o.recover)
+    throw new UsageError(
+      "give exactly one of --resolved (a record missing from journal.db resolved the intent: it is deleted, nothing recorded) and --recover (none did: the lane recovers it at its next start)",
+    );
+  if (o.reason === undefined || o.reason.trim() === "")
+    throw new UsageError("give --reason TEXT: what the back office established (kept in the audit trail)");
+  checkReasonLength(o.reason);
+  return { id, how: o.resolved ? "resolved" : "recover", reason: o.reason };
 }
 
 export function registerJournal(program: Command): void {
@@ -130,6 +157,23 @@ export function registerJournal(program: Command): void {
       `${PROOF_FORMS[f].option} <value>`,
       `with --debited: ${f} (${PROOF_FORMS[f].expected})`,
     );
+  addLaneOptions(
+    journal
+      .command("resolve-intent")
+      .description(
+        "on a stopped lane: resolve a debit intent journal.db held when it was found behind the audit trail (DEBIT_INTENT_BEHIND_TRAIL), which the lane neither recovers nor lets its card pay",
+      )
+      .argument("<id>", "the intent's id, as DEBIT_INTENT_BEHIND_TRAIL names it")
+      .option("--resolved", "a record missing from journal.db resolved it: delete it, record nothing")
+      .option("--recover", "no missing record resolved it: the lane recovers it at its next start")
+      .option("--reason <text>", "what the back office established (required)")
+      .option("--json", "print the result as JSON"),
+  ).action(async (idArg: string, o: ResolveIntentOpts) => {
+    const req = resolveIntentRequest(idArg, o);
+    const loc = locateLane(o);
+    const result = await resolveKeptIntentDirect(directDeps(loc.dataDir, loc.config), req);
+    printOutcome({ via: "direct", result }, o.json);
+  });
   addOperatorOptions(settle.option("--json", "print the result as JSON")).action(
     async (seqArg: string, o: SettleOpts) => {
       const req = settleRequest(seqArg, o);
