@@ -341,10 +341,12 @@ export function parseListCsv(text: string): ListRow[] {
       const reasonBytes = Buffer.byteLength(row.reason, "utf8");
       if (reasonBytes > MAX_REASON_BYTES)
         throw new RangeError(`reason longer than ${MAX_REASON_BYTES} bytes (${reasonBytes})`);
-      // validate the id now, with the line number; a card's network 0000 every lane refuses (src/status-list/bundle.ts recordProblem)
+      // validate the id now, with the line number. A card of network 0000 a lane takes, counts and alarms
+      // (src/status-list/ids.ts cardWithoutNetwork), and it matches no card: refused here, where nothing
+      // else is lost, so the CSV is put right before a bundle exists (docs/status-list.md section 2)
       if (rowToRecord(row, 0).net === 0 && kind === "card")
         throw new RangeError(
-          `card ${row.id}: network 0000 (a card id is its 0015 network, 4 digits, then its 16-digit serial; every lane refuses an entry without the network)`,
+          `card ${row.id}: network 0000 (a card id is its 0015 network, 4 digits, then its 16-digit serial; an entry without the network matches no card on any lane)`,
         );
       rows.push(row);
     } catch (e) {

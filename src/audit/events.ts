@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { digestOf, type FileDigest } from "../file-digest.js";
-import { obusNotDecimalMessage } from "../status-list/import-message.js";
+import { unmatchedMessage } from "../status-list/import-message.js";
 import type { AuditEventInput, AuditSeverity } from "./entry.js";
 
 export type { FileDigest } from "../file-digest.js";
@@ -39,7 +39,9 @@ export interface LaneEventData {
    * source: "station" (the uplink) or "operator" (an import through the lane). `failure`: the job failed
    * but changed the list served all the same (src/status-list/apply-change.ts); kind and version are then
    * the change's, `before` the versions served before it. `obusNotDecimal`, only when there are any: the
-   * bundle's OBU entries whose id has a digit A-F, which no lane matches (an alarm)
+   * bundle's OBU entries whose id has a digit A-F, which no lane matches (an alarm); `cardsNoNetwork` and
+   * `cardNoNetworkExample` (the first), only when there are any: its card entries of network 0000, which
+   * match no card (an alarm)
    */
   "status-list.applied": {
     kind: "full" | "delta";
@@ -51,6 +53,8 @@ export interface LaneEventData {
     before?: { full: string | null; delta: string | null };
     failure?: { reason: string; code?: string };
     obusNotDecimal?: number;
+    cardsNoNetwork?: number;
+    cardNoNetworkExample?: string;
   };
   /** `local`: a bundle from the station the lane failed to apply for its own reason (tried again) */
   "status-list.refused": {
@@ -359,11 +363,12 @@ export class LaneEvents {
         `status-list ${d.kind} ${d.version} applied, though its job failed: ${d.failure.reason}`,
         d,
       );
-    if (d.obusNotDecimal)
+    const unmatched = unmatchedMessage(d);
+    if (unmatched !== null)
       return this.emit(
         "status-list.applied",
         "alarm",
-        `status-list ${d.kind} ${d.version} applied; ${obusNotDecimalMessage(d.obusNotDecimal)}`,
+        `status-list ${d.kind} ${d.version} applied; ${unmatched}`,
         d,
       );
     return this.emit("status-list.applied", "info", `status-list ${d.kind} ${d.version} applied`, d);

@@ -7,13 +7,14 @@
  */
 import type { LaneEvents } from "../audit/index.js";
 import { listChangeOf } from "../status-list/apply-change.js";
+import { unmatchedFields } from "../status-list/import-message.js";
 import type { ApplyResult } from "../status-list/types.js";
 
 type StatusListEvents = Pick<LaneEvents, "statusListApplied" | "statusListRefused">;
 
 /**
  * An accepted bundle: `status-list.applied` with the versions the lane holds after it; an alarm, with
- * `obusNotDecimal`, when it lists OBU ids no lane matches.
+ * `obusNotDecimal` or `cardsNoNetwork` (and an example id), when it lists entries that match nothing.
  */
 export function auditApplied(events: StatusListEvents, r: ApplyResult, bundle: string, source: string): void {
   events.statusListApplied({
@@ -22,7 +23,7 @@ export function auditApplied(events: StatusListEvents, r: ApplyResult, bundle: s
     bundle,
     source,
     versions: r.versions,
-    ...(r.obusNotDecimal > 0 ? { obusNotDecimal: r.obusNotDecimal } : {}),
+    ...unmatchedFields(r),
   });
 }
 

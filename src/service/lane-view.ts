@@ -78,6 +78,11 @@ export interface StatusListView {
   /** when the newest list was applied */
   appliedAt: number | null;
   counts: { cards: number; obus: number } | null;
+  /**
+   * the list's card entries of network 0000, which match no card (the cards they mean pass; `reason` says
+   * so): docs/status-list.md section 2. Null with no list, or for a list stored before they were counted
+   */
+  cardsNoNetwork: number | null;
   /** the bundle the uplink is downloading, a few pages per poll; null when none (or no station) */
   download: { name: string; pages: number; pagesDone: number } | null;
 }

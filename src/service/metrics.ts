@@ -245,6 +245,16 @@ export class LaneMetrics {
       },
     });
     new Gauge({
+      name: "etc_lane_status_list_cards_no_network",
+      help: "the status list's card entries of network 0000, which match no card (absent with no list, or not counted)",
+      registers,
+      collect() {
+        this.reset();
+        const n = snap().statusList.cardsNoNetwork;
+        if (n !== null) this.set(n);
+      },
+    });
+    new Gauge({
       name: "etc_lane_booth_cases",
       help: "vehicles waiting for manual handling at the booth",
       registers,

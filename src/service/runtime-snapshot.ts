@@ -128,6 +128,7 @@ export function statusListView(
     ages: { fullMs: health.ages.fullMs, deltaMs: health.versions.delta ? health.ages.newestMs : null },
     appliedAt: info.appliedAt,
     counts: info.counts,
+    cardsNoNetwork: health.cardsNoNetwork,
     download: up?.statusList?.download ?? null,
   };
 }

@@ -18,7 +18,7 @@ import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { BuildResult } from "./full-build.js";
-import { obusNotDecimalMessage } from "./import-message.js";
+import { type Unmatched, unmatchedMessage } from "./import-message.js";
 import type { ListLifecycle } from "./lifecycle.js";
 import { runJob } from "./run-worker.js";
 import type { ApplyOptions, ApplyResult, ListVersions, Progress } from "./types.js";
@@ -120,7 +120,7 @@ async function applyChecked(
         { version: r.version, adds: r.adds, removes: r.removes, ms: Math.round(r.ms) },
         "status-list delta applied",
       );
-      warnNotDecimal(log, kind, r.version, r.obusNotDecimal);
+      warnUnmatched(log, kind, r.version, r);
       return {
         kind,
         version: r.version,
@@ -130,6 +130,8 @@ async function applyChecked(
         cards: r.cards,
         obus: r.obus,
         obusNotDecimal: r.obusNotDecimal,
+        cardsNoNetwork: r.cardsNoNetwork,
+        cardNoNetworkExample: r.cardNoNetworkExample,
         ms: r.ms,
         versions: ctx.versions(),
       };
@@ -159,7 +161,7 @@ async function applyChecked(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },
       "status-list full list active",
     );
-    warnNotDecimal(log, kind, r.header.version, r.obusNotDecimal);
+    warnUnmatched(log, kind, r.header.version, r);
     return {
       kind,
       version: r.header.version,
@@ -169,6 +171,8 @@ async function applyChecked(
       cards: r.cards,
       obus: r.obus,
       obusNotDecimal: r.obusNotDecimal,
+      cardsNoNetwork: r.cardsNoNetwork,
+      cardNoNetworkExample: r.cardNoNetworkExample,
       ms: r.ms,
       versions: ctx.versions(),
     };
@@ -179,9 +183,23 @@ async function applyChecked(
   }
 }
 
-/** A bundle that lists OBU ids no lane matches (ApplyResult.obusNotDecimal): said in the log. */
-function warnNotDecimal(log: Logger, kind: "full" | "delta", version: string, n: number): void {
-  if (n > 0) log.warn({ kind, version, obusNotDecimal: n }, obusNotDecimalMessage(n));
+/**
+ * A bundle that lists entries matching nothing (OBU ids no lane matches, cards of network 0000): said in
+ * the log.
+ */
+function warnUnmatched(log: Logger, kind: "full" | "delta", version: string, r: Unmatched): void {
+  const message = unmatchedMessage(r);
+  if (message !== null)
+    log.warn(
+      {
+        kind,
+        version,
+        obusNotDecimal: r.obusNotDecimal,
+        cardsNoNetwork: r.cardsNoNetwork,
+        cardNoNetworkExample: r.cardNoNetworkExample,
+      },
+      message,
+    );
 }
 
 function peekKind(src: BundleSource): "full" | "delta" {

@@ -275,11 +275,8 @@ export function recordProblem(r: RawRecord, kind: BundleKind, reasonCount: numbe
   }
   if (r.kind === 1) {
     if (r.net > 9999) return `card network ${r.net} has more than 4 digits`;
-    // the lane looks a card up by its 0015 network + serial (src/lane/obu-machine.ts), and a network is a
-    // province's code, never 0000: such an entry (a station listing cards by their 16-digit serial alone)
-    // would match no card, and the cards it names would pass (docs/status-list.md section 2)
-    if (r.net === 0)
-      return "card network 0000 (no card carries it: a card id is its 0015 network, 4 digits, then its serial; an entry without the network matches no card)";
+    // network 0000 is accepted, and counted with an alarm (ids.ts cardWithoutNetwork): refusing it would
+    // refuse the bundle's valid entries with it (docs/status-list.md section 2)
     if (r.hi32 > SERIAL_LIMIT_HI || (r.hi32 === SERIAL_LIMIT_HI && r.lo32 >= SERIAL_LIMIT_LO)) {
       return "card serial has more than 16 digits";
     }

@@ -244,6 +244,7 @@ export class StatusListCache {
       importedAt: iso(meta?.imported_at),
       counts: { cards, obus, total: cards + obus },
       obusNotDecimal: meta?.obus_not_decimal ?? null,
+      cardsNoNetwork: meta?.cards_no_network ?? null,
       overlay: { enabled: a?.overlay ?? false, rows: a?.overlayRows ?? 0, merging: this.life.merging },
       filter: { loaded: a?.filter != null, bytes: a?.filter?.bytes ?? 0 },
       staleness: st,

@@ -17,7 +17,15 @@ import { BodyStream, type BundleSource, openAndCheck, recordError } from "./bund
 import { StatusListErrors, slError } from "./errors.js";
 import type { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
-import { CARD_KEY_LEN, cardSerialValue, obuIdNotDecimal, obuKeyValue, writeCardKey } from "./ids.js";
+import {
+  CARD_KEY_LEN,
+  cardIdOfRecord,
+  cardSerialValue,
+  cardWithoutNetwork,
+  obuIdNotDecimal,
+  obuKeyValue,
+  writeCardKey,
+} from "./ids.js";
 import {
   type CardLayout,
   cardIdCondition,
@@ -44,6 +52,12 @@ export interface DeltaResult {
   obus: number;
   /** this delta's OBU adds whose id has a digit A-F: no lane matches them (ids.ts obuIdNotDecimal) */
   obusNotDecimal: number;
+  /** this delta's card adds of network 0000: they match no card (ids.ts cardWithoutNetwork) */
+  cardsNoNetwork: number;
+  /** the first of them, a 20-digit card id; null when there are none */
+  cardNoNetworkExample: string | null;
+  /** the list's card entries of network 0000 after the delta; null: a list stored before they were counted */
+  listCardsNoNetwork: number | null;
   ms: number;
 }
 
@@ -142,7 +156,14 @@ function checkVersionsInTransaction(db: Database.Database, header: BundleHeader)
 function recordDelta(
   db: Database.Database,
   header: BundleHeader,
-  counts: { cards: number; obus: number; adds: number; removes: number; listObusNotDecimal: number | null },
+  counts: {
+    cards: number;
+    obus: number;
+    adds: number;
+    removes: number;
+    listObusNotDecimal: number | null;
+    listCardsNoNetwork: number | null;
+  },
   now: number,
 ): void {
   db.prepare("UPDATE meta SET delta_version = ?, delta_created = ?, cards = ?, obus = ? WHERE id = 1").run(
@@ -154,6 +175,8 @@ function recordDelta(
   // a list stored before the count was kept has no column for it (and no count to carry on)
   if (counts.listObusNotDecimal !== null)
     db.prepare("UPDATE meta SET obus_not_decimal = ? WHERE id = 1").run(counts.listObusNotDecimal);
+  if (counts.listCardsNoNetwork !== null)
+    db.prepare("UPDATE meta SET cards_no_network = ? WHERE id = 1").run(counts.listCardsNoNetwork);
   db.prepare("INSERT INTO delta_log VALUES (?, ?, ?, ?, ?, ?)").run(
     header.version,
     header.base,
@@ -183,6 +206,9 @@ function deltaResult(
     cards: writer.cards,
     obus: writer.obus,
     obusNotDecimal: writer.obusNotDecimal,
+    cardsNoNetwork: writer.cardsNoNetwork,
+    cardNoNetworkExample: writer.cardNoNetworkExample,
+    listCardsNoNetwork: writer.listCardsNoNetwork,
     ms: performance.now() - t0,
   };
 }
@@ -204,6 +230,11 @@ class DeltaWriter {
   obusNotDecimal = 0;
   /** OBU entries of the list whose id has a digit A-F, as the records leave them; null: not counted */
   listObusNotDecimal: number | null;
+  /** card add records of this delta of network 0000 (ids.ts cardWithoutNetwork), and the first of them */
+  cardsNoNetwork = 0;
+  cardNoNetworkExample: string | null = null;
+  /** card entries of the list of network 0000, as the records leave them; null: not counted */
+  listCardsNoNetwork: number | null;
   private readonly layout: CardLayout;
   // parameter arrays reused for every record (SQLite copies bound values): id, then list type [, reason]
   private readonly key = Buffer.alloc(CARD_KEY_LEN);
@@ -263,6 +294,7 @@ class DeltaWriter {
     this.cards = meta.cards;
     this.obus = meta.obus;
     this.listObusNotDecimal = meta.obus_not_decimal ?? null;
+    this.listCardsNoNetwork = meta.cards_no_network ?? null;
   }
 
   /** Apply the records in file order, reporting progress every 5%. Runs inside the write transaction. */
@@ -302,12 +334,17 @@ class DeltaWriter {
     const ov = this.cardOv?.get(cardSel) as number | undefined;
     const inMain = ov === undefined || r.op !== OP_ADD ? this.cardHas.get(cardSel) !== undefined : false;
     const had = ov === undefined ? inMain : ov === 1;
+    // counted as `cards` is: an entry the list gains or loses
+    const noNetwork = cardWithoutNetwork(r.net) ? 1 : 0;
     if (r.op === OP_ADD) {
       if (this.filter) addToFilter(this.filter, r);
       cardRow[idLen + 1] = reasonId(r.reason);
       this.cardPut.get(cardRow);
       this.addedIns.get(1, r.net, cardSerialValue(r.hi32, r.lo32));
       if (!had) this.cards++;
+      if (!had && this.listCardsNoNetwork !== null) this.listCardsNoNetwork += noNetwork;
+      if (noNetwork && this.cardsNoNetwork++ === 0)
+        this.cardNoNetworkExample = cardIdOfRecord(r.net, r.hi32, r.lo32);
       this.adds++;
     } else {
       if (this.overlay && inMain) {
@@ -317,6 +354,7 @@ class DeltaWriter {
         this.cardDel.get(cardSel);
       }
       if (had) this.cards--;
+      if (had && this.listCardsNoNetwork !== null) this.listCardsNoNetwork -= noNetwork;
       this.removes++;
     }
   }

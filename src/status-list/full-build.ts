@@ -21,7 +21,14 @@ import {
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
 import { addToFilter } from "./filter-fill.js";
-import { CARD_KEY_LEN, obuIdNotDecimal, obuKeyValue, writeCardKey } from "./ids.js";
+import {
+  CARD_KEY_LEN,
+  cardIdOfRecord,
+  cardWithoutNetwork,
+  obuIdNotDecimal,
+  obuKeyValue,
+  writeCardKey,
+} from "./ids.js";
 import {
   fsyncDir,
   fsyncFile,
@@ -42,6 +49,10 @@ export interface BuildResult {
   obus: number;
   /** OBU entries whose id has a digit A-F: no lane matches them (ids.ts obuIdNotDecimal) */
   obusNotDecimal: number;
+  /** card entries of network 0000: they match no card (ids.ts cardWithoutNetwork) */
+  cardsNoNetwork: number;
+  /** the first of them, a 20-digit card id; null when there are none */
+  cardNoNetworkExample: string | null;
   filter: { buffer: SharedArrayBuffer; log2Bits: number };
   ms: number;
 }
@@ -114,6 +125,8 @@ interface Loaded {
   cards: number;
   obus: number;
   obusNotDecimal: number;
+  cardsNoNetwork: number;
+  cardNoNetworkExample: string | null;
   filter: BloomFilter;
 }
 
@@ -145,11 +158,27 @@ function loadList(
   rows.flush();
   db.prepare(
     `INSERT INTO meta (id, full_version, full_created, delta_version, delta_created, cards, obus, imported_at, key_id,
-       obus_not_decimal)
-     VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?, ?)`,
-  ).run(header.version, header.createdAt, rows.cards, rows.obus, now, trustedKeyId, rows.obusNotDecimal);
+       obus_not_decimal, cards_no_network)
+     VALUES (1, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    header.version,
+    header.createdAt,
+    rows.cards,
+    rows.obus,
+    now,
+    trustedKeyId,
+    rows.obusNotDecimal,
+    rows.cardsNoNetwork,
+  );
   db.exec("COMMIT");
-  return { cards: rows.cards, obus: rows.obus, obusNotDecimal: rows.obusNotDecimal, filter };
+  return {
+    cards: rows.cards,
+    obus: rows.obus,
+    obusNotDecimal: rows.obusNotDecimal,
+    cardsNoNetwork: rows.cardsNoNetwork,
+    cardNoNetworkExample: rows.cardNoNetworkExample,
+    filter,
+  };
 }
 
 /**
@@ -182,12 +211,15 @@ function loadRecords(
 
 /**
  * The rows of a full list, inserted in batches of 64 (one multi-value statement each) as they come in
- * key order; `flush` inserts the rest one by one. Counts the cards and OBUs, and the OBUs no lane matches.
+ * key order; `flush` inserts the rest one by one. Counts the cards and OBUs, and the entries that match
+ * nothing: OBUs no lane matches, cards of network 0000 (the first of them kept as an example).
  */
 class RowBatches {
   cards = 0;
   obus = 0;
   obusNotDecimal = 0;
+  cardsNoNetwork = 0;
+  cardNoNetworkExample: string | null = null;
   private readonly cardOne: Database.Statement;
   private readonly obuOne: Database.Statement;
   private readonly cardMany: Database.Statement;
@@ -214,6 +246,8 @@ class RowBatches {
       writeCardKey(r.net, r.hi32, r.lo32, key);
       cardParams.push(key, r.listType, r.reason);
       this.cards++;
+      if (cardWithoutNetwork(r.net) && this.cardsNoNetwork++ === 0)
+        this.cardNoNetworkExample = cardIdOfRecord(r.net, r.hi32, r.lo32);
       if (cardParams.length === BATCH * 3) {
         this.cardMany.run(cardParams);
         cardParams.length = 0;
@@ -273,6 +307,8 @@ function buildResult(dbName: string, header: BundleHeader, loaded: Loaded, t0: n
     cards: loaded.cards,
     obus: loaded.obus,
     obusNotDecimal: loaded.obusNotDecimal,
+    cardsNoNetwork: loaded.cardsNoNetwork,
+    cardNoNetworkExample: loaded.cardNoNetworkExample,
     filter: { buffer: loaded.filter.buffer, log2Bits: loaded.filter.log2Bits },
     ms: performance.now() - t0,
   };

@@ -143,6 +143,7 @@ export class ListHealth {
       limits,
       staleReasons: a ? st.reasons : [],
       failure,
+      cardsNoNetwork: a?.cardsNoNetwork ?? null,
     };
     // judged whatever the state: a failure shown as the state must not hide it (ListPolicy applies
     // statusList.whenPastHardAge to it in every state)
@@ -184,6 +185,9 @@ export class ListHealth {
       state = "ok";
       reason = `full list ${a.full}${a.delta ? ` + delta ${a.delta}` : ""}, newest update ${hours(st.deltaAgeMs as number)} old`;
     }
+    // entries that match no card do not change the state (the list is as good as its station made it),
+    // but the reason says so in every state with a list (docs/status-list.md section 2)
+    if (a?.cardsNoNetwork) reason = `${reason}; ${noNetworkNote(a.cardsNoNetwork)}`;
     return { state, reason, pastHardAge, ...base };
   }
 
@@ -210,6 +214,7 @@ export class ListHealth {
         x.pastHardAge !== null,
         x.versions.full,
         x.versions.delta,
+        x.cardsNoNetwork,
         ...x.staleReasons.map(reasonKey),
       ].join("|");
     if (key(h) !== key(was)) {
@@ -269,6 +274,13 @@ export class ListHealth {
     this.staleSubject.complete();
     this.healthSubject.complete();
   }
+}
+
+/** What the health says of the list's card entries of network 0000 (ids.ts cardWithoutNetwork). */
+function noNetworkNote(n: number): string {
+  return n === 1
+    ? "the list has 1 card entry of network 0000, which matches no card: the card it means passes"
+    : `the list has ${n} card entries of network 0000, which match no card: the cards they mean pass`;
 }
 
 /**

@@ -165,6 +165,21 @@ function notDecimalWord(w: number): boolean {
   return false;
 }
 
+/**
+ * Whether a card entry has network 0000. The lane looks a card up by the network and serial its 0015
+ * carries (src/lane/obu-machine.ts), and a network is a province's code, never 0000: such an entry (a
+ * station listing cards by their 16-digit serial alone) matches no issued card, so the card it means
+ * passes. Counted and alarmed, not refused (docs/status-list.md section 2).
+ */
+export function cardWithoutNetwork(net: number): boolean {
+  return net === 0;
+}
+
+/** The 20-digit card id of a bundle record's network and serial halves (an alarm's example id). */
+export function cardIdOfRecord(net: number, hi32: number, lo32: number): string {
+  return formatCardId(net, (BigInt(hi32) << 32n) | BigInt(lo32));
+}
+
 /** The three 32-bit words the filter hashes for an id. */
 export function cardWordA(net: number): number {
   return (KIND_CARD << 16) | net;

@@ -1,17 +1,33 @@
 /**
  * The words of an operator's status-list import, the same whether the running lane applied the bundle
  * (src/service/runtime-view.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
- * `etc-lane status-list import` prints the same line either way; and the alarm of a bundle listing OBU
- * ids no lane matches, in those words, the log's and the audit's (`status-list.applied`).
+ * `etc-lane status-list import` prints the same line either way; and the alarm of a bundle listing
+ * entries that match nothing (OBU ids no lane matches, cards of network 0000), in those words, the log's
+ * and the audit's (`status-list.applied`).
  */
 import { type ListChange, listChangeOf } from "./apply-change.js";
 import type { ApplyResult, ListVersions } from "./types.js";
 
 export function importAppliedMessage(
-  r: Pick<ApplyResult, "kind" | "version" | "adds" | "removes"> & { obusNotDecimal?: number },
+  r: Pick<ApplyResult, "kind" | "version" | "adds" | "removes"> & Partial<Unmatched>,
 ): string {
   const applied = `status-list ${r.kind} ${r.version} applied (${r.adds} added, ${r.removes} removed)`;
-  return r.obusNotDecimal ? `${applied}; ${obusNotDecimalMessage(r.obusNotDecimal)}` : applied;
+  const unmatched = unmatchedMessage(r);
+  return unmatched ? `${applied}; ${unmatched}` : applied;
+}
+
+/** A bundle's entries that match nothing, as an apply result counts them. */
+export type Unmatched = Pick<ApplyResult, "obusNotDecimal" | "cardsNoNetwork" | "cardNoNetworkExample">;
+
+/**
+ * Why a bundle is an alarm although applied: its entries that match nothing (ApplyResult.obusNotDecimal,
+ * ApplyResult.cardsNoNetwork), each kind in its words, joined by "; "; null when there are none.
+ */
+export function unmatchedMessage(r: Partial<Unmatched>): string | null {
+  const parts: string[] = [];
+  if (r.obusNotDecimal) parts.push(obusNotDecimalMessage(r.obusNotDecimal));
+  if (r.cardsNoNetwork) parts.push(cardsNoNetworkMessage(r.cardsNoNetwork, r.cardNoNetworkExample ?? null));
+  return parts.length > 0 ? parts.join("; ") : null;
 }
 
 /**
@@ -23,6 +39,34 @@ export function obusNotDecimalMessage(n: number): string {
     `${n} OBU ${n === 1 ? "entry has an id" : "entries have ids"} with a digit A-F, which no lane matches ` +
     "(an OBU id is its contract serial's 16 BCD digits; a station that writes serials as integers makes " +
     "them): those OBUs pass"
+  );
+}
+
+/**
+ * The fields an audit entry carries for a bundle's entries that match nothing: only those there are (an
+ * entry without them is an ordinary `status-list.applied`).
+ */
+export function unmatchedFields(r: Partial<Unmatched>): {
+  obusNotDecimal?: number;
+  cardsNoNetwork?: number;
+  cardNoNetworkExample?: string;
+} {
+  return {
+    ...(r.obusNotDecimal ? { obusNotDecimal: r.obusNotDecimal } : {}),
+    ...(r.cardsNoNetwork ? { cardsNoNetwork: r.cardsNoNetwork } : {}),
+    ...(r.cardsNoNetwork && r.cardNoNetworkExample ? { cardNoNetworkExample: r.cardNoNetworkExample } : {}),
+  };
+}
+
+/**
+ * Why a bundle's card entries of network 0000 (ApplyResult.cardsNoNetwork) are an alarm: no card carries
+ * that network, so they match no card and the cards they mean pass. Names the first of them.
+ */
+export function cardsNoNetworkMessage(n: number, example: string | null): string {
+  return (
+    `${n} card ${n === 1 ? "entry has" : "entries have"} network 0000${example ? ` (${example}${n > 1 ? ", ..." : ""})` : ""}, ` +
+    "which no card carries (a card id is its 0015 network, 4 digits, then its 16-digit serial; a station " +
+    "that lists cards by their serial alone makes them): they match no card, and those cards pass"
   );
 }
 

@@ -213,6 +213,7 @@ export class ListLifecycle {
         deltaApplied: meta.delta_version === null ? null : deltaAppliedAt(db, meta.delta_version),
         cards: meta.cards,
         obus: meta.obus,
+        cardsNoNetwork: meta.cards_no_network ?? null,
       };
     } catch (e) {
       if (db.open) db.close();
@@ -298,7 +299,10 @@ export class ListLifecycle {
    */
   deltaApplied(
     a: ActiveList,
-    r: Pick<DeltaResult, "version" | "createdAt" | "appliedAt" | "cards" | "obus" | "overlayRows">,
+    r: Pick<
+      DeltaResult,
+      "version" | "createdAt" | "appliedAt" | "cards" | "obus" | "listCardsNoNetwork" | "overlayRows"
+    >,
   ): void {
     a.delta = r.version;
     a.versions = Object.freeze({ full: a.full, delta: r.version });
@@ -310,6 +314,7 @@ export class ListLifecycle {
     this.checkpointSoon(a);
     a.cards = r.cards;
     a.obus = r.obus;
+    a.cardsNoNetwork = r.listCardsNoNetwork;
     a.overlayRows = r.overlayRows;
     this.compactIfDue(a);
     this.onChange();
@@ -356,6 +361,7 @@ export class ListLifecycle {
       appliedAt: deltaAppliedAt(a.db, m.delta_version) ?? this.now(),
       cards: m.cards,
       obus: m.obus,
+      listCardsNoNetwork: m.cards_no_network ?? null,
       overlayRows: overlayRows(a.db),
     });
     if (f) await this.refill(a, f);

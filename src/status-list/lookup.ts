@@ -58,6 +58,8 @@ export interface ActiveList {
   deltaApplied: number | null;
   cards: number;
   obus: number;
+  /** card entries of network 0000, which match no card (meta.cards_no_network); null: not counted */
+  cardsNoNetwork: number | null;
 }
 
 /** Shared, frozen parts of lookup results (a result for a miss allocates only its own object). */

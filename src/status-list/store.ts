@@ -217,6 +217,7 @@ CREATE TABLE meta (
   cards INTEGER NOT NULL, obus INTEGER NOT NULL,
   imported_at INTEGER NOT NULL, key_id TEXT NOT NULL,
   obus_not_decimal INTEGER NOT NULL DEFAULT 0,
+  cards_no_network INTEGER NOT NULL DEFAULT 0,
   filter_gen INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
@@ -250,6 +251,11 @@ export interface MetaRow {
    * list stored before this count was kept (not counted)
    */
   obus_not_decimal?: number;
+  /**
+   * card entries of network 0000 (ids.ts cardWithoutNetwork): they match no card. Absent from a list
+   * stored before this count was kept (not counted)
+   */
+  cards_no_network?: number;
   /** the filter generation (filterGeneration); absent from a list stored before the column (0) */
   filter_gen?: number;
 }

@@ -102,6 +102,12 @@ export interface StatusListHealth {
    * failure shows as the state; null when it is not
    */
   pastHardAge: string | null;
+  /**
+   * the served list's card entries of network 0000, which match no card (ids.ts cardWithoutNetwork): the
+   * cards they list pass; the reason says so when there are any. Null with no list, or for a list stored
+   * before this count was kept (the next full list has it)
+   */
+  cardsNoNetwork: number | null;
 }
 
 export interface LookupFailure {
@@ -125,6 +131,13 @@ export interface ApplyResult {
    * digits, so no lane matches them and those OBUs pass (docs/status-list.md section 2); any is an alarm
    */
   obusNotDecimal: number;
+  /**
+   * the bundle's card entries (a delta's adds) of network 0000: no card carries that network, so they
+   * match no card and the cards they mean pass (docs/status-list.md section 2); any is an alarm
+   */
+  cardsNoNetwork: number;
+  /** the first of them, as a 20-digit card id (the alarm's example); null when there are none */
+  cardNoNetworkExample: string | null;
   ms: number;
   versions: ListVersions;
 }
@@ -154,6 +167,11 @@ export interface StatusListInfo {
    * list stored before this count was kept (the next full list has it)
    */
   obusNotDecimal: number | null;
+  /**
+   * the list's card entries of network 0000 (they match no card); null with no list, or for a list stored
+   * before this count was kept (the next full list has it)
+   */
+  cardsNoNetwork: number | null;
   /** the delta overlay: entries deltas changed since the full list, and whether a merge is running */
   overlay: { enabled: boolean; rows: number; merging: boolean };
   filter: { loaded: boolean; bytes: number };

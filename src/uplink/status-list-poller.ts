@@ -9,7 +9,7 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
-import { obusNotDecimalMessage } from "../status-list/import-message.js";
+import { type Unmatched, unmatchedFields, unmatchedMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
 import { BundleFailures, isBundleRefusal } from "./bundle-failures.js";
@@ -21,8 +21,8 @@ export interface StatusListSink {
   /**
    * the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it once applied or refused,
    * and keeps it for another try after the lane's own failure (./bundle-failures.ts). Answers what it
-   * applied (the list's ApplyResult): its `obusNotDecimal`, when a number above 0, makes the
-   * `status-list.applied` entry an alarm
+   * applied (the list's ApplyResult): its `obusNotDecimal` or `cardsNoNetwork`, when a number above 0,
+   * makes the `status-list.applied` entry an alarm (`cardNoNetworkExample` names one such card)
    */
   applyBundle(file: string): Promise<unknown>;
 }
@@ -152,13 +152,14 @@ export class StatusListPoller {
     sl.bundlesApplied++;
     Object.assign(sl, sink.versions());
     this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
-    const notDecimal = obusNotDecimalOf(applied);
+    const unmatched = unmatchedOf(applied);
+    const why = unmatchedMessage(unmatched);
     appendSafe(this.d.audit, this.d.log, {
       type: "status-list.applied",
-      severity: notDecimal > 0 ? "alarm" : "info",
+      severity: why !== null ? "alarm" : "info",
       message:
-        notDecimal > 0
-          ? `status-list ${b.kind} ${b.version} applied; ${obusNotDecimalMessage(notDecimal)}`
+        why !== null
+          ? `status-list ${b.kind} ${b.version} applied; ${why}`
           : `status-list ${b.kind} ${b.version} applied`,
       data: {
         bundle: b.name,
@@ -167,7 +168,7 @@ export class StatusListPoller {
         bytes: b.bytes,
         source: "station",
         versions: sink.versions(),
-        ...(notDecimal > 0 ? { obusNotDecimal: notDecimal } : {}),
+        ...unmatchedFields(unmatched),
       },
     });
     sl.lastError = null;
@@ -286,8 +287,17 @@ function errorOf(e: unknown): { code: string; message: string } {
   };
 }
 
-/** The OBU entries with a digit A-F an apply reports (ApplyResult.obusNotDecimal), 0 when it says none. */
-function obusNotDecimalOf(applied: unknown): number {
-  const n = (applied as { obusNotDecimal?: unknown } | null | undefined)?.obusNotDecimal;
-  return typeof n === "number" && n > 0 ? n : 0;
+/**
+ * The entries matching nothing an apply reports (ApplyResult.obusNotDecimal, cardsNoNetwork and its
+ * example), each 0 (or null) when it says none or gives no number.
+ */
+function unmatchedOf(applied: unknown): Unmatched {
+  const r = applied as Partial<Record<keyof Unmatched, unknown>> | null | undefined;
+  const count = (n: unknown): number => (typeof n === "number" && n > 0 ? n : 0);
+  const example = r?.cardNoNetworkExample;
+  return {
+    obusNotDecimal: count(r?.obusNotDecimal),
+    cardsNoNetwork: count(r?.cardsNoNetwork),
+    cardNoNetworkExample: typeof example === "string" ? example : null,
+  };
 }

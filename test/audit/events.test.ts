@@ -57,6 +57,8 @@ describe("lane events", () => {
       obus: 3,
       ms: 1,
       versions: { full: "202611230000", delta: null },
+      cardsNoNetwork: 0,
+      cardNoNetworkExample: null,
     };
     auditApplied(ev, { ...applied, obusNotDecimal: 0 }, "full.bundle", "operator");
     auditApplied(ev, { ...applied, obusNotDecimal: 2 }, "full.bundle", "operator");
@@ -70,6 +72,57 @@ describe("lane events", () => {
       "status-list full 202611230000 applied; 2 OBU entries have ids with a digit A-F, which no lane matches " +
         "(an OBU id is its contract serial's 16 BCD digits; a station that writes serials as integers makes " +
         "them): those OBUs pass",
+    );
+  });
+
+  it("status-list.applied is an alarm naming the count and an example when the bundle lists cards of network 0000", () => {
+    const got: AuditEventInput[] = [];
+    const ev = new LaneEvents({ append: (e) => got.push(e) });
+    const applied = {
+      kind: "delta" as const,
+      version: "202611230005",
+      base: "202611230000",
+      adds: 5,
+      removes: 0,
+      cards: 5,
+      obus: 0,
+      obusNotDecimal: 0,
+      cardsNoNetwork: 0,
+      cardNoNetworkExample: null,
+      ms: 1,
+      versions: { full: "202611230000", delta: "202611230005" },
+    };
+    auditApplied(ev, applied, "d.bundle", "operator");
+    auditApplied(
+      ev,
+      { ...applied, cardsNoNetwork: 3, cardNoNetworkExample: "00001234567890123456" },
+      "d.bundle",
+      "operator",
+    );
+    auditApplied(
+      ev,
+      { ...applied, obusNotDecimal: 1, cardsNoNetwork: 1, cardNoNetworkExample: "00000000000000000007" },
+      "d.bundle",
+      "operator",
+    );
+    expect(got.map((e) => [e.type, e.severity])).toEqual([
+      ["status-list.applied", "info"],
+      ["status-list.applied", "alarm"],
+      ["status-list.applied", "alarm"],
+    ]);
+    expect(got[0]!.data).not.toHaveProperty("cardsNoNetwork");
+    expect(got[0]!.data).not.toHaveProperty("cardNoNetworkExample");
+    expect(got[1]!.data).toMatchObject({ cardsNoNetwork: 3, cardNoNetworkExample: "00001234567890123456" });
+    expect(got[1]!.data).not.toHaveProperty("obusNotDecimal");
+    expect(got[1]!.message).toBe(
+      "status-list delta 202611230005 applied; 3 card entries have network 0000 (00001234567890123456, ...), " +
+        "which no card carries (a card id is its 0015 network, 4 digits, then its 16-digit serial; a station " +
+        "that lists cards by their serial alone makes them): they match no card, and those cards pass",
+    );
+    // both kinds: both named, in one entry
+    expect(got[2]!.data).toMatchObject({ obusNotDecimal: 1, cardsNoNetwork: 1 });
+    expect(got[2]!.message).toMatch(
+      /applied; 1 OBU entry has an id with a digit A-F, .*; 1 card entry has network 0000 \(00000000000000000007\), which no card carries/,
     );
   });
 

@@ -64,6 +64,7 @@ export function baseSnapshot(at = T0): LaneSnapshot {
       ages: { fullMs: 8 * 3_600_000, deltaMs: 5 * 60_000 },
       appliedAt: at - 5 * 60_000,
       counts: { cards: 20_000_000, obus: 10_000_000 },
+      cardsNoNetwork: 2,
       download: null,
     },
     uplink: {

@@ -130,6 +130,7 @@ describe("GET /metrics", () => {
     expect(sampleValue(fams, "etc_lane_uplink_queue_depth")).toBe(3);
     expect(sampleValue(fams, "etc_lane_uplink_oldest_pending_seconds")).toBe(1.2);
     expect(sampleValue(fams, "etc_lane_status_list_age_seconds", { list: "delta" })).toBe(300);
+    expect(sampleValue(fams, "etc_lane_status_list_cards_no_network")).toBe(2);
     expect(sampleValue(fams, "etc_lane_booth_cases")).toBe(1);
     expect(sampleValue(fams, "etc_lane_clock_skew_seconds")).toBe(-0.035);
     expect(sampleValue(fams, "etc_lane_link_up", { link: "rsu" })).toBe(1);

@@ -66,7 +66,9 @@ const ENVELOPE_KEYS = ["message", "ok", "result", "via"];
 const RESULT_KEYS = [
   "adds",
   "base",
+  "cardNoNetworkExample",
   "cards",
+  "cardsNoNetwork",
   "kind",
   "ms",
   "obus",

@@ -212,6 +212,103 @@ describe("StatusListCache: OBU ids with a digit A-F (no lane matches them; docs/
   });
 });
 
+describe("StatusListCache: card entries of network 0000 (they match no card; docs/status-list.md section 2)", () => {
+  // a station listing cards by their 16-digit serial alone, the network left 0000: no 0015 carries it
+  const serialOnly = "00001234567890123456";
+  const serialOnly2 = "00000000000000000002";
+  const noteOf = (n: number): string =>
+    `the list has ${n} card entries of network 0000, which match no card: the cards they mean pass`;
+
+  it("a full list with them is applied, its valid entries served; counted with an example, in info(), health and the import line", async () => {
+    const r = await cache.applyBundle(
+      full(V2, [
+        ...[1, 2, 3, 4].map((i) => ({ kind: "card" as const, id: card(i), listType: 1, reason: "r" })),
+        { kind: "card", id: serialOnly, listType: 1, reason: "x" },
+        { kind: "card", id: serialOnly2, listType: 2, reason: "x" },
+      ]),
+    );
+    // the records are in key order: network 0000 first, serialOnly2 the lower serial
+    expect(r).toMatchObject({
+      kind: "full",
+      version: V2,
+      cards: 6,
+      cardsNoNetwork: 2,
+      cardNoNetworkExample: serialOnly2,
+    });
+    expect(cache.lookup({ cardId: card(3) }).listed).toBe(true);
+    expect(cache.info().cardsNoNetwork).toBe(2);
+    const h = cache.health();
+    expect(h).toMatchObject({ state: "ok", cardsNoNetwork: 2 });
+    expect(h.reason).toMatch(new RegExp(`^full list ${V2}, newest update .* old; ${noteOf(2)}$`));
+    expect(importAppliedMessage(r)).toBe(
+      `status-list full ${V2} applied (6 added, 0 removed); 2 card entries have network 0000 ` +
+        `(${serialOnly2}, ...), which no card carries (a card id is its 0015 network, 4 digits, then its ` +
+        "16-digit serial; a station that lists cards by their serial alone makes them): they match no card, " +
+        "and those cards pass",
+    );
+    // kept with the list: a reopened cache says the same
+    await cache.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.info().cardsNoNetwork).toBe(2);
+    expect(cache.health()).toMatchObject({ state: "ok", cardsNoNetwork: 2 });
+  });
+
+  it("a delta with them is applied, its new valid entries listed (the chain goes on); the list's count follows adds and removes", async () => {
+    await cache.applyBundle(full(V2, sampleRows(4, 3)));
+    expect(cache.health().cardsNoNetwork).toBe(0);
+    expect(cache.health().reason).not.toMatch(/network 0000/);
+    const d = await cache.applyBundle(
+      delta(D1, V2, [
+        { kind: "card", id: card(500), listType: 1, reason: "新增挂失" },
+        { kind: "card", id: serialOnly, listType: 1, reason: "x" },
+        { kind: "card", id: serialOnly2, listType: 1, reason: "x" },
+      ]),
+    );
+    expect(d).toMatchObject({ kind: "delta", adds: 3, cardsNoNetwork: 2, cardNoNetworkExample: serialOnly });
+    expect(cache.lookup({ cardId: card(500) }).entry?.reason).toBe("新增挂失");
+    expect(cache.info().cardsNoNetwork).toBe(2);
+    expect(cache.health().reason).toContain(noteOf(2));
+    // the next delta chains on it: one removed (a remove of network 0000 is taken too), one re-added
+    const d2 = await cache.applyBundle(
+      delta(D2, D1, [
+        { kind: "card", id: serialOnly2, listType: 1, reason: "", op: "remove" },
+        { kind: "card", id: serialOnly, listType: 1, reason: "again" },
+      ]),
+    );
+    expect(d2).toMatchObject({ adds: 1, removes: 1, cardsNoNetwork: 1, cardNoNetworkExample: serialOnly });
+    expect(cache.versions()).toEqual({ full: V2, delta: D2 });
+    expect(cache.info().cardsNoNetwork).toBe(1);
+    expect(cache.health()).toMatchObject({ cardsNoNetwork: 1 });
+    expect(cache.health().reason).toMatch(
+      /; the list has 1 card entry of network 0000, which matches no card: the card it means passes$/,
+    );
+    const none = await cache.applyBundle(
+      delta("202507310015", D2, [{ kind: "card", id: serialOnly, listType: 1, reason: "", op: "remove" }]),
+    );
+    expect(none).toMatchObject({ cardsNoNetwork: 0, cardNoNetworkExample: null });
+    expect(cache.info().cardsNoNetwork).toBe(0);
+    expect(cache.health().reason).not.toMatch(/network 0000/);
+  });
+
+  it("a list stored before the count was kept says null (not counted), and its deltas leave it so", async () => {
+    await cache.applyBundle(full(V2, [{ kind: "card", id: serialOnly, listType: 1, reason: "r" }]));
+    const path = join(cache.dir, cache.info().db as string);
+    await cache.close();
+    const old = new Database(path);
+    old.exec("ALTER TABLE meta DROP COLUMN cards_no_network");
+    old.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    expect(cache.info().cardsNoNetwork).toBeNull();
+    expect(cache.health().cardsNoNetwork).toBeNull();
+    const d = await cache.applyBundle(
+      delta(D1, V2, [{ kind: "card", id: serialOnly2, listType: 1, reason: "r" }]),
+    );
+    expect(d).toMatchObject({ cardsNoNetwork: 1, cardNoNetworkExample: serialOnly2 });
+    expect(cache.info().cardsNoNetwork).toBeNull();
+    expect(cache.health().cardsNoNetwork).toBeNull();
+  });
+});
+
 describe("StatusListCache: every rejection leaves the active list exactly as it was", () => {
   const probes = [
     { cardId: card(1) },
@@ -334,31 +431,6 @@ describe("StatusListCache: every rejection leaves the active list exactly as it 
       () => delta("202507310015", D2, addRows),
       StatusListErrors.NotChaining,
       /applies on 202507310010, but the lane holds 202507310005/,
-    ],
-    [
-      // a station listing cards by their 16-digit serial alone, the network left 0: no card matches it
-      "a full list with a card entry of network 0000",
-      () =>
-        full("202508010000", [
-          ...sampleRows(4, 3),
-          { kind: "card", id: "00001234567890123456", listType: 1, reason: "x" },
-        ]),
-      StatusListErrors.Malformed,
-      /record \d+: card network 0000 \(no card carries it/,
-    ],
-    [
-      "a delta adding a card of network 0000",
-      () =>
-        delta(D2, D1, [...addRows, { kind: "card", id: "00001234567890123456", listType: 1, reason: "x" }]),
-      StatusListErrors.Malformed,
-      /record 2: card network 0000/,
-    ],
-    [
-      "a delta removing a card of network 0000",
-      () =>
-        delta(D2, D1, [{ kind: "card", id: "00000000000000000002", listType: 2, reason: "", op: "remove" }]),
-      StatusListErrors.Malformed,
-      /record 0: card network 0000/,
     ],
   ];
   // records out of order in a signed list: its own test below (it needs the bundle re-signed)

@@ -255,3 +255,46 @@ it("a list with OBU ids no lane matches (digits A-F) is applied, and its status-
   ]);
   t.cleanup();
 });
+
+it("a list with card entries of network 0000 is applied, and its status-list.applied is an alarm naming the count and an example", async () => {
+  const { tempDir } = await import("../journal/helpers.js");
+  const t = tempDir("etc-bundles-");
+  const dir = join(t.dir, "lists");
+  mkdirSync(dir);
+  const name = "full-20261123.bundle";
+  writeFileSync(join(dir, name), bundle(name, 1500));
+  // the list's answer (src/status-list ApplyResult): 2 of its card entries have network 0000
+  class ListsNoNetwork extends FakeSink {
+    override async applyBundle(file: string): Promise<unknown> {
+      await super.applyBundle(file);
+      return {
+        kind: "full",
+        version: "20261123",
+        obusNotDecimal: 0,
+        cardsNoNetwork: 2,
+        cardNoNetworkExample: "00001234567890123456",
+      };
+    }
+  }
+  const sink = new ListsNoNetwork();
+  const audited: { type: string; severity?: string; message?: string; data?: object }[] = [];
+  rig = await listRig(sink, dir, join(t.dir, "dl"), audited);
+  rig.uplink.start();
+  await statusWhere(rig.uplink, (s) => s.statusList?.confirmedAt != null, "status list confirmed current");
+  expect(audited.filter((e) => e.type.startsWith("status-list."))).toEqual([
+    expect.objectContaining({
+      type: "status-list.applied",
+      severity: "alarm",
+      message: expect.stringMatching(
+        /^status-list full 20261123 applied; 2 card entries have network 0000 \(00001234567890123456, \.\.\.\), which no card carries/,
+      ),
+      data: expect.objectContaining({
+        bundle: name,
+        source: "station",
+        cardsNoNetwork: 2,
+        cardNoNetworkExample: "00001234567890123456",
+      }),
+    }),
+  ]);
+  t.cleanup();
+});
