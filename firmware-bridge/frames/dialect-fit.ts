@@ -3,12 +3,16 @@
  * its declaration is delivered with the surplus as `extra` (docs/protocol.md §2); when the surplus is the
  * width of a field one layout setting adds (B2 AntennaID: `b2AntennaId`; the 91-byte B4 EF04 block:
  * `b4Ef04`; the 0019 reserve: `lastStationLength`; the C6 Station's: `stationLength`), the RSU most likely
- * speaks the other setting, and every field after that one was read shifted. The link names the setting
- * in its warning (firmware-bridge/link/frame-channel.ts); the lane's codec refuses the fields such a
- * reading changes (src/rsu/layout-check.ts).
+ * speaks the other setting, and every field after that one was read shifted. The same holds the other way:
+ * a frame shorter than its declaration by exactly such a field (a B2 without AntennaID under `b2AntennaId:
+ * true`) decodes too, its last optional fields missing and the ones before them read shifted, or is cut
+ * short inside a field (a 182-byte B4 under `b4Ef04: true`). The link names the setting in its warning
+ * (firmware-bridge/link/frame-channel.ts); the lane's codec refuses the fields such a reading changes
+ * (src/rsu/layout-check.ts).
  */
-import { decodeData } from "./catalogue.js";
+import { catalogueFor, type DecodeResult, decodeData, type Frame } from "./catalogue.js";
 import type { Dialect } from "./dialect.js";
+import type { AnyField } from "./fields.js";
 
 /** The Dialect settings that change where a frame's fields lie, and their values. */
 const LAYOUT_SETTINGS = {
@@ -34,19 +38,87 @@ export interface DialectFit {
  */
 export function dialectsFitting(data: Buffer, d: Dialect): DialectFit[] {
   const fits: DialectFit[] = [];
+  for (const { setting, value, dialect } of otherValues(d)) {
+    const r = decodeData(data, dialect);
+    if (r.ok && (r.frame as { extra?: string }).extra === undefined) fits.push({ setting, value, dialect });
+  }
+  return fits;
+}
+
+/** `d` with one layout setting at another value, for each setting and value. */
+function otherValues(d: Dialect): DialectFit[] {
+  const out: DialectFit[] = [];
   for (const [setting, values] of Object.entries(LAYOUT_SETTINGS) as [
     LayoutSetting,
     readonly (boolean | number)[],
   ][]) {
     for (const value of values) {
-      if (value === d[setting]) continue;
-      const alt = { ...d, [setting]: value } as Dialect;
-      const r = decodeData(data, alt);
-      if (r.ok && (r.frame as { extra?: string }).extra === undefined)
-        fits.push({ setting, value, dialect: alt });
+      if (value !== d[setting]) out.push({ setting, value, dialect: { ...d, [setting]: value } as Dialect });
     }
   }
+  return out;
+}
+
+/**
+ * Every declared field of the frame present in `d`, nested records whole; a trailing reserve of 0 or N
+ * bytes (`reserveOrExtra`) may be absent. A short error form or a frame cut after an optional field is not.
+ */
+export function isComplete(frame: Frame, d: Dialect): boolean {
+  const def = frame.type === "ACK" ? undefined : catalogueFor(d.variant).byType.get(frame.type);
+  return def !== undefined && fieldsComplete(def.fields as readonly AnyField[], frame, d);
+}
+
+function fieldsComplete(fields: readonly AnyField[], value: object, d: Dialect): boolean {
+  for (const f of fields) {
+    if ((f.presentIn !== undefined && !f.presentIn(d)) || f.wholeOrExtra) continue;
+    const v = (value as Record<string, unknown>)[f.name];
+    if (v === undefined) return false;
+    const shape = f.codec.shape;
+    if (shape.kind === "struct" && !fieldsComplete(shape.fields, v as object, d)) return false;
+  }
+  return true;
+}
+
+/** DATA bytes after the type byte that a complete frame of `type` has under `d`; undefined when not fixed. */
+export function declaredBodyLength(type: string, d: Dialect): number | undefined {
+  const def = catalogueFor(d.variant).byType.get(type);
+  if (def === undefined) return undefined;
+  let n = 0;
+  for (const f of def.fields as readonly AnyField[]) {
+    if ((f.presentIn !== undefined && !f.presentIn(d)) || f.wholeOrExtra) continue;
+    const w = f.codec.fixed?.(d);
+    if (w === undefined) return undefined;
+    n += w;
+  }
+  return n;
+}
+
+/**
+ * For DATA (type byte first) that under `d` decodes without its last declared fields, or ends inside a
+ * field, every single layout setting whose other value makes it decode complete (`isComplete`) with no
+ * bytes left over: the frame is shorter than its declaration by exactly what that setting adds. Empty
+ * when none does (a short error form, a frame cut short for another reason), or when the frame is whole.
+ */
+export function dialectsFittingShorter(
+  data: Buffer,
+  d: Dialect,
+  r: DecodeResult = decodeData(data, d),
+): DialectFit[] {
+  if (r.ok && (r.frame.type === "ACK" || r.frame.extra !== undefined || isComplete(r.frame, d))) return [];
+  if (!r.ok && r.partial.missingField === undefined) return [];
+  const fits: DialectFit[] = [];
+  for (const { setting, value, dialect } of otherValues(d)) {
+    const alt = decodeData(data, dialect);
+    if (alt.ok && alt.frame.type !== "ACK" && alt.frame.extra === undefined && isComplete(alt.frame, dialect))
+      fits.push({ setting, value, dialect });
+  }
   return fits;
+}
+
+/** The single layout settings that explain a frame's length: longer (`dialectsFitting`) or shorter. */
+export function layoutFits(data: Buffer, d: Dialect): DialectFit[] {
+  const longer = dialectsFitting(data, d);
+  return longer.length > 0 ? longer : dialectsFittingShorter(data, d);
 }
 
 /** "with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (...)", or why not. */
@@ -55,4 +127,16 @@ export function fitHint(fits: readonly DialectFit[]): string {
   const each = fits.map((f) => `${f.setting}: ${String(f.value)}`).join(" or with ");
   const names = fits.map((f) => f.setting).join(", ");
   return `with ${each} it decodes exactly: check the dialect setting ${names} (the fields after the one it changes were read shifted)`;
+}
+
+/**
+ * "B2 is 1 byte(s) shorter than its declaration (35 byte(s) after the type, 36 declared); with
+ * b2AntennaId: false it decodes exactly: check ...", for a frame `dialectsFittingShorter` found fits for.
+ */
+export function shorterHint(type: string, data: Buffer, d: Dialect, fits: readonly DialectFit[]): string {
+  const declared = declaredBodyLength(type, d);
+  const body = data.length - 1;
+  const by = declared === undefined ? "" : ` ${declared - body} byte(s)`;
+  const sizes = declared === undefined ? `${body}` : `${body} byte(s) after the type, ${declared} declared`;
+  return `${type} is${by} shorter than its declaration (${sizes}); ${fitHint(fits)}`;
 }

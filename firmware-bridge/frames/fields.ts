@@ -7,9 +7,9 @@
  * lowercase hex; BCD digit strings (dates, times, card serials) are their hex digits, which for valid
  * BCD are the decimal digits themselves; GB2312 text is decoded to a string.
  */
-import iconv from "iconv-lite";
 import { ErrorCodes, EtcError } from "../errors.js";
 import type { Dialect } from "./dialect.js";
+import { codePointName, decodeGbk, encodeGbk, showRawBytes } from "./gbk-text.js";
 
 export type FieldShape =
   | { readonly kind: "uint"; readonly bytes: 1 | 2 | 3 | 4 }
@@ -207,7 +207,11 @@ export function hexUpTo(min: number, max: number): FieldCodec<string> {
   };
 }
 
-/** GB2312/GBK text padded with NUL to a fixed width (plates, names). Trailing NULs are not part of the value. */
+/**
+ * GB2312/GBK text padded with NUL to a fixed width (plates, names). Trailing NULs are not part of the value.
+ * Lossless (./gbk-text.ts): a byte that is no GBK text decodes to the reserved character U+F700 + byte and
+ * encodes back to that byte; any other character GBK cannot hold is refused naming it, never written as 3F.
+ */
 export function text(bytes: number): FieldCodec<string> {
   const read = (buf: Buffer, off: number): string => {
     let e = off + bytes;
@@ -219,7 +223,7 @@ export function text(bytes: number): FieldCodec<string> {
         break;
       }
     }
-    if (!ascii) return iconv.decode(buf.subarray(off, e), "gbk");
+    if (!ascii) return decodeGbk(buf.subarray(off, e));
     let out = "";
     for (let i = off; i < e; i++) out += String.fromCharCode(buf[i] as number);
     return out;
@@ -242,9 +246,14 @@ export function text(bytes: number): FieldCodec<string> {
         for (let i = 0; i < v.length; i++) buf[off + i] = v.charCodeAt(i);
         return off + bytes;
       }
-      const enc = iconv.encode(v, "gbk");
+      const enc = encodeGbk(v);
+      if (!Buffer.isBuffer(enc)) {
+        throw bad(
+          `text "${showRawBytes(v)}" has a character GBK cannot encode: ${codePointName(enc.bad)}; expected GB2312/GBK text (a byte that is no GBK text as the reserved character U+F700 + byte, as decoding gives it)`,
+        );
+      }
       if (enc.length > bytes)
-        throw bad(`text "${v}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
+        throw bad(`text "${showRawBytes(v)}" needs ${enc.length} bytes in GB2312, field holds ${bytes}`);
       enc.copy(buf, off);
       return off + bytes;
     },

@@ -9,13 +9,24 @@
  * whose body does not fit goes to `misfitHeartbeats$` with its partial decode, not to the decode errors.
  * A frame longer than its declaration is delivered with the surplus as `extra` (docs/protocol.md §2), and
  * counted in `framesWithExtra` and warned about once per type, naming the dialect setting that would make
- * it fit exactly, if one does (firmware-bridge/frames/dialect-fit.ts).
+ * it fit exactly, if one does (firmware-bridge/frames/dialect-fit.ts). A frame shorter than its
+ * declaration by exactly what one such setting adds is counted in `framesShorter` and warned about the same
+ * way when it decodes (its last optional fields missing, the ones before read shifted); when it is cut short
+ * inside a field instead, the undecodable-frame warning names the setting.
  */
 import { Subject, type Subscription } from "rxjs";
 import type { EtcError } from "../errors.js";
-import { catalogueFor, decodeData, encodeFrame, type Frame, type PartialFrame } from "../frames/catalogue.js";
+import {
+  catalogueFor,
+  type DecodeResult,
+  decodeData,
+  encodeFrame,
+  type Frame,
+  isHeartbeat,
+  type PartialFrame,
+} from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
-import { dialectsFitting, fitHint } from "../frames/dialect-fit.js";
+import { dialectsFitting, dialectsFittingShorter, fitHint, shorterHint } from "../frames/dialect-fit.js";
 import type { Direction } from "../frames/frame-def.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
@@ -73,6 +84,11 @@ export interface ChannelCounters {
   misfitHeartbeats: number;
   /** Frames delivered with bytes after their last declared field (`extra`). */
   framesWithExtra: number;
+  /**
+   * Frames delivered without their last declared fields, shorter than the declaration by exactly what one
+   * dialect layout setting adds (firmware-bridge/frames/dialect-fit.ts `dialectsFittingShorter`).
+   */
+  framesShorter: number;
 }
 
 export interface FrameChannelOptions {
@@ -115,6 +131,8 @@ export class FrameChannel {
   private readonly misfitLogged = new Set<string>();
   /** Types whose first frame with `extra` was logged at warn level: later ones go to the debug wire log only. */
   private readonly extraLogged = new Set<string>();
+  /** Types whose first frame shorter by a layout setting was logged at warn level. */
+  private readonly shorterLogged = new Set<string>();
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -132,6 +150,7 @@ export class FrameChannel {
     echoes: 0,
     misfitHeartbeats: 0,
     framesWithExtra: 0,
+    framesShorter: 0,
   };
 
   constructor(opts: FrameChannelOptions) {
@@ -221,9 +240,17 @@ export class FrameChannel {
         }
         if (!r.ok) {
           this.c.decodeErrors++;
+          const fits = dialectsFittingShorter(data, this.dialect, r);
           this.log.warn(
-            { dir: "<-", hex: ev.frame.raw.toString("hex"), err: r.error.message },
-            "undecodable frame",
+            {
+              dir: "<-",
+              hex: ev.frame.raw.toString("hex"),
+              err: r.error.message,
+              ...(fits.length > 0 ? { dialectSetting: fits.map((f) => f.setting) } : {}),
+            },
+            fits.length > 0
+              ? `undecodable frame: ${shorterHint(r.partial.type, data, this.dialect, fits)}`
+              : "undecodable frame",
           );
           this.problemsSubject.next({ kind: "decode-error", error: r.error, wire: ev.frame });
           continue;
@@ -231,6 +258,8 @@ export class FrameChannel {
         this.c.framesIn++;
         if (r.frame.type !== "ACK" && r.frame.extra !== undefined)
           this.onExtra(r.frame.type, r.frame.extra, ev.frame);
+        else if (r.frame.type !== "ACK" && !isHeartbeat(r.frame))
+          this.checkShorter(r.frame.type, r, ev.frame);
         if (this.wireLog()) {
           this.log.debug(
             { dir: "<-", len: ev.frame.raw.length, hex: ev.frame.raw.toString("hex"), type: r.frame.type },
@@ -289,6 +318,22 @@ export class FrameChannel {
         ...(fits.length > 0 ? { dialectSetting: fits.map((f) => f.setting) } : {}),
       },
       `${type} is ${extra.length / 2} byte(s) longer than its declaration (extra ${extra}); ${fitHint(fits)}; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type`,
+    );
+  }
+
+  /** A frame that decoded shorter than its declaration by exactly one layout setting's field: never silently. */
+  private checkShorter(type: string, r: DecodeResult, wire: WireFrame): void {
+    const fits = dialectsFittingShorter(wire.data, this.dialect, r);
+    if (fits.length === 0) return;
+    this.c.framesShorter++;
+    if (this.shorterLogged.has(type)) {
+      if (this.wireLog()) this.log.debug({ dir: "<-", type }, `${type} shorter than its declaration`);
+      return;
+    }
+    this.shorterLogged.add(type);
+    this.log.warn(
+      { dir: "<-", type, hex: wire.raw.toString("hex"), dialectSetting: fits.map((f) => f.setting) },
+      `${shorterHint(type, wire.data, this.dialect, fits)}; delivered as read, without its last declared fields; each one is counted in framesShorter, this is logged once per frame type`,
     );
   }
 

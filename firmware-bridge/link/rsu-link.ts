@@ -75,6 +75,8 @@ export interface RsuLinkCounters {
   echoes: number;
   /** Frames longer than their declaration, delivered with the surplus as `extra` (warned once per type). */
   framesWithExtra: number;
+  /** Frames shorter than their declaration by exactly one layout setting's field (warned once per type). */
+  framesShorter: number;
   /** National B1s whose body did not fit the declared layout (counted in heartbeats too). */
   misfitHeartbeats: number;
   /** RSU repeats of a frame already received (not delivered again). */
@@ -235,6 +237,7 @@ export class RsuLink {
       malformed: ch.malformed,
       echoes: ch.echoes,
       framesWithExtra: ch.framesWithExtra,
+      framesShorter: ch.framesShorter,
       misfitHeartbeats: ch.misfitHeartbeats,
       duplicates: a.duplicates,
       resentReplies: a.resentReplies,

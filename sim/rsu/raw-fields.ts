@@ -1,8 +1,10 @@
 /**
- * Frame fields as the bytes on the wire, where the decoded value would not give them back: GB2312 text
- * (a plate) holding bytes that are no GBK character decodes to U+FFFD, which encodes back as 3F. A real
- * RSU passes the 0019 record through untouched: the C6/C3 Station to the card (UPDATE CAPP DATA CACHE),
- * the card's 0019 to the lane (B4 LastStation). The decoded values stay what logs show.
+ * Frame fields as the bytes on the wire, passed through untouched as a real RSU does: the C6/C3 Station to
+ * the card (UPDATE CAPP DATA CACHE), the card's 0019 to the lane (B4 LastStation), under the card's own
+ * header where the decoded view shows AA. GB2312 text (a plate) decodes losslessly, a byte that is no GBK
+ * text as a reserved character that encodes back to it (firmware-bridge/frames/gbk-text.ts), so a plate
+ * padded with FF comes back whichever way; the bytes are still taken from the wire, not re-encoded. The
+ * decoded values stay what logs show.
  */
 import { catalogueFor, encodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";

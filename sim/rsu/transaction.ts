@@ -220,9 +220,9 @@ export class DsrcTransactions {
         error = true;
       } else {
         frame = b4Frame(d, obu, card.snapshot(), this.purchases.ef04(obu.obuId));
-        // LastStation is the card's 0019 as read, byte for byte (its decoded view loses bytes that are no
-        // GB2312 text, e.g. a plate padded with FF): its first 43 bytes, under the card's own header (a card
-        // older than version 0x40: C1 3D or 44 3A, docs/card-crypto.md §4), not the AA view snapshots show
+        // LastStation is the card's 0019 as read, byte for byte: its first 43 bytes, under the card's own
+        // header (a card older than version 0x40: C1 3D or 44 3A, docs/card-crypto.md §4), not the AA view
+        // snapshots show
         const f19 = card.record0019?.().subarray(0, FILE_0019_LENGTH);
         if (f19) withRawField(frame, "lastStation", f19);
       }

@@ -5,6 +5,8 @@
  * they reach people's terminals and spreadsheets only through terminalSafe and csvCell.
  */
 
+import { showRawBytes } from "../../firmware-bridge/frames/gbk-text.js";
+
 function isWide(cp: number): boolean {
   return (
     (cp >= 0x1100 && cp <= 0x115f) ||
@@ -33,9 +35,13 @@ export function pad(s: string, width: number, align: "left" | "right" = "left"):
 /** C0 controls, DEL and C1 controls: a terminal acts on them (ESC starts an escape sequence). */
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
 
-/** Control characters shown as `\xNN` (ESC as `\x1b`, a newline as `\x0a`), so a terminal prints them. */
+/**
+ * Control characters shown as `\xNN` (ESC as `\x1b`, a newline as `\x0a`), so a terminal prints them; a
+ * plate's byte that was no GBK text (the reserved character U+F700 + byte, firmware-bridge/frames/gbk-text.ts)
+ * as that byte, `\xff`.
+ */
 export function terminalSafe(s: string): string {
-  return s.replace(CONTROL_RE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return showRawBytes(s.replace(CONTROL_RE, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
- * A frame read under the wrong layout setting is not traded on (docs/protocol.md §2, "A frame longer than
- * its declaration"). When an RSU frame carries bytes after its declared fields (`extra`) and one dialect
- * setting would make it fit exactly (firmware-bridge/frames/dialect-fit.ts: B2 with AntennaID under
- * `b2AntennaId: false`, the 274-byte B4 under `b4Ef04: false`, ...), every field after the one that setting
+ * A frame read under the wrong layout setting is not traded on (docs/protocol.md §2, "A frame longer or
+ * shorter than its declaration"). When an RSU frame carries bytes after its declared fields (`extra`), or
+ * decodes without its last declared fields, and one dialect setting would make it fit exactly
+ * (firmware-bridge/frames/dialect-fit.ts: B2 with AntennaID under `b2AntennaId: false`, or without it under
+ * `b2AntennaId: true`; the 274-byte B4 under `b4Ef04: false`, ...), every field after the one that setting
  * adds was read from the wrong bytes, or from the right ones: the frame does not say which. So the event
  * is decoded under both readings and each value that differs between them is unknown, null in the event
  * (a B2 without its issuer and contract serial is stopped OBU_DATA_INVALID, a B4 without its 0015/0019 is
@@ -11,7 +12,7 @@
  */
 import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
-import { dialectsFitting } from "../../firmware-bridge/frames/dialect-fit.js";
+import { dialectsFitting, dialectsFittingShorter } from "../../firmware-bridge/frames/dialect-fit.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
 import type { RsuCodec, RsuEvent } from "./driver.js";
 
@@ -25,8 +26,11 @@ export function withLayoutCheck(codec: RsuCodec, codecFor: (d: Dialect) => RsuCo
     encode: (cmd) => codec.encode(cmd),
     decode(frame: Frame, wire: WireFrame): RsuEvent | undefined {
       const ev = codec.decode(frame, wire);
-      if (ev === undefined || !("info" in ev) || frame.type === "ACK" || frame.extra === undefined) return ev;
-      const fits = dialectsFitting(wire.data, codec.dialect);
+      if (ev === undefined || !("info" in ev) || frame.type === "ACK") return ev;
+      const fits =
+        frame.extra !== undefined
+          ? dialectsFitting(wire.data, codec.dialect)
+          : dialectsFittingShorter(wire.data, codec.dialect, { ok: true, frame });
       if (fits.length === 0) return ev;
       const info: Record<string, unknown> = { ...ev.info };
       for (const fit of fits) {

@@ -59,6 +59,20 @@ describe("etc-lane decode", () => {
     });
   });
 
+  it("a plate byte that is no GBK text is printed as \\uf7ff (U+F700 + byte), the same string to a JSON parser", async () => {
+    // legacy B3: "京A1234" padded with FF (docs/protocol.md §2, "GB2312 text")
+    const data = Buffer.from("b301020304" + "00" + "bea94131323334ffffffffff" + "0000" + "01" + "00", "hex");
+    const r = await runCli("etc-lane", [
+      "decode",
+      "--protocol",
+      "legacy",
+      encodeLegacy(0x80, data).toString("hex"),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('"plateNumber":"京A1234\\uf7ff\\uf7ff\\uf7ff\\uf7ff\\uf7ff"');
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ plateNumber: "京A1234\uf7ff\uf7ff\uf7ff\uf7ff\uf7ff" });
+  });
+
   it("reads stdin as one stream: a hex dump wrapped as xxd -p wraps it decodes", async () => {
     const wrapped = `${[...(C6_SAMPLE + B5).matchAll(/.{1,60}/g)].map((m) => m[0]).join("\n")}\n`;
     expect(wrapped.split("\n").length).toBeGreaterThan(3);

@@ -1,6 +1,7 @@
 /**
- * A frame whose length fits another value of one dialect layout setting exactly is not traded on with its
- * fields read shifted (docs/protocol.md §2, "A frame longer than its declaration"): the lane's codec
+ * A frame whose length fits another value of one dialect layout setting exactly, longer or shorter than its
+ * declaration, is not traded on with its fields read shifted (docs/protocol.md §2, "A frame longer or
+ * shorter than its declaration"): the lane's codec
  * (createRsuCodec) gives null for every value the two readings disagree on, and keeps the rest.
  */
 import { describe, expect, it } from "vitest";
@@ -60,6 +61,35 @@ describe("the lane's codec on a frame laid out for the other value of one dialec
     const { frame, wire } = received(b4, d);
     const ev = createRsuCodec(d).decode(frame, wire);
     expect(ev).toMatchObject({ kind: "card", info: { balance: 10000, issuance: null, lastRecord: null } });
+  });
+
+  it("the B2 without AntennaID under b2AntennaId true: no value read from shifted bytes, the status never read", () => {
+    const d = { ...N, b2AntennaId: true };
+    const { frame, wire } = received(SAMPLE_B2.replace(" 00 01 01 ", " 00 01 "), d);
+    const ev = createRsuCodec(d).decode(frame, wire);
+    expect(ev).toEqual({
+      kind: "obu",
+      info: {
+        obuId: "652bc7a3",
+        errorCode: 0,
+        issuerId: null,
+        contractSerial: null,
+        dateOfIssue: null,
+        dateOfExpire: null,
+        status: null,
+        tamperByte: null,
+        deviceType: null,
+      },
+    });
+  });
+
+  it("a B2 short error form under b2AntennaId true is read as it is", () => {
+    const d = { ...N, b2AntennaId: true };
+    const { frame, wire } = received("b2 652bc7a3 01", d);
+    expect(createRsuCodec(d).decode(frame, wire)).toMatchObject({
+      kind: "obu",
+      info: { obuId: "652bc7a3", errorCode: 1, issuerId: null, contractSerial: null },
+    });
   });
 
   it("trailing bytes no setting explains change nothing (a B5 with two bytes more)", () => {

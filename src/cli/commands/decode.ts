@@ -9,6 +9,7 @@
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { escapeRawBytesInJson } from "../../../firmware-bridge/frames/gbk-text.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
@@ -74,7 +75,7 @@ function emit(lines: DecodedLine[], where: string): number {
   let problems = 0;
   for (const l of lines) {
     if (l.kind === "frame") {
-      process.stdout.write(`${JSON.stringify(l.json)}\n`);
+      process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(l.json))}\n`);
       if (!l.complete) {
         problems++;
         if (typeof l.json.reason === "string")
@@ -217,7 +218,7 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   );
   let incomplete = 0;
   for (const e of timeline) {
-    process.stdout.write(`${JSON.stringify(e.json)}\n`);
+    process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(e.json))}\n`);
     if (!e.complete) incomplete++;
   }
   if (timeline.length === 0) process.stderr.write("the capture holds no bytes\n");

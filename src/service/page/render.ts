@@ -7,6 +7,7 @@
  * in the search form's card field (maskTypedCard).
  */
 
+import { showRawBytes } from "../../../firmware-bridge/frames/gbk-text.js";
 import { operatorLabel } from "../../lane/operator-close.js";
 import {
   duration,
@@ -29,7 +30,7 @@ import type {
   VerifyView,
 } from "../lane-view.js";
 
-const ESC_ANY = /[&<>"']/;
+const ESC_ANY = /[&<>"'\uf780-\uf7ff]/;
 const ESC_ALL = /[&<>"']/g;
 const ESC_AS: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -39,10 +40,14 @@ const ESC_AS: Readonly<Record<string, string>> = {
   "'": "&#39;",
 };
 
-/** HTML-escapes a value (& < > " '); one test and, only when needed, one pass (a live-feed row calls it 11 times). */
+/**
+ * HTML-escapes a value (& < > " '); one test and, only when needed, one pass (a live-feed row calls it 11
+ * times). A plate's byte that was no GBK text (the reserved character U+F700 + byte,
+ * firmware-bridge/frames/gbk-text.ts) is shown as that byte, `\xff`.
+ */
 export function esc(s: unknown): string {
   const t = String(s);
-  return ESC_ANY.test(t) ? t.replace(ESC_ALL, (c) => ESC_AS[c] as string) : t;
+  return ESC_ANY.test(t) ? showRawBytes(t).replace(ESC_ALL, (c) => ESC_AS[c] as string) : t;
 }
 
 const bi = (zh: string, en: string): string => `${esc(zh)} <span class="en">${esc(en)}</span>`;
