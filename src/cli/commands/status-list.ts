@@ -8,7 +8,7 @@
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
  * in the lane's trail (../status-list-direct.ts), never over a list another key signed unless the config
- * names the key, nor over a newer list (../status-list-direct-check.ts); a data directory no lane has run
+ * names the key (../status-list-direct-check.ts); a data directory no lane has run
  * in (no journal, or none at all: a mistyped --data-dir) only with `--init`, before the lane's first start.
  * With a config, a `--public-key` other than its key is refused before anything. `lookup` and `info` only
  * read, without the lock, and work beside a running lane; a data directory that does not exist is refused,
@@ -225,8 +225,8 @@ export function registerStatusList(program: Command): void {
         file,
         async (onProgress) => {
           // under the lock: a list another key signed is not replaced by this import's key unless the
-          // config names it, nor by an older list (../status-list-direct-check.ts)
-          checkAgainstListOnDisk(loc.dataDir, file, { path: publicKey, fromLaneConfig: loc.config !== null });
+          // config names it (../status-list-direct-check.ts)
+          checkAgainstListOnDisk(loc.dataDir, { path: publicKey, fromLaneConfig: loc.config !== null });
           return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           );
