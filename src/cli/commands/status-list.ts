@@ -11,15 +11,14 @@
  * names the key (../status-list-direct-check.ts); a data directory no lane has run
  * in (no journal, or none at all: a mistyped --data-dir) only with `--init`, before the lane's first start.
  * With a config, a `--public-key` other than its key is refused before anything. `lookup` and `info` only
- * read, without the lock, and work beside a running lane; a data directory that does not exist is refused,
+ * read, without the lock, and work beside a running lane; a data directory that does not exist is refused
+ * (../require-data-dir.ts),
  * and a lookup that could not check (no list served) fails with the reason instead of answering.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
-import { DataDirErrors } from "../../datadir/lock.js";
 import { createLogger } from "../../log.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import {
@@ -30,6 +29,7 @@ import {
 } from "../../status-list/index.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
@@ -83,30 +83,6 @@ function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
       `which key signs the lists? give --public-key FILE, or --config FILE (its statusList.publicKey); lane found by ${loc.how}`,
     );
   return { loc, publicKey };
-}
-
-/**
- * `lookup` and `info` only read: a data directory that does not exist (or is no directory) is a mistyped
- * --data-dir (or config dataDir), refused (E412) rather than opened as one holding no list.
- */
-function checkDataDirExists(loc: LaneLocation): void {
-  let isDir: boolean;
-  try {
-    isDir = statSync(loc.dataDir).isDirectory();
-  } catch (e) {
-    throw new EtcError(
-      DataDirErrors.Missing,
-      `no data directory ${loc.dataDir} (lane found by ${loc.how}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; ` +
-        "is --data-dir (or the config's dataDir) right?",
-      { dataDir: loc.dataDir },
-    );
-  }
-  if (!isDir)
-    throw new EtcError(
-      DataDirErrors.Missing,
-      `${loc.dataDir} is not a directory (lane found by ${loc.how}): is --data-dir (or the config's dataDir) right?`,
-      { dataDir: loc.dataDir },
-    );
 }
 
 /**
@@ -257,7 +233,7 @@ export function registerStatusList(program: Command): void {
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     const { loc, publicKey } = store(o);
-    checkDataDirExists(loc);
+    requireDataDir(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
@@ -282,7 +258,7 @@ export function registerStatusList(program: Command): void {
       ),
   ).action(async (o: StoreOpts) => {
     const { loc, publicKey } = store(o);
-    checkDataDirExists(loc);
+    requireDataDir(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });
