@@ -18,9 +18,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
+import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
 import { createLogger } from "../../log.js";
+import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
+import { StatusListErrors, slError } from "../../status-list/errors.js";
+import { parseCardId } from "../../status-list/ids.js";
 import {
   openStatusListFromOptions,
   type Progress,
@@ -83,6 +87,23 @@ function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
       `which key signs the lists? give --public-key FILE, or --config FILE (its statusList.publicKey); lane found by ${loc.how}`,
     );
   return { loc, publicKey };
+}
+
+/**
+ * `lookup --card`: a value that is no card id is refused before anything is opened, quoted masked as every
+ * card number in the CLI's errors is (src/service/format.ts maskTypedCard: the first and last 4 digits and
+ * whatever is wrong with it), where the list's own refusal (src/status-list/ids.ts) quotes it in full.
+ */
+function checkCardOption(card: string): void {
+  try {
+    parseCardId(card);
+  } catch (e) {
+    if (!(e instanceof EtcError) || e.code !== StatusListErrors.IdInvalid) throw e;
+    throw slError(
+      StatusListErrors.IdInvalid,
+      `--card: card id must be 20 decimal digits (network 4 + serial 16), got ${JSON.stringify(maskTypedCard(card))}`,
+    );
+  }
 }
 
 /**
@@ -232,6 +253,7 @@ export function registerStatusList(program: Command): void {
       .option("--obu <id>", "OBU id, 16 hex digits"),
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
+    if (o.card !== undefined) checkCardOption(o.card);
     const { loc, publicKey } = store(o);
     requireDataDir(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
