@@ -8,8 +8,10 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
+import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { tempDir, writeLaneConfig } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
@@ -31,6 +33,7 @@ async function etcLane(args: string[]): Promise<number> {
   const program = new Command("etc-lane");
   registerAudit(program);
   registerStatus(program);
+  registerStatusList(program);
   process.exitCode = undefined;
   await runCli(program, ["node", "etc-lane", ...args]);
   return Number(process.exitCode ?? 0);
@@ -64,6 +67,26 @@ describe("a data directory that does not exist", () => {
     vi.stubEnv("ETC_LANE_CONFIG", "");
     expect(await etcLane(["status"])).toBe(1);
     expect(io.err).toContain("is ETC_LANE_DATA_DIR right?");
+  });
+
+  // review (session 27): status-list had its own copy of this check, saying "is --data-dir (or the
+  // config's dataDir) right?" whatever named the directory
+  it("status-list lookup and info name where the directory came from, as the other commands do", async () => {
+    const nope = join(t.dir, "nope");
+    vi.stubEnv("ETC_LANE_DATA_DIR", nope);
+    vi.stubEnv("ETC_LANE_CONFIG", "");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    for (const cmd of [
+      ["status-list", "lookup", "--obu", "00112233aabbccdd"],
+      ["status-list", "info"],
+    ]) {
+      io.err = "";
+      expect(await etcLane([...cmd, ...key])).toBe(1);
+      expect(io.err).toBe(
+        `etc-lane: no data directory ${nope} (lane found by ETC_LANE_DATA_DIR=${nope}): is ETC_LANE_DATA_DIR right? [E412_DATA_DIR_MISSING]\n`,
+      );
+    }
+    expect(existsSync(nope)).toBe(false);
   });
 
   it("refuses a file given as the data directory", async () => {

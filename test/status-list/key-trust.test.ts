@@ -4,8 +4,7 @@
  * served (src/status-list/lifecycle.ts), never blocks a list of the lane's key by its version (store.ts
  * activeVersions), never takes a delta (delta-apply.ts), and `etc-lane status-list import` refuses a key
  * that is not the lane's (src/cli/commands/status-list.ts), and without a lane never replaces a list of
- * another key than the one it was given unless the config names it, nor by an older list
- * (src/cli/status-list-direct-check.ts).
+ * another key than the one it was given unless the config names it (src/cli/status-list-direct-check.ts).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -197,11 +196,14 @@ it("an import without the lane's config never replaces the list of another key t
   });
 });
 
-it("with the lane's config naming the key, another key's list is replaced only by a newer full list, never an older one", async () => {
-  captureOutput();
+// review (session 27): with the config, E506 refused the lane's own full list when another key's list on disk
+// claimed the same or a newer version, though the lane itself replaces such a list by any full list of its
+// key: the lane had to start with no list
+it("with the lane's config naming the key, any full list of that key replaces another key's list whatever its version, as the lane does", async () => {
+  const io = captureOutput();
   const dataDir = join(tmp.dir, "data");
   const other = otherKeyPair();
-  await laneListOnDisk(dataDir, other); // a list of a key the config does not name
+  await laneListOnDisk(dataDir, other); // full 202612060000 of a key the config does not name
   const config = join(tmp.dir, "lane.yaml");
   writeFileSync(
     config,
@@ -214,15 +216,19 @@ it("with the lane's config naming the key, another key's list is replaced only b
       "",
     ].join("\n"),
   );
-  const old = join(tmp.dir, "old.bundle");
-  writeFileSync(old, full("202601010000", []));
-  expect(await etcLane(["import", old, "--init", "--config", config, "--json"])).toBe(1);
+  // a delta of the config's key has no list of that key to apply to: refused, the list kept
+  const d = join(tmp.dir, "delta.bundle");
+  writeFileSync(d, delta("202612060005", "202612060000", []));
+  io.err = "";
+  expect(await etcLane(["import", d, "--init", "--config", config])).toBe(1);
+  expect(io.err).toMatch(/\[E508_NO_FULL_LIST\]/);
   expect(await listedWith(dataDir, other.publicKeyPem)).toMatchObject({ listed: true });
-  const newer = join(tmp.dir, "newer.bundle");
-  writeFileSync(newer, full("202612060100", [{ kind: "card", id: LISTED, listType: 1, reason: "挂失" }]));
-  expect(await etcLane(["import", newer, "--init", "--config", config])).toBe(0);
+  // the config's key's full list, older than the one on disk claims: applied
+  const old = join(tmp.dir, "old.bundle");
+  writeFileSync(old, full("202601010000", [{ kind: "card", id: LISTED, listType: 1, reason: "挂失" }]));
+  expect(await etcLane(["import", old, "--init", "--config", config])).toBe(0);
   expect(await listedWith(dataDir, stationPub)).toEqual({
-    versions: { full: "202612060100", delta: null },
+    versions: { full: "202601010000", delta: null },
     listed: true,
   });
 });

@@ -8,20 +8,23 @@
  * applies the bundle itself (../status-list-via-lane.ts) and records who asked. Without a running lane it
  * applies the bundle to the data directory under the data-directory lock (src/datadir/lock.ts), recorded
  * in the lane's trail (../status-list-direct.ts), never over a list another key signed unless the config
- * names the key, nor over a newer list (../status-list-direct-check.ts); a data directory no lane has run
+ * names the key (../status-list-direct-check.ts); a data directory no lane has run
  * in (no journal, or none at all: a mistyped --data-dir) only with `--init`, before the lane's first start.
  * With a config, a `--public-key` other than its key is refused before anything. `lookup` and `info` only
- * read, without the lock, and work beside a running lane; a data directory that does not exist is refused,
+ * read, without the lock, and work beside a running lane; a data directory that does not exist is refused
+ * (../require-data-dir.ts),
  * and a lookup that could not check (no list served) fails with the reason instead of answering.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
-import { DataDirErrors } from "../../datadir/lock.js";
 import { createLogger } from "../../log.js";
+import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
+import { StatusListErrors, slError } from "../../status-list/errors.js";
+import { parseCardId } from "../../status-list/ids.js";
 import {
   openStatusListFromOptions,
   type Progress,
@@ -30,6 +33,7 @@ import {
 } from "../../status-list/index.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
@@ -86,27 +90,20 @@ function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
 }
 
 /**
- * `lookup` and `info` only read: a data directory that does not exist (or is no directory) is a mistyped
- * --data-dir (or config dataDir), refused (E412) rather than opened as one holding no list.
+ * `lookup --card`: a value that is no card id is refused before anything is opened, quoted masked as every
+ * card number in the CLI's errors is (src/service/format.ts maskTypedCard: the first and last 4 digits and
+ * whatever is wrong with it), where the list's own refusal (src/status-list/ids.ts) quotes it in full.
  */
-function checkDataDirExists(loc: LaneLocation): void {
-  let isDir: boolean;
+function checkCardOption(card: string): void {
   try {
-    isDir = statSync(loc.dataDir).isDirectory();
+    parseCardId(card);
   } catch (e) {
-    throw new EtcError(
-      DataDirErrors.Missing,
-      `no data directory ${loc.dataDir} (lane found by ${loc.how}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; ` +
-        "is --data-dir (or the config's dataDir) right?",
-      { dataDir: loc.dataDir },
+    if (!(e instanceof EtcError) || e.code !== StatusListErrors.IdInvalid) throw e;
+    throw slError(
+      StatusListErrors.IdInvalid,
+      `--card: card id must be 20 decimal digits (network 4 + serial 16), got ${JSON.stringify(maskTypedCard(card))}`,
     );
   }
-  if (!isDir)
-    throw new EtcError(
-      DataDirErrors.Missing,
-      `${loc.dataDir} is not a directory (lane found by ${loc.how}): is --data-dir (or the config's dataDir) right?`,
-      { dataDir: loc.dataDir },
-    );
 }
 
 /**
@@ -225,8 +222,8 @@ export function registerStatusList(program: Command): void {
         file,
         async (onProgress) => {
           // under the lock: a list another key signed is not replaced by this import's key unless the
-          // config names it, nor by an older list (../status-list-direct-check.ts)
-          checkAgainstListOnDisk(loc.dataDir, file, { path: publicKey, fromLaneConfig: loc.config !== null });
+          // config names it (../status-list-direct-check.ts)
+          checkAgainstListOnDisk(loc.dataDir, { path: publicKey, fromLaneConfig: loc.config !== null });
           return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           );
@@ -256,8 +253,9 @@ export function registerStatusList(program: Command): void {
       .option("--obu <id>", "OBU id, 16 hex digits"),
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
+    if (o.card !== undefined) checkCardOption(o.card);
     const { loc, publicKey } = store(o);
-    checkDataDirExists(loc);
+    requireDataDir(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
@@ -282,7 +280,7 @@ export function registerStatusList(program: Command): void {
       ),
   ).action(async (o: StoreOpts) => {
     const { loc, publicKey } = store(o);
-    checkDataDirExists(loc);
+    requireDataDir(loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });
