@@ -1,14 +1,16 @@
 /**
- * Which single dialect setting would make a frame's body fit its declaration exactly. A frame longer than
- * its declaration is delivered with the surplus as `extra` (docs/protocol.md §2); when the surplus is the
- * width of a field one layout setting adds (B2 AntennaID: `b2AntennaId`; the 91-byte B4 EF04 block:
- * `b4Ef04`; the 0019 reserve: `lastStationLength`; the C6 Station's: `stationLength`), the RSU most likely
- * speaks the other setting, and every field after that one was read shifted. The same holds the other way:
- * a frame shorter than its declaration by exactly such a field (a B2 without AntennaID under `b2AntennaId:
- * true`) decodes too, its last optional fields missing and the ones before them read shifted, or is cut
- * short inside a field (a 182-byte B4 under `b4Ef04: true`). The link names the setting in its warning
+ * Which single dialect setting would explain a frame's length. A frame longer than its declaration is
+ * delivered with the surplus as `extra` (docs/protocol.md §2); when another value of one layout setting (B2
+ * AntennaID: `b2AntennaId`; the 91-byte B4 EF04 block: `b4Ef04`; the 0019 reserve: `lastStationLength`; the
+ * C6 Station's: `stationLength`) reads the frame with less surplus, all of it or part of it (the 274-byte B4
+ * with EF04 plus a trailing vendor reserve under `b4Ef04: false`), the RSU may speak that value, and every
+ * field after the one the setting adds was then read shifted. The same holds the other way: a frame shorter
+ * than its declaration by exactly such a field (a B2 without AntennaID under `b2AntennaId: true`) decodes
+ * too, its last optional fields missing and the ones before them read shifted, or is cut short inside a
+ * field (a 182-byte B4 under `b4Ef04: true`). Only the settings that change the frame type's layout are
+ * tried (`settingsAffecting`). The link names the setting in its warning
  * (firmware-bridge/link/frame-channel.ts); the lane's codec refuses the fields such a reading changes
- * (src/rsu/layout-check.ts).
+ * (src/rsu/layout-check.ts). ./layout-fit-memo.ts keeps the answer per frame type and length.
  */
 import { catalogueFor, type DecodeResult, decodeData, type Frame } from "./catalogue.js";
 import type { Dialect } from "./dialect.js";
@@ -26,28 +28,80 @@ export type LayoutSetting = keyof typeof LAYOUT_SETTINGS;
 
 export interface DialectFit {
   readonly setting: LayoutSetting;
-  /** The value under which the body decodes exactly (no `extra`). */
+  /** The value under which the body decodes with less surplus (longer) or complete (shorter). */
   readonly value: boolean | number;
   /** The configured dialect with that one setting changed. */
   readonly dialect: Dialect;
+  /** A longer frame: its surplus bytes under the configured dialect. */
+  readonly surplus?: number;
+  /** A longer frame: the bytes still left over under `dialect` (0: it decodes exactly). */
+  readonly left?: number;
 }
+
+/** A setting's other value, before trying it on a frame. */
+type Alternative = Pick<DialectFit, "setting" | "value" | "dialect">;
 
 /**
  * For DATA (type byte first) that decodes under `d` with bytes left over, every single layout setting
- * whose other value makes it decode with none left over. Empty when none does, or when nothing is left.
+ * whose other value makes it decode with fewer bytes left over, none or some (`left`). Empty when none
+ * does, or when nothing is left.
  */
-export function dialectsFitting(data: Buffer, d: Dialect): DialectFit[] {
+export function dialectsFitting(
+  data: Buffer,
+  d: Dialect,
+  r: DecodeResult = decodeData(data, d),
+): DialectFit[] {
+  if (!r.ok || r.frame.type === "ACK" || r.frame.extra === undefined) return [];
+  const surplus = r.frame.extra.length / 2;
   const fits: DialectFit[] = [];
-  for (const { setting, value, dialect } of otherValues(d)) {
-    const r = decodeData(data, dialect);
-    if (r.ok && (r.frame as { extra?: string }).extra === undefined) fits.push({ setting, value, dialect });
+  for (const alt of settingsAffecting(data[0] as number, d)) {
+    const a = decodeData(data, alt.dialect);
+    if (!a.ok || a.frame.type === "ACK") continue;
+    const left = a.frame.extra === undefined ? 0 : a.frame.extra.length / 2;
+    if (left < surplus) fits.push({ ...alt, surplus, left });
   }
   return fits;
 }
 
+/**
+ * `d` with one layout setting at another value, for each setting and value that changes where the fields
+ * of the frame type `code` lie (`b4Ef04` for a national B4, not `stationLength`); none for an unknown code.
+ */
+export function settingsAffecting(code: number, d: Dialect): Alternative[] {
+  const def = catalogueFor(d.variant).byCode.get(code);
+  if (def === undefined) return [];
+  const layout = layoutOf(def.fields as readonly AnyField[], d);
+  return otherValues(d).filter((alt) => layoutOf(def.fields as readonly AnyField[], alt.dialect) !== layout);
+}
+
+/**
+ * Whether a frame of type `code` decodes the same way under `d` and the settings that affect it (whole,
+ * with so much left over, or cut short in such a field) for every DATA of one length: true unless a field's
+ * width is read from the frame (a `repeat` list). Unknown codes: true (they never decode).
+ */
+export function lengthDecidesFit(code: number, d: Dialect): boolean {
+  const def = catalogueFor(d.variant).byCode.get(code);
+  if (def === undefined) return true;
+  const dialects = [d, ...settingsAffecting(code, d).map((a) => a.dialect)];
+  return dialects.every((x) => !layoutOf(def.fields as readonly AnyField[], x).includes("["));
+}
+
+/** Which fields are present under `d`, nested records and lists included: "1,0,{1,1},[1,1]". */
+function layoutOf(fields: readonly AnyField[], d: Dialect): string {
+  return fields
+    .map((f) => {
+      if (f.presentIn !== undefined && !f.presentIn(d)) return "0";
+      const shape = f.codec.shape;
+      if (shape.kind === "struct") return `{${layoutOf(shape.fields, d)}}`;
+      if (shape.kind === "repeat") return `[${layoutOf(shape.item, d)}]`;
+      return "1";
+    })
+    .join(",");
+}
+
 /** `d` with one layout setting at another value, for each setting and value. */
-function otherValues(d: Dialect): DialectFit[] {
-  const out: DialectFit[] = [];
+function otherValues(d: Dialect): Alternative[] {
+  const out: Alternative[] = [];
   for (const [setting, values] of Object.entries(LAYOUT_SETTINGS) as [
     LayoutSetting,
     readonly (boolean | number)[],
@@ -107,7 +161,7 @@ export function dialectsFittingShorter(
   if (r.ok && (r.frame.type === "ACK" || r.frame.extra !== undefined || isComplete(r.frame, d))) return [];
   if (!r.ok && r.partial.missingField === undefined) return [];
   const fits: DialectFit[] = [];
-  for (const { setting, value, dialect } of otherValues(d)) {
+  for (const { setting, value, dialect } of settingsAffecting(data[0] as number, d)) {
     const alt = decodeData(data, dialect);
     if (alt.ok && alt.frame.type !== "ACK" && alt.frame.extra === undefined && isComplete(alt.frame, dialect))
       fits.push({ setting, value, dialect });
@@ -121,12 +175,22 @@ export function layoutFits(data: Buffer, d: Dialect): DialectFit[] {
   return longer.length > 0 ? longer : dialectsFittingShorter(data, d);
 }
 
-/** "with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (...)", or why not. */
+/**
+ * "with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (...)", "with b4Ef04:
+ * true 91 of the 93 surplus bytes are explained: check ...", or "no single dialect setting explains the
+ * length" (none explains any part of it).
+ */
 export function fitHint(fits: readonly DialectFit[]): string {
   if (fits.length === 0) return "no single dialect setting explains the length";
-  const each = fits.map((f) => `${f.setting}: ${String(f.value)}`).join(" or with ");
+  const each = fits
+    .map((f) =>
+      f.left === undefined || f.left === 0 || f.surplus === undefined
+        ? `with ${f.setting}: ${String(f.value)} it decodes exactly`
+        : `with ${f.setting}: ${String(f.value)} ${f.surplus - f.left} of the ${f.surplus} surplus bytes are explained`,
+    )
+    .join(" or ");
   const names = fits.map((f) => f.setting).join(", ");
-  return `with ${each} it decodes exactly: check the dialect setting ${names} (the fields after the one it changes were read shifted)`;
+  return `${each}: check the dialect setting ${names} (the fields after the one it changes were read shifted)`;
 }
 
 /**

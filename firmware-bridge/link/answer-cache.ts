@@ -291,12 +291,6 @@ export class AnswerCache {
   }
 
   /**
-   * An RSU retransmission of `prev`: the same DATA under the same RSCTL/SEQ, within the RSU's
-   * retransmission schedule of `prev`'s first sighting (`dedupeWindowMs`), and before the RSU's sequence
-   * could have gone round (while an RSU repeats a frame it sends no other one, so once a whole cycle of
-   * other information frames came in, the same RSCTL/SEQ is a new frame however soon it comes).
-   */
-  /**
    * An information frame with RSCTL/SEQ `seq` was received recently enough that a frame arriving now
    * with that RSCTL/SEQ and the same DATA would be taken for its repeat (the rule of isRepeat). The link
    * numbers its own frames so that an RSU answering with the swapped number never falls under it.
@@ -310,6 +304,28 @@ export class AnswerCache {
     );
   }
 
+  /**
+   * How long (ms) until a frame of one of the types `replies` arriving under RSCTL/SEQ `seq` could no
+   * longer be taken for a repeat of the information frame last received under it (`repeatable`, and of
+   * one of those types); 0 when it could not be now.
+   */
+  repeatableFor(seq: number, replies: readonly string[]): number {
+    const prev = this.recent.get(seq);
+    if (prev === undefined || !replies.includes(prev.frame.type) || !this.repeatable(seq)) return 0;
+    return Math.max(1, Math.floor(prev.at + this.options.dedupeWindowMs - this.now()) + 1);
+  }
+
+  /** Bumps on every clear() (a link loss or stop): what was received before belongs to another connection. */
+  get generation(): number {
+    return this.epoch;
+  }
+
+  /**
+   * An RSU retransmission of `prev`: the same DATA under the same RSCTL/SEQ, within the RSU's
+   * retransmission schedule of `prev`'s first sighting (`dedupeWindowMs`), and before the RSU's sequence
+   * could have gone round (while an RSU repeats a frame it sends no other one, so once a whole cycle of
+   * other information frames came in, the same RSCTL/SEQ is a new frame however soon it comes).
+   */
   private isRepeat(prev: Incoming, rf: ReceivedFrame): boolean {
     return (
       rf.at - prev.at <= this.options.dedupeWindowMs &&

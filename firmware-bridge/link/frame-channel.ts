@@ -8,8 +8,9 @@
  * the line), never a frame of the peer; and a type declared a heartbeat whatever its body (national B1)
  * whose body does not fit goes to `misfitHeartbeats$` with its partial decode, not to the decode errors.
  * A frame longer than its declaration is delivered with the surplus as `extra` (docs/protocol.md §2), and
- * counted in `framesWithExtra` and warned about once per type, naming the dialect setting that would make
- * it fit exactly, if one does (firmware-bridge/frames/dialect-fit.ts). A frame shorter than its
+ * counted in `framesWithExtra` and warned about once per type, naming the dialect setting that would read
+ * it with less surplus (exactly, or how many surplus bytes it explains), if one does
+ * (firmware-bridge/frames/dialect-fit.ts). A frame shorter than its
  * declaration by exactly what one such setting adds is counted in `framesShorter` and warned about the same
  * way when it decodes (its last optional fields missing, the ones before read shifted); when it is cut short
  * inside a field instead, the undecodable-frame warning names the setting.
@@ -26,8 +27,9 @@ import {
   type PartialFrame,
 } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
-import { dialectsFitting, dialectsFittingShorter, fitHint, shorterHint } from "../frames/dialect-fit.js";
+import { fitHint, shorterHint } from "../frames/dialect-fit.js";
 import type { Direction } from "../frames/frame-def.js";
+import { LayoutFitMemo } from "../frames/layout-fit-memo.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
@@ -133,6 +135,8 @@ export class FrameChannel {
   private readonly extraLogged = new Set<string>();
   /** Types whose first frame shorter by a layout setting was logged at warn level. */
   private readonly shorterLogged = new Set<string>();
+  /** The layout settings that explain a frame's length, per frame type and length. */
+  private readonly layoutFits: LayoutFitMemo;
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -156,6 +160,7 @@ export class FrameChannel {
   constructor(opts: FrameChannelOptions) {
     this.transport = opts.transport;
     this.dialect = opts.dialect;
+    this.layoutFits = new LayoutFitMemo(opts.dialect);
     this.receives = opts.receives;
     this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
@@ -240,7 +245,7 @@ export class FrameChannel {
         }
         if (!r.ok) {
           this.c.decodeErrors++;
-          const fits = dialectsFittingShorter(data, this.dialect, r);
+          const fits = this.layoutFits.shorter(data, r);
           this.log.warn(
             {
               dir: "<-",
@@ -257,7 +262,7 @@ export class FrameChannel {
         }
         this.c.framesIn++;
         if (r.frame.type !== "ACK" && r.frame.extra !== undefined)
-          this.onExtra(r.frame.type, r.frame.extra, ev.frame);
+          this.onExtra(r.frame.type, r.frame.extra, ev.frame, r);
         else if (r.frame.type !== "ACK" && !isHeartbeat(r.frame))
           this.checkShorter(r.frame.type, r, ev.frame);
         if (this.wireLog()) {
@@ -301,14 +306,14 @@ export class FrameChannel {
   }
 
   /** A frame longer than its declaration: delivered as it is (with `extra`), but never silently. */
-  private onExtra(type: string, extra: string, wire: WireFrame): void {
+  private onExtra(type: string, extra: string, wire: WireFrame, r: DecodeResult): void {
     this.c.framesWithExtra++;
     if (this.extraLogged.has(type)) {
       if (this.wireLog()) this.log.debug({ dir: "<-", type, extra }, `${type} longer than its declaration`);
       return;
     }
     this.extraLogged.add(type);
-    const fits = dialectsFitting(wire.data, this.dialect);
+    const fits = this.layoutFits.longer(wire.data, r);
     this.log.warn(
       {
         dir: "<-",
@@ -323,7 +328,7 @@ export class FrameChannel {
 
   /** A frame that decoded shorter than its declaration by exactly one layout setting's field: never silently. */
   private checkShorter(type: string, r: DecodeResult, wire: WireFrame): void {
-    const fits = dialectsFittingShorter(wire.data, this.dialect, r);
+    const fits = this.layoutFits.shorter(wire.data, r);
     if (fits.length === 0) return;
     this.c.framesShorter++;
     if (this.shorterLogged.has(type)) {

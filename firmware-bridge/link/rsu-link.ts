@@ -1,10 +1,12 @@
 /**
  * The lane side of the RSU link, on top of a FrameChannel (docs/link.md, docs/protocol.md §5). It
- * composes two parts and adds what is left:
+ * composes three parts and adds what is left:
  *
  *  - `answer-cache.ts`: retransmission dedupe, the reply cached per received frame and resent for its
  *    repeats, and what the link answers by itself;
  *  - `link-supervisor.ts`: open, backoff, watchdog, the reconnect policy per transport;
+ *  - `mirrored-answer-hold.ts`: a legacy lane-initiated frame held while its answer mirrored as 08 would
+ *    be absorbed as a repeat;
  *  - here: heartbeats go to `heartbeat$` (a national B1 whatever its body), every other distinct frame
  *    once to `incoming$`; only frames of the RSU re-arm the watchdog (an echo of our own is not one,
  *    ./frame-channel.ts); lane-initiated frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ
@@ -30,6 +32,7 @@ import {
   type SentFrame,
 } from "./frame-channel.js";
 import { type LinkState, LinkSupervisor } from "./link-supervisor.js";
+import { MirroredAnswerHold } from "./mirrored-answer-hold.js";
 import { type RsuLinkOptions, type RsuLinkOptionsInput, resolveRsuLinkOptions } from "./options.js";
 
 /** National lane SEQs 10, 20 ... 90. */
@@ -147,6 +150,7 @@ export class RsuLink {
   private readonly legacy: boolean;
   private readonly supervisor: LinkSupervisor;
   private readonly answers: AnswerCache;
+  private readonly mirrorHold: MirroredAnswerHold;
 
   private readonly incomingSubject = new Subject<IncomingFrame>();
   private readonly heartbeatSubject = new Subject<Heartbeat>();
@@ -208,6 +212,13 @@ export class RsuLink {
         },
         stopped: () => this.onStopped(),
       },
+    });
+    this.mirrorHold = new MirroredAnswerHold({
+      answers: this.answers,
+      isOpen: () => this.supervisor.isOpen,
+      downError: (type) => this.downError(type),
+      name: this.transport.name,
+      write: (frame) => this.channel.send(frame, LANE_INITIATED_RSCTL),
     });
     this.state$ = this.supervisor.state$;
     this.incoming$ = this.incomingSubject.asObservable();
@@ -296,24 +307,22 @@ export class RsuLink {
   /**
    * Sends a lane-initiated frame (C0, C4...): legacy RSCTL 0x80, national the next lane SEQ (10..90).
    * Rejects with LinkDown at once when the transport is not open. While the link is "down" only
-   * because of watchdog silence, frames are still sent (an RSU may wait for C0 before it talks).
+   * because of watchdog silence, frames are still sent (an RSU may wait for C0 before it talks). Legacy:
+   * a frame whose answer mirrored as `08` would be absorbed as a repeat waits (./mirrored-answer-hold.ts).
    */
   send(frame: Frame): Promise<SentFrame> {
     if (!this.supervisor.isOpen) return Promise.reject(this.downError(frame.type));
-    let seq = LANE_INITIATED_RSCTL;
-    if (!this.legacy) {
-      // An RSU may number the frame answering ours (the B0 answering C0) with our SEQ swapped, as the
-      // lane numbers its replies (docs/protocol.md §1). Should that number be the SEQ of an information
-      // frame received within the dedupe window, an answer with the same DATA (a B0 repeating the status
-      // the RSU announced itself with) would be absorbed as that frame's repeat: such a SEQ is skipped.
-      // The dedupe itself is unchanged, so a true retransmission is never taken for an answer.
-      for (let i = 0; i < LANE_SEQS; i++) {
-        this.laneSeq = nextLaneSeq(this.laneSeq);
-        if (!this.answers.repeatable(replySeq(this.laneSeq))) break;
-      }
-      seq = this.laneSeq;
+    if (this.legacy) return this.mirrorHold.send(frame, frameDef(frame.type, "legacy")?.replies ?? []);
+    // An RSU may number the frame answering ours (the B0 answering C0) with our SEQ swapped, as the
+    // lane numbers its replies (docs/protocol.md §1). Should that number be the SEQ of an information
+    // frame received within the dedupe window, an answer with the same DATA (a B0 repeating the status
+    // the RSU announced itself with) would be absorbed as that frame's repeat: such a SEQ is skipped.
+    // The dedupe itself is unchanged, so a true retransmission is never taken for an answer.
+    for (let i = 0; i < LANE_SEQS; i++) {
+      this.laneSeq = nextLaneSeq(this.laneSeq);
+      if (!this.answers.repeatable(replySeq(this.laneSeq))) break;
     }
-    return this.channel.send(frame, seq);
+    return this.channel.send(frame, this.laneSeq);
   }
 
   /**

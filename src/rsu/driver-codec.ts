@@ -7,9 +7,9 @@ import { withLayoutCheck } from "./layout-check.js";
 import { type ResultCodeTable, resultCodeTable } from "./result-codes.js";
 
 /**
- * `codes`: the B5/B8 ErrorCode classes (default: the variant's table in result-codes.ts). A frame whose
- * length fits another value of one layout setting exactly gives no value that reading would change
- * (./layout-check.ts).
+ * `codes`: the B5/B8 ErrorCode classes (default: the variant's table in result-codes.ts). A frame that
+ * another value of one layout setting reads with less surplus (none or some), or complete where it was
+ * short, gives no value that reading would change (./layout-check.ts).
  */
 export function createRsuCodec(dialect: Dialect, codes?: ResultCodeTable): RsuCodec {
   const table = codes ?? resultCodeTable(dialect.variant);

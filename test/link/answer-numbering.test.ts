@@ -1,14 +1,15 @@
 /**
- * National: an RSU may number the B0 answering the lane's C0 with the C0's SEQ swapped (the rule the lane
+ * An RSU may number the B0 answering the lane's C0 with the C0's SEQ/RSCTL swapped (the rule the lane
  * follows for its own replies, docs/protocol.md §1) or with its own counter. Either way the answer reaches
  * the waiter, also right after the RSU announced itself with the same status bytes; a true retransmission
- * is still absorbed (docs/link.md "Lane SEQ and answers numbered after it").
+ * is still absorbed (docs/link.md "Lane SEQ and answers numbered after it"). National skips a lane SEQ;
+ * legacy, whose lane RSCTL is always 0x80, holds the C0 until the window has passed.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { replySeq } from "../../firmware-bridge/framing/national.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
-import { C0_FRAME, linksPerTest, N, settle } from "./harness.js";
+import { C0_FRAME, L, linksPerTest, N, settle } from "./harness.js";
 
 const C0 = C0_FRAME.national;
 const isB0 = (f: Frame): boolean => f.type === "B0";
@@ -60,5 +61,91 @@ describe("national: the B0 answering C0, after the RSU announced itself with SEQ
     for (let i = 0; i < 3; i++) await r.link.send(C0);
     await settle();
     expect(r.laneWrites.map((w) => w.seq)).toEqual([0x10, 0x20, 0x30]);
+  });
+});
+
+// review r2 (finding 2): legacy always sends 0x80, so a mirroring RSU answers 08, the RSCTL it announced
+// itself with; the answer was absorbed as the announcement's repeat and the C0 timed out
+describe("legacy: the B0 answering C0 (0x80) mirrored as 08, after the RSU announced itself with 08", () => {
+  const LC0 = C0_FRAME.legacy;
+  const WINDOW = 480; // dedupeWindowMs default
+
+  it("the C0 is held until the window has passed; the mirrored answer then reaches the waiter", async () => {
+    const r = await rig("legacy");
+    const got: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => {
+      got.push(f);
+      void f.ack();
+    });
+    await r.rsu(0x08, L.b0); // a new connection without a reboot: the RSU announces itself
+    await settle();
+    const t0 = Date.now();
+    const answer = r.link.request(LC0, isB0, { timeoutMs: 1000 });
+    await settle();
+    expect(r.laneWrites.filter((w) => w.frame.type === "C0")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(WINDOW + 1);
+    const c0 = r.laneWrites.filter((w) => w.frame.type === "C0");
+    expect(c0.map((w) => [w.seq, w.at - t0])).toEqual([[0x80, WINDOW + 1]]);
+    await r.rsu(0x08, L.b0); // the same status bytes, numbered after the C0
+    await settle();
+    expect((await answer).wire.seq).toBe(0x08);
+    expect(got).toHaveLength(2);
+    expect(r.link.counters).toMatchObject({ duplicates: 0, resentReplies: 0 });
+  });
+
+  it("the announcement repeated while the C0 is held (our ACK lost) is still a repeat, not the answer", async () => {
+    const r = await rig("legacy");
+    r.link.incoming$.subscribe((f) => void f.ack());
+    await r.rsu(0x08, L.b0);
+    await settle();
+    let answered = false;
+    const answer = r.link.request(LC0, isB0, { timeoutMs: 1000 }).then((b0) => {
+      answered = true;
+      return b0;
+    });
+    await vi.advanceTimersByTimeAsync(200);
+    await r.rsu(0x08, L.b0); // the RSU repeating its announcement within the window
+    await settle();
+    expect(answered).toBe(false);
+    expect(r.link.counters).toMatchObject({ duplicates: 1, resentReplies: 1 });
+    await vi.advanceTimersByTimeAsync(WINDOW);
+    await r.rsu(0x08, L.b0);
+    await settle();
+    expect((await answer).wire.seq).toBe(0x08);
+  });
+
+  it("a power-on announcement (98) or a frame of another type under 08: the C0 goes out at once", async () => {
+    const r = await rig("legacy");
+    r.link.incoming$.subscribe((f) => void f.ack());
+    await r.rsu(0x98, L.b0);
+    await r.rsu(0x08, L.b2); // an OBU frame under 08 cannot be a C0's answer
+    await settle();
+    void r.link.send(LC0);
+    await settle();
+    expect(r.laneWrites.filter((w) => w.frame.type === "C0").map((w) => w.seq)).toEqual([0x80]);
+  });
+
+  it("frames sent while the C0 is held go out after it, in order; a link stopped meanwhile sends nothing", async () => {
+    const r = await rig("legacy");
+    r.link.incoming$.subscribe((f) => void f.ack());
+    await r.rsu(0x08, L.b0);
+    await settle();
+    const c4 = { type: "C4", controlType: 1 } as Frame;
+    const sends = [r.link.send(LC0), r.link.send(c4)];
+    await settle();
+    expect(r.laneWrites.filter((w) => w.frame.type !== "ACK")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(WINDOW + 1);
+    await Promise.all(sends);
+    expect(r.laneWrites.filter((w) => w.frame.type !== "ACK").map((w) => w.frame.type)).toEqual(["C0", "C4"]);
+
+    const r2 = await rig("legacy");
+    r2.link.incoming$.subscribe((f) => void f.ack());
+    await r2.rsu(0x08, L.b0);
+    await settle();
+    const held = r2.link.send(LC0).catch((e: Error) => e.message);
+    await r2.link.stop();
+    await vi.advanceTimersByTimeAsync(WINDOW + 1);
+    expect(await held).toMatch(/C0 not sent: the RSU link was lost or stopped while it was held/);
+    expect(r2.laneWrites.filter((w) => w.frame.type === "C0")).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * A frame longer than its declaration is delivered with the surplus as `extra` (docs/protocol.md §2), but
  * never silently: counted in `framesWithExtra`, warned once per frame type per run with the extra bytes'
- * hex and, when one dialect setting makes the frame fit exactly, that setting (docs/link.md "Receiving,
- * acknowledging, deduplicating").
+ * hex and, when one dialect setting reads the frame with less surplus, that setting and how much of the
+ * surplus it explains (docs/link.md "Receiving, acknowledging, deduplicating").
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
@@ -41,6 +41,20 @@ describe("a frame longer than its declaration", () => {
     expect(warns).toHaveLength(1);
     expect(warns[0]).toMatch(
       /^B4 is 91 byte\(s\) longer than its declaration .*with b4Ef04: true it decodes exactly/,
+    );
+  });
+
+  // review r2 (finding 1): the warning said "no single dialect setting explains the length" though b4Ef04
+  // explains 91 of the 93 bytes
+  it("national without EF04, the 274-byte B4 plus two trailing bytes: the warning says how much b4Ef04 explains", async () => {
+    const r = await rig("national", {}, {}, true, { ...DEFAULT_NATIONAL_DIALECT, b4Ef04: false });
+    await r.rsu(0x04, `b4${"00".repeat(273)}abcd`);
+    await settle();
+    expect(r.link.counters.framesWithExtra).toBe(1);
+    const warns = r.warnings.filter((w) => EXTRA.test(w));
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatch(
+      /^B4 is 93 byte\(s\) longer than its declaration .*; with b4Ef04: true 91 of the 93 surplus bytes are explained: check the dialect setting b4Ef04 /,
     );
   });
 

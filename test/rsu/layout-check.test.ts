@@ -1,8 +1,8 @@
 /**
- * A frame whose length fits another value of one dialect layout setting exactly, longer or shorter than its
- * declaration, is not traded on with its fields read shifted (docs/protocol.md §2, "A frame longer or
- * shorter than its declaration"): the lane's codec
- * (createRsuCodec) gives null for every value the two readings disagree on, and keeps the rest.
+ * A frame that another value of one dialect layout setting reads with less surplus (longer than its
+ * declaration, exactly or not) or complete (shorter by exactly that setting's field) is not traded on with
+ * its fields read shifted (docs/protocol.md §2, "A frame longer or shorter than its declaration"): the
+ * lane's codec (createRsuCodec) gives null for every value the two readings disagree on, and keeps the rest.
  */
 import { describe, expect, it } from "vitest";
 import { decodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
@@ -61,6 +61,32 @@ describe("the lane's codec on a frame laid out for the other value of one dialec
     const { frame, wire } = received(b4, d);
     const ev = createRsuCodec(d).decode(frame, wire);
     expect(ev).toMatchObject({ kind: "card", info: { balance: 10000, issuance: null, lastRecord: null } });
+  });
+
+  // review r2 (finding 1): only an exact fit was a competing reading; with two bytes after the EF04 block the
+  // card number and 0019 were read out of the EF04 block (here shaped as another card's 0015)
+  it("the 274-byte B4 plus trailing bytes under b4Ef04 false: b4Ef04 true explains most of the surplus, so the card files are unknown", () => {
+    const d = { ...N, b4Ef04: false };
+    const f0015 = `c9bdb6ab37010001 17 40 3701 2023109155000001 20201124 20301124 bea941313233340000000000 000001 ${"00".repeat(7)}`;
+    const f0019 = `aa2900 3701 d126 01 5fdc1234 01 03 ${"00".repeat(12)} 01 bea941313233340000000000 00000000`;
+    const otherCard = `c9bdb6ab37010001 16 40 3701 9999999999999999 20201124 20301124 bea942393939390000000000 000001 ${"00".repeat(48)}`;
+    for (const tail of ["abcd", "00000000"]) {
+      const b4 = `b4 01020304 00 00 ${"00".repeat(79)} 00002710 ${otherCard} ${f0015} ${f0019} ${tail}`;
+      const { frame, wire } = received(b4, d);
+      // the configured reading's surplus (91 bytes and the tail): the 0015, its pad and the 0019 but their
+      // first two bytes, then the trailing bytes
+      expect(frame).toMatchObject({ extra: `${f0015}${f0019}${tail}`.replace(/\s/g, "").slice(4) });
+      const ev = createRsuCodec(d).decode(frame, wire);
+      expect(ev).toMatchObject({ kind: "card", info: { balance: 10000, issuance: null, lastRecord: null } });
+    }
+  });
+
+  it("the sample B2 plus a trailing byte under b2AntennaId false: no value read from shifted bytes", () => {
+    const { frame, wire } = received(`${SAMPLE_B2} ee`, N);
+    expect(createRsuCodec(N).decode(frame, wire)).toMatchObject({
+      kind: "obu",
+      info: { obuId: "652bc7a3", issuerId: null, contractSerial: null, dateOfIssue: null, status: null },
+    });
   });
 
   it("the B2 without AntennaID under b2AntennaId true: no value read from shifted bytes, the status never read", () => {

@@ -1,0 +1,94 @@
+/**
+ * End to end through the lane: the public sample B2 (with AntennaID) under the wrong `b2AntennaId` is
+ * decoded by the lane's codec (createRsuCodec, its layout check: src/rsu/layout-check.ts) and judged by the
+ * OBU machine in the controller, which stops the OBU (OBU_DATA_INVALID) rather than looking up a contract
+ * serial read one byte off (docs/protocol.md §2). The controller runs on the fakes of the controller tests;
+ * its commands stay readable ({ type: "CMD", cmd }), the RSU frames are real national frames.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_NATIONAL_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
+import { encodeNational, NationalDeframer } from "../../firmware-bridge/framing/national.js";
+import type { RsuCodec, RsuCommand } from "../../src/rsu/driver.js";
+import { createRsuCodec } from "../../src/rsu/driver-codec.js";
+import { passCodec, type Rig, RSU_OK, rig } from "../lane/controller-fakes.js";
+import { NOW } from "../lane/machine-fixtures.js";
+
+/** The public lane sample B2 (docs/protocol.md §7): with AntennaID (01 after ErrorCode). */
+const SAMPLE_B2 = "b2 652bc7a3 00 01 01 c9bdb6ab37010001 01 00 3701012023109155 20201124 20301124 10 20 01";
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: NOW });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** The lane's codec for `d` on real frames; the fakes' pass-through for theirs and for commands. */
+function laneCodec(d: Dialect): RsuCodec {
+  const lane = createRsuCodec(d);
+  return {
+    dialect: lane.dialect,
+    encode: passCodec.encode,
+    decode: (f, w) => ((f.type as string) === "EV" ? passCodec.decode(f, w) : lane.decode(f, w)),
+  };
+}
+
+/** The RSU sends `dataHex` as a national frame, decoded as the link decodes it (under `d`); its replies. */
+function rsuSends(r: Rig, dataHex: string, d: Dialect): RsuCommand[] {
+  const ev = new NationalDeframer().push(
+    encodeNational(0x02, Buffer.from(dataHex.replace(/\s/g, ""), "hex")),
+    0,
+  )[0];
+  if (ev?.kind !== "frame") throw new Error("the test frame did not deframe");
+  const decoded = decodeData(ev.frame.data, d);
+  if (!decoded.ok) throw decoded.error;
+  const replies: RsuCommand[] = [];
+  r.link.incoming$.next({
+    frame: decoded.frame,
+    wire: ev.frame,
+    at: Date.now(),
+    answered: false,
+    reply: async (f) => {
+      replies.push((f as unknown as { cmd: RsuCommand }).cmd);
+      return { at: Date.now() };
+    },
+    ack: async () => ({ at: Date.now() }),
+  });
+  return replies;
+}
+
+async function openLane(d: Dialect): Promise<Rig> {
+  const r = rig({ codec: laneCodec(d) });
+  await r.ctl.start();
+  r.link.up();
+  await r.settle();
+  r.link.frame({ kind: "rsu-status", status: RSU_OK });
+  await r.settle();
+  expect(r.ctl.status.status).toBe("open");
+  return r;
+}
+
+describe("the lane on the sample B2 under the wrong b2AntennaId", () => {
+  it("b2AntennaId false (the default): the OBU is stopped OBU_DATA_INVALID, its serial never looked up", async () => {
+    const d = DEFAULT_NATIONAL_DIALECT;
+    const r = await openLane(d);
+    const lookup = vi.spyOn(r.list, "lookup");
+    const replies = rsuSends(r, SAMPLE_B2, d);
+    await r.settle();
+    expect(replies).toEqual([{ kind: "stop", obuId: "652bc7a3", stopType: 1, timeMs: NOW }]);
+    expect(r.journal.records.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["stop:OBU_DATA_INVALID"]);
+    expect(lookup).not.toHaveBeenCalled();
+  });
+
+  it("b2AntennaId true (the right setting): the same B2 is not stopped, its contract serial is looked up", async () => {
+    const d = { ...DEFAULT_NATIONAL_DIALECT, b2AntennaId: true };
+    const r = await openLane(d);
+    const lookup = vi.spyOn(r.list, "lookup");
+    const replies = rsuSends(r, SAMPLE_B2, d);
+    await r.settle();
+    expect(replies.filter((c) => c.kind === "stop")).toEqual([]);
+    expect(r.journal.records).toEqual([]);
+    expect(lookup).toHaveBeenCalledWith(expect.objectContaining({ obuId: "3701012023109155" }));
+  });
+});
