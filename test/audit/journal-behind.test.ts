@@ -11,16 +11,17 @@
  */
 import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
+import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
-import { entries, openBoundTrail, restartAlarms, tempDir, verifyLane } from "./helpers.js";
+import { entries, openBoundTrail, openLaneJournal, restartAlarms, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -115,6 +116,31 @@ describe("journal.db behind the audit trail", () => {
       ),
     );
     expect(problems.filter((p) => /committed again|comes after|was added/.test(p))).toEqual([]);
+  });
+
+  it("a process that dies after last_seq is raised and before the refusal leaves the note: the next start does not trade on the file", async () => {
+    await restoredFromBackup(dir, 2, 2);
+    const journal = openLaneJournal(dir);
+    // the process dies inside the refusal, after every write before it
+    const died = vi.spyOn(JournalDb.prototype, "refuse").mockImplementation(() => {
+      throw new Error("the process died here");
+    });
+    try {
+      expect(() => journal.refuseBehindTrail({ lastSeq: 2, trailJseq: 4, suspects: [] })).toThrow(
+        "the process died here",
+      );
+    } finally {
+      died.mockRestore();
+      await journal.close();
+    }
+    expect(() => openBoundTrail(dir)).toThrow(
+      expect.objectContaining({
+        code: JournalErrorCodes.JournalOpen,
+        message: expect.stringContaining(
+          "JOURNAL_BEHIND_TRAIL; journal behind the audit trail: records after 2",
+        ),
+      }),
+    );
   });
 
   it("one record behind: named as a record, not a range", async () => {
