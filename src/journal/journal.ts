@@ -17,6 +17,7 @@ import type { Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { AuditEventInput } from "../audit/entry.js";
+import type { TrailHeldIntent } from "../audit/trail-held-intents.js";
 import { AckClock } from "./ack-clock.js";
 import {
   type AuditBinder,
@@ -26,7 +27,7 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
-import { BehindTrail, type TrailOnlySuspect } from "./behind-trail.js";
+import { BehindTrail, REBUILT_INTENT_PREFIX, type TrailOnlySuspect } from "./behind-trail.js";
 import { DAMAGED_FILE, JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
@@ -363,25 +364,41 @@ export class Journal implements Outbox {
    * fails leaves `last_seq` where it was: the next start finds the file behind again and does all this
    * again.
    */
-  refuseBehindTrail(b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] }): void {
+  refuseBehindTrail(b: {
+    lastSeq: number;
+    trailJseq: number;
+    suspects: readonly TrailOnlySuspect[];
+    heldIntents?: readonly TrailHeldIntent[];
+  }): void {
     this.h.assertOpen();
     const op = "audit trail check at start";
     const code = "JOURNAL_BEHIND_TRAIL";
     let intents: { id: number; createdAtMs: number }[] = [];
+    let held: TrailHeldIntent[] = [];
     let kept = false;
     try {
       intents = this.intents.openIntents().map((i) => ({ id: i.id, createdAtMs: i.createdAtMs }));
+      held = (b.heldIntents ?? []).filter((h) => !this.holdsAlready(h, b.suspects));
       // the note first: a process that dies after the raise and before refuse() must not leave a file the
       // next start trades on without the operator's decision (a note without the raise only refuses again)
-      this.h.writeRefusalNote(op, code, behindMessage(b, intents, true));
-      this.behind.note(b.suspects, intents);
+      this.h.writeRefusalNote(op, code, behindMessage(b, intents, held, true));
+      this.behind.note(b.suspects, intents, held.map(rebuiltIntent), this.intents);
       this.records.raiseLastSeq(b.trailJseq);
       kept = true;
     } catch {
       // the note could not be written (the raise is not made), or the journal is unhealthy now (E601,
       // logged): it is refused all the same, and the next start finds it behind again (last_seq not raised)
     }
-    this.h.refuse(op, code, behindMessage(b, intents, kept));
+    this.h.refuse(op, code, behindMessage(b, intents, held, kept));
+  }
+
+  /** A kept intent the trail names whose card or OBU an open intent of the file or a kept suspect holds. */
+  private holdsAlready(h: TrailHeldIntent, suspects: readonly TrailOnlySuspect[]): boolean {
+    if (this.intents.openIntentOf(h) !== null) return true;
+    return suspects.some(
+      (s) =>
+        (h.cardId !== null && s.cardId === h.cardId) || (h.obuSerial !== null && s.obuSerial === h.obuSerial),
+    );
   }
 
   /** Puts back the marker that the `journal.bound` entry (at audit seq `seq`) was written. */
@@ -699,6 +716,7 @@ export class Journal implements Outbox {
 function behindMessage(
   b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] },
   intents: readonly { id: number }[],
+  held: readonly TrailHeldIntent[],
   kept: boolean,
 ): string {
   const missing =
@@ -718,7 +736,12 @@ function behindMessage(
           `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
           "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start, until " +
           "an operator resolves it (etc-lane journal resolve-intent ID, on the stopped lane)"
-        : "it holds no debit intent")
+        : "it holds no debit intent") +
+      (held.length
+        ? `; the trail names ${held.length} debit intent${held.length > 1 ? "s" : ""} kept for the back office ` +
+          `after the file's last record (${held.map(heldWhat).join("; ")}), which it may lack: each is kept as an ` +
+          "intent rebuilt from its alarm, held and resolved the same way"
+        : "")
     : "What going on with it needs could not be written (the note or the journal failed): the next start finds it " +
       "behind again and refuses it again";
   return (
@@ -729,4 +752,22 @@ function behindMessage(
     `operator puts back the journal.db that holds those records, or deletes ${DAMAGED_FILE} to go on ` +
     `with this one. ${goingOn} (docs/journal.md, "A journal behind the audit trail")`
   );
+}
+
+const heldWhat = (h: TrailHeldIntent): string =>
+  [h.cardId && `card ${h.cardId}`, h.obuSerial && `OBU ${h.obuSerial}`].filter(Boolean).join(" and ");
+
+/**
+ * The intent kept for a kept intent the trail's alarm names (src/audit/trail-held-intents.ts): the card and
+ * OBU where an RSU intent has them, so openIntentOf holds them and the lane's start pins and names them
+ * (src/lane/recovery.ts: kept, it is never read as a debit); `rebuiltFromTrail` says what it stands for.
+ */
+function rebuiltIntent(h: TrailHeldIntent): { key: string; payload: string } {
+  return {
+    key: `${REBUILT_INTENT_PREFIX}${h.cardId ?? h.obuSerial}`,
+    payload: JSON.stringify({
+      state: { debit: { card: { cardId: h.cardId }, obu: { obuSerial: h.obuSerial } } },
+      rebuiltFromTrail: { code: h.code, at: h.at, message: h.message },
+    }),
+  };
 }

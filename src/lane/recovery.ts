@@ -166,6 +166,9 @@ export class Recovery {
       `debit intent ${id} (OBU ${key}) cannot be recovered (${why}): kept for the back office; ` +
         `${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
         `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) while this process runs, and again at every start while the intent is in the journal`,
+      // in the entry's data: a later restore of an older journal.db finds the hold in the trail
+      // (src/audit/trail-held-intents.ts)
+      { cardId: cards[0] ?? null, obuSerial: obus[0] ?? null },
     );
   }
 
@@ -229,6 +232,7 @@ export class Recovery {
       `booth debit intent ${id} (${key}) cannot be recovered (${why}) and this lane has no reader section: ` +
         `kept for the back office; card ${cards.length ? cards.join(", ") : "(unknown card)"}` +
         `${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
+      { cardId: cards[0] ?? null, obuSerial },
     );
   }
 
