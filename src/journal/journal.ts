@@ -482,6 +482,12 @@ export class Journal implements Outbox {
    * recording its debit once (its answer, or a suspect). Durable on return, in one transaction with
    * meta.behind_trail. Refused (E607, nothing changed) for an id that is not such an intent.
    */
+  /** The unsettled suspects this file lacks that it keeps from the audit trail (./behind-trail.ts), oldest first. */
+  keptSuspects(): readonly TrailOnlySuspect[] {
+    this.h.assertOpen();
+    return this.behind.suspects();
+  }
+
   resolveKeptIntent(id: number, how: "resolved" | "recover"): DebitIntent {
     return this.behind.resolveIntent(this.intents, id, how);
   }

@@ -377,4 +377,46 @@ describe("journal.db behind the audit trail", () => {
       older.cleanup();
     }
   });
+
+  it("going on with it: each start names the kept trail-only suspects (SUSPECT_BEHIND_TRAIL)", async () => {
+    const root = join(import.meta.dirname, "../..");
+    const data = join(dir, "data");
+    const c = parseLaneConfig(
+      {
+        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+        rsu: { port: "in-process", protocol: "legacy" },
+        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+        dataDir: data,
+        tariff: join(root, "config/tariff.example.yaml"),
+        outputs: { sink: "log" },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    let lane = await open();
+    lane.journal.commit(sampleRecord(1));
+    await lane.close();
+    copyJournal(data, backup.dir);
+    lane = await open();
+    const suspect = lane.journal.commit(sampleRecord(2, "suspect"));
+    await lane.close();
+    copyJournal(backup.dir, data);
+    await (await open()).close();
+    rmSync(join(data, DAMAGED_FILE));
+    lane = await open();
+    try {
+      await lane.controller.start();
+    } finally {
+      await lane.close();
+    }
+    const named = entries(data).filter(
+      (e) => e.type === "lane.alarm" && e.data?.code === "SUSPECT_BEHIND_TRAIL",
+    );
+    expect(named.map((e) => e.data)).toEqual([
+      { code: "SUSPECT_BEHIND_TRAIL", cardId: suspect.cardId, obuSerial: suspect.obuSerial },
+    ]);
+    expect(named[0]!.message).toContain(`suspect 2 (${suspect.tradeId}, `);
+    expect(named[0]!.message).toContain("etc-lane journal settle 2");
+  });
 });
