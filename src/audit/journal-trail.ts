@@ -33,6 +33,7 @@ import { journalBoundEvent, type UploadsBound, uplinkBoundEvent } from "./events
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type AuditSpool, absorbLegacySpool } from "./spool.js";
 import { AuditTrail, type AuditTrailOptions } from "./trail.js";
+import type { TrailHeldIntent } from "./trail-held-intents.js";
 import type { TrailOnlySuspect } from "./trail-only-suspects.js";
 
 /** What the trail needs of the journal (src/journal/journal.ts Journal). */
@@ -64,9 +65,15 @@ export interface TrailHost {
    * `trailJseq`: ./recovery-journal-seqs.ts journalBehind): the journal keeps `suspects` (the trail's
    * unsettled suspects it lacks: ./trail-only-suspects.ts) and its open debit intents for the lane that
    * goes on with it, raises its last seq to `trailJseq` and refuses itself as a damaged journal is refused
-   * (unhealthy now, its note refusing the next open)
+   * (unhealthy now, its note refusing the next open); `heldIntents` (./trail-held-intents.ts): the
+   * intents kept for the back office the trail names, each kept as an intent rebuilt from its alarm
    */
-  refuseBehindTrail(b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] }): void;
+  refuseBehindTrail(b: {
+    lastSeq: number;
+    trailJseq: number;
+    suspects: readonly TrailOnlySuspect[];
+    heldIntents?: readonly TrailHeldIntent[];
+  }): void;
 }
 
 export function openJournalTrail(
@@ -121,6 +128,7 @@ export function openJournalTrail(
       lastSeq: behind.lastSeq,
       trailJseq: behind.newestCommit.jseq,
       suspects: behind.suspects,
+      heldIntents: behind.heldIntents,
     });
   return trail;
 }

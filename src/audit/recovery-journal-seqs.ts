@@ -29,6 +29,7 @@
 import type { AuditEventInput } from "./entry.js";
 import { parseEntry } from "./entry.js";
 import { linesBackwards, type SegmentFile } from "./segments.js";
+import type { TrailHeldIntent } from "./trail-held-intents.js";
 import type { TrailOnlySuspect } from "./trail-only-suspects.js";
 
 /** What journal.db says of its records (src/journal/audit-binding.ts). */
@@ -112,6 +113,11 @@ export interface JournalBehind {
    * them (./trail-only-suspects.ts; filled by ./recovery.ts)
    */
   suspects: TrailOnlySuspect[];
+  /**
+   * the intents kept for the back office that the trail's alarms name after journal.db's last record
+   * (./trail-held-intents.ts; filled by ./recovery.ts)
+   */
+  heldIntents: TrailHeldIntent[];
 }
 
 /**
@@ -123,7 +129,7 @@ export function journalBehind(
   newest: NewestCommit | null,
   js: JournalSeqs,
 ): {
-  behind: Omit<JournalBehind, "suspects">;
+  behind: Omit<JournalBehind, "suspects" | "heldIntents">;
   note: AuditEventInput;
   alarm: { code: string; message: string };
 } | null {

@@ -67,6 +67,7 @@ import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
+import { trailHeldIntents } from "./trail-held-intents.js";
 import { trailOnlySuspects } from "./trail-only-suspects.js";
 
 export interface LastCheckpoint {
@@ -252,7 +253,11 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
     syncFailed,
     journalBehind: behind
-      ? { ...behind.behind, suspects: trailOnlySuspects(kept, behind.behind.lastSeq) }
+      ? {
+          ...behind.behind,
+          suspects: trailOnlySuspects(kept, behind.behind.lastSeq),
+          heldIntents: trailHeldIntents(kept, behind.behind.lastSeq),
+        }
       : null,
   };
 }

@@ -9,12 +9,10 @@
  * operator goes on with the file (src/journal/behind-trail.ts).
  *
  * The kept trail is read backwards from its end, up to the commit entry of the last record journal.db
- * holds (record commits are in journal-seq order), or the `journal.bound` entry at or before the first
- * missing seq: the newest entry of each missing record is the first one met.
+ * holds (./trail-behind-entries.ts): the newest entry of each missing record is the first one met.
  */
-import { parseEntry } from "./entry.js";
-import { commitJseq } from "./recovery-journal-seqs.js";
-import { linesBackwards, type SegmentFile } from "./segments.js";
+import type { SegmentFile } from "./segments.js";
+import { entriesAfterLastSeq } from "./trail-behind-entries.js";
 
 /** A suspect the trail holds and journal.db does not, unsettled as of the trail's newest entry of it. */
 export interface TrailOnlySuspect {
@@ -33,51 +31,31 @@ export interface TrailOnlySuspect {
   recordedAt: string;
 }
 
-const RECORD_MARK = '"type":"record.';
-const BOUND_MARK = '"type":"journal.bound"';
-
 /** The unsettled suspects among journal records after `lastSeq` in the kept trail, oldest first. */
 export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: number): TrailOnlySuspect[] {
   const seen = new Set<number>();
   const out: TrailOnlySuspect[] = [];
-  for (let i = segments.length - 1; i >= 0; i--) {
-    for (const { line } of linesBackwards(segments[i]!.path)) {
-      const isRecord = line.includes(RECORD_MARK);
-      if (!isRecord && !line.includes(BOUND_MARK)) continue;
-      const e = parseEntry(line.toString("utf8"));
-      if (!e) continue;
-      if (e.type === "journal.bound") {
-        const from = (e.data as { boundFrom?: unknown } | undefined)?.boundFrom;
-        if (typeof from === "number" && from <= lastSeq + 1) return byJseq(out);
-        continue;
-      }
-      if (e.type !== "record.commit" && e.type !== "record.settle") continue;
-      const jseq = commitJseq(e.data);
-      if (jseq === null) continue;
-      if (jseq <= lastSeq) {
-        if (e.type === "record.commit") return byJseq(out);
-        continue;
-      }
-      if (seen.has(jseq)) continue;
-      seen.add(jseq);
-      const d = e.data as Record<string, unknown> & {
-        rec: { tradeId?: unknown; revision?: unknown; digest?: unknown };
-      };
-      if (d.kind !== "suspect") continue;
-      out.push({
-        jseq,
-        tradeId: typeof d.rec.tradeId === "string" ? d.rec.tradeId : "",
-        outcome: typeof d.outcome === "string" ? d.outcome : "",
-        cardId: typeof d.cardId === "string" && d.cardId !== "" ? d.cardId : null,
-        obuSerial: typeof d.obuSerial === "string" && d.obuSerial !== "" ? d.obuSerial : null,
-        obuId: typeof d.obuId === "string" && d.obuId !== "" ? d.obuId : null,
-        plate: typeof d.plate === "string" && d.plate !== "" ? d.plate : null,
-        amount: typeof d.amount === "number" ? d.amount : 0,
-        revision: typeof d.rec.revision === "number" ? d.rec.revision : 1,
-        digest: typeof d.rec.digest === "string" ? d.rec.digest : "",
-        recordedAt: e.time,
-      });
-    }
+  for (const { entry: e, jseq } of entriesAfterLastSeq(segments, lastSeq)) {
+    if (jseq === null || jseq <= lastSeq) continue;
+    if (seen.has(jseq)) continue;
+    seen.add(jseq);
+    const d = e.data as Record<string, unknown> & {
+      rec: { tradeId?: unknown; revision?: unknown; digest?: unknown };
+    };
+    if (d.kind !== "suspect") continue;
+    out.push({
+      jseq,
+      tradeId: typeof d.rec.tradeId === "string" ? d.rec.tradeId : "",
+      outcome: typeof d.outcome === "string" ? d.outcome : "",
+      cardId: typeof d.cardId === "string" && d.cardId !== "" ? d.cardId : null,
+      obuSerial: typeof d.obuSerial === "string" && d.obuSerial !== "" ? d.obuSerial : null,
+      obuId: typeof d.obuId === "string" && d.obuId !== "" ? d.obuId : null,
+      plate: typeof d.plate === "string" && d.plate !== "" ? d.plate : null,
+      amount: typeof d.amount === "number" ? d.amount : 0,
+      revision: typeof d.rec.revision === "number" ? d.rec.revision : 1,
+      digest: typeof d.rec.digest === "string" ? d.rec.digest : "",
+      recordedAt: e.time,
+    });
   }
   return byJseq(out);
 }

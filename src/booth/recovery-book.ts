@@ -116,6 +116,9 @@ export class RecoveryBook {
       "BOOTH_INTENT_UNREADABLE",
       `booth debit intent ${id} (${key}) cannot be recovered (${why}): kept for the back office; card ` +
         `${cards.length ? cards.join(", ") : "(unknown card)"}${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
+      // in the entry's data: a later restore of an older journal.db finds the hold in the trail
+      // (src/audit/trail-held-intents.ts)
+      { cardId: cards[0] ?? null, obuSerial },
     );
   }
 

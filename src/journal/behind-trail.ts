@@ -34,6 +34,13 @@ export type { TrailOnlySuspect };
 
 const META_KEY = "behind_trail";
 
+/**
+ * The key prefix of an intent rebuilt from the trail's alarm of a kept intent the file may lack
+ * (src/audit/trail-held-intents.ts; ./journal.ts rebuiltIntent): it holds the card and OBU, and has no
+ * debit to recover.
+ */
+export const REBUILT_INTENT_PREFIX = "trail:";
+
 interface Stored {
   v: 1;
   suspects: TrailOnlySuspect[];
@@ -83,6 +90,14 @@ export class BehindTrail {
         { id },
       );
     }
+    if (how === "recover" && it.key.startsWith(REBUILT_INTENT_PREFIX))
+      throw new EtcError(
+        JournalErrorCodes.JournalSettleRefused,
+        `debit intent ${id} not resolved: it was rebuilt from the audit trail's alarm of an intent a lost ` +
+          "journal.db held, and holds no debit to recover; once the back office has the debit it stands for " +
+          "recorded, or knows there was none, resolve it with --resolved; nothing changed",
+        { id },
+      );
     let after: () => void = () => {};
     try {
       this.h.db
@@ -117,19 +132,42 @@ export class BehindTrail {
     return this.stored.intents.some((i) => i.id === it.id && i.createdAtMs === it.createdAtMs);
   }
 
-  /** Adds what the trail shows and the intents open now; durable on return, E601 when it cannot. */
-  note(suspects: readonly TrailOnlySuspect[], intents: readonly { id: number; createdAtMs: number }[]): void {
+  /**
+   * Adds what the trail shows and the intents open now, and inserts one kept intent for each of
+   * `rebuilt` (an intent the trail's alarms name that the file may lack: src/audit/trail-held-intents.ts),
+   * in one transaction; durable on return, E601 when it cannot.
+   */
+  note(
+    suspects: readonly TrailOnlySuspect[],
+    intents: readonly { id: number; createdAtMs: number }[],
+    rebuilt: readonly { key: string; payload: string }[] = [],
+    table?: Intents,
+  ): void {
+    this.h.assertWritable();
     const s = new Map(this.stored.suspects.map((x) => [x.jseq, x]));
     for (const x of suspects) s.set(x.jseq, x);
     const i = [...this.stored.intents];
     for (const x of intents) if (!i.some((y) => y.id === x.id && y.createdAtMs === x.createdAtMs)) i.push(x);
-    this.write({ v: 1, suspects: [...s.values()].sort((a, b) => a.jseq - b.jseq), intents: i });
-  }
-
-  private write(next: Stored): void {
-    this.h.setMeta(META_KEY, JSON.stringify(next));
-    this.stored = next;
-    this.index();
+    let after: () => void = () => {};
+    try {
+      this.h.db
+        .transaction(() => {
+          const at = this.h.now().getTime();
+          for (const r of rebuilt) {
+            if (!table) throw new Error("no intents table to rebuild intents in");
+            i.push({ id: table.insertInTx(r.key, at, r.payload), createdAtMs: at });
+          }
+          after = this.writeInTx({
+            v: 1,
+            suspects: [...s.values()].sort((a, b) => a.jseq - b.jseq),
+            intents: i,
+          });
+        })
+        .immediate();
+    } catch (e) {
+      throw this.h.fail("keep what the audit trail shows", e);
+    }
+    after();
   }
 
   private writeInTx(next: Stored): () => void {

@@ -409,19 +409,36 @@ export class JournalDb {
     if (wasHealthy) this.log.error({ op, code, err: message }, "journal refused: journal unhealthy");
   }
 
+  /**
+   * Writes the note DAMAGED_FILE of a refusal (as refuse() does) before the journal is refused, so that a
+   * write the refusal makes first (./journal.ts refuseBehindTrail raises last_seq) never reaches disk
+   * without the note that keeps the next start from trading on the file: a process that dies between them
+   * leaves the note. Durable on return; throws when it cannot be written (the caller then makes no such
+   * write). The journal stays as it is: refuse() follows, and writes the note again with its final text.
+   */
+  writeRefusalNote(op: string, code: string, message: string): void {
+    this.assertOpen();
+    this.writeNote({ at: this.now().toISOString(), op, sqliteCode: code, message });
+  }
+
+  private writeNote(note: DamageNote): void {
+    const file = join(dirname(this.path), DAMAGED_FILE);
+    const fd = openSync(file, "w", 0o644);
+    try {
+      writeSync(fd, `${JSON.stringify(note)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** The file is damaged: kept in memory and in DAMAGED_FILE (the next open refuses the journal). */
   private noteDamage(note: DamageNote): void {
     if (this.damageNote) return;
     this.damageNote = note;
     const file = join(dirname(this.path), DAMAGED_FILE);
     try {
-      const fd = openSync(file, "w", 0o644);
-      try {
-        writeSync(fd, `${JSON.stringify(note)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      this.writeNote(note);
     } catch (e) {
       this.log.error(
         { file, err: e instanceof Error ? e.message : String(e) },

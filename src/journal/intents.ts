@@ -86,6 +86,18 @@ export class Intents {
     return written;
   }
 
+  /**
+   * Inside the caller's transaction (src/journal/behind-trail.ts note): inserts an intent created at
+   * `createdAtMs`; returns its id. The caller makes it durable and maps a failure (JournalDb.fail).
+   */
+  insertInTx(key: string, createdAtMs: number, payload: string): number {
+    const id = this.freshId();
+    this.h.db
+      .prepare("INSERT INTO intents (id, key, created_at_ms, payload) VALUES (?, ?, ?, ?)")
+      .run(id, key, createdAtMs, payload);
+    return id;
+  }
+
   /** An id no intent of this process has had, above every row's. */
   private freshId(): number {
     this.nextId ??=

@@ -17,6 +17,7 @@ import type { Observable } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import type { AuditEventInput } from "../audit/entry.js";
+import type { TrailHeldIntent } from "../audit/trail-held-intents.js";
 import { AckClock } from "./ack-clock.js";
 import {
   type AuditBinder,
@@ -26,7 +27,7 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
-import { BehindTrail, type TrailOnlySuspect } from "./behind-trail.js";
+import { BehindTrail, REBUILT_INTENT_PREFIX, type TrailOnlySuspect } from "./behind-trail.js";
 import { DAMAGED_FILE, JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
@@ -348,7 +349,10 @@ export class Journal implements Outbox {
    * journal seq of the trail's newest `record.commit` entry (the trail's start found it and recorded
    * `audit.journal-behind`: src/audit/recovery-journal-seqs.ts). No crash leaves that (a record's entry is
    * built from its committed row): the file was restored from a backup or copied back, and records
-   * `lastSeq + 1..trailJseq` are missing from it. First the journal keeps what going on with the file
+   * `lastSeq + 1..trailJseq` are missing from it. First the note journal.db.damaged is written (durably:
+   * JournalDb.writeRefusalNote), so that no process that dies after the raise below leaves a file the next
+   * start trades on without an operator's decision; a note that cannot be written makes none of the writes
+   * below. Then the journal keeps what going on with the file
    * needs (./behind-trail.ts): `suspects`, the trail's unsettled suspects among the missing records
    * (src/audit/trail-only-suspects.ts), whose cards and OBUs it holds from then on, and the debit intents
    * open in the file, which are not recovered. Then `last_seq` is raised to `trailJseq`, so that none of
@@ -356,51 +360,44 @@ export class Journal implements Outbox {
    * added one). Then the journal is refused as a damaged one is (JournalDb.refuse: unhealthy for good, the
    * lane closes; the note journal.db.damaged refuses the next open until an operator puts back the
    * journal.db that holds those records, or deletes the note to go on with this one: docs/journal.md, "A
-   * journal behind the audit trail"). A write that fails leaves `last_seq` where it was: the next start
-   * finds the file behind again and does all this again.
+   * journal behind the audit trail"): refuse() writes the note again with its final text. A write that
+   * fails leaves `last_seq` where it was: the next start finds the file behind again and does all this
+   * again.
    */
-  refuseBehindTrail(b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] }): void {
+  refuseBehindTrail(b: {
+    lastSeq: number;
+    trailJseq: number;
+    suspects: readonly TrailOnlySuspect[];
+    heldIntents?: readonly TrailHeldIntent[];
+  }): void {
     this.h.assertOpen();
+    const op = "audit trail check at start";
+    const code = "JOURNAL_BEHIND_TRAIL";
     let intents: { id: number; createdAtMs: number }[] = [];
+    let held: TrailHeldIntent[] = [];
     let kept = false;
     try {
       intents = this.intents.openIntents().map((i) => ({ id: i.id, createdAtMs: i.createdAtMs }));
-      this.behind.note(b.suspects, intents);
+      held = (b.heldIntents ?? []).filter((h) => !this.holdsAlready(h, b.suspects));
+      // the note first: a process that dies after the raise and before refuse() must not leave a file the
+      // next start trades on without the operator's decision (a note without the raise only refuses again)
+      this.h.writeRefusalNote(op, code, behindMessage(b, intents, held, true));
+      this.behind.note(b.suspects, intents, held.map(rebuiltIntent), this.intents);
       this.records.raiseLastSeq(b.trailJseq);
       kept = true;
     } catch {
-      // the journal is unhealthy now (E601, logged); it is refused all the same, and the next start finds
-      // it behind again (last_seq not raised)
+      // the note could not be written (the raise is not made), or the journal is unhealthy now (E601,
+      // logged): it is refused all the same, and the next start finds it behind again (last_seq not raised)
     }
-    const missing =
-      b.trailJseq === b.lastSeq + 1 ? `record ${b.trailJseq}` : `records ${b.lastSeq + 1}..${b.trailJseq}`;
-    const seqs = (l: readonly number[]): string => l.join(", ");
-    const suspects = b.suspects.map((s) => s.jseq);
-    const goingOn = kept
-      ? "Going on with it: the missing records stay missing from it (it cannot upload them; the trail has " +
-        "only their summary); " +
-        (suspects.length
-          ? `the card and OBU of the trail's unsettled suspect${suspects.length > 1 ? "s" : ""} among them ` +
-            `(seq ${seqs(suspects)}) stay held at this lane (no debit) until an operator settles ` +
-            `${suspects.length > 1 ? "each" : "it"} (etc-lane journal settle SEQ: its record rebuilt from the trail); `
-          : "the trail shows no unsettled suspect among them; ") +
-        (intents.length
-          ? `its debit intent${intents.length > 1 ? "s" : ""} (id ${seqs(intents.map((i) => i.id))}), which a ` +
-            `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
-            "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start, until " +
-            "an operator resolves it (etc-lane journal resolve-intent ID, on the stopped lane)"
-          : "it holds no debit intent")
-      : "What going on with it needs could not be written (the journal failed): the next start finds it " +
-        "behind again and refuses it again";
-    this.h.refuse(
-      "audit trail check at start",
-      "JOURNAL_BEHIND_TRAIL",
-      `journal behind the audit trail: records after ${b.lastSeq} are missing from the journal (journal.db's ` +
-        `last record was seq ${b.lastSeq}, the trail committed up to ${b.trailJseq}: journal ${missing} ` +
-        `${b.trailJseq === b.lastSeq + 1 ? "is" : "are"} in the trail only); journal.db was restored from a ` +
-        `backup or copied back. ${kept ? `Its last seq is raised to ${b.trailJseq}; the` : "The"} lane does not use it until an ` +
-        `operator puts back the journal.db that holds those records, or deletes ${DAMAGED_FILE} to go on ` +
-        `with this one. ${goingOn} (docs/journal.md, "A journal behind the audit trail")`,
+    this.h.refuse(op, code, behindMessage(b, intents, held, kept));
+  }
+
+  /** A kept intent the trail names whose card or OBU an open intent of the file or a kept suspect holds. */
+  private holdsAlready(h: TrailHeldIntent, suspects: readonly TrailOnlySuspect[]): boolean {
+    if (this.intents.openIntentOf(h) !== null) return true;
+    return suspects.some(
+      (s) =>
+        (h.cardId !== null && s.cardId === h.cardId) || (h.obuSerial !== null && s.obuSerial === h.obuSerial),
     );
   }
 
@@ -485,6 +482,12 @@ export class Journal implements Outbox {
    * recording its debit once (its answer, or a suspect). Durable on return, in one transaction with
    * meta.behind_trail. Refused (E607, nothing changed) for an id that is not such an intent.
    */
+  /** The unsettled suspects this file lacks that it keeps from the audit trail (./behind-trail.ts), oldest first. */
+  keptSuspects(): readonly TrailOnlySuspect[] {
+    this.h.assertOpen();
+    return this.behind.suspects();
+  }
+
   resolveKeptIntent(id: number, how: "resolved" | "recover"): DebitIntent {
     return this.behind.resolveIntent(this.intents, id, how);
   }
@@ -710,4 +713,67 @@ export class Journal implements Outbox {
     this.h.log.info({ path: this.path }, "journal closed");
     return this.closing;
   }
+}
+
+/**
+ * The refusal of a journal.db found behind the audit trail (Journal.refuseBehindTrail): `kept`, what going on
+ * with it needs was written and last_seq raised.
+ */
+function behindMessage(
+  b: { lastSeq: number; trailJseq: number; suspects: readonly TrailOnlySuspect[] },
+  intents: readonly { id: number }[],
+  held: readonly TrailHeldIntent[],
+  kept: boolean,
+): string {
+  const missing =
+    b.trailJseq === b.lastSeq + 1 ? `record ${b.trailJseq}` : `records ${b.lastSeq + 1}..${b.trailJseq}`;
+  const seqs = (l: readonly number[]): string => l.join(", ");
+  const suspects = b.suspects.map((s) => s.jseq);
+  const goingOn = kept
+    ? "Going on with it: the missing records stay missing from it (it cannot upload them; the trail has " +
+      "only their summary); " +
+      (suspects.length
+        ? `the card and OBU of the trail's unsettled suspect${suspects.length > 1 ? "s" : ""} among them ` +
+          `(seq ${seqs(suspects)}) stay held at this lane (no debit) until an operator settles ` +
+          `${suspects.length > 1 ? "each" : "it"} (etc-lane journal settle SEQ: its record rebuilt from the trail); `
+        : "the trail shows no unsettled suspect among them; ") +
+      (intents.length
+        ? `its debit intent${intents.length > 1 ? "s" : ""} (id ${seqs(intents.map((i) => i.id))}), which a ` +
+          `missing record may have resolved, ${intents.length > 1 ? "are" : "is"} not recovered: kept for the ` +
+          "back office, the card and OBU each names held, alarm DEBIT_INTENT_BEHIND_TRAIL at each start, until " +
+          "an operator resolves it (etc-lane journal resolve-intent ID, on the stopped lane)"
+        : "it holds no debit intent") +
+      (held.length
+        ? `; the trail names ${held.length} debit intent${held.length > 1 ? "s" : ""} kept for the back office ` +
+          `after the file's last record (${held.map(heldWhat).join("; ")}), which it may lack: each is kept as an ` +
+          "intent rebuilt from its alarm, held and resolved the same way"
+        : "")
+    : "What going on with it needs could not be written (the note or the journal failed): the next start finds it " +
+      "behind again and refuses it again";
+  return (
+    `journal behind the audit trail: records after ${b.lastSeq} are missing from the journal (journal.db's ` +
+    `last record was seq ${b.lastSeq}, the trail committed up to ${b.trailJseq}: journal ${missing} ` +
+    `${b.trailJseq === b.lastSeq + 1 ? "is" : "are"} in the trail only); journal.db was restored from a ` +
+    `backup or copied back. ${kept ? `Its last seq is raised to ${b.trailJseq}; the` : "The"} lane does not use it until an ` +
+    `operator puts back the journal.db that holds those records, or deletes ${DAMAGED_FILE} to go on ` +
+    `with this one. ${goingOn} (docs/journal.md, "A journal behind the audit trail")`
+  );
+}
+
+const heldWhat = (h: TrailHeldIntent): string =>
+  [h.cardId && `card ${h.cardId}`, h.obuSerial && `OBU ${h.obuSerial}`].filter(Boolean).join(" and ");
+
+/**
+ * The intent kept for a kept intent the trail's alarm names (src/audit/trail-held-intents.ts): the card and
+ * OBU where an RSU intent has them, so openIntentOf holds them and the lane's start pins and names them
+ * (src/lane/recovery.ts: kept, it is never read as a debit); `rebuiltFromTrail` says what it stands for.
+ */
+function rebuiltIntent(h: TrailHeldIntent): { key: string; payload: string } {
+  return {
+    key: `${REBUILT_INTENT_PREFIX}${h.cardId ?? h.obuSerial}`,
+    payload: JSON.stringify({
+      state: { debit: { card: { cardId: h.cardId }, obu: { obuSerial: h.obuSerial } } },
+      rebuiltFromTrail: { code: h.code, at: h.at, message: h.message },
+    }),
+  };
 }

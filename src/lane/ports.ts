@@ -59,6 +59,17 @@ export interface JournalPort {
   withdrawIntent(id: number): "deleted" | "pending";
   /** intents no record settled: debits a previous process sent and never recorded */
   openIntents(): DebitIntentRow[];
+  /**
+   * the unsettled suspects journal.db lacks that it keeps from the audit trail (src/journal/behind-trail.ts),
+   * named by an alarm at every start (src/lane/recovery.ts)
+   */
+  keptSuspects?(): readonly {
+    jseq: number;
+    tradeId: string;
+    cardId: string | null;
+    obuSerial: string | null;
+    amount: number;
+  }[];
   /** suspects not settled, created at or after sinceMs (wall ms) */
   unsettledSince(sinceMs: number): GuardRow[];
   /** transactions created at or after sinceMs (wall ms) */

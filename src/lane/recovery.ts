@@ -103,6 +103,7 @@ export class Recovery {
   /** Rebuild the machines of the intents a previous process left. */
   restore(): RestoredDebit[] {
     const out: RestoredDebit[] = [];
+    for (const s of this.d.journal.keptSuspects?.() ?? []) this.keptSuspect(s);
     for (const it of this.d.journal.openIntents()) {
       if (it.key.startsWith(BOOTH_INTENT_PREFIX)) {
         if (this.d.boothConfigured) continue; // the booth's (src/booth/recovery-book.ts)
@@ -166,6 +167,9 @@ export class Recovery {
       `debit intent ${id} (OBU ${key}) cannot be recovered (${why}): kept for the back office; ` +
         `${cards.length ? `card ${cards.join(", ")}` : "(no card id found in it)"}` +
         `${obus.length ? ` and OBU ${obus.join(", ")}` : ""} held (no debit) while this process runs, and again at every start while the intent is in the journal`,
+      // in the entry's data: a later restore of an older journal.db finds the hold in the trail
+      // (src/audit/trail-held-intents.ts)
+      { cardId: cards[0] ?? null, obuSerial: obus[0] ?? null },
     );
   }
 
@@ -208,6 +212,30 @@ export class Recovery {
   }
 
   /**
+   * An unsettled suspect journal.db lacks that it keeps from the audit trail (src/journal/behind-trail.ts):
+   * not in `journal list`, its card and OBU held by the journal's openSuspectOf. Named at every start, so
+   * that a hold on its card points at something an operator can find and settle. The station got it only
+   * if it acknowledged it before journal.db was lost (the trail's `uplink.acked` entries say).
+   */
+  private keptSuspect(s: {
+    jseq: number;
+    tradeId: string;
+    cardId: string | null;
+    obuSerial: string | null;
+    amount: number;
+  }): void {
+    this.d.alarm(
+      "SUSPECT_BEHIND_TRAIL",
+      `suspect ${s.jseq} (${s.tradeId}, ${s.amount} fen) is missing from journal.db (found behind the audit ` +
+        "trail and gone on with) and unsettled as the trail last recorded it: " +
+        `${s.cardId ? `card ${s.cardId}` : "(no card id)"}${s.obuSerial ? ` and OBU ${s.obuSerial}` : ""} held ` +
+        "(no debit) until an operator settles it (etc-lane journal settle " +
+        `${s.jseq}: its record rebuilt from the trail); the station has it only if it acknowledged it before journal.db was lost`,
+      { cardId: s.cardId, obuSerial: s.obuSerial },
+    );
+  }
+
+  /**
    * A booth intent on a lane without a booth: one it can read is recorded by recordBoothDebits; one it
    * cannot is kept as it is for the back office, its cards and OBU held (in memory here; by the journal's
    * openIntentOf for as long as it is open), with the alarm the booth raises for it
@@ -229,6 +257,7 @@ export class Recovery {
       `booth debit intent ${id} (${key}) cannot be recovered (${why}) and this lane has no reader section: ` +
         `kept for the back office; card ${cards.length ? cards.join(", ") : "(unknown card)"}` +
         `${obuSerial ? ` and OBU ${obuSerial}` : ""} held (no debit) for as long as the intent is in the journal`,
+      { cardId: cards[0] ?? null, obuSerial },
     );
   }
 

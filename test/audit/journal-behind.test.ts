@@ -11,16 +11,17 @@
  */
 import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
+import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
-import { entries, openBoundTrail, restartAlarms, tempDir, verifyLane } from "./helpers.js";
+import { entries, openBoundTrail, openLaneJournal, restartAlarms, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -115,6 +116,31 @@ describe("journal.db behind the audit trail", () => {
       ),
     );
     expect(problems.filter((p) => /committed again|comes after|was added/.test(p))).toEqual([]);
+  });
+
+  it("a process that dies after last_seq is raised and before the refusal leaves the note: the next start does not trade on the file", async () => {
+    await restoredFromBackup(dir, 2, 2);
+    const journal = openLaneJournal(dir);
+    // the process dies inside the refusal, after every write before it
+    const died = vi.spyOn(JournalDb.prototype, "refuse").mockImplementation(() => {
+      throw new Error("the process died here");
+    });
+    try {
+      expect(() => journal.refuseBehindTrail({ lastSeq: 2, trailJseq: 4, suspects: [] })).toThrow(
+        "the process died here",
+      );
+    } finally {
+      died.mockRestore();
+      await journal.close();
+    }
+    expect(() => openBoundTrail(dir)).toThrow(
+      expect.objectContaining({
+        code: JournalErrorCodes.JournalOpen,
+        message: expect.stringContaining(
+          "JOURNAL_BEHIND_TRAIL; journal behind the audit trail: records after 2",
+        ),
+      }),
+    );
   });
 
   it("one record behind: named as a record, not a range", async () => {
@@ -267,5 +293,130 @@ describe("journal.db behind the audit trail", () => {
         .filter((e) => e.type === "lane.alarm")
         .map((e) => e.data),
     ).toContainEqual({ code: "DEBIT_INTENT_BEHIND_TRAIL", cardId: CARD, obuSerial: OBU });
+  });
+
+  it("a second restore from an older backup after going on keeps holding the card of an intent the first go-on kept", async () => {
+    const root = join(import.meta.dirname, "../..");
+    const data = join(dir, "data");
+    const older = tempDir("etc-audit-behind-older-");
+    const c = parseLaneConfig(
+      {
+        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+        rsu: { port: "in-process", protocol: "legacy" },
+        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+        dataDir: data,
+        tariff: join(root, "config/tariff.example.yaml"),
+        outputs: { sink: "log" },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const CARD = "43011234567890123456";
+    const OBU = "4301000000000077";
+    try {
+      let lane = await open();
+      lane.journal.commit(sampleRecord(1));
+      await lane.close();
+      copyJournal(data, older.dir); // backup F0: before the intent
+      lane = await open();
+      const intentId = lane.journal.writeIntent(`booth:${CARD}`, boothIntentPayload(CARD, OBU, "a1b2c3d4"));
+      lane.journal.commit(sampleRecord(2));
+      await lane.close();
+      copyJournal(data, backup.dir); // backup F1: the intent open
+      lane = await open();
+      lane.journal.commit(sampleRecord(3));
+      await lane.close();
+
+      // restore #1 (F1), gone on with: the intent is kept, its card held, its alarm in the trail
+      copyJournal(backup.dir, data);
+      await (await open()).close();
+      rmSync(join(data, DAMAGED_FILE));
+      lane = await open();
+      try {
+        await lane.controller.start();
+        expect(lane.journal.openIntentOf({ cardId: CARD })).toBe(intentId);
+        lane.journal.commit(sampleRecord(4));
+      } finally {
+        await lane.close();
+      }
+
+      // restore #2 (F0, older: it never held the intent), gone on with
+      copyJournal(older.dir, data);
+      lane = await open();
+      expect(lane.journal.health().error?.message).toContain(
+        `the trail names 1 debit intent kept for the back office after the file's last record (card ${CARD} and OBU ${OBU})`,
+      );
+      await lane.close();
+      rmSync(join(data, DAMAGED_FILE));
+      lane = await open();
+      try {
+        await lane.controller.start();
+        const kept = lane.journal.openIntents();
+        expect(kept).toHaveLength(1);
+        expect(kept[0]).toMatchObject({ key: `trail:${CARD}`, keptBehindTrail: true });
+        expect(lane.journal.openIntentOf({ cardId: CARD })).toBe(kept[0]!.id);
+        expect(lane.journal.openIntentOf({ obuSerial: OBU })).toBe(kept[0]!.id);
+        // it has no debit to recover: only the back office's --resolved releases it
+        expect(() => lane.journal.resolveKeptIntent(kept[0]!.id, "recover")).toThrow(
+          /holds no debit to recover/,
+        );
+      } finally {
+        await lane.close();
+      }
+      // named at this start too, so that a third restore finds it again
+      expect(
+        entries(data)
+          .filter((e) => e.type === "lane.alarm" && e.data?.code === "DEBIT_INTENT_BEHIND_TRAIL")
+          .map((e) => e.data),
+      ).toEqual([
+        { code: "DEBIT_INTENT_BEHIND_TRAIL", cardId: CARD, obuSerial: OBU },
+        { code: "DEBIT_INTENT_BEHIND_TRAIL", cardId: CARD, obuSerial: OBU },
+      ]);
+    } finally {
+      older.cleanup();
+    }
+  });
+
+  it("going on with it: each start names the kept trail-only suspects (SUSPECT_BEHIND_TRAIL)", async () => {
+    const root = join(import.meta.dirname, "../..");
+    const data = join(dir, "data");
+    const c = parseLaneConfig(
+      {
+        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+        rsu: { port: "in-process", protocol: "legacy" },
+        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+        dataDir: data,
+        tariff: join(root, "config/tariff.example.yaml"),
+        outputs: { sink: "log" },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    let lane = await open();
+    lane.journal.commit(sampleRecord(1));
+    await lane.close();
+    copyJournal(data, backup.dir);
+    lane = await open();
+    const suspect = lane.journal.commit(sampleRecord(2, "suspect"));
+    await lane.close();
+    copyJournal(backup.dir, data);
+    await (await open()).close();
+    rmSync(join(data, DAMAGED_FILE));
+    lane = await open();
+    try {
+      await lane.controller.start();
+    } finally {
+      await lane.close();
+    }
+    const named = entries(data).filter(
+      (e) => e.type === "lane.alarm" && e.data?.code === "SUSPECT_BEHIND_TRAIL",
+    );
+    expect(named.map((e) => e.data)).toEqual([
+      { code: "SUSPECT_BEHIND_TRAIL", cardId: suspect.cardId, obuSerial: suspect.obuSerial },
+    ]);
+    expect(named[0]!.message).toContain(`suspect 2 (${suspect.tradeId}, `);
+    expect(named[0]!.message).toContain("etc-lane journal settle 2");
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * A step of opening the trail (./recovery.ts), only when journal.db is behind the trail: the debit intents
+ * the lost journal.db held open for the back office after journal.db was last backed up, as the trail names
+ * them. An intent is not in the trail, but each start that keeps one writes an alarm naming its card and
+ * OBU (`DEBIT_INTENT_BEHIND_TRAIL`: an intent kept when an earlier restore was gone on with, src/lane/
+ * recovery.ts and src/booth/recovery-book.ts; `DEBIT_INTENT_UNREADABLE`, `BOOTH_INTENT_UNREADABLE`). Such
+ * an intent may be missing from the restored file (written after its backup), and its debit may have
+ * happened unrecorded: the journal keeps one intent rebuilt from each (src/journal/behind-trail.ts), so
+ * that its card and OBU stay held until an operator resolves it.
+ *
+ * Read newest first (./trail-behind-entries.ts): an alarm is taken unless a newer record entry names its
+ * card or OBU (`record.commit`: the intent became that record, or was resolved and the card traded since).
+ */
+
+import type { SegmentFile } from "./segments.js";
+import { entriesAfterLastSeq } from "./trail-behind-entries.js";
+
+/** The alarms of an intent kept for the back office. */
+export const KEPT_INTENT_ALARMS: readonly string[] = [
+  "DEBIT_INTENT_BEHIND_TRAIL",
+  "DEBIT_INTENT_UNREADABLE",
+  "BOOTH_INTENT_UNREADABLE",
+];
+
+/** A kept intent's card and OBU, as the newest alarm naming them says. */
+export interface TrailHeldIntent {
+  code: string;
+  cardId: string | null;
+  obuSerial: string | null;
+  /** the alarm's message (it names the intent's id in the lost journal.db) and time */
+  message: string;
+  at: string;
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** The kept intents the trail names after journal.db's last record, oldest first, one per card and OBU. */
+export function trailHeldIntents(segments: readonly SegmentFile[], lastSeq: number): TrailHeldIntent[] {
+  const traded = new Set<string>();
+  const out: TrailHeldIntent[] = [];
+  const marks = KEPT_INTENT_ALARMS.map((c) => `"code":"${c}"`);
+  for (const { entry: e, jseq } of entriesAfterLastSeq(segments, lastSeq, marks)) {
+    const d = (e.data ?? {}) as Record<string, unknown>;
+    const cardId = str(d.cardId);
+    const obuSerial = str(d.obuSerial);
+    if (jseq !== null) {
+      // a settlement shows no trade of the card; a commit does (or the intent's own record)
+      if (e.type !== "record.commit") continue;
+      if (cardId) traded.add(`c${cardId}`);
+      if (obuSerial) traded.add(`o${obuSerial}`);
+      continue;
+    }
+    if (typeof d.code !== "string" || !KEPT_INTENT_ALARMS.includes(d.code)) continue;
+    if (cardId === null && obuSerial === null) continue;
+    const keys = [cardId && `c${cardId}`, obuSerial && `o${obuSerial}`].filter((k): k is string => !!k);
+    if (keys.some((k) => traded.has(k))) continue;
+    // an older alarm of the same card and OBU (each start raises it again) adds nothing
+    for (const k of keys) traded.add(k);
+    out.push({ code: d.code, cardId, obuSerial, message: e.message, at: e.time });
+  }
+  return out.reverse();
+}
