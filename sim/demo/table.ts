@@ -49,7 +49,10 @@ export function describeRecord(r: CommittedRecord, path: DemoLine["path"]): stri
   if (r.kind === "transaction") return r.outcome === "ENTRY_WRITE" ? "入口已写 ok" : "扣费成功 ok";
   if (r.kind === "suspect") return `疑似交易 suspect (${r.outcome})`;
   const info = STOP_REASONS[r.outcome as StopReason];
-  return info ? `${info.message} ${info.direction} (${r.outcome})` : r.outcome;
+  if (!info) return r.outcome;
+  return info.direction
+    ? `${info.message} ${info.direction} (${r.outcome})`
+    : `${info.message} (${r.outcome})`;
 }
 
 export function headerLine(): string {

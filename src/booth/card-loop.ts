@@ -54,6 +54,8 @@ export type LoopDesk = Pick<
   | "noCasePrompt"
   | "takenVehicleClass"
   | "isTaken"
+  | "workEnded"
+  | "paidAtBooth"
 >;
 
 /** The recovery book's side the loop uses (recovery-book.ts). */
@@ -200,6 +202,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.active = undefined;
+      this.d.desk.workEnded();
     }
   }
 
@@ -504,6 +507,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // unless the case's OBU is the settled suspect's own, which the settlement released from it (with the
     // suspect's card): another vehicle's case (payingCase), or one that names the suspect's card with
     // another OBU, may have its OBU held by a debit of its own
+    // the payments noted from here on (after a settlement's own): one of the case's OBU over DSRC before
+    // the DEBIT closes the case (caseOpen below)
+    const paidMark = ctx.lane.guards.paidMark();
     if (this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
       showHeld(ctx, c, card.cardId);
       await ctx.signal("refused");
@@ -535,12 +541,18 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // error must not overwrite it
     const events = this.cardEvents;
     // right before DEBIT the case must still be the desk's: a cancel may have slipped in before the charge
-    // began (case-desk.ts cancel)
-    const caseOpen = (): boolean => desk.get(c.id) !== undefined;
+    // began (case-desk.ts cancel), and its vehicle must not have paid over DSRC meanwhile: its record
+    // closes the case (case-desk.ts onLaneRecord), and the guards know of it first (the lane notes the
+    // payment before its record reaches the desk: src/lane/effect-runner.ts)
+    const paidOver = (): boolean =>
+      c.obuSerial !== null && ctx.lane.guards.paidSince({ obuSerial: c.obuSerial }, paidMark);
+    const caseOpen = (): boolean => desk.get(c.id) !== undefined && !paidOver();
     const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, caseOpen, from));
     const noCardEventSince = this.cardEvents === events;
+    if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
     if (r.kind === "paid") {
       desk.release(c);
+      desk.paidAtBooth(c, card.cardId);
       desk.remove(c, "paid at the booth");
       await ctx.signal("done");
       return;

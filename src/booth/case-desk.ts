@@ -69,6 +69,11 @@ export class CaseDesk {
    * cannot charge a case that is being closed.
    */
   private readonly cancelling = new Set<string>();
+  /**
+   * The case being worked on whose vehicle paid over DSRC meanwhile (onLaneRecord), with why: the work
+   * sees it closed (`get`: no DEBIT), and it leaves the queue once that work ends (`workEnded`).
+   */
+  private readonly paidMeanwhile = new Map<string, string>();
 
   constructor(private readonly d: CaseDeskDeps) {
     this.queue = new BoothCases(d.options.queueMax);
@@ -79,9 +84,28 @@ export class CaseDesk {
     return this.queue.size;
   }
 
-  /** The case, unless it left the queue or is being cancelled. */
+  /** The case, unless it left the queue, is being cancelled, or its vehicle paid over DSRC meanwhile. */
   get(id: string): BoothCase | undefined {
-    return this.cancelling.has(id) ? undefined : this.queue.get(id);
+    return this.cancelling.has(id) || this.paidMeanwhile.has(id) ? undefined : this.queue.get(id);
+  }
+
+  /** The work on the active case ended (card-loop.ts asActive): a case paid over DSRC meanwhile leaves. */
+  workEnded(): void {
+    for (const [id, why] of this.paidMeanwhile) {
+      this.paidMeanwhile.delete(id);
+      const c = this.queue.get(id);
+      if (c) this.remove(c, why);
+    }
+  }
+
+  /**
+   * The vehicle of case `c` paid at the booth (on `c`): its other cases close for good too (a stop the DSRC
+   * path recorded for it while the booth charged it, `UNSETTLED_DEBIT` above all), as the queue rebuilt at
+   * start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its cases).
+   */
+  paidAtBooth(c: BoothCase, cardId: string): void {
+    for (const x of this.queue.matching({ obuSerial: c.obuSerial, cardId }))
+      if (x.id !== c.id) this.closeForGood(x, `paid at the booth on case ${c.id}`);
   }
 
   /**
@@ -231,11 +255,16 @@ export class CaseDesk {
       return;
     }
     if (r.kind === "transaction") {
-      // paid over DSRC (or a late B5 settled it): the vehicle's booth cases are closed
+      // paid over DSRC (or a late B5 settled it): the vehicle's booth cases are closed; the one being worked
+      // on is closed to that work now (no DEBIT: `get`) and leaves when it ends (`workEnded`)
+      const close = (c: BoothCase, why: string): void => {
+        if (activeId !== c.id) this.remove(c, why);
+        else this.paidMeanwhile.set(c.id, why);
+      };
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId }))
-        if (activeId !== c.id) this.remove(c, `paid over DSRC (record ${r.seq})`);
+        close(c, `paid over DSRC (record ${r.seq})`);
       const own = this.queue.get(`s${r.seq}`);
-      if (own && activeId !== own.id) this.remove(own, `settled (record ${r.seq})`);
+      if (own) close(own, `settled (record ${r.seq})`);
       return;
     }
     const c = caseOf(r, this.reasons);
@@ -414,6 +443,7 @@ export class CaseDesk {
 
   /** The case leaves the queue (paid, settled, cancelled...): an event; taken, it is no longer. */
   remove(c: BoothCase, why: string): void {
+    this.paidMeanwhile.delete(c.id);
     if (!this.queue.remove(c.id)) return;
     this.closedEvent(c, why);
     this.release(c);

@@ -42,7 +42,10 @@ export type ChargeResult =
   | { kind: "psam-error" }
   /** a reader or card error before DEBIT: no money moved */
   | { kind: "card-error"; error: unknown }
-  /** the case was closed (cancelled) or its work stopped before DEBIT: nothing sent that moves money */
+  /**
+   * the case was closed (cancelled, or its vehicle paid over DSRC meanwhile) or its work stopped before
+   * DEBIT: nothing sent that moves money
+   */
   | { kind: "case-closed" }
   /** DEBIT's answer was lost: recover intent `intentId` */
   | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
@@ -140,8 +143,9 @@ export async function charge(
   vehicleClass: number,
   signal: AbortSignal,
   /**
-   * Whether the case is still open (in the desk's queue and not being cancelled: case-desk.ts), asked
-   * right before DEBIT, after the last await: a case closed by then is not charged.
+   * Whether the case is still open (in the desk's queue, not being cancelled, its vehicle not paid over
+   * DSRC meanwhile: case-desk.ts, card-loop.ts), asked right before DEBIT, after the last await: a case
+   * closed by then is not charged.
    */
   caseOpen: () => boolean,
   /** when the booth began reading the card, and the reader clock then (the transaction's timing) */
@@ -161,17 +165,38 @@ export async function charge(
     wallNow: ctx.wallNow(),
   });
   if (!chk.ok) return refuse(ctx, c, card.cardId, chk.code, chk.detail);
+  const key = { cardId: card.cardId, obuSerial: c.obuSerial };
+  // no DSRC debit of this card or OBU while the booth may debit it: the charge's own marker, which
+  // unsettledHoldMs does not expire and no release() (a DSRC debit of the same key ending) removes; given
+  // back when charge() returns (src/lane/trade-guards.ts occupy)
+  ctx.lane.guards.occupy(key);
+  try {
+    const r = await charging(ctx, c, card, chk, key, signal, caseOpen, start);
+    // a DEBIT whose answer was lost, or whose record the journal did not take: held while its recovery
+    // settles it (recover.ts releases it), and by its open intent in the journal however long that takes
+    if (r.kind === "lost") ctx.lane.guards.hold(key);
+    return r;
+  } finally {
+    ctx.lane.guards.vacate(key);
+  }
+}
+
+async function charging(
+  ctx: BoothContext,
+  c: BoothCase,
+  card: CardRead,
+  chk: CardChecked,
+  key: { cardId: string; obuSerial: string | null },
+  signal: AbortSignal,
+  caseOpen: () => boolean,
+  start: ChargeStart,
+): Promise<ChargeResult> {
   const { price, write } = chk;
   const record = encodeRecord(card.layout, write, ctx.dialect);
-  const key = { cardId: card.cardId, obuSerial: c.obuSerial };
-  ctx.lane.guards.hold(key); // no DSRC debit of this card or OBU while the booth debits it
-  // the journal again, now that the hold is taken: a DSRC debit of this card or of the case's OBU decided
+  // the journal again, now that the marker is set: a DSRC debit of this card or of the case's OBU decided
   // since the booth's check (card-loop.ts held) wrote its intent with that decision (src/lane/machines.ts),
-  // and one decided from now on meets the hold at its B4 (src/lane/obu-machine.ts cardRefusal)
-  if (journalHolds(ctx.journal, ctx.log, key)) {
-    ctx.lane.guards.release(key);
-    return heldElsewhere(ctx, c, card.cardId);
-  }
+  // and one decided from now on meets the marker at its B4 (src/lane/obu-machine.ts cardRefusal)
+  if (journalHolds(ctx.journal, ctx.log, key)) return heldElsewhere(ctx, c, card.cardId);
   ctx.show(PROMPTS.paying(price.amount), c);
   const stages: Record<string, number> = { cardRead: start.at, boothStart: ctx.now() };
   const intent = new DebitIntent(ctx, c, card, chk, stages, signal, caseOpen);
@@ -199,7 +224,6 @@ export async function charge(
       );
       return { kind: "lost", intentId: intent.id, payload: intent.payload, cause: e.cause };
     }
-    ctx.lane.guards.release(key);
     if (e instanceof DebitRefused && intent.id !== undefined) dropIntent(ctx, intent.id);
     return notDebited(ctx, c, e, {
       price,
@@ -355,7 +379,6 @@ async function recordPaid(
       bytes,
     };
     ctx.counters.transactions++;
-    ctx.lane.guards.release(o.key);
     ctx.lane.guards.rememberTraded(o.key);
     if (c.obuId) ctx.lane.guards.noteDebit(c.obuId, committed.seq);
     ctx.recorded(committed, true, commitMs);
@@ -423,7 +446,7 @@ function notDebited(
     ctx.audit(
       "booth.refused",
       "warn",
-      `booth: case ${c.id} closed before DEBIT (${o.aborted ? "its work stopped" : "cancelled"}); nothing debited`,
+      `booth: case ${c.id} closed before DEBIT (${o.aborted ? "its work stopped" : "cancelled, or its vehicle paid over DSRC"}); nothing debited`,
       { case: caseLink(c), code: "CASE_CLOSED", cardId: o.cardId },
     );
     return { kind: "case-closed" };

@@ -84,6 +84,12 @@ export interface BoothLaneHook {
     rememberTraded(k: GuardKey): void;
     hold(k: GuardKey): void;
     release(k: GuardKey): void;
+    /** the booth's charge of this card and OBU in progress (src/lane/trade-guards.ts occupy / vacate) */
+    occupy(k: GuardKey): void;
+    vacate(k: GuardKey): void;
+    /** payments noted since a mark (src/lane/trade-guards.ts paidMark / paidSince) */
+    paidMark(): number;
+    paidSince(k: GuardKey, mark: number): boolean;
     noteDebit(obuId: string, seq: number): void;
   };
   /**

@@ -712,6 +712,8 @@ export class LaneController {
         o.tariff ? o.tariff.fee(n, s, c) : { ok: false, reason: "UNKNOWN_ROUTE", tariffVersion: "none" },
       lookup: (q) => this.listPolicy.lookup(q),
       recentlyTraded: (k) => this.guards.recentlyTraded(k),
+      paidMark: () => this.guards.paidMark(),
+      paidSince: (k, mark) => this.guards.paidSince(k, mark),
       unsettled: (k) => this.guards.unsettled(k) || this.debitInFlight(k) || this.journalHolds(k),
     };
   }

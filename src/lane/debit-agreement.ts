@@ -113,7 +113,8 @@ export function b5Verdict(d: SentDebit, b5: TradeResult): B5Verdict {
 
 /**
  * Whether two B5s are the same answer: the RSU sending one again under another RSCTL/SEQ (outside the link's
- * deduplication, e.g. after a link blip) repeats every field. Not a judgement of either against the debit.
+ * deduplication, e.g. after a link blip) repeats every field; these are the ones compared (AlgFlag and the
+ * key version are not: b5Verdict reads neither). Not a judgement of either against the debit.
  */
 export function sameB5(a: TradeResult, b: TradeResult): boolean {
   return (

@@ -68,6 +68,10 @@ export interface MachineCtx {
   lookup(q: { cardId?: string; obuId?: string }): StatusListAnswer;
   recentlyTraded(k: GuardKey): boolean;
   unsettled(k: GuardKey): boolean;
+  /** the number of the last payment noted (trade-guards.ts paidMark): taken at B2 */
+  paidMark(): number;
+  /** whether this card or OBU paid after `mark` (trade-guards.ts paidSince): asked at B4 */
+  paidSince(k: GuardKey, mark: number): boolean;
 }
 
 // ---- states -----------------------------------------------------------------------------------
@@ -122,8 +126,15 @@ export interface DebitFacts {
 
 export type ObuState =
   | { phase: "idle" }
-  | ({ phase: "await-b3"; obu: ObuFacts; resends: number } & Common)
-  | ({ phase: "await-b4"; obu: ObuFacts; vehicle: VehicleFacts; resends: number } & Common)
+  /** `paidMark`: the payments noted at B2 (ctx.paidMark): B4 asks whether the OBU paid since */
+  | ({ phase: "await-b3"; obu: ObuFacts; resends: number; paidMark: number } & Common)
+  | ({
+      phase: "await-b4";
+      obu: ObuFacts;
+      vehicle: VehicleFacts;
+      resends: number;
+      paidMark: number;
+    } & Common)
   | ({ phase: "await-b5"; debit: DebitFacts } & Common)
   | ({
       phase: "await-b8";

@@ -124,18 +124,22 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   // already traded; a lookup that fails does not turn a vehicle that just paid into a stop (it passed its
   // check then)
   const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
+  // B4 asks whether the OBU paid after this (the booth charging the vehicle's case meanwhile)
+  const paidMark = ctx.paidMark();
   let a: StatusListAnswer;
   try {
     a = ctx.lookup({ obuId: contractSerial });
   } catch (e) {
-    if (traded) return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
+    if (traded)
+      return alreadyTraded(obuId, `OBU ${contractSerial} re-read within the recent-trade window`, ctx);
     return stop("STATUS_LIST_FAILED", { ...p, extra: lookupFailure(e, "obu") }, ctx);
   }
   const versions = a.versions;
   if (a.listed) {
     return stop("OBU_ON_STATUS_LIST", { ...p, versions, extra: { statusList: a.entry ?? null } }, ctx);
   }
-  if (traded) return alreadyTraded(obuId, `OBU ${contractSerial}`, ctx);
+  if (traded)
+    return alreadyTraded(obuId, `OBU ${contractSerial} re-read within the recent-trade window`, ctx);
   const warnings = status.batteryLow ? ["OBU_BATTERY_LOW"] : [];
   if (a.health) warnings.push(listHealthCode(a.health));
   return {
@@ -143,6 +147,7 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
       phase: "await-b3",
       obu,
       resends: 0,
+      paidMark,
       versions,
       warnings,
       ...(a.checked === false ? { unchecked: true as const } : {}),
@@ -205,7 +210,7 @@ function onAwaitB3(s: Extract<ObuState, { phase: "await-b3" }>, ev: ObuEvent, ct
   const vehicle: VehicleFacts = { plate: v.plate, plateColor: v.plateColor, vehicleClass: v.vehicleClass };
   if (!isVehicleClass(v.vehicleClass)) return stop("VEHICLE_CLASS_INVALID", { ...p, vehicle }, ctx);
   return {
-    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, ...commonOf(s) },
+    state: { phase: "await-b4", obu: s.obu, vehicle, resends: 0, paidMark: s.paidMark, ...commonOf(s) },
     effects: [
       {
         kind: "reply",
@@ -248,14 +253,18 @@ function onAwaitB4(s: AwaitB4, ev: ObuEvent, ctx: MachineCtx): Transition {
   if (refused) return refused;
   // the list before the recent-trade pass: a card listed since it paid here (in this OBU or, as the pass
   // matches the card alone, in another) is stopped, never passed as already traded; a lookup that fails
-  // does not turn a card that just paid into a stop
-  const traded = ctx.recentlyTraded({ cardId: card.cardId });
+  // does not turn a card that just paid into a stop. The OBU is asked again too: its trip paid since its
+  // B2 (the booth charging the vehicle's case, with another card, finished meanwhile: src/booth/charge.ts)
+  // is not debited a second time, whatever recentTradeWindowMs is (trade-guards.ts paidSince)
+  const traded = ctx.recentlyTraded({ cardId: card.cardId })
+    ? `card ${card.cardId} re-read within the recent-trade window`
+    : ctx.paidSince({ obuSerial: s.obu.obuSerial }, s.paidMark)
+      ? `OBU ${s.obu.obuSerial} paid since its B2`
+      : null;
   const listed = listAtB4(s, card, { ...p, card }, ctx);
   if ("stop" in listed)
-    return traded && listed.lookupFailed
-      ? alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx)
-      : listed.stop;
-  if (traded) return alreadyTraded(s.obu.obuId, `card ${card.cardId}`, ctx);
+    return traded !== null && listed.lookupFailed ? alreadyTraded(s.obu.obuId, traded, ctx) : listed.stop;
+  if (traded !== null) return alreadyTraded(s.obu.obuId, traded, ctx);
   const priced = priceAtB4(s, card, listed.ok.parts, ctx);
   if ("stop" in priced) return priced.stop;
   return debitAtB4(s, card, priced.ok, listed.ok, ev.raw, ctx);
@@ -335,8 +344,11 @@ function cardRefusal(
   return null;
 }
 
-/** An OBU (at B2) or a card (at B4) re-read within the recent-trade window: the configured C2, no record (a note). */
-function alreadyTraded(obuId: string, what: string, ctx: MachineCtx): Transition {
+/**
+ * An OBU (at B2) or a card (at B4) re-read within the recent-trade window, or an OBU whose trip was paid
+ * between its B2 and its B4: the configured C2, no record (a note saying `why`).
+ */
+function alreadyTraded(obuId: string, why: string, ctx: MachineCtx): Transition {
   return {
     state: { phase: "done", kind: "stop", outcome: "ALREADY_TRADED" },
     effects: [
@@ -348,7 +360,7 @@ function alreadyTraded(obuId: string, what: string, ctx: MachineCtx): Transition
       {
         kind: "note",
         code: "ALREADY_TRADED",
-        message: `${what} re-read within the recent-trade window`,
+        message: why,
       },
     ],
   };
@@ -579,7 +591,18 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     const late = ev.info;
     if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
     // the B5 the C8 answered, sent again (another frame of it): not a contradiction, keeps waiting for the B8
-    if (sameB5(late, s.b5)) return { state: s, effects: [] };
+    // (a note: the effect runner logs it)
+    if (sameB5(late, s.b5))
+      return {
+        state: s,
+        effects: [
+          {
+            kind: "note",
+            code: "B5_REPEATED",
+            message: "the B5 the C8 answered, sent again: ignored, waiting for the B8",
+          },
+        ],
+      };
     const v = b5Verdict(sent, late);
     if (v.proves) return success(s, late, ev.raw, null, ctx);
     if (v.why === "incomplete") return { state: s, effects: [] }; // keeps waiting for the B8

@@ -16,6 +16,15 @@
  * recorded (a transaction or a suspect, an ORPHAN_B5 above all), or that debit would be recorded twice.
  * A debit this process recorded is kept with its B5's TAC and serials (recordedB5): that B5 repeated while
  * the OBU's next debit waits for its answer is not that answer.
+ *
+ * Two memories live outside the windows, for a debit already under way:
+ * - which card or OBU paid since a given moment (paidMark / paidSince): each payment noted here (rememberTraded,
+ *   recordedDebit) gets a number, so the OBU machine asks at B4 whether its OBU paid since its B2 (the booth
+ *   charging the vehicle's case meanwhile), whatever `recentTradeWindowMs` is (0 included), and the booth
+ *   asks before its DEBIT whether the case's OBU paid over DSRC since it began (src/booth/card-loop.ts);
+ * - the booth's charge in progress (occupy / vacate): a counted marker `unsettled()` reads, which
+ *   `unsettledHoldMs` does not expire and no `release()` (a DSRC debit of the same card or OBU ending)
+ *   removes: no C6 reaches the card or the case's OBU while the booth may debit them (src/booth/charge.ts).
  */
 import type { TradeResult } from "../rsu/driver.js";
 import type { GuardKey } from "./obu-machine-types.js";
@@ -39,6 +48,12 @@ interface ProofFields {
 
 const proofKey = (r: ProofFields): string | null =>
   r.tac === null ? null : `${r.tac}|${r.iccPaySerial}|${r.psamTransSerial}`.toLowerCase();
+
+/**
+ * How long a payment is kept for paidSince: far longer than a debit under way takes (B2 to B4 is a few
+ * obuTimeoutMs, at most 30 s each: src/config/schema.ts; a booth charge, its reader's timeouts).
+ */
+const PAID_MEMORY_MS = 600_000;
 
 const keysOf = (k: GuardKey): string[] => [
   ...(k.obuSerial ? [`o:${k.obuSerial}`] : []),
@@ -94,6 +109,14 @@ export class TradeGuards {
    * recorded it (proofKey), when noted by this process (noteRecorded; a seeded one has none)
    */
   private readonly debits = new Map<string, { seq: number; at: number; proof: string | null }[]>();
+  /** keys the booth is charging now (occupy), with how many charges hold each */
+  private readonly busy = new Map<string, number>();
+  /** key -> the number of its last payment (paidMark) and when (monotonic), oldest first */
+  private readonly paid = new Map<string, { n: number; at: number }>();
+  /** payments noted so far (paidMark) */
+  private payments = 0;
+  /** the highest payment number dropped from `paid` for its age: a mark older than it cannot be answered */
+  private forgotten = 0;
 
   constructor(private readonly o: TradeGuardOptions) {
     this.traded = new Window(o.recentTradeWindowMs, o.now);
@@ -138,6 +161,7 @@ export class TradeGuards {
    */
   recordedDebit(r: GuardRow, wallNowMs: number): void {
     this.tradedAt(r, this.o.now() - Math.max(0, wallNowMs - r.createdAtMs));
+    this.notePaid(r);
   }
 
   private tradedAt(r: GuardRow, at: number): void {
@@ -150,7 +174,7 @@ export class TradeGuards {
   }
 
   unsettled(k: GuardKey): boolean {
-    return keysOf(k).some((key) => this.held.has(key) || this.pinned.has(key));
+    return keysOf(k).some((key) => this.held.has(key) || this.pinned.has(key) || this.busy.has(key));
   }
 
   /** For the status service and the booth: is this card id or OBU contract serial held as unsettled? */
@@ -160,6 +184,52 @@ export class TradeGuards {
 
   rememberTraded(k: GuardKey): void {
     for (const key of keysOf(k)) this.traded.set(key);
+    this.notePaid(k);
+  }
+
+  /** The number of the last payment noted: a later paidSince(k, mark) says whether k paid after it. */
+  paidMark(): number {
+    return this.payments;
+  }
+
+  /**
+   * Whether this card or OBU paid (a payment noted here) after `mark` (paidMark). A mark older than the
+   * memory (PAID_MEMORY_MS) with payments since that were dropped answers true: it cannot say "not paid".
+   */
+  paidSince(k: GuardKey, mark: number): boolean {
+    if (this.forgotten > mark) return true;
+    return keysOf(k).some((key) => (this.paid.get(key)?.n ?? 0) > mark);
+  }
+
+  private notePaid(k: GuardKey): void {
+    const at = this.o.now();
+    const n = ++this.payments;
+    for (const key of keysOf(k)) {
+      this.paid.delete(key);
+      this.paid.set(key, { n, at });
+    }
+    for (const [key, v] of this.paid) {
+      if (at - v.at <= PAID_MEMORY_MS) break;
+      this.paid.delete(key);
+      this.forgotten = Math.max(this.forgotten, v.n);
+    }
+  }
+
+  /**
+   * The booth is charging this card and OBU (src/booth/charge.ts): they are unsettled until vacate(),
+   * however long that takes, and whatever release() says meanwhile. Counted: each occupy has its vacate.
+   */
+  occupy(k: GuardKey): void {
+    for (const key of keysOf(k)) this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
+  }
+
+  /** The booth's charge of this card and OBU is over (paid, refused, or handed to its recovery). */
+  vacate(k: GuardKey): void {
+    for (const key of keysOf(k)) {
+      const n = (this.busy.get(key) ?? 0) - 1;
+      if (n > 0) this.busy.set(key, n);
+      else this.busy.delete(key);
+    }
   }
 
   /**
@@ -240,7 +310,12 @@ export class TradeGuards {
   }
 
   /** How many keys each memory keeps (expired ones included until they are dropped). */
-  get sizes(): { traded: number; held: number; debitObus: number } {
-    return { traded: this.traded.size, held: this.held.size, debitObus: this.debits.size };
+  get sizes(): { traded: number; held: number; debitObus: number; paid: number } {
+    return {
+      traded: this.traded.size,
+      held: this.held.size,
+      debitObus: this.debits.size,
+      paid: this.paid.size,
+    };
   }
 }

@@ -6,6 +6,7 @@
  * on a pseudo-terminal, one card store).
  */
 import { describe, expect, it, vi } from "vitest";
+import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import type { BoothTestContext } from "./harness.js";
 import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
@@ -226,5 +227,129 @@ describe("the booth asks the journal again after its hold: a DSRC debit of the c
         expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["OBU_NO_CARD"]);
       },
     );
+  });
+});
+
+/**
+ * Review r2 (lane findings 2 and 3): the booth's hold while it debits was the windowed unsettled hold, which
+ * `unsettledHoldMs` expires and any release() of the same key removes; a DSRC payment of the case's OBU
+ * during the charge did not close the case; a DSRC stop of the vehicle during the charge stayed a case after
+ * the booth paid.
+ */
+describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile", () => {
+  /** The lane's records reach the booth on the controller's outcomes (src/lane/effect-runner.ts). */
+  const toBooth = (t: BoothTestContext, record: CommittedRecord): void =>
+    (
+      t.lane.controller as unknown as { outcomesSubject: { next(o: { record: CommittedRecord }): void } }
+    ).outcomesSubject.next({ record });
+  const atMac1 = (t: BoothTestContext, f: () => void) => {
+    let done = false;
+    return t.reader.events$.subscribe((e) => {
+      if (!done && e.type === "reply" && e.name.startsWith("PSAM_APDU") && e.ins.includes(0x70)) {
+        done = true;
+        f();
+      }
+    });
+  };
+
+  it("unsettledHoldMs 0 and a DSRC release of the same card and OBU do not end the booth's hold while it debits", async () => {
+    await boothTest(
+      {
+        transaction: { unsettledHoldMs: 0 },
+        scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const obuSerial = t.records()[0]!.obuSerial!;
+        const g = t.lane.controller.guards;
+        const seen: boolean[] = [];
+        const sub = atMac1(t, () => {
+          // another debit of the card and OBU ending over DSRC (success, untouched, settled) releases them
+          g.release({ cardId: CARD, obuSerial });
+          seen.push(g.isHeld(obuSerial), g.isHeld(CARD));
+        });
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        sub.unsubscribe();
+        // before: the windowed hold, gone (expired, released): a B4 of the OBU then met nothing
+        expect(seen).toEqual([true, true]);
+        expect(g.isHeld(obuSerial)).toBe(false); // given back once the charge ended
+        expect(debitsSent(t)).toBe(1);
+      },
+    );
+  });
+
+  it("the case's OBU paid over DSRC after the booth's check, its intent already gone (unsettledHoldMs 0): CASE_CLOSED, no DEBIT, the case closes", async () => {
+    await boothTest(
+      {
+        transaction: { unsettledHoldMs: 0 },
+        scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const obuSerial = t.records()[0]!.obuSerial!;
+        const sub = atMac1(t, () => {
+          // an RSU debit of card OTHER in the case's OBU, decided and answered paid: its commit deleted its
+          // intent, and the lane noted the payment (src/lane/effect-runner.ts "remember"); its record has
+          // not reached the booth yet
+          const id = t.lane.journal.writeIntent("0badcafe", JSON.stringify({ state: { phase: "await-b5" } }));
+          t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER }, { intentId: id });
+          t.lane.controller.guards.rememberTraded({ obuSerial, cardId: OTHER });
+        });
+        t.reader.present(CARD);
+        // before: the journal held nothing at the booth's last ask: PAID, the trip debited on two cards
+        await t.prompt("CASE_CLOSED");
+        await t.boothIdle();
+        sub.unsubscribe();
+        expect(debitsSent(t)).toBe(0);
+        expect(t.ledger()).toEqual([]);
+        expect(t.lane.journal.openIntents()).toEqual([]);
+        expect(t.lane.booth?.cases()).toEqual([]);
+      },
+    );
+  });
+
+  it("a DSRC payment of the case's OBU reaching the booth while it works on the case: that case gets no DEBIT and closes", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      const sub = atMac1(t, () => {
+        // the record of a DSRC payment the guards were not told of (a late B5 settling a suspect)
+        toBooth(t, t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER }));
+      });
+      t.reader.present(CARD);
+      // before: the desk skipped the case being worked on: PAID
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      sub.unsubscribe();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
+  it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      let stop: CommittedRecord | undefined;
+      const sub = atMac1(t, () => {
+        stop = t.lane.journal.commit({
+          ...sampleRecord(8, "stop"),
+          outcome: "UNSETTLED_DEBIT",
+          obuSerial,
+          cardId: OTHER,
+        });
+        toBooth(t, stop);
+      });
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      sub.unsubscribe();
+      expect(stop).toBeDefined();
+      // before: the UNSETTLED_DEBIT case stayed, and card OTHER on the reader for it paid the trip again
+      expect(t.lane.booth?.cases()).toEqual([]);
+      expect(debitsSent(t)).toBe(1);
+    });
   });
 });

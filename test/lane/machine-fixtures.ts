@@ -26,6 +26,8 @@ export interface Fakes {
   listedCard?: Set<string>;
   traded?: Set<string>;
   unsettled?: Set<string>;
+  /** the payments noted, in order (card ids, OBU serials), as trade-guards.ts paidMark / paidSince count them */
+  paid?: string[];
 }
 
 export function ctxFor(role: "entry" | "exit", f: Fakes = {}, over: Partial<MachineCtx> = {}): MachineCtx {
@@ -65,6 +67,8 @@ export function ctxFor(role: "entry" | "exit", f: Fakes = {}, over: Partial<Mach
           : answer(false, "card", q.cardId ?? ""),
     recentlyTraded: (k) => has(f.traded, k),
     unsettled: (k) => has(f.unsettled, k),
+    paidMark: () => f.paid?.length ?? 0,
+    paidSince: (k, mark) => has(new Set(f.paid?.slice(mark)), k),
     ...over,
   };
 }

@@ -413,8 +413,8 @@ describe("OBU machine: every stop case", () => {
   });
 
   // review finding (status list): the recent-trade pass ran before the lookup, so a card or OBU listed
-  // since it paid here was waved on (请通行) within recentTradeWindowMs: in another OBU too, as the card
-  // pass matches the card alone
+  // since it paid here was stopped as ALREADY_TRADED (no record) within recentTradeWindowMs: in another OBU
+  // too, as the card pass matches the card alone
   it("an OBU or card listed since it traded here is stopped as listed, not waved on as already traded", () => {
     const obu = run(ctxFor("exit", { traded: new Set([OBU_SERIAL]), listedObu: new Set([OBU_SERIAL]) }), [
       E.obu(),
@@ -427,6 +427,34 @@ describe("OBU machine: every stop case", () => {
     ]);
     expect(card.state).toMatchObject({ phase: "done", outcome: "CARD_ON_STATUS_LIST" });
     expect(commits(card.effects)).toMatchObject([{ kind: "stop", outcome: "CARD_ON_STATUS_LIST" }]);
+  });
+
+  // review finding (r2 lane 1): B4 asked whether the OBU was held, not whether it paid since its B2: the
+  // booth's charge of the vehicle's case (another card), paid between this OBU's B2 and B4, gave back its
+  // hold, and the B4 of the card in the OBU got a C6: one trip, two debits
+  it("an OBU whose trip was paid between its B2 and its B4 (the booth, with another card) gets no debit, whatever the recent-trade window", () => {
+    for (const traded of [new Set<string>(), new Set([OBU_SERIAL])]) {
+      // traded empty: recentTradeWindowMs 0 (the window remembers nothing); else the window has the OBU
+      const f = { traded: new Set<string>(), paid: ["43010000000000000001"] };
+      const ctx = ctxFor("exit", f);
+      let t = transition({ phase: "idle" }, E.obu(), ctx);
+      t = transition(t.state, E.veh(), ctx);
+      // the booth's paid charge of the vehicle's case: rememberTraded of its card and the OBU
+      f.paid.push("43019999999999999999", OBU_SERIAL);
+      for (const id of traded) f.traded.add(id);
+      t = transition(t.state, E.card(), ctx);
+      expect(t.state).toEqual({ phase: "done", kind: "stop", outcome: "ALREADY_TRADED" });
+      expect(replies(t.effects)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+      expect(t.effects).toContainEqual({
+        kind: "note",
+        code: "ALREADY_TRADED",
+        message: `OBU ${OBU_SERIAL} paid since its B2`,
+      });
+      expect(commits(t.effects)).toEqual([]);
+    }
+    // a payment of the OBU before its B2 is the B2's business (the recent-trade window), not the B4's
+    const before = ctxFor("exit", { paid: [OBU_SERIAL] });
+    expect(run(before, [E.obu(), E.veh(), E.card()]).state.phase).toBe("await-b5");
   });
 
   it("a heartbeat-like or unrelated event in idle does nothing", () => {
@@ -739,9 +767,17 @@ describe("OBU machine: an answer proves only the debit it agrees with (review fi
     // another RSCTL/SEQ: other bytes on the wire, the same answer
     const again = transition(r.state, { kind: "trade", info: { ...bad }, raw: "b5raw-seq2" }, exit);
     expect(again.state).toBe(r.state);
-    expect(again.effects).toEqual([]);
+    // no reply, no record: a note the effect runner logs
+    const ignored = [
+      {
+        kind: "note",
+        code: "B5_REPEATED",
+        message: "the B5 the C8 answered, sent again: ignored, waiting for the B8",
+      },
+    ];
+    expect(again.effects).toEqual(ignored);
     // the very same bytes, too
-    expect(transition(r.state, E.trade(bad), exit).effects).toEqual([]);
+    expect(transition(r.state, E.trade(bad), exit).effects).toEqual(ignored);
     // ... and the B8 it waited for still settles it
     expect(transition(again.state, E.tac(), exit).state).toMatchObject({ kind: "transaction" });
   });

@@ -85,3 +85,55 @@ describe("TradeGuards: the recorded debits of each OBU (the RSU repeating a B5)"
     expect(g.recordedB5(b5())).toBe(false);
   });
 });
+
+describe("TradeGuards: payments since a mark, and the booth's charge marker", () => {
+  const OBU = "4301010000000042";
+  const CARD = "43012200000000000001";
+
+  it("says whether a card or OBU paid after a mark, with recentTradeWindowMs and unsettledHoldMs 0", () => {
+    const { g, clock } = guards();
+    g.rememberTraded({ obuSerial: OBU });
+    const mark = g.paidMark();
+    expect(g.paidSince({ obuSerial: OBU }, mark)).toBe(false); // paid before the mark
+    clock.now += 1;
+    g.rememberTraded({ cardId: CARD, obuSerial: OBU });
+    clock.now += 1;
+    expect(g.recentlyTraded({ obuSerial: OBU })).toBe(false); // the window keeps nothing
+    expect(g.paidSince({ obuSerial: OBU }, mark)).toBe(true);
+    expect(g.paidSince({ cardId: CARD }, mark)).toBe(true);
+    expect(g.paidSince({ obuSerial: "4301010000000043" }, mark)).toBe(false);
+    // a settlement by hand recorded now is a payment too
+    const m2 = g.paidMark();
+    g.recordedDebit(
+      { obuId: "a1b2c3d4", seq: 9, obuSerial: "4301010000000043", cardId: null, createdAtMs: 0 },
+      5,
+    );
+    expect(g.paidSince({ obuSerial: "4301010000000043" }, m2)).toBe(true);
+  });
+
+  it("a mark older than the payments' memory, with payments dropped since, answers paid (never a wrong 'not paid')", () => {
+    const { g, clock } = guards();
+    const mark = g.paidMark();
+    g.rememberTraded({ obuSerial: "4301010000000043" });
+    clock.now += 600_001;
+    g.rememberTraded({ obuSerial: "4301010000000044" }); // drops the first
+    expect(g.paidSince({ obuSerial: OBU }, mark)).toBe(true);
+    expect(g.paidSince({ obuSerial: OBU }, g.paidMark())).toBe(false);
+  });
+
+  it("the booth's charge marker holds until its vacate: unsettledHoldMs 0 and release() do not end it; counted", () => {
+    const { g, clock } = guards();
+    const key = { cardId: CARD, obuSerial: OBU };
+    g.occupy(key);
+    g.occupy({ obuSerial: OBU });
+    clock.now += 1_000;
+    g.release(key); // a DSRC debit of the same card and OBU ending
+    expect(g.unsettled({ obuSerial: OBU })).toBe(true);
+    expect(g.isHeld(CARD)).toBe(true);
+    g.vacate(key);
+    expect(g.isHeld(CARD)).toBe(false);
+    expect(g.isHeld(OBU)).toBe(true); // the other occupy still holds it
+    g.vacate({ obuSerial: OBU });
+    expect(g.isHeld(OBU)).toBe(false);
+  });
+});
