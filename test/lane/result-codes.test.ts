@@ -11,7 +11,8 @@ import { parseLaneConfig } from "../../src/config/index.js";
 import { createRsuCodec } from "../../src/rsu/driver-codec.js";
 import { DEFAULT_RESULT_CODES, resultCodeTable } from "../../src/rsu/result-codes.js";
 
-const WIRE = { seq: 0x18, raw: Buffer.alloc(0) } as unknown as WireFrame;
+// a frame that fits its declaration: no surplus bytes, nothing for the layout check (src/rsu/layout-check.ts)
+const WIRE = { seq: 0x18, raw: Buffer.alloc(0), data: Buffer.alloc(0) } as unknown as WireFrame;
 
 function classOf(variant: "legacy" | "national", type: "B5" | "B8", errorCode: number, codes?: object) {
   const dialect = defaultDialect(variant);
