@@ -8,6 +8,8 @@
  *   the CPU up (slept on a lock or a disk read) / was preempted by another thread.
  * - `waitUs`: time it was runnable and waiting for a CPU another thread had (`/proc/thread-self/schedstat`
  *   field 2, added when the thread gets its CPU back, so exact once it runs again).
+ * - `minorFaults` / `majorFaults`: its page faults (`/proc/thread-self/stat` fields 10 and 12): a minor
+ *   one maps a page already in memory (on its CPU, no switch), a major one waits for a disk read.
  * - `gcUs`: the GC pauses of this thread that overlap the slow lookup itself.
  *
  * A lookup whose batch shows no switch and no wait never left its CPU as far as this kernel knows: the
@@ -33,13 +35,15 @@ export interface SlowLookup {
   waitUs: number;
   voluntary: number;
   involuntary: number;
+  minorFaults: number;
+  majorFaults: number;
   /** GC pauses of this thread overlapping the lookup */
   gcUs: number;
 }
 
 const VOL = Buffer.from("\nvoluntary_ctxt_switches:");
 const INVOL = Buffer.from("\nnonvoluntary_ctxt_switches:");
-const FIELDS = 4; // wait ns, voluntary, involuntary, valid (1/0)
+const FIELDS = 6; // wait ns, voluntary, involuntary, valid (1/0), minor faults, major faults
 
 /** The number of decimal digits from `at` (spaces and tabs skipped first); -1 when there is none. */
 function numberAt(b: Buffer, at: number, end: number): number {
@@ -61,6 +65,8 @@ export class SlowLookupAccounting {
   readonly slow: SlowLookup[] = [];
   private readonly sched: number;
   private readonly status: number;
+  private readonly stat: number;
+  private readonly statBuf = Buffer.alloc(1024);
   private readonly schedBuf = Buffer.alloc(128);
   private readonly statusBuf = Buffer.alloc(4096);
   private readonly before = new Float64Array(FIELDS);
@@ -83,16 +89,19 @@ export class SlowLookupAccounting {
   ) {
     let sched = -1;
     let status = -1;
+    let stat = -1;
     try {
       sched = openSync("/proc/thread-self/schedstat", "r");
       status = openSync("/proc/thread-self/status", "r");
+      stat = openSync("/proc/thread-self/stat", "r");
     } catch {
-      if (sched >= 0) closeSync(sched);
+      for (const fd of [sched, status]) if (fd >= 0) closeSync(fd);
       sched = -1;
       status = -1;
     }
     this.sched = sched;
     this.status = status;
+    this.stat = stat;
     this.available = sched >= 0;
     this.obs = new PerformanceObserver((l) => {
       for (const e of l.getEntries()) this.gcs.push(e.startTime, e.startTime + e.duration);
@@ -125,6 +134,8 @@ export class SlowLookupAccounting {
       waitUs: delta(0) / 1000,
       voluntary: delta(1),
       involuntary: delta(2),
+      minorFaults: delta(4),
+      majorFaults: delta(5),
       gcUs: -1, // filled in by finish(): the observer delivers GC entries after the loop yields
     });
   }
@@ -145,6 +156,7 @@ export class SlowLookupAccounting {
     }
     if (this.sched >= 0) closeSync(this.sched);
     if (this.status >= 0) closeSync(this.status);
+    if (this.stat >= 0) closeSync(this.stat);
     return this.slow;
   }
 
@@ -159,7 +171,20 @@ export class SlowLookupAccounting {
     const iv = this.statusBuf.indexOf(INVOL);
     const vol = v < 0 || v >= m ? -1 : numberAt(this.statusBuf, v + VOL.length, m);
     const invol = iv < 0 || iv >= m ? -1 : numberAt(this.statusBuf, iv + INVOL.length, m);
-    if (wait < 0 || vol < 0 || invol < 0) return;
+    // stat: "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt ..."; comm may hold
+    // spaces, so the fields count from its closing parenthesis
+    const k = readSync(this.stat, this.statBuf, 0, this.statBuf.length, 0);
+    const close = this.statBuf.lastIndexOf(0x29, k);
+    const fieldAt = (n: number): number => {
+      let at = close + 1;
+      for (let f = 0; f < n && at >= 0; f++) at = this.statBuf.indexOf(0x20, at + 1);
+      return at < 0 || at >= k ? -1 : numberAt(this.statBuf, at + 1, k);
+    };
+    const minflt = close < 0 ? -1 : fieldAt(7); // counted from ")": state 0, ppid 1 ... flags 6, minflt 7, majflt 9
+    const majflt = close < 0 ? -1 : fieldAt(9);
+    if (wait < 0 || vol < 0 || invol < 0 || minflt < 0 || majflt < 0) return;
+    into[4] = minflt;
+    into[5] = majflt;
     into[0] = wait;
     into[1] = vol;
     into[2] = invol;
@@ -180,7 +205,7 @@ export function describeSlow(slow: readonly SlowLookup[], most = 3): string {
           s.voluntary === 0 && s.involuntary === 0 && s.waitUs === 0
             ? "never left its CPU"
             : `in its batch of ${r(s.batchUs)} us: ${r(s.voluntary)} voluntary and ${r(s.involuntary)} involuntary switches, ${r(s.waitUs)} us waiting for a CPU`
-        }; GC ${r(s.gcUs)} us)`,
+        }; page faults ${r(s.minorFaults)} minor, ${r(s.majorFaults)} major; GC ${r(s.gcUs)} us)`,
     )
     .join("; ");
 }
