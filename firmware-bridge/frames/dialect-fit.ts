@@ -169,12 +169,6 @@ export function dialectsFittingShorter(
   return fits;
 }
 
-/** The single layout settings that explain a frame's length: longer (`dialectsFitting`) or shorter. */
-export function layoutFits(data: Buffer, d: Dialect): DialectFit[] {
-  const longer = dialectsFitting(data, d);
-  return longer.length > 0 ? longer : dialectsFittingShorter(data, d);
-}
-
 /**
  * "with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (...)", "with b4Ef04:
  * true 91 of the 93 surplus bytes are explained: check ...", or "no single dialect setting explains the
