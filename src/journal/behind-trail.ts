@@ -118,6 +118,11 @@ export class BehindTrail {
     return this.stored.suspects;
   }
 
+  /** The ids of the open debit intents kept (not recovered until an operator resolves each), oldest first. */
+  intentIds(): number[] {
+    return this.stored.intents.map((i) => i.id);
+  }
+
   /** The seq of a kept suspect naming this card id or OBU contract serial, or null. */
   suspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null {
     return (

@@ -482,14 +482,24 @@ export class Journal implements Outbox {
    * recording its debit once (its answer, or a suspect). Durable on return, in one transaction with
    * meta.behind_trail. Refused (E607, nothing changed) for an id that is not such an intent.
    */
+  resolveKeptIntent(id: number, how: "resolved" | "recover"): DebitIntent {
+    return this.behind.resolveIntent(this.intents, id, how);
+  }
+
   /** The unsettled suspects this file lacks that it keeps from the audit trail (./behind-trail.ts), oldest first. */
   keptSuspects(): readonly TrailOnlySuspect[] {
     this.h.assertOpen();
     return this.behind.suspects();
   }
 
-  resolveKeptIntent(id: number, how: "resolved" | "recover"): DebitIntent {
-    return this.behind.resolveIntent(this.intents, id, how);
+  /**
+   * The ids of the open debit intents kept because the file was found behind the audit trail (not
+   * recovered, their cards and OBUs held, until an operator resolves each: resolveKeptIntent). From
+   * memory: for the status snapshot, which must not read the file.
+   */
+  keptIntentIds(): number[] {
+    this.h.assertOpen();
+    return this.behind.intentIds();
   }
 
   commitMany(recs: readonly NewLaneRecord[]): CommittedRecord[] {

@@ -113,6 +113,27 @@ export interface JournalView {
   lastSeq: number;
   /** the last durable commit's duration, ms (WAL + FULL: one fsync) */
   lastCommitMs: number | null;
+  /**
+   * What this journal.db keeps since it was found behind the audit trail (docs/journal.md, "A journal
+   * behind the audit trail"), until an operator settles or resolves each: the unsettled suspects it lacks,
+   * rebuilt from the trail's entries (their cards and OBUs held: `etc-lane journal settle SEQ`), and the ids
+   * of the open debit intents it does not recover (`etc-lane journal resolve-intent ID`). Empty lists on a
+   * journal never found behind.
+   */
+  keptBehindTrail: {
+    suspects: {
+      seq: number;
+      tradeId: string;
+      cardId: string | null;
+      obuSerial: string | null;
+      plate: string | null;
+      /** fen */
+      amount: number;
+      /** when the suspect was recorded (the trail entry's local time with its offset) */
+      recordedAt: string;
+    }[];
+    intents: number[];
+  };
 }
 
 /** The booth at work (src/booth/booth.ts status()): what the collector sees, what it did since start. */

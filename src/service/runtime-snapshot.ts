@@ -183,7 +183,10 @@ function errorCode(e: unknown): string | null {
   return typeof c === "string" ? c : null;
 }
 
-/** `journal`: its health (and why not), last seq, and the last vehicle's durable commit time. */
+/**
+ * `journal`: its health (and why not), last seq, the last vehicle's durable commit time, and what it keeps
+ * since it was found behind the audit trail (from memory).
+ */
 export function journalView(j: LaneRuntime["journal"], lastCommitMs: number | null): JournalView {
   const h = j.health();
   const e = h.healthy ? null : (h.error ?? null);
@@ -192,6 +195,18 @@ export function journalView(j: LaneRuntime["journal"], lastCommitMs: number | nu
     error: e ? { code: e.code, message: e.message, at: Date.parse(e.at) } : null,
     lastSeq: j.lastSeq(),
     lastCommitMs,
+    keptBehindTrail: {
+      suspects: j.keptSuspects().map((k) => ({
+        seq: k.jseq,
+        tradeId: k.tradeId,
+        cardId: k.cardId,
+        obuSerial: k.obuSerial,
+        plate: k.plate,
+        amount: k.amount,
+        recordedAt: k.recordedAt,
+      })),
+      intents: j.keptIntentIds(),
+    },
   };
 }
 

@@ -19,6 +19,7 @@ import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
+import { journalView } from "../../src/service/runtime-snapshot.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
 import { entries, openBoundTrail, openLaneJournal, restartAlarms, tempDir, verifyLane } from "./helpers.js";
@@ -171,7 +172,7 @@ describe("journal.db behind the audit trail", () => {
     copyJournal(dir, backup.dir);
     l = openBoundTrail(dir);
     // after the backup: a suspect left unsettled (seq 3), a suspect settled (seq 4), a transaction (seq 5)
-    l.journal.commit(sampleRecord(3, "suspect"));
+    const c3 = l.journal.commit(sampleRecord(3, "suspect"));
     l.journal.commit(sampleRecord(4, "suspect"));
     l.journal.settle(4, {
       kind: "stop",
@@ -196,6 +197,21 @@ describe("journal.db behind the audit trail", () => {
     expect(again.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
     expect(again.journal.openSuspectOf({ obuSerial: s3.obuSerial })).toBe(3);
     expect(again.journal.openSuspectOf({ cardId: s4.cardId, obuSerial: s4.obuSerial })).toBeNull();
+    // what /status and `etc-lane status` show of it (the journal's part of the snapshot)
+    expect(journalView(again.journal, null).keptBehindTrail).toEqual({
+      suspects: [
+        {
+          seq: 3,
+          tradeId: c3.tradeId,
+          cardId: s3.cardId,
+          obuSerial: s3.obuSerial,
+          plate: s3.plate,
+          amount: s3.amount,
+          recordedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        },
+      ],
+      intents: [],
+    });
     await again.close();
     // and at every later start
     const third = openBoundTrail(dir);
@@ -285,6 +301,7 @@ describe("journal.db behind the audit trail", () => {
       expect(lane.journal.lastSeq()).toBe(paid.seq);
       expect(lane.journal.openIntents().map((i) => i.id)).toEqual([intentId]);
       expect(lane.journal.openIntentOf({ cardId: CARD })).toBe(intentId);
+      expect(journalView(lane.journal, null).keptBehindTrail).toEqual({ suspects: [], intents: [intentId] });
     } finally {
       await lane.close();
     }

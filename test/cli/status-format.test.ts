@@ -1,4 +1,4 @@
-/** `etc-lane status` for a person (src/cli/commands/status.ts formatStatus): the status-list row. */
+/** `etc-lane status` for a person (src/cli/commands/status.ts formatStatus) and the page's cards (src/service/page/render.ts). */
 import { expect, it } from "vitest";
 import { formatStatus } from "../../src/cli/commands/status.js";
 import { renderState } from "../../src/service/page/render.js";
@@ -75,4 +75,35 @@ it("the page's RSU frames line names echoes of the lane's own frames and answers
   expect(quiet).not.toContain("echoes");
   s.rsu.counters = { ...s.rsu.counters, echoes: 4, failedAnswerWrites: 2 };
   expect(renderState(s, [], null)).toMatch(/· bad 2 · reconnects \d+ · echoes 4 · answers not written 2</);
+});
+
+it("what a journal found behind the audit trail keeps is named, with the command that releases each, card masked", () => {
+  const s = baseSnapshot();
+  expect(formatStatus(s)).not.toMatch(/Kept (suspect|intent)/);
+  expect(renderState(s, [], null)).not.toContain("kept-behind-trail");
+  s.journal.keptBehindTrail = {
+    suspects: [
+      {
+        seq: 41,
+        tradeId: "430101020326120600041",
+        cardId: "43010000000000009001",
+        obuSerial: "4301000000000077",
+        plate: null,
+        amount: 1250,
+        recordedAt: "2026-12-06T10:00:00.000+08:00",
+      },
+    ],
+    intents: [7],
+  };
+  const lines = formatStatus(s).split("\n");
+  expect(lines.find((l) => l.startsWith("Kept suspect"))).toMatch(
+    /^Kept suspect +seq 41 +not in journal\.db .*: 430101020326120600041, card 4301\*{12}9001, OBU 4301000000000077, 12\.50 yuan, recorded 2026-12-06T10:00:00\.000\+08:00; held until `etc-lane journal settle 41`$/,
+  );
+  expect(lines.find((l) => l.startsWith("Kept intent"))).toMatch(
+    /^Kept intent +id 7 +.*`etc-lane journal resolve-intent 7 --resolved\|--recover`$/,
+  );
+  expect(formatStatus(s, { fullIds: true })).toContain("card 43010000000000009001");
+  expect(renderState(s, [], null)).toMatch(
+    /data-testid="kept-behind-trail">suspects 41 \(journal settle\); intents 7 \(journal resolve-intent\)</,
+  );
 });

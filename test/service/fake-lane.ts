@@ -76,7 +76,13 @@ export function baseSnapshot(at = T0): LaneSnapshot {
       lastSuccessAt: at - 2000,
       lastError: null,
     },
-    journal: { healthy: true, error: null, lastSeq: 300, lastCommitMs: 1.2 },
+    journal: {
+      healthy: true,
+      error: null,
+      lastSeq: 300,
+      lastCommitMs: 1.2,
+      keptBehindTrail: { suspects: [], intents: [] },
+    },
     booth: {
       cases: [
         {

@@ -138,8 +138,30 @@ function deviceRows(s: LaneSnapshot): Row[] {
   return rows;
 }
 
+/**
+ * What the journal keeps since it was found behind the audit trail, one row each, with the command that
+ * releases it (docs/journal.md, "A journal behind the audit trail"); none on a journal never found behind.
+ */
+function keptBehindTrailRows(s: LaneSnapshot, { card }: Show): Row[] {
+  const k = s.journal.keptBehindTrail;
+  return [
+    ...k.suspects.map((x) => [
+      "Kept suspect",
+      `seq ${x.seq}`,
+      `not in journal.db (restored behind the trail): ${x.tradeId}, card ${card(x.cardId)}, OBU ${x.obuSerial ?? "-"}, ` +
+        `${yuan(x.amount)} yuan, recorded ${x.recordedAt}; held until \`etc-lane journal settle ${x.seq}\``,
+    ]),
+    ...k.intents.map((id) => [
+      "Kept intent",
+      `id ${id}`,
+      `debit intent from before the restore, not recovered; its card and OBU held until, on the stopped lane, \`etc-lane journal resolve-intent ${id} --resolved|--recover\``,
+    ]),
+  ];
+}
+
 /** The upload queue, the journal and the vehicles in flight. */
-function queueRows(s: LaneSnapshot, { t }: Show): Row[] {
+function queueRows(s: LaneSnapshot, show: Show): Row[] {
+  const { t } = show;
   const u = s.uplink;
   // the batch size in use: below the configured one after uploads that failed (docs/station-api.md, "A
   // batch the station does not take")
@@ -159,6 +181,7 @@ function queueRows(s: LaneSnapshot, { t }: Show): Row[] {
       `last seq ${s.journal.lastSeq}, last commit ${ms3(s.journal.lastCommitMs)}` +
         (s.journal.error ? `; ${s.journal.error.code}: ${s.journal.error.message}` : ""),
     ],
+    ...keptBehindTrailRows(s, show),
     ["In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", ")],
   ];
 }

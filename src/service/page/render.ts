@@ -241,6 +241,7 @@ export function renderState(
             ? ` <span class="code" data-testid="journal-error">${esc(maskCardIds(`${j.error.code}: ${j.error.message}`))}</span>`
             : ""),
       ],
+      ...keptBehindTrailRows(j),
       [bi("在途", "in flight"), esc(s.inFlight.length)],
       [bi("车辆", "vehicles"), esc(s.counters.vehicles ?? "-")],
       [
@@ -256,6 +257,26 @@ export function renderState(
     `<div class="grid">${uplink}${statusList}${verifyCard}</div>` +
     renderBooth(s)
   );
+}
+
+/**
+ * What journal.db keeps since it was found behind the audit trail (docs/journal.md, "A journal behind the
+ * audit trail"): a row only when something is kept, naming the suspects' seqs and the intents' ids, whose
+ * cards and OBUs stay held until an operator settles or resolves each.
+ */
+function keptBehindTrailRows(j: LaneSnapshot["journal"]): [string, string][] {
+  const k = j.keptBehindTrail;
+  if (k.suspects.length === 0 && k.intents.length === 0) return [];
+  const parts = [
+    ...(k.suspects.length ? [`suspects ${k.suspects.map((x) => x.seq).join(", ")} (journal settle)`] : []),
+    ...(k.intents.length ? [`intents ${k.intents.join(", ")} (journal resolve-intent)`] : []),
+  ];
+  return [
+    [
+      bi("恢复后保留", "kept behind trail"),
+      `<span class="badge bad">${bi("卡被冻结", "cards held")}</span> <span data-testid="kept-behind-trail">${esc(parts.join("; "))}</span>`,
+    ],
+  ];
 }
 
 function renderBooth(s: LaneSnapshot): string {
