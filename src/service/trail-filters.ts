@@ -61,6 +61,8 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   "audit.gap",
   "audit.journal-gap",
   "audit.journal-behind",
+  // the lane's background verify (src/audit/verify-alarm.ts)
+  "audit.verify-ok",
   // the booth (src/booth/)
   "booth.case",
   "booth.evidence",
