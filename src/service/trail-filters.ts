@@ -54,6 +54,7 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   // the trail itself (src/audit/trail.ts, recovery.ts, checkpoint.ts)
   CHECKPOINT_TYPE,
   "audit.rollback",
+  "audit.station-behind",
   "audit.retention",
   "audit.damaged",
   "audit.head-mismatch",
