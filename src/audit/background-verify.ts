@@ -14,11 +14,16 @@
  * under way is done (`sealPending`), up to VERIFY_RUNS_MAX runs, and only the last run's result counts
  * (an entry the lane is not sealing, one appended by someone else, is named again each time). Verify
  * itself excuses nothing for it: anyone can set the head copy back.
+ *
+ * A change of verdict (the first failed result since start or since an intact one, an intact one after a
+ * failed one) is written into the trail (./verify-alarm.ts), once per change.
  */
 import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { startModuleWorker } from "../module-worker.js";
 import { backgroundCpus } from "../threads.js";
+import type { AuditAppender } from "./events.js";
+import { type VerifyEntryWritten, VerifyResultEntries } from "./verify-alarm.js";
 import type { VerifyJob, VerifySummary } from "./verify-worker.js";
 
 function spawn(): Worker {
@@ -66,8 +71,13 @@ export interface BackgroundVerifyOptions extends VerifyJob {
   /** then every this often; 0: only the first and runNow() */
   intervalMs: number;
   logger?: Logger;
-  /** each result (the lane raises AUDIT_VERIFY_FAILED on a failed one) */
-  onResult?: (s: VerifySummary) => void;
+  /**
+   * the lane's trail (the one verified): a change of verdict is written into it (./verify-alarm.ts: a
+   * `lane.alarm` AUDIT_VERIFY_FAILED, an `audit.verify-ok`); absent: nothing written
+   */
+  trail?: AuditAppender;
+  /** each result, with the entry it wrote into `trail` (null: none, the verdict did not change) */
+  onResult?: (s: VerifySummary, wrote: VerifyEntryWritten) => void;
 }
 
 export class BackgroundVerify {
@@ -79,9 +89,11 @@ export class BackgroundVerify {
   private readonly closing: Promise<void>;
   private endWait: () => void = () => undefined;
   private readonly log: Logger;
+  private readonly entries: VerifyResultEntries | null;
 
   constructor(private readonly o: BackgroundVerifyOptions) {
     this.log = (o.logger ?? silentLogger).child({ module: "audit-verify" });
+    this.entries = o.trail ? new VerifyResultEntries(o.trail) : null;
     this.closing = new Promise<void>((resolve) => {
       this.endWait = resolve;
     });
@@ -138,8 +150,17 @@ export class BackgroundVerify {
         this.lastResult = s;
         if (s.ok) this.log.info({ range: s.range, ms: Math.round(s.ms) }, "audit verify: intact");
         else this.log.error({ problem: s.problem }, "audit verify FAILED");
+        let wrote: VerifyEntryWritten = null;
         try {
-          this.o.onResult?.(s);
+          wrote = this.entries?.note(s) ?? null;
+        } catch (e) {
+          this.log.warn(
+            { err: (e as Error).message },
+            "audit verify: its result could not be written to the trail",
+          );
+        }
+        try {
+          this.o.onResult?.(s, wrote);
         } catch (e) {
           this.log.warn({ err: (e as Error).message }, "audit verify result callback failed");
         }

@@ -9,7 +9,9 @@
  * - `audit-key.pem` missing while `audit-key.pub.pem` is there, or while the trail holds a checkpoint (or
  *   the station's word on one), is refused, naming the missing file and the key id to restore;
  * - `audit-key.pem` whose public key is not `audit-key.pub.pem`'s is refused too (one of them was replaced),
- *   as is a key file that cannot be read (as before).
+ *   as is a key file that cannot be read (as before);
+ * - `audit-key.pem` whose key id is not the one the trail's newest checkpoint names is refused, whether
+ *   `audit-key.pub.pem` agrees with it (both replaced) or is missing (it is not written from a foreign key).
  * A key is created only where nothing shows one existed: the data directory's first start.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
@@ -45,7 +47,8 @@ export interface PriorKey {
 
 /**
  * The newest checkpoint in the trail `dir` (its key id), else the station's word on one in the spool: a
- * key signed already. Read only when `audit-key.pem` is missing.
+ * key signed already. Read when `audit-key.pem` is missing (to refuse a new key) and when it is loaded (to
+ * refuse one whose key id is not the newest checkpoint's).
  */
 export function priorKeyInTrail(dir: string, spool: Pick<AuditSpool, "witness">): PriorKey | null {
   const cp = findLastCheckpoint(listSegments(dir));
@@ -75,7 +78,7 @@ function refuse(path: string, message: string): EtcError {
 /**
  * The lane's key in `dataDir`: loaded, or created on the first start (nothing shows a key: no public key
  * file and `prior()` null). Throws E623 naming the file when the key is missing beside an older one,
- * does not match the public key beside it, or cannot be read.
+ * does not match the public key beside it or the key id `prior()` names, or cannot be read.
  */
 export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | null = () => null): LaneKey {
   const privPath = join(dataDir, AUDIT_KEY_FILE);
@@ -86,7 +89,8 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
   const present = (path: string): boolean => existsSync(path) && statSync(path).size > 0;
   const besideId = present(pubPath) ? publicKeyIdIn(pubPath) : null;
   let privateKey: KeyObject;
-  if (present(privPath)) privateKey = readPrivateKey(privPath);
+  const loaded = present(privPath);
+  if (loaded) privateKey = readPrivateKey(privPath);
   else {
     const shown: PriorKey | null = besideId !== null ? { keyId: besideId, where: pubPath } : prior();
     if (shown !== null)
@@ -117,6 +121,16 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
     throw refuse(
       privPath,
       `audit key ${privPath} is key ${keyId}, but ${pubPath} holds key ${besideId}: one of them was replaced; ` +
+        'put back the pair the trail\'s checkpoints are signed with (docs/audit.md, "Keys")',
+    );
+  // a key pair that agrees with itself is still refused when the trail's newest checkpoint names another
+  // key: both files replaced, or the private key replaced with the public key file gone (which would
+  // otherwise be written again from the foreign key)
+  const signed = loaded ? prior() : null;
+  if (signed?.keyId != null && signed.keyId !== keyId)
+    throw refuse(
+      privPath,
+      `audit key ${privPath} is key ${keyId}, but ${signed.where} is signed with key ${signed.keyId}: ` +
         'put back the pair the trail\'s checkpoints are signed with (docs/audit.md, "Keys")',
     );
   if (besideId === null) {

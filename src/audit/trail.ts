@@ -328,6 +328,11 @@ export class AuditTrail {
         this.append({ type: "audit.rollback", severity: "alarm", message, data });
         this.alarm("AUDIT_ROLLBACK", message);
       },
+      onStationBehind: (message, data) => {
+        // the lane's trail is intact: a warning, which audit verify does not count as a failure
+        this.append({ type: "audit.station-behind", severity: "warn", message, data });
+        this.log.warn({ station: data.station }, message);
+      },
     });
   }
 

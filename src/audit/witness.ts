@@ -30,6 +30,19 @@ import type { AuditSpool, WitnessRecord } from "./spool.js";
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
 
+/** The signed checkpoints in a segment file's bytes, in order (a torn last line, a malformed one: skipped). */
+function* checkpointsIn(buf: Buffer): Generator<{ seq: number; cp: SignedCheckpoint }> {
+  for (let at = buf.indexOf(CHECKPOINT_MARK); at >= 0; at = buf.indexOf(CHECKPOINT_MARK, at + 1)) {
+    const end = buf.indexOf(10, at);
+    if (end < 0) return; // a torn last line
+    const e = parseEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
+    at = end;
+    const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
+    if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
+    yield { seq: e!.seq, cp };
+  }
+}
+
 export interface CheckpointWitnessOptions {
   dir: string;
   spool: AuditSpool;
@@ -48,6 +61,11 @@ export interface CheckpointWitnessOptions {
   enabled: boolean;
   /** the station refused our checkpoint: raise AUDIT_ROLLBACK (called once per distinct station answer) */
   onConflict: (message: string, data: Record<string, unknown>) => void;
+  /**
+   * the station refused our checkpoint holding an older one of this trail's own (its record set back):
+   * taken as acknowledged there, what follows is sent again (./witness.ts refused)
+   */
+  onStationBehind?: (message: string, data: Record<string, unknown>) => void;
   /** at start: the trail does not contain what the station acknowledged */
   onBehind: (message: string, data: Record<string, unknown>) => void;
   /**
@@ -79,6 +97,8 @@ export class CheckpointWitness {
   /** checkpoints not queued because the queue was full: read from the files again when it drains */
   private spilled = 0;
   private lastConflictHash: string | null = null;
+  /** the station's checkpoint last taken as "station behind": refused again before an acknowledgement, a conflict */
+  private behindHash: string | null = null;
   private lastError: string | null = null;
   private record: WitnessRecord | null;
   private rebuilding = false;
@@ -143,15 +163,9 @@ export class CheckpointWitness {
       } catch {
         continue; // deleted by retention meanwhile
       }
-      for (let at = buf.indexOf(CHECKPOINT_MARK); at >= 0; at = buf.indexOf(CHECKPOINT_MARK, at + 1)) {
-        const end = buf.indexOf(10, at);
-        if (end < 0) break; // a torn last line
-        const e = parseEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
-        at = end;
-        const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
-        if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
+      for (const { seq, cp } of checkpointsIn(buf)) {
         const n = cp.checkpoint.n;
-        if (e!.seq > durableTo && n > lastN) {
+        if (seq > durableTo && n > lastN) {
           // no fdatasync covers it (nor any after it) yet: the trail adds each once one does
           past = true;
           break;
@@ -242,18 +256,51 @@ export class CheckpointWitness {
     const s = acked[acked.length - 1]!.checkpoint;
     this.setRecord("acknowledged", s);
     this.lastConflictHash = null;
+    this.behindHash = null;
     this.lastError = null;
     this.retryAt = 0;
     this.refill();
   }
 
-  /** HTTP 409: the station holds `current` (its last checkpoint for this lane), which ours does not extend. */
+  /**
+   * HTTP 409: the station holds `current` (its last checkpoint for this lane), which ours does not extend.
+   * When `current` is older than the checkpoint before our first queued one, the files are read for this
+   * lane's own checkpoint of that number (in the background; nothing is sent meanwhile): the same statement
+   * means the station is behind (its record set back, as by a restore from an older backup), and the lane
+   * takes it as acknowledged and sends what follows it again (`onStationBehind`, not a rollback); otherwise,
+   * and at once for any other answer, it is a conflict (`onConflict`: a fork, or the lane behind the station).
+   */
   refused(current: unknown, message: string): void {
     const st = (current as { checkpoint?: unknown } | null)?.checkpoint;
     // only the statement's own members of the station's answer go into the trail and the spool
     const valid = statementProblem(st) === null ? statementOnly(st as CheckpointStatement) : null;
     const hash = valid ? checkpointHash(valid) : "unknown";
     const ours = this.queue[0]?.checkpoint;
+    this.retryAt = this.mono() + (this.o.conflictRetryMs ?? 600_000);
+    // the station's current right before ours would be extended by it: such a 409 is no station behind, and
+    // one the lane took as behind already that is refused again (nothing acknowledged since) is a conflict
+    if (valid && ours && valid.n < ours.n - 1 && hash !== this.behindHash && !this.rebuilding) {
+      this.rebuilding = true;
+      this.ready = this.stationBehind(valid, hash, ours, message)
+        .catch((e: unknown) => {
+          this.lastError = `reading this trail's checkpoint #${valid.n}: ${e instanceof Error ? e.message : String(e)}`;
+          this.retryAt = this.mono() + (this.o.failRetryMs ?? 60_000);
+        })
+        .finally(() => {
+          this.rebuilding = false;
+          for (const l of this.listeners) l();
+        });
+      return;
+    }
+    this.conflict(valid, hash, ours, message);
+  }
+
+  private conflict(
+    valid: CheckpointStatement | null,
+    hash: string,
+    ours: CheckpointStatement | undefined,
+    message: string,
+  ): void {
     if (valid) this.setRecord("conflict", valid);
     if (hash !== this.lastConflictHash) {
       this.lastConflictHash = hash;
@@ -268,7 +315,72 @@ export class CheckpointWitness {
         },
       );
     }
-    this.retryAt = this.mono() + (this.o.conflictRetryMs ?? 600_000);
+  }
+
+  /**
+   * The station holds `valid` (#k), older than the checkpoint before `ours`: if this trail's own #k is the
+   * same statement, the station is behind. Then #k counts as acknowledged and the queue is read again from
+   * the files from #k + 1 (as a start after a conflict does), and `onStationBehind` tells the trail; else a
+   * conflict, as before.
+   */
+  private async stationBehind(
+    valid: CheckpointStatement,
+    hash: string,
+    ours: CheckpointStatement,
+    message: string,
+  ): Promise<void> {
+    const own = await this.ownCheckpointHash(valid.n, valid.to);
+    if (own !== hash) {
+      this.conflict(valid, hash, ours, message);
+      return;
+    }
+    const before = this.record;
+    this.behindHash = hash;
+    this.lastConflictHash = null;
+    this.lastError = null;
+    this.setRecord("acknowledged", valid);
+    const waiting = this.spilled;
+    this.spilled = 0; // the reading counts again what waits in the files
+    try {
+      await this.rebuild(this.record, this.o.durableSeq?.());
+    } catch (e) {
+      this.spilled += waiting;
+      throw e;
+    }
+    this.retryAt = 0;
+    const was = before?.state === "acknowledged" ? `, though it acknowledged #${before.n} before` : "";
+    this.o.onStationBehind?.(
+      `the station holds checkpoint #${valid.n} for this lane, this trail's own (the same statement)${was}: ` +
+        `its record was set back (restored from an older backup?); checkpoints from #${valid.n + 1} on are sent again. ` +
+        `The station's answer to #${ours.n}: ${message}`,
+      {
+        ours: { n: ours.n, from: ours.from, to: ours.to, prev: ours.prev },
+        station: valid,
+        stationHash: hash,
+        acknowledgedBefore: before?.state === "acknowledged" ? { n: before.n, hash: before.hash } : null,
+        message,
+      },
+    );
+  }
+
+  /** The hash of this trail's checkpoint #n (its range ending at `to`), read from the files; null: not there. */
+  private async ownCheckpointHash(n: number, to: number): Promise<string | null> {
+    const segs = listSegments(this.o.dir);
+    let start = 0;
+    for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= to) start = i;
+    for (const seg of segs.slice(start)) {
+      let buf: Buffer;
+      try {
+        buf = await readFile(seg.path);
+      } catch {
+        continue; // deleted by retention meanwhile
+      }
+      for (const { cp } of checkpointsIn(buf)) {
+        if (cp.checkpoint.n === n) return checkpointHash(cp.checkpoint);
+        if (cp.checkpoint.n > n) return null;
+      }
+    }
+    return null;
   }
 
   /** Any other refusal: note it and ask again later; the uplink's records are not held up. */

@@ -22,9 +22,11 @@
  */
 import { type Observable, Subject } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { BackgroundVerify } from "../audit/background-verify.js";
+import { BackgroundVerify, type BackgroundVerifyOptions } from "../audit/background-verify.js";
+import type { AuditAppender } from "../audit/events.js";
 import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
+import { VERIFY_FAILED_CODE, verifyFailedMessage } from "../audit/verify-alarm.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
 import type { OperatorRef } from "../lane/operator-close.js";
@@ -90,7 +92,7 @@ export class LaneRuntimeView implements LaneView {
   private readonly tracker: RuntimeTracker;
   /** the feed's vehicles and settlements (pushed by the tracker) */
   private readonly vehicles = new Subject<LaneFeedEvent>();
-  /** the feed's status-list changes (the tracker, an operator's import) and a failed verify's alarm */
+  /** the feed's status-list changes (the tracker, an operator's import) and a failed verify's repeated alarm */
   private readonly extra = new Subject<LaneFeedEvent>();
   private readonly verifier: BackgroundVerify | null;
 
@@ -105,16 +107,19 @@ export class LaneRuntimeView implements LaneView {
       vehicle: (e) => this.vehicles.next(e),
       extra: (e) => this.extra.next(e),
     });
+    // a change of verdict is written to the trail (its alarm reaches the feed as every alarm entry does:
+    // ./runtime-feed.ts alarmEvents); a failed run that changes nothing is put on the feed only
     this.verifier =
       o.verify != null
-        ? backgroundVerify(this.dataDir, o.verify, o.logger, (problem) =>
+        ? backgroundVerify(this.dataDir, rt.audit, o.verify, o.logger, (s, wrote) => {
+            if (s.ok || wrote !== null) return;
             this.extra.next({
               type: "alarm",
               at: this.now(),
-              code: "AUDIT_VERIFY_FAILED",
-              message: `audit verify failed: ${problem ?? "?"}`,
-            }),
-          )
+              code: VERIFY_FAILED_CODE,
+              message: verifyFailedMessage(s.problem),
+            });
+          })
         : null;
   }
 
@@ -196,17 +201,19 @@ export class LaneRuntimeView implements LaneView {
 }
 
 /**
- * The lane's background `audit verify` (src/audit/background-verify.ts) over the trail in `dataDir`. A
- * failed verify is not written to the trail: `onFailed` puts its alarm on the feed.
+ * The lane's background `audit verify` (src/audit/background-verify.ts) over the trail in `dataDir`;
+ * a change of verdict is written into `trail` (src/audit/verify-alarm.ts); `onResult` gets each result.
  */
 function backgroundVerify(
   dataDir: string,
+  trail: AuditAppender,
   v: NonNullable<RuntimeViewOptions["verify"]>,
   logger: Logger | undefined,
-  onFailed: (problem: string | null) => void,
+  onResult: NonNullable<BackgroundVerifyOptions["onResult"]>,
 ): BackgroundVerify {
   return new BackgroundVerify({
     dataDir,
+    trail,
     laneId: v.laneId,
     ...(v.tailLimits ? { tailLimits: v.tailLimits } : {}),
     intervalMs: v.intervalMs,
@@ -214,9 +221,7 @@ function backgroundVerify(
     ...(v.sealPending ? { sealPending: v.sealPending } : {}),
     ...(v.retentionIdle ? { retentionIdle: v.retentionIdle } : {}),
     ...(logger ? { logger } : {}),
-    onResult: (s) => {
-      if (!s.ok) onFailed(s.problem);
-    },
+    onResult,
   });
 }
 

@@ -54,6 +54,7 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   // the trail itself (src/audit/trail.ts, recovery.ts, checkpoint.ts)
   CHECKPOINT_TYPE,
   "audit.rollback",
+  "audit.station-behind",
   "audit.retention",
   "audit.damaged",
   "audit.head-mismatch",
@@ -61,6 +62,8 @@ export const AUDIT_ENTRY_TYPES: readonly string[] = [
   "audit.gap",
   "audit.journal-gap",
   "audit.journal-behind",
+  // the lane's background verify (src/audit/verify-alarm.ts)
+  "audit.verify-ok",
   // the booth (src/booth/)
   "booth.case",
   "booth.evidence",

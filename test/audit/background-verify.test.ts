@@ -5,15 +5,18 @@
  * journal's retention run (an entry per batch) is under way (Journal.retentionIdle); a run that failed
  * with such an entry is verified again once retention is idle and the trail's seal under way is done
  * (AuditTrail.sealPending), up to VERIFY_RUNS_MAX runs, and only the last run's result counts (raises
- * AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing.
+ * AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing. A change
+ * of verdict is written into the trail once (src/audit/verify-alarm.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BackgroundVerify, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
 import { journalRetentionEvent } from "../../src/audit/events.js";
+import { searchNewest } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
 import type { VerifyJob, VerifySummary } from "../../src/audit/verify-worker.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { forgeAppend, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import { entries, forgeAppend, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -234,5 +237,51 @@ describe("what the retry relies on", () => {
       journalRetentionEvent({ deleted: [], count: 0, cutoff: "2026-01-01T08:00:00.000+08:00" }),
     );
     expect(verifyLane(dir)).toMatchObject({ ok: false, unsealedExcuses: [forged.seq] });
+  });
+});
+
+describe("the background verify's verdict in the trail (src/audit/verify-alarm.ts)", () => {
+  it("a failed result writes one lane.alarm AUDIT_VERIFY_FAILED, not one per run; an intact one after it an audit.verify-ok; the trail still verifies", async () => {
+    // before: a failed background verify went to the page's live feed and the log only
+    const l = openBoundTrail(dir);
+    const answers = [changedRow, changedRow, summary({}), summary({}), changedRow];
+    const wrote: (string | null)[] = [];
+    let n = 0;
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      trail: l.trail,
+      run: async () => answers[n++]!,
+      onResult: (_s, w) => wrote.push(w),
+    });
+    const verdicts = () =>
+      entries(dir)
+        .filter((e) => e.type === "lane.alarm" || e.type === "audit.verify-ok")
+        .map((e) => [e.type, e.severity, (e.data as { code?: string }).code ?? null, e.message]);
+    const failed = [
+      "lane.alarm",
+      "alarm",
+      "AUDIT_VERIFY_FAILED",
+      `audit verify failed: ${changedRow.problem}`,
+    ];
+    const intact = ["audit.verify-ok", "info", null, "audit verify intact again (seq 1..9)"];
+    await v.runNow();
+    expect(verdicts()).toEqual([failed]);
+    await v.runNow(); // still failed: nothing more
+    expect(verdicts()).toEqual([failed]);
+    await v.runNow();
+    expect(verdicts()).toEqual([failed, intact]);
+    await v.runNow(); // still intact: nothing more
+    await v.runNow();
+    expect(verdicts()).toEqual([failed, intact, failed]);
+    expect(wrote).toEqual(["alarm", null, "ok", null, "alarm"]);
+    await v.close();
+    const found = await searchNewest(auditDir(dir), { reason: "AUDIT_VERIFY_FAILED" }, 10);
+    expect(found.rows).toHaveLength(2);
+    await l.trail.checkpointNow();
+    await l.close();
+    expect(verifyLane(dir).ok).toBe(true);
   });
 });

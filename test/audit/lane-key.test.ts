@@ -11,7 +11,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { AUDIT_KEY_FILE, AUDIT_PUBLIC_KEY_FILE } from "../../src/audit/checkpoint.js";
+import { AUDIT_KEY_FILE, AUDIT_PUBLIC_KEY_FILE, keyIdOf } from "../../src/audit/checkpoint.js";
 import { AuditErrorCodes } from "../../src/audit/errors.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
@@ -127,6 +127,38 @@ describe("the lane's audit key", () => {
         `is key [0-9a-f]{16}, but .*${AUDIT_PUBLIC_KEY_FILE} holds key ${id}: one of them was replaced`,
       ),
     );
+  });
+
+  it("both key files replaced by another pair (a hardware swap that copied the trail but not the keys): refused, naming both ids", async () => {
+    const id = await ranOnce();
+    const other = generateKeyPairSync("ed25519");
+    writeFileSync(join(dir, AUDIT_KEY_FILE), other.privateKey.export({ type: "pkcs8", format: "pem" }));
+    writeFileSync(join(dir, AUDIT_PUBLIC_KEY_FILE), other.publicKey.export({ type: "spki", format: "pem" }));
+    const otherId = keyIdOf(other.publicKey);
+    const pub = read(AUDIT_PUBLIC_KEY_FILE);
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toMatch(
+      new RegExp(
+        `audit key .*${AUDIT_KEY_FILE} is key ${otherId}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) is signed with key ${id}: put back the pair`,
+      ),
+    );
+    expect(read(AUDIT_PUBLIC_KEY_FILE)).toBe(pub);
+  });
+
+  it("audit-key.pem replaced by another key with audit-key.pub.pem gone: refused, and no public key is written from the foreign key", async () => {
+    const id = await ranOnce();
+    const other = generateKeyPairSync("ed25519");
+    rmSync(join(dir, AUDIT_PUBLIC_KEY_FILE));
+    writeFileSync(join(dir, AUDIT_KEY_FILE), other.privateKey.export({ type: "pkcs8", format: "pem" }));
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toMatch(
+      new RegExp(
+        `is key ${keyIdOf(other.publicKey)}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) is signed with key ${id}`,
+      ),
+    );
+    expect(() => read(AUDIT_PUBLIC_KEY_FILE)).toThrow();
   });
 
   it("the first start creates both files; a public key file deleted alone is written again from the private key", async () => {

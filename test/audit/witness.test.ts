@@ -402,3 +402,69 @@ describe("a 409 after checkpoints of the same request were stored", () => {
     expect(w.status().queued).toBe(1); // #8 alone waits; #5..#7 acknowledged
   });
 });
+
+describe("a station whose record was set back (restored from an older backup)", () => {
+  it("holding an older checkpoint of the lane's own: the running lane sends what follows it again and ends acknowledged at its newest, without audit.rollback; verify stays ok", async () => {
+    // before: AUDIT_ROLLBACK and an audit.rollback entry, refused again every conflictRetryMs, and verify
+    // failed on the lane's intact trail for ever
+    const alarms = await runLane(dir, async (t, w) => {
+      t.append(ev(1));
+      const first = (await t.checkpointNow())!;
+      await w.untilAcked(first.checkpoint.n);
+      for (let i = 2; i <= 4; i++) {
+        t.append(ev(i));
+        const cp = await t.checkpointNow();
+        await w.untilAcked(cp!.checkpoint.n);
+      }
+      // the station's database restored from a backup that held the lane's first checkpoint only
+      station.resetAuditWitness(LANE_ID);
+      expect((await post(t.witness.publicKeyPem, [first])).status).toBe(200);
+      t.append(ev(5));
+      const newest = (await t.checkpointNow())!;
+      expect(newest.checkpoint.n).toBeGreaterThan(first.checkpoint.n + 1);
+      await Promise.race([w.untilAcked(newest.checkpoint.n), w.untilAlarm("AUDIT_ROLLBACK")]);
+      expect(station.auditCheckpoints()[LANE_ID]).toMatchObject({
+        n: newest.checkpoint.n,
+        hash: checkpointHash(newest.checkpoint),
+      });
+      expect(t.witness.status()).toMatchObject({
+        queued: 0,
+        conflict: null,
+        lastAcknowledged: { n: newest.checkpoint.n },
+      });
+    });
+    expect(alarms).toEqual([]);
+    const kinds = allLines(dir).map((l) => (JSON.parse(l.text) as { type: string; severity: string }).type);
+    expect(kinds).not.toContain("audit.rollback");
+    expect(kinds.filter((k) => k === "audit.station-behind")).toHaveLength(1);
+    expect(verifyLane(dir).ok).toBe(true);
+  });
+
+  it("holding a checkpoint of that number that is not the lane's own (a fork): AUDIT_ROLLBACK as before", async () => {
+    const alarms = await runLane(dir, async (t, w) => {
+      const cps: SignedCheckpoint[] = [];
+      for (let i = 1; i <= 3; i++) {
+        t.append(ev(i));
+        const cp = (await t.checkpointNow())!;
+        cps.push(cp);
+        await w.untilAcked(cp.checkpoint.n);
+      }
+      // the station holds another #n of the first checkpoint's number, signed with the lane's key: no
+      // statement of this trail's own
+      const first = cps[0]!.checkpoint;
+      station.resetAuditWitness(LANE_ID);
+      const forked = { ...first, head: "f".repeat(64) };
+      const lanePriv = t.key.privateKey;
+      const sig = sign(null, statementBytes(forked), lanePriv).toString("base64");
+      expect((await post(t.witness.publicKeyPem, [{ checkpoint: forked, sig }])).status).toBe(200);
+      const refused = w.untilAlarm("AUDIT_ROLLBACK");
+      t.append(ev(4));
+      await t.checkpointNow();
+      await refused;
+      expect(t.witness.status().conflict).toMatchObject({ stationN: first.n });
+    });
+    expect(alarms).toEqual(["AUDIT_ROLLBACK"]);
+    const kinds = allLines(dir).map((l) => (JSON.parse(l.text) as { type: string }).type);
+    expect(kinds).not.toContain("audit.station-behind");
+  });
+});
