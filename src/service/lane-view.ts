@@ -75,7 +75,7 @@ export interface StatusListView {
   versions: { full: string | null; delta: string | null };
   /** age of each list from its issue time, ms; null when that list is absent */
   ages: { fullMs: number | null; deltaMs: number | null };
-  /** when the newest list was applied */
+  /** when the newest list was applied: the current delta's apply time, else the full list's import time */
   appliedAt: number | null;
   counts: { cards: number; obus: number } | null;
   /**

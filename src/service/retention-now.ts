@@ -1,7 +1,7 @@
 /**
  * The operator's "run retention now" (LaneOperator.runRetention; the control socket's `journal.retention`,
  * `etc-lane journal retention --now`): the journal's retention, then the audit trail's, and one result
- * that says what each part did. The running lane runs both (./runtime-view.ts); without a running lane the
+ * that says what each part did. The running lane runs both (./runtime-operator.ts); without a running lane the
  * CLI runs the journal's only (src/cli/stopped-lane-operator.ts).
  *
  * The order and the guard: audit retention keeps every segment file holding an entry a kept journal row

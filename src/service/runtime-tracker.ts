@@ -45,7 +45,7 @@ export class RuntimeTracker {
   reader: ReaderLinkState | null = null;
   private stateKey = "";
   private listKey: string | null = null;
-  /** the list's counts and import time are read again (a few small queries) only after its versions change */
+  /** the list's counts and apply time are read again (a few small queries) only after its versions change */
   private listInfoStale = true;
   private list: StatusListInfo = { counts: null, appliedAt: null };
   private readonly subs: Subscription[] = [];
@@ -65,7 +65,7 @@ export class RuntimeTracker {
   }
 
   /**
-   * The status list's counts and import time: read from the list only after its versions changed. Never
+   * The status list's counts and apply time: read from the list only after its versions changed. Never
    * throws: a read that fails (the list's database damaged, an I/O error) leaves the last figures read and
    * is tried again at the next snapshot; the flag is cleared only by a read that worked.
    */
@@ -78,9 +78,11 @@ export class RuntimeTracker {
         return this.list;
       }
       this.listInfoStale = false;
+      // the newest list: the current delta when there is one (applied after its full list), else the full
+      const applied = [info.importedAt, info.deltaAppliedAt].filter((t) => t != null).map(Date.parse);
       this.list = {
         counts: info.versions.full ? { cards: info.counts.cards, obus: info.counts.obus } : null,
-        appliedAt: info.importedAt ? Date.parse(info.importedAt) : null,
+        appliedAt: applied.length ? Math.max(...applied) : null,
       };
     }
     return this.list;

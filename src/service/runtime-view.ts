@@ -1,7 +1,7 @@
 /**
- * The service's two ports over the running lane (src/lane/runtime.ts): `LaneRuntimeView` is the
- * LaneView (snapshot, feed, trail search, last verify) and `laneRuntimeOperator` the LaneOperator (the
- * actions of the control socket). `etc-lane run`, the demo and the service benchmark all use these.
+ * The service's read port over the running lane (src/lane/runtime.ts): `LaneRuntimeView` is the LaneView
+ * (snapshot, feed, trail search, last verify); its write port, the LaneOperator the control socket acts
+ * through, is ./runtime-operator.ts. `etc-lane run`, the demo and the service benchmark all use these.
  *
  * The snapshot is built from what the lane keeps in memory (counters, the link's and the uplink's state,
  * the status list's health), plus the journal's read of the queue's age (the outbox's first row and one
@@ -17,35 +17,26 @@
  *
  * Where each part is: the feed's sources in ./runtime-feed.ts, the snapshot's parts in
  * ./runtime-snapshot.ts, what the view keeps from the lane's streams between two snapshots (and the
- * vehicle and status-list events it pushes to the feed) in ./runtime-tracker.ts; the background verify,
- * the trail search and the operator actions here.
+ * vehicle and status-list events it pushes to the feed) in ./runtime-tracker.ts, the trail search over the
+ * lane's trail in ./trail-search.ts; the background verify here.
  */
 import { type Observable, Subject } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { BackgroundVerify, type BackgroundVerifyOptions } from "../audit/background-verify.js";
 import type { AuditAppender } from "../audit/events.js";
-import { searchNewest } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import { VERIFY_FAILED_CODE, verifyFailedMessage } from "../audit/verify-alarm.js";
 import type { TailLimits } from "../audit/verify-guards.js";
 import type { VerifySummary } from "../audit/verify-worker.js";
-import type { OperatorRef } from "../lane/operator-close.js";
 import type { LaneRuntime } from "../lane/runtime.js";
-import { listChangeOf } from "../status-list/apply-change.js";
-import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
-import {
-  type ImportProgress,
-  type LaneFeedEvent,
-  type LaneOperator,
-  type LaneSnapshot,
-  type LaneView,
-  type OperatorUser,
-  SEARCH_SCAN_BUDGET,
-  type TrailQuery,
-  type TrailSearchResult,
-  type VerifyView,
+import type {
+  LaneFeedEvent,
+  LaneSnapshot,
+  LaneView,
+  TrailQuery,
+  TrailSearchResult,
+  VerifyView,
 } from "./lane-view.js";
-import { runRetentionNow } from "./retention-now.js";
 import { runtimeFeed } from "./runtime-feed.js";
 import {
   auditView,
@@ -61,6 +52,7 @@ import {
   uplinkView,
 } from "./runtime-snapshot.js";
 import { RuntimeTracker } from "./runtime-tracker.js";
+import { searchTrailDir } from "./trail-search.js";
 
 /** the snapshot's `uplink` part, built in ./runtime-snapshot.ts (exported here as it always was) */
 export { uplinkView };
@@ -223,91 +215,4 @@ function backgroundVerify(
     ...(logger ? { logger } : {}),
     onResult,
   });
-}
-
-/**
- * A page's search of the trail in `dir`: every filter, the page's "alarm" kind (every entry of alarm
- * severity, whatever wrote it) included, is applied inside the search, which keeps at most `q.limit`
- * rows and stops reading once it has one more, after `maxScan` entries (SEARCH_SCAN_BUDGET: the answer
- * is then partial), or when `signal` is aborted (it rejects).
- */
-export async function searchTrailDir(
-  dir: string,
-  q: TrailQuery,
-  o: { signal?: AbortSignal; maxScan?: number } = {},
-): Promise<TrailSearchResult> {
-  const kind = q.kind;
-  const r = await searchNewest(
-    dir,
-    {
-      ...(q.since !== undefined ? { since: q.since } : {}),
-      ...(q.until !== undefined ? { until: q.until } : {}),
-      ...(q.card !== undefined ? { card: q.card } : {}),
-      ...(q.obu !== undefined ? { obu: q.obu } : {}),
-      ...(q.plate !== undefined ? { plate: q.plate } : {}),
-      ...(q.reason !== undefined ? { reason: q.reason } : {}),
-      ...(kind === "alarm" ? { severity: "alarm" } : kind !== undefined ? { kinds: [kind] } : {}),
-    },
-    q.limit,
-    { maxScan: o.maxScan ?? SEARCH_SCAN_BUDGET, ...(o.signal ? { signal: o.signal } : {}) },
-  );
-  return {
-    rows: r.rows.map(({ entry, row }) => ({
-      seq: entry.seq,
-      at: Date.parse(entry.utc),
-      type: row.kind,
-      severity: entry.severity,
-      message: entry.message,
-      outcome: row.reason,
-      cardId: row.card,
-      obuId: row.obu,
-      plate: row.plate,
-      amount: row.amount,
-      tradeId: row.tradeId,
-    })),
-    truncated: r.truncated,
-    scanned: r.scanned,
-    partial: r.partial,
-  };
-}
-
-/**
- * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
- * is an `operator.*` entry naming the user. An import goes through the runtime's applyStatusList, which
- * also writes what it did to the list as `status-list.applied` / `status-list.refused` (source
- * "operator"; src/lane/status-list-audit.ts), as the uplink does for the lists it fetches: the trail's
- * status-list entries are every change of the list, whoever asked. A failed import that changed the list
- * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
- * and the operator is told both (ok: false).
- */
-export function laneRuntimeOperator(rt: LaneRuntime, view?: LaneRuntimeView): LaneOperator {
-  // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
-  const ref = (u: OperatorUser): OperatorRef => ({
-    name: u.name,
-    uid: u.uid,
-    ...(u.sudoUser ? { sudoUser: u.sudoUser } : {}),
-  });
-  return {
-    openLane: (user) => rt.controller.openLane(ref(user)),
-    closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
-    settleSuspect: (req, user) => rt.controller.settleSuspect(req, user),
-    async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
-      try {
-        const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
-        view?.notifyStatusList("applied", null);
-        return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
-      } catch (e) {
-        // a failed job that changed the list served all the same is a change of the list for the page
-        const result = importFailedResult(e);
-        view?.notifyStatusList(listChangeOf(e) ? "applied" : "rejected", result.message);
-        return result;
-      }
-    },
-    async requeueHeld() {
-      const n = rt.journal.requeueHeld();
-      return { ok: true, message: `${n} held record(s) back in the upload queue`, data: { requeued: n } };
-    },
-    // the journal's, then the trail's only after a journal run that completed (./retention-now.ts)
-    runRetention: () => runRetentionNow({ journal: rt.journal, audit: rt.audit }),
-  };
 }

@@ -1,6 +1,6 @@
 /**
  * The status service of a running lane (docs/maintenance.md): the LaneView and LaneOperator over its
- * runtime (./runtime-view.ts), the operator wrapped so that every action is an audit entry naming the
+ * runtime (./runtime-view.ts, ./runtime-operator.ts), the operator wrapped so that every action is an audit entry naming the
  * user (./operator-audit.ts, into the lane's trail), the booth's actions when the lane has a booth
  * (./control/booth-actions.ts, audited the same way), the HTTP service and the control socket
  * (./service.ts) from the config's `service` section. `etc-lane run` and the demo start it once the lane
@@ -12,7 +12,8 @@ import type { LaneConfig } from "../config/schema.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { auditedBooth } from "./control/booth-actions.js";
 import { auditCutShort, auditedOperator, auditRefusedRequest } from "./operator-audit.js";
-import { LaneRuntimeView, laneRuntimeOperator } from "./runtime-view.js";
+import { laneRuntimeOperator } from "./runtime-operator.js";
+import { LaneRuntimeView } from "./runtime-view.js";
 import { type LaneService, startLaneService } from "./service.js";
 
 export interface ServedLane {

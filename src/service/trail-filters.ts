@@ -112,7 +112,7 @@ export interface TrailFilterProblem {
 /**
  * The first filter among card, obu and kinds that cannot match any entry, or null when all can.
  * `moreKinds`: words the asker takes as kinds besides these (the page's "alarm": every entry of severity
- * alarm, src/service/runtime-view.ts searchTrailDir), accepted and named in the refusal. A refused card is
+ * alarm, src/service/trail-search.ts searchTrailDir), accepted and named in the refusal. A refused card is
  * quoted masked (./format.ts maskTypedCard), as card numbers are everywhere on the page and in the CLI's
  * output, unless `fullIds` (`etc-lane audit search|export --full-ids`).
  */

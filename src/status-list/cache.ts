@@ -242,6 +242,7 @@ export class StatusListCache {
       fullCreatedAt: iso(meta?.full_created),
       deltaCreatedAt: iso(meta?.delta_created),
       importedAt: iso(meta?.imported_at),
+      deltaAppliedAt: iso(a?.deltaApplied),
       counts: { cards, obus, total: cards + obus },
       obusNotDecimal: meta?.obus_not_decimal ?? null,
       cardsNoNetwork: meta?.cards_no_network ?? null,

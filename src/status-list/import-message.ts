@@ -1,6 +1,6 @@
 /**
  * The words of an operator's status-list import, the same whether the running lane applied the bundle
- * (src/service/runtime-view.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
+ * (src/service/runtime-operator.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
  * `etc-lane status-list import` prints the same line either way; and the alarm of a bundle listing
  * entries that match nothing (OBU ids no lane matches, cards of network 0000), in those words, the log's
  * and the audit's (`status-list.applied`).

@@ -160,7 +160,10 @@ export interface StatusListInfo {
   versions: ListVersions;
   fullCreatedAt: string | null;
   deltaCreatedAt: string | null;
+  /** when the lane imported the full list (meta.imported_at) */
   importedAt: string | null;
+  /** when the lane applied the current delta (delta_log.applied_at); null without one */
+  deltaAppliedAt: string | null;
   counts: { cards: number; obus: number; total: number };
   /**
    * the list's OBU entries whose id has a digit A-F (no lane matches them); null with no list, or for a

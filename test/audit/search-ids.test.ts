@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditEntry, AuditEventInput } from "../../src/audit/entry.js";
 import { matches, namesId, type SearchFilter, toRow } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
-import { searchTrailDir } from "../../src/service/runtime-view.js";
+import { searchTrailDir } from "../../src/service/trail-search.js";
 import { openTrail, runEtcLane, tempDir } from "./helpers.js";
 
 const CARD = "43010000000000001234";

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { matches, readTrail, type SearchFilter, toRow } from "../../src/audit/search.js";
 import { auditDir, listSegments } from "../../src/audit/segments.js";
-import { searchTrailDir } from "../../src/service/runtime-view.js";
+import { searchTrailDir } from "../../src/service/trail-search.js";
 import { openTrail, tempDir } from "./helpers.js";
 
 let cleanup: (() => void) | undefined;

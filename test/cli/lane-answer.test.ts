@@ -6,7 +6,7 @@
  * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
  * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -163,14 +163,14 @@ describe("status when nothing answers on the control socket", () => {
     for (const h of holders.splice(0)) await h.kill();
   });
 
-  it("a lane that holds the data directory without answering (starting, or its socket removed): exit 4, naming its pid", async () => {
+  it("a lane that holds the data directory without answering (starting or stopping, or its socket removed): exit 4, naming its pid", async () => {
     const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
     holders.push(h);
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
     expect(EXIT_NOT_ANSWERING).toBe(4);
     expect(io.out).toMatch(
       new RegExp(
-        `^lane pid ${h.pid} holds the data directory but does not answer \\(starting, or its control socket is gone\\): ` +
+        `^lane pid ${h.pid} holds the data directory but does not answer \\(starting or stopping, or its control socket is gone\\): ` +
           `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-3, running since \\S+\\)\\n`,
       ),
     );
@@ -183,6 +183,27 @@ describe("status when nothing answers on the control socket", () => {
       holder: { role: "lane", command: "lane 4301-0102-3" },
       dataDir,
     });
+  });
+
+  // review: a lane in its stop (control socket no longer listening, its file still there, the lock held
+  // while it drains) was reported as "starting"
+  it("a lane in its stop (its control socket closed, the file still there, the lock held): says it may be stopping, exit 4", async () => {
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    holders.push(h);
+    // as src/service/control/server.ts binds it: a private path renamed into place, so closing the server
+    // leaves control.sock on disk while the lane stops
+    const bound = join(t.dir, "bound.sock");
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(bound, () => resolve()));
+    renameSync(bound, controlSocketPath(dataDir));
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    expect(existsSync(controlSocketPath(dataDir))).toBe(true);
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+    expect(io.out).toMatch(
+      new RegExp(
+        `^lane pid ${h.pid} holds the data directory but does not answer \\(starting or stopping\\b`,
+      ),
+    );
   });
 
   it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {

@@ -26,7 +26,7 @@ import type { StoredRecord } from "../../src/journal/types.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { auditedOperator } from "../../src/service/operator-audit.js";
-import { laneRuntimeOperator } from "../../src/service/runtime-view.js";
+import { laneRuntimeOperator } from "../../src/service/runtime-operator.js";
 import {
   expectJournalMatchesLedger,
   loadStatusList,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
-import type { LaneSnapshot } from "../../src/service/lane-view.js";
+import type { LaneSnapshot, TrailQuery } from "../../src/service/lane-view.js";
 import { uplinkView } from "../../src/service/runtime-view.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
@@ -240,6 +240,24 @@ describe("GET /search", () => {
     const res = await rig.get("/search?kind=alarm");
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("RSU link down: while the search read");
+  });
+
+  // review: a probe's `curl -I /search?...` read the trail and held the one search slot
+  it("HEAD /search runs no search (a GET does)", async () => {
+    rig = await startRig();
+    const lane = rig.lane;
+    const search = lane.searchTrail.bind(lane);
+    const asked: TrailQuery[] = [];
+    lane.searchTrail = (q) => {
+      asked.push(q);
+      return search(q);
+    };
+    const head = await fetch(new URL("/search?kind=alarm", rig.service.url), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(asked).toEqual([]);
+    expect((await rig.get("/search?kind=alarm")).status).toBe(200);
+    expect(asked.map((q) => q.kind)).toEqual(["alarm"]);
   });
 });
 

@@ -10,7 +10,7 @@ import { operatorSettlement } from "../../src/lane/operator-settlement.js";
 import type { LaneRuntime } from "../../src/lane/runtime.js";
 import type { LaneSnapshot, OperatorUser } from "../../src/service/lane-view.js";
 import { renderState } from "../../src/service/page/render.js";
-import { laneRuntimeOperator } from "../../src/service/runtime-view.js";
+import { laneRuntimeOperator } from "../../src/service/runtime-operator.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { FakeJournal, type Rig, RSU_OK, rig } from "../lane/controller-fakes.js";
 import { NOW } from "../lane/machine-fixtures.js";

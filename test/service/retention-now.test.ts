@@ -1,6 +1,6 @@
 /**
  * The operator's "run retention now" (LaneOperator.runRetention), through the running lane
- * (laneRuntimeOperator, src/service/runtime-view.ts) and without one (runDirect, src/cli/stopped-lane-operator.ts):
+ * (laneRuntimeOperator, src/service/runtime-operator.ts) and without one (runDirect, src/cli/stopped-lane-operator.ts):
  * the journal's retention first, the audit trail's only after a journal run that completed (the trail
  * keeps the files the journal's kept rows are bound to, read from the journal: docs/audit.md "Rotation
  * and retention"), and a result that says what each part did.
@@ -13,7 +13,7 @@ import { parseLaneConfig } from "../../src/config/load.js";
 import type { RetentionReport } from "../../src/journal/upkeep.js";
 import type { LaneRuntime } from "../../src/lane/runtime.js";
 import type { OperatorUser } from "../../src/service/lane-view.js";
-import { laneRuntimeOperator } from "../../src/service/runtime-view.js";
+import { laneRuntimeOperator } from "../../src/service/runtime-operator.js";
 import { MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { MemoryAudit } from "./fake-lane.js";
 

@@ -144,6 +144,12 @@ describe("the status service over a real lane", () => {
             data: { kind: "delta", version: "202507160005" },
           });
           expect(t.lane.statusList.versions()).toEqual({ full: "202507160000", delta: "202507160005" });
+          // /status says when the newest list (the delta) was applied, not when the full list was imported
+          const listInfo = t.lane.statusList.info();
+          const deltaApplied = Date.parse(listInfo.recentDeltas[0]!.appliedAt);
+          expect(deltaApplied).toBeGreaterThan(Date.parse(listInfo.importedAt!));
+          const afterDelta = (await (await fetch(url("/status"))).json()) as LaneSnapshot;
+          expect(afterDelta.statusList.appliedAt).toBe(deltaApplied);
           const bad = await callLane(sock, {
             action: "status-list.import",
             file: join(dataDir, "missing.bundle"),

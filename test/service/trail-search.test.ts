@@ -1,5 +1,5 @@
 /**
- * The page's trail search over a small real trail (src/service/runtime-view.ts searchTrailDir over
+ * The page's trail search over a small real trail (src/service/trail-search.ts searchTrailDir over
  * src/audit/search.ts searchNewest): every filter is applied while the entries are read, so a search
  * keeps at most its limit and stops reading once it has found one more.
  */
@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { renderSearchResults } from "../../src/service/page/render.js";
-import { searchTrailDir } from "../../src/service/runtime-view.js";
+import { searchTrailDir } from "../../src/service/trail-search.js";
 import { openTrail, tempDir } from "../audit/helpers.js";
 
 let cleanup: (() => void) | undefined;

@@ -65,6 +65,19 @@ export function withCardsMasked(out: OperatorOutcome, cases: BoothCaseLine[]): O
   };
 }
 
+/** A take's outcome with the taken case's card number masked (`--json` without `--full-ids`). */
+export function withTakenCardMasked(out: OperatorOutcome): OperatorOutcome {
+  const taken = out.result.data?.case as BoothCaseLine | undefined;
+  if (!taken?.cardId) return out;
+  return {
+    ...out,
+    result: {
+      ...out.result,
+      data: { ...out.result.data, case: { ...taken, cardId: maskCardId(taken.cardId) } },
+    },
+  };
+}
+
 export function registerBooth(program: Command): void {
   const booth = program
     .command("booth")
@@ -96,7 +109,8 @@ export function registerBooth(program: Command): void {
       )
       .option("--class <n>", "vehicle class (JT/T 489) when neither the OBU nor the card gives one")
       .option("--walk-up", "a vehicle with no DSRC attempt (needs --class)")
-      .option("--json", "print the result as JSON"),
+      .option("--json", "print the result as JSON")
+      .option("--full-ids", "print the case's whole card number in JSON (masked by default)"),
   ).action(async (id: string | undefined, o: Opts) => {
     let vehicleClass: number | undefined;
     if (o.class !== undefined) {
@@ -107,19 +121,17 @@ export function registerBooth(program: Command): void {
         );
     }
     if (o.walkUp && id) throw new UsageError("--walk-up makes a new case: give no case id");
-    printOutcome(
-      await operatorCall(
-        locateLane(o),
-        {
-          action: "booth.take",
-          ...(id ? { id } : {}),
-          ...(vehicleClass !== undefined ? { vehicleClass } : {}),
-          ...(o.walkUp ? { walkUp: true } : {}),
-        },
-        { command: "etc-lane booth take", timeoutMs: answerTimeoutMs(o) },
-      ),
-      o.json,
+    const out = await operatorCall(
+      locateLane(o),
+      {
+        action: "booth.take",
+        ...(id ? { id } : {}),
+        ...(vehicleClass !== undefined ? { vehicleClass } : {}),
+        ...(o.walkUp ? { walkUp: true } : {}),
+      },
+      { command: "etc-lane booth take", timeoutMs: answerTimeoutMs(o) },
     );
+    printOutcome(o.fullIds ? out : withTakenCardMasked(out), o.json);
   });
   addOperatorOptions(
     booth

@@ -2,8 +2,8 @@
  * `etc-lane status [--json] [--full-ids]`: the running lane's state for a person (aligned, local time in
  * the lane's UTC offset, card numbers masked) or as the JSON snapshot. It asks the lane over its control
  * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3,
- * or 4 when a lane holds the data directory but does not answer (starting, or its socket removed); a
- * lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
+ * or 4 when a lane holds the data directory but does not answer (starting or stopping, or its socket
+ * removed); a lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
  */
 import type { Command } from "commander";
 import { type DataDirHolder, dataDirHolder } from "../../datadir/lock.js";
@@ -303,8 +303,9 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
 
 /**
  * Nothing answers on the control socket. Either no lane runs (exit 3), or one holds the data directory
- * and does not answer (exit 4): it is starting (the socket is bound once it is open), or its socket file
- * was removed. Told apart by the data-directory lock's holder, read without taking the lock.
+ * and does not answer (exit 4): it is starting (the socket is bound once it is open) or stopping (the socket
+ * stops listening at once, while the lane ends its actions and drains its debits under the lock:
+ * src/cli/commands/run.ts), or its socket file was removed; the lock's holder cannot tell these apart. Told apart by the data-directory lock's holder, read without taking the lock.
  */
 function notAnswering(dataDir: string, path: string, how: string, json: boolean): void {
   const off = offlineSummary(dataDir);
@@ -328,7 +329,7 @@ function notAnswering(dataDir: string, path: string, how: string, json: boolean)
   } else if (lane) {
     const who = held.holder ? `${held.holder.command}, running since ${held.holder.since}` : "not named yet";
     process.stdout.write(
-      `lane pid ${held.pid} holds the data directory but does not answer (starting, or its control socket is gone): ` +
+      `lane pid ${held.pid} holds the data directory but does not answer (starting or stopping, or its control socket is gone): ` +
         `nothing answers on ${path} (found by ${how}; ${who})\n${off.text}`,
     );
   } else

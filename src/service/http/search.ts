@@ -62,7 +62,7 @@ export function searchFromParams(
       ...(form.card ? { card: form.card } : {}),
       ...(form.obu ? { obu: form.obu } : {}),
       ...(form.kind ? { kind: [form.kind] } : {}),
-      // the page's "alarm": every entry of severity alarm (../runtime-view.ts searchTrailDir)
+      // the page's "alarm": every entry of severity alarm (../trail-search.ts searchTrailDir)
     },
     ["alarm"],
   );

@@ -136,7 +136,9 @@ export class TokenAuth {
    * requests that name another Host than this service's (hostRefusal). A DNS-rebinding page in a browser on
    * the lane computer sends from 127.0.0.1 under its own name: its wrong tokens must not lock out the
    * scrapers and checks that send the right one to 127.0.0.1. Two counts per address, not one per Host: a
-   * guesser that varies the Host gets no more tries.
+   * guesser that varies the other names gets no more tries, but an address has 5 wrong tokens a minute
+   * under the service's names and 5 more under any other (a shared cap would let the rebinding page lock
+   * out the right token again, or, if the right one were still answered, tell right from wrong past it).
    */
   private clientOf(req: IncomingMessage): string {
     const addr = req.socket.remoteAddress ?? "unknown";

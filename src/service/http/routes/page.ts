@@ -1,6 +1,6 @@
 /**
  * The maintenance page's routes: GET / (the page), GET /search?... (the page with a trail search's
- * results, ../search.ts) and GET /fragment/state (the page's state panels, which its script swaps in).
+ * results, ../search.ts; a HEAD of it searches nothing) and GET /fragment/state (the page's state panels, which its script swaps in).
  * The HTML is rendered by ../../page/render.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -48,7 +48,10 @@ export function pageRoutes(view: LaneView, history: History, searches: TrailSear
   };
   return {
     page: (_req: IncomingMessage, res: ServerResponse) => page(res, null),
-    search: (_req: IncomingMessage, res: ServerResponse, url: URL) => page(res, url.searchParams),
+    // a HEAD (a link checker, a probe) gets the page's headers without a search: it would read the trail for
+    // an answer nobody reads, and hold the one search slot (../search.ts) the staff's searches need
+    search: (req: IncomingMessage, res: ServerResponse, url: URL) =>
+      page(res, req.method === "HEAD" ? null : url.searchParams),
     state: (_req: IncomingMessage, res: ServerResponse) => {
       const s = view.snapshot();
       html(res, 200, renderState(s, history.chart(), view.lastVerify()));

@@ -1,0 +1,57 @@
+/**
+ * The service's write port over the running lane (src/lane/runtime.ts): `laneRuntimeOperator` is the
+ * LaneOperator the control socket acts through (./control/server.ts); the read port, the LaneView, is
+ * ./runtime-view.ts, which is told of an operator's status-list import to put it on the page's feed.
+ */
+import type { OperatorRef } from "../lane/operator-close.js";
+import type { LaneRuntime } from "../lane/runtime.js";
+import { listChangeOf } from "../status-list/apply-change.js";
+import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
+import type { ImportProgress, LaneOperator, OperatorUser } from "./lane-view.js";
+import { runRetentionNow } from "./retention-now.js";
+
+/** Who puts an operator's import and its outcome on the feed (LaneRuntimeView.notifyStatusList). */
+export interface StatusListNotifier {
+  notifyStatusList(action: "applied" | "rejected", reason: string | null): void;
+}
+
+/**
+ * The operator actions on the running lane. auditedOperator (./operator-audit.ts) wraps it: each action
+ * is an `operator.*` entry naming the user. An import goes through the runtime's applyStatusList, which
+ * also writes what it did to the list as `status-list.applied` / `status-list.refused` (source
+ * "operator"; src/lane/status-list-audit.ts), as the uplink does for the lists it fetches: the trail's
+ * status-list entries are every change of the list, whoever asked. A failed import that changed the list
+ * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
+ * and the operator is told both (ok: false).
+ */
+export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier): LaneOperator {
+  // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
+  const ref = (u: OperatorUser): OperatorRef => ({
+    name: u.name,
+    uid: u.uid,
+    ...(u.sudoUser ? { sudoUser: u.sudoUser } : {}),
+  });
+  return {
+    openLane: (user) => rt.controller.openLane(ref(user)),
+    closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
+    settleSuspect: (req, user) => rt.controller.settleSuspect(req, user),
+    async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
+      try {
+        const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
+        view?.notifyStatusList("applied", null);
+        return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
+      } catch (e) {
+        // a failed job that changed the list served all the same is a change of the list for the page
+        const result = importFailedResult(e);
+        view?.notifyStatusList(listChangeOf(e) ? "applied" : "rejected", result.message);
+        return result;
+      }
+    },
+    async requeueHeld() {
+      const n = rt.journal.requeueHeld();
+      return { ok: true, message: `${n} held record(s) back in the upload queue`, data: { requeued: n } };
+    },
+    // the journal's, then the trail's only after a journal run that completed (./retention-now.ts)
+    runRetention: () => runRetentionNow({ journal: rt.journal, audit: rt.audit }),
+  };
+}
