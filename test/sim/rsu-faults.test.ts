@@ -539,6 +539,33 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     ]);
   });
 
+  it.each([
+    [400, 50],
+    [50, 400],
+  ])(
+    "a reboot during a boot restarts it (bootMs %i, then %i): one unasked B0, bootMs after the second reboot",
+    async (first, second) => {
+      const { lane, sim, frameLog } = await setup(protocol, {});
+      await until(lane.init());
+      const from = frameLog.records.length;
+      sim.inject({ kind: "reboot", bootMs: first });
+      const secondAt = performance.now();
+      sim.inject({ kind: "reboot", bootMs: second });
+      const b0 = await until(lane.expectFrame("B0"));
+      expect(b0.at - secondAt).toBe(second);
+      expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+      const again = await until(lane.init()); // answers the B0 it asked for: its C0 answers the unasked one
+      expect(again.wire.seq).toBe(protocol === "legacy" ? 0x08 : 0x02);
+      await vi.advanceTimersByTimeAsync(1000);
+      const tx = frameLog.records.slice(from).filter((r) => r.dir === "tx");
+      expect(tx.map((r) => [r.frame?.type, r.frame?.rsuStatus, r.note])).toEqual([
+        ["B0", 0, "power-on"],
+        ["B0", 0, undefined],
+      ]);
+      expect(sim.mode).toBe("search");
+    },
+  );
+
   it.each(["reboot", "power-on"] as const)(
     "the lane's empty ack to the unasked %s B0 acknowledges it: not an illegal frame, no repeat",
     async (cause) => {
