@@ -40,7 +40,13 @@ import { Heartbeat } from "./heartbeat.js";
 import { answersFor, type Pending, RsuLinkSide } from "./link.js";
 import { Purchases } from "./purchase.js";
 import { RsuFaults } from "./rsu-faults.js";
-import { b0Frame, DEFAULT_IDENTITY, heartbeatFrame, type RsuIdentity } from "./rsu-frames.js";
+import {
+  b0Frame,
+  DEFAULT_IDENTITY,
+  defaultRsuVersion,
+  heartbeatFrame,
+  type RsuIdentity,
+} from "./rsu-frames.js";
 import { Traffic } from "./traffic.js";
 import { type C8Ef04, DsrcTransactions } from "./transaction.js";
 import {
@@ -130,6 +136,7 @@ class SimulatedRsu implements RsuSimulator {
     const sr = this.scenario.rsu ?? {};
     this.identity = {
       ...DEFAULT_IDENTITY,
+      version: defaultRsuVersion(opts.protocol),
       ...(sr.psamTerminalIds ? { psamTerminalIds: sr.psamTerminalIds } : {}),
       ...(sr.manufacturerId !== undefined ? { manufacturerId: sr.manufacturerId } : {}),
       ...(sr.rsuId ? { rsuId: sr.rsuId } : {}),
