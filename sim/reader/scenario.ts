@@ -52,5 +52,14 @@ export function loadReaderScenarioFile(path: string): ReaderScenario {
   } catch (e) {
     throw new EtcError(ErrorCodes.ConfigInvalid, `reader scenario ${path}: ${(e as Error).message}`);
   }
-  return parseReaderScenario(parseYaml(text), path);
+  let obj: unknown;
+  try {
+    obj = parseYaml(text);
+  } catch (e) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `reader scenario ${path} is not valid YAML: ${(e as Error).message}`,
+    );
+  }
+  return parseReaderScenario(obj, path);
 }

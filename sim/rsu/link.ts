@@ -1,6 +1,6 @@
 /**
- * The RSU's end of the serial link: sequence numbers (RSCTL/SEQ), sending plain frames (heartbeats, the
- * reboot B0) and information frames that are repeated until the lane answers and then given up,
+ * The RSU's end of the serial link: sequence numbers (RSCTL/SEQ), sending heartbeats (not repeated) and
+ * information frames (the power-on or reboot B0 too) that are repeated until the lane answers and then given up,
  * recognising the lane's answers, and the frame log of everything sent. Wire faults damage the bytes on
  * their way out (./wire-faults.ts).
  */
@@ -37,6 +37,8 @@ export interface Pending {
   faults: WireFault[];
   /** Told once whether a copy of the frame reached the line intact (see `Fate`). */
   fate: Fate | undefined;
+  /** The frame log's note on the first transmission ("power-on" for the unasked B0). */
+  firstNote: string | undefined;
 }
 
 /**
@@ -168,16 +170,20 @@ export class RsuLinkSide {
     );
   }
 
-  /** A frame that is not retransmitted (the reboot B0; heartbeats go through `sendHeartbeat`). */
-  sendPlain(frame: Frame, note?: string): number {
-    const seq = this.nextSeq();
-    void this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq, note);
-    return seq;
-  }
-
   /** A heartbeat (legacy B2 heartbeat, national B1): not retransmitted; the lane may acknowledge it. */
   sendHeartbeat(frame: Frame): void {
-    this.heartbeatSeq = this.sendPlain(frame);
+    const seq = this.nextSeq();
+    void this.write(encodeFrame(frame, seq, this.ctx.dialect), frame, seq);
+    this.heartbeatSeq = seq;
+  }
+
+  /**
+   * The B0 the RSU sends unasked after a power-on or reboot: an information frame like every B0 (the lane
+   * answers each with an empty ack, docs/protocol.md §5), repeated until answered and then given up. Its
+   * first copy is logged `power-on`.
+   */
+  sendAnnouncement(b0: Frame): void {
+    this.sendInfo(b0, undefined, undefined, undefined, "power-on");
   }
 
   /**
@@ -208,6 +214,7 @@ export class RsuLinkSide {
     v: VState | undefined,
     obuId: string | undefined,
     fate?: (delivered: boolean) => void,
+    firstNote?: string,
   ): void {
     if (this.pending) this.dropPending();
     const seq = this.nextSeq();
@@ -237,6 +244,7 @@ export class RsuLinkSide {
       v,
       faults,
       fate: fate ? { tell: fate, inflight: new Set(), over: false, told: false } : undefined,
+      firstNote,
     };
     if (p.fate) this.untold.add(p.fate);
     this.pending = p;
@@ -252,7 +260,7 @@ export class RsuLinkSide {
     if (t.kind === "damaged") void this.write(t.bytes, p.frame, p.seq, t.note);
     else {
       if (t.kind === "noise-first") void this.write(t.noise, undefined, 0, "noise");
-      this.track(p, this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : undefined));
+      this.track(p, this.write(p.raw, p.frame, p.seq, n > 0 ? "retransmit" : p.firstNote));
       p.intact++;
     }
     if (n === 0 && p.faults.some((f) => f.kind === "duplicate")) {

@@ -24,6 +24,8 @@ export class RsuFaults {
   /** Extra delay before every answer (the slow fault, until set back to 0). */
   slowMs = 0;
   private unplugged = false;
+  /** The boot under way (its end sends the unasked B0); a reboot during it restarts it. */
+  private bootTimer: unknown;
 
   constructor(
     private readonly ctx: SimContext,
@@ -34,6 +36,7 @@ export class RsuFaults {
     private readonly host: RsuFaultHost,
   ) {}
 
+  /** A reboot while booting restarts the boot: one unasked B0, `bootMs` after the last reboot. */
   reboot(bootMs = this.ctx.timing.bootMs): void {
     this.ctx.log.info({ bootMs }, "RSU reboot");
     this.rebooting = true;
@@ -41,7 +44,9 @@ export class RsuFaults {
     this.heartbeat.disarm();
     this.link.reset();
     this.host.updateMode();
-    this.ctx.after(bootMs, () => {
+    this.ctx.cancel(this.bootTimer);
+    this.bootTimer = this.ctx.after(bootMs, () => {
+      this.bootTimer = undefined;
       this.rebooting = false;
       this.host.updateMode();
       // Legacy: B0 with RSCTL 0x98. National: B0 with SEQ 01 (the counter restarted), not asked for.

@@ -26,6 +26,15 @@ export const DEFAULT_IDENTITY: RsuIdentity = {
   algId: 0x00,
 };
 
+/**
+ * The B0 RSUVersion of an RSU whose scenario gives none. National: 2000, the lowest the national
+ * reference allows (RSUVersion ≥ 0x2000, docs/simulator.md "Scenario format"); legacy, whose text gives
+ * no range: 0100.
+ */
+export function defaultRsuVersion(variant: Dialect["variant"]): string {
+  return variant === "national" ? "2000" : DEFAULT_IDENTITY.version;
+}
+
 /** ErrorCodes the simulator uses (docs/simulator.md "Error codes"). */
 export const RSU_ERR = {
   ok: 0x00,

@@ -40,7 +40,13 @@ import { Heartbeat } from "./heartbeat.js";
 import { answersFor, type Pending, RsuLinkSide } from "./link.js";
 import { Purchases } from "./purchase.js";
 import { RsuFaults } from "./rsu-faults.js";
-import { b0Frame, DEFAULT_IDENTITY, heartbeatFrame, type RsuIdentity } from "./rsu-frames.js";
+import {
+  b0Frame,
+  DEFAULT_IDENTITY,
+  defaultRsuVersion,
+  heartbeatFrame,
+  type RsuIdentity,
+} from "./rsu-frames.js";
 import { Traffic } from "./traffic.js";
 import { type C8Ef04, DsrcTransactions } from "./transaction.js";
 import {
@@ -130,6 +136,7 @@ class SimulatedRsu implements RsuSimulator {
     const sr = this.scenario.rsu ?? {};
     this.identity = {
       ...DEFAULT_IDENTITY,
+      version: defaultRsuVersion(opts.protocol),
       ...(sr.psamTerminalIds ? { psamTerminalIds: sr.psamTerminalIds } : {}),
       ...(sr.manufacturerId !== undefined ? { manufacturerId: sr.manufacturerId } : {}),
       ...(sr.rsuId ? { rsuId: sr.rsuId } : {}),
@@ -177,7 +184,7 @@ class SimulatedRsu implements RsuSimulator {
     this.heartbeat = new Heartbeat(this.ctx, () => this.beat());
     this.faults = new RsuFaults(this.ctx, this.link, this.heartbeat, this.transport, opts.cable, {
       powerOff: (reason) => this.powerOff(reason),
-      announce: () => this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on"),
+      announce: () => this.link.sendAnnouncement(b0Frame(this.dialect, this.identity)),
       updateMode: () => this.updateMode(),
     });
     this.txn = new DsrcTransactions(
@@ -229,7 +236,7 @@ class SimulatedRsu implements RsuSimulator {
 
   announce(): boolean {
     if (!this.started || this.ctx.stopped || !this.link.unspent) return false;
-    this.link.sendPlain(b0Frame(this.dialect, this.identity), "power-on");
+    this.link.sendAnnouncement(b0Frame(this.dialect, this.identity));
     return true;
   }
 
@@ -505,15 +512,18 @@ class SimulatedRsu implements RsuSimulator {
   }
 
   /**
-   * Not initialised: only C0 is served. The B0 RSUStatus 03 that refused a C0 (onC0) is an information
-   * frame like any B0, so the lane's answer to it (an empty ack, or C1) stops its repetition; the RSU
-   * stays off.
+   * Not initialised: only C0 is served. The B0 RSUStatus 03 that refused a C0 (onC0) and the unasked B0
+   * after a power-on or reboot are information frames like any B0, so the lane's answer to them (an empty
+   * ack, or C1) stops their repetition; the RSU stays off.
    */
   private whileOff(f: Frame, seq: number): string {
     if (f.type === "ACK" || f.type === "C1") {
       const answer = this.link.answerOf(f, seq);
-      if (answer.pending?.frame.type === "B0" && answer.take())
-        return "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)";
+      const b0 = answer.pending?.frame;
+      if (b0?.type === "B0" && answer.take())
+        return b0.rsuStatus === 0x03
+          ? "acknowledges B0 (the RSU stays uninitialised: it needs a C0 it can take)"
+          : "acknowledges B0 (the RSU stays uninitialised until a C0)";
     }
     return `ignored: RSU not initialised (needs C0), got ${f.type}`;
   }

@@ -4,7 +4,7 @@
  * done. Arrivals start with the first C4 01 (the traffic clock), scaled by `timing.timeScale`.
  */
 import type { RsuEvent, Scenario, VehicleFault, VehicleSpecInput } from "../scenario/schema.js";
-import { entryNetworkIssue, VehicleSpecSchema } from "../scenario/schema.js";
+import { entryNetworkIssue, entryTimeIssue, VehicleSpecSchema } from "../scenario/schema.js";
 import {
   type BuildContext,
   buildVehicle,
@@ -119,11 +119,12 @@ export class Traffic {
       const i = parsed.error.issues[0];
       throw new Error(`addVehicle: ${i?.path.join(".") || "spec"}: ${i?.message ?? "invalid"}`);
     }
-    const issue = entryNetworkIssue([
+    const specs = [
       { spec: this.scenario.defaults, path: ["defaults"] },
       { spec: parsed.data, path: [] },
-    ]);
-    if (issue) throw new Error(`addVehicle: ${issue.path.join(".")}: ${issue.message}`);
+    ];
+    for (const issue of [entryNetworkIssue(specs), entryTimeIssue(specs, this.buildCtx.wallStart)])
+      if (issue) throw new Error(`addVehicle: ${issue.path.join(".")}: ${issue.message}`);
     const merged = mergeSpecs(this.scenario.defaults as never, parsed.data as never);
     // Its own faults, else `defaults.faults`; an added vehicle draws no random faults.
     merged.faults ??= [];

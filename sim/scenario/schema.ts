@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { codePointName, encodeGbk } from "../../firmware-bridge/frames/gbk-text.js";
 
 const hexN = (bytes: number) =>
   z
@@ -34,6 +35,27 @@ const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v
 const BCD4_MESSAGE = 'expected 4 decimal digits (BCD, e.g. "4301"): it makes the card and OBU serials';
 const cardNetwork = code4.refine((s) => /^\d{4}$/.test(s), { message: BCD4_MESSAGE });
 const ms = z.number().nonnegative();
+
+/** Bytes the plate fields hold: B3 PlateNumber, 0015 and 0019 plate (docs/protocol.md §3). */
+const PLATE_BYTES = 12;
+/** GBK text the frames can carry: a character GBK cannot hold is named (the frames never write "?"). */
+const gbkText = (maxBytes?: number) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((s, ctx) => {
+      const enc = encodeGbk(s);
+      if (!Buffer.isBuffer(enc))
+        ctx.addIssue({
+          code: "custom",
+          message: `expected GB2312 text: "${s}" has a character GBK cannot encode, ${codePointName(enc.bad)} "${enc.bad}"`,
+        });
+      else if (maxBytes !== undefined && enc.length > maxBytes)
+        ctx.addIssue({
+          code: "custom",
+          message: `"${s}" needs ${enc.length} bytes in GB2312, the field holds ${maxBytes}`,
+        });
+    });
 
 /**
  * RSU information frames a vehicle's per-frame fault can target: those the RSU sends for the vehicle's
@@ -110,7 +132,7 @@ const ObuSchema = z.strictObject({
   /** Issuer identifier, 16 hex digits; built from `province` and the card network when omitted. */
   issuer: hexN(8).optional(),
   /** Province name (2 Chinese characters, GB2312) for the issuer id: "湖南". */
-  province: z.string().min(1).optional(),
+  province: gbkText().optional(),
   /** OBU contract serial, 16 digits (its status-list id). */
   serial: digits(16).optional(),
   contractType: z.number().int().min(0).max(255).optional(),
@@ -165,7 +187,8 @@ const VehicleFields = {
   at: ms.optional(),
   /** How long the OBU stays in the communication zone (ms). */
   zoneMs: ms.optional(),
-  plate: z.string().min(1).optional(),
+  /** GB2312, at most 12 bytes. */
+  plate: gbkText(PLATE_BYTES).optional(),
   plateColor: z.number().int().min(0).max(255).optional(),
   class: z.number().int().min(0).max(255).optional(),
   userType: z.number().int().min(0).max(255).optional(),
@@ -205,6 +228,61 @@ export function entryNetworkIssue(
   return {
     path: network.path,
     message: `the card network too (no card.network): ${BCD4_MESSAGE}; give card.network, got "${network.value}"`,
+  };
+}
+/**
+ * The 0019 entry time is 4 bytes of seconds since 1970 (sim/vehicles/vehicles.ts writes it with the
+ * dialect's time base). Accepted: a day inside that range at either end, so any UTC offset fits.
+ */
+const ENTRY_TIME_MIN_MS = Date.UTC(1970, 0, 2);
+const ENTRY_TIME_MAX_MS = Date.UTC(2106, 1, 6); // 2^32 - 1 seconds is 2106-02-07T06:28:15Z
+const ENTRY_TIME_RANGE =
+  "the 0019 entry time is 4 bytes of seconds since 1970: expected a time from 1970-01-02 to 2106-02-06 (UTC)";
+const DEFAULT_MINUTES_AGO = 60;
+
+type TimedVehicle =
+  | { entry?: { time?: string; minutesAgo?: number } | null; entryStation?: string }
+  | undefined;
+
+/**
+ * The entry time a vehicle merged from `specs` (first to last, later wins) gets must fit the 4-byte 0019
+ * time. `startMs` is the wall clock the run counts `minutesAgo` from. The issue names the field that sets
+ * the time: `entry.time`, else `entry.minutesAgo`, else `startTime` (the default 60 minutes before it).
+ * Undefined when there is nothing wrong, or when the vehicle has no entry record (`entry: null`).
+ */
+export function entryTimeIssue(
+  specs: { spec: TimedVehicle; path: (string | number)[] }[],
+  startMs: number,
+): { path: (string | number)[]; message: string } | undefined {
+  let time: { value: string; path: (string | number)[] } | undefined;
+  let ago: { value: number; path: (string | number)[] } | undefined;
+  let blank = false;
+  for (const { spec, path } of specs) {
+    if (spec?.entry === null) {
+      blank = true;
+      time = undefined;
+      ago = undefined;
+      continue;
+    }
+    // an entry, or the entryStation shorthand, gives the vehicle an entry record again (vehicles.ts)
+    if (spec?.entry || spec?.entryStation !== undefined) blank = false;
+    if (spec?.entry?.time !== undefined) time = { value: spec.entry.time, path: [...path, "entry", "time"] };
+    if (spec?.entry?.minutesAgo !== undefined)
+      ago = { value: spec.entry.minutesAgo, path: [...path, "entry", "minutesAgo"] };
+  }
+  if (blank) return undefined;
+  const fits = (when: number) => when >= ENTRY_TIME_MIN_MS && when <= ENTRY_TIME_MAX_MS;
+  const shown = (when: number) => (Number.isFinite(when) ? new Date(when).toISOString() : String(when));
+  if (time) {
+    const when = Date.parse(time.value);
+    return fits(when) ? undefined : { path: time.path, message: `${ENTRY_TIME_RANGE}, got "${time.value}"` };
+  }
+  const minutes = ago?.value ?? DEFAULT_MINUTES_AGO;
+  const when = startMs - minutes * 60_000;
+  if (fits(when)) return undefined;
+  return {
+    path: ago?.path ?? ["startTime"],
+    message: `${ENTRY_TIME_RANGE}; ${minutes} minutes${ago ? "" : " (the default entry.minutesAgo)"} before the start ${shown(startMs)} is ${shown(when)}`,
   };
 }
 export type VehicleSpec = z.infer<typeof VehicleSpecSchema>;
@@ -297,9 +375,11 @@ export const ScenarioSchema = z
     ]);
     if (s.traffic?.random)
       merged.push([defaults, { spec: s.traffic.random.template, path: ["traffic", "random", "template"] }]);
+    // The run's start: startTime, else the real time at start (close to now).
+    const startMs = s.startTime !== undefined ? Date.parse(s.startTime) : Date.now();
     for (const specs of merged) {
-      const issue = entryNetworkIssue(specs);
-      if (issue) ctx.addIssue({ code: "custom", ...issue });
+      for (const issue of [entryNetworkIssue(specs), entryTimeIssue(specs, startMs)])
+        if (issue) ctx.addIssue({ code: "custom", ...issue });
     }
   });
 export type Scenario = z.infer<typeof ScenarioSchema>;

@@ -17,6 +17,7 @@ import { describeEvent } from "../../sim/cli/commands/reader.js";
 import { describeReaderEvent, vehicleStep } from "../../sim/cli/reader-beside.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import type { ReaderSimEvent, ReaderSimulator } from "../../sim/reader/reader-simulator.js";
+import { loadReaderScenarioFile } from "../../sim/reader/scenario.js";
 import { runStepsFrom } from "../../sim/reader/script.js";
 import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
@@ -155,6 +156,21 @@ describe("etc-sim reader: errors", () => {
     const r2 = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/cards\[0\]: card spec: balance/);
+  });
+
+  it("a scenario that is not YAML is refused naming the file (ConfigInvalid)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-sim-reader-"));
+    const file = join(dir, "broken.yaml");
+    writeFileSync(file, "cards:\n  - { cardId: 1\n{ nope\n");
+    expect(() => loadReaderScenarioFile(file)).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: expect.stringContaining(`reader scenario ${file} is not valid YAML: `),
+      }),
+    );
+    const r = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`reader scenario ${file} is not valid YAML: `);
   });
 });
 

@@ -6,7 +6,7 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { createRsuSimulator, type RsuSimulatorOptions, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
 import { LaneDriver } from "./lane-driver.js";
@@ -36,7 +36,12 @@ function lostB5Then(second: string): ScenarioInput {
   } as ScenarioInput;
 }
 
-async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, heartbeatMs = 60_000) {
+async function setup(
+  protocol: "legacy" | "national",
+  scenario: ScenarioInput,
+  heartbeatMs = 60_000,
+  options: Partial<RsuSimulatorOptions> = {},
+) {
   const pair = createTransportPair();
   const frameLog = memoryFrameLog();
   const sim = createRsuSimulator({
@@ -47,6 +52,7 @@ async function setup(protocol: "legacy" | "national", scenario: ScenarioInput, h
     frameLog,
     timing: { heartbeatMs },
     cable: pair,
+    ...options,
   });
   const lane = new LaneDriver(pair.lane, protocol);
   const problems: ChannelProblem[] = [];
@@ -491,11 +497,13 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
     expect(events.some((e) => e.type === "ended" && e.outcome === "aborted")).toBe(true);
     const afterB0 = frameLog.records.length;
+    await lane.send({ type: "ACK" } as Frame, b0);
     await lane.send(lane.c4(true));
     await lane.send(lane.c1(obuId));
-    await vi.advanceTimersByTimeAsync(300);
+    await vi.advanceTimersByTimeAsync(600);
     const since = frameLog.records.slice(afterB0);
     expect(since.filter((r) => r.dir === "rx").map((r) => r.handling)).toEqual([
+      "acknowledges B0 (the RSU stays uninitialised until a C0)",
       "ignored: RSU not initialised (needs C0), got C4",
       "ignored: RSU not initialised (needs C0), got C1",
     ]);
@@ -505,6 +513,81 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     const b2b = await until(lane.expectFrame("B2"));
     expect(b2b.frame.obuId).toBe(obuId);
   });
+
+  it("the unasked B0 after a reboot is an information frame: unanswered, it goes out 4 times 120 ms apart (same RSCTL/SEQ), then is given up", async () => {
+    const { lane, sim, frameLog, events } = await setup(protocol, {});
+    await until(lane.init());
+    const from = frameLog.records.length;
+    const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+    sim.inject({ kind: "reboot", bootMs: 50 });
+    await until(gaveUp);
+    await vi.advanceTimersByTimeAsync(1000);
+    const tx = frameLog.records.slice(from).filter((r) => r.dir === "tx");
+    expect(tx.map((r) => [r.frame?.type, r.note, r.t - (tx[0]?.t ?? 0)])).toEqual([
+      ["B0", "power-on", 0],
+      ["B0", "retransmit", 120],
+      ["B0", "retransmit", 240],
+      ["B0", "retransmit", 360],
+    ]);
+    expect(new Set(tx.map((r) => r.hex)).size).toBe(1);
+    const copies = [0, 1, 2, 3].map(() => lane.expectFrame("B0"));
+    expect((await Promise.all(copies)).map((b) => b.wire.seq)).toEqual(
+      Array(4).fill(protocol === "legacy" ? 0x98 : 0x01),
+    );
+    expect(events.filter((e) => e.type === "notice").map((e) => e.type === "notice" && e.code)).toEqual([
+      "b0-unanswered",
+    ]);
+  });
+
+  it.each([
+    [400, 50],
+    [50, 400],
+  ])(
+    "a reboot during a boot restarts it (bootMs %i, then %i): one unasked B0, bootMs after the second reboot",
+    async (first, second) => {
+      const { lane, sim, frameLog } = await setup(protocol, {});
+      await until(lane.init());
+      const from = frameLog.records.length;
+      sim.inject({ kind: "reboot", bootMs: first });
+      const secondAt = performance.now();
+      sim.inject({ kind: "reboot", bootMs: second });
+      const b0 = await until(lane.expectFrame("B0"));
+      expect(b0.at - secondAt).toBe(second);
+      expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+      const again = await until(lane.init()); // answers the B0 it asked for: its C0 answers the unasked one
+      expect(again.wire.seq).toBe(protocol === "legacy" ? 0x08 : 0x02);
+      await vi.advanceTimersByTimeAsync(1000);
+      const tx = frameLog.records.slice(from).filter((r) => r.dir === "tx");
+      expect(tx.map((r) => [r.frame?.type, r.frame?.rsuStatus, r.note])).toEqual([
+        ["B0", 0, "power-on"],
+        ["B0", 0, undefined],
+      ]);
+      expect(sim.mode).toBe("search");
+    },
+  );
+
+  it.each(["reboot", "power-on"] as const)(
+    "the lane's empty ack to the unasked %s B0 acknowledges it: not an illegal frame, no repeat",
+    async (cause) => {
+      const { lane, sim, frameLog, events } = await setup(protocol, {}, 60_000, {
+        announcePowerOn: cause === "power-on",
+      });
+      if (cause === "reboot") {
+        await until(lane.init());
+        sim.inject({ kind: "reboot", bootMs: 50 });
+      }
+      const b0 = await until(lane.expectFrame("B0"));
+      expect(b0.wire.seq).toBe(protocol === "legacy" ? 0x98 : 0x01);
+      const from = frameLog.records.length;
+      await lane.send({ type: "ACK" } as Frame, b0);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(frameLog.records.slice(from).map((r) => [r.dir, r.frame?.type, r.handling])).toEqual([
+        ["rx", "ACK", "acknowledges B0 (the RSU stays uninitialised until a C0)"],
+      ]);
+      expect(events.filter((e) => e.type === "illegal" || e.type === "gaveUp")).toEqual([]);
+      expect(sim.mode).toBe("off");
+    },
+  );
 
   it("port unplugged and replugged: the lane sees the disconnect, frames are lost meanwhile, then work", async () => {
     const { lane, pair, sim } = await setup(protocol, oneCar([]), 150);

@@ -127,6 +127,54 @@ describe("scenario files", () => {
     );
   });
 
+  it("a plate the frames cannot carry (not GB2312, over 12 bytes) is refused at load and by addVehicle, naming the field", () => {
+    const bad = (input: unknown) => () => parseScenario(input);
+    expect(bad({ traffic: { vehicles: [{}, { plate: "湘A12345678901" }] } })).toThrow(
+      /traffic\.vehicles\[1\]\.plate: "湘A12345678901" needs 14 bytes in GB2312, the field holds 12/,
+    );
+    expect(bad({ defaults: { plate: "京A😀" } })).toThrow(
+      /defaults\.plate: expected GB2312 text: .*U\+1F600/,
+    );
+    expect(bad({ traffic: { vehicles: [{ obu: { province: "😀南" } }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.obu\.province: expected GB2312 text/,
+    );
+    // 12 bytes exactly is a plate
+    expect(
+      parseScenario({ traffic: { vehicles: [{ plate: "湘A123456789" }] } }).traffic?.vehicles?.[0]?.plate,
+    ).toBe("湘A123456789");
+    const sim = createRsuSimulator({ transport: createTransportPair().device, protocol: "legacy" });
+    expect(() => sim.addVehicle({ plate: "京A😀" })).toThrow(/^addVehicle: plate: expected GB2312 text/);
+    expect(() => sim.addVehicle({ plate: "湘A12345678901" })).toThrow(/^addVehicle: plate: .*needs 14 bytes/);
+  });
+
+  it("an entry time the 4-byte 0019 time cannot hold is refused at load and by addVehicle, naming the field", () => {
+    const bad = (input: unknown) => () => parseScenario(input);
+    expect(bad({ traffic: { vehicles: [{ entry: { time: "1965-01-01T00:00:00+08:00" } }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.entry\.time: the 0019 entry time is 4 bytes of seconds since 1970: expected a time from 1970-01-02 to 2106-02-06 \(UTC\), got "1965-01-01T00:00:00\+08:00"/,
+    );
+    expect(
+      bad({
+        startTime: "2025-01-02T10:00:00+08:00",
+        defaults: { entry: { minutesAgo: 1e9 } },
+        traffic: { vehicles: [{ plate: "湘A1" }] },
+      }),
+    ).toThrow(/defaults\.entry\.minutesAgo: the 0019 entry time .*1000000000 minutes before the start/);
+    expect(bad({ startTime: "2200-01-01T00:00:00Z", traffic: { vehicles: [{}] } })).toThrow(
+      /startTime: the 0019 entry time .*60 minutes \(the default entry\.minutesAgo\) before the start/,
+    );
+    // a vehicle's own entry.time wins over the defaults' minutesAgo; entry: null has no entry time
+    expect(
+      parseScenario({
+        defaults: { entry: { minutesAgo: 1e9 } },
+        traffic: { vehicles: [{ entry: { time: "2025-01-02T09:00:00+08:00" } }, { entry: null }] },
+      }).traffic?.vehicles,
+    ).toHaveLength(2);
+    const sim = createRsuSimulator({ transport: createTransportPair().device, protocol: "legacy" });
+    expect(() => sim.addVehicle({ entry: { minutesAgo: 1e9 } })).toThrow(
+      /^addVehicle: entry\.minutesAgo: the 0019 entry time is 4 bytes/,
+    );
+  });
+
   it("a credit card (23) has a large notional balance unless the scenario gives one; the random balance range is for stored-value cards", () => {
     const plan = new TrafficPlan(
       parseScenario({
