@@ -19,7 +19,8 @@ const CASE: BoothCaseLine = {
   id: "s7",
   kind: "stop",
   reason: "CARD_EXPIRED",
-  detail: "卡已过期",
+  // the lane's free text may name the card (the page masks it there too: src/service/page/render.ts)
+  detail: `卡已过期 ${CARD}`,
   openedAt: Date.UTC(2026, 10, 26, 0, 15, 2),
   openedAtLocal: "2026-11-26T08:15:02.000+08:00",
   obuId: "A1000001",
@@ -68,7 +69,7 @@ describe("booth list", () => {
     expect(JSON.parse(json)).toMatchObject({
       via: "lane",
       ok: true,
-      data: { cases: [{ ...CASE, cardId: MASKED }] },
+      data: { cases: [{ ...CASE, detail: `卡已过期 ${MASKED}`, cardId: MASKED }] },
     });
     expect(await boothList(["--full-ids"])).toContain(CARD);
     expect(JSON.parse(await boothList(["--json", "--full-ids"]))).toMatchObject({

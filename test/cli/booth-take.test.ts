@@ -20,7 +20,8 @@ const CASE: BoothCaseLine = {
   id: "s42",
   kind: "stop",
   reason: "CARD_EXPIRED",
-  detail: "卡已过期",
+  // the lane's free text may name the card (the page masks it there too)
+  detail: `卡已过期 ${CARD}`,
   openedAt: Date.UTC(2026, 10, 26, 0, 15, 2),
   openedAtLocal: "2026-11-26T08:15:02.000+08:00",
   obuId: "A1000001",
@@ -66,7 +67,7 @@ describe("booth take", () => {
     expect(JSON.parse(json)).toMatchObject({
       via: "lane",
       ok: true,
-      data: { case: { ...CASE, cardId: MASKED } },
+      data: { case: { ...CASE, detail: `卡已过期 ${MASKED}`, cardId: MASKED } },
     });
     expect(JSON.parse(await boothTake(["--json", "--full-ids"]))).toMatchObject({
       data: { case: CASE },

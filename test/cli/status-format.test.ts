@@ -97,10 +97,10 @@ it("what a journal found behind the audit trail keeps is named, with the command
   };
   const lines = formatStatus(s).split("\n");
   expect(lines.find((l) => l.startsWith("Kept suspect"))).toMatch(
-    /^Kept suspect +seq 41 +not in journal\.db .*: 430101020326120600041, card 4301\*{12}9001, OBU 4301000000000077, 12\.50 yuan, recorded 2026-12-06T10:00:00\.000\+08:00; held until `etc-lane journal settle 41`$/,
+    /^Kept suspect +seq 41 +not in journal\.db .*: 430101020326120600041, card 4301\*{12}9001, OBU 4301000000000077, 12\.50 yuan, recorded 2026-12-06T10:00:00\.000\+08:00; held until `etc-lane journal settle 41 --debited\|--not-debited --reason TEXT`$/,
   );
   expect(lines.find((l) => l.startsWith("Kept intent"))).toMatch(
-    /^Kept intent +id 7 +.*`etc-lane journal resolve-intent 7 --resolved\|--recover`$/,
+    /^Kept intent +id 7 +.*`etc-lane journal resolve-intent 7 --resolved\|--recover --reason TEXT`$/,
   );
   expect(formatStatus(s, { fullIds: true })).toContain("card 43010000000000009001");
   expect(renderState(s, [], null)).toMatch(

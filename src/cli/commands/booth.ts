@@ -40,7 +40,7 @@ export function caseTable(cases: BoothCaseLine[], fullIds = false): string[] {
       c.status,
       when(c.openedAtLocal),
       c.reason,
-      c.detail,
+      fullIds ? c.detail : maskCardIds(c.detail),
       c.plate ?? "-",
       c.obuId ?? "-",
       c.cardId ? (fullIds ? c.cardId : maskCardIds(c.cardId)) : "-",
@@ -50,7 +50,7 @@ export function caseTable(cases: BoothCaseLine[], fullIds = false): string[] {
   return table(rows);
 }
 
-/** The list's outcome with each case's card number masked (`--json` without `--full-ids`). */
+/** The list's outcome with each case's card number masked, in its column and its detail (`--json` without `--full-ids`). */
 export function withCardsMasked(out: OperatorOutcome, cases: BoothCaseLine[]): OperatorOutcome {
   if (!out.result.data || cases.length === 0) return out;
   return {
@@ -59,21 +59,32 @@ export function withCardsMasked(out: OperatorOutcome, cases: BoothCaseLine[]): O
       ...out.result,
       data: {
         ...out.result.data,
-        cases: cases.map((c) => ({ ...c, cardId: c.cardId && maskCardId(c.cardId) })),
+        cases: cases.map((c) => ({
+          ...c,
+          detail: maskCardIds(c.detail),
+          cardId: c.cardId && maskCardId(c.cardId),
+        })),
       },
     },
   };
 }
 
-/** A take's outcome with the taken case's card number masked (`--json` without `--full-ids`). */
+/** A take's outcome with the taken case's card number masked, in its column and its detail (`--json` without `--full-ids`). */
 export function withTakenCardMasked(out: OperatorOutcome): OperatorOutcome {
   const taken = out.result.data?.case as BoothCaseLine | undefined;
-  if (!taken?.cardId) return out;
+  if (!taken) return out;
   return {
     ...out,
     result: {
       ...out.result,
-      data: { ...out.result.data, case: { ...taken, cardId: maskCardId(taken.cardId) } },
+      data: {
+        ...out.result.data,
+        case: {
+          ...taken,
+          detail: maskCardIds(taken.detail),
+          cardId: taken.cardId && maskCardId(taken.cardId),
+        },
+      },
     },
   };
 }

@@ -149,12 +149,12 @@ function keptBehindTrailRows(s: LaneSnapshot, { card }: Show): Row[] {
       "Kept suspect",
       `seq ${x.seq}`,
       `not in journal.db (restored behind the trail): ${x.tradeId}, card ${card(x.cardId)}, OBU ${x.obuSerial ?? "-"}, ` +
-        `${yuan(x.amount)} yuan, recorded ${x.recordedAt}; held until \`etc-lane journal settle ${x.seq}\``,
+        `${yuan(x.amount)} yuan, recorded ${x.recordedAt}; held until \`etc-lane journal settle ${x.seq} --debited|--not-debited --reason TEXT\``,
     ]),
     ...k.intents.map((id) => [
       "Kept intent",
       `id ${id}`,
-      `debit intent from before the restore, not recovered; its card and OBU held until, on the stopped lane, \`etc-lane journal resolve-intent ${id} --resolved|--recover\``,
+      `debit intent from before the restore, not recovered; its card and OBU held until, on the stopped lane, \`etc-lane journal resolve-intent ${id} --resolved|--recover --reason TEXT\``,
     ]),
   ];
 }
@@ -305,7 +305,8 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * Nothing answers on the control socket. Either no lane runs (exit 3), or one holds the data directory
  * and does not answer (exit 4): it is starting (the socket is bound once it is open) or stopping (the socket
  * stops listening at once, while the lane ends its actions and drains its debits under the lock:
- * src/cli/commands/run.ts), or its socket file was removed; the lock's holder cannot tell these apart. Told apart by the data-directory lock's holder, read without taking the lock.
+ * src/cli/commands/run.ts), or its socket file was removed; nothing tells these three apart. Which of
+ * exit 3 and exit 4 it is, is told by the data-directory lock's holder, read without taking the lock.
  */
 function notAnswering(dataDir: string, path: string, how: string, json: boolean): void {
   const off = offlineSummary(dataDir);
