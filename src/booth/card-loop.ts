@@ -471,6 +471,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
         // says refused
         for (const x of new Set([c, desk.get(`s${open.seq}`), pay]))
           if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
+        // and so do the vehicle's other cases (a DSRC stop of its OBU the suspect held: UNSETTLED_DEBIT), as
+        // after a DEBIT that answered: none is paid again by another card
+        desk.paidAtBooth(c.id, { obuSerial: open.obuSerial, cardId: card.cardId });
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
@@ -552,7 +555,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
     if (r.kind === "paid") {
       desk.release(c);
-      desk.paidAtBooth(c, card.cardId);
+      desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId });
       desk.remove(c, "paid at the booth");
       await ctx.signal("done");
       return;
