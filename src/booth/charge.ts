@@ -8,8 +8,8 @@
  * leaves it, and recover.ts settles it from the card, in this process or the next.
  */
 
-import { EtcError } from "../../firmware-bridge/errors.js";
-import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
 import { localStamp } from "../local-time.js";
 import {
@@ -462,7 +462,11 @@ function notDebited(
     { err: errText(e), mayHaveRun: commandMayHaveRun(e), case: c.id },
     "booth: card or reader error before DEBIT: nothing debited",
   );
-  ctx.show(PROMPTS.cardError(errText(e)), c);
+  // the reader's link lost: the screen says so (as card-loop.ts onLink does), not 读卡失败
+  ctx.show(
+    isEtcError(e, ReaderErrorCodes.LinkDown) ? PROMPTS.readerDown(errText(e)) : PROMPTS.cardError(errText(e)),
+    c,
+  );
   return { kind: "card-error", error: e };
 }
 
