@@ -546,7 +546,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // right before DEBIT the case must still be the desk's: a cancel may have slipped in before the charge
     // began (case-desk.ts cancel), and its vehicle must not have paid over DSRC meanwhile: its record
     // closes the case (case-desk.ts onLaneRecord), and the guards know of it first (the lane notes the
-    // payment before its record reaches the desk: src/lane/effect-runner.ts)
+    // payment before its record reaches the desk: src/lane/effect-runner.ts); one noted before the mark is
+    // found in the journal (charge.ts asks journal-holds.ts paidAfterCase before its intent)
     const paidOver = (): boolean =>
       c.obuSerial !== null && ctx.lane.guards.paidSince({ obuSerial: c.obuSerial }, paidMark);
     const caseOpen = (): boolean => desk.get(c.id) !== undefined && !paidOver();

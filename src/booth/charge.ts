@@ -24,7 +24,7 @@ import type { BoothCase } from "./cases.js";
 import { ALARM_REFUSALS, checkCard, REFUSALS, type RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { BoothErrorCodes } from "./errors.js";
-import { journalHolds, showHeld } from "./journal-holds.js";
+import { journalHolds, paidAfterCase, showHeld } from "./journal-holds.js";
 import { PROMPTS } from "./prompts.js";
 import {
   DebitLost,
@@ -284,6 +284,9 @@ class DebitIntent {
     // journalHolds)
     if (journalHolds(ctx.journal, ctx.log, { cardId: card.cardId, obuSerial: c.obuSerial }))
       throw new HeldElsewhere();
+    // and one of the case's OBU answered paid before that, its intent gone: the vehicle paid this trip, its
+    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed
+    if (paidAfterCase(ctx.journal, ctx.log, c)) throw new CaseClosed();
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,

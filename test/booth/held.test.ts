@@ -328,6 +328,38 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a DSRC payment of the case's OBU noted before the card is read, its record reaching the desk only later: CASE_CLOSED, no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      // an RSU debit of card OTHER in the case's OBU answered paid: committed (its intent deleted with it)
+      // and noted by the lane (src/lane/effect-runner.ts "remember"); its record waits on the C1 write
+      // before it reaches the desk (the outcome is emitted after it)
+      const paid = t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      t.lane.controller.guards.rememberTraded({ obuSerial, cardId: OTHER });
+      let delivered = false;
+      const deliver = (): void => {
+        if (delivered) return;
+        delivered = true;
+        toBooth(t, paid);
+      };
+      const sub = t.reader.events$.subscribe((e) => {
+        if (e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54) deliver();
+      });
+      t.reader.present(CARD);
+      // before: the booth's "paid since" mark was taken after the payment was noted, and the desk still had
+      // the case: PAID, the trip debited on two cards
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      sub.unsubscribe();
+      deliver();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
