@@ -471,6 +471,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
         // says refused
         for (const x of new Set([c, desk.get(`s${open.seq}`), pay]))
           if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
+        // and so do the vehicle's other cases (a DSRC stop of its OBU the suspect held: UNSETTLED_DEBIT), as
+        // after a DEBIT that answered: none is paid again by another card
+        desk.paidAtBooth(c.id, { obuSerial: open.obuSerial, cardId: card.cardId });
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
@@ -543,7 +546,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // right before DEBIT the case must still be the desk's: a cancel may have slipped in before the charge
     // began (case-desk.ts cancel), and its vehicle must not have paid over DSRC meanwhile: its record
     // closes the case (case-desk.ts onLaneRecord), and the guards know of it first (the lane notes the
-    // payment before its record reaches the desk: src/lane/effect-runner.ts)
+    // payment before its record reaches the desk: src/lane/effect-runner.ts); one noted before the mark is
+    // found in the journal (charge.ts asks journal-holds.ts paidAfterCase before its intent)
     const paidOver = (): boolean =>
       c.obuSerial !== null && ctx.lane.guards.paidSince({ obuSerial: c.obuSerial }, paidMark);
     const caseOpen = (): boolean => desk.get(c.id) !== undefined && !paidOver();
@@ -552,7 +556,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
     if (r.kind === "paid") {
       desk.release(c);
-      desk.paidAtBooth(c, card.cardId);
+      desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId });
       desk.remove(c, "paid at the booth");
       await ctx.signal("done");
       return;

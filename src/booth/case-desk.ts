@@ -99,13 +99,20 @@ export class CaseDesk {
   }
 
   /**
-   * The vehicle of case `c` paid at the booth (on `c`): its other cases close for good too (a stop the DSRC
-   * path recorded for it while the booth charged it, `UNSETTLED_DEBIT` above all), as the queue rebuilt at
-   * start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its cases).
+   * The vehicle paid at the booth on case `on` (a DEBIT that answered, a lost answer recovered or recorded
+   * from its intent: recovery-book.ts, a suspect the card showed debited: card-loop.ts): its other cases,
+   * those naming the OBU or the card of `k` (none in `keep`), close for good too (a stop the DSRC path
+   * recorded for it while the booth charged it or held it, `UNSETTLED_DEBIT` above all), as the queue
+   * rebuilt at start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its
+   * cases; the note keeps one the rebuild would keep, behind a suspect settled in place, closed too).
    */
-  paidAtBooth(c: BoothCase, cardId: string): void {
-    for (const x of this.queue.matching({ obuSerial: c.obuSerial, cardId }))
-      if (x.id !== c.id) this.closeForGood(x, `paid at the booth on case ${c.id}`);
+  paidAtBooth(
+    on: string,
+    k: { obuSerial: string | null; cardId: string | null },
+    keep: ReadonlySet<string> = new Set(),
+  ): void {
+    for (const x of this.queue.matching(k))
+      if (x.id !== on && !keep.has(x.id)) this.closeForGood(x, `paid at the booth on case ${on}`);
   }
 
   /**

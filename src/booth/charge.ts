@@ -8,8 +8,8 @@
  * leaves it, and recover.ts settles it from the card, in this process or the next.
  */
 
-import { EtcError } from "../../firmware-bridge/errors.js";
-import { commandMayHaveRun } from "../../firmware-bridge/reader/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
+import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
 import { localStamp } from "../local-time.js";
 import {
@@ -24,7 +24,7 @@ import type { BoothCase } from "./cases.js";
 import { ALARM_REFUSALS, checkCard, REFUSALS, type RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { BoothErrorCodes } from "./errors.js";
-import { journalHolds, showHeld } from "./journal-holds.js";
+import { journalHolds, paidAfterCase, showHeld } from "./journal-holds.js";
 import { PROMPTS } from "./prompts.js";
 import {
   DebitLost,
@@ -284,6 +284,9 @@ class DebitIntent {
     // journalHolds)
     if (journalHolds(ctx.journal, ctx.log, { cardId: card.cardId, obuSerial: c.obuSerial }))
       throw new HeldElsewhere();
+    // and one of the case's OBU answered paid before that, its intent gone: the vehicle paid this trip, its
+    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed
+    if (paidAfterCase(ctx.journal, ctx.log, c)) throw new CaseClosed();
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,
@@ -462,7 +465,11 @@ function notDebited(
     { err: errText(e), mayHaveRun: commandMayHaveRun(e), case: c.id },
     "booth: card or reader error before DEBIT: nothing debited",
   );
-  ctx.show(PROMPTS.cardError(errText(e)), c);
+  // the reader's link lost: the screen says so (as card-loop.ts onLink does), not 读卡失败
+  ctx.show(
+    isEtcError(e, ReaderErrorCodes.LinkDown) ? PROMPTS.readerDown(errText(e)) : PROMPTS.cardError(errText(e)),
+    c,
+  );
   return { kind: "card-error", error: e };
 }
 

@@ -3,7 +3,8 @@
  * `journalHolds`): an unsettled suspect naming either whose debit no card has shown (`openSuspectOf`), or an
  * open debit intent naming either (`openIntentOf`: a booth one, or an RSU debit's, written with its B4
  * decision before its C6: src/lane/machines.ts). A journal that cannot answer holds (never "none": that
- * could charge a card twice). And what the booth says and audits for a held card: nothing charged.
+ * could charge a card twice). Whether the journal has the case's OBU paid after the case (`paidAfterCase`).
+ * And what the booth says and audits for a held card: nothing charged.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import { idsData } from "../audit/events.js";
@@ -24,6 +25,41 @@ export function journalHolds(
     log.error(
       { err: errText(e), cardId: k.cardId, obuSerial: k.obuSerial },
       "booth: the journal cannot say whether the card has an open debit: held",
+    );
+    return true;
+  }
+}
+
+/**
+ * How far before a case's own time (its record's, wall ms) the journal is asked for payments of its OBU:
+ * a wall clock stepped back meanwhile does not hide one (the record's seq decides which came after it).
+ */
+const CLOCK_STEP_MARGIN_MS = 60_000;
+
+/**
+ * Whether the journal has a transaction of the case's OBU committed after the case's record (after the case
+ * opened, for one without a record): its vehicle paid (over DSRC) since, as the queue rebuilt at start has
+ * it (cases.ts rebuildCases). Asked right before the booth's own intent, with the charge's marker set
+ * (charge.ts): an RSU debit of the OBU decided before the marker either has its intent open then
+ * (journalHolds) or is committed, so one that is committed is found here whether or not its record has
+ * reached the desk (src/lane/effect-runner.ts emits it after the C1 write) and whenever the lane noted it
+ * in its guards. A journal that cannot answer says "paid" (no DEBIT: never a trip debited twice).
+ */
+export function paidAfterCase(
+  journal: Pick<BoothJournal, "tradedSince">,
+  log: Logger,
+  c: Pick<BoothCase, "id" | "seq" | "obuSerial" | "openedAt">,
+): boolean {
+  if (c.obuSerial === null) return false;
+  try {
+    const since = c.seq === null ? c.openedAt : c.openedAt - CLOCK_STEP_MARGIN_MS;
+    return journal
+      .tradedSince(since)
+      .some((r) => r.obuSerial === c.obuSerial && (c.seq === null || r.seq > c.seq));
+  } catch (e) {
+    log.error(
+      { err: errText(e), case: c.id, obuSerial: c.obuSerial },
+      "booth: the journal cannot say whether the case's OBU paid since: not charged",
     );
     return true;
   }

@@ -5,7 +5,7 @@
  */
 import type { Observable } from "rxjs";
 import type { AuditEventInput } from "../audit/entry.js";
-import type { CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
+import type { CommittedRecord, GuardRow, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
 
@@ -60,6 +60,8 @@ export interface BoothJournal {
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */
   list(q: { since?: Date | number }): CommittedRecord[];
+  /** the transactions created at or after sinceMs (wall ms), oldest first: who paid (journal-holds.ts paidAfterCase) */
+  tradedSince(sinceMs: number): GuardRow[];
 }
 
 /** A guard key: an OBU contract serial and/or a card id. */

@@ -101,11 +101,14 @@ export const PROMPTS = {
       "warn",
       "done",
     ),
-  unconfirmed: (cardId: string) =>
+  /** `cardRead`: the original card was read and could not say (else it was not put back in time) */
+  unconfirmed: (cardId: string, cardRead: boolean) =>
     p(
       "UNCONFIRMED",
       "扣款未确认",
-      `原卡 ${tail(cardId)} 未放回：已记为待核实交易，请上报`,
+      cardRead
+        ? `原卡 ${tail(cardId)} 无法确认扣款：已记为待核实交易，请上报，勿重复收费`
+        : `原卡 ${tail(cardId)} 未放回：已记为待核实交易，请上报`,
       "stop",
       "refused",
     ),

@@ -6,7 +6,7 @@
  */
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
-import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import {
   DEFAULT_PURCHASE_KEYS,
   dataOf,
@@ -64,7 +64,7 @@ export class PsamSession {
       try {
         return await f();
       } catch (e) {
-        throw psamError(what, e);
+        throw linkFault(e) ? e : psamError(what, e);
       }
     };
     this.atr = await step("reset", () => this.reader.psamReset(this.slot, signal));
@@ -90,6 +90,7 @@ export class PsamSession {
     try {
       r = await this.reader.psamApdu(this.slot, PSAM.mac1(i, this.keys.levels), signal);
     } catch (e) {
+      if (linkFault(e)) throw e;
       if (!isEtcError(e, ReaderErrorCodes.PsamMute)) throw psamError("MAC1", e);
       const before = this.terminalNo;
       this.invalidate();
@@ -104,7 +105,7 @@ export class PsamSession {
       try {
         r = await this.reader.psamApdu(this.slot, PSAM.mac1(i, this.keys.levels), signal);
       } catch (e2) {
-        throw psamError("MAC1", e2);
+        throw linkFault(e2) ? e2 : psamError("MAC1", e2);
       }
     }
     this.mac1Count++;
@@ -153,6 +154,22 @@ function checked(what: string, r: Buffer, length: number): Buffer {
   } catch {
     throw psamError(what, undefined, swOf(r) || dataOf(r).toString("hex"));
   }
+}
+
+/**
+ * The reader's or its link's failure rather than the PSAM's: the link lost (LinkDown), the command aborted
+ * (Aborted: the booth stopping, a cancel), the reader busy with an earlier command (Busy), or a timeout the
+ * reader says the PSAM never saw (executed "no"). Passed on as it is (charge.ts treats it as a reader error:
+ * no PSAM screen, alarm or count); a PSAM status word, a malformed answer, PSAM_ABSENT and PSAM_MUTE (after
+ * the retry) stay PSAM errors.
+ */
+function linkFault(e: unknown): boolean {
+  return (
+    isEtcError(e, ReaderErrorCodes.LinkDown) ||
+    isEtcError(e, ReaderErrorCodes.Aborted) ||
+    isEtcError(e, ReaderErrorCodes.Busy) ||
+    (isEtcError(e, ReaderErrorCodes.Timeout) && !commandMayHaveRun(e))
+  );
 }
 
 /** A PSAM failure: nothing was debited (the booth only sends DEBIT after MAC1 succeeded). */

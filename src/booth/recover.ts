@@ -118,6 +118,7 @@ export async function recover(
       return unconfirmed(
         ctx,
         pd,
+        "not-back",
         `the original card ${p.cardId} was not put back within ${ctx.options.originalCardWaitMs} ms`,
       );
     const secs = Math.ceil(left / 1000);
@@ -344,6 +345,7 @@ async function onOriginal(
   return unconfirmed(
     ctx,
     pd,
+    "card-cannot-say",
     v.kind === "debited"
       ? `the card shows the debit but GET TRANSACTION PROVE answered ${data.proveSw}`
       : v.why,
@@ -362,9 +364,15 @@ function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothInt
   keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
 }
 
+/**
+ * The debit stays unconfirmed: a suspect. `how` is what the screen says: the original card was not put back
+ * in time (step 4), or it was read and could not say whether it debited (step 3: it is in the collector's
+ * hand or on the reader; not "not put back").
+ */
 async function unconfirmed(
   ctx: BoothContext,
   pd: PendingDebit,
+  how: "not-back" | "card-cannot-say",
   why: string,
   data: Record<string, unknown> = {},
 ): Promise<RecoverResult> {
@@ -386,7 +394,7 @@ async function unconfirmed(
     `booth debit of ${p.prepared.amount} fen on card ${p.cardId} unconfirmed: ${why}`,
     intentIds(p),
   );
-  ctx.show(PROMPTS.unconfirmed(p.cardId), pd.case);
+  ctx.show(PROMPTS.unconfirmed(p.cardId, how === "card-cannot-say"), pd.case);
   return "unconfirmed";
 }
 

@@ -25,6 +25,7 @@ export interface RecoveryDesk {
   linkedTo(k: { seq: number | null; id: string }): BoothCase | undefined;
   openRecovery(c: BoothCase, linked: BoothCase | undefined): void;
   remove(c: BoothCase, why: string): void;
+  paidAtBooth(on: string, k: { obuSerial: string | null; cardId: string | null }): void;
   reopenTaken(c: BoothCase): void;
   queueSuspect(s: CommittedRecord): void;
 }
@@ -185,6 +186,12 @@ export class RecoveryBook {
     }
     this.pending.delete(pd.case.id);
     this.d.desk.remove(pd.case, `recovery: ${r}`);
+    const recorded = r === "recorded" || r === "recorded-listed" || r === "recorded-no-card";
+    // the money moved (its record written): the vehicle's other cases close, as after a DEBIT that answered
+    // (card-loop.ts): a DSRC stop of its OBU met the recovery's hold (UNSETTLED_DEBIT) and must not be paid
+    // again by another card
+    if (recorded)
+      this.d.desk.paidAtBooth(pd.case.id, { obuSerial: pd.payload.obuSerial, cardId: pd.payload.cardId });
     // the unconfirmed suspect is a case from now on, as the queue rebuilt at start has it (cases.ts)
     if (r === "unconfirmed" && pd.unconfirmed) this.d.desk.queueSuspect(pd.unconfirmed);
     if (r === "not-debited") {
@@ -205,7 +212,6 @@ export class RecoveryBook {
     // prompt to release by hand). A card event or the link's return during the recovery asks for no pass
     // of its own (card-loop.ts recovering): the recovery read the card it brought, or the watch says
     // there is one to read ("present", "unknown") and this is where the booth works again for it.
-    const recorded = r === "recorded" || r === "recorded-listed" || r === "recorded-no-card";
     const more = this.pending.size > 0 || slot.watch.state === "present" || slot.watch.state === "unknown";
     if (!recorded || more) slot.again(false);
   }

@@ -319,6 +319,44 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("the reader's link lost while MAC1 is in flight: the reader's fault, not the PSAM's (READER_DOWN, no BOOTH_PSAM_FAULT, no PSAM error counted); the card pays once after the reconnect", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      // the lane's end of the reader's line (the port the cable leaves): closed under the driver, it is a
+      // link lost (firmware-bridge/reader/reader-supervisor.ts onTransportState), every command in flight
+      // failed with LinkDown
+      const port = (t.lane.reader as unknown as { transport: { close(): Promise<void> } }).transport;
+      let armed = false;
+      let pulled = false;
+      const sub = t.reader.events$.subscribe((e) => {
+        // MAC1 (the command after INIT's list) waits in a slow reader, and the cable is pulled meanwhile
+        if (!armed && e.type === "reply" && e.name.startsWith("CARD_APDU") && e.ins.includes(0x50)) {
+          armed = true;
+          t.reader.inject({ kind: "slow", delayMs: 2000, waitEveryMs: 100 });
+        }
+        if (!pulled && e.type === "command" && e.name === "PSAM_APDU" && e.ins[0] === 0x70) {
+          pulled = true;
+          void port.close();
+        }
+      });
+      t.reader.present(CARD);
+      await t.prompt("PAID", 15_000);
+      sub.unsubscribe();
+      await t.boothIdle();
+      expect(pulled).toBe(true);
+      const steps = t.boothEvents.filter((e) => e.type === "prompt").map((e) => e.prompt.step);
+      // before: PSAM故障 / "PSAM MAC1 failed: ... link lost" over 读卡器未连接, and a PSAM alarm
+      expect(steps).not.toContain("PSAM_ERROR");
+      const afterPaying = steps.slice(steps.indexOf("PAYING") + 1);
+      // the link's loss (card-loop.ts onLink), then the charge's end say the same: 读卡器未连接
+      expect(new Set(afterPaying.slice(0, afterPaying.indexOf("PAYING")))).toEqual(new Set(["READER_DOWN"]));
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_PSAM_FAULT")).toBe(false);
+      expect(t.lane.booth?.status().counters.psamErrors).toBe(0);
+      expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["booth", "done"]]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("a MAC1 answered 9000 with a malformed length: a PSAM fault (no DEBIT, the PSAM screen and alarm), the PSAM prepared again, and the case pays at the next attempt", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");

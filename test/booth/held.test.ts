@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import type { BoothTestContext } from "./harness.js";
-import { boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
+import { b5LostVehicle, boothCard, boothTest, noCardVehicle, tornBeforeDebitVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -328,6 +328,38 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a DSRC payment of the case's OBU noted before the card is read, its record reaching the desk only later: CASE_CLOSED, no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      // an RSU debit of card OTHER in the case's OBU answered paid: committed (its intent deleted with it)
+      // and noted by the lane (src/lane/effect-runner.ts "remember"); its record waits on the C1 write
+      // before it reaches the desk (the outcome is emitted after it)
+      const paid = t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      t.lane.controller.guards.rememberTraded({ obuSerial, cardId: OTHER });
+      let delivered = false;
+      const deliver = (): void => {
+        if (delivered) return;
+        delivered = true;
+        toBooth(t, paid);
+      };
+      const sub = t.reader.events$.subscribe((e) => {
+        if (e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54) deliver();
+      });
+      t.reader.present(CARD);
+      // before: the booth's "paid since" mark was taken after the payment was noted, and the desk still had
+      // the case: PAID, the trip debited on two cards
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      sub.unsubscribe();
+      deliver();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
@@ -350,6 +382,65 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       // before: the UNSETTLED_DEBIT case stayed, and card OTHER on the reader for it paid the trip again
       expect(t.lane.booth?.cases()).toEqual([]);
       expect(debitsSent(t)).toBe(1);
+    });
+  });
+
+  /** A DSRC stop of the vehicle's OBU with card OTHER, met by a hold on the OBU at its B4 (UNSETTLED_DEBIT). */
+  const unsettledStop = (t: BoothTestContext, obuSerial: string): CommittedRecord => {
+    const stop = t.lane.journal.commit({
+      ...sampleRecord(8, "stop"),
+      outcome: "UNSETTLED_DEBIT",
+      obuSerial,
+      cardId: OTHER,
+    });
+    toBooth(t, stop);
+    return stop;
+  };
+
+  it("a DSRC stop of the vehicle while the booth recovers its lost DEBIT answer (UNSETTLED_DEBIT, another card): after RECOVERED no case waits for it, the other card is not debited", async () => {
+    await boothTest(
+      {
+        cards: [boothCard(OTHER)],
+        scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const obuSerial = t.records()[0]!.obuSerial!;
+        t.reader.inject({ kind: "card-removed-after-debit" });
+        t.reader.present(CARD);
+        await t.prompt("PUT_BACK");
+        // the driver puts card OTHER in the OBU; the RSU's B4 meets the recovery's hold on the OBU
+        unsettledStop(t, obuSerial);
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["BOOTH_RECOVERY", "UNSETTLED_DEBIT"]);
+        t.reader.present(CARD);
+        await t.prompt("RECOVERED");
+        await t.boothIdle();
+        // before: the UNSETTLED_DEBIT case stayed (only a DEBIT that answered closed the vehicle's cases)
+        expect(t.lane.booth?.cases()).toEqual([]);
+        t.reader.present(OTHER);
+        await t.prompt("NO_CASE");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(1);
+        expect(t.ledger().map((e) => [e.cardId, e.path])).toEqual([[CARD, "booth"]]);
+      },
+    );
+  });
+
+  it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card): once the card shows the suspect debited, no case waits for it", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL)] } } }, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      unsettledStop(t, suspect!.obuSerial!);
+      expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["B5_NO_DSRC", "UNSETTLED_DEBIT"]);
+      t.reader.present(CARD);
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      // before: only the suspect's own case closed; card OTHER on the reader paid the trip again
+      expect(t.lane.booth?.cases()).toEqual([]);
+      expect(debitsSent(t)).toBe(0);
+      // the queue rebuilt at start agrees (the stop was noted closed)
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
     });
   });
 });

@@ -81,7 +81,11 @@ describe("a TAC of all zeros read from the card at the booth proves nothing", ()
       await t.caseQueued("OBU_NO_CARD");
       t.reader.inject({ kind: "card-zero-tac", times: 100 });
       t.reader.present(CARD);
-      await t.prompt("UNCONFIRMED");
+      const shown = await t.prompt("UNCONFIRMED");
+      // the card was read and could not say; before: 原卡 ****0001 未放回 (not put back), the card on the reader
+      const detail = shown.type === "prompt" ? shown.prompt.detail : "";
+      expect(detail).not.toContain("未放回");
+      expect(detail).toContain("无法确认扣款");
       // the card left on the reader is read again: its suspect judged from the card (docs/booth.md §5.2)
       await t.prompt("PAID_UNSETTLED");
       await t.boothIdle();
