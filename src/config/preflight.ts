@@ -14,6 +14,7 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
@@ -32,6 +33,12 @@ export interface LaneConfigProblem {
 export interface PreflightOptions {
   /** false: the lane runs without its station uplink (station.tokenFile is then not read); default true */
   uplink?: boolean;
+  /**
+   * `run --check`: also whether `run` (with `--init` or not) may start in `dataDir`: a journal there or a
+   * first start, and its owner (src/datadir/lane-start.ts). `run` itself asks after this check, so that its
+   * refusal keeps its own code (E412, E413).
+   */
+  start?: LaneStartOptions;
 }
 
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -135,6 +142,9 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     if (problem !== null) add("dataDir", problem);
     // a journal there already: this lane's, not damaged, not newer than this software
     for (const p of dataDirJournalProblems(c)) add("dataDir", p);
+    // a journal there, or a first start (--init); the directory's owner
+    const start = opts.start ? laneStartProblem(c.dataDir, opts.start) : null;
+    if (start !== null) add("dataDir", start);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
