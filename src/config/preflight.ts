@@ -19,6 +19,7 @@ import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../serv
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
+import { captureRoomNotes } from "./capture-room.js";
 import { dataDirJournalProblems } from "./journal-owner.js";
 import { ignoredTariff, type LaneConfig, laneTariffPath } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
@@ -242,12 +243,12 @@ function creatableProblem(path: string): string | null {
 
 /**
  * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run --check` says them
- * on stderr): configNotes's, and an exit lane's tariff that charges some route and class 0 fen, which it
+ * on stderr): configNotes's, what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
  * allows with `allowZeroFee: true` (src/tariff/zero-fee.ts), naming them (freePassageNotes on the file read
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const notes = configNotes(c);
+  const notes = [...configNotes(c), ...captureRoomNotes(c)];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {
