@@ -14,6 +14,7 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { networkFileSystemProblem } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
@@ -243,12 +244,12 @@ function creatableProblem(path: string): string | null {
 
 /**
  * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run --check` says them
- * on stderr): configNotes's, what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
+ * on stderr): configNotes's, a dataDir on a network file system (dataDirNotes), what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
  * allows with `allowZeroFee: true` (src/tariff/zero-fee.ts), naming them (freePassageNotes on the file read
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const notes = [...configNotes(c), ...captureRoomNotes(c)];
+  const notes = [...configNotes(c), ...dataDirNotes(c), ...captureRoomNotes(c)];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {
@@ -256,6 +257,18 @@ export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
   } catch {
     return notes; // a problem, named by laneConfigProblems
   }
+}
+
+/**
+ * The note on `dataDir` on a network or FUSE file system (src/datadir/fs-type.ts): taken, but the lock
+ * and the journal hold only on a local disk. `run` logs it at start as an error; `statfs` for tests.
+ */
+export function dataDirNotes(
+  c: LaneConfig,
+  statfs?: (dir: string) => { type: number | bigint },
+): LaneConfigProblem[] {
+  const problem = networkFileSystemProblem(c.dataDir, statfs);
+  return problem === null ? [] : [{ path: "dataDir", message: problem }];
 }
 
 /**

@@ -15,6 +15,7 @@ import { readLaneConfig } from "../../config/load.js";
 import {
   checkLaneConfig,
   configNotes,
+  dataDirNotes,
   freePassageNotes,
   type LaneConfigProblem,
   laneConfigNotes,
@@ -70,6 +71,9 @@ export function registerRun(program: Command): void {
       const note = (n: LaneConfigProblem): void =>
         logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
+      // a dataDir on a network file system: taken, but said loudly (src/datadir/fs-type.ts)
+      for (const n of dataDirNotes(config))
+        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       if (init)
         logger.info(
           { dataDir: config.dataDir },
