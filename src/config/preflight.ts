@@ -12,7 +12,7 @@
  * once, each as `field: what was expected`, as the schema's errors are.
  */
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { networkFileSystemProblem } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
@@ -93,6 +93,19 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
       add("tariff", reason(e));
     }
   }
+
+  // rsu.port, reader.port: a device path the lane opens as written, so an absolute one; a relative one
+  // would be opened against the process's working directory (/ under systemd), not the config's
+  for (const [field, port] of [
+    ["rsu.port", c.rsu.port],
+    ["reader.port", c.reader?.port],
+  ] as const)
+    if (port !== undefined && !port.startsWith("tcp:") && !isAbsolute(port))
+      add(
+        field,
+        `expected an absolute device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/..., got "${port}" (a relative ` +
+          "one would be opened against the lane's working directory, not the config's)",
+      );
 
   // reader.port: another device than rsu.port, also when one of them names it through a link
   // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written

@@ -164,6 +164,20 @@ describe("etc-lane run --check", () => {
       /rsu\.port: expected a serial device path or tcp:\/\/host:port/,
     ],
     [
+      "rsu.port a relative device path",
+      (c) => {
+        c.rsu.port = "ttyUSB0";
+      },
+      /rsu\.port: expected an absolute device path, e\.g\. \/dev\/ttyUSB0 .*got "ttyUSB0"/,
+    ],
+    [
+      "reader.port a relative device path",
+      (c) => {
+        c.reader = { port: "ttyUSB1" };
+      },
+      /reader\.port: expected an absolute device path, .*got "ttyUSB1"/,
+    ],
+    [
       "station.url ftp://",
       (c) => {
         c.station.url = "ftp://127.0.0.1:8640";
