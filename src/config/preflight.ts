@@ -286,7 +286,8 @@ export function dataDirNotes(
 
 /**
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
- * examples set, which the lane ignores; an entry lane's `tariff`, which the lane does not use. `run` logs
+ * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
+ * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); an entry lane's `tariff`, which the lane does not use. `run` logs
  * them at start, before it opens the lane.
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
@@ -297,6 +298,24 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
       message:
         "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
     });
+  // dialect keys the chosen protocol's frames do not have: taken, and nothing on the wire changes
+  const d = c.rsu.dialect;
+  const otherProtocol: [string, unknown, string][] =
+    c.rsu.protocol === "legacy"
+      ? [
+          ["b4Ef04", d.b4Ef04, "a legacy RSU's B4 has no EF04 block"],
+          ["b2AntennaId", d.b2AntennaId, "a legacy RSU's B2 has no AntennaID"],
+        ]
+      : [
+          ["stationLength", d.stationLength, "a national RSU's C6 Station has one width"],
+          ["lastStationLength", d.lastStationLength, "a national RSU's B4 LastStation has one width"],
+        ];
+  for (const [key, value, why] of otherProtocol)
+    if (value !== undefined)
+      notes.push({
+        path: `rsu.dialect.${key}`,
+        message: `${c.rsu.protocol === "legacy" ? "national" : "legacy"} only: ${why}; with rsu.protocol ${c.rsu.protocol} this setting does nothing: remove it`,
+      });
   const ignored = ignoredTariff(c);
   if (ignored !== null)
     notes.push({
