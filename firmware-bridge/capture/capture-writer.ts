@@ -16,6 +16,12 @@
  * (after the handler that took the frame has written its reply), and on `close()`. A capture that
  * cannot be written logs once and stops capturing; it never stops the lane.
  *
+ * A capture never fills the disk it shares with others (the lane's journal: `minFreeBytes`). Before each
+ * file it wants `minFreeBytes` plus one whole file free on the directory's disk, and `minFreeBytes` every
+ * `checkEveryBytes` written; short of it, it deletes its own earlier files, oldest first (never the file
+ * it writes or has just finished), and when that is not enough it stops capturing, with one error line
+ * naming the margin, before the disk is full.
+ *
  * Chunks handed to the reader one after another before its microtask queue emptied (the writes of one
  * synchronous run of the far end of an in-process pair, firmware-bridge/transport/pair.ts), nothing else
  * recorded between them, arrived together and carry the time of the first. The reader gets the second
@@ -36,6 +42,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  statfsSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -65,6 +72,22 @@ export interface CaptureWriterOptions {
   now?: () => number;
   /** Wall clock ms, read once at the start; default Date.now(). */
   wallNow?: () => number;
+  /**
+   * Bytes to leave free on the directory's disk (see above). Default 0: the writer writes until a write
+   * fails.
+   */
+  minFreeBytes?: number;
+  /** While a file grows, free space is checked again after this many bytes. Default 1 MiB. */
+  checkEveryBytes?: number;
+  /** The bytes an unprivileged writer may still use on the disk of `dir`; default statfs (bavail × bsize). */
+  freeBytes?: (dir: string) => number;
+}
+
+const MiB = 1024 * 1024;
+
+function statfsFreeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return Number(s.bavail) * Number(s.bsize);
 }
 
 interface Port {
@@ -78,6 +101,11 @@ export class CaptureWriter {
   private readonly maxFileBytes: number;
   private readonly maxFiles: number;
   private readonly application: string;
+  private readonly minFreeBytes: number;
+  private readonly checkEveryBytes: number;
+  private readonly freeBytes: (dir: string) => number;
+  /** bytes written since free space was last checked */
+  private sinceCheck = 0;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly mono0: number;
@@ -112,6 +140,9 @@ export class CaptureWriter {
     this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
     this.maxFiles = opts.maxFiles ?? 8;
     this.application = opts.application ?? "etc-lane";
+    this.minFreeBytes = opts.minFreeBytes ?? 0;
+    this.checkEveryBytes = opts.checkEveryBytes ?? MiB;
+    this.freeBytes = opts.freeBytes ?? statfsFreeBytes;
     this.log = (opts.logger ?? silentLogger).child({ ns: "capture" });
     this.now = opts.now ?? (() => performance.now());
     this.mono0 = this.now();
@@ -205,14 +236,72 @@ export class CaptureWriter {
     this.scheduled = undefined;
     if (this.failed || this.queue.length === 0) return;
     try {
-      if (this.fd === undefined || this.fileBytes >= this.maxFileBytes) this.rotate();
+      if (this.fd === undefined || this.fileBytes >= this.maxFileBytes) {
+        if (this.roomShort(this.maxFileBytes)) return;
+        this.rotate();
+      } else if (this.sinceCheck >= this.checkEveryBytes && this.roomShort(0)) return;
       const chunk = Buffer.concat(this.queue);
       this.queue = [];
       writeAll(this.fd as number, chunk);
       this.fileBytes += chunk.length;
+      this.sinceCheck += chunk.length;
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /**
+   * Whether the disk lacks `minFreeBytes` + `need` free even after this prefix's earlier files were
+   * deleted, oldest first (never `current`, the file being written or just finished); then capturing
+   * has stopped, with one error line.
+   */
+  private roomShort(need: number): boolean {
+    if (this.minFreeBytes <= 0) return false;
+    this.sinceCheck = 0;
+    const want = this.minFreeBytes + need;
+    let free = this.freeBytes(this.dir);
+    if (free >= want) return false;
+    const current = this.current === undefined ? undefined : basename(this.current);
+    let deleted = 0;
+    for (const { f } of this.oldestFirst()) {
+      if (f === current) continue;
+      try {
+        unlinkSync(join(this.dir, f));
+        deleted++;
+      } catch {
+        // already gone
+      }
+      free = this.freeBytes(this.dir);
+      if (free >= want) break;
+    }
+    if (deleted > 0)
+      this.log.warn(
+        { dir: this.dir, deleted, freeMiB: Math.floor(free / MiB) },
+        "wire capture deleted its oldest files to keep free space on the disk",
+      );
+    if (free >= want) return false;
+    this.failed = true;
+    this.queue = [];
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the file is given up either way
+      }
+    }
+    this.log.error(
+      {
+        dir: this.dir,
+        freeMiB: Math.floor(free / MiB),
+        marginMiB: Math.ceil(this.minFreeBytes / MiB),
+        fileMiB: Math.ceil(need / MiB),
+      },
+      `wire capture would leave less than ${Math.ceil(this.minFreeBytes / MiB)} MiB free on the disk of ${this.dir} ` +
+        "(kept free for the journal): capturing stops (the lane goes on); free space, or lower capture.maxFileMB",
+    );
+    return true;
   }
 
   /** The directory or a file cannot be written: one error, and nothing more is captured. */
@@ -275,6 +364,13 @@ export class CaptureWriter {
     });
   }
 
+  /** This prefix's capture files, oldest first (see prune). */
+  private oldestFirst(): { f: string; run: number; stamp: string; n: number }[] {
+    return this.files().sort(
+      (a, b) => a.run - b.run || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0) || a.n - b.n,
+    );
+  }
+
   /**
    * Keeps the newest `maxFiles` capture files of this prefix, oldest first by run number, then (among
    * files named before the run number) by start stamp, then by the file number read as a number (`-1000`
@@ -282,9 +378,7 @@ export class CaptureWriter {
    */
   private prune(): void {
     const current = this.current === undefined ? undefined : basename(this.current);
-    const mine = this.files().sort(
-      (a, b) => a.run - b.run || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0) || a.n - b.n,
-    );
+    const mine = this.oldestFirst();
     for (const { f } of mine.slice(0, Math.max(0, mine.length - this.maxFiles))) {
       if (f === current) continue;
       try {

@@ -407,9 +407,12 @@ export interface LaneProc {
   readonly opened: Promise<number>;
 }
 
-/** `etc-lane run --config FILE`. Keeps only log lines at warn and above, plus status changes. */
-export function startLane(config: string, name = "lane"): LaneProc {
-  const proc = spawnCli("etc-lane", ["run", "--config", config], {
+/**
+ * `etc-lane run --config FILE`, with `--init` for the lane's first start (a data directory without a
+ * journal: src/datadir/lane-start.ts). Keeps only log lines at warn and above, plus status changes.
+ */
+export function startLane(config: string, name = "lane", o: { init?: boolean } = {}): LaneProc {
+  const proc = spawnCli("etc-lane", ["run", ...(o.init ? ["--init"] : []), "--config", config], {
     name,
     keep: (l) =>
       !l.text.startsWith("{") || /"level":(40|50|60)/.test(l.text) || l.text.includes('"lane status"'),

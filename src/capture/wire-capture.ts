@@ -11,6 +11,7 @@ import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { LaneConfig } from "../config/schema.js";
+import { FREE_SPACE_MARGIN } from "../datadir/free-space.js";
 
 /** The limits the port's deframer applies; the capture's description records them for `decode --capture`. */
 export interface CaptureFraming {
@@ -46,6 +47,8 @@ export function openWireCapture(c: LaneConfig, logger?: Logger): WireCapture | u
     maxFileBytes: c.capture.maxFileMB * 1024 * 1024,
     maxFiles: c.capture.maxFiles,
     application: `etc-lane ${lane}`,
+    // never the disk full under the journal (by default the capture is on its disk): as a list's download
+    minFreeBytes: FREE_SPACE_MARGIN,
     ...(logger ? { logger } : {}),
   });
   return {

@@ -12,12 +12,15 @@
  * once, each as `field: what was expected`, as the schema's errors are.
  */
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { networkFileSystemProblem } from "../datadir/fs-type.js";
+import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
+import { captureRoomNotes } from "./capture-room.js";
 import { dataDirJournalProblems } from "./journal-owner.js";
 import { ignoredTariff, type LaneConfig, laneTariffPath } from "./schema.js";
 import { readTokenFile } from "./token-file.js";
@@ -32,6 +35,12 @@ export interface LaneConfigProblem {
 export interface PreflightOptions {
   /** false: the lane runs without its station uplink (station.tokenFile is then not read); default true */
   uplink?: boolean;
+  /**
+   * `run --check`: also whether `run` (with `--init` or not) may start in `dataDir`: a journal there or a
+   * first start, and its owner (src/datadir/lane-start.ts). `run` itself asks after this check, so that its
+   * refusal keeps its own code (E412, E413).
+   */
+  start?: LaneStartOptions;
 }
 
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -85,6 +94,19 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     }
   }
 
+  // rsu.port, reader.port: a device path the lane opens as written, so an absolute one; a relative one
+  // would be opened against the process's working directory (/ under systemd), not the config's
+  for (const [field, port] of [
+    ["rsu.port", c.rsu.port],
+    ["reader.port", c.reader?.port],
+  ] as const)
+    if (port !== undefined && !port.startsWith("tcp:") && !isAbsolute(port))
+      add(
+        field,
+        `expected an absolute device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/..., got "${port}" (a relative ` +
+          "one would be opened against the lane's working directory, not the config's)",
+      );
+
   // reader.port: another device than rsu.port, also when one of them names it through a link
   // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written
   const samePort = sameDevice(c);
@@ -135,6 +157,9 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     if (problem !== null) add("dataDir", problem);
     // a journal there already: this lane's, not damaged, not newer than this software
     for (const p of dataDirJournalProblems(c)) add("dataDir", p);
+    // a journal there, or a first start (--init); the directory's owner
+    const start = opts.start ? laneStartProblem(c.dataDir, opts.start) : null;
+    if (start !== null) add("dataDir", start);
   }
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
@@ -232,12 +257,12 @@ function creatableProblem(path: string): string | null {
 
 /**
  * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run --check` says them
- * on stderr): configNotes's, and an exit lane's tariff that charges some route and class 0 fen, which it
+ * on stderr): configNotes's, a dataDir on a network file system (dataDirNotes), what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
  * allows with `allowZeroFee: true` (src/tariff/zero-fee.ts), naming them (freePassageNotes on the file read
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const notes = configNotes(c);
+  const notes = [...configNotes(c), ...dataDirNotes(c), ...captureRoomNotes(c)];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {
@@ -248,8 +273,21 @@ export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
 }
 
 /**
+ * The note on `dataDir` on a network or FUSE file system (src/datadir/fs-type.ts): taken, but the lock
+ * and the journal hold only on a local disk. `run` logs it at start as an error; `statfs` for tests.
+ */
+export function dataDirNotes(
+  c: LaneConfig,
+  statfs?: (dir: string) => { type: number | bigint },
+): LaneConfigProblem[] {
+  const problem = networkFileSystemProblem(c.dataDir, statfs);
+  return problem === null ? [] : [{ path: "dataDir", message: problem }];
+}
+
+/**
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
- * examples set, which the lane ignores; an entry lane's `tariff`, which the lane does not use. `run` logs
+ * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
+ * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); an entry lane's `tariff`, which the lane does not use. `run` logs
  * them at start, before it opens the lane.
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
@@ -260,6 +298,24 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
       message:
         "a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it",
     });
+  // dialect keys the chosen protocol's frames do not have: taken, and nothing on the wire changes
+  const d = c.rsu.dialect;
+  const otherProtocol: [string, unknown, string][] =
+    c.rsu.protocol === "legacy"
+      ? [
+          ["b4Ef04", d.b4Ef04, "a legacy RSU's B4 has no EF04 block"],
+          ["b2AntennaId", d.b2AntennaId, "a legacy RSU's B2 has no AntennaID"],
+        ]
+      : [
+          ["stationLength", d.stationLength, "a national RSU's C6 Station has one width"],
+          ["lastStationLength", d.lastStationLength, "a national RSU's B4 LastStation has one width"],
+        ];
+  for (const [key, value, why] of otherProtocol)
+    if (value !== undefined)
+      notes.push({
+        path: `rsu.dialect.${key}`,
+        message: `${c.rsu.protocol === "legacy" ? "national" : "legacy"} only: ${why}; with rsu.protocol ${c.rsu.protocol} this setting does nothing: remove it`,
+      });
   const ignored = ignoredTariff(c);
   if (ignored !== null)
     notes.push({

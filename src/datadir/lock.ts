@@ -226,16 +226,11 @@ function alive(pid: number): boolean {
 
 /** The refusal: who holds the directory, as far as can be told. */
 function inUse(dir: string, lockPath: string): EtcError {
-  const file = readHolder(join(dir, HOLDER_FILE));
-  const owner = kernelLockOwner(lockPath);
-  // the file describes the holder only if its pid owns the lock (or, without /proc/locks, still runs)
-  const h = file && (owner !== null ? file.pid === owner : alive(file.pid)) ? file : null;
-  const pid = h?.pid ?? owner;
-  const what = h
-    ? `${h.command} (pid ${h.pid}, running since ${h.since}${h.host !== hostname() ? ` on ${h.host}` : ""}: ${h.argv})`
-    : pid !== null
-      ? `another process (pid ${pid}; its details are not written yet)`
-      : "another process (its details are not written yet)";
+  const {
+    what,
+    holder: h,
+    pid,
+  } = describeHolder(readHolder(join(dir, HOLDER_FILE)), kernelLockOwner(lockPath));
   const advice =
     h?.role === "cli"
       ? "wait for it to finish"
@@ -247,4 +242,35 @@ function inUse(dir: string, lockPath: string): EtcError {
     holder: h,
     pid,
   });
+}
+
+/**
+ * Who holds the lock, in words, from the holder file `file` and the lock's owner this host's kernel
+ * names (`owner`, null when it names none). The file describes the holder only if its pid owns the lock
+ * (or, without /proc/locks, still runs). A file naming another host, with no owner here to be seen, is a
+ * lock taken from that host over a network file system (./fs-type.ts): named as such, not as details
+ * "not written yet". `isAlive` and `host` for tests.
+ */
+export function describeHolder(
+  file: DataDirHolder | null,
+  owner: number | null,
+  o: { isAlive?: (pid: number) => boolean; host?: string } = {},
+): { what: string; holder: DataDirHolder | null; pid: number | null } {
+  const host = o.host ?? hostname();
+  const h = file && (owner !== null ? file.pid === owner : (o.isAlive ?? alive)(file.pid)) ? file : null;
+  if (h === null && owner === null && file !== null && file.host !== host)
+    return {
+      what:
+        `${file.command} (pid ${file.pid} on host ${file.host}, per its holder file, since ${file.since}: ` +
+        `a lock held from another computer, through a network file system)`,
+      holder: file,
+      pid: file.pid,
+    };
+  const pid = h?.pid ?? owner;
+  const what = h
+    ? `${h.command} (pid ${h.pid}, running since ${h.since}${h.host !== host ? ` on ${h.host}` : ""}: ${h.argv})`
+    : pid !== null
+      ? `another process (pid ${pid}; its details are not written yet)`
+      : "another process (its details are not written yet)";
+  return { what, holder: h, pid };
 }

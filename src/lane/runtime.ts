@@ -160,6 +160,9 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       logger,
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
+    // an IO board's close (lower the barrier, the light red, its port released): after the controller and
+    // the booth stopped (added later, closed first), before the trail
+    cleanups.unshift(() => outputs.close?.());
     const controller = newLaneController(c, deps, {
       link,
       dialect,

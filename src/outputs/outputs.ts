@@ -29,10 +29,17 @@ export type LaneOutputEvent =
     };
 
 export interface LaneOutputs {
-  /** Called synchronously from the lane loop: must not block (queue to the device if it is slow). */
+  /**
+   * Called synchronously from the lane loop: must not block (queue to the device if it is slow). A board
+   * that writes asynchronously may be an `async emit` (TypeScript takes it for this `void`): guardedOutputs
+   * logs the rejection of the promise it returns as it logs a throw; the lane never awaits it.
+   */
   emit(ev: LaneOutputEvent): void;
   close?(): void | Promise<void>;
 }
+
+const isThenable = (r: unknown): r is PromiseLike<unknown> =>
+  typeof (r as { then?: unknown } | null | undefined)?.then === "function";
 
 /** Human-readable console lines (the default for a lane PC with an attached screen). */
 export function consoleOutputs(
@@ -76,17 +83,23 @@ export function logOutputs(logger: Logger): LaneOutputs {
   };
 }
 
-/** Fan out to several sinks; one failing sink never stops the others. */
+/**
+ * Fan out to several sinks; one failing sink never stops the others. A sink's asynchronous failure comes
+ * back in the promise emit then returns (the first one), for guardedOutputs to log.
+ */
 export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
   return {
     emit(ev) {
+      const pending: PromiseLike<unknown>[] = [];
       for (const s of sinks) {
         try {
-          s.emit(ev);
+          const r: unknown = s.emit(ev);
+          if (isThenable(r)) pending.push(r);
         } catch {
           // an output device failure must not stop the lane loop
         }
       }
+      if (pending.length > 0) return Promise.all(pending).then(() => {});
     },
     async close() {
       for (const s of sinks) await s.close?.();
@@ -97,29 +110,43 @@ export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
 export const nullOutputs: LaneOutputs = { emit() {} };
 
 /**
- * A sink whose emit never throws: a device that fails (a barrier board unplugged, a display that throws)
- * is logged, never thrown into the lane's or the booth's code, which emits right after a record is durable
- * and must not take an exception there for "nothing was recorded" (src/lane/runtime.ts wraps every sink
- * so). At most one error line per event type a minute.
+ * A sink whose emit never throws and never rejects: a device that fails (a barrier board unplugged, a
+ * display that throws, a board whose asynchronous write rejects) is logged, never thrown into the lane's or
+ * the booth's code, which emits right after a record is durable and must not take an exception there for
+ * "nothing was recorded" (src/lane/runtime.ts wraps every sink so); a rejection left unhandled would end
+ * the process. At most one error line per event type a minute.
  */
 export function guardedOutputs(sink: LaneOutputs, log: Logger, now: () => number = Date.now): LaneOutputs {
   const loggedAt = new Map<string, number>();
   let failures = 0;
+  const failed = (type: string, e: unknown): void => {
+    failures++;
+    const at = now();
+    if (at - (loggedAt.get(type) ?? Number.NEGATIVE_INFINITY) >= 60_000) {
+      loggedAt.set(type, at);
+      log.error(
+        { type, failures, err: e instanceof Error ? e.message : String(e) },
+        "lane output failed (the lane goes on; the device needs attention)",
+      );
+    }
+  };
   return {
     emit(ev) {
+      let r: unknown;
       try {
-        sink.emit(ev);
+        r = sink.emit(ev);
       } catch (e) {
-        failures++;
-        const at = now();
-        if (at - (loggedAt.get(ev.type) ?? Number.NEGATIVE_INFINITY) >= 60_000) {
-          loggedAt.set(ev.type, at);
-          log.error(
-            { type: ev.type, failures, err: e instanceof Error ? e.message : String(e) },
-            "lane output failed (the lane goes on; the device needs attention)",
-          );
-        }
+        failed(ev.type, e);
+        return;
       }
+      if (isThenable(r))
+        r.then(undefined, (e: unknown) => {
+          try {
+            failed(ev.type, e);
+          } catch {
+            // a logger that throws here would be one more unhandled rejection
+          }
+        });
     },
     ...(sink.close ? { close: () => sink.close!() } : {}),
   };

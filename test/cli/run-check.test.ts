@@ -12,6 +12,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -24,6 +25,8 @@ import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { readLaneConfig } from "../../src/config/load.js";
+import { laneConfigProblems } from "../../src/config/preflight.js";
 import { DAMAGED_FILE, JOURNAL_FILE, SCHEMA_VERSION } from "../../src/journal/db.js";
 import { Journal } from "../../src/journal/journal.js";
 import { captureOutput } from "../helpers/cli.js";
@@ -91,13 +94,27 @@ function write(c: Cfg): string {
   return path;
 }
 
-/** `etc-lane run --check --config FILE` through the command's own action, in this process. */
-async function check(c: Cfg): Promise<{ ok: true; out: string; err: string } | { ok: false; err: string }> {
+/**
+ * `etc-lane run --check --config FILE` through the command's own action, in this process; with `--init`
+ * (the lane's first start) unless a journal is in dataDir already, as run would be given it.
+ */
+async function check(
+  c: Cfg,
+  init = !existsSync(join(c.dataDir, JOURNAL_FILE)),
+): Promise<{ ok: true; out: string; err: string } | { ok: false; err: string }> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
   const io = captureOutput();
   try {
-    await program.parseAsync(["node", "etc-lane", "run", "--check", "--config", write(c)]);
+    await program.parseAsync([
+      "node",
+      "etc-lane",
+      "run",
+      "--check",
+      ...(init ? ["--init"] : []),
+      "--config",
+      write(c),
+    ]);
     return { ok: true, out: io.out, err: io.err };
   } catch (e) {
     return { ok: false, err: (e as Error).message };
@@ -145,6 +162,20 @@ describe("etc-lane run --check", () => {
         c.rsu.port = "udp://10.0.0.5:21003";
       },
       /rsu\.port: expected a serial device path or tcp:\/\/host:port/,
+    ],
+    [
+      "rsu.port a relative device path",
+      (c) => {
+        c.rsu.port = "ttyUSB0";
+      },
+      /rsu\.port: expected an absolute device path, e\.g\. \/dev\/ttyUSB0 .*got "ttyUSB0"/,
+    ],
+    [
+      "reader.port a relative device path",
+      (c) => {
+        c.reader = { port: "ttyUSB1" };
+      },
+      /reader\.port: expected an absolute device path, .*got "ttyUSB1"/,
     ],
     [
       "station.url ftp://",
@@ -501,6 +532,39 @@ describe("etc-lane run --check", () => {
       );
     });
 
+    it("without --init: refuses a missing or empty dataDir (a data disk not mounted), naming dataDir; --init where a journal is: refused too", async () => {
+      const missing = await check(withDataDir(join(dir, "not-mounted", "lane3")), false);
+      assert(!missing.ok, "check passed a missing dataDir without --init");
+      expect(missing.err).toMatch(
+        /\n {2}dataDir: no data directory \S+not-mounted\/lane3: .*a lane's first start takes --init .*is its data disk mounted\? \[E412_DATA_DIR_MISSING\]/,
+      );
+      const empty = await check(withDataDir(mkdtempSync(join(dir, "data-"))), false);
+      assert(!empty.ok, "check passed an empty dataDir without --init");
+      expect(empty.err).toMatch(
+        /\n {2}dataDir: no journal in dataDir \S+ \(journal\.db\): no lane has run there; a lane's first start takes --init .*\[E412_DATA_DIR_MISSING\]/,
+      );
+      const d = await dataDirOf(3);
+      const init = await check(withDataDir(d), true);
+      assert(!init.ok, "check passed --init on a data directory a lane has run in");
+      expect(init.err).toMatch(
+        /\n {2}dataDir: --init, but a lane has run in dataDir \S+ \(its journal\.db\)/,
+      );
+      expect(existsSync(join(dir, "not-mounted"))).toBe(false);
+    });
+
+    it("refuses a data directory of another user than the one who runs it (E413), naming dataDir", async () => {
+      const d = await dataDirOf(3);
+      const c = readLaneConfig(write(withDataDir(d))).config;
+      const euid = statSync(d).uid + 4242;
+      expect(laneConfigProblems(c, { start: { init: false, euid } })).toEqual([
+        {
+          path: "dataDir",
+          message: expect.stringMatching(/^the data directory \S+ belongs to .*\[E413_DATA_DIR_OWNER\]$/),
+        },
+      ]);
+      expect(laneConfigProblems(c, { start: { init: false } })).toEqual([]);
+    });
+
     it("refuses a journal.db that is not a database, naming dataDir", async () => {
       const d = mkdtempSync(join(dir, "data-"));
       writeFileSync(join(d, JOURNAL_FILE), "not a database, just text long enough to be a header ".repeat(4));
@@ -517,14 +581,14 @@ describe("etc-lane run --check", () => {
         c.station.tokenFile = join(dir, "nope.token");
       }),
     );
-    const bad = spawnSync(process.execPath, [cli, "run", "--check", "--config", badPath], {
+    const bad = spawnSync(process.execPath, [cli, "run", "--check", "--init", "--config", badPath], {
       encoding: "utf8",
       timeout: 30_000,
     });
     expect(bad.status).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toMatch(/station\.tokenFile: cannot read .* \[E401_CONFIG_INVALID\]\n$/);
-    const good = spawnSync(process.execPath, [cli, "run", "--check", "--config", write(config())], {
+    const good = spawnSync(process.execPath, [cli, "run", "--check", "--init", "--config", write(config())], {
       encoding: "utf8",
       timeout: 30_000,
     });

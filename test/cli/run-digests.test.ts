@@ -57,7 +57,7 @@ it("lane.start's config digest: of the bytes parsed, though the file was replace
   h.replace = () => writeFileSync(config, lane(4));
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
-  await expect(program.parseAsync(["node", "etc-lane", "run", "--config", config])).rejects.toThrow(
+  await expect(program.parseAsync(["node", "etc-lane", "run", "--init", "--config", config])).rejects.toThrow(
     "no lane in this test",
   );
   expect(h.deps).toEqual([

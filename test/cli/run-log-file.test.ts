@@ -37,18 +37,22 @@ function configWithLogFile(file: string): string {
 it("a log.file whose directory cannot be made: run exits 1 naming log.file", () => {
   // /proc takes no new directory (as root the check before opening cannot tell: the open says so)
   const config = configWithLogFile("/proc/etc-lane/lane.log");
-  const r = spawnSync(process.execPath, [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--config", config], {
-    encoding: "utf8",
-    timeout: 30_000,
-    killSignal: "SIGKILL", // a run hung on the log file may not end on SIGTERM
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--init", "--config", config],
+    {
+      encoding: "utf8",
+      timeout: 30_000,
+      killSignal: "SIGKILL", // a run hung on the log file may not end on SIGTERM
+    },
+  );
   expect({ status: r.status, signal: r.signal }).toEqual({ status: 1, signal: null });
   expect(r.stderr).toMatch(/log\.file: cannot (open|create) \/proc\/etc-lane\/lane\.log/);
   expect(r.stderr).not.toMatch(/Unhandled 'error' event/);
 });
 
 it("a log.file whose writes fail (/dev/full): told once on stderr, the log goes on there, SIGTERM ends the lane", async () => {
-  const lane = startLane(configWithLogFile("/dev/full"));
+  const lane = startLane(configWithLogFile("/dev/full"), "lane", { init: true });
   // run takes SIGTERM once the lane is running (src/cli/commands/run.ts)
   const running = lane.proc.waitLine(
     (l) => l.text.includes('"lane controller running"'),

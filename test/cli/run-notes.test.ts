@@ -34,7 +34,7 @@ it("a tariff with allowZeroFee: true: run logs a warn at start naming the free r
   );
   // the RSU port never opens: the lane runs closed
   const config = writeLaneConfig({ dir, rsuPort: "/dev/ttyUSB9", dataDir: join(dir, "data"), tariff });
-  const lane = startLane(config);
+  const lane = startLane(config, "lane", { init: true });
   const note = lane.proc.waitLine((l) => l.text.includes("allowZeroFee"), 30_000, "the free-passage notice");
   const running = lane.proc.waitLine(
     (l) => l.text.includes('"lane controller running"'),

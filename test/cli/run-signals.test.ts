@@ -83,7 +83,7 @@ afterEach(() => {
 function run(): Promise<unknown> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
-  return program.parseAsync(["node", "etc-lane", "run", "--config", config]);
+  return program.parseAsync(["node", "etc-lane", "run", "--init", "--config", config]);
 }
 
 /**

@@ -85,7 +85,7 @@ function configWith(over: Record<string, unknown>): string {
 function run(config: string): Promise<unknown> {
   const program = new Command("etc-lane").exitOverride();
   registerRun(program);
-  return program.parseAsync(["node", "etc-lane", "run", "--config", config]);
+  return program.parseAsync(["node", "etc-lane", "run", "--init", "--config", config]);
 }
 
 // second review: the key the earlier example set was refused, and a lane made from it would not start

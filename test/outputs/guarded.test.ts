@@ -3,7 +3,7 @@
  * which emit right after a record is durable; the failure is logged, at most once per event type a minute.
  */
 import { describe, expect, it } from "vitest";
-import { guardedOutputs, type LaneOutputEvent } from "../../src/outputs/outputs.js";
+import { guardedOutputs, type LaneOutputEvent, teeOutputs } from "../../src/outputs/outputs.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 describe("guardedOutputs", () => {
@@ -42,5 +42,41 @@ describe("guardedOutputs", () => {
     failing = false;
     out.emit(alarm);
     expect(seen).toEqual(["barrier", "alarm"]);
+  });
+
+  it("an async device whose write rejects (an IO board unplugged) is logged as a throw is, never an unhandled rejection", async () => {
+    const lines: LogLine[] = [];
+    const out = guardedOutputs(
+      {
+        async emit() {
+          throw new Error("barrier board write failed");
+        },
+      },
+      recordingLogger(lines),
+      () => 0,
+    );
+    const barrier: LaneOutputEvent = { type: "barrier", action: "open", obuId: null, at: 0 };
+    expect(() => out.emit(barrier)).not.toThrow();
+    out.emit(barrier);
+    // through a tee too: its sink's rejection comes back to the guard
+    const tee = guardedOutputs(
+      teeOutputs(
+        { emit() {} },
+        {
+          async emit() {
+            throw new Error("display board write failed");
+          },
+        },
+      ),
+      recordingLogger(lines),
+      () => 0,
+    );
+    tee.emit({ type: "light", color: "green", at: 0 });
+    // every promise callback has run before the next macrotask (an unhandled rejection would fail the run)
+    await new Promise((r) => setImmediate(r));
+    expect(lines.filter((l) => l.level === "error").map((l) => l.obj)).toEqual([
+      expect.objectContaining({ type: "barrier", failures: 1, err: "barrier board write failed" }),
+      expect.objectContaining({ type: "light", failures: 1, err: "display board write failed" }),
+    ]);
   });
 });

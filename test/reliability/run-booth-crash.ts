@@ -171,7 +171,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
     let incarnation = 0;
     const laneLog = join(dir, "lane-runs.log");
     const start = (): LaneProc => {
-      const l = startLane(config, `lane#${++incarnation}`);
+      const l = startLane(config, `lane#${++incarnation}`, { init: incarnation === 1 });
       // with `keep`, every line of every lane process goes to lane-runs.log (the Proc keeps warnings only)
       if (o.keep)
         for (const st of [l.proc.child.stdout, l.proc.child.stderr])

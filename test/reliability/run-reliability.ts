@@ -314,7 +314,7 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
     const startupMs: number[] = [];
     const start = (): LaneProc => {
       incarnation++;
-      return startLane(config, `lane#${incarnation}`);
+      return startLane(config, `lane#${incarnation}`, { init: incarnation === 1 });
     };
     lane = start();
     await lane.opened;

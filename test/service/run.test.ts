@@ -62,7 +62,7 @@ it("etc-lane run serves its lane: page, /health, status and an import through th
     expect(full.err).toMatch(/no lane has run in .* yet/);
     expect(full.err).toContain(`created the data directory ${dataDir} (mode 0700)`);
 
-    const lane = startLane(config);
+    const lane = startLane(config, "lane", { init: true }); // the import made dataDir, with no journal yet
     // the harness keeps only the lane's warnings and status lines: wait for this one from the start
     const runningLine = lane.proc.waitLine(
       (l) => l.text.includes('"lane controller running"'),

@@ -1,7 +1,9 @@
 /**
  * `etc-lane run --config FILE`: one lane process. Validates the config (an error names the field): its
  * schema, then the files and paths it names (src/config/preflight.ts: station key, tariff, token files,
- * the control socket's path), before anything is opened; `--check` runs these same checks and stops.
+ * the control socket's path), before anything is opened; then whether the lane may start in its dataDir:
+ * one that holds its journal, or a missing or empty one only with `--init`, the lane's first start; and only
+ * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
  * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
@@ -13,11 +15,13 @@ import { readLaneConfig } from "../../config/load.js";
 import {
   checkLaneConfig,
   configNotes,
+  dataDirNotes,
   freePassageNotes,
   type LaneConfigProblem,
   laneConfigNotes,
 } from "../../config/preflight.js";
 import { laneTariffPath } from "../../config/schema.js";
+import { checkLaneStart } from "../../datadir/lane-start.js";
 import { tuneLaneProcess } from "../../lane/process-tuning.js";
 import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
@@ -33,12 +37,18 @@ export function registerRun(program: Command): void {
       "--check",
       "validate the config as run does before it starts (fields, key, tariff, token files, dataDir) and exit; writes nothing",
     )
-    .action(async (opts: { config: string; check?: boolean }) => {
+    .option(
+      "--init",
+      "the lane's first start: dataDir may be missing (it is created) or hold no journal; refused where a lane has run",
+    )
+    .action(async (opts: { config: string; check?: boolean; init?: boolean }) => {
+      const init = opts.init === true;
       // the config and the digest of the bytes it was parsed from, for the trail's lane.start
       const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
-      checkLaneConfig(config, opts.config);
       if (opts.check) {
+        // and whether run may start in dataDir (a journal there, or --init; its owner), under dataDir
+        checkLaneConfig(config, opts.config, { start: { init } });
         // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
         // passage: said, not refused
         const notes = laneConfigNotes(config);
@@ -48,6 +58,10 @@ export function registerRun(program: Command): void {
         for (const n of notes) process.stderr.write(`${opts.config}: note: ${n.path}: ${n.message}\n`);
         return;
       }
+      checkLaneConfig(config, opts.config);
+      // a missing or empty dataDir only with --init (a data disk not mounted is not a new lane), and only as
+      // its owner: E412 or E413, nothing created (src/datadir/lane-start.ts)
+      checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
       const logger = openLogger(
         "etc-lane",
@@ -57,6 +71,14 @@ export function registerRun(program: Command): void {
       const note = (n: LaneConfigProblem): void =>
         logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
+      // a dataDir on a network file system: taken, but said loudly (src/datadir/fs-type.ts)
+      for (const n of dataDirNotes(config))
+        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+      if (init)
+        logger.info(
+          { dataDir: config.dataDir },
+          "first start of this lane (--init): a new journal in dataDir",
+        );
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile });

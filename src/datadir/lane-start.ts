@@ -1,0 +1,73 @@
+/**
+ * May `etc-lane run` open its lane in the config's `dataDir`? Asked before anything is opened or created
+ * (src/cli/commands/run.ts; `run --check` reports the same under `dataDir`: src/config/preflight.ts).
+ *
+ * - A lane starts in a data directory that holds its journal, or, at its first start only, when told so
+ *   (`etc-lane run --init`). Every hold a lane keeps across restarts (a suspect, a debit intent, a booth
+ *   intent: the card it must not debit again before that one is settled) is read from the journal there:
+ *   a lane that started fresh in a missing or empty directory (its data disk not mounted yet, a `dataDir`
+ *   mistyped in an upgrade) would hold none of them and could debit such a card a second time. Refused
+ *   with E412, nothing created. `--init` where a journal is already is refused too: left in a unit file,
+ *   it would start the lane fresh again the day the disk is not mounted.
+ * - The directory must belong to the user the lane runs as (./writer.ts, E413): a lane run as root beside
+ *   one that runs as its own user leaves files (a new status list, an audit segment, captures) the lane
+ *   cannot open or replace.
+ */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { JOURNAL_FILE } from "../journal/db.js";
+import { DataDirErrors } from "./lock.js";
+import { checkDataDirWriter } from "./writer.js";
+
+export interface LaneStartOptions {
+  /** `etc-lane run --init`: the lane's first start; the directory may be missing (it is created) or hold no journal */
+  init: boolean;
+  /** the effective uid (tests give another); default process.geteuid() */
+  euid?: number;
+}
+
+const FIRST_START = "a lane's first start takes --init (etc-lane run --init --config FILE)";
+
+/**
+ * Throws, having written nothing, when the lane may not start in `dataDir`: E412 when it is missing or
+ * holds no journal and this is not `--init`, E413 when it belongs to another user, E401 for `--init`
+ * where a lane has run already. Each message names `dataDir` and what to do.
+ */
+export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
+  const dir = resolve(dataDir);
+  checkDataDirWriter(dir, {
+    command: "etc-lane run",
+    mayCreate: o.init,
+    ...(o.euid !== undefined ? { euid: o.euid } : {}),
+    hint: `${FIRST_START}, which creates it; if this lane ran before, is its data disk mounted?`,
+  });
+  const journal = existsSync(join(dir, JOURNAL_FILE));
+  if (!journal && !o.init)
+    throw new EtcError(
+      DataDirErrors.Missing,
+      `no journal in dataDir ${dir} (${JOURNAL_FILE}): no lane has run there; ${FIRST_START}; if this lane ran ` +
+        "before, is its data disk mounted, and is dataDir right? A lane started in an empty data directory " +
+        "would hold none of the cards whose debit is still uncertain. Nothing was created",
+      { dataDir: dir },
+    );
+  if (journal && o.init)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `--init, but a lane has run in dataDir ${dir} (its ${JOURNAL_FILE}): --init is for a lane's first start ` +
+        "only; leave it out (in a unit file too, where it would let the lane start afresh on a data disk that is " +
+        "not mounted)",
+      { dataDir: dir },
+    );
+}
+
+/** checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null. */
+export function laneStartProblem(dataDir: string, o: LaneStartOptions): string | null {
+  try {
+    checkLaneStart(dataDir, o);
+    return null;
+  } catch (e) {
+    if (!(e instanceof EtcError)) throw e;
+    return `${e.message} [${e.code}]`;
+  }
+}

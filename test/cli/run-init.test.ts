@@ -1,0 +1,102 @@
+/**
+ * `etc-lane run` starts in a data directory that holds its journal, or in a missing or empty one only
+ * with `--init`, the lane's first start (src/datadir/lane-start.ts): a data disk that is not mounted, or a
+ * mistyped dataDir, is refused with E412 naming dataDir and nothing is created, instead of a fresh lane
+ * that holds none of the cards whose debit is still uncertain. And only as the data directory's owner
+ * (E413), as the maintenance commands.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
+import { registerRun } from "../../src/cli/commands/run.js";
+import { JOURNAL_FILE } from "../../src/journal/db.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-run-init-"));
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+});
+
+const CLI = join(ROOT, "dist/src/cli/etc-lane.js");
+
+function laneConfig(dataDir: string): string {
+  // the RSU port never opens: the lane runs closed
+  return writeLaneConfig({
+    dir,
+    rsuPort: "/dev/ttyUSB9",
+    dataDir,
+    tariff: join(ROOT, "config/tariff.example.yaml"),
+  });
+}
+
+function run(args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, "run", ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+    killSignal: "SIGKILL",
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+it("an existing empty dataDir (a data disk not mounted): run exits 1 with E412 naming dataDir and writes nothing; --init starts the lane, once", async () => {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const config = laneConfig(dataDir);
+
+  const refused = run(["--config", config]);
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toContain(`no journal in dataDir ${dataDir} (${JOURNAL_FILE})`);
+  expect(refused.stderr).toContain("a lane's first start takes --init");
+  expect(refused.stderr).toContain("is its data disk mounted");
+  expect(refused.stderr).toContain("E412_DATA_DIR_MISSING");
+  expect(readdirSync(dataDir)).toEqual([]);
+
+  const lane = startLane(config, "lane", { init: true });
+  await lane.proc.waitLine(
+    (l) => l.text.includes('"lane controller running"'),
+    30_000,
+    "lane controller running",
+  );
+  await lane.proc.stop();
+  expect(await lane.proc.exited, lane.proc.tail(40)).toEqual({ code: 0, signal: null });
+  expect(existsSync(join(dataDir, JOURNAL_FILE))).toBe(true);
+
+  // --init left in (a unit file): refused now that a lane has run there
+  const again = run(["--init", "--config", config]);
+  expect(again.status).toBe(1);
+  expect(again.stderr).toContain(`--init, but a lane has run in dataDir ${dataDir}`);
+}, 60_000);
+
+it("a missing dataDir: run exits 1 with E412 and creates nothing", () => {
+  const dataDir = join(dir, "mnt", "lane3");
+  const refused = run(["--config", laneConfig(dataDir)]);
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toContain(`no data directory ${dataDir}`);
+  expect(refused.stderr).toContain("a lane's first start takes --init");
+  expect(refused.stderr).toContain("E412_DATA_DIR_MISSING");
+  expect(existsSync(join(dir, "mnt"))).toBe(false);
+});
+
+it("run as another user than the data directory's owner: E413 naming the owner, nothing written", async () => {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const config = laneConfig(dataDir);
+  // this process as another user (the data directory stays its real owner's)
+  vi.spyOn(process, "geteuid").mockReturnValue(statSync(dataDir).uid + 4242);
+  const program = new Command("etc-lane").exitOverride();
+  registerRun(program);
+  await expect(
+    program.parseAsync(["node", "etc-lane", "run", "--init", "--config", config]),
+  ).rejects.toMatchObject({
+    code: "E413_DATA_DIR_OWNER",
+    message: expect.stringContaining(`the data directory ${dataDir} belongs to`),
+  });
+  expect(readdirSync(dataDir)).toEqual([]);
+});

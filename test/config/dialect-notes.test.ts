@@ -1,0 +1,39 @@
+/**
+ * A dialect key of the other protocol is taken but changes nothing on the wire (b4Ef04, b2AntennaId are
+ * read by national frames only, stationLength, lastStationLength by legacy ones): `run --check` and `run`
+ * note it (src/config/preflight.ts configNotes), naming the field.
+ */
+import { describe, expect, it } from "vitest";
+import { parseLaneConfig } from "../../src/config/index.js";
+import { configNotes } from "../../src/config/preflight.js";
+import { MINIMAL_LANE_CONFIG } from "./helpers.js";
+
+const lane = (protocol: string, dialect: Record<string, unknown>) =>
+  parseLaneConfig(
+    { ...MINIMAL_LANE_CONFIG, rsu: { port: "/dev/ttyUSB0", protocol, dialect } },
+    "lane.yaml",
+    "/etc/etc-lane",
+  );
+
+describe("dialect keys of the other protocol", () => {
+  it("a legacy lane with b2AntennaId and b4Ef04: a note each, naming the field", () => {
+    expect(configNotes(lane("legacy", { b2AntennaId: true, b4Ef04: false, stationLength: 36 }))).toEqual([
+      {
+        path: "rsu.dialect.b4Ef04",
+        message: expect.stringMatching(/^national only: a legacy RSU's B4 has no EF04 block; .*does nothing/),
+      },
+      {
+        path: "rsu.dialect.b2AntennaId",
+        message: expect.stringMatching(/^national only: a legacy RSU's B2 has no AntennaID; .*does nothing/),
+      },
+    ]);
+  });
+
+  it("a national lane with stationLength and lastStationLength: a note each; its own keys none", () => {
+    expect(
+      configNotes(
+        lane("national", { stationLength: 36, lastStationLength: 39, b4Ef04: true, b2AntennaId: true }),
+      ).map((n) => n.path),
+    ).toEqual(["rsu.dialect.stationLength", "rsu.dialect.lastStationLength"]);
+  });
+});
