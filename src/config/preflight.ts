@@ -316,6 +316,12 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
         path: `rsu.dialect.${key}`,
         message: `${c.rsu.protocol === "legacy" ? "national" : "legacy"} only: ${why}; with rsu.protocol ${c.rsu.protocol} this setting does nothing: remove it`,
       });
+  // the log sink writes barrier, lights and display at level info (src/outputs/outputs.ts logOutputs)
+  if (c.outputs.sink === "log" && (c.log.level === "warn" || c.log.level === "error"))
+    notes.push({
+      path: "outputs.sink",
+      message: `"log" writes the barrier, lights and display as log lines at level info, which log.level ${c.log.level} drops: nothing reading the log sees them; set log.level to info (or lower), or use "console"`,
+    });
   const ignored = ignoredTariff(c);
   if (ignored !== null)
     notes.push({

@@ -1,7 +1,7 @@
 /**
- * A dialect key of the other protocol is taken but changes nothing on the wire (b4Ef04, b2AntennaId are
+ * Notes on settings taken but doing nothing. A dialect key of the other protocol changes nothing on the wire (b4Ef04, b2AntennaId are
  * read by national frames only, stationLength, lastStationLength by legacy ones): `run --check` and `run`
- * note it (src/config/preflight.ts configNotes), naming the field.
+ * note it (src/config/preflight.ts configNotes), naming the field; so is a log sink whose lines log.level drops.
  */
 import { describe, expect, it } from "vitest";
 import { parseLaneConfig } from "../../src/config/index.js";
@@ -35,5 +35,26 @@ describe("dialect keys of the other protocol", () => {
         lane("national", { stationLength: 36, lastStationLength: 39, b4Ef04: true, b2AntennaId: true }),
       ).map((n) => n.path),
     ).toEqual(["rsu.dialect.stationLength", "rsu.dialect.lastStationLength"]);
+  });
+});
+
+describe("outputs.sink log with a log level that drops its lines", () => {
+  const withLog = (sink: string, level: string) =>
+    parseLaneConfig(
+      { ...MINIMAL_LANE_CONFIG, outputs: { sink }, log: { level } },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
+
+  it("log.level warn or error: a note on outputs.sink naming the level; info, or the console sink: none", () => {
+    for (const level of ["warn", "error"])
+      expect(configNotes(withLog("log", level))).toEqual([
+        {
+          path: "outputs.sink",
+          message: expect.stringContaining(`at level info, which log.level ${level} drops`),
+        },
+      ]);
+    expect(configNotes(withLog("log", "info"))).toEqual([]);
+    expect(configNotes(withLog("console", "error"))).toEqual([]);
   });
 });
