@@ -478,9 +478,12 @@ class SimulatedRsu implements RsuSimulator {
   private handle(f: Frame, seq: number, data: Buffer): string | undefined {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
-    if (!this.initialised) return this.whileOff(f, seq);
+    // Before the uninitialised branch: the unasked B0 and the B0 RSUStatus 03 are repeated too, so a
+    // deduplicating lane resends its ack for a copy it got after acknowledging one (reboot's link.reset()
+    // forgets the answer, so none crosses a boot).
     if (this.link.takeRepeatOfLastAnswer(f, seq))
       return "ignored: repeat of the answer to the previous frame";
+    if (!this.initialised) return this.whileOff(f, seq);
     if (this.link.takeHeartbeatAck(f, seq)) return "acknowledges the heartbeat";
     // Only a frame the transaction accepts stops the repetition of the pending frame it answers (each
     // handler takes the answer once it has checked the frame): one it ignores leaves it repeating.

@@ -589,6 +589,27 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     },
   );
 
+  it("a deduplicating lane's ack resent for a repeat of the unasked B0 it already acknowledged is a repeat of that ack, not a lane mistake", async () => {
+    const { lane, sim, frameLog, events } = await setup(protocol, {});
+    await until(lane.init());
+    sim.inject({ kind: "reboot", bootMs: 50 });
+    const b0 = await until(lane.expectFrame("B0"));
+    const repeat = await until(lane.expectFrame("B0")); // the ack comes after the first repeat went out
+    expect(repeat.wire.raw).toEqual(b0.wire.raw);
+    const from = frameLog.records.length;
+    await lane.send({ type: "ACK" } as Frame, b0);
+    await lane.send({ type: "ACK" } as Frame, repeat); // the lane's cached answer, for the copy it got after
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(frameLog.records.slice(from).map((r) => [r.dir, r.frame?.type, r.handling])).toEqual([
+      ["rx", "ACK", "acknowledges B0 (the RSU stays uninitialised until a C0)"],
+      ["rx", "ACK", "ignored: repeat of the answer to the previous frame"],
+    ]);
+    expect(events.filter((e) => e.type === "illegal").map((e) => e.type === "illegal" && e.handling)).toEqual(
+      ["ignored: repeat of the answer to the previous frame"],
+    );
+    expect(sim.mode).toBe("off");
+  });
+
   it("port unplugged and replugged: the lane sees the disconnect, frames are lost meanwhile, then work", async () => {
     const { lane, pair, sim } = await setup(protocol, oneCar([]), 150);
     await until(lane.init());
