@@ -106,7 +106,7 @@ class SimulatedRsu implements RsuSimulator {
   private readonly modeSubject = new BehaviorSubject<RsuMode>("off");
   private readonly subs: Subscription[] = [];
   private started = false;
-  /** `announcePowerOn: "first-frame"` and no lane frame handled yet. */
+  /** `announcePowerOn: "first-frame"` and no lane frame received yet. */
   private announceBeforeFirstFrame = false;
 
   // RSU state (the rest lives in the parts)
@@ -447,12 +447,11 @@ class SimulatedRsu implements RsuSimulator {
   private onLaneFrame(rf: ReceivedFrame): void {
     const f = rf.frame;
     const seq = rf.wire.seq;
-    if (this.announceBeforeFirstFrame) {
-      // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
-      // is the first frame it gets anyway.
-      this.announceBeforeFirstFrame = false;
-      if (f.type !== "C0") this.announce();
-    }
+    // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
+    // is the first frame it gets anyway. Sent once this frame is handled (which, the RSU being off, sends
+    // nothing): the lane sent it before that B0, so it is no answer to it.
+    const announceAfter = this.announceBeforeFirstFrame && f.type !== "C0";
+    this.announceBeforeFirstFrame = false;
     let handling: string | undefined;
     try {
       handling = this.handle(f, seq, rf.wire.data);
@@ -468,6 +467,7 @@ class SimulatedRsu implements RsuSimulator {
     });
     if (handling?.startsWith("ignored"))
       this.ctx.event({ type: "illegal", at: this.ctx.rel(), frame: f.type, handling });
+    if (announceAfter) this.announce();
     this.updateMode();
   }
 
