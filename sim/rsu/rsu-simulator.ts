@@ -106,7 +106,7 @@ class SimulatedRsu implements RsuSimulator {
   private readonly modeSubject = new BehaviorSubject<RsuMode>("off");
   private readonly subs: Subscription[] = [];
   private started = false;
-  /** `announcePowerOn: "first-frame"` and no lane frame handled yet. */
+  /** `announcePowerOn: "first-frame"` and no lane frame received yet. */
   private announceBeforeFirstFrame = false;
 
   // RSU state (the rest lives in the parts)
@@ -447,12 +447,11 @@ class SimulatedRsu implements RsuSimulator {
   private onLaneFrame(rf: ReceivedFrame): void {
     const f = rf.frame;
     const seq = rf.wire.seq;
-    if (this.announceBeforeFirstFrame) {
-      // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
-      // is the first frame it gets anyway.
-      this.announceBeforeFirstFrame = false;
-      if (f.type !== "C0") this.announce();
-    }
+    // The lane is there (its port is open): the power-on B0 it could not hear before, unless this C0's B0
+    // is the first frame it gets anyway. Sent once this frame is handled (which, the RSU being off, sends
+    // nothing): the lane sent it before that B0, so it is no answer to it.
+    const announceAfter = this.announceBeforeFirstFrame && f.type !== "C0";
+    this.announceBeforeFirstFrame = false;
     let handling: string | undefined;
     try {
       handling = this.handle(f, seq, rf.wire.data);
@@ -468,6 +467,7 @@ class SimulatedRsu implements RsuSimulator {
     });
     if (handling?.startsWith("ignored"))
       this.ctx.event({ type: "illegal", at: this.ctx.rel(), frame: f.type, handling });
+    if (announceAfter) this.announce();
     this.updateMode();
   }
 
@@ -478,9 +478,12 @@ class SimulatedRsu implements RsuSimulator {
   private handle(f: Frame, seq: number, data: Buffer): string | undefined {
     if (this.faults.rebooting) return "ignored: RSU rebooting";
     if (f.type === "C0") return this.onC0(f);
-    if (!this.initialised) return this.whileOff(f, seq);
+    // Before the uninitialised branch: the unasked B0 and the B0 RSUStatus 03 are repeated too, so a
+    // deduplicating lane resends its ack for a copy it got after acknowledging one (reboot's link.reset()
+    // forgets the answer, so none crosses a boot).
     if (this.link.takeRepeatOfLastAnswer(f, seq))
       return "ignored: repeat of the answer to the previous frame";
+    if (!this.initialised) return this.whileOff(f, seq);
     if (this.link.takeHeartbeatAck(f, seq)) return "acknowledges the heartbeat";
     // Only a frame the transaction accepts stops the repetition of the pending frame it answers (each
     // handler takes the answer once it has checked the frame): one it ignores leaves it repeating.

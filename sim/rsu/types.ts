@@ -174,9 +174,9 @@ export interface RsuSimulatorOptions {
   /**
    * Send the power-on B0 unasked (legacy RSCTL 0x98, the power-on mark; national SEQ 01). `true`: at
    * start(), for a transport whose lane end is there from the start (a pair, a serial cable).
-   * `"first-frame"`: just before the lane's first frame is handled, unless that frame is a C0 (the B0
-   * answering it is then the first frame and carries the mark): for a pty, whose lane end the RSU cannot
-   * see being opened, and which a lane's open flushes. Otherwise only when `announce()` is called (a TCP
+   * `"first-frame"`: once the lane's first frame is handled (sent before the B0, it does not answer it),
+   * unless that frame is a C0 (the B0 answering it is then the first frame and carries the mark): for a
+   * pty, whose lane end the RSU cannot see being opened, and which a lane's open flushes. Otherwise only when `announce()` is called (a TCP
    * lane connecting). Default false.
    */
   announcePowerOn?: boolean | "first-frame";

@@ -589,6 +589,57 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     },
   );
 
+  it("a deduplicating lane's ack resent for a repeat of the unasked B0 it already acknowledged is a repeat of that ack, not a lane mistake", async () => {
+    const { lane, sim, frameLog, events } = await setup(protocol, {});
+    await until(lane.init());
+    sim.inject({ kind: "reboot", bootMs: 50 });
+    const b0 = await until(lane.expectFrame("B0"));
+    const repeat = await until(lane.expectFrame("B0")); // the ack comes after the first repeat went out
+    expect(repeat.wire.raw).toEqual(b0.wire.raw);
+    const from = frameLog.records.length;
+    await lane.send({ type: "ACK" } as Frame, b0);
+    await lane.send({ type: "ACK" } as Frame, repeat); // the lane's cached answer, for the copy it got after
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(frameLog.records.slice(from).map((r) => [r.dir, r.frame?.type, r.handling])).toEqual([
+      ["rx", "ACK", "acknowledges B0 (the RSU stays uninitialised until a C0)"],
+      ["rx", "ACK", "ignored: repeat of the answer to the previous frame"],
+    ]);
+    expect(events.filter((e) => e.type === "illegal").map((e) => e.type === "illegal" && e.handling)).toEqual(
+      ["ignored: repeat of the answer to the previous frame"],
+    );
+    expect(sim.mode).toBe("off");
+  });
+
+  it.each(["ACK", "C1"] as const)(
+    "--pty --announce (first-frame): the lane's first frame (%s) was sent before the B0 it triggers, so it does not answer it",
+    async (type) => {
+      const { lane, sim, frameLog, events } = await setup(protocol, {}, 60_000, {
+        announcePowerOn: "first-frame",
+      });
+      const gaveUp = next(sim.events$, (e) => e.type === "gaveUp");
+      await lane.send(type === "ACK" ? ({ type: "ACK" } as Frame) : lane.c1("01020304"));
+      await until(gaveUp);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(frameLog.records.filter((r) => r.dir === "rx").map((r) => r.handling)).toEqual([
+        `ignored: RSU not initialised (needs C0), got ${type}`,
+      ]);
+      const tx = frameLog.records.filter((r) => r.dir === "tx");
+      expect(tx.map((r) => [r.frame?.type, r.note, r.t - (tx[0]?.t ?? 0)])).toEqual([
+        ["B0", "power-on", 0],
+        ["B0", "retransmit", 120],
+        ["B0", "retransmit", 240],
+        ["B0", "retransmit", 360],
+      ]);
+      const copies = [0, 1, 2, 3].map(() => lane.expectFrame("B0"));
+      expect((await Promise.all(copies)).map((b) => b.wire.seq)).toEqual(
+        Array(4).fill(protocol === "legacy" ? 0x98 : 0x01),
+      );
+      expect(events.filter((e) => e.type === "notice").map((e) => e.type === "notice" && e.code)).toEqual([
+        "b0-unanswered",
+      ]);
+    },
+  );
+
   it("port unplugged and replugged: the lane sees the disconnect, frames are lost meanwhile, then work", async () => {
     const { lane, pair, sim } = await setup(protocol, oneCar([]), 150);
     await until(lane.init());

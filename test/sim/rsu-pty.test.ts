@@ -14,7 +14,7 @@ import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
-import { autoExitLane, LaneDriver } from "./lane-driver.js";
+import { autoExitLane, type Got, LaneDriver } from "./lane-driver.js";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -173,6 +173,21 @@ async function laneOn(transport: Transport): Promise<LaneDriver> {
   return lane;
 }
 
+/**
+ * The B0 answering the lane's C0 after the power-on B0 `announced`, and how many copies of `announced`
+ * came before it: the power-on B0 is repeated until answered (docs/simulator.md "Reboot"), so copies the
+ * RSU sent before the C0 reached it (the simulator is another process, on real time) may come first.
+ */
+async function b0AfterAnnouncement(lane: LaneDriver, announced: Got<"B0">) {
+  let copies = 0;
+  let b0 = await lane.expectFrame("B0", 5000);
+  while (b0.wire.raw.equals(announced.wire.raw)) {
+    copies++;
+    b0 = await lane.expectFrame("B0", 5000);
+  }
+  return { copies, b0 };
+}
+
 describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane", () => {
   it("--tcp: the lane that connects gets it unasked, then its C0's B0 is 0x08", async () => {
     const first = await rsuCli(["--tcp", "127.0.0.1:0", "--announce"]);
@@ -181,7 +196,9 @@ describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane"
     const b0 = await lane.expectFrame("B0", 5000);
     expect([b0.wire.seq, b0.frame.rsuStatus]).toEqual([RSU_REBOOT_RSCTL, 0]);
     await lane.send(lane.c0());
-    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(0x08);
+    const answer = await b0AfterAnnouncement(lane, b0);
+    expect(answer.copies).toBeLessThanOrEqual(3);
+    expect(answer.b0.wire.seq).toBe(0x08);
   }, 20_000);
 
   it("--pty, a lane whose first frame is C0: the B0 answering it is the first the lane sees and carries 0x98", async () => {
@@ -192,17 +209,22 @@ describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane"
     await lane.send(lane.c0());
     const b0 = await lane.expectFrame("B0", 5000);
     expect(b0.wire.seq).toBe(RSU_REBOOT_RSCTL);
-    expect(lane.received.map((r) => [r.frame.type, r.wire.seq])).toEqual([["B0", RSU_REBOOT_RSCTL]]);
+    // the first frame the lane got; unanswered, it is repeated (same bytes), and nothing else comes
+    expect(lane.received[0]).toBe(b0);
+    expect(lane.received.filter((r) => !r.wire.raw.equals(b0.wire.raw))).toEqual([]);
   }, 20_000);
 
-  it("--pty, a lane whose first frame is not C0: the power-on B0 goes out unasked before it is handled", async () => {
+  it("--pty, a lane whose first frame is not C0: the power-on B0 goes out unasked once it is handled", async () => {
     const first = await rsuCli(["--pty", "--announce"]);
     const lane = await laneOn(
       createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }),
     );
     await lane.send(lane.c4(true));
-    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(RSU_REBOOT_RSCTL);
+    const b0 = await lane.expectFrame("B0", 5000);
+    expect(b0.wire.seq).toBe(RSU_REBOOT_RSCTL);
     await lane.send(lane.c0());
-    expect((await lane.expectFrame("B0", 5000)).wire.seq).toBe(0x08);
+    const answer = await b0AfterAnnouncement(lane, b0);
+    expect(answer.copies).toBeLessThanOrEqual(3);
+    expect(answer.b0.wire.seq).toBe(0x08);
   }, 20_000);
 });

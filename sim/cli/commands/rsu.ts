@@ -129,7 +129,7 @@ export function registerRsu(program: Command): void {
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option(
       "--announce",
-      "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty before the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
+      "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty after the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
     )
     .option("--exit-when-done", "exit once every scenario vehicle has passed")
     .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
