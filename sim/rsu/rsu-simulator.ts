@@ -235,7 +235,8 @@ class SimulatedRsu implements RsuSimulator {
   }
 
   announce(): boolean {
-    if (!this.started || this.ctx.stopped || !this.link.unspent) return false;
+    // a rebooting RSU sends nothing: its own B0 goes out when the boot ends (./rsu-faults.ts)
+    if (!this.started || this.ctx.stopped || this.faults.rebooting || !this.link.unspent) return false;
     this.link.sendAnnouncement(b0Frame(this.dialect, this.identity));
     return true;
   }

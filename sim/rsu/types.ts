@@ -214,7 +214,8 @@ export interface RsuSimulator {
   inject(fault: RsuFault): void;
   /**
    * Sends the power-on B0 unasked if the RSU has sent nothing since it powered on (so it carries the
-   * power-on mark); true when it went out. Call it when a lane is there to hear it (a TCP lane connecting).
+   * power-on mark) and is not rebooting (its own B0 goes out when the boot ends); true when it went out.
+   * Call it when a lane is there to hear it (a TCP lane connecting).
    */
   announce(): boolean;
   /** The frame channel on the transport (counters, raw frames). */

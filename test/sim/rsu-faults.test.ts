@@ -539,6 +539,23 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     ]);
   });
 
+  it("announce() while the RSU reboots sends nothing: the one unasked B0 goes out when the boot ends", async () => {
+    const { lane, sim, frameLog } = await setup(protocol, {});
+    await until(lane.init());
+    const from = frameLog.records.length;
+    const rebootAt = performance.now();
+    sim.inject({ kind: "reboot", bootMs: 400 });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sim.announce()).toBe(false);
+    const b0 = await until(lane.expectFrame("B0"));
+    expect(b0.at - rebootAt).toBe(400);
+    const again = await until(lane.init());
+    expect(again.wire.seq).toBe(protocol === "legacy" ? 0x08 : 0x02);
+    await vi.advanceTimersByTimeAsync(1000);
+    const b0s = frameLog.records.slice(from).filter((r) => r.dir === "tx" && r.frame?.type === "B0");
+    expect(b0s.map((r) => r.note)).toEqual(["power-on", undefined]);
+  });
+
   it.each([
     [400, 50],
     [50, 400],
