@@ -12,6 +12,9 @@
  *   as is a key file that cannot be read (as before);
  * - `audit-key.pem` whose key id is not the one the trail's newest checkpoint names is refused, whether
  *   `audit-key.pub.pem` agrees with it (both replaced) or is missing (it is not written from a foreign key).
+ *   That checkpoint's signature is not checked there (its line checks by a self-hash anyone can recompute),
+ *   so the trail is looked back through for an older checkpoint signed with the loaded key: when there is
+ *   one, the newest is named as not the lane's (forged or copied in) rather than the key pair as wrong.
  * A key is created only where nothing shows one existed: the data directory's first start.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
@@ -24,10 +27,11 @@ import {
   type CheckpointStatement,
   keyIdOf,
   publicKeyFromPem,
+  verifyStatement,
 } from "./checkpoint.js";
 import { parseEntry } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
-import { findLastCheckpoint } from "./recovery.js";
+import { checkpointsBackwards, findLastCheckpoint } from "./recovery.js";
 import { listSegments } from "./segments.js";
 import type { AuditSpool } from "./spool.js";
 
@@ -43,6 +47,11 @@ export interface PriorKey {
   /** the key id it names, when it names one */
   keyId: string | null;
   where: string;
+  /**
+   * Where the trail holds an older checkpoint that names `publicKey`'s id and whose signature verifies with
+   * it, newest first ("checkpoint #M (seq T)"); null when none. Asked only when `keyId` is another key's.
+   */
+  signedBefore?: (publicKey: KeyObject) => string | null;
 }
 
 /**
@@ -58,6 +67,7 @@ export function priorKeyInTrail(dir: string, spool: Pick<AuditSpool, "witness">)
     return {
       keyId: typeof s?.keyId === "string" ? s.keyId : null,
       where: `the trail's checkpoint #${cp.n} (seq ${cp.seq})`,
+      signedBefore: (publicKey) => checkpointSignedWith(dir, publicKey),
     };
   }
   let n: number | null = null;
@@ -69,6 +79,15 @@ export function priorKeyInTrail(dir: string, spool: Pick<AuditSpool, "witness">)
   return n === null
     ? null
     : { keyId: null, where: `the station's word on checkpoint #${n} (journal.db meta.audit_witness)` };
+}
+
+/** The newest checkpoint in the trail `dir` that names `publicKey`'s id and is signed with it. */
+function checkpointSignedWith(dir: string, publicKey: KeyObject): string | null {
+  const keyId = keyIdOf(publicKey);
+  for (const { cp, seq } of checkpointsBackwards(listSegments(dir)))
+    if (cp.checkpoint.keyId === keyId && verifyStatement(cp, publicKey))
+      return `checkpoint #${cp.checkpoint.n} (seq ${seq})`;
+  return null;
 }
 
 function refuse(path: string, message: string): EtcError {
@@ -125,14 +144,23 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
     );
   // a key pair that agrees with itself is still refused when the trail's newest checkpoint names another
   // key: both files replaced, or the private key replaced with the public key file gone (which would
-  // otherwise be written again from the foreign key)
+  // otherwise be written again from the foreign key). That checkpoint's signature is not checked (it names
+  // the key), so an older checkpoint signed with this key tells a line that is not the lane's from a
+  // replaced key pair: staff are not sent to put back a pair they have
   const signed = loaded ? prior() : null;
-  if (signed?.keyId != null && signed.keyId !== keyId)
+  if (signed?.keyId != null && signed.keyId !== keyId) {
+    const before = signed.signedBefore?.(publicKey) ?? null;
     throw refuse(
       privPath,
-      `audit key ${privPath} is key ${keyId}, but ${signed.where} is signed with key ${signed.keyId}: ` +
-        'put back the pair the trail\'s checkpoints are signed with (docs/audit.md, "Keys")',
+      before !== null
+        ? `audit key ${privPath} is key ${keyId}, but ${signed.where} names key ${signed.keyId}, while ` +
+            `${before} before it is signed with this lane's key ${keyId}: that checkpoint line is not the lane's ` +
+            "(forged or copied in); `etc-lane audit verify --key <the public key kept for the lane>` names it " +
+            '(docs/audit.md, "Keys")'
+        : `audit key ${privPath} is key ${keyId}, but ${signed.where} names key ${signed.keyId}: ` +
+            'put back the pair the trail\'s checkpoints are signed with (docs/audit.md, "Keys")',
     );
+  }
   if (besideId === null) {
     try {
       writeFileSync(pubPath, publicKeyPem, { mode: 0o644 });

@@ -47,7 +47,6 @@ import {
 import { join } from "node:path";
 import {
   CHECKPOINT_TYPE,
-  type CheckpointStatement,
   checkpointHash,
   NO_CHECKPOINT,
   type SignedCheckpoint,
@@ -154,8 +153,20 @@ function readRange(fd: number, from: number, to: number): Buffer {
   return buf;
 }
 
-/** The last checkpoint in the trail, searching segments from the newest. */
-export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckpoint {
+/** A checkpoint entry in the trail's files: its signed statement and where it is. */
+export interface CheckpointLine {
+  cp: SignedCheckpoint;
+  seq: number;
+  /** its line, newline included */
+  line: string;
+}
+
+/**
+ * The trail's checkpoint entries, newest first, searching segments from the newest: lines that check (hash
+ * and shape; a self-hash anyone can recompute, the signature is not checked here) and hold a well-formed
+ * statement and a signature string.
+ */
+export function* checkpointsBackwards(segments: readonly SegmentFile[]): Generator<CheckpointLine> {
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       if (!line.includes(CHECKPOINT_MARK)) continue;
@@ -166,16 +177,16 @@ export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckp
       if (r.entry.type !== CHECKPOINT_TYPE) continue;
       const cp = r.entry.data as unknown as SignedCheckpoint;
       if (statementProblem(cp?.checkpoint) !== null || typeof cp.sig !== "string") continue;
-      const s = cp.checkpoint as CheckpointStatement;
-      return {
-        n: s.n,
-        to: s.to,
-        hash: checkpointHash(s),
-        seq: r.entry.seq,
-        line: `${line.toString("utf8")}\n`,
-        at: Date.parse(s.time),
-      };
+      yield { cp, seq: r.entry.seq, line: `${line.toString("utf8")}\n` };
     }
+  }
+}
+
+/** The last checkpoint in the trail, searching segments from the newest. */
+export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckpoint {
+  for (const { cp, seq, line } of checkpointsBackwards(segments)) {
+    const s = cp.checkpoint;
+    return { n: s.n, to: s.to, hash: checkpointHash(s), seq, line, at: Date.parse(s.time) };
   }
   return { ...NO_CHECKPOINT, seq: 0, line: null, at: null };
 }

@@ -2,8 +2,9 @@
  * The running lane's feed (`LaneView.events$`, `LaneFeedEvent` in ./lane-view.ts): one stream a source,
  * merged by `runtimeFeed`. Vehicles, settlements and status-list changes are not read off a stream here:
  * the view's own subscribers (./runtime-tracker.ts) build them (keeping what the snapshot needs) and push
- * them on the two subjects passed in; a failed background verify's alarm and the operator's imports go on
- * `extra` too (./runtime-view.ts).
+ * them on the two subjects passed in; the operator's imports go on `extra` too, and so does a background
+ * verify's failure that repeats the last one (./runtime-view.ts): the first failure after an intact result,
+ * or since the start, reaches the feed as the trail's `lane.alarm` entry, as every alarm entry does.
  */
 import { filter, map, merge, Observable, type Subject } from "rxjs";
 import type { VehicleOutcome } from "../lane/controller.js";

@@ -3,9 +3,11 @@
  * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/audit.md, "The station as witness"). The uplink sends them in order
  * when no records are waiting; what the station answers goes back to the outbox (src/audit/witness.ts
  * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
- * rollback or a fork; the lane raises AUDIT_ROLLBACK), or refused otherwise (noted, asked again later). A
- * 409 lists in `accepted` the checkpoints of the request the station stored (or already held) before the
- * one it refused: those are acknowledged first, so that the refusal names the first one it did not take.
+ * rollback or a fork, and the lane raises AUDIT_ROLLBACK; or a station holding an older checkpoint of the
+ * lane's own, set back, and the lane resends what follows it, an `audit.station-behind` entry and no
+ * alarm), or refused otherwise (noted, asked again later). A 409 lists in `accepted` the checkpoints of
+ * the request the station stored (or already held) before the one it refused: those are acknowledged
+ * first, so that the refusal names the first one it did not take.
  * A station that cannot be reached is a link failure like any other.
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";

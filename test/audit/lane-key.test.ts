@@ -11,11 +11,27 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
-import { AUDIT_KEY_FILE, AUDIT_PUBLIC_KEY_FILE, keyIdOf } from "../../src/audit/checkpoint.js";
+import {
+  AUDIT_KEY_FILE,
+  AUDIT_PUBLIC_KEY_FILE,
+  CHECKPOINT_TYPE,
+  type CheckpointStatement,
+  checkpointHash,
+  keyIdOf,
+} from "../../src/audit/checkpoint.js";
 import { AuditErrorCodes } from "../../src/audit/errors.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
-import { LANE, openBoundTrail, openLaneJournal, openTrail, tempDir, verifyLane } from "./helpers.js";
+import {
+  entries,
+  forgeAppend,
+  LANE,
+  openBoundTrail,
+  openLaneJournal,
+  openTrail,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -140,7 +156,7 @@ describe("the lane's audit key", () => {
     expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
     expect(e?.message).toMatch(
       new RegExp(
-        `audit key .*${AUDIT_KEY_FILE} is key ${otherId}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) is signed with key ${id}: put back the pair`,
+        `audit key .*${AUDIT_KEY_FILE} is key ${otherId}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) names key ${id}: put back the pair`,
       ),
     );
     expect(read(AUDIT_PUBLIC_KEY_FILE)).toBe(pub);
@@ -155,10 +171,42 @@ describe("the lane's audit key", () => {
     expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
     expect(e?.message).toMatch(
       new RegExp(
-        `is key ${keyIdOf(other.publicKey)}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) is signed with key ${id}`,
+        `is key ${keyIdOf(other.publicKey)}, but the trail's checkpoint #\\d+ \\(seq \\d+\\) names key ${id}`,
       ),
     );
     expect(() => read(AUDIT_PUBLIC_KEY_FILE)).toThrow();
+  });
+
+  it("a chained, self-hashed checkpoint line naming another key appended after the lane's own (the key files untouched): refused naming that line as not the lane's and the older checkpoint signed with the lane's key, not sending staff to put back a pair", async () => {
+    const id = await ranOnce();
+    const own = entries(dir).filter((e) => e.type === CHECKPOINT_TYPE);
+    const last = own[own.length - 1]!;
+    const s = (last.data as { checkpoint: CheckpointStatement }).checkpoint;
+    const otherId = keyIdOf(generateKeyPairSync("ed25519").publicKey);
+    const planted = forgeAppend(dir, {
+      type: CHECKPOINT_TYPE,
+      severity: "info",
+      message: "checkpoint",
+      data: {
+        checkpoint: {
+          ...s,
+          keyId: otherId,
+          n: s.n + 1,
+          from: s.to + 1,
+          to: last.seq,
+          prev: checkpointHash(s),
+        },
+        sig: Buffer.alloc(64).toString("base64"),
+      },
+    });
+    const e = await openError();
+    expect(e && isEtcError(e, AuditErrorCodes.AuditKey)).toBe(true);
+    expect(e?.message).toContain(
+      `is key ${id}, but the trail's checkpoint #${s.n + 1} (seq ${planted.seq}) names key ${otherId}, ` +
+        `while checkpoint #${s.n} (seq ${last.seq}) before it is signed with this lane's key ${id}: ` +
+        "that checkpoint line is not the lane's (forged or copied in)",
+    );
+    expect(e?.message).not.toContain("put back the pair");
   });
 
   it("the first start creates both files; a public key file deleted alone is written again from the private key", async () => {

@@ -5,7 +5,7 @@
  */
 
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { cpSync, rmSync } from "node:fs";
+import { closeSync, cpSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { Subject } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type StationHandle, startStation } from "../../sim/station/station.js";
@@ -438,6 +438,58 @@ describe("a station whose record was set back (restored from an older backup)", 
     expect(kinds).not.toContain("audit.rollback");
     expect(kinds.filter((k) => k === "audit.station-behind")).toHaveLength(1);
     expect(verifyLane(dir).ok).toBe(true);
+  });
+
+  it("refused again before any acknowledgement, the files holding no #k+1 (checkpoint #2's line broken): AUDIT_ROLLBACK after two sends, not a resend loop", async () => {
+    // the guard (src/audit/witness.ts refused: the station's checkpoint taken as behind already) is what
+    // ends this: without it every refusal is taken as the station behind again, read again and resent at
+    // once, an audit.station-behind entry each round and no alarm
+    const sends: number[][] = [];
+    const alarms = await runLane(dir, async (t, w) => {
+      const cps: SignedCheckpoint[] = [];
+      for (let i = 1; i <= 4; i++) {
+        t.append(ev(i));
+        const cp = (await t.checkpointNow())!;
+        cps.push(cp);
+        await w.untilAcked(cp.checkpoint.n);
+      }
+      // checkpoint #2's line no longer a checkpoint entry (its type changed, same length): the files hold
+      // no checkpoint that extends #1
+      const line = allLines(dir).find(
+        (l) =>
+          (JSON.parse(l.text) as { type: string; data: { checkpoint?: { n: number } } }).data.checkpoint
+            ?.n === cps[1]!.checkpoint.n,
+      )!;
+      const file = readFileSync(line.path);
+      const at = file.indexOf(line.text) + line.text.indexOf('"type":"audit.checkpoint"');
+      const fd = openSync(line.path, "r+");
+      writeSync(fd, Buffer.from('"type":"audit.checkpoinx"'), 0, undefined, at);
+      closeSync(fd);
+      station.resetAuditWitness(LANE_ID);
+      expect((await post(t.witness.publicKeyPem, [cps[0]!])).status).toBe(200);
+
+      let tooMany: () => void = () => undefined;
+      const looping = new Promise<void>((resolve) => {
+        tooMany = resolve;
+      });
+      const batch = t.witness.batch.bind(t.witness);
+      t.witness.batch = (limit: number) => {
+        const b = batch(limit);
+        if (b.checkpoints.length > 0) sends.push(b.checkpoints.map((c) => c.checkpoint.n));
+        if (sends.length > 2) tooMany();
+        return b;
+      };
+      const refused = w.untilAlarm("AUDIT_ROLLBACK");
+      t.append(ev(5));
+      await t.checkpointNow();
+      await Promise.race([refused, looping]);
+      expect(t.witness.status().conflict).toMatchObject({ stationN: 1 });
+    });
+    expect(sends).toEqual([[5], [3, 4, 5]]);
+    expect(alarms).toEqual(["AUDIT_ROLLBACK"]);
+    const kinds = allLines(dir).map((l) => (JSON.parse(l.text) as { type: string }).type);
+    expect(kinds.filter((k) => k === "audit.station-behind")).toHaveLength(1);
+    expect(kinds.filter((k) => k === "audit.rollback")).toHaveLength(1);
   });
 
   it("holding a checkpoint of that number that is not the lane's own (a fork): AUDIT_ROLLBACK as before", async () => {

@@ -7,12 +7,13 @@
  * alarms the lane wrote before the service subscribed (its start: here "no status list loaded") are
  * counted too.
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { readTrail } from "../../src/audit/search.js";
-import { auditDir } from "../../src/audit/segments.js";
+import { auditDir, listSegments } from "../../src/audit/segments.js";
+import { VERIFY_FAILED_CODE } from "../../src/audit/verify-alarm.js";
 import type { LaneRuntime } from "../../src/lane/runtime.js";
 import { callLane } from "../../src/service/control/client.js";
 import type { LaneFeedEvent } from "../../src/service/lane-view.js";
@@ -185,5 +186,47 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
         }
       },
     );
+  });
+
+  it("the background verify's failure: the first written to the trail (its alarm entry), a repeat on the feed alone; two alarms counted", async () => {
+    await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      const served = await serveLane(t.lane, servedLaneConfig(t.lane), {
+        processMetrics: false,
+        verifyFirstAfterMs: 3_600_000,
+      });
+      try {
+        await t.lane.audit.flush();
+        const from = t.lane.audit.status().lastSeq;
+        const atStart = await alarmsCounted(served);
+        const feed = alarmFeed(served);
+        // the trail's first line changed in place (its hash's last digit): verify fails on it
+        const first = listSegments(auditDir(t.lane.journal.path.replace(/\/journal\.db$/, "")))[0]!.path;
+        const text = readFileSync(first, "utf8");
+        const hash = (JSON.parse(text.slice(0, text.indexOf("\n"))) as { hash: string }).hash;
+        const at = Buffer.byteLength(text.slice(0, text.indexOf(hash))) + hash.length - 1;
+        const fd = openSync(first, "r+");
+        writeSync(fd, hash.endsWith("0") ? "1" : "0", at);
+        closeSync(fd);
+
+        const failed = () => feed.filter((a) => a.code === VERIFY_FAILED_CODE);
+        expect(await served.view.verifyNow()).toMatchObject({ ok: false });
+        await t.lane.audit.flush();
+        expect(failed()).toHaveLength(1); // the trail's alarm entry, not also the feed's own
+        expect(await served.view.verifyNow()).toMatchObject({ ok: false });
+        await t.lane.audit.flush();
+
+        const written = alarmEntries(t.lane, from).filter(
+          (e) => (e.data as { code?: string }).code === VERIFY_FAILED_CODE,
+        );
+        expect(written.map((e) => e.type)).toEqual(["lane.alarm"]);
+        expect(failed()).toEqual([
+          { code: VERIFY_FAILED_CODE, message: written[0]!.message },
+          { code: VERIFY_FAILED_CODE, message: expect.stringMatching(/^audit verify failed: /) },
+        ]);
+        expect(await alarmsCounted(served)).toEqual({ ...atStart, [VERIFY_FAILED_CODE]: 2 });
+      } finally {
+        await served.close();
+      }
+    });
   });
 });
