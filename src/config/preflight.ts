@@ -287,8 +287,9 @@ export function dataDirNotes(
 /**
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
- * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); an entry lane's `tariff`, which the lane does not use. `run` logs
- * them at start, before it opens the lane.
+ * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
+ * log under a log.level that drops its lines; an entry lane's `tariff`, which the lane does not use. `run`
+ * logs them at start, before it opens the lane (at warn, or at error under log.level error).
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
   const notes: LaneConfigProblem[] = [];

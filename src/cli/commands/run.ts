@@ -68,8 +68,11 @@ export function registerRun(program: Command): void {
         { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
         opts.config,
       );
+      // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
+      // one (outputs.sink log under log.level error is itself such a note)
+      const noteAt = config.log.level === "error" ? "error" : "warn";
       const note = (n: LaneConfigProblem): void =>
-        logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
       // a dataDir on a network file system: taken, but said loudly (src/datadir/fs-type.ts)
       for (const n of dataDirNotes(config))
