@@ -38,6 +38,7 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
   const dir = resolve(dataDir);
   checkDataDirWriter(dir, {
     command: "etc-lane run",
+    lane: true,
     mayCreate: o.init,
     ...(o.euid !== undefined ? { euid: o.euid } : {}),
     hint: `${FIRST_START}, which creates it; if this lane ran before, is its data disk mounted?`,
