@@ -14,7 +14,7 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { networkFileSystemProblem } from "../datadir/fs-type.js";
+import { dataDirFileSystemNote } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
@@ -274,14 +274,16 @@ export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
 
 /**
  * The note on `dataDir` on a network or FUSE file system (src/datadir/fs-type.ts): taken, but the lock
- * and the journal hold only on a local disk. `run` logs it at start as an error; `statfs` for tests.
+ * and the journal hold only on a local disk. `run` logs it at start at its `level`: error for a network
+ * file system, warn for a FUSE mount not known as one. `statfs` and `mountinfo` for tests.
  */
 export function dataDirNotes(
   c: LaneConfig,
   statfs?: (dir: string) => { type: number | bigint },
-): LaneConfigProblem[] {
-  const problem = networkFileSystemProblem(c.dataDir, statfs);
-  return problem === null ? [] : [{ path: "dataDir", message: problem }];
+  mountinfo?: () => string,
+): (LaneConfigProblem & { level: "error" | "warn" })[] {
+  const note = dataDirFileSystemNote(c.dataDir, statfs, mountinfo);
+  return note === null ? [] : [{ path: "dataDir", ...note }];
 }
 
 /**

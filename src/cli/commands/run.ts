@@ -74,9 +74,13 @@ export function registerRun(program: Command): void {
       const note = (n: LaneConfigProblem): void =>
         logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
-      // a dataDir on a network file system: taken, but said loudly (src/datadir/fs-type.ts)
+      // a dataDir on a network file system: taken, but said loudly (an error line); on another FUSE mount,
+      // as a note (src/datadir/fs-type.ts)
       for (const n of dataDirNotes(config))
-        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        logger[n.level === "error" ? "error" : noteAt](
+          { field: n.path, config: opts.config },
+          `${n.path}: ${n.message}`,
+        );
       if (init)
         logger.info(
           { dataDir: config.dataDir },
