@@ -142,11 +142,13 @@ describe("describeHolder", () => {
     token: "00",
   };
 
-  it("a holder file of another host, and no owner this host's kernel names: that host's pid, per its holder file", () => {
+  // third review: another container on this host sharing the volume (its own hostname, and a pid this
+  // host's /proc/locks shows as 0) was named "another computer, through a network file system" only
+  it("a holder file of another host, and no owner this host's kernel names: that host's pid, per its holder file, another computer or a container", () => {
     const d = describeHolder(standby, null, { isAlive: () => false, host: "lane3-main" });
     expect(d.what).toBe(
       "lane 4301-0102-3 (pid 4242 on host lane3-standby, per its holder file, since 2026-12-06T08:00:00.000Z: " +
-        "a lock held from another computer, through a network file system)",
+        "a lock held from another computer through a network file system, or from a container with its own process namespace)",
     );
     expect(d.pid).toBe(4242);
   });
