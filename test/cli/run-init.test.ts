@@ -9,7 +9,16 @@
  * root.
  */
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -155,3 +164,33 @@ it("a dataDir of root's (a new data disk's or a container volume's root), run as
   expect(message).toContain("or set dataDir to a directory inside it, which etc-lane run --init creates");
   expect(message).not.toContain("sudo -u root");
 });
+
+// third review: a data directory whose journal.db is gone but whose trail is there was told "no lane has run
+// there ... takes --init", and --init was taken (a fresh journal beside the old trail)
+it("a dataDir with the lane's audit trail but no journal.db: E412 saying journal.db is missing, with or without --init; nothing created", () => {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, "audit-key.pem"), "");
+  const config = laneConfig(dataDir);
+  for (const args of [
+    ["--config", config],
+    ["--init", "--config", config],
+  ]) {
+    const refused = run(args);
+    expect(refused.status, args.join(" ")).toBe(1);
+    expect(refused.stderr).not.toContain("no lane has run there");
+    expect(refused.stderr).toContain(
+      `a lane has run in dataDir ${dataDir} (its audit trail is here: audit-key.pem) but its ${JOURNAL_FILE} is missing`,
+    );
+    expect(refused.stderr).toContain('docs/journal.md, "A journal behind the audit trail"');
+    expect(refused.stderr).toContain("E412_DATA_DIR_MISSING");
+    expect(readdirSync(dataDir).sort()).toEqual(["audit-key.pem"]);
+  }
+  // run --check says the same under dataDir
+  const check = spawnSync(process.execPath, [CLI, "run", "--check", "--init", "--config", config], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(check.status).toBe(1);
+  expect(check.stderr).toContain(`dataDir: a lane has run in dataDir ${dataDir}`);
+}, 60_000);
