@@ -14,7 +14,7 @@
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { networkFileSystemProblem } from "../datadir/fs-type.js";
+import { dataDirFileSystemNote } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
@@ -274,21 +274,24 @@ export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
 
 /**
  * The note on `dataDir` on a network or FUSE file system (src/datadir/fs-type.ts): taken, but the lock
- * and the journal hold only on a local disk. `run` logs it at start as an error; `statfs` for tests.
+ * and the journal hold only on a local disk. `run` logs it at start at its `level`: error for a network
+ * file system, warn for a FUSE mount not known as one. `statfs` and `mountinfo` for tests.
  */
 export function dataDirNotes(
   c: LaneConfig,
   statfs?: (dir: string) => { type: number | bigint },
-): LaneConfigProblem[] {
-  const problem = networkFileSystemProblem(c.dataDir, statfs);
-  return problem === null ? [] : [{ path: "dataDir", message: problem }];
+  mountinfo?: () => string,
+): (LaneConfigProblem & { level: "error" | "warn" })[] {
+  const note = dataDirFileSystemNote(c.dataDir, statfs, mountinfo);
+  return note === null ? [] : [{ path: "dataDir", ...note }];
 }
 
 /**
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
- * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); an entry lane's `tariff`, which the lane does not use. `run` logs
- * them at start, before it opens the lane.
+ * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
+ * log under a log.level that drops its lines; an entry lane's `tariff`, which the lane does not use. `run`
+ * logs them at start, before it opens the lane (at warn, or at error under log.level error).
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
   const notes: LaneConfigProblem[] = [];

@@ -8,7 +8,11 @@
  *   a lane that started fresh in a missing or empty directory (its data disk not mounted yet, a `dataDir`
  *   mistyped in an upgrade) would hold none of them and could debit such a card a second time. Refused
  *   with E412, nothing created. `--init` where a journal is already is refused too: left in a unit file,
- *   it would start the lane fresh again the day the disk is not mounted.
+ *   it would start the lane fresh again the day the disk is not mounted. A directory without a journal but
+ *   with the lane's audit trail (`audit/`, `audit-key.pem`: the lane opens them only after its journal) is
+ *   one a lane has run in whose journal.db is gone (deleted, or a restore that missed it): refused with
+ *   E412, with or without `--init`, pointing at putting journal.db back (docs/journal.md, "A journal behind
+ *   the audit trail"), not at `--init`.
  * - The directory must belong to the user the lane runs as (./writer.ts, E413): a lane run as root beside
  *   one that runs as its own user leaves files (a new status list, an audit segment, captures) the lane
  *   cannot open or replace.
@@ -16,6 +20,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { AUDIT_KEY_FILE } from "../audit/checkpoint.js";
+import { AUDIT_DIR } from "../audit/segments.js";
 import { JOURNAL_FILE } from "../journal/db.js";
 import { DataDirErrors } from "./lock.js";
 import { checkDataDirWriter } from "./writer.js";
@@ -31,18 +37,30 @@ const FIRST_START = "a lane's first start takes --init (etc-lane run --init --co
 
 /**
  * Throws, having written nothing, when the lane may not start in `dataDir`: E412 when it is missing or
- * holds no journal and this is not `--init`, E413 when it belongs to another user, E401 for `--init`
- * where a lane has run already. Each message names `dataDir` and what to do.
+ * holds no journal and this is not `--init`, or holds a trail but no journal (with `--init` too), E413 when
+ * it belongs to another user, E401 for `--init` where a lane has run already. Each message names `dataDir` and what to do.
  */
 export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
   const dir = resolve(dataDir);
   checkDataDirWriter(dir, {
     command: "etc-lane run",
+    lane: true,
     mayCreate: o.init,
     ...(o.euid !== undefined ? { euid: o.euid } : {}),
     hint: `${FIRST_START}, which creates it; if this lane ran before, is its data disk mounted?`,
   });
   const journal = existsSync(join(dir, JOURNAL_FILE));
+  const trail = [AUDIT_KEY_FILE, AUDIT_DIR].filter((f) => existsSync(join(dir, f)));
+  if (!journal && trail.length > 0)
+    throw new EtcError(
+      DataDirErrors.Missing,
+      `a lane has run in dataDir ${dir} (its audit trail is here: ${trail.join(", ")}) but its ${JOURNAL_FILE} ` +
+        `is missing: put back this lane's ${JOURNAL_FILE} (from a backup; docs/journal.md, "A journal behind the ` +
+        'audit trail", says what the lane does with one older than the trail). Not --init: a new journal here ' +
+        "would hold none of the cards whose debit is still uncertain, and the trail refuses one behind its " +
+        "records. If this lane ran before in another directory, is dataDir right? Nothing was created",
+      { dataDir: dir },
+    );
   if (!journal && !o.init)
     throw new EtcError(
       DataDirErrors.Missing,

@@ -215,6 +215,20 @@ export function dataDirHolder(dataDir: string): { pid: number; holder: DataDirHo
   return file && alive(file.pid) ? { pid: file.pid, holder: file } : null;
 }
 
+/**
+ * When nobody here holds the lock on `dataDir` (`dataDirHolder` is null): the holder file, if it names
+ * another host. A lane on another computer (through a network file system) or in a container with its own
+ * process namespace holds the lock out of sight of this host's /proc/locks, or one that was killed there
+ * left its file behind: nothing here tells these apart, so `etc-lane status` names it as a question
+ * ("running there?"), read without taking the lock. `host` for tests.
+ */
+export function holderElsewhere(dataDir: string, o: { host?: string } = {}): DataDirHolder | null {
+  const dir = resolve(dataDir);
+  if (!existsSync(join(dir, LOCK_FILE))) return null;
+  const file = readHolder(join(dir, HOLDER_FILE));
+  return file !== null && file.host !== (o.host ?? hostname()) ? file : null;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -248,7 +262,8 @@ function inUse(dir: string, lockPath: string): EtcError {
  * Who holds the lock, in words, from the holder file `file` and the lock's owner this host's kernel
  * names (`owner`, null when it names none). The file describes the holder only if its pid owns the lock
  * (or, without /proc/locks, still runs). A file naming another host, with no owner here to be seen, is a
- * lock taken from that host over a network file system (./fs-type.ts): named as such, not as details
+ * lock taken from that host over a network file system (./fs-type.ts), or from a container on this host
+ * with its own process namespace (whose pids /proc/locks here shows as 0): named as such, not as details
  * "not written yet". `isAlive` and `host` for tests.
  */
 export function describeHolder(
@@ -262,7 +277,8 @@ export function describeHolder(
     return {
       what:
         `${file.command} (pid ${file.pid} on host ${file.host}, per its holder file, since ${file.since}: ` +
-        `a lock held from another computer, through a network file system)`,
+        "a lock held from another computer through a network file system, or from a container with its own " +
+        "process namespace)",
       holder: file,
       pid: file.pid,
     };

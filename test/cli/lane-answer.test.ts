@@ -6,7 +6,7 @@
  * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
  * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -20,6 +20,7 @@ import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
 import { answerTimeoutMs } from "../../src/cli/operator-call.js";
 import { runCli } from "../../src/cli/run-cli.js";
+import { HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
 import { type Holder, holdLock } from "../datadir/holder.js";
@@ -223,6 +224,34 @@ describe("status when nothing answers on the control socket", () => {
     expect(JSON.parse(io.out)).toMatchObject({
       running: false,
       heldBy: { pid: h.pid, role: "cli", command: "etc-lane status-list import" },
+    });
+  });
+
+  // third review: a lane on another host (a network file system) or in another container holds the lock out of
+  // sight of /proc/locks here, and status said a bare "lane not running"
+  it("nobody here holds it, but the holder file names another host: not running here, naming that host's holder (exit 3)", async () => {
+    writeFileSync(join(dataDir, LOCK_FILE), "");
+    writeFileSync(
+      join(dataDir, HOLDER_FILE),
+      `${JSON.stringify({
+        pid: 4242,
+        role: "lane",
+        command: "lane 4301-0102-3",
+        argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
+        since: "2026-12-06T08:00:00.000Z",
+        host: "etc-lane-no-such-host-c2",
+        token: "00",
+      })}\n`,
+    );
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+    expect(io.out).toMatch(
+      /^lane not running here: nothing answers on \S+ \(found by --data-dir \S+\); the holder file names lane 4301-0102-3 \(pid 4242\) on host etc-lane-no-such-host-c2 since 2026-12-06T08:00:00\.000Z: running there\? .*container with its own process namespace/,
+    );
+    io.out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_RUNNING);
+    expect(JSON.parse(io.out)).toMatchObject({
+      running: false,
+      holderFileElsewhere: { pid: 4242, role: "lane", host: "etc-lane-no-such-host-c2" },
     });
   });
 });

@@ -3,16 +3,29 @@
  * with `--init`, the lane's first start (src/datadir/lane-start.ts): a data disk that is not mounted, or a
  * mistyped dataDir, is refused with E412 naming dataDir and nothing is created, instead of a fresh lane
  * that holds none of the cards whose debit is still uncertain. And only as the data directory's owner
- * (E413), as the maintenance commands.
+ * (E413), as the maintenance commands; a first start that would create dataDir inside another user's
+ * directory (root by a plain sudo, in the lane user's /var/lib/etc-lane) is refused too; a dataDir of
+ * root's (a new disk's or a container volume's root) is told to be given to the lane's user, not to run as
+ * root.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { checkLaneStart } from "../../src/datadir/lane-start.js";
 import { JOURNAL_FILE } from "../../src/journal/db.js";
 
 let dir: string;
@@ -100,3 +113,84 @@ it("run as another user than the data directory's owner: E413 naming the owner, 
   });
   expect(readdirSync(dataDir)).toEqual([]);
 });
+
+// third review: `sudo etc-lane run --init` on a missing dataDir skipped the owner check: root created the
+// lane's data directory, journal and audit key inside the lane user's directory, and the unit's User= then
+// could not start there
+it("--init on a missing dataDir inside another user's directory (not root's): E413 naming that owner, nothing created", async () => {
+  const parent = join(dir, "etc-lane");
+  mkdirSync(parent);
+  // a directory of a user other than root (this test's user, or uid 4242 when the test runs as root)
+  if (statSync(parent).uid === 0) chownSync(parent, 4242, 4242);
+  const owner = statSync(parent).uid;
+  const dataDir = join(parent, "lane3");
+  const config = laneConfig(dataDir);
+  // this process as root (a plain sudo)
+  vi.spyOn(process, "geteuid").mockReturnValue(0);
+  const program = new Command("etc-lane").exitOverride();
+  registerRun(program);
+  await expect(
+    program.parseAsync(["node", "etc-lane", "run", "--init", "--config", config]),
+  ).rejects.toMatchObject({
+    code: "E413_DATA_DIR_OWNER",
+    message: expect.stringMatching(
+      new RegExp(
+        `^the data directory ${dataDir} does not exist yet, and its nearest existing directory, ${parent}, ` +
+          `belongs to .*uid ${owner}.*Nothing was created; run it as .*: sudo -u .* etc-lane run \\.\\.\\.$`,
+      ),
+    ),
+  });
+  expect(readdirSync(parent)).toEqual([]);
+});
+
+it("--init on a missing dataDir in a directory of root's or of the same user: no owner refusal", () => {
+  const mine = statSync(dir).uid;
+  expect(() => checkLaneStart(join(dir, "lane3"), { init: true, euid: mine })).not.toThrow();
+  expect(() => checkLaneStart("/nonexistent-etc-lane/lane3", { init: true, euid: 998 })).not.toThrow();
+});
+
+// third review: a lane as its own user whose dataDir is a mount root (root's) was told to run as root
+it("a dataDir of root's (a new data disk's or a container volume's root), run as another user: E413 saying chown or a directory inside it, not to run as root", () => {
+  expect(statSync("/").uid).toBe(0);
+  let message = "";
+  try {
+    checkLaneStart("/", { init: true, euid: 998 });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  expect(message).toMatch(/^the data directory \/ belongs to root \(uid 0\), and this lane runs as /);
+  expect(message).toContain("A lane runs as its own user, not as root");
+  expect(message).toMatch(/chown -R \S+ \/;/);
+  expect(message).toContain("or set dataDir to a directory inside it, which etc-lane run --init creates");
+  expect(message).not.toContain("sudo -u root");
+});
+
+// third review: a data directory whose journal.db is gone but whose trail is there was told "no lane has run
+// there ... takes --init", and --init was taken (a fresh journal beside the old trail)
+it("a dataDir with the lane's audit trail but no journal.db: E412 saying journal.db is missing, with or without --init; nothing created", () => {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, "audit-key.pem"), "");
+  const config = laneConfig(dataDir);
+  for (const args of [
+    ["--config", config],
+    ["--init", "--config", config],
+  ]) {
+    const refused = run(args);
+    expect(refused.status, args.join(" ")).toBe(1);
+    expect(refused.stderr).not.toContain("no lane has run there");
+    expect(refused.stderr).toContain(
+      `a lane has run in dataDir ${dataDir} (its audit trail is here: audit-key.pem) but its ${JOURNAL_FILE} is missing`,
+    );
+    expect(refused.stderr).toContain('docs/journal.md, "A journal behind the audit trail"');
+    expect(refused.stderr).toContain("E412_DATA_DIR_MISSING");
+    expect(readdirSync(dataDir).sort()).toEqual(["audit-key.pem"]);
+  }
+  // run --check says the same under dataDir
+  const check = spawnSync(process.execPath, [CLI, "run", "--check", "--init", "--config", config], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  expect(check.status).toBe(1);
+  expect(check.stderr).toContain(`dataDir: a lane has run in dataDir ${dataDir}`);
+}, 60_000);

@@ -1,6 +1,7 @@
 /**
  * What `etc-lane run` says in its log at start about the config (src/cli/commands/run.ts, the notes of
- * src/config/preflight.ts): each a warn line naming the field; a tariff's free passage from the tariff the
+ * src/config/preflight.ts): each a warn line naming the field (an error line under log.level error, which
+ * drops warn lines); a tariff's free passage from the tariff the
  * lane opened. The lane, its service, the process tuning and the logger are stubs; the lane is stopped by a
  * SIGTERM as it starts.
  */
@@ -17,6 +18,7 @@ import { registerRun } from "../../src/cli/commands/run.js";
 
 const h = vi.hoisted(() => ({
   warns: [] as { obj: unknown; msg: string | undefined }[],
+  errors: [] as { obj: unknown; msg: string | undefined }[],
   /** the tariff the lane opened (src/lane/runtime.ts), the one it charges */
   tariff: null as { freePassage(): string[] } | null,
 }));
@@ -28,7 +30,7 @@ vi.mock("../../src/log.js", () => {
     debug: () => {},
     info: () => {},
     warn: (obj: unknown, msg?: string) => h.warns.push({ obj, msg }),
-    error: () => {},
+    error: (obj: unknown, msg?: string) => h.errors.push({ obj, msg }),
     fatal: () => {},
     child: () => logger,
   };
@@ -62,6 +64,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => {
   h.warns = [];
+  h.errors = [];
   h.tariff = null;
 });
 
@@ -127,4 +130,25 @@ it("a tariff's free passage: named from the tariff the lane opened and charges, 
   h.tariff = { freePassage: () => [] };
   await run(configWith({ tariff: holiday }));
   expect(h.warns).toEqual([]);
+});
+
+// third review: the note that log.level error drops the log sink's lines was logged at warn, which
+// log.level error drops too: the lane's log said nothing
+it("outputs.sink log with log.level error: the note is logged at error, which that level keeps", async () => {
+  const config = configWith({ outputs: { sink: "log" }, log: { level: "error" } });
+  await run(config);
+  expect(h.warns).toEqual([]);
+  expect(h.errors).toEqual([
+    {
+      obj: { field: "outputs.sink", config },
+      msg: expect.stringMatching(/^outputs\.sink: "log" writes the barrier.*log\.level error drops/),
+    },
+  ]);
+});
+
+it("outputs.sink log with log.level warn: the note at warn, which that level keeps", async () => {
+  const config = configWith({ outputs: { sink: "log" }, log: { level: "warn" } });
+  await run(config);
+  expect(h.errors).toEqual([]);
+  expect(h.warns.map((w) => w.obj)).toEqual([{ field: "outputs.sink", config }]);
 });

@@ -68,12 +68,19 @@ export function registerRun(program: Command): void {
         { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
         opts.config,
       );
+      // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
+      // one (outputs.sink log under log.level error is itself such a note)
+      const noteAt = config.log.level === "error" ? "error" : "warn";
       const note = (n: LaneConfigProblem): void =>
-        logger.warn({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
-      // a dataDir on a network file system: taken, but said loudly (src/datadir/fs-type.ts)
+      // a dataDir on a network file system: taken, but said loudly (an error line); on another FUSE mount,
+      // as a note (src/datadir/fs-type.ts)
       for (const n of dataDirNotes(config))
-        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        logger[n.level === "error" ? "error" : noteAt](
+          { field: n.path, config: opts.config },
+          `${n.path}: ${n.message}`,
+        );
       if (init)
         logger.info(
           { dataDir: config.dataDir },

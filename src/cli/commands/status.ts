@@ -6,7 +6,7 @@
  * removed); a lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
  */
 import type { Command } from "commander";
-import { type DataDirHolder, dataDirHolder } from "../../datadir/lock.js";
+import { type DataDirHolder, dataDirHolder, holderElsewhere } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
 import { operatorLabel } from "../../lane/operator-close.js";
 import { LaneNotRunning } from "../../service/control/client.js";
@@ -307,6 +307,8 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * stops listening at once, while the lane ends its actions and drains its debits under the lock:
  * src/cli/commands/run.ts), or its socket file was removed; nothing tells these three apart. Which of
  * exit 3 and exit 4 it is, is told by the data-directory lock's holder, read without taking the lock.
+ * Nobody here, but a holder file of another host: exit 3, "not running here", naming that holder as a
+ * question (src/datadir/lock.ts holderElsewhere).
  */
 function notAnswering(dataDir: string, path: string, how: string, json: boolean): void {
   const off = offlineSummary(dataDir);
@@ -314,6 +316,9 @@ function notAnswering(dataDir: string, path: string, how: string, json: boolean)
   // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
   // (a lane takes the lock first thing), is a lane that does not answer
   const lane = held !== null && held.holder?.role !== "cli";
+  // nobody here holds it, but the holder file names another host: a lane there (or in a container with its
+  // own process namespace) may hold it out of sight, or one killed there left the file; said, not decided
+  const elsewhere = held === null ? holderElsewhere(dataDir) : null;
   if (json) {
     const base = { dataDir, ...off.json };
     process.stdout.write(
@@ -323,6 +328,7 @@ function notAnswering(dataDir: string, path: string, how: string, json: boolean)
           : {
               running: false,
               ...(held ? { heldBy: { pid: held.pid, ...holderJson(held.holder) } } : {}),
+              ...(elsewhere ? { holderFileElsewhere: { pid: elsewhere.pid, ...holderJson(elsewhere) } } : {}),
               ...base,
             },
       )}\n`,
@@ -333,7 +339,15 @@ function notAnswering(dataDir: string, path: string, how: string, json: boolean)
       `lane pid ${held.pid} holds the data directory but does not answer (starting or stopping, or its control socket is gone): ` +
         `nothing answers on ${path} (found by ${how}; ${who})\n${off.text}`,
     );
-  } else
+  } else if (elsewhere)
+    process.stdout.write(
+      `lane not running here: nothing answers on ${path} (found by ${how}); the holder file names ` +
+        `${elsewhere.command} (pid ${elsewhere.pid}) on host ${elsewhere.host} since ${elsewhere.since}: running ` +
+        "there? A lane on another computer (through a network file system) or in a container with its own " +
+        "process namespace holds the lock out of sight of this host; one killed there leaves the file behind\n" +
+        off.text,
+    );
+  else
     process.stdout.write(
       `lane not running: nothing answers on ${path} (found by ${how})` +
         (held ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory` : "") +
