@@ -443,4 +443,42 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       expect(t.lane.booth?.cases()).toEqual([]);
     });
   });
+
+  it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the card put on for another vehicle's case the collector took: the suspect's trip is paid, no case of it waits, the other card is not debited", async () => {
+    const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+    await boothTest(
+      { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL), a1] } } },
+      async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        const atBooth = await t.caseQueued("OBU_NO_CARD");
+        const [suspect, a1Stop] = t.records();
+        expect(a1Stop!.obuSerial).not.toBe(suspect!.obuSerial);
+        unsettledStop(t, suspect!.obuSerial!);
+        const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        t.reader.present(CARD);
+        // the card shows the suspect debited on the trip it is still on: A1 is not passed on it (paid-other)
+        await t.prompt("REFUSED_NO_ENTRY_INFO");
+        await t.boothIdle();
+        // before: only the suspect's own case closed, the UNSETTLED_DEBIT stop of its trip stayed
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        t.reader.remove();
+        const cancel = await t.lane.booth!.cancel({
+          id: atBooth,
+          reason: "cash",
+          user: { name: "op", uid: 1 },
+        });
+        expect(cancel.ok).toBe(true);
+        // the suspect's driver hands over card OTHER: no case is its (before: PAID on the stop, the trip
+        // debited on CARD and again on OTHER)
+        t.reader.present(OTHER);
+        await t.prompt("NO_CASE");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(0);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+        await t.restartLane();
+        expect(t.lane.booth?.cases()).toEqual([]);
+      },
+    );
+  });
 });
