@@ -360,6 +360,33 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a DSRC payment of the case's OBU noted before the card is read, committed after the wall clock stepped back 2 min: CASE_CLOSED, no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const [stop] = t.records();
+      const obuSerial = stop!.obuSerial!;
+      const paid = t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      // as if the lane's wall clock had stepped back 2 min between the case's record and the payment's
+      const db = (
+        t.lane.journal as unknown as {
+          h: { db: { prepare(sql: string): { run(...a: unknown[]): unknown } } };
+        }
+      ).h.db;
+      db.prepare("UPDATE records SET created_at_ms = ? WHERE seq = ?").run(
+        Date.parse(stop!.createdAt) - 120_000,
+        paid.seq,
+      );
+      t.lane.controller.guards.rememberTraded({ obuSerial, cardId: OTHER });
+      t.reader.present(CARD);
+      // before: the journal was asked for the payments since 60 s before the case's record: PAID, the trip
+      // debited on two cards
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+    });
+  });
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
