@@ -285,8 +285,15 @@ class DebitIntent {
     if (journalHolds(ctx.journal, ctx.log, { cardId: card.cardId, obuSerial: c.obuSerial }))
       throw new HeldElsewhere();
     // and one of the case's OBU answered paid before that, its intent gone: the vehicle paid this trip, its
-    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed
-    if (paidAfterCase(ctx.journal, ctx.log, c)) throw new CaseClosed();
+    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed. A
+    // journal that cannot say is a journal failure: nothing charged, the collector told so
+    let paidBy: number | null;
+    try {
+      paidBy = paidAfterCase(ctx.journal, c);
+    } catch (e) {
+      throw new JournalUnanswered(errText(e));
+    }
+    if (paidBy !== null) throw new CaseClosed();
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,
@@ -455,6 +462,18 @@ function notDebited(
     return { kind: "case-closed" };
   }
   if (e instanceof HeldElsewhere) return heldElsewhere(ctx, c, o.cardId);
+  if (e instanceof JournalUnanswered) {
+    ctx.log.error(
+      { err: e.message, case: c.id },
+      "booth: the journal cannot say whether the case's OBU paid",
+    );
+    refuseForJournal(
+      ctx,
+      c,
+      `booth: the journal cannot say whether the OBU of case ${c.id} paid after its record (${e.message}); no debit was sent`,
+    );
+    return { kind: "journal-failed" };
+  }
   if (e instanceof IntentNotWritten) {
     // the intent could not be written (journal): no DEBIT went out
     refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
@@ -474,6 +493,9 @@ function notDebited(
 }
 
 class IntentNotWritten extends Error {}
+
+/** Right before the booth's intent, the journal could not say whether the case's OBU paid after its record. */
+class JournalUnanswered extends Error {}
 
 /** Right before the booth's intent, the journal held the card or the case's OBU (an RSU debit's intent). */
 class HeldElsewhere extends Error {}

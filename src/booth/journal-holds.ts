@@ -40,23 +40,16 @@ export function journalHolds(
  * (src/lane/effect-runner.ts emits it after the C1 write) and whenever the lane noted it in its guards. One
  * range probe of the journal's index (src/journal/records.ts paidAfter), whatever the case's age: it runs
  * between MAC1 and DEBIT. A case with no OBU or no record (a walk-up; a recovery is never charged) has no
- * payment to find. A journal that cannot answer says "paid" (no DEBIT: never a trip debited twice).
+ * payment to find. The paying transaction's seq, or null. A journal that cannot answer throws: the charge
+ * refuses the card as a journal failure (charge.ts `JournalUnanswered`: `系统故障`, BOOTH_JOURNAL_FAILED), never
+ * "not paid" (that could debit a trip twice) nor "paid" (that would tell the collector the vehicle paid).
  */
 export function paidAfterCase(
   journal: Pick<BoothJournal, "paidAfter">,
-  log: Logger,
-  c: Pick<BoothCase, "id" | "seq" | "obuSerial">,
-): boolean {
-  if (c.obuSerial === null || c.seq === null) return false;
-  try {
-    return journal.paidAfter(c.obuSerial, c.seq) !== null;
-  } catch (e) {
-    log.error(
-      { err: errText(e), case: c.id, obuSerial: c.obuSerial },
-      "booth: the journal cannot say whether the case's OBU paid since: not charged",
-    );
-    return true;
-  }
+  c: Pick<BoothCase, "seq" | "obuSerial">,
+): number | null {
+  if (c.obuSerial === null || c.seq === null) return null;
+  return journal.paidAfter(c.obuSerial, c.seq);
 }
 
 /** The card (or the case's OBU) is held by an unsettled debit: `存在未确认交易`, audit code HELD, nothing charged. */

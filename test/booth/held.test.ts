@@ -387,6 +387,27 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("the journal cannot say whether the case's OBU paid after its record: a journal failure (REFUSED_SYSTEM, BOOTH_JOURNAL_FAILED), no DEBIT, the case waits", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      const j = t.lane.journal;
+      let asked = 0;
+      j.paidAfter = () => {
+        asked++;
+        throw new Error("SQLITE_IOERR_READ: disk I/O error");
+      };
+      t.reader.present(CARD);
+      // before: CASE_CLOSED ("the vehicle's record is closed"), as if it had paid over DSRC, and no alarm
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      expect(asked).toBe(1);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED")).toBe(true);
+      expect(t.lane.booth?.status().counters.journalFailures).toBe(1);
+      expect(debitsSent(t)).toBe(0);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+    });
+  });
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
