@@ -566,6 +566,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, caseOpen, from));
     const noCardEventSince = this.cardEvents === events;
     if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
+    // the journal has its OBU paid after the case's record: that record may have passed the desk already (a
+    // suspect settled in place, with a seq above the case's) or never reach it, so the case leaves now, for
+    // good (noted), as the queue rebuilt at start has it (cases.ts rebuildCases)
+    else if (r.kind === "case-closed" && r.paidBy !== undefined)
+      desk.closeForGood(c, `paid after its record (record ${r.paidBy})`);
     if (r.kind === "paid") {
       desk.release(c);
       desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId });

@@ -46,7 +46,11 @@ export type ChargeResult =
    * the case was closed (cancelled, or its vehicle paid over DSRC meanwhile) or its work stopped before
    * DEBIT: nothing sent that moves money
    */
-  | { kind: "case-closed" }
+  | {
+      kind: "case-closed";
+      /** the journal's transaction of the case's OBU after the case's record (journal-holds.ts paidAfterCase) */
+      paidBy?: number;
+    }
   /** DEBIT's answer was lost: recover intent `intentId` */
   | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
   | { kind: "journal-failed" };
@@ -293,7 +297,7 @@ class DebitIntent {
     } catch (e) {
       throw new JournalUnanswered(errText(e));
     }
-    if (paidBy !== null) throw new CaseClosed();
+    if (paidBy !== null) throw new CaseClosed(paidBy);
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,
@@ -453,13 +457,19 @@ function notDebited(
     // the case left the desk before DEBIT (a cancel under way shows CANCELLED itself; work stopped with the
     // booth closing shows nothing more): the screen says that nothing was debited and the card goes back
     if (!o.aborted) ctx.show(PROMPTS.caseClosed(), c);
-    ctx.audit(
-      "booth.refused",
-      "warn",
-      `booth: case ${c.id} closed before DEBIT (${o.aborted ? "its work stopped" : "cancelled, or its vehicle paid over DSRC"}); nothing debited`,
-      { case: caseLink(c), code: "CASE_CLOSED", cardId: o.cardId },
-    );
-    return { kind: "case-closed" };
+    const why =
+      e.paidBy !== undefined
+        ? `its vehicle paid after it: record ${e.paidBy}`
+        : o.aborted
+          ? "its work stopped"
+          : "cancelled, or its vehicle paid over DSRC";
+    ctx.audit("booth.refused", "warn", `booth: case ${c.id} closed before DEBIT (${why}); nothing debited`, {
+      case: caseLink(c),
+      code: "CASE_CLOSED",
+      cardId: o.cardId,
+      ...(e.paidBy !== undefined ? { paidBy: e.paidBy } : {}),
+    });
+    return e.paidBy !== undefined ? { kind: "case-closed", paidBy: e.paidBy } : { kind: "case-closed" };
   }
   if (e instanceof HeldElsewhere) return heldElsewhere(ctx, c, o.cardId);
   if (e instanceof JournalUnanswered) {
@@ -520,7 +530,14 @@ function dropIntent(ctx: BoothContext, intentId: number): void {
   }
 }
 
-/** The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal). */
-class CaseClosed extends Error {}
+/**
+ * The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal), or the
+ * journal has its OBU paid after its record (`paidBy`: that transaction's seq, journal-holds.ts paidAfterCase).
+ */
+class CaseClosed extends Error {
+  constructor(readonly paidBy?: number) {
+    super("case closed before DEBIT");
+  }
+}
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;

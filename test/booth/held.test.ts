@@ -387,6 +387,22 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a payment of the case's OBU the journal has after the case's record, that never reaches the desk (its record passed it, or is lost on the way): CASE_CLOSED, no DEBIT, and the case leaves the queue", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      t.reader.present(CARD);
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(0);
+      // before: refused, but left in the queue: every attempt showed CASE_CLOSED until it aged out
+      expect(t.lane.booth?.cases()).toEqual([]);
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("the journal cannot say whether the case's OBU paid after its record: a journal failure (REFUSED_SYSTEM, BOOTH_JOURNAL_FAILED), no DEBIT, the case waits", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");
