@@ -56,6 +56,7 @@ export type LoopDesk = Pick<
   | "isTaken"
   | "workEnded"
   | "paidAtBooth"
+  | "earlierTripPaid"
 >;
 
 /** The recovery book's side the loop uses (recovery-book.ts). */
@@ -484,23 +485,34 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal("refused");
         return;
       }
-      if (r === "paid-earlier")
+      const paidTrip = { obuSerial: open.obuSerial, cardId: open.cardId };
+      if (r === "paid-earlier") {
+        // the suspect's trip is paid: its cases (those of its OBU or card recorded before the case the
+        // vehicle pays its later trip on) close, whether or not that charge completes
+        const p = payCaseOf(open, c, picked);
+        const why = `paid on an earlier trip: suspect ${open.tradeId}`;
+        desk.earlierTripPaid(p, paidTrip, why);
+        c = this.payingCase(open, c, p, why);
+      } else if (r === "paid-other") {
+        // the suspect's trip, the one its card is still on, is paid: every case of its OBU or card closes
+        // (a DSRC stop of the vehicle its suspect held, UNSETTLED_DEBIT above all), as in the paid branch
+        // above; the other vehicle's case the collector took stays, that vehicle pays on it
+        const p = pay ?? c;
+        desk.paidAtBooth(c.id, paidTrip, new Set([p.id]));
         c = this.payingCase(
           open,
           c,
-          payCaseOf(open, c, picked),
-          `paid on an earlier trip: suspect ${open.tradeId}`,
+          p,
+          `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`,
         );
-      else {
-        // on the case atBooth gave (for "not debited": the one the settlement named)
+      } else {
+        // on the case atBooth gave (the one the settlement named)
         const p = pay ?? c;
         c = this.payingCase(
           open,
           c,
           p,
-          r === "paid-other"
-            ? `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`
-            : `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
+          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
         );
       }
     }
@@ -554,6 +566,11 @@ export class CardLoop implements DeskWork, RecoverySlot {
     const r = await this.money(() => charge(ctx, c, card, vehicleClass, signal, caseOpen, from));
     const noCardEventSince = this.cardEvents === events;
     if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
+    // the journal has its OBU paid after the case's record: that record may have passed the desk already (a
+    // suspect settled in place, with a seq above the case's) or never reach it, so the case leaves now, for
+    // good (noted), as the queue rebuilt at start has it (cases.ts rebuildCases)
+    else if (r.kind === "case-closed" && r.paidBy !== undefined)
+      desk.closeForGood(c, `paid after its record (record ${r.paidBy})`);
     if (r.kind === "paid") {
       desk.release(c);
       desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId });

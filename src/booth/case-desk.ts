@@ -116,6 +116,20 @@ export class CaseDesk {
   }
 
   /**
+   * A suspect's debit on an earlier trip of its card was shown (settle.ts "paid-earlier"), and the vehicle at
+   * the booth pays its later trip on `pay` (card-loop.ts payCaseOf): the cases naming the suspect's OBU or
+   * card (`k`) recorded before `pay` (all of them when `pay` has no record: a walk-up, made now) are that
+   * paid trip's, and close for good (`why`; noted, as closeForGood does), so that none is paid again by
+   * another card whether or not the charge on `pay` completes. `pay` stays, and so do the cases recorded
+   * after it (its own trip's: a charge that answers closes them, paidAtBooth).
+   */
+  earlierTripPaid(pay: BoothCase, k: { obuSerial: string | null; cardId: string | null }, why: string): void {
+    for (const x of this.queue.matching(k))
+      if (x.id !== pay.id && x.seq !== null && (pay.seq === null || x.seq < pay.seq))
+        this.closeForGood(x, why);
+  }
+
+  /**
    * The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start), by the rule the
    * running desk follows: a case older than that has left (`expire`), and a full queue makes room as `add`
    * does (a case pushed out is noted closed, so it does not come back at the next start either).

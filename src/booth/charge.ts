@@ -46,7 +46,11 @@ export type ChargeResult =
    * the case was closed (cancelled, or its vehicle paid over DSRC meanwhile) or its work stopped before
    * DEBIT: nothing sent that moves money
    */
-  | { kind: "case-closed" }
+  | {
+      kind: "case-closed";
+      /** the journal's transaction of the case's OBU after the case's record (journal-holds.ts paidAfterCase) */
+      paidBy?: number;
+    }
   /** DEBIT's answer was lost: recover intent `intentId` */
   | { kind: "lost"; intentId: number; payload: BoothIntentPayload; cause: unknown }
   | { kind: "journal-failed" };
@@ -285,8 +289,15 @@ class DebitIntent {
     if (journalHolds(ctx.journal, ctx.log, { cardId: card.cardId, obuSerial: c.obuSerial }))
       throw new HeldElsewhere();
     // and one of the case's OBU answered paid before that, its intent gone: the vehicle paid this trip, its
-    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed
-    if (paidAfterCase(ctx.journal, ctx.log, c)) throw new CaseClosed();
+    // record maybe still on its way to the desk (journal-holds.ts paidAfterCase): the case is closed. A
+    // journal that cannot say is a journal failure: nothing charged, the collector told so
+    let paidBy: number | null;
+    try {
+      paidBy = paidAfterCase(ctx.journal, c);
+    } catch (e) {
+      throw new JournalUnanswered(errText(e));
+    }
+    if (paidBy !== null) throw new CaseClosed(paidBy);
     const { mac1Ref, ...prepared } = p;
     const payload: BoothIntentPayload = {
       v: 1,
@@ -446,15 +457,33 @@ function notDebited(
     // the case left the desk before DEBIT (a cancel under way shows CANCELLED itself; work stopped with the
     // booth closing shows nothing more): the screen says that nothing was debited and the card goes back
     if (!o.aborted) ctx.show(PROMPTS.caseClosed(), c);
-    ctx.audit(
-      "booth.refused",
-      "warn",
-      `booth: case ${c.id} closed before DEBIT (${o.aborted ? "its work stopped" : "cancelled, or its vehicle paid over DSRC"}); nothing debited`,
-      { case: caseLink(c), code: "CASE_CLOSED", cardId: o.cardId },
-    );
-    return { kind: "case-closed" };
+    const why =
+      e.paidBy !== undefined
+        ? `its vehicle paid after it: record ${e.paidBy}`
+        : o.aborted
+          ? "its work stopped"
+          : "cancelled, or its vehicle paid over DSRC";
+    ctx.audit("booth.refused", "warn", `booth: case ${c.id} closed before DEBIT (${why}); nothing debited`, {
+      case: caseLink(c),
+      code: "CASE_CLOSED",
+      cardId: o.cardId,
+      ...(e.paidBy !== undefined ? { paidBy: e.paidBy } : {}),
+    });
+    return e.paidBy !== undefined ? { kind: "case-closed", paidBy: e.paidBy } : { kind: "case-closed" };
   }
   if (e instanceof HeldElsewhere) return heldElsewhere(ctx, c, o.cardId);
+  if (e instanceof JournalUnanswered) {
+    ctx.log.error(
+      { err: e.message, case: c.id },
+      "booth: the journal cannot say whether the case's OBU paid",
+    );
+    refuseForJournal(
+      ctx,
+      c,
+      `booth: the journal cannot say whether the OBU of case ${c.id} paid after its record (${e.message}); no debit was sent`,
+    );
+    return { kind: "journal-failed" };
+  }
   if (e instanceof IntentNotWritten) {
     // the intent could not be written (journal): no DEBIT went out
     refuseForJournal(ctx, c, `booth: debit intent not written (${errText(e)}); no debit was sent`);
@@ -474,6 +503,9 @@ function notDebited(
 }
 
 class IntentNotWritten extends Error {}
+
+/** Right before the booth's intent, the journal could not say whether the case's OBU paid after its record. */
+class JournalUnanswered extends Error {}
 
 /** Right before the booth's intent, the journal held the card or the case's OBU (an RSU debit's intent). */
 class HeldElsewhere extends Error {}
@@ -498,7 +530,14 @@ function dropIntent(ctx: BoothContext, intentId: number): void {
   }
 }
 
-/** The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal). */
-class CaseClosed extends Error {}
+/**
+ * The case was closed, or its work stopped, before DEBIT (charge's `caseOpen`, its AbortSignal), or the
+ * journal has its OBU paid after its record (`paidBy`: that transaction's seq, journal-holds.ts paidAfterCase).
+ */
+class CaseClosed extends Error {
+  constructor(readonly paidBy?: number) {
+    super("case closed before DEBIT");
+  }
+}
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -31,38 +31,25 @@ export function journalHolds(
 }
 
 /**
- * How far before a case's own time (its record's, wall ms) the journal is asked for payments of its OBU:
- * a wall clock stepped back meanwhile does not hide one (the record's seq decides which came after it).
- */
-const CLOCK_STEP_MARGIN_MS = 60_000;
-
-/**
- * Whether the journal has a transaction of the case's OBU committed after the case's record (after the case
- * opened, for one without a record): its vehicle paid (over DSRC) since, as the queue rebuilt at start has
- * it (cases.ts rebuildCases). Asked right before the booth's own intent, with the charge's marker set
- * (charge.ts): an RSU debit of the OBU decided before the marker either has its intent open then
- * (journalHolds) or is committed, so one that is committed is found here whether or not its record has
- * reached the desk (src/lane/effect-runner.ts emits it after the C1 write) and whenever the lane noted it
- * in its guards. A journal that cannot answer says "paid" (no DEBIT: never a trip debited twice).
+ * Whether the journal has a transaction of the case's OBU committed after the case's record (a seq above the
+ * case's: the journal's order, never the wall clock, which may have stepped back meanwhile): its vehicle
+ * paid (over DSRC, or a suspect settled as paid) since, as the queue rebuilt at start has it (cases.ts
+ * rebuildCases). Asked right before the booth's own intent, with the charge's marker set (charge.ts): an RSU
+ * debit of the OBU decided before the marker either has its intent open then (journalHolds) or is
+ * committed, so one that is committed is found here whether or not its record has reached the desk
+ * (src/lane/effect-runner.ts emits it after the C1 write) and whenever the lane noted it in its guards. One
+ * range probe of the journal's index (src/journal/records.ts paidAfter), whatever the case's age: it runs
+ * between MAC1 and DEBIT. A case with no OBU or no record (a walk-up; a recovery is never charged) has no
+ * payment to find. The paying transaction's seq, or null. A journal that cannot answer throws: the charge
+ * refuses the card as a journal failure (charge.ts `JournalUnanswered`: `系统故障`, BOOTH_JOURNAL_FAILED), never
+ * "not paid" (that could debit a trip twice) nor "paid" (that would tell the collector the vehicle paid).
  */
 export function paidAfterCase(
-  journal: Pick<BoothJournal, "tradedSince">,
-  log: Logger,
-  c: Pick<BoothCase, "id" | "seq" | "obuSerial" | "openedAt">,
-): boolean {
-  if (c.obuSerial === null) return false;
-  try {
-    const since = c.seq === null ? c.openedAt : c.openedAt - CLOCK_STEP_MARGIN_MS;
-    return journal
-      .tradedSince(since)
-      .some((r) => r.obuSerial === c.obuSerial && (c.seq === null || r.seq > c.seq));
-  } catch (e) {
-    log.error(
-      { err: errText(e), case: c.id, obuSerial: c.obuSerial },
-      "booth: the journal cannot say whether the case's OBU paid since: not charged",
-    );
-    return true;
-  }
+  journal: Pick<BoothJournal, "paidAfter">,
+  c: Pick<BoothCase, "seq" | "obuSerial">,
+): number | null {
+  if (c.obuSerial === null || c.seq === null) return null;
+  return journal.paidAfter(c.obuSerial, c.seq);
 }
 
 /** The card (or the case's OBU) is held by an unsettled debit: `存在未确认交易`, audit code HELD, nothing charged. */

@@ -5,7 +5,7 @@
  */
 import type { Observable } from "rxjs";
 import type { AuditEventInput } from "../audit/entry.js";
-import type { CommittedRecord, GuardRow, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
+import type { CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
 
@@ -60,8 +60,11 @@ export interface BoothJournal {
   get(seq: number): CommittedRecord | null;
   /** records created at or after `since` (the queue is rebuilt from them at start) */
   list(q: { since?: Date | number }): CommittedRecord[];
-  /** the transactions created at or after sinceMs (wall ms), oldest first: who paid (journal-holds.ts paidAfterCase) */
-  tradedSince(sinceMs: number): GuardRow[];
+  /**
+   * the seq of the first transaction naming this OBU contract serial above seq `afterSeq`, or null: whether
+   * the OBU paid after a record (journal-holds.ts paidAfterCase); one index probe
+   */
+  paidAfter(obuSerial: string, afterSeq: number): number | null;
 }
 
 /** A guard key: an OBU contract serial and/or a card id. */

@@ -6,7 +6,7 @@
  */
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
-import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import {
   DEFAULT_PURCHASE_KEYS,
   dataOf,
@@ -90,6 +90,8 @@ export class PsamSession {
     try {
       r = await this.reader.psamApdu(this.slot, PSAM.mac1(i, this.keys.levels), signal);
     } catch (e) {
+      // a reader gone silent may have lost power, its PSAM unpowered with it: prepared again next time
+      if (isEtcError(e, ReaderErrorCodes.Timeout)) this.invalidate();
       if (linkFault(e)) throw e;
       if (!isEtcError(e, ReaderErrorCodes.PsamMute)) throw psamError("MAC1", e);
       const before = this.terminalNo;
@@ -158,17 +160,19 @@ function checked(what: string, r: Buffer, length: number): Buffer {
 
 /**
  * The reader's or its link's failure rather than the PSAM's: the link lost (LinkDown), the command aborted
- * (Aborted: the booth stopping, a cancel), the reader busy with an earlier command (Busy), or a timeout the
- * reader says the PSAM never saw (executed "no"). Passed on as it is (charge.ts treats it as a reader error:
- * no PSAM screen, alarm or count); a PSAM status word, a malformed answer, PSAM_ABSENT and PSAM_MUTE (after
- * the retry) stay PSAM errors.
+ * (Aborted: the booth stopping, a cancel), the reader busy with an earlier command (Busy), or the reader
+ * silent (Timeout: no answer at all within the command's time, as a reader that lost power or its cable is;
+ * a PSAM that does not answer is the reader's PSAM_MUTE, answered in time). Whether the PSAM ran the command
+ * does not matter here: every PSAM step comes before the debit intent and DEBIT, so no money moved. Passed
+ * on as it is (charge.ts treats it as a reader error: no PSAM screen, alarm or count); a PSAM status word, a
+ * malformed answer, PSAM_ABSENT and PSAM_MUTE (after the retry) stay PSAM errors.
  */
 function linkFault(e: unknown): boolean {
   return (
     isEtcError(e, ReaderErrorCodes.LinkDown) ||
     isEtcError(e, ReaderErrorCodes.Aborted) ||
     isEtcError(e, ReaderErrorCodes.Busy) ||
-    (isEtcError(e, ReaderErrorCodes.Timeout) && !commandMayHaveRun(e))
+    isEtcError(e, ReaderErrorCodes.Timeout)
   );
 }
 

@@ -23,7 +23,7 @@ export const JOURNAL_FILE = "journal.db";
  * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
  */
 export const DAMAGED_FILE = "journal.db.damaged";
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
 
@@ -127,6 +127,14 @@ ALTER TABLE records ADD COLUMN audit_ms INTEGER;
 ALTER TABLE outbox ADD COLUMN queued_at_ms INTEGER;
 UPDATE outbox SET queued_at_ms = (SELECT r.created_at_ms FROM records r WHERE r.seq = outbox.seq);
 CREATE INDEX outbox_queued ON outbox(queued_at_ms);
+`,
+  /**
+   * 8: transactions by OBU contract serial: right before its debit intent, between MAC1 and DEBIT, the booth
+   * asks whether the case's OBU paid after the case's record (RecordQueries.paidAfter in ./records.ts): one
+   * range probe (the serial, then the rowid above the case's seq), whatever the case's age or the clock.
+   */
+  8: `
+CREATE INDEX records_traded_obu_serial ON records(obu_serial) WHERE kind = 'transaction';
 `,
 };
 

@@ -559,6 +559,11 @@ export class Journal implements Outbox {
     return this.records.tradedSince(sinceMs);
   }
 
+  /** The first transaction of this OBU contract serial above seq `afterSeq` (its seq), or null. */
+  paidAfter(obuSerial: string, afterSeq: number): number | null {
+    return this.records.paidAfter(obuSerial, afterSeq);
+  }
+
   lastSeq(): number {
     return this.records.lastSeq();
   }

@@ -94,9 +94,18 @@ export const GUARD_SQL = {
     "WHERE kind = 'transaction' AND created_at_ms >= ? ORDER BY created_at_ms",
 } as const;
 
+/**
+ * A transaction of one OBU contract serial above one seq (RecordQueries.paidAfter): one range probe of
+ * records_traded_obu_serial (the serial, then the rowid), no time in it and no record row read.
+ */
+export const PAID_AFTER_SQL =
+  "SELECT seq FROM records INDEXED BY records_traded_obu_serial " +
+  "WHERE kind = 'transaction' AND obu_serial = ? AND seq > ? ORDER BY seq LIMIT 1";
+
 /** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
 export class RecordQueries {
   private stmtSuspectBy: { card: Database.Statement; obu: Database.Statement } | undefined;
+  private stmtPaidAfter: Database.Statement | undefined;
   constructor(
     protected readonly db: Database.Database,
     protected readonly assertOpen: () => void,
@@ -181,6 +190,22 @@ export class RecordQueries {
       );
     });
     return (hit as { seq: number } | undefined)?.seq ?? null;
+  }
+
+  /**
+   * The seq of the first transaction (a DSRC payment, a booth payment, a suspect settled as paid) naming
+   * this OBU contract serial whose seq is above `afterSeq`, or null: whether the OBU paid after a record,
+   * by the journal's order alone (a wall clock stepped back meanwhile changes nothing). One range probe of
+   * records_traded_obu_serial, whatever the journal's size: the booth asks it between MAC1 and DEBIT
+   * (src/booth/journal-holds.ts paidAfterCase).
+   */
+  paidAfter(obuSerial: string, afterSeq: number): number | null {
+    this.assertOpen();
+    const hit = this.guard("paidAfter", () => {
+      this.stmtPaidAfter ??= this.db.prepare(PAID_AFTER_SQL);
+      return this.stmtPaidAfter.get(obuSerial, afterSeq) as { seq: number } | undefined;
+    });
+    return hit?.seq ?? null;
   }
 
   /** Prepared once: the lane asks for nearly every vehicle. */

@@ -357,6 +357,35 @@ describe("the booth over ptys", () => {
     });
   });
 
+  it("the reader going silent while MAC1 is in flight (unplugged: a reader losing power): the reader's fault, not the PSAM's (读卡失败, then 读卡器未连接; no PSAM_ERROR, no BOOTH_PSAM_FAULT, no PSAM error counted), no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      let pulled = false;
+      const sub = t.reader.events$.subscribe((e) => {
+        if (!pulled && e.type === "command" && e.name === "PSAM_APDU" && e.ins[0] === 0x70) {
+          pulled = true;
+          t.reader.inject({ kind: "unplug", durationMs: 3000 });
+        }
+      });
+      t.reader.present(CARD);
+      // before: MAC1's timeout (E806, which may have run) was a PSAM fault: PSAM故障 and its alarm
+      const charged = await t.prompt("CARD_ERROR");
+      expect(charged).toMatchObject({ prompt: { detail: expect.stringContaining("E806_READER_TIMEOUT") } });
+      await t.prompt("READER_DOWN");
+      sub.unsubscribe();
+      await t.boothIdle();
+      expect(pulled).toBe(true);
+      const steps = t.boothEvents.filter((e) => e.type === "prompt").map((e) => e.prompt.step);
+      expect(steps).not.toContain("PSAM_ERROR");
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_PSAM_FAULT")).toBe(false);
+      expect(t.lane.booth?.status().counters.psamErrors).toBe(0);
+      expect(
+        t.readerEvents.some((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+      ).toBe(false);
+      expect(t.ledger()).toEqual([]);
+    });
+  });
+
   it("a MAC1 answered 9000 with a malformed length: a PSAM fault (no DEBIT, the PSAM screen and alarm), the PSAM prepared again, and the case pays at the next attempt", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");

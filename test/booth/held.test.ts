@@ -360,6 +360,70 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a DSRC payment of the case's OBU noted before the card is read, committed after the wall clock stepped back 2 min: CASE_CLOSED, no DEBIT", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const [stop] = t.records();
+      const obuSerial = stop!.obuSerial!;
+      const paid = t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      // as if the lane's wall clock had stepped back 2 min between the case's record and the payment's
+      const db = (
+        t.lane.journal as unknown as {
+          h: { db: { prepare(sql: string): { run(...a: unknown[]): unknown } } };
+        }
+      ).h.db;
+      db.prepare("UPDATE records SET created_at_ms = ? WHERE seq = ?").run(
+        Date.parse(stop!.createdAt) - 120_000,
+        paid.seq,
+      );
+      t.lane.controller.guards.rememberTraded({ obuSerial, cardId: OTHER });
+      t.reader.present(CARD);
+      // before: the journal was asked for the payments since 60 s before the case's record: PAID, the trip
+      // debited on two cards
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(0);
+      expect(t.ledger()).toEqual([]);
+    });
+  });
+
+  it("a payment of the case's OBU the journal has after the case's record, that never reaches the desk (its record passed it, or is lost on the way): CASE_CLOSED, no DEBIT, and the case leaves the queue", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      t.reader.present(CARD);
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(0);
+      // before: refused, but left in the queue: every attempt showed CASE_CLOSED until it aged out
+      expect(t.lane.booth?.cases()).toEqual([]);
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
+  it("the journal cannot say whether the case's OBU paid after its record: a journal failure (REFUSED_SYSTEM, BOOTH_JOURNAL_FAILED), no DEBIT, the case waits", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      const id = await t.caseQueued("OBU_NO_CARD");
+      const j = t.lane.journal;
+      let asked = 0;
+      j.paidAfter = () => {
+        asked++;
+        throw new Error("SQLITE_IOERR_READ: disk I/O error");
+      };
+      t.reader.present(CARD);
+      // before: CASE_CLOSED ("the vehicle's record is closed"), as if it had paid over DSRC, and no alarm
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      expect(asked).toBe(1);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED")).toBe(true);
+      expect(t.lane.booth?.status().counters.journalFailures).toBe(1);
+      expect(debitsSent(t)).toBe(0);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([id]);
+    });
+  });
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
@@ -442,5 +506,43 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       await t.restartLane();
       expect(t.lane.booth?.cases()).toEqual([]);
     });
+  });
+
+  it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the card put on for another vehicle's case the collector took: the suspect's trip is paid, no case of it waits, the other card is not debited", async () => {
+    const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+    await boothTest(
+      { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL), a1] } } },
+      async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        const atBooth = await t.caseQueued("OBU_NO_CARD");
+        const [suspect, a1Stop] = t.records();
+        expect(a1Stop!.obuSerial).not.toBe(suspect!.obuSerial);
+        unsettledStop(t, suspect!.obuSerial!);
+        const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        t.reader.present(CARD);
+        // the card shows the suspect debited on the trip it is still on: A1 is not passed on it (paid-other)
+        await t.prompt("REFUSED_NO_ENTRY_INFO");
+        await t.boothIdle();
+        // before: only the suspect's own case closed, the UNSETTLED_DEBIT stop of its trip stayed
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        t.reader.remove();
+        const cancel = await t.lane.booth!.cancel({
+          id: atBooth,
+          reason: "cash",
+          user: { name: "op", uid: 1 },
+        });
+        expect(cancel.ok).toBe(true);
+        // the suspect's driver hands over card OTHER: no case is its (before: PAID on the stop, the trip
+        // debited on CARD and again on OTHER)
+        t.reader.present(OTHER);
+        await t.prompt("NO_CASE");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(0);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+        await t.restartLane();
+        expect(t.lane.booth?.cases()).toEqual([]);
+      },
+    );
   });
 });

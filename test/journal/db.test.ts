@@ -50,7 +50,7 @@ describe("journal durability settings", () => {
     expect(journalSchemaVersion(jd.dir())).toBe(6);
     // its own lane still opens it, and migrates it
     openJournal().close();
-    expect(journalSchemaVersion(jd.dir())).toBe(7);
+    expect(journalSchemaVersion(jd.dir())).toBe(8);
   });
 
   it("refuses another lane's version 1 journal (the first release's) before migrating it", () => {
@@ -133,10 +133,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 7: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept and stamped", () => {
+  it("a version 1 journal opens at version 8: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept and stamped", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(7);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(8);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -194,7 +194,7 @@ describe("schema migrations", () => {
     const cols = j["h"].db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
     expect(cols).toContain("audit_ms");
     j.close();
-    // reopening a version 7 file changes nothing
+    // reopening a version 8 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(again.closedCasesSince(new Date(t0))).toEqual([2]);
@@ -212,13 +212,13 @@ describe("schema migrations", () => {
   // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
   // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
   it.each(["5453b21", "48d0279", "8626220"] as const)(
-    "a version 1 journal as the code of %s wrote it opens at version 7, its queue and acknowledgements kept",
+    "a version 1 journal as the code of %s wrote it opens at version 8, its queue and acknowledgements kept",
     (schema) => {
       const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
       writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
       const j = openJournal();
       const db = j["h"].db;
-      expect(Number(db.pragma("user_version", { simple: true }))).toBe(7);
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(8);
       const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
       expect(cols).not.toContain("uploaded_at_ms");
       expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
@@ -276,7 +276,7 @@ describe("schema migrations", () => {
     expect(j.get(1)?.uploadedAt).toBe(new Date(t0 + 5_000).toISOString());
   });
 
-  it("a version 6 journal opens at version 7: its queued records stamped with their creation, a record settled after at its settlement", () => {
+  it("a version 6 journal opens at version 8: its queued records stamped with their creation, a record settled after at its settlement", () => {
     let t = t0;
     const first = openJournal({ now: () => new Date(t) });
     const suspect = first.commit(sampleRecord(1, "suspect"));
@@ -287,7 +287,7 @@ describe("schema migrations", () => {
     asSchemaVersion6(jd.dir());
     t += 86_400_000;
     const j = openJournal({ now: () => new Date(t) });
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(7);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(8);
     expect(j["h"].db.prepare("SELECT seq, queued_at_ms FROM outbox").all()).toEqual([
       { seq: waiting.seq, queued_at_ms: t0 + 60_000 },
     ]);
@@ -304,8 +304,8 @@ describe("schema migrations", () => {
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 8");
+    raw.pragma("user_version = 9");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 8 is newer than this software \(7\)/);
+    expect(() => openJournal()).toThrow(/schema version 9 is newer than this software \(8\)/);
   });
 });

@@ -78,13 +78,14 @@ export function damagePage(dir: string, at: { table: string; leaf: number }): nu
 
 /**
  * Turns the closed journal in `dir` back into schema version 6, as the code before version 7 left it: the
- * outbox without `queued_at_ms` and its index (src/journal/db.ts, migration 7).
+ * outbox without `queued_at_ms` and its index (src/journal/db.ts, migration 7), and no index of the
+ * transactions by OBU serial (migration 8).
  */
 export function asSchemaVersion6(dir: string): void {
   const db = new Database(join(dir, JOURNAL_FILE));
   try {
     db.exec(
-      "DROP INDEX outbox_queued; ALTER TABLE outbox DROP COLUMN queued_at_ms; PRAGMA user_version = 6;",
+      "DROP INDEX records_traded_obu_serial; DROP INDEX outbox_queued; ALTER TABLE outbox DROP COLUMN queued_at_ms; PRAGMA user_version = 6;",
     );
   } finally {
     db.close();

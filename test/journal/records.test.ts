@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
-import { GUARD_SQL } from "../../src/journal/records.js";
+import { GUARD_SQL, PAID_AFTER_SQL } from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
 import type { CommittedRecord, NewLaneRecord, RecordKind, Settlement } from "../../src/journal/types.js";
 import { acksOf, useJournalDir } from "./helpers.js";
@@ -225,6 +225,44 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(j.tradedSince(since + 1)).toEqual([row(recs[3]!), row(recs[5]!)]);
     expect(j.unsettledSince(since + 1)).toEqual([row(recs[4]!)]);
     expect(recs[0]!.obuSerial).not.toBeNull();
+  });
+
+  it("paidAfter: the first transaction of an OBU serial above a seq, by the journal's order, whatever the wall clock did", () => {
+    const t = { ms: Date.parse("2026-05-01T00:00:00Z") };
+    const j = openJournal({ now: () => new Date(t.ms) });
+    const obu = (n: number, kind: RecordKind, obuSerial: string) =>
+      j.commit({ ...sampleRecord(n, kind), obuSerial });
+    const stop = obu(1, "stop", "S1");
+    obu(2, "transaction", "S2"); // another OBU
+    obu(3, "stop", "S1"); // not a payment
+    t.ms -= 2 * 3_600_000; // the wall clock stepped back two hours
+    const paid = obu(4, "transaction", "S1");
+    expect(Date.parse(paid.createdAt)).toBeLessThan(Date.parse(stop.createdAt));
+    expect(j.paidAfter("S1", stop.seq)).toBe(paid.seq);
+    expect(j.paidAfter("S1", paid.seq)).toBeNull();
+    expect(j.paidAfter("S3", 0)).toBeNull();
+    // a suspect of the OBU settled as paid is a transaction from then on
+    const suspect = obu(5, "suspect", "S3");
+    expect(j.paidAfter("S3", 0)).toBeNull();
+    j.settle(suspect.seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "A1B2C3D4" },
+    });
+    expect(j.paidAfter("S3", 0)).toBe(suspect.seq);
+  });
+
+  it("paidAfter is one range probe of an index: no scan of the records since the seq asked about", () => {
+    const j = openJournal();
+    const plan = (
+      j["h"].db.prepare(`EXPLAIN QUERY PLAN ${PAID_AFTER_SQL}`).all("S1", 0) as { detail: string }[]
+    )
+      .map((p) => p.detail)
+      .join(" | ");
+    expect(plan).toMatch(
+      /^SEARCH records USING COVERING INDEX records_traded_obu_serial \(obu_serial=\? AND rowid>\?\)$/,
+    );
   });
 
   it("guard seeding reads covering indexes only: no record row, whatever the journal's size", () => {
