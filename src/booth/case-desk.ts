@@ -282,8 +282,17 @@ export class CaseDesk {
         if (activeId !== c.id) this.remove(c, why);
         else this.paidMeanwhile.set(c.id, why);
       };
-      for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId }))
-        close(c, `paid over DSRC (record ${r.seq})`);
+      // a suspect the lane settled in place (a late B5 or B8) keeps its seq: the queue rebuilt at start
+      // closes only the cases before it (cases.ts rebuildCases), and the booth's check of a payment after
+      // the case's record asks by seq (journal-holds.ts paidAfter): a later case of the vehicle (the
+      // UNSETTLED_DEBIT stop its hold caused, another card) is noted closed, or a restart would bring it
+      // back for that card to pay the trip again
+      const inPlace = r.revision > 1;
+      for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId })) {
+        const why = `paid over DSRC (record ${r.seq})`;
+        if (inPlace && c.seq !== null && c.seq > r.seq) this.noteClosed(c, why);
+        close(c, why);
+      }
       const own = this.queue.get(`s${r.seq}`);
       if (own) close(own, `settled (record ${r.seq})`);
       return;

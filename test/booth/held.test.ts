@@ -508,6 +508,33 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the suspect then settled paid by the lane (a late B5): no case of the trip waits, after a restart neither, the other card is not debited", async () => {
+    const opts = { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL)] } } };
+    await boothTest(opts, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      unsettledStop(t, suspect!.obuSerial!);
+      expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["B5_NO_DSRC", "UNSETTLED_DEBIT"]);
+      // the lane's late B5 settles the suspect in place (same seq, revision 2) and hands it to the booth
+      const settled = t.lane.journal.settle(suspect!.seq, {
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        settledBy: "b5",
+        fields: { tac: t.ledger()[0]!.tac },
+      });
+      toBooth(t, settled);
+      expect(t.lane.booth?.cases()).toEqual([]);
+      // before: the stop came back at the next start (the settled suspect's seq is below it), and card
+      // OTHER on the reader paid the trip again
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      t.reader.present(OTHER);
+      await t.prompt("NO_CASE");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(0);
+    });
+  });
+
   it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the card put on for another vehicle's case the collector took: the suspect's trip is paid, no case of it waits, the other card is not debited", async () => {
     const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
     await boothTest(
