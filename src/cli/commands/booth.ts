@@ -50,43 +50,30 @@ export function caseTable(cases: BoothCaseLine[], fullIds = false): string[] {
   return table(rows);
 }
 
-/** The list's outcome with each case's card number masked, in its column and its detail (`--json` without `--full-ids`). */
+/** A case with its card number masked, in its column and in its detail (the lane's free text may name it). */
+const maskedCase = (c: BoothCaseLine): BoothCaseLine => ({
+  ...c,
+  detail: maskCardIds(c.detail),
+  cardId: c.cardId && maskCardId(c.cardId),
+});
+
+/** The outcome with its `data` changed (`--json` without `--full-ids`). */
+const withData = (out: OperatorOutcome, data: Record<string, unknown>): OperatorOutcome => ({
+  ...out,
+  result: { ...out.result, data: { ...out.result.data, ...data } },
+});
+
+/** The list's outcome with each case's card number masked (`--json` without `--full-ids`). */
 export function withCardsMasked(out: OperatorOutcome, cases: BoothCaseLine[]): OperatorOutcome {
   if (!out.result.data || cases.length === 0) return out;
-  return {
-    ...out,
-    result: {
-      ...out.result,
-      data: {
-        ...out.result.data,
-        cases: cases.map((c) => ({
-          ...c,
-          detail: maskCardIds(c.detail),
-          cardId: c.cardId && maskCardId(c.cardId),
-        })),
-      },
-    },
-  };
+  return withData(out, { cases: cases.map(maskedCase) });
 }
 
-/** A take's outcome with the taken case's card number masked, in its column and its detail (`--json` without `--full-ids`). */
+/** A take's outcome with the taken case's card number masked (`--json` without `--full-ids`). */
 export function withTakenCardMasked(out: OperatorOutcome): OperatorOutcome {
   const taken = out.result.data?.case as BoothCaseLine | undefined;
   if (!taken) return out;
-  return {
-    ...out,
-    result: {
-      ...out.result,
-      data: {
-        ...out.result.data,
-        case: {
-          ...taken,
-          detail: maskCardIds(taken.detail),
-          cardId: taken.cardId && maskCardId(taken.cardId),
-        },
-      },
-    },
-  };
+  return withData(out, { case: maskedCase(taken) });
 }
 
 export function registerBooth(program: Command): void {
