@@ -1,8 +1,19 @@
 /** Shared by the audit tests: a trail in a temporary data directory, and verification of it. */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { AUDIT_PUBLIC_KEY_FILE, publicKeyFromPem } from "../../src/audit/checkpoint.js";
 import { type AuditEntry, type AuditEventInput, buildLine } from "../../src/audit/entry.js";
 import { openJournalTrail } from "../../src/audit/journal-trail.js";
@@ -12,7 +23,10 @@ import { type AuditSpool, MemoryAuditSpool } from "../../src/audit/spool.js";
 import { AuditTrail, type AuditTrailOptions } from "../../src/audit/trail.js";
 import { type JournalBindingView, type VerifyReport, verifyTrail } from "../../src/audit/verify.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
+import { parseLaneConfig } from "../../src/config/load.js";
+import type { LaneConfig } from "../../src/config/schema.js";
 import { JOURNAL_FILE, Journal, type JournalOptions } from "../../src/journal/journal.js";
+import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
 import { localIso } from "../../src/local-time.js";
 
 export const LANE = { network: "4301", station: "0102", lane: 3 } as const;
@@ -242,4 +256,35 @@ export async function restartAlarms(dataDir: string): Promise<string[]> {
   const again = openBoundTrail(dataDir, { onAlarm: (c) => alarms.push(c) });
   await again.close();
   return alarms;
+}
+
+/**
+ * The exit lane the journal-behind-trail tests run (4301-0102 lane 3, an in-process RSU, the test status-list
+ * key, the example tariff), its data in `dataDir`, its config read as `<dir>/lane.yaml`.
+ */
+export function exitLaneConfig(dir: string, dataDir: string): LaneConfig {
+  return parseLaneConfig(
+    {
+      lane: { ...LANE, role: "exit" },
+      rsu: { port: "in-process", protocol: "legacy" },
+      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
+      dataDir,
+      tariff: join(import.meta.dirname, "../../config/tariff.example.yaml"),
+      outputs: { sink: "log" },
+    },
+    "lane.yaml",
+    dir,
+  );
+}
+
+/** That lane opened, its RSU the other end of an in-process pair, no uplink. */
+export function openExitLane(c: LaneConfig): Promise<LaneRuntime> {
+  return openLane(c, { transport: createTransportPair().lane, uplink: false });
+}
+
+/** journal.db and its WAL files of `from`, copied to `to` (what was there removed first): a backup, a restore. */
+export function copyJournal(from: string, to: string): void {
+  for (const n of readdirSync(to)) if (/^journal\.db(-wal|-shm)?$/.test(n)) rmSync(join(to, n));
+  for (const n of readdirSync(from))
+    if (/^journal\.db(-wal|-shm)?$/.test(n)) copyFileSync(join(from, n), join(to, n));
 }

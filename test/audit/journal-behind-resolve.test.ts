@@ -7,22 +7,26 @@
  * entry, and the card and OBU are no longer held. A debit intent the file held is resolved on the stopped
  * lane (`etc-lane journal resolve-intent`): deleted, or handed back to the lane's recovery.
  */
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { directDeps } from "../../src/cli/direct-session.js";
 import { resolveKeptIntentDirect } from "../../src/cli/kept-intent.js";
 import { runDirect } from "../../src/cli/stopped-lane-operator.js";
-import { parseLaneConfig } from "../../src/config/load.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import type { OperatorSettleRequest } from "../../src/lane/operator-settlement.js";
-import { openLane } from "../../src/lane/runtime.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
-import { entries, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import {
+  copyJournal,
+  entries,
+  exitLaneConfig,
+  openBoundTrail,
+  openExitLane,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let data: string;
@@ -41,27 +45,7 @@ afterEach(() => {
   backup.cleanup();
 });
 
-const root = join(import.meta.dirname, "../..");
-const config = () =>
-  parseLaneConfig(
-    {
-      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-      rsu: { port: "in-process", protocol: "legacy" },
-      statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-      dataDir: data,
-      tariff: join(root, "config/tariff.example.yaml"),
-      outputs: { sink: "log" },
-    },
-    "lane.yaml",
-    dir,
-  );
-
-/** journal.db and its WAL files of `from`, copied to `to` (what was there removed first). */
-function copyJournal(from: string, to: string): void {
-  for (const n of readdirSync(to)) if (/^journal\.db(-wal|-shm)?$/.test(n)) rmSync(join(to, n));
-  for (const n of readdirSync(from))
-    if (/^journal\.db(-wal|-shm)?$/.test(n)) copyFileSync(join(from, n), join(to, n));
-}
+const config = () => exitLaneConfig(dir, data);
 
 /** A suspect of 15.30 yuan whose card and OBU are those of sampleRecord(i). */
 const suspect = (i: number): NewLaneRecord => ({ ...sampleRecord(i, "suspect"), amount: 1530 });
@@ -178,7 +162,7 @@ describe("a suspect journal.db lacks, kept from the audit trail, settled by hand
   it("through the running lane: --debited needs every clearing field (the suspect's own are lost with the file), then records the transaction and releases the card", async () => {
     await wentOnBehind();
     const s3 = suspect(3);
-    const lane = await openLane(config(), { transport: createTransportPair().lane, uplink: false });
+    const lane = await openExitLane(config());
     try {
       await lane.controller.start();
       expect(lane.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
@@ -294,7 +278,7 @@ describe("a debit intent journal.db held when found behind the audit trail, reso
       await l.close();
     }
     // the lane's next start (no booth) records it once, as any open booth intent: its paid record
-    const lane = await openLane(config(), { transport: createTransportPair().lane, uplink: false });
+    const lane = await openExitLane(config());
     try {
       await lane.controller.start();
       await lane.controller.idle();

@@ -9,12 +9,10 @@
  * with it (the note deleted) holds the cards and OBUs of the trail's unsettled suspects the file lacks, and
  * recovers none of the debit intents the file held (a record it lacks may have resolved them).
  */
-import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
-import { parseLaneConfig } from "../../src/config/load.js";
 import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
@@ -22,7 +20,17 @@ import { openLane } from "../../src/lane/runtime.js";
 import { journalView } from "../../src/service/runtime-snapshot.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
-import { entries, openBoundTrail, openLaneJournal, restartAlarms, tempDir, verifyLane } from "./helpers.js";
+import {
+  copyJournal,
+  entries,
+  exitLaneConfig,
+  openBoundTrail,
+  openExitLane,
+  openLaneJournal,
+  restartAlarms,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -37,13 +45,6 @@ afterEach(() => {
   cleanup();
   backup.cleanup();
 });
-
-/** journal.db and its WAL files of `from`, copied to `to` (what was there removed first). */
-function copyJournal(from: string, to: string): void {
-  for (const n of readdirSync(to)) if (/^journal\.db(-wal|-shm)?$/.test(n)) rmSync(join(to, n));
-  for (const n of readdirSync(from))
-    if (/^journal\.db(-wal|-shm)?$/.test(n)) copyFileSync(join(from, n), join(to, n));
-}
 
 /** A lane that committed `before` records, was backed up, committed `after` more; then the backup put back. */
 async function restoredFromBackup(data: string, before: number, after: number): Promise<void> {
@@ -220,30 +221,18 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("the lane opened on it stays closed (journal), and its next start is refused", async () => {
-    const root = join(import.meta.dirname, "../..");
     const data = join(dir, "data");
-    const c = parseLaneConfig(
-      {
-        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-        rsu: { port: "in-process", protocol: "legacy" },
-        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-        dataDir: data,
-        tariff: join(root, "config/tariff.example.yaml"),
-        outputs: { sink: "log" },
-      },
-      "lane.yaml",
-      dir,
-    );
-    let lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const c = exitLaneConfig(dir, data);
+    let lane = await openExitLane(c);
     lane.journal.commit(sampleRecord(1));
     await lane.close();
     copyJournal(data, backup.dir);
-    lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    lane = await openExitLane(c);
     lane.journal.commit(sampleRecord(2));
     await lane.close();
     copyJournal(backup.dir, data);
 
-    lane = await openLane(c, { transport: createTransportPair().lane, uplink: false });
+    lane = await openExitLane(c);
     try {
       await lane.controller.start();
       expect(lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
@@ -257,21 +246,9 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("going on with it: a booth debit intent a lost record resolved is not recorded a second time, its card held", async () => {
-    const root = join(import.meta.dirname, "../..");
     const data = join(dir, "data");
-    const c = parseLaneConfig(
-      {
-        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-        rsu: { port: "in-process", protocol: "legacy" },
-        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-        dataDir: data,
-        tariff: join(root, "config/tariff.example.yaml"),
-        outputs: { sink: "log" },
-      },
-      "lane.yaml",
-      dir,
-    );
-    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const c = exitLaneConfig(dir, data);
+    const open = () => openExitLane(c);
     const CARD = "43011234567890123456";
     const OBU = "4301000000000077";
     const payload = boothIntentPayload(CARD, OBU, "a1b2c3d4");
@@ -313,22 +290,10 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("a second restore from an older backup after going on keeps holding the card of an intent the first go-on kept", async () => {
-    const root = join(import.meta.dirname, "../..");
     const data = join(dir, "data");
     const older = tempDir("etc-audit-behind-older-");
-    const c = parseLaneConfig(
-      {
-        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-        rsu: { port: "in-process", protocol: "legacy" },
-        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-        dataDir: data,
-        tariff: join(root, "config/tariff.example.yaml"),
-        outputs: { sink: "log" },
-      },
-      "lane.yaml",
-      dir,
-    );
-    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const c = exitLaneConfig(dir, data);
+    const open = () => openExitLane(c);
     const CARD = "43011234567890123456";
     const OBU = "4301000000000077";
     try {
@@ -396,21 +361,9 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("going on with it: each start names the kept trail-only suspects (SUSPECT_BEHIND_TRAIL)", async () => {
-    const root = join(import.meta.dirname, "../..");
     const data = join(dir, "data");
-    const c = parseLaneConfig(
-      {
-        lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
-        rsu: { port: "in-process", protocol: "legacy" },
-        statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
-        dataDir: data,
-        tariff: join(root, "config/tariff.example.yaml"),
-        outputs: { sink: "log" },
-      },
-      "lane.yaml",
-      dir,
-    );
-    const open = () => openLane(c, { transport: createTransportPair().lane, uplink: false });
+    const c = exitLaneConfig(dir, data);
+    const open = () => openExitLane(c);
     let lane = await open();
     lane.journal.commit(sampleRecord(1));
     await lane.close();
