@@ -312,6 +312,8 @@ export class LaneController {
       schedule,
       alarm,
       onWindowOver: async () => {
+        // only the debits still waiting for the killed process's answer (machines.ts `recovered`): one this
+        // process answered with its own C8 waits for its B8 until its own deadline, C0 held meanwhile
         for (const m of this.machines.all())
           if (m.recovered) await this.machines.step(m, { kind: "recovered" }, undefined);
         // as after any steps: a stop draining these debits ends now, and C0 once nothing is in flight
@@ -440,7 +442,8 @@ export class LaneController {
     if (drained === "timeout") {
       this.queue.enqueue(async () => {
         // debits a killed process left (the listen window still open, e.g. the link never came up) end as
-        // what they are, CRASH_RECOVERED suspects; the debits this process sent, LANE_STOPPED ones
+        // what they are, CRASH_RECOVERED suspects; the debits this process sent (a restored one it answered
+        // with its C8 included), LANE_STOPPED ones
         await this.recovery.end("the lane stopped");
         for (const m of this.machines.all())
           if (isDebit(m.state)) await this.machines.step(m, { kind: "lane-stopped" }, undefined);
@@ -684,7 +687,8 @@ export class LaneController {
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
     if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
-    if (this.recovery.listening && !this.machines.anyRecovered()) await this.recovery.end("all settled");
+    if (this.recovery.listening && !this.machines.anyRecovered())
+      await this.recovery.end("every restored debit settled or answered by this process");
     await this.afterSteps();
   }
 

@@ -23,7 +23,12 @@ export interface Machine {
   intentId?: number | undefined;
   /** the intent's payload as last written (debit-intents.ts appends the answer to it) */
   intentPayload?: string | undefined;
-  /** restored at start-up from an intent a killed process left */
+  /**
+   * restored at start-up from an intent a killed process left, and still waiting for the answer to that
+   * process's command: the crash-recovery listen window's end records it (controller.ts onWindowOver).
+   * Cleared once this process moves it on with a command of its own (a C8 for the RSU's repeated B5), after
+   * which it runs on its own deadline like any debit in flight.
+   */
   recovered?: boolean;
 }
 
@@ -147,6 +152,10 @@ export class Machines {
       return;
     }
     if (t.timeoutMs !== undefined && current) {
+      // A restored debit this process moved on (its C8 is out) waits for its own answer until this deadline,
+      // as any debit in flight does (C0 is held meanwhile): the listen window's end would record it
+      // CRASH_RECOVERED, and its C0 would reset the RSU running this C8.
+      m.recovered = false;
       m.cancelTimer = this.d.schedule(t.timeoutMs, () =>
         this.step(m, { kind: "timeout" }, undefined).then(() => this.d.afterTimeout()),
       );

@@ -1660,6 +1660,70 @@ describe("crash recovery: debit intents a killed process left", () => {
   });
 });
 
+describe("a restored debit the restarted lane answers with its own C8 (review finding 1, session 29)", () => {
+  /** A debit killed after its C6 (the first process's B5 deadline far off: its timer never fires here). */
+  async function killedAtC6(j: FakeJournal): Promise<Rig> {
+    const first = rig({ journal: j, transaction: { b5TimeoutMs: 60_000 } });
+    await open(first);
+    await toDebit(first);
+    const r = rig({ journal: j }); // recoveryListenMs 800, b8TimeoutMs 1000, drainTimeoutMs 3000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    // the RSU repeats the B5 for the dead process's C6, uncertain with the card's serial: this lane's C8
+    r.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain", iccPaySerial: 17 })));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    return r;
+  }
+
+  it("the listen window's end neither records it nor sends C0 while its C8 is out: the B8 records the debit", async () => {
+    const j = new FakeJournal();
+    const r = await killedAtC6(j);
+    await r.advance(800); // past the listen window, within the C8's b8TimeoutMs
+    // before: the window's end recorded a CRASH_RECOVERED suspect and sent C0, resetting the RSU running the C8
+    expect(kinds(j)).toEqual([]);
+    expect(r.link.inits()).toBe(0);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(j.records[0]).toMatchObject({ tac: "0badcafe" });
+    expect(j.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.link.inits()).toBe(1); // nothing in flight now: C0
+  });
+
+  it("no B8: its own deadline makes it the suspect of its B5 (B5_NO_DSRC, card held), then C0", async () => {
+    const j = new FakeJournal();
+    const r = await killedAtC6(j);
+    await r.advance(800);
+    expect(kinds(j)).toEqual([]);
+    await r.advance(200); // b8TimeoutMs after the C8
+    expect(kinds(j)).toEqual(["suspect:B5_NO_DSRC"]);
+    expect(j.records[0]).toMatchObject({ iccPaySerial: "0011" });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.link.inits()).toBe(1);
+  });
+
+  it("a stop drains it as a debit in flight: the B8 after the window's end is recorded before the lane stops", async () => {
+    const j = new FakeJournal();
+    const r = await killedAtC6(j);
+    let done = false;
+    const stopped = r.ctl.stop().then(() => {
+      done = true;
+    });
+    await r.advance(800);
+    // before: the window's end recorded it CRASH_RECOVERED and so ended the drain
+    expect(done).toBe(false);
+    r.link.frame(ev.b8());
+    await r.settle();
+    await stopped;
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(r.link.stopped).toBe(true);
+  });
+});
+
 describe("a stop while restored debits wait for the listen window (review finding 4)", () => {
   /** A debit in flight when the process was killed: its intent stays for the next start. */
   async function killedWithDebit(j: FakeJournal): Promise<void> {
