@@ -189,38 +189,55 @@ export async function loadStatusList(
 
 /**
  * Every debit the card made is in the journal once (a transaction with its TAC, or a suspect record
- * for a debit whose answer was lost), and every transaction record is a debit the card made.
+ * for a debit whose answer was lost), and every transaction record is a debit the card made. A suspect of
+ * the same card id, amount and transTime as a debit is a record of that debit: a debit with a transaction
+ * and such a suspect, or two such suspects, is recorded twice. A suspect of a card never debited matches
+ * no debit and is no record of one.
  */
 export function expectJournalMatchesLedger(records: StoredRecord[], ledger: LedgerEntry[]): void {
   const tx = records.filter((r) => r.kind === "transaction");
   const suspects = records.filter((r) => r.kind === "suspect");
   const usedSuspects = new Set<number>();
   const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
-  // what each ledger debit became in the journal
+  const transactionsOf = (l: LedgerEntry): StoredRecord[] =>
+    tx.filter((r) => r.tac === l.tac && r.cardId === l.cardId);
+  const suspectsOf = (l: LedgerEntry): StoredRecord[] =>
+    suspects.filter(
+      (r) =>
+        !usedSuspects.has(r.seq) &&
+        r.cardId === l.cardId &&
+        r.amount === l.amount &&
+        r.transTime === l.transTime,
+    );
+  // each debit with no transaction takes one suspect of its own first, so that another debit of the same
+  // card, amount and time does not count it as a second record below
+  const ownSuspect = new Map<LedgerEntry, StoredRecord>();
+  for (const l of ledger) {
+    const s = transactionsOf(l).length === 0 ? suspectsOf(l)[0] : undefined;
+    if (!s) continue;
+    usedSuspects.add(s.seq);
+    ownSuspect.set(l, s);
+  }
+  // what each ledger debit became in the journal: its transactions, its own suspect, any further suspect
   const seen = ledger.map((l) => {
-    const matches = tx.filter((r) => r.tac === l.tac && r.cardId === l.cardId);
-    const suspect =
-      matches.length === 0
-        ? suspects.find(
-            (r) =>
-              !usedSuspects.has(r.seq) &&
-              r.cardId === l.cardId &&
-              r.amount === l.amount &&
-              r.transTime === l.transTime,
-          )
-        : undefined;
-    if (suspect) usedSuspects.add(suspect.seq);
-    return { l, matches, suspect };
+    const matches = transactionsOf(l);
+    const suspect = ownSuspect.get(l);
+    const further = suspectsOf(l);
+    for (const s of further) usedSuspects.add(s.seq);
+    return { l, matches, suspect, suspectRecords: (suspect ? 1 : 0) + further.length };
   });
-  // a debit is one transaction, or (only an answer lost on the air) one suspect record
+  // a debit is one record: one transaction, or (only an answer lost on the air) one suspect record
   expect(
     seen
-      .filter(({ l, matches, suspect }) =>
-        matches.length === 1 ? false : !(matches.length === 0 && suspect && l.outcome === "torn-after-debit"),
+      .filter(
+        ({ l, matches, suspect, suspectRecords }) =>
+          matches.length + suspectRecords !== 1 ||
+          (matches.length === 0 && !(suspect && l.outcome === "torn-after-debit")),
       )
       .map(
-        ({ l, matches }) =>
-          `debit ${l.seq} (card ${l.cardId}, TAC ${l.tac}, ${l.outcome}): ${matches.length} transaction(s)`,
+        ({ l, matches, suspectRecords }) =>
+          `debit ${l.seq} (card ${l.cardId}, TAC ${l.tac}, ${l.outcome}): ${matches.length} transaction(s), ` +
+          `${suspectRecords} suspect(s)`,
       ),
   ).toEqual([]);
   // a paid record carries everything clearing needs, and it is what the card did

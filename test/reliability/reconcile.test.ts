@@ -1,8 +1,10 @@
 /**
  * The reconciliation of the reliability run (./reconcile.ts) on a hand-made station and ledger: a suspect
  * the lane settled in place is one record (its second revision is not a re-send) matched to its debit;
- * each fault the run's money checks rely on it to report (a debit lost, a debit recorded twice, a record
- * no card made, a card charged twice) is reported, exactly; a debit in a crash window is not "lost".
+ * each fault the run's money checks rely on it to report (a debit lost, a debit recorded twice - as two
+ * transactions, a transaction and a suspect, or two suspects -, a record no card made, a card charged twice)
+ * is reported, exactly; a suspect of a card that was never debited is not a second record of anything; a debit
+ * in a crash window is not "lost".
  */
 import { expect, it } from "vitest";
 import type { StationTxn } from "../../sim/harness/procs.js";
@@ -88,11 +90,57 @@ it("reports each fault it exists to catch: a debit lost, one debit recorded twic
   expect(r.lost.map((l) => [l.seq, l.cardId, l.tac])).toEqual([[1, A, "aaaa0001"]]);
   // the key is card id / offline serial (the record's "0011" is hex: 17) / TAC
   expect(r.duplicates).toEqual([{ key: `${B}/17/aaaa0002`, tradeIds: ["T2", "T5"] }]);
+  expect(r.recordedTwice).toEqual([{ ledgerSeq: 2, cardId: B, transactions: ["T2", "T5"], suspects: [] }]);
   expect(r.extras.map((x) => x.tradeId)).toEqual(["T6"]);
   // no frame log: no debit fell into a crash window
   expect(r.doubleCharged).toEqual([{ cardId: C, debits: 2, crashWindow: false }]);
   expect(r.crashWindows).toEqual([]);
   expect(r).toMatchObject({ ledgerDebits: 4, stationTransactions: 5, matched: 3, matchedSuspect: 0 });
+});
+
+const suspect = (seq: number, cardId: string, transTime: string): StationTxn => ({
+  tradeId: `S${seq}`,
+  lane: "4301-0102-03",
+  seq,
+  kind: "suspect",
+  revision: 1,
+  arrivals: 1,
+  updates: 0,
+  record: { cardId, tac: null, iccPaySerial: null, amount: 1425, transTime },
+});
+
+it("a debit recorded as a transaction and a suspect, or as two suspects, is recorded twice; a suspect of a card never debited is not", () => {
+  const [A, B, C, D] = [
+    "43010000000000000001",
+    "43010000000000000002",
+    "43010000000000000003",
+    "43010000000000000004",
+  ];
+  const once = { revision: 1, arrivals: 1, updates: 0 };
+  const at = "20250716103000";
+  // A, B and C paid once each; D never paid
+  const ledger = [debit(1, A, "aaaa0001"), debit(2, B, "aaaa0002"), debit(3, C, "aaaa0003")];
+  const station = [
+    // A's debit as its transaction and as a suspect of the same card, amount and time (a restarted lane
+    // recovering the debit intent of a debit it also recorded)
+    record(1, A, "aaaa0001", once),
+    suspect(4, A, at),
+    // B's debit, its answer lost: two suspects (killed again while recovering it, recovered again)
+    suspect(5, B, at),
+    suspect(6, B, at),
+    // C's debit once; a suspect of C from an earlier attempt that did not debit it (another time)
+    record(3, C, "aaaa0003", once),
+    suspect(7, C, "20250716102900"),
+    // D left during its debit: a suspect, and no debit in the ledger
+    suspect(8, D, at),
+  ];
+  const r = reconcile(ledger, station, []);
+  expect(r.recordedTwice).toEqual([
+    { ledgerSeq: 1, cardId: A, transactions: ["T1"], suspects: ["S4"] },
+    { ledgerSeq: 2, cardId: B, transactions: [], suspects: ["S5", "S6"] },
+  ]);
+  expect(r).toMatchObject({ matched: 2, matchedSuspect: 1, suspectsWithoutDebit: 2 });
+  expect([r.lost, r.duplicates, r.extras]).toEqual([[], [], []]);
 });
 
 it("a debit with no record whose C6 was followed by a restart's C0 is a crash window, not lost; a second debit of that card is a double charge after a crash window", () => {

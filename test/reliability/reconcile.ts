@@ -53,6 +53,14 @@ export interface Reconciliation {
   lost: LedgerEntry[];
   /** ledger debits recorded as two or more distinct station transactions */
   duplicates: { key: string; tradeIds: string[] }[];
+  /**
+   * ledger debits the station holds more than one record of, counting transactions (card id + offline
+   * serial + TAC) and suspects (card id + amount + transTime) together: a transaction and a suspect of the
+   * same debit, or two suspects of it (a second restart recovering the same debit intent), as well as the
+   * two transactions `duplicates` lists. A suspect of a card that was never debited matches no debit and is
+   * not counted here (it is in `suspectsWithoutDebit`).
+   */
+  recordedTwice: { ledgerSeq: number; cardId: string; transactions: string[]; suspects: string[] }[];
   /** station transactions that match no ledger debit */
   extras: StationTxn[];
   crashWindows: CrashWindow[];
@@ -144,35 +152,54 @@ export function reconcile(ledger: LedgerEntry[], station: StationTxn[], frames: 
     matchedSuspect: 0,
     lost: [],
     duplicates: [],
+    recordedTwice: [],
     extras: [],
     crashWindows: [],
     doubleCharged: [],
     suspectsWithoutDebit: 0,
   };
-  const findSuspect = (l: LedgerEntry): StationTxn | undefined =>
-    suspects.find((s) => {
+  const suspectsOf = (l: LedgerEntry): StationTxn[] =>
+    suspects.filter((s) => {
       if (usedSuspects.has(s.tradeId)) return false;
       const r = rec(s);
       return r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime;
     });
+  // first pass: each debit without a transaction takes one suspect of its own, so that a later debit of the
+  // same card, amount and time does not take it as a second record in the second pass
+  const firstSuspect = new Map<LedgerEntry, StationTxn>();
+  for (const l of ledger) {
+    if ((byKey.get(keyOf(l.cardId, l.iccPaySerial, l.tac)) ?? []).length > 0) continue;
+    const s = suspectsOf(l)[0];
+    if (!s) continue;
+    usedSuspects.add(s.tradeId);
+    firstSuspect.set(l, s);
+  }
   for (const l of ledger) {
     const k = keyOf(l.cardId, l.iccPaySerial, l.tac);
     ledgerKeys.add(k);
     const hits = byKey.get(k) ?? [];
     if (hits.length > 1) out.duplicates.push({ key: k, tradeIds: hits.map((h) => h.tradeId) });
+    // second pass: every other suspect of this debit is one more record of it
+    const first = firstSuspect.get(l);
+    const more = suspectsOf(l);
+    for (const s of more) usedSuspects.add(s.tradeId);
+    const itsSuspects = [...(first ? [first] : []), ...more];
+    if (hits.length + itsSuspects.length > 1)
+      out.recordedTwice.push({
+        ledgerSeq: l.seq,
+        cardId: l.cardId,
+        transactions: hits.map((h) => h.tradeId),
+        suspects: itsSuspects.map((s) => s.tradeId),
+      });
     const cw = crashWindowOf(frames, l);
     let recordedAs: CrashWindow["recordedAs"] = "none";
     if (hits.length >= 1) {
       out.matched++;
       recordedAs = "transaction";
-    } else {
-      const s = findSuspect(l);
-      if (s) {
-        usedSuspects.add(s.tradeId);
-        recordedAs = "suspect";
-        if (!cw) out.matchedSuspect++;
-      } else if (!cw) out.lost.push(l);
-    }
+    } else if (first) {
+      recordedAs = "suspect";
+      if (!cw) out.matchedSuspect++;
+    } else if (!cw) out.lost.push(l);
     if (cw) out.crashWindows.push({ ledgerSeq: l.seq, cardId: l.cardId, ...cw, recordedAs });
   }
   for (const s of tx) {

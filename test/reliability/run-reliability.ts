@@ -550,7 +550,8 @@ export function formatResult(r: ReliabilityResult): string {
       `(${c.stationTransactions} transactions, ${c.stationStops} stops, ${c.stationSuspects} suspects; ` +
       `${c.stationResends} re-sends counted)`,
     `  matched (card id + offline serial + TAC) ${c.matched}, torn debits matched to a suspect ${c.matchedSuspect}`,
-    `  lost (outside crash windows) ${c.lost.length}, duplicates ${c.duplicates.length}, extras ${c.extras.length}`,
+    `  lost (outside crash windows) ${c.lost.length}, duplicates ${c.duplicates.length}, ` +
+      `recorded twice (transactions and suspects) ${c.recordedTwice.length}, extras ${c.extras.length}`,
     `  crash-window debits ${c.crashWindows.length}: recorded as transaction ${cwBy("transaction")}, ` +
       `as suspect ${cwBy("suspect")}, not recorded ${cwBy("none")}`,
     `  cards debited twice ${c.doubleCharged.length} (after a crash window: ` +

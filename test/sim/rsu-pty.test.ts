@@ -146,8 +146,11 @@ describe("etc-sim rsu --pty (the CLI)", () => {
   }, 40_000);
 });
 
-/** `etc-sim rsu ARGS` from source; resolves with its first stdout line (where the lane connects). */
-async function rsuCli(args: string[]): Promise<string> {
+/**
+ * `etc-sim rsu ARGS` from source; resolves with its first stdout line (where the lane connects). `later`, when
+ * given, gets each stdout line after it (one per vehicle event, give-up or notice).
+ */
+async function rsuCli(args: string[], later?: (line: string) => void): Promise<string> {
   const child: ChildProcess = spawn(
     process.execPath,
     ["--import", "tsx", "sim/cli/etc-sim.ts", "rsu", "--protocol", "legacy", ...args],
@@ -158,7 +161,10 @@ async function rsuCli(args: string[]): Promise<string> {
   });
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   return new Promise<string>((resolve, reject) => {
-    rl.once("line", resolve);
+    rl.once("line", (first) => {
+      resolve(first);
+      if (later) rl.on("line", later);
+    });
     child.once("exit", (code) => reject(new Error(`etc-sim exited early (${code})`)));
   });
 }
@@ -201,17 +207,31 @@ describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane"
     expect(answer.b0.wire.seq).toBe(0x08);
   }, 20_000);
 
-  it("--pty, a lane whose first frame is C0: the B0 answering it is the first the lane sees and carries 0x98", async () => {
-    const first = await rsuCli(["--pty", "--announce"]);
+  it("--pty, a lane whose first frame is C0: the B0 answering it is the first the lane sees and carries 0x98; unanswered, only its repeats follow until the RSU gives up on it", async () => {
+    let onGaveUp: (line: string) => void = () => {};
+    const gaveUp = new Promise<string>((resolve) => {
+      onGaveUp = resolve;
+    });
+    // no heartbeat among the frames this test counts: its first falls due 60 s after the C0
+    const first = await rsuCli(["--pty", "--announce", "--heartbeat-s", "60"], (line) => {
+      if (line.includes("gave up on B0")) onGaveUp(line);
+    });
     const lane = await laneOn(
       createSerialTransport({ path: first.slice("lane-port: ".length), lock: false }),
     );
     await lane.send(lane.c0());
     const b0 = await lane.expectFrame("B0", 5000);
     expect(b0.wire.seq).toBe(RSU_REBOOT_RSCTL);
-    // the first frame the lane got; unanswered, it is repeated (same bytes), and nothing else comes
+    // the first frame the lane got
     expect(lane.received[0]).toBe(b0);
-    expect(lane.received.filter((r) => !r.wire.raw.equals(b0.wire.raw))).toEqual([]);
+    // unanswered, it is repeated three times, same bytes, each copy awaited as it comes: a second, different
+    // B0 after it (an 0x08 answer to the same C0) would be the next B0 and fail here
+    const hex = b0.wire.raw.toString("hex");
+    for (let i = 0; i < 3; i++)
+      expect((await lane.expectFrame("B0", 5000)).wire.raw.toString("hex")).toBe(hex);
+    // then the RSU gives up on it; until then the lane got the four copies and nothing else
+    expect(await gaveUp).toMatch(/gave up on B0: no answer/);
+    expect(lane.received.map((r) => r.wire.raw.toString("hex"))).toEqual([hex, hex, hex, hex]);
   }, 20_000);
 
   it("--pty, a lane whose first frame is not C0: the power-on B0 goes out unasked once it is handled", async () => {

@@ -50,6 +50,8 @@ export function killRun(): void {
       ).toEqual([[1, r.journal.records, 0, []]]);
       // zero received twice as distinct records, zero the card never made
       expect(c.duplicates).toEqual([]);
+      // and zero debits with a second record as a suspect (a transaction and a suspect, or two suspects)
+      expect(c.recordedTwice).toEqual([]);
       expect(c.extras.map((e) => e.tradeId)).toEqual([]);
       // zero lost outside crash windows (see docs/reliability.md)
       expect(c.lost.map((l) => `${l.seq} ${l.cardId} ${l.tac} ${l.outcome}`)).toEqual([]);
