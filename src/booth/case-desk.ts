@@ -47,7 +47,7 @@ export interface DeskWork {
 
 export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
-  journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince">;
+  journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince" | "settledPaidBelow">;
   rec: RecordContext;
   fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded">;
   events: { next(e: BoothEvent): void };
@@ -104,7 +104,8 @@ export class CaseDesk {
    * those naming the OBU or the card of `k` (none in `keep`), close for good too (a stop the DSRC path
    * recorded for it while the booth charged it or held it, `UNSETTLED_DEBIT` above all), as the queue
    * rebuilt at start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its
-   * cases; the note keeps one the rebuild would keep, behind a suspect settled in place, closed too).
+   * cases; the note keeps one the rebuild would keep, behind a suspect the booth settled in place, closed
+   * too).
    */
   paidAtBooth(
     on: string,
@@ -132,19 +133,42 @@ export class CaseDesk {
   /**
    * The queue rebuilt from the journal records of the last `caseMaxAgeMinutes` (at start), by the rule the
    * running desk follows: a case older than that has left (`expire`), and a full queue makes room as `add`
-   * does (a case pushed out is noted closed, so it does not come back at the next start either).
+   * does (a case pushed out is noted closed, so it does not come back at the next start either). A suspect
+   * the lane settled paid in place closes the cases of its OBU or card recorded while it waited, from its
+   * settlement (cases.ts settledInPlace), as `onLaneRecord` closed them: one older than those records is
+   * asked for by the OBU of each case rebuilt (the journal's settledPaidBelow), and the queue is rebuilt
+   * again with it.
    */
   restore(): void {
     const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
     try {
       const records = this.d.journal.list({ since });
-      for (const c of rebuildCases(records, this.reasons, this.d.journal.closedCasesSince(since))) {
+      const noted = this.d.journal.closedCasesSince(since);
+      let cases = rebuildCases(records, this.reasons, noted);
+      const older = this.settledBefore(cases, records);
+      if (older.length > 0) cases = rebuildCases([...older, ...records], this.reasons, noted);
+      for (const c of cases) {
         const { dropped } = this.queue.add(c, this.kept());
         if (dropped) this.pushedOut(dropped, c);
       }
     } catch (e) {
       this.d.log.error({ err: errText(e) }, "booth queue not rebuilt from the journal");
     }
+  }
+
+  /**
+   * The suspects settled paid in place that `records` lack, below the newest of `cases` naming their OBU:
+   * one written before the window may have been settled after a case in it (restore).
+   */
+  private settledBefore(cases: readonly BoothCase[], records: readonly CommittedRecord[]): CommittedRecord[] {
+    const below = new Map<string, number>();
+    for (const c of cases)
+      if (c.obuSerial && c.seq !== null) below.set(c.obuSerial, Math.max(c.seq, below.get(c.obuSerial) ?? 0));
+    const have = new Set(records.map((r) => r.seq));
+    const out: CommittedRecord[] = [];
+    for (const [obuSerial, seq] of below)
+      for (const r of this.d.journal.settledPaidBelow(obuSerial, seq)) if (!have.has(r.seq)) out.push(r);
+    return out;
   }
 
   views(): BoothCaseView[] {
@@ -282,11 +306,12 @@ export class CaseDesk {
         if (activeId !== c.id) this.remove(c, why);
         else this.paidMeanwhile.set(c.id, why);
       };
-      // a suspect the lane settled in place (a late B5 or B8) keeps its seq: the queue rebuilt at start
-      // closes only the cases before it (cases.ts rebuildCases), and the booth's check of a payment after
-      // the case's record asks by seq (journal-holds.ts paidAfter): a later case of the vehicle (the
-      // UNSETTLED_DEBIT stop its hold caused, another card) is noted closed, or a restart would bring it
-      // back for that card to pay the trip again
+      // a suspect the lane settled in place (a late B5 or B8) keeps its seq, below a later case of the
+      // vehicle (the UNSETTLED_DEBIT stop its hold caused, another card): the booth's check of a payment
+      // after the case's record asks by seq (journal-holds.ts paidAfter) and does not see it. The queue
+      // rebuilt at start closes that case from the settlement itself (cases.ts settledInPlace: up to its
+      // lastSeq); the note, written without an fsync of its own, is kept for the one the rebuild would
+      // not find, a case matched by card alone to a suspect older than the records rebuilt from (restore)
       const inPlace = r.revision > 1;
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId })) {
         const why = `paid over DSRC (record ${r.seq})`;

@@ -8,7 +8,9 @@
  * booth record that closed a case names it (`extra.booth.case`, or a settlement's `evidence.boothCase`),
  * and a case closed with no record naming it is noted in the journal (its booth_closed), so the cases are
  * the eligible records of the last `caseMaxAgeMinutes` that no later record closed and the booth did not
- * note closed. A suspect the booth settled "not debited" closes nothing by a link: its settlement names
+ * note closed. A suspect the lane settled paid in place (a late B5 or B8) keeps its seq and closes the
+ * vehicle's cases recorded after it, up to its settlement (settledInPlace). A suspect the booth settled
+ * "not debited" closes nothing by a link: its settlement names
  * the case the vehicle at the booth pays on (card-loop.ts payingCase), which still has to pay, and when
  * that is the suspect's own case, the settled record is still a case (notDebitedOwnCase).
  */
@@ -113,6 +115,8 @@ export function recordCase(
 interface SettlementExtra {
   settlement?: {
     settledBy?: string;
+    settledAt?: string;
+    lastSeq?: number;
     previous?: { kind?: string; outcome?: string; amount?: number };
     evidence?: { boothCase?: CaseLink };
   };
@@ -142,6 +146,31 @@ function notDebitedOwnCase(r: CommittedRecord): BoothCase | null {
   if (r.kind !== "stop" || s?.settledBy !== "booth-card" || s.evidence?.boothCase?.seq !== r.seq) return null;
   const prev = s.previous;
   return recordCase(r, "suspect", prev?.outcome ?? r.outcome, prev?.amount ?? null);
+}
+
+/**
+ * A suspect the lane settled paid in place (a late B5 or B8: a transaction with `extra.settlement`,
+ * `settledBy` b5 or b8) keeps its seq, below the vehicle's cases recorded while it waited (the
+ * UNSETTLED_DEBIT stop its hold caused above all). The running desk closed those when the settlement
+ * reached it (case-desk.ts onLaneRecord: the cases of its OBU or card queued then); this says which records
+ * they are, from the settlement alone: those of its OBU or card above its seq and up to the journal's last
+ * seq when it was settled (`lastSeq`, src/journal/records.ts settledRecord), or, for a settlement written
+ * before it carried that, created up to its `settledAt` (the only order it has). Null for any other record:
+ * a settlement by hand closes only its own case there, and the booth's own settlements closed the cases
+ * they did with the records and notes they wrote (card-loop.ts).
+ */
+export function settledInPlace(r: CommittedRecord): ((c: CommittedRecord) => boolean) | null {
+  const s = (r.extra as SettlementExtra | undefined)?.settlement;
+  if (r.kind !== "transaction" || r.revision < 2 || (s?.settledBy !== "b5" && s?.settledBy !== "b8"))
+    return null;
+  const lastSeq = s.lastSeq;
+  const settledAt = s.settledAt === undefined ? Number.NaN : Date.parse(s.settledAt);
+  const before = (c: CommittedRecord): boolean =>
+    typeof lastSeq === "number" ? c.seq <= lastSeq : Date.parse(c.createdAt) <= settledAt;
+  return (c) =>
+    c.seq > r.seq &&
+    ((!!r.obuSerial && c.obuSerial === r.obuSerial) || (!!r.cardId && c.cardId === r.cardId)) &&
+    before(c);
 }
 
 export class BoothCases {
@@ -226,7 +255,9 @@ export class BoothCases {
 /**
  * The cases among the records of the last window (oldest first): eligible records that no later booth
  * record closed, the booth did not note closed (`noted`: the journal's booth_closed, a case that left the
- * queue with no record naming it) and no later transaction of the same OBU or card paid.
+ * queue with no record naming it), no later transaction of the same OBU or card paid, and no earlier
+ * suspect of the same OBU or card settled paid in place after them (settledInPlace; `records` may hold such
+ * a suspect from before the window: case-desk.ts restore).
  */
 export function rebuildCases(
   records: readonly CommittedRecord[],
@@ -234,9 +265,12 @@ export function rebuildCases(
   noted: Iterable<number> = [],
 ): BoothCase[] {
   const closed = new Set<number>(noted);
+  const settled: ((c: CommittedRecord) => boolean)[] = [];
   for (const r of records) {
     const l = linkOf(r);
     if (l?.seq !== null && l?.seq !== undefined) closed.add(l.seq);
+    const closes = settledInPlace(r);
+    if (closes) settled.push(closes);
   }
   const sorted = [...records].sort((a, b) => a.seq - b.seq);
   const out: BoothCase[] = [];
@@ -249,7 +283,7 @@ export function rebuildCases(
       }
       continue;
     }
-    if (closed.has(r.seq)) continue;
+    if (closed.has(r.seq) || settled.some((closes) => closes(r))) continue;
     const c = caseOf(r, reasons) ?? notDebitedOwnCase(r);
     if (c) out.push(c);
   }

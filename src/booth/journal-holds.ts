@@ -41,8 +41,9 @@ export function journalHolds(
  * range probe of the journal's index (src/journal/records.ts paidAfter), whatever the case's age: it runs
  * between MAC1 and DEBIT. A case with no OBU or no record (a walk-up; a recovery is never charged) has no
  * payment to find. A suspect settled as paid in place keeps its seq, below a later case of its vehicle (the
- * UNSETTLED_DEBIT stop its hold caused): not found here; the desk notes such a case closed when the
- * settlement reaches it (case-desk.ts onLaneRecord), so neither the queue nor a restart's rebuild has it. The paying transaction's seq, or null. A journal that cannot answer throws: the charge
+ * UNSETTLED_DEBIT stop its hold caused): not found here; the desk closes such a case when the settlement
+ * reaches it (case-desk.ts onLaneRecord), and a restart's rebuild from the settlement itself (cases.ts
+ * settledInPlace), so neither the queue nor a restart has it. The paying transaction's seq, or null. A journal that cannot answer throws: the charge
  * refuses the card as a journal failure (charge.ts `JournalUnanswered`: `系统故障`, BOOTH_JOURNAL_FAILED), never
  * "not paid" (that could debit a trip twice) nor "paid" (that would tell the collector the vehicle paid).
  */

@@ -61,6 +61,11 @@ export interface BoothJournal {
   /** records created at or after `since` (the queue is rebuilt from them at start) */
   list(q: { since?: Date | number }): CommittedRecord[];
   /**
+   * the suspects naming this OBU contract serial settled in place as paid, with a seq below `belowSeq`,
+   * oldest first: the rebuild at start asks for a case's OBU (case-desk.ts restore)
+   */
+  settledPaidBelow(obuSerial: string, belowSeq: number): CommittedRecord[];
+  /**
    * the seq of the first transaction naming this OBU contract serial above seq `afterSeq`, or null: whether
    * the OBU paid after a record (journal-holds.ts paidAfterCase); one index probe
    */

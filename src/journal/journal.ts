@@ -564,6 +564,14 @@ export class Journal implements Outbox {
     return this.records.paidAfter(obuSerial, afterSeq);
   }
 
+  /**
+   * The suspects of this OBU contract serial settled in place as paid below seq `belowSeq`, oldest first
+   * (the booth's rebuild at start: src/booth/case-desk.ts restore).
+   */
+  settledPaidBelow(obuSerial: string, belowSeq: number): StoredRecord[] {
+    return this.records.settledPaidBelow(obuSerial, belowSeq);
+  }
+
   lastSeq(): number {
     return this.records.lastSeq();
   }

@@ -102,6 +102,17 @@ export const PAID_AFTER_SQL =
   "SELECT seq FROM records INDEXED BY records_traded_obu_serial " +
   "WHERE kind = 'transaction' AND obu_serial = ? AND seq > ? ORDER BY seq LIMIT 1";
 
+/**
+ * The suspects of one OBU contract serial settled in place as paid (transactions at a revision above 1)
+ * below one seq (RecordQueries.settledPaidBelow): a range of records_traded_obu_serial, each of that OBU's
+ * transactions read for its revision.
+ */
+export const SETTLED_PAID_BELOW_SQL =
+  "SELECT r.seq, trade_id, kind, created_at_ms, revision, a.at_ms AS uploaded_at_ms, barrier_at, record, h.code AS held_code, " +
+  "h.message AS held_message, h.at_ms AS held_at_ms FROM records r INDEXED BY records_traded_obu_serial " +
+  "LEFT JOIN acks a ON a.seq = r.seq LEFT JOIN held h ON h.seq = r.seq " +
+  "WHERE r.kind = 'transaction' AND r.obu_serial = ? AND r.seq < ? AND r.revision > 1 ORDER BY r.seq";
+
 /** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
 export class RecordQueries {
   private stmtSuspectBy: { card: Database.Statement; obu: Database.Statement } | undefined;
@@ -206,6 +217,22 @@ export class RecordQueries {
       return this.stmtPaidAfter.get(obuSerial, afterSeq) as { seq: number } | undefined;
     });
     return hit?.seq ?? null;
+  }
+
+  /**
+   * The suspects naming this OBU contract serial that were settled in place as paid (transactions at a
+   * revision above 1: a late B5 or B8, the booth, an operator) with a seq below `belowSeq`, oldest first.
+   * Such a suspect keeps its seq, below the cases of its vehicle recorded while it waited: the booth's
+   * rebuild at start asks it for the OBU of a case, for a suspect older than the records it rebuilds from
+   * (src/booth/case-desk.ts restore, src/booth/cases.ts settledInPlace). A range of
+   * records_traded_obu_serial (that OBU's transactions below the seq, each read for its revision).
+   */
+  settledPaidBelow(obuSerial: string, belowSeq: number): StoredRecord[] {
+    this.assertOpen();
+    return this.guard(
+      "settledPaidBelow",
+      () => this.db.prepare(SETTLED_PAID_BELOW_SQL).all(obuSerial, belowSeq) as RawRow[],
+    ).map(toStored);
   }
 
   /** Prepared once: the lane asks for nearly every vehicle. */
@@ -909,6 +936,8 @@ export class Records extends RecordQueries {
     const note: SettlementNote = {
       settledBy: s.settledBy,
       settledAt: localIso(this.h.now().getTime(), this.h.utcOffsetMinutes),
+      // every record up to it was committed before this settlement (commit and settle run on one thread)
+      lastSeq: this.lastSeqMem,
       previous: { kind: prev.kind, outcome: prev.outcome, amount: prev.amount, revision },
       evidence: s.evidence ?? null,
     };

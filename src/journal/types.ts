@@ -167,6 +167,13 @@ export interface SettlementNote {
   settledBy: Settlement["settledBy"];
   /** ISO 8601 at the lane's UTC offset */
   settledAt: string;
+  /**
+   * The journal's last seq when the settlement was written: the records up to it came before the
+   * settlement, those above it after, whatever the wall clock did (the booth's rebuild closes the cases
+   * recorded between the suspect and its settlement by it: src/booth/cases.ts settledInPlace). Absent from
+   * the settlements of versions before it.
+   */
+  lastSeq?: number;
   previous: { kind: RecordKind; outcome: string; amount: number; revision: number };
   evidence: Record<string, unknown> | null;
 }

@@ -26,7 +26,13 @@ const stop = (seq: number, obuSerial: string, minutes = 0): CommittedRecord =>
     revision: 1,
   }) as CommittedRecord;
 
-function rig(o: { queueMax: number; active?: () => string | null; records?: CommittedRecord[] }) {
+function rig(o: {
+  queueMax: number;
+  active?: () => string | null;
+  records?: CommittedRecord[];
+  /** the journal's records beyond `records` (settledPaidBelow answers from them) */
+  older?: CommittedRecord[];
+}) {
   const alarms: { code: string; message: string }[] = [];
   const audits: { type: string; message: string; data: Record<string, unknown> | undefined }[] = [];
   const noted: { seq: number; why: string }[] = [];
@@ -47,6 +53,8 @@ function rig(o: { queueMax: number; active?: () => string | null; records?: Comm
         return true;
       },
       closedCasesSince: () => [],
+      settledPaidBelow: (obuSerial, belowSeq) =>
+        (o.older ?? []).filter((r) => r.obuSerial === obuSerial && r.seq < belowSeq && r.revision > 1),
     },
     rec: {
       lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
@@ -144,6 +152,40 @@ describe("a full booth queue", () => {
     expect(r.ids()).toEqual(["s2", "s3"]);
     expect(r.noted.map((n) => n.seq)).toEqual([1]);
     expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
+  });
+});
+
+describe("the queue rebuilt at start", () => {
+  // a suspect of OBU A written before the window, settled paid in place by a late B5 after stop s5 of A
+  // (the UNSETTLED_DEBIT its hold caused) was recorded: lastSeq 6, or 4 (settled before s5)
+  const settled = (lastSeq: number): CommittedRecord =>
+    ({
+      ...stop(2, "A", -200),
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      revision: 2,
+      extra: {
+        settlement: {
+          settledBy: "b5",
+          settledAt: new Date(T0).toISOString(),
+          lastSeq,
+          previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: 1425, revision: 1 },
+          evidence: null,
+        },
+      },
+    }) as CommittedRecord;
+
+  it("a suspect settled paid in place older than the records rebuilt from still closes its vehicle's case recorded before the settlement, with no note", () => {
+    const records = [stop(5, "A", 1), stop(6, "B", 2)];
+    const r = rig({ queueMax: 10, records, older: [settled(6)] });
+    r.desk.restore();
+    // before: s5 came back (only the note the desk wrote at the settlement kept it closed)
+    expect(r.ids()).toEqual(["s6"]);
+    expect(r.noted).toEqual([]);
+    // settled before s5 was recorded: s5 is a trip of its own, and stays
+    const later = rig({ queueMax: 10, records, older: [settled(4)] });
+    later.desk.restore();
+    expect(later.ids()).toEqual(["s5", "s6"]);
   });
 });
 

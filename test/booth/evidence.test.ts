@@ -432,6 +432,67 @@ describe("the booth queue", () => {
     ]);
   });
 
+  it("rebuilt from the journal: a suspect the lane settled paid in place (a late B5 or B8) closes its OBU's and card's cases recorded after it up to its settlement, with no note; a settlement by hand or by the booth does not", () => {
+    const settledPaid = (
+      seq: number,
+      obuSerial: string,
+      cardId: string,
+      settlement: Record<string, unknown>,
+    ) =>
+      rec(seq, {
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        revision: 2,
+        obuSerial,
+        cardId,
+        extra: {
+          settlement: {
+            settledAt: "2025-12-03T10:05:00.000+08:00",
+            previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: 1425, revision: 1 },
+            evidence: null,
+            ...settlement,
+          },
+        },
+      });
+    const held = (seq: number, obuSerial: string, cardId: string | null, createdAt?: string) =>
+      rec(seq, {
+        kind: "stop",
+        outcome: "UNSETTLED_DEBIT",
+        obuSerial,
+        cardId,
+        ...(createdAt && { createdAt }),
+      });
+    const records = [
+      // settled by a late B5 when the journal's last seq was 4
+      settledPaid(1, "A", "C1", { settledBy: "b5", lastSeq: 4 }),
+      held(2, "A", "OTHER"), // its OBU with another card, recorded before the settlement: closed
+      held(3, "Z", "C1"), // its card in another OBU, before the settlement: closed
+      held(4, "B", "C9"), // another vehicle: stays
+      held(5, "A", "OTHER"), // its OBU again, after the settlement (a trip of its own): stays
+      // settled by a B8 before the settlement carried lastSeq: by its settledAt
+      settledPaid(6, "D", "C6", { settledBy: "b8" }),
+      held(7, "D", null, "2025-12-03T10:04:00+08:00"), // closed
+      held(8, "D", null, "2025-12-03T10:06:00+08:00"), // stays
+      // settled paid by hand: the running desk closes only its own case
+      settledPaid(9, "E", "C10", { settledBy: "operator", lastSeq: 10 }),
+      held(10, "E", null),
+      // settled paid by the booth (say, debited on an earlier trip: the later trip still pays on its case)
+      settledPaid(11, "F", "C11", { settledBy: "booth-card", lastSeq: 12 }),
+      held(12, "F", null),
+    ];
+    const all = new Set([...reasons, "UNSETTLED_DEBIT"]);
+    // before: s2, s3 and s7 came back, unless the booth's note of them (no fsync of its own) survived
+    expect(rebuildCases(records, all).map((c) => c.id)).toEqual(["s4", "s5", "s8", "s10", "s12"]);
+    // the settlement closes them whatever order the records come in (an older one put first: case-desk.ts restore)
+    expect(rebuildCases([...records].reverse(), all).map((c) => c.id)).toEqual([
+      "s4",
+      "s5",
+      "s8",
+      "s10",
+      "s12",
+    ]);
+  });
+
   it("rebuilt from the journal: a case the booth noted closed with no record naming it (booth_closed) stays closed; the others come back", () => {
     const records = [
       rec(1, { kind: "suspect", outcome: "B5_MISSING", obuSerial: "A", cardId: "C1" }),

@@ -5,6 +5,7 @@
  * (`unsettledHoldMs`) (src/booth/card-loop.ts `held`). Over the booth harness (real lane, simulated reader
  * on a pseudo-terminal, one card store).
  */
+import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
@@ -534,6 +535,56 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       expect(debitsSent(t)).toBe(0);
     });
   });
+
+  // the settlement itself keeps the stop closed across a restart (cases.ts rebuildCases: the settlement's
+  // lastSeq), not the booth_closed note the desk writes, which has no fsync of its own and which an
+  // unhealthy journal refuses
+  it.each([
+    ["lost (a power cut before the WAL reached the disk: its row gone)", "lost"],
+    ["refused (an unhealthy journal: noteCaseClosed throws)", "refused"],
+  ] as const)(
+    "the same with the booth's note of the stop %s: after a restart no case of the trip waits, the other card is not debited",
+    async (_what, how) => {
+      const opts = {
+        cards: [boothCard(OTHER)],
+        scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL)] } },
+      };
+      await boothTest(opts, async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        const [suspect] = t.records();
+        const stop = unsettledStop(t, suspect!.obuSerial!);
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["B5_NO_DSRC", "UNSETTLED_DEBIT"]);
+        const refused = vi.spyOn(t.lane.journal, "noteCaseClosed");
+        if (how === "refused")
+          refused.mockImplementation(() => {
+            throw new Error("E601 the journal is unhealthy");
+          });
+        const settled = t.lane.journal.settle(suspect!.seq, {
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          settledBy: "b5",
+          fields: { tac: t.ledger()[0]!.tac },
+        });
+        toBooth(t, settled);
+        expect(t.lane.booth?.cases()).toEqual([]);
+        refused.mockRestore();
+        const raw = new Database(t.lane.journal.path);
+        try {
+          raw.prepare("DELETE FROM booth_closed WHERE seq = ?").run(stop.seq);
+          expect(raw.prepare("SELECT COUNT(*) FROM booth_closed").pluck().get()).toBe(0);
+        } finally {
+          raw.close();
+        }
+        // before: the stop came back (only the note kept it closed), and card OTHER paid the trip again
+        await t.restartLane();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        t.reader.present(OTHER);
+        await t.prompt("NO_CASE");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(0);
+      });
+    },
+  );
 
   it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the card put on for another vehicle's case the collector took: the suspect's trip is paid, no case of it waits, the other card is not debited", async () => {
     const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };

@@ -102,7 +102,12 @@ function rig(o: { listed: boolean }) {
       caseMaxAgeMinutes: 60,
       originalCardWaitMs: WAIT_MS,
     },
-    journal: { list: () => [], noteCaseClosed: () => true, closedCasesSince: () => [] },
+    journal: {
+      list: () => [],
+      noteCaseClosed: () => true,
+      closedCasesSince: () => [],
+      settledPaidBelow: () => [],
+    },
     rec: { utcOffsetMinutes: 480 } as unknown as RecordContext,
     fx: {
       show,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
-import { GUARD_SQL, PAID_AFTER_SQL } from "../../src/journal/records.js";
+import { GUARD_SQL, PAID_AFTER_SQL, SETTLED_PAID_BELOW_SQL } from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
 import type { CommittedRecord, NewLaneRecord, RecordKind, Settlement } from "../../src/journal/types.js";
 import { acksOf, useJournalDir } from "./helpers.js";
@@ -253,6 +253,45 @@ describe("queries the lane needs: open suspects and guard seeding", () => {
     expect(j.paidAfter("S3", 0)).toBe(suspect.seq);
   });
 
+  it("settledPaidBelow: the suspects of an OBU serial settled paid in place below a seq; each settlement names the journal's last seq then", () => {
+    const j = openJournal();
+    const obu = (n: number, kind: RecordKind, obuSerial: string) =>
+      j.commit({ ...sampleRecord(n, kind), obuSerial });
+    const debited = (seq: number, settledBy: "b5" | "b8" = "b5") =>
+      j.settle(seq, {
+        kind: "transaction",
+        outcome: "EXIT_DEBIT_SETTLED",
+        settledBy,
+        fields: { tac: "A1B2C3D4" },
+      });
+    const first = obu(1, "suspect", "S1");
+    obu(2, "transaction", "S1"); // paid at once: not settled in place
+    const other = obu(3, "suspect", "S2"); // another OBU
+    const stop = obu(4, "stop", "S1"); // the stop the suspect's hold caused
+    const notPaid = obu(5, "suspect", "S1");
+    const later = obu(6, "suspect", "S1");
+    const s1 = debited(first.seq);
+    debited(other.seq, "b8");
+    j.settle(notPaid.seq, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      settledBy: "operator",
+      fields: {},
+    });
+    debited(later.seq);
+    expect(s1.extra?.settlement).toMatchObject({ lastSeq: later.seq });
+    expect(j.settledPaidBelow("S1", stop.seq).map((r) => [r.seq, r.revision])).toEqual([[first.seq, 2]]);
+    expect(j.settledPaidBelow("S1", later.seq + 1).map((r) => r.seq)).toEqual([first.seq, later.seq]);
+    expect(j.settledPaidBelow("S1", first.seq)).toEqual([]);
+    expect(j.settledPaidBelow("S9", 100)).toEqual([]);
+    const plan = (
+      j["h"].db.prepare(`EXPLAIN QUERY PLAN ${SETTLED_PAID_BELOW_SQL}`).all("S1", 0) as { detail: string }[]
+    ).map((p) => p.detail);
+    expect(plan[0]).toMatch(
+      /^SEARCH r USING INDEX records_traded_obu_serial \(obu_serial=\? AND rowid<\?\)$/,
+    );
+  });
+
   it("paidAfter is one range probe of an index: no scan of the records since the seq asked about", () => {
     const j = openJournal();
     const plan = (
@@ -315,6 +354,7 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect(settled.extra?.settlement).toEqual({
       settledBy: "b8",
       settledAt: "2026-05-01T08:01:30.000+08:00",
+      lastSeq: suspect.seq,
       previous: { kind: "suspect", outcome: "B5_NO_DSRC", amount: suspect.amount, revision: 1 },
       evidence: debited.evidence,
     });
