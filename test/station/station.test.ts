@@ -209,6 +209,34 @@ describe("station simulator", () => {
     expect(await (await fetch(`${st.url}/admin/gaps`)).json()).toEqual(gaps);
   });
 
+  it("counts the seqs missing before a record with a huge seq without walking them (lists 1000)", async () => {
+    st = await startStation();
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (n: number) => `430101020320261123185914${String(n).padStart(6, "0")}`;
+    await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(id(1), 1), rec(id(2), 1e12)] });
+    // before: about 10^12 steps on the simulator's only thread (the test timed out)
+    const g = st.gaps()["4301010203"]!;
+    expect(g).toMatchObject({ lowest: 1, highest: 1e12, missingCount: 1e12 - 2, reused: [] });
+    expect(g.missing).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+  });
+
+  it("rejects a record whose seq is below 1 or past 2^53 - 1 as BAD_RECORD", async () => {
+    st = await startStation();
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (n: number) => `430101020320261123185914${String(n).padStart(6, "0")}`;
+    const res = await post(`${st.url}/api/v1/transactions`, {
+      lane,
+      records: [rec(id(1), 0), rec(id(2), -5), rec(id(3), 2 ** 53), rec(id(4), 4)],
+    });
+    const body = (await res.json()) as { accepted: unknown[]; rejected: { tradeId: string; code: string }[] };
+    expect(body.accepted).toEqual([{ tradeId: id(4), status: "stored" }]);
+    expect(body.rejected.map((r) => [r.tradeId, r.code])).toEqual([
+      [id(1), "BAD_RECORD"],
+      [id(2), "BAD_RECORD"],
+      [id(3), "BAD_RECORD"],
+    ]);
+  });
+
   it("a database written before revisions opens with every record at revision 1", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
