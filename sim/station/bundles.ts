@@ -35,6 +35,9 @@ export interface Manifest {
   latest: { full: string | null; delta: string | null };
 }
 
+/** The largest bundle page the simulator serves (one page is one buffer): 1 GiB. */
+export const MAX_PAGE_SIZE = 2 ** 30;
+
 export function compareVersions(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
     if (a.length !== b.length) return a.length - b.length;

@@ -237,6 +237,14 @@ describe("station simulator", () => {
     ]);
   });
 
+  it("refuses a pageSize that is no whole number of bytes from 1 to 1 GiB with a RangeError naming it", async () => {
+    // before: a station with pageSize 1.5 started, and the lane refused each of its manifests
+    for (const pageSize of [1.5, 0, 2 ** 30 + 1])
+      await expect(startStation({ pageSize }), String(pageSize)).rejects.toThrow(
+        new RangeError(`pageSize: expected a whole number of bytes from 1 to 1073741824, got ${pageSize}`),
+      );
+  });
+
   it("a database written before revisions opens with every record at revision 1", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
