@@ -386,4 +386,26 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("names as latest the newest full list and the newest delta it has, a delta no chain reaches included", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      // the 0005 -> 0010 delta is missing: 0015 is reached from no full list
+      for (const name of [
+        "full-202611230000.bundle",
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230010-202611230015.bundle",
+      ])
+        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+      const m = new BundleStore(dir, 1000).manifest({ full: "202611230000", delta: "202611230005" });
+      // before: delta 0005, the newest reachable from the newest full list
+      expect(m).toMatchObject({
+        full: null,
+        deltas: [],
+        latest: { full: "202611230000", delta: "202611230015" },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
