@@ -31,9 +31,12 @@ export interface Manifest {
   full: BundleInfo | null;
   /** increments to apply in order after `full` (or on top of what the lane holds) */
   deltas: BundleInfo[];
-  /** the newest versions the station has */
+  /** the newest versions the station has: of its full lists, and of its deltas (whatever their base) */
   latest: { full: string | null; delta: string | null };
 }
+
+/** The largest bundle page the simulator serves (one page is one buffer): 1 GiB. */
+export const MAX_PAGE_SIZE = 2 ** 30;
 
 export function compareVersions(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
@@ -125,18 +128,13 @@ export class BundleStore {
       chain.push(next);
       cur = next.version;
     }
-    // newest delta reachable from the newest full list
-    let latestDelta: string | null = null;
-    let walk = latestFull?.version ?? null;
-    for (let i = 0; walk !== null && i < 100_000; i++) {
-      const from = walk;
-      const next = deltas
-        .filter((d) => d.base === from)
-        .sort((a, b) => compareVersions(b.version, a.version))[0];
-      if (!next) break;
-      latestDelta = next.version;
-      walk = next.version;
-    }
+    // the newest of the files, reachable or not: a delta missing from a chain leaves the lane short of it,
+    // and `latest` tells it so (src/uplink/status-list-poller.ts)
+    const latestDelta =
+      deltas
+        .map((d) => d.version)
+        .sort(compareVersions)
+        .at(-1) ?? null;
     return { full, deltas: chain, latest: { full: latestFull?.version ?? null, delta: latestDelta } };
   }
 

@@ -186,10 +186,9 @@ export class ReceivedStore {
         g = { lowest: r.seq, highest: r.seq, missingCount: 0, missing: [], reused: [] };
         out[r.lane] = g;
       } else {
-        for (let s = g.highest + 1; s < r.seq; s++) {
-          g.missingCount++;
-          if (g.missing.length < max) g.missing.push(s);
-        }
+        // counted, not walked: one record with a huge seq must not hold the simulator's only thread
+        g.missingCount += r.seq - g.highest - 1;
+        for (let s = g.highest + 1; s < r.seq && g.missing.length < max; s++) g.missing.push(s);
         g.highest = r.seq;
       }
       if (r.ids > 1) g.reused.push(r.seq);

@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
-import { BundleStore } from "./bundles.js";
+import { BundleStore, MAX_PAGE_SIZE } from "./bundles.js";
 import { openStationDb } from "./db.js";
 import { FaultInjector, type FaultMode, faultMs, faultTradeId } from "./faults.js";
 import { StationListener } from "./listener.js";
@@ -35,7 +35,7 @@ export interface StationOptions {
   /** SQLite file for received records; default in memory */
   dbPath?: string;
   statusListDir?: string;
-  /** bundle page size in bytes; default 1 MiB */
+  /** bundle page size in bytes, a whole number from 1 to MAX_PAGE_SIZE (else a RangeError); default 1 MiB */
   pageSize?: number;
   fault?: FaultMode;
   /** delay of the "slow" fault; default 3000 ms */
@@ -99,7 +99,13 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   const slowMs = faultMs("slowMs", opts.slowMs) ?? 3000; // checked as POST /admin/fault checks it
   if (opts.fault === "record-500")
     throw new RangeError("fault record-500: switched to at run time, with the trade id (setFault)");
-  const bundles = new BundleStore(opts.statusListDir, opts.pageSize ?? 1024 * 1024, (name) =>
+  const pageSize = opts.pageSize ?? 1024 * 1024;
+  // the manifest carries it: the lane takes a whole number of bytes alone (src/uplink/station-client.ts)
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+    throw new RangeError(
+      `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(opts.pageSize)}`,
+    );
+  const bundles = new BundleStore(opts.statusListDir, pageSize, (name) =>
     log.warn(
       { file: name, dir: opts.statusListDir },
       "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",

@@ -64,11 +64,12 @@ export function parseUpload(raw: Buffer): {
         code: "BAD_TRADE_ID",
         message: `tradeId is of lane ${tradeId.slice(0, 10)}, not of this upload's lane ${laneId}`,
       });
-    } else if (!Number.isInteger(r.seq) || !isObject(r.record)) {
+    } else if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1 || !isObject(r.record)) {
+      // a journal seq counts from 1; past 2^53 - 1 it is no exact number (nor a gap count, ./received.ts)
       rejected.push({
         tradeId,
         code: "BAD_RECORD",
-        message: "seq (an integer) and record (an object) are required",
+        message: "seq (an integer from 1 to 2^53 - 1) and record (an object) are required",
       });
     } else if (typeof r.kind !== "string" || !RECORD_KINDS.includes(r.kind)) {
       rejected.push({

@@ -5,7 +5,9 @@
  * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
  * rollback or a fork, and the lane raises AUDIT_ROLLBACK; or a station holding an older checkpoint of the
  * lane's own, set back, and the lane resends what follows it, an `audit.station-behind` entry and no
- * alarm), or refused otherwise (noted, asked again later). A 409 lists in `accepted` the checkpoints of
+ * alarm), or refused otherwise (noted, asked again later). Only the numbers in `accepted` that lie within
+ * the request's count (one above it would acknowledge checkpoints never sent); a 200 naming none of them
+ * is such a refusal, asked again later and not at once. A 409 lists in `accepted` the checkpoints of
  * the request the station stored (or already held) before the one it refused: those are acknowledged
  * first, so that the refusal names the first one it did not take.
  * A station that cannot be reached is a link failure like any other.
@@ -35,8 +37,18 @@ export async function sendCheckpoints(client: StationClient, outbox: WitnessOutb
   if (b.checkpoints.length === 0) return;
   try {
     const r = await client.auditCheckpoints(b);
-    if (r.accepted.length > 0) outbox.acknowledged(Math.max(...r.accepted.map((a) => a.n)));
+    // only what names a checkpoint of this request counts: a number below it acknowledges nothing new,
+    // one above it would acknowledge checkpoints never sent
+    const first = b.checkpoints[0]!.checkpoint.n;
+    const last = b.checkpoints[b.checkpoints.length - 1]!.checkpoint.n;
+    const ns = r.accepted.map((a) => a.n).filter((n) => n >= first && n <= last);
+    if (ns.length > 0) outbox.acknowledged(Math.max(...ns));
     if (r.status === "conflict") outbox.refused(r.current, r.message);
+    else if (ns.length === 0)
+      // asked again after the outbox's wait, not at once (a 200 that takes none of them is no answer)
+      outbox.failed(
+        `station acknowledged none of the ${b.checkpoints.length} checkpoints sent (#${first}..#${last})`,
+      );
   } catch (e) {
     if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
     outbox.failed(e instanceof Error ? e.message : String(e));

@@ -5,7 +5,7 @@
  * and `status-list.refused` in the audit trail. Its view (`status()`) is the uplink status's `statusList`.
  * When to poll is the uplink's (./uplink.ts step).
  */
-import { isEtcError } from "../../firmware-bridge/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
@@ -31,7 +31,10 @@ export interface StatusListSink {
 export interface StatusListStatus {
   full: string | null;
   delta: string | null;
-  /** the station said "nothing newer" at this time (the list is confirmed current) */
+  /**
+   * the station said "nothing newer" at this time, its `latest` naming no newer version either (the list
+   * is confirmed current)
+   */
   confirmedAt: string | null;
   lastPollAt: string | null;
   bundlesApplied: number;
@@ -85,7 +88,7 @@ export class StatusListPoller {
    * One poll. Returns true if more bundles are waiting (poll again at once). Throws when the station cannot
    * be reached (E611): a link failure like any other (tried again after the backoff, an upload batch first
    * if one waits). Anything else is noted in `lastError` and tried again at the next poll: the station's
-   * (a bad manifest, a bad bundle), or the lane's own (E615 from the download, or any error that is not an
+   * (a bad manifest or one whose `latest` it offers no chain to, a bad bundle), or the lane's own (E615 from the download, or any error that is not an
    * EtcError: a local error, neither the station's `lastError` nor a failure for its breaker).
    */
   async poll(): Promise<boolean> {
@@ -117,9 +120,21 @@ export class StatusListPoller {
     if (todo.length === 0) {
       await this.downloads.abandon();
       sl.download = null;
+      Object.assign(sl, held);
+      // "nothing newer" confirms the list only if the station's newest is not newer than it either
+      const holds = held.delta ?? held.full;
+      const newest = [m.latest.full, m.latest.delta].reduce<string | null>(
+        (a, v) => (v !== null && (a === null || versionAfter(v, a)) ? v : a),
+        null,
+      );
+      if (newest !== null && (holds === null || versionAfter(newest, holds)))
+        throw new EtcError(
+          JournalErrorCodes.StationProtocol,
+          `status-list manifest: the station's latest is ${newest}, but it offers no chain from ` +
+            `${holds ?? "no list"} (the lane's): the list is not confirmed current`,
+        );
       sl.confirmedAt = sl.lastPollAt;
       sl.lastError = null;
-      Object.assign(sl, held);
       return false;
     }
     // one bundle per poll, and at most pagesPerStep of its pages: an upload batch may go between two
@@ -277,6 +292,12 @@ export class StatusListPoller {
     Object.assign(sl, sink.versions());
     return false;
   }
+}
+
+/** Version `a` is after `b`: versions of digits compared as numbers (yyyyMMddhhmm), others as strings. */
+function versionAfter(a: string, b: string): boolean {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b) && a.length !== b.length) return a.length > b.length;
+  return a > b;
 }
 
 /** An error's code (E615, the lane's own, for one without a code) and message. */

@@ -113,3 +113,41 @@ describe("etc-sim station --admin-listen on a port that is taken", () => {
     }
   });
 });
+
+describe("etc-sim station with an option out of its range", () => {
+  it("--page-size and --slow-ms that are no whole number in range: a usage error naming the option, exit 1, no station", async () => {
+    const cases: [string[], string][] = [
+      // before: the station started, and its manifests (pageSize 1.5) were refused by every lane
+      [
+        ["--page-size", "1.5"],
+        '--page-size: expected a whole number of bytes from 1 to 1073741824, got "1.5"',
+      ],
+      [["--page-size", "0"], '--page-size: expected a whole number of bytes from 1 to 1073741824, got "0"'],
+      // before: startStation's RangeError, naming slowMs and not the option
+      [
+        ["--slow-ms", "1.5"],
+        '--slow-ms: expected a whole number of milliseconds from 0 to 2147483647, got "1.5"',
+      ],
+      [
+        ["--slow-ms", "3000000000"],
+        '--slow-ms: expected a whole number of milliseconds from 0 to 2147483647, got "3000000000"',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", ...args], {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      });
+      proc = p;
+      // whichever comes first: the process ends, or the station listens
+      const listening = p
+        .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
+        .then(
+          () => "listening",
+          () => "no listen line",
+        );
+      expect(await Promise.race([p.exited, listening]), args.join(" ")).toEqual({ code: 1, signal: null });
+      expect(p.lines.map((l) => l.text)).toContain(`etc-sim: ${message}`);
+    }
+  });
+});

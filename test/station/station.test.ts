@@ -209,6 +209,42 @@ describe("station simulator", () => {
     expect(await (await fetch(`${st.url}/admin/gaps`)).json()).toEqual(gaps);
   });
 
+  it("counts the seqs missing before a record with a huge seq without walking them (lists 1000)", async () => {
+    st = await startStation();
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (n: number) => `430101020320261123185914${String(n).padStart(6, "0")}`;
+    await post(`${st.url}/api/v1/transactions`, { lane, records: [rec(id(1), 1), rec(id(2), 1e12)] });
+    // before: about 10^12 steps on the simulator's only thread (the test timed out)
+    const g = st.gaps()["4301010203"]!;
+    expect(g).toMatchObject({ lowest: 1, highest: 1e12, missingCount: 1e12 - 2, reused: [] });
+    expect(g.missing).toEqual(Array.from({ length: 1000 }, (_, i) => i + 2));
+  });
+
+  it("rejects a record whose seq is below 1 or past 2^53 - 1 as BAD_RECORD", async () => {
+    st = await startStation();
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const id = (n: number) => `430101020320261123185914${String(n).padStart(6, "0")}`;
+    const res = await post(`${st.url}/api/v1/transactions`, {
+      lane,
+      records: [rec(id(1), 0), rec(id(2), -5), rec(id(3), 2 ** 53), rec(id(4), 4)],
+    });
+    const body = (await res.json()) as { accepted: unknown[]; rejected: { tradeId: string; code: string }[] };
+    expect(body.accepted).toEqual([{ tradeId: id(4), status: "stored" }]);
+    expect(body.rejected.map((r) => [r.tradeId, r.code])).toEqual([
+      [id(1), "BAD_RECORD"],
+      [id(2), "BAD_RECORD"],
+      [id(3), "BAD_RECORD"],
+    ]);
+  });
+
+  it("refuses a pageSize that is no whole number of bytes from 1 to 1 GiB with a RangeError naming it", async () => {
+    // before: a station with pageSize 1.5 started, and the lane refused each of its manifests
+    for (const pageSize of [1.5, 0, 2 ** 30 + 1])
+      await expect(startStation({ pageSize }), String(pageSize)).rejects.toThrow(
+        new RangeError(`pageSize: expected a whole number of bytes from 1 to 1073741824, got ${pageSize}`),
+      );
+  });
+
   it("a database written before revisions opens with every record at revision 1", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
@@ -346,6 +382,28 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
       expect(offer("202611230000", "202611230010")).toEqual({ full: null, deltas: [] });
       // the newest full list and its delta: already latest
       expect(offer("202611230008", "202611230012")).toEqual({ full: null, deltas: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("names as latest the newest full list and the newest delta it has, a delta no chain reaches included", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      // the 0005 -> 0010 delta is missing: 0015 is reached from no full list
+      for (const name of [
+        "full-202611230000.bundle",
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230010-202611230015.bundle",
+      ])
+        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+      const m = new BundleStore(dir, 1000).manifest({ full: "202611230000", delta: "202611230005" });
+      // before: delta 0005, the newest reachable from the newest full list
+      expect(m).toMatchObject({
+        full: null,
+        deltas: [],
+        latest: { full: "202611230000", delta: "202611230015" },
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -74,7 +74,10 @@ export function statusWhere(
   );
 }
 
-/** The invariant: every journal record is at the station exactly once as a distinct record, none extra. */
+/**
+ * The invariant: every journal record is at the station, none extra, none left to send. The station keeps
+ * one row per trade id, so a record sent twice shows in its arrivals (`resentBeyond`), never here.
+ */
 export function stationMatchesJournal(rig: Rig): {
   missing: string[];
   extra: string[];
@@ -82,18 +85,58 @@ export function stationMatchesJournal(rig: Rig): {
   ok: boolean;
 } {
   const journalIds = rig.journal.list().map((r) => r.tradeId);
-  const got = rig.station.received();
-  const stationIds = got.map((r) => r.tradeId);
+  const stationIds = rig.station.received().map((r) => r.tradeId);
   const js = new Set(journalIds);
   const ss = new Set(stationIds);
   const missing = journalIds.filter((id) => !ss.has(id));
   const extra = stationIds.filter((id) => !js.has(id));
-  const ok =
-    missing.length === 0 &&
-    extra.length === 0 &&
-    ss.size === stationIds.length &&
-    rig.journal.queueDepth() === 0;
+  const ok = missing.length === 0 && extra.length === 0 && rig.journal.queueDepth() === 0;
   return { missing, extra, distinct: ss.size, ok };
+}
+
+/**
+ * A fetch for the uplink that passes every request on to the station and counts, per trade id, the upload
+ * requests carrying it whose whole 200 answer the lane did not get (no answer, a reset, a 5xx, an answer
+ * cut off): the only sends after which the lane may send a record again.
+ */
+export function uploadWatch(): { fetch: typeof fetch; unanswered: Map<string, number> } {
+  const unanswered = new Map<string, number>();
+  const watched = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const upload = init?.method === "POST" && new URL(String(input)).pathname === "/api/v1/transactions";
+    if (!upload) return fetch(input, init);
+    const ids = (JSON.parse(String(init.body)) as { records: { tradeId: string }[] }).records.map(
+      (r) => r.tradeId,
+    );
+    let answer: { status: number; headers: Headers; body: string } | null = null;
+    try {
+      const res = await fetch(input, init);
+      answer = { status: res.status, headers: res.headers, body: await res.text() };
+      return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    } finally {
+      if (answer?.status !== 200) for (const id of ids) unanswered.set(id, (unanswered.get(id) ?? 0) + 1);
+    }
+  }) as typeof fetch;
+  return { fetch: watched, unanswered };
+}
+
+/**
+ * The station's records that arrived more often than once plus the unanswered sends of them
+ * (`uploadWatch`), or that were replaced: a lane that sent a record again after the station's answer
+ * acknowledged it. Empty when it never did.
+ */
+export function resentBeyond(
+  rig: Rig,
+  unanswered: Map<string, number>,
+): { tradeId: string; arrivals: number; unanswered: number; updates: number }[] {
+  return rig.station
+    .received()
+    .map((r) => ({
+      tradeId: r.tradeId,
+      arrivals: r.arrivals,
+      unanswered: unanswered.get(r.tradeId) ?? 0,
+      updates: r.updates,
+    }))
+    .filter((r) => r.arrivals > 1 + r.unanswered || r.updates !== 0);
 }
 
 /** The station's answer to an upload body that stores every record it carries. */

@@ -298,3 +298,45 @@ it("a list with card entries of network 0000 is applied, and its status-list.app
   ]);
   t.cleanup();
 });
+
+it("nothing offered while the station's latest is newer than the lane's list (a delta of the chain missing): not confirmed, E612 naming both", async () => {
+  const { tempDir } = await import("../journal/helpers.js");
+  const t = tempDir("etc-bundles-");
+  const dir = join(t.dir, "lists");
+  mkdirSync(dir);
+  // the 0005 -> 0010 delta is missing (misnamed, say): nothing chains from 0005
+  for (const name of [
+    "full-202611230000.bundle",
+    "delta-202611230000-202611230005.bundle",
+    "delta-202611230010-202611230015.bundle",
+  ])
+    writeFileSync(join(dir, name), bundle(name, 100));
+  const sink = new FakeSink();
+  sink.full = "202611230000";
+  sink.delta = "202611230005";
+  rig = await listRig(sink, dir, join(t.dir, "dl"), []);
+  rig.uplink.start();
+  // before: confirmedAt set, lastError null, while the station had 0015
+  const s = await statusWhere(rig.uplink, (x) => x.statusList?.lastPollAt != null, "a status-list poll");
+  expect(s.statusList).toMatchObject({
+    full: "202611230000",
+    delta: "202611230005",
+    confirmedAt: null,
+    lastError: {
+      code: "E612_STATION_PROTOCOL",
+      message:
+        "status-list manifest: the station's latest is 202611230015, but it offers no chain from 202611230005 " +
+        "(the lane's): the list is not confirmed current",
+      local: false,
+    },
+  });
+  expect(sink.tried).toEqual([]);
+
+  // the missing delta comes: applied, then confirmed current
+  const name = "delta-202611230005-202611230010.bundle";
+  writeFileSync(join(dir, name), bundle(name, 100));
+  const after = await statusWhere(rig.uplink, (x) => x.statusList?.confirmedAt != null, "confirmed current");
+  expect(after.statusList).toMatchObject({ delta: "202611230015", lastError: null });
+  expect(sink.tried).toEqual([name, "delta-202611230010-202611230015.bundle"]);
+  t.cleanup();
+});

@@ -7,6 +7,8 @@ import { createServer } from "node:http";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
+import { MAX_PAGE_SIZE } from "../../station/bundles.js";
+import { MAX_FAULT_MS } from "../../station/faults.js";
 import { FAULT_MODES, type FaultMode, isFaultMode, startStation } from "../../station/station.js";
 
 interface Opts {
@@ -24,6 +26,14 @@ export function parseHostPort(v: string, name: string): { host: string; port: nu
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port > 65535) throw new UsageError(`${name}: expected HOST:PORT or PORT, got "${v}"`);
   return { host: m[1] || "127.0.0.1", port };
+}
+
+/** `v` as a whole number from `min` to `max`, else a usage error naming the option and the range. */
+function wholeNumber(v: string, min: number, max: number, option: string, unit: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= min && n <= max))
+    throw new UsageError(`${option}: expected a whole number of ${unit} from ${min} to ${max}, got "${v}"`);
+  return n;
 }
 
 export function registerStation(program: Command): void {
@@ -58,11 +68,8 @@ export function registerStation(program: Command): void {
           '--fault: record-500 names a record: switch to it at run time (POST /admin/fault {"mode": "record-500", "tradeId": "..."})',
         );
       const { host, port } = parseHostPort(o.listen, "--listen");
-      const slowMs = Number(o.slowMs);
-      const pageSize = Number(o.pageSize);
-      if (!(slowMs >= 0)) throw new UsageError(`--slow-ms: expected a number of ms, got "${o.slowMs}"`);
-      if (!(pageSize >= 1))
-        throw new UsageError(`--page-size: expected a positive number, got "${o.pageSize}"`);
+      const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
+      const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
       const logger = createLogger("etc-sim-station");
       const st = await startStation({
         host,
