@@ -338,7 +338,7 @@ export class ListLifecycle {
    * A delta job failed. If the database moved anyway (the worker died after its commit, before its
    * answer), take what it holds now, as after a delta: the lane's versions and snapshot never stay behind
    * the list on disk (the uplink asks the station with them). Resolves (never rejects) with whether it
-   * had moved, once the filter is complete again.
+   * had moved, once the filter is complete again and the worker has counted the overlay.
    */
   async resyncAfterFailedDelta(a: ActiveList): Promise<boolean> {
     if (this.active !== a || this.closed) return false;
@@ -362,10 +362,37 @@ export class ListLifecycle {
       cards: m.cards,
       obus: m.obus,
       listCardsNoNetwork: m.cards_no_network ?? null,
-      overlayRows: overlayRows(a.db),
+      // the count held until the worker's below: counting up to overlayMaxRows rows here would hold the
+      // lane thread (and every lookup behind it), on the path where the worker has just failed
+      overlayRows: a.overlayRows,
     });
     if (f) await this.refill(a, f);
+    await this.recountOverlay(a);
     return true;
+  }
+
+  /**
+   * The worker counts the overlay's rows (after a delta job that failed after its commit, whose result
+   * would have carried the count); then the merge starts if the overlay is past its limit. Called inside
+   * a queued job (an apply): run at once, not queued. If it fails, the count held stays until the next
+   * delta's result or merge batch corrects it.
+   */
+  private async recountOverlay(a: ActiveList): Promise<void> {
+    if (!a.overlay) return;
+    let rows: number;
+    try {
+      rows = await this.track(runJob<number>({ type: "overlay-rows", dbPath: join(this.dir, a.name) }));
+    } catch (e) {
+      if (!this.closed)
+        this.log.warn(
+          { err: e },
+          "status-list overlay count failed: the count held stays until the next delta",
+        );
+      return;
+    }
+    if (this.active !== a || this.closed) return;
+    a.overlayRows = rows;
+    this.compactIfDue(a);
   }
 
   /**
