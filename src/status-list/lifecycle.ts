@@ -46,6 +46,11 @@ export class ListLifecycle {
   notServed: string | null = null;
   /** the database `current` names while notServed says why it is not served */
   private notServedDb: string | null = null;
+  /**
+   * databases a full job switched `current` to that could not be activated (resyncAfterFailedFull) while
+   * the lane kept serving its list: deleted with the served list when another list is activated
+   */
+  private switchedUnserved = new Set<string>();
   closed = false;
   private readonly jobs = new JobQueue();
   private readonly merges: OverlayMergeSchedule;
@@ -220,10 +225,12 @@ export class ListLifecycle {
       throw e;
     }
     const old = this.active;
-    // the list `current` named before and the lane did not serve (another key, or damaged): replaced
-    const unserved = this.owner ? this.notServedDb : null;
+    // the lists `current` named before and the lane did not serve (another key, or damaged, at open; or
+    // switched to by a full job and not activated): replaced. Only `name` is the list `current` names now
+    const unserved = this.owner ? [this.notServedDb, ...this.switchedUnserved] : [];
     this.notServed = null;
     this.notServedDb = null;
+    this.switchedUnserved.clear();
     this.active = next;
     if (old) {
       try {
@@ -235,7 +242,7 @@ export class ListLifecycle {
     // not awaited (activate is synchronous, and lookups already answer from the new list); kept so
     // filesSettled() and close() can wait for them
     const removals: Promise<void>[] = [this.removals];
-    for (const gone of [old?.name, unserved]) {
+    for (const gone of [old?.name, ...unserved]) {
       if (!gone || gone === name) continue;
       for (const s of ["", "-wal", "-shm", ".filter"]) {
         removals.push(
@@ -278,6 +285,9 @@ export class ListLifecycle {
     try {
       this.activate(p.db, null);
     } catch (e) {
+      // its files go when a list is activated (activate): until then they would count against the room
+      // of every later full build (build-room.ts), and nothing else deletes them before a restart
+      this.switchedUnserved.add(p.db);
       this.log.error(
         { err: e, db: p.db, served: this.active?.name ?? null },
         "status-list full job failed after switching the pointer, and the list it names cannot be " +
