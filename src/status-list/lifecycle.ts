@@ -36,6 +36,13 @@ import {
 import type { OverlayCompaction } from "./types.js";
 import type { FilterJobResult } from "./worker.js";
 
+/**
+ * A filter load that failed is tried again after this long, doubled after each failure up to
+ * FILTER_RETRY_MAX_MS; lookups query SQLite meanwhile (startFilterLoad).
+ */
+export const FILTER_RETRY_FIRST_MS = 5_000;
+export const FILTER_RETRY_MAX_MS = 600_000;
+
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
@@ -55,6 +62,9 @@ export class ListLifecycle {
   private readonly jobs = new JobQueue();
   private readonly merges: OverlayMergeSchedule;
   private filterPromise: Promise<void> = Promise.resolve();
+  /** the wait before the next retry of a failed filter load, and its timer while one is due */
+  private filterRetryMs = FILTER_RETRY_FIRST_MS;
+  private filterRetry: NodeJS.Timeout | null = null;
   /** the deletions of replaced lists' files still running (activate); never rejects */
   private removals: Promise<void> = Promise.resolve();
 
@@ -253,9 +263,14 @@ export class ListLifecycle {
       }
     }
     this.removals = Promise.all(removals).then(() => undefined);
+    // a failed load's retry (startFilterLoad) was for the list replaced: the new list's load starts afresh
+    if (this.filterRetry) clearTimeout(this.filterRetry);
+    this.filterRetry = null;
+    this.filterRetryMs = FILTER_RETRY_FIRST_MS;
     // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
     // rebuilds it (a rebuild writes the file the running lane loads)
     if (!next.filter && this.owner) this.startFilterLoad();
+    else this.filterPromise = Promise.resolve(); // in place (built), or none to load (read-only)
     this.compactIfDue(next);
     this.onChange();
   }
@@ -433,12 +448,15 @@ export class ListLifecycle {
    * rebuilds it from the database and saves it; either way it completes it with the keys in `added`
    * before it answers (filter-fill.ts openFilter). In the job queue, so no delta commits between that
    * replay and the filter's installation here; a delta queued before it ran with no filter and its keys
-   * are in `added`. Lookups query SQLite until then.
+   * are in `added`. Lookups query SQLite until then. If the job fails (the worker died, the file cannot be
+   * read nor the rebuild saved), lookups keep querying SQLite, filterReady() rejects with the error, and
+   * the load is tried again after FILTER_RETRY_FIRST_MS, doubled after each failure up to
+   * FILTER_RETRY_MAX_MS, while the list is served without a filter.
    */
   private startFilterLoad(): void {
     const a = this.active;
     if (!a) return;
-    this.filterPromise = this.enqueue(async () => {
+    const load = this.enqueue(async () => {
       if (this.active !== a || this.closed) return;
       const job = runJob<FilterJobResult>({
         type: "filter",
@@ -450,6 +468,7 @@ export class ListLifecycle {
       if (this.active === a && !this.closed) {
         const f = new BloomFilter(r.buffer, r.log2Bits);
         a.filter = f;
+        this.filterRetryMs = FILTER_RETRY_FIRST_MS;
         if (r.refused === null) this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter loaded");
         else
           this.log.warn(
@@ -458,9 +477,24 @@ export class ListLifecycle {
           );
       }
     }).catch((e: unknown) => {
-      if (!this.closed)
-        this.log.error({ err: e }, "status-list filter load failed; lookups keep querying SQLite");
+      // closed, or another list activated (it has its filter or loads its own): nothing to wait for
+      if (this.closed || this.active !== a) return;
+      const ms = this.filterRetryMs;
+      this.filterRetryMs = Math.min(2 * ms, FILTER_RETRY_MAX_MS);
+      this.log.error(
+        { err: e, db: a.name, retryInMs: ms },
+        "status-list filter load failed; lookups keep querying SQLite, and the load is tried again",
+      );
+      this.filterRetry = setTimeout(() => {
+        this.filterRetry = null;
+        if (this.active === a && !this.closed && a.filter === null) this.startFilterLoad();
+      }, ms);
+      this.filterRetry.unref();
+      throw e;
     });
+    // the rejection is for filterReady()'s callers; none is needed (the failure is logged above)
+    load.catch(() => undefined);
+    this.filterPromise = load;
   }
 
   /**
@@ -495,7 +529,12 @@ export class ListLifecycle {
     return this.merges.idle();
   }
 
-  /** Resolves when the in-memory filter is in place (after open or a rebuild). */
+  /**
+   * Resolves when the in-memory filter is in place (after open or a rebuild), or when there is none to
+   * load (no list, closed, a read-only open); rejects with the error when the load failed: lookups keep
+   * querying SQLite and the load is tried again (startFilterLoad); a call made once that retry has
+   * started waits for it.
+   */
   filterReady(): Promise<void> {
     return this.filterPromise;
   }
@@ -518,6 +557,8 @@ export class ListLifecycle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.filterRetry) clearTimeout(this.filterRetry);
+    this.filterRetry = null;
     this.merges.stop();
     await this.jobs.close();
     await this.removals;
