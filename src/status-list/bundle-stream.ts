@@ -105,23 +105,23 @@ export class BodyStream {
     this.end = PREFIX_LEN + header.bodyLength;
     this.buf = Buffer.alloc(Math.min(4 << 20, header.bodyLength) + 4096); // a delta needs far less than 4 MB
     for (let i = 0; i < header.reasonCount; i++) {
-      this.need(2);
+      this.need(2, `reason ${i} (inside its 2-byte length)`);
       const len = this.buf.readUInt16BE(this.off);
       this.off += 2;
-      this.need(len);
+      this.need(len, `reason ${i} (its length says ${len} bytes)`);
       this.reasons.push(this.buf.toString("utf8", this.off, this.off + len));
       this.off += len;
     }
   }
 
-  private need(n: number): void {
+  /**
+   * Make `n` bytes available at `off`. If the body ends first, the error names the part being read:
+   * `reason` (the reason table's entry), else the next record (no text built per record).
+   */
+  private need(n: number, reason?: string): void {
     while (this.len - this.off < n) {
       const left = this.end - this.pos;
-      if (left <= 0) {
-        this.bad(
-          `body ends inside ${this.recordsRead < this.header.recordCount ? "a record" : "the reasons"}`,
-        );
-      }
+      if (left <= 0) this.bad(`body ends inside ${reason ?? `record ${this.recordsRead}`}`);
       if (this.off > 0) {
         this.buf.copy(this.buf, 0, this.off, this.len);
         this.len -= this.off;

@@ -191,7 +191,11 @@ export class StatusListCache {
     return this.life.compactionIdle();
   }
 
-  /** Resolves when the in-memory filter is in place (after open or a rebuild). */
+  /**
+   * Resolves when the in-memory filter is in place (after open or a rebuild), or when there is none to load;
+   * rejects when the load failed (lookups keep querying SQLite; the load is retried: lifecycle.ts
+   * startFilterLoad).
+   */
   filterReady(): Promise<void> {
     return this.life.filterReady();
   }

@@ -36,6 +36,13 @@ import {
 import type { OverlayCompaction } from "./types.js";
 import type { FilterJobResult } from "./worker.js";
 
+/**
+ * A filter load that failed is tried again after this long, doubled after each failure up to
+ * FILTER_RETRY_MAX_MS; lookups query SQLite meanwhile (startFilterLoad).
+ */
+export const FILTER_RETRY_FIRST_MS = 5_000;
+export const FILTER_RETRY_MAX_MS = 600_000;
+
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
@@ -46,10 +53,18 @@ export class ListLifecycle {
   notServed: string | null = null;
   /** the database `current` names while notServed says why it is not served */
   private notServedDb: string | null = null;
+  /**
+   * databases a full job switched `current` to that could not be activated (resyncAfterFailedFull) while
+   * the lane kept serving its list: deleted with the served list when another list is activated
+   */
+  private switchedUnserved = new Set<string>();
   closed = false;
   private readonly jobs = new JobQueue();
   private readonly merges: OverlayMergeSchedule;
   private filterPromise: Promise<void> = Promise.resolve();
+  /** the wait before the next retry of a failed filter load, and its timer while one is due */
+  private filterRetryMs = FILTER_RETRY_FIRST_MS;
+  private filterRetry: NodeJS.Timeout | null = null;
   /** the deletions of replaced lists' files still running (activate); never rejects */
   private removals: Promise<void> = Promise.resolve();
 
@@ -220,10 +235,12 @@ export class ListLifecycle {
       throw e;
     }
     const old = this.active;
-    // the list `current` named before and the lane did not serve (another key, or damaged): replaced
-    const unserved = this.owner ? this.notServedDb : null;
+    // the lists `current` named before and the lane did not serve (another key, or damaged, at open; or
+    // switched to by a full job and not activated): replaced. Only `name` is the list `current` names now
+    const unserved = this.owner ? [this.notServedDb, ...this.switchedUnserved] : [];
     this.notServed = null;
     this.notServedDb = null;
+    this.switchedUnserved.clear();
     this.active = next;
     if (old) {
       try {
@@ -235,7 +252,7 @@ export class ListLifecycle {
     // not awaited (activate is synchronous, and lookups already answer from the new list); kept so
     // filesSettled() and close() can wait for them
     const removals: Promise<void>[] = [this.removals];
-    for (const gone of [old?.name, unserved]) {
+    for (const gone of [old?.name, ...unserved]) {
       if (!gone || gone === name) continue;
       for (const s of ["", "-wal", "-shm", ".filter"]) {
         removals.push(
@@ -246,9 +263,14 @@ export class ListLifecycle {
       }
     }
     this.removals = Promise.all(removals).then(() => undefined);
+    // a failed load's retry (startFilterLoad) was for the list replaced: the new list's load starts afresh
+    if (this.filterRetry) clearTimeout(this.filterRetry);
+    this.filterRetry = null;
+    this.filterRetryMs = FILTER_RETRY_FIRST_MS;
     // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
     // rebuilds it (a rebuild writes the file the running lane loads)
     if (!next.filter && this.owner) this.startFilterLoad();
+    else this.filterPromise = Promise.resolve(); // in place (built), or none to load (read-only)
     this.compactIfDue(next);
     this.onChange();
   }
@@ -278,6 +300,9 @@ export class ListLifecycle {
     try {
       this.activate(p.db, null);
     } catch (e) {
+      // its files go when a list is activated (activate): until then they would count against the room
+      // of every later full build (build-room.ts), and nothing else deletes them before a restart
+      this.switchedUnserved.add(p.db);
       this.log.error(
         { err: e, db: p.db, served: this.active?.name ?? null },
         "status-list full job failed after switching the pointer, and the list it names cannot be " +
@@ -338,7 +363,7 @@ export class ListLifecycle {
    * A delta job failed. If the database moved anyway (the worker died after its commit, before its
    * answer), take what it holds now, as after a delta: the lane's versions and snapshot never stay behind
    * the list on disk (the uplink asks the station with them). Resolves (never rejects) with whether it
-   * had moved, once the filter is complete again.
+   * had moved, once the filter is complete again and the worker has counted the overlay.
    */
   async resyncAfterFailedDelta(a: ActiveList): Promise<boolean> {
     if (this.active !== a || this.closed) return false;
@@ -362,10 +387,37 @@ export class ListLifecycle {
       cards: m.cards,
       obus: m.obus,
       listCardsNoNetwork: m.cards_no_network ?? null,
-      overlayRows: overlayRows(a.db),
+      // the count held until the worker's below: counting up to overlayMaxRows rows here would hold the
+      // lane thread (and every lookup behind it), on the path where the worker has just failed
+      overlayRows: a.overlayRows,
     });
     if (f) await this.refill(a, f);
+    await this.recountOverlay(a);
     return true;
+  }
+
+  /**
+   * The worker counts the overlay's rows (after a delta job that failed after its commit, whose result
+   * would have carried the count); then the merge starts if the overlay is past its limit. Called inside
+   * a queued job (an apply): run at once, not queued. If it fails, the count held stays until the next
+   * delta's result or merge batch corrects it.
+   */
+  private async recountOverlay(a: ActiveList): Promise<void> {
+    if (!a.overlay) return;
+    let rows: number;
+    try {
+      rows = await this.track(runJob<number>({ type: "overlay-rows", dbPath: join(this.dir, a.name) }));
+    } catch (e) {
+      if (!this.closed)
+        this.log.warn(
+          { err: e },
+          "status-list overlay count failed: the count held stays until the next delta",
+        );
+      return;
+    }
+    if (this.active !== a || this.closed) return;
+    a.overlayRows = rows;
+    this.compactIfDue(a);
   }
 
   /**
@@ -396,12 +448,15 @@ export class ListLifecycle {
    * rebuilds it from the database and saves it; either way it completes it with the keys in `added`
    * before it answers (filter-fill.ts openFilter). In the job queue, so no delta commits between that
    * replay and the filter's installation here; a delta queued before it ran with no filter and its keys
-   * are in `added`. Lookups query SQLite until then.
+   * are in `added`. Lookups query SQLite until then. If the job fails (the worker died, the file cannot be
+   * read nor the rebuild saved), lookups keep querying SQLite, filterReady() rejects with the error, and
+   * the load is tried again after FILTER_RETRY_FIRST_MS, doubled after each failure up to
+   * FILTER_RETRY_MAX_MS, while the list is served without a filter.
    */
   private startFilterLoad(): void {
     const a = this.active;
     if (!a) return;
-    this.filterPromise = this.enqueue(async () => {
+    const load = this.enqueue(async () => {
       if (this.active !== a || this.closed) return;
       const job = runJob<FilterJobResult>({
         type: "filter",
@@ -413,6 +468,7 @@ export class ListLifecycle {
       if (this.active === a && !this.closed) {
         const f = new BloomFilter(r.buffer, r.log2Bits);
         a.filter = f;
+        this.filterRetryMs = FILTER_RETRY_FIRST_MS;
         if (r.refused === null) this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter loaded");
         else
           this.log.warn(
@@ -421,9 +477,24 @@ export class ListLifecycle {
           );
       }
     }).catch((e: unknown) => {
-      if (!this.closed)
-        this.log.error({ err: e }, "status-list filter load failed; lookups keep querying SQLite");
+      // closed, or another list activated (it has its filter or loads its own): nothing to wait for
+      if (this.closed || this.active !== a) return;
+      const ms = this.filterRetryMs;
+      this.filterRetryMs = Math.min(2 * ms, FILTER_RETRY_MAX_MS);
+      this.log.error(
+        { err: e, db: a.name, retryInMs: ms },
+        "status-list filter load failed; lookups keep querying SQLite, and the load is tried again",
+      );
+      this.filterRetry = setTimeout(() => {
+        this.filterRetry = null;
+        if (this.active === a && !this.closed && a.filter === null) this.startFilterLoad();
+      }, ms);
+      this.filterRetry.unref();
+      throw e;
     });
+    // the rejection is for filterReady()'s callers; none is needed (the failure is logged above)
+    load.catch(() => undefined);
+    this.filterPromise = load;
   }
 
   /**
@@ -458,7 +529,12 @@ export class ListLifecycle {
     return this.merges.idle();
   }
 
-  /** Resolves when the in-memory filter is in place (after open or a rebuild). */
+  /**
+   * Resolves when the in-memory filter is in place (after open or a rebuild), or when there is none to
+   * load (no list, closed, a read-only open); rejects with the error when the load failed: lookups keep
+   * querying SQLite and the load is tried again (startFilterLoad); a call made once that retry has
+   * started waits for it.
+   */
   filterReady(): Promise<void> {
     return this.filterPromise;
   }
@@ -481,6 +557,8 @@ export class ListLifecycle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.filterRetry) clearTimeout(this.filterRetry);
+    this.filterRetry = null;
     this.merges.stop();
     await this.jobs.close();
     await this.removals;

@@ -309,6 +309,16 @@ export function checkpoint(dbPath: string): unknown {
   }
 }
 
+/** Rows in the overlay of the database at `dbPath` (the worker's "overlay-rows" job). */
+export function countOverlay(dbPath: string): number {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return overlayRows(db);
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * The list `current` names, as a full build judges its version against it (version-order.ts
  * checkFullOrder): `none` with no pointer, a pointer that cannot be read (it names no version), or a list

@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry: runs one status-list job (full build, delta apply, the filter loaded or rebuilt and
  * completed from `added`, `added` replayed into the lane's filter, WAL checkpoint, overlay compaction,
- * `added` emptied after a merge) off the lane thread and reports progress, the result, or the error
+ * `added` emptied after a merge, the overlay's rows counted) off the lane thread and reports progress, the result, or the error
  * (code + message) to the parent.
  */
 import { parentPort, workerData } from "node:worker_threads";
@@ -13,7 +13,7 @@ import { applyDelta } from "./delta-apply.js";
 import { BloomFilter } from "./filter.js";
 import { openFilter, pruneAdded, replayAddedInto } from "./filter-fill.js";
 import { buildFull } from "./full-build.js";
-import { checkpoint } from "./store.js";
+import { checkpoint, countOverlay } from "./store.js";
 import type { Progress } from "./types.js";
 
 export type Job =
@@ -43,6 +43,7 @@ export type Job =
       filter: { buffer: SharedArrayBuffer; log2Bits: number };
     }
   | { type: "checkpoint"; dbPath: string }
+  | { type: "overlay-rows"; dbPath: string }
   | { type: "compact"; dbPath: string; maxRows: number }
   | { type: "ready" };
 
@@ -73,6 +74,8 @@ function run(job: Job, id: number): unknown {
     }
     case "checkpoint":
       return checkpoint(job.dbPath);
+    case "overlay-rows":
+      return countOverlay(job.dbPath);
     case "compact":
       return compactOverlay(job.dbPath, job.maxRows);
     case "ready":

@@ -11,6 +11,7 @@ import {
   encodeHeader,
   HEADER_LEN,
   PREFIX_LEN,
+  publicKeyIdFromPrivate,
   RECORD_LEN,
   sha256,
   signHeader,
@@ -140,6 +141,32 @@ describe("StatusListCache: deltas", () => {
       message: expect.stringMatching(/reason index 1 outside the 1-entry reason table/),
     });
     expect(cache.versions()).toEqual({ full: V2, delta: null });
+  });
+});
+
+describe("StatusListCache: a reason table that overruns the body", () => {
+  it("is named as the reason it ends in, not as a record", async () => {
+    // one reason whose length field says 20 bytes, then one record: the body (18 bytes) ends inside
+    // reason 0, 16 bytes into it; signed, with the digest of this short body
+    const body = Buffer.alloc(2 + RECORD_LEN);
+    body.writeUInt16BE(20, 0);
+    const header = encodeHeader({
+      kind: "full",
+      version: V2,
+      base: null,
+      createdAt: Date.now(),
+      recordCount: 1,
+      reasonCount: 1,
+      bodyLength: body.length,
+      digest: sha256().update(body).digest(),
+      keyId: publicKeyIdFromPrivate(stationKey),
+    });
+    const b = Buffer.concat([header, signHeader(header, stationKey), body]);
+    await expect(cache.applyBundle(b)).rejects.toMatchObject({
+      code: StatusListErrors.Malformed,
+      message: expect.stringMatching(/body ends inside reason 0 \(its length says 20 bytes\)/),
+    });
+    expect(cache.versions()).toEqual({ full: null, delta: null });
   });
 });
 

@@ -4,7 +4,8 @@
  * resyncAfterFailedDelta): the newly listed card is listed, the next delta of the chain applies.
  */
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { applyDelta } from "../../src/status-list/delta-apply.js";
 import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
@@ -17,6 +18,7 @@ beforeEach(async () => {
   cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await cache.close();
   tmp.cleanup();
 });
@@ -57,4 +59,32 @@ it("a delta committed without its answer: the lane takes the database's versions
     delta("202611230010", "202611230005", [{ kind: "card", id: card(9_000_002), listType: 1, reason: "x" }]),
   );
   expect(cache.lookup({ cardId: card(9_000_002) }).listed).toBe(true);
+});
+
+it("the overlay's rows are counted by the worker, not on the lane thread, after a delta committed without its answer", async () => {
+  await cache.applyBundle(full("202611230000", sampleRows(20)));
+  expect(cache.info().overlay.rows).toBe(0);
+  const d1 = delta("202611230005", "202611230000", [
+    { kind: "card", id: card(9_000_001), listType: 1, reason: "挂失" },
+    { kind: "obu", id: "00000000ABCDEF01", listType: 1, reason: "挂失" },
+  ]);
+  const dir = listDir(tmp.dir);
+  applyDelta(
+    join(dir, readPointer(dir)!.db),
+    { bytes: d1 },
+    stationPub.toString(),
+    null,
+    () => undefined,
+    Date.now(),
+  );
+  // every statement this thread prepares from here on (the worker thread has its own module instance)
+  const prepare = vi.spyOn(Database.prototype, "prepare");
+  await expect(cache.applyBundle(d1)).rejects.toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
+  expect(cache.versions()).toEqual({ full: "202611230000", delta: "202611230005" });
+  // the lane thread did run the resync (it read meta), but counted no overlay table
+  const sql = prepare.mock.calls.map(([q]) => q);
+  expect(sql.some((q) => /FROM meta/.test(q))).toBe(true);
+  expect(sql.filter((q) => /count\(\*\) FROM (card|obu)_delta/i.test(q))).toEqual([]);
+  // the count came from the worker all the same
+  expect(cache.info().overlay.rows).toBe(2);
 });

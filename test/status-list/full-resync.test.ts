@@ -4,7 +4,7 @@
  * (src/status-list/lifecycle.ts resyncAfterFailedFull): its cards are listed, the same list is refused as
  * held, the next delta applies. If that list cannot be served, the lane keeps the list it had.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { buildFull } from "../../src/status-list/full-build.js";
@@ -117,8 +117,14 @@ it("when the list `current` names cannot be served, the lane keeps its list, eve
   expect(cache.health().state).toBe("ok");
   const err = lines.find((l) => l.level === "error" && /list it names cannot be served/.test(l.msg));
   expect(err?.obj).toMatchObject({ db: built, served: cache.info().db });
-  // a newer full list replaces both
+  // a newer full list replaces both, and the files of both go (the one never served too: left, they would
+  // count against the room of every later full build until a restart)
+  const served = cache.info().db as string;
   await cache.applyBundle(full("202611250000", [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
   expect(cache.versions()).toEqual({ full: "202611250000", delta: null });
   expect(cache.lookup({ cardId: X }).listed).toBe(true);
+  await cache.filesSettled();
+  const files = readdirSync(listDir(tmp.dir));
+  expect(files.filter((f) => f.startsWith(built) || f.startsWith(served))).toEqual([]);
+  expect(files.some((f) => f.startsWith(cache.info().db as string))).toBe(true);
 });

@@ -4,14 +4,15 @@
  * start, and the options open refuses.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { workerExecArgv } from "../../src/module-worker.js";
 import { BloomFilter } from "../../src/status-list/filter.js";
 import { addToFilter } from "../../src/status-list/filter-fill.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
+import { FILTER_RETRY_FIRST_MS } from "../../src/status-list/lifecycle.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V1 = "202507300000";
@@ -26,6 +27,7 @@ beforeEach(async () => {
   cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await cache.close();
   tmp.cleanup();
 });
@@ -103,6 +105,30 @@ describe("StatusListCache: the filter on open", () => {
     expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
     expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
     expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true);
+  });
+
+  it("a filter load that failed: lookups query SQLite, filterReady() rejects, and the load is tried again", async () => {
+    const db = cache.info().db as string;
+    await cache.close();
+    // the filter's name taken by a directory that is not empty: it cannot be read as a filter, and the
+    // rebuild cannot rename its file over it, so the worker's filter job fails
+    const path = join(tmp.dir, "status-list", `${db}.filter`);
+    rmSync(path);
+    mkdirSync(path);
+    writeFileSync(join(path, "x"), "");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await expect(cache.filterReady()).rejects.toThrow(/filter/);
+    expect(cache.info().filter.loaded).toBe(false);
+    expect(cache.lookup({ cardId: card(10) }).listed).toBe(true); // from SQLite
+    expect(cache.lookup({ cardId: card(9_000_001) }).listed).toBe(false);
+    // the cause goes; the retry is due FILTER_RETRY_FIRST_MS after the failure
+    rmSync(path, { recursive: true });
+    await vi.advanceTimersByTimeAsync(FILTER_RETRY_FIRST_MS);
+    await cache.filterReady();
+    expect(cache.info().filter.loaded).toBe(true);
+    expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
+    expect(existsSync(path)).toBe(true); // rebuilt and saved
   });
 });
 
