@@ -47,10 +47,10 @@ function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
 }
 
 /**
- * Another vehicle whose OBU has no card (the collector gives its class, 2), after B5_LOST: its driver
- * hands over the card of the earlier trip.
+ * Another vehicle whose OBU has no card (the collector gives its class, 2), after B5_LOST (it enters once the
+ * first case opened: boothTest's afterFirstCase): its driver hands over the card of the earlier trip.
  */
-const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL), class: 2 };
 
 /**
  * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, an hour after the attempt,
@@ -527,41 +527,44 @@ describe("the booth over ptys", () => {
   });
 
   it("a suspect's card that has moved on, put on for the vehicle the collector took (its OBU without a card): that vehicle's case pays with its own class and OBU, the earlier trip's case closes, its suspect stays", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
-      const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
-      t.reader.present(CARD);
-      await t.prompt("PAID");
-      await t.boothIdle();
-      const records = t.records();
-      expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
-        [suspect.seq, "suspect", "B5_NO_DSRC"],
-        [stop.seq, "stop", "OBU_NO_CARD"],
-        [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
-      ]);
-      // the charge is the taken vehicle's: its class (the class 2 fee), its OBU, its case linked
-      const paid = records[2]!;
-      expect(paid).toMatchObject({
-        cardId: CARD,
-        vehicleClass: 2,
-        obuId: stop.obuId,
-        obuSerial: stop.obuSerial,
-        extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
-      });
-      expect(paid.amount).not.toBe(suspect.amount);
-      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([
-        ["dsrc", 1425],
-        ["booth", paid.amount],
-      ]);
-      // the earlier trip's suspect stays a suspect (its debit shown, noted) and its case leaves the queue
-      expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
-      expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
-      expect(t.lane.booth?.cases()).toEqual([]);
-      const closed = t.boothEvents.flatMap((e) =>
-        e.type === "booth" && e.action === "closed" ? [e.case.id] : [],
-      );
-      expect(closed.sort()).toEqual([atBooth, earlier].sort());
-      t.expectRecordsMatchLedger();
-    });
+    await boothTest(
+      { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [A1_CLASS_2] },
+      async (t) => {
+        const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const records = t.records();
+        expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+          [suspect.seq, "suspect", "B5_NO_DSRC"],
+          [stop.seq, "stop", "OBU_NO_CARD"],
+          [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+        ]);
+        // the charge is the taken vehicle's: its class (the class 2 fee), its OBU, its case linked
+        const paid = records[2]!;
+        expect(paid).toMatchObject({
+          cardId: CARD,
+          vehicleClass: 2,
+          obuId: stop.obuId,
+          obuSerial: stop.obuSerial,
+          extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
+        });
+        expect(paid.amount).not.toBe(suspect.amount);
+        expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([
+          ["dsrc", 1425],
+          ["booth", paid.amount],
+        ]);
+        // the earlier trip's suspect stays a suspect (its debit shown, noted) and its case leaves the queue
+        expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+        expect(t.lane.journal.openSuspectOf({ cardId: CARD })).toBeNull();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        const closed = t.boothEvents.flatMap((e) =>
+          e.type === "booth" && e.action === "closed" ? [e.case.id] : [],
+        );
+        expect(closed.sort()).toEqual([atBooth, earlier].sort());
+        t.expectRecordsMatchLedger();
+      },
+    );
   });
 
   it.each([
@@ -571,7 +574,10 @@ describe("the booth over ptys", () => {
     "a suspect's card proved not debited, %s, put on for the vehicle the collector took: that vehicle's case pays with its own class and OBU, the suspect's own case closes, and neither comes back after a restart",
     async (_, movesOn) => {
       await boothTest(
-        { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+        {
+          scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL)] } },
+          afterFirstCase: [A1_CLASS_2],
+        },
         async (t) => {
           const { earlier, atBooth, suspect, stop } = await notDebitedTaken(t, movesOn);
           t.reader.present(CARD);
@@ -611,7 +617,7 @@ describe("the booth over ptys", () => {
 
   it("a suspect's card proved not debited that has moved on, put on for the vehicle the collector took while the lane's trade guards hold its OBU: refused as held, no DEBIT, the taken case waits", async () => {
     await boothTest(
-      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL)] } }, afterFirstCase: [A1_CLASS_2] },
       async (t) => {
         const { atBooth, suspect, stop } = await notDebitedTaken(t, true);
         t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
@@ -643,7 +649,10 @@ describe("the booth over ptys", () => {
     "a suspect's card proved not debited, %s, put on for the vehicle the collector took, and the lane restarted before the suspect's own case was noted closed: the settlement names the taken case, the suspect's own case does not come back",
     async (_, movesOn) => {
       await boothTest(
-        { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), A1_CLASS_2] } } },
+        {
+          scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL)] } },
+          afterFirstCase: [A1_CLASS_2],
+        },
         async (t) => {
           const { atBooth, suspect, stop } = await notDebitedTaken(t, movesOn);
           // the lane dies right after the settlement's commit: the note closing the suspect's own case is
@@ -690,77 +699,80 @@ describe("the booth over ptys", () => {
   ])(
     "a suspect's card that has moved on, put on for the vehicle the collector took while %s: refused as held, no DEBIT, the taken case waits and pays once the hold ends",
     async (_, hold) => {
-      await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
-        const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
-        expect(stop.obuSerial).toBeTruthy();
-        const release = hold(t, stop.obuSerial!);
-        t.reader.present(CARD);
-        // before: the hold on the taken case's OBU was never asked about on this path: PAID, a DEBIT sent
-        const held = await t.prompt("HELD");
-        expect(held).toMatchObject({
-          prompt: { text: "存在未确认交易", detail: "此卡有未确认交易：请稍候或联系监控中心" },
-          caseId: atBooth,
-        });
-        await t.boothIdle();
-        expect(
-          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
-        ).toHaveLength(0);
-        expect(t.records().map((r) => [r.seq, r.kind, r.outcome])).toEqual([
-          [suspect.seq, "suspect", "B5_NO_DSRC"],
-          [stop.seq, "stop", "OBU_NO_CARD"],
-        ]);
-        expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["dsrc", 1425]]);
-        await t.lane.audit.flush();
-        const refusals = [...readTrail(auditDir(t.lane.journal.path.replace(/\/journal\.db$/, "")))]
-          .map((x) => x.entry)
-          .filter((e) => e.type === "booth.refused");
-        expect(refusals.map((e) => e.data)).toEqual([
-          // the case and its OBU named too, so `audit search --obu` finds the refusal
-          expect.objectContaining({
+      await boothTest(
+        { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [A1_CLASS_2] },
+        async (t) => {
+          const { earlier, atBooth, suspect, stop } = await laterTripTaken(t);
+          expect(stop.obuSerial).toBeTruthy();
+          const release = hold(t, stop.obuSerial!);
+          t.reader.present(CARD);
+          // before: the hold on the taken case's OBU was never asked about on this path: PAID, a DEBIT sent
+          const held = await t.prompt("HELD");
+          expect(held).toMatchObject({
+            prompt: { text: "存在未确认交易", detail: "此卡有未确认交易：请稍候或联系监控中心" },
+            caseId: atBooth,
+          });
+          await t.boothIdle();
+          expect(
+            t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+          ).toHaveLength(0);
+          expect(t.records().map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+            [suspect.seq, "suspect", "B5_NO_DSRC"],
+            [stop.seq, "stop", "OBU_NO_CARD"],
+          ]);
+          expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["dsrc", 1425]]);
+          await t.lane.audit.flush();
+          const refusals = [...readTrail(auditDir(t.lane.journal.path.replace(/\/journal\.db$/, "")))]
+            .map((x) => x.entry)
+            .filter((e) => e.type === "booth.refused");
+          expect(refusals.map((e) => e.data)).toEqual([
+            // the case and its OBU named too, so `audit search --obu` finds the refusal
+            expect.objectContaining({
+              cardId: CARD,
+              code: "HELD",
+              obuSerial: stop.obuSerial,
+              case: expect.objectContaining({ id: atBooth, seq: stop.seq }),
+            }),
+          ]);
+          // the earlier trip is paid (its case closed, its suspect as settle.ts leaves it); the taken case waits
+          expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+          expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+          expect(
+            t.boothEvents.flatMap((e) => (e.type === "booth" && e.action === "closed" ? [e.case.id] : [])),
+          ).toEqual([earlier]);
+          // the hold ends: the same card put on again pays the taken case once, with its class and OBU
+          release();
+          t.reader.present(CARD);
+          await t.prompt("PAID");
+          await t.boothIdle();
+          const records = t.records();
+          expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
+            [suspect.seq, "suspect", "B5_NO_DSRC"],
+            [stop.seq, "stop", "OBU_NO_CARD"],
+            [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
+          ]);
+          expect(records[2]).toMatchObject({
             cardId: CARD,
-            code: "HELD",
+            vehicleClass: 2,
             obuSerial: stop.obuSerial,
-            case: expect.objectContaining({ id: atBooth, seq: stop.seq }),
-          }),
-        ]);
-        // the earlier trip is paid (its case closed, its suspect as settle.ts leaves it); the taken case waits
-        expect(t.lane.journal.get(suspect.seq)).toMatchObject({ kind: "suspect", revision: 1 });
-        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
-        expect(
-          t.boothEvents.flatMap((e) => (e.type === "booth" && e.action === "closed" ? [e.case.id] : [])),
-        ).toEqual([earlier]);
-        // the hold ends: the same card put on again pays the taken case once, with its class and OBU
-        release();
-        t.reader.present(CARD);
-        await t.prompt("PAID");
-        await t.boothIdle();
-        const records = t.records();
-        expect(records.map((r) => [r.seq, r.kind, r.outcome])).toEqual([
-          [suspect.seq, "suspect", "B5_NO_DSRC"],
-          [stop.seq, "stop", "OBU_NO_CARD"],
-          [stop.seq + 1, "transaction", "BOOTH_EXIT_DEBIT"],
-        ]);
-        expect(records[2]).toMatchObject({
-          cardId: CARD,
-          vehicleClass: 2,
-          obuSerial: stop.obuSerial,
-          extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
-        });
-        expect(
-          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
-        ).toHaveLength(1);
-        expect(t.lane.booth?.cases()).toEqual([]);
-        t.expectRecordsMatchLedger();
-      });
+            extra: { booth: { case: { id: atBooth, seq: stop.seq, reason: "OBU_NO_CARD" } } },
+          });
+          expect(
+            t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+          ).toHaveLength(1);
+          expect(t.lane.booth?.cases()).toEqual([]);
+          t.expectRecordsMatchLedger();
+        },
+      );
     },
   );
 
   // review: held() skipped the guards' memory for the settled case, also when that case (naming the suspect's
   // card) carried another OBU than the suspect's, which the settlement did not release
   it("a suspect's card proved not debited, put on for the same card's later vehicle the collector took, whose own OBU the lane's trade guards hold: refused as held, no DEBIT, that case waits", async () => {
-    const again = { ...tornBeforeDebitVehicle(SERIAL), id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
+    const again = { ...tornBeforeDebitVehicle(SERIAL), id: "B2", plate: "湘AB0002", at: 200, faults: [] };
     await boothTest(
-      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL), again] } } },
+      { scenario: { traffic: { vehicles: [tornBeforeDebitVehicle(SERIAL)] } }, afterFirstCase: [again] },
       async (t) => {
         await t.caseQueued("B5_NO_DSRC");
         const later = await t.caseQueued("UNSETTLED_DEBIT");
@@ -794,35 +806,42 @@ describe("the booth over ptys", () => {
   ])(
     "a suspect's card that paid on the trip it is still on, put on for another vehicle the collector took%s: that vehicle is not passed on the suspect's debit (no barrier), its case is refused (%s) and stays taken; the suspect's case closes",
     async (_, step, hold) => {
-      await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
-        const earlier = await t.caseQueued("B5_NO_DSRC");
-        const atBooth = await t.caseQueued("OBU_NO_CARD");
-        const [suspect, stop] = t.records();
-        expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
-        const take = await t.lane.booth!.take({ id: atBooth, vehicleClass: 2, user: { name: "op", uid: 1 } });
-        expect(take.ok).toBe(true);
-        if (hold) t.lane.controller.guards.hold({ obuSerial: stop!.obuSerial! });
-        t.reader.present(CARD);
-        // before: SETTLED, the barrier opened for the vehicle at the booth, its case left taken
-        const refused = await t.prompt(step);
-        expect(refused).toMatchObject({ caseId: atBooth });
-        await t.boothIdle();
-        // the card paid the suspect's trip: that record is settled as the card proves it
-        expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
-          kind: "transaction",
-          outcome: "EXIT_DEBIT_SETTLED",
-          extra: { settlement: { settledBy: "booth-prove", evidence: { boothCase: { id: earlier } } } },
-        });
-        expect(t.outputs.filter((o) => o.type === "barrier")).toEqual([]);
-        expect(
-          t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
-        ).toHaveLength(0);
-        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
-        expect(t.lane.booth?.cases().map((c) => [c.id, c.status])).toEqual([[atBooth, "taken"]]);
-        t.reader.remove();
-        await t.restartLane();
-        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
-      });
+      await boothTest(
+        { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [A1_CLASS_2] },
+        async (t) => {
+          const earlier = await t.caseQueued("B5_NO_DSRC");
+          const atBooth = await t.caseQueued("OBU_NO_CARD");
+          const [suspect, stop] = t.records();
+          expect(stop).toMatchObject({ kind: "stop", outcome: "OBU_NO_CARD", cardId: null });
+          const take = await t.lane.booth!.take({
+            id: atBooth,
+            vehicleClass: 2,
+            user: { name: "op", uid: 1 },
+          });
+          expect(take.ok).toBe(true);
+          if (hold) t.lane.controller.guards.hold({ obuSerial: stop!.obuSerial! });
+          t.reader.present(CARD);
+          // before: SETTLED, the barrier opened for the vehicle at the booth, its case left taken
+          const refused = await t.prompt(step);
+          expect(refused).toMatchObject({ caseId: atBooth });
+          await t.boothIdle();
+          // the card paid the suspect's trip: that record is settled as the card proves it
+          expect(t.lane.journal.get(suspect!.seq)).toMatchObject({
+            kind: "transaction",
+            outcome: "EXIT_DEBIT_SETTLED",
+            extra: { settlement: { settledBy: "booth-prove", evidence: { boothCase: { id: earlier } } } },
+          });
+          expect(t.outputs.filter((o) => o.type === "barrier")).toEqual([]);
+          expect(
+            t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
+          ).toHaveLength(0);
+          expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+          expect(t.lane.booth?.cases().map((c) => [c.id, c.status])).toEqual([[atBooth, "taken"]]);
+          t.reader.remove();
+          await t.restartLane();
+          expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        },
+      );
     },
   );
 
@@ -847,72 +866,81 @@ describe("the booth over ptys", () => {
   });
 
   it("a suspect's card that has moved on, refused as held on the vehicle the collector took: after a lane restart the earlier trip's case stays closed, the taken case is back", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, A1_CLASS_2] } } }, async (t) => {
-      const { atBooth, stop } = await laterTripTaken(t);
-      t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
-      t.reader.present(CARD);
-      await t.prompt("HELD");
-      await t.boothIdle();
-      t.reader.remove();
-      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
-      // no record names the earlier trip's case (its debit shown, the suspect noted, nothing charged):
-      // before, the queue rebuilt at start took it back
-      await t.restartLane();
-      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
-      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
-    });
+    await boothTest(
+      { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [A1_CLASS_2] },
+      async (t) => {
+        const { atBooth, stop } = await laterTripTaken(t);
+        t.lane.controller.guards.hold({ obuSerial: stop.obuSerial! });
+        t.reader.present(CARD);
+        await t.prompt("HELD");
+        await t.boothIdle();
+        t.reader.remove();
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        // no record names the earlier trip's case (its debit shown, the suspect noted, nothing charged):
+        // before, the queue rebuilt at start took it back
+        await t.restartLane();
+        expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([atBooth]);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+      },
+    );
   });
 
   it("the lane settles the suspect from a late B5 while the booth proves it on the same card's later case the collector took: both cases close, and stay closed after a lane restart", async () => {
-    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
-    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {
-      await t.caseQueued("B5_NO_DSRC");
-      const later = await t.caseQueued("UNSETTLED_DEBIT");
-      const take = await t.lane.booth!.take({ id: later, user: { name: "op", uid: 1 } });
-      expect(take.ok).toBe(true);
-      lateB5SettlesFirst(t);
-      t.reader.present(CARD);
-      await t.prompt("SETTLED");
-      await t.boothIdle();
-      t.reader.remove();
-      expect(t.lane.booth?.cases()).toEqual([]);
-      // the late B5's settlement names no booth case and comes before the taken case's record: before, the
-      // queue rebuilt at start took the taken case back
-      await t.restartLane();
-      expect(t.lane.booth?.cases()).toEqual([]);
-      expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
-    });
+    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 200, faults: [] };
+    await boothTest(
+      { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [again] },
+      async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        const later = await t.caseQueued("UNSETTLED_DEBIT");
+        const take = await t.lane.booth!.take({ id: later, user: { name: "op", uid: 1 } });
+        expect(take.ok).toBe(true);
+        lateB5SettlesFirst(t);
+        t.reader.present(CARD);
+        await t.prompt("SETTLED");
+        await t.boothIdle();
+        t.reader.remove();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        // the late B5's settlement names no booth case and comes before the taken case's record: before, the
+        // queue rebuilt at start took the taken case back
+        await t.restartLane();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
+      },
+    );
   });
 
   it("an operator settles the suspect by hand: its own case closes; the same card's vehicle waiting at the booth stays queued to pay its trip", async () => {
-    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 4500, faults: [] };
-    await boothTest({ scenario: { traffic: { vehicles: [B5_LOST, again] } } }, async (t) => {
-      await t.caseQueued("B5_NO_DSRC");
-      await t.caseQueued("UNSETTLED_DEBIT");
-      const [suspect] = t.records();
-      const d = t.ledger()[0]!;
-      const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
-      const r = await t.lane.controller.settleSuspect(
-        {
-          seq: suspect!.seq,
-          verdict: "debited",
-          reason: "bank ticket 4711",
-          proof: {
-            tac: d.tac,
-            iccPaySerial: hex(d.iccPaySerial, 4),
-            psamNo: d.psamNo,
-            psamTransSerial: hex(d.psamTransSerial, 8),
-            transTime: d.transTime,
+    const again = { ...B5_LOST, id: "B2", plate: "湘AB0002", at: 200, faults: [] };
+    await boothTest(
+      { scenario: { traffic: { vehicles: [B5_LOST] } }, afterFirstCase: [again] },
+      async (t) => {
+        await t.caseQueued("B5_NO_DSRC");
+        await t.caseQueued("UNSETTLED_DEBIT");
+        const [suspect] = t.records();
+        const d = t.ledger()[0]!;
+        const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
+        const r = await t.lane.controller.settleSuspect(
+          {
+            seq: suspect!.seq,
+            verdict: "debited",
+            reason: "bank ticket 4711",
+            proof: {
+              tac: d.tac,
+              iccPaySerial: hex(d.iccPaySerial, 4),
+              psamNo: d.psamNo,
+              psamTransSerial: hex(d.psamTransSerial, 8),
+              transTime: d.transTime,
+            },
           },
-        },
-        { name: "zhang", uid: 1001 },
-      );
-      expect(r).toMatchObject({ ok: true, data: { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED" } });
-      await t.boothIdle();
-      // the settlement is of a debit made earlier: the vehicle at the booth has not paid this trip
-      expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["UNSETTLED_DEBIT"]);
-      t.expectRecordsMatchLedger();
-    });
+          { name: "zhang", uid: 1001 },
+        );
+        expect(r).toMatchObject({ ok: true, data: { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED" } });
+        await t.boothIdle();
+        // the settlement is of a debit made earlier: the vehicle at the booth has not paid this trip
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual(["UNSETTLED_DEBIT"]);
+        t.expectRecordsMatchLedger();
+      },
+    );
   });
 
   it("the lane settles the suspect from a late B5 while the booth proves it: the booth's settlement is refused, no alarm, the vehicle has paid, one record", async () => {

@@ -72,6 +72,11 @@ export interface BoothTestOptions {
   recordLog?: boolean;
   /** the lane's wire capture on (config capture.enabled) */
   capture?: boolean;
+  /**
+   * vehicles that enter once the first booth case opened (rsu.addVehicle, each at once or `at` ms later):
+   * one that must come after the first vehicle's suspect or stop waits for it, not for a fixed time
+   */
+  afterFirstCase?: Record<string, unknown>[];
   /** the fdatasync of the journal's WAL for debit intents (every lane the test opens): tests make it fail */
   journalSyncFile?: SyncFile;
   debug?: boolean;
@@ -203,6 +208,15 @@ export async function boothTest(
     cards: store.environment(),
     ledger: store.ledgerSink("dsrc"),
   });
+  if (o.afterFirstCase?.length) {
+    const later = o.afterFirstCase;
+    void firstValueFrom(replay.pipe(filter((e) => e.type === "booth" && e.action === "opened"))).then(
+      () => {
+        for (const v of later) rsu.addVehicle(v as Parameters<RsuSimulator["addVehicle"]>[0]);
+      },
+      () => {}, // the test ended before any case opened
+    );
+  }
   const readerReplay = new ReplaySubject<ReaderSimEvent>();
   reader.events$.subscribe((e) => readerReplay.next(e));
   const consumed = new Set<BoothEvent>();
