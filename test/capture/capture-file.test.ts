@@ -415,6 +415,52 @@ describe("the capture as a transport decorator", () => {
     ]);
   });
 
+  it("a write is stamped when it was handed to the port: the answer read before the write resolved comes after it", async () => {
+    const dir = tmp();
+    const { w, advance } = writer(dir);
+    const pair = createTransportPair();
+    let drained!: () => void;
+    const drain = new Promise<void>((resolve) => {
+      drained = resolve;
+    });
+    // serial.ts's library path: the write resolves once the port drained, after the bytes were on the line
+    const port: Transport = {
+      name: pair.lane.name,
+      data$: pair.lane.data$,
+      state$: pair.lane.state$,
+      get status() {
+        return pair.lane.status;
+      },
+      open: () => pair.lane.open(),
+      close: () => pair.lane.close(),
+      async write(b: Buffer) {
+        await pair.lane.write(b);
+        await drain;
+      },
+    };
+    const lane = capturingTransport(port, w, "rsu", "protocol=legacy");
+    const got: string[] = [];
+    lane.data$.subscribe((b) => got.push(b.toString("hex")));
+    await lane.open();
+    await pair.device.open();
+    const writing = lane.write(Buffer.from("c6", "hex"));
+    advance(9); // the line time of the frame
+    await pair.device.write(Buffer.from("b5", "hex")); // the RSU's answer
+    await Promise.resolve();
+    expect(got).toEqual(["b5"]); // read before the write resolved
+    advance(3); // the drain's round trip
+    drained();
+    await writing;
+    w.close();
+    const cap = readCapture(files(dir));
+    expect(
+      cap.records.filter((r) => r.dir !== "state").map((r) => [r.dir, r.bytes.toString("hex"), r.t]),
+    ).toEqual([
+      ["tx", "c6", 0],
+      ["rx", "b5", 9],
+    ]);
+  });
+
   it("a write that failed after passing its bytes on is recorded with why; one refused before any byte is not", async () => {
     const dir = tmp();
     const { w } = writer(dir);
