@@ -38,6 +38,8 @@ interface StreamDecoder {
   push(bytes: Buffer, t: number): Decoded[];
   /** a half frame's expiry: what its deframer drops once `t` is past its last byte + the inter-byte timeout */
   tick(t: number): Decoded[];
+  /** a half frame dropped as the port opened again: what its deframer held, `why` being the reason given */
+  reset(why: string): Decoded[];
   /** bytes buffered (a half frame), waiting for more */
   readonly buffered: number;
   /** the inter-byte timeout its deframer applies (ms) */
@@ -91,6 +93,7 @@ function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
+    reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
     get buffered() {
       return deframer.buffered;
     },
@@ -134,6 +137,7 @@ function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
+    reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
     get buffered() {
       return deframer.buffered;
     },
@@ -202,6 +206,15 @@ export function captureTimeline(
         json: { t: round3(r.t), time: new Date(r.wallMs).toISOString(), port: r.port, state: r.state },
         complete: true,
       });
+      // The lane drops a half frame when the port opens (again): its link's and its reader channel's
+      // receivers start afresh (firmware-bridge/link/rsu-link.ts, firmware-bridge/reader/framed-card-reader.ts).
+      if (r.state === "open") {
+        for (const dir of ["tx", "rx"] as const) {
+          const s = streams.get(`${r.port}/${dir}`);
+          if (s !== undefined && s.decoder.buffered > 0)
+            emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
+        }
+      }
       continue;
     }
     const key = `${r.port}/${r.dir}`;
